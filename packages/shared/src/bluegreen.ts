@@ -1,0 +1,398 @@
+import { errorMessage } from './errors';
+import { smoke, waitHealthy, type SmokeRequest, type SmokeResult } from './health';
+import type { HostSpec } from './inputs';
+import { settleLimit } from './parallel';
+import { preflight, type PreflightLimits } from './preflight';
+import { formatWeights, weightsFor, type Weights } from './router';
+import { startRelease, stopRelease, type Release, type Runtime } from './runtime';
+import { closeSessions, openSessions, type HostSession, type SessionSettings } from './session';
+import { otherColor, withHistory, type AppState, type Color, type HistoryEntry } from './state';
+
+/**
+ * The blue-green procedure over many hosts. Each phase opens and locks every host first; traffic
+ * moves on no host until every host has passed its checks, and a host that fails after others
+ * moved sends those back. Every host's outcome lands in its report.
+ */
+
+export type Phase = 'deploy' | 'promote';
+
+export interface StepRecord {
+  step: string;
+  ok: boolean;
+  ms: number;
+  detail?: string;
+}
+
+export interface HostReport {
+  host: string;
+  phase: Phase | 'rollback';
+  outcome: 'success' | 'failed' | 'reverted' | 'unchanged' | 'noop';
+  fromColor: Color | null;
+  toColor: Color | null;
+  version: string | null;
+  previousVersion: string | null;
+  weightsBefore: Weights | null;
+  weightsAfter: Weights | null;
+  switchMs: number | null;
+  smoke: SmokeResult[];
+  steps: StepRecord[];
+  error?: string;
+}
+
+export interface PhaseResult {
+  ok: boolean;
+  phase: Phase | 'rollback';
+  activeColor: Color | null;
+  previousColor: Color | null;
+  version: string | null;
+  previousVersion: string | null;
+  canaryPercent: number;
+  switchMs: number | null;
+  durationMs: number;
+  hosts: HostReport[];
+  error?: string;
+}
+
+export interface DeploySettings extends SessionSettings {
+  image: string;
+  version: string;
+  canaryPercent: number;
+  runtime: Runtime;
+  healthPaths: string[];
+  healthTimeoutSeconds: number;
+  smokeRequests: SmokeRequest[];
+  preflight: PreflightLimits;
+  commandTimeoutSeconds: number;
+}
+
+export interface PromoteSettings extends SessionSettings {
+  /** When given, the canary must be this version. */
+  version: string;
+  runtime: Runtime;
+  healthPaths: string[];
+  healthTimeoutSeconds: number;
+  drainSeconds: number;
+  keepPrevious: boolean;
+  commandTimeoutSeconds: number;
+}
+
+/** A host's part of a phase: its session, its report, and what it planned. */
+interface Work {
+  session: HostSession;
+  report: HostReport;
+  target: Color;
+  stable: Color | null;
+  /** Weights live before this phase touched anything (null: nginx never set up for this app). */
+  before: Weights | null;
+  /** True once this phase changed the host's live weights. */
+  moved: boolean;
+  failed: boolean;
+}
+
+function newReport(session: HostSession, phase: HostReport['phase']): HostReport {
+  return {
+    host: session.label,
+    phase,
+    outcome: 'unchanged',
+    fromColor: null,
+    toColor: null,
+    version: null,
+    previousVersion: null,
+    weightsBefore: null,
+    weightsAfter: null,
+    switchMs: null,
+    smoke: [],
+    steps: [],
+  };
+}
+
+async function step<T>(work: Work, settings: SessionSettings, name: string, body: () => Promise<T>, detail?: (value: T) => string): Promise<T> {
+  const started = settings.clock.now();
+  try {
+    const value = await body();
+    const record: StepRecord = { step: name, ok: true, ms: settings.clock.now() - started, ...(detail ? { detail: detail(value) } : {}) };
+    work.report.steps.push(record);
+    settings.log.info(`${work.session.label}: ${name} ok (${record.ms} ms)${record.detail ? `: ${record.detail}` : ''}`);
+    await work.session.audit(name, { ok: true, ms: record.ms, detail: record.detail });
+    return value;
+  } catch (error) {
+    const record: StepRecord = { step: name, ok: false, ms: settings.clock.now() - started, detail: errorMessage(error) };
+    work.report.steps.push(record);
+    settings.log.warn(`${work.session.label}: ${name} failed: ${record.detail}`);
+    await work.session.audit(name, { ok: false, ms: record.ms, detail: record.detail });
+    throw error;
+  }
+}
+
+function history(settings: SessionSettings, entry: Omit<HistoryEntry, 'time' | 'runId' | 'actor'>): HistoryEntry {
+  return { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, ...entry };
+}
+
+/** The color serving most traffic: from state, or from nginx when the state file was lost. */
+export function stableColor(state: AppState, live: Weights | null): Color | null {
+  if (state.active) return state.active;
+  if (!live) return null;
+  return live.blue >= live.green ? 'blue' : 'green';
+}
+
+/**
+ * Moves every host to the weights `plan` gives it, all or nothing: when one host fails, every host
+ * that moved goes back to the weights it had. Returns whether all moved.
+ */
+export async function switchAll(works: Work[], settings: SessionSettings, name: string, plan: (work: Work) => Weights): Promise<boolean> {
+  const results = await settleLimit(works, settings.maxParallel, (work) =>
+    step(work, settings, name, async () => {
+      const weights = plan(work);
+      const result = await work.session.router.setWeights(weights);
+      work.moved = true;
+      work.report.weightsAfter = result.weights;
+      work.report.switchMs = result.liveMs;
+      return result;
+    }, (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`),
+  );
+  const failed = results.filter((result) => !result.ok);
+  if (failed.length === 0) return true;
+  results.forEach((result, index) => {
+    if (!result.ok) {
+      const work = works[index] as Work;
+      work.failed = true;
+      work.report.error ??= errorMessage(result.error);
+    }
+  });
+  await settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
+    const back = work.before ?? (work.stable ? weightsFor(work.stable, 100) : null);
+    if (!back) return;
+    try {
+      await step(work, settings, 'move traffic back', () => work.session.router.setWeights(back), (result) => formatWeights(result.weights));
+      work.report.weightsAfter = back;
+      work.moved = false;
+      work.report.outcome = 'reverted';
+    } catch (error) {
+      work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errorMessage(error)}`;
+      work.report.outcome = 'failed';
+    }
+  });
+  return false;
+}
+
+function summarize(phase: PhaseResult['phase'], works: Work[], ok: boolean, started: number, settings: SessionSettings, canaryPercent: number, error?: string): PhaseResult {
+  const first = works[0];
+  const switchTimes = works.map((work) => work.report.switchMs).filter((ms): ms is number => ms !== null && Number.isFinite(ms));
+  return {
+    ok,
+    phase,
+    activeColor: first?.report.toColor ?? null,
+    previousColor: first?.report.fromColor ?? null,
+    version: first?.report.version ?? null,
+    previousVersion: first?.report.previousVersion ?? null,
+    canaryPercent,
+    switchMs: switchTimes.length > 0 ? Math.max(...switchTimes) : null,
+    durationMs: settings.clock.now() - started,
+    hosts: works.map((work) => work.report),
+    ...(error ? { error } : {}),
+  };
+}
+
+function failedHosts(works: Work[]): string {
+  return works
+    .filter((work) => work.failed)
+    .map((work) => work.report.error ?? `${work.session.label}: failed`)
+    .join('\n');
+}
+
+async function readLive(work: Work, settings: SessionSettings): Promise<void> {
+  const live = await step(work, settings, 'read live weights', () => work.session.router.getWeights(), (value) => (value ? formatWeights(value.weights) : 'not set up yet'));
+  work.before = live?.weights ?? null;
+  work.report.weightsBefore = work.before;
+}
+
+// ------------------------------------------------------------------------------------------------
+
+export async function deploy(hosts: readonly HostSpec[], settings: DeploySettings): Promise<PhaseResult> {
+  const started = settings.clock.now();
+  const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.version, phase: 'deploy', time: new Date(started).toISOString() });
+  const works: Work[] = sessions.map((session) => ({ session, report: newReport(session, 'deploy'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
+  try {
+    // 1. Every host: preflight, start the idle color, health, readiness, smoke. No traffic moves yet.
+    const prepared = await settleLimit(works, settings.maxParallel, (work) => prepareHost(work, settings));
+    prepared.forEach((result, index) => {
+      if (!result.ok) {
+        const work = works[index] as Work;
+        work.failed = true;
+        work.report.outcome = 'failed';
+        work.report.error ??= errorMessage(result.error);
+      }
+    });
+    if (works.some((work) => work.failed)) {
+      await settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'failed', `traffic unchanged: ${failedHosts(works)}`));
+      return summarize('deploy', works, false, started, settings, 0, `no traffic was moved, because:\n${failedHosts(works)}`);
+    }
+
+    // 2. All hosts passed: send the canary share (or everything, on a first deploy) to the new color.
+    const moved = await switchAll(works, settings, 'switch traffic', (work) => weightsFor(work.target, work.stable ? settings.canaryPercent : 100));
+    if (!moved) {
+      await settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'reverted', failedHosts(works)));
+      return summarize('deploy', works, false, started, settings, 0, `switching traffic failed, every host is back on its previous weights:\n${failedHosts(works)}`);
+    }
+    await settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'success'));
+    for (const work of works) work.report.outcome = 'success';
+    const percent = works.every((work) => work.stable) ? settings.canaryPercent : 100;
+    return summarize('deploy', works, true, started, settings, percent);
+  } finally {
+    await closeSessions(sessions);
+  }
+}
+
+async function prepareHost(work: Work, settings: DeploySettings): Promise<void> {
+  const { session } = work;
+  await step(work, settings, 'preflight', () => preflight(session.remote, session.spec.stateDir, session.spec.nginxConfDir, session.spec.nginxCommand, settings.preflight), (facts) => `${facts.freeDiskMb} MB disk, ${facts.freeMemoryMb} MB memory free, nginx -t ok`);
+  await readLive(work, settings);
+  work.stable = stableColor(session.state, work.before);
+  work.target = work.stable ? otherColor(work.stable) : 'blue';
+  work.report.fromColor = work.stable;
+  work.report.toColor = work.target;
+  work.report.version = settings.version;
+  work.report.previousVersion = work.stable ? (session.state.colors[work.stable]?.version ?? null) : null;
+
+  // A re-run after a failed or replaced canary: take the idle color out of traffic before restarting it.
+  if (work.stable && work.before && work.before[work.target] > 0) {
+    await step(work, settings, 'take the idle color out of traffic', () => session.router.setWeights(weightsFor(work.stable as Color, 100)), (result) => formatWeights(result.weights));
+    work.before = weightsFor(work.stable, 100);
+  }
+  const release: Release = { app: settings.app, color: work.target, port: session.port(work.target), image: settings.image, version: settings.version };
+  const timeoutMs = settings.commandTimeoutSeconds * 1000;
+  const previous = session.state.colors[work.target];
+  await step(work, settings, `stop whatever runs as ${work.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
+  await step(work, settings, `start ${settings.version} as ${work.target} on port ${release.port}`, () => startRelease(session.remote, settings.runtime, release, timeoutMs));
+  await session.saveState({
+    ...session.state,
+    colors: { ...session.state.colors, [work.target]: { image: settings.image, version: settings.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } },
+  });
+  await step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds), (ms) => `healthy after ${ms} ms`);
+  for (const request of settings.smokeRequests) {
+    const result = await step(work, settings, `smoke ${request.method} ${request.path}`, async () => {
+      const outcome = await smoke(session.remote, release.port, request);
+      work.report.smoke.push(outcome);
+      if (!outcome.ok) throw new Error(`smoke ${request.method} ${request.path} on ${work.target}: ${outcome.problem}`);
+      return outcome;
+    }, (outcome) => `${outcome.status} in ${outcome.latencyMs} ms`);
+    void result;
+  }
+}
+
+async function recordDeploy(work: Work, settings: DeploySettings, outcome: HistoryEntry['outcome'], detail?: string): Promise<void> {
+  const { session } = work;
+  let state = session.state;
+  if (outcome === 'success') {
+    state = work.stable
+      ? { ...state, active: work.stable, canary: { color: work.target, version: settings.version, image: settings.image, percent: settings.canaryPercent, since: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId } }
+      : { ...state, active: work.target, canary: null };
+  } else if (state.canary?.color === work.target) {
+    // The idle color no longer runs what the canary record says.
+    state = { ...state, canary: null };
+  }
+  state = withHistory(state, history(settings, { action: 'deploy', color: work.target, version: settings.version, image: settings.image, outcome, ...(detail ? { detail: detail.slice(0, 500) } : {}) }));
+  try {
+    await session.saveState(state);
+  } catch (error) {
+    work.report.error = `${work.report.error ?? ''} ; saving state failed: ${errorMessage(error)}`;
+    throw error;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+
+export async function promote(hosts: readonly HostSpec[], settings: PromoteSettings): Promise<PhaseResult> {
+  const started = settings.clock.now();
+  const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.version || '(canary)', phase: 'promote', time: new Date(started).toISOString() });
+  const works: Work[] = sessions.map((session) => ({ session, report: newReport(session, 'promote'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
+  try {
+    // 1. Every host: a canary to promote (or already promoted), and the canary color healthy.
+    const checked = await settleLimit(works, settings.maxParallel, (work) => checkPromotable(work, settings));
+    checked.forEach((result, index) => {
+      if (!result.ok) {
+        const work = works[index] as Work;
+        work.failed = true;
+        work.report.outcome = 'failed';
+        work.report.error ??= errorMessage(result.error);
+      }
+    });
+    if (works.some((work) => work.failed)) {
+      return summarize('promote', works, false, started, settings, 0, `nothing was promoted, because:\n${failedHosts(works)}`);
+    }
+    const pending = works.filter((work) => work.report.outcome !== 'noop');
+
+    // 2. All traffic to the new color on every host, or back where it was.
+    const moved = await switchAll(pending, settings, 'switch all traffic', (work) => weightsFor(work.target, 100));
+    if (!moved) {
+      return summarize('promote', works, false, started, settings, 0, `promotion failed, every host is back on its previous weights:\n${failedHosts(pending)}`);
+    }
+
+    // 3. Let in-flight requests on the old color finish, then stop it (unless kept for instant rollback).
+    if (pending.length > 0 && settings.drainSeconds > 0) {
+      settings.log.info(`draining the previous color for ${settings.drainSeconds} s`);
+      await settings.clock.sleep(settings.drainSeconds * 1000);
+    }
+    await settleLimit(pending, settings.maxParallel, (work) => finishPromotion(work, settings));
+    for (const work of pending) work.report.outcome = 'success';
+    return summarize('promote', works, true, started, settings, 100);
+  } finally {
+    await closeSessions(sessions);
+  }
+}
+
+async function checkPromotable(work: Work, settings: PromoteSettings): Promise<void> {
+  const { session } = work;
+  const { state } = session;
+  await readLive(work, settings);
+  const canary = state.canary;
+  if (!canary) {
+    const active = state.active ? state.colors[state.active] : undefined;
+    if (state.active && active && (settings.version === '' || active.version === settings.version) && work.before?.[state.active] === 100) {
+      work.report.outcome = 'noop';
+      work.report.toColor = state.active;
+      work.report.version = active.version;
+      const previous = state.colors[otherColor(state.active)];
+      work.report.fromColor = previous ? otherColor(state.active) : null;
+      work.report.previousVersion = previous?.version ?? null;
+      work.report.weightsAfter = work.before;
+      settings.log.info(`${session.label}: ${active.version} already serves all traffic on ${state.active}; nothing to promote`);
+      return;
+    }
+    throw new Error(`${session.label}: there is no canary to promote${settings.version ? ` for version ${settings.version}` : ''} (run the deploy phase first)`);
+  }
+  if (settings.version !== '' && canary.version !== settings.version) {
+    throw new Error(`${session.label}: the canary runs ${canary.version}, not ${settings.version}`);
+  }
+  work.target = canary.color;
+  work.stable = otherColor(canary.color);
+  work.report.toColor = canary.color;
+  work.report.fromColor = work.stable;
+  work.report.version = canary.version;
+  work.report.previousVersion = state.colors[work.stable]?.version ?? null;
+  await step(work, settings, `check ${canary.color} is healthy`, () => waitHealthy(session.remote, session.port(canary.color), settings.healthPaths, Math.min(settings.healthTimeoutSeconds, 30)), (ms) => `healthy after ${ms} ms`);
+}
+
+async function finishPromotion(work: Work, settings: PromoteSettings): Promise<void> {
+  const { session } = work;
+  const old = work.stable as Color;
+  const oldRelease = session.state.colors[old];
+  let colors = session.state.colors;
+  if (oldRelease && !settings.keepPrevious) {
+    try {
+      await step(work, settings, `stop ${old} (${oldRelease.version})`, () =>
+        stopRelease(session.remote, settings.runtime, { app: settings.app, color: old, port: session.port(old), image: oldRelease.image, version: oldRelease.version }, settings.commandTimeoutSeconds * 1000),
+      );
+      colors = { ...colors, [old]: { ...oldRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } };
+    } catch (error) {
+      // Traffic already left the old color; a failed stop is worth a warning, not a rollback.
+      work.report.error = `the previous color could not be stopped: ${errorMessage(error)}`;
+    }
+  }
+  const canary = session.state.canary;
+  const next: AppState = withHistory(
+    { ...session.state, active: work.target, canary: null, colors },
+    history(settings, { action: 'promote', color: work.target, version: canary?.version ?? work.report.version ?? '', image: canary?.image ?? '', outcome: 'success' }),
+  );
+  await session.saveState(next);
+}

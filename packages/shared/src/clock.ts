@@ -1,0 +1,14 @@
+/** The one place that reads time, so tests and simulations can drive it. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+};
+
+export function elapsedSince(clock: Clock, start: number): number {
+  return clock.now() - start;
+}

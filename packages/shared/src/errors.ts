@@ -1,0 +1,22 @@
+/**
+ * A mistake the user can fix (bad input, a host that is not prepared, a lock held by another run).
+ * Anything else that escapes is a bug or an outage and is reported as such.
+ */
+export class ConfigurationError extends Error {
+  override name = 'ConfigurationError';
+}
+
+/** A remote command or check failed on a host. */
+export class HostError extends Error {
+  override name = 'HostError';
+  constructor(
+    readonly host: string,
+    message: string,
+  ) {
+    super(`${host}: ${message}`);
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Bundles every action (actions/<name>/src/index.ts → actions/<name>/dist/index.js) with ncc.
+// With --check, bundles into a temporary folder and fails when the committed dist/ differs.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const check = process.argv.includes('--check');
+const only = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+const ncc = join(root, 'node_modules/@vercel/ncc/dist/ncc/cli.js');
+
+const actions = readdirSync(join(root, 'actions')).filter((name) => existsSync(join(root, 'actions', name, 'action.yml')) && (only.length === 0 || only.includes(name)));
+
+function listFiles(dir, base = dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? listFiles(join(dir, entry.name), base) : [relative(base, join(dir, entry.name))])).sort();
+}
+
+let differences = 0;
+for (const name of actions) {
+  const dir = join(root, 'actions', name);
+  const out = check ? mkdtempSync(join(tmpdir(), `ncc-${name}-`)) : join(dir, 'dist');
+  if (!check) rmSync(out, { recursive: true, force: true });
+  execFileSync(process.execPath, [ncc, 'build', join(dir, 'src/index.ts'), '-o', out, '--quiet', '--target', 'es2022'], { stdio: 'inherit', cwd: root });
+  // The bundle is CommonJS: say so next to it, whatever package.json sits above.
+  writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n');
+  if (check) {
+    const committed = join(dir, 'dist');
+    const built = listFiles(out);
+    const have = listFiles(committed);
+    const names = [...new Set([...built, ...have])];
+    for (const file of names) {
+      const a = existsSync(join(out, file)) ? readFileSync(join(out, file)) : null;
+      const b = existsSync(join(committed, file)) ? readFileSync(join(committed, file)) : null;
+      if (!a || !b || !a.equals(b)) {
+        differences++;
+        console.error(`actions/${name}/dist/${file}: ${!b ? 'missing from the committed dist' : !a ? 'not produced by a fresh build' : 'differs from a fresh build'}`);
+      }
+    }
+    rmSync(out, { recursive: true, force: true });
+  } else {
+    console.log(`built actions/${name}/dist (${listFiles(out).length} files)`);
+  }
+}
+if (check) {
+  if (differences > 0) {
+    console.error(`dist/ is out of date in ${differences} file(s): run \`npm run build\` and commit dist/.`);
+    process.exit(1);
+  }
+  console.log(`dist/ matches a fresh build for ${actions.length} action(s).`);
+}
+

@@ -1,0 +1,52 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A local HTTP server that records what it receives: stands in for Slack and the GitHub API. */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+  json: unknown;
+}
+
+export interface Recorder {
+  url: string;
+  requests: RecordedRequest[];
+  /** Answers the next requests with this status (default 200). */
+  respondWith(status: number, body?: unknown): void;
+  close(): Promise<void>;
+}
+
+export async function startRecorder(): Promise<Recorder> {
+  const requests: RecordedRequest[] = [];
+  let status = 200;
+  let reply: unknown = { ok: true };
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      let json: unknown = null;
+      try {
+        json = body ? JSON.parse(body) : null;
+      } catch {
+        json = null;
+      }
+      requests.push({ method: request.method ?? '', path: request.url ?? '', headers: request.headers, body, json });
+      response.writeHead(status, { 'content-type': 'application/json' });
+      response.end(typeof reply === 'string' ? reply : JSON.stringify(reply));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    respondWith(nextStatus, body) {
+      status = nextStatus;
+      if (body !== undefined) reply = body;
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
