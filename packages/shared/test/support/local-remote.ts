@@ -1,0 +1,164 @@
+/**
+ * Local stand-ins for a host, so the commands shared code decides can be run for real:
+ * `localRemote` runs an argv on this machine, and `nginxPrefix` gives a real nginx in a temporary
+ * prefix on loopback ports.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { HostError } from '../../src/errors';
+import type { Argv } from '../../src/shell';
+import type { ExecResult, Remote, RunOptions } from '../../src/ssh';
+
+const execFileP = promisify(execFile);
+
+/**
+ * A `Remote` that spawns `argv[0]` with `argv.slice(1)` directly (no shell), feeds `stdin`, and
+ * answers like the SSH remote: exit code, stdout, stderr; a HostError on timeout.
+ * `env` replaces the environment, e.g. to put stand-in programs first on PATH.
+ */
+export function localRemote(label = 'local', env?: NodeJS.ProcessEnv): Remote {
+  return {
+    label,
+    run(argv: Argv, options: RunOptions = {}): Promise<ExecResult> {
+      const [command, ...args] = argv;
+      if (command === undefined) return Promise.reject(new Error('empty command'));
+      return new Promise((resolve, reject) => {
+        const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], ...(env ? { env } : {}) });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+        // A command that exits without reading its stdin closes the pipe: not an error here.
+        child.stdin.on('error', () => {});
+        child.stdin.end(options.stdin ?? '');
+        const timer =
+          options.timeoutMs === undefined
+            ? undefined
+            : setTimeout(() => {
+                child.kill('SIGKILL');
+                reject(new HostError(label, `command timed out after ${options.timeoutMs} ms: ${command} …`));
+              }, options.timeoutMs);
+        child.on('error', (error) => {
+          clearTimeout(timer);
+          reject(error);
+        });
+        child.on('close', (code, signal) => {
+          clearTimeout(timer);
+          resolve({ code: code ?? (signal ? 128 : 0), stdout, stderr });
+        });
+      });
+    },
+    close() {},
+  };
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function tempDir(name: string): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), `al-${name}-`));
+}
+
+export interface NginxPrefix {
+  dir: string;
+  /** Where the include files go (`<dir>/conf.d`, included at http level). */
+  confDir: string;
+  /** Site files included after conf.d (`<dir>/sites`). */
+  sitesDir: string;
+  /** The nginx command line for this prefix, e.g. for NginxRouter or preflight. */
+  command: string[];
+  start(): Promise<void>;
+  /** The master's pid, or null when nginx is not running. */
+  pid(): Promise<number | null>;
+  /** Graceful stop (SIGQUIT), waiting until the master is gone; the prefix is removed. */
+  destroy(): Promise<void>;
+}
+
+/** A private nginx: pid, logs and every temp path inside `dir`; nothing listens until `start`. */
+export async function nginxPrefix(name: string): Promise<NginxPrefix> {
+  const dir = await tempDir(`nginx-${name}`);
+  for (const sub of ['conf', 'conf.d', 'sites', 'logs', 'temp']) await fs.mkdir(path.join(dir, sub));
+  await fs.writeFile(
+    path.join(dir, 'conf', 'nginx.conf'),
+    `worker_processes 1;
+pid ${dir}/logs/nginx.pid;
+error_log ${dir}/logs/error.log warn;
+events { worker_connections 64; }
+http {
+  client_body_temp_path ${dir}/temp/client;
+  proxy_temp_path ${dir}/temp/proxy;
+  fastcgi_temp_path ${dir}/temp/fastcgi;
+  uwsgi_temp_path ${dir}/temp/uwsgi;
+  scgi_temp_path ${dir}/temp/scgi;
+  access_log off;
+  include ${dir}/conf.d/*.conf;
+  include ${dir}/sites/*.conf;
+}
+`,
+  );
+  const command = ['nginx', '-p', `${dir}/`, '-c', 'conf/nginx.conf'];
+  const pidFile = path.join(dir, 'logs', 'nginx.pid');
+  const pid = async (): Promise<number | null> => {
+    try {
+      const value = Number((await fs.readFile(pidFile, 'utf8')).trim());
+      return Number.isInteger(value) && value > 0 ? value : null;
+    } catch {
+      return null;
+    }
+  };
+  return {
+    dir,
+    confDir: path.join(dir, 'conf.d'),
+    sitesDir: path.join(dir, 'sites'),
+    command,
+    pid,
+    async start() {
+      const [program = 'nginx', ...args] = command;
+      await execFileP(program, args, { timeout: 10_000 });
+      const deadline = Date.now() + 5000;
+      while ((await pid()) === null) {
+        if (Date.now() > deadline) throw new Error(`nginx in ${dir} wrote no pid file`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+    async destroy() {
+      const master = await pid();
+      if (master !== null && isAlive(master)) {
+        process.kill(master, 'SIGQUIT');
+        const deadline = Date.now() + 5000;
+        while (isAlive(master) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        if (isAlive(master)) process.kill(master, 'SIGKILL');
+      }
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Whether a process runs; a zombie (exited, not yet reaped by its parent) counts as gone. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,67 @@
+import {
+  commandRuntime,
+  readInputs,
+  hostInputs,
+  resolveHosts,
+  silentLogger,
+  systemClock,
+  type DeploySettings,
+  type HostSpec,
+  type Logger,
+  type PromoteSettings,
+  type SessionSettings,
+} from '@agent-loop/shared';
+import type { Lab } from '../lab/index';
+
+/** Shared-core settings for a lab, as the blue-green action would build them from its inputs. */
+export function labHosts(lab: Lab, hostsInput = lab.hostsInput): HostSpec[] {
+  // The secrets are left out: reading them would print the runner's ::add-mask:: commands.
+  const { 'ssh-private-key': _key, 'slack-webhook-url': _webhook, ...fields } = hostInputs;
+  const values: Record<string, string> = { hosts: hostsInput, 'ssh-known-hosts': lab.knownHosts, app: lab.app };
+  const inputs = readInputs(fields, (name) => values[name] ?? '');
+  return resolveHosts({ ...inputs, 'ssh-private-key': lab.clientKey, 'slack-webhook-url': '' });
+}
+
+export function sessionSettings(lab: Lab, overrides: Partial<SessionSettings> = {}, log: Logger = silentLogger): SessionSettings {
+  return {
+    app: lab.app,
+    splitKey: '$request_id',
+    connect: { privateKey: lab.clientKey, knownHosts: lab.knownHosts, insecureSkipHostKeyCheck: false, connectTimeoutMs: 10_000 },
+    lock: { waitSeconds: 0, staleSeconds: 3600, breakStale: false },
+    maxParallel: 10,
+    run: { runId: `test-${process.pid}`, actor: 'vitest', runUrl: '' },
+    clock: systemClock,
+    log,
+    ...overrides,
+  };
+}
+
+export function deploySettings(lab: Lab, version: string, overrides: Partial<DeploySettings> = {}): DeploySettings {
+  return {
+    ...sessionSettings(lab),
+    image: `registry.example/agent-loop:${version}`,
+    version,
+    canaryPercent: 10,
+    runtime: commandRuntime(lab.startCommand, lab.stopCommand),
+    healthPaths: ['/health', '/ready'],
+    healthTimeoutSeconds: 15,
+    smokeRequests: [{ method: 'POST', path: '/run-agent', body: { instruction: 'Hello test', use_ollama: true }, status: 200, 'max-latency-ms': 2000 }],
+    preflight: { minFreeDiskMb: 1, minFreeMemoryMb: 1 },
+    commandTimeoutSeconds: 60,
+    ...overrides,
+  };
+}
+
+export function promoteSettings(lab: Lab, version = '', overrides: Partial<PromoteSettings> = {}): PromoteSettings {
+  return {
+    ...sessionSettings(lab),
+    version,
+    runtime: commandRuntime(lab.startCommand, lab.stopCommand),
+    healthPaths: ['/health', '/ready'],
+    healthTimeoutSeconds: 15,
+    drainSeconds: 0,
+    keepPrevious: false,
+    commandTimeoutSeconds: 60,
+    ...overrides,
+  };
+}
