@@ -75662,9 +75662,13 @@ function parseKnownHosts(text) {
     });
     return entries;
 }
-/** The names a host is listed under: `host` on port 22, `[host]:port` otherwise. */
+/**
+ * The names a host is listed under: `host` on port 22, `[host]:port` otherwise. Lower-cased, as ssh
+ * does before looking a host up (and as `ssh-keygen -H` hashes it), so hashed entries match too.
+ */
 function hostName(host, port) {
-    return port === 22 ? host : `[${host}]:${port}`;
+    const name = host.toLowerCase();
+    return port === 22 ? name : `[${name}]:${port}`;
 }
 function globToRegExp(pattern) {
     const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
@@ -75981,8 +75985,11 @@ function hostsField() {
                 return fail(ctx, `is not valid YAML (${error.message.split('\n')[0]}); expected ${HOSTS_FORM}`);
             }
             const parsed = array(union([schemas_string(), hostOverride])).min(1).max(500).safeParse(document);
-            if (!parsed.success)
-                return fail(ctx, `expected ${HOSTS_FORM}`);
+            if (!parsed.success) {
+                const issue = parsed.error.issues.find((candidate) => candidate.path.length > 1) ?? parsed.error.issues[0];
+                const where = issue && issue.path.length > 0 ? `item ${Number(issue.path[0]) + 1}${issue.path.length > 1 ? ` field '${issue.path.slice(1).join('.')}'` : ''}: ` : '';
+                return fail(ctx, `${where}${issue?.message ?? 'invalid'}; expected ${HOSTS_FORM}`);
+            }
             items = parsed.data;
         }
         else {

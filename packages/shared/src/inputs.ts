@@ -224,7 +224,11 @@ export function hostsField() {
         return fail(ctx, `is not valid YAML (${(error as Error).message.split('\n')[0]}); expected ${HOSTS_FORM}`);
       }
       const parsed = z.array(z.union([z.string(), hostOverride])).min(1).max(500).safeParse(document);
-      if (!parsed.success) return fail(ctx, `expected ${HOSTS_FORM}`);
+      if (!parsed.success) {
+        const issue = parsed.error.issues.find((candidate) => candidate.path.length > 1) ?? parsed.error.issues[0];
+        const where = issue && issue.path.length > 0 ? `item ${Number(issue.path[0]) + 1}${issue.path.length > 1 ? ` field '${issue.path.slice(1).join('.')}'` : ''}: ` : '';
+        return fail(ctx, `${where}${issue?.message ?? 'invalid'}; expected ${HOSTS_FORM}`);
+      }
       items = parsed.data;
     } else {
       items = raw.split(/[\s,]+/).filter(Boolean);

@@ -36,9 +36,13 @@ export function parseKnownHosts(text: string): Entry[] {
   return entries;
 }
 
-/** The names a host is listed under: `host` on port 22, `[host]:port` otherwise. */
+/**
+ * The names a host is listed under: `host` on port 22, `[host]:port` otherwise. Lower-cased, as ssh
+ * does before looking a host up (and as `ssh-keygen -H` hashes it), so hashed entries match too.
+ */
 function hostName(host: string, port: number): string {
-  return port === 22 ? host : `[${host}]:${port}`;
+  const name = host.toLowerCase();
+  return port === 22 ? name : `[${name}]:${port}`;
 }
 
 function globToRegExp(pattern: string): RegExp {
