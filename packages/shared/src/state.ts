@@ -92,7 +92,8 @@ export const commands = {
       [
         'mkdir -p "$(dirname "$1")" || exit 3',
         'if mkdir "$1" 2>/dev/null; then cat > "$1/owner.json.tmp" && mv -f "$1/owner.json.tmp" "$1/owner.json" && echo acquired && exit 0; rm -rf "$1"; exit 3; fi',
-        'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || echo 0)" "$(date +%s)"',
+        // A lock whose age cannot be read (it vanished after the mkdir, or no GNU stat) counts as fresh, never as stale.
+        'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
         'cat "$1/owner.json" 2>/dev/null',
         'exit 1',
       ].join('\n'),

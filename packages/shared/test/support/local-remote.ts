@@ -3,18 +3,14 @@
  * `localRemote` runs an argv on this machine, and `nginxPrefix` gives a real nginx in a temporary
  * prefix on loopback ports.
  */
-import { execFile, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { HostError } from '../../src/errors';
 import type { Argv } from '../../src/shell';
 import type { ExecResult, Remote, RunOptions } from '../../src/ssh';
-
-const execFileP = promisify(execFile);
 
 /**
  * A `Remote` that spawns `argv[0]` with `argv.slice(1)` directly (no shell), feeds `stdin`, and
@@ -77,14 +73,14 @@ export interface NginxPrefix {
   dir: string;
   /** Where the include files go (`<dir>/conf.d`, included at http level). */
   confDir: string;
-  /** Site files included after conf.d (`<dir>/sites`). */
+  /** Site files, included after conf.d (`<dir>/sites`). */
   sitesDir: string;
-  /** The nginx command line for this prefix, e.g. for NginxRouter or preflight. */
+  /** The nginx command line for this prefix, as NginxRouter and preflight take it. */
   command: string[];
   start(): Promise<void>;
-  /** The master's pid, or null when nginx is not running. */
+  /** The pid in nginx's pid file, or null when there is none. */
   pid(): Promise<number | null>;
-  /** Graceful stop (SIGQUIT), waiting until the master is gone; the prefix is removed. */
+  /** Stops nginx gracefully (SIGQUIT), waits until the master is gone, and removes the prefix. */
   destroy(): Promise<void>;
 }
 
@@ -97,7 +93,7 @@ export async function nginxPrefix(name: string): Promise<NginxPrefix> {
     `worker_processes 1;
 pid ${dir}/logs/nginx.pid;
 error_log ${dir}/logs/error.log warn;
-events { worker_connections 64; }
+events { worker_connections 1024; }
 http {
   client_body_temp_path ${dir}/temp/client;
   proxy_temp_path ${dir}/temp/proxy;
@@ -112,6 +108,8 @@ http {
   );
   const command = ['nginx', '-p', `${dir}/`, '-c', 'conf/nginx.conf'];
   const pidFile = path.join(dir, 'logs', 'nginx.pid');
+  let master: { child: ChildProcess; exited: Promise<void> } | undefined;
+
   const pid = async (): Promise<number | null> => {
     try {
       const value = Number((await fs.readFile(pidFile, 'utf8')).trim());
@@ -120,6 +118,7 @@ http {
       return null;
     }
   };
+
   return {
     dir,
     confDir: path.join(dir, 'conf.d'),
@@ -127,37 +126,40 @@ http {
     command,
     pid,
     async start() {
+      if (master) throw new Error(`nginx in ${dir} was already started`);
+      // In the foreground, as a child of this process: it is reaped when it exits, no zombie is left.
       const [program = 'nginx', ...args] = command;
-      await execFileP(program, args, { timeout: 10_000 });
+      const child = spawn(program, [...args, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+      master = { child, exited };
       const deadline = Date.now() + 5000;
-      while ((await pid()) === null) {
-        if (Date.now() > deadline) throw new Error(`nginx in ${dir} wrote no pid file`);
+      while ((await pid()) !== child.pid) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`nginx in ${dir} did not start: ${stderr.trim()}`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     },
     async destroy() {
-      const master = await pid();
-      if (master !== null && isAlive(master)) {
-        process.kill(master, 'SIGQUIT');
-        const deadline = Date.now() + 5000;
-        while (isAlive(master) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-        if (isAlive(master)) process.kill(master, 'SIGKILL');
+      if (master && master.child.exitCode === null && master.child.signalCode === null) {
+        // SIGQUIT is nginx's graceful shutdown; the workers exit with the master.
+        master.child.kill('SIGQUIT');
+        const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 5000).unref());
+        if ((await Promise.race([master.exited, timeout])) === 'timeout') {
+          master.child.kill('SIGKILL');
+          await master.exited;
+        }
       }
       await fs.rm(dir, { recursive: true, force: true });
     },
   };
 }
 
-/** Whether a process runs; a zombie (exited, not yet reaped by its parent) counts as gone. */
+/** Whether a process runs (signal 0 reaches it). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    return true;
   } catch {
     return false;
   }

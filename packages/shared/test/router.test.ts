@@ -1,0 +1,281 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HostError } from '../src/errors';
+import {
+  NginxRouter,
+  formatWeights,
+  includeFileName,
+  nginxName,
+  parseIncludeHeader,
+  readWeightsCommand,
+  renderInclude,
+  statusHost,
+  statusPath,
+  switchCommand,
+  weightsFor,
+  type NginxSite,
+  type Weights,
+} from '../src/router';
+import { freePort, isAlive, localRemote, nginxPrefix, type NginxPrefix } from './support/local-remote';
+
+const execFileP = promisify(execFile);
+const remote = localRemote('nginx-host');
+
+let live: NginxPrefix;
+/** A prefix where nginx never runs: for `nginx -t` checks and for a failing reload. */
+let idle: NginxPrefix;
+let site: NginxSite;
+let proxyPort: number;
+const apps: http.Server[] = [];
+
+/** The status server's answer, as a browser would see it. */
+function get(port: number, urlPath: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: urlPath, headers: { host }, agent: false }, (response) => {
+        let body = '';
+        response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
+}
+
+async function servedStatus(target: NginxSite = site): Promise<{ weights: Weights; generation: string }> {
+  const answer = await get(target.statusPort, statusPath(target.app), statusHost(target.app));
+  expect(answer.status).toBe(200);
+  return JSON.parse(answer.body) as { weights: Weights; generation: string };
+}
+
+/** A tiny app that answers with its color. */
+async function colorApp(color: string): Promise<number> {
+  const server = http.createServer((_request, response) => response.end(color));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  apps.push(server);
+  return (server.address() as AddressInfo).port;
+}
+
+async function nginxTest(prefix: NginxPrefix): Promise<{ ok: boolean; output: string }> {
+  const [program = 'nginx', ...args] = prefix.command;
+  try {
+    const { stderr } = await execFileP(program, [...args, '-t']);
+    return { ok: true, output: stderr };
+  } catch (error) {
+    return { ok: false, output: String((error as { stderr?: string }).stderr) };
+  }
+}
+
+beforeAll(async () => {
+  [live, idle] = await Promise.all([nginxPrefix('router'), nginxPrefix('router-idle')]);
+  const [bluePort, greenPort, statusPort] = [await colorApp('blue'), await colorApp('green'), await freePort()];
+  proxyPort = await freePort();
+  site = { app: 'shop-api', bluePort, greenPort, statusPort, splitKey: '$request_id' };
+  await live.start();
+});
+
+afterAll(async () => {
+  const master = await live?.pid();
+  await Promise.all([live?.destroy(), idle?.destroy()]);
+  if (master !== null && master !== undefined) expect(isAlive(master)).toBe(false);
+  await Promise.all(apps.map((server) => new Promise((resolve) => server.close(resolve))));
+});
+
+describe('pure parts', () => {
+  it('names things after the app', () => {
+    expect(nginxName('shop-api')).toBe('agent_loop_shop_api');
+    expect(includeFileName('shop-api')).toBe('agent-loop-shop-api.conf');
+    expect(statusHost('shop-api')).toBe('agent-loop-shop-api');
+    expect(statusPath('shop-api')).toBe('/agent-loop/shop-api');
+  });
+
+  it('weightsFor gives a color its percent and the other color the rest', () => {
+    expect(weightsFor('blue', 100)).toEqual({ blue: 100, green: 0 });
+    expect(weightsFor('green', 10)).toEqual({ blue: 90, green: 10 });
+    expect(formatWeights({ blue: 90, green: 10 })).toBe('blue 90% / green 10%');
+  });
+
+  it('uses a map for an all-one-color split and split_clients with the smaller share listed otherwise', () => {
+    const all = renderInclude(site, { blue: 0, green: 100 }, 'g1');
+    expect(all).toContain('map $host $agent_loop_shop_api {\n    default agent_loop_shop_api_green;\n}');
+    expect(all).not.toContain('split_clients');
+    const canary = renderInclude(site, { blue: 90, green: 10 }, 'g2');
+    expect(canary).toContain('split_clients "$request_id" $agent_loop_shop_api {\n    10% agent_loop_shop_api_green;\n    * agent_loop_shop_api_blue;\n}');
+    expect(canary).toContain(`server 127.0.0.1:${site.bluePort} max_fails=0;`);
+    expect(canary).toContain(`listen 127.0.0.1:${site.statusPort};`);
+  });
+
+  it.each([
+    [{ blue: 60, green: 60 }],
+    [{ blue: -10, green: 110 }],
+    [{ blue: 100, green: 1 }],
+  ])('refuses weights %j', (weights) => {
+    expect(() => renderInclude(site, weights, 'g')).toThrow('weights must be two shares that add up to 100');
+  });
+
+  it('records the weights and generation in a header that parseIncludeHeader reads back', () => {
+    const content = renderInclude(site, { blue: 25, green: 75 }, 'gen-7');
+    expect(parseIncludeHeader(content)).toEqual({ weights: { blue: 25, green: 75 }, generation: 'gen-7' });
+    expect(parseIncludeHeader('# agent-loop: {"weights":{"blue":"x"}}')).toBeNull();
+    expect(parseIncludeHeader('# agent-loop: {broken')).toBeNull();
+    expect(parseIncludeHeader('server {}')).toBeNull();
+  });
+
+  it('passes paths, the status address and the nginx command as separate words', () => {
+    const argv = switchCommand('/etc/nginx/conf.d/agent-loop-shop-api.conf', site, 'gen-1', ['sudo', 'nginx', '-p', '/opt/nginx/']);
+    expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(argv.slice(3)).toEqual([
+      'al-switch',
+      '/etc/nginx/conf.d/agent-loop-shop-api.conf',
+      `http://127.0.0.1:${site.statusPort}/agent-loop/shop-api`,
+      'agent-loop-shop-api',
+      'gen-1',
+      'sudo',
+      'nginx',
+      '-p',
+      '/opt/nginx/',
+    ]);
+    expect(readWeightsCommand('/x.conf', site).slice(3)).toEqual(['al-weights', '/x.conf', 'agent-loop-shop-api', `http://127.0.0.1:${site.statusPort}/agent-loop/shop-api`]);
+  });
+});
+
+describe('renderInclude against nginx -t', () => {
+  it.each([
+    [{ blue: 100, green: 0 }],
+    [{ blue: 0, green: 100 }],
+    [{ blue: 90, green: 10 }],
+    [{ blue: 10, green: 90 }],
+    [{ blue: 50, green: 50 }],
+  ])('%j is valid nginx configuration', async (weights) => {
+    const file = path.join(idle.confDir, includeFileName(site.app));
+    await fs.writeFile(file, renderInclude(site, weights, 'check'));
+    try {
+      const result = await nginxTest(idle);
+      expect(result.output).toContain('test is successful');
+      expect(result.ok).toBe(true);
+    } finally {
+      await fs.rm(file);
+    }
+  });
+});
+
+describe('NginxRouter on a running nginx', () => {
+  let router: NginxRouter;
+  const includeFile = () => path.join(live.confDir, includeFileName(site.app));
+
+  beforeAll(() => {
+    router = new NginxRouter(remote, site, `${live.confDir}/`, live.command);
+  });
+
+  it('reads nothing before the first switch', async () => {
+    expect(await router.getWeights()).toBeNull();
+    expect(router.includePath).toBe(includeFile());
+  });
+
+  it('writes the include, reloads nginx and waits until the status server serves it', async () => {
+    const result = await router.setWeights({ blue: 100, green: 0 });
+    expect(result.weights).toEqual({ blue: 100, green: 0 });
+    expect(Number.isFinite(result.liveMs)).toBe(true);
+    expect(result.liveMs).toBeGreaterThanOrEqual(0);
+    expect(result.liveMs).toBeLessThan(5000);
+    const header = parseIncludeHeader(await fs.readFile(includeFile(), 'utf8'));
+    expect(header?.weights).toEqual({ blue: 100, green: 0 });
+    expect(await servedStatus()).toEqual({ app: site.app, weights: { blue: 100, green: 0 }, generation: header?.generation });
+    expect(await router.getWeights()).toEqual(header);
+    expect((await fs.readdir(live.confDir)).sort()).toEqual([includeFileName(site.app)]);
+  });
+
+  it('moves real traffic: a site that proxies to $agent_loop_<app> reaches the chosen color', async () => {
+    await fs.writeFile(
+      path.join(live.sitesDir, 'shop.conf'),
+      `server {\n  listen 127.0.0.1:${proxyPort};\n  location / { proxy_pass http://$${nginxName(site.app)}; }\n}\n`,
+    );
+    await router.setWeights({ blue: 0, green: 100 });
+    const answers = await Promise.all(Array.from({ length: 10 }, () => get(proxyPort, '/', 'shop')));
+    expect(answers.map((answer) => answer.body)).toEqual(Array(10).fill('green'));
+
+    await router.setWeights({ blue: 50, green: 50 });
+    const split = await Promise.all(Array.from({ length: 60 }, () => get(proxyPort, '/', 'shop')));
+    const blue = split.filter((answer) => answer.body === 'blue').length;
+    expect(blue).toBeGreaterThan(5);
+    expect(blue).toBeLessThan(55);
+    expect(split.every((answer) => answer.body === 'blue' || answer.body === 'green')).toBe(true);
+  });
+
+  it('changes the live generation on every switch and reads the new weights back', async () => {
+    const before = await servedStatus();
+    const result = await router.setWeights({ blue: 90, green: 10 });
+    expect(Number.isFinite(result.liveMs)).toBe(true);
+    const after = await servedStatus();
+    expect(after.weights).toEqual({ blue: 90, green: 10 });
+    expect(after.generation).not.toBe(before.generation);
+    expect(await router.getWeights()).toEqual({ weights: { blue: 90, green: 10 }, generation: after.generation });
+  });
+
+  it('keeps the previous include and does not reload when nginx -t rejects the new one', async () => {
+    const previous = await fs.readFile(includeFile(), 'utf8');
+    const before = await servedStatus();
+    const badKey = new NginxRouter(remote, { ...site, splitKey: '$no_such_variable' }, live.confDir, live.command);
+    const error = await badKey.setWeights({ blue: 10, green: 90 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(HostError);
+    expect((error as Error).message).toContain('nginx-host: nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)');
+    expect((error as Error).message).toContain('unknown "no_such_variable" variable');
+    expect(await fs.readFile(includeFile(), 'utf8')).toBe(previous);
+    expect(await servedStatus()).toEqual(before);
+    expect((await fs.readdir(live.confDir)).sort()).toEqual([includeFileName(site.app)]);
+  });
+
+  it('keeps the previous include when another file breaks the configuration', async () => {
+    const previous = await fs.readFile(includeFile(), 'utf8');
+    const before = await servedStatus();
+    const broken = path.join(live.confDir, 'zz-broken.conf');
+    await fs.writeFile(broken, 'this is not nginx configuration;\n');
+    try {
+      await expect(router.setWeights({ blue: 0, green: 100 })).rejects.toThrow(/nginx rejected the new configuration.*unknown directive "this"/s);
+      expect(await fs.readFile(includeFile(), 'utf8')).toBe(previous);
+      expect(await servedStatus()).toEqual(before);
+      expect(await router.getWeights()).toEqual({ weights: before.weights, generation: before.generation });
+    } finally {
+      await fs.rm(broken);
+    }
+    // With the other file gone, the same switch goes through.
+    await router.setWeights({ blue: 0, green: 100 });
+    expect((await servedStatus()).weights).toEqual({ blue: 0, green: 100 });
+  });
+
+  it('removes a rejected include that had no previous version', async () => {
+    const other: NginxSite = { ...site, app: 'other', statusPort: await freePort(), splitKey: '$no_such_variable' };
+    const otherRouter = new NginxRouter(remote, other, live.confDir, live.command);
+    await expect(otherRouter.setWeights({ blue: 90, green: 10 })).rejects.toThrow(HostError);
+    expect(await fs.readdir(live.confDir)).not.toContain(includeFileName('other'));
+    expect(await otherRouter.getWeights()).toBeNull();
+  });
+
+  it('reports a missing include folder before touching nginx', async () => {
+    const missing = new NginxRouter(remote, site, path.join(live.dir, 'no-such-dir'), live.command);
+    await expect(missing.setWeights({ blue: 100, green: 0 })).rejects.toThrow(/writing the nginx include failed: the nginx include directory .*no-such-dir does not exist/);
+  });
+});
+
+describe('NginxRouter when nginx does not run', () => {
+  it('puts the previous state back when the reload fails, and reads weights from the file', async () => {
+    const other: NginxSite = { ...site, statusPort: await freePort() };
+    const router = new NginxRouter(remote, other, idle.confDir, idle.command);
+    const error = await router.setWeights({ blue: 100, green: 0 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(HostError);
+    expect((error as Error).message).toMatch(/nginx could not be reloaded \(the previous file was put back\): .*nginx\.pid/s);
+    expect(await fs.readdir(idle.confDir)).toEqual([]);
+
+    // A file left by an earlier run is read when no status server answers.
+    await fs.writeFile(path.join(idle.confDir, includeFileName(site.app)), renderInclude(other, { blue: 30, green: 70 }, 'from-file'));
+    try {
+      expect(await router.getWeights()).toEqual({ weights: { blue: 30, green: 70 }, generation: 'from-file' });
+    } finally {
+      await fs.rm(path.join(idle.confDir, includeFileName(site.app)));
+    }
+  });
+});

@@ -1,0 +1,50 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { renderReadme } from '../scripts/docs';
+
+/** Every action.yml says what the code reads, in the form GitHub expects, and the README follows it. */
+
+const root = join(import.meta.dirname, '..');
+const actions = readdirSync(join(root, 'actions')).filter((name) => existsSync(join(root, 'actions', name, 'action.yml')));
+
+interface ActionYaml {
+  name: string;
+  description: string;
+  branding?: { icon: string; color: string };
+  inputs: Record<string, { description: string; required?: boolean; default?: unknown }>;
+  outputs: Record<string, { description: string }>;
+  runs: { using: string; main: string };
+}
+
+describe.each(actions)('actions/%s', (name) => {
+  const action = parse(readFileSync(join(root, 'actions', name, 'action.yml'), 'utf8')) as ActionYaml;
+
+  it('runs dist/index.js on node24 and is described and branded', () => {
+    expect(action.runs).toEqual({ using: 'node24', main: 'dist/index.js' });
+    expect(action.name.length).toBeGreaterThan(3);
+    expect(action.description.length).toBeGreaterThan(10);
+    expect(action.branding?.icon).toBeTruthy();
+    expect(existsSync(join(root, 'actions', name, 'dist', 'index.js'))).toBe(true);
+  });
+
+  it('describes every input and output, with string defaults', () => {
+    for (const [input, spec] of Object.entries(action.inputs)) {
+      expect(spec.description, input).toMatch(/\w{3,}/);
+      if (spec.default !== undefined) expect(typeof spec.default, `${input} default`).toBe('string');
+    }
+    for (const [output, spec] of Object.entries(action.outputs)) expect(spec.description, output).toMatch(/\w{3,}/);
+  });
+
+  it('declares exactly the inputs and outputs its code uses', async () => {
+    const main = (await import(`../actions/${name}/src/main`)) as { inputFields: Record<string, unknown>; Outputs: Record<string, string> };
+    expect(Object.keys(action.inputs).sort()).toEqual(Object.keys(main.inputFields).sort());
+    expect(Object.keys(action.outputs).sort()).toEqual(Object.values(main.Outputs).sort());
+  });
+});
+
+it('README tables match every action.yml (npm run docs)', () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  expect(renderReadme(readme)).toBe(readme);
+});
