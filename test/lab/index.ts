@@ -584,6 +584,9 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
             'LogLevel ERROR',
             // node-ssh's putFile needs SFTP; this config replaces Debian's, which has it.
             'Subsystem sftp internal-sftp',
+            // bash run by sshd reads ~/.bashrc; this machine's root .bashrc runs `pyenv init`, which
+            // adds ~100 ms to every command. A lab host's HOME is its own folder, without one.
+            `SetEnv HOME=${h.dir}`,
             '',
           ].join('\n'),
         );

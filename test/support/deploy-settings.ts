@@ -9,6 +9,7 @@ import {
   type HostSpec,
   type Logger,
   type PromoteSettings,
+  type RollbackSettings,
   type SessionSettings,
 } from '@agent-loop/shared';
 import type { Lab } from '../lab/index';
@@ -61,6 +62,20 @@ export function promoteSettings(lab: Lab, version = '', overrides: Partial<Promo
     healthTimeoutSeconds: 15,
     drainSeconds: 0,
     keepPrevious: false,
+    commandTimeoutSeconds: 60,
+    ...overrides,
+  };
+}
+
+export function rollbackSettings(lab: Lab, target: RollbackSettings['target'] = { kind: 'previous' }, overrides: Partial<RollbackSettings> = {}): RollbackSettings {
+  return {
+    ...sessionSettings(lab),
+    target,
+    reason: 'test rollback',
+    runtime: commandRuntime(lab.startCommand, lab.stopCommand),
+    healthPaths: ['/health', '/ready'],
+    healthTimeoutSeconds: 15,
+    keepFailed: false,
     commandTimeoutSeconds: 60,
     ...overrides,
   };

@@ -63106,7 +63106,7 @@ var __webpack_exports__ = {};
  * A mistake the user can fix (bad input, a host that is not prepared, a lock held by another run).
  * Anything else that escapes is a bug or an outage and is reported as such.
  */
-class ConfigurationError extends Error {
+class errors_ConfigurationError extends Error {
     name = 'ConfigurationError';
 }
 /** A remote command or check failed on a host. */
@@ -63118,7 +63118,7 @@ class HostError extends Error {
         this.host = host;
     }
 }
-function errorMessage(error) {
+function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
@@ -75614,18 +75614,18 @@ function parseTarget(text) {
     const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${printable(text)}'`;
     const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
     if (!match)
-        throw new ConfigurationError(expected);
+        throw new errors_ConfigurationError(expected);
     const [, user = '', rawHost = '', rawPort] = match;
     const bracketed = rawHost.startsWith('[');
     const host = bracketed ? rawHost.slice(1, -1) : rawHost;
     if (!USER.test(user))
-        throw new ConfigurationError(`invalid user '${printable(user)}'. ${expected}`);
+        throw new errors_ConfigurationError(`invalid user '${printable(user)}'. ${expected}`);
     const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
     if (!validHost)
-        throw new ConfigurationError(`invalid host '${printable(host)}'. ${expected}`);
+        throw new errors_ConfigurationError(`invalid host '${printable(host)}'. ${expected}`);
     const port = rawPort === undefined ? 22 : Number(rawPort);
     if (!Number.isInteger(port) || port < 1 || port > 65535)
-        throw new ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
+        throw new errors_ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
     const shownHost = host.includes(':') ? `[${host}]` : host;
     return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
 }
@@ -75652,11 +75652,11 @@ function parseKnownHosts(text) {
         const fields = line.split(/\s+/);
         const marker = fields[0]?.startsWith('@') ? fields.shift() : '';
         if (marker !== '' && marker !== '@revoked' && marker !== '@cert-authority') {
-            throw new ConfigurationError(`ssh-known-hosts line ${index + 1}: unknown marker '${marker}'`);
+            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: unknown marker '${marker}'`);
         }
         const [patterns, keyType, keyBase64] = fields;
         if (!patterns || !keyType || !keyBase64 || !/^[A-Za-z0-9+/]+=*$/.test(keyBase64)) {
-            throw new ConfigurationError(`ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`);
+            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`);
         }
         entries.push({ marker: marker, patterns, keyType, key: Buffer.from(keyBase64, 'base64') });
     });
@@ -75804,13 +75804,13 @@ function readInputs(fields, read = readFromRunner) {
             problems.push(`Input '${name}': ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
     }
     if (problems.length > 0)
-        throw new ConfigurationError(problems.join('\n'));
+        throw new errors_ConfigurationError(problems.join('\n'));
     return result;
 }
 /** Checks that hold between inputs; call after readInputs. */
 function requireInput(condition, name, message) {
     if (!condition)
-        throw new ConfigurationError(`Input '${name}': ${message}`);
+        throw new errors_ConfigurationError(`Input '${name}': ${message}`);
 }
 function fail(ctx, message) {
     ctx.addIssue({ code: 'custom', message });
@@ -75963,18 +75963,21 @@ const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or
 function parseNginxCommand(line) {
     const words = splitWords(line);
     if (words.length === 0 || words.length > 16)
-        throw new ConfigurationError('expected a command line such as "nginx" or "sudo nginx"');
+        throw new errors_ConfigurationError('expected a command line such as "nginx" or "sudo nginx"');
     for (const word of words) {
         if (!/^[A-Za-z0-9._/=:+@-]+$/.test(word))
-            throw new ConfigurationError(`contains the word '${printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
+            throw new errors_ConfigurationError(`contains the word '${printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
     }
     return words;
 }
+function privateKeyField(required) {
+    return field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
+}
 /** The hosts input, resolved into one settings object per host. */
-function hostsField() {
+function hostsField(options = { required: true }) {
     return inputs_text((raw, ctx) => {
         if (raw === '')
-            return fail(ctx, `is required: ${HOSTS_FORM}`);
+            return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
         let items;
         if (raw.startsWith('-') || raw.startsWith('[')) {
             let document;
@@ -76028,7 +76031,7 @@ function hostsField() {
 /** The connection and host inputs that every action working on hosts takes. */
 const hostInputs = {
     hosts: hostsField(),
-    'ssh-private-key': field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required: true, check: privateKeyCheck }),
+    'ssh-private-key': privateKeyField(true),
     'ssh-known-hosts': inputs_text((raw, ctx) => {
         try {
             parseKnownHosts(raw);
@@ -76118,7 +76121,7 @@ function waitHealthyCommand(port, paths, timeoutSeconds) {
     return script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
 }
 /** Waits until every path answers 200 on the color's port; returns how long it took. */
-async function waitHealthy(remote, port, paths, timeoutSeconds) {
+async function health_waitHealthy(remote, port, paths, timeoutSeconds) {
     const started = Date.now();
     const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
     if (result.code !== 0) {
@@ -76128,7 +76131,9 @@ async function waitHealthy(remote, port, paths, timeoutSeconds) {
 }
 /** curl prints the body, then a last line `<status> <seconds>`. */
 function probeCommand(port, request) {
-    const argv = ['curl', '-sS', '-X', request.method, '--max-time', String(Math.ceil(request['max-latency-ms'] / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
+    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
+    const method = request.method === 'HEAD' ? ['--head'] : ['-X', request.method];
+    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(request['max-latency-ms'] / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
     if (request.body !== undefined)
         argv.push('-H', 'Content-Type: application/json', '--data-binary', '@-');
     argv.push(`http://127.0.0.1:${port}${request.path}`);
@@ -76174,7 +76179,7 @@ async function mapLimit(items, limit, task) {
     return results;
 }
 /** Like mapLimit, but never rejects: every item gets its own outcome. */
-function settleLimit(items, limit, task) {
+function parallel_settleLimit(items, limit, task) {
     return mapLimit(items, limit, async (item, index) => {
         try {
             return { ok: true, value: await task(item, index) };
@@ -77158,7 +77163,7 @@ async function retry(task, options) {
 
 
 
-class HostKeyRejected extends ConfigurationError {
+class HostKeyRejected extends errors_ConfigurationError {
 }
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
 async function connect(target, options) {
@@ -77250,9 +77255,9 @@ async function runChecked(remote, argv, what, options) {
  * history of deploys. Written atomically (temporary file + rename), changed only under the lock,
  * and every step is appended to an audit log.
  */
-const COLORS = ['blue', 'green'];
-const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
-const colorSchema = schemas_enum(COLORS);
+const state_COLORS = ['blue', 'green'];
+const state_otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
+const colorSchema = schemas_enum(state_COLORS);
 const colorState = object({
     image: schemas_string(),
     version: schemas_string(),
@@ -77285,7 +77290,7 @@ const HISTORY_LIMIT = 200;
 function emptyState(app, now) {
     return { schema: 1, app, active: null, colors: {}, canary: null, history: [], updatedAt: now };
 }
-function withHistory(state, entry) {
+function state_withHistory(state, entry) {
     return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
 }
 function statePaths(stateDir, app) {
@@ -77309,7 +77314,8 @@ const commands = {
         return script('al-lock', [
             'mkdir -p "$(dirname "$1")" || exit 3',
             'if mkdir "$1" 2>/dev/null; then cat > "$1/owner.json.tmp" && mv -f "$1/owner.json.tmp" "$1/owner.json" && echo acquired && exit 0; rm -rf "$1"; exit 3; fi',
-            'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || echo 0)" "$(date +%s)"',
+            // A lock whose age cannot be read (it vanished after the mkdir, or no GNU stat) counts as fresh, never as stale.
+            'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
             'cat "$1/owner.json" 2>/dev/null',
             'exit 1',
         ].join('\n'), [lockDir]);
@@ -77354,7 +77360,7 @@ async function writeState(remote, paths, state) {
 async function audit(remote, paths, record) {
     await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
 }
-class LockHeld extends ConfigurationError {
+class LockHeld extends errors_ConfigurationError {
     owner;
     ageSeconds;
     stale;
@@ -77406,11 +77412,11 @@ async function acquireLock(remote, paths, owner, options) {
 
 
 
-function weightsFor(color, percent) {
+function router_weightsFor(color, percent) {
     const other = 100 - percent;
     return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
 }
-function formatWeights(weights) {
+function router_formatWeights(weights) {
     return `blue ${weights.blue}% / green ${weights.green}%`;
 }
 const nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
@@ -77420,13 +77426,13 @@ const statusPath = (app) => `/agent-loop/${app}`;
 /** The include file for the given weights (pure). */
 function renderInclude(site, weights, generation) {
     if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0) {
-        throw new Error(`weights must be two shares that add up to 100, got ${formatWeights(weights)}`);
+        throw new Error(`weights must be two shares that add up to 100, got ${router_formatWeights(weights)}`);
     }
     const name = nginxName(site.app);
     const status = JSON.stringify({ app: site.app, weights, generation });
     const ports = { blue: site.bluePort, green: site.greenPort };
-    const upstreams = COLORS.map((color) => [`upstream ${name}_${color} {`, `    server 127.0.0.1:${ports[color]} max_fails=0;`, '    keepalive 32;', '}'].join('\n'));
-    const only = COLORS.find((color) => weights[color] === 100);
+    const upstreams = state_COLORS.map((color) => [`upstream ${name}_${color} {`, `    server 127.0.0.1:${ports[color]} max_fails=0;`, '    keepalive 32;', '}'].join('\n'));
+    const only = state_COLORS.find((color) => weights[color] === 100);
     const chooser = only
         ? [`map $host $${name} {`, `    default ${name}_${only};`, '}']
         : (() => {
@@ -77553,6 +77559,124 @@ class NginxRouter {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/procedure.ts
+
+
+
+function procedure_newReport(session, phase) {
+    return {
+        host: session.label,
+        phase,
+        outcome: 'unchanged',
+        fromColor: null,
+        toColor: null,
+        version: null,
+        previousVersion: null,
+        weightsBefore: null,
+        weightsAfter: null,
+        switchMs: null,
+        smoke: [],
+        steps: [],
+    };
+}
+async function procedure_step(work, settings, name, body, detail) {
+    const started = settings.clock.now();
+    try {
+        const value = await body();
+        const record = { step: name, ok: true, ms: settings.clock.now() - started, ...(detail ? { detail: detail(value) } : {}) };
+        work.report.steps.push(record);
+        settings.log.info(`${work.session.label}: ${name} ok (${record.ms} ms)${record.detail ? `: ${record.detail}` : ''}`);
+        await work.session.audit(name, { ok: true, ms: record.ms, detail: record.detail });
+        return value;
+    }
+    catch (error) {
+        const record = { step: name, ok: false, ms: settings.clock.now() - started, detail: errors_errorMessage(error) };
+        work.report.steps.push(record);
+        settings.log.warn(`${work.session.label}: ${name} failed: ${record.detail}`);
+        await work.session.audit(name, { ok: false, ms: record.ms, detail: record.detail });
+        throw error;
+    }
+}
+function procedure_history(settings, entry) {
+    return { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, ...entry };
+}
+/** The color serving most traffic: from state, or from nginx when the state file was lost. */
+function stableColor(state, live) {
+    if (state.active)
+        return state.active;
+    if (!live)
+        return null;
+    return live.blue >= live.green ? 'blue' : 'green';
+}
+/**
+ * Moves every host to the weights `plan` gives it, all or nothing: when one host fails, every host
+ * that moved goes back to the weights it had. Returns whether all moved.
+ */
+async function procedure_switchAll(works, settings, name, plan) {
+    const results = await parallel_settleLimit(works, settings.maxParallel, (work) => procedure_step(work, settings, name, async () => {
+        const weights = plan(work);
+        const result = await work.session.router.setWeights(weights);
+        work.moved = true;
+        work.report.weightsAfter = result.weights;
+        work.report.switchMs = result.liveMs;
+        return result;
+    }, (result) => `${router_formatWeights(result.weights)} live in ${result.liveMs} ms`));
+    const failed = results.filter((result) => !result.ok);
+    if (failed.length === 0)
+        return true;
+    results.forEach((result, index) => {
+        if (!result.ok) {
+            const work = works[index];
+            work.failed = true;
+            work.report.error ??= errors_errorMessage(result.error);
+        }
+    });
+    await parallel_settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
+        const back = work.before ?? (work.stable ? router_weightsFor(work.stable, 100) : null);
+        if (!back)
+            return;
+        try {
+            await procedure_step(work, settings, 'move traffic back', () => work.session.router.setWeights(back), (result) => router_formatWeights(result.weights));
+            work.report.weightsAfter = back;
+            work.moved = false;
+            work.report.outcome = 'reverted';
+        }
+        catch (error) {
+            work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errors_errorMessage(error)}`;
+            work.report.outcome = 'failed';
+        }
+    });
+    return false;
+}
+function procedure_summarize(phase, works, ok, started, settings, canaryPercent, error) {
+    const first = works[0];
+    const switchTimes = works.map((work) => work.report.switchMs).filter((ms) => ms !== null && Number.isFinite(ms));
+    return {
+        ok,
+        phase,
+        activeColor: first?.report.toColor ?? null,
+        previousColor: first?.report.fromColor ?? null,
+        version: first?.report.version ?? null,
+        previousVersion: first?.report.previousVersion ?? null,
+        canaryPercent,
+        switchMs: switchTimes.length > 0 ? Math.max(...switchTimes) : null,
+        durationMs: settings.clock.now() - started,
+        hosts: works.map((work) => work.report),
+        ...(error ? { error } : {}),
+    };
+}
+function procedure_failedHosts(works) {
+    return works
+        .filter((work) => work.failed)
+        .map((work) => work.report.error ?? `${work.session.label}: failed`)
+        .join('\n');
+}
+async function procedure_readLive(work, settings) {
+    const live = await procedure_step(work, settings, 'read live weights', () => work.session.router.getWeights(), (value) => (value ? router_formatWeights(value.weights) : 'not set up yet'));
+    work.before = live?.weights ?? null;
+    work.report.weightsBefore = work.before;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/runtime.ts
 
 
@@ -77608,7 +77732,7 @@ function commandRuntime(startTemplate, stopTemplate) {
         stop: (release) => ['sh', '-c', renderTemplate(stopTemplate, templateValues(release))],
     };
 }
-async function startRelease(remote, runtime, release, timeoutMs) {
+async function runtime_startRelease(remote, runtime, release, timeoutMs) {
     for (const step of runtime.prepare(release))
         await runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
     const result = await remote.run(runtime.start(release), { timeoutMs });
@@ -77617,7 +77741,7 @@ async function startRelease(remote, runtime, release, timeoutMs) {
         throw new HostError(remote.label, `starting ${release.app} ${release.version} as ${release.color} on port ${release.port} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
     }
 }
-async function stopRelease(remote, runtime, release, timeoutMs) {
+async function runtime_stopRelease(remote, runtime, release, timeoutMs) {
     await runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
 }
 
@@ -77664,7 +77788,7 @@ class HostSession {
             await audit(this.remote, this.paths, { time: new Date(this.settings.clock.now()).toISOString(), runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details });
         }
         catch (error) {
-            this.settings.log.warn(`${this.label}: could not append to the audit log: ${errorMessage(error)}`);
+            this.settings.log.warn(`${this.label}: could not append to the audit log: ${errors_errorMessage(error)}`);
         }
     }
     async close() {
@@ -77672,7 +77796,7 @@ class HostSession {
             await this.unlock();
         }
         catch (error) {
-            this.settings.log.warn(`${this.label}: could not release the lock: ${errorMessage(error)}`);
+            this.settings.log.warn(`${this.label}: could not release the lock: ${errors_errorMessage(error)}`);
         }
         finally {
             this.remote.close();
@@ -77709,22 +77833,22 @@ async function openSession(spec, settings, owner) {
  * Connects to and locks every host. All or nothing: if any host cannot be opened, the others are
  * released and the first errors are thrown together, before anything has changed.
  */
-async function openSessions(specs, settings, owner) {
-    const opened = await settleLimit(specs, settings.maxParallel, (spec) => openSession(spec, settings, owner));
+async function session_openSessions(specs, settings, owner) {
+    const opened = await parallel_settleLimit(specs, settings.maxParallel, (spec) => openSession(spec, settings, owner));
     const failures = opened.flatMap((result) => (result.ok ? [] : [result.error]));
     if (failures.length > 0) {
         await Promise.all(opened.flatMap((result) => (result.ok ? [result.value.close()] : [])));
         const first = failures[0];
         if (failures.length === 1)
             throw first;
-        const error = new AggregateError(failures, failures.map(errorMessage).join('\n'));
+        const error = new AggregateError(failures, failures.map(errors_errorMessage).join('\n'));
         if (first instanceof Error && first.name === 'ConfigurationError')
             Object.defineProperty(error, 'name', { value: 'ConfigurationError' });
         throw error;
     }
     return opened.map((result) => result.value);
 }
-async function closeSessions(sessions) {
+async function session_closeSessions(sessions) {
     await Promise.all(sessions.map((session) => session.close()));
 }
 
@@ -77737,182 +77861,70 @@ async function closeSessions(sessions) {
 
 
 
-function newReport(session, phase) {
-    return {
-        host: session.label,
-        phase,
-        outcome: 'unchanged',
-        fromColor: null,
-        toColor: null,
-        version: null,
-        previousVersion: null,
-        weightsBefore: null,
-        weightsAfter: null,
-        switchMs: null,
-        smoke: [],
-        steps: [],
-    };
-}
-async function step(work, settings, name, body, detail) {
-    const started = settings.clock.now();
-    try {
-        const value = await body();
-        const record = { step: name, ok: true, ms: settings.clock.now() - started, ...(detail ? { detail: detail(value) } : {}) };
-        work.report.steps.push(record);
-        settings.log.info(`${work.session.label}: ${name} ok (${record.ms} ms)${record.detail ? `: ${record.detail}` : ''}`);
-        await work.session.audit(name, { ok: true, ms: record.ms, detail: record.detail });
-        return value;
-    }
-    catch (error) {
-        const record = { step: name, ok: false, ms: settings.clock.now() - started, detail: errorMessage(error) };
-        work.report.steps.push(record);
-        settings.log.warn(`${work.session.label}: ${name} failed: ${record.detail}`);
-        await work.session.audit(name, { ok: false, ms: record.ms, detail: record.detail });
-        throw error;
-    }
-}
-function bluegreen_history(settings, entry) {
-    return { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, ...entry };
-}
-/** The color serving most traffic: from state, or from nginx when the state file was lost. */
-function stableColor(state, live) {
-    if (state.active)
-        return state.active;
-    if (!live)
-        return null;
-    return live.blue >= live.green ? 'blue' : 'green';
-}
-/**
- * Moves every host to the weights `plan` gives it, all or nothing: when one host fails, every host
- * that moved goes back to the weights it had. Returns whether all moved.
- */
-async function switchAll(works, settings, name, plan) {
-    const results = await settleLimit(works, settings.maxParallel, (work) => step(work, settings, name, async () => {
-        const weights = plan(work);
-        const result = await work.session.router.setWeights(weights);
-        work.moved = true;
-        work.report.weightsAfter = result.weights;
-        work.report.switchMs = result.liveMs;
-        return result;
-    }, (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`));
-    const failed = results.filter((result) => !result.ok);
-    if (failed.length === 0)
-        return true;
-    results.forEach((result, index) => {
-        if (!result.ok) {
-            const work = works[index];
-            work.failed = true;
-            work.report.error ??= errorMessage(result.error);
-        }
-    });
-    await settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
-        const back = work.before ?? (work.stable ? weightsFor(work.stable, 100) : null);
-        if (!back)
-            return;
-        try {
-            await step(work, settings, 'move traffic back', () => work.session.router.setWeights(back), (result) => formatWeights(result.weights));
-            work.report.weightsAfter = back;
-            work.moved = false;
-            work.report.outcome = 'reverted';
-        }
-        catch (error) {
-            work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errorMessage(error)}`;
-            work.report.outcome = 'failed';
-        }
-    });
-    return false;
-}
-function summarize(phase, works, ok, started, settings, canaryPercent, error) {
-    const first = works[0];
-    const switchTimes = works.map((work) => work.report.switchMs).filter((ms) => ms !== null && Number.isFinite(ms));
-    return {
-        ok,
-        phase,
-        activeColor: first?.report.toColor ?? null,
-        previousColor: first?.report.fromColor ?? null,
-        version: first?.report.version ?? null,
-        previousVersion: first?.report.previousVersion ?? null,
-        canaryPercent,
-        switchMs: switchTimes.length > 0 ? Math.max(...switchTimes) : null,
-        durationMs: settings.clock.now() - started,
-        hosts: works.map((work) => work.report),
-        ...(error ? { error } : {}),
-    };
-}
-function failedHosts(works) {
-    return works
-        .filter((work) => work.failed)
-        .map((work) => work.report.error ?? `${work.session.label}: failed`)
-        .join('\n');
-}
-async function readLive(work, settings) {
-    const live = await step(work, settings, 'read live weights', () => work.session.router.getWeights(), (value) => (value ? formatWeights(value.weights) : 'not set up yet'));
-    work.before = live?.weights ?? null;
-    work.report.weightsBefore = work.before;
-}
+
 // ------------------------------------------------------------------------------------------------
 async function deploy(hosts, settings) {
     const started = settings.clock.now();
-    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.version, phase: 'deploy', time: new Date(started).toISOString() });
-    const works = sessions.map((session) => ({ session, report: newReport(session, 'deploy'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
+    const sessions = await session_openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.version, phase: 'deploy', time: new Date(started).toISOString() });
+    const works = sessions.map((session) => ({ session, report: procedure_newReport(session, 'deploy'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
     try {
         // 1. Every host: preflight, start the idle color, health, readiness, smoke. No traffic moves yet.
-        const prepared = await settleLimit(works, settings.maxParallel, (work) => prepareHost(work, settings));
+        const prepared = await parallel_settleLimit(works, settings.maxParallel, (work) => prepareHost(work, settings));
         prepared.forEach((result, index) => {
             if (!result.ok) {
                 const work = works[index];
                 work.failed = true;
                 work.report.outcome = 'failed';
-                work.report.error ??= errorMessage(result.error);
+                work.report.error ??= errors_errorMessage(result.error);
             }
         });
         if (works.some((work) => work.failed)) {
-            await settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'failed', `traffic unchanged: ${failedHosts(works)}`));
-            return summarize('deploy', works, false, started, settings, 0, `no traffic was moved, because:\n${failedHosts(works)}`);
+            await parallel_settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'failed', `traffic unchanged: ${procedure_failedHosts(works)}`));
+            return procedure_summarize('deploy', works, false, started, settings, 0, `no traffic was moved, because:\n${procedure_failedHosts(works)}`);
         }
         // 2. All hosts passed: send the canary share (or everything, on a first deploy) to the new color.
-        const moved = await switchAll(works, settings, 'switch traffic', (work) => weightsFor(work.target, work.stable ? settings.canaryPercent : 100));
+        const moved = await procedure_switchAll(works, settings, 'switch traffic', (work) => router_weightsFor(work.target, work.stable ? settings.canaryPercent : 100));
         if (!moved) {
-            await settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'reverted', failedHosts(works)));
-            return summarize('deploy', works, false, started, settings, 0, `switching traffic failed, every host is back on its previous weights:\n${failedHosts(works)}`);
+            await parallel_settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'reverted', procedure_failedHosts(works)));
+            return procedure_summarize('deploy', works, false, started, settings, 0, `switching traffic failed, every host is back on its previous weights:\n${procedure_failedHosts(works)}`);
         }
-        await settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'success'));
+        await parallel_settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'success'));
         for (const work of works)
             work.report.outcome = 'success';
         const percent = works.every((work) => work.stable) ? settings.canaryPercent : 100;
-        return summarize('deploy', works, true, started, settings, percent);
+        return procedure_summarize('deploy', works, true, started, settings, percent);
     }
     finally {
-        await closeSessions(sessions);
+        await session_closeSessions(sessions);
     }
 }
 async function prepareHost(work, settings) {
     const { session } = work;
-    await step(work, settings, 'preflight', () => preflight(session.remote, session.spec.stateDir, session.spec.nginxConfDir, session.spec.nginxCommand, settings.preflight), (facts) => `${facts.freeDiskMb} MB disk, ${facts.freeMemoryMb} MB memory free, nginx -t ok`);
-    await readLive(work, settings);
+    await procedure_step(work, settings, 'preflight', () => preflight(session.remote, session.spec.stateDir, session.spec.nginxConfDir, session.spec.nginxCommand, settings.preflight), (facts) => `${facts.freeDiskMb} MB disk, ${facts.freeMemoryMb} MB memory free, nginx -t ok`);
+    await procedure_readLive(work, settings);
     work.stable = stableColor(session.state, work.before);
-    work.target = work.stable ? otherColor(work.stable) : 'blue';
+    work.target = work.stable ? state_otherColor(work.stable) : 'blue';
     work.report.fromColor = work.stable;
     work.report.toColor = work.target;
     work.report.version = settings.version;
     work.report.previousVersion = work.stable ? (session.state.colors[work.stable]?.version ?? null) : null;
     // A re-run after a failed or replaced canary: take the idle color out of traffic before restarting it.
     if (work.stable && work.before && work.before[work.target] > 0) {
-        await step(work, settings, 'take the idle color out of traffic', () => session.router.setWeights(weightsFor(work.stable, 100)), (result) => formatWeights(result.weights));
-        work.before = weightsFor(work.stable, 100);
+        await procedure_step(work, settings, 'take the idle color out of traffic', () => session.router.setWeights(router_weightsFor(work.stable, 100)), (result) => router_formatWeights(result.weights));
+        work.before = router_weightsFor(work.stable, 100);
     }
     const release = { app: settings.app, color: work.target, port: session.port(work.target), image: settings.image, version: settings.version };
     const timeoutMs = settings.commandTimeoutSeconds * 1000;
     const previous = session.state.colors[work.target];
-    await step(work, settings, `stop whatever runs as ${work.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
-    await step(work, settings, `start ${settings.version} as ${work.target} on port ${release.port}`, () => startRelease(session.remote, settings.runtime, release, timeoutMs));
+    await procedure_step(work, settings, `stop whatever runs as ${work.target}`, () => runtime_stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
+    await procedure_step(work, settings, `start ${settings.version} as ${work.target} on port ${release.port}`, () => runtime_startRelease(session.remote, settings.runtime, release, timeoutMs));
     await session.saveState({
         ...session.state,
         colors: { ...session.state.colors, [work.target]: { image: settings.image, version: settings.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } },
     });
-    await step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds), (ms) => `healthy after ${ms} ms`);
+    await procedure_step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => health_waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds), (ms) => `healthy after ${ms} ms`);
     for (const request of settings.smokeRequests) {
-        const result = await step(work, settings, `smoke ${request.method} ${request.path}`, async () => {
+        const result = await procedure_step(work, settings, `smoke ${request.method} ${request.path}`, async () => {
             const outcome = await smoke(session.remote, release.port, request);
             work.report.smoke.push(outcome);
             if (!outcome.ok)
@@ -77934,58 +77946,58 @@ async function recordDeploy(work, settings, outcome, detail) {
         // The idle color no longer runs what the canary record says.
         state = { ...state, canary: null };
     }
-    state = withHistory(state, bluegreen_history(settings, { action: 'deploy', color: work.target, version: settings.version, image: settings.image, outcome, ...(detail ? { detail: detail.slice(0, 500) } : {}) }));
+    state = state_withHistory(state, procedure_history(settings, { action: 'deploy', color: work.target, version: settings.version, image: settings.image, outcome, ...(detail ? { detail: detail.slice(0, 500) } : {}) }));
     try {
         await session.saveState(state);
     }
     catch (error) {
-        work.report.error = `${work.report.error ?? ''} ; saving state failed: ${errorMessage(error)}`;
+        work.report.error = `${work.report.error ?? ''} ; saving state failed: ${errors_errorMessage(error)}`;
         throw error;
     }
 }
 // ------------------------------------------------------------------------------------------------
 async function promote(hosts, settings) {
     const started = settings.clock.now();
-    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.version || '(canary)', phase: 'promote', time: new Date(started).toISOString() });
-    const works = sessions.map((session) => ({ session, report: newReport(session, 'promote'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
+    const sessions = await session_openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.version || '(canary)', phase: 'promote', time: new Date(started).toISOString() });
+    const works = sessions.map((session) => ({ session, report: procedure_newReport(session, 'promote'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
     try {
         // 1. Every host: a canary to promote (or already promoted), and the canary color healthy.
-        const checked = await settleLimit(works, settings.maxParallel, (work) => checkPromotable(work, settings));
+        const checked = await parallel_settleLimit(works, settings.maxParallel, (work) => checkPromotable(work, settings));
         checked.forEach((result, index) => {
             if (!result.ok) {
                 const work = works[index];
                 work.failed = true;
                 work.report.outcome = 'failed';
-                work.report.error ??= errorMessage(result.error);
+                work.report.error ??= errors_errorMessage(result.error);
             }
         });
         if (works.some((work) => work.failed)) {
-            return summarize('promote', works, false, started, settings, 0, `nothing was promoted, because:\n${failedHosts(works)}`);
+            return procedure_summarize('promote', works, false, started, settings, 0, `nothing was promoted, because:\n${procedure_failedHosts(works)}`);
         }
         const pending = works.filter((work) => work.report.outcome !== 'noop');
         // 2. All traffic to the new color on every host, or back where it was.
-        const moved = await switchAll(pending, settings, 'switch all traffic', (work) => weightsFor(work.target, 100));
+        const moved = await procedure_switchAll(pending, settings, 'switch all traffic', (work) => router_weightsFor(work.target, 100));
         if (!moved) {
-            return summarize('promote', works, false, started, settings, 0, `promotion failed, every host is back on its previous weights:\n${failedHosts(pending)}`);
+            return procedure_summarize('promote', works, false, started, settings, 0, `promotion failed, every host is back on its previous weights:\n${procedure_failedHosts(pending)}`);
         }
         // 3. Let in-flight requests on the old color finish, then stop it (unless kept for instant rollback).
         if (pending.length > 0 && settings.drainSeconds > 0) {
             settings.log.info(`draining the previous color for ${settings.drainSeconds} s`);
             await settings.clock.sleep(settings.drainSeconds * 1000);
         }
-        await settleLimit(pending, settings.maxParallel, (work) => finishPromotion(work, settings));
+        await parallel_settleLimit(pending, settings.maxParallel, (work) => finishPromotion(work, settings));
         for (const work of pending)
             work.report.outcome = 'success';
-        return summarize('promote', works, true, started, settings, 100);
+        return procedure_summarize('promote', works, true, started, settings, 100);
     }
     finally {
-        await closeSessions(sessions);
+        await session_closeSessions(sessions);
     }
 }
 async function checkPromotable(work, settings) {
     const { session } = work;
     const { state } = session;
-    await readLive(work, settings);
+    await procedure_readLive(work, settings);
     const canary = state.canary;
     if (!canary) {
         const active = state.active ? state.colors[state.active] : undefined;
@@ -77993,8 +78005,8 @@ async function checkPromotable(work, settings) {
             work.report.outcome = 'noop';
             work.report.toColor = state.active;
             work.report.version = active.version;
-            const previous = state.colors[otherColor(state.active)];
-            work.report.fromColor = previous ? otherColor(state.active) : null;
+            const previous = state.colors[state_otherColor(state.active)];
+            work.report.fromColor = previous ? state_otherColor(state.active) : null;
             work.report.previousVersion = previous?.version ?? null;
             work.report.weightsAfter = work.before;
             settings.log.info(`${session.label}: ${active.version} already serves all traffic on ${state.active}; nothing to promote`);
@@ -78006,12 +78018,12 @@ async function checkPromotable(work, settings) {
         throw new Error(`${session.label}: the canary runs ${canary.version}, not ${settings.version}`);
     }
     work.target = canary.color;
-    work.stable = otherColor(canary.color);
+    work.stable = state_otherColor(canary.color);
     work.report.toColor = canary.color;
     work.report.fromColor = work.stable;
     work.report.version = canary.version;
     work.report.previousVersion = state.colors[work.stable]?.version ?? null;
-    await step(work, settings, `check ${canary.color} is healthy`, () => waitHealthy(session.remote, session.port(canary.color), settings.healthPaths, Math.min(settings.healthTimeoutSeconds, 30)), (ms) => `healthy after ${ms} ms`);
+    await procedure_step(work, settings, `check ${canary.color} is healthy`, () => health_waitHealthy(session.remote, session.port(canary.color), settings.healthPaths, Math.min(settings.healthTimeoutSeconds, 30)), (ms) => `healthy after ${ms} ms`);
 }
 async function finishPromotion(work, settings) {
     const { session } = work;
@@ -78020,46 +78032,140 @@ async function finishPromotion(work, settings) {
     let colors = session.state.colors;
     if (oldRelease && !settings.keepPrevious) {
         try {
-            await step(work, settings, `stop ${old} (${oldRelease.version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: old, port: session.port(old), image: oldRelease.image, version: oldRelease.version }, settings.commandTimeoutSeconds * 1000));
+            await procedure_step(work, settings, `stop ${old} (${oldRelease.version})`, () => runtime_stopRelease(session.remote, settings.runtime, { app: settings.app, color: old, port: session.port(old), image: oldRelease.image, version: oldRelease.version }, settings.commandTimeoutSeconds * 1000));
             colors = { ...colors, [old]: { ...oldRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } };
         }
         catch (error) {
             // Traffic already left the old color; a failed stop is worth a warning, not a rollback.
-            work.report.error = `the previous color could not be stopped: ${errorMessage(error)}`;
+            work.report.error = `the previous color could not be stopped: ${errors_errorMessage(error)}`;
         }
     }
     const canary = session.state.canary;
-    const next = withHistory({ ...session.state, active: work.target, canary: null, colors }, bluegreen_history(settings, { action: 'promote', color: work.target, version: canary?.version ?? work.report.version ?? '', image: canary?.image ?? '', outcome: 'success' }));
+    const next = state_withHistory({ ...session.state, active: work.target, canary: null, colors }, procedure_history(settings, { action: 'promote', color: work.target, version: canary?.version ?? work.report.version ?? '', image: canary?.image ?? '', outcome: 'success' }));
     await session.saveState(next);
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/log.ts
-const consoleLogger = {
-    info: (message) => console.log(message),
-    warn: (message) => console.warn(`warning: ${message}`),
-    group: async (title, body) => {
-        console.log(`== ${title}`);
-        return body();
-    },
+;// CONCATENATED MODULE: ./packages/shared/src/common-inputs.ts
+
+
+
+/** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
+const runtimeInputs = {
+    runtime: field.choice(['compose', 'command'], 'compose'),
+    'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
+    'start-command': field.template(TEMPLATE_PLACEHOLDERS),
+    'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
+    'health-path': field.string({ form: 'a URL path such as /health', pattern: /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/, default: '/health' }),
+    'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: /^(none|\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)$/, default: '/ready' }),
+    'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
+    'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
+    'split-key': field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
 };
-const silentLogger = { info: () => { }, warn: () => { }, group: (_title, body) => body() };
+function checkRuntimeInputs(inputs) {
+    if (inputs.runtime === 'command') {
+        requireInput(inputs['start-command'] !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
+        requireInput(inputs['stop-command'] !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
+    }
+}
+function buildRuntime(inputs) {
+    return inputs.runtime === 'compose' ? composeRuntime(inputs['compose-file']) : commandRuntime(inputs['start-command'], inputs['stop-command']);
+}
+function healthPaths(inputs) {
+    return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
+}
+/** Session settings (connection, lock, parallelism, who acts) from the shared host inputs. */
+function sessionFromInputs(inputs, run, log, clock = systemClock) {
+    return {
+        app: inputs.app,
+        splitKey: inputs['split-key'],
+        connect: {
+            privateKey: inputs['ssh-private-key'],
+            knownHosts: inputs['ssh-known-hosts'],
+            insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
+            connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
+        },
+        lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'] },
+        maxParallel: inputs['max-parallel'],
+        run,
+        clock,
+        log,
+    };
+}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/http.ts
-/** The one HTTP client for APIs (Slack, GitHub): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
+/** The one HTTP client for APIs (Slack, GitHub, Prometheus): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
 
-async function postJson(url, payload, options = {}) {
+async function http_requestJson(method, url, payload, headers = {}, options = {}) {
     return retry(async () => {
         const response = await fetch(url, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', ...options.headers },
-            body: JSON.stringify(payload),
+            method,
+            headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+            body: payload === undefined ? undefined : JSON.stringify(payload),
             signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
         });
         const body = await response.text();
         if (response.status >= 500)
-            throw new Error(`HTTP ${response.status}`);
+            throw new Error(`HTTP ${response.status}${body ? `: ${body.slice(0, 300)}` : ''}`);
         return { status: response.status, body };
     }, { attempts: options.attempts ?? 3, delayMs: 500 });
+}
+function postJson(url, payload, options = {}) {
+    return http_requestJson('POST', url, payload, options.headers, options);
+}
+/** GET a JSON API (e.g. Prometheus's); the caller parses the body. */
+function getJson(url, options = {}) {
+    return http_requestJson('GET', url, undefined, options.headers, options);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/github.ts
+
+
+function githubContext(token, env = process.env) {
+    const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
+    if (!token || !owner || !repo)
+        return null;
+    return { apiUrl: (env.GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''), token, owner, repo };
+}
+async function call(context, method, path, body) {
+    const response = await requestJson(method, `${context.apiUrl}/repos/${context.owner}/${context.repo}${path}`, body, {
+        authorization: `Bearer ${context.token}`,
+        accept: 'application/vnd.github+json',
+        'x-github-api-version': '2022-11-28',
+        'user-agent': 'agent-loop-actions',
+    });
+    if (response.status >= 300)
+        throw new Error(`GitHub ${method} ${path} answered ${response.status}: ${response.body.slice(0, 300)}`);
+    return (response.body ? JSON.parse(response.body) : {});
+}
+async function github_createDeployment(context, record) {
+    const created = await call(context, 'POST', '/deployments', {
+        ref: record.ref,
+        environment: record.environment,
+        description: record.description.slice(0, 140),
+        payload: record.payload,
+        auto_merge: false,
+        required_contexts: [],
+        transient_environment: false,
+        production_environment: record.environment === 'production',
+    });
+    return created.id;
+}
+async function github_setDeploymentStatus(context, id, state, description, logUrl) {
+    await call(context, 'POST', `/deployments/${id}/statuses`, { state, description: description.slice(0, 140), log_url: logUrl || undefined, auto_inactive: state === 'success' });
+}
+async function github_openIssue(context, incident) {
+    const created = await call(context, 'POST', '/issues', { title: incident.title.slice(0, 250), body: incident.body, labels: incident.labels });
+    return { number: created.number, url: created.html_url };
+}
+/** Runs a GitHub call whose failure must not undo what already happened on the hosts. */
+async function github_bestEffort(what, warn, body) {
+    try {
+        return await body();
+    }
+    catch (error) {
+        warn(`${what} failed: ${errorMessage(error)}`);
+        return null;
+    }
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/notify.ts
@@ -78083,7 +78189,7 @@ function slackPayload(notice) {
         ],
     };
 }
-async function notifySlack(webhookUrl, notice, warn) {
+async function notify_notifySlack(webhookUrl, notice, warn) {
     if (webhookUrl === '')
         return false;
     try {
@@ -78094,16 +78200,29 @@ async function notifySlack(webhookUrl, notice, warn) {
     }
     catch (error) {
         // The webhook URL is a secret: the message names the failure, never the URL.
-        warn(`the Slack notification (${notice.event}) was not delivered: ${errorMessage(error).replaceAll(webhookUrl, '***')}`);
+        warn(`the Slack notification (${notice.event}) was not delivered: ${redact(errors_errorMessage(error), webhookUrl)}`);
         return false;
     }
+}
+/** Hides the webhook URL, and its path (the secret part), which an error page may quote. */
+function redact(text, webhookUrl) {
+    let path = '';
+    try {
+        path = new URL(webhookUrl).pathname;
+    }
+    catch {
+        // Not a URL: only the whole value can be hidden.
+    }
+    const hidden = text.replaceAll(webhookUrl, '***');
+    return path.length > 1 ? hidden.replaceAll(path, '***') : hidden;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/summary.ts
 
 /** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
-const escapeCell = (text) => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
-function table(header, rows) {
+// A lone \r ends a Markdown line too (CommonMark), so CRLF and CR are flattened like LF.
+const escapeCell = (text) => text.replaceAll('|', '\\|').replace(/\r\n|\r|\n/g, ' ');
+function summary_table(header, rows) {
     return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(escapeCell).join(' | ')} |`)].join('\n');
 }
 const OUTCOME = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
@@ -78112,22 +78231,310 @@ function phaseSummary(app, result) {
     const lines = [title, ''];
     if (result.error)
         lines.push(`> ${result.error.split('\n').join('\n> ')}`, '');
-    lines.push(table(['host', 'outcome', 'from → to', 'versions', 'weights before', 'weights after', 'switch (ms)'], result.hosts.map((host) => [
+    lines.push(summary_table(['host', 'outcome', 'from → to', 'versions', 'weights before', 'weights after', 'switch (ms)'], result.hosts.map((host) => [
         host.host,
         OUTCOME[host.outcome],
         `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`,
         `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`,
-        host.weightsBefore ? formatWeights(host.weightsBefore) : '—',
-        host.weightsAfter ? formatWeights(host.weightsAfter) : '—',
+        host.weightsBefore ? router_formatWeights(host.weightsBefore) : '—',
+        host.weightsAfter ? router_formatWeights(host.weightsAfter) : '—',
         host.switchMs === null ? '—' : String(host.switchMs),
     ])), '');
     const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [host.host, `${check.method} ${check.path}`, String(check.status), `${check.latencyMs} / ${check.maxLatencyMs}`, check.ok ? '✅' : `❌ ${check.problem ?? ''}`]));
     if (smoke.length > 0)
-        lines.push('#### Smoke checks', '', table(['host', 'request', 'status', 'latency / budget (ms)', 'result'], smoke), '');
+        lines.push('#### Smoke checks', '', summary_table(['host', 'request', 'status', 'latency / budget (ms)', 'result'], smoke), '');
     const steps = result.hosts.flatMap((host) => host.steps.map((step) => [host.host, step.step, step.ok ? 'ok' : 'failed', String(step.ms), step.detail ?? '']));
-    lines.push('<details><summary>Steps</summary>', '', table(['host', 'step', 'result', 'ms', 'detail'], steps), '', '</details>', '');
+    lines.push('<details><summary>Steps</summary>', '', summary_table(['host', 'step', 'result', 'ms', 'detail'], steps), '', '</details>', '');
     lines.push(`Duration: ${(result.durationMs / 1000).toFixed(1)} s${result.switchMs === null ? '' : `; slowest switch ${result.switchMs} ms`}.`, '');
     return lines.join('\n');
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/incident.ts
+
+
+
+/**
+ * What happens after traffic is back on a good version: the GitHub deployment records (so DORA
+ * figures count the failure and the recovery), an incident issue, and a Slack message.
+ */
+/** The deployment procedure's target for a rollback: traffic restored within 2 minutes. */
+const ROLLBACK_TARGET_MS = 120_000;
+function restoredLine(restoredMs) {
+    if (restoredMs === null)
+        return 'Traffic was not restored.';
+    const seconds = (restoredMs / 1000).toFixed(1);
+    const met = restoredMs <= ROLLBACK_TARGET_MS;
+    return `Traffic restored in ${seconds} s ${met ? '✅' : '❌'} (procedure target: ${ROLLBACK_TARGET_MS / 1000} s${met ? `, ${Math.max(1, Math.round(ROLLBACK_TARGET_MS / Math.max(restoredMs, 1)))}× faster` : ''}).`;
+}
+function incidentIssue(story, extraLabels = []) {
+    const title = `Rollback: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
+    const timeline = story.hosts
+        .flatMap((host) => host.steps.map((step) => [host.host, step.step, step.ok ? 'ok' : 'failed', `${step.ms} ms`, step.detail ?? '']))
+        .slice(0, 200);
+    const body = [
+        `**Severity:** ${story.severity}`,
+        `**Trigger:** ${story.trigger}`,
+        `**Reason:** ${story.reason}`,
+        `**Decided at:** ${new Date(story.decidedAt).toISOString()}`,
+        '',
+        restoredLine(story.restoredMs),
+        '',
+        ...(story.figures.length > 0 ? ['### Figures', '', table(['rule', 'observed', 'threshold', 'window', 'status'], story.figures.map((f) => [f.name, f.observed, f.threshold, f.window, f.status])), ''] : []),
+        '### Hosts',
+        '',
+        table(['host', 'outcome', 'from → to', 'versions'], story.hosts.map((host) => [host.host, host.outcome, `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`, `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`])),
+        '',
+        '### Timeline',
+        '',
+        table(['host', 'step', 'result', 'took', 'detail'], timeline),
+        '',
+        story.runUrl ? `Workflow run: ${story.runUrl}` : '',
+    ].join('\n');
+    return { title, body, labels: ['incident', `severity:${story.severity}`, 'rollback', ...extraLabels] };
+}
+/** Records the rollback everywhere it is owed. None of these failures undoes the rollback: each is a warning. */
+async function announceRollback(story, options) {
+    let incidentUrl = null;
+    let deploymentId = null;
+    const { github } = options;
+    if (github) {
+        if (options.failedDeploymentId !== null) {
+            await bestEffort('marking the failed deployment', options.log.warn, () => setDeploymentStatus(github, options.failedDeploymentId, 'failure', `rolled back: ${story.trigger}`, story.runUrl));
+        }
+        deploymentId = await bestEffort('recording the rollback deployment', options.log.warn, async () => {
+            const id = await createDeployment(github, {
+                ref: options.ref,
+                environment: story.environment,
+                description: `rollback of ${story.app} to ${story.targetVersion ?? '?'}`,
+                payload: { app: story.app, version: story.targetVersion, rollback: true, failedVersion: story.failedVersion, restoredMs: story.restoredMs, trigger: story.trigger },
+            });
+            await setDeploymentStatus(github, id, story.restoredMs === null ? 'failure' : 'success', `rollback to ${story.targetVersion ?? '?'}`, story.runUrl);
+            return id;
+        });
+        if (options.createIncident) {
+            const issue = await bestEffort('opening the incident issue', options.log.warn, () => openIssue(github, incidentIssue(story, options.incidentLabels)));
+            incidentUrl = issue?.url ?? null;
+        }
+    }
+    else if (options.createIncident || options.failedDeploymentId !== null) {
+        options.log.warn('no github-token (or GITHUB_REPOSITORY): the deployment status and the incident issue were not recorded');
+    }
+    await notifySlack(options.slackWebhookUrl, {
+        event: 'rolled-back',
+        title: `${story.app} rolled back to ${story.targetVersion ?? '?'} in ${story.environment}`,
+        fields: { trigger: story.trigger, reason: story.reason, failed: story.failedVersion ?? '—', restored: story.restoredMs === null ? 'no' : `${(story.restoredMs / 1000).toFixed(1)} s after the decision`, ...(incidentUrl ? { incident: incidentUrl } : {}) },
+        durationMs: story.durationMs,
+        runUrl: story.runUrl,
+    }, options.log.warn);
+    return { incidentUrl, deploymentId };
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = require("node:child_process");
+;// CONCATENATED MODULE: ./packages/shared/src/local.ts
+
+function runLocal(argv, options = {}) {
+    const [program, ...args] = argv;
+    if (!program)
+        return Promise.reject(new Error('empty command'));
+    return new Promise((resolve, reject) => {
+        const child = spawn(program, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        let pending = '';
+        const lines = (chunk) => {
+            pending += chunk;
+            const parts = pending.split('\n');
+            pending = parts.pop() ?? '';
+            for (const line of parts)
+                options.onLine?.(line);
+        };
+        child.stdout.setEncoding('utf8').on('data', (chunk) => {
+            stdout += chunk;
+            lines(chunk);
+        });
+        child.stderr.setEncoding('utf8').on('data', (chunk) => {
+            stderr += chunk;
+            lines(chunk);
+        });
+        const timer = options.timeoutMs
+            ? setTimeout(() => {
+                child.kill('SIGTERM');
+                reject(new Error(`${program} did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`));
+            }, options.timeoutMs)
+            : undefined;
+        child.on('error', (error) => {
+            clearTimeout(timer);
+            reject(new Error(`${program} could not be started: ${error.message}`));
+        });
+        child.on('close', (code, signal) => {
+            clearTimeout(timer);
+            if (pending)
+                options.onLine?.(pending);
+            resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+        });
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/log.ts
+const consoleLogger = {
+    info: (message) => console.log(message),
+    warn: (message) => console.warn(`warning: ${message}`),
+    group: async (title, body) => {
+        console.log(`== ${title}`);
+        return body();
+    },
+};
+const silentLogger = { info: () => { }, warn: () => { }, group: (_title, body) => body() };
+
+;// CONCATENATED MODULE: ./packages/shared/src/rollback.ts
+
+
+
+
+
+
+
+
+function planRollback(state, live, target, host) {
+    const active = state.active;
+    if (!active)
+        throw new ConfigurationError(`${host}: nothing was ever deployed for ${state.app}: there is nothing to roll back to`);
+    const serving = (color) => (live ? live[color] === 100 : state.canary === null && active === color);
+    if (target.kind === 'previous') {
+        if (state.canary) {
+            // A canary in progress: the stable color still runs and serves most traffic.
+            const stable = otherColor(state.canary.color);
+            const release = state.colors[stable];
+            if (!release)
+                throw new ConfigurationError(`${host}: the state has no release for ${stable}`);
+            return { target: stable, failed: state.canary.color, version: release.version, image: release.image, start: false, noop: false };
+        }
+        const previous = otherColor(active);
+        const release = state.colors[previous];
+        if (!release)
+            throw new ConfigurationError(`${host}: there is no previous version to roll back to (only ${state.colors[active]?.version ?? 'one version'} was deployed)`);
+        return { target: previous, failed: active, version: release.version, image: release.image, start: release.status !== 'running', noop: false };
+    }
+    // A named version: a color that has it, or a release from the history started on the idle color.
+    const holder = COLORS.find((color) => state.colors[color]?.version === target.version);
+    if (holder) {
+        const release = state.colors[holder];
+        const done = holder === active && state.canary === null && serving(holder);
+        return { target: holder, failed: done ? null : otherColor(holder), version: release.version, image: release.image, start: release.status !== 'running', noop: done };
+    }
+    const deployed = [...state.history].reverse().find((entry) => entry.version === target.version && entry.action === 'deploy' && entry.image !== '');
+    if (!deployed)
+        throw new ConfigurationError(`${host}: version ${target.version} is not in this host's history (known: ${[...new Set(state.history.map((entry) => entry.version))].join(', ') || 'none'})`);
+    const idle = state.canary ? state.canary.color : otherColor(active);
+    return { target: idle, failed: active, version: deployed.version, image: deployed.image, start: true, noop: false };
+}
+async function rollback(hosts, settings, since) {
+    const started = since ?? settings.clock.now();
+    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.target.kind === 'version' ? settings.target.version : '(previous)', phase: 'rollback', time: new Date(started).toISOString() });
+    try {
+        return await rollbackSessions(sessions, settings, started);
+    }
+    finally {
+        await closeSessions(sessions);
+    }
+}
+/** Rolls back on hosts that are already connected and locked (the canary monitor keeps them open, so a rollback is only a switch away). */
+async function rollbackSessions(sessions, settings, since) {
+    const works = sessions.map((session) => ({ session, report: newReport(session, 'rollback'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
+    // 1. Every host: plan, and start the target color when it is not running. No traffic moves yet.
+    const prepared = await settleLimit(works, settings.maxParallel, (work) => prepareRollback(work, settings));
+    prepared.forEach((result, index) => {
+        if (!result.ok) {
+            const work = works[index];
+            work.failed = true;
+            work.report.outcome = 'failed';
+            work.report.error ??= errorMessage(result.error);
+        }
+    });
+    const failedVersion = works.find((work) => work.plan?.failed)?.plan?.failed;
+    const failedRelease = failedVersion ? (works[0]?.session.state.canary?.color === failedVersion ? works[0]?.session.state.canary?.version : works[0]?.session.state.colors[failedVersion]?.version) ?? null : null;
+    const finish = (ok, error, restoredMs = null) => ({
+        ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
+        noop: works.every((work) => work.plan?.noop),
+        restoredMs,
+        failedVersion: failedRelease,
+    });
+    if (works.some((work) => work.failed))
+        return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}`);
+    // 2. All traffic to the target on every host, or back where it was.
+    const pending = works.filter((work) => !work.plan?.noop);
+    if (pending.length === 0) {
+        settings.log.info(`every host already serves ${works[0]?.plan?.version}: nothing to roll back`);
+        return finish(true, undefined, 0);
+    }
+    const moved = await switchAll(pending, settings, 'switch traffic back', (work) => weightsFor(work.target, 100));
+    if (!moved)
+        return finish(false, `the rollback could not switch every host; each is back on the weights it had:\n${failedHosts(pending)}`);
+    const restoredMs = settings.clock.now() - since;
+    settings.log.info(`traffic restored to ${works[0]?.plan?.version} on ${pending.length} host(s) ${restoredMs} ms after the decision`);
+    // 3. Record, then stop the failed color unless it is kept for inspection.
+    await settleLimit(pending, settings.maxParallel, (work) => finishRollback(work, settings));
+    for (const work of pending)
+        work.report.outcome = 'success';
+    return finish(true, undefined, restoredMs);
+}
+async function prepareRollback(work, settings) {
+    const { session } = work;
+    await readLive(work, settings);
+    const plan = planRollback(session.state, work.before, settings.target, session.label);
+    work.plan = plan;
+    work.target = plan.target;
+    work.stable = plan.failed;
+    work.report.toColor = plan.target;
+    work.report.fromColor = plan.failed;
+    work.report.version = plan.version;
+    work.report.previousVersion = plan.failed ? (session.state.canary?.color === plan.failed ? session.state.canary.version : (session.state.colors[plan.failed]?.version ?? null)) : null;
+    if (plan.noop) {
+        work.report.outcome = 'noop';
+        work.report.weightsAfter = work.before;
+        settings.log.info(`${session.label}: ${plan.version} already serves all traffic on ${plan.target}`);
+        return;
+    }
+    const release = { app: settings.app, color: plan.target, port: session.port(plan.target), image: plan.image, version: plan.version };
+    if (plan.start) {
+        // A named version that is not in a color takes the idle color: take that color out of traffic first.
+        if (work.before && work.before[plan.target] > 0 && plan.failed) {
+            await step(work, settings, 'take the idle color out of traffic', () => session.router.setWeights(weightsFor(plan.failed, 100)), (result) => formatWeights(result.weights));
+            work.before = weightsFor(plan.failed, 100);
+        }
+        const recorded = session.state.colors[plan.target];
+        await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, settings.commandTimeoutSeconds * 1000));
+        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => startRelease(session.remote, settings.runtime, release, settings.commandTimeoutSeconds * 1000));
+        await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: plan.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
+    }
+    await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10)), (ms) => `healthy after ${ms} ms`);
+}
+async function finishRollback(work, settings) {
+    const { session } = work;
+    const plan = work.plan;
+    let colors = session.state.colors;
+    if (plan.failed && !settings.keepFailed) {
+        const failed = plan.failed;
+        const failedRelease = colors[failed];
+        const canary = session.state.canary;
+        const image = canary?.color === failed ? canary.image : failedRelease?.image;
+        const version = canary?.color === failed ? canary.version : failedRelease?.version;
+        if (image !== undefined && version !== undefined) {
+            try {
+                await step(work, settings, `stop ${failed} (${version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: failed, port: session.port(failed), image, version }, settings.commandTimeoutSeconds * 1000));
+                if (failedRelease)
+                    colors = { ...colors, [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } };
+            }
+            catch (error) {
+                // Traffic already left the failed color; a failed stop is reported, not fatal.
+                work.report.error = `the failed color could not be stopped: ${errorMessage(error)}`;
+            }
+        }
+    }
+    const next = withHistory({ ...session.state, active: plan.target, canary: null, colors }, history(settings, { action: 'rollback', color: plan.target, version: plan.version, image: plan.image, outcome: 'success', detail: settings.reason.slice(0, 500) }));
+    await session.saveState(next);
+    await session.audit('rollback recorded', { to: plan.version, color: plan.target, reason: settings.reason });
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action.ts
@@ -78158,13 +78565,13 @@ async function runAction(body) {
         await body();
     }
     catch (error) {
-        if (error instanceof ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
+        if (error instanceof errors_ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
             setFailed(error.message);
         }
         else {
             if (error instanceof Error && error.stack)
                 core_debug(error.stack);
-            setFailed(errorMessage(error));
+            setFailed(errors_errorMessage(error));
         }
     }
 }
@@ -78179,6 +78586,16 @@ async function writeSummary(markdown) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/index.ts
+
+
+
+
+
+
+
+
+
+
 
 
 
@@ -78217,20 +78634,12 @@ const inputFields = {
     image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
     version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
     'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
-    runtime: field.choice(['compose', 'command'], 'compose'),
-    'compose-file': field.string({ form: 'the compose file on the host (absolute, or relative to the SSH user\'s home)', pattern: HOST_PATH, default: 'docker-compose.yml' }),
-    'start-command': field.template(TEMPLATE_PLACEHOLDERS),
-    'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
-    'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
-    'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: /^(none|\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)$/, default: '/ready' }),
-    'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
+    ...runtimeInputs,
     'smoke-requests': field.yaml(smokeListSchema, { form: 'a YAML list of {method, path, body, status, max-latency-ms, contains}', default: DEFAULT_SMOKE_REQUESTS }),
-    'split-key': field.string({ form: 'nginx variables that pick a client\'s share, such as $remote_addr, $request_id or $cookie_session', pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
     'drain-seconds': field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
     'keep-previous': field.boolean(false),
     'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
     'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
-    'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
 };
 function readSettings(read) {
     const inputs = readInputs(inputFields, read);
@@ -78239,37 +78648,19 @@ function readSettings(read) {
         requireInput(inputs.image !== '', 'image', 'is required for phase deploy: an image reference such as ghcr.io/org/app:1.2.3');
         requireInput(inputs.version !== '', 'version', 'is required for phase deploy: a version label such as v1.4.2');
     }
-    if (inputs.runtime === 'command') {
-        requireInput(inputs['start-command'] !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p {port}:8000 {image}"');
-        requireInput(inputs['stop-command'] !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
-    }
+    checkRuntimeInputs(inputs);
     return { inputs, hosts };
 }
 async function run(read) {
     await runAction(async () => {
         const { inputs, hosts } = readSettings(read);
         const run = runInfo();
-        const clock = systemClock;
-        const runtime = inputs.runtime === 'compose' ? composeRuntime(inputs['compose-file']) : commandRuntime(inputs['start-command'], inputs['stop-command']);
-        const healthPaths = [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
-        const session = {
-            app: inputs.app,
-            splitKey: inputs['split-key'],
-            connect: {
-                privateKey: inputs['ssh-private-key'],
-                knownHosts: inputs['ssh-known-hosts'],
-                insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
-                connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
-            },
-            lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'] },
-            maxParallel: inputs['max-parallel'],
-            run,
-            clock,
-            log: logger,
-        };
+        const runtime = buildRuntime(inputs);
+        const paths = healthPaths(inputs);
+        const session = sessionFromInputs(inputs, run, logger);
         const label = `${inputs.app} ${inputs.phase}${inputs.version ? ` ${inputs.version}` : ''} to ${inputs.environment} (${hosts.length} host${hosts.length === 1 ? '' : 's'})`;
         const fields = { app: inputs.app, environment: inputs.environment, phase: inputs.phase, version: inputs.version || '(canary)', hosts: String(hosts.length) };
-        await notifySlack(inputs['slack-webhook-url'], { event: 'started', title: `${label} started`, fields, runUrl: run.runUrl }, logger.warn);
+        await notify_notifySlack(inputs['slack-webhook-url'], { event: 'started', title: `${label} started`, fields, runUrl: run.runUrl }, logger.warn);
         let result;
         try {
             result = await logger.group(label, () => inputs.phase === 'deploy'
@@ -78279,7 +78670,7 @@ async function run(read) {
                     version: inputs.version,
                     canaryPercent: inputs['canary-percent'],
                     runtime,
-                    healthPaths,
+                    healthPaths: paths,
                     healthTimeoutSeconds: inputs['health-timeout-seconds'],
                     smokeRequests: inputs['smoke-requests'],
                     preflight: { minFreeDiskMb: inputs['min-free-disk-mb'], minFreeMemoryMb: inputs['min-free-memory-mb'] },
@@ -78289,7 +78680,7 @@ async function run(read) {
                     ...session,
                     version: inputs.version,
                     runtime,
-                    healthPaths,
+                    healthPaths: paths,
                     healthTimeoutSeconds: inputs['health-timeout-seconds'],
                     drainSeconds: inputs['drain-seconds'],
                     keepPrevious: inputs['keep-previous'],
@@ -78297,7 +78688,7 @@ async function run(read) {
                 }));
         }
         catch (error) {
-            await notifySlack(inputs['slack-webhook-url'], { event: 'failed', title: `${label} failed`, fields, error: error.message, runUrl: run.runUrl }, logger.warn);
+            await notify_notifySlack(inputs['slack-webhook-url'], { event: 'failed', title: `${label} failed`, fields, error: error.message, runUrl: run.runUrl }, logger.warn);
             throw error;
         }
         setOutputs({
@@ -78310,7 +78701,7 @@ async function run(read) {
             [Outputs.Report]: JSON.stringify(result.hosts),
         });
         await writeSummary(phaseSummary(inputs.app, result));
-        await notifySlack(inputs['slack-webhook-url'], result.ok
+        await notify_notifySlack(inputs['slack-webhook-url'], result.ok
             ? { event: 'completed', title: `${label} completed`, fields: { ...fields, 'active color': result.activeColor ?? '—', canary: `${result.canaryPercent}%` }, durationMs: result.durationMs, runUrl: run.runUrl }
             : { event: 'failed', title: `${label} failed`, fields, error: result.error, durationMs: result.durationMs, runUrl: run.runUrl }, logger.warn);
         if (!result.ok)

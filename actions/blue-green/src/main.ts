@@ -1,24 +1,22 @@
 import {
   action,
-  commandRuntime,
-  composeRuntime,
+  buildRuntime,
+  checkRuntimeInputs,
   deploy,
   DEFAULT_SMOKE_REQUESTS,
   field,
+  healthPaths,
   hostInputs,
   IMAGE_REF,
-  HOST_PATH,
-  NGINX_KEY,
   notifySlack,
   phaseSummary,
   promote,
   readInputs,
   requireInput,
   resolveHosts,
+  runtimeInputs,
+  sessionFromInputs,
   smokeListSchema,
-  systemClock,
-  TEMPLATE_PLACEHOLDERS,
-  URL_PATH,
   VERSION,
   type InputReader,
   type PhaseResult,
@@ -40,20 +38,12 @@ export const inputFields = {
   image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
   version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
   'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
-  runtime: field.choice(['compose', 'command'], 'compose'),
-  'compose-file': field.string({ form: 'the compose file on the host (absolute, or relative to the SSH user\'s home)', pattern: HOST_PATH, default: 'docker-compose.yml' }),
-  'start-command': field.template(TEMPLATE_PLACEHOLDERS),
-  'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
-  'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
-  'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: /^(none|\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)$/, default: '/ready' }),
-  'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
+  ...runtimeInputs,
   'smoke-requests': field.yaml(smokeListSchema, { form: 'a YAML list of {method, path, body, status, max-latency-ms, contains}', default: DEFAULT_SMOKE_REQUESTS }),
-  'split-key': field.string({ form: 'nginx variables that pick a client\'s share, such as $remote_addr, $request_id or $cookie_session', pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
   'drain-seconds': field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
   'keep-previous': field.boolean(false),
   'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
   'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
-  'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
 };
 
 export function readSettings(read?: InputReader) {
@@ -63,10 +53,7 @@ export function readSettings(read?: InputReader) {
     requireInput(inputs.image !== '', 'image', 'is required for phase deploy: an image reference such as ghcr.io/org/app:1.2.3');
     requireInput(inputs.version !== '', 'version', 'is required for phase deploy: a version label such as v1.4.2');
   }
-  if (inputs.runtime === 'command') {
-    requireInput(inputs['start-command'] !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p {port}:8000 {image}"');
-    requireInput(inputs['stop-command'] !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
-  }
+  checkRuntimeInputs(inputs);
   return { inputs, hosts };
 }
 
@@ -74,24 +61,9 @@ export async function run(read?: InputReader): Promise<void> {
   await action.runAction(async () => {
     const { inputs, hosts } = readSettings(read);
     const run = action.runInfo();
-    const clock = systemClock;
-    const runtime = inputs.runtime === 'compose' ? composeRuntime(inputs['compose-file']) : commandRuntime(inputs['start-command'], inputs['stop-command']);
-    const healthPaths = [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
-    const session = {
-      app: inputs.app,
-      splitKey: inputs['split-key'],
-      connect: {
-        privateKey: inputs['ssh-private-key'],
-        knownHosts: inputs['ssh-known-hosts'],
-        insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
-        connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
-      },
-      lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'] },
-      maxParallel: inputs['max-parallel'],
-      run,
-      clock,
-      log: action.logger,
-    };
+    const runtime = buildRuntime(inputs);
+    const paths = healthPaths(inputs);
+    const session = sessionFromInputs(inputs, run, action.logger);
     const label = `${inputs.app} ${inputs.phase}${inputs.version ? ` ${inputs.version}` : ''} to ${inputs.environment} (${hosts.length} host${hosts.length === 1 ? '' : 's'})`;
     const fields = { app: inputs.app, environment: inputs.environment, phase: inputs.phase, version: inputs.version || '(canary)', hosts: String(hosts.length) };
     await notifySlack(inputs['slack-webhook-url'], { event: 'started', title: `${label} started`, fields, runUrl: run.runUrl }, action.logger.warn);
@@ -106,7 +78,7 @@ export async function run(read?: InputReader): Promise<void> {
               version: inputs.version,
               canaryPercent: inputs['canary-percent'],
               runtime,
-              healthPaths,
+              healthPaths: paths,
               healthTimeoutSeconds: inputs['health-timeout-seconds'],
               smokeRequests: inputs['smoke-requests'],
               preflight: { minFreeDiskMb: inputs['min-free-disk-mb'], minFreeMemoryMb: inputs['min-free-memory-mb'] },
@@ -116,7 +88,7 @@ export async function run(read?: InputReader): Promise<void> {
               ...session,
               version: inputs.version,
               runtime,
-              healthPaths,
+              healthPaths: paths,
               healthTimeoutSeconds: inputs['health-timeout-seconds'],
               drainSeconds: inputs['drain-seconds'],
               keepPrevious: inputs['keep-previous'],

@@ -66,7 +66,9 @@ export async function waitHealthy(remote: Remote, port: number, paths: readonly 
 
 /** curl prints the body, then a last line `<status> <seconds>`. */
 export function probeCommand(port: number, request: SmokeRequest): Argv {
-  const argv = ['curl', '-sS', '-X', request.method, '--max-time', String(Math.ceil(request['max-latency-ms'] / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
+  // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
+  const method = request.method === 'HEAD' ? ['--head'] : ['-X', request.method];
+  const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(request['max-latency-ms'] / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
   if (request.body !== undefined) argv.push('-H', 'Content-Type: application/json', '--data-binary', '@-');
   argv.push(`http://127.0.0.1:${port}${request.path}`);
   return argv;

@@ -1,4 +1,4 @@
-/** The one HTTP client for APIs (Slack, GitHub): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
+/** The one HTTP client for APIs (Slack, GitHub, Prometheus): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
 import { retry } from './retry';
 
 export interface HttpResponse {
@@ -6,19 +6,34 @@ export interface HttpResponse {
   body: string;
 }
 
-export async function postJson(url: string, payload: unknown, options: { headers?: Record<string, string>; timeoutMs?: number; attempts?: number } = {}): Promise<HttpResponse> {
+export interface HttpOptions {
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+  attempts?: number;
+}
+
+export async function requestJson(method: string, url: string, payload?: unknown, headers: Record<string, string> = {}, options: Omit<HttpOptions, 'headers'> = {}): Promise<HttpResponse> {
   return retry(
     async () => {
       const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...options.headers },
-        body: JSON.stringify(payload),
+        method,
+        headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        body: payload === undefined ? undefined : JSON.stringify(payload),
         signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
       });
       const body = await response.text();
-      if (response.status >= 500) throw new Error(`HTTP ${response.status}`);
+      if (response.status >= 500) throw new Error(`HTTP ${response.status}${body ? `: ${body.slice(0, 300)}` : ''}`);
       return { status: response.status, body };
     },
     { attempts: options.attempts ?? 3, delayMs: 500 },
   );
+}
+
+export function postJson(url: string, payload: unknown, options: HttpOptions = {}): Promise<HttpResponse> {
+  return requestJson('POST', url, payload, options.headers, options);
+}
+
+/** GET a JSON API (e.g. Prometheus's); the caller parses the body. */
+export function getJson(url: string, options: HttpOptions = {}): Promise<HttpResponse> {
+  return requestJson('GET', url, undefined, options.headers, options);
 }

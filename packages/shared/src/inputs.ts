@@ -211,10 +211,14 @@ function parseNginxCommand(line: string): string[] {
   return words;
 }
 
+export function privateKeyField(required: boolean) {
+  return field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
+}
+
 /** The hosts input, resolved into one settings object per host. */
-export function hostsField() {
-  return text((raw, ctx) => {
-    if (raw === '') return fail(ctx, `is required: ${HOSTS_FORM}`);
+export function hostsField(options: { required: boolean } = { required: true }) {
+  return text((raw, ctx): Array<{ target: SshTarget; overrides: Partial<HostSettings> }> => {
+    if (raw === '') return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
     let items: HostItem[];
     if (raw.startsWith('-') || raw.startsWith('[')) {
       let document: unknown;
@@ -264,7 +268,7 @@ export function hostsField() {
 /** The connection and host inputs that every action working on hosts takes. */
 export const hostInputs = {
   hosts: hostsField(),
-  'ssh-private-key': field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required: true, check: privateKeyCheck }),
+  'ssh-private-key': privateKeyField(true),
   'ssh-known-hosts': text((raw, ctx) => {
     try {
       parseKnownHosts(raw);

@@ -36,7 +36,19 @@ export async function notifySlack(webhookUrl: string, notice: Notice, warn: (mes
     return true;
   } catch (error) {
     // The webhook URL is a secret: the message names the failure, never the URL.
-    warn(`the Slack notification (${notice.event}) was not delivered: ${errorMessage(error).replaceAll(webhookUrl, '***')}`);
+    warn(`the Slack notification (${notice.event}) was not delivered: ${redact(errorMessage(error), webhookUrl)}`);
     return false;
   }
+}
+
+/** Hides the webhook URL, and its path (the secret part), which an error page may quote. */
+function redact(text: string, webhookUrl: string): string {
+  let path = '';
+  try {
+    path = new URL(webhookUrl).pathname;
+  } catch {
+    // Not a URL: only the whole value can be hidden.
+  }
+  const hidden = text.replaceAll(webhookUrl, '***');
+  return path.length > 1 ? hidden.replaceAll(path, '***') : hidden;
 }

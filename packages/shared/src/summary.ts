@@ -1,9 +1,10 @@
-import type { HostReport, PhaseResult } from './bluegreen';
+import type { HostReport, PhaseResult } from './procedure';
 import { formatWeights } from './router';
 
 /** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
 
-const escapeCell = (text: string): string => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
+// A lone \r ends a Markdown line too (CommonMark), so CRLF and CR are flattened like LF.
+const escapeCell = (text: string): string => text.replaceAll('|', '\\|').replace(/\r\n|\r|\n/g, ' ');
 
 export function table(header: string[], rows: string[][]): string {
   return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(escapeCell).join(' | ')} |`)].join('\n');

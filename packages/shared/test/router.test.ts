@@ -184,6 +184,7 @@ describe('NginxRouter on a running nginx', () => {
     expect(result.liveMs).toBeLessThan(5000);
     const header = parseIncludeHeader(await fs.readFile(includeFile(), 'utf8'));
     expect(header?.weights).toEqual({ blue: 100, green: 0 });
+    await live.settle();
     expect(await servedStatus()).toEqual({ app: site.app, weights: { blue: 100, green: 0 }, generation: header?.generation });
     expect(await router.getWeights()).toEqual(header);
     expect((await fs.readdir(live.confDir)).sort()).toEqual([includeFileName(site.app)]);
@@ -195,10 +196,12 @@ describe('NginxRouter on a running nginx', () => {
       `server {\n  listen 127.0.0.1:${proxyPort};\n  location / { proxy_pass http://$${nginxName(site.app)}; }\n}\n`,
     );
     await router.setWeights({ blue: 0, green: 100 });
+    await live.settle();
     const answers = await Promise.all(Array.from({ length: 10 }, () => get(proxyPort, '/', 'shop')));
     expect(answers.map((answer) => answer.body)).toEqual(Array(10).fill('green'));
 
     await router.setWeights({ blue: 50, green: 50 });
+    await live.settle();
     const split = await Promise.all(Array.from({ length: 60 }, () => get(proxyPort, '/', 'shop')));
     const blue = split.filter((answer) => answer.body === 'blue').length;
     expect(blue).toBeGreaterThan(5);
@@ -210,6 +213,7 @@ describe('NginxRouter on a running nginx', () => {
     const before = await servedStatus();
     const result = await router.setWeights({ blue: 90, green: 10 });
     expect(Number.isFinite(result.liveMs)).toBe(true);
+    await live.settle();
     const after = await servedStatus();
     expect(after.weights).toEqual({ blue: 90, green: 10 });
     expect(after.generation).not.toBe(before.generation);
@@ -218,25 +222,32 @@ describe('NginxRouter on a running nginx', () => {
 
   it('keeps the previous include and does not reload when nginx -t rejects the new one', async () => {
     const previous = await fs.readFile(includeFile(), 'utf8');
+    await live.settle();
     const before = await servedStatus();
+    const workers = await live.workers();
     const badKey = new NginxRouter(remote, { ...site, splitKey: '$no_such_variable' }, live.confDir, live.command);
     const error = await badKey.setWeights({ blue: 10, green: 90 }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(HostError);
     expect((error as Error).message).toContain('nginx-host: nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)');
     expect((error as Error).message).toContain('unknown "no_such_variable" variable');
     expect(await fs.readFile(includeFile(), 'utf8')).toBe(previous);
+    // Not reloaded: the same worker process, still serving the old generation.
+    expect(await live.workers()).toEqual(workers);
     expect(await servedStatus()).toEqual(before);
     expect((await fs.readdir(live.confDir)).sort()).toEqual([includeFileName(site.app)]);
   });
 
   it('keeps the previous include when another file breaks the configuration', async () => {
     const previous = await fs.readFile(includeFile(), 'utf8');
+    await live.settle();
     const before = await servedStatus();
+    const workers = await live.workers();
     const broken = path.join(live.confDir, 'zz-broken.conf');
     await fs.writeFile(broken, 'this is not nginx configuration;\n');
     try {
       await expect(router.setWeights({ blue: 0, green: 100 })).rejects.toThrow(/nginx rejected the new configuration.*unknown directive "this"/s);
       expect(await fs.readFile(includeFile(), 'utf8')).toBe(previous);
+      expect(await live.workers()).toEqual(workers);
       expect(await servedStatus()).toEqual(before);
       expect(await router.getWeights()).toEqual({ weights: before.weights, generation: before.generation });
     } finally {
@@ -244,6 +255,7 @@ describe('NginxRouter on a running nginx', () => {
     }
     // With the other file gone, the same switch goes through.
     await router.setWeights({ blue: 0, green: 100 });
+    await live.settle();
     expect((await servedStatus()).weights).toEqual({ blue: 0, green: 100 });
   });
 

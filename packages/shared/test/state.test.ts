@@ -271,7 +271,7 @@ describe('the deploy lock', () => {
     const nap = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.min(ms, 50)));
     const releaseBob = await acquireLock(remote, paths, bob, lockOptions({ waitSeconds: 10, sleep: nap }));
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
-    expect(Date.now() - started).toBeLessThan(2000);
+    expect(Date.now() - started).toBeLessThan(5000);
     expect(JSON.parse(await fs.readFile(path.join(paths.lock, 'owner.json'), 'utf8'))).toEqual(bob);
     await releaseBob();
   });

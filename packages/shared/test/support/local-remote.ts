@@ -66,7 +66,7 @@ export function freePort(): Promise<number> {
 }
 
 export async function tempDir(name: string): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), `al-${name}-`));
+  return fs.mkdtemp(path.join(os.tmpdir(), `al-shared-${name}-`));
 }
 
 export interface NginxPrefix {
@@ -80,6 +80,10 @@ export interface NginxPrefix {
   start(): Promise<void>;
   /** The pid in nginx's pid file, or null when there is none. */
   pid(): Promise<number | null>;
+  /** The master's worker processes, old ones still shutting down included. */
+  workers(): Promise<number[]>;
+  /** Waits until only the current worker is left: after it, every request is served by the current configuration. */
+  settle(): Promise<void>;
   /** Stops nginx gracefully (SIGQUIT), waits until the master is gone, and removes the prefix. */
   destroy(): Promise<void>;
 }
@@ -119,12 +123,29 @@ http {
     }
   };
 
+  const workers = async (): Promise<number[]> => {
+    const masterPid = master?.child.pid;
+    if (masterPid === undefined) return [];
+    const children = await fs.readFile(`/proc/${masterPid}/task/${masterPid}/children`, 'utf8').catch(() => '');
+    return children.split(' ').filter(Boolean).map(Number);
+  };
+
+  const settle = async (): Promise<void> => {
+    const deadline = Date.now() + 5000;
+    while ((await workers()).length !== 1) {
+      if (Date.now() > deadline) throw new Error(`nginx in ${dir} still has ${(await workers()).length} workers`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+
   return {
     dir,
     confDir: path.join(dir, 'conf.d'),
     sitesDir: path.join(dir, 'sites'),
     command,
     pid,
+    workers,
+    settle,
     async start() {
       if (master) throw new Error(`nginx in ${dir} was already started`);
       // In the foreground, as a child of this process: it is reaped when it exits, no zombie is left.
@@ -139,6 +160,7 @@ http {
         if (child.exitCode !== null || Date.now() > deadline) throw new Error(`nginx in ${dir} did not start: ${stderr.trim()}`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+      await settle();
     },
     async destroy() {
       if (master && master.child.exitCode === null && master.child.signalCode === null) {

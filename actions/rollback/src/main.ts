@@ -1,0 +1,218 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  action,
+  announceRollback,
+  ansibleEnv,
+  buildRuntime,
+  checkRuntimeInputs,
+  failedTask,
+  field,
+  githubContext,
+  healthPaths,
+  HOST_PATH,
+  hostInputs,
+  hostsField,
+  phaseSummary,
+  playbookCommand,
+  privateKeyField,
+  readInputs,
+  requireInput,
+  resolveHosts,
+  restoredLine,
+  rollback,
+  rolloutStatus,
+  rolloutUndo,
+  runLocal,
+  runtimeInputs,
+  sessionFromInputs,
+  systemClock,
+  VERSION,
+  type InputReader,
+  type RollbackStory,
+} from '@agent-loop/shared';
+import { z } from '@agent-loop/shared';
+
+export const Outputs = {
+  RolledBack: 'rolled-back',
+  Noop: 'noop',
+  Version: 'version',
+  FailedVersion: 'failed-version',
+  ActiveColor: 'active-color',
+  RestoredMs: 'restored-ms',
+  DurationMs: 'duration-ms',
+  IncidentUrl: 'incident-url',
+  Report: 'report',
+} as const;
+
+const FREE_TEXT = /^[^\0-\x08\x0b-\x1f\x7f]*$/;
+const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+const figuresSchema = z.array(z.object({ name: z.string(), observed: z.union([z.string(), z.number(), z.null()]), threshold: z.union([z.string(), z.number()]), windowSeconds: z.number().optional(), window: z.string().optional(), status: z.string() }).passthrough()).max(50);
+
+export const inputFields = {
+  ...hostInputs,
+  hosts: hostsField({ required: false }),
+  'ssh-private-key': privateKeyField(false),
+  ...runtimeInputs,
+  method: field.choice(['nginx', 'kubernetes', 'ansible'], 'nginx'),
+  target: field.choice(['previous', 'version'], 'previous'),
+  'target-version': field.string({ form: 'a version from the hosts\' history, such as v1.4.2 (a revision number for kubernetes)', pattern: VERSION, max: 128 }),
+  reason: field.string({ form: 'one line saying why (free text, no control characters)', pattern: FREE_TEXT, default: 'manual rollback', max: 500 }),
+  trigger: field.string({ form: 'what triggered the rollback (free text)', pattern: FREE_TEXT, default: 'manual', max: 300 }),
+  'keep-failed': field.boolean(false),
+  deployment: field.string({ form: 'a Kubernetes deployment name', pattern: K8S_NAME, max: 253 }),
+  namespace: field.string({ form: 'a Kubernetes namespace', pattern: K8S_NAME, default: 'default', max: 63 }),
+  'kube-context': field.string({ form: 'a kubeconfig context name', pattern: /^[A-Za-z0-9._@:/-]+$/, max: 253 }),
+  'rollout-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
+  playbook: field.string({ form: 'a playbook path in the workspace', pattern: HOST_PATH, max: 512 }),
+  inventory: field.string({ form: 'an inventory path in the workspace', pattern: HOST_PATH, max: 512 }),
+  'ansible-limit': field.string({ form: 'an ansible --limit pattern', pattern: /^[A-Za-z0-9._:,*!&-]+$/, max: 512 }),
+  'github-token': field.secret({ form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN' }),
+  'failed-deployment-id': field.string({ form: 'the id of the GitHub deployment that failed', pattern: /^\d{1,20}$/, max: 20 }),
+  'create-incident': field.boolean(true),
+  'incident-severity': field.choice(['critical', 'high', 'medium', 'low'], 'high'),
+  'incident-labels': field.string({ form: 'comma-separated issue labels', pattern: /^[A-Za-z0-9 :._,/-]*$/, max: 500 }),
+  figures: field.yaml(figuresSchema.optional(), { form: 'the JSON rule figures from canary-monitor (its `rules` output)', default: '[]' }),
+};
+
+export function readSettings(read?: InputReader) {
+  const inputs = readInputs(inputFields, read);
+  if (inputs.target === 'version' || inputs['target-version'] !== '') {
+    requireInput(inputs['target-version'] !== '', 'target-version', 'is required when target is version: a version such as v1.4.2');
+  }
+  if (inputs.method === 'nginx') {
+    requireInput(inputs.hosts.length > 0, 'hosts', 'is required for method nginx: one or more user@host[:port]');
+    requireInput(inputs['ssh-private-key'] !== '', 'ssh-private-key', 'is required for method nginx');
+    checkRuntimeInputs(inputs);
+  }
+  if (inputs.method === 'kubernetes') {
+    requireInput(inputs.deployment !== '', 'deployment', 'is required for method kubernetes: the deployment to roll back');
+    requireInput(inputs['target-version'] === '' || /^\d+$/.test(inputs['target-version']), 'target-version', 'must be a revision number for method kubernetes (see kubectl rollout history)');
+  }
+  if (inputs.method === 'ansible') {
+    requireInput(inputs.playbook !== '', 'playbook', 'is required for method ansible: the rollback playbook');
+    requireInput(inputs.inventory !== '', 'inventory', 'is required for method ansible');
+  }
+  return { inputs, hosts: inputs.method === 'nginx' ? resolveHosts(inputs) : [] };
+}
+
+export async function run(read?: InputReader): Promise<void> {
+  await action.runAction(async () => {
+    const { inputs, hosts } = readSettings(read);
+    const run = action.runInfo();
+    const clock = systemClock;
+    const started = clock.now();
+    const targetVersion = inputs['target-version'] || null;
+    const story: RollbackStory = {
+      app: inputs.app,
+      environment: inputs.environment,
+      trigger: inputs.trigger,
+      reason: inputs.reason,
+      severity: inputs['incident-severity'],
+      failedVersion: null,
+      targetVersion,
+      restoredMs: null,
+      durationMs: 0,
+      figures: (inputs.figures ?? []).map((figure) => ({
+        name: figure.name,
+        observed: figure.observed === null ? '—' : String(figure.observed),
+        threshold: String(figure.threshold),
+        window: figure.window ?? (figure.windowSeconds !== undefined ? `${figure.windowSeconds} s` : ''),
+        status: figure.status,
+      })),
+      hosts: [],
+      runUrl: run.runUrl,
+      decidedAt: started,
+    };
+    let ok = true;
+    let noop = false;
+    let activeColor: string | null = null;
+    let summary = '';
+    let error: string | undefined;
+
+    if (inputs.method === 'nginx') {
+      const result = await action.logger.group(`rollback ${inputs.app} on ${hosts.length} host(s)`, () =>
+        rollback(hosts, {
+          ...sessionFromInputs(inputs, run, action.logger, clock),
+          target: targetVersion ? { kind: 'version', version: targetVersion } : { kind: 'previous' },
+          reason: inputs.reason,
+          runtime: buildRuntime(inputs),
+          healthPaths: healthPaths(inputs),
+          healthTimeoutSeconds: inputs['health-timeout-seconds'],
+          keepFailed: inputs['keep-failed'],
+          commandTimeoutSeconds: inputs['command-timeout-seconds'],
+        }, started),
+      );
+      ok = result.ok;
+      noop = result.noop;
+      error = result.error;
+      activeColor = result.activeColor;
+      story.failedVersion = result.failedVersion ?? result.previousVersion;
+      story.targetVersion = result.version;
+      story.restoredMs = result.ok ? result.restoredMs : null;
+      story.hosts = result.hosts;
+      summary = phaseSummary(inputs.app, result);
+    } else if (inputs.method === 'kubernetes') {
+      const target = { deployment: inputs.deployment, namespace: inputs.namespace, context: inputs['kube-context'] };
+      const steps = [rolloutUndo(target, targetVersion ? Number(targetVersion) : null), rolloutStatus(target, inputs['rollout-timeout-seconds'])];
+      for (const argv of steps) {
+        const result = await action.logger.group(argv.slice(0, 8).join(' '), () => runLocal(argv, { onLine: action.logger.info, timeoutMs: (inputs['rollout-timeout-seconds'] + 60) * 1000 }));
+        if (result.code !== 0) {
+          ok = false;
+          error = `${argv.join(' ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join(' ')}`;
+          break;
+        }
+      }
+      if (ok) story.restoredMs = clock.now() - started;
+      summary = `### ${ok ? '✅' : '❌'} ${inputs.app}: kubernetes rollback of deployment/${inputs.deployment}${targetVersion ? ` to revision ${targetVersion}` : ''}\n\n${error ? `> ${error}\n\n` : ''}`;
+    } else {
+      const workDir = mkdtempSync(join(process.env.RUNNER_TEMP ?? tmpdir(), 'agent-loop-ansible-'));
+      const argv = playbookCommand({
+        playbook: inputs.playbook,
+        inventory: inputs.inventory,
+        limit: inputs['ansible-limit'],
+        extraVars: { target_version: targetVersion ?? 'previous', rollback_reason: inputs.reason, app: inputs.app, environment: inputs.environment },
+      });
+      const result = await action.logger.group(`ansible-playbook ${inputs.playbook}`, () => runLocal(argv, { env: ansibleEnv(workDir), cwd: process.env.GITHUB_WORKSPACE, onLine: action.logger.info, timeoutMs: inputs['command-timeout-seconds'] * 1000 }));
+      if (result.code !== 0) {
+        ok = false;
+        error = `ansible-playbook failed (exit ${result.code})${failedTask(result.stdout) ? ` at ${failedTask(result.stdout)}` : ''}`;
+      } else {
+        story.restoredMs = clock.now() - started;
+      }
+      summary = `### ${ok ? '✅' : '❌'} ${inputs.app}: ansible rollback with ${inputs.playbook}\n\n${error ? `> ${error}\n\n` : ''}`;
+    }
+
+    story.durationMs = clock.now() - started;
+    const announcement =
+      ok && !noop
+        ? await announceRollback(story, {
+            github: githubContext(inputs['github-token']),
+            ref: process.env.GITHUB_SHA ?? 'main',
+            createIncident: inputs['create-incident'],
+            incidentLabels: inputs['incident-labels'].split(',').map((label) => label.trim()).filter(Boolean),
+            failedDeploymentId: inputs['failed-deployment-id'] ? Number(inputs['failed-deployment-id']) : null,
+            slackWebhookUrl: inputs['slack-webhook-url'],
+            log: action.logger,
+          })
+        : { incidentUrl: null, deploymentId: null };
+
+    action.setOutputs({
+      [Outputs.RolledBack]: String(ok && !noop),
+      [Outputs.Noop]: String(noop),
+      [Outputs.Version]: story.targetVersion,
+      [Outputs.FailedVersion]: story.failedVersion,
+      [Outputs.ActiveColor]: activeColor,
+      [Outputs.RestoredMs]: story.restoredMs,
+      [Outputs.DurationMs]: story.durationMs,
+      [Outputs.IncidentUrl]: announcement.incidentUrl,
+      [Outputs.Report]: JSON.stringify(story.hosts),
+    });
+    const note = noop ? `Nothing to roll back: ${story.targetVersion} already serves all traffic.` : ok ? restoredLine(story.restoredMs) : 'The rollback failed; traffic stays where it was.';
+    await action.writeSummary(`${summary}\n${note}${announcement.incidentUrl ? `\n\nIncident: ${announcement.incidentUrl}` : ''}\n`);
+    if (!ok) throw new Error(error ?? 'rollback failed');
+    if (noop) action.logger.info(note);
+  });
+}

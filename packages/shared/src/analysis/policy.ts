@@ -1,0 +1,367 @@
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigurationError } from '../errors';
+
+/**
+ * The analysis policy: how long to watch the canary, how often to sample, and which rules decide.
+ * Written in YAML with kebab-case keys; every key has a default, and the defaults are the deployment
+ * procedure (error rate ≤ 1 % and P95 ≤ 2 s over 300 s; rollback on sustained errors, slow
+ * responses, failing health checks, memory pressure and model drift).
+ *
+ * A policy is validated in one place, `resolvePolicy`, which reports every problem with where it
+ * is, e.g. `rules[2].metric: expected one of error_rate, …, got 'latency'`.
+ */
+
+/** Metrics a rule can watch. Percentiles come from the latency histogram; the others are point values the source reports. */
+export const METRICS = ['error_rate', 'p50_ms', 'p90_ms', 'p95_ms', 'p99_ms', 'health_failures_in_row', 'memory_ratio', 'drift_score'] as const;
+export type Metric = (typeof METRICS)[number] | `gauge:${string}`;
+
+/** Percentile metrics and the quantile each stands for. */
+export const PERCENTILE_METRICS: Readonly<Record<string, number>> = { p50_ms: 0.5, p90_ms: 0.9, p95_ms: 0.95, p99_ms: 0.99 };
+
+export const ON_INCONCLUSIVE = ['extend', 'fail', 'pass'] as const;
+export type OnInconclusive = (typeof ON_INCONCLUSIVE)[number];
+export const RULE_KINDS = ['gate', 'trigger'] as const;
+export type RuleKind = (typeof RULE_KINDS)[number];
+
+export interface Rule {
+  name: string;
+  metric: Metric;
+  /** `max`: violated when the value is above the threshold; `min`: when below. */
+  limit: 'max' | 'min';
+  /** The configured bound; with `compare: 'stable'` the bound is stable's value plus (or, for `min`, minus) `margin`. */
+  threshold: number;
+  /** Seconds over which the value is computed: sums of intervals for counts, the latest value for point metrics. 0 = the latest sample. */
+  windowSeconds: number;
+  /** Triggers only: seconds the rule must stay violated before it rolls back. */
+  forSeconds: number;
+  /** `gate`: judged at the end of the duration (and early by the sequential test). `trigger`: checked every interval. */
+  kind: RuleKind;
+  compare: 'stable' | null;
+  margin: number;
+  /** Applies only when the analysis is told it is a model deploy. */
+  modelsOnly: boolean;
+}
+
+export interface SprtSettings {
+  /** Accepted chance of failing a canary that is exactly at the limit (also the level of the end-of-window test). */
+  alpha: number;
+  /** Accepted chance of missing a canary at the alternative rate. */
+  beta: number;
+  /** Alternative error rate p1 = p0 × this. */
+  errorMultiplier: number;
+  /** Alternative share of slow requests p1 = p0 × this (p0 = 1 − quantile, 5 % for P95). */
+  latencyMultiplier: number;
+  /** Failures (errors, or slow requests) needed before the test may fail a canary early. */
+  minFailures: number;
+}
+
+export interface Policy {
+  durationSeconds: number;
+  intervalSeconds: number;
+  minRequests: number;
+  onInconclusive: OnInconclusive;
+  maxExtensions: number;
+  maxSourceErrors: number;
+  earlyDecision: boolean;
+  sprt: SprtSettings;
+  rules: Rule[];
+}
+
+/**
+ * Defaults. The sequential-test settings were tuned with `npm run bench:analysis` (canary at 10 %
+ * of 500 requests per minute): see the notes at the top of bench/analysis.ts for the figures.
+ */
+export const DEFAULT_SPRT: SprtSettings = { alpha: 0.01, beta: 0.01, errorMultiplier: 10, latencyMultiplier: 4, minFailures: 3 };
+
+const DEFAULT_DURATION = 300;
+
+/** The procedure's rules; a gate's window is the policy's duration unless given. */
+function defaultRules(durationSeconds: number): Rule[] {
+  const rule = (fields: Partial<Rule> & Pick<Rule, 'name' | 'metric' | 'threshold' | 'kind'>): Rule => ({
+    limit: 'max',
+    windowSeconds: fields.kind === 'gate' ? durationSeconds : 0,
+    forSeconds: 0,
+    compare: null,
+    margin: 0,
+    modelsOnly: false,
+    ...fields,
+  });
+  return [
+    rule({ name: 'error-rate', metric: 'error_rate', threshold: 0.01, kind: 'gate' }),
+    rule({ name: 'latency-p95', metric: 'p95_ms', threshold: 2000, kind: 'gate' }),
+    rule({ name: 'error-rate-sustained', metric: 'error_rate', threshold: 0.01, kind: 'trigger', windowSeconds: 30, forSeconds: 120 }),
+    rule({ name: 'latency-p95-sustained', metric: 'p95_ms', threshold: 5000, kind: 'trigger', windowSeconds: 30, forSeconds: 60 }),
+    rule({ name: 'health-checks', metric: 'health_failures_in_row', threshold: 3, kind: 'trigger' }),
+    rule({ name: 'memory', metric: 'memory_ratio', threshold: 0.95, kind: 'trigger', forSeconds: 60 }),
+    rule({ name: 'model-drift', metric: 'drift_score', threshold: 0.1, kind: 'trigger', forSeconds: 300, modelsOnly: true }),
+  ];
+}
+
+export const DEFAULT_POLICY_YAML = `# Canary analysis policy (defaults = the deployment procedure).
+duration: 300            # seconds of canary analysis; the window of the gates
+interval: 5              # seconds between samples
+min-requests: 50         # canary requests needed to judge the gates at the end
+on-inconclusive: extend  # extend | fail | pass (pass = success with a warning)
+max-extensions: 1        # how many times extend adds another duration
+max-source-errors: 3     # consecutive failed samples before the verdict is error
+early-decision: true     # the sequential test may fail a clearly bad canary before the window ends
+sprt:
+  alpha: ${DEFAULT_SPRT.alpha}            # chance of failing a canary exactly at the limit
+  beta: ${DEFAULT_SPRT.beta}
+  error-multiplier: ${DEFAULT_SPRT.errorMultiplier}   # alternative error rate = limit x this
+  latency-multiplier: ${DEFAULT_SPRT.latencyMultiplier}  # alternative share of slow requests = (1 - quantile) x this
+  min-failures: ${DEFAULT_SPRT.minFailures}       # errors (or slow requests) before an early failure
+# Rules named like a default change only the fields they give; other names add rules.
+# replace-default-rules: true drops the defaults.
+rules:
+  - { name: error-rate, metric: error_rate, max: 0.01, kind: gate }
+  - { name: latency-p95, metric: p95_ms, max: 2000, kind: gate }
+  - { name: error-rate-sustained, metric: error_rate, max: 0.01, window: 30, for: 120, kind: trigger }
+  - { name: latency-p95-sustained, metric: p95_ms, max: 5000, window: 30, for: 60, kind: trigger }
+  - { name: health-checks, metric: health_failures_in_row, max: 3, for: 0, kind: trigger }
+  - { name: memory, metric: memory_ratio, max: 0.95, window: 0, for: 60, kind: trigger }
+  - { name: model-drift, metric: drift_score, max: 0.1, for: 300, kind: trigger, models-only: true }
+`;
+
+export const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, max-extensions, max-source-errors, early-decision, sprt and rules';
+
+// ------------------------------------------------------------------------------------ schema
+
+function show(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (typeof value === 'string') return `'${value.length > 60 ? `${value.slice(0, 60)}…` : value}'`;
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return String(value);
+}
+
+/** A leaf value checked by `accept`; the message says what was expected and what was given. */
+function leaf<T>(form: string, accept: (value: unknown) => value is T) {
+  return z.unknown().transform((value, ctx): T => {
+    if (accept(value)) return value;
+    ctx.addIssue({ code: 'custom', message: `expected ${form}, got ${show(value)}` });
+    return z.NEVER;
+  });
+}
+
+function number(options: { min?: number; max?: number; above?: number; below?: number; integer?: boolean; unit?: string }) {
+  const parts = [options.integer ? 'a whole number' : 'a number'];
+  if (options.min !== undefined && options.max !== undefined) parts.push(`from ${options.min} to ${options.max}`);
+  else if (options.min !== undefined) parts.push(`≥ ${options.min}`);
+  else if (options.max !== undefined) parts.push(`≤ ${options.max}`);
+  if (options.above !== undefined) parts.push(`above ${options.above}`);
+  if (options.below !== undefined) parts.push(`below ${options.below}`);
+  if (options.unit) parts.push(`(${options.unit})`);
+  return leaf(parts.join(' '), (value): value is number => {
+    if (typeof value !== 'number' || !Number.isFinite(value)) return false;
+    if (options.integer && !Number.isInteger(value)) return false;
+    if (options.min !== undefined && value < options.min) return false;
+    if (options.max !== undefined && value > options.max) return false;
+    if (options.above !== undefined && value <= options.above) return false;
+    if (options.below !== undefined && value >= options.below) return false;
+    return true;
+  });
+}
+
+function choice<const T extends readonly string[]>(choices: T) {
+  return leaf(`one of ${choices.join(', ')}`, (value): value is T[number] => typeof value === 'string' && choices.includes(value));
+}
+
+const boolean = leaf('true or false', (value): value is boolean => typeof value === 'boolean');
+const GAUGE = /^gauge:[A-Za-z_][A-Za-z0-9_.:-]{0,99}$/;
+const metric = leaf(`one of ${METRICS.join(', ')}, gauge:<name>`, (value): value is Metric => typeof value === 'string' && ((METRICS as readonly string[]).includes(value) || GAUGE.test(value)));
+const ruleName = leaf('a rule name of lower-case letters, digits and hyphens (at most 64)', (value): value is string => typeof value === 'string' && /^[a-z0-9][a-z0-9-]{0,63}$/.test(value));
+const seconds = number({ min: 0, max: 86400, unit: 'seconds' });
+
+const ruleInput = z
+  .object({
+    name: ruleName,
+    metric: metric.optional(),
+    max: number({}).optional(),
+    min: number({}).optional(),
+    window: seconds.optional(),
+    for: seconds.optional(),
+    kind: choice(RULE_KINDS).optional(),
+    compare: choice(['stable', 'none'] as const).optional(),
+    margin: number({ min: 0 }).optional(),
+    'models-only': boolean.optional(),
+  })
+  .strict();
+
+const sprtInput = z
+  .object({
+    alpha: number({ above: 0, max: 0.5 }).optional(),
+    beta: number({ above: 0, max: 0.5 }).optional(),
+    'error-multiplier': number({ above: 1, max: 1000 }).optional(),
+    'latency-multiplier': number({ above: 1, max: 1000 }).optional(),
+    'min-failures': number({ min: 1, max: 1000, integer: true }).optional(),
+  })
+  .strict();
+
+const policyInput = z
+  .object({
+    duration: number({ min: 10, max: 86400, unit: 'seconds' }).optional(),
+    interval: number({ min: 1, max: 3600, unit: 'seconds' }).optional(),
+    'min-requests': number({ min: 0, max: 1e9, integer: true }).optional(),
+    'on-inconclusive': choice(ON_INCONCLUSIVE).optional(),
+    'max-extensions': number({ min: 0, max: 10, integer: true }).optional(),
+    'max-source-errors': number({ min: 1, max: 1000, integer: true }).optional(),
+    'early-decision': boolean.optional(),
+    sprt: sprtInput.optional(),
+    'replace-default-rules': boolean.optional(),
+    rules: z.array(ruleInput).max(100).optional(),
+  })
+  .strict();
+
+type RuleInput = z.output<typeof ruleInput>;
+
+const KEYS: Record<string, readonly string[]> = {
+  policy: Object.keys(policyInput.shape),
+  sprt: Object.keys(sprtInput.shape),
+  rule: Object.keys(ruleInput.shape),
+};
+
+/** `rules[2].metric` from zod's ['rules', 2, 'metric']. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let text = '';
+  for (const part of path) text += typeof part === 'number' ? `[${part}]` : `${text === '' ? '' : '.'}${String(part)}`;
+  return text === '' ? 'policy' : text;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const where = formatPath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    const known = issue.path.length === 0 ? KEYS.policy : issue.path[0] === 'sprt' ? KEYS.sprt : KEYS.rule;
+    const keys = issue.keys.map((key) => `'${key}'`).join(', ');
+    return `${where}: unknown key ${keys}; expected ${known?.join(', ')}`;
+  }
+  if (issue.code === 'invalid_type') {
+    const expected = issue.expected === 'object' ? 'a mapping' : issue.expected === 'array' ? 'a list' : issue.expected;
+    return `${where}: expected ${expected}, got ${show(issue.input)}`;
+  }
+  if (issue.code === 'too_big' && issue.origin === 'array') return `${where}: at most ${String(issue.maximum)} items`;
+  return `${where}: ${issue.message}`;
+}
+
+// ------------------------------------------------------------------------------------ resolution
+
+function isCountMetric(name: Metric): boolean {
+  return name === 'error_rate' || name in PERCENTILE_METRICS;
+}
+
+/** Merges the rules given over the defaults and checks what must hold between fields. */
+function resolveRules(given: RuleInput[], replaceDefaults: boolean, durationSeconds: number, problems: string[]): Rule[] {
+  const rules = replaceDefaults ? [] : defaultRules(durationSeconds);
+  const seen = new Map<string, number>();
+  given.forEach((input, index) => {
+    const where = `rules[${index}]`;
+    const twice = seen.get(input.name);
+    if (twice !== undefined) {
+      problems.push(`${where}.name: '${input.name}' is given twice (also rules[${twice}])`);
+      return;
+    }
+    seen.set(input.name, index);
+    if (input.max !== undefined && input.min !== undefined) {
+      problems.push(`${where}: give either max or min, not both`);
+      return;
+    }
+    const base = rules.find((rule) => rule.name === input.name);
+    const metricName = input.metric ?? base?.metric;
+    if (metricName === undefined) {
+      problems.push(`${where}.metric: required for the new rule '${input.name}'; expected one of ${METRICS.join(', ')}, gauge:<name>`);
+      return;
+    }
+    const limit = input.max !== undefined ? 'max' : input.min !== undefined ? 'min' : base?.limit;
+    const threshold = input.max ?? input.min ?? base?.threshold;
+    if (limit === undefined || threshold === undefined) {
+      problems.push(`${where}: expected max (violated above) or min (violated below) for the new rule '${input.name}'`);
+      return;
+    }
+    const kind = input.kind ?? base?.kind ?? 'gate';
+    const compare = input.compare === undefined ? (base?.compare ?? null) : input.compare === 'stable' ? 'stable' : null;
+    const rule: Rule = {
+      name: input.name,
+      metric: metricName,
+      limit,
+      threshold,
+      kind,
+      windowSeconds: input.window ?? (base && base.kind === kind ? base.windowSeconds : kind === 'gate' ? durationSeconds : 0),
+      forSeconds: input.for ?? (base && base.kind === kind ? base.forSeconds : 0),
+      compare,
+      margin: input.margin ?? base?.margin ?? 0,
+      modelsOnly: input['models-only'] ?? base?.modelsOnly ?? false,
+    };
+    if (rule.kind === 'gate' && rule.forSeconds > 0) problems.push(`${where}.for: only triggers take for; a gate is judged over its whole window`);
+    if (rule.compare === null && (rule.metric === 'error_rate' || rule.metric === 'memory_ratio') && (threshold < 0 || threshold > 1)) {
+      problems.push(`${where}.${limit}: expected a share from 0 to 1 for ${rule.metric}, got ${threshold}`);
+    }
+    if (rule.compare === null && rule.metric in PERCENTILE_METRICS && threshold <= 0) problems.push(`${where}.${limit}: expected a latency above 0 ms, got ${threshold}`);
+    if (rule.kind === 'gate' && rule.windowSeconds === 0 && isCountMetric(rule.metric)) problems.push(`${where}.window: a gate on ${rule.metric} needs a window above 0 seconds`);
+    const existing = rules.findIndex((candidate) => candidate.name === rule.name);
+    if (existing === -1) rules.push(rule);
+    else rules[existing] = rule;
+  });
+  if (rules.length === 0) problems.push('rules: no rules left (replace-default-rules: true needs at least one rule)');
+  return rules;
+}
+
+/** Checks a parsed document and applies the defaults; problems are collected, not thrown. */
+export function resolvePolicy(document: unknown): { policy: Policy; problems: string[] } | { policy: null; problems: string[] } {
+  const parsed = policyInput.safeParse(document ?? {}, { reportInput: true });
+  if (!parsed.success) return { policy: null, problems: parsed.error.issues.map(describeIssue) };
+  const input = parsed.data;
+  const problems: string[] = [];
+  const durationSeconds = input.duration ?? DEFAULT_DURATION;
+  const intervalSeconds = input.interval ?? 5;
+  if (intervalSeconds > durationSeconds) problems.push(`interval: ${intervalSeconds} seconds is longer than the duration (${durationSeconds} seconds)`);
+  const sprt: SprtSettings = {
+    alpha: input.sprt?.alpha ?? DEFAULT_SPRT.alpha,
+    beta: input.sprt?.beta ?? DEFAULT_SPRT.beta,
+    errorMultiplier: input.sprt?.['error-multiplier'] ?? DEFAULT_SPRT.errorMultiplier,
+    latencyMultiplier: input.sprt?.['latency-multiplier'] ?? DEFAULT_SPRT.latencyMultiplier,
+    minFailures: input.sprt?.['min-failures'] ?? DEFAULT_SPRT.minFailures,
+  };
+  const rules = resolveRules(input.rules ?? [], input['replace-default-rules'] ?? false, durationSeconds, problems);
+  const policy: Policy = {
+    durationSeconds,
+    intervalSeconds,
+    minRequests: input['min-requests'] ?? 50,
+    onInconclusive: input['on-inconclusive'] ?? 'extend',
+    maxExtensions: input['max-extensions'] ?? 1,
+    maxSourceErrors: input['max-source-errors'] ?? 3,
+    earlyDecision: input['early-decision'] ?? true,
+    sprt,
+    rules,
+  };
+  return problems.length > 0 ? { policy: null, problems } : { policy, problems };
+}
+
+/** For `field.yaml(policySchema, { form: POLICY_FORM, default: DEFAULT_POLICY_YAML })`: the parsed YAML document in, a Policy out. */
+export const policySchema: z.ZodType<Policy, unknown> = z.unknown().transform((document, ctx): Policy => {
+  const { policy, problems } = resolvePolicy(document);
+  if (policy) return policy;
+  for (const message of problems) ctx.addIssue({ code: 'custom', message });
+  return z.NEVER;
+});
+
+/** A policy from YAML text (empty = the defaults) or from an already parsed document. Throws ConfigurationError naming every problem. */
+export function parsePolicy(yamlOrObject: unknown): Policy {
+  let document = yamlOrObject;
+  if (typeof yamlOrObject === 'string') {
+    try {
+      document = parseYaml(yamlOrObject);
+    } catch (error) {
+      throw new ConfigurationError(`analysis policy is not valid YAML (${(error as Error).message.split('\n')[0]}); expected ${POLICY_FORM}`);
+    }
+  }
+  const { policy, problems } = resolvePolicy(document);
+  if (!policy) throw new ConfigurationError(`analysis policy: ${problems.join('; ')}`);
+  return policy;
+}
+
+/** The rules that apply to one analysis. */
+export function activeRules(policy: Policy, options: { model?: boolean; mode?: 'canary' | 'post-promotion' }): Rule[] {
+  return policy.rules.filter((rule) => (!rule.modelsOnly || options.model === true) && (options.mode !== 'post-promotion' || rule.kind === 'trigger'));
+}

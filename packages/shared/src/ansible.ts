@@ -1,0 +1,38 @@
+import type { Argv } from './shell';
+
+/** ansible-playbook runs (commands as data). Extra variables go as one JSON document, so no value is split or interpreted. */
+export interface PlaybookRun {
+  playbook: string;
+  inventory: string;
+  limit: string;
+  extraVars: Record<string, string>;
+}
+
+export function playbookCommand(run: PlaybookRun): Argv {
+  return ['ansible-playbook', run.playbook, '--inventory', run.inventory, '--extra-vars', JSON.stringify(run.extraVars), ...(run.limit ? ['--limit', run.limit] : [])];
+}
+
+/** The environment that keeps ansible from leaving ControlPersist processes and files in HOME. */
+export function ansibleEnv(workDir: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return {
+    ...base,
+    ANSIBLE_HOME: `${workDir}/ansible-home`,
+    ANSIBLE_LOCAL_TEMP: `${workDir}/ansible-tmp`,
+    ANSIBLE_SSH_ARGS: '-o ControlMaster=no',
+    ANSIBLE_FORCE_COLOR: '0',
+    ANSIBLE_NOCOLOR: '1',
+    PYTHONUNBUFFERED: '1',
+  };
+}
+
+/** The first failed task in ansible's output, for the error message. */
+export function failedTask(output: string): string | null {
+  const lines = output.split('\n');
+  let task = '';
+  for (const line of lines) {
+    const taskMatch = /^TASK \[(.*)\]/.exec(line);
+    if (taskMatch) task = taskMatch[1] as string;
+    if (/^fatal:|^failed:/.test(line)) return `${task}: ${line.replace(/^(fatal|failed): /, '').slice(0, 500)}`;
+  }
+  return null;
+}

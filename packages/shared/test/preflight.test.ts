@@ -1,0 +1,129 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HostError } from '../src/errors';
+import { judgePreflight, parsePreflight, preflight, preflightCommand, type PreflightFacts } from '../src/preflight';
+import { localRemote, nginxPrefix, tempDir, type NginxPrefix } from './support/local-remote';
+
+const remote = localRemote('preflight-host');
+const LIMITS = { minFreeDiskMb: 1, minFreeMemoryMb: 1 };
+let nginx: NginxPrefix;
+let stateRoot: string;
+
+beforeAll(async () => {
+  [nginx, stateRoot] = await Promise.all([nginxPrefix('preflight'), tempDir('preflight-state')]);
+});
+afterAll(async () => {
+  await Promise.all([nginx?.destroy(), fs.rm(stateRoot, { recursive: true, force: true })]);
+});
+
+describe('preflightCommand', () => {
+  it('passes the folders and the nginx command as separate words', () => {
+    const argv = preflightCommand('/var/lib/agent-loop', '/etc/nginx/conf.d', ['sudo', 'nginx']);
+    expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(argv.slice(3)).toEqual(['al-preflight', '/var/lib/agent-loop', '/etc/nginx/conf.d', 'sudo', 'nginx']);
+  });
+});
+
+describe('preflight on this machine with a real nginx', () => {
+  it('finds a ready host: disk, memory, curl, the include folder and a valid nginx configuration', async () => {
+    const stateDir = path.join(stateRoot, 'new', 'state');
+    const facts = await preflight(remote, stateDir, nginx.confDir, nginx.command, LIMITS);
+    expect(facts.nginxOk).toBe(true);
+    expect(facts.nginxOutput).toContain('syntax is ok');
+    expect(facts.nginxOutput).toContain('test is successful');
+    expect(facts.curl).toBe(true);
+    expect(facts.includeDir).toBe(true);
+    expect(facts.freeDiskMb).toBeGreaterThan(0);
+    expect(facts.freeMemoryMb).toBeGreaterThan(0);
+    // The state folder is created on the way, so the disk check measures the right file system.
+    expect((await fs.stat(stateDir)).isDirectory()).toBe(true);
+  });
+
+  it('fails on an invalid nginx configuration, quoting nginx', async () => {
+    const broken = path.join(nginx.confDir, 'broken.conf');
+    await fs.writeFile(broken, 'upstream {\n');
+    try {
+      const error = await preflight(remote, stateRoot, nginx.confDir, nginx.command, LIMITS).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(HostError);
+      const message = (error as Error).message;
+      expect(message).toMatch(/^preflight-host: preflight failed: nginx is missing or its configuration is invalid before any change: /);
+      expect(message).toContain('broken.conf');
+      expect(message).toContain('test failed');
+    } finally {
+      await fs.rm(broken);
+    }
+  });
+
+  it('reports a missing include folder and a missing nginx together', async () => {
+    const missing = path.join(stateRoot, 'no-conf-dir');
+    const error = await preflight(remote, stateRoot, missing, ['/nonexistent/nginx'], LIMITS).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(HostError);
+    const message = (error as Error).message;
+    expect(message).toContain(`the nginx include directory ${missing} does not exist (nginx-conf-dir)`);
+    expect(message).toMatch(/nginx is missing or its configuration is invalid before any change: .*\/nonexistent\/nginx.*not found/);
+  });
+
+  it('reports too little disk and memory against the limits', async () => {
+    const error = await preflight(remote, stateRoot, nginx.confDir, nginx.command, { minFreeDiskMb: 1e12, minFreeMemoryMb: 1e12 }).catch((caught: unknown) => caught);
+    expect((error as Error).message).toMatch(/only \d+ MB of disk free, 1000000000000 MB required \(min-free-disk-mb\); only \d+ MB of memory available, 1000000000000 MB required \(min-free-memory-mb\)$/);
+  });
+});
+
+describe('parsePreflight', () => {
+  it('reads every fact, keeping every nginx output line and = signs inside values', () => {
+    const facts = parsePreflight(
+      [
+        'disk_kb=2097152',
+        'mem_kb=1048575',
+        'curl=yes',
+        'include_dir=yes',
+        'nginx=failed',
+        'nginx_output=nginx: [emerg] unexpected "}" in /etc/nginx/conf.d/a.conf:3',
+        'nginx_output=nginx: configuration file /etc/nginx/nginx.conf test failed (key=value)',
+        '',
+      ].join('\n'),
+    );
+    expect(facts).toEqual({
+      freeDiskMb: 2048,
+      freeMemoryMb: 1023,
+      curl: true,
+      nginxOk: false,
+      nginxOutput: 'nginx: [emerg] unexpected "}" in /etc/nginx/conf.d/a.conf:3\nnginx: configuration file /etc/nginx/nginx.conf test failed (key=value)',
+      includeDir: true,
+    });
+  });
+
+  it('treats missing or empty facts as absent, never as ready', () => {
+    expect(parsePreflight('')).toEqual({ freeDiskMb: 0, freeMemoryMb: 0, curl: false, nginxOk: false, nginxOutput: '', includeDir: false });
+    expect(parsePreflight('disk_kb=\nmem_kb=\ncurl=no\nnginx=ok\ninclude_dir=no\nnot a fact')).toEqual({
+      freeDiskMb: 0,
+      freeMemoryMb: 0,
+      curl: false,
+      nginxOk: true,
+      nginxOutput: '',
+      includeDir: false,
+    });
+  });
+});
+
+describe('judgePreflight', () => {
+  const ready: PreflightFacts = { freeDiskMb: 1000, freeMemoryMb: 500, curl: true, nginxOk: true, nginxOutput: 'ok', includeDir: true };
+  const limits = { minFreeDiskMb: 1000, minFreeMemoryMb: 500 };
+
+  it('accepts a host exactly at the limits', () => {
+    expect(judgePreflight(ready, limits, '/etc/nginx/conf.d')).toEqual([]);
+  });
+
+  it('names each problem and the input that sets its limit', () => {
+    expect(judgePreflight({ ...ready, freeDiskMb: 999 }, limits, '/x')).toEqual(['only 999 MB of disk free, 1000 MB required (min-free-disk-mb)']);
+    expect(judgePreflight({ ...ready, freeMemoryMb: 499 }, limits, '/x')).toEqual(['only 499 MB of memory available, 500 MB required (min-free-memory-mb)']);
+    expect(judgePreflight({ ...ready, curl: false }, limits, '/x')).toEqual(['curl is not installed (the health checks run it on the host)']);
+    expect(judgePreflight({ ...ready, includeDir: false }, limits, '/etc/nginx/conf.d')).toEqual(['the nginx include directory /etc/nginx/conf.d does not exist (nginx-conf-dir)']);
+    expect(judgePreflight({ ...ready, nginxOk: false, nginxOutput: '' }, limits, '/x')).toEqual(['nginx is missing or its configuration is invalid before any change: no output']);
+  });
+
+  it('reports every problem at once', () => {
+    expect(judgePreflight({ freeDiskMb: 0, freeMemoryMb: 0, curl: false, nginxOk: false, nginxOutput: 'x', includeDir: false }, limits, '/x')).toHaveLength(5);
+  });
+});
