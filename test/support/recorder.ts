@@ -15,6 +15,8 @@ export interface Recorder {
   requests: RecordedRequest[];
   /** Answers the next requests with this status (default 200). */
   respondWith(status: number, body?: unknown): void;
+  /** Answers each request from a function of it (takes precedence over respondWith). */
+  respondBy(answer: ((request: RecordedRequest) => { status: number; body: unknown }) | null): void;
   close(): Promise<void>;
 }
 
@@ -22,6 +24,7 @@ export async function startRecorder(): Promise<Recorder> {
   const requests: RecordedRequest[] = [];
   let status = 200;
   let reply: unknown = { ok: true };
+  let answer: ((request: RecordedRequest) => { status: number; body: unknown }) | null = null;
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -33,9 +36,11 @@ export async function startRecorder(): Promise<Recorder> {
       } catch {
         json = null;
       }
-      requests.push({ method: request.method ?? '', path: request.url ?? '', headers: request.headers, body, json });
-      response.writeHead(status, { 'content-type': 'application/json' });
-      response.end(typeof reply === 'string' ? reply : JSON.stringify(reply));
+      const recorded = { method: request.method ?? '', path: request.url ?? '', headers: request.headers, body, json };
+      requests.push(recorded);
+      const out = answer ? answer(recorded) : { status, body: reply };
+      response.writeHead(out.status, { 'content-type': 'application/json' });
+      response.end(typeof out.body === 'string' ? out.body : JSON.stringify(out.body));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -46,6 +51,9 @@ export async function startRecorder(): Promise<Recorder> {
     respondWith(nextStatus, body) {
       status = nextStatus;
       if (body !== undefined) reply = body;
+    },
+    respondBy(next) {
+      answer = next;
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

@@ -75738,6 +75738,34 @@ function renderTemplate(template, values) {
         return quote(value);
     });
 }
+/**
+ * Placeholders that stand inside quotes or after a backslash in a template. Such a placeholder would
+ * defeat the quoting (a value inside "…" could expand `$(…)`), so templates with one are refused.
+ */
+function quotedPlaceholders(template) {
+    const found = [];
+    let quoteChar = null;
+    for (let i = 0; i < template.length; i++) {
+        const c = template[i];
+        if (c === '\\' && quoteChar !== "'") {
+            const next = /^\{([a-z][a-z-]*)\}/.exec(template.slice(i + 1));
+            if (next)
+                found.push(next[1]);
+            i++;
+            continue;
+        }
+        if (quoteChar === null && (c === '"' || c === "'"))
+            quoteChar = c;
+        else if (c === quoteChar)
+            quoteChar = null;
+        else if (quoteChar !== null && c === '{') {
+            const match = /^\{([a-z][a-z-]*)\}/.exec(template.slice(i));
+            if (match)
+                found.push(match[1]);
+        }
+    }
+    return found;
+}
 function templatePlaceholders(template) {
     return [...template.matchAll(/\{([a-z][a-z-]*)\}/g)].map((m) => m[1]);
 }
@@ -75892,6 +75920,9 @@ const field = {
             const unknown = templatePlaceholders(raw).filter((name) => !allowed.includes(name));
             if (unknown.length > 0)
                 return fail(ctx, `unknown placeholder {${unknown[0]}}; expected only ${allowed.map((name) => `{${name}}`).join(' ')}`);
+            const quoted = quotedPlaceholders(raw);
+            if (quoted.length > 0)
+                return fail(ctx, `the placeholder {${quoted[0]}} stands inside quotes or after a backslash; write it bare: every value is quoted for you`);
             return raw;
         });
     },

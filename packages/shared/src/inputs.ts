@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ConfigurationError } from './errors';
 import { parseTarget, printable, type SshTarget } from './hosts';
 import { parseKnownHosts } from './knownhosts';
-import { splitWords, templatePlaceholders } from './shell';
+import { quotedPlaceholders, splitWords, templatePlaceholders } from './shell';
 
 /**
  * Input reading and validation. Every input is read once, as the raw string the runner gives,
@@ -113,6 +113,8 @@ export const field = {
       if (raw.includes('\0')) return fail(ctx, 'contains a NUL byte');
       const unknown = templatePlaceholders(raw).filter((name) => !allowed.includes(name));
       if (unknown.length > 0) return fail(ctx, `unknown placeholder {${unknown[0]}}; expected only ${allowed.map((name) => `{${name}}`).join(' ')}`);
+      const quoted = quotedPlaceholders(raw);
+      if (quoted.length > 0) return fail(ctx, `the placeholder {${quoted[0]}} stands inside quotes or after a backslash; write it bare: every value is quoted for you`);
       return raw;
     });
   },

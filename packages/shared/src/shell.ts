@@ -35,6 +35,31 @@ export function renderTemplate(template: string, values: Record<string, string>)
   });
 }
 
+/**
+ * Placeholders that stand inside quotes or after a backslash in a template. Such a placeholder would
+ * defeat the quoting (a value inside "…" could expand `$(…)`), so templates with one are refused.
+ */
+export function quotedPlaceholders(template: string): string[] {
+  const found: string[] = [];
+  let quoteChar: '"' | "'" | null = null;
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i] as string;
+    if (c === '\\' && quoteChar !== "'") {
+      const next = /^\{([a-z][a-z-]*)\}/.exec(template.slice(i + 1));
+      if (next) found.push(next[1] as string);
+      i++;
+      continue;
+    }
+    if (quoteChar === null && (c === '"' || c === "'")) quoteChar = c;
+    else if (c === quoteChar) quoteChar = null;
+    else if (quoteChar !== null && c === '{') {
+      const match = /^\{([a-z][a-z-]*)\}/.exec(template.slice(i));
+      if (match) found.push(match[1] as string);
+    }
+  }
+  return found;
+}
+
 export function templatePlaceholders(template: string): string[] {
   return [...template.matchAll(/\{([a-z][a-z-]*)\}/g)].map((m) => m[1] as string);
 }

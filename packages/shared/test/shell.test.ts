@@ -127,3 +127,19 @@ describe('splitWords', () => {
     expect(splitWords(toShell(words))).toEqual(words);
   });
 });
+
+describe('quotedPlaceholders', () => {
+  it('finds placeholders that quotes or a backslash would expose to the shell', async () => {
+    const { quotedPlaceholders } = await import('../src/shell');
+    expect(quotedPlaceholders('docker run "{image}"')).toEqual(['image']);
+    expect(quotedPlaceholders("docker run '{image}'")).toEqual(['image']);
+    expect(quotedPlaceholders('docker run \\{image}')).toEqual(['image']);
+    expect(quotedPlaceholders('docker run -e "A=1" {image} "x"')).toEqual([]);
+    expect(quotedPlaceholders('echo {app}-{color} > "/tmp/{port}.log"')).toEqual(['port']);
+  });
+
+  it('is why a double-quoted placeholder is refused: inside "…" a quoted value still runs $(…)', () => {
+    const rendered = renderTemplate('printf %s "{image}"', { image: '$(echo pwned)' });
+    expect(execFileSync('sh', ['-c', rendered], { encoding: 'utf8' })).toBe("'pwned'");
+  });
+});

@@ -189,7 +189,7 @@ export class CanaryAnalysis {
       if (violatedFor >= rule.forSeconds) {
         const lasting = rule.forSeconds > 0 ? ` for ${seconds(violatedFor)} s` : '';
         this.judged.set(rule.name, { status: 'fail', detail: `violated${lasting}` });
-        return this.decide('failure', `${rule.name}: ${this.sentence(evaluation)}${lasting}`, at, { detectFrom: state.firstBadStart ?? this.start });
+        return this.decide('failure', `${rule.name}: ${this.sentence(evaluation, { after: lasting })}`, at, { detectFrom: state.firstBadStart ?? this.start });
       }
     }
 
@@ -201,7 +201,7 @@ export class CanaryAnalysis {
         if (sequential?.decision === 'fail') {
           const elapsed = seconds((at - this.start) / 1000);
           this.judged.set(rule.name, { status: 'fail', detail: `sequential test: log-likelihood ratio ${sequential.llr.toFixed(2)} ≥ ${sequential.upper.toFixed(2)}` });
-          return this.decide('failure', `${rule.name}: ${this.sentence(evaluation)} (sequential test, ${elapsed} s)`, at, { detectFrom: this.start, early: true });
+          return this.decide('failure', `${rule.name}: ${this.sentence(evaluation, { notes: [`sequential test, ${elapsed} s`] })}`, at, { detectFrom: this.start, early: true });
         }
       }
     }
@@ -271,7 +271,7 @@ export class CanaryAnalysis {
       return this.decide('success', `inconclusive, passed by policy: ${doubt}`, at, {});
     }
     if (this.policy.onInconclusive === 'fail') return this.decide('failure', doubt, at, { detectFrom: this.start });
-    return this.decide('inconclusive', `${doubt}${this.extensions > 0 ? ` (after ${this.extensions} extension${this.extensions === 1 ? '' : 's'})` : ''}`, at, {});
+    return this.decide('inconclusive', `${doubt}${this.extensions > 0 ? `, after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : ''}`, at, {});
   }
 
   private judgeGate(evaluation: Evaluation, elapsed: string): { status: RuleStatus; sentence: string; detail: string } {
@@ -281,11 +281,11 @@ export class CanaryAnalysis {
       return { status: 'no-data', sentence: `${what} in ${elapsed} s`, detail: what };
     }
     if (!violated) return { status: 'pass', sentence: `${this.value(rule.metric, evaluation.canary.value)} ${rule.limit === 'max' ? '≤' : '≥'} ${this.bound(evaluation)}`, detail: 'within the limit' };
-    if (!test) return { status: 'fail', sentence: `${this.sentence(evaluation)} at the end of ${elapsed} s`, detail: 'outside the limit at the end' };
+    if (!test) return { status: 'fail', sentence: this.sentence(evaluation, { after: ` at the end of ${elapsed} s` }), detail: 'outside the limit at the end' };
     const pValue = binomialUpperTail(test.failures, test.trials, test.p0);
-    const counts = `${count(test.failures)} ${rule.metric === 'error_rate' ? 'errors' : `slower than ${Math.round(evaluation.threshold ?? 0)} ms`}, ${count(test.trials * test.p0)} expected at the limit; p = ${pValue.toPrecision(2)}`;
-    if (pValue <= this.policy.sprt.alpha) return { status: 'fail', sentence: `${this.sentence(evaluation)} at the end of ${elapsed} s (${counts})`, detail: `binomial test: ${counts}` };
-    return { status: 'inconclusive', sentence: `${this.sentence(evaluation)} but not significantly (${counts} > α ${this.policy.sprt.alpha})`, detail: `above the limit without significance: ${counts}` };
+    const counts = `${count(test.failures)} ${rule.metric === 'error_rate' ? 'errors' : 'slow'} where ${count(test.trials * test.p0)} are expected at the limit, p = ${pValue.toPrecision(2)}`;
+    if (pValue <= this.policy.sprt.alpha) return { status: 'fail', sentence: this.sentence(evaluation, { after: ` at the end of ${elapsed} s`, notes: [counts] }), detail: `binomial test: ${counts}` };
+    return { status: 'inconclusive', sentence: this.sentence(evaluation, { after: ' but not significantly', notes: [`${counts} > α ${this.policy.sprt.alpha}`] }), detail: `above the limit without significance: ${counts}` };
   }
 
   private sequentialTest(evaluation: Evaluation) {
@@ -300,11 +300,8 @@ export class CanaryAnalysis {
 
   private decide(verdict: Verdict, reason: string, at: number, extra: { detectFrom?: number; early?: boolean }): AnalysisResult {
     if (this.sourceErrors > 0 && verdict !== 'error') this.warnings.push(`the metric source failed ${this.sourceErrors} time${this.sourceErrors === 1 ? '' : 's'} (last: ${this.lastSourceError})`);
-    for (const rule of this.rules) {
-      if (rule.kind === 'trigger' && this.intervals.length > 0 && this.intervals.every((_, index) => observe(rule.metric, this.intervals, { first: index, last: index }, 'canary').value === null)) {
-        this.warnings.push(`${rule.name}: no ${metricNoun(rule.metric)} data from the source, so this trigger watched nothing`);
-      }
-    }
+    const blind = this.rules.filter((rule) => rule.kind === 'trigger' && this.intervals.length > 0 && this.intervals.every((_, index) => observe(rule.metric, this.intervals, { first: index, last: index }, 'canary').value === null));
+    if (blind.length > 0) this.warnings.push(`no data for ${blind.map((rule) => `${rule.name} (${metricNoun(rule.metric)})`).join(', ')}: ${blind.length === 1 ? 'this trigger' : 'these triggers'} watched nothing`);
     const result = this.result(verdict, reason, at, extra);
     this.decided = result;
     return result;
@@ -381,7 +378,7 @@ export class CanaryAnalysis {
     else if (!evaluation || evaluation.violated === null) status = 'no-data';
     else status = evaluation.violated ? 'watching' : 'pass';
     const parts: string[] = [];
-    if (evaluation) parts.push(this.observedText(evaluation));
+    if (evaluation) parts.push([this.observedText(evaluation), ...this.slowNote(evaluation)].join(', '));
     if (rule.kind === 'trigger' && rule.forSeconds > 0 && violatedFor > 0) parts.push(`violated for ${seconds(violatedFor)} of ${rule.forSeconds} s`);
     if (evaluation && rule.kind === 'gate' && this.options.mode === 'canary') {
       const sequential = this.sequentialTest(evaluation);
@@ -420,9 +417,17 @@ export class CanaryAnalysis {
     return `${text} (stable ${formatValue(rule.metric, stable.value)} ${rule.limit === 'max' ? '+' : '−'} ${formatValue(rule.metric, rule.margin)})`;
   }
 
-  /** "canary 21.3% errors over 46 requests > 1%", "canary memory 97% > 95%". */
-  private sentence(evaluation: Evaluation): string {
-    return `${this.observedText(evaluation)} ${evaluation.rule.limit === 'max' ? '>' : '<'} ${this.bound(evaluation)}`;
+  /** "canary 21.3% errors over 46 requests > 1% (sequential test, 14 s)", "canary memory 97% > 95% for 60 s". */
+  private sentence(evaluation: Evaluation, extra: { after?: string; notes?: string[] } = {}): string {
+    const notes = [...this.slowNote(evaluation), ...(extra.notes ?? [])];
+    return `${this.observedText(evaluation)} ${evaluation.rule.limit === 'max' ? '>' : '<'} ${this.bound(evaluation)}${extra.after ?? ''}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`;
+  }
+
+  /** For a percentile limit: the share of requests slower than it, which is what the tests count. */
+  private slowNote(evaluation: Evaluation): string[] {
+    const { test, rule, threshold } = evaluation;
+    if (!test || !(rule.metric in PERCENTILE_METRICS)) return [];
+    return [`${formatValue('error_rate', test.failures / test.trials)} slower than ${Math.round(threshold ?? 0)} ms`];
   }
 
   private observedText(evaluation: Evaluation): string {
@@ -434,10 +439,7 @@ export class CanaryAnalysis {
     if (rule.metric === 'health_failures_in_row') return `${subject} ${value} health-check failures in a row`;
     if (rule.metric === 'memory_ratio') return `${subject} memory ${value}`;
     if (rule.metric === 'drift_score') return `${subject} model drift score ${value}`;
-    if (rule.metric in PERCENTILE_METRICS) {
-      const slow = evaluation.test ? `, ${formatValue('error_rate', evaluation.test.failures / evaluation.test.trials)} slower than ${Math.round(evaluation.threshold ?? 0)} ms` : '';
-      return `${subject} ${rule.metric.slice(0, -'_ms'.length).toUpperCase()} ${value} over ${recent}${slow}`;
-    }
+    if (rule.metric in PERCENTILE_METRICS) return `${subject} ${rule.metric.slice(0, -'_ms'.length).toUpperCase()} ${value} over ${recent}`;
     return `${subject} ${rule.metric.slice('gauge:'.length)} ${value}`;
   }
 }

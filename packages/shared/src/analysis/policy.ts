@@ -147,14 +147,16 @@ function leaf<T>(form: string, accept: (value: unknown) => value is T) {
 }
 
 function number(options: { min?: number; max?: number; above?: number; below?: number; integer?: boolean; unit?: string }) {
-  const parts = [options.integer ? 'a whole number' : 'a number'];
-  if (options.min !== undefined && options.max !== undefined) parts.push(`from ${options.min} to ${options.max}`);
-  else if (options.min !== undefined) parts.push(`≥ ${options.min}`);
-  else if (options.max !== undefined) parts.push(`≤ ${options.max}`);
-  if (options.above !== undefined) parts.push(`above ${options.above}`);
-  if (options.below !== undefined) parts.push(`below ${options.below}`);
-  if (options.unit) parts.push(`(${options.unit})`);
-  return leaf(parts.join(' '), (value): value is number => {
+  const bounds: string[] = [];
+  if (options.min !== undefined && options.max !== undefined) bounds.push(`from ${options.min} to ${options.max}`);
+  else {
+    if (options.min !== undefined) bounds.push(`at least ${options.min}`);
+    if (options.above !== undefined) bounds.push(`above ${options.above}`);
+    if (options.below !== undefined) bounds.push(`below ${options.below}`);
+    if (options.max !== undefined) bounds.push(`at most ${options.max}`);
+  }
+  const form = [options.integer ? 'a whole number' : 'a number', bounds.join(' and '), options.unit ? `(${options.unit})` : ''].filter(Boolean).join(' ');
+  return leaf(form, (value): value is number => {
     if (typeof value !== 'number' || !Number.isFinite(value)) return false;
     if (options.integer && !Number.isInteger(value)) return false;
     if (options.min !== undefined && value < options.min) return false;

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AccessLogFollower, NginxLogSource, parseAccessLines, parseLogRead, readLogCommand, splitLines } from '../../src/analysis/sources/nginx-log';
+import { AccessLogFollower, NginxLogSource, parseAccessLines, parseLogRead, readLogCommand, splitLogLines } from '../../src/analysis/sources/nginx-log';
 import { latencyBucket } from '../../src/analysis/types';
 import { localRemote, tempDir } from '../support/local-remote';
 
@@ -34,21 +34,21 @@ describe('parseLogRead', () => {
   });
 });
 
-describe('splitLines', () => {
+describe('splitLogLines', () => {
   it('keeps a partial last line for the next read', () => {
-    const first = splitLines(Buffer.alloc(0), Buffer.from('a\nb\nhal'));
+    const first = splitLogLines(Buffer.alloc(0), Buffer.from('a\nb\nhal'));
     expect(first.lines).toEqual(['a', 'b']);
     expect(first.rest.toString()).toBe('hal');
-    const second = splitLines(first.rest, Buffer.from('f\n'));
+    const second = splitLogLines(first.rest, Buffer.from('f\n'));
     expect(second.lines).toEqual(['half']);
     expect(second.rest.length).toBe(0);
-    expect(splitLines(Buffer.from('x'), Buffer.from('y')).lines).toEqual([]);
+    expect(splitLogLines(Buffer.from('x'), Buffer.from('y')).lines).toEqual([]);
   });
 
   it('joins a UTF-8 character split between two reads', () => {
     const bytes = Buffer.from('é\n');
-    const first = splitLines(Buffer.alloc(0), bytes.subarray(0, 1));
-    expect(splitLines(first.rest, bytes.subarray(1)).lines).toEqual(['é']);
+    const first = splitLogLines(Buffer.alloc(0), bytes.subarray(0, 1));
+    expect(splitLogLines(first.rest, bytes.subarray(1)).lines).toEqual(['é']);
   });
 });
 

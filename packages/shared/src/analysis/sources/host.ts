@@ -15,7 +15,7 @@ import type { ColorSample, MetricSource, Sample, TimeWindow } from '../types';
  * color), the color's compose project (the largest `docker stats` MemPerc of its containers: of
  * the container's limit, or of the host without one), or nowhere.
  */
-export type MemorySource = { kind: 'host' } | { kind: 'compose'; app: string } | { kind: 'none' };
+export type HostMemory = { kind: 'host' } | { kind: 'compose'; app: string } | { kind: 'none' };
 
 export interface HostSourceOptions {
   remote: Remote;
@@ -25,7 +25,7 @@ export interface HostSourceOptions {
   /** Default `/health`. */
   healthPath?: string;
   /** Default the host's memory. */
-  memory?: MemorySource;
+  memory?: HostMemory;
   /** Per health request. Default 5 s. */
   timeoutSeconds?: number;
 }
@@ -103,7 +103,7 @@ export class HostSource implements MetricSource {
   private readonly failuresInRow: Record<Color, number> = { blue: 0, green: 0 };
   private readonly healthPath: string;
   private readonly timeoutSeconds: number;
-  private readonly memory: MemorySource;
+  private readonly memory: HostMemory;
 
   constructor(private readonly options: HostSourceOptions) {
     this.healthPath = options.healthPath ?? '/health';

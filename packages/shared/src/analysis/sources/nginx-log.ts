@@ -75,7 +75,7 @@ export function parseLogRead(stdout: string): LogRead {
 }
 
 /** Joins a kept partial line with new bytes; returns the complete lines and the new partial tail (pure). */
-export function splitLines(partial: Buffer, chunk: Buffer): { lines: string[]; rest: Buffer } {
+export function splitLogLines(partial: Buffer, chunk: Buffer): { lines: string[]; rest: Buffer } {
   const data = partial.length === 0 ? chunk : Buffer.concat([partial, chunk]);
   const end = data.lastIndexOf(0x0a);
   if (end === -1) return { lines: [], rest: data };
@@ -89,7 +89,7 @@ export interface AccessTally {
   skipped: number;
 }
 
-export function emptyTally(): AccessTally {
+export function emptyAccessTally(): AccessTally {
   return { colors: {}, skipped: 0 };
 }
 
@@ -98,7 +98,7 @@ export function emptyTally(): AccessTally {
  * an error is a status ≥ 500 (502/504 from nginx itself included, e.g. when a color is down);
  * latency is `request_time` in ms. Blank lines are ignored; everything else that does not fit counts as skipped.
  */
-export function parseAccessLines(lines: Iterable<string>, app: string, into: AccessTally = emptyTally()): AccessTally {
+export function parseAccessLines(lines: Iterable<string>, app: string, into: AccessTally = emptyAccessTally()): AccessTally {
   const prefix = `${nginxName(app)}_`;
   for (const line of lines) {
     if (line.trim() === '') continue;
@@ -159,7 +159,7 @@ export class AccessLogFollower {
 
   /** Reads what was written since the last call and counts it. */
   async read(): Promise<AccessTally> {
-    const tally = emptyTally();
+    const tally = emptyAccessTally();
     const path = this.host.accessLog;
     if (this.inode === undefined) {
       const first = await this.readFile(path, '', 0, this.options.fromStart ? this.maxReadBytes : 0);
@@ -223,7 +223,7 @@ export class AccessLogFollower {
 
   private consume(bytes: Buffer, tally: AccessTally): void {
     this.offset += bytes.length;
-    const { lines, rest } = splitLines(this.partial, bytes);
+    const { lines, rest } = splitLogLines(this.partial, bytes);
     parseAccessLines(lines, this.host.app, tally);
     if (rest.length > MAX_PARTIAL_BYTES) {
       tally.skipped += 1;
@@ -250,7 +250,9 @@ export class AccessLogFollower {
 // ---------------------------------------------------------------------------------------- source
 
 /**
- * Requests, errors and latencies per color from the access logs of every host. A host that
+ * Requests, errors and latencies per color from the access logs of every host. A sample counts
+ * the lines written between the previous read and this one (the window only labels it; lines are
+ * not filtered by their time). A color without a line is absent from the sample. A host that
  * cannot be read makes the sample throw; what the other hosts read meanwhile is not lost but
  * counted in the next sample that succeeds.
  */

@@ -48,8 +48,8 @@ export interface PrometheusSourceOptions {
   timeoutMs?: number;
 }
 
-export const TEMPLATE_KEYS = ['app', 'color', 'version', 'window'] as const;
-type TemplateKey = (typeof TEMPLATE_KEYS)[number];
+export const PROMQL_PLACEHOLDERS = ['app', 'color', 'version', 'window'] as const;
+type PromqlPlaceholder = (typeof PROMQL_PLACEHOLDERS)[number];
 
 /**
  * A value put into a query. Templates place values inside label matchers (`app="{app}"`), so a
@@ -58,19 +58,19 @@ type TemplateKey = (typeof TEMPLATE_KEYS)[number];
  */
 const SAFE_VALUE = /^[A-Za-z0-9][A-Za-z0-9_.:@+/-]*$/;
 
-export function checkTemplate(template: string, what: string): void {
+export function checkQueryTemplate(template: string, what: string): void {
   for (const match of template.matchAll(/\{([a-z_]+)\}/g)) {
-    if (!(TEMPLATE_KEYS as readonly string[]).includes(match[1] as string)) {
-      throw new ConfigurationError(`${what}: unknown placeholder ${match[0]}; known: ${TEMPLATE_KEYS.map((key) => `{${key}}`).join(' ')}`);
+    if (!(PROMQL_PLACEHOLDERS as readonly string[]).includes(match[1] as string)) {
+      throw new ConfigurationError(`${what}: unknown placeholder ${match[0]}; known: ${PROMQL_PLACEHOLDERS.map((key) => `{${key}}`).join(' ')}`);
     }
   }
 }
 
 /** Fills a template (pure). Throws on a value that is not plain, or a placeholder without a value. */
-export function renderQuery(template: string, values: Partial<Record<TemplateKey, string>>): string {
+export function renderQuery(template: string, values: Partial<Record<PromqlPlaceholder, string>>): string {
   return template.replace(/\{([a-z_]+)\}/g, (match, key: string) => {
-    if (!(TEMPLATE_KEYS as readonly string[]).includes(key)) throw new ConfigurationError(`unknown placeholder ${match} in the query ${template}`);
-    const value = values[key as TemplateKey];
+    if (!(PROMQL_PLACEHOLDERS as readonly string[]).includes(key)) throw new ConfigurationError(`unknown placeholder ${match} in the query ${template}`);
+    const value = values[key as PromqlPlaceholder];
     if (value === undefined) throw new ConfigurationError(`no value for ${match} in the query ${template}`);
     if (!SAFE_VALUE.test(value)) throw new ConfigurationError(`refusing ${JSON.stringify(value)} as ${match}: a query value may only contain letters, digits and _ . : @ + / -`);
     return value;
@@ -195,7 +195,7 @@ export class PrometheusSource implements MetricSource {
     }
     for (const query of this.queries) {
       const what = query.key === 'gauge' ? `the gauge ${query.name}` : `the ${query.key} query`;
-      checkTemplate(query.template, what);
+      checkQueryTemplate(query.template, what);
       if (query.template.includes('{version}')) {
         for (const color of this.colors) {
           if (options.versions?.[color] === undefined) throw new ConfigurationError(`${what} uses {version}, but no version is known for ${color}`);
