@@ -156,12 +156,18 @@ interface Report {
   errors: Array<{ section: string; error: string }>;
 }
 
+/** Median and p90 are nearest-rank (the lab's `percentile`): always one of the measured values. */
 function stats(values: readonly number[]): Stats {
   if (values.length === 0) return { n: 0, median: Number.NaN, p90: Number.NaN, min: Number.NaN, max: Number.NaN };
-  return { n: values.length, median: percentile([...values], 50), p90: percentile([...values], 90), min: Math.min(...values), max: Math.max(...values) };
+  const copy = [...values];
+  // reduce, not Math.min(...): a traffic run can give more values than a call takes arguments.
+  const min = copy.reduce((low, value) => Math.min(low, value), Infinity);
+  const max = copy.reduce((high, value) => Math.max(high, value), -Infinity);
+  return { n: copy.length, median: percentile(copy, 50), p90: percentile(copy, 90), min, max };
 }
 
-const elapsedMs = (start: number): number => performance.now() - start;
+/** Milliseconds since `start` (a performance.now() reading), to 0.1 ms. */
+const elapsedMs = (start: number): number => Math.round((performance.now() - start) * 10) / 10;
 
 function progress(message: string): void {
   process.stderr.write(`… ${message}\n`);
@@ -194,7 +200,7 @@ function printTable(title: string, header: string[], rows: string[][], options: 
   for (const note of options.notes ?? []) console.log(`  ${note}`);
 }
 
-function statsRow(label: string, values: Stats, goal = '', met: boolean | null | undefined = undefined): string[] {
+function statsRow(label: string, values: Stats, goal = '', met?: boolean | null): string[] {
   return [label, ms(values.median), ms(values.p90), ms(values.min), ms(values.max), goal, met === undefined ? '' : metCell(met)];
 }
 
@@ -217,8 +223,8 @@ function checkPhase(result: PhaseResult, what: string): PhaseResult {
   return result;
 }
 
-async function deployVersion(lab: Lab, hosts: HostSpec[], version: string, maxParallel = MAX_PARALLEL): Promise<PhaseResult> {
-  return checkPhase(await deploy(hosts, deploySettings(lab, version, { maxParallel, canaryPercent: CANARY_PERCENT, run: RUN })), `deploy ${version} on ${hosts.length} host(s)`);
+async function deployVersion(lab: Lab, hosts: HostSpec[], version: string): Promise<PhaseResult> {
+  return checkPhase(await deploy(hosts, deploySettings(lab, version, { maxParallel: MAX_PARALLEL, canaryPercent: CANARY_PERCENT, run: RUN })), `deploy ${version} on ${hosts.length} host(s)`);
 }
 
 /** Runs `argv` in the host's shell and returns how long it took there, in ms (from `date +%s%N`). */
@@ -607,7 +613,7 @@ async function benchUnderLoad(plan: Plan): Promise<LoadFigures> {
   });
 }
 
-function printUnderLoad(figures: LoadFigures, report: Report): void {
+function printUnderLoad(figures: LoadFigures, plan: Plan, report: Report): void {
   const failedMet = figures.failed === 0;
   const non2xxMet = figures.non2xx === 0;
   report.goals.push({ section: '(d)', figure: 'failed requests during deploy → promote', value: String(figures.failed), goal: '0', met: failedMet });
@@ -621,7 +627,7 @@ function printUnderLoad(figures: LoadFigures, report: Report): void {
     `(d) 2 hosts, ${TRAFFIC_CONCURRENCY} keep-alive connections per host: deploy v2 (${CANARY_PERCENT}% canary) then promote (drainSeconds 1)`,
     ['figure', 'value', 'goal', 'met'],
     [
-      ['requests (each host\'s proxy)', String(figures.requests), '', ''],
+      ['requests (through both hosts\' nginx)', String(figures.requests), '', ''],
       ['2xx', String(figures.ok), '', ''],
       ['non-2xx', String(figures.non2xx), '0', metCell(non2xxMet)],
       ['connection resets (each retried once)', `${figures.resets} (${figures.retried} retried)`, '', ''],
@@ -632,7 +638,13 @@ function printUnderLoad(figures: LoadFigures, report: Report): void {
       ['deploy / promote duration under load', `${ms(figures.deployMs)} / ${ms(figures.promoteMs)}`, '', ''],
       ['traffic ran for', ms(figures.trafficMs), '', ''],
     ],
-    { leftColumns: [2, 3] },
+    {
+      leftColumns: [1, 2, 3],
+      notes: [
+        `Traffic starts ${plan.loadMarginMs} ms before the deploy and stops ${plan.loadMarginMs} ms after the promote. A GET whose connection`,
+        'was reset is retried once (lab traffic generator); "failed" counts requests that got no answer even then.',
+      ],
+    },
   );
 }
 
@@ -690,7 +702,7 @@ async function main(): Promise<number> {
   });
   await section(report, '(d) under load', async () => {
     report.underLoad = await benchUnderLoad(plan);
-    printUnderLoad(report.underLoad, report);
+    printUnderLoad(report.underLoad, plan, report);
   });
 
   report.totalMs = elapsedMs(started);

@@ -77462,7 +77462,10 @@ function renderInclude(site, weights, generation) {
     const name = nginxName(site.app);
     const status = JSON.stringify({ app: site.app, weights, generation });
     const ports = { blue: site.bluePort, green: site.greenPort };
-    const upstreams = state_COLORS.map((color) => [`upstream ${name}_${color} {`, `    server 127.0.0.1:${ports[color]} max_fails=0;`, '    keepalive 32;', '}'].join('\n'));
+    // Each color's upstream lists the other color as a backup: a request that an old nginx worker
+    // still sends to a color that has just been stopped (connection refused) is retried on the other
+    // one instead of failing. Only connection errors fall back; an HTTP error from a color is its own.
+    const upstreams = state_COLORS.map((color) => [`upstream ${name}_${color} {`, `    server 127.0.0.1:${ports[color]} max_fails=0;`, `    server 127.0.0.1:${ports[state_otherColor(color)]} backup;`, '    keepalive 32;', '}'].join('\n'));
     const only = state_COLORS.find((color) => weights[color] === 100);
     const chooser = only
         ? [`map $host $${name} {`, `    default ${name}_${only};`, '}']

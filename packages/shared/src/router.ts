@@ -1,7 +1,7 @@
 import { HostError } from './errors';
 import type { Remote } from './ssh';
 import { script, type Argv } from './shell';
-import { COLORS, type Color } from './state';
+import { COLORS, otherColor, type Color } from './state';
 
 /**
  * Traffic routing through nginx. The action owns one include file per app on each host: the
@@ -63,8 +63,11 @@ export function renderInclude(site: NginxSite, weights: Weights, generation: str
   const name = nginxName(site.app);
   const status = JSON.stringify({ app: site.app, weights, generation });
   const ports: Record<Color, number> = { blue: site.bluePort, green: site.greenPort };
+  // Each color's upstream lists the other color as a backup: a request that an old nginx worker
+  // still sends to a color that has just been stopped (connection refused) is retried on the other
+  // one instead of failing. Only connection errors fall back; an HTTP error from a color is its own.
   const upstreams = COLORS.map((color) =>
-    [`upstream ${name}_${color} {`, `    server 127.0.0.1:${ports[color]} max_fails=0;`, '    keepalive 32;', '}'].join('\n'),
+    [`upstream ${name}_${color} {`, `    server 127.0.0.1:${ports[color]} max_fails=0;`, `    server 127.0.0.1:${ports[otherColor(color)]} backup;`, '    keepalive 32;', '}'].join('\n'),
   );
   const only = COLORS.find((color) => weights[color] === 100);
   const chooser = only

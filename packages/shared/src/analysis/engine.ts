@@ -522,7 +522,7 @@ export function formatValue(metric: Metric | string, value: number | null): stri
 }
 
 function count(value: number): string {
-  return Number.isInteger(value) ? String(value) : value.toFixed(1);
+  return String(Math.round(value * 10) / 10);
 }
 
 function roundSeconds(value: number): number {

@@ -195,3 +195,14 @@ describe('AccessLogFollower on local files', () => {
     expect(source.skipped).toBe(1);
   });
 });
+
+describe('a color that failed behind its backup', () => {
+  it('counts as an error of the chosen color even when the backup answered 200', async () => {
+    const { parseAccessLines } = await import('../../src/analysis/sources/nginx-log');
+    const line = (upstream: string, status: number, upstreamStatus: string): string =>
+      JSON.stringify({ time: 1, status, request_time: 0.01, upstream, upstream_addr: '127.0.0.1:8002, 127.0.0.1:8001', upstream_status: upstreamStatus, upstream_time: '0.001, 0.002', method: 'GET', uri: '/' });
+    const tally = parseAccessLines([line('agent_loop_app_green', 200, '502, 200'), line('agent_loop_app_green', 200, '200'), line('agent_loop_app_blue', 200, '200')], 'app');
+    expect(tally.colors.green).toMatchObject({ requests: 2, errors: 1 });
+    expect(tally.colors.blue).toMatchObject({ requests: 1, errors: 0 });
+  });
+});

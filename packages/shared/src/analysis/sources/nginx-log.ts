@@ -117,7 +117,12 @@ export function parseAccessLines(lines: Iterable<string>, app: string, into: Acc
     }
     const sample = (into.colors[color] ??= emptyColorSample());
     sample.requests += 1;
-    if (status >= 500) sample.errors += 1;
+    // The chosen color failed when its own attempt (the first upstream status) is a 5xx or no
+    // answer, even if nginx then got a good answer from the other color, its backup.
+    const upstreamStatus = (entry as { upstream_status?: unknown }).upstream_status;
+    const firstAttempt = typeof upstreamStatus === 'string' ? (upstreamStatus.split(/[,:]/)[0] ?? '').trim() : '';
+    const colorFailed = firstAttempt !== '' && firstAttempt !== '-' && (!/^\d+$/.test(firstAttempt) || Number(firstAttempt) >= 500);
+    if (status >= 500 || colorFailed) sample.errors += 1;
     const bucket = latencyBucket(requestTime * 1000);
     sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
   }
