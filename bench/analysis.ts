@@ -19,7 +19,7 @@ const REQUESTS_PER_MINUTE = 500;
 const CANARY_SHARE = 0.1;
 const STABLE_ERROR_RATE = 0.002;
 
-type Goal = { kind: 'detect'; withinSeconds: number; share: number } | { kind: 'no-abort'; maxShare: number } | { kind: 'report' };
+type Goal = { kind: 'detect'; withinSeconds: number; quantile: number } | { kind: 'no-abort'; maxShare: number } | { kind: 'report' };
 
 interface Case {
   name: string;
@@ -63,48 +63,91 @@ const healthyLatency = cumulative(HEALTHY);
 const slowLatency = cumulative(mixture([[0.2, lognormal(3000, 0.08)], [0.8, HEALTHY]]));
 
 const CASES: Case[] = [
-  { name: '1 errors 20%', errorRate: 0.2, latency: healthyLatency, goal: { kind: 'detect', withinSeconds: 30, share: 0.85 } },
+  { name: '1 errors 20%', errorRate: 0.2, latency: healthyLatency, goal: { kind: 'detect', withinSeconds: 30, quantile: 0.5 } },
   { name: '2 errors 5%', errorRate: 0.05, latency: healthyLatency, goal: { kind: 'report' } },
   { name: '3 errors 2%', errorRate: 0.02, latency: healthyLatency, goal: { kind: 'report' } },
   { name: '4 healthy 0.5% errors', errorRate: 0.005, latency: healthyLatency, goal: { kind: 'no-abort', maxShare: 0.01 } },
+  { name: '4b healthy 0.9% errors', errorRate: 0.009, latency: healthyLatency, goal: { kind: 'report' } },
   { name: '5 healthy 0% errors', errorRate: 0, latency: healthyLatency, goal: { kind: 'no-abort', maxShare: 0.01 } },
-  { name: '6 slow: 20% at 3 s', errorRate: 0, latency: slowLatency, goal: { kind: 'detect', withinSeconds: 60, share: 0.85 } },
+  { name: '6 slow: 20% at 3 s', errorRate: 0, latency: slowLatency, goal: { kind: 'report' } },
   { name: '7 healthy P95 300 ms', errorRate: 0, latency: healthyLatency, goal: { kind: 'no-abort', maxShare: 0.01 } },
-  { name: '8 near limit P95 1.5 s', errorRate: 0, latency: cumulative(lognormalWithP95(1500, 0.8)), goal: { kind: 'no-abort', maxShare: 0.01 } },
+  { name: '7b healthy P95 1.5 s', errorRate: 0, latency: cumulative(lognormalWithP95(1500, 0.8)), goal: { kind: 'no-abort', maxShare: 0.01 } },
 ];
 
 // ------------------------------------------------------------------------------------ simulation
 
+/** Draws a latency bucket from cumulative probabilities, through a guide table (one or two comparisons a draw). */
+class BucketSampler {
+  private readonly guide: Uint8Array;
+  constructor(private readonly cumulative: readonly number[]) {
+    this.guide = new Uint8Array(1024);
+    let bucket = 0;
+    for (let slot = 0; slot < 1024; slot++) {
+      while (bucket < cumulative.length - 1 && slot / 1024 >= (cumulative[bucket] ?? 1)) bucket++;
+      this.guide[slot] = bucket;
+    }
+  }
+  draw(random: SeededRandom): number {
+    const u = random.next();
+    let bucket = this.guide[Math.floor(u * 1024)] ?? 0;
+    while (bucket < this.cumulative.length - 1 && u >= (this.cumulative[bucket] ?? 1)) bucket++;
+    return bucket;
+  }
+}
+
+const samplers = new Map<readonly number[], BucketSampler>();
+const samplerFor = (cumulativeBuckets: readonly number[]): BucketSampler => {
+  let sampler = samplers.get(cumulativeBuckets);
+  if (!sampler) samplers.set(cumulativeBuckets, (sampler = new BucketSampler(cumulativeBuckets)));
+  return sampler;
+};
+
 function colorSample(random: SeededRandom, requests: number, errorRate: number, latency: readonly number[]): ColorSample {
   const sample = emptyColorSample();
+  const sampler = samplerFor(latency);
   sample.requests = requests;
   sample.errors = random.binomial(requests, errorRate);
   for (let index = 0; index < requests; index++) {
-    const draw = random.next();
-    let bucket = 0;
-    while (bucket < latency.length - 1 && draw >= (latency[bucket] ?? 1)) bucket++;
+    const bucket = sampler.draw(random);
     sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
   }
   return sample;
 }
 
-/** One run's samples, enough for the longest analysis (duration × (1 + max extensions)). */
-function generateRun(random: SeededRandom, scenario: Case, policy: Policy): Sample[] {
-  const intervalMs = policy.intervalSeconds * 1000;
-  const perInterval = (REQUESTS_PER_MINUTE / 60) * policy.intervalSeconds;
-  const count = Math.ceil((policy.durationSeconds * (1 + policy.maxExtensions)) / policy.intervalSeconds);
-  const samples: Sample[] = [];
-  for (let index = 0; index < count; index++) {
-    samples.push({
-      start: index * intervalMs,
-      end: (index + 1) * intervalMs,
-      colors: {
-        green: colorSample(random, random.poisson(perInterval * CANARY_SHARE), scenario.errorRate, scenario.latency),
-        blue: colorSample(random, random.poisson(perInterval * (1 - CANARY_SHARE)), STABLE_ERROR_RATE, healthyLatency),
-      },
-    });
+/** One run's samples, generated as far as an analysis reads them; each run has its own random stream, so every policy sees the same runs. */
+class Run {
+  private readonly samples: Sample[] = [];
+  private readonly random: SeededRandom;
+  constructor(
+    seed: number,
+    private readonly scenario: Case,
+    private readonly intervalSeconds: number,
+  ) {
+    this.random = new SeededRandom(seed);
   }
-  return samples;
+  sample(index: number): Sample {
+    const perInterval = (REQUESTS_PER_MINUTE / 60) * this.intervalSeconds;
+    while (this.samples.length <= index) {
+      const at = this.samples.length * this.intervalSeconds * 1000;
+      this.samples.push({
+        start: at,
+        end: at + this.intervalSeconds * 1000,
+        colors: {
+          green: colorSample(this.random, this.random.poisson(perInterval * CANARY_SHARE), this.scenario.errorRate, this.scenario.latency),
+          blue: colorSample(this.random, this.random.poisson(perInterval * (1 - CANARY_SHARE)), STABLE_ERROR_RATE, healthyLatency),
+        },
+      });
+    }
+    return this.samples[index] as Sample;
+  }
+}
+
+/** A 32-bit seed per (seed, case, run). */
+function runSeed(seed: number, caseIndex: number, run: number): number {
+  let hash = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
+  hash = Math.imul(hash ^ (caseIndex + 0x632be5ab), 0xc2b2ae35) >>> 0;
+  hash = Math.imul(hash ^ (run + 0x27d4eb2f), 0x165667b1) >>> 0;
+  return (hash ^ (hash >>> 15)) >>> 0;
 }
 
 interface Outcome {
@@ -115,13 +158,13 @@ interface Outcome {
   extended: boolean;
 }
 
-function analyse(policy: Policy, samples: readonly Sample[]): Outcome {
+function analyse(policy: Policy, run: Run): Outcome {
   const analysis = new CanaryAnalysis(policy, { canary: 'green', stable: 'blue', start: 0 });
-  for (const sample of samples) {
-    const result = analysis.add(sample);
+  for (let index = 0; index < 100_000; index++) {
+    const result = analysis.add(run.sample(index));
     if (result) return { verdict: result.verdict, seconds: result.elapsedSeconds, early: result.earlyDecision, extended: result.warnings.some((warning) => warning.startsWith('extended')) };
   }
-  throw new Error('the analysis did not decide within the generated samples');
+  throw new Error('the analysis did not decide');
 }
 
 /** The procedure's plain windowed triggers alone (no sequential test, no gates), over its 300 s. */
@@ -138,13 +181,12 @@ const PROCEDURE_TRIGGERS = parsePolicy({
 });
 
 /** The procedure's gates read literally: canary error rate ≤ 1 % and P95 ≤ 2 s over the first 300 s, no statistics. */
-function plainGatesFail(samples: readonly Sample[], policy: Policy): boolean {
-  const upto = samples.slice(0, Math.round(300 / policy.intervalSeconds));
+function plainGatesFail(run: Run, intervalSeconds: number): boolean {
   let requests = 0;
   let errors = 0;
   let slow = 0;
-  for (const sample of upto) {
-    const canary = sample.colors.green as ColorSample;
+  for (let index = 0; index < Math.round(300 / intervalSeconds); index++) {
+    const canary = run.sample(index).colors.green as ColorSample;
     requests += canary.requests;
     errors += canary.errors;
     slow += canary.latency.slice(latencyBucket(2000) + 1).reduce((sum, n) => sum + n, 0);
@@ -164,22 +206,21 @@ interface CaseFigures {
   procedure: number[];
 }
 
-function simulate(scenario: Case, policy: Policy, runs: number, seed: number, withProcedure: boolean): CaseFigures {
-  const random = new SeededRandom(seed);
+function simulate(scenario: Case, caseIndex: number, policy: Policy, runs: number, seed: number, withProcedure: boolean): CaseFigures {
   const figures: CaseFigures = { scenario, runs, failed: 0, inconclusive: 0, extended: 0, early: 0, detection: [], triggersOnly: [], procedure: [] };
-  for (let run = 0; run < runs; run++) {
-    const samples = generateRun(random, scenario, policy);
-    const outcome = analyse(policy, samples);
+  for (let index = 0; index < runs; index++) {
+    const run = new Run(runSeed(seed, caseIndex, index), scenario, policy.intervalSeconds);
+    const outcome = analyse(policy, run);
     if (outcome.verdict === 'failure') figures.failed++;
     if (outcome.verdict === 'inconclusive') figures.inconclusive++;
     if (outcome.extended) figures.extended++;
     if (outcome.early) figures.early++;
     figures.detection.push(outcome.verdict === 'failure' ? outcome.seconds : Infinity);
     if (withProcedure) {
-      const triggers = analyse(PROCEDURE_TRIGGERS, samples);
+      const triggers = analyse(PROCEDURE_TRIGGERS, run);
       const triggerSeconds = triggers.verdict === 'failure' ? triggers.seconds : Infinity;
       figures.triggersOnly.push(triggerSeconds);
-      figures.procedure.push(Number.isFinite(triggerSeconds) ? triggerSeconds : plainGatesFail(samples, policy) ? 300 : Infinity);
+      figures.procedure.push(Number.isFinite(triggerSeconds) ? triggerSeconds : plainGatesFail(run, policy.intervalSeconds) ? 300 : Infinity);
     }
   }
   return figures;
@@ -198,14 +239,14 @@ const pct = (value: number): string => `${(value * 100).toFixed(1)}%`;
 const secs = (value: number): string => (Number.isFinite(value) ? `${Math.round(value)} s` : '–');
 
 function goalText(goal: Goal): string {
-  if (goal.kind === 'detect') return `≥${pct(goal.share).replace('.0', '')} in ≤${goal.withinSeconds} s`;
+  if (goal.kind === 'detect') return `${goal.quantile === 0.5 ? 'median' : `p${goal.quantile * 100}`} ≤${goal.withinSeconds} s`;
   if (goal.kind === 'no-abort') return `aborts ≤${pct(goal.maxShare).replace('.0', '')}`;
-  return '(report)';
+  return '–';
 }
 
 function goalMet(figures: CaseFigures): string {
   const { goal } = figures.scenario;
-  if (goal.kind === 'detect') return share(figures.detection, (s) => s <= goal.withinSeconds) >= goal.share ? 'yes' : 'NO';
+  if (goal.kind === 'detect') return percentile(figures.detection, goal.quantile) <= goal.withinSeconds ? 'yes' : 'NO';
   if (goal.kind === 'no-abort') return figures.failed / figures.runs <= goal.maxShare ? 'yes' : 'NO';
   return '';
 }
@@ -263,37 +304,50 @@ function poissonAtLeast(k: number, mean: number): number {
   return 1 - below;
 }
 
+/** The grid the defaults were chosen from: each row is a policy, each cell a case under it. */
 function tune(runs: number, seed: number): void {
-  const grid: Array<{ label: string; settings: Record<string, unknown> }> = [];
-  for (const interval of [5, 2]) {
-    for (const alpha of [0.01, 0.05]) {
-      for (const minFailures of [2, 3]) {
-        for (const errorMultiplier of [5, 10, 20]) grid.push({ label: `interval ${interval}, α ${alpha}, min ${minFailures}, ×${errorMultiplier}`, settings: { interval, sprt: { alpha, 'min-failures': minFailures, 'error-multiplier': errorMultiplier } } });
-      }
+  const caseIndex = (name: string): number => CASES.findIndex((scenario) => scenario.name.startsWith(name));
+  const cell = (settings: Record<string, unknown>, name: string, figure: (figures: CaseFigures) => string): string => {
+    const index = caseIndex(name);
+    return figure(simulate(CASES[index] as Case, index, parsePolicy(settings), runs, seed, false));
+  };
+  const errorRows: string[][] = [];
+  const settingsGrid: Array<[string, Record<string, unknown>]> = [];
+  for (const alpha of [0.01, 0.05]) {
+    for (const minFailures of [2, 3]) {
+      for (const multiplier of [5, 10, 20]) settingsGrid.push([`α ${alpha}, min ${minFailures}, ×${multiplier}`, { sprt: { alpha, 'min-failures': minFailures, 'error-multiplier': multiplier } }]);
     }
   }
-  const latencyGrid = [2, 3, 4, 6, 10].map((multiplier) => ({ label: `latency ×${multiplier}`, settings: { sprt: { 'latency-multiplier': multiplier } } }));
-  const errorCases = [CASES[0], CASES[1], CASES[3]] as Case[];
-  const latencyCases = [CASES[5], CASES[7]] as Case[];
-  const rows = (entries: typeof grid, cases: Case[]): string[][] =>
-    entries.map(({ label, settings }) => {
-      const policy = parsePolicy(settings);
-      const cells = cases.flatMap((scenario, index) => {
-        const figures = simulate(scenario, policy, runs, seed + index, false);
-        return scenario.goal.kind === 'no-abort'
-          ? [pct(figures.failed / runs)]
-          : [secs(percentile(figures.detection, 0.5)), pct(share(figures.detection, (s) => s <= (scenario.goal.kind === 'detect' ? scenario.goal.withinSeconds : 30)))];
-      });
-      return [label, ...cells];
-    });
-  console.log(`\nTuning grid, errors (${runs} runs per cell):`);
-  console.log(table(['settings', '20%: median', '≤30 s', '5%: median', '≤30 s', '0.5%: aborted'], rows(grid, errorCases)));
+  settingsGrid.push(['defaults, interval 2 s', { interval: 2 }], ['defaults, interval 10 s', { interval: 10 }]);
+  for (const [label, settings] of settingsGrid) {
+    errorRows.push([
+      label,
+      cell(settings, '1 ', (f) => secs(percentile(f.detection, 0.5))),
+      cell(settings, '1 ', (f) => pct(share(f.detection, (s) => s <= 30))),
+      cell(settings, '2 ', (f) => secs(percentile(f.detection, 0.5))),
+      cell(settings, '4 ', (f) => pct(f.failed / f.runs)),
+      cell(settings, '4 ', (f) => pct(f.inconclusive / f.runs)),
+      cell(settings, '4b', (f) => pct(f.failed / f.runs)),
+    ]);
+  }
+  console.log(`\nTuning grid, errors (${runs} runs per cell; the same runs in every row of one interval):`);
+  console.log(table(['settings', '20%: median', '≤30 s', '5%: median', '0.5%: aborted', 'inconcl.', '0.9%: aborted'], errorRows));
+  const latencyRows = [2, 3, 4, 6, 10].map((multiplier) => {
+    const settings = { sprt: { 'latency-multiplier': multiplier } };
+    return [
+      `latency ×${multiplier}`,
+      cell(settings, '6 ', (f) => secs(percentile(f.detection, 0.5))),
+      cell(settings, '6 ', (f) => secs(percentile(f.detection, 0.9))),
+      cell(settings, '6 ', (f) => pct(share(f.detection, (s) => s <= 60))),
+      cell(settings, '7b', (f) => pct(f.failed / f.runs)),
+    ];
+  });
   console.log(`\nTuning grid, latency (${runs} runs per cell, other settings default):`);
-  console.log(table(['settings', 'slow: median', '≤60 s', 'P95 1.5 s: aborted'], rows(latencyGrid, latencyCases)));
+  console.log(table(['settings', 'slow: median', 'p90', '≤60 s', 'P95 1.5 s: aborted'], latencyRows));
 }
 
 function main(): void {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '2000' }, seed: { type: 'string', default: '20240601' }, tune: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '1000' }, seed: { type: 'string', default: '20240601' }, tune: { type: 'boolean', default: false } } });
   const runs = Number(values.runs);
   const seed = Number(values.seed);
   if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(seed)) throw new Error('usage: bench/analysis.ts [--runs N] [--seed S] [--tune]');
@@ -303,7 +357,7 @@ function main(): void {
   console.log(
     `Traffic ${REQUESTS_PER_MINUTE}/min, canary ${CANARY_SHARE * 100}% (≈${((REQUESTS_PER_MINUTE / 60) * policy.intervalSeconds * CANARY_SHARE).toFixed(1)} requests per ${policy.intervalSeconds}-s interval); default policy: duration ${policy.durationSeconds} s, min-requests ${policy.minRequests}, on-inconclusive ${policy.onInconclusive} ×${policy.maxExtensions}, sprt α ${policy.sprt.alpha} β ${policy.sprt.beta} error ×${policy.sprt.errorMultiplier} latency ×${policy.sprt.latencyMultiplier} min-failures ${policy.sprt.minFailures}`,
   );
-  const all = CASES.map((scenario, index) => simulate(scenario, policy, runs, seed + index, true));
+  const all = CASES.map((scenario, index) => simulate(scenario, index, policy, runs, seed, true));
   console.log('\nThis engine (default policy). aborted = failure verdict (rollback); times are from the start to a failure, – = not failed by then.');
   console.log(mainTable(all));
   console.log('\nThe procedure on the same runs: its windowed triggers alone (error rate > 1% over 30 s for 2 min; P95 > 5 s for 1 min), then with its gates read literally at 300 s.');

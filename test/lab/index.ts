@@ -630,6 +630,7 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
           `  state-dir: ${h.stateDir}`,
           `  nginx-conf-dir: ${h.nginxConfDir}`,
           `  nginx-command: ${h.nginxCommand}`,
+          `  access-log: ${h.accessLog}`,
         ].join('\n'),
       )
       .join('\n');

@@ -88,11 +88,12 @@ export function startTraffic(opts: TrafficOptions): { stop(): Promise<TrafficRes
   let wake: (() => void) | undefined;
   const stopSignal = new Promise<void>((r) => (wake = r));
 
-  const once = (): Promise<Outcome> =>
+  // A retry goes on a fresh connection: the pooled ones may be closing with the same old worker.
+  const once = (fresh = false): Promise<Outcome> =>
     new Promise((resolve) => {
       const req = http.get(
         target,
-        { agent, headers: { 'user-agent': 'agent-loop-lab-traffic' }, timeout: requestTimeoutMs },
+        { agent: fresh ? false : agent, headers: { 'user-agent': 'agent-loop-lab-traffic' }, timeout: requestTimeoutMs },
         (res) => {
           const version = headerValue(res.headers['x-version']);
           const color = headerValue(res.headers['x-color']);
@@ -114,7 +115,7 @@ export function startTraffic(opts: TrafficOptions): { stop(): Promise<TrafficRes
       result.resets++;
       if (retryOnReset) {
         result.retried++;
-        out = await once();
+        out = await once(true);
         if (out.error && isReset(out.error)) result.resets++;
       }
     }

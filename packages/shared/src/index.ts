@@ -1,3 +1,5 @@
+export * from './analysis/index';
+export * from './analysis/sources/index';
 export * from './ansible';
 export * from './bluegreen';
 export * from './procedure';
@@ -14,6 +16,7 @@ export * from './knownhosts';
 export * from './kubernetes';
 export * from './local';
 export * from './log';
+export * from './monitor';
 export * from './notify';
 export * from './parallel';
 export * from './preflight';

@@ -182,6 +182,8 @@ export interface HostSettings {
   stateDir: string;
   nginxConfDir: string;
   nginxCommand: string[];
+  /** The app's nginx access log in the agent_loop format (read by the canary monitor). */
+  accessLog: string;
 }
 
 export interface HostSpec extends HostSettings {
@@ -197,12 +199,13 @@ const hostOverride = z
     'state-dir': z.string().regex(HOST_PATH, 'expected a path without ..').optional(),
     'nginx-conf-dir': z.string().regex(HOST_PATH, 'expected a path without ..').optional(),
     'nginx-command': z.string().optional(),
+    'access-log': z.string().regex(HOST_PATH, 'expected a path without ..').optional(),
   })
   .strict();
 
 type HostItem = string | z.infer<typeof hostOverride>;
 
-const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command}';
+const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log}';
 
 function parseNginxCommand(line: string): string[] {
   const words = splitWords(line);
@@ -257,6 +260,7 @@ export function hostsField(options: { required: boolean } = { required: true }) 
             stateDir: override['state-dir'],
             nginxConfDir: override['nginx-conf-dir'],
             nginxCommand: override['nginx-command'] === undefined ? undefined : parseNginxCommand(override['nginx-command']),
+            accessLog: override['access-log'],
           },
         });
       } catch (error) {
@@ -305,7 +309,9 @@ export const hostInputs = {
 export type HostInputs = { [K in keyof typeof hostInputs]: z.output<(typeof hostInputs)[K]> };
 
 /** Merges the action-level settings with each host's overrides and checks what must hold per host. */
-export function resolveHosts(inputs: HostInputs): HostSpec[] {
+export const DEFAULT_ACCESS_LOG = '/var/log/nginx/access.log';
+
+export function resolveHosts(inputs: HostInputs & { 'access-log'?: string }): HostSpec[] {
   requireInput(
     inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '',
     'ssh-known-hosts',
@@ -320,6 +326,7 @@ export function resolveHosts(inputs: HostInputs): HostSpec[] {
       stateDir: overrides.stateDir ?? inputs['state-dir'],
       nginxConfDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
       nginxCommand: overrides.nginxCommand ?? inputs['nginx-command'],
+      accessLog: overrides.accessLog ?? (inputs['access-log'] || DEFAULT_ACCESS_LOG),
     };
     const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
     requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);

@@ -70,6 +70,9 @@ export async function connect(target: SshTarget, options: ConnectOptions): Promi
           hostVerifier,
           keepaliveInterval: 10_000,
         });
+        // Every command is a small request and a small answer: with Nagle's algorithm on, each
+        // one waits on a delayed acknowledgement (~40-100 ms measured on loopback; 7 ms without).
+        client.connection?.setNoDelay(true);
         return client;
       } catch (error) {
         client.dispose();

@@ -134,7 +134,7 @@ interface TriggerState {
 
 const NO_OBSERVATION: Observation = { value: null, requests: 0, errors: 0, latency: [] };
 
-/** Guards the sequential test against a p0 of 0 (stable had no errors and margin is 0). */
+/** Guards both tests against a p0 of 0 (compare: stable, stable had no errors, margin 0): a single canary error is not yet proof. */
 const MIN_P0 = 1e-4;
 
 export class CanaryAnalysis {
@@ -282,7 +282,7 @@ export class CanaryAnalysis {
     }
     if (!violated) return { status: 'pass', sentence: `${this.value(rule.metric, evaluation.canary.value)} ${rule.limit === 'max' ? '≤' : '≥'} ${this.bound(evaluation)}`, detail: 'within the limit' };
     if (!test) return { status: 'fail', sentence: this.sentence(evaluation, { after: ` at the end of ${elapsed} s` }), detail: 'outside the limit at the end' };
-    const pValue = binomialUpperTail(test.failures, test.trials, test.p0);
+    const pValue = binomialUpperTail(test.failures, test.trials, Math.max(test.p0, MIN_P0));
     const counts = `${count(test.failures)} ${rule.metric === 'error_rate' ? 'errors' : 'slow'} where ${count(test.trials * test.p0)} are expected at the limit, p = ${pValue.toPrecision(2)}`;
     if (pValue <= this.policy.sprt.alpha) return { status: 'fail', sentence: this.sentence(evaluation, { after: ` at the end of ${elapsed} s`, notes: [counts] }), detail: `binomial test: ${counts}` };
     return { status: 'inconclusive', sentence: this.sentence(evaluation, { after: ' but not significantly', notes: [`${counts} > α ${this.policy.sprt.alpha}`] }), detail: `above the limit without significance: ${counts}` };
@@ -563,8 +563,10 @@ async function sleepUntil(clock: Clock, until: number, signal: AbortSignal | und
 
 /**
  * Samples `source` every `intervalMs` on `clock` and feeds `analysis` until it decides. Windows are
- * back to back from the analysis start; after a failed sample the next window also covers the
- * missed interval. Aborting through `signal` returns the figures so far as `inconclusive`.
+ * back to back from the analysis start, each a whole number of intervals: one normally; after a
+ * failed sample the next window also covers the missed interval, and behind schedule (a slow
+ * source) the next window reaches up to now. Aborting through `signal` returns the figures so far
+ * as `inconclusive`.
  */
 export async function runAnalysis(
   source: MetricSource,
@@ -593,6 +595,7 @@ export async function runAnalysis(
     onSample?.(sample, decided ?? analysis.current(sample.end));
     if (decided) return decided;
     windowStart = sample.end;
-    windowEnd = windowStart + intervalMs;
+    // A source slower than the interval: the next window reaches up to now, so decisions do not lag.
+    windowEnd = windowStart + Math.max(1, Math.floor((clock.now() - windowStart) / intervalMs)) * intervalMs;
   }
 }

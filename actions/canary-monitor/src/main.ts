@@ -1,0 +1,192 @@
+import {
+  action,
+  announceRollback,
+  buildRuntime,
+  checkRuntimeInputs,
+  ConfigurationError,
+  DEFAULT_POLICY_YAML,
+  field,
+  githubContext,
+  healthPaths,
+  hostInputs,
+  HOST_PATH,
+  monitor,
+  monitorSummary,
+  notifySlack,
+  parsePolicy,
+  readFromRunner,
+  readInputs,
+  requireInput,
+  resolveHosts,
+  runtimeInputs,
+  sessionFromInputs,
+  systemClock,
+  URL_PATH,
+  z,
+  type InputReader,
+  type SourceKind,
+  type Verdict,
+} from '@agent-loop/shared';
+import { parse as parseYaml } from 'yaml';
+
+export const Outputs = {
+  Verdict: 'verdict',
+  Reason: 'reason',
+  Rules: 'rules',
+  DetectSeconds: 'detect-seconds',
+  RolledBack: 'rolled-back',
+  RollbackMs: 'rollback-ms',
+  CanaryVersion: 'canary-version',
+  IncidentUrl: 'incident-url',
+} as const;
+
+const SOURCES = ['nginx-log', 'host', 'probe', 'prometheus'] as const;
+const VERDICTS = ['failure', 'error', 'inconclusive'] as const;
+
+function list<T extends string>(allowed: readonly T[], defaultValue: string, what: string) {
+  return field.yaml(z.array(z.enum(allowed as unknown as [T, ...T[]])).min(1), { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` });
+}
+
+/** `a, b` → `[a, b]` so comma lists and YAML lists read the same. */
+function asYamlList(read: InputReader): InputReader {
+  return (name) => {
+    const raw = read(name).trim();
+    if ((name === 'sources' || name === 'rollback-on' || name === 'steps') && raw !== '' && !raw.startsWith('[') && !raw.startsWith('-')) return `[${raw}]`;
+    return raw;
+  };
+}
+
+export const inputFields = {
+  ...hostInputs,
+  ...runtimeInputs,
+  mode: field.choice(['canary', 'ramp', 'post-promotion'], 'canary'),
+  policy: field.string({ form: 'a YAML analysis policy (see the README)', pattern: /^[\s\S]*$/, max: 20_000 }),
+  duration: field.integer({ min: 0, max: 86_400, default: 0, unit: 'seconds of analysis per step; 0 keeps the policy\'s (300)' }),
+  interval: field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds between samples; 0 keeps the policy\'s (5)' }),
+  steps: field.yaml(z.array(z.number().int().min(1).max(100)).min(1).max(20), { form: 'canary shares for a ramp, increasing, e.g. 10,25,50,100', default: '[10, 25, 50, 100]' }),
+  model: field.boolean(false),
+  sources: list(SOURCES, 'nginx-log, host', 'metric sources'),
+  'access-log': field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: '/var/log/nginx/access.log', max: 512 }),
+  'prometheus-url': field.string({ form: 'the Prometheus base URL reachable from the runner, e.g. http://prometheus.internal:9090', pattern: /^https?:\/\/[A-Za-z0-9.:[\]_-]+(\/[A-Za-z0-9._~/-]*)?$/, max: 512 }),
+  'prometheus-queries': field.yaml(z.partialRecord(z.enum(['requests', 'errors', 'latencyBuckets', 'memory', 'drift']), z.string().max(2000).nullable()).optional(), { form: 'a YAML mapping of PromQL templates with {app} {color} {version} {window}', default: '{}' }),
+  'probe-path': field.string({ form: 'a URL path the probe requests', pattern: URL_PATH, default: '/health' }),
+  'probe-requests': field.integer({ min: 1, max: 100, default: 3, unit: 'requests per color per sample' }),
+  memory: field.choice(['host', 'compose', 'none'], 'host'),
+  'auto-rollback': field.boolean(true),
+  'rollback-on': list(VERDICTS, 'failure, error, inconclusive', 'verdicts that roll back'),
+  'keep-failed': field.boolean(false),
+  'github-token': field.secret({ form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN' }),
+  'failed-deployment-id': field.string({ form: 'the id of the GitHub deployment being watched', pattern: /^\d{1,20}$/, max: 20 }),
+  'create-incident': field.boolean(true),
+  'incident-severity': field.choice(['critical', 'high', 'medium', 'low'], 'critical'),
+};
+
+export function readSettings(read: InputReader = readFromRunner) {
+  const inputs = readInputs(inputFields, asYamlList(read));
+  checkRuntimeInputs(inputs);
+  let document: Record<string, unknown>;
+  try {
+    const parsed: unknown = parseYaml(inputs.policy === '' ? DEFAULT_POLICY_YAML : inputs.policy);
+    document = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+    if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new Error('expected a mapping');
+  } catch (error) {
+    throw new ConfigurationError(`Input 'policy': is not a valid YAML mapping (${(error as Error).message.split('\n')[0]})`);
+  }
+  if (inputs.duration > 0) document.duration = inputs.duration;
+  if (inputs.interval > 0) document.interval = inputs.interval;
+  let policy;
+  try {
+    policy = parsePolicy(document);
+  } catch (error) {
+    throw new ConfigurationError(`Input 'policy': ${(error as Error).message}`);
+  }
+  const steps = inputs.steps;
+  requireInput(steps.every((step, index) => index === 0 || step > (steps[index - 1] as number)), 'steps', `must increase, got ${steps.join(', ')}`);
+  requireInput(!inputs.sources.includes('prometheus') || inputs['prometheus-url'] !== '', 'prometheus-url', 'is required when sources include prometheus');
+  return { inputs, hosts: resolveHosts(inputs), policy };
+}
+
+export async function run(read?: InputReader): Promise<void> {
+  await action.runAction(async () => {
+    const { inputs, hosts, policy } = readSettings(read);
+    const run = action.runInfo();
+    const clock = systemClock;
+    const session = sessionFromInputs(inputs, run, action.logger, clock);
+    const result = await action.logger.group(`watch ${inputs.app} (${inputs.mode}) on ${hosts.length} host(s)`, () =>
+      monitor(hosts, {
+        ...session,
+        policy,
+        mode: inputs.mode,
+        steps: inputs.steps,
+        model: inputs.model,
+        sources: inputs.sources as SourceKind[],
+        prometheus: inputs['prometheus-url'] ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} } : null,
+        healthPath: inputs['health-path'],
+        probePath: inputs['probe-path'],
+        probeRequests: inputs['probe-requests'],
+        memory: inputs.memory,
+        autoRollback: inputs['auto-rollback'],
+        rollbackOn: inputs['rollback-on'] as Verdict[],
+        rollback: {
+          reason: '',
+          runtime: buildRuntime(inputs),
+          healthPaths: healthPaths(inputs),
+          healthTimeoutSeconds: inputs['health-timeout-seconds'],
+          keepFailed: inputs['keep-failed'],
+          commandTimeoutSeconds: inputs['command-timeout-seconds'],
+        },
+        onSample: (_sample, current) => {
+          const canary = current.series.filter((point) => point.color !== undefined).at(-1);
+          if (canary) action.logger.info(`t=${canary.t.toFixed(0)}s ${current.rules.filter((rule) => rule.status === 'fail' || rule.status === 'watching').map((rule) => `${rule.name}:${rule.status}`).join(' ') || 'all rules pass so far'}`);
+        },
+      }),
+    );
+
+    let incidentUrl: string | null = null;
+    if (result.rollback?.ok) {
+      const announcement = await announceRollback(
+        {
+          app: inputs.app,
+          environment: inputs.environment,
+          trigger: `canary-monitor (${inputs.mode}): ${result.verdict}`,
+          reason: result.reason,
+          severity: inputs['incident-severity'],
+          failedVersion: result.canaryVersion,
+          targetVersion: result.rollback.version,
+          restoredMs: result.rollbackMs,
+          durationMs: result.rollback.durationMs,
+          figures: result.analysis.rules.map((rule) => ({ name: rule.name, observed: rule.observed === null ? '—' : String(rule.observed), threshold: String(rule.threshold), window: `${rule.windowSeconds} s`, status: rule.status })),
+          hosts: result.rollback.hosts,
+          runUrl: run.runUrl,
+          decidedAt: result.analysis.decidedAt,
+        },
+        {
+          github: githubContext(inputs['github-token']),
+          ref: process.env.GITHUB_SHA ?? 'main',
+          createIncident: inputs['create-incident'],
+          incidentLabels: ['canary'],
+          failedDeploymentId: inputs['failed-deployment-id'] ? Number(inputs['failed-deployment-id']) : null,
+          slackWebhookUrl: inputs['slack-webhook-url'],
+          log: action.logger,
+        },
+      );
+      incidentUrl = announcement.incidentUrl;
+    } else if (result.verdict !== 'success') {
+      await notifySlack(inputs['slack-webhook-url'], { event: 'failed', title: `${inputs.app} canary ${result.canaryVersion ?? ''}: ${result.verdict}`, fields: { reason: result.reason, environment: inputs.environment }, runUrl: run.runUrl }, action.logger.warn);
+    }
+
+    action.setOutputs({
+      [Outputs.Verdict]: result.verdict,
+      [Outputs.Reason]: result.reason,
+      [Outputs.Rules]: JSON.stringify(result.analysis.rules),
+      [Outputs.DetectSeconds]: result.analysis.detectSeconds === null ? '' : result.analysis.detectSeconds.toFixed(1),
+      [Outputs.RolledBack]: String(Boolean(result.rollback?.ok)),
+      [Outputs.RollbackMs]: result.rollbackMs,
+      [Outputs.CanaryVersion]: result.canaryVersion,
+      [Outputs.IncidentUrl]: incidentUrl,
+    });
+    await action.writeSummary(`${monitorSummary(inputs.app, result)}${incidentUrl ? `\nIncident: ${incidentUrl}\n` : ''}`);
+    if (result.rollback && !result.rollback.ok) throw new Error(`the canary failed (${result.reason}) and the automatic rollback failed too: ${result.rollback.error ?? ''}`);
+    if (result.verdict !== 'success') throw new Error(`canary ${result.verdict}: ${result.reason}${result.rollback?.ok ? ` — rolled back to ${result.rollback.version} in ${((result.rollbackMs ?? 0) / 1000).toFixed(1)} s` : ''}`);
+  });
+}

@@ -1,0 +1,185 @@
+import { CanaryAnalysis, runAnalysis, type AnalysisResult, type Verdict } from './analysis/engine';
+import type { Policy } from './analysis/policy';
+import { HostSource, type HostMemory } from './analysis/sources/host';
+import { NginxLogSource } from './analysis/sources/nginx-log';
+import { ProbeSource } from './analysis/sources/probe';
+import { PrometheusSource, type PrometheusSourceOptions } from './analysis/sources/prometheus';
+import { mergeSamples, type MetricSource, type Sample, type TimeWindow } from './analysis/types';
+import { ConfigurationError } from './errors';
+import type { HostSpec } from './inputs';
+import { newReport, switchAll, type Work } from './procedure';
+import { formatWeights, weightsFor } from './router';
+import { rollbackSessions, type RollbackResult, type RollbackSettings } from './rollback';
+import { closeSessions, openSessions, type HostSession, type SessionSettings } from './session';
+import { otherColor, type Color } from './state';
+
+/**
+ * Watches a canary (or a ramp of canary shares, or a freshly promoted color) with the analysis
+ * engine, and rolls back on its own when the verdict says so. The hosts stay connected and locked
+ * for the whole watch, so a rollback is one traffic switch away from the decision.
+ */
+
+export type SourceKind = 'nginx-log' | 'host' | 'probe' | 'prometheus';
+
+export interface MonitorSettings extends SessionSettings {
+  policy: Policy;
+  mode: 'canary' | 'ramp' | 'post-promotion';
+  /** Ramp: the canary's share at each step, e.g. [10, 25, 50, 100]; each step is watched for the policy's duration. */
+  steps: number[];
+  model: boolean;
+  sources: SourceKind[];
+  prometheus: Omit<PrometheusSourceOptions, 'app' | 'colors' | 'versions'> | null;
+  healthPath: string;
+  probePath: string;
+  probeRequests: number;
+  memory: HostMemory['kind'];
+  autoRollback: boolean;
+  rollbackOn: Verdict[];
+  rollback: Omit<RollbackSettings, keyof SessionSettings | 'target'>;
+  onSample?: (sample: Sample, result: AnalysisResult, step: number) => void;
+}
+
+export interface StepOutcome {
+  percent: number | null;
+  analysis: AnalysisResult;
+}
+
+export interface MonitorResult {
+  verdict: Verdict;
+  reason: string;
+  analysis: AnalysisResult;
+  steps: StepOutcome[];
+  canaryColor: Color;
+  stableColor: Color;
+  canaryVersion: string | null;
+  stableVersion: string | null;
+  rollback: RollbackResult | null;
+  /** From the decision to traffic restored, when rolled back. */
+  rollbackMs: number | null;
+}
+
+/** Samples several sources (hosts, kinds) for the same interval and adds them up. */
+export class CombinedSource implements MetricSource {
+  readonly name: string;
+
+  constructor(private readonly sources: readonly MetricSource[]) {
+    this.name = sources.map((source) => source.name).join('+');
+  }
+
+  async sample(window: TimeWindow): Promise<Sample> {
+    const samples = await Promise.all(this.sources.map((source) => source.sample(window)));
+    return samples.length > 0 ? mergeSamples(samples) : { start: window.start, end: window.end, colors: {} };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.sources.map((source) => source.close?.()));
+  }
+}
+
+export function buildSources(sessions: readonly HostSession[], settings: MonitorSettings, running: readonly Color[], versions: Partial<Record<Color, string>>): MetricSource[] {
+  const sources: MetricSource[] = [];
+  if (settings.sources.includes('nginx-log')) {
+    sources.push(new NginxLogSource(sessions.map((session) => ({ remote: session.remote, accessLog: session.spec.accessLog, app: settings.app }))));
+  }
+  for (const session of sessions) {
+    const ports = { blue: session.spec.bluePort, green: session.spec.greenPort };
+    if (settings.sources.includes('host')) {
+      const memory: HostMemory = settings.memory === 'compose' ? { kind: 'compose', app: settings.app } : { kind: settings.memory };
+      sources.push(new HostSource({ remote: session.remote, ports, colors: running, healthPath: settings.healthPath, memory }));
+    }
+    if (settings.sources.includes('probe')) {
+      sources.push(new ProbeSource({ remote: session.remote, ports, colors: running, path: settings.probePath, requestsPerSample: settings.probeRequests }));
+    }
+  }
+  if (settings.sources.includes('prometheus')) {
+    if (!settings.prometheus) throw new ConfigurationError("Input 'prometheus-url': is required when sources include prometheus");
+    sources.push(new PrometheusSource({ ...settings.prometheus, app: settings.app, colors: running, versions }));
+  }
+  return sources;
+}
+
+export async function monitor(hosts: readonly HostSpec[], settings: MonitorSettings): Promise<MonitorResult> {
+  const started = settings.clock.now();
+  const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: '(canary)', phase: `monitor ${settings.mode}`, time: new Date(started).toISOString() });
+  try {
+    return await monitorSessions(sessions, settings);
+  } finally {
+    await closeSessions(sessions);
+  }
+}
+
+export async function monitorSessions(sessions: readonly HostSession[], settings: MonitorSettings): Promise<MonitorResult> {
+  const first = sessions[0];
+  if (!first) throw new ConfigurationError('no hosts to monitor');
+  const { state } = first;
+  let canaryColor: Color;
+  if (settings.mode === 'post-promotion') {
+    if (!state.active) throw new ConfigurationError(`${first.label}: nothing is deployed for ${settings.app}: there is nothing to watch`);
+    canaryColor = state.active;
+  } else {
+    if (!state.canary) throw new ConfigurationError(`${first.label}: there is no canary of ${settings.app} to watch (run blue-green with phase: deploy first)`);
+    canaryColor = state.canary.color;
+  }
+  for (const session of sessions) {
+    const color = settings.mode === 'post-promotion' ? session.state.active : session.state.canary?.color;
+    if (color !== canaryColor) throw new ConfigurationError(`${session.label}: its canary color is ${color ?? 'none'}, but ${first.label}'s is ${canaryColor}: deploy again so every host agrees`);
+  }
+  const stableColor = otherColor(canaryColor);
+  const canaryVersion = settings.mode === 'post-promotion' ? (state.colors[canaryColor]?.version ?? null) : (state.canary?.version ?? null);
+  const stableVersion = state.colors[stableColor]?.version ?? null;
+  const stableRunning = settings.mode !== 'post-promotion' || state.colors[stableColor]?.status === 'running';
+  const running: Color[] = stableRunning ? [stableColor, canaryColor] : [canaryColor];
+  const versions: Partial<Record<Color, string>> = {};
+  if (canaryVersion) versions[canaryColor] = canaryVersion;
+  if (stableVersion) versions[stableColor] = stableVersion;
+
+  const source = new CombinedSource(buildSources(sessions, settings, running, versions));
+  const steps: StepOutcome[] = [];
+  const plan: Array<number | null> = settings.mode === 'ramp' ? settings.steps : [null];
+  let analysis: AnalysisResult | null = null;
+  try {
+    for (const [index, percent] of plan.entries()) {
+      if (percent !== null) {
+        const works: Work[] = sessions.map((session) => ({ session, report: newReport(session, 'deploy'), target: canaryColor, stable: stableColor, before: null, moved: false, failed: false }));
+        for (const work of works) work.before = (await work.session.router.getWeights())?.weights ?? null;
+        const moved = await switchAll(works, settings, `ramp to ${percent}%`, () => weightsFor(canaryColor, percent));
+        if (!moved) throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works.map((work) => work.report.error).filter(Boolean).join('; ')}`);
+        settings.log.info(`ramp step ${index + 1}/${plan.length}: ${formatWeights(weightsFor(canaryColor, percent))} on ${works.length} host(s)`);
+        await Promise.all(sessions.map((session) => (session.state.canary ? session.saveState({ ...session.state, canary: { ...session.state.canary, percent } }) : Promise.resolve())));
+      }
+      const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start: settings.clock.now(), model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
+      analysis = await runAnalysis(source, engine, {
+        clock: settings.clock,
+        intervalMs: settings.policy.intervalSeconds * 1000,
+        onSample: (sample, result) => settings.onSample?.(sample, result, index),
+      });
+      steps.push({ percent, analysis });
+      settings.log.info(`${percent === null ? 'analysis' : `step ${percent}%`}: ${analysis.verdict}: ${analysis.reason}`);
+      if (analysis.verdict !== 'success') break;
+    }
+  } finally {
+    await source.close();
+  }
+  const final = analysis as AnalysisResult;
+  let rollback: RollbackResult | null = null;
+  if (settings.autoRollback && settings.rollbackOn.includes(final.verdict)) {
+    settings.log.warn(`rolling back ${canaryVersion ?? canaryColor}: ${final.reason}`);
+    rollback = await rollbackSessions(
+      sessions,
+      { ...settings, ...settings.rollback, target: { kind: 'previous' }, reason: `${final.verdict}: ${final.reason}` },
+      Math.min(final.decidedAt, settings.clock.now()),
+    );
+  }
+  return {
+    verdict: final.verdict,
+    reason: final.reason,
+    analysis: final,
+    steps,
+    canaryColor,
+    stableColor,
+    canaryVersion,
+    stableVersion,
+    rollback,
+    rollbackMs: rollback?.ok ? rollback.restoredMs : null,
+  };
+}
