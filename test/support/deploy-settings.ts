@@ -8,6 +8,8 @@ import {
   type DeploySettings,
   type HostSpec,
   type Logger,
+  type MonitorSettings,
+  type Policy,
   type PromoteSettings,
   type RollbackSettings,
   type SessionSettings,
@@ -77,6 +79,26 @@ export function rollbackSettings(lab: Lab, target: RollbackSettings['target'] = 
     healthTimeoutSeconds: 15,
     keepFailed: false,
     commandTimeoutSeconds: 60,
+    ...overrides,
+  };
+}
+
+export function monitorSettings(lab: Lab, policy: Policy, overrides: Partial<MonitorSettings> = {}): MonitorSettings {
+  return {
+    ...sessionSettings(lab),
+    policy,
+    mode: 'canary',
+    steps: [],
+    model: false,
+    sources: ['nginx-log', 'host'],
+    prometheus: null,
+    healthPath: '/health',
+    probePath: '/health',
+    probeRequests: 2,
+    memory: 'none',
+    autoRollback: true,
+    rollbackOn: ['failure', 'error', 'inconclusive'],
+    rollback: { reason: '', runtime: commandRuntime(lab.startCommand, lab.stopCommand), healthPaths: ['/health', '/ready'], healthTimeoutSeconds: 15, keepFailed: false, commandTimeoutSeconds: 60 },
     ...overrides,
   };
 }

@@ -46,7 +46,9 @@ export const Outputs = {
   Report: 'report',
 } as const;
 
-const FREE_TEXT = /^[^\0-\x08\x0b-\x1f\x7f]*$/;
+// No control characters except tab: the text lands in state files, issues and messages.
+// eslint-disable-next-line no-control-regex
+const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
 const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 const figuresSchema = z.array(z.object({ name: z.string(), observed: z.union([z.string(), z.number(), z.null()]), threshold: z.union([z.string(), z.number()]), windowSeconds: z.number().optional(), window: z.string().optional(), status: z.string() }).passthrough()).max(50);
