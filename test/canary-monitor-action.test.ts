@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deploy, type AppState, type HostSpec } from '@agent-loop/shared';
+import { startLab, type Lab } from './lab/index';
+import { runAction } from './lab/run-action';
+import { sendTraffic, startTraffic } from './lab/traffic';
+import { deploySettings, labHosts } from './support/deploy-settings';
+import { actLikeGitHub } from './support/github-api';
+import { startRecorder, type Recorder } from './support/recorder';
+
+/** The canary-monitor bundle as GitHub runs it: a bad canary under steady traffic is caught and rolled back. */
+
+let lab: Lab;
+let hosts: HostSpec[];
+let github: Recorder;
+let slack: Recorder;
+
+function inputs(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    hosts: lab.hostsInput,
+    'ssh-private-key': lab.clientKey,
+    'ssh-known-hosts': lab.knownHosts,
+    app: lab.app,
+    runtime: 'command',
+    'start-command': lab.startCommand,
+    'stop-command': lab.stopCommand,
+    duration: '60',
+    interval: '1',
+    memory: 'none',
+    'github-token': 'ghs_monitorTokenSecret',
+    'slack-webhook-url': `${slack.url}/services/T0/B0/monitorWebhookSecret`,
+    ...extra,
+  };
+}
+
+beforeAll(async () => {
+  lab = await startLab({ hosts: 2 });
+  hosts = labHosts(lab);
+  github = await startRecorder();
+  actLikeGitHub(github);
+  slack = await startRecorder();
+  expect((await deploy(hosts, deploySettings(lab, 'v1'))).ok).toBe(true);
+  await lab.enableSite();
+});
+
+afterAll(async () => {
+  await lab?.stop();
+  await github?.close();
+  await slack?.close();
+});
+
+describe('canary-monitor bundle', () => {
+  it('refuses bad inputs before anything runs', async () => {
+    const cases: Array<[string, string]> = [
+      ['mode', 'yolo'],
+      ['steps', '50,25'],
+      ['steps', '10,abc'],
+      ['sources', 'nginx-log,syslog'],
+      ['policy', 'rules: [{name: x, metric: cpu, max: 1}]'],
+      ['policy', 'duration: [unclosed'],
+      ['duration', '-5'],
+      ['rollback-on', 'success'],
+      ['access-log', '../../etc/shadow'],
+      ['prometheus-url', 'http://prom"; drop'],
+    ];
+    for (const [name, value] of cases) {
+      const result = await runAction({ action: 'canary-monitor', inputs: inputs({ [name]: value }) });
+      expect(result.code, `${name}=${value}`).toBe(1);
+      expect(result.stdout, `${name}=${value}`).toContain(`::error::Input '${name}'`);
+    }
+    const missing = await runAction({ action: 'canary-monitor', inputs: inputs({ sources: 'prometheus' }) });
+    expect(missing.stdout).toContain("::error::Input 'prometheus-url': is required when sources include prometheus");
+    expect(github.requests).toHaveLength(0);
+  });
+
+  it('catches a canary answering 20% errors, rolls back in seconds, opens an incident and tells Slack', async () => {
+    await lab.setKnobs('v2', { errorRate: 0.2 });
+    expect((await deploy(hosts, deploySettings(lab, 'v2', { splitKey: '$request_id', smokeRequests: [] }))).ok).toBe(true);
+    const traffic = lab.hosts.map((host) => startTraffic({ url: host.proxyUrl, concurrency: 4, durationMs: 50_000, ratePerSecond: 50 }));
+    const result = await runAction({ action: 'canary-monitor', inputs: inputs(), env: { GITHUB_API_URL: github.url }, timeoutMs: 90_000 });
+    const seen = await Promise.all(traffic.map((t) => t.stop()));
+
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/::error::canary failure: error-rate.* — rolled back to v1 in \d+\.\d s/);
+    expect(result.outputs).toMatchObject({ verdict: 'failure', 'rolled-back': 'true', 'canary-version': 'v2' });
+    expect(Number(result.outputs['detect-seconds'])).toBeLessThan(30);
+    expect(Number(result.outputs['rollback-ms'])).toBeLessThan(5000);
+    const rules = JSON.parse(result.outputs.rules!) as Array<{ name: string; status: string; observed: number }>;
+    expect(rules.find((rule) => rule.name === 'error-rate')).toMatchObject({ status: 'fail' });
+    expect(result.summary).toContain('```mermaid\nxychart-beta');
+    expect(result.summary).toMatch(/\| error-rate \| gate \|/);
+    expect(result.summary).toMatch(/Traffic restored in \d+\.\d s ✅/);
+
+    expect((await sendTraffic({ url: lab.hosts[1]!.proxyUrl, maxRequests: 100 })).byVersion).toEqual({ v1: 100 });
+    const state = JSON.parse(readFileSync(`${lab.hosts[0]!.stateDir}/${lab.app}/state.json`, 'utf8')) as AppState;
+    expect(state).toMatchObject({ active: 'blue', canary: null });
+    expect(state.history.at(-1)).toMatchObject({ action: 'rollback', version: 'v1' });
+    for (const t of seen) expect(t.failed).toBe(0);
+
+    const issue = github.requests.find((request) => request.path === '/repos/org/service/issues')!.json as { title: string; labels: string[]; body: string };
+    expect(issue.title).toBe(`Rollback: ${lab.app} v2 → v1 in production`);
+    expect(issue.labels).toEqual(['incident', 'severity:critical', 'rollback', 'canary']);
+    expect(issue.body).toMatch(/\*\*Trigger:\*\* canary-monitor \(canary\): failure/);
+    expect(issue.body).toContain('### Figures');
+    expect(result.outputs['incident-url']).toMatch(/issues\/\d+$/);
+    expect(JSON.stringify(slack.requests.at(-1)!.json)).toContain('rolled back to v1');
+    const seenText = [result.stdout, result.stderr, result.summary, JSON.stringify(result.outputs)].join('\n').split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n');
+    expect(seenText).not.toContain('ghs_monitorTokenSecret');
+    expect(seenText).not.toContain('monitorWebhookSecret');
+  });
+});
