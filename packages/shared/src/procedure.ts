@@ -30,6 +30,8 @@ export interface HostReport {
   weightsBefore: Weights | null;
   weightsAfter: Weights | null;
   switchMs: number | null;
+  /** When this host's new weights were confirmed live (ms since the epoch). */
+  liveAt: number | null;
   smoke: SmokeResult[];
   steps: StepRecord[];
   error?: string;
@@ -74,6 +76,7 @@ export function newReport(session: HostSession, phase: HostReport['phase']): Hos
     weightsBefore: null,
     weightsAfter: null,
     switchMs: null,
+    liveAt: null,
     smoke: [],
     steps: [],
   };
@@ -120,6 +123,7 @@ export async function switchAll(works: Work[], settings: SessionSettings, name: 
       work.moved = true;
       work.report.weightsAfter = result.weights;
       work.report.switchMs = result.liveMs;
+      work.report.liveAt = settings.clock.now();
       return result;
     }, (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`),
   );

@@ -28,6 +28,7 @@ const host = (overrides: Partial<HostReport>): HostReport => ({
   phase: 'deploy',
   outcome: 'success',
   fromColor: 'blue',
+  liveAt: null,
   toColor: 'green',
   version: '1.4.0',
   previousVersion: '1.3.9',
