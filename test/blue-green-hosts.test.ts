@@ -74,6 +74,9 @@ describe('blue-green on three hosts', () => {
     expect(result.error).toMatch(/simulated: reload refused/);
     expect(result.hosts.map((report) => report.outcome)).toEqual(['reverted', 'unchanged', 'reverted']);
     for (const index of [0, 1, 2]) expect(liveWeights(index)).toEqual({ blue: 100, green: 0 });
+    // Two reloads in quick succession: an old nginx worker may still accept a connection for a few
+    // milliseconds before it handles its shutdown signal, so give the old generations a moment.
+    await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await versionsPerHost()).toEqual([{ v1: 100 }, { v1: 100 }, { v1: 100 }]);
     const first = JSON.parse(readFileSync(`${lab.hosts[0]!.stateDir}/${lab.app}/state.json`, 'utf8')) as AppState;
     expect(first.history.at(-1)).toMatchObject({ version: 'v3', outcome: 'reverted' });

@@ -279,7 +279,7 @@ describe('hostInputs', () => {
 describe('resolveHosts', () => {
   it('merges each host overrides over the action-level settings', () => {
     const inputs = hostsRead({
-      hosts: '- deploy@10.0.0.1\n- host: deploy@10.0.0.2\n  green-port: 9002\n  nginx-command: sudo nginx',
+      hosts: '- deploy@10.0.0.1\n- host: deploy@10.0.0.2\n  green-port: 9002\n  nginx-command: sudo nginx\n  access-log: logs/app.log',
       'blue-port': '7001',
       'state-dir': '/srv/agent-loop',
     });
@@ -292,8 +292,9 @@ describe('resolveHosts', () => {
       stateDir: '/srv/agent-loop',
       nginxConfDir: '/etc/nginx/conf.d',
       nginxCommand: ['nginx'],
+      accessLog: '/var/log/nginx/access.log',
     });
-    expect(second).toMatchObject({ bluePort: 7001, greenPort: 9002, nginxStatusPort: 8099, stateDir: '/srv/agent-loop', nginxCommand: ['sudo', 'nginx'] });
+    expect(second).toMatchObject({ bluePort: 7001, greenPort: 9002, nginxStatusPort: 8099, stateDir: '/srv/agent-loop', nginxCommand: ['sudo', 'nginx'], accessLog: 'logs/app.log' });
   });
 
   it('refuses equal ports, naming the host where they clash', () => {
