@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { renderReadme } from '../scripts/docs';
@@ -38,7 +39,7 @@ describe.each(actions)('actions/%s', (name) => {
   });
 
   it('declares exactly the inputs and outputs its code uses', async () => {
-    const main = (await import(`../actions/${name}/src/main`)) as { inputFields: Record<string, unknown>; Outputs: Record<string, string> };
+    const main = (await import(pathToFileURL(join(root, 'actions', name, 'src', 'main.ts')).href)) as { inputFields: Record<string, unknown>; Outputs: Record<string, string> };
     expect(Object.keys(action.inputs).sort()).toEqual(Object.keys(main.inputFields).sort());
     expect(Object.keys(action.outputs).sort()).toEqual(Object.values(main.Outputs).sort());
   });

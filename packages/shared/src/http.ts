@@ -4,6 +4,8 @@ import { retry } from './retry';
 export interface HttpResponse {
   status: number;
   body: string;
+  /** Response headers, names in lower case (e.g. `link` for GitHub's pagination). */
+  headers?: Record<string, string>;
 }
 
 export interface HttpOptions {
@@ -23,7 +25,7 @@ export async function requestJson(method: string, url: string, payload?: unknown
       });
       const body = await response.text();
       if (response.status >= 500) throw new Error(`HTTP ${response.status}${body ? `: ${body.slice(0, 300)}` : ''}`);
-      return { status: response.status, body };
+      return { status: response.status, body, headers: Object.fromEntries(response.headers) };
     },
     { attempts: options.attempts ?? 3, delayMs: 500 },
   );

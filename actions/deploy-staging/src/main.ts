@@ -1,0 +1,1 @@
+export const inputFields = {}; export const Outputs = {}; export async function run() {}
