@@ -2,7 +2,7 @@
 // Bundles every action (actions/<name>/src/index.ts → actions/<name>/dist/index.js) with ncc.
 // With --check, bundles into a temporary folder and fails when the committed dist/ differs.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
@@ -21,8 +21,13 @@ function listFiles(dir, base = dir) {
 let differences = 0;
 for (const name of actions) {
   const dir = join(root, 'actions', name);
-  const out = check ? mkdtempSync(join(tmpdir(), `ncc-${name}-`)) : join(dir, 'dist');
-  if (!check) rmSync(out, { recursive: true, force: true });
+  // ncc type-checks what the nearest tsconfig.json includes: give each action its own, limited to
+  // its sources and the shared core, so one action's build never depends on another's (or on tests).
+  const tsconfig = join(dir, 'tsconfig.json');
+  const wanted = '{\n  "extends": "../../tsconfig.json",\n  "include": ["src", "../../packages/shared/src"]\n}\n';
+  if (!existsSync(tsconfig) || readFileSync(tsconfig, 'utf8') !== wanted) writeFileSync(tsconfig, wanted);
+  // Build into a fresh folder and swap it in only when the build succeeded.
+  const out = mkdtempSync(join(tmpdir(), `ncc-${name}-`));
   execFileSync(process.execPath, [ncc, 'build', join(dir, 'src/index.ts'), '-o', out, '--quiet', '--target', 'es2022'], { stdio: 'inherit', cwd: root });
   // The bundle is CommonJS: say so next to it, whatever package.json sits above.
   writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n');
@@ -41,7 +46,10 @@ for (const name of actions) {
     }
     rmSync(out, { recursive: true, force: true });
   } else {
-    console.log(`built actions/${name}/dist (${listFiles(out).length} files)`);
+    rmSync(join(dir, 'dist'), { recursive: true, force: true });
+    cpSync(out, join(dir, 'dist'), { recursive: true });
+    rmSync(out, { recursive: true, force: true });
+    console.log(`built actions/${name}/dist (${listFiles(join(dir, 'dist')).length} files)`);
   }
 }
 if (check) {

@@ -1,10 +1,13 @@
 import {
   action,
+  bestEffort,
   buildRuntime,
   checkRuntimeInputs,
+  createDeployment,
   deploy,
   DEFAULT_SMOKE_REQUESTS,
   field,
+  githubContext,
   healthPaths,
   hostInputs,
   IMAGE_REF,
@@ -16,8 +19,10 @@ import {
   resolveHosts,
   runtimeInputs,
   sessionFromInputs,
+  setDeploymentStatus,
   smokeListSchema,
   VERSION,
+  type DeploymentState,
   type InputReader,
   type PhaseResult,
 } from '@agent-loop/shared';
@@ -30,7 +35,11 @@ export const Outputs = {
   CanaryPercent: 'canary-percent',
   SwitchMs: 'switch-ms',
   Report: 'report',
+  DeploymentId: 'deployment-id',
 } as const;
+
+const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._\/-]*$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
 
 export const inputFields = {
   ...hostInputs,
@@ -44,22 +53,30 @@ export const inputFields = {
   'keep-previous': field.boolean(false),
   'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
   'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
+  'github-token': field.secret({ form: 'a token with deployments: write, e.g. secrets.GITHUB_TOKEN' }),
+  'deployment-ref': field.string({ form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA', pattern: GIT_REF, max: 255 }),
+  'commit-time': field.string({ form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z', pattern: ISO_TIME, max: 40 }),
+  'deployment-id': field.string({ form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)', pattern: /^\d{1,20}$/, max: 20 }),
 };
 
-export function readSettings(read?: InputReader) {
+export function readSettings(read?: InputReader, env: NodeJS.ProcessEnv = process.env) {
   const inputs = readInputs(inputFields, read);
   const hosts = resolveHosts(inputs);
   if (inputs.phase === 'deploy') {
     requireInput(inputs.image !== '', 'image', 'is required for phase deploy: an image reference such as ghcr.io/org/app:1.2.3');
     requireInput(inputs.version !== '', 'version', 'is required for phase deploy: a version label such as v1.4.2');
+    requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
   }
   checkRuntimeInputs(inputs);
-  return { inputs, hosts };
+  requireInput(inputs['commit-time'] === '' || Number.isFinite(Date.parse(inputs['commit-time'])), 'commit-time', `expected a real ISO 8601 time such as 2026-05-01T12:34:56Z, got '${inputs['commit-time']}'`);
+  const deploymentRef = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
+  requireInput(inputs['github-token'] === '' || inputs.phase !== 'deploy' || deploymentRef !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
+  return { inputs, hosts, deploymentRef, github: githubContext(inputs['github-token'], env) };
 }
 
 export async function run(read?: InputReader): Promise<void> {
   await action.runAction(async () => {
-    const { inputs, hosts } = readSettings(read);
+    const { inputs, hosts, deploymentRef, github } = readSettings(read);
     const run = action.runInfo();
     const runtime = buildRuntime(inputs);
     const paths = healthPaths(inputs);
@@ -67,6 +84,26 @@ export async function run(read?: InputReader): Promise<void> {
     const label = `${inputs.app} ${inputs.phase}${inputs.version ? ` ${inputs.version}` : ''} to ${inputs.environment} (${hosts.length} host${hosts.length === 1 ? '' : 's'})`;
     const fields = { app: inputs.app, environment: inputs.environment, phase: inputs.phase, version: inputs.version || '(canary)', hosts: String(hosts.length) };
     await notifySlack(inputs['slack-webhook-url'], { event: 'started', title: `${label} started`, fields, runUrl: run.runUrl }, action.logger.warn);
+
+    // The GitHub deployment record (DORA figures read it): created by deploy, completed by promote.
+    // Without a token nothing is recorded; a failed call is a warning and never fails the phase.
+    let deploymentId = inputs['deployment-id'] ? Number(inputs['deployment-id']) : null;
+    if (github && inputs.phase === 'deploy') {
+      deploymentId = await bestEffort('recording the GitHub deployment', action.logger.warn, () =>
+        createDeployment(github, {
+          ref: deploymentRef,
+          environment: inputs.environment,
+          description: `deploy ${inputs.app} ${inputs.version}`,
+          payload: { app: inputs.app, version: inputs.version, image: inputs.image, commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null },
+        }),
+      );
+    }
+    const recordStatus = async (state: DeploymentState, description: string): Promise<void> => {
+      if (!github || deploymentId === null) return;
+      const id = deploymentId;
+      await bestEffort(`setting GitHub deployment ${id} to ${state}`, action.logger.warn, () => setDeploymentStatus(github, id, state, description, run.runUrl));
+    };
+    if (inputs.phase === 'deploy') await recordStatus('in_progress', `deploying ${inputs.version}`);
 
     let result: PhaseResult;
     try {
@@ -96,6 +133,7 @@ export async function run(read?: InputReader): Promise<void> {
             }),
       );
     } catch (error) {
+      await recordStatus('failure', `${inputs.phase} failed: ${(error as Error).message}`);
       await notifySlack(inputs['slack-webhook-url'], { event: 'failed', title: `${label} failed`, fields, error: (error as Error).message, runUrl: run.runUrl }, action.logger.warn);
       throw error;
     }
@@ -108,7 +146,11 @@ export async function run(read?: InputReader): Promise<void> {
       [Outputs.CanaryPercent]: result.canaryPercent,
       [Outputs.SwitchMs]: result.switchMs,
       [Outputs.Report]: JSON.stringify(result.hosts),
+      [Outputs.DeploymentId]: deploymentId,
     });
+    if (!result.ok) await recordStatus('failure', `${inputs.phase} failed: ${result.error ?? 'see the run'}`);
+    // Complete once the version serves all traffic: after promote, or a deploy that took it all at once.
+    else if (inputs.phase === 'promote' || result.canaryPercent === 100) await recordStatus('success', `${result.version ?? inputs.version} serves all traffic`);
     await action.writeSummary(phaseSummary(inputs.app, result));
     await notifySlack(
       inputs['slack-webhook-url'],

@@ -1,4 +1,4 @@
-import { NodeSSH } from 'node-ssh';
+import type { NodeSSH } from 'node-ssh';
 import { ConfigurationError, HostError } from './errors';
 import type { SshTarget } from './hosts';
 import { fingerprint, parseKnownHosts, verifyHostKey } from './knownhosts';
@@ -56,10 +56,13 @@ export async function connect(target: SshTarget, options: ConnectOptions): Promi
     return false;
   };
 
-  const ssh = await retry(
+  // Loaded on first use: ssh2 compiles its WebAssembly and probes ciphers when it loads, which is
+  // most of a bundle's start-up time, and an action that stops at input validation never needs it.
+  const { NodeSSH: Client } = await import('node-ssh');
+  const ssh: NodeSSH = await retry(
     async () => {
       rejection = undefined;
-      const client = new NodeSSH();
+      const client = new Client();
       try {
         await client.connect({
           host: target.host,
