@@ -1,4 +1,5 @@
 import type { NodeSSH } from 'node-ssh';
+import type { ClientChannel } from 'ssh2';
 import { ConfigurationError, HostError } from './errors';
 import type { SshTarget } from './hosts';
 import { fingerprint, parseKnownHosts, verifyHostKey } from './knownhosts';
@@ -97,11 +98,22 @@ export async function connect(target: SshTarget, options: ConnectOptions): Promi
       const command = toShell(argv);
       const timeoutMs = runOptions.timeoutMs ?? DEFAULT_TIMEOUT_MS;
       let timer: NodeJS.Timeout | undefined;
+      let channel: ClientChannel | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new HostError(target.label, `command timed out after ${Math.round(timeoutMs / 1000)} s: ${argv[0]} …`)), timeoutMs);
+        timer = setTimeout(() => {
+          // Give up on the command: ask for a signal and close the channel. OpenSSH's sshd does not
+          // end a command without a terminal this way, so the host may finish it on its own.
+          try {
+            channel?.signal('KILL');
+            channel?.close();
+          } catch {
+            // the channel may already be gone
+          }
+          reject(new HostError(target.label, `command timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}: ${argv[0]} …`));
+        }, timeoutMs);
       });
       try {
-        const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true }), timeout]);
+        const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true, onChannel: (opened) => (channel = opened) }), timeout]);
         return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
       } finally {
         clearTimeout(timer);
