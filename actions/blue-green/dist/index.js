@@ -40267,9 +40267,9 @@ const $ZodNumberFormat = /*@__PURE__*/ $constructor("$ZodNumberFormat", (inst, d
     $ZodCheckNumberFormat.init(inst, def);
     $ZodNumber.init(inst, def); // no format checks
 });
-const $ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodBoolean", (inst, def) => {
+const $ZodBoolean = /*@__PURE__*/ $constructor("$ZodBoolean", (inst, def) => {
     $ZodType.init(inst, def);
-    inst._zod.pattern = regexes.boolean;
+    inst._zod.pattern = regexes_boolean;
     inst._zod.parse = (payload, _ctx) => {
         if (def.coerce)
             try {
@@ -40287,7 +40287,7 @@ const $ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null &&
         });
         return payload;
     };
-})));
+});
 const $ZodBigInt = /*@__PURE__*/ $constructor("$ZodBigInt", (inst, def) => {
     $ZodType.init(inst, def);
     inst._zod.pattern = bigint;
@@ -42677,7 +42677,7 @@ function _uint32(Class, params) {
 function _boolean(Class, params) {
     return new Class({
         type: "boolean",
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 // @__NO_SIDE_EFFECTS__
@@ -46219,13 +46219,13 @@ function int32(params) {
 function uint32(params) {
     return core._uint32(ZodNumberFormat, params);
 }
-const ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodBoolean", (inst, def) => {
-    core.$ZodBoolean.init(inst, def);
+const ZodBoolean = /*@__PURE__*/ $constructor("ZodBoolean", (inst, def) => {
+    $ZodBoolean.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.booleanProcessor(inst, ctx, json, params);
-})));
+    inst._zod.processJSONSchema = (ctx, json, params) => booleanProcessor(inst, ctx, json, params);
+});
 function schemas_boolean(params) {
-    return core._boolean(ZodBoolean, params);
+    return _boolean(ZodBoolean, params);
 }
 const ZodBigInt = /*@__PURE__*/ $constructor("ZodBigInt", (inst, def) => {
     $ZodBigInt.init(inst, def);
@@ -51577,7 +51577,7 @@ class host_HostSource {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/clock.ts
-const systemClock = {
+const clock_systemClock = {
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
 };
@@ -51589,7 +51589,7 @@ function elapsedSince(clock, start) {
 
 /** The one retry helper: bounded attempts, linear backoff. */
 async function retry(task, options) {
-    const clock = options.clock ?? systemClock;
+    const clock = options.clock ?? clock_systemClock;
     let lastError;
     for (let attempt = 1; attempt <= options.attempts; attempt++) {
         try {
@@ -51672,11 +51672,23 @@ async function connect(target, options) {
             const command = toShell(argv);
             const timeoutMs = runOptions.timeoutMs ?? DEFAULT_TIMEOUT_MS;
             let timer;
+            let channel;
             const timeout = new Promise((_, reject) => {
-                timer = setTimeout(() => reject(new errors_HostError(target.label, `command timed out after ${Math.round(timeoutMs / 1000)} s: ${argv[0]} …`)), timeoutMs);
+                timer = setTimeout(() => {
+                    // Give up on the command: ask for a signal and close the channel. OpenSSH's sshd does not
+                    // end a command without a terminal this way, so the host may finish it on its own.
+                    try {
+                        channel?.signal('KILL');
+                        channel?.close();
+                    }
+                    catch {
+                        // the channel may already be gone
+                    }
+                    reject(new errors_HostError(target.label, `command timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}: ${argv[0]} …`));
+                }, timeoutMs);
             });
             try {
-                const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true }), timeout]);
+                const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true, onChannel: (opened) => (channel = opened) }), timeout]);
                 return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
             }
             finally {
@@ -52641,6 +52653,45 @@ function colorSample(answers) {
 
 
 
+;// CONCATENATED MODULE: ./packages/shared/src/ansible.ts
+
+function playbookCommand(run) {
+    return ['ansible-playbook', run.playbook, '--inventory', run.inventory, '--extra-vars', JSON.stringify(run.extraVars), ...(run.limit ? ['--limit', run.limit] : [])];
+}
+/** The environment that keeps ansible from leaving ControlPersist processes and files in HOME. */
+function ansibleEnv(workDir, base = process.env) {
+    return {
+        ...base,
+        ANSIBLE_HOME: `${workDir}/ansible-home`,
+        ANSIBLE_LOCAL_TEMP: `${workDir}/ansible-tmp`,
+        ANSIBLE_SSH_ARGS: '-o ControlMaster=no',
+        ANSIBLE_FORCE_COLOR: '0',
+        ANSIBLE_NOCOLOR: '1',
+        PYTHONUNBUFFERED: '1',
+    };
+}
+/** The first failed task in ansible's output, for the error message. */
+function failedTask(output) {
+    const lines = output.split('\n');
+    let task = '';
+    for (const line of lines) {
+        const taskMatch = /^TASK \[(.*)\]/.exec(line);
+        if (taskMatch)
+            task = taskMatch[1];
+        if (/^fatal:|^failed:/.test(line))
+            return `${task}: ${line.replace(/^(fatal|failed): /, '').slice(0, 500)}`;
+    }
+    return null;
+}
+/** Installs a requirements file's collections into `collectionsDir` (the playbook then gets ANSIBLE_COLLECTIONS_PATH=collectionsDir). */
+function collectionInstallCommand(requirementsFile, collectionsDir) {
+    return ['ansible-galaxy', 'collection', 'install', '-r', requirementsFile, '-p', collectionsDir];
+}
+/** Cache key of the installed collections: a new requirements file is a new key. `os` as the runner names it (RUNNER_OS). */
+function collectionsCacheKey(os, requirements) {
+    return `ansible-collections-${os.toLowerCase()}-${createHash('sha256').update(requirements).digest('hex')}`;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/health.ts
 
 
@@ -53320,7 +53371,7 @@ function healthPaths(inputs) {
     return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
 }
 /** Session settings (connection, lock, parallelism, who acts) from the shared host inputs. */
-function sessionFromInputs(inputs, run, log, clock = systemClock) {
+function sessionFromInputs(inputs, run, log, clock = clock_systemClock) {
     return {
         app: inputs.app,
         splitKey: inputs['split-key'],
@@ -54213,6 +54264,303 @@ async function listDeployments(context, environment, since, options = {}) {
     });
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/exposition.ts
+/**
+ * A strict reader of the Prometheus text exposition format (version 0.0.4), for checking that a
+ * service's /metrics can be scraped. It accepts what Prometheus accepts and refuses what would make
+ * a scrape fail or silently lose series: a bad name or value, an unterminated label set, a TYPE
+ * given twice or after its samples, a family split in two, a histogram without its +Inf bucket.
+ * Pure: text in, families out, or an ExpositionError naming the line.
+ */
+class ExpositionError extends Error {
+    line;
+    name = 'ExpositionError';
+    constructor(line, problem) {
+        super(line > 0 ? `line ${line}: ${problem}` : problem);
+        this.line = line;
+    }
+}
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const TYPES = (/* unused pure expression or super */ null && (['counter', 'gauge', 'histogram', 'summary', 'untyped']));
+const FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const MAX_LENGTH = (/* unused pure expression or super */ null && (16 * 1024 * 1024));
+/** A sample value as Go's ParseFloat reads it, limited to the forms exporters write. */
+function parseSampleValue(text) {
+    if (FLOAT.test(text))
+        return Number(text);
+    if (/^[+]?inf$/i.test(text))
+        return Infinity;
+    if (/^-inf$/i.test(text))
+        return -Infinity;
+    if (/^nan$/i.test(text))
+        return NaN;
+    return undefined;
+}
+const exposition_show = (text) => JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text);
+/** Reads `name{labels} value [timestamp]` from one line. */
+function parseSampleLine(line, number) {
+    const nameMatch = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line);
+    if (!nameMatch)
+        throw new ExpositionError(number, `expected a metric name, got ${exposition_show(line)}`);
+    const name = nameMatch[0];
+    let at = name.length;
+    const labels = {};
+    if (line[at] === '{') {
+        at++;
+        while (true) {
+            while (line[at] === ' ' || line[at] === '\t')
+                at++;
+            if (line[at] === '}') {
+                at++;
+                break;
+            }
+            const labelMatch = /^[a-zA-Z_][a-zA-Z0-9_]*/.exec(line.slice(at));
+            if (!labelMatch)
+                throw new ExpositionError(number, `expected a label name or } in the labels of ${name}, got ${exposition_show(line.slice(at))}`);
+            const label = labelMatch[0];
+            at += label.length;
+            while (line[at] === ' ' || line[at] === '\t')
+                at++;
+            if (line[at] !== '=')
+                throw new ExpositionError(number, `expected = after the label ${label} of ${name}`);
+            at++;
+            while (line[at] === ' ' || line[at] === '\t')
+                at++;
+            if (line[at] !== '"')
+                throw new ExpositionError(number, `expected a quoted value for the label ${label} of ${name}`);
+            at++;
+            let value = '';
+            while (true) {
+                const char = line[at];
+                if (char === undefined)
+                    throw new ExpositionError(number, `the value of the label ${label} of ${name} is not terminated by "`);
+                at++;
+                if (char === '"')
+                    break;
+                if (char === '\\') {
+                    const escaped = line[at];
+                    at++;
+                    if (escaped === '\\')
+                        value += '\\';
+                    else if (escaped === '"')
+                        value += '"';
+                    else if (escaped === 'n')
+                        value += '\n';
+                    else
+                        throw new ExpositionError(number, `invalid escape \\${escaped ?? ''} in the label ${label} of ${name} (only \\\\, \\" and \\n are allowed)`);
+                }
+                else {
+                    value += char;
+                }
+            }
+            if (Object.hasOwn(labels, label))
+                throw new ExpositionError(number, `the label ${label} appears twice in a sample of ${name}`);
+            if (label.startsWith('__'))
+                throw new ExpositionError(number, `the label name ${label} is reserved (starts with __)`);
+            labels[label] = value;
+            while (line[at] === ' ' || line[at] === '\t')
+                at++;
+            if (line[at] === ',') {
+                at++;
+                continue;
+            }
+            if (line[at] === '}') {
+                at++;
+                break;
+            }
+            throw new ExpositionError(number, `expected , or } after the label ${label} of ${name}, got ${exposition_show(line.slice(at))}`);
+        }
+    }
+    const rest = line.slice(at);
+    if (rest !== '' && !/^[ \t]/.test(rest))
+        throw new ExpositionError(number, `expected a space and a value after ${name}, got ${exposition_show(rest)}`);
+    const fields = rest.trim().split(/[ \t]+/).filter(Boolean);
+    if (fields.length === 0)
+        throw new ExpositionError(number, `the sample ${name} has no value`);
+    if (fields.length > 2)
+        throw new ExpositionError(number, `the sample ${name} has ${fields.length} fields after its name; expected a value and an optional timestamp`);
+    const value = parseSampleValue(fields[0]);
+    if (value === undefined)
+        throw new ExpositionError(number, `the value of ${name} is not a number: ${exposition_show(fields[0])}`);
+    const sample = { name, labels, value };
+    if (fields[1] !== undefined) {
+        if (!/^-?\d{1,19}$/.test(fields[1]))
+            throw new ExpositionError(number, `the timestamp of ${name} is not whole milliseconds: ${exposition_show(fields[1])}`);
+        sample.timestampMs = Number(fields[1]);
+    }
+    return sample;
+}
+/** The family a sample belongs to, given the TYPE lines seen so far. */
+function familyOf(sampleName, declared) {
+    for (const suffix of ['_bucket', '_sum', '_count']) {
+        if (!sampleName.endsWith(suffix))
+            continue;
+        const base = sampleName.slice(0, -suffix.length);
+        const type = declared.get(base);
+        if (type === 'histogram' || (type === 'summary' && suffix !== '_bucket'))
+            return base;
+    }
+    return sampleName;
+}
+const seriesKey = (sample) => `${sample.name}{${Object.entries(sample.labels)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(',')}}`;
+function checkHistogram(family) {
+    const groups = new Map();
+    const groupOf = (labels) => {
+        const { le: _le, ...rest } = labels;
+        const key = seriesKey({ name: '', labels: rest, value: 0 });
+        let group = groups.get(key);
+        if (!group) {
+            group = { buckets: [] };
+            groups.set(key, group);
+        }
+        return { key, group };
+    };
+    for (const sample of family.samples) {
+        if (sample.name === `${family.name}_bucket`) {
+            const le = sample.labels.le;
+            if (le === undefined)
+                throw new ExpositionError(0, `histogram ${family.name}: a _bucket sample has no le label`);
+            const bound = parseSampleValue(le);
+            if (bound === undefined || Number.isNaN(bound))
+                throw new ExpositionError(0, `histogram ${family.name}: le="${le}" is not a number`);
+            groupOf(sample.labels).group.buckets.push({ le: bound, count: sample.value });
+        }
+        else if (sample.name === `${family.name}_count`) {
+            groupOf(sample.labels).group.count = sample.value;
+        }
+        else if (sample.name !== `${family.name}_sum`) {
+            throw new ExpositionError(0, `histogram ${family.name}: unexpected sample ${sample.name} (expected _bucket, _sum and _count)`);
+        }
+    }
+    for (const [key, { buckets, count }] of groups) {
+        const where = key === '{}' ? '' : ` ${key}`;
+        const sorted = [...buckets].sort((a, b) => a.le - b.le);
+        const inf = sorted.at(-1);
+        if (!inf || inf.le !== Infinity)
+            throw new ExpositionError(0, `histogram ${family.name}${where} has no le="+Inf" bucket`);
+        for (let i = 1; i < sorted.length; i++) {
+            if (sorted[i].count < sorted[i - 1].count)
+                throw new ExpositionError(0, `histogram ${family.name}${where}: bucket counts decrease at le="${sorted[i].le}" (buckets are cumulative)`);
+        }
+        if (count !== undefined && count !== inf.count)
+            throw new ExpositionError(0, `histogram ${family.name}${where}: _count is ${count} but the +Inf bucket is ${inf.count}`);
+    }
+}
+function checkSummary(family) {
+    for (const sample of family.samples) {
+        if (sample.name !== family.name)
+            continue;
+        const quantile = sample.labels.quantile;
+        const q = quantile === undefined ? undefined : parseSampleValue(quantile);
+        if (q === undefined || !(q >= 0 && q <= 1))
+            throw new ExpositionError(0, `summary ${family.name}: a sample without _sum/_count needs a quantile label from 0 to 1, got ${quantile === undefined ? 'none' : `"${quantile}"`}`);
+    }
+}
+/** Parses and checks a whole exposition; throws ExpositionError on the first problem. */
+function exposition_parseExposition(text) {
+    if (text.length > MAX_LENGTH)
+        throw new ExpositionError(0, `the body is ${text.length} bytes; at most ${MAX_LENGTH} are read`);
+    if (text.trim() === '')
+        throw new ExpositionError(0, 'the body is empty: no metrics');
+    if (text.includes('\r'))
+        throw new ExpositionError(text.slice(0, text.indexOf('\r')).split('\n').length, 'carriage return: lines must end with \\n only');
+    if (text.includes('\0'))
+        throw new ExpositionError(text.slice(0, text.indexOf('\0')).split('\n').length, 'NUL byte');
+    const families = new Map();
+    const declared = new Map();
+    const helped = new Set();
+    const series = new Set();
+    const closed = new Set();
+    let current = null;
+    let sampleCount = 0;
+    const family = (name) => {
+        let found = families.get(name);
+        if (!found) {
+            found = { name, type: declared.get(name) ?? 'untyped', samples: [] };
+            families.set(name, found);
+        }
+        return found;
+    };
+    /** Moves to `name`'s group; a family whose group ended cannot start again. */
+    const enter = (name, number) => {
+        if (current === name)
+            return;
+        if (closed.has(name))
+            throw new ExpositionError(number, `the lines of ${name} are not grouped together (it appeared before another metric)`);
+        if (current !== null)
+            closed.add(current);
+        current = name;
+    };
+    const lines = text.split('\n');
+    // The last line must end with a line feed: then split leaves an empty string last. Checked after
+    // the lines themselves, so an HTML or JSON body is reported for what it is.
+    const unterminated = lines.at(-1) !== '';
+    if (!unterminated)
+        lines.pop();
+    lines.forEach((line, index) => {
+        const number = index + 1;
+        if (line.trim() === '')
+            return;
+        if (line.startsWith('#')) {
+            const meta = /^#[ \t]+(HELP|TYPE)[ \t]+(\S+)(?:[ \t]+(.*))?$/.exec(line);
+            if (!meta)
+                return; // a plain comment
+            const [, kind, name = '', rest = ''] = meta;
+            if (!METRIC_NAME.test(name))
+                throw new ExpositionError(number, `invalid metric name ${exposition_show(name)} in # ${kind}`);
+            enter(name, number);
+            if (kind === 'TYPE') {
+                const type = rest.trim();
+                if (!TYPES.includes(type))
+                    throw new ExpositionError(number, `unknown type ${exposition_show(rest.trim())} for ${name}; expected one of ${TYPES.join(', ')}`);
+                if (declared.has(name))
+                    throw new ExpositionError(number, `second # TYPE line for ${name}`);
+                if (families.get(name)?.samples.length)
+                    throw new ExpositionError(number, `# TYPE for ${name} comes after its samples`);
+                declared.set(name, type);
+                family(name).type = type;
+            }
+            else {
+                if (helped.has(name))
+                    throw new ExpositionError(number, `second # HELP line for ${name}`);
+                helped.add(name);
+                // HELP text escapes only \\ and \n.
+                if (/\\(?![\\n])/.test(rest))
+                    throw new ExpositionError(number, `invalid escape in the # HELP text of ${name} (only \\\\ and \\n are allowed)`);
+                family(name).help = rest.replace(/\\(\\|n)/g, (_match, escaped) => (escaped === 'n' ? '\n' : '\\'));
+            }
+            return;
+        }
+        const sample = parseSampleLine(line, number);
+        const name = familyOf(sample.name, declared);
+        enter(name, number);
+        const key = seriesKey(sample);
+        if (series.has(key))
+            throw new ExpositionError(number, `duplicate sample ${key}`);
+        series.add(key);
+        const target = family(name);
+        if ((target.type === 'counter' || target.type === 'histogram' || target.type === 'summary') && sample.name !== target.name + '_sum' && sample.value < 0) {
+            throw new ExpositionError(number, `${target.type} ${sample.name} is negative (${sample.value})`);
+        }
+        target.samples.push(sample);
+        sampleCount++;
+    });
+    if (unterminated)
+        throw new ExpositionError(lines.length, 'the last line does not end with a line feed');
+    for (const found of families.values()) {
+        if (found.type === 'histogram')
+            checkHistogram(found);
+        if (found.type === 'summary')
+            checkSummary(found);
+    }
+    if (sampleCount === 0)
+        throw new ExpositionError(0, 'no samples: only comments');
+    return { families: [...families.values()], sampleCount };
+}
+
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = require("node:child_process");
 ;// CONCATENATED MODULE: ./packages/shared/src/local.ts
@@ -54258,6 +54606,176 @@ function runLocal(argv, options = {}) {
             resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
         });
     });
+}
+
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __nccwpck_require__(7067);
+;// CONCATENATED MODULE: external "node:https"
+const external_node_https_namespaceObject = require("node:https");
+;// CONCATENATED MODULE: ./packages/shared/src/loadtest.ts
+
+
+
+/** Nearest-rank percentile of ascending `sorted` values (q from 0 to 1); NaN for none. */
+function loadtest_percentile(sorted, q) {
+    if (sorted.length === 0)
+        return NaN;
+    const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
+    return sorted[rank - 1];
+}
+function summarizeLatencies(values) {
+    if (values.length === 0)
+        return null;
+    const sorted = [...values].sort((a, b) => a - b);
+    const round = (value) => Math.round(value * 10) / 10;
+    return {
+        p50: round(loadtest_percentile(sorted, 0.5)),
+        p95: round(loadtest_percentile(sorted, 0.95)),
+        p99: round(loadtest_percentile(sorted, 0.99)),
+        max: round(sorted[sorted.length - 1]),
+        mean: round(sorted.reduce((sum, value) => sum + value, 0) / sorted.length),
+    };
+}
+function plannedRequests(plan) {
+    return Math.round((plan.ratePerMinute * plan.durationSeconds) / 60);
+}
+/** The content type a body is sent with: JSON when it parses as JSON. */
+function loadtest_bodyContentType(body) {
+    try {
+        JSON.parse(body);
+        return 'application/json';
+    }
+    catch {
+        return 'text/plain; charset=utf-8';
+    }
+}
+/** Runs the plan; `onProgress` hears how many requests left, about every `progressEveryMs`. */
+async function runLoad(plan, clock = systemClock, onProgress, progressEveryMs = 30_000) {
+    const url = new URL(plan.url);
+    const client = url.protocol === 'https:' ? https : http;
+    const agent = new client.Agent({ keepAlive: true, maxSockets: plan.connections, maxFreeSockets: plan.connections });
+    const body = plan.body !== undefined && !['GET', 'HEAD'].includes(plan.method) ? Buffer.from(plan.body) : undefined;
+    const headers = { 'user-agent': 'agent-loop-deploy-staging', accept: '*/*' };
+    if (body) {
+        headers['content-type'] = loadtest_bodyContentType(plan.body);
+        headers['content-length'] = String(body.length);
+    }
+    const send = (due) => new Promise((resolve) => {
+        let settled = false;
+        const settle = (outcome) => {
+            if (settled)
+                return;
+            settled = true;
+            clearTimeout(timer);
+            const finishedAt = clock.now();
+            resolve({ ...outcome, latencyMs: finishedAt - due, finishedAt });
+        };
+        // Runs at least 1 ms from now, after `request` below exists.
+        const timer = setTimeout(() => {
+            settle({ error: 'timeout' });
+            request.destroy();
+        }, Math.max(1, due + plan.timeoutMs - clock.now()));
+        const request = client.request(url, { method: plan.method, agent, headers }, (response) => {
+            response.on('data', () => undefined);
+            response.on('end', () => settle({ status: response.statusCode ?? 0 }));
+            response.on('error', (error) => settle({ error: error.code ?? error.message }));
+        });
+        request.on('error', (error) => settle({ error: error.code ?? error.message }));
+        request.end(body);
+    });
+    const planned = plannedRequests(plan);
+    const intervalMs = 60_000 / plan.ratePerMinute;
+    const start = clock.now();
+    const inFlight = [];
+    let maxStartLagMs = 0;
+    let lastProgress = start;
+    try {
+        for (let i = 0; i < planned; i++) {
+            const due = start + i * intervalMs;
+            const wait = due - clock.now();
+            if (wait > 0)
+                await clock.sleep(wait);
+            maxStartLagMs = Math.max(maxStartLagMs, clock.now() - due);
+            inFlight.push(send(due));
+            if (onProgress && clock.now() - lastProgress >= progressEveryMs) {
+                lastProgress = clock.now();
+                onProgress(i + 1, planned);
+            }
+        }
+        const outcomes = await Promise.all(inFlight);
+        const statuses = {};
+        const errorKinds = {};
+        const latencies = [];
+        let ok = 0;
+        let non2xx = 0;
+        let errors = 0;
+        let lastFinish = start;
+        for (const outcome of outcomes) {
+            lastFinish = Math.max(lastFinish, outcome.finishedAt);
+            if (outcome.status === undefined) {
+                errors++;
+                errorKinds[outcome.error ?? 'error'] = (errorKinds[outcome.error ?? 'error'] ?? 0) + 1;
+                continue;
+            }
+            statuses[outcome.status] = (statuses[outcome.status] ?? 0) + 1;
+            latencies.push(outcome.latencyMs);
+            if (outcome.status >= 200 && outcome.status < 300)
+                ok++;
+            else
+                non2xx++;
+        }
+        const elapsedMs = Math.max(plan.durationSeconds * 1000, lastFinish - start);
+        const responses = ok + non2xx;
+        return {
+            planned,
+            sent: outcomes.length,
+            responses,
+            ok,
+            non2xx,
+            errors,
+            statuses,
+            errorKinds,
+            elapsedMs,
+            achievedRatePerMinute: elapsedMs > 0 ? Math.round(((responses * 60_000) / elapsedMs) * 10) / 10 : 0,
+            errorRate: outcomes.length > 0 ? (non2xx + errors) / outcomes.length : 0,
+            latencyMs: summarizeLatencies(latencies),
+            maxStartLagMs: Math.round(maxStartLagMs),
+        };
+    }
+    finally {
+        agent.destroy();
+    }
+}
+const percent = (ratio) => `${(Math.round(ratio * 10_000) / 100).toString()}%`;
+const ms = (value) => (value === undefined ? '—' : `${value} ms`);
+function judgeLoad(plan, result, criteria) {
+    const minRate = Math.round(plan.ratePerMinute * criteria.minRateRatio * 10) / 10;
+    const rateMet = result.achievedRatePerMinute >= minRate;
+    const errorMet = result.sent > 0 && result.errorRate <= criteria.maxErrorRate;
+    const p95 = result.latencyMs?.p95;
+    const p95Met = p95 !== undefined && p95 <= criteria.maxP95Ms;
+    const failures = [];
+    if (!rateMet)
+        failures.push(`achieved rate ${result.achievedRatePerMinute}/min is below min-rate-ratio ${criteria.minRateRatio} × ${plan.ratePerMinute}/min = ${minRate}/min`);
+    if (!errorMet)
+        failures.push(`error rate ${percent(result.errorRate)} (${result.non2xx} non-2xx and ${result.errors} errors of ${result.sent} requests) is above max-error-rate ${percent(criteria.maxErrorRate)}`);
+    if (!p95Met)
+        failures.push(p95 === undefined ? `P95 latency: no request got an answer (max-p95-ms ${criteria.maxP95Ms})` : `P95 latency ${p95} ms is above max-p95-ms ${criteria.maxP95Ms} ms`);
+    const errorKinds = Object.entries(result.errorKinds).map(([kind, count]) => `${kind} ×${count}`).join(', ');
+    const statuses = Object.entries(result.statuses).map(([status, count]) => `${status} ×${count}`).join(', ');
+    return {
+        passed: failures.length === 0,
+        failures,
+        figures: [
+            { figure: 'achieved rate', value: `${result.achievedRatePerMinute}/min (asked ${plan.ratePerMinute}/min)`, criterion: `≥ ${minRate}/min (min-rate-ratio ${criteria.minRateRatio})`, met: rateMet },
+            { figure: 'error rate', value: `${percent(result.errorRate)} (${result.non2xx} non-2xx, ${result.errors} errors${errorKinds ? `: ${errorKinds}` : ''})`, criterion: `≤ ${percent(criteria.maxErrorRate)} (max-error-rate)`, met: errorMet },
+            { figure: 'P95 latency', value: ms(p95), criterion: `≤ ${criteria.maxP95Ms} ms (max-p95-ms)`, met: p95Met },
+            { figure: 'P50 latency', value: ms(result.latencyMs?.p50), criterion: '—', met: null },
+            { figure: 'P99 latency', value: ms(result.latencyMs?.p99), criterion: '—', met: null },
+            { figure: 'requests', value: `${result.sent} sent of ${result.planned} planned, ${result.responses} answered${statuses ? ` (${statuses})` : ''}`, criterion: '—', met: null },
+            { figure: 'duration', value: `${(result.elapsedMs / 1000).toFixed(1)} s (asked ${plan.durationSeconds} s)`, criterion: '—', met: null },
+        ],
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/log.ts
@@ -54742,6 +55260,212 @@ function classify(event, options) {
     };
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/staging.ts
+
+
+
+
+
+
+
+/**
+ * Staging checks, run from the runner against the staging URL: smoke checks (each request
+ * repeated, with a P95 budget, JSON and Prometheus bodies checked), and the step-summary tables
+ * for them and for the load test.
+ */
+const SMOKE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'];
+const smokeCheckSchema = object({
+    name: schemas_string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._:/()-]{0,79}$/, 'expected a short name of letters, digits, spaces and . _ : / ( ) -').optional(),
+    method: schemas_enum(SMOKE_METHODS).default('GET'),
+    path: schemas_string().regex(inputs_URL_PATH, 'expected a path starting with /'),
+    body: union([schemas_string().max(65_536), record(schemas_string(), unknown()), array(unknown())]).optional(),
+    status: schemas_number().int().min(100).max(599).default(200),
+    json: schemas_boolean().default(false),
+    prometheus: schemas_boolean().default(false),
+    repeat: schemas_number().int().min(1).max(1000).optional(),
+    'p95-ms': schemas_number().int().min(1).max(600_000).optional(),
+})
+    .strict();
+const smokeChecksSchema = array(smokeCheckSchema)
+    .max(50)
+    .superRefine((checks, ctx) => {
+    const names = checks.map(checkName);
+    const twice = names.find((name, index) => names.indexOf(name) !== index);
+    if (twice)
+        ctx.addIssue({ code: 'custom', message: `two checks are named '${twice}'; give each a distinct name` });
+});
+/** The Agent Loop service, as the team's staging procedure checks it. */
+const DEFAULT_SMOKE_CHECKS = (/* unused pure expression or super */ null && (`- name: health
+  path: /health
+- name: ready
+  path: /ready
+- name: metrics
+  path: /metrics
+  prometheus: true
+- name: run-agent
+  method: POST
+  path: /run-agent
+  body: {"instruction": "Hello test", "use_ollama": true}
+  json: true`));
+function checkName(check) {
+    return check.name ?? `${check.method} ${check.path}`;
+}
+/** The tag of an image reference (`ghcr.io/org/app:1.2.3` → `1.2.3`), or null when it has none (a bare name or only a digest). */
+function imageTag(image) {
+    const name = image.split('@')[0];
+    const last = name.slice(name.lastIndexOf('/') + 1);
+    const colon = last.indexOf(':');
+    return colon >= 0 ? last.slice(colon + 1) : null;
+}
+/** base-url joined with a path: `https://staging.example.com/api` + `/health`. */
+function stagingUrl(baseUrl, path) {
+    return `${baseUrl.replace(/\/+$/, '')}${path}`;
+}
+function requestBodyText(body) {
+    if (body === undefined)
+        return undefined;
+    return typeof body === 'string' ? body : JSON.stringify(body);
+}
+/**
+ * One request to staging with fetch, timed to the last byte of the body. Redirects are not
+ * followed (a 302 to a login page is an answer to report, not to chase). Throws on no answer.
+ */
+async function timedRequest(url, options, clock = systemClock) {
+    const started = clock.now();
+    const response = await fetch(url, {
+        method: options.method,
+        headers: { 'user-agent': 'agent-loop-deploy-staging', ...(options.body === undefined ? {} : { 'content-type': bodyContentType(options.body) }) },
+        body: options.body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(options.timeoutMs),
+    });
+    const body = await response.text();
+    return { status: response.status, body, latencyMs: clock.now() - started };
+}
+/** What a body must be, for the checks that say so. Returns the problem, or undefined. */
+function bodyProblem(check, body) {
+    if (check.json) {
+        try {
+            JSON.parse(body);
+        }
+        catch (error) {
+            return `the body is not JSON (${errorMessage(error).split('\n')[0]}): ${JSON.stringify(body.slice(0, 80))}`;
+        }
+    }
+    if (check.prometheus) {
+        try {
+            parseExposition(body);
+        }
+        catch (error) {
+            return `the body is not valid Prometheus text format: ${errorMessage(error)}`;
+        }
+    }
+    return undefined;
+}
+/** Runs one check `repeat` times in a row; stops early only when staging does not answer at all. */
+async function runSmokeCheck(baseUrl, check, defaults, clock = systemClock) {
+    const runs = check.repeat ?? defaults.repeat;
+    const budgetMs = check['p95-ms'] ?? defaults.p95BudgetMs;
+    const url = stagingUrl(baseUrl, check.path);
+    const body = requestBodyText(check.body);
+    const latencies = [];
+    const statuses = {};
+    let passedRuns = 0;
+    let problem;
+    let done = 0;
+    for (let run = 1; run <= runs; run++) {
+        done = run;
+        let response;
+        try {
+            response = await timedRequest(url, { method: check.method, body, timeoutMs: budgetMs + 10_000 }, clock);
+        }
+        catch (error) {
+            const cause = error.cause;
+            problem ??= `run ${run} of ${runs}: no answer from ${url} (${cause?.code ?? cause?.message ?? errorMessage(error)})`;
+            statuses.error = (statuses.error ?? 0) + 1;
+            break;
+        }
+        latencies.push(response.latencyMs);
+        statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+        const runProblem = response.status !== check.status ? `answered ${response.status}, expected ${check.status}` : check.method === 'HEAD' ? undefined : bodyProblem(check, response.body);
+        if (runProblem)
+            problem ??= `run ${run} of ${runs}: ${runProblem}`;
+        else
+            passedRuns++;
+    }
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const p95Ms = sorted.length > 0 ? percentile(sorted, 0.95) : null;
+    if (!problem && p95Ms !== null && p95Ms > budgetMs)
+        problem = `P95 ${p95Ms} ms over ${runs} runs is above the budget of ${budgetMs} ms`;
+    return {
+        name: checkName(check),
+        method: check.method,
+        path: check.path,
+        expectedStatus: check.status,
+        runs: done,
+        passedRuns,
+        statuses,
+        p50Ms: sorted.length > 0 ? percentile(sorted, 0.5) : null,
+        p95Ms,
+        maxMs: sorted.at(-1) ?? null,
+        budgetMs,
+        ok: problem === undefined,
+        ...(problem ? { problem } : {}),
+    };
+}
+async function runSmokeChecks(baseUrl, checks, defaults, clock = systemClock, onResult) {
+    const results = [];
+    for (const check of checks) {
+        const result = await runSmokeCheck(baseUrl, check, defaults, clock);
+        onResult?.(result);
+        results.push(result);
+    }
+    return results;
+}
+/** The same checks as requests the blue-green deploy sends to a new color before it gets traffic. */
+function smokeRequestsFor(checks, defaults) {
+    return checks.map((check) => ({
+        method: check.method,
+        path: check.path,
+        ...(check.body === undefined ? {} : { body: check.body }),
+        status: check.status,
+        'max-latency-ms': check['p95-ms'] ?? defaults.p95BudgetMs,
+    }));
+}
+// ------------------------------------------------------------------------------------------------
+// Summary (pure).
+const statusText = (statuses) => Object.entries(statuses)
+    .map(([status, count]) => `${status} ×${count}`)
+    .join(', ') || '—';
+function smokeTable(results) {
+    return table(['check', 'status', 'runs', 'P95', 'budget', 'result'], results.map((result) => [
+        `${result.name} (${result.method} ${result.path})`,
+        statusText(result.statuses),
+        `${result.passedRuns}/${result.runs} passed`,
+        result.p95Ms === null ? '—' : `${result.p95Ms} ms`,
+        `${result.budgetMs} ms`,
+        result.ok ? '✅' : `❌ ${result.problem ?? ''}`,
+    ]));
+}
+const MET = (met) => (met === null ? '' : met ? '✅' : '❌');
+function loadTable(figures) {
+    return table(['figure', 'value', 'criterion', 'met'], figures.map((figure) => [figure.figure, figure.value, figure.criterion, MET(figure.met)]));
+}
+function stagingSummary(report, verdict) {
+    const lines = [`### ${report.passed ? '✅' : '❌'} Staging ${report.version ? `${report.version} ` : ''}at ${report.baseUrl}`, ''];
+    if (report.reason)
+        lines.push(`> ${report.reason.split('\n').join('\n> ')}`, '');
+    const deploy = report.deploy;
+    lines.push(`**Deploy** (${deploy.method}): ${deploy.ok ? '✅' : '❌'} ${deploy.detail}${deploy.method === 'none' ? '' : ` in ${(deploy.durationMs / 1000).toFixed(1)} s`}`, '');
+    if (report.smoke)
+        lines.push(`**Smoke checks**: ${report.smoke.passed ? '✅ passed' : '❌ failed'}`, '', smokeTable(report.smoke.checks), '');
+    if (report.load && 'skipped' in report.load)
+        lines.push(`**Load test**: skipped (${report.load.skipped})`, '');
+    else if (report.load && verdict)
+        lines.push(`**Load test**: ${report.load.method} ${report.load.path} at ${report.load.ratePerMinute}/min for ${report.load.durationSeconds} s, constant arrival rate: ${verdict.passed ? '✅ passed' : '❌ failed'}`, '', loadTable(verdict.figures), '');
+    return lines.join('\n');
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/action.ts
 
 
@@ -54828,6 +55552,9 @@ async function writeSummary(markdown) {
 
 
 
+
+
+
 ;// CONCATENATED MODULE: ./actions/blue-green/src/main.ts
 
 const Outputs = {
@@ -54840,7 +55567,7 @@ const Outputs = {
     Report: 'report',
     DeploymentId: 'deployment-id',
 };
-const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._\/-]*$/;
+const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
 const inputFields = {
     ...hostInputs,

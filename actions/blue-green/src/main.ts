@@ -38,7 +38,7 @@ export const Outputs = {
   DeploymentId: 'deployment-id',
 } as const;
 
-const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._\/-]*$/;
+const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
 
 export const inputFields = {

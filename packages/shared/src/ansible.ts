@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Argv } from './shell';
 
 /** ansible-playbook runs (commands as data). Extra variables go as one JSON document, so no value is split or interpreted. */
@@ -35,4 +36,14 @@ export function failedTask(output: string): string | null {
     if (/^fatal:|^failed:/.test(line)) return `${task}: ${line.replace(/^(fatal|failed): /, '').slice(0, 500)}`;
   }
   return null;
+}
+
+/** Installs a requirements file's collections into `collectionsDir` (the playbook then gets ANSIBLE_COLLECTIONS_PATH=collectionsDir). */
+export function collectionInstallCommand(requirementsFile: string, collectionsDir: string): Argv {
+  return ['ansible-galaxy', 'collection', 'install', '-r', requirementsFile, '-p', collectionsDir];
+}
+
+/** Cache key of the installed collections: a new requirements file is a new key. `os` as the runner names it (RUNNER_OS). */
+export function collectionsCacheKey(os: string, requirements: string | Buffer): string {
+  return `ansible-collections-${os.toLowerCase()}-${createHash('sha256').update(requirements).digest('hex')}`;
 }

@@ -75,6 +75,18 @@ export const field = {
     });
   },
 
+  /** A decimal number such as 0.01 or 2.5 (no exponent, no sign), from min to max. */
+  decimal(options: { min: number; max: number; default: number; unit?: string }) {
+    return text((raw, ctx) => {
+      if (raw === '') return options.default;
+      const expected = `expected a number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, such as ${options.default}`;
+      if (!/^\d{1,15}(\.\d{1,15})?$|^\.\d{1,15}$/.test(raw)) return fail(ctx, `${expected}, got '${printable(raw)}'`);
+      const value = Number(raw);
+      if (value < options.min || value > options.max) return fail(ctx, `${expected}, got ${raw}`);
+      return value;
+    });
+  },
+
   port(defaultPort: number) {
     return field.integer({ min: 1, max: 65535, default: defaultPort, unit: 'a TCP port' });
   },

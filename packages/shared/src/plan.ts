@@ -27,6 +27,11 @@ export function parseGateList(list: string): Gate[] {
   return list.split(',').map((name) => name.trim()).filter((name): name is Gate => (GATES as readonly string[]).includes(name));
 }
 
+/** An image repository without a tag, e.g. `ghcr.io/org/agent-loop`. */
+export const IMAGE_REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+/** A git branch name: no `..`, no leading or trailing slash, no spaces or shell characters. */
+export const BRANCH_NAME = /^(?!.*\.\.)(?![/.])(?!.*[/.]$)[A-Za-z0-9._/-]+$/;
+
 /** The GitHub event as the runner gives it: GITHUB_EVENT_NAME, the payload at GITHUB_EVENT_PATH, GITHUB_REF, GITHUB_SHA. */
 export interface GitHubEvent {
   name: string;

@@ -1,0 +1,80 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  action,
+  ansibleEnv,
+  deploy,
+  failedTask,
+  playbookCommand,
+  promote,
+  runLocal,
+  type DeploySettings,
+  type HostSpec,
+  type PhaseResult,
+  type PromoteSettings,
+  type StagingDeployReport,
+} from '@agent-loop/shared';
+import { prepareCollections, type CollectionsResult } from './collections';
+
+/** The two ways this action updates staging before testing it. Each returns what happened; neither throws for a failed deploy. */
+
+export interface AnsibleDeploy {
+  playbook: string;
+  inventory: string;
+  limit: string;
+  /** Absolute path of the requirements file, or null for none. */
+  requirements: string | null;
+  extraVars: Record<string, string>;
+  workspace: string;
+  timeoutMs: number;
+}
+
+export type AnsibleReport = StagingDeployReport & { collections: CollectionsResult | null };
+
+export async function deployWithAnsible(settings: AnsibleDeploy, now: () => number): Promise<AnsibleReport> {
+  const started = now();
+  const workDir = mkdtempSync(join(process.env.RUNNER_TEMP ?? tmpdir(), 'agent-loop-ansible-'));
+  const env = ansibleEnv(workDir);
+  let collections: CollectionsResult | null = null;
+  const report = (ok: boolean, detail: string, error?: string): AnsibleReport => ({ method: 'ansible', ok, durationMs: now() - started, detail, collections, ...(error ? { error } : {}) });
+  if (settings.requirements) {
+    // Same path on every run, so a cache entry restores where the playbook looks. First in the
+    // search path; collections installed on the runner itself stay usable.
+    const dir = join(process.env.RUNNER_TEMP ?? tmpdir(), 'agent-loop-ansible-collections');
+    env.ANSIBLE_COLLECTIONS_PATH = [dir, process.env.ANSIBLE_COLLECTIONS_PATH || '/usr/share/ansible/collections'].join(':');
+    try {
+      collections = await prepareCollections({ requirements: settings.requirements, dir, env, cwd: settings.workspace, timeoutMs: settings.timeoutMs });
+    } catch (error) {
+      return report(false, 'installing the collections failed', (error as Error).message);
+    }
+  }
+  const argv = playbookCommand({ playbook: settings.playbook, inventory: settings.inventory, limit: settings.limit, extraVars: settings.extraVars });
+  const result = await action.logger.group(`ansible-playbook ${settings.playbook}`, () => runLocal(argv, { env, cwd: settings.workspace, onLine: action.logger.info, timeoutMs: settings.timeoutMs }));
+  const collectionsNote = collections ? `; collections from ${collections.requirements} (cache: ${collections.cache})` : '';
+  if (result.code !== 0) {
+    const task = failedTask(result.stdout);
+    return report(false, `ansible-playbook ${settings.playbook} failed${collectionsNote}`, `ansible-playbook failed (exit ${result.code})${task ? ` at ${task}` : ''}`);
+  }
+  return report(true, `ansible-playbook ${settings.playbook}${collectionsNote}`);
+}
+
+export type ComposeReport = StagingDeployReport & { deploy: PhaseResult | null; promote: PhaseResult | null };
+
+/** Zero downtime on every host: the new color takes all traffic only after its checks (a canary of 100%), then the old one is stopped. */
+export async function deployWithCompose(hosts: readonly HostSpec[], deploySettings: DeploySettings, promoteSettings: PromoteSettings, now: () => number): Promise<ComposeReport> {
+  const started = now();
+  const label = `${deploySettings.app} ${deploySettings.version} to ${hosts.length} host${hosts.length === 1 ? '' : 's'}`;
+  const deployed = await action.logger.group(`deploy ${label}`, () => deploy(hosts, deploySettings));
+  if (!deployed.ok) return { method: 'ssh-compose', ok: false, durationMs: now() - started, detail: `deploy ${label} failed`, error: deployed.error ?? 'deploy failed', deploy: deployed, promote: null };
+  const promoted = await action.logger.group(`promote ${label}`, () => promote(hosts, promoteSettings));
+  return {
+    method: 'ssh-compose',
+    ok: promoted.ok,
+    durationMs: now() - started,
+    detail: promoted.ok ? `${label}: ${promoted.version ?? deploySettings.version} serves all traffic on ${promoted.activeColor ?? '?'}` : `promote ${label} failed`,
+    ...(promoted.ok ? {} : { error: promoted.error ?? 'promote failed' }),
+    deploy: deployed,
+    promote: promoted,
+  };
+}
