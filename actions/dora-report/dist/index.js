@@ -54227,7 +54227,7 @@ async function listDeployments(context, environment, since, options = {}) {
     const listed = await githubGetAll(context, `/deployments?environment=${encodeURIComponent(environment)}&per_page=100`, {
         enough: (page) => page.length === 0 || (parseTime(page.at(-1)?.created_at) ?? 0) < since,
     });
-    const recent = listed.filter((deployment) => (parseTime(deployment.created_at) ?? 0) >= since);
+    const recent = listed.filter((deployment) => (parseTime(deployment.created_at) ?? 0) >= since && (!options.app || parsePayload(deployment.payload).app === options.app));
     const commitTimes = new Map();
     const commitTime = (sha) => {
         let known = commitTimes.get(sha);
@@ -55572,6 +55572,7 @@ const inputFields = {
     environment: hostInputs.environment,
     days: field.integer({ min: 1, max: 365, default: 30, unit: 'days' }),
     repository: field.string({ form: REPOSITORY_FORM, pattern: REPOSITORY, max: 140 }),
+    app: field.string({ form: 'an app name as given to blue-green (only its deployments count), or empty for all', pattern: APP_NAME, max: 40 }),
 };
 function readSettings(read, env = process.env) {
     const inputs = readInputs(inputFields, read);
@@ -55589,7 +55590,7 @@ async function run(read) {
         const now = clock_systemClock.now();
         const since = now - inputs.days * 24 * 3_600_000;
         const history = await logger.group(`deployments of ${github.owner}/${github.repo} to ${inputs.environment}, last ${inputs.days} days`, async () => {
-            const entries = await listDeployments(github, inputs.environment, since, { warn: logger.warn });
+            const entries = await listDeployments(github, inputs.environment, since, { warn: logger.warn, ...(inputs.app ? { app: inputs.app } : {}) });
             logger.info(`${entries.length} deployment(s) since ${new Date(since).toISOString()}`);
             return entries;
         });

@@ -1,4 +1,4 @@
-import { action, computeDora, doraFigures, doraSummary, field, githubContext, hostInputs, listDeployments, printable, readInputs, requireInput, systemClock, type InputReader } from '@agent-loop/shared';
+import { action, APP_NAME, computeDora, doraFigures, doraSummary, field, githubContext, hostInputs, listDeployments, printable, readInputs, requireInput, systemClock, type InputReader } from '@agent-loop/shared';
 
 export const Outputs = {
   DeploymentFrequency: 'deployment-frequency',
@@ -17,6 +17,7 @@ export const inputFields = {
   environment: hostInputs.environment,
   days: field.integer({ min: 1, max: 365, default: 30, unit: 'days' }),
   repository: field.string({ form: REPOSITORY_FORM, pattern: REPOSITORY, max: 140 }),
+  app: field.string({ form: 'an app name as given to blue-green (only its deployments count), or empty for all', pattern: APP_NAME, max: 40 }),
 };
 
 export function readSettings(read?: InputReader, env: NodeJS.ProcessEnv = process.env) {
@@ -35,7 +36,7 @@ export async function run(read?: InputReader): Promise<void> {
     const now = systemClock.now();
     const since = now - inputs.days * 24 * 3_600_000;
     const history = await action.logger.group(`deployments of ${github.owner}/${github.repo} to ${inputs.environment}, last ${inputs.days} days`, async () => {
-      const entries = await listDeployments(github, inputs.environment, since, { warn: action.logger.warn });
+      const entries = await listDeployments(github, inputs.environment, since, { warn: action.logger.warn, ...(inputs.app ? { app: inputs.app } : {}) });
       action.logger.info(`${entries.length} deployment(s) since ${new Date(since).toISOString()}`);
       return entries;
     });

@@ -54201,7 +54201,7 @@ async function listDeployments(context, environment, since, options = {}) {
     const listed = await githubGetAll(context, `/deployments?environment=${encodeURIComponent(environment)}&per_page=100`, {
         enough: (page) => page.length === 0 || (parseTime(page.at(-1)?.created_at) ?? 0) < since,
     });
-    const recent = listed.filter((deployment) => (parseTime(deployment.created_at) ?? 0) >= since);
+    const recent = listed.filter((deployment) => (parseTime(deployment.created_at) ?? 0) >= since && (!options.app || parsePayload(deployment.payload).app === options.app));
     const commitTimes = new Map();
     const commitTime = (sha) => {
         let known = commitTimes.get(sha);

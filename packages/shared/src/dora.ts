@@ -261,6 +261,12 @@ export interface ListDeploymentsOptions {
   warn?: (message: string) => void;
   /** Requests at once for statuses and commits. */
   concurrency?: number;
+  /**
+   * Only deployments whose payload names this app. GitHub also records a deployment for every
+   * workflow job with `environment:`; those carry no app, and counting them too would count each
+   * release twice.
+   */
+  app?: string;
 }
 
 /**
@@ -272,7 +278,7 @@ export async function listDeployments(context: GitHubContext, environment: strin
   const listed = await githubGetAll<ApiDeployment>(context, `/deployments?environment=${encodeURIComponent(environment)}&per_page=100`, {
     enough: (page) => page.length === 0 || (parseTime(page.at(-1)?.created_at) ?? 0) < since,
   });
-  const recent = listed.filter((deployment) => (parseTime(deployment.created_at) ?? 0) >= since);
+  const recent = listed.filter((deployment) => (parseTime(deployment.created_at) ?? 0) >= since && (!options.app || parsePayload(deployment.payload).app === options.app));
   const commitTimes = new Map<string, Promise<number | null>>();
   const commitTime = (sha: string): Promise<number | null> => {
     let known = commitTimes.get(sha);
