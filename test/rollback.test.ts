@@ -80,9 +80,17 @@ describe('rollback on two lab hosts', () => {
     expect(await versions()).toEqual({ v1: 200 });
   });
 
-  it('rolls back to a named version, and a second identical rollback does nothing', async () => {
+  it('rolls back to a named version while traffic flows, every request answered, and a second identical rollback does nothing', async () => {
+    const traffic = lab.hosts.map((host) => startTraffic({ url: host.proxyUrl, concurrency: 4, durationMs: 30_000 }));
     const first = await rollback(hosts, rollbackSettings(lab, { kind: 'version', version: 'v2' }));
+    const seen = await Promise.all(traffic.map((t) => t.stop()));
     expect(first).toMatchObject({ ok: true, noop: false, activeColor: 'green', version: 'v2' });
+    for (const t of seen) {
+      expect(t.sent).toBeGreaterThan(50);
+      expect(t.failed).toBe(0);
+      expect(t.non2xx).toBe(0);
+      expect(Object.keys(t.byVersion).sort()).toEqual(['v1', 'v2']);
+    }
     expect(await versions()).toEqual({ v2: 200 });
     const again = await rollback(hosts, rollbackSettings(lab, { kind: 'version', version: 'v2' }));
     expect(again).toMatchObject({ ok: true, noop: true });
@@ -95,7 +103,6 @@ describe('rollback on two lab hosts', () => {
     expect((await promote(hosts, promoteSettings(lab, 'v3'))).ok).toBe(true);
     // Now blue runs v3 and green holds v2 (stopped): v1 lives only in the history.
     const result = await rollback(hosts, rollbackSettings(lab, { kind: 'version', version: 'v1' }));
-    console.log(result.hosts[0]!.steps.map((s) => `${s.step} ${s.ms}`).join('\n'));
     expect(result).toMatchObject({ ok: true, activeColor: 'green', version: 'v1', previousVersion: 'v3' });
     expect(await versions()).toEqual({ v1: 200 });
     const unknown = await rollback(hosts, rollbackSettings(lab, { kind: 'version', version: 'v0' }));
