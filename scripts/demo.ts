@@ -18,6 +18,7 @@ import { parse } from 'yaml';
 import { startLab, type Lab } from '../test/lab/index';
 import { runAction, type RunActionResult } from '../test/lab/run-action';
 import { startTraffic, type TrafficResult } from '../test/lab/traffic';
+import { labActionInputs } from '../test/support/deploy-settings';
 import { startFakeGitHub, type FakeGitHub } from '../test/support/fake-github';
 import { startRecorder } from '../test/support/recorder';
 
@@ -30,13 +31,7 @@ function say(text: string): void {
 
 function hostInputs(lab: Lab): Record<string, string> {
   return {
-    hosts: lab.hostsInput,
-    'ssh-private-key': lab.clientKey,
-    'ssh-known-hosts': lab.knownHosts,
-    app: lab.app,
-    runtime: 'command',
-    'start-command': lab.startCommand,
-    'stop-command': lab.stopCommand,
+    ...labActionInputs(lab),
     // Every demo request comes from 127.0.0.1: split per request, not per client address.
     'split-key': '$request_id',
     'min-free-disk-mb': '1',

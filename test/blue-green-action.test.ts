@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labActionInputs } from './support/deploy-settings';
 import { startLab, type Lab } from './lab/index';
 import { runAction } from './lab/run-action';
 import { sendTraffic } from './lab/traffic';
@@ -16,13 +17,7 @@ let webhookUrl: string;
 
 function inputs(overrides: Record<string, string> = {}): Record<string, string> {
   return {
-    hosts: lab.hostsInput,
-    'ssh-private-key': lab.clientKey,
-    'ssh-known-hosts': lab.knownHosts,
-    app: lab.app,
-    runtime: 'command',
-    'start-command': lab.startCommand,
-    'stop-command': lab.stopCommand,
+    ...labActionInputs(lab),
     'split-key': '$request_id',
     'min-free-disk-mb': '1',
     'min-free-memory-mb': '1',

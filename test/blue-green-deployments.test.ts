@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labActionInputs } from './support/deploy-settings';
 import { startLab, type Lab } from './lab/index';
 import { runAction, type RunActionResult } from './lab/run-action';
 import { actLikeGitHub } from './support/github-api';
@@ -18,13 +19,7 @@ let github: Recorder;
 
 function inputs(overrides: Record<string, string> = {}): Record<string, string> {
   return {
-    hosts: lab.hostsInput,
-    'ssh-private-key': lab.clientKey,
-    'ssh-known-hosts': lab.knownHosts,
-    app: lab.app,
-    runtime: 'command',
-    'start-command': lab.startCommand,
-    'stop-command': lab.stopCommand,
+    ...labActionInputs(lab),
     'split-key': '$request_id',
     'min-free-disk-mb': '1',
     'min-free-memory-mb': '1',

@@ -4,7 +4,7 @@ import { deploy, type AppState, type HostSpec } from '@agent-loop/shared';
 import { startLab, type Lab } from './lab/index';
 import { runAction } from './lab/run-action';
 import { sendTraffic, startTraffic } from './lab/traffic';
-import { deploySettings, labHosts } from './support/deploy-settings';
+import { deploySettings, labHosts, labActionInputs } from './support/deploy-settings';
 import { actLikeGitHub } from './support/github-api';
 import { startRecorder, type Recorder } from './support/recorder';
 
@@ -17,13 +17,7 @@ let slack: Recorder;
 
 function inputs(extra: Record<string, string> = {}): Record<string, string> {
   return {
-    hosts: lab.hostsInput,
-    'ssh-private-key': lab.clientKey,
-    'ssh-known-hosts': lab.knownHosts,
-    app: lab.app,
-    runtime: 'command',
-    'start-command': lab.startCommand,
-    'stop-command': lab.stopCommand,
+    ...labActionInputs(lab),
     duration: '60',
     interval: '1',
     memory: 'none',

@@ -8,7 +8,7 @@ import { deploy, type StagingReport } from '@agent-loop/shared';
 import { startLab, type Lab, type LabHost } from './lab/index';
 import { runAction, type RunActionResult } from './lab/run-action';
 import { sendTraffic } from './lab/traffic';
-import { deploySettings, labHosts } from './support/deploy-settings';
+import { deploySettings, labHosts, labActionInputs } from './support/deploy-settings';
 import { startRecorder, type Recorder } from './support/recorder';
 
 /**
@@ -207,13 +207,7 @@ describe('deploy-staging bundle, method ssh-compose', () => {
         method: 'ssh-compose',
         'base-url': composeHost.proxyUrl,
         image: 'registry.example/agent-loop:v2',
-        hosts: hostsInput,
-        'ssh-private-key': lab.clientKey,
-        'ssh-known-hosts': lab.knownHosts,
-        app: lab.app,
-        runtime: 'command',
-        'start-command': lab.startCommand,
-        'stop-command': lab.stopCommand,
+        ...labActionInputs(lab, hostsInput),
         'split-key': '$request_id',
         'drain-seconds': '0',
         'min-free-disk-mb': '1',

@@ -6,7 +6,7 @@ import { deploy, promote, type HostSpec } from '@agent-loop/shared';
 import { startLab, type Lab } from './lab/index';
 import { runAction } from './lab/run-action';
 import { sendTraffic } from './lab/traffic';
-import { deploySettings, labHosts, promoteSettings } from './support/deploy-settings';
+import { deploySettings, labHosts, promoteSettings, labActionInputs } from './support/deploy-settings';
 import { actLikeGitHub } from './support/github-api';
 import { startRecorder, type Recorder } from './support/recorder';
 
@@ -20,13 +20,7 @@ let scratch: string;
 
 function nginxInputs(extra: Record<string, string> = {}): Record<string, string> {
   return {
-    hosts: lab.hostsInput,
-    'ssh-private-key': lab.clientKey,
-    'ssh-known-hosts': lab.knownHosts,
-    app: lab.app,
-    runtime: 'command',
-    'start-command': lab.startCommand,
-    'stop-command': lab.stopCommand,
+    ...labActionInputs(lab),
     'github-token': 'ghs_secretTokenForTests123',
     'slack-webhook-url': `${slack.url}/services/T0/B0/rollbackWebhookSecret`,
     environment: 'production',

@@ -1,9 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, deploy, splitWords, type HostSpec, type Remote } from '@agent-loop/shared';
 import { HostSource, NginxLogSource, ProbeSource, PrometheusSource, errorRatioQuery, promDuration } from '../packages/shared/src/analysis/sources';
@@ -11,6 +8,7 @@ import { latencyBucket, type ColorSample, type Sample } from '../packages/shared
 import { startLab, type Knobs, type Lab, type LabHost } from './lab/index';
 import { sendTraffic, type TrafficResult } from './lab/traffic';
 import { deploySettings, labHosts } from './support/deploy-settings';
+import { startPrometheus, type RunningPrometheus } from './support/prometheus';
 
 /**
  * The metric sources against the lab: real sshd, nginx writing its JSON access log, app processes
@@ -22,7 +20,7 @@ let lab: Lab;
 let host: LabHost;
 let hosts: HostSpec[];
 let remote: Remote;
-let prometheus: { url: string; dir: string; child: ChildProcess; stderr: string[] } | undefined;
+let prometheus: RunningPrometheus | undefined;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -104,37 +102,14 @@ function nextWindow(): { start: number; end: number } {
   return { start, end: clockMs };
 }
 
-async function startPrometheus(): Promise<NonNullable<typeof prometheus>> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'al-prometheus-'));
-  const port = await freePort();
-  // The app's gauges carry no app/color labels: the targets add them (honor_labels keeps the
-  // app's own labels on the metrics that have them).
-  const target = (color: string, appPort: number) => [`      - targets: ['127.0.0.1:${appPort}']`, `        labels: { app: ${lab.app}, color: ${color} }`];
-  const config = [
-    'global:',
-    '  scrape_interval: 1s',
-    '  scrape_timeout: 1s',
-    '  evaluation_interval: 1s',
-    'scrape_configs:',
-    '  - job_name: agentloop',
-    '    honor_labels: true',
-    '    static_configs:',
-    ...target('blue', host.bluePort),
-    ...target('green', host.greenPort),
-    '',
-  ].join('\n');
-  await fs.writeFile(path.join(dir, 'prometheus.yml'), config);
-  const child = spawn('prometheus', [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const stderr: string[] = [];
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
-  return { url: `http://127.0.0.1:${port}`, dir, child, stderr };
-}
-
 beforeAll(async () => {
   lab = await startLab({ hosts: 1 });
   host = lab.hosts[0]!;
   hosts = labHosts(lab);
-  prometheus = await startPrometheus();
+  prometheus = await startPrometheus([
+    { port: host.bluePort, labels: { app: lab.app, color: 'blue' } },
+    { port: host.greenPort, labels: { app: lab.app, color: 'green' } },
+  ]);
   const first = await deploy(hosts, deploySettings(lab, 'v1'));
   expect(first.error).toBeUndefined();
   const canary = await deploy(hosts, deploySettings(lab, 'v2', { canaryPercent: 50, splitKey: '$request_id' }));
@@ -146,16 +121,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   remote?.close();
-  if (prometheus) {
-    const { child, dir } = prometheus;
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(5000)]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
-    await fs.rm(dir, { recursive: true, force: true });
-  }
+  await prometheus?.stop();
   await lab?.stop();
 });
 

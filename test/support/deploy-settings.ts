@@ -102,3 +102,16 @@ export function monitorSettings(lab: Lab, policy: Policy, overrides: Partial<Mon
     ...overrides,
   };
 }
+
+/** The inputs an action run needs to reach a lab's hosts with the command runtime (as a workflow would pass them). */
+export function labActionInputs(lab: Lab, hostsInput = lab.hostsInput): Record<string, string> {
+  return {
+    hosts: hostsInput,
+    'ssh-private-key': lab.clientKey,
+    'ssh-known-hosts': lab.knownHosts,
+    app: lab.app,
+    runtime: 'command',
+    'start-command': lab.startCommand,
+    'stop-command': lab.stopCommand,
+  };
+}
