@@ -52653,7 +52653,55 @@ function colorSample(answers) {
 
 
 
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = require("node:child_process");
+;// CONCATENATED MODULE: ./packages/shared/src/local.ts
+
+function local_runLocal(argv, options = {}) {
+    const [program, ...args] = argv;
+    if (!program)
+        return Promise.reject(new Error('empty command'));
+    return new Promise((resolve, reject) => {
+        const child = spawn(program, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        let pending = '';
+        const lines = (chunk) => {
+            pending += chunk;
+            const parts = pending.split('\n');
+            pending = parts.pop() ?? '';
+            for (const line of parts)
+                options.onLine?.(line);
+        };
+        child.stdout.setEncoding('utf8').on('data', (chunk) => {
+            stdout += chunk;
+            lines(chunk);
+        });
+        child.stderr.setEncoding('utf8').on('data', (chunk) => {
+            stderr += chunk;
+            lines(chunk);
+        });
+        const timer = options.timeoutMs
+            ? setTimeout(() => {
+                child.kill('SIGTERM');
+                reject(new Error(`${program} did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`));
+            }, options.timeoutMs)
+            : undefined;
+        child.on('error', (error) => {
+            clearTimeout(timer);
+            reject(new Error(`${program} could not be started: ${error.message}`));
+        });
+        child.on('close', (code, signal) => {
+            clearTimeout(timer);
+            if (pending)
+                options.onLine?.(pending);
+            resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+        });
+    });
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/ansible.ts
+
 
 function playbookCommand(run) {
     return ['ansible-playbook', run.playbook, '--inventory', run.inventory, '--extra-vars', JSON.stringify(run.extraVars), ...(run.limit ? ['--limit', run.limit] : [])];
@@ -52690,6 +52738,14 @@ function collectionInstallCommand(requirementsFile, collectionsDir) {
 /** Cache key of the installed collections: a new requirements file is a new key. `os` as the runner names it (RUNNER_OS). */
 function collectionsCacheKey(os, requirements) {
     return `ansible-collections-${os.toLowerCase()}-${createHash('sha256').update(requirements).digest('hex')}`;
+}
+/** Runs a playbook on the runner, its output streamed; on failure, names the failed task. */
+async function runPlaybook(run, options) {
+    const result = await options.log.group(`ansible-playbook ${run.playbook}`, () => runLocal(playbookCommand(run), { env: ansibleEnv(options.workDir), cwd: options.cwd, onLine: options.log.info, timeoutMs: options.timeoutMs }));
+    if (result.code === 0)
+        return { ok: true };
+    const task = failedTask(result.stdout);
+    return { ok: false, error: `ansible-playbook failed (exit ${result.code})${task ? ` at ${task}` : ''}` };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/health.ts
@@ -54535,51 +54591,24 @@ function exposition_parseExposition(text) {
     return { families: [...families.values()], sampleCount };
 }
 
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = require("node:child_process");
-;// CONCATENATED MODULE: ./packages/shared/src/local.ts
+;// CONCATENATED MODULE: ./packages/shared/src/kubernetes.ts
 
-function runLocal(argv, options = {}) {
-    const [program, ...args] = argv;
-    if (!program)
-        return Promise.reject(new Error('empty command'));
-    return new Promise((resolve, reject) => {
-        const child = spawn(program, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        let pending = '';
-        const lines = (chunk) => {
-            pending += chunk;
-            const parts = pending.split('\n');
-            pending = parts.pop() ?? '';
-            for (const line of parts)
-                options.onLine?.(line);
-        };
-        child.stdout.setEncoding('utf8').on('data', (chunk) => {
-            stdout += chunk;
-            lines(chunk);
-        });
-        child.stderr.setEncoding('utf8').on('data', (chunk) => {
-            stderr += chunk;
-            lines(chunk);
-        });
-        const timer = options.timeoutMs
-            ? setTimeout(() => {
-                child.kill('SIGTERM');
-                reject(new Error(`${program} did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`));
-            }, options.timeoutMs)
-            : undefined;
-        child.on('error', (error) => {
-            clearTimeout(timer);
-            reject(new Error(`${program} could not be started: ${error.message}`));
-        });
-        child.on('close', (code, signal) => {
-            clearTimeout(timer);
-            if (pending)
-                options.onLine?.(pending);
-            resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-        });
-    });
+const base = (target) => ['kubectl', ...(target.context ? ['--context', target.context] : []), '--namespace', target.namespace];
+function rolloutUndo(target, revision) {
+    return [...base(target), 'rollout', 'undo', `deployment/${target.deployment}`, ...(revision === null ? [] : [`--to-revision=${revision}`])];
+}
+function rolloutStatus(target, timeoutSeconds) {
+    return [...base(target), 'rollout', 'status', `deployment/${target.deployment}`, `--timeout=${timeoutSeconds}s`];
+}
+/** `kubectl rollout undo`, then `kubectl rollout status`; stops at the first that fails, with kubectl's last words. */
+async function rollbackKubernetes(target, revision, timeoutSeconds, log) {
+    for (const argv of [rolloutUndo(target, revision), rolloutStatus(target, timeoutSeconds)]) {
+        const result = await log.group(argv.join(' '), () => runLocal(argv, { onLine: log.info, timeoutMs: (timeoutSeconds + 60) * 1000 }));
+        if (result.code !== 0) {
+            return { ok: false, error: `${argv.join(' ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join(' ')}` };
+        }
+    }
+    return { ok: true };
 }
 
 // EXTERNAL MODULE: external "node:http"

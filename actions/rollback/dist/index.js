@@ -52972,7 +52972,55 @@ function colorSample(answers) {
 
 
 
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = require("node:child_process");
+;// CONCATENATED MODULE: ./packages/shared/src/local.ts
+
+function runLocal(argv, options = {}) {
+    const [program, ...args] = argv;
+    if (!program)
+        return Promise.reject(new Error('empty command'));
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        let pending = '';
+        const lines = (chunk) => {
+            pending += chunk;
+            const parts = pending.split('\n');
+            pending = parts.pop() ?? '';
+            for (const line of parts)
+                options.onLine?.(line);
+        };
+        child.stdout.setEncoding('utf8').on('data', (chunk) => {
+            stdout += chunk;
+            lines(chunk);
+        });
+        child.stderr.setEncoding('utf8').on('data', (chunk) => {
+            stderr += chunk;
+            lines(chunk);
+        });
+        const timer = options.timeoutMs
+            ? setTimeout(() => {
+                child.kill('SIGTERM');
+                reject(new Error(`${program} did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`));
+            }, options.timeoutMs)
+            : undefined;
+        child.on('error', (error) => {
+            clearTimeout(timer);
+            reject(new Error(`${program} could not be started: ${error.message}`));
+        });
+        child.on('close', (code, signal) => {
+            clearTimeout(timer);
+            if (pending)
+                options.onLine?.(pending);
+            resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+        });
+    });
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/ansible.ts
+
 
 function playbookCommand(run) {
     return ['ansible-playbook', run.playbook, '--inventory', run.inventory, '--extra-vars', JSON.stringify(run.extraVars), ...(run.limit ? ['--limit', run.limit] : [])];
@@ -53009,6 +53057,14 @@ function collectionInstallCommand(requirementsFile, collectionsDir) {
 /** Cache key of the installed collections: a new requirements file is a new key. `os` as the runner names it (RUNNER_OS). */
 function collectionsCacheKey(os, requirements) {
     return `ansible-collections-${os.toLowerCase()}-${createHash('sha256').update(requirements).digest('hex')}`;
+}
+/** Runs a playbook on the runner, its output streamed; on failure, names the failed task. */
+async function runPlaybook(run, options) {
+    const result = await options.log.group(`ansible-playbook ${run.playbook}`, () => runLocal(playbookCommand(run), { env: ansibleEnv(options.workDir), cwd: options.cwd, onLine: options.log.info, timeoutMs: options.timeoutMs }));
+    if (result.code === 0)
+        return { ok: true };
+    const task = failedTask(result.stdout);
+    return { ok: false, error: `ansible-playbook failed (exit ${result.code})${task ? ` at ${task}` : ''}` };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/health.ts
@@ -54877,6 +54933,7 @@ function exposition_parseExposition(text) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/kubernetes.ts
+
 const base = (target) => ['kubectl', ...(target.context ? ['--context', target.context] : []), '--namespace', target.namespace];
 function rolloutUndo(target, revision) {
     return [...base(target), 'rollout', 'undo', `deployment/${target.deployment}`, ...(revision === null ? [] : [`--to-revision=${revision}`])];
@@ -54884,52 +54941,15 @@ function rolloutUndo(target, revision) {
 function rolloutStatus(target, timeoutSeconds) {
     return [...base(target), 'rollout', 'status', `deployment/${target.deployment}`, `--timeout=${timeoutSeconds}s`];
 }
-
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = require("node:child_process");
-;// CONCATENATED MODULE: ./packages/shared/src/local.ts
-
-function runLocal(argv, options = {}) {
-    const [program, ...args] = argv;
-    if (!program)
-        return Promise.reject(new Error('empty command'));
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        let pending = '';
-        const lines = (chunk) => {
-            pending += chunk;
-            const parts = pending.split('\n');
-            pending = parts.pop() ?? '';
-            for (const line of parts)
-                options.onLine?.(line);
-        };
-        child.stdout.setEncoding('utf8').on('data', (chunk) => {
-            stdout += chunk;
-            lines(chunk);
-        });
-        child.stderr.setEncoding('utf8').on('data', (chunk) => {
-            stderr += chunk;
-            lines(chunk);
-        });
-        const timer = options.timeoutMs
-            ? setTimeout(() => {
-                child.kill('SIGTERM');
-                reject(new Error(`${program} did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`));
-            }, options.timeoutMs)
-            : undefined;
-        child.on('error', (error) => {
-            clearTimeout(timer);
-            reject(new Error(`${program} could not be started: ${error.message}`));
-        });
-        child.on('close', (code, signal) => {
-            clearTimeout(timer);
-            if (pending)
-                options.onLine?.(pending);
-            resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-        });
-    });
+/** `kubectl rollout undo`, then `kubectl rollout status`; stops at the first that fails, with kubectl's last words. */
+async function rollbackKubernetes(target, revision, timeoutSeconds, log) {
+    for (const argv of [rolloutUndo(target, revision), rolloutStatus(target, timeoutSeconds)]) {
+        const result = await log.group(argv.join(' '), () => runLocal(argv, { onLine: log.info, timeoutMs: (timeoutSeconds + 60) * 1000 }));
+        if (result.code !== 0) {
+            return { ok: false, error: `${argv.join(' ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join(' ')}` };
+        }
+    }
+    return { ok: true };
 }
 
 // EXTERNAL MODULE: external "node:http"
@@ -66714,38 +66734,16 @@ async function run(read) {
             story.hosts = result.hosts;
             summary = phaseSummary(inputs.app, result);
         }
-        else if (inputs.method === 'kubernetes') {
-            const target = { deployment: inputs.deployment, namespace: inputs.namespace, context: inputs['kube-context'] };
-            const steps = [rolloutUndo(target, targetVersion ? Number(targetVersion) : null), rolloutStatus(target, inputs['rollout-timeout-seconds'])];
-            for (const argv of steps) {
-                const result = await logger.group(argv.slice(0, 8).join(' '), () => runLocal(argv, { onLine: logger.info, timeoutMs: (inputs['rollout-timeout-seconds'] + 60) * 1000 }));
-                if (result.code !== 0) {
-                    ok = false;
-                    error = `${argv.join(' ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join(' ')}`;
-                    break;
-                }
-            }
+        else {
+            const external = inputs.method === 'kubernetes'
+                ? await rollbackKubernetes({ deployment: inputs.deployment, namespace: inputs.namespace, context: inputs['kube-context'] }, targetVersion ? Number(targetVersion) : null, inputs['rollout-timeout-seconds'], logger)
+                : await runPlaybook({ playbook: inputs.playbook, inventory: inputs.inventory, limit: inputs['ansible-limit'], extraVars: { target_version: targetVersion ?? 'previous', rollback_reason: inputs.reason, app: inputs.app, environment: inputs.environment } }, { workDir: (0,external_node_fs_namespaceObject.mkdtempSync)((0,external_node_path_namespaceObject.join)(process.env.RUNNER_TEMP ?? (0,external_node_os_namespaceObject.tmpdir)(), 'agent-loop-ansible-')), cwd: process.env.GITHUB_WORKSPACE, timeoutMs: inputs['command-timeout-seconds'] * 1000, log: logger });
+            ok = external.ok;
+            error = external.error;
             if (ok)
                 story.restoredMs = clock.now() - started;
-            summary = `### ${ok ? '✅' : '❌'} ${inputs.app}: kubernetes rollback of deployment/${inputs.deployment}${targetVersion ? ` to revision ${targetVersion}` : ''}\n\n${error ? `> ${error}\n\n` : ''}`;
-        }
-        else {
-            const workDir = (0,external_node_fs_namespaceObject.mkdtempSync)((0,external_node_path_namespaceObject.join)(process.env.RUNNER_TEMP ?? (0,external_node_os_namespaceObject.tmpdir)(), 'agent-loop-ansible-'));
-            const argv = playbookCommand({
-                playbook: inputs.playbook,
-                inventory: inputs.inventory,
-                limit: inputs['ansible-limit'],
-                extraVars: { target_version: targetVersion ?? 'previous', rollback_reason: inputs.reason, app: inputs.app, environment: inputs.environment },
-            });
-            const result = await logger.group(`ansible-playbook ${inputs.playbook}`, () => runLocal(argv, { env: ansibleEnv(workDir), cwd: process.env.GITHUB_WORKSPACE, onLine: logger.info, timeoutMs: inputs['command-timeout-seconds'] * 1000 }));
-            if (result.code !== 0) {
-                ok = false;
-                error = `ansible-playbook failed (exit ${result.code})${failedTask(result.stdout) ? ` at ${failedTask(result.stdout)}` : ''}`;
-            }
-            else {
-                story.restoredMs = clock.now() - started;
-            }
-            summary = `### ${ok ? '✅' : '❌'} ${inputs.app}: ansible rollback with ${inputs.playbook}\n\n${error ? `> ${error}\n\n` : ''}`;
+            const what = inputs.method === 'kubernetes' ? `kubernetes rollback of deployment/${inputs.deployment}${targetVersion ? ` to revision ${targetVersion}` : ''}` : `ansible rollback with ${inputs.playbook}`;
+            summary = `### ${ok ? '✅' : '❌'} ${inputs.app}: ${what}\n\n${error ? `> ${error}\n\n` : ''}`;
         }
         story.durationMs = clock.now() - started;
         const announcement = ok && !noop

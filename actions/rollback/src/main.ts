@@ -4,10 +4,8 @@ import { join } from 'node:path';
 import {
   action,
   announceRollback,
-  ansibleEnv,
   buildRuntime,
   checkRuntimeInputs,
-  failedTask,
   field,
   githubContext,
   healthPaths,
@@ -15,16 +13,14 @@ import {
   hostInputs,
   hostsField,
   phaseSummary,
-  playbookCommand,
   privateKeyField,
   readInputs,
   requireInput,
   resolveHosts,
   restoredLine,
   rollback,
-  rolloutStatus,
-  rolloutUndo,
-  runLocal,
+  rollbackKubernetes,
+  runPlaybook,
   runtimeInputs,
   sessionFromInputs,
   systemClock,
@@ -156,35 +152,19 @@ export async function run(read?: InputReader): Promise<void> {
       story.restoredMs = result.ok ? result.restoredMs : null;
       story.hosts = result.hosts;
       summary = phaseSummary(inputs.app, result);
-    } else if (inputs.method === 'kubernetes') {
-      const target = { deployment: inputs.deployment, namespace: inputs.namespace, context: inputs['kube-context'] };
-      const steps = [rolloutUndo(target, targetVersion ? Number(targetVersion) : null), rolloutStatus(target, inputs['rollout-timeout-seconds'])];
-      for (const argv of steps) {
-        const result = await action.logger.group(argv.slice(0, 8).join(' '), () => runLocal(argv, { onLine: action.logger.info, timeoutMs: (inputs['rollout-timeout-seconds'] + 60) * 1000 }));
-        if (result.code !== 0) {
-          ok = false;
-          error = `${argv.join(' ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join(' ')}`;
-          break;
-        }
-      }
-      if (ok) story.restoredMs = clock.now() - started;
-      summary = `### ${ok ? '✅' : '❌'} ${inputs.app}: kubernetes rollback of deployment/${inputs.deployment}${targetVersion ? ` to revision ${targetVersion}` : ''}\n\n${error ? `> ${error}\n\n` : ''}`;
     } else {
-      const workDir = mkdtempSync(join(process.env.RUNNER_TEMP ?? tmpdir(), 'agent-loop-ansible-'));
-      const argv = playbookCommand({
-        playbook: inputs.playbook,
-        inventory: inputs.inventory,
-        limit: inputs['ansible-limit'],
-        extraVars: { target_version: targetVersion ?? 'previous', rollback_reason: inputs.reason, app: inputs.app, environment: inputs.environment },
-      });
-      const result = await action.logger.group(`ansible-playbook ${inputs.playbook}`, () => runLocal(argv, { env: ansibleEnv(workDir), cwd: process.env.GITHUB_WORKSPACE, onLine: action.logger.info, timeoutMs: inputs['command-timeout-seconds'] * 1000 }));
-      if (result.code !== 0) {
-        ok = false;
-        error = `ansible-playbook failed (exit ${result.code})${failedTask(result.stdout) ? ` at ${failedTask(result.stdout)}` : ''}`;
-      } else {
-        story.restoredMs = clock.now() - started;
-      }
-      summary = `### ${ok ? '✅' : '❌'} ${inputs.app}: ansible rollback with ${inputs.playbook}\n\n${error ? `> ${error}\n\n` : ''}`;
+      const external =
+        inputs.method === 'kubernetes'
+          ? await rollbackKubernetes({ deployment: inputs.deployment, namespace: inputs.namespace, context: inputs['kube-context'] }, targetVersion ? Number(targetVersion) : null, inputs['rollout-timeout-seconds'], action.logger)
+          : await runPlaybook(
+              { playbook: inputs.playbook, inventory: inputs.inventory, limit: inputs['ansible-limit'], extraVars: { target_version: targetVersion ?? 'previous', rollback_reason: inputs.reason, app: inputs.app, environment: inputs.environment } },
+              { workDir: mkdtempSync(join(process.env.RUNNER_TEMP ?? tmpdir(), 'agent-loop-ansible-')), cwd: process.env.GITHUB_WORKSPACE, timeoutMs: inputs['command-timeout-seconds'] * 1000, log: action.logger },
+            );
+      ok = external.ok;
+      error = external.error;
+      if (ok) story.restoredMs = clock.now() - started;
+      const what = inputs.method === 'kubernetes' ? `kubernetes rollback of deployment/${inputs.deployment}${targetVersion ? ` to revision ${targetVersion}` : ''}` : `ansible rollback with ${inputs.playbook}`;
+      summary = `### ${ok ? '✅' : '❌'} ${inputs.app}: ${what}\n\n${error ? `> ${error}\n\n` : ''}`;
     }
 
     story.durationMs = clock.now() - started;

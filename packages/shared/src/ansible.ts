@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { runLocal } from './local';
+import type { Logger } from './log';
 import type { Argv } from './shell';
 
 /** ansible-playbook runs (commands as data). Extra variables go as one JSON document, so no value is split or interpreted. */
@@ -46,4 +48,14 @@ export function collectionInstallCommand(requirementsFile: string, collectionsDi
 /** Cache key of the installed collections: a new requirements file is a new key. `os` as the runner names it (RUNNER_OS). */
 export function collectionsCacheKey(os: string, requirements: string | Buffer): string {
   return `ansible-collections-${os.toLowerCase()}-${createHash('sha256').update(requirements).digest('hex')}`;
+}
+
+/** Runs a playbook on the runner, its output streamed; on failure, names the failed task. */
+export async function runPlaybook(run: PlaybookRun, options: { workDir: string; cwd?: string; timeoutMs: number; log: Logger }): Promise<{ ok: boolean; error?: string }> {
+  const result = await options.log.group(`ansible-playbook ${run.playbook}`, () =>
+    runLocal(playbookCommand(run), { env: ansibleEnv(options.workDir), cwd: options.cwd, onLine: options.log.info, timeoutMs: options.timeoutMs }),
+  );
+  if (result.code === 0) return { ok: true };
+  const task = failedTask(result.stdout);
+  return { ok: false, error: `ansible-playbook failed (exit ${result.code})${task ? ` at ${task}` : ''}` };
 }
