@@ -52935,6 +52935,22 @@ function procedure_stableColor(state, live) {
     return live.blue >= live.green ? 'blue' : 'green';
 }
 /**
+ * Runs a step on every host (bounded by maxParallel), recording each failure in that host's report.
+ * Returns whether every host succeeded; nothing is thrown, so every host's outcome is known.
+ */
+async function procedure_onEveryHost(works, settings, task) {
+    const results = await settleLimit(works, settings.maxParallel, task);
+    results.forEach((result, index) => {
+        if (!result.ok) {
+            const work = works[index];
+            work.failed = true;
+            work.report.outcome = 'failed';
+            work.report.error ??= errorMessage(result.error);
+        }
+    });
+    return results.every((result) => result.ok);
+}
+/**
  * Moves every host to the weights `plan` gives it, all or nothing: when one host fails, every host
  * that moved goes back to the weights it had. Returns whether all moved.
  */
@@ -53196,16 +53212,7 @@ async function deploy(hosts, settings) {
     const works = sessions.map((session) => ({ session, report: newReport(session, 'deploy'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
     try {
         // 1. Every host: preflight, start the idle color, health, readiness, smoke. No traffic moves yet.
-        const prepared = await settleLimit(works, settings.maxParallel, (work) => prepareHost(work, settings));
-        prepared.forEach((result, index) => {
-            if (!result.ok) {
-                const work = works[index];
-                work.failed = true;
-                work.report.outcome = 'failed';
-                work.report.error ??= errorMessage(result.error);
-            }
-        });
-        if (works.some((work) => work.failed)) {
+        if (!(await onEveryHost(works, settings, (work) => prepareHost(work, settings)))) {
             await settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'failed', `traffic unchanged: ${failedHosts(works)}`));
             return summarize('deploy', works, false, started, settings, 0, `no traffic was moved, because:\n${failedHosts(works)}`);
         }
@@ -53289,16 +53296,7 @@ async function promote(hosts, settings) {
     const works = sessions.map((session) => ({ session, report: newReport(session, 'promote'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
     try {
         // 1. Every host: a canary to promote (or already promoted), and the canary color healthy.
-        const checked = await settleLimit(works, settings.maxParallel, (work) => checkPromotable(work, settings));
-        checked.forEach((result, index) => {
-            if (!result.ok) {
-                const work = works[index];
-                work.failed = true;
-                work.report.outcome = 'failed';
-                work.report.error ??= errorMessage(result.error);
-            }
-        });
-        if (works.some((work) => work.failed)) {
+        if (!(await onEveryHost(works, settings, (work) => checkPromotable(work, settings)))) {
             return summarize('promote', works, false, started, settings, 0, `nothing was promoted, because:\n${failedHosts(works)}`);
         }
         const pending = works.filter((work) => work.report.outcome !== 'noop');
@@ -54874,15 +54872,7 @@ async function rollback(hosts, settings, since) {
 async function rollback_rollbackSessions(sessions, settings, since) {
     const works = sessions.map((session) => ({ session, report: newReport(session, 'rollback'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
     // 1. Every host: plan, and start the target color when it is not running. No traffic moves yet.
-    const prepared = await settleLimit(works, settings.maxParallel, (work) => prepareRollback(work, settings));
-    prepared.forEach((result, index) => {
-        if (!result.ok) {
-            const work = works[index];
-            work.failed = true;
-            work.report.outcome = 'failed';
-            work.report.error ??= errorMessage(result.error);
-        }
-    });
+    const prepared = await onEveryHost(works, settings, (work) => prepareRollback(work, settings));
     const failedVersion = works.find((work) => work.plan?.failed)?.plan?.failed;
     const failedRelease = failedVersion ? (works[0]?.session.state.canary?.color === failedVersion ? works[0]?.session.state.canary?.version : works[0]?.session.state.colors[failedVersion]?.version) ?? null : null;
     const finish = (ok, error, restoredMs = null) => ({
@@ -54891,7 +54881,7 @@ async function rollback_rollbackSessions(sessions, settings, since) {
         restoredMs,
         failedVersion: failedRelease,
     });
-    if (works.some((work) => work.failed))
+    if (!prepared)
         return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}`);
     // 2. All traffic to the target on every host, or back where it was.
     const pending = works.filter((work) => !work.plan?.noop);

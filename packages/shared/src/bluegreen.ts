@@ -3,7 +3,7 @@ import { smoke, waitHealthy, type SmokeRequest } from './health';
 import type { HostSpec } from './inputs';
 import { settleLimit } from './parallel';
 import { preflight, type PreflightLimits } from './preflight';
-import { failedHosts, history, newReport, readLive, stableColor, step, summarize, switchAll, type PhaseResult, type Work } from './procedure';
+import { failedHosts, history, newReport, onEveryHost, readLive, stableColor, step, summarize, switchAll, type PhaseResult, type Work } from './procedure';
 import { formatWeights, weightsFor } from './router';
 import { startRelease, stopRelease, type Release, type Runtime } from './runtime';
 import { closeSessions, openSessions, type SessionSettings } from './session';
@@ -46,16 +46,7 @@ export async function deploy(hosts: readonly HostSpec[], settings: DeploySetting
   const works: Work[] = sessions.map((session) => ({ session, report: newReport(session, 'deploy'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
   try {
     // 1. Every host: preflight, start the idle color, health, readiness, smoke. No traffic moves yet.
-    const prepared = await settleLimit(works, settings.maxParallel, (work) => prepareHost(work, settings));
-    prepared.forEach((result, index) => {
-      if (!result.ok) {
-        const work = works[index] as Work;
-        work.failed = true;
-        work.report.outcome = 'failed';
-        work.report.error ??= errorMessage(result.error);
-      }
-    });
-    if (works.some((work) => work.failed)) {
+    if (!(await onEveryHost(works, settings, (work) => prepareHost(work, settings)))) {
       await settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'failed', `traffic unchanged: ${failedHosts(works)}`));
       return summarize('deploy', works, false, started, settings, 0, `no traffic was moved, because:\n${failedHosts(works)}`);
     }
@@ -140,16 +131,7 @@ export async function promote(hosts: readonly HostSpec[], settings: PromoteSetti
   const works: Work[] = sessions.map((session) => ({ session, report: newReport(session, 'promote'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
   try {
     // 1. Every host: a canary to promote (or already promoted), and the canary color healthy.
-    const checked = await settleLimit(works, settings.maxParallel, (work) => checkPromotable(work, settings));
-    checked.forEach((result, index) => {
-      if (!result.ok) {
-        const work = works[index] as Work;
-        work.failed = true;
-        work.report.outcome = 'failed';
-        work.report.error ??= errorMessage(result.error);
-      }
-    });
-    if (works.some((work) => work.failed)) {
+    if (!(await onEveryHost(works, settings, (work) => checkPromotable(work, settings)))) {
       return summarize('promote', works, false, started, settings, 0, `nothing was promoted, because:\n${failedHosts(works)}`);
     }
     const pending = works.filter((work) => work.report.outcome !== 'noop');

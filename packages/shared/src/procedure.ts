@@ -112,6 +112,23 @@ export function stableColor(state: AppState, live: Weights | null): Color | null
 }
 
 /**
+ * Runs a step on every host (bounded by maxParallel), recording each failure in that host's report.
+ * Returns whether every host succeeded; nothing is thrown, so every host's outcome is known.
+ */
+export async function onEveryHost<W extends Work>(works: W[], settings: SessionSettings, task: (work: W) => Promise<void>): Promise<boolean> {
+  const results = await settleLimit(works, settings.maxParallel, task);
+  results.forEach((result, index) => {
+    if (!result.ok) {
+      const work = works[index] as W;
+      work.failed = true;
+      work.report.outcome = 'failed';
+      work.report.error ??= errorMessage(result.error);
+    }
+  });
+  return results.every((result) => result.ok);
+}
+
+/**
  * Moves every host to the weights `plan` gives it, all or nothing: when one host fails, every host
  * that moved goes back to the weights it had. Returns whether all moved.
  */

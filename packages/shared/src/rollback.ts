@@ -2,7 +2,7 @@ import { ConfigurationError, errorMessage } from './errors';
 import { waitHealthy } from './health';
 import type { HostSpec } from './inputs';
 import { settleLimit } from './parallel';
-import { failedHosts, history, newReport, readLive, step, summarize, switchAll, type PhaseResult, type Work } from './procedure';
+import { failedHosts, history, newReport, onEveryHost, readLive, step, summarize, switchAll, type PhaseResult, type Work } from './procedure';
 import { formatWeights, weightsFor } from './router';
 import { startRelease, stopRelease, type Release, type Runtime } from './runtime';
 import { closeSessions, openSessions, type HostSession, type SessionSettings } from './session';
@@ -94,15 +94,7 @@ export async function rollbackSessions(sessions: readonly HostSession[], setting
   const works: RollbackWork[] = sessions.map((session) => ({ session, report: newReport(session, 'rollback'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
 
   // 1. Every host: plan, and start the target color when it is not running. No traffic moves yet.
-  const prepared = await settleLimit(works, settings.maxParallel, (work) => prepareRollback(work, settings));
-  prepared.forEach((result, index) => {
-    if (!result.ok) {
-      const work = works[index] as RollbackWork;
-      work.failed = true;
-      work.report.outcome = 'failed';
-      work.report.error ??= errorMessage(result.error);
-    }
-  });
+  const prepared = await onEveryHost(works, settings, (work) => prepareRollback(work, settings));
   const failedVersion = works.find((work) => work.plan?.failed)?.plan?.failed;
   const failedRelease = failedVersion ? (works[0]?.session.state.canary?.color === failedVersion ? works[0]?.session.state.canary?.version : works[0]?.session.state.colors[failedVersion]?.version) ?? null : null;
   const finish = (ok: boolean, error?: string, restoredMs: number | null = null): RollbackResult => ({
@@ -111,7 +103,7 @@ export async function rollbackSessions(sessions: readonly HostSession[], setting
     restoredMs,
     failedVersion: failedRelease,
   });
-  if (works.some((work) => work.failed)) return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}`);
+  if (!prepared) return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}`);
 
   // 2. All traffic to the target on every host, or back where it was.
   const pending = works.filter((work) => !work.plan?.noop);
