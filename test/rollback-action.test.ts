@@ -126,7 +126,8 @@ describe('rollback bundle, method kubernetes', () => {
     const log = join(dir, 'calls.log');
     writeFileSync(
       join(dir, 'kubectl'),
-      `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\ncase "$*" in *"rollout undo"*) exit ${exitCodes.undo};; *"rollout status"*) echo 'deployment "web" successfully rolled out'; exit ${exitCodes.status};; esac\n`,
+      // `get … -o jsonpath=…` answers as kubectl does: the revision annotation, a space, the images.
+      `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\ncase "$*" in *"rollout undo"*) exit ${exitCodes.undo};; *"rollout status"*) echo 'deployment "web" successfully rolled out'; exit ${exitCodes.status};; *" get deployment/web --output jsonpath="*) printf '3 ghcr.io/org/web:1.2.2'; exit 0;; esac\nexit 1\n`,
     );
     chmodSync(join(dir, 'kubectl'), 0o755);
     return { path: dir, log };
@@ -140,8 +141,14 @@ describe('rollback bundle, method kubernetes', () => {
       env: { PATH: `${kubectl.path}:${process.env.PATH}` },
     });
     expect(result.code).toBe(0);
-    expect(readFileSync(kubectl.log, 'utf8').trim().split('\n')).toEqual(['--namespace prod rollout undo deployment/web --to-revision=3', '--namespace prod rollout status deployment/web --timeout=120s']);
+    expect(readFileSync(kubectl.log, 'utf8').trim().split('\n')).toEqual([
+      '--namespace prod rollout undo deployment/web --to-revision=3',
+      '--namespace prod rollout status deployment/web --timeout=120s',
+      '--namespace prod get deployment/web --output jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision} {.spec.template.spec.containers[*].image}',
+    ]);
     expect(result.outputs['rolled-back']).toBe('true');
+    // It says what it went back to, read from the cluster.
+    expect(result.outputs.version).toBe('revision 3 (ghcr.io/org/web:1.2.2)');
   });
 
   it('fails with kubectl\'s message when the rollout does not finish', async () => {

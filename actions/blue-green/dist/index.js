@@ -50867,9 +50867,9 @@ function group(name, fn) {
 function saveState(name, value) {
     const filePath = process.env['GITHUB_STATE'] || '';
     if (filePath) {
-        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+        return file_command_issueFileCommand('STATE', file_command_prepareKeyValueMessage(name, value));
     }
-    issueCommand('save-state', { name }, toCommandValue(value));
+    command_issueCommand('save-state', { name }, utils_toCommandValue(value));
 }
 /**
  * Gets the value of an state set by this action's main execution.
@@ -50909,7 +50909,7 @@ const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 const IPV6 = /^[0-9a-f:.]{2,45}$/i;
 function parseTarget(text) {
-    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${printable(text)}'`;
+    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${hosts_printable(text)}'`;
     const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
     if (!match)
         throw new errors_ConfigurationError(expected);
@@ -50917,10 +50917,10 @@ function parseTarget(text) {
     const bracketed = rawHost.startsWith('[');
     const host = bracketed ? rawHost.slice(1, -1) : rawHost;
     if (!USER.test(user))
-        throw new errors_ConfigurationError(`invalid user '${printable(user)}'. ${expected}`);
+        throw new errors_ConfigurationError(`invalid user '${hosts_printable(user)}'. ${expected}`);
     const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
     if (!validHost)
-        throw new errors_ConfigurationError(`invalid host '${printable(host)}'. ${expected}`);
+        throw new errors_ConfigurationError(`invalid host '${hosts_printable(host)}'. ${expected}`);
     const port = rawPort === undefined ? 22 : Number(rawPort);
     if (!Number.isInteger(port) || port < 1 || port > 65535)
         throw new errors_ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
@@ -50928,7 +50928,7 @@ function parseTarget(text) {
     return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
 }
 /** Shows a value in an error message without letting it break the log line. */
-function printable(text, max = 60) {
+function hosts_printable(text, max = 60) {
     const flat = JSON.stringify(text).slice(1, -1);
     return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
@@ -51160,7 +51160,7 @@ const field = {
             if (value.length > (options.max ?? 256))
                 return fail(ctx, `is too long (${value.length} characters, at most ${options.max ?? 256}): ${options.form}`);
             if (!options.pattern.test(value))
-                return fail(ctx, `expected ${options.form}, got '${printable(value)}'`);
+                return fail(ctx, `expected ${options.form}, got '${hosts_printable(value)}'`);
             return value;
         });
     },
@@ -51169,7 +51169,7 @@ const field = {
             if (raw === '')
                 return options.default;
             if (!/^\d+$/.test(raw))
-                return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got '${printable(raw)}'`);
+                return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got '${hosts_printable(raw)}'`);
             const value = Number(raw);
             if (value < options.min || value > options.max)
                 return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got ${raw}`);
@@ -51183,7 +51183,7 @@ const field = {
                 return options.default;
             const expected = `expected a number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, such as ${options.default}`;
             if (!/^\d{1,15}(\.\d{1,15})?$|^\.\d{1,15}$/.test(raw))
-                return fail(ctx, `${expected}, got '${printable(raw)}'`);
+                return fail(ctx, `${expected}, got '${hosts_printable(raw)}'`);
             const value = Number(raw);
             if (value < options.min || value > options.max)
                 return fail(ctx, `${expected}, got ${raw}`);
@@ -51201,14 +51201,14 @@ const field = {
                 return true;
             if (/^(false|no|off)$/i.test(raw))
                 return false;
-            return fail(ctx, `expected true or false, got '${printable(raw)}'`);
+            return fail(ctx, `expected true or false, got '${hosts_printable(raw)}'`);
         });
     },
     choice(choices, defaultValue) {
         return inputs_text((raw, ctx) => {
             const value = raw === '' ? defaultValue : raw;
             if (!choices.includes(value))
-                return fail(ctx, `expected one of ${choices.join(', ')}, got '${printable(value)}'`);
+                return fail(ctx, `expected one of ${choices.join(', ')}, got '${hosts_printable(value)}'`);
             return value;
         });
     },
@@ -51310,7 +51310,7 @@ function parseNginxCommand(line) {
         throw new errors_ConfigurationError('expected a command line such as "nginx" or "sudo nginx"');
     for (const word of words) {
         if (!/^[A-Za-z0-9._/=:+@-]+$/.test(word))
-            throw new errors_ConfigurationError(`contains the word '${printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
+            throw new errors_ConfigurationError(`contains the word '${hosts_printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
     }
     return words;
 }
@@ -51404,8 +51404,9 @@ const hostInputs = {
     'blue-port': field.port(8001),
     'green-port': field.port(8002),
     'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
-    'lock-stale-seconds': field.integer({ min: 60, max: 86400, default: 3600, unit: 'seconds after which a lock counts as stale' }),
-    'break-stale-lock': field.boolean(false),
+    'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
+    'break-stale-lock': field.boolean(true),
+    'repair-state': field.boolean(false),
     'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
     environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
 };
@@ -51716,83 +51717,242 @@ async function runChecked(remote, argv, what, options) {
 
 
 
+
+
 /**
- * What a host remembers about an app: which color serves, what runs in each color, and the
- * history of deploys. Written atomically (temporary file + rename), changed only under the lock,
- * and every step is appended to an audit log.
+ * What a host remembers about an app: which color serves, what runs in each color, every release
+ * with what became of it, and the traffic change in flight (written before nginx is touched).
+ * Written atomically (temporary file + rename), changed only under the lock, and every step is
+ * appended to an audit log.
  */
 const state_COLORS = ['blue', 'green'];
 const state_otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
 const colorSchema = schemas_enum(state_COLORS);
+// Everything read back from a host is validated with the inputs' own patterns: a state file is
+// data another party may have written, never something to print or run as it is.
+const state_version = schemas_string().regex(VERSION, 'a version label');
+const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
+const imageOrEmpty = union([literal(''), state_image]);
+// eslint-disable-next-line no-control-regex
+const plainText = (max) => schemas_string().max(max).regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
+const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
+const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
+const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
+const weights = object({ blue: schemas_number().int().min(0).max(100), green: schemas_number().int().min(0).max(100) });
 const colorState = object({
-    image: schemas_string(),
-    version: schemas_string(),
-    port: schemas_number(),
+    image: state_image,
+    version: state_version,
+    port: schemas_number().int().min(1).max(65535),
     status: schemas_enum(['running', 'stopped']),
-    since: schemas_string(),
+    since: state_time,
 });
 const historyEntry = object({
-    time: schemas_string(),
-    runId: schemas_string(),
-    actor: schemas_string(),
-    action: schemas_enum(['deploy', 'promote', 'rollback']),
+    time: state_time,
+    runId,
+    actor,
+    action: schemas_enum(['deploy', 'promote', 'rollback', 'recover', 'repair']),
     color: colorSchema,
-    version: schemas_string(),
-    image: schemas_string(),
-    outcome: schemas_enum(['success', 'failed', 'reverted', 'noop']),
-    detail: schemas_string().optional(),
+    version: union([literal(''), state_version]),
+    image: imageOrEmpty,
+    outcome: schemas_enum(['success', 'failed', 'reverted', 'noop', 'cancelled']),
+    detail: schemas_string().max(600).optional(),
+});
+/**
+ * What became of a release. `previous` (for a rollback) is the newest release that served all
+ * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
+ * chosen by name.
+ */
+const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
+const BAD = (/* unused pure expression or super */ null && (['failed', 'rejected', 'rolled-back', 'cancelled']));
+const state_isRejected = (release) => BAD.includes(release.status);
+const releaseSchema = object({
+    id: schemas_string().regex(/^[a-z0-9-]{1,40}$/),
+    version: state_version,
+    image: state_image,
+    color: colorSchema,
+    runId,
+    deployedAt: state_time,
+    status: schemas_enum(RELEASE_STATUSES),
+    /** When it first took all traffic (null: never did). */
+    servedAt: state_time.nullable(),
+    /** When a rollback put it back in service (the newest such time). */
+    restoredAt: state_time.nullable().default(null),
+    endedAt: state_time.nullable().default(null),
+    note: plainText(300).default(''),
+});
+const canarySchema = object({
+    color: colorSchema,
+    version: state_version,
+    image: state_image,
+    percent: schemas_number().int().min(0).max(100),
+    since: state_time,
+    runId,
+    release: schemas_string().optional(),
+});
+/**
+ * A traffic change in flight, written before nginx is touched and cleared once the outcome is
+ * recorded. A run that finds one left by another run knows what nginx may be serving: it puts
+ * traffic on the `recover` side and records `commit` when that side is `to`.
+ */
+const pendingSchema = object({
+    runId,
+    phase: schemas_enum(['deploy', 'promote', 'rollback', 'ramp', 'take-out']),
+    at: state_time,
+    from: weights.nullable(),
+    to: weights,
+    recover: schemas_enum(['from', 'to']),
+    /** The release this change is about (cancelled when recovered to `from` during a deploy). */
+    release: schemas_string().optional(),
+    commit: object({ active: colorSchema.nullable(), canary: canarySchema.nullable(), releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })) }),
 });
 const appStateSchema = object({
-    schema: literal(1),
-    app: schemas_string(),
+    schema: union([literal(1), literal(2)]),
+    app: schemas_string().regex(/^[a-z][a-z0-9-]{0,39}$/),
     active: colorSchema.nullable(),
     colors: object({ blue: colorState.optional(), green: colorState.optional() }),
-    canary: object({ color: colorSchema, version: schemas_string(), image: schemas_string(), percent: schemas_number(), since: schemas_string(), runId: schemas_string() })
-        .nullable(),
+    canary: canarySchema.nullable(),
+    releases: array(releaseSchema).default([]),
+    pending: pendingSchema.nullable().default(null),
     history: array(historyEntry),
-    updatedAt: schemas_string(),
+    updatedAt: state_time,
 });
+/** Folds text to one line of printable characters (for a release's note). */
+function state_oneLine(text) {
+    // eslint-disable-next-line no-control-regex
+    return text.replace(/[\0-\x1f\x7f]+/g, ' ').trim();
+}
 const HISTORY_LIMIT = 200;
+const RELEASE_LIMIT = 50;
 function emptyState(app, now) {
-    return { schema: 1, app, active: null, colors: {}, canary: null, history: [], updatedAt: now };
+    return { schema: 2, app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
 }
 function state_withHistory(state, entry) {
     return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
 }
+function newReleaseId() {
+    return `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+function addRelease(state, release) {
+    return { ...state, releases: [...state.releases, release].slice(-RELEASE_LIMIT) };
+}
+function state_updateRelease(state, id, change) {
+    if (!id)
+        return state;
+    return { ...state, releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)) };
+}
+/** The release serving all (or, during a canary, most) traffic. */
+function state_liveRelease(state) {
+    return [...state.releases].reverse().find((release) => release.status === 'live');
+}
+/** Releases one can roll back to by name: image known, newest first, one per version. */
+function state_rollbackCandidates(state) {
+    const seen = new Set();
+    return [...state.releases].reverse().filter((release) => {
+        if (seen.has(release.version))
+            return false;
+        seen.add(release.version);
+        return true;
+    });
+}
+/**
+ * A state written by an older version (schema 1) has only its history: rebuild the releases
+ * from it, so `previous` means the same thing on an upgraded host.
+ */
+function migrateState(state) {
+    if (state.schema === 2)
+        return state;
+    let next = { ...state, schema: 2, releases: [], pending: null };
+    const find = (version) => [...next.releases].reverse().find((release) => release.version === version);
+    for (const entry of state.history) {
+        if (!VERSION.test(entry.version) || !IMAGE_REF.test(entry.image))
+            continue;
+        if (entry.action === 'deploy') {
+            const first = entry.outcome === 'success' && !state_liveRelease(next);
+            const status = entry.outcome === 'success' ? (first ? 'live' : 'canary') : entry.outcome === 'cancelled' ? 'cancelled' : 'failed';
+            next = addRelease(next, { id: newReleaseId(), version: entry.version, image: entry.image, color: entry.color, runId: entry.runId, deployedAt: entry.time, status, servedAt: first ? entry.time : null, restoredAt: null, endedAt: null, note: 'rebuilt from the history' });
+        }
+        else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
+            const previous = state_liveRelease(next);
+            const target = find(entry.version);
+            if (previous && previous.id !== target?.id)
+                next = state_updateRelease(next, previous.id, { status: entry.action === 'promote' ? 'superseded' : 'rolled-back', endedAt: entry.time });
+            for (const release of next.releases)
+                if (release.status === 'canary' && release.id !== target?.id)
+                    next = state_updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
+            if (target)
+                next = state_updateRelease(next, target.id, { status: 'live', servedAt: target.servedAt ?? entry.time, ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}) });
+        }
+    }
+    return next;
+}
 function statePaths(stateDir, app) {
     const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
-    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log` };
+    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort` };
 }
 // --- commands (pure) -----------------------------------------------------------------------
 const commands = {
     readFile(path) {
         return shell_script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
     },
-    /** Content comes on stdin; the rename makes the change all-or-nothing. */
-    writeFileAtomic(path) {
-        return shell_script('al-write', 'set -e; mkdir -p "$(dirname "$1")"; tmp="$1.tmp.$$"; cat > "$tmp"; mv -f "$tmp" "$1"', [path]);
+    /**
+     * Content comes on stdin; the rename makes the change all-or-nothing. The temporary file is made
+     * by mktemp (an unguessable name, created new, so a planted symlink is never followed) with an
+     * explicit mode, and the rename replaces a link at the target rather than writing through it.
+     */
+    writeFileAtomic(path, mode = '644') {
+        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode]);
     },
     appendLine(path) {
-        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; cat >> "$1"', [path]);
+        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
     },
-    /** mkdir is atomic: exactly one run creates the lock. On success prints `acquired`; otherwise the owner, the lock's age and exit 1. */
+    /**
+     * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
+     * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
+     * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
+     * and exit 1.
+     */
     acquireLock(lockDir) {
         return shell_script('al-lock', [
-            'mkdir -p "$(dirname "$1")" || exit 3',
-            'if mkdir "$1" 2>/dev/null; then cat > "$1/owner.json.tmp" && mv -f "$1/owner.json.tmp" "$1/owner.json" && echo acquired && exit 0; rm -rf "$1"; exit 3; fi',
-            // A lock whose age cannot be read (it vanished after the mkdir, or no GNU stat) counts as fresh, never as stale.
+            'parent=$(dirname "$1")',
+            'mkdir -p "$parent" || exit 3',
+            'tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
+            'if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
+            'chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
+            'if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
+            'rm -rf "$tmp"',
+            // The lock vanished between the rename and here: the caller tries again.
+            '[ -d "$1" ] || exit 4',
+            // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
             'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
-            'cat "$1/owner.json" 2>/dev/null',
+            'head -c 4096 "$1/owner.json" 2>/dev/null',
             'exit 1',
         ].join('\n'), [lockDir]);
     },
-    /** Moves a stale lock aside (rename is atomic, so two runs cannot both break it). */
-    breakLock(lockDir) {
-        return shell_script('al-unlock-stale', 'mv "$1" "$1.broken.$(date +%s).$$" && rm -rf "$1".broken.*', [lockDir]);
+    /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
+    breakLock(lockDir, staleSeconds) {
+        return shell_script('al-unlock-stale', [
+            'set -u',
+            'seen=$(stat -c %Y "$1" 2>/dev/null) || exit 0',
+            '[ $(( $(date +%s) - seen )) -gt "$2" ] || { echo "the lock came back to life" >&2; exit 5; }',
+            'aside=$(mktemp -d "$(dirname "$1")/.broken.XXXXXXXX") || exit 3',
+            'mv -T "$1" "$aside" 2>/dev/null; rm -rf "$aside"',
+        ].join('\n'), [lockDir, String(staleSeconds)]);
     },
     /** Releases the lock only if this run still owns it. */
     releaseLock(lockDir, token) {
         return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then rm -rf "$1"; fi', [lockDir, token]);
+    },
+    /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
+    heartbeat(lockDir, token) {
+        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch "$1" && echo ok; else echo lost; fi', [lockDir, token]);
+    },
+    /** Releases every lock a run holds, whatever its token (the post step of a run that was killed). */
+    releaseRunLock(lockDir, runIdValue) {
+        return shell_script('al-unlock-run', 'if grep -qF "\\"runId\\":\\"$2\\"" "$1/owner.json" 2>/dev/null; then rm -rf "$1" && echo released; fi', [lockDir, runIdValue]);
+    },
+    /** The last state the audit log recorded (repair). */
+    lastAuditedState(auditPath) {
+        return shell_script('al-last-state', 'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi', [auditPath]);
     },
 };
 // --- running them --------------------------------------------------------------------------
@@ -51804,21 +51964,41 @@ async function readRemoteFile(remote, path) {
 async function writeRemoteFile(remote, path, content) {
     await runChecked(remote, commands.writeFileAtomic(path), `writing ${path}`, { stdin: content });
 }
-async function readState(remote, paths, app, now) {
-    const text = await readRemoteFile(remote, paths.state);
-    if (text === null)
-        return emptyState(app, now);
+/** A state file that cannot be read as one: torn, hand-edited, or not ours. */
+class StateUnreadable extends errors_HostError {
+    path;
+    problem;
+    constructor(host, path, problem) {
+        super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
+        this.path = path;
+        this.problem = problem;
+    }
+}
+function parseState(text, app) {
     let document;
     try {
         document = JSON.parse(text);
     }
     catch {
-        throw new errors_HostError(remote.label, `${paths.state} is not valid JSON; fix or remove it (the audit log ${paths.audit} has the history)`);
+        return { ok: false, problem: 'is not valid JSON (torn or edited by hand)' };
     }
     const parsed = appStateSchema.safeParse(document);
-    if (!parsed.success)
-        throw new errors_HostError(remote.label, `${paths.state} is not an agent-loop state file: ${parsed.error.issues[0]?.message}`);
-    return parsed.data;
+    if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return { ok: false, problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}` };
+    }
+    if (parsed.data.app !== app)
+        return { ok: false, problem: `belongs to the app '${hosts_printable(parsed.data.app)}', not '${app}'` };
+    return { ok: true, state: migrateState(parsed.data) };
+}
+async function readState(remote, paths, app, now) {
+    const text = await readRemoteFile(remote, paths.state);
+    if (text === null)
+        return emptyState(app, now);
+    const parsed = parseState(text, app);
+    if (!parsed.ok)
+        throw new StateUnreadable(remote.label, paths.state, parsed.problem);
+    return parsed.state;
 }
 async function writeState(remote, paths, state) {
     await writeRemoteFile(remote, paths.state, `${JSON.stringify(state, null, 2)}\n`);
@@ -51826,15 +52006,39 @@ async function writeState(remote, paths, state) {
 async function audit(remote, paths, record) {
     await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
 }
+const lockOwnerSchema = object({ token: schemas_string().max(100), runId, actor, version: schemas_string().max(140), phase: schemas_string().max(60), time: schemas_string().max(40), runUrl: schemas_string().max(300).optional() });
+/** The owner file of a lock, read as data: fields that do not fit are shown escaped, never as they are. */
+function parseLockOwner(text) {
+    try {
+        const value = JSON.parse(text);
+        const parsed = lockOwnerSchema.safeParse(value);
+        if (parsed.success)
+            return parsed.data;
+        if (!value || typeof value !== 'object')
+            return null;
+        const fields = {};
+        for (const key of ['runId', 'actor', 'version', 'phase', 'time']) {
+            const raw = value[key];
+            if (typeof raw === 'string')
+                fields[key] = hosts_printable(raw, 80);
+        }
+        return fields;
+    }
+    catch {
+        return null;
+    }
+}
 class LockHeld extends errors_ConfigurationError {
     owner;
     ageSeconds;
     stale;
     constructor(host, owner, ageSeconds, stale) {
-        const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'})` : 'an unknown run';
+        const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'})` : 'a lock with no owner file (made by hand or by an old version)';
         super(stale
-            ? `${host}: a stale lock (${ageSeconds} s old) from ${who} is in the way; if that run is gone, re-run with break-stale-lock: true`
-            : `${host}: another deploy holds the lock: ${who}, ${ageSeconds} s ago; wait for it, or set lock-wait-seconds`);
+            ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
+            : owner
+                ? `${host}: another deploy holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`
+                : `${host}: another deploy holds the lock: ${who}; it is broken once it is older than lock-stale-seconds with break-stale-lock: true`);
         this.owner = owner;
         this.ageSeconds = ageSeconds;
         this.stale = stale;
@@ -51842,7 +52046,8 @@ class LockHeld extends errors_ConfigurationError {
 }
 /** Takes the app's lock on a host; returns a function that releases it. */
 async function acquireLock(remote, paths, owner, options) {
-    const deadline = options.now() + options.waitSeconds * 1000;
+    let deadline = options.now() + options.waitSeconds * 1000;
+    let asked = false;
     for (;;) {
         const result = await remote.run(commands.acquireLock(paths.lock), { stdin: JSON.stringify(owner) });
         if (result.code === 0 && result.stdout.trim() === 'acquired') {
@@ -51850,27 +52055,28 @@ async function acquireLock(remote, paths, owner, options) {
                 await remote.run(commands.releaseLock(paths.lock, owner.token));
             };
         }
+        if (result.code === 4)
+            continue;
         if (result.code !== 1)
-            throw new errors_HostError(remote.label, `could not take the lock in ${paths.lock}: ${result.stderr.trim() || `exit ${result.code}`}`);
+            throw new errors_HostError(remote.label, `could not take the lock in ${paths.lock}: ${hosts_printable(result.stderr.trim(), 300) || `exit ${result.code}`}`);
         const [header = '', ...rest] = result.stdout.split('\n');
-        const [, created = '0', hostNow = '0'] = header.split(' ');
-        const ageSeconds = Math.max(0, Number(hostNow) - Number(created));
-        let holder = null;
-        try {
-            holder = JSON.parse(rest.join('\n'));
-        }
-        catch {
-            holder = null;
-        }
+        const [, seen = '0', hostNow = '0'] = header.split(' ');
+        const ageSeconds = Math.max(0, Number(hostNow) - Number(seen));
+        const holder = parseLockOwner(rest.join('\n'));
         const stale = ageSeconds > options.staleSeconds;
         if (stale && options.breakStale) {
-            options.warn(`${remote.label}: breaking a stale lock (${ageSeconds} s old) held by run ${holder?.runId ?? '?'}`);
-            await runChecked(remote, commands.breakLock(paths.lock), 'breaking the stale lock');
+            options.warn(`${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`);
+            await runChecked(remote, commands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
             continue;
+        }
+        if (!stale && !asked && options.onHeld) {
+            asked = true;
+            const atLeast = await options.onHeld(holder);
+            deadline = Math.max(deadline, options.now() + atLeast * 1000);
         }
         if (stale || options.now() >= deadline)
             throw new LockHeld(remote.label, holder, ageSeconds, stale);
-        await options.sleep(Math.min(2000, Math.max(100, deadline - options.now())));
+        await options.sleep(Math.min(asked ? 250 : 2000, Math.max(100, deadline - options.now())));
     }
 }
 
@@ -51946,40 +52152,64 @@ function parseStatus(text) {
 }
 /**
  * Writes the include (new content on stdin), checks the whole nginx configuration, and reloads.
- * If the check or the reload fails, the previous file is put back and nginx keeps what it had.
- * Then it polls the status server until the new generation is served and prints `live <ms>`.
+ * Then it polls the status server until the new generation is served, against a real deadline.
+ * On every failure (check, reload, or a reload that exits 0 and never takes effect) the previous
+ * file is put back and, after a reload, nginx is reloaded onto it again, so the file on disk is
+ * always what nginx serves. Temporary files are made by mktemp next to the include (never a
+ * guessable name that a planted symlink could redirect) with an explicit mode.
  */
 const SWITCH_SCRIPT = `set -u
-file=$1; status_url=$2; status_host=$3; generation=$4; shift 4
+file=$1; status_url=$2; status_host=$3; generation=$4; confirm_ms=$5; shift 5
 dir=$(dirname "$file")
 [ -d "$dir" ] || { echo "the nginx include directory $dir does not exist" >&2; exit 30; }
-tmp="$file.al-new.$$"; backup="$file.al-prev"
+[ ! -L "$file" ] || { echo "$file is a symbolic link: refusing to replace it" >&2; exit 34; }
+tmp=$(mktemp "$dir/.agent-loop-new.XXXXXXXX") || exit 31
+backup=
+trap 'rm -f "$tmp" \${backup:+"$backup"}' EXIT
 cat > "$tmp" || exit 31
+chmod 644 "$tmp"
 started=$(date +%s%N)
 had_previous=0
-if [ -f "$file" ]; then cp -p "$file" "$backup" || exit 32; had_previous=1; fi
+if [ -f "$file" ]; then backup=$(mktemp "$dir/.agent-loop-prev.XXXXXXXX") || exit 32; cat "$file" > "$backup" || exit 32; chmod 644 "$backup"; had_previous=1; fi
 mv -f "$tmp" "$file" || exit 33
 restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; else rm -f "$file"; fi; }
 if ! out=$("$@" -t 2>&1); then restore; printf '%s\\n' "$out" >&2; exit 20; fi
 if ! out=$("$@" -s reload 2>&1); then restore; printf '%s\\n' "$out" >&2; exit 21; fi
-rm -f "$backup"
-i=0
-while [ "$i" -lt 500 ]; do
-  body=$(curl -s --max-time 2 -H "Host: $status_host" "$status_url" 2>/dev/null) || body=
+deadline=$(( started + confirm_ms * 1000000 ))
+while :; do
+  body=$(curl -s --max-time 1 -H "Host: $status_host" "$status_url" 2>/dev/null) || body=
   case "$body" in *"\\"generation\\":\\"$generation\\""*) echo "live $(( ($(date +%s%N) - started) / 1000000 ))"; exit 0 ;; esac
-  sleep 0.01
-  i=$((i + 1))
+  [ "$(date +%s%N)" -lt "$deadline" ] || break
+  sleep 0.02
 done
-echo "nginx reloaded, but its status server did not serve the new weights within 5 s" >&2
+# The reload said yes but nginx never served the new file: put the old one back and reload onto
+# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
+restore
+if out=$("$@" -s reload 2>&1); then again=restored; else again="not reloaded: $out"; fi
+echo "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)" >&2
 exit 22`;
+/** How long the switch waits for nginx to serve the new weights after a reload. */
+const CONFIRM_MS = 5000;
 function switchCommand(includePath, site, generation, nginx) {
-    return shell_script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, ...nginx]);
+    return shell_script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), ...nginx]);
 }
 function statusUrl(site) {
     return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
 }
+/** Prints what nginx serves (`live …`, from the status server) and what the include on disk says (`file …`). */
 function readWeightsCommand(includePath, site) {
-    return shell_script('al-weights', 'if body=$(curl -s -f --max-time 2 -H "Host: $2" "$3"); then printf "live %s\\n" "$body"; elif [ -f "$1" ]; then printf "file "; grep -m1 "^# agent-loop: " "$1" | cut -c15-; else echo none; fi', [includePath, statusHost(site.app), statusUrl(site)]);
+    return shell_script('al-weights', 'if body=$(curl -s -f --max-time 2 -H "Host: $2" "$3"); then printf "live %s\\n" "$body"; fi; if [ -f "$1" ]; then printf "file "; grep -m1 "^# agent-loop: " "$1" | cut -c15- | head -c 2000; echo; fi; echo end', [includePath, statusHost(site.app), statusUrl(site)]);
+}
+function parseRouterView(output) {
+    let live = null;
+    let file = null;
+    for (const line of output.split('\n')) {
+        if (line.startsWith('live '))
+            live = parseStatus(line.slice(5).trim());
+        if (line.startsWith('file '))
+            file = parseStatus(line.slice(5).trim());
+    }
+    return { live, file };
 }
 let generationCounter = 0;
 function newGeneration(now) {
@@ -52010,7 +52240,7 @@ class NginxRouter {
                 : result.code === 21
                     ? 'nginx could not be reloaded (the previous file was put back)'
                     : result.code === 22
-                        ? 'nginx did not confirm the new weights'
+                        ? 'nginx did not serve the new weights'
                         : 'writing the nginx include failed';
             throw new errors_HostError(this.remote.label, `${what}: ${nginxSays}`);
         }
@@ -52018,13 +52248,12 @@ class NginxRouter {
         return { weights, liveMs: live ? Number(live[1]) : Number.NaN };
     }
     async getWeights() {
+        const view = await this.inspect();
+        return view.live ?? view.file;
+    }
+    async inspect() {
         const result = await this.remote.run(readWeightsCommand(this.includePath, this.site));
-        const output = result.stdout.trim();
-        if (output.startsWith('live '))
-            return parseStatus(output.slice(5));
-        if (output.startsWith('file '))
-            return parseStatus(output.slice(5));
-        return null;
+        return parseRouterView(result.stdout);
     }
 }
 
@@ -52910,7 +53139,314 @@ async function preflight(remote, stateDir, includeDir, nginx, limits) {
     return facts;
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/session.ts
+
+
+
+
+
+
+
+/** The run was cancelled: thrown by a step that had not started, or by a wait that was cut short. */
+class Cancelled extends Error {
+    name = 'Cancelled';
+    constructor(what = 'the run was cancelled') {
+        super(what);
+    }
+}
+const isCancelled = (settings) => settings.signal?.aborted === true;
+/** How often a lock's owner shows it is alive; a lock silent for lock-stale-seconds belongs to a dead run. */
+const HEARTBEAT_MS = 5000;
+/** One host, connected, locked for this run, with its state read. */
+class HostSession {
+    spec;
+    remote;
+    settings;
+    state;
+    unlock;
+    lockToken;
+    router;
+    paths;
+    /** Set when the heartbeat finds the lock is no longer this run's (broken by another run). */
+    lockLost = false;
+    heartbeat;
+    constructor(spec, remote, settings, state, unlock, router, lockToken) {
+        this.spec = spec;
+        this.remote = remote;
+        this.settings = settings;
+        this.state = state;
+        this.unlock = unlock;
+        this.lockToken = lockToken;
+        this.paths = statePaths(spec.stateDir, settings.app);
+        this.router =
+            router ??
+                new NginxRouter(remote, { app: settings.app, bluePort: spec.bluePort, greenPort: spec.greenPort, statusPort: spec.nginxStatusPort, splitKey: settings.splitKey }, spec.nginxConfDir, spec.nginxCommand, settings.clock.now);
+    }
+    get label() {
+        return this.remote.label;
+    }
+    port(color) {
+        return color === 'blue' ? this.spec.bluePort : this.spec.greenPort;
+    }
+    /** Keeps the lock's time fresh while this run works, so that a run that dies is known dead within lock-stale-seconds. */
+    startHeartbeat() {
+        if (!this.lockToken || this.heartbeat)
+            return;
+        const token = this.lockToken;
+        this.heartbeat = setInterval(() => {
+            this.remote
+                .run(commands.heartbeat(this.paths.lock, token), { timeoutMs: HEARTBEAT_MS })
+                .then((result) => {
+                if (result.stdout.trim() === 'lost' && !this.lockLost) {
+                    this.lockLost = true;
+                    this.settings.log.warn(`${this.label}: this run's lock was taken away (another run found it dead); no further traffic change is made here`);
+                }
+            })
+                .catch(() => undefined);
+        }, HEARTBEAT_MS);
+        this.heartbeat.unref();
+    }
+    async saveState(state) {
+        const next = { ...state, schema: 2, updatedAt: new Date(this.settings.clock.now()).toISOString() };
+        await writeState(this.remote, this.paths, next);
+        this.state = next;
+        // The audit log keeps every saved state (without its long history), so a torn state file can be rebuilt.
+        await this.audit('state saved', { state: { ...next, history: next.history.slice(-5) } });
+    }
+    /** Appends to the host's audit log; an audit failure is reported but does not stop a rollback. */
+    async audit(step, details = {}) {
+        try {
+            await audit(this.remote, this.paths, { time: new Date(this.settings.clock.now()).toISOString(), runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details });
+        }
+        catch (error) {
+            this.settings.log.warn(`${this.label}: could not append to the audit log: ${errors_errorMessage(error)}`);
+        }
+    }
+    /** An abort request left by a rollback that waits for this run's lock (null when there is none). */
+    async abortRequest() {
+        const result = await this.remote.run(shell_script('al-abort-read', 'if [ -f "$1" ]; then printf "abort "; head -c 600 "$1"; fi', [this.paths.abort]), { timeoutMs: 5000 });
+        return result.stdout.startsWith('abort ') ? result.stdout.slice(6).trim() : null;
+    }
+    async clearAbortRequest() {
+        await this.remote.run(['rm', '-f', this.paths.abort]).catch(() => undefined);
+    }
+    async close() {
+        if (this.heartbeat)
+            clearInterval(this.heartbeat);
+        this.heartbeat = undefined;
+        try {
+            await this.unlock();
+        }
+        catch (error) {
+            this.settings.log.warn(`${this.label}: could not release the lock: ${errors_errorMessage(error)}`);
+        }
+        finally {
+            this.remote.close();
+        }
+    }
+}
+/**
+ * Connects to every host (in parallel), then locks them one after the other in one global order
+ * (sorted by host), so that two runs never each hold a lock the other waits for: of two runs started
+ * together, the one that takes the first host proceeds and the other stops there, naming it. Then
+ * each host's state is read and any traffic change a dead run left half-done is settled.
+ * All or nothing: if any host cannot be opened, the others are released before anything changed.
+ */
+async function session_openSessions(specs, settings, owner, options = {}) {
+    const ordered = [...specs].sort((a, b) => (a.target.label < b.target.label ? -1 : a.target.label > b.target.label ? 1 : 0));
+    const connected = await parallel_settleLimit(ordered, settings.maxParallel, (spec) => connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
+    const connectFailures = connected.flatMap((result) => (result.ok ? [] : [result.error]));
+    if (connectFailures.length > 0) {
+        for (const result of connected)
+            if (result.ok)
+                result.value.close();
+        throwAll(connectFailures);
+    }
+    const remotes = connected.map((result) => result.value);
+    const locked = [];
+    try {
+        for (const [index, spec] of ordered.entries()) {
+            if (isCancelled(settings))
+                throw new Cancelled('cancelled while taking the locks');
+            const remote = remotes[index];
+            const paths = statePaths(spec.stateDir, settings.app);
+            const token = (0,external_node_crypto_.randomUUID)();
+            const unlock = await acquireLock(remote, paths, { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}) }, {
+                waitSeconds: settings.lock.waitSeconds,
+                staleSeconds: settings.lock.staleSeconds,
+                breakStale: settings.lock.breakStale,
+                sleep: settings.clock.sleep,
+                now: settings.clock.now,
+                warn: settings.log.warn,
+                ...(options.onHeld ? { onHeld: (holder) => options.onHeld(remote, paths, holder) } : {}),
+            });
+            locked.push({ spec, remote, unlock, token });
+        }
+    }
+    catch (error) {
+        await Promise.all(locked.map((entry) => entry.unlock().catch(() => undefined)));
+        for (const remote of remotes)
+            remote.close();
+        throw error;
+    }
+    // Locked in lock order; handed back in the order the hosts were given, so reports follow the input.
+    const byInput = [...locked].sort((a, b) => specs.indexOf(a.spec) - specs.indexOf(b.spec));
+    const sessions = byInput.map(({ spec, remote, unlock, token }) => new HostSession(spec, remote, settings, null, unlock, undefined, token));
+    for (const session of sessions)
+        session.startHeartbeat();
+    const prepared = await parallel_settleLimit(sessions, settings.maxParallel, async (session) => {
+        session.state = settings.repairState ? await repairState(session, settings) : await readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
+        await session_settle(session, settings);
+    });
+    const failures = prepared.flatMap((result) => (result.ok ? [] : [result.error]));
+    if (failures.length > 0) {
+        await session_closeSessions(sessions);
+        throwAll(failures);
+    }
+    return sessions;
+}
+/** The session whose lock is taken first (a rollback waiting for the lock waits there). */
+function session_firstInLockOrder(sessions) {
+    return [...sessions].sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0))[0];
+}
+function throwAll(failures) {
+    const first = failures[0];
+    if (failures.length === 1)
+        throw first;
+    const error = new AggregateError(failures, failures.map(errors_errorMessage).join('\n'));
+    if (failures.every((failure) => failure instanceof Error && failure.name === 'ConfigurationError'))
+        Object.defineProperty(error, 'name', { value: 'ConfigurationError' });
+    throw error;
+}
+async function session_closeSessions(sessions) {
+    await Promise.all(sessions.map((session) => session.close()));
+}
+const sameWeights = (a, b) => !!a && !!b && a.blue === b.blue && a.green === b.green;
+/**
+ * Settles what a run that died (killed, lost its connection, its disk full) left behind: a traffic
+ * change recorded as pending is put on its safe side — back where it was for a deploy, a ramp or a
+ * promote; through to the good version for a rollback — and the state then says what nginx serves.
+ * An include file that differs from what nginx serves (a reload that never took effect) is
+ * rewritten to what nginx serves, so the next reload by anyone changes nothing.
+ */
+async function session_settle(session, settings) {
+    const { state } = session;
+    const view = await session.router.inspect();
+    const pending = state.pending;
+    if (pending) {
+        const target = pending.recover === 'to' || pending.from === null ? pending.to : pending.from;
+        if (!sameWeights(view.live?.weights, target)) {
+            await session.router.setWeights(target);
+        }
+        else if (view.file && !sameWeights(view.file.weights, target)) {
+            await session.router.setWeights(target);
+        }
+        let next = { ...state, pending: null };
+        if (target === pending.to) {
+            next = { ...next, active: pending.commit.active, canary: pending.commit.canary };
+            for (const change of pending.commit.releases)
+                next = state_updateRelease(next, change.id, { status: change.status, ...(change.status === 'live' ? { servedAt: next.releases.find((release) => release.id === change.id)?.servedAt ?? new Date(settings.clock.now()).toISOString() } : {}) });
+        }
+        else if (pending.phase === 'deploy' && pending.release) {
+            next = state_updateRelease(next, pending.release, { status: 'cancelled', endedAt: new Date(settings.clock.now()).toISOString(), note: `run ${pending.runId} stopped during its traffic switch` });
+            if (next.canary?.release === pending.release)
+                next = { ...next, canary: null };
+        }
+        const detail = `run ${pending.runId} left its ${pending.phase} switch (${pending.from ? router_formatWeights(pending.from) : 'nothing'} → ${router_formatWeights(pending.to)}) unfinished; nginx served ${view.live ? router_formatWeights(view.live.weights) : 'nothing'}; now ${router_formatWeights(target)}`;
+        next = state_withHistory(next, { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, action: 'recover', color: pending.to.blue >= pending.to.green ? 'blue' : 'green', version: '', image: '', outcome: 'success', detail });
+        await session.saveState(next);
+        settings.log.warn(`${session.label}: ${detail}`);
+        return;
+    }
+    if (view.live && view.file && view.live.generation !== view.file.generation) {
+        settings.log.warn(`${session.label}: the nginx include on disk says ${router_formatWeights(view.file.weights)} but nginx serves ${router_formatWeights(view.live.weights)} (a reload that never took effect); rewriting it to what nginx serves`);
+        await session.router.setWeights(view.live.weights);
+        await session.audit('include rewritten to what nginx serves', { live: view.live.weights, file: view.file.weights });
+    }
+}
+/**
+ * Rebuilds a host's state when it is torn or missing: the newest state the audit log recorded,
+ * brought in line with what nginx serves now. Says what it found.
+ */
+async function repairState(session, settings) {
+    const now = new Date(settings.clock.now()).toISOString();
+    const current = await readState(session.remote, session.paths, settings.app, now).then((state) => ({ ok: true, state }), (error) => ({ ok: false, error }));
+    if (current.ok && current.state.history.length > 0) {
+        settings.log.info(`${session.label}: the state file is readable; nothing to repair`);
+        return current.state;
+    }
+    const line = (await runChecked(session.remote, commands.lastAuditedState(session.paths.audit), 'reading the audit log')).trim();
+    let rebuilt = null;
+    if (line) {
+        try {
+            const record = JSON.parse(line);
+            const parsed = parseState(JSON.stringify(record.state), settings.app);
+            if (parsed.ok)
+                rebuilt = parsed.state;
+        }
+        catch {
+            rebuilt = null;
+        }
+    }
+    const view = await session.router.inspect();
+    const live = view.live?.weights ?? view.file?.weights ?? null;
+    if (!rebuilt) {
+        if (!current.ok && !live)
+            throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor nginx says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
+        rebuilt = { schema: 2, app: settings.app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
+    }
+    let next = { ...rebuilt, pending: null };
+    const found = [line ? `the audit log's last state (${rebuilt.updatedAt})` : 'no state in the audit log'];
+    if (live) {
+        const major = live.blue >= live.green ? 'blue' : 'green';
+        const minor = major === 'blue' ? 'green' : 'blue';
+        found.push(`nginx serves ${router_formatWeights(live)}`);
+        if (live[minor] === 0)
+            next = { ...next, active: major, canary: null };
+        else if (next.canary?.color === minor)
+            next = { ...next, active: major, canary: { ...next.canary, percent: live[minor] } };
+        else
+            next = { ...next, active: major, canary: null };
+        if (rebuilt.pending && !sameWeights(rebuilt.pending.to, live))
+            found.push('a pending switch that never took effect was dropped');
+    }
+    next = state_withHistory(next, { time: now, runId: settings.run.runId, actor: settings.run.actor, action: 'repair', color: next.active ?? 'blue', version: '', image: '', outcome: 'success', detail: `rebuilt from ${found.join('; ')}` });
+    await session.saveState(next);
+    settings.log.warn(`${session.label}: state rebuilt from ${found.join('; ')}: active ${next.active ?? 'none'}${next.canary ? `, canary ${next.canary.version} at ${next.canary.percent}%` : ''}`);
+    return next;
+}
+/**
+ * The post step of a run that was killed before it could clean up: on each host, settle a traffic
+ * change this run left pending and release this run's lock. Needs no lock of its own (it only
+ * touches what this run owns).
+ */
+async function cleanUpRun(specs, settings) {
+    const done = [];
+    await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
+        const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
+        try {
+            const paths = statePaths(spec.stateDir, settings.app);
+            const owned = await remote.run(shell_script('al-owner', 'head -c 4096 "$1/owner.json" 2>/dev/null', [paths.lock]));
+            if (!owned.stdout.includes(`"runId":"${settings.run.runId}"`))
+                return;
+            const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
+            const session = new HostSession(spec, remote, settings, state, async () => {
+                await remote.run(commands.releaseRunLock(paths.lock, settings.run.runId));
+            });
+            await session_settle(session, settings);
+            await session.audit('lock released by the post step', { reason: 'the run ended without releasing it' });
+            await session.close();
+            done.push(remote.label);
+        }
+        finally {
+            remote.close();
+        }
+    });
+    return done;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/procedure.ts
+
 
 
 
@@ -52931,10 +53467,17 @@ function procedure_newReport(session, phase) {
         steps: [],
     };
 }
-async function procedure_step(work, settings, name, body, detail) {
+/**
+ * One timed, logged and audited step on one host. A cancelled run starts no new step; with
+ * `interruptible`, a step that waits (health, drain) gives up at once when the run is cancelled
+ * (never used for a traffic switch, whose outcome must be known).
+ */
+async function procedure_step(work, settings, name, body, detail, options = {}) {
     const started = settings.clock.now();
     try {
-        const value = await body();
+        if (isCancelled(settings))
+            throw new Cancelled(`cancelled before: ${name}`);
+        const value = options.interruptible && settings.signal ? await raceCancel(body(), settings.signal, name) : await body();
         const record = { step: name, ok: true, ms: settings.clock.now() - started, ...(detail ? { detail: detail(value) } : {}) };
         work.report.steps.push(record);
         settings.log.info(`${work.session.label}: ${name} ok (${record.ms} ms)${record.detail ? `: ${record.detail}` : ''}`);
@@ -52948,6 +53491,21 @@ async function procedure_step(work, settings, name, body, detail) {
         await work.session.audit(name, { ok: false, ms: record.ms, detail: record.detail });
         throw error;
     }
+}
+function raceCancel(promise, signal, name) {
+    if (signal.aborted)
+        return Promise.reject(new Cancelled(`cancelled during: ${name}`));
+    return new Promise((resolve, reject) => {
+        const onAbort = () => reject(new Cancelled(`cancelled during: ${name}`));
+        signal.addEventListener('abort', onAbort, { once: true });
+        promise.then((value) => {
+            signal.removeEventListener('abort', onAbort);
+            resolve(value);
+        }, (error) => {
+            signal.removeEventListener('abort', onAbort);
+            reject(error);
+        });
+    });
 }
 function procedure_history(settings, entry) {
     return { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, ...entry };
@@ -52977,21 +53535,15 @@ async function procedure_onEveryHost(works, settings, task) {
     return results.every((result) => result.ok);
 }
 /**
- * Moves every host to the weights `plan` gives it, all or nothing: when one host fails, every host
- * that moved goes back to the weights it had. Returns whether all moved.
+ * Moves every host to the weights its plan gives, all or nothing, with a write-ahead record: the
+ * intent is saved before nginx is touched and the outcome after, so an interruption at any point
+ * leaves a state from which the next run knows what nginx may serve. A host whose intent cannot
+ * be saved is not touched; a host whose outcome cannot be saved counts as failed. When one host
+ * fails, every host that moved goes back to the weights (and the state) it had. Returns whether all moved.
  */
 async function procedure_switchAll(works, settings, name, plan) {
-    const results = await parallel_settleLimit(works, settings.maxParallel, (work) => procedure_step(work, settings, name, async () => {
-        const weights = plan(work);
-        const result = await work.session.router.setWeights(weights);
-        work.moved = true;
-        work.report.weightsAfter = result.weights;
-        work.report.switchMs = result.liveMs;
-        work.report.liveAt = settings.clock.now();
-        return result;
-    }, (result) => `${router_formatWeights(result.weights)} live in ${result.liveMs} ms`));
-    const failed = results.filter((result) => !result.ok);
-    if (failed.length === 0)
+    const results = await parallel_settleLimit(works, settings.maxParallel, (work) => procedure_step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${router_formatWeights(result.weights)} live in ${result.liveMs} ms`));
+    if (results.every((result) => result.ok))
         return true;
     results.forEach((result, index) => {
         if (!result.ok) {
@@ -53000,22 +53552,81 @@ async function procedure_switchAll(works, settings, name, plan) {
             work.report.error ??= errors_errorMessage(result.error);
         }
     });
+    await moveBack(works, settings);
+    return false;
+}
+/** One host's traffic change, with the same write-ahead record as `switchAll` (no other host to undo). */
+async function procedure_switchOne(work, settings, name, plan) {
+    return procedure_step(work, settings, name, () => switchHost(work, settings, plan), (result) => `${router_formatWeights(result.weights)} live in ${result.liveMs} ms`);
+}
+async function switchHost(work, settings, plan) {
+    const { session } = work;
+    if (session.lockLost)
+        throw new Error(`${session.label}: this run no longer holds the lock; traffic left as it is`);
+    const before = session.state;
+    work.stateBefore ??= before;
+    const committed = plan.commit(before);
+    const changed = committed.releases.filter((release) => before.releases.find((old) => old.id === release.id)?.status !== release.status);
+    const intent = {
+        runId: settings.run.runId,
+        phase: plan.phase,
+        at: new Date(settings.clock.now()).toISOString(),
+        from: work.before,
+        to: plan.weights,
+        recover: plan.recover,
+        ...(plan.release ? { release: plan.release } : {}),
+        commit: { active: committed.active, canary: committed.canary, releases: changed.map((release) => ({ id: release.id, status: release.status })) },
+    };
+    try {
+        await session.saveState({ ...before, pending: intent });
+    }
+    catch (error) {
+        throw new Error(`${session.label}: could not record the switch before making it, so traffic was not touched: ${errors_errorMessage(error)}`);
+    }
+    let result;
+    try {
+        result = await session.router.setWeights(plan.weights);
+    }
+    catch (error) {
+        // nginx kept (or got back) the previous file; the intent is void.
+        await session.saveState({ ...before, pending: null }).catch(() => undefined);
+        throw error;
+    }
+    work.moved = true;
+    work.report.weightsAfter = result.weights;
+    work.report.switchMs = result.liveMs;
+    work.report.liveAt = settings.clock.now();
+    try {
+        await session.saveState({ ...committed, pending: null });
+    }
+    catch (error) {
+        throw new Error(`${session.label}: the switch was made but could not be recorded (${errors_errorMessage(error)}); putting traffic back`);
+    }
+    return result;
+}
+/** Puts every host this phase moved back on the weights and the state it had before. */
+async function moveBack(works, settings) {
     await parallel_settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
         const back = work.before ?? (work.stable ? router_weightsFor(work.stable, 100) : null);
         if (!back)
             return;
         try {
-            await procedure_step(work, settings, 'move traffic back', () => work.session.router.setWeights(back), (result) => router_formatWeights(result.weights));
+            // Not interruptible and not skipped when cancelled: this is what a cancel asks for.
+            const started = settings.clock.now();
+            const result = await work.session.router.setWeights(back);
+            work.report.steps.push({ step: 'move traffic back', ok: true, ms: settings.clock.now() - started, detail: router_formatWeights(result.weights) });
+            settings.log.info(`${work.session.label}: traffic moved back: ${router_formatWeights(result.weights)}`);
             work.report.weightsAfter = back;
             work.moved = false;
             work.report.outcome = 'reverted';
+            if (work.stateBefore)
+                await work.session.saveState({ ...work.stateBefore, pending: null });
         }
         catch (error) {
             work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errors_errorMessage(error)}`;
             work.report.outcome = 'failed';
         }
     });
-    return false;
 }
 function procedure_summarize(phase, works, ok, started, settings, canaryPercent, error) {
     const first = works[0];
@@ -53101,9 +53712,14 @@ function commandRuntime(startTemplate, stopTemplate) {
         stop: (release) => ['sh', '-c', renderTemplate(stopTemplate, templateValues(release))],
     };
 }
-async function runtime_startRelease(remote, runtime, release, timeoutMs) {
+/** Runs the runtime's checks and pulls for `release`; done before anything is stopped, so a missing image changes nothing. */
+async function runtime_prepareRelease(remote, runtime, release, timeoutMs) {
     for (const step of runtime.prepare(release))
         await runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
+}
+async function runtime_startRelease(remote, runtime, release, timeoutMs, options = {}) {
+    if (!options.prepared)
+        await runtime_prepareRelease(remote, runtime, release, timeoutMs);
     const result = await remote.run(runtime.start(release), { timeoutMs });
     if (result.code !== 0) {
         const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
@@ -53112,113 +53728,6 @@ async function runtime_startRelease(remote, runtime, release, timeoutMs) {
 }
 async function runtime_stopRelease(remote, runtime, release, timeoutMs) {
     await runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/session.ts
-
-
-
-
-
-
-/** One host, connected, locked for this run, with its state read. */
-class HostSession {
-    spec;
-    remote;
-    settings;
-    state;
-    unlock;
-    router;
-    paths;
-    constructor(spec, remote, settings, state, unlock, router) {
-        this.spec = spec;
-        this.remote = remote;
-        this.settings = settings;
-        this.state = state;
-        this.unlock = unlock;
-        this.paths = statePaths(spec.stateDir, settings.app);
-        this.router =
-            router ??
-                new NginxRouter(remote, { app: settings.app, bluePort: spec.bluePort, greenPort: spec.greenPort, statusPort: spec.nginxStatusPort, splitKey: settings.splitKey }, spec.nginxConfDir, spec.nginxCommand, settings.clock.now);
-    }
-    get label() {
-        return this.remote.label;
-    }
-    port(color) {
-        return color === 'blue' ? this.spec.bluePort : this.spec.greenPort;
-    }
-    async saveState(state) {
-        await writeState(this.remote, this.paths, state);
-        this.state = state;
-    }
-    /** Appends to the host's audit log; an audit failure is reported but does not stop a rollback. */
-    async audit(step, details = {}) {
-        try {
-            await audit(this.remote, this.paths, { time: new Date(this.settings.clock.now()).toISOString(), runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details });
-        }
-        catch (error) {
-            this.settings.log.warn(`${this.label}: could not append to the audit log: ${errors_errorMessage(error)}`);
-        }
-    }
-    async close() {
-        try {
-            await this.unlock();
-        }
-        catch (error) {
-            this.settings.log.warn(`${this.label}: could not release the lock: ${errors_errorMessage(error)}`);
-        }
-        finally {
-            this.remote.close();
-        }
-    }
-}
-async function openSession(spec, settings, owner) {
-    const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
-    try {
-        const paths = statePaths(spec.stateDir, settings.app);
-        const unlock = await acquireLock(remote, paths, { ...owner, token: (0,external_node_crypto_.randomUUID)() }, {
-            waitSeconds: settings.lock.waitSeconds,
-            staleSeconds: settings.lock.staleSeconds,
-            breakStale: settings.lock.breakStale,
-            sleep: settings.clock.sleep,
-            now: settings.clock.now,
-            warn: settings.log.warn,
-        });
-        try {
-            const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
-            return new HostSession(spec, remote, settings, state, unlock);
-        }
-        catch (error) {
-            await unlock();
-            throw error;
-        }
-    }
-    catch (error) {
-        remote.close();
-        throw error;
-    }
-}
-/**
- * Connects to and locks every host. All or nothing: if any host cannot be opened, the others are
- * released and the first errors are thrown together, before anything has changed.
- */
-async function session_openSessions(specs, settings, owner) {
-    const opened = await parallel_settleLimit(specs, settings.maxParallel, (spec) => openSession(spec, settings, owner));
-    const failures = opened.flatMap((result) => (result.ok ? [] : [result.error]));
-    if (failures.length > 0) {
-        await Promise.all(opened.flatMap((result) => (result.ok ? [result.value.close()] : [])));
-        const first = failures[0];
-        if (failures.length === 1)
-            throw first;
-        const error = new AggregateError(failures, failures.map(errors_errorMessage).join('\n'));
-        if (first instanceof Error && first.name === 'ConfigurationError')
-            Object.defineProperty(error, 'name', { value: 'ConfigurationError' });
-        throw error;
-    }
-    return opened.map((result) => result.value);
-}
-async function session_closeSessions(sessions) {
-    await Promise.all(sessions.map((session) => session.close()));
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/bluegreen.ts
@@ -53231,24 +53740,35 @@ async function session_closeSessions(sessions) {
 
 
 
+const iso = (settings) => new Date(settings.clock.now()).toISOString();
 // ------------------------------------------------------------------------------------------------
 async function deploy(hosts, settings) {
     const started = settings.clock.now();
     const sessions = await session_openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.version, phase: 'deploy', time: new Date(started).toISOString() });
     const works = sessions.map((session) => ({ session, report: procedure_newReport(session, 'deploy'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
     try {
-        // 1. Every host: preflight, start the idle color, health, readiness, smoke. No traffic moves yet.
+        // 1. Every host: preflight, pull, start the idle color, health, readiness, smoke. No traffic moves yet.
         if (!(await procedure_onEveryHost(works, settings, (work) => prepareHost(work, settings)))) {
-            await parallel_settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'failed', `traffic unchanged: ${procedure_failedHosts(works)}`));
-            return procedure_summarize('deploy', works, false, started, settings, 0, `no traffic was moved, because:\n${procedure_failedHosts(works)}`);
+            const outcome = isCancelled(settings) ? 'cancelled' : 'failed';
+            const recorded = await recordEnd(works, settings, outcome, `traffic unchanged: ${procedure_failedHosts(works)}`);
+            return procedure_summarize('deploy', works, false, started, settings, 0, `${outcome === 'cancelled' ? 'the run was cancelled; ' : ''}no traffic was moved, because:\n${procedure_failedHosts(works)}${recorded}`);
+        }
+        if (isCancelled(settings)) {
+            const recorded = await recordEnd(works, settings, 'cancelled', 'cancelled before the switch');
+            return procedure_summarize('deploy', works, false, started, settings, 0, `the run was cancelled before the switch; no traffic was moved${recorded}`);
         }
         // 2. All hosts passed: send the canary share (or everything, on a first deploy) to the new color.
-        const moved = await procedure_switchAll(works, settings, 'switch traffic', (work) => router_weightsFor(work.target, work.stable ? settings.canaryPercent : 100));
+        const moved = await procedure_switchAll(works, settings, 'switch traffic', (work) => deploySwitch(work, settings));
         if (!moved) {
-            await parallel_settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'reverted', procedure_failedHosts(works)));
-            return procedure_summarize('deploy', works, false, started, settings, 0, `switching traffic failed, every host is back on its previous weights:\n${procedure_failedHosts(works)}`);
+            const recorded = await recordEnd(works, settings, 'reverted', procedure_failedHosts(works));
+            return procedure_summarize('deploy', works, false, started, settings, 0, `switching traffic failed, every host is back on its previous weights:\n${procedure_failedHosts(works)}${recorded}`);
         }
-        await parallel_settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'success'));
+        if (isCancelled(settings)) {
+            // Cancelled during the switch: nothing will watch this canary, so it does not stay.
+            await moveBack(works, settings);
+            const recorded = await recordEnd(works, settings, 'cancelled', 'cancelled during the switch; traffic put back');
+            return procedure_summarize('deploy', works, false, started, settings, 0, `the run was cancelled during the switch; every host is back on its previous weights${recorded}`);
+        }
         for (const work of works)
             work.report.outcome = 'success';
         const percent = works.every((work) => work.stable) ? settings.canaryPercent : 100;
@@ -53268,52 +53788,85 @@ async function prepareHost(work, settings) {
     work.report.toColor = work.target;
     work.report.version = settings.version;
     work.report.previousVersion = work.stable ? (session.state.colors[work.stable]?.version ?? null) : null;
+    const target = work.target;
     // A re-run after a failed or replaced canary: take the idle color out of traffic before restarting it.
-    if (work.stable && work.before && work.before[work.target] > 0) {
-        await procedure_step(work, settings, 'take the idle color out of traffic', () => session.router.setWeights(router_weightsFor(work.stable, 100)), (result) => router_formatWeights(result.weights));
-        work.before = router_weightsFor(work.stable, 100);
+    if (work.stable && work.before && work.before[target] > 0) {
+        const stable = work.stable;
+        await procedure_switchOne(work, settings, 'take the idle color out of traffic', {
+            weights: router_weightsFor(stable, 100),
+            phase: 'take-out',
+            recover: 'to',
+            commit: (state) => {
+                const replaced = state.canary?.release;
+                const next = { ...state, active: stable, canary: null };
+                return replaced ? state_updateRelease(next, replaced, { status: 'cancelled', endedAt: iso(settings), note: `replaced by ${settings.version} before it was promoted` }) : next;
+            },
+        });
+        work.before = router_weightsFor(stable, 100);
+        work.moved = false;
+        work.stateBefore = undefined;
     }
-    const release = { app: settings.app, color: work.target, port: session.port(work.target), image: settings.image, version: settings.version };
+    // The release is on record before anything is touched: whatever happens next, it is known.
+    const releaseId = newReleaseId();
+    work.releaseId = releaseId;
+    await session.saveState(addRelease(session.state, { id: releaseId, version: settings.version, image: settings.image, color: target, runId: settings.run.runId, deployedAt: iso(settings), status: 'deploying', servedAt: null, restoredAt: null, endedAt: null, note: '' }));
+    const release = { app: settings.app, color: target, port: session.port(target), image: settings.image, version: settings.version };
     const timeoutMs = settings.commandTimeoutSeconds * 1000;
-    const previous = session.state.colors[work.target];
-    await procedure_step(work, settings, `stop whatever runs as ${work.target}`, () => runtime_stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
-    await procedure_step(work, settings, `start ${settings.version} as ${work.target} on port ${release.port}`, () => runtime_startRelease(session.remote, settings.runtime, release, timeoutMs));
-    await session.saveState({
-        ...session.state,
-        colors: { ...session.state.colors, [work.target]: { image: settings.image, version: settings.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } },
-    });
-    await procedure_step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => health_waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds), (ms) => `healthy after ${ms} ms`);
+    // Pull and check first: an image that cannot be had stops the deploy before the idle color (maybe a
+    // standby kept for an instant rollback) is touched.
+    await procedure_step(work, settings, `prepare ${settings.version}`, () => runtime_prepareRelease(session.remote, settings.runtime, release, timeoutMs), undefined, { interruptible: true });
+    const previous = session.state.colors[target];
+    await procedure_step(work, settings, `stop whatever runs as ${target}`, () => runtime_stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
+    if (previous)
+        await session.saveState({ ...session.state, colors: { ...session.state.colors, [target]: { ...previous, status: 'stopped', since: iso(settings) } } });
+    await procedure_step(work, settings, `start ${settings.version} as ${target} on port ${release.port}`, () => runtime_startRelease(session.remote, settings.runtime, release, timeoutMs, { prepared: true }), undefined, { interruptible: true });
+    await session.saveState({ ...session.state, colors: { ...session.state.colors, [target]: { image: settings.image, version: settings.version, port: release.port, status: 'running', since: iso(settings) } } });
+    await procedure_step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => health_waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds), (ms) => `healthy after ${ms} ms`, { interruptible: true });
     for (const request of settings.smokeRequests) {
-        const result = await procedure_step(work, settings, `smoke ${request.method} ${request.path}`, async () => {
+        await procedure_step(work, settings, `smoke ${request.method} ${request.path}`, async () => {
             const outcome = await smoke(session.remote, release.port, request);
             work.report.smoke.push(outcome);
             if (!outcome.ok)
-                throw new Error(`smoke ${request.method} ${request.path} on ${work.target}: ${outcome.problem}`);
+                throw new Error(`smoke ${request.method} ${request.path} on ${target}: ${outcome.problem}`);
             return outcome;
         }, (outcome) => `${outcome.status} in ${outcome.latencyMs} ms`);
-        void result;
     }
 }
-async function recordDeploy(work, settings, outcome, detail) {
-    const { session } = work;
-    let state = session.state;
-    if (outcome === 'success') {
-        state = work.stable
-            ? { ...state, active: work.stable, canary: { color: work.target, version: settings.version, image: settings.image, percent: settings.canaryPercent, since: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId } }
-            : { ...state, active: work.target, canary: null };
-    }
-    else if (state.canary?.color === work.target) {
-        // The idle color no longer runs what the canary record says.
-        state = { ...state, canary: null };
-    }
-    state = state_withHistory(state, procedure_history(settings, { action: 'deploy', color: work.target, version: settings.version, image: settings.image, outcome, ...(detail ? { detail: detail.slice(0, 500) } : {}) }));
-    try {
+function deploySwitch(work, settings) {
+    const target = work.target;
+    const stable = work.stable;
+    const releaseId = work.releaseId;
+    return {
+        weights: router_weightsFor(target, stable ? settings.canaryPercent : 100),
+        phase: 'deploy',
+        recover: 'from',
+        ...(releaseId ? { release: releaseId } : {}),
+        commit: (state) => {
+            const now = iso(settings);
+            let next = stable
+                ? { ...state, active: stable, canary: { color: target, version: settings.version, image: settings.image, percent: settings.canaryPercent, since: now, runId: settings.run.runId, ...(releaseId ? { release: releaseId } : {}) } }
+                : { ...state, active: target, canary: null };
+            next = state_updateRelease(next, releaseId, stable ? { status: 'canary' } : { status: 'live', servedAt: now });
+            return state_withHistory(next, procedure_history(settings, { action: 'deploy', color: target, version: settings.version, image: settings.image, outcome: 'success' }));
+        },
+    };
+}
+/** Records on every host how the deploy ended when it did not succeed; a failed write is reported, never swallowed. */
+async function recordEnd(works, settings, outcome, detail) {
+    const results = await parallel_settleLimit(works, settings.maxParallel, async (work) => {
+        const { session } = work;
+        let state = session.state;
+        if (state.canary?.color === work.target && state.canary.release !== undefined && state.canary.release !== work.releaseId) {
+            // The idle color no longer runs what the canary record says.
+            state = { ...state, canary: null };
+        }
+        const status = outcome === 'cancelled' ? 'cancelled' : 'failed';
+        state = state_updateRelease(state, work.releaseId, { status, endedAt: iso(settings), note: state_oneLine(work.report.error ?? detail).slice(0, 300) });
+        state = state_withHistory(state, procedure_history(settings, { action: 'deploy', color: work.target, version: settings.version, image: settings.image, outcome, detail: detail.slice(0, 500) }));
         await session.saveState(state);
-    }
-    catch (error) {
-        work.report.error = `${work.report.error ?? ''} ; saving state failed: ${errors_errorMessage(error)}`;
-        throw error;
-    }
+    });
+    const failures = results.flatMap((result, index) => (result.ok ? [] : [`${works[index]?.session.label}: recording the outcome failed: ${errors_errorMessage(result.error)}`]));
+    return failures.length > 0 ? `\n${failures.join('\n')}` : '';
 }
 // ------------------------------------------------------------------------------------------------
 async function promote(hosts, settings) {
@@ -53325,25 +53878,45 @@ async function promote(hosts, settings) {
         if (!(await procedure_onEveryHost(works, settings, (work) => checkPromotable(work, settings)))) {
             return procedure_summarize('promote', works, false, started, settings, 0, `nothing was promoted, because:\n${procedure_failedHosts(works)}`);
         }
+        if (isCancelled(settings))
+            return procedure_summarize('promote', works, false, started, settings, 0, 'the run was cancelled before the switch; nothing was promoted');
         const pending = works.filter((work) => work.report.outcome !== 'noop');
         // 2. All traffic to the new color on every host, or back where it was.
-        const moved = await procedure_switchAll(pending, settings, 'switch all traffic', (work) => router_weightsFor(work.target, 100));
+        const moved = await procedure_switchAll(pending, settings, 'switch all traffic', (work) => promoteSwitch(work, settings));
         if (!moved) {
             return procedure_summarize('promote', works, false, started, settings, 0, `promotion failed, every host is back on its previous weights:\n${procedure_failedHosts(pending)}`);
         }
-        // 3. Let in-flight requests on the old color finish, then stop it (unless kept for instant rollback).
-        if (pending.length > 0 && settings.drainSeconds > 0) {
-            settings.log.info(`draining the previous color for ${settings.drainSeconds} s`);
-            await settings.clock.sleep(settings.drainSeconds * 1000);
-        }
-        await parallel_settleLimit(pending, settings.maxParallel, (work) => finishPromotion(work, settings));
         for (const work of pending)
             work.report.outcome = 'success';
+        // 3. Let in-flight requests on the old color finish, then stop it (unless kept for instant rollback).
+        // A cancel here leaves the promotion done and the old color running, which the state says.
+        if (pending.length > 0 && settings.drainSeconds > 0 && !isCancelled(settings)) {
+            settings.log.info(`draining the previous color for ${settings.drainSeconds} s`);
+            await cancellableSleep(settings, settings.drainSeconds * 1000);
+        }
+        if (!isCancelled(settings))
+            await parallel_settleLimit(pending, settings.maxParallel, (work) => finishPromotion(work, settings));
         return procedure_summarize('promote', works, true, started, settings, 100);
     }
     finally {
         await session_closeSessions(sessions);
     }
+}
+/** Sleeps, or returns early when the run is cancelled. */
+async function cancellableSleep(settings, ms) {
+    const signal = settings.signal;
+    if (!signal)
+        return settings.clock.sleep(ms);
+    if (signal.aborted)
+        return;
+    await new Promise((resolve) => {
+        const done = () => {
+            signal.removeEventListener('abort', done);
+            resolve();
+        };
+        signal.addEventListener('abort', done, { once: true });
+        void settings.clock.sleep(ms).then(done);
+    });
 }
 async function checkPromotable(work, settings) {
     const { session } = work;
@@ -53374,26 +53947,41 @@ async function checkPromotable(work, settings) {
     work.report.fromColor = work.stable;
     work.report.version = canary.version;
     work.report.previousVersion = state.colors[work.stable]?.version ?? null;
-    await procedure_step(work, settings, `check ${canary.color} is healthy`, () => health_waitHealthy(session.remote, session.port(canary.color), settings.healthPaths, Math.min(settings.healthTimeoutSeconds, 30)), (ms) => `healthy after ${ms} ms`);
+    await procedure_step(work, settings, `check ${canary.color} is healthy`, () => health_waitHealthy(session.remote, session.port(canary.color), settings.healthPaths, Math.min(settings.healthTimeoutSeconds, 30)), (ms) => `healthy after ${ms} ms`, { interruptible: true });
+}
+function promoteSwitch(work, settings) {
+    const target = work.target;
+    const canary = work.session.state.canary;
+    return {
+        weights: router_weightsFor(target, 100),
+        phase: 'promote',
+        recover: 'from',
+        ...(canary?.release ? { release: canary.release } : {}),
+        commit: (state) => {
+            const now = iso(settings);
+            const previousLive = state_liveRelease(state);
+            let next = { ...state, active: target, canary: null };
+            if (previousLive && previousLive.id !== canary?.release)
+                next = state_updateRelease(next, previousLive.id, { status: 'superseded', endedAt: now });
+            next = state_updateRelease(next, canary?.release, { status: 'live', servedAt: now });
+            return state_withHistory(next, procedure_history(settings, { action: 'promote', color: target, version: canary?.version ?? work.report.version ?? '', image: canary?.image ?? '', outcome: 'success' }));
+        },
+    };
 }
 async function finishPromotion(work, settings) {
     const { session } = work;
     const old = work.stable;
     const oldRelease = session.state.colors[old];
-    let colors = session.state.colors;
-    if (oldRelease && !settings.keepPrevious) {
-        try {
-            await procedure_step(work, settings, `stop ${old} (${oldRelease.version})`, () => runtime_stopRelease(session.remote, settings.runtime, { app: settings.app, color: old, port: session.port(old), image: oldRelease.image, version: oldRelease.version }, settings.commandTimeoutSeconds * 1000));
-            colors = { ...colors, [old]: { ...oldRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } };
-        }
-        catch (error) {
-            // Traffic already left the old color; a failed stop is worth a warning, not a rollback.
-            work.report.error = `the previous color could not be stopped: ${errors_errorMessage(error)}`;
-        }
+    if (!oldRelease || settings.keepPrevious || oldRelease.status === 'stopped')
+        return;
+    try {
+        await procedure_step(work, settings, `stop ${old} (${oldRelease.version})`, () => runtime_stopRelease(session.remote, settings.runtime, { app: settings.app, color: old, port: session.port(old), image: oldRelease.image, version: oldRelease.version }, settings.commandTimeoutSeconds * 1000));
+        await session.saveState({ ...session.state, colors: { ...session.state.colors, [old]: { ...oldRelease, status: 'stopped', since: iso(settings) } } });
     }
-    const canary = session.state.canary;
-    const next = state_withHistory({ ...session.state, active: work.target, canary: null, colors }, procedure_history(settings, { action: 'promote', color: work.target, version: canary?.version ?? work.report.version ?? '', image: canary?.image ?? '', outcome: 'success' }));
-    await session.saveState(next);
+    catch (error) {
+        // Traffic already left the old color; a failed stop is worth a warning, not a rollback.
+        work.report.error = `the previous color could not be stopped: ${errors_errorMessage(error)}`;
+    }
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/common-inputs.ts
@@ -53425,7 +54013,7 @@ function healthPaths(inputs) {
     return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
 }
 /** Session settings (connection, lock, parallelism, who acts) from the shared host inputs. */
-function sessionFromInputs(inputs, run, log, clock = clock_systemClock) {
+function sessionFromInputs(inputs, run, log, clock = clock_systemClock, signal) {
     return {
         app: inputs.app,
         splitKey: inputs['split-key'],
@@ -53440,6 +54028,8 @@ function sessionFromInputs(inputs, run, log, clock = clock_systemClock) {
         run,
         clock,
         log,
+        repairState: inputs['repair-state'],
+        ...(signal ? { signal } : {}),
     };
 }
 
@@ -53616,7 +54206,7 @@ function incident_restoredLine(restoredMs) {
     return `Traffic restored in ${seconds} s ${met ? '✅' : '❌'} (procedure target: ${ROLLBACK_TARGET_MS / 1000} s${met ? `, ${Math.max(1, Math.round(ROLLBACK_TARGET_MS / Math.max(restoredMs, 1)))}× faster` : ''}).`;
 }
 function incidentIssue(story, extraLabels = []) {
-    const title = `Rollback: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
+    const title = `${story.error ? 'Rollback FAILED' : 'Rollback'}: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
     const timeline = story.hosts
         .flatMap((host) => host.steps.map((step) => [host.host, step.step, step.ok ? 'ok' : 'failed', `${step.ms} ms`, step.detail ?? '']))
         .slice(0, 200);
@@ -53625,6 +54215,7 @@ function incidentIssue(story, extraLabels = []) {
         `**Trigger:** ${story.trigger}`,
         `**Reason:** ${story.reason}`,
         `**Decided at:** ${new Date(story.decidedAt).toISOString()}`,
+        ...(story.error ? ['', `**The rollback failed; traffic stays where it was:** ${story.error.split('\n').slice(0, 20).join(' / ')}`, ...(story.candidates && story.candidates.length > 0 ? [`**Versions one can roll back to by name:** ${story.candidates.join(', ')}`] : [])] : []),
         '',
         incident_restoredLine(story.restoredMs),
         '',
@@ -53648,7 +54239,7 @@ async function announceRollback(story, options) {
     const { github } = options;
     if (github) {
         if (options.failedDeploymentId !== null) {
-            await bestEffort('marking the failed deployment', options.log.warn, () => setDeploymentStatus(github, options.failedDeploymentId, 'failure', `rolled back: ${story.trigger}`, story.runUrl));
+            await bestEffort('marking the failed deployment', options.log.warn, () => setDeploymentStatus(github, options.failedDeploymentId, 'failure', `${story.error ? 'rollback failed' : 'rolled back'}: ${story.trigger}`.slice(0, 140), story.runUrl));
         }
         deploymentId = await bestEffort('recording the rollback deployment', options.log.warn, async () => {
             const id = await createDeployment(github, {
@@ -53657,7 +54248,7 @@ async function announceRollback(story, options) {
                 description: `rollback of ${story.app} to ${story.targetVersion ?? '?'}`,
                 payload: { app: story.app, version: story.targetVersion, rollback: true, failedVersion: story.failedVersion, restoredMs: story.restoredMs, trigger: story.trigger },
             });
-            await setDeploymentStatus(github, id, story.restoredMs === null ? 'failure' : 'success', `rollback to ${story.targetVersion ?? '?'}`, story.runUrl);
+            await setDeploymentStatus(github, id, story.error || story.restoredMs === null ? 'failure' : 'success', `${story.error ? 'failed rollback' : 'rollback'} to ${story.targetVersion ?? '?'}`.slice(0, 140), story.runUrl);
             return id;
         });
         if (options.createIncident) {
@@ -53667,6 +54258,16 @@ async function announceRollback(story, options) {
     }
     else if (options.createIncident || options.failedDeploymentId !== null) {
         options.log.warn('no github-token (or GITHUB_REPOSITORY): the deployment status and the incident issue were not recorded');
+    }
+    if (story.error) {
+        await notifySlack(options.slackWebhookUrl, {
+            event: 'failed',
+            title: `ROLLBACK FAILED: ${story.app} in ${story.environment} (to ${story.targetVersion ?? '?'})`,
+            fields: { trigger: story.trigger, reason: story.reason, error: story.error.split('\n').slice(0, 5).join(' / '), ...(incidentUrl ? { incident: incidentUrl } : {}) },
+            durationMs: story.durationMs,
+            runUrl: story.runUrl,
+        }, options.log.warn);
+        return { incidentUrl, deploymentId };
     }
     await notifySlack(options.slackWebhookUrl, {
         event: 'rolled-back',
@@ -54624,6 +55225,11 @@ function rolloutUndo(target, revision) {
 function rolloutStatus(target, timeoutSeconds) {
     return [...base(target), 'rollout', 'status', `deployment/${target.deployment}`, `--timeout=${timeoutSeconds}s`];
 }
+/** Reads the revision the deployment now runs and its images (after the rollout). */
+function currentRevision(target) {
+    return [...base(target), 'get', `deployment/${target.deployment}`, '--output', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision} {.spec.template.spec.containers[*].image}'];
+}
+const REVISION_LINE = /^(\d{1,10}) ([a-z0-9][a-z0-9._/:@-]{0,300}(?: [a-z0-9][a-z0-9._/:@-]{0,300}){0,9})$/;
 /** `kubectl rollout undo`, then `kubectl rollout status`; stops at the first that fails, with kubectl's last words. */
 async function rollbackKubernetes(target, revision, timeoutSeconds, log) {
     for (const argv of [rolloutUndo(target, revision), rolloutStatus(target, timeoutSeconds)]) {
@@ -54632,7 +55238,14 @@ async function rollbackKubernetes(target, revision, timeoutSeconds, log) {
             return { ok: false, error: `${argv.join(' ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join(' ')}` };
         }
     }
-    return { ok: true };
+    // What it went back to, read from the cluster rather than assumed (an undo without a revision goes to the one before).
+    const now = await runLocal(currentRevision(target), { timeoutMs: 60_000 });
+    const match = REVISION_LINE.exec(now.stdout.trim());
+    if (now.code !== 0 || !match) {
+        log.warn(`the rollout finished, but the revision it runs could not be read (${now.code !== 0 ? `exit ${now.code}` : 'unexpected answer'})`);
+        return { ok: true };
+    }
+    return { ok: true, restored: `revision ${match[1]} (${match[2].split(' ').join(', ')})` };
 }
 
 // EXTERNAL MODULE: external "node:http"
@@ -54825,11 +55438,28 @@ const silentLogger = { info: () => { }, warn: () => { }, group: (_title, body) =
 
 
 
+
+const rollback_describe = (release) => `${release.version} (${release.status})`;
+function candidateList(state) {
+    const list = rollbackCandidates(state).map(rollback_describe);
+    return list.length > 0 ? list.join(', ') : 'none';
+}
+/** Where a release can run: the color that already has it, or the idle color (started from its image). */
+function placement(state, release, idle) {
+    for (const color of [idle, otherColor(idle)]) {
+        const held = state.colors[color];
+        if (held && held.version === release.version && held.image === release.image)
+            return { color, start: held.status !== 'running' };
+    }
+    return { color: idle, start: true };
+}
 function planRollback(state, live, target, host) {
     const active = state.active;
     if (!active)
         throw new ConfigurationError(`${host}: nothing was ever deployed for ${state.app}: there is nothing to roll back to`);
     const serving = (color) => (live ? live[color] === 100 : state.canary === null && active === color);
+    const current = liveRelease(state);
+    const canaryRelease = state.canary ? (state.releases.find((release) => release.id === state.canary?.release) ?? [...state.releases].reverse().find((release) => release.status === 'canary' && release.version === state.canary?.version) ?? null) : null;
     if (target.kind === 'previous') {
         if (state.canary) {
             // A canary in progress: the stable color still runs and serves most traffic.
@@ -54837,32 +55467,71 @@ function planRollback(state, live, target, host) {
             const release = state.colors[stable];
             if (!release)
                 throw new ConfigurationError(`${host}: the state has no release for ${stable}`);
-            return { target: stable, failed: state.canary.color, version: release.version, image: release.image, start: false, noop: false };
+            return { target: stable, failed: state.canary.color, version: release.version, image: release.image, start: release.status !== 'running', noop: false, release: current ?? null, rejected: canaryRelease };
         }
-        const previous = otherColor(active);
-        const release = state.colors[previous];
-        if (!release)
-            throw new ConfigurationError(`${host}: there is no previous version to roll back to (only ${state.colors[active]?.version ?? 'one version'} was deployed)`);
-        return { target: previous, failed: active, version: release.version, image: release.image, start: release.status !== 'running', noop: false };
+        if (current && current.restoredAt !== null && serving(active)) {
+            // What serves was itself put back by a rollback: rolling back again would reach further into
+            // the past than anyone asked. Older versions are one named rollback away.
+            return { target: active, failed: null, version: current.version, image: current.image, start: false, noop: true, release: current, rejected: null, why: `${current.version} was put back by a rollback at ${current.restoredAt}` };
+        }
+        const newest = state.releases.at(-1);
+        if (current && newest && newest.id !== current.id && newest.deployedAt >= current.deployedAt && newest.servedAt === null && serving(active)) {
+            // The newest deploy never took traffic (it failed its checks, or was cancelled): there is
+            // nothing of it to undo, and the release that serves is the last good one.
+            return { target: active, failed: null, version: current.version, image: current.image, start: false, noop: true, release: current, rejected: null, why: `the newest release, ${newest.version}, ${newest.status === 'failed' ? 'failed its checks' : `was ${newest.status}`} and never served traffic` };
+        }
+        const currentTime = current?.deployedAt ?? '9999';
+        const good = [...state.releases].reverse().find((release) => release.id !== current?.id && release.servedAt !== null && !isRejected(release) && release.deployedAt <= currentTime && release.version !== current?.version);
+        if (!good && state.releases.filter((release) => release.servedAt !== null).length <= 1) {
+            throw new ConfigurationError(`${host}: there is no previous version to roll back to (only ${current?.version ?? 'one version'} was deployed)`);
+        }
+        if (!good) {
+            throw new ConfigurationError(`${host}: there is no earlier good release to roll back to (${current ? `${current.version} serves` : 'nothing serves'}); releases known: ${candidateList(state)}. Name one with target-version to roll back to it anyway`);
+        }
+        const where = placement(state, good, otherColor(active));
+        return { target: where.color, failed: active, version: good.version, image: good.image, start: where.start, noop: false, release: good, rejected: current ?? null };
     }
-    // A named version: a color that has it, or a release from the history started on the idle color.
-    const holder = COLORS.find((color) => state.colors[color]?.version === target.version);
-    if (holder) {
-        const release = state.colors[holder];
-        const done = holder === active && state.canary === null && serving(holder);
-        return { target: holder, failed: done ? null : otherColor(holder), version: release.version, image: release.image, start: release.status !== 'running', noop: done };
+    // A named version: the newest good release of it, else the newest of it at all (with a warning).
+    const named = [...state.releases].reverse().filter((release) => release.version === target.version);
+    const chosen = named.find((release) => !isRejected(release)) ?? named[0];
+    if (!chosen)
+        throw new ConfigurationError(`${host}: version ${target.version} is not in this host's history (known: ${candidateList(state)})`);
+    const warning = isRejected(chosen) ? `${host}: ${chosen.version} was ${chosen.status} (${chosen.note || 'no note'}); rolling back to it because it was named` : undefined;
+    const holder = ['blue', 'green'].find((color) => state.colors[color]?.version === chosen.version && state.colors[color]?.image === chosen.image);
+    if (holder && holder === active && state.canary === null && serving(holder) && state.colors[holder]?.status === 'running') {
+        return { target: holder, failed: null, version: chosen.version, image: chosen.image, start: false, noop: true, release: current ?? chosen, rejected: null, ...(warning ? { warning } : {}) };
     }
-    const deployed = [...state.history].reverse().find((entry) => entry.version === target.version && entry.action === 'deploy' && entry.image !== '');
-    if (!deployed)
-        throw new ConfigurationError(`${host}: version ${target.version} is not in this host's history (known: ${[...new Set(state.history.map((entry) => entry.version))].join(', ') || 'none'})`);
     const idle = state.canary ? state.canary.color : otherColor(active);
-    return { target: idle, failed: active, version: deployed.version, image: deployed.image, start: true, noop: false };
+    const where = holder ? { color: holder, start: state.colors[holder]?.status !== 'running' } : placement(state, chosen, idle);
+    const failed = where.color === active ? (state.canary ? state.canary.color : null) : active;
+    return { target: where.color, failed, version: chosen.version, image: chosen.image, start: where.start, noop: false, release: chosen, rejected: state.canary ? canaryRelease : current && current.id !== chosen.id ? current : null, ...(warning ? { warning } : {}) };
 }
+/**
+ * A rollback that meets a canary monitor holding the lock asks it to stop (an abort request file
+ * next to the lock) and waits for it, however lock-wait-seconds is set: an abort must never wait
+ * for an analysis window to end.
+ */
+const ABORT_WAIT_SECONDS = 30;
 async function rollback(hosts, settings, since) {
     const started = since ?? settings.clock.now();
-    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.target.kind === 'version' ? settings.target.version : '(previous)', phase: 'rollback', time: new Date(started).toISOString() });
+    let abortRequestedAt = null;
+    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.target.kind === 'version' ? settings.target.version : '(previous)', phase: 'rollback', time: new Date(started).toISOString() }, {
+        onHeld: async (remote, paths, holder) => {
+            if (!holder?.phase?.startsWith('monitor'))
+                return 0;
+            abortRequestedAt ??= settings.clock.now();
+            settings.log.warn(`${remote.label}: canary-monitor run ${holder.runId ?? '?'} holds the lock: asking it to stop so that this rollback goes ahead`);
+            const request = JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: settings.reason, time: new Date(settings.clock.now()).toISOString() });
+            await remote.run(script('al-abort', 'set -e; tmp=$(mktemp "$(dirname "$1")/.abort.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.abort]), { stdin: request });
+            return ABORT_WAIT_SECONDS;
+        },
+    });
+    const abortedMonitorMs = abortRequestedAt === null ? null : settings.clock.now() - abortRequestedAt;
     try {
-        return await rollback_rollbackSessions(sessions, settings, started);
+        if (abortRequestedAt !== null)
+            await Promise.all(sessions.map((session) => session.clearAbortRequest()));
+        const result = await rollback_rollbackSessions(sessions, settings, started);
+        return { ...result, abortedMonitorMs };
     }
     finally {
         await closeSessions(sessions);
@@ -54871,31 +55540,34 @@ async function rollback(hosts, settings, since) {
 /** Rolls back on hosts that are already connected and locked (the canary monitor keeps them open, so a rollback is only a switch away). */
 async function rollback_rollbackSessions(sessions, settings, since) {
     const works = sessions.map((session) => ({ session, report: newReport(session, 'rollback'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
+    const candidates = sessions[0] ? rollbackCandidates(sessions[0].state).map((release) => release.version) : [];
     // 1. Every host: plan, and start the target color when it is not running. No traffic moves yet.
     const prepared = await onEveryHost(works, settings, (work) => prepareRollback(work, settings));
-    const failedVersion = works.find((work) => work.plan?.failed)?.plan?.failed;
-    const failedRelease = failedVersion ? (works[0]?.session.state.canary?.color === failedVersion ? works[0]?.session.state.canary?.version : works[0]?.session.state.colors[failedVersion]?.version) ?? null : null;
+    const planned = works.find((work) => work.plan?.rejected)?.plan;
     const finish = (ok, error, restoredMs = null) => ({
         ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
         noop: works.every((work) => work.plan?.noop),
         restoredMs,
-        failedVersion: failedRelease,
+        failedVersion: planned?.rejected?.version ?? null,
+        candidates,
+        abortedMonitorMs: null,
     });
     if (!prepared)
-        return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}`);
-    // 2. All traffic to the target on every host, or back where it was.
+        return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}\nVersions one can roll back to by name: ${candidates.join(', ') || 'none'}`);
+    // 2. All traffic to the target on every host, or back where it was. A rollback is never undone
+    // for a cancel: it is the way to safety.
     const pending = works.filter((work) => !work.plan?.noop);
     if (pending.length === 0) {
         settings.log.info(`every host already serves ${works[0]?.plan?.version}: nothing to roll back`);
         return finish(true, undefined, 0);
     }
-    const moved = await switchAll(pending, settings, 'switch traffic back', (work) => weightsFor(work.target, 100));
+    const moved = await switchAll(pending, settings, 'switch traffic back', (work) => rollbackSwitch(work, settings));
     if (!moved)
         return finish(false, `the rollback could not switch every host; each is back on the weights it had:\n${failedHosts(pending)}`);
     const restoredMs = settings.clock.now() - since;
     settings.log.info(`traffic restored to ${works[0]?.plan?.version} on ${pending.length} host(s) ${restoredMs} ms after the decision`);
-    // 3. Record, then stop the failed color unless it is kept for inspection.
-    await settleLimit(pending, settings.maxParallel, (work) => finishRollback(work, settings));
+    // 3. Stop the failed color unless it is kept for inspection.
+    await settleLimit(pending, settings.maxParallel, (work) => stopFailed(work, settings));
     for (const work of pending)
         work.report.outcome = 'success';
     return finish(true, undefined, restoredMs);
@@ -54904,58 +55576,83 @@ async function prepareRollback(work, settings) {
     const { session } = work;
     await readLive(work, settings);
     const plan = planRollback(session.state, work.before, settings.target, session.label);
+    if (plan.warning)
+        settings.log.warn(plan.warning);
     work.plan = plan;
     work.target = plan.target;
     work.stable = plan.failed;
     work.report.toColor = plan.target;
     work.report.fromColor = plan.failed;
     work.report.version = plan.version;
-    work.report.previousVersion = plan.failed ? (session.state.canary?.color === plan.failed ? session.state.canary.version : (session.state.colors[plan.failed]?.version ?? null)) : null;
+    work.report.previousVersion = plan.rejected?.version ?? (plan.failed ? (session.state.colors[plan.failed]?.version ?? null) : null);
     if (plan.noop) {
         work.report.outcome = 'noop';
         work.report.weightsAfter = work.before;
-        settings.log.info(`${session.label}: ${plan.version} already serves all traffic on ${plan.target}`);
+        settings.log.info(`${session.label}: ${plan.version} already serves all traffic on ${plan.target}${plan.why ? ` (${plan.why}); to go further back, name a version with target-version: ${candidateList(session.state)}` : ''}`);
         return;
     }
     const release = { app: settings.app, color: plan.target, port: session.port(plan.target), image: plan.image, version: plan.version };
     if (plan.start) {
-        // A named version that is not in a color takes the idle color: take that color out of traffic first.
+        const timeoutMs = settings.commandTimeoutSeconds * 1000;
+        // Pull first: a missing image changes nothing.
+        await step(work, settings, `prepare ${plan.version}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs));
+        // The color to start takes traffic now (a canary being replaced): take it out first.
         if (work.before && work.before[plan.target] > 0 && plan.failed) {
-            await step(work, settings, 'take the idle color out of traffic', () => session.router.setWeights(weightsFor(plan.failed, 100)), (result) => formatWeights(result.weights));
-            work.before = weightsFor(plan.failed, 100);
+            const keep = plan.failed;
+            await switchOne(work, settings, 'take the idle color out of traffic', { weights: weightsFor(keep, 100), phase: 'take-out', recover: 'to', commit: (state) => ({ ...state, canary: null, active: keep }) });
+            work.before = weightsFor(keep, 100);
+            work.moved = false;
+            work.stateBefore = undefined;
         }
         const recorded = session.state.colors[plan.target];
-        await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, settings.commandTimeoutSeconds * 1000));
-        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => startRelease(session.remote, settings.runtime, release, settings.commandTimeoutSeconds * 1000));
+        await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
+        if (recorded)
+            await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
+        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => startRelease(session.remote, settings.runtime, release, timeoutMs, { prepared: true }));
         await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: plan.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
     }
     await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10)), (ms) => `healthy after ${ms} ms`);
 }
-async function finishRollback(work, settings) {
+function rollbackSwitch(work, settings) {
+    const plan = work.plan;
+    return {
+        weights: weightsFor(plan.target, 100),
+        phase: 'rollback',
+        recover: 'to',
+        commit: (state) => {
+            const now = new Date(settings.clock.now()).toISOString();
+            let next = { ...state, active: plan.target, canary: null };
+            const wasCanary = state.canary !== null && plan.rejected?.id === state.canary.release;
+            if (plan.rejected)
+                next = updateRelease(next, plan.rejected.id, { status: wasCanary || plan.rejected.status === 'canary' ? 'rejected' : 'rolled-back', endedAt: now, note: oneLine(settings.reason).slice(0, 300) });
+            for (const release of next.releases) {
+                if (release.id !== plan.release?.id && (release.status === 'live' || release.status === 'canary'))
+                    next = updateRelease(next, release.id, { status: release.status === 'canary' ? 'rejected' : 'rolled-back', endedAt: now });
+            }
+            if (plan.release)
+                next = updateRelease(next, plan.release.id, { status: 'live', servedAt: plan.release.servedAt ?? now, restoredAt: now, endedAt: null });
+            return withHistory(next, history(settings, { action: 'rollback', color: plan.target, version: plan.version, image: plan.image, outcome: 'success', detail: settings.reason.slice(0, 500) }));
+        },
+    };
+}
+async function stopFailed(work, settings) {
     const { session } = work;
     const plan = work.plan;
-    let colors = session.state.colors;
-    if (plan.failed && !settings.keepFailed) {
-        const failed = plan.failed;
-        const failedRelease = colors[failed];
-        const canary = session.state.canary;
-        const image = canary?.color === failed ? canary.image : failedRelease?.image;
-        const version = canary?.color === failed ? canary.version : failedRelease?.version;
-        if (image !== undefined && version !== undefined) {
-            try {
-                await step(work, settings, `stop ${failed} (${version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: failed, port: session.port(failed), image, version }, settings.commandTimeoutSeconds * 1000));
-                if (failedRelease)
-                    colors = { ...colors, [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } };
-            }
-            catch (error) {
-                // Traffic already left the failed color; a failed stop is reported, not fatal.
-                work.report.error = `the failed color could not be stopped: ${errorMessage(error)}`;
-            }
-        }
-    }
-    const next = withHistory({ ...session.state, active: plan.target, canary: null, colors }, history(settings, { action: 'rollback', color: plan.target, version: plan.version, image: plan.image, outcome: 'success', detail: settings.reason.slice(0, 500) }));
-    await session.saveState(next);
     await session.audit('rollback recorded', { to: plan.version, color: plan.target, reason: settings.reason });
+    if (!plan.failed || settings.keepFailed)
+        return;
+    const failed = plan.failed;
+    const failedRelease = session.state.colors[failed];
+    if (!failedRelease || failedRelease.status === 'stopped')
+        return;
+    try {
+        await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: failed, port: session.port(failed), image: failedRelease.image, version: failedRelease.version }, settings.commandTimeoutSeconds * 1000));
+        await session.saveState({ ...session.state, colors: { ...session.state.colors, [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
+    }
+    catch (error) {
+        // Traffic already left the failed color; a failed stop is reported, not fatal.
+        work.report.error = `the failed color could not be stopped: ${errorMessage(error)}`;
+    }
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/monitor.ts
@@ -54971,6 +55668,9 @@ async function finishRollback(work, settings) {
 
 
 
+
+/** How often a monitor looks for an abort request from a rollback. */
+const ABORT_POLL_MS = 1000;
 /** Samples several sources (hosts, kinds) for the same interval and adds them up. */
 class CombinedSource {
     sources;
@@ -55054,34 +55754,82 @@ async function monitorSessions(sessions, settings) {
     const steps = [];
     const plan = settings.mode === 'ramp' ? settings.steps : [null];
     let analysis = null;
+    // Stops the analysis at once when a rollback asks for the lock (an abort request on the first
+    // host in lock order, which is the one a rollback waits on) or when this run is cancelled.
+    const stop = new AbortController();
+    let abortedBy = null;
+    const onCancel = () => {
+        abortedBy ??= 'the run was cancelled';
+        stop.abort();
+    };
+    settings.signal?.addEventListener('abort', onCancel, { once: true });
+    if (settings.signal?.aborted)
+        onCancel();
+    const lockFirst = firstInLockOrder(sessions) ?? first;
+    await lockFirst.clearAbortRequest();
+    const poller = setInterval(() => {
+        lockFirst
+            .abortRequest()
+            .then((request) => {
+            if (request === null || stop.signal.aborted)
+                return;
+            let who = 'a rollback';
+            try {
+                const parsed = JSON.parse(request);
+                who = `rollback run ${printable(String(parsed.runId ?? '?'))} by ${printable(String(parsed.actor ?? '?'))} (${printable(String(parsed.reason ?? ''), 200)})`;
+            }
+            catch {
+                who = 'a rollback (unreadable request)';
+            }
+            abortedBy = `aborted by ${who}`;
+            settings.log.warn(`analysis stopped: ${abortedBy}; releasing the lock so that the rollback goes ahead`);
+            stop.abort();
+        })
+            .catch(() => undefined);
+    }, ABORT_POLL_MS);
     try {
         for (const [index, percent] of plan.entries()) {
+            if (stop.signal.aborted)
+                break;
             if (percent !== null) {
                 const works = sessions.map((session) => ({ session, report: newReport(session, 'deploy'), target: canaryColor, stable: stableColor, before: null, moved: false, failed: false }));
                 for (const work of works)
                     work.before = (await work.session.router.getWeights())?.weights ?? null;
-                const moved = await switchAll(works, settings, `ramp to ${percent}%`, () => weightsFor(canaryColor, percent));
+                const moved = await switchAll(works, settings, `ramp to ${percent}%`, (work) => ({
+                    weights: weightsFor(canaryColor, percent),
+                    phase: 'ramp',
+                    recover: 'from',
+                    ...(work.session.state.canary?.release ? { release: work.session.state.canary.release } : {}),
+                    commit: (state) => (state.canary ? { ...state, canary: { ...state.canary, percent } } : state),
+                }));
                 if (!moved)
                     throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works.map((work) => work.report.error).filter(Boolean).join('; ')}`);
                 settings.log.info(`ramp step ${index + 1}/${plan.length}: ${formatWeights(weightsFor(canaryColor, percent))} on ${works.length} host(s)`);
-                await Promise.all(sessions.map((session) => (session.state.canary ? session.saveState({ ...session.state, canary: { ...session.state.canary, percent } }) : Promise.resolve())));
             }
             const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start: settings.clock.now(), model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
             analysis = await runAnalysis(source, engine, {
                 clock: settings.clock,
                 intervalMs: settings.policy.intervalSeconds * 1000,
                 onSample: (sample, result) => settings.onSample?.(sample, result, index),
+                signal: stop.signal,
             });
             steps.push({ percent, analysis });
+            if (stop.signal.aborted)
+                break;
             settings.log.info(`${percent === null ? 'analysis' : `step ${percent}%`}: ${analysis.verdict}: ${analysis.reason}`);
             if (analysis.verdict !== 'success')
                 break;
         }
     }
     finally {
+        clearInterval(poller);
+        settings.signal?.removeEventListener('abort', onCancel);
         await source.close();
     }
-    const final = analysis;
+    const final = analysis ?? new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start: settings.clock.now(), model: settings.model, mode: 'canary' }).current(settings.clock.now());
+    if (abortedBy !== null) {
+        return { verdict: 'aborted', reason: abortedBy, analysis: final, steps, canaryColor, stableColor, canaryVersion, stableVersion, rollback: null, rollbackMs: null };
+    }
     let rollback = null;
     if (settings.autoRollback && settings.rollbackOn.includes(final.verdict)) {
         settings.log.warn(`rolling back ${canaryVersion ?? canaryColor}: ${final.reason}`);
@@ -55488,11 +56236,26 @@ function stagingSummary(report, verdict) {
 ;// CONCATENATED MODULE: ./packages/shared/src/action.ts
 
 
-/** What every action's entry point shares: the toolkit logger, run details, and error reporting. */
+/** What every action's entry point shares: the toolkit logger, run details, cancellation, and error reporting. */
+/**
+ * The one function through which text reaches the runner's log. Text from hosts and the network
+ * is data: a line that starts with `::` (or the older `##[`) would be run by the runner as a
+ * workflow command (`::add-mask::`, `::stop-commands::`, `::set-output`), and control characters
+ * (ANSI escapes) would restyle or hide lines. Both are made inert and visible.
+ */
+function neutralize(text) {
+    return text
+        .replace(/\r\n?/g, '\n')
+        // eslint-disable-next-line no-control-regex
+        .replace(/[\0-\x08\x0b-\x1f\x7f\x9b]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`)
+        .split('\n')
+        .map((line) => line.replace(/^(\s*)(::|##\[)/, (_match, space, marker) => `${space}${marker === '::' ? ':\u200b:' : '#\u200b#['}`))
+        .join('\n');
+}
 const logger = {
-    info: (message) => info(message),
-    warn: (message) => warning(message),
-    group: (title, body) => group(title, body),
+    info: (message) => info(neutralize(message)),
+    warn: (message) => warning(neutralize(message)),
+    group: (title, body) => group(neutralize(title), body),
 };
 function runInfo(env = process.env) {
     const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
@@ -55505,21 +56268,64 @@ function runInfo(env = process.env) {
     };
 }
 /**
+ * Aborted when the runner cancels the step: it sends SIGINT, then SIGTERM 7.5 s later, then
+ * kills. The phase in progress starts nothing new, puts back traffic it moved, records the run as
+ * cancelled and releases its locks; a hard kill is cleaned up by the post step.
+ */
+const cancellation = new AbortController();
+let handlersInstalled = false;
+function onCancelSignals() {
+    if (handlersInstalled)
+        return;
+    handlersInstalled = true;
+    const handle = (signal) => {
+        if (!cancellation.signal.aborted) {
+            warning(`${signal} received: the run is cancelled; putting back any traffic this run moved and releasing its locks`);
+            cancellation.abort();
+        }
+        else {
+            info(`${signal} received again: still cleaning up`);
+        }
+    };
+    process.on('SIGINT', handle);
+    process.on('SIGTERM', handle);
+}
+/** State keys between the main step and the post step (`runs.post`). */
+const State = { IsPost: 'isPost', MainDone: 'mainDone' };
+/**
+ * The bundle's entry: the main step, or (when the runner runs `runs.post`, with the state the main
+ * step saved) the post step, which cleans up after a main step that did not finish.
+ */
+async function entry(main, post) {
+    if (getState(State.IsPost) === 'true') {
+        if (!post || getState(State.MainDone) === 'true')
+            return;
+        await runAction(post);
+        return;
+    }
+    saveState(State.IsPost, 'true');
+    await main();
+    saveState(State.MainDone, 'true');
+}
+/**
  * Runs an action's body; a mistake the user can fix is reported as such, anything else as a bug
  * or an outage, with its stack in the debug log.
  */
 async function runAction(body) {
+    onCancelSignals();
     try {
         await body();
+        if (cancellation.signal.aborted)
+            setFailed('the run was cancelled; see the log for what was put back');
     }
     catch (error) {
         if (error instanceof errors_ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
-            setFailed(error.message);
+            setFailed(neutralize(error.message));
         }
         else {
             if (error instanceof Error && error.stack)
-                core_debug(error.stack);
-            setFailed(errors_errorMessage(error));
+                core_debug(neutralize(error.stack));
+            setFailed(neutralize(errors_errorMessage(error)));
         }
     }
 }
@@ -55619,13 +56425,20 @@ function readSettings(read, env = process.env) {
     requireInput(inputs['github-token'] === '' || inputs.phase !== 'deploy' || deploymentRef !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
     return { inputs, hosts, deploymentRef, github: githubContext(inputs['github-token'], env) };
 }
+/** The post step: settles what a killed main step left (a pending switch, its locks). */
+async function post(read) {
+    const { inputs, hosts } = readSettings(read);
+    const released = await cleanUpRun(hosts, sessionFromInputs(inputs, runInfo(), logger));
+    if (released.length > 0)
+        logger.warn(`the ${inputs.phase} did not finish; settled its traffic and released its lock on ${released.join(', ')}`);
+}
 async function run(read) {
     await runAction(async () => {
         const { inputs, hosts, deploymentRef, github } = readSettings(read);
         const run = runInfo();
         const runtime = buildRuntime(inputs);
         const paths = healthPaths(inputs);
-        const session = sessionFromInputs(inputs, run, logger);
+        const session = sessionFromInputs(inputs, run, logger, clock_systemClock, cancellation.signal);
         const label = `${inputs.app} ${inputs.phase}${inputs.version ? ` ${inputs.version}` : ''} to ${inputs.environment} (${hosts.length} host${hosts.length === 1 ? '' : 's'})`;
         const fields = { app: inputs.app, environment: inputs.environment, phase: inputs.phase, version: inputs.version || '(canary)', hosts: String(hosts.length) };
         await notify_notifySlack(inputs['slack-webhook-url'], { event: 'started', title: `${label} started`, fields, runUrl: run.runUrl }, logger.warn);
@@ -55705,7 +56518,8 @@ async function run(read) {
 
 ;// CONCATENATED MODULE: ./actions/blue-green/src/index.ts
 
-void run();
+
+void entry(run, () => post());
 
 })();
 

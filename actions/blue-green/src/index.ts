@@ -1,3 +1,4 @@
-import { run } from './main';
+import { action } from '@agent-loop/shared';
+import { post, run } from './main';
 
-void run();
+void action.entry(run, () => post());

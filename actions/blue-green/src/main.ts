@@ -3,6 +3,7 @@ import {
   bestEffort,
   buildRuntime,
   checkRuntimeInputs,
+  cleanUpRun,
   createDeployment,
   deploy,
   DEFAULT_SMOKE_REQUESTS,
@@ -21,6 +22,7 @@ import {
   sessionFromInputs,
   setDeploymentStatus,
   smokeListSchema,
+  systemClock,
   VERSION,
   type DeploymentState,
   type InputReader,
@@ -74,13 +76,20 @@ export function readSettings(read?: InputReader, env: NodeJS.ProcessEnv = proces
   return { inputs, hosts, deploymentRef, github: githubContext(inputs['github-token'], env) };
 }
 
+/** The post step: settles what a killed main step left (a pending switch, its locks). */
+export async function post(read?: InputReader): Promise<void> {
+  const { inputs, hosts } = readSettings(read);
+  const released = await cleanUpRun(hosts, sessionFromInputs(inputs, action.runInfo(), action.logger));
+  if (released.length > 0) action.logger.warn(`the ${inputs.phase} did not finish; settled its traffic and released its lock on ${released.join(', ')}`);
+}
+
 export async function run(read?: InputReader): Promise<void> {
   await action.runAction(async () => {
     const { inputs, hosts, deploymentRef, github } = readSettings(read);
     const run = action.runInfo();
     const runtime = buildRuntime(inputs);
     const paths = healthPaths(inputs);
-    const session = sessionFromInputs(inputs, run, action.logger);
+    const session = sessionFromInputs(inputs, run, action.logger, systemClock, action.cancellation.signal);
     const label = `${inputs.app} ${inputs.phase}${inputs.version ? ` ${inputs.version}` : ''} to ${inputs.environment} (${hosts.length} host${hosts.length === 1 ? '' : 's'})`;
     const fields = { app: inputs.app, environment: inputs.environment, phase: inputs.phase, version: inputs.version || '(canary)', hosts: String(hosts.length) };
     await notifySlack(inputs['slack-webhook-url'], { event: 'started', title: `${label} started`, fields, runUrl: run.runUrl }, action.logger.warn);

@@ -3,6 +3,7 @@ import {
   announceRollback,
   buildRuntime,
   checkRuntimeInputs,
+  cleanUpRun,
   ConfigurationError,
   DEFAULT_POLICY_YAML,
   field,
@@ -106,12 +107,19 @@ export function readSettings(read: InputReader = readFromRunner) {
   return { inputs, hosts: resolveHosts(inputs), policy };
 }
 
+/** The post step: settles what a killed main step left (a pending ramp switch, its locks). */
+export async function post(read?: InputReader): Promise<void> {
+  const { inputs, hosts } = readSettings(read);
+  const released = await cleanUpRun(hosts, sessionFromInputs(inputs, action.runInfo(), action.logger));
+  if (released.length > 0) action.logger.warn(`the monitor did not finish; released its lock on ${released.join(', ')}`);
+}
+
 export async function run(read?: InputReader): Promise<void> {
   await action.runAction(async () => {
     const { inputs, hosts, policy } = readSettings(read);
     const run = action.runInfo();
     const clock = systemClock;
-    const session = sessionFromInputs(inputs, run, action.logger, clock);
+    const session = sessionFromInputs(inputs, run, action.logger, clock, action.cancellation.signal);
     const result = await action.logger.group(`watch ${inputs.app} (${inputs.mode}) on ${hosts.length} host(s)`, () =>
       monitor(hosts, {
         ...session,

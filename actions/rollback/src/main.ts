@@ -5,6 +5,7 @@ import {
   action,
   announceRollback,
   buildRuntime,
+  cleanUpRun,
   checkRuntimeInputs,
   field,
   githubContext,
@@ -25,6 +26,7 @@ import {
   sessionFromInputs,
   systemClock,
   VERSION,
+  type ExternalRollback,
   type InputReader,
   type RollbackStory,
 } from '@agent-loop/shared';
@@ -96,6 +98,14 @@ export function readSettings(read?: InputReader) {
   return { inputs, hosts: inputs.method === 'nginx' ? resolveHosts(inputs) : [] };
 }
 
+/** The post step: settles what a killed main step left (a pending switch, its locks). */
+export async function post(read?: InputReader): Promise<void> {
+  const { inputs, hosts } = readSettings(read);
+  if (inputs.method !== 'nginx') return;
+  const released = await cleanUpRun(hosts, sessionFromInputs(inputs, action.runInfo(), action.logger));
+  if (released.length > 0) action.logger.warn(`the rollback did not finish; released its lock on ${released.join(', ')}`);
+}
+
 export async function run(read?: InputReader): Promise<void> {
   await action.runAction(async () => {
     const { inputs, hosts } = readSettings(read);
@@ -133,7 +143,7 @@ export async function run(read?: InputReader): Promise<void> {
     if (inputs.method === 'nginx') {
       const result = await action.logger.group(`rollback ${inputs.app} on ${hosts.length} host(s)`, () =>
         rollback(hosts, {
-          ...sessionFromInputs(inputs, run, action.logger, clock),
+          ...sessionFromInputs(inputs, run, action.logger, clock, action.cancellation.signal),
           target: targetVersion ? { kind: 'version', version: targetVersion } : { kind: 'previous' },
           reason: inputs.reason,
           runtime: buildRuntime(inputs),
@@ -151,9 +161,11 @@ export async function run(read?: InputReader): Promise<void> {
       story.targetVersion = result.version;
       story.restoredMs = result.ok ? result.restoredMs : null;
       story.hosts = result.hosts;
+      story.candidates = result.candidates;
+      if (result.abortedMonitorMs !== null) action.logger.info(`a canary monitor held the lock; it stopped ${result.abortedMonitorMs} ms after it was asked to`);
       summary = phaseSummary(inputs.app, result);
     } else {
-      const external =
+      const external: ExternalRollback =
         inputs.method === 'kubernetes'
           ? await rollbackKubernetes({ deployment: inputs.deployment, namespace: inputs.namespace, context: inputs['kube-context'] }, targetVersion ? Number(targetVersion) : null, inputs['rollout-timeout-seconds'], action.logger)
           : await runPlaybook(
@@ -163,13 +175,17 @@ export async function run(read?: InputReader): Promise<void> {
       ok = external.ok;
       error = external.error;
       if (ok) story.restoredMs = clock.now() - started;
-      const what = inputs.method === 'kubernetes' ? `kubernetes rollback of deployment/${inputs.deployment}${targetVersion ? ` to revision ${targetVersion}` : ''}` : `ansible rollback with ${inputs.playbook}`;
+      if (external.restored) story.targetVersion = external.restored;
+      else if (inputs.method === 'kubernetes') story.targetVersion = targetVersion ? `revision ${targetVersion}` : 'the previous revision';
+      const what = inputs.method === 'kubernetes' ? `kubernetes rollback of deployment/${inputs.deployment} to ${story.targetVersion}` : `ansible rollback with ${inputs.playbook}`;
       summary = `### ${ok ? '✅' : '❌'} ${inputs.app}: ${what}\n\n${error ? `> ${error}\n\n` : ''}`;
     }
 
     story.durationMs = clock.now() - started;
+    if (!ok) story.error = error ?? 'the rollback failed';
+    // A failed rollback is announced too: the deployment marked failed, the incident opened, Slack told.
     const announcement =
-      ok && !noop
+      !noop
         ? await announceRollback(story, {
             github: githubContext(inputs['github-token']),
             ref: process.env.GITHUB_SHA ?? 'main',
@@ -194,7 +210,7 @@ export async function run(read?: InputReader): Promise<void> {
     });
     const note = noop ? `Nothing to roll back: ${story.targetVersion} already serves all traffic.` : ok ? restoredLine(story.restoredMs) : 'The rollback failed; traffic stays where it was.';
     await action.writeSummary(`${summary}\n${note}${announcement.incidentUrl ? `\n\nIncident: ${announcement.incidentUrl}` : ''}\n`);
-    if (!ok) throw new Error(error ?? 'rollback failed');
+    if (!ok) throw new Error(`${error ?? 'rollback failed'}${story.candidates && story.candidates.length > 0 ? `\nVersions one can roll back to by name (target-version): ${story.candidates.join(', ')}` : ''}`);
     if (noop) action.logger.info(note);
   });
 }

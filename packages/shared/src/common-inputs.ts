@@ -42,7 +42,7 @@ export function healthPaths(inputs: RuntimeInputs): string[] {
 }
 
 /** Session settings (connection, lock, parallelism, who acts) from the shared host inputs. */
-export function sessionFromInputs(inputs: HostInputs & { 'split-key': string }, run: RunInfo, log: Logger, clock: Clock = systemClock): SessionSettings {
+export function sessionFromInputs(inputs: HostInputs & { 'split-key': string }, run: RunInfo, log: Logger, clock: Clock = systemClock, signal?: AbortSignal): SessionSettings {
   return {
     app: inputs.app,
     splitKey: inputs['split-key'],
@@ -57,5 +57,7 @@ export function sessionFromInputs(inputs: HostInputs & { 'split-key': string }, 
     run,
     clock,
     log,
+    repairState: inputs['repair-state'],
+    ...(signal ? { signal } : {}),
   };
 }

@@ -30,6 +30,10 @@ export interface RollbackStory {
   runUrl: string;
   /** When the decision was taken (ms since the epoch). */
   decidedAt: number;
+  /** Set when the rollback itself failed: what went wrong. */
+  error?: string;
+  /** Versions one can roll back to by name, newest first. */
+  candidates?: string[];
 }
 
 export function restoredLine(restoredMs: number | null): string {
@@ -40,7 +44,7 @@ export function restoredLine(restoredMs: number | null): string {
 }
 
 export function incidentIssue(story: RollbackStory, extraLabels: readonly string[] = []): Incident {
-  const title = `Rollback: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
+  const title = `${story.error ? 'Rollback FAILED' : 'Rollback'}: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
   const timeline = story.hosts
     .flatMap((host) => host.steps.map((step) => [host.host, step.step, step.ok ? 'ok' : 'failed', `${step.ms} ms`, step.detail ?? '']))
     .slice(0, 200);
@@ -49,6 +53,7 @@ export function incidentIssue(story: RollbackStory, extraLabels: readonly string
     `**Trigger:** ${story.trigger}`,
     `**Reason:** ${story.reason}`,
     `**Decided at:** ${new Date(story.decidedAt).toISOString()}`,
+    ...(story.error ? ['', `**The rollback failed; traffic stays where it was:** ${story.error.split('\n').slice(0, 20).join(' / ')}`, ...(story.candidates && story.candidates.length > 0 ? [`**Versions one can roll back to by name:** ${story.candidates.join(', ')}`] : [])] : []),
     '',
     restoredLine(story.restoredMs),
     '',
@@ -88,7 +93,7 @@ export async function announceRollback(story: RollbackStory, options: AnnounceOp
   const { github } = options;
   if (github) {
     if (options.failedDeploymentId !== null) {
-      await bestEffort('marking the failed deployment', options.log.warn, () => setDeploymentStatus(github, options.failedDeploymentId as number, 'failure', `rolled back: ${story.trigger}`, story.runUrl));
+      await bestEffort('marking the failed deployment', options.log.warn, () => setDeploymentStatus(github, options.failedDeploymentId as number, 'failure', `${story.error ? 'rollback failed' : 'rolled back'}: ${story.trigger}`.slice(0, 140), story.runUrl));
     }
     deploymentId = await bestEffort('recording the rollback deployment', options.log.warn, async () => {
       const id = await createDeployment(github, {
@@ -97,7 +102,7 @@ export async function announceRollback(story: RollbackStory, options: AnnounceOp
         description: `rollback of ${story.app} to ${story.targetVersion ?? '?'}`,
         payload: { app: story.app, version: story.targetVersion, rollback: true, failedVersion: story.failedVersion, restoredMs: story.restoredMs, trigger: story.trigger },
       });
-      await setDeploymentStatus(github, id, story.restoredMs === null ? 'failure' : 'success', `rollback to ${story.targetVersion ?? '?'}`, story.runUrl);
+      await setDeploymentStatus(github, id, story.error || story.restoredMs === null ? 'failure' : 'success', `${story.error ? 'failed rollback' : 'rollback'} to ${story.targetVersion ?? '?'}`.slice(0, 140), story.runUrl);
       return id;
     });
     if (options.createIncident) {
@@ -106,6 +111,20 @@ export async function announceRollback(story: RollbackStory, options: AnnounceOp
     }
   } else if (options.createIncident || options.failedDeploymentId !== null) {
     options.log.warn('no github-token (or GITHUB_REPOSITORY): the deployment status and the incident issue were not recorded');
+  }
+  if (story.error) {
+    await notifySlack(
+      options.slackWebhookUrl,
+      {
+        event: 'failed',
+        title: `ROLLBACK FAILED: ${story.app} in ${story.environment} (to ${story.targetVersion ?? '?'})`,
+        fields: { trigger: story.trigger, reason: story.reason, error: story.error.split('\n').slice(0, 5).join(' / '), ...(incidentUrl ? { incident: incidentUrl } : {}) },
+        durationMs: story.durationMs,
+        runUrl: story.runUrl,
+      },
+      options.log.warn,
+    );
+    return { incidentUrl, deploymentId };
   }
   await notifySlack(
     options.slackWebhookUrl,

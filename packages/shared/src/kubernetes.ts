@@ -19,11 +19,20 @@ export function rolloutStatus(target: KubernetesTarget, timeoutSeconds: number):
   return [...base(target), 'rollout', 'status', `deployment/${target.deployment}`, `--timeout=${timeoutSeconds}s`];
 }
 
-/** The outcome of a rollback that is not over SSH (Kubernetes, Ansible): it worked, or why not. */
+/** Reads the revision the deployment now runs and its images (after the rollout). */
+export function currentRevision(target: KubernetesTarget): Argv {
+  return [...base(target), 'get', `deployment/${target.deployment}`, '--output', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision} {.spec.template.spec.containers[*].image}'];
+}
+
+/** The outcome of a rollback that is not over SSH (Kubernetes, Ansible): it worked, or why not; what it went back to when known. */
 export interface ExternalRollback {
   ok: boolean;
   error?: string;
+  /** e.g. `revision 3 (ghcr.io/org/app:1.2.2)` */
+  restored?: string;
 }
+
+const REVISION_LINE = /^(\d{1,10}) ([a-z0-9][a-z0-9._/:@-]{0,300}(?: [a-z0-9][a-z0-9._/:@-]{0,300}){0,9})$/;
 
 /** `kubectl rollout undo`, then `kubectl rollout status`; stops at the first that fails, with kubectl's last words. */
 export async function rollbackKubernetes(target: KubernetesTarget, revision: number | null, timeoutSeconds: number, log: Logger): Promise<ExternalRollback> {
@@ -33,5 +42,12 @@ export async function rollbackKubernetes(target: KubernetesTarget, revision: num
       return { ok: false, error: `${argv.join(' ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join(' ')}` };
     }
   }
-  return { ok: true };
+  // What it went back to, read from the cluster rather than assumed (an undo without a revision goes to the one before).
+  const now = await runLocal(currentRevision(target), { timeoutMs: 60_000 });
+  const match = REVISION_LINE.exec(now.stdout.trim());
+  if (now.code !== 0 || !match) {
+    log.warn(`the rollout finished, but the revision it runs could not be read (${now.code !== 0 ? `exit ${now.code}` : 'unexpected answer'})`);
+    return { ok: true };
+  }
+  return { ok: true, restored: `revision ${match[1]} (${(match[2] as string).split(' ').join(', ')})` };
 }

@@ -6,11 +6,12 @@ import { ProbeSource } from './analysis/sources/probe';
 import { PrometheusSource, type PrometheusSourceOptions } from './analysis/sources/prometheus';
 import { mergeSamples, type MetricSource, type Sample, type TimeWindow } from './analysis/types';
 import { ConfigurationError } from './errors';
+import { printable } from './hosts';
 import type { HostSpec } from './inputs';
 import { newReport, switchAll, type Work } from './procedure';
 import { formatWeights, weightsFor } from './router';
 import { rollbackSessions, type RollbackResult, type RollbackSettings } from './rollback';
-import { closeSessions, openSessions, type HostSession, type SessionSettings } from './session';
+import { closeSessions, firstInLockOrder, openSessions, type HostSession, type SessionSettings } from './session';
 import { otherColor, type Color } from './state';
 
 /**
@@ -44,8 +45,14 @@ export interface StepOutcome {
   analysis: AnalysisResult;
 }
 
+/** `aborted`: stopped before a decision, because a rollback asked for the lock or the run was cancelled. */
+export type MonitorVerdict = Verdict | 'aborted';
+
+/** How often a monitor looks for an abort request from a rollback. */
+export const ABORT_POLL_MS = 1000;
+
 export interface MonitorResult {
-  verdict: Verdict;
+  verdict: MonitorVerdict;
   reason: string;
   analysis: AnalysisResult;
   steps: StepOutcome[];
@@ -137,30 +144,73 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
   const steps: StepOutcome[] = [];
   const plan: Array<number | null> = settings.mode === 'ramp' ? settings.steps : [null];
   let analysis: AnalysisResult | null = null;
+  // Stops the analysis at once when a rollback asks for the lock (an abort request on the first
+  // host in lock order, which is the one a rollback waits on) or when this run is cancelled.
+  const stop = new AbortController();
+  let abortedBy: string | null = null;
+  const onCancel = () => {
+    abortedBy ??= 'the run was cancelled';
+    stop.abort();
+  };
+  settings.signal?.addEventListener('abort', onCancel, { once: true });
+  if (settings.signal?.aborted) onCancel();
+  const lockFirst = firstInLockOrder(sessions) ?? first;
+  await lockFirst.clearAbortRequest();
+  const poller = setInterval(() => {
+    lockFirst
+      .abortRequest()
+      .then((request) => {
+        if (request === null || stop.signal.aborted) return;
+        let who = 'a rollback';
+        try {
+          const parsed = JSON.parse(request) as { runId?: unknown; actor?: unknown; reason?: unknown };
+          who = `rollback run ${printable(String(parsed.runId ?? '?'))} by ${printable(String(parsed.actor ?? '?'))} (${printable(String(parsed.reason ?? ''), 200)})`;
+        } catch {
+          who = 'a rollback (unreadable request)';
+        }
+        abortedBy = `aborted by ${who}`;
+        settings.log.warn(`analysis stopped: ${abortedBy}; releasing the lock so that the rollback goes ahead`);
+        stop.abort();
+      })
+      .catch(() => undefined);
+  }, ABORT_POLL_MS);
   try {
     for (const [index, percent] of plan.entries()) {
+      if (stop.signal.aborted) break;
       if (percent !== null) {
         const works: Work[] = sessions.map((session) => ({ session, report: newReport(session, 'deploy'), target: canaryColor, stable: stableColor, before: null, moved: false, failed: false }));
         for (const work of works) work.before = (await work.session.router.getWeights())?.weights ?? null;
-        const moved = await switchAll(works, settings, `ramp to ${percent}%`, () => weightsFor(canaryColor, percent));
+        const moved = await switchAll(works, settings, `ramp to ${percent}%`, (work) => ({
+          weights: weightsFor(canaryColor, percent),
+          phase: 'ramp',
+          recover: 'from',
+          ...(work.session.state.canary?.release ? { release: work.session.state.canary.release } : {}),
+          commit: (state) => (state.canary ? { ...state, canary: { ...state.canary, percent } } : state),
+        }));
         if (!moved) throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works.map((work) => work.report.error).filter(Boolean).join('; ')}`);
         settings.log.info(`ramp step ${index + 1}/${plan.length}: ${formatWeights(weightsFor(canaryColor, percent))} on ${works.length} host(s)`);
-        await Promise.all(sessions.map((session) => (session.state.canary ? session.saveState({ ...session.state, canary: { ...session.state.canary, percent } }) : Promise.resolve())));
       }
       const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start: settings.clock.now(), model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
       analysis = await runAnalysis(source, engine, {
         clock: settings.clock,
         intervalMs: settings.policy.intervalSeconds * 1000,
         onSample: (sample, result) => settings.onSample?.(sample, result, index),
+        signal: stop.signal,
       });
       steps.push({ percent, analysis });
+      if (stop.signal.aborted) break;
       settings.log.info(`${percent === null ? 'analysis' : `step ${percent}%`}: ${analysis.verdict}: ${analysis.reason}`);
       if (analysis.verdict !== 'success') break;
     }
   } finally {
+    clearInterval(poller);
+    settings.signal?.removeEventListener('abort', onCancel);
     await source.close();
   }
-  const final = analysis as AnalysisResult;
+  const final = analysis ?? new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start: settings.clock.now(), model: settings.model, mode: 'canary' }).current(settings.clock.now());
+  if (abortedBy !== null) {
+    return { verdict: 'aborted', reason: abortedBy, analysis: final, steps, canaryColor, stableColor, canaryVersion, stableVersion, rollback: null, rollbackMs: null };
+  }
   let rollback: RollbackResult | null = null;
   if (settings.autoRollback && settings.rollbackOn.includes(final.verdict)) {
     settings.log.warn(`rolling back ${canaryVersion ?? canaryColor}: ${final.reason}`);

@@ -1,9 +1,9 @@
 import { errorMessage } from './errors';
 import type { SmokeResult } from './health';
 import { settleLimit } from './parallel';
-import { formatWeights, weightsFor, type Weights } from './router';
-import type { HostSession, SessionSettings } from './session';
-import type { AppState, Color, HistoryEntry } from './state';
+import { formatWeights, weightsFor, type SwitchResult, type Weights } from './router';
+import { Cancelled, isCancelled, type HostSession, type SessionSettings } from './session';
+import type { AppState, Color, HistoryEntry, TrafficIntent } from './state';
 
 /**
  * The pieces every procedure over many hosts shares (deploy, promote, rollback): a per-host work
@@ -62,6 +62,8 @@ export interface Work {
   /** True once this phase changed the host's live weights. */
   moved: boolean;
   failed: boolean;
+  /** The host's state before this phase's traffic switch, to go back to when the switch is undone. */
+  stateBefore?: AppState;
 }
 
 export function newReport(session: HostSession, phase: HostReport['phase']): HostReport {
@@ -82,10 +84,16 @@ export function newReport(session: HostSession, phase: HostReport['phase']): Hos
   };
 }
 
-export async function step<T>(work: Work, settings: SessionSettings, name: string, body: () => Promise<T>, detail?: (value: T) => string): Promise<T> {
+/**
+ * One timed, logged and audited step on one host. A cancelled run starts no new step; with
+ * `interruptible`, a step that waits (health, drain) gives up at once when the run is cancelled
+ * (never used for a traffic switch, whose outcome must be known).
+ */
+export async function step<T>(work: Work, settings: SessionSettings, name: string, body: () => Promise<T>, detail?: (value: T) => string, options: { interruptible?: boolean } = {}): Promise<T> {
   const started = settings.clock.now();
   try {
-    const value = await body();
+    if (isCancelled(settings)) throw new Cancelled(`cancelled before: ${name}`);
+    const value = options.interruptible && settings.signal ? await raceCancel(body(), settings.signal, name) : await body();
     const record: StepRecord = { step: name, ok: true, ms: settings.clock.now() - started, ...(detail ? { detail: detail(value) } : {}) };
     work.report.steps.push(record);
     settings.log.info(`${work.session.label}: ${name} ok (${record.ms} ms)${record.detail ? `: ${record.detail}` : ''}`);
@@ -98,6 +106,24 @@ export async function step<T>(work: Work, settings: SessionSettings, name: strin
     await work.session.audit(name, { ok: false, ms: record.ms, detail: record.detail });
     throw error;
   }
+}
+
+function raceCancel<T>(promise: Promise<T>, signal: AbortSignal, name: string): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Cancelled(`cancelled during: ${name}`));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Cancelled(`cancelled during: ${name}`));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 export function history(settings: SessionSettings, entry: Omit<HistoryEntry, 'time' | 'runId' | 'actor'>): HistoryEntry {
@@ -128,24 +154,29 @@ export async function onEveryHost<W extends Work>(works: W[], settings: SessionS
   return results.every((result) => result.ok);
 }
 
+/** A traffic change on one host, and the state that records it once it is live. */
+export interface SwitchPlan {
+  weights: Weights;
+  phase: TrafficIntent['phase'];
+  /** Where a run that finds this change unfinished puts traffic: back (`from`) or through (`to`). */
+  recover: 'from' | 'to';
+  release?: string;
+  /** The host's state once the new weights are live (pending is cleared here). */
+  commit: (state: AppState) => AppState;
+}
+
 /**
- * Moves every host to the weights `plan` gives it, all or nothing: when one host fails, every host
- * that moved goes back to the weights it had. Returns whether all moved.
+ * Moves every host to the weights its plan gives, all or nothing, with a write-ahead record: the
+ * intent is saved before nginx is touched and the outcome after, so an interruption at any point
+ * leaves a state from which the next run knows what nginx may serve. A host whose intent cannot
+ * be saved is not touched; a host whose outcome cannot be saved counts as failed. When one host
+ * fails, every host that moved goes back to the weights (and the state) it had. Returns whether all moved.
  */
-export async function switchAll(works: Work[], settings: SessionSettings, name: string, plan: (work: Work) => Weights): Promise<boolean> {
+export async function switchAll(works: Work[], settings: SessionSettings, name: string, plan: (work: Work) => SwitchPlan): Promise<boolean> {
   const results = await settleLimit(works, settings.maxParallel, (work) =>
-    step(work, settings, name, async () => {
-      const weights = plan(work);
-      const result = await work.session.router.setWeights(weights);
-      work.moved = true;
-      work.report.weightsAfter = result.weights;
-      work.report.switchMs = result.liveMs;
-      work.report.liveAt = settings.clock.now();
-      return result;
-    }, (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`),
+    step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`),
   );
-  const failed = results.filter((result) => !result.ok);
-  if (failed.length === 0) return true;
+  if (results.every((result) => result.ok)) return true;
   results.forEach((result, index) => {
     if (!result.ok) {
       const work = works[index] as Work;
@@ -153,20 +184,77 @@ export async function switchAll(works: Work[], settings: SessionSettings, name: 
       work.report.error ??= errorMessage(result.error);
     }
   });
+  await moveBack(works, settings);
+  return false;
+}
+
+/** One host's traffic change, with the same write-ahead record as `switchAll` (no other host to undo). */
+export async function switchOne(work: Work, settings: SessionSettings, name: string, plan: SwitchPlan): Promise<SwitchResult> {
+  return step(work, settings, name, () => switchHost(work, settings, plan), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`);
+}
+
+async function switchHost(work: Work, settings: SessionSettings, plan: SwitchPlan): Promise<SwitchResult> {
+  const { session } = work;
+  if (session.lockLost) throw new Error(`${session.label}: this run no longer holds the lock; traffic left as it is`);
+  const before = session.state;
+  work.stateBefore ??= before;
+  const committed = plan.commit(before);
+  const changed = committed.releases.filter((release) => before.releases.find((old) => old.id === release.id)?.status !== release.status);
+  const intent: TrafficIntent = {
+    runId: settings.run.runId,
+    phase: plan.phase,
+    at: new Date(settings.clock.now()).toISOString(),
+    from: work.before,
+    to: plan.weights,
+    recover: plan.recover,
+    ...(plan.release ? { release: plan.release } : {}),
+    commit: { active: committed.active, canary: committed.canary, releases: changed.map((release) => ({ id: release.id, status: release.status })) },
+  };
+  try {
+    await session.saveState({ ...before, pending: intent });
+  } catch (error) {
+    throw new Error(`${session.label}: could not record the switch before making it, so traffic was not touched: ${errorMessage(error)}`);
+  }
+  let result: SwitchResult;
+  try {
+    result = await session.router.setWeights(plan.weights);
+  } catch (error) {
+    // nginx kept (or got back) the previous file; the intent is void.
+    await session.saveState({ ...before, pending: null }).catch(() => undefined);
+    throw error;
+  }
+  work.moved = true;
+  work.report.weightsAfter = result.weights;
+  work.report.switchMs = result.liveMs;
+  work.report.liveAt = settings.clock.now();
+  try {
+    await session.saveState({ ...committed, pending: null });
+  } catch (error) {
+    throw new Error(`${session.label}: the switch was made but could not be recorded (${errorMessage(error)}); putting traffic back`);
+  }
+  return result;
+}
+
+/** Puts every host this phase moved back on the weights and the state it had before. */
+export async function moveBack(works: Work[], settings: SessionSettings): Promise<void> {
   await settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
     const back = work.before ?? (work.stable ? weightsFor(work.stable, 100) : null);
     if (!back) return;
     try {
-      await step(work, settings, 'move traffic back', () => work.session.router.setWeights(back), (result) => formatWeights(result.weights));
+      // Not interruptible and not skipped when cancelled: this is what a cancel asks for.
+      const started = settings.clock.now();
+      const result = await work.session.router.setWeights(back);
+      work.report.steps.push({ step: 'move traffic back', ok: true, ms: settings.clock.now() - started, detail: formatWeights(result.weights) });
+      settings.log.info(`${work.session.label}: traffic moved back: ${formatWeights(result.weights)}`);
       work.report.weightsAfter = back;
       work.moved = false;
       work.report.outcome = 'reverted';
+      if (work.stateBefore) await work.session.saveState({ ...work.stateBefore, pending: null });
     } catch (error) {
       work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errorMessage(error)}`;
       work.report.outcome = 'failed';
     }
   });
-  return false;
 }
 
 export function summarize(phase: PhaseResult['phase'], works: Work[], ok: boolean, started: number, settings: SessionSettings, canaryPercent: number, error?: string): PhaseResult {

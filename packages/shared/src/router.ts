@@ -31,6 +31,8 @@ export interface TrafficRouter {
   setWeights(weights: Weights): Promise<SwitchResult>;
   /** What is live now, or null when the router has never been set up for this app. */
   getWeights(): Promise<LiveWeights | null>;
+  /** What is live and what the configuration on disk says, separately. */
+  inspect(): Promise<RouterView>;
 }
 
 export function weightsFor(color: Color, percent: number): Weights {
@@ -114,47 +116,77 @@ function parseStatus(text: string): LiveWeights | null {
 
 /**
  * Writes the include (new content on stdin), checks the whole nginx configuration, and reloads.
- * If the check or the reload fails, the previous file is put back and nginx keeps what it had.
- * Then it polls the status server until the new generation is served and prints `live <ms>`.
+ * Then it polls the status server until the new generation is served, against a real deadline.
+ * On every failure (check, reload, or a reload that exits 0 and never takes effect) the previous
+ * file is put back and, after a reload, nginx is reloaded onto it again, so the file on disk is
+ * always what nginx serves. Temporary files are made by mktemp next to the include (never a
+ * guessable name that a planted symlink could redirect) with an explicit mode.
  */
 const SWITCH_SCRIPT = `set -u
-file=$1; status_url=$2; status_host=$3; generation=$4; shift 4
+file=$1; status_url=$2; status_host=$3; generation=$4; confirm_ms=$5; shift 5
 dir=$(dirname "$file")
 [ -d "$dir" ] || { echo "the nginx include directory $dir does not exist" >&2; exit 30; }
-tmp="$file.al-new.$$"; backup="$file.al-prev"
+[ ! -L "$file" ] || { echo "$file is a symbolic link: refusing to replace it" >&2; exit 34; }
+tmp=$(mktemp "$dir/.agent-loop-new.XXXXXXXX") || exit 31
+backup=
+trap 'rm -f "$tmp" \${backup:+"$backup"}' EXIT
 cat > "$tmp" || exit 31
+chmod 644 "$tmp"
 started=$(date +%s%N)
 had_previous=0
-if [ -f "$file" ]; then cp -p "$file" "$backup" || exit 32; had_previous=1; fi
+if [ -f "$file" ]; then backup=$(mktemp "$dir/.agent-loop-prev.XXXXXXXX") || exit 32; cat "$file" > "$backup" || exit 32; chmod 644 "$backup"; had_previous=1; fi
 mv -f "$tmp" "$file" || exit 33
 restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; else rm -f "$file"; fi; }
 if ! out=$("$@" -t 2>&1); then restore; printf '%s\\n' "$out" >&2; exit 20; fi
 if ! out=$("$@" -s reload 2>&1); then restore; printf '%s\\n' "$out" >&2; exit 21; fi
-rm -f "$backup"
-i=0
-while [ "$i" -lt 500 ]; do
-  body=$(curl -s --max-time 2 -H "Host: $status_host" "$status_url" 2>/dev/null) || body=
+deadline=$(( started + confirm_ms * 1000000 ))
+while :; do
+  body=$(curl -s --max-time 1 -H "Host: $status_host" "$status_url" 2>/dev/null) || body=
   case "$body" in *"\\"generation\\":\\"$generation\\""*) echo "live $(( ($(date +%s%N) - started) / 1000000 ))"; exit 0 ;; esac
-  sleep 0.01
-  i=$((i + 1))
+  [ "$(date +%s%N)" -lt "$deadline" ] || break
+  sleep 0.02
 done
-echo "nginx reloaded, but its status server did not serve the new weights within 5 s" >&2
+# The reload said yes but nginx never served the new file: put the old one back and reload onto
+# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
+restore
+if out=$("$@" -s reload 2>&1); then again=restored; else again="not reloaded: $out"; fi
+echo "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)" >&2
 exit 22`;
 
+/** How long the switch waits for nginx to serve the new weights after a reload. */
+export const CONFIRM_MS = 5000;
+
 export function switchCommand(includePath: string, site: NginxSite, generation: string, nginx: readonly string[]): Argv {
-  return script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, ...nginx]);
+  return script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), ...nginx]);
 }
 
 function statusUrl(site: NginxSite): string {
   return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
 }
 
+/** Prints what nginx serves (`live …`, from the status server) and what the include on disk says (`file …`). */
 export function readWeightsCommand(includePath: string, site: NginxSite): Argv {
   return script(
     'al-weights',
-    'if body=$(curl -s -f --max-time 2 -H "Host: $2" "$3"); then printf "live %s\\n" "$body"; elif [ -f "$1" ]; then printf "file "; grep -m1 "^# agent-loop: " "$1" | cut -c15-; else echo none; fi',
+    'if body=$(curl -s -f --max-time 2 -H "Host: $2" "$3"); then printf "live %s\\n" "$body"; fi; if [ -f "$1" ]; then printf "file "; grep -m1 "^# agent-loop: " "$1" | cut -c15- | head -c 2000; echo; fi; echo end',
     [includePath, statusHost(site.app), statusUrl(site)],
   );
+}
+
+/** What nginx serves and what its include file on disk says (they differ after a reload that did not take effect). */
+export interface RouterView {
+  live: LiveWeights | null;
+  file: LiveWeights | null;
+}
+
+export function parseRouterView(output: string): RouterView {
+  let live: LiveWeights | null = null;
+  let file: LiveWeights | null = null;
+  for (const line of output.split('\n')) {
+    if (line.startsWith('live ')) live = parseStatus(line.slice(5).trim());
+    if (line.startsWith('file ')) file = parseStatus(line.slice(5).trim());
+  }
+  return { live, file };
 }
 
 let generationCounter = 0;
@@ -188,7 +220,7 @@ export class NginxRouter implements TrafficRouter {
           : result.code === 21
             ? 'nginx could not be reloaded (the previous file was put back)'
             : result.code === 22
-              ? 'nginx did not confirm the new weights'
+              ? 'nginx did not serve the new weights'
               : 'writing the nginx include failed';
       throw new HostError(this.remote.label, `${what}: ${nginxSays}`);
     }
@@ -197,10 +229,12 @@ export class NginxRouter implements TrafficRouter {
   }
 
   async getWeights(): Promise<LiveWeights | null> {
+    const view = await this.inspect();
+    return view.live ?? view.file;
+  }
+
+  async inspect(): Promise<RouterView> {
     const result = await this.remote.run(readWeightsCommand(this.includePath, this.site));
-    const output = result.stdout.trim();
-    if (output.startsWith('live ')) return parseStatus(output.slice(5));
-    if (output.startsWith('file ')) return parseStatus(output.slice(5));
-    return null;
+    return parseRouterView(result.stdout);
   }
 }

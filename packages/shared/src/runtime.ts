@@ -76,8 +76,13 @@ export function commandRuntime(startTemplate: string, stopTemplate: string): Run
   };
 }
 
-export async function startRelease(remote: Remote, runtime: Runtime, release: Release, timeoutMs: number): Promise<void> {
+/** Runs the runtime's checks and pulls for `release`; done before anything is stopped, so a missing image changes nothing. */
+export async function prepareRelease(remote: Remote, runtime: Runtime, release: Release, timeoutMs: number): Promise<void> {
   for (const step of runtime.prepare(release)) await runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
+}
+
+export async function startRelease(remote: Remote, runtime: Runtime, release: Release, timeoutMs: number, options: { prepared?: boolean } = {}): Promise<void> {
+  if (!options.prepared) await prepareRelease(remote, runtime, release, timeoutMs);
   const result = await remote.run(runtime.start(release), { timeoutMs });
   if (result.code !== 0) {
     const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');

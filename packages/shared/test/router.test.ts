@@ -134,6 +134,7 @@ describe('pure parts', () => {
       `http://127.0.0.1:${site.statusPort}/agent-loop/shop-api`,
       'agent-loop-shop-api',
       'gen-1',
+      '5000',
       'sudo',
       'nginx',
       '-p',

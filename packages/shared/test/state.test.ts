@@ -70,6 +70,7 @@ describe('pure helpers', () => {
       state: '/var/lib/agent-loop/shop/state.json',
       lock: '/var/lib/agent-loop/shop/lock',
       audit: '/var/lib/agent-loop/shop/audit.log',
+      abort: '/var/lib/agent-loop/shop/abort',
     });
     expect(statePaths('state', 'a').dir).toBe('state/a');
   });
@@ -92,9 +93,9 @@ describe('pure helpers', () => {
 
   it('commands pass paths as separate words, never inside the script text', () => {
     const hostile = "/srv/x'; rm -rf / #/state.json";
-    for (const argv of [commands.readFile(hostile), commands.writeFileAtomic(hostile), commands.appendLine(hostile), commands.acquireLock(hostile), commands.breakLock(hostile)]) {
+    for (const argv of [commands.readFile(hostile), commands.writeFileAtomic(hostile), commands.appendLine(hostile), commands.acquireLock(hostile), commands.breakLock(hostile, 30)]) {
       expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
-      expect(argv.at(-1)).toBe(hostile);
+      expect(argv[4]).toBe(hostile);
       expect(argv[2]).not.toContain('/srv/x');
     }
     expect(commands.releaseLock('/l', 'tok').slice(-2)).toEqual(['/l', 'tok']);
@@ -160,9 +161,9 @@ describe('state file', () => {
   it('reads an empty state when there is no file, and reads back what was written', async () => {
     const paths = statePaths(await freshDir(), 'shop');
     expect(await readState(remote, paths, 'shop', 'now')).toEqual(emptyState('shop', 'now'));
-    const entry: HistoryEntry = { time: 't', runId: 'r', actor: 'a', action: 'deploy', color: 'green', version: '2', image: 'img:2', outcome: 'success' };
+    const entry: HistoryEntry = { time: '2026-01-01T00:00:01Z', runId: 'r', actor: 'a', action: 'deploy', color: 'green', version: '2', image: 'img:2', outcome: 'success' };
     const state: AppState = withHistory(
-      { ...emptyState('shop', 'then'), active: 'green', colors: { green: { image: 'img:2', version: '2', port: 8002, status: 'running', since: 't' } } },
+      { ...emptyState('shop', '2026-01-01T00:00:00Z'), active: 'green', colors: { green: { image: 'img:2', version: '2', port: 8002, status: 'running', since: '2026-01-01T00:00:01Z' } } },
       entry,
     );
     await writeState(remote, paths, state);
@@ -172,8 +173,8 @@ describe('state file', () => {
   it('refuses a state file that is not JSON or not a state file', async () => {
     const paths = statePaths(await freshDir(), 'shop');
     await writeRemoteFile(remote, paths.state, '{ not json');
-    await expect(readState(remote, paths, 'shop', 'now')).rejects.toThrow(/state\.json is not valid JSON; fix or remove it/);
-    await writeRemoteFile(remote, paths.state, JSON.stringify({ ...emptyState('shop', 'x'), schema: 2 }));
+    await expect(readState(remote, paths, 'shop', 'now')).rejects.toThrow(/state\.json is not valid JSON \(torn or edited by hand\); re-run with repair-state: true/);
+    await writeRemoteFile(remote, paths.state, JSON.stringify({ ...emptyState('shop', 'x'), schema: 3 }));
     await expect(readState(remote, paths, 'shop', 'now')).rejects.toThrow(HostError);
     await writeRemoteFile(remote, paths.state, JSON.stringify({ ...emptyState('shop', 'x'), active: 'red' }));
     await expect(readState(remote, paths, 'shop', 'now')).rejects.toThrow(/is not an agent-loop state file/);
@@ -228,7 +229,7 @@ describe('the deploy lock', () => {
     expect(error.stale).toBe(true);
     expect(error.ageSeconds).toBeGreaterThanOrEqual(7200);
     expect(error.ageSeconds).toBeLessThan(7300);
-    expect(error.message).toContain(`a stale lock (${error.ageSeconds} s old) from run run-alice by actor-alice`);
+    expect(error.message).toContain(`a stale lock from run run-alice by actor-alice (deploy of 1.2.3, since 2026-01-01T00:00:00Z) is in the way: no sign of life for ${error.ageSeconds} s`);
     expect(error.message).toContain('break-stale-lock: true');
     expect(JSON.parse(await fs.readFile(path.join(paths.lock, 'owner.json'), 'utf8'))).toMatchObject({ runId: 'run-alice' });
 
@@ -238,7 +239,7 @@ describe('the deploy lock', () => {
     const options = lockOptions({ breakStale: true });
     const bob = owner('bob');
     const release = await acquireLock(remote, paths, bob, options);
-    expect(options.warnings).toEqual([expect.stringMatching(/^test-host: breaking a stale lock \(72\d\d s old\) held by run run-alice$/)]);
+    expect(options.warnings).toEqual([expect.stringMatching(/^test-host: breaking a stale lock \(no sign of life for 72\d\d s\) held by run run-alice$/)]);
     expect(JSON.parse(await fs.readFile(path.join(paths.lock, 'owner.json'), 'utf8'))).toEqual(bob);
     expect((await fs.readdir(paths.dir)).filter((name) => name.includes('broken'))).toEqual([]);
     await release();
@@ -296,12 +297,13 @@ describe('the deploy lock', () => {
     await expect(acquireLock(remote, paths, owner('alice'), lockOptions())).rejects.toThrow(/^test-host: could not take the lock in .*file\/shop\/lock/);
   });
 
-  it('names an unknown run when the holder left no owner file', async () => {
+  it('takes over an empty lock folder (left by an older version between its mkdir and its owner file), atomically', async () => {
     const paths = statePaths(await freshDir(), 'shop');
     await fs.mkdir(paths.lock, { recursive: true });
-    const error = (await acquireLock(remote, paths, owner('bob'), lockOptions()).catch((caught: unknown) => caught)) as LockHeld;
-    expect(error).toBeInstanceOf(LockHeld);
-    expect(error.owner).toBeNull();
-    expect(error.message).toContain('another deploy holds the lock: an unknown run');
+    const bob = owner('bob');
+    const release = await acquireLock(remote, paths, bob, lockOptions());
+    // The owner file came with the lock in one rename: there is never a lock without one.
+    expect(JSON.parse(await fs.readFile(path.join(paths.lock, 'owner.json'), 'utf8'))).toEqual(bob);
+    await release();
   });
 });
