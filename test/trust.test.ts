@@ -106,7 +106,7 @@ function consistent(lab: Lab): void {
 
 // ------------------------------------------------------------------------------------------------
 
-describe('rollback puts back the last good release', () => {
+describe('rollback puts back the last good release', { timeout: 180_000 }, () => {
   let lab: Lab;
   beforeAll(async () => {
     lab = await startLab({ hosts: 2 });
@@ -123,20 +123,20 @@ describe('rollback puts back the last good release', () => {
     expect(failed.code).toBe(1);
     expect(readHostState(lab).releases.at(-1)).toMatchObject({ version: 'v3', status: 'failed' });
 
-    const result = ok(await rollback(lab));
-    expect(result.outputs.noop).toBe('true');
-    expect(result.stdout).toMatch(/v2 already serves all traffic on green \(the newest release, v3, failed its checks and never served traffic\)/);
-    for (const host of lab.hosts) expect(await served(host)).toEqual({ v2: 30 });
+    // The live release (v2) is taken out of service and the last good one before it comes back;
+    // the failed v3, which never served, is skipped and said to be.
+    const result = ok(await rollback(lab, { reason: 'v2 is slow for customers' }));
+    expect(result.outputs).toMatchObject({ noop: 'false', version: 'v1', 'failed-version': 'v2' });
+    expect(result.stdout).toMatch(/rolling back v2 \(live\) to v1, skipping v3 \(failed\), which never served or were rejected/);
+    for (const host of lab.hosts) expect(await served(host)).toEqual({ v1: 30 });
     consistent(lab);
   });
 
-  it('is idempotent after a promote: v1 comes back once, then nothing moves (finding 2)', async () => {
-    const first = ok(await rollback(lab, { reason: 'v2 is slow for customers' }));
-    expect(first.outputs).toMatchObject({ noop: 'false', version: 'v1', 'failed-version': 'v2' });
-    for (const host of lab.hosts) expect(await served(host)).toEqual({ v1: 30 });
+  it('is idempotent: once v1 is back, another rollback moves nothing (finding 2)', async () => {
     for (let i = 0; i < 2; i++) {
       const again = ok(await rollback(lab));
       expect(again.outputs.noop).toBe('true');
+      expect(again.stdout).toMatch(/v1 already serves all traffic on blue \(v1 was put back by a rollback at [^)]+\); to go further back, name a version with target-version: v3 \(failed\), v2 \(rolled-back\), v1 \(live\)/);
       for (const host of lab.hosts) expect(await served(host, 10)).toEqual({ v1: 10 });
     }
     const releases = readHostState(lab).releases.map((release) => `${release.version}:${release.status}`);
@@ -157,7 +157,7 @@ describe('rollback puts back the last good release', () => {
 
 // ------------------------------------------------------------------------------------------------
 
-describe('a cancelled or killed run leaves nothing behind', () => {
+describe('a cancelled or killed run leaves nothing behind', { timeout: 180_000 }, () => {
   let lab: Lab;
   beforeAll(async () => {
     lab = await startLab({ hosts: 2 });
@@ -233,7 +233,7 @@ describe('a cancelled or killed run leaves nothing behind', () => {
     const nginx = `nginx -p ${host.nginxPrefix}/ -c conf/nginx.conf`;
     writeFileSync(
       wrapper,
-      `#!/bin/sh\ncase "$*" in *"-s reload"*) ${when === 'before' ? `touch ${marker}; sleep 3; exec ${nginx} "$@"` : `${nginx} "$@"; s=$?; touch ${marker}; sleep 3; exit $s`} ;; esac\nexec ${nginx} "$@"\n`,
+      `#!/bin/sh\ncase "$*" in *"-s reload"*) ${when === 'before' ? `touch ${marker}; sleep 1.5; exec ${nginx} "$@"` : `${nginx} "$@"; s=$?; touch ${marker}; sleep 1.5; exit $s`} ;; esac\nexec ${nginx} "$@"\n`,
     );
     chmodSync(wrapper, 0o755);
     return wrapper;
@@ -256,6 +256,7 @@ describe('a cancelled or killed run leaves nothing behind', () => {
       const version = `v4${when[0]}${signal === 'SIGINT' ? 'i' : 'k'}`;
       const marker = join(scratch, `${version}.reload`);
       const hostsInput = hostsYaml(lab, (host) => ({ 'nginx-command': slowReload(host, marker, when) }));
+      const before = lab.hosts.map((host) => liveWeights(lab, host));
       const started = await startAction({ action: 'blue-green', inputs: inputs(lab, { phase: 'deploy', image: `registry.example/agent-loop:${version}`, version, hosts: hostsInput }) });
       await waitFile(marker);
       let result: RunActionResult;
@@ -270,11 +271,11 @@ describe('a cancelled or killed run leaves nothing behind', () => {
         const exitMs = await cancelLikeRunner(started);
         result = await started.result;
         expect(exitMs).toBeLessThan(7500 + 1000);
-        expect(result.stdout).toMatch(/traffic moved back: blue 100% \/ green 0%|no traffic was moved/);
+        expect(result.stdout).toMatch(/traffic moved back|no traffic was moved/);
       }
       expect(result.code).not.toBe(0);
-      for (const host of lab.hosts) {
-        expect(liveWeights(lab, host)).toEqual({ blue: 100, green: 0 });
+      for (const [index, host] of lab.hosts.entries()) {
+        expect(liveWeights(lab, host)).toEqual(before[index]);
         expect(readHostState(lab, host).releases.at(-1)).toMatchObject({ version, status: 'cancelled' });
       }
       consistent(lab);
@@ -283,23 +284,24 @@ describe('a cancelled or killed run leaves nothing behind', () => {
 
   it('SIGINT during promote\'s drain: the promotion stands and is on record; a re-run is a no-op', async () => {
     ok(await deploy(lab, 'v5'));
+    const canaryColor = readHostState(lab).canary!.color;
     const started = await startAction({ action: 'blue-green', inputs: inputs(lab, { phase: 'promote', 'drain-seconds': '60' }) });
     await until(started, /draining the previous color for 60 s/);
     const exitMs = await cancelLikeRunner(started);
     await started.result;
     expect(exitMs).toBeLessThan(7500);
     for (const host of lab.hosts) {
-      expect(liveWeights(lab, host)).toEqual({ blue: 0, green: 100 });
+      expect(liveWeights(lab, host)?.[canaryColor]).toBe(100);
       expect(readHostState(lab, host).releases.at(-1)).toMatchObject({ version: 'v5', status: 'live' });
     }
     consistent(lab);
-    expect(ok(await promote(lab)).stdout).toMatch(/v5 already serves all traffic on green; nothing to promote/);
+    expect(ok(await promote(lab)).stdout).toMatch(new RegExp(`v5 already serves all traffic on ${canaryColor}; nothing to promote`));
   });
 });
 
 // ------------------------------------------------------------------------------------------------
 
-describe('races, reloads without effect, torn and hostile state', () => {
+describe('races, reloads without effect, torn and hostile state', { timeout: 180_000 }, () => {
   let lab: Lab;
   let github: FakeGitHub;
   let slack: Recorder;
@@ -362,7 +364,8 @@ describe('races, reloads without effect, torn and hostile state', () => {
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(/state\.json is not valid JSON \(torn or edited by hand\); re-run with repair-state: true/);
     const repaired = ok(await deploy(lab, 'v7', { 'repair-state': 'true' }));
-    expect(repaired.stdout).toMatch(/state rebuilt from the audit log's last state \([^)]+\); nginx serves blue \d+% \/ green \d+%/);
+    // (a warning's text reaches the runner with % escaped as %25, as the toolkit writes it)
+    expect(repaired.stdout).toMatch(/state rebuilt from the audit log's last state \([^)]+\); nginx serves blue \d+%25 \/ green \d+%25: active \w+/);
     const after = readHostState(lab, host);
     expect(after.releases.map((release) => release.version)).toEqual([...good.releases.map((release) => release.version), 'v7']);
     consistent(lab);
@@ -386,8 +389,10 @@ describe('races, reloads without effect, torn and hostile state', () => {
     const held = await deploy(lab, 'v8');
     rmSync(lockDir, { recursive: true, force: true });
     for (const result of [refused, held]) {
+      // The only ::add-mask:: lines are the action's own, masking the private key it was given.
       const lines = `${result.stdout}\n${result.stderr}`.split('\n');
-      expect(lines.filter((line) => /^\s*::(add-mask|stop-commands|set-output)/.test(line))).toEqual([]);
+      expect(lines.filter((line) => /^\s*::(add-mask::(hidden|a)$|stop-commands|set-output)/.test(line))).toEqual([]);
+      expect(lines.filter((line) => line.startsWith('::add-mask::') && !lab.clientKey.includes(line.slice(12).split('%0A')[0]!))).toEqual([]);
       expect(result.stdout.includes('\u001b')).toBe(false);
     }
     expect(held.stdout).toMatch(/another deploy holds the lock: run x\\u001b\[2J/);
@@ -412,18 +417,18 @@ describe('races, reloads without effect, torn and hostile state', () => {
     consistent(lab);
   });
 
-  it('a full disk after the switch: the phase fails and traffic goes back; once there is room, a plain re-run converges (finding 6)', async () => {
+  it('a full disk after the switch: the phase fails and traffic goes back; once there is room, a plain re-run converges (finding 6)', { timeout: 240_000 }, async () => {
     const host = lab.hosts[0]!;
     const small = join(host.dir, 'small-state');
     execFileSync('mkdir', ['-p', small]);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', small]);
     try {
       execFileSync('cp', ['-a', join(host.stateDir, lab.app), small]);
       const marker = join(scratch, 'full-disk.reload');
       const wrapper = join(host.dir, 'reload-then-wait.sh');
       const nginx = `nginx -p ${host.nginxPrefix}/ -c conf/nginx.conf`;
       writeFileSync(wrapper, `#!/bin/sh
-case "$*" in *"-s reload"*) ${nginx} "$@"; s=$?; touch ${marker}; sleep 2; exit $s ;; esac
+case "$*" in *"-s reload"*) ${nginx} "$@"; s=$?; touch ${marker}; sleep 1.5; exit $s ;; esac
 exec ${nginx} "$@"
 `);
       chmodSync(wrapper, 0o755);
@@ -451,7 +456,7 @@ exec ${nginx} "$@"
     consistent(lab);
   });
 
-  it('abort: a rollback while canary-monitor watches takes effect in seconds; the monitor stops with verdict aborted (finding 11)', async () => {
+  it('abort: a rollback while canary-monitor watches takes effect in seconds; the monitor stops with verdict aborted (finding 11)', { timeout: 180_000 }, async () => {
     ok(await deploy(lab, 'v11'));
     const monitor = await startAction({ action: 'canary-monitor', inputs: { ...labActionInputs(lab), duration: '600', interval: '2', memory: 'none', sources: 'host' }, env: { GITHUB_RUN_ID: '2001' }, timeoutMs: 120_000 });
     const deadline = Date.now() + 30_000;

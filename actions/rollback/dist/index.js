@@ -55787,12 +55787,6 @@ function planRollback(state, live, target, host) {
             // the past than anyone asked. Older versions are one named rollback away.
             return { target: active, failed: null, version: current.version, image: current.image, start: false, noop: true, release: current, rejected: null, why: `${current.version} was put back by a rollback at ${current.restoredAt}` };
         }
-        const newest = state.releases.at(-1);
-        if (current && newest && newest.id !== current.id && newest.deployedAt >= current.deployedAt && newest.servedAt === null && serving(active)) {
-            // The newest deploy never took traffic (it failed its checks, or was cancelled): there is
-            // nothing of it to undo, and the release that serves is the last good one.
-            return { target: active, failed: null, version: current.version, image: current.image, start: false, noop: true, release: current, rejected: null, why: `the newest release, ${newest.version}, ${newest.status === 'failed' ? 'failed its checks' : `was ${newest.status}`} and never served traffic` };
-        }
         const currentTime = current?.deployedAt ?? '9999';
         const good = [...state.releases].reverse().find((release) => release.id !== current?.id && release.servedAt !== null && !isRejected(release) && release.deployedAt <= currentTime && release.version !== current?.version);
         if (!good && state.releases.filter((release) => release.servedAt !== null).length <= 1) {
@@ -55802,7 +55796,8 @@ function planRollback(state, live, target, host) {
             throw new errors_ConfigurationError(`${host}: there is no earlier good release to roll back to (${current ? `${current.version} serves` : 'nothing serves'}); releases known: ${candidateList(state)}. Name one with target-version to roll back to it anyway`);
         }
         const where = placement(state, good, state_otherColor(active));
-        return { target: where.color, failed: active, version: good.version, image: good.image, start: where.start, noop: false, release: good, rejected: current ?? null };
+        const skipped = state.releases.filter((release) => release.deployedAt > good.deployedAt && release.id !== current?.id && isRejected(release)).map(rollback_describe);
+        return { target: where.color, failed: active, version: good.version, image: good.image, start: where.start, noop: false, release: good, rejected: current ?? null, ...(skipped.length > 0 ? { why: `skipping ${skipped.join(', ')}, which never served or were rejected` } : {}) };
     }
     // A named version: the newest good release of it, else the newest of it at all (with a warning).
     const named = [...state.releases].reverse().filter((release) => release.version === target.version);
@@ -55891,6 +55886,8 @@ async function prepareRollback(work, settings) {
     const plan = planRollback(session.state, work.before, settings.target, session.label);
     if (plan.warning)
         settings.log.warn(plan.warning);
+    if (!plan.noop)
+        settings.log.info(`${session.label}: rolling back ${plan.rejected ? `${plan.rejected.version} (${plan.rejected.status})` : 'the current release'} to ${plan.version}${plan.why ? `, ${plan.why}` : ''}`);
     work.plan = plan;
     work.target = plan.target;
     work.stable = plan.failed;
@@ -56619,6 +56616,10 @@ async function entry(main, post) {
     saveState(State.IsPost, 'true');
     await main();
     saveState(State.MainDone, 'true');
+    // A cancelled run has put things back and said so; what it abandoned (a wait's timer, a remote
+    // command) must not keep the process alive until the runner kills it.
+    if (cancellation.signal.aborted)
+        process.exit(1);
 }
 /**
  * Runs an action's body; a mistake the user can fix is reported as such, anything else as a bug

@@ -77,6 +77,9 @@ export async function entry(main: () => Promise<void>, post?: () => Promise<void
   core.saveState(State.IsPost, 'true');
   await main();
   core.saveState(State.MainDone, 'true');
+  // A cancelled run has put things back and said so; what it abandoned (a wait's timer, a remote
+  // command) must not keep the process alive until the runner kills it.
+  if (cancellation.signal.aborted) process.exit(1);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { errorMessage } from './errors';
-import { requestJson } from './http';
+import { excerpt, requestJson } from './http';
 
 /**
  * The few GitHub REST calls the suite makes: deployments and their statuses (so DORA figures are
@@ -30,7 +30,7 @@ function apiHeaders(context: GitHubContext): Record<string, string> {
 
 async function call<T>(context: GitHubContext, method: string, path: string, body?: unknown): Promise<T> {
   const response = await requestJson(method, `${context.apiUrl}/repos/${context.owner}/${context.repo}${path}`, body, apiHeaders(context));
-  if (response.status >= 300) throw new Error(`GitHub ${method} ${path} answered ${response.status}: ${response.body.slice(0, 300)}`);
+  if (response.status >= 300) throw new Error(`GitHub ${method} ${path} answered ${response.status}: ${excerpt(response.body, 300)}`);
   return (response.body ? JSON.parse(response.body) : {}) as T;
 }
 
@@ -61,7 +61,7 @@ export async function githubGet<T>(context: GitHubContext, pathOrUrl: string): P
   if (new URL(url).origin !== new URL(context.apiUrl).origin) throw new Error(`GitHub answered with a next page on another origin (${new URL(url).origin}); not following it with the token`);
   const response = await requestJson('GET', url, undefined, apiHeaders(context));
   const shown = url.slice(context.apiUrl.length);
-  if (response.status >= 300) throw new Error(`GitHub GET ${shown} answered ${response.status}: ${response.body.slice(0, 300)}`);
+  if (response.status >= 300) throw new Error(`GitHub GET ${shown} answered ${response.status}: ${excerpt(response.body, 300)}`);
   return { data: (response.body ? JSON.parse(response.body) : null) as T, next: nextPageUrl(response.headers?.link) };
 }
 

@@ -1,5 +1,41 @@
 /** The one HTTP client for APIs (Slack, GitHub, Prometheus): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
+import { printable } from './hosts';
 import { retry } from './retry';
+
+/** The most an answer may hold (a page of GitHub deployments or a Prometheus range is well under it). */
+export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Reads a response body up to `maxBytes`: a server that answers without end (or a proxy page of
+ * megabytes) cannot fill the runner's memory; beyond the cap the request fails.
+ */
+export async function readCapped(response: Response, maxBytes = MAX_BODY_BYTES): Promise<string> {
+  const declared = Number(response.headers.get('content-length') ?? '0');
+  if (declared > maxBytes) {
+    await response.body?.cancel();
+    throw new Error(`the answer is ${declared} bytes, more than the ${maxBytes} this client reads`);
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw new Error(`the answer is more than the ${maxBytes} bytes this client reads`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A short, escaped excerpt of an answer for an error message: never the whole body, never raw control characters. */
+export function excerpt(body: string, max = 200): string {
+  return printable(body.trim(), max);
+}
 
 export interface HttpResponse {
   status: number;
@@ -23,8 +59,8 @@ export async function requestJson(method: string, url: string, payload?: unknown
         body: payload === undefined ? undefined : JSON.stringify(payload),
         signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
       });
-      const body = await response.text();
-      if (response.status >= 500) throw new Error(`HTTP ${response.status}${body ? `: ${body.slice(0, 300)}` : ''}`);
+      const body = await readCapped(response);
+      if (response.status >= 500) throw new Error(`HTTP ${response.status}${body ? `: ${excerpt(body)}` : ''}`);
       return { status: response.status, body, headers: Object.fromEntries(response.headers) };
     },
     { attempts: options.attempts ?? 3, delayMs: 500 },

@@ -94,12 +94,6 @@ export function planRollback(state: AppState, live: Weights | null, target: Roll
       // the past than anyone asked. Older versions are one named rollback away.
       return { target: active, failed: null, version: current.version, image: current.image, start: false, noop: true, release: current, rejected: null, why: `${current.version} was put back by a rollback at ${current.restoredAt}` };
     }
-    const newest = state.releases.at(-1);
-    if (current && newest && newest.id !== current.id && newest.deployedAt >= current.deployedAt && newest.servedAt === null && serving(active)) {
-      // The newest deploy never took traffic (it failed its checks, or was cancelled): there is
-      // nothing of it to undo, and the release that serves is the last good one.
-      return { target: active, failed: null, version: current.version, image: current.image, start: false, noop: true, release: current, rejected: null, why: `the newest release, ${newest.version}, ${newest.status === 'failed' ? 'failed its checks' : `was ${newest.status}`} and never served traffic` };
-    }
     const currentTime = current?.deployedAt ?? '9999';
     const good = [...state.releases].reverse().find((release) => release.id !== current?.id && release.servedAt !== null && !isRejected(release) && release.deployedAt <= currentTime && release.version !== current?.version);
     if (!good && state.releases.filter((release) => release.servedAt !== null).length <= 1) {
@@ -109,7 +103,8 @@ export function planRollback(state: AppState, live: Weights | null, target: Roll
       throw new ConfigurationError(`${host}: there is no earlier good release to roll back to (${current ? `${current.version} serves` : 'nothing serves'}); releases known: ${candidateList(state)}. Name one with target-version to roll back to it anyway`);
     }
     const where = placement(state, good, otherColor(active));
-    return { target: where.color, failed: active, version: good.version, image: good.image, start: where.start, noop: false, release: good, rejected: current ?? null };
+    const skipped = state.releases.filter((release) => release.deployedAt > good.deployedAt && release.id !== current?.id && isRejected(release)).map(describe);
+    return { target: where.color, failed: active, version: good.version, image: good.image, start: where.start, noop: false, release: good, rejected: current ?? null, ...(skipped.length > 0 ? { why: `skipping ${skipped.join(', ')}, which never served or were rejected` } : {}) };
   }
 
   // A named version: the newest good release of it, else the newest of it at all (with a warning).
@@ -207,6 +202,7 @@ async function prepareRollback(work: RollbackWork, settings: RollbackSettings): 
   await readLive(work, settings);
   const plan = planRollback(session.state, work.before, settings.target, session.label);
   if (plan.warning) settings.log.warn(plan.warning);
+  if (!plan.noop) settings.log.info(`${session.label}: rolling back ${plan.rejected ? `${plan.rejected.version} (${plan.rejected.status})` : 'the current release'} to ${plan.version}${plan.why ? `, ${plan.why}` : ''}`);
   work.plan = plan;
   work.target = plan.target;
   work.stable = plan.failed;

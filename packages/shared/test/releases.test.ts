@@ -31,15 +31,15 @@ describe('what `target: previous` means', () => {
     expect(plan.rejected?.version).toBe('v2');
   });
 
-  it('after a deploy that failed its checks (traffic never moved): nothing to do, never the failed build', () => {
+  it('after a deploy that failed its checks (traffic never moved): the release before the live one, never the failed build', () => {
     // Finding: the failed v3 sat on blue, and `previous` was read from whatever ran there.
     const failed: AppState = { ...promoted, colors: { blue: running('v3', 8001), green: running('v2', 8002) }, releases: [...promoted.releases, release('r3', 'v3', 'blue', 9, 'failed')] };
     const plan = planRollback(failed, allGreen, { kind: 'previous' }, 'h1');
-    expect(plan).toMatchObject({ noop: true, target: 'green', version: 'v2' });
-    expect(plan.why).toMatch(/v3, failed its checks and never served/);
+    expect(plan).toMatchObject({ target: 'blue', failed: 'green', version: 'v1', start: true, noop: false });
+    expect(plan.why).toBe('skipping v3 (failed), which never served or were rejected');
     // And a cancelled deploy is the same.
     const cancelled = { ...failed, releases: [...promoted.releases, release('r3', 'v3', 'blue', 9, 'cancelled')] };
-    expect(planRollback(cancelled, allGreen, { kind: 'previous' }, 'h1')).toMatchObject({ noop: true, version: 'v2' });
+    expect(planRollback(cancelled, allGreen, { kind: 'previous' }, 'h1')).toMatchObject({ version: 'v1', target: 'blue' });
   });
 
   it('is idempotent: once a rollback put v1 back, another rollback does nothing', () => {
@@ -116,7 +116,7 @@ describe('a state written by the previous version (schema 1)', () => {
     const parsed = parseState(JSON.stringify(old), 'shop');
     if (!parsed.ok) throw new Error(parsed.problem);
     expect(parsed.state.releases.map((r) => `${r.version}:${r.status}`)).toEqual(['v1:superseded', 'v2:live', 'v3:failed']);
-    expect(planRollback(parsed.state, allGreen, { kind: 'previous' }, 'h1')).toMatchObject({ noop: true, version: 'v2' });
+    expect(planRollback(parsed.state, allGreen, { kind: 'previous' }, 'h1')).toMatchObject({ noop: false, version: 'v1', target: 'blue' });
     expect(migrateState(parsed.state)).toBe(parsed.state);
   });
 });

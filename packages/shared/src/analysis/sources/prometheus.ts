@@ -1,5 +1,5 @@
 import { ConfigurationError } from '../../errors';
-import { getJson } from '../../http';
+import { excerpt, getJson } from '../../http';
 import { COLORS, type Color } from '../../state';
 import { LATENCY_BOUNDS_MS, type ColorSample, type LatencyHistogram, type MetricSource, type Sample, type TimeWindow } from '../types';
 
@@ -112,10 +112,10 @@ export function parseQueryResponse(status: number, body: string): PromSeries[] {
   try {
     parsed = JSON.parse(body) as typeof parsed;
   } catch {
-    throw new Error(`HTTP ${status}, not a Prometheus answer: ${body.slice(0, 200)}`);
+    throw new Error(`HTTP ${status}, not a Prometheus answer: ${excerpt(body)}`);
   }
   if (parsed.status !== 'success' || !parsed.data) {
-    throw new Error(`HTTP ${status}: ${parsed.errorType ?? 'error'}: ${parsed.error ?? body.slice(0, 200)}`);
+    throw new Error(`HTTP ${status}: ${excerpt(parsed.errorType ?? 'error', 40)}: ${excerpt(parsed.error ?? body)}`);
   }
   const { resultType, result } = parsed.data;
   if (resultType === 'scalar') return [{ labels: {}, value: promNumber((result as [number, string])[1]) }];
