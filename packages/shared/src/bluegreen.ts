@@ -2,6 +2,7 @@ import { errorMessage } from './errors';
 import { smoke, waitHealthy, type SmokeRequest } from './health';
 import type { HostSpec } from './inputs';
 import { settleLimit } from './parallel';
+import { readLogMarks, type LogMark } from './analysis/sources/log-mark';
 import { preflight, type PreflightLimits } from './preflight';
 import { failedHosts, history, newReport, onEveryHost, readLive, stableColor, step, summarize, switchAll, type PhaseResult, type Work } from './procedure';
 import { formatWeights, weightsFor } from './router';
@@ -52,12 +53,13 @@ export async function deploy(hosts: readonly HostSpec[], settings: DeploySetting
     }
 
     // 2. All hosts passed: send the canary share (or everything, on a first deploy) to the new color.
+    const logMarks = await readLogMarks(works.map((work) => ({ remote: work.session.remote, path: work.session.spec.accessLog })), settings.maxParallel, (message) => settings.log.warn(message));
     const moved = await switchAll(works, settings, 'switch traffic', (work) => weightsFor(work.target, work.stable ? settings.canaryPercent : 100));
     if (!moved) {
       await settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'reverted', failedHosts(works)));
       return summarize('deploy', works, false, started, settings, 0, `switching traffic failed, every host is back on its previous weights:\n${failedHosts(works)}`);
     }
-    await settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'success'));
+    await settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'success', undefined, logMarks[works.indexOf(work)]));
     for (const work of works) work.report.outcome = 'success';
     const percent = works.every((work) => work.stable) ? settings.canaryPercent : 100;
     return summarize('deploy', works, true, started, settings, percent);
@@ -103,12 +105,12 @@ async function prepareHost(work: Work, settings: DeploySettings): Promise<void> 
   }
 }
 
-async function recordDeploy(work: Work, settings: DeploySettings, outcome: HistoryEntry['outcome'], detail?: string): Promise<void> {
+async function recordDeploy(work: Work, settings: DeploySettings, outcome: HistoryEntry['outcome'], detail?: string, logMark?: LogMark | null): Promise<void> {
   const { session } = work;
   let state = session.state;
   if (outcome === 'success') {
     state = work.stable
-      ? { ...state, active: work.stable, canary: { color: work.target, version: settings.version, image: settings.image, percent: settings.canaryPercent, since: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId } }
+      ? { ...state, active: work.stable, canary: { color: work.target, version: settings.version, image: settings.image, percent: settings.canaryPercent, since: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, ...(logMark ? { logMark } : {}) } }
       : { ...state, active: work.target, canary: null };
   } else if (state.canary?.color === work.target) {
     // The idle color no longer runs what the canary record says.

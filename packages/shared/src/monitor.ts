@@ -1,6 +1,7 @@
 import { CanaryAnalysis, runAnalysis, type AnalysisResult, type Verdict } from './analysis/engine';
 import type { Policy } from './analysis/policy';
 import { HostSource, type HostMemory } from './analysis/sources/host';
+import { analysisStart } from './analysis/sources/log-mark';
 import { NginxLogSource } from './analysis/sources/nginx-log';
 import { ProbeSource } from './analysis/sources/probe';
 import { PrometheusSource, type PrometheusSourceOptions } from './analysis/sources/prometheus';
@@ -79,7 +80,7 @@ export class CombinedSource implements MetricSource {
 export function buildSources(sessions: readonly HostSession[], settings: MonitorSettings, running: readonly Color[], versions: Partial<Record<Color, string>>): MetricSource[] {
   const sources: MetricSource[] = [];
   if (settings.sources.includes('nginx-log')) {
-    sources.push(new NginxLogSource(sessions.map((session) => ({ remote: session.remote, accessLog: session.spec.accessLog, app: settings.app }))));
+    sources.push(new NginxLogSource(sessions.map((session) => ({ remote: session.remote, accessLog: session.spec.accessLog, app: settings.app, mark: settings.mode === 'canary' ? session.state.canary?.logMark : undefined }))));
   }
   for (const session of sessions) {
     const ports = { blue: session.spec.bluePort, green: session.spec.greenPort };
@@ -147,7 +148,8 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
         settings.log.info(`ramp step ${index + 1}/${plan.length}: ${formatWeights(weightsFor(canaryColor, percent))} on ${works.length} host(s)`);
         await Promise.all(sessions.map((session) => (session.state.canary ? session.saveState({ ...session.state, canary: { ...session.state.canary, percent } }) : Promise.resolve())));
       }
-      const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start: settings.clock.now(), model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
+      const start = settings.mode === 'canary' && settings.sources.includes('nginx-log') ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
+      const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start, model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
       analysis = await runAnalysis(source, engine, {
         clock: settings.clock,
         intervalMs: settings.policy.intervalSeconds * 1000,

@@ -43,7 +43,7 @@ export const appStateSchema = z.object({
   active: colorSchema.nullable(),
   colors: z.object({ blue: colorState.optional(), green: colorState.optional() }),
   canary: z
-    .object({ color: colorSchema, version: z.string(), image: z.string(), percent: z.number(), since: z.string(), runId: z.string() })
+    .object({ color: colorSchema, version: z.string(), image: z.string(), percent: z.number(), since: z.string(), runId: z.string(), logMark: z.object({ path: z.string(), inode: z.string(), offset: z.number() }).optional() })
     .nullable(),
   history: z.array(historyEntry),
   updatedAt: z.string(),

@@ -1,4 +1,5 @@
 export * from './host';
+export * from './log-mark';
 export * from './nginx-log';
 export * from './probe';
 export * from './prometheus';
