@@ -15,6 +15,7 @@ import {
   monitorSummary,
   notifySlack,
   parsePolicy,
+  progressLine,
   readFromRunner,
   readInputs,
   requireInput,
@@ -136,10 +137,7 @@ export async function run(read?: InputReader): Promise<void> {
           keepFailed: inputs['keep-failed'],
           commandTimeoutSeconds: inputs['command-timeout-seconds'],
         },
-        onSample: (_sample, current) => {
-          const canary = current.series.filter((point) => point.color !== undefined).at(-1);
-          if (canary) action.logger.info(`t=${canary.t.toFixed(0)}s ${current.rules.filter((rule) => rule.status === 'fail' || rule.status === 'watching').map((rule) => `${rule.name}:${rule.status}`).join(' ') || 'all rules pass so far'}`);
-        },
+        onSample: (sample, current) => action.logger.info(progressLine(sample, current, current.colors.canary, current.colors.stable)),
       }),
     );
 

@@ -60,6 +60,13 @@ export interface SeriesPoint {
   p95Ms: number | null;
 }
 
+/** One color's figures over a span: requests, error rate and P95 (null without data). */
+export interface ColorFigures {
+  requests: number;
+  errorRate: number | null;
+  p95Ms: number | null;
+}
+
 export interface AnalysisResult {
   verdict: Verdict;
   /** One sentence naming the deciding rule and its figures. */
@@ -74,6 +81,10 @@ export interface AnalysisResult {
   series: SeriesPoint[];
   canaryRequests: number;
   stableRequests: number;
+  /** Each side's figures from the start to the last sample. */
+  soFar: { canary: ColorFigures; stable: ColorFigures };
+  /** Which color is judged (the canary, or the promoted color after a promotion) and which it is compared with. */
+  colors: { canary: Color; stable: Color };
   /** The sequential test failed the canary before the end of the duration. */
   earlyDecision: boolean;
 }
@@ -339,11 +350,19 @@ export class CanaryAnalysis {
       series: [...this.series],
       canaryRequests: this.canaryRequests,
       stableRequests: this.stableRequests,
+      soFar: { canary: this.soFar('canary'), stable: this.soFar('stable') },
+      colors: { canary: this.options.canary, stable: this.options.stable },
       earlyDecision: extra.early === true,
     };
   }
 
   // ---------------------------------------------------------------------------------- figures
+
+  private soFar(side: Side): ColorFigures {
+    const totals = this.intervals[this.intervals.length - 1]?.totals[side];
+    if (!totals) return { requests: 0, errorRate: null, p95Ms: null };
+    return { requests: totals.requests, errorRate: totals.requests > 0 ? totals.errors / totals.requests : null, p95Ms: histogramQuantile(totals.latency, 0.95) };
+  }
 
   private record(sample: Sample): void {
     const canary = sample.colors[this.options.canary];
