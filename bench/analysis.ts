@@ -12,7 +12,7 @@
  * the procedure's plain rules (error rate > 1 % over 30 s for 2 min, P95 > 5 s for 1 min, and its
  * gates read literally at 300 s) for comparison.
  *
- * Defaults chosen with --tune (seeds 20240601 and 1):
+ * Defaults chosen with --tune (seeds 20240601 and 1; re-checked for issue 8 with rollbacks counted as the defaults do):
  * - sprt alpha 0.01: the chance of failing a canary exactly at the limit, early or at the end.
  *   0.05 halves the median detection of a 20 % canary (20 → 10 s) but fails 4–5 % of canaries at
  *   0.9 % errors (healthy by the procedure) instead of under 1 %, and leaves no margin for errors

@@ -47100,6 +47100,8 @@ const METRICS = ['error_rate', 'p50_ms', 'p90_ms', 'p95_ms', 'p99_ms', 'health_f
 /** Percentile metrics and the quantile each stands for. */
 const policy_PERCENTILE_METRICS = { p50_ms: 0.5, p90_ms: 0.9, p95_ms: 0.95, p99_ms: 0.99 };
 const ON_INCONCLUSIVE = ['extend', 'fail', 'pass'];
+/** What a gate still above its limit without significance becomes once the extensions are used up. */
+const ON_UNDECIDED = ['pass', 'inconclusive', 'fail'];
 const RULE_KINDS = ['gate', 'trigger'];
 /**
  * Sequential-test defaults, tuned by simulation (`npm run bench:analysis -- --tune`, canary at 10 % of
@@ -47135,6 +47137,7 @@ interval: 5              # seconds between samples
 min-requests: 50         # canary requests needed to judge the gates at the end
 on-inconclusive: extend  # extend | fail | pass (pass = success with a warning)
 max-extensions: 1        # how many times extend adds another duration
+on-undecided: pass       # after the extensions, a gate above its limit without significance: pass (with a warning) | inconclusive | fail
 max-source-errors: 3     # consecutive failed samples before the verdict is error
 early-decision: true     # the sequential test may fail a clearly bad canary before the window ends
 sprt:
@@ -47154,7 +47157,7 @@ rules:
   - { name: memory, metric: memory_ratio, max: 0.95, window: 0, for: 60, kind: trigger }
   - { name: model-drift, metric: drift_score, max: 0.1, for: 300, kind: trigger, models-only: true }
 `));
-const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, max-extensions, max-source-errors, early-decision, sprt and rules';
+const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, on-undecided, max-extensions, max-source-errors, early-decision, sprt and rules';
 // ------------------------------------------------------------------------------------ schema
 function show(value) {
     if (value === undefined)
@@ -47243,6 +47246,7 @@ const policyInput = object({
     interval: policy_number({ min: 1, max: 3600, unit: 'seconds' }).optional(),
     'min-requests': policy_number({ min: 0, max: 1e9, integer: true }).optional(),
     'on-inconclusive': choice(ON_INCONCLUSIVE).optional(),
+    'on-undecided': choice(ON_UNDECIDED).optional(),
     'max-extensions': policy_number({ min: 0, max: 10, integer: true }).optional(),
     'max-source-errors': policy_number({ min: 1, max: 1000, integer: true }).optional(),
     'early-decision': policy_boolean.optional(),
@@ -47367,6 +47371,7 @@ function resolvePolicy(document) {
         intervalSeconds,
         minRequests: input['min-requests'] ?? 50,
         onInconclusive: input['on-inconclusive'] ?? 'extend',
+        onUndecided: input['on-undecided'] ?? 'pass',
         maxExtensions: input['max-extensions'] ?? 1,
         maxSourceErrors: input['max-source-errors'] ?? 3,
         earlyDecision: input['early-decision'] ?? true,
@@ -47465,6 +47470,12 @@ function types_mergeSamples(samples) {
 
 
 
+/**
+ * Verdicts that roll back unless the user says otherwise. `inconclusive` (too little traffic, or
+ * a gate with no data, after the extension) is left out: with no evidence either way the canary
+ * keeps its share and is not promoted (the step fails), as Argo Rollouts pauses on inconclusive.
+ */
+const DEFAULT_ROLLBACK_ON = (/* unused pure expression or super */ null && (['failure', 'error']));
 const NO_OBSERVATION = { value: null, requests: 0, errors: 0, latency: [] };
 /** Guards both tests against a p0 of 0 (compare: stable, stable had no errors, margin 0): a single canary error is not yet proof. */
 const MIN_P0 = 1e-4;
@@ -47570,8 +47581,11 @@ class engine_CanaryAnalysis {
             return this.decide('success', `no trigger fired while watching ${this.options.canary} for ${elapsed} s (${this.canaryRequests} requests)`, at, {});
         }
         let doubt = null;
+        // Only a gate above its limit without significance may be passed by on-undecided; no data never is.
+        let undecidedOnly = true;
         if (this.canaryRequests < this.policy.minRequests) {
             doubt = `too little traffic: ${this.canaryRequests} canary requests in ${elapsed} s, ${this.policy.minRequests} needed`;
+            undecidedOnly = false;
         }
         else {
             const passed = [];
@@ -47585,8 +47599,11 @@ class engine_CanaryAnalysis {
                     return this.decide('failure', `${rule.name}: ${outcome.sentence}`, at, { detectFrom: this.start });
                 if (outcome.status === 'pass')
                     passed.push(`${rule.name} ${outcome.sentence}`);
-                else
+                else {
                     doubt ??= `${rule.name}: ${outcome.sentence}`;
+                    if (outcome.status !== 'inconclusive')
+                        undecidedOnly = false;
+                }
             }
             if (doubt === null) {
                 const gates = passed.length === 0 ? 'no gates to judge' : `${passed.length === 1 ? 'the gate' : `all ${passed.length} gates`} passed (${passed.join('; ')})`;
@@ -47606,6 +47623,15 @@ class engine_CanaryAnalysis {
         }
         if (this.policy.onInconclusive === 'fail')
             return this.decide('failure', doubt, at, { detectFrom: this.start });
+        if (undecidedOnly && this.policy.onUndecided !== 'inconclusive') {
+            // The canary never crossed the sequential test's bound nor the end test's α, and no trigger
+            // fired: the data cannot tell it from a canary at the limit (see the README).
+            const after = this.extensions > 0 ? `after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : 'at the end';
+            if (this.policy.onUndecided === 'fail')
+                return this.decide('failure', `${doubt}, ${after} (on-undecided: fail)`, at, { detectFrom: this.start });
+            this.warnings.push(`passed undecided ${after} (on-undecided: pass): ${doubt}`);
+            return this.decide('success', `undecided, passed: ${doubt}, ${after}`, at, {});
+        }
         return this.decide('inconclusive', `${doubt}${this.extensions > 0 ? `, after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : ''}`, at, {});
     }
     judgeGate(evaluation, elapsed) {
@@ -47657,10 +47683,18 @@ class engine_CanaryAnalysis {
             series: [...this.series],
             canaryRequests: this.canaryRequests,
             stableRequests: this.stableRequests,
+            soFar: { canary: this.soFar('canary'), stable: this.soFar('stable') },
+            colors: { canary: this.options.canary, stable: this.options.stable },
             earlyDecision: extra.early === true,
         };
     }
     // ---------------------------------------------------------------------------------- figures
+    soFar(side) {
+        const totals = this.intervals[this.intervals.length - 1]?.totals[side];
+        if (!totals)
+            return { requests: 0, errorRate: null, p95Ms: null };
+        return { requests: totals.requests, errorRate: totals.requests > 0 ? totals.errors / totals.requests : null, p95Ms: histogramQuantile(totals.latency, 0.95) };
+    }
     record(sample) {
         const canary = sample.colors[this.options.canary];
         const stable = sample.colors[this.options.stable];
@@ -47921,7 +47955,10 @@ async function sleepUntil(clock, until, signal) {
 async function engine_runAnalysis(source, analysis, options) {
     const { clock, intervalMs, onSample, signal } = options;
     let windowStart = analysis.start;
-    let windowEnd = windowStart + intervalMs;
+    // A start in the past (the switch, when the deploy recorded where the log stood): the first
+    // window runs to the next interval boundary after now, so it holds everything since the start
+    // and the later samples stay on the start's grid.
+    let windowEnd = windowStart + Math.max(1, Math.ceil((clock.now() - windowStart) / intervalMs)) * intervalMs;
     while (true) {
         if (!(await sleepUntil(clock, windowEnd, signal))) {
             const now = clock.now();
@@ -51576,6 +51613,89 @@ class host_HostSource {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/parallel.ts
+/** Runs `task` for every item with at most `limit` running at once; keeps the input order. */
+async function parallel_mapLimit(items, limit, task) {
+    const results = new Array(items.length);
+    let next = 0;
+    const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await task(items[index], index);
+        }
+    });
+    await Promise.all(workers);
+    return results;
+}
+/** Like mapLimit, but never rejects: every item gets its own outcome. */
+function parallel_settleLimit(items, limit, task) {
+    return parallel_mapLimit(items, limit, async (item, index) => {
+        try {
+            return { ok: true, value: await task(item, index) };
+        }
+        catch (error) {
+            return { ok: false, error };
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-mark.ts
+
+
+
+/** Prints `<inode> <size>` of the file, or `missing`. */
+const MARK_SCRIPT = `set -u
+[ -e "$1" ] || { echo missing; exit 0; }
+stat -L -c '%i %s' -- "$1"`;
+/** The command that reads a log's mark (pure). */
+function markCommand(path) {
+    return shell_script('al-log-mark', MARK_SCRIPT, [path]);
+}
+/** Parses what `markCommand` printed (pure): null when the log does not exist. */
+function parseMark(path, stdout) {
+    const text = stdout.trim();
+    if (text === 'missing')
+        return null;
+    const match = /^(\d+) (\d+)$/.exec(text);
+    if (!match)
+        throw new Error(`unexpected answer when marking ${path}: ${JSON.stringify(text.slice(0, 200))}`);
+    return { path, inode: match[1], offset: Number(match[2]) };
+}
+/**
+ * Marks every log at once (at most `maxParallel` hosts at a time). Never throws: a host whose log
+ * cannot be marked gets null and a warning, and its monitor reads from its first sample as before.
+ */
+async function readLogMarks(targets, maxParallel, warn) {
+    const marks = targets.map(() => null);
+    await parallel_settleLimit(targets, maxParallel, async (target, index) => {
+        try {
+            const result = await target.remote.run(markCommand(target.path), { timeoutMs: 30_000 });
+            if (result.code !== 0)
+                throw new Error(`exit ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+            marks[index] = parseMark(target.path, result.stdout);
+        }
+        catch (error) {
+            warn(`${target.remote.label}: could not mark the access log ${target.path} before the switch (${errors_errorMessage(error)}); the canary monitor will read it from its first sample`);
+        }
+    });
+    return marks;
+}
+/**
+ * When the analysis starts (ms since the epoch): at the switch (`since`, when the canary was
+ * recorded) when every host has a mark on the log it reads, so the first sample holds every
+ * request since then; otherwise now. A switch in the future (clock skew) or longer ago than one
+ * duration is not trusted: now.
+ */
+function log_mark_analysisStart(canaries, now, durationSeconds) {
+    if (canaries.length === 0)
+        return now;
+    const starts = canaries.map((canary) => (canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN));
+    if (starts.some((start) => !Number.isFinite(start)))
+        return now;
+    const start = Math.min(...starts);
+    return start <= now && now - start <= durationSeconds * 1000 ? start : now;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/clock.ts
 const clock_systemClock = {
     now: () => Date.now(),
@@ -51747,7 +51867,7 @@ const appStateSchema = object({
     app: schemas_string(),
     active: colorSchema.nullable(),
     colors: object({ blue: colorState.optional(), green: colorState.optional() }),
-    canary: object({ color: colorSchema, version: schemas_string(), image: schemas_string(), percent: schemas_number(), since: schemas_string(), runId: schemas_string() })
+    canary: object({ color: colorSchema, version: schemas_string(), image: schemas_string(), percent: schemas_number(), since: schemas_string(), runId: schemas_string(), logMark: object({ path: schemas_string(), inode: schemas_string(), offset: schemas_number() }).optional() })
         .nullable(),
     history: array(historyEntry),
     updatedAt: schemas_string(),
@@ -52087,9 +52207,29 @@ function emptyAccessTally() {
     return { colors: {}, skipped: 0 };
 }
 /**
+ * The color's own answer time in ms from `upstream_time` (`$upstream_response_time`): the first
+ * value, which is the attempt of the color the line names, even when nginx went on to the other
+ * color as a backup ("0.012, 0.003", or "0.012 : 0.003" after an internal redirect). null when
+ * the color never answered ("-") or the field is missing.
+ *
+ * Why not `request_time`: it starts at the first byte nginx reads from the client, so a client
+ * that trickles its headers or body makes it as long as it likes; nginx reads the whole request
+ * before it opens the upstream, so the upstream time is the app's alone.
+ */
+function upstreamMs(upstreamTime) {
+    if (typeof upstreamTime === 'number')
+        return Number.isFinite(upstreamTime) && upstreamTime >= 0 ? upstreamTime * 1000 : null;
+    if (typeof upstreamTime !== 'string')
+        return null;
+    const first = (upstreamTime.split(/[,:]/)[0] ?? '').trim();
+    return /^\d+(\.\d+)?$/.test(first) ? Number(first) * 1000 : null;
+}
+/**
  * Counts access lines per color (pure). A line is ours when its `upstream` is `agent_loop_<app>_<color>`;
  * an error is a status ≥ 500 (502/504 from nginx itself included, e.g. when a color is down);
- * latency is `request_time` in ms. Blank lines are ignored; everything else that does not fit counts as skipped.
+ * latency is the color's upstream time (`upstream_time`, see upstreamMs), not the client-driven
+ * `request_time`; a request the color never answered counts as a request (and an error) without a
+ * latency. Blank lines are ignored; everything else that does not fit counts as skipped.
  */
 function parseAccessLines(lines, app, into = emptyAccessTally()) {
     const prefix = `${nginxName(app)}_`;
@@ -52104,9 +52244,9 @@ function parseAccessLines(lines, app, into = emptyAccessTally()) {
             into.skipped += 1;
             continue;
         }
-        const { upstream, status, request_time: requestTime } = (entry ?? {});
+        const { upstream, status, upstream_time: upstreamTime } = (entry ?? {});
         const color = typeof upstream === 'string' && upstream.startsWith(prefix) ? upstream.slice(prefix.length) : undefined;
-        if ((color !== 'blue' && color !== 'green') || typeof status !== 'number' || typeof requestTime !== 'number') {
+        if ((color !== 'blue' && color !== 'green') || typeof status !== 'number') {
             into.skipped += 1;
             continue;
         }
@@ -52119,8 +52259,11 @@ function parseAccessLines(lines, app, into = emptyAccessTally()) {
         const colorFailed = firstAttempt !== '' && firstAttempt !== '-' && (!/^\d+$/.test(firstAttempt) || Number(firstAttempt) >= 500);
         if (status >= 500 || colorFailed)
             sample.errors += 1;
-        const bucket = latencyBucket(requestTime * 1000);
-        sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
+        const latencyMs = upstreamMs(upstreamTime);
+        if (latencyMs !== null) {
+            const bucket = latencyBucket(latencyMs);
+            sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
+        }
     }
     return into;
 }
@@ -52160,6 +52303,13 @@ class AccessLogFollower {
     async read() {
         const tally = emptyAccessTally();
         const path = this.host.accessLog;
+        const { mark } = this.host;
+        if (this.inode === undefined && mark && mark.path === path && !this.options.fromStart) {
+            // Start at the switch: the normal follow below reads from the mark, and finds a rotation or
+            // a truncation since then as it would between two samples.
+            this.inode = mark.inode;
+            this.offset = mark.offset;
+        }
         if (this.inode === undefined) {
             const first = await this.readFile(path, '', 0, this.options.fromStart ? this.maxReadBytes : 0);
             if (first.missing)
@@ -52653,6 +52803,7 @@ function colorSample(answers) {
 
 
 
+
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = require("node:child_process");
 ;// CONCATENATED MODULE: ./packages/shared/src/local.ts
@@ -52827,32 +52978,6 @@ async function smoke(remote, port, request) {
     else if (request.contains !== undefined && !body.includes(request.contains))
         problem = `the body does not contain '${request.contains}'`;
     return { ...base, ok: problem === undefined, ...(problem ? { problem } : {}) };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/parallel.ts
-/** Runs `task` for every item with at most `limit` running at once; keeps the input order. */
-async function parallel_mapLimit(items, limit, task) {
-    const results = new Array(items.length);
-    let next = 0;
-    const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-        while (next < items.length) {
-            const index = next++;
-            results[index] = await task(items[index], index);
-        }
-    });
-    await Promise.all(workers);
-    return results;
-}
-/** Like mapLimit, but never rejects: every item gets its own outcome. */
-function parallel_settleLimit(items, limit, task) {
-    return parallel_mapLimit(items, limit, async (item, index) => {
-        try {
-            return { ok: true, value: await task(item, index) };
-        }
-        catch (error) {
-            return { ok: false, error };
-        }
-    });
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/preflight.ts
@@ -53231,6 +53356,7 @@ async function session_closeSessions(sessions) {
 
 
 
+
 // ------------------------------------------------------------------------------------------------
 async function deploy(hosts, settings) {
     const started = settings.clock.now();
@@ -53243,12 +53369,13 @@ async function deploy(hosts, settings) {
             return procedure_summarize('deploy', works, false, started, settings, 0, `no traffic was moved, because:\n${procedure_failedHosts(works)}`);
         }
         // 2. All hosts passed: send the canary share (or everything, on a first deploy) to the new color.
+        const logMarks = await readLogMarks(works.map((work) => ({ remote: work.session.remote, path: work.session.spec.accessLog })), settings.maxParallel, (message) => settings.log.warn(message));
         const moved = await procedure_switchAll(works, settings, 'switch traffic', (work) => router_weightsFor(work.target, work.stable ? settings.canaryPercent : 100));
         if (!moved) {
             await parallel_settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'reverted', procedure_failedHosts(works)));
             return procedure_summarize('deploy', works, false, started, settings, 0, `switching traffic failed, every host is back on its previous weights:\n${procedure_failedHosts(works)}`);
         }
-        await parallel_settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'success'));
+        await parallel_settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'success', undefined, logMarks[works.indexOf(work)]));
         for (const work of works)
             work.report.outcome = 'success';
         const percent = works.every((work) => work.stable) ? settings.canaryPercent : 100;
@@ -53294,12 +53421,12 @@ async function prepareHost(work, settings) {
         void result;
     }
 }
-async function recordDeploy(work, settings, outcome, detail) {
+async function recordDeploy(work, settings, outcome, detail, logMark) {
     const { session } = work;
     let state = session.state;
     if (outcome === 'success') {
         state = work.stable
-            ? { ...state, active: work.stable, canary: { color: work.target, version: settings.version, image: settings.image, percent: settings.canaryPercent, since: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId } }
+            ? { ...state, active: work.stable, canary: { color: work.target, version: settings.version, image: settings.image, percent: settings.canaryPercent, since: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, ...(logMark ? { logMark } : {}) } }
             : { ...state, active: work.target, canary: null };
     }
     else if (state.canary?.color === work.target) {
@@ -53682,6 +53809,7 @@ async function announceRollback(story, options) {
 
 
 
+
 /** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
 // A lone \r ends a Markdown line too (CommonMark), so CRLF and CR are flattened like LF.
 const escapeCell = (text) => text.replaceAll('|', '\\|').replace(/\r\n|\r|\n/g, ' ');
@@ -53714,26 +53842,58 @@ function phaseSummary(app, result) {
 // ------------------------------------------------------------------------------------------------
 // Canary analysis: a table per rule and charts of error rate and P95 over time for each color.
 const VERDICT = { success: '✅ success', failure: '❌ failure', inconclusive: '⚠️ inconclusive', error: '⛔ error' };
-/** A Mermaid xychart-beta line chart, one line per color (pure). Mermaid draws no legend, so the title names the lines. */
+/**
+ * A Mermaid xychart-beta line chart, one line per color (pure). Mermaid draws no legend, so the
+ * title names the lines. No data is never drawn as 0: xychart has no gaps, so an instant where a
+ * line has no value is left off the x axis, and a note under the chart names what is missing.
+ */
 function xyChart(title, unit, series, value, lines) {
     const times = [...new Set(series.map((point) => point.t))].sort((a, b) => a - b);
     if (times.length === 0)
         return '';
-    const lineValues = lines.map(({ color }) => times.map((t) => {
+    const valueAt = (t, color) => {
         const point = series.find((p) => p.t === t && p.color === color);
         const v = point ? value(point) : null;
-        return v === null || !Number.isFinite(v) ? 0 : Math.round(v * 100) / 100;
-    }));
+        return v === null || !Number.isFinite(v) ? null : Math.round(v * 100) / 100;
+    };
+    const drawn = times.filter((t) => lines.every(({ color }) => valueAt(t, color) !== null));
+    const missing = lines
+        .map(({ color }) => ({ color, at: times.filter((t) => valueAt(t, color) === null) }))
+        .filter((gap) => gap.at.length > 0)
+        .map((gap) => `${gap.color} at ${gap.at.length > 8 ? `${gap.at.slice(0, 8).map((t) => Math.round(t)).join(', ')}… (${gap.at.length} samples)` : gap.at.map((t) => Math.round(t)).join(', ')} s`);
+    const note = missing.length > 0 ? `\n\n${title}: no data (left out of the chart, not drawn as 0) for ${missing.join('; ')}.` : '';
+    if (drawn.length === 0)
+        return `${title}: no sample had data for every line.${note}`;
+    const lineValues = lines.map(({ color }) => drawn.map((t) => valueAt(t, color)));
     const max = Math.max(1, ...lineValues.flat());
     return [
         '```mermaid',
         'xychart-beta',
         `  title "${title} — ${lines.map((line, index) => `line ${index + 1}: ${line.label}`).join(', ')}"`,
-        `  x-axis "seconds" [${times.map((t) => Math.round(t)).join(', ')}]`,
+        `  x-axis "seconds" [${drawn.map((t) => Math.round(t)).join(', ')}]`,
         `  y-axis "${unit}" 0 --> ${Math.ceil(max * 1.1)}`,
         ...lineValues.map((values) => `  line [${values.join(', ')}]`),
         '```',
-    ].join('\n');
+    ].join('\n') + note;
+}
+/** "4 req, 0% errors, P95 120 ms": one color's figures for a progress line (pure). */
+function progressFigures(figures) {
+    return `${figures.requests} req, ${formatValue('error_rate', figures.errorRate)} errors, P95 ${formatValue('p95_ms', figures.p95Ms)}`;
+}
+/**
+ * One progress line per sample (pure): per color, the interval's and the running figures, then the
+ * rules that are watching or failed. "t=15s canary green: 4 req, 0% errors, P95 120 ms (so far
+ * 12 req, 0% errors, P95 130 ms); stable blue: …; all rules pass so far".
+ */
+function progressLine(sample, result, canary, stable) {
+    const interval = (color) => {
+        const colorSample = sample.colors[color];
+        const requests = colorSample?.requests ?? 0;
+        return { requests, errorRate: requests > 0 ? (colorSample?.errors ?? 0) / requests : null, p95Ms: colorSample && colorSample.latency.length > 0 ? histogramQuantile(colorSample.latency, 0.95) : null };
+    };
+    const side = (role, color) => `${role} ${color}: ${progressFigures(interval(color))} (so far ${progressFigures(result.soFar[role])})`;
+    const rules = result.rules.filter((rule) => rule.status === 'fail' || rule.status === 'watching').map((rule) => `${rule.name}: ${rule.status}`);
+    return `t=${result.elapsedSeconds.toFixed(0)}s ${side('canary', canary)}; ${side('stable', stable)}; ${rules.length > 0 ? rules.join(', ') : 'all rules pass so far'}`;
 }
 function monitorSummary(app, result) {
     const { analysis } = result;
@@ -54971,6 +55131,7 @@ async function finishRollback(work, settings) {
 
 
 
+
 /** Samples several sources (hosts, kinds) for the same interval and adds them up. */
 class CombinedSource {
     sources;
@@ -54990,7 +55151,7 @@ class CombinedSource {
 function buildSources(sessions, settings, running, versions) {
     const sources = [];
     if (settings.sources.includes('nginx-log')) {
-        sources.push(new NginxLogSource(sessions.map((session) => ({ remote: session.remote, accessLog: session.spec.accessLog, app: settings.app }))));
+        sources.push(new NginxLogSource(sessions.map((session) => ({ remote: session.remote, accessLog: session.spec.accessLog, app: settings.app, mark: settings.mode === 'canary' ? session.state.canary?.logMark : undefined }))));
     }
     for (const session of sessions) {
         const ports = { blue: session.spec.bluePort, green: session.spec.greenPort };
@@ -55066,7 +55227,8 @@ async function monitorSessions(sessions, settings) {
                 settings.log.info(`ramp step ${index + 1}/${plan.length}: ${formatWeights(weightsFor(canaryColor, percent))} on ${works.length} host(s)`);
                 await Promise.all(sessions.map((session) => (session.state.canary ? session.saveState({ ...session.state, canary: { ...session.state.canary, percent } }) : Promise.resolve())));
             }
-            const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start: settings.clock.now(), model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
+            const start = settings.mode === 'canary' && settings.sources.includes('nginx-log') ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
+            const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start, model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
             analysis = await runAnalysis(source, engine, {
                 clock: settings.clock,
                 intervalMs: settings.policy.intervalSeconds * 1000,
