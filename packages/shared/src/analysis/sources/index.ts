@@ -1,3 +1,4 @@
+export * from './batch';
 export * from './host';
 export * from './log-mark';
 export * from './nginx-log';
