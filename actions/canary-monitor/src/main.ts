@@ -6,6 +6,7 @@ import {
   cleanUpRun,
   ConfigurationError,
   DEFAULT_POLICY_YAML,
+  DEFAULT_ROLLBACK_ON,
   field,
   githubContext,
   healthPaths,
@@ -15,6 +16,7 @@ import {
   monitorSummary,
   notifySlack,
   parsePolicy,
+  progressLine,
   readFromRunner,
   readInputs,
   requireInput,
@@ -74,7 +76,7 @@ export const inputFields = {
   'probe-requests': field.integer({ min: 1, max: 100, default: 3, unit: 'requests per color per sample' }),
   memory: field.choice(['host', 'compose', 'none'], 'host'),
   'auto-rollback': field.boolean(true),
-  'rollback-on': list(VERDICTS, 'failure, error, inconclusive', 'verdicts that roll back'),
+  'rollback-on': list(VERDICTS, DEFAULT_ROLLBACK_ON.join(', '), 'verdicts that roll back'),
   'keep-failed': field.boolean(false),
   'github-token': field.secret({ form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN' }),
   'failed-deployment-id': field.string({ form: 'the id of the GitHub deployment being watched', pattern: /^\d{1,20}$/, max: 20 }),
@@ -143,10 +145,7 @@ export async function run(read?: InputReader): Promise<void> {
           keepFailed: inputs['keep-failed'],
           commandTimeoutSeconds: inputs['command-timeout-seconds'],
         },
-        onSample: (_sample, current) => {
-          const canary = current.series.filter((point) => point.color !== undefined).at(-1);
-          if (canary) action.logger.info(`t=${canary.t.toFixed(0)}s ${current.rules.filter((rule) => rule.status === 'fail' || rule.status === 'watching').map((rule) => `${rule.name}:${rule.status}`).join(' ') || 'all rules pass so far'}`);
-        },
+        onSample: (sample, current) => action.logger.info(progressLine(sample, current, current.colors.canary, current.colors.stable)),
       }),
     );
 

@@ -2,6 +2,7 @@ import { errorMessage } from './errors';
 import { smoke, waitHealthy, type SmokeRequest } from './health';
 import type { HostSpec } from './inputs';
 import { settleLimit } from './parallel';
+import { readLogMarks, type LogMark } from './analysis/sources/log-mark';
 import { preflight, type PreflightLimits } from './preflight';
 import { failedHosts, history, moveBack, newReport, onEveryHost, readLive, stableColor, step, summarize, switchAll, switchOne, type PhaseResult, type SwitchPlan, type Work } from './procedure';
 import { weightsFor } from './router';
@@ -64,7 +65,9 @@ export async function deploy(hosts: readonly HostSpec[], settings: DeploySetting
     }
 
     // 2. All hosts passed: send the canary share (or everything, on a first deploy) to the new color.
-    const moved = await switchAll(works, settings, 'switch traffic', (work) => deploySwitch(work as DeployWork, settings));
+    // Where each access log stands now: the monitor reads the canary's requests from here.
+    const logMarks = await readLogMarks(works.map((work) => ({ remote: work.session.remote, path: work.session.spec.accessLog })), settings.maxParallel, (message) => settings.log.warn(message));
+    const moved = await switchAll(works, settings, 'switch traffic', (work) => deploySwitch(work as DeployWork, settings, logMarks[works.indexOf(work as DeployWork)] ?? null));
     if (!moved) {
       const recorded = await recordEnd(works, settings, 'reverted', failedHosts(works));
       return summarize('deploy', works, false, started, settings, 0, `switching traffic failed, every host is back on its previous weights:\n${failedHosts(works)}${recorded}`);
@@ -139,7 +142,7 @@ async function prepareHost(work: DeployWork, settings: DeploySettings): Promise<
   }
 }
 
-function deploySwitch(work: DeployWork, settings: DeploySettings): SwitchPlan {
+function deploySwitch(work: DeployWork, settings: DeploySettings, logMark: LogMark | null): SwitchPlan {
   const target = work.target;
   const stable = work.stable;
   const releaseId = work.releaseId;
@@ -151,7 +154,7 @@ function deploySwitch(work: DeployWork, settings: DeploySettings): SwitchPlan {
     commit: (state) => {
       const now = iso(settings);
       let next: AppState = stable
-        ? { ...state, active: stable, canary: { color: target, version: settings.version, image: settings.image, percent: settings.canaryPercent, since: now, runId: settings.run.runId, ...(releaseId ? { release: releaseId } : {}) } }
+        ? { ...state, active: stable, canary: { color: target, version: settings.version, image: settings.image, percent: settings.canaryPercent, since: now, runId: settings.run.runId, ...(releaseId ? { release: releaseId } : {}), ...(logMark ? { logMark } : {}) } }
         : { ...state, active: target, canary: null };
       next = updateRelease(next, releaseId, stable ? { status: 'canary' } : { status: 'live', servedAt: now });
       return withHistory(next, history(settings, { action: 'deploy', color: target, version: settings.version, image: settings.image, outcome: 'success' }));

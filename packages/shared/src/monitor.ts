@@ -1,6 +1,8 @@
 import { CanaryAnalysis, runAnalysis, type AnalysisResult, type Verdict } from './analysis/engine';
 import type { Policy } from './analysis/policy';
+import { batchRemotes } from './analysis/sources/batch';
 import { HostSource, type HostMemory } from './analysis/sources/host';
+import { analysisStart } from './analysis/sources/log-mark';
 import { NginxLogSource } from './analysis/sources/nginx-log';
 import { ProbeSource } from './analysis/sources/probe';
 import { PrometheusSource, type PrometheusSourceOptions } from './analysis/sources/prometheus';
@@ -85,17 +87,20 @@ export class CombinedSource implements MetricSource {
 
 export function buildSources(sessions: readonly HostSession[], settings: MonitorSettings, running: readonly Color[], versions: Partial<Record<Color, string>>): MetricSource[] {
   const sources: MetricSource[] = [];
+  // One SSH command per host per interval for every host-side figure, max-parallel hosts at once.
+  const batched = batchRemotes(sessions.map((session) => session.remote), settings.maxParallel);
+  const remoteOf = (session: HostSession) => batched.get(session.remote) ?? session.remote;
   if (settings.sources.includes('nginx-log')) {
-    sources.push(new NginxLogSource(sessions.map((session) => ({ remote: session.remote, accessLog: session.spec.accessLog, app: settings.app }))));
+    sources.push(new NginxLogSource(sessions.map((session) => ({ remote: remoteOf(session), accessLog: session.spec.accessLog, app: settings.app, mark: settings.mode === 'canary' ? session.state.canary?.logMark : undefined }))));
   }
   for (const session of sessions) {
     const ports = { blue: session.spec.bluePort, green: session.spec.greenPort };
     if (settings.sources.includes('host')) {
       const memory: HostMemory = settings.memory === 'compose' ? { kind: 'compose', app: settings.app } : { kind: settings.memory };
-      sources.push(new HostSource({ remote: session.remote, ports, colors: running, healthPath: settings.healthPath, memory }));
+      sources.push(new HostSource({ remote: remoteOf(session), ports, colors: running, healthPath: settings.healthPath, memory }));
     }
     if (settings.sources.includes('probe')) {
-      sources.push(new ProbeSource({ remote: session.remote, ports, colors: running, path: settings.probePath, requestsPerSample: settings.probeRequests }));
+      sources.push(new ProbeSource({ remote: remoteOf(session), ports, colors: running, path: settings.probePath, requestsPerSample: settings.probeRequests }));
     }
   }
   if (settings.sources.includes('prometheus')) {
@@ -190,7 +195,8 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
         if (!moved) throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works.map((work) => work.report.error).filter(Boolean).join('; ')}`);
         settings.log.info(`ramp step ${index + 1}/${plan.length}: ${formatWeights(weightsFor(canaryColor, percent))} on ${works.length} host(s)`);
       }
-      const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start: settings.clock.now(), model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
+      const start = settings.mode === 'canary' && settings.sources.includes('nginx-log') ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
+      const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start, model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
       analysis = await runAnalysis(source, engine, {
         clock: settings.clock,
         intervalMs: settings.policy.intervalSeconds * 1000,

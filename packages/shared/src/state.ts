@@ -86,6 +86,8 @@ const canarySchema = z.object({
   since: time,
   runId,
   release: z.string().optional(),
+  /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
+  logMark: z.object({ path: z.string().max(1024), inode: z.string().regex(/^\d{1,20}$/), offset: z.number().int().min(0) }).optional(),
 });
 export type Canary = z.infer<typeof canarySchema>;
 

@@ -1,6 +1,9 @@
 import type { HostReport, PhaseResult } from './procedure';
 import type { AnalysisResult, SeriesPoint } from './analysis/engine';
 import { formatValue } from './analysis/engine';
+import { histogramQuantile } from './analysis/histogram';
+import type { Sample } from './analysis/types';
+import type { Color } from './state';
 import { restoredLine } from './incident';
 import type { MonitorResult } from './monitor';
 import { formatWeights } from './router';
@@ -49,25 +52,58 @@ export function phaseSummary(app: string, result: PhaseResult): string {
 
 const VERDICT: Record<AnalysisResult['verdict'], string> = { success: '✅ success', failure: '❌ failure', inconclusive: '⚠️ inconclusive', error: '⛔ error' };
 
-/** A Mermaid xychart-beta line chart, one line per color (pure). Mermaid draws no legend, so the title names the lines. */
+/**
+ * A Mermaid xychart-beta line chart, one line per color (pure). Mermaid draws no legend, so the
+ * title names the lines. No data is never drawn as 0: xychart has no gaps, so an instant where a
+ * line has no value is left off the x axis, and a note under the chart names what is missing.
+ */
 export function xyChart(title: string, unit: string, series: SeriesPoint[], value: (point: SeriesPoint) => number | null, lines: Array<{ color: 'blue' | 'green'; label: string }>): string {
   const times = [...new Set(series.map((point) => point.t))].sort((a, b) => a - b);
   if (times.length === 0) return '';
-  const lineValues = lines.map(({ color }) => times.map((t) => {
+  const valueAt = (t: number, color: 'blue' | 'green'): number | null => {
     const point = series.find((p) => p.t === t && p.color === color);
     const v = point ? value(point) : null;
-    return v === null || !Number.isFinite(v) ? 0 : Math.round(v * 100) / 100;
-  }));
+    return v === null || !Number.isFinite(v) ? null : Math.round(v * 100) / 100;
+  };
+  const drawn = times.filter((t) => lines.every(({ color }) => valueAt(t, color) !== null));
+  const missing = lines
+    .map(({ color }) => ({ color, at: times.filter((t) => valueAt(t, color) === null) }))
+    .filter((gap) => gap.at.length > 0)
+    .map((gap) => `${gap.color} at ${gap.at.length > 8 ? `${gap.at.slice(0, 8).map((t) => Math.round(t)).join(', ')}… (${gap.at.length} samples)` : gap.at.map((t) => Math.round(t)).join(', ')} s`);
+  const note = missing.length > 0 ? `\n\n${title}: no data (left out of the chart, not drawn as 0) for ${missing.join('; ')}.` : '';
+  if (drawn.length === 0) return `${title}: no sample had data for every line.${note}`;
+  const lineValues = lines.map(({ color }) => drawn.map((t) => valueAt(t, color) as number));
   const max = Math.max(1, ...lineValues.flat());
   return [
     '```mermaid',
     'xychart-beta',
     `  title "${title} — ${lines.map((line, index) => `line ${index + 1}: ${line.label}`).join(', ')}"`,
-    `  x-axis "seconds" [${times.map((t) => Math.round(t)).join(', ')}]`,
+    `  x-axis "seconds" [${drawn.map((t) => Math.round(t)).join(', ')}]`,
     `  y-axis "${unit}" 0 --> ${Math.ceil(max * 1.1)}`,
     ...lineValues.map((values) => `  line [${values.join(', ')}]`),
     '```',
-  ].join('\n');
+  ].join('\n') + note;
+}
+
+/** "4 req, 0% errors, P95 120 ms": one color's figures for a progress line (pure). */
+function progressFigures(figures: { requests: number; errorRate: number | null; p95Ms: number | null }): string {
+  return `${figures.requests} req, ${formatValue('error_rate', figures.errorRate)} errors, P95 ${formatValue('p95_ms', figures.p95Ms)}`;
+}
+
+/**
+ * One progress line per sample (pure): per color, the interval's and the running figures, then the
+ * rules that are watching or failed. "t=15s canary green: 4 req, 0% errors, P95 120 ms (so far
+ * 12 req, 0% errors, P95 130 ms); stable blue: …; all rules pass so far".
+ */
+export function progressLine(sample: Sample, result: AnalysisResult, canary: Color, stable: Color): string {
+  const interval = (color: Color) => {
+    const colorSample = sample.colors[color];
+    const requests = colorSample?.requests ?? 0;
+    return { requests, errorRate: requests > 0 ? (colorSample?.errors ?? 0) / requests : null, p95Ms: colorSample && colorSample.latency.length > 0 ? histogramQuantile(colorSample.latency, 0.95) : null };
+  };
+  const side = (role: 'canary' | 'stable', color: Color) => `${role} ${color}: ${progressFigures(interval(color))} (so far ${progressFigures(result.soFar[role])})`;
+  const rules = result.rules.filter((rule) => rule.status === 'fail' || rule.status === 'watching').map((rule) => `${rule.name}: ${rule.status}`);
+  return `t=${result.elapsedSeconds.toFixed(0)}s ${side('canary', canary)}; ${side('stable', stable)}; ${rules.length > 0 ? rules.join(', ') : 'all rules pass so far'}`;
 }
 
 export function monitorSummary(app: string, result: MonitorResult): string {

@@ -27,6 +27,12 @@ import { LATENCY_BOUNDS_MS, type ColorSample, type MetricSource, type Sample } f
  */
 
 export type Verdict = 'success' | 'failure' | 'inconclusive' | 'error';
+/**
+ * Verdicts that roll back unless the user says otherwise. `inconclusive` (too little traffic, or
+ * a gate with no data, after the extension) is left out: with no evidence either way the canary
+ * keeps its share and is not promoted (the step fails), as Argo Rollouts pauses on inconclusive.
+ */
+export const DEFAULT_ROLLBACK_ON: readonly Verdict[] = ['failure', 'error'];
 /** `watching`: violated but not (yet) decided; `inconclusive`: a gate above its limit without significance at the end. */
 export type RuleStatus = 'pass' | 'fail' | 'no-data' | 'watching' | 'inconclusive';
 
@@ -54,6 +60,13 @@ export interface SeriesPoint {
   p95Ms: number | null;
 }
 
+/** One color's figures over a span: requests, error rate and P95 (null without data). */
+export interface ColorFigures {
+  requests: number;
+  errorRate: number | null;
+  p95Ms: number | null;
+}
+
 export interface AnalysisResult {
   verdict: Verdict;
   /** One sentence naming the deciding rule and its figures. */
@@ -68,6 +81,10 @@ export interface AnalysisResult {
   series: SeriesPoint[];
   canaryRequests: number;
   stableRequests: number;
+  /** Each side's figures from the start to the last sample. */
+  soFar: { canary: ColorFigures; stable: ColorFigures };
+  /** Which color is judged (the canary, or the promoted color after a promotion) and which it is compared with. */
+  colors: { canary: Color; stable: Color };
   /** The sequential test failed the canary before the end of the duration. */
   earlyDecision: boolean;
 }
@@ -240,8 +257,11 @@ export class CanaryAnalysis {
     }
 
     let doubt: string | null = null;
+    // Only a gate above its limit without significance may be passed by on-undecided; no data never is.
+    let undecidedOnly = true;
     if (this.canaryRequests < this.policy.minRequests) {
       doubt = `too little traffic: ${this.canaryRequests} canary requests in ${elapsed} s, ${this.policy.minRequests} needed`;
+      undecidedOnly = false;
     } else {
       const passed: string[] = [];
       for (const rule of this.rules) {
@@ -251,7 +271,10 @@ export class CanaryAnalysis {
         this.judged.set(rule.name, { status: outcome.status, detail: outcome.detail });
         if (outcome.status === 'fail') return this.decide('failure', `${rule.name}: ${outcome.sentence}`, at, { detectFrom: this.start });
         if (outcome.status === 'pass') passed.push(`${rule.name} ${outcome.sentence}`);
-        else doubt ??= `${rule.name}: ${outcome.sentence}`;
+        else {
+          doubt ??= `${rule.name}: ${outcome.sentence}`;
+          if (outcome.status !== 'inconclusive') undecidedOnly = false;
+        }
       }
       if (doubt === null) {
         const gates = passed.length === 0 ? 'no gates to judge' : `${passed.length === 1 ? 'the gate' : `all ${passed.length} gates`} passed (${passed.join('; ')})`;
@@ -271,6 +294,14 @@ export class CanaryAnalysis {
       return this.decide('success', `inconclusive, passed by policy: ${doubt}`, at, {});
     }
     if (this.policy.onInconclusive === 'fail') return this.decide('failure', doubt, at, { detectFrom: this.start });
+    if (undecidedOnly && this.policy.onUndecided !== 'inconclusive') {
+      // The canary never crossed the sequential test's bound nor the end test's α, and no trigger
+      // fired: the data cannot tell it from a canary at the limit (see the README).
+      const after = this.extensions > 0 ? `after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : 'at the end';
+      if (this.policy.onUndecided === 'fail') return this.decide('failure', `${doubt}, ${after} (on-undecided: fail)`, at, { detectFrom: this.start });
+      this.warnings.push(`passed undecided ${after} (on-undecided: pass): ${doubt}`);
+      return this.decide('success', `undecided, passed: ${doubt}, ${after}`, at, {});
+    }
     return this.decide('inconclusive', `${doubt}${this.extensions > 0 ? `, after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : ''}`, at, {});
   }
 
@@ -319,11 +350,19 @@ export class CanaryAnalysis {
       series: [...this.series],
       canaryRequests: this.canaryRequests,
       stableRequests: this.stableRequests,
+      soFar: { canary: this.soFar('canary'), stable: this.soFar('stable') },
+      colors: { canary: this.options.canary, stable: this.options.stable },
       earlyDecision: extra.early === true,
     };
   }
 
   // ---------------------------------------------------------------------------------- figures
+
+  private soFar(side: Side): ColorFigures {
+    const totals = this.intervals[this.intervals.length - 1]?.totals[side];
+    if (!totals) return { requests: 0, errorRate: null, p95Ms: null };
+    return { requests: totals.requests, errorRate: totals.requests > 0 ? totals.errors / totals.requests : null, p95Ms: histogramQuantile(totals.latency, 0.95) };
+  }
 
   private record(sample: Sample): void {
     const canary = sample.colors[this.options.canary];
@@ -575,7 +614,10 @@ export async function runAnalysis(
 ): Promise<AnalysisResult> {
   const { clock, intervalMs, onSample, signal } = options;
   let windowStart = analysis.start;
-  let windowEnd = windowStart + intervalMs;
+  // A start in the past (the switch, when the deploy recorded where the log stood): the first
+  // window runs to the next interval boundary after now, so it holds everything since the start
+  // and the later samples stay on the start's grid.
+  let windowEnd = windowStart + Math.max(1, Math.ceil((clock.now() - windowStart) / intervalMs)) * intervalMs;
   while (true) {
     if (!(await sleepUntil(clock, windowEnd, signal))) {
       const now = clock.now();

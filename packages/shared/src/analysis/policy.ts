@@ -21,6 +21,9 @@ export const PERCENTILE_METRICS: Readonly<Record<string, number>> = { p50_ms: 0.
 
 export const ON_INCONCLUSIVE = ['extend', 'fail', 'pass'] as const;
 export type OnInconclusive = (typeof ON_INCONCLUSIVE)[number];
+/** What a gate still above its limit without significance becomes once the extensions are used up. */
+export const ON_UNDECIDED = ['pass', 'inconclusive', 'fail'] as const;
+export type OnUndecided = (typeof ON_UNDECIDED)[number];
 export const RULE_KINDS = ['gate', 'trigger'] as const;
 export type RuleKind = (typeof RULE_KINDS)[number];
 
@@ -61,6 +64,12 @@ export interface Policy {
   intervalSeconds: number;
   minRequests: number;
   onInconclusive: OnInconclusive;
+  /**
+   * After the extensions (on-inconclusive: extend): a gate above its limit that the test still
+   * cannot call significant. `pass` (default): success with a warning; `inconclusive`; `fail`.
+   * Too little traffic is never passed this way: it stays inconclusive.
+   */
+  onUndecided: OnUndecided;
   maxExtensions: number;
   maxSourceErrors: number;
   earlyDecision: boolean;
@@ -105,6 +114,7 @@ interval: 5              # seconds between samples
 min-requests: 50         # canary requests needed to judge the gates at the end
 on-inconclusive: extend  # extend | fail | pass (pass = success with a warning)
 max-extensions: 1        # how many times extend adds another duration
+on-undecided: pass       # after the extensions, a gate above its limit without significance: pass (with a warning) | inconclusive | fail
 max-source-errors: 3     # consecutive failed samples before the verdict is error
 early-decision: true     # the sequential test may fail a clearly bad canary before the window ends
 sprt:
@@ -125,7 +135,7 @@ rules:
   - { name: model-drift, metric: drift_score, max: 0.1, for: 300, kind: trigger, models-only: true }
 `;
 
-export const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, max-extensions, max-source-errors, early-decision, sprt and rules';
+export const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, on-undecided, max-extensions, max-source-errors, early-decision, sprt and rules';
 
 // ------------------------------------------------------------------------------------ schema
 
@@ -209,6 +219,7 @@ const policyInput = z
     interval: number({ min: 1, max: 3600, unit: 'seconds' }).optional(),
     'min-requests': number({ min: 0, max: 1e9, integer: true }).optional(),
     'on-inconclusive': choice(ON_INCONCLUSIVE).optional(),
+    'on-undecided': choice(ON_UNDECIDED).optional(),
     'max-extensions': number({ min: 0, max: 10, integer: true }).optional(),
     'max-source-errors': number({ min: 1, max: 1000, integer: true }).optional(),
     'early-decision': boolean.optional(),
@@ -332,6 +343,7 @@ export function resolvePolicy(document: unknown): { policy: Policy; problems: st
     intervalSeconds,
     minRequests: input['min-requests'] ?? 50,
     onInconclusive: input['on-inconclusive'] ?? 'extend',
+    onUndecided: input['on-undecided'] ?? 'pass',
     maxExtensions: input['max-extensions'] ?? 1,
     maxSourceErrors: input['max-source-errors'] ?? 3,
     earlyDecision: input['early-decision'] ?? true,

@@ -65,15 +65,30 @@ describe('gates at the end', () => {
     expect(result.reason).toMatch(/^latency-p95: canary P95 3750 ms over 300 requests > 2000 ms at the end of 300 s \(10% slower than 2000 ms; 30 slow where 15 are expected at the limit, p = /);
   });
 
-  it('calls a small excess inconclusive, not a failure, and extends', () => {
-    const analysis = new CanaryAnalysis(parsePolicy('early-decision: false'), CANARY);
-    // 4 errors over 300 requests = 1.33%: above 1% but p ≈ 0.35.
-    const result = runUntilDecided(analysis, (index) => ({ requests: 5, errors: index % 15 === 0 ? 1 : 0 }));
-    expect(result.verdict).toBe('inconclusive');
-    expect(result.elapsedSeconds).toBe(600);
-    expect(result.reason).toMatch(/^error-rate: canary 1\.33% errors over 600 requests > 1% but not significantly \(8 errors where 6 are expected at the limit, p = 0\.26 > α 0\.01\), after 1 extension$/);
+  // 4 errors over 300 requests = 1.33%: above 1% but p ≈ 0.35.
+  const smallExcess = (index: number): Traffic => ({ requests: 5, errors: index % 15 === 0 ? 1 : 0 });
+
+  it('extends on a small excess, then passes it undecided with a warning (on-undecided: pass, the default)', () => {
+    const result = runUntilDecided(new CanaryAnalysis(parsePolicy('early-decision: false'), CANARY), smallExcess);
+    expect(result).toMatchObject({ verdict: 'success', elapsedSeconds: 600 });
+    expect(result.reason).toMatch(/^undecided, passed: error-rate: canary 1\.33% errors over 600 requests > 1% but not significantly \(8 errors where 6 are expected at the limit, p = 0\.26 > α 0\.01\), after 1 extension$/);
     expect(result.warnings[0]).toMatch(/^extended by 300 s \(extension 1 of 1\) because error-rate: canary 1\.33% errors over 300 requests > 1% but not significantly/);
+    expect(result.warnings).toContainEqual(expect.stringMatching(/^passed undecided after 1 extension \(on-undecided: pass\): error-rate: canary 1\.33%/));
     expect(figure(result, 'error-rate')).toMatchObject({ status: 'inconclusive', windowSeconds: 600 });
+  });
+
+  it('on-undecided: inconclusive keeps the small excess inconclusive; fail fails it', () => {
+    const inconclusive = runUntilDecided(new CanaryAnalysis(parsePolicy({ 'early-decision': false, 'on-undecided': 'inconclusive' }), CANARY), smallExcess);
+    expect(inconclusive).toMatchObject({ verdict: 'inconclusive', elapsedSeconds: 600 });
+    expect(inconclusive.reason).toMatch(/^error-rate: canary 1\.33% errors over 600 requests > 1% but not significantly .*, after 1 extension$/);
+    const failed = runUntilDecided(new CanaryAnalysis(parsePolicy({ 'early-decision': false, 'on-undecided': 'fail' }), CANARY), smallExcess);
+    expect(failed).toMatchObject({ verdict: 'failure', elapsedSeconds: 600 });
+    expect(failed.reason).toMatch(/after 1 extension \(on-undecided: fail\)$/);
+  });
+
+  it('never passes undecided a canary with too little traffic, whatever on-undecided says', () => {
+    const result = runUntilDecided(new CanaryAnalysis(parsePolicy({ 'on-undecided': 'pass' }), CANARY), () => ({ requests: 0 }));
+    expect(result.verdict).toBe('inconclusive');
   });
 
   it('never passes a gate with no data', () => {

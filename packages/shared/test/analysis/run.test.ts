@@ -42,6 +42,16 @@ describe('runAnalysis', () => {
     expect(seen[59]).toEqual([START + 300_000, 'success']);
   });
 
+  it('starting from the switch, in the past: the first window reaches the next boundary after now and holds everything since', async () => {
+    // The deploy switched at START; the monitor starts 12 s later.
+    const clock = new FakeClock(START + 12_000);
+    const source = fakeSource({});
+    await runAnalysis(source, analysis('duration: 30'), { clock, intervalMs: 5000 });
+    expect(source.windows[0]).toEqual({ start: START, end: START + 15_000 });
+    expect(source.windows[1]).toEqual({ start: START + 15_000, end: START + 20_000 });
+    expect(clock.sleeps[0]).toBe(3000);
+  });
+
   it('returns as soon as a bad canary is failed', async () => {
     const clock = new FakeClock(START);
     const source = fakeSource({ traffic: () => ({ requests: 5, errors: 2 }) });

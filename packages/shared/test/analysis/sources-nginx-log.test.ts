@@ -53,7 +53,7 @@ describe('splitLogLines', () => {
 });
 
 describe('parseAccessLines', () => {
-  it('counts per color: 5xx (nginx 502/504 included) as errors, request_time as latency', () => {
+  it('counts per color: 5xx (nginx 502/504 included) as errors, the upstream time as latency', () => {
     const tally = parseAccessLines(
       [
         line('agent_loop_my_app_blue', 200, 0.004),
@@ -204,5 +204,22 @@ describe('a color that failed behind its backup', () => {
     const tally = parseAccessLines([line('agent_loop_app_green', 200, '502, 200'), line('agent_loop_app_green', 200, '200'), line('agent_loop_app_blue', 200, '200')], 'app');
     expect(tally.colors.green).toMatchObject({ requests: 2, errors: 1 });
     expect(tally.colors.blue).toMatchObject({ requests: 1, errors: 0 });
+  });
+});
+
+describe('latency is the upstream time, never the client-driven request time', () => {
+  it('reads the first upstream_time value (the color the line names), and no latency when the color never answered', async () => {
+    const { parseAccessLines, upstreamMs } = await import('../../src/analysis/sources/nginx-log');
+    const entry = (upstreamTime: string, requestTime: number, status = 200, upstreamStatus = '200'): string =>
+      JSON.stringify({ time: 1, status, request_time: requestTime, upstream: 'agent_loop_app_green', upstream_addr: '127.0.0.1:8002', upstream_status: upstreamStatus, upstream_time: upstreamTime, method: 'GET', uri: '/' });
+    // A client that trickled its headers for 2.5 s: request_time 2.504, the app answered in 4 ms.
+    const tally = parseAccessLines([entry('0.004', 2.504), entry('3.000, 0.002', 3.01, 200, '504, 200'), entry('-', 0.001, 502, '-'), entry('0.040 : 0.020', 9)], 'app');
+    const green = tally.colors.green;
+    expect(green).toMatchObject({ requests: 4, errors: 2 });
+    expect(green?.latency[latencyBucket(4)]).toBe(1);
+    expect(green?.latency[latencyBucket(3000)]).toBe(1);
+    expect(green?.latency[latencyBucket(40)]).toBe(1);
+    expect(green?.latency.reduce((a, b) => a + b, 0)).toBe(3);
+    expect([upstreamMs('0.250'), upstreamMs(' 1.5 , 0.1'), upstreamMs('-'), upstreamMs(''), upstreamMs(undefined), upstreamMs(0.02), upstreamMs('abc')]).toEqual([250, 1500, null, null, null, 20, null]);
   });
 });

@@ -1,4 +1,6 @@
+export * from './batch';
 export * from './host';
+export * from './log-mark';
 export * from './nginx-log';
 export * from './probe';
 export * from './prometheus';

@@ -3,11 +3,12 @@ import { nginxName } from '../../router';
 import { script, type Argv } from '../../shell';
 import type { Remote } from '../../ssh';
 import type { Color } from '../../state';
+import type { LogMark } from './log-mark';
 import { emptyColorSample, latencyBucket, mergeSamples, type ColorSample, type MetricSource, type Sample, type TimeWindow } from '../types';
 
 /**
  * What users really got, from each host's nginx access log (the JSON `agent_loop` format): every
- * proxied request names its upstream (`agent_loop_<app>_<color>`), status and request time.
+ * proxied request names its upstream (`agent_loop_<app>_<color>`), status and the upstream's answer time.
  *
  * Each sample reads only the bytes written since the previous one, over SSH, from a byte offset.
  * The bytes travel base64-encoded: the SSH client decodes stdout chunk by chunk as UTF-8, which
@@ -20,6 +21,8 @@ export interface NginxLogHost {
   /** Path of the access log on the host, written in the `agent_loop` JSON format. */
   accessLog: string;
   app: string;
+  /** Where the log stood at the canary switch (log-mark.ts): the first read starts there. */
+  mark?: LogMark | undefined;
 }
 
 export interface NginxLogOptions {
@@ -94,9 +97,28 @@ export function emptyAccessTally(): AccessTally {
 }
 
 /**
+ * The color's own answer time in ms from `upstream_time` (`$upstream_response_time`): the first
+ * value, which is the attempt of the color the line names, even when nginx went on to the other
+ * color as a backup ("0.012, 0.003", or "0.012 : 0.003" after an internal redirect). null when
+ * the color never answered ("-") or the field is missing.
+ *
+ * Why not `request_time`: it starts at the first byte nginx reads from the client, so a client
+ * that trickles its headers or body makes it as long as it likes; nginx reads the whole request
+ * before it opens the upstream, so the upstream time is the app's alone.
+ */
+export function upstreamMs(upstreamTime: unknown): number | null {
+  if (typeof upstreamTime === 'number') return Number.isFinite(upstreamTime) && upstreamTime >= 0 ? upstreamTime * 1000 : null;
+  if (typeof upstreamTime !== 'string') return null;
+  const first = (upstreamTime.split(/[,:]/)[0] ?? '').trim();
+  return /^\d+(\.\d+)?$/.test(first) ? Number(first) * 1000 : null;
+}
+
+/**
  * Counts access lines per color (pure). A line is ours when its `upstream` is `agent_loop_<app>_<color>`;
  * an error is a status ≥ 500 (502/504 from nginx itself included, e.g. when a color is down);
- * latency is `request_time` in ms. Blank lines are ignored; everything else that does not fit counts as skipped.
+ * latency is the color's upstream time (`upstream_time`, see upstreamMs), not the client-driven
+ * `request_time`; a request the color never answered counts as a request (and an error) without a
+ * latency. Blank lines are ignored; everything else that does not fit counts as skipped.
  */
 export function parseAccessLines(lines: Iterable<string>, app: string, into: AccessTally = emptyAccessTally()): AccessTally {
   const prefix = `${nginxName(app)}_`;
@@ -109,9 +131,9 @@ export function parseAccessLines(lines: Iterable<string>, app: string, into: Acc
       into.skipped += 1;
       continue;
     }
-    const { upstream, status, request_time: requestTime } = (entry ?? {}) as { upstream?: unknown; status?: unknown; request_time?: unknown };
+    const { upstream, status, upstream_time: upstreamTime } = (entry ?? {}) as { upstream?: unknown; status?: unknown; upstream_time?: unknown };
     const color = typeof upstream === 'string' && upstream.startsWith(prefix) ? upstream.slice(prefix.length) : undefined;
-    if ((color !== 'blue' && color !== 'green') || typeof status !== 'number' || typeof requestTime !== 'number') {
+    if ((color !== 'blue' && color !== 'green') || typeof status !== 'number') {
       into.skipped += 1;
       continue;
     }
@@ -123,8 +145,11 @@ export function parseAccessLines(lines: Iterable<string>, app: string, into: Acc
     const firstAttempt = typeof upstreamStatus === 'string' ? (upstreamStatus.split(/[,:]/)[0] ?? '').trim() : '';
     const colorFailed = firstAttempt !== '' && firstAttempt !== '-' && (!/^\d+$/.test(firstAttempt) || Number(firstAttempt) >= 500);
     if (status >= 500 || colorFailed) sample.errors += 1;
-    const bucket = latencyBucket(requestTime * 1000);
-    sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
+    const latencyMs = upstreamMs(upstreamTime);
+    if (latencyMs !== null) {
+      const bucket = latencyBucket(latencyMs);
+      sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
+    }
   }
   return into;
 }
@@ -166,6 +191,13 @@ export class AccessLogFollower {
   async read(): Promise<AccessTally> {
     const tally = emptyAccessTally();
     const path = this.host.accessLog;
+    const { mark } = this.host;
+    if (this.inode === undefined && mark && mark.path === path && !this.options.fromStart) {
+      // Start at the switch: the normal follow below reads from the mark, and finds a rotation or
+      // a truncation since then as it would between two samples.
+      this.inode = mark.inode;
+      this.offset = mark.offset;
+    }
     if (this.inode === undefined) {
       const first = await this.readFile(path, '', 0, this.options.fromStart ? this.maxReadBytes : 0);
       if (first.missing) throw new HostError(this.host.remote.label, `the nginx access log ${path} does not exist`);
