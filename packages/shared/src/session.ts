@@ -4,6 +4,7 @@ import { errorMessage } from './errors';
 import type { HostSpec } from './inputs';
 import type { Logger } from './log';
 import { settleLimit } from './parallel';
+import { explainUnprepared } from './preflight';
 import { NginxRouter, type TrafficRouter } from './router';
 import { connect, type ConnectOptions, type Remote } from './ssh';
 import { acquireLock, audit, readState, statePaths, writeState, type AppState, type LockOwner, type StatePaths } from './state';
@@ -101,7 +102,7 @@ async function openSession(spec: HostSpec, settings: SessionSettings, owner: Omi
       sleep: settings.clock.sleep,
       now: settings.clock.now,
       warn: settings.log.warn,
-    });
+    }).catch((error: unknown) => explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '' }, error));
     try {
       const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
       return new HostSession(spec, remote, settings, state, unlock);
