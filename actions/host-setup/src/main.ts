@@ -2,6 +2,7 @@ import {
   action,
   connect,
   ConfigurationError,
+  deployNginxCommand,
   doctor,
   errorMessage,
   field,
@@ -142,7 +143,7 @@ export async function run(read?: InputReader): Promise<void> {
     const changed = reports.reduce((sum, report) => sum + report.items.filter((item) => item.outcome === 'changed').length, 0);
     const nginxPath = reports.find((report) => report.nginxPath)?.nginxPath ?? '';
     const firstPlan = hosts[0]!.plan;
-    const nginxCommand = nginxPath ? ['sudo', '-n', nginxPath, ...firstPlan.nginx.slice(1)].join(' ') : '';
+    const nginxCommand = nginxPath ? deployNginxCommand(nginxPath, firstPlan.nginx.slice(1)) : '';
     action.setOutputs({
       [Outputs.Report]: JSON.stringify(reports),
       [Outputs.Changed]: changed,

@@ -1,5 +1,5 @@
 import { ConfigurationError, HostError } from './errors';
-import { quote, script, type Argv } from './shell';
+import { script, type Argv } from './shell';
 import type { Remote } from './ssh';
 
 /**
@@ -160,9 +160,4 @@ export async function setupHost(remote: Remote, plan: HostSetupPlan): Promise<Se
   report.nginxPath = located;
   if (result.code !== 0 && !report.fatal) throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
   return report;
-}
-
-/** For messages: a shell line a person can paste. */
-export function shellLine(argv: readonly string[]): string {
-  return argv.map(quote).join(' ');
 }
