@@ -51007,7 +51007,7 @@ function verifyHostKey(entries, host, port, key) {
 
 ;// CONCATENATED MODULE: ./packages/shared/src/shell.ts
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
-function quote(word) {
+function shell_quote(word) {
     if (word.includes('\0'))
         throw new Error('a shell word cannot contain a NUL byte');
     if (word !== '' && SAFE_WORD.test(word))
@@ -51017,7 +51017,7 @@ function quote(word) {
 function toShell(argv) {
     if (argv.length === 0)
         throw new Error('empty command');
-    return argv.map(quote).join(' ');
+    return argv.map(shell_quote).join(' ');
 }
 /** Runs a constant script with values as positional parameters: `sh -c SCRIPT NAME ARG...`. */
 function shell_script(name, body, args) {
@@ -51033,7 +51033,7 @@ function renderTemplate(template, values) {
         const value = values[name];
         if (value === undefined)
             throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values).map((k) => `{${k}}`).join(' ')}`);
-        return quote(value);
+        return shell_quote(value);
     });
 }
 /**
@@ -52905,9 +52905,128 @@ async function preflight(remote, stateDir, includeDir, nginx, limits) {
     const result = await remote.run(preflightCommand(stateDir, includeDir, nginx), { timeoutMs: 60_000 });
     const facts = parsePreflight(result.stdout);
     const problems = judgePreflight(facts, limits, includeDir);
-    if (problems.length > 0)
-        throw new errors_HostError(remote.label, `preflight failed: ${problems.join('; ')}`);
+    if (problems.length > 0) {
+        // A prerequisite the doctor knows how to fix comes with its command.
+        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
+        if (missing.some((item) => item.kind !== 'configuration'))
+            throw new errors_ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
+        throw new errors_HostError(remote.label, `not ready: ${problems.join('; ')}`);
+    }
     return facts;
+}
+const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; shift 3
+echo "user=$(id -un)"; echo "uid=$(id -u)"
+if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
+else
+  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
+  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
+fi
+if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
+word=$1; [ "$word" = sudo ] && { shift; while [ "\${1#-}" != "$1" ]; do shift; done; word=$1; set -- sudo -n "$@"; }
+if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
+case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
+if out=$("$@" -t 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
+if [ -z "$access_log" ]; then echo log=unchecked
+elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; echo "log_group=$(stat -c %G "$access_log")"; fi
+else echo log=absent; fi`;
+function doctorCommand(target) {
+    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, ...target.nginx]);
+}
+function parseDoctor(output) {
+    const values = new Map();
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0)
+            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
+    }
+    const first = (key) => values.get(key)?.[0] ?? '';
+    return {
+        user: first('user'),
+        root: first('uid') === '0',
+        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
+        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
+        nginxFound: first('nginx_found') === 'yes',
+        nginxInSbin: first('nginx_sbin'),
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        curl: first('curl') === 'yes',
+        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
+        accessLogGroup: first('log_group'),
+        sudo: first('sudo') === 'yes',
+    };
+}
+const q = (word) => shell_quote(word);
+/** What is missing, each with the command that fixes it (run as a sudo-capable user, or run host-setup). */
+function judgeDoctor(facts, target) {
+    const user = facts.user || 'DEPLOY_USER';
+    const found = [];
+    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
+    const nginxLine = nginxWords.join(' ');
+    if (facts.stateDir === 'denied')
+        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+    if (facts.includeDir === 'missing')
+        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o ${q(user)} -m 0755 ${q(target.includeDir)}` });
+    if (facts.includeDir === 'denied')
+        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: `sudo chown ${q(user)} ${q(target.includeDir)}` });
+    if (!facts.curl)
+        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+    if (!facts.nginxFound) {
+        found.push(facts.nginxInSbin
+            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: `set nginx-command: sudo -n ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')} (and run host-setup for the sudoers rule)` }
+            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
+    }
+    else if (!facts.nginxOk) {
+        const privileged = /permission denied|not permitted|a password is required|sudo:/i.test(facts.nginxOutput);
+        if (privileged && !facts.root) {
+            const path = nginxWords[0]?.startsWith('/') ? nginxWords[0] : (facts.nginxInSbin || `/usr/sbin/${nginxWords[0] ?? 'nginx'}`);
+            const base = [path, ...nginxWords.slice(1)].join(' ');
+            found.push({
+                problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`,
+                fix: `run host-setup with deploy-user ${user}, or: echo ${q(`${user} ALL=(root) NOPASSWD: ${base} -t, ${base} -s reload`)} | sudo tee /etc/sudoers.d/agent-loop && sudo chmod 0440 /etc/sudoers.d/agent-loop && sudo visudo -c; then set nginx-command: sudo -n ${base}`,
+            });
+        }
+        else {
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
+        }
+    }
+    if (facts.accessLog === 'denied') {
+        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: facts.accessLogGroup && facts.accessLogGroup !== 'root' ? `sudo usermod -a -G ${q(facts.accessLogGroup)} ${q(user)}` : `sudo chgrp adm ${q(target.accessLog)} && sudo usermod -a -G adm ${q(user)}` });
+    }
+    return found;
+}
+function formatPrerequisites(host, missing) {
+    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
+}
+/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
+async function doctor(remote, target) {
+    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
+    return judgeDoctor(parseDoctor(result.stdout), target);
+}
+/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
+async function requirePrerequisites(remote, target) {
+    const missing = await doctor(remote, target);
+    if (missing.length > 0)
+        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
+}
+/**
+ * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
+ * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
+ * `mkdir: Permission denied`. Anything else is passed on as it was.
+ */
+async function explainUnprepared(remote, target, error) {
+    let missing = [];
+    try {
+        missing = await doctor(remote, target);
+    }
+    catch {
+        // The doctor could not run either: the original error says more.
+    }
+    if (missing.length > 0)
+        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
+    throw error;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/procedure.ts
@@ -53121,6 +53240,7 @@ async function runtime_stopRelease(remote, runtime, release, timeoutMs) {
 
 
 
+
 /** One host, connected, locked for this run, with its state read. */
 class HostSession {
     spec;
@@ -53183,7 +53303,7 @@ async function openSession(spec, settings, owner) {
             sleep: settings.clock.sleep,
             now: settings.clock.now,
             warn: settings.log.warn,
-        });
+        }).catch((error) => explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '' }, error));
         try {
             const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
             return new HostSession(spec, remote, settings, state, unlock);
@@ -54166,6 +54286,86 @@ function readMetricsFile(workspace, path, input) {
     return document;
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/deploy-metrics.ts
+
+
+
+
+
+/** node_exporter reads `*.prom` files only: one per app and environment, so apps never overwrite each other. */
+function metricsFileName(app, environment) {
+    return `agent_loop_${app}_${environment}.prom`.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+/** Prometheus text format label value: backslash, double quote and new line escaped. */
+function labelValue(value) {
+    return value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
+}
+function deploymentMetricsText(outcome) {
+    const labels = `app="${labelValue(outcome.app)}",environment="${labelValue(outcome.environment)}"`;
+    const withVersion = `${labels},version="${labelValue(outcome.version)}"`;
+    return [
+        '# HELP agent_loop_deployment_failed 1 when the last deployment of this app to this environment failed, 0 when it succeeded.',
+        '# TYPE agent_loop_deployment_failed gauge',
+        `agent_loop_deployment_failed{${withVersion}} ${outcome.failed ? 1 : 0}`,
+        '# HELP agent_loop_last_deployment_timestamp_seconds When the last deployment of this app to this environment ended.',
+        '# TYPE agent_loop_last_deployment_timestamp_seconds gauge',
+        `agent_loop_last_deployment_timestamp_seconds{${labels}} ${Math.floor(outcome.time)}`,
+        ...(outcome.failed
+            ? []
+            : [
+                '# HELP agent_loop_deployed_version_info The version serving this app in this environment after the last successful deployment.',
+                '# TYPE agent_loop_deployed_version_info gauge',
+                `agent_loop_deployed_version_info{${withVersion}} 1`,
+            ]),
+        '',
+    ].join('\n');
+}
+/**
+ * Writes stdin to DIR/FILE atomically: a temporary name node_exporter ignores (not *.prom) in the
+ * same directory, then a rename, so a scrape never sees half a file. The directory must exist.
+ */
+const WRITE_SCRIPT = `dir=$1; file=$2
+[ -d "$dir" ] || { echo "the textfile collector directory $dir does not exist" >&2; exit 2; }
+tmp="$dir/.$file.$$.tmp"
+cat > "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$dir/$file" || { rm -f "$tmp"; exit 1; }`;
+function writeMetricsCommand(directory, fileName) {
+    return shell_script('al-metrics', WRITE_SCRIPT, [directory, fileName]);
+}
+async function writeDeploymentMetrics(remote, directory, outcome) {
+    const result = await remote.run(writeMetricsCommand(directory, metricsFileName(outcome.app, outcome.environment)), { stdin: deploymentMetricsText(outcome), timeoutMs: 30_000 });
+    if (result.code !== 0)
+        throw new Error(`${remote.label}: writing deployment metrics failed: ${(result.stderr || result.stdout).trim()}`);
+}
+/**
+ * Records the outcome on every host (its own connection, after the phase's sessions are closed).
+ * Never fails the deploy: a host that cannot be written is a warning.
+ */
+async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions, maxParallel, log) {
+    if (directory === '')
+        return;
+    const results = await parallel_settleLimit(hosts, maxParallel, async (spec) => {
+        const remote = await connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
+        try {
+            await writeDeploymentMetrics(remote, directory, outcome);
+        }
+        finally {
+            remote.close();
+        }
+    });
+    results.forEach((result, index) => {
+        if (!result.ok)
+            log.warn(`${hosts[index].target.label}: deployment metrics not written: ${errors_errorMessage(result.error)}`);
+    });
+}
+/** The input that turns the metrics on, shared by the actions that write them. */
+const metricsInputs = {
+    'metrics-textfile-dir': field.string({ form: "node_exporter's textfile collector directory on the hosts (absolute, e.g. /var/lib/prometheus/node-exporter), or empty for none", pattern: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]*$/, default: '' }),
+};
+/** For an action's main: records an outcome on its hosts with its connection settings (a no-op without the input). */
+function deploymentMetricsRecorder(inputs, hosts, connectOptions, log) {
+    return (failed, version, now = Date.now()) => recordDeploymentMetrics(hosts, inputs['metrics-textfile-dir'], { app: inputs.app, environment: inputs.environment, version: version || 'unknown', failed, time: now / 1000 }, connectOptions, inputs['max-parallel'], log);
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/dora.ts
 
 
@@ -54676,6 +54876,148 @@ function exposition_parseExposition(text) {
     if (sampleCount === 0)
         throw new ExpositionError(0, 'no samples: only comments');
     return { families: [...families.values()], sampleCount };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hostsetup.ts
+
+
+/**
+ * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
+ * user that is root or may use sudo without a password, it makes the state directory and the nginx
+ * include directory the deploy user's, lets it read the access log, installs a sudoers drop-in that
+ * allows exactly `nginx -t` and `nginx -s reload` (checked with `visudo -c` first), and makes sure
+ * nginx knows the agent_loop log format and includes the include directory. Each step checks
+ * before it changes, so a second run changes nothing; each reports `changed`, `ok` or `todo`.
+ */
+/** The access log format the canary monitor reads (one JSON object per request). */
+const AGENT_LOOP_LOG_FORMAT = 'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+/**
+ * sudoers reads `\ , : =` inside a command's arguments as syntax: they are escaped with a
+ * backslash. Whitespace separates arguments and quotes are not sudoers syntax, so a word with
+ * either cannot be matched exactly and is refused.
+ */
+function sudoersWord(word) {
+    if (word === '' || /[\s"'\0]/.test(word))
+        throw new ConfigurationError(`the nginx argument '${word}' cannot be matched by a sudoers rule (no spaces or quotes)`);
+    return word.replace(/[\\,:=]/g, (character) => `\\${character}`);
+}
+/**
+ * The sudoers drop-in: the deploy user may run, as root and without a password, this exact nginx
+ * (absolute path) with these exact arguments followed by `-t`, or by `-s reload`. Nothing else.
+ */
+function sudoersRule(deployUser, nginxPath, nginxArgs) {
+    if (!USER_NAME.test(deployUser))
+        throw new ConfigurationError(`'${deployUser}' is not a user name`);
+    if (!nginxPath.startsWith('/'))
+        throw new ConfigurationError(`the nginx command must resolve to an absolute path, got '${nginxPath}'`);
+    const base = [nginxPath, ...nginxArgs].map(sudoersWord).join(' ');
+    return [
+        '# Written by agent-loop host-setup: the deploy user may check and reload nginx, and nothing else.',
+        `${deployUser} ALL=(root) NOPASSWD: ${base} -t, ${base} -s reload`,
+        '',
+    ].join('\n');
+}
+/**
+ * The command line the deploy user's actions use for nginx after set-up, for the `nginx-command`
+ * input: sudo without a prompt, nginx by its absolute path (a non-root PATH has no /usr/sbin).
+ */
+function deployNginxCommand(nginxPath, nginxArgs) {
+    return ['sudo', '-n', nginxPath, ...nginxArgs].join(' ');
+}
+/** Where nginx is, as root sees it: `command -v`, else /usr/sbin (not on a non-root PATH). */
+const LOCATE_SCRIPT = (/* unused pure expression or super */ null && (`name=$1
+if [ "$(id -u)" = 0 ]; then path=$(command -v "$name" 2>/dev/null); else path=$(sudo -n sh -c 'command -v "$1"' sh "$name" 2>/dev/null); fi
+[ -z "$path" ] && [ -x "/usr/sbin/$name" ] && path="/usr/sbin/$name"
+case "$path" in /*) echo "nginx_path=$path" ;; *) echo "nginx_path=" ;; esac`));
+function locateCommand(name) {
+    return script('al-locate', LOCATE_SCRIPT, [name]);
+}
+const SETUP_SCRIPT = (/* unused pure expression or super */ null && (`set -u
+user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; shift 7
+if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
+elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
+else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
+id -u "$user" >/dev/null 2>&1 || { echo "fatal=there is no user $user: create it first (sudo useradd --create-home --shell /bin/bash $user) and authorize the deploy key in ~$user/.ssh/authorized_keys"; exit 0; }
+group=$(id -gn "$user")
+err=$(mktemp); rule=$(mktemp); trap 'rm -f "$err" "$rule"' EXIT
+
+own_dir() { # dir mode what
+  if [ -d "$1" ] && [ "$(stat -c %U "$1")" = "$user" ]; then echo "ok=$3 $1 belongs to $user"; return; fi
+  if as_root install -d -o "$user" -g "$group" -m "$2" "$1" 2>"$err"; then echo "changed=$3 $1 now belongs to $user"
+  else echo "todo=$3 $1: $(cat "$err")"; fi
+}
+own_dir "$state_dir" 0750 "state directory"
+own_dir "$include_dir" 0755 "nginx include directory"
+
+if [ -n "$access_log" ]; then
+  target=$access_log; [ -e "$target" ] || target=$(dirname "$access_log")
+  if as_root runuser -u "$user" -- test -r "$target"; then echo "ok=$user can read $target"
+  else
+    log_group=$(stat -c %G "$target")
+    if [ "$log_group" = root ]; then echo "todo=$target belongs to group root: give it a group $user is in (Debian uses adm)"
+    elif as_root usermod -a -G "$log_group" "$user"; then echo "changed=$user joined group $log_group to read $target (effective at its next login)"
+    else echo "todo=could not add $user to group $log_group"; fi
+  fi
+fi
+
+printf '%s' "$rule_text" > "$rule"
+if as_root cmp -s "$rule" "$sudoers_file" 2>/dev/null; then echo "ok=sudoers rule $sudoers_file"
+elif ! out=$(as_root visudo -c -f "$rule" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
+elif as_root install -o root -g root -m 0440 "$rule" "$sudoers_file"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run nginx -t and nginx -s reload as root, nothing else"
+else echo "todo=could not install $sudoers_file"; fi
+
+config=$(as_root "$@" -T 2>/dev/null || true)
+case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
+  *) echo "todo=nginx does not include $include_dir: add 'include $include_dir/*.conf;' inside the http block of the main configuration, then reload" ;; esac
+if printf '%s\\n' "$config" | grep -q 'log_format[[:space:]][[:space:]]*agent_loop[[:space:]]'; then echo "ok=nginx knows the agent_loop log format"
+else
+  file="$include_dir/00-agent-loop-log-format.conf"
+  printf '%s\\n' "$log_format" | as_root tee "$file" >/dev/null
+  if as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
+  else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
+fi`));
+/** The set-up script for a host whose nginx is at nginxPath (from locateCommand). */
+function setupCommand(plan, nginxPath) {
+    if (!USER_NAME.test(plan.deployUser))
+        throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
+    const nginxArgs = plan.nginx.slice(1);
+    const rule = sudoersRule(plan.deployUser, nginxPath, nginxArgs);
+    return script('al-host-setup', SETUP_SCRIPT, [plan.deployUser, plan.stateDir, plan.includeDir, plan.accessLog, plan.sudoersFile, AGENT_LOOP_LOG_FORMAT, rule, nginxPath, ...nginxArgs]);
+}
+function parseSetup(host, output) {
+    const report = { host, nginxPath: '', items: [] };
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq < 0)
+            continue;
+        const key = line.slice(0, eq);
+        const value = line.slice(eq + 1);
+        if (key === 'fatal')
+            report.fatal = value;
+        else if (key === 'nginx_path')
+            report.nginxPath = value;
+        else if (key === 'changed' || key === 'ok' || key === 'todo')
+            report.items.push({ outcome: key, what: value });
+    }
+    return report;
+}
+/** Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or left to do. */
+async function setupHost(remote, plan) {
+    const name = plan.nginx[0] ?? 'nginx';
+    const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
+    if (!located)
+        return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };
+    const result = await remote.run(setupCommand(plan, located), { timeoutMs: 120_000 });
+    const report = parseSetup(remote.label, result.stdout);
+    report.nginxPath = located;
+    if (result.code !== 0 && !report.fatal)
+        throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+    return report;
+}
+/** For messages: a shell line a person can paste. */
+function shellLine(argv) {
+    return argv.map(quote).join(' ');
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/kubernetes.ts
@@ -55637,6 +55979,8 @@ async function writeSummary(markdown) {
 
 
 
+
+
 ;// CONCATENATED MODULE: ./actions/blue-green/src/main.ts
 
 const Outputs = {
@@ -55667,6 +56011,7 @@ const inputFields = {
     'deployment-ref': field.string({ form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA', pattern: GIT_REF, max: 255 }),
     'commit-time': field.string({ form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z', pattern: ISO_TIME, max: 40 }),
     'deployment-id': field.string({ form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)', pattern: /^\d{1,20}$/, max: 20 }),
+    ...metricsInputs,
 };
 function readSettings(read, env = process.env) {
     const inputs = readInputs(inputFields, read);
@@ -55689,6 +56034,7 @@ async function run(read) {
         const runtime = buildRuntime(inputs);
         const paths = healthPaths(inputs);
         const session = sessionFromInputs(inputs, run, logger);
+        const recordMetrics = deploymentMetricsRecorder(inputs, hosts, session.connect, logger);
         const label = `${inputs.app} ${inputs.phase}${inputs.version ? ` ${inputs.version}` : ''} to ${inputs.environment} (${hosts.length} host${hosts.length === 1 ? '' : 's'})`;
         const fields = { app: inputs.app, environment: inputs.environment, phase: inputs.phase, version: inputs.version || '(canary)', hosts: String(hosts.length) };
         await notify_notifySlack(inputs['slack-webhook-url'], { event: 'started', title: `${label} started`, fields, runUrl: run.runUrl }, logger.warn);
@@ -55740,6 +56086,7 @@ async function run(read) {
         catch (error) {
             await recordStatus('failure', `${inputs.phase} failed: ${error.message}`);
             await notify_notifySlack(inputs['slack-webhook-url'], { event: 'failed', title: `${label} failed`, fields, error: error.message, runUrl: run.runUrl }, logger.warn);
+            await recordMetrics(true, inputs.version);
             throw error;
         }
         setOutputs({
@@ -55761,6 +56108,7 @@ async function run(read) {
         await notify_notifySlack(inputs['slack-webhook-url'], result.ok
             ? { event: 'completed', title: `${label} completed`, fields: { ...fields, 'active color': result.activeColor ?? '—', canary: `${result.canaryPercent}%` }, durationMs: result.durationMs, runUrl: run.runUrl }
             : { event: 'failed', title: `${label} failed`, fields, error: result.error, durationMs: result.durationMs, runUrl: run.runUrl }, logger.warn);
+        await recordMetrics(!result.ok, result.version ?? inputs.version);
         if (!result.ok)
             throw new Error(result.error ?? `${inputs.phase} failed`);
     });
