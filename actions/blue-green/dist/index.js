@@ -51007,7 +51007,7 @@ function verifyHostKey(entries, host, port, key) {
 
 ;// CONCATENATED MODULE: ./packages/shared/src/shell.ts
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
-function shell_quote(word) {
+function quote(word) {
     if (word.includes('\0'))
         throw new Error('a shell word cannot contain a NUL byte');
     if (word !== '' && SAFE_WORD.test(word))
@@ -51017,7 +51017,7 @@ function shell_quote(word) {
 function toShell(argv) {
     if (argv.length === 0)
         throw new Error('empty command');
-    return argv.map(shell_quote).join(' ');
+    return argv.map(quote).join(' ');
 }
 /** Runs a constant script with values as positional parameters: `sh -c SCRIPT NAME ARG...`. */
 function shell_script(name, body, args) {
@@ -51033,7 +51033,7 @@ function renderTemplate(template, values) {
         const value = values[name];
         if (value === undefined)
             throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values).map((k) => `{${k}}`).join(' ')}`);
-        return shell_quote(value);
+        return quote(value);
     });
 }
 /**
@@ -52958,7 +52958,7 @@ function parseDoctor(output) {
         sudo: first('sudo') === 'yes',
     };
 }
-const q = (word) => shell_quote(word);
+const q = (word) => quote(word);
 /** What is missing, each with the command that fixes it (run as a sudo-capable user, or run host-setup). */
 function judgeDoctor(facts, target) {
     const user = facts.user || 'DEPLOY_USER';
@@ -55014,10 +55014,6 @@ async function setupHost(remote, plan) {
     if (result.code !== 0 && !report.fatal)
         throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
     return report;
-}
-/** For messages: a shell line a person can paste. */
-function shellLine(argv) {
-    return argv.map(quote).join(' ');
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/kubernetes.ts

@@ -54989,10 +54989,6 @@ async function setupHost(remote, plan) {
         throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
     return report;
 }
-/** For messages: a shell line a person can paste. */
-function shellLine(argv) {
-    return argv.map(quote).join(' ');
-}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/kubernetes.ts
 
