@@ -20,11 +20,18 @@ const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) a
 describe('the Node version', () => {
   const minimum = semver.minVersion(pkg.engines.node)!;
 
-  it('is accepted by every dependency installed on Linux x64 (no EBADENGINE warning)', () => {
+  /**
+   * The one exception, said in the README: deploy-staging needs @azure/storage-common 12.5 (12.4
+   * breaks its bundle at load), which declares Node ≥ 22. It only runs inside that bundle, on the
+   * runner's Node 24; under Node 20 npm ci prints one EBADENGINE warning for it.
+   */
+  const ALLOWED = new Set(['node_modules/@azure/storage-common']);
+
+  it('is accepted by every dependency installed on Linux x64 but the one the README names', () => {
     const refusing: string[] = [];
     for (const [path, entry] of Object.entries(lock.packages)) {
       const range = entry.engines && !Array.isArray(entry.engines) ? entry.engines.node : undefined;
-      if (!path || !range) continue;
+      if (!path || !range || ALLOWED.has(path)) continue;
       // Optional packages for another platform are never installed here.
       if (entry.optional && ((entry.os && !entry.os.includes('linux')) || (entry.cpu && !entry.cpu.includes('x64')))) continue;
       if (!semver.satisfies(minimum, range)) refusing.push(`${path}@${entry.version}: node ${range}`);
@@ -32,9 +39,13 @@ describe('the Node version', () => {
     expect(refusing).toEqual([]);
   });
 
-  it('is the one the README states', () => {
+  it('is the one the README states, with the exception', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     expect(readme).toContain(`Node ≥ ${minimum.major}.${minimum.minor}`);
+    for (const path of ALLOWED) {
+      expect(readme).toContain(`\`${path.replace('node_modules/', '')}\``);
+      expect(lock.packages[path], path).toBeDefined();
+    }
   });
 
   it('would be caught: a dependency that wants Node 22', () => {
