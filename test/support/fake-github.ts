@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { commit, deployment, deploymentStatus, issue, notFound } from './github-objects';
-import { requestProblems, responseProblems, validationFailed } from './github-openapi';
+import { requestProblems, responseProblems, validationFailed, warmUp } from './github-openapi';
 
 /**
  * A small stateful stand-in for the GitHub REST API on loopback: deployments and their statuses,
@@ -26,6 +26,7 @@ export interface FakeGitHub {
 }
 
 export async function startFakeGitHub(options: { pageSize?: number } = {}): Promise<FakeGitHub> {
+  warmUp();
   const pageSize = options.pageSize ?? 100;
   let nextId = 100;
   const state: Omit<FakeGitHub, 'url' | 'close'> = { deployments: [], issues: [], commits: new Map(), rejected: [], badAnswers: [] };

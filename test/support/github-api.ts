@@ -1,5 +1,5 @@
 import { deployment, deploymentStatus, issue, notFound } from './github-objects';
-import { requestProblems, validationFailed } from './github-openapi';
+import { requestProblems, validationFailed, warmUp } from './github-openapi';
 import type { Recorder, RecordedRequest } from './recorder';
 
 /**
@@ -8,6 +8,7 @@ import type { Recorder, RecordedRequest } from './recorder';
  * refuse it), and answers carry every field the documented schemas require.
  */
 export function actLikeGitHub(recorder: Recorder): void {
+  warmUp();
   let nextId = 1000;
   recorder.respondBy((request: RecordedRequest) => {
     const problems = requestProblems(request.method, request.path, request.json ?? undefined);

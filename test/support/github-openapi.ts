@@ -123,3 +123,31 @@ export function validationFailed(method: string, path: string, problems: string[
   ];
   return candidates.find((candidate) => responseProblems(method, path, 422, candidate).length === 0) ?? candidates[0]!;
 }
+
+/**
+ * Loads the description and compiles the checks of the calls the suite makes (a few seconds), so
+ * that the first request a stand-in answers is not slowed down by it: a slow answer would make
+ * the actions' HTTP client time out and retry.
+ */
+export function warmUp(): void {
+  const now = new Date().toISOString();
+  requestProblems('POST', '/repos/o/r/deployments', { ref: 'main', environment: 'production', payload: {}, auto_merge: false, required_contexts: [] });
+  requestProblems('POST', '/repos/o/r/deployments/1/statuses', { state: 'success', description: '', log_url: 'https://github.com/o/r/actions/runs/1', auto_inactive: true });
+  requestProblems('POST', '/repos/o/r/issues', { title: 't', body: 'b', labels: ['incident'] });
+  requestProblems('GET', '/repos/o/r/deployments?environment=production&per_page=100&page=2', undefined);
+  requestProblems('GET', '/repos/o/r/deployments/1/statuses?per_page=100', undefined);
+  requestProblems('GET', '/repos/o/r/commits/abc', undefined);
+  for (const [method, path, status] of [
+    ['POST', '/repos/o/r/deployments', 201],
+    ['POST', '/repos/o/r/deployments', 422],
+    ['POST', '/repos/o/r/deployments/1/statuses', 201],
+    ['POST', '/repos/o/r/deployments/1/statuses', 422],
+    ['POST', '/repos/o/r/issues', 201],
+    ['GET', '/repos/o/r/deployments', 200],
+    ['GET', '/repos/o/r/deployments/1/statuses', 200],
+    ['GET', '/repos/o/r/commits/abc', 200],
+    ['GET', '/repos/o/r/commits/abc', 422],
+  ] as const) {
+    responseProblems(method, path, status, { created_at: now });
+  }
+}
