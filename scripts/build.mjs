@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Bundles every action (actions/<name>/src/index.ts → actions/<name>/dist/index.js) with ncc.
 // With --check, bundles into a temporary folder and fails when the committed dist/ differs.
+// Either way it also keeps the root NAME/action.yml files in step (scripts/shims.mjs).
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { syncShims } from './shims.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const check = process.argv.includes('--check');
@@ -52,9 +54,13 @@ for (const name of actions) {
     console.log(`built actions/${name}/dist (${listFiles(join(dir, 'dist')).length} files)`);
   }
 }
+// The root NAME/action.yml files that let `uses: owner/agent-loop-actions/NAME@ref` resolve.
+const shimProblems = syncShims({ check });
+for (const problem of shimProblems) console.error(problem);
+differences += shimProblems.length;
 if (check) {
   if (differences > 0) {
-    console.error(`dist/ is out of date in ${differences} file(s): run \`npm run build\` and commit dist/.`);
+    console.error(`dist/ or a root action.yml is out of date in ${differences} file(s): run \`npm run build\` and commit them.`);
     process.exit(1);
   }
   console.log(`dist/ matches a fresh build for ${actions.length} action(s).`);

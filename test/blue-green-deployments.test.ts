@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labActionInputs } from './support/deploy-settings';
 import { startLab, type Lab } from './lab/index';
 import { runAction, type RunActionResult } from './lab/run-action';
-import { actLikeGitHub } from './support/github-api';
+import { actLikeGitHub, refusedRequests } from './support/github-api';
 import { startRecorder, type Recorder } from './support/recorder';
 
 /**
@@ -42,6 +42,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // Every request the actions sent is one GitHub's OpenAPI description accepts.
+  if (github) expect(refusedRequests(github)).toEqual([]);
   await lab?.stop();
   await github?.close();
 });

@@ -5,7 +5,7 @@ import { startLab, type Lab } from './lab/index';
 import { runAction } from './lab/run-action';
 import { sendTraffic, startTraffic } from './lab/traffic';
 import { deploySettings, labHosts, labActionInputs } from './support/deploy-settings';
-import { actLikeGitHub } from './support/github-api';
+import { actLikeGitHub, refusedRequests } from './support/github-api';
 import { startRecorder, type Recorder } from './support/recorder';
 
 /** The canary-monitor bundle as GitHub runs it: a bad canary under steady traffic is caught and rolled back. */
@@ -38,6 +38,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // Every request the actions sent is one GitHub's OpenAPI description accepts.
+  if (github) expect(refusedRequests(github)).toEqual([]);
   await lab?.stop();
   await github?.close();
   await slack?.close();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runAction, type RunActionResult } from './lab/run-action';
+import { refusedRequests } from './support/github-api';
 import { startRecorder, type RecordedRequest, type Recorder } from './support/recorder';
 
 /**
@@ -127,6 +128,8 @@ beforeEach(() => {
 });
 
 afterAll(async () => {
+  // Every request the actions sent is one GitHub's OpenAPI description accepts.
+  if (github) expect(refusedRequests(github)).toEqual([]);
   await github?.close();
   await elsewhere?.close();
 });

@@ -7,7 +7,7 @@ import { startLab, type Lab } from './lab/index';
 import { runAction } from './lab/run-action';
 import { sendTraffic } from './lab/traffic';
 import { deploySettings, labHosts, promoteSettings, labActionInputs } from './support/deploy-settings';
-import { actLikeGitHub } from './support/github-api';
+import { actLikeGitHub, refusedRequests } from './support/github-api';
 import { startRecorder, type Recorder } from './support/recorder';
 
 /** The rollback bundle as GitHub runs it: nginx hosts over SSH, kubectl, ansible-playbook. */
@@ -42,6 +42,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // Every request the actions sent is one GitHub's OpenAPI description accepts.
+  if (github) expect(refusedRequests(github)).toEqual([]);
   await lab?.stop();
   await github?.close();
   await slack?.close();

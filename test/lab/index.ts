@@ -34,7 +34,10 @@ export interface LabHost {
   name: string;
   dir: string;
   sshPort: number;
+  /** user@127.0.0.1:port of the login the actions use (root unless StartLabOptions.loginUser). */
   target: string;
+  /** root@127.0.0.1:port: the host's administrator, whatever loginUser is. */
+  rootTarget: string;
   knownHostsLine: string;
   proxyPort: number;
   statusPort: number;
@@ -67,6 +70,12 @@ export interface Lab {
 export interface StartLabOptions {
   hosts?: number;
   app?: string;
+  /**
+   * An existing unprivileged user the actions log in as instead of root. The lab lets it log in
+   * with the client key and run the lab's app scripts; everything else (state and include
+   * directories, sudo for nginx) is left as a fresh host has it, for host set-up to prepare.
+   */
+  loginUser?: string;
 }
 
 // ------------------------------------------------------------------ processes
@@ -429,6 +438,7 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
   const app = opts.app ?? 'agentloop';
   if (!Number.isInteger(count) || count < 1 || count > 200) throw new Error(`hosts must be 1..200, got ${count}`);
   if (!/^[a-z0-9][a-z0-9-]*$/.test(app)) throw new Error(`app must match [a-z0-9][a-z0-9-]*, got ${app}`);
+  if (opts.loginUser !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(opts.loginUser)) throw new Error(`loginUser must be a user name, got ${opts.loginUser}`);
   const serverSrc = path.join(HERE, 'app-server.mjs');
 
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'al-lab-'));
@@ -505,6 +515,8 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
 
   try {
     for (const d of ['bin', 'knobs', 'run', 'logs', 'hosts']) await fsp.mkdir(path.join(dir, d));
+    // The app scripts write pid files and logs here as the login user.
+    if (opts.loginUser) for (const d of ['run', 'logs']) await fsp.chmod(path.join(dir, d), 0o1777);
     await fsp.copyFile(serverSrc, path.join(dir, 'app-server.mjs'));
     await fsp.writeFile(path.join(dir, 'bin', 'start-app.sh'), startScript(dir), { mode: 0o755 });
     await fsp.writeFile(path.join(dir, 'bin', 'stop-app.sh'), stopScript(dir), { mode: 0o755 });
@@ -544,7 +556,8 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
         name: `h${i + 1}`,
         dir: hd,
         sshPort,
-        target: `root@127.0.0.1:${sshPort}`,
+        target: `${opts.loginUser ?? 'root'}@127.0.0.1:${sshPort}`,
+        rootTarget: `root@127.0.0.1:${sshPort}`,
         knownHostsLine: `[127.0.0.1]:${sshPort} ${hostPub[0]} ${hostPub[1]}`,
         proxyPort,
         statusPort,
@@ -564,7 +577,8 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
     await Promise.all(
       runtimes.map(async (rt) => {
         const h = rt.host;
-        await fsp.writeFile(path.join(h.dir, 'authorized_keys'), clientPub, { mode: 0o600 });
+        // sshd reads authorized_keys as the user logging in: an unprivileged login needs to read it.
+        await fsp.writeFile(path.join(h.dir, 'authorized_keys'), clientPub, { mode: opts.loginUser ? 0o644 : 0o600 });
         const sshdConfig = path.join(h.dir, 'sshd_config');
         await fsp.writeFile(
           sshdConfig,

@@ -24,7 +24,14 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startPrometheus(targets: Array<{ port: number; labels: Record<string, string> }>): Promise<RunningPrometheus> {
+export interface PrometheusOptions {
+  /** Rule files to load (copied as given: set their groups' interval small for a test). */
+  ruleFiles?: string[];
+  /** The scrape job's name (default agentloop). */
+  job?: string;
+}
+
+export async function startPrometheus(targets: Array<{ port: number; labels: Record<string, string> }>, options: PrometheusOptions = {}): Promise<RunningPrometheus> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'al-prometheus-'));
   const port = await freePort();
   // The app's gauges carry no app/color labels: the targets add them (honor_labels keeps the
@@ -34,8 +41,9 @@ export async function startPrometheus(targets: Array<{ port: number; labels: Rec
     '  scrape_interval: 1s',
     '  scrape_timeout: 1s',
     '  evaluation_interval: 1s',
+    ...(options.ruleFiles && options.ruleFiles.length > 0 ? ['rule_files:', ...options.ruleFiles.map((file) => `  - ${JSON.stringify(file)}`)] : []),
     'scrape_configs:',
-    '  - job_name: agentloop',
+    `  - job_name: ${options.job ?? 'agentloop'}`,
     '    honor_labels: true',
     '    static_configs:',
     ...targets.flatMap((target) => [`      - targets: ['127.0.0.1:${target.port}']`, `        labels: { ${Object.entries(target.labels).map(([k, v]) => `${k}: ${v}`).join(', ')} }`]),

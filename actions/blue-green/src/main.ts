@@ -7,11 +7,13 @@ import {
   createDeployment,
   deploy,
   DEFAULT_SMOKE_REQUESTS,
+  deploymentMetricsRecorder,
   field,
   githubContext,
   healthPaths,
   hostInputs,
   IMAGE_REF,
+  metricsInputs,
   notifySlack,
   phaseSummary,
   promote,
@@ -59,6 +61,7 @@ export const inputFields = {
   'deployment-ref': field.string({ form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA', pattern: GIT_REF, max: 255 }),
   'commit-time': field.string({ form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z', pattern: ISO_TIME, max: 40 }),
   'deployment-id': field.string({ form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)', pattern: /^\d{1,20}$/, max: 20 }),
+  ...metricsInputs,
 };
 
 export function readSettings(read?: InputReader, env: NodeJS.ProcessEnv = process.env) {
@@ -90,6 +93,7 @@ export async function run(read?: InputReader): Promise<void> {
     const runtime = buildRuntime(inputs);
     const paths = healthPaths(inputs);
     const session = sessionFromInputs(inputs, run, action.logger, systemClock, action.cancellation.signal);
+    const recordMetrics = deploymentMetricsRecorder(inputs, hosts, session.connect, action.logger);
     const label = `${inputs.app} ${inputs.phase}${inputs.version ? ` ${inputs.version}` : ''} to ${inputs.environment} (${hosts.length} host${hosts.length === 1 ? '' : 's'})`;
     const fields = { app: inputs.app, environment: inputs.environment, phase: inputs.phase, version: inputs.version || '(canary)', hosts: String(hosts.length) };
     await notifySlack(inputs['slack-webhook-url'], { event: 'started', title: `${label} started`, fields, runUrl: run.runUrl }, action.logger.warn);
@@ -144,6 +148,7 @@ export async function run(read?: InputReader): Promise<void> {
     } catch (error) {
       await recordStatus('failure', `${inputs.phase} failed: ${(error as Error).message}`);
       await notifySlack(inputs['slack-webhook-url'], { event: 'failed', title: `${label} failed`, fields, error: (error as Error).message, runUrl: run.runUrl }, action.logger.warn);
+      await recordMetrics(true, inputs.version);
       throw error;
     }
 
@@ -168,6 +173,7 @@ export async function run(read?: InputReader): Promise<void> {
         : { event: 'failed', title: `${label} failed`, fields, error: result.error, durationMs: result.durationMs, runUrl: run.runUrl },
       action.logger.warn,
     );
+    await recordMetrics(!result.ok, result.version ?? inputs.version);
     if (!result.ok) throw new Error(result.error ?? `${inputs.phase} failed`);
   });
 }

@@ -4,6 +4,7 @@ import { ConfigurationError, errorMessage } from './errors';
 import type { HostSpec } from './inputs';
 import type { Logger } from './log';
 import { settleLimit } from './parallel';
+import { explainUnprepared } from './preflight';
 import { formatWeights, NginxRouter, type TrafficRouter, type Weights } from './router';
 import { connect, runChecked, type ConnectOptions, type Remote } from './ssh';
 import { script } from './shell';
@@ -11,6 +12,7 @@ import {
   acquireLock,
   audit,
   commands,
+  LockHeld,
   parseState,
   readState,
   statePaths,
@@ -194,7 +196,10 @@ export async function openSessions(specs: readonly HostSpec[], settings: Session
         now: settings.clock.now,
         warn: settings.log.warn,
         ...(options.onHeld ? { onHeld: (holder) => options.onHeld!(remote, paths, holder) } : {}),
-      });
+      }).catch((error: unknown) =>
+        // Another run holding the lock is no sign of an unprepared host; anything else asks the doctor.
+        error instanceof LockHeld ? Promise.reject(error) : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '' }, error),
+      );
       locked.push({ spec, remote, unlock, token });
     }
   } catch (error) {

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HostError } from '../src/errors';
+import { ConfigurationError, HostError } from '../src/errors';
 import { judgePreflight, parsePreflight, preflight, preflightCommand, type PreflightFacts } from '../src/preflight';
 import { localRemote, nginxPrefix, tempDir, type NginxPrefix } from './support/local-remote';
 
@@ -47,7 +47,7 @@ describe('preflight on this machine with a real nginx', () => {
       const error = await preflight(remote, stateRoot, nginx.confDir, nginx.command, LIMITS).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(HostError);
       const message = (error as Error).message;
-      expect(message).toMatch(/^preflight-host: preflight failed: nginx is missing or its configuration is invalid before any change: /);
+      expect(message).toMatch(/^preflight-host: not ready: nginx is missing or its configuration is invalid before any change: /);
       expect(message).toContain('broken.conf');
       expect(message).toContain('test failed');
     } finally {
@@ -55,13 +55,17 @@ describe('preflight on this machine with a real nginx', () => {
     }
   });
 
-  it('reports a missing include folder and a missing nginx together', async () => {
+  it('reports a missing include folder and a missing nginx together, each with the command that fixes it', async () => {
     const missing = path.join(stateRoot, 'no-conf-dir');
     const error = await preflight(remote, stateRoot, missing, ['/nonexistent/nginx'], LIMITS).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(HostError);
+    expect(error).toBeInstanceOf(ConfigurationError);
     const message = (error as Error).message;
-    expect(message).toContain(`the nginx include directory ${missing} does not exist (nginx-conf-dir)`);
-    expect(message).toMatch(/nginx is missing or its configuration is invalid before any change: .*\/nonexistent\/nginx.*not found/);
+    expect(message).toMatch(/^preflight-host: 2 prerequisites missing \(run the host-setup action once, or these commands\):\n/);
+    expect(message).toContain(`  - the nginx include directory ${missing} does not exist (nginx-conf-dir)\n    fix: sudo install -d -o root -m 0755 ${missing}`);
+    expect(message).toContain("  - nginx ('/nonexistent/nginx') is not installed\n    fix: sudo apt-get install -y --no-install-recommends nginx");
+    // The preflight's own findings follow, once.
+    expect(message).toMatch(/\(preflight: the nginx include directory .* does not exist \(nginx-conf-dir\); nginx is missing or its configuration is invalid before any change: .*not found\)$/);
+    expect(message.match(/\(preflight:/g)).toHaveLength(1);
   });
 
   it('reports too little disk and memory against the limits', async () => {
