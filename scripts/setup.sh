@@ -14,4 +14,5 @@ else
     command -v "$tool" >/dev/null || { echo "missing $tool: install ${packages[*]} (as root: apt-get install -y --no-install-recommends ${packages[*]})" >&2; exit 1; }
   done
 fi
+bash scripts/setup-containers.sh  # Docker Engine, registry and compose v2 for the container tests
 npm ci --no-audit --no-fund
