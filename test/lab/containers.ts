@@ -14,7 +14,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { allocatePorts, isAlive, releasePorts, startLab, terminate, waitForPort, type Lab, type StartLabOptions } from './index';
+import { allocatePorts, isAlive, releasePorts, startLab, terminate, waitForPort, type Lab, type LabHost, type StartLabOptions } from './index';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -255,7 +255,7 @@ async function baseImageTar(dir: string): Promise<string> {
 function dockerfile(version: string, opts: ImageOptions): string {
   const probe = opts.healthcheck === 'failing' ? '["/bin/false"]' : `["/bin/wget", "-q", "-O", "/dev/null", "http://127.0.0.1:${CONTAINER_PORT}/health"]`;
   const entry = opts.exitAtOnce
-    ? `["/usr/bin/node", "-e", ${JSON.stringify(`console.error(${JSON.stringify(opts.exitAtOnce)}); process.exit(3)`)}]`
+    ? `["/usr/bin/node", "-e", ${JSON.stringify(`console.error(${JSON.stringify(opts.exitAtOnce)}); process.exit(3)`)}, "--"]`
     : `["/usr/bin/node", "/app/app-server.mjs", "--host", "0.0.0.0", "--port", "${CONTAINER_PORT}", "--knobs", "/knobs", "--version", ${JSON.stringify(version)}]`;
   return [
     'FROM agent-loop-base:lab',
@@ -360,3 +360,10 @@ export function leftovers(dir: string, pids: number[]): { mounts: string[]; pids
   return { mounts: fs.existsSync('/proc/self/mountinfo') ? mountsUnder(dir) : [], pids: pids.filter(isAlive) };
 }
 
+
+/** Runs a shell command on a lab host over its sshd, as the actions do (DOCKER_HOST and HOME from its SetEnv). */
+export async function onHost(lab: Lab, host: LabHost, command: string, timeoutMs = 120_000): Promise<{ stdout: string; stderr: string }> {
+  const known = path.join(lab.dir, 'known_hosts.containers');
+  if (!fs.existsSync(known)) await fsp.writeFile(known, lab.knownHosts + '\n');
+  return await run('ssh', ['-i', lab.clientKeyPath, '-o', `UserKnownHostsFile=${known}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-p', String(host.sshPort), 'root@127.0.0.1', command], `ssh ${host.name}: ${command}`, { timeoutMs });
+}

@@ -53032,12 +53032,63 @@ const templateValues = (release) => ({
     image: release.image,
     version: release.version,
 });
+const DEFAULT_WAIT_SECONDS = 120;
+const ENGINE_SCRIPT = (/* unused pure expression or super */ null && (`if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
+  echo "the Docker engine does not answer (docker info: $(printf '%s' "$out" | tail -n 3))" >&2; exit 1
+fi
+if ! v=$(docker compose version --short 2>&1); then
+  echo "docker compose v2 is not installed (docker compose version: $(printf '%s' "$v" | tail -n 1)); compose v1 (docker-compose) has no up --wait" >&2; exit 1
+fi
+echo "engine=$out compose=$v"`));
+// Pull every time: a tag may have moved since the last pull (compose only pulls missing images).
+// Then resolve the tag to its registry digest, so that the color records, and a rollback restarts,
+// exactly what ran. An image built on the host and never pushed has no digest and is used as is.
+const PULL_SCRIPT = (/* unused pure expression or super */ null && (`img=$1
+case "$img" in
+  *@sha256:*)
+    docker image inspect --format '{{.Id}}' "$img" >/dev/null 2>&1 || docker pull --quiet "$img" >/dev/null || exit 1
+    echo "image=$img"; exit 0 ;;
+esac
+if ! out=$(docker pull --quiet "$img" 2>&1); then
+  if [ "$(docker image inspect --format '{{len .RepoDigests}}' "$img" 2>/dev/null)" = 0 ]; then
+    echo "image=$img"; echo "note=$img was built on this host (no registry digest); used as it is"; exit 0
+  fi
+  printf '%s\n' "$out" >&2
+  case "$out" in *"no basic auth credentials"*|*unauthorized*|*"authentication required"*|*denied*)
+    echo "the registry refused the pull: log this host in to it (docker login, as the SSH user)" >&2 ;;
+  esac
+  exit 1
+fi
+repo=\${img%:*}
+case "\${img##*/}" in *:*) ;; *) repo=$img ;; esac
+digest=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$img" 2>/dev/null | grep -F "$repo@" | head -n 1)
+echo "image=\${digest:-$img}"`));
+// A color whose container exists, stopped, with the very image asked for, was started (and checked)
+// before: start it and let the procedure's own health check (every 0.2 s) confirm it, instead of
+// waiting on the first healthcheck probe. Anything else is created and awaited with up --wait; a
+// failed wait leaves no unhealthy container running.
+const UP_SCRIPT = (/* unused pure expression or super */ null && (`wait=$1; project=$2; image=$3; shift 3
+ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
+if [ -n "$ids" ] && [ "$(docker inspect --format '{{.State.Running}}' $ids | sort -u)" = false ] &&
+   [ "$(docker inspect --format '{{.Image}}' $ids | sort -u)" = "$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)" ]; then
+  exec "$@" up --detach --remove-orphans
+fi
+"$@" up --detach --remove-orphans --wait --wait-timeout "$wait"
+rc=$?
+[ "$rc" = 0 ] && exit 0
+for id in $(docker ps --all --quiet --filter "label=com.docker.compose.project=$project"); do
+  docker ps --all --filter "id=$id" --format '{{.Names}}: {{.Status}}'
+  docker logs --tail 5 "$id" 2>&1 | sed 's/^/  log: /'
+done >&2
+"$@" stop >/dev/null 2>&1
+exit "$rc"`));
 /**
  * docker compose, one project per color (`<app>-<color>`). The compose file reads the image and
  * port from the environment: `image: ${AGENT_LOOP_IMAGE}` and `ports: ["127.0.0.1:${AGENT_LOOP_PORT}:8000"]`.
  */
-function runtime_composeRuntime(composeFile) {
-    const compose = (release, ...args) => [
+function runtime_composeRuntime(composeFile, options = {}) {
+    const project = (release) => `${release.app}-${release.color}`;
+    const compose = (release) => [
         'env',
         `AGENT_LOOP_APP=${release.app}`,
         `AGENT_LOOP_COLOR=${release.color}`,
@@ -53047,23 +53098,20 @@ function runtime_composeRuntime(composeFile) {
         'docker',
         'compose',
         '--project-name',
-        `${release.app}-${release.color}`,
+        project(release),
         '--file',
         composeFile,
-        ...args,
     ];
+    const waitSeconds = options.waitTimeoutSeconds ?? DEFAULT_WAIT_SECONDS;
     return {
         kind: 'compose',
         prepare: (release) => [
-            { what: 'docker compose is available', argv: ['docker', 'compose', 'version', '--short'] },
+            { what: 'the Docker engine answers and docker compose v2 is installed', argv: script('al-engine', ENGINE_SCRIPT, []) },
             { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
-            {
-                what: `the image ${release.image} is present (pulled when missing)`,
-                argv: script('al-image', 'docker image inspect --format "{{.Id}}" "$1" >/dev/null 2>&1 || docker pull --quiet "$1"', [release.image]),
-            },
+            { what: `the image ${release.image} can be pulled`, argv: script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
         ],
-        start: (release) => compose(release, 'up', '--detach', '--wait', '--remove-orphans'),
-        stop: (release) => compose(release, 'stop'),
+        start: (release) => script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
+        stop: (release) => [...compose(release), 'stop'],
     };
 }
 /** The user's own start and stop commands, with `{app} {color} {port} {image} {version}` filled in quoted. */
@@ -53075,14 +53123,33 @@ function runtime_commandRuntime(startTemplate, stopTemplate) {
         stop: (release) => ['sh', '-c', renderTemplate(stopTemplate, templateValues(release))],
     };
 }
-async function runtime_startRelease(remote, runtime, release, timeoutMs) {
-    for (const step of runtime.prepare(release))
-        await runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
+/**
+ * Runs the runtime's checks and pulls for `release` before anything on the host changes; returns
+ * the release with the image it must run (a tag resolved to its digest by the compose runtime).
+ */
+async function runtime_prepareRelease(remote, runtime, release, timeoutMs) {
+    let image = release.image;
+    for (const step of runtime.prepare(release)) {
+        const stdout = await runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
+        const resolved = step.resolvesImage ? /^image=(\S+)$/m.exec(stdout)?.[1] : undefined;
+        if (resolved)
+            image = resolved;
+    }
+    return { ...release, image };
+}
+/** Starts a prepared release (see `prepareRelease`). */
+async function runtime_launchRelease(remote, runtime, release, timeoutMs) {
     const result = await remote.run(runtime.start(release), { timeoutMs });
     if (result.code !== 0) {
-        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
+        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-12).join('\n');
         throw new HostError(remote.label, `starting ${release.app} ${release.version} as ${release.color} on port ${release.port} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
     }
+}
+/** Prepares then starts `release`; returns what was started. */
+async function startRelease(remote, runtime, release, timeoutMs) {
+    const prepared = await runtime_prepareRelease(remote, runtime, release, timeoutMs);
+    await runtime_launchRelease(remote, runtime, prepared, timeoutMs);
+    return prepared;
 }
 async function runtime_stopRelease(remote, runtime, release, timeoutMs) {
     await runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
@@ -53250,11 +53317,13 @@ async function prepareHost(work, settings) {
     const release = { app: settings.app, color: work.target, port: session.port(work.target), image: settings.image, version: settings.version };
     const timeoutMs = settings.commandTimeoutSeconds * 1000;
     const previous = session.state.colors[work.target];
+    // Pull (and check the engine) before anything is stopped: a missing image must leave the idle color as it was.
+    const prepared = await step(work, settings, `prepare ${settings.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image);
     await step(work, settings, `stop whatever runs as ${work.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
-    await step(work, settings, `start ${settings.version} as ${work.target} on port ${release.port}`, () => startRelease(session.remote, settings.runtime, release, timeoutMs));
+    await step(work, settings, `start ${settings.version} as ${work.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs));
     await session.saveState({
         ...session.state,
-        colors: { ...session.state.colors, [work.target]: { image: settings.image, version: settings.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } },
+        colors: { ...session.state.colors, [work.target]: { image: prepared.image, version: settings.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } },
     });
     await step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds), (ms) => `healthy after ${ms} ms`);
     for (const request of settings.smokeRequests) {
@@ -53393,7 +53462,7 @@ function checkRuntimeInputs(inputs) {
     }
 }
 function buildRuntime(inputs) {
-    return inputs.runtime === 'compose' ? composeRuntime(inputs['compose-file']) : commandRuntime(inputs['start-command'], inputs['stop-command']);
+    return inputs.runtime === 'compose' ? composeRuntime(inputs['compose-file'], { waitTimeoutSeconds: inputs['health-timeout-seconds'] }) : commandRuntime(inputs['start-command'], inputs['stop-command']);
 }
 function healthPaths(inputs) {
     return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
@@ -54899,9 +54968,11 @@ async function prepareRollback(work, settings) {
             work.before = weightsFor(plan.failed, 100);
         }
         const recorded = session.state.colors[plan.target];
+        // Pull (and check the engine) before anything is stopped.
+        const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, settings.runtime, release, settings.commandTimeoutSeconds * 1000), (ready) => ready.image);
         await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, settings.commandTimeoutSeconds * 1000));
-        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => startRelease(session.remote, settings.runtime, release, settings.commandTimeoutSeconds * 1000));
-        await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: plan.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
+        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, settings.commandTimeoutSeconds * 1000));
+        await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: prepared.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
     }
     await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10)), (ms) => `healthy after ${ms} ms`);
 }

@@ -5,7 +5,7 @@ import { settleLimit } from './parallel';
 import { preflight, type PreflightLimits } from './preflight';
 import { failedHosts, history, newReport, onEveryHost, readLive, stableColor, step, summarize, switchAll, type PhaseResult, type Work } from './procedure';
 import { formatWeights, weightsFor } from './router';
-import { startRelease, stopRelease, type Release, type Runtime } from './runtime';
+import { launchRelease, prepareRelease, stopRelease, type Release, type Runtime } from './runtime';
 import { closeSessions, openSessions, type SessionSettings } from './session';
 import { otherColor, withHistory, type AppState, type Color, type HistoryEntry } from './state';
 
@@ -85,11 +85,13 @@ async function prepareHost(work: Work, settings: DeploySettings): Promise<void> 
   const release: Release = { app: settings.app, color: work.target, port: session.port(work.target), image: settings.image, version: settings.version };
   const timeoutMs = settings.commandTimeoutSeconds * 1000;
   const previous = session.state.colors[work.target];
+  // Pull (and check the engine) before anything is stopped: a missing image must leave the idle color as it was.
+  const prepared = await step(work, settings, `prepare ${settings.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image);
   await step(work, settings, `stop whatever runs as ${work.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
-  await step(work, settings, `start ${settings.version} as ${work.target} on port ${release.port}`, () => startRelease(session.remote, settings.runtime, release, timeoutMs));
+  await step(work, settings, `start ${settings.version} as ${work.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs));
   await session.saveState({
     ...session.state,
-    colors: { ...session.state.colors, [work.target]: { image: settings.image, version: settings.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } },
+    colors: { ...session.state.colors, [work.target]: { image: prepared.image, version: settings.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } },
   });
   await step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds), (ms) => `healthy after ${ms} ms`);
   for (const request of settings.smokeRequests) {

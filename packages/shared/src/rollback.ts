@@ -4,7 +4,7 @@ import type { HostSpec } from './inputs';
 import { settleLimit } from './parallel';
 import { failedHosts, history, newReport, onEveryHost, readLive, step, summarize, switchAll, type PhaseResult, type Work } from './procedure';
 import { formatWeights, weightsFor } from './router';
-import { startRelease, stopRelease, type Release, type Runtime } from './runtime';
+import { launchRelease, prepareRelease, stopRelease, type Release, type Runtime } from './runtime';
 import { closeSessions, openSessions, type HostSession, type SessionSettings } from './session';
 import { COLORS, otherColor, withHistory, type AppState, type Color } from './state';
 
@@ -147,9 +147,11 @@ async function prepareRollback(work: RollbackWork, settings: RollbackSettings): 
       work.before = weightsFor(plan.failed, 100);
     }
     const recorded = session.state.colors[plan.target];
+    // Pull (and check the engine) before anything is stopped.
+    const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, settings.runtime, release, settings.commandTimeoutSeconds * 1000), (ready) => ready.image);
     await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, settings.commandTimeoutSeconds * 1000));
-    await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => startRelease(session.remote, settings.runtime, release, settings.commandTimeoutSeconds * 1000));
-    await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: plan.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
+    await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, settings.commandTimeoutSeconds * 1000));
+    await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: prepared.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
   }
   await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10)), (ms) => `healthy after ${ms} ms`);
 }
