@@ -74,7 +74,7 @@ for id in $(docker network ls --quiet --no-trunc --filter type=custom); do
   project=$(docker network inspect --format '{{index .Labels "com.docker.compose.project"}}' "$id")
   protected_project "$project" && continue
   [ "$(docker network inspect --format '{{len .Containers}}' "$id")" = 0 ] || continue
-  older "$(docker network inspect --format '{{.Created}}' "$id")" || continue
+  older "$(docker network inspect --format '{{.Created.Format "2006-01-02T15:04:05Z07:00"}}' "$id")" || continue
   docker network rm "$id" >/dev/null 2>&1 && networks=$((networks + 1))
 done
 docker builder prune --force --filter "until=\${until_h}h" >/dev/null 2>&1 || true
