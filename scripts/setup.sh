@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the demo, the tests and the benchmarks need on a Debian machine: OpenSSH, nginx,
-# curl, Prometheus and ansible-core from Debian's packages (as root), then the npm dependencies.
+# curl, Prometheus and ansible-core from Debian's packages (as root), Docker Engine, a registry and
+# compose v2 (scripts/setup-containers.sh), then the npm dependencies.
 # None of the packaged services is used: the lab starts its own on free ports with its own config.
 set -euo pipefail
 cd "$(dirname "$0")/.."
