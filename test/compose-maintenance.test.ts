@@ -1,9 +1,12 @@
 // The maintenance prune against a real engine with both colors present: it removes what is unused,
 // and never the containers, networks or images of a color that serves or that a rollback needs.
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeSessions, composeRuntime, deploy, openSessions, promote, pruneHost, rollback, type HostSpec, type PruneResult } from '@agent-loop/shared';
 import { onHost, startContainerLab, type ContainerLab } from './lab/containers';
 import type { LabHost } from './lab/index';
+import { runAction } from './lab/run-action';
 import { sendTraffic } from './lab/traffic';
 import { deploySettings, labHosts, promoteSettings, rollbackSettings, sessionSettings } from './support/deploy-settings';
 
@@ -64,5 +67,32 @@ describe('prune on a host with both colors', () => {
     expect(back.error).toBeUndefined();
     const served = await sendTraffic({ url: host.proxyUrl, maxRequests: 50, concurrency: 4 });
     expect(served.byVersion).toEqual({ v1: 50 });
+  });
+});
+
+describe('maintenance bundle', () => {
+  it('prunes and upgrades as GitHub runs it, and refuses a run with nothing to do before connecting', async () => {
+    const base = {
+      hosts: ct.lab.hostsInput,
+      'ssh-private-key': ct.lab.clientKey,
+      'ssh-known-hosts': ct.lab.knownHosts,
+      app: ct.lab.app,
+      'prune-until-hours': '0',
+      'prune-all-images': 'true',
+    };
+    const idle = await runAction({ action: 'maintenance', inputs: { ...base, prune: 'false', upgrade: 'false' } });
+    expect(idle.code).toBe(1);
+    expect(idle.stdout).toContain('prune and upgrade are both false: there is nothing to do');
+
+    await onHost(ct.lab, host, `docker create --name stale-job ${image.v2}`);
+    const result = await runAction({ action: 'maintenance', inputs: { ...base, upgrade: 'true', 'upgrade-command': 'echo upgraded "$HOME" > "$HOME/upgraded.txt"' }, timeoutMs: 120_000 });
+    expect(result.stdout.split('\n').filter((line) => line.startsWith('::error'))).toEqual([]);
+    expect(result.outputs).toMatchObject({ ok: 'true', 'failed-host': '' });
+    const report = JSON.parse(result.outputs.report!) as { prune: Array<{ ok: boolean; result: { containers: number } }>; upgrade: { hosts: Array<{ outcome: string }> } };
+    expect(report.prune[0]).toMatchObject({ ok: true, result: { containers: 1 } });
+    expect(report.upgrade.hosts).toEqual([expect.objectContaining({ outcome: 'upgraded' })]);
+    expect(fs.readFileSync(path.join(host.dir, 'upgraded.txt'), 'utf8')).toBe(`upgraded ${host.dir}\n`);
+    expect(await docker(['ps', '--all', '--format', '{{.Names}}'])).not.toContain('stale-job');
+    expect(result.summary).toContain('package upgrade');
   });
 });

@@ -165,7 +165,7 @@ describe('compose runtime: a new color that does not come up leaves traffic wher
     const result = await deploy(hosts, deployOf('v5', ref, { runtime: composeRuntime(ct.composeFile, { waitTimeoutSeconds: 4 }) }));
     expect(result.ok).toBe(false);
     expect(result.error).toMatch(/unhealthy/);
-    for (let i = 0; i < hosts.length; i++) expect((await containers(i)).blue).toBe('exited');
+    for (let i = 0; i < hosts.length; i++) expect((await containers(i)).blue, result.error).toBe('exited');
     expect(await servedVersions()).toEqual({ v2: 200 });
   });
 
@@ -174,7 +174,10 @@ describe('compose runtime: a new color that does not come up leaves traffic wher
     try {
       for (const host of ct.lab.hosts) {
         const server = createServer();
-        await new Promise<void>((resolve) => server.listen(host.bluePort, '127.0.0.1', resolve));
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(host.bluePort, '127.0.0.1', resolve);
+        });
         squatters.push(server);
       }
       const result = await deploy(hosts, deployOf('v1', image.v1!));
