@@ -3,7 +3,10 @@
 // blue-green deploy and promote, rollback to a named version whose image must be pulled again,
 // and deploy-staging's ssh-compose method.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+// Real engines and image pulls on a shared 2-core machine: a phase can take a minute under load.
+vi.setConfig({ testTimeout: 240_000 });
 import type { AppState } from '@agent-loop/shared';
 import { onHost, startContainerLab, type ContainerLab } from './lab/containers';
 import type { LabHost } from './lab/index';

@@ -1,6 +1,9 @@
 // The container lab itself: real engines, a real registry (open and behind htpasswd), real images
 // with a real HEALTHCHECK, reached over the lab's sshd with DOCKER_HOST; and a clean stop.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+// Real engines and image pulls on a shared 2-core machine: a phase can take a minute under load.
+vi.setConfig({ testTimeout: 240_000 });
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -2,7 +2,10 @@
 // and never the containers, networks or images of a color that serves or that a rollback needs.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+// Real engines and image pulls on a shared 2-core machine: a phase can take a minute under load.
+vi.setConfig({ testTimeout: 240_000 });
 import { closeSessions, composeRuntime, deploy, openSessions, promote, pruneHost, rollback, type HostSpec, type PruneResult } from '@agent-loop/shared';
 import { onHost, startContainerLab, type ContainerLab } from './lab/containers';
 import type { LabHost } from './lab/index';
@@ -82,7 +85,7 @@ describe('maintenance bundle', () => {
     };
     const idle = await runAction({ action: 'maintenance', inputs: { ...base, prune: 'false', upgrade: 'false' } });
     expect(idle.code).toBe(1);
-    expect(idle.stdout).toContain('prune and upgrade are both false: there is nothing to do');
+    expect(idle.stdout).toContain("::error::Input 'prune': is false and so is upgrade: there is nothing to do");
 
     await onHost(ct.lab, host, `docker create --name stale-job ${image.v2}`);
     const result = await runAction({ action: 'maintenance', inputs: { ...base, upgrade: 'true', 'upgrade-command': 'echo upgraded "$HOME" > "$HOME/upgraded.txt"' }, timeoutMs: 120_000 });

@@ -3,7 +3,10 @@
 // the failures a container user meets, each with a clear error and traffic left where it was.
 import { createServer, type Server } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+// Real engines and image pulls on a shared 2-core machine: a phase can take a minute under load.
+vi.setConfig({ testTimeout: 240_000 });
 import { composeRuntime, deploy, promote, rollback, type AppState, type HostSpec, type Runtime } from '@agent-loop/shared';
 import { onHost, startContainerLab, type ContainerLab } from './lab/containers';
 import type { LabHost } from './lab/index';

@@ -52182,7 +52182,7 @@ async function connect(target, options) {
     };
 }
 /** Runs a command and throws a HostError carrying its stderr when it exits non-zero. */
-async function runChecked(remote, argv, what, options) {
+async function ssh_runChecked(remote, argv, what, options) {
     const result = await remote.run(argv, options);
     if (result.code !== 0) {
         const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
@@ -52202,9 +52202,9 @@ async function runChecked(remote, argv, what, options) {
  * history of deploys. Written atomically (temporary file + rename), changed only under the lock,
  * and every step is appended to an audit log.
  */
-const COLORS = ['blue', 'green'];
+const state_COLORS = ['blue', 'green'];
 const state_otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
-const colorSchema = schemas_enum(COLORS);
+const colorSchema = schemas_enum(state_COLORS);
 const colorState = object({
     image: schemas_string(),
     version: schemas_string(),
@@ -52278,12 +52278,12 @@ const commands = {
 };
 // --- running them --------------------------------------------------------------------------
 async function readRemoteFile(remote, path) {
-    const output = await runChecked(remote, commands.readFile(path), `reading ${path}`);
+    const output = await ssh_runChecked(remote, commands.readFile(path), `reading ${path}`);
     const newline = output.indexOf('\n');
     return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
 }
 async function writeRemoteFile(remote, path, content) {
-    await runChecked(remote, commands.writeFileAtomic(path), `writing ${path}`, { stdin: content });
+    await ssh_runChecked(remote, commands.writeFileAtomic(path), `writing ${path}`, { stdin: content });
 }
 async function readState(remote, paths, app, now) {
     const text = await readRemoteFile(remote, paths.state);
@@ -52305,7 +52305,7 @@ async function writeState(remote, paths, state) {
     await writeRemoteFile(remote, paths.state, `${JSON.stringify(state, null, 2)}\n`);
 }
 async function audit(remote, paths, record) {
-    await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
+    await ssh_runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
 }
 class LockHeld extends errors_ConfigurationError {
     owner;
@@ -52346,7 +52346,7 @@ async function acquireLock(remote, paths, owner, options) {
         const stale = ageSeconds > options.staleSeconds;
         if (stale && options.breakStale) {
             options.warn(`${remote.label}: breaking a stale lock (${ageSeconds} s old) held by run ${holder?.runId ?? '?'}`);
-            await runChecked(remote, commands.breakLock(paths.lock), 'breaking the stale lock');
+            await ssh_runChecked(remote, commands.breakLock(paths.lock), 'breaking the stale lock');
             continue;
         }
         if (stale || options.now() >= deadline)
@@ -52381,8 +52381,8 @@ function renderInclude(site, weights, generation) {
     // Each color's upstream lists the other color as a backup: a request that an old nginx worker
     // still sends to a color that has just been stopped (connection refused) is retried on the other
     // one instead of failing. Only connection errors fall back; an HTTP error from a color is its own.
-    const upstreams = COLORS.map((color) => [`upstream ${name}_${color} {`, `    server 127.0.0.1:${ports[color]} max_fails=0;`, `    server 127.0.0.1:${ports[state_otherColor(color)]} backup;`, '    keepalive 32;', '}'].join('\n'));
-    const only = COLORS.find((color) => weights[color] === 100);
+    const upstreams = state_COLORS.map((color) => [`upstream ${name}_${color} {`, `    server 127.0.0.1:${ports[color]} max_fails=0;`, `    server 127.0.0.1:${ports[state_otherColor(color)]} backup;`, '    keepalive 32;', '}'].join('\n'));
+    const only = state_COLORS.find((color) => weights[color] === 100);
     const chooser = only
         ? [`map $host $${name} {`, `    default ${name}_${only};`, '}']
         : (() => {
@@ -53019,7 +53019,7 @@ class PrometheusSource {
         if (url.protocol !== 'http:' && url.protocol !== 'https:')
             throw new errors_ConfigurationError(`invalid Prometheus URL ${options.url}: expected http or https`);
         this.base = options.url.replace(/\/+$/, '');
-        this.colors = options.colors ?? COLORS;
+        this.colors = options.colors ?? state_COLORS;
         // Checked up front, so a bad value is a configuration error before the analysis starts.
         renderQuery('{app}', { app: options.app });
         for (const version of Object.values(options.versions ?? {}))
@@ -53637,7 +53637,7 @@ function commandRuntime(startTemplate, stopTemplate) {
 async function runtime_prepareRelease(remote, runtime, release, timeoutMs) {
     let image = release.image;
     for (const step of runtime.prepare(release)) {
-        const stdout = await runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
+        const stdout = await ssh_runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
         const resolved = step.resolvesImage ? /^image=(\S+)$/m.exec(stdout)?.[1] : undefined;
         if (resolved)
             image = resolved;
@@ -53659,7 +53659,7 @@ async function startRelease(remote, runtime, release, timeoutMs) {
     return prepared;
 }
 async function runtime_stopRelease(remote, runtime, release, timeoutMs) {
-    await runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
+    await ssh_runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/session.ts
@@ -55185,6 +55185,145 @@ async function rollbackKubernetes(target, revision, timeoutSeconds, log) {
     return { ok: true };
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/maintenance.ts
+
+
+
+
+
+
+/** How many of the latest deployed versions' images are kept besides the two colors'. */
+const KEPT_DEPLOYS = 3;
+/**
+ * Images a rollback may need on this host: both colors' recorded images (running or stopped), the
+ * canary's, and those of the last KEPT_DEPLOYS deploys in the history.
+ */
+function protectedImages(state) {
+    const images = new Set();
+    for (const color of COLORS) {
+        const image = state.colors[color]?.image;
+        if (image)
+            images.add(image);
+    }
+    if (state.canary?.image)
+        images.add(state.canary.image);
+    const deploys = state.history.filter((entry) => entry.action === 'deploy' && entry.outcome === 'success' && entry.image !== '');
+    for (const entry of deploys.slice(-KEPT_DEPLOYS))
+        images.add(entry.image);
+    return [...images];
+}
+// `docker system prune` would remove a stopped color's container (and with --all its image, and its
+// network), which a rollback restarts. This does what it does, piece by piece, skipping the app's
+// compose projects (<app>-blue, <app>-green: their containers and networks) and the protected images.
+const PRUNE_SCRIPT = (/* unused pure expression or super */ null && (`until_h=$1; all=$2; app=$3; shift 3
+now=$(date +%s); cutoff=$((now - until_h * 3600))
+protected_project() { [ "$1" = "$app-blue" ] || [ "$1" = "$app-green" ]; }
+older() { t=$(date -d "$1" +%s 2>/dev/null) || return 1; [ "$t" -le "$cutoff" ]; }
+# Image ids that must stay: the protected references, and every image a container still uses.
+keep=" "
+for ref in "$@"; do id=$(docker image inspect --format '{{.Id}}' "$ref" 2>/dev/null) && keep="$keep$id "; done
+for id in $(docker ps --all --quiet --no-trunc); do keep="$keep$(docker inspect --format '{{.Image}}' "$id") "; done
+containers=0; images=0; networks=0
+for id in $(docker ps --all --quiet --no-trunc --filter status=exited --filter status=created --filter status=dead); do
+  project=$(docker inspect --format '{{index .Config.Labels "com.docker.compose.project"}}' "$id")
+  if protected_project "$project"; then echo "kept container $(docker inspect --format '{{.Name}}' "$id") ($project)"; continue; fi
+  finished=$(docker inspect --format '{{.State.FinishedAt}}' "$id")
+  case "$finished" in 0001-*) finished=$(docker inspect --format '{{.Created}}' "$id") ;; esac
+  older "$finished" || continue
+  docker rm "$id" >/dev/null && containers=$((containers + 1))
+done
+# Containers removed above no longer hold their images.
+keep=" "
+for ref in "$@"; do id=$(docker image inspect --format '{{.Id}}' "$ref" 2>/dev/null) && keep="$keep$id "; done
+for id in $(docker ps --all --quiet --no-trunc); do keep="$keep$(docker inspect --format '{{.Image}}' "$id") "; done
+if [ "$all" = true ]; then list=$(docker image ls --quiet --no-trunc); else list=$(docker image ls --quiet --no-trunc --filter dangling=true); fi
+for id in $(printf '%s\\n' $list | sort -u); do
+  case "$keep" in *" $id "*) echo "kept image $id"; continue ;; esac
+  older "$(docker image inspect --format '{{.Created}}' "$id")" || continue
+  docker image rm --force "$id" >/dev/null 2>&1 && images=$((images + 1))
+done
+for id in $(docker network ls --quiet --no-trunc --filter type=custom); do
+  project=$(docker network inspect --format '{{index .Labels "com.docker.compose.project"}}' "$id")
+  protected_project "$project" && continue
+  [ "$(docker network inspect --format '{{len .Containers}}' "$id")" = 0 ] || continue
+  older "$(docker network inspect --format '{{.Created.Format "2006-01-02T15:04:05Z07:00"}}' "$id")" || continue
+  docker network rm "$id" >/dev/null 2>&1 && networks=$((networks + 1))
+done
+docker builder prune --force --filter "until=\${until_h}h" >/dev/null 2>&1 || true
+echo "removed containers=$containers images=$images networks=$networks"`));
+function pruneCommand(app, keepImages, options) {
+    return script('al-prune', PRUNE_SCRIPT, [String(options.untilHours), String(options.allImages), app, ...keepImages]);
+}
+function parsePrune(output) {
+    const counts = /^removed containers=(\d+) images=(\d+) networks=(\d+)$/m.exec(output);
+    if (!counts)
+        throw new Error(`prune printed no summary: ${output.trim().split('\n').slice(-3).join(' / ')}`);
+    return { containers: Number(counts[1]), images: Number(counts[2]), networks: Number(counts[3]), kept: output.split('\n').filter((line) => line.startsWith('kept ')) };
+}
+/** Prunes one host; what the app's colors and a rollback need is kept (see `protectedImages`). */
+async function pruneHost(session, options, timeoutMs) {
+    const keep = protectedImages(session.state);
+    const output = await runChecked(session.remote, pruneCommand(session.state.app, keep, options), 'docker prune', { timeoutMs });
+    return parsePrune(output);
+}
+const APT_UPGRADE = shell_script('al-upgrade', `export DEBIAN_FRONTEND=noninteractive
+apt-get -o DPkg::Lock::Timeout=300 update -qq && apt-get -o DPkg::Lock::Timeout=300 -y -qq -o Dpkg::Options::=--force-confold upgrade`, []);
+/**
+ * Upgrades the hosts one at a time: upgrade, then nginx's configuration must still be valid and the
+ * live color must answer its health check, before the next host is touched. Stops at the first host
+ * that fails, naming it; the hosts after it are not touched.
+ */
+async function rollingUpgrade(hosts, settings) {
+    const results = hosts.map((spec) => ({ host: spec.target.label, outcome: 'not started', ms: 0 }));
+    for (const [index, spec] of hosts.entries()) {
+        const started = settings.clock.now();
+        const result = results[index];
+        let sessions = [];
+        try {
+            sessions = await openSessions([spec], settings, { runId: settings.run.runId, actor: settings.run.actor, version: '(maintenance)', phase: 'upgrade', time: new Date(started).toISOString() });
+            const session = sessions[0];
+            result.host = session.label;
+            settings.log.info(`${session.label}: upgrading packages (${index + 1} of ${hosts.length})`);
+            await runChecked(session.remote, settings.upgradeCommand, 'the package upgrade', { timeoutMs: settings.commandTimeoutSeconds * 1000 });
+            await checkServing(session.remote, session, settings);
+            await session.audit('package upgrade', { ok: true });
+            result.outcome = 'upgraded';
+        }
+        catch (error) {
+            result.outcome = 'failed';
+            result.detail = errorMessage(error);
+            result.ms = settings.clock.now() - started;
+            if (sessions[0])
+                await sessions[0].audit('package upgrade', { ok: false, detail: result.detail });
+            await closeSessions(sessions);
+            const untouched = results.slice(index + 1).map((other) => other.host);
+            return {
+                ok: false,
+                hosts: results,
+                failedHost: result.host,
+                error: `${result.detail}\nstopped at ${result.host}; ${untouched.length > 0 ? `not touched: ${untouched.join(', ')}` : 'it was the last host'}`,
+            };
+        }
+        result.ms = settings.clock.now() - started;
+        await closeSessions(sessions);
+    }
+    return { ok: true, hosts: results, failedHost: null };
+}
+async function checkServing(remote, session, settings) {
+    const nginx = await remote.run([...session.spec.nginxCommand, '-t'], { timeoutMs: 60_000 });
+    if (nginx.code !== 0)
+        throw new HostError(remote.label, `after the upgrade, nginx -t fails: ${(nginx.stderr || nginx.stdout).trim().split('\n').slice(-4).join(' / ')}`);
+    const active = session.state.active;
+    if (!active)
+        return;
+    try {
+        await waitHealthy(remote, session.port(active), settings.healthPaths, settings.healthTimeoutSeconds);
+    }
+    catch (error) {
+        throw new HostError(remote.label, `after the upgrade, the live color ${active} does not answer its health check: ${errorMessage(error)}`);
+    }
+}
+
 // EXTERNAL MODULE: external "node:http"
 var external_node_http_ = __nccwpck_require__(7067);
 ;// CONCATENATED MODULE: external "node:https"
@@ -55396,7 +55535,7 @@ function planRollback(state, live, target, host) {
         return { target: previous, failed: active, version: release.version, image: release.image, start: release.status !== 'running', noop: false };
     }
     // A named version: a color that has it, or a release from the history started on the idle color.
-    const holder = COLORS.find((color) => state.colors[color]?.version === target.version);
+    const holder = state_COLORS.find((color) => state.colors[color]?.version === target.version);
     if (holder) {
         const release = state.colors[holder];
         const done = holder === active && state.canary === null && serving(holder);
@@ -66800,6 +66939,7 @@ function coerce_date(params) {
 
 
 ;// CONCATENATED MODULE: ./packages/shared/src/index.ts
+
 
 
 

@@ -55809,7 +55809,7 @@ const inputFields = {
 };
 function readSettings(read) {
     const inputs = readInputs(inputFields, read);
-    inputs_requireInput(inputs.prune || inputs.upgrade, 'prune', 'and upgrade are both false: there is nothing to do');
+    inputs_requireInput(inputs.prune || inputs.upgrade, 'prune', 'is false and so is upgrade: there is nothing to do');
     return { inputs, hosts: resolveHosts({ ...inputs, 'slack-webhook-url': '', environment: 'production' }) };
 }
 async function run(read) {

@@ -52,7 +52,7 @@ export interface HostPrune {
 
 export function readSettings(read?: InputReader) {
   const inputs = readInputs(inputFields, read);
-  requireInput(inputs.prune || inputs.upgrade, 'prune', 'and upgrade are both false: there is nothing to do');
+  requireInput(inputs.prune || inputs.upgrade, 'prune', 'is false and so is upgrade: there is nothing to do');
   return { inputs, hosts: resolveHosts({ ...inputs, 'slack-webhook-url': '', environment: 'production' }) };
 }
 
