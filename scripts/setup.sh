@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the demo, the tests and the benchmarks need on a Debian machine: OpenSSH, nginx,
 # curl, Prometheus (and its node exporter), ansible-core and sudo from Debian's packages (as root),
-# then the npm dependencies. None of the packaged services is used: the lab starts its own on free
-# ports with its own config.
+# Docker Engine, a registry and compose v2 (scripts/setup-containers.sh), then the npm dependencies.
+# None of the packaged services is used: the lab starts its own on free ports with its own config.
 #
 # It says what it does, and a second run is quick: apt is skipped when every package is installed,
 # and `npm ci` when package-lock.json and the Node version are the ones of the last install.
@@ -51,4 +51,6 @@ else
   npm ci --no-audit --no-fund
   mkdir -p node_modules && printf "%s\n" "$want_stamp" > "$stamp"
 fi
+step "Docker Engine, registry and compose v2 (scripts/setup-containers.sh)"
+bash scripts/setup-containers.sh
 step "done"

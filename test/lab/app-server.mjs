@@ -28,6 +28,8 @@ const color = args.color || 'blue';
 const version = args.version || 'dev';
 const port = Number(args.port);
 const knobsDir = args.knobs || '';
+// Inside a container the app must listen on every interface for a published port to reach it.
+const listenHost = args.host || '127.0.0.1';
 if (!Number.isInteger(port) || port <= 0 || port > 65535) {
   console.error(`app-server: invalid --port ${JSON.stringify(args.port)}`);
   process.exit(2);
@@ -243,8 +245,8 @@ server.on('error', (err) => {
 await loadKnobs();
 const knobTimer = setInterval(() => void loadKnobs(), 200);
 
-server.listen(port, '127.0.0.1', () => {
-  console.log(`app-server ${app} ${version} (${color}) listening on 127.0.0.1:${port} pid ${process.pid}`);
+server.listen(port, listenHost, () => {
+  console.log(`app-server ${app} ${version} (${color}) listening on ${listenHost}:${port} pid ${process.pid}`);
 });
 
 function shutdown(signal) {

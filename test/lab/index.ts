@@ -76,6 +76,8 @@ export interface StartLabOptions {
    * directories, sudo for nginx) is left as a fresh host has it, for host set-up to prepare.
    */
   loginUser?: string;
+  /** Extra environment for commands run over a host's sshd (its `SetEnv`), e.g. DOCKER_HOST. */
+  hostEnv?: (hostName: string) => Record<string, string>;
 }
 
 // ------------------------------------------------------------------ processes
@@ -105,7 +107,7 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-async function waitDead(pids: number[], timeoutMs: number): Promise<number[]> {
+export async function waitDead(pids: number[], timeoutMs: number): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
   let alive = pids.filter(isAlive);
   while (alive.length > 0 && Date.now() < deadline) {
@@ -116,7 +118,7 @@ async function waitDead(pids: number[], timeoutMs: number): Promise<number[]> {
 }
 
 /** Stop pids with `sig`, escalate to SIGKILL after `graceMs`. */
-async function terminate(pids: number[], sig: NodeJS.Signals, graceMs: number): Promise<void> {
+export async function terminate(pids: number[], sig: NodeJS.Signals, graceMs: number): Promise<void> {
   const live = pids.filter(isAlive);
   if (live.length === 0) return;
   for (const p of live) signal(p, sig);
@@ -250,7 +252,7 @@ async function claimPort(port: number, owner: string): Promise<boolean> {
   return true;
 }
 
-function releasePorts(ports: number[]): void {
+export function releasePorts(ports: number[]): void {
   for (const p of ports) {
     claimedHere.delete(p);
     try {
@@ -267,7 +269,7 @@ function releasePorts(ports: number[]): void {
  * port an app binds minutes later; claimed in a registry under os.tmpdir() so
  * labs in parallel test files do not collide.
  */
-async function allocatePorts(count: number, owner: string): Promise<number[]> {
+export async function allocatePorts(count: number, owner: string): Promise<number[]> {
   await fsp.mkdir(PORT_REGISTRY, { recursive: true });
   const [ephLo] = ephemeralRange();
   const lo = 20000;
@@ -291,7 +293,7 @@ async function allocatePorts(count: number, owner: string): Promise<number[]> {
   return out;
 }
 
-function waitForPort(port: number, timeoutMs: number, what: () => string): Promise<void> {
+export function waitForPort(port: number, timeoutMs: number, what: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const attempt = () => {
@@ -600,7 +602,7 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
             'Subsystem sftp internal-sftp',
             // bash run by sshd reads ~/.bashrc; this machine's root .bashrc runs `pyenv init`, which
             // adds ~100 ms to every command. A lab host's HOME is its own folder, without one.
-            `SetEnv HOME=${h.dir}`,
+            `SetEnv HOME=${h.dir}${Object.entries(opts.hostEnv?.(h.name) ?? {}).map(([key, value]) => ` ${key}=${value}`).join('')}`,
             '',
           ].join('\n'),
         );

@@ -6,7 +6,7 @@ import { readLogMarks, type LogMark } from './analysis/sources/log-mark';
 import { preflight, type PreflightLimits } from './preflight';
 import { failedHosts, history, moveBack, newReport, onEveryHost, readLive, stableColor, step, summarize, switchAll, switchOne, type PhaseResult, type SwitchPlan, type Work } from './procedure';
 import { weightsFor } from './router';
-import { prepareRelease, startRelease, stopRelease, type Release as RuntimeRelease, type Runtime } from './runtime';
+import { launchRelease, prepareRelease, stopRelease, type Release as RuntimeRelease, type Runtime } from './runtime';
 import { closeSessions, isCancelled, openSessions, type SessionSettings } from './session';
 import { addRelease, liveRelease, newReleaseId, oneLine, otherColor, updateRelease, withHistory, type AppState, type Color, type HistoryEntry } from './state';
 
@@ -125,12 +125,13 @@ async function prepareHost(work: DeployWork, settings: DeploySettings): Promise<
   const timeoutMs = settings.commandTimeoutSeconds * 1000;
   // Pull and check first: an image that cannot be had stops the deploy before the idle color (maybe a
   // standby kept for an instant rollback) is touched.
-  await step(work, settings, `prepare ${settings.version}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), undefined, { interruptible: true });
+  const prepared = await step(work, settings, `prepare ${settings.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image, { interruptible: true });
   const previous = session.state.colors[target];
   await step(work, settings, `stop whatever runs as ${target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
   if (previous) await session.saveState({ ...session.state, colors: { ...session.state.colors, [target]: { ...previous, status: 'stopped', since: iso(settings) } } });
-  await step(work, settings, `start ${settings.version} as ${target} on port ${release.port}`, () => startRelease(session.remote, settings.runtime, release, timeoutMs, { prepared: true }), undefined, { interruptible: true });
-  await session.saveState({ ...session.state, colors: { ...session.state.colors, [target]: { image: settings.image, version: settings.version, port: release.port, status: 'running', since: iso(settings) } } });
+  await step(work, settings, `start ${settings.version} as ${target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs), undefined, { interruptible: true });
+  // The color records the image it runs: for compose, the tag resolved to its digest, so a rollback restarts exactly what ran.
+  await session.saveState(updateRelease({ ...session.state, colors: { ...session.state.colors, [target]: { image: prepared.image, version: settings.version, port: release.port, status: 'running', since: iso(settings) } } }, releaseId, { image: prepared.image }));
   await step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds), (ms) => `healthy after ${ms} ms`, { interruptible: true });
   for (const request of settings.smokeRequests) {
     await step(work, settings, `smoke ${request.method} ${request.path}`, async () => {

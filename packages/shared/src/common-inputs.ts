@@ -24,6 +24,7 @@ type RuntimeInputs = {
   'stop-command': string;
   'health-path': string;
   'ready-path': string;
+  'health-timeout-seconds'?: number;
 };
 
 export function checkRuntimeInputs(inputs: RuntimeInputs): void {
@@ -34,7 +35,7 @@ export function checkRuntimeInputs(inputs: RuntimeInputs): void {
 }
 
 export function buildRuntime(inputs: RuntimeInputs): Runtime {
-  return inputs.runtime === 'compose' ? composeRuntime(inputs['compose-file']) : commandRuntime(inputs['start-command'], inputs['stop-command']);
+  return inputs.runtime === 'compose' ? composeRuntime(inputs['compose-file'], { waitTimeoutSeconds: inputs['health-timeout-seconds'] }) : commandRuntime(inputs['start-command'], inputs['stop-command']);
 }
 
 export function healthPaths(inputs: RuntimeInputs): string[] {

@@ -20,6 +20,7 @@ export * from './inputs';
 export * from './knownhosts';
 export * from './kubernetes';
 export * from './local';
+export * from './maintenance';
 export * from './loadtest';
 export * from './log';
 export * from './monitor';

@@ -4,7 +4,7 @@ import type { HostSpec } from './inputs';
 import { settleLimit } from './parallel';
 import { failedHosts, history, newReport, onEveryHost, readLive, step, summarize, switchAll, switchOne, type PhaseResult, type SwitchPlan, type Work } from './procedure';
 import { weightsFor, type Weights } from './router';
-import { prepareRelease, startRelease, stopRelease, type Release, type Runtime } from './runtime';
+import { launchRelease, prepareRelease, stopRelease, type Release, type Runtime } from './runtime';
 import { closeSessions, openSessions, type HostSession, type SessionSettings } from './session';
 import { script } from './shell';
 import { isRejected, liveRelease, oneLine, otherColor, rollbackCandidates, updateRelease, withHistory, type AppState, type Color, type ReleaseRecord } from './state';
@@ -220,7 +220,7 @@ async function prepareRollback(work: RollbackWork, settings: RollbackSettings): 
   if (plan.start) {
     const timeoutMs = settings.commandTimeoutSeconds * 1000;
     // Pull first: a missing image changes nothing.
-    await step(work, settings, `prepare ${plan.version}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs));
+    const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image);
     // The color to start takes traffic now (a canary being replaced): take it out first.
     if (work.before && work.before[plan.target] > 0 && plan.failed) {
       const keep = plan.failed;
@@ -232,8 +232,8 @@ async function prepareRollback(work: RollbackWork, settings: RollbackSettings): 
     const recorded = session.state.colors[plan.target];
     await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
     if (recorded) await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
-    await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => startRelease(session.remote, settings.runtime, release, timeoutMs, { prepared: true }));
-    await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: plan.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
+    await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs));
+    await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: prepared.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
   }
   await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10)), (ms) => `healthy after ${ms} ms`);
 }

@@ -12,11 +12,19 @@ export interface Release {
   version: string;
 }
 
+/** One check or preparation a runtime runs on a host before anything there changes. */
+export interface PrepareStep {
+  what: string;
+  argv: Argv;
+  /** The step prints `image=REF`: the exact image to run (a tag resolved to its registry digest). */
+  resolvesImage?: boolean;
+}
+
 /** Starts and stops one color of an app on a host. Decides the commands; `runOn` runs them. */
 export interface Runtime {
   readonly kind: 'compose' | 'command';
-  /** Commands that prepare the host for `release` (checks, pulls); each must exit 0. */
-  prepare(release: Release): Array<{ what: string; argv: Argv }>;
+  /** Commands that check the host and fetch what `release` needs (engine, pull); each must exit 0. Nothing is stopped yet. */
+  prepare(release: Release): PrepareStep[];
   start(release: Release): Argv;
   stop(release: Release): Argv;
 }
@@ -31,12 +39,72 @@ const templateValues = (release: Release): Record<string, string> => ({
   version: release.version,
 });
 
+export interface ComposeOptions {
+  /** Bound of `up --wait` (the action's health-timeout-seconds). */
+  waitTimeoutSeconds?: number;
+}
+
+const DEFAULT_WAIT_SECONDS = 120;
+
+const ENGINE_SCRIPT = `if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
+  echo "the Docker engine does not answer (docker info: $(printf '%s' "$out" | tail -n 3))" >&2; exit 1
+fi
+if ! v=$(docker compose version --short 2>&1); then
+  echo "docker compose v2 is not installed (docker compose version: $(printf '%s' "$v" | tail -n 1)); compose v1 (docker-compose) has no up --wait" >&2; exit 1
+fi
+echo "engine=$out compose=$v"`;
+
+// Pull every time: a tag may have moved since the last pull (compose only pulls missing images).
+// Then resolve the tag to its registry digest, so that the color records, and a rollback restarts,
+// exactly what ran. An image built on the host and never pushed has no digest and is used as is.
+const PULL_SCRIPT = `img=$1
+case "$img" in
+  *@sha256:*)
+    docker image inspect --format '{{.Id}}' "$img" >/dev/null 2>&1 || docker pull --quiet "$img" >/dev/null || exit 1
+    echo "image=$img"; exit 0 ;;
+esac
+if ! out=$(docker pull --quiet "$img" 2>&1); then
+  if [ "$(docker image inspect --format '{{len .RepoDigests}}' "$img" 2>/dev/null)" = 0 ]; then
+    echo "image=$img"; echo "note=$img was built on this host (no registry digest); used as it is"; exit 0
+  fi
+  printf '%s\n' "$out" >&2
+  case "$out" in *"no basic auth credentials"*|*unauthorized*|*"authentication required"*|*denied*)
+    echo "the registry refused the pull: log this host in to it (docker login, as the SSH user)" >&2 ;;
+  esac
+  exit 1
+fi
+repo=\${img%:*}
+case "\${img##*/}" in *:*) ;; *) repo=$img ;; esac
+digest=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$img" 2>/dev/null | grep -F "$repo@" | head -n 1)
+echo "image=\${digest:-$img}"`;
+
+// A color whose container exists, stopped, with the very image asked for, was started (and checked)
+// before: start it and let the procedure's own health check (every 0.2 s) confirm it, instead of
+// waiting on the first healthcheck probe. Anything else is created and awaited with up --wait; a
+// failed wait leaves no unhealthy container running.
+const UP_SCRIPT = `wait=$1; project=$2; image=$3; shift 3
+ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
+if [ -n "$ids" ] && [ "$(docker inspect --format '{{.State.Running}}' $ids | sort -u)" = false ] &&
+   [ "$(docker inspect --format '{{.Image}}' $ids | sort -u)" = "$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)" ]; then
+  exec "$@" up --detach --remove-orphans
+fi
+"$@" up --detach --remove-orphans --wait --wait-timeout "$wait"
+rc=$?
+[ "$rc" = 0 ] && exit 0
+for id in $(docker ps --all --quiet --filter "label=com.docker.compose.project=$project"); do
+  docker ps --all --filter "id=$id" --format '{{.Names}}: {{.Status}}'
+  docker logs --tail 5 "$id" 2>&1 | sed 's/^/  log: /'
+done >&2
+"$@" stop >/dev/null 2>&1
+exit "$rc"`;
+
 /**
  * docker compose, one project per color (`<app>-<color>`). The compose file reads the image and
  * port from the environment: `image: ${AGENT_LOOP_IMAGE}` and `ports: ["127.0.0.1:${AGENT_LOOP_PORT}:8000"]`.
  */
-export function composeRuntime(composeFile: string): Runtime {
-  const compose = (release: Release, ...args: string[]): Argv => [
+export function composeRuntime(composeFile: string, options: ComposeOptions = {}): Runtime {
+  const project = (release: Release): string => `${release.app}-${release.color}`;
+  const compose = (release: Release): Argv => [
     'env',
     `AGENT_LOOP_APP=${release.app}`,
     `AGENT_LOOP_COLOR=${release.color}`,
@@ -46,23 +114,20 @@ export function composeRuntime(composeFile: string): Runtime {
     'docker',
     'compose',
     '--project-name',
-    `${release.app}-${release.color}`,
+    project(release),
     '--file',
     composeFile,
-    ...args,
   ];
+  const waitSeconds = options.waitTimeoutSeconds ?? DEFAULT_WAIT_SECONDS;
   return {
     kind: 'compose',
     prepare: (release) => [
-      { what: 'docker compose is available', argv: ['docker', 'compose', 'version', '--short'] },
+      { what: 'the Docker engine answers and docker compose v2 is installed', argv: script('al-engine', ENGINE_SCRIPT, []) },
       { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
-      {
-        what: `the image ${release.image} is present (pulled when missing)`,
-        argv: script('al-image', 'docker image inspect --format "{{.Id}}" "$1" >/dev/null 2>&1 || docker pull --quiet "$1"', [release.image]),
-      },
+      { what: `the image ${release.image} can be pulled`, argv: script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
     ],
-    start: (release) => compose(release, 'up', '--detach', '--wait', '--remove-orphans'),
-    stop: (release) => compose(release, 'stop'),
+    start: (release) => script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
+    stop: (release) => [...compose(release), 'stop'],
   };
 }
 
@@ -76,18 +141,34 @@ export function commandRuntime(startTemplate: string, stopTemplate: string): Run
   };
 }
 
-/** Runs the runtime's checks and pulls for `release`; done before anything is stopped, so a missing image changes nothing. */
-export async function prepareRelease(remote: Remote, runtime: Runtime, release: Release, timeoutMs: number): Promise<void> {
-  for (const step of runtime.prepare(release)) await runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
+/**
+ * Runs the runtime's checks and pulls for `release` before anything on the host changes; returns
+ * the release with the image it must run (a tag resolved to its digest by the compose runtime).
+ */
+export async function prepareRelease(remote: Remote, runtime: Runtime, release: Release, timeoutMs: number): Promise<Release> {
+  let image = release.image;
+  for (const step of runtime.prepare(release)) {
+    const stdout = await runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
+    const resolved = step.resolvesImage ? /^image=(\S+)$/m.exec(stdout)?.[1] : undefined;
+    if (resolved) image = resolved;
+  }
+  return { ...release, image };
 }
 
-export async function startRelease(remote: Remote, runtime: Runtime, release: Release, timeoutMs: number, options: { prepared?: boolean } = {}): Promise<void> {
-  if (!options.prepared) await prepareRelease(remote, runtime, release, timeoutMs);
+/** Starts a prepared release (see `prepareRelease`). */
+export async function launchRelease(remote: Remote, runtime: Runtime, release: Release, timeoutMs: number): Promise<void> {
   const result = await remote.run(runtime.start(release), { timeoutMs });
   if (result.code !== 0) {
-    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
+    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-12).join('\n');
     throw new HostError(remote.label, `starting ${release.app} ${release.version} as ${release.color} on port ${release.port} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
   }
+}
+
+/** Prepares then starts `release`; returns what was started. */
+export async function startRelease(remote: Remote, runtime: Runtime, release: Release, timeoutMs: number): Promise<Release> {
+  const prepared = await prepareRelease(remote, runtime, release, timeoutMs);
+  await launchRelease(remote, runtime, prepared, timeoutMs);
+  return prepared;
 }
 
 export async function stopRelease(remote: Remote, runtime: Runtime, release: Release, timeoutMs: number): Promise<void> {

@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { HostError } from '../src/errors';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEMPLATE_PLACEHOLDERS, commandRuntime, composeRuntime, startRelease, stopRelease, type Release } from '../src/runtime';
 import { toShell } from '../src/shell';
 import { localRemote, tempDir } from './support/local-remote';
@@ -10,47 +9,27 @@ import { localRemote, tempDir } from './support/local-remote';
 const release: Release = { app: 'shop', color: 'green', port: 8002, image: 'ghcr.io/acme/shop:1.4.0', version: '1.4.0' };
 
 let dir: string;
-let bin: string;
-let dockerLog: string;
 
 beforeAll(async () => {
   dir = await tempDir('runtime');
-  bin = path.join(dir, 'bin');
-  dockerLog = path.join(dir, 'docker.log');
-  await fs.mkdir(bin);
-  // No Docker engine runs here: a stand-in `docker` records each call (argv and the AGENT_LOOP_* environment).
-  // `image inspect` fails (the image is missing), `up` fails when FAIL_UP is set.
-  await fs.writeFile(
-    path.join(bin, 'docker'),
-    `#!/bin/sh
-{ printf 'argv:'; for a in "$@"; do printf ' [%s]' "$a"; done; printf '\\n'; env | grep '^AGENT_LOOP_' | sort; } >> "${dockerLog}"
-case "$1 $2" in "image inspect") exit 1 ;; esac
-case " $* " in *" up "*) if [ -n "$FAIL_UP" ]; then echo "Error: port is already allocated" >&2; exit 17; fi ;; esac
-exit 0
-`,
-    { mode: 0o755 },
-  );
 });
 
 afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-beforeEach(async () => {
-  await fs.rm(dockerLog, { force: true });
-});
-
-const withDocker = (extra: Record<string, string> = {}) => localRemote('compose-host', { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, ...extra });
-const dockerCalls = async (): Promise<string> => fs.readFile(dockerLog, 'utf8').catch(() => '');
-
 describe('composeRuntime', () => {
   const runtime = composeRuntime('/srv/shop/compose.yaml');
   const environment = ['env', 'AGENT_LOOP_APP=shop', 'AGENT_LOOP_COLOR=green', 'AGENT_LOOP_PORT=8002', 'AGENT_LOOP_IMAGE=ghcr.io/acme/shop:1.4.0', 'AGENT_LOOP_VERSION=1.4.0'];
   const compose = ['docker', 'compose', '--project-name', 'shop-green', '--file', '/srv/shop/compose.yaml'];
 
-  it('starts one compose project per color, waiting until it is up', () => {
+  it('starts one compose project per color, waiting on its healthcheck at most the health timeout', () => {
     expect(runtime.kind).toBe('compose');
-    expect(runtime.start(release)).toEqual([...environment, ...compose, 'up', '--detach', '--wait', '--remove-orphans']);
+    const start = runtime.start(release);
+    expect(start.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(start[2]).toContain('"$@" up --detach --remove-orphans --wait --wait-timeout "$wait"');
+    expect(start.slice(3)).toEqual(['al-up', '120', 'shop-green', 'ghcr.io/acme/shop:1.4.0', ...environment, ...compose]);
+    expect(composeRuntime('/srv/shop/compose.yaml', { waitTimeoutSeconds: 7 }).start(release)[4]).toBe('7');
   });
 
   it('stops the color project', () => {
@@ -72,53 +51,14 @@ describe('composeRuntime', () => {
     ]);
   });
 
-  it('prepares by checking docker compose and the file, and pulling a missing image', () => {
-    expect(runtime.prepare(release)).toEqual([
-      { what: 'docker compose is available', argv: ['docker', 'compose', 'version', '--short'] },
-      { what: 'the compose file /srv/shop/compose.yaml exists', argv: ['test', '-f', '/srv/shop/compose.yaml'] },
-      {
-        what: 'the image ghcr.io/acme/shop:1.4.0 is present (pulled when missing)',
-        argv: ['sh', '-c', 'docker image inspect --format "{{.Id}}" "$1" >/dev/null 2>&1 || docker pull --quiet "$1"', 'al-image', 'ghcr.io/acme/shop:1.4.0'],
-      },
-    ]);
+  it('prepares by checking the engine and compose v2, the file, then pulling the image and resolving its digest', () => {
+    const steps = runtime.prepare(release);
+    expect(steps.map((step) => step.what)).toEqual(['the Docker engine answers and docker compose v2 is installed', 'the compose file /srv/shop/compose.yaml exists', 'the image ghcr.io/acme/shop:1.4.0 can be pulled']);
+    expect(steps[1]!.argv).toEqual(['test', '-f', '/srv/shop/compose.yaml']);
+    expect(steps[2]!.argv.slice(3)).toEqual(['al-pull', 'ghcr.io/acme/shop:1.4.0']);
+    expect(steps.map((step) => step.resolvesImage ?? false)).toEqual([false, false, true]);
   });
-
-  it('runs for real against a stand-in docker: prepare, pull the missing image, then up with the environment', async () => {
-    const composeFile = path.join(dir, 'compose.yaml');
-    await fs.writeFile(composeFile, 'services: {}\n');
-    await startRelease(withDocker(), composeRuntime(composeFile), release, 10_000);
-    const calls = (await dockerCalls()).split('\n').filter((line) => line.startsWith('argv:'));
-    expect(calls).toEqual([
-      'argv: [compose] [version] [--short]',
-      'argv: [image] [inspect] [--format] [{{.Id}}] [ghcr.io/acme/shop:1.4.0]',
-      'argv: [pull] [--quiet] [ghcr.io/acme/shop:1.4.0]',
-      `argv: [compose] [--project-name] [shop-green] [--file] [${composeFile}] [up] [--detach] [--wait] [--remove-orphans]`,
-    ]);
-    expect(await dockerCalls()).toContain(
-      ['AGENT_LOOP_APP=shop', 'AGENT_LOOP_COLOR=green', 'AGENT_LOOP_IMAGE=ghcr.io/acme/shop:1.4.0', 'AGENT_LOOP_PORT=8002', 'AGENT_LOOP_VERSION=1.4.0'].join('\n'),
-    );
-  });
-
-  it('stops before starting when the compose file is missing', async () => {
-    const missing = path.join(dir, 'missing.yaml');
-    const error = await startRelease(withDocker(), composeRuntime(missing), release, 10_000).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(HostError);
-    expect((error as Error).message).toBe(`compose-host: checking that the compose file ${missing} exists failed (exit 1)`);
-    expect(await dockerCalls()).not.toContain('[up]');
-  });
-
-  it('reports a failed start with the end of its output', async () => {
-    const composeFile = path.join(dir, 'compose.yaml');
-    await fs.writeFile(composeFile, 'services: {}\n');
-    const error = await startRelease(withDocker({ FAIL_UP: '1' }), composeRuntime(composeFile), release, 10_000).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(HostError);
-    expect((error as Error).message).toBe('compose-host: starting shop 1.4.0 as green on port 8002 failed (exit 17): Error: port is already allocated');
-  });
-
-  it('stops through docker compose stop', async () => {
-    await stopRelease(withDocker(), composeRuntime('/srv/c.yaml'), release, 10_000);
-    expect(await dockerCalls()).toContain('argv: [compose] [--project-name] [shop-green] [--file] [/srv/c.yaml] [stop]');
-  });
+  // What these commands do on a real engine, registry and compose v2: test/compose-runtime.test.ts.
 });
 
 describe('commandRuntime', () => {
