@@ -177,7 +177,7 @@ export async function rollbackSessions(sessions: readonly HostSession[], setting
     candidates,
     abortedMonitorMs: null,
   });
-  if (!prepared) return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}\nVersions one can roll back to by name: ${candidates.join(', ') || 'none'}`);
+  if (!prepared) return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}`);
 
   // 2. All traffic to the target on every host, or back where it was. A rollback is never undone
   // for a cancel: it is the way to safety.
