@@ -150,7 +150,7 @@ describe('rollback puts back the last good release', { timeout: 180_000 }, () =>
     for (const host of lab.hosts) expect(await served(host, 10)).toEqual({ v2: 10 });
     const unknown = await rollback(lab, { 'target-version': 'v9' });
     expect(unknown.code).toBe(1);
-    expect(unknown.stdout).toMatch(/version v9 is not in this host's history \(known: v2 \(live\), v3 \(failed\), v1 \(rolled-back\)\)/);
+    expect(unknown.stdout).toMatch(/version v9 is not in this host's history \(known: v3 \(failed\), v2 \(live\), v1 \(rolled-back\)\)/);
     consistent(lab);
   });
 });
