@@ -47100,6 +47100,8 @@ const METRICS = ['error_rate', 'p50_ms', 'p90_ms', 'p95_ms', 'p99_ms', 'health_f
 /** Percentile metrics and the quantile each stands for. */
 const policy_PERCENTILE_METRICS = { p50_ms: 0.5, p90_ms: 0.9, p95_ms: 0.95, p99_ms: 0.99 };
 const ON_INCONCLUSIVE = ['extend', 'fail', 'pass'];
+/** What a gate still above its limit without significance becomes once the extensions are used up. */
+const ON_UNDECIDED = ['pass', 'inconclusive', 'fail'];
 const RULE_KINDS = ['gate', 'trigger'];
 /**
  * Sequential-test defaults, tuned by simulation (`npm run bench:analysis -- --tune`, canary at 10 % of
@@ -47135,6 +47137,7 @@ interval: 5              # seconds between samples
 min-requests: 50         # canary requests needed to judge the gates at the end
 on-inconclusive: extend  # extend | fail | pass (pass = success with a warning)
 max-extensions: 1        # how many times extend adds another duration
+on-undecided: pass       # after the extensions, a gate above its limit without significance: pass (with a warning) | inconclusive | fail
 max-source-errors: 3     # consecutive failed samples before the verdict is error
 early-decision: true     # the sequential test may fail a clearly bad canary before the window ends
 sprt:
@@ -47154,7 +47157,7 @@ rules:
   - { name: memory, metric: memory_ratio, max: 0.95, window: 0, for: 60, kind: trigger }
   - { name: model-drift, metric: drift_score, max: 0.1, for: 300, kind: trigger, models-only: true }
 `));
-const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, max-extensions, max-source-errors, early-decision, sprt and rules';
+const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, on-undecided, max-extensions, max-source-errors, early-decision, sprt and rules';
 // ------------------------------------------------------------------------------------ schema
 function show(value) {
     if (value === undefined)
@@ -47243,6 +47246,7 @@ const policyInput = object({
     interval: policy_number({ min: 1, max: 3600, unit: 'seconds' }).optional(),
     'min-requests': policy_number({ min: 0, max: 1e9, integer: true }).optional(),
     'on-inconclusive': choice(ON_INCONCLUSIVE).optional(),
+    'on-undecided': choice(ON_UNDECIDED).optional(),
     'max-extensions': policy_number({ min: 0, max: 10, integer: true }).optional(),
     'max-source-errors': policy_number({ min: 1, max: 1000, integer: true }).optional(),
     'early-decision': policy_boolean.optional(),
@@ -47367,6 +47371,7 @@ function resolvePolicy(document) {
         intervalSeconds,
         minRequests: input['min-requests'] ?? 50,
         onInconclusive: input['on-inconclusive'] ?? 'extend',
+        onUndecided: input['on-undecided'] ?? 'pass',
         maxExtensions: input['max-extensions'] ?? 1,
         maxSourceErrors: input['max-source-errors'] ?? 3,
         earlyDecision: input['early-decision'] ?? true,
@@ -47465,6 +47470,12 @@ function types_mergeSamples(samples) {
 
 
 
+/**
+ * Verdicts that roll back unless the user says otherwise. `inconclusive` (too little traffic, or
+ * a gate with no data, after the extension) is left out: with no evidence either way the canary
+ * keeps its share and is not promoted (the step fails), as Argo Rollouts pauses on inconclusive.
+ */
+const DEFAULT_ROLLBACK_ON = (/* unused pure expression or super */ null && (['failure', 'error']));
 const NO_OBSERVATION = { value: null, requests: 0, errors: 0, latency: [] };
 /** Guards both tests against a p0 of 0 (compare: stable, stable had no errors, margin 0): a single canary error is not yet proof. */
 const MIN_P0 = 1e-4;
@@ -47570,8 +47581,11 @@ class engine_CanaryAnalysis {
             return this.decide('success', `no trigger fired while watching ${this.options.canary} for ${elapsed} s (${this.canaryRequests} requests)`, at, {});
         }
         let doubt = null;
+        // Only a gate above its limit without significance may be passed by on-undecided; no data never is.
+        let undecidedOnly = true;
         if (this.canaryRequests < this.policy.minRequests) {
             doubt = `too little traffic: ${this.canaryRequests} canary requests in ${elapsed} s, ${this.policy.minRequests} needed`;
+            undecidedOnly = false;
         }
         else {
             const passed = [];
@@ -47585,8 +47599,11 @@ class engine_CanaryAnalysis {
                     return this.decide('failure', `${rule.name}: ${outcome.sentence}`, at, { detectFrom: this.start });
                 if (outcome.status === 'pass')
                     passed.push(`${rule.name} ${outcome.sentence}`);
-                else
+                else {
                     doubt ??= `${rule.name}: ${outcome.sentence}`;
+                    if (outcome.status !== 'inconclusive')
+                        undecidedOnly = false;
+                }
             }
             if (doubt === null) {
                 const gates = passed.length === 0 ? 'no gates to judge' : `${passed.length === 1 ? 'the gate' : `all ${passed.length} gates`} passed (${passed.join('; ')})`;
@@ -47606,6 +47623,15 @@ class engine_CanaryAnalysis {
         }
         if (this.policy.onInconclusive === 'fail')
             return this.decide('failure', doubt, at, { detectFrom: this.start });
+        if (undecidedOnly && this.policy.onUndecided !== 'inconclusive') {
+            // The canary never crossed the sequential test's bound nor the end test's α, and no trigger
+            // fired: the data cannot tell it from a canary at the limit (see the README).
+            const after = this.extensions > 0 ? `after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : 'at the end';
+            if (this.policy.onUndecided === 'fail')
+                return this.decide('failure', `${doubt}, ${after} (on-undecided: fail)`, at, { detectFrom: this.start });
+            this.warnings.push(`passed undecided ${after} (on-undecided: pass): ${doubt}`);
+            return this.decide('success', `undecided, passed: ${doubt}, ${after}`, at, {});
+        }
         return this.decide('inconclusive', `${doubt}${this.extensions > 0 ? `, after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : ''}`, at, {});
     }
     judgeGate(evaluation, elapsed) {
@@ -47657,10 +47683,18 @@ class engine_CanaryAnalysis {
             series: [...this.series],
             canaryRequests: this.canaryRequests,
             stableRequests: this.stableRequests,
+            soFar: { canary: this.soFar('canary'), stable: this.soFar('stable') },
+            colors: { canary: this.options.canary, stable: this.options.stable },
             earlyDecision: extra.early === true,
         };
     }
     // ---------------------------------------------------------------------------------- figures
+    soFar(side) {
+        const totals = this.intervals[this.intervals.length - 1]?.totals[side];
+        if (!totals)
+            return { requests: 0, errorRate: null, p95Ms: null };
+        return { requests: totals.requests, errorRate: totals.requests > 0 ? totals.errors / totals.requests : null, p95Ms: histogramQuantile(totals.latency, 0.95) };
+    }
     record(sample) {
         const canary = sample.colors[this.options.canary];
         const stable = sample.colors[this.options.stable];
@@ -47921,7 +47955,10 @@ async function sleepUntil(clock, until, signal) {
 async function engine_runAnalysis(source, analysis, options) {
     const { clock, intervalMs, onSample, signal } = options;
     let windowStart = analysis.start;
-    let windowEnd = windowStart + intervalMs;
+    // A start in the past (the switch, when the deploy recorded where the log stood): the first
+    // window runs to the next interval boundary after now, so it holds everything since the start
+    // and the later samples stay on the start's grid.
+    let windowEnd = windowStart + Math.max(1, Math.ceil((clock.now() - windowStart) / intervalMs)) * intervalMs;
     while (true) {
         if (!(await sleepUntil(clock, windowEnd, signal))) {
             const now = clock.now();
@@ -47956,6 +47993,193 @@ async function engine_runAnalysis(source, analysis, options) {
 
 
 
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/batch.ts
+
+
+
+/**
+ * Bounded cost per interval: every source of a sample (the access-log read, the health checks,
+ * memory, the probes) asks its host's remote for commands at the same instant; a BatchedRemote
+ * gathers the commands asked for in the same turn of the event loop and sends them to the host as
+ * ONE SSH command, a script that runs them side by side and prints each one's exit code, stdout
+ * and stderr between markers. A shared gate lets at most `max-parallel` hosts run their command at
+ * once. A command asked for only after another's answer (a rotated log's rest) goes out in a later
+ * batch: that is the only way a host gets a second command in an interval.
+ */
+/** Lets at most `limit` tasks run at once; the others wait their turn in order. */
+class HostGate {
+    limit;
+    running = 0;
+    waiting = [];
+    constructor(limit) {
+        this.limit = limit;
+        if (!Number.isSafeInteger(limit) || limit < 1)
+            throw new Error(`the parallel limit must be a positive integer, got ${limit}`);
+    }
+    async use(task) {
+        if (this.running >= this.limit)
+            await new Promise((resolve) => this.waiting.push(resolve));
+        else
+            this.running++;
+        try {
+            return await task();
+        }
+        finally {
+            const next = this.waiting.shift();
+            if (next)
+                next();
+            else
+                this.running--;
+        }
+    }
+}
+/**
+ * Runs each command (given as the words of `sh -c`, quoted by toShell) in the background with its
+ * own output files, waits for each in order and prints `<marker> <index> <exit code>`, its stdout,
+ * `<marker> e`, its stderr, and at the very end `<marker> end`.
+ */
+const BATCH_SCRIPT = (/* unused pure expression or super */ null && (`set -u
+m=$1; shift
+d=$(mktemp -d) || exit 3
+trap 'rm -rf "$d"' EXIT
+i=0
+for c in "$@"; do
+  i=$((i + 1))
+  ( eval "$c" ) >"$d/$i.o" 2>"$d/$i.e" </dev/null &
+  eval "p$i=\\$!"
+done
+j=0
+while [ "$j" -lt "$i" ]; do
+  j=$((j + 1))
+  eval "wait \\$p$j"; code=$?
+  printf '%s %s %s\\n' "$m" "$j" "$code"
+  cat "$d/$j.o"
+  printf '\\n%s e\\n' "$m"
+  cat "$d/$j.e"
+  printf '\\n'
+done
+printf '%s end\\n' "$m"`));
+/** A marker no command prints: `@` is outside base64's alphabet and the rest is random. */
+function batchMarker() {
+    return `@@al-batch-${randomBytes(12).toString('hex')}`;
+}
+/** One command that runs all of `commands` on the host (pure). */
+function batchCommand(commands, marker) {
+    if (!/^@@al-batch-[0-9a-f]+$/.test(marker))
+        throw new Error(`invalid batch marker ${marker}`);
+    if (commands.length === 0)
+        throw new Error('a batch needs at least one command');
+    return script('al-batch', BATCH_SCRIPT, [marker, ...commands.map((argv) => toShell(argv))]);
+}
+/** Each command's result from what `batchCommand` printed (pure); throws when the batch was cut short. */
+function parseBatchOutput(stdout, marker, count) {
+    const results = [];
+    let at = 0;
+    for (let index = 1; index <= count; index++) {
+        const header = `${marker} ${index} `;
+        if (!stdout.startsWith(header, at))
+            throw new Error(`the batch's answer has no result for command ${index} of ${count}`);
+        const headerEnd = stdout.indexOf('\n', at);
+        if (headerEnd === -1)
+            throw new Error(`the batch's answer stops in the header of command ${index}`);
+        const code = Number(stdout.slice(at + header.length, headerEnd));
+        if (!Number.isInteger(code))
+            throw new Error(`the batch's answer has no exit code for command ${index}`);
+        const errMarker = `\n${marker} e\n`;
+        const outEnd = stdout.indexOf(errMarker, headerEnd + 1);
+        if (outEnd === -1)
+            throw new Error(`the batch's answer stops in the output of command ${index}`);
+        const errStart = outEnd + errMarker.length;
+        // The errors end with the newline the script prints before the next marker line.
+        const end = stdout.indexOf(`\n${marker} `, errStart);
+        if (end === -1)
+            throw new Error(`the batch's answer stops in the errors of command ${index}`);
+        results.push({ code, stdout: stdout.slice(headerEnd + 1, outEnd), stderr: stdout.slice(errStart, end) });
+        at = end + 1;
+    }
+    if (!stdout.startsWith(`${marker} end`, at))
+        throw new Error('the batch did not finish');
+    return results;
+}
+class BatchedRemote {
+    inner;
+    gate;
+    label;
+    pending = [];
+    scheduled = false;
+    counts = { sshCommands: 0, commands: 0, bytesSent: 0, bytesReceived: 0 };
+    constructor(inner, gate) {
+        this.inner = inner;
+        this.gate = gate;
+        this.label = inner.label;
+    }
+    run(argv, options = {}) {
+        // A command with its own stdin cannot share the batch's; none of the sources sends one.
+        if (options.stdin !== undefined)
+            return this.send(1, argv, options);
+        return new Promise((resolve, reject) => {
+            this.pending.push({ argv, options, resolve, reject });
+            if (!this.scheduled) {
+                this.scheduled = true;
+                setImmediate(() => void this.flush());
+            }
+        });
+    }
+    close() {
+        this.inner.close();
+    }
+    async flush() {
+        const batch = this.pending;
+        this.pending = [];
+        this.scheduled = false;
+        if (batch.length === 0)
+            return;
+        if (batch.length === 1) {
+            const [only] = batch;
+            try {
+                only.resolve(await this.send(1, only.argv, only.options));
+            }
+            catch (error) {
+                only.reject(error);
+            }
+            return;
+        }
+        const marker = batchMarker();
+        const timeouts = batch.map((item) => item.options.timeoutMs);
+        const timeoutMs = timeouts.every((value) => value !== undefined) ? Math.max(...timeouts) : undefined;
+        try {
+            const result = await this.send(batch.length, batchCommand(batch.map((item) => item.argv), marker), timeoutMs === undefined ? {} : { timeoutMs });
+            let results;
+            try {
+                results = parseBatchOutput(result.stdout, marker, batch.length);
+            }
+            catch (error) {
+                throw new HostError(this.label, `the sampling commands failed to run (exit ${result.code}): ${error.message}${result.stderr.trim() ? `: ${result.stderr.trim().slice(0, 300)}` : ''}`);
+            }
+            batch.forEach((item, index) => item.resolve(results[index]));
+        }
+        catch (error) {
+            for (const item of batch)
+                item.reject(error);
+        }
+    }
+    async send(commands, argv, options) {
+        const result = await this.gate.use(() => this.inner.run(argv, options));
+        this.counts.sshCommands += 1;
+        this.counts.commands += commands;
+        this.counts.bytesSent += Buffer.byteLength(toShell(argv)) + (options.stdin === undefined ? 0 : Buffer.byteLength(options.stdin));
+        this.counts.bytesReceived += Buffer.byteLength(result.stdout) + Buffer.byteLength(result.stderr);
+        return result;
+    }
+}
+/** One BatchedRemote per host, all behind one gate of `maxParallel` hosts. */
+function batch_batchRemotes(remotes, maxParallel) {
+    const gate = new HostGate(maxParallel);
+    return new Map(remotes.map((remote) => [remote, new BatchedRemote(remote, gate)]));
+}
 
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = require("os");
@@ -50933,8 +51157,6 @@ function hosts_printable(text, max = 60) {
     return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./packages/shared/src/knownhosts.ts
 
 
@@ -51007,7 +51229,7 @@ function knownhosts_verifyHostKey(entries, host, port, key) {
 
 ;// CONCATENATED MODULE: ./packages/shared/src/shell.ts
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
-function quote(word) {
+function shell_quote(word) {
     if (word.includes('\0'))
         throw new Error('a shell word cannot contain a NUL byte');
     if (word !== '' && SAFE_WORD.test(word))
@@ -51017,7 +51239,7 @@ function quote(word) {
 function shell_toShell(argv) {
     if (argv.length === 0)
         throw new Error('empty command');
-    return argv.map(quote).join(' ');
+    return argv.map(shell_quote).join(' ');
 }
 /** Runs a constant script with values as positional parameters: `sh -c SCRIPT NAME ARG...`. */
 function shell_script(name, body, args) {
@@ -51033,7 +51255,7 @@ function shell_renderTemplate(template, values) {
         const value = values[name];
         if (value === undefined)
             throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values).map((k) => `{${k}}`).join(' ')}`);
-        return quote(value);
+        return shell_quote(value);
     });
 }
 /**
@@ -51577,6 +51799,63 @@ class host_HostSource {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-mark.ts
+
+
+
+/** Prints `<inode> <size>` of the file, or `missing`. */
+const MARK_SCRIPT = (/* unused pure expression or super */ null && (`set -u
+[ -e "$1" ] || { echo missing; exit 0; }
+stat -L -c '%i %s' -- "$1"`));
+/** The command that reads a log's mark (pure). */
+function markCommand(path) {
+    return script('al-log-mark', MARK_SCRIPT, [path]);
+}
+/** Parses what `markCommand` printed (pure): null when the log does not exist. */
+function parseMark(path, stdout) {
+    const text = stdout.trim();
+    if (text === 'missing')
+        return null;
+    const match = /^(\d+) (\d+)$/.exec(text);
+    if (!match)
+        throw new Error(`unexpected answer when marking ${path}: ${JSON.stringify(text.slice(0, 200))}`);
+    return { path, inode: match[1], offset: Number(match[2]) };
+}
+/**
+ * Marks every log at once (at most `maxParallel` hosts at a time). Never throws: a host whose log
+ * cannot be marked gets null and a warning, and its monitor reads from its first sample as before.
+ */
+async function log_mark_readLogMarks(targets, maxParallel, warn) {
+    const marks = targets.map(() => null);
+    await settleLimit(targets, maxParallel, async (target, index) => {
+        try {
+            const result = await target.remote.run(markCommand(target.path), { timeoutMs: 30_000 });
+            if (result.code !== 0)
+                throw new Error(`exit ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+            marks[index] = parseMark(target.path, result.stdout);
+        }
+        catch (error) {
+            warn(`${target.remote.label}: could not mark the access log ${target.path} before the switch (${errorMessage(error)}); the canary monitor will read it from its first sample`);
+        }
+    });
+    return marks;
+}
+/**
+ * When the analysis starts (ms since the epoch): at the switch (`since`, when the canary was
+ * recorded) when every host has a mark on the log it reads, so the first sample holds every
+ * request since then; otherwise now. A switch in the future (clock skew) or longer ago than one
+ * duration is not trusted: now.
+ */
+function log_mark_analysisStart(canaries, now, durationSeconds) {
+    if (canaries.length === 0)
+        return now;
+    const starts = canaries.map((canary) => (canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN));
+    if (starts.some((start) => !Number.isFinite(start)))
+        return now;
+    const start = Math.min(...starts);
+    return start <= now && now - start <= durationSeconds * 1000 ? start : now;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/clock.ts
 const clock_systemClock = {
     now: () => Date.now(),
@@ -51788,6 +52067,8 @@ const canarySchema = object({
     since: state_time,
     runId,
     release: schemas_string().optional(),
+    /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
+    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) }).optional(),
 });
 /**
  * A traffic change in flight, written before nginx is touched and cleared once the outcome is
@@ -52028,7 +52309,7 @@ function parseLockOwner(text) {
         return null;
     }
 }
-class LockHeld extends errors_ConfigurationError {
+class state_LockHeld extends errors_ConfigurationError {
     owner;
     ageSeconds;
     stale;
@@ -52075,7 +52356,7 @@ async function state_acquireLock(remote, paths, owner, options) {
             deadline = Math.max(deadline, options.now() + atLeast * 1000);
         }
         if (stale || options.now() >= deadline)
-            throw new LockHeld(remote.label, holder, ageSeconds, stale);
+            throw new state_LockHeld(remote.label, holder, ageSeconds, stale);
         await options.sleep(Math.min(asked ? 250 : 2000, Math.max(100, deadline - options.now())));
     }
 }
@@ -52316,9 +52597,29 @@ function emptyAccessTally() {
     return { colors: {}, skipped: 0 };
 }
 /**
+ * The color's own answer time in ms from `upstream_time` (`$upstream_response_time`): the first
+ * value, which is the attempt of the color the line names, even when nginx went on to the other
+ * color as a backup ("0.012, 0.003", or "0.012 : 0.003" after an internal redirect). null when
+ * the color never answered ("-") or the field is missing.
+ *
+ * Why not `request_time`: it starts at the first byte nginx reads from the client, so a client
+ * that trickles its headers or body makes it as long as it likes; nginx reads the whole request
+ * before it opens the upstream, so the upstream time is the app's alone.
+ */
+function upstreamMs(upstreamTime) {
+    if (typeof upstreamTime === 'number')
+        return Number.isFinite(upstreamTime) && upstreamTime >= 0 ? upstreamTime * 1000 : null;
+    if (typeof upstreamTime !== 'string')
+        return null;
+    const first = (upstreamTime.split(/[,:]/)[0] ?? '').trim();
+    return /^\d+(\.\d+)?$/.test(first) ? Number(first) * 1000 : null;
+}
+/**
  * Counts access lines per color (pure). A line is ours when its `upstream` is `agent_loop_<app>_<color>`;
  * an error is a status ≥ 500 (502/504 from nginx itself included, e.g. when a color is down);
- * latency is `request_time` in ms. Blank lines are ignored; everything else that does not fit counts as skipped.
+ * latency is the color's upstream time (`upstream_time`, see upstreamMs), not the client-driven
+ * `request_time`; a request the color never answered counts as a request (and an error) without a
+ * latency. Blank lines are ignored; everything else that does not fit counts as skipped.
  */
 function parseAccessLines(lines, app, into = emptyAccessTally()) {
     const prefix = `${nginxName(app)}_`;
@@ -52333,9 +52634,9 @@ function parseAccessLines(lines, app, into = emptyAccessTally()) {
             into.skipped += 1;
             continue;
         }
-        const { upstream, status, request_time: requestTime } = (entry ?? {});
+        const { upstream, status, upstream_time: upstreamTime } = (entry ?? {});
         const color = typeof upstream === 'string' && upstream.startsWith(prefix) ? upstream.slice(prefix.length) : undefined;
-        if ((color !== 'blue' && color !== 'green') || typeof status !== 'number' || typeof requestTime !== 'number') {
+        if ((color !== 'blue' && color !== 'green') || typeof status !== 'number') {
             into.skipped += 1;
             continue;
         }
@@ -52348,8 +52649,11 @@ function parseAccessLines(lines, app, into = emptyAccessTally()) {
         const colorFailed = firstAttempt !== '' && firstAttempt !== '-' && (!/^\d+$/.test(firstAttempt) || Number(firstAttempt) >= 500);
         if (status >= 500 || colorFailed)
             sample.errors += 1;
-        const bucket = latencyBucket(requestTime * 1000);
-        sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
+        const latencyMs = upstreamMs(upstreamTime);
+        if (latencyMs !== null) {
+            const bucket = latencyBucket(latencyMs);
+            sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
+        }
     }
     return into;
 }
@@ -52389,6 +52693,13 @@ class AccessLogFollower {
     async read() {
         const tally = emptyAccessTally();
         const path = this.host.accessLog;
+        const { mark } = this.host;
+        if (this.inode === undefined && mark && mark.path === path && !this.options.fromStart) {
+            // Start at the switch: the normal follow below reads from the mark, and finds a rotation or
+            // a truncation since then as it would between two samples.
+            this.inode = mark.inode;
+            this.offset = mark.offset;
+        }
         if (this.inode === undefined) {
             const first = await this.readFile(path, '', 0, this.options.fromStart ? this.maxReadBytes : 0);
             if (first.missing)
@@ -52603,6 +52914,41 @@ class probe_ProbeSource {
 ;// CONCATENATED MODULE: ./packages/shared/src/http.ts
 /** The one HTTP client for APIs (Slack, GitHub, Prometheus): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
 
+
+/** The most an answer may hold (a page of GitHub deployments or a Prometheus range is well under it). */
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/**
+ * Reads a response body up to `maxBytes`: a server that answers without end (or a proxy page of
+ * megabytes) cannot fill the runner's memory; beyond the cap the request fails.
+ */
+async function readCapped(response, maxBytes = MAX_BODY_BYTES) {
+    const declared = Number(response.headers.get('content-length') ?? '0');
+    if (declared > maxBytes) {
+        await response.body?.cancel();
+        throw new Error(`the answer is ${declared} bytes, more than the ${maxBytes} this client reads`);
+    }
+    if (!response.body)
+        return '';
+    const reader = response.body.getReader();
+    const chunks = [];
+    let total = 0;
+    for (;;) {
+        const { done, value } = await reader.read();
+        if (done)
+            break;
+        total += value.byteLength;
+        if (total > maxBytes) {
+            await reader.cancel();
+            throw new Error(`the answer is more than the ${maxBytes} bytes this client reads`);
+        }
+        chunks.push(value);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+}
+/** A short, escaped excerpt of an answer for an error message: never the whole body, never raw control characters. */
+function http_excerpt(body, max = 200) {
+    return hosts_printable(body.trim(), max);
+}
 async function http_requestJson(method, url, payload, headers = {}, options = {}) {
     return retry_retry(async () => {
         const response = await fetch(url, {
@@ -52611,9 +52957,9 @@ async function http_requestJson(method, url, payload, headers = {}, options = {}
             body: payload === undefined ? undefined : JSON.stringify(payload),
             signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
         });
-        const body = await response.text();
+        const body = await readCapped(response);
         if (response.status >= 500)
-            throw new Error(`HTTP ${response.status}${body ? `: ${body.slice(0, 300)}` : ''}`);
+            throw new Error(`HTTP ${response.status}${body ? `: ${http_excerpt(body)}` : ''}`);
         return { status: response.status, body, headers: Object.fromEntries(response.headers) };
     }, { attempts: options.attempts ?? 3, delayMs: 500 });
 }
@@ -52697,10 +53043,10 @@ function parseQueryResponse(status, body) {
         parsed = JSON.parse(body);
     }
     catch {
-        throw new Error(`HTTP ${status}, not a Prometheus answer: ${body.slice(0, 200)}`);
+        throw new Error(`HTTP ${status}, not a Prometheus answer: ${excerpt(body)}`);
     }
     if (parsed.status !== 'success' || !parsed.data) {
-        throw new Error(`HTTP ${status}: ${parsed.errorType ?? 'error'}: ${parsed.error ?? body.slice(0, 200)}`);
+        throw new Error(`HTTP ${status}: ${excerpt(parsed.errorType ?? 'error', 40)}: ${excerpt(parsed.error ?? body)}`);
     }
     const { resultType, result } = parsed.data;
     if (resultType === 'scalar')
@@ -52877,6 +53223,8 @@ function colorSample(answers) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/index.ts
+
+
 
 
 
@@ -53108,12 +53456,132 @@ async function preflight_preflight(remote, stateDir, includeDir, nginx, limits) 
     const result = await remote.run(preflightCommand(stateDir, includeDir, nginx), { timeoutMs: 60_000 });
     const facts = parsePreflight(result.stdout);
     const problems = judgePreflight(facts, limits, includeDir);
-    if (problems.length > 0)
-        throw new HostError(remote.label, `preflight failed: ${problems.join('; ')}`);
+    if (problems.length > 0) {
+        // A prerequisite the doctor knows how to fix comes with its command.
+        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
+        if (missing.some((item) => item.kind !== 'configuration'))
+            throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
+        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
+    }
     return facts;
+}
+const DOCTOR_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; access_log=$3; shift 3
+echo "user=$(id -un)"; echo "uid=$(id -u)"
+if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
+else
+  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
+  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
+fi
+if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
+word=$1; [ "$word" = sudo ] && { shift; while [ "\${1#-}" != "$1" ]; do shift; done; word=$1; set -- sudo -n "$@"; }
+if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
+case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
+if out=$("$@" -t 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
+if [ -z "$access_log" ]; then echo log=unchecked
+elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; echo "log_group=$(stat -c %G "$access_log")"; fi
+else echo log=absent; fi`));
+function doctorCommand(target) {
+    return script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, ...target.nginx]);
+}
+function parseDoctor(output) {
+    const values = new Map();
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0)
+            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
+    }
+    const first = (key) => values.get(key)?.[0] ?? '';
+    return {
+        user: first('user'),
+        root: first('uid') === '0',
+        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
+        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
+        nginxFound: first('nginx_found') === 'yes',
+        nginxInSbin: first('nginx_sbin'),
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        curl: first('curl') === 'yes',
+        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
+        accessLogGroup: first('log_group'),
+        sudo: first('sudo') === 'yes',
+    };
+}
+const q = (word) => quote(word);
+/** What is missing, each with the command that fixes it (run as a sudo-capable user, or run host-setup). */
+function judgeDoctor(facts, target) {
+    const user = facts.user || 'DEPLOY_USER';
+    const found = [];
+    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
+    const nginxLine = nginxWords.join(' ');
+    if (facts.stateDir === 'denied')
+        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+    if (facts.includeDir === 'missing')
+        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o ${q(user)} -m 0755 ${q(target.includeDir)}` });
+    if (facts.includeDir === 'denied')
+        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: `sudo chown ${q(user)} ${q(target.includeDir)}` });
+    if (!facts.curl)
+        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+    if (!facts.nginxFound) {
+        found.push(facts.nginxInSbin
+            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: `set nginx-command: sudo -n ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')} (and run host-setup for the sudoers rule)` }
+            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
+    }
+    else if (!facts.nginxOk) {
+        const privileged = /permission denied|not permitted|a password is required|sudo:/i.test(facts.nginxOutput);
+        if (privileged && !facts.root) {
+            const path = nginxWords[0]?.startsWith('/') ? nginxWords[0] : (facts.nginxInSbin || `/usr/sbin/${nginxWords[0] ?? 'nginx'}`);
+            const base = [path, ...nginxWords.slice(1)].join(' ');
+            found.push({
+                problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`,
+                fix: `run host-setup with deploy-user ${user}, or: echo ${q(`${user} ALL=(root) NOPASSWD: ${base} -t, ${base} -s reload`)} | sudo tee /etc/sudoers.d/agent-loop && sudo chmod 0440 /etc/sudoers.d/agent-loop && sudo visudo -c; then set nginx-command: sudo -n ${base}`,
+            });
+        }
+        else {
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
+        }
+    }
+    if (facts.accessLog === 'denied') {
+        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: facts.accessLogGroup && facts.accessLogGroup !== 'root' ? `sudo usermod -a -G ${q(facts.accessLogGroup)} ${q(user)}` : `sudo chgrp adm ${q(target.accessLog)} && sudo usermod -a -G adm ${q(user)}` });
+    }
+    return found;
+}
+function formatPrerequisites(host, missing) {
+    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
+}
+/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
+async function doctor(remote, target) {
+    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
+    return judgeDoctor(parseDoctor(result.stdout), target);
+}
+/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
+async function requirePrerequisites(remote, target) {
+    const missing = await doctor(remote, target);
+    if (missing.length > 0)
+        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
+}
+/**
+ * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
+ * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
+ * `mkdir: Permission denied`. Anything else is passed on as it was.
+ */
+async function preflight_explainUnprepared(remote, target, error) {
+    let missing = [];
+    try {
+        missing = await doctor(remote, target);
+    }
+    catch {
+        // The doctor could not run either: the original error says more.
+    }
+    if (missing.length > 0)
+        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
+    throw error;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/session.ts
+
 
 
 
@@ -53253,7 +53721,9 @@ async function session_openSessions(specs, settings, owner, options = {}) {
                 now: settings.clock.now,
                 warn: settings.log.warn,
                 ...(options.onHeld ? { onHeld: (holder) => options.onHeld(remote, paths, holder) } : {}),
-            });
+            }).catch((error) => 
+            // Another run holding the lock is no sign of an unprepared host; anything else asks the doctor.
+            error instanceof LockHeld ? Promise.reject(error) : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '' }, error));
             locked.push({ spec, remote, unlock, token });
         }
     }
@@ -53643,12 +54113,63 @@ const templateValues = (release) => ({
     image: release.image,
     version: release.version,
 });
+const DEFAULT_WAIT_SECONDS = 120;
+const ENGINE_SCRIPT = (/* unused pure expression or super */ null && (`if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
+  echo "the Docker engine does not answer (docker info: $(printf '%s' "$out" | tail -n 3))" >&2; exit 1
+fi
+if ! v=$(docker compose version --short 2>&1); then
+  echo "docker compose v2 is not installed (docker compose version: $(printf '%s' "$v" | tail -n 1)); compose v1 (docker-compose) has no up --wait" >&2; exit 1
+fi
+echo "engine=$out compose=$v"`));
+// Pull every time: a tag may have moved since the last pull (compose only pulls missing images).
+// Then resolve the tag to its registry digest, so that the color records, and a rollback restarts,
+// exactly what ran. An image built on the host and never pushed has no digest and is used as is.
+const PULL_SCRIPT = (/* unused pure expression or super */ null && (`img=$1
+case "$img" in
+  *@sha256:*)
+    docker image inspect --format '{{.Id}}' "$img" >/dev/null 2>&1 || docker pull --quiet "$img" >/dev/null || exit 1
+    echo "image=$img"; exit 0 ;;
+esac
+if ! out=$(docker pull --quiet "$img" 2>&1); then
+  if [ "$(docker image inspect --format '{{len .RepoDigests}}' "$img" 2>/dev/null)" = 0 ]; then
+    echo "image=$img"; echo "note=$img was built on this host (no registry digest); used as it is"; exit 0
+  fi
+  printf '%s\n' "$out" >&2
+  case "$out" in *"no basic auth credentials"*|*unauthorized*|*"authentication required"*|*denied*)
+    echo "the registry refused the pull: log this host in to it (docker login, as the SSH user)" >&2 ;;
+  esac
+  exit 1
+fi
+repo=\${img%:*}
+case "\${img##*/}" in *:*) ;; *) repo=$img ;; esac
+digest=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$img" 2>/dev/null | grep -F "$repo@" | head -n 1)
+echo "image=\${digest:-$img}"`));
+// A color whose container exists, stopped, with the very image asked for, was started (and checked)
+// before: start it and let the procedure's own health check (every 0.2 s) confirm it, instead of
+// waiting on the first healthcheck probe. Anything else is created and awaited with up --wait; a
+// failed wait leaves no unhealthy container running.
+const UP_SCRIPT = (/* unused pure expression or super */ null && (`wait=$1; project=$2; image=$3; shift 3
+ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
+if [ -n "$ids" ] && [ "$(docker inspect --format '{{.State.Running}}' $ids | sort -u)" = false ] &&
+   [ "$(docker inspect --format '{{.Image}}' $ids | sort -u)" = "$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)" ]; then
+  exec "$@" up --detach --remove-orphans
+fi
+"$@" up --detach --remove-orphans --wait --wait-timeout "$wait"
+rc=$?
+[ "$rc" = 0 ] && exit 0
+for id in $(docker ps --all --quiet --filter "label=com.docker.compose.project=$project"); do
+  docker ps --all --filter "id=$id" --format '{{.Names}}: {{.Status}}'
+  docker logs --tail 5 "$id" 2>&1 | sed 's/^/  log: /'
+done >&2
+"$@" stop >/dev/null 2>&1
+exit "$rc"`));
 /**
  * docker compose, one project per color (`<app>-<color>`). The compose file reads the image and
  * port from the environment: `image: ${AGENT_LOOP_IMAGE}` and `ports: ["127.0.0.1:${AGENT_LOOP_PORT}:8000"]`.
  */
-function runtime_composeRuntime(composeFile) {
-    const compose = (release, ...args) => [
+function runtime_composeRuntime(composeFile, options = {}) {
+    const project = (release) => `${release.app}-${release.color}`;
+    const compose = (release) => [
         'env',
         `AGENT_LOOP_APP=${release.app}`,
         `AGENT_LOOP_COLOR=${release.color}`,
@@ -53658,23 +54179,20 @@ function runtime_composeRuntime(composeFile) {
         'docker',
         'compose',
         '--project-name',
-        `${release.app}-${release.color}`,
+        project(release),
         '--file',
         composeFile,
-        ...args,
     ];
+    const waitSeconds = options.waitTimeoutSeconds ?? DEFAULT_WAIT_SECONDS;
     return {
         kind: 'compose',
         prepare: (release) => [
-            { what: 'docker compose is available', argv: ['docker', 'compose', 'version', '--short'] },
+            { what: 'the Docker engine answers and docker compose v2 is installed', argv: script('al-engine', ENGINE_SCRIPT, []) },
             { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
-            {
-                what: `the image ${release.image} is present (pulled when missing)`,
-                argv: script('al-image', 'docker image inspect --format "{{.Id}}" "$1" >/dev/null 2>&1 || docker pull --quiet "$1"', [release.image]),
-            },
+            { what: `the image ${release.image} can be pulled`, argv: script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
         ],
-        start: (release) => compose(release, 'up', '--detach', '--wait', '--remove-orphans'),
-        stop: (release) => compose(release, 'stop'),
+        start: (release) => script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
+        stop: (release) => [...compose(release), 'stop'],
     };
 }
 /** The user's own start and stop commands, with `{app} {color} {port} {image} {version}` filled in quoted. */
@@ -53686,25 +54204,40 @@ function runtime_commandRuntime(startTemplate, stopTemplate) {
         stop: (release) => ['sh', '-c', renderTemplate(stopTemplate, templateValues(release))],
     };
 }
-/** Runs the runtime's checks and pulls for `release`; done before anything is stopped, so a missing image changes nothing. */
+/**
+ * Runs the runtime's checks and pulls for `release` before anything on the host changes; returns
+ * the release with the image it must run (a tag resolved to its digest by the compose runtime).
+ */
 async function runtime_prepareRelease(remote, runtime, release, timeoutMs) {
-    for (const step of runtime.prepare(release))
-        await runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
+    let image = release.image;
+    for (const step of runtime.prepare(release)) {
+        const stdout = await runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
+        const resolved = step.resolvesImage ? /^image=(\S+)$/m.exec(stdout)?.[1] : undefined;
+        if (resolved)
+            image = resolved;
+    }
+    return { ...release, image };
 }
-async function runtime_startRelease(remote, runtime, release, timeoutMs, options = {}) {
-    if (!options.prepared)
-        await runtime_prepareRelease(remote, runtime, release, timeoutMs);
+/** Starts a prepared release (see `prepareRelease`). */
+async function runtime_launchRelease(remote, runtime, release, timeoutMs) {
     const result = await remote.run(runtime.start(release), { timeoutMs });
     if (result.code !== 0) {
-        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
+        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-12).join('\n');
         throw new HostError(remote.label, `starting ${release.app} ${release.version} as ${release.color} on port ${release.port} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
     }
+}
+/** Prepares then starts `release`; returns what was started. */
+async function startRelease(remote, runtime, release, timeoutMs) {
+    const prepared = await runtime_prepareRelease(remote, runtime, release, timeoutMs);
+    await runtime_launchRelease(remote, runtime, prepared, timeoutMs);
+    return prepared;
 }
 async function runtime_stopRelease(remote, runtime, release, timeoutMs) {
     await runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/bluegreen.ts
+
 
 
 
@@ -53732,7 +54265,9 @@ async function deploy(hosts, settings) {
             return summarize('deploy', works, false, started, settings, 0, `the run was cancelled before the switch; no traffic was moved${recorded}`);
         }
         // 2. All hosts passed: send the canary share (or everything, on a first deploy) to the new color.
-        const moved = await switchAll(works, settings, 'switch traffic', (work) => deploySwitch(work, settings));
+        // Where each access log stands now: the monitor reads the canary's requests from here.
+        const logMarks = await readLogMarks(works.map((work) => ({ remote: work.session.remote, path: work.session.spec.accessLog })), settings.maxParallel, (message) => settings.log.warn(message));
+        const moved = await switchAll(works, settings, 'switch traffic', (work) => deploySwitch(work, settings, logMarks[works.indexOf(work)] ?? null));
         if (!moved) {
             const recorded = await recordEnd(works, settings, 'reverted', failedHosts(works));
             return summarize('deploy', works, false, started, settings, 0, `switching traffic failed, every host is back on its previous weights:\n${failedHosts(works)}${recorded}`);
@@ -53788,13 +54323,14 @@ async function prepareHost(work, settings) {
     const timeoutMs = settings.commandTimeoutSeconds * 1000;
     // Pull and check first: an image that cannot be had stops the deploy before the idle color (maybe a
     // standby kept for an instant rollback) is touched.
-    await step(work, settings, `prepare ${settings.version}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), undefined, { interruptible: true });
+    const prepared = await step(work, settings, `prepare ${settings.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image, { interruptible: true });
     const previous = session.state.colors[target];
     await step(work, settings, `stop whatever runs as ${target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
     if (previous)
         await session.saveState({ ...session.state, colors: { ...session.state.colors, [target]: { ...previous, status: 'stopped', since: iso(settings) } } });
-    await step(work, settings, `start ${settings.version} as ${target} on port ${release.port}`, () => startRelease(session.remote, settings.runtime, release, timeoutMs, { prepared: true }), undefined, { interruptible: true });
-    await session.saveState({ ...session.state, colors: { ...session.state.colors, [target]: { image: settings.image, version: settings.version, port: release.port, status: 'running', since: iso(settings) } } });
+    await step(work, settings, `start ${settings.version} as ${target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs), undefined, { interruptible: true });
+    // The color records the image it runs: for compose, the tag resolved to its digest, so a rollback restarts exactly what ran.
+    await session.saveState(updateRelease({ ...session.state, colors: { ...session.state.colors, [target]: { image: prepared.image, version: settings.version, port: release.port, status: 'running', since: iso(settings) } } }, releaseId, { image: prepared.image }));
     await step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds), (ms) => `healthy after ${ms} ms`, { interruptible: true });
     for (const request of settings.smokeRequests) {
         await step(work, settings, `smoke ${request.method} ${request.path}`, async () => {
@@ -53806,7 +54342,7 @@ async function prepareHost(work, settings) {
         }, (outcome) => `${outcome.status} in ${outcome.latencyMs} ms`);
     }
 }
-function deploySwitch(work, settings) {
+function deploySwitch(work, settings, logMark) {
     const target = work.target;
     const stable = work.stable;
     const releaseId = work.releaseId;
@@ -53818,7 +54354,7 @@ function deploySwitch(work, settings) {
         commit: (state) => {
             const now = iso(settings);
             let next = stable
-                ? { ...state, active: stable, canary: { color: target, version: settings.version, image: settings.image, percent: settings.canaryPercent, since: now, runId: settings.run.runId, ...(releaseId ? { release: releaseId } : {}) } }
+                ? { ...state, active: stable, canary: { color: target, version: settings.version, image: settings.image, percent: settings.canaryPercent, since: now, runId: settings.run.runId, ...(releaseId ? { release: releaseId } : {}), ...(logMark ? { logMark } : {}) } }
                 : { ...state, active: target, canary: null };
             next = updateRelease(next, releaseId, stable ? { status: 'canary' } : { status: 'live', servedAt: now });
             return withHistory(next, history(settings, { action: 'deploy', color: target, version: settings.version, image: settings.image, outcome: 'success' }));
@@ -53981,7 +54517,7 @@ function checkRuntimeInputs(inputs) {
     }
 }
 function buildRuntime(inputs) {
-    return inputs.runtime === 'compose' ? composeRuntime(inputs['compose-file']) : commandRuntime(inputs['start-command'], inputs['stop-command']);
+    return inputs.runtime === 'compose' ? composeRuntime(inputs['compose-file'], { waitTimeoutSeconds: inputs['health-timeout-seconds'] }) : commandRuntime(inputs['start-command'], inputs['stop-command']);
 }
 function healthPaths(inputs) {
     return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
@@ -54031,7 +54567,7 @@ function apiHeaders(context) {
 async function call(context, method, path, body) {
     const response = await requestJson(method, `${context.apiUrl}/repos/${context.owner}/${context.repo}${path}`, body, apiHeaders(context));
     if (response.status >= 300)
-        throw new Error(`GitHub ${method} ${path} answered ${response.status}: ${response.body.slice(0, 300)}`);
+        throw new Error(`GitHub ${method} ${path} answered ${response.status}: ${excerpt(response.body, 300)}`);
     return (response.body ? JSON.parse(response.body) : {});
 }
 /** The URL marked rel="next" in a `Link` header (GitHub's pagination), or null (pure). */
@@ -54057,7 +54593,7 @@ async function githubGet(context, pathOrUrl) {
     const response = await http_requestJson('GET', url, undefined, apiHeaders(context));
     const shown = url.slice(context.apiUrl.length);
     if (response.status >= 300)
-        throw new Error(`GitHub GET ${shown} answered ${response.status}: ${response.body.slice(0, 300)}`);
+        throw new Error(`GitHub GET ${shown} answered ${response.status}: ${http_excerpt(response.body, 300)}`);
     return { data: (response.body ? JSON.parse(response.body) : null), next: nextPageUrl(response.headers?.link) };
 }
 /**
@@ -54117,22 +54653,85 @@ async function github_bestEffort(what, warn, body) {
 
 
 const ICON = { started: ':rocket:', completed: ':white_check_mark:', failed: ':x:', 'rolled-back': ':rewind:' };
+/** Slack rejects a whole message (`invalid_blocks`) when a section's text is longer or there are more blocks. */
+const SLACK_SECTION_TEXT_LIMIT = 3000;
+const SLACK_BLOCK_LIMIT = 50;
+/** Host names listed before "… and N more". */
+const NAMED_HOSTS = 5;
+/** mrkdwn control characters: text from hosts and errors must never open a link or a mention. */
+function escapeMrkdwn(text) {
+    return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+/** "h1, h2, h3, h4, h5 … and 35 more" */
+function nameSome(names, shown = NAMED_HOSTS) {
+    if (names.length <= shown)
+        return names.join(', ');
+    return `${names.slice(0, shown).join(', ')} … and ${names.length - shown} more`;
+}
+/**
+ * A phase's error is one line per failed host, each "HOST: message" (see failedHosts). Hosts that
+ * failed the same way are grouped, so 40 hosts refusing connections make one line, not 40.
+ */
+function summariseFailures(error) {
+    const lines = error.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+    if (lines.length < 2)
+        return null;
+    const groups = new Map();
+    const hosts = [];
+    for (const line of lines) {
+        const match = /^(\S+?): (.+)$/.exec(line);
+        const host = match?.[1] ?? '';
+        const message = match?.[2] ?? line;
+        if (host)
+            hosts.push(host);
+        groups.set(message, [...(groups.get(message) ?? []), ...(host ? [host] : [])]);
+    }
+    return { hosts, groups: [...groups].map(([message, named]) => ({ message, hosts: named })) };
+}
+/** Keeps whole lines while they fit the limit, then says how many were left out. */
+function capLines(lines, limit, more) {
+    const full = lines.join('\n');
+    if (full.length <= limit)
+        return full;
+    const kept = [];
+    for (const [index, line] of lines.entries()) {
+        if ([...kept, line, more(lines.length - index - 1)].join('\n').length > limit)
+            break;
+        kept.push(line);
+    }
+    return [...kept, more(lines.length - kept.length)].join('\n');
+}
+/** Cuts a raw text before it is escaped, so an entity is never cut in half. */
+function clip(text, length) {
+    return text.length > length ? `${text.slice(0, length - 1)}…` : text;
+}
+function errorLines(error) {
+    const summary = summariseFailures(error);
+    if (!summary)
+        return [`*error:* ${escapeMrkdwn(clip(error, 2000))}`];
+    const lines = [`*failed on ${summary.hosts.length} hosts:* ${escapeMrkdwn(nameSome(summary.hosts))}`];
+    for (const group of summary.groups) {
+        lines.push(`• ${escapeMrkdwn(clip(group.message, 500))}${group.hosts.length > 0 ? ` (${escapeMrkdwn(nameSome(group.hosts, 3))})` : ''}`);
+    }
+    return lines;
+}
 function slackPayload(notice) {
-    const lines = Object.entries(notice.fields).map(([key, value]) => `*${key}:* ${value}`);
+    const lines = Object.entries(notice.fields).map(([key, value]) => `*${escapeMrkdwn(clip(key, 100))}:* ${escapeMrkdwn(clip(value, 500))}`);
     if (notice.durationMs !== undefined)
         lines.push(`*duration:* ${(notice.durationMs / 1000).toFixed(1)} s`);
     if (notice.error)
-        lines.push(`*error:* ${notice.error}`);
-    if (notice.runUrl)
-        lines.push(`<${notice.runUrl}|workflow run>`);
-    const text = `${ICON[notice.event]} ${notice.title}`;
-    return {
-        text,
-        blocks: [
-            { type: 'section', text: { type: 'mrkdwn', text: `*${text}*` } },
-            { type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } },
-        ],
-    };
+        lines.push(...errorLines(notice.error));
+    // The link is kept whatever is cut: it leads to the full log.
+    const link = notice.runUrl ? `<${notice.runUrl.replaceAll('|', '%7C').replaceAll('>', '%3E')}|workflow run>` : '';
+    const budget = SLACK_SECTION_TEXT_LIMIT - (link ? link.length + 1 : 0);
+    const body = capLines(lines, budget, (left) => `… and ${left} more line${left === 1 ? '' : 's'} (see the workflow run)`);
+    const heading = `${ICON[notice.event]} ${escapeMrkdwn(clip(notice.title, 500))}`;
+    const details = [body, link].filter((part) => part !== '').join('\n');
+    // A section needs at least one character: with nothing to add there is only the heading.
+    const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: `*${heading}*` } }];
+    if (details !== '')
+        blocks.push({ type: 'section', text: { type: 'mrkdwn', text: details } });
+    return { text: heading, blocks: blocks.slice(0, SLACK_BLOCK_LIMIT) };
 }
 async function notify_notifySlack(webhookUrl, notice, warn) {
     if (webhookUrl === '')
@@ -54257,6 +54856,7 @@ async function announceRollback(story, options) {
 
 
 
+
 /** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
 // A lone \r ends a Markdown line too (CommonMark), so CRLF and CR are flattened like LF.
 const escapeCell = (text) => text.replaceAll('|', '\\|').replace(/\r\n|\r|\n/g, ' ');
@@ -54289,26 +54889,58 @@ function phaseSummary(app, result) {
 // ------------------------------------------------------------------------------------------------
 // Canary analysis: a table per rule and charts of error rate and P95 over time for each color.
 const VERDICT = { success: '✅ success', failure: '❌ failure', inconclusive: '⚠️ inconclusive', error: '⛔ error' };
-/** A Mermaid xychart-beta line chart, one line per color (pure). Mermaid draws no legend, so the title names the lines. */
+/**
+ * A Mermaid xychart-beta line chart, one line per color (pure). Mermaid draws no legend, so the
+ * title names the lines. No data is never drawn as 0: xychart has no gaps, so an instant where a
+ * line has no value is left off the x axis, and a note under the chart names what is missing.
+ */
 function xyChart(title, unit, series, value, lines) {
     const times = [...new Set(series.map((point) => point.t))].sort((a, b) => a - b);
     if (times.length === 0)
         return '';
-    const lineValues = lines.map(({ color }) => times.map((t) => {
+    const valueAt = (t, color) => {
         const point = series.find((p) => p.t === t && p.color === color);
         const v = point ? value(point) : null;
-        return v === null || !Number.isFinite(v) ? 0 : Math.round(v * 100) / 100;
-    }));
+        return v === null || !Number.isFinite(v) ? null : Math.round(v * 100) / 100;
+    };
+    const drawn = times.filter((t) => lines.every(({ color }) => valueAt(t, color) !== null));
+    const missing = lines
+        .map(({ color }) => ({ color, at: times.filter((t) => valueAt(t, color) === null) }))
+        .filter((gap) => gap.at.length > 0)
+        .map((gap) => `${gap.color} at ${gap.at.length > 8 ? `${gap.at.slice(0, 8).map((t) => Math.round(t)).join(', ')}… (${gap.at.length} samples)` : gap.at.map((t) => Math.round(t)).join(', ')} s`);
+    const note = missing.length > 0 ? `\n\n${title}: no data (left out of the chart, not drawn as 0) for ${missing.join('; ')}.` : '';
+    if (drawn.length === 0)
+        return `${title}: no sample had data for every line.${note}`;
+    const lineValues = lines.map(({ color }) => drawn.map((t) => valueAt(t, color)));
     const max = Math.max(1, ...lineValues.flat());
     return [
         '```mermaid',
         'xychart-beta',
         `  title "${title} — ${lines.map((line, index) => `line ${index + 1}: ${line.label}`).join(', ')}"`,
-        `  x-axis "seconds" [${times.map((t) => Math.round(t)).join(', ')}]`,
+        `  x-axis "seconds" [${drawn.map((t) => Math.round(t)).join(', ')}]`,
         `  y-axis "${unit}" 0 --> ${Math.ceil(max * 1.1)}`,
         ...lineValues.map((values) => `  line [${values.join(', ')}]`),
         '```',
-    ].join('\n');
+    ].join('\n') + note;
+}
+/** "4 req, 0% errors, P95 120 ms": one color's figures for a progress line (pure). */
+function progressFigures(figures) {
+    return `${figures.requests} req, ${formatValue('error_rate', figures.errorRate)} errors, P95 ${formatValue('p95_ms', figures.p95Ms)}`;
+}
+/**
+ * One progress line per sample (pure): per color, the interval's and the running figures, then the
+ * rules that are watching or failed. "t=15s canary green: 4 req, 0% errors, P95 120 ms (so far
+ * 12 req, 0% errors, P95 130 ms); stable blue: …; all rules pass so far".
+ */
+function progressLine(sample, result, canary, stable) {
+    const interval = (color) => {
+        const colorSample = sample.colors[color];
+        const requests = colorSample?.requests ?? 0;
+        return { requests, errorRate: requests > 0 ? (colorSample?.errors ?? 0) / requests : null, p95Ms: colorSample && colorSample.latency.length > 0 ? histogramQuantile(colorSample.latency, 0.95) : null };
+    };
+    const side = (role, color) => `${role} ${color}: ${progressFigures(interval(color))} (so far ${progressFigures(result.soFar[role])})`;
+    const rules = result.rules.filter((rule) => rule.status === 'fail' || rule.status === 'watching').map((rule) => `${rule.name}: ${rule.status}`);
+    return `t=${result.elapsedSeconds.toFixed(0)}s ${side('canary', canary)}; ${side('stable', stable)}; ${rules.length > 0 ? rules.join(', ') : 'all rules pass so far'}`;
 }
 function monitorSummary(app, result) {
     const { analysis } = result;
@@ -54676,6 +55308,86 @@ function readMetricsFile(workspace, path, input) {
     if (document === null || typeof document !== 'object' || Array.isArray(document))
         return fail(`${path} holds ${compare_show(document)}; expected a JSON object of metrics such as {"accuracy": 0.93}`);
     return document;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/deploy-metrics.ts
+
+
+
+
+
+/** node_exporter reads `*.prom` files only: one per app and environment, so apps never overwrite each other. */
+function metricsFileName(app, environment) {
+    return `agent_loop_${app}_${environment}.prom`.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+/** Prometheus text format label value: backslash, double quote and new line escaped. */
+function labelValue(value) {
+    return value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
+}
+function deploymentMetricsText(outcome) {
+    const labels = `app="${labelValue(outcome.app)}",environment="${labelValue(outcome.environment)}"`;
+    const withVersion = `${labels},version="${labelValue(outcome.version)}"`;
+    return [
+        '# HELP agent_loop_deployment_failed 1 when the last deployment of this app to this environment failed, 0 when it succeeded.',
+        '# TYPE agent_loop_deployment_failed gauge',
+        `agent_loop_deployment_failed{${withVersion}} ${outcome.failed ? 1 : 0}`,
+        '# HELP agent_loop_last_deployment_timestamp_seconds When the last deployment of this app to this environment ended.',
+        '# TYPE agent_loop_last_deployment_timestamp_seconds gauge',
+        `agent_loop_last_deployment_timestamp_seconds{${labels}} ${Math.floor(outcome.time)}`,
+        ...(outcome.failed
+            ? []
+            : [
+                '# HELP agent_loop_deployed_version_info The version serving this app in this environment after the last successful deployment.',
+                '# TYPE agent_loop_deployed_version_info gauge',
+                `agent_loop_deployed_version_info{${withVersion}} 1`,
+            ]),
+        '',
+    ].join('\n');
+}
+/**
+ * Writes stdin to DIR/FILE atomically: a temporary name node_exporter ignores (not *.prom) in the
+ * same directory, then a rename, so a scrape never sees half a file. The directory must exist.
+ */
+const WRITE_SCRIPT = (/* unused pure expression or super */ null && (`dir=$1; file=$2
+[ -d "$dir" ] || { echo "the textfile collector directory $dir does not exist" >&2; exit 2; }
+tmp="$dir/.$file.$$.tmp"
+cat > "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$dir/$file" || { rm -f "$tmp"; exit 1; }`));
+function writeMetricsCommand(directory, fileName) {
+    return script('al-metrics', WRITE_SCRIPT, [directory, fileName]);
+}
+async function writeDeploymentMetrics(remote, directory, outcome) {
+    const result = await remote.run(writeMetricsCommand(directory, metricsFileName(outcome.app, outcome.environment)), { stdin: deploymentMetricsText(outcome), timeoutMs: 30_000 });
+    if (result.code !== 0)
+        throw new Error(`${remote.label}: writing deployment metrics failed: ${(result.stderr || result.stdout).trim()}`);
+}
+/**
+ * Records the outcome on every host (its own connection, after the phase's sessions are closed).
+ * Never fails the deploy: a host that cannot be written is a warning.
+ */
+async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions, maxParallel, log) {
+    if (directory === '')
+        return;
+    const results = await settleLimit(hosts, maxParallel, async (spec) => {
+        const remote = await connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
+        try {
+            await writeDeploymentMetrics(remote, directory, outcome);
+        }
+        finally {
+            remote.close();
+        }
+    });
+    results.forEach((result, index) => {
+        if (!result.ok)
+            log.warn(`${hosts[index].target.label}: deployment metrics not written: ${errorMessage(result.error)}`);
+    });
+}
+/** The input that turns the metrics on, shared by the actions that write them. */
+const metricsInputs = {
+    'metrics-textfile-dir': field.string({ form: "node_exporter's textfile collector directory on the hosts (absolute, e.g. /var/lib/prometheus/node-exporter), or empty for none", pattern: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]*$/, default: '' }),
+};
+/** For an action's main: records an outcome on its hosts with its connection settings (a no-op without the input). */
+function deploymentMetricsRecorder(inputs, hosts, connectOptions, log) {
+    return (failed, version, now = Date.now()) => recordDeploymentMetrics(hosts, inputs['metrics-textfile-dir'], { app: inputs.app, environment: inputs.environment, version: version || 'unknown', failed, time: now / 1000 }, connectOptions, inputs['max-parallel'], log);
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/parallel.ts
@@ -55216,6 +55928,144 @@ function exposition_parseExposition(text) {
     return { families: [...families.values()], sampleCount };
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/hostsetup.ts
+
+
+/**
+ * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
+ * user that is root or may use sudo without a password, it makes the state directory and the nginx
+ * include directory the deploy user's, lets it read the access log, installs a sudoers drop-in that
+ * allows exactly `nginx -t` and `nginx -s reload` (checked with `visudo -c` first), and makes sure
+ * nginx knows the agent_loop log format and includes the include directory. Each step checks
+ * before it changes, so a second run changes nothing; each reports `changed`, `ok` or `todo`.
+ */
+/** The access log format the canary monitor reads (one JSON object per request). */
+const AGENT_LOOP_LOG_FORMAT = 'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+/**
+ * sudoers reads `\ , : =` inside a command's arguments as syntax: they are escaped with a
+ * backslash. Whitespace separates arguments and quotes are not sudoers syntax, so a word with
+ * either cannot be matched exactly and is refused.
+ */
+function sudoersWord(word) {
+    if (word === '' || /[\s"'\0]/.test(word))
+        throw new ConfigurationError(`the nginx argument '${word}' cannot be matched by a sudoers rule (no spaces or quotes)`);
+    return word.replace(/[\\,:=]/g, (character) => `\\${character}`);
+}
+/**
+ * The sudoers drop-in: the deploy user may run, as root and without a password, this exact nginx
+ * (absolute path) with these exact arguments followed by `-t`, or by `-s reload`. Nothing else.
+ */
+function sudoersRule(deployUser, nginxPath, nginxArgs) {
+    if (!USER_NAME.test(deployUser))
+        throw new ConfigurationError(`'${deployUser}' is not a user name`);
+    if (!nginxPath.startsWith('/'))
+        throw new ConfigurationError(`the nginx command must resolve to an absolute path, got '${nginxPath}'`);
+    const base = [nginxPath, ...nginxArgs].map(sudoersWord).join(' ');
+    return [
+        '# Written by agent-loop host-setup: the deploy user may check and reload nginx, and nothing else.',
+        `${deployUser} ALL=(root) NOPASSWD: ${base} -t, ${base} -s reload`,
+        '',
+    ].join('\n');
+}
+/**
+ * The command line the deploy user's actions use for nginx after set-up, for the `nginx-command`
+ * input: sudo without a prompt, nginx by its absolute path (a non-root PATH has no /usr/sbin).
+ */
+function deployNginxCommand(nginxPath, nginxArgs) {
+    return ['sudo', '-n', nginxPath, ...nginxArgs].join(' ');
+}
+/** Where nginx is, as root sees it: `command -v`, else /usr/sbin (not on a non-root PATH). */
+const LOCATE_SCRIPT = (/* unused pure expression or super */ null && (`name=$1
+if [ "$(id -u)" = 0 ]; then path=$(command -v "$name" 2>/dev/null); else path=$(sudo -n sh -c 'command -v "$1"' sh "$name" 2>/dev/null); fi
+[ -z "$path" ] && [ -x "/usr/sbin/$name" ] && path="/usr/sbin/$name"
+case "$path" in /*) echo "nginx_path=$path" ;; *) echo "nginx_path=" ;; esac`));
+function locateCommand(name) {
+    return script('al-locate', LOCATE_SCRIPT, [name]);
+}
+const SETUP_SCRIPT = (/* unused pure expression or super */ null && (`set -u
+user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; shift 7
+if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
+elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
+else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
+id -u "$user" >/dev/null 2>&1 || { echo "fatal=there is no user $user: create it first (sudo useradd --create-home --shell /bin/bash $user) and authorize the deploy key in ~$user/.ssh/authorized_keys"; exit 0; }
+group=$(id -gn "$user")
+err=$(mktemp); rule=$(mktemp); trap 'rm -f "$err" "$rule"' EXIT
+
+own_dir() { # dir mode what
+  if [ -d "$1" ] && [ "$(stat -c %U "$1")" = "$user" ]; then echo "ok=$3 $1 belongs to $user"; return; fi
+  if as_root install -d -o "$user" -g "$group" -m "$2" "$1" 2>"$err"; then echo "changed=$3 $1 now belongs to $user"
+  else echo "todo=$3 $1: $(cat "$err")"; fi
+}
+own_dir "$state_dir" 0750 "state directory"
+own_dir "$include_dir" 0755 "nginx include directory"
+
+if [ -n "$access_log" ]; then
+  target=$access_log; [ -e "$target" ] || target=$(dirname "$access_log")
+  if as_root runuser -u "$user" -- test -r "$target"; then echo "ok=$user can read $target"
+  else
+    log_group=$(stat -c %G "$target")
+    if [ "$log_group" = root ]; then echo "todo=$target belongs to group root: give it a group $user is in (Debian uses adm)"
+    elif as_root usermod -a -G "$log_group" "$user"; then echo "changed=$user joined group $log_group to read $target (effective at its next login)"
+    else echo "todo=could not add $user to group $log_group"; fi
+  fi
+fi
+
+printf '%s' "$rule_text" > "$rule"
+if as_root cmp -s "$rule" "$sudoers_file" 2>/dev/null; then echo "ok=sudoers rule $sudoers_file"
+elif ! out=$(as_root visudo -c -f "$rule" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
+elif as_root install -o root -g root -m 0440 "$rule" "$sudoers_file"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run nginx -t and nginx -s reload as root, nothing else"
+else echo "todo=could not install $sudoers_file"; fi
+
+config=$(as_root "$@" -T 2>/dev/null || true)
+case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
+  *) echo "todo=nginx does not include $include_dir: add 'include $include_dir/*.conf;' inside the http block of the main configuration, then reload" ;; esac
+if printf '%s\\n' "$config" | grep -q 'log_format[[:space:]][[:space:]]*agent_loop[[:space:]]'; then echo "ok=nginx knows the agent_loop log format"
+else
+  file="$include_dir/00-agent-loop-log-format.conf"
+  printf '%s\\n' "$log_format" | as_root tee "$file" >/dev/null
+  if as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
+  else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
+fi`));
+/** The set-up script for a host whose nginx is at nginxPath (from locateCommand). */
+function setupCommand(plan, nginxPath) {
+    if (!USER_NAME.test(plan.deployUser))
+        throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
+    const nginxArgs = plan.nginx.slice(1);
+    const rule = sudoersRule(plan.deployUser, nginxPath, nginxArgs);
+    return script('al-host-setup', SETUP_SCRIPT, [plan.deployUser, plan.stateDir, plan.includeDir, plan.accessLog, plan.sudoersFile, AGENT_LOOP_LOG_FORMAT, rule, nginxPath, ...nginxArgs]);
+}
+function parseSetup(host, output) {
+    const report = { host, nginxPath: '', items: [] };
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq < 0)
+            continue;
+        const key = line.slice(0, eq);
+        const value = line.slice(eq + 1);
+        if (key === 'fatal')
+            report.fatal = value;
+        else if (key === 'nginx_path')
+            report.nginxPath = value;
+        else if (key === 'changed' || key === 'ok' || key === 'todo')
+            report.items.push({ outcome: key, what: value });
+    }
+    return report;
+}
+/** Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or left to do. */
+async function setupHost(remote, plan) {
+    const name = plan.nginx[0] ?? 'nginx';
+    const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
+    if (!located)
+        return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };
+    const result = await remote.run(setupCommand(plan, located), { timeoutMs: 120_000 });
+    const report = parseSetup(remote.label, result.stdout);
+    report.nginxPath = located;
+    if (result.code !== 0 && !report.fatal)
+        throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+    return report;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/kubernetes.ts
 
 const base = (target) => ['kubectl', ...(target.context ? ['--context', target.context] : []), '--namespace', target.namespace];
@@ -55246,6 +56096,145 @@ async function rollbackKubernetes(target, revision, timeoutSeconds, log) {
         return { ok: true };
     }
     return { ok: true, restored: `revision ${match[1]} (${match[2].split(' ').join(', ')})` };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/maintenance.ts
+
+
+
+
+
+
+/** How many of the latest deployed versions' images are kept besides the two colors'. */
+const KEPT_DEPLOYS = 3;
+/**
+ * Images a rollback may need on this host: both colors' recorded images (running or stopped), the
+ * canary's, and those of the last KEPT_DEPLOYS deploys in the history.
+ */
+function protectedImages(state) {
+    const images = new Set();
+    for (const color of COLORS) {
+        const image = state.colors[color]?.image;
+        if (image)
+            images.add(image);
+    }
+    if (state.canary?.image)
+        images.add(state.canary.image);
+    const deploys = state.history.filter((entry) => entry.action === 'deploy' && entry.outcome === 'success' && entry.image !== '');
+    for (const entry of deploys.slice(-KEPT_DEPLOYS))
+        images.add(entry.image);
+    return [...images];
+}
+// `docker system prune` would remove a stopped color's container (and with --all its image, and its
+// network), which a rollback restarts. This does what it does, piece by piece, skipping the app's
+// compose projects (<app>-blue, <app>-green: their containers and networks) and the protected images.
+const PRUNE_SCRIPT = (/* unused pure expression or super */ null && (`until_h=$1; all=$2; app=$3; shift 3
+now=$(date +%s); cutoff=$((now - until_h * 3600))
+protected_project() { [ "$1" = "$app-blue" ] || [ "$1" = "$app-green" ]; }
+older() { t=$(date -d "$1" +%s 2>/dev/null) || return 1; [ "$t" -le "$cutoff" ]; }
+# Image ids that must stay: the protected references, and every image a container still uses.
+keep=" "
+for ref in "$@"; do id=$(docker image inspect --format '{{.Id}}' "$ref" 2>/dev/null) && keep="$keep$id "; done
+for id in $(docker ps --all --quiet --no-trunc); do keep="$keep$(docker inspect --format '{{.Image}}' "$id") "; done
+containers=0; images=0; networks=0
+for id in $(docker ps --all --quiet --no-trunc --filter status=exited --filter status=created --filter status=dead); do
+  project=$(docker inspect --format '{{index .Config.Labels "com.docker.compose.project"}}' "$id")
+  if protected_project "$project"; then echo "kept container $(docker inspect --format '{{.Name}}' "$id") ($project)"; continue; fi
+  finished=$(docker inspect --format '{{.State.FinishedAt}}' "$id")
+  case "$finished" in 0001-*) finished=$(docker inspect --format '{{.Created}}' "$id") ;; esac
+  older "$finished" || continue
+  docker rm "$id" >/dev/null && containers=$((containers + 1))
+done
+# Containers removed above no longer hold their images.
+keep=" "
+for ref in "$@"; do id=$(docker image inspect --format '{{.Id}}' "$ref" 2>/dev/null) && keep="$keep$id "; done
+for id in $(docker ps --all --quiet --no-trunc); do keep="$keep$(docker inspect --format '{{.Image}}' "$id") "; done
+if [ "$all" = true ]; then list=$(docker image ls --quiet --no-trunc); else list=$(docker image ls --quiet --no-trunc --filter dangling=true); fi
+for id in $(printf '%s\\n' $list | sort -u); do
+  case "$keep" in *" $id "*) echo "kept image $id"; continue ;; esac
+  older "$(docker image inspect --format '{{.Created}}' "$id")" || continue
+  docker image rm --force "$id" >/dev/null 2>&1 && images=$((images + 1))
+done
+for id in $(docker network ls --quiet --no-trunc --filter type=custom); do
+  project=$(docker network inspect --format '{{index .Labels "com.docker.compose.project"}}' "$id")
+  protected_project "$project" && continue
+  [ "$(docker network inspect --format '{{len .Containers}}' "$id")" = 0 ] || continue
+  older "$(docker network inspect --format '{{.Created.Format "2006-01-02T15:04:05Z07:00"}}' "$id")" || continue
+  docker network rm "$id" >/dev/null 2>&1 && networks=$((networks + 1))
+done
+docker builder prune --force --filter "until=\${until_h}h" >/dev/null 2>&1 || true
+echo "removed containers=$containers images=$images networks=$networks"`));
+function pruneCommand(app, keepImages, options) {
+    return script('al-prune', PRUNE_SCRIPT, [String(options.untilHours), String(options.allImages), app, ...keepImages]);
+}
+function parsePrune(output) {
+    const counts = /^removed containers=(\d+) images=(\d+) networks=(\d+)$/m.exec(output);
+    if (!counts)
+        throw new Error(`prune printed no summary: ${output.trim().split('\n').slice(-3).join(' / ')}`);
+    return { containers: Number(counts[1]), images: Number(counts[2]), networks: Number(counts[3]), kept: output.split('\n').filter((line) => line.startsWith('kept ')) };
+}
+/** Prunes one host; what the app's colors and a rollback need is kept (see `protectedImages`). */
+async function pruneHost(session, options, timeoutMs) {
+    const keep = protectedImages(session.state);
+    const output = await runChecked(session.remote, pruneCommand(session.state.app, keep, options), 'docker prune', { timeoutMs });
+    return parsePrune(output);
+}
+const APT_UPGRADE = shell_script('al-upgrade', `export DEBIAN_FRONTEND=noninteractive
+apt-get -o DPkg::Lock::Timeout=300 update -qq && apt-get -o DPkg::Lock::Timeout=300 -y -qq -o Dpkg::Options::=--force-confold upgrade`, []);
+/**
+ * Upgrades the hosts one at a time: upgrade, then nginx's configuration must still be valid and the
+ * live color must answer its health check, before the next host is touched. Stops at the first host
+ * that fails, naming it; the hosts after it are not touched.
+ */
+async function rollingUpgrade(hosts, settings) {
+    const results = hosts.map((spec) => ({ host: spec.target.label, outcome: 'not started', ms: 0 }));
+    for (const [index, spec] of hosts.entries()) {
+        const started = settings.clock.now();
+        const result = results[index];
+        let sessions = [];
+        try {
+            sessions = await openSessions([spec], settings, { runId: settings.run.runId, actor: settings.run.actor, version: '(maintenance)', phase: 'upgrade', time: new Date(started).toISOString() });
+            const session = sessions[0];
+            result.host = session.label;
+            settings.log.info(`${session.label}: upgrading packages (${index + 1} of ${hosts.length})`);
+            await runChecked(session.remote, settings.upgradeCommand, 'the package upgrade', { timeoutMs: settings.commandTimeoutSeconds * 1000 });
+            await checkServing(session.remote, session, settings);
+            await session.audit('package upgrade', { ok: true });
+            result.outcome = 'upgraded';
+        }
+        catch (error) {
+            result.outcome = 'failed';
+            result.detail = errorMessage(error);
+            result.ms = settings.clock.now() - started;
+            if (sessions[0])
+                await sessions[0].audit('package upgrade', { ok: false, detail: result.detail });
+            await closeSessions(sessions);
+            const untouched = results.slice(index + 1).map((other) => other.host);
+            return {
+                ok: false,
+                hosts: results,
+                failedHost: result.host,
+                error: `${result.detail}\nstopped at ${result.host}; ${untouched.length > 0 ? `not touched: ${untouched.join(', ')}` : 'it was the last host'}`,
+            };
+        }
+        result.ms = settings.clock.now() - started;
+        await closeSessions(sessions);
+    }
+    return { ok: true, hosts: results, failedHost: null };
+}
+async function checkServing(remote, session, settings) {
+    const nginx = await remote.run([...session.spec.nginxCommand, '-t'], { timeoutMs: 60_000 });
+    if (nginx.code !== 0)
+        throw new HostError(remote.label, `after the upgrade, nginx -t fails: ${(nginx.stderr || nginx.stdout).trim().split('\n').slice(-4).join(' / ')}`);
+    const active = session.state.active;
+    if (!active)
+        return;
+    try {
+        await waitHealthy(remote, session.port(active), settings.healthPaths, settings.healthTimeoutSeconds);
+    }
+    catch (error) {
+        throw new HostError(remote.label, `after the upgrade, the live color ${active} does not answer its health check: ${errorMessage(error)}`);
+    }
 }
 
 // EXTERNAL MODULE: external "node:http"
@@ -55548,7 +56537,7 @@ async function rollback_rollbackSessions(sessions, settings, since) {
         abortedMonitorMs: null,
     });
     if (!prepared)
-        return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}\nVersions one can roll back to by name: ${candidates.join(', ') || 'none'}`);
+        return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}`);
     // 2. All traffic to the target on every host, or back where it was. A rollback is never undone
     // for a cancel: it is the way to safety.
     const pending = works.filter((work) => !work.plan?.noop);
@@ -55592,7 +56581,7 @@ async function prepareRollback(work, settings) {
     if (plan.start) {
         const timeoutMs = settings.commandTimeoutSeconds * 1000;
         // Pull first: a missing image changes nothing.
-        await step(work, settings, `prepare ${plan.version}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs));
+        const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image);
         // The color to start takes traffic now (a canary being replaced): take it out first.
         if (work.before && work.before[plan.target] > 0 && plan.failed) {
             const keep = plan.failed;
@@ -55605,8 +56594,8 @@ async function prepareRollback(work, settings) {
         await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
         if (recorded)
             await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
-        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => startRelease(session.remote, settings.runtime, release, timeoutMs, { prepared: true }));
-        await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: plan.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
+        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs));
+        await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: prepared.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
     }
     await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10)), (ms) => `healthy after ${ms} ms`);
 }
@@ -55666,6 +56655,8 @@ async function stopFailed(work, settings) {
 
 
 
+
+
 /** How often a monitor looks for an abort request from a rollback. */
 const ABORT_POLL_MS = 1000;
 /** Samples several sources (hosts, kinds) for the same interval and adds them up. */
@@ -55686,17 +56677,20 @@ class CombinedSource {
 }
 function buildSources(sessions, settings, running, versions) {
     const sources = [];
+    // One SSH command per host per interval for every host-side figure, max-parallel hosts at once.
+    const batched = batchRemotes(sessions.map((session) => session.remote), settings.maxParallel);
+    const remoteOf = (session) => batched.get(session.remote) ?? session.remote;
     if (settings.sources.includes('nginx-log')) {
-        sources.push(new NginxLogSource(sessions.map((session) => ({ remote: session.remote, accessLog: session.spec.accessLog, app: settings.app }))));
+        sources.push(new NginxLogSource(sessions.map((session) => ({ remote: remoteOf(session), accessLog: session.spec.accessLog, app: settings.app, mark: settings.mode === 'canary' ? session.state.canary?.logMark : undefined }))));
     }
     for (const session of sessions) {
         const ports = { blue: session.spec.bluePort, green: session.spec.greenPort };
         if (settings.sources.includes('host')) {
             const memory = settings.memory === 'compose' ? { kind: 'compose', app: settings.app } : { kind: settings.memory };
-            sources.push(new HostSource({ remote: session.remote, ports, colors: running, healthPath: settings.healthPath, memory }));
+            sources.push(new HostSource({ remote: remoteOf(session), ports, colors: running, healthPath: settings.healthPath, memory }));
         }
         if (settings.sources.includes('probe')) {
-            sources.push(new ProbeSource({ remote: session.remote, ports, colors: running, path: settings.probePath, requestsPerSample: settings.probeRequests }));
+            sources.push(new ProbeSource({ remote: remoteOf(session), ports, colors: running, path: settings.probePath, requestsPerSample: settings.probeRequests }));
         }
     }
     if (settings.sources.includes('prometheus')) {
@@ -55803,7 +56797,8 @@ async function monitorSessions(sessions, settings) {
                     throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works.map((work) => work.report.error).filter(Boolean).join('; ')}`);
                 settings.log.info(`ramp step ${index + 1}/${plan.length}: ${formatWeights(weightsFor(canaryColor, percent))} on ${works.length} host(s)`);
             }
-            const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start: settings.clock.now(), model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
+            const start = settings.mode === 'canary' && settings.sources.includes('nginx-log') ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
+            const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start, model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
             analysis = await runAnalysis(source, engine, {
                 clock: settings.clock,
                 intervalMs: settings.policy.intervalSeconds * 1000,
@@ -56341,6 +57336,9 @@ async function writeSummary(markdown) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/index.ts
+
+
+
 
 
 

@@ -47100,6 +47100,8 @@ const METRICS = ['error_rate', 'p50_ms', 'p90_ms', 'p95_ms', 'p99_ms', 'health_f
 /** Percentile metrics and the quantile each stands for. */
 const policy_PERCENTILE_METRICS = { p50_ms: 0.5, p90_ms: 0.9, p95_ms: 0.95, p99_ms: 0.99 };
 const ON_INCONCLUSIVE = ['extend', 'fail', 'pass'];
+/** What a gate still above its limit without significance becomes once the extensions are used up. */
+const ON_UNDECIDED = ['pass', 'inconclusive', 'fail'];
 const RULE_KINDS = ['gate', 'trigger'];
 /**
  * Sequential-test defaults, tuned by simulation (`npm run bench:analysis -- --tune`, canary at 10 % of
@@ -47135,6 +47137,7 @@ interval: 5              # seconds between samples
 min-requests: 50         # canary requests needed to judge the gates at the end
 on-inconclusive: extend  # extend | fail | pass (pass = success with a warning)
 max-extensions: 1        # how many times extend adds another duration
+on-undecided: pass       # after the extensions, a gate above its limit without significance: pass (with a warning) | inconclusive | fail
 max-source-errors: 3     # consecutive failed samples before the verdict is error
 early-decision: true     # the sequential test may fail a clearly bad canary before the window ends
 sprt:
@@ -47154,7 +47157,7 @@ rules:
   - { name: memory, metric: memory_ratio, max: 0.95, window: 0, for: 60, kind: trigger }
   - { name: model-drift, metric: drift_score, max: 0.1, for: 300, kind: trigger, models-only: true }
 `));
-const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, max-extensions, max-source-errors, early-decision, sprt and rules';
+const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, on-undecided, max-extensions, max-source-errors, early-decision, sprt and rules';
 // ------------------------------------------------------------------------------------ schema
 function show(value) {
     if (value === undefined)
@@ -47243,6 +47246,7 @@ const policyInput = object({
     interval: policy_number({ min: 1, max: 3600, unit: 'seconds' }).optional(),
     'min-requests': policy_number({ min: 0, max: 1e9, integer: true }).optional(),
     'on-inconclusive': choice(ON_INCONCLUSIVE).optional(),
+    'on-undecided': choice(ON_UNDECIDED).optional(),
     'max-extensions': policy_number({ min: 0, max: 10, integer: true }).optional(),
     'max-source-errors': policy_number({ min: 1, max: 1000, integer: true }).optional(),
     'early-decision': policy_boolean.optional(),
@@ -47367,6 +47371,7 @@ function resolvePolicy(document) {
         intervalSeconds,
         minRequests: input['min-requests'] ?? 50,
         onInconclusive: input['on-inconclusive'] ?? 'extend',
+        onUndecided: input['on-undecided'] ?? 'pass',
         maxExtensions: input['max-extensions'] ?? 1,
         maxSourceErrors: input['max-source-errors'] ?? 3,
         earlyDecision: input['early-decision'] ?? true,
@@ -47465,6 +47470,12 @@ function types_mergeSamples(samples) {
 
 
 
+/**
+ * Verdicts that roll back unless the user says otherwise. `inconclusive` (too little traffic, or
+ * a gate with no data, after the extension) is left out: with no evidence either way the canary
+ * keeps its share and is not promoted (the step fails), as Argo Rollouts pauses on inconclusive.
+ */
+const DEFAULT_ROLLBACK_ON = (/* unused pure expression or super */ null && (['failure', 'error']));
 const NO_OBSERVATION = { value: null, requests: 0, errors: 0, latency: [] };
 /** Guards both tests against a p0 of 0 (compare: stable, stable had no errors, margin 0): a single canary error is not yet proof. */
 const MIN_P0 = 1e-4;
@@ -47570,8 +47581,11 @@ class engine_CanaryAnalysis {
             return this.decide('success', `no trigger fired while watching ${this.options.canary} for ${elapsed} s (${this.canaryRequests} requests)`, at, {});
         }
         let doubt = null;
+        // Only a gate above its limit without significance may be passed by on-undecided; no data never is.
+        let undecidedOnly = true;
         if (this.canaryRequests < this.policy.minRequests) {
             doubt = `too little traffic: ${this.canaryRequests} canary requests in ${elapsed} s, ${this.policy.minRequests} needed`;
+            undecidedOnly = false;
         }
         else {
             const passed = [];
@@ -47585,8 +47599,11 @@ class engine_CanaryAnalysis {
                     return this.decide('failure', `${rule.name}: ${outcome.sentence}`, at, { detectFrom: this.start });
                 if (outcome.status === 'pass')
                     passed.push(`${rule.name} ${outcome.sentence}`);
-                else
+                else {
                     doubt ??= `${rule.name}: ${outcome.sentence}`;
+                    if (outcome.status !== 'inconclusive')
+                        undecidedOnly = false;
+                }
             }
             if (doubt === null) {
                 const gates = passed.length === 0 ? 'no gates to judge' : `${passed.length === 1 ? 'the gate' : `all ${passed.length} gates`} passed (${passed.join('; ')})`;
@@ -47606,6 +47623,15 @@ class engine_CanaryAnalysis {
         }
         if (this.policy.onInconclusive === 'fail')
             return this.decide('failure', doubt, at, { detectFrom: this.start });
+        if (undecidedOnly && this.policy.onUndecided !== 'inconclusive') {
+            // The canary never crossed the sequential test's bound nor the end test's α, and no trigger
+            // fired: the data cannot tell it from a canary at the limit (see the README).
+            const after = this.extensions > 0 ? `after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : 'at the end';
+            if (this.policy.onUndecided === 'fail')
+                return this.decide('failure', `${doubt}, ${after} (on-undecided: fail)`, at, { detectFrom: this.start });
+            this.warnings.push(`passed undecided ${after} (on-undecided: pass): ${doubt}`);
+            return this.decide('success', `undecided, passed: ${doubt}, ${after}`, at, {});
+        }
         return this.decide('inconclusive', `${doubt}${this.extensions > 0 ? `, after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : ''}`, at, {});
     }
     judgeGate(evaluation, elapsed) {
@@ -47657,10 +47683,18 @@ class engine_CanaryAnalysis {
             series: [...this.series],
             canaryRequests: this.canaryRequests,
             stableRequests: this.stableRequests,
+            soFar: { canary: this.soFar('canary'), stable: this.soFar('stable') },
+            colors: { canary: this.options.canary, stable: this.options.stable },
             earlyDecision: extra.early === true,
         };
     }
     // ---------------------------------------------------------------------------------- figures
+    soFar(side) {
+        const totals = this.intervals[this.intervals.length - 1]?.totals[side];
+        if (!totals)
+            return { requests: 0, errorRate: null, p95Ms: null };
+        return { requests: totals.requests, errorRate: totals.requests > 0 ? totals.errors / totals.requests : null, p95Ms: histogramQuantile(totals.latency, 0.95) };
+    }
     record(sample) {
         const canary = sample.colors[this.options.canary];
         const stable = sample.colors[this.options.stable];
@@ -47921,7 +47955,10 @@ async function sleepUntil(clock, until, signal) {
 async function engine_runAnalysis(source, analysis, options) {
     const { clock, intervalMs, onSample, signal } = options;
     let windowStart = analysis.start;
-    let windowEnd = windowStart + intervalMs;
+    // A start in the past (the switch, when the deploy recorded where the log stood): the first
+    // window runs to the next interval boundary after now, so it holds everything since the start
+    // and the later samples stay on the start's grid.
+    let windowEnd = windowStart + Math.max(1, Math.ceil((clock.now() - windowStart) / intervalMs)) * intervalMs;
     while (true) {
         if (!(await sleepUntil(clock, windowEnd, signal))) {
             const now = clock.now();
@@ -47956,6 +47993,193 @@ async function engine_runAnalysis(source, analysis, options) {
 
 
 
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/batch.ts
+
+
+
+/**
+ * Bounded cost per interval: every source of a sample (the access-log read, the health checks,
+ * memory, the probes) asks its host's remote for commands at the same instant; a BatchedRemote
+ * gathers the commands asked for in the same turn of the event loop and sends them to the host as
+ * ONE SSH command, a script that runs them side by side and prints each one's exit code, stdout
+ * and stderr between markers. A shared gate lets at most `max-parallel` hosts run their command at
+ * once. A command asked for only after another's answer (a rotated log's rest) goes out in a later
+ * batch: that is the only way a host gets a second command in an interval.
+ */
+/** Lets at most `limit` tasks run at once; the others wait their turn in order. */
+class HostGate {
+    limit;
+    running = 0;
+    waiting = [];
+    constructor(limit) {
+        this.limit = limit;
+        if (!Number.isSafeInteger(limit) || limit < 1)
+            throw new Error(`the parallel limit must be a positive integer, got ${limit}`);
+    }
+    async use(task) {
+        if (this.running >= this.limit)
+            await new Promise((resolve) => this.waiting.push(resolve));
+        else
+            this.running++;
+        try {
+            return await task();
+        }
+        finally {
+            const next = this.waiting.shift();
+            if (next)
+                next();
+            else
+                this.running--;
+        }
+    }
+}
+/**
+ * Runs each command (given as the words of `sh -c`, quoted by toShell) in the background with its
+ * own output files, waits for each in order and prints `<marker> <index> <exit code>`, its stdout,
+ * `<marker> e`, its stderr, and at the very end `<marker> end`.
+ */
+const BATCH_SCRIPT = (/* unused pure expression or super */ null && (`set -u
+m=$1; shift
+d=$(mktemp -d) || exit 3
+trap 'rm -rf "$d"' EXIT
+i=0
+for c in "$@"; do
+  i=$((i + 1))
+  ( eval "$c" ) >"$d/$i.o" 2>"$d/$i.e" </dev/null &
+  eval "p$i=\\$!"
+done
+j=0
+while [ "$j" -lt "$i" ]; do
+  j=$((j + 1))
+  eval "wait \\$p$j"; code=$?
+  printf '%s %s %s\\n' "$m" "$j" "$code"
+  cat "$d/$j.o"
+  printf '\\n%s e\\n' "$m"
+  cat "$d/$j.e"
+  printf '\\n'
+done
+printf '%s end\\n' "$m"`));
+/** A marker no command prints: `@` is outside base64's alphabet and the rest is random. */
+function batchMarker() {
+    return `@@al-batch-${randomBytes(12).toString('hex')}`;
+}
+/** One command that runs all of `commands` on the host (pure). */
+function batchCommand(commands, marker) {
+    if (!/^@@al-batch-[0-9a-f]+$/.test(marker))
+        throw new Error(`invalid batch marker ${marker}`);
+    if (commands.length === 0)
+        throw new Error('a batch needs at least one command');
+    return script('al-batch', BATCH_SCRIPT, [marker, ...commands.map((argv) => toShell(argv))]);
+}
+/** Each command's result from what `batchCommand` printed (pure); throws when the batch was cut short. */
+function parseBatchOutput(stdout, marker, count) {
+    const results = [];
+    let at = 0;
+    for (let index = 1; index <= count; index++) {
+        const header = `${marker} ${index} `;
+        if (!stdout.startsWith(header, at))
+            throw new Error(`the batch's answer has no result for command ${index} of ${count}`);
+        const headerEnd = stdout.indexOf('\n', at);
+        if (headerEnd === -1)
+            throw new Error(`the batch's answer stops in the header of command ${index}`);
+        const code = Number(stdout.slice(at + header.length, headerEnd));
+        if (!Number.isInteger(code))
+            throw new Error(`the batch's answer has no exit code for command ${index}`);
+        const errMarker = `\n${marker} e\n`;
+        const outEnd = stdout.indexOf(errMarker, headerEnd + 1);
+        if (outEnd === -1)
+            throw new Error(`the batch's answer stops in the output of command ${index}`);
+        const errStart = outEnd + errMarker.length;
+        // The errors end with the newline the script prints before the next marker line.
+        const end = stdout.indexOf(`\n${marker} `, errStart);
+        if (end === -1)
+            throw new Error(`the batch's answer stops in the errors of command ${index}`);
+        results.push({ code, stdout: stdout.slice(headerEnd + 1, outEnd), stderr: stdout.slice(errStart, end) });
+        at = end + 1;
+    }
+    if (!stdout.startsWith(`${marker} end`, at))
+        throw new Error('the batch did not finish');
+    return results;
+}
+class BatchedRemote {
+    inner;
+    gate;
+    label;
+    pending = [];
+    scheduled = false;
+    counts = { sshCommands: 0, commands: 0, bytesSent: 0, bytesReceived: 0 };
+    constructor(inner, gate) {
+        this.inner = inner;
+        this.gate = gate;
+        this.label = inner.label;
+    }
+    run(argv, options = {}) {
+        // A command with its own stdin cannot share the batch's; none of the sources sends one.
+        if (options.stdin !== undefined)
+            return this.send(1, argv, options);
+        return new Promise((resolve, reject) => {
+            this.pending.push({ argv, options, resolve, reject });
+            if (!this.scheduled) {
+                this.scheduled = true;
+                setImmediate(() => void this.flush());
+            }
+        });
+    }
+    close() {
+        this.inner.close();
+    }
+    async flush() {
+        const batch = this.pending;
+        this.pending = [];
+        this.scheduled = false;
+        if (batch.length === 0)
+            return;
+        if (batch.length === 1) {
+            const [only] = batch;
+            try {
+                only.resolve(await this.send(1, only.argv, only.options));
+            }
+            catch (error) {
+                only.reject(error);
+            }
+            return;
+        }
+        const marker = batchMarker();
+        const timeouts = batch.map((item) => item.options.timeoutMs);
+        const timeoutMs = timeouts.every((value) => value !== undefined) ? Math.max(...timeouts) : undefined;
+        try {
+            const result = await this.send(batch.length, batchCommand(batch.map((item) => item.argv), marker), timeoutMs === undefined ? {} : { timeoutMs });
+            let results;
+            try {
+                results = parseBatchOutput(result.stdout, marker, batch.length);
+            }
+            catch (error) {
+                throw new HostError(this.label, `the sampling commands failed to run (exit ${result.code}): ${error.message}${result.stderr.trim() ? `: ${result.stderr.trim().slice(0, 300)}` : ''}`);
+            }
+            batch.forEach((item, index) => item.resolve(results[index]));
+        }
+        catch (error) {
+            for (const item of batch)
+                item.reject(error);
+        }
+    }
+    async send(commands, argv, options) {
+        const result = await this.gate.use(() => this.inner.run(argv, options));
+        this.counts.sshCommands += 1;
+        this.counts.commands += commands;
+        this.counts.bytesSent += Buffer.byteLength(toShell(argv)) + (options.stdin === undefined ? 0 : Buffer.byteLength(options.stdin));
+        this.counts.bytesReceived += Buffer.byteLength(result.stdout) + Buffer.byteLength(result.stderr);
+        return result;
+    }
+}
+/** One BatchedRemote per host, all behind one gate of `maxParallel` hosts. */
+function batch_batchRemotes(remotes, maxParallel) {
+    const gate = new HostGate(maxParallel);
+    return new Map(remotes.map((remote) => [remote, new BatchedRemote(remote, gate)]));
+}
 
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = require("os");
@@ -50867,9 +51091,9 @@ function group(name, fn) {
 function saveState(name, value) {
     const filePath = process.env['GITHUB_STATE'] || '';
     if (filePath) {
-        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+        return file_command_issueFileCommand('STATE', file_command_prepareKeyValueMessage(name, value));
     }
-    issueCommand('save-state', { name }, toCommandValue(value));
+    command_issueCommand('save-state', { name }, utils_toCommandValue(value));
 }
 /**
  * Gets the value of an state set by this action's main execution.
@@ -50909,7 +51133,7 @@ const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 const IPV6 = /^[0-9a-f:.]{2,45}$/i;
 function parseTarget(text) {
-    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${printable(text)}'`;
+    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${hosts_printable(text)}'`;
     const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
     if (!match)
         throw new errors_ConfigurationError(expected);
@@ -50917,10 +51141,10 @@ function parseTarget(text) {
     const bracketed = rawHost.startsWith('[');
     const host = bracketed ? rawHost.slice(1, -1) : rawHost;
     if (!USER.test(user))
-        throw new errors_ConfigurationError(`invalid user '${printable(user)}'. ${expected}`);
+        throw new errors_ConfigurationError(`invalid user '${hosts_printable(user)}'. ${expected}`);
     const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
     if (!validHost)
-        throw new errors_ConfigurationError(`invalid host '${printable(host)}'. ${expected}`);
+        throw new errors_ConfigurationError(`invalid host '${hosts_printable(host)}'. ${expected}`);
     const port = rawPort === undefined ? 22 : Number(rawPort);
     if (!Number.isInteger(port) || port < 1 || port > 65535)
         throw new errors_ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
@@ -50928,13 +51152,11 @@ function parseTarget(text) {
     return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
 }
 /** Shows a value in an error message without letting it break the log line. */
-function printable(text, max = 60) {
+function hosts_printable(text, max = 60) {
     const flat = JSON.stringify(text).slice(1, -1);
     return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./packages/shared/src/knownhosts.ts
 
 
@@ -51014,7 +51236,7 @@ function quote(word) {
         return word;
     return `'${word.replaceAll("'", `'\\''`)}'`;
 }
-function toShell(argv) {
+function shell_toShell(argv) {
     if (argv.length === 0)
         throw new Error('empty command');
     return argv.map(quote).join(' ');
@@ -51160,7 +51382,7 @@ const field = {
             if (value.length > (options.max ?? 256))
                 return fail(ctx, `is too long (${value.length} characters, at most ${options.max ?? 256}): ${options.form}`);
             if (!options.pattern.test(value))
-                return fail(ctx, `expected ${options.form}, got '${printable(value)}'`);
+                return fail(ctx, `expected ${options.form}, got '${hosts_printable(value)}'`);
             return value;
         });
     },
@@ -51169,7 +51391,7 @@ const field = {
             if (raw === '')
                 return options.default;
             if (!/^\d+$/.test(raw))
-                return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got '${printable(raw)}'`);
+                return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got '${hosts_printable(raw)}'`);
             const value = Number(raw);
             if (value < options.min || value > options.max)
                 return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got ${raw}`);
@@ -51183,7 +51405,7 @@ const field = {
                 return options.default;
             const expected = `expected a number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, such as ${options.default}`;
             if (!/^\d{1,15}(\.\d{1,15})?$|^\.\d{1,15}$/.test(raw))
-                return fail(ctx, `${expected}, got '${printable(raw)}'`);
+                return fail(ctx, `${expected}, got '${hosts_printable(raw)}'`);
             const value = Number(raw);
             if (value < options.min || value > options.max)
                 return fail(ctx, `${expected}, got ${raw}`);
@@ -51201,14 +51423,14 @@ const field = {
                 return true;
             if (/^(false|no|off)$/i.test(raw))
                 return false;
-            return fail(ctx, `expected true or false, got '${printable(raw)}'`);
+            return fail(ctx, `expected true or false, got '${hosts_printable(raw)}'`);
         });
     },
     choice(choices, defaultValue) {
         return inputs_text((raw, ctx) => {
             const value = raw === '' ? defaultValue : raw;
             if (!choices.includes(value))
-                return fail(ctx, `expected one of ${choices.join(', ')}, got '${printable(value)}'`);
+                return fail(ctx, `expected one of ${choices.join(', ')}, got '${hosts_printable(value)}'`);
             return value;
         });
     },
@@ -51310,7 +51532,7 @@ function parseNginxCommand(line) {
         throw new errors_ConfigurationError('expected a command line such as "nginx" or "sudo nginx"');
     for (const word of words) {
         if (!/^[A-Za-z0-9._/=:+@-]+$/.test(word))
-            throw new errors_ConfigurationError(`contains the word '${printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
+            throw new errors_ConfigurationError(`contains the word '${hosts_printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
     }
     return words;
 }
@@ -51404,8 +51626,9 @@ const hostInputs = {
     'blue-port': field.port(8001),
     'green-port': field.port(8002),
     'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
-    'lock-stale-seconds': field.integer({ min: 60, max: 86400, default: 3600, unit: 'seconds after which a lock counts as stale' }),
-    'break-stale-lock': field.boolean(false),
+    'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
+    'break-stale-lock': field.boolean(true),
+    'repair-state': field.boolean(false),
     'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
     environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
 };
@@ -51576,6 +51799,63 @@ class host_HostSource {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-mark.ts
+
+
+
+/** Prints `<inode> <size>` of the file, or `missing`. */
+const MARK_SCRIPT = (/* unused pure expression or super */ null && (`set -u
+[ -e "$1" ] || { echo missing; exit 0; }
+stat -L -c '%i %s' -- "$1"`));
+/** The command that reads a log's mark (pure). */
+function markCommand(path) {
+    return script('al-log-mark', MARK_SCRIPT, [path]);
+}
+/** Parses what `markCommand` printed (pure): null when the log does not exist. */
+function parseMark(path, stdout) {
+    const text = stdout.trim();
+    if (text === 'missing')
+        return null;
+    const match = /^(\d+) (\d+)$/.exec(text);
+    if (!match)
+        throw new Error(`unexpected answer when marking ${path}: ${JSON.stringify(text.slice(0, 200))}`);
+    return { path, inode: match[1], offset: Number(match[2]) };
+}
+/**
+ * Marks every log at once (at most `maxParallel` hosts at a time). Never throws: a host whose log
+ * cannot be marked gets null and a warning, and its monitor reads from its first sample as before.
+ */
+async function log_mark_readLogMarks(targets, maxParallel, warn) {
+    const marks = targets.map(() => null);
+    await settleLimit(targets, maxParallel, async (target, index) => {
+        try {
+            const result = await target.remote.run(markCommand(target.path), { timeoutMs: 30_000 });
+            if (result.code !== 0)
+                throw new Error(`exit ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+            marks[index] = parseMark(target.path, result.stdout);
+        }
+        catch (error) {
+            warn(`${target.remote.label}: could not mark the access log ${target.path} before the switch (${errorMessage(error)}); the canary monitor will read it from its first sample`);
+        }
+    });
+    return marks;
+}
+/**
+ * When the analysis starts (ms since the epoch): at the switch (`since`, when the canary was
+ * recorded) when every host has a mark on the log it reads, so the first sample holds every
+ * request since then; otherwise now. A switch in the future (clock skew) or longer ago than one
+ * duration is not trusted: now.
+ */
+function log_mark_analysisStart(canaries, now, durationSeconds) {
+    if (canaries.length === 0)
+        return now;
+    const starts = canaries.map((canary) => (canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN));
+    if (starts.some((start) => !Number.isFinite(start)))
+        return now;
+    const start = Math.min(...starts);
+    return start <= now && now - start <= durationSeconds * 1000 ? start : now;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/clock.ts
 const clock_systemClock = {
     now: () => Date.now(),
@@ -51614,7 +51894,7 @@ async function retry_retry(task, options) {
 class HostKeyRejected extends errors_ConfigurationError {
 }
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
-async function connect(target, options) {
+async function ssh_connect(target, options) {
     const entries = parseKnownHosts(options.knownHosts);
     let rejection;
     const hostVerifier = (key) => {
@@ -51669,7 +51949,7 @@ async function connect(target, options) {
     return {
         label: target.label,
         async run(argv, runOptions = {}) {
-            const command = toShell(argv);
+            const command = shell_toShell(argv);
             const timeoutMs = runOptions.timeoutMs ?? DEFAULT_TIMEOUT_MS;
             let timer;
             let channel;
@@ -51716,125 +51996,330 @@ async function ssh_runChecked(remote, argv, what, options) {
 
 
 
+
+
 /**
- * What a host remembers about an app: which color serves, what runs in each color, and the
- * history of deploys. Written atomically (temporary file + rename), changed only under the lock,
- * and every step is appended to an audit log.
+ * What a host remembers about an app: which color serves, what runs in each color, every release
+ * with what became of it, and the traffic change in flight (written before nginx is touched).
+ * Written atomically (temporary file + rename), changed only under the lock, and every step is
+ * appended to an audit log.
  */
 const state_COLORS = ['blue', 'green'];
 const state_otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
 const colorSchema = schemas_enum(state_COLORS);
+// Everything read back from a host is validated with the inputs' own patterns: a state file is
+// data another party may have written, never something to print or run as it is.
+const state_version = schemas_string().regex(VERSION, 'a version label');
+const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
+const imageOrEmpty = union([literal(''), state_image]);
+// eslint-disable-next-line no-control-regex
+const plainText = (max) => schemas_string().max(max).regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
+const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
+const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
+const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
+const weights = object({ blue: schemas_number().int().min(0).max(100), green: schemas_number().int().min(0).max(100) });
 const colorState = object({
-    image: schemas_string(),
-    version: schemas_string(),
-    port: schemas_number(),
+    image: state_image,
+    version: state_version,
+    port: schemas_number().int().min(1).max(65535),
     status: schemas_enum(['running', 'stopped']),
-    since: schemas_string(),
+    since: state_time,
 });
 const historyEntry = object({
-    time: schemas_string(),
-    runId: schemas_string(),
-    actor: schemas_string(),
-    action: schemas_enum(['deploy', 'promote', 'rollback']),
+    time: state_time,
+    runId,
+    actor,
+    action: schemas_enum(['deploy', 'promote', 'rollback', 'recover', 'repair']),
     color: colorSchema,
-    version: schemas_string(),
-    image: schemas_string(),
-    outcome: schemas_enum(['success', 'failed', 'reverted', 'noop']),
-    detail: schemas_string().optional(),
+    version: union([literal(''), state_version]),
+    image: imageOrEmpty,
+    outcome: schemas_enum(['success', 'failed', 'reverted', 'noop', 'cancelled']),
+    detail: schemas_string().max(600).optional(),
+});
+/**
+ * What became of a release. `previous` (for a rollback) is the newest release that served all
+ * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
+ * chosen by name.
+ */
+const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
+const BAD = (/* unused pure expression or super */ null && (['failed', 'rejected', 'rolled-back', 'cancelled']));
+const state_isRejected = (release) => BAD.includes(release.status);
+const releaseSchema = object({
+    id: schemas_string().regex(/^[a-z0-9-]{1,40}$/),
+    version: state_version,
+    image: state_image,
+    color: colorSchema,
+    runId,
+    deployedAt: state_time,
+    status: schemas_enum(RELEASE_STATUSES),
+    /** When it first took all traffic (null: never did). */
+    servedAt: state_time.nullable(),
+    /** When a rollback put it back in service (the newest such time). */
+    restoredAt: state_time.nullable().default(null),
+    endedAt: state_time.nullable().default(null),
+    note: plainText(300).default(''),
+});
+const canarySchema = object({
+    color: colorSchema,
+    version: state_version,
+    image: state_image,
+    percent: schemas_number().int().min(0).max(100),
+    since: state_time,
+    runId,
+    release: schemas_string().optional(),
+    /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
+    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) }).optional(),
+});
+/**
+ * A traffic change in flight, written before nginx is touched and cleared once the outcome is
+ * recorded. A run that finds one left by another run knows what nginx may be serving: it puts
+ * traffic on the `recover` side and records `commit` when that side is `to`.
+ */
+const pendingSchema = object({
+    runId,
+    phase: schemas_enum(['deploy', 'promote', 'rollback', 'ramp', 'take-out']),
+    at: state_time,
+    from: weights.nullable(),
+    to: weights,
+    recover: schemas_enum(['from', 'to']),
+    /** The release this change is about (cancelled when recovered to `from` during a deploy). */
+    release: schemas_string().optional(),
+    commit: object({ active: colorSchema.nullable(), canary: canarySchema.nullable(), releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })) }),
 });
 const appStateSchema = object({
-    schema: literal(1),
-    app: schemas_string(),
+    schema: union([literal(1), literal(2)]),
+    app: schemas_string().regex(/^[a-z][a-z0-9-]{0,39}$/),
     active: colorSchema.nullable(),
     colors: object({ blue: colorState.optional(), green: colorState.optional() }),
-    canary: object({ color: colorSchema, version: schemas_string(), image: schemas_string(), percent: schemas_number(), since: schemas_string(), runId: schemas_string() })
-        .nullable(),
+    canary: canarySchema.nullable(),
+    releases: array(releaseSchema).default([]),
+    pending: pendingSchema.nullable().default(null),
     history: array(historyEntry),
-    updatedAt: schemas_string(),
+    updatedAt: state_time,
 });
+/** Folds text to one line of printable characters (for a release's note). */
+function state_oneLine(text) {
+    // eslint-disable-next-line no-control-regex
+    return text.replace(/[\0-\x1f\x7f]+/g, ' ').trim();
+}
 const HISTORY_LIMIT = 200;
+const RELEASE_LIMIT = 50;
 function emptyState(app, now) {
-    return { schema: 1, app, active: null, colors: {}, canary: null, history: [], updatedAt: now };
+    return { schema: 2, app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
 }
 function state_withHistory(state, entry) {
     return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
 }
-function statePaths(stateDir, app) {
+function state_newReleaseId() {
+    return `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+function state_addRelease(state, release) {
+    return { ...state, releases: [...state.releases, release].slice(-RELEASE_LIMIT) };
+}
+function state_updateRelease(state, id, change) {
+    if (!id)
+        return state;
+    return { ...state, releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)) };
+}
+/** The release serving all (or, during a canary, most) traffic. */
+function state_liveRelease(state) {
+    return [...state.releases].reverse().find((release) => release.status === 'live');
+}
+/** Releases one can roll back to by name: image known, newest first, one per version. */
+function state_rollbackCandidates(state) {
+    const seen = new Set();
+    return [...state.releases].reverse().filter((release) => {
+        if (seen.has(release.version))
+            return false;
+        seen.add(release.version);
+        return true;
+    });
+}
+/**
+ * A state written by an older version (schema 1) has only its history: rebuild the releases
+ * from it, so `previous` means the same thing on an upgraded host.
+ */
+function migrateState(state) {
+    if (state.schema === 2)
+        return state;
+    let next = { ...state, schema: 2, releases: [], pending: null };
+    const find = (version) => [...next.releases].reverse().find((release) => release.version === version);
+    for (const entry of state.history) {
+        if (!VERSION.test(entry.version) || !IMAGE_REF.test(entry.image))
+            continue;
+        if (entry.action === 'deploy') {
+            const first = entry.outcome === 'success' && !state_liveRelease(next);
+            const status = entry.outcome === 'success' ? (first ? 'live' : 'canary') : entry.outcome === 'cancelled' ? 'cancelled' : 'failed';
+            next = state_addRelease(next, { id: state_newReleaseId(), version: entry.version, image: entry.image, color: entry.color, runId: entry.runId, deployedAt: entry.time, status, servedAt: first ? entry.time : null, restoredAt: null, endedAt: null, note: 'rebuilt from the history' });
+        }
+        else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
+            const previous = state_liveRelease(next);
+            const target = find(entry.version);
+            if (previous && previous.id !== target?.id)
+                next = state_updateRelease(next, previous.id, { status: entry.action === 'promote' ? 'superseded' : 'rolled-back', endedAt: entry.time });
+            for (const release of next.releases)
+                if (release.status === 'canary' && release.id !== target?.id)
+                    next = state_updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
+            if (target)
+                next = state_updateRelease(next, target.id, { status: 'live', servedAt: target.servedAt ?? entry.time, ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}) });
+        }
+    }
+    return next;
+}
+function state_statePaths(stateDir, app) {
     const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
-    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log` };
+    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort` };
 }
 // --- commands (pure) -----------------------------------------------------------------------
-const commands = {
+const state_commands = {
     readFile(path) {
         return shell_script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
     },
-    /** Content comes on stdin; the rename makes the change all-or-nothing. */
-    writeFileAtomic(path) {
-        return shell_script('al-write', 'set -e; mkdir -p "$(dirname "$1")"; tmp="$1.tmp.$$"; cat > "$tmp"; mv -f "$tmp" "$1"', [path]);
+    /**
+     * Content comes on stdin; the rename makes the change all-or-nothing. The temporary file is made
+     * by mktemp (an unguessable name, created new, so a planted symlink is never followed) with an
+     * explicit mode, and the rename replaces a link at the target rather than writing through it.
+     */
+    writeFileAtomic(path, mode = '644') {
+        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode]);
     },
     appendLine(path) {
-        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; cat >> "$1"', [path]);
+        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
     },
-    /** mkdir is atomic: exactly one run creates the lock. On success prints `acquired`; otherwise the owner, the lock's age and exit 1. */
+    /**
+     * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
+     * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
+     * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
+     * and exit 1.
+     */
     acquireLock(lockDir) {
         return shell_script('al-lock', [
-            'mkdir -p "$(dirname "$1")" || exit 3',
-            'if mkdir "$1" 2>/dev/null; then cat > "$1/owner.json.tmp" && mv -f "$1/owner.json.tmp" "$1/owner.json" && echo acquired && exit 0; rm -rf "$1"; exit 3; fi',
-            // A lock whose age cannot be read (it vanished after the mkdir, or no GNU stat) counts as fresh, never as stale.
+            'parent=$(dirname "$1")',
+            'mkdir -p "$parent" || exit 3',
+            'tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
+            'if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
+            'chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
+            'if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
+            'rm -rf "$tmp"',
+            // The lock vanished between the rename and here: the caller tries again.
+            '[ -d "$1" ] || exit 4',
+            // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
             'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
-            'cat "$1/owner.json" 2>/dev/null',
+            'head -c 4096 "$1/owner.json" 2>/dev/null',
             'exit 1',
         ].join('\n'), [lockDir]);
     },
-    /** Moves a stale lock aside (rename is atomic, so two runs cannot both break it). */
-    breakLock(lockDir) {
-        return shell_script('al-unlock-stale', 'mv "$1" "$1.broken.$(date +%s).$$" && rm -rf "$1".broken.*', [lockDir]);
+    /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
+    breakLock(lockDir, staleSeconds) {
+        return shell_script('al-unlock-stale', [
+            'set -u',
+            'seen=$(stat -c %Y "$1" 2>/dev/null) || exit 0',
+            '[ $(( $(date +%s) - seen )) -gt "$2" ] || { echo "the lock came back to life" >&2; exit 5; }',
+            'aside=$(mktemp -d "$(dirname "$1")/.broken.XXXXXXXX") || exit 3',
+            'mv -T "$1" "$aside" 2>/dev/null; rm -rf "$aside"',
+        ].join('\n'), [lockDir, String(staleSeconds)]);
     },
     /** Releases the lock only if this run still owns it. */
     releaseLock(lockDir, token) {
         return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then rm -rf "$1"; fi', [lockDir, token]);
     },
+    /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
+    heartbeat(lockDir, token) {
+        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch "$1" && echo ok; else echo lost; fi', [lockDir, token]);
+    },
+    /** Releases every lock a run holds, whatever its token (the post step of a run that was killed). */
+    releaseRunLock(lockDir, runIdValue) {
+        return shell_script('al-unlock-run', 'if grep -qF "\\"runId\\":\\"$2\\"" "$1/owner.json" 2>/dev/null; then rm -rf "$1" && echo released; fi', [lockDir, runIdValue]);
+    },
+    /** The last state the audit log recorded (repair). */
+    lastAuditedState(auditPath) {
+        return shell_script('al-last-state', 'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi', [auditPath]);
+    },
 };
 // --- running them --------------------------------------------------------------------------
 async function readRemoteFile(remote, path) {
-    const output = await ssh_runChecked(remote, commands.readFile(path), `reading ${path}`);
+    const output = await ssh_runChecked(remote, state_commands.readFile(path), `reading ${path}`);
     const newline = output.indexOf('\n');
     return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
 }
 async function writeRemoteFile(remote, path, content) {
-    await ssh_runChecked(remote, commands.writeFileAtomic(path), `writing ${path}`, { stdin: content });
+    await ssh_runChecked(remote, state_commands.writeFileAtomic(path), `writing ${path}`, { stdin: content });
 }
-async function readState(remote, paths, app, now) {
-    const text = await readRemoteFile(remote, paths.state);
-    if (text === null)
-        return emptyState(app, now);
+/** A state file that cannot be read as one: torn, hand-edited, or not ours. */
+class StateUnreadable extends errors_HostError {
+    path;
+    problem;
+    constructor(host, path, problem) {
+        super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
+        this.path = path;
+        this.problem = problem;
+    }
+}
+function parseState(text, app) {
     let document;
     try {
         document = JSON.parse(text);
     }
     catch {
-        throw new errors_HostError(remote.label, `${paths.state} is not valid JSON; fix or remove it (the audit log ${paths.audit} has the history)`);
+        return { ok: false, problem: 'is not valid JSON (torn or edited by hand)' };
     }
     const parsed = appStateSchema.safeParse(document);
-    if (!parsed.success)
-        throw new errors_HostError(remote.label, `${paths.state} is not an agent-loop state file: ${parsed.error.issues[0]?.message}`);
-    return parsed.data;
+    if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return { ok: false, problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}` };
+    }
+    if (parsed.data.app !== app)
+        return { ok: false, problem: `belongs to the app '${hosts_printable(parsed.data.app)}', not '${app}'` };
+    return { ok: true, state: migrateState(parsed.data) };
+}
+async function state_readState(remote, paths, app, now) {
+    const text = await readRemoteFile(remote, paths.state);
+    if (text === null)
+        return emptyState(app, now);
+    const parsed = parseState(text, app);
+    if (!parsed.ok)
+        throw new StateUnreadable(remote.label, paths.state, parsed.problem);
+    return parsed.state;
 }
 async function writeState(remote, paths, state) {
     await writeRemoteFile(remote, paths.state, `${JSON.stringify(state, null, 2)}\n`);
 }
 async function audit(remote, paths, record) {
-    await ssh_runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
+    await ssh_runChecked(remote, state_commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
+}
+const lockOwnerSchema = object({ token: schemas_string().max(100), runId, actor, version: schemas_string().max(140), phase: schemas_string().max(60), time: schemas_string().max(40), runUrl: schemas_string().max(300).optional() });
+/** The owner file of a lock, read as data: fields that do not fit are shown escaped, never as they are. */
+function parseLockOwner(text) {
+    try {
+        const value = JSON.parse(text);
+        const parsed = lockOwnerSchema.safeParse(value);
+        if (parsed.success)
+            return parsed.data;
+        if (!value || typeof value !== 'object')
+            return null;
+        const fields = {};
+        for (const key of ['runId', 'actor', 'version', 'phase', 'time']) {
+            const raw = value[key];
+            if (typeof raw === 'string')
+                fields[key] = hosts_printable(raw, 80);
+        }
+        return fields;
+    }
+    catch {
+        return null;
+    }
 }
 class LockHeld extends errors_ConfigurationError {
     owner;
     ageSeconds;
     stale;
     constructor(host, owner, ageSeconds, stale) {
-        const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'})` : 'an unknown run';
+        const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'})` : 'a lock with no owner file (made by hand or by an old version)';
         super(stale
-            ? `${host}: a stale lock (${ageSeconds} s old) from ${who} is in the way; if that run is gone, re-run with break-stale-lock: true`
-            : `${host}: another deploy holds the lock: ${who}, ${ageSeconds} s ago; wait for it, or set lock-wait-seconds`);
+            ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
+            : owner
+                ? `${host}: another deploy holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`
+                : `${host}: another deploy holds the lock: ${who}; it is broken once it is older than lock-stale-seconds with break-stale-lock: true`);
         this.owner = owner;
         this.ageSeconds = ageSeconds;
         this.stale = stale;
@@ -51842,35 +52327,37 @@ class LockHeld extends errors_ConfigurationError {
 }
 /** Takes the app's lock on a host; returns a function that releases it. */
 async function acquireLock(remote, paths, owner, options) {
-    const deadline = options.now() + options.waitSeconds * 1000;
+    let deadline = options.now() + options.waitSeconds * 1000;
+    let asked = false;
     for (;;) {
-        const result = await remote.run(commands.acquireLock(paths.lock), { stdin: JSON.stringify(owner) });
+        const result = await remote.run(state_commands.acquireLock(paths.lock), { stdin: JSON.stringify(owner) });
         if (result.code === 0 && result.stdout.trim() === 'acquired') {
             return async () => {
-                await remote.run(commands.releaseLock(paths.lock, owner.token));
+                await remote.run(state_commands.releaseLock(paths.lock, owner.token));
             };
         }
+        if (result.code === 4)
+            continue;
         if (result.code !== 1)
-            throw new errors_HostError(remote.label, `could not take the lock in ${paths.lock}: ${result.stderr.trim() || `exit ${result.code}`}`);
+            throw new errors_HostError(remote.label, `could not take the lock in ${paths.lock}: ${hosts_printable(result.stderr.trim(), 300) || `exit ${result.code}`}`);
         const [header = '', ...rest] = result.stdout.split('\n');
-        const [, created = '0', hostNow = '0'] = header.split(' ');
-        const ageSeconds = Math.max(0, Number(hostNow) - Number(created));
-        let holder = null;
-        try {
-            holder = JSON.parse(rest.join('\n'));
-        }
-        catch {
-            holder = null;
-        }
+        const [, seen = '0', hostNow = '0'] = header.split(' ');
+        const ageSeconds = Math.max(0, Number(hostNow) - Number(seen));
+        const holder = parseLockOwner(rest.join('\n'));
         const stale = ageSeconds > options.staleSeconds;
         if (stale && options.breakStale) {
-            options.warn(`${remote.label}: breaking a stale lock (${ageSeconds} s old) held by run ${holder?.runId ?? '?'}`);
-            await ssh_runChecked(remote, commands.breakLock(paths.lock), 'breaking the stale lock');
+            options.warn(`${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`);
+            await ssh_runChecked(remote, state_commands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
             continue;
+        }
+        if (!stale && !asked && options.onHeld) {
+            asked = true;
+            const atLeast = await options.onHeld(holder);
+            deadline = Math.max(deadline, options.now() + atLeast * 1000);
         }
         if (stale || options.now() >= deadline)
             throw new LockHeld(remote.label, holder, ageSeconds, stale);
-        await options.sleep(Math.min(2000, Math.max(100, deadline - options.now())));
+        await options.sleep(Math.min(asked ? 250 : 2000, Math.max(100, deadline - options.now())));
     }
 }
 
@@ -51946,40 +52433,64 @@ function parseStatus(text) {
 }
 /**
  * Writes the include (new content on stdin), checks the whole nginx configuration, and reloads.
- * If the check or the reload fails, the previous file is put back and nginx keeps what it had.
- * Then it polls the status server until the new generation is served and prints `live <ms>`.
+ * Then it polls the status server until the new generation is served, against a real deadline.
+ * On every failure (check, reload, or a reload that exits 0 and never takes effect) the previous
+ * file is put back and, after a reload, nginx is reloaded onto it again, so the file on disk is
+ * always what nginx serves. Temporary files are made by mktemp next to the include (never a
+ * guessable name that a planted symlink could redirect) with an explicit mode.
  */
 const SWITCH_SCRIPT = `set -u
-file=$1; status_url=$2; status_host=$3; generation=$4; shift 4
+file=$1; status_url=$2; status_host=$3; generation=$4; confirm_ms=$5; shift 5
 dir=$(dirname "$file")
 [ -d "$dir" ] || { echo "the nginx include directory $dir does not exist" >&2; exit 30; }
-tmp="$file.al-new.$$"; backup="$file.al-prev"
+[ ! -L "$file" ] || { echo "$file is a symbolic link: refusing to replace it" >&2; exit 34; }
+tmp=$(mktemp "$dir/.agent-loop-new.XXXXXXXX") || exit 31
+backup=
+trap 'rm -f "$tmp" \${backup:+"$backup"}' EXIT
 cat > "$tmp" || exit 31
+chmod 644 "$tmp"
 started=$(date +%s%N)
 had_previous=0
-if [ -f "$file" ]; then cp -p "$file" "$backup" || exit 32; had_previous=1; fi
+if [ -f "$file" ]; then backup=$(mktemp "$dir/.agent-loop-prev.XXXXXXXX") || exit 32; cat "$file" > "$backup" || exit 32; chmod 644 "$backup"; had_previous=1; fi
 mv -f "$tmp" "$file" || exit 33
 restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; else rm -f "$file"; fi; }
 if ! out=$("$@" -t 2>&1); then restore; printf '%s\\n' "$out" >&2; exit 20; fi
 if ! out=$("$@" -s reload 2>&1); then restore; printf '%s\\n' "$out" >&2; exit 21; fi
-rm -f "$backup"
-i=0
-while [ "$i" -lt 500 ]; do
-  body=$(curl -s --max-time 2 -H "Host: $status_host" "$status_url" 2>/dev/null) || body=
+deadline=$(( started + confirm_ms * 1000000 ))
+while :; do
+  body=$(curl -s --max-time 1 -H "Host: $status_host" "$status_url" 2>/dev/null) || body=
   case "$body" in *"\\"generation\\":\\"$generation\\""*) echo "live $(( ($(date +%s%N) - started) / 1000000 ))"; exit 0 ;; esac
-  sleep 0.01
-  i=$((i + 1))
+  [ "$(date +%s%N)" -lt "$deadline" ] || break
+  sleep 0.02
 done
-echo "nginx reloaded, but its status server did not serve the new weights within 5 s" >&2
+# The reload said yes but nginx never served the new file: put the old one back and reload onto
+# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
+restore
+if out=$("$@" -s reload 2>&1); then again=restored; else again="not reloaded: $out"; fi
+echo "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)" >&2
 exit 22`;
+/** How long the switch waits for nginx to serve the new weights after a reload. */
+const CONFIRM_MS = 5000;
 function switchCommand(includePath, site, generation, nginx) {
-    return shell_script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, ...nginx]);
+    return shell_script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), ...nginx]);
 }
 function statusUrl(site) {
     return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
 }
+/** Prints what nginx serves (`live …`, from the status server) and what the include on disk says (`file …`). */
 function readWeightsCommand(includePath, site) {
-    return shell_script('al-weights', 'if body=$(curl -s -f --max-time 2 -H "Host: $2" "$3"); then printf "live %s\\n" "$body"; elif [ -f "$1" ]; then printf "file "; grep -m1 "^# agent-loop: " "$1" | cut -c15-; else echo none; fi', [includePath, statusHost(site.app), statusUrl(site)]);
+    return shell_script('al-weights', 'if body=$(curl -s -f --max-time 2 -H "Host: $2" "$3"); then printf "live %s\\n" "$body"; fi; if [ -f "$1" ]; then printf "file "; grep -m1 "^# agent-loop: " "$1" | cut -c15- | head -c 2000; echo; fi; echo end', [includePath, statusHost(site.app), statusUrl(site)]);
+}
+function parseRouterView(output) {
+    let live = null;
+    let file = null;
+    for (const line of output.split('\n')) {
+        if (line.startsWith('live '))
+            live = parseStatus(line.slice(5).trim());
+        if (line.startsWith('file '))
+            file = parseStatus(line.slice(5).trim());
+    }
+    return { live, file };
 }
 let generationCounter = 0;
 function newGeneration(now) {
@@ -52010,7 +52521,7 @@ class NginxRouter {
                 : result.code === 21
                     ? 'nginx could not be reloaded (the previous file was put back)'
                     : result.code === 22
-                        ? 'nginx did not confirm the new weights'
+                        ? 'nginx did not serve the new weights'
                         : 'writing the nginx include failed';
             throw new errors_HostError(this.remote.label, `${what}: ${nginxSays}`);
         }
@@ -52018,13 +52529,12 @@ class NginxRouter {
         return { weights, liveMs: live ? Number(live[1]) : Number.NaN };
     }
     async getWeights() {
+        const view = await this.inspect();
+        return view.live ?? view.file;
+    }
+    async inspect() {
         const result = await this.remote.run(readWeightsCommand(this.includePath, this.site));
-        const output = result.stdout.trim();
-        if (output.startsWith('live '))
-            return parseStatus(output.slice(5));
-        if (output.startsWith('file '))
-            return parseStatus(output.slice(5));
-        return null;
+        return parseRouterView(result.stdout);
     }
 }
 
@@ -52087,9 +52597,29 @@ function emptyAccessTally() {
     return { colors: {}, skipped: 0 };
 }
 /**
+ * The color's own answer time in ms from `upstream_time` (`$upstream_response_time`): the first
+ * value, which is the attempt of the color the line names, even when nginx went on to the other
+ * color as a backup ("0.012, 0.003", or "0.012 : 0.003" after an internal redirect). null when
+ * the color never answered ("-") or the field is missing.
+ *
+ * Why not `request_time`: it starts at the first byte nginx reads from the client, so a client
+ * that trickles its headers or body makes it as long as it likes; nginx reads the whole request
+ * before it opens the upstream, so the upstream time is the app's alone.
+ */
+function upstreamMs(upstreamTime) {
+    if (typeof upstreamTime === 'number')
+        return Number.isFinite(upstreamTime) && upstreamTime >= 0 ? upstreamTime * 1000 : null;
+    if (typeof upstreamTime !== 'string')
+        return null;
+    const first = (upstreamTime.split(/[,:]/)[0] ?? '').trim();
+    return /^\d+(\.\d+)?$/.test(first) ? Number(first) * 1000 : null;
+}
+/**
  * Counts access lines per color (pure). A line is ours when its `upstream` is `agent_loop_<app>_<color>`;
  * an error is a status ≥ 500 (502/504 from nginx itself included, e.g. when a color is down);
- * latency is `request_time` in ms. Blank lines are ignored; everything else that does not fit counts as skipped.
+ * latency is the color's upstream time (`upstream_time`, see upstreamMs), not the client-driven
+ * `request_time`; a request the color never answered counts as a request (and an error) without a
+ * latency. Blank lines are ignored; everything else that does not fit counts as skipped.
  */
 function parseAccessLines(lines, app, into = emptyAccessTally()) {
     const prefix = `${nginxName(app)}_`;
@@ -52104,9 +52634,9 @@ function parseAccessLines(lines, app, into = emptyAccessTally()) {
             into.skipped += 1;
             continue;
         }
-        const { upstream, status, request_time: requestTime } = (entry ?? {});
+        const { upstream, status, upstream_time: upstreamTime } = (entry ?? {});
         const color = typeof upstream === 'string' && upstream.startsWith(prefix) ? upstream.slice(prefix.length) : undefined;
-        if ((color !== 'blue' && color !== 'green') || typeof status !== 'number' || typeof requestTime !== 'number') {
+        if ((color !== 'blue' && color !== 'green') || typeof status !== 'number') {
             into.skipped += 1;
             continue;
         }
@@ -52119,8 +52649,11 @@ function parseAccessLines(lines, app, into = emptyAccessTally()) {
         const colorFailed = firstAttempt !== '' && firstAttempt !== '-' && (!/^\d+$/.test(firstAttempt) || Number(firstAttempt) >= 500);
         if (status >= 500 || colorFailed)
             sample.errors += 1;
-        const bucket = latencyBucket(requestTime * 1000);
-        sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
+        const latencyMs = upstreamMs(upstreamTime);
+        if (latencyMs !== null) {
+            const bucket = latencyBucket(latencyMs);
+            sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
+        }
     }
     return into;
 }
@@ -52160,6 +52693,13 @@ class AccessLogFollower {
     async read() {
         const tally = emptyAccessTally();
         const path = this.host.accessLog;
+        const { mark } = this.host;
+        if (this.inode === undefined && mark && mark.path === path && !this.options.fromStart) {
+            // Start at the switch: the normal follow below reads from the mark, and finds a rotation or
+            // a truncation since then as it would between two samples.
+            this.inode = mark.inode;
+            this.offset = mark.offset;
+        }
         if (this.inode === undefined) {
             const first = await this.readFile(path, '', 0, this.options.fromStart ? this.maxReadBytes : 0);
             if (first.missing)
@@ -52374,6 +52914,41 @@ class probe_ProbeSource {
 ;// CONCATENATED MODULE: ./packages/shared/src/http.ts
 /** The one HTTP client for APIs (Slack, GitHub, Prometheus): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
 
+
+/** The most an answer may hold (a page of GitHub deployments or a Prometheus range is well under it). */
+const MAX_BODY_BYTES = (/* unused pure expression or super */ null && (8 * 1024 * 1024));
+/**
+ * Reads a response body up to `maxBytes`: a server that answers without end (or a proxy page of
+ * megabytes) cannot fill the runner's memory; beyond the cap the request fails.
+ */
+async function readCapped(response, maxBytes = MAX_BODY_BYTES) {
+    const declared = Number(response.headers.get('content-length') ?? '0');
+    if (declared > maxBytes) {
+        await response.body?.cancel();
+        throw new Error(`the answer is ${declared} bytes, more than the ${maxBytes} this client reads`);
+    }
+    if (!response.body)
+        return '';
+    const reader = response.body.getReader();
+    const chunks = [];
+    let total = 0;
+    for (;;) {
+        const { done, value } = await reader.read();
+        if (done)
+            break;
+        total += value.byteLength;
+        if (total > maxBytes) {
+            await reader.cancel();
+            throw new Error(`the answer is more than the ${maxBytes} bytes this client reads`);
+        }
+        chunks.push(value);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+}
+/** A short, escaped excerpt of an answer for an error message: never the whole body, never raw control characters. */
+function http_excerpt(body, max = 200) {
+    return printable(body.trim(), max);
+}
 async function http_requestJson(method, url, payload, headers = {}, options = {}) {
     return retry(async () => {
         const response = await fetch(url, {
@@ -52382,9 +52957,9 @@ async function http_requestJson(method, url, payload, headers = {}, options = {}
             body: payload === undefined ? undefined : JSON.stringify(payload),
             signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
         });
-        const body = await response.text();
+        const body = await readCapped(response);
         if (response.status >= 500)
-            throw new Error(`HTTP ${response.status}${body ? `: ${body.slice(0, 300)}` : ''}`);
+            throw new Error(`HTTP ${response.status}${body ? `: ${http_excerpt(body)}` : ''}`);
         return { status: response.status, body, headers: Object.fromEntries(response.headers) };
     }, { attempts: options.attempts ?? 3, delayMs: 500 });
 }
@@ -52468,10 +53043,10 @@ function parseQueryResponse(status, body) {
         parsed = JSON.parse(body);
     }
     catch {
-        throw new Error(`HTTP ${status}, not a Prometheus answer: ${body.slice(0, 200)}`);
+        throw new Error(`HTTP ${status}, not a Prometheus answer: ${excerpt(body)}`);
     }
     if (parsed.status !== 'success' || !parsed.data) {
-        throw new Error(`HTTP ${status}: ${parsed.errorType ?? 'error'}: ${parsed.error ?? body.slice(0, 200)}`);
+        throw new Error(`HTTP ${status}: ${excerpt(parsed.errorType ?? 'error', 40)}: ${excerpt(parsed.error ?? body)}`);
     }
     const { resultType, result } = parsed.data;
     if (resultType === 'scalar')
@@ -52648,6 +53223,8 @@ function colorSample(answers) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/index.ts
+
+
 
 
 
@@ -52879,12 +53456,467 @@ async function preflight_preflight(remote, stateDir, includeDir, nginx, limits) 
     const result = await remote.run(preflightCommand(stateDir, includeDir, nginx), { timeoutMs: 60_000 });
     const facts = parsePreflight(result.stdout);
     const problems = judgePreflight(facts, limits, includeDir);
-    if (problems.length > 0)
-        throw new HostError(remote.label, `preflight failed: ${problems.join('; ')}`);
+    if (problems.length > 0) {
+        // A prerequisite the doctor knows how to fix comes with its command.
+        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
+        if (missing.some((item) => item.kind !== 'configuration'))
+            throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
+        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
+    }
     return facts;
+}
+const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; shift 3
+echo "user=$(id -un)"; echo "uid=$(id -u)"
+if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
+else
+  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
+  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
+fi
+if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
+word=$1; [ "$word" = sudo ] && { shift; while [ "\${1#-}" != "$1" ]; do shift; done; word=$1; set -- sudo -n "$@"; }
+if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
+case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
+if out=$("$@" -t 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
+if [ -z "$access_log" ]; then echo log=unchecked
+elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; echo "log_group=$(stat -c %G "$access_log")"; fi
+else echo log=absent; fi`;
+function doctorCommand(target) {
+    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, ...target.nginx]);
+}
+function parseDoctor(output) {
+    const values = new Map();
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0)
+            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
+    }
+    const first = (key) => values.get(key)?.[0] ?? '';
+    return {
+        user: first('user'),
+        root: first('uid') === '0',
+        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
+        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
+        nginxFound: first('nginx_found') === 'yes',
+        nginxInSbin: first('nginx_sbin'),
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        curl: first('curl') === 'yes',
+        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
+        accessLogGroup: first('log_group'),
+        sudo: first('sudo') === 'yes',
+    };
+}
+const q = (word) => quote(word);
+/** What is missing, each with the command that fixes it (run as a sudo-capable user, or run host-setup). */
+function judgeDoctor(facts, target) {
+    const user = facts.user || 'DEPLOY_USER';
+    const found = [];
+    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
+    const nginxLine = nginxWords.join(' ');
+    if (facts.stateDir === 'denied')
+        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+    if (facts.includeDir === 'missing')
+        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o ${q(user)} -m 0755 ${q(target.includeDir)}` });
+    if (facts.includeDir === 'denied')
+        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: `sudo chown ${q(user)} ${q(target.includeDir)}` });
+    if (!facts.curl)
+        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+    if (!facts.nginxFound) {
+        found.push(facts.nginxInSbin
+            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: `set nginx-command: sudo -n ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')} (and run host-setup for the sudoers rule)` }
+            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
+    }
+    else if (!facts.nginxOk) {
+        const privileged = /permission denied|not permitted|a password is required|sudo:/i.test(facts.nginxOutput);
+        if (privileged && !facts.root) {
+            const path = nginxWords[0]?.startsWith('/') ? nginxWords[0] : (facts.nginxInSbin || `/usr/sbin/${nginxWords[0] ?? 'nginx'}`);
+            const base = [path, ...nginxWords.slice(1)].join(' ');
+            found.push({
+                problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`,
+                fix: `run host-setup with deploy-user ${user}, or: echo ${q(`${user} ALL=(root) NOPASSWD: ${base} -t, ${base} -s reload`)} | sudo tee /etc/sudoers.d/agent-loop && sudo chmod 0440 /etc/sudoers.d/agent-loop && sudo visudo -c; then set nginx-command: sudo -n ${base}`,
+            });
+        }
+        else {
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
+        }
+    }
+    if (facts.accessLog === 'denied') {
+        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: facts.accessLogGroup && facts.accessLogGroup !== 'root' ? `sudo usermod -a -G ${q(facts.accessLogGroup)} ${q(user)}` : `sudo chgrp adm ${q(target.accessLog)} && sudo usermod -a -G adm ${q(user)}` });
+    }
+    return found;
+}
+function formatPrerequisites(host, missing) {
+    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
+}
+/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
+async function doctor(remote, target) {
+    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
+    return judgeDoctor(parseDoctor(result.stdout), target);
+}
+/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
+async function requirePrerequisites(remote, target) {
+    const missing = await doctor(remote, target);
+    if (missing.length > 0)
+        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
+}
+/**
+ * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
+ * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
+ * `mkdir: Permission denied`. Anything else is passed on as it was.
+ */
+async function explainUnprepared(remote, target, error) {
+    let missing = [];
+    try {
+        missing = await doctor(remote, target);
+    }
+    catch {
+        // The doctor could not run either: the original error says more.
+    }
+    if (missing.length > 0)
+        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
+    throw error;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/parallel.ts
+/** Runs `task` for every item with at most `limit` running at once; keeps the input order. */
+async function parallel_mapLimit(items, limit, task) {
+    const results = new Array(items.length);
+    let next = 0;
+    const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await task(items[index], index);
+        }
+    });
+    await Promise.all(workers);
+    return results;
+}
+/** Like mapLimit, but never rejects: every item gets its own outcome. */
+function parallel_settleLimit(items, limit, task) {
+    return parallel_mapLimit(items, limit, async (item, index) => {
+        try {
+            return { ok: true, value: await task(item, index) };
+        }
+        catch (error) {
+            return { ok: false, error };
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/session.ts
+
+
+
+
+
+
+
+
+/** The run was cancelled: thrown by a step that had not started, or by a wait that was cut short. */
+class session_Cancelled extends Error {
+    name = 'Cancelled';
+    constructor(what = 'the run was cancelled') {
+        super(what);
+    }
+}
+const session_isCancelled = (settings) => settings.signal?.aborted === true;
+/** How often a lock's owner shows it is alive; a lock silent for lock-stale-seconds belongs to a dead run. */
+const HEARTBEAT_MS = 5000;
+/** One host, connected, locked for this run, with its state read. */
+class HostSession {
+    spec;
+    remote;
+    settings;
+    state;
+    unlock;
+    lockToken;
+    router;
+    paths;
+    /** Set when the heartbeat finds the lock is no longer this run's (broken by another run). */
+    lockLost = false;
+    heartbeat;
+    constructor(spec, remote, settings, state, unlock, router, lockToken) {
+        this.spec = spec;
+        this.remote = remote;
+        this.settings = settings;
+        this.state = state;
+        this.unlock = unlock;
+        this.lockToken = lockToken;
+        this.paths = state_statePaths(spec.stateDir, settings.app);
+        this.router =
+            router ??
+                new NginxRouter(remote, { app: settings.app, bluePort: spec.bluePort, greenPort: spec.greenPort, statusPort: spec.nginxStatusPort, splitKey: settings.splitKey }, spec.nginxConfDir, spec.nginxCommand, settings.clock.now);
+    }
+    get label() {
+        return this.remote.label;
+    }
+    port(color) {
+        return color === 'blue' ? this.spec.bluePort : this.spec.greenPort;
+    }
+    /** Keeps the lock's time fresh while this run works, so that a run that dies is known dead within lock-stale-seconds. */
+    startHeartbeat() {
+        if (!this.lockToken || this.heartbeat)
+            return;
+        const token = this.lockToken;
+        this.heartbeat = setInterval(() => {
+            this.remote
+                .run(state_commands.heartbeat(this.paths.lock, token), { timeoutMs: HEARTBEAT_MS })
+                .then((result) => {
+                if (result.stdout.trim() === 'lost' && !this.lockLost) {
+                    this.lockLost = true;
+                    this.settings.log.warn(`${this.label}: this run's lock was taken away (another run found it dead); no further traffic change is made here`);
+                }
+            })
+                .catch(() => undefined);
+        }, HEARTBEAT_MS);
+        this.heartbeat.unref();
+    }
+    async saveState(state) {
+        const next = { ...state, schema: 2, updatedAt: new Date(this.settings.clock.now()).toISOString() };
+        await writeState(this.remote, this.paths, next);
+        this.state = next;
+        // The audit log keeps every saved state (without its long history), so a torn state file can be rebuilt.
+        await this.audit('state saved', { state: { ...next, history: next.history.slice(-5) } });
+    }
+    /** Appends to the host's audit log; an audit failure is reported but does not stop a rollback. */
+    async audit(step, details = {}) {
+        try {
+            await audit(this.remote, this.paths, { time: new Date(this.settings.clock.now()).toISOString(), runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details });
+        }
+        catch (error) {
+            this.settings.log.warn(`${this.label}: could not append to the audit log: ${errors_errorMessage(error)}`);
+        }
+    }
+    /** An abort request left by a rollback that waits for this run's lock (null when there is none). */
+    async abortRequest() {
+        const result = await this.remote.run(shell_script('al-abort-read', 'if [ -f "$1" ]; then printf "abort "; head -c 600 "$1"; fi', [this.paths.abort]), { timeoutMs: 5000 });
+        return result.stdout.startsWith('abort ') ? result.stdout.slice(6).trim() : null;
+    }
+    async clearAbortRequest() {
+        await this.remote.run(['rm', '-f', this.paths.abort]).catch(() => undefined);
+    }
+    async close() {
+        if (this.heartbeat)
+            clearInterval(this.heartbeat);
+        this.heartbeat = undefined;
+        try {
+            await this.unlock();
+        }
+        catch (error) {
+            this.settings.log.warn(`${this.label}: could not release the lock: ${errors_errorMessage(error)}`);
+        }
+        finally {
+            this.remote.close();
+        }
+    }
+}
+/**
+ * Connects to every host (in parallel), then locks them one after the other in one global order
+ * (sorted by host), so that two runs never each hold a lock the other waits for: of two runs started
+ * together, the one that takes the first host proceeds and the other stops there, naming it. Then
+ * each host's state is read and any traffic change a dead run left half-done is settled.
+ * All or nothing: if any host cannot be opened, the others are released before anything changed.
+ */
+async function session_openSessions(specs, settings, owner, options = {}) {
+    const ordered = [...specs].sort((a, b) => (a.target.label < b.target.label ? -1 : a.target.label > b.target.label ? 1 : 0));
+    const connected = await parallel_settleLimit(ordered, settings.maxParallel, (spec) => ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
+    const connectFailures = connected.flatMap((result) => (result.ok ? [] : [result.error]));
+    if (connectFailures.length > 0) {
+        for (const result of connected)
+            if (result.ok)
+                result.value.close();
+        throwAll(connectFailures);
+    }
+    const remotes = connected.map((result) => result.value);
+    const locked = [];
+    try {
+        for (const [index, spec] of ordered.entries()) {
+            if (session_isCancelled(settings))
+                throw new session_Cancelled('cancelled while taking the locks');
+            const remote = remotes[index];
+            const paths = state_statePaths(spec.stateDir, settings.app);
+            const token = (0,external_node_crypto_.randomUUID)();
+            const unlock = await acquireLock(remote, paths, { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}) }, {
+                waitSeconds: settings.lock.waitSeconds,
+                staleSeconds: settings.lock.staleSeconds,
+                breakStale: settings.lock.breakStale,
+                sleep: settings.clock.sleep,
+                now: settings.clock.now,
+                warn: settings.log.warn,
+                ...(options.onHeld ? { onHeld: (holder) => options.onHeld(remote, paths, holder) } : {}),
+            }).catch((error) => 
+            // Another run holding the lock is no sign of an unprepared host; anything else asks the doctor.
+            error instanceof LockHeld ? Promise.reject(error) : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '' }, error));
+            locked.push({ spec, remote, unlock, token });
+        }
+    }
+    catch (error) {
+        await Promise.all(locked.map((entry) => entry.unlock().catch(() => undefined)));
+        for (const remote of remotes)
+            remote.close();
+        throw error;
+    }
+    // Locked in lock order; handed back in the order the hosts were given, so reports follow the input.
+    const byInput = [...locked].sort((a, b) => specs.indexOf(a.spec) - specs.indexOf(b.spec));
+    const sessions = byInput.map(({ spec, remote, unlock, token }) => new HostSession(spec, remote, settings, null, unlock, undefined, token));
+    for (const session of sessions)
+        session.startHeartbeat();
+    const prepared = await parallel_settleLimit(sessions, settings.maxParallel, async (session) => {
+        session.state = settings.repairState ? await repairState(session, settings) : await state_readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
+        await session_settle(session, settings);
+    });
+    const failures = prepared.flatMap((result) => (result.ok ? [] : [result.error]));
+    if (failures.length > 0) {
+        await session_closeSessions(sessions);
+        throwAll(failures);
+    }
+    return sessions;
+}
+/** The session whose lock is taken first (a rollback waiting for the lock waits there). */
+function session_firstInLockOrder(sessions) {
+    return [...sessions].sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0))[0];
+}
+function throwAll(failures) {
+    const first = failures[0];
+    if (failures.length === 1)
+        throw first;
+    const error = new AggregateError(failures, failures.map(errors_errorMessage).join('\n'));
+    if (failures.every((failure) => failure instanceof Error && failure.name === 'ConfigurationError'))
+        Object.defineProperty(error, 'name', { value: 'ConfigurationError' });
+    throw error;
+}
+async function session_closeSessions(sessions) {
+    await Promise.all(sessions.map((session) => session.close()));
+}
+const sameWeights = (a, b) => !!a && !!b && a.blue === b.blue && a.green === b.green;
+/**
+ * Settles what a run that died (killed, lost its connection, its disk full) left behind: a traffic
+ * change recorded as pending is put on its safe side — back where it was for a deploy, a ramp or a
+ * promote; through to the good version for a rollback — and the state then says what nginx serves.
+ * An include file that differs from what nginx serves (a reload that never took effect) is
+ * rewritten to what nginx serves, so the next reload by anyone changes nothing.
+ */
+async function session_settle(session, settings) {
+    const { state } = session;
+    const view = await session.router.inspect();
+    const pending = state.pending;
+    if (pending) {
+        const target = pending.recover === 'to' || pending.from === null ? pending.to : pending.from;
+        if (!sameWeights(view.live?.weights, target)) {
+            await session.router.setWeights(target);
+        }
+        else if (view.file && !sameWeights(view.file.weights, target)) {
+            await session.router.setWeights(target);
+        }
+        let next = { ...state, pending: null };
+        if (target === pending.to) {
+            next = { ...next, active: pending.commit.active, canary: pending.commit.canary };
+            for (const change of pending.commit.releases)
+                next = state_updateRelease(next, change.id, { status: change.status, ...(change.status === 'live' ? { servedAt: next.releases.find((release) => release.id === change.id)?.servedAt ?? new Date(settings.clock.now()).toISOString() } : {}) });
+        }
+        else if (pending.phase === 'deploy' && pending.release) {
+            next = state_updateRelease(next, pending.release, { status: 'cancelled', endedAt: new Date(settings.clock.now()).toISOString(), note: `run ${pending.runId} stopped during its traffic switch` });
+            if (next.canary?.release === pending.release)
+                next = { ...next, canary: null };
+        }
+        const detail = `run ${pending.runId} left its ${pending.phase} switch (${pending.from ? router_formatWeights(pending.from) : 'nothing'} → ${router_formatWeights(pending.to)}) unfinished; nginx served ${view.live ? router_formatWeights(view.live.weights) : 'nothing'}; now ${router_formatWeights(target)}`;
+        next = state_withHistory(next, { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, action: 'recover', color: pending.to.blue >= pending.to.green ? 'blue' : 'green', version: '', image: '', outcome: 'success', detail });
+        await session.saveState(next);
+        settings.log.warn(`${session.label}: ${detail}`);
+        return;
+    }
+    if (view.live && view.file && view.live.generation !== view.file.generation) {
+        settings.log.warn(`${session.label}: the nginx include on disk says ${router_formatWeights(view.file.weights)} but nginx serves ${router_formatWeights(view.live.weights)} (a reload that never took effect); rewriting it to what nginx serves`);
+        await session.router.setWeights(view.live.weights);
+        await session.audit('include rewritten to what nginx serves', { live: view.live.weights, file: view.file.weights });
+    }
+}
+/**
+ * Rebuilds a host's state when it is torn or missing: the newest state the audit log recorded,
+ * brought in line with what nginx serves now. Says what it found.
+ */
+async function repairState(session, settings) {
+    const now = new Date(settings.clock.now()).toISOString();
+    const current = await state_readState(session.remote, session.paths, settings.app, now).then((state) => ({ ok: true, state }), (error) => ({ ok: false, error }));
+    if (current.ok && current.state.history.length > 0) {
+        settings.log.info(`${session.label}: the state file is readable; nothing to repair`);
+        return current.state;
+    }
+    const line = (await ssh_runChecked(session.remote, state_commands.lastAuditedState(session.paths.audit), 'reading the audit log')).trim();
+    let rebuilt = null;
+    if (line) {
+        try {
+            const record = JSON.parse(line);
+            const parsed = parseState(JSON.stringify(record.state), settings.app);
+            if (parsed.ok)
+                rebuilt = parsed.state;
+        }
+        catch {
+            rebuilt = null;
+        }
+    }
+    const view = await session.router.inspect();
+    const live = view.live?.weights ?? view.file?.weights ?? null;
+    if (!rebuilt) {
+        if (!current.ok && !live)
+            throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor nginx says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
+        rebuilt = { schema: 2, app: settings.app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
+    }
+    let next = { ...rebuilt, pending: null };
+    const found = [line ? `the audit log's last state (${rebuilt.updatedAt})` : 'no state in the audit log'];
+    if (live) {
+        const major = live.blue >= live.green ? 'blue' : 'green';
+        const minor = major === 'blue' ? 'green' : 'blue';
+        found.push(`nginx serves ${router_formatWeights(live)}`);
+        if (live[minor] === 0)
+            next = { ...next, active: major, canary: null };
+        else if (next.canary?.color === minor)
+            next = { ...next, active: major, canary: { ...next.canary, percent: live[minor] } };
+        else
+            next = { ...next, active: major, canary: null };
+        if (rebuilt.pending && !sameWeights(rebuilt.pending.to, live))
+            found.push('a pending switch that never took effect was dropped');
+    }
+    next = state_withHistory(next, { time: now, runId: settings.run.runId, actor: settings.run.actor, action: 'repair', color: next.active ?? 'blue', version: '', image: '', outcome: 'success', detail: `rebuilt from ${found.join('; ')}` });
+    await session.saveState(next);
+    settings.log.warn(`${session.label}: state rebuilt from ${found.join('; ')}: active ${next.active ?? 'none'}${next.canary ? `, canary ${next.canary.version} at ${next.canary.percent}%` : ''}`);
+    return next;
+}
+/**
+ * The post step of a run that was killed before it could clean up: on each host, settle a traffic
+ * change this run left pending and release this run's lock. Needs no lock of its own (it only
+ * touches what this run owns).
+ */
+async function cleanUpRun(specs, settings) {
+    const done = [];
+    await settleLimit(specs, settings.maxParallel, async (spec) => {
+        const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
+        try {
+            const paths = statePaths(spec.stateDir, settings.app);
+            const owned = await remote.run(script('al-owner', 'head -c 4096 "$1/owner.json" 2>/dev/null', [paths.lock]));
+            if (!owned.stdout.includes(`"runId":"${settings.run.runId}"`))
+                return;
+            const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
+            const session = new HostSession(spec, remote, settings, state, async () => {
+                await remote.run(commands.releaseRunLock(paths.lock, settings.run.runId));
+            });
+            await session_settle(session, settings);
+            await session.audit('lock released by the post step', { reason: 'the run ended without releasing it' });
+            await session.close();
+            done.push(remote.label);
+        }
+        finally {
+            remote.close();
+        }
+    });
+    return done;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/procedure.ts
+
 
 
 
@@ -52905,10 +53937,17 @@ function procedure_newReport(session, phase) {
         steps: [],
     };
 }
-async function procedure_step(work, settings, name, body, detail) {
+/**
+ * One timed, logged and audited step on one host. A cancelled run starts no new step; with
+ * `interruptible`, a step that waits (health, drain) gives up at once when the run is cancelled
+ * (never used for a traffic switch, whose outcome must be known).
+ */
+async function procedure_step(work, settings, name, body, detail, options = {}) {
     const started = settings.clock.now();
     try {
-        const value = await body();
+        if (isCancelled(settings))
+            throw new Cancelled(`cancelled before: ${name}`);
+        const value = options.interruptible && settings.signal ? await raceCancel(body(), settings.signal, name) : await body();
         const record = { step: name, ok: true, ms: settings.clock.now() - started, ...(detail ? { detail: detail(value) } : {}) };
         work.report.steps.push(record);
         settings.log.info(`${work.session.label}: ${name} ok (${record.ms} ms)${record.detail ? `: ${record.detail}` : ''}`);
@@ -52922,6 +53961,21 @@ async function procedure_step(work, settings, name, body, detail) {
         await work.session.audit(name, { ok: false, ms: record.ms, detail: record.detail });
         throw error;
     }
+}
+function raceCancel(promise, signal, name) {
+    if (signal.aborted)
+        return Promise.reject(new Cancelled(`cancelled during: ${name}`));
+    return new Promise((resolve, reject) => {
+        const onAbort = () => reject(new Cancelled(`cancelled during: ${name}`));
+        signal.addEventListener('abort', onAbort, { once: true });
+        promise.then((value) => {
+            signal.removeEventListener('abort', onAbort);
+            resolve(value);
+        }, (error) => {
+            signal.removeEventListener('abort', onAbort);
+            reject(error);
+        });
+    });
 }
 function procedure_history(settings, entry) {
     return { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, ...entry };
@@ -52951,21 +54005,15 @@ async function procedure_onEveryHost(works, settings, task) {
     return results.every((result) => result.ok);
 }
 /**
- * Moves every host to the weights `plan` gives it, all or nothing: when one host fails, every host
- * that moved goes back to the weights it had. Returns whether all moved.
+ * Moves every host to the weights its plan gives, all or nothing, with a write-ahead record: the
+ * intent is saved before nginx is touched and the outcome after, so an interruption at any point
+ * leaves a state from which the next run knows what nginx may serve. A host whose intent cannot
+ * be saved is not touched; a host whose outcome cannot be saved counts as failed. When one host
+ * fails, every host that moved goes back to the weights (and the state) it had. Returns whether all moved.
  */
 async function procedure_switchAll(works, settings, name, plan) {
-    const results = await settleLimit(works, settings.maxParallel, (work) => procedure_step(work, settings, name, async () => {
-        const weights = plan(work);
-        const result = await work.session.router.setWeights(weights);
-        work.moved = true;
-        work.report.weightsAfter = result.weights;
-        work.report.switchMs = result.liveMs;
-        work.report.liveAt = settings.clock.now();
-        return result;
-    }, (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`));
-    const failed = results.filter((result) => !result.ok);
-    if (failed.length === 0)
+    const results = await settleLimit(works, settings.maxParallel, (work) => procedure_step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`));
+    if (results.every((result) => result.ok))
         return true;
     results.forEach((result, index) => {
         if (!result.ok) {
@@ -52974,22 +54022,81 @@ async function procedure_switchAll(works, settings, name, plan) {
             work.report.error ??= errorMessage(result.error);
         }
     });
+    await procedure_moveBack(works, settings);
+    return false;
+}
+/** One host's traffic change, with the same write-ahead record as `switchAll` (no other host to undo). */
+async function procedure_switchOne(work, settings, name, plan) {
+    return procedure_step(work, settings, name, () => switchHost(work, settings, plan), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`);
+}
+async function switchHost(work, settings, plan) {
+    const { session } = work;
+    if (session.lockLost)
+        throw new Error(`${session.label}: this run no longer holds the lock; traffic left as it is`);
+    const before = session.state;
+    work.stateBefore ??= before;
+    const committed = plan.commit(before);
+    const changed = committed.releases.filter((release) => before.releases.find((old) => old.id === release.id)?.status !== release.status);
+    const intent = {
+        runId: settings.run.runId,
+        phase: plan.phase,
+        at: new Date(settings.clock.now()).toISOString(),
+        from: work.before,
+        to: plan.weights,
+        recover: plan.recover,
+        ...(plan.release ? { release: plan.release } : {}),
+        commit: { active: committed.active, canary: committed.canary, releases: changed.map((release) => ({ id: release.id, status: release.status })) },
+    };
+    try {
+        await session.saveState({ ...before, pending: intent });
+    }
+    catch (error) {
+        throw new Error(`${session.label}: could not record the switch before making it, so traffic was not touched: ${errorMessage(error)}`);
+    }
+    let result;
+    try {
+        result = await session.router.setWeights(plan.weights);
+    }
+    catch (error) {
+        // nginx kept (or got back) the previous file; the intent is void.
+        await session.saveState({ ...before, pending: null }).catch(() => undefined);
+        throw error;
+    }
+    work.moved = true;
+    work.report.weightsAfter = result.weights;
+    work.report.switchMs = result.liveMs;
+    work.report.liveAt = settings.clock.now();
+    try {
+        await session.saveState({ ...committed, pending: null });
+    }
+    catch (error) {
+        throw new Error(`${session.label}: the switch was made but could not be recorded (${errorMessage(error)}); putting traffic back`);
+    }
+    return result;
+}
+/** Puts every host this phase moved back on the weights and the state it had before. */
+async function procedure_moveBack(works, settings) {
     await settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
         const back = work.before ?? (work.stable ? weightsFor(work.stable, 100) : null);
         if (!back)
             return;
         try {
-            await procedure_step(work, settings, 'move traffic back', () => work.session.router.setWeights(back), (result) => formatWeights(result.weights));
+            // Not interruptible and not skipped when cancelled: this is what a cancel asks for.
+            const started = settings.clock.now();
+            const result = await work.session.router.setWeights(back);
+            work.report.steps.push({ step: 'move traffic back', ok: true, ms: settings.clock.now() - started, detail: formatWeights(result.weights) });
+            settings.log.info(`${work.session.label}: traffic moved back: ${formatWeights(result.weights)}`);
             work.report.weightsAfter = back;
             work.moved = false;
             work.report.outcome = 'reverted';
+            if (work.stateBefore)
+                await work.session.saveState({ ...work.stateBefore, pending: null });
         }
         catch (error) {
             work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errorMessage(error)}`;
             work.report.outcome = 'failed';
         }
     });
-    return false;
 }
 function procedure_summarize(phase, works, ok, started, settings, canaryPercent, error) {
     const first = works[0];
@@ -53155,139 +54262,6 @@ async function runtime_stopRelease(remote, runtime, release, timeoutMs) {
     await runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/parallel.ts
-/** Runs `task` for every item with at most `limit` running at once; keeps the input order. */
-async function parallel_mapLimit(items, limit, task) {
-    const results = new Array(items.length);
-    let next = 0;
-    const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-        while (next < items.length) {
-            const index = next++;
-            results[index] = await task(items[index], index);
-        }
-    });
-    await Promise.all(workers);
-    return results;
-}
-/** Like mapLimit, but never rejects: every item gets its own outcome. */
-function parallel_settleLimit(items, limit, task) {
-    return parallel_mapLimit(items, limit, async (item, index) => {
-        try {
-            return { ok: true, value: await task(item, index) };
-        }
-        catch (error) {
-            return { ok: false, error };
-        }
-    });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/session.ts
-
-
-
-
-
-
-/** One host, connected, locked for this run, with its state read. */
-class HostSession {
-    spec;
-    remote;
-    settings;
-    state;
-    unlock;
-    router;
-    paths;
-    constructor(spec, remote, settings, state, unlock, router) {
-        this.spec = spec;
-        this.remote = remote;
-        this.settings = settings;
-        this.state = state;
-        this.unlock = unlock;
-        this.paths = statePaths(spec.stateDir, settings.app);
-        this.router =
-            router ??
-                new NginxRouter(remote, { app: settings.app, bluePort: spec.bluePort, greenPort: spec.greenPort, statusPort: spec.nginxStatusPort, splitKey: settings.splitKey }, spec.nginxConfDir, spec.nginxCommand, settings.clock.now);
-    }
-    get label() {
-        return this.remote.label;
-    }
-    port(color) {
-        return color === 'blue' ? this.spec.bluePort : this.spec.greenPort;
-    }
-    async saveState(state) {
-        await writeState(this.remote, this.paths, state);
-        this.state = state;
-    }
-    /** Appends to the host's audit log; an audit failure is reported but does not stop a rollback. */
-    async audit(step, details = {}) {
-        try {
-            await audit(this.remote, this.paths, { time: new Date(this.settings.clock.now()).toISOString(), runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details });
-        }
-        catch (error) {
-            this.settings.log.warn(`${this.label}: could not append to the audit log: ${errors_errorMessage(error)}`);
-        }
-    }
-    async close() {
-        try {
-            await this.unlock();
-        }
-        catch (error) {
-            this.settings.log.warn(`${this.label}: could not release the lock: ${errors_errorMessage(error)}`);
-        }
-        finally {
-            this.remote.close();
-        }
-    }
-}
-async function openSession(spec, settings, owner) {
-    const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
-    try {
-        const paths = statePaths(spec.stateDir, settings.app);
-        const unlock = await acquireLock(remote, paths, { ...owner, token: (0,external_node_crypto_.randomUUID)() }, {
-            waitSeconds: settings.lock.waitSeconds,
-            staleSeconds: settings.lock.staleSeconds,
-            breakStale: settings.lock.breakStale,
-            sleep: settings.clock.sleep,
-            now: settings.clock.now,
-            warn: settings.log.warn,
-        });
-        try {
-            const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
-            return new HostSession(spec, remote, settings, state, unlock);
-        }
-        catch (error) {
-            await unlock();
-            throw error;
-        }
-    }
-    catch (error) {
-        remote.close();
-        throw error;
-    }
-}
-/**
- * Connects to and locks every host. All or nothing: if any host cannot be opened, the others are
- * released and the first errors are thrown together, before anything has changed.
- */
-async function session_openSessions(specs, settings, owner) {
-    const opened = await parallel_settleLimit(specs, settings.maxParallel, (spec) => openSession(spec, settings, owner));
-    const failures = opened.flatMap((result) => (result.ok ? [] : [result.error]));
-    if (failures.length > 0) {
-        await Promise.all(opened.flatMap((result) => (result.ok ? [result.value.close()] : [])));
-        const first = failures[0];
-        if (failures.length === 1)
-            throw first;
-        const error = new AggregateError(failures, failures.map(errors_errorMessage).join('\n'));
-        if (first instanceof Error && first.name === 'ConfigurationError')
-            Object.defineProperty(error, 'name', { value: 'ConfigurationError' });
-        throw error;
-    }
-    return opened.map((result) => result.value);
-}
-async function session_closeSessions(sessions) {
-    await Promise.all(sessions.map((session) => session.close()));
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/bluegreen.ts
 
 
@@ -53298,24 +54272,38 @@ async function session_closeSessions(sessions) {
 
 
 
+
+const iso = (settings) => new Date(settings.clock.now()).toISOString();
 // ------------------------------------------------------------------------------------------------
 async function deploy(hosts, settings) {
     const started = settings.clock.now();
     const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.version, phase: 'deploy', time: new Date(started).toISOString() });
     const works = sessions.map((session) => ({ session, report: newReport(session, 'deploy'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
     try {
-        // 1. Every host: preflight, start the idle color, health, readiness, smoke. No traffic moves yet.
+        // 1. Every host: preflight, pull, start the idle color, health, readiness, smoke. No traffic moves yet.
         if (!(await onEveryHost(works, settings, (work) => prepareHost(work, settings)))) {
-            await settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'failed', `traffic unchanged: ${failedHosts(works)}`));
-            return summarize('deploy', works, false, started, settings, 0, `no traffic was moved, because:\n${failedHosts(works)}`);
+            const outcome = isCancelled(settings) ? 'cancelled' : 'failed';
+            const recorded = await recordEnd(works, settings, outcome, `traffic unchanged: ${failedHosts(works)}`);
+            return summarize('deploy', works, false, started, settings, 0, `${outcome === 'cancelled' ? 'the run was cancelled; ' : ''}no traffic was moved, because:\n${failedHosts(works)}${recorded}`);
+        }
+        if (isCancelled(settings)) {
+            const recorded = await recordEnd(works, settings, 'cancelled', 'cancelled before the switch');
+            return summarize('deploy', works, false, started, settings, 0, `the run was cancelled before the switch; no traffic was moved${recorded}`);
         }
         // 2. All hosts passed: send the canary share (or everything, on a first deploy) to the new color.
-        const moved = await switchAll(works, settings, 'switch traffic', (work) => weightsFor(work.target, work.stable ? settings.canaryPercent : 100));
+        // Where each access log stands now: the monitor reads the canary's requests from here.
+        const logMarks = await readLogMarks(works.map((work) => ({ remote: work.session.remote, path: work.session.spec.accessLog })), settings.maxParallel, (message) => settings.log.warn(message));
+        const moved = await switchAll(works, settings, 'switch traffic', (work) => deploySwitch(work, settings, logMarks[works.indexOf(work)] ?? null));
         if (!moved) {
-            await settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'reverted', failedHosts(works)));
-            return summarize('deploy', works, false, started, settings, 0, `switching traffic failed, every host is back on its previous weights:\n${failedHosts(works)}`);
+            const recorded = await recordEnd(works, settings, 'reverted', failedHosts(works));
+            return summarize('deploy', works, false, started, settings, 0, `switching traffic failed, every host is back on its previous weights:\n${failedHosts(works)}${recorded}`);
         }
-        await settleLimit(works, settings.maxParallel, (work) => recordDeploy(work, settings, 'success'));
+        if (isCancelled(settings)) {
+            // Cancelled during the switch: nothing will watch this canary, so it does not stay.
+            await moveBack(works, settings);
+            const recorded = await recordEnd(works, settings, 'cancelled', 'cancelled during the switch; traffic put back');
+            return summarize('deploy', works, false, started, settings, 0, `the run was cancelled during the switch; every host is back on its previous weights${recorded}`);
+        }
         for (const work of works)
             work.report.outcome = 'success';
         const percent = works.every((work) => work.stable) ? settings.canaryPercent : 100;
@@ -53335,54 +54323,86 @@ async function prepareHost(work, settings) {
     work.report.toColor = work.target;
     work.report.version = settings.version;
     work.report.previousVersion = work.stable ? (session.state.colors[work.stable]?.version ?? null) : null;
+    const target = work.target;
     // A re-run after a failed or replaced canary: take the idle color out of traffic before restarting it.
-    if (work.stable && work.before && work.before[work.target] > 0) {
-        await step(work, settings, 'take the idle color out of traffic', () => session.router.setWeights(weightsFor(work.stable, 100)), (result) => formatWeights(result.weights));
-        work.before = weightsFor(work.stable, 100);
+    if (work.stable && work.before && work.before[target] > 0) {
+        const stable = work.stable;
+        await switchOne(work, settings, 'take the idle color out of traffic', {
+            weights: weightsFor(stable, 100),
+            phase: 'take-out',
+            recover: 'to',
+            commit: (state) => {
+                const replaced = state.canary?.release;
+                const next = { ...state, active: stable, canary: null };
+                return replaced ? updateRelease(next, replaced, { status: 'cancelled', endedAt: iso(settings), note: `replaced by ${settings.version} before it was promoted` }) : next;
+            },
+        });
+        work.before = weightsFor(stable, 100);
+        work.moved = false;
+        work.stateBefore = undefined;
     }
-    const release = { app: settings.app, color: work.target, port: session.port(work.target), image: settings.image, version: settings.version };
+    // The release is on record before anything is touched: whatever happens next, it is known.
+    const releaseId = newReleaseId();
+    work.releaseId = releaseId;
+    await session.saveState(addRelease(session.state, { id: releaseId, version: settings.version, image: settings.image, color: target, runId: settings.run.runId, deployedAt: iso(settings), status: 'deploying', servedAt: null, restoredAt: null, endedAt: null, note: '' }));
+    const release = { app: settings.app, color: target, port: session.port(target), image: settings.image, version: settings.version };
     const timeoutMs = settings.commandTimeoutSeconds * 1000;
-    const previous = session.state.colors[work.target];
-    // Pull (and check the engine) before anything is stopped: a missing image must leave the idle color as it was.
-    const prepared = await step(work, settings, `prepare ${settings.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image);
-    await step(work, settings, `stop whatever runs as ${work.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
-    await step(work, settings, `start ${settings.version} as ${work.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs));
-    await session.saveState({
-        ...session.state,
-        colors: { ...session.state.colors, [work.target]: { image: prepared.image, version: settings.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } },
-    });
-    await step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds), (ms) => `healthy after ${ms} ms`);
+    // Pull and check first: an image that cannot be had stops the deploy before the idle color (maybe a
+    // standby kept for an instant rollback) is touched.
+    const prepared = await step(work, settings, `prepare ${settings.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image, { interruptible: true });
+    const previous = session.state.colors[target];
+    await step(work, settings, `stop whatever runs as ${target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
+    if (previous)
+        await session.saveState({ ...session.state, colors: { ...session.state.colors, [target]: { ...previous, status: 'stopped', since: iso(settings) } } });
+    await step(work, settings, `start ${settings.version} as ${target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs), undefined, { interruptible: true });
+    // The color records the image it runs: for compose, the tag resolved to its digest, so a rollback restarts exactly what ran.
+    await session.saveState(updateRelease({ ...session.state, colors: { ...session.state.colors, [target]: { image: prepared.image, version: settings.version, port: release.port, status: 'running', since: iso(settings) } } }, releaseId, { image: prepared.image }));
+    await step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds), (ms) => `healthy after ${ms} ms`, { interruptible: true });
     for (const request of settings.smokeRequests) {
-        const result = await step(work, settings, `smoke ${request.method} ${request.path}`, async () => {
+        await step(work, settings, `smoke ${request.method} ${request.path}`, async () => {
             const outcome = await smoke(session.remote, release.port, request);
             work.report.smoke.push(outcome);
             if (!outcome.ok)
-                throw new Error(`smoke ${request.method} ${request.path} on ${work.target}: ${outcome.problem}`);
+                throw new Error(`smoke ${request.method} ${request.path} on ${target}: ${outcome.problem}`);
             return outcome;
         }, (outcome) => `${outcome.status} in ${outcome.latencyMs} ms`);
-        void result;
     }
 }
-async function recordDeploy(work, settings, outcome, detail) {
-    const { session } = work;
-    let state = session.state;
-    if (outcome === 'success') {
-        state = work.stable
-            ? { ...state, active: work.stable, canary: { color: work.target, version: settings.version, image: settings.image, percent: settings.canaryPercent, since: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId } }
-            : { ...state, active: work.target, canary: null };
-    }
-    else if (state.canary?.color === work.target) {
-        // The idle color no longer runs what the canary record says.
-        state = { ...state, canary: null };
-    }
-    state = withHistory(state, history(settings, { action: 'deploy', color: work.target, version: settings.version, image: settings.image, outcome, ...(detail ? { detail: detail.slice(0, 500) } : {}) }));
-    try {
+function deploySwitch(work, settings, logMark) {
+    const target = work.target;
+    const stable = work.stable;
+    const releaseId = work.releaseId;
+    return {
+        weights: weightsFor(target, stable ? settings.canaryPercent : 100),
+        phase: 'deploy',
+        recover: 'from',
+        ...(releaseId ? { release: releaseId } : {}),
+        commit: (state) => {
+            const now = iso(settings);
+            let next = stable
+                ? { ...state, active: stable, canary: { color: target, version: settings.version, image: settings.image, percent: settings.canaryPercent, since: now, runId: settings.run.runId, ...(releaseId ? { release: releaseId } : {}), ...(logMark ? { logMark } : {}) } }
+                : { ...state, active: target, canary: null };
+            next = updateRelease(next, releaseId, stable ? { status: 'canary' } : { status: 'live', servedAt: now });
+            return withHistory(next, history(settings, { action: 'deploy', color: target, version: settings.version, image: settings.image, outcome: 'success' }));
+        },
+    };
+}
+/** Records on every host how the deploy ended when it did not succeed; a failed write is reported, never swallowed. */
+async function recordEnd(works, settings, outcome, detail) {
+    const results = await settleLimit(works, settings.maxParallel, async (work) => {
+        const { session } = work;
+        let state = session.state;
+        if (state.canary?.color === work.target && state.canary.release !== undefined && state.canary.release !== work.releaseId) {
+            // The idle color no longer runs what the canary record says.
+            state = { ...state, canary: null };
+        }
+        const status = outcome === 'cancelled' ? 'cancelled' : 'failed';
+        state = updateRelease(state, work.releaseId, { status, endedAt: iso(settings), note: oneLine(work.report.error ?? detail).slice(0, 300) });
+        state = withHistory(state, history(settings, { action: 'deploy', color: work.target, version: settings.version, image: settings.image, outcome, detail: detail.slice(0, 500) }));
         await session.saveState(state);
-    }
-    catch (error) {
-        work.report.error = `${work.report.error ?? ''} ; saving state failed: ${errorMessage(error)}`;
-        throw error;
-    }
+    });
+    const failures = results.flatMap((result, index) => (result.ok ? [] : [`${works[index]?.session.label}: recording the outcome failed: ${errorMessage(result.error)}`]));
+    return failures.length > 0 ? `\n${failures.join('\n')}` : '';
 }
 // ------------------------------------------------------------------------------------------------
 async function promote(hosts, settings) {
@@ -53394,25 +54414,45 @@ async function promote(hosts, settings) {
         if (!(await onEveryHost(works, settings, (work) => checkPromotable(work, settings)))) {
             return summarize('promote', works, false, started, settings, 0, `nothing was promoted, because:\n${failedHosts(works)}`);
         }
+        if (isCancelled(settings))
+            return summarize('promote', works, false, started, settings, 0, 'the run was cancelled before the switch; nothing was promoted');
         const pending = works.filter((work) => work.report.outcome !== 'noop');
         // 2. All traffic to the new color on every host, or back where it was.
-        const moved = await switchAll(pending, settings, 'switch all traffic', (work) => weightsFor(work.target, 100));
+        const moved = await switchAll(pending, settings, 'switch all traffic', (work) => promoteSwitch(work, settings));
         if (!moved) {
             return summarize('promote', works, false, started, settings, 0, `promotion failed, every host is back on its previous weights:\n${failedHosts(pending)}`);
         }
-        // 3. Let in-flight requests on the old color finish, then stop it (unless kept for instant rollback).
-        if (pending.length > 0 && settings.drainSeconds > 0) {
-            settings.log.info(`draining the previous color for ${settings.drainSeconds} s`);
-            await settings.clock.sleep(settings.drainSeconds * 1000);
-        }
-        await settleLimit(pending, settings.maxParallel, (work) => finishPromotion(work, settings));
         for (const work of pending)
             work.report.outcome = 'success';
+        // 3. Let in-flight requests on the old color finish, then stop it (unless kept for instant rollback).
+        // A cancel here leaves the promotion done and the old color running, which the state says.
+        if (pending.length > 0 && settings.drainSeconds > 0 && !isCancelled(settings)) {
+            settings.log.info(`draining the previous color for ${settings.drainSeconds} s`);
+            await cancellableSleep(settings, settings.drainSeconds * 1000);
+        }
+        if (!isCancelled(settings))
+            await settleLimit(pending, settings.maxParallel, (work) => finishPromotion(work, settings));
         return summarize('promote', works, true, started, settings, 100);
     }
     finally {
         await closeSessions(sessions);
     }
+}
+/** Sleeps, or returns early when the run is cancelled. */
+async function cancellableSleep(settings, ms) {
+    const signal = settings.signal;
+    if (!signal)
+        return settings.clock.sleep(ms);
+    if (signal.aborted)
+        return;
+    await new Promise((resolve) => {
+        const done = () => {
+            signal.removeEventListener('abort', done);
+            resolve();
+        };
+        signal.addEventListener('abort', done, { once: true });
+        void settings.clock.sleep(ms).then(done);
+    });
 }
 async function checkPromotable(work, settings) {
     const { session } = work;
@@ -53443,26 +54483,41 @@ async function checkPromotable(work, settings) {
     work.report.fromColor = work.stable;
     work.report.version = canary.version;
     work.report.previousVersion = state.colors[work.stable]?.version ?? null;
-    await step(work, settings, `check ${canary.color} is healthy`, () => waitHealthy(session.remote, session.port(canary.color), settings.healthPaths, Math.min(settings.healthTimeoutSeconds, 30)), (ms) => `healthy after ${ms} ms`);
+    await step(work, settings, `check ${canary.color} is healthy`, () => waitHealthy(session.remote, session.port(canary.color), settings.healthPaths, Math.min(settings.healthTimeoutSeconds, 30)), (ms) => `healthy after ${ms} ms`, { interruptible: true });
+}
+function promoteSwitch(work, settings) {
+    const target = work.target;
+    const canary = work.session.state.canary;
+    return {
+        weights: weightsFor(target, 100),
+        phase: 'promote',
+        recover: 'from',
+        ...(canary?.release ? { release: canary.release } : {}),
+        commit: (state) => {
+            const now = iso(settings);
+            const previousLive = liveRelease(state);
+            let next = { ...state, active: target, canary: null };
+            if (previousLive && previousLive.id !== canary?.release)
+                next = updateRelease(next, previousLive.id, { status: 'superseded', endedAt: now });
+            next = updateRelease(next, canary?.release, { status: 'live', servedAt: now });
+            return withHistory(next, history(settings, { action: 'promote', color: target, version: canary?.version ?? work.report.version ?? '', image: canary?.image ?? '', outcome: 'success' }));
+        },
+    };
 }
 async function finishPromotion(work, settings) {
     const { session } = work;
     const old = work.stable;
     const oldRelease = session.state.colors[old];
-    let colors = session.state.colors;
-    if (oldRelease && !settings.keepPrevious) {
-        try {
-            await step(work, settings, `stop ${old} (${oldRelease.version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: old, port: session.port(old), image: oldRelease.image, version: oldRelease.version }, settings.commandTimeoutSeconds * 1000));
-            colors = { ...colors, [old]: { ...oldRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } };
-        }
-        catch (error) {
-            // Traffic already left the old color; a failed stop is worth a warning, not a rollback.
-            work.report.error = `the previous color could not be stopped: ${errorMessage(error)}`;
-        }
+    if (!oldRelease || settings.keepPrevious || oldRelease.status === 'stopped')
+        return;
+    try {
+        await step(work, settings, `stop ${old} (${oldRelease.version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: old, port: session.port(old), image: oldRelease.image, version: oldRelease.version }, settings.commandTimeoutSeconds * 1000));
+        await session.saveState({ ...session.state, colors: { ...session.state.colors, [old]: { ...oldRelease, status: 'stopped', since: iso(settings) } } });
     }
-    const canary = session.state.canary;
-    const next = withHistory({ ...session.state, active: work.target, canary: null, colors }, history(settings, { action: 'promote', color: work.target, version: canary?.version ?? work.report.version ?? '', image: canary?.image ?? '', outcome: 'success' }));
-    await session.saveState(next);
+    catch (error) {
+        // Traffic already left the old color; a failed stop is worth a warning, not a rollback.
+        work.report.error = `the previous color could not be stopped: ${errorMessage(error)}`;
+    }
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/common-inputs.ts
@@ -53494,7 +54549,7 @@ function healthPaths(inputs) {
     return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
 }
 /** Session settings (connection, lock, parallelism, who acts) from the shared host inputs. */
-function sessionFromInputs(inputs, run, log, clock = clock_systemClock) {
+function sessionFromInputs(inputs, run, log, clock = clock_systemClock, signal) {
     return {
         app: inputs.app,
         splitKey: inputs['split-key'],
@@ -53509,6 +54564,8 @@ function sessionFromInputs(inputs, run, log, clock = clock_systemClock) {
         run,
         clock,
         log,
+        repairState: inputs['repair-state'],
+        ...(signal ? { signal } : {}),
     };
 }
 
@@ -53536,7 +54593,7 @@ function apiHeaders(context) {
 async function call(context, method, path, body) {
     const response = await requestJson(method, `${context.apiUrl}/repos/${context.owner}/${context.repo}${path}`, body, apiHeaders(context));
     if (response.status >= 300)
-        throw new Error(`GitHub ${method} ${path} answered ${response.status}: ${response.body.slice(0, 300)}`);
+        throw new Error(`GitHub ${method} ${path} answered ${response.status}: ${excerpt(response.body, 300)}`);
     return (response.body ? JSON.parse(response.body) : {});
 }
 /** The URL marked rel="next" in a `Link` header (GitHub's pagination), or null (pure). */
@@ -53562,7 +54619,7 @@ async function github_githubGet(context, pathOrUrl) {
     const response = await requestJson('GET', url, undefined, apiHeaders(context));
     const shown = url.slice(context.apiUrl.length);
     if (response.status >= 300)
-        throw new Error(`GitHub GET ${shown} answered ${response.status}: ${response.body.slice(0, 300)}`);
+        throw new Error(`GitHub GET ${shown} answered ${response.status}: ${excerpt(response.body, 300)}`);
     return { data: (response.body ? JSON.parse(response.body) : null), next: nextPageUrl(response.headers?.link) };
 }
 /**
@@ -53622,22 +54679,85 @@ async function github_bestEffort(what, warn, body) {
 
 
 const ICON = { started: ':rocket:', completed: ':white_check_mark:', failed: ':x:', 'rolled-back': ':rewind:' };
+/** Slack rejects a whole message (`invalid_blocks`) when a section's text is longer or there are more blocks. */
+const SLACK_SECTION_TEXT_LIMIT = 3000;
+const SLACK_BLOCK_LIMIT = 50;
+/** Host names listed before "… and N more". */
+const NAMED_HOSTS = 5;
+/** mrkdwn control characters: text from hosts and errors must never open a link or a mention. */
+function escapeMrkdwn(text) {
+    return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+/** "h1, h2, h3, h4, h5 … and 35 more" */
+function nameSome(names, shown = NAMED_HOSTS) {
+    if (names.length <= shown)
+        return names.join(', ');
+    return `${names.slice(0, shown).join(', ')} … and ${names.length - shown} more`;
+}
+/**
+ * A phase's error is one line per failed host, each "HOST: message" (see failedHosts). Hosts that
+ * failed the same way are grouped, so 40 hosts refusing connections make one line, not 40.
+ */
+function summariseFailures(error) {
+    const lines = error.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+    if (lines.length < 2)
+        return null;
+    const groups = new Map();
+    const hosts = [];
+    for (const line of lines) {
+        const match = /^(\S+?): (.+)$/.exec(line);
+        const host = match?.[1] ?? '';
+        const message = match?.[2] ?? line;
+        if (host)
+            hosts.push(host);
+        groups.set(message, [...(groups.get(message) ?? []), ...(host ? [host] : [])]);
+    }
+    return { hosts, groups: [...groups].map(([message, named]) => ({ message, hosts: named })) };
+}
+/** Keeps whole lines while they fit the limit, then says how many were left out. */
+function capLines(lines, limit, more) {
+    const full = lines.join('\n');
+    if (full.length <= limit)
+        return full;
+    const kept = [];
+    for (const [index, line] of lines.entries()) {
+        if ([...kept, line, more(lines.length - index - 1)].join('\n').length > limit)
+            break;
+        kept.push(line);
+    }
+    return [...kept, more(lines.length - kept.length)].join('\n');
+}
+/** Cuts a raw text before it is escaped, so an entity is never cut in half. */
+function clip(text, length) {
+    return text.length > length ? `${text.slice(0, length - 1)}…` : text;
+}
+function errorLines(error) {
+    const summary = summariseFailures(error);
+    if (!summary)
+        return [`*error:* ${escapeMrkdwn(clip(error, 2000))}`];
+    const lines = [`*failed on ${summary.hosts.length} hosts:* ${escapeMrkdwn(nameSome(summary.hosts))}`];
+    for (const group of summary.groups) {
+        lines.push(`• ${escapeMrkdwn(clip(group.message, 500))}${group.hosts.length > 0 ? ` (${escapeMrkdwn(nameSome(group.hosts, 3))})` : ''}`);
+    }
+    return lines;
+}
 function slackPayload(notice) {
-    const lines = Object.entries(notice.fields).map(([key, value]) => `*${key}:* ${value}`);
+    const lines = Object.entries(notice.fields).map(([key, value]) => `*${escapeMrkdwn(clip(key, 100))}:* ${escapeMrkdwn(clip(value, 500))}`);
     if (notice.durationMs !== undefined)
         lines.push(`*duration:* ${(notice.durationMs / 1000).toFixed(1)} s`);
     if (notice.error)
-        lines.push(`*error:* ${notice.error}`);
-    if (notice.runUrl)
-        lines.push(`<${notice.runUrl}|workflow run>`);
-    const text = `${ICON[notice.event]} ${notice.title}`;
-    return {
-        text,
-        blocks: [
-            { type: 'section', text: { type: 'mrkdwn', text: `*${text}*` } },
-            { type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } },
-        ],
-    };
+        lines.push(...errorLines(notice.error));
+    // The link is kept whatever is cut: it leads to the full log.
+    const link = notice.runUrl ? `<${notice.runUrl.replaceAll('|', '%7C').replaceAll('>', '%3E')}|workflow run>` : '';
+    const budget = SLACK_SECTION_TEXT_LIMIT - (link ? link.length + 1 : 0);
+    const body = capLines(lines, budget, (left) => `… and ${left} more line${left === 1 ? '' : 's'} (see the workflow run)`);
+    const heading = `${ICON[notice.event]} ${escapeMrkdwn(clip(notice.title, 500))}`;
+    const details = [body, link].filter((part) => part !== '').join('\n');
+    // A section needs at least one character: with nothing to add there is only the heading.
+    const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: `*${heading}*` } }];
+    if (details !== '')
+        blocks.push({ type: 'section', text: { type: 'mrkdwn', text: details } });
+    return { text: heading, blocks: blocks.slice(0, SLACK_BLOCK_LIMIT) };
 }
 async function notify_notifySlack(webhookUrl, notice, warn) {
     if (webhookUrl === '')
@@ -53685,7 +54805,7 @@ function incident_restoredLine(restoredMs) {
     return `Traffic restored in ${seconds} s ${met ? '✅' : '❌'} (procedure target: ${ROLLBACK_TARGET_MS / 1000} s${met ? `, ${Math.max(1, Math.round(ROLLBACK_TARGET_MS / Math.max(restoredMs, 1)))}× faster` : ''}).`;
 }
 function incidentIssue(story, extraLabels = []) {
-    const title = `Rollback: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
+    const title = `${story.error ? 'Rollback FAILED' : 'Rollback'}: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
     const timeline = story.hosts
         .flatMap((host) => host.steps.map((step) => [host.host, step.step, step.ok ? 'ok' : 'failed', `${step.ms} ms`, step.detail ?? '']))
         .slice(0, 200);
@@ -53694,6 +54814,7 @@ function incidentIssue(story, extraLabels = []) {
         `**Trigger:** ${story.trigger}`,
         `**Reason:** ${story.reason}`,
         `**Decided at:** ${new Date(story.decidedAt).toISOString()}`,
+        ...(story.error ? ['', `**The rollback failed; traffic stays where it was:** ${story.error.split('\n').slice(0, 20).join(' / ')}`, ...(story.candidates && story.candidates.length > 0 ? [`**Versions one can roll back to by name:** ${story.candidates.join(', ')}`] : [])] : []),
         '',
         incident_restoredLine(story.restoredMs),
         '',
@@ -53717,7 +54838,7 @@ async function announceRollback(story, options) {
     const { github } = options;
     if (github) {
         if (options.failedDeploymentId !== null) {
-            await bestEffort('marking the failed deployment', options.log.warn, () => setDeploymentStatus(github, options.failedDeploymentId, 'failure', `rolled back: ${story.trigger}`, story.runUrl));
+            await bestEffort('marking the failed deployment', options.log.warn, () => setDeploymentStatus(github, options.failedDeploymentId, 'failure', `${story.error ? 'rollback failed' : 'rolled back'}: ${story.trigger}`.slice(0, 140), story.runUrl));
         }
         deploymentId = await bestEffort('recording the rollback deployment', options.log.warn, async () => {
             const id = await createDeployment(github, {
@@ -53726,7 +54847,7 @@ async function announceRollback(story, options) {
                 description: `rollback of ${story.app} to ${story.targetVersion ?? '?'}`,
                 payload: { app: story.app, version: story.targetVersion, rollback: true, failedVersion: story.failedVersion, restoredMs: story.restoredMs, trigger: story.trigger },
             });
-            await setDeploymentStatus(github, id, story.restoredMs === null ? 'failure' : 'success', `rollback to ${story.targetVersion ?? '?'}`, story.runUrl);
+            await setDeploymentStatus(github, id, story.error || story.restoredMs === null ? 'failure' : 'success', `${story.error ? 'failed rollback' : 'rollback'} to ${story.targetVersion ?? '?'}`.slice(0, 140), story.runUrl);
             return id;
         });
         if (options.createIncident) {
@@ -53736,6 +54857,16 @@ async function announceRollback(story, options) {
     }
     else if (options.createIncident || options.failedDeploymentId !== null) {
         options.log.warn('no github-token (or GITHUB_REPOSITORY): the deployment status and the incident issue were not recorded');
+    }
+    if (story.error) {
+        await notifySlack(options.slackWebhookUrl, {
+            event: 'failed',
+            title: `ROLLBACK FAILED: ${story.app} in ${story.environment} (to ${story.targetVersion ?? '?'})`,
+            fields: { trigger: story.trigger, reason: story.reason, error: story.error.split('\n').slice(0, 5).join(' / '), ...(incidentUrl ? { incident: incidentUrl } : {}) },
+            durationMs: story.durationMs,
+            runUrl: story.runUrl,
+        }, options.log.warn);
+        return { incidentUrl, deploymentId };
     }
     await notifySlack(options.slackWebhookUrl, {
         event: 'rolled-back',
@@ -53748,6 +54879,7 @@ async function announceRollback(story, options) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/summary.ts
+
 
 
 
@@ -53783,26 +54915,58 @@ function phaseSummary(app, result) {
 // ------------------------------------------------------------------------------------------------
 // Canary analysis: a table per rule and charts of error rate and P95 over time for each color.
 const VERDICT = { success: '✅ success', failure: '❌ failure', inconclusive: '⚠️ inconclusive', error: '⛔ error' };
-/** A Mermaid xychart-beta line chart, one line per color (pure). Mermaid draws no legend, so the title names the lines. */
+/**
+ * A Mermaid xychart-beta line chart, one line per color (pure). Mermaid draws no legend, so the
+ * title names the lines. No data is never drawn as 0: xychart has no gaps, so an instant where a
+ * line has no value is left off the x axis, and a note under the chart names what is missing.
+ */
 function xyChart(title, unit, series, value, lines) {
     const times = [...new Set(series.map((point) => point.t))].sort((a, b) => a - b);
     if (times.length === 0)
         return '';
-    const lineValues = lines.map(({ color }) => times.map((t) => {
+    const valueAt = (t, color) => {
         const point = series.find((p) => p.t === t && p.color === color);
         const v = point ? value(point) : null;
-        return v === null || !Number.isFinite(v) ? 0 : Math.round(v * 100) / 100;
-    }));
+        return v === null || !Number.isFinite(v) ? null : Math.round(v * 100) / 100;
+    };
+    const drawn = times.filter((t) => lines.every(({ color }) => valueAt(t, color) !== null));
+    const missing = lines
+        .map(({ color }) => ({ color, at: times.filter((t) => valueAt(t, color) === null) }))
+        .filter((gap) => gap.at.length > 0)
+        .map((gap) => `${gap.color} at ${gap.at.length > 8 ? `${gap.at.slice(0, 8).map((t) => Math.round(t)).join(', ')}… (${gap.at.length} samples)` : gap.at.map((t) => Math.round(t)).join(', ')} s`);
+    const note = missing.length > 0 ? `\n\n${title}: no data (left out of the chart, not drawn as 0) for ${missing.join('; ')}.` : '';
+    if (drawn.length === 0)
+        return `${title}: no sample had data for every line.${note}`;
+    const lineValues = lines.map(({ color }) => drawn.map((t) => valueAt(t, color)));
     const max = Math.max(1, ...lineValues.flat());
     return [
         '```mermaid',
         'xychart-beta',
         `  title "${title} — ${lines.map((line, index) => `line ${index + 1}: ${line.label}`).join(', ')}"`,
-        `  x-axis "seconds" [${times.map((t) => Math.round(t)).join(', ')}]`,
+        `  x-axis "seconds" [${drawn.map((t) => Math.round(t)).join(', ')}]`,
         `  y-axis "${unit}" 0 --> ${Math.ceil(max * 1.1)}`,
         ...lineValues.map((values) => `  line [${values.join(', ')}]`),
         '```',
-    ].join('\n');
+    ].join('\n') + note;
+}
+/** "4 req, 0% errors, P95 120 ms": one color's figures for a progress line (pure). */
+function progressFigures(figures) {
+    return `${figures.requests} req, ${formatValue('error_rate', figures.errorRate)} errors, P95 ${formatValue('p95_ms', figures.p95Ms)}`;
+}
+/**
+ * One progress line per sample (pure): per color, the interval's and the running figures, then the
+ * rules that are watching or failed. "t=15s canary green: 4 req, 0% errors, P95 120 ms (so far
+ * 12 req, 0% errors, P95 130 ms); stable blue: …; all rules pass so far".
+ */
+function progressLine(sample, result, canary, stable) {
+    const interval = (color) => {
+        const colorSample = sample.colors[color];
+        const requests = colorSample?.requests ?? 0;
+        return { requests, errorRate: requests > 0 ? (colorSample?.errors ?? 0) / requests : null, p95Ms: colorSample && colorSample.latency.length > 0 ? histogramQuantile(colorSample.latency, 0.95) : null };
+    };
+    const side = (role, color) => `${role} ${color}: ${progressFigures(interval(color))} (so far ${progressFigures(result.soFar[role])})`;
+    const rules = result.rules.filter((rule) => rule.status === 'fail' || rule.status === 'watching').map((rule) => `${rule.name}: ${rule.status}`);
+    return `t=${result.elapsedSeconds.toFixed(0)}s ${side('canary', canary)}; ${side('stable', stable)}; ${rules.length > 0 ? rules.join(', ') : 'all rules pass so far'}`;
 }
 function monitorSummary(app, result) {
     const { analysis } = result;
@@ -54170,6 +55334,86 @@ function readMetricsFile(workspace, path, input) {
     if (document === null || typeof document !== 'object' || Array.isArray(document))
         return fail(`${path} holds ${compare_show(document)}; expected a JSON object of metrics such as {"accuracy": 0.93}`);
     return document;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/deploy-metrics.ts
+
+
+
+
+
+/** node_exporter reads `*.prom` files only: one per app and environment, so apps never overwrite each other. */
+function metricsFileName(app, environment) {
+    return `agent_loop_${app}_${environment}.prom`.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+/** Prometheus text format label value: backslash, double quote and new line escaped. */
+function labelValue(value) {
+    return value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
+}
+function deploymentMetricsText(outcome) {
+    const labels = `app="${labelValue(outcome.app)}",environment="${labelValue(outcome.environment)}"`;
+    const withVersion = `${labels},version="${labelValue(outcome.version)}"`;
+    return [
+        '# HELP agent_loop_deployment_failed 1 when the last deployment of this app to this environment failed, 0 when it succeeded.',
+        '# TYPE agent_loop_deployment_failed gauge',
+        `agent_loop_deployment_failed{${withVersion}} ${outcome.failed ? 1 : 0}`,
+        '# HELP agent_loop_last_deployment_timestamp_seconds When the last deployment of this app to this environment ended.',
+        '# TYPE agent_loop_last_deployment_timestamp_seconds gauge',
+        `agent_loop_last_deployment_timestamp_seconds{${labels}} ${Math.floor(outcome.time)}`,
+        ...(outcome.failed
+            ? []
+            : [
+                '# HELP agent_loop_deployed_version_info The version serving this app in this environment after the last successful deployment.',
+                '# TYPE agent_loop_deployed_version_info gauge',
+                `agent_loop_deployed_version_info{${withVersion}} 1`,
+            ]),
+        '',
+    ].join('\n');
+}
+/**
+ * Writes stdin to DIR/FILE atomically: a temporary name node_exporter ignores (not *.prom) in the
+ * same directory, then a rename, so a scrape never sees half a file. The directory must exist.
+ */
+const WRITE_SCRIPT = (/* unused pure expression or super */ null && (`dir=$1; file=$2
+[ -d "$dir" ] || { echo "the textfile collector directory $dir does not exist" >&2; exit 2; }
+tmp="$dir/.$file.$$.tmp"
+cat > "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$dir/$file" || { rm -f "$tmp"; exit 1; }`));
+function writeMetricsCommand(directory, fileName) {
+    return script('al-metrics', WRITE_SCRIPT, [directory, fileName]);
+}
+async function writeDeploymentMetrics(remote, directory, outcome) {
+    const result = await remote.run(writeMetricsCommand(directory, metricsFileName(outcome.app, outcome.environment)), { stdin: deploymentMetricsText(outcome), timeoutMs: 30_000 });
+    if (result.code !== 0)
+        throw new Error(`${remote.label}: writing deployment metrics failed: ${(result.stderr || result.stdout).trim()}`);
+}
+/**
+ * Records the outcome on every host (its own connection, after the phase's sessions are closed).
+ * Never fails the deploy: a host that cannot be written is a warning.
+ */
+async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions, maxParallel, log) {
+    if (directory === '')
+        return;
+    const results = await settleLimit(hosts, maxParallel, async (spec) => {
+        const remote = await connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
+        try {
+            await writeDeploymentMetrics(remote, directory, outcome);
+        }
+        finally {
+            remote.close();
+        }
+    });
+    results.forEach((result, index) => {
+        if (!result.ok)
+            log.warn(`${hosts[index].target.label}: deployment metrics not written: ${errorMessage(result.error)}`);
+    });
+}
+/** The input that turns the metrics on, shared by the actions that write them. */
+const metricsInputs = {
+    'metrics-textfile-dir': field.string({ form: "node_exporter's textfile collector directory on the hosts (absolute, e.g. /var/lib/prometheus/node-exporter), or empty for none", pattern: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]*$/, default: '' }),
+};
+/** For an action's main: records an outcome on its hosts with its connection settings (a no-op without the input). */
+function deploymentMetricsRecorder(inputs, hosts, connectOptions, log) {
+    return (failed, version, now = Date.now()) => recordDeploymentMetrics(hosts, inputs['metrics-textfile-dir'], { app: inputs.app, environment: inputs.environment, version: version || 'unknown', failed, time: now / 1000 }, connectOptions, inputs['max-parallel'], log);
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/dora.ts
@@ -54684,6 +55928,144 @@ function exposition_parseExposition(text) {
     return { families: [...families.values()], sampleCount };
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/hostsetup.ts
+
+
+/**
+ * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
+ * user that is root or may use sudo without a password, it makes the state directory and the nginx
+ * include directory the deploy user's, lets it read the access log, installs a sudoers drop-in that
+ * allows exactly `nginx -t` and `nginx -s reload` (checked with `visudo -c` first), and makes sure
+ * nginx knows the agent_loop log format and includes the include directory. Each step checks
+ * before it changes, so a second run changes nothing; each reports `changed`, `ok` or `todo`.
+ */
+/** The access log format the canary monitor reads (one JSON object per request). */
+const AGENT_LOOP_LOG_FORMAT = 'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+/**
+ * sudoers reads `\ , : =` inside a command's arguments as syntax: they are escaped with a
+ * backslash. Whitespace separates arguments and quotes are not sudoers syntax, so a word with
+ * either cannot be matched exactly and is refused.
+ */
+function sudoersWord(word) {
+    if (word === '' || /[\s"'\0]/.test(word))
+        throw new ConfigurationError(`the nginx argument '${word}' cannot be matched by a sudoers rule (no spaces or quotes)`);
+    return word.replace(/[\\,:=]/g, (character) => `\\${character}`);
+}
+/**
+ * The sudoers drop-in: the deploy user may run, as root and without a password, this exact nginx
+ * (absolute path) with these exact arguments followed by `-t`, or by `-s reload`. Nothing else.
+ */
+function sudoersRule(deployUser, nginxPath, nginxArgs) {
+    if (!USER_NAME.test(deployUser))
+        throw new ConfigurationError(`'${deployUser}' is not a user name`);
+    if (!nginxPath.startsWith('/'))
+        throw new ConfigurationError(`the nginx command must resolve to an absolute path, got '${nginxPath}'`);
+    const base = [nginxPath, ...nginxArgs].map(sudoersWord).join(' ');
+    return [
+        '# Written by agent-loop host-setup: the deploy user may check and reload nginx, and nothing else.',
+        `${deployUser} ALL=(root) NOPASSWD: ${base} -t, ${base} -s reload`,
+        '',
+    ].join('\n');
+}
+/**
+ * The command line the deploy user's actions use for nginx after set-up, for the `nginx-command`
+ * input: sudo without a prompt, nginx by its absolute path (a non-root PATH has no /usr/sbin).
+ */
+function deployNginxCommand(nginxPath, nginxArgs) {
+    return ['sudo', '-n', nginxPath, ...nginxArgs].join(' ');
+}
+/** Where nginx is, as root sees it: `command -v`, else /usr/sbin (not on a non-root PATH). */
+const LOCATE_SCRIPT = (/* unused pure expression or super */ null && (`name=$1
+if [ "$(id -u)" = 0 ]; then path=$(command -v "$name" 2>/dev/null); else path=$(sudo -n sh -c 'command -v "$1"' sh "$name" 2>/dev/null); fi
+[ -z "$path" ] && [ -x "/usr/sbin/$name" ] && path="/usr/sbin/$name"
+case "$path" in /*) echo "nginx_path=$path" ;; *) echo "nginx_path=" ;; esac`));
+function locateCommand(name) {
+    return script('al-locate', LOCATE_SCRIPT, [name]);
+}
+const SETUP_SCRIPT = (/* unused pure expression or super */ null && (`set -u
+user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; shift 7
+if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
+elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
+else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
+id -u "$user" >/dev/null 2>&1 || { echo "fatal=there is no user $user: create it first (sudo useradd --create-home --shell /bin/bash $user) and authorize the deploy key in ~$user/.ssh/authorized_keys"; exit 0; }
+group=$(id -gn "$user")
+err=$(mktemp); rule=$(mktemp); trap 'rm -f "$err" "$rule"' EXIT
+
+own_dir() { # dir mode what
+  if [ -d "$1" ] && [ "$(stat -c %U "$1")" = "$user" ]; then echo "ok=$3 $1 belongs to $user"; return; fi
+  if as_root install -d -o "$user" -g "$group" -m "$2" "$1" 2>"$err"; then echo "changed=$3 $1 now belongs to $user"
+  else echo "todo=$3 $1: $(cat "$err")"; fi
+}
+own_dir "$state_dir" 0750 "state directory"
+own_dir "$include_dir" 0755 "nginx include directory"
+
+if [ -n "$access_log" ]; then
+  target=$access_log; [ -e "$target" ] || target=$(dirname "$access_log")
+  if as_root runuser -u "$user" -- test -r "$target"; then echo "ok=$user can read $target"
+  else
+    log_group=$(stat -c %G "$target")
+    if [ "$log_group" = root ]; then echo "todo=$target belongs to group root: give it a group $user is in (Debian uses adm)"
+    elif as_root usermod -a -G "$log_group" "$user"; then echo "changed=$user joined group $log_group to read $target (effective at its next login)"
+    else echo "todo=could not add $user to group $log_group"; fi
+  fi
+fi
+
+printf '%s' "$rule_text" > "$rule"
+if as_root cmp -s "$rule" "$sudoers_file" 2>/dev/null; then echo "ok=sudoers rule $sudoers_file"
+elif ! out=$(as_root visudo -c -f "$rule" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
+elif as_root install -o root -g root -m 0440 "$rule" "$sudoers_file"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run nginx -t and nginx -s reload as root, nothing else"
+else echo "todo=could not install $sudoers_file"; fi
+
+config=$(as_root "$@" -T 2>/dev/null || true)
+case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
+  *) echo "todo=nginx does not include $include_dir: add 'include $include_dir/*.conf;' inside the http block of the main configuration, then reload" ;; esac
+if printf '%s\\n' "$config" | grep -q 'log_format[[:space:]][[:space:]]*agent_loop[[:space:]]'; then echo "ok=nginx knows the agent_loop log format"
+else
+  file="$include_dir/00-agent-loop-log-format.conf"
+  printf '%s\\n' "$log_format" | as_root tee "$file" >/dev/null
+  if as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
+  else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
+fi`));
+/** The set-up script for a host whose nginx is at nginxPath (from locateCommand). */
+function setupCommand(plan, nginxPath) {
+    if (!USER_NAME.test(plan.deployUser))
+        throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
+    const nginxArgs = plan.nginx.slice(1);
+    const rule = sudoersRule(plan.deployUser, nginxPath, nginxArgs);
+    return script('al-host-setup', SETUP_SCRIPT, [plan.deployUser, plan.stateDir, plan.includeDir, plan.accessLog, plan.sudoersFile, AGENT_LOOP_LOG_FORMAT, rule, nginxPath, ...nginxArgs]);
+}
+function parseSetup(host, output) {
+    const report = { host, nginxPath: '', items: [] };
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq < 0)
+            continue;
+        const key = line.slice(0, eq);
+        const value = line.slice(eq + 1);
+        if (key === 'fatal')
+            report.fatal = value;
+        else if (key === 'nginx_path')
+            report.nginxPath = value;
+        else if (key === 'changed' || key === 'ok' || key === 'todo')
+            report.items.push({ outcome: key, what: value });
+    }
+    return report;
+}
+/** Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or left to do. */
+async function setupHost(remote, plan) {
+    const name = plan.nginx[0] ?? 'nginx';
+    const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
+    if (!located)
+        return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };
+    const result = await remote.run(setupCommand(plan, located), { timeoutMs: 120_000 });
+    const report = parseSetup(remote.label, result.stdout);
+    report.nginxPath = located;
+    if (result.code !== 0 && !report.fatal)
+        throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+    return report;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/kubernetes.ts
 
 const base = (target) => ['kubectl', ...(target.context ? ['--context', target.context] : []), '--namespace', target.namespace];
@@ -54693,6 +56075,11 @@ function rolloutUndo(target, revision) {
 function rolloutStatus(target, timeoutSeconds) {
     return [...base(target), 'rollout', 'status', `deployment/${target.deployment}`, `--timeout=${timeoutSeconds}s`];
 }
+/** Reads the revision the deployment now runs and its images (after the rollout). */
+function currentRevision(target) {
+    return [...base(target), 'get', `deployment/${target.deployment}`, '--output', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision} {.spec.template.spec.containers[*].image}'];
+}
+const REVISION_LINE = /^(\d{1,10}) ([a-z0-9][a-z0-9._/:@-]{0,300}(?: [a-z0-9][a-z0-9._/:@-]{0,300}){0,9})$/;
 /** `kubectl rollout undo`, then `kubectl rollout status`; stops at the first that fails, with kubectl's last words. */
 async function rollbackKubernetes(target, revision, timeoutSeconds, log) {
     for (const argv of [rolloutUndo(target, revision), rolloutStatus(target, timeoutSeconds)]) {
@@ -54701,7 +56088,14 @@ async function rollbackKubernetes(target, revision, timeoutSeconds, log) {
             return { ok: false, error: `${argv.join(' ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join(' ')}` };
         }
     }
-    return { ok: true };
+    // What it went back to, read from the cluster rather than assumed (an undo without a revision goes to the one before).
+    const now = await runLocal(currentRevision(target), { timeoutMs: 60_000 });
+    const match = REVISION_LINE.exec(now.stdout.trim());
+    if (now.code !== 0 || !match) {
+        log.warn(`the rollout finished, but the revision it runs could not be read (${now.code !== 0 ? `exit ${now.code}` : 'unexpected answer'})`);
+        return { ok: true };
+    }
+    return { ok: true, restored: `revision ${match[1]} (${match[2].split(' ').join(', ')})` };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/maintenance.ts
@@ -55033,11 +56427,28 @@ const silentLogger = { info: () => { }, warn: () => { }, group: (_title, body) =
 
 
 
+
+const rollback_describe = (release) => `${release.version} (${release.status})`;
+function candidateList(state) {
+    const list = rollbackCandidates(state).map(rollback_describe);
+    return list.length > 0 ? list.join(', ') : 'none';
+}
+/** Where a release can run: the color that already has it, or the idle color (started from its image). */
+function placement(state, release, idle) {
+    for (const color of [idle, otherColor(idle)]) {
+        const held = state.colors[color];
+        if (held && held.version === release.version && held.image === release.image)
+            return { color, start: held.status !== 'running' };
+    }
+    return { color: idle, start: true };
+}
 function planRollback(state, live, target, host) {
     const active = state.active;
     if (!active)
         throw new ConfigurationError(`${host}: nothing was ever deployed for ${state.app}: there is nothing to roll back to`);
     const serving = (color) => (live ? live[color] === 100 : state.canary === null && active === color);
+    const current = liveRelease(state);
+    const canaryRelease = state.canary ? (state.releases.find((release) => release.id === state.canary?.release) ?? [...state.releases].reverse().find((release) => release.status === 'canary' && release.version === state.canary?.version) ?? null) : null;
     if (target.kind === 'previous') {
         if (state.canary) {
             // A canary in progress: the stable color still runs and serves most traffic.
@@ -55045,32 +56456,66 @@ function planRollback(state, live, target, host) {
             const release = state.colors[stable];
             if (!release)
                 throw new ConfigurationError(`${host}: the state has no release for ${stable}`);
-            return { target: stable, failed: state.canary.color, version: release.version, image: release.image, start: false, noop: false };
+            return { target: stable, failed: state.canary.color, version: release.version, image: release.image, start: release.status !== 'running', noop: false, release: current ?? null, rejected: canaryRelease };
         }
-        const previous = otherColor(active);
-        const release = state.colors[previous];
-        if (!release)
-            throw new ConfigurationError(`${host}: there is no previous version to roll back to (only ${state.colors[active]?.version ?? 'one version'} was deployed)`);
-        return { target: previous, failed: active, version: release.version, image: release.image, start: release.status !== 'running', noop: false };
+        if (current && current.restoredAt !== null && serving(active)) {
+            // What serves was itself put back by a rollback: rolling back again would reach further into
+            // the past than anyone asked. Older versions are one named rollback away.
+            return { target: active, failed: null, version: current.version, image: current.image, start: false, noop: true, release: current, rejected: null, why: `${current.version} was put back by a rollback at ${current.restoredAt}` };
+        }
+        const currentTime = current?.deployedAt ?? '9999';
+        const good = [...state.releases].reverse().find((release) => release.id !== current?.id && release.servedAt !== null && !isRejected(release) && release.deployedAt <= currentTime && release.version !== current?.version);
+        if (!good && state.releases.filter((release) => release.servedAt !== null).length <= 1) {
+            throw new ConfigurationError(`${host}: there is no previous version to roll back to (only ${current?.version ?? 'one version'} was deployed)`);
+        }
+        if (!good) {
+            throw new ConfigurationError(`${host}: there is no earlier good release to roll back to (${current ? `${current.version} serves` : 'nothing serves'}); releases known: ${candidateList(state)}. Name one with target-version to roll back to it anyway`);
+        }
+        const where = placement(state, good, otherColor(active));
+        const skipped = state.releases.filter((release) => release.deployedAt > good.deployedAt && release.id !== current?.id && isRejected(release)).map(rollback_describe);
+        return { target: where.color, failed: active, version: good.version, image: good.image, start: where.start, noop: false, release: good, rejected: current ?? null, ...(skipped.length > 0 ? { why: `skipping ${skipped.join(', ')}, which never served or were rejected` } : {}) };
     }
-    // A named version: a color that has it, or a release from the history started on the idle color.
-    const holder = COLORS.find((color) => state.colors[color]?.version === target.version);
-    if (holder) {
-        const release = state.colors[holder];
-        const done = holder === active && state.canary === null && serving(holder);
-        return { target: holder, failed: done ? null : otherColor(holder), version: release.version, image: release.image, start: release.status !== 'running', noop: done };
+    // A named version: the newest good release of it, else the newest of it at all (with a warning).
+    const named = [...state.releases].reverse().filter((release) => release.version === target.version);
+    const chosen = named.find((release) => !isRejected(release)) ?? named[0];
+    if (!chosen)
+        throw new ConfigurationError(`${host}: version ${target.version} is not in this host's history (known: ${candidateList(state)})`);
+    const warning = isRejected(chosen) ? `${host}: ${chosen.version} was ${chosen.status} (${chosen.note || 'no note'}); rolling back to it because it was named` : undefined;
+    const holder = ['blue', 'green'].find((color) => state.colors[color]?.version === chosen.version && state.colors[color]?.image === chosen.image);
+    if (holder && holder === active && state.canary === null && serving(holder) && state.colors[holder]?.status === 'running') {
+        return { target: holder, failed: null, version: chosen.version, image: chosen.image, start: false, noop: true, release: current ?? chosen, rejected: null, ...(warning ? { warning } : {}) };
     }
-    const deployed = [...state.history].reverse().find((entry) => entry.version === target.version && entry.action === 'deploy' && entry.image !== '');
-    if (!deployed)
-        throw new ConfigurationError(`${host}: version ${target.version} is not in this host's history (known: ${[...new Set(state.history.map((entry) => entry.version))].join(', ') || 'none'})`);
     const idle = state.canary ? state.canary.color : otherColor(active);
-    return { target: idle, failed: active, version: deployed.version, image: deployed.image, start: true, noop: false };
+    const where = holder ? { color: holder, start: state.colors[holder]?.status !== 'running' } : placement(state, chosen, idle);
+    const failed = where.color === active ? (state.canary ? state.canary.color : null) : active;
+    return { target: where.color, failed, version: chosen.version, image: chosen.image, start: where.start, noop: false, release: chosen, rejected: state.canary ? canaryRelease : current && current.id !== chosen.id ? current : null, ...(warning ? { warning } : {}) };
 }
+/**
+ * A rollback that meets a canary monitor holding the lock asks it to stop (an abort request file
+ * next to the lock) and waits for it, however lock-wait-seconds is set: an abort must never wait
+ * for an analysis window to end.
+ */
+const ABORT_WAIT_SECONDS = 30;
 async function rollback(hosts, settings, since) {
     const started = since ?? settings.clock.now();
-    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.target.kind === 'version' ? settings.target.version : '(previous)', phase: 'rollback', time: new Date(started).toISOString() });
+    let abortRequestedAt = null;
+    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.target.kind === 'version' ? settings.target.version : '(previous)', phase: 'rollback', time: new Date(started).toISOString() }, {
+        onHeld: async (remote, paths, holder) => {
+            if (!holder?.phase?.startsWith('monitor'))
+                return 0;
+            abortRequestedAt ??= settings.clock.now();
+            settings.log.warn(`${remote.label}: canary-monitor run ${holder.runId ?? '?'} holds the lock: asking it to stop so that this rollback goes ahead`);
+            const request = JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: settings.reason, time: new Date(settings.clock.now()).toISOString() });
+            await remote.run(script('al-abort', 'set -e; tmp=$(mktemp "$(dirname "$1")/.abort.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.abort]), { stdin: request });
+            return ABORT_WAIT_SECONDS;
+        },
+    });
+    const abortedMonitorMs = abortRequestedAt === null ? null : settings.clock.now() - abortRequestedAt;
     try {
-        return await rollback_rollbackSessions(sessions, settings, started);
+        if (abortRequestedAt !== null)
+            await Promise.all(sessions.map((session) => session.clearAbortRequest()));
+        const result = await rollback_rollbackSessions(sessions, settings, started);
+        return { ...result, abortedMonitorMs };
     }
     finally {
         await closeSessions(sessions);
@@ -55079,31 +56524,34 @@ async function rollback(hosts, settings, since) {
 /** Rolls back on hosts that are already connected and locked (the canary monitor keeps them open, so a rollback is only a switch away). */
 async function rollback_rollbackSessions(sessions, settings, since) {
     const works = sessions.map((session) => ({ session, report: newReport(session, 'rollback'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
+    const candidates = sessions[0] ? rollbackCandidates(sessions[0].state).map((release) => release.version) : [];
     // 1. Every host: plan, and start the target color when it is not running. No traffic moves yet.
     const prepared = await onEveryHost(works, settings, (work) => prepareRollback(work, settings));
-    const failedVersion = works.find((work) => work.plan?.failed)?.plan?.failed;
-    const failedRelease = failedVersion ? (works[0]?.session.state.canary?.color === failedVersion ? works[0]?.session.state.canary?.version : works[0]?.session.state.colors[failedVersion]?.version) ?? null : null;
+    const planned = works.find((work) => work.plan?.rejected)?.plan;
     const finish = (ok, error, restoredMs = null) => ({
         ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
         noop: works.every((work) => work.plan?.noop),
         restoredMs,
-        failedVersion: failedRelease,
+        failedVersion: planned?.rejected?.version ?? null,
+        candidates,
+        abortedMonitorMs: null,
     });
     if (!prepared)
         return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}`);
-    // 2. All traffic to the target on every host, or back where it was.
+    // 2. All traffic to the target on every host, or back where it was. A rollback is never undone
+    // for a cancel: it is the way to safety.
     const pending = works.filter((work) => !work.plan?.noop);
     if (pending.length === 0) {
         settings.log.info(`every host already serves ${works[0]?.plan?.version}: nothing to roll back`);
         return finish(true, undefined, 0);
     }
-    const moved = await switchAll(pending, settings, 'switch traffic back', (work) => weightsFor(work.target, 100));
+    const moved = await switchAll(pending, settings, 'switch traffic back', (work) => rollbackSwitch(work, settings));
     if (!moved)
         return finish(false, `the rollback could not switch every host; each is back on the weights it had:\n${failedHosts(pending)}`);
     const restoredMs = settings.clock.now() - since;
     settings.log.info(`traffic restored to ${works[0]?.plan?.version} on ${pending.length} host(s) ${restoredMs} ms after the decision`);
-    // 3. Record, then stop the failed color unless it is kept for inspection.
-    await settleLimit(pending, settings.maxParallel, (work) => finishRollback(work, settings));
+    // 3. Stop the failed color unless it is kept for inspection.
+    await settleLimit(pending, settings.maxParallel, (work) => stopFailed(work, settings));
     for (const work of pending)
         work.report.outcome = 'success';
     return finish(true, undefined, restoredMs);
@@ -55112,60 +56560,85 @@ async function prepareRollback(work, settings) {
     const { session } = work;
     await readLive(work, settings);
     const plan = planRollback(session.state, work.before, settings.target, session.label);
+    if (plan.warning)
+        settings.log.warn(plan.warning);
+    if (!plan.noop)
+        settings.log.info(`${session.label}: rolling back ${plan.rejected ? `${plan.rejected.version} (${plan.rejected.status})` : 'the current release'} to ${plan.version}${plan.why ? `, ${plan.why}` : ''}`);
     work.plan = plan;
     work.target = plan.target;
     work.stable = plan.failed;
     work.report.toColor = plan.target;
     work.report.fromColor = plan.failed;
     work.report.version = plan.version;
-    work.report.previousVersion = plan.failed ? (session.state.canary?.color === plan.failed ? session.state.canary.version : (session.state.colors[plan.failed]?.version ?? null)) : null;
+    work.report.previousVersion = plan.rejected?.version ?? (plan.failed ? (session.state.colors[plan.failed]?.version ?? null) : null);
     if (plan.noop) {
         work.report.outcome = 'noop';
         work.report.weightsAfter = work.before;
-        settings.log.info(`${session.label}: ${plan.version} already serves all traffic on ${plan.target}`);
+        settings.log.info(`${session.label}: ${plan.version} already serves all traffic on ${plan.target}${plan.why ? ` (${plan.why}); to go further back, name a version with target-version: ${candidateList(session.state)}` : ''}`);
         return;
     }
     const release = { app: settings.app, color: plan.target, port: session.port(plan.target), image: plan.image, version: plan.version };
     if (plan.start) {
-        // A named version that is not in a color takes the idle color: take that color out of traffic first.
+        const timeoutMs = settings.commandTimeoutSeconds * 1000;
+        // Pull first: a missing image changes nothing.
+        const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image);
+        // The color to start takes traffic now (a canary being replaced): take it out first.
         if (work.before && work.before[plan.target] > 0 && plan.failed) {
-            await step(work, settings, 'take the idle color out of traffic', () => session.router.setWeights(weightsFor(plan.failed, 100)), (result) => formatWeights(result.weights));
-            work.before = weightsFor(plan.failed, 100);
+            const keep = plan.failed;
+            await switchOne(work, settings, 'take the idle color out of traffic', { weights: weightsFor(keep, 100), phase: 'take-out', recover: 'to', commit: (state) => ({ ...state, canary: null, active: keep }) });
+            work.before = weightsFor(keep, 100);
+            work.moved = false;
+            work.stateBefore = undefined;
         }
         const recorded = session.state.colors[plan.target];
-        // Pull (and check the engine) before anything is stopped.
-        const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, settings.runtime, release, settings.commandTimeoutSeconds * 1000), (ready) => ready.image);
-        await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, settings.commandTimeoutSeconds * 1000));
-        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, settings.commandTimeoutSeconds * 1000));
+        await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
+        if (recorded)
+            await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
+        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs));
         await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: prepared.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
     }
     await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10)), (ms) => `healthy after ${ms} ms`);
 }
-async function finishRollback(work, settings) {
+function rollbackSwitch(work, settings) {
+    const plan = work.plan;
+    return {
+        weights: weightsFor(plan.target, 100),
+        phase: 'rollback',
+        recover: 'to',
+        commit: (state) => {
+            const now = new Date(settings.clock.now()).toISOString();
+            let next = { ...state, active: plan.target, canary: null };
+            const wasCanary = state.canary !== null && plan.rejected?.id === state.canary.release;
+            if (plan.rejected)
+                next = updateRelease(next, plan.rejected.id, { status: wasCanary || plan.rejected.status === 'canary' ? 'rejected' : 'rolled-back', endedAt: now, note: oneLine(settings.reason).slice(0, 300) });
+            for (const release of next.releases) {
+                if (release.id !== plan.release?.id && (release.status === 'live' || release.status === 'canary'))
+                    next = updateRelease(next, release.id, { status: release.status === 'canary' ? 'rejected' : 'rolled-back', endedAt: now });
+            }
+            if (plan.release)
+                next = updateRelease(next, plan.release.id, { status: 'live', servedAt: plan.release.servedAt ?? now, restoredAt: now, endedAt: null });
+            return withHistory(next, history(settings, { action: 'rollback', color: plan.target, version: plan.version, image: plan.image, outcome: 'success', detail: settings.reason.slice(0, 500) }));
+        },
+    };
+}
+async function stopFailed(work, settings) {
     const { session } = work;
     const plan = work.plan;
-    let colors = session.state.colors;
-    if (plan.failed && !settings.keepFailed) {
-        const failed = plan.failed;
-        const failedRelease = colors[failed];
-        const canary = session.state.canary;
-        const image = canary?.color === failed ? canary.image : failedRelease?.image;
-        const version = canary?.color === failed ? canary.version : failedRelease?.version;
-        if (image !== undefined && version !== undefined) {
-            try {
-                await step(work, settings, `stop ${failed} (${version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: failed, port: session.port(failed), image, version }, settings.commandTimeoutSeconds * 1000));
-                if (failedRelease)
-                    colors = { ...colors, [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } };
-            }
-            catch (error) {
-                // Traffic already left the failed color; a failed stop is reported, not fatal.
-                work.report.error = `the failed color could not be stopped: ${errorMessage(error)}`;
-            }
-        }
-    }
-    const next = withHistory({ ...session.state, active: plan.target, canary: null, colors }, history(settings, { action: 'rollback', color: plan.target, version: plan.version, image: plan.image, outcome: 'success', detail: settings.reason.slice(0, 500) }));
-    await session.saveState(next);
     await session.audit('rollback recorded', { to: plan.version, color: plan.target, reason: settings.reason });
+    if (!plan.failed || settings.keepFailed)
+        return;
+    const failed = plan.failed;
+    const failedRelease = session.state.colors[failed];
+    if (!failedRelease || failedRelease.status === 'stopped')
+        return;
+    try {
+        await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: failed, port: session.port(failed), image: failedRelease.image, version: failedRelease.version }, settings.commandTimeoutSeconds * 1000));
+        await session.saveState({ ...session.state, colors: { ...session.state.colors, [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
+    }
+    catch (error) {
+        // Traffic already left the failed color; a failed stop is reported, not fatal.
+        work.report.error = `the failed color could not be stopped: ${errorMessage(error)}`;
+    }
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/monitor.ts
@@ -55181,6 +56654,11 @@ async function finishRollback(work, settings) {
 
 
 
+
+
+
+/** How often a monitor looks for an abort request from a rollback. */
+const ABORT_POLL_MS = 1000;
 /** Samples several sources (hosts, kinds) for the same interval and adds them up. */
 class CombinedSource {
     sources;
@@ -55199,17 +56677,20 @@ class CombinedSource {
 }
 function buildSources(sessions, settings, running, versions) {
     const sources = [];
+    // One SSH command per host per interval for every host-side figure, max-parallel hosts at once.
+    const batched = batchRemotes(sessions.map((session) => session.remote), settings.maxParallel);
+    const remoteOf = (session) => batched.get(session.remote) ?? session.remote;
     if (settings.sources.includes('nginx-log')) {
-        sources.push(new NginxLogSource(sessions.map((session) => ({ remote: session.remote, accessLog: session.spec.accessLog, app: settings.app }))));
+        sources.push(new NginxLogSource(sessions.map((session) => ({ remote: remoteOf(session), accessLog: session.spec.accessLog, app: settings.app, mark: settings.mode === 'canary' ? session.state.canary?.logMark : undefined }))));
     }
     for (const session of sessions) {
         const ports = { blue: session.spec.bluePort, green: session.spec.greenPort };
         if (settings.sources.includes('host')) {
             const memory = settings.memory === 'compose' ? { kind: 'compose', app: settings.app } : { kind: settings.memory };
-            sources.push(new HostSource({ remote: session.remote, ports, colors: running, healthPath: settings.healthPath, memory }));
+            sources.push(new HostSource({ remote: remoteOf(session), ports, colors: running, healthPath: settings.healthPath, memory }));
         }
         if (settings.sources.includes('probe')) {
-            sources.push(new ProbeSource({ remote: session.remote, ports, colors: running, path: settings.probePath, requestsPerSample: settings.probeRequests }));
+            sources.push(new ProbeSource({ remote: remoteOf(session), ports, colors: running, path: settings.probePath, requestsPerSample: settings.probeRequests }));
         }
     }
     if (settings.sources.includes('prometheus')) {
@@ -55264,34 +56745,83 @@ async function monitorSessions(sessions, settings) {
     const steps = [];
     const plan = settings.mode === 'ramp' ? settings.steps : [null];
     let analysis = null;
+    // Stops the analysis at once when a rollback asks for the lock (an abort request on the first
+    // host in lock order, which is the one a rollback waits on) or when this run is cancelled.
+    const stop = new AbortController();
+    let abortedBy = null;
+    const onCancel = () => {
+        abortedBy ??= 'the run was cancelled';
+        stop.abort();
+    };
+    settings.signal?.addEventListener('abort', onCancel, { once: true });
+    if (settings.signal?.aborted)
+        onCancel();
+    const lockFirst = firstInLockOrder(sessions) ?? first;
+    await lockFirst.clearAbortRequest();
+    const poller = setInterval(() => {
+        lockFirst
+            .abortRequest()
+            .then((request) => {
+            if (request === null || stop.signal.aborted)
+                return;
+            let who = 'a rollback';
+            try {
+                const parsed = JSON.parse(request);
+                who = `rollback run ${printable(String(parsed.runId ?? '?'))} by ${printable(String(parsed.actor ?? '?'))} (${printable(String(parsed.reason ?? ''), 200)})`;
+            }
+            catch {
+                who = 'a rollback (unreadable request)';
+            }
+            abortedBy = `aborted by ${who}`;
+            settings.log.warn(`analysis stopped: ${abortedBy}; releasing the lock so that the rollback goes ahead`);
+            stop.abort();
+        })
+            .catch(() => undefined);
+    }, ABORT_POLL_MS);
     try {
         for (const [index, percent] of plan.entries()) {
+            if (stop.signal.aborted)
+                break;
             if (percent !== null) {
                 const works = sessions.map((session) => ({ session, report: newReport(session, 'deploy'), target: canaryColor, stable: stableColor, before: null, moved: false, failed: false }));
                 for (const work of works)
                     work.before = (await work.session.router.getWeights())?.weights ?? null;
-                const moved = await switchAll(works, settings, `ramp to ${percent}%`, () => weightsFor(canaryColor, percent));
+                const moved = await switchAll(works, settings, `ramp to ${percent}%`, (work) => ({
+                    weights: weightsFor(canaryColor, percent),
+                    phase: 'ramp',
+                    recover: 'from',
+                    ...(work.session.state.canary?.release ? { release: work.session.state.canary.release } : {}),
+                    commit: (state) => (state.canary ? { ...state, canary: { ...state.canary, percent } } : state),
+                }));
                 if (!moved)
                     throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works.map((work) => work.report.error).filter(Boolean).join('; ')}`);
                 settings.log.info(`ramp step ${index + 1}/${plan.length}: ${formatWeights(weightsFor(canaryColor, percent))} on ${works.length} host(s)`);
-                await Promise.all(sessions.map((session) => (session.state.canary ? session.saveState({ ...session.state, canary: { ...session.state.canary, percent } }) : Promise.resolve())));
             }
-            const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start: settings.clock.now(), model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
+            const start = settings.mode === 'canary' && settings.sources.includes('nginx-log') ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
+            const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start, model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
             analysis = await runAnalysis(source, engine, {
                 clock: settings.clock,
                 intervalMs: settings.policy.intervalSeconds * 1000,
                 onSample: (sample, result) => settings.onSample?.(sample, result, index),
+                signal: stop.signal,
             });
             steps.push({ percent, analysis });
+            if (stop.signal.aborted)
+                break;
             settings.log.info(`${percent === null ? 'analysis' : `step ${percent}%`}: ${analysis.verdict}: ${analysis.reason}`);
             if (analysis.verdict !== 'success')
                 break;
         }
     }
     finally {
+        clearInterval(poller);
+        settings.signal?.removeEventListener('abort', onCancel);
         await source.close();
     }
-    const final = analysis;
+    const final = analysis ?? new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start: settings.clock.now(), model: settings.model, mode: 'canary' }).current(settings.clock.now());
+    if (abortedBy !== null) {
+        return { verdict: 'aborted', reason: abortedBy, analysis: final, steps, canaryColor, stableColor, canaryVersion, stableVersion, rollback: null, rollbackMs: null };
+    }
     let rollback = null;
     if (settings.autoRollback && settings.rollbackOn.includes(final.verdict)) {
         settings.log.warn(`rolling back ${canaryVersion ?? canaryColor}: ${final.reason}`);
@@ -55698,11 +57228,26 @@ function stagingSummary(report, verdict) {
 ;// CONCATENATED MODULE: ./packages/shared/src/action.ts
 
 
-/** What every action's entry point shares: the toolkit logger, run details, and error reporting. */
+/** What every action's entry point shares: the toolkit logger, run details, cancellation, and error reporting. */
+/**
+ * The one function through which text reaches the runner's log. Text from hosts and the network
+ * is data: a line that starts with `::` (or the older `##[`) would be run by the runner as a
+ * workflow command (`::add-mask::`, `::stop-commands::`, `::set-output`), and control characters
+ * (ANSI escapes) would restyle or hide lines. Both are made inert and visible.
+ */
+function neutralize(text) {
+    return text
+        .replace(/\r\n?/g, '\n')
+        // eslint-disable-next-line no-control-regex
+        .replace(/[\0-\x08\x0b-\x1f\x7f\x9b]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`)
+        .split('\n')
+        .map((line) => line.replace(/^(\s*)(::|##\[)/, (_match, space, marker) => `${space}${marker === '::' ? ':\u200b:' : '#\u200b#['}`))
+        .join('\n');
+}
 const logger = {
-    info: (message) => info(message),
-    warn: (message) => warning(message),
-    group: (title, body) => group(title, body),
+    info: (message) => info(neutralize(message)),
+    warn: (message) => warning(neutralize(message)),
+    group: (title, body) => group(neutralize(title), body),
 };
 function runInfo(env = process.env) {
     const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
@@ -55715,21 +57260,68 @@ function runInfo(env = process.env) {
     };
 }
 /**
+ * Aborted when the runner cancels the step: it sends SIGINT, then SIGTERM 7.5 s later, then
+ * kills. The phase in progress starts nothing new, puts back traffic it moved, records the run as
+ * cancelled and releases its locks; a hard kill is cleaned up by the post step.
+ */
+const cancellation = new AbortController();
+let handlersInstalled = false;
+function onCancelSignals() {
+    if (handlersInstalled)
+        return;
+    handlersInstalled = true;
+    const handle = (signal) => {
+        if (!cancellation.signal.aborted) {
+            warning(`${signal} received: the run is cancelled; putting back any traffic this run moved and releasing its locks`);
+            cancellation.abort();
+        }
+        else {
+            info(`${signal} received again: still cleaning up`);
+        }
+    };
+    process.on('SIGINT', handle);
+    process.on('SIGTERM', handle);
+}
+/** State keys between the main step and the post step (`runs.post`). */
+const State = { IsPost: 'isPost', MainDone: 'mainDone' };
+/**
+ * The bundle's entry: the main step, or (when the runner runs `runs.post`, with the state the main
+ * step saved) the post step, which cleans up after a main step that did not finish.
+ */
+async function entry(main, post) {
+    if (getState(State.IsPost) === 'true') {
+        if (!post || getState(State.MainDone) === 'true')
+            return;
+        await runAction(post);
+        return;
+    }
+    saveState(State.IsPost, 'true');
+    await main();
+    saveState(State.MainDone, 'true');
+    // A cancelled run has put things back and said so; what it abandoned (a wait's timer, a remote
+    // command) must not keep the process alive until the runner kills it.
+    if (cancellation.signal.aborted)
+        process.exit(1);
+}
+/**
  * Runs an action's body; a mistake the user can fix is reported as such, anything else as a bug
  * or an outage, with its stack in the debug log.
  */
 async function runAction(body) {
+    onCancelSignals();
     try {
         await body();
+        if (cancellation.signal.aborted)
+            setFailed('the run was cancelled; see the log for what was put back');
     }
     catch (error) {
         if (error instanceof errors_ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
-            setFailed(error.message);
+            setFailed(neutralize(error.message));
         }
         else {
             if (error instanceof Error && error.stack)
-                core_debug(error.stack);
-            setFailed(errors_errorMessage(error));
+                core_debug(neutralize(error.stack));
+            setFailed(neutralize(errors_errorMessage(error)));
         }
     }
 }
@@ -55744,6 +57336,8 @@ async function writeSummary(markdown) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/index.ts
+
+
 
 
 
