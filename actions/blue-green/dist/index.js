@@ -47994,6 +47994,193 @@ async function engine_runAnalysis(source, analysis, options) {
 
 
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/batch.ts
+
+
+
+/**
+ * Bounded cost per interval: every source of a sample (the access-log read, the health checks,
+ * memory, the probes) asks its host's remote for commands at the same instant; a BatchedRemote
+ * gathers the commands asked for in the same turn of the event loop and sends them to the host as
+ * ONE SSH command, a script that runs them side by side and prints each one's exit code, stdout
+ * and stderr between markers. A shared gate lets at most `max-parallel` hosts run their command at
+ * once. A command asked for only after another's answer (a rotated log's rest) goes out in a later
+ * batch: that is the only way a host gets a second command in an interval.
+ */
+/** Lets at most `limit` tasks run at once; the others wait their turn in order. */
+class HostGate {
+    limit;
+    running = 0;
+    waiting = [];
+    constructor(limit) {
+        this.limit = limit;
+        if (!Number.isSafeInteger(limit) || limit < 1)
+            throw new Error(`the parallel limit must be a positive integer, got ${limit}`);
+    }
+    async use(task) {
+        if (this.running >= this.limit)
+            await new Promise((resolve) => this.waiting.push(resolve));
+        else
+            this.running++;
+        try {
+            return await task();
+        }
+        finally {
+            const next = this.waiting.shift();
+            if (next)
+                next();
+            else
+                this.running--;
+        }
+    }
+}
+/**
+ * Runs each command (given as the words of `sh -c`, quoted by toShell) in the background with its
+ * own output files, waits for each in order and prints `<marker> <index> <exit code>`, its stdout,
+ * `<marker> e`, its stderr, and at the very end `<marker> end`.
+ */
+const BATCH_SCRIPT = (/* unused pure expression or super */ null && (`set -u
+m=$1; shift
+d=$(mktemp -d) || exit 3
+trap 'rm -rf "$d"' EXIT
+i=0
+for c in "$@"; do
+  i=$((i + 1))
+  ( eval "$c" ) >"$d/$i.o" 2>"$d/$i.e" </dev/null &
+  eval "p$i=\\$!"
+done
+j=0
+while [ "$j" -lt "$i" ]; do
+  j=$((j + 1))
+  eval "wait \\$p$j"; code=$?
+  printf '%s %s %s\\n' "$m" "$j" "$code"
+  cat "$d/$j.o"
+  printf '\\n%s e\\n' "$m"
+  cat "$d/$j.e"
+  printf '\\n'
+done
+printf '%s end\\n' "$m"`));
+/** A marker no command prints: `@` is outside base64's alphabet and the rest is random. */
+function batchMarker() {
+    return `@@al-batch-${randomBytes(12).toString('hex')}`;
+}
+/** One command that runs all of `commands` on the host (pure). */
+function batchCommand(commands, marker) {
+    if (!/^@@al-batch-[0-9a-f]+$/.test(marker))
+        throw new Error(`invalid batch marker ${marker}`);
+    if (commands.length === 0)
+        throw new Error('a batch needs at least one command');
+    return script('al-batch', BATCH_SCRIPT, [marker, ...commands.map((argv) => toShell(argv))]);
+}
+/** Each command's result from what `batchCommand` printed (pure); throws when the batch was cut short. */
+function parseBatchOutput(stdout, marker, count) {
+    const results = [];
+    let at = 0;
+    for (let index = 1; index <= count; index++) {
+        const header = `${marker} ${index} `;
+        if (!stdout.startsWith(header, at))
+            throw new Error(`the batch's answer has no result for command ${index} of ${count}`);
+        const headerEnd = stdout.indexOf('\n', at);
+        if (headerEnd === -1)
+            throw new Error(`the batch's answer stops in the header of command ${index}`);
+        const code = Number(stdout.slice(at + header.length, headerEnd));
+        if (!Number.isInteger(code))
+            throw new Error(`the batch's answer has no exit code for command ${index}`);
+        const errMarker = `\n${marker} e\n`;
+        const outEnd = stdout.indexOf(errMarker, headerEnd + 1);
+        if (outEnd === -1)
+            throw new Error(`the batch's answer stops in the output of command ${index}`);
+        const errStart = outEnd + errMarker.length;
+        // The errors end with the newline the script prints before the next marker line.
+        const end = stdout.indexOf(`\n${marker} `, errStart);
+        if (end === -1)
+            throw new Error(`the batch's answer stops in the errors of command ${index}`);
+        results.push({ code, stdout: stdout.slice(headerEnd + 1, outEnd), stderr: stdout.slice(errStart, end) });
+        at = end + 1;
+    }
+    if (!stdout.startsWith(`${marker} end`, at))
+        throw new Error('the batch did not finish');
+    return results;
+}
+class BatchedRemote {
+    inner;
+    gate;
+    label;
+    pending = [];
+    scheduled = false;
+    counts = { sshCommands: 0, commands: 0, bytesSent: 0, bytesReceived: 0 };
+    constructor(inner, gate) {
+        this.inner = inner;
+        this.gate = gate;
+        this.label = inner.label;
+    }
+    run(argv, options = {}) {
+        // A command with its own stdin cannot share the batch's; none of the sources sends one.
+        if (options.stdin !== undefined)
+            return this.send(1, argv, options);
+        return new Promise((resolve, reject) => {
+            this.pending.push({ argv, options, resolve, reject });
+            if (!this.scheduled) {
+                this.scheduled = true;
+                setImmediate(() => void this.flush());
+            }
+        });
+    }
+    close() {
+        this.inner.close();
+    }
+    async flush() {
+        const batch = this.pending;
+        this.pending = [];
+        this.scheduled = false;
+        if (batch.length === 0)
+            return;
+        if (batch.length === 1) {
+            const [only] = batch;
+            try {
+                only.resolve(await this.send(1, only.argv, only.options));
+            }
+            catch (error) {
+                only.reject(error);
+            }
+            return;
+        }
+        const marker = batchMarker();
+        const timeouts = batch.map((item) => item.options.timeoutMs);
+        const timeoutMs = timeouts.every((value) => value !== undefined) ? Math.max(...timeouts) : undefined;
+        try {
+            const result = await this.send(batch.length, batchCommand(batch.map((item) => item.argv), marker), timeoutMs === undefined ? {} : { timeoutMs });
+            let results;
+            try {
+                results = parseBatchOutput(result.stdout, marker, batch.length);
+            }
+            catch (error) {
+                throw new HostError(this.label, `the sampling commands failed to run (exit ${result.code}): ${error.message}${result.stderr.trim() ? `: ${result.stderr.trim().slice(0, 300)}` : ''}`);
+            }
+            batch.forEach((item, index) => item.resolve(results[index]));
+        }
+        catch (error) {
+            for (const item of batch)
+                item.reject(error);
+        }
+    }
+    async send(commands, argv, options) {
+        const result = await this.gate.use(() => this.inner.run(argv, options));
+        this.counts.sshCommands += 1;
+        this.counts.commands += commands;
+        this.counts.bytesSent += Buffer.byteLength(toShell(argv)) + (options.stdin === undefined ? 0 : Buffer.byteLength(options.stdin));
+        this.counts.bytesReceived += Buffer.byteLength(result.stdout) + Buffer.byteLength(result.stderr);
+        return result;
+    }
+}
+/** One BatchedRemote per host, all behind one gate of `maxParallel` hosts. */
+function batch_batchRemotes(remotes, maxParallel) {
+    const gate = new HostGate(maxParallel);
+    return new Map(remotes.map((remote) => [remote, new BatchedRemote(remote, gate)]));
+}
+
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = require("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -50970,8 +51157,6 @@ function printable(text, max = 60) {
     return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./packages/shared/src/knownhosts.ts
 
 
@@ -51051,7 +51236,7 @@ function quote(word) {
         return word;
     return `'${word.replaceAll("'", `'\\''`)}'`;
 }
-function toShell(argv) {
+function shell_toShell(argv) {
     if (argv.length === 0)
         throw new Error('empty command');
     return argv.map(quote).join(' ');
@@ -51789,7 +51974,7 @@ async function connect(target, options) {
     return {
         label: target.label,
         async run(argv, runOptions = {}) {
-            const command = toShell(argv);
+            const command = shell_toShell(argv);
             const timeoutMs = runOptions.timeoutMs ?? DEFAULT_TIMEOUT_MS;
             let timer;
             let channel;
@@ -52798,6 +52983,7 @@ function colorSample(answers) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/index.ts
+
 
 
 
@@ -55132,6 +55318,7 @@ async function finishRollback(work, settings) {
 
 
 
+
 /** Samples several sources (hosts, kinds) for the same interval and adds them up. */
 class CombinedSource {
     sources;
@@ -55150,17 +55337,20 @@ class CombinedSource {
 }
 function buildSources(sessions, settings, running, versions) {
     const sources = [];
+    // One SSH command per host per interval for every host-side figure, max-parallel hosts at once.
+    const batched = batchRemotes(sessions.map((session) => session.remote), settings.maxParallel);
+    const remoteOf = (session) => batched.get(session.remote) ?? session.remote;
     if (settings.sources.includes('nginx-log')) {
-        sources.push(new NginxLogSource(sessions.map((session) => ({ remote: session.remote, accessLog: session.spec.accessLog, app: settings.app, mark: settings.mode === 'canary' ? session.state.canary?.logMark : undefined }))));
+        sources.push(new NginxLogSource(sessions.map((session) => ({ remote: remoteOf(session), accessLog: session.spec.accessLog, app: settings.app, mark: settings.mode === 'canary' ? session.state.canary?.logMark : undefined }))));
     }
     for (const session of sessions) {
         const ports = { blue: session.spec.bluePort, green: session.spec.greenPort };
         if (settings.sources.includes('host')) {
             const memory = settings.memory === 'compose' ? { kind: 'compose', app: settings.app } : { kind: settings.memory };
-            sources.push(new HostSource({ remote: session.remote, ports, colors: running, healthPath: settings.healthPath, memory }));
+            sources.push(new HostSource({ remote: remoteOf(session), ports, colors: running, healthPath: settings.healthPath, memory }));
         }
         if (settings.sources.includes('probe')) {
-            sources.push(new ProbeSource({ remote: session.remote, ports, colors: running, path: settings.probePath, requestsPerSample: settings.probeRequests }));
+            sources.push(new ProbeSource({ remote: remoteOf(session), ports, colors: running, path: settings.probePath, requestsPerSample: settings.probeRequests }));
         }
     }
     if (settings.sources.includes('prometheus')) {
