@@ -59,6 +59,7 @@ describe('scripts/setup.sh', () => {
   afterAll(() => rmSync(project, { recursive: true, force: true }));
   mkdirSync(join(project, 'scripts'));
   cpSync(join(root, 'scripts', 'setup.sh'), join(project, 'scripts', 'setup.sh'));
+  cpSync(join(root, 'scripts', 'setup-containers.sh'), join(project, 'scripts', 'setup-containers.sh'));
   const lockfile = (name: string) => ({ name, version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name, version: '1.0.0', engines: pkg.engines } } });
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', private: true, engines: pkg.engines }));
   writeFileSync(join(project, 'package-lock.json'), JSON.stringify(lockfile('p')));

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, chmodSync, lstatSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AppState } from '@agent-loop/shared';
 import { labActionInputs } from './support/deploy-settings';
 import { startLab, type Lab, type LabHost } from './lab/index';
@@ -15,6 +15,9 @@ import { startRecorder, type Recorder } from './support/recorder';
  * a rollback puts back the last good version; a cancelled, killed or racing run leaves nothing
  * behind that a plain re-run does not settle; the state always says what nginx serves.
  */
+
+// Each case runs several bundles against real hosts; on a loaded 2-core machine one can take minutes.
+vi.setConfig({ testTimeout: 240_000, hookTimeout: 240_000 });
 
 const scratch = mkdtempSync(join(tmpdir(), 'al-trust-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -106,7 +109,7 @@ function consistent(lab: Lab): void {
 
 // ------------------------------------------------------------------------------------------------
 
-describe('rollback puts back the last good release', { timeout: 180_000 }, () => {
+describe('rollback puts back the last good release', () => {
   let lab: Lab;
   beforeAll(async () => {
     lab = await startLab({ hosts: 2 });
@@ -157,7 +160,7 @@ describe('rollback puts back the last good release', { timeout: 180_000 }, () =>
 
 // ------------------------------------------------------------------------------------------------
 
-describe('a cancelled or killed run leaves nothing behind', { timeout: 180_000 }, () => {
+describe('a cancelled or killed run leaves nothing behind', () => {
   let lab: Lab;
   beforeAll(async () => {
     lab = await startLab({ hosts: 2 });
@@ -239,6 +242,21 @@ describe('a cancelled or killed run leaves nothing behind', { timeout: 180_000 }
     return wrapper;
   }
 
+  /** A killed run's switch goes on on the host (sshd does not end it): wait for it, so what follows is deterministic. */
+  async function switchesDone(lab: Lab): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      let running = '';
+      try {
+        running = execFileSync('pgrep', ['-f', `al-switch ${lab.dir}`], { encoding: 'utf8' });
+      } catch {
+        running = '';
+      }
+      if (!running.trim() || Date.now() > deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   async function waitFile(file: string): Promise<void> {
     const deadline = Date.now() + 60_000;
     while (!existsSync(file)) {
@@ -265,6 +283,7 @@ describe('a cancelled or killed run leaves nothing behind', { timeout: 180_000 }
       if (signal === 'SIGKILL') {
         started.child.kill('SIGKILL');
         result = await started.result;
+        await switchesDone(lab);
         // The state knows a switch was in flight.
         expect(lab.hosts.some((host) => readHostState(lab, host).pending !== null)).toBe(true);
         const post = await runAction({ action: 'blue-green', inputs: inputs(lab, { phase: 'deploy', image: `registry.example/agent-loop:${version}`, version }), state: result.state });
@@ -303,7 +322,7 @@ describe('a cancelled or killed run leaves nothing behind', { timeout: 180_000 }
 
 // ------------------------------------------------------------------------------------------------
 
-describe('races, reloads without effect, torn and hostile state', { timeout: 180_000 }, () => {
+describe('races, reloads without effect, torn and hostile state', () => {
   let lab: Lab;
   let github: FakeGitHub;
   let slack: Recorder;

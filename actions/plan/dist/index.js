@@ -52467,6 +52467,12 @@ while :; do
 done
 # The reload said yes but nginx never served the new file: put the old one back and reload onto
 # it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
+# Only while the file is still the one written here: a newer run may have replaced it meanwhile
+# (this script outlives a run that was killed), and its file must stay.
+if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
+  echo "nginx did not serve the new weights within $confirm_ms ms, and the include has been replaced since; left as it is" >&2
+  exit 22
+fi
 restore
 if out=$("$@" -s reload 2>&1); then again=restored; else again="not reloaded: $out"; fi
 echo "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)" >&2
@@ -52916,7 +52922,6 @@ class probe_ProbeSource {
 ;// CONCATENATED MODULE: ./packages/shared/src/http.ts
 /** The one HTTP client for APIs (Slack, GitHub, Prometheus): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
 
-
 /** The most an answer may hold (a page of GitHub deployments or a Prometheus range is well under it). */
 const MAX_BODY_BYTES = (/* unused pure expression or super */ null && (8 * 1024 * 1024));
 /**
@@ -52947,9 +52952,11 @@ async function readCapped(response, maxBytes = MAX_BODY_BYTES) {
     }
     return Buffer.concat(chunks).toString('utf8');
 }
-/** A short, escaped excerpt of an answer for an error message: never the whole body, never raw control characters. */
+/** A short excerpt of an answer for an error message: never the whole body, never a raw control character or line break. */
 function http_excerpt(body, max = 200) {
-    return printable(body.trim(), max);
+    // eslint-disable-next-line no-control-regex
+    const flat = body.trim().replace(/[\0-\x1f\x7f]/g, (char) => (char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`));
+    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 async function http_requestJson(method, url, payload, headers = {}, options = {}) {
     return retry(async () => {
@@ -53697,8 +53704,8 @@ class HostSession {
  * All or nothing: if any host cannot be opened, the others are released before anything changed.
  */
 async function session_openSessions(specs, settings, owner, options = {}) {
-    const ordered = [...specs].sort((a, b) => (a.target.label < b.target.label ? -1 : a.target.label > b.target.label ? 1 : 0));
-    const connected = await settleLimit(ordered, settings.maxParallel, (spec) => connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
+    // Connected in the order given (errors read in that order); locked in one global order.
+    const connected = await settleLimit(specs, settings.maxParallel, (spec) => connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
     const connectFailures = connected.flatMap((result) => (result.ok ? [] : [result.error]));
     if (connectFailures.length > 0) {
         for (const result of connected)
@@ -53709,10 +53716,10 @@ async function session_openSessions(specs, settings, owner, options = {}) {
     const remotes = connected.map((result) => result.value);
     const locked = [];
     try {
-        for (const [index, spec] of ordered.entries()) {
+        const ordered = specs.map((spec, index) => ({ spec, remote: remotes[index] })).sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0));
+        for (const { spec, remote } of ordered) {
             if (session_isCancelled(settings))
                 throw new session_Cancelled('cancelled while taking the locks');
-            const remote = remotes[index];
             const paths = statePaths(spec.stateDir, settings.app);
             const token = randomUUID();
             const unlock = await acquireLock(remote, paths, { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}) }, {
@@ -53804,7 +53811,7 @@ async function session_settle(session, settings) {
         settings.log.warn(`${session.label}: ${detail}`);
         return;
     }
-    if (view.live && view.file && view.live.generation !== view.file.generation) {
+    if (view.live && view.file && !sameWeights(view.live.weights, view.file.weights)) {
         settings.log.warn(`${session.label}: the nginx include on disk says ${formatWeights(view.file.weights)} but nginx serves ${formatWeights(view.live.weights)} (a reload that never took effect); rewriting it to what nginx serves`);
         await session.router.setWeights(view.live.weights);
         await session.audit('include rewritten to what nginx serves', { live: view.live.weights, file: view.file.weights });

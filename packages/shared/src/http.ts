@@ -1,5 +1,4 @@
 /** The one HTTP client for APIs (Slack, GitHub, Prometheus): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
-import { printable } from './hosts';
 import { retry } from './retry';
 
 /** The most an answer may hold (a page of GitHub deployments or a Prometheus range is well under it). */
@@ -32,9 +31,11 @@ export async function readCapped(response: Response, maxBytes = MAX_BODY_BYTES):
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** A short, escaped excerpt of an answer for an error message: never the whole body, never raw control characters. */
+/** A short excerpt of an answer for an error message: never the whole body, never a raw control character or line break. */
 export function excerpt(body: string, max = 200): string {
-  return printable(body.trim(), max);
+  // eslint-disable-next-line no-control-regex
+  const flat = body.trim().replace(/[\0-\x1f\x7f]/g, (char) => (char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
 export interface HttpResponse {

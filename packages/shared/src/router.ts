@@ -148,6 +148,12 @@ while :; do
 done
 # The reload said yes but nginx never served the new file: put the old one back and reload onto
 # it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
+# Only while the file is still the one written here: a newer run may have replaced it meanwhile
+# (this script outlives a run that was killed), and its file must stay.
+if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
+  echo "nginx did not serve the new weights within $confirm_ms ms, and the include has been replaced since; left as it is" >&2
+  exit 22
+fi
 restore
 if out=$("$@" -s reload 2>&1); then again=restored; else again="not reloaded: $out"; fi
 echo "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)" >&2

@@ -173,8 +173,8 @@ export interface OpenOptions {
  * All or nothing: if any host cannot be opened, the others are released before anything changed.
  */
 export async function openSessions(specs: readonly HostSpec[], settings: SessionSettings, owner: Omit<LockOwner, 'token'>, options: OpenOptions = {}): Promise<HostSession[]> {
-  const ordered = [...specs].sort((a, b) => (a.target.label < b.target.label ? -1 : a.target.label > b.target.label ? 1 : 0));
-  const connected = await settleLimit(ordered, settings.maxParallel, (spec) => connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
+  // Connected in the order given (errors read in that order); locked in one global order.
+  const connected = await settleLimit(specs, settings.maxParallel, (spec) => connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
   const connectFailures = connected.flatMap((result) => (result.ok ? [] : [result.error]));
   if (connectFailures.length > 0) {
     for (const result of connected) if (result.ok) result.value.close();
@@ -183,9 +183,9 @@ export async function openSessions(specs: readonly HostSpec[], settings: Session
   const remotes = connected.map((result) => (result as { ok: true; value: Remote }).value);
   const locked: Array<{ spec: HostSpec; remote: Remote; unlock: () => Promise<void>; token: string }> = [];
   try {
-    for (const [index, spec] of ordered.entries()) {
+    const ordered = specs.map((spec, index) => ({ spec, remote: remotes[index] as Remote })).sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0));
+    for (const { spec, remote } of ordered) {
       if (isCancelled(settings)) throw new Cancelled('cancelled while taking the locks');
-      const remote = remotes[index] as Remote;
       const paths = statePaths(spec.stateDir, settings.app);
       const token = randomUUID();
       const unlock = await acquireLock(remote, paths, { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}) }, {
@@ -274,7 +274,7 @@ export async function settle(session: HostSession, settings: SessionSettings): P
     settings.log.warn(`${session.label}: ${detail}`);
     return;
   }
-  if (view.live && view.file && view.live.generation !== view.file.generation) {
+  if (view.live && view.file && !sameWeights(view.live.weights, view.file.weights)) {
     settings.log.warn(`${session.label}: the nginx include on disk says ${formatWeights(view.file.weights)} but nginx serves ${formatWeights(view.live.weights)} (a reload that never took effect); rewriting it to what nginx serves`);
     await session.router.setWeights(view.live.weights);
     await session.audit('include rewritten to what nginx serves', { live: view.live.weights, file: view.file.weights });
