@@ -46,9 +46,9 @@ const figures = { rollback: [] as number[], abort: [] as number[] };
 let failedRequests = 0;
 let sent = 0;
 try {
-  await lab.enableSite();
   const first = await runAction({ action: 'blue-green', inputs: inputs(lab, { phase: 'deploy', image: 'registry.example/agent-loop:v0', version: 'v0' }) });
   if (first.code !== 0) throw new Error(`first deploy failed:\n${first.stdout.slice(-2000)}`);
+  await lab.enableSite();
   for (let run = 1; run <= repeats; run++) {
     const traffic = startTraffic({ url: lab.hosts[0]!.proxyUrl, concurrency: 4, ratePerSecond: 50, durationMs: 55_000 });
     // 1. A canary, then the rollback action.
