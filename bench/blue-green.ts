@@ -70,6 +70,8 @@ const SWITCH_CYCLE: Weights[] = [
 ];
 
 const MAX_PARALLEL = 20;
+/** The blue-green action's defaults (action.yml): promote is measured as a user runs it. */
+const PROMOTE_DEFAULTS = { maxParallel: 10, drainSeconds: 10 };
 const TRAFFIC_CONCURRENCY = 8;
 const CANARY_PERCENT = 10;
 const RUN = { runId: `bench-${process.pid}`, actor: 'bench', runUrl: '' };
@@ -375,7 +377,8 @@ async function benchPromote(hostCount: number, plan: Plan): Promise<PromoteFigur
       progress(`(b) ${hostCount} host(s): deploy ${version} as a ${CANARY_PERCENT}% canary, then promote it`);
       const deployed = await deployVersion(lab, hosts, version);
       const promoted = checkPhase(
-        await promote(hosts, promoteSettings(lab, version, { maxParallel: MAX_PARALLEL, drainSeconds: 0, run: RUN })),
+        // With the actions' defaults, as a user runs it: max-parallel 10, drain-seconds 10.
+        await promote(hosts, promoteSettings(lab, version, { maxParallel: PROMOTE_DEFAULTS.maxParallel, drainSeconds: PROMOTE_DEFAULTS.drainSeconds, run: RUN })),
         `promote ${version} on ${hostCount} host(s)`,
       );
       if (promoted.switchMs === null) throw new Error(`promote ${version} on ${hostCount} host(s) reported no switch time`);
@@ -673,11 +676,12 @@ async function section(report: Report, name: string, body: () => Promise<void>):
 }
 
 async function main(): Promise<number> {
-  const { values: options } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'string' }, help: { type: 'boolean', default: false } } });
+  const { values: options } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'string' }, only: { type: 'string' }, help: { type: 'boolean', default: false } } });
   if (options.help) {
-    console.log('usage: npx tsx bench/blue-green.ts [--quick] [--json FILE]');
+    console.log('usage: npx tsx bench/blue-green.ts [--quick] [--only switch|promote|cold-start|under-load] [--json FILE]');
     return 0;
   }
+  const wanted = (name: string): boolean => !options.only || options.only === name;
   const plan = options.quick ? QUICK : FULL;
   const node24 = fs.existsSync(NODE24) ? (await timeSpawn(NODE24, ['--version'], process.env, REPO_ROOT)).stdout.trim() : 'not installed';
   const started = performance.now();
@@ -688,19 +692,19 @@ async function main(): Promise<number> {
   console.log(`machine: ${host.nproc} CPUs (${host.cpu}), ${host.memoryGb} GB, load average ${host.loadAverage.join(' ')}; ${host.platform}`);
   console.log(`node ${host.node} runs the benchmark and the lab; Node 24 for the bundles: ${host.node24}`);
 
-  await section(report, '(a) switch', async () => {
+  if (wanted('switch')) await section(report, '(a) switch', async () => {
     report.switch = await benchSwitch(plan);
     printSwitch(report.switch, report);
   });
-  await section(report, '(b) promote', async () => {
+  if (wanted('promote')) await section(report, '(b) promote', async () => {
     for (const hostCount of plan.promoteHostCounts) report.promote.push(await benchPromote(hostCount, plan));
   });
   if (report.promote.length > 0) printPromote(report.promote, plan, report);
-  await section(report, '(c) cold start', async () => {
+  if (wanted('cold-start')) await section(report, '(c) cold start', async () => {
     report.coldStart = await benchColdStart(plan);
     printColdStart(report.coldStart, report);
   });
-  await section(report, '(d) under load', async () => {
+  if (wanted('under-load')) await section(report, '(d) under load', async () => {
     report.underLoad = await benchUnderLoad(plan);
     printUnderLoad(report.underLoad, plan, report);
   });

@@ -54,7 +54,7 @@ describe('rollback bundle, method nginx', () => {
   it('restarts the previous version, switches every host, records the deployment, the incident and the message', async () => {
     const result = await runAction({
       action: 'rollback',
-      inputs: nginxInputs({ reason: 'error rate 4% after release', trigger: 'manual: on-call', 'failed-deployment-id': '41', 'incident-labels': 'team:agents' }),
+      inputs: nginxInputs({ reason: 'error rate 4% after release', trigger: 'manual: on-call', 'failed-deployment-id': '41', 'incident-labels': 'team:agents', 'metrics-textfile-dir': join(lab.hosts[0]!.dir, 'textfile') }),
       env: { GITHUB_API_URL: github.url },
     });
     expect(result.stdout.split('\n').filter((line) => line.startsWith('::error::'))).toEqual([]);
@@ -64,6 +64,8 @@ describe('rollback bundle, method nginx', () => {
     expect(result.outputs['incident-url']).toMatch(/^https:\/\/github.com\/org\/service\/issues\/\d+$/);
     expect(result.summary).toMatch(/Traffic restored in \d+\.\d s ✅ \(procedure target: 120 s/);
     for (const host of lab.hosts) expect((await sendTraffic({ url: host.proxyUrl, maxRequests: 100 })).byVersion).toEqual({ v1: 100 });
+    // The DeploymentFailed alert's series: the rollback put v1 back, so nothing failed now.
+    expect(readFileSync(join(lab.hosts[0]!.dir, 'textfile', `agent_loop_${lab.app}_production.prom`), 'utf8')).toMatch(new RegExp(`agent_loop_deployment_failed\\{app="${lab.app}",environment="production",version="v1"\\} 0`));
 
     const calls = github.requests.map((request) => `${request.method} ${request.path}`);
     expect(calls[0]).toBe('POST /repos/org/service/deployments/41/statuses');

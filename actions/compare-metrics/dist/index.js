@@ -53655,12 +53655,14 @@ class HostSession {
         }, HEARTBEAT_MS);
         this.heartbeat.unref();
     }
-    async saveState(state) {
+    async saveState(state, options = {}) {
         const next = { ...state, schema: 2, updatedAt: new Date(this.settings.clock.now()).toISOString() };
         await writeState(this.remote, this.paths, next);
         this.state = next;
-        // The audit log keeps every saved state (without its long history), so a torn state file can be rebuilt.
-        await this.audit('state saved', { state: { ...next, history: next.history.slice(-5) } });
+        // The audit log keeps every saved state (without its long history), so a torn state file can be
+        // rebuilt. A switch's intent is not kept there: it is on the critical path, and the state after it is.
+        if (options.audit !== false)
+            await this.audit('state saved', { state: { ...next, history: next.history.slice(-5) } });
     }
     /** Appends to the host's audit log; an audit failure is reported but does not stop a rollback. */
     async audit(step, details = {}) {
@@ -54029,7 +54031,7 @@ async function switchHost(work, settings, plan) {
         commit: { active: committed.active, canary: committed.canary, releases: changed.map((release) => ({ id: release.id, status: release.status })) },
     };
     try {
-        await session.saveState({ ...before, pending: intent });
+        await session.saveState({ ...before, pending: intent }, { audit: false });
     }
     catch (error) {
         throw new Error(`${session.label}: could not record the switch before making it, so traffic was not touched: ${errorMessage(error)}`);

@@ -52207,7 +52207,7 @@ async function retry(task, options) {
 class HostKeyRejected extends errors_ConfigurationError {
 }
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
-async function ssh_connect(target, options) {
+async function connect(target, options) {
     const entries = parseKnownHosts(options.knownHosts);
     let rejection;
     const hostVerifier = (key) => {
@@ -53994,12 +53994,14 @@ class HostSession {
         }, HEARTBEAT_MS);
         this.heartbeat.unref();
     }
-    async saveState(state) {
+    async saveState(state, options = {}) {
         const next = { ...state, schema: 2, updatedAt: new Date(this.settings.clock.now()).toISOString() };
         await writeState(this.remote, this.paths, next);
         this.state = next;
-        // The audit log keeps every saved state (without its long history), so a torn state file can be rebuilt.
-        await this.audit('state saved', { state: { ...next, history: next.history.slice(-5) } });
+        // The audit log keeps every saved state (without its long history), so a torn state file can be
+        // rebuilt. A switch's intent is not kept there: it is on the critical path, and the state after it is.
+        if (options.audit !== false)
+            await this.audit('state saved', { state: { ...next, history: next.history.slice(-5) } });
     }
     /** Appends to the host's audit log; an audit failure is reported but does not stop a rollback. */
     async audit(step, details = {}) {
@@ -54042,7 +54044,7 @@ class HostSession {
  */
 async function session_openSessions(specs, settings, owner, options = {}) {
     // Connected in the order given (errors read in that order); locked in one global order.
-    const connected = await parallel_settleLimit(specs, settings.maxParallel, (spec) => ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
+    const connected = await parallel_settleLimit(specs, settings.maxParallel, (spec) => connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
     const connectFailures = connected.flatMap((result) => (result.ok ? [] : [result.error]));
     if (connectFailures.length > 0) {
         for (const result of connected)
@@ -54213,7 +54215,7 @@ async function repairState(session, settings) {
 async function cleanUpRun(specs, settings) {
     const done = [];
     await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
-        const remote = await ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn });
+        const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
         try {
             const paths = statePaths(spec.stateDir, settings.app);
             const owned = await remote.run(shell_script('al-owner', 'head -c 4096 "$1/owner.json" 2>/dev/null', [paths.lock]));
@@ -54368,7 +54370,7 @@ async function switchHost(work, settings, plan) {
         commit: { active: committed.active, canary: committed.canary, releases: changed.map((release) => ({ id: release.id, status: release.status })) },
     };
     try {
-        await session.saveState({ ...before, pending: intent });
+        await session.saveState({ ...before, pending: intent }, { audit: false });
     }
     catch (error) {
         throw new Error(`${session.label}: could not record the switch before making it, so traffic was not touched: ${errors_errorMessage(error)}`);
@@ -55694,12 +55696,12 @@ function deploymentMetricsText(outcome) {
  * Writes stdin to DIR/FILE atomically: a temporary name node_exporter ignores (not *.prom) in the
  * same directory, then a rename, so a scrape never sees half a file. The directory must exist.
  */
-const WRITE_SCRIPT = (/* unused pure expression or super */ null && (`dir=$1; file=$2
+const WRITE_SCRIPT = `dir=$1; file=$2
 [ -d "$dir" ] || { echo "the textfile collector directory $dir does not exist" >&2; exit 2; }
 tmp="$dir/.$file.$$.tmp"
-cat > "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$dir/$file" || { rm -f "$tmp"; exit 1; }`));
+cat > "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$dir/$file" || { rm -f "$tmp"; exit 1; }`;
 function writeMetricsCommand(directory, fileName) {
-    return script('al-metrics', WRITE_SCRIPT, [directory, fileName]);
+    return shell_script('al-metrics', WRITE_SCRIPT, [directory, fileName]);
 }
 async function writeDeploymentMetrics(remote, directory, outcome) {
     const result = await remote.run(writeMetricsCommand(directory, metricsFileName(outcome.app, outcome.environment)), { stdin: deploymentMetricsText(outcome), timeoutMs: 30_000 });
@@ -55713,7 +55715,7 @@ async function writeDeploymentMetrics(remote, directory, outcome) {
 async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions, maxParallel, log) {
     if (directory === '')
         return;
-    const results = await settleLimit(hosts, maxParallel, async (spec) => {
+    const results = await parallel_settleLimit(hosts, maxParallel, async (spec) => {
         const remote = await connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
         try {
             await writeDeploymentMetrics(remote, directory, outcome);
@@ -55724,7 +55726,7 @@ async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions
     });
     results.forEach((result, index) => {
         if (!result.ok)
-            log.warn(`${hosts[index].target.label}: deployment metrics not written: ${errorMessage(result.error)}`);
+            log.warn(`${hosts[index].target.label}: deployment metrics not written: ${errors_errorMessage(result.error)}`);
     });
 }
 /** The input that turns the metrics on, shared by the actions that write them. */
@@ -68461,6 +68463,7 @@ const inputFields = {
     'incident-severity': field.choice(['critical', 'high', 'medium', 'low'], 'high'),
     'incident-labels': field.string({ form: 'comma-separated issue labels', pattern: /^[A-Za-z0-9 :._,/-]*$/, max: 500 }),
     figures: field.yaml(figuresSchema.optional(), { form: 'the JSON rule figures from canary-monitor (its `rules` output)', default: '[]' }),
+    ...metricsInputs,
 };
 function readSettings(read) {
     const inputs = readInputs(inputFields, read);
@@ -68566,6 +68569,9 @@ async function run(read) {
         story.durationMs = clock.now() - started;
         if (!ok)
             story.error = error ?? 'the rollback failed';
+        // What serves now, for the DeploymentFailed alert: a good rollback resolves it, a failed one keeps it firing.
+        if (inputs.method === 'nginx' && !noop)
+            await deploymentMetricsRecorder(inputs, hosts, sessionFromInputs(inputs, run, logger).connect, logger)(!ok, story.targetVersion ?? '');
         // A failed rollback is announced too: the deployment marked failed, the incident opened, Slack told.
         const announcement = !noop
             ? await announceRollback(story, {

@@ -6,6 +6,8 @@ import {
   announceRollback,
   buildRuntime,
   cleanUpRun,
+  deploymentMetricsRecorder,
+  metricsInputs,
   checkRuntimeInputs,
   field,
   githubContext,
@@ -75,6 +77,7 @@ export const inputFields = {
   'incident-severity': field.choice(['critical', 'high', 'medium', 'low'], 'high'),
   'incident-labels': field.string({ form: 'comma-separated issue labels', pattern: /^[A-Za-z0-9 :._,/-]*$/, max: 500 }),
   figures: field.yaml(figuresSchema.optional(), { form: 'the JSON rule figures from canary-monitor (its `rules` output)', default: '[]' }),
+  ...metricsInputs,
 };
 
 export function readSettings(read?: InputReader) {
@@ -183,6 +186,8 @@ export async function run(read?: InputReader): Promise<void> {
 
     story.durationMs = clock.now() - started;
     if (!ok) story.error = error ?? 'the rollback failed';
+    // What serves now, for the DeploymentFailed alert: a good rollback resolves it, a failed one keeps it firing.
+    if (inputs.method === 'nginx' && !noop) await deploymentMetricsRecorder(inputs, hosts, sessionFromInputs(inputs, run, action.logger).connect, action.logger)(!ok, story.targetVersion ?? '');
     // A failed rollback is announced too: the deployment marked failed, the incident opened, Slack told.
     const announcement =
       !noop

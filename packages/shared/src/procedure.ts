@@ -211,7 +211,7 @@ async function switchHost(work: Work, settings: SessionSettings, plan: SwitchPla
     commit: { active: committed.active, canary: committed.canary, releases: changed.map((release) => ({ id: release.id, status: release.status })) },
   };
   try {
-    await session.saveState({ ...before, pending: intent });
+    await session.saveState({ ...before, pending: intent }, { audit: false });
   } catch (error) {
     throw new Error(`${session.label}: could not record the switch before making it, so traffic was not touched: ${errorMessage(error)}`);
   }

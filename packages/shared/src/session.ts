@@ -120,12 +120,13 @@ export class HostSession {
     this.heartbeat.unref();
   }
 
-  async saveState(state: AppState): Promise<void> {
+  async saveState(state: AppState, options: { audit?: boolean } = {}): Promise<void> {
     const next = { ...state, schema: 2 as const, updatedAt: new Date(this.settings.clock.now()).toISOString() };
     await writeState(this.remote, this.paths, next);
     this.state = next;
-    // The audit log keeps every saved state (without its long history), so a torn state file can be rebuilt.
-    await this.audit('state saved', { state: { ...next, history: next.history.slice(-5) } });
+    // The audit log keeps every saved state (without its long history), so a torn state file can be
+    // rebuilt. A switch's intent is not kept there: it is on the critical path, and the state after it is.
+    if (options.audit !== false) await this.audit('state saved', { state: { ...next, history: next.history.slice(-5) } });
   }
 
   /** Appends to the host's audit log; an audit failure is reported but does not stop a rollback. */
