@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,6 +52,7 @@ afterAll(async () => {
 
 describe('rollback bundle, method nginx', () => {
   it('restarts the previous version, switches every host, records the deployment, the incident and the message', async () => {
+    mkdirSync(join(lab.hosts[0]!.dir, 'textfile'), { recursive: true });
     const result = await runAction({
       action: 'rollback',
       inputs: nginxInputs({ reason: 'error rate 4% after release', trigger: 'manual: on-call', 'failed-deployment-id': '41', 'incident-labels': 'team:agents', 'metrics-textfile-dir': join(lab.hosts[0]!.dir, 'textfile') }),
