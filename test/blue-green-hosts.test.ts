@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,8 +14,24 @@ let lab: Lab;
 let hosts: HostSpec[];
 let scratch: string;
 
+/**
+ * Which versions 100 requests through each host's nginx reach. Bounded well inside the test's
+ * time, and a host that does not answer them all is reported with its nginx error log and app
+ * logs, so a failure says what happened instead of running into the test's timeout.
+ */
 async function versionsPerHost(): Promise<Array<Record<string, number>>> {
-  return Promise.all(lab.hosts.map(async (host) => (await sendTraffic({ url: host.proxyUrl, maxRequests: 100, concurrency: 4 })).byVersion));
+  return Promise.all(
+    lab.hosts.map(async (host) => {
+      const traffic = await sendTraffic({ url: host.proxyUrl, maxRequests: 100, concurrency: 4, durationMs: 15_000, requestTimeoutMs: 3000 });
+      if (traffic.sent === 100 && traffic.failed === 0) return traffic.byVersion;
+      const tail = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-15).join('\n') : '(none)');
+      const appLogs = readdirSync(join(lab.dir, 'logs')).map((name) => `${name}:\n${tail(join(lab.dir, 'logs', name))}`);
+      throw new Error(
+        `${host.name}: ${traffic.sent} of 100 requests finished, statuses ${JSON.stringify(traffic.statuses)}\n` +
+          `nginx error.log:\n${tail(join(host.nginxPrefix, 'logs', 'error.log'))}\n${appLogs.join('\n')}`,
+      );
+    }),
+  );
 }
 
 function liveWeights(index: number): unknown {

@@ -99,6 +99,10 @@ export function startTraffic(opts: TrafficOptions): { stop(): Promise<TrafficRes
           const color = headerValue(res.headers['x-color']);
           res.on('error', (error: NodeJS.ErrnoException) => resolve({ version, color, error }));
           res.on('end', () => resolve({ status: res.statusCode ?? 0, version, color }));
+          // A body cut off part-way ends neither way on every Node version: 'close' always comes.
+          res.on('close', () => {
+            if (!res.complete) resolve({ version, color, error: Object.assign(new Error('response cut off'), { code: 'ECONNRESET' }) });
+          });
           res.resume();
         },
       );
@@ -166,6 +170,8 @@ export function startTraffic(opts: TrafficOptions): { stop(): Promise<TrafficRes
     if (stopped) return;
     stopped = true;
     wake?.();
+    // The cap is hard: requests still waiting for an answer are cut off and count as failed.
+    if (performance.now() >= deadline) agent.destroy();
   }
 
   return {
