@@ -423,7 +423,7 @@ function printPromote(all: PromoteFigures[], plan: Plan, report: Report): void {
     ];
   });
   printTable(
-    `(b) promote() with drainSeconds 0, maxParallel ${MAX_PARALLEL}; median of ${plan.promoteRepeats} deploy → promote cycle(s) per lab`,
+    `(b) promote() with the blue-green action's defaults (drain-seconds ${PROMOTE_DEFAULTS.drainSeconds}, max-parallel ${PROMOTE_DEFAULTS.maxParallel}); median of ${plan.promoteRepeats} deploy → promote cycle(s) per lab`,
     ['hosts', 'runs', 'duration median', 'min', 'max', 'slowest switch median', 'vs 1 host', 'goal', 'met'],
     rows,
     { leftColumns: [7, 8], notes: twenty ? [] : ['20 hosts not measured (--quick): the scaling goal is not judged.'] },

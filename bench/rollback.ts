@@ -30,7 +30,15 @@ interface Row {
   restored: number[];
   /** Decision → each host's switch confirmed, over all runs. */
   perHost: number[];
+  /**
+   * CPU time of this process (the runner's side: SSH, state, decisions) during each rollback. The
+   * lab's hosts share this machine's cores with it; on a real fleet each host runs its own commands
+   * and only this part is shared.
+   */
+  runnerCpu: number[];
 }
+
+const cpuMs = (usage: NodeJS.CpuUsage): number => (usage.user + usage.system) / 1000;
 
 const rows: Row[] = [];
 let failures = 0;
@@ -43,8 +51,8 @@ for (const count of hostCounts) {
     const first = await deploy(hosts, { ...deploySettings(lab, 'v0'), ...settings });
     if (!first.ok) throw new Error(`first deploy failed: ${first.error}`);
     await lab.enableSite();
-    const canary: Row = { hosts: count, situation: 'canary (monitor holds the hosts)', restored: [], perHost: [] };
-    const promoted: Row = { hosts: count, situation: 'after promote (restart the stopped color)', restored: [], perHost: [] };
+    const canary: Row = { hosts: count, situation: 'canary (monitor holds the hosts)', restored: [], perHost: [], runnerCpu: [] };
+    const promoted: Row = { hosts: count, situation: 'after promote (restart the stopped color)', restored: [], perHost: [], runnerCpu: [] };
     for (let run = 1; run <= repeats; run++) {
       // Canary: the monitor's path — sessions already open when it decides.
       const version = `c${run}`;
@@ -54,7 +62,9 @@ for (const count of hostCounts) {
       const sessions = await openSessions(hosts, { ...base, ...settings }, { runId: 'bench', actor: 'bench', version, phase: 'monitor', time: new Date().toISOString() });
       try {
         const decision = Date.now();
+        const cpu = process.cpuUsage();
         const result = await rollbackSessions(sessions, { ...base, ...settings }, decision);
+        canary.runnerCpu.push(cpuMs(process.cpuUsage(cpu)));
         if (!result.ok) throw new Error(`canary rollback failed: ${result.error}`);
         canary.restored.push(result.restoredMs ?? Number.NaN);
         for (const host of result.hosts) if (host.liveAt !== null) canary.perHost.push(host.liveAt - decision);
@@ -70,7 +80,9 @@ for (const count of hostCounts) {
       const promotedNext = await promote(hosts, { ...promoteSettings(lab, next), ...settings });
       if (!canaryNext.ok || !promotedNext.ok) throw new Error(`deploy/promote ${next} failed: ${canaryNext.error ?? promotedNext.error}`);
       const started = Date.now();
+      const cpu = process.cpuUsage();
       const back = await rollback(hosts, { ...rollbackSettings(lab, { kind: 'version', version: 'v0' }), ...settings }, started);
+      promoted.runnerCpu.push(cpuMs(process.cpuUsage(cpu)));
       for (const host of back.hosts) if (host.liveAt !== null) promoted.perHost.push(host.liveAt - started);
       if (!back.ok) throw new Error(`rollback after promote failed: ${back.error}`);
       promoted.restored.push(back.restoredMs ?? Number.NaN);
@@ -87,15 +99,17 @@ for (const count of hostCounts) {
 console.log(`\nrollback benchmark — ${new Date().toISOString()}; ${repeats} run(s) per row; node ${process.version}`);
 console.log('decision → previous version serving 100% on every host (RollbackResult.restoredMs)\n');
 const ms = (value: number): string => `${Math.round(value)} ms`.padStart(8);
-console.log('hosts  situation                                    all hosts: median      max   per host: median   p90      max   goal (canary, per host)  met');
-console.log('-----  ------------------------------------------  ------------------  -------  -----------------  -------  -------  -----------------------  ---');
+console.log('hosts  situation                                    all hosts: median      max   per host: median   p90      max   runner CPU median  goal (canary, per host)  met');
+console.log('-----  ------------------------------------------  ------------------  -------  -----------------  -------  -------  -----------------  -----------------------  ---');
 for (const row of rows) {
   const perHost = [...row.perHost].sort((a, b) => a - b);
   const p90 = perHost[Math.min(perHost.length - 1, Math.floor(perHost.length * 0.9))] ?? Number.NaN;
   const goal = row.situation.startsWith('canary') ? `max ≤ ${GOAL_MS} ms` : '';
   const met = goal ? (Math.max(...perHost) <= GOAL_MS ? 'yes' : 'NO') : '';
-  console.log(`${String(row.hosts).padEnd(5)}  ${row.situation.padEnd(42)}  ${ms(median(row.restored)).padStart(18)}  ${ms(Math.max(...row.restored)).padStart(7)}  ${ms(median(perHost)).padStart(17)}  ${ms(p90).padStart(7)}  ${ms(Math.max(...perHost)).padStart(7)}  ${goal.padEnd(23)}  ${met}`);
+  console.log(`${String(row.hosts).padEnd(5)}  ${row.situation.padEnd(42)}  ${ms(median(row.restored)).padStart(18)}  ${ms(Math.max(...row.restored)).padStart(7)}  ${ms(median(perHost)).padStart(17)}  ${ms(p90).padStart(7)}  ${ms(Math.max(...perHost)).padStart(7)}  ${ms(median(row.runnerCpu)).padStart(17)}  ${goal.padEnd(23)}  ${met}`);
 }
 console.log('\n"all hosts": decision → the last host serving the previous version; "per host": decision → each host\'s switch confirmed live.');
+console.log('"runner CPU": this process\'s CPU time during the rollback. Every lab host runs its commands (sshd, sh, curl, nginx -t and reload) on');
+console.log('this machine\'s cores too, so with 20 lab hosts the per-host figure measures 20 hosts\' host-side work queued on those cores.');
 console.log('\nThe procedure allows 2 minutes (120 000 ms) from the trigger to the rollback.');
 process.exit(failures > 0 ? 1 : 0);

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploy, type AppState, type HostSpec } from '@agent-loop/shared';
 import { startLab, type Lab } from './lab/index';
@@ -73,8 +74,13 @@ describe('canary-monitor bundle', () => {
     await lab.setKnobs('v2', { errorRate: 0.2 });
     expect((await deploy(hosts, deploySettings(lab, 'v2', { splitKey: '$request_id', smokeRequests: [] }))).ok).toBe(true);
     const traffic = lab.hosts.map((host) => startTraffic({ url: host.proxyUrl, concurrency: 4, durationMs: 50_000, ratePerSecond: 50 }));
-    const result = await runAction({ action: 'canary-monitor', inputs: inputs(), env: { GITHUB_API_URL: github.url }, timeoutMs: 90_000 });
+    // The textfile collector's directory, as a prepared host has it (both lab hosts share this machine).
+    const textfile = join(lab.dir, 'textfile');
+    mkdirSync(textfile, { recursive: true });
+    const result = await runAction({ action: 'canary-monitor', inputs: inputs({ 'metrics-textfile-dir': textfile }), env: { GITHUB_API_URL: github.url }, timeoutMs: 90_000 });
     const seen = await Promise.all(traffic.map((t) => t.stop()));
+    // The rollback put v1 back: the DeploymentFailed alert's series says so.
+    expect(readFileSync(join(textfile, `agent_loop_${lab.app}_production.prom`), 'utf8')).toMatch(new RegExp(`agent_loop_deployment_failed\\{app="${lab.app}",environment="production",version="v1"\\} 0`));
 
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/::error::canary failure: error-rate.* — rolled back to v1 in \d+\.\d s/);

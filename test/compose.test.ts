@@ -128,6 +128,17 @@ describe('compose runtime on real engines, under load', () => {
     expect(await servedVersions()).toEqual({ v2: 200 });
   });
 
+  it('too little room for the image under the engine\'s data root: refused before anything is pulled or stopped', async () => {
+    // More than any disk here has: the check reads the free space where the engine keeps its images.
+    const roomless = composeRuntime(ct.composeFile, { waitTimeoutSeconds: 15, minFreeDiskMb: 10_000_000 });
+    const result = await deploy(hosts, deployOf('v3', image.v2!, { runtime: roomless }));
+    expect(result.ok).toBe(false);
+    expect(result.error).toMatch(/only \d+ MB of disk free under the Docker data root \/\S+, 10000000 MB required \(min-free-disk-mb\)/);
+    for (const report of result.hosts) expect(report.steps.map((step) => step.step)).not.toContain('stop whatever runs as blue');
+    for (let i = 0; i < hosts.length; i++) expect(await containers(i)).toEqual({ blue: 'running', green: 'running' });
+    expect(await servedVersions()).toEqual({ v2: 200 });
+  });
+
   it('rollback to the kept color after those failures: it still runs, so traffic moves at once', async () => {
     const { value: result } = await underLoad(() => rollback(hosts, rollbackSettings(ct.lab, { kind: 'previous' }, { ...compose, runtime })));
     expect(result.error).toBeUndefined();

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runAction, type RunActionResult } from './lab/run-action';
 import { refusedRequests } from './support/github-api';
+import { commit, deployment, deploymentStatus, notFound } from './support/github-objects';
+import { responseProblems } from './support/github-openapi';
 import { startRecorder, type RecordedRequest, type Recorder } from './support/recorder';
 
 /**
@@ -83,28 +85,44 @@ function buildHistory(now: number): History {
 }
 
 let github: Recorder;
+/** Answers of the stand-ins that GitHub's description does not allow (must stay empty). */
+const undocumentedAnswers: string[] = [];
 let elsewhere: Recorder;
 let history: History;
 
-/** Answers like GitHub: two pages of deployments (8 each; a third page is announced but must not be needed), statuses, commits. */
+/**
+ * Answers like GitHub: two pages of deployments (8 each; a third page is announced but must not be
+ * needed), statuses, commits, each answer in the form GitHub's OpenAPI description documents (every
+ * answer is checked against it; see the afterAll).
+ */
 function serve(recorder: Recorder, repo: string, nextOrigin?: string): void {
   recorder.respondBy((request: RecordedRequest) => {
-    const url = new URL(request.path, recorder.url);
-    const base = `/repos/${repo}`;
-    const page = (number: number) => `<${nextOrigin ?? recorder.url}${base}/deployments?environment=production&per_page=100&page=${number}>`;
-    if (url.pathname === `${base}/deployments`) {
-      if (url.searchParams.get('environment') !== 'production') return { status: 200, body: [] };
-      const number = Number(url.searchParams.get('page') ?? '1');
-      const items = history.deployments.slice((number - 1) * 8, number * 8);
-      return { status: 200, body: items, headers: { link: `${page(number + 1)}; rel="next", ${page(3)}; rel="last"` } };
-    }
-    const statuses = new RegExp(`^${base}/deployments/(\\d+)/statuses$`).exec(url.pathname);
-    if (statuses) return { status: 200, body: history.statuses.get(Number(statuses[1])) ?? [] };
-    const commit = new RegExp(`^${base}/commits/([0-9a-f]+)$`).exec(url.pathname);
-    const date = commit ? history.commits.get(commit[1] as string) : undefined;
-    if (date) return { status: 200, body: { sha: commit?.[1], commit: { committer: { name: 'dev', date } } } };
-    return { status: 404, body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' } };
+    const answer = answerFor(recorder, request, repo, nextOrigin);
+    const problems = responseProblems(request.method, request.path, answer.status, answer.body);
+    if (problems.length > 0) undocumentedAnswers.push(`${request.method} ${request.path} → ${answer.status}: ${problems.slice(0, 3).join('; ')}`);
+    return answer;
   });
+}
+
+function answerFor(recorder: Recorder, request: RecordedRequest, repo: string, nextOrigin?: string): { status: number; body: unknown; headers?: Record<string, string> } {
+  const url = new URL(request.path, recorder.url);
+  const base = `/repos/${repo}`;
+  const page = (number: number) => `<${nextOrigin ?? recorder.url}${base}/deployments?environment=production&per_page=100&page=${number}>`;
+  if (url.pathname === `${base}/deployments`) {
+    if (url.searchParams.get('environment') !== 'production') return { status: 200, body: [] };
+    const number = Number(url.searchParams.get('page') ?? '1');
+    const items = history.deployments.slice((number - 1) * 8, number * 8).map((item) => deployment(repo, item));
+    return { status: 200, body: items, headers: { link: `${page(number + 1)}; rel="next", ${page(3)}; rel="last"` } };
+  }
+  const statuses = new RegExp(`^${base}/deployments/(\\d+)/statuses$`).exec(url.pathname);
+  if (statuses) {
+    const id = Number(statuses[1]);
+    return { status: 200, body: (history.statuses.get(id) ?? []).map((status) => deploymentStatus(repo, id, { ...status, environment: 'production' })) };
+  }
+  const found = new RegExp(`^${base}/commits/([0-9a-f]+)$`).exec(url.pathname);
+  const date = found ? history.commits.get(found[1] as string) : undefined;
+  if (found && date) return { status: 200, body: commit(repo, found[1] as string, date) };
+  return { status: 404, body: notFound };
 }
 
 function dora(inputs: Record<string, string>, env: Record<string, string> = {}): Promise<RunActionResult> {
@@ -130,6 +148,8 @@ beforeEach(() => {
 afterAll(async () => {
   // Every request the actions sent is one GitHub's OpenAPI description accepts.
   if (github) expect(refusedRequests(github)).toEqual([]);
+  // And every answer the stand-ins gave is one GitHub's description documents.
+  expect(undocumentedAnswers).toEqual([]);
   await github?.close();
   await elsewhere?.close();
 });

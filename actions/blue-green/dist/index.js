@@ -54149,8 +54149,18 @@ const templateValues = (release) => ({
     version: release.version,
 });
 const DEFAULT_WAIT_SECONDS = 120;
-const ENGINE_SCRIPT = `if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
+// The image is pulled under the engine's data root, often another disk than the state folder's:
+// its free space is checked there (df needs no access to the folder itself).
+const ENGINE_SCRIPT = `min_mb=$1
+if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
   echo "the Docker engine does not answer (docker info: $(printf '%s' "$out" | tail -n 3))" >&2; exit 1
+fi
+if [ "$min_mb" -gt 0 ]; then
+  root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null)
+  free_kb=$(df -Pk "$root" 2>/dev/null | awk 'NR==2 {print $4}')
+  if [ -n "$free_kb" ] && [ "$free_kb" -lt $(( min_mb * 1024 )) ]; then
+    echo "only $(( free_kb / 1024 )) MB of disk free under the Docker data root $root, $min_mb MB required (min-free-disk-mb): prune unused images (the maintenance action) or free space there" >&2; exit 1
+  fi
 fi
 if ! v=$(docker compose version --short 2>&1); then
   echo "docker compose v2 is not installed (docker compose version: $(printf '%s' "$v" | tail -n 1)); compose v1 (docker-compose) has no up --wait" >&2; exit 1
@@ -54222,7 +54232,7 @@ function composeRuntime(composeFile, options = {}) {
     return {
         kind: 'compose',
         prepare: (release) => [
-            { what: 'the Docker engine answers and docker compose v2 is installed', argv: shell_script('al-engine', ENGINE_SCRIPT, []) },
+            { what: 'the Docker engine answers, has room for the image and docker compose v2 is installed', argv: shell_script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]) },
             { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
             { what: `the image ${release.image} can be pulled`, argv: shell_script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
         ],
@@ -54552,7 +54562,9 @@ function checkRuntimeInputs(inputs) {
     }
 }
 function buildRuntime(inputs) {
-    return inputs.runtime === 'compose' ? composeRuntime(inputs['compose-file'], { waitTimeoutSeconds: inputs['health-timeout-seconds'] }) : commandRuntime(inputs['start-command'], inputs['stop-command']);
+    return inputs.runtime === 'compose'
+        ? composeRuntime(inputs['compose-file'], { waitTimeoutSeconds: inputs['health-timeout-seconds'], minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0 })
+        : commandRuntime(inputs['start-command'], inputs['stop-command']);
 }
 function healthPaths(inputs) {
     return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];

@@ -52375,7 +52375,7 @@ async function retry(task, options) {
 class HostKeyRejected extends errors_ConfigurationError {
 }
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
-async function ssh_connect(target, options) {
+async function connect(target, options) {
     const entries = parseKnownHosts(options.knownHosts);
     let rejection;
     const hostVerifier = (key) => {
@@ -54212,7 +54212,7 @@ class HostSession {
  */
 async function session_openSessions(specs, settings, owner, options = {}) {
     // Connected in the order given (errors read in that order); locked in one global order.
-    const connected = await parallel_settleLimit(specs, settings.maxParallel, (spec) => ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
+    const connected = await parallel_settleLimit(specs, settings.maxParallel, (spec) => connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
     const connectFailures = connected.flatMap((result) => (result.ok ? [] : [result.error]));
     if (connectFailures.length > 0) {
         for (const result of connected)
@@ -54383,7 +54383,7 @@ async function repairState(session, settings) {
 async function cleanUpRun(specs, settings) {
     const done = [];
     await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
-        const remote = await ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn });
+        const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
         try {
             const paths = statePaths(spec.stateDir, settings.app);
             const owned = await remote.run(shell_script('al-owner', 'head -c 4096 "$1/owner.json" 2>/dev/null', [paths.lock]));
@@ -54630,8 +54630,18 @@ const templateValues = (release) => ({
     version: release.version,
 });
 const DEFAULT_WAIT_SECONDS = 120;
-const ENGINE_SCRIPT = `if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
+// The image is pulled under the engine's data root, often another disk than the state folder's:
+// its free space is checked there (df needs no access to the folder itself).
+const ENGINE_SCRIPT = `min_mb=$1
+if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
   echo "the Docker engine does not answer (docker info: $(printf '%s' "$out" | tail -n 3))" >&2; exit 1
+fi
+if [ "$min_mb" -gt 0 ]; then
+  root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null)
+  free_kb=$(df -Pk "$root" 2>/dev/null | awk 'NR==2 {print $4}')
+  if [ -n "$free_kb" ] && [ "$free_kb" -lt $(( min_mb * 1024 )) ]; then
+    echo "only $(( free_kb / 1024 )) MB of disk free under the Docker data root $root, $min_mb MB required (min-free-disk-mb): prune unused images (the maintenance action) or free space there" >&2; exit 1
+  fi
 fi
 if ! v=$(docker compose version --short 2>&1); then
   echo "docker compose v2 is not installed (docker compose version: $(printf '%s' "$v" | tail -n 1)); compose v1 (docker-compose) has no up --wait" >&2; exit 1
@@ -54703,7 +54713,7 @@ function composeRuntime(composeFile, options = {}) {
     return {
         kind: 'compose',
         prepare: (release) => [
-            { what: 'the Docker engine answers and docker compose v2 is installed', argv: shell_script('al-engine', ENGINE_SCRIPT, []) },
+            { what: 'the Docker engine answers, has room for the image and docker compose v2 is installed', argv: shell_script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]) },
             { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
             { what: `the image ${release.image} can be pulled`, argv: shell_script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
         ],
@@ -55033,7 +55043,9 @@ function checkRuntimeInputs(inputs) {
     }
 }
 function buildRuntime(inputs) {
-    return inputs.runtime === 'compose' ? composeRuntime(inputs['compose-file'], { waitTimeoutSeconds: inputs['health-timeout-seconds'] }) : commandRuntime(inputs['start-command'], inputs['stop-command']);
+    return inputs.runtime === 'compose'
+        ? composeRuntime(inputs['compose-file'], { waitTimeoutSeconds: inputs['health-timeout-seconds'], minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0 })
+        : commandRuntime(inputs['start-command'], inputs['stop-command']);
 }
 function healthPaths(inputs) {
     return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
@@ -55864,12 +55876,12 @@ function deploymentMetricsText(outcome) {
  * Writes stdin to DIR/FILE atomically: a temporary name node_exporter ignores (not *.prom) in the
  * same directory, then a rename, so a scrape never sees half a file. The directory must exist.
  */
-const WRITE_SCRIPT = (/* unused pure expression or super */ null && (`dir=$1; file=$2
+const WRITE_SCRIPT = `dir=$1; file=$2
 [ -d "$dir" ] || { echo "the textfile collector directory $dir does not exist" >&2; exit 2; }
 tmp="$dir/.$file.$$.tmp"
-cat > "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$dir/$file" || { rm -f "$tmp"; exit 1; }`));
+cat > "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$dir/$file" || { rm -f "$tmp"; exit 1; }`;
 function writeMetricsCommand(directory, fileName) {
-    return script('al-metrics', WRITE_SCRIPT, [directory, fileName]);
+    return shell_script('al-metrics', WRITE_SCRIPT, [directory, fileName]);
 }
 async function writeDeploymentMetrics(remote, directory, outcome) {
     const result = await remote.run(writeMetricsCommand(directory, metricsFileName(outcome.app, outcome.environment)), { stdin: deploymentMetricsText(outcome), timeoutMs: 30_000 });
@@ -55883,7 +55895,7 @@ async function writeDeploymentMetrics(remote, directory, outcome) {
 async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions, maxParallel, log) {
     if (directory === '')
         return;
-    const results = await settleLimit(hosts, maxParallel, async (spec) => {
+    const results = await parallel_settleLimit(hosts, maxParallel, async (spec) => {
         const remote = await connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
         try {
             await writeDeploymentMetrics(remote, directory, outcome);
@@ -55894,7 +55906,7 @@ async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions
     });
     results.forEach((result, index) => {
         if (!result.ok)
-            log.warn(`${hosts[index].target.label}: deployment metrics not written: ${errorMessage(result.error)}`);
+            log.warn(`${hosts[index].target.label}: deployment metrics not written: ${errors_errorMessage(result.error)}`);
     });
 }
 /** The input that turns the metrics on, shared by the actions that write them. */
@@ -68613,6 +68625,7 @@ function asYamlList(read) {
 const inputFields = {
     ...hostInputs,
     ...runtimeInputs,
+    ...metricsInputs,
     mode: field.choice(['canary', 'ramp', 'post-promotion'], 'canary'),
     policy: field.string({ form: 'a YAML analysis policy (see the README)', pattern: /^[\s\S]*$/, max: 20_000 }),
     duration: field.integer({ min: 0, max: 86_400, default: 0, unit: 'seconds of analysis per step; 0 keeps the policy\'s (300)' }),
@@ -68700,6 +68713,16 @@ async function run(read) {
             },
             onSample: (sample, current) => logger.info(progressLine(sample, current, current.colors.canary, current.colors.stable)),
         }));
+        // The deployment metrics follow what the monitor did to traffic, as the rollback action and
+        // blue-green write them: a rollback that put a version back is 0 for that version, one that
+        // failed is 1; a ramp it promoted is 0; a failed canary it left in place is 1.
+        const recordMetrics = deploymentMetricsRecorder(inputs, hosts, session.connect, logger);
+        if (result.rollback)
+            await recordMetrics(!result.rollback.ok, (result.rollback.ok ? result.rollback.version : result.canaryVersion) ?? '');
+        else if (inputs.mode === 'ramp' && result.verdict === 'success')
+            await recordMetrics(false, result.canaryVersion ?? '');
+        else if (result.verdict === 'failure' || result.verdict === 'error')
+            await recordMetrics(true, result.canaryVersion ?? '');
         let incidentUrl = null;
         if (result.rollback?.ok) {
             const announcement = await announceRollback({

@@ -4,6 +4,7 @@ import {
   buildRuntime,
   checkRuntimeInputs,
   cleanUpRun,
+  deploymentMetricsRecorder,
   ConfigurationError,
   DEFAULT_POLICY_YAML,
   DEFAULT_ROLLBACK_ON,
@@ -12,6 +13,7 @@ import {
   healthPaths,
   hostInputs,
   HOST_PATH,
+  metricsInputs,
   monitor,
   monitorSummary,
   notifySlack,
@@ -62,6 +64,7 @@ function asYamlList(read: InputReader): InputReader {
 export const inputFields = {
   ...hostInputs,
   ...runtimeInputs,
+  ...metricsInputs,
   mode: field.choice(['canary', 'ramp', 'post-promotion'], 'canary'),
   policy: field.string({ form: 'a YAML analysis policy (see the README)', pattern: /^[\s\S]*$/, max: 20_000 }),
   duration: field.integer({ min: 0, max: 86_400, default: 0, unit: 'seconds of analysis per step; 0 keeps the policy\'s (300)' }),
@@ -148,6 +151,14 @@ export async function run(read?: InputReader): Promise<void> {
         onSample: (sample, current) => action.logger.info(progressLine(sample, current, current.colors.canary, current.colors.stable)),
       }),
     );
+
+    // The deployment metrics follow what the monitor did to traffic, as the rollback action and
+    // blue-green write them: a rollback that put a version back is 0 for that version, one that
+    // failed is 1; a ramp it promoted is 0; a failed canary it left in place is 1.
+    const recordMetrics = deploymentMetricsRecorder(inputs, hosts, session.connect, action.logger);
+    if (result.rollback) await recordMetrics(!result.rollback.ok, (result.rollback.ok ? result.rollback.version : result.canaryVersion) ?? '');
+    else if (inputs.mode === 'ramp' && result.verdict === 'success') await recordMetrics(false, result.canaryVersion ?? '');
+    else if (result.verdict === 'failure' || result.verdict === 'error') await recordMetrics(true, result.canaryVersion ?? '');
 
     let incidentUrl: string | null = null;
     if (result.rollback?.ok) {

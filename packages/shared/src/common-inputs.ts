@@ -25,6 +25,8 @@ type RuntimeInputs = {
   'health-path': string;
   'ready-path': string;
   'health-timeout-seconds'?: number;
+  /** The actions that deploy a new image check this much room for it (under Docker's data root with compose). */
+  'min-free-disk-mb'?: number;
 };
 
 export function checkRuntimeInputs(inputs: RuntimeInputs): void {
@@ -35,7 +37,9 @@ export function checkRuntimeInputs(inputs: RuntimeInputs): void {
 }
 
 export function buildRuntime(inputs: RuntimeInputs): Runtime {
-  return inputs.runtime === 'compose' ? composeRuntime(inputs['compose-file'], { waitTimeoutSeconds: inputs['health-timeout-seconds'] }) : commandRuntime(inputs['start-command'], inputs['stop-command']);
+  return inputs.runtime === 'compose'
+    ? composeRuntime(inputs['compose-file'], { waitTimeoutSeconds: inputs['health-timeout-seconds'], minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0 })
+    : commandRuntime(inputs['start-command'], inputs['stop-command']);
 }
 
 export function healthPaths(inputs: RuntimeInputs): string[] {

@@ -53,7 +53,7 @@ describe('composeRuntime', () => {
 
   it('prepares by checking the engine and compose v2, the file, then pulling the image and resolving its digest', () => {
     const steps = runtime.prepare(release);
-    expect(steps.map((step) => step.what)).toEqual(['the Docker engine answers and docker compose v2 is installed', 'the compose file /srv/shop/compose.yaml exists', 'the image ghcr.io/acme/shop:1.4.0 can be pulled']);
+    expect(steps.map((step) => step.what)).toEqual(['the Docker engine answers, has room for the image and docker compose v2 is installed', 'the compose file /srv/shop/compose.yaml exists', 'the image ghcr.io/acme/shop:1.4.0 can be pulled']);
     expect(steps[1]!.argv).toEqual(['test', '-f', '/srv/shop/compose.yaml']);
     expect(steps[2]!.argv.slice(3)).toEqual(['al-pull', 'ghcr.io/acme/shop:1.4.0']);
     expect(steps.map((step) => step.resolvesImage ?? false)).toEqual([false, false, true]);
