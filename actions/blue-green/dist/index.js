@@ -54208,6 +54208,11 @@ for id in $(docker ps --all --quiet --filter "label=com.docker.compose.project=$
 done >&2
 "$@" stop >/dev/null 2>&1
 exit "$rc"`;
+// Nothing of the project running (a color already stopped, or never started): nothing to stop,
+// and no compose start-up (about 0.3 s) on a rollback's way to safety.
+const STOP_SCRIPT = `project=$1; shift
+[ -n "$(docker ps --quiet --filter "label=com.docker.compose.project=$project")" ] || exit 0
+exec "$@" stop`;
 /**
  * docker compose, one project per color (`<app>-<color>`). The compose file reads the image and
  * port from the environment: `image: ${AGENT_LOOP_IMAGE}` and `ports: ["127.0.0.1:${AGENT_LOOP_PORT}:8000"]`.
@@ -54237,7 +54242,7 @@ function composeRuntime(composeFile, options = {}) {
             { what: `the image ${release.image} can be pulled`, argv: shell_script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
         ],
         start: (release) => shell_script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
-        stop: (release) => [...compose(release), 'stop'],
+        stop: (release) => shell_script('al-stop', STOP_SCRIPT, [project(release), ...compose(release)]),
     };
 }
 /** The user's own start and stop commands, with `{app} {color} {port} {image} {version}` filled in quoted. */

@@ -32,9 +32,15 @@ describe('composeRuntime', () => {
     expect(composeRuntime('/srv/shop/compose.yaml', { waitTimeoutSeconds: 7 }).start(release)[4]).toBe('7');
   });
 
-  it('stops the color project', () => {
-    expect(runtime.stop(release)).toEqual([...environment, ...compose, 'stop']);
-    expect(runtime.stop({ ...release, color: 'blue', port: 8001 })).toEqual([
+  it('stops the color project, and skips compose when nothing of it runs', () => {
+    const stop = runtime.stop(release);
+    expect(stop.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(stop.slice(3)).toEqual(['al-stop', 'shop-green', ...environment, ...compose]);
+    expect(stop[2]).toContain('exec "$@" stop');
+    expect(stop[2]).toContain('[ -n "$(docker ps --quiet --filter "label=com.docker.compose.project=$project")" ] || exit 0');
+    expect(runtime.stop({ ...release, color: 'blue', port: 8001 }).slice(3)).toEqual([
+      'al-stop',
+      'shop-blue',
       'env',
       'AGENT_LOOP_APP=shop',
       'AGENT_LOOP_COLOR=blue',
@@ -47,7 +53,6 @@ describe('composeRuntime', () => {
       'shop-blue',
       '--file',
       '/srv/shop/compose.yaml',
-      'stop',
     ]);
   });
 
