@@ -31,6 +31,15 @@ for (const name of actions) {
   // Build into a fresh folder and swap it in only when the build succeeded.
   const out = mkdtempSync(join(tmpdir(), `ncc-${name}-`));
   execFileSync(process.execPath, [ncc, 'build', join(dir, 'src/index.ts'), '-o', out, '--quiet', '--target', 'es2022'], { stdio: 'inherit', cwd: root });
+  // ncc copies the assets of every module it parsed, also of modules the bundle then left out
+  // (ssh2's Windows agent, pagent.exe, in actions that never open an SSH connection): an asset
+  // that no emitted script names is not shipped.
+  const scripts = listFiles(out).filter((file) => file.endsWith('.js')).map((file) => readFileSync(join(out, file), 'utf8'));
+  for (const file of listFiles(out)) {
+    if (file.endsWith('.js')) continue;
+    const base = file.split('/').pop();
+    if (!scripts.some((text) => text.includes(base))) rmSync(join(out, file));
+  }
   // The bundle is CommonJS: say so next to it, whatever package.json sits above.
   writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n');
   if (check) {

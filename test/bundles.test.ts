@@ -1,0 +1,28 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/** The committed bundles carry only what their action calls: no SSH client where no host is contacted. */
+
+const root = join(import.meta.dirname, '..');
+const bundle = (name: string): { files: string[]; text: string } => {
+  const dir = join(root, 'actions', name, 'dist');
+  const files = readdirSync(dir).sort();
+  return { files, text: files.filter((file) => file.endsWith('.js')).map((file) => readFileSync(join(dir, file), 'utf8')).join('\n') };
+};
+
+describe('bundles', () => {
+  it.each(['plan', 'compare-metrics', 'dora-report'])('%s never opens an SSH connection and carries no SSH client', (name) => {
+    const { files, text } = bundle(name);
+    expect(files).toEqual(['index.js', 'package.json']);
+    expect(text).not.toMatch(/node_modules\/(ssh2|node-ssh)\//);
+    expect(text).not.toContain('pagent.exe');
+  });
+
+  it.each(['blue-green', 'canary-monitor', 'rollback', 'deploy-staging', 'host-setup', 'maintenance'])('%s loads its SSH client as a chunk of its own, with the files it names', (name) => {
+    const { files, text } = bundle(name);
+    expect(text).toMatch(/node_modules\/ssh2\//);
+    // Every file shipped beside the scripts is one a script names (nothing left over from a module left out).
+    for (const file of files.filter((file) => !file.endsWith('.js') && file !== 'package.json')) expect(text).toContain(file);
+  });
+});
