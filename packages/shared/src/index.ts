@@ -36,6 +36,7 @@ export * from './session';
 export * from './shell';
 export * from './ssh';
 export * from './state';
+export * from './status';
 export * from './staging';
 export * from './summary';
 export * as action from './action';

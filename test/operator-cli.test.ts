@@ -1,0 +1,110 @@
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeSessions, deploy, openSessions, type HostSpec, type HostStatus } from '@agent-loop/shared';
+import { startLab, type Lab } from './lab/index';
+import { deploySettings, labHosts, sessionSettings } from './support/deploy-settings';
+
+/** The operator's command line against the lab's real sshd and nginx: what every host is doing, read without a lock. */
+
+const run = promisify(execFile);
+const cli = join(import.meta.dirname, '..', 'bin', 'agent-loop');
+let lab: Lab;
+let hosts: HostSpec[];
+
+async function agentLoop(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(cli, args, { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env }, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof failed.code === 'number' ? failed.code : -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
+
+/** The lab's inputs as an operator gives them: the key and known hosts as files, the rest in the environment. */
+function operatorEnv(hostsInput = lab.hostsInput): Record<string, string> {
+  const knownHosts = join(lab.dir, 'operator_known_hosts');
+  writeFileSync(knownHosts, lab.knownHosts);
+  return { AGENT_LOOP_HOSTS: hostsInput, AGENT_LOOP_APP: lab.app, AGENT_LOOP_SSH_PRIVATE_KEY_FILE: lab.clientKeyPath, AGENT_LOOP_SSH_KNOWN_HOSTS_FILE: knownHosts };
+}
+
+function stateFiles(): string[] {
+  return lab.hosts.map((host) => readFileSync(`${host.stateDir}/${lab.app}/state.json`, 'utf8'));
+}
+
+beforeAll(async () => {
+  lab = await startLab({ hosts: 2 });
+  hosts = labHosts(lab);
+  expect((await deploy(hosts, deploySettings(lab, 'v1'))).ok).toBe(true);
+  await lab.enableSite();
+  expect((await deploy(hosts, deploySettings(lab, 'v2', { splitKey: '$request_id' }))).ok).toBe(true);
+});
+
+afterAll(async () => {
+  await lab?.stop();
+});
+
+describe('agent-loop status', () => {
+  it('shows what nginx serves, each color, the canary and where a rollback can go, and changes nothing', async () => {
+    const before = stateFiles();
+    const result = await agentLoop(['status', '--json'], operatorEnv());
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const { app, hosts: statuses } = JSON.parse(result.stdout) as { app: string; hosts: HostStatus[] };
+    expect(app).toBe(lab.app);
+    expect(statuses.map((status) => status.host)).toEqual(hosts.map((host) => host.target.label));
+    for (const status of statuses) {
+      expect(status).toMatchObject({ error: null, served: { blue: 90, green: 10 }, file: { blue: 90, green: 10 }, active: 'blue', lock: null, pending: null });
+      expect(status.canary).toMatchObject({ color: 'green', version: 'v2', percent: 10 });
+      expect(status.colors.blue).toMatchObject({ version: 'v1', status: 'running' });
+      expect(status.colors.green).toMatchObject({ version: 'v2', status: 'running' });
+      expect(status.releases.map((release) => `${release.version} ${release.status}`)).toEqual(['v2 canary', 'v1 live']);
+      expect(status.rollbackPrevious).toBe('v1 on blue (running), taking v2 out');
+      expect(status.rollbackTo).toEqual(['v2', 'v1']);
+    }
+    // Read only: no state written, no lock left behind.
+    expect(stateFiles()).toEqual(before);
+    for (const host of lab.hosts) expect(readdirSync(join(host.stateDir, lab.app))).not.toContain('lock');
+  });
+
+  it('names the run that holds the lock, in plain words, without waiting for it', async () => {
+    const sessions = await openSessions(hosts, sessionSettings(lab), { runId: 'run-4242', actor: 'octocat', version: 'v2', phase: 'monitor', time: new Date().toISOString() });
+    try {
+      const result = await agentLoop(['status', '--app', lab.app], operatorEnv());
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain(`${lab.app} on 2 host(s)`);
+      expect(result.stdout).toMatch(/serves blue 90% \/ green 10%; blue v1 running, green v2 running; canary v2 at 10%/);
+      expect(result.stdout).toMatch(/lock: held by run run-4242 \(octocat, monitor of v2\), alive \d+ s ago/);
+      expect(result.stdout).toContain('rollback (target previous): v1 on blue (running), taking v2 out; by name: v2, v1');
+    } finally {
+      await closeSessions(sessions);
+    }
+  });
+
+  it('reports a host it cannot reach next to the others, and fails', async () => {
+    // A host whose key is not in the known hosts: refused, as the actions refuse it.
+    const result = await agentLoop(['status', '--json'], { ...operatorEnv(`${lab.hostsInput}\n- root@127.0.0.1:1`) });
+    expect(result.code).toBe(1);
+    const { hosts: statuses } = JSON.parse(result.stdout) as { hosts: HostStatus[] };
+    expect(statuses).toHaveLength(3);
+    expect(statuses.slice(0, 2).every((status) => status.error === null)).toBe(true);
+    expect(statuses[2]!.error).toMatch(/root@127\.0\.0\.1:1/);
+  });
+
+  it('refuses bad usage before contacting any host, and never prints the key', async () => {
+    const unknown = await agentLoop(['status', '--hots', 'x'], operatorEnv());
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown option --hots');
+    const badApp = await agentLoop(['status', '--app', 'Bad App!'], operatorEnv());
+    expect(badApp.code).toBe(2);
+    expect(badApp.stderr).toContain("Input 'app'");
+    const noKey = await agentLoop(['status'], { ...operatorEnv(), AGENT_LOOP_SSH_PRIVATE_KEY_FILE: '' });
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toContain("Input 'ssh-private-key': is required");
+    const key = readFileSync(lab.clientKeyPath, 'utf8').split('\n')[1]!;
+    for (const result of [unknown, badApp, noKey]) expect(result.stdout + result.stderr).not.toContain(key);
+  });
+});
