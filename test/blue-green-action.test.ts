@@ -154,6 +154,19 @@ describe('blue-green bundle: a full deploy', () => {
     expect(promoted.outputs).toMatchObject({ 'active-color': 'green', 'previous-color': 'blue', version: 'v2', 'canary-percent': '100' });
     expect((await sendTraffic({ url: lab.hosts[1]!.proxyUrl, maxRequests: 200 })).byVersion).toEqual({ v2: 200 });
 
+    // Phase status: read only, no runtime inputs needed, no lock, no Slack message (the counts below stay at three).
+    const { runtime: _runtime, 'start-command': _start, 'stop-command': _stop, ...readOnly } = inputs({ phase: 'status' });
+    const states = lab.hosts.map((host) => readFileSync(`${host.stateDir}/${lab.app}/state.json`, 'utf8'));
+    const status = await runAction({ action: 'blue-green', inputs: readOnly });
+    expect(status.code).toBe(0);
+    const hosts = JSON.parse(status.outputs.status!) as Array<{ host: string; served: unknown; colors: { green: { version: string } }; lock: unknown; rollbackPrevious: string }>;
+    expect(hosts.map((host) => [host.host, host.served, host.colors.green.version, host.lock])).toEqual(lab.hosts.map((host) => [host.target, { blue: 0, green: 100 }, 'v2', null]));
+    expect(hosts[0]!.rollbackPrevious).toBe('v1 on blue (started again first), taking v2 out');
+    expect(status.summary).toContain(`${lab.app}: status of 2 host(s)`);
+    expect(status.summary).toContain('| host | serves | blue | green | canary | lock | rollback (previous) |');
+    expect(status.stdout).toMatch(/serves blue 0% \/ green 100%; blue v1 stopped, green v2 running/);
+    expect(lab.hosts.map((host) => readFileSync(`${host.stateDir}/${lab.app}/state.json`, 'utf8'))).toEqual(states);
+
     // Slack: started and completed for each of the three runs, with the duration.
     const texts = slack.requests.map((request) => (request.json as { text: string }).text);
     expect(texts.filter((text) => text.includes('started'))).toHaveLength(3);
@@ -163,7 +176,7 @@ describe('blue-green bundle: a full deploy', () => {
 
     // Secrets: neither the key nor the webhook URL shows anywhere a person or a later step could read.
     const keyBody = lab.clientKey.split('\n').filter((line) => line.length > 20 && !line.startsWith('-----'));
-    for (const run of [first, canary, promoted]) {
+    for (const run of [first, canary, promoted, status]) {
       const seen = visible(run);
       expect(seen).not.toContain('xoxSecretWebhookToken');
       for (const line of keyBody) expect(seen).not.toContain(line);

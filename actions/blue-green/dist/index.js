@@ -40486,7 +40486,7 @@ class HostError extends Error {
         this.host = host;
     }
 }
-function errorMessage(error) {
+function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
@@ -40586,7 +40586,7 @@ async function runAction(body) {
         else {
             if (error instanceof Error && error.stack)
                 core_debug(neutralize(error.stack));
-            setFailed(neutralize(errorMessage(error)));
+            setFailed(neutralize(errors_errorMessage(error)));
         }
     }
 }
@@ -50255,7 +50255,7 @@ function toShell(argv) {
     return argv.map(quote).join(' ');
 }
 /** Runs a constant script with values as positional parameters: `sh -c SCRIPT NAME ARG...`. */
-function script(name, body, args) {
+function shell_script(name, body, args) {
     return ['sh', '-c', body, name, ...args];
 }
 /**
@@ -50902,12 +50902,12 @@ function composeRuntime(composeFile, options = {}) {
     return {
         kind: 'compose',
         prepare: (release) => [
-            { what: 'the Docker engine answers, has room for the image and docker compose v2 is installed', argv: script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]) },
+            { what: 'the Docker engine answers, has room for the image and docker compose v2 is installed', argv: shell_script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]) },
             { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
-            { what: `the image ${release.image} can be pulled`, argv: script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
+            { what: `the image ${release.image} can be pulled`, argv: shell_script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
         ],
-        start: (release) => script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
-        stop: (release) => script('al-stop', STOP_SCRIPT, [project(release), ...compose(release)]),
+        start: (release) => shell_script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
+        stop: (release) => shell_script('al-stop', STOP_SCRIPT, [project(release), ...compose(release)]),
     };
 }
 /** The user's own start and stop commands, with `{app} {color} {port} {image} {version}` filled in quoted. */
@@ -50923,7 +50923,7 @@ function commandRuntime(startTemplate, stopTemplate) {
  * Runs the runtime's checks and pulls for `release` before anything on the host changes; returns
  * the release with the image it must run (a tag resolved to its digest by the compose runtime).
  */
-async function prepareRelease(remote, runtime, release, timeoutMs) {
+async function runtime_prepareRelease(remote, runtime, release, timeoutMs) {
     let image = release.image;
     for (const step of runtime.prepare(release)) {
         const stdout = await runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
@@ -50934,7 +50934,7 @@ async function prepareRelease(remote, runtime, release, timeoutMs) {
     return { ...release, image };
 }
 /** Starts a prepared release (see `prepareRelease`). */
-async function launchRelease(remote, runtime, release, timeoutMs) {
+async function runtime_launchRelease(remote, runtime, release, timeoutMs) {
     const result = await remote.run(runtime.start(release), { timeoutMs });
     if (result.code !== 0) {
         const detail = (result.stderr || result.stdout).trim().split('\n').slice(-12).join('\n');
@@ -50943,11 +50943,11 @@ async function launchRelease(remote, runtime, release, timeoutMs) {
 }
 /** Prepares then starts `release`; returns what was started. */
 async function startRelease(remote, runtime, release, timeoutMs) {
-    const prepared = await prepareRelease(remote, runtime, release, timeoutMs);
-    await launchRelease(remote, runtime, prepared, timeoutMs);
+    const prepared = await runtime_prepareRelease(remote, runtime, release, timeoutMs);
+    await runtime_launchRelease(remote, runtime, prepared, timeoutMs);
     return prepared;
 }
-async function stopRelease(remote, runtime, release, timeoutMs) {
+async function runtime_stopRelease(remote, runtime, release, timeoutMs) {
     await runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
 }
 
@@ -51037,10 +51037,10 @@ for url in "$@"; do
   done
 done`;
 function waitHealthyCommand(port, paths, timeoutSeconds) {
-    return script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
+    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
 }
 /** Waits until every path answers 200 on the color's port; returns how long it took. */
-async function waitHealthy(remote, port, paths, timeoutSeconds) {
+async function health_waitHealthy(remote, port, paths, timeoutSeconds) {
     const started = Date.now();
     const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
     if (result.code !== 0) {
@@ -51098,7 +51098,7 @@ async function mapLimit(items, limit, task) {
     return results;
 }
 /** Like mapLimit, but never rejects: every item gets its own outcome. */
-function settleLimit(items, limit, task) {
+function parallel_settleLimit(items, limit, task) {
     return mapLimit(items, limit, async (item, index) => {
         try {
             return { ok: true, value: await task(item, index) };
@@ -51152,7 +51152,7 @@ const WRITE_SCRIPT = `dir=$1; file=$2
 tmp="$dir/.$file.$$.tmp"
 cat > "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$dir/$file" || { rm -f "$tmp"; exit 1; }`;
 function writeMetricsCommand(directory, fileName) {
-    return script('al-metrics', WRITE_SCRIPT, [directory, fileName]);
+    return shell_script('al-metrics', WRITE_SCRIPT, [directory, fileName]);
 }
 async function writeDeploymentMetrics(remote, directory, outcome) {
     const result = await remote.run(writeMetricsCommand(directory, metricsFileName(outcome.app, outcome.environment)), { stdin: deploymentMetricsText(outcome), timeoutMs: 30_000 });
@@ -51166,7 +51166,7 @@ async function writeDeploymentMetrics(remote, directory, outcome) {
 async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions, maxParallel, log) {
     if (directory === '')
         return;
-    const results = await settleLimit(hosts, maxParallel, async (spec) => {
+    const results = await parallel_settleLimit(hosts, maxParallel, async (spec) => {
         const remote = await connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
         try {
             await writeDeploymentMetrics(remote, directory, outcome);
@@ -51177,7 +51177,7 @@ async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions
     });
     results.forEach((result, index) => {
         if (!result.ok)
-            log.warn(`${hosts[index].target.label}: deployment metrics not written: ${errorMessage(result.error)}`);
+            log.warn(`${hosts[index].target.label}: deployment metrics not written: ${errors_errorMessage(result.error)}`);
     });
 }
 /** The input that turns the metrics on, shared by the actions that write them. */
@@ -51347,7 +51347,7 @@ async function bestEffort(what, warn, body) {
         return await body();
     }
     catch (error) {
-        warn(`${what} failed: ${errorMessage(error)}`);
+        warn(`${what} failed: ${errors_errorMessage(error)}`);
         return null;
     }
 }
@@ -51364,7 +51364,7 @@ if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; f
 if out=$("$@" -t 2>&1); then echo nginx=ok; else echo nginx=failed; fi
 printf '%s\\n' "$out" | sed 's/^/nginx_output=/'`;
 function preflightCommand(stateDir, includeDir, nginx) {
-    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginx]);
+    return shell_script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginx]);
 }
 function parsePreflight(output) {
     const values = new Map();
@@ -51430,7 +51430,7 @@ if [ -z "$access_log" ]; then echo log=unchecked
 elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; echo "log_group=$(stat -c %G "$access_log")"; fi
 else echo log=absent; fi`;
 function doctorCommand(target) {
-    return script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, ...target.nginx]);
+    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, ...target.nginx]);
 }
 function parseDoctor(output) {
     const values = new Map();
@@ -51577,7 +51577,7 @@ const historyEntry = object({
  * chosen by name.
  */
 const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
-const BAD = (/* unused pure expression or super */ null && (['failed', 'rejected', 'rolled-back', 'cancelled']));
+const BAD = ['failed', 'rejected', 'rolled-back', 'cancelled'];
 const isRejected = (release) => BAD.includes(release.status);
 const releaseSchema = object({
     id: schemas_string().regex(/^[a-z0-9-]{1,40}$/),
@@ -51633,7 +51633,7 @@ const appStateSchema = object({
     updatedAt: state_time,
 });
 /** Folds text to one line of printable characters (for a release's note). */
-function oneLine(text) {
+function state_oneLine(text) {
     // eslint-disable-next-line no-control-regex
     return text.replace(/[\0-\x1f\x7f]+/g, ' ').trim();
 }
@@ -51642,7 +51642,7 @@ const RELEASE_LIMIT = 50;
 function emptyState(app, now) {
     return { schema: 2, app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
 }
-function withHistory(state, entry) {
+function state_withHistory(state, entry) {
     return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
 }
 function newReleaseId() {
@@ -51651,7 +51651,7 @@ function newReleaseId() {
 function addRelease(state, release) {
     return { ...state, releases: [...state.releases, release].slice(-RELEASE_LIMIT) };
 }
-function updateRelease(state, id, change) {
+function state_updateRelease(state, id, change) {
     if (!id)
         return state;
     return { ...state, releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)) };
@@ -51661,7 +51661,7 @@ function liveRelease(state) {
     return [...state.releases].reverse().find((release) => release.status === 'live');
 }
 /** Releases one can roll back to by name: image known, newest first, one per version. */
-function rollbackCandidates(state) {
+function state_rollbackCandidates(state) {
     const seen = new Set();
     return [...state.releases].reverse().filter((release) => {
         if (seen.has(release.version))
@@ -51691,12 +51691,12 @@ function migrateState(state) {
             const previous = liveRelease(next);
             const target = find(entry.version);
             if (previous && previous.id !== target?.id)
-                next = updateRelease(next, previous.id, { status: entry.action === 'promote' ? 'superseded' : 'rolled-back', endedAt: entry.time });
+                next = state_updateRelease(next, previous.id, { status: entry.action === 'promote' ? 'superseded' : 'rolled-back', endedAt: entry.time });
             for (const release of next.releases)
                 if (release.status === 'canary' && release.id !== target?.id)
-                    next = updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
+                    next = state_updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
             if (target)
-                next = updateRelease(next, target.id, { status: 'live', servedAt: target.servedAt ?? entry.time, ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}) });
+                next = state_updateRelease(next, target.id, { status: 'live', servedAt: target.servedAt ?? entry.time, ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}) });
         }
     }
     return next;
@@ -51708,7 +51708,7 @@ function statePaths(stateDir, app) {
 // --- commands (pure) -----------------------------------------------------------------------
 const commands = {
     readFile(path) {
-        return script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
+        return shell_script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
     },
     /**
      * Content comes on stdin; the rename makes the change all-or-nothing. The temporary file is made
@@ -51716,10 +51716,10 @@ const commands = {
      * explicit mode, and the rename replaces a link at the target rather than writing through it.
      */
     writeFileAtomic(path, mode = '644') {
-        return script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode]);
+        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode]);
     },
     appendLine(path) {
-        return script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
+        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
     },
     /**
      * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
@@ -51728,7 +51728,7 @@ const commands = {
      * and exit 1.
      */
     acquireLock(lockDir) {
-        return script('al-lock', [
+        return shell_script('al-lock', [
             'parent=$(dirname "$1")',
             'mkdir -p "$parent" || exit 3',
             'tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
@@ -51746,7 +51746,7 @@ const commands = {
     },
     /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
     breakLock(lockDir, staleSeconds) {
-        return script('al-unlock-stale', [
+        return shell_script('al-unlock-stale', [
             'set -u',
             'seen=$(stat -c %Y "$1" 2>/dev/null) || exit 0',
             '[ $(( $(date +%s) - seen )) -gt "$2" ] || { echo "the lock came back to life" >&2; exit 5; }',
@@ -51756,19 +51756,19 @@ const commands = {
     },
     /** Releases the lock only if this run still owns it. */
     releaseLock(lockDir, token) {
-        return script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then rm -rf "$1"; fi', [lockDir, token]);
+        return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then rm -rf "$1"; fi', [lockDir, token]);
     },
     /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
     heartbeat(lockDir, token) {
-        return script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch "$1" && echo ok; else echo lost; fi', [lockDir, token]);
+        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch "$1" && echo ok; else echo lost; fi', [lockDir, token]);
     },
     /** Releases every lock a run holds, whatever its token (the post step of a run that was killed). */
     releaseRunLock(lockDir, runIdValue) {
-        return script('al-unlock-run', 'if grep -qF "\\"runId\\":\\"$2\\"" "$1/owner.json" 2>/dev/null; then rm -rf "$1" && echo released; fi', [lockDir, runIdValue]);
+        return shell_script('al-unlock-run', 'if grep -qF "\\"runId\\":\\"$2\\"" "$1/owner.json" 2>/dev/null; then rm -rf "$1" && echo released; fi', [lockDir, runIdValue]);
     },
     /** The last state the audit log recorded (repair). */
     lastAuditedState(auditPath) {
-        return script('al-last-state', 'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi', [auditPath]);
+        return shell_script('al-last-state', 'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi', [auditPath]);
     },
 };
 // --- running them --------------------------------------------------------------------------
@@ -51900,7 +51900,7 @@ async function acquireLock(remote, paths, owner, options) {
 
 
 
-function weightsFor(color, percent) {
+function router_weightsFor(color, percent) {
     const other = 100 - percent;
     return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
 }
@@ -52013,14 +52013,14 @@ exit 22`;
 /** How long the switch waits for nginx to serve the new weights after a reload. */
 const CONFIRM_MS = 5000;
 function switchCommand(includePath, site, generation, nginx) {
-    return script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), ...nginx]);
+    return shell_script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), ...nginx]);
 }
 function statusUrl(site) {
     return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
 }
 /** Prints what nginx serves (`live …`, from the status server) and what the include on disk says (`file …`). */
 function readWeightsCommand(includePath, site) {
-    return script('al-weights', 'if body=$(curl -s -f --max-time 2 -H "Host: $2" "$3"); then printf "live %s\\n" "$body"; fi; if [ -f "$1" ]; then printf "file "; grep -m1 "^# agent-loop: " "$1" | cut -c15- | head -c 2000; echo; fi; echo end', [includePath, statusHost(site.app), statusUrl(site)]);
+    return shell_script('al-weights', 'if body=$(curl -s -f --max-time 2 -H "Host: $2" "$3"); then printf "live %s\\n" "$body"; fi; if [ -f "$1" ]; then printf "file "; grep -m1 "^# agent-loop: " "$1" | cut -c15- | head -c 2000; echo; fi; echo end', [includePath, statusHost(site.app), statusUrl(site)]);
 }
 function parseRouterView(output) {
     let live = null;
@@ -52162,12 +52162,12 @@ class HostSession {
             await audit(this.remote, this.paths, { time: new Date(this.settings.clock.now()).toISOString(), runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details });
         }
         catch (error) {
-            this.settings.log.warn(`${this.label}: could not append to the audit log: ${errorMessage(error)}`);
+            this.settings.log.warn(`${this.label}: could not append to the audit log: ${errors_errorMessage(error)}`);
         }
     }
     /** An abort request left by a rollback that waits for this run's lock (null when there is none). */
     async abortRequest() {
-        const result = await this.remote.run(script('al-abort-read', 'if [ -f "$1" ]; then printf "abort "; head -c 600 "$1"; fi', [this.paths.abort]), { timeoutMs: 5000 });
+        const result = await this.remote.run(shell_script('al-abort-read', 'if [ -f "$1" ]; then printf "abort "; head -c 600 "$1"; fi', [this.paths.abort]), { timeoutMs: 5000 });
         return result.stdout.startsWith('abort ') ? result.stdout.slice(6).trim() : null;
     }
     async clearAbortRequest() {
@@ -52181,7 +52181,7 @@ class HostSession {
             await this.unlock();
         }
         catch (error) {
-            this.settings.log.warn(`${this.label}: could not release the lock: ${errorMessage(error)}`);
+            this.settings.log.warn(`${this.label}: could not release the lock: ${errors_errorMessage(error)}`);
         }
         finally {
             this.remote.close();
@@ -52195,9 +52195,9 @@ class HostSession {
  * each host's state is read and any traffic change a dead run left half-done is settled.
  * All or nothing: if any host cannot be opened, the others are released before anything changed.
  */
-async function openSessions(specs, settings, owner, options = {}) {
+async function session_openSessions(specs, settings, owner, options = {}) {
     // Connected in the order given (errors read in that order); locked in one global order.
-    const connected = await settleLimit(specs, settings.maxParallel, (spec) => connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
+    const connected = await parallel_settleLimit(specs, settings.maxParallel, (spec) => connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
     const connectFailures = connected.flatMap((result) => (result.ok ? [] : [result.error]));
     if (connectFailures.length > 0) {
         for (const result of connected)
@@ -52239,13 +52239,13 @@ async function openSessions(specs, settings, owner, options = {}) {
     const sessions = byInput.map(({ spec, remote, unlock, token }) => new HostSession(spec, remote, settings, null, unlock, undefined, token));
     for (const session of sessions)
         session.startHeartbeat();
-    const prepared = await settleLimit(sessions, settings.maxParallel, async (session) => {
+    const prepared = await parallel_settleLimit(sessions, settings.maxParallel, async (session) => {
         session.state = settings.repairState ? await repairState(session, settings) : await readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
         await session_settle(session, settings);
     });
     const failures = prepared.flatMap((result) => (result.ok ? [] : [result.error]));
     if (failures.length > 0) {
-        await closeSessions(sessions);
+        await session_closeSessions(sessions);
         throwAll(failures);
     }
     return sessions;
@@ -52258,12 +52258,12 @@ function throwAll(failures) {
     const first = failures[0];
     if (failures.length === 1)
         throw first;
-    const error = new AggregateError(failures, failures.map(errorMessage).join('\n'));
+    const error = new AggregateError(failures, failures.map(errors_errorMessage).join('\n'));
     if (failures.every((failure) => failure instanceof Error && failure.name === 'ConfigurationError'))
         Object.defineProperty(error, 'name', { value: 'ConfigurationError' });
     throw error;
 }
-async function closeSessions(sessions) {
+async function session_closeSessions(sessions) {
     await Promise.all(sessions.map((session) => session.close()));
 }
 const sameWeights = (a, b) => !!a && !!b && a.blue === b.blue && a.green === b.green;
@@ -52290,15 +52290,15 @@ async function session_settle(session, settings) {
         if (target === pending.to) {
             next = { ...next, active: pending.commit.active, canary: pending.commit.canary };
             for (const change of pending.commit.releases)
-                next = updateRelease(next, change.id, { status: change.status, ...(change.status === 'live' ? { servedAt: next.releases.find((release) => release.id === change.id)?.servedAt ?? new Date(settings.clock.now()).toISOString() } : {}) });
+                next = state_updateRelease(next, change.id, { status: change.status, ...(change.status === 'live' ? { servedAt: next.releases.find((release) => release.id === change.id)?.servedAt ?? new Date(settings.clock.now()).toISOString() } : {}) });
         }
         else if (pending.phase === 'deploy' && pending.release) {
-            next = updateRelease(next, pending.release, { status: 'cancelled', endedAt: new Date(settings.clock.now()).toISOString(), note: `run ${pending.runId} stopped during its traffic switch` });
+            next = state_updateRelease(next, pending.release, { status: 'cancelled', endedAt: new Date(settings.clock.now()).toISOString(), note: `run ${pending.runId} stopped during its traffic switch` });
             if (next.canary?.release === pending.release)
                 next = { ...next, canary: null };
         }
         const detail = `run ${pending.runId} left its ${pending.phase} switch (${pending.from ? formatWeights(pending.from) : 'nothing'} → ${formatWeights(pending.to)}) unfinished; nginx served ${view.live ? formatWeights(view.live.weights) : 'nothing'}; now ${formatWeights(target)}`;
-        next = withHistory(next, { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, action: 'recover', color: pending.to.blue >= pending.to.green ? 'blue' : 'green', version: '', image: '', outcome: 'success', detail });
+        next = state_withHistory(next, { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, action: 'recover', color: pending.to.blue >= pending.to.green ? 'blue' : 'green', version: '', image: '', outcome: 'success', detail });
         await session.saveState(next);
         settings.log.warn(`${session.label}: ${detail}`);
         return;
@@ -52355,7 +52355,7 @@ async function repairState(session, settings) {
         if (rebuilt.pending && !sameWeights(rebuilt.pending.to, live))
             found.push('a pending switch that never took effect was dropped');
     }
-    next = withHistory(next, { time: now, runId: settings.run.runId, actor: settings.run.actor, action: 'repair', color: next.active ?? 'blue', version: '', image: '', outcome: 'success', detail: `rebuilt from ${found.join('; ')}` });
+    next = state_withHistory(next, { time: now, runId: settings.run.runId, actor: settings.run.actor, action: 'repair', color: next.active ?? 'blue', version: '', image: '', outcome: 'success', detail: `rebuilt from ${found.join('; ')}` });
     await session.saveState(next);
     settings.log.warn(`${session.label}: state rebuilt from ${found.join('; ')}: active ${next.active ?? 'none'}${next.canary ? `, canary ${next.canary.version} at ${next.canary.percent}%` : ''}`);
     return next;
@@ -52367,11 +52367,11 @@ async function repairState(session, settings) {
  */
 async function cleanUpRun(specs, settings) {
     const done = [];
-    await settleLimit(specs, settings.maxParallel, async (spec) => {
+    await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
         const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
         try {
             const paths = statePaths(spec.stateDir, settings.app);
-            const owned = await remote.run(script('al-owner', 'head -c 4096 "$1/owner.json" 2>/dev/null', [paths.lock]));
+            const owned = await remote.run(shell_script('al-owner', 'head -c 4096 "$1/owner.json" 2>/dev/null', [paths.lock]));
             if (!owned.stdout.includes(`"runId":"${settings.run.runId}"`))
                 return;
             const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
@@ -52485,7 +52485,7 @@ async function notifySlack(webhookUrl, notice, warn) {
     }
     catch (error) {
         // The webhook URL is a secret: the message names the failure, never the URL.
-        warn(`the Slack notification (${notice.event}) was not delivered: ${redact(errorMessage(error), webhookUrl)}`);
+        warn(`the Slack notification (${notice.event}) was not delivered: ${redact(errors_errorMessage(error), webhookUrl)}`);
         return false;
     }
 }
@@ -52512,7 +52512,7 @@ const MARK_SCRIPT = `set -u
 stat -L -c '%i %s' -- "$1"`;
 /** The command that reads a log's mark (pure). */
 function markCommand(path) {
-    return script('al-log-mark', MARK_SCRIPT, [path]);
+    return shell_script('al-log-mark', MARK_SCRIPT, [path]);
 }
 /** Parses what `markCommand` printed (pure): null when the log does not exist. */
 function parseMark(path, stdout) {
@@ -52530,7 +52530,7 @@ function parseMark(path, stdout) {
  */
 async function readLogMarks(targets, maxParallel, warn) {
     const marks = targets.map(() => null);
-    await settleLimit(targets, maxParallel, async (target, index) => {
+    await parallel_settleLimit(targets, maxParallel, async (target, index) => {
         try {
             const result = await target.remote.run(markCommand(target.path), { timeoutMs: 30_000 });
             if (result.code !== 0)
@@ -52538,7 +52538,7 @@ async function readLogMarks(targets, maxParallel, warn) {
             marks[index] = parseMark(target.path, result.stdout);
         }
         catch (error) {
-            warn(`${target.remote.label}: could not mark the access log ${target.path} before the switch (${errorMessage(error)}); the canary monitor will read it from its first sample`);
+            warn(`${target.remote.label}: could not mark the access log ${target.path} before the switch (${errors_errorMessage(error)}); the canary monitor will read it from its first sample`);
         }
     });
     return marks;
@@ -52564,7 +52564,7 @@ function analysisStart(canaries, now, durationSeconds) {
 
 
 
-function newReport(session, phase) {
+function procedure_newReport(session, phase) {
     return {
         host: session.label,
         phase,
@@ -52586,7 +52586,7 @@ function newReport(session, phase) {
  * `interruptible`, a step that waits (health, drain) gives up at once when the run is cancelled
  * (never used for a traffic switch, whose outcome must be known).
  */
-async function step(work, settings, name, body, detail, options = {}) {
+async function procedure_step(work, settings, name, body, detail, options = {}) {
     const started = settings.clock.now();
     try {
         if (isCancelled(settings))
@@ -52599,7 +52599,7 @@ async function step(work, settings, name, body, detail, options = {}) {
         return value;
     }
     catch (error) {
-        const record = { step: name, ok: false, ms: settings.clock.now() - started, detail: errorMessage(error) };
+        const record = { step: name, ok: false, ms: settings.clock.now() - started, detail: errors_errorMessage(error) };
         work.report.steps.push(record);
         settings.log.warn(`${work.session.label}: ${name} failed: ${record.detail}`);
         await work.session.audit(name, { ok: false, ms: record.ms, detail: record.detail });
@@ -52636,14 +52636,14 @@ function stableColor(state, live) {
  * Runs a step on every host (bounded by maxParallel), recording each failure in that host's report.
  * Returns whether every host succeeded; nothing is thrown, so every host's outcome is known.
  */
-async function onEveryHost(works, settings, task) {
-    const results = await settleLimit(works, settings.maxParallel, task);
+async function procedure_onEveryHost(works, settings, task) {
+    const results = await parallel_settleLimit(works, settings.maxParallel, task);
     results.forEach((result, index) => {
         if (!result.ok) {
             const work = works[index];
             work.failed = true;
             work.report.outcome = 'failed';
-            work.report.error ??= errorMessage(result.error);
+            work.report.error ??= errors_errorMessage(result.error);
         }
     });
     return results.every((result) => result.ok);
@@ -52655,23 +52655,23 @@ async function onEveryHost(works, settings, task) {
  * be saved is not touched; a host whose outcome cannot be saved counts as failed. When one host
  * fails, every host that moved goes back to the weights (and the state) it had. Returns whether all moved.
  */
-async function switchAll(works, settings, name, plan) {
-    const results = await settleLimit(works, settings.maxParallel, (work) => step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`));
+async function procedure_switchAll(works, settings, name, plan) {
+    const results = await parallel_settleLimit(works, settings.maxParallel, (work) => procedure_step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`));
     if (results.every((result) => result.ok))
         return true;
     results.forEach((result, index) => {
         if (!result.ok) {
             const work = works[index];
             work.failed = true;
-            work.report.error ??= errorMessage(result.error);
+            work.report.error ??= errors_errorMessage(result.error);
         }
     });
     await moveBack(works, settings);
     return false;
 }
 /** One host's traffic change, with the same write-ahead record as `switchAll` (no other host to undo). */
-async function switchOne(work, settings, name, plan) {
-    return step(work, settings, name, () => switchHost(work, settings, plan), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`);
+async function procedure_switchOne(work, settings, name, plan) {
+    return procedure_step(work, settings, name, () => switchHost(work, settings, plan), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`);
 }
 async function switchHost(work, settings, plan) {
     const { session } = work;
@@ -52695,7 +52695,7 @@ async function switchHost(work, settings, plan) {
         await session.saveState({ ...before, pending: intent }, { audit: false });
     }
     catch (error) {
-        throw new Error(`${session.label}: could not record the switch before making it, so traffic was not touched: ${errorMessage(error)}`);
+        throw new Error(`${session.label}: could not record the switch before making it, so traffic was not touched: ${errors_errorMessage(error)}`);
     }
     let result;
     try {
@@ -52714,14 +52714,14 @@ async function switchHost(work, settings, plan) {
         await session.saveState({ ...committed, pending: null });
     }
     catch (error) {
-        throw new Error(`${session.label}: the switch was made but could not be recorded (${errorMessage(error)}); putting traffic back`);
+        throw new Error(`${session.label}: the switch was made but could not be recorded (${errors_errorMessage(error)}); putting traffic back`);
     }
     return result;
 }
 /** Puts every host this phase moved back on the weights and the state it had before. */
 async function moveBack(works, settings) {
-    await settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
-        const back = work.before ?? (work.stable ? weightsFor(work.stable, 100) : null);
+    await parallel_settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
+        const back = work.before ?? (work.stable ? router_weightsFor(work.stable, 100) : null);
         if (!back)
             return;
         try {
@@ -52737,12 +52737,12 @@ async function moveBack(works, settings) {
                 await work.session.saveState({ ...work.stateBefore, pending: null });
         }
         catch (error) {
-            work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errorMessage(error)}`;
+            work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errors_errorMessage(error)}`;
             work.report.outcome = 'failed';
         }
     });
 }
-function summarize(phase, works, ok, started, settings, canaryPercent, error) {
+function procedure_summarize(phase, works, ok, started, settings, canaryPercent, error) {
     const first = works[0];
     const switchTimes = works.map((work) => work.report.switchMs).filter((ms) => ms !== null && Number.isFinite(ms));
     return {
@@ -52759,14 +52759,14 @@ function summarize(phase, works, ok, started, settings, canaryPercent, error) {
         ...(error ? { error } : {}),
     };
 }
-function failedHosts(works) {
+function procedure_failedHosts(works) {
     return works
         .filter((work) => work.failed)
         .map((work) => work.report.error ?? `${work.session.label}: failed`)
         .join('\n');
 }
-async function readLive(work, settings) {
-    const live = await step(work, settings, 'read live weights', () => work.session.router.getWeights(), (value) => (value ? formatWeights(value.weights) : 'not set up yet'));
+async function procedure_readLive(work, settings) {
+    const live = await procedure_step(work, settings, 'read live weights', () => work.session.router.getWeights(), (value) => (value ? formatWeights(value.weights) : 'not set up yet'));
     work.before = live?.weights ?? null;
     work.report.weightsBefore = work.before;
 }
@@ -52786,46 +52786,46 @@ const iso = (settings) => new Date(settings.clock.now()).toISOString();
 // ------------------------------------------------------------------------------------------------
 async function deploy(hosts, settings) {
     const started = settings.clock.now();
-    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.version, phase: 'deploy', time: new Date(started).toISOString() });
-    const works = sessions.map((session) => ({ session, report: newReport(session, 'deploy'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
+    const sessions = await session_openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.version, phase: 'deploy', time: new Date(started).toISOString() });
+    const works = sessions.map((session) => ({ session, report: procedure_newReport(session, 'deploy'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
     try {
         // 1. Every host: preflight, pull, start the idle color, health, readiness, smoke. No traffic moves yet.
-        if (!(await onEveryHost(works, settings, (work) => prepareHost(work, settings)))) {
+        if (!(await procedure_onEveryHost(works, settings, (work) => prepareHost(work, settings)))) {
             const outcome = isCancelled(settings) ? 'cancelled' : 'failed';
-            const recorded = await recordEnd(works, settings, outcome, `traffic unchanged: ${failedHosts(works)}`);
-            return summarize('deploy', works, false, started, settings, 0, `${outcome === 'cancelled' ? 'the run was cancelled; ' : ''}no traffic was moved, because:\n${failedHosts(works)}${recorded}`);
+            const recorded = await recordEnd(works, settings, outcome, `traffic unchanged: ${procedure_failedHosts(works)}`);
+            return procedure_summarize('deploy', works, false, started, settings, 0, `${outcome === 'cancelled' ? 'the run was cancelled; ' : ''}no traffic was moved, because:\n${procedure_failedHosts(works)}${recorded}`);
         }
         if (isCancelled(settings)) {
             const recorded = await recordEnd(works, settings, 'cancelled', 'cancelled before the switch');
-            return summarize('deploy', works, false, started, settings, 0, `the run was cancelled before the switch; no traffic was moved${recorded}`);
+            return procedure_summarize('deploy', works, false, started, settings, 0, `the run was cancelled before the switch; no traffic was moved${recorded}`);
         }
         // 2. All hosts passed: send the canary share (or everything, on a first deploy) to the new color.
         // Where each access log stands now: the monitor reads the canary's requests from here.
         const logMarks = await readLogMarks(works.map((work) => ({ remote: work.session.remote, path: work.session.spec.accessLog })), settings.maxParallel, (message) => settings.log.warn(message));
-        const moved = await switchAll(works, settings, 'switch traffic', (work) => deploySwitch(work, settings, logMarks[works.indexOf(work)] ?? null));
+        const moved = await procedure_switchAll(works, settings, 'switch traffic', (work) => deploySwitch(work, settings, logMarks[works.indexOf(work)] ?? null));
         if (!moved) {
-            const recorded = await recordEnd(works, settings, 'reverted', failedHosts(works));
-            return summarize('deploy', works, false, started, settings, 0, `switching traffic failed, every host is back on its previous weights:\n${failedHosts(works)}${recorded}`);
+            const recorded = await recordEnd(works, settings, 'reverted', procedure_failedHosts(works));
+            return procedure_summarize('deploy', works, false, started, settings, 0, `switching traffic failed, every host is back on its previous weights:\n${procedure_failedHosts(works)}${recorded}`);
         }
         if (isCancelled(settings)) {
             // Cancelled during the switch: nothing will watch this canary, so it does not stay.
             await moveBack(works, settings);
             const recorded = await recordEnd(works, settings, 'cancelled', 'cancelled during the switch; traffic put back');
-            return summarize('deploy', works, false, started, settings, 0, `the run was cancelled during the switch; every host is back on its previous weights${recorded}`);
+            return procedure_summarize('deploy', works, false, started, settings, 0, `the run was cancelled during the switch; every host is back on its previous weights${recorded}`);
         }
         for (const work of works)
             work.report.outcome = 'success';
         const percent = works.every((work) => work.stable) ? settings.canaryPercent : 100;
-        return summarize('deploy', works, true, started, settings, percent);
+        return procedure_summarize('deploy', works, true, started, settings, percent);
     }
     finally {
-        await closeSessions(sessions);
+        await session_closeSessions(sessions);
     }
 }
 async function prepareHost(work, settings) {
     const { session } = work;
-    await step(work, settings, 'preflight', () => preflight(session.remote, session.spec.stateDir, session.spec.nginxConfDir, session.spec.nginxCommand, settings.preflight), (facts) => `${facts.freeDiskMb} MB disk, ${facts.freeMemoryMb} MB memory free, nginx -t ok`);
-    await readLive(work, settings);
+    await procedure_step(work, settings, 'preflight', () => preflight(session.remote, session.spec.stateDir, session.spec.nginxConfDir, session.spec.nginxCommand, settings.preflight), (facts) => `${facts.freeDiskMb} MB disk, ${facts.freeMemoryMb} MB memory free, nginx -t ok`);
+    await procedure_readLive(work, settings);
     work.stable = stableColor(session.state, work.before);
     work.target = work.stable ? otherColor(work.stable) : 'blue';
     work.report.fromColor = work.stable;
@@ -52836,17 +52836,17 @@ async function prepareHost(work, settings) {
     // A re-run after a failed or replaced canary: take the idle color out of traffic before restarting it.
     if (work.stable && work.before && work.before[target] > 0) {
         const stable = work.stable;
-        await switchOne(work, settings, 'take the idle color out of traffic', {
-            weights: weightsFor(stable, 100),
+        await procedure_switchOne(work, settings, 'take the idle color out of traffic', {
+            weights: router_weightsFor(stable, 100),
             phase: 'take-out',
             recover: 'to',
             commit: (state) => {
                 const replaced = state.canary?.release;
                 const next = { ...state, active: stable, canary: null };
-                return replaced ? updateRelease(next, replaced, { status: 'cancelled', endedAt: iso(settings), note: `replaced by ${settings.version} before it was promoted` }) : next;
+                return replaced ? state_updateRelease(next, replaced, { status: 'cancelled', endedAt: iso(settings), note: `replaced by ${settings.version} before it was promoted` }) : next;
             },
         });
-        work.before = weightsFor(stable, 100);
+        work.before = router_weightsFor(stable, 100);
         work.moved = false;
         work.stateBefore = undefined;
     }
@@ -52858,17 +52858,17 @@ async function prepareHost(work, settings) {
     const timeoutMs = settings.commandTimeoutSeconds * 1000;
     // Pull and check first: an image that cannot be had stops the deploy before the idle color (maybe a
     // standby kept for an instant rollback) is touched.
-    const prepared = await step(work, settings, `prepare ${settings.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image, { interruptible: true });
+    const prepared = await procedure_step(work, settings, `prepare ${settings.image}`, () => runtime_prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image, { interruptible: true });
     const previous = session.state.colors[target];
-    await step(work, settings, `stop whatever runs as ${target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
+    await procedure_step(work, settings, `stop whatever runs as ${target}`, () => runtime_stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
     if (previous)
         await session.saveState({ ...session.state, colors: { ...session.state.colors, [target]: { ...previous, status: 'stopped', since: iso(settings) } } });
-    await step(work, settings, `start ${settings.version} as ${target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs), undefined, { interruptible: true });
+    await procedure_step(work, settings, `start ${settings.version} as ${target} on port ${release.port}`, () => runtime_launchRelease(session.remote, settings.runtime, prepared, timeoutMs), undefined, { interruptible: true });
     // The color records the image it runs: for compose, the tag resolved to its digest, so a rollback restarts exactly what ran.
-    await session.saveState(updateRelease({ ...session.state, colors: { ...session.state.colors, [target]: { image: prepared.image, version: settings.version, port: release.port, status: 'running', since: iso(settings) } } }, releaseId, { image: prepared.image }));
-    await step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds), (ms) => `healthy after ${ms} ms`, { interruptible: true });
+    await session.saveState(state_updateRelease({ ...session.state, colors: { ...session.state.colors, [target]: { image: prepared.image, version: settings.version, port: release.port, status: 'running', since: iso(settings) } } }, releaseId, { image: prepared.image }));
+    await procedure_step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => health_waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds), (ms) => `healthy after ${ms} ms`, { interruptible: true });
     for (const request of settings.smokeRequests) {
-        await step(work, settings, `smoke ${request.method} ${request.path}`, async () => {
+        await procedure_step(work, settings, `smoke ${request.method} ${request.path}`, async () => {
             const outcome = await smoke(session.remote, release.port, request);
             work.report.smoke.push(outcome);
             if (!outcome.ok)
@@ -52882,7 +52882,7 @@ function deploySwitch(work, settings, logMark) {
     const stable = work.stable;
     const releaseId = work.releaseId;
     return {
-        weights: weightsFor(target, stable ? settings.canaryPercent : 100),
+        weights: router_weightsFor(target, stable ? settings.canaryPercent : 100),
         phase: 'deploy',
         recover: 'from',
         ...(releaseId ? { release: releaseId } : {}),
@@ -52891,14 +52891,14 @@ function deploySwitch(work, settings, logMark) {
             let next = stable
                 ? { ...state, active: stable, canary: { color: target, version: settings.version, image: settings.image, percent: settings.canaryPercent, since: now, runId: settings.run.runId, ...(releaseId ? { release: releaseId } : {}), ...(logMark ? { logMark } : {}) } }
                 : { ...state, active: target, canary: null };
-            next = updateRelease(next, releaseId, stable ? { status: 'canary' } : { status: 'live', servedAt: now });
-            return withHistory(next, procedure_history(settings, { action: 'deploy', color: target, version: settings.version, image: settings.image, outcome: 'success' }));
+            next = state_updateRelease(next, releaseId, stable ? { status: 'canary' } : { status: 'live', servedAt: now });
+            return state_withHistory(next, procedure_history(settings, { action: 'deploy', color: target, version: settings.version, image: settings.image, outcome: 'success' }));
         },
     };
 }
 /** Records on every host how the deploy ended when it did not succeed; a failed write is reported, never swallowed. */
 async function recordEnd(works, settings, outcome, detail) {
-    const results = await settleLimit(works, settings.maxParallel, async (work) => {
+    const results = await parallel_settleLimit(works, settings.maxParallel, async (work) => {
         const { session } = work;
         let state = session.state;
         if (state.canary?.color === work.target && state.canary.release !== undefined && state.canary.release !== work.releaseId) {
@@ -52906,30 +52906,30 @@ async function recordEnd(works, settings, outcome, detail) {
             state = { ...state, canary: null };
         }
         const status = outcome === 'cancelled' ? 'cancelled' : 'failed';
-        state = updateRelease(state, work.releaseId, { status, endedAt: iso(settings), note: oneLine(work.report.error ?? detail).slice(0, 300) });
-        state = withHistory(state, procedure_history(settings, { action: 'deploy', color: work.target, version: settings.version, image: settings.image, outcome, detail: detail.slice(0, 500) }));
+        state = state_updateRelease(state, work.releaseId, { status, endedAt: iso(settings), note: state_oneLine(work.report.error ?? detail).slice(0, 300) });
+        state = state_withHistory(state, procedure_history(settings, { action: 'deploy', color: work.target, version: settings.version, image: settings.image, outcome, detail: detail.slice(0, 500) }));
         await session.saveState(state);
     });
-    const failures = results.flatMap((result, index) => (result.ok ? [] : [`${works[index]?.session.label}: recording the outcome failed: ${errorMessage(result.error)}`]));
+    const failures = results.flatMap((result, index) => (result.ok ? [] : [`${works[index]?.session.label}: recording the outcome failed: ${errors_errorMessage(result.error)}`]));
     return failures.length > 0 ? `\n${failures.join('\n')}` : '';
 }
 // ------------------------------------------------------------------------------------------------
 async function promote(hosts, settings) {
     const started = settings.clock.now();
-    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.version || '(canary)', phase: 'promote', time: new Date(started).toISOString() });
-    const works = sessions.map((session) => ({ session, report: newReport(session, 'promote'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
+    const sessions = await session_openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.version || '(canary)', phase: 'promote', time: new Date(started).toISOString() });
+    const works = sessions.map((session) => ({ session, report: procedure_newReport(session, 'promote'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
     try {
         // 1. Every host: a canary to promote (or already promoted), and the canary color healthy.
-        if (!(await onEveryHost(works, settings, (work) => checkPromotable(work, settings)))) {
-            return summarize('promote', works, false, started, settings, 0, `nothing was promoted, because:\n${failedHosts(works)}`);
+        if (!(await procedure_onEveryHost(works, settings, (work) => checkPromotable(work, settings)))) {
+            return procedure_summarize('promote', works, false, started, settings, 0, `nothing was promoted, because:\n${procedure_failedHosts(works)}`);
         }
         if (isCancelled(settings))
-            return summarize('promote', works, false, started, settings, 0, 'the run was cancelled before the switch; nothing was promoted');
+            return procedure_summarize('promote', works, false, started, settings, 0, 'the run was cancelled before the switch; nothing was promoted');
         const pending = works.filter((work) => work.report.outcome !== 'noop');
         // 2. All traffic to the new color on every host, or back where it was.
-        const moved = await switchAll(pending, settings, 'switch all traffic', (work) => promoteSwitch(work, settings));
+        const moved = await procedure_switchAll(pending, settings, 'switch all traffic', (work) => promoteSwitch(work, settings));
         if (!moved) {
-            return summarize('promote', works, false, started, settings, 0, `promotion failed, every host is back on its previous weights:\n${failedHosts(pending)}`);
+            return procedure_summarize('promote', works, false, started, settings, 0, `promotion failed, every host is back on its previous weights:\n${procedure_failedHosts(pending)}`);
         }
         for (const work of pending)
             work.report.outcome = 'success';
@@ -52940,11 +52940,11 @@ async function promote(hosts, settings) {
             await cancellableSleep(settings, settings.drainSeconds * 1000);
         }
         if (!isCancelled(settings))
-            await settleLimit(pending, settings.maxParallel, (work) => finishPromotion(work, settings));
-        return summarize('promote', works, true, started, settings, 100);
+            await parallel_settleLimit(pending, settings.maxParallel, (work) => finishPromotion(work, settings));
+        return procedure_summarize('promote', works, true, started, settings, 100);
     }
     finally {
-        await closeSessions(sessions);
+        await session_closeSessions(sessions);
     }
 }
 /** Sleeps, or returns early when the run is cancelled. */
@@ -52966,7 +52966,7 @@ async function cancellableSleep(settings, ms) {
 async function checkPromotable(work, settings) {
     const { session } = work;
     const { state } = session;
-    await readLive(work, settings);
+    await procedure_readLive(work, settings);
     const canary = state.canary;
     if (!canary) {
         const active = state.active ? state.colors[state.active] : undefined;
@@ -52992,13 +52992,13 @@ async function checkPromotable(work, settings) {
     work.report.fromColor = work.stable;
     work.report.version = canary.version;
     work.report.previousVersion = state.colors[work.stable]?.version ?? null;
-    await step(work, settings, `check ${canary.color} is healthy`, () => waitHealthy(session.remote, session.port(canary.color), settings.healthPaths, Math.min(settings.healthTimeoutSeconds, 30)), (ms) => `healthy after ${ms} ms`, { interruptible: true });
+    await procedure_step(work, settings, `check ${canary.color} is healthy`, () => health_waitHealthy(session.remote, session.port(canary.color), settings.healthPaths, Math.min(settings.healthTimeoutSeconds, 30)), (ms) => `healthy after ${ms} ms`, { interruptible: true });
 }
 function promoteSwitch(work, settings) {
     const target = work.target;
     const canary = work.session.state.canary;
     return {
-        weights: weightsFor(target, 100),
+        weights: router_weightsFor(target, 100),
         phase: 'promote',
         recover: 'from',
         ...(canary?.release ? { release: canary.release } : {}),
@@ -53007,9 +53007,9 @@ function promoteSwitch(work, settings) {
             const previousLive = liveRelease(state);
             let next = { ...state, active: target, canary: null };
             if (previousLive && previousLive.id !== canary?.release)
-                next = updateRelease(next, previousLive.id, { status: 'superseded', endedAt: now });
-            next = updateRelease(next, canary?.release, { status: 'live', servedAt: now });
-            return withHistory(next, procedure_history(settings, { action: 'promote', color: target, version: canary?.version ?? work.report.version ?? '', image: canary?.image ?? '', outcome: 'success' }));
+                next = state_updateRelease(next, previousLive.id, { status: 'superseded', endedAt: now });
+            next = state_updateRelease(next, canary?.release, { status: 'live', servedAt: now });
+            return state_withHistory(next, procedure_history(settings, { action: 'promote', color: target, version: canary?.version ?? work.report.version ?? '', image: canary?.image ?? '', outcome: 'success' }));
         },
     };
 }
@@ -53020,12 +53020,12 @@ async function finishPromotion(work, settings) {
     if (!oldRelease || settings.keepPrevious || oldRelease.status === 'stopped')
         return;
     try {
-        await step(work, settings, `stop ${old} (${oldRelease.version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: old, port: session.port(old), image: oldRelease.image, version: oldRelease.version }, settings.commandTimeoutSeconds * 1000));
+        await procedure_step(work, settings, `stop ${old} (${oldRelease.version})`, () => runtime_stopRelease(session.remote, settings.runtime, { app: settings.app, color: old, port: session.port(old), image: oldRelease.image, version: oldRelease.version }, settings.commandTimeoutSeconds * 1000));
         await session.saveState({ ...session.state, colors: { ...session.state.colors, [old]: { ...oldRelease, status: 'stopped', since: iso(settings) } } });
     }
     catch (error) {
         // Traffic already left the old color; a failed stop is worth a warning, not a rollback.
-        work.report.error = `the previous color could not be stopped: ${errorMessage(error)}`;
+        work.report.error = `the previous color could not be stopped: ${errors_errorMessage(error)}`;
     }
 }
 
@@ -53160,6 +53160,359 @@ function monitorSummary(app, result) {
     return lines.join('\n');
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/rollback.ts
+
+
+
+
+
+
+
+
+
+const rollback_describe = (release) => `${release.version} (${release.status})`;
+function candidateList(state) {
+    const list = state_rollbackCandidates(state).map(rollback_describe);
+    return list.length > 0 ? list.join(', ') : 'none';
+}
+/** Where a release can run: the color that already has it, or the idle color (started from its image). */
+function placement(state, release, idle) {
+    for (const color of [idle, otherColor(idle)]) {
+        const held = state.colors[color];
+        if (held && held.version === release.version && held.image === release.image)
+            return { color, start: held.status !== 'running' };
+    }
+    return { color: idle, start: true };
+}
+function planRollback(state, live, target, host) {
+    const active = state.active;
+    if (!active)
+        throw new errors_ConfigurationError(`${host}: nothing was ever deployed for ${state.app}: there is nothing to roll back to`);
+    const serving = (color) => (live ? live[color] === 100 : state.canary === null && active === color);
+    const current = liveRelease(state);
+    const canaryRelease = state.canary ? (state.releases.find((release) => release.id === state.canary?.release) ?? [...state.releases].reverse().find((release) => release.status === 'canary' && release.version === state.canary?.version) ?? null) : null;
+    if (target.kind === 'previous') {
+        if (state.canary) {
+            // A canary in progress: the stable color still runs and serves most traffic.
+            const stable = otherColor(state.canary.color);
+            const release = state.colors[stable];
+            if (!release)
+                throw new errors_ConfigurationError(`${host}: the state has no release for ${stable}`);
+            return { target: stable, failed: state.canary.color, version: release.version, image: release.image, start: release.status !== 'running', noop: false, release: current ?? null, rejected: canaryRelease };
+        }
+        if (current && current.restoredAt !== null && serving(active)) {
+            // What serves was itself put back by a rollback: rolling back again would reach further into
+            // the past than anyone asked. Older versions are one named rollback away.
+            return { target: active, failed: null, version: current.version, image: current.image, start: false, noop: true, release: current, rejected: null, why: `${current.version} was put back by a rollback at ${current.restoredAt}` };
+        }
+        const currentTime = current?.deployedAt ?? '9999';
+        const good = [...state.releases].reverse().find((release) => release.id !== current?.id && release.servedAt !== null && !isRejected(release) && release.deployedAt <= currentTime && release.version !== current?.version);
+        if (!good && state.releases.filter((release) => release.servedAt !== null).length <= 1) {
+            throw new errors_ConfigurationError(`${host}: there is no previous version to roll back to (only ${current?.version ?? 'one version'} was deployed)`);
+        }
+        if (!good) {
+            throw new errors_ConfigurationError(`${host}: there is no earlier good release to roll back to (${current ? `${current.version} serves` : 'nothing serves'}); releases known: ${candidateList(state)}. Name one with target-version to roll back to it anyway`);
+        }
+        const where = placement(state, good, otherColor(active));
+        const skipped = state.releases.filter((release) => release.deployedAt > good.deployedAt && release.id !== current?.id && isRejected(release)).map(rollback_describe);
+        return { target: where.color, failed: active, version: good.version, image: good.image, start: where.start, noop: false, release: good, rejected: current ?? null, ...(skipped.length > 0 ? { why: `skipping ${skipped.join(', ')}, which never served or were rejected` } : {}) };
+    }
+    // A named version: the newest good release of it, else the newest of it at all (with a warning).
+    const named = [...state.releases].reverse().filter((release) => release.version === target.version);
+    const chosen = named.find((release) => !isRejected(release)) ?? named[0];
+    if (!chosen)
+        throw new errors_ConfigurationError(`${host}: version ${target.version} is not in this host's history (known: ${candidateList(state)})`);
+    const warning = isRejected(chosen) ? `${host}: ${chosen.version} was ${chosen.status} (${chosen.note || 'no note'}); rolling back to it because it was named` : undefined;
+    const holder = ['blue', 'green'].find((color) => state.colors[color]?.version === chosen.version && state.colors[color]?.image === chosen.image);
+    if (holder && holder === active && state.canary === null && serving(holder) && state.colors[holder]?.status === 'running') {
+        return { target: holder, failed: null, version: chosen.version, image: chosen.image, start: false, noop: true, release: current ?? chosen, rejected: null, ...(warning ? { warning } : {}) };
+    }
+    const idle = state.canary ? state.canary.color : otherColor(active);
+    const where = holder ? { color: holder, start: state.colors[holder]?.status !== 'running' } : placement(state, chosen, idle);
+    const failed = where.color === active ? (state.canary ? state.canary.color : null) : active;
+    return { target: where.color, failed, version: chosen.version, image: chosen.image, start: where.start, noop: false, release: chosen, rejected: state.canary ? canaryRelease : current && current.id !== chosen.id ? current : null, ...(warning ? { warning } : {}) };
+}
+/**
+ * A rollback that meets a canary monitor holding the lock asks it to stop (an abort request file
+ * next to the lock) and waits for it, however lock-wait-seconds is set: an abort must never wait
+ * for an analysis window to end.
+ */
+const ABORT_WAIT_SECONDS = 30;
+async function rollback(hosts, settings, since) {
+    const started = since ?? settings.clock.now();
+    let abortRequestedAt = null;
+    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.target.kind === 'version' ? settings.target.version : '(previous)', phase: 'rollback', time: new Date(started).toISOString() }, {
+        onHeld: async (remote, paths, holder) => {
+            if (!holder?.phase?.startsWith('monitor'))
+                return 0;
+            abortRequestedAt ??= settings.clock.now();
+            settings.log.warn(`${remote.label}: canary-monitor run ${holder.runId ?? '?'} holds the lock: asking it to stop so that this rollback goes ahead`);
+            const request = JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: settings.reason, time: new Date(settings.clock.now()).toISOString() });
+            await remote.run(script('al-abort', 'set -e; tmp=$(mktemp "$(dirname "$1")/.abort.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.abort]), { stdin: request });
+            return ABORT_WAIT_SECONDS;
+        },
+    });
+    const abortedMonitorMs = abortRequestedAt === null ? null : settings.clock.now() - abortRequestedAt;
+    try {
+        if (abortRequestedAt !== null)
+            await Promise.all(sessions.map((session) => session.clearAbortRequest()));
+        const result = await rollbackSessions(sessions, settings, started);
+        return { ...result, abortedMonitorMs };
+    }
+    finally {
+        await closeSessions(sessions);
+    }
+}
+/** Rolls back on hosts that are already connected and locked (the canary monitor keeps them open, so a rollback is only a switch away). */
+async function rollbackSessions(sessions, settings, since) {
+    const works = sessions.map((session) => ({ session, report: newReport(session, 'rollback'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
+    const candidates = sessions[0] ? rollbackCandidates(sessions[0].state).map((release) => release.version) : [];
+    // 1. Every host: plan, and start the target color when it is not running. No traffic moves yet.
+    const prepared = await onEveryHost(works, settings, (work) => prepareRollback(work, settings));
+    const planned = works.find((work) => work.plan?.rejected)?.plan;
+    const finish = (ok, error, restoredMs = null) => ({
+        ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
+        noop: works.every((work) => work.plan?.noop),
+        restoredMs,
+        failedVersion: planned?.rejected?.version ?? null,
+        candidates,
+        abortedMonitorMs: null,
+    });
+    if (!prepared)
+        return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}`);
+    // 2. All traffic to the target on every host, or back where it was. A rollback is never undone
+    // for a cancel: it is the way to safety.
+    const pending = works.filter((work) => !work.plan?.noop);
+    if (pending.length === 0) {
+        settings.log.info(`every host already serves ${works[0]?.plan?.version}: nothing to roll back`);
+        return finish(true, undefined, 0);
+    }
+    const moved = await switchAll(pending, settings, 'switch traffic back', (work) => rollbackSwitch(work, settings));
+    if (!moved)
+        return finish(false, `the rollback could not switch every host; each is back on the weights it had:\n${failedHosts(pending)}`);
+    const restoredMs = settings.clock.now() - since;
+    settings.log.info(`traffic restored to ${works[0]?.plan?.version} on ${pending.length} host(s) ${restoredMs} ms after the decision`);
+    // 3. Stop the failed color unless it is kept for inspection.
+    await settleLimit(pending, settings.maxParallel, (work) => stopFailed(work, settings));
+    for (const work of pending)
+        work.report.outcome = 'success';
+    return finish(true, undefined, restoredMs);
+}
+async function prepareRollback(work, settings) {
+    const { session } = work;
+    await readLive(work, settings);
+    const plan = planRollback(session.state, work.before, settings.target, session.label);
+    if (plan.warning)
+        settings.log.warn(plan.warning);
+    if (!plan.noop)
+        settings.log.info(`${session.label}: rolling back ${plan.rejected ? `${plan.rejected.version} (${plan.rejected.status})` : 'the current release'} to ${plan.version}${plan.why ? `, ${plan.why}` : ''}`);
+    work.plan = plan;
+    work.target = plan.target;
+    work.stable = plan.failed;
+    work.report.toColor = plan.target;
+    work.report.fromColor = plan.failed;
+    work.report.version = plan.version;
+    work.report.previousVersion = plan.rejected?.version ?? (plan.failed ? (session.state.colors[plan.failed]?.version ?? null) : null);
+    if (plan.noop) {
+        work.report.outcome = 'noop';
+        work.report.weightsAfter = work.before;
+        settings.log.info(`${session.label}: ${plan.version} already serves all traffic on ${plan.target}${plan.why ? ` (${plan.why}); to go further back, name a version with target-version: ${candidateList(session.state)}` : ''}`);
+        return;
+    }
+    const release = { app: settings.app, color: plan.target, port: session.port(plan.target), image: plan.image, version: plan.version };
+    if (plan.start) {
+        const timeoutMs = settings.commandTimeoutSeconds * 1000;
+        // Pull first: a missing image changes nothing.
+        const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image);
+        // The color to start takes traffic now (a canary being replaced): take it out first.
+        if (work.before && work.before[plan.target] > 0 && plan.failed) {
+            const keep = plan.failed;
+            await switchOne(work, settings, 'take the idle color out of traffic', { weights: weightsFor(keep, 100), phase: 'take-out', recover: 'to', commit: (state) => ({ ...state, canary: null, active: keep }) });
+            work.before = weightsFor(keep, 100);
+            work.moved = false;
+            work.stateBefore = undefined;
+        }
+        const recorded = session.state.colors[plan.target];
+        await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
+        if (recorded)
+            await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
+        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs));
+        await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: prepared.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
+    }
+    await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10)), (ms) => `healthy after ${ms} ms`);
+}
+function rollbackSwitch(work, settings) {
+    const plan = work.plan;
+    return {
+        weights: weightsFor(plan.target, 100),
+        phase: 'rollback',
+        recover: 'to',
+        commit: (state) => {
+            const now = new Date(settings.clock.now()).toISOString();
+            let next = { ...state, active: plan.target, canary: null };
+            const wasCanary = state.canary !== null && plan.rejected?.id === state.canary.release;
+            if (plan.rejected)
+                next = updateRelease(next, plan.rejected.id, { status: wasCanary || plan.rejected.status === 'canary' ? 'rejected' : 'rolled-back', endedAt: now, note: oneLine(settings.reason).slice(0, 300) });
+            for (const release of next.releases) {
+                if (release.id !== plan.release?.id && (release.status === 'live' || release.status === 'canary'))
+                    next = updateRelease(next, release.id, { status: release.status === 'canary' ? 'rejected' : 'rolled-back', endedAt: now });
+            }
+            if (plan.release)
+                next = updateRelease(next, plan.release.id, { status: 'live', servedAt: plan.release.servedAt ?? now, restoredAt: now, endedAt: null });
+            return withHistory(next, history(settings, { action: 'rollback', color: plan.target, version: plan.version, image: plan.image, outcome: 'success', detail: settings.reason.slice(0, 500) }));
+        },
+    };
+}
+async function stopFailed(work, settings) {
+    const { session } = work;
+    const plan = work.plan;
+    await session.audit('rollback recorded', { to: plan.version, color: plan.target, reason: settings.reason });
+    if (!plan.failed || settings.keepFailed)
+        return;
+    const failed = plan.failed;
+    const failedRelease = session.state.colors[failed];
+    if (!failedRelease || failedRelease.status === 'stopped')
+        return;
+    try {
+        await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: failed, port: session.port(failed), image: failedRelease.image, version: failedRelease.version }, settings.commandTimeoutSeconds * 1000));
+        await session.saveState({ ...session.state, colors: { ...session.state.colors, [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
+    }
+    catch (error) {
+        // Traffic already left the failed color; a failed stop is reported, not fatal.
+        work.report.error = `the failed color could not be stopped: ${errorMessage(error)}`;
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/status.ts
+
+
+
+
+
+
+
+
+
+const LOCK_READ = `if [ -d "$1" ]; then printf 'held %s %s\\n' "$(stat -c %Y "$1" 2>/dev/null || echo 0)" "$(date +%s)"; head -c 4000 "$1/owner.json" 2>/dev/null; else echo free; fi`;
+async function fleetStatus(specs, settings) {
+    const statuses = specs.map((spec) => emptyStatus(spec.target.label));
+    await parallel_settleLimit(specs.map((spec, index) => ({ spec, index })), settings.maxParallel, async ({ spec, index }) => {
+        try {
+            statuses[index] = await hostStatus(spec, settings);
+        }
+        catch (error) {
+            statuses[index] = { ...emptyStatus(spec.target.label), error: errors_errorMessage(error) };
+        }
+    });
+    return statuses;
+}
+function emptyStatus(host) {
+    return { host, error: null, served: null, file: null, active: null, canary: null, colors: { blue: null, green: null }, pending: null, releases: [], rollbackPrevious: '', rollbackTo: [], lock: null };
+}
+async function hostStatus(spec, settings) {
+    const remote = await connect(spec.target, settings.connect);
+    try {
+        const paths = statePaths(spec.stateDir, settings.app);
+        const router = new NginxRouter(remote, { app: settings.app, bluePort: spec.bluePort, greenPort: spec.greenPort, statusPort: spec.nginxStatusPort, splitKey: settings.splitKey }, spec.nginxConfDir, spec.nginxCommand);
+        const [view, state, lock] = await Promise.all([
+            router.inspect(),
+            readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString()),
+            remote.run(shell_script('al-lock-read', LOCK_READ, [paths.lock])),
+        ]);
+        const served = view.live?.weights ?? null;
+        return { ...describeState(spec.target.label, state, served), served, file: view.file?.weights ?? null, lock: parseLockRead(lock.stdout) };
+    }
+    finally {
+        remote.close();
+    }
+}
+/** The plan the rollback itself would make, said in words: the same function decides both. */
+function previousPlan(host, state, served) {
+    try {
+        const plan = planRollback(state, served, { kind: 'previous' }, host);
+        if (plan.noop)
+            return `nothing to do: ${plan.version} already serves${plan.why ? ` (${plan.why})` : ''}`;
+        return `${plan.version} on ${plan.target}${plan.start ? ' (started again first)' : ' (running)'}${plan.rejected ? `, taking ${plan.rejected.version} out` : ''}`;
+    }
+    catch (error) {
+        return `not possible: ${errors_errorMessage(error).replace(`${host}: `, '')}`;
+    }
+}
+function describeState(host, state, served) {
+    const color = (name) => {
+        const recorded = state.colors[name];
+        return recorded ? { version: recorded.version, image: recorded.image, status: recorded.status, port: recorded.port } : null;
+    };
+    return {
+        ...emptyStatus(host),
+        active: state.active,
+        canary: state.canary ? { color: state.canary.color, version: state.canary.version, percent: state.canary.percent, since: state.canary.since } : null,
+        colors: { blue: color('blue'), green: color('green') },
+        pending: state.pending ? { runId: state.pending.runId, phase: state.pending.phase, at: state.pending.at } : null,
+        releases: [...state.releases].reverse().slice(0, 10).map((release) => ({ version: release.version, status: release.status, color: release.color, deployedAt: release.deployedAt, note: release.note })),
+        rollbackPrevious: previousPlan(host, state, served),
+        rollbackTo: state_rollbackCandidates(state).map((release) => release.version),
+    };
+}
+function parseLockRead(output) {
+    const [header = '', ...rest] = output.split('\n');
+    if (!header.startsWith('held '))
+        return null;
+    const [, seen = '0', now = '0'] = header.split(' ');
+    const owner = parseLockOwner(rest.join('\n')) ?? {};
+    return {
+        runId: owner.runId ?? '?',
+        actor: owner.actor ?? '?',
+        phase: owner.phase ?? '?',
+        version: owner.version ?? '?',
+        since: owner.time ?? '?',
+        aliveSecondsAgo: Math.max(0, Number(now) - Number(seen)),
+    };
+}
+/** One line per host, for a terminal or a log: what it serves, its colors, its lock. */
+function statusLines(app, statuses) {
+    const lines = [`${app} on ${statuses.length} host(s)`];
+    for (const status of statuses) {
+        if (status.error) {
+            lines.push(`${status.host}: cannot be read: ${printable(status.error, 300)}`);
+            continue;
+        }
+        const serves = status.served ? formatWeights(status.served) : 'nothing (nginx status server does not answer)';
+        const drift = status.served && status.file && formatWeights(status.served) !== formatWeights(status.file) ? ` (the include on disk says ${formatWeights(status.file)})` : '';
+        const colors = ['blue', 'green'].map((name) => {
+            const color = status.colors[name];
+            return `${name} ${color ? `${color.version} ${color.status}` : '—'}`;
+        });
+        lines.push(`${status.host}: serves ${serves}${drift}; ${colors.join(', ')}${status.canary ? `; canary ${status.canary.version} at ${status.canary.percent}% since ${status.canary.since}` : ''}`);
+        lines.push(`  lock: ${status.lock ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase} of ${status.lock.version}), alive ${status.lock.aliveSecondsAgo} s ago` : 'free'}${status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId} since ${status.pending.at} (the next run settles it)` : ''}`);
+        lines.push(`  rollback (target previous): ${status.rollbackPrevious}; by name: ${status.rollbackTo.length > 0 ? status.rollbackTo.join(', ') : 'nothing yet'}`);
+        if (status.releases.length > 0)
+            lines.push(`  releases: ${status.releases.slice(0, 5).map((release) => `${release.version} ${release.status}`).join(', ')}`);
+    }
+    return lines;
+}
+/** The step summary of a status: one row a host, what it serves first. */
+function statusSummary(app, statuses) {
+    const failed = statuses.filter((status) => status.error);
+    const title = `### ${failed.length > 0 ? '⚠️' : 'ℹ️'} ${app}: status of ${statuses.length} host(s)${failed.length > 0 ? `, ${failed.length} could not be read` : ''}`;
+    const color = (status, name) => {
+        const recorded = status.colors[name];
+        return recorded ? `${recorded.version} (${recorded.status})` : '—';
+    };
+    const rows = statuses.map((status) => status.error
+        ? [status.host, `cannot be read: ${printable(status.error, 200)}`, '', '', '', '', '']
+        : [
+            status.host,
+            `${status.served ? formatWeights(status.served) : 'nothing'}${status.served && status.file && formatWeights(status.served) !== formatWeights(status.file) ? ` (file: ${formatWeights(status.file)})` : ''}`,
+            color(status, 'blue'),
+            color(status, 'green'),
+            status.canary ? `${status.canary.version} at ${status.canary.percent}%` : '—',
+            `${status.lock ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase}), alive ${status.lock.aliveSecondsAgo} s ago` : 'free'}${status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId}` : ''}`,
+            `${status.rollbackPrevious}; by name: ${status.rollbackTo.join(', ') || '—'}`,
+        ]);
+    return [title, '', table(['host', 'serves', 'blue', 'green', 'canary', 'lock', 'rollback (previous)'], rows), '', 'Read without taking the lock; nothing was changed.', ''].join('\n');
+}
+
 ;// CONCATENATED MODULE: ./actions/blue-green/src/main.ts
 
 const Outputs = {
@@ -53171,12 +53524,13 @@ const Outputs = {
     SwitchMs: 'switch-ms',
     Report: 'report',
     DeploymentId: 'deployment-id',
+    Status: 'status',
 };
 const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
 const inputFields = {
     ...hostInputs,
-    phase: field.choice(['deploy', 'promote'], 'deploy'),
+    phase: field.choice(['deploy', 'promote', 'status'], 'deploy'),
     image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
     version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
     'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
@@ -53200,7 +53554,9 @@ function readSettings(read, env = process.env) {
         requireInput(inputs.version !== '', 'version', 'is required for phase deploy: a version label such as v1.4.2');
         requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
     }
-    checkRuntimeInputs(inputs);
+    // A status starts and stops nothing: it needs no runtime.
+    if (inputs.phase !== 'status')
+        checkRuntimeInputs(inputs);
     requireInput(inputs['commit-time'] === '' || Number.isFinite(Date.parse(inputs['commit-time'])), 'commit-time', `expected a real ISO 8601 time such as 2026-05-01T12:34:56Z, got '${inputs['commit-time']}'`);
     const deploymentRef = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
     requireInput(inputs['github-token'] === '' || inputs.phase !== 'deploy' || deploymentRef !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
@@ -53209,6 +53565,9 @@ function readSettings(read, env = process.env) {
 /** The post step: settles what a killed main step left (a pending switch, its locks). */
 async function post(read) {
     const { inputs, hosts } = readSettings(read);
+    // A status reads and takes no lock: there is nothing to settle after it.
+    if (inputs.phase === 'status')
+        return;
     const released = await cleanUpRun(hosts, sessionFromInputs(inputs, runInfo(), logger));
     if (released.length > 0)
         logger.warn(`the ${inputs.phase} did not finish; settled its traffic and released its lock on ${released.join(', ')}`);
@@ -53217,6 +53576,8 @@ async function run(read) {
     await runAction(async () => {
         const { inputs, hosts, deploymentRef, github } = readSettings(read);
         const run = runInfo();
+        if (inputs.phase === 'status')
+            return reportStatus(inputs, hosts, run);
         const runtime = buildRuntime(inputs);
         const paths = healthPaths(inputs);
         const session = sessionFromInputs(inputs, run, logger, systemClock, cancellation.signal);
@@ -53298,6 +53659,18 @@ async function run(read) {
         if (!result.ok)
             throw new Error(result.error ?? `${inputs.phase} failed`);
     });
+}
+/** Phase status: what every host serves and holds, read without a lock; fails when a host could not be read. */
+async function reportStatus(inputs, hosts, run) {
+    const session = sessionFromInputs(inputs, run, logger);
+    const statuses = await fleetStatus(hosts, { app: inputs.app, splitKey: inputs['split-key'], connect: session.connect, maxParallel: inputs['max-parallel'], clock: session.clock });
+    for (const line of statusLines(inputs.app, statuses))
+        logger.info(line);
+    setOutputs({ [Outputs.Status]: JSON.stringify(statuses) });
+    await writeSummary(statusSummary(inputs.app, statuses));
+    const unread = statuses.filter((status) => status.error);
+    if (unread.length > 0)
+        throw new Error(`${unread.length} of ${statuses.length} host(s) could not be read: ${unread.map((status) => status.host).join(', ')}`);
 }
 
 ;// CONCATENATED MODULE: ./actions/blue-green/src/index.ts

@@ -22,6 +22,9 @@ import {
   resolveHosts,
   runtimeInputs,
   sessionFromInputs,
+  fleetStatus,
+  statusLines,
+  statusSummary,
   setDeploymentStatus,
   smokeListSchema,
   systemClock,
@@ -29,6 +32,7 @@ import {
   type DeploymentState,
   type InputReader,
   type PhaseResult,
+  type RunInfo,
 } from '@agent-loop/shared';
 
 export const Outputs = {
@@ -40,6 +44,7 @@ export const Outputs = {
   SwitchMs: 'switch-ms',
   Report: 'report',
   DeploymentId: 'deployment-id',
+  Status: 'status',
 } as const;
 
 const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
@@ -47,7 +52,7 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+
 
 export const inputFields = {
   ...hostInputs,
-  phase: field.choice(['deploy', 'promote'], 'deploy'),
+  phase: field.choice(['deploy', 'promote', 'status'], 'deploy'),
   image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
   version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
   'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
@@ -72,7 +77,8 @@ export function readSettings(read?: InputReader, env: NodeJS.ProcessEnv = proces
     requireInput(inputs.version !== '', 'version', 'is required for phase deploy: a version label such as v1.4.2');
     requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
   }
-  checkRuntimeInputs(inputs);
+  // A status starts and stops nothing: it needs no runtime.
+  if (inputs.phase !== 'status') checkRuntimeInputs(inputs);
   requireInput(inputs['commit-time'] === '' || Number.isFinite(Date.parse(inputs['commit-time'])), 'commit-time', `expected a real ISO 8601 time such as 2026-05-01T12:34:56Z, got '${inputs['commit-time']}'`);
   const deploymentRef = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
   requireInput(inputs['github-token'] === '' || inputs.phase !== 'deploy' || deploymentRef !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
@@ -82,6 +88,8 @@ export function readSettings(read?: InputReader, env: NodeJS.ProcessEnv = proces
 /** The post step: settles what a killed main step left (a pending switch, its locks). */
 export async function post(read?: InputReader): Promise<void> {
   const { inputs, hosts } = readSettings(read);
+  // A status reads and takes no lock: there is nothing to settle after it.
+  if (inputs.phase === 'status') return;
   const released = await cleanUpRun(hosts, sessionFromInputs(inputs, action.runInfo(), action.logger));
   if (released.length > 0) action.logger.warn(`the ${inputs.phase} did not finish; settled its traffic and released its lock on ${released.join(', ')}`);
 }
@@ -90,6 +98,7 @@ export async function run(read?: InputReader): Promise<void> {
   await action.runAction(async () => {
     const { inputs, hosts, deploymentRef, github } = readSettings(read);
     const run = action.runInfo();
+    if (inputs.phase === 'status') return reportStatus(inputs, hosts, run);
     const runtime = buildRuntime(inputs);
     const paths = healthPaths(inputs);
     const session = sessionFromInputs(inputs, run, action.logger, systemClock, action.cancellation.signal);
@@ -176,4 +185,15 @@ export async function run(read?: InputReader): Promise<void> {
     await recordMetrics(!result.ok, result.version ?? inputs.version);
     if (!result.ok) throw new Error(result.error ?? `${inputs.phase} failed`);
   });
+}
+
+/** Phase status: what every host serves and holds, read without a lock; fails when a host could not be read. */
+async function reportStatus(inputs: ReturnType<typeof readSettings>['inputs'], hosts: ReturnType<typeof readSettings>['hosts'], run: RunInfo): Promise<void> {
+  const session = sessionFromInputs(inputs, run, action.logger);
+  const statuses = await fleetStatus(hosts, { app: inputs.app, splitKey: inputs['split-key'], connect: session.connect, maxParallel: inputs['max-parallel'], clock: session.clock });
+  for (const line of statusLines(inputs.app, statuses)) action.logger.info(line);
+  action.setOutputs({ [Outputs.Status]: JSON.stringify(statuses) });
+  await action.writeSummary(statusSummary(inputs.app, statuses));
+  const unread = statuses.filter((status) => status.error);
+  if (unread.length > 0) throw new Error(`${unread.length} of ${statuses.length} host(s) could not be read: ${unread.map((status) => status.host).join(', ')}`);
 }

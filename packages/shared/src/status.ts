@@ -6,6 +6,7 @@ import { settleLimit } from './parallel';
 import { planRollback } from './rollback';
 import { formatWeights, NginxRouter, type LiveWeights, type Weights } from './router';
 import { script } from './shell';
+import { table } from './summary';
 import { connect, type ConnectOptions } from './ssh';
 import { parseLockOwner, readState, rollbackCandidates, statePaths, type AppState, type LockOwner, type ReleaseStatus } from './state';
 
@@ -144,4 +145,28 @@ export function statusLines(app: string, statuses: readonly HostStatus[]): strin
     if (status.releases.length > 0) lines.push(`  releases: ${status.releases.slice(0, 5).map((release) => `${release.version} ${release.status}`).join(', ')}`);
   }
   return lines;
+}
+
+/** The step summary of a status: one row a host, what it serves first. */
+export function statusSummary(app: string, statuses: readonly HostStatus[]): string {
+  const failed = statuses.filter((status) => status.error);
+  const title = `### ${failed.length > 0 ? '⚠️' : 'ℹ️'} ${app}: status of ${statuses.length} host(s)${failed.length > 0 ? `, ${failed.length} could not be read` : ''}`;
+  const color = (status: HostStatus, name: 'blue' | 'green'): string => {
+    const recorded = status.colors[name];
+    return recorded ? `${recorded.version} (${recorded.status})` : '—';
+  };
+  const rows = statuses.map((status) =>
+    status.error
+      ? [status.host, `cannot be read: ${printable(status.error, 200)}`, '', '', '', '', '']
+      : [
+          status.host,
+          `${status.served ? formatWeights(status.served) : 'nothing'}${status.served && status.file && formatWeights(status.served) !== formatWeights(status.file) ? ` (file: ${formatWeights(status.file)})` : ''}`,
+          color(status, 'blue'),
+          color(status, 'green'),
+          status.canary ? `${status.canary.version} at ${status.canary.percent}%` : '—',
+          `${status.lock ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase}), alive ${status.lock.aliveSecondsAgo} s ago` : 'free'}${status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId}` : ''}`,
+          `${status.rollbackPrevious}; by name: ${status.rollbackTo.join(', ') || '—'}`,
+        ],
+  );
+  return [title, '', table(['host', 'serves', 'blue', 'green', 'canary', 'lock', 'rollback (previous)'], rows), '', 'Read without taking the lock; nothing was changed.', ''].join('\n');
 }
