@@ -11,14 +11,57 @@
  * AGENT_LOOP_<NAME> (upper case, hyphens as underscores). The key and known hosts can also be
  * given as text: AGENT_LOOP_SSH_PRIVATE_KEY, AGENT_LOOP_SSH_KNOWN_HOSTS.
  *
- * Commands: status — what every host serves, each color's version, the releases a rollback can go
- * to, the lock and its owner, a switch left unfinished. It takes no lock and changes nothing.
- * Exit code: 0 when every host was read, 1 when one could not be, 2 for a usage error.
+ * Commands:
+ *  - status: what every host serves, each color's version, the releases a rollback can go to, the
+ *    lock and its owner, a switch left unfinished. It takes no lock and changes nothing.
+ *  - rollback [--target-version V] [--reason TEXT] [--keep-failed true]: the rollback action's
+ *    nginx method, with the same locks, write-ahead state and audit log; a line per host per step
+ *    as it goes. Needs the runtime inputs (--runtime, --start-command/--stop-command or --compose-file).
+ * Exit code: 0 on success, 1 when a host could not be read or the rollback failed, 2 for a usage
+ * error (found before any host is contacted).
  */
 import { readFileSync } from 'node:fs';
-import { ConfigurationError, fleetStatus, hostInputs, readInputs, resolveHosts, runtimeInputs, sessionFromInputs, silentLogger, statusLines, systemClock } from '@agent-loop/shared';
+import {
+  action,
+  buildRuntime,
+  checkRuntimeInputs,
+  ConfigurationError,
+  field,
+  fleetStatus,
+  formatWeights,
+  healthPaths,
+  hostInputs,
+  readInputs,
+  resolveHosts,
+  rollback,
+  runtimeInputs,
+  sessionFromInputs,
+  silentLogger,
+  statusLines,
+  systemClock,
+  VERSION,
+  type Logger,
+} from '@agent-loop/shared';
 
-const USAGE = 'usage: agent-loop status [--json] [--hosts H] [--app A] [--ssh-private-key-file F] [--ssh-known-hosts-file F] [--<input> value ...]';
+const USAGE = 'usage: agent-loop status|rollback [--json] [--hosts H] [--app A] [--ssh-private-key-file F] [--ssh-known-hosts-file F] [--<input> value ...]';
+
+// eslint-disable-next-line no-control-regex
+const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
+const rollbackInputs = {
+  'target-version': field.string({ form: "a version from the hosts' history, such as v1.4.2", pattern: VERSION, max: 128 }),
+  reason: field.string({ form: 'one line saying why (free text, no control characters)', pattern: FREE_TEXT, default: 'manual rollback from the command line', max: 500 }),
+  'keep-failed': field.boolean(false),
+};
+
+/** Progress on the terminal as it happens: host text is shown with its control characters neutralised. */
+const terminal: Logger = {
+  info: (message) => process.stdout.write(`${action.neutralize(message)}\n`),
+  warn: (message) => process.stderr.write(`warning: ${action.neutralize(message)}\n`),
+  group: async (title, body) => {
+    process.stdout.write(`== ${action.neutralize(title)}\n`);
+    return body();
+  },
+};
 
 function parse(argv: string[]): { command: string; flags: Map<string, string>; json: boolean } {
   const [command = '', ...rest] = argv;
@@ -52,23 +95,60 @@ function fromFileOrText(flags: Map<string, string>, name: string): string {
 
 async function main(): Promise<number> {
   const { command, flags, json } = parse(process.argv.slice(2));
-  if (command !== 'status') throw new ConfigurationError(command ? `unknown command ${JSON.stringify(command)}` : 'a command is required');
+  if (command !== 'status' && command !== 'rollback') throw new ConfigurationError(command ? `unknown command ${JSON.stringify(command)}` : 'a command is required');
   // The secrets are read here, not through the actions' secret fields: those register the value
   // with the runner (a workflow command that would print it on a terminal).
-  const { 'ssh-private-key': _key, 'slack-webhook-url': _webhook, ...fields } = hostInputs;
-  const known = new Set([...Object.keys(fields), 'split-key', 'ssh-private-key', 'ssh-private-key-file', 'ssh-known-hosts-file']);
-  for (const name of flags.keys()) if (!known.has(name)) throw new ConfigurationError(`unknown option --${name}; known: ${[...known].map((option) => `--${option}`).join(' ')}`);
+  const { 'ssh-private-key': _key, 'slack-webhook-url': _webhook, ...hostFields } = hostInputs;
+  const fields = command === 'rollback' ? { ...hostFields, ...runtimeInputs, ...rollbackInputs } : { ...hostFields, 'split-key': runtimeInputs['split-key'] };
+  const known = new Set([...Object.keys(fields), 'ssh-private-key', 'ssh-private-key-file', 'ssh-known-hosts-file']);
+  for (const name of flags.keys()) if (!known.has(name)) throw new ConfigurationError(`unknown option --${name} for ${command}; known: ${[...known].map((option) => `--${option}`).join(' ')}`);
   const values: Record<string, string> = { 'ssh-known-hosts': fromFileOrText(flags, 'ssh-known-hosts') };
   const read = (name: string): string => values[name] ?? flags.get(name) ?? process.env[`AGENT_LOOP_${name.toUpperCase().replace(/-/g, '_')}`] ?? '';
-  const inputs = readInputs({ ...fields, 'split-key': runtimeInputs['split-key'] }, read);
+  const inputs = readInputs(fields as typeof hostFields & typeof runtimeInputs & typeof rollbackInputs, read);
+  if (command === 'rollback') checkRuntimeInputs(inputs);
   const privateKey = fromFileOrText(flags, 'ssh-private-key');
   if (privateKey === '') throw new ConfigurationError("Input 'ssh-private-key': is required: --ssh-private-key-file PATH or AGENT_LOOP_SSH_PRIVATE_KEY");
   const all = { ...inputs, 'ssh-private-key': privateKey, 'slack-webhook-url': '' };
   const hosts = resolveHosts(all);
-  const session = sessionFromInputs(all, { runId: `cli-${process.pid}`, actor: process.env.USER ?? 'cli', runUrl: '' }, silentLogger, systemClock);
-  const statuses = await fleetStatus(hosts, { app: session.app, splitKey: session.splitKey, connect: session.connect, maxParallel: session.maxParallel, clock: session.clock });
-  process.stdout.write(json ? `${JSON.stringify({ app: inputs.app, hosts: statuses }, null, 2)}\n` : `${statusLines(inputs.app, statuses).join('\n')}\n`);
-  return statuses.some((status) => status.error) ? 1 : 0;
+  // The actor goes into the hosts' state and audit log, which accept a user name only; the run id
+  // says it came from the command line.
+  const user = process.env.USER ?? '';
+  const who = { runId: `cli-${process.pid}-${Date.now().toString(36)}`, actor: /^[A-Za-z0-9._@[\]-]{1,100}$/.test(user) ? user : 'operator', runUrl: '' };
+
+  if (command === 'status') {
+    const session = sessionFromInputs(all, who, silentLogger, systemClock);
+    const statuses = await fleetStatus(hosts, { app: session.app, splitKey: session.splitKey, connect: session.connect, maxParallel: session.maxParallel, clock: session.clock });
+    process.stdout.write(json ? `${JSON.stringify({ app: inputs.app, hosts: statuses }, null, 2)}\n` : `${statusLines(inputs.app, statuses).join('\n')}\n`);
+    return statuses.some((status) => status.error) ? 1 : 0;
+  }
+
+  // Ctrl-C works as the runner's cancel does: nothing new starts, and the rollback finishes the switch it began.
+  const cancel = new AbortController();
+  process.once('SIGINT', () => cancel.abort());
+  const log = json ? silentLogger : terminal;
+  const started = Date.now();
+  const result = await rollback(
+    hosts,
+    {
+      ...sessionFromInputs(all, who, log, systemClock, cancel.signal),
+      target: inputs['target-version'] ? { kind: 'version', version: inputs['target-version'] } : { kind: 'previous' },
+      reason: inputs.reason,
+      runtime: buildRuntime(all),
+      healthPaths: healthPaths(all),
+      healthTimeoutSeconds: inputs['health-timeout-seconds'],
+      keepFailed: inputs['keep-failed'],
+      commandTimeoutSeconds: inputs['command-timeout-seconds'],
+    },
+    started,
+  );
+  if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else {
+    for (const host of result.hosts) terminal.info(`${host.host}: ${host.outcome}${host.weightsAfter ? `, serving ${formatWeights(host.weightsAfter)}` : ''}${host.error ? `: ${host.error}` : ''}`);
+    if (result.ok) terminal.info(result.noop ? `nothing to do: ${result.version ?? 'the target'} already serves all traffic` : `rolled back to ${result.version} on ${result.hosts.length} host(s); traffic restored ${result.restoredMs} ms after the start`);
+    else terminal.warn(`the rollback failed: ${result.error ?? 'see above'}`);
+    if (!result.ok && result.candidates.length > 0) terminal.info(`versions a rollback can go to: ${result.candidates.join(', ')}`);
+  }
+  return result.ok ? 0 : 1;
 }
 
 main().then(

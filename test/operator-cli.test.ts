@@ -3,8 +3,9 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeSessions, deploy, openSessions, type HostSpec, type HostStatus } from '@agent-loop/shared';
+import { closeSessions, deploy, openSessions, type AppState, type HostSpec, type HostStatus } from '@agent-loop/shared';
 import { startLab, type Lab } from './lab/index';
+import { sendTraffic } from './lab/traffic';
 import { deploySettings, labHosts, sessionSettings } from './support/deploy-settings';
 
 /** The operator's command line against the lab's real sshd and nginx: what every host is doing, read without a lock. */
@@ -106,5 +107,26 @@ describe('agent-loop status', () => {
     expect(noKey.stderr).toContain("Input 'ssh-private-key': is required");
     const key = readFileSync(lab.clientKeyPath, 'utf8').split('\n')[1]!;
     for (const result of [unknown, badApp, noKey]) expect(result.stdout + result.stderr).not.toContain(key);
+  });
+
+  it('rolls back from the command line with the same locks, state and audit log, showing each step; a second one does nothing', async () => {
+    const env = { ...operatorEnv(), AGENT_LOOP_RUNTIME: 'command', AGENT_LOOP_START_COMMAND: lab.startCommand, AGENT_LOOP_STOP_COMMAND: lab.stopCommand, AGENT_LOOP_SPLIT_KEY: '$request_id' };
+    const result = await agentLoop(['rollback', '--reason', 'error rate 4% on the canary'], env);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    for (const host of hosts) expect(result.stdout).toContain(`${host.target.label}: rolling back v2 (canary) to v1`);
+    expect(result.stdout).toMatch(/rolled back to v1 on 2 host\(s\); traffic restored \d+ ms after the start/);
+    for (const host of lab.hosts) expect((await sendTraffic({ url: host.proxyUrl, maxRequests: 50 })).byVersion).toEqual({ v1: 50 });
+    const state = JSON.parse(readFileSync(`${lab.hosts[0]!.stateDir}/${lab.app}/state.json`, 'utf8')) as AppState;
+    expect(state.releases.find((release) => release.version === 'v2')).toMatchObject({ status: 'rejected', note: 'error rate 4% on the canary' });
+    expect(readFileSync(`${lab.hosts[0]!.stateDir}/${lab.app}/audit.log`, 'utf8')).toMatch(/"runId":"cli-\d+-[a-z0-9]+","actor":"operator"/);
+    for (const host of lab.hosts) expect(readdirSync(join(host.stateDir, lab.app))).not.toContain('lock');
+
+    // A second rollback does nothing: v1 was put back by the first, and going further is a named choice.
+    const again = await agentLoop(['rollback'], env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('to go further back, name a version with target-version: v2 (rejected), v1 (live)');
+    expect(again.stdout).toContain('nothing to do: v1 already serves all traffic');
+    for (const host of lab.hosts) expect((await sendTraffic({ url: host.proxyUrl, maxRequests: 20 })).byVersion).toEqual({ v1: 20 });
   });
 });

@@ -51391,8 +51391,13 @@ const state_commands = {
      * by mktemp (an unguessable name, created new, so a planted symlink is never followed) with an
      * explicit mode, and the rename replaces a link at the target rather than writing through it.
      */
-    writeFileAtomic(path, mode = '644') {
-        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode]);
+    /**
+     * Replaces a file in one step. With `bytes`, the new content must have arrived whole before it
+     * replaces the old: a run killed while sending it closes the command's input early, and `cat`
+     * ends without an error on a short input.
+     */
+    writeFileAtomic(path, mode = '644', bytes) {
+        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; if [ -n "$3" ] && [ "$(wc -c < "$tmp")" -ne "$3" ]; then echo "the content arrived incomplete ($(wc -c < "$tmp") of $3 bytes); $1 was left as it was" >&2; exit 1; fi; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode, bytes === undefined ? '' : String(bytes)]);
     },
     appendLine(path) {
         return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
@@ -51436,7 +51441,9 @@ const state_commands = {
     },
     /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
     heartbeat(lockDir, token) {
-        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch "$1" && echo ok; else echo lost; fi', [lockDir, token]);
+        // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
+        // post step run) must not create a file in the lock's place, which would block every next run.
+        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
     },
     /** Releases every lock a run holds, whatever its token (the post step of a run that was killed). */
     releaseRunLock(lockDir, runIdValue) {
@@ -51454,7 +51461,7 @@ async function readRemoteFile(remote, path) {
     return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
 }
 async function writeRemoteFile(remote, path, content) {
-    await ssh_runChecked(remote, state_commands.writeFileAtomic(path), `writing ${path}`, { stdin: content });
+    await ssh_runChecked(remote, state_commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, { stdin: content });
 }
 /** A state file that cannot be read as one: torn, hand-edited, or not ours. */
 class StateUnreadable extends errors_HostError {
@@ -51493,7 +51500,13 @@ async function state_readState(remote, paths, app, now) {
     return parsed.state;
 }
 async function writeState(remote, paths, state) {
-    await writeRemoteFile(remote, paths.state, `${JSON.stringify(state, null, 2)}\n`);
+    // Written only in a form the next run will read back: a value that does not fit (an actor that is
+    // not a user name, say) fails this write, and with it the step, instead of every later run.
+    const text = `${JSON.stringify(state, null, 2)}\n`;
+    const check = parseState(text, state.app);
+    if (!check.ok)
+        throw new errors_HostError(remote.label, `refusing to write a state the next run could not read: it ${check.problem}`);
+    await writeRemoteFile(remote, paths.state, text);
 }
 async function audit(remote, paths, record) {
     await ssh_runChecked(remote, state_commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
@@ -51651,7 +51664,7 @@ function parseStatus(text) {
  * guessable name that a planted symlink could redirect) with an explicit mode.
  */
 const SWITCH_SCRIPT = `set -u
-file=$1; status_url=$2; status_host=$3; generation=$4; confirm_ms=$5; shift 5
+file=$1; status_url=$2; status_host=$3; generation=$4; confirm_ms=$5; bytes=$6; shift 6
 dir=$(dirname "$file")
 [ -d "$dir" ] || { echo "the nginx include directory $dir does not exist" >&2; exit 30; }
 [ ! -L "$file" ] || { echo "$file is a symbolic link: refusing to replace it" >&2; exit 34; }
@@ -51659,6 +51672,8 @@ tmp=$(mktemp "$dir/.agent-loop-new.XXXXXXXX") || exit 31
 backup=
 trap 'rm -f "$tmp" \${backup:+"$backup"}' EXIT
 cat > "$tmp" || exit 31
+# A run killed while sending the file closes this input early: a short file never replaces the include.
+[ "$(wc -c < "$tmp")" -eq "$bytes" ] || { echo "the new include arrived incomplete ($(wc -c < "$tmp") of $bytes bytes); nothing was changed" >&2; exit 31; }
 chmod 644 "$tmp"
 started=$(date +%s%N)
 had_previous=0
@@ -51688,8 +51703,8 @@ echo "nginx reloaded, but its status server did not serve the new weights within
 exit 22`;
 /** How long the switch waits for nginx to serve the new weights after a reload. */
 const CONFIRM_MS = 5000;
-function switchCommand(includePath, site, generation, nginx) {
-    return shell_script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), ...nginx]);
+function switchCommand(includePath, site, generation, nginx, bytes) {
+    return shell_script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), String(bytes), ...nginx]);
 }
 function statusUrl(site) {
     return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
@@ -51730,7 +51745,7 @@ class NginxRouter {
     async setWeights(weights) {
         const generation = newGeneration(this.now());
         const content = renderInclude(this.site, weights, generation);
-        const result = await this.remote.run(switchCommand(this.includePath, this.site, generation, this.nginx), { stdin: content, timeoutMs: 60_000 });
+        const result = await this.remote.run(switchCommand(this.includePath, this.site, generation, this.nginx, Buffer.byteLength(content)), { stdin: content, timeoutMs: 60_000 });
         if (result.code !== 0) {
             const nginxSays = result.stderr.trim() || result.stdout.trim();
             const what = result.code === 20

@@ -123,7 +123,7 @@ function parseStatus(text: string): LiveWeights | null {
  * guessable name that a planted symlink could redirect) with an explicit mode.
  */
 const SWITCH_SCRIPT = `set -u
-file=$1; status_url=$2; status_host=$3; generation=$4; confirm_ms=$5; shift 5
+file=$1; status_url=$2; status_host=$3; generation=$4; confirm_ms=$5; bytes=$6; shift 6
 dir=$(dirname "$file")
 [ -d "$dir" ] || { echo "the nginx include directory $dir does not exist" >&2; exit 30; }
 [ ! -L "$file" ] || { echo "$file is a symbolic link: refusing to replace it" >&2; exit 34; }
@@ -131,6 +131,8 @@ tmp=$(mktemp "$dir/.agent-loop-new.XXXXXXXX") || exit 31
 backup=
 trap 'rm -f "$tmp" \${backup:+"$backup"}' EXIT
 cat > "$tmp" || exit 31
+# A run killed while sending the file closes this input early: a short file never replaces the include.
+[ "$(wc -c < "$tmp")" -eq "$bytes" ] || { echo "the new include arrived incomplete ($(wc -c < "$tmp") of $bytes bytes); nothing was changed" >&2; exit 31; }
 chmod 644 "$tmp"
 started=$(date +%s%N)
 had_previous=0
@@ -162,8 +164,8 @@ exit 22`;
 /** How long the switch waits for nginx to serve the new weights after a reload. */
 export const CONFIRM_MS = 5000;
 
-export function switchCommand(includePath: string, site: NginxSite, generation: string, nginx: readonly string[]): Argv {
-  return script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), ...nginx]);
+export function switchCommand(includePath: string, site: NginxSite, generation: string, nginx: readonly string[], bytes: number): Argv {
+  return script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), String(bytes), ...nginx]);
 }
 
 function statusUrl(site: NginxSite): string {
@@ -217,7 +219,7 @@ export class NginxRouter implements TrafficRouter {
   async setWeights(weights: Weights): Promise<SwitchResult> {
     const generation = newGeneration(this.now());
     const content = renderInclude(this.site, weights, generation);
-    const result = await this.remote.run(switchCommand(this.includePath, this.site, generation, this.nginx), { stdin: content, timeoutMs: 60_000 });
+    const result = await this.remote.run(switchCommand(this.includePath, this.site, generation, this.nginx, Buffer.byteLength(content)), { stdin: content, timeoutMs: 60_000 });
     if (result.code !== 0) {
       const nginxSays = result.stderr.trim() || result.stdout.trim();
       const what =

@@ -217,11 +217,16 @@ export const commands = {
    * by mktemp (an unguessable name, created new, so a planted symlink is never followed) with an
    * explicit mode, and the rename replaces a link at the target rather than writing through it.
    */
-  writeFileAtomic(path: string, mode = '644'): Argv {
+  /**
+   * Replaces a file in one step. With `bytes`, the new content must have arrived whole before it
+   * replaces the old: a run killed while sending it closes the command's input early, and `cat`
+   * ends without an error on a short input.
+   */
+  writeFileAtomic(path: string, mode = '644', bytes?: number): Argv {
     return script(
       'al-write',
-      'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT',
-      [path, mode],
+      'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; if [ -n "$3" ] && [ "$(wc -c < "$tmp")" -ne "$3" ]; then echo "the content arrived incomplete ($(wc -c < "$tmp") of $3 bytes); $1 was left as it was" >&2; exit 1; fi; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT',
+      [path, mode, bytes === undefined ? '' : String(bytes)],
     );
   },
   appendLine(path: string): Argv {
@@ -274,7 +279,9 @@ export const commands = {
   },
   /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
   heartbeat(lockDir: string, token: string): Argv {
-    return script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch "$1" && echo ok; else echo lost; fi', [lockDir, token]);
+    // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
+    // post step run) must not create a file in the lock's place, which would block every next run.
+    return script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
   },
   /** Releases every lock a run holds, whatever its token (the post step of a run that was killed). */
   releaseRunLock(lockDir: string, runIdValue: string): Argv {
@@ -295,7 +302,7 @@ export async function readRemoteFile(remote: Remote, path: string): Promise<stri
 }
 
 export async function writeRemoteFile(remote: Remote, path: string, content: string): Promise<void> {
-  await runChecked(remote, commands.writeFileAtomic(path), `writing ${path}`, { stdin: content });
+  await runChecked(remote, commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, { stdin: content });
 }
 
 /** A state file that cannot be read as one: torn, hand-edited, or not ours. */
@@ -330,7 +337,12 @@ export async function readState(remote: Remote, paths: StatePaths, app: string, 
 }
 
 export async function writeState(remote: Remote, paths: StatePaths, state: AppState): Promise<void> {
-  await writeRemoteFile(remote, paths.state, `${JSON.stringify(state, null, 2)}\n`);
+  // Written only in a form the next run will read back: a value that does not fit (an actor that is
+  // not a user name, say) fails this write, and with it the step, instead of every later run.
+  const text = `${JSON.stringify(state, null, 2)}\n`;
+  const check = parseState(text, state.app);
+  if (!check.ok) throw new HostError(remote.label, `refusing to write a state the next run could not read: it ${check.problem}`);
+  await writeRemoteFile(remote, paths.state, text);
 }
 
 export interface AuditRecord {

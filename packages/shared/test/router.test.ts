@@ -126,7 +126,7 @@ describe('pure parts', () => {
   });
 
   it('passes paths, the status address and the nginx command as separate words', () => {
-    const argv = switchCommand('/etc/nginx/conf.d/agent-loop-shop-api.conf', site, 'gen-1', ['sudo', 'nginx', '-p', '/opt/nginx/']);
+    const argv = switchCommand('/etc/nginx/conf.d/agent-loop-shop-api.conf', site, 'gen-1', ['sudo', 'nginx', '-p', '/opt/nginx/'], 1234);
     expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
     expect(argv.slice(3)).toEqual([
       'al-switch',
@@ -135,6 +135,7 @@ describe('pure parts', () => {
       'agent-loop-shop-api',
       'gen-1',
       '5000',
+      '1234',
       'sudo',
       'nginx',
       '-p',

@@ -170,6 +170,26 @@ describe('state file', () => {
     expect(await readState(remote, paths, 'shop', 'now')).toEqual(state);
   });
 
+  it('never replaces a file with content that arrived short (a run killed while sending it)', async () => {
+    const paths = statePaths(await freshDir(), 'shop');
+    await writeRemoteFile(remote, paths.state, 'the whole old content\n');
+    // What a killed client leaves: the command's input closed after part of the content.
+    const short = await remote.run(commands.writeFileAtomic(paths.state, '644', 1000), { stdin: '{"schema": 2, "app": "sh' });
+    expect(short.code).toBe(1);
+    expect(short.stderr).toContain('the content arrived incomplete (24 of 1000 bytes)');
+    expect(await fs.readFile(paths.state, 'utf8')).toBe('the whole old content\n');
+    expect((await fs.readdir(path.dirname(paths.state))).filter((name) => name.startsWith('.agent-loop'))).toEqual([]);
+  });
+
+  it('refuses to write a state the next run could not read, and keeps the file it had', async () => {
+    const paths = statePaths(await freshDir(), 'shop');
+    const good = withHistory(emptyState('shop', '2026-01-01T00:00:00Z'), { time: '2026-01-01T00:00:01Z', runId: 'r', actor: 'alice', action: 'deploy', color: 'blue', version: '1', image: 'img:1', outcome: 'success' });
+    await writeState(remote, paths, good);
+    const bad = withHistory(good, { time: '2026-01-01T00:00:02Z', runId: 'r', actor: 'alice (command line)', action: 'rollback', color: 'blue', version: '1', image: 'img:1', outcome: 'success' });
+    await expect(writeState(remote, paths, bad)).rejects.toThrow(/refusing to write a state the next run could not read: it is not an agent-loop state file: history\.1\.actor: a user name/);
+    expect(await readState(remote, paths, 'shop', 'now')).toEqual(good);
+  });
+
   it('refuses a state file that is not JSON or not a state file', async () => {
     const paths = statePaths(await freshDir(), 'shop');
     await writeRemoteFile(remote, paths.state, '{ not json');
