@@ -51209,6 +51209,7 @@ async function ssh_runChecked(remote, argv, what, options) {
 
 
 
+
 /**
  * What a host remembers about an app: which color serves, what runs in each color, every release
  * with what became of it, and the traffic change in flight (written before nginx is touched).
@@ -51381,23 +51382,77 @@ function state_statePaths(stateDir, app) {
     const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
     return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort` };
 }
-// --- commands (pure) -----------------------------------------------------------------------
+/**
+ * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
+ * An SSH command arrives whole or not at all, so a run killed while sending it changes nothing,
+ * and no content has to be cut out of an input. `put PATH MODE CONTENT` replaces a file in one
+ * step (a new file under a name no one can guess, made by this shell with O_EXCL (noclobber, `set -C`)
+ * and the mode's umask, then renamed over the target; a planted link is never followed) or
+ * appends to it (MODE `append`, refusing a symbolic link). It spawns one process per replaced
+ * file (`mv`) and none per append: on a busy host every process counts.
+ */
+const WRITE_FILES_SHELL = `set -C
+put() {
+  d=\${1%/*}; [ -n "$d" ] || d=/
+  [ -d "$d" ] || mkdir -p "$d" || return 1
+  if [ "$2" = append ]; then
+    [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; return 1; }
+    printf '%s' "$3" >> "$1"
+    return
+  fi
+  t="$d/.agent-loop.$nonce.$wrote"
+  case $2 in 600) umask 077 ;; *) umask 022 ;; esac
+  if printf '%s' "$3" > "$t" && mv -f "$t" "$1"; then return 0; fi
+  rm -f "$t"
+  return 1
+}`;
+/**
+ * Shell that runs the `put`s given as arguments (a count, then PATH MODE CONTENT each). Sets
+ * `wrote` to how many succeeded; the first failure stops the rest; the arguments after the writes
+ * are left in "$@".
+ */
+const PUT_ALL_SHELL = `wrote=0; n=$1; shift
+while [ "$n" -gt 0 ]; do
+  put "$1" "$2" "$3" || break
+  wrote=$(( wrote + 1 )); n=$(( n - 1 )); shift 3
+done
+[ "$n" -eq 0 ] || shift $(( n * 3 ))`;
+/** Contents up to this size go inside the command itself (a command is limited to 128 KiB on Linux). */
+const INLINE_WRITE_BYTES = 64 * 1024;
+/** The arguments for PUT_ALL_SHELL, or null when the contents are too large to go inside a command. */
+function writeArgs(writes) {
+    const total = writes.reduce((sum, write) => sum + Buffer.byteLength(write.content), 0);
+    if (total > INLINE_WRITE_BYTES)
+        return null;
+    return [String(writes.length), ...writes.flatMap((write) => [write.path, write.mode, write.content])];
+}
+/** An unguessable part for temporary names. */
+const nonce = () => (0,external_node_crypto_.randomBytes)(12).toString('hex');
 const state_commands = {
     readFile(path) {
         return shell_script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
     },
     /**
-     * Content comes on stdin; the rename makes the change all-or-nothing. The temporary file is made
-     * by mktemp (an unguessable name, created new, so a planted symlink is never followed) with an
-     * explicit mode, and the rename replaces a link at the target rather than writing through it.
-     */
-    /**
-     * Replaces a file in one step. With `bytes`, the new content must have arrived whole before it
-     * replaces the old: a run killed while sending it closes the command's input early, and `cat`
-     * ends without an error on a short input.
+     * Replaces a file in one step, content on stdin (for contents too large to go inside a command).
+     * The temporary file is made by mktemp (an unguessable name, created new, so a planted symlink is
+     * never followed) with an explicit mode, and the rename replaces a link at the target rather than
+     * writing through it. With `bytes`, the new content must have arrived whole before it replaces the
+     * old: a run killed while sending it closes the command's input early, and `cat` ends without an
+     * error on a short input.
      */
     writeFileAtomic(path, mode = '644', bytes) {
         return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; if [ -n "$3" ] && [ "$(wc -c < "$tmp")" -ne "$3" ]; then echo "the content arrived incomplete ($(wc -c < "$tmp") of $3 bytes); $1 was left as it was" >&2; exit 1; fi; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode, bytes === undefined ? '' : String(bytes)]);
+    },
+    /**
+     * Writes small files in one command (see WRITE_FILES_SHELL); null when they are too large for
+     * one. Exit 0: all written; exit 1: none; exit 5 with `wrote N` on stdout: the first N were
+     * written, then one failed.
+     */
+    writeFiles(writes) {
+        const args = writeArgs(writes);
+        if (!args)
+            return null;
+        return shell_script('al-files', `set -u\n${WRITE_FILES_SHELL}\nnonce=$1; shift\n${PUT_ALL_SHELL}\n[ "$wrote" -eq ${writes.length} ] && exit 0\n[ "$wrote" -eq 0 ] && exit 1\necho "wrote $wrote"; exit 5`, [nonce(), ...args]);
     },
     appendLine(path) {
         return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
@@ -51499,17 +51554,48 @@ async function state_readState(remote, paths, app, now) {
         throw new StateUnreadable(remote.label, paths.state, parsed.problem);
     return parsed.state;
 }
-async function writeState(remote, paths, state) {
-    // Written only in a form the next run will read back: a value that does not fit (an actor that is
-    // not a user name, say) fails this write, and with it the step, instead of every later run.
+/**
+ * The state file's text, only in a form the next run will read back: a value that does not fit (an
+ * actor that is not a user name, say) fails here, and with it the step, instead of every later run.
+ */
+function stateText(host, state) {
     const text = `${JSON.stringify(state, null, 2)}\n`;
     const check = parseState(text, state.app);
     if (!check.ok)
-        throw new errors_HostError(remote.label, `refusing to write a state the next run could not read: it ${check.problem}`);
-    await writeRemoteFile(remote, paths.state, text);
+        throw new errors_HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
+    return text;
+}
+async function writeState(remote, paths, state) {
+    await writeRemoteFile(remote, paths.state, stateText(remote.label, state));
+}
+/**
+ * Writes the state and appends audit lines in the same command (one round trip). The state comes
+ * first; when only the audit append fails, the state is written and the problem is returned as a
+ * warning (an audit failure never stops a phase).
+ */
+async function writeStateAndAudit(remote, paths, state, auditLines) {
+    const text = stateText(remote.label, state);
+    const writes = [{ path: paths.state, content: text, mode: '644' }];
+    if (auditLines)
+        writes.push({ path: paths.audit, content: auditLines, mode: 'append' });
+    const argv = state_commands.writeFiles(writes);
+    if (!argv) {
+        // Too large to go inside one command: the state on stdin, then the audit lines.
+        await writeRemoteFile(remote, paths.state, text);
+        if (!auditLines)
+            return null;
+        return ssh_runChecked(remote, state_commands.appendLine(paths.audit), 'writing the audit log', { stdin: auditLines }).then(() => null, (error) => `could not append to the audit log: ${errorMessage(error)}`);
+    }
+    const result = await remote.run(argv);
+    if (result.code === 0)
+        return null;
+    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
+    if (result.code === 5 && result.stdout.trim() === 'wrote 1')
+        return `could not append to the audit log${detail ? `: ${detail}` : ''}`;
+    throw new errors_HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
 }
 async function audit(remote, paths, record) {
-    await ssh_runChecked(remote, state_commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
+    await runChecked(remote, state_commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
 }
 const lockOwnerSchema = object({ token: schemas_string().max(100), runId, actor, version: schemas_string().max(140), phase: schemas_string().max(60), time: schemas_string().max(40), runUrl: schemas_string().max(300).optional() });
 /** The owner file of a lock, read as data: fields that do not fit are shown escaped, never as they are. */
@@ -51589,6 +51675,7 @@ async function acquireLock(remote, paths, owner, options) {
 
 
 
+
 function weightsFor(color, percent) {
     const other = 100 - percent;
     return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
@@ -51656,37 +51743,57 @@ function parseStatus(text) {
     }
 }
 /**
- * Writes the include (new content on stdin), checks the whole nginx configuration, and reloads.
- * Then it polls the status server until the new generation is served, against a real deadline.
- * On every failure (check, reload, or a reload that exits 0 and never takes effect) the previous
- * file is put back and, after a reload, nginx is reloaded onto it again, so the file on disk is
- * always what nginx serves. Temporary files are made by mktemp next to the include (never a
- * guessable name that a planted symlink could redirect) with an explicit mode.
+ * Writes the write-ahead record and the include (contents given as arguments: an SSH command
+ * arrives whole or not at all), then reloads nginx (a reload parses the whole configuration and
+ * refuses a bad one, so no separate `nginx -t` is spent on the way; it runs only to tell a rejected
+ * configuration from a failed reload). Then it polls the status server until the new generation is
+ * served, against a real deadline. On every failure (reload, or a reload that exits 0 and never
+ * takes effect) the previous file is put back and, after a reload, nginx is reloaded onto it
+ * again, so the file on disk is always what nginx serves. When the record cannot be written, nginx
+ * is not touched (exit 35). New files get unguessable names, are created with O_EXCL and an
+ * explicit umask, and are renamed into place. On the way to the confirmation it starts six
+ * processes (two renames, a link, the reload, curl, a cleanup): on a host busy with a release,
+ * each one costs.
  */
 const SWITCH_SCRIPT = `set -u
-file=$1; status_url=$2; status_host=$3; generation=$4; confirm_ms=$5; bytes=$6; shift 6
-dir=$(dirname "$file")
+file=$1; status_url=$2; status_host=$3; generation=$4; confirm_ms=$5; nonce=$6; shift 6
+${WRITE_FILES_SHELL}
+# Milliseconds from the kernel's uptime (a read, not a process), or from date.
+now_ms() {
+  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
+}
+dir=\${file%/*}
 [ -d "$dir" ] || { echo "the nginx include directory $dir does not exist" >&2; exit 30; }
 [ ! -L "$file" ] || { echo "$file is a symbolic link: refusing to replace it" >&2; exit 34; }
-tmp=$(mktemp "$dir/.agent-loop-new.XXXXXXXX") || exit 31
-backup=
-trap 'rm -f "$tmp" \${backup:+"$backup"}' EXIT
-cat > "$tmp" || exit 31
-# A run killed while sending the file closes this input early: a short file never replaces the include.
-[ "$(wc -c < "$tmp")" -eq "$bytes" ] || { echo "the new include arrived incomplete ($(wc -c < "$tmp") of $bytes bytes); nothing was changed" >&2; exit 31; }
-chmod 644 "$tmp"
-started=$(date +%s%N)
+tmp=; backup=
+trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
+content=$1; shift
+umask 022
+tmp="$dir/.agent-loop-new.$nonce"
+printf '%s' "$content" > "$tmp" || { echo "the new include could not be written in $dir; nothing was changed" >&2; exit 31; }
+now_ms; started=$ms
 had_previous=0
-if [ -f "$file" ]; then backup=$(mktemp "$dir/.agent-loop-prev.XXXXXXXX") || exit 32; cat "$file" > "$backup" || exit 32; chmod 644 "$backup"; had_previous=1; fi
+if [ -f "$file" ]; then
+  backup="$dir/.agent-loop-prev.$nonce"
+  # A hard link keeps the previous file at no cost; where links are refused, a copy.
+  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
+  had_previous=1
+fi
 mv -f "$tmp" "$file" || exit 33
-restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; else rm -f "$file"; fi; }
-if ! out=$("$@" -t 2>&1); then restore; printf '%s\\n' "$out" >&2; exit 20; fi
-if ! out=$("$@" -s reload 2>&1); then restore; printf '%s\\n' "$out" >&2; exit 21; fi
-deadline=$(( started + confirm_ms * 1000000 ))
+tmp=
+restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
+if ! out=$("$@" -s reload 2>&1); then
+  # Was it the configuration? (checked with the new file in place, then the old one goes back)
+  if checked=$("$@" -t 2>&1); then restore; printf '%s\\n' "$out" >&2; exit 21; fi
+  restore; printf '%s\\n' "$checked" >&2; exit 20
+fi
+deadline=$(( started + confirm_ms ))
 while :; do
   body=$(curl -s --max-time 1 -H "Host: $status_host" "$status_url" 2>/dev/null) || body=
-  case "$body" in *"\\"generation\\":\\"$generation\\""*) echo "live $(( ($(date +%s%N) - started) / 1000000 ))"; exit 0 ;; esac
-  [ "$(date +%s%N)" -lt "$deadline" ] || break
+  case "$body" in *"\\"generation\\":\\"$generation\\""*) now_ms; echo "live $(( ms - started ))"; exit 0 ;; esac
+  now_ms; [ "$ms" -lt "$deadline" ] || break
   sleep 0.02
 done
 # The reload said yes but nginx never served the new file: put the old one back and reload onto
@@ -51703,26 +51810,46 @@ echo "nginx reloaded, but its status server did not serve the new weights within
 exit 22`;
 /** How long the switch waits for nginx to serve the new weights after a reload. */
 const CONFIRM_MS = 5000;
-function switchCommand(includePath, site, generation, nginx, bytes) {
-    return shell_script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), String(bytes), ...nginx]);
+/**
+ * The switch as one command. `before` (the write-ahead record) goes inside it when it is small
+ * enough; otherwise null is returned for it and the caller writes it first.
+ */
+function switchCommand(includePath, site, generation, nginx, content, before = []) {
+    const record = writeArgs(before);
+    if (!record)
+        return null;
+    return shell_script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), nonce(), ...record, content, ...nginx]);
 }
 function statusUrl(site) {
     return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
 }
-/** Prints what nginx serves (`live …`, from the status server) and what the include on disk says (`file …`). */
-function readWeightsCommand(includePath, site) {
-    return shell_script('al-weights', 'if body=$(curl -s -f --max-time 2 -H "Host: $2" "$3"); then printf "live %s\\n" "$body"; fi; if [ -f "$1" ]; then printf "file "; grep -m1 "^# agent-loop: " "$1" | cut -c15- | head -c 2000; echo; fi; echo end', [includePath, statusHost(site.app), statusUrl(site)]);
+/**
+ * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
+ * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
+ */
+function readWeightsCommand(includePath, site, probe = []) {
+    return shell_script('al-weights', [
+        'inc=$1; host=$2; url=$3; shift 3',
+        `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
+        'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
+        // The header is the file's second line: read by the shell itself, no process spent.
+        'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1)); case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$inc"; fi; echo end',
+    ].join('\n'), [includePath, statusHost(site.app), statusUrl(site), ...probe]);
 }
 function parseRouterView(output) {
     let live = null;
     let file = null;
+    const health = {};
     for (const line of output.split('\n')) {
-        if (line.startsWith('live '))
-            live = parseStatus(line.slice(5).trim());
+        if (line.startsWith('{'))
+            live = parseStatus(line.trim());
         if (line.startsWith('file '))
             file = parseStatus(line.slice(5).trim());
+        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
+        if (probed)
+            health[probed[2]] = Number(probed[1]);
     }
-    return { live, file };
+    return { live, file, health };
 }
 let generationCounter = 0;
 function newGeneration(now) {
@@ -51742,10 +51869,21 @@ class NginxRouter {
         this.now = now;
         this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
     }
-    async setWeights(weights) {
+    async setWeights(weights, options = {}) {
         const generation = newGeneration(this.now());
         const content = renderInclude(this.site, weights, generation);
-        const result = await this.remote.run(switchCommand(this.includePath, this.site, generation, this.nginx, Buffer.byteLength(content)), { stdin: content, timeoutMs: 60_000 });
+        let argv = switchCommand(this.includePath, this.site, generation, this.nginx, content, options.before ?? []);
+        if (!argv) {
+            // A record too large to go inside the command is written first, on its own.
+            for (const write of options.before ?? []) {
+                if (write.mode === 'append')
+                    await ssh_runChecked(this.remote, state_commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                else
+                    await writeRemoteFile(this.remote, write.path, write.content);
+            }
+            argv = switchCommand(this.includePath, this.site, generation, this.nginx, content);
+        }
+        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
         if (result.code !== 0) {
             const nginxSays = result.stderr.trim() || result.stdout.trim();
             const what = result.code === 20
@@ -51754,7 +51892,9 @@ class NginxRouter {
                     ? 'nginx could not be reloaded (the previous file was put back)'
                     : result.code === 22
                         ? 'nginx did not serve the new weights'
-                        : 'writing the nginx include failed';
+                        : result.code === 35
+                            ? 'the switch could not be recorded before making it, so traffic was not touched'
+                            : 'writing the nginx include failed';
             throw new errors_HostError(this.remote.label, `${what}: ${nginxSays}`);
         }
         const live = /live (\d+)/.exec(result.stdout);
@@ -51764,8 +51904,8 @@ class NginxRouter {
         const view = await this.inspect();
         return view.live ?? view.file;
     }
-    async inspect() {
-        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site));
+    async inspect(probe = []) {
+        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
         return parseRouterView(result.stdout);
     }
 }
@@ -51802,6 +51942,7 @@ class HostSession {
     /** Set when the heartbeat finds the lock is no longer this run's (broken by another run). */
     lockLost = false;
     heartbeat;
+    auditQueue = [];
     constructor(spec, remote, settings, state, unlock, router, lockToken) {
         this.spec = spec;
         this.remote = remote;
@@ -51838,19 +51979,53 @@ class HostSession {
         }, HEARTBEAT_MS);
         this.heartbeat.unref();
     }
+    /**
+     * Writes the state. The audit lines queued since the last write go with it, in the same command:
+     * the audit log keeps every saved state (without its long history), so a torn state file can be
+     * rebuilt from it.
+     */
     async saveState(state, options = {}) {
-        const next = { ...state, schema: 2, updatedAt: new Date(this.settings.clock.now()).toISOString() };
-        await writeState(this.remote, this.paths, next);
-        this.state = next;
-        // The audit log keeps every saved state (without its long history), so a torn state file can be
-        // rebuilt. A switch's intent is not kept there: it is on the critical path, and the state after it is.
+        const next = this.stamped(state);
         if (options.audit !== false)
-            await this.audit('state saved', { state: { ...next, history: next.history.slice(-5) } });
+            this.queueAudit('state saved', { state: { ...next, history: next.history.slice(-5) } });
+        const lines = this.auditQueue.join('');
+        const warning = await writeStateAndAudit(this.remote, this.paths, next, lines);
+        this.auditQueue = [];
+        this.state = next;
+        if (warning)
+            this.settings.log.warn(`${this.label}: ${warning}`);
     }
-    /** Appends to the host's audit log; an audit failure is reported but does not stop a rollback. */
+    /**
+     * Records a traffic change before making it and makes it, in one command: the state with its
+     * `pending` intent is written first, and nginx is touched only once that write succeeded.
+     */
+    async switchWithIntent(intent, weights) {
+        const next = this.stamped(intent);
+        const result = await this.router.setWeights(weights, { before: [{ path: this.paths.state, content: stateText(this.label, next), mode: '644' }] });
+        this.state = next;
+        return result;
+    }
+    stamped(state) {
+        return { ...state, schema: 2, updatedAt: new Date(this.settings.clock.now()).toISOString() };
+    }
+    /**
+     * Adds a line to the host's audit log. Lines are queued and written with the next state write
+     * (or when the session closes), so the log costs no round trip of its own on the critical path.
+     */
     async audit(step, details = {}) {
+        this.queueAudit(step, details);
+    }
+    queueAudit(step, details) {
+        this.auditQueue.push(`${JSON.stringify({ time: new Date(this.settings.clock.now()).toISOString(), runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details })}\n`);
+    }
+    /** Writes the queued audit lines now; a failure is reported, never thrown. */
+    async flushAudit() {
+        if (this.auditQueue.length === 0)
+            return;
+        const lines = this.auditQueue.join('');
+        this.auditQueue = [];
         try {
-            await audit(this.remote, this.paths, { time: new Date(this.settings.clock.now()).toISOString(), runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details });
+            await ssh_runChecked(this.remote, state_commands.appendLine(this.paths.audit), 'writing the audit log', { stdin: lines });
         }
         catch (error) {
             this.settings.log.warn(`${this.label}: could not append to the audit log: ${errorMessage(error)}`);
@@ -51868,6 +52043,7 @@ class HostSession {
         if (this.heartbeat)
             clearInterval(this.heartbeat);
         this.heartbeat = undefined;
+        await this.flushAudit();
         try {
             await this.unlock();
         }

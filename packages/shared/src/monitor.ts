@@ -12,6 +12,7 @@ import { printable } from './hosts';
 import type { HostSpec } from './inputs';
 import { newReport, switchAll, type Work } from './procedure';
 import { formatWeights, weightsFor } from './router';
+import { settleLimit } from './parallel';
 import { rollbackSessions, type RollbackResult, type RollbackSettings } from './rollback';
 import { closeSessions, firstInLockOrder, openSessions, type HostSession, type SessionSettings } from './session';
 import { otherColor, type Color } from './state';
@@ -184,7 +185,11 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
       if (stop.signal.aborted) break;
       if (percent !== null) {
         const works: Work[] = sessions.map((session) => ({ session, report: newReport(session, 'deploy'), target: canaryColor, stable: stableColor, before: null, moved: false, failed: false }));
-        for (const work of works) work.before = (await work.session.router.getWeights())?.weights ?? null;
+        const read = await settleLimit(works, settings.maxParallel, async (work) => {
+          work.before = (await work.session.router.getWeights())?.weights ?? null;
+        });
+        const unread = read.find((result) => !result.ok);
+        if (unread && !unread.ok) throw unread.error;
         const moved = await switchAll(works, settings, `ramp to ${percent}%`, (work) => ({
           weights: weightsFor(canaryColor, percent),
           phase: 'ramp',

@@ -210,14 +210,10 @@ async function switchHost(work: Work, settings: SessionSettings, plan: SwitchPla
     ...(plan.release ? { release: plan.release } : {}),
     commit: { active: committed.active, canary: committed.canary, releases: changed.map((release) => ({ id: release.id, status: release.status })) },
   };
-  try {
-    await session.saveState({ ...before, pending: intent }, { audit: false });
-  } catch (error) {
-    throw new Error(`${session.label}: could not record the switch before making it, so traffic was not touched: ${errorMessage(error)}`);
-  }
   let result: SwitchResult;
   try {
-    result = await session.router.setWeights(plan.weights);
+    // The intent is written in the same command, before nginx is touched (one round trip).
+    result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights);
   } catch (error) {
     // nginx kept (or got back) the previous file; the intent is void.
     await session.saveState({ ...before, pending: null }).catch(() => undefined);
@@ -282,9 +278,23 @@ export function failedHosts(works: Work[]): string {
     .join('\n');
 }
 
-export async function readLive(work: Work, settings: SessionSettings): Promise<void> {
-  const live = await step(work, settings, 'read live weights', () => work.session.router.getWeights(), (value) => (value ? formatWeights(value.weights) : 'not set up yet'));
-  work.before = live?.weights ?? null;
+/**
+ * Reads what nginx serves on the host. With `probe` (URLs on the host), also the HTTP status each
+ * answers, in the same round trip; returned by URL.
+ */
+export async function readLive(work: Work, settings: SessionSettings, probe: readonly string[] = []): Promise<Record<string, number>> {
+  const view = await step(
+    work,
+    settings,
+    'read live weights',
+    () => work.session.router.inspect(probe),
+    (value) => {
+      const live = value.live ?? value.file;
+      return live ? formatWeights(live.weights) : 'not set up yet';
+    },
+  );
+  work.before = (view.live ?? view.file)?.weights ?? null;
   work.report.weightsBefore = work.before;
+  return view.health;
 }
 

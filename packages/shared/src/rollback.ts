@@ -7,7 +7,7 @@ import { weightsFor, type Weights } from './router';
 import { launchRelease, prepareRelease, stopRelease, type Release, type Runtime } from './runtime';
 import { closeSessions, openSessions, type HostSession, type SessionSettings } from './session';
 import { script } from './shell';
-import { isRejected, liveRelease, oneLine, otherColor, rollbackCandidates, updateRelease, withHistory, type AppState, type Color, type ReleaseRecord } from './state';
+import { COLORS, isRejected, liveRelease, oneLine, otherColor, rollbackCandidates, updateRelease, withHistory, type AppState, type Color, type ReleaseRecord } from './state';
 
 /**
  * Rollback on hosts with nginx: traffic back to the last good version (or a named one). A color
@@ -199,7 +199,10 @@ export async function rollbackSessions(sessions: readonly HostSession[], setting
 
 async function prepareRollback(work: RollbackWork, settings: RollbackSettings): Promise<void> {
   const { session } = work;
-  await readLive(work, settings);
+  // Both colors' health is probed with the weights, in the same command: a rollback to a color that
+  // runs and answers needs no second round trip before the switch.
+  const healthUrl = (port: number, path: string): string => `http://127.0.0.1:${port}${path}`;
+  const health = await readLive(work, settings, COLORS.flatMap((color) => settings.healthPaths.map((path) => healthUrl(session.port(color), path))));
   const plan = planRollback(session.state, work.before, settings.target, session.label);
   if (plan.warning) settings.log.warn(plan.warning);
   if (!plan.noop) settings.log.info(`${session.label}: rolling back ${plan.rejected ? `${plan.rejected.version} (${plan.rejected.status})` : 'the current release'} to ${plan.version}${plan.why ? `, ${plan.why}` : ''}`);
@@ -234,6 +237,11 @@ async function prepareRollback(work: RollbackWork, settings: RollbackSettings): 
     if (recorded) await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
     await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs));
     await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: prepared.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
+  }
+  const answering = !plan.start && settings.healthPaths.every((path) => health[healthUrl(release.port, path)] === 200);
+  if (answering) {
+    await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, async () => 0, () => 'answered 200 on every health path when the live weights were read');
+    return;
   }
   await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10)), (ms) => `healthy after ${ms} ms`);
 }

@@ -1,7 +1,7 @@
 import { HostError } from './errors';
-import type { Remote } from './ssh';
+import { runChecked, type Remote } from './ssh';
 import { script, type Argv } from './shell';
-import { COLORS, otherColor, type Color } from './state';
+import { commands, COLORS, nonce, otherColor, PUT_ALL_SHELL, WRITE_FILES_SHELL, writeArgs, type Color, type HostWrite, writeRemoteFile } from './state';
 
 /**
  * Traffic routing through nginx. The action owns one include file per app on each host: the
@@ -28,11 +28,18 @@ export interface LiveWeights {
 
 /** The seam between rollout logic and whatever moves traffic. */
 export interface TrafficRouter {
-  setWeights(weights: Weights): Promise<SwitchResult>;
+  /**
+   * Moves traffic. Files in `before` (the write-ahead record) are written in the same command
+   * before anything is touched; when one cannot be written, traffic is not touched.
+   */
+  setWeights(weights: Weights, options?: { before?: readonly HostWrite[] }): Promise<SwitchResult>;
   /** What is live now, or null when the router has never been set up for this app. */
   getWeights(): Promise<LiveWeights | null>;
-  /** What is live and what the configuration on disk says, separately. */
-  inspect(): Promise<RouterView>;
+  /**
+   * What is live and what the configuration on disk says, separately; with `probe`, also the HTTP
+   * status each of those URLs (on the host) answers, in the same round trip.
+   */
+  inspect(probe?: readonly string[]): Promise<RouterView>;
 }
 
 export function weightsFor(color: Color, percent: number): Weights {
@@ -115,37 +122,57 @@ function parseStatus(text: string): LiveWeights | null {
 }
 
 /**
- * Writes the include (new content on stdin), checks the whole nginx configuration, and reloads.
- * Then it polls the status server until the new generation is served, against a real deadline.
- * On every failure (check, reload, or a reload that exits 0 and never takes effect) the previous
- * file is put back and, after a reload, nginx is reloaded onto it again, so the file on disk is
- * always what nginx serves. Temporary files are made by mktemp next to the include (never a
- * guessable name that a planted symlink could redirect) with an explicit mode.
+ * Writes the write-ahead record and the include (contents given as arguments: an SSH command
+ * arrives whole or not at all), then reloads nginx (a reload parses the whole configuration and
+ * refuses a bad one, so no separate `nginx -t` is spent on the way; it runs only to tell a rejected
+ * configuration from a failed reload). Then it polls the status server until the new generation is
+ * served, against a real deadline. On every failure (reload, or a reload that exits 0 and never
+ * takes effect) the previous file is put back and, after a reload, nginx is reloaded onto it
+ * again, so the file on disk is always what nginx serves. When the record cannot be written, nginx
+ * is not touched (exit 35). New files get unguessable names, are created with O_EXCL and an
+ * explicit umask, and are renamed into place. On the way to the confirmation it starts six
+ * processes (two renames, a link, the reload, curl, a cleanup): on a host busy with a release,
+ * each one costs.
  */
 const SWITCH_SCRIPT = `set -u
-file=$1; status_url=$2; status_host=$3; generation=$4; confirm_ms=$5; bytes=$6; shift 6
-dir=$(dirname "$file")
+file=$1; status_url=$2; status_host=$3; generation=$4; confirm_ms=$5; nonce=$6; shift 6
+${WRITE_FILES_SHELL}
+# Milliseconds from the kernel's uptime (a read, not a process), or from date.
+now_ms() {
+  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
+}
+dir=\${file%/*}
 [ -d "$dir" ] || { echo "the nginx include directory $dir does not exist" >&2; exit 30; }
 [ ! -L "$file" ] || { echo "$file is a symbolic link: refusing to replace it" >&2; exit 34; }
-tmp=$(mktemp "$dir/.agent-loop-new.XXXXXXXX") || exit 31
-backup=
-trap 'rm -f "$tmp" \${backup:+"$backup"}' EXIT
-cat > "$tmp" || exit 31
-# A run killed while sending the file closes this input early: a short file never replaces the include.
-[ "$(wc -c < "$tmp")" -eq "$bytes" ] || { echo "the new include arrived incomplete ($(wc -c < "$tmp") of $bytes bytes); nothing was changed" >&2; exit 31; }
-chmod 644 "$tmp"
-started=$(date +%s%N)
+tmp=; backup=
+trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
+content=$1; shift
+umask 022
+tmp="$dir/.agent-loop-new.$nonce"
+printf '%s' "$content" > "$tmp" || { echo "the new include could not be written in $dir; nothing was changed" >&2; exit 31; }
+now_ms; started=$ms
 had_previous=0
-if [ -f "$file" ]; then backup=$(mktemp "$dir/.agent-loop-prev.XXXXXXXX") || exit 32; cat "$file" > "$backup" || exit 32; chmod 644 "$backup"; had_previous=1; fi
+if [ -f "$file" ]; then
+  backup="$dir/.agent-loop-prev.$nonce"
+  # A hard link keeps the previous file at no cost; where links are refused, a copy.
+  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
+  had_previous=1
+fi
 mv -f "$tmp" "$file" || exit 33
-restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; else rm -f "$file"; fi; }
-if ! out=$("$@" -t 2>&1); then restore; printf '%s\\n' "$out" >&2; exit 20; fi
-if ! out=$("$@" -s reload 2>&1); then restore; printf '%s\\n' "$out" >&2; exit 21; fi
-deadline=$(( started + confirm_ms * 1000000 ))
+tmp=
+restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
+if ! out=$("$@" -s reload 2>&1); then
+  # Was it the configuration? (checked with the new file in place, then the old one goes back)
+  if checked=$("$@" -t 2>&1); then restore; printf '%s\\n' "$out" >&2; exit 21; fi
+  restore; printf '%s\\n' "$checked" >&2; exit 20
+fi
+deadline=$(( started + confirm_ms ))
 while :; do
   body=$(curl -s --max-time 1 -H "Host: $status_host" "$status_url" 2>/dev/null) || body=
-  case "$body" in *"\\"generation\\":\\"$generation\\""*) echo "live $(( ($(date +%s%N) - started) / 1000000 ))"; exit 0 ;; esac
-  [ "$(date +%s%N)" -lt "$deadline" ] || break
+  case "$body" in *"\\"generation\\":\\"$generation\\""*) now_ms; echo "live $(( ms - started ))"; exit 0 ;; esac
+  now_ms; [ "$ms" -lt "$deadline" ] || break
   sleep 0.02
 done
 # The reload said yes but nginx never served the new file: put the old one back and reload onto
@@ -164,20 +191,35 @@ exit 22`;
 /** How long the switch waits for nginx to serve the new weights after a reload. */
 export const CONFIRM_MS = 5000;
 
-export function switchCommand(includePath: string, site: NginxSite, generation: string, nginx: readonly string[], bytes: number): Argv {
-  return script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), String(bytes), ...nginx]);
+/**
+ * The switch as one command. `before` (the write-ahead record) goes inside it when it is small
+ * enough; otherwise null is returned for it and the caller writes it first.
+ */
+export function switchCommand(includePath: string, site: NginxSite, generation: string, nginx: readonly string[], content: string, before: readonly HostWrite[] = []): Argv | null {
+  const record = writeArgs(before);
+  if (!record) return null;
+  return script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), nonce(), ...record, content, ...nginx]);
 }
 
 function statusUrl(site: NginxSite): string {
   return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
 }
 
-/** Prints what nginx serves (`live …`, from the status server) and what the include on disk says (`file …`). */
-export function readWeightsCommand(includePath: string, site: NginxSite): Argv {
+/**
+ * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
+ * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
+ */
+export function readWeightsCommand(includePath: string, site: NginxSite, probe: readonly string[] = []): Argv {
   return script(
     'al-weights',
-    'if body=$(curl -s -f --max-time 2 -H "Host: $2" "$3"); then printf "live %s\\n" "$body"; fi; if [ -f "$1" ]; then printf "file "; grep -m1 "^# agent-loop: " "$1" | cut -c15- | head -c 2000; echo; fi; echo end',
-    [includePath, statusHost(site.app), statusUrl(site)],
+    [
+      'inc=$1; host=$2; url=$3; shift 3',
+      `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
+      'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
+      // The header is the file's second line: read by the shell itself, no process spent.
+      'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1)); case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$inc"; fi; echo end',
+    ].join('\n'),
+    [includePath, statusHost(site.app), statusUrl(site), ...probe],
   );
 }
 
@@ -185,16 +227,21 @@ export function readWeightsCommand(includePath: string, site: NginxSite): Argv {
 export interface RouterView {
   live: LiveWeights | null;
   file: LiveWeights | null;
+  /** The HTTP status each probed URL answered (0: no answer). */
+  health: Record<string, number>;
 }
 
 export function parseRouterView(output: string): RouterView {
   let live: LiveWeights | null = null;
   let file: LiveWeights | null = null;
+  const health: Record<string, number> = {};
   for (const line of output.split('\n')) {
-    if (line.startsWith('live ')) live = parseStatus(line.slice(5).trim());
+    if (line.startsWith('{')) live = parseStatus(line.trim());
     if (line.startsWith('file ')) file = parseStatus(line.slice(5).trim());
+    const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
+    if (probed) health[probed[2] as string] = Number(probed[1]);
   }
-  return { live, file };
+  return { live, file, health };
 }
 
 let generationCounter = 0;
@@ -216,10 +263,19 @@ export class NginxRouter implements TrafficRouter {
     this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
   }
 
-  async setWeights(weights: Weights): Promise<SwitchResult> {
+  async setWeights(weights: Weights, options: { before?: readonly HostWrite[] } = {}): Promise<SwitchResult> {
     const generation = newGeneration(this.now());
     const content = renderInclude(this.site, weights, generation);
-    const result = await this.remote.run(switchCommand(this.includePath, this.site, generation, this.nginx, Buffer.byteLength(content)), { stdin: content, timeoutMs: 60_000 });
+    let argv = switchCommand(this.includePath, this.site, generation, this.nginx, content, options.before ?? []);
+    if (!argv) {
+      // A record too large to go inside the command is written first, on its own.
+      for (const write of options.before ?? []) {
+        if (write.mode === 'append') await runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+        else await writeRemoteFile(this.remote, write.path, write.content);
+      }
+      argv = switchCommand(this.includePath, this.site, generation, this.nginx, content) as Argv;
+    }
+    const result = await this.remote.run(argv, { timeoutMs: 60_000 });
     if (result.code !== 0) {
       const nginxSays = result.stderr.trim() || result.stdout.trim();
       const what =
@@ -229,7 +285,9 @@ export class NginxRouter implements TrafficRouter {
             ? 'nginx could not be reloaded (the previous file was put back)'
             : result.code === 22
               ? 'nginx did not serve the new weights'
-              : 'writing the nginx include failed';
+              : result.code === 35
+                ? 'the switch could not be recorded before making it, so traffic was not touched'
+                : 'writing the nginx include failed';
       throw new HostError(this.remote.label, `${what}: ${nginxSays}`);
     }
     const live = /live (\d+)/.exec(result.stdout);
@@ -241,8 +299,8 @@ export class NginxRouter implements TrafficRouter {
     return view.live ?? view.file;
   }
 
-  async inspect(): Promise<RouterView> {
-    const result = await this.remote.run(readWeightsCommand(this.includePath, this.site));
+  async inspect(probe: readonly string[] = []): Promise<RouterView> {
+    const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
     return parseRouterView(result.stdout);
   }
 }

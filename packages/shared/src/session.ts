@@ -5,20 +5,20 @@ import type { HostSpec } from './inputs';
 import type { Logger } from './log';
 import { settleLimit } from './parallel';
 import { explainUnprepared } from './preflight';
-import { formatWeights, NginxRouter, type TrafficRouter, type Weights } from './router';
+import { formatWeights, NginxRouter, type SwitchResult, type TrafficRouter, type Weights } from './router';
 import { connect, runChecked, type ConnectOptions, type Remote } from './ssh';
 import { script } from './shell';
 import {
   acquireLock,
-  audit,
   commands,
   LockHeld,
   parseState,
   readState,
   statePaths,
+  stateText,
   updateRelease,
   withHistory,
-  writeState,
+  writeStateAndAudit,
   type AppState,
   type LockOwner,
   type StatePaths,
@@ -72,6 +72,7 @@ export class HostSession {
   /** Set when the heartbeat finds the lock is no longer this run's (broken by another run). */
   lockLost = false;
   private heartbeat: NodeJS.Timeout | undefined;
+  private auditQueue: string[] = [];
 
   constructor(
     readonly spec: HostSpec,
@@ -120,19 +121,55 @@ export class HostSession {
     this.heartbeat.unref();
   }
 
+  /**
+   * Writes the state. The audit lines queued since the last write go with it, in the same command:
+   * the audit log keeps every saved state (without its long history), so a torn state file can be
+   * rebuilt from it.
+   */
   async saveState(state: AppState, options: { audit?: boolean } = {}): Promise<void> {
-    const next = { ...state, schema: 2 as const, updatedAt: new Date(this.settings.clock.now()).toISOString() };
-    await writeState(this.remote, this.paths, next);
+    const next = this.stamped(state);
+    if (options.audit !== false) this.queueAudit('state saved', { state: { ...next, history: next.history.slice(-5) } });
+    const lines = this.auditQueue.join('');
+    const warning = await writeStateAndAudit(this.remote, this.paths, next, lines);
+    this.auditQueue = [];
     this.state = next;
-    // The audit log keeps every saved state (without its long history), so a torn state file can be
-    // rebuilt. A switch's intent is not kept there: it is on the critical path, and the state after it is.
-    if (options.audit !== false) await this.audit('state saved', { state: { ...next, history: next.history.slice(-5) } });
+    if (warning) this.settings.log.warn(`${this.label}: ${warning}`);
   }
 
-  /** Appends to the host's audit log; an audit failure is reported but does not stop a rollback. */
+  /**
+   * Records a traffic change before making it and makes it, in one command: the state with its
+   * `pending` intent is written first, and nginx is touched only once that write succeeded.
+   */
+  async switchWithIntent(intent: AppState, weights: Weights): Promise<SwitchResult> {
+    const next = this.stamped(intent);
+    const result = await this.router.setWeights(weights, { before: [{ path: this.paths.state, content: stateText(this.label, next), mode: '644' }] });
+    this.state = next;
+    return result;
+  }
+
+  private stamped(state: AppState): AppState {
+    return { ...state, schema: 2 as const, updatedAt: new Date(this.settings.clock.now()).toISOString() };
+  }
+
+  /**
+   * Adds a line to the host's audit log. Lines are queued and written with the next state write
+   * (or when the session closes), so the log costs no round trip of its own on the critical path.
+   */
   async audit(step: string, details: Record<string, unknown> = {}): Promise<void> {
+    this.queueAudit(step, details);
+  }
+
+  private queueAudit(step: string, details: Record<string, unknown>): void {
+    this.auditQueue.push(`${JSON.stringify({ time: new Date(this.settings.clock.now()).toISOString(), runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details })}\n`);
+  }
+
+  /** Writes the queued audit lines now; a failure is reported, never thrown. */
+  async flushAudit(): Promise<void> {
+    if (this.auditQueue.length === 0) return;
+    const lines = this.auditQueue.join('');
+    this.auditQueue = [];
     try {
-      await audit(this.remote, this.paths, { time: new Date(this.settings.clock.now()).toISOString(), runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details });
+      await runChecked(this.remote, commands.appendLine(this.paths.audit), 'writing the audit log', { stdin: lines });
     } catch (error) {
       this.settings.log.warn(`${this.label}: could not append to the audit log: ${errorMessage(error)}`);
     }
@@ -151,6 +188,7 @@ export class HostSession {
   async close(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
+    await this.flushAudit();
     try {
       await this.unlock();
     } catch (error) {

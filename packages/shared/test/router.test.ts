@@ -126,16 +126,18 @@ describe('pure parts', () => {
   });
 
   it('passes paths, the status address and the nginx command as separate words', () => {
-    const argv = switchCommand('/etc/nginx/conf.d/agent-loop-shop-api.conf', site, 'gen-1', ['sudo', 'nginx', '-p', '/opt/nginx/'], 1234);
+    const argv = switchCommand('/etc/nginx/conf.d/agent-loop-shop-api.conf', site, 'gen-1', ['sudo', 'nginx', '-p', '/opt/nginx/'], 'the include') as string[];
     expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
-    expect(argv.slice(3)).toEqual([
+    expect(argv[9]).toMatch(/^[0-9a-f]{24}$/);
+    expect([...argv.slice(3, 9), ...argv.slice(10)]).toEqual([
       'al-switch',
       '/etc/nginx/conf.d/agent-loop-shop-api.conf',
       `http://127.0.0.1:${site.statusPort}/agent-loop/shop-api`,
       'agent-loop-shop-api',
       'gen-1',
       '5000',
-      '1234',
+      '0',
+      'the include',
       'sudo',
       'nginx',
       '-p',
@@ -267,6 +269,29 @@ describe('NginxRouter on a running nginx', () => {
     await expect(otherRouter.setWeights({ blue: 90, green: 10 })).rejects.toThrow(HostError);
     expect(await fs.readdir(live.confDir)).not.toContain(includeFileName('other'));
     expect(await otherRouter.getWeights()).toBeNull();
+  });
+
+  it('writes the record of a switch before touching nginx, in the same command, and does not touch nginx when it cannot', async () => {
+    const records = path.join(live.dir, 'records');
+    await fs.mkdir(records, { recursive: true });
+    const record = path.join(records, 'state.json');
+    await router.setWeights({ blue: 100, green: 0 }, { before: [{ path: record, content: '{"pending":"to blue"}\n', mode: '644' }] });
+    expect(await fs.readFile(record, 'utf8')).toBe('{"pending":"to blue"}\n');
+    expect(((await fs.stat(record)).mode & 0o777).toString(8)).toBe('644');
+    expect(await fs.readdir(records)).toEqual(['state.json']);
+
+    const previous = await fs.readFile(includeFile(), 'utf8');
+    await live.settle();
+    const before = await servedStatus();
+    const workers = await live.workers();
+    await fs.writeFile(path.join(records, 'not-a-folder'), 'x');
+    const error = await router.setWeights({ blue: 0, green: 100 }, { before: [{ path: path.join(records, 'not-a-folder', 'state.json'), content: '{}', mode: '644' }] }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(HostError);
+    expect((error as Error).message).toContain('the switch could not be recorded before making it, so traffic was not touched');
+    expect(await fs.readFile(includeFile(), 'utf8')).toBe(previous);
+    expect(await live.workers()).toEqual(workers);
+    expect(await servedStatus()).toEqual(before);
+    expect((await fs.readdir(live.confDir)).sort()).toEqual([includeFileName(site.app)]);
   });
 
   it('reports a missing include folder before touching nginx', async () => {

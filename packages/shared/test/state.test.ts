@@ -17,6 +17,7 @@ import {
   withHistory,
   writeRemoteFile,
   writeState,
+  writeStateAndAudit,
   type AppState,
   type HistoryEntry,
   type LockOptions,
@@ -154,6 +155,57 @@ describe('files on the host', () => {
     expect(lines[2]).toBe('');
     expect(JSON.parse(lines[0] as string)).toEqual({ time: 't1', runId: 'r1', actor: 'alice', step: 'preflight', ok: true });
     expect(JSON.parse(lines[1] as string)).toMatchObject({ step: 'switch', detail: 'multi\nline' });
+  });
+});
+
+describe('several files in one command', () => {
+  const state = (note: string): AppState => withHistory(emptyState('shop', '2026-01-01T00:00:00Z'), { time: '2026-01-01T00:00:01Z', runId: 'r', actor: 'alice', action: 'deploy', color: 'blue', version: note, image: 'img:1', outcome: 'success' });
+
+  it('replaces the state by rename with mode 644 and appends the audit lines, leaving no temporary file', async () => {
+    const paths = statePaths(await freshDir(), 'shop');
+    await writeRemoteFile(remote, paths.audit, '{"step":"earlier"}\n');
+    const before = await exists(paths.state);
+    expect(before).toBe(false);
+    expect(await writeStateAndAudit(remote, paths, state('1'), '{"step":"a"}\n{"step":"b \'$(id)\'"}\n')).toBeNull();
+    expect(await readState(remote, paths, 'shop', 'now')).toEqual(state('1'));
+    expect(((await fs.stat(paths.state)).mode & 0o777).toString(8)).toBe('644');
+    expect(await fs.readFile(paths.audit, 'utf8')).toBe('{"step":"earlier"}\n{"step":"a"}\n{"step":"b \'$(id)\'"}\n');
+    const inode = (await fs.stat(paths.state)).ino;
+    await writeStateAndAudit(remote, paths, state('2'), '');
+    expect((await fs.stat(paths.state)).ino).not.toBe(inode);
+    expect((await readState(remote, paths, 'shop', 'now')).history.at(-1)?.version).toBe('2');
+    expect((await fs.readdir(paths.dir)).sort()).toEqual(['audit.log', 'state.json']);
+  });
+
+  it('writes the state but reports (does not throw) an audit log it cannot append to: a planted link is never written through', async () => {
+    const paths = statePaths(await freshDir(), 'shop');
+    await fs.mkdir(paths.dir, { recursive: true });
+    const target = path.join(paths.dir, 'elsewhere');
+    await fs.writeFile(target, 'untouched\n');
+    await fs.symlink(target, paths.audit);
+    const warning = await writeStateAndAudit(remote, paths, state('1'), '{"step":"a"}\n');
+    expect(warning).toMatch(/could not append to the audit log: .*audit\.log is a symbolic link: refusing to write through it/);
+    expect(await fs.readFile(target, 'utf8')).toBe('untouched\n');
+    expect(await readState(remote, paths, 'shop', 'now')).toEqual(state('1'));
+  });
+
+  it('fails with a HostError, changing nothing, when the state cannot be written', async () => {
+    const dir = await freshDir();
+    await fs.writeFile(path.join(dir, 'shop'), 'a file where the app folder should be');
+    const paths = statePaths(dir, 'shop');
+    await expect(writeStateAndAudit(remote, paths, state('1'), '{"step":"a"}\n')).rejects.toThrow(/^test-host: writing .*state\.json failed \(exit 1\)/);
+    expect(await fs.readFile(path.join(dir, 'shop'), 'utf8')).toBe('a file where the app folder should be');
+  });
+
+  it('sends contents too large for one command on stdin instead', async () => {
+    expect(commands.writeFiles([{ path: '/x/state.json', content: 'x'.repeat(64 * 1024 + 1), mode: '644' }])).toBeNull();
+    const paths = statePaths(await freshDir(), 'shop');
+    const big = { ...state('1'), history: state('1').history, releases: [] };
+    const lines = `${'{"step":"padding"}\n'.repeat(4000)}`;
+    expect(Buffer.byteLength(lines)).toBeGreaterThan(64 * 1024);
+    expect(await writeStateAndAudit(remote, paths, big, lines)).toBeNull();
+    expect(await readState(remote, paths, 'shop', 'now')).toEqual(big);
+    expect(await fs.readFile(paths.audit, 'utf8')).toBe(lines);
   });
 });
 
