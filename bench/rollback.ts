@@ -109,7 +109,7 @@ for (const row of rows) {
   console.log(`${String(row.hosts).padEnd(5)}  ${row.situation.padEnd(42)}  ${ms(median(row.restored)).padStart(18)}  ${ms(Math.max(...row.restored)).padStart(7)}  ${ms(median(perHost)).padStart(17)}  ${ms(p90).padStart(7)}  ${ms(Math.max(...perHost)).padStart(7)}  ${ms(median(row.runnerCpu)).padStart(17)}  ${goal.padEnd(23)}  ${met}`);
 }
 console.log('\n"all hosts": decision → the last host serving the previous version; "per host": decision → each host\'s switch confirmed live.');
-console.log('"runner CPU": this process\'s CPU time during the rollback. Every lab host runs its commands (sshd, sh, curl, nginx -t and reload) on');
+console.log('"runner CPU": this process\'s CPU time during the rollback. Every lab host runs its commands (sshd, sh, curl, the nginx reload) on');
 console.log('this machine\'s cores too, so with 20 lab hosts the per-host figure measures 20 hosts\' host-side work queued on those cores.');
 console.log('\nThe procedure allows 2 minutes (120 000 ms) from the trigger to the rollback.');
 process.exit(failures > 0 ? 1 : 0);
