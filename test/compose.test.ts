@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 // Real engines and image pulls on a shared 2-core machine: a phase can take a minute under load.
 vi.setConfig({ testTimeout: 240_000 });
-import { composeRuntime, deploy, promote, rollback, type AppState, type HostSpec, type Runtime } from '@agent-loop/shared';
+import { BatchedRemote, composeRuntime, connect, deploy, HostGate, HostSource, promote, rollback, type AppState, type HostSpec, type Runtime } from '@agent-loop/shared';
 import { onHost, startContainerLab, type ContainerLab } from './lab/containers';
 import type { LabHost } from './lab/index';
 import { sendTraffic, startTraffic, type TrafficResult } from './lab/traffic';
@@ -102,6 +102,24 @@ describe('compose runtime on real engines, under load', () => {
     });
     expect(await servedVersions()).toEqual({ v2: 200 });
     for (let i = 0; i < hosts.length; i++) expect(await containers(i)).toEqual({ blue: 'running', green: 'running' });
+  });
+
+  it("memory: compose samples both running colors' containers with the health checks in one SSH command", async () => {
+    const host = hosts[0]!;
+    const ssh = await connect(host.target, { privateKey: ct.lab.clientKey, knownHosts: ct.lab.knownHosts, insecureSkipHostKeyCheck: false, connectTimeoutMs: 10_000 });
+    try {
+      const batched = new BatchedRemote(ssh, new HostGate(1));
+      const source = new HostSource({ remote: batched, ports: { blue: host.bluePort, green: host.greenPort }, colors: ['blue', 'green'], memory: { kind: 'compose', app: ct.lab.app } });
+      const sample = await source.sample({ start: 0, end: 5000 });
+      for (const color of ['blue', 'green'] as const) {
+        expect(sample.colors[color]?.healthFailuresInRow).toBe(0);
+        expect(sample.colors[color]?.memoryRatio).toBeGreaterThan(0);
+        expect(sample.colors[color]?.memoryRatio).toBeLessThanOrEqual(1);
+      }
+      expect(batched.counts).toMatchObject({ sshCommands: 1, commands: 2 });
+    } finally {
+      ssh.close();
+    }
   });
 
   it('a tag missing from the registry fails before anything is stopped: the kept color still runs, traffic unchanged', async () => {

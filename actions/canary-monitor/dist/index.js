@@ -51248,7 +51248,7 @@ const RULE_KINDS = ['gate', 'trigger'];
  * 500 requests per minute; the reasons are at the top of bench/analysis.ts): a 20 %-error canary
  * fails in a median 20 s, and healthy canaries (0.5 % errors) are failed in about 0.1 % of runs.
  */
-const DEFAULT_SPRT = { alpha: 0.01, beta: 0.01, errorMultiplier: 10, latencyMultiplier: 4, minFailures: 3 };
+const DEFAULT_SPRT = { alpha: 0.01, endAlpha: 0.015, extensionAlpha: 0.005, beta: 0.01, errorMultiplier: 10, latencyMultiplier: 4, minFailures: 3 };
 const DEFAULT_DURATION = 300;
 /** The procedure's rules; a gate's window is the policy's duration unless given. */
 function defaultRules(durationSeconds) {
@@ -51281,7 +51281,9 @@ on-undecided: pass       # after the extensions, a gate above its limit without 
 max-source-errors: 3     # consecutive failed samples before the verdict is error
 early-decision: true     # the sequential test may fail a clearly bad canary before the window ends
 sprt:
-  alpha: ${DEFAULT_SPRT.alpha}            # chance of failing a canary exactly at the limit
+  alpha: ${DEFAULT_SPRT.alpha}            # chance that the early test fails a canary exactly at the limit
+  end-alpha: ${DEFAULT_SPRT.endAlpha}       # level of the test at the end of the window
+  extension-alpha: ${DEFAULT_SPRT.extensionAlpha} # level of the same test at the end of an extension
   beta: ${DEFAULT_SPRT.beta}
   error-multiplier: ${DEFAULT_SPRT.errorMultiplier}   # alternative error rate = limit x this
   latency-multiplier: ${DEFAULT_SPRT.latencyMultiplier}  # alternative share of slow requests = (1 - quantile) x this
@@ -51375,6 +51377,8 @@ const ruleInput = object({
     .strict();
 const sprtInput = object({
     alpha: policy_number({ above: 0, max: 0.5 }).optional(),
+    'end-alpha': policy_number({ above: 0, max: 0.5 }).optional(),
+    'extension-alpha': policy_number({ above: 0, max: 0.5 }).optional(),
     beta: policy_number({ above: 0, max: 0.5 }).optional(),
     'error-multiplier': policy_number({ above: 1, max: 1000 }).optional(),
     'latency-multiplier': policy_number({ above: 1, max: 1000 }).optional(),
@@ -51500,6 +51504,8 @@ function resolvePolicy(document) {
         problems.push(`interval: ${intervalSeconds} seconds is longer than the duration (${durationSeconds} seconds)`);
     const sprt = {
         alpha: input.sprt?.alpha ?? DEFAULT_SPRT.alpha,
+        endAlpha: input.sprt?.['end-alpha'] ?? DEFAULT_SPRT.endAlpha,
+        extensionAlpha: input.sprt?.['extension-alpha'] ?? DEFAULT_SPRT.extensionAlpha,
         beta: input.sprt?.beta ?? DEFAULT_SPRT.beta,
         errorMultiplier: input.sprt?.['error-multiplier'] ?? DEFAULT_SPRT.errorMultiplier,
         latencyMultiplier: input.sprt?.['latency-multiplier'] ?? DEFAULT_SPRT.latencyMultiplier,
@@ -51840,9 +51846,14 @@ class CanaryAnalysis {
             return { status: 'fail', sentence: this.sentence(evaluation, { after: ` at the end of ${elapsed} s` }), detail: 'outside the limit at the end' };
         const pValue = binomialUpperTail(test.failures, test.trials, Math.max(test.p0, MIN_P0));
         const counts = `${count(test.failures)} ${rule.metric === 'error_rate' ? 'errors' : 'slow'} where ${count(test.trials * test.p0)} are expected at the limit, p = ${pValue.toPrecision(2)}`;
-        if (pValue <= this.policy.sprt.alpha)
+        const level = this.endLevel();
+        if (pValue <= level)
             return { status: 'fail', sentence: this.sentence(evaluation, { after: ` at the end of ${elapsed} s`, notes: [counts] }), detail: `binomial test: ${counts}` };
-        return { status: 'inconclusive', sentence: this.sentence(evaluation, { after: ' but not significantly', notes: [`${counts} > α ${this.policy.sprt.alpha}`] }), detail: `above the limit without significance: ${counts}` };
+        return { status: 'inconclusive', sentence: this.sentence(evaluation, { after: ' but not significantly', notes: [`${counts} > α ${level}`] }), detail: `above the limit without significance: ${counts}` };
+    }
+    /** The end-of-window test's level: end-alpha at the first look, the extension's own after one. */
+    endLevel() {
+        return this.extensions === 0 ? this.policy.sprt.endAlpha : this.policy.sprt.extensionAlpha;
     }
     sequentialTest(evaluation) {
         const { test, rule } = evaluation;
@@ -53614,27 +53625,35 @@ function parseMeminfo(text) {
         throw new Error('/proc/meminfo has no MemTotal or MemAvailable line');
     return Math.min(1, Math.max(0, 1 - available / total));
 }
-/** The containers of a color's compose project (`<app>-<color>`, as the compose runtime names it). */
-function composeContainersCommand(app, color) {
-    return ['docker', 'ps', '--quiet', '--filter', `label=com.docker.compose.project=${app}-${color}`];
+/**
+ * Every color's compose project (`<app>-<color>`, as the compose runtime names it) in one command:
+ * its running containers (`docker ps`), then `docker stats` of them. Prints `<color> <MemPerc>` per
+ * container; a color with no running container prints nothing. Exit 10 when `docker ps` fails, 11
+ * when `docker stats` does (the color on stderr).
+ */
+const COMPOSE_MEMORY_SCRIPT = `set -u
+app=$1; shift
+for color in "$@"; do
+  ids=$(docker ps --quiet --filter "label=com.docker.compose.project=$app-$color") || { echo "docker ps for $app-$color failed" >&2; exit 10; }
+  [ -n "$ids" ] || continue
+  for id in $ids; do case $id in *[!0-9a-f]*) echo "docker ps gave an unexpected container id for $app-$color" >&2; exit 10 ;; esac; done
+  out=$(docker stats --no-stream --format '{{.MemPerc}}' $ids) || { echo "docker stats for $app-$color failed" >&2; exit 11; }
+  printf '%s\\n' "$out" | while IFS= read -r value; do printf '%s %s\\n' "$color" "$value"; done
+done`;
+function composeMemoryCommand(app, colors) {
+    return shell_script('al-compose-memory', COMPOSE_MEMORY_SCRIPT, [app, ...colors]);
 }
-const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-function dockerStatsCommand(containers) {
-    if (containers.length === 0)
-        throw new Error('docker stats needs at least one container');
-    for (const id of containers)
-        if (!CONTAINER.test(id))
-            throw new Error(`invalid container id or name ${JSON.stringify(id)}`);
-    return ['docker', 'stats', '--no-stream', '--format', '{{.MemPerc}}', ...containers];
-}
-/** The largest MemPerc as a ratio (pure); undefined when no container reported one (`--` for a stopped one). */
-function parseDockerMemPerc(text) {
-    const values = text
-        .split('\n')
-        .map((line) => /^([\d.]+)%$/.exec(line.trim()))
-        .filter((match) => match !== null)
-        .map((match) => Number(match[1]) / 100);
-    return values.length === 0 ? undefined : Math.max(...values);
+/** The largest MemPerc per color as a ratio (pure); a color with no figure (`--` for a stopped container) is left out. */
+function parseComposeMemory(text) {
+    const byColor = {};
+    for (const line of text.split('\n')) {
+        const match = /^(blue|green) ([\d.]+)%$/.exec(line.trim());
+        if (!match)
+            continue;
+        const color = match[1];
+        byColor[color] = Math.max(byColor[color] ?? 0, Number(match[2]) / 100);
+    }
+    return byColor;
 }
 /** For each `color url` pair prints `<color> <status>` (000: no answer). */
 const HEALTH_SCRIPT = `set -u
@@ -53724,19 +53743,11 @@ class HostSource {
             }
             return Object.fromEntries(colors.map((color) => [color, ratio]));
         }
-        const entries = await Promise.all(colors.map(async (color) => {
-            const listed = await remote.run(composeContainersCommand(memory.app, color), { timeoutMs: 30_000 });
-            if (listed.code !== 0)
-                throw new errors_HostError(remote.label, `listing the containers of ${memory.app}-${color} failed (exit ${listed.code}): ${listed.stderr.trim()}`);
-            const ids = listed.stdout.split('\n').map((line) => line.trim()).filter(Boolean);
-            if (ids.length === 0)
-                return [color, undefined];
-            const stats = await remote.run(dockerStatsCommand(ids), { timeoutMs: 60_000 });
-            if (stats.code !== 0)
-                throw new errors_HostError(remote.label, `docker stats for ${memory.app}-${color} failed (exit ${stats.code}): ${stats.stderr.trim()}`);
-            return [color, parseDockerMemPerc(stats.stdout)];
-        }));
-        return Object.fromEntries(entries.filter((entry) => entry[1] !== undefined));
+        // One command for every color: with the health checks and the log read, one SSH command per host per interval.
+        const result = await remote.run(composeMemoryCommand(memory.app, colors), { timeoutMs: 60_000 });
+        if (result.code !== 0)
+            throw new errors_HostError(remote.label, `reading the compose projects' memory failed (exit ${result.code}): ${result.stderr.trim().slice(0, 500)}`);
+        return parseComposeMemory(result.stdout);
     }
 }
 

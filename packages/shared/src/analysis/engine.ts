@@ -315,8 +315,14 @@ export class CanaryAnalysis {
     if (!test) return { status: 'fail', sentence: this.sentence(evaluation, { after: ` at the end of ${elapsed} s` }), detail: 'outside the limit at the end' };
     const pValue = binomialUpperTail(test.failures, test.trials, Math.max(test.p0, MIN_P0));
     const counts = `${count(test.failures)} ${rule.metric === 'error_rate' ? 'errors' : 'slow'} where ${count(test.trials * test.p0)} are expected at the limit, p = ${pValue.toPrecision(2)}`;
-    if (pValue <= this.policy.sprt.alpha) return { status: 'fail', sentence: this.sentence(evaluation, { after: ` at the end of ${elapsed} s`, notes: [counts] }), detail: `binomial test: ${counts}` };
-    return { status: 'inconclusive', sentence: this.sentence(evaluation, { after: ' but not significantly', notes: [`${counts} > α ${this.policy.sprt.alpha}`] }), detail: `above the limit without significance: ${counts}` };
+    const level = this.endLevel();
+    if (pValue <= level) return { status: 'fail', sentence: this.sentence(evaluation, { after: ` at the end of ${elapsed} s`, notes: [counts] }), detail: `binomial test: ${counts}` };
+    return { status: 'inconclusive', sentence: this.sentence(evaluation, { after: ' but not significantly', notes: [`${counts} > α ${level}`] }), detail: `above the limit without significance: ${counts}` };
+  }
+
+  /** The end-of-window test's level: end-alpha at the first look, the extension's own after one. */
+  private endLevel(): number {
+    return this.extensions === 0 ? this.policy.sprt.endAlpha : this.policy.sprt.extensionAlpha;
   }
 
   private sequentialTest(evaluation: Evaluation) {

@@ -47,8 +47,17 @@ export interface Rule {
 }
 
 export interface SprtSettings {
-  /** Accepted chance of failing a canary that is exactly at the limit (also the level of the end-of-window test). */
+  /** Accepted chance that the sequential test fails a canary exactly at the limit before the window ends. */
   alpha: number;
+  /**
+   * Level of the binomial test at the end of the window: a gate above its limit fails when its
+   * p-value is at most this. Looser than alpha so that a 5 %-error canary is caught within the
+   * window; the looks that follow spend less (extensionAlpha), which keeps the total chance of
+   * rolling back a canary just under the limit small.
+   */
+  endAlpha: number;
+  /** Level of the same test at the end of each extension. */
+  extensionAlpha: number;
   /** Accepted chance of missing a canary at the alternative rate. */
   beta: number;
   /** Alternative error rate p1 = p0 × this. */
@@ -82,7 +91,7 @@ export interface Policy {
  * 500 requests per minute; the reasons are at the top of bench/analysis.ts): a 20 %-error canary
  * fails in a median 20 s, and healthy canaries (0.5 % errors) are failed in about 0.1 % of runs.
  */
-export const DEFAULT_SPRT: SprtSettings = { alpha: 0.01, beta: 0.01, errorMultiplier: 10, latencyMultiplier: 4, minFailures: 3 };
+export const DEFAULT_SPRT: SprtSettings = { alpha: 0.01, endAlpha: 0.015, extensionAlpha: 0.005, beta: 0.01, errorMultiplier: 10, latencyMultiplier: 4, minFailures: 3 };
 
 const DEFAULT_DURATION = 300;
 
@@ -118,7 +127,9 @@ on-undecided: pass       # after the extensions, a gate above its limit without 
 max-source-errors: 3     # consecutive failed samples before the verdict is error
 early-decision: true     # the sequential test may fail a clearly bad canary before the window ends
 sprt:
-  alpha: ${DEFAULT_SPRT.alpha}            # chance of failing a canary exactly at the limit
+  alpha: ${DEFAULT_SPRT.alpha}            # chance that the early test fails a canary exactly at the limit
+  end-alpha: ${DEFAULT_SPRT.endAlpha}       # level of the test at the end of the window
+  extension-alpha: ${DEFAULT_SPRT.extensionAlpha} # level of the same test at the end of an extension
   beta: ${DEFAULT_SPRT.beta}
   error-multiplier: ${DEFAULT_SPRT.errorMultiplier}   # alternative error rate = limit x this
   latency-multiplier: ${DEFAULT_SPRT.latencyMultiplier}  # alternative share of slow requests = (1 - quantile) x this
@@ -206,6 +217,8 @@ const ruleInput = z
 const sprtInput = z
   .object({
     alpha: number({ above: 0, max: 0.5 }).optional(),
+    'end-alpha': number({ above: 0, max: 0.5 }).optional(),
+    'extension-alpha': number({ above: 0, max: 0.5 }).optional(),
     beta: number({ above: 0, max: 0.5 }).optional(),
     'error-multiplier': number({ above: 1, max: 1000 }).optional(),
     'latency-multiplier': number({ above: 1, max: 1000 }).optional(),
@@ -332,6 +345,8 @@ export function resolvePolicy(document: unknown): { policy: Policy; problems: st
   if (intervalSeconds > durationSeconds) problems.push(`interval: ${intervalSeconds} seconds is longer than the duration (${durationSeconds} seconds)`);
   const sprt: SprtSettings = {
     alpha: input.sprt?.alpha ?? DEFAULT_SPRT.alpha,
+    endAlpha: input.sprt?.['end-alpha'] ?? DEFAULT_SPRT.endAlpha,
+    extensionAlpha: input.sprt?.['extension-alpha'] ?? DEFAULT_SPRT.extensionAlpha,
     beta: input.sprt?.beta ?? DEFAULT_SPRT.beta,
     errorMultiplier: input.sprt?.['error-multiplier'] ?? DEFAULT_SPRT.errorMultiplier,
     latencyMultiplier: input.sprt?.['latency-multiplier'] ?? DEFAULT_SPRT.latencyMultiplier,

@@ -71,10 +71,27 @@ describe('gates at the end', () => {
   it('extends on a small excess, then passes it undecided with a warning (on-undecided: pass, the default)', () => {
     const result = runUntilDecided(new CanaryAnalysis(parsePolicy('early-decision: false'), CANARY), smallExcess);
     expect(result).toMatchObject({ verdict: 'success', elapsedSeconds: 600 });
-    expect(result.reason).toMatch(/^undecided, passed: error-rate: canary 1\.33% errors over 600 requests > 1% but not significantly \(8 errors where 6 are expected at the limit, p = 0\.26 > α 0\.01\), after 1 extension$/);
+    expect(result.reason).toMatch(/^undecided, passed: error-rate: canary 1\.33% errors over 600 requests > 1% but not significantly \(8 errors where 6 are expected at the limit, p = 0\.26 > α 0\.005\), after 1 extension$/);
     expect(result.warnings[0]).toMatch(/^extended by 300 s \(extension 1 of 1\) because error-rate: canary 1\.33% errors over 300 requests > 1% but not significantly/);
     expect(result.warnings).toContainEqual(expect.stringMatching(/^passed undecided after 1 extension \(on-undecided: pass\): error-rate: canary 1\.33%/));
     expect(figure(result, 'error-rate')).toMatchObject({ status: 'inconclusive', windowSeconds: 600 });
+  });
+
+  it('judges the end of the window at end-alpha and an extension at extension-alpha (less is spent on the later look)', () => {
+    // 8 errors over 300 requests: p ≈ 0.011 against the 1% limit.
+    const eightIn300 = (index: number): Traffic => ({ requests: 5, errors: index < 56 && index % 7 === 0 ? 1 : 0 });
+    const failed = runUntilDecided(new CanaryAnalysis(parsePolicy('early-decision: false'), CANARY), eightIn300);
+    expect(failed).toMatchObject({ verdict: 'failure', elapsedSeconds: 300 });
+    expect(failed.reason).toMatch(/8 errors where 3 are expected at the limit, p = 0\.011/);
+    const stricter = runUntilDecided(new CanaryAnalysis(parsePolicy({ 'early-decision': false, sprt: { 'end-alpha': 0.01 } }), CANARY), eightIn300);
+    expect(stricter.warnings[0]).toMatch(/^extended by 300 s/);
+    // Over the extension: 13 errors over 600 requests, p ≈ 0.0085: under 0.01, not under 0.005.
+    const thirteenIn600 = (index: number): Traffic => ({ requests: 5, errors: index < 56 && index % 7 === 0 ? 1 : index >= 60 && index < 120 && index % 12 === 0 ? 1 : 0 });
+    const extended = runUntilDecided(new CanaryAnalysis(parsePolicy({ 'early-decision': false, sprt: { 'end-alpha': 0.01 } }), CANARY), thirteenIn600);
+    expect(extended).toMatchObject({ verdict: 'success', elapsedSeconds: 600 });
+    expect(extended.reason).toMatch(/13 errors where 6 are expected at the limit, p = 0\.0085 > α 0\.005\), after 1 extension$/);
+    const spent = runUntilDecided(new CanaryAnalysis(parsePolicy({ 'early-decision': false, sprt: { 'end-alpha': 0.01, 'extension-alpha': 0.01 } }), CANARY), thirteenIn600);
+    expect(spent).toMatchObject({ verdict: 'failure', elapsedSeconds: 600 });
   });
 
   it('on-undecided: inconclusive keeps the small excess inconclusive; fail fails it', () => {

@@ -107,7 +107,7 @@ describe('parsePolicy validation', () => {
     [{ 'early-decision': 'yes' }, "early-decision: expected true or false, got 'yes'"],
     [{ sprt: { alpha: 0 } }, 'sprt.alpha: expected a number above 0 and at most 0.5, got 0'],
     [{ sprt: { 'min-failures': 2.5 } }, 'sprt.min-failures: expected a whole number from 1 to 1000, got 2.5'],
-    [{ sprt: { gamma: 1 } }, "sprt: unknown key 'gamma'; expected alpha, beta, error-multiplier, latency-multiplier, min-failures"],
+    [{ sprt: { gamma: 1 } }, "sprt: unknown key 'gamma'; expected alpha, end-alpha, extension-alpha, beta, error-multiplier, latency-multiplier, min-failures"],
     [{ durration: 300 }, "policy: unknown key 'durration'"],
     [{ rules: { name: 'x' } }, 'rules: expected a list, got a mapping'],
     [{ rules: [{ name: 'error-rate', maxx: 1 }] }, "rules[0]: unknown key 'maxx'"],

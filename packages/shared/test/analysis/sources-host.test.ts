@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
-  composeContainersCommand,
-  dockerStatsCommand,
+  composeMemoryCommand,
   healthChecksCommand,
   HostSource,
   meminfoCommand,
-  parseDockerMemPerc,
+  parseComposeMemory,
   parseHealthOutput,
   parseMeminfo,
 } from '../../src/analysis/sources/host';
@@ -25,16 +24,15 @@ describe('memory commands', () => {
     expect(() => parseMeminfo('MemTotal: 1 kB\n')).toThrow(/MemAvailable/);
   });
 
-  it("finds a color's compose containers and asks docker stats for their memory", () => {
-    expect(composeContainersCommand('agent-loop', 'green')).toEqual(['docker', 'ps', '--quiet', '--filter', 'label=com.docker.compose.project=agent-loop-green']);
-    expect(dockerStatsCommand(['3f4e5a6b7c8d', 'agent-loop-green-api-1'])).toEqual(['docker', 'stats', '--no-stream', '--format', '{{.MemPerc}}', '3f4e5a6b7c8d', 'agent-loop-green-api-1']);
-    expect(() => dockerStatsCommand([])).toThrow(/at least one/);
-    expect(() => dockerStatsCommand(['--all'])).toThrow(/invalid container/);
-  });
-
-  it('takes the largest MemPerc', () => {
-    expect(parseDockerMemPerc('12.50%\n97.00%\n--\n')).toBeCloseTo(0.97, 9);
-    expect(parseDockerMemPerc('--\n')).toBeUndefined();
+  it("reads every color's compose memory in one command, the largest MemPerc per color", () => {
+    const argv = composeMemoryCommand('agent-loop', ['blue', 'green']);
+    expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(argv.slice(3)).toEqual(['al-compose-memory', 'agent-loop', 'blue', 'green']);
+    const read = parseComposeMemory('green 12.50%\ngreen 97.00%\ngreen --\nblue 3.1%\n');
+    expect(Object.keys(read).sort()).toEqual(['blue', 'green']);
+    expect(read.green).toBeCloseTo(0.97, 9);
+    expect(read.blue).toBeCloseTo(0.031, 9);
+    expect(parseComposeMemory('green --\n')).toEqual({});
   });
 });
 
@@ -74,19 +72,6 @@ describe('HostSource', () => {
       expect(sample.colors.green).toMatchObject({ requests: 0, errors: 0, latency: [], memoryRatio: 0.75 });
     }
     expect(rows).toEqual([[0, 1], [0, 2], [0, 3], [0, 0], [0, 1]]);
-  });
-
-  it('reads compose memory per color, leaving out a color without containers', async () => {
-    const remote = fakeHost((argv) => {
-      if (argv[1] === 'ps') return { code: 0, stdout: argv[4]?.endsWith('-green') ? 'abc123def456\n' : '', stderr: '' };
-      if (argv[1] === 'stats') return { code: 0, stdout: '41.5%\n', stderr: '' };
-      return { code: 0, stdout: 'blue 200\ngreen 200\n', stderr: '' };
-    });
-    const source = new HostSource({ remote, ports: { blue: 1, green: 2 }, colors: ['blue', 'green'], memory: { kind: 'compose', app: 'agent-loop' } });
-    const sample = await source.sample({ start: 0, end: 1 });
-    expect(sample.colors.green?.memoryRatio).toBeCloseTo(0.415, 9);
-    expect(sample.colors.blue?.memoryRatio).toBeUndefined();
-    expect(remote.ran).toContainEqual(['docker', 'stats', '--no-stream', '--format', '{{.MemPerc}}', 'abc123def456']);
   });
 
   it('throws when the host cannot be read', async () => {

@@ -48,27 +48,36 @@ export function parseMeminfo(text: string): number {
   return Math.min(1, Math.max(0, 1 - available / total));
 }
 
-/** The containers of a color's compose project (`<app>-<color>`, as the compose runtime names it). */
-export function composeContainersCommand(app: string, color: Color): Argv {
-  return ['docker', 'ps', '--quiet', '--filter', `label=com.docker.compose.project=${app}-${color}`];
+/**
+ * Every color's compose project (`<app>-<color>`, as the compose runtime names it) in one command:
+ * its running containers (`docker ps`), then `docker stats` of them. Prints `<color> <MemPerc>` per
+ * container; a color with no running container prints nothing. Exit 10 when `docker ps` fails, 11
+ * when `docker stats` does (the color on stderr).
+ */
+const COMPOSE_MEMORY_SCRIPT = `set -u
+app=$1; shift
+for color in "$@"; do
+  ids=$(docker ps --quiet --filter "label=com.docker.compose.project=$app-$color") || { echo "docker ps for $app-$color failed" >&2; exit 10; }
+  [ -n "$ids" ] || continue
+  for id in $ids; do case $id in *[!0-9a-f]*) echo "docker ps gave an unexpected container id for $app-$color" >&2; exit 10 ;; esac; done
+  out=$(docker stats --no-stream --format '{{.MemPerc}}' $ids) || { echo "docker stats for $app-$color failed" >&2; exit 11; }
+  printf '%s\\n' "$out" | while IFS= read -r value; do printf '%s %s\\n' "$color" "$value"; done
+done`;
+
+export function composeMemoryCommand(app: string, colors: readonly Color[]): Argv {
+  return script('al-compose-memory', COMPOSE_MEMORY_SCRIPT, [app, ...colors]);
 }
 
-const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-
-export function dockerStatsCommand(containers: readonly string[]): Argv {
-  if (containers.length === 0) throw new Error('docker stats needs at least one container');
-  for (const id of containers) if (!CONTAINER.test(id)) throw new Error(`invalid container id or name ${JSON.stringify(id)}`);
-  return ['docker', 'stats', '--no-stream', '--format', '{{.MemPerc}}', ...containers];
-}
-
-/** The largest MemPerc as a ratio (pure); undefined when no container reported one (`--` for a stopped one). */
-export function parseDockerMemPerc(text: string): number | undefined {
-  const values = text
-    .split('\n')
-    .map((line) => /^([\d.]+)%$/.exec(line.trim()))
-    .filter((match): match is RegExpExecArray => match !== null)
-    .map((match) => Number(match[1]) / 100);
-  return values.length === 0 ? undefined : Math.max(...values);
+/** The largest MemPerc per color as a ratio (pure); a color with no figure (`--` for a stopped container) is left out. */
+export function parseComposeMemory(text: string): Partial<Record<Color, number>> {
+  const byColor: Partial<Record<Color, number>> = {};
+  for (const line of text.split('\n')) {
+    const match = /^(blue|green) ([\d.]+)%$/.exec(line.trim());
+    if (!match) continue;
+    const color = match[1] as Color;
+    byColor[color] = Math.max(byColor[color] ?? 0, Number(match[2]) / 100);
+  }
+  return byColor;
 }
 
 /** For each `color url` pair prints `<color> <status>` (000: no answer). */
@@ -161,17 +170,9 @@ export class HostSource implements MetricSource {
       }
       return Object.fromEntries(colors.map((color) => [color, ratio]));
     }
-    const entries = await Promise.all(
-      colors.map(async (color): Promise<[Color, number | undefined]> => {
-        const listed = await remote.run(composeContainersCommand(memory.app, color), { timeoutMs: 30_000 });
-        if (listed.code !== 0) throw new HostError(remote.label, `listing the containers of ${memory.app}-${color} failed (exit ${listed.code}): ${listed.stderr.trim()}`);
-        const ids = listed.stdout.split('\n').map((line) => line.trim()).filter(Boolean);
-        if (ids.length === 0) return [color, undefined];
-        const stats = await remote.run(dockerStatsCommand(ids), { timeoutMs: 60_000 });
-        if (stats.code !== 0) throw new HostError(remote.label, `docker stats for ${memory.app}-${color} failed (exit ${stats.code}): ${stats.stderr.trim()}`);
-        return [color, parseDockerMemPerc(stats.stdout)];
-      }),
-    );
-    return Object.fromEntries(entries.filter((entry) => entry[1] !== undefined));
+    // One command for every color: with the health checks and the log read, one SSH command per host per interval.
+    const result = await remote.run(composeMemoryCommand(memory.app, colors), { timeoutMs: 60_000 });
+    if (result.code !== 0) throw new HostError(remote.label, `reading the compose projects' memory failed (exit ${result.code}): ${result.stderr.trim().slice(0, 500)}`);
+    return parseComposeMemory(result.stdout);
   }
 }
