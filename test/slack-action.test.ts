@@ -24,7 +24,11 @@ beforeAll(async () => {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'slack-test', '-f', join(keyDir, 'id')]);
   privateKey = readFileSync(join(keyDir, 'id'), 'utf8');
   // Ports that were free a moment ago: nothing listens, so each connection is refused at once.
-  for (let index = 0; index < 40; index++) hosts.push(`deploy@127.0.0.1:${await freePort()}`);
+  // Forty different ones: a port handed out twice would make the hosts input invalid (a duplicate
+  // host), and the run would stop before any host is tried.
+  const ports = new Set<number>();
+  while (ports.size < 40) ports.add(await freePort());
+  for (const port of ports) hosts.push(`deploy@127.0.0.1:${port}`);
 });
 
 afterAll(async () => {
@@ -56,7 +60,7 @@ it('a failure on 40 hosts is delivered to Slack, summarised within its limits', 
   expect(result.stdout).not.toMatch(/Slack notification .* was not delivered/);
   expect(slack.refused).toEqual([]);
   const failed = slack.accepted.find((message) => message.text?.startsWith(':x:'));
-  expect(failed).toBeDefined();
+  expect(failed, result.stdout).toBeDefined();
   const details = failed!.blocks!.map((block) => block.text?.text ?? '').join('\n');
   expect(details).toContain(`*failed on 40 hosts:* ${hosts.slice(0, 5).join(', ')} … and 35 more`);
   for (const block of failed!.blocks!) expect((block.text?.text ?? '').length).toBeLessThanOrEqual(3000);

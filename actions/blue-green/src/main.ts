@@ -1,39 +1,10 @@
-import {
-  action,
-  bestEffort,
-  buildRuntime,
-  checkRuntimeInputs,
-  cleanUpRun,
-  createDeployment,
-  deploy,
-  DEFAULT_SMOKE_REQUESTS,
-  deploymentMetricsRecorder,
-  field,
-  githubContext,
-  healthPaths,
-  hostInputs,
-  IMAGE_REF,
-  metricsInputs,
-  notifySlack,
-  phaseSummary,
-  promote,
-  readInputs,
-  requireInput,
-  resolveHosts,
-  runtimeInputs,
-  sessionFromInputs,
-  fleetStatus,
-  statusLines,
-  statusSummary,
-  setDeploymentStatus,
-  smokeListSchema,
-  systemClock,
-  VERSION,
-  type DeploymentState,
-  type InputReader,
-  type PhaseResult,
-  type RunInfo,
-} from '@agent-loop/shared';
+import { action, systemClock } from '@agent-loop/shared/action';
+import { bestEffort, createDeployment, githubContext, setDeploymentStatus, type DeploymentState } from '@agent-loop/shared/github';
+import { cleanUpRun, type RunInfo } from '@agent-loop/shared/hosts';
+import { buildRuntime, checkRuntimeInputs, field, healthPaths, hostInputs, IMAGE_REF, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, VERSION, type InputReader } from '@agent-loop/shared/inputs';
+import { deploy, promote, fleetStatus, statusLines, statusSummary, type PhaseResult } from '@agent-loop/shared/procedures';
+import { deploymentMetricsRecorder, metricsInputs, notifySlack, phaseSummary } from '@agent-loop/shared/report';
+import { DEFAULT_SMOKE_REQUESTS, smokeListSchema } from '@agent-loop/shared/runtime';
 
 export const Outputs = {
   ActiveColor: 'active-color',

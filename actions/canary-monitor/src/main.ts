@@ -1,37 +1,10 @@
-import {
-  action,
-  announceRollback,
-  buildRuntime,
-  checkRuntimeInputs,
-  cleanUpRun,
-  deploymentMetricsRecorder,
-  ConfigurationError,
-  DEFAULT_POLICY_YAML,
-  DEFAULT_ROLLBACK_ON,
-  field,
-  githubContext,
-  healthPaths,
-  hostInputs,
-  HOST_PATH,
-  metricsInputs,
-  monitor,
-  monitorSummary,
-  notifySlack,
-  parsePolicy,
-  progressLine,
-  readFromRunner,
-  readInputs,
-  requireInput,
-  resolveHosts,
-  runtimeInputs,
-  sessionFromInputs,
-  systemClock,
-  URL_PATH,
-  z,
-  type InputReader,
-  type SourceKind,
-  type Verdict,
-} from '@agent-loop/shared';
+import { action, ConfigurationError, systemClock } from '@agent-loop/shared/action';
+import { DEFAULT_POLICY_YAML, DEFAULT_ROLLBACK_ON, parsePolicy, type Verdict } from '@agent-loop/shared/analysis';
+import { announceRollback, githubContext } from '@agent-loop/shared/github';
+import { cleanUpRun } from '@agent-loop/shared/hosts';
+import { buildRuntime, checkRuntimeInputs, field, healthPaths, hostInputs, HOST_PATH, readFromRunner, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, URL_PATH, z, type InputReader } from '@agent-loop/shared/inputs';
+import { monitor, type SourceKind } from '@agent-loop/shared/procedures';
+import { deploymentMetricsRecorder, metricsInputs, monitorSummary, notifySlack, progressLine } from '@agent-loop/shared/report';
 import { parse as parseYaml } from 'yaml';
 
 export const Outputs = {

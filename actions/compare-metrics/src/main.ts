@@ -1,16 +1,6 @@
-import {
-  action,
-  compareMetrics,
-  comparisonSummary,
-  failureMessage,
-  field,
-  metricRulesSchema,
-  readInputs,
-  readMetricsFile,
-  RULES_FORM,
-  WORKSPACE_PATH,
-  type InputReader,
-} from '@agent-loop/shared';
+import { action } from '@agent-loop/shared/action';
+import { field, readInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { compareMetrics, comparisonSummary, failureMessage, metricRulesSchema, readMetricsFile, RULES_FORM, WORKSPACE_PATH } from '@agent-loop/shared/pipeline';
 
 export const Outputs = {
   Passed: 'passed',

@@ -1,6 +1,8 @@
 import * as cache from '@actions/cache';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { action, collectionInstallCommand, collectionsCacheKey, errorMessage, runLocal } from '@agent-loop/shared';
+import { action, errorMessage } from '@agent-loop/shared/action';
+import { runLocal } from '@agent-loop/shared/hosts';
+import { collectionInstallCommand, collectionsCacheKey } from '@agent-loop/shared/rollback';
 
 /**
  * The playbook's Ansible collections: installed from its requirements file into one folder, kept

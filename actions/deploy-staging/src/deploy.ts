@@ -1,20 +1,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  action,
-  ansibleEnv,
-  deploy,
-  failedTask,
-  playbookCommand,
-  promote,
-  runLocal,
-  type DeploySettings,
-  type HostSpec,
-  type PhaseResult,
-  type PromoteSettings,
-  type StagingDeployReport,
-} from '@agent-loop/shared';
+import { action } from '@agent-loop/shared/action';
+import { runLocal } from '@agent-loop/shared/hosts';
+import { type HostSpec } from '@agent-loop/shared/inputs';
+import { deploy, promote, type DeploySettings, type PhaseResult, type PromoteSettings } from '@agent-loop/shared/procedures';
+import { ansibleEnv, failedTask, playbookCommand } from '@agent-loop/shared/rollback';
+import { type StagingDeployReport } from '@agent-loop/shared/staging';
 import { prepareCollections, type CollectionsResult } from './collections';
 
 /** The two ways this action updates staging before testing it. Each returns what happened; neither throws for a failed deploy. */

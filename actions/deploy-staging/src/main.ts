@@ -1,40 +1,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import {
-  action,
-  APP_NAME,
-  buildRuntime,
-  checkRuntimeInputs,
-  DEFAULT_SMOKE_CHECKS,
-  field,
-  healthPaths,
-  HOST_PATH,
-  hostInputs,
-  hostsField,
-  IMAGE_REF,
-  imageTag,
-  judgeLoad,
-  privateKeyField,
-  readInputs,
-  requireInput,
-  resolveHosts,
-  runLoad,
-  runSmokeChecks,
-  runtimeInputs,
-  sessionFromInputs,
-  SMOKE_METHODS,
-  smokeChecksSchema,
-  smokeRequestsFor,
-  stagingSummary,
-  stagingUrl,
-  systemClock,
-  URL_PATH,
-  VERSION,
-  type InputReader,
-  type LoadVerdict,
-  type StagingReport,
-  z,
-} from '@agent-loop/shared';
+import { action, systemClock } from '@agent-loop/shared/action';
+import { APP_NAME, buildRuntime, checkRuntimeInputs, field, healthPaths, HOST_PATH, hostInputs, hostsField, IMAGE_REF, privateKeyField, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, URL_PATH, VERSION, type InputReader, z } from '@agent-loop/shared/inputs';
+import { DEFAULT_SMOKE_CHECKS, imageTag, judgeLoad, runLoad, runSmokeChecks, SMOKE_METHODS, smokeChecksSchema, smokeRequestsFor, stagingSummary, stagingUrl, type LoadVerdict, type StagingReport } from '@agent-loop/shared/staging';
 import { deployWithAnsible, deployWithCompose } from './deploy';
 
 export const Outputs = {

@@ -40329,6 +40329,361 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: ./packages/shared/src/action/errors.ts
+/**
+ * A mistake the user can fix (bad input, a host that is not prepared, a lock held by another run).
+ * Anything else that escapes is a bug or an outage and is reported as such.
+ */
+class ConfigurationError extends Error {
+    name = 'ConfigurationError';
+}
+/** A remote command or check failed on a host. */
+class HostError extends Error {
+    host;
+    name = 'HostError';
+    constructor(host, message) {
+        super(`${host}: ${message}`);
+        this.host = host;
+    }
+}
+function errors_errorMessage(error) {
+    return error instanceof Error ? error.message : String(error);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/action/action.ts
+
+
+/** What every action's entry point shares: the toolkit logger, run details, cancellation, and error reporting. */
+/**
+ * The one function through which text reaches the runner's log. Text from hosts and the network
+ * is data: a line that starts with `::` (or the older `##[`) would be run by the runner as a
+ * workflow command (`::add-mask::`, `::stop-commands::`, `::set-output`), and control characters
+ * (ANSI escapes) would restyle or hide lines. Both are made inert and visible.
+ */
+function neutralize(text) {
+    return text
+        .replace(/\r\n?/g, '\n')
+        // eslint-disable-next-line no-control-regex
+        .replace(/[\0-\x08\x0b-\x1f\x7f\x9b]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`)
+        .split('\n')
+        .map((line) => line.replace(/^(\s*)(::|##\[)/, (_match, space, marker) => `${space}${marker === '::' ? ':\u200b:' : '#\u200b#['}`))
+        .join('\n');
+}
+const logger = {
+    info: (message) => info(neutralize(message)),
+    warn: (message) => warning(neutralize(message)),
+    group: (title, body) => group(neutralize(title), body),
+};
+function runInfo(env = process.env) {
+    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
+    const runId = env.GITHUB_RUN_ID ?? 'local';
+    const attempt = env.GITHUB_RUN_ATTEMPT ? `-${env.GITHUB_RUN_ATTEMPT}` : '';
+    return {
+        runId: `${runId}${attempt}`,
+        actor: env.GITHUB_ACTOR ?? 'unknown',
+        runUrl: env.GITHUB_REPOSITORY ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${runId}` : '',
+    };
+}
+/**
+ * Aborted when the runner cancels the step: it sends SIGINT, then SIGTERM 7.5 s later, then
+ * kills. The phase in progress starts nothing new, puts back traffic it moved, records the run as
+ * cancelled and releases its locks; a hard kill is cleaned up by the post step.
+ */
+const cancellation = new AbortController();
+let handlersInstalled = false;
+function onCancelSignals() {
+    if (handlersInstalled)
+        return;
+    handlersInstalled = true;
+    const handle = (signal) => {
+        if (!cancellation.signal.aborted) {
+            warning(`${signal} received: the run is cancelled; putting back any traffic this run moved and releasing its locks`);
+            cancellation.abort();
+        }
+        else {
+            info(`${signal} received again: still cleaning up`);
+        }
+    };
+    process.on('SIGINT', handle);
+    process.on('SIGTERM', handle);
+}
+/** State keys between the main step and the post step (`runs.post`). */
+const State = { IsPost: 'isPost', MainDone: 'mainDone' };
+/**
+ * The bundle's entry: the main step, or (when the runner runs `runs.post`, with the state the main
+ * step saved) the post step, which cleans up after a main step that did not finish.
+ */
+async function entry(main, post) {
+    if (core.getState(State.IsPost) === 'true') {
+        if (!post || core.getState(State.MainDone) === 'true')
+            return;
+        await runAction(post);
+        return;
+    }
+    core.saveState(State.IsPost, 'true');
+    await main();
+    core.saveState(State.MainDone, 'true');
+    // A cancelled run has put things back and said so; what it abandoned (a wait's timer, a remote
+    // command) must not keep the process alive until the runner kills it.
+    if (cancellation.signal.aborted)
+        process.exit(1);
+}
+/**
+ * Runs an action's body; a mistake the user can fix is reported as such, anything else as a bug
+ * or an outage, with its stack in the debug log.
+ */
+async function runAction(body) {
+    onCancelSignals();
+    try {
+        await body();
+        if (cancellation.signal.aborted)
+            setFailed('the run was cancelled; see the log for what was put back');
+    }
+    catch (error) {
+        if (error instanceof ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
+            setFailed(neutralize(error.message));
+        }
+        else {
+            if (error instanceof Error && error.stack)
+                core_debug(neutralize(error.stack));
+            setFailed(neutralize(errors_errorMessage(error)));
+        }
+    }
+}
+function setOutputs(outputs) {
+    for (const [name, value] of Object.entries(outputs))
+        setOutput(name, value === null || value === undefined ? '' : String(value));
+}
+async function writeSummary(markdown) {
+    if (!process.env.GITHUB_STEP_SUMMARY)
+        return;
+    await summary.addRaw(markdown, true).write();
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/action/clock.ts
+const systemClock = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+};
+function elapsedSince(clock, start) {
+    return clock.now() - start;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/action/retry.ts
+
+/** The one retry helper: bounded attempts, linear backoff. */
+async function retry(task, options) {
+    const clock = options.clock ?? systemClock;
+    let lastError;
+    for (let attempt = 1; attempt <= options.attempts; attempt++) {
+        try {
+            return await task(attempt);
+        }
+        catch (error) {
+            lastError = error;
+            if (attempt === options.attempts || (options.retryable && !options.retryable(error)))
+                throw error;
+            options.onRetry?.(error, attempt);
+            await clock.sleep(options.delayMs * attempt);
+        }
+    }
+    throw lastError;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/action/http.ts
+/** The one HTTP client for APIs (Slack, GitHub, Prometheus): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
+
+/** The most an answer may hold (a page of GitHub deployments or a Prometheus range is well under it). */
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/**
+ * Reads a response body up to `maxBytes`: a server that answers without end (or a proxy page of
+ * megabytes) cannot fill the runner's memory; beyond the cap the request fails.
+ */
+async function readCapped(response, maxBytes = MAX_BODY_BYTES) {
+    const declared = Number(response.headers.get('content-length') ?? '0');
+    if (declared > maxBytes) {
+        await response.body?.cancel();
+        throw new Error(`the answer is ${declared} bytes, more than the ${maxBytes} this client reads`);
+    }
+    if (!response.body)
+        return '';
+    const reader = response.body.getReader();
+    const chunks = [];
+    let total = 0;
+    for (;;) {
+        const { done, value } = await reader.read();
+        if (done)
+            break;
+        total += value.byteLength;
+        if (total > maxBytes) {
+            await reader.cancel();
+            throw new Error(`the answer is more than the ${maxBytes} bytes this client reads`);
+        }
+        chunks.push(value);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+}
+/** A short excerpt of an answer for an error message: never the whole body, never a raw control character or line break. */
+function http_excerpt(body, max = 200) {
+    // eslint-disable-next-line no-control-regex
+    const flat = body.trim().replace(/[\0-\x1f\x7f]/g, (char) => (char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`));
+    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+async function http_requestJson(method, url, payload, headers = {}, options = {}) {
+    return retry(async () => {
+        const response = await fetch(url, {
+            method,
+            headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+            body: payload === undefined ? undefined : JSON.stringify(payload),
+            signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+        });
+        const body = await readCapped(response);
+        if (response.status >= 500)
+            throw new Error(`HTTP ${response.status}${body ? `: ${http_excerpt(body)}` : ''}`);
+        return { status: response.status, body, headers: Object.fromEntries(response.headers) };
+    }, { attempts: options.attempts ?? 3, delayMs: 500 });
+}
+function postJson(url, payload, options = {}) {
+    return http_requestJson('POST', url, payload, options.headers, options);
+}
+/** GET a JSON API (e.g. Prometheus's); the caller parses the body. */
+function getJson(url, options = {}) {
+    return http_requestJson('GET', url, undefined, options.headers, options);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/github/github.ts
+
+
+function githubContext(token, env = process.env) {
+    const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
+    if (!token || !owner || !repo)
+        return null;
+    return { apiUrl: (env.GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''), token, owner, repo };
+}
+function apiHeaders(context) {
+    return {
+        authorization: `Bearer ${context.token}`,
+        accept: 'application/vnd.github+json',
+        'x-github-api-version': '2022-11-28',
+        'user-agent': 'agent-loop-actions',
+    };
+}
+async function call(context, method, path, body) {
+    const response = await requestJson(method, `${context.apiUrl}/repos/${context.owner}/${context.repo}${path}`, body, apiHeaders(context));
+    if (response.status >= 300)
+        throw new Error(`GitHub ${method} ${path} answered ${response.status}: ${excerpt(response.body, 300)}`);
+    return (response.body ? JSON.parse(response.body) : {});
+}
+/** The URL marked rel="next" in a `Link` header (GitHub's pagination), or null (pure). */
+function nextPageUrl(link) {
+    for (const part of (link ?? '').split(',')) {
+        const [target, ...params] = part.split(';');
+        const url = /^\s*<([^>]*)>\s*$/.exec(target ?? '')?.[1];
+        const rel = params.map((param) => /^\s*rel\s*=\s*"?([^"]*)"?\s*$/i.exec(param)?.[1]).find((value) => value !== undefined);
+        if (url && rel?.split(/\s+/).includes('next'))
+            return url;
+    }
+    return null;
+}
+/**
+ * GET with the token: `path` under /repos/{owner}/{repo} (with its query), or a next-page URL
+ * from a previous answer. The token goes with the request, so a URL on any other origin than the
+ * API's is refused rather than followed.
+ */
+async function githubGet(context, pathOrUrl) {
+    const url = pathOrUrl.startsWith('/') ? `${context.apiUrl}/repos/${context.owner}/${context.repo}${pathOrUrl}` : pathOrUrl;
+    if (new URL(url).origin !== new URL(context.apiUrl).origin)
+        throw new Error(`GitHub answered with a next page on another origin (${new URL(url).origin}); not following it with the token`);
+    const response = await http_requestJson('GET', url, undefined, apiHeaders(context));
+    const shown = url.slice(context.apiUrl.length);
+    if (response.status >= 300)
+        throw new Error(`GitHub GET ${shown} answered ${response.status}: ${http_excerpt(response.body, 300)}`);
+    return { data: (response.body ? JSON.parse(response.body) : null), next: nextPageUrl(response.headers?.link) };
+}
+/**
+ * Every item of a GitHub list, following rel="next" (ask for per_page=100 in `path`). `enough`
+ * sees each page and may stop early (lists sorted newest first: stop once past the window).
+ */
+async function githubGetAll(context, path, options = {}) {
+    const maxPages = options.maxPages ?? 100;
+    const items = [];
+    let next = path;
+    for (let page = 1; next !== null; page++) {
+        // A partial list would silently skew whatever is computed from it.
+        if (page > maxPages)
+            throw new Error(`GitHub GET ${path} has more than ${maxPages} pages`);
+        const answer = await githubGet(context, next);
+        if (!Array.isArray(answer.data))
+            throw new Error(`GitHub GET ${path} did not answer with a list`);
+        items.push(...answer.data);
+        if (options.enough?.(answer.data))
+            break;
+        next = answer.next;
+    }
+    return items;
+}
+async function createDeployment(context, record) {
+    const created = await call(context, 'POST', '/deployments', {
+        ref: record.ref,
+        environment: record.environment,
+        description: record.description.slice(0, 140),
+        payload: record.payload,
+        auto_merge: false,
+        required_contexts: [],
+        transient_environment: false,
+        production_environment: record.environment === 'production',
+    });
+    return created.id;
+}
+async function setDeploymentStatus(context, id, state, description, logUrl) {
+    await call(context, 'POST', `/deployments/${id}/statuses`, { state, description: description.slice(0, 140), log_url: logUrl || undefined, auto_inactive: state === 'success' });
+}
+async function openIssue(context, incident) {
+    const created = await call(context, 'POST', '/issues', { title: incident.title.slice(0, 250), body: incident.body, labels: incident.labels });
+    return { number: created.number, url: created.html_url };
+}
+/** Runs a GitHub call whose failure must not undo what already happened on the hosts. */
+async function bestEffort(what, warn, body) {
+    try {
+        return await body();
+    }
+    catch (error) {
+        warn(`${what} failed: ${errorMessage(error)}`);
+        return null;
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
+
+const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const IPV6 = /^[0-9a-f:.]{2,45}$/i;
+function parseTarget(text) {
+    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${printable(text)}'`;
+    const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
+    if (!match)
+        throw new ConfigurationError(expected);
+    const [, user = '', rawHost = '', rawPort] = match;
+    const bracketed = rawHost.startsWith('[');
+    const host = bracketed ? rawHost.slice(1, -1) : rawHost;
+    if (!USER.test(user))
+        throw new ConfigurationError(`invalid user '${printable(user)}'. ${expected}`);
+    const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
+    if (!validHost)
+        throw new ConfigurationError(`invalid host '${printable(host)}'. ${expected}`);
+    const port = rawPort === undefined ? 22 : Number(rawPort);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
+}
+/** Shows a value in an error message without letting it break the log line. */
+function printable(text, max = 60) {
+    const flat = JSON.stringify(text).slice(1, -1);
+    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
@@ -49866,61 +50221,9 @@ function preprocess(fn, schema) {
     });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/errors.ts
-/**
- * A mistake the user can fix (bad input, a host that is not prepared, a lock held by another run).
- * Anything else that escapes is a bug or an outage and is reported as such.
- */
-class ConfigurationError extends Error {
-    name = 'ConfigurationError';
-}
-/** A remote command or check failed on a host. */
-class HostError extends Error {
-    host;
-    name = 'HostError';
-    constructor(host, message) {
-        super(`${host}: ${message}`);
-        this.host = host;
-    }
-}
-function errors_errorMessage(error) {
-    return error instanceof Error ? error.message : String(error);
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts.ts
-
-const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
-const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-const IPV6 = /^[0-9a-f:.]{2,45}$/i;
-function parseTarget(text) {
-    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${printable(text)}'`;
-    const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
-    if (!match)
-        throw new ConfigurationError(expected);
-    const [, user = '', rawHost = '', rawPort] = match;
-    const bracketed = rawHost.startsWith('[');
-    const host = bracketed ? rawHost.slice(1, -1) : rawHost;
-    if (!USER.test(user))
-        throw new ConfigurationError(`invalid user '${printable(user)}'. ${expected}`);
-    const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
-    if (!validHost)
-        throw new ConfigurationError(`invalid host '${printable(host)}'. ${expected}`);
-    const port = rawPort === undefined ? 22 : Number(rawPort);
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-        throw new ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
-    const shownHost = host.includes(':') ? `[${host}]` : host;
-    return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
-}
-/** Shows a value in an error message without letting it break the log line. */
-function printable(text, max = 60) {
-    const flat = JSON.stringify(text).slice(1, -1);
-    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
-}
-
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./packages/shared/src/knownhosts.ts
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
 
 
 function fingerprint(key) {
@@ -49990,7 +50293,7 @@ function verifyHostKey(entries, host, port, key) {
     return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/shell.ts
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
 function quote(word) {
     if (word.includes('\0'))
@@ -50094,7 +50397,7 @@ function splitWords(line) {
     return words;
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/inputs.ts
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
 
 
 
@@ -50416,310 +50719,7 @@ function resolveHosts(inputs) {
     });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/clock.ts
-const systemClock = {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
-};
-function elapsedSince(clock, start) {
-    return clock.now() - start;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/retry.ts
-
-/** The one retry helper: bounded attempts, linear backoff. */
-async function retry(task, options) {
-    const clock = options.clock ?? systemClock;
-    let lastError;
-    for (let attempt = 1; attempt <= options.attempts; attempt++) {
-        try {
-            return await task(attempt);
-        }
-        catch (error) {
-            lastError = error;
-            if (attempt === options.attempts || (options.retryable && !options.retryable(error)))
-                throw error;
-            options.onRetry?.(error, attempt);
-            await clock.sleep(options.delayMs * attempt);
-        }
-    }
-    throw lastError;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/http.ts
-/** The one HTTP client for APIs (Slack, GitHub, Prometheus): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
-
-/** The most an answer may hold (a page of GitHub deployments or a Prometheus range is well under it). */
-const MAX_BODY_BYTES = 8 * 1024 * 1024;
-/**
- * Reads a response body up to `maxBytes`: a server that answers without end (or a proxy page of
- * megabytes) cannot fill the runner's memory; beyond the cap the request fails.
- */
-async function readCapped(response, maxBytes = MAX_BODY_BYTES) {
-    const declared = Number(response.headers.get('content-length') ?? '0');
-    if (declared > maxBytes) {
-        await response.body?.cancel();
-        throw new Error(`the answer is ${declared} bytes, more than the ${maxBytes} this client reads`);
-    }
-    if (!response.body)
-        return '';
-    const reader = response.body.getReader();
-    const chunks = [];
-    let total = 0;
-    for (;;) {
-        const { done, value } = await reader.read();
-        if (done)
-            break;
-        total += value.byteLength;
-        if (total > maxBytes) {
-            await reader.cancel();
-            throw new Error(`the answer is more than the ${maxBytes} bytes this client reads`);
-        }
-        chunks.push(value);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-}
-/** A short excerpt of an answer for an error message: never the whole body, never a raw control character or line break. */
-function http_excerpt(body, max = 200) {
-    // eslint-disable-next-line no-control-regex
-    const flat = body.trim().replace(/[\0-\x1f\x7f]/g, (char) => (char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`));
-    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
-}
-async function http_requestJson(method, url, payload, headers = {}, options = {}) {
-    return retry(async () => {
-        const response = await fetch(url, {
-            method,
-            headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-            body: payload === undefined ? undefined : JSON.stringify(payload),
-            signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-        });
-        const body = await readCapped(response);
-        if (response.status >= 500)
-            throw new Error(`HTTP ${response.status}${body ? `: ${http_excerpt(body)}` : ''}`);
-        return { status: response.status, body, headers: Object.fromEntries(response.headers) };
-    }, { attempts: options.attempts ?? 3, delayMs: 500 });
-}
-function postJson(url, payload, options = {}) {
-    return http_requestJson('POST', url, payload, options.headers, options);
-}
-/** GET a JSON API (e.g. Prometheus's); the caller parses the body. */
-function getJson(url, options = {}) {
-    return http_requestJson('GET', url, undefined, options.headers, options);
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/github.ts
-
-
-function githubContext(token, env = process.env) {
-    const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
-    if (!token || !owner || !repo)
-        return null;
-    return { apiUrl: (env.GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''), token, owner, repo };
-}
-function apiHeaders(context) {
-    return {
-        authorization: `Bearer ${context.token}`,
-        accept: 'application/vnd.github+json',
-        'x-github-api-version': '2022-11-28',
-        'user-agent': 'agent-loop-actions',
-    };
-}
-async function call(context, method, path, body) {
-    const response = await requestJson(method, `${context.apiUrl}/repos/${context.owner}/${context.repo}${path}`, body, apiHeaders(context));
-    if (response.status >= 300)
-        throw new Error(`GitHub ${method} ${path} answered ${response.status}: ${excerpt(response.body, 300)}`);
-    return (response.body ? JSON.parse(response.body) : {});
-}
-/** The URL marked rel="next" in a `Link` header (GitHub's pagination), or null (pure). */
-function nextPageUrl(link) {
-    for (const part of (link ?? '').split(',')) {
-        const [target, ...params] = part.split(';');
-        const url = /^\s*<([^>]*)>\s*$/.exec(target ?? '')?.[1];
-        const rel = params.map((param) => /^\s*rel\s*=\s*"?([^"]*)"?\s*$/i.exec(param)?.[1]).find((value) => value !== undefined);
-        if (url && rel?.split(/\s+/).includes('next'))
-            return url;
-    }
-    return null;
-}
-/**
- * GET with the token: `path` under /repos/{owner}/{repo} (with its query), or a next-page URL
- * from a previous answer. The token goes with the request, so a URL on any other origin than the
- * API's is refused rather than followed.
- */
-async function githubGet(context, pathOrUrl) {
-    const url = pathOrUrl.startsWith('/') ? `${context.apiUrl}/repos/${context.owner}/${context.repo}${pathOrUrl}` : pathOrUrl;
-    if (new URL(url).origin !== new URL(context.apiUrl).origin)
-        throw new Error(`GitHub answered with a next page on another origin (${new URL(url).origin}); not following it with the token`);
-    const response = await http_requestJson('GET', url, undefined, apiHeaders(context));
-    const shown = url.slice(context.apiUrl.length);
-    if (response.status >= 300)
-        throw new Error(`GitHub GET ${shown} answered ${response.status}: ${http_excerpt(response.body, 300)}`);
-    return { data: (response.body ? JSON.parse(response.body) : null), next: nextPageUrl(response.headers?.link) };
-}
-/**
- * Every item of a GitHub list, following rel="next" (ask for per_page=100 in `path`). `enough`
- * sees each page and may stop early (lists sorted newest first: stop once past the window).
- */
-async function githubGetAll(context, path, options = {}) {
-    const maxPages = options.maxPages ?? 100;
-    const items = [];
-    let next = path;
-    for (let page = 1; next !== null; page++) {
-        // A partial list would silently skew whatever is computed from it.
-        if (page > maxPages)
-            throw new Error(`GitHub GET ${path} has more than ${maxPages} pages`);
-        const answer = await githubGet(context, next);
-        if (!Array.isArray(answer.data))
-            throw new Error(`GitHub GET ${path} did not answer with a list`);
-        items.push(...answer.data);
-        if (options.enough?.(answer.data))
-            break;
-        next = answer.next;
-    }
-    return items;
-}
-async function createDeployment(context, record) {
-    const created = await call(context, 'POST', '/deployments', {
-        ref: record.ref,
-        environment: record.environment,
-        description: record.description.slice(0, 140),
-        payload: record.payload,
-        auto_merge: false,
-        required_contexts: [],
-        transient_environment: false,
-        production_environment: record.environment === 'production',
-    });
-    return created.id;
-}
-async function setDeploymentStatus(context, id, state, description, logUrl) {
-    await call(context, 'POST', `/deployments/${id}/statuses`, { state, description: description.slice(0, 140), log_url: logUrl || undefined, auto_inactive: state === 'success' });
-}
-async function openIssue(context, incident) {
-    const created = await call(context, 'POST', '/issues', { title: incident.title.slice(0, 250), body: incident.body, labels: incident.labels });
-    return { number: created.number, url: created.html_url };
-}
-/** Runs a GitHub call whose failure must not undo what already happened on the hosts. */
-async function bestEffort(what, warn, body) {
-    try {
-        return await body();
-    }
-    catch (error) {
-        warn(`${what} failed: ${errorMessage(error)}`);
-        return null;
-    }
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/action.ts
-
-
-/** What every action's entry point shares: the toolkit logger, run details, cancellation, and error reporting. */
-/**
- * The one function through which text reaches the runner's log. Text from hosts and the network
- * is data: a line that starts with `::` (or the older `##[`) would be run by the runner as a
- * workflow command (`::add-mask::`, `::stop-commands::`, `::set-output`), and control characters
- * (ANSI escapes) would restyle or hide lines. Both are made inert and visible.
- */
-function neutralize(text) {
-    return text
-        .replace(/\r\n?/g, '\n')
-        // eslint-disable-next-line no-control-regex
-        .replace(/[\0-\x08\x0b-\x1f\x7f\x9b]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`)
-        .split('\n')
-        .map((line) => line.replace(/^(\s*)(::|##\[)/, (_match, space, marker) => `${space}${marker === '::' ? ':\u200b:' : '#\u200b#['}`))
-        .join('\n');
-}
-const logger = {
-    info: (message) => info(neutralize(message)),
-    warn: (message) => warning(neutralize(message)),
-    group: (title, body) => group(neutralize(title), body),
-};
-function runInfo(env = process.env) {
-    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
-    const runId = env.GITHUB_RUN_ID ?? 'local';
-    const attempt = env.GITHUB_RUN_ATTEMPT ? `-${env.GITHUB_RUN_ATTEMPT}` : '';
-    return {
-        runId: `${runId}${attempt}`,
-        actor: env.GITHUB_ACTOR ?? 'unknown',
-        runUrl: env.GITHUB_REPOSITORY ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${runId}` : '',
-    };
-}
-/**
- * Aborted when the runner cancels the step: it sends SIGINT, then SIGTERM 7.5 s later, then
- * kills. The phase in progress starts nothing new, puts back traffic it moved, records the run as
- * cancelled and releases its locks; a hard kill is cleaned up by the post step.
- */
-const cancellation = new AbortController();
-let handlersInstalled = false;
-function onCancelSignals() {
-    if (handlersInstalled)
-        return;
-    handlersInstalled = true;
-    const handle = (signal) => {
-        if (!cancellation.signal.aborted) {
-            warning(`${signal} received: the run is cancelled; putting back any traffic this run moved and releasing its locks`);
-            cancellation.abort();
-        }
-        else {
-            info(`${signal} received again: still cleaning up`);
-        }
-    };
-    process.on('SIGINT', handle);
-    process.on('SIGTERM', handle);
-}
-/** State keys between the main step and the post step (`runs.post`). */
-const State = { IsPost: 'isPost', MainDone: 'mainDone' };
-/**
- * The bundle's entry: the main step, or (when the runner runs `runs.post`, with the state the main
- * step saved) the post step, which cleans up after a main step that did not finish.
- */
-async function entry(main, post) {
-    if (core.getState(State.IsPost) === 'true') {
-        if (!post || core.getState(State.MainDone) === 'true')
-            return;
-        await runAction(post);
-        return;
-    }
-    core.saveState(State.IsPost, 'true');
-    await main();
-    core.saveState(State.MainDone, 'true');
-    // A cancelled run has put things back and said so; what it abandoned (a wait's timer, a remote
-    // command) must not keep the process alive until the runner kills it.
-    if (cancellation.signal.aborted)
-        process.exit(1);
-}
-/**
- * Runs an action's body; a mistake the user can fix is reported as such, anything else as a bug
- * or an outage, with its stack in the debug log.
- */
-async function runAction(body) {
-    onCancelSignals();
-    try {
-        await body();
-        if (cancellation.signal.aborted)
-            setFailed('the run was cancelled; see the log for what was put back');
-    }
-    catch (error) {
-        if (error instanceof ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
-            setFailed(neutralize(error.message));
-        }
-        else {
-            if (error instanceof Error && error.stack)
-                core_debug(neutralize(error.stack));
-            setFailed(neutralize(errors_errorMessage(error)));
-        }
-    }
-}
-function setOutputs(outputs) {
-    for (const [name, value] of Object.entries(outputs))
-        setOutput(name, value === null || value === undefined ? '' : String(value));
-}
-async function writeSummary(markdown) {
-    if (!process.env.GITHUB_STEP_SUMMARY)
-        return;
-    await summary.addRaw(markdown, true).write();
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/parallel.ts
+;// CONCATENATED MODULE: ./packages/shared/src/action/parallel.ts
 /** Runs `task` for every item with at most `limit` running at once; keeps the input order. */
 async function mapLimit(items, limit, task) {
     const results = new Array(items.length);
@@ -50745,7 +50745,7 @@ function settleLimit(items, limit, task) {
     });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/summary.ts
+;// CONCATENATED MODULE: ./packages/shared/src/report/summary.ts
 
 
 
@@ -50876,7 +50876,7 @@ function monitorSummary(app, result) {
     return lines.join('\n');
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/dora.ts
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/dora.ts
 
 
 
@@ -51092,6 +51092,10 @@ async function listDeployments(context, environment, since, options = {}) {
 }
 
 ;// CONCATENATED MODULE: ./actions/dora-report/src/main.ts
+
+
+
+
 
 const Outputs = {
     DeploymentFrequency: 'deployment-frequency',

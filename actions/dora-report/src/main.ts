@@ -1,4 +1,8 @@
-import { action, APP_NAME, computeDora, doraFigures, doraSummary, field, githubContext, hostInputs, listDeployments, printable, readInputs, requireInput, systemClock, type InputReader } from '@agent-loop/shared';
+import { action, systemClock } from '@agent-loop/shared/action';
+import { githubContext } from '@agent-loop/shared/github';
+import { printable } from '@agent-loop/shared/hosts';
+import { APP_NAME, field, hostInputs, readInputs, requireInput, type InputReader } from '@agent-loop/shared/inputs';
+import { computeDora, doraFigures, doraSummary, listDeployments } from '@agent-loop/shared/pipeline';
 
 export const Outputs = {
   DeploymentFrequency: 'deployment-frequency',

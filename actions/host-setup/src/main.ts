@@ -1,24 +1,7 @@
-import {
-  action,
-  connect,
-  ConfigurationError,
-  deployNginxCommand,
-  doctor,
-  errorMessage,
-  field,
-  formatPrerequisites,
-  HOST_PATH,
-  hostInputs,
-  readInputs,
-  requireInput,
-  settleLimit,
-  setupHost,
-  USER_NAME,
-  type HostSetupPlan,
-  type InputReader,
-  type Prerequisite,
-  type SetupReport,
-} from '@agent-loop/shared';
+import { action, ConfigurationError, errorMessage, settleLimit } from '@agent-loop/shared/action';
+import { connect, deployNginxCommand, setupHost, USER_NAME, type HostSetupPlan, type SetupReport } from '@agent-loop/shared/hosts';
+import { field, HOST_PATH, hostInputs, readInputs, requireInput, type InputReader } from '@agent-loop/shared/inputs';
+import { doctor, formatPrerequisites, type Prerequisite } from '@agent-loop/shared/runtime';
 
 /**
  * Prepares hosts for an unprivileged deploy user (phase setup, run once by a sudo-capable login),

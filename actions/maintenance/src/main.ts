@@ -1,24 +1,7 @@
-import {
-  action,
-  APT_UPGRADE,
-  closeSessions,
-  errorMessage,
-  field,
-  hostInputs,
-  openSessions,
-  pruneHost,
-  readInputs,
-  requireInput,
-  resolveHosts,
-  rollingUpgrade,
-  runtimeInputs,
-  sessionFromInputs,
-  settleLimit,
-  systemClock,
-  type InputReader,
-  type PruneResult,
-  type UpgradeResult,
-} from '@agent-loop/shared';
+import { action, errorMessage, settleLimit, systemClock } from '@agent-loop/shared/action';
+import { closeSessions, openSessions } from '@agent-loop/shared/hosts';
+import { field, hostInputs, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { APT_UPGRADE, pruneHost, rollingUpgrade, type PruneResult, type UpgradeResult } from '@agent-loop/shared/procedures';
 
 export const Outputs = {
   Ok: 'ok',

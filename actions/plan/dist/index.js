@@ -37386,6 +37386,27 @@ var __webpack_exports__ = {};
 
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = require("node:fs");
+;// CONCATENATED MODULE: ./packages/shared/src/action/errors.ts
+/**
+ * A mistake the user can fix (bad input, a host that is not prepared, a lock held by another run).
+ * Anything else that escapes is a bug or an outage and is reported as such.
+ */
+class errors_ConfigurationError extends Error {
+    name = 'ConfigurationError';
+}
+/** A remote command or check failed on a host. */
+class HostError extends Error {
+    host;
+    name = 'HostError';
+    constructor(host, message) {
+        super(`${host}: ${message}`);
+        this.host = host;
+    }
+}
+function errorMessage(error) {
+    return error instanceof Error ? error.message : String(error);
+}
+
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = require("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -40331,6 +40352,116 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: ./packages/shared/src/action/action.ts
+
+
+/** What every action's entry point shares: the toolkit logger, run details, cancellation, and error reporting. */
+/**
+ * The one function through which text reaches the runner's log. Text from hosts and the network
+ * is data: a line that starts with `::` (or the older `##[`) would be run by the runner as a
+ * workflow command (`::add-mask::`, `::stop-commands::`, `::set-output`), and control characters
+ * (ANSI escapes) would restyle or hide lines. Both are made inert and visible.
+ */
+function neutralize(text) {
+    return text
+        .replace(/\r\n?/g, '\n')
+        // eslint-disable-next-line no-control-regex
+        .replace(/[\0-\x08\x0b-\x1f\x7f\x9b]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`)
+        .split('\n')
+        .map((line) => line.replace(/^(\s*)(::|##\[)/, (_match, space, marker) => `${space}${marker === '::' ? ':\u200b:' : '#\u200b#['}`))
+        .join('\n');
+}
+const logger = {
+    info: (message) => info(neutralize(message)),
+    warn: (message) => warning(neutralize(message)),
+    group: (title, body) => group(neutralize(title), body),
+};
+function runInfo(env = process.env) {
+    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
+    const runId = env.GITHUB_RUN_ID ?? 'local';
+    const attempt = env.GITHUB_RUN_ATTEMPT ? `-${env.GITHUB_RUN_ATTEMPT}` : '';
+    return {
+        runId: `${runId}${attempt}`,
+        actor: env.GITHUB_ACTOR ?? 'unknown',
+        runUrl: env.GITHUB_REPOSITORY ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${runId}` : '',
+    };
+}
+/**
+ * Aborted when the runner cancels the step: it sends SIGINT, then SIGTERM 7.5 s later, then
+ * kills. The phase in progress starts nothing new, puts back traffic it moved, records the run as
+ * cancelled and releases its locks; a hard kill is cleaned up by the post step.
+ */
+const cancellation = new AbortController();
+let handlersInstalled = false;
+function onCancelSignals() {
+    if (handlersInstalled)
+        return;
+    handlersInstalled = true;
+    const handle = (signal) => {
+        if (!cancellation.signal.aborted) {
+            warning(`${signal} received: the run is cancelled; putting back any traffic this run moved and releasing its locks`);
+            cancellation.abort();
+        }
+        else {
+            info(`${signal} received again: still cleaning up`);
+        }
+    };
+    process.on('SIGINT', handle);
+    process.on('SIGTERM', handle);
+}
+/** State keys between the main step and the post step (`runs.post`). */
+const State = { IsPost: 'isPost', MainDone: 'mainDone' };
+/**
+ * The bundle's entry: the main step, or (when the runner runs `runs.post`, with the state the main
+ * step saved) the post step, which cleans up after a main step that did not finish.
+ */
+async function entry(main, post) {
+    if (core.getState(State.IsPost) === 'true') {
+        if (!post || core.getState(State.MainDone) === 'true')
+            return;
+        await runAction(post);
+        return;
+    }
+    core.saveState(State.IsPost, 'true');
+    await main();
+    core.saveState(State.MainDone, 'true');
+    // A cancelled run has put things back and said so; what it abandoned (a wait's timer, a remote
+    // command) must not keep the process alive until the runner kills it.
+    if (cancellation.signal.aborted)
+        process.exit(1);
+}
+/**
+ * Runs an action's body; a mistake the user can fix is reported as such, anything else as a bug
+ * or an outage, with its stack in the debug log.
+ */
+async function runAction(body) {
+    onCancelSignals();
+    try {
+        await body();
+        if (cancellation.signal.aborted)
+            setFailed('the run was cancelled; see the log for what was put back');
+    }
+    catch (error) {
+        if (error instanceof errors_ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
+            setFailed(neutralize(error.message));
+        }
+        else {
+            if (error instanceof Error && error.stack)
+                core_debug(neutralize(error.stack));
+            setFailed(neutralize(errorMessage(error)));
+        }
+    }
+}
+function setOutputs(outputs) {
+    for (const [name, value] of Object.entries(outputs))
+        setOutput(name, value === null || value === undefined ? '' : String(value));
+}
+async function writeSummary(markdown) {
+    if (!process.env.GITHUB_STEP_SUMMARY)
+        return;
+    await summary.addRaw(markdown, true).write();
+}
+
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
@@ -49868,28 +49999,7 @@ function preprocess(fn, schema) {
     });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/errors.ts
-/**
- * A mistake the user can fix (bad input, a host that is not prepared, a lock held by another run).
- * Anything else that escapes is a bug or an outage and is reported as such.
- */
-class errors_ConfigurationError extends Error {
-    name = 'ConfigurationError';
-}
-/** A remote command or check failed on a host. */
-class HostError extends Error {
-    host;
-    name = 'HostError';
-    constructor(host, message) {
-        super(`${host}: ${message}`);
-        this.host = host;
-    }
-}
-function errorMessage(error) {
-    return error instanceof Error ? error.message : String(error);
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts.ts
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
 
 const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -49922,7 +50032,7 @@ function printable(text, max = 60) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./packages/shared/src/knownhosts.ts
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
 
 
 function fingerprint(key) {
@@ -49992,7 +50102,7 @@ function verifyHostKey(entries, host, port, key) {
     return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/shell.ts
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
 function quote(word) {
     if (word.includes('\0'))
@@ -50096,7 +50206,7 @@ function splitWords(line) {
     return words;
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/inputs.ts
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
 
 
 
@@ -50418,7 +50528,7 @@ function resolveHosts(inputs) {
     });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/plan.ts
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/plan.ts
 
 /**
  * Event classification (pure): which kind of run a GitHub event is, and what the pipeline does
@@ -50598,7 +50708,7 @@ function classify(event, options) {
 
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = require("node:path");
-;// CONCATENATED MODULE: ./packages/shared/src/compare.ts
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/compare.ts
 
 
 
@@ -50925,7 +51035,7 @@ function readMetricsFile(workspace, path, input) {
     return document;
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/summary.ts
+;// CONCATENATED MODULE: ./packages/shared/src/report/summary.ts
 
 
 
@@ -51056,117 +51166,10 @@ function monitorSummary(app, result) {
     return lines.join('\n');
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/action.ts
-
-
-/** What every action's entry point shares: the toolkit logger, run details, cancellation, and error reporting. */
-/**
- * The one function through which text reaches the runner's log. Text from hosts and the network
- * is data: a line that starts with `::` (or the older `##[`) would be run by the runner as a
- * workflow command (`::add-mask::`, `::stop-commands::`, `::set-output`), and control characters
- * (ANSI escapes) would restyle or hide lines. Both are made inert and visible.
- */
-function neutralize(text) {
-    return text
-        .replace(/\r\n?/g, '\n')
-        // eslint-disable-next-line no-control-regex
-        .replace(/[\0-\x08\x0b-\x1f\x7f\x9b]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`)
-        .split('\n')
-        .map((line) => line.replace(/^(\s*)(::|##\[)/, (_match, space, marker) => `${space}${marker === '::' ? ':\u200b:' : '#\u200b#['}`))
-        .join('\n');
-}
-const logger = {
-    info: (message) => info(neutralize(message)),
-    warn: (message) => warning(neutralize(message)),
-    group: (title, body) => group(neutralize(title), body),
-};
-function runInfo(env = process.env) {
-    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
-    const runId = env.GITHUB_RUN_ID ?? 'local';
-    const attempt = env.GITHUB_RUN_ATTEMPT ? `-${env.GITHUB_RUN_ATTEMPT}` : '';
-    return {
-        runId: `${runId}${attempt}`,
-        actor: env.GITHUB_ACTOR ?? 'unknown',
-        runUrl: env.GITHUB_REPOSITORY ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${runId}` : '',
-    };
-}
-/**
- * Aborted when the runner cancels the step: it sends SIGINT, then SIGTERM 7.5 s later, then
- * kills. The phase in progress starts nothing new, puts back traffic it moved, records the run as
- * cancelled and releases its locks; a hard kill is cleaned up by the post step.
- */
-const cancellation = new AbortController();
-let handlersInstalled = false;
-function onCancelSignals() {
-    if (handlersInstalled)
-        return;
-    handlersInstalled = true;
-    const handle = (signal) => {
-        if (!cancellation.signal.aborted) {
-            warning(`${signal} received: the run is cancelled; putting back any traffic this run moved and releasing its locks`);
-            cancellation.abort();
-        }
-        else {
-            info(`${signal} received again: still cleaning up`);
-        }
-    };
-    process.on('SIGINT', handle);
-    process.on('SIGTERM', handle);
-}
-/** State keys between the main step and the post step (`runs.post`). */
-const State = { IsPost: 'isPost', MainDone: 'mainDone' };
-/**
- * The bundle's entry: the main step, or (when the runner runs `runs.post`, with the state the main
- * step saved) the post step, which cleans up after a main step that did not finish.
- */
-async function entry(main, post) {
-    if (core.getState(State.IsPost) === 'true') {
-        if (!post || core.getState(State.MainDone) === 'true')
-            return;
-        await runAction(post);
-        return;
-    }
-    core.saveState(State.IsPost, 'true');
-    await main();
-    core.saveState(State.MainDone, 'true');
-    // A cancelled run has put things back and said so; what it abandoned (a wait's timer, a remote
-    // command) must not keep the process alive until the runner kills it.
-    if (cancellation.signal.aborted)
-        process.exit(1);
-}
-/**
- * Runs an action's body; a mistake the user can fix is reported as such, anything else as a bug
- * or an outage, with its stack in the debug log.
- */
-async function runAction(body) {
-    onCancelSignals();
-    try {
-        await body();
-        if (cancellation.signal.aborted)
-            setFailed('the run was cancelled; see the log for what was put back');
-    }
-    catch (error) {
-        if (error instanceof errors_ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
-            setFailed(neutralize(error.message));
-        }
-        else {
-            if (error instanceof Error && error.stack)
-                core_debug(neutralize(error.stack));
-            setFailed(neutralize(errorMessage(error)));
-        }
-    }
-}
-function setOutputs(outputs) {
-    for (const [name, value] of Object.entries(outputs))
-        setOutput(name, value === null || value === undefined ? '' : String(value));
-}
-async function writeSummary(markdown) {
-    if (!process.env.GITHUB_STEP_SUMMARY)
-        return;
-    await summary.addRaw(markdown, true).write();
-}
-
 ;// CONCATENATED MODULE: ./actions/plan/src/main.ts
+
+
+
 
 
 const Outputs = {

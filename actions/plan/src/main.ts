@@ -1,21 +1,8 @@
 import { readFileSync, statSync } from 'node:fs';
-import {
-  action,
-  BRANCH_NAME,
-  classify,
-  ConfigurationError,
-  field,
-  formatNumber,
-  GATE_LIST,
-  IMAGE_REPOSITORY,
-  parseGateList,
-  readInputs,
-  table,
-  type GitHubEvent,
-  type InputReader,
-  type Plan,
-  type PlanOptions,
-} from '@agent-loop/shared';
+import { action, ConfigurationError } from '@agent-loop/shared/action';
+import { field, readInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { BRANCH_NAME, classify, formatNumber, GATE_LIST, IMAGE_REPOSITORY, parseGateList, type GitHubEvent, type Plan, type PlanOptions } from '@agent-loop/shared/pipeline';
+import { table } from '@agent-loop/shared/report';
 
 export const Outputs = {
   Kind: 'kind',

@@ -1,38 +1,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  action,
-  announceRollback,
-  buildRuntime,
-  cleanUpRun,
-  deploymentMetricsRecorder,
-  metricsInputs,
-  checkRuntimeInputs,
-  field,
-  githubContext,
-  healthPaths,
-  HOST_PATH,
-  hostInputs,
-  hostsField,
-  phaseSummary,
-  privateKeyField,
-  readInputs,
-  requireInput,
-  resolveHosts,
-  restoredLine,
-  rollback,
-  rollbackKubernetes,
-  runPlaybook,
-  runtimeInputs,
-  sessionFromInputs,
-  systemClock,
-  VERSION,
-  type ExternalRollback,
-  type InputReader,
-  type RollbackStory,
-} from '@agent-loop/shared';
-import { z } from '@agent-loop/shared';
+import { action, systemClock } from '@agent-loop/shared/action';
+import { announceRollback, githubContext, restoredLine, type RollbackStory } from '@agent-loop/shared/github';
+import { cleanUpRun } from '@agent-loop/shared/hosts';
+import { buildRuntime, checkRuntimeInputs, field, healthPaths, HOST_PATH, hostInputs, hostsField, privateKeyField, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, VERSION, type InputReader } from '@agent-loop/shared/inputs';
+import { deploymentMetricsRecorder, metricsInputs, phaseSummary } from '@agent-loop/shared/report';
+import { rollback, rollbackKubernetes, runPlaybook, type ExternalRollback } from '@agent-loop/shared/rollback';
+import { z } from '@agent-loop/shared/inputs';
 
 export const Outputs = {
   RolledBack: 'rolled-back',

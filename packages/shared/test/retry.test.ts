@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Clock } from '../src/clock';
-import { retry } from '../src/retry';
+import type { Clock } from '../src/action/clock';
+import { retry } from '../src/action/retry';
 
 /** A clock whose sleep returns at once and remembers how long it was asked to sleep. */
 function fakeClock(): Clock & { sleeps: number[] } {

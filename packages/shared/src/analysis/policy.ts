@@ -1,6 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigurationError } from '../errors';
+import { ConfigurationError } from '../action/errors';
 
 /**
  * The analysis policy: how long to watch the canary, how often to sample, and which rules decide.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError } from '../../src/errors';
-import { field, readInputs } from '../../src/inputs';
+import { ConfigurationError } from '../../src/action/errors';
+import { field, readInputs } from '../../src/inputs/inputs';
 import { activeRules, DEFAULT_POLICY_YAML, DEFAULT_SPRT, formatPath, parsePolicy, POLICY_FORM, policySchema, type Policy, type Rule } from '../../src/analysis/policy';
 
 function problem(input: unknown): string {

@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/clock';
+import type { Clock } from '../../src/action/clock';
 import { emptyColorSample, latencyBucket, type ColorSample, type Sample } from '../../src/analysis/types';
 
 /** What one color did in one interval, in words a test can read. */

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchedRemote, HostGate, batchCommand, batchMarker, batchRemotes, parseBatchOutput } from '../../src/analysis/sources/batch';
 import { HostSource } from '../../src/analysis/sources/host';
 import { NginxLogSource } from '../../src/analysis/sources/nginx-log';
-import { CombinedSource } from '../../src/monitor';
-import type { Argv } from '../../src/shell';
-import type { ExecResult, Remote, RunOptions } from '../../src/ssh';
+import { CombinedSource } from '../../src/procedures/monitor';
+import type { Argv } from '../../src/hosts/shell';
+import type { ExecResult, Remote, RunOptions } from '../../src/hosts/ssh';
 import { localRemote, tempDir } from '../support/local-remote';
 
 /** A local remote that records each command it was given. */

@@ -8,8 +8,8 @@ import {
   parseHealthOutput,
   parseMeminfo,
 } from '../../src/analysis/sources/host';
-import type { Argv } from '../../src/shell';
-import type { ExecResult, Remote } from '../../src/ssh';
+import type { Argv } from '../../src/hosts/shell';
+import type { ExecResult, Remote } from '../../src/hosts/ssh';
 
 const MEMINFO = `MemTotal:        8000000 kB
 MemFree:          500000 kB

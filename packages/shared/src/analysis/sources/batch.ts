@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { HostError } from '../../errors';
-import { script, toShell, type Argv } from '../../shell';
-import type { ExecResult, Remote, RunOptions } from '../../ssh';
+import { HostError } from '../../action/errors';
+import { script, toShell, type Argv } from '../../hosts/shell';
+import type { ExecResult, Remote, RunOptions } from '../../hosts/ssh';
 
 /**
  * Bounded cost per interval: every source of a sample (the access-log read, the health checks,

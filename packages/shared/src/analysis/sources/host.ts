@@ -1,8 +1,8 @@
-import { ConfigurationError, HostError } from '../../errors';
-import { URL_PATH } from '../../inputs';
-import { script, type Argv } from '../../shell';
-import type { Remote } from '../../ssh';
-import type { Color } from '../../state';
+import { ConfigurationError, HostError } from '../../action/errors';
+import { URL_PATH } from '../../inputs/inputs';
+import { script, type Argv } from '../../hosts/shell';
+import type { Remote } from '../../hosts/ssh';
+import type { Color } from '../../hosts/state';
 import type { ColorSample, MetricSource, Sample, TimeWindow } from '../types';
 
 /**

@@ -1,8 +1,8 @@
-import { HostError } from '../../errors';
-import { nginxName } from '../../router';
-import { script, type Argv } from '../../shell';
-import type { Remote } from '../../ssh';
-import type { Color } from '../../state';
+import { HostError } from '../../action/errors';
+import { nginxName } from '../../traffic/router';
+import { script, type Argv } from '../../hosts/shell';
+import type { Remote } from '../../hosts/ssh';
+import type { Color } from '../../hosts/state';
 import type { LogMark } from './log-mark';
 import { emptyColorSample, latencyBucket, mergeSamples, type ColorSample, type MetricSource, type Sample, type TimeWindow } from '../types';
 

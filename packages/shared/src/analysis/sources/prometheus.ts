@@ -1,6 +1,6 @@
-import { ConfigurationError } from '../../errors';
-import { excerpt, getJson } from '../../http';
-import { COLORS, type Color } from '../../state';
+import { ConfigurationError } from '../../action/errors';
+import { excerpt, getJson } from '../../action/http';
+import { COLORS, type Color } from '../../hosts/state';
 import { LATENCY_BOUNDS_MS, type ColorSample, type LatencyHistogram, type MetricSource, type Sample, type TimeWindow } from '../types';
 
 /**

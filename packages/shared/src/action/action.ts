@@ -1,0 +1,111 @@
+import * as core from '@actions/core';
+import { ConfigurationError, errorMessage } from './errors';
+import type { Logger } from './log';
+import type { RunInfo } from '../hosts/session';
+
+/** What every action's entry point shares: the toolkit logger, run details, cancellation, and error reporting. */
+
+/**
+ * The one function through which text reaches the runner's log. Text from hosts and the network
+ * is data: a line that starts with `::` (or the older `##[`) would be run by the runner as a
+ * workflow command (`::add-mask::`, `::stop-commands::`, `::set-output`), and control characters
+ * (ANSI escapes) would restyle or hide lines. Both are made inert and visible.
+ */
+export function neutralize(text: string): string {
+  return text
+    .replace(/\r\n?/g, '\n')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\0-\x08\x0b-\x1f\x7f\x9b]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`)
+    .split('\n')
+    .map((line) => line.replace(/^(\s*)(::|##\[)/, (_match, space: string, marker: string) => `${space}${marker === '::' ? ':\u200b:' : '#\u200b#['}`))
+    .join('\n');
+}
+
+export const logger: Logger = {
+  info: (message) => core.info(neutralize(message)),
+  warn: (message) => core.warning(neutralize(message)),
+  group: (title, body) => core.group(neutralize(title), body),
+};
+
+export function runInfo(env: NodeJS.ProcessEnv = process.env): RunInfo {
+  const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
+  const runId = env.GITHUB_RUN_ID ?? 'local';
+  const attempt = env.GITHUB_RUN_ATTEMPT ? `-${env.GITHUB_RUN_ATTEMPT}` : '';
+  return {
+    runId: `${runId}${attempt}`,
+    actor: env.GITHUB_ACTOR ?? 'unknown',
+    runUrl: env.GITHUB_REPOSITORY ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${runId}` : '',
+  };
+}
+
+/**
+ * Aborted when the runner cancels the step: it sends SIGINT, then SIGTERM 7.5 s later, then
+ * kills. The phase in progress starts nothing new, puts back traffic it moved, records the run as
+ * cancelled and releases its locks; a hard kill is cleaned up by the post step.
+ */
+export const cancellation = new AbortController();
+
+let handlersInstalled = false;
+function onCancelSignals(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  const handle = (signal: NodeJS.Signals) => {
+    if (!cancellation.signal.aborted) {
+      core.warning(`${signal} received: the run is cancelled; putting back any traffic this run moved and releasing its locks`);
+      cancellation.abort();
+    } else {
+      core.info(`${signal} received again: still cleaning up`);
+    }
+  };
+  process.on('SIGINT', handle);
+  process.on('SIGTERM', handle);
+}
+
+/** State keys between the main step and the post step (`runs.post`). */
+export const State = { IsPost: 'isPost', MainDone: 'mainDone' } as const;
+
+/**
+ * The bundle's entry: the main step, or (when the runner runs `runs.post`, with the state the main
+ * step saved) the post step, which cleans up after a main step that did not finish.
+ */
+export async function entry(main: () => Promise<void>, post?: () => Promise<void>): Promise<void> {
+  if (core.getState(State.IsPost) === 'true') {
+    if (!post || core.getState(State.MainDone) === 'true') return;
+    await runAction(post);
+    return;
+  }
+  core.saveState(State.IsPost, 'true');
+  await main();
+  core.saveState(State.MainDone, 'true');
+  // A cancelled run has put things back and said so; what it abandoned (a wait's timer, a remote
+  // command) must not keep the process alive until the runner kills it.
+  if (cancellation.signal.aborted) process.exit(1);
+}
+
+/**
+ * Runs an action's body; a mistake the user can fix is reported as such, anything else as a bug
+ * or an outage, with its stack in the debug log.
+ */
+export async function runAction(body: () => Promise<void>): Promise<void> {
+  onCancelSignals();
+  try {
+    await body();
+    if (cancellation.signal.aborted) core.setFailed('the run was cancelled; see the log for what was put back');
+  } catch (error) {
+    if (error instanceof ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
+      core.setFailed(neutralize(error.message));
+    } else {
+      if (error instanceof Error && error.stack) core.debug(neutralize(error.stack));
+      core.setFailed(neutralize(errorMessage(error)));
+    }
+  }
+}
+
+export function setOutputs(outputs: Record<string, string | number | null | undefined>): void {
+  for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value === null || value === undefined ? '' : String(value));
+}
+
+export async function writeSummary(markdown: string): Promise<void> {
+  if (!process.env.GITHUB_STEP_SUMMARY) return;
+  await core.summary.addRaw(markdown, true).write();
+}

@@ -1,0 +1,7 @@
+export * as action from './action';
+export * from './errors';
+export * from './log';
+export * from './clock';
+export * from './parallel';
+export * from './retry';
+export * from './http';

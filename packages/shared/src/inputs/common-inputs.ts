@@ -1,0 +1,68 @@
+import { systemClock, type Clock } from '../action/clock';
+import { field, HOST_PATH, NGINX_KEY, requireInput, type HostInputs } from './inputs';
+import type { Logger } from '../action/log';
+import { commandRuntime, composeRuntime, TEMPLATE_PLACEHOLDERS, type Runtime } from '../runtime/runtime';
+import type { RunInfo, SessionSettings } from '../hosts/session';
+
+/** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
+export const runtimeInputs = {
+  runtime: field.choice(['compose', 'command'], 'compose'),
+  'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
+  'start-command': field.template(TEMPLATE_PLACEHOLDERS),
+  'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
+  'health-path': field.string({ form: 'a URL path such as /health', pattern: /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/, default: '/health' }),
+  'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: /^(none|\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)$/, default: '/ready' }),
+  'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
+  'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
+  'split-key': field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
+};
+
+type RuntimeInputs = {
+  runtime: 'compose' | 'command';
+  'compose-file': string;
+  'start-command': string;
+  'stop-command': string;
+  'health-path': string;
+  'ready-path': string;
+  'health-timeout-seconds'?: number;
+  /** The actions that deploy a new image check this much room for it (under Docker's data root with compose). */
+  'min-free-disk-mb'?: number;
+};
+
+export function checkRuntimeInputs(inputs: RuntimeInputs): void {
+  if (inputs.runtime === 'command') {
+    requireInput(inputs['start-command'] !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
+    requireInput(inputs['stop-command'] !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
+  }
+}
+
+export function buildRuntime(inputs: RuntimeInputs): Runtime {
+  return inputs.runtime === 'compose'
+    ? composeRuntime(inputs['compose-file'], { waitTimeoutSeconds: inputs['health-timeout-seconds'], minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0 })
+    : commandRuntime(inputs['start-command'], inputs['stop-command']);
+}
+
+export function healthPaths(inputs: RuntimeInputs): string[] {
+  return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
+}
+
+/** Session settings (connection, lock, parallelism, who acts) from the shared host inputs. */
+export function sessionFromInputs(inputs: HostInputs & { 'split-key': string }, run: RunInfo, log: Logger, clock: Clock = systemClock, signal?: AbortSignal): SessionSettings {
+  return {
+    app: inputs.app,
+    splitKey: inputs['split-key'],
+    connect: {
+      privateKey: inputs['ssh-private-key'],
+      knownHosts: inputs['ssh-known-hosts'],
+      insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
+      connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
+    },
+    lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'] },
+    maxParallel: inputs['max-parallel'],
+    run,
+    clock,
+    log,
+    repairState: inputs['repair-state'],
+    ...(signal ? { signal } : {}),
+  };
+}

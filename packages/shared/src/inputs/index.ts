@@ -1,0 +1,3 @@
+export * from './inputs';
+export * from './common-inputs';
+export { z } from 'zod';

@@ -1,0 +1,348 @@
+import * as core from '@actions/core';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigurationError } from '../action/errors';
+import { parseTarget, printable, type SshTarget } from '../hosts/hosts';
+import { parseKnownHosts } from '../hosts/knownhosts';
+import { quotedPlaceholders, splitWords, templatePlaceholders } from '../hosts/shell';
+
+/**
+ * Input reading and validation. Every input is read once, as the raw string the runner gives,
+ * and validated by a zod schema into one typed object before anything touches a host.
+ * An error names the input and the form expected.
+ */
+
+/** How an input is read: `INPUT_<NAME>` with the name upper-cased and hyphens kept. */
+export type InputReader = (name: string) => string;
+export const readFromRunner: InputReader = (name) => core.getInput(name);
+
+type Field<T> = z.ZodType<T, string>;
+
+/** Reads and validates every field; reports all bad inputs at once. */
+export function readInputs<S extends Record<string, Field<unknown>>>(
+  fields: S,
+  read: InputReader = readFromRunner,
+): { [K in keyof S]: z.output<S[K]> } {
+  const result: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, schema] of Object.entries(fields)) {
+    const parsed = schema.safeParse(read(name).trim());
+    if (parsed.success) result[name] = parsed.data;
+    else problems.push(`Input '${name}': ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+  }
+  if (problems.length > 0) throw new ConfigurationError(problems.join('\n'));
+  return result as { [K in keyof S]: z.output<S[K]> };
+}
+
+/** Checks that hold between inputs; call after readInputs. */
+export function requireInput(condition: boolean, name: string, message: string): void {
+  if (!condition) throw new ConfigurationError(`Input '${name}': ${message}`);
+}
+
+function fail(ctx: z.RefinementCtx<string>, message: string): never {
+  ctx.addIssue({ code: 'custom', message });
+  return z.NEVER as never;
+}
+
+const MAX_INPUT = 64 * 1024;
+
+function text<T>(check: (value: string, ctx: z.RefinementCtx<string>) => T) {
+  return z.string().transform((value, ctx): T => {
+    if (value.length > MAX_INPUT) return fail(ctx, `is ${value.length} characters long; at most ${MAX_INPUT} are accepted`);
+    return check(value, ctx);
+  });
+}
+
+export const field = {
+  /** A string matching `pattern`; `form` says what is expected in words. */
+  string(options: { form: string; pattern: RegExp; required?: boolean; default?: string; max?: number }) {
+    return text((raw, ctx) => {
+      const value = raw === '' ? (options.default ?? '') : raw;
+      if (value === '') return options.required ? fail(ctx, `is required: ${options.form}`) : '';
+      if (value.length > (options.max ?? 256)) return fail(ctx, `is too long (${value.length} characters, at most ${options.max ?? 256}): ${options.form}`);
+      if (!options.pattern.test(value)) return fail(ctx, `expected ${options.form}, got '${printable(value)}'`);
+      return value;
+    });
+  },
+
+  integer(options: { min: number; max: number; default: number; unit?: string }) {
+    return text((raw, ctx) => {
+      if (raw === '') return options.default;
+      if (!/^\d+$/.test(raw)) return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got '${printable(raw)}'`);
+      const value = Number(raw);
+      if (value < options.min || value > options.max) return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got ${raw}`);
+      return value;
+    });
+  },
+
+  /** A decimal number such as 0.01 or 2.5 (no exponent, no sign), from min to max. */
+  decimal(options: { min: number; max: number; default: number; unit?: string }) {
+    return text((raw, ctx) => {
+      if (raw === '') return options.default;
+      const expected = `expected a number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, such as ${options.default}`;
+      if (!/^\d{1,15}(\.\d{1,15})?$|^\.\d{1,15}$/.test(raw)) return fail(ctx, `${expected}, got '${printable(raw)}'`);
+      const value = Number(raw);
+      if (value < options.min || value > options.max) return fail(ctx, `${expected}, got ${raw}`);
+      return value;
+    });
+  },
+
+  port(defaultPort: number) {
+    return field.integer({ min: 1, max: 65535, default: defaultPort, unit: 'a TCP port' });
+  },
+
+  boolean(defaultValue: boolean) {
+    return text((raw, ctx) => {
+      if (raw === '') return defaultValue;
+      if (/^(true|yes|on)$/i.test(raw)) return true;
+      if (/^(false|no|off)$/i.test(raw)) return false;
+      return fail(ctx, `expected true or false, got '${printable(raw)}'`);
+    });
+  },
+
+  choice<const T extends readonly [string, ...string[]]>(choices: T, defaultValue: T[number]) {
+    return text((raw, ctx) => {
+      const value = raw === '' ? defaultValue : raw;
+      if (!(choices as readonly string[]).includes(value)) return fail(ctx, `expected one of ${choices.join(', ')}, got '${printable(value)}'`);
+      return value as T[number];
+    });
+  },
+
+  /** A secret: masked as soon as it is read, never echoed in an error. */
+  secret(options: { form: string; required?: boolean; check?: (value: string) => string | undefined }) {
+    return text((raw, ctx) => {
+      if (raw === '') return options.required ? fail(ctx, `is required: ${options.form}`) : '';
+      mask(raw);
+      const problem = options.check?.(raw);
+      return problem ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`) : raw;
+    });
+  },
+
+  /** A command template with `{placeholder}`s among `allowed`. */
+  template(allowed: readonly string[]) {
+    return text((raw, ctx) => {
+      if (raw === '') return '';
+      if (raw.includes('\0')) return fail(ctx, 'contains a NUL byte');
+      const unknown = templatePlaceholders(raw).filter((name) => !allowed.includes(name));
+      if (unknown.length > 0) return fail(ctx, `unknown placeholder {${unknown[0]}}; expected only ${allowed.map((name) => `{${name}}`).join(' ')}`);
+      const quoted = quotedPlaceholders(raw);
+      if (quoted.length > 0) return fail(ctx, `the placeholder {${quoted[0]}} stands inside quotes or after a backslash; write it bare: every value is quoted for you`);
+      return raw;
+    });
+  },
+
+  /** A YAML (or JSON) document whose value must satisfy `schema`. */
+  yaml<T>(schema: z.ZodType<T>, options: { form: string; default: string }) {
+    return text((raw, ctx) => {
+      let document: unknown;
+      try {
+        document = parseYaml(raw === '' ? options.default : raw);
+      } catch (error) {
+        return fail(ctx, `is not valid YAML (${(error as Error).message.split('\n')[0]}); expected ${options.form}`);
+      }
+      const parsed = schema.safeParse(document);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+        return fail(ctx, `${issue?.message ?? 'is invalid'}${where}; expected ${options.form}`);
+      }
+      return parsed.data;
+    });
+  },
+};
+
+/** Registers a secret with the runner so it is masked in every log line. */
+export function mask(secret: string): void {
+  if (secret === '') return;
+  core.setSecret(secret);
+  for (const line of secret.split(/\r?\n/)) if (line.trim().length >= 4) core.setSecret(line.trim());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values that several actions share: same names, same forms, defined once.
+
+export const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+export const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+/** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
+export const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+export const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
+/** A path on the host: absolute, or relative to the SSH user's home; no `..` segments. */
+export const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
+/** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
+export const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
+
+const privateKeyCheck = (value: string): string | undefined =>
+  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value) ? undefined : 'is not a PEM or OpenSSH private key';
+
+const webhookCheck = (value: string): string | undefined => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'is not a URL';
+  }
+  const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) return 'must be an https:// URL';
+  return undefined;
+};
+
+/** Settings that may differ per host: given as inputs, overridable per host in the `hosts` list. */
+export interface HostSettings {
+  bluePort: number;
+  greenPort: number;
+  nginxStatusPort: number;
+  stateDir: string;
+  nginxConfDir: string;
+  nginxCommand: string[];
+  /** The app's nginx access log in the agent_loop format (read by the canary monitor). */
+  accessLog: string;
+}
+
+export interface HostSpec extends HostSettings {
+  target: SshTarget;
+}
+
+const hostOverride = z
+  .object({
+    host: z.string(),
+    'blue-port': z.number().int().min(1).max(65535).optional(),
+    'green-port': z.number().int().min(1).max(65535).optional(),
+    'nginx-status-port': z.number().int().min(1).max(65535).optional(),
+    'state-dir': z.string().regex(HOST_PATH, 'expected a path without ..').optional(),
+    'nginx-conf-dir': z.string().regex(HOST_PATH, 'expected a path without ..').optional(),
+    'nginx-command': z.string().optional(),
+    'access-log': z.string().regex(HOST_PATH, 'expected a path without ..').optional(),
+  })
+  .strict();
+
+type HostItem = string | z.infer<typeof hostOverride>;
+
+const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log}';
+
+function parseNginxCommand(line: string): string[] {
+  const words = splitWords(line);
+  if (words.length === 0 || words.length > 16) throw new ConfigurationError('expected a command line such as "nginx" or "sudo nginx"');
+  for (const word of words) {
+    if (!/^[A-Za-z0-9._/=:+@-]+$/.test(word)) throw new ConfigurationError(`contains the word '${printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
+  }
+  return words;
+}
+
+export function privateKeyField(required: boolean) {
+  return field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
+}
+
+/** The hosts input, resolved into one settings object per host. */
+export function hostsField(options: { required: boolean } = { required: true }) {
+  return text((raw, ctx): Array<{ target: SshTarget; overrides: Partial<HostSettings> }> => {
+    if (raw === '') return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
+    let items: HostItem[];
+    if (raw.startsWith('-') || raw.startsWith('[')) {
+      let document: unknown;
+      try {
+        document = parseYaml(raw);
+      } catch (error) {
+        return fail(ctx, `is not valid YAML (${(error as Error).message.split('\n')[0]}); expected ${HOSTS_FORM}`);
+      }
+      const parsed = z.array(z.union([z.string(), hostOverride])).min(1).max(500).safeParse(document);
+      if (!parsed.success) {
+        const issue = parsed.error.issues.find((candidate) => candidate.path.length > 1) ?? parsed.error.issues[0];
+        const where = issue && issue.path.length > 0 ? `item ${Number(issue.path[0]) + 1}${issue.path.length > 1 ? ` field '${issue.path.slice(1).join('.')}'` : ''}: ` : '';
+        return fail(ctx, `${where}${issue?.message ?? 'invalid'}; expected ${HOSTS_FORM}`);
+      }
+      items = parsed.data;
+    } else {
+      items = raw.split(/[\s,]+/).filter(Boolean);
+    }
+    if (items.length > 500) return fail(ctx, 'lists more than 500 hosts');
+    const seen = new Set<string>();
+    const hosts: Array<{ target: SshTarget; overrides: Partial<HostSettings> }> = [];
+    for (const item of items) {
+      const override = typeof item === 'string' ? { host: item } : item;
+      try {
+        const target = parseTarget(override.host);
+        if (seen.has(target.label)) return fail(ctx, `lists ${target.label} twice`);
+        seen.add(target.label);
+        hosts.push({
+          target,
+          overrides: {
+            bluePort: override['blue-port'],
+            greenPort: override['green-port'],
+            nginxStatusPort: override['nginx-status-port'],
+            stateDir: override['state-dir'],
+            nginxConfDir: override['nginx-conf-dir'],
+            nginxCommand: override['nginx-command'] === undefined ? undefined : parseNginxCommand(override['nginx-command']),
+            accessLog: override['access-log'],
+          },
+        });
+      } catch (error) {
+        return fail(ctx, (error as Error).message);
+      }
+    }
+    return hosts;
+  });
+}
+
+/** The connection and host inputs that every action working on hosts takes. */
+export const hostInputs = {
+  hosts: hostsField(),
+  'ssh-private-key': privateKeyField(true),
+  'ssh-known-hosts': text((raw, ctx) => {
+    try {
+      parseKnownHosts(raw);
+      return raw;
+    } catch (error) {
+      return fail(ctx, (error as Error).message);
+    }
+  }),
+  'insecure-skip-host-key-check': field.boolean(false),
+  'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
+  app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
+  'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
+  'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
+  'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
+  'nginx-command': text((raw, ctx) => {
+    try {
+      return parseNginxCommand(raw === '' ? 'nginx' : raw);
+    } catch (error) {
+      return fail(ctx, (error as Error).message);
+    }
+  }),
+  'nginx-status-port': field.port(8099),
+  'blue-port': field.port(8001),
+  'green-port': field.port(8002),
+  'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
+  'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
+  'break-stale-lock': field.boolean(true),
+  'repair-state': field.boolean(false),
+  'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
+  environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
+};
+
+export type HostInputs = { [K in keyof typeof hostInputs]: z.output<(typeof hostInputs)[K]> };
+
+/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
+export const DEFAULT_ACCESS_LOG = '/var/log/nginx/access.log';
+
+export function resolveHosts(inputs: HostInputs & { 'access-log'?: string }): HostSpec[] {
+  requireInput(
+    inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '',
+    'ssh-known-hosts',
+    'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`',
+  );
+  return inputs.hosts.map(({ target, overrides }) => {
+    const spec: HostSpec = {
+      target,
+      bluePort: overrides.bluePort ?? inputs['blue-port'],
+      greenPort: overrides.greenPort ?? inputs['green-port'],
+      nginxStatusPort: overrides.nginxStatusPort ?? inputs['nginx-status-port'],
+      stateDir: overrides.stateDir ?? inputs['state-dir'],
+      nginxConfDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
+      nginxCommand: overrides.nginxCommand ?? inputs['nginx-command'],
+      accessLog: overrides.accessLog ?? (inputs['access-log'] || DEFAULT_ACCESS_LOG),
+    };
+    const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
+    requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
+    return spec;
+  });
+}

@@ -1,0 +1,350 @@
+import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
+import { z } from 'zod';
+import { ConfigurationError } from '../action/errors';
+import { table } from '../report/summary';
+
+/**
+ * A/B validation of a model: a candidate's metrics report against the current model's, one rule
+ * per metric. Pure, except `readMetricsFile`, the one place that reads a report from the workspace.
+ *
+ * A rule bounds how much the candidate may regress (absolute or in percent of the baseline, in the
+ * metric's direction) and where it must lie (min, max). Reports are JSON objects, flat or nested;
+ * a metric is named by a dotted path (`eval.accuracy`).
+ */
+
+export const DIRECTIONS = ['higher-is-better', 'lower-is-better'] as const;
+export type Direction = (typeof DIRECTIONS)[number];
+
+export interface MetricRule {
+  /** Dotted path into the report, e.g. `eval.accuracy`; a key that itself contains dots is found too. */
+  metric: string;
+  /** Needed with the regression limits: which way is worse. */
+  direction: Direction | null;
+  /** Largest regression allowed, in the metric's unit. */
+  maxRegression: number | null;
+  /** Largest regression allowed, in percent of the baseline's magnitude. */
+  maxRegressionPercent: number | null;
+  /** The candidate must be at least this. */
+  min: number | null;
+  /** The candidate must be at most this. */
+  max: number | null;
+}
+
+/** `pass`; `fail` (a limit is exceeded, or a value is not a number); `missing` (a report lacks the metric: a failure); `skipped` (lacks it, and fail-on-missing is false). */
+export type MetricVerdict = 'pass' | 'fail' | 'missing' | 'skipped';
+
+export interface MetricComparison {
+  metric: string;
+  baseline: number | null;
+  candidate: number | null;
+  /** candidate − baseline. */
+  delta: number | null;
+  /** delta in percent of |baseline|; null when the baseline is 0 or missing. */
+  deltaPercent: number | null;
+  /** The rule in words. */
+  rule: string;
+  verdict: MetricVerdict;
+  /** Why it failed, was skipped, or passed with a caveat; '' for a plain pass. */
+  detail: string;
+}
+
+export interface ComparisonResult {
+  passed: boolean;
+  metrics: MetricComparison[];
+  /** The metrics whose verdict is fail or missing. */
+  failing: MetricComparison[];
+}
+
+// ------------------------------------------------------------------------------------ rules
+
+export const RULES_FORM = 'a YAML list of rules {metric, direction: higher-is-better|lower-is-better, max-regression, max-regression-percent, min, max}';
+const RULE_KEYS = ['metric', 'direction', 'max-regression', 'max-regression-percent', 'min', 'max'] as const;
+/** Dot-separated segments of letters, digits and _ : @ / + -. */
+export const METRIC_PATH = /^[A-Za-z0-9_:@/+-]+(?:\.[A-Za-z0-9_:@/+-]+)*$/;
+
+function show(value: unknown): string {
+  if (value === undefined || value === null) return 'nothing';
+  if (typeof value === 'string') return `'${value.length > 60 ? `${value.slice(0, 60)}…` : value}'`;
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return String(value);
+}
+
+function ruleFrom(item: unknown, where: string, problems: string[]): MetricRule | null {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+    problems.push(`${where}: expected a mapping {metric, direction, …}, got ${show(item)}`);
+    return null;
+  }
+  const fields = item as Record<string, unknown>;
+  const unknown = Object.keys(fields).filter((key) => !(RULE_KEYS as readonly string[]).includes(key));
+  if (unknown.length > 0) problems.push(`${where}: unknown key ${unknown.map((key) => `'${key}'`).join(', ')}; expected ${RULE_KEYS.join(', ')}`);
+  const { metric, direction } = fields;
+  if (typeof metric !== 'string' || metric.length > 200 || !METRIC_PATH.test(metric)) {
+    problems.push(`${where}.metric: expected a metric name or dotted path such as eval.accuracy, got ${show(metric)}`);
+  }
+  if (direction !== undefined && !(DIRECTIONS as readonly unknown[]).includes(direction)) {
+    problems.push(`${where}.direction: expected ${DIRECTIONS.join(' or ')}, got ${show(direction)}`);
+  }
+  const number = (key: string, atLeastZero: boolean): number | null => {
+    const value = fields[key];
+    if (value === undefined || value === null) return null;
+    if (typeof value !== 'number' || !Number.isFinite(value) || (atLeastZero && value < 0)) {
+      problems.push(`${where}.${key}: expected ${atLeastZero ? 'a number of at least 0' : 'a number'}, got ${show(value)}`);
+      return null;
+    }
+    return value;
+  };
+  const rule: MetricRule = {
+    metric: typeof metric === 'string' ? metric : '',
+    direction: (DIRECTIONS as readonly unknown[]).includes(direction) ? (direction as Direction) : null,
+    maxRegression: number('max-regression', true),
+    maxRegressionPercent: number('max-regression-percent', true),
+    min: number('min', false),
+    max: number('max', false),
+  };
+  const regression = fields['max-regression'] !== undefined || fields['max-regression-percent'] !== undefined;
+  if (regression && direction === undefined) problems.push(`${where}.direction: required with max-regression or max-regression-percent; expected ${DIRECTIONS.join(' or ')}`);
+  if (!regression && fields.min === undefined && fields.max === undefined) problems.push(`${where}: give at least one of max-regression, max-regression-percent, min, max`);
+  if (rule.min !== null && rule.max !== null && rule.min > rule.max) problems.push(`${where}: min (${rule.min}) is above max (${rule.max})`);
+  return rule;
+}
+
+/** Checks a parsed YAML document; every problem is listed, with where it is (`rules[1].direction: …`). */
+export function resolveMetricRules(document: unknown): { rules: MetricRule[]; problems: string[] } {
+  if (document === undefined || document === null) return { rules: [], problems: ['expected at least one rule, got nothing'] };
+  if (!Array.isArray(document)) return { rules: [], problems: [`expected a list of rules, got ${show(document)}`] };
+  if (document.length === 0) return { rules: [], problems: ['expected at least one rule, got an empty list'] };
+  if (document.length > 200) return { rules: [], problems: [`at most 200 rules, got ${document.length}`] };
+  const problems: string[] = [];
+  const rules: MetricRule[] = [];
+  const seen = new Map<string, number>();
+  document.forEach((item, index) => {
+    const rule = ruleFrom(item, `rules[${index}]`, problems);
+    if (!rule) return;
+    const twice = seen.get(rule.metric);
+    if (twice !== undefined && rule.metric !== '') problems.push(`rules[${index}].metric: '${rule.metric}' already has a rule (rules[${twice}])`);
+    seen.set(rule.metric, index);
+    rules.push(rule);
+  });
+  return { rules, problems };
+}
+
+/** For `field.yaml(metricRulesSchema, { form: RULES_FORM, default: '' })`. */
+export const metricRulesSchema: z.ZodType<MetricRule[], unknown> = z.unknown().transform((document, ctx): MetricRule[] => {
+  const { rules, problems } = resolveMetricRules(document);
+  if (problems.length === 0) return rules;
+  ctx.addIssue({ code: 'custom', message: problems.join('; ') });
+  return z.NEVER;
+});
+
+// ------------------------------------------------------------------------------------ reports
+
+/**
+ * Parses a metrics report. Python's `json.dump` writes bare NaN and Infinity, which JSON does not
+ * allow: those tokens (outside strings) are read as the strings "NaN", "Infinity", "-Infinity",
+ * so the metric is reported as not a number instead of the whole file being refused.
+ */
+export function parseMetricsJson(source: string): unknown {
+  try {
+    return JSON.parse(source);
+  } catch (error) {
+    const rewritten = quoteNonFinite(source);
+    if (rewritten === source) throw error;
+    try {
+      return JSON.parse(rewritten);
+    } catch {
+      throw error;
+    }
+  }
+}
+
+function quoteNonFinite(source: string): string {
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < source.length; i++) {
+    const char = source[i] as string;
+    if (inString) {
+      out += char;
+      if (char === '\\') out += source[++i] ?? '';
+      else if (char === '"') inString = false;
+      continue;
+    }
+    if (char === '"') {
+      inString = true;
+      out += char;
+      continue;
+    }
+    const token = ['-Infinity', 'Infinity', 'NaN'].find((word) => source.startsWith(word, i) && !/[A-Za-z0-9_]/.test(source[i + word.length] ?? ''));
+    if (token && !/[A-Za-z0-9_]/.test(source[i - 1] ?? '')) {
+      out += `"${token}"`;
+      i += token.length - 1;
+      continue;
+    }
+    out += char;
+  }
+  return out;
+}
+
+type Lookup = { kind: 'number'; value: number } | { kind: 'missing' } | { kind: 'invalid'; what: string };
+
+/** The value at a dotted path. An exact key wins over a nested path, so `{"eval.accuracy": 0.9}` and `{"eval": {"accuracy": 0.9}}` both work. Own keys only. */
+export function lookupMetric(report: unknown, path: string): Lookup {
+  const found = find(report, path);
+  if (found === undefined) return { kind: 'missing' };
+  if (typeof found === 'number' && Number.isFinite(found)) return { kind: 'number', value: found };
+  if (found === 'NaN' || found === 'Infinity' || found === '-Infinity') return { kind: 'invalid', what: found };
+  return { kind: 'invalid', what: found === null ? 'null' : show(found) };
+}
+
+function find(value: unknown, path: string): unknown {
+  if (value === null || typeof value !== 'object') return undefined;
+  const record = value as Record<string, unknown>;
+  if (Object.hasOwn(record, path)) return record[path];
+  for (let dot = path.indexOf('.'); dot > 0; dot = path.indexOf('.', dot + 1)) {
+    const head = path.slice(0, dot);
+    if (!Object.hasOwn(record, head)) continue;
+    const inner = find(record[head], path.slice(dot + 1));
+    if (inner !== undefined) return inner;
+  }
+  return undefined;
+}
+
+// ------------------------------------------------------------------------------------ comparison
+
+/** Float noise (0.93 − 0.91 = 0.020000000000000018) must not decide a verdict at a limit. */
+const round = (value: number): number => Number(value.toPrecision(12));
+
+export function formatNumber(value: number | null, options: { sign?: boolean; suffix?: string } = {}): string {
+  if (value === null) return '—';
+  const digits = Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
+  return `${options.sign && value > 0 ? '+' : ''}${digits}${options.suffix ?? ''}`;
+}
+
+export function describeRule(rule: MetricRule): string {
+  const worse = rule.direction === 'lower-is-better' ? 'rise' : 'drop';
+  const parts: string[] = [];
+  if (rule.maxRegression !== null) parts.push(`${worse} ≤ ${formatNumber(rule.maxRegression)}`);
+  if (rule.maxRegressionPercent !== null) parts.push(`${worse} ≤ ${formatNumber(rule.maxRegressionPercent)}%`);
+  if (rule.min !== null) parts.push(`≥ ${formatNumber(rule.min)}`);
+  if (rule.max !== null) parts.push(`≤ ${formatNumber(rule.max)}`);
+  const direction = rule.direction === null ? '' : `${rule.direction.replaceAll('-', ' ')}: `;
+  return `${direction}${parts.join(', ')}`;
+}
+
+function compareOne(rule: MetricRule, candidateReport: unknown, baselineReport: unknown, failOnMissing: boolean): MetricComparison {
+  const candidate = lookupMetric(candidateReport, rule.metric);
+  const baseline = lookupMetric(baselineReport, rule.metric);
+  const result: MetricComparison = {
+    metric: rule.metric,
+    baseline: baseline.kind === 'number' ? baseline.value : null,
+    candidate: candidate.kind === 'number' ? candidate.value : null,
+    delta: null,
+    deltaPercent: null,
+    rule: describeRule(rule),
+    verdict: 'pass',
+    detail: '',
+  };
+  const verdict = (value: MetricVerdict, reasons: string[]): MetricComparison => ({ ...result, verdict: value, detail: reasons.join('; ') });
+
+  // A value that is there but not a number means the evaluation broke: always a failure.
+  const broken = [
+    ...(candidate.kind === 'invalid' ? [`candidate is ${candidate.what}, not a number`] : []),
+    ...(baseline.kind === 'invalid' ? [`baseline is ${baseline.what}, not a number`] : []),
+  ];
+  if (broken.length > 0) return verdict('fail', broken);
+  if (candidate.kind !== 'number') {
+    const where = baseline.kind === 'missing' ? 'in neither report' : 'not in the candidate report';
+    return verdict(failOnMissing ? 'missing' : 'skipped', [where]);
+  }
+
+  const reasons: string[] = [];
+  if (rule.min !== null && candidate.value < rule.min) reasons.push(`${formatNumber(candidate.value)} is below min ${formatNumber(rule.min)}`);
+  if (rule.max !== null && candidate.value > rule.max) reasons.push(`${formatNumber(candidate.value)} is above max ${formatNumber(rule.max)}`);
+  if (baseline.kind !== 'number') {
+    if (failOnMissing) return verdict('missing', ['not in the baseline report', ...reasons]);
+    if (reasons.length > 0) return verdict('fail', reasons);
+    const bounded = rule.min !== null || rule.max !== null;
+    return verdict(bounded ? 'pass' : 'skipped', [bounded ? 'no baseline: only min and max checked' : 'not in the baseline report']);
+  }
+
+  const delta = round(candidate.value - baseline.value);
+  result.delta = delta;
+  result.deltaPercent = baseline.value === 0 ? null : round((delta / Math.abs(baseline.value)) * 100);
+  const worse = rule.direction === 'lower-is-better' ? 'rise' : 'drop';
+  const regression = rule.direction === 'lower-is-better' ? delta : -delta;
+  if (rule.maxRegression !== null && regression > rule.maxRegression) {
+    reasons.push(`${worse} of ${formatNumber(regression)} exceeds max-regression ${formatNumber(rule.maxRegression)}`);
+  }
+  if (rule.maxRegressionPercent !== null && regression > 0) {
+    if (baseline.value !== 0) {
+      const percent = round((regression / Math.abs(baseline.value)) * 100);
+      if (percent > rule.maxRegressionPercent) reasons.push(`${worse} of ${formatNumber(percent)}% exceeds max-regression-percent ${formatNumber(rule.maxRegressionPercent)}%`);
+    } else if (rule.maxRegression === null) {
+      // No percentage of 0 exists; without an absolute limit, any regression from 0 is too much.
+      reasons.push(`baseline is 0, so any ${worse} exceeds max-regression-percent (add max-regression for an absolute limit)`);
+    }
+  }
+  return verdict(reasons.length > 0 ? 'fail' : 'pass', reasons);
+}
+
+/** Compares the candidate report with the baseline, one rule per metric, in the rules' order. */
+export function compareMetrics(candidate: unknown, baseline: unknown, rules: readonly MetricRule[], options: { failOnMissing: boolean }): ComparisonResult {
+  const metrics = rules.map((rule) => compareOne(rule, candidate, baseline, options.failOnMissing));
+  const failing = metrics.filter((metric) => metric.verdict === 'fail' || metric.verdict === 'missing');
+  return { passed: failing.length === 0, metrics, failing };
+}
+
+const VERDICT_CELL: Record<MetricVerdict, string> = { pass: '✅ pass', fail: '❌ fail', missing: '❌ missing', skipped: '⏭️ skipped' };
+
+/** Step summary: one table row per metric (pure). */
+export function comparisonSummary(result: ComparisonResult): string {
+  const title = result.passed ? '### ✅ Candidate model passes the A/B comparison' : `### ❌ Candidate model fails on ${result.failing.map((metric) => metric.metric).join(', ')}`;
+  const rows = result.metrics.map((metric) => [
+    metric.metric,
+    formatNumber(metric.baseline),
+    formatNumber(metric.candidate),
+    formatNumber(metric.delta, { sign: true }),
+    formatNumber(metric.deltaPercent, { sign: true, suffix: '%' }),
+    metric.rule,
+    `${VERDICT_CELL[metric.verdict]}${metric.detail ? `: ${metric.detail}` : ''}`,
+  ]);
+  return [title, '', table(['metric', 'baseline', 'candidate', 'Δ', 'Δ%', 'rule', 'verdict'], rows), ''].join('\n');
+}
+
+/** The message a failed step ends with: the failing metrics, each with why. */
+export function failureMessage(result: ComparisonResult): string {
+  return `Candidate model fails on ${result.failing.length} metric(s): ${result.failing.map((metric) => `${metric.metric} (${metric.detail})`).join('; ')}`;
+}
+
+// ------------------------------------------------------------------------------------ reading
+
+/** A path relative to the workspace, without `..` segments. */
+export const WORKSPACE_PATH = /^(?![/~])(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
+const MAX_REPORT_BYTES = 10 * 1024 * 1024;
+
+/** Reads a metrics report (a JSON object) from the workspace; a link that leads outside it is refused. Errors name the input. */
+export function readMetricsFile(workspace: string, path: string, input: string): Record<string, unknown> {
+  const fail = (message: string): never => {
+    throw new ConfigurationError(`Input '${input}': ${message}`);
+  };
+  let real: string;
+  try {
+    real = realpathSync(join(workspace, path));
+  } catch {
+    return fail(`no file at ${path} in the workspace; expected the path of a JSON metrics report relative to the workspace`);
+  }
+  const inside = relative(realpathSync(workspace), real);
+  if (inside === '' || inside === '..' || inside.startsWith('../') || isAbsolute(inside)) return fail(`${path} leads outside the workspace; expected a file in the workspace`);
+  const stat = statSync(real);
+  if (!stat.isFile()) return fail(`${path} is not a file; expected a JSON metrics report`);
+  if (stat.size > MAX_REPORT_BYTES) return fail(`${path} is ${stat.size} bytes; at most ${MAX_REPORT_BYTES} are read`);
+  let document: unknown;
+  try {
+    document = parseMetricsJson(readFileSync(real, 'utf8'));
+  } catch (error) {
+    return fail(`${path} is not valid JSON (${(error as Error).message.split('\n')[0]}); expected a JSON object of metrics`);
+  }
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) return fail(`${path} holds ${show(document)}; expected a JSON object of metrics such as {"accuracy": 0.93}`);
+  return document as Record<string, unknown>;
+}

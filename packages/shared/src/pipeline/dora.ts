@@ -1,0 +1,319 @@
+import { githubGet, githubGetAll, type GitHubContext } from '../github/github';
+import { mapLimit } from '../action/parallel';
+import { table } from '../report/summary';
+
+/**
+ * The four DORA figures from an environment's GitHub deployment history, against the deployment
+ * procedure's targets. `computeDora` is pure (time comes in as `now`); `listDeployments` fetches.
+ *
+ * Definitions:
+ * - A deployment's **outcome** is its latest status: `success`, or `failure`/`error` (failed);
+ *   any other (`in_progress`, `queued`, `pending`, none yet) means no outcome yet, and such a
+ *   deployment is left out of every figure. `inactive` is skipped when finding the latest status:
+ *   GitHub writes it on a successful deployment once a newer one succeeds, which says nothing
+ *   about how that deployment went.
+ * - A deployment whose payload has `rollback: true` is a **recovery**, not a change: it counts only
+ *   as the end of a failure (MTTR), never in frequency, lead time or change failure rate.
+ * - The **window** is the `days` before `now`; a deployment belongs to it by its creation time
+ *   (both ends included).
+ * - **Deployment frequency** = successful deployments in the window per 7 days
+ *   (successful / (days / 7)). With no deployment of any outcome in the window there is no data,
+ *   not a frequency of 0 (the environment may simply not be recorded).
+ * - **Lead time for changes** = median over successful deployments of (first `success` status −
+ *   commit time). The commit time is the payload's `commitTime` when present, else the commit's
+ *   committer date. Deployments whose commit time is unknown or later than the success are left out.
+ * - **Change failure rate** = failed / (failed + successful) deployments in the window.
+ * - **Mean time to recovery** = mean over failed deployments of (recovery − failure time). The
+ *   recovery is the earliest first-`success` of another deployment (a fix or a rollback) created
+ *   after the failed one, later than the failure time. The failure time is when the failed
+ *   deployment was created if it never succeeded (the canary serves users from then on, and the
+ *   rollback action writes the `failure` status only after traffic is back, so that status would
+ *   make every recovery look instant); if it had succeeded, the failure is first known at its
+ *   `failure` status. Failures without a recovery yet are counted as open, not averaged.
+ * - Every figure says how many samples it stands on; with none its value is null ("not enough
+ *   data"), never 0, and whether it meets its target is unknown (null).
+ */
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export interface DoraTarget {
+  comparison: 'above' | 'below';
+  value: number;
+}
+
+/** The deployment procedure's targets. */
+export const DORA_TARGETS = {
+  deploymentFrequency: { comparison: 'above', value: 10 },
+  leadTime: { comparison: 'below', value: 2 },
+  mttr: { comparison: 'below', value: 15 },
+  changeFailureRate: { comparison: 'below', value: 0.05 },
+} as const satisfies Record<string, DoraTarget>;
+
+export interface DeploymentStatusEntry {
+  /** GitHub's state: success, failure, error, inactive, in_progress, queued, pending. */
+  state: string;
+  /** ms since the epoch */
+  at: number;
+  /** GitHub's status id: orders statuses written in the same millisecond. */
+  id?: number;
+}
+
+export interface DeploymentHistoryEntry {
+  id: number;
+  sha: string;
+  ref: string;
+  environment: string;
+  /** When the deployment was created (ms since the epoch). */
+  createdAt: number;
+  /** payload.rollback === true: a recovery, not a change. */
+  rollback: boolean;
+  /** When the deployed commit was made (ms), for lead time; null when unknown. */
+  commitTime: number | null;
+  statuses: DeploymentStatusEntry[];
+}
+
+export type DeploymentOutcome = 'success' | 'failure' | 'pending';
+
+export interface DoraFigure {
+  name: string;
+  /** null: not enough data. */
+  value: number | null;
+  unit: 'per week' | 'hours' | 'minutes' | 'ratio';
+  target: DoraTarget;
+  /** null when there is no value to compare. */
+  met: boolean | null;
+  samples: number;
+  /** What the samples are, and why there is no value when there is none. */
+  detail: string;
+}
+
+export interface DoraReport {
+  window: { from: string; to: string; days: number };
+  deployments: { total: number; successful: number; failed: number; pending: number; rollbacks: number; openFailures: number };
+  deploymentFrequency: DoraFigure;
+  leadTime: DoraFigure;
+  mttr: DoraFigure;
+  changeFailureRate: DoraFigure;
+}
+
+const byTime = (a: DeploymentStatusEntry, b: DeploymentStatusEntry): number => a.at - b.at || (a.id ?? 0) - (b.id ?? 0);
+
+/** The outcome from the latest status (`inactive` skipped) and when it was reached (pure). */
+export function deploymentOutcome(entry: DeploymentHistoryEntry): { outcome: DeploymentOutcome; at: number | null } {
+  const latest = entry.statuses.filter((status) => status.state !== 'inactive').sort(byTime).at(-1);
+  if (latest?.state === 'success') return { outcome: 'success', at: latest.at };
+  if (latest?.state === 'failure' || latest?.state === 'error') return { outcome: 'failure', at: latest.at };
+  return { outcome: 'pending', at: null };
+}
+
+/** When the deployment first reached `success`, or null. */
+export function firstSuccessAt(entry: DeploymentHistoryEntry): number | null {
+  const times = entry.statuses.filter((status) => status.state === 'success').map((status) => status.at);
+  return times.length > 0 ? Math.min(...times) : null;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+const mean = (values: number[]): number => values.reduce((sum, value) => sum + value, 0) / values.length;
+
+const round = (value: number, digits: number): number => Number(value.toFixed(digits));
+
+function figure(name: string, unit: DoraFigure['unit'], target: DoraTarget, value: number | null, samples: number, detail: string, digits: number): DoraFigure {
+  const rounded = value === null ? null : round(value, digits);
+  const met = value === null ? null : target.comparison === 'above' ? value > target.value : value < target.value;
+  return { name, value: rounded, unit, target, met, samples, detail };
+}
+
+const plural = (count: number, one: string, many = `${one}s`): string => `${count} ${count === 1 ? one : many}`;
+
+/** The four figures for the `days` before `now` (pure). */
+export function computeDora(deployments: readonly DeploymentHistoryEntry[], options: { now: number; days: number }): DoraReport {
+  const from = options.now - options.days * DAY;
+  const inWindow = deployments.filter((entry) => entry.createdAt >= from && entry.createdAt <= options.now);
+  const changes = inWindow.filter((entry) => !entry.rollback).map((entry) => ({ entry, ...deploymentOutcome(entry), firstSuccess: firstSuccessAt(entry) }));
+  const successful = changes.filter((change) => change.outcome === 'success');
+  const failed = changes.filter((change) => change.outcome === 'failure');
+  const pending = changes.filter((change) => change.outcome === 'pending');
+
+  const frequency = inWindow.length === 0 ? null : successful.length / (options.days / 7);
+  const frequencyDetail = inWindow.length === 0 ? 'not enough data: no deployment in the window' : plural(successful.length, 'successful deployment');
+
+  const leadTimes = successful.flatMap((change) => (change.entry.commitTime !== null && change.firstSuccess !== null && change.firstSuccess >= change.entry.commitTime ? [(change.firstSuccess - change.entry.commitTime) / HOUR] : []));
+  const leadDetail = leadTimes.length > 0 ? `${plural(leadTimes.length, 'successful deployment')} with a known commit time` : successful.length === 0 ? 'not enough data: no successful deployment' : 'not enough data: no successful deployment with a known commit time';
+
+  // Recoveries: the first success of every deployment, changes and rollbacks alike.
+  const successes = deployments.flatMap((entry) => {
+    const at = firstSuccessAt(entry);
+    return at === null ? [] : [{ entry, at }];
+  });
+  const recoveries: number[] = [];
+  let openFailures = 0;
+  for (const failure of failed) {
+    const failedAt = failure.firstSuccess !== null && failure.at !== null ? failure.at : failure.entry.createdAt;
+    const recoveredAt = successes
+      .filter(({ entry, at }) => entry.id !== failure.entry.id && (entry.createdAt > failure.entry.createdAt || (entry.createdAt === failure.entry.createdAt && entry.id > failure.entry.id)) && at > failedAt)
+      .reduce<number | null>((earliest, { at }) => (earliest === null || at < earliest ? at : earliest), null);
+    if (recoveredAt === null) openFailures++;
+    else recoveries.push((recoveredAt - failedAt) / 60_000);
+  }
+  const mttrDetail =
+    recoveries.length > 0
+      ? `${plural(recoveries.length, 'recovered failure')}${openFailures > 0 ? `; ${openFailures} not recovered yet` : ''}`
+      : failed.length === 0
+        ? 'not enough data: no failed deployment in the window'
+        : `not enough data: ${plural(failed.length, 'failed deployment')}, none recovered yet`;
+
+  const decided = successful.length + failed.length;
+  const failureRate = decided === 0 ? null : failed.length / decided;
+  const rateDetail = decided === 0 ? 'not enough data: no deployment with an outcome' : `${plural(decided, 'deployment')} with an outcome, ${failed.length} failed`;
+
+  return {
+    window: { from: new Date(from).toISOString(), to: new Date(options.now).toISOString(), days: options.days },
+    deployments: { total: inWindow.length, successful: successful.length, failed: failed.length, pending: pending.length, rollbacks: inWindow.length - changes.length, openFailures },
+    deploymentFrequency: figure('deployment frequency', 'per week', DORA_TARGETS.deploymentFrequency, frequency, successful.length, frequencyDetail, 2),
+    leadTime: figure('lead time for changes', 'hours', DORA_TARGETS.leadTime, leadTimes.length > 0 ? median(leadTimes) : null, leadTimes.length, leadDetail, 2),
+    mttr: figure('mean time to recovery', 'minutes', DORA_TARGETS.mttr, recoveries.length > 0 ? mean(recoveries) : null, recoveries.length, mttrDetail, 2),
+    changeFailureRate: figure('change failure rate', 'ratio', DORA_TARGETS.changeFailureRate, failureRate, decided, rateDetail, 4),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Presentation (pure).
+
+function formatValue(value: number, unit: DoraFigure['unit']): string {
+  if (unit === 'ratio') return `${round(value * 100, 2)}%`;
+  if (unit === 'per week') return `${value} per week`;
+  if (unit === 'hours') return `${value} h`;
+  return `${value} min`;
+}
+
+export function formatTarget(figure: DoraFigure): string {
+  return `${figure.target.comparison === 'above' ? '>' : '<'} ${formatValue(figure.target.value, figure.unit)}`;
+}
+
+export const doraFigures = (report: DoraReport): DoraFigure[] => [report.deploymentFrequency, report.leadTime, report.mttr, report.changeFailureRate];
+
+/** Step summary: one row per figure. */
+export function doraSummary(environment: string, report: DoraReport): string {
+  const { deployments } = report;
+  return [
+    `### DORA figures: ${environment}, last ${plural(report.window.days, 'day')}`,
+    '',
+    table(
+      ['figure', 'value', 'target', 'met', 'samples'],
+      doraFigures(report).map((figure) => [
+        figure.name,
+        figure.value === null ? 'not enough data' : formatValue(figure.value, figure.unit),
+        formatTarget(figure),
+        figure.met === null ? '—' : figure.met ? '✅ yes' : '❌ no',
+        `${figure.samples} (${figure.detail})`,
+      ]),
+    ),
+    '',
+    `From ${report.window.from} to ${report.window.to}: ${plural(deployments.total, 'deployment')} (${deployments.successful} successful, ${deployments.failed} failed, ${deployments.pending} without an outcome yet, ${plural(deployments.rollbacks, 'rollback')}).`,
+    '',
+  ].join('\n');
+}
+
+// ------------------------------------------------------------------------------------------------
+// Fetching from the GitHub Deployments API.
+
+interface ApiDeployment {
+  id: number;
+  sha: string;
+  ref: string;
+  environment: string;
+  created_at: string;
+  payload: unknown;
+}
+
+interface ApiStatus {
+  id: number;
+  state: string;
+  created_at: string;
+}
+
+function parsePayload(payload: unknown): Record<string, unknown> {
+  if (typeof payload === 'string') {
+    try {
+      const parsed: unknown = JSON.parse(payload);
+      return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
+    } catch {
+      return {};
+    }
+  }
+  return payload && typeof payload === 'object' ? (payload as Record<string, unknown>) : {};
+}
+
+function parseTime(value: unknown): number | null {
+  if (typeof value !== 'string' || value === '') return null;
+  const time = Date.parse(value);
+  return Number.isFinite(time) ? time : null;
+}
+
+export interface ListDeploymentsOptions {
+  /** Told when one commit's time cannot be read: that deployment then has no lead time. */
+  warn?: (message: string) => void;
+  /** Requests at once for statuses and commits. */
+  concurrency?: number;
+  /**
+   * Only deployments whose payload names this app. GitHub also records a deployment for every
+   * workflow job with `environment:`; those carry no app, and counting them too would count each
+   * release twice.
+   */
+  app?: string;
+}
+
+/**
+ * The environment's deployments created since `since` (ms), newest first, with their statuses
+ * and, for successful changes, the commit time. Pages of 100, following `Link: rel="next"`, and
+ * stopping at the first page that reaches past `since` (the API lists newest first).
+ */
+export async function listDeployments(context: GitHubContext, environment: string, since: number, options: ListDeploymentsOptions = {}): Promise<DeploymentHistoryEntry[]> {
+  const listed = await githubGetAll<ApiDeployment>(context, `/deployments?environment=${encodeURIComponent(environment)}&per_page=100`, {
+    enough: (page) => page.length === 0 || (parseTime(page.at(-1)?.created_at) ?? 0) < since,
+  });
+  const recent = listed.filter((deployment) => (parseTime(deployment.created_at) ?? 0) >= since && (!options.app || parsePayload(deployment.payload).app === options.app));
+  const commitTimes = new Map<string, Promise<number | null>>();
+  const commitTime = (sha: string): Promise<number | null> => {
+    let known = commitTimes.get(sha);
+    if (!known) {
+      known = githubGet<{ commit?: { committer?: { date?: string } } }>(context, `/commits/${encodeURIComponent(sha)}`).then(
+        (answer) => parseTime(answer.data?.commit?.committer?.date),
+        (error: unknown) => {
+          options.warn?.(`the time of commit ${sha} could not be read: ${(error as Error).message}`);
+          return null;
+        },
+      );
+      commitTimes.set(sha, known);
+    }
+    return known;
+  };
+  return mapLimit(recent, options.concurrency ?? 4, async (deployment) => {
+    const payload = parsePayload(deployment.payload);
+    const statuses = await githubGetAll<ApiStatus>(context, `/deployments/${deployment.id}/statuses?per_page=100`);
+    const entry: DeploymentHistoryEntry = {
+      id: deployment.id,
+      sha: deployment.sha,
+      ref: deployment.ref,
+      environment: deployment.environment,
+      createdAt: parseTime(deployment.created_at) ?? 0,
+      rollback: payload.rollback === true,
+      commitTime: parseTime(payload.commitTime),
+      statuses: statuses.flatMap((status) => {
+        const at = parseTime(status.created_at);
+        return at === null ? [] : [{ state: status.state, at, id: status.id }];
+      }),
+    };
+    // The commit is only looked up where lead time needs it: a successful change without commitTime.
+    if (entry.commitTime === null && !entry.rollback && deploymentOutcome(entry).outcome === 'success' && /^[0-9a-f]{7,64}$/i.test(entry.sha)) {
+      entry.commitTime = await commitTime(entry.sha);
+    }
+    return entry;
+  });
+}

@@ -1,0 +1,246 @@
+import { CanaryAnalysis, runAnalysis, type AnalysisResult, type Verdict } from '../analysis/engine';
+import type { Policy } from '../analysis/policy';
+import { batchRemotes } from '../analysis/sources/batch';
+import { HostSource, type HostMemory } from '../analysis/sources/host';
+import { analysisStart } from '../analysis/sources/log-mark';
+import { NginxLogSource } from '../analysis/sources/nginx-log';
+import { ProbeSource } from '../analysis/sources/probe';
+import { PrometheusSource, type PrometheusSourceOptions } from '../analysis/sources/prometheus';
+import { mergeSamples, type MetricSource, type Sample, type TimeWindow } from '../analysis/types';
+import { ConfigurationError } from '../action/errors';
+import { printable } from '../hosts/hosts';
+import type { HostSpec } from '../inputs/inputs';
+import { newReport, switchAll, type Work } from './procedure';
+import { formatWeights, weightsFor } from '../traffic/router';
+import { settleLimit } from '../action/parallel';
+import { rollbackSessions, type RollbackResult, type RollbackSettings } from '../rollback/rollback';
+import { closeSessions, firstInLockOrder, openSessions, type HostSession, type SessionSettings } from '../hosts/session';
+import { otherColor, type Color } from '../hosts/state';
+
+/**
+ * Watches a canary (or a ramp of canary shares, or a freshly promoted color) with the analysis
+ * engine, and rolls back on its own when the verdict says so. The hosts stay connected and locked
+ * for the whole watch, so a rollback is one traffic switch away from the decision.
+ */
+
+export type SourceKind = 'nginx-log' | 'host' | 'probe' | 'prometheus';
+
+export interface MonitorSettings extends SessionSettings {
+  policy: Policy;
+  mode: 'canary' | 'ramp' | 'post-promotion';
+  /** Ramp: the canary's share at each step, e.g. [10, 25, 50, 100]; each step is watched for the policy's duration. */
+  steps: number[];
+  model: boolean;
+  sources: SourceKind[];
+  prometheus: Omit<PrometheusSourceOptions, 'app' | 'colors' | 'versions'> | null;
+  healthPath: string;
+  probePath: string;
+  probeRequests: number;
+  memory: HostMemory['kind'];
+  autoRollback: boolean;
+  rollbackOn: Verdict[];
+  rollback: Omit<RollbackSettings, keyof SessionSettings | 'target'>;
+  onSample?: (sample: Sample, result: AnalysisResult, step: number) => void;
+}
+
+export interface StepOutcome {
+  percent: number | null;
+  analysis: AnalysisResult;
+}
+
+/** `aborted`: stopped before a decision, because a rollback asked for the lock or the run was cancelled. */
+export type MonitorVerdict = Verdict | 'aborted';
+
+/** How often a monitor looks for an abort request from a rollback. */
+export const ABORT_POLL_MS = 1000;
+
+export interface MonitorResult {
+  verdict: MonitorVerdict;
+  reason: string;
+  analysis: AnalysisResult;
+  steps: StepOutcome[];
+  canaryColor: Color;
+  stableColor: Color;
+  canaryVersion: string | null;
+  stableVersion: string | null;
+  rollback: RollbackResult | null;
+  /** From the decision to traffic restored, when rolled back. */
+  rollbackMs: number | null;
+}
+
+/** Samples several sources (hosts, kinds) for the same interval and adds them up. */
+export class CombinedSource implements MetricSource {
+  readonly name: string;
+
+  constructor(private readonly sources: readonly MetricSource[]) {
+    this.name = sources.map((source) => source.name).join('+');
+  }
+
+  async sample(window: TimeWindow): Promise<Sample> {
+    const samples = await Promise.all(this.sources.map((source) => source.sample(window)));
+    return samples.length > 0 ? mergeSamples(samples) : { start: window.start, end: window.end, colors: {} };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.sources.map((source) => source.close?.()));
+  }
+}
+
+export function buildSources(sessions: readonly HostSession[], settings: MonitorSettings, running: readonly Color[], versions: Partial<Record<Color, string>>): MetricSource[] {
+  const sources: MetricSource[] = [];
+  // One SSH command per host per interval for every host-side figure, max-parallel hosts at once.
+  const batched = batchRemotes(sessions.map((session) => session.remote), settings.maxParallel);
+  const remoteOf = (session: HostSession) => batched.get(session.remote) ?? session.remote;
+  if (settings.sources.includes('nginx-log')) {
+    sources.push(new NginxLogSource(sessions.map((session) => ({ remote: remoteOf(session), accessLog: session.spec.accessLog, app: settings.app, mark: settings.mode === 'canary' ? session.state.canary?.logMark : undefined }))));
+  }
+  for (const session of sessions) {
+    const ports = { blue: session.spec.bluePort, green: session.spec.greenPort };
+    if (settings.sources.includes('host')) {
+      const memory: HostMemory = settings.memory === 'compose' ? { kind: 'compose', app: settings.app } : { kind: settings.memory };
+      sources.push(new HostSource({ remote: remoteOf(session), ports, colors: running, healthPath: settings.healthPath, memory }));
+    }
+    if (settings.sources.includes('probe')) {
+      sources.push(new ProbeSource({ remote: remoteOf(session), ports, colors: running, path: settings.probePath, requestsPerSample: settings.probeRequests }));
+    }
+  }
+  if (settings.sources.includes('prometheus')) {
+    if (!settings.prometheus) throw new ConfigurationError("Input 'prometheus-url': is required when sources include prometheus");
+    sources.push(new PrometheusSource({ ...settings.prometheus, app: settings.app, colors: running, versions }));
+  }
+  return sources;
+}
+
+export async function monitor(hosts: readonly HostSpec[], settings: MonitorSettings): Promise<MonitorResult> {
+  const started = settings.clock.now();
+  const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: '(canary)', phase: `monitor ${settings.mode}`, time: new Date(started).toISOString() });
+  try {
+    return await monitorSessions(sessions, settings);
+  } finally {
+    await closeSessions(sessions);
+  }
+}
+
+export async function monitorSessions(sessions: readonly HostSession[], settings: MonitorSettings): Promise<MonitorResult> {
+  const first = sessions[0];
+  if (!first) throw new ConfigurationError('no hosts to monitor');
+  const { state } = first;
+  let canaryColor: Color;
+  if (settings.mode === 'post-promotion') {
+    if (!state.active) throw new ConfigurationError(`${first.label}: nothing is deployed for ${settings.app}: there is nothing to watch`);
+    canaryColor = state.active;
+  } else {
+    if (!state.canary) throw new ConfigurationError(`${first.label}: there is no canary of ${settings.app} to watch (run blue-green with phase: deploy first)`);
+    canaryColor = state.canary.color;
+  }
+  for (const session of sessions) {
+    const color = settings.mode === 'post-promotion' ? session.state.active : session.state.canary?.color;
+    if (color !== canaryColor) throw new ConfigurationError(`${session.label}: its canary color is ${color ?? 'none'}, but ${first.label}'s is ${canaryColor}: deploy again so every host agrees`);
+  }
+  const stableColor = otherColor(canaryColor);
+  const canaryVersion = settings.mode === 'post-promotion' ? (state.colors[canaryColor]?.version ?? null) : (state.canary?.version ?? null);
+  const stableVersion = state.colors[stableColor]?.version ?? null;
+  const stableRunning = settings.mode !== 'post-promotion' || state.colors[stableColor]?.status === 'running';
+  const running: Color[] = stableRunning ? [stableColor, canaryColor] : [canaryColor];
+  const versions: Partial<Record<Color, string>> = {};
+  if (canaryVersion) versions[canaryColor] = canaryVersion;
+  if (stableVersion) versions[stableColor] = stableVersion;
+
+  const source = new CombinedSource(buildSources(sessions, settings, running, versions));
+  const steps: StepOutcome[] = [];
+  const plan: Array<number | null> = settings.mode === 'ramp' ? settings.steps : [null];
+  let analysis: AnalysisResult | null = null;
+  // Stops the analysis at once when a rollback asks for the lock (an abort request on the first
+  // host in lock order, which is the one a rollback waits on) or when this run is cancelled.
+  const stop = new AbortController();
+  let abortedBy: string | null = null;
+  const onCancel = () => {
+    abortedBy ??= 'the run was cancelled';
+    stop.abort();
+  };
+  settings.signal?.addEventListener('abort', onCancel, { once: true });
+  if (settings.signal?.aborted) onCancel();
+  const lockFirst = firstInLockOrder(sessions) ?? first;
+  await lockFirst.clearAbortRequest();
+  const poller = setInterval(() => {
+    lockFirst
+      .abortRequest()
+      .then((request) => {
+        if (request === null || stop.signal.aborted) return;
+        let who = 'a rollback';
+        try {
+          const parsed = JSON.parse(request) as { runId?: unknown; actor?: unknown; reason?: unknown };
+          who = `rollback run ${printable(String(parsed.runId ?? '?'))} by ${printable(String(parsed.actor ?? '?'))} (${printable(String(parsed.reason ?? ''), 200)})`;
+        } catch {
+          who = 'a rollback (unreadable request)';
+        }
+        abortedBy = `aborted by ${who}`;
+        settings.log.warn(`analysis stopped: ${abortedBy}; releasing the lock so that the rollback goes ahead`);
+        stop.abort();
+      })
+      .catch(() => undefined);
+  }, ABORT_POLL_MS);
+  try {
+    for (const [index, percent] of plan.entries()) {
+      if (stop.signal.aborted) break;
+      if (percent !== null) {
+        const works: Work[] = sessions.map((session) => ({ session, report: newReport(session, 'deploy'), target: canaryColor, stable: stableColor, before: null, moved: false, failed: false }));
+        const read = await settleLimit(works, settings.maxParallel, async (work) => {
+          work.before = (await work.session.router.getWeights())?.weights ?? null;
+        });
+        const unread = read.find((result) => !result.ok);
+        if (unread && !unread.ok) throw unread.error;
+        const moved = await switchAll(works, settings, `ramp to ${percent}%`, (work) => ({
+          weights: weightsFor(canaryColor, percent),
+          phase: 'ramp',
+          recover: 'from',
+          ...(work.session.state.canary?.release ? { release: work.session.state.canary.release } : {}),
+          commit: (state) => (state.canary ? { ...state, canary: { ...state.canary, percent } } : state),
+        }));
+        if (!moved) throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works.map((work) => work.report.error).filter(Boolean).join('; ')}`);
+        settings.log.info(`ramp step ${index + 1}/${plan.length}: ${formatWeights(weightsFor(canaryColor, percent))} on ${works.length} host(s)`);
+      }
+      const start = settings.mode === 'canary' && settings.sources.includes('nginx-log') ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
+      const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start, model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
+      analysis = await runAnalysis(source, engine, {
+        clock: settings.clock,
+        intervalMs: settings.policy.intervalSeconds * 1000,
+        onSample: (sample, result) => settings.onSample?.(sample, result, index),
+        signal: stop.signal,
+      });
+      steps.push({ percent, analysis });
+      if (stop.signal.aborted) break;
+      settings.log.info(`${percent === null ? 'analysis' : `step ${percent}%`}: ${analysis.verdict}: ${analysis.reason}`);
+      if (analysis.verdict !== 'success') break;
+    }
+  } finally {
+    clearInterval(poller);
+    settings.signal?.removeEventListener('abort', onCancel);
+    await source.close();
+  }
+  const final = analysis ?? new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start: settings.clock.now(), model: settings.model, mode: 'canary' }).current(settings.clock.now());
+  if (abortedBy !== null) {
+    return { verdict: 'aborted', reason: abortedBy, analysis: final, steps, canaryColor, stableColor, canaryVersion, stableVersion, rollback: null, rollbackMs: null };
+  }
+  let rollback: RollbackResult | null = null;
+  if (settings.autoRollback && settings.rollbackOn.includes(final.verdict)) {
+    settings.log.warn(`rolling back ${canaryVersion ?? canaryColor}: ${final.reason}`);
+    rollback = await rollbackSessions(
+      sessions,
+      { ...settings, ...settings.rollback, target: { kind: 'previous' }, reason: `${final.verdict}: ${final.reason}` },
+      Math.min(final.decidedAt, settings.clock.now()),
+    );
+  }
+  return {
+    verdict: final.verdict,
+    reason: final.reason,
+    analysis: final,
+    steps,
+    canaryColor,
+    stableColor,
+    canaryVersion,
+    stableVersion,
+    rollback,
+    rollbackMs: rollback?.ok ? rollback.restoredMs : null,
+  };
+}

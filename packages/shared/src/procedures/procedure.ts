@@ -1,0 +1,300 @@
+import { errorMessage } from '../action/errors';
+import type { SmokeResult } from '../runtime/health';
+import { settleLimit } from '../action/parallel';
+import { formatWeights, weightsFor, type SwitchResult, type Weights } from '../traffic/router';
+import { Cancelled, isCancelled, type HostSession, type SessionSettings } from '../hosts/session';
+import type { AppState, Color, HistoryEntry, TrafficIntent } from '../hosts/state';
+
+/**
+ * The pieces every procedure over many hosts shares (deploy, promote, rollback): a per-host work
+ * record, timed and audited steps, the all-or-nothing traffic switch, and the phase result.
+ */
+
+export type Phase = 'deploy' | 'promote' | 'rollback';
+
+export interface StepRecord {
+  step: string;
+  ok: boolean;
+  ms: number;
+  detail?: string;
+}
+
+export interface HostReport {
+  host: string;
+  phase: Phase | 'rollback';
+  outcome: 'success' | 'failed' | 'reverted' | 'unchanged' | 'noop';
+  fromColor: Color | null;
+  toColor: Color | null;
+  version: string | null;
+  previousVersion: string | null;
+  weightsBefore: Weights | null;
+  weightsAfter: Weights | null;
+  switchMs: number | null;
+  /** When this host's new weights were confirmed live (ms since the epoch). */
+  liveAt: number | null;
+  smoke: SmokeResult[];
+  steps: StepRecord[];
+  error?: string;
+}
+
+export interface PhaseResult {
+  ok: boolean;
+  phase: Phase | 'rollback';
+  activeColor: Color | null;
+  previousColor: Color | null;
+  version: string | null;
+  previousVersion: string | null;
+  canaryPercent: number;
+  switchMs: number | null;
+  durationMs: number;
+  hosts: HostReport[];
+  error?: string;
+}
+
+/** A host's part of a phase: its session, its report, and what it planned. */
+export interface Work {
+  session: HostSession;
+  report: HostReport;
+  target: Color;
+  stable: Color | null;
+  /** Weights live before this phase touched anything (null: nginx never set up for this app). */
+  before: Weights | null;
+  /** True once this phase changed the host's live weights. */
+  moved: boolean;
+  failed: boolean;
+  /** The host's state before this phase's traffic switch, to go back to when the switch is undone. */
+  stateBefore?: AppState;
+}
+
+export function newReport(session: HostSession, phase: HostReport['phase']): HostReport {
+  return {
+    host: session.label,
+    phase,
+    outcome: 'unchanged',
+    fromColor: null,
+    toColor: null,
+    version: null,
+    previousVersion: null,
+    weightsBefore: null,
+    weightsAfter: null,
+    switchMs: null,
+    liveAt: null,
+    smoke: [],
+    steps: [],
+  };
+}
+
+/**
+ * One timed, logged and audited step on one host. A cancelled run starts no new step; with
+ * `interruptible`, a step that waits (health, drain) gives up at once when the run is cancelled
+ * (never used for a traffic switch, whose outcome must be known).
+ */
+export async function step<T>(work: Work, settings: SessionSettings, name: string, body: () => Promise<T>, detail?: (value: T) => string, options: { interruptible?: boolean } = {}): Promise<T> {
+  const started = settings.clock.now();
+  try {
+    if (isCancelled(settings)) throw new Cancelled(`cancelled before: ${name}`);
+    const value = options.interruptible && settings.signal ? await raceCancel(body(), settings.signal, name) : await body();
+    const record: StepRecord = { step: name, ok: true, ms: settings.clock.now() - started, ...(detail ? { detail: detail(value) } : {}) };
+    work.report.steps.push(record);
+    settings.log.info(`${work.session.label}: ${name} ok (${record.ms} ms)${record.detail ? `: ${record.detail}` : ''}`);
+    await work.session.audit(name, { ok: true, ms: record.ms, detail: record.detail });
+    return value;
+  } catch (error) {
+    const record: StepRecord = { step: name, ok: false, ms: settings.clock.now() - started, detail: errorMessage(error) };
+    work.report.steps.push(record);
+    settings.log.warn(`${work.session.label}: ${name} failed: ${record.detail}`);
+    await work.session.audit(name, { ok: false, ms: record.ms, detail: record.detail });
+    throw error;
+  }
+}
+
+function raceCancel<T>(promise: Promise<T>, signal: AbortSignal, name: string): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Cancelled(`cancelled during: ${name}`));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Cancelled(`cancelled during: ${name}`));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+export function history(settings: SessionSettings, entry: Omit<HistoryEntry, 'time' | 'runId' | 'actor'>): HistoryEntry {
+  return { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, ...entry };
+}
+
+/** The color serving most traffic: from state, or from nginx when the state file was lost. */
+export function stableColor(state: AppState, live: Weights | null): Color | null {
+  if (state.active) return state.active;
+  if (!live) return null;
+  return live.blue >= live.green ? 'blue' : 'green';
+}
+
+/**
+ * Runs a step on every host (bounded by maxParallel), recording each failure in that host's report.
+ * Returns whether every host succeeded; nothing is thrown, so every host's outcome is known.
+ */
+export async function onEveryHost<W extends Work>(works: W[], settings: SessionSettings, task: (work: W) => Promise<void>): Promise<boolean> {
+  const results = await settleLimit(works, settings.maxParallel, task);
+  results.forEach((result, index) => {
+    if (!result.ok) {
+      const work = works[index] as W;
+      work.failed = true;
+      work.report.outcome = 'failed';
+      work.report.error ??= errorMessage(result.error);
+    }
+  });
+  return results.every((result) => result.ok);
+}
+
+/** A traffic change on one host, and the state that records it once it is live. */
+export interface SwitchPlan {
+  weights: Weights;
+  phase: TrafficIntent['phase'];
+  /** Where a run that finds this change unfinished puts traffic: back (`from`) or through (`to`). */
+  recover: 'from' | 'to';
+  release?: string;
+  /** The host's state once the new weights are live (pending is cleared here). */
+  commit: (state: AppState) => AppState;
+}
+
+/**
+ * Moves every host to the weights its plan gives, all or nothing, with a write-ahead record: the
+ * intent is saved before nginx is touched and the outcome after, so an interruption at any point
+ * leaves a state from which the next run knows what nginx may serve. A host whose intent cannot
+ * be saved is not touched; a host whose outcome cannot be saved counts as failed. When one host
+ * fails, every host that moved goes back to the weights (and the state) it had. Returns whether all moved.
+ */
+export async function switchAll(works: Work[], settings: SessionSettings, name: string, plan: (work: Work) => SwitchPlan): Promise<boolean> {
+  const results = await settleLimit(works, settings.maxParallel, (work) =>
+    step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`),
+  );
+  if (results.every((result) => result.ok)) return true;
+  results.forEach((result, index) => {
+    if (!result.ok) {
+      const work = works[index] as Work;
+      work.failed = true;
+      work.report.error ??= errorMessage(result.error);
+    }
+  });
+  await moveBack(works, settings);
+  return false;
+}
+
+/** One host's traffic change, with the same write-ahead record as `switchAll` (no other host to undo). */
+export async function switchOne(work: Work, settings: SessionSettings, name: string, plan: SwitchPlan): Promise<SwitchResult> {
+  return step(work, settings, name, () => switchHost(work, settings, plan), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`);
+}
+
+async function switchHost(work: Work, settings: SessionSettings, plan: SwitchPlan): Promise<SwitchResult> {
+  const { session } = work;
+  if (session.lockLost) throw new Error(`${session.label}: this run no longer holds the lock; traffic left as it is`);
+  const before = session.state;
+  work.stateBefore ??= before;
+  const committed = plan.commit(before);
+  const changed = committed.releases.filter((release) => before.releases.find((old) => old.id === release.id)?.status !== release.status);
+  const intent: TrafficIntent = {
+    runId: settings.run.runId,
+    phase: plan.phase,
+    at: new Date(settings.clock.now()).toISOString(),
+    from: work.before,
+    to: plan.weights,
+    recover: plan.recover,
+    ...(plan.release ? { release: plan.release } : {}),
+    commit: { active: committed.active, canary: committed.canary, releases: changed.map((release) => ({ id: release.id, status: release.status })) },
+  };
+  let result: SwitchResult;
+  try {
+    // The intent is written in the same command, before nginx is touched (one round trip).
+    result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights);
+  } catch (error) {
+    // nginx kept (or got back) the previous file; the intent is void.
+    await session.saveState({ ...before, pending: null }).catch(() => undefined);
+    throw error;
+  }
+  work.moved = true;
+  work.report.weightsAfter = result.weights;
+  work.report.switchMs = result.liveMs;
+  work.report.liveAt = settings.clock.now();
+  try {
+    await session.saveState({ ...committed, pending: null });
+  } catch (error) {
+    throw new Error(`${session.label}: the switch was made but could not be recorded (${errorMessage(error)}); putting traffic back`);
+  }
+  return result;
+}
+
+/** Puts every host this phase moved back on the weights and the state it had before. */
+export async function moveBack(works: Work[], settings: SessionSettings): Promise<void> {
+  await settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
+    const back = work.before ?? (work.stable ? weightsFor(work.stable, 100) : null);
+    if (!back) return;
+    try {
+      // Not interruptible and not skipped when cancelled: this is what a cancel asks for.
+      const started = settings.clock.now();
+      const result = await work.session.router.setWeights(back);
+      work.report.steps.push({ step: 'move traffic back', ok: true, ms: settings.clock.now() - started, detail: formatWeights(result.weights) });
+      settings.log.info(`${work.session.label}: traffic moved back: ${formatWeights(result.weights)}`);
+      work.report.weightsAfter = back;
+      work.moved = false;
+      work.report.outcome = 'reverted';
+      if (work.stateBefore) await work.session.saveState({ ...work.stateBefore, pending: null });
+    } catch (error) {
+      work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errorMessage(error)}`;
+      work.report.outcome = 'failed';
+    }
+  });
+}
+
+export function summarize(phase: PhaseResult['phase'], works: Work[], ok: boolean, started: number, settings: SessionSettings, canaryPercent: number, error?: string): PhaseResult {
+  const first = works[0];
+  const switchTimes = works.map((work) => work.report.switchMs).filter((ms): ms is number => ms !== null && Number.isFinite(ms));
+  return {
+    ok,
+    phase,
+    activeColor: first?.report.toColor ?? null,
+    previousColor: first?.report.fromColor ?? null,
+    version: first?.report.version ?? null,
+    previousVersion: first?.report.previousVersion ?? null,
+    canaryPercent,
+    switchMs: switchTimes.length > 0 ? Math.max(...switchTimes) : null,
+    durationMs: settings.clock.now() - started,
+    hosts: works.map((work) => work.report),
+    ...(error ? { error } : {}),
+  };
+}
+
+export function failedHosts(works: Work[]): string {
+  return works
+    .filter((work) => work.failed)
+    .map((work) => work.report.error ?? `${work.session.label}: failed`)
+    .join('\n');
+}
+
+/**
+ * Reads what nginx serves on the host. With `probe` (URLs on the host), also the HTTP status each
+ * answers, in the same round trip; returned by URL.
+ */
+export async function readLive(work: Work, settings: SessionSettings, probe: readonly string[] = []): Promise<Record<string, number>> {
+  const view = await step(
+    work,
+    settings,
+    'read live weights',
+    () => work.session.router.inspect(probe),
+    (value) => {
+      const live = value.live ?? value.file;
+      return live ? formatWeights(live.weights) : 'not set up yet';
+    },
+  );
+  work.before = (view.live ?? view.file)?.weights ?? null;
+  work.report.weightsBefore = work.before;
+  return view.health;
+}
+

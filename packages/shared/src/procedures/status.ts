@@ -1,0 +1,172 @@
+import type { Clock } from '../action/clock';
+import { errorMessage } from '../action/errors';
+import { printable } from '../hosts/hosts';
+import type { HostSpec } from '../inputs/inputs';
+import { settleLimit } from '../action/parallel';
+import { planRollback } from '../rollback/rollback';
+import { formatWeights, NginxRouter, type LiveWeights, type Weights } from '../traffic/router';
+import { script } from '../hosts/shell';
+import { table } from '../report/summary';
+import { connect, type ConnectOptions } from '../hosts/ssh';
+import { parseLockOwner, readState, rollbackCandidates, statePaths, type AppState, type LockOwner, type ReleaseStatus } from '../hosts/state';
+
+/**
+ * What every host is doing, read and never changed: no lock is taken, nothing is written. Each
+ * host is read on its own; one that cannot be reached is reported with why, next to the others.
+ */
+export interface HostStatus {
+  host: string;
+  /** Why this host could not be read (the other fields are then empty). */
+  error: string | null;
+  /** What nginx serves (from its status server) and what the include on disk says. */
+  served: LiveWeights['weights'] | null;
+  file: LiveWeights['weights'] | null;
+  active: 'blue' | 'green' | null;
+  canary: { color: string; version: string; percent: number; since: string } | null;
+  colors: Record<'blue' | 'green', { version: string; image: string; status: string; port: number } | null>;
+  /** A traffic change some run started and did not record the end of (the next run settles it). */
+  pending: { runId: string; phase: string; at: string } | null;
+  /** Newest first. */
+  releases: Array<{ version: string; status: ReleaseStatus; color: string; deployedAt: string; note: string }>;
+  /** What a rollback with `target: previous` would do now, in words (or why it cannot). */
+  rollbackPrevious: string;
+  /** The versions a rollback can go to by name (target-version), newest first. */
+  rollbackTo: string[];
+  lock: { runId: string; actor: string; phase: string; version: string; since: string; aliveSecondsAgo: number } | null;
+}
+
+export interface StatusSettings {
+  app: string;
+  splitKey: string;
+  connect: ConnectOptions;
+  maxParallel: number;
+  clock: Clock;
+}
+
+const LOCK_READ = `if [ -d "$1" ]; then printf 'held %s %s\\n' "$(stat -c %Y "$1" 2>/dev/null || echo 0)" "$(date +%s)"; head -c 4000 "$1/owner.json" 2>/dev/null; else echo free; fi`;
+
+export async function fleetStatus(specs: readonly HostSpec[], settings: StatusSettings): Promise<HostStatus[]> {
+  const statuses: HostStatus[] = specs.map((spec) => emptyStatus(spec.target.label));
+  await settleLimit(
+    specs.map((spec, index) => ({ spec, index })),
+    settings.maxParallel,
+    async ({ spec, index }) => {
+      try {
+        statuses[index] = await hostStatus(spec, settings);
+      } catch (error) {
+        statuses[index] = { ...emptyStatus(spec.target.label), error: errorMessage(error) };
+      }
+    },
+  );
+  return statuses;
+}
+
+function emptyStatus(host: string): HostStatus {
+  return { host, error: null, served: null, file: null, active: null, canary: null, colors: { blue: null, green: null }, pending: null, releases: [], rollbackPrevious: '', rollbackTo: [], lock: null };
+}
+
+async function hostStatus(spec: HostSpec, settings: StatusSettings): Promise<HostStatus> {
+  const remote = await connect(spec.target, settings.connect);
+  try {
+    const paths = statePaths(spec.stateDir, settings.app);
+    const router = new NginxRouter(remote, { app: settings.app, bluePort: spec.bluePort, greenPort: spec.greenPort, statusPort: spec.nginxStatusPort, splitKey: settings.splitKey }, spec.nginxConfDir, spec.nginxCommand);
+    const [view, state, lock] = await Promise.all([
+      router.inspect(),
+      readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString()),
+      remote.run(script('al-lock-read', LOCK_READ, [paths.lock])),
+    ]);
+    const served = view.live?.weights ?? null;
+    return { ...describeState(spec.target.label, state, served), served, file: view.file?.weights ?? null, lock: parseLockRead(lock.stdout) };
+  } finally {
+    remote.close();
+  }
+}
+
+/** The plan the rollback itself would make, said in words: the same function decides both. */
+function previousPlan(host: string, state: AppState, served: Weights | null): string {
+  try {
+    const plan = planRollback(state, served, { kind: 'previous' }, host);
+    if (plan.noop) return `nothing to do: ${plan.version} already serves${plan.why ? ` (${plan.why})` : ''}`;
+    return `${plan.version} on ${plan.target}${plan.start ? ' (started again first)' : ' (running)'}${plan.rejected ? `, taking ${plan.rejected.version} out` : ''}`;
+  } catch (error) {
+    return `not possible: ${errorMessage(error).replace(`${host}: `, '')}`;
+  }
+}
+
+function describeState(host: string, state: AppState, served: Weights | null): HostStatus {
+  const color = (name: 'blue' | 'green') => {
+    const recorded = state.colors[name];
+    return recorded ? { version: recorded.version, image: recorded.image, status: recorded.status, port: recorded.port } : null;
+  };
+  return {
+    ...emptyStatus(host),
+    active: state.active,
+    canary: state.canary ? { color: state.canary.color, version: state.canary.version, percent: state.canary.percent, since: state.canary.since } : null,
+    colors: { blue: color('blue'), green: color('green') },
+    pending: state.pending ? { runId: state.pending.runId, phase: state.pending.phase, at: state.pending.at } : null,
+    releases: [...state.releases].reverse().slice(0, 10).map((release) => ({ version: release.version, status: release.status, color: release.color, deployedAt: release.deployedAt, note: release.note })),
+    rollbackPrevious: previousPlan(host, state, served),
+    rollbackTo: rollbackCandidates(state).map((release) => release.version),
+  };
+}
+
+function parseLockRead(output: string): HostStatus['lock'] {
+  const [header = '', ...rest] = output.split('\n');
+  if (!header.startsWith('held ')) return null;
+  const [, seen = '0', now = '0'] = header.split(' ');
+  const owner: Partial<LockOwner> = parseLockOwner(rest.join('\n')) ?? {};
+  return {
+    runId: owner.runId ?? '?',
+    actor: owner.actor ?? '?',
+    phase: owner.phase ?? '?',
+    version: owner.version ?? '?',
+    since: owner.time ?? '?',
+    aliveSecondsAgo: Math.max(0, Number(now) - Number(seen)),
+  };
+}
+
+/** One line per host, for a terminal or a log: what it serves, its colors, its lock. */
+export function statusLines(app: string, statuses: readonly HostStatus[]): string[] {
+  const lines = [`${app} on ${statuses.length} host(s)`];
+  for (const status of statuses) {
+    if (status.error) {
+      lines.push(`${status.host}: cannot be read: ${printable(status.error, 300)}`);
+      continue;
+    }
+    const serves = status.served ? formatWeights(status.served) : 'nothing (nginx status server does not answer)';
+    const drift = status.served && status.file && formatWeights(status.served) !== formatWeights(status.file) ? ` (the include on disk says ${formatWeights(status.file)})` : '';
+    const colors = (['blue', 'green'] as const).map((name) => {
+      const color = status.colors[name];
+      return `${name} ${color ? `${color.version} ${color.status}` : '—'}`;
+    });
+    lines.push(`${status.host}: serves ${serves}${drift}; ${colors.join(', ')}${status.canary ? `; canary ${status.canary.version} at ${status.canary.percent}% since ${status.canary.since}` : ''}`);
+    lines.push(`  lock: ${status.lock ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase} of ${status.lock.version}), alive ${status.lock.aliveSecondsAgo} s ago` : 'free'}${status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId} since ${status.pending.at} (the next run settles it)` : ''}`);
+    lines.push(`  rollback (target previous): ${status.rollbackPrevious}; by name: ${status.rollbackTo.length > 0 ? status.rollbackTo.join(', ') : 'nothing yet'}`);
+    if (status.releases.length > 0) lines.push(`  releases: ${status.releases.slice(0, 5).map((release) => `${release.version} ${release.status}`).join(', ')}`);
+  }
+  return lines;
+}
+
+/** The step summary of a status: one row a host, what it serves first. */
+export function statusSummary(app: string, statuses: readonly HostStatus[]): string {
+  const failed = statuses.filter((status) => status.error);
+  const title = `### ${failed.length > 0 ? '⚠️' : 'ℹ️'} ${app}: status of ${statuses.length} host(s)${failed.length > 0 ? `, ${failed.length} could not be read` : ''}`;
+  const color = (status: HostStatus, name: 'blue' | 'green'): string => {
+    const recorded = status.colors[name];
+    return recorded ? `${recorded.version} (${recorded.status})` : '—';
+  };
+  const rows = statuses.map((status) =>
+    status.error
+      ? [status.host, `cannot be read: ${printable(status.error, 200)}`, '', '', '', '', '']
+      : [
+          status.host,
+          `${status.served ? formatWeights(status.served) : 'nothing'}${status.served && status.file && formatWeights(status.served) !== formatWeights(status.file) ? ` (file: ${formatWeights(status.file)})` : ''}`,
+          color(status, 'blue'),
+          color(status, 'green'),
+          status.canary ? `${status.canary.version} at ${status.canary.percent}%` : '—',
+          `${status.lock ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase}), alive ${status.lock.aliveSecondsAgo} s ago` : 'free'}${status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId}` : ''}`,
+          `${status.rollbackPrevious}; by name: ${status.rollbackTo.join(', ') || '—'}`,
+        ],
+  );
+  return [title, '', table(['host', 'serves', 'blue', 'green', 'canary', 'lock', 'rollback (previous)'], rows), '', 'Read without taking the lock; nothing was changed.', ''].join('\n');
+}

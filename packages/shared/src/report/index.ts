@@ -1,0 +1,3 @@
+export * from './summary';
+export * from './notify';
+export * from './deploy-metrics';

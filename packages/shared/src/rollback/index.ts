@@ -1,0 +1,3 @@
+export * from './rollback';
+export * from './kubernetes';
+export * from './ansible';

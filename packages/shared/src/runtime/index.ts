@@ -1,0 +1,3 @@
+export * from './runtime';
+export * from './health';
+export * from './preflight';

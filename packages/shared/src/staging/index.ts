@@ -1,0 +1,3 @@
+export * from './staging';
+export * from './loadtest';
+export * from './exposition';
