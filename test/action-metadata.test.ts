@@ -45,6 +45,21 @@ describe.each(actions)('actions/%s', (name) => {
     expect(Object.keys(action.inputs).sort()).toEqual(Object.keys(main.inputFields).sort());
     expect(Object.keys(action.outputs).sort()).toEqual(Object.values(main.Outputs).sort());
   });
+
+  it("gives every input the same default in action.yml as in its code: the runner's default and an empty input read alike", async () => {
+    const main = (await import(pathToFileURL(join(root, 'actions', name, 'src', 'main.ts')).href)) as { inputFields: Record<string, { safeParse(value: string): { success: boolean; data?: unknown } }> };
+    const differ: string[] = [];
+    for (const [input, spec] of Object.entries(action.inputs)) {
+      const field = main.inputFields[input];
+      if (!field || spec.default === undefined) continue;
+      const empty = field.safeParse('');
+      const declared = field.safeParse(String(spec.default));
+      if (!empty.success || !declared.success || JSON.stringify(empty.data) !== JSON.stringify(declared.data)) {
+        differ.push(`${input}: action.yml ${JSON.stringify(spec.default)} reads as ${JSON.stringify(declared.data)}, the code's default is ${JSON.stringify(empty.data)}`);
+      }
+    }
+    expect(differ).toEqual([]);
+  });
 });
 
 it('README tables match every action.yml (npm run docs)', () => {

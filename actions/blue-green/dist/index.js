@@ -40605,9 +40605,6 @@ const systemClock = {
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
 };
-function elapsedSince(clock, start) {
-    return clock.now() - start;
-}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/retry.ts
 
@@ -52379,7 +52376,7 @@ const runtimeInputs = {
     'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
     'start-command': field.template(TEMPLATE_PLACEHOLDERS),
     'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
-    'health-path': field.string({ form: 'a URL path such as /health', pattern: /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/, default: '/health' }),
+    'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
     'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: /^(none|\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)$/, default: '/ready' }),
     'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
     'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
@@ -52425,6 +52422,7 @@ function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
 
 
 
+
 /**
  * Health, readiness and smoke checks, run on the host itself with curl against the color's own
  * port: the new color is checked before any user traffic reaches it.
@@ -52458,13 +52456,13 @@ function waitHealthyCommand(port, paths, timeoutSeconds) {
     return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
 }
 /** Waits until every path answers 200 on the color's port; returns how long it took. */
-async function health_waitHealthy(remote, port, paths, timeoutSeconds) {
-    const started = Date.now();
+async function health_waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
+    const started = clock.now();
     const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
     if (result.code !== 0) {
         throw new HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
     }
-    return Date.now() - started;
+    return clock.now() - started;
 }
 /** curl prints the body, then a last line `<status> <seconds>`. */
 function probeCommand(port, request) {
@@ -52868,7 +52866,7 @@ async function prepareHost(work, settings) {
     await procedure_step(work, settings, `start ${settings.version} as ${target} on port ${release.port}`, () => runtime_launchRelease(session.remote, settings.runtime, prepared, timeoutMs), undefined, { interruptible: true });
     // The color records the image it runs: for compose, the tag resolved to its digest, so a rollback restarts exactly what ran.
     await session.saveState(state_updateRelease({ ...session.state, colors: { ...session.state.colors, [target]: { image: prepared.image, version: settings.version, port: release.port, status: 'running', since: iso(settings) } } }, releaseId, { image: prepared.image }));
-    await procedure_step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => health_waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds), (ms) => `healthy after ${ms} ms`, { interruptible: true });
+    await procedure_step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => health_waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds, settings.clock), (ms) => `healthy after ${ms} ms`, { interruptible: true });
     for (const request of settings.smokeRequests) {
         await procedure_step(work, settings, `smoke ${request.method} ${request.path}`, async () => {
             const outcome = await smoke(session.remote, release.port, request);
@@ -52994,7 +52992,7 @@ async function checkPromotable(work, settings) {
     work.report.fromColor = work.stable;
     work.report.version = canary.version;
     work.report.previousVersion = state.colors[work.stable]?.version ?? null;
-    await procedure_step(work, settings, `check ${canary.color} is healthy`, () => health_waitHealthy(session.remote, session.port(canary.color), settings.healthPaths, Math.min(settings.healthTimeoutSeconds, 30)), (ms) => `healthy after ${ms} ms`, { interruptible: true });
+    await procedure_step(work, settings, `check ${canary.color} is healthy`, () => health_waitHealthy(session.remote, session.port(canary.color), settings.healthPaths, Math.min(settings.healthTimeoutSeconds, 30), settings.clock), (ms) => `healthy after ${ms} ms`, { interruptible: true });
 }
 function promoteSwitch(work, settings) {
     const target = work.target;
@@ -53218,7 +53216,7 @@ async function prepareRollback(work, settings) {
         await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, async () => 0, () => 'answered 200 on every health path when the live weights were read');
         return;
     }
-    await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10)), (ms) => `healthy after ${ms} ms`);
+    await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10), settings.clock), (ms) => `healthy after ${ms} ms`);
 }
 function rollbackSwitch(work, settings) {
     const plan = work.plan;

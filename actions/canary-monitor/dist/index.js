@@ -40605,9 +40605,6 @@ const systemClock = {
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
 };
-function elapsedSince(clock, start) {
-    return clock.now() - start;
-}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/types.ts
 /**
@@ -53796,7 +53793,7 @@ const runtimeInputs = {
     'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
     'start-command': field.template(TEMPLATE_PLACEHOLDERS),
     'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
-    'health-path': field.string({ form: 'a URL path such as /health', pattern: /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/, default: '/health' }),
+    'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
     'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: /^(none|\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)$/, default: '/ready' }),
     'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
     'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
@@ -55069,6 +55066,7 @@ async function readLive(work, settings, probe = []) {
 
 
 
+
 /**
  * Health, readiness and smoke checks, run on the host itself with curl against the color's own
  * port: the new color is checked before any user traffic reaches it.
@@ -55102,13 +55100,13 @@ function waitHealthyCommand(port, paths, timeoutSeconds) {
     return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
 }
 /** Waits until every path answers 200 on the color's port; returns how long it took. */
-async function waitHealthy(remote, port, paths, timeoutSeconds) {
-    const started = Date.now();
+async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
+    const started = clock.now();
     const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
     if (result.code !== 0) {
         throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
     }
-    return Date.now() - started;
+    return clock.now() - started;
 }
 /** curl prints the body, then a last line `<status> <seconds>`. */
 function probeCommand(port, request) {
@@ -55332,7 +55330,7 @@ async function prepareRollback(work, settings) {
         await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, async () => 0, () => 'answered 200 on every health path when the live weights were read');
         return;
     }
-    await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10)), (ms) => `healthy after ${ms} ms`);
+    await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10), settings.clock), (ms) => `healthy after ${ms} ms`);
 }
 function rollbackSwitch(work, settings) {
     const plan = work.plan;
@@ -55519,7 +55517,7 @@ async function monitorSessions(sessions, settings) {
             if (stop.signal.aborted)
                 break;
             if (percent !== null) {
-                const works = sessions.map((session) => ({ session, report: newReport(session, 'deploy'), target: canaryColor, stable: stableColor, before: null, moved: false, failed: false }));
+                const works = sessions.map((session) => ({ session, report: newReport(session, 'ramp'), target: canaryColor, stable: stableColor, before: null, moved: false, failed: false }));
                 const read = await parallel_settleLimit(works, settings.maxParallel, async (work) => {
                     work.before = (await work.session.router.getWeights())?.weights ?? null;
                 });
@@ -55682,17 +55680,14 @@ const Outputs = {
 };
 const SOURCES = ['nginx-log', 'host', 'probe', 'prometheus'];
 const VERDICTS = ['failure', 'error', 'inconclusive'];
-function list(allowed, defaultValue, what) {
-    return field.yaml(array(schemas_enum(allowed)).min(1), { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` });
+/** `a, b` reads as `[a, b]`, so comma lists and YAML lists read the same (in the field itself, so its default is checked like any value). */
+function commaList(schema) {
+    return schemas_string()
+        .transform((raw) => (raw !== '' && !raw.startsWith('[') && !raw.startsWith('-') ? `[${raw}]` : raw))
+        .pipe(schema);
 }
-/** `a, b` → `[a, b]` so comma lists and YAML lists read the same. */
-function asYamlList(read) {
-    return (name) => {
-        const raw = read(name).trim();
-        if ((name === 'sources' || name === 'rollback-on' || name === 'steps') && raw !== '' && !raw.startsWith('[') && !raw.startsWith('-'))
-            return `[${raw}]`;
-        return raw;
-    };
+function list(allowed, defaultValue, what) {
+    return commaList(field.yaml(array(schemas_enum(allowed)).min(1), { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` }));
 }
 const inputFields = {
     ...hostInputs,
@@ -55702,7 +55697,7 @@ const inputFields = {
     policy: field.string({ form: 'a YAML analysis policy (see the README)', pattern: /^[\s\S]*$/, max: 20_000 }),
     duration: field.integer({ min: 0, max: 86_400, default: 0, unit: 'seconds of analysis per step; 0 keeps the policy\'s (300)' }),
     interval: field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds between samples; 0 keeps the policy\'s (5)' }),
-    steps: field.yaml(array(schemas_number().int().min(1).max(100)).min(1).max(20), { form: 'canary shares for a ramp, increasing, e.g. 10,25,50,100', default: '[10, 25, 50, 100]' }),
+    steps: commaList(field.yaml(array(schemas_number().int().min(1).max(100)).min(1).max(20), { form: 'canary shares for a ramp, increasing, e.g. 10,25,50,100', default: '[10, 25, 50, 100]' })),
     model: field.boolean(false),
     sources: list(SOURCES, 'nginx-log, host', 'metric sources'),
     'access-log': field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: '/var/log/nginx/access.log', max: 512 }),
@@ -55720,7 +55715,7 @@ const inputFields = {
     'incident-severity': field.choice(['critical', 'high', 'medium', 'low'], 'critical'),
 };
 function readSettings(read = readFromRunner) {
-    const inputs = readInputs(inputFields, asYamlList(read));
+    const inputs = readInputs(inputFields, read);
     checkRuntimeInputs(inputs);
     let document;
     try {

@@ -21,17 +21,16 @@ export const Outputs = {
 const SOURCES = ['nginx-log', 'host', 'probe', 'prometheus'] as const;
 const VERDICTS = ['failure', 'error', 'inconclusive'] as const;
 
-function list<T extends string>(allowed: readonly T[], defaultValue: string, what: string) {
-  return field.yaml(z.array(z.enum(allowed as unknown as [T, ...T[]])).min(1), { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` });
+/** `a, b` reads as `[a, b]`, so comma lists and YAML lists read the same (in the field itself, so its default is checked like any value). */
+function commaList<S extends z.ZodType<unknown, string>>(schema: S) {
+  return z
+    .string()
+    .transform((raw) => (raw !== '' && !raw.startsWith('[') && !raw.startsWith('-') ? `[${raw}]` : raw))
+    .pipe(schema);
 }
 
-/** `a, b` → `[a, b]` so comma lists and YAML lists read the same. */
-function asYamlList(read: InputReader): InputReader {
-  return (name) => {
-    const raw = read(name).trim();
-    if ((name === 'sources' || name === 'rollback-on' || name === 'steps') && raw !== '' && !raw.startsWith('[') && !raw.startsWith('-')) return `[${raw}]`;
-    return raw;
-  };
+function list<T extends string>(allowed: readonly T[], defaultValue: string, what: string) {
+  return commaList(field.yaml(z.array(z.enum(allowed as unknown as [T, ...T[]])).min(1), { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` }));
 }
 
 export const inputFields = {
@@ -42,7 +41,7 @@ export const inputFields = {
   policy: field.string({ form: 'a YAML analysis policy (see the README)', pattern: /^[\s\S]*$/, max: 20_000 }),
   duration: field.integer({ min: 0, max: 86_400, default: 0, unit: 'seconds of analysis per step; 0 keeps the policy\'s (300)' }),
   interval: field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds between samples; 0 keeps the policy\'s (5)' }),
-  steps: field.yaml(z.array(z.number().int().min(1).max(100)).min(1).max(20), { form: 'canary shares for a ramp, increasing, e.g. 10,25,50,100', default: '[10, 25, 50, 100]' }),
+  steps: commaList(field.yaml(z.array(z.number().int().min(1).max(100)).min(1).max(20), { form: 'canary shares for a ramp, increasing, e.g. 10,25,50,100', default: '[10, 25, 50, 100]' })),
   model: field.boolean(false),
   sources: list(SOURCES, 'nginx-log, host', 'metric sources'),
   'access-log': field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: '/var/log/nginx/access.log', max: 512 }),
@@ -61,7 +60,7 @@ export const inputFields = {
 };
 
 export function readSettings(read: InputReader = readFromRunner) {
-  const inputs = readInputs(inputFields, asYamlList(read));
+  const inputs = readInputs(inputFields, read);
   checkRuntimeInputs(inputs);
   let document: Record<string, unknown>;
   try {

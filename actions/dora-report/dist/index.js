@@ -40465,9 +40465,6 @@ const systemClock = {
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
 };
-function elapsedSince(clock, start) {
-    return clock.now() - start;
-}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/retry.ts
 

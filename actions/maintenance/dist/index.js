@@ -40605,9 +40605,6 @@ const systemClock = {
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
 };
-function elapsedSince(clock, start) {
-    return clock.now() - start;
-}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/parallel.ts
 /** Runs `task` for every item with at most `limit` running at once; keeps the input order. */
@@ -52216,7 +52213,7 @@ const runtimeInputs = {
     'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
     'start-command': field.template(TEMPLATE_PLACEHOLDERS),
     'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
-    'health-path': field.string({ form: 'a URL path such as /health', pattern: /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/, default: '/health' }),
+    'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
     'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: /^(none|\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)$/, default: '/ready' }),
     'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
     'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
@@ -52262,6 +52259,7 @@ function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
 
 
 
+
 /**
  * Health, readiness and smoke checks, run on the host itself with curl against the color's own
  * port: the new color is checked before any user traffic reaches it.
@@ -52295,13 +52293,13 @@ function waitHealthyCommand(port, paths, timeoutSeconds) {
     return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
 }
 /** Waits until every path answers 200 on the color's port; returns how long it took. */
-async function waitHealthy(remote, port, paths, timeoutSeconds) {
-    const started = Date.now();
+async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
+    const started = clock.now();
     const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
     if (result.code !== 0) {
         throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
     }
-    return Date.now() - started;
+    return clock.now() - started;
 }
 /** curl prints the body, then a last line `<status> <seconds>`. */
 function probeCommand(port, request) {
@@ -52470,7 +52468,7 @@ async function checkServing(remote, session, settings) {
     if (!active)
         return;
     try {
-        await waitHealthy(remote, session.port(active), settings.healthPaths, settings.healthTimeoutSeconds);
+        await waitHealthy(remote, session.port(active), settings.healthPaths, settings.healthTimeoutSeconds, settings.clock);
     }
     catch (error) {
         throw new errors_HostError(remote.label, `after the upgrade, the live color ${active} does not answer its health check: ${errorMessage(error)}`);

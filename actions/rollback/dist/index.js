@@ -40611,9 +40611,6 @@ const systemClock = {
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
 };
-function elapsedSince(clock, start) {
-    return clock.now() - start;
-}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/retry.ts
 
@@ -52719,7 +52716,7 @@ const runtimeInputs = {
     'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
     'start-command': field.template(TEMPLATE_PLACEHOLDERS),
     'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
-    'health-path': field.string({ form: 'a URL path such as /health', pattern: /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/, default: '/health' }),
+    'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
     'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: /^(none|\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)$/, default: '/ready' }),
     'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
     'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
@@ -52845,6 +52842,7 @@ function deploymentMetricsRecorder(inputs, hosts, connectOptions, log) {
 
 
 
+
 /**
  * Health, readiness and smoke checks, run on the host itself with curl against the color's own
  * port: the new color is checked before any user traffic reaches it.
@@ -52878,13 +52876,13 @@ function waitHealthyCommand(port, paths, timeoutSeconds) {
     return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
 }
 /** Waits until every path answers 200 on the color's port; returns how long it took. */
-async function waitHealthy(remote, port, paths, timeoutSeconds) {
-    const started = Date.now();
+async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
+    const started = clock.now();
     const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
     if (result.code !== 0) {
         throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
     }
-    return Date.now() - started;
+    return clock.now() - started;
 }
 /** curl prints the body, then a last line `<status> <seconds>`. */
 function probeCommand(port, request) {
@@ -53323,7 +53321,7 @@ async function prepareRollback(work, settings) {
         await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, async () => 0, () => 'answered 200 on every health path when the live weights were read');
         return;
     }
-    await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10)), (ms) => `healthy after ${ms} ms`);
+    await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10), settings.clock), (ms) => `healthy after ${ms} ms`);
 }
 function rollbackSwitch(work, settings) {
     const plan = work.plan;

@@ -8,7 +8,3 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
 };
-
-export function elapsedSince(clock: Clock, start: number): number {
-  return clock.now() - start;
-}

@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../action/clock';
-import { field, HOST_PATH, NGINX_KEY, requireInput, type HostInputs } from './inputs';
+import { field, HOST_PATH, NGINX_KEY, requireInput, URL_PATH, type HostInputs } from './inputs';
 import type { Logger } from '../action/log';
 import { commandRuntime, composeRuntime, TEMPLATE_PLACEHOLDERS, type Runtime } from '../runtime/runtime';
 import type { RunInfo, SessionSettings } from '../hosts/session';
@@ -10,7 +10,7 @@ export const runtimeInputs = {
   'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
   'start-command': field.template(TEMPLATE_PLACEHOLDERS),
   'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
-  'health-path': field.string({ form: 'a URL path such as /health', pattern: /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/, default: '/health' }),
+  'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
   'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: /^(none|\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)$/, default: '/ready' }),
   'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
   'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),

@@ -132,7 +132,7 @@ async function prepareHost(work: DeployWork, settings: DeploySettings): Promise<
   await step(work, settings, `start ${settings.version} as ${target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs), undefined, { interruptible: true });
   // The color records the image it runs: for compose, the tag resolved to its digest, so a rollback restarts exactly what ran.
   await session.saveState(updateRelease({ ...session.state, colors: { ...session.state.colors, [target]: { image: prepared.image, version: settings.version, port: release.port, status: 'running', since: iso(settings) } } }, releaseId, { image: prepared.image }));
-  await step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds), (ms) => `healthy after ${ms} ms`, { interruptible: true });
+  await step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds, settings.clock), (ms) => `healthy after ${ms} ms`, { interruptible: true });
   for (const request of settings.smokeRequests) {
     await step(work, settings, `smoke ${request.method} ${request.path}`, async () => {
       const outcome = await smoke(session.remote, release.port, request);
@@ -259,7 +259,7 @@ async function checkPromotable(work: Work, settings: PromoteSettings): Promise<v
   work.report.fromColor = work.stable;
   work.report.version = canary.version;
   work.report.previousVersion = state.colors[work.stable]?.version ?? null;
-  await step(work, settings, `check ${canary.color} is healthy`, () => waitHealthy(session.remote, session.port(canary.color), settings.healthPaths, Math.min(settings.healthTimeoutSeconds, 30)), (ms) => `healthy after ${ms} ms`, { interruptible: true });
+  await step(work, settings, `check ${canary.color} is healthy`, () => waitHealthy(session.remote, session.port(canary.color), settings.healthPaths, Math.min(settings.healthTimeoutSeconds, 30), settings.clock), (ms) => `healthy after ${ms} ms`, { interruptible: true });
 }
 
 function promoteSwitch(work: Work, settings: PromoteSettings): SwitchPlan {

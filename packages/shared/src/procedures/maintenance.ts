@@ -182,7 +182,7 @@ async function checkServing(remote: Remote, session: HostSession, settings: Upgr
   const active = session.state.active;
   if (!active) return;
   try {
-    await waitHealthy(remote, session.port(active), settings.healthPaths, settings.healthTimeoutSeconds);
+    await waitHealthy(remote, session.port(active), settings.healthPaths, settings.healthTimeoutSeconds, settings.clock);
   } catch (error) {
     throw new HostError(remote.label, `after the upgrade, the live color ${active} does not answer its health check: ${errorMessage(error)}`);
   }

@@ -184,7 +184,7 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
     for (const [index, percent] of plan.entries()) {
       if (stop.signal.aborted) break;
       if (percent !== null) {
-        const works: Work[] = sessions.map((session) => ({ session, report: newReport(session, 'deploy'), target: canaryColor, stable: stableColor, before: null, moved: false, failed: false }));
+        const works: Work[] = sessions.map((session) => ({ session, report: newReport(session, 'ramp'), target: canaryColor, stable: stableColor, before: null, moved: false, failed: false }));
         const read = await settleLimit(works, settings.maxParallel, async (work) => {
           work.before = (await work.session.router.getWeights())?.weights ?? null;
         });

@@ -21,7 +21,8 @@ export interface StepRecord {
 
 export interface HostReport {
   host: string;
-  phase: Phase | 'rollback';
+  /** `ramp`: a step of the canary monitor's ramp. */
+  phase: Phase | 'ramp';
   outcome: 'success' | 'failed' | 'reverted' | 'unchanged' | 'noop';
   fromColor: Color | null;
   toColor: Color | null;

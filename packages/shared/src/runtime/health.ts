@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { systemClock, type Clock } from '../action/clock';
 import { HostError } from '../action/errors';
 import { URL_PATH } from '../inputs/inputs';
 import { script, type Argv } from '../hosts/shell';
@@ -55,13 +56,13 @@ export function waitHealthyCommand(port: number, paths: readonly string[], timeo
 }
 
 /** Waits until every path answers 200 on the color's port; returns how long it took. */
-export async function waitHealthy(remote: Remote, port: number, paths: readonly string[], timeoutSeconds: number): Promise<number> {
-  const started = Date.now();
+export async function waitHealthy(remote: Remote, port: number, paths: readonly string[], timeoutSeconds: number, clock: Clock = systemClock): Promise<number> {
+  const started = clock.now();
   const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
   if (result.code !== 0) {
     throw new HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
   }
-  return Date.now() - started;
+  return clock.now() - started;
 }
 
 /** curl prints the body, then a last line `<status> <seconds>`. */
