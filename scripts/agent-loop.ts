@@ -14,10 +14,15 @@
  * Commands:
  *  - status: what every host serves, each color's version, the releases a rollback can go to, the
  *    lock and its owner, a switch left unfinished. It takes no lock and changes nothing.
+ *  - deploy --image IMAGE --version V [--canary-percent N] [--smoke-requests YAML]: the blue-green
+ *    action's deploy phase: the new version on the idle color, checked, then its canary share.
+ *  - promote [--version V] [--drain-seconds N] [--keep-previous true]: the blue-green action's
+ *    promote phase: the canary takes all traffic, then the old color is drained and stopped. With
+ *    --version, the canary must be that version. Needs the runtime inputs, as rollback does.
  *  - rollback [--target-version V] [--reason TEXT] [--keep-failed true]: the rollback action's
  *    nginx method, with the same locks, write-ahead state and audit log; a line per host per step
  *    as it goes. Needs the runtime inputs (--runtime, --start-command/--stop-command or --compose-file).
- * Exit code: 0 on success, 1 when a host could not be read or the rollback failed, 2 for a usage
+ * Exit code: 0 on success, 1 when a host could not be read or the promote or rollback failed, 2 for a usage
  * error (found before any host is contacted).
  */
 import { readFileSync } from 'node:fs';
@@ -27,7 +32,12 @@ import {
   checkRuntimeInputs,
   ConfigurationError,
   field,
+  DEFAULT_SMOKE_REQUESTS,
+  deploy,
   fleetStatus,
+  IMAGE_REF,
+  smokeListSchema,
+  promote,
   formatWeights,
   healthPaths,
   hostInputs,
@@ -43,7 +53,7 @@ import {
   type Logger,
 } from '@agent-loop/shared';
 
-const USAGE = 'usage: agent-loop status|rollback [--json] [--hosts H] [--app A] [--ssh-private-key-file F] [--ssh-known-hosts-file F] [--<input> value ...]';
+const USAGE = 'usage: agent-loop status|deploy|promote|rollback [--json] [--hosts H] [--app A] [--ssh-private-key-file F] [--ssh-known-hosts-file F] [--<input> value ...]';
 
 // eslint-disable-next-line no-control-regex
 const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
@@ -51,6 +61,21 @@ const rollbackInputs = {
   'target-version': field.string({ form: "a version from the hosts' history, such as v1.4.2", pattern: VERSION, max: 128 }),
   reason: field.string({ form: 'one line saying why (free text, no control characters)', pattern: FREE_TEXT, default: 'manual rollback from the command line', max: 500 }),
   'keep-failed': field.boolean(false),
+};
+
+const deployInputs = {
+  image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3', pattern: IMAGE_REF, required: true, max: 512 }),
+  version: field.string({ form: 'a version label such as v1.4.2', pattern: VERSION, required: true, max: 128 }),
+  'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
+  'smoke-requests': field.yaml(smokeListSchema, { form: 'a YAML list of {method, path, body, status, max-latency-ms, contains}', default: DEFAULT_SMOKE_REQUESTS }),
+  'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
+  'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
+};
+
+const promoteInputs = {
+  version: field.string({ form: 'the canary version that must be promoted, such as v1.4.2 (empty: whatever the canary is)', pattern: VERSION, max: 128 }),
+  'drain-seconds': field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
+  'keep-previous': field.boolean(false),
 };
 
 /** Progress on the terminal as it happens: host text is shown with its control characters neutralised. */
@@ -95,17 +120,24 @@ function fromFileOrText(flags: Map<string, string>, name: string): string {
 
 async function main(): Promise<number> {
   const { command, flags, json } = parse(process.argv.slice(2));
-  if (command !== 'status' && command !== 'rollback') throw new ConfigurationError(command ? `unknown command ${JSON.stringify(command)}` : 'a command is required');
+  if (!['status', 'deploy', 'promote', 'rollback'].includes(command)) throw new ConfigurationError(command ? `unknown command ${JSON.stringify(command)}` : 'a command is required');
   // The secrets are read here, not through the actions' secret fields: those register the value
   // with the runner (a workflow command that would print it on a terminal).
   const { 'ssh-private-key': _key, 'slack-webhook-url': _webhook, ...hostFields } = hostInputs;
-  const fields = command === 'rollback' ? { ...hostFields, ...runtimeInputs, ...rollbackInputs } : { ...hostFields, 'split-key': runtimeInputs['split-key'] };
+  const fields =
+    command === 'rollback'
+      ? { ...hostFields, ...runtimeInputs, ...rollbackInputs }
+      : command === 'promote'
+        ? { ...hostFields, ...runtimeInputs, ...promoteInputs }
+        : command === 'deploy'
+          ? { ...hostFields, ...runtimeInputs, ...deployInputs }
+        : { ...hostFields, 'split-key': runtimeInputs['split-key'] };
   const known = new Set([...Object.keys(fields), 'ssh-private-key', 'ssh-private-key-file', 'ssh-known-hosts-file']);
   for (const name of flags.keys()) if (!known.has(name)) throw new ConfigurationError(`unknown option --${name} for ${command}; known: ${[...known].map((option) => `--${option}`).join(' ')}`);
   const values: Record<string, string> = { 'ssh-known-hosts': fromFileOrText(flags, 'ssh-known-hosts') };
   const read = (name: string): string => values[name] ?? flags.get(name) ?? process.env[`AGENT_LOOP_${name.toUpperCase().replace(/-/g, '_')}`] ?? '';
-  const inputs = readInputs(fields as typeof hostFields & typeof runtimeInputs & typeof rollbackInputs, read);
-  if (command === 'rollback') checkRuntimeInputs(inputs);
+  const inputs = readInputs(fields as typeof hostFields & typeof runtimeInputs & typeof rollbackInputs & typeof promoteInputs & typeof deployInputs, read);
+  if (command !== 'status') checkRuntimeInputs(inputs);
   const privateKey = fromFileOrText(flags, 'ssh-private-key');
   if (privateKey === '') throw new ConfigurationError("Input 'ssh-private-key': is required: --ssh-private-key-file PATH or AGENT_LOOP_SSH_PRIVATE_KEY");
   const all = { ...inputs, 'ssh-private-key': privateKey, 'slack-webhook-url': '' };
@@ -127,6 +159,46 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => cancel.abort());
   const log = json ? silentLogger : terminal;
   const started = Date.now();
+  if (command === 'deploy') {
+    const deployed = await deploy(hosts, {
+      ...sessionFromInputs(all, who, log, systemClock, cancel.signal),
+      image: inputs.image,
+      version: inputs.version,
+      canaryPercent: inputs['canary-percent'],
+      runtime: buildRuntime(all),
+      healthPaths: healthPaths(all),
+      healthTimeoutSeconds: inputs['health-timeout-seconds'],
+      smokeRequests: inputs['smoke-requests'],
+      preflight: { minFreeDiskMb: inputs['min-free-disk-mb'], minFreeMemoryMb: inputs['min-free-memory-mb'] },
+      commandTimeoutSeconds: inputs['command-timeout-seconds'],
+    });
+    if (json) process.stdout.write(`${JSON.stringify(deployed, null, 2)}\n`);
+    else {
+      for (const host of deployed.hosts) terminal.info(`${host.host}: ${host.outcome}${host.weightsAfter ? `, serving ${formatWeights(host.weightsAfter)}` : ''}${host.error ? `: ${host.error}` : ''}`);
+      if (deployed.ok) terminal.info(`deployed ${deployed.version} on ${deployed.hosts.length} host(s) as ${deployed.activeColor}, taking ${deployed.canaryPercent}% of traffic`);
+      else terminal.warn(`the deploy failed: ${deployed.error ?? 'see above'}`);
+    }
+    return deployed.ok ? 0 : 1;
+  }
+  if (command === 'promote') {
+    const promoted = await promote(hosts, {
+      ...sessionFromInputs(all, who, log, systemClock, cancel.signal),
+      version: inputs.version,
+      runtime: buildRuntime(all),
+      healthPaths: healthPaths(all),
+      healthTimeoutSeconds: inputs['health-timeout-seconds'],
+      drainSeconds: inputs['drain-seconds'],
+      keepPrevious: inputs['keep-previous'],
+      commandTimeoutSeconds: inputs['command-timeout-seconds'],
+    });
+    if (json) process.stdout.write(`${JSON.stringify(promoted, null, 2)}\n`);
+    else {
+      for (const host of promoted.hosts) terminal.info(`${host.host}: ${host.outcome}${host.weightsAfter ? `, serving ${formatWeights(host.weightsAfter)}` : ''}${host.error ? `: ${host.error}` : ''}`);
+      if (promoted.ok) terminal.info(`promoted ${promoted.version} on ${promoted.hosts.length} host(s): ${promoted.activeColor} serves all traffic`);
+      else terminal.warn(`the promote failed: ${promoted.error ?? 'see above'}`);
+    }
+    return promoted.ok ? 0 : 1;
+  }
   const result = await rollback(
     hosts,
     {

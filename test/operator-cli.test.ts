@@ -129,4 +129,42 @@ describe('agent-loop status', () => {
     expect(again.stdout).toContain('nothing to do: v1 already serves all traffic');
     for (const host of lab.hosts) expect((await sendTraffic({ url: host.proxyUrl, maxRequests: 20 })).byVersion).toEqual({ v1: 20 });
   });
+
+  it('promotes a canary from the command line, refusing a version the canary does not run', async () => {
+    expect((await deploy(hosts, deploySettings(lab, 'v3', { splitKey: '$request_id' }))).ok).toBe(true);
+    const env = { ...operatorEnv(), AGENT_LOOP_RUNTIME: 'command', AGENT_LOOP_START_COMMAND: lab.startCommand, AGENT_LOOP_STOP_COMMAND: lab.stopCommand, AGENT_LOOP_SPLIT_KEY: '$request_id' };
+    const wrong = await agentLoop(['promote', '--version', 'v9', '--drain-seconds', '0'], env);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout + wrong.stderr).toContain('the canary runs v3, not v9');
+    expect((JSON.parse(stateFiles()[0]!) as AppState).canary).toMatchObject({ version: 'v3' });
+
+    const result = await agentLoop(['promote', '--version', 'v3', '--drain-seconds', '0'], env);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('promoted v3 on 2 host(s)');
+    for (const host of lab.hosts) expect((await sendTraffic({ url: host.proxyUrl, maxRequests: 30 })).byVersion).toEqual({ v3: 30 });
+    const state = JSON.parse(stateFiles()[0]!) as AppState;
+    expect(state.canary).toBeNull();
+    expect(state.releases.find((release) => release.version === 'v3')).toMatchObject({ status: 'live' });
+    expect(readFileSync(`${lab.hosts[0]!.stateDir}/${lab.app}/audit.log`, 'utf8').split('\n').filter((line) => line.includes('"runId":"cli-')).length).toBeGreaterThan(2);
+    for (const host of lab.hosts) expect(readdirSync(join(host.stateDir, lab.app))).not.toContain('lock');
+  });
+
+  it('deploys a canary from the command line, with its smoke test, refusing a missing image before contacting a host', async () => {
+    const env = { ...operatorEnv(), AGENT_LOOP_RUNTIME: 'command', AGENT_LOOP_START_COMMAND: lab.startCommand, AGENT_LOOP_STOP_COMMAND: lab.stopCommand, AGENT_LOOP_SPLIT_KEY: '$request_id' };
+    const missing = await agentLoop(['deploy', '--version', 'v4'], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("Input 'image': is required");
+
+    const result = await agentLoop(['deploy', '--image', 'registry.example/agent-loop:v4', '--version', 'v4', '--canary-percent', '20', '--min-free-disk-mb', '0', '--min-free-memory-mb', '0'], env);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/deployed v4 on 2 host\(s\) as (blue|green), taking 20% of traffic/);
+    for (const host of hosts) expect(result.stdout).toContain(`${host.target.label}: success, serving`);
+    const state = JSON.parse(stateFiles()[0]!) as AppState;
+    expect(state.canary).toMatchObject({ version: 'v4', percent: 20 });
+    const served = await sendTraffic({ url: lab.hosts[0]!.proxyUrl, maxRequests: 200 });
+    expect(Object.keys(served.byVersion).sort()).toEqual(['v3', 'v4']);
+    for (const host of lab.hosts) expect(readdirSync(join(host.stateDir, lab.app))).not.toContain('lock');
+  });
 });
