@@ -32,16 +32,16 @@ import {
   checkRuntimeInputs,
   ConfigurationError,
   field,
-  DEFAULT_SMOKE_REQUESTS,
   deploy,
+  deployPhaseInputs,
   fleetStatus,
-  IMAGE_REF,
-  smokeListSchema,
   promote,
+  promotePhaseInputs,
   formatWeights,
   healthPaths,
   hostInputs,
   readInputs,
+  requireInput,
   resolveHosts,
   rollback,
   runtimeInputs,
@@ -63,20 +63,14 @@ const rollbackInputs = {
   'keep-failed': field.boolean(false),
 };
 
-const deployInputs = {
-  image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3', pattern: IMAGE_REF, required: true, max: 512 }),
-  version: field.string({ form: 'a version label such as v1.4.2', pattern: VERSION, required: true, max: 128 }),
-  'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
-  'smoke-requests': field.yaml(smokeListSchema, { form: 'a YAML list of {method, path, body, status, max-latency-ms, contains}', default: DEFAULT_SMOKE_REQUESTS }),
-  'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
-  'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
-};
+/** The command line's deploy and promote take the blue-green action's own inputs. */
+const deployInputs = deployPhaseInputs;
+const promoteInputs = { version: deployPhaseInputs.version, ...promotePhaseInputs };
 
-const promoteInputs = {
-  version: field.string({ form: 'the canary version that must be promoted, such as v1.4.2 (empty: whatever the canary is)', pattern: VERSION, max: 128 }),
-  'drain-seconds': field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
-  'keep-previous': field.boolean(false),
-};
+/** What each host ended with, a line each. */
+function hostLines(result: { hosts: Array<{ host: string; outcome: string; weightsAfter: { blue: number; green: number } | null; error?: string }> }): void {
+  for (const host of result.hosts) terminal.info(`${host.host}: ${host.outcome}${host.weightsAfter ? `, serving ${formatWeights(host.weightsAfter)}` : ''}${host.error ? `: ${host.error}` : ''}`);
+}
 
 /** Progress on the terminal as it happens: host text is shown with its control characters neutralised. */
 const terminal: Logger = {
@@ -138,6 +132,10 @@ async function main(): Promise<number> {
   const read = (name: string): string => values[name] ?? flags.get(name) ?? process.env[`AGENT_LOOP_${name.toUpperCase().replace(/-/g, '_')}`] ?? '';
   const inputs = readInputs(fields as typeof hostFields & typeof runtimeInputs & typeof rollbackInputs & typeof promoteInputs & typeof deployInputs, read);
   if (command !== 'status') checkRuntimeInputs(inputs);
+  if (command === 'deploy') {
+    requireInput(inputs.image !== '', 'image', 'is required: an image reference such as ghcr.io/org/app:1.2.3');
+    requireInput(inputs.version !== '', 'version', 'is required: a version label such as v1.4.2');
+  }
   const privateKey = fromFileOrText(flags, 'ssh-private-key');
   if (privateKey === '') throw new ConfigurationError("Input 'ssh-private-key': is required: --ssh-private-key-file PATH or AGENT_LOOP_SSH_PRIVATE_KEY");
   const all = { ...inputs, 'ssh-private-key': privateKey, 'slack-webhook-url': '' };
@@ -174,7 +172,7 @@ async function main(): Promise<number> {
     });
     if (json) process.stdout.write(`${JSON.stringify(deployed, null, 2)}\n`);
     else {
-      for (const host of deployed.hosts) terminal.info(`${host.host}: ${host.outcome}${host.weightsAfter ? `, serving ${formatWeights(host.weightsAfter)}` : ''}${host.error ? `: ${host.error}` : ''}`);
+      hostLines(deployed);
       if (deployed.ok) terminal.info(`deployed ${deployed.version} on ${deployed.hosts.length} host(s) as ${deployed.activeColor}, taking ${deployed.canaryPercent}% of traffic`);
       else terminal.warn(`the deploy failed: ${deployed.error ?? 'see above'}`);
     }
@@ -193,7 +191,7 @@ async function main(): Promise<number> {
     });
     if (json) process.stdout.write(`${JSON.stringify(promoted, null, 2)}\n`);
     else {
-      for (const host of promoted.hosts) terminal.info(`${host.host}: ${host.outcome}${host.weightsAfter ? `, serving ${formatWeights(host.weightsAfter)}` : ''}${host.error ? `: ${host.error}` : ''}`);
+      hostLines(promoted);
       if (promoted.ok) terminal.info(`promoted ${promoted.version} on ${promoted.hosts.length} host(s): ${promoted.activeColor} serves all traffic`);
       else terminal.warn(`the promote failed: ${promoted.error ?? 'see above'}`);
     }
@@ -215,7 +213,7 @@ async function main(): Promise<number> {
   );
   if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else {
-    for (const host of result.hosts) terminal.info(`${host.host}: ${host.outcome}${host.weightsAfter ? `, serving ${formatWeights(host.weightsAfter)}` : ''}${host.error ? `: ${host.error}` : ''}`);
+    hostLines(result);
     if (result.ok) terminal.info(result.noop ? `nothing to do: ${result.version ?? 'the target'} already serves all traffic` : `rolled back to ${result.version} on ${result.hosts.length} host(s); traffic restored ${result.restoredMs} ms after the start`);
     else terminal.warn(`the rollback failed: ${result.error ?? 'see above'}`);
     if (!result.ok && result.candidates.length > 0) terminal.info(`versions a rollback can go to: ${result.candidates.join(', ')}`);

@@ -1,10 +1,9 @@
 import { action, systemClock } from '@agent-loop/shared/action';
 import { bestEffort, createDeployment, githubContext, setDeploymentStatus, type DeploymentState } from '@agent-loop/shared/github';
 import { cleanUpRun, type RunInfo } from '@agent-loop/shared/hosts';
-import { buildRuntime, checkRuntimeInputs, field, healthPaths, hostInputs, IMAGE_REF, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, VERSION, type InputReader } from '@agent-loop/shared/inputs';
+import { buildRuntime, checkRuntimeInputs, deployPhaseInputs, field, healthPaths, hostInputs, promotePhaseInputs, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { deploy, promote, fleetStatus, statusLines, statusSummary, type PhaseResult } from '@agent-loop/shared/procedures';
 import { deploymentMetricsRecorder, metricsInputs, notifySlack, phaseSummary } from '@agent-loop/shared/report';
-import { DEFAULT_SMOKE_REQUESTS, smokeListSchema } from '@agent-loop/shared/runtime';
 
 export const Outputs = {
   ActiveColor: 'active-color',
@@ -24,15 +23,9 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+
 export const inputFields = {
   ...hostInputs,
   phase: field.choice(['deploy', 'promote', 'status'], 'deploy'),
-  image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
-  version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
-  'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
+  ...deployPhaseInputs,
+  ...promotePhaseInputs,
   ...runtimeInputs,
-  'smoke-requests': field.yaml(smokeListSchema, { form: 'a YAML list of {method, path, body, status, max-latency-ms, contains}', default: DEFAULT_SMOKE_REQUESTS }),
-  'drain-seconds': field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
-  'keep-previous': field.boolean(false),
-  'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
-  'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
   'github-token': field.secret({ form: 'a token with deployments: write, e.g. secrets.GITHUB_TOKEN' }),
   'deployment-ref': field.string({ form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA', pattern: GIT_REF, max: 255 }),
   'commit-time': field.string({ form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z', pattern: ISO_TIME, max: 40 }),

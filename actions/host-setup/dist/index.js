@@ -50976,14 +50976,18 @@ printf '%s\\n' "$out" | sed 's/^/nginx_output=/'`));
 function preflightCommand(stateDir, includeDir, nginx) {
     return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginx]);
 }
-function parsePreflight(output) {
+/** The `key=value` lines a host script prints: every value of a key, and the first one. */
+function keyValues(output) {
     const values = new Map();
     for (const line of output.split('\n')) {
         const eq = line.indexOf('=');
         if (eq > 0)
             values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
     }
-    const first = (key) => values.get(key)?.[0] ?? '';
+    return { values, first: (key) => values.get(key)?.[0] ?? '' };
+}
+function parsePreflight(output) {
+    const { values, first } = keyValues(output);
     return {
         freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
         freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
@@ -51043,13 +51047,7 @@ function doctorCommand(target) {
     return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, ...target.nginx]);
 }
 function parseDoctor(output) {
-    const values = new Map();
-    for (const line of output.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq > 0)
-            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
-    }
-    const first = (key) => values.get(key)?.[0] ?? '';
+    const { values, first } = keyValues(output);
     return {
         user: first('user'),
         root: first('uid') === '0',

@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from '../action/clock';
-import { field, HOST_PATH, NGINX_KEY, requireInput, URL_PATH, type HostInputs } from './inputs';
+import { field, HOST_PATH, IMAGE_REF, NGINX_KEY, requireInput, URL_PATH, VERSION, type HostInputs } from './inputs';
 import type { Logger } from '../action/log';
+import { DEFAULT_SMOKE_REQUESTS, smokeListSchema } from '../runtime/health';
 import { commandRuntime, composeRuntime, TEMPLATE_PLACEHOLDERS, type Runtime } from '../runtime/runtime';
 import type { RunInfo, SessionSettings } from '../hosts/session';
 
@@ -15,6 +16,22 @@ export const runtimeInputs = {
   'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
   'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
   'split-key': field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
+};
+
+/** The deploy phase's inputs: blue-green's phase deploy and the command line's deploy. */
+export const deployPhaseInputs = {
+  image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
+  version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
+  'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
+  'smoke-requests': field.yaml(smokeListSchema, { form: 'a YAML list of {method, path, body, status, max-latency-ms, contains}', default: DEFAULT_SMOKE_REQUESTS }),
+  'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
+  'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
+};
+
+/** The promote phase's inputs (with the deploy phase's `version`, the canary it must be). */
+export const promotePhaseInputs = {
+  'drain-seconds': field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
+  'keep-previous': field.boolean(false),
 };
 
 type RuntimeInputs = {

@@ -30,13 +30,18 @@ export function preflightCommand(stateDir: string, includeDir: string, nginx: re
   return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginx]);
 }
 
-export function parsePreflight(output: string): PreflightFacts {
+/** The `key=value` lines a host script prints: every value of a key, and the first one. */
+function keyValues(output: string): { values: Map<string, string[]>; first: (key: string) => string } {
   const values = new Map<string, string[]>();
   for (const line of output.split('\n')) {
     const eq = line.indexOf('=');
     if (eq > 0) values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
   }
-  const first = (key: string): string => values.get(key)?.[0] ?? '';
+  return { values, first: (key) => values.get(key)?.[0] ?? '' };
+}
+
+export function parsePreflight(output: string): PreflightFacts {
+  const { values, first } = keyValues(output);
   return {
     freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
     freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
@@ -133,12 +138,7 @@ export function doctorCommand(target: DoctorTarget): Argv {
 }
 
 export function parseDoctor(output: string): DoctorFacts {
-  const values = new Map<string, string[]>();
-  for (const line of output.split('\n')) {
-    const eq = line.indexOf('=');
-    if (eq > 0) values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
-  }
-  const first = (key: string): string => values.get(key)?.[0] ?? '';
+  const { values, first } = keyValues(output);
   return {
     user: first('user'),
     root: first('uid') === '0',
