@@ -125,6 +125,9 @@ describe('blue-green bundle: bad input is refused before anything runs', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^::error::Input 'hosts': is required/m);
     expect(result.outputs).toEqual({});
+    // The summary says it too, and what to do: a run that stopped early leaves no empty page.
+    expect(result.summary).toMatch(/^### ❌ \S+: the step stopped\n\n```text\nInput 'hosts': is required/);
+    expect(result.summary).toContain('- **Next:** Do what the message says (it names the input or the holder in the way), then re-run.');
   });
 });
 

@@ -30,7 +30,12 @@ function inputs(overrides: Record<string, string> = {}): Record<string, string> 
 }
 
 const blueGreen = (overrides: Record<string, string>): Promise<RunActionResult> => runAction({ action: 'blue-green', inputs: inputs(overrides), env: { GITHUB_API_URL: github.url } });
-const lines = (result: RunActionResult, kind: 'error' | 'warning'): string[] => result.stdout.split('\n').filter((line) => line.startsWith(`::${kind}::`));
+/** Annotation lines of one kind, their text decoded as the runner decodes it. */
+const lines = (result: RunActionResult, kind: 'error' | 'warning' | 'notice'): string[] =>
+  result.stdout
+    .split('\n')
+    .filter((line) => line.startsWith(`::${kind}::`))
+    .map((line) => `::${kind}::${line.slice(kind.length + 4).replaceAll('%0D', '\r').replaceAll('%0A', '\n').replaceAll('%25', '%')}`);
 const calls = (from = 0): string[] => github.requests.slice(from).map((request) => `${request.method} ${request.path}`);
 const seen = (result: RunActionResult): string =>
   [result.stdout, result.stderr, result.summary, JSON.stringify(result.outputs)].join('\n').split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n');
@@ -67,8 +72,8 @@ describe('blue-green bundle: GitHub deployment records', () => {
     expect(canary.outputs).toMatchObject({ 'active-color': 'green', version: 'v2', 'canary-percent': '10' });
     const id = canary.outputs['deployment-id'];
     expect(id).toMatch(/^\d+$/);
-    expect(calls()).toEqual(['POST /repos/org/service/deployments', `POST /repos/org/service/deployments/${id}/statuses`]);
-    const [created, started] = github.requests;
+    expect(calls()).toEqual(['POST /repos/org/service/deployments', `POST /repos/org/service/deployments/${id}/statuses`, `POST /repos/org/service/deployments/${id}/statuses`]);
+    const [created, started, event] = github.requests;
     expect(created!.json).toMatchObject({
       ref: SHA,
       environment: 'production',
@@ -76,6 +81,9 @@ describe('blue-green bundle: GitHub deployment records', () => {
       payload: { app: lab.app, version: 'v2', image: 'registry.example/agent-loop:v2', commitTime: '2026-06-30T07:15:00.000Z' },
     });
     expect(started!.json).toMatchObject({ state: 'in_progress', log_url: 'https://github.com/org/service/actions/runs/4242' });
+    // The step's event: the deployment's description says what runs now, and the log has a notice.
+    expect(event!.json).toMatchObject({ state: 'in_progress', description: 'canary v2 started at 10% on 1 host' });
+    expect(lines(canary, 'notice')).toEqual([`::notice::${lab.app}: canary v2 started at 10% on 1 host`]);
     for (const request of github.requests) expect(request.headers.authorization).toBe(`Bearer ${TOKEN}`);
 
     const before = github.requests.length;

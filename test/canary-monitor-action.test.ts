@@ -77,7 +77,7 @@ describe('canary-monitor bundle', () => {
     // The textfile collector's directory, as a prepared host has it (both lab hosts share this machine).
     const textfile = join(lab.dir, 'textfile');
     mkdirSync(textfile, { recursive: true });
-    const result = await runAction({ action: 'canary-monitor', inputs: inputs({ 'metrics-textfile-dir': textfile }), env: { GITHUB_API_URL: github.url }, timeoutMs: 90_000 });
+    const result = await runAction({ action: 'canary-monitor', inputs: inputs({ 'metrics-textfile-dir': textfile, 'failed-deployment-id': '77' }), env: { GITHUB_API_URL: github.url }, timeoutMs: 90_000 });
     const seen = await Promise.all(traffic.map((t) => t.stop()));
     // The rollback put v1 back: the DeploymentFailed alert's series says so.
     expect(readFileSync(join(textfile, `agent_loop_${lab.app}_production.prom`), 'utf8')).toMatch(new RegExp(`agent_loop_deployment_failed\\{app="${lab.app}",environment="production",version="v1"\\} 0`));
@@ -89,7 +89,11 @@ describe('canary-monitor bundle', () => {
     expect(Number(result.outputs['rollback-ms'])).toBeLessThan(5000);
     const rules = JSON.parse(result.outputs.rules!) as Array<{ name: string; status: string; observed: number }>;
     expect(rules.find((rule) => rule.name === 'error-rate')).toMatchObject({ status: 'fail' });
-    expect(result.summary).toContain('```mermaid\nxychart-beta');
+    expect(result.summary).toContain('```mermaid\n%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "#0969da, #1a7f37"}}}}%%\nxychart-beta');
+    // Verdict, what was done and the incident come first; the charts last.
+    expect(result.summary).toMatch(new RegExp(`^### ❌ ${lab.app}: canary v2 failed; rolled back to v1\n\n- \\*\\*Verdict:\\*\\* ❌ failure: error-rate: `));
+    expect(result.summary).toContain(`- **Incident:** ${result.outputs['incident-url']}`);
+    expect(result.summary.indexOf('- **Incident:**')).toBeLessThan(result.summary.indexOf('```mermaid'));
     expect(result.summary).toMatch(/\| error-rate \| gate \|/);
     expect(result.summary).toMatch(/Traffic restored in \d+\.\d s ✅/);
 
@@ -106,6 +110,15 @@ describe('canary-monitor bundle', () => {
     expect(issue.body).toContain('### Figures');
     expect(result.outputs['incident-url']).toMatch(/issues\/\d+$/);
     expect(JSON.stringify(slack.requests.at(-1)!.json)).toContain('rolled back to v1');
+    // An event per step: the halt (rule and figures) as an error annotation, on Slack and as the
+    // watched deployment's description; then the rollback, how long traffic took to come back.
+    const decoded = result.stdout.replaceAll('%0D', '\r').replaceAll('%0A', '\n').replaceAll('%25', '%');
+    expect(decoded).toMatch(new RegExp(`^::error::${lab.app}: v2 halted \\(failure\\): error-rate: canary \\d+(\\.\\d)?% errors over \\d+ requests > 1%`, 'm'));
+    expect(decoded).toMatch(new RegExp(`^::warning::${lab.app}: rolled back to v1: all traffic back \\d+\\.\\d s after the decision`, 'm'));
+    expect(slack.requests.map((request) => JSON.stringify(request.json)).some((text) => text.includes('v2 halted (failure)'))).toBe(true);
+    const statuses = github.requests.filter((request) => request.path === '/repos/org/service/deployments/77/statuses').map((request) => request.json as { state: string; description: string });
+    expect(statuses[0]).toMatchObject({ state: 'in_progress', description: expect.stringMatching(/^v2 halted \(failure\): error-rate/) });
+    expect(statuses.at(-1)).toMatchObject({ state: 'failure' });
     const seenText = [result.stdout, result.stderr, result.summary, JSON.stringify(result.outputs)].join('\n').split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n');
     expect(seenText).not.toContain('ghs_monitorTokenSecret');
     expect(seenText).not.toContain('monitorWebhookSecret');

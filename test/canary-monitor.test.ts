@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { RolloutEvent } from '@agent-loop/shared/report';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploy, monitor, parsePolicy, promote, type AppState, type HostSpec } from '@agent-loop/shared';
 import { startLab, type Knobs, type Lab } from './lab/index';
@@ -115,9 +116,16 @@ describe('canary-monitor on two lab hosts', () => {
     await canary('v5', {}, 10);
     const traffic = flow();
     const shares: number[] = [];
-    const result = await monitor(hosts, monitorSettings(lab, parsePolicy({ duration: 10, interval: 1, 'min-requests': 20 }), { mode: 'ramp', steps: [25, 100], onSample: () => shares.push(state().canary?.percent ?? -1) }));
+    const events: RolloutEvent[] = [];
+    const result = await monitor(hosts, monitorSettings(lab, parsePolicy({ duration: 10, interval: 1, 'min-requests': 20 }), { mode: 'ramp', steps: [25, 100], onSample: () => shares.push(state().canary?.percent ?? -1), onEvent: (event) => void events.push(event) }));
     await traffic.stop();
     expect(result.verdict).toBe('success');
+    // An event per step, as it happens: each weight, then the end of the ramp.
+    expect(events).toEqual([
+      { kind: 'weight-advanced', message: `v5 weight advanced to 25% (step 1 of 2) on ${hosts.length} hosts` },
+      { kind: 'weight-advanced', message: `v5 weight advanced to 100% (step 2 of 2) on ${hosts.length} hosts` },
+      { kind: 'promoted', message: 'v5 ramped to all traffic: every step passed its analysis' },
+    ]);
     expect(result.steps.map((step) => [step.percent, step.analysis.verdict])).toEqual([[25, 'success'], [100, 'success']]);
     expect(new Set(shares)).toEqual(new Set([25, 100]));
     expect(await servingVersions()).toEqual({ v5: 100 });

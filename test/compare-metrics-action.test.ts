@@ -75,7 +75,7 @@ describe('compare-metrics bundle', () => {
     expect(report(result)[0]).toEqual({ metric: 'eval.accuracy', baseline: 0.91, candidate: 0.925, delta: 0.015, deltaPercent: 1.64835164835, rule: 'higher is better: drop ≤ 0.01', verdict: 'pass', detail: '' });
     expect(result.summary).toContain('### ✅ Candidate model passes the A/B comparison');
     expect(result.summary).toContain('| metric | baseline | candidate | Δ | Δ% | rule | verdict |');
-    expect(result.summary).toContain('| latency_p95_ms | 900 | 950 | +50 | +5.55556% | lower is better: rise ≤ 10%, ≤ 2000 | ✅ pass |');
+    expect(result.summary).toContain('| latency_p95_ms | 900 | 950 | +50 | +5.56% | lower is better: rise ≤ 10%, ≤ 2000 | ✅ pass |');
   });
 
   it('fails a regressed candidate with a table and the failing metrics named, exit 1', async () => {
@@ -85,7 +85,7 @@ describe('compare-metrics bundle', () => {
     expect(report(result).map((row) => row.verdict)).toEqual(['fail', 'fail', 'pass', 'pass']);
     expect(errors(result)).toEqual(['Candidate model fails on 2 metric(s): eval.accuracy (drop of 0.04 exceeds max-regression 0.01); eval.f1 (drop of 9.09091% exceeds max-regression-percent 2%)']);
     expect(result.summary).toContain('### ❌ Candidate model fails on eval.accuracy, eval.f1');
-    expect(result.summary).toContain('| eval.accuracy | 0.91 | 0.87 | -0.04 | -4.3956% | higher is better: drop ≤ 0.01 | ❌ fail: drop of 0.04 exceeds max-regression 0.01 |');
+    expect(result.summary).toContain('| eval.accuracy | 0.91 | 0.87 | -0.04 | -4.4% | higher is better: drop ≤ 0.01 | ❌ fail: drop of 0.04 exceeds max-regression 0.01 |');
   });
 
   it('a NaN in a Python-written report fails that metric', async () => {
@@ -125,6 +125,9 @@ describe('compare-metrics bundle: bad inputs fail before any report is read', ()
     expect(errors(result)).toHaveLength(1);
     expect(`::error::${errors(result)[0]}`).toContain(message);
     expect(result.outputs).toEqual({});
-    expect(result.summary).toBe('');
+    // The summary says what stopped the step and what to do, and nothing else: no report was read.
+    expect(result.summary).toMatch(/^### ❌ the step stopped\n\n```text\nInput '[a-z-]+': /);
+    expect(result.summary).toContain('- **Next:** Do what the message says');
+    expect(result.summary).not.toContain('| metric |');
   });
 });

@@ -199,7 +199,8 @@ describe('compose runtime: a new color that does not come up leaves traffic wher
     // Compose says "unhealthy" once a probe has failed, or "not healthy after 4s" when the first
     // probes have not concluded by the bound (a loaded machine): either way it gave up at the bound.
     expect(result.error).toMatch(/unhealthy|not healthy after 4s/);
-    for (let i = 0; i < hosts.length; i++) expect((await containers(i)).blue, result.error).toBe('exited');
+    const reports = JSON.stringify(result.hosts.map((report) => ({ host: report.host, outcome: report.outcome, error: report.error, steps: report.steps.map((step) => step.step) })));
+    for (let i = 0; i < hosts.length; i++) expect((await containers(i)).blue, reports).toBe('exited');
     expect(await servedVersions()).toEqual({ v2: 200 });
   });
 

@@ -223,6 +223,7 @@ describe('a cancelled or killed run leaves nothing behind', () => {
     const refused = await deploy(lab, 'v3', { 'lock-stale-seconds': '10' });
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(/another deploy holds the lock: run 4242-1 by lab-user \(deploy of v3, since [^)]+\), alive \d+ s ago; set lock-wait-seconds \(e\.g\. 600\) to wait for it/);
+    expect(refused.summary).toMatch(/the step stopped\n\n```text\n[^`]*another deploy holds the lock: run 4242-1[^`]*set lock-wait-seconds/);
     await lab.setKnobs('v3', {});
     // Waiting is enough: the heartbeat stopped with the run, so the lock goes stale and is broken.
     const rerun = ok(await deploy(lab, 'v3', { 'lock-stale-seconds': '10', 'lock-wait-seconds': '40' }));

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { parseMermaid } from '../support/mermaid';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -191,12 +192,15 @@ export async function startAction(opts: RunActionOptions): Promise<StartedAction
         throw new Error(`${name} of action ${opts.action} (exit ${code}): ${(e as Error).message}\n--- stdout (tail) ---\n${stdout.slice(-4000)}\n--- stderr (tail) ---\n${stderr.slice(-4000)}`);
       }
     };
+    const summary = await read(files.GITHUB_STEP_SUMMARY);
+    // Every chart a bundle writes is parsed by Mermaid itself, as GitHub would render it.
+    await parseMermaid(summary);
     return {
       code,
       stdout,
       stderr,
       outputs: await parse('GITHUB_OUTPUT', files.GITHUB_OUTPUT),
-      summary: await read(files.GITHUB_STEP_SUMMARY),
+      summary,
       state: await parse('GITHUB_STATE', files.GITHUB_STATE),
       dir,
     };

@@ -3,7 +3,7 @@ import { bestEffort, createDeployment, githubContext, setDeploymentStatus, type 
 import { cleanUpRun, type RunInfo } from '@agent-loop/shared/hosts';
 import { buildRuntime, checkRuntimeInputs, deployPhaseInputs, field, healthPaths, hostInputs, promotePhaseInputs, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { deploy, promote, fleetStatus, statusLines, statusSummary, type PhaseResult } from '@agent-loop/shared/procedures';
-import { deploymentMetricsRecorder, metricsInputs, notifySlack, phaseSummary } from '@agent-loop/shared/report';
+import { deploymentMetricsRecorder, metricsInputs, notifySlack, phaseSummary, rolloutEvents, type RolloutEvent } from '@agent-loop/shared/report';
 
 export const Outputs = {
   ActiveColor: 'active-color',
@@ -138,6 +138,13 @@ export async function run(read?: InputReader): Promise<void> {
     if (!result.ok) await recordStatus('failure', `${inputs.phase} failed: ${result.error ?? 'see the run'}`);
     // Complete once the version serves all traffic: after promote, or a deploy that took it all at once.
     else if (inputs.phase === 'promote' || result.canaryPercent === 100) await recordStatus('success', `${result.version ?? inputs.version} serves all traffic`);
+    // The event of this step, as the monitor's are: an annotation, and the deployment's description.
+    const event: RolloutEvent | null = !result.ok
+      ? null
+      : inputs.phase === 'deploy' && result.canaryPercent < 100
+        ? { kind: 'canary-started', message: `canary ${result.version ?? inputs.version} started at ${result.canaryPercent}% on ${result.hosts.length} host${result.hosts.length === 1 ? '' : 's'}` }
+        : { kind: 'promoted', message: `${result.version ?? inputs.version} serves all traffic on ${result.hosts.length} host${result.hosts.length === 1 ? '' : 's'}` };
+    if (event) await rolloutEvents({ app: inputs.app, environment: inputs.environment, annotate: action.annotate, deployment: github && deploymentId !== null ? { context: github, id: deploymentId, logUrl: run.runUrl } : null, warn: action.logger.warn })(event);
     await action.writeSummary(phaseSummary(inputs.app, result));
     await notifySlack(
       inputs['slack-webhook-url'],

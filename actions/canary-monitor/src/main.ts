@@ -4,7 +4,7 @@ import { announceRollback, githubContext } from '@agent-loop/shared/github';
 import { cleanUpRun } from '@agent-loop/shared/hosts';
 import { buildRuntime, checkRuntimeInputs, field, healthPaths, hostInputs, HOST_PATH, readFromRunner, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, URL_PATH, z, type InputReader } from '@agent-loop/shared/inputs';
 import { monitor, type SourceKind } from '@agent-loop/shared/procedures';
-import { deploymentMetricsRecorder, metricsInputs, monitorSummary, notifySlack, progressLine } from '@agent-loop/shared/report';
+import { deploymentMetricsRecorder, metricsInputs, monitorSummary, notifySlack, progressLine, rolloutEvents } from '@agent-loop/shared/report';
 import { parse as parseYaml } from 'yaml';
 
 export const Outputs = {
@@ -97,6 +97,9 @@ export async function run(read?: InputReader): Promise<void> {
     const run = action.runInfo();
     const clock = systemClock;
     const session = sessionFromInputs(inputs, run, action.logger, clock, action.cancellation.signal);
+    // The watched deployment's status follows each step while it runs.
+    const github = githubContext(inputs['github-token']);
+    const eventDeployment = github && inputs['failed-deployment-id'] ? { context: github, id: Number(inputs['failed-deployment-id']), logUrl: run.runUrl } : null;
     const result = await action.logger.group(`watch ${inputs.app} (${inputs.mode}) on ${hosts.length} host(s)`, () =>
       monitor(hosts, {
         ...session,
@@ -121,6 +124,15 @@ export async function run(read?: InputReader): Promise<void> {
           commandTimeoutSeconds: inputs['command-timeout-seconds'],
         },
         onSample: (sample, current) => action.logger.info(progressLine(sample, current, current.colors.canary, current.colors.stable)),
+        onEvent: rolloutEvents({
+          app: inputs.app,
+          environment: inputs.environment,
+          annotate: action.annotate,
+          // The rollback has its own message (announceRollback); the steps before it are said here.
+          slack: { webhookUrl: inputs['slack-webhook-url'], kinds: ['weight-advanced', 'analysis-extended', 'halted', 'promoted'], runUrl: run.runUrl },
+          deployment: eventDeployment,
+          warn: action.logger.warn,
+        }),
       }),
     );
 
@@ -175,7 +187,7 @@ export async function run(read?: InputReader): Promise<void> {
       [Outputs.CanaryVersion]: result.canaryVersion,
       [Outputs.IncidentUrl]: incidentUrl,
     });
-    await action.writeSummary(`${monitorSummary(inputs.app, result)}${incidentUrl ? `\nIncident: ${incidentUrl}\n` : ''}`);
+    await action.writeSummary(monitorSummary(inputs.app, result, incidentUrl));
     if (result.rollback && !result.rollback.ok) throw new Error(`the canary failed (${result.reason}) and the automatic rollback failed too: ${result.rollback.error ?? ''}`);
     if (result.verdict !== 'success') throw new Error(`canary ${result.verdict}: ${result.reason}${result.rollback?.ok ? ` — rolled back to ${result.rollback.version} in ${((result.rollbackMs ?? 0) / 1000).toFixed(1)} s` : ''}`);
   });

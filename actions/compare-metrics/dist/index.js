@@ -37408,7 +37408,7 @@ function utils_toCommandValue(input) {
  * @returns The command properties to send with the actual annotation command
  * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
  */
-function utils_toCommandProperties(annotationProperties) {
+function toCommandProperties(annotationProperties) {
     if (!Object.keys(annotationProperties).length) {
         return {};
     }
@@ -40219,7 +40219,7 @@ function core_debug(message) {
  * @param properties optional properties to add to the annotation.
  */
 function error(message, properties = {}) {
-    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a warning issue
@@ -40227,7 +40227,7 @@ function error(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function warning(message, properties = {}) {
-    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('warning', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a notice issue
@@ -40235,7 +40235,7 @@ function warning(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function notice(message, properties = {}) {
-    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Writes info to log with console.log.
@@ -40350,7 +40350,17 @@ function errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/action/markdown.ts
+/** Markdown pieces every summary uses (pure, no dependencies: every bundle may carry them). */
+/** Text from hosts and tools, shown as it is: a fence longer than any run of backticks inside it. */
+function markdown_codeBlock(text) {
+    const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((match) => match[0].length));
+    const fence = '`'.repeat(longest + 1);
+    return `${fence}text\n${text.replace(/\r\n|\r/g, '\n').trimEnd()}\n${fence}`;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/action/action.ts
+
 
 
 /** What every action's entry point shares: the toolkit logger, run details, cancellation, and error reporting. */
@@ -40369,6 +40379,12 @@ function neutralize(text) {
         .map((line) => line.replace(/^(\s*)(::|##\[)/, (_match, space, marker) => `${space}${marker === '::' ? ':\u200b:' : '#\u200b#['}`))
         .join('\n');
 }
+/** Annotations: the toolkit's notice, warning and error lines, through the same neutralising function. */
+const annotate = {
+    notice: (message) => notice(neutralize(message)),
+    warning: (message) => warning(neutralize(message)),
+    error: (message) => error(neutralize(message)),
+};
 const logger = {
     info: (message) => info(neutralize(message)),
     warn: (message) => warning(neutralize(message)),
@@ -40436,18 +40452,39 @@ async function runAction(body) {
     onCancelSignals();
     try {
         await body();
-        if (cancellation.signal.aborted)
+        if (cancellation.signal.aborted) {
             setFailed('the run was cancelled; see the log for what was put back');
+            await failureSummary('the run was cancelled', 'The run was cancelled: what it had moved was put back (the log says what). A plain re-run starts again.');
+        }
     }
     catch (error) {
         if (error instanceof errors_ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
             setFailed(neutralize(error.message));
+            await failureSummary(error.message, 'Do what the message says (it names the input or the holder in the way), then re-run.');
         }
         else {
             if (error instanceof Error && error.stack)
                 core_debug(neutralize(error.stack));
             setFailed(neutralize(errorMessage(error)));
+            await failureSummary(errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
+    }
+}
+let summaryWritten = false;
+/**
+ * A run that ends without having written its summary (bad inputs, a lock in the way, an error
+ * before the phase could report) still leaves one: what happened and what to do. Never throws.
+ */
+async function failureSummary(message, next) {
+    if (summaryWritten || !process.env.GITHUB_STEP_SUMMARY)
+        return;
+    const app = getInput('app');
+    const title = `### ❌ ${app ? `${app}: ` : ''}the step stopped`;
+    try {
+        await writeSummary([title, '', markdown_codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
+    }
+    catch {
+        // The summary is for people; the step's failure has been reported already.
     }
 }
 function setOutputs(outputs) {
@@ -40457,6 +40494,7 @@ function setOutputs(outputs) {
 async function writeSummary(markdown) {
     if (!process.env.GITHUB_STEP_SUMMARY)
         return;
+    summaryWritten = true;
     await summary.addRaw(markdown, true).write();
 }
 
@@ -50535,6 +50573,7 @@ const external_node_path_namespaceObject = require("node:path");
 
 
 
+
 /** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
 // A lone \r ends a Markdown line too (CommonMark), so CRLF and CR are flattened like LF.
 const escapeCell = (text) => text.replaceAll('|', '\\|').replace(/\r\n|\r|\n/g, ' ');
@@ -50542,13 +50581,67 @@ function table(header, rows) {
     return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(escapeCell).join(' | ')} |`)].join('\n');
 }
 const OUTCOME = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
-function phaseSummary(app, result) {
-    const title = `### ${result.ok ? '✅' : '❌'} ${app}: ${result.phase} ${result.version ?? ''}`.trimEnd();
-    const lines = [title, ''];
+/** A host label in a table: as code, so that `user@host` is not turned into an e-mail link. */
+const hostCell = (label) => `\`${label.replaceAll('`', "'")}\``;
+function headline(app, head) {
+    const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${head.title}`, ''];
+    if (head.verdict)
+        lines.push(`- **Verdict:** ${head.verdict}`);
+    if (head.done)
+        lines.push(`- **Done:** ${head.done}`);
+    if (head.incidentUrl)
+        lines.push(`- **Incident:** ${head.incidentUrl}`);
+    if (head.next.length === 1)
+        lines.push(`- **Next:** ${head.next[0]}`);
+    if (head.next.length > 1)
+        lines.push('- **Next:**', ...head.next.map((step) => `  - ${step}`));
+    lines.push('');
+    return lines.join('\n');
+}
+const hostsText = (count) => `${count} host${count === 1 ? '' : 's'}`;
+const seconds = (ms) => (ms === null ? '?' : `${(ms / 1000).toFixed(1)} s`);
+/** The headline of a deploy, promote or rollback (pure). */
+function phaseHeadline(result, context = {}) {
+    const version = result.version ?? '?';
+    const count = hostsText(result.hosts.length);
+    const failed = result.hosts.filter((host) => host.outcome === 'failed').length;
+    const noop = result.hosts.length > 0 && result.hosts.every((host) => host.outcome === 'noop');
+    const why = [context.trigger ? `trigger: ${context.trigger}` : '', context.actor ? `by ${context.actor}` : '', context.reason ? `reason: ${oneLineText(context.reason)}` : ''].filter(Boolean).join('; ');
+    const base = { incidentUrl: context.incidentUrl ?? null };
+    const failure = result.error ? `${oneLineText(result.error.split('\n')[0] ?? '')}${failed > 0 ? ` (${failed} of ${count} failed)` : ''}` : undefined;
+    const toOthers = context.candidates && context.candidates.length > 0 ? ` Versions one can roll back to by name (target-version): ${context.candidates.join(', ')}.` : '';
+    switch (result.phase) {
+        case 'deploy':
+            if (!result.ok)
+                return { ...base, ok: false, title: `deploy of ${version} failed`, verdict: failure, done: 'no traffic moved to the new version: every host serves what it served before', next: ['Read the reasons below, fix the cause, and re-run the workflow: a plain re-run picks up where this one stopped.'] };
+            return result.canaryPercent > 0 && result.canaryPercent < 100
+                ? { ...base, ok: true, title: `${version} is a ${result.canaryPercent}% canary on ${count}`, done: `${version} started on ${result.activeColor ?? '?'} next to ${result.previousVersion ?? 'the stable version'}, passed its checks, and takes ${result.canaryPercent}% of requests`, next: ['Let canary-monitor judge it; then promote (blue-green phase: promote), or roll back (the rollback action) to end it.'] }
+                : { ...base, ok: true, title: `${version} serves all traffic on ${count}`, done: `${version} started on ${result.activeColor ?? '?'}, passed its checks and took all traffic`, next: ['Nothing: a rollback (the rollback action) puts the previous version back if it misbehaves.'] };
+        case 'promote':
+            if (!result.ok)
+                return { ...base, ok: false, title: `promote of ${version} failed`, verdict: failure, done: 'every host is back on the weights it had: the canary still takes its share', next: ['Read the reasons below and re-run promote, or roll back (the rollback action) to end the canary.'] };
+            return { ...base, ok: true, title: `${version} promoted: all traffic on ${count}`, done: `all traffic moved to ${version} on ${result.activeColor ?? '?'}${result.previousVersion ? `; ${result.previousVersion} stopped or kept as configured` : ''}`, next: [`Nothing. If ${version} misbehaves, the rollback action puts ${result.previousVersion ?? 'the previous version'} back.`] };
+        default: {
+            if (noop)
+                return { ...base, ok: true, title: `nothing to roll back: ${version} already serves`, verdict: why || undefined, done: 'nothing changed', next: [`To go further back, name a version with target-version.${toOthers}`] };
+            if (!result.ok)
+                return { ...base, ok: false, title: `rollback to ${version} failed`, verdict: [failure, why].filter(Boolean).join('; ') || undefined, done: 'traffic stays where it was on every host', next: [`Read the reasons below; fix the host named and re-run the rollback, or roll back to another version by name.${toOthers}`] };
+            return { ...base, ok: true, title: `rolled back to ${version}${result.previousVersion ? ` (from ${result.previousVersion})` : ''}`, verdict: why || undefined, done: `all traffic on ${version} (${result.activeColor ?? '?'}) on ${count}${hostsRestoredMs(result) === null ? '' : `, ${seconds(hostsRestoredMs(result))} after the decision`}`, next: [`Find why ${result.previousVersion ?? 'the release'} failed before deploying it again; the incident and the figures below are the place to start.`] };
+        }
+    }
+}
+const oneLineText = (text) => text.replace(/[\r\n]+/g, ' ').trim();
+/** A rollback's decision → traffic back, when the result carries it. */
+function hostsRestoredMs(result) {
+    const restored = result.restoredMs;
+    return restored === undefined ? null : restored;
+}
+function phaseSummary(app, result, context = {}) {
+    const lines = [headline(app, phaseHeadline(result, context))];
     if (result.error)
-        lines.push(`> ${result.error.split('\n').join('\n> ')}`, '');
+        lines.push('#### What went wrong', '', codeBlock(result.error), '');
     lines.push(table(['host', 'outcome', 'from → to', 'versions', 'weights before', 'weights after', 'switch (ms)'], result.hosts.map((host) => [
-        host.host,
+        hostCell(host.host),
         OUTCOME[host.outcome],
         `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`,
         `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`,
@@ -50556,10 +50649,10 @@ function phaseSummary(app, result) {
         host.weightsAfter ? formatWeights(host.weightsAfter) : '—',
         host.switchMs === null ? '—' : String(host.switchMs),
     ])), '');
-    const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [host.host, `${check.method} ${check.path}`, String(check.status), `${check.latencyMs} / ${check.maxLatencyMs}`, check.ok ? '✅' : `❌ ${check.problem ?? ''}`]));
+    const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [hostCell(host.host), `${check.method} ${check.path}`, String(check.status), `${check.latencyMs} / ${check.maxLatencyMs}`, check.ok ? '✅' : `❌ ${check.problem ?? ''}`]));
     if (smoke.length > 0)
         lines.push('#### Smoke checks', '', table(['host', 'request', 'status', 'latency / budget (ms)', 'result'], smoke), '');
-    const steps = result.hosts.flatMap((host) => host.steps.map((step) => [host.host, step.step, step.ok ? 'ok' : 'failed', String(step.ms), step.detail ?? '']));
+    const steps = result.hosts.flatMap((host) => host.steps.map((step) => [hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', String(step.ms), step.detail ?? '']));
     lines.push('<details><summary>Steps</summary>', '', table(['host', 'step', 'result', 'ms', 'detail'], steps), '', '</details>', '');
     lines.push(`Duration: ${(result.durationMs / 1000).toFixed(1)} s${result.switchMs === null ? '' : `; slowest switch ${result.switchMs} ms`}.`, '');
     return lines.join('\n');
@@ -50567,10 +50660,13 @@ function phaseSummary(app, result) {
 // ------------------------------------------------------------------------------------------------
 // Canary analysis: a table per rule and charts of error rate and P95 over time for each color.
 const VERDICT = { success: '✅ success', failure: '❌ failure', inconclusive: '⚠️ inconclusive', error: '⛔ error' };
+/** The colors' own colors for chart lines (GitHub's blue and green), in the order the lines are drawn. */
+const LINE_COLOR = { blue: '#0969da', green: '#1a7f37' };
 /**
- * A Mermaid xychart-beta line chart, one line per color (pure). Mermaid draws no legend, so the
- * title names the lines. No data is never drawn as 0: xychart has no gaps, so an instant where a
- * line has no value is left off the x axis, and a note under the chart names what is missing.
+ * A Mermaid xychart-beta line chart, one line per color (pure), each line drawn in its color's own
+ * color (the `plotColorPalette` theme variable). Mermaid draws no legend, so a line under the chart
+ * names the lines. No data is never drawn as 0: xychart has no gaps, so an instant where a line has
+ * no value is left off the x axis, and the note under the chart names what is missing.
  */
 function xyChart(title, unit, series, value, lines) {
     const times = [...new Set(series.map((point) => point.t))].sort((a, b) => a - b);
@@ -50586,20 +50682,25 @@ function xyChart(title, unit, series, value, lines) {
         .map(({ color }) => ({ color, at: times.filter((t) => valueAt(t, color) === null) }))
         .filter((gap) => gap.at.length > 0)
         .map((gap) => `${gap.color} at ${gap.at.length > 8 ? `${gap.at.slice(0, 8).map((t) => Math.round(t)).join(', ')}… (${gap.at.length} samples)` : gap.at.map((t) => Math.round(t)).join(', ')} s`);
-    const note = missing.length > 0 ? `\n\n${title}: no data (left out of the chart, not drawn as 0) for ${missing.join('; ')}.` : '';
+    const legend = `${title}: ${lines.map((line) => `${line.color} line = ${line.label}`).join(', ')}.`;
+    const note = missing.length > 0 ? ` No data (left out, not drawn as 0) for ${missing.join('; ')}.` : '';
     if (drawn.length === 0)
         return `${title}: no sample had data for every line.${note}`;
     const lineValues = lines.map(({ color }) => drawn.map((t) => valueAt(t, color)));
     const max = Math.max(1, ...lineValues.flat());
+    const palette = lines.map((line) => LINE_COLOR[line.color]).join(', ');
     return [
         '```mermaid',
+        `%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "${palette}"}}}}%%`,
         'xychart-beta',
-        `  title "${title} — ${lines.map((line, index) => `line ${index + 1}: ${line.label}`).join(', ')}"`,
+        `  title "${title.replaceAll('"', "'")}"`,
         `  x-axis "seconds" [${drawn.map((t) => Math.round(t)).join(', ')}]`,
         `  y-axis "${unit}" 0 --> ${Math.ceil(max * 1.1)}`,
         ...lineValues.map((values) => `  line [${values.join(', ')}]`),
         '```',
-    ].join('\n') + note;
+        '',
+        `${legend}${note}`,
+    ].join('\n');
 }
 /** "4 req, 0% errors, P95 120 ms": one color's figures for a progress line (pure). */
 function progressFigures(figures) {
@@ -50620,19 +50721,69 @@ function progressLine(sample, result, canary, stable) {
     const rules = result.rules.filter((rule) => rule.status === 'fail' || rule.status === 'watching').map((rule) => `${rule.name}: ${rule.status}`);
     return `t=${result.elapsedSeconds.toFixed(0)}s ${side('canary', canary)}; ${side('stable', stable)}; ${rules.length > 0 ? rules.join(', ') : 'all rules pass so far'}`;
 }
-function monitorSummary(app, result) {
+/**
+ * One timeline over every step of a ramp (pure): each step's samples shifted by the time the steps
+ * before it took, and the canary's share of traffic at each of them.
+ */
+function rampTimeline(result) {
+    const series = [];
+    const share = [];
+    let offset = 0;
+    for (const step of result.steps) {
+        for (const point of step.analysis.series)
+            series.push({ ...point, t: point.t + offset });
+        const percent = step.percent ?? 0;
+        const times = [...new Set(step.analysis.series.map((point) => point.t))];
+        for (const t of times.length > 0 ? times : [step.analysis.elapsedSeconds]) {
+            share.push({ t: t + offset, color: result.canaryColor, requests: 0, errorRate: percent, p95Ms: null });
+            share.push({ t: t + offset, color: result.stableColor, requests: 0, errorRate: 100 - percent, p95Ms: null });
+        }
+        offset += step.analysis.elapsedSeconds;
+    }
+    return { series, share, seconds: offset };
+}
+const MONITOR_VERDICT = { ...VERDICT, aborted: '⏹ aborted' };
+/** The headline of a canary analysis or ramp (pure): the verdict and what was done about it. */
+function monitorHeadline(result, incidentUrl = null) {
+    const canary = result.canaryVersion ?? result.canaryColor;
+    const stable = result.stableVersion ?? result.stableColor;
+    const ramp = result.steps.length > 1 || result.steps[0]?.percent !== null;
+    const what = ramp ? `ramp of ${canary}` : `canary ${canary}`;
+    const verdict = `${MONITOR_VERDICT[result.verdict]}: ${oneLineText(result.reason)}`;
+    const rollback = result.rollback;
+    if (rollback && !rollback.ok) {
+        return { ok: false, title: `${what} failed, and the automatic rollback FAILED`, verdict, done: `traffic stays where it was: ${oneLineText(rollback.error ?? 'see the log')}`, incidentUrl, next: [`Roll back now: the rollback action, or \`agent-loop rollback\` from a terminal; name a version with target-version if ${stable} cannot come back.`] };
+    }
+    if (rollback) {
+        return { ok: false, title: `${what} ${result.verdict === 'aborted' ? 'aborted' : 'failed'}; rolled back to ${rollback.version ?? stable}`, verdict, done: `all traffic back on ${rollback.version ?? stable} (${result.stableColor}) ${seconds(result.rollbackMs)} after the decision; ${canary} stopped unless keep-failed`, incidentUrl, next: [`Find why ${canary} failed (the figures and charts below) before deploying it again.`] };
+    }
+    switch (result.verdict) {
+        case 'success':
+            return ramp
+                ? { ok: true, title: `${canary} ramped to all traffic`, verdict, done: `every step passed its analysis; ${canary} serves all traffic`, incidentUrl, next: ['Nothing.'] }
+                : { ok: true, title: `canary ${canary} passed`, verdict, done: `nothing changed: ${canary} still takes its canary share next to ${stable}`, incidentUrl, next: ['Promote it (blue-green phase: promote).'] };
+        case 'aborted':
+            return { ok: false, title: `${what} aborted`, verdict, done: 'the analysis stopped before a decision (a rollback asked for the hosts, or the run was cancelled)', incidentUrl, next: ['See the rollback run that asked, or re-run the monitor.'] };
+        default:
+            return { ok: false, title: `${what}: ${result.verdict}, left in place`, verdict, done: `no rollback (rollback-on does not include ${result.verdict}): ${canary} still takes its share`, incidentUrl, next: ['Decide by hand: promote it, or roll it back with the rollback action.'] };
+    }
+}
+function monitorSummary(app, result, incidentUrl = null) {
     const { analysis } = result;
+    const timeline = rampTimeline(result);
+    const ramp = result.steps.length > 1 || result.steps[0]?.percent !== null;
+    const series = ramp ? timeline.series : analysis.series;
+    const span = ramp ? timeline.seconds : analysis.elapsedSeconds;
+    const requests = ramp ? result.steps.reduce((sum, step) => ({ canary: sum.canary + step.analysis.canaryRequests, stable: sum.stable + step.analysis.stableRequests }), { canary: 0, stable: 0 }) : { canary: analysis.canaryRequests, stable: analysis.stableRequests };
     const lines = [
-        `### ${VERDICT[analysis.verdict]}: ${app} canary ${result.canaryVersion ?? result.canaryColor}`,
-        '',
-        `> ${analysis.reason}`,
-        '',
-        `Canary **${result.canaryColor}** (${result.canaryVersion ?? '?'}) against stable **${result.stableColor}** (${result.stableVersion ?? '?'}); ${analysis.canaryRequests} canary and ${analysis.stableRequests} stable requests over ${analysis.elapsedSeconds.toFixed(0)} s${analysis.earlyDecision ? '; decided early by the sequential test' : ''}${analysis.detectSeconds !== null ? `; detected in ${analysis.detectSeconds.toFixed(1)} s` : ''}.`,
+        headline(app, monitorHeadline(result, incidentUrl)),
+        `Canary **${result.canaryColor}** (${result.canaryVersion ?? '?'}) against stable **${result.stableColor}** (${result.stableVersion ?? '?'}): ${requests.canary} canary and ${requests.stable} stable requests over ${span.toFixed(0)} s${ramp ? ` in ${result.steps.length} step${result.steps.length === 1 ? '' : 's'}` : ''}${analysis.earlyDecision ? '; decided early by the sequential test' : ''}${analysis.detectSeconds !== null ? `; detected in ${analysis.detectSeconds.toFixed(1)} s` : ''}.`,
         '',
     ];
-    if (result.steps.length > 1 || result.steps[0]?.percent !== null) {
-        lines.push(table(['step', 'verdict', 'reason'], result.steps.map((step) => [`${step.percent ?? '—'}%`, VERDICT[step.analysis.verdict], step.analysis.reason])), '');
-    }
+    if (result.rollback)
+        lines.push(rollbackHosts(result), '');
+    if (ramp)
+        lines.push(table(['step', 'canary share', 'verdict', 'reason'], result.steps.map((step, index) => [String(index + 1), `${step.percent ?? '—'}%`, VERDICT[step.analysis.verdict], step.analysis.reason])), '');
     lines.push(table(['rule', 'kind', 'observed (canary)', 'stable', 'threshold', 'window', 'for', 'status'], analysis.rules.map((rule) => [
         rule.name,
         rule.kind,
@@ -50643,22 +50794,31 @@ function monitorSummary(app, result) {
         rule.forSeconds === 0 ? '—' : `${rule.forSeconds} s`,
         `${rule.status}${rule.detail ? ` (${rule.detail})` : ''}`,
     ])), '');
-    const labels = [
-        { color: result.stableColor, label: `${result.stableColor} = stable ${result.stableVersion ?? ''}`.trim() },
-        { color: result.canaryColor, label: `${result.canaryColor} = canary ${result.canaryVersion ?? ''}`.trim() },
-    ];
-    const errorChart = xyChart('Error rate (%)', '%', analysis.series, (point) => (point.errorRate === null ? null : point.errorRate * 100), labels);
-    const latencyChart = xyChart('P95 latency (ms)', 'ms', analysis.series, (point) => point.p95Ms, labels);
-    if (errorChart)
-        lines.push(errorChart, '', latencyChart, '');
     if (analysis.warnings.length > 0)
         lines.push(...analysis.warnings.map((warning) => `- ⚠️ ${warning}`), '');
-    if (result.rollback) {
-        lines.push(`#### Automatic rollback: ${result.rollback.ok ? `traffic back on ${result.rollback.version}` : 'FAILED'}`, '', restoredLine(result.rollback.ok ? result.rollbackMs : null), '');
-        if (result.rollback.error)
-            lines.push(`> ${result.rollback.error.split('\n').join('\n> ')}`, '');
+    const labels = [
+        { color: result.stableColor, label: `stable ${result.stableVersion ?? ''}`.trim() },
+        { color: result.canaryColor, label: `canary ${result.canaryVersion ?? ''}`.trim() },
+    ];
+    if (ramp) {
+        const shareChart = xyChart('Share of traffic (%)', '%', timeline.share, (point) => point.errorRate, labels);
+        if (shareChart)
+            lines.push(shareChart, '');
     }
+    const errorChart = xyChart('Error rate (%)', '%', series, (point) => (point.errorRate === null ? null : point.errorRate * 100), labels);
+    const latencyChart = xyChart('P95 latency (ms)', 'ms', series, (point) => point.p95Ms, labels);
+    if (errorChart)
+        lines.push(errorChart, '', latencyChart, '');
     return lines.join('\n');
+}
+/** The automatic rollback's per-host table. */
+function rollbackHosts(result) {
+    const rollback = result.rollback;
+    const parts = ['#### Automatic rollback, per host', '', restoredLine(rollback.ok ? result.rollbackMs : null), ''];
+    if (rollback.error)
+        parts.push(codeBlock(rollback.error), '');
+    parts.push(table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [hostCell(host.host), OUTCOME[host.outcome], `${host.version ?? '—'} (${host.toColor ?? '—'})`, host.switchMs === null ? '—' : String(host.switchMs)])));
+    return parts.join('\n');
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/pipeline/compare.ts
@@ -50851,7 +51011,7 @@ const round = (value) => Number(value.toPrecision(12));
 function formatNumber(value, options = {}) {
     if (value === null)
         return '—';
-    const digits = Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
+    const digits = Number.isInteger(value) ? String(value) : options.decimals !== undefined ? String(Number(value.toFixed(options.decimals))) : String(Number(value.toPrecision(6)));
     return `${options.sign && value > 0 ? '+' : ''}${digits}${options.suffix ?? ''}`;
 }
 function describeRule(rule) {
@@ -50942,7 +51102,7 @@ function comparisonSummary(result) {
         formatNumber(metric.baseline),
         formatNumber(metric.candidate),
         formatNumber(metric.delta, { sign: true }),
-        formatNumber(metric.deltaPercent, { sign: true, suffix: '%' }),
+        formatNumber(metric.deltaPercent, { sign: true, suffix: '%', decimals: 2 }),
         metric.rule,
         `${VERDICT_CELL[metric.verdict]}${metric.detail ? `: ${metric.detail}` : ''}`,
     ]);

@@ -37548,7 +37548,7 @@ function utils_toCommandValue(input) {
  * @returns The command properties to send with the actual annotation command
  * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
  */
-function utils_toCommandProperties(annotationProperties) {
+function toCommandProperties(annotationProperties) {
     if (!Object.keys(annotationProperties).length) {
         return {};
     }
@@ -40359,7 +40359,7 @@ function core_debug(message) {
  * @param properties optional properties to add to the annotation.
  */
 function error(message, properties = {}) {
-    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a warning issue
@@ -40367,7 +40367,7 @@ function error(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function warning(message, properties = {}) {
-    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('warning', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a notice issue
@@ -40375,7 +40375,7 @@ function warning(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function notice(message, properties = {}) {
-    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Writes info to log with console.log.
@@ -40490,7 +40490,17 @@ function errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/action/markdown.ts
+/** Markdown pieces every summary uses (pure, no dependencies: every bundle may carry them). */
+/** Text from hosts and tools, shown as it is: a fence longer than any run of backticks inside it. */
+function codeBlock(text) {
+    const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((match) => match[0].length));
+    const fence = '`'.repeat(longest + 1);
+    return `${fence}text\n${text.replace(/\r\n|\r/g, '\n').trimEnd()}\n${fence}`;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/action/action.ts
+
 
 
 /** What every action's entry point shares: the toolkit logger, run details, cancellation, and error reporting. */
@@ -40509,6 +40519,12 @@ function neutralize(text) {
         .map((line) => line.replace(/^(\s*)(::|##\[)/, (_match, space, marker) => `${space}${marker === '::' ? ':\u200b:' : '#\u200b#['}`))
         .join('\n');
 }
+/** Annotations: the toolkit's notice, warning and error lines, through the same neutralising function. */
+const annotate = {
+    notice: (message) => notice(neutralize(message)),
+    warning: (message) => warning(neutralize(message)),
+    error: (message) => error(neutralize(message)),
+};
 const logger = {
     info: (message) => info(neutralize(message)),
     warn: (message) => warning(neutralize(message)),
@@ -40576,18 +40592,39 @@ async function runAction(body) {
     onCancelSignals();
     try {
         await body();
-        if (cancellation.signal.aborted)
+        if (cancellation.signal.aborted) {
             setFailed('the run was cancelled; see the log for what was put back');
+            await failureSummary('the run was cancelled', 'The run was cancelled: what it had moved was put back (the log says what). A plain re-run starts again.');
+        }
     }
     catch (error) {
         if (error instanceof errors_ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
             setFailed(neutralize(error.message));
+            await failureSummary(error.message, 'Do what the message says (it names the input or the holder in the way), then re-run.');
         }
         else {
             if (error instanceof Error && error.stack)
                 core_debug(neutralize(error.stack));
             setFailed(neutralize(errorMessage(error)));
+            await failureSummary(errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
+    }
+}
+let summaryWritten = false;
+/**
+ * A run that ends without having written its summary (bad inputs, a lock in the way, an error
+ * before the phase could report) still leaves one: what happened and what to do. Never throws.
+ */
+async function failureSummary(message, next) {
+    if (summaryWritten || !process.env.GITHUB_STEP_SUMMARY)
+        return;
+    const app = getInput('app');
+    const title = `### ❌ ${app ? `${app}: ` : ''}the step stopped`;
+    try {
+        await writeSummary([title, '', codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
+    }
+    catch {
+        // The summary is for people; the step's failure has been reported already.
     }
 }
 function setOutputs(outputs) {
@@ -40597,6 +40634,7 @@ function setOutputs(outputs) {
 async function writeSummary(markdown) {
     if (!process.env.GITHUB_STEP_SUMMARY)
         return;
+    summaryWritten = true;
     await summary.addRaw(markdown, true).write();
 }
 

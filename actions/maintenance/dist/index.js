@@ -28766,7 +28766,7 @@ module.exports = require("zlib");
 
 
 var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 var YAMLMap = __nccwpck_require__(4454);
 var YAMLSeq = __nccwpck_require__(2223);
 var resolveBlockMap = __nccwpck_require__(7103);
@@ -29037,7 +29037,7 @@ exports.composeNode = composeNode;
 
 
 var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 var resolveBlockScalar = __nccwpck_require__(8913);
 var resolveFlowScalar = __nccwpck_require__(6842);
 
@@ -29489,7 +29489,7 @@ exports.resolveBlockMap = resolveBlockMap;
 "use strict";
 
 
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -30020,7 +30020,7 @@ exports.resolveFlowCollection = resolveFlowCollection;
 "use strict";
 
 
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 var resolveEnd = __nccwpck_require__(7788);
 
 function resolveFlowScalar(scalar, strict, onError) {
@@ -31036,7 +31036,7 @@ exports.applyReviver = applyReviver;
 
 var Alias = __nccwpck_require__(4065);
 var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -31396,7 +31396,7 @@ var errors = __nccwpck_require__(1464);
 var Alias = __nccwpck_require__(4065);
 var identity = __nccwpck_require__(1127);
 var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 var YAMLMap = __nccwpck_require__(4454);
 var YAMLSeq = __nccwpck_require__(2223);
 var cst = __nccwpck_require__(3461);
@@ -31850,7 +31850,7 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 5682:
+/***/ 3301:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 "use strict";
@@ -31896,7 +31896,7 @@ var addPairToJSMap = __nccwpck_require__(7104);
 var Collection = __nccwpck_require__(101);
 var identity = __nccwpck_require__(1127);
 var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -32050,7 +32050,7 @@ var createNode = __nccwpck_require__(2404);
 var stringifyCollection = __nccwpck_require__(1212);
 var Collection = __nccwpck_require__(101);
 var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 var toJS = __nccwpck_require__(6424);
 
 class YAMLSeq extends Collection.Collection {
@@ -34831,7 +34831,7 @@ exports.map = map;
 "use strict";
 
 
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 
 const nullTag = {
     identify: value => value == null,
@@ -34907,7 +34907,7 @@ exports.string = string;
 "use strict";
 
 
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -34936,7 +34936,7 @@ exports.boolTag = boolTag;
 "use strict";
 
 
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 var stringifyNumber = __nccwpck_require__(8689);
 
 const floatNaN = {
@@ -35074,7 +35074,7 @@ exports.schema = schema;
 "use strict";
 
 
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 var map = __nccwpck_require__(7451);
 var seq = __nccwpck_require__(1706);
 
@@ -35254,7 +35254,7 @@ exports.getTags = getTags;
 
 
 var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 var stringifyString = __nccwpck_require__(3069);
 
 const binary = {
@@ -35331,7 +35331,7 @@ exports.binary = binary;
 "use strict";
 
 
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -35368,7 +35368,7 @@ exports.trueTag = trueTag;
 "use strict";
 
 
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 var stringifyNumber = __nccwpck_require__(8689);
 
 const floatNaN = {
@@ -35511,7 +35511,7 @@ exports.intOct = intOct;
 
 
 var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -35676,7 +35676,7 @@ exports.omap = omap;
 
 var identity = __nccwpck_require__(1127);
 var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 var YAMLSeq = __nccwpck_require__(2223);
 
 function resolvePairs(seq, onError) {
@@ -36655,7 +36655,7 @@ exports.stringifyNumber = stringifyNumber;
 
 
 var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 var stringify = __nccwpck_require__(2148);
 var stringifyComment = __nccwpck_require__(9799);
 
@@ -36814,7 +36814,7 @@ exports.stringifyPair = stringifyPair;
 "use strict";
 
 
-var Scalar = __nccwpck_require__(5682);
+var Scalar = __nccwpck_require__(3301);
 var foldFlowLines = __nccwpck_require__(4475);
 
 const getFoldOptions = (ctx, isBlock) => ({
@@ -37548,7 +37548,7 @@ function utils_toCommandValue(input) {
  * @returns The command properties to send with the actual annotation command
  * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
  */
-function utils_toCommandProperties(annotationProperties) {
+function toCommandProperties(annotationProperties) {
     if (!Object.keys(annotationProperties).length) {
         return {};
     }
@@ -40359,7 +40359,7 @@ function core_debug(message) {
  * @param properties optional properties to add to the annotation.
  */
 function error(message, properties = {}) {
-    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a warning issue
@@ -40367,7 +40367,7 @@ function error(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function warning(message, properties = {}) {
-    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('warning', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a notice issue
@@ -40375,7 +40375,7 @@ function warning(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function notice(message, properties = {}) {
-    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Writes info to log with console.log.
@@ -40490,7 +40490,17 @@ function errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/action/markdown.ts
+/** Markdown pieces every summary uses (pure, no dependencies: every bundle may carry them). */
+/** Text from hosts and tools, shown as it is: a fence longer than any run of backticks inside it. */
+function codeBlock(text) {
+    const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((match) => match[0].length));
+    const fence = '`'.repeat(longest + 1);
+    return `${fence}text\n${text.replace(/\r\n|\r/g, '\n').trimEnd()}\n${fence}`;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/action/action.ts
+
 
 
 /** What every action's entry point shares: the toolkit logger, run details, cancellation, and error reporting. */
@@ -40509,6 +40519,12 @@ function neutralize(text) {
         .map((line) => line.replace(/^(\s*)(::|##\[)/, (_match, space, marker) => `${space}${marker === '::' ? ':\u200b:' : '#\u200b#['}`))
         .join('\n');
 }
+/** Annotations: the toolkit's notice, warning and error lines, through the same neutralising function. */
+const annotate = {
+    notice: (message) => notice(neutralize(message)),
+    warning: (message) => warning(neutralize(message)),
+    error: (message) => error(neutralize(message)),
+};
 const logger = {
     info: (message) => info(neutralize(message)),
     warn: (message) => warning(neutralize(message)),
@@ -40576,18 +40592,39 @@ async function runAction(body) {
     onCancelSignals();
     try {
         await body();
-        if (cancellation.signal.aborted)
+        if (cancellation.signal.aborted) {
             setFailed('the run was cancelled; see the log for what was put back');
+            await failureSummary('the run was cancelled', 'The run was cancelled: what it had moved was put back (the log says what). A plain re-run starts again.');
+        }
     }
     catch (error) {
         if (error instanceof errors_ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
             setFailed(neutralize(error.message));
+            await failureSummary(error.message, 'Do what the message says (it names the input or the holder in the way), then re-run.');
         }
         else {
             if (error instanceof Error && error.stack)
                 core_debug(neutralize(error.stack));
             setFailed(neutralize(errorMessage(error)));
+            await failureSummary(errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
+    }
+}
+let summaryWritten = false;
+/**
+ * A run that ends without having written its summary (bad inputs, a lock in the way, an error
+ * before the phase could report) still leaves one: what happened and what to do. Never throws.
+ */
+async function failureSummary(message, next) {
+    if (summaryWritten || !process.env.GITHUB_STEP_SUMMARY)
+        return;
+    const app = getInput('app');
+    const title = `### ❌ ${app ? `${app}: ` : ''}the step stopped`;
+    try {
+        await writeSummary([title, '', codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
+    }
+    catch {
+        // The summary is for people; the step's failure has been reported already.
     }
 }
 function setOutputs(outputs) {
@@ -40597,6 +40634,7 @@ function setOutputs(outputs) {
 async function writeSummary(markdown) {
     if (!process.env.GITHUB_STEP_SUMMARY)
         return;
+    summaryWritten = true;
     await summary.addRaw(markdown, true).write();
 }
 
@@ -51546,8 +51584,8 @@ function parseStatus(text) {
  * again, so the file on disk is always what nginx serves. When the record cannot be written, nginx
  * is not touched (exit 35). New files get unguessable names, are created with O_EXCL and an
  * explicit umask, and are renamed into place. On the way to the confirmation it starts six
- * processes (two renames, a link, the reload, curl, a cleanup): on a host busy with a release,
- * each one costs.
+ * processes (two renames, a link, the reload, one curl for every poll, a cleanup): on a host busy
+ * with a release, each one costs.
  */
 const SWITCH_SCRIPT = `set -u
 file=$1; status_url=$2; status_host=$3; generation=$4; confirm_ms=$5; nonce=$6; shift 6
@@ -51564,6 +51602,9 @@ trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
 ${PUT_ALL_SHELL}
 [ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
 content=$1; shift
+# Then the outcome's writes (a count and PATH MODE CONTENT each), then the nginx command.
+skip=$(( $1 * 3 + 1 ))
+nginx_run() { op=$1; shift; shift "$skip"; case $op in reload) "$@" -s reload ;; *) "$@" -t ;; esac; }
 umask 022
 tmp="$dir/.agent-loop-new.$nonce"
 printf '%s' "$content" > "$tmp" || { echo "the new include could not be written in $dir; nothing was changed" >&2; exit 31; }
@@ -51578,16 +51619,38 @@ fi
 mv -f "$tmp" "$file" || exit 33
 tmp=
 restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
-if ! out=$("$@" -s reload 2>&1); then
+if ! out=$(nginx_run reload "$@" 2>&1); then
   # Was it the configuration? (checked with the new file in place, then the old one goes back)
-  if checked=$("$@" -t 2>&1); then restore; printf '%s\\n' "$out" >&2; exit 21; fi
+  if checked=$(nginx_run test "$@" 2>&1); then restore; printf '%s\\n' "$out" >&2; exit 21; fi
   restore; printf '%s\\n' "$checked" >&2; exit 20
 fi
 deadline=$(( started + confirm_ms ))
+# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
+# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
+# reading, curl fails its next write and --fail-early ends it): a process per poll would
+# cost more than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once,
+# and the loop below polls the slow way for the time that is left.
+served() { case "$1" in *"\\"generation\\":\\"$generation\\""*) now_ms; echo "live $(( ms - started ))"; return 0 ;; esac; return 1; }
+# Served: the outcome is recorded in the same command (exit 36 when it cannot be: the caller puts
+# traffic back, since a switch nobody recorded must not stay).
+record() {
+${PUT_ALL_SHELL}
+  [ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+  exit 0
+}
+await_served() {
+  while IFS= read -r body; do
+    served "$body" && return 0
+    now_ms; [ "$ms" -lt "$deadline" ] || return 1
+  done
+  return 1
+}
+polls=$(( confirm_ms / 20 + 1 ))
+if curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: $status_host" "$status_url?[1-$polls]" 2>/dev/null | await_served; then record "$@"; fi
 while :; do
-  body=$(curl -s --max-time 1 -H "Host: $status_host" "$status_url" 2>/dev/null) || body=
-  case "$body" in *"\\"generation\\":\\"$generation\\""*) now_ms; echo "live $(( ms - started ))"; exit 0 ;; esac
   now_ms; [ "$ms" -lt "$deadline" ] || break
+  body=$(curl -s --max-time 1 -H "Host: $status_host" "$status_url" 2>/dev/null) || body=
+  served "$body" && record "$@"
   sleep 0.02
 done
 # The reload said yes but nginx never served the new file: put the old one back and reload onto
@@ -51599,20 +51662,22 @@ if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
   exit 22
 fi
 restore
-if out=$("$@" -s reload 2>&1); then again=restored; else again="not reloaded: $out"; fi
+if out=$(nginx_run reload "$@" 2>&1); then again=restored; else again="not reloaded: $out"; fi
 echo "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)" >&2
 exit 22`;
 /** How long the switch waits for nginx to serve the new weights after a reload. */
 const CONFIRM_MS = 5000;
 /**
- * The switch as one command. `before` (the write-ahead record) goes inside it when it is small
- * enough; otherwise null is returned for it and the caller writes it first.
+ * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
+ * it when they are small enough together; otherwise null is returned and the caller writes them
+ * on their own.
  */
-function switchCommand(includePath, site, generation, nginx, content, before = []) {
-    const record = writeArgs(before);
-    if (!record)
+function switchCommand(includePath, site, generation, nginx, content, before = [], after = []) {
+    if (!writeArgs([...before, ...after]))
         return null;
-    return shell_script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), nonce(), ...record, content, ...nginx]);
+    const record = writeArgs(before);
+    const outcome = writeArgs(after);
+    return shell_script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), nonce(), ...record, content, ...outcome, ...nginx]);
 }
 function statusUrl(site) {
     return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
@@ -51666,8 +51731,13 @@ class NginxRouter {
     async setWeights(weights, options = {}) {
         const generation = newGeneration(this.now());
         const content = renderInclude(this.site, weights, generation);
-        let argv = switchCommand(this.includePath, this.site, generation, this.nginx, content, options.before ?? []);
+        const after = options.after ?? [];
+        let recorded = after.length > 0;
+        let argv = switchCommand(this.includePath, this.site, generation, this.nginx, content, options.before ?? [], after);
+        if (!argv && after.length > 0 && (argv = switchCommand(this.includePath, this.site, generation, this.nginx, content, options.before ?? [])))
+            recorded = false;
         if (!argv) {
+            recorded = false;
             // A record too large to go inside the command is written first, on its own.
             for (const write of options.before ?? []) {
                 if (write.mode === 'append')
@@ -51688,11 +51758,13 @@ class NginxRouter {
                         ? 'nginx did not serve the new weights'
                         : result.code === 35
                             ? 'the switch could not be recorded before making it, so traffic was not touched'
-                            : 'writing the nginx include failed';
+                            : result.code === 36
+                                ? 'the new weights are live, but their outcome could not be recorded'
+                                : 'writing the nginx include failed';
             throw new errors_HostError(this.remote.label, `${what}: ${nginxSays}`);
         }
         const live = /live (\d+)/.exec(result.stdout);
-        return { weights, liveMs: live ? Number(live[1]) : Number.NaN };
+        return { weights, liveMs: live ? Number(live[1]) : Number.NaN, recorded };
     }
     async getWeights() {
         const view = await this.inspect();
@@ -51793,10 +51865,28 @@ class HostSession {
      * Records a traffic change before making it and makes it, in one command: the state with its
      * `pending` intent is written first, and nginx is touched only once that write succeeded.
      */
-    async switchWithIntent(intent, weights) {
+    async switchWithIntent(intent, weights, outcome) {
         const next = this.stamped(intent);
-        const result = await this.router.setWeights(weights, { before: [{ path: this.paths.state, content: stateText(this.label, next), mode: '644' }] });
+        const done = outcome ? this.stamped(outcome) : null;
+        let result;
+        try {
+            result = await this.router.setWeights(weights, {
+                before: [{ path: this.paths.state, content: stateText(this.label, next), mode: '644' }],
+                // The outcome is recorded in the same command once the weights are live (no round trip).
+                after: done ? [{ path: this.paths.state, content: stateText(this.label, done), mode: '644' }] : [],
+            });
+        }
+        catch (error) {
+            // Exit 36 (live, not recorded) leaves the intent on the host: the state it has is `next`.
+            if (error instanceof Error && /their outcome could not be recorded/.test(error.message))
+                this.state = next;
+            throw error;
+        }
         this.state = next;
+        if (done && result.recorded) {
+            this.queueAudit('state saved', { state: { ...done, history: done.history.slice(-5) } });
+            this.state = done;
+        }
         return result;
     }
     stamped(state) {
@@ -52198,12 +52288,26 @@ if [ -n "$ids" ] && [ "$(docker inspect --format '{{.State.Running}}' $ids | sor
 fi
 "$@" up --detach --remove-orphans --wait --wait-timeout "$wait"
 rc=$?
-[ "$rc" = 0 ] && exit 0
-for id in $(docker ps --all --quiet --filter "label=com.docker.compose.project=$project"); do
+ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
+# Success is every container running and, where it has a healthcheck, healthy: checked here as
+# well, so that nothing unproven is ever left to take traffic.
+if [ "$rc" = 0 ]; then
+  states=$(docker inspect --format '{{.State.Status}}{{if .State.Health}} {{.State.Health.Status}}{{end}}' $ids 2>&1) || states=failed
+  bad=$(printf '%s\\n' "$states" | grep -v -x -e running -e 'running healthy')
+  [ -z "$bad" ] && exit 0
+  echo "compose reported the project up, but its containers are: $(printf '%s' "$states" | tr '\\n' ',')" >&2
+  rc=1
+fi
+for id in $ids; do
   docker ps --all --filter "id=$id" --format '{{.Names}}: {{.Status}}'
   docker logs --tail 5 "$id" 2>&1 | sed 's/^/  log: /'
 done >&2
 "$@" stop >/dev/null 2>&1
+left=$(docker ps --quiet --filter "label=com.docker.compose.project=$project")
+if [ -n "$left" ]; then
+  echo "docker compose stop left $(echo $left | wc -w) container(s) running: killed" >&2
+  docker kill $left >/dev/null 2>&1
+fi
 exit "$rc"`));
 // Nothing of the project running (a color already stopped, or never started): nothing to stop,
 // and no compose start-up (about 0.3 s) on a rollback's way to safety.

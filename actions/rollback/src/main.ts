@@ -1,12 +1,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { action, systemClock } from '@agent-loop/shared/action';
+import { action, codeBlock, systemClock } from '@agent-loop/shared/action';
 import { announceRollback, githubContext, restoredLine, type RollbackStory } from '@agent-loop/shared/github';
 import { cleanUpRun } from '@agent-loop/shared/hosts';
 import { buildRuntime, checkRuntimeInputs, field, healthPaths, HOST_PATH, hostInputs, hostsField, privateKeyField, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, VERSION, type InputReader } from '@agent-loop/shared/inputs';
-import { deploymentMetricsRecorder, metricsInputs, phaseSummary } from '@agent-loop/shared/report';
-import { rollback, rollbackKubernetes, runPlaybook, type ExternalRollback } from '@agent-loop/shared/rollback';
+import { deploymentMetricsRecorder, headline, metricsInputs, phaseSummary } from '@agent-loop/shared/report';
+import { rollback, rollbackKubernetes, runPlaybook, type ExternalRollback, type RollbackResult } from '@agent-loop/shared/rollback';
 import { z } from '@agent-loop/shared/inputs';
 
 export const Outputs = {
@@ -115,7 +115,8 @@ export async function run(read?: InputReader): Promise<void> {
     let ok = true;
     let noop = false;
     let activeColor: string | null = null;
-    let summary = '';
+    let phase: RollbackResult | null = null;
+    let externalWhat: string | null = null;
     let error: string | undefined;
 
     if (inputs.method === 'nginx') {
@@ -141,7 +142,7 @@ export async function run(read?: InputReader): Promise<void> {
       story.hosts = result.hosts;
       story.candidates = result.candidates;
       if (result.abortedMonitorMs !== null) action.logger.info(`a canary monitor held the lock; it stopped ${result.abortedMonitorMs} ms after it was asked to`);
-      summary = phaseSummary(inputs.app, result);
+      phase = result;
     } else {
       const external: ExternalRollback =
         inputs.method === 'kubernetes'
@@ -156,7 +157,7 @@ export async function run(read?: InputReader): Promise<void> {
       if (external.restored) story.targetVersion = external.restored;
       else if (inputs.method === 'kubernetes') story.targetVersion = targetVersion ? `revision ${targetVersion}` : 'the previous revision';
       const what = inputs.method === 'kubernetes' ? `kubernetes rollback of deployment/${inputs.deployment} to ${story.targetVersion}` : `ansible rollback with ${inputs.playbook}`;
-      summary = `### ${ok ? '✅' : '❌'} ${inputs.app}: ${what}\n\n${error ? `> ${error}\n\n` : ''}`;
+      externalWhat = what;
     }
 
     story.durationMs = clock.now() - started;
@@ -189,7 +190,18 @@ export async function run(read?: InputReader): Promise<void> {
       [Outputs.Report]: JSON.stringify(story.hosts),
     });
     const note = noop ? `Nothing to roll back: ${story.targetVersion} already serves all traffic.` : ok ? restoredLine(story.restoredMs) : 'The rollback failed; traffic stays where it was.';
-    await action.writeSummary(`${summary}\n${note}${announcement.incidentUrl ? `\n\nIncident: ${announcement.incidentUrl}` : ''}\n`);
+    const context = { reason: inputs.reason, trigger: inputs.trigger, actor: run.actor, incidentUrl: announcement.incidentUrl, candidates: story.candidates ?? [] };
+    const summary = phase
+      ? phaseSummary(inputs.app, phase, context)
+      : `${headline(inputs.app, {
+          ok,
+          title: ok ? `${externalWhat ?? 'rollback'} done` : `${externalWhat ?? 'rollback'} failed`,
+          verdict: [`trigger: ${inputs.trigger}`, `by ${run.actor}`, `reason: ${inputs.reason}`].join('; '),
+          done: ok ? `rolled back to ${story.targetVersion ?? '?'}` : 'the rollback did not complete: see below',
+          incidentUrl: announcement.incidentUrl,
+          next: ok ? ['Find why the release failed before deploying it again.'] : ['Read the error below, fix it and re-run the rollback.'],
+        })}${error ? `\n${codeBlock(error)}\n` : ''}`;
+    await action.writeSummary(`${summary}\n${note}\n`);
     if (!ok) throw new Error(`${error ?? 'rollback failed'}${story.candidates && story.candidates.length > 0 ? `\nVersions one can roll back to by name (target-version): ${story.candidates.join(', ')}` : ''}`);
     if (noop) action.logger.info(note);
   });

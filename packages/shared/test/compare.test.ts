@@ -194,7 +194,7 @@ describe('summary and message', () => {
     const lines = summary.split('\n');
     expect(lines[0]).toBe('### ❌ Candidate model fails on eval.accuracy, bleu');
     expect(lines[2]).toBe('| metric | baseline | candidate | Δ | Δ% | rule | verdict |');
-    expect(lines[4]).toBe('| eval.accuracy | 0.9 | 0.85 | -0.05 | -5.55556% | higher is better: drop ≤ 0.01 | ❌ fail: drop of 0.05 exceeds max-regression 0.01 |');
+    expect(lines[4]).toBe('| eval.accuracy | 0.9 | 0.85 | -0.05 | -5.56% | higher is better: drop ≤ 0.01 | ❌ fail: drop of 0.05 exceeds max-regression 0.01 |');
     expect(lines[5]).toBe('| latency_ms | 200 | 180 | -20 | -10% | lower is better: rise ≤ 5%, ≤ 250 | ✅ pass |');
     expect(lines[6]).toBe('| bleu | — | — | — | — | ≥ 0.2 | ❌ missing: in neither report |');
     expect(failureMessage(result)).toBe('Candidate model fails on 2 metric(s): eval.accuracy (drop of 0.05 exceeds max-regression 0.01); bleu (in neither report)');

@@ -138,6 +138,7 @@ describe('pure parts', () => {
       '5000',
       '0',
       'the include',
+      '0',
       'sudo',
       'nginx',
       '-p',
@@ -292,6 +293,46 @@ describe('NginxRouter on a running nginx', () => {
     expect(await live.workers()).toEqual(workers);
     expect(await servedStatus()).toEqual(before);
     expect((await fs.readdir(live.confDir)).sort()).toEqual([includeFileName(site.app)]);
+  });
+
+  it('records the outcome in the same command once the new weights are live; when it cannot, says the weights are live', async () => {
+    const records = path.join(live.dir, 'outcomes');
+    await fs.mkdir(records, { recursive: true });
+    const record = path.join(records, 'state.json');
+    const done = await router.setWeights({ blue: 90, green: 10 }, { before: [{ path: record, content: 'intent\n', mode: '644' }], after: [{ path: record, content: 'outcome\n', mode: '644' }] });
+    expect(done.recorded).toBe(true);
+    expect(await fs.readFile(record, 'utf8')).toBe('outcome\n');
+    expect((await servedStatus()).weights).toEqual({ blue: 90, green: 10 });
+    expect(await fs.readdir(records)).toEqual(['state.json']);
+
+    // The intent can be written, the outcome cannot (its folder is a file): the weights are live.
+    const blocked = path.join(records, 'blocked');
+    await fs.writeFile(blocked, 'x');
+    const error = await router.setWeights({ blue: 100, green: 0 }, { before: [{ path: record, content: 'intent 2\n', mode: '644' }], after: [{ path: path.join(blocked, 'state.json'), content: 'outcome 2\n', mode: '644' }] }).catch((caught: unknown) => caught);
+    expect((error as Error).message).toContain('the new weights are live, but their outcome could not be recorded');
+    expect(await fs.readFile(record, 'utf8')).toBe('intent 2\n');
+    expect((await servedStatus()).weights).toEqual({ blue: 100, green: 0 });
+    expect(parseIncludeHeader(await fs.readFile(includeFile(), 'utf8'))?.weights).toEqual({ blue: 100, green: 0 });
+  });
+
+  it('confirms the switch with one curl for all its polls, and with a curl that has no --rate (before 7.84) too', async () => {
+    const curl = (await execFileP('sh', ['-c', 'command -v curl'])).stdout.trim();
+    const calls = path.join(live.dir, 'curl-calls');
+    const wrapped = async (name: string, body: string): Promise<NginxRouter> => {
+      const bin = path.join(live.dir, name);
+      await fs.mkdir(bin, { recursive: true });
+      await fs.writeFile(path.join(bin, 'curl'), `#!/bin/sh\necho "$*" >> ${calls}\n${body}\nexec ${curl} "$@"\n`, { mode: 0o755 });
+      return new NginxRouter(localRemote(name, { ...process.env, PATH: `${bin}:${process.env.PATH}` }), site, live.confDir, live.command);
+    };
+    const current = await wrapped('curl-counted', '');
+    await fs.rm(calls, { force: true });
+    await current.setWeights({ blue: 10, green: 90 });
+    expect((await fs.readFile(calls, 'utf8')).trim().split('\n')).toEqual([expect.stringContaining('--rate 50/s')]);
+
+    const old = await wrapped('curl-old', 'for a; do [ "$a" = --rate ] && { echo "curl: option --rate: is unknown" >&2; exit 2; }; done');
+    const result = await old.setWeights({ blue: 0, green: 100 });
+    expect(result.liveMs).toBeGreaterThanOrEqual(0);
+    expect((await servedStatus()).weights).toEqual({ blue: 0, green: 100 });
   });
 
   it('reports a missing include folder before touching nginx', async () => {

@@ -65,17 +65,40 @@ describe('phaseSummary', () => {
     };
     const markdown = phaseSummary('shop', result);
     const lines = markdown.split('\n');
-    expect(lines[0]).toBe('### ✅ shop: deploy 1.4.0');
+    // First what happened, what was done and what to do next; then the figures.
+    expect(lines[0]).toBe('### ✅ shop: 1.4.0 is a 10% canary on 2 hosts');
+    expect(lines[2]).toBe('- **Done:** 1.4.0 started on green next to 1.3.9, passed its checks, and takes 10% of requests');
+    expect(lines[3]).toMatch(/^- \*\*Next:\*\* Let canary-monitor judge it; then promote/);
+    expect(lines.indexOf('- **Next:** Let canary-monitor judge it; then promote (blue-green phase: promote), or roll back (the rollback action) to end it.')).toBeLessThan(lines.indexOf('| host | outcome | from → to | versions | weights before | weights after | switch (ms) |'));
     expect(lines).toContain('| host | outcome | from → to | versions | weights before | weights after | switch (ms) |');
-    expect(lines).toContain('| deploy@10.0.0.1 | ✅ success | blue → green | 1.3.9 → 1.4.0 | blue 100% / green 0% | blue 90% / green 10% | 42 |');
-    expect(lines).toContain('| deploy@10.0.0.2 | ✅ success | — → green | — → 1.4.0 | — | blue 90% / green 10% | 57 |');
+    expect(lines).toContain('| `deploy@10.0.0.1` | ✅ success | blue → green | 1.3.9 → 1.4.0 | blue 100% / green 0% | blue 90% / green 10% | 42 |');
+    expect(lines).toContain('| `deploy@10.0.0.2` | ✅ success | — → green | — → 1.4.0 | — | blue 90% / green 10% | 57 |');
     expect(lines).toContain('#### Smoke checks');
-    expect(lines).toContain('| deploy@10.0.0.1 | POST /run-agent | 200 | 120 / 2000 | ✅ |');
-    expect(lines).toContain('| deploy@10.0.0.1 | preflight | ok | 30 | 900 MB disk |');
-    expect(lines).toContain('| deploy@10.0.0.1 | switch traffic | ok | 57 |  |');
+    expect(lines).toContain('| `deploy@10.0.0.1` | POST /run-agent | 200 | 120 / 2000 | ✅ |');
+    expect(lines).toContain('| `deploy@10.0.0.1` | preflight | ok | 30 | 900 MB disk |');
+    expect(lines).toContain('| `deploy@10.0.0.1` | switch traffic | ok | 57 |  |');
     expect(lines).toContain('<details><summary>Steps</summary>');
     expect(lines.at(-2)).toBe('Duration: 12.3 s; slowest switch 57 ms.');
     expect(markdown).not.toContain('> ');
+  });
+
+  it('puts a fence around host text longer than any run of backticks in it', () => {
+    const result: PhaseResult = { ok: false, phase: 'deploy', activeColor: null, previousColor: null, version: 'v2', previousVersion: null, canaryPercent: 0, switchMs: null, durationMs: 0, error: 'h1: ```\n### not a heading\n```', hosts: [] };
+    const lines = phaseSummary('shop', result).split('\n');
+    const at = lines.indexOf('#### What went wrong');
+    expect(lines.slice(at + 2, at + 7)).toEqual(['````text', 'h1: ```', '### not a heading', '```', '````']);
+  });
+
+  it('says what a rollback did, why, who asked, and where one can go instead', () => {
+    const result = { ok: true, phase: 'rollback' as const, activeColor: 'blue' as const, previousColor: 'green' as const, version: 'v1', previousVersion: 'v2', canaryPercent: 100, switchMs: 40, durationMs: 900, hosts: [host({ phase: 'rollback', version: 'v1', previousVersion: 'v2' })], restoredMs: 420 };
+    const lines = phaseSummary('shop', result, { reason: 'error rate 5%', trigger: 'canary-monitor', actor: 'octocat', incidentUrl: 'https://github.com/o/r/issues/7' }).split('\n');
+    expect(lines[0]).toBe('### ✅ shop: rolled back to v1 (from v2)');
+    expect(lines).toContain('- **Verdict:** trigger: canary-monitor; by octocat; reason: error rate 5%');
+    expect(lines).toContain('- **Done:** all traffic on v1 (blue) on 1 host, 0.4 s after the decision');
+    expect(lines).toContain('- **Incident:** https://github.com/o/r/issues/7');
+    const failed = phaseSummary('shop', { ...result, ok: false, error: 'nothing was rolled back, because:\nh1: refused', hosts: [host({ outcome: 'failed' })] }, { candidates: ['v0', 'v-1'] });
+    expect(failed.split('\n')[0]).toBe('### ❌ shop: rollback to v1 failed');
+    expect(failed).toContain('Versions one can roll back to by name (target-version): v0, v-1.');
   });
 
   it('quotes a multi-line error, marks failed checks and leaves out what did not happen', () => {
@@ -103,12 +126,15 @@ describe('phaseSummary', () => {
       ],
     };
     const lines = phaseSummary('shop', result).split('\n');
-    expect(lines[0]).toBe('### ❌ shop: promote');
-    expect(lines[2]).toBe('> nothing was promoted, because:');
-    expect(lines[3]).toBe('> deploy@10.0.0.1: there is no canary | to promote');
-    expect(lines).toContain('| deploy@10.0.0.1 | ❌ failed | blue → — | 1.3.9 → — | blue 100% / green 0% | — | — |');
-    expect(lines).toContain('| deploy@10.0.0.1 | GET / | 500 | 3 / 2000 | ❌ answered 500, expected 200 |');
-    expect(lines).toContain('| deploy@10.0.0.1 | read live weights | failed | 4 | nginx: [emerg] bad \\| config on line 2 |');
+    expect(lines[0]).toBe('### ❌ shop: promote of ? failed');
+    expect(lines[2]).toBe('- **Verdict:** nothing was promoted, because: (1 of 1 host failed)');
+    expect(lines[3]).toBe('- **Done:** every host is back on the weights it had: the canary still takes its share');
+    // Each host's reason on its own line, as it was written (no Markdown, no links).
+    const at = lines.indexOf('#### What went wrong');
+    expect(lines.slice(at + 2, at + 6)).toEqual(['```text', 'nothing was promoted, because:', 'deploy@10.0.0.1: there is no canary | to promote', '```']);
+    expect(lines).toContain('| `deploy@10.0.0.1` | ❌ failed | blue → — | 1.3.9 → — | blue 100% / green 0% | — | — |');
+    expect(lines).toContain('| `deploy@10.0.0.1` | GET / | 500 | 3 / 2000 | ❌ answered 500, expected 200 |');
+    expect(lines).toContain('| `deploy@10.0.0.1` | read live weights | failed | 4 | nginx: [emerg] bad \\| config on line 2 |');
     expect(lines.at(-2)).toBe('Duration: 0.8 s.');
   });
 
@@ -118,7 +144,7 @@ describe('phaseSummary', () => {
     ['noop', '✔️ already done'],
   ] as const)('names the outcome %s', (outcome, shown) => {
     const result: PhaseResult = { ok: true, phase: 'rollback', activeColor: null, previousColor: null, version: '1', previousVersion: null, canaryPercent: 0, switchMs: null, durationMs: 0, hosts: [host({ outcome })] };
-    expect(phaseSummary('shop', result)).toContain(`| deploy@10.0.0.1 | ${shown} |`);
+    expect(phaseSummary('shop', result)).toContain(`| \`deploy@10.0.0.1\` | ${shown} |`);
     expect(phaseSummary('shop', result)).not.toContain('#### Smoke checks');
   });
 });

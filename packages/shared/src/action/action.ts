@@ -1,5 +1,6 @@
 import * as core from '@actions/core';
 import { ConfigurationError, errorMessage } from './errors';
+import { codeBlock } from './markdown';
 import type { Logger } from './log';
 import type { RunInfo } from '../hosts/session';
 
@@ -20,6 +21,13 @@ export function neutralize(text: string): string {
     .map((line) => line.replace(/^(\s*)(::|##\[)/, (_match, space: string, marker: string) => `${space}${marker === '::' ? ':\u200b:' : '#\u200b#['}`))
     .join('\n');
 }
+
+/** Annotations: the toolkit's notice, warning and error lines, through the same neutralising function. */
+export const annotate = {
+  notice: (message: string): void => core.notice(neutralize(message)),
+  warning: (message: string): void => core.warning(neutralize(message)),
+  error: (message: string): void => core.error(neutralize(message)),
+};
 
 export const logger: Logger = {
   info: (message) => core.info(neutralize(message)),
@@ -90,14 +98,36 @@ export async function runAction(body: () => Promise<void>): Promise<void> {
   onCancelSignals();
   try {
     await body();
-    if (cancellation.signal.aborted) core.setFailed('the run was cancelled; see the log for what was put back');
+    if (cancellation.signal.aborted) {
+      core.setFailed('the run was cancelled; see the log for what was put back');
+      await failureSummary('the run was cancelled', 'The run was cancelled: what it had moved was put back (the log says what). A plain re-run starts again.');
+    }
   } catch (error) {
     if (error instanceof ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
       core.setFailed(neutralize(error.message));
+      await failureSummary(error.message, 'Do what the message says (it names the input or the holder in the way), then re-run.');
     } else {
       if (error instanceof Error && error.stack) core.debug(neutralize(error.stack));
       core.setFailed(neutralize(errorMessage(error)));
+      await failureSummary(errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
     }
+  }
+}
+
+let summaryWritten = false;
+
+/**
+ * A run that ends without having written its summary (bad inputs, a lock in the way, an error
+ * before the phase could report) still leaves one: what happened and what to do. Never throws.
+ */
+async function failureSummary(message: string, next: string): Promise<void> {
+  if (summaryWritten || !process.env.GITHUB_STEP_SUMMARY) return;
+  const app = core.getInput('app');
+  const title = `### ❌ ${app ? `${app}: ` : ''}the step stopped`;
+  try {
+    await writeSummary([title, '', codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
+  } catch {
+    // The summary is for people; the step's failure has been reported already.
   }
 }
 
@@ -107,5 +137,6 @@ export function setOutputs(outputs: Record<string, string | number | null | unde
 
 export async function writeSummary(markdown: string): Promise<void> {
   if (!process.env.GITHUB_STEP_SUMMARY) return;
+  summaryWritten = true;
   await core.summary.addRaw(markdown, true).write();
 }

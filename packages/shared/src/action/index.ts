@@ -5,3 +5,4 @@ export * from './clock';
 export * from './parallel';
 export * from './retry';
 export * from './http';
+export * from './markdown';

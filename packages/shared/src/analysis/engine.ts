@@ -425,7 +425,8 @@ export class CanaryAnalysis {
     const parts: string[] = [];
     if (evaluation) parts.push([this.observedText(evaluation), ...this.slowNote(evaluation)].join(', '));
     if (rule.kind === 'trigger' && rule.forSeconds > 0 && violatedFor > 0) parts.push(`violated for ${seconds(violatedFor)} of ${rule.forSeconds} s`);
-    if (evaluation && rule.kind === 'gate' && this.options.mode === 'canary') {
+    // A rule the sequential test failed says so once, in its judgement.
+    if (evaluation && rule.kind === 'gate' && this.options.mode === 'canary' && !judged?.detail.startsWith('sequential test')) {
       const sequential = this.sequentialTest(evaluation);
       if (sequential) parts.push(`sequential test ${sequential.llr.toFixed(2)} (fails at ${sequential.upper.toFixed(2)})`);
     }
@@ -472,7 +473,7 @@ export class CanaryAnalysis {
   private slowNote(evaluation: Evaluation): string[] {
     const { test, rule, threshold } = evaluation;
     if (!test || !(rule.metric in PERCENTILE_METRICS)) return [];
-    return [`${formatValue('error_rate', test.failures / test.trials)} slower than ${Math.round(threshold ?? 0)} ms`];
+    return [`${formatValue('error_rate', test.failures / test.trials)} of requests took over ${Math.round(threshold ?? 0)} ms`];
   }
 
   private observedText(evaluation: Evaluation): string {

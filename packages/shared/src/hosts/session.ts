@@ -140,10 +140,26 @@ export class HostSession {
    * Records a traffic change before making it and makes it, in one command: the state with its
    * `pending` intent is written first, and nginx is touched only once that write succeeded.
    */
-  async switchWithIntent(intent: AppState, weights: Weights): Promise<SwitchResult> {
+  async switchWithIntent(intent: AppState, weights: Weights, outcome?: AppState): Promise<SwitchResult> {
     const next = this.stamped(intent);
-    const result = await this.router.setWeights(weights, { before: [{ path: this.paths.state, content: stateText(this.label, next), mode: '644' }] });
+    const done = outcome ? this.stamped(outcome) : null;
+    let result: SwitchResult;
+    try {
+      result = await this.router.setWeights(weights, {
+        before: [{ path: this.paths.state, content: stateText(this.label, next), mode: '644' }],
+        // The outcome is recorded in the same command once the weights are live (no round trip).
+        after: done ? [{ path: this.paths.state, content: stateText(this.label, done), mode: '644' }] : [],
+      });
+    } catch (error) {
+      // Exit 36 (live, not recorded) leaves the intent on the host: the state it has is `next`.
+      if (error instanceof Error && /their outcome could not be recorded/.test(error.message)) this.state = next;
+      throw error;
+    }
     this.state = next;
+    if (done && result.recorded) {
+      this.queueAudit('state saved', { state: { ...done, history: done.history.slice(-5) } });
+      this.state = done;
+    }
     return result;
   }
 

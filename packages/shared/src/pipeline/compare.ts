@@ -215,9 +215,9 @@ function find(value: unknown, path: string): unknown {
 /** Float noise (0.93 − 0.91 = 0.020000000000000018) must not decide a verdict at a limit. */
 const round = (value: number): number => Number(value.toPrecision(12));
 
-export function formatNumber(value: number | null, options: { sign?: boolean; suffix?: string } = {}): string {
+export function formatNumber(value: number | null, options: { sign?: boolean; suffix?: string; decimals?: number } = {}): string {
   if (value === null) return '—';
-  const digits = Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
+  const digits = Number.isInteger(value) ? String(value) : options.decimals !== undefined ? String(Number(value.toFixed(options.decimals))) : String(Number(value.toPrecision(6)));
   return `${options.sign && value > 0 ? '+' : ''}${digits}${options.suffix ?? ''}`;
 }
 
@@ -305,7 +305,7 @@ export function comparisonSummary(result: ComparisonResult): string {
     formatNumber(metric.baseline),
     formatNumber(metric.candidate),
     formatNumber(metric.delta, { sign: true }),
-    formatNumber(metric.deltaPercent, { sign: true, suffix: '%' }),
+    formatNumber(metric.deltaPercent, { sign: true, suffix: '%', decimals: 2 }),
     metric.rule,
     `${VERDICT_CELL[metric.verdict]}${metric.detail ? `: ${metric.detail}` : ''}`,
   ]);

@@ -1,4 +1,5 @@
 import { CanaryAnalysis, runAnalysis, type AnalysisResult, type Verdict } from '../analysis/engine';
+import type { RolloutEvent } from '../report/events';
 import type { Policy } from '../analysis/policy';
 import { batchRemotes } from '../analysis/sources/batch';
 import { HostSource, type HostMemory } from '../analysis/sources/host';
@@ -41,6 +42,8 @@ export interface MonitorSettings extends SessionSettings {
   rollbackOn: Verdict[];
   rollback: Omit<RollbackSettings, keyof SessionSettings | 'target'>;
   onSample?: (sample: Sample, result: AnalysisResult, step: number) => void;
+  /** An event at each step (weight advanced, analysis extended, halted, rolled back); awaited. */
+  onEvent?: (event: RolloutEvent) => Promise<void> | void;
 }
 
 export interface StepOutcome {
@@ -180,6 +183,15 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
       })
       .catch(() => undefined);
   }, ABORT_POLL_MS);
+  const pending: Array<Promise<void>> = [];
+  const emit = async (event: RolloutEvent): Promise<void> => {
+    try {
+      await settings.onEvent?.(event);
+    } catch {
+      // An event is for people; it never changes what the monitor does.
+    }
+  };
+  let warned = 0;
   try {
     for (const [index, percent] of plan.entries()) {
       if (stop.signal.aborted) break;
@@ -199,15 +211,22 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
         }));
         if (!moved) throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works.map((work) => work.report.error).filter(Boolean).join('; ')}`);
         settings.log.info(`ramp step ${index + 1}/${plan.length}: ${formatWeights(weightsFor(canaryColor, percent))} on ${works.length} host(s)`);
+        await emit({ kind: 'weight-advanced', message: `${canaryVersion ?? canaryColor} weight advanced to ${percent}% (step ${index + 1} of ${plan.length}) on ${works.length} host${works.length === 1 ? '' : 's'}` });
       }
       const start = settings.mode === 'canary' && settings.sources.includes('nginx-log') ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
       const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start, model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
       analysis = await runAnalysis(source, engine, {
         clock: settings.clock,
         intervalMs: settings.policy.intervalSeconds * 1000,
-        onSample: (sample, result) => settings.onSample?.(sample, result, index),
+        onSample: (sample, result) => {
+          settings.onSample?.(sample, result, index);
+          // An extension shows as a new warning of the engine's: said as an event when it happens.
+          for (const warning of result.warnings.slice(warned)) if (warning.startsWith('extended by')) pending.push(emit({ kind: 'analysis-extended', message: `analysis of ${canaryVersion ?? canaryColor} ${warning}` }));
+          warned = result.warnings.length;
+        },
         signal: stop.signal,
       });
+      warned = 0;
       steps.push({ percent, analysis });
       if (stop.signal.aborted) break;
       settings.log.info(`${percent === null ? 'analysis' : `step ${percent}%`}: ${analysis.verdict}: ${analysis.reason}`);
@@ -223,12 +242,20 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
     return { verdict: 'aborted', reason: abortedBy, analysis: final, steps, canaryColor, stableColor, canaryVersion, stableVersion, rollback: null, rollbackMs: null };
   }
   let rollback: RollbackResult | null = null;
+  await Promise.all(pending);
+  if (final.verdict === 'success' && plan.at(-1) === 100 && steps.length === plan.length) await emit({ kind: 'promoted', message: `${canaryVersion ?? canaryColor} ramped to all traffic: every step passed its analysis` });
+  if (final.verdict !== 'success') await emit({ kind: 'halted', message: `${canaryVersion ?? canaryColor} halted (${final.verdict}): ${final.reason}` });
   if (settings.autoRollback && settings.rollbackOn.includes(final.verdict)) {
     settings.log.warn(`rolling back ${canaryVersion ?? canaryColor}: ${final.reason}`);
     rollback = await rollbackSessions(
       sessions,
       { ...settings, ...settings.rollback, target: { kind: 'previous' }, reason: `${final.verdict}: ${final.reason}` },
       Math.min(final.decidedAt, settings.clock.now()),
+    );
+    await emit(
+      rollback.ok
+        ? { kind: 'rolled-back', message: `rolled back to ${rollback.version ?? stableVersion ?? stableColor}: all traffic back ${((rollback.restoredMs ?? 0) / 1000).toFixed(1)} s after the decision` }
+        : { kind: 'rollback-failed', message: `the automatic rollback of ${canaryVersion ?? canaryColor} failed: ${rollback.error ?? 'see the log'}` },
     );
   }
   return {

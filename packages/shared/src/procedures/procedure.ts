@@ -213,9 +213,15 @@ async function switchHost(work: Work, settings: SessionSettings, plan: SwitchPla
   };
   let result: SwitchResult;
   try {
-    // The intent is written in the same command, before nginx is touched (one round trip).
-    result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights);
+    // The intent is written in the same command before nginx is touched, and the outcome once the
+    // weights are live: one round trip.
+    result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights, { ...committed, pending: null });
   } catch (error) {
+    if (/their outcome could not be recorded/.test(errorMessage(error))) {
+      // Live but unrecorded: this host moved, and is put back with the others.
+      work.moved = true;
+      throw new Error(`${session.label}: the switch was made but could not be recorded (${errorMessage(error)}); putting traffic back`);
+    }
     // nginx kept (or got back) the previous file; the intent is void.
     await session.saveState({ ...before, pending: null }).catch(() => undefined);
     throw error;
@@ -224,6 +230,7 @@ async function switchHost(work: Work, settings: SessionSettings, plan: SwitchPla
   work.report.weightsAfter = result.weights;
   work.report.switchMs = result.liveMs;
   work.report.liveAt = settings.clock.now();
+  if (result.recorded) return result;
   try {
     await session.saveState({ ...committed, pending: null });
   } catch (error) {

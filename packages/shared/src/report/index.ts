@@ -1,3 +1,4 @@
 export * from './summary';
 export * from './notify';
 export * from './deploy-metrics';
+export * from './events';

@@ -102,12 +102,26 @@ if [ -n "$ids" ] && [ "$(docker inspect --format '{{.State.Running}}' $ids | sor
 fi
 "$@" up --detach --remove-orphans --wait --wait-timeout "$wait"
 rc=$?
-[ "$rc" = 0 ] && exit 0
-for id in $(docker ps --all --quiet --filter "label=com.docker.compose.project=$project"); do
+ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
+# Success is every container running and, where it has a healthcheck, healthy: checked here as
+# well, so that nothing unproven is ever left to take traffic.
+if [ "$rc" = 0 ]; then
+  states=$(docker inspect --format '{{.State.Status}}{{if .State.Health}} {{.State.Health.Status}}{{end}}' $ids 2>&1) || states=failed
+  bad=$(printf '%s\\n' "$states" | grep -v -x -e running -e 'running healthy')
+  [ -z "$bad" ] && exit 0
+  echo "compose reported the project up, but its containers are: $(printf '%s' "$states" | tr '\\n' ',')" >&2
+  rc=1
+fi
+for id in $ids; do
   docker ps --all --filter "id=$id" --format '{{.Names}}: {{.Status}}'
   docker logs --tail 5 "$id" 2>&1 | sed 's/^/  log: /'
 done >&2
 "$@" stop >/dev/null 2>&1
+left=$(docker ps --quiet --filter "label=com.docker.compose.project=$project")
+if [ -n "$left" ]; then
+  echo "docker compose stop left $(echo $left | wc -w) container(s) running: killed" >&2
+  docker kill $left >/dev/null 2>&1
+fi
 exit "$rc"`;
 
 // Nothing of the project running (a color already stopped, or never started): nothing to stop,

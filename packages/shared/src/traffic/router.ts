@@ -19,6 +19,8 @@ export interface SwitchResult {
   weights: Weights;
   /** From the new file being written until nginx serves it. */
   liveMs: number;
+  /** Whether the `after` files were written (in the same command, once the weights were live). */
+  recorded: boolean;
 }
 
 export interface LiveWeights {
@@ -30,9 +32,11 @@ export interface LiveWeights {
 export interface TrafficRouter {
   /**
    * Moves traffic. Files in `before` (the write-ahead record) are written in the same command
-   * before anything is touched; when one cannot be written, traffic is not touched.
+   * before anything is touched; when one cannot be written, traffic is not touched. Files in
+   * `after` (the outcome) are written once the new weights are live, in the same command when they
+   * fit in it (`recorded` says so); when they cannot be written, the call fails with the weights live.
    */
-  setWeights(weights: Weights, options?: { before?: readonly HostWrite[] }): Promise<SwitchResult>;
+  setWeights(weights: Weights, options?: { before?: readonly HostWrite[]; after?: readonly HostWrite[] }): Promise<SwitchResult>;
   /** What is live now, or null when the router has never been set up for this app. */
   getWeights(): Promise<LiveWeights | null>;
   /**
@@ -131,8 +135,8 @@ function parseStatus(text: string): LiveWeights | null {
  * again, so the file on disk is always what nginx serves. When the record cannot be written, nginx
  * is not touched (exit 35). New files get unguessable names, are created with O_EXCL and an
  * explicit umask, and are renamed into place. On the way to the confirmation it starts six
- * processes (two renames, a link, the reload, curl, a cleanup): on a host busy with a release,
- * each one costs.
+ * processes (two renames, a link, the reload, one curl for every poll, a cleanup): on a host busy
+ * with a release, each one costs.
  */
 const SWITCH_SCRIPT = `set -u
 file=$1; status_url=$2; status_host=$3; generation=$4; confirm_ms=$5; nonce=$6; shift 6
@@ -149,6 +153,9 @@ trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
 ${PUT_ALL_SHELL}
 [ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
 content=$1; shift
+# Then the outcome's writes (a count and PATH MODE CONTENT each), then the nginx command.
+skip=$(( $1 * 3 + 1 ))
+nginx_run() { op=$1; shift; shift "$skip"; case $op in reload) "$@" -s reload ;; *) "$@" -t ;; esac; }
 umask 022
 tmp="$dir/.agent-loop-new.$nonce"
 printf '%s' "$content" > "$tmp" || { echo "the new include could not be written in $dir; nothing was changed" >&2; exit 31; }
@@ -163,16 +170,38 @@ fi
 mv -f "$tmp" "$file" || exit 33
 tmp=
 restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
-if ! out=$("$@" -s reload 2>&1); then
+if ! out=$(nginx_run reload "$@" 2>&1); then
   # Was it the configuration? (checked with the new file in place, then the old one goes back)
-  if checked=$("$@" -t 2>&1); then restore; printf '%s\\n' "$out" >&2; exit 21; fi
+  if checked=$(nginx_run test "$@" 2>&1); then restore; printf '%s\\n' "$out" >&2; exit 21; fi
   restore; printf '%s\\n' "$checked" >&2; exit 20
 fi
 deadline=$(( started + confirm_ms ))
+# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
+# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
+# reading, curl fails its next write and --fail-early ends it): a process per poll would
+# cost more than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once,
+# and the loop below polls the slow way for the time that is left.
+served() { case "$1" in *"\\"generation\\":\\"$generation\\""*) now_ms; echo "live $(( ms - started ))"; return 0 ;; esac; return 1; }
+# Served: the outcome is recorded in the same command (exit 36 when it cannot be: the caller puts
+# traffic back, since a switch nobody recorded must not stay).
+record() {
+${PUT_ALL_SHELL}
+  [ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+  exit 0
+}
+await_served() {
+  while IFS= read -r body; do
+    served "$body" && return 0
+    now_ms; [ "$ms" -lt "$deadline" ] || return 1
+  done
+  return 1
+}
+polls=$(( confirm_ms / 20 + 1 ))
+if curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: $status_host" "$status_url?[1-$polls]" 2>/dev/null | await_served; then record "$@"; fi
 while :; do
-  body=$(curl -s --max-time 1 -H "Host: $status_host" "$status_url" 2>/dev/null) || body=
-  case "$body" in *"\\"generation\\":\\"$generation\\""*) now_ms; echo "live $(( ms - started ))"; exit 0 ;; esac
   now_ms; [ "$ms" -lt "$deadline" ] || break
+  body=$(curl -s --max-time 1 -H "Host: $status_host" "$status_url" 2>/dev/null) || body=
+  served "$body" && record "$@"
   sleep 0.02
 done
 # The reload said yes but nginx never served the new file: put the old one back and reload onto
@@ -184,7 +213,7 @@ if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
   exit 22
 fi
 restore
-if out=$("$@" -s reload 2>&1); then again=restored; else again="not reloaded: $out"; fi
+if out=$(nginx_run reload "$@" 2>&1); then again=restored; else again="not reloaded: $out"; fi
 echo "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)" >&2
 exit 22`;
 
@@ -192,13 +221,15 @@ exit 22`;
 export const CONFIRM_MS = 5000;
 
 /**
- * The switch as one command. `before` (the write-ahead record) goes inside it when it is small
- * enough; otherwise null is returned for it and the caller writes it first.
+ * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
+ * it when they are small enough together; otherwise null is returned and the caller writes them
+ * on their own.
  */
-export function switchCommand(includePath: string, site: NginxSite, generation: string, nginx: readonly string[], content: string, before: readonly HostWrite[] = []): Argv | null {
-  const record = writeArgs(before);
-  if (!record) return null;
-  return script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), nonce(), ...record, content, ...nginx]);
+export function switchCommand(includePath: string, site: NginxSite, generation: string, nginx: readonly string[], content: string, before: readonly HostWrite[] = [], after: readonly HostWrite[] = []): Argv | null {
+  if (!writeArgs([...before, ...after])) return null;
+  const record = writeArgs(before) as string[];
+  const outcome = writeArgs(after) as string[];
+  return script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), nonce(), ...record, content, ...outcome, ...nginx]);
 }
 
 function statusUrl(site: NginxSite): string {
@@ -263,11 +294,15 @@ export class NginxRouter implements TrafficRouter {
     this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
   }
 
-  async setWeights(weights: Weights, options: { before?: readonly HostWrite[] } = {}): Promise<SwitchResult> {
+  async setWeights(weights: Weights, options: { before?: readonly HostWrite[]; after?: readonly HostWrite[] } = {}): Promise<SwitchResult> {
     const generation = newGeneration(this.now());
     const content = renderInclude(this.site, weights, generation);
-    let argv = switchCommand(this.includePath, this.site, generation, this.nginx, content, options.before ?? []);
+    const after = options.after ?? [];
+    let recorded = after.length > 0;
+    let argv = switchCommand(this.includePath, this.site, generation, this.nginx, content, options.before ?? [], after);
+    if (!argv && after.length > 0 && (argv = switchCommand(this.includePath, this.site, generation, this.nginx, content, options.before ?? []))) recorded = false;
     if (!argv) {
+      recorded = false;
       // A record too large to go inside the command is written first, on its own.
       for (const write of options.before ?? []) {
         if (write.mode === 'append') await runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
@@ -287,11 +322,13 @@ export class NginxRouter implements TrafficRouter {
               ? 'nginx did not serve the new weights'
               : result.code === 35
                 ? 'the switch could not be recorded before making it, so traffic was not touched'
-                : 'writing the nginx include failed';
+                : result.code === 36
+                  ? 'the new weights are live, but their outcome could not be recorded'
+                  : 'writing the nginx include failed';
       throw new HostError(this.remote.label, `${what}: ${nginxSays}`);
     }
     const live = /live (\d+)/.exec(result.stdout);
-    return { weights, liveMs: live ? Number(live[1]) : Number.NaN };
+    return { weights, liveMs: live ? Number(live[1]) : Number.NaN, recorded };
   }
 
   async getWeights(): Promise<LiveWeights | null> {

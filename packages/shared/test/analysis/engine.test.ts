@@ -62,7 +62,7 @@ describe('gates at the end', () => {
     // 1 slow request (3 s) in every 2nd interval: 30 of 300 = 10% slower than 2 s.
     const result = runUntilDecided(analysis, (index) => ({ requests: 5, slow: index % 2 === 0 ? 1 : 0 }));
     expect(result.verdict).toBe('failure');
-    expect(result.reason).toMatch(/^latency-p95: canary P95 3750 ms over 300 requests > 2000 ms at the end of 300 s \(10% slower than 2000 ms; 30 slow where 15 are expected at the limit, p = /);
+    expect(result.reason).toMatch(/^latency-p95: canary P95 3750 ms over 300 requests > 2000 ms at the end of 300 s \(10% of requests took over 2000 ms; 30 slow where 15 are expected at the limit, p = /);
   });
 
   // 4 errors over 300 requests = 1.33%: above 1% but p ≈ 0.35.
@@ -126,6 +126,8 @@ describe('early failure by the sequential test', () => {
     expect(result.reason).toBe('error-rate: canary 20% errors over 15 requests > 1% (sequential test, 15 s)');
     expect(figure(result, 'error-rate').status).toBe('fail');
     expect(figure(result, 'error-rate').detail).toMatch(/sequential test: log-likelihood ratio 5\.\d\d ≥ 4\.60/);
+    // Said once per cell, not once as a figure and again as the judgement.
+    expect(figure(result, 'error-rate').detail.match(/sequential test/g)).toHaveLength(1);
   });
 
   it('waits for the minimum number of errors', () => {
@@ -148,7 +150,7 @@ describe('early failure by the sequential test', () => {
     // 1 of 5 requests at 3 s: 20% slower than 2 s against 5% allowed.
     const result = runUntilDecided(analysis, () => ({ requests: 5, slow: 1 }));
     expect(result).toMatchObject({ verdict: 'failure', earlyDecision: true, elapsedSeconds: 35 });
-    expect(result.reason).toBe('latency-p95: canary P95 4375 ms over 35 requests > 2000 ms (20% slower than 2000 ms; sequential test, 35 s)');
+    expect(result.reason).toBe('latency-p95: canary P95 4375 ms over 35 requests > 2000 ms (20% of requests took over 2000 ms; sequential test, 35 s)');
   });
 
   it('does not fail a canary at the limit', () => {
@@ -189,7 +191,7 @@ describe('triggers', () => {
       if (index === 10) expect(current(55_000)).toMatchObject({ status: 'watching', violatedForSeconds: 30 });
     }
     expect(result).toMatchObject({ verdict: 'failure', elapsedSeconds: 85 });
-    expect(result?.reason).toMatch(/^latency-p95-sustained: canary P95 \d+ ms over the last 30 s \(30 requests\) > 5000 ms for 60 s \(40% slower than 5000 ms\)$/);
+    expect(result?.reason).toMatch(/^latency-p95-sustained: canary P95 \d+ ms over the last 30 s \(30 requests\) > 5000 ms for 60 s \(40% of requests took over 5000 ms\)$/);
   });
 
   it('health-checks: rolls back at once on more than 3 failures in a row', () => {
@@ -334,7 +336,7 @@ describe('compare: stable', () => {
     // Stable P95 in (1000, 2000], canary 10% at 3 s: slower than stable's P95 + 500 ms.
     const result = runUntilDecided(new CanaryAnalysis(latency, CANARY), () => ({ requests: 10, latencyMs: 200, slow: 1 }), () => ({ requests: 40, latencyMs: 1500 }));
     expect(result.verdict).toBe('failure');
-    expect(result.reason).toMatch(/^latency-p95: canary P95 3750 ms over 600 requests > 2450 ms \(stable 1950 ms \+ 500 ms\) at the end of 300 s \(10% slower than 2450 ms; 60 slow where 30 are expected at the limit, p = 4\.2e-7\)$/);
+    expect(result.reason).toMatch(/^latency-p95: canary P95 3750 ms over 600 requests > 2450 ms \(stable 1950 ms \+ 500 ms\) at the end of 300 s \(10% of requests took over 2450 ms; 60 slow where 30 are expected at the limit, p = 4\.2e-7\)$/);
   });
 });
 

@@ -25,8 +25,12 @@ describe('charts: no data is a gap, not a zero', () => {
     expect(chart).toContain('  line [120, 100]');
     expect(chart).toContain('  line [90, 300]');
     expect(chart).not.toMatch(/line \[[^\]]*\b0\b/);
-    expect(chart).toContain('P95 latency (ms): no data (left out of the chart, not drawn as 0) for blue at 5 s; green at 5, 15 s.');
-    expect(xyChart('Error rate (%)', '%', series.slice(0, 2), (point) => point.errorRate, lines)).toBe('Error rate (%): no sample had data for every line.\n\nError rate (%): no data (left out of the chart, not drawn as 0) for blue at 5 s; green at 5 s.');
+    expect(chart).toContain('P95 latency (ms): blue line = blue = stable, green line = green = canary. No data (left out, not drawn as 0) for blue at 5 s; green at 5, 15 s.');
+    // Each line in its color's own color, in the order the lines are drawn; a short title.
+    expect(chart).toContain('%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "#0969da, #1a7f37"}}}}%%');
+    expect(chart).toContain('  title "P95 latency (ms)"');
+    expect(xyChart('x', 'ms', series, (point) => point.p95Ms, [...lines].reverse())).toContain('"plotColorPalette": "#1a7f37, #0969da"');
+    expect(xyChart('Error rate (%)', '%', series.slice(0, 2), (point) => point.errorRate, lines)).toBe('Error rate (%): no sample had data for every line. No data (left out, not drawn as 0) for blue at 5 s; green at 5 s.');
   });
 });
 

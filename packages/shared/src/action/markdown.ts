@@ -1,0 +1,8 @@
+/** Markdown pieces every summary uses (pure, no dependencies: every bundle may carry them). */
+
+/** Text from hosts and tools, shown as it is: a fence longer than any run of backticks inside it. */
+export function codeBlock(text: string): string {
+  const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((match) => match[0].length));
+  const fence = '`'.repeat(longest + 1);
+  return `${fence}text\n${text.replace(/\r\n|\r/g, '\n').trimEnd()}\n${fence}`;
+}
