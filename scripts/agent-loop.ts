@@ -22,6 +22,13 @@
  *  - rollback [--target-version V] [--reason TEXT] [--keep-failed true]: the rollback action's
  *    nginx method, with the same locks, write-ahead state and audit log; a line per host per step
  *    as it goes. Needs the runtime inputs (--runtime, --start-command/--stop-command or --compose-file).
+ *  - abort [--reason TEXT]: ends a canary or a ramp now: all traffic back on the stable version. A
+ *    canary-monitor that holds the hosts is asked to stop (its verdict: aborted) and the rollback
+ *    goes ahead within seconds. Needs the runtime inputs, as rollback does.
+ *  - monitor [--mode canary|ramp|post-promotion] [--duration S] [--interval S] [--steps 10,50,100]
+ *    [--policy YAML] [--sources nginx-log,host] ...: the canary-monitor action's analysis, with a
+ *    progress line per interval (requests, error rate and P95 per color) and an event per step; it
+ *    rolls back on its own as the action does (--auto-rollback false to only judge).
  * Exit code: 0 on success, 1 when a host could not be read or the promote or rollback failed, 2 for a usage
  * error (found before any host is contacted).
  */
@@ -44,6 +51,11 @@ import {
   requireInput,
   resolveHosts,
   rollback,
+  monitor,
+  monitorPhaseInputs,
+  monitorPolicy,
+  monitorSettings,
+  progressLine,
   runtimeInputs,
   sessionFromInputs,
   silentLogger,
@@ -53,13 +65,18 @@ import {
   type Logger,
 } from '@agent-loop/shared';
 
-const USAGE = 'usage: agent-loop status|deploy|promote|rollback [--json] [--hosts H] [--app A] [--ssh-private-key-file F] [--ssh-known-hosts-file F] [--<input> value ...]';
+const USAGE = 'usage: agent-loop status|deploy|promote|rollback|abort|monitor [--json] [--hosts H] [--app A] [--ssh-private-key-file F] [--ssh-known-hosts-file F] [--<input> value ...]';
 
 // eslint-disable-next-line no-control-regex
 const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
 const rollbackInputs = {
   'target-version': field.string({ form: "a version from the hosts' history, such as v1.4.2", pattern: VERSION, max: 128 }),
   reason: field.string({ form: 'one line saying why (free text, no control characters)', pattern: FREE_TEXT, default: 'manual rollback from the command line', max: 500 }),
+  'keep-failed': field.boolean(false),
+};
+
+const abortInputs = {
+  reason: field.string({ form: 'one line saying why (free text, no control characters)', pattern: FREE_TEXT, default: 'aborted from the command line', max: 500 }),
   'keep-failed': field.boolean(false),
 };
 
@@ -114,13 +131,17 @@ function fromFileOrText(flags: Map<string, string>, name: string): string {
 
 async function main(): Promise<number> {
   const { command, flags, json } = parse(process.argv.slice(2));
-  if (!['status', 'deploy', 'promote', 'rollback'].includes(command)) throw new ConfigurationError(command ? `unknown command ${JSON.stringify(command)}` : 'a command is required');
+  if (!['status', 'deploy', 'promote', 'rollback', 'abort', 'monitor'].includes(command)) throw new ConfigurationError(command ? `unknown command ${JSON.stringify(command)}` : 'a command is required');
   // The secrets are read here, not through the actions' secret fields: those register the value
   // with the runner (a workflow command that would print it on a terminal).
   const { 'ssh-private-key': _key, 'slack-webhook-url': _webhook, ...hostFields } = hostInputs;
   const fields =
     command === 'rollback'
       ? { ...hostFields, ...runtimeInputs, ...rollbackInputs }
+      : command === 'abort'
+        ? { ...hostFields, ...runtimeInputs, ...abortInputs }
+      : command === 'monitor'
+        ? { ...hostFields, ...runtimeInputs, ...monitorPhaseInputs }
       : command === 'promote'
         ? { ...hostFields, ...runtimeInputs, ...promoteInputs }
         : command === 'deploy'
@@ -130,8 +151,9 @@ async function main(): Promise<number> {
   for (const name of flags.keys()) if (!known.has(name)) throw new ConfigurationError(`unknown option --${name} for ${command}; known: ${[...known].map((option) => `--${option}`).join(' ')}`);
   const values: Record<string, string> = { 'ssh-known-hosts': fromFileOrText(flags, 'ssh-known-hosts') };
   const read = (name: string): string => values[name] ?? flags.get(name) ?? process.env[`AGENT_LOOP_${name.toUpperCase().replace(/-/g, '_')}`] ?? '';
-  const inputs = readInputs(fields as typeof hostFields & typeof runtimeInputs & typeof rollbackInputs & typeof promoteInputs & typeof deployInputs, read);
+  const inputs = readInputs(fields as typeof hostFields & typeof runtimeInputs & typeof rollbackInputs & typeof promoteInputs & typeof deployInputs & typeof monitorPhaseInputs, read);
   if (command !== 'status') checkRuntimeInputs(inputs);
+  const policy = command === 'monitor' ? monitorPolicy(inputs) : null;
   if (command === 'deploy') {
     requireInput(inputs.image !== '', 'image', 'is required: an image reference such as ghcr.io/org/app:1.2.3');
     requireInput(inputs.version !== '', 'version', 'is required: a version label such as v1.4.2');
@@ -197,11 +219,27 @@ async function main(): Promise<number> {
     }
     return promoted.ok ? 0 : 1;
   }
+  if (command === 'monitor' && policy) {
+    const watched = await monitor(hosts, {
+      ...monitorSettings(all, sessionFromInputs(all, who, log, systemClock, cancel.signal), policy),
+      onSample: (sample, current) => log.info(progressLine(sample, current, current.colors.canary, current.colors.stable)),
+      onEvent: (event) => log.info(`event: ${event.kind}: ${event.message}`),
+    });
+    if (json) process.stdout.write(`${JSON.stringify(watched, null, 2)}\n`);
+    else {
+      terminal.info(`verdict: ${watched.verdict}: ${watched.reason}`);
+      if (watched.rollback) hostLines(watched.rollback);
+      if (watched.rollback?.ok) terminal.info(`rolled back to ${watched.rollback.version} ${watched.rollbackMs} ms after the decision`);
+      else if (watched.rollback) terminal.warn(`the automatic rollback failed: ${watched.rollback.error ?? 'see above'}; roll back with: agent-loop rollback`);
+    }
+    return watched.verdict === 'success' ? 0 : 1;
+  }
+  const aborting = command === 'abort';
   const result = await rollback(
     hosts,
     {
       ...sessionFromInputs(all, who, log, systemClock, cancel.signal),
-      target: inputs['target-version'] ? { kind: 'version', version: inputs['target-version'] } : { kind: 'previous' },
+      target: inputs['target-version'] ? { kind: 'version', version: inputs['target-version'] } : { kind: 'previous', canaryOnly: aborting },
       reason: inputs.reason,
       runtime: buildRuntime(all),
       healthPaths: healthPaths(all),
@@ -214,7 +252,8 @@ async function main(): Promise<number> {
   if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else {
     hostLines(result);
-    if (result.ok) terminal.info(result.noop ? `nothing to do: ${result.version ?? 'the target'} already serves all traffic` : `rolled back to ${result.version} on ${result.hosts.length} host(s); traffic restored ${result.restoredMs} ms after the start`);
+    if (result.abortedMonitorMs !== null) terminal.info(`the canary-monitor that held the hosts stopped ${result.abortedMonitorMs} ms after it was asked to (its verdict: aborted)`);
+    if (result.ok) terminal.info(result.noop ? `nothing to do: ${result.version ?? 'the target'} already serves all traffic` : `${aborting ? 'aborted: ' : ''}rolled back to ${result.version} on ${result.hosts.length} host(s); traffic restored ${result.restoredMs} ms after the start`);
     else terminal.warn(`the rollback failed: ${result.error ?? 'see above'}`);
     if (!result.ok && result.candidates.length > 0) terminal.info(`versions a rollback can go to: ${result.candidates.join(', ')}`);
   }

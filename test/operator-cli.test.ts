@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeSessions, deploy, openSessions, type AppState, type HostSpec, type HostStatus } from '@agent-loop/shared';
 import { startLab, type Lab } from './lab/index';
-import { sendTraffic } from './lab/traffic';
+import { sendTraffic, startTraffic } from './lab/traffic';
 import { deploySettings, labHosts, sessionSettings } from './support/deploy-settings';
 
 /** The operator's command line against the lab's real sshd and nginx: what every host is doing, read without a lock. */
@@ -166,5 +166,58 @@ describe('agent-loop status', () => {
     const served = await sendTraffic({ url: lab.hosts[0]!.proxyUrl, maxRequests: 200 });
     expect(Object.keys(served.byVersion).sort()).toEqual(['v3', 'v4']);
     for (const host of lab.hosts) expect(readdirSync(join(host.stateDir, lab.app))).not.toContain('lock');
+  });
+
+  it('aborts a canary that a monitor started from the command line watches: the monitor stops at once (aborted) and the stable version takes all traffic', async () => {
+    const env = { ...operatorEnv(), AGENT_LOOP_RUNTIME: 'command', AGENT_LOOP_START_COMMAND: lab.startCommand, AGENT_LOOP_STOP_COMMAND: lab.stopCommand, AGENT_LOOP_SPLIT_KEY: '$request_id' };
+    const traffic = lab.hosts.map((host) => startTraffic({ url: host.proxyUrl, concurrency: 2, durationMs: 60_000, ratePerSecond: 20 }));
+    try {
+      // A healthy canary watched for 5 minutes: only an abort ends this monitor early.
+      const watching = agentLoop(['monitor', '--duration', '300', '--interval', '1', '--memory', 'none'], env);
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+      const started = Date.now();
+      const aborted = await agentLoop(['abort', '--reason', 'paged: checkout errors'], env);
+      const abortMs = Date.now() - started;
+      expect(aborted.stderr).toMatch(/canary-monitor run cli-\S+ holds the lock: asking it to stop/);
+      expect(aborted.code).toBe(0);
+      expect(aborted.stdout).toMatch(/the canary-monitor that held the hosts stopped \d+ ms after it was asked to \(its verdict: aborted\)/);
+      expect(aborted.stdout).toMatch(/aborted: rolled back to v3 on 2 host\(s\)/);
+      expect(abortMs).toBeLessThan(30_000);
+      const watched = await watching;
+      expect(watched.code).toBe(1);
+      // While it watched: a line per interval with both colors' figures.
+      expect(watched.stdout).toMatch(/^t=\d+s canary (blue|green): \d+ req, [\d.]+% errors, P95 .*; stable (blue|green): \d+ req/m);
+      expect(watched.stdout).toMatch(/^verdict: aborted: aborted by rollback run cli-\S+ by \S+ \(paged: checkout errors\)$/m);
+      expect(Object.keys((await sendTraffic({ url: lab.hosts[0]!.proxyUrl, maxRequests: 100 })).byVersion)).toEqual(['v3']);
+      const state = JSON.parse(stateFiles()[0]!) as AppState;
+      expect(state.canary).toBeNull();
+      expect(state.releases.find((release) => release.version === 'v4')?.status).toBe('rejected');
+    } finally {
+      for (const t of traffic) expect((await t.stop()).failed).toBe(0);
+    }
+    // With no canary left, an abort refuses: it never goes back from a promoted release.
+    const nothing = await agentLoop(['abort'], env);
+    expect(nothing.code).toBe(1);
+    expect(nothing.stderr).toMatch(/there is no canary or ramp to abort: v3 serves all traffic; to go back from a promoted release, roll back instead/);
+  });
+
+  it('watches a failing canary from the command line: progress per interval, an event per step, and the rollback it makes on its own', async () => {
+    const env = { ...operatorEnv(), AGENT_LOOP_RUNTIME: 'command', AGENT_LOOP_START_COMMAND: lab.startCommand, AGENT_LOOP_STOP_COMMAND: lab.stopCommand, AGENT_LOOP_SPLIT_KEY: '$request_id' };
+    await lab.setKnobs('v5', { errorRate: 0.3 });
+    const deployed = await agentLoop(['deploy', '--image', 'registry.example/agent-loop:v5', '--version', 'v5', '--smoke-requests', '[]', '--min-free-disk-mb', '0', '--min-free-memory-mb', '0'], env);
+    expect(deployed.code, deployed.stderr).toBe(0);
+    const traffic = lab.hosts.map((host) => startTraffic({ url: host.proxyUrl, concurrency: 2, durationMs: 60_000, ratePerSecond: 40 }));
+    let watched: Awaited<ReturnType<typeof agentLoop>>;
+    try {
+      watched = await agentLoop(['monitor', '--duration', '60', '--interval', '1', '--memory', 'none'], env);
+    } finally {
+      for (const t of traffic) await t.stop();
+    }
+    expect(watched.code).toBe(1);
+    expect(watched.stdout).toMatch(/^t=\d+s canary (blue|green): \d+ req, [\d.]+% errors/m);
+    expect(watched.stdout).toMatch(/^event: halted: v5 halted \(failure\): error-rate: canary [\d.]+% errors over \d+ requests > 1%/m);
+    expect(watched.stdout).toMatch(/^event: rolled-back: rolled back to v3: all traffic back \d+\.\d s after the decision$/m);
+    expect(watched.stdout).toMatch(/^verdict: failure: error-rate/m);
+    expect(Object.keys((await sendTraffic({ url: lab.hosts[1]!.proxyUrl, maxRequests: 100 })).byVersion)).toEqual(['v3']);
   });
 });

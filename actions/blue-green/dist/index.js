@@ -53186,6 +53186,9 @@ function planRollback(state, live, target, host) {
     const current = liveRelease(state);
     const canaryRelease = state.canary ? (state.releases.find((release) => release.id === state.canary?.release) ?? [...state.releases].reverse().find((release) => release.status === 'canary' && release.version === state.canary?.version) ?? null) : null;
     if (target.kind === 'previous') {
+        if (target.canaryOnly && !state.canary) {
+            throw new errors_ConfigurationError(`${host}: there is no canary or ramp to abort: ${current ? `${current.version} serves all traffic` : 'nothing serves'}; to go back from a promoted release, roll back instead`);
+        }
         if (state.canary) {
             // A canary in progress: the stable color still runs and serves most traffic.
             const stable = otherColor(state.canary.color);

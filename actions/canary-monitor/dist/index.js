@@ -282,7 +282,7 @@ __webpack_unused_export__ = debug; // for test
 
 /***/ }),
 
-/***/ 4371:
+/***/ 6752:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -899,7 +899,7 @@ module.exports = pipeline
 
 /***/ }),
 
-/***/ 6424:
+/***/ 4043:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 "use strict";
@@ -1471,7 +1471,7 @@ module.exports = upgrade
 "use strict";
 
 
-module.exports.request = __nccwpck_require__(6424)
+module.exports.request = __nccwpck_require__(4043)
 module.exports.stream = __nccwpck_require__(3560)
 module.exports.pipeline = __nccwpck_require__(6862)
 module.exports.upgrade = __nccwpck_require__(1882)
@@ -30544,7 +30544,7 @@ var Alias = __nccwpck_require__(4065);
 var Collection = __nccwpck_require__(101);
 var identity = __nccwpck_require__(1127);
 var Pair = __nccwpck_require__(7165);
-var toJS = __nccwpck_require__(4043);
+var toJS = __nccwpck_require__(6424);
 var Schema = __nccwpck_require__(5840);
 var stringifyDocument = __nccwpck_require__(6829);
 var anchors = __nccwpck_require__(1596);
@@ -31478,7 +31478,7 @@ var anchors = __nccwpck_require__(1596);
 var visit = __nccwpck_require__(204);
 var identity = __nccwpck_require__(1127);
 var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(4043);
+var toJS = __nccwpck_require__(6424);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -31763,7 +31763,7 @@ exports.isEmptyPath = isEmptyPath;
 
 var applyReviver = __nccwpck_require__(3661);
 var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
+var toJS = __nccwpck_require__(6424);
 
 class NodeBase {
     constructor(type) {
@@ -31858,7 +31858,7 @@ exports.createPair = createPair;
 
 var identity = __nccwpck_require__(1127);
 var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(4043);
+var toJS = __nccwpck_require__(6424);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -32051,7 +32051,7 @@ var stringifyCollection = __nccwpck_require__(1212);
 var Collection = __nccwpck_require__(101);
 var identity = __nccwpck_require__(1127);
 var Scalar = __nccwpck_require__(3301);
-var toJS = __nccwpck_require__(4043);
+var toJS = __nccwpck_require__(6424);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -32173,7 +32173,7 @@ var log = __nccwpck_require__(7249);
 var merge = __nccwpck_require__(452);
 var stringify = __nccwpck_require__(2148);
 var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
+var toJS = __nccwpck_require__(6424);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -32297,7 +32297,7 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 4043:
+/***/ 6424:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 "use strict";
@@ -35161,7 +35161,7 @@ var omap = __nccwpck_require__(303);
 var pairs = __nccwpck_require__(8385);
 var schema$2 = __nccwpck_require__(5913);
 var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(6752);
+var timestamp = __nccwpck_require__(4371);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -35590,7 +35590,7 @@ exports.merge = merge;
 
 
 var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
+var toJS = __nccwpck_require__(6424);
 var YAMLMap = __nccwpck_require__(4454);
 var YAMLSeq = __nccwpck_require__(2223);
 var pairs = __nccwpck_require__(8385);
@@ -35776,7 +35776,7 @@ var merge = __nccwpck_require__(452);
 var omap = __nccwpck_require__(303);
 var pairs = __nccwpck_require__(8385);
 var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(6752);
+var timestamp = __nccwpck_require__(4371);
 
 const schema = [
     map.map,
@@ -35911,7 +35911,7 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 6752:
+/***/ 4371:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 "use strict";
@@ -37793,7 +37793,7 @@ class DecodedURL extends URL {
 // EXTERNAL MODULE: ./node_modules/tunnel/index.js
 var node_modules_tunnel = __nccwpck_require__(770);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(4371);
+var undici = __nccwpck_require__(6752);
 ;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
@@ -40643,6 +40643,302 @@ const systemClock = {
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
 };
+
+;// CONCATENATED MODULE: ./packages/shared/src/action/retry.ts
+
+/** The one retry helper: bounded attempts, linear backoff. */
+async function retry(task, options) {
+    const clock = options.clock ?? systemClock;
+    let lastError;
+    for (let attempt = 1; attempt <= options.attempts; attempt++) {
+        try {
+            return await task(attempt);
+        }
+        catch (error) {
+            lastError = error;
+            if (attempt === options.attempts || (options.retryable && !options.retryable(error)))
+                throw error;
+            options.onRetry?.(error, attempt);
+            await clock.sleep(options.delayMs * attempt);
+        }
+    }
+    throw lastError;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/action/http.ts
+/** The one HTTP client for APIs (Slack, GitHub, Prometheus): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
+
+/** The most an answer may hold (a page of GitHub deployments or a Prometheus range is well under it). */
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/**
+ * Reads a response body up to `maxBytes`: a server that answers without end (or a proxy page of
+ * megabytes) cannot fill the runner's memory; beyond the cap the request fails.
+ */
+async function readCapped(response, maxBytes = MAX_BODY_BYTES) {
+    const declared = Number(response.headers.get('content-length') ?? '0');
+    if (declared > maxBytes) {
+        await response.body?.cancel();
+        throw new Error(`the answer is ${declared} bytes, more than the ${maxBytes} this client reads`);
+    }
+    if (!response.body)
+        return '';
+    const reader = response.body.getReader();
+    const chunks = [];
+    let total = 0;
+    for (;;) {
+        const { done, value } = await reader.read();
+        if (done)
+            break;
+        total += value.byteLength;
+        if (total > maxBytes) {
+            await reader.cancel();
+            throw new Error(`the answer is more than the ${maxBytes} bytes this client reads`);
+        }
+        chunks.push(value);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+}
+/** A short excerpt of an answer for an error message: never the whole body, never a raw control character or line break. */
+function http_excerpt(body, max = 200) {
+    // eslint-disable-next-line no-control-regex
+    const flat = body.trim().replace(/[\0-\x1f\x7f]/g, (char) => (char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`));
+    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+async function http_requestJson(method, url, payload, headers = {}, options = {}) {
+    return retry(async () => {
+        const response = await fetch(url, {
+            method,
+            headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+            body: payload === undefined ? undefined : JSON.stringify(payload),
+            signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+        });
+        const body = await readCapped(response);
+        if (response.status >= 500)
+            throw new Error(`HTTP ${response.status}${body ? `: ${http_excerpt(body)}` : ''}`);
+        return { status: response.status, body, headers: Object.fromEntries(response.headers) };
+    }, { attempts: options.attempts ?? 3, delayMs: 500 });
+}
+function postJson(url, payload, options = {}) {
+    return http_requestJson('POST', url, payload, options.headers, options);
+}
+/** GET a JSON API (e.g. Prometheus's); the caller parses the body. */
+function getJson(url, options = {}) {
+    return http_requestJson('GET', url, undefined, options.headers, options);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/github/github.ts
+
+
+function githubContext(token, env = process.env) {
+    const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
+    if (!token || !owner || !repo)
+        return null;
+    return { apiUrl: (env.GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''), token, owner, repo };
+}
+function apiHeaders(context) {
+    return {
+        authorization: `Bearer ${context.token}`,
+        accept: 'application/vnd.github+json',
+        'x-github-api-version': '2022-11-28',
+        'user-agent': 'agent-loop-actions',
+    };
+}
+async function call(context, method, path, body) {
+    const response = await http_requestJson(method, `${context.apiUrl}/repos/${context.owner}/${context.repo}${path}`, body, apiHeaders(context));
+    if (response.status >= 300)
+        throw new Error(`GitHub ${method} ${path} answered ${response.status}: ${http_excerpt(response.body, 300)}`);
+    return (response.body ? JSON.parse(response.body) : {});
+}
+/** The URL marked rel="next" in a `Link` header (GitHub's pagination), or null (pure). */
+function nextPageUrl(link) {
+    for (const part of (link ?? '').split(',')) {
+        const [target, ...params] = part.split(';');
+        const url = /^\s*<([^>]*)>\s*$/.exec(target ?? '')?.[1];
+        const rel = params.map((param) => /^\s*rel\s*=\s*"?([^"]*)"?\s*$/i.exec(param)?.[1]).find((value) => value !== undefined);
+        if (url && rel?.split(/\s+/).includes('next'))
+            return url;
+    }
+    return null;
+}
+/**
+ * GET with the token: `path` under /repos/{owner}/{repo} (with its query), or a next-page URL
+ * from a previous answer. The token goes with the request, so a URL on any other origin than the
+ * API's is refused rather than followed.
+ */
+async function githubGet(context, pathOrUrl) {
+    const url = pathOrUrl.startsWith('/') ? `${context.apiUrl}/repos/${context.owner}/${context.repo}${pathOrUrl}` : pathOrUrl;
+    if (new URL(url).origin !== new URL(context.apiUrl).origin)
+        throw new Error(`GitHub answered with a next page on another origin (${new URL(url).origin}); not following it with the token`);
+    const response = await requestJson('GET', url, undefined, apiHeaders(context));
+    const shown = url.slice(context.apiUrl.length);
+    if (response.status >= 300)
+        throw new Error(`GitHub GET ${shown} answered ${response.status}: ${excerpt(response.body, 300)}`);
+    return { data: (response.body ? JSON.parse(response.body) : null), next: nextPageUrl(response.headers?.link) };
+}
+/**
+ * Every item of a GitHub list, following rel="next" (ask for per_page=100 in `path`). `enough`
+ * sees each page and may stop early (lists sorted newest first: stop once past the window).
+ */
+async function githubGetAll(context, path, options = {}) {
+    const maxPages = options.maxPages ?? 100;
+    const items = [];
+    let next = path;
+    for (let page = 1; next !== null; page++) {
+        // A partial list would silently skew whatever is computed from it.
+        if (page > maxPages)
+            throw new Error(`GitHub GET ${path} has more than ${maxPages} pages`);
+        const answer = await githubGet(context, next);
+        if (!Array.isArray(answer.data))
+            throw new Error(`GitHub GET ${path} did not answer with a list`);
+        items.push(...answer.data);
+        if (options.enough?.(answer.data))
+            break;
+        next = answer.next;
+    }
+    return items;
+}
+async function createDeployment(context, record) {
+    const created = await call(context, 'POST', '/deployments', {
+        ref: record.ref,
+        environment: record.environment,
+        description: record.description.slice(0, 140),
+        payload: record.payload,
+        auto_merge: false,
+        required_contexts: [],
+        transient_environment: false,
+        production_environment: record.environment === 'production',
+    });
+    return created.id;
+}
+async function setDeploymentStatus(context, id, state, description, logUrl) {
+    await call(context, 'POST', `/deployments/${id}/statuses`, { state, description: description.slice(0, 140), log_url: logUrl || undefined, auto_inactive: state === 'success' });
+}
+async function openIssue(context, incident) {
+    const created = await call(context, 'POST', '/issues', { title: incident.title.slice(0, 250), body: incident.body, labels: incident.labels });
+    return { number: created.number, url: created.html_url };
+}
+/** Runs a GitHub call whose failure must not undo what already happened on the hosts. */
+async function bestEffort(what, warn, body) {
+    try {
+        return await body();
+    }
+    catch (error) {
+        warn(`${what} failed: ${errors_errorMessage(error)}`);
+        return null;
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/report/notify.ts
+
+
+const ICON = { started: ':rocket:', completed: ':white_check_mark:', failed: ':x:', 'rolled-back': ':rewind:' };
+/** Slack rejects a whole message (`invalid_blocks`) when a section's text is longer or there are more blocks. */
+const SLACK_SECTION_TEXT_LIMIT = 3000;
+const SLACK_BLOCK_LIMIT = 50;
+/** Host names listed before "… and N more". */
+const NAMED_HOSTS = 5;
+/** mrkdwn control characters: text from hosts and errors must never open a link or a mention. */
+function escapeMrkdwn(text) {
+    return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+/** "h1, h2, h3, h4, h5 … and 35 more" */
+function nameSome(names, shown = NAMED_HOSTS) {
+    if (names.length <= shown)
+        return names.join(', ');
+    return `${names.slice(0, shown).join(', ')} … and ${names.length - shown} more`;
+}
+/**
+ * A phase's error is one line per failed host, each "HOST: message" (see failedHosts). Hosts that
+ * failed the same way are grouped, so 40 hosts refusing connections make one line, not 40.
+ */
+function summariseFailures(error) {
+    const lines = error.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+    if (lines.length < 2)
+        return null;
+    const groups = new Map();
+    const hosts = [];
+    for (const line of lines) {
+        const match = /^(\S+?): (.+)$/.exec(line);
+        const host = match?.[1] ?? '';
+        const message = match?.[2] ?? line;
+        if (host)
+            hosts.push(host);
+        groups.set(message, [...(groups.get(message) ?? []), ...(host ? [host] : [])]);
+    }
+    return { hosts, groups: [...groups].map(([message, named]) => ({ message, hosts: named })) };
+}
+/** Keeps whole lines while they fit the limit, then says how many were left out. */
+function capLines(lines, limit, more) {
+    const full = lines.join('\n');
+    if (full.length <= limit)
+        return full;
+    const kept = [];
+    for (const [index, line] of lines.entries()) {
+        if ([...kept, line, more(lines.length - index - 1)].join('\n').length > limit)
+            break;
+        kept.push(line);
+    }
+    return [...kept, more(lines.length - kept.length)].join('\n');
+}
+/** Cuts a raw text before it is escaped, so an entity is never cut in half. */
+function clip(text, length) {
+    return text.length > length ? `${text.slice(0, length - 1)}…` : text;
+}
+function errorLines(error) {
+    const summary = summariseFailures(error);
+    if (!summary)
+        return [`*error:* ${escapeMrkdwn(clip(error, 2000))}`];
+    const lines = [`*failed on ${summary.hosts.length} hosts:* ${escapeMrkdwn(nameSome(summary.hosts))}`];
+    for (const group of summary.groups) {
+        lines.push(`• ${escapeMrkdwn(clip(group.message, 500))}${group.hosts.length > 0 ? ` (${escapeMrkdwn(nameSome(group.hosts, 3))})` : ''}`);
+    }
+    return lines;
+}
+function slackPayload(notice) {
+    const lines = Object.entries(notice.fields).map(([key, value]) => `*${escapeMrkdwn(clip(key, 100))}:* ${escapeMrkdwn(clip(value, 500))}`);
+    if (notice.durationMs !== undefined)
+        lines.push(`*duration:* ${(notice.durationMs / 1000).toFixed(1)} s`);
+    if (notice.error)
+        lines.push(...errorLines(notice.error));
+    // The link is kept whatever is cut: it leads to the full log.
+    const link = notice.runUrl ? `<${notice.runUrl.replaceAll('|', '%7C').replaceAll('>', '%3E')}|workflow run>` : '';
+    const budget = SLACK_SECTION_TEXT_LIMIT - (link ? link.length + 1 : 0);
+    const body = capLines(lines, budget, (left) => `… and ${left} more line${left === 1 ? '' : 's'} (see the workflow run)`);
+    const heading = `${ICON[notice.event]} ${escapeMrkdwn(clip(notice.title, 500))}`;
+    const details = [body, link].filter((part) => part !== '').join('\n');
+    // A section needs at least one character: with nothing to add there is only the heading.
+    const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: `*${heading}*` } }];
+    if (details !== '')
+        blocks.push({ type: 'section', text: { type: 'mrkdwn', text: details } });
+    return { text: heading, blocks: blocks.slice(0, SLACK_BLOCK_LIMIT) };
+}
+async function notifySlack(webhookUrl, notice, warn) {
+    if (webhookUrl === '')
+        return false;
+    try {
+        const response = await postJson(webhookUrl, slackPayload(notice));
+        if (response.status >= 300)
+            throw new Error(`Slack answered HTTP ${response.status}`);
+        return true;
+    }
+    catch (error) {
+        // The webhook URL is a secret: the message names the failure, never the URL.
+        warn(`the Slack notification (${notice.event}) was not delivered: ${redact(errors_errorMessage(error), webhookUrl)}`);
+        return false;
+    }
+}
+/** Hides the webhook URL, and its path (the secret part), which an error page may quote. */
+function redact(text, webhookUrl) {
+    let path = '';
+    try {
+        path = new URL(webhookUrl).pathname;
+    }
+    catch {
+        // Not a URL: only the whole value can be hidden.
+    }
+    const hidden = text.replaceAll(webhookUrl, '***');
+    return path.length > 1 ? hidden.replaceAll(path, '***') : hidden;
+}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/types.ts
 /**
@@ -51265,302 +51561,6 @@ async function runAnalysis(source, analysis, options) {
     }
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/action/retry.ts
-
-/** The one retry helper: bounded attempts, linear backoff. */
-async function retry(task, options) {
-    const clock = options.clock ?? systemClock;
-    let lastError;
-    for (let attempt = 1; attempt <= options.attempts; attempt++) {
-        try {
-            return await task(attempt);
-        }
-        catch (error) {
-            lastError = error;
-            if (attempt === options.attempts || (options.retryable && !options.retryable(error)))
-                throw error;
-            options.onRetry?.(error, attempt);
-            await clock.sleep(options.delayMs * attempt);
-        }
-    }
-    throw lastError;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/action/http.ts
-/** The one HTTP client for APIs (Slack, GitHub, Prometheus): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
-
-/** The most an answer may hold (a page of GitHub deployments or a Prometheus range is well under it). */
-const MAX_BODY_BYTES = 8 * 1024 * 1024;
-/**
- * Reads a response body up to `maxBytes`: a server that answers without end (or a proxy page of
- * megabytes) cannot fill the runner's memory; beyond the cap the request fails.
- */
-async function readCapped(response, maxBytes = MAX_BODY_BYTES) {
-    const declared = Number(response.headers.get('content-length') ?? '0');
-    if (declared > maxBytes) {
-        await response.body?.cancel();
-        throw new Error(`the answer is ${declared} bytes, more than the ${maxBytes} this client reads`);
-    }
-    if (!response.body)
-        return '';
-    const reader = response.body.getReader();
-    const chunks = [];
-    let total = 0;
-    for (;;) {
-        const { done, value } = await reader.read();
-        if (done)
-            break;
-        total += value.byteLength;
-        if (total > maxBytes) {
-            await reader.cancel();
-            throw new Error(`the answer is more than the ${maxBytes} bytes this client reads`);
-        }
-        chunks.push(value);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-}
-/** A short excerpt of an answer for an error message: never the whole body, never a raw control character or line break. */
-function http_excerpt(body, max = 200) {
-    // eslint-disable-next-line no-control-regex
-    const flat = body.trim().replace(/[\0-\x1f\x7f]/g, (char) => (char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`));
-    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
-}
-async function http_requestJson(method, url, payload, headers = {}, options = {}) {
-    return retry(async () => {
-        const response = await fetch(url, {
-            method,
-            headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-            body: payload === undefined ? undefined : JSON.stringify(payload),
-            signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-        });
-        const body = await readCapped(response);
-        if (response.status >= 500)
-            throw new Error(`HTTP ${response.status}${body ? `: ${http_excerpt(body)}` : ''}`);
-        return { status: response.status, body, headers: Object.fromEntries(response.headers) };
-    }, { attempts: options.attempts ?? 3, delayMs: 500 });
-}
-function postJson(url, payload, options = {}) {
-    return http_requestJson('POST', url, payload, options.headers, options);
-}
-/** GET a JSON API (e.g. Prometheus's); the caller parses the body. */
-function getJson(url, options = {}) {
-    return http_requestJson('GET', url, undefined, options.headers, options);
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/github/github.ts
-
-
-function githubContext(token, env = process.env) {
-    const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
-    if (!token || !owner || !repo)
-        return null;
-    return { apiUrl: (env.GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''), token, owner, repo };
-}
-function apiHeaders(context) {
-    return {
-        authorization: `Bearer ${context.token}`,
-        accept: 'application/vnd.github+json',
-        'x-github-api-version': '2022-11-28',
-        'user-agent': 'agent-loop-actions',
-    };
-}
-async function call(context, method, path, body) {
-    const response = await http_requestJson(method, `${context.apiUrl}/repos/${context.owner}/${context.repo}${path}`, body, apiHeaders(context));
-    if (response.status >= 300)
-        throw new Error(`GitHub ${method} ${path} answered ${response.status}: ${http_excerpt(response.body, 300)}`);
-    return (response.body ? JSON.parse(response.body) : {});
-}
-/** The URL marked rel="next" in a `Link` header (GitHub's pagination), or null (pure). */
-function nextPageUrl(link) {
-    for (const part of (link ?? '').split(',')) {
-        const [target, ...params] = part.split(';');
-        const url = /^\s*<([^>]*)>\s*$/.exec(target ?? '')?.[1];
-        const rel = params.map((param) => /^\s*rel\s*=\s*"?([^"]*)"?\s*$/i.exec(param)?.[1]).find((value) => value !== undefined);
-        if (url && rel?.split(/\s+/).includes('next'))
-            return url;
-    }
-    return null;
-}
-/**
- * GET with the token: `path` under /repos/{owner}/{repo} (with its query), or a next-page URL
- * from a previous answer. The token goes with the request, so a URL on any other origin than the
- * API's is refused rather than followed.
- */
-async function githubGet(context, pathOrUrl) {
-    const url = pathOrUrl.startsWith('/') ? `${context.apiUrl}/repos/${context.owner}/${context.repo}${pathOrUrl}` : pathOrUrl;
-    if (new URL(url).origin !== new URL(context.apiUrl).origin)
-        throw new Error(`GitHub answered with a next page on another origin (${new URL(url).origin}); not following it with the token`);
-    const response = await requestJson('GET', url, undefined, apiHeaders(context));
-    const shown = url.slice(context.apiUrl.length);
-    if (response.status >= 300)
-        throw new Error(`GitHub GET ${shown} answered ${response.status}: ${excerpt(response.body, 300)}`);
-    return { data: (response.body ? JSON.parse(response.body) : null), next: nextPageUrl(response.headers?.link) };
-}
-/**
- * Every item of a GitHub list, following rel="next" (ask for per_page=100 in `path`). `enough`
- * sees each page and may stop early (lists sorted newest first: stop once past the window).
- */
-async function githubGetAll(context, path, options = {}) {
-    const maxPages = options.maxPages ?? 100;
-    const items = [];
-    let next = path;
-    for (let page = 1; next !== null; page++) {
-        // A partial list would silently skew whatever is computed from it.
-        if (page > maxPages)
-            throw new Error(`GitHub GET ${path} has more than ${maxPages} pages`);
-        const answer = await githubGet(context, next);
-        if (!Array.isArray(answer.data))
-            throw new Error(`GitHub GET ${path} did not answer with a list`);
-        items.push(...answer.data);
-        if (options.enough?.(answer.data))
-            break;
-        next = answer.next;
-    }
-    return items;
-}
-async function createDeployment(context, record) {
-    const created = await call(context, 'POST', '/deployments', {
-        ref: record.ref,
-        environment: record.environment,
-        description: record.description.slice(0, 140),
-        payload: record.payload,
-        auto_merge: false,
-        required_contexts: [],
-        transient_environment: false,
-        production_environment: record.environment === 'production',
-    });
-    return created.id;
-}
-async function setDeploymentStatus(context, id, state, description, logUrl) {
-    await call(context, 'POST', `/deployments/${id}/statuses`, { state, description: description.slice(0, 140), log_url: logUrl || undefined, auto_inactive: state === 'success' });
-}
-async function openIssue(context, incident) {
-    const created = await call(context, 'POST', '/issues', { title: incident.title.slice(0, 250), body: incident.body, labels: incident.labels });
-    return { number: created.number, url: created.html_url };
-}
-/** Runs a GitHub call whose failure must not undo what already happened on the hosts. */
-async function bestEffort(what, warn, body) {
-    try {
-        return await body();
-    }
-    catch (error) {
-        warn(`${what} failed: ${errors_errorMessage(error)}`);
-        return null;
-    }
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/report/notify.ts
-
-
-const ICON = { started: ':rocket:', completed: ':white_check_mark:', failed: ':x:', 'rolled-back': ':rewind:' };
-/** Slack rejects a whole message (`invalid_blocks`) when a section's text is longer or there are more blocks. */
-const SLACK_SECTION_TEXT_LIMIT = 3000;
-const SLACK_BLOCK_LIMIT = 50;
-/** Host names listed before "… and N more". */
-const NAMED_HOSTS = 5;
-/** mrkdwn control characters: text from hosts and errors must never open a link or a mention. */
-function escapeMrkdwn(text) {
-    return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
-}
-/** "h1, h2, h3, h4, h5 … and 35 more" */
-function nameSome(names, shown = NAMED_HOSTS) {
-    if (names.length <= shown)
-        return names.join(', ');
-    return `${names.slice(0, shown).join(', ')} … and ${names.length - shown} more`;
-}
-/**
- * A phase's error is one line per failed host, each "HOST: message" (see failedHosts). Hosts that
- * failed the same way are grouped, so 40 hosts refusing connections make one line, not 40.
- */
-function summariseFailures(error) {
-    const lines = error.split('\n').map((line) => line.trim()).filter((line) => line !== '');
-    if (lines.length < 2)
-        return null;
-    const groups = new Map();
-    const hosts = [];
-    for (const line of lines) {
-        const match = /^(\S+?): (.+)$/.exec(line);
-        const host = match?.[1] ?? '';
-        const message = match?.[2] ?? line;
-        if (host)
-            hosts.push(host);
-        groups.set(message, [...(groups.get(message) ?? []), ...(host ? [host] : [])]);
-    }
-    return { hosts, groups: [...groups].map(([message, named]) => ({ message, hosts: named })) };
-}
-/** Keeps whole lines while they fit the limit, then says how many were left out. */
-function capLines(lines, limit, more) {
-    const full = lines.join('\n');
-    if (full.length <= limit)
-        return full;
-    const kept = [];
-    for (const [index, line] of lines.entries()) {
-        if ([...kept, line, more(lines.length - index - 1)].join('\n').length > limit)
-            break;
-        kept.push(line);
-    }
-    return [...kept, more(lines.length - kept.length)].join('\n');
-}
-/** Cuts a raw text before it is escaped, so an entity is never cut in half. */
-function clip(text, length) {
-    return text.length > length ? `${text.slice(0, length - 1)}…` : text;
-}
-function errorLines(error) {
-    const summary = summariseFailures(error);
-    if (!summary)
-        return [`*error:* ${escapeMrkdwn(clip(error, 2000))}`];
-    const lines = [`*failed on ${summary.hosts.length} hosts:* ${escapeMrkdwn(nameSome(summary.hosts))}`];
-    for (const group of summary.groups) {
-        lines.push(`• ${escapeMrkdwn(clip(group.message, 500))}${group.hosts.length > 0 ? ` (${escapeMrkdwn(nameSome(group.hosts, 3))})` : ''}`);
-    }
-    return lines;
-}
-function slackPayload(notice) {
-    const lines = Object.entries(notice.fields).map(([key, value]) => `*${escapeMrkdwn(clip(key, 100))}:* ${escapeMrkdwn(clip(value, 500))}`);
-    if (notice.durationMs !== undefined)
-        lines.push(`*duration:* ${(notice.durationMs / 1000).toFixed(1)} s`);
-    if (notice.error)
-        lines.push(...errorLines(notice.error));
-    // The link is kept whatever is cut: it leads to the full log.
-    const link = notice.runUrl ? `<${notice.runUrl.replaceAll('|', '%7C').replaceAll('>', '%3E')}|workflow run>` : '';
-    const budget = SLACK_SECTION_TEXT_LIMIT - (link ? link.length + 1 : 0);
-    const body = capLines(lines, budget, (left) => `… and ${left} more line${left === 1 ? '' : 's'} (see the workflow run)`);
-    const heading = `${ICON[notice.event]} ${escapeMrkdwn(clip(notice.title, 500))}`;
-    const details = [body, link].filter((part) => part !== '').join('\n');
-    // A section needs at least one character: with nothing to add there is only the heading.
-    const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: `*${heading}*` } }];
-    if (details !== '')
-        blocks.push({ type: 'section', text: { type: 'mrkdwn', text: details } });
-    return { text: heading, blocks: blocks.slice(0, SLACK_BLOCK_LIMIT) };
-}
-async function notifySlack(webhookUrl, notice, warn) {
-    if (webhookUrl === '')
-        return false;
-    try {
-        const response = await postJson(webhookUrl, slackPayload(notice));
-        if (response.status >= 300)
-            throw new Error(`Slack answered HTTP ${response.status}`);
-        return true;
-    }
-    catch (error) {
-        // The webhook URL is a secret: the message names the failure, never the URL.
-        warn(`the Slack notification (${notice.event}) was not delivered: ${redact(errors_errorMessage(error), webhookUrl)}`);
-        return false;
-    }
-}
-/** Hides the webhook URL, and its path (the secret part), which an error page may quote. */
-function redact(text, webhookUrl) {
-    let path = '';
-    try {
-        path = new URL(webhookUrl).pathname;
-    }
-    catch {
-        // Not a URL: only the whole value can be hidden.
-    }
-    const hidden = text.replaceAll(webhookUrl, '***');
-    return path.length > 1 ? hidden.replaceAll(path, '***') : hidden;
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/report/summary.ts
 
 
@@ -54156,6 +54156,102 @@ function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
     };
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/monitor-inputs.ts
+
+
+
+
+
+
+
+/**
+ * The canary analysis' inputs, defined once: the canary-monitor action and the operator's command
+ * line read the same fields, the same policy and build the same settings from them.
+ */
+const SOURCES = ['nginx-log', 'host', 'probe', 'prometheus'];
+const VERDICTS = ['failure', 'error', 'inconclusive'];
+/** `a, b` reads as `[a, b]`, so comma lists and YAML lists read the same (in the field itself, so its default is checked like any value). */
+function commaList(schema) {
+    return schemas_string()
+        .transform((raw) => (raw !== '' && !raw.startsWith('[') && !raw.startsWith('-') ? `[${raw}]` : raw))
+        .pipe(schema);
+}
+function list(allowed, defaultValue, what) {
+    return commaList(field.yaml(array(schemas_enum(allowed)).min(1), { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` }));
+}
+const monitorPhaseInputs = {
+    mode: field.choice(['canary', 'ramp', 'post-promotion'], 'canary'),
+    policy: field.string({ form: 'a YAML analysis policy (see the README)', pattern: /^[\s\S]*$/, max: 20_000 }),
+    duration: field.integer({ min: 0, max: 86_400, default: 0, unit: 'seconds of analysis per step; 0 keeps the policy\'s (300)' }),
+    interval: field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds between samples; 0 keeps the policy\'s (5)' }),
+    steps: commaList(field.yaml(array(schemas_number().int().min(1).max(100)).min(1).max(20), { form: 'canary shares for a ramp, increasing, e.g. 10,25,50,100', default: '[10, 25, 50, 100]' })),
+    model: field.boolean(false),
+    sources: list(SOURCES, 'nginx-log, host', 'metric sources'),
+    'access-log': field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: '/var/log/nginx/access.log', max: 512 }),
+    'prometheus-url': field.string({ form: 'the Prometheus base URL reachable from the runner, e.g. http://prometheus.internal:9090', pattern: /^https?:\/\/[A-Za-z0-9.:[\]_-]+(\/[A-Za-z0-9._~/-]*)?$/, max: 512 }),
+    'prometheus-queries': field.yaml(partialRecord(schemas_enum(['requests', 'errors', 'latencyBuckets', 'memory', 'drift']), schemas_string().max(2000).nullable()).optional(), { form: 'a YAML mapping of PromQL templates with {app} {color} {version} {window}', default: '{}' }),
+    'probe-path': field.string({ form: 'a URL path the probe requests', pattern: URL_PATH, default: '/health' }),
+    'probe-requests': field.integer({ min: 1, max: 100, default: 3, unit: 'requests per color per sample' }),
+    memory: field.choice(['host', 'compose', 'none'], 'host'),
+    'auto-rollback': field.boolean(true),
+    'rollback-on': list(VERDICTS, DEFAULT_ROLLBACK_ON.join(', '), 'verdicts that roll back'),
+    'keep-failed': field.boolean(false),
+};
+/** The analysis policy the inputs give (the policy YAML, with duration and interval over it), checked. */
+function monitorPolicy(inputs) {
+    let document;
+    try {
+        const parsed = (0,dist/* parse */.qg)(inputs.policy === '' ? DEFAULT_POLICY_YAML : inputs.policy);
+        document = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : {};
+        if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed)))
+            throw new Error('expected a mapping');
+    }
+    catch (error) {
+        throw new errors_ConfigurationError(`Input 'policy': is not a valid YAML mapping (${error.message.split('\n')[0]})`);
+    }
+    if (inputs.duration > 0)
+        document.duration = inputs.duration;
+    if (inputs.interval > 0)
+        document.interval = inputs.interval;
+    let policy;
+    try {
+        policy = parsePolicy(document);
+    }
+    catch (error) {
+        throw new errors_ConfigurationError(`Input 'policy': ${error.message}`);
+    }
+    const steps = inputs.steps;
+    requireInput(steps.every((step, index) => index === 0 || step > steps[index - 1]), 'steps', `must increase, got ${steps.join(', ')}`);
+    requireInput(!inputs.sources.includes('prometheus') || inputs['prometheus-url'] !== '', 'prometheus-url', 'is required when sources include prometheus');
+    return policy;
+}
+/** The monitor's settings from the inputs, over a session's (callbacks are the caller's). */
+function monitorSettings(inputs, session, policy) {
+    return {
+        ...session,
+        policy,
+        mode: inputs.mode,
+        steps: inputs.steps,
+        model: inputs.model,
+        sources: inputs.sources,
+        prometheus: inputs['prometheus-url'] ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} } : null,
+        healthPath: inputs['health-path'],
+        probePath: inputs['probe-path'],
+        probeRequests: inputs['probe-requests'],
+        memory: inputs.memory,
+        autoRollback: inputs['auto-rollback'],
+        rollbackOn: inputs['rollback-on'],
+        rollback: {
+            reason: '',
+            runtime: buildRuntime(inputs),
+            healthPaths: healthPaths(inputs),
+            healthTimeoutSeconds: inputs['health-timeout-seconds'],
+            keepFailed: inputs['keep-failed'],
+            commandTimeoutSeconds: inputs['command-timeout-seconds'],
+        },
+    };
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/batch.ts
 
 
@@ -55423,6 +55519,9 @@ function planRollback(state, live, target, host) {
     const current = liveRelease(state);
     const canaryRelease = state.canary ? (state.releases.find((release) => release.id === state.canary?.release) ?? [...state.releases].reverse().find((release) => release.status === 'canary' && release.version === state.canary?.version) ?? null) : null;
     if (target.kind === 'previous') {
+        if (target.canaryOnly && !state.canary) {
+            throw new errors_ConfigurationError(`${host}: there is no canary or ramp to abort: ${current ? `${current.version} serves all traffic` : 'nothing serves'}; to go back from a promoted release, roll back instead`);
+        }
         if (state.canary) {
             // A canary in progress: the stable color still runs and serves most traffic.
             const stable = otherColor(state.canary.color);
@@ -55982,8 +56081,6 @@ function rolloutEvents(options) {
 
 
 
-
-
 const Outputs = {
     Verdict: 'verdict',
     Reason: 'reason',
@@ -55994,37 +56091,11 @@ const Outputs = {
     CanaryVersion: 'canary-version',
     IncidentUrl: 'incident-url',
 };
-const SOURCES = ['nginx-log', 'host', 'probe', 'prometheus'];
-const VERDICTS = ['failure', 'error', 'inconclusive'];
-/** `a, b` reads as `[a, b]`, so comma lists and YAML lists read the same (in the field itself, so its default is checked like any value). */
-function commaList(schema) {
-    return schemas_string()
-        .transform((raw) => (raw !== '' && !raw.startsWith('[') && !raw.startsWith('-') ? `[${raw}]` : raw))
-        .pipe(schema);
-}
-function list(allowed, defaultValue, what) {
-    return commaList(field.yaml(array(schemas_enum(allowed)).min(1), { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` }));
-}
 const inputFields = {
     ...hostInputs,
     ...runtimeInputs,
     ...metricsInputs,
-    mode: field.choice(['canary', 'ramp', 'post-promotion'], 'canary'),
-    policy: field.string({ form: 'a YAML analysis policy (see the README)', pattern: /^[\s\S]*$/, max: 20_000 }),
-    duration: field.integer({ min: 0, max: 86_400, default: 0, unit: 'seconds of analysis per step; 0 keeps the policy\'s (300)' }),
-    interval: field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds between samples; 0 keeps the policy\'s (5)' }),
-    steps: commaList(field.yaml(array(schemas_number().int().min(1).max(100)).min(1).max(20), { form: 'canary shares for a ramp, increasing, e.g. 10,25,50,100', default: '[10, 25, 50, 100]' })),
-    model: field.boolean(false),
-    sources: list(SOURCES, 'nginx-log, host', 'metric sources'),
-    'access-log': field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: '/var/log/nginx/access.log', max: 512 }),
-    'prometheus-url': field.string({ form: 'the Prometheus base URL reachable from the runner, e.g. http://prometheus.internal:9090', pattern: /^https?:\/\/[A-Za-z0-9.:[\]_-]+(\/[A-Za-z0-9._~/-]*)?$/, max: 512 }),
-    'prometheus-queries': field.yaml(partialRecord(schemas_enum(['requests', 'errors', 'latencyBuckets', 'memory', 'drift']), schemas_string().max(2000).nullable()).optional(), { form: 'a YAML mapping of PromQL templates with {app} {color} {version} {window}', default: '{}' }),
-    'probe-path': field.string({ form: 'a URL path the probe requests', pattern: URL_PATH, default: '/health' }),
-    'probe-requests': field.integer({ min: 1, max: 100, default: 3, unit: 'requests per color per sample' }),
-    memory: field.choice(['host', 'compose', 'none'], 'host'),
-    'auto-rollback': field.boolean(true),
-    'rollback-on': list(VERDICTS, DEFAULT_ROLLBACK_ON.join(', '), 'verdicts that roll back'),
-    'keep-failed': field.boolean(false),
+    ...monitorPhaseInputs,
     'github-token': field.secret({ form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN' }),
     'failed-deployment-id': field.string({ form: 'the id of the GitHub deployment being watched', pattern: /^\d{1,20}$/, max: 20 }),
     'create-incident': field.boolean(true),
@@ -56033,30 +56104,7 @@ const inputFields = {
 function readSettings(read = readFromRunner) {
     const inputs = readInputs(inputFields, read);
     checkRuntimeInputs(inputs);
-    let document;
-    try {
-        const parsed = (0,dist/* parse */.qg)(inputs.policy === '' ? DEFAULT_POLICY_YAML : inputs.policy);
-        document = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : {};
-        if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed)))
-            throw new Error('expected a mapping');
-    }
-    catch (error) {
-        throw new errors_ConfigurationError(`Input 'policy': is not a valid YAML mapping (${error.message.split('\n')[0]})`);
-    }
-    if (inputs.duration > 0)
-        document.duration = inputs.duration;
-    if (inputs.interval > 0)
-        document.interval = inputs.interval;
-    let policy;
-    try {
-        policy = parsePolicy(document);
-    }
-    catch (error) {
-        throw new errors_ConfigurationError(`Input 'policy': ${error.message}`);
-    }
-    const steps = inputs.steps;
-    requireInput(steps.every((step, index) => index === 0 || step > steps[index - 1]), 'steps', `must increase, got ${steps.join(', ')}`);
-    requireInput(!inputs.sources.includes('prometheus') || inputs['prometheus-url'] !== '', 'prometheus-url', 'is required when sources include prometheus');
+    const policy = monitorPolicy(inputs);
     return { inputs, hosts: resolveHosts(inputs), policy };
 }
 /** The post step: settles what a killed main step left (a pending ramp switch, its locks). */
@@ -56076,27 +56124,7 @@ async function run(read) {
         const github = githubContext(inputs['github-token']);
         const eventDeployment = github && inputs['failed-deployment-id'] ? { context: github, id: Number(inputs['failed-deployment-id']), logUrl: run.runUrl } : null;
         const result = await logger.group(`watch ${inputs.app} (${inputs.mode}) on ${hosts.length} host(s)`, () => monitor(hosts, {
-            ...session,
-            policy,
-            mode: inputs.mode,
-            steps: inputs.steps,
-            model: inputs.model,
-            sources: inputs.sources,
-            prometheus: inputs['prometheus-url'] ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} } : null,
-            healthPath: inputs['health-path'],
-            probePath: inputs['probe-path'],
-            probeRequests: inputs['probe-requests'],
-            memory: inputs.memory,
-            autoRollback: inputs['auto-rollback'],
-            rollbackOn: inputs['rollback-on'],
-            rollback: {
-                reason: '',
-                runtime: buildRuntime(inputs),
-                healthPaths: healthPaths(inputs),
-                healthTimeoutSeconds: inputs['health-timeout-seconds'],
-                keepFailed: inputs['keep-failed'],
-                commandTimeoutSeconds: inputs['command-timeout-seconds'],
-            },
+            ...monitorSettings(inputs, session, policy),
             onSample: (sample, current) => logger.info(progressLine(sample, current, current.colors.canary, current.colors.stable)),
             onEvent: rolloutEvents({
                 app: inputs.app,

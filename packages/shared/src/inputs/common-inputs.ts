@@ -34,7 +34,7 @@ export const promotePhaseInputs = {
   'keep-previous': field.boolean(false),
 };
 
-type RuntimeInputs = {
+export type RuntimeInputs = {
   runtime: 'compose' | 'command';
   'compose-file': string;
   'start-command': string;

@@ -1,3 +1,4 @@
 export * from './inputs';
 export * from './common-inputs';
+export * from './monitor-inputs';
 export { z } from 'zod';

@@ -16,7 +16,8 @@ import { COLORS, isRejected, liveRelease, oneLine, otherColor, rollbackCandidate
  * monitor that holds the lock is asked to stop, so a rollback never waits for an analysis.
  */
 
-export type RollbackTarget = { kind: 'previous' } | { kind: 'version'; version: string };
+/** `canaryOnly`: an abort, which ends a canary or a ramp and refuses to go back from a promoted release. */
+export type RollbackTarget = { kind: 'previous'; canaryOnly?: boolean } | { kind: 'version'; version: string };
 
 export interface RollbackSettings extends SessionSettings {
   target: RollbackTarget;
@@ -82,6 +83,9 @@ export function planRollback(state: AppState, live: Weights | null, target: Roll
   const canaryRelease = state.canary ? (state.releases.find((release) => release.id === state.canary?.release) ?? [...state.releases].reverse().find((release) => release.status === 'canary' && release.version === state.canary?.version) ?? null) : null;
 
   if (target.kind === 'previous') {
+    if (target.canaryOnly && !state.canary) {
+      throw new ConfigurationError(`${host}: there is no canary or ramp to abort: ${current ? `${current.version} serves all traffic` : 'nothing serves'}; to go back from a promoted release, roll back instead`);
+    }
     if (state.canary) {
       // A canary in progress: the stable color still runs and serves most traffic.
       const stable = otherColor(state.canary.color);

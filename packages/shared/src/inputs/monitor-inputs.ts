@@ -1,0 +1,101 @@
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigurationError } from '../action/errors';
+import { DEFAULT_ROLLBACK_ON, type Verdict } from '../analysis/engine';
+import { DEFAULT_POLICY_YAML, parsePolicy, type Policy } from '../analysis/policy';
+import type { SessionSettings } from '../hosts/session';
+import type { MonitorSettings, SourceKind } from '../procedures/monitor';
+import { buildRuntime, healthPaths, type RuntimeInputs } from './common-inputs';
+import { field, HOST_PATH, requireInput, URL_PATH } from './inputs';
+
+/**
+ * The canary analysis' inputs, defined once: the canary-monitor action and the operator's command
+ * line read the same fields, the same policy and build the same settings from them.
+ */
+
+const SOURCES = ['nginx-log', 'host', 'probe', 'prometheus'] as const;
+const VERDICTS = ['failure', 'error', 'inconclusive'] as const;
+
+/** `a, b` reads as `[a, b]`, so comma lists and YAML lists read the same (in the field itself, so its default is checked like any value). */
+export function commaList<S extends z.ZodType<unknown, string>>(schema: S) {
+  return z
+    .string()
+    .transform((raw) => (raw !== '' && !raw.startsWith('[') && !raw.startsWith('-') ? `[${raw}]` : raw))
+    .pipe(schema);
+}
+
+function list<T extends string>(allowed: readonly T[], defaultValue: string, what: string) {
+  return commaList(field.yaml(z.array(z.enum(allowed as unknown as [T, ...T[]])).min(1), { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` }));
+}
+
+export const monitorPhaseInputs = {
+  mode: field.choice(['canary', 'ramp', 'post-promotion'], 'canary'),
+  policy: field.string({ form: 'a YAML analysis policy (see the README)', pattern: /^[\s\S]*$/, max: 20_000 }),
+  duration: field.integer({ min: 0, max: 86_400, default: 0, unit: 'seconds of analysis per step; 0 keeps the policy\'s (300)' }),
+  interval: field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds between samples; 0 keeps the policy\'s (5)' }),
+  steps: commaList(field.yaml(z.array(z.number().int().min(1).max(100)).min(1).max(20), { form: 'canary shares for a ramp, increasing, e.g. 10,25,50,100', default: '[10, 25, 50, 100]' })),
+  model: field.boolean(false),
+  sources: list(SOURCES, 'nginx-log, host', 'metric sources'),
+  'access-log': field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: '/var/log/nginx/access.log', max: 512 }),
+  'prometheus-url': field.string({ form: 'the Prometheus base URL reachable from the runner, e.g. http://prometheus.internal:9090', pattern: /^https?:\/\/[A-Za-z0-9.:[\]_-]+(\/[A-Za-z0-9._~/-]*)?$/, max: 512 }),
+  'prometheus-queries': field.yaml(z.partialRecord(z.enum(['requests', 'errors', 'latencyBuckets', 'memory', 'drift']), z.string().max(2000).nullable()).optional(), { form: 'a YAML mapping of PromQL templates with {app} {color} {version} {window}', default: '{}' }),
+  'probe-path': field.string({ form: 'a URL path the probe requests', pattern: URL_PATH, default: '/health' }),
+  'probe-requests': field.integer({ min: 1, max: 100, default: 3, unit: 'requests per color per sample' }),
+  memory: field.choice(['host', 'compose', 'none'], 'host'),
+  'auto-rollback': field.boolean(true),
+  'rollback-on': list(VERDICTS, DEFAULT_ROLLBACK_ON.join(', '), 'verdicts that roll back'),
+  'keep-failed': field.boolean(false),
+};
+
+type MonitorInputs = { [K in keyof typeof monitorPhaseInputs]: z.output<(typeof monitorPhaseInputs)[K]> };
+
+/** The analysis policy the inputs give (the policy YAML, with duration and interval over it), checked. */
+export function monitorPolicy(inputs: MonitorInputs): Policy {
+  let document: Record<string, unknown>;
+  try {
+    const parsed: unknown = parseYaml(inputs.policy === '' ? DEFAULT_POLICY_YAML : inputs.policy);
+    document = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+    if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new Error('expected a mapping');
+  } catch (error) {
+    throw new ConfigurationError(`Input 'policy': is not a valid YAML mapping (${(error as Error).message.split('\n')[0]})`);
+  }
+  if (inputs.duration > 0) document.duration = inputs.duration;
+  if (inputs.interval > 0) document.interval = inputs.interval;
+  let policy: Policy;
+  try {
+    policy = parsePolicy(document);
+  } catch (error) {
+    throw new ConfigurationError(`Input 'policy': ${(error as Error).message}`);
+  }
+  const steps = inputs.steps;
+  requireInput(steps.every((step, index) => index === 0 || step > (steps[index - 1] as number)), 'steps', `must increase, got ${steps.join(', ')}`);
+  requireInput(!inputs.sources.includes('prometheus') || inputs['prometheus-url'] !== '', 'prometheus-url', 'is required when sources include prometheus');
+  return policy;
+}
+
+/** The monitor's settings from the inputs, over a session's (callbacks are the caller's). */
+export function monitorSettings(inputs: MonitorInputs & RuntimeInputs & { 'health-timeout-seconds': number; 'command-timeout-seconds': number }, session: SessionSettings, policy: Policy): MonitorSettings {
+  return {
+    ...session,
+    policy,
+    mode: inputs.mode,
+    steps: inputs.steps,
+    model: inputs.model,
+    sources: inputs.sources as SourceKind[],
+    prometheus: inputs['prometheus-url'] ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} } : null,
+    healthPath: inputs['health-path'],
+    probePath: inputs['probe-path'],
+    probeRequests: inputs['probe-requests'],
+    memory: inputs.memory,
+    autoRollback: inputs['auto-rollback'],
+    rollbackOn: inputs['rollback-on'] as Verdict[],
+    rollback: {
+      reason: '',
+      runtime: buildRuntime(inputs),
+      healthPaths: healthPaths(inputs),
+      healthTimeoutSeconds: inputs['health-timeout-seconds'],
+      keepFailed: inputs['keep-failed'],
+      commandTimeoutSeconds: inputs['command-timeout-seconds'],
+    },
+  };
+}
