@@ -368,7 +368,7 @@ describe('planned pipelines', () => {
   it('deploy.yml: gates, registry-cached multi-platform build, staging, canary → monitor → promote, rollback on failure, post-deploy', () => {
     const { workflow } = load(join(root, '.github', 'workflows', 'deploy.yml'));
     const jobs = workflow.jobs ?? {};
-    expect(Object.keys(jobs)).toEqual(['plan', 'gates', 'build', 'staging', 'production', 'post-deploy']);
+    expect(Object.keys(jobs)).toEqual(['plan', 'gates', 'build', 'staging', 'production', 'post-deploy', 'checklist']);
     const build = jobs.build!.steps!.find((step) => step.uses?.startsWith('docker/build-push-action@'))!;
     expect(build.with).toMatchObject({ platforms: '${{ inputs.platforms }}', push: true });
     expect(String(build.with!['cache-from'])).toMatch(/^type=registry,/);
@@ -383,6 +383,14 @@ describe('planned pipelines', () => {
     ]);
     expect(production[3]!.if).toMatch(/^failure\(\)/);
     expect(strings(jobs['post-deploy']).join('\n')).toMatch(/curl[\s\S]*SLACK_WEBHOOK_URL/);
+    // Last, the procedure's checklists ticked from every job's result and outputs, whatever happened.
+    const checklist = jobs.checklist!;
+    expect(checklist.needs).toEqual(['plan', 'gates', 'build', 'staging', 'production', 'post-deploy']);
+    expect(String(checklist.if)).toMatch(/^always\(\)/);
+    expect(checklist.steps!.map((step) => [step.uses, step.with?.needs])).toEqual([[`${SUITE}checklist@v1`, '${{ toJSON(needs) }}']]);
+    // The evidence it reads is declared as the jobs' outputs.
+    expect(Object.keys((jobs.production as { outputs?: Record<string, string> }).outputs ?? {})).toEqual(expect.arrayContaining(['verdict', 'rules', 'promoted', 'rolled-back', 'incident-url', 'deployment-id', 'canary-percent']));
+    expect(Object.keys((jobs['post-deploy'] as { outputs?: Record<string, string> }).outputs ?? {})).toEqual(['health', 'notified']);
   });
 
   it('model-deploy.yml: A/B validation with compare-metrics, then a 10 → 25 → 50 → 100 ramp with the model rules', () => {

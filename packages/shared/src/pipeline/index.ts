@@ -1,3 +1,4 @@
 export * from './plan';
 export * from './compare';
 export * from './dora';
+export * from './checklist';

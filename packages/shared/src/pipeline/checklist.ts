@@ -1,0 +1,118 @@
+/**
+ * The deployment procedure's four checklists (pre-deployment, deployment, post-deployment, when
+ * something goes wrong), ticked from what the run proved (pure). The evidence is the reusable
+ * workflow's `needs` context: each job's result and outputs. An item no job proves is left for a
+ * person; an item a job should have proved and did not says why.
+ */
+
+/** One job of the `needs` context, as `toJSON(needs)` gives it. */
+export interface NeededJob {
+  result?: string;
+  outputs?: Record<string, string>;
+}
+
+export type Needs = Record<string, NeededJob | undefined>;
+
+export type ItemState = 'done' | 'not-done' | 'person' | 'not-applicable';
+
+export interface ChecklistItem {
+  list: 'Pre-deployment' | 'Deployment' | 'Post-deployment' | 'When something goes wrong';
+  item: string;
+  state: ItemState;
+  /** The evidence (the job and what it showed), or why the item is not ticked. */
+  because: string;
+}
+
+/** The procedure's goal for the error rate after a deploy. */
+export const ERROR_RATE_GOAL = 0.001;
+
+const job = (needs: Needs, name: string): NeededJob => needs[name] ?? {};
+const output = (needs: Needs, name: string, key: string): string => job(needs, name).outputs?.[key] ?? '';
+const passed = (needs: Needs, name: string): boolean => job(needs, name).result === 'success';
+const resultOf = (needs: Needs, name: string): string => job(needs, name).result ?? 'not run';
+
+function gatesRun(needs: Needs): string[] {
+  try {
+    const gates = JSON.parse(output(needs, 'plan', 'gates') || '[]') as unknown;
+    return Array.isArray(gates) ? gates.filter((gate): gate is string => typeof gate === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The canary's error rate as canary-monitor judged it (its `rules` output), or null. */
+function canaryErrorRate(needs: Needs): number | null {
+  try {
+    const rules = JSON.parse(output(needs, 'production', 'rules') || '[]') as Array<{ metric?: string; observed?: number | null }>;
+    const rule = Array.isArray(rules) ? rules.find((candidate) => candidate.metric === 'error_rate' && typeof candidate.observed === 'number') : undefined;
+    return rule && typeof rule.observed === 'number' ? rule.observed : null;
+  } catch {
+    return null;
+  }
+}
+
+const percent = (ratio: number): string => `${Number((ratio * 100).toFixed(2))}%`;
+
+export function procedureChecklist(needs: Needs): ChecklistItem[] {
+  const items: ChecklistItem[] = [];
+  const add = (list: ChecklistItem['list'], item: string, state: ItemState, because: string) => items.push({ list, item, state, because });
+  const tick = (ok: boolean, done: string, notDone: string): [ItemState, string] => (ok ? ['done', done] : ['not-done', notDone]);
+  const gates = gatesRun(needs);
+  const kind = output(needs, 'plan', 'kind') || 'unknown';
+
+  // Pre-deployment
+  const tests = gates.filter((gate) => ['lint', 'typecheck', 'unit', 'integration'].includes(gate));
+  add('Pre-deployment', 'All tests passed', ...tick(passed(needs, 'gates') && tests.length > 0, `gates job passed: ${tests.join(', ')}`, tests.length === 0 ? `no test gate ran (plan: ${kind})` : `gates job: ${resultOf(needs, 'gates')}`));
+  add('Pre-deployment', 'Security scan clean', ...(gates.includes('security-scan') ? tick(passed(needs, 'gates'), 'security-scan gate passed', `gates job: ${resultOf(needs, 'gates')}`) : (['not-done', `skipped by the plan (${kind})`] as [ItemState, string])));
+  add('Pre-deployment', 'Code review approved', 'person', 'no job can prove it: the pull request shows it');
+  add('Pre-deployment', 'Staging deployed', ...tick(passed(needs, 'staging'), 'staging job passed (deploy-staging)', `staging job: ${resultOf(needs, 'staging')}`));
+  add('Pre-deployment', 'Smoke tests passed on staging', ...tick(passed(needs, 'staging'), 'every smoke check answered within its budget (deploy-staging fails otherwise)', `staging job: ${resultOf(needs, 'staging')}`));
+  add('Pre-deployment', 'Load test passed on staging', ...(gates.includes('load-test') ? tick(passed(needs, 'staging'), 'load test met its P95 and error criteria', `staging job: ${resultOf(needs, 'staging')}`) : (['not-done', `skipped by the plan (${kind})`] as [ItemState, string])));
+
+  // Deployment
+  const deployed = output(needs, 'production', 'canary-percent');
+  const verdict = output(needs, 'production', 'verdict');
+  const promoted = output(needs, 'production', 'promoted') === 'true';
+  add('Deployment', `Canary${deployed ? ` ${deployed}%` : ''} validated`, ...tick(verdict === 'success', `canary-monitor verdict: success`, verdict ? `canary-monitor verdict: ${verdict}${output(needs, 'production', 'reason') ? ` (${output(needs, 'production', 'reason')})` : ''}` : `production job: ${resultOf(needs, 'production')}`));
+  add('Deployment', 'Full rollout', ...tick(promoted, 'promote moved all traffic to the new version', `not promoted (production job: ${resultOf(needs, 'production')})`));
+  add('Deployment', 'Old version stopped', ...tick(promoted, 'promote drained and stopped the previous color', 'not promoted: the previous version still runs'));
+  const deploymentId = output(needs, 'production', 'deployment-id');
+  add('Deployment', 'Deployment logged', ...tick(deploymentId !== '', `GitHub deployment ${deploymentId}`, 'no GitHub deployment was recorded (no github-token?)'));
+
+  // Post-deployment
+  const health = output(needs, 'post-deploy', 'health');
+  add('Post-deployment', 'Health checks pass', ...tick(health === 'success', 'the post-deploy health check answered 2xx', `post-deploy health check: ${health || resultOf(needs, 'post-deploy')}`));
+  const errorRate = canaryErrorRate(needs);
+  add('Post-deployment', `Error rate under ${percent(ERROR_RATE_GOAL)}`, ...tick(errorRate !== null && errorRate < ERROR_RATE_GOAL, `canary error rate ${percent(errorRate ?? 0)} during the analysis`, errorRate === null ? 'no error-rate figure from canary-monitor' : `canary error rate ${percent(errorRate)} during the analysis`));
+  const notified = output(needs, 'post-deploy', 'notified');
+  add('Post-deployment', 'Team notified', ...tick(notified === 'true', 'Slack message sent', notified === 'false' ? 'no SLACK_WEBHOOK_URL: nothing sent' : `post-deploy job: ${resultOf(needs, 'post-deploy')}`));
+
+  // When something goes wrong
+  const rolledBack = output(needs, 'production', 'rolled-back') === 'true';
+  const wrong = rolledBack || job(needs, 'production').result === 'failure' || (verdict !== '' && verdict !== 'success');
+  if (!wrong) {
+    for (const item of ['Rollback started', 'Incident created', 'Post-mortem planned']) add('When something goes wrong', item, 'not-applicable', 'nothing went wrong in this run');
+  } else {
+    add('When something goes wrong', 'Rollback started', ...tick(rolledBack, `rolled back to ${output(needs, 'production', 'rollback-version') || 'the previous version'}`, 'no rollback ran: see the production job'));
+    const incident = output(needs, 'production', 'incident-url');
+    add('When something goes wrong', 'Incident created', ...tick(incident !== '', incident, 'no incident was opened (create-incident off, or no token)'));
+    add('When something goes wrong', 'Post-mortem planned', 'person', 'a person plans it: the incident is the place');
+  }
+  return items;
+}
+
+const MARK: Record<ItemState, string> = { done: '- [x]', 'not-done': '- [ ]', person: '- [ ] 🙋', 'not-applicable': '- ➖' };
+
+/** The checklists as GitHub renders task lists in a step summary (pure); `runUrl` links the evidence. */
+export function checklistSummary(items: readonly ChecklistItem[], runUrl = ''): string {
+  const done = items.filter((item) => item.state === 'done').length;
+  const open = items.filter((item) => item.state === 'not-done').length;
+  const people = items.filter((item) => item.state === 'person').length;
+  const lines = [`### Deployment procedure: ${done} of ${items.filter((item) => item.state !== 'not-applicable').length} checked by this run`, '', `${open === 0 ? '✅ nothing the run should have proved is missing' : `❌ ${open} not proved`}; ${people} for a person to tick${runUrl ? `; evidence: [this run](${runUrl})` : ''}.`, ''];
+  for (const list of ['Pre-deployment', 'Deployment', 'Post-deployment', 'When something goes wrong'] as const) {
+    const inList = items.filter((item) => item.list === list);
+    if (inList.length === 0) continue;
+    lines.push(`#### ${list}`, '', ...inList.map((item) => `${MARK[item.state]} ${item.item} — ${item.because.replace(/[\r\n]+/g, ' ')}`), '');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { checklistSummary, procedureChecklist, type Needs } from '../src/pipeline/checklist';
+
+const rules = (errorRate: number) => JSON.stringify([{ name: 'error-rate', metric: 'error_rate', observed: errorRate, status: 'pass' }]);
+
+/** The needs context of deploy.yml's checklist job after a good normal deploy. */
+const good: Needs = {
+  plan: { result: 'success', outputs: { kind: 'normal', gates: '["lint","typecheck","unit","integration","security-scan","load-test"]' } },
+  gates: { result: 'success', outputs: {} },
+  build: { result: 'success', outputs: { digest: 'sha256:abc' } },
+  staging: { result: 'success', outputs: {} },
+  production: { result: 'success', outputs: { 'canary-percent': '10', verdict: 'success', reason: 'every rule passed', rules: rules(0.0004), promoted: 'true', 'rolled-back': 'false', 'deployment-id': '42', 'incident-url': '' } },
+  'post-deploy': { result: 'success', outputs: { health: 'success', notified: 'true' } },
+};
+
+const state = (needs: Needs, item: string) => procedureChecklist(needs).find((entry) => entry.item === item);
+
+describe('the procedure checklists, ticked from the run', () => {
+  it('ticks every item a good deploy proved, names its evidence, and leaves the rest to a person', () => {
+    const items = procedureChecklist(good);
+    expect(items.filter((item) => item.state === 'not-done')).toEqual([]);
+    expect(items.filter((item) => item.state === 'person').map((item) => item.item)).toEqual(['Code review approved']);
+    expect(state(good, 'All tests passed')).toMatchObject({ state: 'done', because: 'gates job passed: lint, typecheck, unit, integration' });
+    expect(state(good, 'Canary 10% validated')).toMatchObject({ state: 'done', because: 'canary-monitor verdict: success' });
+    expect(state(good, 'Error rate under 0.1%')).toMatchObject({ state: 'done', because: 'canary error rate 0.04% during the analysis' });
+    expect(state(good, 'Deployment logged')).toMatchObject({ state: 'done', because: 'GitHub deployment 42' });
+    expect(items.filter((item) => item.list === 'When something goes wrong').map((item) => item.state)).toEqual(['not-applicable', 'not-applicable', 'not-applicable']);
+    const summary = checklistSummary(items, 'https://github.com/o/r/actions/runs/7');
+    expect(summary.split('\n')[0]).toBe('### Deployment procedure: 12 of 13 checked by this run');
+    expect(summary).toContain('- [x] Staging deployed — staging job passed (deploy-staging)');
+    expect(summary).toContain('- [ ] 🙋 Code review approved — no job can prove it: the pull request shows it');
+    expect(summary).toContain('[this run](https://github.com/o/r/actions/runs/7)');
+  });
+
+  it('says why an item is open: a hotfix skips the scan, a failed canary is rolled back and its incident linked', () => {
+    const bad: Needs = {
+      ...good,
+      plan: { result: 'success', outputs: { kind: 'hotfix', gates: '["lint","typecheck","unit"]' } },
+      production: { result: 'failure', outputs: { 'canary-percent': '10', verdict: 'failure', reason: 'error-rate: canary 22% errors over 40 requests > 1%', rules: rules(0.22), promoted: 'false', 'rolled-back': 'true', 'deployment-id': '43', 'incident-url': 'https://github.com/o/r/issues/9' } },
+      'post-deploy': { result: 'success', outputs: { health: 'success', notified: 'false' } },
+    };
+    expect(state(bad, 'Security scan clean')).toMatchObject({ state: 'not-done', because: 'skipped by the plan (hotfix)' });
+    expect(state(bad, 'Canary 10% validated')).toMatchObject({ state: 'not-done', because: 'canary-monitor verdict: failure (error-rate: canary 22% errors over 40 requests > 1%)' });
+    expect(state(bad, 'Full rollout')).toMatchObject({ state: 'not-done' });
+    expect(state(bad, 'Error rate under 0.1%')).toMatchObject({ state: 'not-done', because: 'canary error rate 22% during the analysis' });
+    expect(state(bad, 'Team notified')).toMatchObject({ state: 'not-done', because: 'no SLACK_WEBHOOK_URL: nothing sent' });
+    expect(state(bad, 'Rollback started')).toMatchObject({ state: 'done' });
+    expect(state(bad, 'Incident created')).toMatchObject({ state: 'done', because: 'https://github.com/o/r/issues/9' });
+    expect(state(bad, 'Post-mortem planned')).toMatchObject({ state: 'person' });
+  });
+
+  it('never ticks from missing evidence: jobs that did not run leave their items open', () => {
+    const items = procedureChecklist({ plan: { result: 'success', outputs: { kind: 'normal', gates: '["lint"]' } } });
+    expect(items.filter((item) => item.state === 'done')).toEqual([]);
+    expect(state({}, 'Staging deployed')).toMatchObject({ state: 'not-done', because: 'staging job: not run' });
+  });
+});
