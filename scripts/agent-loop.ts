@@ -25,6 +25,8 @@
  *  - abort [--reason TEXT]: ends a canary or a ramp now: all traffic back on the stable version. A
  *    canary-monitor that holds the hosts is asked to stop (its verdict: aborted) and the rollback
  *    goes ahead within seconds. Needs the runtime inputs, as rollback does.
+ *  - hold [--reason TEXT] / resume: a ramp that canary-monitor runs stays at its current step,
+ *    watched window after window, until `resume`; takes no lock (a file next to it on every host).
  *  - monitor [--mode canary|ramp|post-promotion] [--duration S] [--interval S] [--steps 10,50,100]
  *    [--policy YAML] [--sources nginx-log,host] ...: the canary-monitor action's analysis, with a
  *    progress line per interval (requests, error rate and P95 per color) and an event per step; it
@@ -58,6 +60,7 @@ import {
   progressLine,
   runtimeInputs,
   sessionFromInputs,
+  setHold,
   silentLogger,
   statusLines,
   systemClock,
@@ -65,7 +68,7 @@ import {
   type Logger,
 } from '@agent-loop/shared';
 
-const USAGE = 'usage: agent-loop status|deploy|promote|rollback|abort|monitor [--json] [--hosts H] [--app A] [--ssh-private-key-file F] [--ssh-known-hosts-file F] [--<input> value ...]';
+const USAGE = 'usage: agent-loop status|deploy|promote|rollback|abort|monitor|hold|resume [--json] [--hosts H] [--app A] [--ssh-private-key-file F] [--ssh-known-hosts-file F] [--<input> value ...]';
 
 // eslint-disable-next-line no-control-regex
 const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
@@ -131,7 +134,7 @@ function fromFileOrText(flags: Map<string, string>, name: string): string {
 
 async function main(): Promise<number> {
   const { command, flags, json } = parse(process.argv.slice(2));
-  if (!['status', 'deploy', 'promote', 'rollback', 'abort', 'monitor'].includes(command)) throw new ConfigurationError(command ? `unknown command ${JSON.stringify(command)}` : 'a command is required');
+  if (!['status', 'deploy', 'promote', 'rollback', 'abort', 'monitor', 'hold', 'resume'].includes(command)) throw new ConfigurationError(command ? `unknown command ${JSON.stringify(command)}` : 'a command is required');
   // The secrets are read here, not through the actions' secret fields: those register the value
   // with the runner (a workflow command that would print it on a terminal).
   const { 'ssh-private-key': _key, 'slack-webhook-url': _webhook, ...hostFields } = hostInputs;
@@ -142,6 +145,10 @@ async function main(): Promise<number> {
         ? { ...hostFields, ...runtimeInputs, ...abortInputs }
       : command === 'monitor'
         ? { ...hostFields, ...runtimeInputs, ...monitorPhaseInputs }
+      : command === 'hold'
+        ? { ...hostFields, reason: field.string({ form: 'one line saying why (free text, no control characters)', pattern: FREE_TEXT, default: 'held from the command line', max: 500 }) }
+      : command === 'resume'
+        ? { ...hostFields }
       : command === 'promote'
         ? { ...hostFields, ...runtimeInputs, ...promoteInputs }
         : command === 'deploy'
@@ -152,7 +159,7 @@ async function main(): Promise<number> {
   const values: Record<string, string> = { 'ssh-known-hosts': fromFileOrText(flags, 'ssh-known-hosts') };
   const read = (name: string): string => values[name] ?? flags.get(name) ?? process.env[`AGENT_LOOP_${name.toUpperCase().replace(/-/g, '_')}`] ?? '';
   const inputs = readInputs(fields as typeof hostFields & typeof runtimeInputs & typeof rollbackInputs & typeof promoteInputs & typeof deployInputs & typeof monitorPhaseInputs, read);
-  if (command !== 'status') checkRuntimeInputs(inputs);
+  if (!['status', 'hold', 'resume'].includes(command)) checkRuntimeInputs(inputs);
   const policy = command === 'monitor' ? monitorPolicy(inputs) : null;
   if (command === 'deploy') {
     requireInput(inputs.image !== '', 'image', 'is required: an image reference such as ghcr.io/org/app:1.2.3');
@@ -172,6 +179,13 @@ async function main(): Promise<number> {
     const statuses = await fleetStatus(hosts, { app: session.app, splitKey: session.splitKey, connect: session.connect, maxParallel: session.maxParallel, clock: session.clock });
     process.stdout.write(json ? `${JSON.stringify({ app: inputs.app, hosts: statuses }, null, 2)}\n` : `${statusLines(inputs.app, statuses).join('\n')}\n`);
     return statuses.some((status) => status.error) ? 1 : 0;
+  }
+
+  if (command === 'hold' || command === 'resume') {
+    const session = sessionFromInputs(all, who, silentLogger, systemClock);
+    const written = await setHold(hosts, session, command === 'hold' ? { reason: inputs.reason } : null);
+    terminal.info(command === 'hold' ? `hold requested on ${written.length} host(s): a ramp stays at its current step, watched, until agent-loop resume` : `hold lifted on ${written.length} host(s): a held ramp goes on after its current window`);
+    return 0;
   }
 
   // Ctrl-C works as the runner's cancel does: nothing new starts, and the rollback finishes the switch it began.

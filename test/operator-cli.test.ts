@@ -15,9 +15,9 @@ const cli = join(import.meta.dirname, '..', 'bin', 'agent-loop');
 let lab: Lab;
 let hosts: HostSpec[];
 
-async function agentLoop(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function agentLoop(args: string[], env: Record<string, string> = {}, timeout = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(cli, args, { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env }, timeout: 60_000 });
+    const { stdout, stderr } = await run(cli, args, { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env }, timeout });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };
@@ -219,5 +219,34 @@ describe('agent-loop status', () => {
     expect(watched.stdout).toMatch(/^event: rolled-back: rolled back to v3: all traffic back \d+\.\d s after the decision$/m);
     expect(watched.stdout).toMatch(/^verdict: failure: error-rate/m);
     expect(Object.keys((await sendTraffic({ url: lab.hosts[1]!.proxyUrl, maxRequests: 100 })).byVersion)).toEqual(['v3']);
+  });
+
+  it('holds a ramp at its current step, watched, until resume; then it goes on to all traffic', async () => {
+    const env = { ...operatorEnv(), AGENT_LOOP_RUNTIME: 'command', AGENT_LOOP_START_COMMAND: lab.startCommand, AGENT_LOOP_STOP_COMMAND: lab.stopCommand, AGENT_LOOP_SPLIT_KEY: '$request_id' };
+    const deployed = await agentLoop(['deploy', '--image', 'registry.example/agent-loop:v6', '--version', 'v6', '--smoke-requests', '[]', '--min-free-disk-mb', '0', '--min-free-memory-mb', '0'], env);
+    expect(deployed.code, deployed.stderr).toBe(0);
+    const held = await agentLoop(['hold', '--reason', 'waiting for the ops review'], env);
+    expect(held.code, held.stderr).toBe(0);
+    expect(held.stdout).toContain('hold requested on 2 host(s)');
+    const traffic = lab.hosts.map((host) => startTraffic({ url: host.proxyUrl, concurrency: 2, durationMs: 90_000, ratePerSecond: 40 }));
+    try {
+      const watching = agentLoop(['monitor', '--mode', 'ramp', '--steps', '10,100', '--duration', '10', '--interval', '1', '--memory', 'none'], env, 120_000);
+      // Two windows of 10 s later, the ramp is still at its first step.
+      await new Promise((resolve) => setTimeout(resolve, 22_000));
+      for (const text of stateFiles()) expect((JSON.parse(text) as AppState).canary).toMatchObject({ version: 'v6', percent: 10 });
+      const resumed = await agentLoop(['resume'], env);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      const watched = await watching;
+      expect(watched.code, watched.stdout + watched.stderr).toBe(0);
+      expect(watched.stdout).toMatch(/^event: held: v6 held at 10% \(asked by \S+: waiting for the ops review\): watched again before 100%$/m);
+      expect(watched.stdout.match(/^ramp held at 10%/gm)!.length).toBeGreaterThanOrEqual(2);
+      expect(watched.stdout).toMatch(/^event: weight-advanced: v6 weight advanced to 100% \(step 2 of 2\) on 2 hosts$/m);
+      expect(watched.stdout).toMatch(/^event: promoted: v6 ramped to all traffic/m);
+      expect(watched.stdout).toMatch(/^verdict: success/m);
+    } finally {
+      for (const t of traffic) expect((await t.stop()).failed).toBe(0);
+    }
+    expect(Object.keys((await sendTraffic({ url: lab.hosts[0]!.proxyUrl, maxRequests: 100 })).byVersion)).toEqual(['v6']);
+    for (const host of lab.hosts) expect(readdirSync(join(host.stateDir, lab.app))).not.toContain('hold');
   });
 });

@@ -35,6 +35,8 @@ interface Step {
   with?: Mapping;
 }
 interface Job {
+  needs?: string | string[];
+  outputs?: Record<string, string>;
   uses?: string;
   with?: Mapping;
   secrets?: Mapping | 'inherit';
@@ -368,7 +370,7 @@ describe('planned pipelines', () => {
   it('deploy.yml: gates, registry-cached multi-platform build, staging, canary → monitor → promote, rollback on failure, post-deploy', () => {
     const { workflow } = load(join(root, '.github', 'workflows', 'deploy.yml'));
     const jobs = workflow.jobs ?? {};
-    expect(Object.keys(jobs)).toEqual(['plan', 'gates', 'build', 'staging', 'production', 'post-deploy', 'checklist']);
+    expect(Object.keys(jobs)).toEqual(['plan', 'gates', 'build', 'staging', 'production', 'approve', 'promote', 'end-canary', 'post-deploy', 'checklist']);
     const build = jobs.build!.steps!.find((step) => step.uses?.startsWith('docker/build-push-action@'))!;
     expect(build.with).toMatchObject({ platforms: '${{ inputs.platforms }}', push: true });
     expect(String(build.with!['cache-from'])).toMatch(/^type=registry,/);
@@ -378,19 +380,32 @@ describe('planned pipelines', () => {
     expect(production.map((step) => [step.uses, step.with?.phase ?? step.with?.mode ?? step.with?.method])).toEqual([
       [`${SUITE}blue-green@v1`, 'deploy'],
       [`${SUITE}canary-monitor@v1`, 'canary'],
-      [`${SUITE}blue-green@v1`, 'promote'],
       [`${SUITE}rollback@v1`, 'nginx'],
     ]);
-    expect(production[3]!.if).toMatch(/^failure\(\)/);
+    expect(production[2]!.if).toMatch(/^failure\(\)/);
+    // A manual gate before promote: an environment with required reviewers, holding no secret;
+    // without one the promote follows the analysis at once; a rejection rolls the canary back.
+    expect(jobs.approve).toMatchObject({ needs: 'production', if: "inputs.promote-approval-environment != ''", environment: '${{ inputs.promote-approval-environment }}', permissions: {} });
+    expect(JSON.stringify(jobs.approve)).not.toContain('secrets.');
+    expect(jobs.promote!.needs).toEqual(['plan', 'production', 'approve']);
+    expect(jobs.promote!.if).toBe("always() && needs.production.result == 'success' && (needs.approve.result == 'success' || needs.approve.result == 'skipped')");
+    expect(jobs.promote!.steps!.map((step) => [step.uses, step.with?.phase ?? step.with?.method, step.if])).toEqual([
+      [`${SUITE}blue-green@v1`, 'promote', undefined],
+      [`${SUITE}rollback@v1`, 'nginx', 'failure()'],
+    ]);
+    expect(jobs.promote!.steps![0]!.with).toMatchObject({ 'deployment-id': '${{ needs.production.outputs.deployment-id }}' });
+    expect(jobs['end-canary']!.if).toMatch(/needs\.approve\.result == 'failure' \|\| needs\.approve\.result == 'cancelled'/);
+    expect(jobs['end-canary']!.steps!.map((step) => [step.uses, step.with?.reason])).toEqual([[`${SUITE}rollback@v1`, 'the promotion was not approved']]);
     expect(strings(jobs['post-deploy']).join('\n')).toMatch(/curl[\s\S]*SLACK_WEBHOOK_URL/);
     // Last, the procedure's checklists ticked from every job's result and outputs, whatever happened.
     const checklist = jobs.checklist!;
-    expect(checklist.needs).toEqual(['plan', 'gates', 'build', 'staging', 'production', 'post-deploy']);
+    expect(checklist.needs).toEqual(['plan', 'gates', 'build', 'staging', 'production', 'approve', 'promote', 'end-canary', 'post-deploy']);
     expect(String(checklist.if)).toMatch(/^always\(\)/);
     expect(checklist.steps!.map((step) => [step.uses, step.with?.needs])).toEqual([[`${SUITE}checklist@v1`, '${{ toJSON(needs) }}']]);
     // The evidence it reads is declared as the jobs' outputs.
-    expect(Object.keys((jobs.production as { outputs?: Record<string, string> }).outputs ?? {})).toEqual(expect.arrayContaining(['verdict', 'rules', 'promoted', 'rolled-back', 'incident-url', 'deployment-id', 'canary-percent']));
-    expect(Object.keys((jobs['post-deploy'] as { outputs?: Record<string, string> }).outputs ?? {})).toEqual(['health', 'notified']);
+    expect(Object.keys(jobs.production!.outputs ?? {})).toEqual(expect.arrayContaining(['verdict', 'rules', 'rolled-back', 'incident-url', 'deployment-id', 'canary-percent']));
+    expect(Object.keys(jobs.promote!.outputs ?? {})).toEqual(['promoted', 'rolled-back', 'incident-url']);
+    expect(Object.keys(jobs['post-deploy']!.outputs ?? {})).toEqual(['health', 'notified']);
   });
 
   it('model-deploy.yml: A/B validation with compare-metrics, then a 10 → 25 → 50 → 100 ramp with the model rules', () => {

@@ -41210,7 +41210,7 @@ function verifyHostKey(entries, host, port, key) {
 class HostKeyRejected extends errors_ConfigurationError {
 }
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
-async function connect(target, options) {
+async function ssh_connect(target, options) {
     const entries = parseKnownHosts(options.knownHosts);
     let rejection;
     const hostVerifier = (key) => {
@@ -51373,9 +51373,9 @@ function migrateState(state) {
     }
     return next;
 }
-function statePaths(stateDir, app) {
+function state_statePaths(stateDir, app) {
     const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
-    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort` };
+    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort`, hold: `${dir}/hold` };
 }
 /**
  * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
@@ -51979,7 +51979,7 @@ class HostSession {
         this.state = state;
         this.unlock = unlock;
         this.lockToken = lockToken;
-        this.paths = statePaths(spec.stateDir, settings.app);
+        this.paths = state_statePaths(spec.stateDir, settings.app);
         this.router =
             router ??
                 new NginxRouter(remote, { app: settings.app, bluePort: spec.bluePort, greenPort: spec.greenPort, statusPort: spec.nginxStatusPort, splitKey: settings.splitKey }, spec.nginxConfDir, spec.nginxCommand, settings.clock.now);
@@ -52083,6 +52083,11 @@ class HostSession {
         const result = await this.remote.run(shell_script('al-abort-read', 'if [ -f "$1" ]; then printf "abort "; head -c 600 "$1"; fi', [this.paths.abort]), { timeoutMs: 5000 });
         return result.stdout.startsWith('abort ') ? result.stdout.slice(6).trim() : null;
     }
+    /** A hold request on this host (null when there is none): a ramp stays at its current step while it is there. */
+    async holdRequest() {
+        const result = await this.remote.run(shell_script('al-hold-read', 'if [ -f "$1" ]; then printf "hold "; head -c 600 "$1"; fi', [this.paths.hold]), { timeoutMs: 5000 });
+        return result.stdout.startsWith('hold ') ? result.stdout.slice(5).trim() : null;
+    }
     async clearAbortRequest() {
         await this.remote.run(['rm', '-f', this.paths.abort]).catch(() => undefined);
     }
@@ -52111,7 +52116,7 @@ class HostSession {
  */
 async function session_openSessions(specs, settings, owner, options = {}) {
     // Connected in the order given (errors read in that order); locked in one global order.
-    const connected = await parallel_settleLimit(specs, settings.maxParallel, (spec) => connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
+    const connected = await parallel_settleLimit(specs, settings.maxParallel, (spec) => ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
     const connectFailures = connected.flatMap((result) => (result.ok ? [] : [result.error]));
     if (connectFailures.length > 0) {
         for (const result of connected)
@@ -52126,7 +52131,7 @@ async function session_openSessions(specs, settings, owner, options = {}) {
         for (const { spec, remote } of ordered) {
             if (isCancelled(settings))
                 throw new Cancelled('cancelled while taking the locks');
-            const paths = statePaths(spec.stateDir, settings.app);
+            const paths = state_statePaths(spec.stateDir, settings.app);
             const token = (0,external_node_crypto_.randomUUID)();
             const unlock = await acquireLock(remote, paths, { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}) }, {
                 waitSeconds: settings.lock.waitSeconds,
@@ -52279,12 +52284,39 @@ async function repairState(session, settings) {
  * change this run left pending and release this run's lock. Needs no lock of its own (it only
  * touches what this run owns).
  */
-async function cleanUpRun(specs, settings) {
+/**
+ * Asks a ramp to hold at its current step (`request`), or to go on (null): a file next to the lock
+ * on every host, written without the lock (the monitor that holds it reads the file). Returns the
+ * hosts it was written on.
+ */
+async function setHold(specs, settings, request) {
     const done = [];
-    await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
+    const body = request ? JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: request.reason, time: new Date(settings.clock.now()).toISOString() }) : '';
+    const results = await settleLimit(specs, settings.maxParallel, async (spec) => {
         const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
         try {
             const paths = statePaths(spec.stateDir, settings.app);
+            const argv = request
+                ? script('al-hold', 'set -e; mkdir -p "$(dirname "$1")"; tmp=$(mktemp "$(dirname "$1")/.hold.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.hold])
+                : ['rm', '-f', paths.hold];
+            await runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', { stdin: body });
+            done.push(remote.label);
+        }
+        finally {
+            remote.close();
+        }
+    });
+    const failed = results.flatMap((result) => (result.ok ? [] : [errorMessage(result.error)]));
+    if (failed.length > 0)
+        throw new Error(`the hold request could not be ${request ? 'written' : 'removed'} on every host: ${failed.join('; ')}`);
+    return done;
+}
+async function cleanUpRun(specs, settings) {
+    const done = [];
+    await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
+        const remote = await ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn });
+        try {
+            const paths = state_statePaths(spec.stateDir, settings.app);
             const owned = await remote.run(shell_script('al-owner', 'head -c 4096 "$1/owner.json" 2>/dev/null', [paths.lock]));
             if (!owned.stdout.includes(`"runId":"${settings.run.runId}"`))
                 return;
@@ -53668,9 +53700,9 @@ function emptyStatus(host) {
     return { host, error: null, served: null, file: null, active: null, canary: null, colors: { blue: null, green: null }, pending: null, releases: [], rollbackPrevious: '', rollbackTo: [], lock: null };
 }
 async function hostStatus(spec, settings) {
-    const remote = await connect(spec.target, settings.connect);
+    const remote = await ssh_connect(spec.target, settings.connect);
     try {
-        const paths = statePaths(spec.stateDir, settings.app);
+        const paths = state_statePaths(spec.stateDir, settings.app);
         const router = new NginxRouter(remote, { app: settings.app, bluePort: spec.bluePort, greenPort: spec.greenPort, statusPort: spec.nginxStatusPort, splitKey: settings.splitKey }, spec.nginxConfDir, spec.nginxCommand);
         const [view, state, lock] = await Promise.all([
             router.inspect(),
@@ -53829,7 +53861,7 @@ async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions
     if (directory === '')
         return;
     const results = await parallel_settleLimit(hosts, maxParallel, async (spec) => {
-        const remote = await connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
+        const remote = await ssh_connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
         try {
             await writeDeploymentMetrics(remote, directory, outcome);
         }
@@ -53970,6 +54002,7 @@ function redact(text, webhookUrl) {
 const EVENT_LEVEL = {
     'canary-started': 'notice',
     'weight-advanced': 'notice',
+    held: 'warning',
     'analysis-extended': 'warning',
     halted: 'error',
     'rolled-back': 'warning',
@@ -53979,6 +54012,7 @@ const EVENT_LEVEL = {
 const SLACK_EVENT = {
     'canary-started': 'started',
     'weight-advanced': 'started',
+    held: 'started',
     'analysis-extended': 'started',
     halted: 'failed',
     'rolled-back': 'rolled-back',
@@ -53986,7 +54020,7 @@ const SLACK_EVENT = {
     promoted: 'completed',
 };
 /** Events that end a deployment set its final status elsewhere (success or failure), not here. */
-const IN_PROGRESS = ['canary-started', 'weight-advanced', 'analysis-extended', 'halted'];
+const IN_PROGRESS = ['canary-started', 'weight-advanced', 'held', 'analysis-extended', 'halted'];
 /** Sends each event everywhere it belongs; never throws (a lost message is a warning). */
 function rolloutEvents(options) {
     return async (event) => {

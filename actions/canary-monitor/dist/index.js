@@ -52287,7 +52287,7 @@ function verifyHostKey(entries, host, port, key) {
 class HostKeyRejected extends errors_ConfigurationError {
 }
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
-async function connect(target, options) {
+async function ssh_connect(target, options) {
     const entries = parseKnownHosts(options.knownHosts);
     let rejection;
     const hostVerifier = (key) => {
@@ -52913,9 +52913,9 @@ function migrateState(state) {
     }
     return next;
 }
-function statePaths(stateDir, app) {
+function state_statePaths(stateDir, app) {
     const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
-    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort` };
+    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort`, hold: `${dir}/hold` };
 }
 /**
  * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
@@ -53519,7 +53519,7 @@ class HostSession {
         this.state = state;
         this.unlock = unlock;
         this.lockToken = lockToken;
-        this.paths = statePaths(spec.stateDir, settings.app);
+        this.paths = state_statePaths(spec.stateDir, settings.app);
         this.router =
             router ??
                 new NginxRouter(remote, { app: settings.app, bluePort: spec.bluePort, greenPort: spec.greenPort, statusPort: spec.nginxStatusPort, splitKey: settings.splitKey }, spec.nginxConfDir, spec.nginxCommand, settings.clock.now);
@@ -53623,6 +53623,11 @@ class HostSession {
         const result = await this.remote.run(shell_script('al-abort-read', 'if [ -f "$1" ]; then printf "abort "; head -c 600 "$1"; fi', [this.paths.abort]), { timeoutMs: 5000 });
         return result.stdout.startsWith('abort ') ? result.stdout.slice(6).trim() : null;
     }
+    /** A hold request on this host (null when there is none): a ramp stays at its current step while it is there. */
+    async holdRequest() {
+        const result = await this.remote.run(shell_script('al-hold-read', 'if [ -f "$1" ]; then printf "hold "; head -c 600 "$1"; fi', [this.paths.hold]), { timeoutMs: 5000 });
+        return result.stdout.startsWith('hold ') ? result.stdout.slice(5).trim() : null;
+    }
     async clearAbortRequest() {
         await this.remote.run(['rm', '-f', this.paths.abort]).catch(() => undefined);
     }
@@ -53651,7 +53656,7 @@ class HostSession {
  */
 async function session_openSessions(specs, settings, owner, options = {}) {
     // Connected in the order given (errors read in that order); locked in one global order.
-    const connected = await parallel_settleLimit(specs, settings.maxParallel, (spec) => connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
+    const connected = await parallel_settleLimit(specs, settings.maxParallel, (spec) => ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
     const connectFailures = connected.flatMap((result) => (result.ok ? [] : [result.error]));
     if (connectFailures.length > 0) {
         for (const result of connected)
@@ -53666,7 +53671,7 @@ async function session_openSessions(specs, settings, owner, options = {}) {
         for (const { spec, remote } of ordered) {
             if (isCancelled(settings))
                 throw new Cancelled('cancelled while taking the locks');
-            const paths = statePaths(spec.stateDir, settings.app);
+            const paths = state_statePaths(spec.stateDir, settings.app);
             const token = (0,external_node_crypto_.randomUUID)();
             const unlock = await acquireLock(remote, paths, { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}) }, {
                 waitSeconds: settings.lock.waitSeconds,
@@ -53819,12 +53824,39 @@ async function repairState(session, settings) {
  * change this run left pending and release this run's lock. Needs no lock of its own (it only
  * touches what this run owns).
  */
-async function cleanUpRun(specs, settings) {
+/**
+ * Asks a ramp to hold at its current step (`request`), or to go on (null): a file next to the lock
+ * on every host, written without the lock (the monitor that holds it reads the file). Returns the
+ * hosts it was written on.
+ */
+async function setHold(specs, settings, request) {
     const done = [];
-    await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
+    const body = request ? JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: request.reason, time: new Date(settings.clock.now()).toISOString() }) : '';
+    const results = await settleLimit(specs, settings.maxParallel, async (spec) => {
         const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
         try {
             const paths = statePaths(spec.stateDir, settings.app);
+            const argv = request
+                ? script('al-hold', 'set -e; mkdir -p "$(dirname "$1")"; tmp=$(mktemp "$(dirname "$1")/.hold.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.hold])
+                : ['rm', '-f', paths.hold];
+            await runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', { stdin: body });
+            done.push(remote.label);
+        }
+        finally {
+            remote.close();
+        }
+    });
+    const failed = results.flatMap((result) => (result.ok ? [] : [errorMessage(result.error)]));
+    if (failed.length > 0)
+        throw new Error(`the hold request could not be ${request ? 'written' : 'removed'} on every host: ${failed.join('; ')}`);
+    return done;
+}
+async function cleanUpRun(specs, settings) {
+    const done = [];
+    await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
+        const remote = await ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn });
+        try {
+            const paths = state_statePaths(spec.stateDir, settings.app);
             const owned = await remote.run(shell_script('al-owner', 'head -c 4096 "$1/owner.json" 2>/dev/null', [paths.lock]));
             if (!owned.stdout.includes(`"runId":"${settings.run.runId}"`))
                 return;
@@ -55738,6 +55770,16 @@ async function stopFailed(work, settings) {
 
 
 
+/** Who asked for a hold and why, from the request file (text from the host: shown through printable). */
+function holdText(request) {
+    try {
+        const parsed = JSON.parse(request);
+        return `asked by ${printable(String(parsed.actor ?? '?'))}: ${printable(String(parsed.reason ?? ''), 200)}`;
+    }
+    catch {
+        return 'an unreadable hold request';
+    }
+}
 /** How often a monitor looks for an abort request from a rollback. */
 const ABORT_POLL_MS = 1000;
 /** Samples several sources (hosts, kinds) for the same interval and adds them up. */
@@ -55869,6 +55911,27 @@ async function monitorSessions(sessions, settings) {
         }
     };
     let warned = 0;
+    /** One analysis window at the current share. */
+    const watch = async (index, percent) => {
+        const start = settings.mode === 'canary' && settings.sources.includes('nginx-log') ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
+        const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start, model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
+        const result = await runAnalysis(source, engine, {
+            clock: settings.clock,
+            intervalMs: settings.policy.intervalSeconds * 1000,
+            onSample: (sample, current) => {
+                settings.onSample?.(sample, current, index);
+                // An extension shows as a new warning of the engine's: said as an event when it happens.
+                for (const warning of current.warnings.slice(warned))
+                    if (warning.startsWith('extended by'))
+                        pending.push(emit({ kind: 'analysis-extended', message: `analysis of ${canaryVersion ?? canaryColor} ${warning}` }));
+                warned = current.warnings.length;
+            },
+            signal: stop.signal,
+        });
+        warned = 0;
+        steps.push({ percent, analysis: result });
+        return result;
+    };
     try {
         for (const [index, percent] of plan.entries()) {
             if (stop.signal.aborted)
@@ -55893,28 +55956,25 @@ async function monitorSessions(sessions, settings) {
                 settings.log.info(`ramp step ${index + 1}/${plan.length}: ${router_formatWeights(weightsFor(canaryColor, percent))} on ${works.length} host(s)`);
                 await emit({ kind: 'weight-advanced', message: `${canaryVersion ?? canaryColor} weight advanced to ${percent}% (step ${index + 1} of ${plan.length}) on ${works.length} host${works.length === 1 ? '' : 's'}` });
             }
-            const start = settings.mode === 'canary' && settings.sources.includes('nginx-log') ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
-            const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start, model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
-            analysis = await runAnalysis(source, engine, {
-                clock: settings.clock,
-                intervalMs: settings.policy.intervalSeconds * 1000,
-                onSample: (sample, result) => {
-                    settings.onSample?.(sample, result, index);
-                    // An extension shows as a new warning of the engine's: said as an event when it happens.
-                    for (const warning of result.warnings.slice(warned))
-                        if (warning.startsWith('extended by'))
-                            pending.push(emit({ kind: 'analysis-extended', message: `analysis of ${canaryVersion ?? canaryColor} ${warning}` }));
-                    warned = result.warnings.length;
-                },
-                signal: stop.signal,
-            });
-            warned = 0;
-            steps.push({ percent, analysis });
+            analysis = await watch(index, percent);
             if (stop.signal.aborted)
                 break;
             settings.log.info(`${percent === null ? 'analysis' : `step ${percent}%`}: ${analysis.verdict}: ${analysis.reason}`);
             if (analysis.verdict !== 'success')
                 break;
+            // A hold keeps the ramp at this step, watched window after window, until it is lifted.
+            if (percent !== null && index < plan.length - 1) {
+                let held = await lockFirst.holdRequest().catch(() => null);
+                if (held !== null)
+                    await emit({ kind: 'held', message: `${canaryVersion ?? canaryColor} held at ${percent}% (${holdText(held)}): watched again before ${plan[index + 1]}%` });
+                while (held !== null && !stop.signal.aborted && analysis.verdict === 'success') {
+                    settings.log.info(`ramp held at ${percent}% (${holdText(held)}): watching it for another ${settings.policy.durationSeconds} s`);
+                    analysis = await watch(index, percent);
+                    held = await lockFirst.holdRequest().catch(() => null);
+                }
+                if (stop.signal.aborted || analysis.verdict !== 'success')
+                    break;
+            }
         }
     }
     finally {
@@ -55928,7 +55988,7 @@ async function monitorSessions(sessions, settings) {
     }
     let rollback = null;
     await Promise.all(pending);
-    if (final.verdict === 'success' && plan.at(-1) === 100 && steps.length === plan.length)
+    if (final.verdict === 'success' && plan.at(-1) === 100 && steps.at(-1)?.percent === 100 && abortedBy === null)
         await emit({ kind: 'promoted', message: `${canaryVersion ?? canaryColor} ramped to all traffic: every step passed its analysis` });
     if (final.verdict !== 'success')
         await emit({ kind: 'halted', message: `${canaryVersion ?? canaryColor} halted (${final.verdict}): ${final.reason}` });
@@ -56011,7 +56071,7 @@ async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions
     if (directory === '')
         return;
     const results = await parallel_settleLimit(hosts, maxParallel, async (spec) => {
-        const remote = await connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
+        const remote = await ssh_connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
         try {
             await writeDeploymentMetrics(remote, directory, outcome);
         }
@@ -56040,6 +56100,7 @@ function deploymentMetricsRecorder(inputs, hosts, connectOptions, log) {
 const EVENT_LEVEL = {
     'canary-started': 'notice',
     'weight-advanced': 'notice',
+    held: 'warning',
     'analysis-extended': 'warning',
     halted: 'error',
     'rolled-back': 'warning',
@@ -56049,6 +56110,7 @@ const EVENT_LEVEL = {
 const SLACK_EVENT = {
     'canary-started': 'started',
     'weight-advanced': 'started',
+    held: 'started',
     'analysis-extended': 'started',
     halted: 'failed',
     'rolled-back': 'rolled-back',
@@ -56056,7 +56118,7 @@ const SLACK_EVENT = {
     promoted: 'completed',
 };
 /** Events that end a deployment set its final status elsewhere (success or failure), not here. */
-const IN_PROGRESS = ['canary-started', 'weight-advanced', 'analysis-extended', 'halted'];
+const IN_PROGRESS = ['canary-started', 'weight-advanced', 'held', 'analysis-extended', 'halted'];
 /** Sends each event everywhere it belongs; never throws (a lost message is a warning). */
 function rolloutEvents(options) {
     return async (event) => {
@@ -56131,7 +56193,7 @@ async function run(read) {
                 environment: inputs.environment,
                 annotate: annotate,
                 // The rollback has its own message (announceRollback); the steps before it are said here.
-                slack: { webhookUrl: inputs['slack-webhook-url'], kinds: ['weight-advanced', 'analysis-extended', 'halted', 'promoted'], runUrl: run.runUrl },
+                slack: { webhookUrl: inputs['slack-webhook-url'], kinds: ['weight-advanced', 'held', 'analysis-extended', 'halted', 'promoted'], runUrl: run.runUrl },
                 deployment: eventDeployment,
                 warn: logger.warn,
             }),

@@ -59,7 +59,7 @@ export async function run(read?: InputReader): Promise<void> {
           environment: inputs.environment,
           annotate: action.annotate,
           // The rollback has its own message (announceRollback); the steps before it are said here.
-          slack: { webhookUrl: inputs['slack-webhook-url'], kinds: ['weight-advanced', 'analysis-extended', 'halted', 'promoted'], runUrl: run.runUrl },
+          slack: { webhookUrl: inputs['slack-webhook-url'], kinds: ['weight-advanced', 'held', 'analysis-extended', 'halted', 'promoted'], runUrl: run.runUrl },
           deployment: eventDeployment,
           warn: action.logger.warn,
         }),

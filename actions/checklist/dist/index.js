@@ -50577,6 +50577,8 @@ const job = (needs, name) => needs[name] ?? {};
 const output = (needs, name, key) => job(needs, name).outputs?.[key] ?? '';
 const passed = (needs, name) => job(needs, name).result === 'success';
 const resultOf = (needs, name) => job(needs, name).result ?? 'not run';
+/** The first non-empty output among jobs (the promote and its rollbacks may run in jobs of their own). */
+const anyOutput = (needs, names, key) => names.map((name) => output(needs, name, key)).find((value) => value !== '') ?? '';
 function gatesRun(needs) {
     try {
         const gates = JSON.parse(output(needs, 'plan', 'gates') || '[]');
@@ -50615,9 +50617,12 @@ function procedureChecklist(needs) {
     // Deployment
     const deployed = output(needs, 'production', 'canary-percent');
     const verdict = output(needs, 'production', 'verdict');
-    const promoted = output(needs, 'production', 'promoted') === 'true';
+    const promoted = anyOutput(needs, ['promote', 'production'], 'promoted') === 'true';
+    const approval = job(needs, 'approve').result;
     add('Deployment', `Canary${deployed ? ` ${deployed}%` : ''} validated`, ...tick(verdict === 'success', `canary-monitor verdict: success`, verdict ? `canary-monitor verdict: ${verdict}${output(needs, 'production', 'reason') ? ` (${output(needs, 'production', 'reason')})` : ''}` : `production job: ${resultOf(needs, 'production')}`));
-    add('Deployment', 'Full rollout', ...tick(promoted, 'promote moved all traffic to the new version', `not promoted (production job: ${resultOf(needs, 'production')})`));
+    if (approval !== undefined && approval !== 'skipped')
+        add('Deployment', 'Promotion approved', ...tick(approval === 'success', 'a reviewer approved it (the approval environment)', `approval: ${approval}`));
+    add('Deployment', 'Full rollout', ...tick(promoted, 'promote moved all traffic to the new version', `not promoted (${needs.promote ? `promote job: ${resultOf(needs, 'promote')}` : `production job: ${resultOf(needs, 'production')}`})`));
     add('Deployment', 'Old version stopped', ...tick(promoted, 'promote drained and stopped the previous color', 'not promoted: the previous version still runs'));
     const deploymentId = output(needs, 'production', 'deployment-id');
     add('Deployment', 'Deployment logged', ...tick(deploymentId !== '', `GitHub deployment ${deploymentId}`, 'no GitHub deployment was recorded (no github-token?)'));
@@ -50629,15 +50634,15 @@ function procedureChecklist(needs) {
     const notified = output(needs, 'post-deploy', 'notified');
     add('Post-deployment', 'Team notified', ...tick(notified === 'true', 'Slack message sent', notified === 'false' ? 'no SLACK_WEBHOOK_URL: nothing sent' : `post-deploy job: ${resultOf(needs, 'post-deploy')}`));
     // When something goes wrong
-    const rolledBack = output(needs, 'production', 'rolled-back') === 'true';
-    const wrong = rolledBack || job(needs, 'production').result === 'failure' || (verdict !== '' && verdict !== 'success');
+    const rolledBack = ['production', 'promote', 'end-canary'].some((name) => output(needs, name, 'rolled-back') === 'true');
+    const wrong = rolledBack || ['production', 'promote', 'approve'].some((name) => job(needs, name).result === 'failure') || (verdict !== '' && verdict !== 'success');
     if (!wrong) {
         for (const item of ['Rollback started', 'Incident created', 'Post-mortem planned'])
             add('When something goes wrong', item, 'not-applicable', 'nothing went wrong in this run');
     }
     else {
         add('When something goes wrong', 'Rollback started', ...tick(rolledBack, `rolled back to ${output(needs, 'production', 'rollback-version') || 'the previous version'}`, 'no rollback ran: see the production job'));
-        const incident = output(needs, 'production', 'incident-url');
+        const incident = anyOutput(needs, ['production', 'promote', 'end-canary'], 'incident-url');
         add('When something goes wrong', 'Incident created', ...tick(incident !== '', incident, 'no incident was opened (create-incident off, or no token)'));
         add('When something goes wrong', 'Post-mortem planned', 'person', 'a person plans it: the incident is the place');
     }

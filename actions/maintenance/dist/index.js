@@ -40486,7 +40486,7 @@ class errors_HostError extends Error {
         this.host = host;
     }
 }
-function errorMessage(error) {
+function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
@@ -40605,8 +40605,8 @@ async function runAction(body) {
         else {
             if (error instanceof Error && error.stack)
                 core_debug(neutralize(error.stack));
-            setFailed(neutralize(errorMessage(error)));
-            await failureSummary(errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
+            setFailed(neutralize(errors_errorMessage(error)));
+            await failureSummary(errors_errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
     }
 }
@@ -51212,7 +51212,7 @@ function migrateState(state) {
 }
 function state_statePaths(stateDir, app) {
     const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
-    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort` };
+    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort`, hold: `${dir}/hold` };
 }
 /**
  * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
@@ -51416,7 +51416,7 @@ async function writeStateAndAudit(remote, paths, state, auditLines) {
         await writeRemoteFile(remote, paths.state, text);
         if (!auditLines)
             return null;
-        return ssh_runChecked(remote, state_commands.appendLine(paths.audit), 'writing the audit log', { stdin: auditLines }).then(() => null, (error) => `could not append to the audit log: ${errorMessage(error)}`);
+        return ssh_runChecked(remote, state_commands.appendLine(paths.audit), 'writing the audit log', { stdin: auditLines }).then(() => null, (error) => `could not append to the audit log: ${errors_errorMessage(error)}`);
     }
     const result = await remote.run(argv);
     if (result.code === 0)
@@ -51912,13 +51912,18 @@ class HostSession {
             await ssh_runChecked(this.remote, state_commands.appendLine(this.paths.audit), 'writing the audit log', { stdin: lines });
         }
         catch (error) {
-            this.settings.log.warn(`${this.label}: could not append to the audit log: ${errorMessage(error)}`);
+            this.settings.log.warn(`${this.label}: could not append to the audit log: ${errors_errorMessage(error)}`);
         }
     }
     /** An abort request left by a rollback that waits for this run's lock (null when there is none). */
     async abortRequest() {
         const result = await this.remote.run(shell_script('al-abort-read', 'if [ -f "$1" ]; then printf "abort "; head -c 600 "$1"; fi', [this.paths.abort]), { timeoutMs: 5000 });
         return result.stdout.startsWith('abort ') ? result.stdout.slice(6).trim() : null;
+    }
+    /** A hold request on this host (null when there is none): a ramp stays at its current step while it is there. */
+    async holdRequest() {
+        const result = await this.remote.run(shell_script('al-hold-read', 'if [ -f "$1" ]; then printf "hold "; head -c 600 "$1"; fi', [this.paths.hold]), { timeoutMs: 5000 });
+        return result.stdout.startsWith('hold ') ? result.stdout.slice(5).trim() : null;
     }
     async clearAbortRequest() {
         await this.remote.run(['rm', '-f', this.paths.abort]).catch(() => undefined);
@@ -51932,7 +51937,7 @@ class HostSession {
             await this.unlock();
         }
         catch (error) {
-            this.settings.log.warn(`${this.label}: could not release the lock: ${errorMessage(error)}`);
+            this.settings.log.warn(`${this.label}: could not release the lock: ${errors_errorMessage(error)}`);
         }
         finally {
             this.remote.close();
@@ -52009,7 +52014,7 @@ function throwAll(failures) {
     const first = failures[0];
     if (failures.length === 1)
         throw first;
-    const error = new AggregateError(failures, failures.map(errorMessage).join('\n'));
+    const error = new AggregateError(failures, failures.map(errors_errorMessage).join('\n'));
     if (failures.every((failure) => failure instanceof Error && failure.name === 'ConfigurationError'))
         Object.defineProperty(error, 'name', { value: 'ConfigurationError' });
     throw error;
@@ -52116,6 +52121,33 @@ async function repairState(session, settings) {
  * change this run left pending and release this run's lock. Needs no lock of its own (it only
  * touches what this run owns).
  */
+/**
+ * Asks a ramp to hold at its current step (`request`), or to go on (null): a file next to the lock
+ * on every host, written without the lock (the monitor that holds it reads the file). Returns the
+ * hosts it was written on.
+ */
+async function setHold(specs, settings, request) {
+    const done = [];
+    const body = request ? JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: request.reason, time: new Date(settings.clock.now()).toISOString() }) : '';
+    const results = await settleLimit(specs, settings.maxParallel, async (spec) => {
+        const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
+        try {
+            const paths = statePaths(spec.stateDir, settings.app);
+            const argv = request
+                ? script('al-hold', 'set -e; mkdir -p "$(dirname "$1")"; tmp=$(mktemp "$(dirname "$1")/.hold.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.hold])
+                : ['rm', '-f', paths.hold];
+            await runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', { stdin: body });
+            done.push(remote.label);
+        }
+        finally {
+            remote.close();
+        }
+    });
+    const failed = results.flatMap((result) => (result.ok ? [] : [errorMessage(result.error)]));
+    if (failed.length > 0)
+        throw new Error(`the hold request could not be ${request ? 'written' : 'removed'} on every host: ${failed.join('; ')}`);
+    return done;
+}
 async function cleanUpRun(specs, settings) {
     const done = [];
     await settleLimit(specs, settings.maxParallel, async (spec) => {
@@ -52559,7 +52591,7 @@ async function rollingUpgrade(hosts, settings) {
         }
         catch (error) {
             result.outcome = 'failed';
-            result.detail = errorMessage(error);
+            result.detail = errors_errorMessage(error);
             result.ms = settings.clock.now() - started;
             if (sessions[0])
                 await sessions[0].audit('package upgrade', { ok: false, detail: result.detail });
@@ -52588,7 +52620,7 @@ async function checkServing(remote, session, settings) {
         await waitHealthy(remote, session.port(active), settings.healthPaths, settings.healthTimeoutSeconds, settings.clock);
     }
     catch (error) {
-        throw new errors_HostError(remote.label, `after the upgrade, the live color ${active} does not answer its health check: ${errorMessage(error)}`);
+        throw new errors_HostError(remote.label, `after the upgrade, the live color ${active} does not answer its health check: ${errors_errorMessage(error)}`);
     }
 }
 
@@ -52636,7 +52668,7 @@ async function run(read) {
                     return results.map((result, index) => {
                         const host = sessions[index].label;
                         if (!result.ok)
-                            return { host, ok: false, error: errorMessage(result.error) };
+                            return { host, ok: false, error: errors_errorMessage(result.error) };
                         logger.info(`${host}: removed ${result.value.containers} container(s), ${result.value.images} image(s), ${result.value.networks} network(s); ${result.value.kept.length} kept`);
                         return { host, ok: true, result: result.value };
                     });

@@ -40486,7 +40486,7 @@ class errors_HostError extends Error {
         this.host = host;
     }
 }
-function errorMessage(error) {
+function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
@@ -40605,8 +40605,8 @@ async function runAction(body) {
         else {
             if (error instanceof Error && error.stack)
                 core_debug(neutralize(error.stack));
-            setFailed(neutralize(errorMessage(error)));
-            await failureSummary(errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
+            setFailed(neutralize(errors_errorMessage(error)));
+            await failureSummary(errors_errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
     }
 }
@@ -40829,7 +40829,7 @@ async function bestEffort(what, warn, body) {
         return await body();
     }
     catch (error) {
-        warn(`${what} failed: ${errorMessage(error)}`);
+        warn(`${what} failed: ${errors_errorMessage(error)}`);
         return null;
     }
 }
@@ -40929,7 +40929,7 @@ async function notifySlack(webhookUrl, notice, warn) {
     }
     catch (error) {
         // The webhook URL is a secret: the message names the failure, never the URL.
-        warn(`the Slack notification (${notice.event}) was not delivered: ${redact(errorMessage(error), webhookUrl)}`);
+        warn(`the Slack notification (${notice.event}) was not delivered: ${redact(errors_errorMessage(error), webhookUrl)}`);
         return false;
     }
 }
@@ -41130,7 +41130,7 @@ function splitWords(line) {
 class HostKeyRejected extends errors_ConfigurationError {
 }
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
-async function connect(target, options) {
+async function ssh_connect(target, options) {
     const entries = parseKnownHosts(options.knownHosts);
     let rejection;
     const hostVerifier = (key) => {
@@ -51293,9 +51293,9 @@ function migrateState(state) {
     }
     return next;
 }
-function statePaths(stateDir, app) {
+function state_statePaths(stateDir, app) {
     const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
-    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort` };
+    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort`, hold: `${dir}/hold` };
 }
 /**
  * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
@@ -51499,7 +51499,7 @@ async function writeStateAndAudit(remote, paths, state, auditLines) {
         await writeRemoteFile(remote, paths.state, text);
         if (!auditLines)
             return null;
-        return ssh_runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: auditLines }).then(() => null, (error) => `could not append to the audit log: ${errorMessage(error)}`);
+        return ssh_runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: auditLines }).then(() => null, (error) => `could not append to the audit log: ${errors_errorMessage(error)}`);
     }
     const result = await remote.run(argv);
     if (result.code === 0)
@@ -52218,7 +52218,7 @@ async function mapLimit(items, limit, task) {
     return results;
 }
 /** Like mapLimit, but never rejects: every item gets its own outcome. */
-function settleLimit(items, limit, task) {
+function parallel_settleLimit(items, limit, task) {
     return mapLimit(items, limit, async (item, index) => {
         try {
             return { ok: true, value: await task(item, index) };
@@ -52441,7 +52441,7 @@ class HostSession {
         this.state = state;
         this.unlock = unlock;
         this.lockToken = lockToken;
-        this.paths = statePaths(spec.stateDir, settings.app);
+        this.paths = state_statePaths(spec.stateDir, settings.app);
         this.router =
             router ??
                 new NginxRouter(remote, { app: settings.app, bluePort: spec.bluePort, greenPort: spec.greenPort, statusPort: spec.nginxStatusPort, splitKey: settings.splitKey }, spec.nginxConfDir, spec.nginxCommand, settings.clock.now);
@@ -52537,13 +52537,18 @@ class HostSession {
             await ssh_runChecked(this.remote, commands.appendLine(this.paths.audit), 'writing the audit log', { stdin: lines });
         }
         catch (error) {
-            this.settings.log.warn(`${this.label}: could not append to the audit log: ${errorMessage(error)}`);
+            this.settings.log.warn(`${this.label}: could not append to the audit log: ${errors_errorMessage(error)}`);
         }
     }
     /** An abort request left by a rollback that waits for this run's lock (null when there is none). */
     async abortRequest() {
         const result = await this.remote.run(shell_script('al-abort-read', 'if [ -f "$1" ]; then printf "abort "; head -c 600 "$1"; fi', [this.paths.abort]), { timeoutMs: 5000 });
         return result.stdout.startsWith('abort ') ? result.stdout.slice(6).trim() : null;
+    }
+    /** A hold request on this host (null when there is none): a ramp stays at its current step while it is there. */
+    async holdRequest() {
+        const result = await this.remote.run(shell_script('al-hold-read', 'if [ -f "$1" ]; then printf "hold "; head -c 600 "$1"; fi', [this.paths.hold]), { timeoutMs: 5000 });
+        return result.stdout.startsWith('hold ') ? result.stdout.slice(5).trim() : null;
     }
     async clearAbortRequest() {
         await this.remote.run(['rm', '-f', this.paths.abort]).catch(() => undefined);
@@ -52557,7 +52562,7 @@ class HostSession {
             await this.unlock();
         }
         catch (error) {
-            this.settings.log.warn(`${this.label}: could not release the lock: ${errorMessage(error)}`);
+            this.settings.log.warn(`${this.label}: could not release the lock: ${errors_errorMessage(error)}`);
         }
         finally {
             this.remote.close();
@@ -52573,7 +52578,7 @@ class HostSession {
  */
 async function openSessions(specs, settings, owner, options = {}) {
     // Connected in the order given (errors read in that order); locked in one global order.
-    const connected = await settleLimit(specs, settings.maxParallel, (spec) => connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
+    const connected = await parallel_settleLimit(specs, settings.maxParallel, (spec) => ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
     const connectFailures = connected.flatMap((result) => (result.ok ? [] : [result.error]));
     if (connectFailures.length > 0) {
         for (const result of connected)
@@ -52588,7 +52593,7 @@ async function openSessions(specs, settings, owner, options = {}) {
         for (const { spec, remote } of ordered) {
             if (isCancelled(settings))
                 throw new Cancelled('cancelled while taking the locks');
-            const paths = statePaths(spec.stateDir, settings.app);
+            const paths = state_statePaths(spec.stateDir, settings.app);
             const token = (0,external_node_crypto_.randomUUID)();
             const unlock = await acquireLock(remote, paths, { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}) }, {
                 waitSeconds: settings.lock.waitSeconds,
@@ -52615,7 +52620,7 @@ async function openSessions(specs, settings, owner, options = {}) {
     const sessions = byInput.map(({ spec, remote, unlock, token }) => new HostSession(spec, remote, settings, null, unlock, undefined, token));
     for (const session of sessions)
         session.startHeartbeat();
-    const prepared = await settleLimit(sessions, settings.maxParallel, async (session) => {
+    const prepared = await parallel_settleLimit(sessions, settings.maxParallel, async (session) => {
         session.state = settings.repairState ? await repairState(session, settings) : await readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
         await session_settle(session, settings);
     });
@@ -52634,7 +52639,7 @@ function throwAll(failures) {
     const first = failures[0];
     if (failures.length === 1)
         throw first;
-    const error = new AggregateError(failures, failures.map(errorMessage).join('\n'));
+    const error = new AggregateError(failures, failures.map(errors_errorMessage).join('\n'));
     if (failures.every((failure) => failure instanceof Error && failure.name === 'ConfigurationError'))
         Object.defineProperty(error, 'name', { value: 'ConfigurationError' });
     throw error;
@@ -52741,12 +52746,39 @@ async function repairState(session, settings) {
  * change this run left pending and release this run's lock. Needs no lock of its own (it only
  * touches what this run owns).
  */
-async function cleanUpRun(specs, settings) {
+/**
+ * Asks a ramp to hold at its current step (`request`), or to go on (null): a file next to the lock
+ * on every host, written without the lock (the monitor that holds it reads the file). Returns the
+ * hosts it was written on.
+ */
+async function setHold(specs, settings, request) {
     const done = [];
-    await settleLimit(specs, settings.maxParallel, async (spec) => {
+    const body = request ? JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: request.reason, time: new Date(settings.clock.now()).toISOString() }) : '';
+    const results = await settleLimit(specs, settings.maxParallel, async (spec) => {
         const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
         try {
             const paths = statePaths(spec.stateDir, settings.app);
+            const argv = request
+                ? script('al-hold', 'set -e; mkdir -p "$(dirname "$1")"; tmp=$(mktemp "$(dirname "$1")/.hold.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.hold])
+                : ['rm', '-f', paths.hold];
+            await runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', { stdin: body });
+            done.push(remote.label);
+        }
+        finally {
+            remote.close();
+        }
+    });
+    const failed = results.flatMap((result) => (result.ok ? [] : [errorMessage(result.error)]));
+    if (failed.length > 0)
+        throw new Error(`the hold request could not be ${request ? 'written' : 'removed'} on every host: ${failed.join('; ')}`);
+    return done;
+}
+async function cleanUpRun(specs, settings) {
+    const done = [];
+    await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
+        const remote = await ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn });
+        try {
+            const paths = state_statePaths(spec.stateDir, settings.app);
             const owned = await remote.run(shell_script('al-owner', 'head -c 4096 "$1/owner.json" 2>/dev/null', [paths.lock]));
             if (!owned.stdout.includes(`"runId":"${settings.run.runId}"`))
                 return;
@@ -53135,8 +53167,8 @@ async function writeDeploymentMetrics(remote, directory, outcome) {
 async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions, maxParallel, log) {
     if (directory === '')
         return;
-    const results = await settleLimit(hosts, maxParallel, async (spec) => {
-        const remote = await connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
+    const results = await parallel_settleLimit(hosts, maxParallel, async (spec) => {
+        const remote = await ssh_connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
         try {
             await writeDeploymentMetrics(remote, directory, outcome);
         }
@@ -53146,7 +53178,7 @@ async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions
     });
     results.forEach((result, index) => {
         if (!result.ok)
-            log.warn(`${hosts[index].target.label}: deployment metrics not written: ${errorMessage(result.error)}`);
+            log.warn(`${hosts[index].target.label}: deployment metrics not written: ${errors_errorMessage(result.error)}`);
     });
 }
 /** The input that turns the metrics on, shared by the actions that write them. */
@@ -53198,7 +53230,7 @@ async function step(work, settings, name, body, detail, options = {}) {
         return value;
     }
     catch (error) {
-        const record = { step: name, ok: false, ms: settings.clock.now() - started, detail: errorMessage(error) };
+        const record = { step: name, ok: false, ms: settings.clock.now() - started, detail: errors_errorMessage(error) };
         work.report.steps.push(record);
         settings.log.warn(`${work.session.label}: ${name} failed: ${record.detail}`);
         await work.session.audit(name, { ok: false, ms: record.ms, detail: record.detail });
@@ -53236,13 +53268,13 @@ function stableColor(state, live) {
  * Returns whether every host succeeded; nothing is thrown, so every host's outcome is known.
  */
 async function onEveryHost(works, settings, task) {
-    const results = await settleLimit(works, settings.maxParallel, task);
+    const results = await parallel_settleLimit(works, settings.maxParallel, task);
     results.forEach((result, index) => {
         if (!result.ok) {
             const work = works[index];
             work.failed = true;
             work.report.outcome = 'failed';
-            work.report.error ??= errorMessage(result.error);
+            work.report.error ??= errors_errorMessage(result.error);
         }
     });
     return results.every((result) => result.ok);
@@ -53255,14 +53287,14 @@ async function onEveryHost(works, settings, task) {
  * fails, every host that moved goes back to the weights (and the state) it had. Returns whether all moved.
  */
 async function switchAll(works, settings, name, plan) {
-    const results = await settleLimit(works, settings.maxParallel, (work) => step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`));
+    const results = await parallel_settleLimit(works, settings.maxParallel, (work) => step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`));
     if (results.every((result) => result.ok))
         return true;
     results.forEach((result, index) => {
         if (!result.ok) {
             const work = works[index];
             work.failed = true;
-            work.report.error ??= errorMessage(result.error);
+            work.report.error ??= errors_errorMessage(result.error);
         }
     });
     await moveBack(works, settings);
@@ -53297,10 +53329,10 @@ async function switchHost(work, settings, plan) {
         result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights, { ...committed, pending: null });
     }
     catch (error) {
-        if (/their outcome could not be recorded/.test(errorMessage(error))) {
+        if (/their outcome could not be recorded/.test(errors_errorMessage(error))) {
             // Live but unrecorded: this host moved, and is put back with the others.
             work.moved = true;
-            throw new Error(`${session.label}: the switch was made but could not be recorded (${errorMessage(error)}); putting traffic back`);
+            throw new Error(`${session.label}: the switch was made but could not be recorded (${errors_errorMessage(error)}); putting traffic back`);
         }
         // nginx kept (or got back) the previous file; the intent is void.
         await session.saveState({ ...before, pending: null }).catch(() => undefined);
@@ -53316,13 +53348,13 @@ async function switchHost(work, settings, plan) {
         await session.saveState({ ...committed, pending: null });
     }
     catch (error) {
-        throw new Error(`${session.label}: the switch was made but could not be recorded (${errorMessage(error)}); putting traffic back`);
+        throw new Error(`${session.label}: the switch was made but could not be recorded (${errors_errorMessage(error)}); putting traffic back`);
     }
     return result;
 }
 /** Puts every host this phase moved back on the weights and the state it had before. */
 async function moveBack(works, settings) {
-    await settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
+    await parallel_settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
         const back = work.before ?? (work.stable ? weightsFor(work.stable, 100) : null);
         if (!back)
             return;
@@ -53339,7 +53371,7 @@ async function moveBack(works, settings) {
                 await work.session.saveState({ ...work.stateBefore, pending: null });
         }
         catch (error) {
-            work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errorMessage(error)}`;
+            work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errors_errorMessage(error)}`;
             work.report.outcome = 'failed';
         }
     });
@@ -53517,7 +53549,7 @@ async function rollbackSessions(sessions, settings, since) {
     const restoredMs = settings.clock.now() - since;
     settings.log.info(`traffic restored to ${works[0]?.plan?.version} on ${pending.length} host(s) ${restoredMs} ms after the decision`);
     // 3. Stop the failed color unless it is kept for inspection.
-    await settleLimit(pending, settings.maxParallel, (work) => stopFailed(work, settings));
+    await parallel_settleLimit(pending, settings.maxParallel, (work) => stopFailed(work, settings));
     for (const work of pending)
         work.report.outcome = 'success';
     return finish(true, undefined, restoredMs);
@@ -53611,7 +53643,7 @@ async function stopFailed(work, settings) {
     }
     catch (error) {
         // Traffic already left the failed color; a failed stop is reported, not fatal.
-        work.report.error = `the failed color could not be stopped: ${errorMessage(error)}`;
+        work.report.error = `the failed color could not be stopped: ${errors_errorMessage(error)}`;
     }
 }
 

@@ -49,6 +49,22 @@ describe('the procedure checklists, ticked from the run', () => {
     expect(state(bad, 'Post-mortem planned')).toMatchObject({ state: 'person' });
   });
 
+  it('reads the promotion from its own job, with its approval, and a rejected one rolled back by end-canary', () => {
+    const split: Needs = {
+      ...good,
+      production: { result: 'success', outputs: { ...good.production!.outputs, promoted: '' } },
+      approve: { result: 'success', outputs: {} },
+      promote: { result: 'success', outputs: { promoted: 'true', 'rolled-back': 'false', 'incident-url': '' } },
+      'end-canary': { result: 'skipped', outputs: {} },
+    };
+    expect(state(split, 'Promotion approved')).toMatchObject({ state: 'done' });
+    expect(state(split, 'Full rollout')).toMatchObject({ state: 'done' });
+    const rejected: Needs = { ...split, approve: { result: 'failure', outputs: {} }, promote: { result: 'skipped', outputs: {} }, 'end-canary': { result: 'success', outputs: { 'rolled-back': 'true' } } };
+    expect(state(rejected, 'Promotion approved')).toMatchObject({ state: 'not-done', because: 'approval: failure' });
+    expect(state(rejected, 'Full rollout')).toMatchObject({ state: 'not-done', because: 'not promoted (promote job: skipped)' });
+    expect(state(rejected, 'Rollback started')).toMatchObject({ state: 'done' });
+  });
+
   it('never ticks from missing evidence: jobs that did not run leave their items open', () => {
     const items = procedureChecklist({ plan: { result: 'success', outputs: { kind: 'normal', gates: '["lint"]' } } });
     expect(items.filter((item) => item.state === 'done')).toEqual([]);

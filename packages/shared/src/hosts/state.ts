@@ -200,11 +200,13 @@ export interface StatePaths {
   audit: string;
   /** A request to stop a run that holds the lock (a monitor) so that a rollback can go ahead. */
   abort: string;
+  /** A request that a ramp stay at its current step (and keep being watched) until it is removed. */
+  hold: string;
 }
 
 export function statePaths(stateDir: string, app: string): StatePaths {
   const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
-  return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort` };
+  return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort`, hold: `${dir}/hold` };
 }
 
 // --- commands (pure) -----------------------------------------------------------------------

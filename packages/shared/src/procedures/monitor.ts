@@ -54,6 +54,16 @@ export interface StepOutcome {
 /** `aborted`: stopped before a decision, because a rollback asked for the lock or the run was cancelled. */
 export type MonitorVerdict = Verdict | 'aborted';
 
+/** Who asked for a hold and why, from the request file (text from the host: shown through printable). */
+function holdText(request: string): string {
+  try {
+    const parsed = JSON.parse(request) as { actor?: unknown; reason?: unknown };
+    return `asked by ${printable(String(parsed.actor ?? '?'))}: ${printable(String(parsed.reason ?? ''), 200)}`;
+  } catch {
+    return 'an unreadable hold request';
+  }
+}
+
 /** How often a monitor looks for an abort request from a rollback. */
 export const ABORT_POLL_MS = 1000;
 
@@ -192,6 +202,25 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
     }
   };
   let warned = 0;
+  /** One analysis window at the current share. */
+  const watch = async (index: number, percent: number | null): Promise<AnalysisResult> => {
+    const start = settings.mode === 'canary' && settings.sources.includes('nginx-log') ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
+    const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start, model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
+    const result = await runAnalysis(source, engine, {
+      clock: settings.clock,
+      intervalMs: settings.policy.intervalSeconds * 1000,
+      onSample: (sample, current) => {
+        settings.onSample?.(sample, current, index);
+        // An extension shows as a new warning of the engine's: said as an event when it happens.
+        for (const warning of current.warnings.slice(warned)) if (warning.startsWith('extended by')) pending.push(emit({ kind: 'analysis-extended', message: `analysis of ${canaryVersion ?? canaryColor} ${warning}` }));
+        warned = current.warnings.length;
+      },
+      signal: stop.signal,
+    });
+    warned = 0;
+    steps.push({ percent, analysis: result });
+    return result;
+  };
   try {
     for (const [index, percent] of plan.entries()) {
       if (stop.signal.aborted) break;
@@ -213,24 +242,21 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
         settings.log.info(`ramp step ${index + 1}/${plan.length}: ${formatWeights(weightsFor(canaryColor, percent))} on ${works.length} host(s)`);
         await emit({ kind: 'weight-advanced', message: `${canaryVersion ?? canaryColor} weight advanced to ${percent}% (step ${index + 1} of ${plan.length}) on ${works.length} host${works.length === 1 ? '' : 's'}` });
       }
-      const start = settings.mode === 'canary' && settings.sources.includes('nginx-log') ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
-      const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start, model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
-      analysis = await runAnalysis(source, engine, {
-        clock: settings.clock,
-        intervalMs: settings.policy.intervalSeconds * 1000,
-        onSample: (sample, result) => {
-          settings.onSample?.(sample, result, index);
-          // An extension shows as a new warning of the engine's: said as an event when it happens.
-          for (const warning of result.warnings.slice(warned)) if (warning.startsWith('extended by')) pending.push(emit({ kind: 'analysis-extended', message: `analysis of ${canaryVersion ?? canaryColor} ${warning}` }));
-          warned = result.warnings.length;
-        },
-        signal: stop.signal,
-      });
-      warned = 0;
-      steps.push({ percent, analysis });
+      analysis = await watch(index, percent);
       if (stop.signal.aborted) break;
       settings.log.info(`${percent === null ? 'analysis' : `step ${percent}%`}: ${analysis.verdict}: ${analysis.reason}`);
       if (analysis.verdict !== 'success') break;
+      // A hold keeps the ramp at this step, watched window after window, until it is lifted.
+      if (percent !== null && index < plan.length - 1) {
+        let held = await lockFirst.holdRequest().catch(() => null);
+        if (held !== null) await emit({ kind: 'held', message: `${canaryVersion ?? canaryColor} held at ${percent}% (${holdText(held)}): watched again before ${plan[index + 1]}%` });
+        while (held !== null && !stop.signal.aborted && analysis.verdict === 'success') {
+          settings.log.info(`ramp held at ${percent}% (${holdText(held)}): watching it for another ${settings.policy.durationSeconds} s`);
+          analysis = await watch(index, percent);
+          held = await lockFirst.holdRequest().catch(() => null);
+        }
+        if (stop.signal.aborted || analysis.verdict !== 'success') break;
+      }
     }
   } finally {
     clearInterval(poller);
@@ -243,7 +269,7 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
   }
   let rollback: RollbackResult | null = null;
   await Promise.all(pending);
-  if (final.verdict === 'success' && plan.at(-1) === 100 && steps.length === plan.length) await emit({ kind: 'promoted', message: `${canaryVersion ?? canaryColor} ramped to all traffic: every step passed its analysis` });
+  if (final.verdict === 'success' && plan.at(-1) === 100 && steps.at(-1)?.percent === 100 && abortedBy === null) await emit({ kind: 'promoted', message: `${canaryVersion ?? canaryColor} ramped to all traffic: every step passed its analysis` });
   if (final.verdict !== 'success') await emit({ kind: 'halted', message: `${canaryVersion ?? canaryColor} halted (${final.verdict}): ${final.reason}` });
   if (settings.autoRollback && settings.rollbackOn.includes(final.verdict)) {
     settings.log.warn(`rolling back ${canaryVersion ?? canaryColor}: ${final.reason}`);

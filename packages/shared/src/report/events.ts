@@ -7,7 +7,7 @@ import { notifySlack, type Notice } from './notify';
  * what, how long traffic took to come back), promoted. Each goes to the log as an annotation where
  * it matters, to Slack when a webhook is given, and to the GitHub deployment as a status description.
  */
-export type RolloutEventKind = 'canary-started' | 'weight-advanced' | 'analysis-extended' | 'halted' | 'rolled-back' | 'rollback-failed' | 'promoted';
+export type RolloutEventKind = 'canary-started' | 'weight-advanced' | 'held' | 'analysis-extended' | 'halted' | 'rolled-back' | 'rollback-failed' | 'promoted';
 
 export interface RolloutEvent {
   kind: RolloutEventKind;
@@ -19,6 +19,7 @@ export interface RolloutEvent {
 export const EVENT_LEVEL: Record<RolloutEventKind, 'notice' | 'warning' | 'error'> = {
   'canary-started': 'notice',
   'weight-advanced': 'notice',
+  held: 'warning',
   'analysis-extended': 'warning',
   halted: 'error',
   'rolled-back': 'warning',
@@ -29,6 +30,7 @@ export const EVENT_LEVEL: Record<RolloutEventKind, 'notice' | 'warning' | 'error
 const SLACK_EVENT: Record<RolloutEventKind, Notice['event']> = {
   'canary-started': 'started',
   'weight-advanced': 'started',
+  held: 'started',
   'analysis-extended': 'started',
   halted: 'failed',
   'rolled-back': 'rolled-back',
@@ -54,7 +56,7 @@ export interface EventSinkOptions {
 }
 
 /** Events that end a deployment set its final status elsewhere (success or failure), not here. */
-const IN_PROGRESS: readonly RolloutEventKind[] = ['canary-started', 'weight-advanced', 'analysis-extended', 'halted'];
+const IN_PROGRESS: readonly RolloutEventKind[] = ['canary-started', 'weight-advanced', 'held', 'analysis-extended', 'halted'];
 
 /** Sends each event everywhere it belongs; never throws (a lost message is a warning). */
 export function rolloutEvents(options: EventSinkOptions): (event: RolloutEvent) => Promise<void> {
