@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { startLab, type Lab } from '../test/lab/index';
-import { runAction, type RunActionResult } from '../test/lab/run-action';
+import { startAction, type RunActionResult } from '../test/lab/run-action';
 import { startTraffic, type TrafficResult } from '../test/lab/traffic';
 import { labActionInputs } from '../test/support/deploy-settings';
 import { startFakeGitHub, type FakeGitHub } from '../test/support/fake-github';
@@ -28,6 +28,62 @@ const TOKEN = 'ghs_demoTokenNotARealOne';
 function say(text: string): void {
   process.stdout.write(`\n\x1b[1m${text}\x1b[0m\n`);
 }
+
+/** A step summary as a terminal shows it readably: headings in bold, tables aligned, charts named, details left out. */
+export function terminalMarkdown(markdown: string, options: { upTo?: string } = {}): string {
+  const out: string[] = [];
+  const lines = markdown.split('\n');
+  const cells = (row: string): string[] => row.replace(/^\|\s?|\s?\|$/g, '').split(/(?<!\\) \| /).map((cell) => cell.replaceAll('\\|', '|').replaceAll('`', '').trim());
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (options.upTo && line.startsWith(options.upTo)) break;
+    if (line.startsWith('<details>')) {
+      while (i < lines.length && !lines[i]!.startsWith('</details>')) i++;
+      continue;
+    }
+    if (line.startsWith('```mermaid')) {
+      const block: string[] = [];
+      while (++i < lines.length && !lines[i]!.startsWith('```')) block.push(lines[i]!);
+      const title = /title "([^"]*)"/.exec(block.join('\n'))?.[1] ?? 'chart';
+      out.push(`    [chart in the step summary: ${title}]`);
+      continue;
+    }
+    if (line.startsWith('```')) {
+      while (++i < lines.length && !lines[i]!.startsWith('```')) out.push(`    │ ${lines[i]}`);
+      continue;
+    }
+    if (line.startsWith('|')) {
+      const rows: string[][] = [];
+      for (; i < lines.length && lines[i]!.startsWith('|'); i++) if (!/^\|[\s|:-]+\|$/.test(lines[i]!)) rows.push(cells(lines[i]!));
+      i--;
+      const widths = rows[0]!.map((_, column) => Math.min(48, Math.max(...rows.map((row) => (row[column] ?? '').length))));
+      for (const [index, row] of rows.entries()) {
+        const text = row.map((cell, column) => (cell.length > 48 ? `${cell.slice(0, 47)}…` : cell).padEnd(widths[column]!)).join('  ');
+        out.push(`    ${index === 0 ? `\x1b[2m${text}\x1b[0m` : text}`);
+      }
+      continue;
+    }
+    if (/^#{1,4} /.test(line)) out.push(`  \x1b[1m${line.replace(/^#+ /, '')}\x1b[0m`);
+    else if (line.trim() !== '') out.push(`    ${line.replace(/\*\*([^*]+)\*\*/g, '$1')}`);
+  }
+  return out.join('\n');
+}
+
+/** An annotation the bundle printed, decoded as the runner shows it: "notice: …". */
+function annotation(line: string): string | null {
+  const match = /^::(notice|warning|error)::(.*)$/.exec(line);
+  return match ? `${match[1]}: ${match[2]!.replaceAll('%0D', '').replaceAll('%0A', ' ').replaceAll('%25', '%')}` : null;
+}
+
+/** What each scenario did, for the closing table. */
+interface Story {
+  scenario: string;
+  version: string;
+  verdict: string;
+  outcome: string;
+  ms: number;
+}
+const stories: Story[] = [];
 
 function hostInputs(lab: Lab): Record<string, string> {
   return {
@@ -67,20 +123,36 @@ class Pipeline {
     private readonly workspace: string,
   ) {}
 
-  /** Runs one action's bundle with only the inputs it declares, as the runner does. */
-  async act(action: string, inputs: Record<string, string>, event: Event, expectCode = 0): Promise<RunActionResult> {
+  /**
+   * Runs one action's bundle with only the inputs it declares, as the runner does, labelled with
+   * the environment it acts on; its annotations (the events of each step) are printed as they come.
+   */
+  async act(action: string, inputs: Record<string, string>, event: Event, expectCode = 0, where: 'pipeline' | 'staging' | 'production' = 'pipeline'): Promise<RunActionResult> {
     const declared = Object.keys((parse(readFileSync(new URL(`../actions/${action}/action.yml`, import.meta.url), 'utf8')) as { inputs: Record<string, unknown> }).inputs);
     const given = Object.fromEntries(Object.entries(inputs).filter(([name]) => declared.includes(name)));
     const started = Date.now();
-    const result = await runAction({
+    const running = await startAction({
       action,
       inputs: given,
       event: event.payload,
       env: { GITHUB_API_URL: this.github.url, GITHUB_EVENT_NAME: event.name, GITHUB_REF: event.ref, GITHUB_SHA: event.sha, GITHUB_WORKSPACE: this.workspace },
       timeoutMs: 180_000,
     });
+    let shown = 0;
+    const follow = (all = false): void => {
+      const lines = running.output().split('\n');
+      const upTo = all ? lines.length : lines.length - 1;
+      for (const line of lines.slice(shown, upTo)) {
+        const said = annotation(line);
+        if (said) console.log(`      ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s  ${said}`);
+      }
+      shown = Math.max(shown, upTo);
+    };
+    const timer = setInterval(follow, 250);
+    const result = await running.result.finally(() => clearInterval(timer));
+    follow(true);
     const firstLine = result.summary.split('\n').find((line) => line.startsWith('#'))?.replace(/^#+\s*/, '') ?? '';
-    console.log(`  ${action.padEnd(15)} exit ${result.code}  ${String(Date.now() - started).padStart(6)} ms  ${firstLine}`);
+    console.log(`  ${`[${where}]`.padEnd(13)} ${action.padEnd(15)} exit ${result.code}  ${String(Date.now() - started).padStart(6)} ms  ${firstLine}`);
     if (verbose) console.log(`\n${result.summary}\n`);
     if (result.code !== expectCode) {
       console.log(result.stdout);
@@ -91,6 +163,7 @@ class Pipeline {
 
   async run(title: string, event: Event): Promise<TrafficResult[]> {
     say(`▶ ${title}`);
+    const began = Date.now();
     const plan = (await this.act('plan', { 'image-repository': 'registry.example/agent-loop' }, event)).outputs;
     console.log(`    plan: kind ${plan.kind}, version ${plan.version}, gates ${plan.gates}, canary ${plan['canary-steps']}% for ${plan['canary-duration']} s, error ≤ ${Number(plan['error-threshold']) * 100}%, P95 ≤ ${plan['latency-p95-ms']} ms${plan['notify-immediately'] === 'true' ? ', notify at once' : ''}`);
     const version = plan.version as string;
@@ -117,10 +190,10 @@ class Pipeline {
       'load-rate-per-minute': '600',
       'load-duration-seconds': gates.includes('load-test') ? '5' : '0',
       'load-connections': '4',
-    }, event);
+    }, event, 0, 'staging');
 
     const firstStep = (plan['canary-steps'] as string).split(',')[0] as string;
-    const deployed = await this.act('blue-green', { ...hostInputs(this.production), image: plan.image as string, version, 'canary-percent': firstStep, 'smoke-requests': '[]', 'github-token': TOKEN, 'commit-time': commitTime, environment: 'production', 'slack-webhook-url': this.slackUrl }, event);
+    const deployed = await this.act('blue-green', { ...hostInputs(this.production), image: plan.image as string, version, 'canary-percent': firstStep, 'smoke-requests': '[]', 'github-token': TOKEN, 'commit-time': commitTime, environment: 'production', 'slack-webhook-url': this.slackUrl }, event, 0, 'production');
     const deploymentId = deployed.outputs['deployment-id'] ?? '';
     const traffic = this.production.hosts.map((host) => startTraffic({ url: host.proxyUrl, concurrency: 4, durationMs: 58_000, ratePerSecond: 60 }));
     const model = plan.kind === 'model';
@@ -136,10 +209,11 @@ class Pipeline {
       'failed-deployment-id': deploymentId,
       'slack-webhook-url': this.slackUrl,
       environment: 'production',
-    }, event);
+    }, event, 0, 'production');
     const m = monitor.outputs;
-    console.log(`    canary-monitor: ${m.verdict} — ${m.reason}${m['rolled-back'] === 'true' ? ` — rolled back ${m['rollback-ms']} ms after the decision` : ''}`);
-    await this.act('blue-green', { ...hostInputs(this.production), phase: 'promote', version, 'github-token': TOKEN, 'deployment-id': deploymentId, environment: 'production', 'slack-webhook-url': this.slackUrl }, event);
+    console.log(terminalMarkdown(monitor.summary, { upTo: '| rule |' }));
+    await this.act('blue-green', { ...hostInputs(this.production), phase: 'promote', version, 'github-token': TOKEN, 'deployment-id': deploymentId, environment: 'production', 'slack-webhook-url': this.slackUrl }, event, 0, 'production');
+    stories.push({ scenario: title.replace(/^\d+\. /, ''), version, verdict: m.verdict ?? '?', outcome: model ? 'ramped and promoted' : 'promoted', ms: Date.now() - began });
     await new Promise((resolve) => setTimeout(resolve, 500));
     return Promise.all(traffic.map((t) => t.stop()));
   }
@@ -159,8 +233,8 @@ async function main(): Promise<void> {
 
     say('▶ What runs in production today: v1, deployed before the demo');
     const first = push('main', 'initial release', '0000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa');
-    await pipeline.act('blue-green', { ...hostInputs(production), image: 'registry.example/agent-loop:v1', version: 'v1' }, first);
-    await pipeline.act('blue-green', { ...hostInputs(staging), image: 'registry.example/agent-loop:v1', version: 'v1' }, first);
+    await pipeline.act('blue-green', { ...hostInputs(production), image: 'registry.example/agent-loop:v1', version: 'v1' }, first, 0, 'production');
+    await pipeline.act('blue-green', { ...hostInputs(staging), image: 'registry.example/agent-loop:v1', version: 'v1' }, first, 0, 'staging');
     await production.enableSite();
     await staging.enableSite();
 
@@ -177,13 +251,16 @@ async function main(): Promise<void> {
 
     say('▶ 5. DORA figures of what the demo did, read back from the GitHub Deployments API');
     const dora = await pipeline.act('dora-report', { 'github-token': TOKEN, app: production.app, environment: 'production', days: '30' }, first);
-    console.log(`\n${dora.summary}`);
+    console.log(terminalMarkdown(dora.summary));
     console.log(`GitHub now holds ${github.deployments.length} deployments and ${github.issues.length} incident issue(s): ${github.issues.map((issue) => `"${issue.title}"`).join(', ')}; Slack received ${slack.requests.length} messages.`);
 
     const total = seen.reduce((sum, r) => sum + r.sent, 0);
     const failed = seen.reduce((sum, r) => sum + r.failed, 0);
     const errorsBy: Record<string, number> = {};
     for (const r of seen) for (const entry of r.timeline) if (entry.status < 200 || entry.status >= 300) errorsBy[entry.version] = (errorsBy[entry.version] ?? 0) + 1;
+    say('What happened');
+    console.log(`    ${'scenario'.padEnd(48)}  ${'version'.padEnd(15)}  ${'verdict'.padEnd(8)}  ${'outcome'.padEnd(40)}  time`);
+    for (const story of stories) console.log(`    ${story.scenario.slice(0, 48).padEnd(48)}  ${story.version.padEnd(15)}  ${story.verdict.padEnd(8)}  ${story.outcome.slice(0, 40).padEnd(40)}  ${(story.ms / 1000).toFixed(1)} s`);
     say(`Production traffic during the canaries: ${total} requests, ${failed} without an answer; non-2xx by version: ${JSON.stringify(errorsBy)} (only the bad release should have any, in the seconds before its rollback)`);
     const unexpected = Object.keys(errorsBy).filter((version) => version !== `sha-${shas.bad.slice(0, 7)}`);
     if (failed > 0 || unexpected.length > 0) process.exitCode = 1;
@@ -201,12 +278,14 @@ async function badCanary(pipeline: Pipeline, production: Lab, event: Event): Pro
   const plan = (await pipeline.act('plan', { 'image-repository': 'registry.example/agent-loop' }, event)).outputs;
   const version = plan.version as string;
   await production.setKnobs(version, { errorRate: 0.2 });
-  const deployed = await pipeline.act('blue-green', { ...hostInputs(production), image: plan.image as string, version, 'smoke-requests': '[]', 'github-token': TOKEN, environment: 'production' }, event);
+  const began = Date.now();
+  const deployed = await pipeline.act('blue-green', { ...hostInputs(production), image: plan.image as string, version, 'smoke-requests': '[]', 'github-token': TOKEN, environment: 'production' }, event, 0, 'production');
   const traffic = production.hosts.map((host) => startTraffic({ url: host.proxyUrl, concurrency: 4, durationMs: 58_000, ratePerSecond: 60 }));
-  const monitor = await pipeline.act('canary-monitor', { ...hostInputs(production), policy: plan.policy as string, duration: '60', interval: '1', 'github-token': TOKEN, 'failed-deployment-id': deployed.outputs['deployment-id'] ?? '', environment: 'production' }, event, 1);
+  const monitor = await pipeline.act('canary-monitor', { ...hostInputs(production), policy: plan.policy as string, duration: '60', interval: '1', 'github-token': TOKEN, 'failed-deployment-id': deployed.outputs['deployment-id'] ?? '', environment: 'production' }, event, 1, 'production');
   const m = monitor.outputs;
-  console.log(`    canary-monitor: ${m.verdict} — ${m.reason} — decided in ${m['detect-seconds']} s, traffic back on the previous version ${m['rollback-ms']} ms later (the procedure allows 2 minutes); incident ${m['incident-url']}`);
-  if (!verbose) console.log(`\n${monitor.summary}`);
+  // The summary an on-call engineer opens: verdict, what was done, the incident, then the figures.
+  if (!verbose) console.log(terminalMarkdown(monitor.summary));
+  stories.push({ scenario: 'push to main: "perf: new cache" (bad canary)', version, verdict: m.verdict ?? '?', outcome: `rolled back in ${((Number(m['rollback-ms']) || 0) / 1000).toFixed(1)} s (decided in ${m['detect-seconds']} s)`, ms: Date.now() - began });
   await new Promise((resolve) => setTimeout(resolve, 500));
   return Promise.all(traffic.map((t) => t.stop()));
 }

@@ -239,7 +239,8 @@ describe('agent-loop status', () => {
       const watched = await watching;
       expect(watched.code, watched.stdout + watched.stderr).toBe(0);
       expect(watched.stdout).toMatch(/^event: held: v6 held at 10% \(asked by \S+: waiting for the ops review\): watched again before 100%$/m);
-      expect(watched.stdout.match(/^ramp held at 10%/gm)!.length).toBeGreaterThanOrEqual(2);
+      // At least one whole window watched while held (two on a quiet machine).
+      expect(watched.stdout.match(/^ramp held at 10%/gm)!.length).toBeGreaterThanOrEqual(1);
       expect(watched.stdout).toMatch(/^event: weight-advanced: v6 weight advanced to 100% \(step 2 of 2\) on 2 hosts$/m);
       expect(watched.stdout).toMatch(/^event: promoted: v6 ramped to all traffic/m);
       expect(watched.stdout).toMatch(/^verdict: success/m);

@@ -72,6 +72,7 @@ describe('pure helpers', () => {
       lock: '/var/lib/agent-loop/shop/lock',
       audit: '/var/lib/agent-loop/shop/audit.log',
       abort: '/var/lib/agent-loop/shop/abort',
+      hold: '/var/lib/agent-loop/shop/hold',
     });
     expect(statePaths('state', 'a').dir).toBe('state/a');
   });
