@@ -426,6 +426,25 @@ describe('planned pipelines', () => {
   });
 });
 
+describe('every deploying workflow ends with the checklist', () => {
+  it.each(['deploy.yml', 'hotfix.yml', 'model-deploy.yml'])('%s: a checklist job that needs every other job, reads their evidence and runs whatever happened', (file) => {
+    const { workflow } = load(join(root, '.github', 'workflows', file));
+    const jobs = workflow.jobs ?? {};
+    const checklist = jobs.checklist!;
+    expect(checklist.needs).toEqual(Object.keys(jobs).filter((name) => name !== 'checklist'));
+    expect(String(checklist.if)).toMatch(/^always\(\) && /);
+    expect(checklist.steps!.map((step) => [step.uses, step.with?.needs])).toEqual([[`${SUITE}checklist@v1`, '${{ toJSON(needs) }}']]);
+    const production = jobs.production!.outputs ?? {};
+    expect(Object.keys(production)).toEqual(expect.arrayContaining(['verdict', 'rules', 'rolled-back', 'incident-url', 'deployment-id', 'canary-percent']));
+    // Each output reads a step that exists in its job.
+    for (const [name, job] of Object.entries(jobs)) {
+      const ids = new Set((job.steps ?? []).map((step) => (step as { id?: string }).id).filter(Boolean));
+      for (const expression of Object.values(job.outputs ?? {})) for (const [, id] of expression.matchAll(/steps\.([a-z-]+)\./g)) expect(ids, `${file} ${name}: steps.${id}`).toContain(id);
+    }
+    expect(Object.keys(jobs['post-deploy']!.outputs ?? {})).toEqual(['health', 'notified']);
+  });
+});
+
 describe('the checks fail on bad samples', () => {
   const bad = load(
     'bad.yml',

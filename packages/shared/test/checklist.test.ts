@@ -39,7 +39,7 @@ describe('the procedure checklists, ticked from the run', () => {
       production: { result: 'failure', outputs: { 'canary-percent': '10', verdict: 'failure', reason: 'error-rate: canary 22% errors over 40 requests > 1%', rules: rules(0.22), promoted: 'false', 'rolled-back': 'true', 'deployment-id': '43', 'incident-url': 'https://github.com/o/r/issues/9' } },
       'post-deploy': { result: 'success', outputs: { health: 'success', notified: 'false' } },
     };
-    expect(state(bad, 'Security scan clean')).toMatchObject({ state: 'not-done', because: 'skipped by the plan (hotfix)' });
+    expect(state(bad, 'Security scan clean')).toMatchObject({ state: 'not-done', because: 'not run by this workflow (plan: hotfix)' });
     expect(state(bad, 'Canary 10% validated')).toMatchObject({ state: 'not-done', because: 'canary-monitor verdict: failure (error-rate: canary 22% errors over 40 requests > 1%)' });
     expect(state(bad, 'Full rollout')).toMatchObject({ state: 'not-done' });
     expect(state(bad, 'Error rate under 0.1%')).toMatchObject({ state: 'not-done', because: 'canary error rate 22% during the analysis' });
@@ -65,9 +65,19 @@ describe('the procedure checklists, ticked from the run', () => {
     expect(state(rejected, 'Rollback started')).toMatchObject({ state: 'done' });
   });
 
+  it("reads hotfix.yml's critical-tests and model-deploy.yml's train jobs, and says there was no staging", () => {
+    const { gates: _gates, staging: _staging, ...rest } = good;
+    const hotfix: Needs = { ...rest, plan: { result: 'success', outputs: { kind: 'hotfix', gates: '["lint","typecheck","unit"]' } }, 'critical-tests': { result: 'success', outputs: {} } };
+    expect(state(hotfix, 'All tests passed')).toMatchObject({ state: 'done', because: 'critical-tests job passed: lint, typecheck, unit' });
+    expect(state(hotfix, 'Staging deployed')).toMatchObject({ state: 'not-done', because: 'this workflow has no staging job (plan: hotfix)' });
+    const model: Needs = { ...rest, plan: { result: 'success', outputs: { kind: 'model', gates: '[]' } }, train: { result: 'failure', outputs: {} } };
+    expect(state(model, 'All tests passed')).toMatchObject({ state: 'not-done', because: 'train job: failure' });
+  });
+
   it('never ticks from missing evidence: jobs that did not run leave their items open', () => {
     const items = procedureChecklist({ plan: { result: 'success', outputs: { kind: 'normal', gates: '["lint"]' } } });
     expect(items.filter((item) => item.state === 'done')).toEqual([]);
-    expect(state({}, 'Staging deployed')).toMatchObject({ state: 'not-done', because: 'staging job: not run' });
+    expect(state({ staging: { result: 'skipped', outputs: {} } }, 'Staging deployed')).toMatchObject({ state: 'not-done', because: 'staging job: skipped' });
+    expect(state({}, 'Staging deployed')).toMatchObject({ state: 'not-done', because: 'this workflow has no staging job (plan: unknown)' });
   });
 });

@@ -62,14 +62,18 @@ export function procedureChecklist(needs: Needs): ChecklistItem[] {
   const gates = gatesRun(needs);
   const kind = output(needs, 'plan', 'kind') || 'unknown';
 
-  // Pre-deployment
-  const tests = gates.filter((gate) => ['lint', 'typecheck', 'unit', 'integration'].includes(gate));
-  add('Pre-deployment', 'All tests passed', ...tick(passed(needs, 'gates') && tests.length > 0, `gates job passed: ${tests.join(', ')}`, tests.length === 0 ? `no test gate ran (plan: ${kind})` : `gates job: ${resultOf(needs, 'gates')}`));
-  add('Pre-deployment', 'Security scan clean', ...(gates.includes('security-scan') ? tick(passed(needs, 'gates'), 'security-scan gate passed', `gates job: ${resultOf(needs, 'gates')}`) : (['not-done', `skipped by the plan (${kind})`] as [ItemState, string])));
+  // Pre-deployment. The tests run in deploy.yml's gates job, hotfix.yml's critical-tests job, and
+  // model-deploy.yml's train job (A/B validation, drift and performance tests).
+  const testJob = ['gates', 'critical-tests', 'train'].find((name) => needs[name] !== undefined) ?? 'gates';
+  const tests = testJob === 'train' ? ['A/B validation', 'drift', 'performance'] : gates.filter((gate) => ['lint', 'typecheck', 'unit', 'integration'].includes(gate));
+  add('Pre-deployment', 'All tests passed', ...tick(passed(needs, testJob) && tests.length > 0, `${testJob} job passed: ${tests.join(', ')}`, tests.length === 0 ? `no test gate ran (plan: ${kind})` : `${testJob} job: ${resultOf(needs, testJob)}`));
+  add('Pre-deployment', 'Security scan clean', ...(gates.includes('security-scan') && testJob !== 'train' ? tick(passed(needs, testJob), 'security-scan gate passed', `${testJob} job: ${resultOf(needs, testJob)}`) : (['not-done', `not run by this workflow (plan: ${kind})`] as [ItemState, string])));
   add('Pre-deployment', 'Code review approved', 'person', 'no job can prove it: the pull request shows it');
-  add('Pre-deployment', 'Staging deployed', ...tick(passed(needs, 'staging'), 'staging job passed (deploy-staging)', `staging job: ${resultOf(needs, 'staging')}`));
-  add('Pre-deployment', 'Smoke tests passed on staging', ...tick(passed(needs, 'staging'), 'every smoke check answered within its budget (deploy-staging fails otherwise)', `staging job: ${resultOf(needs, 'staging')}`));
-  add('Pre-deployment', 'Load test passed on staging', ...(gates.includes('load-test') ? tick(passed(needs, 'staging'), 'load test met its P95 and error criteria', `staging job: ${resultOf(needs, 'staging')}`) : (['not-done', `skipped by the plan (${kind})`] as [ItemState, string])));
+  const staging = needs.staging !== undefined;
+  const noStaging: [ItemState, string] = ['not-done', `this workflow has no staging job (plan: ${kind})`];
+  add('Pre-deployment', 'Staging deployed', ...(staging ? tick(passed(needs, 'staging'), 'staging job passed (deploy-staging)', `staging job: ${resultOf(needs, 'staging')}`) : noStaging));
+  add('Pre-deployment', 'Smoke tests passed on staging', ...(staging ? tick(passed(needs, 'staging'), 'every smoke check answered within its budget (deploy-staging fails otherwise)', `staging job: ${resultOf(needs, 'staging')}`) : noStaging));
+  add('Pre-deployment', 'Load test passed on staging', ...(!staging ? noStaging : gates.includes('load-test') ? tick(passed(needs, 'staging'), 'load test met its P95 and error criteria', `staging job: ${resultOf(needs, 'staging')}`) : (['not-done', `skipped by the plan (${kind})`] as [ItemState, string])));
 
   // Deployment
   const deployed = output(needs, 'production', 'canary-percent');
