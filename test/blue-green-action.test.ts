@@ -167,6 +167,8 @@ describe('blue-green bundle: a full deploy', () => {
     expect(hosts[0]!.rollbackPrevious).toBe('v1 on blue (started again first), taking v2 out');
     expect(status.summary).toContain(`${lab.app}: status of 2 host(s)`);
     expect(status.summary).toContain('| host | serves | blue | green | canary | lock | rollback (previous) |');
+    // Host labels are code in the table: GitHub would turn user@host into an e-mail link.
+    for (const host of lab.hosts) expect(status.summary).toContain(`| \`${host.target}\` |`);
     expect(status.stdout).toMatch(/serves blue 0% \/ green 100%; blue v1 stopped, green v2 running/);
     expect(lab.hosts.map((host) => readFileSync(`${host.stateDir}/${lab.app}/state.json`, 'utf8'))).toEqual(states);
 

@@ -40498,6 +40498,8 @@ function markdown_codeBlock(text) {
     const fence = '`'.repeat(longest + 1);
     return `${fence}text\n${text.replace(/\r\n|\r/g, '\n').trimEnd()}\n${fence}`;
 }
+/** A host label in a table: as code, so that `user@host` is not turned into an e-mail link. */
+const markdown_hostCell = (label) => `\`${label.replaceAll('`', "'")}\``;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/action.ts
 
@@ -53433,8 +53435,6 @@ function table(header, rows) {
     return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(escapeCell).join(' | ')} |`)].join('\n');
 }
 const OUTCOME = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
-/** A host label in a table: as code, so that `user@host` is not turned into an e-mail link. */
-const hostCell = (label) => `\`${label.replaceAll('`', "'")}\``;
 function headline(app, head) {
     const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${head.title}`, ''];
     if (head.verdict)
@@ -53493,7 +53493,7 @@ function phaseSummary(app, result, context = {}) {
     if (result.error)
         lines.push('#### What went wrong', '', markdown_codeBlock(result.error), '');
     lines.push(table(['host', 'outcome', 'from → to', 'versions', 'weights before', 'weights after', 'switch (ms)'], result.hosts.map((host) => [
-        hostCell(host.host),
+        markdown_hostCell(host.host),
         OUTCOME[host.outcome],
         `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`,
         `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`,
@@ -53501,10 +53501,10 @@ function phaseSummary(app, result, context = {}) {
         host.weightsAfter ? formatWeights(host.weightsAfter) : '—',
         host.switchMs === null ? '—' : String(host.switchMs),
     ])), '');
-    const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [hostCell(host.host), `${check.method} ${check.path}`, String(check.status), `${check.latencyMs} / ${check.maxLatencyMs}`, check.ok ? '✅' : `❌ ${check.problem ?? ''}`]));
+    const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [markdown_hostCell(host.host), `${check.method} ${check.path}`, String(check.status), `${check.latencyMs} / ${check.maxLatencyMs}`, check.ok ? '✅' : `❌ ${check.problem ?? ''}`]));
     if (smoke.length > 0)
         lines.push('#### Smoke checks', '', table(['host', 'request', 'status', 'latency / budget (ms)', 'result'], smoke), '');
-    const steps = result.hosts.flatMap((host) => host.steps.map((step) => [hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', String(step.ms), step.detail ?? '']));
+    const steps = result.hosts.flatMap((host) => host.steps.map((step) => [markdown_hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', String(step.ms), step.detail ?? '']));
     lines.push('<details><summary>Steps</summary>', '', table(['host', 'step', 'result', 'ms', 'detail'], steps), '', '</details>', '');
     lines.push(`Duration: ${(result.durationMs / 1000).toFixed(1)} s${result.switchMs === null ? '' : `; slowest switch ${result.switchMs} ms`}.`, '');
     return lines.join('\n');
@@ -53683,6 +53683,7 @@ function rollbackHosts(result) {
 
 
 
+
 const LOCK_READ = `if [ -d "$1" ]; then printf 'held %s %s\\n' "$(stat -c %Y "$1" 2>/dev/null || echo 0)" "$(date +%s)"; head -c 4000 "$1/owner.json" 2>/dev/null; else echo free; fi`;
 async function fleetStatus(specs, settings) {
     const statuses = specs.map((spec) => emptyStatus(spec.target.label));
@@ -53790,9 +53791,9 @@ function statusSummary(app, statuses) {
         return recorded ? `${recorded.version} (${recorded.status})` : '—';
     };
     const rows = statuses.map((status) => status.error
-        ? [status.host, `cannot be read: ${printable(status.error, 200)}`, '', '', '', '', '']
+        ? [markdown_hostCell(status.host), `cannot be read: ${printable(status.error, 200)}`, '', '', '', '', '']
         : [
-            status.host,
+            markdown_hostCell(status.host),
             `${status.served ? formatWeights(status.served) : 'nothing'}${status.served && status.file && formatWeights(status.served) !== formatWeights(status.file) ? ` (file: ${formatWeights(status.file)})` : ''}`,
             color(status, 'blue'),
             color(status, 'green'),

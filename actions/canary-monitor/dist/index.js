@@ -40498,6 +40498,8 @@ function markdown_codeBlock(text) {
     const fence = '`'.repeat(longest + 1);
     return `${fence}text\n${text.replace(/\r\n|\r/g, '\n').trimEnd()}\n${fence}`;
 }
+/** A host label in a table: as code, so that `user@host` is not turned into an e-mail link. */
+const markdown_hostCell = (label) => `\`${label.replaceAll('`', "'")}\``;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/action.ts
 
@@ -51574,8 +51576,6 @@ function table(header, rows) {
     return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(escapeCell).join(' | ')} |`)].join('\n');
 }
 const OUTCOME = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
-/** A host label in a table: as code, so that `user@host` is not turned into an e-mail link. */
-const hostCell = (label) => `\`${label.replaceAll('`', "'")}\``;
 function headline(app, head) {
     const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${head.title}`, ''];
     if (head.verdict)
@@ -51810,11 +51810,12 @@ function rollbackHosts(result) {
     const parts = ['#### Automatic rollback, per host', '', restoredLine(rollback.ok ? result.rollbackMs : null), ''];
     if (rollback.error)
         parts.push(markdown_codeBlock(rollback.error), '');
-    parts.push(table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [hostCell(host.host), OUTCOME[host.outcome], `${host.version ?? '—'} (${host.toColor ?? '—'})`, host.switchMs === null ? '—' : String(host.switchMs)])));
+    parts.push(table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [markdown_hostCell(host.host), OUTCOME[host.outcome], `${host.version ?? '—'} (${host.toColor ?? '—'})`, host.switchMs === null ? '—' : String(host.switchMs)])));
     return parts.join('\n');
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/github/incident.ts
+
 
 
 
@@ -51834,7 +51835,7 @@ function restoredLine(restoredMs) {
 function incidentIssue(story, extraLabels = []) {
     const title = `${story.error ? 'Rollback FAILED' : 'Rollback'}: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
     const timeline = story.hosts
-        .flatMap((host) => host.steps.map((step) => [host.host, step.step, step.ok ? 'ok' : 'failed', `${step.ms} ms`, step.detail ?? '']))
+        .flatMap((host) => host.steps.map((step) => [markdown_hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', `${step.ms} ms`, step.detail ?? '']))
         .slice(0, 200);
     const body = [
         `**Severity:** ${story.severity}`,
@@ -51848,7 +51849,7 @@ function incidentIssue(story, extraLabels = []) {
         ...(story.figures.length > 0 ? ['### Figures', '', table(['rule', 'observed', 'threshold', 'window', 'status'], story.figures.map((f) => [f.name, f.observed, f.threshold, f.window, f.status])), ''] : []),
         '### Hosts',
         '',
-        table(['host', 'outcome', 'from → to', 'versions'], story.hosts.map((host) => [host.host, host.outcome, `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`, `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`])),
+        table(['host', 'outcome', 'from → to', 'versions'], story.hosts.map((host) => [markdown_hostCell(host.host), host.outcome, `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`, `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`])),
         '',
         '### Timeline',
         '',

@@ -40358,6 +40358,8 @@ function markdown_codeBlock(text) {
     const fence = '`'.repeat(longest + 1);
     return `${fence}text\n${text.replace(/\r\n|\r/g, '\n').trimEnd()}\n${fence}`;
 }
+/** A host label in a table: as code, so that `user@host` is not turned into an e-mail link. */
+const markdown_hostCell = (label) => `\`${label.replaceAll('`', "'")}\``;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/action.ts
 
@@ -50793,8 +50795,6 @@ function table(header, rows) {
     return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(escapeCell).join(' | ')} |`)].join('\n');
 }
 const OUTCOME = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
-/** A host label in a table: as code, so that `user@host` is not turned into an e-mail link. */
-const hostCell = (label) => `\`${label.replaceAll('`', "'")}\``;
 function headline(app, head) {
     const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${head.title}`, ''];
     if (head.verdict)

@@ -40498,6 +40498,8 @@ function codeBlock(text) {
     const fence = '`'.repeat(longest + 1);
     return `${fence}text\n${text.replace(/\r\n|\r/g, '\n').trimEnd()}\n${fence}`;
 }
+/** A host label in a table: as code, so that `user@host` is not turned into an e-mail link. */
+const hostCell = (label) => `\`${label.replaceAll('`', "'")}\``;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/action.ts
 

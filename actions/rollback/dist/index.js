@@ -40498,6 +40498,8 @@ function markdown_codeBlock(text) {
     const fence = '`'.repeat(longest + 1);
     return `${fence}text\n${text.replace(/\r\n|\r/g, '\n').trimEnd()}\n${fence}`;
 }
+/** A host label in a table: as code, so that `user@host` is not turned into an e-mail link. */
+const markdown_hostCell = (label) => `\`${label.replaceAll('`', "'")}\``;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/action.ts
 
@@ -51872,8 +51874,6 @@ function table(header, rows) {
     return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(escapeCell).join(' | ')} |`)].join('\n');
 }
 const OUTCOME = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
-/** A host label in a table: as code, so that `user@host` is not turned into an e-mail link. */
-const hostCell = (label) => `\`${label.replaceAll('`', "'")}\``;
 function headline(app, head) {
     const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${head.title}`, ''];
     if (head.verdict)
@@ -51932,7 +51932,7 @@ function phaseSummary(app, result, context = {}) {
     if (result.error)
         lines.push('#### What went wrong', '', markdown_codeBlock(result.error), '');
     lines.push(table(['host', 'outcome', 'from → to', 'versions', 'weights before', 'weights after', 'switch (ms)'], result.hosts.map((host) => [
-        hostCell(host.host),
+        markdown_hostCell(host.host),
         OUTCOME[host.outcome],
         `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`,
         `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`,
@@ -51940,10 +51940,10 @@ function phaseSummary(app, result, context = {}) {
         host.weightsAfter ? formatWeights(host.weightsAfter) : '—',
         host.switchMs === null ? '—' : String(host.switchMs),
     ])), '');
-    const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [hostCell(host.host), `${check.method} ${check.path}`, String(check.status), `${check.latencyMs} / ${check.maxLatencyMs}`, check.ok ? '✅' : `❌ ${check.problem ?? ''}`]));
+    const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [markdown_hostCell(host.host), `${check.method} ${check.path}`, String(check.status), `${check.latencyMs} / ${check.maxLatencyMs}`, check.ok ? '✅' : `❌ ${check.problem ?? ''}`]));
     if (smoke.length > 0)
         lines.push('#### Smoke checks', '', table(['host', 'request', 'status', 'latency / budget (ms)', 'result'], smoke), '');
-    const steps = result.hosts.flatMap((host) => host.steps.map((step) => [hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', String(step.ms), step.detail ?? '']));
+    const steps = result.hosts.flatMap((host) => host.steps.map((step) => [markdown_hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', String(step.ms), step.detail ?? '']));
     lines.push('<details><summary>Steps</summary>', '', table(['host', 'step', 'result', 'ms', 'detail'], steps), '', '</details>', '');
     lines.push(`Duration: ${(result.durationMs / 1000).toFixed(1)} s${result.switchMs === null ? '' : `; slowest switch ${result.switchMs} ms`}.`, '');
     return lines.join('\n');
@@ -52116,6 +52116,7 @@ function rollbackHosts(result) {
 
 
 
+
 /**
  * What happens after traffic is back on a good version: the GitHub deployment records (so DORA
  * figures count the failure and the recovery), an incident issue, and a Slack message.
@@ -52132,7 +52133,7 @@ function incident_restoredLine(restoredMs) {
 function incidentIssue(story, extraLabels = []) {
     const title = `${story.error ? 'Rollback FAILED' : 'Rollback'}: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
     const timeline = story.hosts
-        .flatMap((host) => host.steps.map((step) => [host.host, step.step, step.ok ? 'ok' : 'failed', `${step.ms} ms`, step.detail ?? '']))
+        .flatMap((host) => host.steps.map((step) => [markdown_hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', `${step.ms} ms`, step.detail ?? '']))
         .slice(0, 200);
     const body = [
         `**Severity:** ${story.severity}`,
@@ -52146,7 +52147,7 @@ function incidentIssue(story, extraLabels = []) {
         ...(story.figures.length > 0 ? ['### Figures', '', table(['rule', 'observed', 'threshold', 'window', 'status'], story.figures.map((f) => [f.name, f.observed, f.threshold, f.window, f.status])), ''] : []),
         '### Hosts',
         '',
-        table(['host', 'outcome', 'from → to', 'versions'], story.hosts.map((host) => [host.host, host.outcome, `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`, `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`])),
+        table(['host', 'outcome', 'from → to', 'versions'], story.hosts.map((host) => [markdown_hostCell(host.host), host.outcome, `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`, `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`])),
         '',
         '### Timeline',
         '',

@@ -6,3 +6,6 @@ export function codeBlock(text: string): string {
   const fence = '`'.repeat(longest + 1);
   return `${fence}text\n${text.replace(/\r\n|\r/g, '\n').trimEnd()}\n${fence}`;
 }
+
+/** A host label in a table: as code, so that `user@host` is not turned into an e-mail link. */
+export const hostCell = (label: string): string => `\`${label.replaceAll('`', "'")}\``;

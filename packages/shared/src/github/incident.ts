@@ -3,6 +3,7 @@ import type { Logger } from '../action/log';
 import { notifySlack } from '../report/notify';
 import type { HostReport } from '../procedures/procedure';
 import { table } from '../report/summary';
+import { hostCell } from '../action/markdown';
 
 /**
  * What happens after traffic is back on a good version: the GitHub deployment records (so DORA
@@ -46,7 +47,7 @@ export function restoredLine(restoredMs: number | null): string {
 export function incidentIssue(story: RollbackStory, extraLabels: readonly string[] = []): Incident {
   const title = `${story.error ? 'Rollback FAILED' : 'Rollback'}: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
   const timeline = story.hosts
-    .flatMap((host) => host.steps.map((step) => [host.host, step.step, step.ok ? 'ok' : 'failed', `${step.ms} ms`, step.detail ?? '']))
+    .flatMap((host) => host.steps.map((step) => [hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', `${step.ms} ms`, step.detail ?? '']))
     .slice(0, 200);
   const body = [
     `**Severity:** ${story.severity}`,
@@ -60,7 +61,7 @@ export function incidentIssue(story: RollbackStory, extraLabels: readonly string
     ...(story.figures.length > 0 ? ['### Figures', '', table(['rule', 'observed', 'threshold', 'window', 'status'], story.figures.map((f) => [f.name, f.observed, f.threshold, f.window, f.status])), ''] : []),
     '### Hosts',
     '',
-    table(['host', 'outcome', 'from → to', 'versions'], story.hosts.map((host) => [host.host, host.outcome, `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`, `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`])),
+    table(['host', 'outcome', 'from → to', 'versions'], story.hosts.map((host) => [hostCell(host.host), host.outcome, `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`, `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`])),
     '',
     '### Timeline',
     '',

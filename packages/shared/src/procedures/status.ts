@@ -7,6 +7,7 @@ import { planRollback } from '../rollback/rollback';
 import { formatWeights, NginxRouter, type LiveWeights, type Weights } from '../traffic/router';
 import { script } from '../hosts/shell';
 import { table } from '../report/summary';
+import { hostCell } from '../action/markdown';
 import { connect, type ConnectOptions } from '../hosts/ssh';
 import { parseLockOwner, readState, rollbackCandidates, statePaths, type AppState, type LockOwner, type ReleaseStatus } from '../hosts/state';
 
@@ -157,9 +158,9 @@ export function statusSummary(app: string, statuses: readonly HostStatus[]): str
   };
   const rows = statuses.map((status) =>
     status.error
-      ? [status.host, `cannot be read: ${printable(status.error, 200)}`, '', '', '', '', '']
+      ? [hostCell(status.host), `cannot be read: ${printable(status.error, 200)}`, '', '', '', '', '']
       : [
-          status.host,
+          hostCell(status.host),
           `${status.served ? formatWeights(status.served) : 'nothing'}${status.served && status.file && formatWeights(status.served) !== formatWeights(status.file) ? ` (file: ${formatWeights(status.file)})` : ''}`,
           color(status, 'blue'),
           color(status, 'green'),

@@ -1,4 +1,4 @@
-import { codeBlock } from '../action/markdown';
+import { codeBlock, hostCell } from '../action/markdown';
 import type { HostReport, PhaseResult } from '../procedures/procedure';
 import type { AnalysisResult, SeriesPoint } from '../analysis/engine';
 import { formatValue } from '../analysis/engine';
@@ -21,8 +21,6 @@ export function table(header: string[], rows: string[][]): string {
 
 const OUTCOME: Record<HostReport['outcome'], string> = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
 
-/** A host label in a table: as code, so that `user@host` is not turned into an e-mail link. */
-export const hostCell = (label: string): string => `\`${label.replaceAll('`', "'")}\``;
 
 /**
  * What an on-call engineer reads first (pure): what happened, the verdict, what was done, the
