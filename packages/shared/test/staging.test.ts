@@ -127,7 +127,9 @@ describe('runLoad: a constant arrival rate against a real server', () => {
     const gaps = arrivals.slice(1).map((time, index) => time - (arrivals[index] as number)).sort((a, b) => a - b);
     expect(gaps[Math.floor(gaps.length / 2)]).toBeGreaterThan(40);
     expect(gaps[Math.floor(gaps.length / 2)]).toBeLessThan(60);
-    expect(gaps.at(-1)).toBeLessThan(250);
+    // The longest gap: a sender that bursts once a second leaves gaps near 1000 ms; this process
+    // (the server and the sender share it) can stall for a quarter second on a loaded machine.
+    expect(gaps.at(-1)).toBeLessThan(500);
     const busiestSecond = Math.max(...arrivals.map((time) => arrivals.filter((other) => other >= time && other < time + 1000).length));
     expect(busiestSecond).toBeLessThanOrEqual(23);
   });
