@@ -40486,6 +40486,10 @@ class HostError extends Error {
         this.host = host;
     }
 }
+/** A traffic switch that nginx serves but whose outcome could not be recorded on the host (the caller puts traffic back). */
+class UnrecordedSwitchError extends HostError {
+    name = 'UnrecordedSwitchError';
+}
 function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
@@ -51926,7 +51930,7 @@ class NginxRouter {
                             : result.code === 36
                                 ? 'the new weights are live, but their outcome could not be recorded'
                                 : 'writing the nginx include failed';
-            throw new HostError(this.remote.label, `${what}: ${nginxSays}`);
+            throw new (result.code === 36 ? UnrecordedSwitchError : HostError)(this.remote.label, `${what}: ${nginxSays}`);
         }
         const live = /live (\d+)/.exec(result.stdout);
         return { weights, liveMs: live ? Number(live[1]) : Number.NaN, recorded };
@@ -52043,7 +52047,7 @@ class HostSession {
         }
         catch (error) {
             // Exit 36 (live, not recorded) leaves the intent on the host: the state it has is `next`.
-            if (error instanceof Error && /their outcome could not be recorded/.test(error.message))
+            if (error instanceof UnrecordedSwitchError)
                 this.state = next;
             throw error;
         }
@@ -52846,7 +52850,7 @@ async function switchHost(work, settings, plan) {
         result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights, { ...committed, pending: null });
     }
     catch (error) {
-        if (/their outcome could not be recorded/.test(errors_errorMessage(error))) {
+        if (error instanceof UnrecordedSwitchError) {
             // Live but unrecorded: this host moved, and is put back with the others.
             work.moved = true;
             throw new Error(`${session.label}: the switch was made but could not be recorded (${errors_errorMessage(error)}); putting traffic back`);

@@ -40486,6 +40486,10 @@ class errors_HostError extends Error {
         this.host = host;
     }
 }
+/** A traffic switch that nginx serves but whose outcome could not be recorded on the host (the caller puts traffic back). */
+class UnrecordedSwitchError extends (/* unused pure expression or super */ null && (errors_HostError)) {
+    name = 'UnrecordedSwitchError';
+}
 function errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }

@@ -37403,6 +37403,10 @@ class HostError extends Error {
         this.host = host;
     }
 }
+/** A traffic switch that nginx serves but whose outcome could not be recorded on the host (the caller puts traffic back). */
+class UnrecordedSwitchError extends (/* unused pure expression or super */ null && (HostError)) {
+    name = 'UnrecordedSwitchError';
+}
 function errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }

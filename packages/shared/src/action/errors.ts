@@ -17,6 +17,11 @@ export class HostError extends Error {
   }
 }
 
+/** A traffic switch that nginx serves but whose outcome could not be recorded on the host (the caller puts traffic back). */
+export class UnrecordedSwitchError extends HostError {
+  override name = 'UnrecordedSwitchError';
+}
+
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

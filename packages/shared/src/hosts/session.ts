@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../action/clock';
-import { ConfigurationError, errorMessage } from '../action/errors';
+import { ConfigurationError, errorMessage, UnrecordedSwitchError } from '../action/errors';
 import type { HostSpec } from '../inputs/inputs';
 import type { Logger } from '../action/log';
 import { settleLimit } from '../action/parallel';
@@ -152,7 +152,7 @@ export class HostSession {
       });
     } catch (error) {
       // Exit 36 (live, not recorded) leaves the intent on the host: the state it has is `next`.
-      if (error instanceof Error && /their outcome could not be recorded/.test(error.message)) this.state = next;
+      if (error instanceof UnrecordedSwitchError) this.state = next;
       throw error;
     }
     this.state = next;

@@ -1,4 +1,4 @@
-import { errorMessage } from '../action/errors';
+import { errorMessage, UnrecordedSwitchError } from '../action/errors';
 import type { SmokeResult } from '../runtime/health';
 import { settleLimit } from '../action/parallel';
 import { formatWeights, weightsFor, type SwitchResult, type Weights } from '../traffic/router';
@@ -217,7 +217,7 @@ async function switchHost(work: Work, settings: SessionSettings, plan: SwitchPla
     // weights are live: one round trip.
     result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights, { ...committed, pending: null });
   } catch (error) {
-    if (/their outcome could not be recorded/.test(errorMessage(error))) {
+    if (error instanceof UnrecordedSwitchError) {
       // Live but unrecorded: this host moved, and is put back with the others.
       work.moved = true;
       throw new Error(`${session.label}: the switch was made but could not be recorded (${errorMessage(error)}); putting traffic back`);

@@ -1,4 +1,4 @@
-import { HostError } from '../action/errors';
+import { HostError, UnrecordedSwitchError } from '../action/errors';
 import { runChecked, type Remote } from '../hosts/ssh';
 import { script, type Argv } from '../hosts/shell';
 import { commands, COLORS, nonce, otherColor, PUT_ALL_SHELL, WRITE_FILES_SHELL, writeArgs, type Color, type HostWrite, writeRemoteFile } from '../hosts/state';
@@ -325,7 +325,7 @@ export class NginxRouter implements TrafficRouter {
                 : result.code === 36
                   ? 'the new weights are live, but their outcome could not be recorded'
                   : 'writing the nginx include failed';
-      throw new HostError(this.remote.label, `${what}: ${nginxSays}`);
+      throw new (result.code === 36 ? UnrecordedSwitchError : HostError)(this.remote.label, `${what}: ${nginxSays}`);
     }
     const live = /live (\d+)/.exec(result.stdout);
     return { weights, liveMs: live ? Number(live[1]) : Number.NaN, recorded };
