@@ -82,6 +82,11 @@ describe('canary-monitor on two lab hosts', () => {
     expect(failing.rollback).toBeNull();
     expect(failing.analysis.canaryRequests).toBe(0);
     expect(state().canary).toMatchObject({ version: 'v3-quiet' });
+    // Extend: one more window, announced as an event with why, then the policy after it.
+    const events: RolloutEvent[] = [];
+    const extended = await monitor(hosts, monitorSettings(lab, parsePolicy({ duration: 10, interval: 1, 'on-inconclusive': 'extend', 'max-extensions': 1 }), { autoRollback: false, onEvent: (event) => void events.push(event) }));
+    expect(extended.analysis.elapsedSeconds).toBeGreaterThanOrEqual(20);
+    expect(events.filter((event) => event.kind === 'analysis-extended')).toEqual([{ kind: 'analysis-extended', message: expect.stringMatching(/^analysis of v3-quiet extended by 10 s \(extension 1 of 1\) because .*(traffic|requests)/) }]);
   });
 
   describe('with Prometheus as the source', () => {

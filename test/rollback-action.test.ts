@@ -60,7 +60,7 @@ describe('rollback bundle, method nginx', () => {
     });
     expect(result.stdout.split('\n').filter((line) => line.startsWith('::error::'))).toEqual([]);
     expect(result.code).toBe(0);
-    expect(result.outputs).toMatchObject({ 'rolled-back': 'true', noop: 'false', version: 'v1', 'failed-version': 'v2', 'active-color': 'blue' });
+    expect(result.outputs).toMatchObject({ 'rolled-back': 'true', noop: 'false', version: 'v1', 'failed-version': 'v2', 'active-color': 'blue', notified: 'true' });
     expect(Number(result.outputs['restored-ms'])).toBeGreaterThan(0);
     expect(result.outputs['incident-url']).toMatch(/^https:\/\/github.com\/org\/service\/issues\/\d+$/);
     expect(result.summary).toMatch(/Traffic restored in \d+\.\d s ✅ \(procedure target: 120 s/);
@@ -94,7 +94,7 @@ describe('rollback bundle, method nginx', () => {
     const before = github.requests.length;
     const result = await runAction({ action: 'rollback', inputs: nginxInputs({ 'target-version': 'v1' }), env: { GITHUB_API_URL: github.url } });
     expect(result.code).toBe(0);
-    expect(result.outputs).toMatchObject({ 'rolled-back': 'false', noop: 'true', version: 'v1' });
+    expect(result.outputs).toMatchObject({ 'rolled-back': 'false', noop: 'true', version: 'v1', notified: 'false' });
     expect(result.summary).toContain('Nothing to roll back: v1 already serves all traffic.');
     expect(github.requests.length).toBe(before);
   });

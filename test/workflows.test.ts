@@ -445,6 +445,25 @@ describe('every deploying workflow ends with the checklist', () => {
   });
 });
 
+describe('rollback.yml ends with the checklist for when something goes wrong', () => {
+  it('a checklist job after the rollback, whatever happened, reading outputs the rollback action declares', () => {
+    const { workflow } = load(join(root, '.github', 'workflows', 'rollback.yml'));
+    const jobs = workflow.jobs ?? {};
+    expect(Object.keys(jobs)).toEqual(['rollback', 'checklist']);
+    const checklist = jobs.checklist!;
+    expect(checklist.needs).toEqual(['rollback']);
+    expect(String(checklist.if)).toBe('always()');
+    expect(checklist.steps!.map((step) => [step.uses, step.with?.needs])).toEqual([[`${SUITE}checklist@v1`, '${{ toJSON(needs) }}']]);
+    const declared = Object.keys((parse(readFileSync(join(root, 'actions', 'rollback', 'action.yml'), 'utf8')) as { outputs: Record<string, unknown> }).outputs);
+    const outputs = jobs.rollback!.outputs ?? {};
+    // What the checklist reads as evidence, each from the rollback step's own output of that name.
+    for (const name of ['rolled-back', 'noop', 'version', 'failed-version', 'restored-ms', 'incident-url', 'notified']) {
+      expect(outputs[name], name).toBe(`\${{ steps.rollback.outputs.${name} }}`);
+      expect(declared, name).toContain(name);
+    }
+  });
+});
+
 describe('the checks fail on bad samples', () => {
   const bad = load(
     'bad.yml',

@@ -53605,7 +53605,15 @@ function monitorHeadline(result, incidentUrl = null) {
     const stable = result.stableVersion ?? result.stableColor;
     const ramp = result.steps.length > 1 || result.steps[0]?.percent !== null;
     const what = ramp ? `ramp of ${canary}` : `canary ${canary}`;
-    const verdict = `${MONITOR_VERDICT[result.verdict]}: ${oneLineText(result.reason)}`;
+    // A ramp's verdict speaks for the whole ramp: the step it stopped at, or every step passed.
+    const last = result.steps.at(-1);
+    const shares = result.steps.map((step) => `${step.percent ?? '—'}%`).join(' → ');
+    const why = !ramp || result.verdict === 'aborted' || !last
+        ? oneLineText(result.reason)
+        : result.verdict === 'success'
+            ? `every step passed its analysis (${shares})`
+            : `at step ${result.steps.length}, ${last.percent ?? '—'}% (${shares}): ${oneLineText(result.reason)}`;
+    const verdict = `${MONITOR_VERDICT[result.verdict]}: ${why}`;
     const rollback = result.rollback;
     if (rollback && !rollback.ok) {
         return { ok: false, title: `${what} failed, and the automatic rollback FAILED`, verdict, done: `traffic stays where it was: ${oneLineText(rollback.error ?? 'see the log')}`, incidentUrl, next: [`Roll back now: the rollback action, or \`agent-loop rollback\` from a terminal; name a version with target-version if ${stable} cannot come back.`] };

@@ -50607,6 +50607,9 @@ function canaryErrorRate(needs) {
 }
 const percent = (ratio) => `${Number((ratio * 100).toFixed(2))}%`;
 function procedureChecklist(needs) {
+    // rollback.yml has one job, `rollback`, and no plan: only the list for when something goes wrong applies.
+    if (needs.plan === undefined && needs.rollback !== undefined)
+        return rollbackChecklist(needs);
     const items = [];
     const add = (list, item, state, because) => items.push({ list, item, state, because });
     const tick = (ok, done, notDone) => (ok ? ['done', done] : ['not-done', notDone]);
@@ -50656,6 +50659,22 @@ function procedureChecklist(needs) {
         add('When something goes wrong', 'Incident created', ...tick(incident !== '', incident, 'no incident was opened (create-incident off, or no token)'));
         add('When something goes wrong', 'Post-mortem planned', 'person', 'a person plans it: the incident is the place');
     }
+    return items;
+}
+/** The "when something goes wrong" list for a rollback run by hand (rollback.yml's `rollback` job). */
+function rollbackChecklist(needs) {
+    const list = 'When something goes wrong';
+    const out = (key) => output(needs, 'rollback', key);
+    const rolledBack = out('rolled-back') === 'true';
+    const noop = out('noop') === 'true';
+    const restored = out('restored-ms');
+    const items = [];
+    const add = (item, state, because) => items.push({ list, item, state, because });
+    add('Rollback started', rolledBack || noop ? 'done' : 'not-done', noop ? `nothing to do: ${out('version') || 'the target'} already served all traffic` : rolledBack ? `rolled back${out('failed-version') ? ` from ${out('failed-version')}` : ''} to ${out('version') || 'the previous version'}${restored ? `, traffic back in ${restored} ms` : ''}` : `rollback job: ${resultOf(needs, 'rollback')}`);
+    add('Incident created', out('incident-url') ? 'done' : 'not-done', out('incident-url') || 'no incident was opened (create-incident off, or no token)');
+    const notified = out('notified');
+    add('Team notified', notified === 'true' ? 'done' : 'not-done', notified === 'true' ? 'Slack message sent' : notified === 'false' ? 'no SLACK_WEBHOOK_URL: nothing sent' : `rollback job: ${resultOf(needs, 'rollback')}`);
+    add('Post-mortem planned', 'person', 'a person plans it: the incident is the place');
     return items;
 }
 const MARK = { done: '- [x]', 'not-done': '- [ ]', person: '- [ ] 🙋', 'not-applicable': '- ➖' };

@@ -52044,7 +52044,15 @@ function monitorHeadline(result, incidentUrl = null) {
     const stable = result.stableVersion ?? result.stableColor;
     const ramp = result.steps.length > 1 || result.steps[0]?.percent !== null;
     const what = ramp ? `ramp of ${canary}` : `canary ${canary}`;
-    const verdict = `${MONITOR_VERDICT[result.verdict]}: ${oneLineText(result.reason)}`;
+    // A ramp's verdict speaks for the whole ramp: the step it stopped at, or every step passed.
+    const last = result.steps.at(-1);
+    const shares = result.steps.map((step) => `${step.percent ?? '—'}%`).join(' → ');
+    const why = !ramp || result.verdict === 'aborted' || !last
+        ? oneLineText(result.reason)
+        : result.verdict === 'success'
+            ? `every step passed its analysis (${shares})`
+            : `at step ${result.steps.length}, ${last.percent ?? '—'}% (${shares}): ${oneLineText(result.reason)}`;
+    const verdict = `${MONITOR_VERDICT[result.verdict]}: ${why}`;
     const rollback = result.rollback;
     if (rollback && !rollback.ok) {
         return { ok: false, title: `${what} failed, and the automatic rollback FAILED`, verdict, done: `traffic stays where it was: ${oneLineText(rollback.error ?? 'see the log')}`, incidentUrl, next: [`Roll back now: the rollback action, or \`agent-loop rollback\` from a terminal; name a version with target-version if ${stable} cannot come back.`] };
@@ -52189,23 +52197,23 @@ async function announceRollback(story, options) {
         options.log.warn('no github-token (or GITHUB_REPOSITORY): the deployment status and the incident issue were not recorded');
     }
     if (story.error) {
-        await notifySlack(options.slackWebhookUrl, {
+        const notified = await notifySlack(options.slackWebhookUrl, {
             event: 'failed',
             title: `ROLLBACK FAILED: ${story.app} in ${story.environment} (to ${story.targetVersion ?? '?'})`,
             fields: { trigger: story.trigger, reason: story.reason, error: story.error.split('\n').slice(0, 5).join(' / '), ...(incidentUrl ? { incident: incidentUrl } : {}) },
             durationMs: story.durationMs,
             runUrl: story.runUrl,
         }, options.log.warn);
-        return { incidentUrl, deploymentId };
+        return { incidentUrl, deploymentId, notified };
     }
-    await notifySlack(options.slackWebhookUrl, {
+    const notified = await notifySlack(options.slackWebhookUrl, {
         event: 'rolled-back',
         title: `${story.app} rolled back to ${story.targetVersion ?? '?'} in ${story.environment}`,
         fields: { trigger: story.trigger, reason: story.reason, failed: story.failedVersion ?? '—', restored: story.restoredMs === null ? 'no' : `${(story.restoredMs / 1000).toFixed(1)} s after the decision`, ...(incidentUrl ? { incident: incidentUrl } : {}) },
         durationMs: story.durationMs,
         runUrl: story.runUrl,
     }, options.log.warn);
-    return { incidentUrl, deploymentId };
+    return { incidentUrl, deploymentId, notified };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/parallel.ts
@@ -53799,6 +53807,7 @@ const Outputs = {
     RestoredMs: 'restored-ms',
     DurationMs: 'duration-ms',
     IncidentUrl: 'incident-url',
+    Notified: 'notified',
     Report: 'report',
 };
 // No control characters except tab: the text lands in state files, issues and messages.
@@ -53951,7 +53960,7 @@ async function run(read) {
                 slackWebhookUrl: inputs['slack-webhook-url'],
                 log: logger,
             })
-            : { incidentUrl: null, deploymentId: null };
+            : { incidentUrl: null, deploymentId: null, notified: false };
         setOutputs({
             [Outputs.RolledBack]: String(ok && !noop),
             [Outputs.Noop]: String(noop),
@@ -53961,6 +53970,7 @@ async function run(read) {
             [Outputs.RestoredMs]: story.restoredMs,
             [Outputs.DurationMs]: story.durationMs,
             [Outputs.IncidentUrl]: announcement.incidentUrl,
+            [Outputs.Notified]: String(announcement.notified),
             [Outputs.Report]: JSON.stringify(story.hosts),
         });
         const note = noop ? `Nothing to roll back: ${story.targetVersion} already serves all traffic.` : ok ? incident_restoredLine(story.restoredMs) : 'The rollback failed; traffic stays where it was.';

@@ -18,6 +18,7 @@ export const Outputs = {
   RestoredMs: 'restored-ms',
   DurationMs: 'duration-ms',
   IncidentUrl: 'incident-url',
+  Notified: 'notified',
   Report: 'report',
 } as const;
 
@@ -176,7 +177,7 @@ export async function run(read?: InputReader): Promise<void> {
             slackWebhookUrl: inputs['slack-webhook-url'],
             log: action.logger,
           })
-        : { incidentUrl: null, deploymentId: null };
+        : { incidentUrl: null, deploymentId: null, notified: false };
 
     action.setOutputs({
       [Outputs.RolledBack]: String(ok && !noop),
@@ -187,6 +188,7 @@ export async function run(read?: InputReader): Promise<void> {
       [Outputs.RestoredMs]: story.restoredMs,
       [Outputs.DurationMs]: story.durationMs,
       [Outputs.IncidentUrl]: announcement.incidentUrl,
+      [Outputs.Notified]: String(announcement.notified),
       [Outputs.Report]: JSON.stringify(story.hosts),
     });
     const note = noop ? `Nothing to roll back: ${story.targetVersion} already serves all traffic.` : ok ? restoredLine(story.restoredMs) : 'The rollback failed; traffic stays where it was.';

@@ -80,4 +80,22 @@ describe('the procedure checklists, ticked from the run', () => {
     expect(state({ staging: { result: 'skipped', outputs: {} } }, 'Staging deployed')).toMatchObject({ state: 'not-done', because: 'staging job: skipped' });
     expect(state({}, 'Staging deployed')).toMatchObject({ state: 'not-done', because: 'this workflow has no staging job (plan: unknown)' });
   });
+
+  it("reads rollback.yml's rollback job: only the list for when something goes wrong, ticked from its outputs", () => {
+    const done = procedureChecklist({ rollback: { result: 'success', outputs: { 'rolled-back': 'true', noop: 'false', version: 'v1', 'failed-version': 'v2', 'restored-ms': '840', 'incident-url': 'https://github.example/o/r/issues/7', notified: 'true' } } });
+    expect(done.map((item) => [item.list, item.item, item.state])).toEqual([
+      ['When something goes wrong', 'Rollback started', 'done'],
+      ['When something goes wrong', 'Incident created', 'done'],
+      ['When something goes wrong', 'Team notified', 'done'],
+      ['When something goes wrong', 'Post-mortem planned', 'person'],
+    ]);
+    expect(done[0]?.because).toBe('rolled back from v2 to v1, traffic back in 840 ms');
+    expect(done[1]?.because).toBe('https://github.example/o/r/issues/7');
+    const failed = procedureChecklist({ rollback: { result: 'failure', outputs: { 'rolled-back': 'false', noop: 'false', notified: 'false' } } });
+    expect(failed.map((item) => item.state)).toEqual(['not-done', 'not-done', 'not-done', 'person']);
+    expect(failed[0]?.because).toBe('rollback job: failure');
+    expect(failed[2]?.because).toBe('no SLACK_WEBHOOK_URL: nothing sent');
+    const noop = procedureChecklist({ rollback: { result: 'success', outputs: { 'rolled-back': 'false', noop: 'true', version: 'v1' } } });
+    expect(noop[0]).toMatchObject({ state: 'done', because: 'nothing to do: v1 already served all traffic' });
+  });
 });

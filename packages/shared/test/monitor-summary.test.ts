@@ -56,6 +56,8 @@ describe('the canary summary an on-call engineer reads', () => {
     expect(Math.max(...timeline.series.map((point) => point.t))).toBe(timeline.seconds);
     const markdown = monitorSummary('shop', result);
     expect(markdown.split('\n')[0]).toBe('### ✅ shop: v2 ramped to all traffic');
+    // The verdict speaks for the whole ramp, not for its last step.
+    expect(markdown.split('\n')[2]).toBe('- **Verdict:** ✅ success: every step passed its analysis (10% → 50% → 100%)');
     expect(markdown).toContain(`over ${timeline.seconds.toFixed(0)} s in 3 steps`);
     const blocks = mermaidBlocks(markdown);
     expect(blocks).toHaveLength(3);
@@ -65,6 +67,16 @@ describe('the canary summary an on-call engineer reads', () => {
     expect(new Set(canaryShare)).toEqual(new Set([10, 50, 100]));
     expect(canaryShare!.map((share, index) => share + stableShare![index]!)).toEqual(canaryShare!.map(() => 100));
     expect(await parseMermaid(markdown)).toEqual(['xychart', 'xychart', 'xychart']);
+  });
+
+  it("a failed ramp's verdict names the step it stopped at and the steps before it", () => {
+    const steps = [
+      { percent: 10, analysis: analyse(4, () => 0) },
+      { percent: 50, analysis: analyse(12, () => 3) },
+    ];
+    const failed = steps[1]!.analysis;
+    const markdown = monitorSummary('shop', base(failed, { steps }));
+    expect(markdown.split('\n')[2]).toMatch(/^- \*\*Verdict:\*\* ❌ failure: at step 2, 50% \(10% → 50%\): error-rate: canary 30% errors/);
   });
 
   it('the Mermaid check fails on a block GitHub could not render', async () => {

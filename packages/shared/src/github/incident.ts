@@ -85,6 +85,8 @@ export interface AnnounceOptions {
 export interface Announcement {
   incidentUrl: string | null;
   deploymentId: number | null;
+  /** Whether Slack accepted the message (false without a webhook). */
+  notified: boolean;
 }
 
 /** Records the rollback everywhere it is owed. None of these failures undoes the rollback: each is a warning. */
@@ -114,7 +116,7 @@ export async function announceRollback(story: RollbackStory, options: AnnounceOp
     options.log.warn('no github-token (or GITHUB_REPOSITORY): the deployment status and the incident issue were not recorded');
   }
   if (story.error) {
-    await notifySlack(
+    const notified = await notifySlack(
       options.slackWebhookUrl,
       {
         event: 'failed',
@@ -125,9 +127,9 @@ export async function announceRollback(story: RollbackStory, options: AnnounceOp
       },
       options.log.warn,
     );
-    return { incidentUrl, deploymentId };
+    return { incidentUrl, deploymentId, notified };
   }
-  await notifySlack(
+  const notified = await notifySlack(
     options.slackWebhookUrl,
     {
       event: 'rolled-back',
@@ -138,5 +140,5 @@ export async function announceRollback(story: RollbackStory, options: AnnounceOp
     },
     options.log.warn,
   );
-  return { incidentUrl, deploymentId };
+  return { incidentUrl, deploymentId, notified };
 }

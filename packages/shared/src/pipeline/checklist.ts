@@ -56,6 +56,8 @@ function canaryErrorRate(needs: Needs): number | null {
 const percent = (ratio: number): string => `${Number((ratio * 100).toFixed(2))}%`;
 
 export function procedureChecklist(needs: Needs): ChecklistItem[] {
+  // rollback.yml has one job, `rollback`, and no plan: only the list for when something goes wrong applies.
+  if (needs.plan === undefined && needs.rollback !== undefined) return rollbackChecklist(needs);
   const items: ChecklistItem[] = [];
   const add = (list: ChecklistItem['list'], item: string, state: ItemState, because: string) => items.push({ list, item, state, because });
   const tick = (ok: boolean, done: string, notDone: string): [ItemState, string] => (ok ? ['done', done] : ['not-done', notDone]);
@@ -106,6 +108,27 @@ export function procedureChecklist(needs: Needs): ChecklistItem[] {
     add('When something goes wrong', 'Incident created', ...tick(incident !== '', incident, 'no incident was opened (create-incident off, or no token)'));
     add('When something goes wrong', 'Post-mortem planned', 'person', 'a person plans it: the incident is the place');
   }
+  return items;
+}
+
+/** The "when something goes wrong" list for a rollback run by hand (rollback.yml's `rollback` job). */
+function rollbackChecklist(needs: Needs): ChecklistItem[] {
+  const list = 'When something goes wrong' as const;
+  const out = (key: string): string => output(needs, 'rollback', key);
+  const rolledBack = out('rolled-back') === 'true';
+  const noop = out('noop') === 'true';
+  const restored = out('restored-ms');
+  const items: ChecklistItem[] = [];
+  const add = (item: string, state: ItemState, because: string) => items.push({ list, item, state, because });
+  add(
+    'Rollback started',
+    rolledBack || noop ? 'done' : 'not-done',
+    noop ? `nothing to do: ${out('version') || 'the target'} already served all traffic` : rolledBack ? `rolled back${out('failed-version') ? ` from ${out('failed-version')}` : ''} to ${out('version') || 'the previous version'}${restored ? `, traffic back in ${restored} ms` : ''}` : `rollback job: ${resultOf(needs, 'rollback')}`,
+  );
+  add('Incident created', out('incident-url') ? 'done' : 'not-done', out('incident-url') || 'no incident was opened (create-incident off, or no token)');
+  const notified = out('notified');
+  add('Team notified', notified === 'true' ? 'done' : 'not-done', notified === 'true' ? 'Slack message sent' : notified === 'false' ? 'no SLACK_WEBHOOK_URL: nothing sent' : `rollback job: ${resultOf(needs, 'rollback')}`);
+  add('Post-mortem planned', 'person', 'a person plans it: the incident is the place');
   return items;
 }
 
