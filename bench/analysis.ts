@@ -35,7 +35,7 @@
  * - beta 0.01: the analysis never acts on the test's pass, so beta only shapes the figures shown.
  */
 import { parseArgs } from 'node:util';
-import { binomialUpperTail, CanaryAnalysis, DEFAULT_ROLLBACK_ON, emptyColorSample, LATENCY_BOUNDS_MS, parsePolicy, SeededRandom, type ColorSample, type Policy, type Sample, type Verdict } from '../packages/shared/src/analysis/index';
+import { binomialUpperTail, CanaryAnalysis, DEFAULT_ROLLBACK_ON, emptyColorSample, LATENCY_BOUNDS_MS, parsePolicy, SeededRandom, type ColorSample, type Policy, type Sample, type Verdict } from '../packages/shared/src/analysis';
 
 const REQUESTS_PER_MINUTE = 500;
 const CANARY_SHARE = 0.1;

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, deploy, splitWords, type HostSpec, type Remote } from '@agent-loop/shared';
 import { HostSource, NginxLogSource, ProbeSource, PrometheusSource, errorRatioQuery, promDuration } from '../packages/shared/src/analysis/sources';
-import { latencyBucket, type ColorSample, type Sample } from '../packages/shared/src/analysis/types';
+import { latencyBucket, type ColorSample, type Sample } from '../packages/shared/src/analysis';
 import { startLab, type Knobs, type Lab, type LabHost } from './lab/index';
 import { sendTraffic, type TrafficResult } from './lab/traffic';
 import { deploySettings, labHosts } from './support/deploy-settings';

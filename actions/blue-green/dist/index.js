@@ -40834,485 +40834,8 @@ async function bestEffort(what, warn, body) {
     }
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./packages/shared/src/action/parallel.ts
-/** Runs `task` for every item with at most `limit` running at once; keeps the input order. */
-async function mapLimit(items, limit, task) {
-    const results = new Array(items.length);
-    let next = 0;
-    const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-        while (next < items.length) {
-            const index = next++;
-            results[index] = await task(items[index], index);
-        }
-    });
-    await Promise.all(workers);
-    return results;
-}
-/** Like mapLimit, but never rejects: every item gets its own outcome. */
-function parallel_settleLimit(items, limit, task) {
-    return mapLimit(items, limit, async (item, index) => {
-        try {
-            return { ok: true, value: await task(item, index) };
-        }
-        catch (error) {
-            return { ok: false, error };
-        }
-    });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
-const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
-function quote(word) {
-    if (word.includes('\0'))
-        throw new Error('a shell word cannot contain a NUL byte');
-    if (word !== '' && SAFE_WORD.test(word))
-        return word;
-    return `'${word.replaceAll("'", `'\\''`)}'`;
-}
-function toShell(argv) {
-    if (argv.length === 0)
-        throw new Error('empty command');
-    return argv.map(quote).join(' ');
-}
-/** Runs a constant script with values as positional parameters: `sh -c SCRIPT NAME ARG...`. */
-function shell_script(name, body, args) {
-    return ['sh', '-c', body, name, ...args];
-}
-/**
- * Fills `{name}` placeholders of a user's command template with quoted values. The template is
- * the workflow author's text and runs in a shell; the values (image, version, ...) may come from
- * untrusted places and are quoted, so they stay single words whatever they contain.
- */
-function renderTemplate(template, values) {
-    return template.replace(/\{([a-z][a-z-]*)\}/g, (match, name) => {
-        const value = values[name];
-        if (value === undefined)
-            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values).map((k) => `{${k}}`).join(' ')}`);
-        return quote(value);
-    });
-}
-/**
- * Placeholders that stand inside quotes or after a backslash in a template. Such a placeholder would
- * defeat the quoting (a value inside "…" could expand `$(…)`), so templates with one are refused.
- */
-function quotedPlaceholders(template) {
-    const found = [];
-    let quoteChar = null;
-    for (let i = 0; i < template.length; i++) {
-        const c = template[i];
-        if (c === '\\' && quoteChar !== "'") {
-            const next = /^\{([a-z][a-z-]*)\}/.exec(template.slice(i + 1));
-            if (next)
-                found.push(next[1]);
-            i++;
-            continue;
-        }
-        if (quoteChar === null && (c === '"' || c === "'"))
-            quoteChar = c;
-        else if (c === quoteChar)
-            quoteChar = null;
-        else if (quoteChar !== null && c === '{') {
-            const match = /^\{([a-z][a-z-]*)\}/.exec(template.slice(i));
-            if (match)
-                found.push(match[1]);
-        }
-    }
-    return found;
-}
-function templatePlaceholders(template) {
-    return [...template.matchAll(/\{([a-z][a-z-]*)\}/g)].map((m) => m[1]);
-}
-/** Splits a simple command line (words, single and double quotes, backslash) into argv. No expansions. */
-function splitWords(line) {
-    const words = [];
-    let current = '';
-    let inWord = false;
-    let quoteChar = null;
-    for (let i = 0; i < line.length; i++) {
-        const c = line[i];
-        if (quoteChar) {
-            if (c === quoteChar)
-                quoteChar = null;
-            else if (c === '\\' && quoteChar === '"' && i + 1 < line.length)
-                current += line[++i];
-            else
-                current += c;
-        }
-        else if (c === "'" || c === '"') {
-            quoteChar = c;
-            inWord = true;
-        }
-        else if (c === '\\' && i + 1 < line.length) {
-            current += line[++i];
-            inWord = true;
-        }
-        else if (/\s/.test(c)) {
-            if (inWord)
-                words.push(current);
-            current = '';
-            inWord = false;
-        }
-        else {
-            current += c;
-            inWord = true;
-        }
-    }
-    if (quoteChar)
-        throw new Error(`unterminated ${quoteChar} quote`);
-    if (inWord)
-        words.push(current);
-    return words;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
-
-
-const PREFLIGHT_SCRIPT = `state_dir=$1; include_dir=$2; shift 2
-mkdir -p "$state_dir" 2>/dev/null
-printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
-printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
-if out=$("$@" -t 2>&1); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'`;
-function preflightCommand(stateDir, includeDir, nginx) {
-    return shell_script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginx]);
-}
-/** The `key=value` lines a host script prints: every value of a key, and the first one. */
-function keyValues(output) {
-    const values = new Map();
-    for (const line of output.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq > 0)
-            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
-    }
-    return { values, first: (key) => values.get(key)?.[0] ?? '' };
-}
-function parsePreflight(output) {
-    const { values, first } = keyValues(output);
-    return {
-        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
-        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
-        curl: first('curl') === 'yes',
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        includeDir: first('include_dir') === 'yes',
-    };
-}
-/** Returns the problems found (empty when the host is ready). */
-function judgePreflight(facts, limits, includeDir) {
-    const problems = [];
-    if (facts.freeDiskMb < limits.minFreeDiskMb)
-        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
-    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
-        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
-    if (!facts.curl)
-        problems.push('curl is not installed (the health checks run it on the host)');
-    if (!facts.includeDir)
-        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
-    if (!facts.nginxOk)
-        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
-    return problems;
-}
-async function preflight(remote, stateDir, includeDir, nginx, limits) {
-    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx), { timeoutMs: 60_000 });
-    const facts = parsePreflight(result.stdout);
-    const problems = judgePreflight(facts, limits, includeDir);
-    if (problems.length > 0) {
-        // A prerequisite the doctor knows how to fix comes with its command.
-        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
-        if (missing.some((item) => item.kind !== 'configuration'))
-            throw new errors_ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
-        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
-    }
-    return facts;
-}
-const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; shift 3
-echo "user=$(id -un)"; echo "uid=$(id -u)"
-if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
-else
-  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
-  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
-fi
-if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
-word=$1; [ "$word" = sudo ] && { shift; while [ "\${1#-}" != "$1" ]; do shift; done; word=$1; set -- sudo -n "$@"; }
-if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
-case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
-if out=$("$@" -t 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
-if [ -z "$access_log" ]; then echo log=unchecked
-elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; echo "log_group=$(stat -c %G "$access_log")"; fi
-else echo log=absent; fi`;
-function doctorCommand(target) {
-    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, ...target.nginx]);
-}
-function parseDoctor(output) {
-    const { values, first } = keyValues(output);
-    return {
-        user: first('user'),
-        root: first('uid') === '0',
-        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
-        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
-        nginxFound: first('nginx_found') === 'yes',
-        nginxInSbin: first('nginx_sbin'),
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        curl: first('curl') === 'yes',
-        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
-        accessLogGroup: first('log_group'),
-        sudo: first('sudo') === 'yes',
-    };
-}
-const q = (word) => quote(word);
-/** What is missing, each with the command that fixes it (run as a sudo-capable user, or run host-setup). */
-function judgeDoctor(facts, target) {
-    const user = facts.user || 'DEPLOY_USER';
-    const found = [];
-    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
-    const nginxLine = nginxWords.join(' ');
-    if (facts.stateDir === 'denied')
-        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
-    if (facts.includeDir === 'missing')
-        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o ${q(user)} -m 0755 ${q(target.includeDir)}` });
-    if (facts.includeDir === 'denied')
-        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: `sudo chown ${q(user)} ${q(target.includeDir)}` });
-    if (!facts.curl)
-        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
-    if (!facts.nginxFound) {
-        found.push(facts.nginxInSbin
-            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: `set nginx-command: sudo -n ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')} (and run host-setup for the sudoers rule)` }
-            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
-    }
-    else if (!facts.nginxOk) {
-        const privileged = /permission denied|not permitted|a password is required|sudo:/i.test(facts.nginxOutput);
-        if (privileged && !facts.root) {
-            const path = nginxWords[0]?.startsWith('/') ? nginxWords[0] : (facts.nginxInSbin || `/usr/sbin/${nginxWords[0] ?? 'nginx'}`);
-            const base = [path, ...nginxWords.slice(1)].join(' ');
-            found.push({
-                problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`,
-                fix: `run host-setup with deploy-user ${user}, or: echo ${q(`${user} ALL=(root) NOPASSWD: ${base} -t, ${base} -s reload`)} | sudo tee /etc/sudoers.d/agent-loop && sudo chmod 0440 /etc/sudoers.d/agent-loop && sudo visudo -c; then set nginx-command: sudo -n ${base}`,
-            });
-        }
-        else {
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
-        }
-    }
-    if (facts.accessLog === 'denied') {
-        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: facts.accessLogGroup && facts.accessLogGroup !== 'root' ? `sudo usermod -a -G ${q(facts.accessLogGroup)} ${q(user)}` : `sudo chgrp adm ${q(target.accessLog)} && sudo usermod -a -G adm ${q(user)}` });
-    }
-    return found;
-}
-function formatPrerequisites(host, missing) {
-    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
-}
-/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
-async function doctor(remote, target) {
-    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
-    return judgeDoctor(parseDoctor(result.stdout), target);
-}
-/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
-async function requirePrerequisites(remote, target) {
-    const missing = await doctor(remote, target);
-    if (missing.length > 0)
-        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
-}
-/**
- * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
- * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
- * `mkdir: Permission denied`. Anything else is passed on as it was.
- */
-async function explainUnprepared(remote, target, error) {
-    let missing = [];
-    try {
-        missing = await doctor(remote, target);
-    }
-    catch {
-        // The doctor could not run either: the original error says more.
-    }
-    if (missing.length > 0)
-        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
-    throw error;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
-
-
-function fingerprint(key) {
-    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
-function parseKnownHosts(text) {
-    const entries = [];
-    text.split(/\r?\n/).forEach((raw, index) => {
-        const line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            return;
-        const fields = line.split(/\s+/);
-        const marker = fields[0]?.startsWith('@') ? fields.shift() : '';
-        if (marker !== '' && marker !== '@revoked' && marker !== '@cert-authority') {
-            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: unknown marker '${marker}'`);
-        }
-        const [patterns, keyType, keyBase64] = fields;
-        if (!patterns || !keyType || !keyBase64 || !/^[A-Za-z0-9+/]+=*$/.test(keyBase64)) {
-            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`);
-        }
-        entries.push({ marker: marker, patterns, keyType, key: Buffer.from(keyBase64, 'base64') });
-    });
-    return entries;
-}
-/**
- * The names a host is listed under: `host` on port 22, `[host]:port` otherwise. Lower-cased, as ssh
- * does before looking a host up (and as `ssh-keygen -H` hashes it), so hashed entries match too.
- */
-function hostName(host, port) {
-    const name = host.toLowerCase();
-    return port === 22 ? name : `[${name}]:${port}`;
-}
-function globToRegExp(pattern) {
-    const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
-    return new RegExp(`^${escaped}$`, 'i');
-}
-function matchesHashed(pattern, name) {
-    const [, magic, salt, hash] = pattern.split('|');
-    if (magic !== '1' || !salt || !hash)
-        return false;
-    return (0,external_node_crypto_.createHmac)('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
-}
-function matches(patterns, name) {
-    if (patterns.startsWith('|'))
-        return matchesHashed(patterns, name);
-    let matched = false;
-    for (const pattern of patterns.split(',')) {
-        const negated = pattern.startsWith('!');
-        if (globToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
-            if (negated)
-                return false;
-            matched = true;
-        }
-    }
-    return matched;
-}
-/** Checks a host key (the SSH wire blob) against known_hosts entries, as `StrictHostKeyChecking yes` would. */
-function verifyHostKey(entries, host, port, key) {
-    const name = hostName(host, port);
-    const print = fingerprint(key);
-    const forHost = entries.filter((entry) => entry.marker !== '@cert-authority' && matches(entry.patterns, name));
-    if (forHost.some((entry) => entry.marker === '@revoked' && entry.key.equals(key)))
-        return { ok: false, reason: 'revoked', fingerprint: print };
-    const known = forHost.filter((entry) => entry.marker === '');
-    if (known.some((entry) => entry.key.equals(key)))
-        return { ok: true, fingerprint: print };
-    return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/ssh.ts
-
-
-
-
-class HostKeyRejected extends errors_ConfigurationError {
-}
-const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
-async function ssh_connect(target, options) {
-    const entries = parseKnownHosts(options.knownHosts);
-    let rejection;
-    const hostVerifier = (key) => {
-        const verdict = verifyHostKey(entries, target.host, target.port, key);
-        if (verdict.ok)
-            return true;
-        if (options.insecureSkipHostKeyCheck) {
-            options.warn?.(`${target.label}: host key ${verdict.fingerprint} is ${verdict.reason}, accepted because insecure-skip-host-key-check is true`);
-            return true;
-        }
-        const why = {
-            unknown: `is not in ssh-known-hosts (add the output of \`ssh-keyscan -p ${target.port} ${target.host}\` after checking it)`,
-            changed: 'does not match the key in ssh-known-hosts: the host key CHANGED (a reinstalled host, or someone in the middle)',
-            revoked: 'is marked @revoked in ssh-known-hosts',
-        }[verdict.reason];
-        rejection = new HostKeyRejected(`${target.label}: refused host key ${verdict.fingerprint}: it ${why}`);
-        return false;
-    };
-    // Loaded on first use: ssh2 compiles its WebAssembly and probes ciphers when it loads, which is
-    // most of a bundle's start-up time, and an action that stops at input validation never needs it.
-    const { NodeSSH: Client } = await __nccwpck_require__.e(/* import() */ 487).then(__nccwpck_require__.bind(__nccwpck_require__, 9487));
-    const ssh = await retry(async () => {
-        rejection = undefined;
-        const client = new Client();
-        try {
-            await client.connect({
-                host: target.host,
-                port: target.port,
-                username: target.user,
-                privateKey: options.privateKey,
-                readyTimeout: options.connectTimeoutMs,
-                hostVerifier,
-                keepaliveInterval: 10_000,
-            });
-            // Every command is a small request and a small answer: with Nagle's algorithm on, each
-            // one waits on a delayed acknowledgement (~40-100 ms measured on loopback; 7 ms without).
-            client.connection?.setNoDelay(true);
-            return client;
-        }
-        catch (error) {
-            client.dispose();
-            if (rejection)
-                throw rejection;
-            throw new HostError(target.label, `SSH connection failed: ${error.message}`);
-        }
-    }, {
-        attempts: options.attempts ?? 3,
-        delayMs: 500,
-        // Only the connection setup is retried, and never a refused key or a refused login.
-        retryable: (error) => !(error instanceof HostKeyRejected) && !/authentication/i.test(error.message),
-    });
-    return {
-        label: target.label,
-        async run(argv, runOptions = {}) {
-            const command = toShell(argv);
-            const timeoutMs = runOptions.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-            let timer;
-            let channel;
-            const timeout = new Promise((_, reject) => {
-                timer = setTimeout(() => {
-                    // Give up on the command: ask for a signal and close the channel. OpenSSH's sshd does not
-                    // end a command without a terminal this way, so the host may finish it on its own.
-                    try {
-                        channel?.signal('KILL');
-                        channel?.close();
-                    }
-                    catch {
-                        // the channel may already be gone
-                    }
-                    reject(new HostError(target.label, `command timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}: ${argv[0]} …`));
-                }, timeoutMs);
-            });
-            try {
-                const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true, onChannel: (opened) => (channel = opened) }), timeout]);
-                return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
-            }
-            finally {
-                clearTimeout(timer);
-            }
-        },
-        close() {
-            ssh.dispose();
-        },
-    };
-}
-/** Runs a command and throws a HostError carrying its stderr when it exits non-zero. */
-async function ssh_runChecked(remote, argv, what, options) {
-    const result = await remote.run(argv, options);
-    if (result.code !== 0) {
-        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
-        throw new HostError(remote.label, `${what} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
-    }
-    return result.stdout;
-}
-
-
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
 // functions
@@ -50848,6 +50371,22 @@ function preprocess(fn, schema) {
     });
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
+/**
+ * The vocabulary every value is checked with: app names, versions, image references, paths and
+ * nginx keys. It depends on nothing, so that inputs, hosts and runtimes all check a value the
+ * same way (an input is refused with the pattern a host's state is read back with).
+ */
+const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+/** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
+const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
+/** A path on the host: absolute, or relative to the SSH user's home; no `..` segments. */
+const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
+/** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
+const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
+
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
 
 const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
@@ -50879,9 +50418,184 @@ function printable(text, max = 60) {
     return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
+
+
+function fingerprint(key) {
+    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+function parseKnownHosts(text) {
+    const entries = [];
+    text.split(/\r?\n/).forEach((raw, index) => {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const fields = line.split(/\s+/);
+        const marker = fields[0]?.startsWith('@') ? fields.shift() : '';
+        if (marker !== '' && marker !== '@revoked' && marker !== '@cert-authority') {
+            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: unknown marker '${marker}'`);
+        }
+        const [patterns, keyType, keyBase64] = fields;
+        if (!patterns || !keyType || !keyBase64 || !/^[A-Za-z0-9+/]+=*$/.test(keyBase64)) {
+            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`);
+        }
+        entries.push({ marker: marker, patterns, keyType, key: Buffer.from(keyBase64, 'base64') });
+    });
+    return entries;
+}
+/**
+ * The names a host is listed under: `host` on port 22, `[host]:port` otherwise. Lower-cased, as ssh
+ * does before looking a host up (and as `ssh-keygen -H` hashes it), so hashed entries match too.
+ */
+function hostName(host, port) {
+    const name = host.toLowerCase();
+    return port === 22 ? name : `[${name}]:${port}`;
+}
+function globToRegExp(pattern) {
+    const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+    return new RegExp(`^${escaped}$`, 'i');
+}
+function matchesHashed(pattern, name) {
+    const [, magic, salt, hash] = pattern.split('|');
+    if (magic !== '1' || !salt || !hash)
+        return false;
+    return (0,external_node_crypto_.createHmac)('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
+}
+function matches(patterns, name) {
+    if (patterns.startsWith('|'))
+        return matchesHashed(patterns, name);
+    let matched = false;
+    for (const pattern of patterns.split(',')) {
+        const negated = pattern.startsWith('!');
+        if (globToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
+            if (negated)
+                return false;
+            matched = true;
+        }
+    }
+    return matched;
+}
+/** Checks a host key (the SSH wire blob) against known_hosts entries, as `StrictHostKeyChecking yes` would. */
+function verifyHostKey(entries, host, port, key) {
+    const name = hostName(host, port);
+    const print = fingerprint(key);
+    const forHost = entries.filter((entry) => entry.marker !== '@cert-authority' && matches(entry.patterns, name));
+    if (forHost.some((entry) => entry.marker === '@revoked' && entry.key.equals(key)))
+        return { ok: false, reason: 'revoked', fingerprint: print };
+    const known = forHost.filter((entry) => entry.marker === '');
+    if (known.some((entry) => entry.key.equals(key)))
+        return { ok: true, fingerprint: print };
+    return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
+const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
+function quote(word) {
+    if (word.includes('\0'))
+        throw new Error('a shell word cannot contain a NUL byte');
+    if (word !== '' && SAFE_WORD.test(word))
+        return word;
+    return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+function toShell(argv) {
+    if (argv.length === 0)
+        throw new Error('empty command');
+    return argv.map(quote).join(' ');
+}
+/** Runs a constant script with values as positional parameters: `sh -c SCRIPT NAME ARG...`. */
+function shell_script(name, body, args) {
+    return ['sh', '-c', body, name, ...args];
+}
+/**
+ * Fills `{name}` placeholders of a user's command template with quoted values. The template is
+ * the workflow author's text and runs in a shell; the values (image, version, ...) may come from
+ * untrusted places and are quoted, so they stay single words whatever they contain.
+ */
+function renderTemplate(template, values) {
+    return template.replace(/\{([a-z][a-z-]*)\}/g, (match, name) => {
+        const value = values[name];
+        if (value === undefined)
+            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values).map((k) => `{${k}}`).join(' ')}`);
+        return quote(value);
+    });
+}
+/**
+ * Placeholders that stand inside quotes or after a backslash in a template. Such a placeholder would
+ * defeat the quoting (a value inside "…" could expand `$(…)`), so templates with one are refused.
+ */
+function quotedPlaceholders(template) {
+    const found = [];
+    let quoteChar = null;
+    for (let i = 0; i < template.length; i++) {
+        const c = template[i];
+        if (c === '\\' && quoteChar !== "'") {
+            const next = /^\{([a-z][a-z-]*)\}/.exec(template.slice(i + 1));
+            if (next)
+                found.push(next[1]);
+            i++;
+            continue;
+        }
+        if (quoteChar === null && (c === '"' || c === "'"))
+            quoteChar = c;
+        else if (c === quoteChar)
+            quoteChar = null;
+        else if (quoteChar !== null && c === '{') {
+            const match = /^\{([a-z][a-z-]*)\}/.exec(template.slice(i));
+            if (match)
+                found.push(match[1]);
+        }
+    }
+    return found;
+}
+function templatePlaceholders(template) {
+    return [...template.matchAll(/\{([a-z][a-z-]*)\}/g)].map((m) => m[1]);
+}
+/** Splits a simple command line (words, single and double quotes, backslash) into argv. No expansions. */
+function splitWords(line) {
+    const words = [];
+    let current = '';
+    let inWord = false;
+    let quoteChar = null;
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (quoteChar) {
+            if (c === quoteChar)
+                quoteChar = null;
+            else if (c === '\\' && quoteChar === '"' && i + 1 < line.length)
+                current += line[++i];
+            else
+                current += c;
+        }
+        else if (c === "'" || c === '"') {
+            quoteChar = c;
+            inWord = true;
+        }
+        else if (c === '\\' && i + 1 < line.length) {
+            current += line[++i];
+            inWord = true;
+        }
+        else if (/\s/.test(c)) {
+            if (inWord)
+                words.push(current);
+            current = '';
+            inWord = false;
+        }
+        else {
+            current += c;
+            inWord = true;
+        }
+    }
+    if (quoteChar)
+        throw new Error(`unterminated ${quoteChar} quote`);
+    if (inWord)
+        words.push(current);
+    return words;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
+
 
 
 
@@ -51041,15 +50755,6 @@ function mask(secret) {
 }
 // ---------------------------------------------------------------------------------------------
 // Values that several actions share: same names, same forms, defined once.
-const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
-const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-/** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
-const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
-/** A path on the host: absolute, or relative to the SSH user's home; no `..` segments. */
-const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
-/** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
-const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
 const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value) ? undefined : 'is not a PEM or OpenSSH private key';
 const webhookCheck = (value) => {
     let url;
@@ -51201,6 +50906,679 @@ function resolveHosts(inputs) {
         requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
         return spec;
     });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
+
+
+
+
+
+/**
+ * Health, readiness and smoke checks, run on the host itself with curl against the color's own
+ * port: the new color is checked before any user traffic reaches it.
+ */
+const smokeRequestSchema = object({
+    method: schemas_enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']).default('GET'),
+    path: schemas_string().regex(URL_PATH, 'expected a path starting with /'),
+    body: union([schemas_string(), record(schemas_string(), unknown()), array(unknown())]).optional(),
+    status: schemas_number().int().min(100).max(599).default(200),
+    'max-latency-ms': schemas_number().int().min(1).max(600_000).default(2000),
+    contains: schemas_string().max(1000).optional(),
+})
+    .strict();
+const smokeListSchema = array(smokeRequestSchema).max(50);
+/** The Agent Loop service's smoke test from the deployment procedure. */
+const DEFAULT_SMOKE_REQUESTS = `- method: POST
+  path: /run-agent
+  body: {"instruction": "Hello test", "use_ollama": true}
+  status: 200
+  max-latency-ms: 2000`;
+const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
+for url in "$@"; do
+  while :; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
+    [ "$code" = 200 ] && break
+    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
+    sleep 0.2
+  done
+done`;
+function waitHealthyCommand(port, paths, timeoutSeconds) {
+    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
+}
+/** Waits until every path answers 200 on the color's port; returns how long it took. */
+async function health_waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
+    const started = clock.now();
+    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
+    if (result.code !== 0) {
+        throw new HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
+    }
+    return clock.now() - started;
+}
+/** curl prints the body, then a last line `<status> <seconds>`. */
+function probeCommand(port, request) {
+    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
+    const method = request.method === 'HEAD' ? ['--head'] : ['-X', request.method];
+    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(request['max-latency-ms'] / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
+    if (request.body !== undefined)
+        argv.push('-H', 'Content-Type: application/json', '--data-binary', '@-');
+    argv.push(`http://127.0.0.1:${port}${request.path}`);
+    return argv;
+}
+function requestBody(request) {
+    if (request.body === undefined)
+        return undefined;
+    return typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
+}
+async function smoke(remote, port, request) {
+    const result = await remote.run(probeCommand(port, request), { stdin: requestBody(request) ?? '' });
+    const lines = result.stdout.split('\n');
+    const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
+    const body = lines.join('\n');
+    const status = Number(code);
+    const latencyMs = Math.round(Number(seconds) * 1000);
+    const base = { method: request.method, path: request.path, status, expectedStatus: request.status, latencyMs, maxLatencyMs: request['max-latency-ms'] };
+    let problem;
+    if (result.code !== 0 && status === 0)
+        problem = `no answer (${result.stderr.trim() || `curl exit ${result.code}`})`;
+    else if (status !== request.status)
+        problem = `answered ${status}, expected ${request.status}`;
+    else if (latencyMs > request['max-latency-ms'])
+        problem = `took ${latencyMs} ms, budget ${request['max-latency-ms']} ms`;
+    else if (request.contains !== undefined && !body.includes(request.contains))
+        problem = `the body does not contain '${request.contains}'`;
+    return { ...base, ok: problem === undefined, ...(problem ? { problem } : {}) };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/ssh.ts
+
+
+
+
+class HostKeyRejected extends errors_ConfigurationError {
+}
+const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
+async function ssh_connect(target, options) {
+    const entries = parseKnownHosts(options.knownHosts);
+    let rejection;
+    const hostVerifier = (key) => {
+        const verdict = verifyHostKey(entries, target.host, target.port, key);
+        if (verdict.ok)
+            return true;
+        if (options.insecureSkipHostKeyCheck) {
+            options.warn?.(`${target.label}: host key ${verdict.fingerprint} is ${verdict.reason}, accepted because insecure-skip-host-key-check is true`);
+            return true;
+        }
+        const why = {
+            unknown: `is not in ssh-known-hosts (add the output of \`ssh-keyscan -p ${target.port} ${target.host}\` after checking it)`,
+            changed: 'does not match the key in ssh-known-hosts: the host key CHANGED (a reinstalled host, or someone in the middle)',
+            revoked: 'is marked @revoked in ssh-known-hosts',
+        }[verdict.reason];
+        rejection = new HostKeyRejected(`${target.label}: refused host key ${verdict.fingerprint}: it ${why}`);
+        return false;
+    };
+    // Loaded on first use: ssh2 compiles its WebAssembly and probes ciphers when it loads, which is
+    // most of a bundle's start-up time, and an action that stops at input validation never needs it.
+    const { NodeSSH: Client } = await __nccwpck_require__.e(/* import() */ 487).then(__nccwpck_require__.bind(__nccwpck_require__, 9487));
+    const ssh = await retry(async () => {
+        rejection = undefined;
+        const client = new Client();
+        try {
+            await client.connect({
+                host: target.host,
+                port: target.port,
+                username: target.user,
+                privateKey: options.privateKey,
+                readyTimeout: options.connectTimeoutMs,
+                hostVerifier,
+                keepaliveInterval: 10_000,
+            });
+            // Every command is a small request and a small answer: with Nagle's algorithm on, each
+            // one waits on a delayed acknowledgement (~40-100 ms measured on loopback; 7 ms without).
+            client.connection?.setNoDelay(true);
+            return client;
+        }
+        catch (error) {
+            client.dispose();
+            if (rejection)
+                throw rejection;
+            throw new HostError(target.label, `SSH connection failed: ${error.message}`);
+        }
+    }, {
+        attempts: options.attempts ?? 3,
+        delayMs: 500,
+        // Only the connection setup is retried, and never a refused key or a refused login.
+        retryable: (error) => !(error instanceof HostKeyRejected) && !/authentication/i.test(error.message),
+    });
+    return {
+        label: target.label,
+        async run(argv, runOptions = {}) {
+            const command = toShell(argv);
+            const timeoutMs = runOptions.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+            let timer;
+            let channel;
+            const timeout = new Promise((_, reject) => {
+                timer = setTimeout(() => {
+                    // Give up on the command: ask for a signal and close the channel. OpenSSH's sshd does not
+                    // end a command without a terminal this way, so the host may finish it on its own.
+                    try {
+                        channel?.signal('KILL');
+                        channel?.close();
+                    }
+                    catch {
+                        // the channel may already be gone
+                    }
+                    reject(new HostError(target.label, `command timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}: ${argv[0]} …`));
+                }, timeoutMs);
+            });
+            try {
+                const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true, onChannel: (opened) => (channel = opened) }), timeout]);
+                return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
+            }
+            finally {
+                clearTimeout(timer);
+            }
+        },
+        close() {
+            ssh.dispose();
+        },
+    };
+}
+/** Runs a command and throws a HostError carrying its stderr when it exits non-zero. */
+async function ssh_runChecked(remote, argv, what, options) {
+    const result = await remote.run(argv, options);
+    if (result.code !== 0) {
+        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
+        throw new HostError(remote.label, `${what} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+    }
+    return result.stdout;
+}
+
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/runtime.ts
+
+
+
+const TEMPLATE_PLACEHOLDERS = ['app', 'color', 'port', 'image', 'version'];
+const templateValues = (release) => ({
+    app: release.app,
+    color: release.color,
+    port: String(release.port),
+    image: release.image,
+    version: release.version,
+});
+const DEFAULT_WAIT_SECONDS = 120;
+// The image is pulled under the engine's data root, often another disk than the state folder's:
+// its free space is checked there (df needs no access to the folder itself).
+const ENGINE_SCRIPT = `min_mb=$1
+if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
+  echo "the Docker engine does not answer (docker info: $(printf '%s' "$out" | tail -n 3))" >&2; exit 1
+fi
+if [ "$min_mb" -gt 0 ]; then
+  root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null)
+  free_kb=$(df -Pk "$root" 2>/dev/null | awk 'NR==2 {print $4}')
+  if [ -n "$free_kb" ] && [ "$free_kb" -lt $(( min_mb * 1024 )) ]; then
+    echo "only $(( free_kb / 1024 )) MB of disk free under the Docker data root $root, $min_mb MB required (min-free-disk-mb): prune unused images (the maintenance action) or free space there" >&2; exit 1
+  fi
+fi
+if ! v=$(docker compose version --short 2>&1); then
+  echo "docker compose v2 is not installed (docker compose version: $(printf '%s' "$v" | tail -n 1)); compose v1 (docker-compose) has no up --wait" >&2; exit 1
+fi
+echo "engine=$out compose=$v"`;
+// Pull every time: a tag may have moved since the last pull (compose only pulls missing images).
+// Then resolve the tag to its registry digest, so that the color records, and a rollback restarts,
+// exactly what ran. An image built on the host and never pushed has no digest and is used as is.
+const PULL_SCRIPT = `img=$1
+case "$img" in
+  *@sha256:*)
+    docker image inspect --format '{{.Id}}' "$img" >/dev/null 2>&1 || docker pull --quiet "$img" >/dev/null || exit 1
+    echo "image=$img"; exit 0 ;;
+esac
+if ! out=$(docker pull --quiet "$img" 2>&1); then
+  if [ "$(docker image inspect --format '{{len .RepoDigests}}' "$img" 2>/dev/null)" = 0 ]; then
+    echo "image=$img"; echo "note=$img was built on this host (no registry digest); used as it is"; exit 0
+  fi
+  printf '%s\n' "$out" >&2
+  case "$out" in *"no basic auth credentials"*|*unauthorized*|*"authentication required"*|*denied*)
+    echo "the registry refused the pull: log this host in to it (docker login, as the SSH user)" >&2 ;;
+  esac
+  exit 1
+fi
+repo=\${img%:*}
+case "\${img##*/}" in *:*) ;; *) repo=$img ;; esac
+digest=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$img" 2>/dev/null | grep -F "$repo@" | head -n 1)
+echo "image=\${digest:-$img}"`;
+// A color whose container exists, stopped, with the very image asked for, was started (and checked)
+// before: start it and let the procedure's own health check (every 0.2 s) confirm it, instead of
+// waiting on the first healthcheck probe. Anything else is created and awaited with up --wait; a
+// failed wait leaves no unhealthy container running.
+const UP_SCRIPT = `wait=$1; project=$2; image=$3; shift 3
+ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
+if [ -n "$ids" ] && [ "$(docker inspect --format '{{.State.Running}}' $ids | sort -u)" = false ] &&
+   [ "$(docker inspect --format '{{.Image}}' $ids | sort -u)" = "$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)" ]; then
+  exec "$@" up --detach --remove-orphans
+fi
+"$@" up --detach --remove-orphans --wait --wait-timeout "$wait"
+rc=$?
+ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
+# Success is every container running and, where it has a healthcheck, healthy: checked here as
+# well, so that nothing unproven is ever left to take traffic.
+if [ "$rc" = 0 ]; then
+  states=$(docker inspect --format '{{.State.Status}}{{if .State.Health}} {{.State.Health.Status}}{{end}}' $ids 2>&1) || states=failed
+  bad=$(printf '%s\\n' "$states" | grep -v -x -e running -e 'running healthy')
+  [ -z "$bad" ] && exit 0
+  echo "compose reported the project up, but its containers are: $(printf '%s' "$states" | tr '\\n' ',')" >&2
+  rc=1
+fi
+for id in $ids; do
+  docker ps --all --filter "id=$id" --format '{{.Names}}: {{.Status}}'
+  docker logs --tail 5 "$id" 2>&1 | sed 's/^/  log: /'
+done >&2
+"$@" stop >/dev/null 2>&1
+left=$(docker ps --quiet --filter "label=com.docker.compose.project=$project")
+if [ -n "$left" ]; then
+  echo "docker compose stop left $(echo $left | wc -w) container(s) running: killed" >&2
+  docker kill $left >/dev/null 2>&1
+fi
+exit "$rc"`;
+// Nothing of the project running (a color already stopped, or never started): nothing to stop,
+// and no compose start-up (about 0.3 s) on a rollback's way to safety.
+const STOP_SCRIPT = `project=$1; shift
+[ -n "$(docker ps --quiet --filter "label=com.docker.compose.project=$project")" ] || exit 0
+exec "$@" stop`;
+/**
+ * docker compose, one project per color (`<app>-<color>`). The compose file reads the image and
+ * port from the environment: `image: ${AGENT_LOOP_IMAGE}` and `ports: ["127.0.0.1:${AGENT_LOOP_PORT}:8000"]`.
+ */
+function composeRuntime(composeFile, options = {}) {
+    const project = (release) => `${release.app}-${release.color}`;
+    const compose = (release) => [
+        'env',
+        `AGENT_LOOP_APP=${release.app}`,
+        `AGENT_LOOP_COLOR=${release.color}`,
+        `AGENT_LOOP_PORT=${release.port}`,
+        `AGENT_LOOP_IMAGE=${release.image}`,
+        `AGENT_LOOP_VERSION=${release.version}`,
+        'docker',
+        'compose',
+        '--project-name',
+        project(release),
+        '--file',
+        composeFile,
+    ];
+    const waitSeconds = options.waitTimeoutSeconds ?? DEFAULT_WAIT_SECONDS;
+    return {
+        kind: 'compose',
+        prepare: (release) => [
+            { what: 'the Docker engine answers, has room for the image and docker compose v2 is installed', argv: shell_script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]) },
+            { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
+            { what: `the image ${release.image} can be pulled`, argv: shell_script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
+        ],
+        start: (release) => shell_script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
+        stop: (release) => shell_script('al-stop', STOP_SCRIPT, [project(release), ...compose(release)]),
+    };
+}
+/** The user's own start and stop commands, with `{app} {color} {port} {image} {version}` filled in quoted. */
+function commandRuntime(startTemplate, stopTemplate) {
+    return {
+        kind: 'command',
+        prepare: () => [],
+        start: (release) => ['sh', '-c', renderTemplate(startTemplate, templateValues(release))],
+        stop: (release) => ['sh', '-c', renderTemplate(stopTemplate, templateValues(release))],
+    };
+}
+/**
+ * Runs the runtime's checks and pulls for `release` before anything on the host changes; returns
+ * the release with the image it must run (a tag resolved to its digest by the compose runtime).
+ */
+async function runtime_prepareRelease(remote, runtime, release, timeoutMs) {
+    let image = release.image;
+    for (const step of runtime.prepare(release)) {
+        const stdout = await ssh_runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
+        const resolved = step.resolvesImage ? /^image=(\S+)$/m.exec(stdout)?.[1] : undefined;
+        if (resolved)
+            image = resolved;
+    }
+    return { ...release, image };
+}
+/** Starts a prepared release (see `prepareRelease`). */
+async function runtime_launchRelease(remote, runtime, release, timeoutMs) {
+    const result = await remote.run(runtime.start(release), { timeoutMs });
+    if (result.code !== 0) {
+        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-12).join('\n');
+        throw new HostError(remote.label, `starting ${release.app} ${release.version} as ${release.color} on port ${release.port} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+    }
+}
+/** Prepares then starts `release`; returns what was started. */
+async function startRelease(remote, runtime, release, timeoutMs) {
+    const prepared = await runtime_prepareRelease(remote, runtime, release, timeoutMs);
+    await runtime_launchRelease(remote, runtime, prepared, timeoutMs);
+    return prepared;
+}
+async function runtime_stopRelease(remote, runtime, release, timeoutMs) {
+    await ssh_runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
+
+
+
+
+
+/** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
+const runtimeInputs = {
+    runtime: field.choice(['compose', 'command'], 'compose'),
+    'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
+    'start-command': field.template(TEMPLATE_PLACEHOLDERS),
+    'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
+    'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
+    'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: /^(none|\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)$/, default: '/ready' }),
+    'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
+    'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
+    'split-key': field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
+};
+/** The deploy phase's inputs: blue-green's phase deploy and the command line's deploy. */
+const deployPhaseInputs = {
+    image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
+    version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
+    'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
+    'smoke-requests': field.yaml(smokeListSchema, { form: 'a YAML list of {method, path, body, status, max-latency-ms, contains}', default: DEFAULT_SMOKE_REQUESTS }),
+    'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
+    'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
+};
+/** The promote phase's inputs (with the deploy phase's `version`, the canary it must be). */
+const promotePhaseInputs = {
+    'drain-seconds': field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
+    'keep-previous': field.boolean(false),
+};
+function checkRuntimeInputs(inputs) {
+    if (inputs.runtime === 'command') {
+        requireInput(inputs['start-command'] !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
+        requireInput(inputs['stop-command'] !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
+    }
+}
+function buildRuntime(inputs) {
+    return inputs.runtime === 'compose'
+        ? composeRuntime(inputs['compose-file'], { waitTimeoutSeconds: inputs['health-timeout-seconds'], minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0 })
+        : commandRuntime(inputs['start-command'], inputs['stop-command']);
+}
+function healthPaths(inputs) {
+    return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
+}
+/** Session settings (connection, lock, parallelism, who acts) from the shared host inputs. */
+function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
+    return {
+        app: inputs.app,
+        splitKey: inputs['split-key'],
+        connect: {
+            privateKey: inputs['ssh-private-key'],
+            knownHosts: inputs['ssh-known-hosts'],
+            insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
+            connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
+        },
+        lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'] },
+        maxParallel: inputs['max-parallel'],
+        run,
+        clock,
+        log,
+        repairState: inputs['repair-state'],
+        ...(signal ? { signal } : {}),
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/action/parallel.ts
+/** Runs `task` for every item with at most `limit` running at once; keeps the input order. */
+async function mapLimit(items, limit, task) {
+    const results = new Array(items.length);
+    let next = 0;
+    const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await task(items[index], index);
+        }
+    });
+    await Promise.all(workers);
+    return results;
+}
+/** Like mapLimit, but never rejects: every item gets its own outcome. */
+function parallel_settleLimit(items, limit, task) {
+    return mapLimit(items, limit, async (item, index) => {
+        try {
+            return { ok: true, value: await task(item, index) };
+        }
+        catch (error) {
+            return { ok: false, error };
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-mark.ts
+
+
+
+/** Prints `<inode> <size>` of the file, or `missing`. */
+const MARK_SCRIPT = `set -u
+[ -e "$1" ] || { echo missing; exit 0; }
+stat -L -c '%i %s' -- "$1"`;
+/** The command that reads a log's mark (pure). */
+function markCommand(path) {
+    return shell_script('al-log-mark', MARK_SCRIPT, [path]);
+}
+/** Parses what `markCommand` printed (pure): null when the log does not exist. */
+function parseMark(path, stdout) {
+    const text = stdout.trim();
+    if (text === 'missing')
+        return null;
+    const match = /^(\d+) (\d+)$/.exec(text);
+    if (!match)
+        throw new Error(`unexpected answer when marking ${path}: ${JSON.stringify(text.slice(0, 200))}`);
+    return { path, inode: match[1], offset: Number(match[2]) };
+}
+/**
+ * Marks every log at once (at most `maxParallel` hosts at a time). Never throws: a host whose log
+ * cannot be marked gets null and a warning, and its monitor reads from its first sample as before.
+ */
+async function readLogMarks(targets, maxParallel, warn) {
+    const marks = targets.map(() => null);
+    await parallel_settleLimit(targets, maxParallel, async (target, index) => {
+        try {
+            const result = await target.remote.run(markCommand(target.path), { timeoutMs: 30_000 });
+            if (result.code !== 0)
+                throw new Error(`exit ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+            marks[index] = parseMark(target.path, result.stdout);
+        }
+        catch (error) {
+            warn(`${target.remote.label}: could not mark the access log ${target.path} before the switch (${errors_errorMessage(error)}); the canary monitor will read it from its first sample`);
+        }
+    });
+    return marks;
+}
+/**
+ * When the analysis starts (ms since the epoch): at the switch (`since`, when the canary was
+ * recorded) when every host has a mark on the log it reads, so the first sample holds every
+ * request since then; otherwise now. A switch in the future (clock skew) or longer ago than one
+ * duration is not trusted: now.
+ */
+function analysisStart(canaries, now, durationSeconds) {
+    if (canaries.length === 0)
+        return now;
+    const starts = canaries.map((canary) => (canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN));
+    if (starts.some((start) => !Number.isFinite(start)))
+        return now;
+    const start = Math.min(...starts);
+    return start <= now && now - start <= durationSeconds * 1000 ? start : now;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
+
+
+const PREFLIGHT_SCRIPT = `state_dir=$1; include_dir=$2; shift 2
+mkdir -p "$state_dir" 2>/dev/null
+printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
+printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
+if out=$("$@" -t 2>&1); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'`;
+function preflightCommand(stateDir, includeDir, nginx) {
+    return shell_script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginx]);
+}
+/** The `key=value` lines a host script prints: every value of a key, and the first one. */
+function keyValues(output) {
+    const values = new Map();
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0)
+            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
+    }
+    return { values, first: (key) => values.get(key)?.[0] ?? '' };
+}
+function parsePreflight(output) {
+    const { values, first } = keyValues(output);
+    return {
+        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
+        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
+        curl: first('curl') === 'yes',
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        includeDir: first('include_dir') === 'yes',
+    };
+}
+/** Returns the problems found (empty when the host is ready). */
+function judgePreflight(facts, limits, includeDir) {
+    const problems = [];
+    if (facts.freeDiskMb < limits.minFreeDiskMb)
+        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
+    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
+        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
+    if (!facts.curl)
+        problems.push('curl is not installed (the health checks run it on the host)');
+    if (!facts.includeDir)
+        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
+    if (!facts.nginxOk)
+        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
+    return problems;
+}
+async function preflight(remote, stateDir, includeDir, nginx, limits) {
+    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx), { timeoutMs: 60_000 });
+    const facts = parsePreflight(result.stdout);
+    const problems = judgePreflight(facts, limits, includeDir);
+    if (problems.length > 0) {
+        // A prerequisite the doctor knows how to fix comes with its command.
+        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
+        if (missing.some((item) => item.kind !== 'configuration'))
+            throw new errors_ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
+        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
+    }
+    return facts;
+}
+const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; shift 3
+echo "user=$(id -un)"; echo "uid=$(id -u)"
+if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
+else
+  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
+  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
+fi
+if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
+word=$1; [ "$word" = sudo ] && { shift; while [ "\${1#-}" != "$1" ]; do shift; done; word=$1; set -- sudo -n "$@"; }
+if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
+case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
+if out=$("$@" -t 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
+if [ -z "$access_log" ]; then echo log=unchecked
+elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; echo "log_group=$(stat -c %G "$access_log")"; fi
+else echo log=absent; fi`;
+function doctorCommand(target) {
+    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, ...target.nginx]);
+}
+function parseDoctor(output) {
+    const { values, first } = keyValues(output);
+    return {
+        user: first('user'),
+        root: first('uid') === '0',
+        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
+        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
+        nginxFound: first('nginx_found') === 'yes',
+        nginxInSbin: first('nginx_sbin'),
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        curl: first('curl') === 'yes',
+        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
+        accessLogGroup: first('log_group'),
+        sudo: first('sudo') === 'yes',
+    };
+}
+const q = (word) => quote(word);
+/** What is missing, each with the command that fixes it (run as a sudo-capable user, or run host-setup). */
+function judgeDoctor(facts, target) {
+    const user = facts.user || 'DEPLOY_USER';
+    const found = [];
+    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
+    const nginxLine = nginxWords.join(' ');
+    if (facts.stateDir === 'denied')
+        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+    if (facts.includeDir === 'missing')
+        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o ${q(user)} -m 0755 ${q(target.includeDir)}` });
+    if (facts.includeDir === 'denied')
+        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: `sudo chown ${q(user)} ${q(target.includeDir)}` });
+    if (!facts.curl)
+        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+    if (!facts.nginxFound) {
+        found.push(facts.nginxInSbin
+            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: `set nginx-command: sudo -n ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')} (and run host-setup for the sudoers rule)` }
+            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
+    }
+    else if (!facts.nginxOk) {
+        const privileged = /permission denied|not permitted|a password is required|sudo:/i.test(facts.nginxOutput);
+        if (privileged && !facts.root) {
+            const path = nginxWords[0]?.startsWith('/') ? nginxWords[0] : (facts.nginxInSbin || `/usr/sbin/${nginxWords[0] ?? 'nginx'}`);
+            const base = [path, ...nginxWords.slice(1)].join(' ');
+            found.push({
+                problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`,
+                fix: `run host-setup with deploy-user ${user}, or: echo ${q(`${user} ALL=(root) NOPASSWD: ${base} -t, ${base} -s reload`)} | sudo tee /etc/sudoers.d/agent-loop && sudo chmod 0440 /etc/sudoers.d/agent-loop && sudo visudo -c; then set nginx-command: sudo -n ${base}`,
+            });
+        }
+        else {
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
+        }
+    }
+    if (facts.accessLog === 'denied') {
+        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: facts.accessLogGroup && facts.accessLogGroup !== 'root' ? `sudo usermod -a -G ${q(facts.accessLogGroup)} ${q(user)}` : `sudo chgrp adm ${q(target.accessLog)} && sudo usermod -a -G adm ${q(user)}` });
+    }
+    return found;
+}
+function formatPrerequisites(host, missing) {
+    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
+}
+/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
+async function doctor(remote, target) {
+    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
+    return judgeDoctor(parseDoctor(result.stdout), target);
+}
+/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
+async function requirePrerequisites(remote, target) {
+    const missing = await doctor(remote, target);
+    if (missing.length > 0)
+        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
+}
+/**
+ * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
+ * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
+ * `mkdir: Permission denied`. Anything else is passed on as it was.
+ */
+async function explainUnprepared(remote, target, error) {
+    let missing = [];
+    try {
+        missing = await doctor(remote, target);
+    }
+    catch {
+        // The doctor could not run either: the original error says more.
+    }
+    if (missing.length > 0)
+        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
+    throw error;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
@@ -51945,7 +52323,7 @@ class NginxRouter {
     }
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/session.ts
+;// CONCATENATED MODULE: ./packages/shared/src/fleet/session.ts
 
 
 
@@ -52342,376 +52720,7 @@ async function cleanUpRun(specs, settings) {
     return done;
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
-
-
-
-
-
-/**
- * Health, readiness and smoke checks, run on the host itself with curl against the color's own
- * port: the new color is checked before any user traffic reaches it.
- */
-const smokeRequestSchema = object({
-    method: schemas_enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']).default('GET'),
-    path: schemas_string().regex(URL_PATH, 'expected a path starting with /'),
-    body: union([schemas_string(), record(schemas_string(), unknown()), array(unknown())]).optional(),
-    status: schemas_number().int().min(100).max(599).default(200),
-    'max-latency-ms': schemas_number().int().min(1).max(600_000).default(2000),
-    contains: schemas_string().max(1000).optional(),
-})
-    .strict();
-const smokeListSchema = array(smokeRequestSchema).max(50);
-/** The Agent Loop service's smoke test from the deployment procedure. */
-const DEFAULT_SMOKE_REQUESTS = `- method: POST
-  path: /run-agent
-  body: {"instruction": "Hello test", "use_ollama": true}
-  status: 200
-  max-latency-ms: 2000`;
-const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
-for url in "$@"; do
-  while :; do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
-    [ "$code" = 200 ] && break
-    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
-    sleep 0.2
-  done
-done`;
-function waitHealthyCommand(port, paths, timeoutSeconds) {
-    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
-}
-/** Waits until every path answers 200 on the color's port; returns how long it took. */
-async function health_waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
-    const started = clock.now();
-    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
-    if (result.code !== 0) {
-        throw new HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
-    }
-    return clock.now() - started;
-}
-/** curl prints the body, then a last line `<status> <seconds>`. */
-function probeCommand(port, request) {
-    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
-    const method = request.method === 'HEAD' ? ['--head'] : ['-X', request.method];
-    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(request['max-latency-ms'] / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
-    if (request.body !== undefined)
-        argv.push('-H', 'Content-Type: application/json', '--data-binary', '@-');
-    argv.push(`http://127.0.0.1:${port}${request.path}`);
-    return argv;
-}
-function requestBody(request) {
-    if (request.body === undefined)
-        return undefined;
-    return typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
-}
-async function smoke(remote, port, request) {
-    const result = await remote.run(probeCommand(port, request), { stdin: requestBody(request) ?? '' });
-    const lines = result.stdout.split('\n');
-    const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
-    const body = lines.join('\n');
-    const status = Number(code);
-    const latencyMs = Math.round(Number(seconds) * 1000);
-    const base = { method: request.method, path: request.path, status, expectedStatus: request.status, latencyMs, maxLatencyMs: request['max-latency-ms'] };
-    let problem;
-    if (result.code !== 0 && status === 0)
-        problem = `no answer (${result.stderr.trim() || `curl exit ${result.code}`})`;
-    else if (status !== request.status)
-        problem = `answered ${status}, expected ${request.status}`;
-    else if (latencyMs > request['max-latency-ms'])
-        problem = `took ${latencyMs} ms, budget ${request['max-latency-ms']} ms`;
-    else if (request.contains !== undefined && !body.includes(request.contains))
-        problem = `the body does not contain '${request.contains}'`;
-    return { ...base, ok: problem === undefined, ...(problem ? { problem } : {}) };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/runtime.ts
-
-
-
-const TEMPLATE_PLACEHOLDERS = ['app', 'color', 'port', 'image', 'version'];
-const templateValues = (release) => ({
-    app: release.app,
-    color: release.color,
-    port: String(release.port),
-    image: release.image,
-    version: release.version,
-});
-const DEFAULT_WAIT_SECONDS = 120;
-// The image is pulled under the engine's data root, often another disk than the state folder's:
-// its free space is checked there (df needs no access to the folder itself).
-const ENGINE_SCRIPT = `min_mb=$1
-if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
-  echo "the Docker engine does not answer (docker info: $(printf '%s' "$out" | tail -n 3))" >&2; exit 1
-fi
-if [ "$min_mb" -gt 0 ]; then
-  root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null)
-  free_kb=$(df -Pk "$root" 2>/dev/null | awk 'NR==2 {print $4}')
-  if [ -n "$free_kb" ] && [ "$free_kb" -lt $(( min_mb * 1024 )) ]; then
-    echo "only $(( free_kb / 1024 )) MB of disk free under the Docker data root $root, $min_mb MB required (min-free-disk-mb): prune unused images (the maintenance action) or free space there" >&2; exit 1
-  fi
-fi
-if ! v=$(docker compose version --short 2>&1); then
-  echo "docker compose v2 is not installed (docker compose version: $(printf '%s' "$v" | tail -n 1)); compose v1 (docker-compose) has no up --wait" >&2; exit 1
-fi
-echo "engine=$out compose=$v"`;
-// Pull every time: a tag may have moved since the last pull (compose only pulls missing images).
-// Then resolve the tag to its registry digest, so that the color records, and a rollback restarts,
-// exactly what ran. An image built on the host and never pushed has no digest and is used as is.
-const PULL_SCRIPT = `img=$1
-case "$img" in
-  *@sha256:*)
-    docker image inspect --format '{{.Id}}' "$img" >/dev/null 2>&1 || docker pull --quiet "$img" >/dev/null || exit 1
-    echo "image=$img"; exit 0 ;;
-esac
-if ! out=$(docker pull --quiet "$img" 2>&1); then
-  if [ "$(docker image inspect --format '{{len .RepoDigests}}' "$img" 2>/dev/null)" = 0 ]; then
-    echo "image=$img"; echo "note=$img was built on this host (no registry digest); used as it is"; exit 0
-  fi
-  printf '%s\n' "$out" >&2
-  case "$out" in *"no basic auth credentials"*|*unauthorized*|*"authentication required"*|*denied*)
-    echo "the registry refused the pull: log this host in to it (docker login, as the SSH user)" >&2 ;;
-  esac
-  exit 1
-fi
-repo=\${img%:*}
-case "\${img##*/}" in *:*) ;; *) repo=$img ;; esac
-digest=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$img" 2>/dev/null | grep -F "$repo@" | head -n 1)
-echo "image=\${digest:-$img}"`;
-// A color whose container exists, stopped, with the very image asked for, was started (and checked)
-// before: start it and let the procedure's own health check (every 0.2 s) confirm it, instead of
-// waiting on the first healthcheck probe. Anything else is created and awaited with up --wait; a
-// failed wait leaves no unhealthy container running.
-const UP_SCRIPT = `wait=$1; project=$2; image=$3; shift 3
-ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
-if [ -n "$ids" ] && [ "$(docker inspect --format '{{.State.Running}}' $ids | sort -u)" = false ] &&
-   [ "$(docker inspect --format '{{.Image}}' $ids | sort -u)" = "$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)" ]; then
-  exec "$@" up --detach --remove-orphans
-fi
-"$@" up --detach --remove-orphans --wait --wait-timeout "$wait"
-rc=$?
-ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
-# Success is every container running and, where it has a healthcheck, healthy: checked here as
-# well, so that nothing unproven is ever left to take traffic.
-if [ "$rc" = 0 ]; then
-  states=$(docker inspect --format '{{.State.Status}}{{if .State.Health}} {{.State.Health.Status}}{{end}}' $ids 2>&1) || states=failed
-  bad=$(printf '%s\\n' "$states" | grep -v -x -e running -e 'running healthy')
-  [ -z "$bad" ] && exit 0
-  echo "compose reported the project up, but its containers are: $(printf '%s' "$states" | tr '\\n' ',')" >&2
-  rc=1
-fi
-for id in $ids; do
-  docker ps --all --filter "id=$id" --format '{{.Names}}: {{.Status}}'
-  docker logs --tail 5 "$id" 2>&1 | sed 's/^/  log: /'
-done >&2
-"$@" stop >/dev/null 2>&1
-left=$(docker ps --quiet --filter "label=com.docker.compose.project=$project")
-if [ -n "$left" ]; then
-  echo "docker compose stop left $(echo $left | wc -w) container(s) running: killed" >&2
-  docker kill $left >/dev/null 2>&1
-fi
-exit "$rc"`;
-// Nothing of the project running (a color already stopped, or never started): nothing to stop,
-// and no compose start-up (about 0.3 s) on a rollback's way to safety.
-const STOP_SCRIPT = `project=$1; shift
-[ -n "$(docker ps --quiet --filter "label=com.docker.compose.project=$project")" ] || exit 0
-exec "$@" stop`;
-/**
- * docker compose, one project per color (`<app>-<color>`). The compose file reads the image and
- * port from the environment: `image: ${AGENT_LOOP_IMAGE}` and `ports: ["127.0.0.1:${AGENT_LOOP_PORT}:8000"]`.
- */
-function composeRuntime(composeFile, options = {}) {
-    const project = (release) => `${release.app}-${release.color}`;
-    const compose = (release) => [
-        'env',
-        `AGENT_LOOP_APP=${release.app}`,
-        `AGENT_LOOP_COLOR=${release.color}`,
-        `AGENT_LOOP_PORT=${release.port}`,
-        `AGENT_LOOP_IMAGE=${release.image}`,
-        `AGENT_LOOP_VERSION=${release.version}`,
-        'docker',
-        'compose',
-        '--project-name',
-        project(release),
-        '--file',
-        composeFile,
-    ];
-    const waitSeconds = options.waitTimeoutSeconds ?? DEFAULT_WAIT_SECONDS;
-    return {
-        kind: 'compose',
-        prepare: (release) => [
-            { what: 'the Docker engine answers, has room for the image and docker compose v2 is installed', argv: shell_script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]) },
-            { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
-            { what: `the image ${release.image} can be pulled`, argv: shell_script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
-        ],
-        start: (release) => shell_script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
-        stop: (release) => shell_script('al-stop', STOP_SCRIPT, [project(release), ...compose(release)]),
-    };
-}
-/** The user's own start and stop commands, with `{app} {color} {port} {image} {version}` filled in quoted. */
-function commandRuntime(startTemplate, stopTemplate) {
-    return {
-        kind: 'command',
-        prepare: () => [],
-        start: (release) => ['sh', '-c', renderTemplate(startTemplate, templateValues(release))],
-        stop: (release) => ['sh', '-c', renderTemplate(stopTemplate, templateValues(release))],
-    };
-}
-/**
- * Runs the runtime's checks and pulls for `release` before anything on the host changes; returns
- * the release with the image it must run (a tag resolved to its digest by the compose runtime).
- */
-async function runtime_prepareRelease(remote, runtime, release, timeoutMs) {
-    let image = release.image;
-    for (const step of runtime.prepare(release)) {
-        const stdout = await ssh_runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
-        const resolved = step.resolvesImage ? /^image=(\S+)$/m.exec(stdout)?.[1] : undefined;
-        if (resolved)
-            image = resolved;
-    }
-    return { ...release, image };
-}
-/** Starts a prepared release (see `prepareRelease`). */
-async function runtime_launchRelease(remote, runtime, release, timeoutMs) {
-    const result = await remote.run(runtime.start(release), { timeoutMs });
-    if (result.code !== 0) {
-        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-12).join('\n');
-        throw new HostError(remote.label, `starting ${release.app} ${release.version} as ${release.color} on port ${release.port} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
-    }
-}
-/** Prepares then starts `release`; returns what was started. */
-async function startRelease(remote, runtime, release, timeoutMs) {
-    const prepared = await runtime_prepareRelease(remote, runtime, release, timeoutMs);
-    await runtime_launchRelease(remote, runtime, prepared, timeoutMs);
-    return prepared;
-}
-async function runtime_stopRelease(remote, runtime, release, timeoutMs) {
-    await ssh_runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
-
-
-
-
-/** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
-const runtimeInputs = {
-    runtime: field.choice(['compose', 'command'], 'compose'),
-    'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
-    'start-command': field.template(TEMPLATE_PLACEHOLDERS),
-    'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
-    'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
-    'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: /^(none|\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)$/, default: '/ready' }),
-    'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
-    'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
-    'split-key': field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
-};
-/** The deploy phase's inputs: blue-green's phase deploy and the command line's deploy. */
-const deployPhaseInputs = {
-    image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
-    version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
-    'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
-    'smoke-requests': field.yaml(smokeListSchema, { form: 'a YAML list of {method, path, body, status, max-latency-ms, contains}', default: DEFAULT_SMOKE_REQUESTS }),
-    'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
-    'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
-};
-/** The promote phase's inputs (with the deploy phase's `version`, the canary it must be). */
-const promotePhaseInputs = {
-    'drain-seconds': field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
-    'keep-previous': field.boolean(false),
-};
-function checkRuntimeInputs(inputs) {
-    if (inputs.runtime === 'command') {
-        requireInput(inputs['start-command'] !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
-        requireInput(inputs['stop-command'] !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
-    }
-}
-function buildRuntime(inputs) {
-    return inputs.runtime === 'compose'
-        ? composeRuntime(inputs['compose-file'], { waitTimeoutSeconds: inputs['health-timeout-seconds'], minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0 })
-        : commandRuntime(inputs['start-command'], inputs['stop-command']);
-}
-function healthPaths(inputs) {
-    return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
-}
-/** Session settings (connection, lock, parallelism, who acts) from the shared host inputs. */
-function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
-    return {
-        app: inputs.app,
-        splitKey: inputs['split-key'],
-        connect: {
-            privateKey: inputs['ssh-private-key'],
-            knownHosts: inputs['ssh-known-hosts'],
-            insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
-            connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
-        },
-        lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'] },
-        maxParallel: inputs['max-parallel'],
-        run,
-        clock,
-        log,
-        repairState: inputs['repair-state'],
-        ...(signal ? { signal } : {}),
-    };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-mark.ts
-
-
-
-/** Prints `<inode> <size>` of the file, or `missing`. */
-const MARK_SCRIPT = `set -u
-[ -e "$1" ] || { echo missing; exit 0; }
-stat -L -c '%i %s' -- "$1"`;
-/** The command that reads a log's mark (pure). */
-function markCommand(path) {
-    return shell_script('al-log-mark', MARK_SCRIPT, [path]);
-}
-/** Parses what `markCommand` printed (pure): null when the log does not exist. */
-function parseMark(path, stdout) {
-    const text = stdout.trim();
-    if (text === 'missing')
-        return null;
-    const match = /^(\d+) (\d+)$/.exec(text);
-    if (!match)
-        throw new Error(`unexpected answer when marking ${path}: ${JSON.stringify(text.slice(0, 200))}`);
-    return { path, inode: match[1], offset: Number(match[2]) };
-}
-/**
- * Marks every log at once (at most `maxParallel` hosts at a time). Never throws: a host whose log
- * cannot be marked gets null and a warning, and its monitor reads from its first sample as before.
- */
-async function readLogMarks(targets, maxParallel, warn) {
-    const marks = targets.map(() => null);
-    await parallel_settleLimit(targets, maxParallel, async (target, index) => {
-        try {
-            const result = await target.remote.run(markCommand(target.path), { timeoutMs: 30_000 });
-            if (result.code !== 0)
-                throw new Error(`exit ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
-            marks[index] = parseMark(target.path, result.stdout);
-        }
-        catch (error) {
-            warn(`${target.remote.label}: could not mark the access log ${target.path} before the switch (${errors_errorMessage(error)}); the canary monitor will read it from its first sample`);
-        }
-    });
-    return marks;
-}
-/**
- * When the analysis starts (ms since the epoch): at the switch (`since`, when the canary was
- * recorded) when every host has a mark on the log it reads, so the first sample holds every
- * request since then; otherwise now. A switch in the future (clock skew) or longer ago than one
- * duration is not trusted: now.
- */
-function analysisStart(canaries, now, durationSeconds) {
-    if (canaries.length === 0)
-        return now;
-    const starts = canaries.map((canary) => (canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN));
-    if (starts.some((start) => !Number.isFinite(start)))
-        return now;
-    const start = Math.min(...starts);
-    return start <= now && now - start <= durationSeconds * 1000 ? start : now;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/procedures/procedure.ts
+;// CONCATENATED MODULE: ./packages/shared/src/fleet/procedure.ts
 
 
 

@@ -1,9 +1,10 @@
 import { action, systemClock } from '@agent-loop/shared/action';
 import { bestEffort, createDeployment, githubContext, setDeploymentStatus, type DeploymentState } from '@agent-loop/shared/github';
-import { cleanUpRun, type RunInfo } from '@agent-loop/shared/hosts';
+
 import { buildRuntime, checkRuntimeInputs, deployPhaseInputs, field, healthPaths, hostInputs, promotePhaseInputs, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
-import { deploy, promote, fleetStatus, statusLines, statusSummary, type PhaseResult } from '@agent-loop/shared/procedures';
+import { deploy, promote, fleetStatus, statusLines, statusSummary } from '@agent-loop/shared/procedures';
 import { deploymentMetricsRecorder, metricsInputs, notifySlack, phaseSummary, rolloutEvents, type RolloutEvent } from '@agent-loop/shared/report';
+import { cleanUpRun, type RunInfo, type PhaseResult } from '@agent-loop/shared/fleet';
 
 export const Outputs = {
   ActiveColor: 'active-color',

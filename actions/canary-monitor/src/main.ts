@@ -1,9 +1,10 @@
 import { action, systemClock } from '@agent-loop/shared/action';
-import { announceRollback, githubContext } from '@agent-loop/shared/github';
-import { cleanUpRun } from '@agent-loop/shared/hosts';
+import { githubContext } from '@agent-loop/shared/github';
+
 import { checkRuntimeInputs, field, hostInputs, monitorPhaseInputs, monitorPolicy, monitorSettings, readFromRunner, readInputs, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { monitor } from '@agent-loop/shared/procedures';
-import { deploymentMetricsRecorder, metricsInputs, monitorSummary, notifySlack, progressLine, rolloutEvents } from '@agent-loop/shared/report';
+import { deploymentMetricsRecorder, metricsInputs, monitorSummary, notifySlack, progressLine, rolloutEvents, announceRollback } from '@agent-loop/shared/report';
+import { cleanUpRun } from '@agent-loop/shared/fleet';
 
 export const Outputs = {
   Verdict: 'verdict',

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { action } from '@agent-loop/shared/action';
 import { runLocal } from '@agent-loop/shared/hosts';
 import { type HostSpec } from '@agent-loop/shared/inputs';
-import { deploy, promote, type DeploySettings, type PhaseResult, type PromoteSettings } from '@agent-loop/shared/procedures';
+import { deploy, promote, type DeploySettings, type PromoteSettings } from '@agent-loop/shared/procedures';
 import { ansibleEnv, failedTask, playbookCommand } from '@agent-loop/shared/rollback';
 import { type StagingDeployReport } from '@agent-loop/shared/staging';
+import { type PhaseResult } from '@agent-loop/shared/fleet';
 import { prepareCollections, type CollectionsResult } from './collections';
 
 /** The two ways this action updates staging before testing it. Each returns what happened; neither throws for a failed deploy. */

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { action, systemClock } from '@agent-loop/shared/action';
-import { APP_NAME, buildRuntime, checkRuntimeInputs, field, healthPaths, HOST_PATH, hostInputs, hostsField, IMAGE_REF, privateKeyField, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, URL_PATH, VERSION, type InputReader, z } from '@agent-loop/shared/inputs';
+import { buildRuntime, checkRuntimeInputs, field, healthPaths, hostInputs, hostsField, privateKeyField, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader, z } from '@agent-loop/shared/inputs';
+import { APP_NAME, HOST_PATH, IMAGE_REF, URL_PATH, VERSION } from '@agent-loop/shared/vocabulary';
 import { DEFAULT_SMOKE_CHECKS, imageTag, judgeLoad, runLoad, runSmokeChecks, SMOKE_METHODS, smokeChecksSchema, smokeRequestsFor, stagingSummary, stagingUrl, type LoadVerdict, type StagingReport } from '@agent-loop/shared/staging';
 import { deployWithAnsible, deployWithCompose } from './deploy';
 

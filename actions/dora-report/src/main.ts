@@ -1,7 +1,8 @@
 import { action, systemClock } from '@agent-loop/shared/action';
 import { githubContext } from '@agent-loop/shared/github';
 import { printable } from '@agent-loop/shared/hosts';
-import { APP_NAME, field, hostInputs, readInputs, requireInput, type InputReader } from '@agent-loop/shared/inputs';
+import { field, hostInputs, readInputs, requireInput, type InputReader } from '@agent-loop/shared/inputs';
+import { APP_NAME } from '@agent-loop/shared/vocabulary';
 import { computeDora, doraFigures, doraSummary, listDeployments } from '@agent-loop/shared/pipeline';
 
 export const Outputs = {

@@ -1,6 +1,7 @@
 import { action, ConfigurationError, errorMessage, settleLimit } from '@agent-loop/shared/action';
 import { connect, deployNginxCommand, setupHost, USER_NAME, type HostSetupPlan, type SetupReport } from '@agent-loop/shared/hosts';
-import { field, HOST_PATH, hostInputs, readInputs, requireInput, type InputReader } from '@agent-loop/shared/inputs';
+import { field, hostInputs, readInputs, requireInput, type InputReader } from '@agent-loop/shared/inputs';
+import { HOST_PATH } from '@agent-loop/shared/vocabulary';
 import { doctor, formatPrerequisites, type Prerequisite } from '@agent-loop/shared/runtime';
 
 /**

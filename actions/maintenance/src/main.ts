@@ -1,7 +1,8 @@
 import { action, errorMessage, settleLimit, systemClock } from '@agent-loop/shared/action';
-import { closeSessions, openSessions } from '@agent-loop/shared/hosts';
+
 import { field, hostInputs, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { APT_UPGRADE, pruneHost, rollingUpgrade, type PruneResult, type UpgradeResult } from '@agent-loop/shared/procedures';
+import { closeSessions, openSessions } from '@agent-loop/shared/fleet';
 
 export const Outputs = {
   Ok: 'ok',

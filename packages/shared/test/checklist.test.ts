@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checklistSummary, procedureChecklist, type Needs } from '../src/pipeline/checklist';
+import { checklistSummary, procedureChecklist, type Needs } from '../src/pipeline';
 
 const rules = (errorRate: number) => JSON.stringify([{ name: 'error-rate', metric: 'error_rate', observed: errorRate, status: 'pass' }]);
 

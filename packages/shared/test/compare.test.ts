@@ -14,8 +14,8 @@ import {
   WORKSPACE_PATH,
   type MetricComparison,
   type MetricRule,
-} from '../src/pipeline/compare';
-import { ConfigurationError } from '../src/action/errors';
+} from '../src/pipeline';
+import { ConfigurationError } from '../src/action';
 
 const rule = (fields: Partial<MetricRule> & Pick<MetricRule, 'metric'>): MetricRule => ({ direction: null, maxRegression: null, maxRegressionPercent: null, min: null, max: null, ...fields });
 const higher = (metric: string, fields: Partial<MetricRule> = {}) => rule({ metric, direction: 'higher-is-better', ...fields });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { computeDora, deploymentOutcome, doraSummary, type DeploymentHistoryEntry } from '../src/pipeline/dora';
-import { nextPageUrl } from '../src/github/github';
+import { computeDora, deploymentOutcome, doraSummary, type DeploymentHistoryEntry } from '../src/pipeline';
+import { nextPageUrl } from '../src/github';
 
 const NOW = Date.parse('2026-06-30T12:00:00Z');
 const MINUTE = 60_000;

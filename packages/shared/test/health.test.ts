@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { HostError } from '../src/action/errors';
+import { HostError } from '../src/action';
 import {
   DEFAULT_SMOKE_REQUESTS,
   probeCommand,
@@ -13,7 +13,7 @@ import {
   waitHealthy,
   waitHealthyCommand,
   type SmokeRequest,
-} from '../src/runtime/health';
+} from '../src/runtime';
 import { freePort, localRemote } from './support/local-remote';
 
 const remote = localRemote('app-host');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError } from '../src/action/errors';
-import { parseTarget, printable } from '../src/hosts/hosts';
+import { ConfigurationError } from '../src/action';
+import { parseTarget, printable } from '../src/hosts';
 
 describe('parseTarget', () => {
   it.each([

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { ConfigurationError } from '../src/action/errors';
-import { field, hostInputs, readInputs, requireInput, resolveHosts, type HostInputs, type InputReader } from '../src/inputs/inputs';
+import { ConfigurationError } from '../src/action';
+import { field, hostInputs, readInputs, requireInput, resolveHosts, type HostInputs, type InputReader } from '../src/inputs';
 
 /** A fake runner: inputs come from a plain object, missing ones read as '' (as core.getInput does). */
 const reader =

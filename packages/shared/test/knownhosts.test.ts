@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigurationError } from '../src/action/errors';
-import { fingerprint, parseKnownHosts, verifyHostKey } from '../src/hosts/knownhosts';
+import { ConfigurationError } from '../src/action';
+import { fingerprint, parseKnownHosts, verifyHostKey } from '../src/hosts';
 import { tempDir } from './support/local-remote';
 
 /** A real ed25519 host key made by ssh-keygen: its public line and the SSH wire blob a server presents. */

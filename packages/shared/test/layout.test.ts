@@ -2,6 +2,7 @@
 // the package exports exactly those doors, and nothing outside the package reaches past one.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(import.meta.dirname, '../../..');
@@ -52,4 +53,81 @@ describe('the shared core', () => {
       for (const file of sources(path.join(root, 'actions', name, 'src'))) expect(readFileSync(file, 'utf8'), path.relative(root, file)).not.toMatch(/from '@agent-loop\/shared'/);
     }
   });
+
+  it('is reached from inside only through a door: a module imports another folder only by its index.ts', () => {
+    const problems: string[] = [];
+    for (const file of ['packages/shared/src', 'packages/shared/test', 'test', 'bench', 'scripts'].flatMap((dir) => sources(path.join(root, dir)))) {
+      for (const { specifier } of relativeImports(file)) {
+        const target = path.resolve(path.dirname(file), specifier);
+        if (!target.startsWith(`${src}${path.sep}`)) continue;
+        // Within its own folder a module imports its neighbours directly; across folders, only a door.
+        const door = doorOf(target);
+        if (door !== doorOf(file) && target !== path.join(src, door) && target !== path.join(src, door, 'index')) problems.push(`${path.relative(root, file)}: ${specifier} (use ${path.relative(path.dirname(file), path.join(src, door)) || '.'})`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('stacks its folders in layers: no folder uses a value of a folder that uses one of its own', () => {
+    // Type-only imports vanish when compiled; a value import is a dependency at load time, and a
+    // cycle of those lets a module run before one it needs (a field DSL read as undefined).
+    const uses = new Map<string, Set<string>>();
+    for (const file of sources(src).filter((name) => path.dirname(name) !== src)) {
+      for (const { specifier, values } of relativeImports(file)) {
+        const from = doorOf(file);
+        const to = doorOf(path.resolve(path.dirname(file), specifier));
+        if (values && from !== to) uses.set(from, (uses.get(from) ?? new Set()).add(to));
+      }
+    }
+    const cycles: string[] = [];
+    const state = new Map<string, 'open' | 'done'>();
+    const visit = (folder: string, trail: string[]): void => {
+      state.set(folder, 'open');
+      for (const next of uses.get(folder) ?? []) {
+        if (state.get(next) === 'open') cycles.push([...trail.slice(trail.indexOf(next)), folder, next].join(' → '));
+        else if (!state.has(next)) visit(next, [...trail, folder]);
+      }
+      state.set(folder, 'done');
+    };
+    for (const folder of uses.keys()) if (!state.has(folder)) visit(folder, []);
+    expect(cycles).toEqual([]);
+    // The bottom of the stack depends on nothing of the core.
+    expect([...(uses.get('action') ?? [])]).toEqual([]);
+    expect([...(uses.get('vocabulary') ?? [])]).toEqual([]);
+    expect(uses.size).toBeGreaterThan(10);
+  });
 });
+
+/** The folder (with its own index.ts) a path of the core belongs to, relative to src: `analysis/sources`, `hosts`. */
+function doorOf(file: string): string {
+  let dir = statSync(file, { throwIfNoEntry: false })?.isDirectory() ? file : path.dirname(file);
+  while (dir.startsWith(src) && dir !== src) {
+    if (statSync(path.join(dir, 'index.ts'), { throwIfNoEntry: false })) return path.relative(src, dir).split(path.sep).join('/');
+    dir = path.dirname(dir);
+  }
+  return '';
+}
+
+/** Relative imports and re-exports of a module, read by TypeScript's own parser; `values` is false for a type-only one. */
+function relativeImports(file: string): Array<{ specifier: string; values: boolean }> {
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, false, file.endsWith('.mjs') ? ts.ScriptKind.JS : ts.ScriptKind.TS);
+  const found: Array<{ specifier: string; values: boolean }> = [];
+  const visit = (node: ts.Node): void => {
+    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier) && node.moduleSpecifier.text.startsWith('.')) {
+      let values = true;
+      if (ts.isImportDeclaration(node)) {
+        const clause = node.importClause;
+        const named = clause?.namedBindings && ts.isNamedImports(clause.namedBindings) ? clause.namedBindings : undefined;
+        values = !!clause && !clause.isTypeOnly && (!!clause.name || !named || named.elements.some((element) => !element.isTypeOnly));
+        if (!clause) values = true;
+      } else values = !node.isTypeOnly;
+      found.push({ specifier: node.moduleSpecifier.text, values });
+    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteral(node.arguments[0]) && node.arguments[0].text.startsWith('.')) {
+      // A dynamic import loads later, on first use: a door all the same, but no load-time dependency.
+      found.push({ specifier: node.arguments[0].text, values: false });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}

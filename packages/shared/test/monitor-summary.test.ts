@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { CanaryAnalysis, type AnalysisResult } from '../src/analysis/engine';
-import { parsePolicy } from '../src/analysis/policy';
-import type { MonitorResult } from '../src/procedures/monitor';
-import { monitorSummary, rampTimeline } from '../src/report/summary';
+import { CanaryAnalysis, type AnalysisResult } from '../src/analysis';
+import { parsePolicy } from '../src/analysis';
+import type { MonitorResult } from '../src/procedures';
+import { monitorSummary, rampTimeline } from '../src/report';
 import { mermaidBlocks, parseMermaid } from '../../../test/support/mermaid';
 import { sample } from './analysis/samples';
 

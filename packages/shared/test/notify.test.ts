@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeSlack } from '../../../test/support/fake-slack';
-import { escapeMrkdwn, nameSome, notifySlack, slackPayload, summariseFailures, type Notice } from '../src/report/notify';
+import { escapeMrkdwn, nameSome, notifySlack, slackPayload, summariseFailures, type Notice } from '../src/report';
 import { freePort } from './support/local-remote';
 
 const notice: Notice = {

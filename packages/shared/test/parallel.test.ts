@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mapLimit, settleLimit } from '../src/action/parallel';
+import { mapLimit, settleLimit } from '../src/action';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

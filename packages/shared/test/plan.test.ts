@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parsePolicy } from '../src/analysis/policy';
-import { ConfigurationError } from '../src/action/errors';
-import { classify, GATE_LIST, GATES, parseGateList, PLAN_KINDS, REASONS, RELEASE_TAG, type GitHubEvent, type Plan, type PlanOptions } from '../src/pipeline/plan';
+import { parsePolicy } from '../src/analysis';
+import { ConfigurationError } from '../src/action';
+import { classify, GATE_LIST, GATES, parseGateList, PLAN_KINDS, REASONS, RELEASE_TAG, type GitHubEvent, type Plan, type PlanOptions } from '../src/pipeline';
 import { dispatchEvent, MERGE_SHA, pullRequestEvent, pushEvent, SHA } from './support/github-events';
 
 const options: PlanOptions = {

@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigurationError, HostError } from '../src/action/errors';
-import { judgePreflight, parsePreflight, preflight, preflightCommand, type PreflightFacts } from '../src/runtime/preflight';
+import { ConfigurationError, HostError } from '../src/action';
+import { judgePreflight, parsePreflight, preflight, preflightCommand, type PreflightFacts } from '../src/runtime';
 import { localRemote, nginxPrefix, tempDir, type NginxPrefix } from './support/local-remote';
 
 const remote = localRemote('preflight-host');

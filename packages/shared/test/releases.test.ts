@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { planRollback } from '../src/rollback/rollback';
-import { emptyState, migrateState, parseState, rollbackCandidates, type AppState, type ReleaseRecord } from '../src/hosts/state';
-import { neutralize } from '../src/action/action';
+import { planRollback } from '../src/rollback';
+import { emptyState, migrateState, parseState, rollbackCandidates, type AppState, type ReleaseRecord } from '../src/hosts';
+import { action } from '../src/action';
+
+const { neutralize } = action;
 
 const T = (minute: number) => `2026-05-01T10:${String(minute).padStart(2, '0')}:00.000Z`;
 

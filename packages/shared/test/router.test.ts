@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HostError } from '../src/action/errors';
+import { HostError } from '../src/action';
 import {
   NginxRouter,
   formatWeights,
@@ -20,7 +20,7 @@ import {
   weightsFor,
   type NginxSite,
   type Weights,
-} from '../src/traffic/router';
+} from '../src/traffic';
 import { freePort, isAlive, localRemote, nginxPrefix, type NginxPrefix } from './support/local-remote';
 
 const execFileP = promisify(execFile);

@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEMPLATE_PLACEHOLDERS, commandRuntime, composeRuntime, startRelease, stopRelease, type Release } from '../src/runtime/runtime';
-import { toShell } from '../src/hosts/shell';
+import { TEMPLATE_PLACEHOLDERS, commandRuntime, composeRuntime, startRelease, stopRelease, type Release } from '../src/runtime';
+import { toShell } from '../src/hosts';
 import { localRemote, tempDir } from './support/local-remote';
 
 const release: Release = { app: 'shop', color: 'green', port: 8002, image: 'ghcr.io/acme/shop:1.4.0', version: '1.4.0' };

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { quote, renderTemplate, script, splitWords, templatePlaceholders, toShell } from '../src/hosts/shell';
+import { quote, renderTemplate, script, splitWords, templatePlaceholders, toShell } from '../src/hosts';
 
 /** What a real shell makes of `sh -c 'printf %s "$1"' sh <quoted>`: the one word it received. */
 function throughShell(shell: 'sh' | 'bash', quoted: string): string {
@@ -130,7 +130,7 @@ describe('splitWords', () => {
 
 describe('quotedPlaceholders', () => {
   it('finds placeholders that quotes or a backslash would expose to the shell', async () => {
-    const { quotedPlaceholders } = await import('../src/hosts/shell');
+    const { quotedPlaceholders } = await import('../src/hosts');
     expect(quotedPlaceholders('docker run "{image}"')).toEqual(['image']);
     expect(quotedPlaceholders("docker run '{image}'")).toEqual(['image']);
     expect(quotedPlaceholders('docker run \\{image}')).toEqual(['image']);

@@ -3,11 +3,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { collectionInstallCommand, collectionsCacheKey, playbookCommand } from '../src/rollback/ansible';
-import { ConfigurationError } from '../src/action/errors';
-import { field, readInputs } from '../src/inputs/inputs';
-import { judgeLoad, percentile, plannedRequests, runLoad, summarizeLatencies, type LoadResult } from '../src/staging/loadtest';
-import { DEFAULT_SMOKE_CHECKS, imageTag, loadTable, runSmokeCheck, smokeChecksSchema, smokeRequestsFor, smokeTable, stagingUrl, type SmokeCheck } from '../src/staging/staging';
+import { collectionInstallCommand, collectionsCacheKey, playbookCommand } from '../src/rollback';
+import { ConfigurationError } from '../src/action';
+import { field, readInputs } from '../src/inputs';
+import { judgeLoad, percentile, plannedRequests, runLoad, summarizeLatencies, type LoadResult } from '../src/staging';
+import { DEFAULT_SMOKE_CHECKS, imageTag, loadTable, runSmokeCheck, smokeChecksSchema, smokeRequestsFor, smokeTable, stagingUrl, type SmokeCheck } from '../src/staging';
 
 /** A local service whose answers each test decides; it records when each request arrived. */
 let server: Server;

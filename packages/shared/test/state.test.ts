@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HostError } from '../src/action/errors';
+import { HostError } from '../src/action';
 import {
   HISTORY_LIMIT,
   LockHeld,
@@ -22,7 +22,7 @@ import {
   type HistoryEntry,
   type LockOptions,
   type LockOwner,
-} from '../src/hosts/state';
+} from '../src/hosts';
 import { localRemote, tempDir } from './support/local-remote';
 
 const remote = localRemote('test-host');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { HostReport, PhaseResult } from '../src/procedures/procedure';
-import { phaseSummary, table } from '../src/report/summary';
+import type { HostReport, PhaseResult } from '../src/fleet';
+import { phaseSummary, table } from '../src/report';
 
 /** The cells of a Markdown table row, honouring `\|` escapes. */
 const cells = (row: string): string[] =>

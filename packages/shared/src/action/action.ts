@@ -2,7 +2,7 @@ import * as core from '@actions/core';
 import { ConfigurationError, errorMessage } from './errors';
 import { codeBlock } from './markdown';
 import type { Logger } from './log';
-import type { RunInfo } from '../hosts/session';
+import type { RunInfo } from '../fleet';
 
 /** What every action's entry point shares: the toolkit logger, run details, cancellation, and error reporting. */
 

@@ -1,6 +1,6 @@
-import type { Clock } from '../action/clock';
-import { errorMessage } from '../action/errors';
-import type { Color } from '../hosts/state';
+import type { Clock } from '../action';
+import { errorMessage } from '../action';
+import type { Color } from '../hosts';
 import { countSlowerThan, histogramQuantile, histogramTotal } from './histogram';
 import { activeRules, PERCENTILE_METRICS, type Metric, type Policy, type Rule } from './policy';
 import { alternativeRate, binomialUpperTail, sprtDecision } from './sprt';

@@ -1,6 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigurationError } from '../action/errors';
+import { ConfigurationError } from '../action';
 
 /**
  * The analysis policy: how long to watch the canary, how often to sample, and which rules decide.

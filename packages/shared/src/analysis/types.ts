@@ -1,4 +1,4 @@
-import type { Color } from '../hosts/state';
+import type { Color } from '../hosts';
 
 /**
  * The analysis engine works on numbers and windows, never on a particular metric system.

@@ -1,5 +1,5 @@
-import { errorMessage } from '../action/errors';
-import { excerpt, requestJson } from '../action/http';
+import { errorMessage } from '../action';
+import { excerpt, requestJson } from '../action';
 
 /**
  * The few GitHub REST calls the suite makes: deployments and their statuses (so DORA figures are

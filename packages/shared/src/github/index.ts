@@ -1,2 +1,1 @@
 export * from './github';
-export * from './incident';

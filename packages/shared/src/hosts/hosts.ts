@@ -1,4 +1,4 @@
-import { ConfigurationError } from '../action/errors';
+import { ConfigurationError } from '../action';
 
 /** One SSH destination, from `user@host[:port]` (IPv6 in brackets: `user@[::1]:2222`). */
 export interface SshTarget {

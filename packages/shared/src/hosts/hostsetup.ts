@@ -1,4 +1,4 @@
-import { ConfigurationError, HostError } from '../action/errors';
+import { ConfigurationError, HostError } from '../action';
 import { script, type Argv } from './shell';
 import type { Remote } from './ssh';
 

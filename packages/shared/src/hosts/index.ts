@@ -2,7 +2,6 @@ export * from './hosts';
 export * from './ssh';
 export * from './shell';
 export * from './knownhosts';
-export * from './session';
 export * from './state';
 export * from './local';
 export * from './hostsetup';

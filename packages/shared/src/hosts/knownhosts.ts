@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { ConfigurationError } from '../action/errors';
+import { ConfigurationError } from '../action';
 
 /** One usable line of an OpenSSH known_hosts file. */
 interface Entry {

@@ -1,9 +1,9 @@
 import type { NodeSSH } from 'node-ssh';
 import type { ClientChannel } from 'ssh2';
-import { ConfigurationError, HostError } from '../action/errors';
+import { ConfigurationError, HostError } from '../action';
 import type { SshTarget } from './hosts';
 import { fingerprint, parseKnownHosts, verifyHostKey } from './knownhosts';
-import { retry } from '../action/retry';
+import { retry } from '../action';
 import { toShell, type Argv } from './shell';
 
 export interface ExecResult {

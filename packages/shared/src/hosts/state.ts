@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigurationError, errorMessage, HostError } from '../action/errors';
+import { ConfigurationError, errorMessage, HostError } from '../action';
 import { printable } from './hosts';
-import { IMAGE_REF, VERSION } from '../inputs/inputs';
+import { IMAGE_REF, VERSION } from '../vocabulary';
 import { runChecked, type Remote } from './ssh';
 import { script, type Argv } from './shell';
 

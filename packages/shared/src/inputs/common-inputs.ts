@@ -1,9 +1,10 @@
-import { systemClock, type Clock } from '../action/clock';
-import { field, HOST_PATH, IMAGE_REF, NGINX_KEY, requireInput, URL_PATH, VERSION, type HostInputs } from './inputs';
-import type { Logger } from '../action/log';
-import { DEFAULT_SMOKE_REQUESTS, smokeListSchema } from '../runtime/health';
-import { commandRuntime, composeRuntime, TEMPLATE_PLACEHOLDERS, type Runtime } from '../runtime/runtime';
-import type { RunInfo, SessionSettings } from '../hosts/session';
+import { systemClock, type Clock } from '../action';
+import { field, requireInput, type HostInputs } from './inputs';
+import { HOST_PATH, IMAGE_REF, NGINX_KEY, URL_PATH, VERSION } from '../vocabulary';
+import type { Logger } from '../action';
+import { DEFAULT_SMOKE_REQUESTS, smokeListSchema } from '../runtime';
+import { commandRuntime, composeRuntime, TEMPLATE_PLACEHOLDERS, type Runtime } from '../runtime';
+import type { RunInfo, SessionSettings } from '../fleet';
 
 /** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
 export const runtimeInputs = {

@@ -1,10 +1,11 @@
 import * as core from '@actions/core';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigurationError } from '../action/errors';
-import { parseTarget, printable, type SshTarget } from '../hosts/hosts';
-import { parseKnownHosts } from '../hosts/knownhosts';
-import { quotedPlaceholders, splitWords, templatePlaceholders } from '../hosts/shell';
+import { ConfigurationError } from '../action';
+import { APP_NAME, HOST_PATH } from '../vocabulary';
+import { parseTarget, printable, type SshTarget } from '../hosts';
+import { parseKnownHosts } from '../hosts';
+import { quotedPlaceholders, splitWords, templatePlaceholders } from '../hosts';
 
 /**
  * Input reading and validation. Every input is read once, as the raw string the runner gives,
@@ -160,16 +161,6 @@ export function mask(secret: string): void {
 
 // ---------------------------------------------------------------------------------------------
 // Values that several actions share: same names, same forms, defined once.
-
-export const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
-export const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-/** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
-export const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-export const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
-/** A path on the host: absolute, or relative to the SSH user's home; no `..` segments. */
-export const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
-/** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
-export const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
 
 const privateKeyCheck = (value: string): string | undefined =>
   /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value) ? undefined : 'is not a PEM or OpenSSH private key';

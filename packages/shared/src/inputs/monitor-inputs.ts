@@ -1,12 +1,13 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigurationError } from '../action/errors';
-import { DEFAULT_ROLLBACK_ON, type Verdict } from '../analysis/engine';
-import { DEFAULT_POLICY_YAML, parsePolicy, type Policy } from '../analysis/policy';
-import type { SessionSettings } from '../hosts/session';
-import type { MonitorSettings, SourceKind } from '../procedures/monitor';
+import { ConfigurationError } from '../action';
+import { DEFAULT_ROLLBACK_ON, type Verdict } from '../analysis';
+import { DEFAULT_POLICY_YAML, parsePolicy, type Policy } from '../analysis';
+import type { SessionSettings } from '../fleet';
+import type { MonitorSettings, SourceKind } from '../procedures';
 import { buildRuntime, healthPaths, type RuntimeInputs } from './common-inputs';
-import { field, HOST_PATH, requireInput, URL_PATH } from './inputs';
+import { field, requireInput } from './inputs';
+import { HOST_PATH, URL_PATH } from '../vocabulary';
 
 /**
  * The canary analysis' inputs, defined once: the canary-monitor action and the operator's command

@@ -1,8 +1,8 @@
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { z } from 'zod';
-import { ConfigurationError } from '../action/errors';
-import { table } from '../report/summary';
+import { ConfigurationError } from '../action';
+import { table } from '../report';
 
 /**
  * A/B validation of a model: a candidate's metrics report against the current model's, one rule

@@ -1,6 +1,6 @@
-import { githubGet, githubGetAll, type GitHubContext } from '../github/github';
-import { mapLimit } from '../action/parallel';
-import { table } from '../report/summary';
+import { githubGet, githubGetAll, type GitHubContext } from '../github';
+import { mapLimit } from '../action';
+import { table } from '../report';
 
 /**
  * The four DORA figures from an environment's GitHub deployment history, against the deployment

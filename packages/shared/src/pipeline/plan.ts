@@ -1,4 +1,4 @@
-import { ConfigurationError } from '../action/errors';
+import { ConfigurationError } from '../action';
 
 /**
  * Event classification (pure): which kind of run a GitHub event is, and what the pipeline does

@@ -1,14 +1,14 @@
-import { errorMessage } from '../action/errors';
-import { smoke, waitHealthy, type SmokeRequest } from '../runtime/health';
-import type { HostSpec } from '../inputs/inputs';
-import { settleLimit } from '../action/parallel';
-import { readLogMarks, type LogMark } from '../analysis/sources/log-mark';
-import { preflight, type PreflightLimits } from '../runtime/preflight';
-import { failedHosts, history, moveBack, newReport, onEveryHost, readLive, stableColor, step, summarize, switchAll, switchOne, type PhaseResult, type SwitchPlan, type Work } from './procedure';
-import { weightsFor } from '../traffic/router';
-import { launchRelease, prepareRelease, stopRelease, type Release as RuntimeRelease, type Runtime } from '../runtime/runtime';
-import { closeSessions, isCancelled, openSessions, type SessionSettings } from '../hosts/session';
-import { addRelease, liveRelease, newReleaseId, oneLine, otherColor, updateRelease, withHistory, type AppState, type Color, type HistoryEntry } from '../hosts/state';
+import { errorMessage } from '../action';
+import { smoke, waitHealthy, type SmokeRequest } from '../runtime';
+import type { HostSpec } from '../inputs';
+import { settleLimit } from '../action';
+import { readLogMarks, type LogMark } from '../analysis/sources';
+import { preflight, type PreflightLimits } from '../runtime';
+import { failedHosts, history, moveBack, newReport, onEveryHost, readLive, stableColor, step, summarize, switchAll, switchOne, type PhaseResult, type SwitchPlan, type Work } from '../fleet';
+import { weightsFor } from '../traffic';
+import { launchRelease, prepareRelease, stopRelease, type Release as RuntimeRelease, type Runtime } from '../runtime';
+import { closeSessions, isCancelled, openSessions, type SessionSettings } from '../fleet';
+import { addRelease, liveRelease, newReleaseId, oneLine, otherColor, updateRelease, withHistory, type AppState, type Color, type HistoryEntry } from '../hosts';
 
 /**
  * The blue-green procedure over many hosts. Each phase opens and locks every host first; traffic

@@ -1,5 +1,4 @@
 export * from './bluegreen';
-export * from './procedure';
 export * from './monitor';
 export * from './status';
 export * from './maintenance';

@@ -1,10 +1,10 @@
-import { errorMessage, HostError } from '../action/errors';
-import { waitHealthy } from '../runtime/health';
-import type { HostSpec } from '../inputs/inputs';
-import { script, type Argv } from '../hosts/shell';
-import { runChecked, type Remote } from '../hosts/ssh';
-import { closeSessions, openSessions, type HostSession, type SessionSettings } from '../hosts/session';
-import { COLORS, type AppState } from '../hosts/state';
+import { errorMessage, HostError } from '../action';
+import { waitHealthy } from '../runtime';
+import type { HostSpec } from '../inputs';
+import { script, type Argv } from '../hosts';
+import { runChecked, type Remote } from '../hosts';
+import { closeSessions, openSessions, type HostSession, type SessionSettings } from '../fleet';
+import { COLORS, type AppState } from '../hosts';
 
 /**
  * Host maintenance as the deployment procedure writes it: Docker prune that never touches what a

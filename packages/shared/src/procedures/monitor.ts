@@ -1,22 +1,22 @@
-import { CanaryAnalysis, runAnalysis, type AnalysisResult, type Verdict } from '../analysis/engine';
-import type { RolloutEvent } from '../report/events';
-import type { Policy } from '../analysis/policy';
-import { batchRemotes } from '../analysis/sources/batch';
-import { HostSource, type HostMemory } from '../analysis/sources/host';
-import { analysisStart } from '../analysis/sources/log-mark';
-import { NginxLogSource } from '../analysis/sources/nginx-log';
-import { ProbeSource } from '../analysis/sources/probe';
-import { PrometheusSource, type PrometheusSourceOptions } from '../analysis/sources/prometheus';
-import { mergeSamples, type MetricSource, type Sample, type TimeWindow } from '../analysis/types';
-import { ConfigurationError } from '../action/errors';
-import { printable } from '../hosts/hosts';
-import type { HostSpec } from '../inputs/inputs';
-import { newReport, switchAll, type Work } from './procedure';
-import { formatWeights, weightsFor } from '../traffic/router';
-import { settleLimit } from '../action/parallel';
-import { rollbackSessions, type RollbackResult, type RollbackSettings } from '../rollback/rollback';
-import { closeSessions, firstInLockOrder, openSessions, type HostSession, type SessionSettings } from '../hosts/session';
-import { otherColor, type Color } from '../hosts/state';
+import { CanaryAnalysis, runAnalysis, type AnalysisResult, type Verdict } from '../analysis';
+import type { RolloutEvent } from '../report';
+import type { Policy } from '../analysis';
+import { batchRemotes } from '../analysis/sources';
+import { HostSource, type HostMemory } from '../analysis/sources';
+import { analysisStart } from '../analysis/sources';
+import { NginxLogSource } from '../analysis/sources';
+import { ProbeSource } from '../analysis/sources';
+import { PrometheusSource, type PrometheusSourceOptions } from '../analysis/sources';
+import { mergeSamples, type MetricSource, type Sample, type TimeWindow } from '../analysis';
+import { ConfigurationError } from '../action';
+import { printable } from '../hosts';
+import type { HostSpec } from '../inputs';
+import { newReport, switchAll, type Work } from '../fleet';
+import { formatWeights, weightsFor } from '../traffic';
+import { settleLimit } from '../action';
+import { rollbackSessions, type RollbackResult, type RollbackSettings } from '../rollback';
+import { closeSessions, firstInLockOrder, openSessions, type HostSession, type SessionSettings } from '../fleet';
+import { otherColor, type Color } from '../hosts';
 
 /**
  * Watches a canary (or a ramp of canary shares, or a freshly promoted color) with the analysis

@@ -1,15 +1,15 @@
-import type { Clock } from '../action/clock';
-import { errorMessage } from '../action/errors';
-import { printable } from '../hosts/hosts';
-import type { HostSpec } from '../inputs/inputs';
-import { settleLimit } from '../action/parallel';
-import { planRollback } from '../rollback/rollback';
-import { formatWeights, NginxRouter, type LiveWeights, type Weights } from '../traffic/router';
-import { script } from '../hosts/shell';
-import { table } from '../report/summary';
-import { hostCell } from '../action/markdown';
-import { connect, type ConnectOptions } from '../hosts/ssh';
-import { parseLockOwner, readState, rollbackCandidates, statePaths, type AppState, type LockOwner, type ReleaseStatus } from '../hosts/state';
+import type { Clock } from '../action';
+import { errorMessage } from '../action';
+import { printable } from '../hosts';
+import type { HostSpec } from '../inputs';
+import { settleLimit } from '../action';
+import { planRollback } from '../rollback';
+import { formatWeights, NginxRouter, type LiveWeights, type Weights } from '../traffic';
+import { script } from '../hosts';
+import { table } from '../report';
+import { hostCell } from '../action';
+import { connect, type ConnectOptions } from '../hosts';
+import { parseLockOwner, readState, rollbackCandidates, statePaths, type AppState, type LockOwner, type ReleaseStatus } from '../hosts';
 
 /**
  * What every host is doing, read and never changed: no lock is taken, nothing is written. Each

@@ -1,9 +1,9 @@
-import { errorMessage } from '../action/errors';
-import { field, type HostSpec } from '../inputs/inputs';
-import type { Logger } from '../action/log';
-import { settleLimit } from '../action/parallel';
-import { script, type Argv } from '../hosts/shell';
-import { connect, type ConnectOptions, type Remote } from '../hosts/ssh';
+import { errorMessage } from '../action';
+import { field, type HostSpec } from '../inputs';
+import type { Logger } from '../action';
+import { settleLimit } from '../action';
+import { script, type Argv } from '../hosts';
+import { connect, type ConnectOptions, type Remote } from '../hosts';
 
 /**
  * Deployment metrics for Prometheus without a Pushgateway: a file for node_exporter's textfile

@@ -1,4 +1,4 @@
-import { bestEffort, setDeploymentStatus, type GitHubContext } from '../github/github';
+import { bestEffort, setDeploymentStatus, type GitHubContext } from '../github';
 import { notifySlack, type Notice } from './notify';
 
 /**

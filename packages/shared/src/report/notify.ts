@@ -1,5 +1,5 @@
-import { errorMessage } from '../action/errors';
-import { postJson } from '../action/http';
+import { errorMessage } from '../action';
+import { postJson } from '../action';
 
 /** Slack incoming-webhook messages. Never fails the deploy: a lost message is logged, not fatal. */
 export interface Notice {

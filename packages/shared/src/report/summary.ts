@@ -1,14 +1,14 @@
-import { codeBlock, hostCell } from '../action/markdown';
-import type { HostReport, PhaseResult } from '../procedures/procedure';
-import type { AnalysisResult, SeriesPoint } from '../analysis/engine';
-import { formatValue } from '../analysis/engine';
-import { histogramQuantile } from '../analysis/histogram';
-import type { Sample } from '../analysis/types';
-import type { Color } from '../hosts/state';
-import type { MonitorResult } from '../procedures/monitor';
-import type { RollbackResult } from '../rollback/rollback';
-import { formatWeights } from '../traffic/router';
-import { restoredLine } from '../github/incident';
+import { codeBlock, hostCell } from '../action';
+import type { HostReport, PhaseResult } from '../fleet';
+import type { AnalysisResult, SeriesPoint } from '../analysis';
+import { formatValue } from '../analysis';
+import { histogramQuantile } from '../analysis';
+import type { Sample } from '../analysis';
+import type { Color } from '../hosts';
+import type { MonitorResult } from '../procedures';
+import type { RollbackResult } from '../rollback';
+import { formatWeights } from '../traffic';
+import { restoredLine } from './incident';
 
 /** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { runLocal } from '../hosts/local';
-import type { Logger } from '../action/log';
-import type { Argv } from '../hosts/shell';
+import { runLocal } from '../hosts';
+import type { Logger } from '../action';
+import type { Argv } from '../hosts';
 
 /** ansible-playbook runs (commands as data). Extra variables go as one JSON document, so no value is split or interpreted. */
 export interface PlaybookRun {

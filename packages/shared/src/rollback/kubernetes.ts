@@ -1,6 +1,6 @@
-import { runLocal } from '../hosts/local';
-import type { Logger } from '../action/log';
-import type { Argv } from '../hosts/shell';
+import { runLocal } from '../hosts';
+import type { Logger } from '../action';
+import type { Argv } from '../hosts';
 
 /** Rollback on Kubernetes: `kubectl rollout undo`, then wait for the rollout (commands as data). */
 export interface KubernetesTarget {

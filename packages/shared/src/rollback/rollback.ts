@@ -1,13 +1,13 @@
-import { ConfigurationError, errorMessage } from '../action/errors';
-import { waitHealthy } from '../runtime/health';
-import type { HostSpec } from '../inputs/inputs';
-import { settleLimit } from '../action/parallel';
-import { failedHosts, history, newReport, onEveryHost, readLive, step, summarize, switchAll, switchOne, type PhaseResult, type SwitchPlan, type Work } from '../procedures/procedure';
-import { weightsFor, type Weights } from '../traffic/router';
-import { launchRelease, prepareRelease, stopRelease, type Release, type Runtime } from '../runtime/runtime';
-import { closeSessions, openSessions, type HostSession, type SessionSettings } from '../hosts/session';
-import { script } from '../hosts/shell';
-import { COLORS, isRejected, liveRelease, oneLine, otherColor, rollbackCandidates, updateRelease, withHistory, type AppState, type Color, type ReleaseRecord } from '../hosts/state';
+import { ConfigurationError, errorMessage } from '../action';
+import { waitHealthy } from '../runtime';
+import type { HostSpec } from '../inputs';
+import { settleLimit } from '../action';
+import { failedHosts, history, newReport, onEveryHost, readLive, step, summarize, switchAll, switchOne, type PhaseResult, type SwitchPlan, type Work } from '../fleet';
+import { weightsFor, type Weights } from '../traffic';
+import { launchRelease, prepareRelease, stopRelease, type Release, type Runtime } from '../runtime';
+import { closeSessions, openSessions, type HostSession, type SessionSettings } from '../fleet';
+import { script } from '../hosts';
+import { COLORS, isRejected, liveRelease, oneLine, otherColor, rollbackCandidates, updateRelease, withHistory, type AppState, type Color, type ReleaseRecord } from '../hosts';
 
 /**
  * Rollback on hosts with nginx: traffic back to the last good version (or a named one). A color

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { systemClock, type Clock } from '../action/clock';
-import { HostError } from '../action/errors';
-import { URL_PATH } from '../inputs/inputs';
-import { script, type Argv } from '../hosts/shell';
-import type { Remote } from '../hosts/ssh';
+import { systemClock, type Clock } from '../action';
+import { HostError } from '../action';
+import { URL_PATH } from '../vocabulary';
+import { script, type Argv } from '../hosts';
+import type { Remote } from '../hosts';
 
 /**
  * Health, readiness and smoke checks, run on the host itself with curl against the color's own

@@ -1,7 +1,7 @@
-import { HostError } from '../action/errors';
-import { renderTemplate, script, type Argv } from '../hosts/shell';
-import { runChecked, type Remote } from '../hosts/ssh';
-import type { Color } from '../hosts/state';
+import { HostError } from '../action';
+import { renderTemplate, script, type Argv } from '../hosts';
+import { runChecked, type Remote } from '../hosts';
+import type { Color } from '../hosts';
 
 /** What a color runs: the values a runtime command may use. */
 export interface Release {

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { systemClock, type Clock } from '../action/clock';
+import { systemClock, type Clock } from '../action';
 
 /**
  * A load test at a constant arrival rate (an open model): request i is due at start + i × 60 000 /

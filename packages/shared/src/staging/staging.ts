@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { systemClock, type Clock } from '../action/clock';
-import { errorMessage } from '../action/errors';
+import { systemClock, type Clock } from '../action';
+import { errorMessage } from '../action';
 import { parseExposition } from './exposition';
-import type { SmokeRequest } from '../runtime/health';
-import { URL_PATH } from '../inputs/inputs';
+import type { SmokeRequest } from '../runtime';
+import { URL_PATH } from '../vocabulary';
 import { bodyContentType, percentile, type LoadFigure, type LoadResult, type LoadVerdict } from './loadtest';
-import { table } from '../report/summary';
+import { table } from '../report';
 
 /**
  * Staging checks, run from the runner against the staging URL: smoke checks (each request

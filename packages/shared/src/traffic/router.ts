@@ -1,7 +1,7 @@
-import { HostError, UnrecordedSwitchError } from '../action/errors';
-import { runChecked, type Remote } from '../hosts/ssh';
-import { script, type Argv } from '../hosts/shell';
-import { commands, COLORS, nonce, otherColor, PUT_ALL_SHELL, WRITE_FILES_SHELL, writeArgs, type Color, type HostWrite, writeRemoteFile } from '../hosts/state';
+import { HostError, UnrecordedSwitchError } from '../action';
+import { runChecked, type Remote } from '../hosts';
+import { script, type Argv } from '../hosts';
+import { commands, COLORS, nonce, otherColor, PUT_ALL_SHELL, WRITE_FILES_SHELL, writeArgs, type Color, type HostWrite, writeRemoteFile } from '../hosts';
 
 /**
  * Traffic routing through nginx. The action owns one include file per app on each host: the

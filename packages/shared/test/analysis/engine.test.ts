@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CanaryAnalysis, formatValue, type AnalysisOptions, type AnalysisResult } from '../../src/analysis/engine';
-import { parsePolicy } from '../../src/analysis/policy';
-import type { Sample } from '../../src/analysis/types';
+import { CanaryAnalysis, formatValue, type AnalysisOptions, type AnalysisResult } from '../../src/analysis';
+import { parsePolicy } from '../../src/analysis';
+import type { Sample } from '../../src/analysis';
 import { sample, type Traffic } from './samples';
 
 const CANARY: AnalysisOptions = { canary: 'green', stable: 'blue', start: 0 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { countSlowerThan, histogramQuantile } from '../../src/analysis/histogram';
-import { LATENCY_BOUNDS_MS, latencyBucket } from '../../src/analysis/types';
+import { countSlowerThan, histogramQuantile } from '../../src/analysis';
+import { LATENCY_BOUNDS_MS, latencyBucket } from '../../src/analysis';
 
 /** A histogram from [latency in a bucket, count] pairs. */
 function histogram(...entries: Array<[ms: number, count: number]>): number[] {

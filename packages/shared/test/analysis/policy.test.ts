@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError } from '../../src/action/errors';
-import { field, readInputs } from '../../src/inputs/inputs';
-import { activeRules, DEFAULT_POLICY_YAML, DEFAULT_SPRT, formatPath, parsePolicy, POLICY_FORM, policySchema, type Policy, type Rule } from '../../src/analysis/policy';
+import { ConfigurationError } from '../../src/action';
+import { field, readInputs } from '../../src/inputs';
+import { activeRules, DEFAULT_POLICY_YAML, DEFAULT_SPRT, formatPath, parsePolicy, POLICY_FORM, policySchema, type Policy, type Rule } from '../../src/analysis';
 
 function problem(input: unknown): string {
   try {

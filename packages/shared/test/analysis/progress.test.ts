@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CanaryAnalysis } from '../../src/analysis/engine';
-import { parsePolicy } from '../../src/analysis/policy';
-import { progressLine, xyChart } from '../../src/report/summary';
+import { CanaryAnalysis } from '../../src/analysis';
+import { parsePolicy } from '../../src/analysis';
+import { progressLine, xyChart } from '../../src/report';
 import { sample } from './samples';
 
 describe('charts: no data is a gap, not a zero', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SeededRandom } from '../../src/analysis/random';
+import { SeededRandom } from '../../src/analysis';
 
 describe('SeededRandom', () => {
   it('repeats a stream for a seed and differs between seeds', () => {

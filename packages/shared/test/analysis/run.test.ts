@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CanaryAnalysis, runAnalysis, type AnalysisResult } from '../../src/analysis/engine';
-import { parsePolicy } from '../../src/analysis/policy';
-import type { MetricSource, Sample, TimeWindow } from '../../src/analysis/types';
+import { CanaryAnalysis, runAnalysis, type AnalysisResult } from '../../src/analysis';
+import { parsePolicy } from '../../src/analysis';
+import type { MetricSource, Sample, TimeWindow } from '../../src/analysis';
 import { colorSample, FakeClock, type Traffic } from './samples';
 
 const START = 1_700_000_000_000;

@@ -1,5 +1,5 @@
-import type { Clock } from '../../src/action/clock';
-import { emptyColorSample, latencyBucket, type ColorSample, type Sample } from '../../src/analysis/types';
+import type { Clock } from '../../src/action';
+import { emptyColorSample, latencyBucket, type ColorSample, type Sample } from '../../src/analysis';
 
 /** What one color did in one interval, in words a test can read. */
 export interface Traffic {

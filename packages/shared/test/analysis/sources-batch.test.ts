@@ -3,12 +3,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchedRemote, HostGate, batchCommand, batchMarker, batchRemotes, parseBatchOutput } from '../../src/analysis/sources/batch';
-import { HostSource } from '../../src/analysis/sources/host';
-import { NginxLogSource } from '../../src/analysis/sources/nginx-log';
-import { CombinedSource } from '../../src/procedures/monitor';
-import type { Argv } from '../../src/hosts/shell';
-import type { ExecResult, Remote, RunOptions } from '../../src/hosts/ssh';
+import { BatchedRemote, HostGate, batchCommand, batchMarker, batchRemotes, parseBatchOutput } from '../../src/analysis/sources';
+import { HostSource } from '../../src/analysis/sources';
+import { NginxLogSource } from '../../src/analysis/sources';
+import { CombinedSource } from '../../src/procedures';
+import type { Argv } from '../../src/hosts';
+import type { ExecResult, Remote, RunOptions } from '../../src/hosts';
 import { localRemote, tempDir } from '../support/local-remote';
 
 /** A local remote that records each command it was given. */

@@ -7,9 +7,9 @@ import {
   parseComposeMemory,
   parseHealthOutput,
   parseMeminfo,
-} from '../../src/analysis/sources/host';
-import type { Argv } from '../../src/hosts/shell';
-import type { ExecResult, Remote } from '../../src/hosts/ssh';
+} from '../../src/analysis/sources';
+import type { Argv } from '../../src/hosts';
+import type { ExecResult, Remote } from '../../src/hosts';
 
 const MEMINFO = `MemTotal:        8000000 kB
 MemFree:          500000 kB

@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AccessLogFollower, NginxLogSource, parseAccessLines, parseLogRead, readLogCommand, splitLogLines } from '../../src/analysis/sources/nginx-log';
-import { latencyBucket } from '../../src/analysis/types';
+import { AccessLogFollower, NginxLogSource, parseAccessLines, parseLogRead, readLogCommand, splitLogLines } from '../../src/analysis/sources';
+import { latencyBucket } from '../../src/analysis';
 import { localRemote, tempDir } from '../support/local-remote';
 
 const line = (upstream: string, status: number, requestTime: number): string =>
@@ -198,7 +198,7 @@ describe('AccessLogFollower on local files', () => {
 
 describe('a color that failed behind its backup', () => {
   it('counts as an error of the chosen color even when the backup answered 200', async () => {
-    const { parseAccessLines } = await import('../../src/analysis/sources/nginx-log');
+    const { parseAccessLines } = await import('../../src/analysis/sources');
     const line = (upstream: string, status: number, upstreamStatus: string): string =>
       JSON.stringify({ time: 1, status, request_time: 0.01, upstream, upstream_addr: '127.0.0.1:8002, 127.0.0.1:8001', upstream_status: upstreamStatus, upstream_time: '0.001, 0.002', method: 'GET', uri: '/' });
     const tally = parseAccessLines([line('agent_loop_app_green', 200, '502, 200'), line('agent_loop_app_green', 200, '200'), line('agent_loop_app_blue', 200, '200')], 'app');
@@ -209,7 +209,7 @@ describe('a color that failed behind its backup', () => {
 
 describe('latency is the upstream time, never the client-driven request time', () => {
   it('reads the first upstream_time value (the color the line names), and no latency when the color never answered', async () => {
-    const { parseAccessLines, upstreamMs } = await import('../../src/analysis/sources/nginx-log');
+    const { parseAccessLines, upstreamMs } = await import('../../src/analysis/sources');
     const entry = (upstreamTime: string, requestTime: number, status = 200, upstreamStatus = '200'): string =>
       JSON.stringify({ time: 1, status, request_time: requestTime, upstream: 'agent_loop_app_green', upstream_addr: '127.0.0.1:8002', upstream_status: upstreamStatus, upstream_time: upstreamTime, method: 'GET', uri: '/' });
     // A client that trickled its headers for 2.5 s: request_time 2.504, the app answered in 4 ms.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseProbeOutput, probeRequestsCommand, ProbeSource } from '../../src/analysis/sources/probe';
-import { latencyBucket } from '../../src/analysis/types';
-import type { ExecResult, Remote } from '../../src/hosts/ssh';
+import { parseProbeOutput, probeRequestsCommand, ProbeSource } from '../../src/analysis/sources';
+import { latencyBucket } from '../../src/analysis';
+import type { ExecResult, Remote } from '../../src/hosts';
 
 describe('probeRequestsCommand', () => {
   it('is a constant script with the count, timeout and color/URL pairs as arguments', () => {

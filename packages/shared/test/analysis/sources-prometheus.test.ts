@@ -9,8 +9,8 @@ import {
   PrometheusSource,
   promDuration,
   renderQuery,
-} from '../../src/analysis/sources/prometheus';
-import { LATENCY_BOUNDS_MS } from '../../src/analysis/types';
+} from '../../src/analysis/sources';
+import { LATENCY_BOUNDS_MS } from '../../src/analysis';
 
 const bucketIndex = (ms: number) => LATENCY_BOUNDS_MS.indexOf(ms as (typeof LATENCY_BOUNDS_MS)[number]);
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alternativeRate, binomialUpperTail, regularizedBeta, sprtBoundaries, sprtDecision } from '../../src/analysis/sprt';
+import { alternativeRate, binomialUpperTail, regularizedBeta, sprtBoundaries, sprtDecision } from '../../src/analysis';
 
 describe('sprtBoundaries', () => {
   it('are ln((1-β)/α) and ln(β/(1-α))', () => {

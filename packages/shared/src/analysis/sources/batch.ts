@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { HostError } from '../../action/errors';
-import { script, toShell, type Argv } from '../../hosts/shell';
-import type { ExecResult, Remote, RunOptions } from '../../hosts/ssh';
+import { HostError } from '../../action';
+import { script, toShell, type Argv } from '../../hosts';
+import type { ExecResult, Remote, RunOptions } from '../../hosts';
 
 /**
  * Bounded cost per interval: every source of a sample (the access-log read, the health checks,

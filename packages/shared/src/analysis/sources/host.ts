@@ -1,9 +1,9 @@
-import { ConfigurationError, HostError } from '../../action/errors';
-import { URL_PATH } from '../../inputs/inputs';
-import { script, type Argv } from '../../hosts/shell';
-import type { Remote } from '../../hosts/ssh';
-import type { Color } from '../../hosts/state';
-import type { ColorSample, MetricSource, Sample, TimeWindow } from '../types';
+import { ConfigurationError, HostError } from '../../action';
+import { URL_PATH } from '../../vocabulary';
+import { script, type Argv } from '../../hosts';
+import type { Remote } from '../../hosts';
+import type { Color } from '../../hosts';
+import type { ColorSample, MetricSource, Sample, TimeWindow } from '..';
 
 /**
  * What the host itself says: memory in use and consecutive failed health checks per color. No

@@ -1,7 +1,7 @@
-import { errorMessage } from '../../action/errors';
-import { settleLimit } from '../../action/parallel';
-import { script, type Argv } from '../../hosts/shell';
-import type { Remote } from '../../hosts/ssh';
+import { errorMessage } from '../../action';
+import { settleLimit } from '../../action';
+import { script, type Argv } from '../../hosts';
+import type { Remote } from '../../hosts';
 
 /**
  * Where a host's access log stood just before the canary switch. The deploy records it in the

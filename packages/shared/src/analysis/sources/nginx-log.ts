@@ -1,10 +1,10 @@
-import { HostError } from '../../action/errors';
-import { nginxName } from '../../traffic/router';
-import { script, type Argv } from '../../hosts/shell';
-import type { Remote } from '../../hosts/ssh';
-import type { Color } from '../../hosts/state';
+import { HostError } from '../../action';
+import { nginxName } from '../../traffic';
+import { script, type Argv } from '../../hosts';
+import type { Remote } from '../../hosts';
+import type { Color } from '../../hosts';
 import type { LogMark } from './log-mark';
-import { emptyColorSample, latencyBucket, mergeSamples, type ColorSample, type MetricSource, type Sample, type TimeWindow } from '../types';
+import { emptyColorSample, latencyBucket, mergeSamples, type ColorSample, type MetricSource, type Sample, type TimeWindow } from '..';
 
 /**
  * What users really got, from each host's nginx access log (the JSON `agent_loop` format): every

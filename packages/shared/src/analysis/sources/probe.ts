@@ -1,9 +1,9 @@
-import { ConfigurationError, HostError } from '../../action/errors';
-import { URL_PATH } from '../../inputs/inputs';
-import { script, type Argv } from '../../hosts/shell';
-import type { Remote } from '../../hosts/ssh';
-import type { Color } from '../../hosts/state';
-import { emptyColorSample, latencyBucket, type ColorSample, type MetricSource, type Sample, type TimeWindow } from '../types';
+import { ConfigurationError, HostError } from '../../action';
+import { URL_PATH } from '../../vocabulary';
+import { script, type Argv } from '../../hosts';
+import type { Remote } from '../../hosts';
+import type { Color } from '../../hosts';
+import { emptyColorSample, latencyBucket, type ColorSample, type MetricSource, type Sample, type TimeWindow } from '..';
 
 /**
  * The monitor's own requests: each sample sends a few GET requests, on the host with curl, to

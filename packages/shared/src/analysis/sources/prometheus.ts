@@ -1,7 +1,7 @@
-import { ConfigurationError } from '../../action/errors';
-import { excerpt, getJson } from '../../action/http';
-import { COLORS, type Color } from '../../hosts/state';
-import { LATENCY_BOUNDS_MS, type ColorSample, type LatencyHistogram, type MetricSource, type Sample, type TimeWindow } from '../types';
+import { ConfigurationError } from '../../action';
+import { excerpt, getJson } from '../../action';
+import { COLORS, type Color } from '../../hosts';
+import { LATENCY_BOUNDS_MS, type ColorSample, type LatencyHistogram, type MetricSource, type Sample, type TimeWindow } from '..';
 
 /**
  * Requests, errors, latencies and gauges per color from Prometheus's HTTP API: one instant query

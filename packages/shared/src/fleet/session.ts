@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../action/clock';
-import { ConfigurationError, errorMessage, UnrecordedSwitchError } from '../action/errors';
-import type { HostSpec } from '../inputs/inputs';
-import type { Logger } from '../action/log';
-import { settleLimit } from '../action/parallel';
-import { explainUnprepared } from '../runtime/preflight';
-import { formatWeights, NginxRouter, type SwitchResult, type TrafficRouter, type Weights } from '../traffic/router';
-import { connect, runChecked, type ConnectOptions, type Remote } from './ssh';
-import { script } from './shell';
+import type { Clock } from '../action';
+import { ConfigurationError, errorMessage, UnrecordedSwitchError } from '../action';
+import type { HostSpec } from '../inputs';
+import type { Logger } from '../action';
+import { settleLimit } from '../action';
+import { explainUnprepared } from '../runtime';
+import { formatWeights, NginxRouter, type SwitchResult, type TrafficRouter, type Weights } from '../traffic';
+import { connect, runChecked, type ConnectOptions, type Remote } from '../hosts';
+import { script } from '../hosts';
 import {
   acquireLock,
   commands,
@@ -22,7 +22,7 @@ import {
   type AppState,
   type LockOwner,
   type StatePaths,
-} from './state';
+} from '../hosts';
 
 /** Who is acting, for locks, state history and the audit log. */
 export interface RunInfo {

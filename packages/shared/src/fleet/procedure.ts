@@ -1,9 +1,9 @@
-import { errorMessage, UnrecordedSwitchError } from '../action/errors';
-import type { SmokeResult } from '../runtime/health';
-import { settleLimit } from '../action/parallel';
-import { formatWeights, weightsFor, type SwitchResult, type Weights } from '../traffic/router';
-import { Cancelled, isCancelled, type HostSession, type SessionSettings } from '../hosts/session';
-import type { AppState, Color, HistoryEntry, TrafficIntent } from '../hosts/state';
+import { errorMessage, UnrecordedSwitchError } from '../action';
+import type { SmokeResult } from '../runtime';
+import { settleLimit } from '../action';
+import { formatWeights, weightsFor, type SwitchResult, type Weights } from '../traffic';
+import { Cancelled, isCancelled, type HostSession, type SessionSettings } from './session';
+import type { AppState, Color, HistoryEntry, TrafficIntent } from '../hosts';
 
 /**
  * The pieces every procedure over many hosts shares (deploy, promote, rollback): a per-host work
