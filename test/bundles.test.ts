@@ -25,4 +25,13 @@ describe('bundles', () => {
     // Every file shipped beside the scripts is one a script names (nothing left over from a module left out).
     for (const file of files.filter((file) => !file.endsWith('.js') && file !== 'package.json')) expect(text).toContain(file);
   });
+
+  it('deploy-staging loads the Actions cache client (and the Azure storage code it carries) only when a playbook asks for collections', () => {
+    const dir = join(root, 'actions', 'deploy-staging', 'dist');
+    const entry = readFileSync(join(dir, 'index.js'), 'utf8');
+    expect(entry).not.toMatch(/node_modules\/@azure\//);
+    expect(entry).not.toMatch(/node_modules\/@actions\/cache\//);
+    const chunks = readdirSync(dir).filter((file) => file.endsWith('.js') && file !== 'index.js').map((file) => readFileSync(join(dir, file), 'utf8'));
+    expect(chunks.some((text) => /node_modules\/@actions\/cache\//.test(text) && /node_modules\/@azure\//.test(text))).toBe(true);
+  });
 });

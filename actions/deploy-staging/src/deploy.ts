@@ -2,10 +2,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { action } from '@agent-loop/shared/action';
-import { runLocal } from '@agent-loop/shared/hosts';
+import { ansibleEnv, runPlaybook } from '@agent-loop/shared/hosts';
 import { type HostSpec } from '@agent-loop/shared/inputs';
 import { deploy, promote, type DeploySettings, type PromoteSettings } from '@agent-loop/shared/procedures';
-import { ansibleEnv, failedTask, playbookCommand } from '@agent-loop/shared/rollback';
 import { type StagingDeployReport } from '@agent-loop/shared/staging';
 import { type PhaseResult } from '@agent-loop/shared/fleet';
 import { prepareCollections, type CollectionsResult } from './collections';
@@ -42,13 +41,9 @@ export async function deployWithAnsible(settings: AnsibleDeploy, now: () => numb
       return report(false, 'installing the collections failed', (error as Error).message);
     }
   }
-  const argv = playbookCommand({ playbook: settings.playbook, inventory: settings.inventory, limit: settings.limit, extraVars: settings.extraVars });
-  const result = await action.logger.group(`ansible-playbook ${settings.playbook}`, () => runLocal(argv, { env, cwd: settings.workspace, onLine: action.logger.info, timeoutMs: settings.timeoutMs }));
+  const ran = await runPlaybook({ playbook: settings.playbook, inventory: settings.inventory, limit: settings.limit, extraVars: settings.extraVars }, { workDir, env, cwd: settings.workspace, timeoutMs: settings.timeoutMs, log: action.logger });
   const collectionsNote = collections ? `; collections from ${collections.requirements} (cache: ${collections.cache})` : '';
-  if (result.code !== 0) {
-    const task = failedTask(result.stdout);
-    return report(false, `ansible-playbook ${settings.playbook} failed${collectionsNote}`, `ansible-playbook failed (exit ${result.code})${task ? ` at ${task}` : ''}`);
-  }
+  if (!ran.ok) return report(false, `ansible-playbook ${settings.playbook} failed${collectionsNote}`, ran.error);
   return report(true, `ansible-playbook ${settings.playbook}${collectionsNote}`);
 }
 

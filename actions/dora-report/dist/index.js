@@ -40570,18 +40570,35 @@ function http_excerpt(body, max = 200) {
     const flat = body.trim().replace(/[\0-\x1f\x7f]/g, (char) => (char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`));
     return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
+/**
+ * One HTTP request, the suite's only way to make one: the answer's body read with a size cap,
+ * redirects not followed unless asked (a 302 to a login page is an answer to report, not to chase),
+ * no retry. Throws when there is no answer (refused, timed out).
+ */
+async function request(url, options = {}) {
+    const response = await fetch(url, {
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        body: options.body,
+        redirect: options.followRedirects ? 'follow' : 'manual',
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    });
+    const body = await readCapped(response);
+    return { status: response.status, body, headers: Object.fromEntries(response.headers) };
+}
+/** A JSON API call: a 5xx answer or no answer is retried (`attempts`, 3 by default); the caller parses the body. */
 async function http_requestJson(method, url, payload, headers = {}, options = {}) {
     return retry(async () => {
-        const response = await fetch(url, {
+        const answer = await request(url, {
             method,
             headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
             body: payload === undefined ? undefined : JSON.stringify(payload),
-            signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+            timeoutMs: options.timeoutMs,
+            followRedirects: true,
         });
-        const body = await readCapped(response);
-        if (response.status >= 500)
-            throw new Error(`HTTP ${response.status}${body ? `: ${http_excerpt(body)}` : ''}`);
-        return { status: response.status, body, headers: Object.fromEntries(response.headers) };
+        if (answer.status >= 500)
+            throw new Error(`HTTP ${answer.status}${answer.body ? `: ${http_excerpt(answer.body)}` : ''}`);
+        return answer;
     }, { attempts: options.attempts ?? 3, delayMs: 500 });
 }
 function postJson(url, payload, options = {}) {
@@ -40694,35 +40711,34 @@ async function bestEffort(what, warn, body) {
     }
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
-
-const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
-const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-const IPV6 = /^[0-9a-f:.]{2,45}$/i;
-function parseTarget(text) {
-    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${printable(text)}'`;
-    const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
-    if (!match)
-        throw new ConfigurationError(expected);
-    const [, user = '', rawHost = '', rawPort] = match;
-    const bracketed = rawHost.startsWith('[');
-    const host = bracketed ? rawHost.slice(1, -1) : rawHost;
-    if (!USER.test(user))
-        throw new ConfigurationError(`invalid user '${printable(user)}'. ${expected}`);
-    const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
-    if (!validHost)
-        throw new ConfigurationError(`invalid host '${printable(host)}'. ${expected}`);
-    const port = rawPort === undefined ? 22 : Number(rawPort);
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-        throw new ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
-    const shownHost = host.includes(':') ? `[${host}]` : host;
-    return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
-}
-/** Shows a value in an error message without letting it break the log line. */
+;// CONCATENATED MODULE: ./packages/shared/src/action/show.ts
+/**
+ * The one way a value from outside (an input, a YAML document, a host's file, a metrics line)
+ * appears in a message: escaped, so it cannot break the log line or pass for a workflow command,
+ * and cut to a length.
+ */
+/** A text escaped as in a JSON string (no quotes around it), cut at `max` characters. */
 function printable(text, max = 60) {
     const flat = JSON.stringify(text).slice(1, -1);
     return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+/**
+ * Any value as a message shows it: a text in quotes (escaped and cut), a number or boolean as it
+ * is, and for a list or a mapping only what it is (a message names the field; the whole value
+ * may be large or secret).
+ */
+function show(value, max = 60) {
+    if (value === undefined)
+        return 'nothing';
+    if (value === null)
+        return 'null';
+    if (typeof value === 'string')
+        return `'${printable(value, max)}'`;
+    if (Array.isArray(value))
+        return 'a list';
+    if (typeof value === 'object')
+        return 'a mapping';
+    return String(value);
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
@@ -50278,6 +50294,34 @@ const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 /** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
 
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
+
+// Until every caller imports it from the action folder, where it lives.
+
+const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const IPV6 = /^[0-9a-f:.]{2,45}$/i;
+function parseTarget(text) {
+    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${printable(text)}'`;
+    const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
+    if (!match)
+        throw new ConfigurationError(expected);
+    const [, user = '', rawHost = '', rawPort] = match;
+    const bracketed = rawHost.startsWith('[');
+    const host = bracketed ? rawHost.slice(1, -1) : rawHost;
+    if (!USER.test(user))
+        throw new ConfigurationError(`invalid user '${printable(user)}'. ${expected}`);
+    const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
+    if (!validHost)
+        throw new ConfigurationError(`invalid host '${printable(host)}'. ${expected}`);
+    const port = rawPort === undefined ? 22 : Number(rawPort);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
+}
+
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
@@ -50794,6 +50838,73 @@ function settleLimit(items, limit, task) {
     });
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/github/deployments.ts
+
+
+function parsePayload(payload) {
+    if (typeof payload === 'string') {
+        try {
+            const parsed = JSON.parse(payload);
+            return parsed && typeof parsed === 'object' ? parsed : {};
+        }
+        catch {
+            return {};
+        }
+    }
+    return payload && typeof payload === 'object' ? payload : {};
+}
+function parseTime(value) {
+    if (typeof value !== 'string' || value === '')
+        return null;
+    const time = Date.parse(value);
+    return Number.isFinite(time) ? time : null;
+}
+/**
+ * The environment's deployments created since `since` (ms), newest first, with their statuses
+ * and, for successful changes, the commit time. Pages of 100, following `Link: rel="next"`, and
+ * stopping at the first page that reaches past `since` (the API lists newest first).
+ */
+async function listDeployments(context, environment, since, options = {}) {
+    const listed = await githubGetAll(context, `/deployments?environment=${encodeURIComponent(environment)}&per_page=100`, {
+        enough: (page) => page.length === 0 || (parseTime(page.at(-1)?.created_at) ?? 0) < since,
+    });
+    const recent = listed.filter((deployment) => (parseTime(deployment.created_at) ?? 0) >= since && (!options.app || parsePayload(deployment.payload).app === options.app));
+    const commitTimes = new Map();
+    const commitTime = (sha) => {
+        let known = commitTimes.get(sha);
+        if (!known) {
+            known = githubGet(context, `/commits/${encodeURIComponent(sha)}`).then((answer) => parseTime(answer.data?.commit?.committer?.date), (error) => {
+                options.warn?.(`the time of commit ${sha} could not be read: ${error.message}`);
+                return null;
+            });
+            commitTimes.set(sha, known);
+        }
+        return known;
+    };
+    return mapLimit(recent, options.concurrency ?? 4, async (deployment) => {
+        const payload = parsePayload(deployment.payload);
+        const statuses = await githubGetAll(context, `/deployments/${deployment.id}/statuses?per_page=100`);
+        const entry = {
+            id: deployment.id,
+            sha: deployment.sha,
+            ref: deployment.ref,
+            environment: deployment.environment,
+            createdAt: parseTime(deployment.created_at) ?? 0,
+            rollback: payload.rollback === true,
+            commitTime: parseTime(payload.commitTime),
+            statuses: statuses.flatMap((status) => {
+                const at = parseTime(status.created_at);
+                return at === null ? [] : [{ state: status.state, at, id: status.id }];
+            }),
+        };
+        // The commit is only looked up where the caller needs it (lead time: a successful change without commitTime).
+        if (entry.commitTime === null && options.commitTimeFor?.(entry) && /^[0-9a-f]{7,64}$/i.test(entry.sha)) {
+            entry.commitTime = await commitTime(entry.sha);
+        }
+        return entry;
+    });
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/report/summary.ts
 
 
@@ -51056,10 +51167,9 @@ function rollbackHosts(result) {
 ;// CONCATENATED MODULE: ./packages/shared/src/pipeline/dora.ts
 
 
-
 /**
  * The four DORA figures from an environment's GitHub deployment history, against the deployment
- * procedure's targets. `computeDora` is pure (time comes in as `now`); `listDeployments` fetches.
+ * procedure's targets. `computeDora` is pure (time comes in as `now`); `deploymentHistory` fetches (through the GitHub client's `listDeployments`).
  *
  * Definitions:
  * - A deployment's **outcome** is its latest status: `success`, or `failure`/`error` (failed);
@@ -51204,68 +51314,9 @@ function doraSummary(environment, report) {
         '',
     ].join('\n');
 }
-function parsePayload(payload) {
-    if (typeof payload === 'string') {
-        try {
-            const parsed = JSON.parse(payload);
-            return parsed && typeof parsed === 'object' ? parsed : {};
-        }
-        catch {
-            return {};
-        }
-    }
-    return payload && typeof payload === 'object' ? payload : {};
-}
-function parseTime(value) {
-    if (typeof value !== 'string' || value === '')
-        return null;
-    const time = Date.parse(value);
-    return Number.isFinite(time) ? time : null;
-}
-/**
- * The environment's deployments created since `since` (ms), newest first, with their statuses
- * and, for successful changes, the commit time. Pages of 100, following `Link: rel="next"`, and
- * stopping at the first page that reaches past `since` (the API lists newest first).
- */
-async function listDeployments(context, environment, since, options = {}) {
-    const listed = await githubGetAll(context, `/deployments?environment=${encodeURIComponent(environment)}&per_page=100`, {
-        enough: (page) => page.length === 0 || (parseTime(page.at(-1)?.created_at) ?? 0) < since,
-    });
-    const recent = listed.filter((deployment) => (parseTime(deployment.created_at) ?? 0) >= since && (!options.app || parsePayload(deployment.payload).app === options.app));
-    const commitTimes = new Map();
-    const commitTime = (sha) => {
-        let known = commitTimes.get(sha);
-        if (!known) {
-            known = githubGet(context, `/commits/${encodeURIComponent(sha)}`).then((answer) => parseTime(answer.data?.commit?.committer?.date), (error) => {
-                options.warn?.(`the time of commit ${sha} could not be read: ${error.message}`);
-                return null;
-            });
-            commitTimes.set(sha, known);
-        }
-        return known;
-    };
-    return mapLimit(recent, options.concurrency ?? 4, async (deployment) => {
-        const payload = parsePayload(deployment.payload);
-        const statuses = await githubGetAll(context, `/deployments/${deployment.id}/statuses?per_page=100`);
-        const entry = {
-            id: deployment.id,
-            sha: deployment.sha,
-            ref: deployment.ref,
-            environment: deployment.environment,
-            createdAt: parseTime(deployment.created_at) ?? 0,
-            rollback: payload.rollback === true,
-            commitTime: parseTime(payload.commitTime),
-            statuses: statuses.flatMap((status) => {
-                const at = parseTime(status.created_at);
-                return at === null ? [] : [{ state: status.state, at, id: status.id }];
-            }),
-        };
-        // The commit is only looked up where lead time needs it: a successful change without commitTime.
-        if (entry.commitTime === null && !entry.rollback && deploymentOutcome(entry).outcome === 'success' && /^[0-9a-f]{7,64}$/i.test(entry.sha)) {
-            entry.commitTime = await commitTime(entry.sha);
-        }
-        return entry;
-    });
+/** The environment's deployments since `since`, with the commit time looked up where lead time needs it: a successful change whose payload has none. */
+function deploymentHistory(context, environment, since, options = {}) {
+    return listDeployments(context, environment, since, { ...options, commitTimeFor: (entry) => !entry.rollback && deploymentOutcome(entry).outcome === 'success' });
 }
 
 ;// CONCATENATED MODULE: ./actions/dora-report/src/main.ts
@@ -51308,7 +51359,7 @@ async function run(read) {
         const now = systemClock.now();
         const since = now - inputs.days * 24 * 3_600_000;
         const history = await logger.group(`deployments of ${github.owner}/${github.repo} to ${inputs.environment}, last ${inputs.days} days`, async () => {
-            const entries = await listDeployments(github, inputs.environment, since, { warn: logger.warn, ...(inputs.app ? { app: inputs.app } : {}) });
+            const entries = await deploymentHistory(github, inputs.environment, since, { warn: logger.warn, ...(inputs.app ? { app: inputs.app } : {}) });
             logger.info(`${entries.length} deployment(s) since ${new Date(since).toISOString()}`);
             return entries;
         });

@@ -3,7 +3,7 @@ import { githubContext } from '@agent-loop/shared/github';
 import { printable } from '@agent-loop/shared/hosts';
 import { field, hostInputs, readInputs, requireInput, type InputReader } from '@agent-loop/shared/inputs';
 import { APP_NAME } from '@agent-loop/shared/vocabulary';
-import { computeDora, doraFigures, doraSummary, listDeployments } from '@agent-loop/shared/pipeline';
+import { computeDora, deploymentHistory, doraFigures, doraSummary } from '@agent-loop/shared/pipeline';
 
 export const Outputs = {
   DeploymentFrequency: 'deployment-frequency',
@@ -41,7 +41,7 @@ export async function run(read?: InputReader): Promise<void> {
     const now = systemClock.now();
     const since = now - inputs.days * 24 * 3_600_000;
     const history = await action.logger.group(`deployments of ${github.owner}/${github.repo} to ${inputs.environment}, last ${inputs.days} days`, async () => {
-      const entries = await listDeployments(github, inputs.environment, since, { warn: action.logger.warn, ...(inputs.app ? { app: inputs.app } : {}) });
+      const entries = await deploymentHistory(github, inputs.environment, since, { warn: action.logger.warn, ...(inputs.app ? { app: inputs.app } : {}) });
       action.logger.info(`${entries.length} deployment(s) since ${new Date(since).toISOString()}`);
       return entries;
     });

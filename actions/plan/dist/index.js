@@ -50043,6 +50043,36 @@ function preprocess(fn, schema) {
     });
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/action/show.ts
+/**
+ * The one way a value from outside (an input, a YAML document, a host's file, a metrics line)
+ * appears in a message: escaped, so it cannot break the log line or pass for a workflow command,
+ * and cut to a length.
+ */
+/** A text escaped as in a JSON string (no quotes around it), cut at `max` characters. */
+function printable(text, max = 60) {
+    const flat = JSON.stringify(text).slice(1, -1);
+    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+/**
+ * Any value as a message shows it: a text in quotes (escaped and cut), a number or boolean as it
+ * is, and for a list or a mapping only what it is (a message names the field; the whole value
+ * may be large or secret).
+ */
+function show_show(value, max = 60) {
+    if (value === undefined)
+        return 'nothing';
+    if (value === null)
+        return 'null';
+    if (typeof value === 'string')
+        return `'${printable(value, max)}'`;
+    if (Array.isArray(value))
+        return 'a list';
+    if (typeof value === 'object')
+        return 'a mapping';
+    return String(value);
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
 /**
  * The vocabulary every value is checked with: app names, versions, image references, paths and
@@ -50060,6 +50090,8 @@ const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
+
+// Until every caller imports it from the action folder, where it lives.
 
 const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -50083,11 +50115,6 @@ function parseTarget(text) {
         throw new errors_ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
     const shownHost = host.includes(':') ? `[${host}]` : host;
     return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
-}
-/** Shows a value in an error message without letting it break the log line. */
-function printable(text, max = 60) {
-    const flat = JSON.stringify(text).slice(1, -1);
-    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -50780,20 +50807,9 @@ const RULES_FORM = 'a YAML list of rules {metric, direction: higher-is-better|lo
 const RULE_KEYS = ['metric', 'direction', 'max-regression', 'max-regression-percent', 'min', 'max'];
 /** Dot-separated segments of letters, digits and _ : @ / + -. */
 const METRIC_PATH = /^[A-Za-z0-9_:@/+-]+(?:\.[A-Za-z0-9_:@/+-]+)*$/;
-function show(value) {
-    if (value === undefined || value === null)
-        return 'nothing';
-    if (typeof value === 'string')
-        return `'${value.length > 60 ? `${value.slice(0, 60)}…` : value}'`;
-    if (Array.isArray(value))
-        return 'a list';
-    if (typeof value === 'object')
-        return 'a mapping';
-    return String(value);
-}
 function ruleFrom(item, where, problems) {
     if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-        problems.push(`${where}: expected a mapping {metric, direction, …}, got ${show(item)}`);
+        problems.push(`${where}: expected a mapping {metric, direction, …}, got ${show_show(item)}`);
         return null;
     }
     const fields = item;
@@ -50802,17 +50818,17 @@ function ruleFrom(item, where, problems) {
         problems.push(`${where}: unknown key ${unknown.map((key) => `'${key}'`).join(', ')}; expected ${RULE_KEYS.join(', ')}`);
     const { metric, direction } = fields;
     if (typeof metric !== 'string' || metric.length > 200 || !METRIC_PATH.test(metric)) {
-        problems.push(`${where}.metric: expected a metric name or dotted path such as eval.accuracy, got ${show(metric)}`);
+        problems.push(`${where}.metric: expected a metric name or dotted path such as eval.accuracy, got ${show_show(metric)}`);
     }
     if (direction !== undefined && !DIRECTIONS.includes(direction)) {
-        problems.push(`${where}.direction: expected ${DIRECTIONS.join(' or ')}, got ${show(direction)}`);
+        problems.push(`${where}.direction: expected ${DIRECTIONS.join(' or ')}, got ${show_show(direction)}`);
     }
     const number = (key, atLeastZero) => {
         const value = fields[key];
         if (value === undefined || value === null)
             return null;
         if (typeof value !== 'number' || !Number.isFinite(value) || (atLeastZero && value < 0)) {
-            problems.push(`${where}.${key}: expected ${atLeastZero ? 'a number of at least 0' : 'a number'}, got ${show(value)}`);
+            problems.push(`${where}.${key}: expected ${atLeastZero ? 'a number of at least 0' : 'a number'}, got ${show_show(value)}`);
             return null;
         }
         return value;
@@ -50839,7 +50855,7 @@ function resolveMetricRules(document) {
     if (document === undefined || document === null)
         return { rules: [], problems: ['expected at least one rule, got nothing'] };
     if (!Array.isArray(document))
-        return { rules: [], problems: [`expected a list of rules, got ${show(document)}`] };
+        return { rules: [], problems: [`expected a list of rules, got ${show_show(document)}`] };
     if (document.length === 0)
         return { rules: [], problems: ['expected at least one rule, got an empty list'] };
     if (document.length > 200)

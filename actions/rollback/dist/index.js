@@ -40656,6 +40656,380 @@ const systemClock = {
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
 };
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./packages/shared/src/action/parallel.ts
+/** Runs `task` for every item with at most `limit` running at once; keeps the input order. */
+async function mapLimit(items, limit, task) {
+    const results = new Array(items.length);
+    let next = 0;
+    const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await task(items[index], index);
+        }
+    });
+    await Promise.all(workers);
+    return results;
+}
+/** Like mapLimit, but never rejects: every item gets its own outcome. */
+function parallel_settleLimit(items, limit, task) {
+    return mapLimit(items, limit, async (item, index) => {
+        try {
+            return { ok: true, value: await task(item, index) };
+        }
+        catch (error) {
+            return { ok: false, error };
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
+const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
+function quote(word) {
+    if (word.includes('\0'))
+        throw new Error('a shell word cannot contain a NUL byte');
+    if (word !== '' && SAFE_WORD.test(word))
+        return word;
+    return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+function toShell(argv) {
+    if (argv.length === 0)
+        throw new Error('empty command');
+    return argv.map(quote).join(' ');
+}
+/** Runs a constant script with values as positional parameters: `sh -c SCRIPT NAME ARG...`. */
+function shell_script(name, body, args) {
+    return ['sh', '-c', body, name, ...args];
+}
+/**
+ * Fills `{name}` placeholders of a user's command template with quoted values. The template is
+ * the workflow author's text and runs in a shell; the values (image, version, ...) may come from
+ * untrusted places and are quoted, so they stay single words whatever they contain.
+ */
+function renderTemplate(template, values) {
+    return template.replace(/\{([a-z][a-z-]*)\}/g, (match, name) => {
+        const value = values[name];
+        if (value === undefined)
+            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values).map((k) => `{${k}}`).join(' ')}`);
+        return quote(value);
+    });
+}
+/**
+ * Placeholders that stand inside quotes or after a backslash in a template. Such a placeholder would
+ * defeat the quoting (a value inside "…" could expand `$(…)`), so templates with one are refused.
+ */
+function quotedPlaceholders(template) {
+    const found = [];
+    let quoteChar = null;
+    for (let i = 0; i < template.length; i++) {
+        const c = template[i];
+        if (c === '\\' && quoteChar !== "'") {
+            const next = /^\{([a-z][a-z-]*)\}/.exec(template.slice(i + 1));
+            if (next)
+                found.push(next[1]);
+            i++;
+            continue;
+        }
+        if (quoteChar === null && (c === '"' || c === "'"))
+            quoteChar = c;
+        else if (c === quoteChar)
+            quoteChar = null;
+        else if (quoteChar !== null && c === '{') {
+            const match = /^\{([a-z][a-z-]*)\}/.exec(template.slice(i));
+            if (match)
+                found.push(match[1]);
+        }
+    }
+    return found;
+}
+function templatePlaceholders(template) {
+    return [...template.matchAll(/\{([a-z][a-z-]*)\}/g)].map((m) => m[1]);
+}
+/** Splits a simple command line (words, single and double quotes, backslash) into argv. No expansions. */
+function splitWords(line) {
+    const words = [];
+    let current = '';
+    let inWord = false;
+    let quoteChar = null;
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (quoteChar) {
+            if (c === quoteChar)
+                quoteChar = null;
+            else if (c === '\\' && quoteChar === '"' && i + 1 < line.length)
+                current += line[++i];
+            else
+                current += c;
+        }
+        else if (c === "'" || c === '"') {
+            quoteChar = c;
+            inWord = true;
+        }
+        else if (c === '\\' && i + 1 < line.length) {
+            current += line[++i];
+            inWord = true;
+        }
+        else if (/\s/.test(c)) {
+            if (inWord)
+                words.push(current);
+            current = '';
+            inWord = false;
+        }
+        else {
+            current += c;
+            inWord = true;
+        }
+    }
+    if (quoteChar)
+        throw new Error(`unterminated ${quoteChar} quote`);
+    if (inWord)
+        words.push(current);
+    return words;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
+
+
+const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; shift 2
+mkdir -p "$state_dir" 2>/dev/null
+printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
+printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
+if out=$("$@" -t 2>&1); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'`));
+function preflightCommand(stateDir, includeDir, nginx) {
+    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginx]);
+}
+/** The `key=value` lines a host script prints: every value of a key, and the first one. */
+function keyValues(output) {
+    const values = new Map();
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0)
+            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
+    }
+    return { values, first: (key) => values.get(key)?.[0] ?? '' };
+}
+function parsePreflight(output) {
+    const { values, first } = keyValues(output);
+    return {
+        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
+        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
+        curl: first('curl') === 'yes',
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        includeDir: first('include_dir') === 'yes',
+    };
+}
+/** Returns the problems found (empty when the host is ready). */
+function judgePreflight(facts, limits, includeDir) {
+    const problems = [];
+    if (facts.freeDiskMb < limits.minFreeDiskMb)
+        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
+    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
+        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
+    if (!facts.curl)
+        problems.push('curl is not installed (the health checks run it on the host)');
+    if (!facts.includeDir)
+        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
+    if (!facts.nginxOk)
+        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
+    return problems;
+}
+async function preflight(remote, stateDir, includeDir, nginx, limits) {
+    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx), { timeoutMs: 60_000 });
+    const facts = parsePreflight(result.stdout);
+    const problems = judgePreflight(facts, limits, includeDir);
+    if (problems.length > 0) {
+        // A prerequisite the doctor knows how to fix comes with its command.
+        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
+        if (missing.some((item) => item.kind !== 'configuration'))
+            throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
+        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
+    }
+    return facts;
+}
+const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; shift 3
+echo "user=$(id -un)"; echo "uid=$(id -u)"
+if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
+else
+  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
+  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
+fi
+if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
+word=$1; [ "$word" = sudo ] && { shift; while [ "\${1#-}" != "$1" ]; do shift; done; word=$1; set -- sudo -n "$@"; }
+if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
+case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
+if out=$("$@" -t 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
+if [ -z "$access_log" ]; then echo log=unchecked
+elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; echo "log_group=$(stat -c %G "$access_log")"; fi
+else echo log=absent; fi`;
+function doctorCommand(target) {
+    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, ...target.nginx]);
+}
+function parseDoctor(output) {
+    const { values, first } = keyValues(output);
+    return {
+        user: first('user'),
+        root: first('uid') === '0',
+        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
+        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
+        nginxFound: first('nginx_found') === 'yes',
+        nginxInSbin: first('nginx_sbin'),
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        curl: first('curl') === 'yes',
+        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
+        accessLogGroup: first('log_group'),
+        sudo: first('sudo') === 'yes',
+    };
+}
+const q = (word) => quote(word);
+/** What is missing, each with the command that fixes it (run as a sudo-capable user, or run host-setup). */
+function judgeDoctor(facts, target) {
+    const user = facts.user || 'DEPLOY_USER';
+    const found = [];
+    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
+    const nginxLine = nginxWords.join(' ');
+    if (facts.stateDir === 'denied')
+        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+    if (facts.includeDir === 'missing')
+        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o ${q(user)} -m 0755 ${q(target.includeDir)}` });
+    if (facts.includeDir === 'denied')
+        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: `sudo chown ${q(user)} ${q(target.includeDir)}` });
+    if (!facts.curl)
+        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+    if (!facts.nginxFound) {
+        found.push(facts.nginxInSbin
+            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: `set nginx-command: sudo -n ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')} (and run host-setup for the sudoers rule)` }
+            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
+    }
+    else if (!facts.nginxOk) {
+        const privileged = /permission denied|not permitted|a password is required|sudo:/i.test(facts.nginxOutput);
+        if (privileged && !facts.root) {
+            const path = nginxWords[0]?.startsWith('/') ? nginxWords[0] : (facts.nginxInSbin || `/usr/sbin/${nginxWords[0] ?? 'nginx'}`);
+            const base = [path, ...nginxWords.slice(1)].join(' ');
+            found.push({
+                problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`,
+                fix: `run host-setup with deploy-user ${user}, or: echo ${q(`${user} ALL=(root) NOPASSWD: ${base} -t, ${base} -s reload`)} | sudo tee /etc/sudoers.d/agent-loop && sudo chmod 0440 /etc/sudoers.d/agent-loop && sudo visudo -c; then set nginx-command: sudo -n ${base}`,
+            });
+        }
+        else {
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
+        }
+    }
+    if (facts.accessLog === 'denied') {
+        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: facts.accessLogGroup && facts.accessLogGroup !== 'root' ? `sudo usermod -a -G ${q(facts.accessLogGroup)} ${q(user)}` : `sudo chgrp adm ${q(target.accessLog)} && sudo usermod -a -G adm ${q(user)}` });
+    }
+    return found;
+}
+function formatPrerequisites(host, missing) {
+    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
+}
+/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
+async function doctor(remote, target) {
+    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
+    return judgeDoctor(parseDoctor(result.stdout), target);
+}
+/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
+async function requirePrerequisites(remote, target) {
+    const missing = await doctor(remote, target);
+    if (missing.length > 0)
+        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
+}
+/**
+ * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
+ * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
+ * `mkdir: Permission denied`. Anything else is passed on as it was.
+ */
+async function explainUnprepared(remote, target, error) {
+    let missing = [];
+    try {
+        missing = await doctor(remote, target);
+    }
+    catch {
+        // The doctor could not run either: the original error says more.
+    }
+    if (missing.length > 0)
+        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
+    throw error;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
+
+
+function fingerprint(key) {
+    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+function parseKnownHosts(text) {
+    const entries = [];
+    text.split(/\r?\n/).forEach((raw, index) => {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const fields = line.split(/\s+/);
+        const marker = fields[0]?.startsWith('@') ? fields.shift() : '';
+        if (marker !== '' && marker !== '@revoked' && marker !== '@cert-authority') {
+            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: unknown marker '${marker}'`);
+        }
+        const [patterns, keyType, keyBase64] = fields;
+        if (!patterns || !keyType || !keyBase64 || !/^[A-Za-z0-9+/]+=*$/.test(keyBase64)) {
+            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`);
+        }
+        entries.push({ marker: marker, patterns, keyType, key: Buffer.from(keyBase64, 'base64') });
+    });
+    return entries;
+}
+/**
+ * The names a host is listed under: `host` on port 22, `[host]:port` otherwise. Lower-cased, as ssh
+ * does before looking a host up (and as `ssh-keygen -H` hashes it), so hashed entries match too.
+ */
+function hostName(host, port) {
+    const name = host.toLowerCase();
+    return port === 22 ? name : `[${name}]:${port}`;
+}
+function globToRegExp(pattern) {
+    const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+    return new RegExp(`^${escaped}$`, 'i');
+}
+function matchesHashed(pattern, name) {
+    const [, magic, salt, hash] = pattern.split('|');
+    if (magic !== '1' || !salt || !hash)
+        return false;
+    return (0,external_node_crypto_.createHmac)('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
+}
+function matches(patterns, name) {
+    if (patterns.startsWith('|'))
+        return matchesHashed(patterns, name);
+    let matched = false;
+    for (const pattern of patterns.split(',')) {
+        const negated = pattern.startsWith('!');
+        if (globToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
+            if (negated)
+                return false;
+            matched = true;
+        }
+    }
+    return matched;
+}
+/** Checks a host key (the SSH wire blob) against known_hosts entries, as `StrictHostKeyChecking yes` would. */
+function verifyHostKey(entries, host, port, key) {
+    const name = hostName(host, port);
+    const print = fingerprint(key);
+    const forHost = entries.filter((entry) => entry.marker !== '@cert-authority' && matches(entry.patterns, name));
+    if (forHost.some((entry) => entry.marker === '@revoked' && entry.key.equals(key)))
+        return { ok: false, reason: 'revoked', fingerprint: print };
+    const known = forHost.filter((entry) => entry.marker === '');
+    if (known.some((entry) => entry.key.equals(key)))
+        return { ok: true, fingerprint: print };
+    return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/action/retry.ts
 
 /** The one retry helper: bounded attempts, linear backoff. */
@@ -40677,171 +41051,111 @@ async function retry(task, options) {
     throw lastError;
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/action/http.ts
-/** The one HTTP client for APIs (Slack, GitHub, Prometheus): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/ssh.ts
 
-/** The most an answer may hold (a page of GitHub deployments or a Prometheus range is well under it). */
-const MAX_BODY_BYTES = 8 * 1024 * 1024;
-/**
- * Reads a response body up to `maxBytes`: a server that answers without end (or a proxy page of
- * megabytes) cannot fill the runner's memory; beyond the cap the request fails.
- */
-async function readCapped(response, maxBytes = MAX_BODY_BYTES) {
-    const declared = Number(response.headers.get('content-length') ?? '0');
-    if (declared > maxBytes) {
-        await response.body?.cancel();
-        throw new Error(`the answer is ${declared} bytes, more than the ${maxBytes} this client reads`);
-    }
-    if (!response.body)
-        return '';
-    const reader = response.body.getReader();
-    const chunks = [];
-    let total = 0;
-    for (;;) {
-        const { done, value } = await reader.read();
-        if (done)
-            break;
-        total += value.byteLength;
-        if (total > maxBytes) {
-            await reader.cancel();
-            throw new Error(`the answer is more than the ${maxBytes} bytes this client reads`);
+
+
+
+class HostKeyRejected extends errors_ConfigurationError {
+}
+const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
+async function ssh_connect(target, options) {
+    const entries = parseKnownHosts(options.knownHosts);
+    let rejection;
+    const hostVerifier = (key) => {
+        const verdict = verifyHostKey(entries, target.host, target.port, key);
+        if (verdict.ok)
+            return true;
+        if (options.insecureSkipHostKeyCheck) {
+            options.warn?.(`${target.label}: host key ${verdict.fingerprint} is ${verdict.reason}, accepted because insecure-skip-host-key-check is true`);
+            return true;
         }
-        chunks.push(value);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-}
-/** A short excerpt of an answer for an error message: never the whole body, never a raw control character or line break. */
-function http_excerpt(body, max = 200) {
-    // eslint-disable-next-line no-control-regex
-    const flat = body.trim().replace(/[\0-\x1f\x7f]/g, (char) => (char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`));
-    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
-}
-async function http_requestJson(method, url, payload, headers = {}, options = {}) {
-    return retry(async () => {
-        const response = await fetch(url, {
-            method,
-            headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-            body: payload === undefined ? undefined : JSON.stringify(payload),
-            signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-        });
-        const body = await readCapped(response);
-        if (response.status >= 500)
-            throw new Error(`HTTP ${response.status}${body ? `: ${http_excerpt(body)}` : ''}`);
-        return { status: response.status, body, headers: Object.fromEntries(response.headers) };
-    }, { attempts: options.attempts ?? 3, delayMs: 500 });
-}
-function postJson(url, payload, options = {}) {
-    return http_requestJson('POST', url, payload, options.headers, options);
-}
-/** GET a JSON API (e.g. Prometheus's); the caller parses the body. */
-function getJson(url, options = {}) {
-    return http_requestJson('GET', url, undefined, options.headers, options);
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/github/github.ts
-
-
-function githubContext(token, env = process.env) {
-    const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
-    if (!token || !owner || !repo)
-        return null;
-    return { apiUrl: (env.GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''), token, owner, repo };
-}
-function apiHeaders(context) {
+        const why = {
+            unknown: `is not in ssh-known-hosts (add the output of \`ssh-keyscan -p ${target.port} ${target.host}\` after checking it)`,
+            changed: 'does not match the key in ssh-known-hosts: the host key CHANGED (a reinstalled host, or someone in the middle)',
+            revoked: 'is marked @revoked in ssh-known-hosts',
+        }[verdict.reason];
+        rejection = new HostKeyRejected(`${target.label}: refused host key ${verdict.fingerprint}: it ${why}`);
+        return false;
+    };
+    // Loaded on first use: ssh2 compiles its WebAssembly and probes ciphers when it loads, which is
+    // most of a bundle's start-up time, and an action that stops at input validation never needs it.
+    const { NodeSSH: Client } = await __nccwpck_require__.e(/* import() */ 487).then(__nccwpck_require__.bind(__nccwpck_require__, 9487));
+    const ssh = await retry(async () => {
+        rejection = undefined;
+        const client = new Client();
+        try {
+            await client.connect({
+                host: target.host,
+                port: target.port,
+                username: target.user,
+                privateKey: options.privateKey,
+                readyTimeout: options.connectTimeoutMs,
+                hostVerifier,
+                keepaliveInterval: 10_000,
+            });
+            // Every command is a small request and a small answer: with Nagle's algorithm on, each
+            // one waits on a delayed acknowledgement (~40-100 ms measured on loopback; 7 ms without).
+            client.connection?.setNoDelay(true);
+            return client;
+        }
+        catch (error) {
+            client.dispose();
+            if (rejection)
+                throw rejection;
+            throw new errors_HostError(target.label, `SSH connection failed: ${error.message}`);
+        }
+    }, {
+        attempts: options.attempts ?? 3,
+        delayMs: 500,
+        // Only the connection setup is retried, and never a refused key or a refused login.
+        retryable: (error) => !(error instanceof HostKeyRejected) && !/authentication/i.test(error.message),
+    });
     return {
-        authorization: `Bearer ${context.token}`,
-        accept: 'application/vnd.github+json',
-        'x-github-api-version': '2022-11-28',
-        'user-agent': 'agent-loop-actions',
+        label: target.label,
+        async run(argv, runOptions = {}) {
+            const command = toShell(argv);
+            const timeoutMs = runOptions.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+            let timer;
+            let channel;
+            const timeout = new Promise((_, reject) => {
+                timer = setTimeout(() => {
+                    // Give up on the command: ask for a signal and close the channel. OpenSSH's sshd does not
+                    // end a command without a terminal this way, so the host may finish it on its own.
+                    try {
+                        channel?.signal('KILL');
+                        channel?.close();
+                    }
+                    catch {
+                        // the channel may already be gone
+                    }
+                    reject(new errors_HostError(target.label, `command timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}: ${argv[0]} …`));
+                }, timeoutMs);
+            });
+            try {
+                const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true, onChannel: (opened) => (channel = opened) }), timeout]);
+                return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
+            }
+            finally {
+                clearTimeout(timer);
+            }
+        },
+        close() {
+            ssh.dispose();
+        },
     };
 }
-async function call(context, method, path, body) {
-    const response = await http_requestJson(method, `${context.apiUrl}/repos/${context.owner}/${context.repo}${path}`, body, apiHeaders(context));
-    if (response.status >= 300)
-        throw new Error(`GitHub ${method} ${path} answered ${response.status}: ${http_excerpt(response.body, 300)}`);
-    return (response.body ? JSON.parse(response.body) : {});
-}
-/** The URL marked rel="next" in a `Link` header (GitHub's pagination), or null (pure). */
-function nextPageUrl(link) {
-    for (const part of (link ?? '').split(',')) {
-        const [target, ...params] = part.split(';');
-        const url = /^\s*<([^>]*)>\s*$/.exec(target ?? '')?.[1];
-        const rel = params.map((param) => /^\s*rel\s*=\s*"?([^"]*)"?\s*$/i.exec(param)?.[1]).find((value) => value !== undefined);
-        if (url && rel?.split(/\s+/).includes('next'))
-            return url;
+/** Runs a command and throws a HostError carrying its stderr when it exits non-zero. */
+async function ssh_runChecked(remote, argv, what, options) {
+    const result = await remote.run(argv, options);
+    if (result.code !== 0) {
+        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
+        throw new errors_HostError(remote.label, `${what} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
     }
-    return null;
-}
-/**
- * GET with the token: `path` under /repos/{owner}/{repo} (with its query), or a next-page URL
- * from a previous answer. The token goes with the request, so a URL on any other origin than the
- * API's is refused rather than followed.
- */
-async function githubGet(context, pathOrUrl) {
-    const url = pathOrUrl.startsWith('/') ? `${context.apiUrl}/repos/${context.owner}/${context.repo}${pathOrUrl}` : pathOrUrl;
-    if (new URL(url).origin !== new URL(context.apiUrl).origin)
-        throw new Error(`GitHub answered with a next page on another origin (${new URL(url).origin}); not following it with the token`);
-    const response = await requestJson('GET', url, undefined, apiHeaders(context));
-    const shown = url.slice(context.apiUrl.length);
-    if (response.status >= 300)
-        throw new Error(`GitHub GET ${shown} answered ${response.status}: ${excerpt(response.body, 300)}`);
-    return { data: (response.body ? JSON.parse(response.body) : null), next: nextPageUrl(response.headers?.link) };
-}
-/**
- * Every item of a GitHub list, following rel="next" (ask for per_page=100 in `path`). `enough`
- * sees each page and may stop early (lists sorted newest first: stop once past the window).
- */
-async function githubGetAll(context, path, options = {}) {
-    const maxPages = options.maxPages ?? 100;
-    const items = [];
-    let next = path;
-    for (let page = 1; next !== null; page++) {
-        // A partial list would silently skew whatever is computed from it.
-        if (page > maxPages)
-            throw new Error(`GitHub GET ${path} has more than ${maxPages} pages`);
-        const answer = await githubGet(context, next);
-        if (!Array.isArray(answer.data))
-            throw new Error(`GitHub GET ${path} did not answer with a list`);
-        items.push(...answer.data);
-        if (options.enough?.(answer.data))
-            break;
-        next = answer.next;
-    }
-    return items;
-}
-async function createDeployment(context, record) {
-    const created = await call(context, 'POST', '/deployments', {
-        ref: record.ref,
-        environment: record.environment,
-        description: record.description.slice(0, 140),
-        payload: record.payload,
-        auto_merge: false,
-        required_contexts: [],
-        transient_environment: false,
-        production_environment: record.environment === 'production',
-    });
-    return created.id;
-}
-async function setDeploymentStatus(context, id, state, description, logUrl) {
-    await call(context, 'POST', `/deployments/${id}/statuses`, { state, description: description.slice(0, 140), log_url: logUrl || undefined, auto_inactive: state === 'success' });
-}
-async function openIssue(context, incident) {
-    const created = await call(context, 'POST', '/issues', { title: incident.title.slice(0, 250), body: incident.body, labels: incident.labels });
-    return { number: created.number, url: created.html_url };
-}
-/** Runs a GitHub call whose failure must not undo what already happened on the hosts. */
-async function bestEffort(what, warn, body) {
-    try {
-        return await body();
-    }
-    catch (error) {
-        warn(`${what} failed: ${errors_errorMessage(error)}`);
-        return null;
-    }
+    return result.stdout;
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
+
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
 // functions
@@ -50377,6 +50691,36 @@ function preprocess(fn, schema) {
     });
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/action/show.ts
+/**
+ * The one way a value from outside (an input, a YAML document, a host's file, a metrics line)
+ * appears in a message: escaped, so it cannot break the log line or pass for a workflow command,
+ * and cut to a length.
+ */
+/** A text escaped as in a JSON string (no quotes around it), cut at `max` characters. */
+function printable(text, max = 60) {
+    const flat = JSON.stringify(text).slice(1, -1);
+    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+/**
+ * Any value as a message shows it: a text in quotes (escaped and cut), a number or boolean as it
+ * is, and for a list or a mapping only what it is (a message names the field; the whole value
+ * may be large or secret).
+ */
+function show(value, max = 60) {
+    if (value === undefined)
+        return 'nothing';
+    if (value === null)
+        return 'null';
+    if (typeof value === 'string')
+        return `'${printable(value, max)}'`;
+    if (Array.isArray(value))
+        return 'a list';
+    if (typeof value === 'object')
+        return 'a mapping';
+    return String(value);
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
 /**
  * The vocabulary every value is checked with: app names, versions, image references, paths and
@@ -50392,1163 +50736,6 @@ const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
 const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 /** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
-
-const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
-const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-const IPV6 = /^[0-9a-f:.]{2,45}$/i;
-function parseTarget(text) {
-    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${printable(text)}'`;
-    const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
-    if (!match)
-        throw new errors_ConfigurationError(expected);
-    const [, user = '', rawHost = '', rawPort] = match;
-    const bracketed = rawHost.startsWith('[');
-    const host = bracketed ? rawHost.slice(1, -1) : rawHost;
-    if (!USER.test(user))
-        throw new errors_ConfigurationError(`invalid user '${printable(user)}'. ${expected}`);
-    const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
-    if (!validHost)
-        throw new errors_ConfigurationError(`invalid host '${printable(host)}'. ${expected}`);
-    const port = rawPort === undefined ? 22 : Number(rawPort);
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-        throw new errors_ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
-    const shownHost = host.includes(':') ? `[${host}]` : host;
-    return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
-}
-/** Shows a value in an error message without letting it break the log line. */
-function printable(text, max = 60) {
-    const flat = JSON.stringify(text).slice(1, -1);
-    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
-
-
-function fingerprint(key) {
-    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
-function parseKnownHosts(text) {
-    const entries = [];
-    text.split(/\r?\n/).forEach((raw, index) => {
-        const line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            return;
-        const fields = line.split(/\s+/);
-        const marker = fields[0]?.startsWith('@') ? fields.shift() : '';
-        if (marker !== '' && marker !== '@revoked' && marker !== '@cert-authority') {
-            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: unknown marker '${marker}'`);
-        }
-        const [patterns, keyType, keyBase64] = fields;
-        if (!patterns || !keyType || !keyBase64 || !/^[A-Za-z0-9+/]+=*$/.test(keyBase64)) {
-            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`);
-        }
-        entries.push({ marker: marker, patterns, keyType, key: Buffer.from(keyBase64, 'base64') });
-    });
-    return entries;
-}
-/**
- * The names a host is listed under: `host` on port 22, `[host]:port` otherwise. Lower-cased, as ssh
- * does before looking a host up (and as `ssh-keygen -H` hashes it), so hashed entries match too.
- */
-function hostName(host, port) {
-    const name = host.toLowerCase();
-    return port === 22 ? name : `[${name}]:${port}`;
-}
-function globToRegExp(pattern) {
-    const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
-    return new RegExp(`^${escaped}$`, 'i');
-}
-function matchesHashed(pattern, name) {
-    const [, magic, salt, hash] = pattern.split('|');
-    if (magic !== '1' || !salt || !hash)
-        return false;
-    return (0,external_node_crypto_.createHmac)('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
-}
-function matches(patterns, name) {
-    if (patterns.startsWith('|'))
-        return matchesHashed(patterns, name);
-    let matched = false;
-    for (const pattern of patterns.split(',')) {
-        const negated = pattern.startsWith('!');
-        if (globToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
-            if (negated)
-                return false;
-            matched = true;
-        }
-    }
-    return matched;
-}
-/** Checks a host key (the SSH wire blob) against known_hosts entries, as `StrictHostKeyChecking yes` would. */
-function verifyHostKey(entries, host, port, key) {
-    const name = hostName(host, port);
-    const print = fingerprint(key);
-    const forHost = entries.filter((entry) => entry.marker !== '@cert-authority' && matches(entry.patterns, name));
-    if (forHost.some((entry) => entry.marker === '@revoked' && entry.key.equals(key)))
-        return { ok: false, reason: 'revoked', fingerprint: print };
-    const known = forHost.filter((entry) => entry.marker === '');
-    if (known.some((entry) => entry.key.equals(key)))
-        return { ok: true, fingerprint: print };
-    return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
-const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
-function quote(word) {
-    if (word.includes('\0'))
-        throw new Error('a shell word cannot contain a NUL byte');
-    if (word !== '' && SAFE_WORD.test(word))
-        return word;
-    return `'${word.replaceAll("'", `'\\''`)}'`;
-}
-function toShell(argv) {
-    if (argv.length === 0)
-        throw new Error('empty command');
-    return argv.map(quote).join(' ');
-}
-/** Runs a constant script with values as positional parameters: `sh -c SCRIPT NAME ARG...`. */
-function shell_script(name, body, args) {
-    return ['sh', '-c', body, name, ...args];
-}
-/**
- * Fills `{name}` placeholders of a user's command template with quoted values. The template is
- * the workflow author's text and runs in a shell; the values (image, version, ...) may come from
- * untrusted places and are quoted, so they stay single words whatever they contain.
- */
-function renderTemplate(template, values) {
-    return template.replace(/\{([a-z][a-z-]*)\}/g, (match, name) => {
-        const value = values[name];
-        if (value === undefined)
-            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values).map((k) => `{${k}}`).join(' ')}`);
-        return quote(value);
-    });
-}
-/**
- * Placeholders that stand inside quotes or after a backslash in a template. Such a placeholder would
- * defeat the quoting (a value inside "…" could expand `$(…)`), so templates with one are refused.
- */
-function quotedPlaceholders(template) {
-    const found = [];
-    let quoteChar = null;
-    for (let i = 0; i < template.length; i++) {
-        const c = template[i];
-        if (c === '\\' && quoteChar !== "'") {
-            const next = /^\{([a-z][a-z-]*)\}/.exec(template.slice(i + 1));
-            if (next)
-                found.push(next[1]);
-            i++;
-            continue;
-        }
-        if (quoteChar === null && (c === '"' || c === "'"))
-            quoteChar = c;
-        else if (c === quoteChar)
-            quoteChar = null;
-        else if (quoteChar !== null && c === '{') {
-            const match = /^\{([a-z][a-z-]*)\}/.exec(template.slice(i));
-            if (match)
-                found.push(match[1]);
-        }
-    }
-    return found;
-}
-function templatePlaceholders(template) {
-    return [...template.matchAll(/\{([a-z][a-z-]*)\}/g)].map((m) => m[1]);
-}
-/** Splits a simple command line (words, single and double quotes, backslash) into argv. No expansions. */
-function splitWords(line) {
-    const words = [];
-    let current = '';
-    let inWord = false;
-    let quoteChar = null;
-    for (let i = 0; i < line.length; i++) {
-        const c = line[i];
-        if (quoteChar) {
-            if (c === quoteChar)
-                quoteChar = null;
-            else if (c === '\\' && quoteChar === '"' && i + 1 < line.length)
-                current += line[++i];
-            else
-                current += c;
-        }
-        else if (c === "'" || c === '"') {
-            quoteChar = c;
-            inWord = true;
-        }
-        else if (c === '\\' && i + 1 < line.length) {
-            current += line[++i];
-            inWord = true;
-        }
-        else if (/\s/.test(c)) {
-            if (inWord)
-                words.push(current);
-            current = '';
-            inWord = false;
-        }
-        else {
-            current += c;
-            inWord = true;
-        }
-    }
-    if (quoteChar)
-        throw new Error(`unterminated ${quoteChar} quote`);
-    if (inWord)
-        words.push(current);
-    return words;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
-
-
-
-
-
-
-
-
-const readFromRunner = (name) => getInput(name);
-/** Reads and validates every field; reports all bad inputs at once. */
-function readInputs(fields, read = readFromRunner) {
-    const result = {};
-    const problems = [];
-    for (const [name, schema] of Object.entries(fields)) {
-        const parsed = schema.safeParse(read(name).trim());
-        if (parsed.success)
-            result[name] = parsed.data;
-        else
-            problems.push(`Input '${name}': ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
-    }
-    if (problems.length > 0)
-        throw new errors_ConfigurationError(problems.join('\n'));
-    return result;
-}
-/** Checks that hold between inputs; call after readInputs. */
-function requireInput(condition, name, message) {
-    if (!condition)
-        throw new errors_ConfigurationError(`Input '${name}': ${message}`);
-}
-function fail(ctx, message) {
-    ctx.addIssue({ code: 'custom', message });
-    return NEVER;
-}
-const MAX_INPUT = 64 * 1024;
-function inputs_text(check) {
-    return schemas_string().transform((value, ctx) => {
-        if (value.length > MAX_INPUT)
-            return fail(ctx, `is ${value.length} characters long; at most ${MAX_INPUT} are accepted`);
-        return check(value, ctx);
-    });
-}
-const field = {
-    /** A string matching `pattern`; `form` says what is expected in words. */
-    string(options) {
-        return inputs_text((raw, ctx) => {
-            const value = raw === '' ? (options.default ?? '') : raw;
-            if (value === '')
-                return options.required ? fail(ctx, `is required: ${options.form}`) : '';
-            if (value.length > (options.max ?? 256))
-                return fail(ctx, `is too long (${value.length} characters, at most ${options.max ?? 256}): ${options.form}`);
-            if (!options.pattern.test(value))
-                return fail(ctx, `expected ${options.form}, got '${printable(value)}'`);
-            return value;
-        });
-    },
-    integer(options) {
-        return inputs_text((raw, ctx) => {
-            if (raw === '')
-                return options.default;
-            if (!/^\d+$/.test(raw))
-                return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got '${printable(raw)}'`);
-            const value = Number(raw);
-            if (value < options.min || value > options.max)
-                return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got ${raw}`);
-            return value;
-        });
-    },
-    /** A decimal number such as 0.01 or 2.5 (no exponent, no sign), from min to max. */
-    decimal(options) {
-        return inputs_text((raw, ctx) => {
-            if (raw === '')
-                return options.default;
-            const expected = `expected a number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, such as ${options.default}`;
-            if (!/^\d{1,15}(\.\d{1,15})?$|^\.\d{1,15}$/.test(raw))
-                return fail(ctx, `${expected}, got '${printable(raw)}'`);
-            const value = Number(raw);
-            if (value < options.min || value > options.max)
-                return fail(ctx, `${expected}, got ${raw}`);
-            return value;
-        });
-    },
-    port(defaultPort) {
-        return field.integer({ min: 1, max: 65535, default: defaultPort, unit: 'a TCP port' });
-    },
-    boolean(defaultValue) {
-        return inputs_text((raw, ctx) => {
-            if (raw === '')
-                return defaultValue;
-            if (/^(true|yes|on)$/i.test(raw))
-                return true;
-            if (/^(false|no|off)$/i.test(raw))
-                return false;
-            return fail(ctx, `expected true or false, got '${printable(raw)}'`);
-        });
-    },
-    choice(choices, defaultValue) {
-        return inputs_text((raw, ctx) => {
-            const value = raw === '' ? defaultValue : raw;
-            if (!choices.includes(value))
-                return fail(ctx, `expected one of ${choices.join(', ')}, got '${printable(value)}'`);
-            return value;
-        });
-    },
-    /** A secret: masked as soon as it is read, never echoed in an error. */
-    secret(options) {
-        return inputs_text((raw, ctx) => {
-            if (raw === '')
-                return options.required ? fail(ctx, `is required: ${options.form}`) : '';
-            mask(raw);
-            const problem = options.check?.(raw);
-            return problem ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`) : raw;
-        });
-    },
-    /** A command template with `{placeholder}`s among `allowed`. */
-    template(allowed) {
-        return inputs_text((raw, ctx) => {
-            if (raw === '')
-                return '';
-            if (raw.includes('\0'))
-                return fail(ctx, 'contains a NUL byte');
-            const unknown = templatePlaceholders(raw).filter((name) => !allowed.includes(name));
-            if (unknown.length > 0)
-                return fail(ctx, `unknown placeholder {${unknown[0]}}; expected only ${allowed.map((name) => `{${name}}`).join(' ')}`);
-            const quoted = quotedPlaceholders(raw);
-            if (quoted.length > 0)
-                return fail(ctx, `the placeholder {${quoted[0]}} stands inside quotes or after a backslash; write it bare: every value is quoted for you`);
-            return raw;
-        });
-    },
-    /** A YAML (or JSON) document whose value must satisfy `schema`. */
-    yaml(schema, options) {
-        return inputs_text((raw, ctx) => {
-            let document;
-            try {
-                document = (0,dist/* parse */.qg)(raw === '' ? options.default : raw);
-            }
-            catch (error) {
-                return fail(ctx, `is not valid YAML (${error.message.split('\n')[0]}); expected ${options.form}`);
-            }
-            const parsed = schema.safeParse(document);
-            if (!parsed.success) {
-                const issue = parsed.error.issues[0];
-                const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
-                return fail(ctx, `${issue?.message ?? 'is invalid'}${where}; expected ${options.form}`);
-            }
-            return parsed.data;
-        });
-    },
-};
-/** Registers a secret with the runner so it is masked in every log line. */
-function mask(secret) {
-    if (secret === '')
-        return;
-    core_setSecret(secret);
-    for (const line of secret.split(/\r?\n/))
-        if (line.trim().length >= 4)
-            core_setSecret(line.trim());
-}
-// ---------------------------------------------------------------------------------------------
-// Values that several actions share: same names, same forms, defined once.
-const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value) ? undefined : 'is not a PEM or OpenSSH private key';
-const webhookCheck = (value) => {
-    let url;
-    try {
-        url = new URL(value);
-    }
-    catch {
-        return 'is not a URL';
-    }
-    const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
-        return 'must be an https:// URL';
-    return undefined;
-};
-const hostOverride = object({
-    host: schemas_string(),
-    'blue-port': schemas_number().int().min(1).max(65535).optional(),
-    'green-port': schemas_number().int().min(1).max(65535).optional(),
-    'nginx-status-port': schemas_number().int().min(1).max(65535).optional(),
-    'state-dir': schemas_string().regex(HOST_PATH, 'expected a path without ..').optional(),
-    'nginx-conf-dir': schemas_string().regex(HOST_PATH, 'expected a path without ..').optional(),
-    'nginx-command': schemas_string().optional(),
-    'access-log': schemas_string().regex(HOST_PATH, 'expected a path without ..').optional(),
-})
-    .strict();
-const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log}';
-function parseNginxCommand(line) {
-    const words = splitWords(line);
-    if (words.length === 0 || words.length > 16)
-        throw new errors_ConfigurationError('expected a command line such as "nginx" or "sudo nginx"');
-    for (const word of words) {
-        if (!/^[A-Za-z0-9._/=:+@-]+$/.test(word))
-            throw new errors_ConfigurationError(`contains the word '${printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
-    }
-    return words;
-}
-function privateKeyField(required) {
-    return field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
-}
-/** The hosts input, resolved into one settings object per host. */
-function hostsField(options = { required: true }) {
-    return inputs_text((raw, ctx) => {
-        if (raw === '')
-            return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
-        let items;
-        if (raw.startsWith('-') || raw.startsWith('[')) {
-            let document;
-            try {
-                document = (0,dist/* parse */.qg)(raw);
-            }
-            catch (error) {
-                return fail(ctx, `is not valid YAML (${error.message.split('\n')[0]}); expected ${HOSTS_FORM}`);
-            }
-            const parsed = array(union([schemas_string(), hostOverride])).min(1).max(500).safeParse(document);
-            if (!parsed.success) {
-                const issue = parsed.error.issues.find((candidate) => candidate.path.length > 1) ?? parsed.error.issues[0];
-                const where = issue && issue.path.length > 0 ? `item ${Number(issue.path[0]) + 1}${issue.path.length > 1 ? ` field '${issue.path.slice(1).join('.')}'` : ''}: ` : '';
-                return fail(ctx, `${where}${issue?.message ?? 'invalid'}; expected ${HOSTS_FORM}`);
-            }
-            items = parsed.data;
-        }
-        else {
-            items = raw.split(/[\s,]+/).filter(Boolean);
-        }
-        if (items.length > 500)
-            return fail(ctx, 'lists more than 500 hosts');
-        const seen = new Set();
-        const hosts = [];
-        for (const item of items) {
-            const override = typeof item === 'string' ? { host: item } : item;
-            try {
-                const target = parseTarget(override.host);
-                if (seen.has(target.label))
-                    return fail(ctx, `lists ${target.label} twice`);
-                seen.add(target.label);
-                hosts.push({
-                    target,
-                    overrides: {
-                        bluePort: override['blue-port'],
-                        greenPort: override['green-port'],
-                        nginxStatusPort: override['nginx-status-port'],
-                        stateDir: override['state-dir'],
-                        nginxConfDir: override['nginx-conf-dir'],
-                        nginxCommand: override['nginx-command'] === undefined ? undefined : parseNginxCommand(override['nginx-command']),
-                        accessLog: override['access-log'],
-                    },
-                });
-            }
-            catch (error) {
-                return fail(ctx, error.message);
-            }
-        }
-        return hosts;
-    });
-}
-/** The connection and host inputs that every action working on hosts takes. */
-const hostInputs = {
-    hosts: hostsField(),
-    'ssh-private-key': privateKeyField(true),
-    'ssh-known-hosts': inputs_text((raw, ctx) => {
-        try {
-            parseKnownHosts(raw);
-            return raw;
-        }
-        catch (error) {
-            return fail(ctx, error.message);
-        }
-    }),
-    'insecure-skip-host-key-check': field.boolean(false),
-    'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
-    'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-    'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
-    'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
-    'nginx-command': inputs_text((raw, ctx) => {
-        try {
-            return parseNginxCommand(raw === '' ? 'nginx' : raw);
-        }
-        catch (error) {
-            return fail(ctx, error.message);
-        }
-    }),
-    'nginx-status-port': field.port(8099),
-    'blue-port': field.port(8001),
-    'green-port': field.port(8002),
-    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
-    'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
-    'break-stale-lock': field.boolean(true),
-    'repair-state': field.boolean(false),
-    'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
-    environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
-};
-/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
-const DEFAULT_ACCESS_LOG = '/var/log/nginx/access.log';
-function resolveHosts(inputs) {
-    requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
-    return inputs.hosts.map(({ target, overrides }) => {
-        const spec = {
-            target,
-            bluePort: overrides.bluePort ?? inputs['blue-port'],
-            greenPort: overrides.greenPort ?? inputs['green-port'],
-            nginxStatusPort: overrides.nginxStatusPort ?? inputs['nginx-status-port'],
-            stateDir: overrides.stateDir ?? inputs['state-dir'],
-            nginxConfDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
-            nginxCommand: overrides.nginxCommand ?? inputs['nginx-command'],
-            accessLog: overrides.accessLog ?? (inputs['access-log'] || DEFAULT_ACCESS_LOG),
-        };
-        const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
-        requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
-        return spec;
-    });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
-
-
-
-
-
-/**
- * Health, readiness and smoke checks, run on the host itself with curl against the color's own
- * port: the new color is checked before any user traffic reaches it.
- */
-const smokeRequestSchema = object({
-    method: schemas_enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']).default('GET'),
-    path: schemas_string().regex(URL_PATH, 'expected a path starting with /'),
-    body: union([schemas_string(), record(schemas_string(), unknown()), array(unknown())]).optional(),
-    status: schemas_number().int().min(100).max(599).default(200),
-    'max-latency-ms': schemas_number().int().min(1).max(600_000).default(2000),
-    contains: schemas_string().max(1000).optional(),
-})
-    .strict();
-const smokeListSchema = array(smokeRequestSchema).max(50);
-/** The Agent Loop service's smoke test from the deployment procedure. */
-const DEFAULT_SMOKE_REQUESTS = `- method: POST
-  path: /run-agent
-  body: {"instruction": "Hello test", "use_ollama": true}
-  status: 200
-  max-latency-ms: 2000`;
-const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
-for url in "$@"; do
-  while :; do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
-    [ "$code" = 200 ] && break
-    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
-    sleep 0.2
-  done
-done`;
-function waitHealthyCommand(port, paths, timeoutSeconds) {
-    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
-}
-/** Waits until every path answers 200 on the color's port; returns how long it took. */
-async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
-    const started = clock.now();
-    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
-    if (result.code !== 0) {
-        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
-    }
-    return clock.now() - started;
-}
-/** curl prints the body, then a last line `<status> <seconds>`. */
-function probeCommand(port, request) {
-    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
-    const method = request.method === 'HEAD' ? ['--head'] : ['-X', request.method];
-    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(request['max-latency-ms'] / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
-    if (request.body !== undefined)
-        argv.push('-H', 'Content-Type: application/json', '--data-binary', '@-');
-    argv.push(`http://127.0.0.1:${port}${request.path}`);
-    return argv;
-}
-function requestBody(request) {
-    if (request.body === undefined)
-        return undefined;
-    return typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
-}
-async function smoke(remote, port, request) {
-    const result = await remote.run(probeCommand(port, request), { stdin: requestBody(request) ?? '' });
-    const lines = result.stdout.split('\n');
-    const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
-    const body = lines.join('\n');
-    const status = Number(code);
-    const latencyMs = Math.round(Number(seconds) * 1000);
-    const base = { method: request.method, path: request.path, status, expectedStatus: request.status, latencyMs, maxLatencyMs: request['max-latency-ms'] };
-    let problem;
-    if (result.code !== 0 && status === 0)
-        problem = `no answer (${result.stderr.trim() || `curl exit ${result.code}`})`;
-    else if (status !== request.status)
-        problem = `answered ${status}, expected ${request.status}`;
-    else if (latencyMs > request['max-latency-ms'])
-        problem = `took ${latencyMs} ms, budget ${request['max-latency-ms']} ms`;
-    else if (request.contains !== undefined && !body.includes(request.contains))
-        problem = `the body does not contain '${request.contains}'`;
-    return { ...base, ok: problem === undefined, ...(problem ? { problem } : {}) };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/ssh.ts
-
-
-
-
-class HostKeyRejected extends errors_ConfigurationError {
-}
-const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
-async function ssh_connect(target, options) {
-    const entries = parseKnownHosts(options.knownHosts);
-    let rejection;
-    const hostVerifier = (key) => {
-        const verdict = verifyHostKey(entries, target.host, target.port, key);
-        if (verdict.ok)
-            return true;
-        if (options.insecureSkipHostKeyCheck) {
-            options.warn?.(`${target.label}: host key ${verdict.fingerprint} is ${verdict.reason}, accepted because insecure-skip-host-key-check is true`);
-            return true;
-        }
-        const why = {
-            unknown: `is not in ssh-known-hosts (add the output of \`ssh-keyscan -p ${target.port} ${target.host}\` after checking it)`,
-            changed: 'does not match the key in ssh-known-hosts: the host key CHANGED (a reinstalled host, or someone in the middle)',
-            revoked: 'is marked @revoked in ssh-known-hosts',
-        }[verdict.reason];
-        rejection = new HostKeyRejected(`${target.label}: refused host key ${verdict.fingerprint}: it ${why}`);
-        return false;
-    };
-    // Loaded on first use: ssh2 compiles its WebAssembly and probes ciphers when it loads, which is
-    // most of a bundle's start-up time, and an action that stops at input validation never needs it.
-    const { NodeSSH: Client } = await __nccwpck_require__.e(/* import() */ 487).then(__nccwpck_require__.bind(__nccwpck_require__, 9487));
-    const ssh = await retry(async () => {
-        rejection = undefined;
-        const client = new Client();
-        try {
-            await client.connect({
-                host: target.host,
-                port: target.port,
-                username: target.user,
-                privateKey: options.privateKey,
-                readyTimeout: options.connectTimeoutMs,
-                hostVerifier,
-                keepaliveInterval: 10_000,
-            });
-            // Every command is a small request and a small answer: with Nagle's algorithm on, each
-            // one waits on a delayed acknowledgement (~40-100 ms measured on loopback; 7 ms without).
-            client.connection?.setNoDelay(true);
-            return client;
-        }
-        catch (error) {
-            client.dispose();
-            if (rejection)
-                throw rejection;
-            throw new errors_HostError(target.label, `SSH connection failed: ${error.message}`);
-        }
-    }, {
-        attempts: options.attempts ?? 3,
-        delayMs: 500,
-        // Only the connection setup is retried, and never a refused key or a refused login.
-        retryable: (error) => !(error instanceof HostKeyRejected) && !/authentication/i.test(error.message),
-    });
-    return {
-        label: target.label,
-        async run(argv, runOptions = {}) {
-            const command = toShell(argv);
-            const timeoutMs = runOptions.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-            let timer;
-            let channel;
-            const timeout = new Promise((_, reject) => {
-                timer = setTimeout(() => {
-                    // Give up on the command: ask for a signal and close the channel. OpenSSH's sshd does not
-                    // end a command without a terminal this way, so the host may finish it on its own.
-                    try {
-                        channel?.signal('KILL');
-                        channel?.close();
-                    }
-                    catch {
-                        // the channel may already be gone
-                    }
-                    reject(new errors_HostError(target.label, `command timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}: ${argv[0]} …`));
-                }, timeoutMs);
-            });
-            try {
-                const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true, onChannel: (opened) => (channel = opened) }), timeout]);
-                return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
-            }
-            finally {
-                clearTimeout(timer);
-            }
-        },
-        close() {
-            ssh.dispose();
-        },
-    };
-}
-/** Runs a command and throws a HostError carrying its stderr when it exits non-zero. */
-async function ssh_runChecked(remote, argv, what, options) {
-    const result = await remote.run(argv, options);
-    if (result.code !== 0) {
-        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
-        throw new errors_HostError(remote.label, `${what} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
-    }
-    return result.stdout;
-}
-
-
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/runtime.ts
-
-
-
-const TEMPLATE_PLACEHOLDERS = ['app', 'color', 'port', 'image', 'version'];
-const templateValues = (release) => ({
-    app: release.app,
-    color: release.color,
-    port: String(release.port),
-    image: release.image,
-    version: release.version,
-});
-const DEFAULT_WAIT_SECONDS = 120;
-// The image is pulled under the engine's data root, often another disk than the state folder's:
-// its free space is checked there (df needs no access to the folder itself).
-const ENGINE_SCRIPT = `min_mb=$1
-if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
-  echo "the Docker engine does not answer (docker info: $(printf '%s' "$out" | tail -n 3))" >&2; exit 1
-fi
-if [ "$min_mb" -gt 0 ]; then
-  root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null)
-  free_kb=$(df -Pk "$root" 2>/dev/null | awk 'NR==2 {print $4}')
-  if [ -n "$free_kb" ] && [ "$free_kb" -lt $(( min_mb * 1024 )) ]; then
-    echo "only $(( free_kb / 1024 )) MB of disk free under the Docker data root $root, $min_mb MB required (min-free-disk-mb): prune unused images (the maintenance action) or free space there" >&2; exit 1
-  fi
-fi
-if ! v=$(docker compose version --short 2>&1); then
-  echo "docker compose v2 is not installed (docker compose version: $(printf '%s' "$v" | tail -n 1)); compose v1 (docker-compose) has no up --wait" >&2; exit 1
-fi
-echo "engine=$out compose=$v"`;
-// Pull every time: a tag may have moved since the last pull (compose only pulls missing images).
-// Then resolve the tag to its registry digest, so that the color records, and a rollback restarts,
-// exactly what ran. An image built on the host and never pushed has no digest and is used as is.
-const PULL_SCRIPT = `img=$1
-case "$img" in
-  *@sha256:*)
-    docker image inspect --format '{{.Id}}' "$img" >/dev/null 2>&1 || docker pull --quiet "$img" >/dev/null || exit 1
-    echo "image=$img"; exit 0 ;;
-esac
-if ! out=$(docker pull --quiet "$img" 2>&1); then
-  if [ "$(docker image inspect --format '{{len .RepoDigests}}' "$img" 2>/dev/null)" = 0 ]; then
-    echo "image=$img"; echo "note=$img was built on this host (no registry digest); used as it is"; exit 0
-  fi
-  printf '%s\n' "$out" >&2
-  case "$out" in *"no basic auth credentials"*|*unauthorized*|*"authentication required"*|*denied*)
-    echo "the registry refused the pull: log this host in to it (docker login, as the SSH user)" >&2 ;;
-  esac
-  exit 1
-fi
-repo=\${img%:*}
-case "\${img##*/}" in *:*) ;; *) repo=$img ;; esac
-digest=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$img" 2>/dev/null | grep -F "$repo@" | head -n 1)
-echo "image=\${digest:-$img}"`;
-// A color whose container exists, stopped, with the very image asked for, was started (and checked)
-// before: start it and let the procedure's own health check (every 0.2 s) confirm it, instead of
-// waiting on the first healthcheck probe. Anything else is created and awaited with up --wait; a
-// failed wait leaves no unhealthy container running.
-const UP_SCRIPT = `wait=$1; project=$2; image=$3; shift 3
-ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
-if [ -n "$ids" ] && [ "$(docker inspect --format '{{.State.Running}}' $ids | sort -u)" = false ] &&
-   [ "$(docker inspect --format '{{.Image}}' $ids | sort -u)" = "$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)" ]; then
-  exec "$@" up --detach --remove-orphans
-fi
-"$@" up --detach --remove-orphans --wait --wait-timeout "$wait"
-rc=$?
-ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
-# Success is every container running and, where it has a healthcheck, healthy: checked here as
-# well, so that nothing unproven is ever left to take traffic.
-if [ "$rc" = 0 ]; then
-  states=$(docker inspect --format '{{.State.Status}}{{if .State.Health}} {{.State.Health.Status}}{{end}}' $ids 2>&1) || states=failed
-  bad=$(printf '%s\\n' "$states" | grep -v -x -e running -e 'running healthy')
-  [ -z "$bad" ] && exit 0
-  echo "compose reported the project up, but its containers are: $(printf '%s' "$states" | tr '\\n' ',')" >&2
-  rc=1
-fi
-for id in $ids; do
-  docker ps --all --filter "id=$id" --format '{{.Names}}: {{.Status}}'
-  docker logs --tail 5 "$id" 2>&1 | sed 's/^/  log: /'
-done >&2
-"$@" stop >/dev/null 2>&1
-left=$(docker ps --quiet --filter "label=com.docker.compose.project=$project")
-if [ -n "$left" ]; then
-  echo "docker compose stop left $(echo $left | wc -w) container(s) running: killed" >&2
-  docker kill $left >/dev/null 2>&1
-fi
-exit "$rc"`;
-// Nothing of the project running (a color already stopped, or never started): nothing to stop,
-// and no compose start-up (about 0.3 s) on a rollback's way to safety.
-const STOP_SCRIPT = `project=$1; shift
-[ -n "$(docker ps --quiet --filter "label=com.docker.compose.project=$project")" ] || exit 0
-exec "$@" stop`;
-/**
- * docker compose, one project per color (`<app>-<color>`). The compose file reads the image and
- * port from the environment: `image: ${AGENT_LOOP_IMAGE}` and `ports: ["127.0.0.1:${AGENT_LOOP_PORT}:8000"]`.
- */
-function composeRuntime(composeFile, options = {}) {
-    const project = (release) => `${release.app}-${release.color}`;
-    const compose = (release) => [
-        'env',
-        `AGENT_LOOP_APP=${release.app}`,
-        `AGENT_LOOP_COLOR=${release.color}`,
-        `AGENT_LOOP_PORT=${release.port}`,
-        `AGENT_LOOP_IMAGE=${release.image}`,
-        `AGENT_LOOP_VERSION=${release.version}`,
-        'docker',
-        'compose',
-        '--project-name',
-        project(release),
-        '--file',
-        composeFile,
-    ];
-    const waitSeconds = options.waitTimeoutSeconds ?? DEFAULT_WAIT_SECONDS;
-    return {
-        kind: 'compose',
-        prepare: (release) => [
-            { what: 'the Docker engine answers, has room for the image and docker compose v2 is installed', argv: shell_script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]) },
-            { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
-            { what: `the image ${release.image} can be pulled`, argv: shell_script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
-        ],
-        start: (release) => shell_script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
-        stop: (release) => shell_script('al-stop', STOP_SCRIPT, [project(release), ...compose(release)]),
-    };
-}
-/** The user's own start and stop commands, with `{app} {color} {port} {image} {version}` filled in quoted. */
-function commandRuntime(startTemplate, stopTemplate) {
-    return {
-        kind: 'command',
-        prepare: () => [],
-        start: (release) => ['sh', '-c', renderTemplate(startTemplate, templateValues(release))],
-        stop: (release) => ['sh', '-c', renderTemplate(stopTemplate, templateValues(release))],
-    };
-}
-/**
- * Runs the runtime's checks and pulls for `release` before anything on the host changes; returns
- * the release with the image it must run (a tag resolved to its digest by the compose runtime).
- */
-async function prepareRelease(remote, runtime, release, timeoutMs) {
-    let image = release.image;
-    for (const step of runtime.prepare(release)) {
-        const stdout = await ssh_runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
-        const resolved = step.resolvesImage ? /^image=(\S+)$/m.exec(stdout)?.[1] : undefined;
-        if (resolved)
-            image = resolved;
-    }
-    return { ...release, image };
-}
-/** Starts a prepared release (see `prepareRelease`). */
-async function launchRelease(remote, runtime, release, timeoutMs) {
-    const result = await remote.run(runtime.start(release), { timeoutMs });
-    if (result.code !== 0) {
-        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-12).join('\n');
-        throw new errors_HostError(remote.label, `starting ${release.app} ${release.version} as ${release.color} on port ${release.port} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
-    }
-}
-/** Prepares then starts `release`; returns what was started. */
-async function startRelease(remote, runtime, release, timeoutMs) {
-    const prepared = await prepareRelease(remote, runtime, release, timeoutMs);
-    await launchRelease(remote, runtime, prepared, timeoutMs);
-    return prepared;
-}
-async function stopRelease(remote, runtime, release, timeoutMs) {
-    await ssh_runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
-
-
-
-
-
-/** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
-const runtimeInputs = {
-    runtime: field.choice(['compose', 'command'], 'compose'),
-    'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
-    'start-command': field.template(TEMPLATE_PLACEHOLDERS),
-    'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
-    'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
-    'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: /^(none|\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)$/, default: '/ready' }),
-    'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
-    'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
-    'split-key': field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
-};
-/** The deploy phase's inputs: blue-green's phase deploy and the command line's deploy. */
-const deployPhaseInputs = {
-    image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
-    version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
-    'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
-    'smoke-requests': field.yaml(smokeListSchema, { form: 'a YAML list of {method, path, body, status, max-latency-ms, contains}', default: DEFAULT_SMOKE_REQUESTS }),
-    'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
-    'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
-};
-/** The promote phase's inputs (with the deploy phase's `version`, the canary it must be). */
-const promotePhaseInputs = {
-    'drain-seconds': field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
-    'keep-previous': field.boolean(false),
-};
-function checkRuntimeInputs(inputs) {
-    if (inputs.runtime === 'command') {
-        requireInput(inputs['start-command'] !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
-        requireInput(inputs['stop-command'] !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
-    }
-}
-function buildRuntime(inputs) {
-    return inputs.runtime === 'compose'
-        ? composeRuntime(inputs['compose-file'], { waitTimeoutSeconds: inputs['health-timeout-seconds'], minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0 })
-        : commandRuntime(inputs['start-command'], inputs['stop-command']);
-}
-function healthPaths(inputs) {
-    return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
-}
-/** Session settings (connection, lock, parallelism, who acts) from the shared host inputs. */
-function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
-    return {
-        app: inputs.app,
-        splitKey: inputs['split-key'],
-        connect: {
-            privateKey: inputs['ssh-private-key'],
-            knownHosts: inputs['ssh-known-hosts'],
-            insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
-            connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
-        },
-        lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'] },
-        maxParallel: inputs['max-parallel'],
-        run,
-        clock,
-        log,
-        repairState: inputs['repair-state'],
-        ...(signal ? { signal } : {}),
-    };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/action/parallel.ts
-/** Runs `task` for every item with at most `limit` running at once; keeps the input order. */
-async function mapLimit(items, limit, task) {
-    const results = new Array(items.length);
-    let next = 0;
-    const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-        while (next < items.length) {
-            const index = next++;
-            results[index] = await task(items[index], index);
-        }
-    });
-    await Promise.all(workers);
-    return results;
-}
-/** Like mapLimit, but never rejects: every item gets its own outcome. */
-function parallel_settleLimit(items, limit, task) {
-    return mapLimit(items, limit, async (item, index) => {
-        try {
-            return { ok: true, value: await task(item, index) };
-        }
-        catch (error) {
-            return { ok: false, error };
-        }
-    });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/report/deploy-metrics.ts
-
-
-
-
-
-/** node_exporter reads `*.prom` files only: one per app and environment, so apps never overwrite each other. */
-function metricsFileName(app, environment) {
-    return `agent_loop_${app}_${environment}.prom`.replace(/[^A-Za-z0-9_.-]/g, '_');
-}
-/** Prometheus text format label value: backslash, double quote and new line escaped. */
-function labelValue(value) {
-    return value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
-}
-function deploymentMetricsText(outcome) {
-    const labels = `app="${labelValue(outcome.app)}",environment="${labelValue(outcome.environment)}"`;
-    const withVersion = `${labels},version="${labelValue(outcome.version)}"`;
-    return [
-        '# HELP agent_loop_deployment_failed 1 when the last deployment of this app to this environment failed, 0 when it succeeded.',
-        '# TYPE agent_loop_deployment_failed gauge',
-        `agent_loop_deployment_failed{${withVersion}} ${outcome.failed ? 1 : 0}`,
-        '# HELP agent_loop_last_deployment_timestamp_seconds When the last deployment of this app to this environment ended.',
-        '# TYPE agent_loop_last_deployment_timestamp_seconds gauge',
-        `agent_loop_last_deployment_timestamp_seconds{${labels}} ${Math.floor(outcome.time)}`,
-        ...(outcome.failed
-            ? []
-            : [
-                '# HELP agent_loop_deployed_version_info The version serving this app in this environment after the last successful deployment.',
-                '# TYPE agent_loop_deployed_version_info gauge',
-                `agent_loop_deployed_version_info{${withVersion}} 1`,
-            ]),
-        '',
-    ].join('\n');
-}
-/**
- * Writes stdin to DIR/FILE atomically: a temporary name node_exporter ignores (not *.prom) in the
- * same directory, then a rename, so a scrape never sees half a file. The directory must exist.
- */
-const WRITE_SCRIPT = `dir=$1; file=$2
-[ -d "$dir" ] || { echo "the textfile collector directory $dir does not exist" >&2; exit 2; }
-tmp="$dir/.$file.$$.tmp"
-cat > "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$dir/$file" || { rm -f "$tmp"; exit 1; }`;
-function writeMetricsCommand(directory, fileName) {
-    return shell_script('al-metrics', WRITE_SCRIPT, [directory, fileName]);
-}
-async function writeDeploymentMetrics(remote, directory, outcome) {
-    const result = await remote.run(writeMetricsCommand(directory, metricsFileName(outcome.app, outcome.environment)), { stdin: deploymentMetricsText(outcome), timeoutMs: 30_000 });
-    if (result.code !== 0)
-        throw new Error(`${remote.label}: writing deployment metrics failed: ${(result.stderr || result.stdout).trim()}`);
-}
-/**
- * Records the outcome on every host (its own connection, after the phase's sessions are closed).
- * Never fails the deploy: a host that cannot be written is a warning.
- */
-async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions, maxParallel, log) {
-    if (directory === '')
-        return;
-    const results = await parallel_settleLimit(hosts, maxParallel, async (spec) => {
-        const remote = await ssh_connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
-        try {
-            await writeDeploymentMetrics(remote, directory, outcome);
-        }
-        finally {
-            remote.close();
-        }
-    });
-    results.forEach((result, index) => {
-        if (!result.ok)
-            log.warn(`${hosts[index].target.label}: deployment metrics not written: ${errors_errorMessage(result.error)}`);
-    });
-}
-/** The input that turns the metrics on, shared by the actions that write them. */
-const metricsInputs = {
-    'metrics-textfile-dir': field.string({ form: "node_exporter's textfile collector directory on the hosts (absolute, e.g. /var/lib/prometheus/node-exporter), or empty for none", pattern: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]*$/, default: '' }),
-};
-/** For an action's main: records an outcome on its hosts with its connection settings (a no-op without the input). */
-function deploymentMetricsRecorder(inputs, hosts, connectOptions, log) {
-    return (failed, version, now = Date.now()) => recordDeploymentMetrics(hosts, inputs['metrics-textfile-dir'], { app: inputs.app, environment: inputs.environment, version: version || 'unknown', failed, time: now / 1000 }, connectOptions, inputs['max-parallel'], log);
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/report/notify.ts
-
-
-const ICON = { started: ':rocket:', completed: ':white_check_mark:', failed: ':x:', 'rolled-back': ':rewind:' };
-/** Slack rejects a whole message (`invalid_blocks`) when a section's text is longer or there are more blocks. */
-const SLACK_SECTION_TEXT_LIMIT = 3000;
-const SLACK_BLOCK_LIMIT = 50;
-/** Host names listed before "… and N more". */
-const NAMED_HOSTS = 5;
-/** mrkdwn control characters: text from hosts and errors must never open a link or a mention. */
-function escapeMrkdwn(text) {
-    return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
-}
-/** "h1, h2, h3, h4, h5 … and 35 more" */
-function nameSome(names, shown = NAMED_HOSTS) {
-    if (names.length <= shown)
-        return names.join(', ');
-    return `${names.slice(0, shown).join(', ')} … and ${names.length - shown} more`;
-}
-/**
- * A phase's error is one line per failed host, each "HOST: message" (see failedHosts). Hosts that
- * failed the same way are grouped, so 40 hosts refusing connections make one line, not 40.
- */
-function summariseFailures(error) {
-    const lines = error.split('\n').map((line) => line.trim()).filter((line) => line !== '');
-    if (lines.length < 2)
-        return null;
-    const groups = new Map();
-    const hosts = [];
-    for (const line of lines) {
-        const match = /^(\S+?): (.+)$/.exec(line);
-        const host = match?.[1] ?? '';
-        const message = match?.[2] ?? line;
-        if (host)
-            hosts.push(host);
-        groups.set(message, [...(groups.get(message) ?? []), ...(host ? [host] : [])]);
-    }
-    return { hosts, groups: [...groups].map(([message, named]) => ({ message, hosts: named })) };
-}
-/** Keeps whole lines while they fit the limit, then says how many were left out. */
-function capLines(lines, limit, more) {
-    const full = lines.join('\n');
-    if (full.length <= limit)
-        return full;
-    const kept = [];
-    for (const [index, line] of lines.entries()) {
-        if ([...kept, line, more(lines.length - index - 1)].join('\n').length > limit)
-            break;
-        kept.push(line);
-    }
-    return [...kept, more(lines.length - kept.length)].join('\n');
-}
-/** Cuts a raw text before it is escaped, so an entity is never cut in half. */
-function clip(text, length) {
-    return text.length > length ? `${text.slice(0, length - 1)}…` : text;
-}
-function errorLines(error) {
-    const summary = summariseFailures(error);
-    if (!summary)
-        return [`*error:* ${escapeMrkdwn(clip(error, 2000))}`];
-    const lines = [`*failed on ${summary.hosts.length} hosts:* ${escapeMrkdwn(nameSome(summary.hosts))}`];
-    for (const group of summary.groups) {
-        lines.push(`• ${escapeMrkdwn(clip(group.message, 500))}${group.hosts.length > 0 ? ` (${escapeMrkdwn(nameSome(group.hosts, 3))})` : ''}`);
-    }
-    return lines;
-}
-function slackPayload(notice) {
-    const lines = Object.entries(notice.fields).map(([key, value]) => `*${escapeMrkdwn(clip(key, 100))}:* ${escapeMrkdwn(clip(value, 500))}`);
-    if (notice.durationMs !== undefined)
-        lines.push(`*duration:* ${(notice.durationMs / 1000).toFixed(1)} s`);
-    if (notice.error)
-        lines.push(...errorLines(notice.error));
-    // The link is kept whatever is cut: it leads to the full log.
-    const link = notice.runUrl ? `<${notice.runUrl.replaceAll('|', '%7C').replaceAll('>', '%3E')}|workflow run>` : '';
-    const budget = SLACK_SECTION_TEXT_LIMIT - (link ? link.length + 1 : 0);
-    const body = capLines(lines, budget, (left) => `… and ${left} more line${left === 1 ? '' : 's'} (see the workflow run)`);
-    const heading = `${ICON[notice.event]} ${escapeMrkdwn(clip(notice.title, 500))}`;
-    const details = [body, link].filter((part) => part !== '').join('\n');
-    // A section needs at least one character: with nothing to add there is only the heading.
-    const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: `*${heading}*` } }];
-    if (details !== '')
-        blocks.push({ type: 'section', text: { type: 'mrkdwn', text: details } });
-    return { text: heading, blocks: blocks.slice(0, SLACK_BLOCK_LIMIT) };
-}
-async function notifySlack(webhookUrl, notice, warn) {
-    if (webhookUrl === '')
-        return false;
-    try {
-        const response = await postJson(webhookUrl, slackPayload(notice));
-        if (response.status >= 300)
-            throw new Error(`Slack answered HTTP ${response.status}`);
-        return true;
-    }
-    catch (error) {
-        // The webhook URL is a secret: the message names the failure, never the URL.
-        warn(`the Slack notification (${notice.event}) was not delivered: ${redact(errors_errorMessage(error), webhookUrl)}`);
-        return false;
-    }
-}
-/** Hides the webhook URL, and its path (the secret part), which an error page may quote. */
-function redact(text, webhookUrl) {
-    let path = '';
-    try {
-        path = new URL(webhookUrl).pathname;
-    }
-    catch {
-        // Not a URL: only the whole value can be hidden.
-    }
-    const hidden = text.replaceAll(webhookUrl, '***');
-    return path.length > 1 ? hidden.replaceAll(path, '***') : hidden;
-}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
 
@@ -52292,529 +51479,6 @@ class NginxRouter {
     }
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/report/summary.ts
-
-
-
-
-
-/** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
-// A lone \r ends a Markdown line too (CommonMark), so CRLF and CR are flattened like LF.
-const escapeCell = (text) => text.replaceAll('|', '\\|').replace(/\r\n|\r|\n/g, ' ');
-function table(header, rows) {
-    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(escapeCell).join(' | ')} |`)].join('\n');
-}
-const OUTCOME = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
-function headline(app, head) {
-    const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${head.title}`, ''];
-    if (head.verdict)
-        lines.push(`- **Verdict:** ${head.verdict}`);
-    if (head.done)
-        lines.push(`- **Done:** ${head.done}`);
-    if (head.incidentUrl)
-        lines.push(`- **Incident:** ${head.incidentUrl}`);
-    if (head.next.length === 1)
-        lines.push(`- **Next:** ${head.next[0]}`);
-    if (head.next.length > 1)
-        lines.push('- **Next:**', ...head.next.map((step) => `  - ${step}`));
-    lines.push('');
-    return lines.join('\n');
-}
-const hostsText = (count) => `${count} host${count === 1 ? '' : 's'}`;
-const seconds = (ms) => (ms === null ? '?' : `${(ms / 1000).toFixed(1)} s`);
-/** The headline of a deploy, promote or rollback (pure). */
-function phaseHeadline(result, context = {}) {
-    const version = result.version ?? '?';
-    const count = hostsText(result.hosts.length);
-    const failed = result.hosts.filter((host) => host.outcome === 'failed').length;
-    const noop = result.hosts.length > 0 && result.hosts.every((host) => host.outcome === 'noop');
-    const why = [context.trigger ? `trigger: ${context.trigger}` : '', context.actor ? `by ${context.actor}` : '', context.reason ? `reason: ${oneLineText(context.reason)}` : ''].filter(Boolean).join('; ');
-    const base = { incidentUrl: context.incidentUrl ?? null };
-    const failure = result.error ? `${oneLineText(result.error.split('\n')[0] ?? '')}${failed > 0 ? ` (${failed} of ${count} failed)` : ''}` : undefined;
-    const toOthers = context.candidates && context.candidates.length > 0 ? ` Versions one can roll back to by name (target-version): ${context.candidates.join(', ')}.` : '';
-    switch (result.phase) {
-        case 'deploy':
-            if (!result.ok)
-                return { ...base, ok: false, title: `deploy of ${version} failed`, verdict: failure, done: 'no traffic moved to the new version: every host serves what it served before', next: ['Read the reasons below, fix the cause, and re-run the workflow: a plain re-run picks up where this one stopped.'] };
-            return result.canaryPercent > 0 && result.canaryPercent < 100
-                ? { ...base, ok: true, title: `${version} is a ${result.canaryPercent}% canary on ${count}`, done: `${version} started on ${result.activeColor ?? '?'} next to ${result.previousVersion ?? 'the stable version'}, passed its checks, and takes ${result.canaryPercent}% of requests`, next: ['Let canary-monitor judge it; then promote (blue-green phase: promote), or roll back (the rollback action) to end it.'] }
-                : { ...base, ok: true, title: `${version} serves all traffic on ${count}`, done: `${version} started on ${result.activeColor ?? '?'}, passed its checks and took all traffic`, next: ['Nothing: a rollback (the rollback action) puts the previous version back if it misbehaves.'] };
-        case 'promote':
-            if (!result.ok)
-                return { ...base, ok: false, title: `promote of ${version} failed`, verdict: failure, done: 'every host is back on the weights it had: the canary still takes its share', next: ['Read the reasons below and re-run promote, or roll back (the rollback action) to end the canary.'] };
-            return { ...base, ok: true, title: `${version} promoted: all traffic on ${count}`, done: `all traffic moved to ${version} on ${result.activeColor ?? '?'}${result.previousVersion ? `; ${result.previousVersion} stopped or kept as configured` : ''}`, next: [`Nothing. If ${version} misbehaves, the rollback action puts ${result.previousVersion ?? 'the previous version'} back.`] };
-        default: {
-            if (noop)
-                return { ...base, ok: true, title: `nothing to roll back: ${version} already serves`, verdict: why || undefined, done: 'nothing changed', next: [`To go further back, name a version with target-version.${toOthers}`] };
-            if (!result.ok)
-                return { ...base, ok: false, title: `rollback to ${version} failed`, verdict: [failure, why].filter(Boolean).join('; ') || undefined, done: 'traffic stays where it was on every host', next: [`Read the reasons below; fix the host named and re-run the rollback, or roll back to another version by name.${toOthers}`] };
-            return { ...base, ok: true, title: `rolled back to ${version}${result.previousVersion ? ` (from ${result.previousVersion})` : ''}`, verdict: why || undefined, done: `all traffic on ${version} (${result.activeColor ?? '?'}) on ${count}${hostsRestoredMs(result) === null ? '' : `, ${seconds(hostsRestoredMs(result))} after the decision`}`, next: [`Find why ${result.previousVersion ?? 'the release'} failed before deploying it again; the incident and the figures below are the place to start.`] };
-        }
-    }
-}
-const oneLineText = (text) => text.replace(/[\r\n]+/g, ' ').trim();
-/** A rollback's decision → traffic back, when the result carries it. */
-function hostsRestoredMs(result) {
-    const restored = result.restoredMs;
-    return restored === undefined ? null : restored;
-}
-function phaseSummary(app, result, context = {}) {
-    const lines = [headline(app, phaseHeadline(result, context))];
-    if (result.error)
-        lines.push('#### What went wrong', '', markdown_codeBlock(result.error), '');
-    lines.push(table(['host', 'outcome', 'from → to', 'versions', 'weights before', 'weights after', 'switch (ms)'], result.hosts.map((host) => [
-        markdown_hostCell(host.host),
-        OUTCOME[host.outcome],
-        `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`,
-        `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`,
-        host.weightsBefore ? formatWeights(host.weightsBefore) : '—',
-        host.weightsAfter ? formatWeights(host.weightsAfter) : '—',
-        host.switchMs === null ? '—' : String(host.switchMs),
-    ])), '');
-    const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [markdown_hostCell(host.host), `${check.method} ${check.path}`, String(check.status), `${check.latencyMs} / ${check.maxLatencyMs}`, check.ok ? '✅' : `❌ ${check.problem ?? ''}`]));
-    if (smoke.length > 0)
-        lines.push('#### Smoke checks', '', table(['host', 'request', 'status', 'latency / budget (ms)', 'result'], smoke), '');
-    const steps = result.hosts.flatMap((host) => host.steps.map((step) => [markdown_hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', String(step.ms), step.detail ?? '']));
-    lines.push('<details><summary>Steps</summary>', '', table(['host', 'step', 'result', 'ms', 'detail'], steps), '', '</details>', '');
-    lines.push(`Duration: ${(result.durationMs / 1000).toFixed(1)} s${result.switchMs === null ? '' : `; slowest switch ${result.switchMs} ms`}.`, '');
-    return lines.join('\n');
-}
-// ------------------------------------------------------------------------------------------------
-// Canary analysis: a table per rule and charts of error rate and P95 over time for each color.
-const VERDICT = { success: '✅ success', failure: '❌ failure', inconclusive: '⚠️ inconclusive', error: '⛔ error' };
-/** The colors' own colors for chart lines (GitHub's blue and green), in the order the lines are drawn. */
-const LINE_COLOR = { blue: '#0969da', green: '#1a7f37' };
-/**
- * A Mermaid xychart-beta line chart, one line per color (pure), each line drawn in its color's own
- * color (the `plotColorPalette` theme variable). Mermaid draws no legend, so a line under the chart
- * names the lines. No data is never drawn as 0: xychart has no gaps, so an instant where a line has
- * no value is left off the x axis, and the note under the chart names what is missing.
- */
-function xyChart(title, unit, series, value, lines) {
-    const times = [...new Set(series.map((point) => point.t))].sort((a, b) => a - b);
-    if (times.length === 0)
-        return '';
-    const valueAt = (t, color) => {
-        const point = series.find((p) => p.t === t && p.color === color);
-        const v = point ? value(point) : null;
-        return v === null || !Number.isFinite(v) ? null : Math.round(v * 100) / 100;
-    };
-    const drawn = times.filter((t) => lines.every(({ color }) => valueAt(t, color) !== null));
-    const missing = lines
-        .map(({ color }) => ({ color, at: times.filter((t) => valueAt(t, color) === null) }))
-        .filter((gap) => gap.at.length > 0)
-        .map((gap) => `${gap.color} at ${gap.at.length > 8 ? `${gap.at.slice(0, 8).map((t) => Math.round(t)).join(', ')}… (${gap.at.length} samples)` : gap.at.map((t) => Math.round(t)).join(', ')} s`);
-    const legend = `${title}: ${lines.map((line) => `${line.color} line = ${line.label}`).join(', ')}.`;
-    const note = missing.length > 0 ? ` No data (left out, not drawn as 0) for ${missing.join('; ')}.` : '';
-    if (drawn.length === 0)
-        return `${title}: no sample had data for every line.${note}`;
-    const lineValues = lines.map(({ color }) => drawn.map((t) => valueAt(t, color)));
-    const max = Math.max(1, ...lineValues.flat());
-    const palette = lines.map((line) => LINE_COLOR[line.color]).join(', ');
-    return [
-        '```mermaid',
-        `%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "${palette}"}}}}%%`,
-        'xychart-beta',
-        `  title "${title.replaceAll('"', "'")}"`,
-        `  x-axis "seconds" [${drawn.map((t) => Math.round(t)).join(', ')}]`,
-        `  y-axis "${unit}" 0 --> ${Math.ceil(max * 1.1)}`,
-        ...lineValues.map((values) => `  line [${values.join(', ')}]`),
-        '```',
-        '',
-        `${legend}${note}`,
-    ].join('\n');
-}
-/** "4 req, 0% errors, P95 120 ms": one color's figures for a progress line (pure). */
-function progressFigures(figures) {
-    return `${figures.requests} req, ${formatValue('error_rate', figures.errorRate)} errors, P95 ${formatValue('p95_ms', figures.p95Ms)}`;
-}
-/**
- * One progress line per sample (pure): per color, the interval's and the running figures, then the
- * rules that are watching or failed. "t=15s canary green: 4 req, 0% errors, P95 120 ms (so far
- * 12 req, 0% errors, P95 130 ms); stable blue: …; all rules pass so far".
- */
-function progressLine(sample, result, canary, stable) {
-    const interval = (color) => {
-        const colorSample = sample.colors[color];
-        const requests = colorSample?.requests ?? 0;
-        return { requests, errorRate: requests > 0 ? (colorSample?.errors ?? 0) / requests : null, p95Ms: colorSample && colorSample.latency.length > 0 ? histogramQuantile(colorSample.latency, 0.95) : null };
-    };
-    const side = (role, color) => `${role} ${color}: ${progressFigures(interval(color))} (so far ${progressFigures(result.soFar[role])})`;
-    const rules = result.rules.filter((rule) => rule.status === 'fail' || rule.status === 'watching').map((rule) => `${rule.name}: ${rule.status}`);
-    return `t=${result.elapsedSeconds.toFixed(0)}s ${side('canary', canary)}; ${side('stable', stable)}; ${rules.length > 0 ? rules.join(', ') : 'all rules pass so far'}`;
-}
-/**
- * One timeline over every step of a ramp (pure): each step's samples shifted by the time the steps
- * before it took, and the canary's share of traffic at each of them.
- */
-function rampTimeline(result) {
-    const series = [];
-    const share = [];
-    let offset = 0;
-    for (const step of result.steps) {
-        for (const point of step.analysis.series)
-            series.push({ ...point, t: point.t + offset });
-        const percent = step.percent ?? 0;
-        const times = [...new Set(step.analysis.series.map((point) => point.t))];
-        for (const t of times.length > 0 ? times : [step.analysis.elapsedSeconds]) {
-            share.push({ t: t + offset, color: result.canaryColor, requests: 0, errorRate: percent, p95Ms: null });
-            share.push({ t: t + offset, color: result.stableColor, requests: 0, errorRate: 100 - percent, p95Ms: null });
-        }
-        offset += step.analysis.elapsedSeconds;
-    }
-    return { series, share, seconds: offset };
-}
-const MONITOR_VERDICT = { ...VERDICT, aborted: '⏹ aborted' };
-/** The headline of a canary analysis or ramp (pure): the verdict and what was done about it. */
-function monitorHeadline(result, incidentUrl = null) {
-    const canary = result.canaryVersion ?? result.canaryColor;
-    const stable = result.stableVersion ?? result.stableColor;
-    const ramp = result.steps.length > 1 || result.steps[0]?.percent !== null;
-    const what = ramp ? `ramp of ${canary}` : `canary ${canary}`;
-    // A ramp's verdict speaks for the whole ramp: the step it stopped at, or every step passed.
-    const last = result.steps.at(-1);
-    const shares = result.steps.map((step) => `${step.percent ?? '—'}%`).join(' → ');
-    const why = !ramp || result.verdict === 'aborted' || !last
-        ? oneLineText(result.reason)
-        : result.verdict === 'success'
-            ? `every step passed its analysis (${shares})`
-            : `at step ${result.steps.length}, ${last.percent ?? '—'}% (${shares}): ${oneLineText(result.reason)}`;
-    const verdict = `${MONITOR_VERDICT[result.verdict]}: ${why}`;
-    const rollback = result.rollback;
-    if (rollback && !rollback.ok) {
-        return { ok: false, title: `${what} failed, and the automatic rollback FAILED`, verdict, done: `traffic stays where it was: ${oneLineText(rollback.error ?? 'see the log')}`, incidentUrl, next: [`Roll back now: the rollback action, or \`agent-loop rollback\` from a terminal; name a version with target-version if ${stable} cannot come back.`] };
-    }
-    if (rollback) {
-        return { ok: false, title: `${what} ${result.verdict === 'aborted' ? 'aborted' : 'failed'}; rolled back to ${rollback.version ?? stable}`, verdict, done: `all traffic back on ${rollback.version ?? stable} (${result.stableColor}) ${seconds(result.rollbackMs)} after the decision; ${canary} stopped unless keep-failed`, incidentUrl, next: [`Find why ${canary} failed (the figures and charts below) before deploying it again.`] };
-    }
-    switch (result.verdict) {
-        case 'success':
-            return ramp
-                ? { ok: true, title: `${canary} ramped to all traffic`, verdict, done: `every step passed its analysis; ${canary} serves all traffic`, incidentUrl, next: ['Nothing.'] }
-                : { ok: true, title: `canary ${canary} passed`, verdict, done: `nothing changed: ${canary} still takes its canary share next to ${stable}`, incidentUrl, next: ['Promote it (blue-green phase: promote).'] };
-        case 'aborted':
-            return { ok: false, title: `${what} aborted`, verdict, done: 'the analysis stopped before a decision (a rollback asked for the hosts, or the run was cancelled)', incidentUrl, next: ['See the rollback run that asked, or re-run the monitor.'] };
-        default:
-            return { ok: false, title: `${what}: ${result.verdict}, left in place`, verdict, done: `no rollback (rollback-on does not include ${result.verdict}): ${canary} still takes its share`, incidentUrl, next: ['Decide by hand: promote it, or roll it back with the rollback action.'] };
-    }
-}
-function monitorSummary(app, result, incidentUrl = null) {
-    const { analysis } = result;
-    const timeline = rampTimeline(result);
-    const ramp = result.steps.length > 1 || result.steps[0]?.percent !== null;
-    const series = ramp ? timeline.series : analysis.series;
-    const span = ramp ? timeline.seconds : analysis.elapsedSeconds;
-    const requests = ramp ? result.steps.reduce((sum, step) => ({ canary: sum.canary + step.analysis.canaryRequests, stable: sum.stable + step.analysis.stableRequests }), { canary: 0, stable: 0 }) : { canary: analysis.canaryRequests, stable: analysis.stableRequests };
-    const lines = [
-        headline(app, monitorHeadline(result, incidentUrl)),
-        `Canary **${result.canaryColor}** (${result.canaryVersion ?? '?'}) against stable **${result.stableColor}** (${result.stableVersion ?? '?'}): ${requests.canary} canary and ${requests.stable} stable requests over ${span.toFixed(0)} s${ramp ? ` in ${result.steps.length} step${result.steps.length === 1 ? '' : 's'}` : ''}${analysis.earlyDecision ? '; decided early by the sequential test' : ''}${analysis.detectSeconds !== null ? `; detected in ${analysis.detectSeconds.toFixed(1)} s` : ''}.`,
-        '',
-    ];
-    if (result.rollback)
-        lines.push(rollbackHosts(result), '');
-    if (ramp)
-        lines.push(table(['step', 'canary share', 'verdict', 'reason'], result.steps.map((step, index) => [String(index + 1), `${step.percent ?? '—'}%`, VERDICT[step.analysis.verdict], step.analysis.reason])), '');
-    lines.push(table(['rule', 'kind', 'observed (canary)', 'stable', 'threshold', 'window', 'for', 'status'], analysis.rules.map((rule) => [
-        rule.name,
-        rule.kind,
-        formatValue(rule.metric, rule.observed),
-        formatValue(rule.metric, rule.stableObserved),
-        formatValue(rule.metric, rule.threshold),
-        rule.windowSeconds === 0 ? 'latest' : `${rule.windowSeconds} s`,
-        rule.forSeconds === 0 ? '—' : `${rule.forSeconds} s`,
-        `${rule.status}${rule.detail ? ` (${rule.detail})` : ''}`,
-    ])), '');
-    if (analysis.warnings.length > 0)
-        lines.push(...analysis.warnings.map((warning) => `- ⚠️ ${warning}`), '');
-    const labels = [
-        { color: result.stableColor, label: `stable ${result.stableVersion ?? ''}`.trim() },
-        { color: result.canaryColor, label: `canary ${result.canaryVersion ?? ''}`.trim() },
-    ];
-    if (ramp) {
-        const shareChart = xyChart('Share of traffic (%)', '%', timeline.share, (point) => point.errorRate, labels);
-        if (shareChart)
-            lines.push(shareChart, '');
-    }
-    const errorChart = xyChart('Error rate (%)', '%', series, (point) => (point.errorRate === null ? null : point.errorRate * 100), labels);
-    const latencyChart = xyChart('P95 latency (ms)', 'ms', series, (point) => point.p95Ms, labels);
-    if (errorChart)
-        lines.push(errorChart, '', latencyChart, '');
-    return lines.join('\n');
-}
-/** The automatic rollback's per-host table. */
-function rollbackHosts(result) {
-    const rollback = result.rollback;
-    const parts = ['#### Automatic rollback, per host', '', restoredLine(rollback.ok ? result.rollbackMs : null), ''];
-    if (rollback.error)
-        parts.push(codeBlock(rollback.error), '');
-    parts.push(table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [hostCell(host.host), OUTCOME[host.outcome], `${host.version ?? '—'} (${host.toColor ?? '—'})`, host.switchMs === null ? '—' : String(host.switchMs)])));
-    return parts.join('\n');
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/report/incident.ts
-
-
-
-
-/**
- * What happens after traffic is back on a good version: the GitHub deployment records (so DORA
- * figures count the failure and the recovery), an incident issue, and a Slack message.
- */
-/** The deployment procedure's target for a rollback: traffic restored within 2 minutes. */
-const ROLLBACK_TARGET_MS = 120_000;
-function incident_restoredLine(restoredMs) {
-    if (restoredMs === null)
-        return 'Traffic was not restored.';
-    const seconds = (restoredMs / 1000).toFixed(1);
-    const met = restoredMs <= ROLLBACK_TARGET_MS;
-    return `Traffic restored in ${seconds} s ${met ? '✅' : '❌'} (procedure target: ${ROLLBACK_TARGET_MS / 1000} s${met ? `, ${Math.max(1, Math.round(ROLLBACK_TARGET_MS / Math.max(restoredMs, 1)))}× faster` : ''}).`;
-}
-function incidentIssue(story, extraLabels = []) {
-    const title = `${story.error ? 'Rollback FAILED' : 'Rollback'}: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
-    const timeline = story.hosts
-        .flatMap((host) => host.steps.map((step) => [markdown_hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', `${step.ms} ms`, step.detail ?? '']))
-        .slice(0, 200);
-    const body = [
-        `**Severity:** ${story.severity}`,
-        `**Trigger:** ${story.trigger}`,
-        `**Reason:** ${story.reason}`,
-        `**Decided at:** ${new Date(story.decidedAt).toISOString()}`,
-        ...(story.error ? ['', `**The rollback failed; traffic stays where it was:** ${story.error.split('\n').slice(0, 20).join(' / ')}`, ...(story.candidates && story.candidates.length > 0 ? [`**Versions one can roll back to by name:** ${story.candidates.join(', ')}`] : [])] : []),
-        '',
-        incident_restoredLine(story.restoredMs),
-        '',
-        ...(story.figures.length > 0 ? ['### Figures', '', table(['rule', 'observed', 'threshold', 'window', 'status'], story.figures.map((f) => [f.name, f.observed, f.threshold, f.window, f.status])), ''] : []),
-        '### Hosts',
-        '',
-        table(['host', 'outcome', 'from → to', 'versions'], story.hosts.map((host) => [markdown_hostCell(host.host), host.outcome, `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`, `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`])),
-        '',
-        '### Timeline',
-        '',
-        table(['host', 'step', 'result', 'took', 'detail'], timeline),
-        '',
-        story.runUrl ? `Workflow run: ${story.runUrl}` : '',
-    ].join('\n');
-    return { title, body, labels: ['incident', `severity:${story.severity}`, 'rollback', ...extraLabels] };
-}
-/** Records the rollback everywhere it is owed. None of these failures undoes the rollback: each is a warning. */
-async function announceRollback(story, options) {
-    let incidentUrl = null;
-    let deploymentId = null;
-    const { github } = options;
-    if (github) {
-        if (options.failedDeploymentId !== null) {
-            await bestEffort('marking the failed deployment', options.log.warn, () => setDeploymentStatus(github, options.failedDeploymentId, 'failure', `${story.error ? 'rollback failed' : 'rolled back'}: ${story.trigger}`.slice(0, 140), story.runUrl));
-        }
-        deploymentId = await bestEffort('recording the rollback deployment', options.log.warn, async () => {
-            const id = await createDeployment(github, {
-                ref: options.ref,
-                environment: story.environment,
-                description: `rollback of ${story.app} to ${story.targetVersion ?? '?'}`,
-                payload: { app: story.app, version: story.targetVersion, rollback: true, failedVersion: story.failedVersion, restoredMs: story.restoredMs, trigger: story.trigger },
-            });
-            await setDeploymentStatus(github, id, story.error || story.restoredMs === null ? 'failure' : 'success', `${story.error ? 'failed rollback' : 'rollback'} to ${story.targetVersion ?? '?'}`.slice(0, 140), story.runUrl);
-            return id;
-        });
-        if (options.createIncident) {
-            const issue = await bestEffort('opening the incident issue', options.log.warn, () => openIssue(github, incidentIssue(story, options.incidentLabels)));
-            incidentUrl = issue?.url ?? null;
-        }
-    }
-    else if (options.createIncident || options.failedDeploymentId !== null) {
-        options.log.warn('no github-token (or GITHUB_REPOSITORY): the deployment status and the incident issue were not recorded');
-    }
-    if (story.error) {
-        const notified = await notifySlack(options.slackWebhookUrl, {
-            event: 'failed',
-            title: `ROLLBACK FAILED: ${story.app} in ${story.environment} (to ${story.targetVersion ?? '?'})`,
-            fields: { trigger: story.trigger, reason: story.reason, error: story.error.split('\n').slice(0, 5).join(' / '), ...(incidentUrl ? { incident: incidentUrl } : {}) },
-            durationMs: story.durationMs,
-            runUrl: story.runUrl,
-        }, options.log.warn);
-        return { incidentUrl, deploymentId, notified };
-    }
-    const notified = await notifySlack(options.slackWebhookUrl, {
-        event: 'rolled-back',
-        title: `${story.app} rolled back to ${story.targetVersion ?? '?'} in ${story.environment}`,
-        fields: { trigger: story.trigger, reason: story.reason, failed: story.failedVersion ?? '—', restored: story.restoredMs === null ? 'no' : `${(story.restoredMs / 1000).toFixed(1)} s after the decision`, ...(incidentUrl ? { incident: incidentUrl } : {}) },
-        durationMs: story.durationMs,
-        runUrl: story.runUrl,
-    }, options.log.warn);
-    return { incidentUrl, deploymentId, notified };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
-
-
-const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; shift 2
-mkdir -p "$state_dir" 2>/dev/null
-printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
-printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
-if out=$("$@" -t 2>&1); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'`));
-function preflightCommand(stateDir, includeDir, nginx) {
-    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginx]);
-}
-/** The `key=value` lines a host script prints: every value of a key, and the first one. */
-function keyValues(output) {
-    const values = new Map();
-    for (const line of output.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq > 0)
-            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
-    }
-    return { values, first: (key) => values.get(key)?.[0] ?? '' };
-}
-function parsePreflight(output) {
-    const { values, first } = keyValues(output);
-    return {
-        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
-        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
-        curl: first('curl') === 'yes',
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        includeDir: first('include_dir') === 'yes',
-    };
-}
-/** Returns the problems found (empty when the host is ready). */
-function judgePreflight(facts, limits, includeDir) {
-    const problems = [];
-    if (facts.freeDiskMb < limits.minFreeDiskMb)
-        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
-    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
-        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
-    if (!facts.curl)
-        problems.push('curl is not installed (the health checks run it on the host)');
-    if (!facts.includeDir)
-        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
-    if (!facts.nginxOk)
-        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
-    return problems;
-}
-async function preflight(remote, stateDir, includeDir, nginx, limits) {
-    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx), { timeoutMs: 60_000 });
-    const facts = parsePreflight(result.stdout);
-    const problems = judgePreflight(facts, limits, includeDir);
-    if (problems.length > 0) {
-        // A prerequisite the doctor knows how to fix comes with its command.
-        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
-        if (missing.some((item) => item.kind !== 'configuration'))
-            throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
-        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
-    }
-    return facts;
-}
-const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; shift 3
-echo "user=$(id -un)"; echo "uid=$(id -u)"
-if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
-else
-  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
-  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
-fi
-if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
-word=$1; [ "$word" = sudo ] && { shift; while [ "\${1#-}" != "$1" ]; do shift; done; word=$1; set -- sudo -n "$@"; }
-if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
-case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
-if out=$("$@" -t 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
-if [ -z "$access_log" ]; then echo log=unchecked
-elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; echo "log_group=$(stat -c %G "$access_log")"; fi
-else echo log=absent; fi`;
-function doctorCommand(target) {
-    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, ...target.nginx]);
-}
-function parseDoctor(output) {
-    const { values, first } = keyValues(output);
-    return {
-        user: first('user'),
-        root: first('uid') === '0',
-        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
-        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
-        nginxFound: first('nginx_found') === 'yes',
-        nginxInSbin: first('nginx_sbin'),
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        curl: first('curl') === 'yes',
-        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
-        accessLogGroup: first('log_group'),
-        sudo: first('sudo') === 'yes',
-    };
-}
-const q = (word) => quote(word);
-/** What is missing, each with the command that fixes it (run as a sudo-capable user, or run host-setup). */
-function judgeDoctor(facts, target) {
-    const user = facts.user || 'DEPLOY_USER';
-    const found = [];
-    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
-    const nginxLine = nginxWords.join(' ');
-    if (facts.stateDir === 'denied')
-        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
-    if (facts.includeDir === 'missing')
-        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o ${q(user)} -m 0755 ${q(target.includeDir)}` });
-    if (facts.includeDir === 'denied')
-        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: `sudo chown ${q(user)} ${q(target.includeDir)}` });
-    if (!facts.curl)
-        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
-    if (!facts.nginxFound) {
-        found.push(facts.nginxInSbin
-            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: `set nginx-command: sudo -n ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')} (and run host-setup for the sudoers rule)` }
-            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
-    }
-    else if (!facts.nginxOk) {
-        const privileged = /permission denied|not permitted|a password is required|sudo:/i.test(facts.nginxOutput);
-        if (privileged && !facts.root) {
-            const path = nginxWords[0]?.startsWith('/') ? nginxWords[0] : (facts.nginxInSbin || `/usr/sbin/${nginxWords[0] ?? 'nginx'}`);
-            const base = [path, ...nginxWords.slice(1)].join(' ');
-            found.push({
-                problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`,
-                fix: `run host-setup with deploy-user ${user}, or: echo ${q(`${user} ALL=(root) NOPASSWD: ${base} -t, ${base} -s reload`)} | sudo tee /etc/sudoers.d/agent-loop && sudo chmod 0440 /etc/sudoers.d/agent-loop && sudo visudo -c; then set nginx-command: sudo -n ${base}`,
-            });
-        }
-        else {
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
-        }
-    }
-    if (facts.accessLog === 'denied') {
-        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: facts.accessLogGroup && facts.accessLogGroup !== 'root' ? `sudo usermod -a -G ${q(facts.accessLogGroup)} ${q(user)}` : `sudo chgrp adm ${q(target.accessLog)} && sudo usermod -a -G adm ${q(user)}` });
-    }
-    return found;
-}
-function formatPrerequisites(host, missing) {
-    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
-}
-/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
-async function doctor(remote, target) {
-    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
-    return judgeDoctor(parseDoctor(result.stdout), target);
-}
-/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
-async function requirePrerequisites(remote, target) {
-    const missing = await doctor(remote, target);
-    if (missing.length > 0)
-        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
-}
-/**
- * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
- * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
- * `mkdir: Permission denied`. Anything else is passed on as it was.
- */
-async function explainUnprepared(remote, target, error) {
-    let missing = [];
-    try {
-        missing = await doctor(remote, target);
-    }
-    catch {
-        // The doctor could not run either: the original error says more.
-    }
-    if (missing.length > 0)
-        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
-    throw error;
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/fleet/session.ts
 
 
@@ -53210,6 +51874,1485 @@ async function cleanUpRun(specs, settings) {
         }
     });
     return done;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/action/http.ts
+/** The one HTTP client for APIs (Slack, GitHub, Prometheus): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
+
+/** The most an answer may hold (a page of GitHub deployments or a Prometheus range is well under it). */
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/**
+ * Reads a response body up to `maxBytes`: a server that answers without end (or a proxy page of
+ * megabytes) cannot fill the runner's memory; beyond the cap the request fails.
+ */
+async function readCapped(response, maxBytes = MAX_BODY_BYTES) {
+    const declared = Number(response.headers.get('content-length') ?? '0');
+    if (declared > maxBytes) {
+        await response.body?.cancel();
+        throw new Error(`the answer is ${declared} bytes, more than the ${maxBytes} this client reads`);
+    }
+    if (!response.body)
+        return '';
+    const reader = response.body.getReader();
+    const chunks = [];
+    let total = 0;
+    for (;;) {
+        const { done, value } = await reader.read();
+        if (done)
+            break;
+        total += value.byteLength;
+        if (total > maxBytes) {
+            await reader.cancel();
+            throw new Error(`the answer is more than the ${maxBytes} bytes this client reads`);
+        }
+        chunks.push(value);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+}
+/** A short excerpt of an answer for an error message: never the whole body, never a raw control character or line break. */
+function http_excerpt(body, max = 200) {
+    // eslint-disable-next-line no-control-regex
+    const flat = body.trim().replace(/[\0-\x1f\x7f]/g, (char) => (char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`));
+    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+/**
+ * One HTTP request, the suite's only way to make one: the answer's body read with a size cap,
+ * redirects not followed unless asked (a 302 to a login page is an answer to report, not to chase),
+ * no retry. Throws when there is no answer (refused, timed out).
+ */
+async function request(url, options = {}) {
+    const response = await fetch(url, {
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        body: options.body,
+        redirect: options.followRedirects ? 'follow' : 'manual',
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    });
+    const body = await readCapped(response);
+    return { status: response.status, body, headers: Object.fromEntries(response.headers) };
+}
+/** A JSON API call: a 5xx answer or no answer is retried (`attempts`, 3 by default); the caller parses the body. */
+async function http_requestJson(method, url, payload, headers = {}, options = {}) {
+    return retry(async () => {
+        const answer = await request(url, {
+            method,
+            headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+            body: payload === undefined ? undefined : JSON.stringify(payload),
+            timeoutMs: options.timeoutMs,
+            followRedirects: true,
+        });
+        if (answer.status >= 500)
+            throw new Error(`HTTP ${answer.status}${answer.body ? `: ${http_excerpt(answer.body)}` : ''}`);
+        return answer;
+    }, { attempts: options.attempts ?? 3, delayMs: 500 });
+}
+function postJson(url, payload, options = {}) {
+    return http_requestJson('POST', url, payload, options.headers, options);
+}
+/** GET a JSON API (e.g. Prometheus's); the caller parses the body. */
+function getJson(url, options = {}) {
+    return http_requestJson('GET', url, undefined, options.headers, options);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/github/github.ts
+
+
+function githubContext(token, env = process.env) {
+    const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
+    if (!token || !owner || !repo)
+        return null;
+    return { apiUrl: (env.GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''), token, owner, repo };
+}
+function apiHeaders(context) {
+    return {
+        authorization: `Bearer ${context.token}`,
+        accept: 'application/vnd.github+json',
+        'x-github-api-version': '2022-11-28',
+        'user-agent': 'agent-loop-actions',
+    };
+}
+async function call(context, method, path, body) {
+    const response = await http_requestJson(method, `${context.apiUrl}/repos/${context.owner}/${context.repo}${path}`, body, apiHeaders(context));
+    if (response.status >= 300)
+        throw new Error(`GitHub ${method} ${path} answered ${response.status}: ${http_excerpt(response.body, 300)}`);
+    return (response.body ? JSON.parse(response.body) : {});
+}
+/** The URL marked rel="next" in a `Link` header (GitHub's pagination), or null (pure). */
+function nextPageUrl(link) {
+    for (const part of (link ?? '').split(',')) {
+        const [target, ...params] = part.split(';');
+        const url = /^\s*<([^>]*)>\s*$/.exec(target ?? '')?.[1];
+        const rel = params.map((param) => /^\s*rel\s*=\s*"?([^"]*)"?\s*$/i.exec(param)?.[1]).find((value) => value !== undefined);
+        if (url && rel?.split(/\s+/).includes('next'))
+            return url;
+    }
+    return null;
+}
+/**
+ * GET with the token: `path` under /repos/{owner}/{repo} (with its query), or a next-page URL
+ * from a previous answer. The token goes with the request, so a URL on any other origin than the
+ * API's is refused rather than followed.
+ */
+async function githubGet(context, pathOrUrl) {
+    const url = pathOrUrl.startsWith('/') ? `${context.apiUrl}/repos/${context.owner}/${context.repo}${pathOrUrl}` : pathOrUrl;
+    if (new URL(url).origin !== new URL(context.apiUrl).origin)
+        throw new Error(`GitHub answered with a next page on another origin (${new URL(url).origin}); not following it with the token`);
+    const response = await requestJson('GET', url, undefined, apiHeaders(context));
+    const shown = url.slice(context.apiUrl.length);
+    if (response.status >= 300)
+        throw new Error(`GitHub GET ${shown} answered ${response.status}: ${excerpt(response.body, 300)}`);
+    return { data: (response.body ? JSON.parse(response.body) : null), next: nextPageUrl(response.headers?.link) };
+}
+/**
+ * Every item of a GitHub list, following rel="next" (ask for per_page=100 in `path`). `enough`
+ * sees each page and may stop early (lists sorted newest first: stop once past the window).
+ */
+async function githubGetAll(context, path, options = {}) {
+    const maxPages = options.maxPages ?? 100;
+    const items = [];
+    let next = path;
+    for (let page = 1; next !== null; page++) {
+        // A partial list would silently skew whatever is computed from it.
+        if (page > maxPages)
+            throw new Error(`GitHub GET ${path} has more than ${maxPages} pages`);
+        const answer = await githubGet(context, next);
+        if (!Array.isArray(answer.data))
+            throw new Error(`GitHub GET ${path} did not answer with a list`);
+        items.push(...answer.data);
+        if (options.enough?.(answer.data))
+            break;
+        next = answer.next;
+    }
+    return items;
+}
+async function createDeployment(context, record) {
+    const created = await call(context, 'POST', '/deployments', {
+        ref: record.ref,
+        environment: record.environment,
+        description: record.description.slice(0, 140),
+        payload: record.payload,
+        auto_merge: false,
+        required_contexts: [],
+        transient_environment: false,
+        production_environment: record.environment === 'production',
+    });
+    return created.id;
+}
+async function setDeploymentStatus(context, id, state, description, logUrl) {
+    await call(context, 'POST', `/deployments/${id}/statuses`, { state, description: description.slice(0, 140), log_url: logUrl || undefined, auto_inactive: state === 'success' });
+}
+async function openIssue(context, incident) {
+    const created = await call(context, 'POST', '/issues', { title: incident.title.slice(0, 250), body: incident.body, labels: incident.labels });
+    return { number: created.number, url: created.html_url };
+}
+/** Runs a GitHub call whose failure must not undo what already happened on the hosts. */
+async function bestEffort(what, warn, body) {
+    try {
+        return await body();
+    }
+    catch (error) {
+        warn(`${what} failed: ${errors_errorMessage(error)}`);
+        return null;
+    }
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = require("node:child_process");
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/local.ts
+
+function runLocal(argv, options = {}) {
+    const [program, ...args] = argv;
+    if (!program)
+        return Promise.reject(new Error('empty command'));
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        let pending = '';
+        const lines = (chunk) => {
+            pending += chunk;
+            const parts = pending.split('\n');
+            pending = parts.pop() ?? '';
+            for (const line of parts)
+                options.onLine?.(line);
+        };
+        child.stdout.setEncoding('utf8').on('data', (chunk) => {
+            stdout += chunk;
+            lines(chunk);
+        });
+        child.stderr.setEncoding('utf8').on('data', (chunk) => {
+            stderr += chunk;
+            lines(chunk);
+        });
+        const timer = options.timeoutMs
+            ? setTimeout(() => {
+                child.kill('SIGTERM');
+                reject(new Error(`${program} did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`));
+            }, options.timeoutMs)
+            : undefined;
+        child.on('error', (error) => {
+            clearTimeout(timer);
+            reject(new Error(`${program} could not be started: ${error.message}`));
+        });
+        child.on('close', (code, signal) => {
+            clearTimeout(timer);
+            if (pending)
+                options.onLine?.(pending);
+            resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+        });
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/ansible.ts
+
+
+function playbookCommand(run) {
+    return ['ansible-playbook', run.playbook, '--inventory', run.inventory, '--extra-vars', JSON.stringify(run.extraVars), ...(run.limit ? ['--limit', run.limit] : [])];
+}
+/** The environment that keeps ansible from leaving ControlPersist processes and files in HOME. */
+function ansibleEnv(workDir, base = process.env) {
+    return {
+        ...base,
+        ANSIBLE_HOME: `${workDir}/ansible-home`,
+        ANSIBLE_LOCAL_TEMP: `${workDir}/ansible-tmp`,
+        ANSIBLE_SSH_ARGS: '-o ControlMaster=no',
+        ANSIBLE_FORCE_COLOR: '0',
+        ANSIBLE_NOCOLOR: '1',
+        PYTHONUNBUFFERED: '1',
+    };
+}
+/** The first failed task in ansible's output, for the error message. */
+function failedTask(output) {
+    const lines = output.split('\n');
+    let task = '';
+    for (const line of lines) {
+        const taskMatch = /^TASK \[(.*)\]/.exec(line);
+        if (taskMatch)
+            task = taskMatch[1];
+        if (/^fatal:|^failed:/.test(line))
+            return `${task}: ${line.replace(/^(fatal|failed): /, '').slice(0, 500)}`;
+    }
+    return null;
+}
+/** Installs a requirements file's collections into `collectionsDir` (the playbook then gets ANSIBLE_COLLECTIONS_PATH=collectionsDir). */
+function collectionInstallCommand(requirementsFile, collectionsDir) {
+    return ['ansible-galaxy', 'collection', 'install', '-r', requirementsFile, '-p', collectionsDir];
+}
+/** Cache key of the installed collections: a new requirements file is a new key. `os` as the runner names it (RUNNER_OS). */
+function collectionsCacheKey(os, requirements) {
+    return `ansible-collections-${os.toLowerCase()}-${createHash('sha256').update(requirements).digest('hex')}`;
+}
+/**
+ * Runs a playbook on the runner, its output streamed; on failure, names the failed task. The one
+ * way the suite runs Ansible: the rollback's playbook and the staging deploy both come here.
+ * `env` replaces the default environment (`ansibleEnv(workDir)`), e.g. with a collections path.
+ */
+async function runPlaybook(run, options) {
+    const result = await options.log.group(`ansible-playbook ${run.playbook}`, () => runLocal(playbookCommand(run), { env: options.env ?? ansibleEnv(options.workDir), cwd: options.cwd, onLine: options.log.info, timeoutMs: options.timeoutMs }));
+    if (result.code === 0)
+        return { ok: true };
+    const task = failedTask(result.stdout);
+    return { ok: false, error: `ansible-playbook failed (exit ${result.code})${task ? ` at ${task}` : ''}` };
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
+
+// Until every caller imports it from the action folder, where it lives.
+
+const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const IPV6 = /^[0-9a-f:.]{2,45}$/i;
+function parseTarget(text) {
+    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${printable(text)}'`;
+    const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
+    if (!match)
+        throw new errors_ConfigurationError(expected);
+    const [, user = '', rawHost = '', rawPort] = match;
+    const bracketed = rawHost.startsWith('[');
+    const host = bracketed ? rawHost.slice(1, -1) : rawHost;
+    if (!USER.test(user))
+        throw new errors_ConfigurationError(`invalid user '${printable(user)}'. ${expected}`);
+    const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
+    if (!validHost)
+        throw new errors_ConfigurationError(`invalid host '${printable(host)}'. ${expected}`);
+    const port = rawPort === undefined ? 22 : Number(rawPort);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new errors_ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
+
+
+
+
+
+
+
+
+const readFromRunner = (name) => getInput(name);
+/** Reads and validates every field; reports all bad inputs at once. */
+function readInputs(fields, read = readFromRunner) {
+    const result = {};
+    const problems = [];
+    for (const [name, schema] of Object.entries(fields)) {
+        const parsed = schema.safeParse(read(name).trim());
+        if (parsed.success)
+            result[name] = parsed.data;
+        else
+            problems.push(`Input '${name}': ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+    }
+    if (problems.length > 0)
+        throw new errors_ConfigurationError(problems.join('\n'));
+    return result;
+}
+/** Checks that hold between inputs; call after readInputs. */
+function requireInput(condition, name, message) {
+    if (!condition)
+        throw new errors_ConfigurationError(`Input '${name}': ${message}`);
+}
+function fail(ctx, message) {
+    ctx.addIssue({ code: 'custom', message });
+    return NEVER;
+}
+const MAX_INPUT = 64 * 1024;
+function inputs_text(check) {
+    return schemas_string().transform((value, ctx) => {
+        if (value.length > MAX_INPUT)
+            return fail(ctx, `is ${value.length} characters long; at most ${MAX_INPUT} are accepted`);
+        return check(value, ctx);
+    });
+}
+const field = {
+    /** A string matching `pattern`; `form` says what is expected in words. */
+    string(options) {
+        return inputs_text((raw, ctx) => {
+            const value = raw === '' ? (options.default ?? '') : raw;
+            if (value === '')
+                return options.required ? fail(ctx, `is required: ${options.form}`) : '';
+            if (value.length > (options.max ?? 256))
+                return fail(ctx, `is too long (${value.length} characters, at most ${options.max ?? 256}): ${options.form}`);
+            if (!options.pattern.test(value))
+                return fail(ctx, `expected ${options.form}, got '${printable(value)}'`);
+            return value;
+        });
+    },
+    integer(options) {
+        return inputs_text((raw, ctx) => {
+            if (raw === '')
+                return options.default;
+            if (!/^\d+$/.test(raw))
+                return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got '${printable(raw)}'`);
+            const value = Number(raw);
+            if (value < options.min || value > options.max)
+                return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got ${raw}`);
+            return value;
+        });
+    },
+    /** A decimal number such as 0.01 or 2.5 (no exponent, no sign), from min to max. */
+    decimal(options) {
+        return inputs_text((raw, ctx) => {
+            if (raw === '')
+                return options.default;
+            const expected = `expected a number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, such as ${options.default}`;
+            if (!/^\d{1,15}(\.\d{1,15})?$|^\.\d{1,15}$/.test(raw))
+                return fail(ctx, `${expected}, got '${printable(raw)}'`);
+            const value = Number(raw);
+            if (value < options.min || value > options.max)
+                return fail(ctx, `${expected}, got ${raw}`);
+            return value;
+        });
+    },
+    port(defaultPort) {
+        return field.integer({ min: 1, max: 65535, default: defaultPort, unit: 'a TCP port' });
+    },
+    boolean(defaultValue) {
+        return inputs_text((raw, ctx) => {
+            if (raw === '')
+                return defaultValue;
+            if (/^(true|yes|on)$/i.test(raw))
+                return true;
+            if (/^(false|no|off)$/i.test(raw))
+                return false;
+            return fail(ctx, `expected true or false, got '${printable(raw)}'`);
+        });
+    },
+    choice(choices, defaultValue) {
+        return inputs_text((raw, ctx) => {
+            const value = raw === '' ? defaultValue : raw;
+            if (!choices.includes(value))
+                return fail(ctx, `expected one of ${choices.join(', ')}, got '${printable(value)}'`);
+            return value;
+        });
+    },
+    /** A secret: masked as soon as it is read, never echoed in an error. */
+    secret(options) {
+        return inputs_text((raw, ctx) => {
+            if (raw === '')
+                return options.required ? fail(ctx, `is required: ${options.form}`) : '';
+            mask(raw);
+            const problem = options.check?.(raw);
+            return problem ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`) : raw;
+        });
+    },
+    /** A command template with `{placeholder}`s among `allowed`. */
+    template(allowed) {
+        return inputs_text((raw, ctx) => {
+            if (raw === '')
+                return '';
+            if (raw.includes('\0'))
+                return fail(ctx, 'contains a NUL byte');
+            const unknown = templatePlaceholders(raw).filter((name) => !allowed.includes(name));
+            if (unknown.length > 0)
+                return fail(ctx, `unknown placeholder {${unknown[0]}}; expected only ${allowed.map((name) => `{${name}}`).join(' ')}`);
+            const quoted = quotedPlaceholders(raw);
+            if (quoted.length > 0)
+                return fail(ctx, `the placeholder {${quoted[0]}} stands inside quotes or after a backslash; write it bare: every value is quoted for you`);
+            return raw;
+        });
+    },
+    /** A YAML (or JSON) document whose value must satisfy `schema`. */
+    yaml(schema, options) {
+        return inputs_text((raw, ctx) => {
+            let document;
+            try {
+                document = (0,dist/* parse */.qg)(raw === '' ? options.default : raw);
+            }
+            catch (error) {
+                return fail(ctx, `is not valid YAML (${error.message.split('\n')[0]}); expected ${options.form}`);
+            }
+            const parsed = schema.safeParse(document);
+            if (!parsed.success) {
+                const issue = parsed.error.issues[0];
+                const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+                return fail(ctx, `${issue?.message ?? 'is invalid'}${where}; expected ${options.form}`);
+            }
+            return parsed.data;
+        });
+    },
+};
+/** Registers a secret with the runner so it is masked in every log line. */
+function mask(secret) {
+    if (secret === '')
+        return;
+    core_setSecret(secret);
+    for (const line of secret.split(/\r?\n/))
+        if (line.trim().length >= 4)
+            core_setSecret(line.trim());
+}
+// ---------------------------------------------------------------------------------------------
+// Values that several actions share: same names, same forms, defined once.
+const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value) ? undefined : 'is not a PEM or OpenSSH private key';
+const webhookCheck = (value) => {
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        return 'is not a URL';
+    }
+    const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
+        return 'must be an https:// URL';
+    return undefined;
+};
+const hostOverride = object({
+    host: schemas_string(),
+    'blue-port': schemas_number().int().min(1).max(65535).optional(),
+    'green-port': schemas_number().int().min(1).max(65535).optional(),
+    'nginx-status-port': schemas_number().int().min(1).max(65535).optional(),
+    'state-dir': schemas_string().regex(HOST_PATH, 'expected a path without ..').optional(),
+    'nginx-conf-dir': schemas_string().regex(HOST_PATH, 'expected a path without ..').optional(),
+    'nginx-command': schemas_string().optional(),
+    'access-log': schemas_string().regex(HOST_PATH, 'expected a path without ..').optional(),
+})
+    .strict();
+const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log}';
+function parseNginxCommand(line) {
+    const words = splitWords(line);
+    if (words.length === 0 || words.length > 16)
+        throw new errors_ConfigurationError('expected a command line such as "nginx" or "sudo nginx"');
+    for (const word of words) {
+        if (!/^[A-Za-z0-9._/=:+@-]+$/.test(word))
+            throw new errors_ConfigurationError(`contains the word '${printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
+    }
+    return words;
+}
+function privateKeyField(required) {
+    return field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
+}
+/** The hosts input, resolved into one settings object per host. */
+function hostsField(options = { required: true }) {
+    return inputs_text((raw, ctx) => {
+        if (raw === '')
+            return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
+        let items;
+        if (raw.startsWith('-') || raw.startsWith('[')) {
+            let document;
+            try {
+                document = (0,dist/* parse */.qg)(raw);
+            }
+            catch (error) {
+                return fail(ctx, `is not valid YAML (${error.message.split('\n')[0]}); expected ${HOSTS_FORM}`);
+            }
+            const parsed = array(union([schemas_string(), hostOverride])).min(1).max(500).safeParse(document);
+            if (!parsed.success) {
+                const issue = parsed.error.issues.find((candidate) => candidate.path.length > 1) ?? parsed.error.issues[0];
+                const where = issue && issue.path.length > 0 ? `item ${Number(issue.path[0]) + 1}${issue.path.length > 1 ? ` field '${issue.path.slice(1).join('.')}'` : ''}: ` : '';
+                return fail(ctx, `${where}${issue?.message ?? 'invalid'}; expected ${HOSTS_FORM}`);
+            }
+            items = parsed.data;
+        }
+        else {
+            items = raw.split(/[\s,]+/).filter(Boolean);
+        }
+        if (items.length > 500)
+            return fail(ctx, 'lists more than 500 hosts');
+        const seen = new Set();
+        const hosts = [];
+        for (const item of items) {
+            const override = typeof item === 'string' ? { host: item } : item;
+            try {
+                const target = parseTarget(override.host);
+                if (seen.has(target.label))
+                    return fail(ctx, `lists ${target.label} twice`);
+                seen.add(target.label);
+                hosts.push({
+                    target,
+                    overrides: {
+                        bluePort: override['blue-port'],
+                        greenPort: override['green-port'],
+                        nginxStatusPort: override['nginx-status-port'],
+                        stateDir: override['state-dir'],
+                        nginxConfDir: override['nginx-conf-dir'],
+                        nginxCommand: override['nginx-command'] === undefined ? undefined : parseNginxCommand(override['nginx-command']),
+                        accessLog: override['access-log'],
+                    },
+                });
+            }
+            catch (error) {
+                return fail(ctx, error.message);
+            }
+        }
+        return hosts;
+    });
+}
+/** The connection and host inputs that every action working on hosts takes. */
+const hostInputs = {
+    hosts: hostsField(),
+    'ssh-private-key': privateKeyField(true),
+    'ssh-known-hosts': inputs_text((raw, ctx) => {
+        try {
+            parseKnownHosts(raw);
+            return raw;
+        }
+        catch (error) {
+            return fail(ctx, error.message);
+        }
+    }),
+    'insecure-skip-host-key-check': field.boolean(false),
+    'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
+    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
+    'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
+    'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
+    'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
+    'nginx-command': inputs_text((raw, ctx) => {
+        try {
+            return parseNginxCommand(raw === '' ? 'nginx' : raw);
+        }
+        catch (error) {
+            return fail(ctx, error.message);
+        }
+    }),
+    'nginx-status-port': field.port(8099),
+    'blue-port': field.port(8001),
+    'green-port': field.port(8002),
+    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
+    'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
+    'break-stale-lock': field.boolean(true),
+    'repair-state': field.boolean(false),
+    'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
+    environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
+};
+/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
+const DEFAULT_ACCESS_LOG = '/var/log/nginx/access.log';
+function resolveHosts(inputs) {
+    requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
+    return inputs.hosts.map(({ target, overrides }) => {
+        const spec = {
+            target,
+            bluePort: overrides.bluePort ?? inputs['blue-port'],
+            greenPort: overrides.greenPort ?? inputs['green-port'],
+            nginxStatusPort: overrides.nginxStatusPort ?? inputs['nginx-status-port'],
+            stateDir: overrides.stateDir ?? inputs['state-dir'],
+            nginxConfDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
+            nginxCommand: overrides.nginxCommand ?? inputs['nginx-command'],
+            accessLog: overrides.accessLog ?? (inputs['access-log'] || DEFAULT_ACCESS_LOG),
+        };
+        const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
+        requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
+        return spec;
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
+
+
+
+
+
+/**
+ * Health, readiness and smoke checks, run on the host itself with curl against the color's own
+ * port: the new color is checked before any user traffic reaches it.
+ */
+const smokeRequestSchema = object({
+    method: schemas_enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']).default('GET'),
+    path: schemas_string().regex(URL_PATH, 'expected a path starting with /'),
+    body: union([schemas_string(), record(schemas_string(), unknown()), array(unknown())]).optional(),
+    status: schemas_number().int().min(100).max(599).default(200),
+    'max-latency-ms': schemas_number().int().min(1).max(600_000).default(2000),
+    contains: schemas_string().max(1000).optional(),
+})
+    .strict();
+const smokeListSchema = array(smokeRequestSchema).max(50);
+/** The Agent Loop service's smoke test from the deployment procedure. */
+const DEFAULT_SMOKE_REQUESTS = `- method: POST
+  path: /run-agent
+  body: {"instruction": "Hello test", "use_ollama": true}
+  status: 200
+  max-latency-ms: 2000`;
+const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
+for url in "$@"; do
+  while :; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
+    [ "$code" = 200 ] && break
+    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
+    sleep 0.2
+  done
+done`;
+function waitHealthyCommand(port, paths, timeoutSeconds) {
+    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
+}
+/** Waits until every path answers 200 on the color's port; returns how long it took. */
+async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
+    const started = clock.now();
+    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
+    if (result.code !== 0) {
+        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
+    }
+    return clock.now() - started;
+}
+/** curl prints the body, then a last line `<status> <seconds>`. */
+function probeCommand(port, request) {
+    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
+    const method = request.method === 'HEAD' ? ['--head'] : ['-X', request.method];
+    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(request['max-latency-ms'] / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
+    if (request.body !== undefined)
+        argv.push('-H', 'Content-Type: application/json', '--data-binary', '@-');
+    argv.push(`http://127.0.0.1:${port}${request.path}`);
+    return argv;
+}
+function requestBody(request) {
+    if (request.body === undefined)
+        return undefined;
+    return typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
+}
+async function smoke(remote, port, request) {
+    const result = await remote.run(probeCommand(port, request), { stdin: requestBody(request) ?? '' });
+    const lines = result.stdout.split('\n');
+    const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
+    const body = lines.join('\n');
+    const status = Number(code);
+    const latencyMs = Math.round(Number(seconds) * 1000);
+    const base = { method: request.method, path: request.path, status, expectedStatus: request.status, latencyMs, maxLatencyMs: request['max-latency-ms'] };
+    let problem;
+    if (result.code !== 0 && status === 0)
+        problem = `no answer (${result.stderr.trim() || `curl exit ${result.code}`})`;
+    else if (status !== request.status)
+        problem = `answered ${status}, expected ${request.status}`;
+    else if (latencyMs > request['max-latency-ms'])
+        problem = `took ${latencyMs} ms, budget ${request['max-latency-ms']} ms`;
+    else if (request.contains !== undefined && !body.includes(request.contains))
+        problem = `the body does not contain '${request.contains}'`;
+    return { ...base, ok: problem === undefined, ...(problem ? { problem } : {}) };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/runtime.ts
+
+
+
+const TEMPLATE_PLACEHOLDERS = ['app', 'color', 'port', 'image', 'version'];
+const templateValues = (release) => ({
+    app: release.app,
+    color: release.color,
+    port: String(release.port),
+    image: release.image,
+    version: release.version,
+});
+const DEFAULT_WAIT_SECONDS = 120;
+// The image is pulled under the engine's data root, often another disk than the state folder's:
+// its free space is checked there (df needs no access to the folder itself).
+const ENGINE_SCRIPT = `min_mb=$1
+if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
+  echo "the Docker engine does not answer (docker info: $(printf '%s' "$out" | tail -n 3))" >&2; exit 1
+fi
+if [ "$min_mb" -gt 0 ]; then
+  root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null)
+  free_kb=$(df -Pk "$root" 2>/dev/null | awk 'NR==2 {print $4}')
+  if [ -n "$free_kb" ] && [ "$free_kb" -lt $(( min_mb * 1024 )) ]; then
+    echo "only $(( free_kb / 1024 )) MB of disk free under the Docker data root $root, $min_mb MB required (min-free-disk-mb): prune unused images (the maintenance action) or free space there" >&2; exit 1
+  fi
+fi
+if ! v=$(docker compose version --short 2>&1); then
+  echo "docker compose v2 is not installed (docker compose version: $(printf '%s' "$v" | tail -n 1)); compose v1 (docker-compose) has no up --wait" >&2; exit 1
+fi
+echo "engine=$out compose=$v"`;
+// Pull every time: a tag may have moved since the last pull (compose only pulls missing images).
+// Then resolve the tag to its registry digest, so that the color records, and a rollback restarts,
+// exactly what ran. An image built on the host and never pushed has no digest and is used as is.
+const PULL_SCRIPT = `img=$1
+case "$img" in
+  *@sha256:*)
+    docker image inspect --format '{{.Id}}' "$img" >/dev/null 2>&1 || docker pull --quiet "$img" >/dev/null || exit 1
+    echo "image=$img"; exit 0 ;;
+esac
+if ! out=$(docker pull --quiet "$img" 2>&1); then
+  if [ "$(docker image inspect --format '{{len .RepoDigests}}' "$img" 2>/dev/null)" = 0 ]; then
+    echo "image=$img"; echo "note=$img was built on this host (no registry digest); used as it is"; exit 0
+  fi
+  printf '%s\n' "$out" >&2
+  case "$out" in *"no basic auth credentials"*|*unauthorized*|*"authentication required"*|*denied*)
+    echo "the registry refused the pull: log this host in to it (docker login, as the SSH user)" >&2 ;;
+  esac
+  exit 1
+fi
+repo=\${img%:*}
+case "\${img##*/}" in *:*) ;; *) repo=$img ;; esac
+digest=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$img" 2>/dev/null | grep -F "$repo@" | head -n 1)
+echo "image=\${digest:-$img}"`;
+// A color whose container exists, stopped, with the very image asked for, was started (and checked)
+// before: start it and let the procedure's own health check (every 0.2 s) confirm it, instead of
+// waiting on the first healthcheck probe. Anything else is created and awaited with up --wait; a
+// failed wait leaves no unhealthy container running.
+const UP_SCRIPT = `wait=$1; project=$2; image=$3; shift 3
+ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
+if [ -n "$ids" ] && [ "$(docker inspect --format '{{.State.Running}}' $ids | sort -u)" = false ] &&
+   [ "$(docker inspect --format '{{.Image}}' $ids | sort -u)" = "$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)" ]; then
+  exec "$@" up --detach --remove-orphans
+fi
+"$@" up --detach --remove-orphans --wait --wait-timeout "$wait"
+rc=$?
+ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
+# Success is every container running and, where it has a healthcheck, healthy: checked here as
+# well, so that nothing unproven is ever left to take traffic.
+if [ "$rc" = 0 ]; then
+  states=$(docker inspect --format '{{.State.Status}}{{if .State.Health}} {{.State.Health.Status}}{{end}}' $ids 2>&1) || states=failed
+  bad=$(printf '%s\\n' "$states" | grep -v -x -e running -e 'running healthy')
+  [ -z "$bad" ] && exit 0
+  echo "compose reported the project up, but its containers are: $(printf '%s' "$states" | tr '\\n' ',')" >&2
+  rc=1
+fi
+for id in $ids; do
+  docker ps --all --filter "id=$id" --format '{{.Names}}: {{.Status}}'
+  docker logs --tail 5 "$id" 2>&1 | sed 's/^/  log: /'
+done >&2
+"$@" stop >/dev/null 2>&1
+left=$(docker ps --quiet --filter "label=com.docker.compose.project=$project")
+if [ -n "$left" ]; then
+  echo "docker compose stop left $(echo $left | wc -w) container(s) running: killed" >&2
+  docker kill $left >/dev/null 2>&1
+fi
+exit "$rc"`;
+// Nothing of the project running (a color already stopped, or never started): nothing to stop,
+// and no compose start-up (about 0.3 s) on a rollback's way to safety.
+const STOP_SCRIPT = `project=$1; shift
+[ -n "$(docker ps --quiet --filter "label=com.docker.compose.project=$project")" ] || exit 0
+exec "$@" stop`;
+/**
+ * docker compose, one project per color (`<app>-<color>`). The compose file reads the image and
+ * port from the environment: `image: ${AGENT_LOOP_IMAGE}` and `ports: ["127.0.0.1:${AGENT_LOOP_PORT}:8000"]`.
+ */
+function composeRuntime(composeFile, options = {}) {
+    const project = (release) => `${release.app}-${release.color}`;
+    const compose = (release) => [
+        'env',
+        `AGENT_LOOP_APP=${release.app}`,
+        `AGENT_LOOP_COLOR=${release.color}`,
+        `AGENT_LOOP_PORT=${release.port}`,
+        `AGENT_LOOP_IMAGE=${release.image}`,
+        `AGENT_LOOP_VERSION=${release.version}`,
+        'docker',
+        'compose',
+        '--project-name',
+        project(release),
+        '--file',
+        composeFile,
+    ];
+    const waitSeconds = options.waitTimeoutSeconds ?? DEFAULT_WAIT_SECONDS;
+    return {
+        kind: 'compose',
+        prepare: (release) => [
+            { what: 'the Docker engine answers, has room for the image and docker compose v2 is installed', argv: shell_script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]) },
+            { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
+            { what: `the image ${release.image} can be pulled`, argv: shell_script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
+        ],
+        start: (release) => shell_script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
+        stop: (release) => shell_script('al-stop', STOP_SCRIPT, [project(release), ...compose(release)]),
+    };
+}
+/** The user's own start and stop commands, with `{app} {color} {port} {image} {version}` filled in quoted. */
+function commandRuntime(startTemplate, stopTemplate) {
+    return {
+        kind: 'command',
+        prepare: () => [],
+        start: (release) => ['sh', '-c', renderTemplate(startTemplate, templateValues(release))],
+        stop: (release) => ['sh', '-c', renderTemplate(stopTemplate, templateValues(release))],
+    };
+}
+/**
+ * Runs the runtime's checks and pulls for `release` before anything on the host changes; returns
+ * the release with the image it must run (a tag resolved to its digest by the compose runtime).
+ */
+async function prepareRelease(remote, runtime, release, timeoutMs) {
+    let image = release.image;
+    for (const step of runtime.prepare(release)) {
+        const stdout = await ssh_runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
+        const resolved = step.resolvesImage ? /^image=(\S+)$/m.exec(stdout)?.[1] : undefined;
+        if (resolved)
+            image = resolved;
+    }
+    return { ...release, image };
+}
+/** Starts a prepared release (see `prepareRelease`). */
+async function launchRelease(remote, runtime, release, timeoutMs) {
+    const result = await remote.run(runtime.start(release), { timeoutMs });
+    if (result.code !== 0) {
+        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-12).join('\n');
+        throw new errors_HostError(remote.label, `starting ${release.app} ${release.version} as ${release.color} on port ${release.port} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+    }
+}
+/** Prepares then starts `release`; returns what was started. */
+async function startRelease(remote, runtime, release, timeoutMs) {
+    const prepared = await prepareRelease(remote, runtime, release, timeoutMs);
+    await launchRelease(remote, runtime, prepared, timeoutMs);
+    return prepared;
+}
+async function stopRelease(remote, runtime, release, timeoutMs) {
+    await ssh_runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
+
+
+
+
+
+/** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
+const runtimeInputs = {
+    runtime: field.choice(['compose', 'command'], 'compose'),
+    'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
+    'start-command': field.template(TEMPLATE_PLACEHOLDERS),
+    'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
+    'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
+    'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: /^(none|\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)$/, default: '/ready' }),
+    'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
+    'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
+    'split-key': field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
+};
+/** The deploy phase's inputs: blue-green's phase deploy and the command line's deploy. */
+const deployPhaseInputs = {
+    image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
+    version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
+    'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
+    'smoke-requests': field.yaml(smokeListSchema, { form: 'a YAML list of {method, path, body, status, max-latency-ms, contains}', default: DEFAULT_SMOKE_REQUESTS }),
+    'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
+    'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
+};
+/** The promote phase's inputs (with the deploy phase's `version`, the canary it must be). */
+const promotePhaseInputs = {
+    'drain-seconds': field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
+    'keep-previous': field.boolean(false),
+};
+function checkRuntimeInputs(inputs) {
+    if (inputs.runtime === 'command') {
+        requireInput(inputs['start-command'] !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
+        requireInput(inputs['stop-command'] !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
+    }
+}
+function buildRuntime(inputs) {
+    return inputs.runtime === 'compose'
+        ? composeRuntime(inputs['compose-file'], { waitTimeoutSeconds: inputs['health-timeout-seconds'], minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0 })
+        : commandRuntime(inputs['start-command'], inputs['stop-command']);
+}
+function healthPaths(inputs) {
+    return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
+}
+/** Session settings (connection, lock, parallelism, who acts) from the shared host inputs. */
+function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
+    return {
+        app: inputs.app,
+        splitKey: inputs['split-key'],
+        connect: {
+            privateKey: inputs['ssh-private-key'],
+            knownHosts: inputs['ssh-known-hosts'],
+            insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
+            connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
+        },
+        lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'] },
+        maxParallel: inputs['max-parallel'],
+        run,
+        clock,
+        log,
+        repairState: inputs['repair-state'],
+        ...(signal ? { signal } : {}),
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/report/deploy-metrics.ts
+
+
+
+
+
+/** node_exporter reads `*.prom` files only: one per app and environment, so apps never overwrite each other. */
+function metricsFileName(app, environment) {
+    return `agent_loop_${app}_${environment}.prom`.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+/** Prometheus text format label value: backslash, double quote and new line escaped. */
+function labelValue(value) {
+    return value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
+}
+function deploymentMetricsText(outcome) {
+    const labels = `app="${labelValue(outcome.app)}",environment="${labelValue(outcome.environment)}"`;
+    const withVersion = `${labels},version="${labelValue(outcome.version)}"`;
+    return [
+        '# HELP agent_loop_deployment_failed 1 when the last deployment of this app to this environment failed, 0 when it succeeded.',
+        '# TYPE agent_loop_deployment_failed gauge',
+        `agent_loop_deployment_failed{${withVersion}} ${outcome.failed ? 1 : 0}`,
+        '# HELP agent_loop_last_deployment_timestamp_seconds When the last deployment of this app to this environment ended.',
+        '# TYPE agent_loop_last_deployment_timestamp_seconds gauge',
+        `agent_loop_last_deployment_timestamp_seconds{${labels}} ${Math.floor(outcome.time)}`,
+        ...(outcome.failed
+            ? []
+            : [
+                '# HELP agent_loop_deployed_version_info The version serving this app in this environment after the last successful deployment.',
+                '# TYPE agent_loop_deployed_version_info gauge',
+                `agent_loop_deployed_version_info{${withVersion}} 1`,
+            ]),
+        '',
+    ].join('\n');
+}
+/**
+ * Writes stdin to DIR/FILE atomically: a temporary name node_exporter ignores (not *.prom) in the
+ * same directory, then a rename, so a scrape never sees half a file. The directory must exist.
+ */
+const WRITE_SCRIPT = `dir=$1; file=$2
+[ -d "$dir" ] || { echo "the textfile collector directory $dir does not exist" >&2; exit 2; }
+tmp="$dir/.$file.$$.tmp"
+cat > "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$dir/$file" || { rm -f "$tmp"; exit 1; }`;
+function writeMetricsCommand(directory, fileName) {
+    return shell_script('al-metrics', WRITE_SCRIPT, [directory, fileName]);
+}
+async function writeDeploymentMetrics(remote, directory, outcome) {
+    const result = await remote.run(writeMetricsCommand(directory, metricsFileName(outcome.app, outcome.environment)), { stdin: deploymentMetricsText(outcome), timeoutMs: 30_000 });
+    if (result.code !== 0)
+        throw new Error(`${remote.label}: writing deployment metrics failed: ${(result.stderr || result.stdout).trim()}`);
+}
+/**
+ * Records the outcome on every host (its own connection, after the phase's sessions are closed).
+ * Never fails the deploy: a host that cannot be written is a warning.
+ */
+async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions, maxParallel, log) {
+    if (directory === '')
+        return;
+    const results = await parallel_settleLimit(hosts, maxParallel, async (spec) => {
+        const remote = await ssh_connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
+        try {
+            await writeDeploymentMetrics(remote, directory, outcome);
+        }
+        finally {
+            remote.close();
+        }
+    });
+    results.forEach((result, index) => {
+        if (!result.ok)
+            log.warn(`${hosts[index].target.label}: deployment metrics not written: ${errors_errorMessage(result.error)}`);
+    });
+}
+/** The input that turns the metrics on, shared by the actions that write them. */
+const metricsInputs = {
+    'metrics-textfile-dir': field.string({ form: "node_exporter's textfile collector directory on the hosts (absolute, e.g. /var/lib/prometheus/node-exporter), or empty for none", pattern: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]*$/, default: '' }),
+};
+/** For an action's main: records an outcome on its hosts with its connection settings (a no-op without the input). */
+function deploymentMetricsRecorder(inputs, hosts, connectOptions, log) {
+    return (failed, version, now = Date.now()) => recordDeploymentMetrics(hosts, inputs['metrics-textfile-dir'], { app: inputs.app, environment: inputs.environment, version: version || 'unknown', failed, time: now / 1000 }, connectOptions, inputs['max-parallel'], log);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/report/notify.ts
+
+
+const ICON = { started: ':rocket:', completed: ':white_check_mark:', failed: ':x:', 'rolled-back': ':rewind:' };
+/** Slack rejects a whole message (`invalid_blocks`) when a section's text is longer or there are more blocks. */
+const SLACK_SECTION_TEXT_LIMIT = 3000;
+const SLACK_BLOCK_LIMIT = 50;
+/** Host names listed before "… and N more". */
+const NAMED_HOSTS = 5;
+/** mrkdwn control characters: text from hosts and errors must never open a link or a mention. */
+function escapeMrkdwn(text) {
+    return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+/** "h1, h2, h3, h4, h5 … and 35 more" */
+function nameSome(names, shown = NAMED_HOSTS) {
+    if (names.length <= shown)
+        return names.join(', ');
+    return `${names.slice(0, shown).join(', ')} … and ${names.length - shown} more`;
+}
+/**
+ * A phase's error is one line per failed host, each "HOST: message" (see failedHosts). Hosts that
+ * failed the same way are grouped, so 40 hosts refusing connections make one line, not 40.
+ */
+function summariseFailures(error) {
+    const lines = error.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+    if (lines.length < 2)
+        return null;
+    const groups = new Map();
+    const hosts = [];
+    for (const line of lines) {
+        const match = /^(\S+?): (.+)$/.exec(line);
+        const host = match?.[1] ?? '';
+        const message = match?.[2] ?? line;
+        if (host)
+            hosts.push(host);
+        groups.set(message, [...(groups.get(message) ?? []), ...(host ? [host] : [])]);
+    }
+    return { hosts, groups: [...groups].map(([message, named]) => ({ message, hosts: named })) };
+}
+/** Keeps whole lines while they fit the limit, then says how many were left out. */
+function capLines(lines, limit, more) {
+    const full = lines.join('\n');
+    if (full.length <= limit)
+        return full;
+    const kept = [];
+    for (const [index, line] of lines.entries()) {
+        if ([...kept, line, more(lines.length - index - 1)].join('\n').length > limit)
+            break;
+        kept.push(line);
+    }
+    return [...kept, more(lines.length - kept.length)].join('\n');
+}
+/** Cuts a raw text before it is escaped, so an entity is never cut in half. */
+function clip(text, length) {
+    return text.length > length ? `${text.slice(0, length - 1)}…` : text;
+}
+function errorLines(error) {
+    const summary = summariseFailures(error);
+    if (!summary)
+        return [`*error:* ${escapeMrkdwn(clip(error, 2000))}`];
+    const lines = [`*failed on ${summary.hosts.length} hosts:* ${escapeMrkdwn(nameSome(summary.hosts))}`];
+    for (const group of summary.groups) {
+        lines.push(`• ${escapeMrkdwn(clip(group.message, 500))}${group.hosts.length > 0 ? ` (${escapeMrkdwn(nameSome(group.hosts, 3))})` : ''}`);
+    }
+    return lines;
+}
+function slackPayload(notice) {
+    const lines = Object.entries(notice.fields).map(([key, value]) => `*${escapeMrkdwn(clip(key, 100))}:* ${escapeMrkdwn(clip(value, 500))}`);
+    if (notice.durationMs !== undefined)
+        lines.push(`*duration:* ${(notice.durationMs / 1000).toFixed(1)} s`);
+    if (notice.error)
+        lines.push(...errorLines(notice.error));
+    // The link is kept whatever is cut: it leads to the full log.
+    const link = notice.runUrl ? `<${notice.runUrl.replaceAll('|', '%7C').replaceAll('>', '%3E')}|workflow run>` : '';
+    const budget = SLACK_SECTION_TEXT_LIMIT - (link ? link.length + 1 : 0);
+    const body = capLines(lines, budget, (left) => `… and ${left} more line${left === 1 ? '' : 's'} (see the workflow run)`);
+    const heading = `${ICON[notice.event]} ${escapeMrkdwn(clip(notice.title, 500))}`;
+    const details = [body, link].filter((part) => part !== '').join('\n');
+    // A section needs at least one character: with nothing to add there is only the heading.
+    const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: `*${heading}*` } }];
+    if (details !== '')
+        blocks.push({ type: 'section', text: { type: 'mrkdwn', text: details } });
+    return { text: heading, blocks: blocks.slice(0, SLACK_BLOCK_LIMIT) };
+}
+async function notifySlack(webhookUrl, notice, warn) {
+    if (webhookUrl === '')
+        return false;
+    try {
+        const response = await postJson(webhookUrl, slackPayload(notice));
+        if (response.status >= 300)
+            throw new Error(`Slack answered HTTP ${response.status}`);
+        return true;
+    }
+    catch (error) {
+        // The webhook URL is a secret: the message names the failure, never the URL.
+        warn(`the Slack notification (${notice.event}) was not delivered: ${redact(errors_errorMessage(error), webhookUrl)}`);
+        return false;
+    }
+}
+/** Hides the webhook URL, and its path (the secret part), which an error page may quote. */
+function redact(text, webhookUrl) {
+    let path = '';
+    try {
+        path = new URL(webhookUrl).pathname;
+    }
+    catch {
+        // Not a URL: only the whole value can be hidden.
+    }
+    const hidden = text.replaceAll(webhookUrl, '***');
+    return path.length > 1 ? hidden.replaceAll(path, '***') : hidden;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/report/summary.ts
+
+
+
+
+
+/** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
+// A lone \r ends a Markdown line too (CommonMark), so CRLF and CR are flattened like LF.
+const escapeCell = (text) => text.replaceAll('|', '\\|').replace(/\r\n|\r|\n/g, ' ');
+function table(header, rows) {
+    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(escapeCell).join(' | ')} |`)].join('\n');
+}
+const OUTCOME = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
+function headline(app, head) {
+    const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${head.title}`, ''];
+    if (head.verdict)
+        lines.push(`- **Verdict:** ${head.verdict}`);
+    if (head.done)
+        lines.push(`- **Done:** ${head.done}`);
+    if (head.incidentUrl)
+        lines.push(`- **Incident:** ${head.incidentUrl}`);
+    if (head.next.length === 1)
+        lines.push(`- **Next:** ${head.next[0]}`);
+    if (head.next.length > 1)
+        lines.push('- **Next:**', ...head.next.map((step) => `  - ${step}`));
+    lines.push('');
+    return lines.join('\n');
+}
+const hostsText = (count) => `${count} host${count === 1 ? '' : 's'}`;
+const seconds = (ms) => (ms === null ? '?' : `${(ms / 1000).toFixed(1)} s`);
+/** The headline of a deploy, promote or rollback (pure). */
+function phaseHeadline(result, context = {}) {
+    const version = result.version ?? '?';
+    const count = hostsText(result.hosts.length);
+    const failed = result.hosts.filter((host) => host.outcome === 'failed').length;
+    const noop = result.hosts.length > 0 && result.hosts.every((host) => host.outcome === 'noop');
+    const why = [context.trigger ? `trigger: ${context.trigger}` : '', context.actor ? `by ${context.actor}` : '', context.reason ? `reason: ${oneLineText(context.reason)}` : ''].filter(Boolean).join('; ');
+    const base = { incidentUrl: context.incidentUrl ?? null };
+    const failure = result.error ? `${oneLineText(result.error.split('\n')[0] ?? '')}${failed > 0 ? ` (${failed} of ${count} failed)` : ''}` : undefined;
+    const toOthers = context.candidates && context.candidates.length > 0 ? ` Versions one can roll back to by name (target-version): ${context.candidates.join(', ')}.` : '';
+    switch (result.phase) {
+        case 'deploy':
+            if (!result.ok)
+                return { ...base, ok: false, title: `deploy of ${version} failed`, verdict: failure, done: 'no traffic moved to the new version: every host serves what it served before', next: ['Read the reasons below, fix the cause, and re-run the workflow: a plain re-run picks up where this one stopped.'] };
+            return result.canaryPercent > 0 && result.canaryPercent < 100
+                ? { ...base, ok: true, title: `${version} is a ${result.canaryPercent}% canary on ${count}`, done: `${version} started on ${result.activeColor ?? '?'} next to ${result.previousVersion ?? 'the stable version'}, passed its checks, and takes ${result.canaryPercent}% of requests`, next: ['Let canary-monitor judge it; then promote (blue-green phase: promote), or roll back (the rollback action) to end it.'] }
+                : { ...base, ok: true, title: `${version} serves all traffic on ${count}`, done: `${version} started on ${result.activeColor ?? '?'}, passed its checks and took all traffic`, next: ['Nothing: a rollback (the rollback action) puts the previous version back if it misbehaves.'] };
+        case 'promote':
+            if (!result.ok)
+                return { ...base, ok: false, title: `promote of ${version} failed`, verdict: failure, done: 'every host is back on the weights it had: the canary still takes its share', next: ['Read the reasons below and re-run promote, or roll back (the rollback action) to end the canary.'] };
+            return { ...base, ok: true, title: `${version} promoted: all traffic on ${count}`, done: `all traffic moved to ${version} on ${result.activeColor ?? '?'}${result.previousVersion ? `; ${result.previousVersion} stopped or kept as configured` : ''}`, next: [`Nothing. If ${version} misbehaves, the rollback action puts ${result.previousVersion ?? 'the previous version'} back.`] };
+        default: {
+            if (noop)
+                return { ...base, ok: true, title: `nothing to roll back: ${version} already serves`, verdict: why || undefined, done: 'nothing changed', next: [`To go further back, name a version with target-version.${toOthers}`] };
+            if (!result.ok)
+                return { ...base, ok: false, title: `rollback to ${version} failed`, verdict: [failure, why].filter(Boolean).join('; ') || undefined, done: 'traffic stays where it was on every host', next: [`Read the reasons below; fix the host named and re-run the rollback, or roll back to another version by name.${toOthers}`] };
+            return { ...base, ok: true, title: `rolled back to ${version}${result.previousVersion ? ` (from ${result.previousVersion})` : ''}`, verdict: why || undefined, done: `all traffic on ${version} (${result.activeColor ?? '?'}) on ${count}${hostsRestoredMs(result) === null ? '' : `, ${seconds(hostsRestoredMs(result))} after the decision`}`, next: [`Find why ${result.previousVersion ?? 'the release'} failed before deploying it again; the incident and the figures below are the place to start.`] };
+        }
+    }
+}
+const oneLineText = (text) => text.replace(/[\r\n]+/g, ' ').trim();
+/** A rollback's decision → traffic back, when the result carries it. */
+function hostsRestoredMs(result) {
+    const restored = result.restoredMs;
+    return restored === undefined ? null : restored;
+}
+function phaseSummary(app, result, context = {}) {
+    const lines = [headline(app, phaseHeadline(result, context))];
+    if (result.error)
+        lines.push('#### What went wrong', '', markdown_codeBlock(result.error), '');
+    lines.push(table(['host', 'outcome', 'from → to', 'versions', 'weights before', 'weights after', 'switch (ms)'], result.hosts.map((host) => [
+        markdown_hostCell(host.host),
+        OUTCOME[host.outcome],
+        `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`,
+        `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`,
+        host.weightsBefore ? formatWeights(host.weightsBefore) : '—',
+        host.weightsAfter ? formatWeights(host.weightsAfter) : '—',
+        host.switchMs === null ? '—' : String(host.switchMs),
+    ])), '');
+    const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [markdown_hostCell(host.host), `${check.method} ${check.path}`, String(check.status), `${check.latencyMs} / ${check.maxLatencyMs}`, check.ok ? '✅' : `❌ ${check.problem ?? ''}`]));
+    if (smoke.length > 0)
+        lines.push('#### Smoke checks', '', table(['host', 'request', 'status', 'latency / budget (ms)', 'result'], smoke), '');
+    const steps = result.hosts.flatMap((host) => host.steps.map((step) => [markdown_hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', String(step.ms), step.detail ?? '']));
+    lines.push('<details><summary>Steps</summary>', '', table(['host', 'step', 'result', 'ms', 'detail'], steps), '', '</details>', '');
+    lines.push(`Duration: ${(result.durationMs / 1000).toFixed(1)} s${result.switchMs === null ? '' : `; slowest switch ${result.switchMs} ms`}.`, '');
+    return lines.join('\n');
+}
+// ------------------------------------------------------------------------------------------------
+// Canary analysis: a table per rule and charts of error rate and P95 over time for each color.
+const VERDICT = { success: '✅ success', failure: '❌ failure', inconclusive: '⚠️ inconclusive', error: '⛔ error' };
+/** The colors' own colors for chart lines (GitHub's blue and green), in the order the lines are drawn. */
+const LINE_COLOR = { blue: '#0969da', green: '#1a7f37' };
+/**
+ * A Mermaid xychart-beta line chart, one line per color (pure), each line drawn in its color's own
+ * color (the `plotColorPalette` theme variable). Mermaid draws no legend, so a line under the chart
+ * names the lines. No data is never drawn as 0: xychart has no gaps, so an instant where a line has
+ * no value is left off the x axis, and the note under the chart names what is missing.
+ */
+function xyChart(title, unit, series, value, lines) {
+    const times = [...new Set(series.map((point) => point.t))].sort((a, b) => a - b);
+    if (times.length === 0)
+        return '';
+    const valueAt = (t, color) => {
+        const point = series.find((p) => p.t === t && p.color === color);
+        const v = point ? value(point) : null;
+        return v === null || !Number.isFinite(v) ? null : Math.round(v * 100) / 100;
+    };
+    const drawn = times.filter((t) => lines.every(({ color }) => valueAt(t, color) !== null));
+    const missing = lines
+        .map(({ color }) => ({ color, at: times.filter((t) => valueAt(t, color) === null) }))
+        .filter((gap) => gap.at.length > 0)
+        .map((gap) => `${gap.color} at ${gap.at.length > 8 ? `${gap.at.slice(0, 8).map((t) => Math.round(t)).join(', ')}… (${gap.at.length} samples)` : gap.at.map((t) => Math.round(t)).join(', ')} s`);
+    const legend = `${title}: ${lines.map((line) => `${line.color} line = ${line.label}`).join(', ')}.`;
+    const note = missing.length > 0 ? ` No data (left out, not drawn as 0) for ${missing.join('; ')}.` : '';
+    if (drawn.length === 0)
+        return `${title}: no sample had data for every line.${note}`;
+    const lineValues = lines.map(({ color }) => drawn.map((t) => valueAt(t, color)));
+    const max = Math.max(1, ...lineValues.flat());
+    const palette = lines.map((line) => LINE_COLOR[line.color]).join(', ');
+    return [
+        '```mermaid',
+        `%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "${palette}"}}}}%%`,
+        'xychart-beta',
+        `  title "${title.replaceAll('"', "'")}"`,
+        `  x-axis "seconds" [${drawn.map((t) => Math.round(t)).join(', ')}]`,
+        `  y-axis "${unit}" 0 --> ${Math.ceil(max * 1.1)}`,
+        ...lineValues.map((values) => `  line [${values.join(', ')}]`),
+        '```',
+        '',
+        `${legend}${note}`,
+    ].join('\n');
+}
+/** "4 req, 0% errors, P95 120 ms": one color's figures for a progress line (pure). */
+function progressFigures(figures) {
+    return `${figures.requests} req, ${formatValue('error_rate', figures.errorRate)} errors, P95 ${formatValue('p95_ms', figures.p95Ms)}`;
+}
+/**
+ * One progress line per sample (pure): per color, the interval's and the running figures, then the
+ * rules that are watching or failed. "t=15s canary green: 4 req, 0% errors, P95 120 ms (so far
+ * 12 req, 0% errors, P95 130 ms); stable blue: …; all rules pass so far".
+ */
+function progressLine(sample, result, canary, stable) {
+    const interval = (color) => {
+        const colorSample = sample.colors[color];
+        const requests = colorSample?.requests ?? 0;
+        return { requests, errorRate: requests > 0 ? (colorSample?.errors ?? 0) / requests : null, p95Ms: colorSample && colorSample.latency.length > 0 ? histogramQuantile(colorSample.latency, 0.95) : null };
+    };
+    const side = (role, color) => `${role} ${color}: ${progressFigures(interval(color))} (so far ${progressFigures(result.soFar[role])})`;
+    const rules = result.rules.filter((rule) => rule.status === 'fail' || rule.status === 'watching').map((rule) => `${rule.name}: ${rule.status}`);
+    return `t=${result.elapsedSeconds.toFixed(0)}s ${side('canary', canary)}; ${side('stable', stable)}; ${rules.length > 0 ? rules.join(', ') : 'all rules pass so far'}`;
+}
+/**
+ * One timeline over every step of a ramp (pure): each step's samples shifted by the time the steps
+ * before it took, and the canary's share of traffic at each of them.
+ */
+function rampTimeline(result) {
+    const series = [];
+    const share = [];
+    let offset = 0;
+    for (const step of result.steps) {
+        for (const point of step.analysis.series)
+            series.push({ ...point, t: point.t + offset });
+        const percent = step.percent ?? 0;
+        const times = [...new Set(step.analysis.series.map((point) => point.t))];
+        for (const t of times.length > 0 ? times : [step.analysis.elapsedSeconds]) {
+            share.push({ t: t + offset, color: result.canaryColor, requests: 0, errorRate: percent, p95Ms: null });
+            share.push({ t: t + offset, color: result.stableColor, requests: 0, errorRate: 100 - percent, p95Ms: null });
+        }
+        offset += step.analysis.elapsedSeconds;
+    }
+    return { series, share, seconds: offset };
+}
+const MONITOR_VERDICT = { ...VERDICT, aborted: '⏹ aborted' };
+/** The headline of a canary analysis or ramp (pure): the verdict and what was done about it. */
+function monitorHeadline(result, incidentUrl = null) {
+    const canary = result.canaryVersion ?? result.canaryColor;
+    const stable = result.stableVersion ?? result.stableColor;
+    const ramp = result.steps.length > 1 || result.steps[0]?.percent !== null;
+    const what = ramp ? `ramp of ${canary}` : `canary ${canary}`;
+    // A ramp's verdict speaks for the whole ramp: the step it stopped at, or every step passed.
+    const last = result.steps.at(-1);
+    const shares = result.steps.map((step) => `${step.percent ?? '—'}%`).join(' → ');
+    const why = !ramp || result.verdict === 'aborted' || !last
+        ? oneLineText(result.reason)
+        : result.verdict === 'success'
+            ? `every step passed its analysis (${shares})`
+            : `at step ${result.steps.length}, ${last.percent ?? '—'}% (${shares}): ${oneLineText(result.reason)}`;
+    const verdict = `${MONITOR_VERDICT[result.verdict]}: ${why}`;
+    const rollback = result.rollback;
+    if (rollback && !rollback.ok) {
+        return { ok: false, title: `${what} failed, and the automatic rollback FAILED`, verdict, done: `traffic stays where it was: ${oneLineText(rollback.error ?? 'see the log')}`, incidentUrl, next: [`Roll back now: the rollback action, or \`agent-loop rollback\` from a terminal; name a version with target-version if ${stable} cannot come back.`] };
+    }
+    if (rollback) {
+        return { ok: false, title: `${what} ${result.verdict === 'aborted' ? 'aborted' : 'failed'}; rolled back to ${rollback.version ?? stable}`, verdict, done: `all traffic back on ${rollback.version ?? stable} (${result.stableColor}) ${seconds(result.rollbackMs)} after the decision; ${canary} stopped unless keep-failed`, incidentUrl, next: [`Find why ${canary} failed (the figures and charts below) before deploying it again.`] };
+    }
+    switch (result.verdict) {
+        case 'success':
+            return ramp
+                ? { ok: true, title: `${canary} ramped to all traffic`, verdict, done: `every step passed its analysis; ${canary} serves all traffic`, incidentUrl, next: ['Nothing.'] }
+                : { ok: true, title: `canary ${canary} passed`, verdict, done: `nothing changed: ${canary} still takes its canary share next to ${stable}`, incidentUrl, next: ['Promote it (blue-green phase: promote).'] };
+        case 'aborted':
+            return { ok: false, title: `${what} aborted`, verdict, done: 'the analysis stopped before a decision (a rollback asked for the hosts, or the run was cancelled)', incidentUrl, next: ['See the rollback run that asked, or re-run the monitor.'] };
+        default:
+            return { ok: false, title: `${what}: ${result.verdict}, left in place`, verdict, done: `no rollback (rollback-on does not include ${result.verdict}): ${canary} still takes its share`, incidentUrl, next: ['Decide by hand: promote it, or roll it back with the rollback action.'] };
+    }
+}
+function monitorSummary(app, result, incidentUrl = null) {
+    const { analysis } = result;
+    const timeline = rampTimeline(result);
+    const ramp = result.steps.length > 1 || result.steps[0]?.percent !== null;
+    const series = ramp ? timeline.series : analysis.series;
+    const span = ramp ? timeline.seconds : analysis.elapsedSeconds;
+    const requests = ramp ? result.steps.reduce((sum, step) => ({ canary: sum.canary + step.analysis.canaryRequests, stable: sum.stable + step.analysis.stableRequests }), { canary: 0, stable: 0 }) : { canary: analysis.canaryRequests, stable: analysis.stableRequests };
+    const lines = [
+        headline(app, monitorHeadline(result, incidentUrl)),
+        `Canary **${result.canaryColor}** (${result.canaryVersion ?? '?'}) against stable **${result.stableColor}** (${result.stableVersion ?? '?'}): ${requests.canary} canary and ${requests.stable} stable requests over ${span.toFixed(0)} s${ramp ? ` in ${result.steps.length} step${result.steps.length === 1 ? '' : 's'}` : ''}${analysis.earlyDecision ? '; decided early by the sequential test' : ''}${analysis.detectSeconds !== null ? `; detected in ${analysis.detectSeconds.toFixed(1)} s` : ''}.`,
+        '',
+    ];
+    if (result.rollback)
+        lines.push(rollbackHosts(result), '');
+    if (ramp)
+        lines.push(table(['step', 'canary share', 'verdict', 'reason'], result.steps.map((step, index) => [String(index + 1), `${step.percent ?? '—'}%`, VERDICT[step.analysis.verdict], step.analysis.reason])), '');
+    lines.push(table(['rule', 'kind', 'observed (canary)', 'stable', 'threshold', 'window', 'for', 'status'], analysis.rules.map((rule) => [
+        rule.name,
+        rule.kind,
+        formatValue(rule.metric, rule.observed),
+        formatValue(rule.metric, rule.stableObserved),
+        formatValue(rule.metric, rule.threshold),
+        rule.windowSeconds === 0 ? 'latest' : `${rule.windowSeconds} s`,
+        rule.forSeconds === 0 ? '—' : `${rule.forSeconds} s`,
+        `${rule.status}${rule.detail ? ` (${rule.detail})` : ''}`,
+    ])), '');
+    if (analysis.warnings.length > 0)
+        lines.push(...analysis.warnings.map((warning) => `- ⚠️ ${warning}`), '');
+    const labels = [
+        { color: result.stableColor, label: `stable ${result.stableVersion ?? ''}`.trim() },
+        { color: result.canaryColor, label: `canary ${result.canaryVersion ?? ''}`.trim() },
+    ];
+    if (ramp) {
+        const shareChart = xyChart('Share of traffic (%)', '%', timeline.share, (point) => point.errorRate, labels);
+        if (shareChart)
+            lines.push(shareChart, '');
+    }
+    const errorChart = xyChart('Error rate (%)', '%', series, (point) => (point.errorRate === null ? null : point.errorRate * 100), labels);
+    const latencyChart = xyChart('P95 latency (ms)', 'ms', series, (point) => point.p95Ms, labels);
+    if (errorChart)
+        lines.push(errorChart, '', latencyChart, '');
+    return lines.join('\n');
+}
+/** The automatic rollback's per-host table. */
+function rollbackHosts(result) {
+    const rollback = result.rollback;
+    const parts = ['#### Automatic rollback, per host', '', restoredLine(rollback.ok ? result.rollbackMs : null), ''];
+    if (rollback.error)
+        parts.push(codeBlock(rollback.error), '');
+    parts.push(table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [hostCell(host.host), OUTCOME[host.outcome], `${host.version ?? '—'} (${host.toColor ?? '—'})`, host.switchMs === null ? '—' : String(host.switchMs)])));
+    return parts.join('\n');
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/report/incident.ts
+
+
+
+
+/**
+ * What happens after traffic is back on a good version: the GitHub deployment records (so DORA
+ * figures count the failure and the recovery), an incident issue, and a Slack message.
+ */
+/** The deployment procedure's target for a rollback: traffic restored within 2 minutes. */
+const ROLLBACK_TARGET_MS = 120_000;
+function incident_restoredLine(restoredMs) {
+    if (restoredMs === null)
+        return 'Traffic was not restored.';
+    const seconds = (restoredMs / 1000).toFixed(1);
+    const met = restoredMs <= ROLLBACK_TARGET_MS;
+    return `Traffic restored in ${seconds} s ${met ? '✅' : '❌'} (procedure target: ${ROLLBACK_TARGET_MS / 1000} s${met ? `, ${Math.max(1, Math.round(ROLLBACK_TARGET_MS / Math.max(restoredMs, 1)))}× faster` : ''}).`;
+}
+function incidentIssue(story, extraLabels = []) {
+    const title = `${story.error ? 'Rollback FAILED' : 'Rollback'}: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
+    const timeline = story.hosts
+        .flatMap((host) => host.steps.map((step) => [markdown_hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', `${step.ms} ms`, step.detail ?? '']))
+        .slice(0, 200);
+    const body = [
+        `**Severity:** ${story.severity}`,
+        `**Trigger:** ${story.trigger}`,
+        `**Reason:** ${story.reason}`,
+        `**Decided at:** ${new Date(story.decidedAt).toISOString()}`,
+        ...(story.error ? ['', `**The rollback failed; traffic stays where it was:** ${story.error.split('\n').slice(0, 20).join(' / ')}`, ...(story.candidates && story.candidates.length > 0 ? [`**Versions one can roll back to by name:** ${story.candidates.join(', ')}`] : [])] : []),
+        '',
+        incident_restoredLine(story.restoredMs),
+        '',
+        ...(story.figures.length > 0 ? ['### Figures', '', table(['rule', 'observed', 'threshold', 'window', 'status'], story.figures.map((f) => [f.name, f.observed, f.threshold, f.window, f.status])), ''] : []),
+        '### Hosts',
+        '',
+        table(['host', 'outcome', 'from → to', 'versions'], story.hosts.map((host) => [markdown_hostCell(host.host), host.outcome, `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`, `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`])),
+        '',
+        '### Timeline',
+        '',
+        table(['host', 'step', 'result', 'took', 'detail'], timeline),
+        '',
+        story.runUrl ? `Workflow run: ${story.runUrl}` : '',
+    ].join('\n');
+    return { title, body, labels: ['incident', `severity:${story.severity}`, 'rollback', ...extraLabels] };
+}
+/** Records the rollback everywhere it is owed. None of these failures undoes the rollback: each is a warning. */
+async function announceRollback(story, options) {
+    let incidentUrl = null;
+    let deploymentId = null;
+    const { github } = options;
+    if (github) {
+        if (options.failedDeploymentId !== null) {
+            await bestEffort('marking the failed deployment', options.log.warn, () => setDeploymentStatus(github, options.failedDeploymentId, 'failure', `${story.error ? 'rollback failed' : 'rolled back'}: ${story.trigger}`.slice(0, 140), story.runUrl));
+        }
+        deploymentId = await bestEffort('recording the rollback deployment', options.log.warn, async () => {
+            const id = await createDeployment(github, {
+                ref: options.ref,
+                environment: story.environment,
+                description: `rollback of ${story.app} to ${story.targetVersion ?? '?'}`,
+                payload: { app: story.app, version: story.targetVersion, rollback: true, failedVersion: story.failedVersion, restoredMs: story.restoredMs, trigger: story.trigger },
+            });
+            await setDeploymentStatus(github, id, story.error || story.restoredMs === null ? 'failure' : 'success', `${story.error ? 'failed rollback' : 'rollback'} to ${story.targetVersion ?? '?'}`.slice(0, 140), story.runUrl);
+            return id;
+        });
+        if (options.createIncident) {
+            const issue = await bestEffort('opening the incident issue', options.log.warn, () => openIssue(github, incidentIssue(story, options.incidentLabels)));
+            incidentUrl = issue?.url ?? null;
+        }
+    }
+    else if (options.createIncident || options.failedDeploymentId !== null) {
+        options.log.warn('no github-token (or GITHUB_REPOSITORY): the deployment status and the incident issue were not recorded');
+    }
+    if (story.error) {
+        const notified = await notifySlack(options.slackWebhookUrl, {
+            event: 'failed',
+            title: `ROLLBACK FAILED: ${story.app} in ${story.environment} (to ${story.targetVersion ?? '?'})`,
+            fields: { trigger: story.trigger, reason: story.reason, error: story.error.split('\n').slice(0, 5).join(' / '), ...(incidentUrl ? { incident: incidentUrl } : {}) },
+            durationMs: story.durationMs,
+            runUrl: story.runUrl,
+        }, options.log.warn);
+        return { incidentUrl, deploymentId, notified };
+    }
+    const notified = await notifySlack(options.slackWebhookUrl, {
+        event: 'rolled-back',
+        title: `${story.app} rolled back to ${story.targetVersion ?? '?'} in ${story.environment}`,
+        fields: { trigger: story.trigger, reason: story.reason, failed: story.failedVersion ?? '—', restored: story.restoredMs === null ? 'no' : `${(story.restoredMs / 1000).toFixed(1)} s after the decision`, ...(incidentUrl ? { incident: incidentUrl } : {}) },
+        durationMs: story.durationMs,
+        runUrl: story.runUrl,
+    }, options.log.warn);
+    return { incidentUrl, deploymentId, notified };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/fleet/procedure.ts
@@ -53669,53 +53812,6 @@ async function stopFailed(work, settings) {
     }
 }
 
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = require("node:child_process");
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/local.ts
-
-function runLocal(argv, options = {}) {
-    const [program, ...args] = argv;
-    if (!program)
-        return Promise.reject(new Error('empty command'));
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        let pending = '';
-        const lines = (chunk) => {
-            pending += chunk;
-            const parts = pending.split('\n');
-            pending = parts.pop() ?? '';
-            for (const line of parts)
-                options.onLine?.(line);
-        };
-        child.stdout.setEncoding('utf8').on('data', (chunk) => {
-            stdout += chunk;
-            lines(chunk);
-        });
-        child.stderr.setEncoding('utf8').on('data', (chunk) => {
-            stderr += chunk;
-            lines(chunk);
-        });
-        const timer = options.timeoutMs
-            ? setTimeout(() => {
-                child.kill('SIGTERM');
-                reject(new Error(`${program} did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`));
-            }, options.timeoutMs)
-            : undefined;
-        child.on('error', (error) => {
-            clearTimeout(timer);
-            reject(new Error(`${program} could not be started: ${error.message}`));
-        });
-        child.on('close', (code, signal) => {
-            clearTimeout(timer);
-            if (pending)
-                options.onLine?.(pending);
-            resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-        });
-    });
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/rollback/kubernetes.ts
 
 const base = (target) => ['kubectl', ...(target.context ? ['--context', target.context] : []), '--namespace', target.namespace];
@@ -53746,54 +53842,6 @@ async function rollbackKubernetes(target, revision, timeoutSeconds, log) {
         return { ok: true };
     }
     return { ok: true, restored: `revision ${match[1]} (${match[2].split(' ').join(', ')})` };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/rollback/ansible.ts
-
-
-function playbookCommand(run) {
-    return ['ansible-playbook', run.playbook, '--inventory', run.inventory, '--extra-vars', JSON.stringify(run.extraVars), ...(run.limit ? ['--limit', run.limit] : [])];
-}
-/** The environment that keeps ansible from leaving ControlPersist processes and files in HOME. */
-function ansibleEnv(workDir, base = process.env) {
-    return {
-        ...base,
-        ANSIBLE_HOME: `${workDir}/ansible-home`,
-        ANSIBLE_LOCAL_TEMP: `${workDir}/ansible-tmp`,
-        ANSIBLE_SSH_ARGS: '-o ControlMaster=no',
-        ANSIBLE_FORCE_COLOR: '0',
-        ANSIBLE_NOCOLOR: '1',
-        PYTHONUNBUFFERED: '1',
-    };
-}
-/** The first failed task in ansible's output, for the error message. */
-function failedTask(output) {
-    const lines = output.split('\n');
-    let task = '';
-    for (const line of lines) {
-        const taskMatch = /^TASK \[(.*)\]/.exec(line);
-        if (taskMatch)
-            task = taskMatch[1];
-        if (/^fatal:|^failed:/.test(line))
-            return `${task}: ${line.replace(/^(fatal|failed): /, '').slice(0, 500)}`;
-    }
-    return null;
-}
-/** Installs a requirements file's collections into `collectionsDir` (the playbook then gets ANSIBLE_COLLECTIONS_PATH=collectionsDir). */
-function collectionInstallCommand(requirementsFile, collectionsDir) {
-    return ['ansible-galaxy', 'collection', 'install', '-r', requirementsFile, '-p', collectionsDir];
-}
-/** Cache key of the installed collections: a new requirements file is a new key. `os` as the runner names it (RUNNER_OS). */
-function collectionsCacheKey(os, requirements) {
-    return `ansible-collections-${os.toLowerCase()}-${createHash('sha256').update(requirements).digest('hex')}`;
-}
-/** Runs a playbook on the runner, its output streamed; on failure, names the failed task. */
-async function runPlaybook(run, options) {
-    const result = await options.log.group(`ansible-playbook ${run.playbook}`, () => runLocal(playbookCommand(run), { env: ansibleEnv(options.workDir), cwd: options.cwd, onLine: options.log.info, timeoutMs: options.timeoutMs }));
-    if (result.code === 0)
-        return { ok: true };
-    const task = failedTask(result.stdout);
-    return { ok: false, error: `ansible-playbook failed (exit ${result.code})${task ? ` at ${task}` : ''}` };
 }
 
 ;// CONCATENATED MODULE: ./actions/rollback/src/main.ts

@@ -2,14 +2,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { action, codeBlock, systemClock } from '@agent-loop/shared/action';
+import { cleanUpRun } from '@agent-loop/shared/fleet';
 import { githubContext } from '@agent-loop/shared/github';
-
-import { buildRuntime, checkRuntimeInputs, field, healthPaths, hostInputs, hostsField, privateKeyField, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { runPlaybook } from '@agent-loop/shared/hosts';
+import { buildRuntime, checkRuntimeInputs, field, healthPaths, hostInputs, hostsField, privateKeyField, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, z, type InputReader } from '@agent-loop/shared/inputs';
 import { HOST_PATH, VERSION } from '@agent-loop/shared/vocabulary';
 import { deploymentMetricsRecorder, headline, metricsInputs, phaseSummary, announceRollback, restoredLine, type RollbackStory } from '@agent-loop/shared/report';
-import { rollback, rollbackKubernetes, runPlaybook, type ExternalRollback, type RollbackResult } from '@agent-loop/shared/rollback';
-import { z } from '@agent-loop/shared/inputs';
-import { cleanUpRun } from '@agent-loop/shared/fleet';
+import { rollback, rollbackKubernetes, type ExternalRollback, type RollbackResult } from '@agent-loop/shared/rollback';
 
 export const Outputs = {
   RolledBack: 'rolled-back',

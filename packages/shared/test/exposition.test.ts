@@ -115,7 +115,7 @@ describe('parseExposition: bad bodies are refused, naming the line', () => {
     ['a missing comma', 'up{a="1" b="2"} 1\n', /expected , or }/],
     ['three fields', 'up 1 2 3\n', /has 4 fields|has 3 fields/],
     ['a fractional timestamp', 'up 1 1.5\n', /the timestamp of up is not whole milliseconds/],
-    ['an unknown type', '# TYPE up gauges\nup 1\n', /line 1: unknown type "gauges"/],
+    ['an unknown type', '# TYPE up gauges\nup 1\n', /line 1: unknown type 'gauges'/],
     ['TYPE twice', '# TYPE up gauge\n# TYPE up gauge\nup 1\n', /line 2: second # TYPE line for up/],
     ['HELP twice', '# HELP up a\n# HELP up b\nup 1\n', /line 2: second # HELP line for up/],
     ['TYPE after its samples', 'up 1\n# TYPE up gauge\n', /line 2: # TYPE for up comes after its samples/],

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { collectionInstallCommand, collectionsCacheKey, playbookCommand } from '../src/rollback';
+import { collectionInstallCommand, collectionsCacheKey, playbookCommand } from '../src/hosts';
 import { ConfigurationError } from '../src/action';
 import { field, readInputs } from '../src/inputs';
 import { judgeLoad, percentile, plannedRequests, runLoad, summarizeLatencies, type LoadResult } from '../src/staging';
@@ -201,7 +201,7 @@ describe('smoke checks', () => {
     expect((await runSmokeCheck(baseUrl, check({ path: '/health' }), defaults)).problem).toBe('run 1 of 3: answered 500, expected 200');
     handler = (_request, response) => response.end('<html>hello</html>');
     expect((await runSmokeCheck(baseUrl, check({ path: '/run-agent', json: true }), defaults)).problem).toMatch(/^run 1 of 3: the body is not JSON \(.*\): "<html>hello<\/html>"$/);
-    expect((await runSmokeCheck(baseUrl, check({ path: '/metrics', prometheus: true }), defaults)).problem).toBe('run 1 of 3: the body is not valid Prometheus text format: line 1: expected a metric name, got "<html>hello</html>"');
+    expect((await runSmokeCheck(baseUrl, check({ path: '/metrics', prometheus: true }), defaults)).problem).toBe('run 1 of 3: the body is not valid Prometheus text format: line 1: expected a metric name, got \'<html>hello</html>\'');
     handler = (_request, response) => setTimeout(() => response.end('late'), 40);
     const slow = await runSmokeCheck(baseUrl, check({ path: '/slow', 'p95-ms': 20 }), defaults);
     expect(slow.problem).toMatch(/^P95 \d+ ms over 3 runs is above the budget of 20 ms$/);

@@ -51,18 +51,36 @@ export interface HttpOptions {
   attempts?: number;
 }
 
+/**
+ * One HTTP request, the suite's only way to make one: the answer's body read with a size cap,
+ * redirects not followed unless asked (a 302 to a login page is an answer to report, not to chase),
+ * no retry. Throws when there is no answer (refused, timed out).
+ */
+export async function request(url: string, options: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number; followRedirects?: boolean } = {}): Promise<HttpResponse> {
+  const response = await fetch(url, {
+    method: options.method ?? 'GET',
+    headers: options.headers,
+    body: options.body,
+    redirect: options.followRedirects ? 'follow' : 'manual',
+    signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+  });
+  const body = await readCapped(response);
+  return { status: response.status, body, headers: Object.fromEntries(response.headers) };
+}
+
+/** A JSON API call: a 5xx answer or no answer is retried (`attempts`, 3 by default); the caller parses the body. */
 export async function requestJson(method: string, url: string, payload?: unknown, headers: Record<string, string> = {}, options: Omit<HttpOptions, 'headers'> = {}): Promise<HttpResponse> {
   return retry(
     async () => {
-      const response = await fetch(url, {
+      const answer = await request(url, {
         method,
         headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
         body: payload === undefined ? undefined : JSON.stringify(payload),
-        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+        timeoutMs: options.timeoutMs,
+        followRedirects: true,
       });
-      const body = await readCapped(response);
-      if (response.status >= 500) throw new Error(`HTTP ${response.status}${body ? `: ${excerpt(body)}` : ''}`);
-      return { status: response.status, body, headers: Object.fromEntries(response.headers) };
+      if (answer.status >= 500) throw new Error(`HTTP ${answer.status}${answer.body ? `: ${excerpt(answer.body)}` : ''}`);
+      return answer;
     },
     { attempts: options.attempts ?? 3, delayMs: 500 },
   );

@@ -6,3 +6,4 @@ export * from './parallel';
 export * from './retry';
 export * from './http';
 export * from './markdown';
+export * from './show';

@@ -1,6 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigurationError } from '../action';
+import { ConfigurationError, show } from '../action';
 
 /**
  * The analysis policy: how long to watch the canary, how often to sample, and which rules decide.
@@ -150,14 +150,6 @@ export const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, in
 
 // ------------------------------------------------------------------------------------ schema
 
-function show(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (typeof value === 'string') return `'${value.length > 60 ? `${value.slice(0, 60)}…` : value}'`;
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  return String(value);
-}
 
 /** A leaf value checked by `accept`; the message says what was expected and what was given. */
 function leaf<T>(form: string, accept: (value: unknown) => value is T) {

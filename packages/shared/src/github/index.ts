@@ -1,1 +1,2 @@
 export * from './github';
+export * from './deployments';

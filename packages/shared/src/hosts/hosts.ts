@@ -1,4 +1,7 @@
-import { ConfigurationError } from '../action';
+import { ConfigurationError, printable } from '../action';
+
+// Until every caller imports it from the action folder, where it lives.
+export { printable };
 
 /** One SSH destination, from `user@host[:port]` (IPv6 in brackets: `user@[::1]:2222`). */
 export interface SshTarget {
@@ -30,8 +33,3 @@ export function parseTarget(text: string): SshTarget {
   return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
 }
 
-/** Shows a value in an error message without letting it break the log line. */
-export function printable(text: string, max = 60): string {
-  const flat = JSON.stringify(text).slice(1, -1);
-  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
-}

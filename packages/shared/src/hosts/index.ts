@@ -5,3 +5,4 @@ export * from './knownhosts';
 export * from './state';
 export * from './local';
 export * from './hostsetup';
+export * from './ansible';

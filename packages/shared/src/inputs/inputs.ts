@@ -1,9 +1,9 @@
 import * as core from '@actions/core';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigurationError } from '../action';
+import { ConfigurationError, printable } from '../action';
 import { APP_NAME, HOST_PATH } from '../vocabulary';
-import { parseTarget, printable, type SshTarget } from '../hosts';
+import { parseTarget, type SshTarget } from '../hosts';
 import { parseKnownHosts } from '../hosts';
 import { quotedPlaceholders, splitWords, templatePlaceholders } from '../hosts';
 

@@ -1,7 +1,7 @@
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { z } from 'zod';
-import { ConfigurationError } from '../action';
+import { ConfigurationError, show } from '../action';
 import { table } from '../report';
 
 /**
@@ -63,13 +63,6 @@ const RULE_KEYS = ['metric', 'direction', 'max-regression', 'max-regression-perc
 /** Dot-separated segments of letters, digits and _ : @ / + -. */
 export const METRIC_PATH = /^[A-Za-z0-9_:@/+-]+(?:\.[A-Za-z0-9_:@/+-]+)*$/;
 
-function show(value: unknown): string {
-  if (value === undefined || value === null) return 'nothing';
-  if (typeof value === 'string') return `'${value.length > 60 ? `${value.slice(0, 60)}…` : value}'`;
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  return String(value);
-}
 
 function ruleFrom(item: unknown, where: string, problems: string[]): MetricRule | null {
   if (item === null || typeof item !== 'object' || Array.isArray(item)) {

@@ -99,6 +99,14 @@ export class CombinedSource implements MetricSource {
   }
 }
 
+/**
+ * Several sources, combined; a single one as it is, since combining it alone would only copy its
+ * samples (the nginx-log source already adds up its hosts).
+ */
+export function combineSources(sources: readonly MetricSource[]): MetricSource {
+  return sources.length === 1 && sources[0] ? sources[0] : new CombinedSource(sources);
+}
+
 export function buildSources(sessions: readonly HostSession[], settings: MonitorSettings, running: readonly Color[], versions: Partial<Record<Color, string>>): MetricSource[] {
   const sources: MetricSource[] = [];
   // One SSH command per host per interval for every host-side figure, max-parallel hosts at once.
@@ -159,7 +167,7 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
   if (canaryVersion) versions[canaryColor] = canaryVersion;
   if (stableVersion) versions[stableColor] = stableVersion;
 
-  const source = new CombinedSource(buildSources(sessions, settings, running, versions));
+  const source = combineSources(buildSources(sessions, settings, running, versions));
   const steps: StepOutcome[] = [];
   const plan: Array<number | null> = settings.mode === 'ramp' ? settings.steps : [null];
   let analysis: AnalysisResult | null = null;
@@ -261,7 +269,7 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
   } finally {
     clearInterval(poller);
     settings.signal?.removeEventListener('abort', onCancel);
-    await source.close();
+    await source.close?.();
   }
   const final = analysis ?? new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start: settings.clock.now(), model: settings.model, mode: 'canary' }).current(settings.clock.now());
   if (abortedBy !== null) {

@@ -1,6 +1,6 @@
 import type { Clock } from '../action';
 import { errorMessage } from '../action';
-import { printable } from '../hosts';
+import { printable } from '../action';
 import type { HostSpec } from '../inputs';
 import { settleLimit } from '../action';
 import { planRollback } from '../rollback';

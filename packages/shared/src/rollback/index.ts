@@ -1,3 +1,2 @@
 export * from './rollback';
 export * from './kubernetes';
-export * from './ansible';

@@ -1,3 +1,4 @@
+import { show } from '../action';
 /**
  * A strict reader of the Prometheus text exposition format (version 0.0.4), for checking that a
  * service's /metrics can be scraped. It accepts what Prometheus accepts and refuses what would make
@@ -51,7 +52,6 @@ export function parseSampleValue(text: string): number | undefined {
   return undefined;
 }
 
-const show = (text: string): string => JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text);
 
 /** Reads `name{labels} value [timestamp]` from one line. */
 function parseSampleLine(line: string, number: number): ExpositionSample {

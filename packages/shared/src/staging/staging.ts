@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { systemClock, type Clock } from '../action';
-import { errorMessage } from '../action';
+import { errorMessage, request, systemClock, type Clock } from '../action';
 import { parseExposition } from './exposition';
 import type { SmokeRequest } from '../runtime';
 import { URL_PATH } from '../vocabulary';
@@ -82,20 +81,18 @@ export interface TimedResponse {
 }
 
 /**
- * One request to staging with fetch, timed to the last byte of the body. Redirects are not
- * followed (a 302 to a login page is an answer to report, not to chase). Throws on no answer.
+ * One request to staging (the suite's HTTP client: body read with a size cap, redirects not
+ * followed), timed to the last byte of the body. Throws on no answer.
  */
 export async function timedRequest(url: string, options: { method: string; body?: string; timeoutMs: number }, clock: Clock = systemClock): Promise<TimedResponse> {
   const started = clock.now();
-  const response = await fetch(url, {
+  const answer = await request(url, {
     method: options.method,
     headers: { 'user-agent': 'agent-loop-deploy-staging', ...(options.body === undefined ? {} : { 'content-type': bodyContentType(options.body) }) },
     body: options.body,
-    redirect: 'manual',
-    signal: AbortSignal.timeout(options.timeoutMs),
+    timeoutMs: options.timeoutMs,
   });
-  const body = await response.text();
-  return { status: response.status, body, latencyMs: clock.now() - started };
+  return { status: answer.status, body: answer.body, latencyMs: clock.now() - started };
 }
 
 export interface SmokeCheckResult {

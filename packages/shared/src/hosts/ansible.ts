@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { runLocal } from '../hosts';
+import { runLocal } from './local';
 import type { Logger } from '../action';
-import type { Argv } from '../hosts';
+import type { Argv } from './shell';
 
 /** ansible-playbook runs (commands as data). Extra variables go as one JSON document, so no value is split or interpreted. */
 export interface PlaybookRun {
@@ -50,10 +50,14 @@ export function collectionsCacheKey(os: string, requirements: string | Buffer): 
   return `ansible-collections-${os.toLowerCase()}-${createHash('sha256').update(requirements).digest('hex')}`;
 }
 
-/** Runs a playbook on the runner, its output streamed; on failure, names the failed task. */
-export async function runPlaybook(run: PlaybookRun, options: { workDir: string; cwd?: string; timeoutMs: number; log: Logger }): Promise<{ ok: boolean; error?: string }> {
+/**
+ * Runs a playbook on the runner, its output streamed; on failure, names the failed task. The one
+ * way the suite runs Ansible: the rollback's playbook and the staging deploy both come here.
+ * `env` replaces the default environment (`ansibleEnv(workDir)`), e.g. with a collections path.
+ */
+export async function runPlaybook(run: PlaybookRun, options: { workDir: string; cwd?: string; timeoutMs: number; log: Logger; env?: NodeJS.ProcessEnv }): Promise<{ ok: boolean; error?: string }> {
   const result = await options.log.group(`ansible-playbook ${run.playbook}`, () =>
-    runLocal(playbookCommand(run), { env: ansibleEnv(options.workDir), cwd: options.cwd, onLine: options.log.info, timeoutMs: options.timeoutMs }),
+    runLocal(playbookCommand(run), { env: options.env ?? ansibleEnv(options.workDir), cwd: options.cwd, onLine: options.log.info, timeoutMs: options.timeoutMs }),
   );
   if (result.code === 0) return { ok: true };
   const task = failedTask(result.stdout);
