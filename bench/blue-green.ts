@@ -491,7 +491,7 @@ async function benchColdStart(plan: Plan): Promise<{ node24BareMs: Stats; bundle
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'al-bench-cold-'));
   try {
     // The runner's environment without any INPUT_*: every action stops at input validation.
-    const { env } = await runnerEnvironment(dir);
+    const { env } = await runnerEnvironment(dir, { runContext: false });
     const timeRuns = async (args: string[], check: (outcome: SpawnOutcome) => void): Promise<{ values: Stats; code: number }> => {
       // One run first, not measured, so every measured run finds the files in the page cache.
       check(await timeSpawn(NODE24, args, env, dir));

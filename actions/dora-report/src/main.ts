@@ -1,6 +1,5 @@
-import { action, systemClock } from '@agent-loop/shared/action';
+import { action, printable, systemClock } from '@agent-loop/shared/action';
 import { githubContext } from '@agent-loop/shared/github';
-import { printable } from '@agent-loop/shared/hosts';
 import { field, hostInputs, readInputs, requireInput, type InputReader } from '@agent-loop/shared/inputs';
 import { APP_NAME } from '@agent-loop/shared/vocabulary';
 import { computeDora, deploymentHistory, doraFigures, doraSummary } from '@agent-loop/shared/pipeline';

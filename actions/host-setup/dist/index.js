@@ -40912,6 +40912,33 @@ async function setupHost(remote, plan) {
     return report;
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/action/clock.ts
+const systemClock = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+};
+
+;// CONCATENATED MODULE: ./packages/shared/src/action/retry.ts
+
+/** The one retry helper: bounded attempts, linear backoff. */
+async function retry(task, options) {
+    const clock = options.clock ?? systemClock;
+    let lastError;
+    for (let attempt = 1; attempt <= options.attempts; attempt++) {
+        try {
+            return await task(attempt);
+        }
+        catch (error) {
+            lastError = error;
+            if (attempt === options.attempts || (options.retryable && !options.retryable(error)))
+                throw error;
+            options.onRetry?.(error, attempt);
+            await clock.sleep(options.delayMs * attempt);
+        }
+    }
+    throw lastError;
+}
+
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
@@ -40984,35 +41011,7 @@ function verifyHostKey(entries, host, port, key) {
     return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/action/clock.ts
-const systemClock = {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
-};
-
-;// CONCATENATED MODULE: ./packages/shared/src/action/retry.ts
-
-/** The one retry helper: bounded attempts, linear backoff. */
-async function retry(task, options) {
-    const clock = options.clock ?? systemClock;
-    let lastError;
-    for (let attempt = 1; attempt <= options.attempts; attempt++) {
-        try {
-            return await task(attempt);
-        }
-        catch (error) {
-            lastError = error;
-            if (attempt === options.attempts || (options.retryable && !options.retryable(error)))
-                throw error;
-            options.onRetry?.(error, attempt);
-            await clock.sleep(options.delayMs * attempt);
-        }
-    }
-    throw lastError;
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/ssh.ts
-
 
 
 
@@ -50701,8 +50700,6 @@ const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
 
-// Until every caller imports it from the action folder, where it lives.
-
 const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
@@ -50728,8 +50725,6 @@ function parseTarget(text) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
-
-
 
 
 

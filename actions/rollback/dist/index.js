@@ -40960,202 +40960,6 @@ async function explainUnprepared(remote, target, error) {
     throw error;
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
-
-
-function fingerprint(key) {
-    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
-function parseKnownHosts(text) {
-    const entries = [];
-    text.split(/\r?\n/).forEach((raw, index) => {
-        const line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            return;
-        const fields = line.split(/\s+/);
-        const marker = fields[0]?.startsWith('@') ? fields.shift() : '';
-        if (marker !== '' && marker !== '@revoked' && marker !== '@cert-authority') {
-            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: unknown marker '${marker}'`);
-        }
-        const [patterns, keyType, keyBase64] = fields;
-        if (!patterns || !keyType || !keyBase64 || !/^[A-Za-z0-9+/]+=*$/.test(keyBase64)) {
-            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`);
-        }
-        entries.push({ marker: marker, patterns, keyType, key: Buffer.from(keyBase64, 'base64') });
-    });
-    return entries;
-}
-/**
- * The names a host is listed under: `host` on port 22, `[host]:port` otherwise. Lower-cased, as ssh
- * does before looking a host up (and as `ssh-keygen -H` hashes it), so hashed entries match too.
- */
-function hostName(host, port) {
-    const name = host.toLowerCase();
-    return port === 22 ? name : `[${name}]:${port}`;
-}
-function globToRegExp(pattern) {
-    const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
-    return new RegExp(`^${escaped}$`, 'i');
-}
-function matchesHashed(pattern, name) {
-    const [, magic, salt, hash] = pattern.split('|');
-    if (magic !== '1' || !salt || !hash)
-        return false;
-    return (0,external_node_crypto_.createHmac)('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
-}
-function matches(patterns, name) {
-    if (patterns.startsWith('|'))
-        return matchesHashed(patterns, name);
-    let matched = false;
-    for (const pattern of patterns.split(',')) {
-        const negated = pattern.startsWith('!');
-        if (globToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
-            if (negated)
-                return false;
-            matched = true;
-        }
-    }
-    return matched;
-}
-/** Checks a host key (the SSH wire blob) against known_hosts entries, as `StrictHostKeyChecking yes` would. */
-function verifyHostKey(entries, host, port, key) {
-    const name = hostName(host, port);
-    const print = fingerprint(key);
-    const forHost = entries.filter((entry) => entry.marker !== '@cert-authority' && matches(entry.patterns, name));
-    if (forHost.some((entry) => entry.marker === '@revoked' && entry.key.equals(key)))
-        return { ok: false, reason: 'revoked', fingerprint: print };
-    const known = forHost.filter((entry) => entry.marker === '');
-    if (known.some((entry) => entry.key.equals(key)))
-        return { ok: true, fingerprint: print };
-    return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/action/retry.ts
-
-/** The one retry helper: bounded attempts, linear backoff. */
-async function retry(task, options) {
-    const clock = options.clock ?? systemClock;
-    let lastError;
-    for (let attempt = 1; attempt <= options.attempts; attempt++) {
-        try {
-            return await task(attempt);
-        }
-        catch (error) {
-            lastError = error;
-            if (attempt === options.attempts || (options.retryable && !options.retryable(error)))
-                throw error;
-            options.onRetry?.(error, attempt);
-            await clock.sleep(options.delayMs * attempt);
-        }
-    }
-    throw lastError;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/ssh.ts
-
-
-
-
-class HostKeyRejected extends errors_ConfigurationError {
-}
-const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
-async function ssh_connect(target, options) {
-    const entries = parseKnownHosts(options.knownHosts);
-    let rejection;
-    const hostVerifier = (key) => {
-        const verdict = verifyHostKey(entries, target.host, target.port, key);
-        if (verdict.ok)
-            return true;
-        if (options.insecureSkipHostKeyCheck) {
-            options.warn?.(`${target.label}: host key ${verdict.fingerprint} is ${verdict.reason}, accepted because insecure-skip-host-key-check is true`);
-            return true;
-        }
-        const why = {
-            unknown: `is not in ssh-known-hosts (add the output of \`ssh-keyscan -p ${target.port} ${target.host}\` after checking it)`,
-            changed: 'does not match the key in ssh-known-hosts: the host key CHANGED (a reinstalled host, or someone in the middle)',
-            revoked: 'is marked @revoked in ssh-known-hosts',
-        }[verdict.reason];
-        rejection = new HostKeyRejected(`${target.label}: refused host key ${verdict.fingerprint}: it ${why}`);
-        return false;
-    };
-    // Loaded on first use: ssh2 compiles its WebAssembly and probes ciphers when it loads, which is
-    // most of a bundle's start-up time, and an action that stops at input validation never needs it.
-    const { NodeSSH: Client } = await __nccwpck_require__.e(/* import() */ 487).then(__nccwpck_require__.bind(__nccwpck_require__, 9487));
-    const ssh = await retry(async () => {
-        rejection = undefined;
-        const client = new Client();
-        try {
-            await client.connect({
-                host: target.host,
-                port: target.port,
-                username: target.user,
-                privateKey: options.privateKey,
-                readyTimeout: options.connectTimeoutMs,
-                hostVerifier,
-                keepaliveInterval: 10_000,
-            });
-            // Every command is a small request and a small answer: with Nagle's algorithm on, each
-            // one waits on a delayed acknowledgement (~40-100 ms measured on loopback; 7 ms without).
-            client.connection?.setNoDelay(true);
-            return client;
-        }
-        catch (error) {
-            client.dispose();
-            if (rejection)
-                throw rejection;
-            throw new errors_HostError(target.label, `SSH connection failed: ${error.message}`);
-        }
-    }, {
-        attempts: options.attempts ?? 3,
-        delayMs: 500,
-        // Only the connection setup is retried, and never a refused key or a refused login.
-        retryable: (error) => !(error instanceof HostKeyRejected) && !/authentication/i.test(error.message),
-    });
-    return {
-        label: target.label,
-        async run(argv, runOptions = {}) {
-            const command = toShell(argv);
-            const timeoutMs = runOptions.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-            let timer;
-            let channel;
-            const timeout = new Promise((_, reject) => {
-                timer = setTimeout(() => {
-                    // Give up on the command: ask for a signal and close the channel. OpenSSH's sshd does not
-                    // end a command without a terminal this way, so the host may finish it on its own.
-                    try {
-                        channel?.signal('KILL');
-                        channel?.close();
-                    }
-                    catch {
-                        // the channel may already be gone
-                    }
-                    reject(new errors_HostError(target.label, `command timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}: ${argv[0]} …`));
-                }, timeoutMs);
-            });
-            try {
-                const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true, onChannel: (opened) => (channel = opened) }), timeout]);
-                return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
-            }
-            finally {
-                clearTimeout(timer);
-            }
-        },
-        close() {
-            ssh.dispose();
-        },
-    };
-}
-/** Runs a command and throws a HostError carrying its stderr when it exits non-zero. */
-async function ssh_runChecked(remote, argv, what, options) {
-    const result = await remote.run(argv, options);
-    if (result.code !== 0) {
-        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
-        throw new errors_HostError(remote.label, `${what} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
-    }
-    return result.stdout;
-}
-
-
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
 // functions
@@ -50737,8 +50541,202 @@ const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 /** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
 
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
+;// CONCATENATED MODULE: ./packages/shared/src/action/retry.ts
 
+/** The one retry helper: bounded attempts, linear backoff. */
+async function retry(task, options) {
+    const clock = options.clock ?? systemClock;
+    let lastError;
+    for (let attempt = 1; attempt <= options.attempts; attempt++) {
+        try {
+            return await task(attempt);
+        }
+        catch (error) {
+            lastError = error;
+            if (attempt === options.attempts || (options.retryable && !options.retryable(error)))
+                throw error;
+            options.onRetry?.(error, attempt);
+            await clock.sleep(options.delayMs * attempt);
+        }
+    }
+    throw lastError;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
+
+
+function fingerprint(key) {
+    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+function parseKnownHosts(text) {
+    const entries = [];
+    text.split(/\r?\n/).forEach((raw, index) => {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const fields = line.split(/\s+/);
+        const marker = fields[0]?.startsWith('@') ? fields.shift() : '';
+        if (marker !== '' && marker !== '@revoked' && marker !== '@cert-authority') {
+            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: unknown marker '${marker}'`);
+        }
+        const [patterns, keyType, keyBase64] = fields;
+        if (!patterns || !keyType || !keyBase64 || !/^[A-Za-z0-9+/]+=*$/.test(keyBase64)) {
+            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`);
+        }
+        entries.push({ marker: marker, patterns, keyType, key: Buffer.from(keyBase64, 'base64') });
+    });
+    return entries;
+}
+/**
+ * The names a host is listed under: `host` on port 22, `[host]:port` otherwise. Lower-cased, as ssh
+ * does before looking a host up (and as `ssh-keygen -H` hashes it), so hashed entries match too.
+ */
+function hostName(host, port) {
+    const name = host.toLowerCase();
+    return port === 22 ? name : `[${name}]:${port}`;
+}
+function globToRegExp(pattern) {
+    const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+    return new RegExp(`^${escaped}$`, 'i');
+}
+function matchesHashed(pattern, name) {
+    const [, magic, salt, hash] = pattern.split('|');
+    if (magic !== '1' || !salt || !hash)
+        return false;
+    return (0,external_node_crypto_.createHmac)('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
+}
+function matches(patterns, name) {
+    if (patterns.startsWith('|'))
+        return matchesHashed(patterns, name);
+    let matched = false;
+    for (const pattern of patterns.split(',')) {
+        const negated = pattern.startsWith('!');
+        if (globToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
+            if (negated)
+                return false;
+            matched = true;
+        }
+    }
+    return matched;
+}
+/** Checks a host key (the SSH wire blob) against known_hosts entries, as `StrictHostKeyChecking yes` would. */
+function verifyHostKey(entries, host, port, key) {
+    const name = hostName(host, port);
+    const print = fingerprint(key);
+    const forHost = entries.filter((entry) => entry.marker !== '@cert-authority' && matches(entry.patterns, name));
+    if (forHost.some((entry) => entry.marker === '@revoked' && entry.key.equals(key)))
+        return { ok: false, reason: 'revoked', fingerprint: print };
+    const known = forHost.filter((entry) => entry.marker === '');
+    if (known.some((entry) => entry.key.equals(key)))
+        return { ok: true, fingerprint: print };
+    return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/ssh.ts
+
+
+
+class HostKeyRejected extends errors_ConfigurationError {
+}
+const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
+async function ssh_connect(target, options) {
+    const entries = parseKnownHosts(options.knownHosts);
+    let rejection;
+    const hostVerifier = (key) => {
+        const verdict = verifyHostKey(entries, target.host, target.port, key);
+        if (verdict.ok)
+            return true;
+        if (options.insecureSkipHostKeyCheck) {
+            options.warn?.(`${target.label}: host key ${verdict.fingerprint} is ${verdict.reason}, accepted because insecure-skip-host-key-check is true`);
+            return true;
+        }
+        const why = {
+            unknown: `is not in ssh-known-hosts (add the output of \`ssh-keyscan -p ${target.port} ${target.host}\` after checking it)`,
+            changed: 'does not match the key in ssh-known-hosts: the host key CHANGED (a reinstalled host, or someone in the middle)',
+            revoked: 'is marked @revoked in ssh-known-hosts',
+        }[verdict.reason];
+        rejection = new HostKeyRejected(`${target.label}: refused host key ${verdict.fingerprint}: it ${why}`);
+        return false;
+    };
+    // Loaded on first use: ssh2 compiles its WebAssembly and probes ciphers when it loads, which is
+    // most of a bundle's start-up time, and an action that stops at input validation never needs it.
+    const { NodeSSH: Client } = await __nccwpck_require__.e(/* import() */ 487).then(__nccwpck_require__.bind(__nccwpck_require__, 9487));
+    const ssh = await retry(async () => {
+        rejection = undefined;
+        const client = new Client();
+        try {
+            await client.connect({
+                host: target.host,
+                port: target.port,
+                username: target.user,
+                privateKey: options.privateKey,
+                readyTimeout: options.connectTimeoutMs,
+                hostVerifier,
+                keepaliveInterval: 10_000,
+            });
+            // Every command is a small request and a small answer: with Nagle's algorithm on, each
+            // one waits on a delayed acknowledgement (~40-100 ms measured on loopback; 7 ms without).
+            client.connection?.setNoDelay(true);
+            return client;
+        }
+        catch (error) {
+            client.dispose();
+            if (rejection)
+                throw rejection;
+            throw new errors_HostError(target.label, `SSH connection failed: ${error.message}`);
+        }
+    }, {
+        attempts: options.attempts ?? 3,
+        delayMs: 500,
+        // Only the connection setup is retried, and never a refused key or a refused login.
+        retryable: (error) => !(error instanceof HostKeyRejected) && !/authentication/i.test(error.message),
+    });
+    return {
+        label: target.label,
+        async run(argv, runOptions = {}) {
+            const command = toShell(argv);
+            const timeoutMs = runOptions.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+            let timer;
+            let channel;
+            const timeout = new Promise((_, reject) => {
+                timer = setTimeout(() => {
+                    // Give up on the command: ask for a signal and close the channel. OpenSSH's sshd does not
+                    // end a command without a terminal this way, so the host may finish it on its own.
+                    try {
+                        channel?.signal('KILL');
+                        channel?.close();
+                    }
+                    catch {
+                        // the channel may already be gone
+                    }
+                    reject(new errors_HostError(target.label, `command timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}: ${argv[0]} …`));
+                }, timeoutMs);
+            });
+            try {
+                const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true, onChannel: (opened) => (channel = opened) }), timeout]);
+                return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
+            }
+            finally {
+                clearTimeout(timer);
+            }
+        },
+        close() {
+            ssh.dispose();
+        },
+    };
+}
+/** Runs a command and throws a HostError carrying its stderr when it exits non-zero. */
+async function ssh_runChecked(remote, argv, what, options) {
+    const result = await remote.run(argv, options);
+    if (result.code !== 0) {
+        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
+        throw new errors_HostError(remote.label, `${what} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+    }
+    return result.stdout;
+}
+
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
 
 
 
@@ -51209,8 +51207,6 @@ async function acquireLock(remote, paths, owner, options) {
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
 
 
-
-
 function weightsFor(color, percent) {
     const other = 100 - percent;
     return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
@@ -51480,9 +51476,6 @@ class NginxRouter {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/fleet/session.ts
-
-
-
 
 
 
@@ -51956,7 +51949,6 @@ function getJson(url, options = {}) {
 
 ;// CONCATENATED MODULE: ./packages/shared/src/github/github.ts
 
-
 function githubContext(token, env = process.env) {
     const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
     if (!token || !owner || !repo)
@@ -52159,8 +52151,6 @@ async function runPlaybook(run, options) {
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
 
-// Until every caller imports it from the action folder, where it lives.
-
 const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
@@ -52186,8 +52176,6 @@ function parseTarget(text) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
-
-
 
 
 
@@ -52499,90 +52487,7 @@ function resolveHosts(inputs) {
     });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
-
-
-
-
-
-/**
- * Health, readiness and smoke checks, run on the host itself with curl against the color's own
- * port: the new color is checked before any user traffic reaches it.
- */
-const smokeRequestSchema = object({
-    method: schemas_enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']).default('GET'),
-    path: schemas_string().regex(URL_PATH, 'expected a path starting with /'),
-    body: union([schemas_string(), record(schemas_string(), unknown()), array(unknown())]).optional(),
-    status: schemas_number().int().min(100).max(599).default(200),
-    'max-latency-ms': schemas_number().int().min(1).max(600_000).default(2000),
-    contains: schemas_string().max(1000).optional(),
-})
-    .strict();
-const smokeListSchema = array(smokeRequestSchema).max(50);
-/** The Agent Loop service's smoke test from the deployment procedure. */
-const DEFAULT_SMOKE_REQUESTS = `- method: POST
-  path: /run-agent
-  body: {"instruction": "Hello test", "use_ollama": true}
-  status: 200
-  max-latency-ms: 2000`;
-const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
-for url in "$@"; do
-  while :; do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
-    [ "$code" = 200 ] && break
-    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
-    sleep 0.2
-  done
-done`;
-function waitHealthyCommand(port, paths, timeoutSeconds) {
-    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
-}
-/** Waits until every path answers 200 on the color's port; returns how long it took. */
-async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
-    const started = clock.now();
-    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
-    if (result.code !== 0) {
-        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
-    }
-    return clock.now() - started;
-}
-/** curl prints the body, then a last line `<status> <seconds>`. */
-function probeCommand(port, request) {
-    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
-    const method = request.method === 'HEAD' ? ['--head'] : ['-X', request.method];
-    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(request['max-latency-ms'] / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
-    if (request.body !== undefined)
-        argv.push('-H', 'Content-Type: application/json', '--data-binary', '@-');
-    argv.push(`http://127.0.0.1:${port}${request.path}`);
-    return argv;
-}
-function requestBody(request) {
-    if (request.body === undefined)
-        return undefined;
-    return typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
-}
-async function smoke(remote, port, request) {
-    const result = await remote.run(probeCommand(port, request), { stdin: requestBody(request) ?? '' });
-    const lines = result.stdout.split('\n');
-    const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
-    const body = lines.join('\n');
-    const status = Number(code);
-    const latencyMs = Math.round(Number(seconds) * 1000);
-    const base = { method: request.method, path: request.path, status, expectedStatus: request.status, latencyMs, maxLatencyMs: request['max-latency-ms'] };
-    let problem;
-    if (result.code !== 0 && status === 0)
-        problem = `no answer (${result.stderr.trim() || `curl exit ${result.code}`})`;
-    else if (status !== request.status)
-        problem = `answered ${status}, expected ${request.status}`;
-    else if (latencyMs > request['max-latency-ms'])
-        problem = `took ${latencyMs} ms, budget ${request['max-latency-ms']} ms`;
-    else if (request.contains !== undefined && !body.includes(request.contains))
-        problem = `the body does not contain '${request.contains}'`;
-    return { ...base, ok: problem === undefined, ...(problem ? { problem } : {}) };
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/runtime/runtime.ts
-
 
 
 const TEMPLATE_PLACEHOLDERS = ['app', 'color', 'port', 'image', 'version'];
@@ -52745,8 +52650,88 @@ async function stopRelease(remote, runtime, release, timeoutMs) {
     await ssh_runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
 
+
+
+
+/**
+ * Health, readiness and smoke checks, run on the host itself with curl against the color's own
+ * port: the new color is checked before any user traffic reaches it.
+ */
+const smokeRequestSchema = object({
+    method: schemas_enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']).default('GET'),
+    path: schemas_string().regex(URL_PATH, 'expected a path starting with /'),
+    body: union([schemas_string(), record(schemas_string(), unknown()), array(unknown())]).optional(),
+    status: schemas_number().int().min(100).max(599).default(200),
+    'max-latency-ms': schemas_number().int().min(1).max(600_000).default(2000),
+    contains: schemas_string().max(1000).optional(),
+})
+    .strict();
+const smokeListSchema = array(smokeRequestSchema).max(50);
+/** The Agent Loop service's smoke test from the deployment procedure. */
+const DEFAULT_SMOKE_REQUESTS = `- method: POST
+  path: /run-agent
+  body: {"instruction": "Hello test", "use_ollama": true}
+  status: 200
+  max-latency-ms: 2000`;
+const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
+for url in "$@"; do
+  while :; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
+    [ "$code" = 200 ] && break
+    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
+    sleep 0.2
+  done
+done`;
+function waitHealthyCommand(port, paths, timeoutSeconds) {
+    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
+}
+/** Waits until every path answers 200 on the color's port; returns how long it took. */
+async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
+    const started = clock.now();
+    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
+    if (result.code !== 0) {
+        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
+    }
+    return clock.now() - started;
+}
+/** curl prints the body, then a last line `<status> <seconds>`. */
+function probeCommand(port, request) {
+    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
+    const method = request.method === 'HEAD' ? ['--head'] : ['-X', request.method];
+    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(request['max-latency-ms'] / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
+    if (request.body !== undefined)
+        argv.push('-H', 'Content-Type: application/json', '--data-binary', '@-');
+    argv.push(`http://127.0.0.1:${port}${request.path}`);
+    return argv;
+}
+function requestBody(request) {
+    if (request.body === undefined)
+        return undefined;
+    return typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
+}
+async function smoke(remote, port, request) {
+    const result = await remote.run(probeCommand(port, request), { stdin: requestBody(request) ?? '' });
+    const lines = result.stdout.split('\n');
+    const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
+    const body = lines.join('\n');
+    const status = Number(code);
+    const latencyMs = Math.round(Number(seconds) * 1000);
+    const base = { method: request.method, path: request.path, status, expectedStatus: request.status, latencyMs, maxLatencyMs: request['max-latency-ms'] };
+    let problem;
+    if (result.code !== 0 && status === 0)
+        problem = `no answer (${result.stderr.trim() || `curl exit ${result.code}`})`;
+    else if (status !== request.status)
+        problem = `answered ${status}, expected ${request.status}`;
+    else if (latencyMs > request['max-latency-ms'])
+        problem = `took ${latencyMs} ms, budget ${request['max-latency-ms']} ms`;
+    else if (request.contains !== undefined && !body.includes(request.contains))
+        problem = `the body does not contain '${request.contains}'`;
+    return { ...base, ok: problem === undefined, ...(problem ? { problem } : {}) };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
 
 
 
@@ -52813,8 +52798,6 @@ function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/report/deploy-metrics.ts
-
-
 
 
 
@@ -52893,7 +52876,6 @@ function deploymentMetricsRecorder(inputs, hosts, connectOptions, log) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/report/notify.ts
-
 
 const ICON = { started: ':rocket:', completed: ':white_check_mark:', failed: ':x:', 'rolled-back': ':rewind:' };
 /** Slack rejects a whole message (`invalid_blocks`) when a section's text is longer or there are more blocks. */
@@ -53005,7 +52987,6 @@ function redact(text, webhookUrl) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/report/summary.ts
-
 
 
 
@@ -53359,7 +53340,6 @@ async function announceRollback(story, options) {
 
 
 
-
 function newReport(session, phase) {
     return {
         host: session.label,
@@ -53579,10 +53559,6 @@ async function readLive(work, settings, probe = []) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/rollback/rollback.ts
-
-
-
-
 
 
 

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { computeDora, deploymentOutcome, doraSummary } from '../src/pipeline';
-import type { DeploymentHistoryEntry } from '../src/github';
-import { nextPageUrl } from '../src/github';
+import { nextPageUrl, type DeploymentHistoryEntry } from '../src/github';
 
 const NOW = Date.parse('2026-06-30T12:00:00Z');
 const MINUTE = 60_000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError } from '../src/action';
-import { parseTarget, printable } from '../src/hosts';
+import { ConfigurationError, printable } from '../src/action';
+import { parseTarget } from '../src/hosts';
 
 describe('parseTarget', () => {
   it.each([

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CanaryAnalysis, type AnalysisResult } from '../src/analysis';
-import { parsePolicy } from '../src/analysis';
+import { CanaryAnalysis, parsePolicy, type AnalysisResult } from '../src/analysis';
 import type { MonitorResult } from '../src/procedures';
 import { monitorSummary, rampTimeline } from '../src/report';
 import { mermaidBlocks, parseMermaid } from '../../../test/support/mermaid';

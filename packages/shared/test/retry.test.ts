@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Clock } from '../src/action';
-import { retry } from '../src/action';
+import { retry, type Clock } from '../src/action';
 
 /** A clock whose sleep returns at once and remembers how long it was asked to sleep. */
 function fakeClock(): Clock & { sleeps: number[] } {

@@ -302,7 +302,9 @@ describe('NginxRouter on a running nginx', () => {
     const done = await router.setWeights({ blue: 90, green: 10 }, { before: [{ path: record, content: 'intent\n', mode: '644' }], after: [{ path: record, content: 'outcome\n', mode: '644' }] });
     expect(done.recorded).toBe(true);
     expect(await fs.readFile(record, 'utf8')).toBe('outcome\n');
-    expect((await servedStatus()).weights).toEqual({ blue: 90, green: 10 });
+    // Confirmed means a new worker served the new weights; an old worker may still answer a request
+    // it accepted before the reload for a moment after that, so the test reads until it settles.
+    await expect.poll(async () => (await servedStatus()).weights, { timeout: 2000, interval: 20 }).toEqual({ blue: 90, green: 10 });
     expect(await fs.readdir(records)).toEqual(['state.json']);
 
     // The intent can be written, the outcome cannot (its folder is a file): the weights are live.
@@ -311,7 +313,7 @@ describe('NginxRouter on a running nginx', () => {
     const error = await router.setWeights({ blue: 100, green: 0 }, { before: [{ path: record, content: 'intent 2\n', mode: '644' }], after: [{ path: path.join(blocked, 'state.json'), content: 'outcome 2\n', mode: '644' }] }).catch((caught: unknown) => caught);
     expect((error as Error).message).toContain('the new weights are live, but their outcome could not be recorded');
     expect(await fs.readFile(record, 'utf8')).toBe('intent 2\n');
-    expect((await servedStatus()).weights).toEqual({ blue: 100, green: 0 });
+    await expect.poll(async () => (await servedStatus()).weights, { timeout: 2000, interval: 20 }).toEqual({ blue: 100, green: 0 });
     expect(parseIncludeHeader(await fs.readFile(includeFile(), 'utf8'))?.weights).toEqual({ blue: 100, green: 0 });
   });
 

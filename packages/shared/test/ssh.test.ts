@@ -4,8 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError, HostError } from '../src/action';
-import type { SshTarget } from '../src/hosts';
-import { connect, runChecked, type ConnectOptions, type Remote } from '../src/hosts';
+import { connect, runChecked, type ConnectOptions, type Remote, type SshTarget } from '../src/hosts';
 import { freePort, localRemote, tempDir } from './support/local-remote';
 
 describe('runChecked', () => {

@@ -6,8 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { collectionInstallCommand, collectionsCacheKey, playbookCommand } from '../src/hosts';
 import { ConfigurationError } from '../src/action';
 import { field, readInputs } from '../src/inputs';
-import { judgeLoad, percentile, plannedRequests, runLoad, summarizeLatencies, type LoadResult } from '../src/staging';
-import { DEFAULT_SMOKE_CHECKS, imageTag, loadTable, runSmokeCheck, smokeChecksSchema, smokeRequestsFor, smokeTable, stagingUrl, type SmokeCheck } from '../src/staging';
+import { DEFAULT_SMOKE_CHECKS, imageTag, judgeLoad, loadTable, percentile, plannedRequests, runLoad, runSmokeCheck, smokeChecksSchema, smokeRequestsFor, smokeTable, stagingUrl, summarizeLatencies, type LoadResult, type SmokeCheck } from '../src/staging';
 
 /** A local service whose answers each test decides; it records when each request arrived. */
 let server: Server;

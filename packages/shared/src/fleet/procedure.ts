@@ -1,6 +1,5 @@
-import { errorMessage, UnrecordedSwitchError } from '../action';
+import { errorMessage, settleLimit, UnrecordedSwitchError } from '../action';
 import type { SmokeResult } from '../runtime';
-import { settleLimit } from '../action';
 import { formatWeights, weightsFor, type SwitchResult, type Weights } from '../traffic';
 import { Cancelled, isCancelled, type HostSession, type SessionSettings } from './session';
 import type { AppState, Color, HistoryEntry, TrafficIntent } from '../hosts';

@@ -1,28 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../action';
-import { ConfigurationError, errorMessage, UnrecordedSwitchError } from '../action';
+import { ConfigurationError, errorMessage, settleLimit, UnrecordedSwitchError, type Clock, type Logger } from '../action';
 import type { HostSpec } from '../inputs';
-import type { Logger } from '../action';
-import { settleLimit } from '../action';
 import { explainUnprepared } from '../runtime';
 import { formatWeights, NginxRouter, type SwitchResult, type TrafficRouter, type Weights } from '../traffic';
-import { connect, runChecked, type ConnectOptions, type Remote } from '../hosts';
-import { script } from '../hosts';
-import {
-  acquireLock,
-  commands,
-  LockHeld,
-  parseState,
-  readState,
-  statePaths,
-  stateText,
-  updateRelease,
-  withHistory,
-  writeStateAndAudit,
-  type AppState,
-  type LockOwner,
-  type StatePaths,
-} from '../hosts';
+import { acquireLock, commands, connect, LockHeld, parseState, readState, runChecked, script, statePaths, stateText, updateRelease, withHistory, writeStateAndAudit, type AppState, type ConnectOptions, type LockOwner, type Remote, type StatePaths } from '../hosts';
 
 /** Who is acting, for locks, state history and the audit log. */
 export interface RunInfo {

@@ -1,5 +1,4 @@
-import { errorMessage } from '../action';
-import { excerpt, requestJson } from '../action';
+import { errorMessage, excerpt, requestJson } from '../action';
 
 /**
  * The few GitHub REST calls the suite makes: deployments and their statuses (so DORA figures are

@@ -1,8 +1,5 @@
 import { ConfigurationError, printable } from '../action';
 
-// Until every caller imports it from the action folder, where it lives.
-export { printable };
-
 /** One SSH destination, from `user@host[:port]` (IPv6 in brackets: `user@[::1]:2222`). */
 export interface SshTarget {
   user: string;

@@ -1,9 +1,8 @@
 import type { NodeSSH } from 'node-ssh';
 import type { ClientChannel } from 'ssh2';
-import { ConfigurationError, HostError } from '../action';
+import { ConfigurationError, HostError, retry } from '../action';
 import type { SshTarget } from './hosts';
 import { fingerprint, parseKnownHosts, verifyHostKey } from './knownhosts';
-import { retry } from '../action';
 import { toShell, type Argv } from './shell';
 
 export interface ExecResult {

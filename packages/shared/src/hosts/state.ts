@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigurationError, errorMessage, HostError } from '../action';
-import { printable } from '../action';
+import { ConfigurationError, errorMessage, HostError, printable } from '../action';
 import { IMAGE_REF, VERSION } from '../vocabulary';
 import { runChecked, type Remote } from './ssh';
 import { script, type Argv } from './shell';

@@ -1,9 +1,7 @@
-import { systemClock, type Clock } from '../action';
+import { systemClock, type Clock, type Logger } from '../action';
 import { field, requireInput, type HostInputs } from './inputs';
 import { HOST_PATH, IMAGE_REF, NGINX_KEY, URL_PATH, VERSION } from '../vocabulary';
-import type { Logger } from '../action';
-import { DEFAULT_SMOKE_REQUESTS, smokeListSchema } from '../runtime';
-import { commandRuntime, composeRuntime, TEMPLATE_PLACEHOLDERS, type Runtime } from '../runtime';
+import { commandRuntime, composeRuntime, DEFAULT_SMOKE_REQUESTS, smokeListSchema, TEMPLATE_PLACEHOLDERS, type Runtime } from '../runtime';
 import type { RunInfo, SessionSettings } from '../fleet';
 
 /** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */

@@ -3,9 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigurationError, printable } from '../action';
 import { APP_NAME, HOST_PATH } from '../vocabulary';
-import { parseTarget, type SshTarget } from '../hosts';
-import { parseKnownHosts } from '../hosts';
-import { quotedPlaceholders, splitWords, templatePlaceholders } from '../hosts';
+import { parseKnownHosts, parseTarget, quotedPlaceholders, splitWords, templatePlaceholders, type SshTarget } from '../hosts';
 
 /**
  * Input reading and validation. Every input is read once, as the raw string the runner gives,

@@ -1,8 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigurationError } from '../action';
-import { DEFAULT_ROLLBACK_ON, type Verdict } from '../analysis';
-import { DEFAULT_POLICY_YAML, parsePolicy, type Policy } from '../analysis';
+import { DEFAULT_POLICY_YAML, DEFAULT_ROLLBACK_ON, parsePolicy, type Policy, type Verdict } from '../analysis';
 import type { SessionSettings } from '../fleet';
 import type { MonitorSettings, SourceKind } from '../procedures';
 import { buildRuntime, healthPaths, type RuntimeInputs } from './common-inputs';

@@ -1,13 +1,9 @@
-import { errorMessage } from '../action';
-import { smoke, waitHealthy, type SmokeRequest } from '../runtime';
+import { errorMessage, settleLimit } from '../action';
+import { launchRelease, preflight, prepareRelease, smoke, stopRelease, waitHealthy, type PreflightLimits, type Release as RuntimeRelease, type Runtime, type SmokeRequest } from '../runtime';
 import type { HostSpec } from '../inputs';
-import { settleLimit } from '../action';
 import { readLogMarks, type LogMark } from '../analysis/sources';
-import { preflight, type PreflightLimits } from '../runtime';
-import { failedHosts, history, moveBack, newReport, onEveryHost, readLive, stableColor, step, summarize, switchAll, switchOne, type PhaseResult, type SwitchPlan, type Work } from '../fleet';
+import { closeSessions, failedHosts, history, isCancelled, moveBack, newReport, onEveryHost, openSessions, readLive, stableColor, step, summarize, switchAll, switchOne, type PhaseResult, type SessionSettings, type SwitchPlan, type Work } from '../fleet';
 import { weightsFor } from '../traffic';
-import { launchRelease, prepareRelease, stopRelease, type Release as RuntimeRelease, type Runtime } from '../runtime';
-import { closeSessions, isCancelled, openSessions, type SessionSettings } from '../fleet';
 import { addRelease, liveRelease, newReleaseId, oneLine, otherColor, updateRelease, withHistory, type AppState, type Color, type HistoryEntry } from '../hosts';
 
 /**

@@ -1,10 +1,8 @@
 import { errorMessage, HostError } from '../action';
 import { waitHealthy } from '../runtime';
 import type { HostSpec } from '../inputs';
-import { script, type Argv } from '../hosts';
-import { runChecked, type Remote } from '../hosts';
+import { COLORS, runChecked, script, type AppState, type Argv, type Remote } from '../hosts';
 import { closeSessions, openSessions, type HostSession, type SessionSettings } from '../fleet';
-import { COLORS, type AppState } from '../hosts';
 
 /**
  * Host maintenance as the deployment procedure writes it: Docker prune that never touches what a

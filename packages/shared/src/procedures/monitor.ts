@@ -1,21 +1,11 @@
-import { CanaryAnalysis, runAnalysis, type AnalysisResult, type Verdict } from '../analysis';
+import { CanaryAnalysis, mergeSamples, runAnalysis, type AnalysisResult, type MetricSource, type Policy, type Sample, type TimeWindow, type Verdict } from '../analysis';
 import type { RolloutEvent } from '../report';
-import type { Policy } from '../analysis';
-import { batchRemotes } from '../analysis/sources';
-import { HostSource, type HostMemory } from '../analysis/sources';
-import { analysisStart } from '../analysis/sources';
-import { NginxLogSource } from '../analysis/sources';
-import { ProbeSource } from '../analysis/sources';
-import { PrometheusSource, type PrometheusSourceOptions } from '../analysis/sources';
-import { mergeSamples, type MetricSource, type Sample, type TimeWindow } from '../analysis';
-import { ConfigurationError } from '../action';
-import { printable } from '../hosts';
+import { analysisStart, batchRemotes, HostSource, NginxLogSource, ProbeSource, PrometheusSource, type HostMemory, type PrometheusSourceOptions } from '../analysis/sources';
+import { ConfigurationError, printable, settleLimit } from '../action';
 import type { HostSpec } from '../inputs';
-import { newReport, switchAll, type Work } from '../fleet';
+import { closeSessions, firstInLockOrder, newReport, openSessions, switchAll, type HostSession, type SessionSettings, type Work } from '../fleet';
 import { formatWeights, weightsFor } from '../traffic';
-import { settleLimit } from '../action';
 import { rollbackSessions, type RollbackResult, type RollbackSettings } from '../rollback';
-import { closeSessions, firstInLockOrder, openSessions, type HostSession, type SessionSettings } from '../fleet';
 import { otherColor, type Color } from '../hosts';
 
 /**

@@ -1,15 +1,9 @@
-import type { Clock } from '../action';
-import { errorMessage } from '../action';
-import { printable } from '../action';
+import { errorMessage, hostCell, printable, settleLimit, type Clock } from '../action';
 import type { HostSpec } from '../inputs';
-import { settleLimit } from '../action';
 import { planRollback } from '../rollback';
 import { formatWeights, NginxRouter, type LiveWeights, type Weights } from '../traffic';
-import { script } from '../hosts';
+import { connect, parseLockOwner, readState, rollbackCandidates, script, statePaths, type AppState, type ConnectOptions, type LockOwner, type ReleaseStatus } from '../hosts';
 import { table } from '../report';
-import { hostCell } from '../action';
-import { connect, type ConnectOptions } from '../hosts';
-import { parseLockOwner, readState, rollbackCandidates, statePaths, type AppState, type LockOwner, type ReleaseStatus } from '../hosts';
 
 /**
  * What every host is doing, read and never changed: no lock is taken, nothing is written. Each

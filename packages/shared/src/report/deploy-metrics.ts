@@ -1,9 +1,6 @@
-import { errorMessage } from '../action';
+import { errorMessage, settleLimit, type Logger } from '../action';
 import { field, type HostSpec } from '../inputs';
-import type { Logger } from '../action';
-import { settleLimit } from '../action';
-import { script, type Argv } from '../hosts';
-import { connect, type ConnectOptions, type Remote } from '../hosts';
+import { connect, script, type Argv, type ConnectOptions, type Remote } from '../hosts';
 
 /**
  * Deployment metrics for Prometheus without a Pushgateway: a file for node_exporter's textfile

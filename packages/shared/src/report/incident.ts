@@ -1,9 +1,8 @@
 import { bestEffort, createDeployment, openIssue, setDeploymentStatus, type GitHubContext, type Incident } from '../github';
-import type { Logger } from '../action';
+import { hostCell, type Logger } from '../action';
 import { notifySlack } from './notify';
 import type { HostReport } from '../fleet';
 import { table } from './summary';
-import { hostCell } from '../action';
 
 /**
  * What happens after traffic is back on a good version: the GitHub deployment records (so DORA

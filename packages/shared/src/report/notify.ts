@@ -1,5 +1,4 @@
-import { errorMessage } from '../action';
-import { postJson } from '../action';
+import { errorMessage, postJson } from '../action';
 
 /** Slack incoming-webhook messages. Never fails the deploy: a lost message is logged, not fatal. */
 export interface Notice {

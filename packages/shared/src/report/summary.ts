@@ -1,9 +1,6 @@
 import { codeBlock, hostCell } from '../action';
 import type { HostReport, PhaseResult } from '../fleet';
-import type { AnalysisResult, SeriesPoint } from '../analysis';
-import { formatValue } from '../analysis';
-import { histogramQuantile } from '../analysis';
-import type { Sample } from '../analysis';
+import { formatValue, histogramQuantile, type AnalysisResult, type Sample, type SeriesPoint } from '../analysis';
 import type { Color } from '../hosts';
 import type { MonitorResult } from '../procedures';
 import type { RollbackResult } from '../rollback';

@@ -1,6 +1,5 @@
-import { runLocal } from '../hosts';
+import { runLocal, type Argv } from '../hosts';
 import type { Logger } from '../action';
-import type { Argv } from '../hosts';
 
 /** Rollback on Kubernetes: `kubectl rollout undo`, then wait for the rollout (commands as data). */
 export interface KubernetesTarget {

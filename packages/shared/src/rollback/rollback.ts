@@ -1,13 +1,9 @@
-import { ConfigurationError, errorMessage } from '../action';
-import { waitHealthy } from '../runtime';
+import { ConfigurationError, errorMessage, settleLimit } from '../action';
+import { launchRelease, prepareRelease, stopRelease, waitHealthy, type Release, type Runtime } from '../runtime';
 import type { HostSpec } from '../inputs';
-import { settleLimit } from '../action';
-import { failedHosts, history, newReport, onEveryHost, readLive, step, summarize, switchAll, switchOne, type PhaseResult, type SwitchPlan, type Work } from '../fleet';
+import { closeSessions, failedHosts, history, newReport, onEveryHost, openSessions, readLive, step, summarize, switchAll, switchOne, type HostSession, type PhaseResult, type SessionSettings, type SwitchPlan, type Work } from '../fleet';
 import { weightsFor, type Weights } from '../traffic';
-import { launchRelease, prepareRelease, stopRelease, type Release, type Runtime } from '../runtime';
-import { closeSessions, openSessions, type HostSession, type SessionSettings } from '../fleet';
-import { script } from '../hosts';
-import { COLORS, isRejected, liveRelease, oneLine, otherColor, rollbackCandidates, updateRelease, withHistory, type AppState, type Color, type ReleaseRecord } from '../hosts';
+import { COLORS, isRejected, liveRelease, oneLine, otherColor, rollbackCandidates, script, updateRelease, withHistory, type AppState, type Color, type ReleaseRecord } from '../hosts';
 
 /**
  * Rollback on hosts with nginx: traffic back to the last good version (or a named one). A color

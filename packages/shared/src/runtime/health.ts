@@ -1,9 +1,7 @@
 import { z } from 'zod';
-import { systemClock, type Clock } from '../action';
-import { HostError } from '../action';
+import { HostError, systemClock, type Clock } from '../action';
 import { URL_PATH } from '../vocabulary';
-import { script, type Argv } from '../hosts';
-import type { Remote } from '../hosts';
+import { script, type Argv, type Remote } from '../hosts';
 
 /**
  * Health, readiness and smoke checks, run on the host itself with curl against the color's own

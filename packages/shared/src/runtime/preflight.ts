@@ -1,6 +1,5 @@
 import { ConfigurationError, HostError } from '../action';
-import { quote, script, type Argv } from '../hosts';
-import type { Remote } from '../hosts';
+import { quote, script, type Argv, type Remote } from '../hosts';
 
 /** Host checks before anything changes: room to run a new color, and an nginx we can drive. */
 export interface PreflightLimits {

@@ -1,7 +1,5 @@
 import { HostError } from '../action';
-import { renderTemplate, script, type Argv } from '../hosts';
-import { runChecked, type Remote } from '../hosts';
-import type { Color } from '../hosts';
+import { renderTemplate, runChecked, script, type Argv, type Color, type Remote } from '../hosts';
 
 /** What a color runs: the values a runtime command may use. */
 export interface Release {

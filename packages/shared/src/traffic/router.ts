@@ -1,7 +1,5 @@
 import { HostError, UnrecordedSwitchError } from '../action';
-import { runChecked, type Remote } from '../hosts';
-import { script, type Argv } from '../hosts';
-import { commands, COLORS, nonce, otherColor, PUT_ALL_SHELL, WRITE_FILES_SHELL, writeArgs, type Color, type HostWrite, writeRemoteFile } from '../hosts';
+import { COLORS, commands, nonce, otherColor, PUT_ALL_SHELL, runChecked, script, WRITE_FILES_SHELL, writeArgs, writeRemoteFile, type Argv, type Color, type HostWrite, type Remote } from '../hosts';
 
 /**
  * Traffic routing through nginx. The action owns one include file per app on each host: the

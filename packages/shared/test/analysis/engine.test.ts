@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CanaryAnalysis, formatValue, type AnalysisOptions, type AnalysisResult } from '../../src/analysis';
-import { parsePolicy } from '../../src/analysis';
-import type { Sample } from '../../src/analysis';
+import { CanaryAnalysis, formatValue, parsePolicy, type AnalysisOptions, type AnalysisResult, type Sample } from '../../src/analysis';
 import { sample, type Traffic } from './samples';
 
 const CANARY: AnalysisOptions = { canary: 'green', stable: 'blue', start: 0 };

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countSlowerThan, histogramQuantile } from '../../src/analysis';
-import { LATENCY_BOUNDS_MS, latencyBucket } from '../../src/analysis';
+import { countSlowerThan, histogramQuantile, LATENCY_BOUNDS_MS, latencyBucket } from '../../src/analysis';
 
 /** A histogram from [latency in a bucket, count] pairs. */
 function histogram(...entries: Array<[ms: number, count: number]>): number[] {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CanaryAnalysis } from '../../src/analysis';
-import { parsePolicy } from '../../src/analysis';
+import { CanaryAnalysis, parsePolicy } from '../../src/analysis';
 import { progressLine, xyChart } from '../../src/report';
 import { sample } from './samples';
 

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CanaryAnalysis, runAnalysis, type AnalysisResult } from '../../src/analysis';
-import { parsePolicy } from '../../src/analysis';
-import type { MetricSource, Sample, TimeWindow } from '../../src/analysis';
+import { CanaryAnalysis, parsePolicy, runAnalysis, type AnalysisResult, type MetricSource, type Sample, type TimeWindow } from '../../src/analysis';
 import { colorSample, FakeClock, type Traffic } from './samples';
 
 const START = 1_700_000_000_000;

@@ -3,12 +3,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchedRemote, HostGate, batchCommand, batchMarker, batchRemotes, parseBatchOutput } from '../../src/analysis/sources';
-import { HostSource } from '../../src/analysis/sources';
-import { NginxLogSource } from '../../src/analysis/sources';
+import { batchCommand, BatchedRemote, batchMarker, batchRemotes, HostGate, HostSource, NginxLogSource, parseBatchOutput } from '../../src/analysis/sources';
 import { CombinedSource } from '../../src/procedures';
-import type { Argv } from '../../src/hosts';
-import type { ExecResult, Remote, RunOptions } from '../../src/hosts';
+import type { Argv, ExecResult, Remote, RunOptions } from '../../src/hosts';
 import { localRemote, tempDir } from '../support/local-remote';
 
 /** A local remote that records each command it was given. */

@@ -8,8 +8,7 @@ import {
   parseHealthOutput,
   parseMeminfo,
 } from '../../src/analysis/sources';
-import type { Argv } from '../../src/hosts';
-import type { ExecResult, Remote } from '../../src/hosts';
+import type { Argv, ExecResult, Remote } from '../../src/hosts';
 
 const MEMINFO = `MemTotal:        8000000 kB
 MemFree:          500000 kB

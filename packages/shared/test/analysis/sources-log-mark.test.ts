@@ -1,8 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { analysisStart, markCommand, parseMark, readLogMarks } from '../../src/analysis/sources';
-import { AccessLogFollower } from '../../src/analysis/sources';
+import { AccessLogFollower, analysisStart, markCommand, parseMark, readLogMarks } from '../../src/analysis/sources';
 import { localRemote, tempDir } from '../support/local-remote';
 
 const line = (color: 'blue' | 'green'): string =>

@@ -9,8 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { HostError } from '../../src/action';
-import type { Argv } from '../../src/hosts';
-import type { ExecResult, Remote, RunOptions } from '../../src/hosts';
+import type { Argv, ExecResult, Remote, RunOptions } from '../../src/hosts';
 
 /**
  * A `Remote` that spawns `argv[0]` with `argv.slice(1)` directly (no shell), feeds `stdin`, and

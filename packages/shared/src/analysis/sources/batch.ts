@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { HostError } from '../../action';
-import { script, toShell, type Argv } from '../../hosts';
-import type { ExecResult, Remote, RunOptions } from '../../hosts';
+import { script, toShell, type Argv, type ExecResult, type Remote, type RunOptions } from '../../hosts';
 
 /**
  * Bounded cost per interval: every source of a sample (the access-log read, the health checks,

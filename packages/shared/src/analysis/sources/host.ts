@@ -1,8 +1,6 @@
 import { ConfigurationError, HostError } from '../../action';
 import { URL_PATH } from '../../vocabulary';
-import { script, type Argv } from '../../hosts';
-import type { Remote } from '../../hosts';
-import type { Color } from '../../hosts';
+import { script, type Argv, type Color, type Remote } from '../../hosts';
 import type { ColorSample, MetricSource, Sample, TimeWindow } from '..';
 
 /**

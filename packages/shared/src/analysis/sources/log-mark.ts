@@ -1,7 +1,5 @@
-import { errorMessage } from '../../action';
-import { settleLimit } from '../../action';
-import { script, type Argv } from '../../hosts';
-import type { Remote } from '../../hosts';
+import { errorMessage, settleLimit } from '../../action';
+import { script, type Argv, type Remote } from '../../hosts';
 
 /**
  * Where a host's access log stood just before the canary switch. The deploy records it in the

@@ -1,8 +1,6 @@
 import { HostError } from '../../action';
 import { nginxName } from '../../traffic';
-import { script, type Argv } from '../../hosts';
-import type { Remote } from '../../hosts';
-import type { Color } from '../../hosts';
+import { script, type Argv, type Color, type Remote } from '../../hosts';
 import type { LogMark } from './log-mark';
 import { emptyColorSample, latencyBucket, mergeSamples, type ColorSample, type MetricSource, type Sample, type TimeWindow } from '..';
 

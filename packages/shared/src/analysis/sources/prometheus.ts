@@ -1,5 +1,4 @@
-import { ConfigurationError } from '../../action';
-import { excerpt, getJson } from '../../action';
+import { ConfigurationError, excerpt, getJson } from '../../action';
 import { COLORS, type Color } from '../../hosts';
 import { LATENCY_BOUNDS_MS, type ColorSample, type LatencyHistogram, type MetricSource, type Sample, type TimeWindow } from '..';
 
