@@ -1,32 +1,18 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acquireLock, connect, deploy, LockHeld, promote, statePaths, type AppState, type HostSpec } from '@agent-loop/shared';
+import { acquireLock, connect, deploy, LockHeld, promote, statePaths, type HostSpec } from '@agent-loop/shared';
 import { startLab, type Lab, type LabHost } from './lab/index';
 import { sendTraffic, startTraffic } from './lab/traffic';
 import { deploySettings, labHosts, promoteSettings, sessionSettings } from './support/deploy-settings';
+import { hostState, portAnswers } from './support/fixtures';
 
 /** The blue-green procedure against the lab: real sshd, real nginx, real app processes. */
 
 let lab: Lab;
 let hosts: HostSpec[];
 
-function hostState(host: LabHost): AppState {
-  return JSON.parse(readFileSync(`${host.stateDir}/${lab.app}/state.json`, 'utf8')) as AppState;
-}
-
 function includeFile(host: LabHost): string {
   return readFileSync(`${host.nginxConfDir}/agent-loop-${lab.app}.conf`, 'utf8');
-}
-
-function portAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = netConnect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
 }
 
 async function versionsThroughNginx(requests = 200): Promise<Record<string, number>> {
@@ -57,7 +43,7 @@ describe('blue-green on two lab hosts', () => {
     expect(result.activeColor).toBe('blue');
     expect(result.canaryPercent).toBe(100);
     for (const host of lab.hosts) {
-      expect(hostState(host)).toMatchObject({ active: 'blue', canary: null, colors: { blue: { version: 'v1', status: 'running', port: host.bluePort } } });
+      expect(hostState(lab, host)).toMatchObject({ active: 'blue', canary: null, colors: { blue: { version: 'v1', status: 'running', port: host.bluePort } } });
       expect(includeFile(host)).toContain(`default agent_loop_${lab.app}_blue;`);
     }
     await lab.enableSite();
@@ -79,8 +65,8 @@ describe('blue-green on two lab hosts', () => {
     expect(canary).toBeLessThanOrEqual(280);
     expect((result1.byVersion.v1 ?? 0) + canary).toBe(2000);
     for (const host of lab.hosts) {
-      expect(hostState(host).canary).toMatchObject({ color: 'green', version: 'v2', percent: 10 });
-      expect(hostState(host).active).toBe('blue');
+      expect(hostState(lab, host).canary).toMatchObject({ color: 'green', version: 'v2', percent: 10 });
+      expect(hostState(lab, host).active).toBe('blue');
     }
   });
 
@@ -91,7 +77,7 @@ describe('blue-green on two lab hosts', () => {
     expect(await versionsThroughNginx()).toEqual({ v2: 400 });
     for (const host of lab.hosts) {
       expect(await portAnswers(host.bluePort)).toBe(false);
-      const state = hostState(host);
+      const state = hostState(lab, host);
       expect(state).toMatchObject({ active: 'green', canary: null, colors: { blue: { status: 'stopped' }, green: { status: 'running', version: 'v2' } } });
       expect(state.history.map((entry) => `${entry.action}:${entry.version}:${entry.outcome}`)).toEqual(['deploy:v1:success', 'deploy:v2:success', 'promote:v2:success']);
       const audit = readFileSync(`${host.stateDir}/${lab.app}/audit.log`, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { step: string });
@@ -115,7 +101,7 @@ describe('blue-green on two lab hosts', () => {
     expect(result.error).toMatch(/did not become healthy within 2 s/);
     expect(lab.hosts.map(includeFile)).toEqual(before);
     expect(await versionsThroughNginx()).toEqual({ v2: 400 });
-    expect(hostState(lab.hosts[0]!).history.at(-1)).toMatchObject({ action: 'deploy', version: 'v3', outcome: 'failed' });
+    expect(hostState(lab).history.at(-1)).toMatchObject({ action: 'deploy', version: 'v3', outcome: 'failed' });
   });
 
   it('a failing smoke request leaves traffic where it was', async () => {
@@ -144,7 +130,7 @@ describe('blue-green on two lab hosts', () => {
     const again = await deploy(hosts, deploySettings(lab, 'v5'));
     expect(again.ok).toBe(true);
     expect(again).toMatchObject({ activeColor: 'blue', previousColor: 'green', version: 'v5', canaryPercent: 10 });
-    for (const host of lab.hosts) expect(hostState(host).canary).toMatchObject({ color: 'blue', version: 'v5' });
+    for (const host of lab.hosts) expect(hostState(lab, host).canary).toMatchObject({ color: 'blue', version: 'v5' });
     const counts = await versionsThroughNginx(500);
     expect(Object.keys(counts).sort()).toEqual(['v2', 'v5']);
     const promoted = await promote(hosts, promoteSettings(lab));
@@ -169,7 +155,7 @@ describe('blue-green on two lab hosts', () => {
       await expect(refused).rejects.toThrow(/run 777-1 by someone-else \(deploy of v9/);
       // Host 1 was locked by the refused run for a moment: its lock is released again.
       expect(existsSync(`${lab.hosts[0]!.stateDir}/${lab.app}/lock`)).toBe(false);
-      expect(hostState(lab.hosts[0]!).history.at(-1)).toMatchObject({ action: 'promote', version: 'v5' });
+      expect(hostState(lab).history.at(-1)).toMatchObject({ action: 'promote', version: 'v5' });
 
       setTimeout(() => void release(), 1500);
       const waited = await deploy(hosts, { ...deploySettings(lab, 'v6'), lock: { waitSeconds: 20, staleSeconds: 3600, breakStale: false } });
@@ -201,7 +187,7 @@ describe('blue-green on two lab hosts', () => {
 
 describe('zero downtime', () => {
   it('every request through nginx answers 2xx during deploy, canary and promote', async () => {
-    const current = hostState(lab.hosts[0]!);
+    const current = hostState(lab);
     const traffic = lab.hosts.map((host) => startTraffic({ url: host.proxyUrl, concurrency: 6, durationMs: 30_000, maxRequests: 40_000 }));
     const deployed = await deploy(hosts, deploySettings(lab, 'v10'));
     const promoted = await promote(hosts, promoteSettings(lab, 'v10', { drainSeconds: 1 }));

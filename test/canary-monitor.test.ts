@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type { RolloutEvent } from '@agent-loop/shared/report';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploy, monitor, parsePolicy, promote, type AppState, type HostSpec } from '@agent-loop/shared';
-import { startLab, type Knobs, type Lab } from './lab/index';
+import type { Knobs, Lab } from './lab/index';
 import { sendTraffic, startTraffic, type TrafficResult } from './lab/traffic';
-import { deploySettings, labHosts, monitorSettings, promoteSettings } from './support/deploy-settings';
+import { deploySettings, monitorSettings, promoteSettings } from './support/deploy-settings';
+import { hostState, startServingLab } from './support/fixtures';
 import { startPrometheus, type RunningPrometheus } from './support/prometheus';
 
 /** The canary monitor on the lab: real traffic through nginx, judged and rolled back. */
@@ -12,7 +12,7 @@ import { startPrometheus, type RunningPrometheus } from './support/prometheus';
 let lab: Lab;
 let hosts: HostSpec[];
 
-const state = (): AppState => JSON.parse(readFileSync(`${lab.hosts[0]!.stateDir}/${lab.app}/state.json`, 'utf8')) as AppState;
+const state = (): AppState => hostState(lab);
 
 async function canary(version: string, knobs: Knobs, percent = 10): Promise<void> {
   await lab.setKnobs(version, knobs);
@@ -30,10 +30,7 @@ async function servingVersions(): Promise<Record<string, number>> {
 }
 
 beforeAll(async () => {
-  lab = await startLab({ hosts: 2 });
-  hosts = labHosts(lab);
-  expect((await deploy(hosts, deploySettings(lab, 'v1'))).ok).toBe(true);
-  await lab.enableSite();
+  ({ lab, hosts } = await startServingLab('v1'));
 });
 
 afterAll(async () => {

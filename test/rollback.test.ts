@@ -1,27 +1,16 @@
-import { readFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploy, promote, rollback, type AppState, type HostSpec } from '@agent-loop/shared';
-import { startLab, type Lab } from './lab/index';
+import type { Lab } from './lab/index';
 import { sendTraffic, startTraffic } from './lab/traffic';
-import { deploySettings, labHosts, promoteSettings, rollbackSettings } from './support/deploy-settings';
+import { deploySettings, promoteSettings, rollbackSettings } from './support/deploy-settings';
+import { hostState, portAnswers, startServingLab } from './support/fixtures';
 
 /** Rollback on the lab: to the previous version (running or stopped) and to a named one. */
 
 let lab: Lab;
 let hosts: HostSpec[];
 
-const state = (index = 0): AppState => JSON.parse(readFileSync(`${lab.hosts[index]!.stateDir}/${lab.app}/state.json`, 'utf8')) as AppState;
-
-function portAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = netConnect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-}
+const state = (index = 0): AppState => hostState(lab, lab.hosts[index]);
 
 async function versions(): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
@@ -34,10 +23,7 @@ async function versions(): Promise<Record<string, number>> {
 }
 
 beforeAll(async () => {
-  lab = await startLab({ hosts: 2 });
-  hosts = labHosts(lab);
-  expect((await deploy(hosts, deploySettings(lab, 'v1'))).ok).toBe(true);
-  await lab.enableSite();
+  ({ lab, hosts } = await startServingLab('v1'));
 });
 
 afterAll(async () => {

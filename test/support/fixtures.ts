@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { deploy, type AppState, type HostSpec } from '@agent-loop/shared';
+import { startLab, type Lab, type LabHost } from '../lab/index';
+import { deploySettings, labHosts } from './deploy-settings';
+
+/** Set-up that several lab tests share. */
+
+/** A lab whose hosts serve `version` through nginx: started, deployed with the blue-green procedure, site enabled. */
+export async function startServingLab(version = 'v1', options: { hosts?: number } = {}): Promise<{ lab: Lab; hosts: HostSpec[] }> {
+  const lab = await startLab({ hosts: options.hosts ?? 2 });
+  try {
+    const hosts = labHosts(lab);
+    const first = await deploy(hosts, deploySettings(lab, version));
+    if (!first.ok) throw new Error(`the first deploy of ${version} failed: ${first.error}`);
+    await lab.enableSite();
+    return { lab, hosts };
+  } catch (error) {
+    await lab.stop();
+    throw error;
+  }
+}
+
+/** The state file the action keeps on a lab host, as it is on disk now. */
+export function hostState(lab: Lab, host: LabHost = lab.hosts[0] as LabHost): AppState {
+  return JSON.parse(readFileSync(`${host.stateDir}/${lab.app}/state.json`, 'utf8')) as AppState;
+}
+
+/** Whether anything accepts a TCP connection on 127.0.0.1:port. */
+export function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = netConnect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
