@@ -1,6 +1,5 @@
 import { action, systemClock } from '@agent-loop/shared/action';
 import { bestEffort, createDeployment, githubContext, setDeploymentStatus, type DeploymentState } from '@agent-loop/shared/github';
-
 import { buildRuntime, checkRuntimeInputs, deployPhaseInputs, field, healthPaths, hostInputs, promotePhaseInputs, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { deploy, promote, fleetStatus, statusLines, statusSummary } from '@agent-loop/shared/procedures';
 import { deploymentMetricsRecorder, metricsInputs, notifySlack, phaseSummary, rolloutEvents, type RolloutEvent } from '@agent-loop/shared/report';
