@@ -48,7 +48,7 @@ export function deploySettings(lab: Lab, version: string, overrides: Partial<Dep
     runtime: commandRuntime(lab.startCommand, lab.stopCommand),
     healthPaths: ['/health', '/ready'],
     healthTimeoutSeconds: 15,
-    smokeRequests: [{ method: 'POST', path: '/run-agent', body: { instruction: 'Hello test', use_ollama: true }, status: 200, 'max-latency-ms': 2000 }],
+    smokeRequests: [{ method: 'POST', path: '/run-agent', body: { instruction: 'Hello test', use_ollama: true }, status: 200, json: false, prometheus: false, 'p95-ms': 2000 }],
     preflight: { minFreeDiskMb: 1, minFreeMemoryMb: 1 },
     commandTimeoutSeconds: 60,
     ...overrides,
@@ -113,5 +113,17 @@ export function labActionInputs(lab: Lab, hostsInput = lab.hostsInput): Record<s
     runtime: 'command',
     'start-command': lab.startCommand,
     'stop-command': lab.stopCommand,
+  };
+}
+
+/** The blue-green action's inputs on a lab: split per request (every lab request comes from 127.0.0.1), room checks a lab passes, no drain wait. */
+export function blueGreenLabInputs(lab: Lab, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...labActionInputs(lab),
+    'split-key': '$request_id',
+    'min-free-disk-mb': '1',
+    'min-free-memory-mb': '1',
+    'drain-seconds': '0',
+    ...overrides,
   };
 }

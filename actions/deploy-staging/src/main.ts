@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { action, systemClock } from '@agent-loop/shared/action';
-import { buildRuntime, checkRuntimeInputs, field, healthPaths, hostInputs, hostsField, privateKeyField, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader, z } from '@agent-loop/shared/inputs';
+import { buildRuntime, checkRuntimeInputs, field, healthPaths, hostInputs, hostsField, privateKeyField, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, smokeChecksField, type InputReader, z } from '@agent-loop/shared/inputs';
 import { APP_NAME, HOST_PATH, IMAGE_REF, URL_PATH, VERSION } from '@agent-loop/shared/vocabulary';
-import { DEFAULT_SMOKE_CHECKS, imageTag, judgeLoad, runLoad, runSmokeChecks, SMOKE_METHODS, smokeChecksSchema, smokeRequestsFor, stagingSummary, stagingUrl, type LoadVerdict, type StagingReport } from '@agent-loop/shared/staging';
+import { PRE_TRAFFIC_SMOKE, SMOKE_METHODS } from '@agent-loop/shared/runtime';
+import { DEFAULT_SMOKE_CHECKS, imageTag, judgeLoad, runLoad, runSmokeChecks, stagingSummary, stagingUrl, type LoadVerdict, type StagingReport } from '@agent-loop/shared/staging';
 import { deployWithAnsible, deployWithCompose } from './deploy';
 
 export const Outputs = {
@@ -46,7 +47,7 @@ export const inputFields = {
   'drain-seconds': field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
   'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
   'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
-  'smoke-checks': field.yaml(smokeChecksSchema, { form: 'a YAML list of {name, method, path, body, status, json, prometheus, repeat, p95-ms}', default: DEFAULT_SMOKE_CHECKS }),
+  'smoke-checks': smokeChecksField(DEFAULT_SMOKE_CHECKS),
   'smoke-repeat': field.integer({ min: 1, max: 1000, default: 5, unit: 'runs of each smoke check' }),
   'p95-budget-ms': field.integer({ min: 1, max: 600_000, default: 2000, unit: 'ms' }),
   'load-rate-per-minute': field.integer({ min: 1, max: 60_000, default: 500, unit: 'requests per minute' }),
@@ -119,10 +120,11 @@ export async function run(read?: InputReader): Promise<void> {
     } else if (inputs.method === 'ssh-compose') {
       const session = sessionFromInputs({ ...inputs, 'slack-webhook-url': '' }, action.runInfo(), action.logger, clock);
       const common = { ...session, version, runtime: buildRuntime(inputs), healthPaths: healthPaths(inputs), healthTimeoutSeconds: inputs['health-timeout-seconds'], commandTimeoutSeconds: inputs['command-timeout-seconds'] };
-      const defaults = { repeat: inputs['smoke-repeat'], p95BudgetMs: inputs['p95-budget-ms'] };
+      // Before traffic each check is sent once (unless it says otherwise), within this action's budget.
+      const smokeDefaults = { ...PRE_TRAFFIC_SMOKE, p95BudgetMs: inputs['p95-budget-ms'] };
       report.deploy = await deployWithCompose(
         hosts,
-        { ...common, image: inputs.image, canaryPercent: 100, smokeRequests: smokeRequestsFor(inputs['smoke-checks'], defaults), preflight: { minFreeDiskMb: inputs['min-free-disk-mb'], minFreeMemoryMb: inputs['min-free-memory-mb'] } },
+        { ...common, image: inputs.image, canaryPercent: 100, smokeRequests: inputs['smoke-checks'], smokeDefaults, preflight: { minFreeDiskMb: inputs['min-free-disk-mb'], minFreeMemoryMb: inputs['min-free-memory-mb'] } },
         { ...common, drainSeconds: inputs['drain-seconds'], keepPrevious: false },
         clock.now,
       );

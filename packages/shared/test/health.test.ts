@@ -5,14 +5,16 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HostError } from '../src/action';
 import {
   DEFAULT_SMOKE_REQUESTS,
+  PRE_TRAFFIC_SMOKE,
   probeCommand,
   requestBody,
   smoke,
-  smokeListSchema,
-  smokeRequestSchema,
+  smokeBudgetMs,
+  smokeCheckSchema,
+  smokeChecksSchema,
   waitHealthy,
   waitHealthyCommand,
-  type SmokeRequest,
+  type SmokeCheck,
 } from '../src/runtime';
 import { freePort, localRemote } from './support/local-remote';
 
@@ -60,7 +62,7 @@ beforeEach(() => {
   received = [];
 });
 
-const request = (fields: Record<string, unknown>): SmokeRequest => smokeRequestSchema.parse(fields);
+const request = (fields: Record<string, unknown>): SmokeCheck => smokeCheckSchema.parse(fields);
 
 describe('waitHealthy', () => {
   it('builds one URL per path on the color port, after the timeout', () => {
@@ -105,6 +107,10 @@ describe('probeCommand', () => {
     expect(argv).toEqual(['curl', '-sS', '-X', 'POST', '--max-time', '40', '-w', '\\n%{http_code} %{time_total}', '-H', 'Content-Type: application/json', '--data-binary', '@-', 'http://127.0.0.1:8002/run-agent']);
   });
 
+  it('sends a body that is not JSON as text, as the runner does', () => {
+    expect(probeCommand(8002, request({ method: 'POST', path: '/x', body: 'plain words' }))).toContain('Content-Type: text/plain; charset=utf-8');
+  });
+
   it('turns a body into the text to send', () => {
     expect(requestBody(request({ path: '/', body: { instruction: 'hi' } }))).toBe('{"instruction":"hi"}');
     expect(requestBody(request({ path: '/', body: [1, 2] }))).toBe('[1,2]');
@@ -145,8 +151,8 @@ describe('smoke, run with curl against a real server', () => {
   });
 
   it('delivers a POST body as JSON', async () => {
-    const [spec] = smokeListSchema.parse(parseYaml(DEFAULT_SMOKE_REQUESTS));
-    const result = await smoke(remote, port, spec as SmokeRequest);
+    const [spec] = smokeChecksSchema.parse(parseYaml(DEFAULT_SMOKE_REQUESTS));
+    const result = await smoke(remote, port, spec as SmokeCheck);
     expect(result).toMatchObject({ method: 'POST', path: '/run-agent', status: 200, ok: true });
     expect(received).toHaveLength(1);
     expect(received[0]).toMatchObject({ method: 'POST', url: '/run-agent', contentType: 'application/json' });
@@ -169,6 +175,22 @@ describe('smoke, run with curl against a real server', () => {
     expect(received[0]?.method).toBe('HEAD');
   });
 
+  it('gives json, prometheus and repeat the meaning they have from the runner', async () => {
+    expect(await smoke(remote, port, request({ path: '/run-agent', method: 'POST', body: { a: 1 }, json: true }))).toMatchObject({ ok: true });
+    expect((await smoke(remote, port, request({ path: '/hello', json: true }))).problem).toMatch(/^the body is not JSON \(.*\): "hello from blue\\n"$/);
+    expect((await smoke(remote, port, request({ path: '/hello', prometheus: true }))).problem).toMatch(/^the body is not valid Prometheus text format: line 1: /);
+    received = [];
+    const slow = await smoke(remote, port, request({ path: '/slow', repeat: 2, 'p95-ms': 150 }));
+    expect(received.map((entry) => entry.url)).toEqual(['/slow', '/slow']);
+    expect(slow.problem).toBe(`P95 ${slow.latencyMs} ms over 2 runs is above the budget of 150 ms`);
+  });
+
+  it('takes the budget and runs of its context when the check does not say', async () => {
+    const result = await smoke(remote, port, request({ path: '/hello' }), { repeat: 2, p95BudgetMs: 5000 });
+    expect(result).toMatchObject({ ok: true, maxLatencyMs: 5000 });
+    expect(received).toHaveLength(2);
+  });
+
   it('reports no answer when nothing listens', async () => {
     const result = await smoke(remote, await freePort(), request({ path: '/hello' }));
     expect(result.status).toBe(0);
@@ -179,7 +201,9 @@ describe('smoke, run with curl against a real server', () => {
 
 describe('smoke request schema', () => {
   it('fills defaults', () => {
-    expect(request({ path: '/x' })).toEqual({ method: 'GET', path: '/x', status: 200, 'max-latency-ms': 2000 });
+    expect(request({ path: '/x' })).toEqual({ method: 'GET', path: '/x', status: 200, json: false, prometheus: false });
+    // The budget is the context's: before traffic, 2000 ms.
+    expect(smokeBudgetMs(request({ path: '/x' }), PRE_TRAFFIC_SMOKE)).toBe(2000);
   });
 
   it.each([
@@ -190,13 +214,15 @@ describe('smoke request schema', () => {
     [{ path: '/x', 'max-latency-ms': 0 }, 'max-latency-ms'],
     [{ path: '/x', timeout: 5 }, 'timeout'],
   ])('rejects %j', (fields, where) => {
-    const parsed = smokeRequestSchema.safeParse(fields);
+    const parsed = smokeCheckSchema.safeParse(fields);
     expect(parsed.success).toBe(false);
     expect(JSON.stringify(parsed.error?.issues)).toContain(where);
   });
 
   it('allows at most 50 requests', () => {
-    expect(smokeListSchema.safeParse(Array(50).fill({ path: '/' })).success).toBe(true);
-    expect(smokeListSchema.safeParse(Array(51).fill({ path: '/' })).success).toBe(false);
+    // Distinct paths: two checks of one name (here `GET /`) are refused on their own.
+    const paths = (count: number) => Array.from({ length: count }, (_, index) => ({ path: `/${index}` }));
+    expect(smokeChecksSchema.safeParse(paths(50)).success).toBe(true);
+    expect(smokeChecksSchema.safeParse(paths(51)).success).toBe(false);
   });
 });

@@ -91,9 +91,10 @@ describe('the shared core', () => {
     };
     for (const folder of uses.keys()) if (!state.has(folder)) visit(folder, []);
     expect(cycles).toEqual([]);
-    // The bottom of the stack depends on nothing of the core.
+    // The bottom of the stack: action/ depends on nothing of the core, vocabulary/ on action/ alone
+    // (its document DSL shows a value the one way action/ does).
     expect([...(uses.get('action') ?? [])]).toEqual([]);
-    expect([...(uses.get('vocabulary') ?? [])]).toEqual([]);
+    expect([...(uses.get('vocabulary') ?? [])].filter((folder) => folder !== 'action')).toEqual([]);
     expect(uses.size).toBeGreaterThan(10);
   });
 });

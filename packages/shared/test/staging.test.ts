@@ -6,7 +6,8 @@ import { parse as parseYaml } from 'yaml';
 import { collectionInstallCommand, collectionsCacheKey, playbookCommand } from '../src/hosts';
 import { ConfigurationError } from '../src/action';
 import { field, readInputs } from '../src/inputs';
-import { DEFAULT_SMOKE_CHECKS, imageTag, judgeLoad, loadTable, percentile, plannedRequests, runLoad, runSmokeCheck, smokeChecksSchema, smokeRequestsFor, smokeTable, stagingUrl, summarizeLatencies, type LoadResult, type SmokeCheck } from '../src/staging';
+import { percentile, requestBody, smokeBudgetMs, smokeChecksSchema, type SmokeCheck } from '../src/runtime';
+import { DEFAULT_SMOKE_CHECKS, imageTag, judgeLoad, loadTable, plannedRequests, runLoad, runSmokeCheck, smokeTable, stagingUrl, summarizeLatencies, type LoadResult } from '../src/staging';
 
 /** A local service whose answers each test decides; it records when each request arrived. */
 let server: Server;
@@ -166,7 +167,8 @@ describe('smoke checks', () => {
       ['run-agent', 'POST', '/run-agent', true, false, 200],
     ]);
     expect(checks[3]?.body).toEqual({ instruction: 'Hello test', use_ollama: true });
-    expect(smokeRequestsFor(checks, defaults)[3]).toEqual({ method: 'POST', path: '/run-agent', body: { instruction: 'Hello test', use_ollama: true }, status: 200, 'max-latency-ms': 2000 });
+    // Before traffic, ssh-compose sends the same checks: run-agent is a POST of that JSON body, expecting 200 within the budget.
+    expect([checks[3]?.method, checks[3]?.path, requestBody(checks[3] as SmokeCheck), checks[3]?.status, smokeBudgetMs(checks[3] as SmokeCheck, defaults)]).toEqual(['POST', '/run-agent', '{"instruction":"Hello test","use_ollama":true}', 200, 2000]);
   });
 
   it('refuses unknown keys, bad paths and two checks of one name', () => {

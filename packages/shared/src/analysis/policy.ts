@@ -1,12 +1,14 @@
-import { parse as parseYaml } from 'yaml';
+import { Document, isMap, isNode, isPair, isScalar, parse as parseYaml, visit } from 'yaml';
 import { z } from 'zod';
-import { ConfigurationError, show } from '../action';
+import { ConfigurationError } from '../action';
+import { docField, documentPath, documentProblems, type DocumentNames } from '../vocabulary';
 
 /**
  * The analysis policy: how long to watch the canary, how often to sample, and which rules decide.
  * Written in YAML with kebab-case keys; every key has a default, and the defaults are the deployment
  * procedure (error rate ≤ 1 % and P95 ≤ 2 s over 300 s; rollback on sustained errors, slow
- * responses, failing health checks, memory pressure and model drift).
+ * responses, failing health checks, memory pressure and model drift), written once as the policy
+ * document DEFAULT_POLICY.
  *
  * A policy is validated in one place, `resolvePolicy`, which reports every problem with where it
  * is, e.g. `rules[2].metric: expected one of error_rate, …, got 'latency'`.
@@ -86,183 +88,156 @@ export interface Policy {
   rules: Rule[];
 }
 
-/**
- * Sequential-test defaults, tuned by simulation (`npm run bench:analysis -- --tune`, canary at 10 % of
- * 500 requests per minute; the reasons are at the top of bench/analysis.ts): a 20 %-error canary
- * fails in a median 20 s, and healthy canaries (0.5 % errors) are failed in about 0.1 % of runs.
- */
-export const DEFAULT_SPRT: SprtSettings = { alpha: 0.01, endAlpha: 0.015, extensionAlpha: 0.005, beta: 0.01, errorMultiplier: 10, latencyMultiplier: 4, minFailures: 3 };
-
-const DEFAULT_DURATION = 300;
-
-/** The procedure's rules; a gate's window is the policy's duration unless given. */
-function defaultRules(durationSeconds: number): Rule[] {
-  const rule = (fields: Partial<Rule> & Pick<Rule, 'name' | 'metric' | 'threshold' | 'kind'>): Rule => ({
-    limit: 'max',
-    windowSeconds: fields.kind === 'gate' ? durationSeconds : 0,
-    forSeconds: 0,
-    compare: null,
-    margin: 0,
-    modelsOnly: false,
-    ...fields,
-  });
-  return [
-    rule({ name: 'error-rate', metric: 'error_rate', threshold: 0.01, kind: 'gate' }),
-    rule({ name: 'latency-p95', metric: 'p95_ms', threshold: 2000, kind: 'gate' }),
-    rule({ name: 'error-rate-sustained', metric: 'error_rate', threshold: 0.01, kind: 'trigger', windowSeconds: 30, forSeconds: 120 }),
-    rule({ name: 'latency-p95-sustained', metric: 'p95_ms', threshold: 5000, kind: 'trigger', windowSeconds: 30, forSeconds: 60 }),
-    rule({ name: 'health-checks', metric: 'health_failures_in_row', threshold: 3, kind: 'trigger' }),
-    rule({ name: 'memory', metric: 'memory_ratio', threshold: 0.95, kind: 'trigger', forSeconds: 60 }),
-    rule({ name: 'model-drift', metric: 'drift_score', threshold: 0.1, kind: 'trigger', forSeconds: 300, modelsOnly: true }),
-  ];
-}
-
-export const DEFAULT_POLICY_YAML = `# Canary analysis policy (defaults = the deployment procedure).
-duration: 300            # seconds of canary analysis; the window of the gates
-interval: 5              # seconds between samples
-min-requests: 50         # canary requests needed to judge the gates at the end
-on-inconclusive: extend  # extend | fail | pass (pass = success with a warning)
-max-extensions: 1        # how many times extend adds another duration
-on-undecided: pass       # after the extensions, a gate above its limit without significance: pass (with a warning) | inconclusive | fail
-max-source-errors: 3     # consecutive failed samples before the verdict is error
-early-decision: true     # the sequential test may fail a clearly bad canary before the window ends
-sprt:
-  alpha: ${DEFAULT_SPRT.alpha}            # chance that the early test fails a canary exactly at the limit
-  end-alpha: ${DEFAULT_SPRT.endAlpha}       # level of the test at the end of the window
-  extension-alpha: ${DEFAULT_SPRT.extensionAlpha} # level of the same test at the end of an extension
-  beta: ${DEFAULT_SPRT.beta}
-  error-multiplier: ${DEFAULT_SPRT.errorMultiplier}   # alternative error rate = limit x this
-  latency-multiplier: ${DEFAULT_SPRT.latencyMultiplier}  # alternative share of slow requests = (1 - quantile) x this
-  min-failures: ${DEFAULT_SPRT.minFailures}       # errors (or slow requests) before an early failure
-# Rules named like a default change only the fields they give; other names add rules.
-# replace-default-rules: true drops the defaults.
-rules:
-  - { name: error-rate, metric: error_rate, max: 0.01, kind: gate }
-  - { name: latency-p95, metric: p95_ms, max: 2000, kind: gate }
-  - { name: error-rate-sustained, metric: error_rate, max: 0.01, window: 30, for: 120, kind: trigger }
-  - { name: latency-p95-sustained, metric: p95_ms, max: 5000, window: 30, for: 60, kind: trigger }
-  - { name: health-checks, metric: health_failures_in_row, max: 3, for: 0, kind: trigger }
-  - { name: memory, metric: memory_ratio, max: 0.95, window: 0, for: 60, kind: trigger }
-  - { name: model-drift, metric: drift_score, max: 0.1, for: 300, kind: trigger, models-only: true }
-`;
-
-export const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, on-undecided, max-extensions, max-source-errors, early-decision, sprt and rules';
-
 // ------------------------------------------------------------------------------------ schema
 
-
-/** A leaf value checked by `accept`; the message says what was expected and what was given. */
-function leaf<T>(form: string, accept: (value: unknown) => value is T) {
-  return z.unknown().transform((value, ctx): T => {
-    if (accept(value)) return value;
-    ctx.addIssue({ code: 'custom', message: `expected ${form}, got ${show(value)}` });
-    return z.NEVER;
-  });
-}
-
-function number(options: { min?: number; max?: number; above?: number; below?: number; integer?: boolean; unit?: string }) {
-  const bounds: string[] = [];
-  if (options.min !== undefined && options.max !== undefined) bounds.push(`from ${options.min} to ${options.max}`);
-  else {
-    if (options.min !== undefined) bounds.push(`at least ${options.min}`);
-    if (options.above !== undefined) bounds.push(`above ${options.above}`);
-    if (options.below !== undefined) bounds.push(`below ${options.below}`);
-    if (options.max !== undefined) bounds.push(`at most ${options.max}`);
-  }
-  const form = [options.integer ? 'a whole number' : 'a number', bounds.join(' and '), options.unit ? `(${options.unit})` : ''].filter(Boolean).join(' ');
-  return leaf(form, (value): value is number => {
-    if (typeof value !== 'number' || !Number.isFinite(value)) return false;
-    if (options.integer && !Number.isInteger(value)) return false;
-    if (options.min !== undefined && value < options.min) return false;
-    if (options.max !== undefined && value > options.max) return false;
-    if (options.above !== undefined && value <= options.above) return false;
-    if (options.below !== undefined && value >= options.below) return false;
-    return true;
-  });
-}
-
-function choice<const T extends readonly string[]>(choices: T) {
-  return leaf(`one of ${choices.join(', ')}`, (value): value is T[number] => typeof value === 'string' && choices.includes(value));
-}
-
-const boolean = leaf('true or false', (value): value is boolean => typeof value === 'boolean');
+const { leaf, number, choice, boolean, text, mapping, list } = docField;
 const GAUGE = /^gauge:[A-Za-z_][A-Za-z0-9_.:-]{0,99}$/;
 const metric = leaf(`one of ${METRICS.join(', ')}, gauge:<name>`, (value): value is Metric => typeof value === 'string' && ((METRICS as readonly string[]).includes(value) || GAUGE.test(value)));
-const ruleName = leaf('a rule name of lower-case letters, digits and hyphens (at most 64)', (value): value is string => typeof value === 'string' && /^[a-z0-9][a-z0-9-]{0,63}$/.test(value));
+const ruleName = text('a rule name of lower-case letters, digits and hyphens (at most 64)', /^[a-z0-9][a-z0-9-]{0,63}$/);
 const seconds = number({ min: 0, max: 86400, unit: 'seconds' });
 
-const ruleInput = z
-  .object({
-    name: ruleName,
-    metric: metric.optional(),
-    max: number({}).optional(),
-    min: number({}).optional(),
-    window: seconds.optional(),
-    for: seconds.optional(),
-    kind: choice(RULE_KINDS).optional(),
-    compare: choice(['stable', 'none'] as const).optional(),
-    margin: number({ min: 0 }).optional(),
-    'models-only': boolean.optional(),
-  })
-  .strict();
+const ruleInput = mapping({
+  name: ruleName,
+  metric: metric.optional(),
+  max: number().optional(),
+  min: number().optional(),
+  window: seconds.optional(),
+  for: seconds.optional(),
+  kind: choice(RULE_KINDS).optional(),
+  compare: choice(['stable', 'none'] as const).optional(),
+  margin: number({ min: 0 }).optional(),
+  'models-only': boolean.optional(),
+});
 
-const sprtInput = z
-  .object({
-    alpha: number({ above: 0, max: 0.5 }).optional(),
-    'end-alpha': number({ above: 0, max: 0.5 }).optional(),
-    'extension-alpha': number({ above: 0, max: 0.5 }).optional(),
-    beta: number({ above: 0, max: 0.5 }).optional(),
-    'error-multiplier': number({ above: 1, max: 1000 }).optional(),
-    'latency-multiplier': number({ above: 1, max: 1000 }).optional(),
-    'min-failures': number({ min: 1, max: 1000, integer: true }).optional(),
-  })
-  .strict();
+const sprtInput = mapping({
+  alpha: number({ above: 0, max: 0.5 }).optional(),
+  'end-alpha': number({ above: 0, max: 0.5 }).optional(),
+  'extension-alpha': number({ above: 0, max: 0.5 }).optional(),
+  beta: number({ above: 0, max: 0.5 }).optional(),
+  'error-multiplier': number({ above: 1, max: 1000 }).optional(),
+  'latency-multiplier': number({ above: 1, max: 1000 }).optional(),
+  'min-failures': number({ min: 1, max: 1000, integer: true }).optional(),
+});
 
-const policyInput = z
-  .object({
-    duration: number({ min: 10, max: 86400, unit: 'seconds' }).optional(),
-    interval: number({ min: 1, max: 3600, unit: 'seconds' }).optional(),
-    'min-requests': number({ min: 0, max: 1e9, integer: true }).optional(),
-    'on-inconclusive': choice(ON_INCONCLUSIVE).optional(),
-    'on-undecided': choice(ON_UNDECIDED).optional(),
-    'max-extensions': number({ min: 0, max: 10, integer: true }).optional(),
-    'max-source-errors': number({ min: 1, max: 1000, integer: true }).optional(),
-    'early-decision': boolean.optional(),
-    sprt: sprtInput.optional(),
-    'replace-default-rules': boolean.optional(),
-    rules: z.array(ruleInput).max(100).optional(),
-  })
-  .strict();
+const policyInput = mapping({
+  duration: number({ min: 10, max: 86400, unit: 'seconds' }).optional(),
+  interval: number({ min: 1, max: 3600, unit: 'seconds' }).optional(),
+  'min-requests': number({ min: 0, max: 1e9, integer: true }).optional(),
+  'on-inconclusive': choice(ON_INCONCLUSIVE).optional(),
+  'on-undecided': choice(ON_UNDECIDED).optional(),
+  'max-extensions': number({ min: 0, max: 10, integer: true }).optional(),
+  'max-source-errors': number({ min: 1, max: 1000, integer: true }).optional(),
+  'early-decision': boolean.optional(),
+  sprt: sprtInput.optional(),
+  'replace-default-rules': boolean.optional(),
+  rules: list(ruleInput, { max: 100 }).optional(),
+});
 
-type RuleInput = z.output<typeof ruleInput>;
+type RuleDocument = z.output<typeof ruleInput>;
+type SprtDocument = z.output<typeof sprtInput>;
+type Given<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
+/** A policy document that gives every key (but replace-default-rules): the shape of the defaults. */
+export type PolicyDefaults = Given<Omit<z.output<typeof policyInput>, 'sprt' | 'rules' | 'replace-default-rules'>> & { sprt: Given<SprtDocument>; rules: RuleDocument[] };
 
-const KEYS: Record<string, readonly string[]> = {
-  policy: Object.keys(policyInput.shape),
-  sprt: Object.keys(sprtInput.shape),
-  rule: Object.keys(ruleInput.shape),
+const POLICY_NAMES: DocumentNames = { root: 'policy' };
+
+/** `rules[2].metric` from zod's ['rules', 2, 'metric']; the policy itself is `policy`. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  return documentPath(path, POLICY_NAMES);
+}
+
+// ------------------------------------------------------------------------------------ defaults
+
+/**
+ * The defaults: the deployment procedure, as a policy document. The one place they are written:
+ * `resolvePolicy` takes every value a policy leaves out from here, DEFAULT_POLICY_YAML is printed
+ * from it, and a test holds what action.yml and the README say to it. A gate's window is the
+ * policy's duration unless given.
+ */
+export const DEFAULT_POLICY: PolicyDefaults = {
+  duration: 300,
+  interval: 5,
+  'min-requests': 50,
+  'on-inconclusive': 'extend',
+  'max-extensions': 1,
+  'on-undecided': 'pass',
+  'max-source-errors': 3,
+  'early-decision': true,
+  // Tuned by simulation (`npm run bench:analysis -- --tune`, canary at 10 % of 500 requests per
+  // minute; the reasons are at the top of bench/analysis.ts): a 20 %-error canary fails in a median
+  // 20 s, and healthy canaries (0.5 % errors) are failed in about 0.1 % of runs.
+  sprt: { alpha: 0.01, 'end-alpha': 0.015, 'extension-alpha': 0.005, beta: 0.01, 'error-multiplier': 10, 'latency-multiplier': 4, 'min-failures': 3 },
+  rules: [
+    { name: 'error-rate', metric: 'error_rate', max: 0.01, kind: 'gate' },
+    { name: 'latency-p95', metric: 'p95_ms', max: 2000, kind: 'gate' },
+    { name: 'error-rate-sustained', metric: 'error_rate', max: 0.01, window: 30, for: 120, kind: 'trigger' },
+    { name: 'latency-p95-sustained', metric: 'p95_ms', max: 5000, window: 30, for: 60, kind: 'trigger' },
+    { name: 'health-checks', metric: 'health_failures_in_row', max: 3, kind: 'trigger' },
+    { name: 'memory', metric: 'memory_ratio', max: 0.95, for: 60, kind: 'trigger' },
+    { name: 'model-drift', metric: 'drift_score', max: 0.1, for: 300, kind: 'trigger', 'models-only': true },
+  ],
 };
 
-/** `rules[2].metric` from zod's ['rules', 2, 'metric']. */
-export function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let text = '';
-  for (const part of path) text += typeof part === 'number' ? `[${part}]` : `${text === '' ? '' : '.'}${String(part)}`;
-  return text === '' ? 'policy' : text;
+/** The sequential test's settings: those given, the defaults' for the rest. */
+function sprtSettings(given: SprtDocument = {}): SprtSettings {
+  const defaults = DEFAULT_POLICY.sprt;
+  return {
+    alpha: given.alpha ?? defaults.alpha,
+    endAlpha: given['end-alpha'] ?? defaults['end-alpha'],
+    extensionAlpha: given['extension-alpha'] ?? defaults['extension-alpha'],
+    beta: given.beta ?? defaults.beta,
+    errorMultiplier: given['error-multiplier'] ?? defaults['error-multiplier'],
+    latencyMultiplier: given['latency-multiplier'] ?? defaults['latency-multiplier'],
+    minFailures: given['min-failures'] ?? defaults['min-failures'],
+  };
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const where = formatPath(issue.path);
-  if (issue.code === 'unrecognized_keys') {
-    const known = issue.path.length === 0 ? KEYS.policy : issue.path[0] === 'sprt' ? KEYS.sprt : KEYS.rule;
-    const keys = issue.keys.map((key) => `'${key}'`).join(', ');
-    return `${where}: unknown key ${keys}; expected ${known?.join(', ')}`;
-  }
-  if (issue.code === 'invalid_type') {
-    const expected = issue.expected === 'object' ? 'a mapping' : issue.expected === 'array' ? 'a list' : issue.expected;
-    return `${where}: expected ${expected}, got ${show(issue.input)}`;
-  }
-  if (issue.code === 'too_big' && issue.origin === 'array') return `${where}: at most ${String(issue.maximum)} items`;
-  return `${where}: ${issue.message}`;
+/** The default policy's sequential-test settings. */
+export const DEFAULT_SPRT: SprtSettings = sprtSettings();
+
+/** What a default means, printed in DEFAULT_POLICY_YAML: beside a value, or above a mapping or list. Keys are dotted paths. */
+const DEFAULT_POLICY_NOTES: Readonly<Record<string, string>> = {
+  duration: 'seconds of canary analysis; the window of the gates',
+  interval: 'seconds between samples',
+  'min-requests': 'canary requests needed to judge the gates at the end',
+  'on-inconclusive': 'extend | fail | pass (pass = success with a warning)',
+  'max-extensions': 'how many times extend adds another duration',
+  'on-undecided': 'after the extensions, a gate above its limit without significance: pass (with a warning) | inconclusive | fail',
+  'max-source-errors': 'consecutive failed samples before the verdict is error',
+  'early-decision': 'the sequential test may fail a clearly bad canary before the window ends',
+  'sprt.alpha': 'chance that the early test fails a canary exactly at the limit',
+  'sprt.end-alpha': 'level of the test at the end of the window',
+  'sprt.extension-alpha': 'level of the same test at the end of an extension',
+  'sprt.beta': 'chance that the early test misses a canary at the alternative rate',
+  'sprt.error-multiplier': 'alternative error rate = limit x this',
+  'sprt.latency-multiplier': 'alternative share of slow requests = (1 - quantile) x this',
+  'sprt.min-failures': 'errors (or slow requests) before an early failure',
+  rules: 'Rules named like a default change only the fields they give; other names add rules.\nreplace-default-rules: true drops the defaults.',
+};
+
+/** DEFAULT_POLICY as YAML, each value with its note, each rule on one line. */
+function defaultPolicyYaml(): string {
+  const document = new Document(DEFAULT_POLICY);
+  if (isMap(document.contents)) document.contents.commentBefore = ' Canary analysis policy (defaults = the deployment procedure).';
+  visit(document, {
+    Pair(_, pair, ancestors) {
+      const key = [...ancestors.filter(isPair), pair].map((each) => String(isScalar(each.key) ? each.key.value : each.key)).join('.');
+      const note = DEFAULT_POLICY_NOTES[key];
+      if (note === undefined || !isNode(pair.value) || !isNode(pair.key)) return;
+      const comment = note.replace(/^/gm, ' ');
+      if (isScalar(pair.value)) pair.value.comment = comment;
+      else pair.key.commentBefore = comment;
+    },
+    Seq(_, seq) {
+      for (const item of seq.items) if (isMap(item)) item.flow = true;
+    },
+  });
+  return document.toString({ lineWidth: 0 });
 }
+
+export const DEFAULT_POLICY_YAML = defaultPolicyYaml();
+
+export const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, on-undecided, max-extensions, max-source-errors, early-decision, sprt and rules';
 
 // ------------------------------------------------------------------------------------ resolution
 
@@ -270,9 +245,17 @@ function isCountMetric(name: Metric): boolean {
   return name === 'error_rate' || name in PERCENTILE_METRICS;
 }
 
-/** Merges the rules given over the defaults and checks what must hold between fields. */
-function resolveRules(given: RuleInput[], replaceDefaults: boolean, durationSeconds: number, problems: string[]): Rule[] {
-  const rules = replaceDefaults ? [] : defaultRules(durationSeconds);
+/** Merges the rules given over the default rules (over none with replace-default-rules). */
+function resolveRules(given: readonly RuleDocument[], replaceDefaults: boolean, durationSeconds: number, problems: string[]): Rule[] {
+  const defaults = replaceDefaults ? [] : mergeRules([], DEFAULT_POLICY.rules, durationSeconds, problems);
+  const rules = mergeRules(defaults, given, durationSeconds, problems);
+  if (rules.length === 0) problems.push('rules: no rules left (replace-default-rules: true needs at least one rule)');
+  return rules;
+}
+
+/** Each rule given replaces the one of its name (changing only the fields it gives) or is added; checks what must hold between fields. */
+function mergeRules(over: readonly Rule[], given: readonly RuleDocument[], durationSeconds: number, problems: string[]): Rule[] {
+  const rules = [...over];
   const seen = new Map<string, number>();
   given.forEach((input, index) => {
     const where = `rules[${index}]`;
@@ -322,39 +305,30 @@ function resolveRules(given: RuleInput[], replaceDefaults: boolean, durationSeco
     if (existing === -1) rules.push(rule);
     else rules[existing] = rule;
   });
-  if (rules.length === 0) problems.push('rules: no rules left (replace-default-rules: true needs at least one rule)');
   return rules;
 }
 
 /** Checks a parsed document and applies the defaults; problems are collected, not thrown. */
 export function resolvePolicy(document: unknown): { policy: Policy; problems: string[] } | { policy: null; problems: string[] } {
-  const parsed = policyInput.safeParse(document ?? {}, { reportInput: true });
-  if (!parsed.success) return { policy: null, problems: parsed.error.issues.map(describeIssue) };
+  const parsed = policyInput.safeParse(document ?? {});
+  if (!parsed.success) return { policy: null, problems: documentProblems(parsed.error, POLICY_NAMES) };
   const input = parsed.data;
+  const defaults = DEFAULT_POLICY;
   const problems: string[] = [];
-  const durationSeconds = input.duration ?? DEFAULT_DURATION;
-  const intervalSeconds = input.interval ?? 5;
+  const durationSeconds = input.duration ?? defaults.duration;
+  const intervalSeconds = input.interval ?? defaults.interval;
   if (intervalSeconds > durationSeconds) problems.push(`interval: ${intervalSeconds} seconds is longer than the duration (${durationSeconds} seconds)`);
-  const sprt: SprtSettings = {
-    alpha: input.sprt?.alpha ?? DEFAULT_SPRT.alpha,
-    endAlpha: input.sprt?.['end-alpha'] ?? DEFAULT_SPRT.endAlpha,
-    extensionAlpha: input.sprt?.['extension-alpha'] ?? DEFAULT_SPRT.extensionAlpha,
-    beta: input.sprt?.beta ?? DEFAULT_SPRT.beta,
-    errorMultiplier: input.sprt?.['error-multiplier'] ?? DEFAULT_SPRT.errorMultiplier,
-    latencyMultiplier: input.sprt?.['latency-multiplier'] ?? DEFAULT_SPRT.latencyMultiplier,
-    minFailures: input.sprt?.['min-failures'] ?? DEFAULT_SPRT.minFailures,
-  };
   const rules = resolveRules(input.rules ?? [], input['replace-default-rules'] ?? false, durationSeconds, problems);
   const policy: Policy = {
     durationSeconds,
     intervalSeconds,
-    minRequests: input['min-requests'] ?? 50,
-    onInconclusive: input['on-inconclusive'] ?? 'extend',
-    onUndecided: input['on-undecided'] ?? 'pass',
-    maxExtensions: input['max-extensions'] ?? 1,
-    maxSourceErrors: input['max-source-errors'] ?? 3,
-    earlyDecision: input['early-decision'] ?? true,
-    sprt,
+    minRequests: input['min-requests'] ?? defaults['min-requests'],
+    onInconclusive: input['on-inconclusive'] ?? defaults['on-inconclusive'],
+    onUndecided: input['on-undecided'] ?? defaults['on-undecided'],
+    maxExtensions: input['max-extensions'] ?? defaults['max-extensions'],
+    maxSourceErrors: input['max-source-errors'] ?? defaults['max-source-errors'],
+    earlyDecision: input['early-decision'] ?? defaults['early-decision'],
+    sprt: sprtSettings(input.sprt),
     rules,
   };
   return problems.length > 0 ? { policy: null, problems } : { policy, problems };

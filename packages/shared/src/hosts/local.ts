@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import type { Argv } from './shell';
 
-/** Runs a program on the runner itself (kubectl, ansible-playbook): argv, no shell, output streamed line by line. */
 export interface LocalResult {
   code: number;
   stdout: string;
   stderr: string;
 }
 
+/** Runs a program on the runner itself (kubectl, ansible-playbook): argv, no shell, output streamed line by line. */
 export function runLocal(argv: Argv, options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; onLine?: (line: string) => void } = {}): Promise<LocalResult> {
   const [program, ...args] = argv;
   if (!program) return Promise.reject(new Error('empty command'));

@@ -1,8 +1,16 @@
 import { systemClock, type Clock, type Logger } from '../action';
 import { field, requireInput, type HostInputs } from './inputs';
 import { HOST_PATH, IMAGE_REF, NGINX_KEY, URL_PATH, VERSION } from '../vocabulary';
-import { commandRuntime, composeRuntime, DEFAULT_SMOKE_REQUESTS, smokeListSchema, TEMPLATE_PLACEHOLDERS, type Runtime } from '../runtime';
+import { commandRuntime, composeRuntime, DEFAULT_SMOKE_REQUESTS, SMOKE_CHECKS_FORM, smokeChecksSchema, TEMPLATE_PLACEHOLDERS, type Runtime } from '../runtime';
 import type { RunInfo, SessionSettings } from '../fleet';
+
+/** `none`, or a path as URL_PATH has it. */
+const URL_PATH_OR_NONE = new RegExp(`^(?:none|${URL_PATH.source.slice(1, -1)})$`);
+
+/** A list of smoke checks in the one vocabulary (runtime's smokeChecksSchema): blue-green's smoke-requests, deploy-staging's smoke-checks. */
+export function smokeChecksField(defaultChecks: string) {
+  return field.yaml(smokeChecksSchema, { form: SMOKE_CHECKS_FORM, default: defaultChecks });
+}
 
 /** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
 export const runtimeInputs = {
@@ -11,7 +19,7 @@ export const runtimeInputs = {
   'start-command': field.template(TEMPLATE_PLACEHOLDERS),
   'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
   'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
-  'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: /^(none|\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)$/, default: '/ready' }),
+  'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: URL_PATH_OR_NONE, default: '/ready' }),
   'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
   'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
   'split-key': field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
@@ -22,7 +30,7 @@ export const deployPhaseInputs = {
   image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
   version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
   'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
-  'smoke-requests': field.yaml(smokeListSchema, { form: 'a YAML list of {method, path, body, status, max-latency-ms, contains}', default: DEFAULT_SMOKE_REQUESTS }),
+  'smoke-requests': smokeChecksField(DEFAULT_SMOKE_REQUESTS),
   'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
   'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
 };

@@ -310,9 +310,9 @@ export const hostInputs = {
 
 export type HostInputs = { [K in keyof typeof hostInputs]: z.output<(typeof hostInputs)[K]> };
 
-/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 export const DEFAULT_ACCESS_LOG = '/var/log/nginx/access.log';
 
+/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 export function resolveHosts(inputs: HostInputs & { 'access-log'?: string }): HostSpec[] {
   requireInput(
     inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '',

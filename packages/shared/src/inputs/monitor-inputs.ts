@@ -1,7 +1,8 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigurationError } from '../action';
-import { DEFAULT_POLICY_YAML, DEFAULT_ROLLBACK_ON, parsePolicy, type Policy, type Verdict } from '../analysis';
+import { DEFAULT_POLICY, DEFAULT_POLICY_YAML, DEFAULT_ROLLBACK_ON, parsePolicy, type Policy, type Verdict } from '../analysis';
+import { checkQueryTemplate, DEFAULT_PROMETHEUS_QUERIES, type PrometheusQueries } from '../analysis/sources';
 import type { SessionSettings } from '../fleet';
 import type { MonitorSettings, SourceKind } from '../procedures';
 import { buildRuntime, healthPaths, type RuntimeInputs } from './common-inputs';
@@ -28,17 +29,33 @@ function list<T extends string>(allowed: readonly T[], defaultValue: string, wha
   return commaList(field.yaml(z.array(z.enum(allowed as unknown as [T, ...T[]])).min(1), { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` }));
 }
 
+const QUERY_KEYS = Object.keys(DEFAULT_PROMETHEUS_QUERIES) as [keyof PrometheusQueries, ...Array<keyof PrometheusQueries>];
+
+/** PromQL templates by figure, their placeholders checked as the Prometheus source checks them: before any host is contacted. */
+const prometheusQueries = z
+  .partialRecord(z.enum(QUERY_KEYS), z.string().max(2000).nullable())
+  .optional()
+  .superRefine((queries, ctx) => {
+    for (const [key, template] of Object.entries(queries ?? {})) {
+      try {
+        if (typeof template === 'string') checkQueryTemplate(template, `the ${key} query`);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    }
+  });
+
 export const monitorPhaseInputs = {
   mode: field.choice(['canary', 'ramp', 'post-promotion'], 'canary'),
   policy: field.string({ form: 'a YAML analysis policy (see the README)', pattern: /^[\s\S]*$/, max: 20_000 }),
-  duration: field.integer({ min: 0, max: 86_400, default: 0, unit: 'seconds of analysis per step; 0 keeps the policy\'s (300)' }),
-  interval: field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds between samples; 0 keeps the policy\'s (5)' }),
+  duration: field.integer({ min: 0, max: 86_400, default: 0, unit: `seconds of analysis per step; 0 keeps the policy's (${DEFAULT_POLICY.duration})` }),
+  interval: field.integer({ min: 0, max: 3600, default: 0, unit: `seconds between samples; 0 keeps the policy's (${DEFAULT_POLICY.interval})` }),
   steps: commaList(field.yaml(z.array(z.number().int().min(1).max(100)).min(1).max(20), { form: 'canary shares for a ramp, increasing, e.g. 10,25,50,100', default: '[10, 25, 50, 100]' })),
   model: field.boolean(false),
   sources: list(SOURCES, 'nginx-log, host', 'metric sources'),
   'access-log': field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: '/var/log/nginx/access.log', max: 512 }),
   'prometheus-url': field.string({ form: 'the Prometheus base URL reachable from the runner, e.g. http://prometheus.internal:9090', pattern: /^https?:\/\/[A-Za-z0-9.:[\]_-]+(\/[A-Za-z0-9._~/-]*)?$/, max: 512 }),
-  'prometheus-queries': field.yaml(z.partialRecord(z.enum(['requests', 'errors', 'latencyBuckets', 'memory', 'drift']), z.string().max(2000).nullable()).optional(), { form: 'a YAML mapping of PromQL templates with {app} {color} {version} {window}', default: '{}' }),
+  'prometheus-queries': field.yaml(prometheusQueries, { form: 'a YAML mapping of PromQL templates with {app} {color} {version} {window}', default: '{}' }),
   'probe-path': field.string({ form: 'a URL path the probe requests', pattern: URL_PATH, default: '/health' }),
   'probe-requests': field.integer({ min: 1, max: 100, default: 3, unit: 'requests per color per sample' }),
   memory: field.choice(['host', 'compose', 'none'], 'host'),

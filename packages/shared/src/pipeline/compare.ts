@@ -3,6 +3,7 @@ import { isAbsolute, join, relative } from 'node:path';
 import { z } from 'zod';
 import { ConfigurationError, show } from '../action';
 import { table } from '../report';
+import { docField, documentPath, documentProblems, type DocumentNames } from '../vocabulary';
 
 /**
  * A/B validation of a model: a candidate's metrics report against the current model's, one rule
@@ -59,68 +60,58 @@ export interface ComparisonResult {
 // ------------------------------------------------------------------------------------ rules
 
 export const RULES_FORM = 'a YAML list of rules {metric, direction: higher-is-better|lower-is-better, max-regression, max-regression-percent, min, max}';
-const RULE_KEYS = ['metric', 'direction', 'max-regression', 'max-regression-percent', 'min', 'max'] as const;
 /** Dot-separated segments of letters, digits and _ : @ / + -. */
 export const METRIC_PATH = /^[A-Za-z0-9_:@/+-]+(?:\.[A-Za-z0-9_:@/+-]+)*$/;
 
+const { text, choice, number, mapping, list } = docField;
+const DIRECTION_FORM = DIRECTIONS.join(' or ');
+/** The document is the list of rules: its items are `rules[0]`, `rules[1]`, … */
+const RULES_NAMES: DocumentNames = { items: 'rules' };
 
-function ruleFrom(item: unknown, where: string, problems: string[]): MetricRule | null {
-  if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-    problems.push(`${where}: expected a mapping {metric, direction, …}, got ${show(item)}`);
-    return null;
-  }
-  const fields = item as Record<string, unknown>;
-  const unknown = Object.keys(fields).filter((key) => !(RULE_KEYS as readonly string[]).includes(key));
-  if (unknown.length > 0) problems.push(`${where}: unknown key ${unknown.map((key) => `'${key}'`).join(', ')}; expected ${RULE_KEYS.join(', ')}`);
-  const { metric, direction } = fields;
-  if (typeof metric !== 'string' || metric.length > 200 || !METRIC_PATH.test(metric)) {
-    problems.push(`${where}.metric: expected a metric name or dotted path such as eval.accuracy, got ${show(metric)}`);
-  }
-  if (direction !== undefined && !(DIRECTIONS as readonly unknown[]).includes(direction)) {
-    problems.push(`${where}.direction: expected ${DIRECTIONS.join(' or ')}, got ${show(direction)}`);
-  }
-  const number = (key: string, atLeastZero: boolean): number | null => {
-    const value = fields[key];
-    if (value === undefined || value === null) return null;
-    if (typeof value !== 'number' || !Number.isFinite(value) || (atLeastZero && value < 0)) {
-      problems.push(`${where}.${key}: expected ${atLeastZero ? 'a number of at least 0' : 'a number'}, got ${show(value)}`);
-      return null;
-    }
-    return value;
-  };
-  const rule: MetricRule = {
-    metric: typeof metric === 'string' ? metric : '',
-    direction: (DIRECTIONS as readonly unknown[]).includes(direction) ? (direction as Direction) : null,
-    maxRegression: number('max-regression', true),
-    maxRegressionPercent: number('max-regression-percent', true),
-    min: number('min', false),
-    max: number('max', false),
-  };
+/** One rule, with what must hold between its fields. An empty limit (`min:`, null) counts as given but sets nothing. */
+const ruleInput = mapping(
+  {
+    metric: text('a metric name or dotted path such as eval.accuracy', METRIC_PATH, 200),
+    direction: choice(DIRECTIONS, DIRECTION_FORM).optional(),
+    'max-regression': number({ min: 0 }).nullish(),
+    'max-regression-percent': number({ min: 0 }).nullish(),
+    min: number().nullish(),
+    max: number().nullish(),
+  },
+  'a mapping {metric, direction, …}',
+).transform((fields, ctx): MetricRule => {
   const regression = fields['max-regression'] !== undefined || fields['max-regression-percent'] !== undefined;
-  if (regression && direction === undefined) problems.push(`${where}.direction: required with max-regression or max-regression-percent; expected ${DIRECTIONS.join(' or ')}`);
-  if (!regression && fields.min === undefined && fields.max === undefined) problems.push(`${where}: give at least one of max-regression, max-regression-percent, min, max`);
-  if (rule.min !== null && rule.max !== null && rule.min > rule.max) problems.push(`${where}: min (${rule.min}) is above max (${rule.max})`);
+  if (regression && fields.direction === undefined) ctx.addIssue({ code: 'custom', path: ['direction'], message: `required with max-regression or max-regression-percent; expected ${DIRECTION_FORM}` });
+  if (!regression && fields.min === undefined && fields.max === undefined) ctx.addIssue({ code: 'custom', message: 'give at least one of max-regression, max-regression-percent, min, max' });
+  const rule: MetricRule = {
+    metric: fields.metric,
+    direction: fields.direction ?? null,
+    maxRegression: fields['max-regression'] ?? null,
+    maxRegressionPercent: fields['max-regression-percent'] ?? null,
+    min: fields.min ?? null,
+    max: fields.max ?? null,
+  };
+  if (rule.min !== null && rule.max !== null && rule.min > rule.max) ctx.addIssue({ code: 'custom', message: `min (${rule.min}) is above max (${rule.max})` });
   return rule;
-}
+});
 
-/** Checks a parsed YAML document; every problem is listed, with where it is (`rules[1].direction: …`). */
+/** The rules, one per metric. */
+const rulesInput = list(ruleInput, { max: 200, noun: 'rules', form: 'a list of rules' }).transform((rules, ctx): MetricRule[] => {
+  const seen = new Map<string, number>();
+  rules.forEach((rule, index) => {
+    const twice = seen.get(rule.metric);
+    if (twice !== undefined) ctx.addIssue({ code: 'custom', path: [index, 'metric'], message: `'${rule.metric}' already has a rule (${documentPath([twice], RULES_NAMES)})` });
+    seen.set(rule.metric, index);
+  });
+  return rules;
+});
+
+/** Checks a parsed YAML document; every problem is listed, with where it is (`rules[1].direction: …`). What must hold between a rule's fields, or between rules, is checked once the fields themselves are valid. */
 export function resolveMetricRules(document: unknown): { rules: MetricRule[]; problems: string[] } {
   if (document === undefined || document === null) return { rules: [], problems: ['expected at least one rule, got nothing'] };
-  if (!Array.isArray(document)) return { rules: [], problems: [`expected a list of rules, got ${show(document)}`] };
-  if (document.length === 0) return { rules: [], problems: ['expected at least one rule, got an empty list'] };
-  if (document.length > 200) return { rules: [], problems: [`at most 200 rules, got ${document.length}`] };
-  const problems: string[] = [];
-  const rules: MetricRule[] = [];
-  const seen = new Map<string, number>();
-  document.forEach((item, index) => {
-    const rule = ruleFrom(item, `rules[${index}]`, problems);
-    if (!rule) return;
-    const twice = seen.get(rule.metric);
-    if (twice !== undefined && rule.metric !== '') problems.push(`rules[${index}].metric: '${rule.metric}' already has a rule (rules[${twice}])`);
-    seen.set(rule.metric, index);
-    rules.push(rule);
-  });
-  return { rules, problems };
+  if (Array.isArray(document) && document.length === 0) return { rules: [], problems: ['expected at least one rule, got an empty list'] };
+  const parsed = rulesInput.safeParse(document);
+  return parsed.success ? { rules: parsed.data, problems: [] } : { rules: [], problems: documentProblems(parsed.error, RULES_NAMES) };
 }
 
 /** For `field.yaml(metricRulesSchema, { form: RULES_FORM, default: '' })`. */

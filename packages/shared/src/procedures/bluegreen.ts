@@ -1,5 +1,5 @@
 import { errorMessage, settleLimit } from '../action';
-import { launchRelease, preflight, prepareRelease, smoke, stopRelease, waitHealthy, type PreflightLimits, type Release as RuntimeRelease, type Runtime, type SmokeRequest } from '../runtime';
+import { checkName, launchRelease, preflight, prepareRelease, smoke, stopRelease, waitHealthy, type PreflightLimits, type Release as RuntimeRelease, type Runtime, type SmokeCheck, type SmokeDefaults } from '../runtime';
 import type { HostSpec } from '../inputs';
 import { readLogMarks, type LogMark } from '../analysis/sources';
 import { closeSessions, failedHosts, history, isCancelled, moveBack, newReport, onEveryHost, openSessions, readLive, stableColor, step, summarize, switchAll, switchOne, type PhaseResult, type SessionSettings, type SwitchPlan, type Work } from '../fleet';
@@ -20,7 +20,10 @@ export interface DeploySettings extends SessionSettings {
   runtime: Runtime;
   healthPaths: string[];
   healthTimeoutSeconds: number;
-  smokeRequests: SmokeRequest[];
+  /** Sent to the new color before it gets traffic. */
+  smokeRequests: SmokeCheck[];
+  /** What a smoke check that does not say gets (default: one run within 2 s, PRE_TRAFFIC_SMOKE). */
+  smokeDefaults?: SmokeDefaults;
   preflight: PreflightLimits;
   commandTimeoutSeconds: number;
 }
@@ -129,11 +132,11 @@ async function prepareHost(work: DeployWork, settings: DeploySettings): Promise<
   // The color records the image it runs: for compose, the tag resolved to its digest, so a rollback restarts exactly what ran.
   await session.saveState(updateRelease({ ...session.state, colors: { ...session.state.colors, [target]: { image: prepared.image, version: settings.version, port: release.port, status: 'running', since: iso(settings) } } }, releaseId, { image: prepared.image }));
   await step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds, settings.clock), (ms) => `healthy after ${ms} ms`, { interruptible: true });
-  for (const request of settings.smokeRequests) {
-    await step(work, settings, `smoke ${request.method} ${request.path}`, async () => {
-      const outcome = await smoke(session.remote, release.port, request);
+  for (const check of settings.smokeRequests) {
+    await step(work, settings, `smoke ${checkName(check)}`, async () => {
+      const outcome = await smoke(session.remote, release.port, check, settings.smokeDefaults);
       work.report.smoke.push(outcome);
-      if (!outcome.ok) throw new Error(`smoke ${request.method} ${request.path} on ${target}: ${outcome.problem}`);
+      if (!outcome.ok) throw new Error(`smoke ${checkName(check)} on ${target}: ${outcome.problem}`);
       return outcome;
     }, (outcome) => `${outcome.status} in ${outcome.latencyMs} ms`);
   }

@@ -1,38 +1,19 @@
-import { z } from 'zod';
 import { HostError, systemClock, type Clock } from '../action';
-import { URL_PATH } from '../vocabulary';
 import { script, type Argv, type Remote } from '../hosts';
+import { bodyContentType, judgeSmoke, PRE_TRAFFIC_SMOKE, requestBody, smokeBudgetMs, type SmokeCheck, type SmokeDefaults } from './smoke';
 
 /**
  * Health, readiness and smoke checks, run on the host itself with curl against the color's own
  * port: the new color is checked before any user traffic reaches it.
  */
 
-export const smokeRequestSchema = z
-  .object({
-    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']).default('GET'),
-    path: z.string().regex(URL_PATH, 'expected a path starting with /'),
-    body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional(),
-    status: z.number().int().min(100).max(599).default(200),
-    'max-latency-ms': z.number().int().min(1).max(600_000).default(2000),
-    contains: z.string().max(1000).optional(),
-  })
-  .strict();
-export type SmokeRequest = z.output<typeof smokeRequestSchema>;
-export const smokeListSchema = z.array(smokeRequestSchema).max(50);
-
-/** The Agent Loop service's smoke test from the deployment procedure. */
-export const DEFAULT_SMOKE_REQUESTS = `- method: POST
-  path: /run-agent
-  body: {"instruction": "Hello test", "use_ollama": true}
-  status: 200
-  max-latency-ms: 2000`;
-
 export interface SmokeResult {
   method: string;
   path: string;
+  /** The status of the first run that failed, else of the last; 0 when no answer came. */
   status: number;
   expectedStatus: number;
+  /** The P95 of the runs' latencies (with one run, its latency). */
   latencyMs: number;
   maxLatencyMs: number;
   ok: boolean;
@@ -64,32 +45,36 @@ export async function waitHealthy(remote: Remote, port: number, paths: readonly 
 }
 
 /** curl prints the body, then a last line `<status> <seconds>`. */
-export function probeCommand(port: number, request: SmokeRequest): Argv {
+export function probeCommand(port: number, check: SmokeCheck, budgetMs = smokeBudgetMs(check, PRE_TRAFFIC_SMOKE)): Argv {
   // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
-  const method = request.method === 'HEAD' ? ['--head'] : ['-X', request.method];
-  const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(request['max-latency-ms'] / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
-  if (request.body !== undefined) argv.push('-H', 'Content-Type: application/json', '--data-binary', '@-');
-  argv.push(`http://127.0.0.1:${port}${request.path}`);
+  const method = check.method === 'HEAD' ? ['--head'] : ['-X', check.method];
+  const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(budgetMs / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
+  const body = requestBody(check);
+  if (body !== undefined) argv.push('-H', `Content-Type: ${bodyContentType(body)}`, '--data-binary', '@-');
+  argv.push(`http://127.0.0.1:${port}${check.path}`);
   return argv;
 }
 
-export function requestBody(request: SmokeRequest): string | undefined {
-  if (request.body === undefined) return undefined;
-  return typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
-}
-
-export async function smoke(remote: Remote, port: number, request: SmokeRequest): Promise<SmokeResult> {
-  const result = await remote.run(probeCommand(port, request), { stdin: requestBody(request) ?? '' });
-  const lines = result.stdout.split('\n');
-  const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
-  const body = lines.join('\n');
-  const status = Number(code);
-  const latencyMs = Math.round(Number(seconds) * 1000);
-  const base = { method: request.method, path: request.path, status, expectedStatus: request.status, latencyMs, maxLatencyMs: request['max-latency-ms'] };
-  let problem: string | undefined;
-  if (result.code !== 0 && status === 0) problem = `no answer (${result.stderr.trim() || `curl exit ${result.code}`})`;
-  else if (status !== request.status) problem = `answered ${status}, expected ${request.status}`;
-  else if (latencyMs > request['max-latency-ms']) problem = `took ${latencyMs} ms, budget ${request['max-latency-ms']} ms`;
-  else if (request.contains !== undefined && !body.includes(request.contains)) problem = `the body does not contain '${request.contains}'`;
-  return { ...base, ok: problem === undefined, ...(problem ? { problem } : {}) };
+/** Sends a check to the color's port from the host, `repeat` times (one before traffic, unless it says otherwise), and judges it. */
+export async function smoke(remote: Remote, port: number, check: SmokeCheck, defaults: SmokeDefaults = PRE_TRAFFIC_SMOKE): Promise<SmokeResult> {
+  const argv = probeCommand(port, check, smokeBudgetMs(check, defaults));
+  const stdin = requestBody(check) ?? '';
+  const outcome = await judgeSmoke(check, defaults, async () => {
+    const result = await remote.run(argv, { stdin });
+    const lines = result.stdout.split('\n');
+    const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
+    const status = Number(code);
+    if (result.code !== 0 && status === 0) return { noAnswer: `no answer (${result.stderr.trim() || `curl exit ${result.code}`})` };
+    return { status, body: lines.join('\n'), latencyMs: Math.round(Number(seconds) * 1000) };
+  });
+  return {
+    method: check.method,
+    path: check.path,
+    status: outcome.status,
+    expectedStatus: check.status,
+    latencyMs: outcome.p95Ms ?? 0,
+    maxLatencyMs: outcome.budgetMs,
+    ok: outcome.problem === undefined,
+    ...(outcome.problem === undefined ? {} : { problem: outcome.problem }),
+  };
 }

@@ -1,3 +1,5 @@
 export * from './runtime';
 export * from './health';
+export * from './smoke';
+export * from './exposition';
 export * from './preflight';

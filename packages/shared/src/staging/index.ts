@@ -1,3 +1,2 @@
 export * from './staging';
 export * from './loadtest';
-export * from './exposition';

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { systemClock, type Clock } from '../action';
+import { bodyContentType, percentile } from '../runtime';
 
 /**
  * A load test at a constant arrival rate (an open model): request i is due at start + i × 60 000 /
@@ -55,13 +56,6 @@ export interface LoadResult {
   maxStartLagMs: number;
 }
 
-/** Nearest-rank percentile of ascending `sorted` values (q from 0 to 1); NaN for none. */
-export function percentile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
-  return sorted[rank - 1] as number;
-}
-
 export function summarizeLatencies(values: readonly number[]): LatencySummary | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
@@ -77,16 +71,6 @@ export function summarizeLatencies(values: readonly number[]): LatencySummary | 
 
 export function plannedRequests(plan: Pick<LoadPlan, 'ratePerMinute' | 'durationSeconds'>): number {
   return Math.round((plan.ratePerMinute * plan.durationSeconds) / 60);
-}
-
-/** The content type a body is sent with: JSON when it parses as JSON. */
-export function bodyContentType(body: string): string {
-  try {
-    JSON.parse(body);
-    return 'application/json';
-  } catch {
-    return 'text/plain; charset=utf-8';
-  }
 }
 
 interface Outcome {

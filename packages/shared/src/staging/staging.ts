@@ -1,42 +1,13 @@
-import { z } from 'zod';
 import { errorMessage, request, systemClock, type Clock } from '../action';
-import { parseExposition } from './exposition';
-import type { SmokeRequest } from '../runtime';
-import { URL_PATH } from '../vocabulary';
-import { bodyContentType, percentile, type LoadFigure, type LoadResult, type LoadVerdict } from './loadtest';
+import { bodyContentType, checkName, judgeSmoke, percentile, requestBody, smokeBudgetMs, type SmokeCheck, type SmokeDefaults } from '../runtime';
+import type { LoadFigure, LoadResult, LoadVerdict } from './loadtest';
 import { table } from '../report';
 
 /**
- * Staging checks, run from the runner against the staging URL: smoke checks (each request
- * repeated, with a P95 budget, JSON and Prometheus bodies checked), and the step-summary tables
- * for them and for the load test.
+ * Staging checks, run from the runner against the staging URL: smoke checks (runtime's one
+ * vocabulary: each request repeated, with a P95 budget and its body checked), and the
+ * step-summary tables for them and for the load test.
  */
-
-export const SMOKE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
-
-export const smokeCheckSchema = z
-  .object({
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._:/()-]{0,79}$/, 'expected a short name of letters, digits, spaces and . _ : / ( ) -').optional(),
-    method: z.enum(SMOKE_METHODS).default('GET'),
-    path: z.string().regex(URL_PATH, 'expected a path starting with /'),
-    body: z.union([z.string().max(65_536), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional(),
-    status: z.number().int().min(100).max(599).default(200),
-    json: z.boolean().default(false),
-    prometheus: z.boolean().default(false),
-    repeat: z.number().int().min(1).max(1000).optional(),
-    'p95-ms': z.number().int().min(1).max(600_000).optional(),
-  })
-  .strict();
-export type SmokeCheck = z.output<typeof smokeCheckSchema>;
-
-export const smokeChecksSchema = z
-  .array(smokeCheckSchema)
-  .max(50)
-  .superRefine((checks, ctx) => {
-    const names = checks.map(checkName);
-    const twice = names.find((name, index) => names.indexOf(name) !== index);
-    if (twice) ctx.addIssue({ code: 'custom', message: `two checks are named '${twice}'; give each a distinct name` });
-  });
 
 /** The Agent Loop service, as the team's staging procedure checks it. */
 export const DEFAULT_SMOKE_CHECKS = `- name: health
@@ -52,10 +23,6 @@ export const DEFAULT_SMOKE_CHECKS = `- name: health
   body: {"instruction": "Hello test", "use_ollama": true}
   json: true`;
 
-export function checkName(check: Pick<SmokeCheck, 'name' | 'method' | 'path'>): string {
-  return check.name ?? `${check.method} ${check.path}`;
-}
-
 /** The tag of an image reference (`ghcr.io/org/app:1.2.3` → `1.2.3`), or null when it has none (a bare name or only a digest). */
 export function imageTag(image: string): string | null {
   const name = image.split('@')[0] as string;
@@ -67,11 +34,6 @@ export function imageTag(image: string): string | null {
 /** base-url joined with a path: `https://staging.example.com/api` + `/health`. */
 export function stagingUrl(baseUrl: string, path: string): string {
   return `${baseUrl.replace(/\/+$/, '')}${path}`;
-}
-
-function requestBodyText(body: SmokeCheck['body']): string | undefined {
-  if (body === undefined) return undefined;
-  return typeof body === 'string' ? body : JSON.stringify(body);
 }
 
 export interface TimedResponse {
@@ -112,75 +74,34 @@ export interface SmokeCheckResult {
   problem?: string;
 }
 
-/** What a body must be, for the checks that say so. Returns the problem, or undefined. */
-export function bodyProblem(check: Pick<SmokeCheck, 'json' | 'prometheus'>, body: string): string | undefined {
-  if (check.json) {
-    try {
-      JSON.parse(body);
-    } catch (error) {
-      return `the body is not JSON (${errorMessage(error).split('\n')[0]}): ${JSON.stringify(body.slice(0, 80))}`;
-    }
-  }
-  if (check.prometheus) {
-    try {
-      parseExposition(body);
-    } catch (error) {
-      return `the body is not valid Prometheus text format: ${errorMessage(error)}`;
-    }
-  }
-  return undefined;
-}
-
-export interface SmokeDefaults {
-  repeat: number;
-  p95BudgetMs: number;
-}
-
-/** Runs one check `repeat` times in a row; stops early only when staging does not answer at all. */
+/** Sends one check from the runner `repeat` times in a row, and judges it (runtime's judgeSmoke). */
 export async function runSmokeCheck(baseUrl: string, check: SmokeCheck, defaults: SmokeDefaults, clock: Clock = systemClock): Promise<SmokeCheckResult> {
-  const runs = check.repeat ?? defaults.repeat;
-  const budgetMs = check['p95-ms'] ?? defaults.p95BudgetMs;
   const url = stagingUrl(baseUrl, check.path);
-  const body = requestBodyText(check.body);
-  const latencies: number[] = [];
-  const statuses: Record<string, number> = {};
-  let passedRuns = 0;
-  let problem: string | undefined;
-  let done = 0;
-  for (let run = 1; run <= runs; run++) {
-    done = run;
-    let response: TimedResponse;
+  const body = requestBody(check);
+  const timeoutMs = smokeBudgetMs(check, defaults) + 10_000;
+  const outcome = await judgeSmoke(check, defaults, async () => {
     try {
-      response = await timedRequest(url, { method: check.method, body, timeoutMs: budgetMs + 10_000 }, clock);
+      return await timedRequest(url, { method: check.method, body, timeoutMs }, clock);
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      problem ??= `run ${run} of ${runs}: no answer from ${url} (${cause?.code ?? cause?.message ?? errorMessage(error)})`;
-      statuses.error = (statuses.error ?? 0) + 1;
-      break;
+      return { noAnswer: `no answer from ${url} (${cause?.code ?? cause?.message ?? errorMessage(error)})` };
     }
-    latencies.push(response.latencyMs);
-    statuses[response.status] = (statuses[response.status] ?? 0) + 1;
-    const runProblem = response.status !== check.status ? `answered ${response.status}, expected ${check.status}` : check.method === 'HEAD' ? undefined : bodyProblem(check, response.body);
-    if (runProblem) problem ??= `run ${run} of ${runs}: ${runProblem}`;
-    else passedRuns++;
-  }
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const p95Ms = sorted.length > 0 ? percentile(sorted, 0.95) : null;
-  if (!problem && p95Ms !== null && p95Ms > budgetMs) problem = `P95 ${p95Ms} ms over ${runs} runs is above the budget of ${budgetMs} ms`;
+  });
+  const sorted = outcome.latencies;
   return {
     name: checkName(check),
     method: check.method,
     path: check.path,
     expectedStatus: check.status,
-    runs: done,
-    passedRuns,
-    statuses,
+    runs: outcome.runs,
+    passedRuns: outcome.passedRuns,
+    statuses: outcome.statuses,
     p50Ms: sorted.length > 0 ? percentile(sorted, 0.5) : null,
-    p95Ms,
+    p95Ms: outcome.p95Ms,
     maxMs: sorted.at(-1) ?? null,
-    budgetMs,
-    ok: problem === undefined,
-    ...(problem ? { problem } : {}),
+    budgetMs: outcome.budgetMs,
+    ok: outcome.problem === undefined,
+    ...(outcome.problem === undefined ? {} : { problem: outcome.problem }),
   };
 }
 
@@ -192,17 +113,6 @@ export async function runSmokeChecks(baseUrl: string, checks: readonly SmokeChec
     results.push(result);
   }
   return results;
-}
-
-/** The same checks as requests the blue-green deploy sends to a new color before it gets traffic. */
-export function smokeRequestsFor(checks: readonly SmokeCheck[], defaults: SmokeDefaults): SmokeRequest[] {
-  return checks.map((check) => ({
-    method: check.method,
-    path: check.path,
-    ...(check.body === undefined ? {} : { body: check.body }),
-    status: check.status,
-    'max-latency-ms': check['p95-ms'] ?? defaults.p95BudgetMs,
-  }));
 }
 
 // ------------------------------------------------------------------------------------------------

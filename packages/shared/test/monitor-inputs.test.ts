@@ -1,0 +1,18 @@
+import { describe, expect, it } from 'vitest';
+import { monitorPhaseInputs, readInputs } from '../src/inputs';
+
+const read = (values: Record<string, string>) => (name: string) => values[name] ?? '';
+
+describe('prometheus-queries', () => {
+  it('refuses an unknown placeholder when the inputs are read, before any host is contacted, naming it', () => {
+    const queries = 'requests: sum(increase(http_requests_total{app="{app}"}[{window}]))\nerrors: sum(increase(http_requests_total{app="{app}",colour="{colour}"}[{window}]))';
+    expect(() => readInputs(monitorPhaseInputs, read({ 'prometheus-queries': queries }))).toThrow(
+      "Input 'prometheus-queries': the errors query: unknown placeholder {colour}; known: {app} {color} {version} {window}; expected a YAML mapping of PromQL templates with {app} {color} {version} {window}",
+    );
+  });
+
+  it('accepts templates with the known placeholders, and null to leave a figure out', () => {
+    const queries = 'requests: sum(increase(x{app="{app}",color="{color}",version="{version}"}[{window}]))\nmemory: null';
+    expect(readInputs(monitorPhaseInputs, read({ 'prometheus-queries': queries }))['prometheus-queries']).toEqual({ requests: 'sum(increase(x{app="{app}",color="{color}",version="{version}"}[{window}]))', memory: null });
+  });
+});
