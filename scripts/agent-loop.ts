@@ -37,22 +37,25 @@
 import { readFileSync } from 'node:fs';
 import {
   action,
-  buildRuntime,
   checkRuntimeInputs,
   ConfigurationError,
-  field,
   deploy,
   deployPhaseInputs,
+  deploySettings,
   fleetStatus,
   promote,
   promotePhaseInputs,
+  promoteSettings,
+  reasonField,
   formatWeights,
-  healthPaths,
   hostInputs,
   readInputs,
   requireInput,
   resolveHosts,
   rollback,
+  rollbackPhaseInputs,
+  rollbackSettings,
+  rollbackTarget,
   monitor,
   monitorPhaseInputs,
   monitorPolicy,
@@ -64,24 +67,14 @@ import {
   silentLogger,
   statusLines,
   systemClock,
-  VERSION,
   type Logger,
 } from '@agent-loop/shared';
 
 const USAGE = 'usage: agent-loop status|deploy|promote|rollback|abort|monitor|hold|resume [--json] [--hosts H] [--app A] [--ssh-private-key-file F] [--ssh-known-hosts-file F] [--<input> value ...]';
 
-// eslint-disable-next-line no-control-regex
-const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
-const rollbackInputs = {
-  'target-version': field.string({ form: "a version from the hosts' history, such as v1.4.2", pattern: VERSION, max: 128 }),
-  reason: field.string({ form: 'one line saying why (free text, no control characters)', pattern: FREE_TEXT, default: 'manual rollback from the command line', max: 500 }),
-  'keep-failed': field.boolean(false),
-};
+const rollbackInputs = rollbackPhaseInputs('manual rollback from the command line');
 
-const abortInputs = {
-  reason: field.string({ form: 'one line saying why (free text, no control characters)', pattern: FREE_TEXT, default: 'aborted from the command line', max: 500 }),
-  'keep-failed': field.boolean(false),
-};
+const abortInputs = { reason: reasonField('aborted from the command line'), 'keep-failed': rollbackInputs['keep-failed'] };
 
 /** The command line's deploy and promote take the blue-green action's own inputs. */
 const deployInputs = deployPhaseInputs;
@@ -146,7 +139,7 @@ async function main(): Promise<number> {
       : command === 'monitor'
         ? { ...hostFields, ...runtimeInputs, ...monitorPhaseInputs }
       : command === 'hold'
-        ? { ...hostFields, reason: field.string({ form: 'one line saying why (free text, no control characters)', pattern: FREE_TEXT, default: 'held from the command line', max: 500 }) }
+        ? { ...hostFields, reason: reasonField('held from the command line') }
       : command === 'resume'
         ? { ...hostFields }
       : command === 'promote'
@@ -193,19 +186,9 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => cancel.abort());
   const log = json ? silentLogger : terminal;
   const started = Date.now();
+  const context = { run: who, log, clock: systemClock, signal: cancel.signal };
   if (command === 'deploy') {
-    const deployed = await deploy(hosts, {
-      ...sessionFromInputs(all, who, log, systemClock, cancel.signal),
-      image: inputs.image,
-      version: inputs.version,
-      canaryPercent: inputs['canary-percent'],
-      runtime: buildRuntime(all),
-      healthPaths: healthPaths(all),
-      healthTimeoutSeconds: inputs['health-timeout-seconds'],
-      smokeRequests: inputs['smoke-requests'],
-      preflight: { minFreeDiskMb: inputs['min-free-disk-mb'], minFreeMemoryMb: inputs['min-free-memory-mb'] },
-      commandTimeoutSeconds: inputs['command-timeout-seconds'],
-    });
+    const deployed = await deploy(hosts, deploySettings(all, context));
     if (json) process.stdout.write(`${JSON.stringify(deployed, null, 2)}\n`);
     else {
       hostLines(deployed);
@@ -215,16 +198,7 @@ async function main(): Promise<number> {
     return deployed.ok ? 0 : 1;
   }
   if (command === 'promote') {
-    const promoted = await promote(hosts, {
-      ...sessionFromInputs(all, who, log, systemClock, cancel.signal),
-      version: inputs.version,
-      runtime: buildRuntime(all),
-      healthPaths: healthPaths(all),
-      healthTimeoutSeconds: inputs['health-timeout-seconds'],
-      drainSeconds: inputs['drain-seconds'],
-      keepPrevious: inputs['keep-previous'],
-      commandTimeoutSeconds: inputs['command-timeout-seconds'],
-    });
+    const promoted = await promote(hosts, promoteSettings(all, context));
     if (json) process.stdout.write(`${JSON.stringify(promoted, null, 2)}\n`);
     else {
       hostLines(promoted);
@@ -249,20 +223,7 @@ async function main(): Promise<number> {
     return watched.verdict === 'success' ? 0 : 1;
   }
   const aborting = command === 'abort';
-  const result = await rollback(
-    hosts,
-    {
-      ...sessionFromInputs(all, who, log, systemClock, cancel.signal),
-      target: inputs['target-version'] ? { kind: 'version', version: inputs['target-version'] } : { kind: 'previous', canaryOnly: aborting },
-      reason: inputs.reason,
-      runtime: buildRuntime(all),
-      healthPaths: healthPaths(all),
-      healthTimeoutSeconds: inputs['health-timeout-seconds'],
-      keepFailed: inputs['keep-failed'],
-      commandTimeoutSeconds: inputs['command-timeout-seconds'],
-    },
-    started,
-  );
+  const result = await rollback(hosts, { ...rollbackSettings(all, context), target: rollbackTarget(inputs, aborting) }, started);
   if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else {
     hostLines(result);

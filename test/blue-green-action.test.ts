@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labActionInputs } from './support/deploy-settings';
+import { blueGreenLabInputs } from './support/deploy-settings';
 import { startLab, type Lab } from './lab/index';
 import { runAction } from './lab/run-action';
 import { sendTraffic } from './lab/traffic';
@@ -16,15 +16,7 @@ let slack: Recorder;
 let webhookUrl: string;
 
 function inputs(overrides: Record<string, string> = {}): Record<string, string> {
-  return {
-    ...labActionInputs(lab),
-    'split-key': '$request_id',
-    'min-free-disk-mb': '1',
-    'min-free-memory-mb': '1',
-    'drain-seconds': '0',
-    'slack-webhook-url': webhookUrl,
-    ...overrides,
-  };
+  return blueGreenLabInputs(lab, { 'slack-webhook-url': webhookUrl, ...overrides });
 }
 
 /** What a person could see: the log without the runner's own ::add-mask:: commands, outputs, summary. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labActionInputs } from './support/deploy-settings';
+import { blueGreenLabInputs } from './support/deploy-settings';
 import { startLab, type Lab } from './lab/index';
 import { runAction, type RunActionResult } from './lab/run-action';
 import { actLikeGitHub, refusedRequests } from './support/github-api';
@@ -18,15 +18,7 @@ let lab: Lab;
 let github: Recorder;
 
 function inputs(overrides: Record<string, string> = {}): Record<string, string> {
-  return {
-    ...labActionInputs(lab),
-    'split-key': '$request_id',
-    'min-free-disk-mb': '1',
-    'min-free-memory-mb': '1',
-    'drain-seconds': '0',
-    'health-timeout-seconds': '10',
-    ...overrides,
-  };
+  return blueGreenLabInputs(lab, { 'health-timeout-seconds': '10', ...overrides });
 }
 
 const blueGreen = (overrides: Record<string, string>): Promise<RunActionResult> => runAction({ action: 'blue-green', inputs: inputs(overrides), env: { GITHUB_API_URL: github.url } });

@@ -2,12 +2,12 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploy, type AppState, type HostSpec } from '@agent-loop/shared';
-import { startLab, type Lab } from './lab/index';
+import type { Lab } from './lab/index';
 import { runAction } from './lab/run-action';
 import { sendTraffic, startTraffic } from './lab/traffic';
-import { deploySettings, labHosts, labActionInputs } from './support/deploy-settings';
-import { actLikeGitHub, refusedRequests } from './support/github-api';
-import { startRecorder, type Recorder } from './support/recorder';
+import { deploySettings, labActionInputs } from './support/deploy-settings';
+import { startAnnouncers, startServingLab, type Announcers } from './support/fixtures';
+import type { Recorder } from './support/recorder';
 
 /** The canary-monitor bundle as GitHub runs it: a bad canary under steady traffic is caught and rolled back. */
 
@@ -15,6 +15,7 @@ let lab: Lab;
 let hosts: HostSpec[];
 let github: Recorder;
 let slack: Recorder;
+let announcers: Announcers;
 
 function inputs(extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -29,21 +30,17 @@ function inputs(extra: Record<string, string> = {}): Record<string, string> {
 }
 
 beforeAll(async () => {
-  lab = await startLab({ hosts: 2 });
-  hosts = labHosts(lab);
-  github = await startRecorder();
-  actLikeGitHub(github);
-  slack = await startRecorder();
-  expect((await deploy(hosts, deploySettings(lab, 'v1'))).ok).toBe(true);
-  await lab.enableSite();
+  ({ lab, hosts } = await startServingLab('v1'));
+  announcers = await startAnnouncers();
+  ({ github, slack } = announcers);
 });
 
 afterAll(async () => {
-  // Every request the actions sent is one GitHub's OpenAPI description accepts.
-  if (github) expect(refusedRequests(github)).toEqual([]);
-  await lab?.stop();
-  await github?.close();
-  await slack?.close();
+  try {
+    await announcers?.close();
+  } finally {
+    await lab?.stop();
+  }
 });
 
 describe('canary-monitor bundle', () => {

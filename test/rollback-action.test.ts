@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploy, promote, type HostSpec } from '@agent-loop/shared';
-import { startLab, type Lab } from './lab/index';
+import type { Lab } from './lab/index';
 import { runAction } from './lab/run-action';
 import { sendTraffic } from './lab/traffic';
-import { deploySettings, labHosts, promoteSettings, labActionInputs } from './support/deploy-settings';
-import { actLikeGitHub, refusedRequests } from './support/github-api';
-import { startRecorder, type Recorder } from './support/recorder';
+import { deploySettings, promoteSettings, labActionInputs } from './support/deploy-settings';
+import { startAnnouncers, startServingLab, type Announcers } from './support/fixtures';
+import type { Recorder } from './support/recorder';
 
 /** The rollback bundle as GitHub runs it: nginx hosts over SSH, kubectl, ansible-playbook. */
 
@@ -16,6 +16,7 @@ let lab: Lab;
 let hosts: HostSpec[];
 let github: Recorder;
 let slack: Recorder;
+let announcers: Announcers;
 let scratch: string;
 
 function nginxInputs(extra: Record<string, string> = {}): Record<string, string> {
@@ -29,25 +30,21 @@ function nginxInputs(extra: Record<string, string> = {}): Record<string, string>
 }
 
 beforeAll(async () => {
-  lab = await startLab({ hosts: 2 });
-  hosts = labHosts(lab);
-  github = await startRecorder();
-  actLikeGitHub(github);
-  slack = await startRecorder();
+  ({ lab, hosts } = await startServingLab('v1'));
+  announcers = await startAnnouncers();
+  ({ github, slack } = announcers);
   scratch = mkdtempSync(join(tmpdir(), 'al-rollback-'));
-  expect((await deploy(hosts, deploySettings(lab, 'v1'))).ok).toBe(true);
-  await lab.enableSite();
   expect((await deploy(hosts, deploySettings(lab, 'v2'))).ok).toBe(true);
   expect((await promote(hosts, promoteSettings(lab, 'v2'))).ok).toBe(true);
 });
 
 afterAll(async () => {
-  // Every request the actions sent is one GitHub's OpenAPI description accepts.
-  if (github) expect(refusedRequests(github)).toEqual([]);
-  await lab?.stop();
-  await github?.close();
-  await slack?.close();
-  rmSync(scratch, { recursive: true, force: true });
+  try {
+    await announcers?.close();
+  } finally {
+    await lab?.stop();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  }
 });
 
 describe('rollback bundle, method nginx', () => {

@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, deploy, splitWords, type HostSpec, type Remote } from '@agent-loop/shared';
 import { HostSource, NginxLogSource, ProbeSource, PrometheusSource, errorRatioQuery, promDuration } from '../packages/shared/src/analysis/sources';
@@ -9,6 +8,7 @@ import { startLab, type Knobs, type Lab, type LabHost } from './lab/index';
 import { sendTraffic, type TrafficResult } from './lab/traffic';
 import { deploySettings, labHosts } from './support/deploy-settings';
 import { startPrometheus, type RunningPrometheus } from './support/prometheus';
+import { freePort } from '../packages/shared/test/support/local-remote';
 
 /**
  * The metric sources against the lab: real sshd, nginx writing its JSON access log, app processes
@@ -33,17 +33,6 @@ async function until<T>(what: string, check: () => Promise<T | false | undefined
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(50);
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function metricsText(port: number): Promise<string> {

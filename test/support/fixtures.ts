@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { deploy, type AppState, type HostSpec } from '@agent-loop/shared';
 import { startLab, type Lab, type LabHost } from '../lab/index';
+import { expect } from 'vitest';
 import { deploySettings, labHosts } from './deploy-settings';
+import { actLikeGitHub, refusedRequests } from './github-api';
+import { startRecorder, type Recorder } from './recorder';
 
 /** Set-up that several lab tests share. */
 
@@ -35,4 +38,30 @@ export function portAnswers(port: number): Promise<boolean> {
     });
     socket.on('error', () => resolve(false));
   });
+}
+
+/** GitHub's API and a Slack webhook as loopback stand-ins, for the actions that announce what they did. */
+export interface Announcers {
+  github: Recorder;
+  slack: Recorder;
+  /** Closes both, after checking that every request sent to GitHub is one its OpenAPI description accepts. */
+  close(): Promise<void>;
+}
+
+export async function startAnnouncers(): Promise<Announcers> {
+  const github = await startRecorder();
+  actLikeGitHub(github);
+  const slack = await startRecorder();
+  return {
+    github,
+    slack,
+    async close() {
+      try {
+        expect(refusedRequests(github)).toEqual([]);
+      } finally {
+        await github.close();
+        await slack.close();
+      }
+    },
+  };
 }

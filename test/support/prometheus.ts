@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../../packages/shared/test/support/local-remote';
 
 /** A real Prometheus (Debian's package) on a free loopback port, scraping the given app ports every second. */
 export interface RunningPrometheus {
@@ -11,17 +11,6 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
   /** Waits until a query returns at least one series (the first scrape comes ~5 s after start). */
   waitForData(query: string, timeoutMs?: number): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface PrometheusOptions {

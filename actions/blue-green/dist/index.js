@@ -43572,9 +43572,9 @@ const $ZodNumberFormat = /*@__PURE__*/ $constructor("$ZodNumberFormat", (inst, d
     $ZodCheckNumberFormat.init(inst, def);
     $ZodNumber.init(inst, def); // no format checks
 });
-const $ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodBoolean", (inst, def) => {
+const $ZodBoolean = /*@__PURE__*/ $constructor("$ZodBoolean", (inst, def) => {
     $ZodType.init(inst, def);
-    inst._zod.pattern = regexes.boolean;
+    inst._zod.pattern = regexes_boolean;
     inst._zod.parse = (payload, _ctx) => {
         if (def.coerce)
             try {
@@ -43592,7 +43592,7 @@ const $ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null &&
         });
         return payload;
     };
-})));
+});
 const $ZodBigInt = /*@__PURE__*/ $constructor("$ZodBigInt", (inst, def) => {
     $ZodType.init(inst, def);
     inst._zod.pattern = bigint;
@@ -45982,7 +45982,7 @@ function _uint32(Class, params) {
 function _boolean(Class, params) {
     return new Class({
         type: "boolean",
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 // @__NO_SIDE_EFFECTS__
@@ -49524,13 +49524,13 @@ function int32(params) {
 function uint32(params) {
     return core._uint32(ZodNumberFormat, params);
 }
-const ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodBoolean", (inst, def) => {
-    core.$ZodBoolean.init(inst, def);
+const ZodBoolean = /*@__PURE__*/ $constructor("ZodBoolean", (inst, def) => {
+    $ZodBoolean.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.booleanProcessor(inst, ctx, json, params);
-})));
+    inst._zod.processJSONSchema = (ctx, json, params) => booleanProcessor(inst, ctx, json, params);
+});
 function schemas_boolean(params) {
-    return core._boolean(ZodBoolean, params);
+    return _boolean(ZodBoolean, params);
 }
 const ZodBigInt = /*@__PURE__*/ $constructor("ZodBigInt", (inst, def) => {
     $ZodBigInt.init(inst, def);
@@ -50424,7 +50424,7 @@ function show(value, max = 60) {
  * same way (an input is refused with the pattern a host's state is read back with).
  */
 const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
-const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+const patterns_VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 /** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
 const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
@@ -50432,6 +50432,11 @@ const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
 const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 /** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
+/** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
+// eslint-disable-next-line no-control-regex
+const patterns_FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
+/** A GitHub deployment id. */
+const DEPLOYMENT_ID = /^\d{1,20}$/;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
@@ -50675,7 +50680,7 @@ function inputs_text(check) {
         return check(value, ctx);
     });
 }
-const field = {
+const inputs_field = {
     /** A string matching `pattern`; `form` says what is expected in words. */
     string(options) {
         return inputs_text((raw, ctx) => {
@@ -50716,7 +50721,7 @@ const field = {
         });
     },
     port(defaultPort) {
-        return field.integer({ min: 1, max: 65535, default: defaultPort, unit: 'a TCP port' });
+        return inputs_field.integer({ min: 1, max: 65535, default: defaultPort, unit: 'a TCP port' });
     },
     boolean(defaultValue) {
         return inputs_text((raw, ctx) => {
@@ -50831,7 +50836,7 @@ function parseNginxCommand(line) {
     return words;
 }
 function privateKeyField(required) {
-    return field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
+    return inputs_field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
 }
 /** The hosts input, resolved into one settings object per host. */
 function hostsField(options = { required: true }) {
@@ -50902,12 +50907,12 @@ const hostInputs = {
             return fail(ctx, error.message);
         }
     }),
-    'insecure-skip-host-key-check': field.boolean(false),
-    'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
-    'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-    'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
-    'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
+    'insecure-skip-host-key-check': inputs_field.boolean(false),
+    'ssh-connect-timeout-seconds': inputs_field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
+    app: inputs_field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
+    'max-parallel': inputs_field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
+    'state-dir': inputs_field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
+    'nginx-conf-dir': inputs_field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
     'nginx-command': inputs_text((raw, ctx) => {
         try {
             return parseNginxCommand(raw === '' ? 'nginx' : raw);
@@ -50916,18 +50921,18 @@ const hostInputs = {
             return fail(ctx, error.message);
         }
     }),
-    'nginx-status-port': field.port(8099),
-    'blue-port': field.port(8001),
-    'green-port': field.port(8002),
-    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
-    'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
-    'break-stale-lock': field.boolean(true),
-    'repair-state': field.boolean(false),
-    'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
-    environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
+    'nginx-status-port': inputs_field.port(8099),
+    'blue-port': inputs_field.port(8001),
+    'green-port': inputs_field.port(8002),
+    'lock-wait-seconds': inputs_field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
+    'lock-stale-seconds': inputs_field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
+    'break-stale-lock': inputs_field.boolean(true),
+    'repair-state': inputs_field.boolean(false),
+    'slack-webhook-url': inputs_field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
+    environment: inputs_field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
 };
-/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/access.log';
+/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 function resolveHosts(inputs) {
     requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
     return inputs.hosts.map(({ target, overrides }) => {
@@ -50945,6 +50950,454 @@ function resolveHosts(inputs) {
         requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
         return spec;
     });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/exposition.ts
+
+class ExpositionError extends Error {
+    line;
+    name = 'ExpositionError';
+    constructor(line, problem) {
+        super(line > 0 ? `line ${line}: ${problem}` : problem);
+        this.line = line;
+    }
+}
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const TYPES = ['counter', 'gauge', 'histogram', 'summary', 'untyped'];
+const FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const MAX_LENGTH = 16 * 1024 * 1024;
+/** A sample value as Go's ParseFloat reads it, limited to the forms exporters write. */
+function parseSampleValue(text) {
+    if (FLOAT.test(text))
+        return Number(text);
+    if (/^[+]?inf$/i.test(text))
+        return Infinity;
+    if (/^-inf$/i.test(text))
+        return -Infinity;
+    if (/^nan$/i.test(text))
+        return NaN;
+    return undefined;
+}
+/** Reads `name{labels} value [timestamp]` from one line. */
+function parseSampleLine(line, number) {
+    const nameMatch = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line);
+    if (!nameMatch)
+        throw new ExpositionError(number, `expected a metric name, got ${show(line)}`);
+    const name = nameMatch[0];
+    let at = name.length;
+    const labels = {};
+    if (line[at] === '{') {
+        at++;
+        while (true) {
+            while (line[at] === ' ' || line[at] === '\t')
+                at++;
+            if (line[at] === '}') {
+                at++;
+                break;
+            }
+            const labelMatch = /^[a-zA-Z_][a-zA-Z0-9_]*/.exec(line.slice(at));
+            if (!labelMatch)
+                throw new ExpositionError(number, `expected a label name or } in the labels of ${name}, got ${show(line.slice(at))}`);
+            const label = labelMatch[0];
+            at += label.length;
+            while (line[at] === ' ' || line[at] === '\t')
+                at++;
+            if (line[at] !== '=')
+                throw new ExpositionError(number, `expected = after the label ${label} of ${name}`);
+            at++;
+            while (line[at] === ' ' || line[at] === '\t')
+                at++;
+            if (line[at] !== '"')
+                throw new ExpositionError(number, `expected a quoted value for the label ${label} of ${name}`);
+            at++;
+            let value = '';
+            while (true) {
+                const char = line[at];
+                if (char === undefined)
+                    throw new ExpositionError(number, `the value of the label ${label} of ${name} is not terminated by "`);
+                at++;
+                if (char === '"')
+                    break;
+                if (char === '\\') {
+                    const escaped = line[at];
+                    at++;
+                    if (escaped === '\\')
+                        value += '\\';
+                    else if (escaped === '"')
+                        value += '"';
+                    else if (escaped === 'n')
+                        value += '\n';
+                    else
+                        throw new ExpositionError(number, `invalid escape \\${escaped ?? ''} in the label ${label} of ${name} (only \\\\, \\" and \\n are allowed)`);
+                }
+                else {
+                    value += char;
+                }
+            }
+            if (Object.hasOwn(labels, label))
+                throw new ExpositionError(number, `the label ${label} appears twice in a sample of ${name}`);
+            if (label.startsWith('__'))
+                throw new ExpositionError(number, `the label name ${label} is reserved (starts with __)`);
+            labels[label] = value;
+            while (line[at] === ' ' || line[at] === '\t')
+                at++;
+            if (line[at] === ',') {
+                at++;
+                continue;
+            }
+            if (line[at] === '}') {
+                at++;
+                break;
+            }
+            throw new ExpositionError(number, `expected , or } after the label ${label} of ${name}, got ${show(line.slice(at))}`);
+        }
+    }
+    const rest = line.slice(at);
+    if (rest !== '' && !/^[ \t]/.test(rest))
+        throw new ExpositionError(number, `expected a space and a value after ${name}, got ${show(rest)}`);
+    const fields = rest.trim().split(/[ \t]+/).filter(Boolean);
+    if (fields.length === 0)
+        throw new ExpositionError(number, `the sample ${name} has no value`);
+    if (fields.length > 2)
+        throw new ExpositionError(number, `the sample ${name} has ${fields.length} fields after its name; expected a value and an optional timestamp`);
+    const value = parseSampleValue(fields[0]);
+    if (value === undefined)
+        throw new ExpositionError(number, `the value of ${name} is not a number: ${show(fields[0])}`);
+    const sample = { name, labels, value };
+    if (fields[1] !== undefined) {
+        if (!/^-?\d{1,19}$/.test(fields[1]))
+            throw new ExpositionError(number, `the timestamp of ${name} is not whole milliseconds: ${show(fields[1])}`);
+        sample.timestampMs = Number(fields[1]);
+    }
+    return sample;
+}
+/** The family a sample belongs to, given the TYPE lines seen so far. */
+function familyOf(sampleName, declared) {
+    for (const suffix of ['_bucket', '_sum', '_count']) {
+        if (!sampleName.endsWith(suffix))
+            continue;
+        const base = sampleName.slice(0, -suffix.length);
+        const type = declared.get(base);
+        if (type === 'histogram' || (type === 'summary' && suffix !== '_bucket'))
+            return base;
+    }
+    return sampleName;
+}
+const seriesKey = (sample) => `${sample.name}{${Object.entries(sample.labels)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(',')}}`;
+function checkHistogram(family) {
+    const groups = new Map();
+    const groupOf = (labels) => {
+        const { le: _le, ...rest } = labels;
+        const key = seriesKey({ name: '', labels: rest, value: 0 });
+        let group = groups.get(key);
+        if (!group) {
+            group = { buckets: [] };
+            groups.set(key, group);
+        }
+        return { key, group };
+    };
+    for (const sample of family.samples) {
+        if (sample.name === `${family.name}_bucket`) {
+            const le = sample.labels.le;
+            if (le === undefined)
+                throw new ExpositionError(0, `histogram ${family.name}: a _bucket sample has no le label`);
+            const bound = parseSampleValue(le);
+            if (bound === undefined || Number.isNaN(bound))
+                throw new ExpositionError(0, `histogram ${family.name}: le="${le}" is not a number`);
+            groupOf(sample.labels).group.buckets.push({ le: bound, count: sample.value });
+        }
+        else if (sample.name === `${family.name}_count`) {
+            groupOf(sample.labels).group.count = sample.value;
+        }
+        else if (sample.name !== `${family.name}_sum`) {
+            throw new ExpositionError(0, `histogram ${family.name}: unexpected sample ${sample.name} (expected _bucket, _sum and _count)`);
+        }
+    }
+    for (const [key, { buckets, count }] of groups) {
+        const where = key === '{}' ? '' : ` ${key}`;
+        const sorted = [...buckets].sort((a, b) => a.le - b.le);
+        const inf = sorted.at(-1);
+        if (!inf || inf.le !== Infinity)
+            throw new ExpositionError(0, `histogram ${family.name}${where} has no le="+Inf" bucket`);
+        for (let i = 1; i < sorted.length; i++) {
+            if (sorted[i].count < sorted[i - 1].count)
+                throw new ExpositionError(0, `histogram ${family.name}${where}: bucket counts decrease at le="${sorted[i].le}" (buckets are cumulative)`);
+        }
+        if (count !== undefined && count !== inf.count)
+            throw new ExpositionError(0, `histogram ${family.name}${where}: _count is ${count} but the +Inf bucket is ${inf.count}`);
+    }
+}
+function checkSummary(family) {
+    for (const sample of family.samples) {
+        if (sample.name !== family.name)
+            continue;
+        const quantile = sample.labels.quantile;
+        const q = quantile === undefined ? undefined : parseSampleValue(quantile);
+        if (q === undefined || !(q >= 0 && q <= 1))
+            throw new ExpositionError(0, `summary ${family.name}: a sample without _sum/_count needs a quantile label from 0 to 1, got ${quantile === undefined ? 'none' : `"${quantile}"`}`);
+    }
+}
+/** Parses and checks a whole exposition; throws ExpositionError on the first problem. */
+function parseExposition(text) {
+    if (text.length > MAX_LENGTH)
+        throw new ExpositionError(0, `the body is ${text.length} bytes; at most ${MAX_LENGTH} are read`);
+    if (text.trim() === '')
+        throw new ExpositionError(0, 'the body is empty: no metrics');
+    if (text.includes('\r'))
+        throw new ExpositionError(text.slice(0, text.indexOf('\r')).split('\n').length, 'carriage return: lines must end with \\n only');
+    if (text.includes('\0'))
+        throw new ExpositionError(text.slice(0, text.indexOf('\0')).split('\n').length, 'NUL byte');
+    const families = new Map();
+    const declared = new Map();
+    const helped = new Set();
+    const series = new Set();
+    const closed = new Set();
+    let current = null;
+    let sampleCount = 0;
+    const family = (name) => {
+        let found = families.get(name);
+        if (!found) {
+            found = { name, type: declared.get(name) ?? 'untyped', samples: [] };
+            families.set(name, found);
+        }
+        return found;
+    };
+    /** Moves to `name`'s group; a family whose group ended cannot start again. */
+    const enter = (name, number) => {
+        if (current === name)
+            return;
+        if (closed.has(name))
+            throw new ExpositionError(number, `the lines of ${name} are not grouped together (it appeared before another metric)`);
+        if (current !== null)
+            closed.add(current);
+        current = name;
+    };
+    const lines = text.split('\n');
+    // The last line must end with a line feed: then split leaves an empty string last. Checked after
+    // the lines themselves, so an HTML or JSON body is reported for what it is.
+    const unterminated = lines.at(-1) !== '';
+    if (!unterminated)
+        lines.pop();
+    lines.forEach((line, index) => {
+        const number = index + 1;
+        if (line.trim() === '')
+            return;
+        if (line.startsWith('#')) {
+            const meta = /^#[ \t]+(HELP|TYPE)[ \t]+(\S+)(?:[ \t]+(.*))?$/.exec(line);
+            if (!meta)
+                return; // a plain comment
+            const [, kind, name = '', rest = ''] = meta;
+            if (!METRIC_NAME.test(name))
+                throw new ExpositionError(number, `invalid metric name ${show(name)} in # ${kind}`);
+            enter(name, number);
+            if (kind === 'TYPE') {
+                const type = rest.trim();
+                if (!TYPES.includes(type))
+                    throw new ExpositionError(number, `unknown type ${show(rest.trim())} for ${name}; expected one of ${TYPES.join(', ')}`);
+                if (declared.has(name))
+                    throw new ExpositionError(number, `second # TYPE line for ${name}`);
+                if (families.get(name)?.samples.length)
+                    throw new ExpositionError(number, `# TYPE for ${name} comes after its samples`);
+                declared.set(name, type);
+                family(name).type = type;
+            }
+            else {
+                if (helped.has(name))
+                    throw new ExpositionError(number, `second # HELP line for ${name}`);
+                helped.add(name);
+                // HELP text escapes only \\ and \n.
+                if (/\\(?![\\n])/.test(rest))
+                    throw new ExpositionError(number, `invalid escape in the # HELP text of ${name} (only \\\\ and \\n are allowed)`);
+                family(name).help = rest.replace(/\\(\\|n)/g, (_match, escaped) => (escaped === 'n' ? '\n' : '\\'));
+            }
+            return;
+        }
+        const sample = parseSampleLine(line, number);
+        const name = familyOf(sample.name, declared);
+        enter(name, number);
+        const key = seriesKey(sample);
+        if (series.has(key))
+            throw new ExpositionError(number, `duplicate sample ${key}`);
+        series.add(key);
+        const target = family(name);
+        if ((target.type === 'counter' || target.type === 'histogram' || target.type === 'summary') && sample.name !== target.name + '_sum' && sample.value < 0) {
+            throw new ExpositionError(number, `${target.type} ${sample.name} is negative (${sample.value})`);
+        }
+        target.samples.push(sample);
+        sampleCount++;
+    });
+    if (unterminated)
+        throw new ExpositionError(lines.length, 'the last line does not end with a line feed');
+    for (const found of families.values()) {
+        if (found.type === 'histogram')
+            checkHistogram(found);
+        if (found.type === 'summary')
+            checkSummary(found);
+    }
+    if (sampleCount === 0)
+        throw new ExpositionError(0, 'no samples: only comments');
+    return { families: [...families.values()], sampleCount };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/smoke.ts
+
+
+
+
+/**
+ * A smoke check, in one vocabulary wherever it runs: before traffic, sent with curl on the host to
+ * the new color's port (blue-green's `smoke-requests`, deploy-staging's ssh-compose), and from the
+ * runner to the staging URL (deploy-staging's `smoke-checks`). Every key means the same in both:
+ * the request is sent `repeat` times; every answer must have `status` and pass the body checks
+ * (`contains`, `json`, `prometheus`); and the P95 of the latencies must be within `p95-ms` (with
+ * one run, the P95 is that run's latency). Only the defaults depend on where it runs.
+ */
+const SMOKE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'];
+/** The form of a list of checks, as the inputs that take one say it. */
+const SMOKE_CHECKS_FORM = 'a YAML list of {name, method, path, body, status, contains, json, prometheus, repeat, p95-ms}';
+const latencyBudgetMs = schemas_number().int().min(1).max(600_000);
+const smokeCheckFields = object({
+    name: schemas_string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._:/()-]{0,79}$/, 'expected a short name of letters, digits, spaces and . _ : / ( ) -').optional(),
+    method: schemas_enum(SMOKE_METHODS).default('GET'),
+    path: schemas_string().regex(URL_PATH, 'expected a path starting with /'),
+    body: union([schemas_string().max(65_536), record(schemas_string(), unknown()), array(unknown())]).optional(),
+    status: schemas_number().int().min(100).max(599).default(200),
+    contains: schemas_string().max(1000).optional(),
+    json: schemas_boolean().default(false),
+    prometheus: schemas_boolean().default(false),
+    repeat: schemas_number().int().min(1).max(1000).optional(),
+    'p95-ms': latencyBudgetMs.optional(),
+    // The name blue-green's smoke-requests gave p95-ms before (v1 workflows use it): still read.
+    'max-latency-ms': latencyBudgetMs.optional(),
+})
+    .strict();
+const BODY_CHECKS = ['contains', 'json', 'prometheus'];
+const smokeCheckSchema = smokeCheckFields
+    .superRefine((check, ctx) => {
+    if (check['p95-ms'] !== undefined && check['max-latency-ms'] !== undefined) {
+        ctx.addIssue({ code: 'custom', message: 'gives both p95-ms and max-latency-ms (its old name); keep only p95-ms' });
+    }
+    if (check.method === 'HEAD') {
+        for (const key of BODY_CHECKS) {
+            if (check[key] !== undefined && check[key] !== false)
+                ctx.addIssue({ code: 'custom', path: [key], message: `${key} checks the body, and the answer to a HEAD request has none` });
+        }
+    }
+})
+    .transform(({ 'max-latency-ms': oldName, ...check }) => (oldName === undefined ? check : { ...check, 'p95-ms': oldName }));
+/** The name a check is reported under: its own, or `METHOD path`. */
+function checkName(check) {
+    return check.name ?? `${check.method} ${check.path}`;
+}
+const smokeChecksSchema = array(smokeCheckSchema)
+    .max(50)
+    .superRefine((checks, ctx) => {
+    const names = checks.map(checkName);
+    const twice = names.find((name, index) => names.indexOf(name) !== index);
+    if (twice)
+        ctx.addIssue({ code: 'custom', message: `two checks are named '${twice}'; give each a distinct name` });
+});
+/** The Agent Loop service's smoke test from the deployment procedure (blue-green's default). */
+const DEFAULT_SMOKE_REQUESTS = `- method: POST
+  path: /run-agent
+  body: {"instruction": "Hello test", "use_ollama": true}
+  status: 200
+  p95-ms: 2000`;
+/** Before traffic: one run, within 2 s. */
+const PRE_TRAFFIC_SMOKE = { repeat: 1, p95BudgetMs: 2000 };
+function smokeBudgetMs(check, defaults) {
+    return check['p95-ms'] ?? defaults.p95BudgetMs;
+}
+/** The text a check sends, or undefined when it sends no body. */
+function requestBody(check) {
+    if (check.body === undefined)
+        return undefined;
+    return typeof check.body === 'string' ? check.body : JSON.stringify(check.body);
+}
+/** The content type a body is sent with: JSON when it parses as JSON. */
+function bodyContentType(body) {
+    try {
+        JSON.parse(body);
+        return 'application/json';
+    }
+    catch {
+        return 'text/plain; charset=utf-8';
+    }
+}
+/** Nearest-rank percentile of ascending `sorted` values (q from 0 to 1); NaN for none. */
+function percentile(sorted, q) {
+    if (sorted.length === 0)
+        return NaN;
+    const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
+    return sorted[rank - 1];
+}
+/** What a body must be, for the checks that say so. Returns the problem, or undefined. */
+function bodyProblem(check, body) {
+    if (check.json) {
+        try {
+            JSON.parse(body);
+        }
+        catch (error) {
+            return `the body is not JSON (${errors_errorMessage(error).split('\n')[0]}): ${JSON.stringify(body.slice(0, 80))}`;
+        }
+    }
+    if (check.prometheus) {
+        try {
+            parseExposition(body);
+        }
+        catch (error) {
+            return `the body is not valid Prometheus text format: ${errors_errorMessage(error)}`;
+        }
+    }
+    if (check.contains !== undefined && !body.includes(check.contains))
+        return `the body does not contain '${check.contains}'`;
+    return undefined;
+}
+/**
+ * Sends a check `repeat` times in a row through `send` (curl on a host, or HTTP from the runner)
+ * and judges it. Stops early only when a request gets no answer at all.
+ */
+async function judgeSmoke(check, defaults, send) {
+    const planned = check.repeat ?? defaults.repeat;
+    const budgetMs = smokeBudgetMs(check, defaults);
+    const which = (run) => (planned > 1 ? `run ${run} of ${planned}: ` : '');
+    const latencies = [];
+    const statuses = {};
+    let runs = 0;
+    let passedRuns = 0;
+    let status = 0;
+    let problem;
+    while (runs < planned) {
+        runs++;
+        const answer = await send();
+        if ('noAnswer' in answer) {
+            statuses.error = (statuses.error ?? 0) + 1;
+            if (problem === undefined) {
+                problem = `${which(runs)}${answer.noAnswer}`;
+                status = 0;
+            }
+            break;
+        }
+        latencies.push(answer.latencyMs);
+        statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
+        const answerProblem = answer.status === check.status ? bodyProblem(check, answer.body) : `answered ${answer.status}, expected ${check.status}`;
+        if (answerProblem === undefined)
+            passedRuns++;
+        if (problem === undefined) {
+            status = answer.status;
+            if (answerProblem !== undefined)
+                problem = `${which(runs)}${answerProblem}`;
+        }
+    }
+    latencies.sort((a, b) => a - b);
+    const p95Ms = latencies.length > 0 ? percentile(latencies, 0.95) : null;
+    if (problem === undefined && p95Ms !== null && p95Ms > budgetMs) {
+        problem = planned > 1 ? `P95 ${p95Ms} ms over ${runs} runs is above the budget of ${budgetMs} ms` : `took ${p95Ms} ms, budget ${budgetMs} ms`;
+    }
+    return { runs, passedRuns, statuses, latencies, p95Ms, budgetMs, status, ...(problem === undefined ? {} : { problem }) };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/ssh.ts
@@ -51214,117 +51667,42 @@ async function runtime_stopRelease(remote, runtime, release, timeoutMs) {
     await ssh_runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
-
-
-
-
-/**
- * Health, readiness and smoke checks, run on the host itself with curl against the color's own
- * port: the new color is checked before any user traffic reaches it.
- */
-const smokeRequestSchema = object({
-    method: schemas_enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']).default('GET'),
-    path: schemas_string().regex(URL_PATH, 'expected a path starting with /'),
-    body: union([schemas_string(), record(schemas_string(), unknown()), array(unknown())]).optional(),
-    status: schemas_number().int().min(100).max(599).default(200),
-    'max-latency-ms': schemas_number().int().min(1).max(600_000).default(2000),
-    contains: schemas_string().max(1000).optional(),
-})
-    .strict();
-const smokeListSchema = array(smokeRequestSchema).max(50);
-/** The Agent Loop service's smoke test from the deployment procedure. */
-const DEFAULT_SMOKE_REQUESTS = `- method: POST
-  path: /run-agent
-  body: {"instruction": "Hello test", "use_ollama": true}
-  status: 200
-  max-latency-ms: 2000`;
-const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
-for url in "$@"; do
-  while :; do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
-    [ "$code" = 200 ] && break
-    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
-    sleep 0.2
-  done
-done`;
-function waitHealthyCommand(port, paths, timeoutSeconds) {
-    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
-}
-/** Waits until every path answers 200 on the color's port; returns how long it took. */
-async function health_waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
-    const started = clock.now();
-    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
-    if (result.code !== 0) {
-        throw new HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
-    }
-    return clock.now() - started;
-}
-/** curl prints the body, then a last line `<status> <seconds>`. */
-function probeCommand(port, request) {
-    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
-    const method = request.method === 'HEAD' ? ['--head'] : ['-X', request.method];
-    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(request['max-latency-ms'] / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
-    if (request.body !== undefined)
-        argv.push('-H', 'Content-Type: application/json', '--data-binary', '@-');
-    argv.push(`http://127.0.0.1:${port}${request.path}`);
-    return argv;
-}
-function requestBody(request) {
-    if (request.body === undefined)
-        return undefined;
-    return typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
-}
-async function smoke(remote, port, request) {
-    const result = await remote.run(probeCommand(port, request), { stdin: requestBody(request) ?? '' });
-    const lines = result.stdout.split('\n');
-    const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
-    const body = lines.join('\n');
-    const status = Number(code);
-    const latencyMs = Math.round(Number(seconds) * 1000);
-    const base = { method: request.method, path: request.path, status, expectedStatus: request.status, latencyMs, maxLatencyMs: request['max-latency-ms'] };
-    let problem;
-    if (result.code !== 0 && status === 0)
-        problem = `no answer (${result.stderr.trim() || `curl exit ${result.code}`})`;
-    else if (status !== request.status)
-        problem = `answered ${status}, expected ${request.status}`;
-    else if (latencyMs > request['max-latency-ms'])
-        problem = `took ${latencyMs} ms, budget ${request['max-latency-ms']} ms`;
-    else if (request.contains !== undefined && !body.includes(request.contains))
-        problem = `the body does not contain '${request.contains}'`;
-    return { ...base, ok: problem === undefined, ...(problem ? { problem } : {}) };
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
 
 
 
 
+/** `none`, or a path as URL_PATH has it. */
+const URL_PATH_OR_NONE = new RegExp(`^(?:none|${URL_PATH.source.slice(1, -1)})$`);
+/** A list of smoke checks in the one vocabulary (runtime's smokeChecksSchema): blue-green's smoke-requests, deploy-staging's smoke-checks. */
+function smokeChecksField(defaultChecks) {
+    return inputs_field.yaml(smokeChecksSchema, { form: SMOKE_CHECKS_FORM, default: defaultChecks });
+}
 /** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
 const runtimeInputs = {
-    runtime: field.choice(['compose', 'command'], 'compose'),
-    'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
-    'start-command': field.template(TEMPLATE_PLACEHOLDERS),
-    'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
-    'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
-    'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: /^(none|\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)$/, default: '/ready' }),
-    'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
-    'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
-    'split-key': field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
+    runtime: inputs_field.choice(['compose', 'command'], 'compose'),
+    'compose-file': inputs_field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
+    'start-command': inputs_field.template(TEMPLATE_PLACEHOLDERS),
+    'stop-command': inputs_field.template(TEMPLATE_PLACEHOLDERS),
+    'health-path': inputs_field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
+    'ready-path': inputs_field.string({ form: 'a URL path such as /ready, or none', pattern: URL_PATH_OR_NONE, default: '/ready' }),
+    'health-timeout-seconds': inputs_field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
+    'command-timeout-seconds': inputs_field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
+    'split-key': inputs_field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
 };
 /** The deploy phase's inputs: blue-green's phase deploy and the command line's deploy. */
 const deployPhaseInputs = {
-    image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
-    version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
-    'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
-    'smoke-requests': field.yaml(smokeListSchema, { form: 'a YAML list of {method, path, body, status, max-latency-ms, contains}', default: DEFAULT_SMOKE_REQUESTS }),
-    'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
-    'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
+    image: inputs_field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
+    version: inputs_field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: patterns_VERSION, max: 128 }),
+    'canary-percent': inputs_field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
+    'smoke-requests': smokeChecksField(DEFAULT_SMOKE_REQUESTS),
+    'min-free-disk-mb': inputs_field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
+    'min-free-memory-mb': inputs_field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
 };
 /** The promote phase's inputs (with the deploy phase's `version`, the canary it must be). */
 const promotePhaseInputs = {
-    'drain-seconds': field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
-    'keep-previous': field.boolean(false),
+    'drain-seconds': inputs_field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
+    'keep-previous': inputs_field.boolean(false),
 };
 function checkRuntimeInputs(inputs) {
     if (inputs.runtime === 'command') {
@@ -51359,6 +51737,84 @@ function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
         repairState: inputs['repair-state'],
         ...(signal ? { signal } : {}),
     };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/phase-settings.ts
+
+
+
+/** What every phase that starts, checks or stops a color takes: the session, the runtime, its health paths and time limits. */
+function common(inputs, context) {
+    return {
+        ...sessionFromInputs(inputs, context.run, context.log, context.clock, context.signal),
+        runtime: buildRuntime(inputs),
+        healthPaths: healthPaths(inputs),
+        healthTimeoutSeconds: inputs['health-timeout-seconds'],
+        commandTimeoutSeconds: inputs['command-timeout-seconds'],
+    };
+}
+function deploySettings(inputs, context) {
+    return {
+        ...common(inputs, context),
+        image: inputs.image,
+        version: inputs.version,
+        canaryPercent: inputs['canary-percent'],
+        smokeRequests: inputs['smoke-requests'],
+        preflight: { minFreeDiskMb: inputs['min-free-disk-mb'], minFreeMemoryMb: inputs['min-free-memory-mb'] },
+    };
+}
+function promoteSettings(inputs, context) {
+    return {
+        ...common(inputs, context),
+        version: inputs.version,
+        drainSeconds: inputs['drain-seconds'],
+        keepPrevious: inputs['keep-previous'],
+    };
+}
+/** Why an operator acts (a rollback, an abort, a hold): one line, kept in the hosts' audit log. */
+function reasonField(defaultReason) {
+    return field.string({ form: 'one line saying why (free text, no control characters)', pattern: FREE_TEXT, default: defaultReason, max: 500 });
+}
+/** The rollback's inputs: what to go back to, why, and whether to keep the failed color. */
+function rollbackPhaseInputs(defaultReason) {
+    return {
+        'target-version': field.string({ form: "a version from the hosts' history, such as v1.4.2", pattern: VERSION, max: 128 }),
+        reason: reasonField(defaultReason),
+        'keep-failed': field.boolean(false),
+    };
+}
+/** A named version, or the last good one (`canaryOnly`: an abort, which only ends a canary or a ramp). */
+function rollbackTarget(inputs, canaryOnly = false) {
+    return inputs['target-version'] ? { kind: 'version', version: inputs['target-version'] } : { kind: 'previous', ...(canaryOnly ? { canaryOnly } : {}) };
+}
+function rollbackSettings(inputs, context) {
+    return {
+        ...common(inputs, context),
+        reason: inputs.reason,
+        keepFailed: inputs['keep-failed'],
+    };
+}
+const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+/** The GitHub deployment a deploy records and its promote completes (DORA figures read it). */
+const deploymentRecordInputs = {
+    'github-token': inputs_field.secret({ form: 'a token with deployments: write, e.g. secrets.GITHUB_TOKEN' }),
+    'deployment-ref': inputs_field.string({ form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA', pattern: GIT_REF, max: 255 }),
+    'commit-time': inputs_field.string({ form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z', pattern: ISO_TIME, max: 40 }),
+    'deployment-id': inputs_field.string({ form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)', pattern: DEPLOYMENT_ID, max: 20 }),
+};
+/**
+ * What to record for a phase: deploy creates a deployment of the ref (the input, or the run's
+ * commit), promote completes the one deploy recorded. Checked with the other inputs, before any host.
+ */
+function deploymentRecord(inputs, env = process.env) {
+    requireInput(inputs['commit-time'] === '' || Number.isFinite(Date.parse(inputs['commit-time'])), 'commit-time', `expected a real ISO 8601 time such as 2026-05-01T12:34:56Z, got '${inputs['commit-time']}'`);
+    if (inputs.phase !== 'deploy')
+        return { id: inputs['deployment-id'] ? Number(inputs['deployment-id']) : null };
+    requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
+    const ref = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
+    requireInput(inputs['github-token'] === '' || ref !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
+    return { ref, image: inputs.image, commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/parallel.ts
@@ -51559,6 +52015,67 @@ async function explainUnprepared(remote, target, error) {
     throw error;
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
+
+
+
+const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
+for url in "$@"; do
+  while :; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
+    [ "$code" = 200 ] && break
+    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
+    sleep 0.2
+  done
+done`;
+function waitHealthyCommand(port, paths, timeoutSeconds) {
+    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
+}
+/** Waits until every path answers 200 on the color's port; returns how long it took. */
+async function health_waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
+    const started = clock.now();
+    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
+    if (result.code !== 0) {
+        throw new HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
+    }
+    return clock.now() - started;
+}
+/** curl prints the body, then a last line `<status> <seconds>`. */
+function probeCommand(port, check, budgetMs = smokeBudgetMs(check, PRE_TRAFFIC_SMOKE)) {
+    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
+    const method = check.method === 'HEAD' ? ['--head'] : ['-X', check.method];
+    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(budgetMs / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
+    const body = requestBody(check);
+    if (body !== undefined)
+        argv.push('-H', `Content-Type: ${bodyContentType(body)}`, '--data-binary', '@-');
+    argv.push(`http://127.0.0.1:${port}${check.path}`);
+    return argv;
+}
+/** Sends a check to the color's port from the host, `repeat` times (one before traffic, unless it says otherwise), and judges it. */
+async function smoke(remote, port, check, defaults = PRE_TRAFFIC_SMOKE) {
+    const argv = probeCommand(port, check, smokeBudgetMs(check, defaults));
+    const stdin = requestBody(check) ?? '';
+    const outcome = await judgeSmoke(check, defaults, async () => {
+        const result = await remote.run(argv, { stdin });
+        const lines = result.stdout.split('\n');
+        const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
+        const status = Number(code);
+        if (result.code !== 0 && status === 0)
+            return { noAnswer: `no answer (${result.stderr.trim() || `curl exit ${result.code}`})` };
+        return { status, body: lines.join('\n'), latencyMs: Math.round(Number(seconds) * 1000) };
+    });
+    return {
+        method: check.method,
+        path: check.path,
+        status: outcome.status,
+        expectedStatus: check.status,
+        latencyMs: outcome.p95Ms ?? 0,
+        maxLatencyMs: outcome.budgetMs,
+        ok: outcome.problem === undefined,
+        ...(outcome.problem === undefined ? {} : { problem: outcome.problem }),
+    };
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-mark.ts
 
 
@@ -51633,7 +52150,7 @@ const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
 const colorSchema = schemas_enum(state_COLORS);
 // Everything read back from a host is validated with the inputs' own patterns: a state file is
 // data another party may have written, never something to print or run as it is.
-const state_version = schemas_string().regex(VERSION, 'a version label');
+const state_version = schemas_string().regex(patterns_VERSION, 'a version label');
 const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
 const imageOrEmpty = union([literal(''), state_image]);
 // eslint-disable-next-line no-control-regex
@@ -51769,7 +52286,7 @@ function migrateState(state) {
     let next = { ...state, schema: 2, releases: [], pending: null };
     const find = (version) => [...next.releases].reverse().find((release) => release.version === version);
     for (const entry of state.history) {
-        if (!VERSION.test(entry.version) || !IMAGE_REF.test(entry.image))
+        if (!patterns_VERSION.test(entry.version) || !IMAGE_REF.test(entry.image))
             continue;
         if (entry.action === 'deploy') {
             const first = entry.outcome === 'success' && !liveRelease(next);
@@ -53062,12 +53579,12 @@ async function prepareHost(work, settings) {
     // The color records the image it runs: for compose, the tag resolved to its digest, so a rollback restarts exactly what ran.
     await session.saveState(state_updateRelease({ ...session.state, colors: { ...session.state.colors, [target]: { image: prepared.image, version: settings.version, port: release.port, status: 'running', since: iso(settings) } } }, releaseId, { image: prepared.image }));
     await procedure_step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => health_waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds, settings.clock), (ms) => `healthy after ${ms} ms`, { interruptible: true });
-    for (const request of settings.smokeRequests) {
-        await procedure_step(work, settings, `smoke ${request.method} ${request.path}`, async () => {
-            const outcome = await smoke(session.remote, release.port, request);
+    for (const check of settings.smokeRequests) {
+        await procedure_step(work, settings, `smoke ${checkName(check)}`, async () => {
+            const outcome = await smoke(session.remote, release.port, check, settings.smokeDefaults);
             work.report.smoke.push(outcome);
             if (!outcome.ok)
-                throw new Error(`smoke ${request.method} ${request.path} on ${target}: ${outcome.problem}`);
+                throw new Error(`smoke ${checkName(check)} on ${target}: ${outcome.problem}`);
             return outcome;
         }, (outcome) => `${outcome.status} in ${outcome.latencyMs} ms`);
     }
@@ -53909,7 +54426,7 @@ async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions
 }
 /** The input that turns the metrics on, shared by the actions that write them. */
 const metricsInputs = {
-    'metrics-textfile-dir': field.string({ form: "node_exporter's textfile collector directory on the hosts (absolute, e.g. /var/lib/prometheus/node-exporter), or empty for none", pattern: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]*$/, default: '' }),
+    'metrics-textfile-dir': inputs_field.string({ form: "node_exporter's textfile collector directory on the hosts (absolute, e.g. /var/lib/prometheus/node-exporter), or empty for none", pattern: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]*$/, default: '' }),
 };
 /** For an action's main: records an outcome on its hosts with its connection settings (a no-op without the input). */
 function deploymentMetricsRecorder(inputs, hosts, connectOptions, log) {
@@ -54070,6 +54587,61 @@ function rolloutEvents(options) {
     };
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/report/lifecycle.ts
+
+
+
+const lifecycle_hostsText = (count) => `${count} host${count === 1 ? '' : 's'}`;
+/** Runs the phase inside its records; returns its result and the GitHub deployment's id. A thrown phase is recorded as failed and thrown again. */
+async function recordedPhase(records, phase) {
+    const { app, environment, github, log } = records;
+    const label = `${app} ${records.phase}${records.version ? ` ${records.version}` : ''} to ${environment} (${lifecycle_hostsText(records.hosts)})`;
+    const fields = { app, environment, phase: records.phase, version: records.version || '(canary)', hosts: String(records.hosts) };
+    await notifySlack(records.slackWebhookUrl, { event: 'started', title: `${label} started`, fields, runUrl: records.runUrl }, log.warn);
+    // Without a token nothing is recorded.
+    let deploymentId = 'id' in records.deployment ? records.deployment.id : null;
+    if (github && 'ref' in records.deployment) {
+        const { ref, image, commitTime } = records.deployment;
+        deploymentId = await bestEffort('recording the GitHub deployment', log.warn, () => createDeployment(github, { ref, environment, description: `deploy ${app} ${records.version}`, payload: { app, version: records.version, image, commitTime } }));
+    }
+    const recordStatus = async (state, description) => {
+        if (!github || deploymentId === null)
+            return;
+        const id = deploymentId;
+        await bestEffort(`setting GitHub deployment ${id} to ${state}`, log.warn, () => setDeploymentStatus(github, id, state, description, records.runUrl));
+    };
+    if (records.phase === 'deploy')
+        await recordStatus('in_progress', `deploying ${records.version}`);
+    let result;
+    try {
+        result = await log.group(label, phase);
+    }
+    catch (error) {
+        await recordStatus('failure', `${records.phase} failed: ${error.message}`);
+        await notifySlack(records.slackWebhookUrl, { event: 'failed', title: `${label} failed`, fields, error: error.message, runUrl: records.runUrl }, log.warn);
+        await records.recordMetrics(true, records.version);
+        throw error;
+    }
+    const version = result.version ?? records.version;
+    if (!result.ok)
+        await recordStatus('failure', `${records.phase} failed: ${result.error ?? 'see the run'}`);
+    // Complete once the version serves all traffic: after promote, or a deploy that took it all at once.
+    else if (records.phase === 'promote' || result.canaryPercent === 100)
+        await recordStatus('success', `${version} serves all traffic`);
+    const event = !result.ok
+        ? null
+        : records.phase === 'deploy' && result.canaryPercent < 100
+            ? { kind: 'canary-started', message: `canary ${version} started at ${result.canaryPercent}% on ${lifecycle_hostsText(result.hosts.length)}` }
+            : { kind: 'promoted', message: `${version} serves all traffic on ${lifecycle_hostsText(result.hosts.length)}` };
+    if (event)
+        await rolloutEvents({ app, environment, annotate: records.annotate, deployment: github && deploymentId !== null ? { context: github, id: deploymentId, logUrl: records.runUrl } : null, warn: log.warn })(event);
+    await notifySlack(records.slackWebhookUrl, result.ok
+        ? { event: 'completed', title: `${label} completed`, fields: { ...fields, 'active color': result.activeColor ?? '—', canary: `${result.canaryPercent}%` }, durationMs: result.durationMs, runUrl: records.runUrl }
+        : { event: 'failed', title: `${label} failed`, fields, error: result.error, durationMs: result.durationMs, runUrl: records.runUrl }, log.warn);
+    await records.recordMetrics(!result.ok, version);
+    return { result, deploymentId };
+}
+
 ;// CONCATENATED MODULE: ./actions/blue-green/src/main.ts
 
 
@@ -54088,18 +54660,13 @@ const Outputs = {
     DeploymentId: 'deployment-id',
     Status: 'status',
 };
-const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
 const inputFields = {
     ...hostInputs,
-    phase: field.choice(['deploy', 'promote', 'status'], 'deploy'),
+    phase: inputs_field.choice(['deploy', 'promote', 'status'], 'deploy'),
     ...deployPhaseInputs,
     ...promotePhaseInputs,
     ...runtimeInputs,
-    'github-token': field.secret({ form: 'a token with deployments: write, e.g. secrets.GITHUB_TOKEN' }),
-    'deployment-ref': field.string({ form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA', pattern: GIT_REF, max: 255 }),
-    'commit-time': field.string({ form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z', pattern: ISO_TIME, max: 40 }),
-    'deployment-id': field.string({ form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)', pattern: /^\d{1,20}$/, max: 20 }),
+    ...deploymentRecordInputs,
     ...metricsInputs,
 };
 function readSettings(read, env = process.env) {
@@ -54108,15 +54675,11 @@ function readSettings(read, env = process.env) {
     if (inputs.phase === 'deploy') {
         requireInput(inputs.image !== '', 'image', 'is required for phase deploy: an image reference such as ghcr.io/org/app:1.2.3');
         requireInput(inputs.version !== '', 'version', 'is required for phase deploy: a version label such as v1.4.2');
-        requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
     }
     // A status starts and stops nothing: it needs no runtime.
     if (inputs.phase !== 'status')
         checkRuntimeInputs(inputs);
-    requireInput(inputs['commit-time'] === '' || Number.isFinite(Date.parse(inputs['commit-time'])), 'commit-time', `expected a real ISO 8601 time such as 2026-05-01T12:34:56Z, got '${inputs['commit-time']}'`);
-    const deploymentRef = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
-    requireInput(inputs['github-token'] === '' || inputs.phase !== 'deploy' || deploymentRef !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
-    return { inputs, hosts, deploymentRef, github: githubContext(inputs['github-token'], env) };
+    return { inputs, hosts, deployment: deploymentRecord(inputs, env), github: githubContext(inputs['github-token'], env) };
 }
 /** The post step: settles what a killed main step left (a pending switch, its locks). */
 async function post(read) {
@@ -54130,68 +54693,25 @@ async function post(read) {
 }
 async function run(read) {
     await runAction(async () => {
-        const { inputs, hosts, deploymentRef, github } = readSettings(read);
+        const { inputs, hosts, deployment, github } = readSettings(read);
         const run = runInfo();
         if (inputs.phase === 'status')
             return reportStatus(inputs, hosts, run);
-        const runtime = buildRuntime(inputs);
-        const paths = healthPaths(inputs);
-        const session = sessionFromInputs(inputs, run, logger, systemClock, cancellation.signal);
-        const recordMetrics = deploymentMetricsRecorder(inputs, hosts, session.connect, logger);
-        const label = `${inputs.app} ${inputs.phase}${inputs.version ? ` ${inputs.version}` : ''} to ${inputs.environment} (${hosts.length} host${hosts.length === 1 ? '' : 's'})`;
-        const fields = { app: inputs.app, environment: inputs.environment, phase: inputs.phase, version: inputs.version || '(canary)', hosts: String(hosts.length) };
-        await notifySlack(inputs['slack-webhook-url'], { event: 'started', title: `${label} started`, fields, runUrl: run.runUrl }, logger.warn);
-        // The GitHub deployment record (DORA figures read it): created by deploy, completed by promote.
-        // Without a token nothing is recorded; a failed call is a warning and never fails the phase.
-        let deploymentId = inputs['deployment-id'] ? Number(inputs['deployment-id']) : null;
-        if (github && inputs.phase === 'deploy') {
-            deploymentId = await bestEffort('recording the GitHub deployment', logger.warn, () => createDeployment(github, {
-                ref: deploymentRef,
-                environment: inputs.environment,
-                description: `deploy ${inputs.app} ${inputs.version}`,
-                payload: { app: inputs.app, version: inputs.version, image: inputs.image, commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null },
-            }));
-        }
-        const recordStatus = async (state, description) => {
-            if (!github || deploymentId === null)
-                return;
-            const id = deploymentId;
-            await bestEffort(`setting GitHub deployment ${id} to ${state}`, logger.warn, () => setDeploymentStatus(github, id, state, description, run.runUrl));
-        };
-        if (inputs.phase === 'deploy')
-            await recordStatus('in_progress', `deploying ${inputs.version}`);
-        let result;
-        try {
-            result = await logger.group(label, () => inputs.phase === 'deploy'
-                ? deploy(hosts, {
-                    ...session,
-                    image: inputs.image,
-                    version: inputs.version,
-                    canaryPercent: inputs['canary-percent'],
-                    runtime,
-                    healthPaths: paths,
-                    healthTimeoutSeconds: inputs['health-timeout-seconds'],
-                    smokeRequests: inputs['smoke-requests'],
-                    preflight: { minFreeDiskMb: inputs['min-free-disk-mb'], minFreeMemoryMb: inputs['min-free-memory-mb'] },
-                    commandTimeoutSeconds: inputs['command-timeout-seconds'],
-                })
-                : promote(hosts, {
-                    ...session,
-                    version: inputs.version,
-                    runtime,
-                    healthPaths: paths,
-                    healthTimeoutSeconds: inputs['health-timeout-seconds'],
-                    drainSeconds: inputs['drain-seconds'],
-                    keepPrevious: inputs['keep-previous'],
-                    commandTimeoutSeconds: inputs['command-timeout-seconds'],
-                }));
-        }
-        catch (error) {
-            await recordStatus('failure', `${inputs.phase} failed: ${error.message}`);
-            await notifySlack(inputs['slack-webhook-url'], { event: 'failed', title: `${label} failed`, fields, error: error.message, runUrl: run.runUrl }, logger.warn);
-            await recordMetrics(true, inputs.version);
-            throw error;
-        }
+        const context = { run, log: logger, clock: systemClock, signal: cancellation.signal };
+        const { result, deploymentId } = await recordedPhase({
+            app: inputs.app,
+            environment: inputs.environment,
+            phase: inputs.phase,
+            version: inputs.version,
+            hosts: hosts.length,
+            slackWebhookUrl: inputs['slack-webhook-url'],
+            github,
+            deployment,
+            runUrl: run.runUrl,
+            annotate: annotate,
+            log: logger,
+            recordMetrics: deploymentMetricsRecorder(inputs, hosts, sessionFromInputs(inputs, run, logger).connect, logger),
+        }, () => (inputs.phase === 'deploy' ? deploy(hosts, deploySettings(inputs, context)) : promote(hosts, promoteSettings(inputs, context))));
         setOutputs({
             [Outputs.ActiveColor]: result.activeColor,
             [Outputs.PreviousColor]: result.previousColor,
@@ -54202,24 +54722,7 @@ async function run(read) {
             [Outputs.Report]: JSON.stringify(result.hosts),
             [Outputs.DeploymentId]: deploymentId,
         });
-        if (!result.ok)
-            await recordStatus('failure', `${inputs.phase} failed: ${result.error ?? 'see the run'}`);
-        // Complete once the version serves all traffic: after promote, or a deploy that took it all at once.
-        else if (inputs.phase === 'promote' || result.canaryPercent === 100)
-            await recordStatus('success', `${result.version ?? inputs.version} serves all traffic`);
-        // The event of this step, as the monitor's are: an annotation, and the deployment's description.
-        const event = !result.ok
-            ? null
-            : inputs.phase === 'deploy' && result.canaryPercent < 100
-                ? { kind: 'canary-started', message: `canary ${result.version ?? inputs.version} started at ${result.canaryPercent}% on ${result.hosts.length} host${result.hosts.length === 1 ? '' : 's'}` }
-                : { kind: 'promoted', message: `${result.version ?? inputs.version} serves all traffic on ${result.hosts.length} host${result.hosts.length === 1 ? '' : 's'}` };
-        if (event)
-            await rolloutEvents({ app: inputs.app, environment: inputs.environment, annotate: annotate, deployment: github && deploymentId !== null ? { context: github, id: deploymentId, logUrl: run.runUrl } : null, warn: logger.warn })(event);
         await writeSummary(phaseSummary(inputs.app, result));
-        await notifySlack(inputs['slack-webhook-url'], result.ok
-            ? { event: 'completed', title: `${label} completed`, fields: { ...fields, 'active color': result.activeColor ?? '—', canary: `${result.canaryPercent}%` }, durationMs: result.durationMs, runUrl: run.runUrl }
-            : { event: 'failed', title: `${label} failed`, fields, error: result.error, durationMs: result.durationMs, runUrl: run.runUrl }, logger.warn);
-        await recordMetrics(!result.ok, result.version ?? inputs.version);
         if (!result.ok)
             throw new Error(result.error ?? `${inputs.phase} failed`);
     });

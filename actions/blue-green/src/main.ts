@@ -1,8 +1,8 @@
 import { action, systemClock } from '@agent-loop/shared/action';
-import { bestEffort, createDeployment, githubContext, setDeploymentStatus, type DeploymentState } from '@agent-loop/shared/github';
-import { buildRuntime, checkRuntimeInputs, deployPhaseInputs, field, healthPaths, hostInputs, promotePhaseInputs, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { githubContext } from '@agent-loop/shared/github';
+import { checkRuntimeInputs, deployPhaseInputs, deploymentRecord, deploymentRecordInputs, deploySettings, field, hostInputs, promotePhaseInputs, promoteSettings, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { deploy, promote, fleetStatus, statusLines, statusSummary } from '@agent-loop/shared/procedures';
-import { deploymentMetricsRecorder, metricsInputs, notifySlack, phaseSummary, rolloutEvents, type RolloutEvent } from '@agent-loop/shared/report';
+import { deploymentMetricsRecorder, metricsInputs, phaseSummary, recordedPhase } from '@agent-loop/shared/report';
 import { cleanUpRun, type RunInfo, type PhaseResult } from '@agent-loop/shared/fleet';
 
 export const Outputs = {
@@ -17,19 +17,13 @@ export const Outputs = {
   Status: 'status',
 } as const;
 
-const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
-
 export const inputFields = {
   ...hostInputs,
   phase: field.choice(['deploy', 'promote', 'status'], 'deploy'),
   ...deployPhaseInputs,
   ...promotePhaseInputs,
   ...runtimeInputs,
-  'github-token': field.secret({ form: 'a token with deployments: write, e.g. secrets.GITHUB_TOKEN' }),
-  'deployment-ref': field.string({ form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA', pattern: GIT_REF, max: 255 }),
-  'commit-time': field.string({ form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z', pattern: ISO_TIME, max: 40 }),
-  'deployment-id': field.string({ form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)', pattern: /^\d{1,20}$/, max: 20 }),
+  ...deploymentRecordInputs,
   ...metricsInputs,
 };
 
@@ -39,14 +33,10 @@ export function readSettings(read?: InputReader, env: NodeJS.ProcessEnv = proces
   if (inputs.phase === 'deploy') {
     requireInput(inputs.image !== '', 'image', 'is required for phase deploy: an image reference such as ghcr.io/org/app:1.2.3');
     requireInput(inputs.version !== '', 'version', 'is required for phase deploy: a version label such as v1.4.2');
-    requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
   }
   // A status starts and stops nothing: it needs no runtime.
   if (inputs.phase !== 'status') checkRuntimeInputs(inputs);
-  requireInput(inputs['commit-time'] === '' || Number.isFinite(Date.parse(inputs['commit-time'])), 'commit-time', `expected a real ISO 8601 time such as 2026-05-01T12:34:56Z, got '${inputs['commit-time']}'`);
-  const deploymentRef = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
-  requireInput(inputs['github-token'] === '' || inputs.phase !== 'deploy' || deploymentRef !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
-  return { inputs, hosts, deploymentRef, github: githubContext(inputs['github-token'], env) };
+  return { inputs, hosts, deployment: deploymentRecord(inputs, env), github: githubContext(inputs['github-token'], env) };
 }
 
 /** The post step: settles what a killed main step left (a pending switch, its locks). */
@@ -60,71 +50,27 @@ export async function post(read?: InputReader): Promise<void> {
 
 export async function run(read?: InputReader): Promise<void> {
   await action.runAction(async () => {
-    const { inputs, hosts, deploymentRef, github } = readSettings(read);
+    const { inputs, hosts, deployment, github } = readSettings(read);
     const run = action.runInfo();
     if (inputs.phase === 'status') return reportStatus(inputs, hosts, run);
-    const runtime = buildRuntime(inputs);
-    const paths = healthPaths(inputs);
-    const session = sessionFromInputs(inputs, run, action.logger, systemClock, action.cancellation.signal);
-    const recordMetrics = deploymentMetricsRecorder(inputs, hosts, session.connect, action.logger);
-    const label = `${inputs.app} ${inputs.phase}${inputs.version ? ` ${inputs.version}` : ''} to ${inputs.environment} (${hosts.length} host${hosts.length === 1 ? '' : 's'})`;
-    const fields = { app: inputs.app, environment: inputs.environment, phase: inputs.phase, version: inputs.version || '(canary)', hosts: String(hosts.length) };
-    await notifySlack(inputs['slack-webhook-url'], { event: 'started', title: `${label} started`, fields, runUrl: run.runUrl }, action.logger.warn);
-
-    // The GitHub deployment record (DORA figures read it): created by deploy, completed by promote.
-    // Without a token nothing is recorded; a failed call is a warning and never fails the phase.
-    let deploymentId = inputs['deployment-id'] ? Number(inputs['deployment-id']) : null;
-    if (github && inputs.phase === 'deploy') {
-      deploymentId = await bestEffort('recording the GitHub deployment', action.logger.warn, () =>
-        createDeployment(github, {
-          ref: deploymentRef,
-          environment: inputs.environment,
-          description: `deploy ${inputs.app} ${inputs.version}`,
-          payload: { app: inputs.app, version: inputs.version, image: inputs.image, commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null },
-        }),
-      );
-    }
-    const recordStatus = async (state: DeploymentState, description: string): Promise<void> => {
-      if (!github || deploymentId === null) return;
-      const id = deploymentId;
-      await bestEffort(`setting GitHub deployment ${id} to ${state}`, action.logger.warn, () => setDeploymentStatus(github, id, state, description, run.runUrl));
-    };
-    if (inputs.phase === 'deploy') await recordStatus('in_progress', `deploying ${inputs.version}`);
-
-    let result: PhaseResult;
-    try {
-      result = await action.logger.group(label, () =>
-        inputs.phase === 'deploy'
-          ? deploy(hosts, {
-              ...session,
-              image: inputs.image,
-              version: inputs.version,
-              canaryPercent: inputs['canary-percent'],
-              runtime,
-              healthPaths: paths,
-              healthTimeoutSeconds: inputs['health-timeout-seconds'],
-              smokeRequests: inputs['smoke-requests'],
-              preflight: { minFreeDiskMb: inputs['min-free-disk-mb'], minFreeMemoryMb: inputs['min-free-memory-mb'] },
-              commandTimeoutSeconds: inputs['command-timeout-seconds'],
-            })
-          : promote(hosts, {
-              ...session,
-              version: inputs.version,
-              runtime,
-              healthPaths: paths,
-              healthTimeoutSeconds: inputs['health-timeout-seconds'],
-              drainSeconds: inputs['drain-seconds'],
-              keepPrevious: inputs['keep-previous'],
-              commandTimeoutSeconds: inputs['command-timeout-seconds'],
-            }),
-      );
-    } catch (error) {
-      await recordStatus('failure', `${inputs.phase} failed: ${(error as Error).message}`);
-      await notifySlack(inputs['slack-webhook-url'], { event: 'failed', title: `${label} failed`, fields, error: (error as Error).message, runUrl: run.runUrl }, action.logger.warn);
-      await recordMetrics(true, inputs.version);
-      throw error;
-    }
-
+    const context = { run, log: action.logger, clock: systemClock, signal: action.cancellation.signal };
+    const { result, deploymentId } = await recordedPhase(
+      {
+        app: inputs.app,
+        environment: inputs.environment,
+        phase: inputs.phase,
+        version: inputs.version,
+        hosts: hosts.length,
+        slackWebhookUrl: inputs['slack-webhook-url'],
+        github,
+        deployment,
+        runUrl: run.runUrl,
+        annotate: action.annotate,
+        log: action.logger,
+        recordMetrics: deploymentMetricsRecorder(inputs, hosts, sessionFromInputs(inputs, run, action.logger).connect, action.logger),
+      },
+      (): Promise<PhaseResult> => (inputs.phase === 'deploy' ? deploy(hosts, deploySettings(inputs, context)) : promote(hosts, promoteSettings(inputs, context))),
+    );
     action.setOutputs({
       [Outputs.ActiveColor]: result.activeColor,
       [Outputs.PreviousColor]: result.previousColor,
@@ -135,25 +81,7 @@ export async function run(read?: InputReader): Promise<void> {
       [Outputs.Report]: JSON.stringify(result.hosts),
       [Outputs.DeploymentId]: deploymentId,
     });
-    if (!result.ok) await recordStatus('failure', `${inputs.phase} failed: ${result.error ?? 'see the run'}`);
-    // Complete once the version serves all traffic: after promote, or a deploy that took it all at once.
-    else if (inputs.phase === 'promote' || result.canaryPercent === 100) await recordStatus('success', `${result.version ?? inputs.version} serves all traffic`);
-    // The event of this step, as the monitor's are: an annotation, and the deployment's description.
-    const event: RolloutEvent | null = !result.ok
-      ? null
-      : inputs.phase === 'deploy' && result.canaryPercent < 100
-        ? { kind: 'canary-started', message: `canary ${result.version ?? inputs.version} started at ${result.canaryPercent}% on ${result.hosts.length} host${result.hosts.length === 1 ? '' : 's'}` }
-        : { kind: 'promoted', message: `${result.version ?? inputs.version} serves all traffic on ${result.hosts.length} host${result.hosts.length === 1 ? '' : 's'}` };
-    if (event) await rolloutEvents({ app: inputs.app, environment: inputs.environment, annotate: action.annotate, deployment: github && deploymentId !== null ? { context: github, id: deploymentId, logUrl: run.runUrl } : null, warn: action.logger.warn })(event);
     await action.writeSummary(phaseSummary(inputs.app, result));
-    await notifySlack(
-      inputs['slack-webhook-url'],
-      result.ok
-        ? { event: 'completed', title: `${label} completed`, fields: { ...fields, 'active color': result.activeColor ?? '—', canary: `${result.canaryPercent}%` }, durationMs: result.durationMs, runUrl: run.runUrl }
-        : { event: 'failed', title: `${label} failed`, fields, error: result.error, durationMs: result.durationMs, runUrl: run.runUrl },
-      action.logger.warn,
-    );
-    await recordMetrics(!result.ok, result.version ?? inputs.version);
     if (!result.ok) throw new Error(result.error ?? `${inputs.phase} failed`);
   });
 }

@@ -31409,7 +31409,7 @@ var visit = __nccwpck_require__(204);
 
 
 __webpack_unused_export__ = composer.Composer;
-__webpack_unused_export__ = Document.Document;
+exports.yo = Document.Document;
 __webpack_unused_export__ = Schema.Schema;
 __webpack_unused_export__ = errors.YAMLError;
 __webpack_unused_export__ = errors.YAMLParseError;
@@ -31418,10 +31418,10 @@ __webpack_unused_export__ = Alias.Alias;
 __webpack_unused_export__ = identity.isAlias;
 __webpack_unused_export__ = identity.isCollection;
 __webpack_unused_export__ = identity.isDocument;
-__webpack_unused_export__ = identity.isMap;
-__webpack_unused_export__ = identity.isNode;
-__webpack_unused_export__ = identity.isPair;
-__webpack_unused_export__ = identity.isScalar;
+exports.jh = identity.isMap;
+exports.Ll = identity.isNode;
+exports.tO = identity.isPair;
+exports.jn = identity.isScalar;
 __webpack_unused_export__ = identity.isSeq;
 __webpack_unused_export__ = Pair.Pair;
 __webpack_unused_export__ = Scalar.Scalar;
@@ -31435,7 +31435,7 @@ exports.qg = publicApi.parse;
 __webpack_unused_export__ = publicApi.parseAllDocuments;
 __webpack_unused_export__ = publicApi.parseDocument;
 __webpack_unused_export__ = publicApi.stringify;
-__webpack_unused_export__ = visit.visit;
+exports.YR = visit.visit;
 __webpack_unused_export__ = visit.visitAsync;
 
 
@@ -43572,9 +43572,9 @@ const $ZodNumberFormat = /*@__PURE__*/ $constructor("$ZodNumberFormat", (inst, d
     $ZodCheckNumberFormat.init(inst, def);
     $ZodNumber.init(inst, def); // no format checks
 });
-const $ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodBoolean", (inst, def) => {
+const $ZodBoolean = /*@__PURE__*/ $constructor("$ZodBoolean", (inst, def) => {
     $ZodType.init(inst, def);
-    inst._zod.pattern = regexes.boolean;
+    inst._zod.pattern = regexes_boolean;
     inst._zod.parse = (payload, _ctx) => {
         if (def.coerce)
             try {
@@ -43592,7 +43592,7 @@ const $ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null &&
         });
         return payload;
     };
-})));
+});
 const $ZodBigInt = /*@__PURE__*/ $constructor("$ZodBigInt", (inst, def) => {
     $ZodType.init(inst, def);
     inst._zod.pattern = bigint;
@@ -45982,7 +45982,7 @@ function _uint32(Class, params) {
 function _boolean(Class, params) {
     return new Class({
         type: "boolean",
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 // @__NO_SIDE_EFFECTS__
@@ -49524,13 +49524,13 @@ function int32(params) {
 function uint32(params) {
     return core._uint32(ZodNumberFormat, params);
 }
-const ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodBoolean", (inst, def) => {
-    core.$ZodBoolean.init(inst, def);
+const ZodBoolean = /*@__PURE__*/ $constructor("ZodBoolean", (inst, def) => {
+    $ZodBoolean.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.booleanProcessor(inst, ctx, json, params);
-})));
+    inst._zod.processJSONSchema = (ctx, json, params) => booleanProcessor(inst, ctx, json, params);
+});
 function schemas_boolean(params) {
-    return core._boolean(ZodBoolean, params);
+    return _boolean(ZodBoolean, params);
 }
 const ZodBigInt = /*@__PURE__*/ $constructor("ZodBigInt", (inst, def) => {
     $ZodBigInt.init(inst, def);
@@ -49764,7 +49764,7 @@ function strictObject(shape, params) {
         type: "object",
         shape,
         catchall: never(),
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 // looseObject
@@ -50432,6 +50432,11 @@ const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
 const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 /** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
+/** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
+// eslint-disable-next-line no-control-regex
+const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
+/** A GitHub deployment id. */
+const DEPLOYMENT_ID = /^\d{1,20}$/;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
@@ -50926,8 +50931,8 @@ const hostInputs = {
     'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
     environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
 };
-/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/access.log';
+/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 function resolveHosts(inputs) {
     requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
     return inputs.hosts.map(({ target, overrides }) => {
@@ -50945,6 +50950,164 @@ function resolveHosts(inputs) {
         requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
         return spec;
     });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/smoke.ts
+
+
+
+
+/**
+ * A smoke check, in one vocabulary wherever it runs: before traffic, sent with curl on the host to
+ * the new color's port (blue-green's `smoke-requests`, deploy-staging's ssh-compose), and from the
+ * runner to the staging URL (deploy-staging's `smoke-checks`). Every key means the same in both:
+ * the request is sent `repeat` times; every answer must have `status` and pass the body checks
+ * (`contains`, `json`, `prometheus`); and the P95 of the latencies must be within `p95-ms` (with
+ * one run, the P95 is that run's latency). Only the defaults depend on where it runs.
+ */
+const SMOKE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'];
+/** The form of a list of checks, as the inputs that take one say it. */
+const SMOKE_CHECKS_FORM = 'a YAML list of {name, method, path, body, status, contains, json, prometheus, repeat, p95-ms}';
+const latencyBudgetMs = schemas_number().int().min(1).max(600_000);
+const smokeCheckFields = object({
+    name: schemas_string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._:/()-]{0,79}$/, 'expected a short name of letters, digits, spaces and . _ : / ( ) -').optional(),
+    method: schemas_enum(SMOKE_METHODS).default('GET'),
+    path: schemas_string().regex(URL_PATH, 'expected a path starting with /'),
+    body: union([schemas_string().max(65_536), record(schemas_string(), unknown()), array(unknown())]).optional(),
+    status: schemas_number().int().min(100).max(599).default(200),
+    contains: schemas_string().max(1000).optional(),
+    json: schemas_boolean().default(false),
+    prometheus: schemas_boolean().default(false),
+    repeat: schemas_number().int().min(1).max(1000).optional(),
+    'p95-ms': latencyBudgetMs.optional(),
+    // The name blue-green's smoke-requests gave p95-ms before (v1 workflows use it): still read.
+    'max-latency-ms': latencyBudgetMs.optional(),
+})
+    .strict();
+const BODY_CHECKS = ['contains', 'json', 'prometheus'];
+const smokeCheckSchema = smokeCheckFields
+    .superRefine((check, ctx) => {
+    if (check['p95-ms'] !== undefined && check['max-latency-ms'] !== undefined) {
+        ctx.addIssue({ code: 'custom', message: 'gives both p95-ms and max-latency-ms (its old name); keep only p95-ms' });
+    }
+    if (check.method === 'HEAD') {
+        for (const key of BODY_CHECKS) {
+            if (check[key] !== undefined && check[key] !== false)
+                ctx.addIssue({ code: 'custom', path: [key], message: `${key} checks the body, and the answer to a HEAD request has none` });
+        }
+    }
+})
+    .transform(({ 'max-latency-ms': oldName, ...check }) => (oldName === undefined ? check : { ...check, 'p95-ms': oldName }));
+/** The name a check is reported under: its own, or `METHOD path`. */
+function checkName(check) {
+    return check.name ?? `${check.method} ${check.path}`;
+}
+const smokeChecksSchema = array(smokeCheckSchema)
+    .max(50)
+    .superRefine((checks, ctx) => {
+    const names = checks.map(checkName);
+    const twice = names.find((name, index) => names.indexOf(name) !== index);
+    if (twice)
+        ctx.addIssue({ code: 'custom', message: `two checks are named '${twice}'; give each a distinct name` });
+});
+/** The Agent Loop service's smoke test from the deployment procedure (blue-green's default). */
+const DEFAULT_SMOKE_REQUESTS = `- method: POST
+  path: /run-agent
+  body: {"instruction": "Hello test", "use_ollama": true}
+  status: 200
+  p95-ms: 2000`;
+/** Before traffic: one run, within 2 s. */
+const smoke_PRE_TRAFFIC_SMOKE = { repeat: 1, p95BudgetMs: 2000 };
+function smoke_smokeBudgetMs(check, defaults) {
+    return check['p95-ms'] ?? defaults.p95BudgetMs;
+}
+/** The text a check sends, or undefined when it sends no body. */
+function smoke_requestBody(check) {
+    if (check.body === undefined)
+        return undefined;
+    return typeof check.body === 'string' ? check.body : JSON.stringify(check.body);
+}
+/** The content type a body is sent with: JSON when it parses as JSON. */
+function smoke_bodyContentType(body) {
+    try {
+        JSON.parse(body);
+        return 'application/json';
+    }
+    catch {
+        return 'text/plain; charset=utf-8';
+    }
+}
+/** Nearest-rank percentile of ascending `sorted` values (q from 0 to 1); NaN for none. */
+function percentile(sorted, q) {
+    if (sorted.length === 0)
+        return NaN;
+    const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
+    return sorted[rank - 1];
+}
+/** What a body must be, for the checks that say so. Returns the problem, or undefined. */
+function bodyProblem(check, body) {
+    if (check.json) {
+        try {
+            JSON.parse(body);
+        }
+        catch (error) {
+            return `the body is not JSON (${errorMessage(error).split('\n')[0]}): ${JSON.stringify(body.slice(0, 80))}`;
+        }
+    }
+    if (check.prometheus) {
+        try {
+            parseExposition(body);
+        }
+        catch (error) {
+            return `the body is not valid Prometheus text format: ${errorMessage(error)}`;
+        }
+    }
+    if (check.contains !== undefined && !body.includes(check.contains))
+        return `the body does not contain '${check.contains}'`;
+    return undefined;
+}
+/**
+ * Sends a check `repeat` times in a row through `send` (curl on a host, or HTTP from the runner)
+ * and judges it. Stops early only when a request gets no answer at all.
+ */
+async function smoke_judgeSmoke(check, defaults, send) {
+    const planned = check.repeat ?? defaults.repeat;
+    const budgetMs = smoke_smokeBudgetMs(check, defaults);
+    const which = (run) => (planned > 1 ? `run ${run} of ${planned}: ` : '');
+    const latencies = [];
+    const statuses = {};
+    let runs = 0;
+    let passedRuns = 0;
+    let status = 0;
+    let problem;
+    while (runs < planned) {
+        runs++;
+        const answer = await send();
+        if ('noAnswer' in answer) {
+            statuses.error = (statuses.error ?? 0) + 1;
+            if (problem === undefined) {
+                problem = `${which(runs)}${answer.noAnswer}`;
+                status = 0;
+            }
+            break;
+        }
+        latencies.push(answer.latencyMs);
+        statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
+        const answerProblem = answer.status === check.status ? bodyProblem(check, answer.body) : `answered ${answer.status}, expected ${check.status}`;
+        if (answerProblem === undefined)
+            passedRuns++;
+        if (problem === undefined) {
+            status = answer.status;
+            if (answerProblem !== undefined)
+                problem = `${which(runs)}${answerProblem}`;
+        }
+    }
+    latencies.sort((a, b) => a - b);
+    const p95Ms = latencies.length > 0 ? percentile(latencies, 0.95) : null;
+    if (problem === undefined && p95Ms !== null && p95Ms > budgetMs) {
+        problem = planned > 1 ? `P95 ${p95Ms} ms over ${runs} runs is above the budget of ${budgetMs} ms` : `took ${p95Ms} ms, budget ${budgetMs} ms`;
+    }
+    return { runs, passedRuns, statuses, latencies, p95Ms, budgetMs, status, ...(problem === undefined ? {} : { problem }) };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/ssh.ts
@@ -51214,92 +51377,17 @@ async function stopRelease(remote, runtime, release, timeoutMs) {
     await ssh_runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
-
-
-
-
-/**
- * Health, readiness and smoke checks, run on the host itself with curl against the color's own
- * port: the new color is checked before any user traffic reaches it.
- */
-const smokeRequestSchema = object({
-    method: schemas_enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']).default('GET'),
-    path: schemas_string().regex(URL_PATH, 'expected a path starting with /'),
-    body: union([schemas_string(), record(schemas_string(), unknown()), array(unknown())]).optional(),
-    status: schemas_number().int().min(100).max(599).default(200),
-    'max-latency-ms': schemas_number().int().min(1).max(600_000).default(2000),
-    contains: schemas_string().max(1000).optional(),
-})
-    .strict();
-const smokeListSchema = array(smokeRequestSchema).max(50);
-/** The Agent Loop service's smoke test from the deployment procedure. */
-const DEFAULT_SMOKE_REQUESTS = `- method: POST
-  path: /run-agent
-  body: {"instruction": "Hello test", "use_ollama": true}
-  status: 200
-  max-latency-ms: 2000`;
-const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
-for url in "$@"; do
-  while :; do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
-    [ "$code" = 200 ] && break
-    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
-    sleep 0.2
-  done
-done`;
-function waitHealthyCommand(port, paths, timeoutSeconds) {
-    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
-}
-/** Waits until every path answers 200 on the color's port; returns how long it took. */
-async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
-    const started = clock.now();
-    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
-    if (result.code !== 0) {
-        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
-    }
-    return clock.now() - started;
-}
-/** curl prints the body, then a last line `<status> <seconds>`. */
-function probeCommand(port, request) {
-    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
-    const method = request.method === 'HEAD' ? ['--head'] : ['-X', request.method];
-    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(request['max-latency-ms'] / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
-    if (request.body !== undefined)
-        argv.push('-H', 'Content-Type: application/json', '--data-binary', '@-');
-    argv.push(`http://127.0.0.1:${port}${request.path}`);
-    return argv;
-}
-function requestBody(request) {
-    if (request.body === undefined)
-        return undefined;
-    return typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
-}
-async function smoke(remote, port, request) {
-    const result = await remote.run(probeCommand(port, request), { stdin: requestBody(request) ?? '' });
-    const lines = result.stdout.split('\n');
-    const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
-    const body = lines.join('\n');
-    const status = Number(code);
-    const latencyMs = Math.round(Number(seconds) * 1000);
-    const base = { method: request.method, path: request.path, status, expectedStatus: request.status, latencyMs, maxLatencyMs: request['max-latency-ms'] };
-    let problem;
-    if (result.code !== 0 && status === 0)
-        problem = `no answer (${result.stderr.trim() || `curl exit ${result.code}`})`;
-    else if (status !== request.status)
-        problem = `answered ${status}, expected ${request.status}`;
-    else if (latencyMs > request['max-latency-ms'])
-        problem = `took ${latencyMs} ms, budget ${request['max-latency-ms']} ms`;
-    else if (request.contains !== undefined && !body.includes(request.contains))
-        problem = `the body does not contain '${request.contains}'`;
-    return { ...base, ok: problem === undefined, ...(problem ? { problem } : {}) };
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
 
 
 
 
+/** `none`, or a path as URL_PATH has it. */
+const URL_PATH_OR_NONE = new RegExp(`^(?:none|${URL_PATH.source.slice(1, -1)})$`);
+/** A list of smoke checks in the one vocabulary (runtime's smokeChecksSchema): blue-green's smoke-requests, deploy-staging's smoke-checks. */
+function smokeChecksField(defaultChecks) {
+    return field.yaml(smokeChecksSchema, { form: SMOKE_CHECKS_FORM, default: defaultChecks });
+}
 /** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
 const runtimeInputs = {
     runtime: field.choice(['compose', 'command'], 'compose'),
@@ -51307,7 +51395,7 @@ const runtimeInputs = {
     'start-command': field.template(TEMPLATE_PLACEHOLDERS),
     'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
     'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
-    'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: /^(none|\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)$/, default: '/ready' }),
+    'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: URL_PATH_OR_NONE, default: '/ready' }),
     'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
     'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
     'split-key': field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
@@ -51317,7 +51405,7 @@ const deployPhaseInputs = {
     image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
     version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
     'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
-    'smoke-requests': field.yaml(smokeListSchema, { form: 'a YAML list of {method, path, body, status, max-latency-ms, contains}', default: DEFAULT_SMOKE_REQUESTS }),
+    'smoke-requests': smokeChecksField(DEFAULT_SMOKE_REQUESTS),
     'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
     'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
 };
@@ -51361,94 +51449,16 @@ function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
     };
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/result.ts
-/**
- * Verdicts that roll back unless the user says otherwise. `inconclusive` (too little traffic, or
- * a gate with no data, after the extension) is left out: with no evidence either way the canary
- * keeps its share and is not promoted (the step fails), as Argo Rollouts pauses on inconclusive.
- */
-const DEFAULT_ROLLBACK_ON = ['failure', 'error'];
-
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/policy.ts
-
+;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/document.ts
 
 
 /**
- * The analysis policy: how long to watch the canary, how often to sample, and which rules decide.
- * Written in YAML with kebab-case keys; every key has a default, and the defaults are the deployment
- * procedure (error rate ≤ 1 % and P95 ≤ 2 s over 300 s; rollback on sustained errors, slow
- * responses, failing health checks, memory pressure and model drift).
- *
- * A policy is validated in one place, `resolvePolicy`, which reports every problem with where it
- * is, e.g. `rules[2].metric: expected one of error_rate, …, got 'latency'`.
+ * The one way a document a user writes (a YAML policy, a list of rules) is checked: builders for
+ * its fields, each of which says what it expected and what it got, mappings that refuse an unknown
+ * key by listing the known ones, and one way to say where a problem is
+ * (`rules[2].metric: expected one of …, got 'latency'`). Every problem is reported, not the first.
  */
-/** Metrics a rule can watch. Percentiles come from the latency histogram; the others are point values the source reports. */
-const METRICS = ['error_rate', 'p50_ms', 'p90_ms', 'p95_ms', 'p99_ms', 'health_failures_in_row', 'memory_ratio', 'drift_score'];
-/** Percentile metrics and the quantile each stands for. */
-const PERCENTILE_METRICS = { p50_ms: 0.5, p90_ms: 0.9, p95_ms: 0.95, p99_ms: 0.99 };
-const ON_INCONCLUSIVE = ['extend', 'fail', 'pass'];
-/** What a gate still above its limit without significance becomes once the extensions are used up. */
-const ON_UNDECIDED = ['pass', 'inconclusive', 'fail'];
-const RULE_KINDS = ['gate', 'trigger'];
-/**
- * Sequential-test defaults, tuned by simulation (`npm run bench:analysis -- --tune`, canary at 10 % of
- * 500 requests per minute; the reasons are at the top of bench/analysis.ts): a 20 %-error canary
- * fails in a median 20 s, and healthy canaries (0.5 % errors) are failed in about 0.1 % of runs.
- */
-const DEFAULT_SPRT = { alpha: 0.01, endAlpha: 0.015, extensionAlpha: 0.005, beta: 0.01, errorMultiplier: 10, latencyMultiplier: 4, minFailures: 3 };
-const DEFAULT_DURATION = 300;
-/** The procedure's rules; a gate's window is the policy's duration unless given. */
-function defaultRules(durationSeconds) {
-    const rule = (fields) => ({
-        limit: 'max',
-        windowSeconds: fields.kind === 'gate' ? durationSeconds : 0,
-        forSeconds: 0,
-        compare: null,
-        margin: 0,
-        modelsOnly: false,
-        ...fields,
-    });
-    return [
-        rule({ name: 'error-rate', metric: 'error_rate', threshold: 0.01, kind: 'gate' }),
-        rule({ name: 'latency-p95', metric: 'p95_ms', threshold: 2000, kind: 'gate' }),
-        rule({ name: 'error-rate-sustained', metric: 'error_rate', threshold: 0.01, kind: 'trigger', windowSeconds: 30, forSeconds: 120 }),
-        rule({ name: 'latency-p95-sustained', metric: 'p95_ms', threshold: 5000, kind: 'trigger', windowSeconds: 30, forSeconds: 60 }),
-        rule({ name: 'health-checks', metric: 'health_failures_in_row', threshold: 3, kind: 'trigger' }),
-        rule({ name: 'memory', metric: 'memory_ratio', threshold: 0.95, kind: 'trigger', forSeconds: 60 }),
-        rule({ name: 'model-drift', metric: 'drift_score', threshold: 0.1, kind: 'trigger', forSeconds: 300, modelsOnly: true }),
-    ];
-}
-const DEFAULT_POLICY_YAML = `# Canary analysis policy (defaults = the deployment procedure).
-duration: 300            # seconds of canary analysis; the window of the gates
-interval: 5              # seconds between samples
-min-requests: 50         # canary requests needed to judge the gates at the end
-on-inconclusive: extend  # extend | fail | pass (pass = success with a warning)
-max-extensions: 1        # how many times extend adds another duration
-on-undecided: pass       # after the extensions, a gate above its limit without significance: pass (with a warning) | inconclusive | fail
-max-source-errors: 3     # consecutive failed samples before the verdict is error
-early-decision: true     # the sequential test may fail a clearly bad canary before the window ends
-sprt:
-  alpha: ${DEFAULT_SPRT.alpha}            # chance that the early test fails a canary exactly at the limit
-  end-alpha: ${DEFAULT_SPRT.endAlpha}       # level of the test at the end of the window
-  extension-alpha: ${DEFAULT_SPRT.extensionAlpha} # level of the same test at the end of an extension
-  beta: ${DEFAULT_SPRT.beta}
-  error-multiplier: ${DEFAULT_SPRT.errorMultiplier}   # alternative error rate = limit x this
-  latency-multiplier: ${DEFAULT_SPRT.latencyMultiplier}  # alternative share of slow requests = (1 - quantile) x this
-  min-failures: ${DEFAULT_SPRT.minFailures}       # errors (or slow requests) before an early failure
-# Rules named like a default change only the fields they give; other names add rules.
-# replace-default-rules: true drops the defaults.
-rules:
-  - { name: error-rate, metric: error_rate, max: 0.01, kind: gate }
-  - { name: latency-p95, metric: p95_ms, max: 2000, kind: gate }
-  - { name: error-rate-sustained, metric: error_rate, max: 0.01, window: 30, for: 120, kind: trigger }
-  - { name: latency-p95-sustained, metric: p95_ms, max: 5000, window: 30, for: 60, kind: trigger }
-  - { name: health-checks, metric: health_failures_in_row, max: 3, for: 0, kind: trigger }
-  - { name: memory, metric: memory_ratio, max: 0.95, window: 0, for: 60, kind: trigger }
-  - { name: model-drift, metric: drift_score, max: 0.1, for: 300, kind: trigger, models-only: true }
-`;
-const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, on-undecided, max-extensions, max-source-errors, early-decision, sprt and rules';
-// ------------------------------------------------------------------------------------ schema
-/** A leaf value checked by `accept`; the message says what was expected and what was given. */
+/** A value checked by `accept`; the message says what was expected (`form`) and what was given. */
 function leaf(form, accept) {
     return unknown().transform((value, ctx) => {
         if (accept(value))
@@ -51457,7 +51467,8 @@ function leaf(form, accept) {
         return NEVER;
     });
 }
-function policy_number(options) {
+/** A finite number within bounds: `a number from 1 to 3600 (seconds)`, `a number of at least 0`, `a whole number above 0`. */
+function document_number(options = {}) {
     const bounds = [];
     if (options.min !== undefined && options.max !== undefined)
         bounds.push(`from ${options.min} to ${options.max}`);
@@ -51471,7 +51482,8 @@ function policy_number(options) {
         if (options.max !== undefined)
             bounds.push(`at most ${options.max}`);
     }
-    const form = [options.integer ? 'a whole number' : 'a number', bounds.join(' and '), options.unit ? `(${options.unit})` : ''].filter(Boolean).join(' ');
+    const range = bounds.join(' and ');
+    const form = [options.integer ? 'a whole number' : 'a number', range.startsWith('at ') ? `of ${range}` : range, options.unit ? `(${options.unit})` : ''].filter(Boolean).join(' ');
     return leaf(form, (value) => {
         if (typeof value !== 'number' || !Number.isFinite(value))
             return false;
@@ -51488,28 +51500,98 @@ function policy_number(options) {
         return true;
     });
 }
-function choice(choices) {
-    return leaf(`one of ${choices.join(', ')}`, (value) => typeof value === 'string' && choices.includes(value));
+/** One of `choices`; `form` words them (`one of a, b, c` unless given). */
+function choice(choices, form = `one of ${choices.join(', ')}`) {
+    return leaf(form, (value) => typeof value === 'string' && choices.includes(value));
 }
-const policy_boolean = leaf('true or false', (value) => typeof value === 'boolean');
+const document_boolean = leaf('true or false', (value) => typeof value === 'boolean');
+/** A text that matches `pattern`, of at most `maxLength` characters. */
+function document_text(form, pattern, maxLength = Infinity) {
+    return leaf(form, (value) => typeof value === 'string' && value.length <= maxLength && pattern.test(value));
+}
+/** A mapping with exactly these keys (each optional unless its field says otherwise); `form` is what a value that is no mapping is told. */
+function mapping(shape, form = 'a mapping') {
+    const known = Object.keys(shape).join(', ');
+    return strictObject(shape, {
+        error: (issue) => {
+            if (issue.code === 'unrecognized_keys')
+                return `unknown key ${issue.keys.map((key) => `'${key}'`).join(', ')}; expected ${known}`;
+            if (issue.code === 'invalid_type')
+                return `expected ${form}, got ${show(issue.input)}`;
+            return undefined;
+        },
+    });
+}
+/** A list of at most `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
+function list(item, options) {
+    return array(item, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${options.form ?? 'a list'}, got ${show(issue.input)}` : undefined) })
+        .max(options.max, { error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${Array.isArray(issue.input) ? issue.input.length : 'more'}` });
+}
+/** The builders of a document's fields: `docField.mapping({ duration: docField.number({ min: 10 }).optional() })`. */
+const docField = { leaf, number: document_number, choice, boolean: document_boolean, text: document_text, mapping, list };
+/** `rules[2].metric` from zod's ['rules', 2, 'metric']. */
+function document_documentPath(path, names = {}) {
+    let where = '';
+    for (const part of path) {
+        if (typeof part === 'number')
+            where += `${where === '' ? (names.items ?? '') : ''}[${part}]`;
+        else
+            where += `${where === '' ? '' : '.'}${String(part)}`;
+    }
+    return where === '' ? (names.root ?? '') : where;
+}
+/** One problem, with where it is: `sprt.alpha: expected a number above 0 and at most 0.5, got 0`. */
+function describeIssue(issue, names = {}) {
+    const where = document_documentPath(issue.path, names);
+    return where === '' ? issue.message : `${where}: ${issue.message}`;
+}
+/** Every problem of a document that failed its schema, in order. */
+function documentProblems(error, names = {}) {
+    return error.issues.map((issue) => describeIssue(issue, names));
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/policy.ts
+
+
+
+
+/**
+ * The analysis policy: how long to watch the canary, how often to sample, and which rules decide.
+ * Written in YAML with kebab-case keys; every key has a default, and the defaults are the deployment
+ * procedure (error rate ≤ 1 % and P95 ≤ 2 s over 300 s; rollback on sustained errors, slow
+ * responses, failing health checks, memory pressure and model drift), written once as the policy
+ * document DEFAULT_POLICY.
+ *
+ * A policy is validated in one place, `resolvePolicy`, which reports every problem with where it
+ * is, e.g. `rules[2].metric: expected one of error_rate, …, got 'latency'`.
+ */
+/** Metrics a rule can watch. Percentiles come from the latency histogram; the others are point values the source reports. */
+const METRICS = ['error_rate', 'p50_ms', 'p90_ms', 'p95_ms', 'p99_ms', 'health_failures_in_row', 'memory_ratio', 'drift_score'];
+/** Percentile metrics and the quantile each stands for. */
+const PERCENTILE_METRICS = { p50_ms: 0.5, p90_ms: 0.9, p95_ms: 0.95, p99_ms: 0.99 };
+const ON_INCONCLUSIVE = ['extend', 'fail', 'pass'];
+/** What a gate still above its limit without significance becomes once the extensions are used up. */
+const ON_UNDECIDED = ['pass', 'inconclusive', 'fail'];
+const RULE_KINDS = ['gate', 'trigger'];
+// ------------------------------------------------------------------------------------ schema
+const { leaf: policy_leaf, number: policy_number, choice: policy_choice, boolean: policy_boolean, text: policy_text, mapping: policy_mapping, list: policy_list } = docField;
 const GAUGE = /^gauge:[A-Za-z_][A-Za-z0-9_.:-]{0,99}$/;
-const metric = leaf(`one of ${METRICS.join(', ')}, gauge:<name>`, (value) => typeof value === 'string' && (METRICS.includes(value) || GAUGE.test(value)));
-const ruleName = leaf('a rule name of lower-case letters, digits and hyphens (at most 64)', (value) => typeof value === 'string' && /^[a-z0-9][a-z0-9-]{0,63}$/.test(value));
+const metric = policy_leaf(`one of ${METRICS.join(', ')}, gauge:<name>`, (value) => typeof value === 'string' && (METRICS.includes(value) || GAUGE.test(value)));
+const ruleName = policy_text('a rule name of lower-case letters, digits and hyphens (at most 64)', /^[a-z0-9][a-z0-9-]{0,63}$/);
 const seconds = policy_number({ min: 0, max: 86400, unit: 'seconds' });
-const ruleInput = object({
+const ruleInput = policy_mapping({
     name: ruleName,
     metric: metric.optional(),
-    max: policy_number({}).optional(),
-    min: policy_number({}).optional(),
+    max: policy_number().optional(),
+    min: policy_number().optional(),
     window: seconds.optional(),
     for: seconds.optional(),
-    kind: choice(RULE_KINDS).optional(),
-    compare: choice(['stable', 'none']).optional(),
+    kind: policy_choice(RULE_KINDS).optional(),
+    compare: policy_choice(['stable', 'none']).optional(),
     margin: policy_number({ min: 0 }).optional(),
     'models-only': policy_boolean.optional(),
-})
-    .strict();
-const sprtInput = object({
+});
+const sprtInput = policy_mapping({
     alpha: policy_number({ above: 0, max: 0.5 }).optional(),
     'end-alpha': policy_number({ above: 0, max: 0.5 }).optional(),
     'extension-alpha': policy_number({ above: 0, max: 0.5 }).optional(),
@@ -51517,56 +51599,131 @@ const sprtInput = object({
     'error-multiplier': policy_number({ above: 1, max: 1000 }).optional(),
     'latency-multiplier': policy_number({ above: 1, max: 1000 }).optional(),
     'min-failures': policy_number({ min: 1, max: 1000, integer: true }).optional(),
-})
-    .strict();
-const policyInput = object({
+});
+const policyInput = policy_mapping({
     duration: policy_number({ min: 10, max: 86400, unit: 'seconds' }).optional(),
     interval: policy_number({ min: 1, max: 3600, unit: 'seconds' }).optional(),
     'min-requests': policy_number({ min: 0, max: 1e9, integer: true }).optional(),
-    'on-inconclusive': choice(ON_INCONCLUSIVE).optional(),
-    'on-undecided': choice(ON_UNDECIDED).optional(),
+    'on-inconclusive': policy_choice(ON_INCONCLUSIVE).optional(),
+    'on-undecided': policy_choice(ON_UNDECIDED).optional(),
     'max-extensions': policy_number({ min: 0, max: 10, integer: true }).optional(),
     'max-source-errors': policy_number({ min: 1, max: 1000, integer: true }).optional(),
     'early-decision': policy_boolean.optional(),
     sprt: sprtInput.optional(),
     'replace-default-rules': policy_boolean.optional(),
-    rules: array(ruleInput).max(100).optional(),
-})
-    .strict();
-const KEYS = {
-    policy: Object.keys(policyInput.shape),
-    sprt: Object.keys(sprtInput.shape),
-    rule: Object.keys(ruleInput.shape),
-};
-/** `rules[2].metric` from zod's ['rules', 2, 'metric']. */
+    rules: policy_list(ruleInput, { max: 100 }).optional(),
+});
+const POLICY_NAMES = { root: 'policy' };
+/** `rules[2].metric` from zod's ['rules', 2, 'metric']; the policy itself is `policy`. */
 function formatPath(path) {
-    let text = '';
-    for (const part of path)
-        text += typeof part === 'number' ? `[${part}]` : `${text === '' ? '' : '.'}${String(part)}`;
-    return text === '' ? 'policy' : text;
+    return documentPath(path, POLICY_NAMES);
 }
-function describeIssue(issue) {
-    const where = formatPath(issue.path);
-    if (issue.code === 'unrecognized_keys') {
-        const known = issue.path.length === 0 ? KEYS.policy : issue.path[0] === 'sprt' ? KEYS.sprt : KEYS.rule;
-        const keys = issue.keys.map((key) => `'${key}'`).join(', ');
-        return `${where}: unknown key ${keys}; expected ${known?.join(', ')}`;
-    }
-    if (issue.code === 'invalid_type') {
-        const expected = issue.expected === 'object' ? 'a mapping' : issue.expected === 'array' ? 'a list' : issue.expected;
-        return `${where}: expected ${expected}, got ${show(issue.input)}`;
-    }
-    if (issue.code === 'too_big' && issue.origin === 'array')
-        return `${where}: at most ${String(issue.maximum)} items`;
-    return `${where}: ${issue.message}`;
+// ------------------------------------------------------------------------------------ defaults
+/**
+ * The defaults: the deployment procedure, as a policy document. The one place they are written:
+ * `resolvePolicy` takes every value a policy leaves out from here, DEFAULT_POLICY_YAML is printed
+ * from it, and a test holds what action.yml and the README say to it. A gate's window is the
+ * policy's duration unless given.
+ */
+const DEFAULT_POLICY = {
+    duration: 300,
+    interval: 5,
+    'min-requests': 50,
+    'on-inconclusive': 'extend',
+    'max-extensions': 1,
+    'on-undecided': 'pass',
+    'max-source-errors': 3,
+    'early-decision': true,
+    // Tuned by simulation (`npm run bench:analysis -- --tune`, canary at 10 % of 500 requests per
+    // minute; the reasons are at the top of bench/analysis.ts): a 20 %-error canary fails in a median
+    // 20 s, and healthy canaries (0.5 % errors) are failed in about 0.1 % of runs.
+    sprt: { alpha: 0.01, 'end-alpha': 0.015, 'extension-alpha': 0.005, beta: 0.01, 'error-multiplier': 10, 'latency-multiplier': 4, 'min-failures': 3 },
+    rules: [
+        { name: 'error-rate', metric: 'error_rate', max: 0.01, kind: 'gate' },
+        { name: 'latency-p95', metric: 'p95_ms', max: 2000, kind: 'gate' },
+        { name: 'error-rate-sustained', metric: 'error_rate', max: 0.01, window: 30, for: 120, kind: 'trigger' },
+        { name: 'latency-p95-sustained', metric: 'p95_ms', max: 5000, window: 30, for: 60, kind: 'trigger' },
+        { name: 'health-checks', metric: 'health_failures_in_row', max: 3, kind: 'trigger' },
+        { name: 'memory', metric: 'memory_ratio', max: 0.95, for: 60, kind: 'trigger' },
+        { name: 'model-drift', metric: 'drift_score', max: 0.1, for: 300, kind: 'trigger', 'models-only': true },
+    ],
+};
+/** The sequential test's settings: those given, the defaults' for the rest. */
+function sprtSettings(given = {}) {
+    const defaults = DEFAULT_POLICY.sprt;
+    return {
+        alpha: given.alpha ?? defaults.alpha,
+        endAlpha: given['end-alpha'] ?? defaults['end-alpha'],
+        extensionAlpha: given['extension-alpha'] ?? defaults['extension-alpha'],
+        beta: given.beta ?? defaults.beta,
+        errorMultiplier: given['error-multiplier'] ?? defaults['error-multiplier'],
+        latencyMultiplier: given['latency-multiplier'] ?? defaults['latency-multiplier'],
+        minFailures: given['min-failures'] ?? defaults['min-failures'],
+    };
 }
+/** The default policy's sequential-test settings. */
+const DEFAULT_SPRT = sprtSettings();
+/** What a default means, printed in DEFAULT_POLICY_YAML: beside a value, or above a mapping or list. Keys are dotted paths. */
+const DEFAULT_POLICY_NOTES = {
+    duration: 'seconds of canary analysis; the window of the gates',
+    interval: 'seconds between samples',
+    'min-requests': 'canary requests needed to judge the gates at the end',
+    'on-inconclusive': 'extend | fail | pass (pass = success with a warning)',
+    'max-extensions': 'how many times extend adds another duration',
+    'on-undecided': 'after the extensions, a gate above its limit without significance: pass (with a warning) | inconclusive | fail',
+    'max-source-errors': 'consecutive failed samples before the verdict is error',
+    'early-decision': 'the sequential test may fail a clearly bad canary before the window ends',
+    'sprt.alpha': 'chance that the early test fails a canary exactly at the limit',
+    'sprt.end-alpha': 'level of the test at the end of the window',
+    'sprt.extension-alpha': 'level of the same test at the end of an extension',
+    'sprt.beta': 'chance that the early test misses a canary at the alternative rate',
+    'sprt.error-multiplier': 'alternative error rate = limit x this',
+    'sprt.latency-multiplier': 'alternative share of slow requests = (1 - quantile) x this',
+    'sprt.min-failures': 'errors (or slow requests) before an early failure',
+    rules: 'Rules named like a default change only the fields they give; other names add rules.\nreplace-default-rules: true drops the defaults.',
+};
+/** DEFAULT_POLICY as YAML, each value with its note, each rule on one line. */
+function defaultPolicyYaml() {
+    const document = new dist/* Document */.yo(DEFAULT_POLICY);
+    if ((0,dist/* isMap */.jh)(document.contents))
+        document.contents.commentBefore = ' Canary analysis policy (defaults = the deployment procedure).';
+    (0,dist/* visit */.YR)(document, {
+        Pair(_, pair, ancestors) {
+            const key = [...ancestors.filter(dist/* isPair */.tO), pair].map((each) => String((0,dist/* isScalar */.jn)(each.key) ? each.key.value : each.key)).join('.');
+            const note = DEFAULT_POLICY_NOTES[key];
+            if (note === undefined || !(0,dist/* isNode */.Ll)(pair.value) || !(0,dist/* isNode */.Ll)(pair.key))
+                return;
+            const comment = note.replace(/^/gm, ' ');
+            if ((0,dist/* isScalar */.jn)(pair.value))
+                pair.value.comment = comment;
+            else
+                pair.key.commentBefore = comment;
+        },
+        Seq(_, seq) {
+            for (const item of seq.items)
+                if ((0,dist/* isMap */.jh)(item))
+                    item.flow = true;
+        },
+    });
+    return document.toString({ lineWidth: 0 });
+}
+const DEFAULT_POLICY_YAML = defaultPolicyYaml();
+const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, on-undecided, max-extensions, max-source-errors, early-decision, sprt and rules';
 // ------------------------------------------------------------------------------------ resolution
 function isCountMetric(name) {
     return name === 'error_rate' || name in PERCENTILE_METRICS;
 }
-/** Merges the rules given over the defaults and checks what must hold between fields. */
+/** Merges the rules given over the default rules (over none with replace-default-rules). */
 function resolveRules(given, replaceDefaults, durationSeconds, problems) {
-    const rules = replaceDefaults ? [] : defaultRules(durationSeconds);
+    const defaults = replaceDefaults ? [] : mergeRules([], DEFAULT_POLICY.rules, durationSeconds, problems);
+    const rules = mergeRules(defaults, given, durationSeconds, problems);
+    if (rules.length === 0)
+        problems.push('rules: no rules left (replace-default-rules: true needs at least one rule)');
+    return rules;
+}
+/** Each rule given replaces the one of its name (changing only the fields it gives) or is added; checks what must hold between fields. */
+function mergeRules(over, given, durationSeconds, problems) {
+    const rules = [...over];
     const seen = new Map();
     given.forEach((input, index) => {
         const where = `rules[${index}]`;
@@ -51621,41 +51778,31 @@ function resolveRules(given, replaceDefaults, durationSeconds, problems) {
         else
             rules[existing] = rule;
     });
-    if (rules.length === 0)
-        problems.push('rules: no rules left (replace-default-rules: true needs at least one rule)');
     return rules;
 }
 /** Checks a parsed document and applies the defaults; problems are collected, not thrown. */
 function resolvePolicy(document) {
-    const parsed = policyInput.safeParse(document ?? {}, { reportInput: true });
+    const parsed = policyInput.safeParse(document ?? {});
     if (!parsed.success)
-        return { policy: null, problems: parsed.error.issues.map(describeIssue) };
+        return { policy: null, problems: documentProblems(parsed.error, POLICY_NAMES) };
     const input = parsed.data;
+    const defaults = DEFAULT_POLICY;
     const problems = [];
-    const durationSeconds = input.duration ?? DEFAULT_DURATION;
-    const intervalSeconds = input.interval ?? 5;
+    const durationSeconds = input.duration ?? defaults.duration;
+    const intervalSeconds = input.interval ?? defaults.interval;
     if (intervalSeconds > durationSeconds)
         problems.push(`interval: ${intervalSeconds} seconds is longer than the duration (${durationSeconds} seconds)`);
-    const sprt = {
-        alpha: input.sprt?.alpha ?? DEFAULT_SPRT.alpha,
-        endAlpha: input.sprt?.['end-alpha'] ?? DEFAULT_SPRT.endAlpha,
-        extensionAlpha: input.sprt?.['extension-alpha'] ?? DEFAULT_SPRT.extensionAlpha,
-        beta: input.sprt?.beta ?? DEFAULT_SPRT.beta,
-        errorMultiplier: input.sprt?.['error-multiplier'] ?? DEFAULT_SPRT.errorMultiplier,
-        latencyMultiplier: input.sprt?.['latency-multiplier'] ?? DEFAULT_SPRT.latencyMultiplier,
-        minFailures: input.sprt?.['min-failures'] ?? DEFAULT_SPRT.minFailures,
-    };
     const rules = resolveRules(input.rules ?? [], input['replace-default-rules'] ?? false, durationSeconds, problems);
     const policy = {
         durationSeconds,
         intervalSeconds,
-        minRequests: input['min-requests'] ?? 50,
-        onInconclusive: input['on-inconclusive'] ?? 'extend',
-        onUndecided: input['on-undecided'] ?? 'pass',
-        maxExtensions: input['max-extensions'] ?? 1,
-        maxSourceErrors: input['max-source-errors'] ?? 3,
-        earlyDecision: input['early-decision'] ?? true,
-        sprt,
+        minRequests: input['min-requests'] ?? defaults['min-requests'],
+        onInconclusive: input['on-inconclusive'] ?? defaults['on-inconclusive'],
+        onUndecided: input['on-undecided'] ?? defaults['on-undecided'],
+        maxExtensions: input['max-extensions'] ?? defaults['max-extensions'],
+        maxSourceErrors: input['max-source-errors'] ?? defaults['max-source-errors'],
+        earlyDecision: input['early-decision'] ?? defaults['early-decision'],
+        sprt: sprtSettings(input.sprt),
         rules,
     };
     return problems.length > 0 ? { policy: null, problems } : { policy, problems };
@@ -51690,7 +51837,788 @@ function activeRules(policy, options) {
     return policy.rules.filter((rule) => (!rule.modelsOnly || options.model === true) && (options.mode !== 'post-promotion' || rule.kind === 'trigger'));
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/result.ts
+/**
+ * Verdicts that roll back unless the user says otherwise. `inconclusive` (too little traffic, or
+ * a gate with no data, after the extension) is left out: with no evidence either way the canary
+ * keeps its share and is not promoted (the step fails), as Argo Rollouts pauses on inconclusive.
+ */
+const DEFAULT_ROLLBACK_ON = ['failure', 'error'];
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
+
+
+
+
+
+
+/**
+ * What a host remembers about an app: which color serves, what runs in each color, every release
+ * with what became of it, and the traffic change in flight (written before nginx is touched).
+ * Written atomically (temporary file + rename), changed only under the lock, and every step is
+ * appended to an audit log.
+ */
+const COLORS = ['blue', 'green'];
+const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
+const colorSchema = schemas_enum(COLORS);
+// Everything read back from a host is validated with the inputs' own patterns: a state file is
+// data another party may have written, never something to print or run as it is.
+const state_version = schemas_string().regex(VERSION, 'a version label');
+const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
+const imageOrEmpty = union([literal(''), state_image]);
+// eslint-disable-next-line no-control-regex
+const plainText = (max) => schemas_string().max(max).regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
+const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
+const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
+const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
+const weights = object({ blue: schemas_number().int().min(0).max(100), green: schemas_number().int().min(0).max(100) });
+const colorState = object({
+    image: state_image,
+    version: state_version,
+    port: schemas_number().int().min(1).max(65535),
+    status: schemas_enum(['running', 'stopped']),
+    since: state_time,
+});
+const historyEntry = object({
+    time: state_time,
+    runId,
+    actor,
+    action: schemas_enum(['deploy', 'promote', 'rollback', 'recover', 'repair']),
+    color: colorSchema,
+    version: union([literal(''), state_version]),
+    image: imageOrEmpty,
+    outcome: schemas_enum(['success', 'failed', 'reverted', 'noop', 'cancelled']),
+    detail: schemas_string().max(600).optional(),
+});
+/**
+ * What became of a release. `previous` (for a rollback) is the newest release that served all
+ * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
+ * chosen by name.
+ */
+const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
+const BAD = ['failed', 'rejected', 'rolled-back', 'cancelled'];
+const isRejected = (release) => BAD.includes(release.status);
+const releaseSchema = object({
+    id: schemas_string().regex(/^[a-z0-9-]{1,40}$/),
+    version: state_version,
+    image: state_image,
+    color: colorSchema,
+    runId,
+    deployedAt: state_time,
+    status: schemas_enum(RELEASE_STATUSES),
+    /** When it first took all traffic (null: never did). */
+    servedAt: state_time.nullable(),
+    /** When a rollback put it back in service (the newest such time). */
+    restoredAt: state_time.nullable().default(null),
+    endedAt: state_time.nullable().default(null),
+    note: plainText(300).default(''),
+});
+const canarySchema = object({
+    color: colorSchema,
+    version: state_version,
+    image: state_image,
+    percent: schemas_number().int().min(0).max(100),
+    since: state_time,
+    runId,
+    release: schemas_string().optional(),
+    /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
+    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) }).optional(),
+});
+/**
+ * A traffic change in flight, written before nginx is touched and cleared once the outcome is
+ * recorded. A run that finds one left by another run knows what nginx may be serving: it puts
+ * traffic on the `recover` side and records `commit` when that side is `to`.
+ */
+const pendingSchema = object({
+    runId,
+    phase: schemas_enum(['deploy', 'promote', 'rollback', 'ramp', 'take-out']),
+    at: state_time,
+    from: weights.nullable(),
+    to: weights,
+    recover: schemas_enum(['from', 'to']),
+    /** The release this change is about (cancelled when recovered to `from` during a deploy). */
+    release: schemas_string().optional(),
+    commit: object({ active: colorSchema.nullable(), canary: canarySchema.nullable(), releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })) }),
+});
+const appStateSchema = object({
+    schema: union([literal(1), literal(2)]),
+    app: schemas_string().regex(/^[a-z][a-z0-9-]{0,39}$/),
+    active: colorSchema.nullable(),
+    colors: object({ blue: colorState.optional(), green: colorState.optional() }),
+    canary: canarySchema.nullable(),
+    releases: array(releaseSchema).default([]),
+    pending: pendingSchema.nullable().default(null),
+    history: array(historyEntry),
+    updatedAt: state_time,
+});
+/** Folds text to one line of printable characters (for a release's note). */
+function oneLine(text) {
+    // eslint-disable-next-line no-control-regex
+    return text.replace(/[\0-\x1f\x7f]+/g, ' ').trim();
+}
+const HISTORY_LIMIT = 200;
+const RELEASE_LIMIT = 50;
+function emptyState(app, now) {
+    return { schema: 2, app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
+}
+function withHistory(state, entry) {
+    return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
+}
+function newReleaseId() {
+    return `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+function addRelease(state, release) {
+    return { ...state, releases: [...state.releases, release].slice(-RELEASE_LIMIT) };
+}
+function updateRelease(state, id, change) {
+    if (!id)
+        return state;
+    return { ...state, releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)) };
+}
+/** The release serving all (or, during a canary, most) traffic. */
+function liveRelease(state) {
+    return [...state.releases].reverse().find((release) => release.status === 'live');
+}
+/** Releases one can roll back to by name: image known, newest first, one per version. */
+function rollbackCandidates(state) {
+    const seen = new Set();
+    return [...state.releases].reverse().filter((release) => {
+        if (seen.has(release.version))
+            return false;
+        seen.add(release.version);
+        return true;
+    });
+}
+/**
+ * A state written by an older version (schema 1) has only its history: rebuild the releases
+ * from it, so `previous` means the same thing on an upgraded host.
+ */
+function migrateState(state) {
+    if (state.schema === 2)
+        return state;
+    let next = { ...state, schema: 2, releases: [], pending: null };
+    const find = (version) => [...next.releases].reverse().find((release) => release.version === version);
+    for (const entry of state.history) {
+        if (!VERSION.test(entry.version) || !IMAGE_REF.test(entry.image))
+            continue;
+        if (entry.action === 'deploy') {
+            const first = entry.outcome === 'success' && !liveRelease(next);
+            const status = entry.outcome === 'success' ? (first ? 'live' : 'canary') : entry.outcome === 'cancelled' ? 'cancelled' : 'failed';
+            next = addRelease(next, { id: newReleaseId(), version: entry.version, image: entry.image, color: entry.color, runId: entry.runId, deployedAt: entry.time, status, servedAt: first ? entry.time : null, restoredAt: null, endedAt: null, note: 'rebuilt from the history' });
+        }
+        else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
+            const previous = liveRelease(next);
+            const target = find(entry.version);
+            if (previous && previous.id !== target?.id)
+                next = updateRelease(next, previous.id, { status: entry.action === 'promote' ? 'superseded' : 'rolled-back', endedAt: entry.time });
+            for (const release of next.releases)
+                if (release.status === 'canary' && release.id !== target?.id)
+                    next = updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
+            if (target)
+                next = updateRelease(next, target.id, { status: 'live', servedAt: target.servedAt ?? entry.time, ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}) });
+        }
+    }
+    return next;
+}
+function state_statePaths(stateDir, app) {
+    const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
+    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort`, hold: `${dir}/hold` };
+}
+/**
+ * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
+ * An SSH command arrives whole or not at all, so a run killed while sending it changes nothing,
+ * and no content has to be cut out of an input. `put PATH MODE CONTENT` replaces a file in one
+ * step (a new file under a name no one can guess, made by this shell with O_EXCL (noclobber, `set -C`)
+ * and the mode's umask, then renamed over the target; a planted link is never followed) or
+ * appends to it (MODE `append`, refusing a symbolic link). It spawns one process per replaced
+ * file (`mv`) and none per append: on a busy host every process counts.
+ */
+const WRITE_FILES_SHELL = `set -C
+put() {
+  d=\${1%/*}; [ -n "$d" ] || d=/
+  [ -d "$d" ] || mkdir -p "$d" || return 1
+  if [ "$2" = append ]; then
+    [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; return 1; }
+    printf '%s' "$3" >> "$1"
+    return
+  fi
+  t="$d/.agent-loop.$nonce.$wrote"
+  case $2 in 600) umask 077 ;; *) umask 022 ;; esac
+  if printf '%s' "$3" > "$t" && mv -f "$t" "$1"; then return 0; fi
+  rm -f "$t"
+  return 1
+}`;
+/**
+ * Shell that runs the `put`s given as arguments (a count, then PATH MODE CONTENT each). Sets
+ * `wrote` to how many succeeded; the first failure stops the rest; the arguments after the writes
+ * are left in "$@".
+ */
+const PUT_ALL_SHELL = `wrote=0; n=$1; shift
+while [ "$n" -gt 0 ]; do
+  put "$1" "$2" "$3" || break
+  wrote=$(( wrote + 1 )); n=$(( n - 1 )); shift 3
+done
+[ "$n" -eq 0 ] || shift $(( n * 3 ))`;
+/** Contents up to this size go inside the command itself (a command is limited to 128 KiB on Linux). */
+const INLINE_WRITE_BYTES = 64 * 1024;
+/** The arguments for PUT_ALL_SHELL, or null when the contents are too large to go inside a command. */
+function writeArgs(writes) {
+    const total = writes.reduce((sum, write) => sum + Buffer.byteLength(write.content), 0);
+    if (total > INLINE_WRITE_BYTES)
+        return null;
+    return [String(writes.length), ...writes.flatMap((write) => [write.path, write.mode, write.content])];
+}
+/** An unguessable part for temporary names. */
+const nonce = () => (0,external_node_crypto_.randomBytes)(12).toString('hex');
+const commands = {
+    readFile(path) {
+        return shell_script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
+    },
+    /**
+     * Replaces a file in one step, content on stdin (for contents too large to go inside a command).
+     * The temporary file is made by mktemp (an unguessable name, created new, so a planted symlink is
+     * never followed) with an explicit mode, and the rename replaces a link at the target rather than
+     * writing through it. With `bytes`, the new content must have arrived whole before it replaces the
+     * old: a run killed while sending it closes the command's input early, and `cat` ends without an
+     * error on a short input.
+     */
+    writeFileAtomic(path, mode = '644', bytes) {
+        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; if [ -n "$3" ] && [ "$(wc -c < "$tmp")" -ne "$3" ]; then echo "the content arrived incomplete ($(wc -c < "$tmp") of $3 bytes); $1 was left as it was" >&2; exit 1; fi; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode, bytes === undefined ? '' : String(bytes)]);
+    },
+    /**
+     * Writes small files in one command (see WRITE_FILES_SHELL); null when they are too large for
+     * one. Exit 0: all written; exit 1: none; exit 5 with `wrote N` on stdout: the first N were
+     * written, then one failed.
+     */
+    writeFiles(writes) {
+        const args = writeArgs(writes);
+        if (!args)
+            return null;
+        return shell_script('al-files', `set -u\n${WRITE_FILES_SHELL}\nnonce=$1; shift\n${PUT_ALL_SHELL}\n[ "$wrote" -eq ${writes.length} ] && exit 0\n[ "$wrote" -eq 0 ] && exit 1\necho "wrote $wrote"; exit 5`, [nonce(), ...args]);
+    },
+    appendLine(path) {
+        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
+    },
+    /**
+     * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
+     * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
+     * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
+     * and exit 1.
+     */
+    acquireLock(lockDir) {
+        return shell_script('al-lock', [
+            'parent=$(dirname "$1")',
+            'mkdir -p "$parent" || exit 3',
+            'tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
+            'if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
+            'chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
+            'if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
+            'rm -rf "$tmp"',
+            // The lock vanished between the rename and here: the caller tries again.
+            '[ -d "$1" ] || exit 4',
+            // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
+            'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
+            'head -c 4096 "$1/owner.json" 2>/dev/null',
+            'exit 1',
+        ].join('\n'), [lockDir]);
+    },
+    /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
+    breakLock(lockDir, staleSeconds) {
+        return shell_script('al-unlock-stale', [
+            'set -u',
+            'seen=$(stat -c %Y "$1" 2>/dev/null) || exit 0',
+            '[ $(( $(date +%s) - seen )) -gt "$2" ] || { echo "the lock came back to life" >&2; exit 5; }',
+            'aside=$(mktemp -d "$(dirname "$1")/.broken.XXXXXXXX") || exit 3',
+            'mv -T "$1" "$aside" 2>/dev/null; rm -rf "$aside"',
+        ].join('\n'), [lockDir, String(staleSeconds)]);
+    },
+    /** Releases the lock only if this run still owns it. */
+    releaseLock(lockDir, token) {
+        return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then rm -rf "$1"; fi', [lockDir, token]);
+    },
+    /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
+    heartbeat(lockDir, token) {
+        // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
+        // post step run) must not create a file in the lock's place, which would block every next run.
+        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
+    },
+    /** Releases every lock a run holds, whatever its token (the post step of a run that was killed). */
+    releaseRunLock(lockDir, runIdValue) {
+        return shell_script('al-unlock-run', 'if grep -qF "\\"runId\\":\\"$2\\"" "$1/owner.json" 2>/dev/null; then rm -rf "$1" && echo released; fi', [lockDir, runIdValue]);
+    },
+    /** The last state the audit log recorded (repair). */
+    lastAuditedState(auditPath) {
+        return shell_script('al-last-state', 'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi', [auditPath]);
+    },
+};
+// --- running them --------------------------------------------------------------------------
+async function readRemoteFile(remote, path) {
+    const output = await ssh_runChecked(remote, commands.readFile(path), `reading ${path}`);
+    const newline = output.indexOf('\n');
+    return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
+}
+async function writeRemoteFile(remote, path, content) {
+    await ssh_runChecked(remote, commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, { stdin: content });
+}
+/** A state file that cannot be read as one: torn, hand-edited, or not ours. */
+class StateUnreadable extends errors_HostError {
+    path;
+    problem;
+    constructor(host, path, problem) {
+        super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
+        this.path = path;
+        this.problem = problem;
+    }
+}
+function parseState(text, app) {
+    let document;
+    try {
+        document = JSON.parse(text);
+    }
+    catch {
+        return { ok: false, problem: 'is not valid JSON (torn or edited by hand)' };
+    }
+    const parsed = appStateSchema.safeParse(document);
+    if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return { ok: false, problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}` };
+    }
+    if (parsed.data.app !== app)
+        return { ok: false, problem: `belongs to the app '${printable(parsed.data.app)}', not '${app}'` };
+    return { ok: true, state: migrateState(parsed.data) };
+}
+async function readState(remote, paths, app, now) {
+    const text = await readRemoteFile(remote, paths.state);
+    if (text === null)
+        return emptyState(app, now);
+    const parsed = parseState(text, app);
+    if (!parsed.ok)
+        throw new StateUnreadable(remote.label, paths.state, parsed.problem);
+    return parsed.state;
+}
+/**
+ * The state file's text, only in a form the next run will read back: a value that does not fit (an
+ * actor that is not a user name, say) fails here, and with it the step, instead of every later run.
+ */
+function stateText(host, state) {
+    const text = `${JSON.stringify(state, null, 2)}\n`;
+    const check = parseState(text, state.app);
+    if (!check.ok)
+        throw new errors_HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
+    return text;
+}
+async function writeState(remote, paths, state) {
+    await writeRemoteFile(remote, paths.state, stateText(remote.label, state));
+}
+/**
+ * Writes the state and appends audit lines in the same command (one round trip). The state comes
+ * first; when only the audit append fails, the state is written and the problem is returned as a
+ * warning (an audit failure never stops a phase).
+ */
+async function writeStateAndAudit(remote, paths, state, auditLines) {
+    const text = stateText(remote.label, state);
+    const writes = [{ path: paths.state, content: text, mode: '644' }];
+    if (auditLines)
+        writes.push({ path: paths.audit, content: auditLines, mode: 'append' });
+    const argv = commands.writeFiles(writes);
+    if (!argv) {
+        // Too large to go inside one command: the state on stdin, then the audit lines.
+        await writeRemoteFile(remote, paths.state, text);
+        if (!auditLines)
+            return null;
+        return ssh_runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: auditLines }).then(() => null, (error) => `could not append to the audit log: ${errors_errorMessage(error)}`);
+    }
+    const result = await remote.run(argv);
+    if (result.code === 0)
+        return null;
+    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
+    if (result.code === 5 && result.stdout.trim() === 'wrote 1')
+        return `could not append to the audit log${detail ? `: ${detail}` : ''}`;
+    throw new errors_HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+}
+async function audit(remote, paths, record) {
+    await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
+}
+const lockOwnerSchema = object({ token: schemas_string().max(100), runId, actor, version: schemas_string().max(140), phase: schemas_string().max(60), time: schemas_string().max(40), runUrl: schemas_string().max(300).optional() });
+/** The owner file of a lock, read as data: fields that do not fit are shown escaped, never as they are. */
+function parseLockOwner(text) {
+    try {
+        const value = JSON.parse(text);
+        const parsed = lockOwnerSchema.safeParse(value);
+        if (parsed.success)
+            return parsed.data;
+        if (!value || typeof value !== 'object')
+            return null;
+        const fields = {};
+        for (const key of ['runId', 'actor', 'version', 'phase', 'time']) {
+            const raw = value[key];
+            if (typeof raw === 'string')
+                fields[key] = printable(raw, 80);
+        }
+        return fields;
+    }
+    catch {
+        return null;
+    }
+}
+class LockHeld extends errors_ConfigurationError {
+    owner;
+    ageSeconds;
+    stale;
+    constructor(host, owner, ageSeconds, stale) {
+        const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'})` : 'a lock with no owner file (made by hand or by an old version)';
+        super(stale
+            ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
+            : owner
+                ? `${host}: another deploy holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`
+                : `${host}: another deploy holds the lock: ${who}; it is broken once it is older than lock-stale-seconds with break-stale-lock: true`);
+        this.owner = owner;
+        this.ageSeconds = ageSeconds;
+        this.stale = stale;
+    }
+}
+/** Takes the app's lock on a host; returns a function that releases it. */
+async function acquireLock(remote, paths, owner, options) {
+    let deadline = options.now() + options.waitSeconds * 1000;
+    let asked = false;
+    for (;;) {
+        const result = await remote.run(commands.acquireLock(paths.lock), { stdin: JSON.stringify(owner) });
+        if (result.code === 0 && result.stdout.trim() === 'acquired') {
+            return async () => {
+                await remote.run(commands.releaseLock(paths.lock, owner.token));
+            };
+        }
+        if (result.code === 4)
+            continue;
+        if (result.code !== 1)
+            throw new errors_HostError(remote.label, `could not take the lock in ${paths.lock}: ${printable(result.stderr.trim(), 300) || `exit ${result.code}`}`);
+        const [header = '', ...rest] = result.stdout.split('\n');
+        const [, seen = '0', hostNow = '0'] = header.split(' ');
+        const ageSeconds = Math.max(0, Number(hostNow) - Number(seen));
+        const holder = parseLockOwner(rest.join('\n'));
+        const stale = ageSeconds > options.staleSeconds;
+        if (stale && options.breakStale) {
+            options.warn(`${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`);
+            await ssh_runChecked(remote, commands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
+            continue;
+        }
+        if (!stale && !asked && options.onHeld) {
+            asked = true;
+            const atLeast = await options.onHeld(holder);
+            deadline = Math.max(deadline, options.now() + atLeast * 1000);
+        }
+        if (stale || options.now() >= deadline)
+            throw new LockHeld(remote.label, holder, ageSeconds, stale);
+        await options.sleep(Math.min(asked ? 250 : 2000, Math.max(100, deadline - options.now())));
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/types.ts
+/**
+ * The analysis engine works on numbers and windows, never on a particular metric system.
+ * A metric source turns whatever it reads (an nginx access log, Prometheus, its own probes, the
+ * host) into interval samples: what happened per color between two instants.
+ */
+/** Upper bounds (ms) of the latency histogram every source fills. The procedure's thresholds (2 s, 5 s) are bounds, so "share of requests slower than 2 s" is exact. */
+const LATENCY_BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2000, 2500, 5000, 10000];
+function emptyColorSample() {
+    return { requests: 0, errors: 0, latency: new Array(LATENCY_BOUNDS_MS.length + 1).fill(0) };
+}
+/** Index of the histogram bucket a latency falls in. */
+function latencyBucket(ms) {
+    const index = LATENCY_BOUNDS_MS.findIndex((bound) => ms <= bound);
+    return index === -1 ? LATENCY_BOUNDS_MS.length : index;
+}
+/**
+ * Adds `extra` into `into`: counts and histograms add up. For point-in-time values, `later` (the
+ * next interval of the same thing) takes the newer value; `alongside` (another host or source, same
+ * interval) takes the worse one, the larger.
+ */
+function mergeColorSample(into, extra, how) {
+    const latency = into.latency.length === 0 ? [...extra.latency] : extra.latency.length === 0 ? [...into.latency] : into.latency.map((count, index) => count + (extra.latency[index] ?? 0));
+    const point = (a, b) => (how === 'later' ? (b ?? a) : a === undefined ? b : b === undefined ? a : Math.max(a, b));
+    const gauges = { ...into.gauges };
+    for (const [name, value] of Object.entries(extra.gauges ?? {}))
+        gauges[name] = point(gauges[name], value);
+    const merged = { requests: into.requests + extra.requests, errors: into.errors + extra.errors, latency };
+    const health = point(into.healthFailuresInRow, extra.healthFailuresInRow);
+    const memory = point(into.memoryRatio, extra.memoryRatio);
+    const drift = point(into.driftScore, extra.driftScore);
+    if (health !== undefined)
+        merged.healthFailuresInRow = health;
+    if (memory !== undefined)
+        merged.memoryRatio = memory;
+    if (drift !== undefined)
+        merged.driftScore = drift;
+    if (Object.keys(gauges).length > 0)
+        merged.gauges = gauges;
+    return merged;
+}
+/** Combines the samples of several sources (or hosts) for the same interval. */
+function mergeSamples(samples) {
+    const start = Math.min(...samples.map((s) => s.start));
+    const end = Math.max(...samples.map((s) => s.end));
+    const colors = {};
+    for (const sample of samples) {
+        for (const [color, colorSample] of Object.entries(sample.colors)) {
+            colors[color] = colors[color] ? mergeColorSample(colors[color], colorSample, 'alongside') : { ...colorSample, latency: [...colorSample.latency] };
+        }
+    }
+    return { start, end, colors };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/prometheus.ts
+
+
+
+/** Defaults matching the Agent Loop service's own metrics. */
+const DEFAULT_PROMETHEUS_QUERIES = {
+    requests: 'sum(increase(http_requests_total{app="{app}",color="{color}"}[{window}]))',
+    errors: 'sum(increase(http_requests_total{app="{app}",color="{color}",status=~"5.."}[{window}]))',
+    latencyBuckets: 'sum by (le) (increase(http_request_duration_seconds_bucket{app="{app}",color="{color}"}[{window}]))',
+    memory: 'max(agent_loop_memory_usage_ratio{app="{app}",color="{color}"})',
+    drift: 'max(agent_loop_model_drift_score{app="{app}",color="{color}"})',
+};
+const PROMQL_PLACEHOLDERS = ['app', 'color', 'version', 'window'];
+/**
+ * A value put into a query. Templates place values inside label matchers (`app="{app}"`), so a
+ * quote, brace, backslash or newline could end the string and change the query: only plain
+ * characters are accepted.
+ */
+const SAFE_VALUE = /^[A-Za-z0-9][A-Za-z0-9_.:@+/-]*$/;
+function checkQueryTemplate(template, what) {
+    for (const match of template.matchAll(/\{([a-z_]+)\}/g)) {
+        if (!PROMQL_PLACEHOLDERS.includes(match[1])) {
+            throw new errors_ConfigurationError(`${what}: unknown placeholder ${match[0]}; known: ${PROMQL_PLACEHOLDERS.map((key) => `{${key}}`).join(' ')}`);
+        }
+    }
+}
+/** Fills a template (pure). Throws on a value that is not plain, or a placeholder without a value. */
+function renderQuery(template, values) {
+    return template.replace(/\{([a-z_]+)\}/g, (match, key) => {
+        if (!PROMQL_PLACEHOLDERS.includes(key))
+            throw new errors_ConfigurationError(`unknown placeholder ${match} in the query ${template}`);
+        const value = values[key];
+        if (value === undefined)
+            throw new errors_ConfigurationError(`no value for ${match} in the query ${template}`);
+        if (!SAFE_VALUE.test(value))
+            throw new errors_ConfigurationError(`refusing ${JSON.stringify(value)} as ${match}: a query value may only contain letters, digits and _ . : @ + / -`);
+        return value;
+    });
+}
+/** A window length as a PromQL duration, in whole seconds (at least 1 s). */
+function promDuration(ms) {
+    if (!Number.isFinite(ms) || ms < 0)
+        throw new Error(`invalid window length ${ms} ms`);
+    return `${Math.max(1, Math.round(ms / 1000))}s`;
+}
+/**
+ * The error ratio of a color as one PromQL expression. The sums come before the division: dividing
+ * `rate(x{status=~"5.."})` by `rate(x)` series by series only matches the 5xx series with themselves
+ * and answers 1.
+ */
+function errorRatioQuery(app, color, window) {
+    if (!/^\d+(ms|s|m|h|d|w|y)$/.test(window))
+        throw new ConfigurationError(`invalid PromQL duration ${JSON.stringify(window)}`);
+    const matchers = renderQuery('app="{app}",color="{color}"', { app, color });
+    return `sum(rate(http_requests_total{${matchers},status=~"5.."}[${window}])) / sum(rate(http_requests_total{${matchers}}[${window}]))`;
+}
+/** Parses a Prometheus sample value: numbers, `NaN`, `+Inf`, `-Inf`. */
+function promNumber(text) {
+    if (text === '+Inf')
+        return Infinity;
+    if (text === '-Inf')
+        return -Infinity;
+    return typeof text === 'string' ? Number(text) : Number.NaN;
+}
+/** Reads an `/api/v1/query` answer body into series (pure). Throws with Prometheus's own error message. */
+function parseQueryResponse(status, body) {
+    let parsed;
+    try {
+        parsed = JSON.parse(body);
+    }
+    catch {
+        throw new Error(`HTTP ${status}, not a Prometheus answer: ${http_excerpt(body)}`);
+    }
+    if (parsed.status !== 'success' || !parsed.data) {
+        throw new Error(`HTTP ${status}: ${http_excerpt(parsed.errorType ?? 'error', 40)}: ${http_excerpt(parsed.error ?? body)}`);
+    }
+    const { resultType, result } = parsed.data;
+    if (resultType === 'scalar')
+        return [{ labels: {}, value: promNumber(result[1]) }];
+    if (resultType === 'vector') {
+        return result.map((entry) => ({ labels: entry.metric, value: promNumber(entry.value[1]) }));
+    }
+    throw new Error(`expected an instant vector or scalar, got a ${resultType}`);
+}
+/**
+ * Maps Prometheus's cumulative buckets (`le` in seconds) onto LATENCY_BOUNDS_MS (pure). A bound
+ * that is one of Prometheus's buckets is exact. A bound that is not is interpolated linearly
+ * between the buckets around it (from 0 for a bound below the first bucket) — the same assumption
+ * `histogram_quantile` makes: with the usual buckets 1 s and 2.5 s, two thirds of the requests
+ * between 1 s and 2.5 s count as faster than 2 s. Requests above the largest finite bucket go to
+ * the last (overflow) bucket. No buckets give an empty histogram.
+ */
+function histogramFromCumulative(buckets) {
+    const valid = buckets.filter((bucket) => !Number.isNaN(bucket.le) && Number.isFinite(bucket.count));
+    if (valid.length === 0)
+        return [];
+    const sorted = [...valid].sort((a, b) => a.le - b.le);
+    // Counts of separately extrapolated series can dip; a cumulative histogram never does.
+    let running = 0;
+    const cumulative = sorted.map((bucket) => ({ le: bucket.le, count: (running = Math.max(running, bucket.count)) }));
+    const finite = cumulative.filter((bucket) => Number.isFinite(bucket.le));
+    const total = running;
+    const atBound = (seconds) => {
+        let lower = { le: 0, count: 0 };
+        for (const bucket of finite) {
+            if (Math.abs(bucket.le - seconds) <= 1e-9 * seconds)
+                return bucket.count;
+            if (bucket.le > seconds)
+                return lower.count + ((bucket.count - lower.count) * (seconds - lower.le)) / (bucket.le - lower.le);
+            lower = bucket;
+        }
+        return lower.count;
+    };
+    const histogram = [];
+    let previous = 0;
+    for (const bound of LATENCY_BOUNDS_MS) {
+        const count = Math.min(total, Math.max(previous, atBound(bound / 1000)));
+        histogram.push(count - previous);
+        previous = count;
+    }
+    histogram.push(total - previous);
+    return histogram;
+}
+class PrometheusSource {
+    options;
+    name = 'prometheus';
+    base;
+    colors;
+    queries;
+    constructor(options) {
+        this.options = options;
+        let url;
+        try {
+            url = new URL(options.url);
+        }
+        catch {
+            throw new errors_ConfigurationError(`invalid Prometheus URL ${JSON.stringify(options.url)}; expected e.g. http://prometheus:9090`);
+        }
+        if (url.protocol !== 'http:' && url.protocol !== 'https:')
+            throw new errors_ConfigurationError(`invalid Prometheus URL ${options.url}: expected http or https`);
+        this.base = options.url.replace(/\/+$/, '');
+        this.colors = options.colors ?? COLORS;
+        // Checked up front, so a bad value is a configuration error before the analysis starts.
+        renderQuery('{app}', { app: options.app });
+        for (const version of Object.values(options.versions ?? {}))
+            if (version !== undefined)
+                renderQuery('{version}', { version });
+        this.queries = [];
+        for (const key of Object.keys(DEFAULT_PROMETHEUS_QUERIES)) {
+            const template = options.queries?.[key] === undefined ? DEFAULT_PROMETHEUS_QUERIES[key] : options.queries[key];
+            if (template !== null)
+                this.queries.push({ key, template });
+        }
+        for (const [name, template] of Object.entries(options.gauges ?? {})) {
+            if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name))
+                throw new errors_ConfigurationError(`invalid gauge name ${JSON.stringify(name)}`);
+            this.queries.push({ key: 'gauge', name, template });
+        }
+        for (const query of this.queries) {
+            const what = query.key === 'gauge' ? `the gauge ${query.name}` : `the ${query.key} query`;
+            checkQueryTemplate(query.template, what);
+            if (query.template.includes('{version}')) {
+                for (const color of this.colors) {
+                    if (options.versions?.[color] === undefined)
+                        throw new errors_ConfigurationError(`${what} uses {version}, but no version is known for ${color}`);
+                }
+            }
+        }
+    }
+    /** True when Prometheus answers `/-/ready`. */
+    async reachable() {
+        try {
+            const response = await getJson(`${this.base}/-/ready`, { headers: this.options.headers, timeoutMs: this.options.timeoutMs ?? 5000, attempts: 1 });
+            return response.status === 200;
+        }
+        catch {
+            return false;
+        }
+    }
+    /** One instant query at `atMs` (ms since the epoch). */
+    async query(expression, atMs) {
+        const url = `${this.base}/api/v1/query?${new URLSearchParams({ query: expression, time: (atMs / 1000).toFixed(3) })}`;
+        let response;
+        try {
+            response = await getJson(url, { headers: this.options.headers, timeoutMs: this.options.timeoutMs ?? 10_000 });
+        }
+        catch (error) {
+            throw new Error(`Prometheus at ${this.base} could not be read: ${error.message}`);
+        }
+        try {
+            return parseQueryResponse(response.status, response.body);
+        }
+        catch (error) {
+            throw new Error(`Prometheus query ${expression} failed: ${error.message}`);
+        }
+    }
+    async sample(window) {
+        const duration = promDuration(window.end - window.start);
+        const colors = {};
+        await Promise.all(this.colors.map(async (color) => {
+            const values = { app: this.options.app, color, window: duration, ...(this.options.versions?.[color] === undefined ? {} : { version: this.options.versions[color] }) };
+            const answers = await Promise.all(this.queries.map(async (query) => ({ query, series: await this.query(renderQuery(query.template, values), window.end) })));
+            const sample = colorSample(answers);
+            if (sample)
+                colors[color] = sample;
+        }));
+        return { start: window.start, end: window.end, colors };
+    }
+}
+/** A color's sample from its query answers; undefined when no query returned any series (pure). */
+function colorSample(answers) {
+    if (answers.every((answer) => answer.series.length === 0))
+        return undefined;
+    const count = (series) => series.reduce((total, one) => total + (Number.isFinite(one.value) ? Math.max(0, one.value) : 0), 0);
+    const largest = (series) => {
+        const finite = series.map((one) => one.value).filter((value) => Number.isFinite(value));
+        return finite.length === 0 ? undefined : Math.max(...finite);
+    };
+    const sample = { requests: 0, errors: 0, latency: [] };
+    const gauges = {};
+    for (const { query, series } of answers) {
+        if (query.key === 'requests')
+            sample.requests = count(series);
+        else if (query.key === 'errors')
+            sample.errors = count(series);
+        else if (query.key === 'latencyBuckets') {
+            const byLe = new Map();
+            for (const one of series) {
+                const le = one.labels.le === undefined ? Number.NaN : promNumber(one.labels.le);
+                byLe.set(le, (byLe.get(le) ?? 0) + (Number.isFinite(one.value) ? one.value : 0));
+            }
+            sample.latency = histogramFromCumulative([...byLe].map(([le, bucketCount]) => ({ le, count: bucketCount })));
+        }
+        else {
+            const value = largest(series);
+            if (value === undefined)
+                continue;
+            if (query.key === 'memory')
+                sample.memoryRatio = value;
+            else if (query.key === 'drift')
+                sample.driftScore = value;
+            else if (query.key === 'gauge')
+                gauges[query.name] = value;
+        }
+    }
+    if (Object.keys(gauges).length > 0)
+        sample.gauges = gauges;
+    return sample;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/monitor-inputs.ts
+
 
 
 
@@ -51710,25 +52638,40 @@ function commaList(schema) {
         .transform((raw) => (raw !== '' && !raw.startsWith('[') && !raw.startsWith('-') ? `[${raw}]` : raw))
         .pipe(schema);
 }
-function list(allowed, defaultValue, what) {
+function monitor_inputs_list(allowed, defaultValue, what) {
     return commaList(field.yaml(array(schemas_enum(allowed)).min(1), { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` }));
 }
+const QUERY_KEYS = Object.keys(DEFAULT_PROMETHEUS_QUERIES);
+/** PromQL templates by figure, their placeholders checked as the Prometheus source checks them: before any host is contacted. */
+const prometheusQueries = partialRecord(schemas_enum(QUERY_KEYS), schemas_string().max(2000).nullable())
+    .optional()
+    .superRefine((queries, ctx) => {
+    for (const [key, template] of Object.entries(queries ?? {})) {
+        try {
+            if (typeof template === 'string')
+                checkQueryTemplate(template, `the ${key} query`);
+        }
+        catch (error) {
+            ctx.addIssue({ code: 'custom', message: error.message });
+        }
+    }
+});
 const monitorPhaseInputs = {
     mode: field.choice(['canary', 'ramp', 'post-promotion'], 'canary'),
     policy: field.string({ form: 'a YAML analysis policy (see the README)', pattern: /^[\s\S]*$/, max: 20_000 }),
-    duration: field.integer({ min: 0, max: 86_400, default: 0, unit: 'seconds of analysis per step; 0 keeps the policy\'s (300)' }),
-    interval: field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds between samples; 0 keeps the policy\'s (5)' }),
+    duration: field.integer({ min: 0, max: 86_400, default: 0, unit: `seconds of analysis per step; 0 keeps the policy's (${DEFAULT_POLICY.duration})` }),
+    interval: field.integer({ min: 0, max: 3600, default: 0, unit: `seconds between samples; 0 keeps the policy's (${DEFAULT_POLICY.interval})` }),
     steps: commaList(field.yaml(array(schemas_number().int().min(1).max(100)).min(1).max(20), { form: 'canary shares for a ramp, increasing, e.g. 10,25,50,100', default: '[10, 25, 50, 100]' })),
     model: field.boolean(false),
-    sources: list(SOURCES, 'nginx-log, host', 'metric sources'),
+    sources: monitor_inputs_list(SOURCES, 'nginx-log, host', 'metric sources'),
     'access-log': field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: '/var/log/nginx/access.log', max: 512 }),
     'prometheus-url': field.string({ form: 'the Prometheus base URL reachable from the runner, e.g. http://prometheus.internal:9090', pattern: /^https?:\/\/[A-Za-z0-9.:[\]_-]+(\/[A-Za-z0-9._~/-]*)?$/, max: 512 }),
-    'prometheus-queries': field.yaml(partialRecord(schemas_enum(['requests', 'errors', 'latencyBuckets', 'memory', 'drift']), schemas_string().max(2000).nullable()).optional(), { form: 'a YAML mapping of PromQL templates with {app} {color} {version} {window}', default: '{}' }),
+    'prometheus-queries': field.yaml(prometheusQueries, { form: 'a YAML mapping of PromQL templates with {app} {color} {version} {window}', default: '{}' }),
     'probe-path': field.string({ form: 'a URL path the probe requests', pattern: URL_PATH, default: '/health' }),
     'probe-requests': field.integer({ min: 1, max: 100, default: 3, unit: 'requests per color per sample' }),
     memory: field.choice(['host', 'compose', 'none'], 'host'),
     'auto-rollback': field.boolean(true),
-    'rollback-on': list(VERDICTS, DEFAULT_ROLLBACK_ON.join(', '), 'verdicts that roll back'),
+    'rollback-on': monitor_inputs_list(VERDICTS, DEFAULT_ROLLBACK_ON.join(', '), 'verdicts that roll back'),
     'keep-failed': field.boolean(false),
 };
 /** The analysis policy the inputs give (the policy YAML, with duration and interval over it), checked. */
@@ -51784,60 +52727,6 @@ function monitorSettings(inputs, session, policy) {
             commandTimeoutSeconds: inputs['command-timeout-seconds'],
         },
     };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/types.ts
-/**
- * The analysis engine works on numbers and windows, never on a particular metric system.
- * A metric source turns whatever it reads (an nginx access log, Prometheus, its own probes, the
- * host) into interval samples: what happened per color between two instants.
- */
-/** Upper bounds (ms) of the latency histogram every source fills. The procedure's thresholds (2 s, 5 s) are bounds, so "share of requests slower than 2 s" is exact. */
-const LATENCY_BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2000, 2500, 5000, 10000];
-function emptyColorSample() {
-    return { requests: 0, errors: 0, latency: new Array(LATENCY_BOUNDS_MS.length + 1).fill(0) };
-}
-/** Index of the histogram bucket a latency falls in. */
-function latencyBucket(ms) {
-    const index = LATENCY_BOUNDS_MS.findIndex((bound) => ms <= bound);
-    return index === -1 ? LATENCY_BOUNDS_MS.length : index;
-}
-/**
- * Adds `extra` into `into`: counts and histograms add up. For point-in-time values, `later` (the
- * next interval of the same thing) takes the newer value; `alongside` (another host or source, same
- * interval) takes the worse one, the larger.
- */
-function mergeColorSample(into, extra, how) {
-    const latency = into.latency.length === 0 ? [...extra.latency] : extra.latency.length === 0 ? [...into.latency] : into.latency.map((count, index) => count + (extra.latency[index] ?? 0));
-    const point = (a, b) => (how === 'later' ? (b ?? a) : a === undefined ? b : b === undefined ? a : Math.max(a, b));
-    const gauges = { ...into.gauges };
-    for (const [name, value] of Object.entries(extra.gauges ?? {}))
-        gauges[name] = point(gauges[name], value);
-    const merged = { requests: into.requests + extra.requests, errors: into.errors + extra.errors, latency };
-    const health = point(into.healthFailuresInRow, extra.healthFailuresInRow);
-    const memory = point(into.memoryRatio, extra.memoryRatio);
-    const drift = point(into.driftScore, extra.driftScore);
-    if (health !== undefined)
-        merged.healthFailuresInRow = health;
-    if (memory !== undefined)
-        merged.memoryRatio = memory;
-    if (drift !== undefined)
-        merged.driftScore = drift;
-    if (Object.keys(gauges).length > 0)
-        merged.gauges = gauges;
-    return merged;
-}
-/** Combines the samples of several sources (or hosts) for the same interval. */
-function mergeSamples(samples) {
-    const start = Math.min(...samples.map((s) => s.start));
-    const end = Math.max(...samples.map((s) => s.end));
-    const colors = {};
-    for (const sample of samples) {
-        for (const [color, colorSample] of Object.entries(sample.colors)) {
-            colors[color] = colors[color] ? mergeColorSample(colors[color], colorSample, 'alongside') : { ...colorSample, latency: [...colorSample.latency] };
-        }
-    }
-    return { start, end, colors };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/histogram.ts
@@ -52827,474 +53716,6 @@ function batchRemotes(remotes, maxParallel) {
     return new Map(remotes.map((remote) => [remote, new BatchedRemote(remote, gate)]));
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
-
-
-
-
-
-
-/**
- * What a host remembers about an app: which color serves, what runs in each color, every release
- * with what became of it, and the traffic change in flight (written before nginx is touched).
- * Written atomically (temporary file + rename), changed only under the lock, and every step is
- * appended to an audit log.
- */
-const COLORS = ['blue', 'green'];
-const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
-const colorSchema = schemas_enum(COLORS);
-// Everything read back from a host is validated with the inputs' own patterns: a state file is
-// data another party may have written, never something to print or run as it is.
-const state_version = schemas_string().regex(VERSION, 'a version label');
-const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
-const imageOrEmpty = union([literal(''), state_image]);
-// eslint-disable-next-line no-control-regex
-const plainText = (max) => schemas_string().max(max).regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
-const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
-const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
-const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
-const weights = object({ blue: schemas_number().int().min(0).max(100), green: schemas_number().int().min(0).max(100) });
-const colorState = object({
-    image: state_image,
-    version: state_version,
-    port: schemas_number().int().min(1).max(65535),
-    status: schemas_enum(['running', 'stopped']),
-    since: state_time,
-});
-const historyEntry = object({
-    time: state_time,
-    runId,
-    actor,
-    action: schemas_enum(['deploy', 'promote', 'rollback', 'recover', 'repair']),
-    color: colorSchema,
-    version: union([literal(''), state_version]),
-    image: imageOrEmpty,
-    outcome: schemas_enum(['success', 'failed', 'reverted', 'noop', 'cancelled']),
-    detail: schemas_string().max(600).optional(),
-});
-/**
- * What became of a release. `previous` (for a rollback) is the newest release that served all
- * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
- * chosen by name.
- */
-const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
-const BAD = ['failed', 'rejected', 'rolled-back', 'cancelled'];
-const isRejected = (release) => BAD.includes(release.status);
-const releaseSchema = object({
-    id: schemas_string().regex(/^[a-z0-9-]{1,40}$/),
-    version: state_version,
-    image: state_image,
-    color: colorSchema,
-    runId,
-    deployedAt: state_time,
-    status: schemas_enum(RELEASE_STATUSES),
-    /** When it first took all traffic (null: never did). */
-    servedAt: state_time.nullable(),
-    /** When a rollback put it back in service (the newest such time). */
-    restoredAt: state_time.nullable().default(null),
-    endedAt: state_time.nullable().default(null),
-    note: plainText(300).default(''),
-});
-const canarySchema = object({
-    color: colorSchema,
-    version: state_version,
-    image: state_image,
-    percent: schemas_number().int().min(0).max(100),
-    since: state_time,
-    runId,
-    release: schemas_string().optional(),
-    /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
-    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) }).optional(),
-});
-/**
- * A traffic change in flight, written before nginx is touched and cleared once the outcome is
- * recorded. A run that finds one left by another run knows what nginx may be serving: it puts
- * traffic on the `recover` side and records `commit` when that side is `to`.
- */
-const pendingSchema = object({
-    runId,
-    phase: schemas_enum(['deploy', 'promote', 'rollback', 'ramp', 'take-out']),
-    at: state_time,
-    from: weights.nullable(),
-    to: weights,
-    recover: schemas_enum(['from', 'to']),
-    /** The release this change is about (cancelled when recovered to `from` during a deploy). */
-    release: schemas_string().optional(),
-    commit: object({ active: colorSchema.nullable(), canary: canarySchema.nullable(), releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })) }),
-});
-const appStateSchema = object({
-    schema: union([literal(1), literal(2)]),
-    app: schemas_string().regex(/^[a-z][a-z0-9-]{0,39}$/),
-    active: colorSchema.nullable(),
-    colors: object({ blue: colorState.optional(), green: colorState.optional() }),
-    canary: canarySchema.nullable(),
-    releases: array(releaseSchema).default([]),
-    pending: pendingSchema.nullable().default(null),
-    history: array(historyEntry),
-    updatedAt: state_time,
-});
-/** Folds text to one line of printable characters (for a release's note). */
-function oneLine(text) {
-    // eslint-disable-next-line no-control-regex
-    return text.replace(/[\0-\x1f\x7f]+/g, ' ').trim();
-}
-const HISTORY_LIMIT = 200;
-const RELEASE_LIMIT = 50;
-function emptyState(app, now) {
-    return { schema: 2, app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
-}
-function withHistory(state, entry) {
-    return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
-}
-function newReleaseId() {
-    return `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-}
-function addRelease(state, release) {
-    return { ...state, releases: [...state.releases, release].slice(-RELEASE_LIMIT) };
-}
-function updateRelease(state, id, change) {
-    if (!id)
-        return state;
-    return { ...state, releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)) };
-}
-/** The release serving all (or, during a canary, most) traffic. */
-function liveRelease(state) {
-    return [...state.releases].reverse().find((release) => release.status === 'live');
-}
-/** Releases one can roll back to by name: image known, newest first, one per version. */
-function rollbackCandidates(state) {
-    const seen = new Set();
-    return [...state.releases].reverse().filter((release) => {
-        if (seen.has(release.version))
-            return false;
-        seen.add(release.version);
-        return true;
-    });
-}
-/**
- * A state written by an older version (schema 1) has only its history: rebuild the releases
- * from it, so `previous` means the same thing on an upgraded host.
- */
-function migrateState(state) {
-    if (state.schema === 2)
-        return state;
-    let next = { ...state, schema: 2, releases: [], pending: null };
-    const find = (version) => [...next.releases].reverse().find((release) => release.version === version);
-    for (const entry of state.history) {
-        if (!VERSION.test(entry.version) || !IMAGE_REF.test(entry.image))
-            continue;
-        if (entry.action === 'deploy') {
-            const first = entry.outcome === 'success' && !liveRelease(next);
-            const status = entry.outcome === 'success' ? (first ? 'live' : 'canary') : entry.outcome === 'cancelled' ? 'cancelled' : 'failed';
-            next = addRelease(next, { id: newReleaseId(), version: entry.version, image: entry.image, color: entry.color, runId: entry.runId, deployedAt: entry.time, status, servedAt: first ? entry.time : null, restoredAt: null, endedAt: null, note: 'rebuilt from the history' });
-        }
-        else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
-            const previous = liveRelease(next);
-            const target = find(entry.version);
-            if (previous && previous.id !== target?.id)
-                next = updateRelease(next, previous.id, { status: entry.action === 'promote' ? 'superseded' : 'rolled-back', endedAt: entry.time });
-            for (const release of next.releases)
-                if (release.status === 'canary' && release.id !== target?.id)
-                    next = updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
-            if (target)
-                next = updateRelease(next, target.id, { status: 'live', servedAt: target.servedAt ?? entry.time, ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}) });
-        }
-    }
-    return next;
-}
-function state_statePaths(stateDir, app) {
-    const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
-    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort`, hold: `${dir}/hold` };
-}
-/**
- * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
- * An SSH command arrives whole or not at all, so a run killed while sending it changes nothing,
- * and no content has to be cut out of an input. `put PATH MODE CONTENT` replaces a file in one
- * step (a new file under a name no one can guess, made by this shell with O_EXCL (noclobber, `set -C`)
- * and the mode's umask, then renamed over the target; a planted link is never followed) or
- * appends to it (MODE `append`, refusing a symbolic link). It spawns one process per replaced
- * file (`mv`) and none per append: on a busy host every process counts.
- */
-const WRITE_FILES_SHELL = `set -C
-put() {
-  d=\${1%/*}; [ -n "$d" ] || d=/
-  [ -d "$d" ] || mkdir -p "$d" || return 1
-  if [ "$2" = append ]; then
-    [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; return 1; }
-    printf '%s' "$3" >> "$1"
-    return
-  fi
-  t="$d/.agent-loop.$nonce.$wrote"
-  case $2 in 600) umask 077 ;; *) umask 022 ;; esac
-  if printf '%s' "$3" > "$t" && mv -f "$t" "$1"; then return 0; fi
-  rm -f "$t"
-  return 1
-}`;
-/**
- * Shell that runs the `put`s given as arguments (a count, then PATH MODE CONTENT each). Sets
- * `wrote` to how many succeeded; the first failure stops the rest; the arguments after the writes
- * are left in "$@".
- */
-const PUT_ALL_SHELL = `wrote=0; n=$1; shift
-while [ "$n" -gt 0 ]; do
-  put "$1" "$2" "$3" || break
-  wrote=$(( wrote + 1 )); n=$(( n - 1 )); shift 3
-done
-[ "$n" -eq 0 ] || shift $(( n * 3 ))`;
-/** Contents up to this size go inside the command itself (a command is limited to 128 KiB on Linux). */
-const INLINE_WRITE_BYTES = 64 * 1024;
-/** The arguments for PUT_ALL_SHELL, or null when the contents are too large to go inside a command. */
-function writeArgs(writes) {
-    const total = writes.reduce((sum, write) => sum + Buffer.byteLength(write.content), 0);
-    if (total > INLINE_WRITE_BYTES)
-        return null;
-    return [String(writes.length), ...writes.flatMap((write) => [write.path, write.mode, write.content])];
-}
-/** An unguessable part for temporary names. */
-const nonce = () => (0,external_node_crypto_.randomBytes)(12).toString('hex');
-const commands = {
-    readFile(path) {
-        return shell_script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
-    },
-    /**
-     * Replaces a file in one step, content on stdin (for contents too large to go inside a command).
-     * The temporary file is made by mktemp (an unguessable name, created new, so a planted symlink is
-     * never followed) with an explicit mode, and the rename replaces a link at the target rather than
-     * writing through it. With `bytes`, the new content must have arrived whole before it replaces the
-     * old: a run killed while sending it closes the command's input early, and `cat` ends without an
-     * error on a short input.
-     */
-    writeFileAtomic(path, mode = '644', bytes) {
-        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; if [ -n "$3" ] && [ "$(wc -c < "$tmp")" -ne "$3" ]; then echo "the content arrived incomplete ($(wc -c < "$tmp") of $3 bytes); $1 was left as it was" >&2; exit 1; fi; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode, bytes === undefined ? '' : String(bytes)]);
-    },
-    /**
-     * Writes small files in one command (see WRITE_FILES_SHELL); null when they are too large for
-     * one. Exit 0: all written; exit 1: none; exit 5 with `wrote N` on stdout: the first N were
-     * written, then one failed.
-     */
-    writeFiles(writes) {
-        const args = writeArgs(writes);
-        if (!args)
-            return null;
-        return shell_script('al-files', `set -u\n${WRITE_FILES_SHELL}\nnonce=$1; shift\n${PUT_ALL_SHELL}\n[ "$wrote" -eq ${writes.length} ] && exit 0\n[ "$wrote" -eq 0 ] && exit 1\necho "wrote $wrote"; exit 5`, [nonce(), ...args]);
-    },
-    appendLine(path) {
-        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
-    },
-    /**
-     * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
-     * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
-     * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
-     * and exit 1.
-     */
-    acquireLock(lockDir) {
-        return shell_script('al-lock', [
-            'parent=$(dirname "$1")',
-            'mkdir -p "$parent" || exit 3',
-            'tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
-            'if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
-            'chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
-            'if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
-            'rm -rf "$tmp"',
-            // The lock vanished between the rename and here: the caller tries again.
-            '[ -d "$1" ] || exit 4',
-            // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
-            'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
-            'head -c 4096 "$1/owner.json" 2>/dev/null',
-            'exit 1',
-        ].join('\n'), [lockDir]);
-    },
-    /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
-    breakLock(lockDir, staleSeconds) {
-        return shell_script('al-unlock-stale', [
-            'set -u',
-            'seen=$(stat -c %Y "$1" 2>/dev/null) || exit 0',
-            '[ $(( $(date +%s) - seen )) -gt "$2" ] || { echo "the lock came back to life" >&2; exit 5; }',
-            'aside=$(mktemp -d "$(dirname "$1")/.broken.XXXXXXXX") || exit 3',
-            'mv -T "$1" "$aside" 2>/dev/null; rm -rf "$aside"',
-        ].join('\n'), [lockDir, String(staleSeconds)]);
-    },
-    /** Releases the lock only if this run still owns it. */
-    releaseLock(lockDir, token) {
-        return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then rm -rf "$1"; fi', [lockDir, token]);
-    },
-    /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
-    heartbeat(lockDir, token) {
-        // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
-        // post step run) must not create a file in the lock's place, which would block every next run.
-        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
-    },
-    /** Releases every lock a run holds, whatever its token (the post step of a run that was killed). */
-    releaseRunLock(lockDir, runIdValue) {
-        return shell_script('al-unlock-run', 'if grep -qF "\\"runId\\":\\"$2\\"" "$1/owner.json" 2>/dev/null; then rm -rf "$1" && echo released; fi', [lockDir, runIdValue]);
-    },
-    /** The last state the audit log recorded (repair). */
-    lastAuditedState(auditPath) {
-        return shell_script('al-last-state', 'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi', [auditPath]);
-    },
-};
-// --- running them --------------------------------------------------------------------------
-async function readRemoteFile(remote, path) {
-    const output = await ssh_runChecked(remote, commands.readFile(path), `reading ${path}`);
-    const newline = output.indexOf('\n');
-    return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
-}
-async function writeRemoteFile(remote, path, content) {
-    await ssh_runChecked(remote, commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, { stdin: content });
-}
-/** A state file that cannot be read as one: torn, hand-edited, or not ours. */
-class StateUnreadable extends errors_HostError {
-    path;
-    problem;
-    constructor(host, path, problem) {
-        super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
-        this.path = path;
-        this.problem = problem;
-    }
-}
-function parseState(text, app) {
-    let document;
-    try {
-        document = JSON.parse(text);
-    }
-    catch {
-        return { ok: false, problem: 'is not valid JSON (torn or edited by hand)' };
-    }
-    const parsed = appStateSchema.safeParse(document);
-    if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        return { ok: false, problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}` };
-    }
-    if (parsed.data.app !== app)
-        return { ok: false, problem: `belongs to the app '${printable(parsed.data.app)}', not '${app}'` };
-    return { ok: true, state: migrateState(parsed.data) };
-}
-async function readState(remote, paths, app, now) {
-    const text = await readRemoteFile(remote, paths.state);
-    if (text === null)
-        return emptyState(app, now);
-    const parsed = parseState(text, app);
-    if (!parsed.ok)
-        throw new StateUnreadable(remote.label, paths.state, parsed.problem);
-    return parsed.state;
-}
-/**
- * The state file's text, only in a form the next run will read back: a value that does not fit (an
- * actor that is not a user name, say) fails here, and with it the step, instead of every later run.
- */
-function stateText(host, state) {
-    const text = `${JSON.stringify(state, null, 2)}\n`;
-    const check = parseState(text, state.app);
-    if (!check.ok)
-        throw new errors_HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
-    return text;
-}
-async function writeState(remote, paths, state) {
-    await writeRemoteFile(remote, paths.state, stateText(remote.label, state));
-}
-/**
- * Writes the state and appends audit lines in the same command (one round trip). The state comes
- * first; when only the audit append fails, the state is written and the problem is returned as a
- * warning (an audit failure never stops a phase).
- */
-async function writeStateAndAudit(remote, paths, state, auditLines) {
-    const text = stateText(remote.label, state);
-    const writes = [{ path: paths.state, content: text, mode: '644' }];
-    if (auditLines)
-        writes.push({ path: paths.audit, content: auditLines, mode: 'append' });
-    const argv = commands.writeFiles(writes);
-    if (!argv) {
-        // Too large to go inside one command: the state on stdin, then the audit lines.
-        await writeRemoteFile(remote, paths.state, text);
-        if (!auditLines)
-            return null;
-        return ssh_runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: auditLines }).then(() => null, (error) => `could not append to the audit log: ${errors_errorMessage(error)}`);
-    }
-    const result = await remote.run(argv);
-    if (result.code === 0)
-        return null;
-    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
-    if (result.code === 5 && result.stdout.trim() === 'wrote 1')
-        return `could not append to the audit log${detail ? `: ${detail}` : ''}`;
-    throw new errors_HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
-}
-async function audit(remote, paths, record) {
-    await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
-}
-const lockOwnerSchema = object({ token: schemas_string().max(100), runId, actor, version: schemas_string().max(140), phase: schemas_string().max(60), time: schemas_string().max(40), runUrl: schemas_string().max(300).optional() });
-/** The owner file of a lock, read as data: fields that do not fit are shown escaped, never as they are. */
-function parseLockOwner(text) {
-    try {
-        const value = JSON.parse(text);
-        const parsed = lockOwnerSchema.safeParse(value);
-        if (parsed.success)
-            return parsed.data;
-        if (!value || typeof value !== 'object')
-            return null;
-        const fields = {};
-        for (const key of ['runId', 'actor', 'version', 'phase', 'time']) {
-            const raw = value[key];
-            if (typeof raw === 'string')
-                fields[key] = printable(raw, 80);
-        }
-        return fields;
-    }
-    catch {
-        return null;
-    }
-}
-class LockHeld extends errors_ConfigurationError {
-    owner;
-    ageSeconds;
-    stale;
-    constructor(host, owner, ageSeconds, stale) {
-        const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'})` : 'a lock with no owner file (made by hand or by an old version)';
-        super(stale
-            ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
-            : owner
-                ? `${host}: another deploy holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`
-                : `${host}: another deploy holds the lock: ${who}; it is broken once it is older than lock-stale-seconds with break-stale-lock: true`);
-        this.owner = owner;
-        this.ageSeconds = ageSeconds;
-        this.stale = stale;
-    }
-}
-/** Takes the app's lock on a host; returns a function that releases it. */
-async function acquireLock(remote, paths, owner, options) {
-    let deadline = options.now() + options.waitSeconds * 1000;
-    let asked = false;
-    for (;;) {
-        const result = await remote.run(commands.acquireLock(paths.lock), { stdin: JSON.stringify(owner) });
-        if (result.code === 0 && result.stdout.trim() === 'acquired') {
-            return async () => {
-                await remote.run(commands.releaseLock(paths.lock, owner.token));
-            };
-        }
-        if (result.code === 4)
-            continue;
-        if (result.code !== 1)
-            throw new errors_HostError(remote.label, `could not take the lock in ${paths.lock}: ${printable(result.stderr.trim(), 300) || `exit ${result.code}`}`);
-        const [header = '', ...rest] = result.stdout.split('\n');
-        const [, seen = '0', hostNow = '0'] = header.split(' ');
-        const ageSeconds = Math.max(0, Number(hostNow) - Number(seen));
-        const holder = parseLockOwner(rest.join('\n'));
-        const stale = ageSeconds > options.staleSeconds;
-        if (stale && options.breakStale) {
-            options.warn(`${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`);
-            await ssh_runChecked(remote, commands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
-            continue;
-        }
-        if (!stale && !asked && options.onHeld) {
-            asked = true;
-            const atLeast = await options.onHeld(holder);
-            deadline = Math.max(deadline, options.now() + atLeast * 1000);
-        }
-        if (stale || options.now() >= deadline)
-            throw new LockHeld(remote.label, holder, ageSeconds, stale);
-        await options.sleep(Math.min(asked ? 250 : 2000, Math.max(100, deadline - options.now())));
-    }
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
 
 
@@ -54083,256 +54504,6 @@ class ProbeSource {
         }
         return { start: window.start, end: window.end, colors: counted };
     }
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/prometheus.ts
-
-
-
-/** Defaults matching the Agent Loop service's own metrics. */
-const DEFAULT_PROMETHEUS_QUERIES = {
-    requests: 'sum(increase(http_requests_total{app="{app}",color="{color}"}[{window}]))',
-    errors: 'sum(increase(http_requests_total{app="{app}",color="{color}",status=~"5.."}[{window}]))',
-    latencyBuckets: 'sum by (le) (increase(http_request_duration_seconds_bucket{app="{app}",color="{color}"}[{window}]))',
-    memory: 'max(agent_loop_memory_usage_ratio{app="{app}",color="{color}"})',
-    drift: 'max(agent_loop_model_drift_score{app="{app}",color="{color}"})',
-};
-const PROMQL_PLACEHOLDERS = ['app', 'color', 'version', 'window'];
-/**
- * A value put into a query. Templates place values inside label matchers (`app="{app}"`), so a
- * quote, brace, backslash or newline could end the string and change the query: only plain
- * characters are accepted.
- */
-const SAFE_VALUE = /^[A-Za-z0-9][A-Za-z0-9_.:@+/-]*$/;
-function checkQueryTemplate(template, what) {
-    for (const match of template.matchAll(/\{([a-z_]+)\}/g)) {
-        if (!PROMQL_PLACEHOLDERS.includes(match[1])) {
-            throw new errors_ConfigurationError(`${what}: unknown placeholder ${match[0]}; known: ${PROMQL_PLACEHOLDERS.map((key) => `{${key}}`).join(' ')}`);
-        }
-    }
-}
-/** Fills a template (pure). Throws on a value that is not plain, or a placeholder without a value. */
-function renderQuery(template, values) {
-    return template.replace(/\{([a-z_]+)\}/g, (match, key) => {
-        if (!PROMQL_PLACEHOLDERS.includes(key))
-            throw new errors_ConfigurationError(`unknown placeholder ${match} in the query ${template}`);
-        const value = values[key];
-        if (value === undefined)
-            throw new errors_ConfigurationError(`no value for ${match} in the query ${template}`);
-        if (!SAFE_VALUE.test(value))
-            throw new errors_ConfigurationError(`refusing ${JSON.stringify(value)} as ${match}: a query value may only contain letters, digits and _ . : @ + / -`);
-        return value;
-    });
-}
-/** A window length as a PromQL duration, in whole seconds (at least 1 s). */
-function promDuration(ms) {
-    if (!Number.isFinite(ms) || ms < 0)
-        throw new Error(`invalid window length ${ms} ms`);
-    return `${Math.max(1, Math.round(ms / 1000))}s`;
-}
-/**
- * The error ratio of a color as one PromQL expression. The sums come before the division: dividing
- * `rate(x{status=~"5.."})` by `rate(x)` series by series only matches the 5xx series with themselves
- * and answers 1.
- */
-function errorRatioQuery(app, color, window) {
-    if (!/^\d+(ms|s|m|h|d|w|y)$/.test(window))
-        throw new ConfigurationError(`invalid PromQL duration ${JSON.stringify(window)}`);
-    const matchers = renderQuery('app="{app}",color="{color}"', { app, color });
-    return `sum(rate(http_requests_total{${matchers},status=~"5.."}[${window}])) / sum(rate(http_requests_total{${matchers}}[${window}]))`;
-}
-/** Parses a Prometheus sample value: numbers, `NaN`, `+Inf`, `-Inf`. */
-function promNumber(text) {
-    if (text === '+Inf')
-        return Infinity;
-    if (text === '-Inf')
-        return -Infinity;
-    return typeof text === 'string' ? Number(text) : Number.NaN;
-}
-/** Reads an `/api/v1/query` answer body into series (pure). Throws with Prometheus's own error message. */
-function parseQueryResponse(status, body) {
-    let parsed;
-    try {
-        parsed = JSON.parse(body);
-    }
-    catch {
-        throw new Error(`HTTP ${status}, not a Prometheus answer: ${http_excerpt(body)}`);
-    }
-    if (parsed.status !== 'success' || !parsed.data) {
-        throw new Error(`HTTP ${status}: ${http_excerpt(parsed.errorType ?? 'error', 40)}: ${http_excerpt(parsed.error ?? body)}`);
-    }
-    const { resultType, result } = parsed.data;
-    if (resultType === 'scalar')
-        return [{ labels: {}, value: promNumber(result[1]) }];
-    if (resultType === 'vector') {
-        return result.map((entry) => ({ labels: entry.metric, value: promNumber(entry.value[1]) }));
-    }
-    throw new Error(`expected an instant vector or scalar, got a ${resultType}`);
-}
-/**
- * Maps Prometheus's cumulative buckets (`le` in seconds) onto LATENCY_BOUNDS_MS (pure). A bound
- * that is one of Prometheus's buckets is exact. A bound that is not is interpolated linearly
- * between the buckets around it (from 0 for a bound below the first bucket) — the same assumption
- * `histogram_quantile` makes: with the usual buckets 1 s and 2.5 s, two thirds of the requests
- * between 1 s and 2.5 s count as faster than 2 s. Requests above the largest finite bucket go to
- * the last (overflow) bucket. No buckets give an empty histogram.
- */
-function histogramFromCumulative(buckets) {
-    const valid = buckets.filter((bucket) => !Number.isNaN(bucket.le) && Number.isFinite(bucket.count));
-    if (valid.length === 0)
-        return [];
-    const sorted = [...valid].sort((a, b) => a.le - b.le);
-    // Counts of separately extrapolated series can dip; a cumulative histogram never does.
-    let running = 0;
-    const cumulative = sorted.map((bucket) => ({ le: bucket.le, count: (running = Math.max(running, bucket.count)) }));
-    const finite = cumulative.filter((bucket) => Number.isFinite(bucket.le));
-    const total = running;
-    const atBound = (seconds) => {
-        let lower = { le: 0, count: 0 };
-        for (const bucket of finite) {
-            if (Math.abs(bucket.le - seconds) <= 1e-9 * seconds)
-                return bucket.count;
-            if (bucket.le > seconds)
-                return lower.count + ((bucket.count - lower.count) * (seconds - lower.le)) / (bucket.le - lower.le);
-            lower = bucket;
-        }
-        return lower.count;
-    };
-    const histogram = [];
-    let previous = 0;
-    for (const bound of LATENCY_BOUNDS_MS) {
-        const count = Math.min(total, Math.max(previous, atBound(bound / 1000)));
-        histogram.push(count - previous);
-        previous = count;
-    }
-    histogram.push(total - previous);
-    return histogram;
-}
-class PrometheusSource {
-    options;
-    name = 'prometheus';
-    base;
-    colors;
-    queries;
-    constructor(options) {
-        this.options = options;
-        let url;
-        try {
-            url = new URL(options.url);
-        }
-        catch {
-            throw new errors_ConfigurationError(`invalid Prometheus URL ${JSON.stringify(options.url)}; expected e.g. http://prometheus:9090`);
-        }
-        if (url.protocol !== 'http:' && url.protocol !== 'https:')
-            throw new errors_ConfigurationError(`invalid Prometheus URL ${options.url}: expected http or https`);
-        this.base = options.url.replace(/\/+$/, '');
-        this.colors = options.colors ?? COLORS;
-        // Checked up front, so a bad value is a configuration error before the analysis starts.
-        renderQuery('{app}', { app: options.app });
-        for (const version of Object.values(options.versions ?? {}))
-            if (version !== undefined)
-                renderQuery('{version}', { version });
-        this.queries = [];
-        for (const key of Object.keys(DEFAULT_PROMETHEUS_QUERIES)) {
-            const template = options.queries?.[key] === undefined ? DEFAULT_PROMETHEUS_QUERIES[key] : options.queries[key];
-            if (template !== null)
-                this.queries.push({ key, template });
-        }
-        for (const [name, template] of Object.entries(options.gauges ?? {})) {
-            if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name))
-                throw new errors_ConfigurationError(`invalid gauge name ${JSON.stringify(name)}`);
-            this.queries.push({ key: 'gauge', name, template });
-        }
-        for (const query of this.queries) {
-            const what = query.key === 'gauge' ? `the gauge ${query.name}` : `the ${query.key} query`;
-            checkQueryTemplate(query.template, what);
-            if (query.template.includes('{version}')) {
-                for (const color of this.colors) {
-                    if (options.versions?.[color] === undefined)
-                        throw new errors_ConfigurationError(`${what} uses {version}, but no version is known for ${color}`);
-                }
-            }
-        }
-    }
-    /** True when Prometheus answers `/-/ready`. */
-    async reachable() {
-        try {
-            const response = await getJson(`${this.base}/-/ready`, { headers: this.options.headers, timeoutMs: this.options.timeoutMs ?? 5000, attempts: 1 });
-            return response.status === 200;
-        }
-        catch {
-            return false;
-        }
-    }
-    /** One instant query at `atMs` (ms since the epoch). */
-    async query(expression, atMs) {
-        const url = `${this.base}/api/v1/query?${new URLSearchParams({ query: expression, time: (atMs / 1000).toFixed(3) })}`;
-        let response;
-        try {
-            response = await getJson(url, { headers: this.options.headers, timeoutMs: this.options.timeoutMs ?? 10_000 });
-        }
-        catch (error) {
-            throw new Error(`Prometheus at ${this.base} could not be read: ${error.message}`);
-        }
-        try {
-            return parseQueryResponse(response.status, response.body);
-        }
-        catch (error) {
-            throw new Error(`Prometheus query ${expression} failed: ${error.message}`);
-        }
-    }
-    async sample(window) {
-        const duration = promDuration(window.end - window.start);
-        const colors = {};
-        await Promise.all(this.colors.map(async (color) => {
-            const values = { app: this.options.app, color, window: duration, ...(this.options.versions?.[color] === undefined ? {} : { version: this.options.versions[color] }) };
-            const answers = await Promise.all(this.queries.map(async (query) => ({ query, series: await this.query(renderQuery(query.template, values), window.end) })));
-            const sample = colorSample(answers);
-            if (sample)
-                colors[color] = sample;
-        }));
-        return { start: window.start, end: window.end, colors };
-    }
-}
-/** A color's sample from its query answers; undefined when no query returned any series (pure). */
-function colorSample(answers) {
-    if (answers.every((answer) => answer.series.length === 0))
-        return undefined;
-    const count = (series) => series.reduce((total, one) => total + (Number.isFinite(one.value) ? Math.max(0, one.value) : 0), 0);
-    const largest = (series) => {
-        const finite = series.map((one) => one.value).filter((value) => Number.isFinite(value));
-        return finite.length === 0 ? undefined : Math.max(...finite);
-    };
-    const sample = { requests: 0, errors: 0, latency: [] };
-    const gauges = {};
-    for (const { query, series } of answers) {
-        if (query.key === 'requests')
-            sample.requests = count(series);
-        else if (query.key === 'errors')
-            sample.errors = count(series);
-        else if (query.key === 'latencyBuckets') {
-            const byLe = new Map();
-            for (const one of series) {
-                const le = one.labels.le === undefined ? Number.NaN : promNumber(one.labels.le);
-                byLe.set(le, (byLe.get(le) ?? 0) + (Number.isFinite(one.value) ? one.value : 0));
-            }
-            sample.latency = histogramFromCumulative([...byLe].map(([le, bucketCount]) => ({ le, count: bucketCount })));
-        }
-        else {
-            const value = largest(series);
-            if (value === undefined)
-                continue;
-            if (query.key === 'memory')
-                sample.memoryRatio = value;
-            else if (query.key === 'drift')
-                sample.driftScore = value;
-            else if (query.key === 'gauge')
-                gauges[query.name] = value;
-        }
-    }
-    if (Object.keys(gauges).length > 0)
-        sample.gauges = gauges;
-    return sample;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-mark.ts
@@ -55205,6 +55376,67 @@ async function readLive(work, settings, probe = []) {
     return view.health;
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
+
+
+
+const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
+for url in "$@"; do
+  while :; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
+    [ "$code" = 200 ] && break
+    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
+    sleep 0.2
+  done
+done`;
+function waitHealthyCommand(port, paths, timeoutSeconds) {
+    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
+}
+/** Waits until every path answers 200 on the color's port; returns how long it took. */
+async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
+    const started = clock.now();
+    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
+    if (result.code !== 0) {
+        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
+    }
+    return clock.now() - started;
+}
+/** curl prints the body, then a last line `<status> <seconds>`. */
+function probeCommand(port, check, budgetMs = smokeBudgetMs(check, PRE_TRAFFIC_SMOKE)) {
+    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
+    const method = check.method === 'HEAD' ? ['--head'] : ['-X', check.method];
+    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(budgetMs / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
+    const body = requestBody(check);
+    if (body !== undefined)
+        argv.push('-H', `Content-Type: ${bodyContentType(body)}`, '--data-binary', '@-');
+    argv.push(`http://127.0.0.1:${port}${check.path}`);
+    return argv;
+}
+/** Sends a check to the color's port from the host, `repeat` times (one before traffic, unless it says otherwise), and judges it. */
+async function smoke(remote, port, check, defaults = PRE_TRAFFIC_SMOKE) {
+    const argv = probeCommand(port, check, smokeBudgetMs(check, defaults));
+    const stdin = requestBody(check) ?? '';
+    const outcome = await judgeSmoke(check, defaults, async () => {
+        const result = await remote.run(argv, { stdin });
+        const lines = result.stdout.split('\n');
+        const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
+        const status = Number(code);
+        if (result.code !== 0 && status === 0)
+            return { noAnswer: `no answer (${result.stderr.trim() || `curl exit ${result.code}`})` };
+        return { status, body: lines.join('\n'), latencyMs: Math.round(Number(seconds) * 1000) };
+    });
+    return {
+        method: check.method,
+        path: check.path,
+        status: outcome.status,
+        expectedStatus: check.status,
+        latencyMs: outcome.p95Ms ?? 0,
+        maxLatencyMs: outcome.budgetMs,
+        ok: outcome.problem === undefined,
+        ...(outcome.problem === undefined ? {} : { problem: outcome.problem }),
+    };
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/rollback/rollback.ts
 
 
@@ -55282,7 +55514,7 @@ function planRollback(state, live, target, host) {
  * for an analysis window to end.
  */
 const ABORT_WAIT_SECONDS = 30;
-async function rollback(hosts, settings, since) {
+async function rollback_rollback(hosts, settings, since) {
     const started = since ?? settings.clock.now();
     let abortRequestedAt = null;
     const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.target.kind === 'version' ? settings.target.version : '(previous)', phase: 'rollback', time: new Date(started).toISOString() }, {
@@ -55893,7 +56125,7 @@ function redact(text, webhookUrl) {
  */
 /** The deployment procedure's target for a rollback: traffic restored within 2 minutes. */
 const ROLLBACK_TARGET_MS = 120_000;
-function restoredLine(restoredMs) {
+function incident_restoredLine(restoredMs) {
     if (restoredMs === null)
         return 'Traffic was not restored.';
     const seconds = (restoredMs / 1000).toFixed(1);
@@ -55912,7 +56144,7 @@ function incidentIssue(story, extraLabels = []) {
         `**Decided at:** ${new Date(story.decidedAt).toISOString()}`,
         ...(story.error ? ['', `**The rollback failed; traffic stays where it was:** ${story.error.split('\n').slice(0, 20).join(' / ')}`, ...(story.candidates && story.candidates.length > 0 ? [`**Versions one can roll back to by name:** ${story.candidates.join(', ')}`] : [])] : []),
         '',
-        restoredLine(story.restoredMs),
+        incident_restoredLine(story.restoredMs),
         '',
         ...(story.figures.length > 0 ? ['### Figures', '', table(['rule', 'observed', 'threshold', 'window', 'status'], story.figures.map((f) => [f.name, f.observed, f.threshold, f.window, f.status])), ''] : []),
         '### Hosts',
@@ -55928,7 +56160,7 @@ function incidentIssue(story, extraLabels = []) {
     return { title, body, labels: ['incident', `severity:${story.severity}`, 'rollback', ...extraLabels] };
 }
 /** Records the rollback everywhere it is owed. None of these failures undoes the rollback: each is a warning. */
-async function announceRollback(story, options) {
+async function incident_announceRollback(story, options) {
     let incidentUrl = null;
     let deploymentId = null;
     const { github } = options;
@@ -55986,7 +56218,7 @@ function table(header, rows) {
     return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(escapeCell).join(' | ')} |`)].join('\n');
 }
 const OUTCOME = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
-function headline(app, head) {
+function summary_headline(app, head) {
     const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${head.title}`, ''];
     if (head.verdict)
         lines.push(`- **Verdict:** ${head.verdict}`);
@@ -56039,8 +56271,8 @@ function hostsRestoredMs(result) {
     const restored = result.restoredMs;
     return restored === undefined ? null : restored;
 }
-function phaseSummary(app, result, context = {}) {
-    const lines = [headline(app, phaseHeadline(result, context))];
+function summary_phaseSummary(app, result, context = {}) {
+    const lines = [summary_headline(app, phaseHeadline(result, context))];
     if (result.error)
         lines.push('#### What went wrong', '', codeBlock(result.error), '');
     lines.push(table(['host', 'outcome', 'from → to', 'versions', 'weights before', 'weights after', 'switch (ms)'], result.hosts.map((host) => [
@@ -56187,7 +56419,7 @@ function monitorSummary(app, result, incidentUrl = null) {
     const span = ramp ? timeline.seconds : analysis.elapsedSeconds;
     const requests = ramp ? result.steps.reduce((sum, step) => ({ canary: sum.canary + step.analysis.canaryRequests, stable: sum.stable + step.analysis.stableRequests }), { canary: 0, stable: 0 }) : { canary: analysis.canaryRequests, stable: analysis.stableRequests };
     const lines = [
-        headline(app, monitorHeadline(result, incidentUrl)),
+        summary_headline(app, monitorHeadline(result, incidentUrl)),
         `Canary **${result.canaryColor}** (${result.canaryVersion ?? '?'}) against stable **${result.stableColor}** (${result.stableVersion ?? '?'}): ${requests.canary} canary and ${requests.stable} stable requests over ${span.toFixed(0)} s${ramp ? ` in ${result.steps.length} step${result.steps.length === 1 ? '' : 's'}` : ''}${analysis.earlyDecision ? '; decided early by the sequential test' : ''}${analysis.detectSeconds !== null ? `; detected in ${analysis.detectSeconds.toFixed(1)} s` : ''}.`,
         '',
     ];
@@ -56225,7 +56457,7 @@ function monitorSummary(app, result, incidentUrl = null) {
 /** The automatic rollback's per-host table. */
 function rollbackHosts(result) {
     const rollback = result.rollback;
-    const parts = ['#### Automatic rollback, per host', '', restoredLine(rollback.ok ? result.rollbackMs : null), ''];
+    const parts = ['#### Automatic rollback, per host', '', incident_restoredLine(rollback.ok ? result.rollbackMs : null), ''];
     if (rollback.error)
         parts.push(markdown_codeBlock(rollback.error), '');
     parts.push(table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [markdown_hostCell(host.host), OUTCOME[host.outcome], `${host.version ?? '—'} (${host.toColor ?? '—'})`, host.switchMs === null ? '—' : String(host.switchMs)])));
@@ -56275,7 +56507,186 @@ function rolloutEvents(options) {
     };
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/methods.ts
+
+
+
+/** Blue-green hosts behind nginx: traffic back to the color that runs the target (started first if stopped). */
+function nginxRollback(hosts, settings) {
+    return {
+        name: 'nginx',
+        async run(target, since) {
+            const result = await settings.log.group(`rollback ${settings.app} on ${hosts.length} host(s)`, () => rollback(hosts, { ...settings, target }, since));
+            if (result.abortedMonitorMs !== null)
+                settings.log.info(`a canary monitor held the lock; it stopped ${result.abortedMonitorMs} ms after it was asked to`);
+            return hostsOutcome(result, settings.clock.now() - since);
+        },
+    };
+}
+/** The outcome of a rollback on hosts (by this method, or by the canary monitor's own). */
+function hostsOutcome(result, durationMs) {
+    return {
+        method: 'nginx',
+        what: 'rollback',
+        ok: result.ok,
+        noop: result.noop,
+        error: result.error,
+        version: result.version,
+        failedVersion: result.failedVersion ?? result.previousVersion,
+        activeColor: result.activeColor,
+        restoredMs: result.ok ? result.restoredMs : null,
+        durationMs,
+        hosts: result.hosts,
+        candidates: result.candidates,
+        onHosts: result,
+    };
+}
+/** A method that is not over SSH: what it returned, timed from the decision. */
+function external(method, what, outcome, since, clock) {
+    return {
+        method,
+        what: what(outcome.version),
+        ok: outcome.ok,
+        noop: false,
+        error: outcome.error,
+        version: outcome.version,
+        failedVersion: null,
+        activeColor: null,
+        restoredMs: outcome.ok ? clock.now() - since : null,
+        durationMs: clock.now() - since,
+        hosts: [],
+        candidates: [],
+        onHosts: null,
+    };
+}
+/** `kubectl rollout undo` (to a revision when the target names one), then waits for the rollout. */
+function kubernetesRollback(deployment, options) {
+    return {
+        name: 'kubernetes',
+        async run(target, since) {
+            const revision = target.kind === 'version' ? Number(target.version) : null;
+            const result = await rollbackKubernetes(deployment, revision, options.timeoutSeconds, options.log);
+            // What it went back to, as the cluster says; else what was asked for.
+            const version = result.restored ?? (revision !== null ? `revision ${revision}` : 'the previous revision');
+            return external('kubernetes', (to) => `kubernetes rollback of deployment/${deployment.deployment} to ${to}`, { ...result, version }, since, options.clock);
+        },
+    };
+}
+/**
+ * The team's own rollback playbook, given the target (`target_version`: a version, or `previous`),
+ * the reason, the app and the environment as extra variables.
+ */
+function ansibleRollback(playbook, options) {
+    return {
+        name: 'ansible',
+        async run(target, since) {
+            const version = target.kind === 'version' ? target.version : null;
+            const result = await runPlaybook({ playbook: playbook.playbook, inventory: playbook.inventory, limit: playbook.limit, extraVars: { target_version: version ?? 'previous', rollback_reason: playbook.reason, app: playbook.app, environment: playbook.environment } }, options);
+            return external('ansible', () => `ansible rollback with ${playbook.playbook}`, { ...result, version }, since, options.clock);
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/report/rollback-report.ts
+
+
+
+function figureRows(figures) {
+    return figures.map((figure) => ({
+        name: figure.name,
+        observed: figure.observed === null ? '—' : String(figure.observed),
+        threshold: String(figure.threshold),
+        window: figure.window ?? (figure.windowSeconds !== undefined ? `${figure.windowSeconds} s` : ''),
+        status: figure.status,
+    }));
+}
+/** The story of a rollback from its outcome. */
+function rollbackStory(outcome, context) {
+    return {
+        app: context.app,
+        environment: context.environment,
+        trigger: context.trigger,
+        reason: context.reason,
+        severity: context.severity,
+        failedVersion: outcome.failedVersion,
+        targetVersion: outcome.version,
+        restoredMs: outcome.restoredMs,
+        durationMs: outcome.durationMs,
+        figures: figureRows(context.figures),
+        hosts: outcome.hosts,
+        runUrl: context.runUrl,
+        decidedAt: context.decidedAt,
+        ...(outcome.ok ? {} : { error: outcome.error ?? 'the rollback failed' }),
+        ...(outcome.candidates.length > 0 ? { candidates: outcome.candidates } : {}),
+    };
+}
+const NOTHING = { incidentUrl: null, deploymentId: null, notified: false };
+/** Announces a rollback that did something (a failed one too: the deployment marked, the incident opened, Slack told); a no-op is not news. */
+async function announceOutcome(outcome, context, options) {
+    return outcome.noop ? NOTHING : announceRollback(rollbackStory(outcome, context), options);
+}
+/** The step summary of a rollback: the hosts' own table when it ran on hosts, the method's words otherwise, then how long traffic took to come back. */
+function rollbackSummary(outcome, context, incidentUrl) {
+    const note = outcome.noop ? `Nothing to roll back: ${outcome.version} already serves all traffic.` : outcome.ok ? restoredLine(outcome.restoredMs) : 'The rollback failed; traffic stays where it was.';
+    const summary = outcome.onHosts
+        ? phaseSummary(context.app, outcome.onHosts, { reason: context.reason, trigger: context.trigger, actor: context.actor, incidentUrl, candidates: outcome.candidates })
+        : `${headline(context.app, {
+            ok: outcome.ok,
+            title: `${outcome.what} ${outcome.ok ? 'done' : 'failed'}`,
+            verdict: [`trigger: ${context.trigger}`, `by ${context.actor}`, `reason: ${context.reason}`].join('; '),
+            done: outcome.ok ? `rolled back to ${outcome.version ?? '?'}` : 'the rollback did not complete: see below',
+            incidentUrl,
+            next: outcome.ok ? ['Find why the release failed before deploying it again.'] : ['Read the error below, fix it and re-run the rollback.'],
+        })}${outcome.error ? `\n${codeBlock(outcome.error)}\n` : ''}`;
+    return `${summary}\n${note}\n`;
+}
+/** Why a rollback failed, with the versions one can name instead. */
+function rollbackFailure(outcome) {
+    return `${outcome.error ?? 'rollback failed'}${outcome.candidates.length > 0 ? `\nVersions one can roll back to by name (target-version): ${outcome.candidates.join(', ')}` : ''}`;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/report/monitor-report.ts
+
+
+
+
+/**
+ * What a canary monitor's verdict is owed once it is reached: the deployment metrics follow what
+ * it did to traffic, a rollback it made is announced as any rollback is (deployment records, the
+ * incident, Slack), and a verdict that is not success without one goes to Slack.
+ */
+async function concludeMonitor(result, options) {
+    // As the rollback action and blue-green write them: a rollback that put a version back is 0 for
+    // that version, one that failed is 1; a ramp it promoted is 0; a failed canary left in place is 1.
+    if (result.rollback)
+        await options.recordMetrics(!result.rollback.ok, (result.rollback.ok ? result.rollback.version : result.canaryVersion) ?? '');
+    else if (options.mode === 'ramp' && result.verdict === 'success')
+        await options.recordMetrics(false, result.canaryVersion ?? '');
+    else if (result.verdict === 'failure' || result.verdict === 'error')
+        await options.recordMetrics(true, result.canaryVersion ?? '');
+    if (result.rollback?.ok) {
+        // From the decision: the canary version taken out, traffic restored rollbackMs after the verdict.
+        const outcome = { ...hostsOutcome(result.rollback, result.rollback.durationMs), failedVersion: result.canaryVersion, restoredMs: result.rollbackMs };
+        const announcement = await incident_announceRollback(rollbackStory(outcome, {
+            app: options.app,
+            environment: options.environment,
+            trigger: `canary-monitor (${options.mode}): ${result.verdict}`,
+            reason: result.reason,
+            severity: options.severity,
+            figures: result.analysis.rules,
+            runUrl: options.runUrl,
+            decidedAt: result.analysis.decidedAt,
+        }), options.announce);
+        return { incidentUrl: announcement.incidentUrl };
+    }
+    if (result.verdict !== 'success') {
+        await notifySlack(options.announce.slackWebhookUrl, { event: 'failed', title: `${options.app} canary ${result.canaryVersion ?? ''}: ${result.verdict}`, fields: { reason: result.reason, environment: options.environment }, runUrl: options.runUrl }, options.announce.log.warn);
+    }
+    return { incidentUrl: null };
+}
+
 ;// CONCATENATED MODULE: ./actions/canary-monitor/src/main.ts
+
 
 
 
@@ -56298,7 +56709,7 @@ const inputFields = {
     ...metricsInputs,
     ...monitorPhaseInputs,
     'github-token': field.secret({ form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN' }),
-    'failed-deployment-id': field.string({ form: 'the id of the GitHub deployment being watched', pattern: /^\d{1,20}$/, max: 20 }),
+    'failed-deployment-id': field.string({ form: 'the id of the GitHub deployment being watched', pattern: DEPLOYMENT_ID, max: 20 }),
     'create-incident': field.boolean(true),
     'incident-severity': field.choice(['critical', 'high', 'medium', 'low'], 'critical'),
 };
@@ -56337,46 +56748,23 @@ async function run(read) {
                 warn: logger.warn,
             }),
         }));
-        // The deployment metrics follow what the monitor did to traffic, as the rollback action and
-        // blue-green write them: a rollback that put a version back is 0 for that version, one that
-        // failed is 1; a ramp it promoted is 0; a failed canary it left in place is 1.
-        const recordMetrics = deploymentMetricsRecorder(inputs, hosts, session.connect, logger);
-        if (result.rollback)
-            await recordMetrics(!result.rollback.ok, (result.rollback.ok ? result.rollback.version : result.canaryVersion) ?? '');
-        else if (inputs.mode === 'ramp' && result.verdict === 'success')
-            await recordMetrics(false, result.canaryVersion ?? '');
-        else if (result.verdict === 'failure' || result.verdict === 'error')
-            await recordMetrics(true, result.canaryVersion ?? '');
-        let incidentUrl = null;
-        if (result.rollback?.ok) {
-            const announcement = await announceRollback({
-                app: inputs.app,
-                environment: inputs.environment,
-                trigger: `canary-monitor (${inputs.mode}): ${result.verdict}`,
-                reason: result.reason,
-                severity: inputs['incident-severity'],
-                failedVersion: result.canaryVersion,
-                targetVersion: result.rollback.version,
-                restoredMs: result.rollbackMs,
-                durationMs: result.rollback.durationMs,
-                figures: result.analysis.rules.map((rule) => ({ name: rule.name, observed: rule.observed === null ? '—' : String(rule.observed), threshold: String(rule.threshold), window: `${rule.windowSeconds} s`, status: rule.status })),
-                hosts: result.rollback.hosts,
-                runUrl: run.runUrl,
-                decidedAt: result.analysis.decidedAt,
-            }, {
-                github: githubContext(inputs['github-token']),
+        const { incidentUrl } = await concludeMonitor(result, {
+            app: inputs.app,
+            environment: inputs.environment,
+            mode: inputs.mode,
+            severity: inputs['incident-severity'],
+            runUrl: run.runUrl,
+            recordMetrics: deploymentMetricsRecorder(inputs, hosts, session.connect, logger),
+            announce: {
+                github,
                 ref: process.env.GITHUB_SHA ?? 'main',
                 createIncident: inputs['create-incident'],
                 incidentLabels: ['canary'],
                 failedDeploymentId: inputs['failed-deployment-id'] ? Number(inputs['failed-deployment-id']) : null,
                 slackWebhookUrl: inputs['slack-webhook-url'],
                 log: logger,
-            });
-            incidentUrl = announcement.incidentUrl;
-        }
-        else if (result.verdict !== 'success') {
-            await notifySlack(inputs['slack-webhook-url'], { event: 'failed', title: `${inputs.app} canary ${result.canaryVersion ?? ''}: ${result.verdict}`, fields: { reason: result.reason, environment: inputs.environment }, runUrl: run.runUrl }, logger.warn);
-        }
+            },
+        });
         setOutputs({
             [Outputs.Verdict]: result.verdict,
             [Outputs.Reason]: result.reason,

@@ -1,10 +1,10 @@
 import { action, systemClock } from '@agent-loop/shared/action';
 import { githubContext } from '@agent-loop/shared/github';
-
 import { checkRuntimeInputs, field, hostInputs, monitorPhaseInputs, monitorPolicy, monitorSettings, readFromRunner, readInputs, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { monitor } from '@agent-loop/shared/procedures';
-import { deploymentMetricsRecorder, metricsInputs, monitorSummary, notifySlack, progressLine, rolloutEvents, announceRollback } from '@agent-loop/shared/report';
+import { concludeMonitor, deploymentMetricsRecorder, metricsInputs, monitorSummary, progressLine, rolloutEvents } from '@agent-loop/shared/report';
 import { cleanUpRun } from '@agent-loop/shared/fleet';
+import { DEPLOYMENT_ID } from '@agent-loop/shared/vocabulary';
 
 export const Outputs = {
   Verdict: 'verdict',
@@ -23,7 +23,7 @@ export const inputFields = {
   ...metricsInputs,
   ...monitorPhaseInputs,
   'github-token': field.secret({ form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN' }),
-  'failed-deployment-id': field.string({ form: 'the id of the GitHub deployment being watched', pattern: /^\d{1,20}$/, max: 20 }),
+  'failed-deployment-id': field.string({ form: 'the id of the GitHub deployment being watched', pattern: DEPLOYMENT_ID, max: 20 }),
   'create-incident': field.boolean(true),
   'incident-severity': field.choice(['critical', 'high', 'medium', 'low'], 'critical'),
 };
@@ -67,46 +67,23 @@ export async function run(read?: InputReader): Promise<void> {
       }),
     );
 
-    // The deployment metrics follow what the monitor did to traffic, as the rollback action and
-    // blue-green write them: a rollback that put a version back is 0 for that version, one that
-    // failed is 1; a ramp it promoted is 0; a failed canary it left in place is 1.
-    const recordMetrics = deploymentMetricsRecorder(inputs, hosts, session.connect, action.logger);
-    if (result.rollback) await recordMetrics(!result.rollback.ok, (result.rollback.ok ? result.rollback.version : result.canaryVersion) ?? '');
-    else if (inputs.mode === 'ramp' && result.verdict === 'success') await recordMetrics(false, result.canaryVersion ?? '');
-    else if (result.verdict === 'failure' || result.verdict === 'error') await recordMetrics(true, result.canaryVersion ?? '');
-
-    let incidentUrl: string | null = null;
-    if (result.rollback?.ok) {
-      const announcement = await announceRollback(
-        {
-          app: inputs.app,
-          environment: inputs.environment,
-          trigger: `canary-monitor (${inputs.mode}): ${result.verdict}`,
-          reason: result.reason,
-          severity: inputs['incident-severity'],
-          failedVersion: result.canaryVersion,
-          targetVersion: result.rollback.version,
-          restoredMs: result.rollbackMs,
-          durationMs: result.rollback.durationMs,
-          figures: result.analysis.rules.map((rule) => ({ name: rule.name, observed: rule.observed === null ? '—' : String(rule.observed), threshold: String(rule.threshold), window: `${rule.windowSeconds} s`, status: rule.status })),
-          hosts: result.rollback.hosts,
-          runUrl: run.runUrl,
-          decidedAt: result.analysis.decidedAt,
-        },
-        {
-          github: githubContext(inputs['github-token']),
-          ref: process.env.GITHUB_SHA ?? 'main',
-          createIncident: inputs['create-incident'],
-          incidentLabels: ['canary'],
-          failedDeploymentId: inputs['failed-deployment-id'] ? Number(inputs['failed-deployment-id']) : null,
-          slackWebhookUrl: inputs['slack-webhook-url'],
-          log: action.logger,
-        },
-      );
-      incidentUrl = announcement.incidentUrl;
-    } else if (result.verdict !== 'success') {
-      await notifySlack(inputs['slack-webhook-url'], { event: 'failed', title: `${inputs.app} canary ${result.canaryVersion ?? ''}: ${result.verdict}`, fields: { reason: result.reason, environment: inputs.environment }, runUrl: run.runUrl }, action.logger.warn);
-    }
+    const { incidentUrl } = await concludeMonitor(result, {
+      app: inputs.app,
+      environment: inputs.environment,
+      mode: inputs.mode,
+      severity: inputs['incident-severity'],
+      runUrl: run.runUrl,
+      recordMetrics: deploymentMetricsRecorder(inputs, hosts, session.connect, action.logger),
+      announce: {
+        github,
+        ref: process.env.GITHUB_SHA ?? 'main',
+        createIncident: inputs['create-incident'],
+        incidentLabels: ['canary'],
+        failedDeploymentId: inputs['failed-deployment-id'] ? Number(inputs['failed-deployment-id']) : null,
+        slackWebhookUrl: inputs['slack-webhook-url'],
+        log: action.logger,
+      },
+    });
 
     action.setOutputs({
       [Outputs.Verdict]: result.verdict,

@@ -49418,7 +49418,7 @@ function strictObject(shape, params) {
         type: "object",
         shape,
         catchall: never(),
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 // looseObject
@@ -50086,6 +50086,11 @@ const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
 const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 /** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
+/** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
+// eslint-disable-next-line no-control-regex
+const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
+/** A GitHub deployment id. */
+const DEPLOYMENT_ID = /^\d{1,20}$/;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
@@ -50580,8 +50585,8 @@ const hostInputs = {
     'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
     environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
 };
-/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/access.log';
+/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 function resolveHosts(inputs) {
     requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
     return inputs.hosts.map(({ target, overrides }) => {
@@ -50863,7 +50868,109 @@ function rollbackHosts(result) {
     return parts.join('\n');
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/document.ts
+
+
+/**
+ * The one way a document a user writes (a YAML policy, a list of rules) is checked: builders for
+ * its fields, each of which says what it expected and what it got, mappings that refuse an unknown
+ * key by listing the known ones, and one way to say where a problem is
+ * (`rules[2].metric: expected one of …, got 'latency'`). Every problem is reported, not the first.
+ */
+/** A value checked by `accept`; the message says what was expected (`form`) and what was given. */
+function leaf(form, accept) {
+    return unknown().transform((value, ctx) => {
+        if (accept(value))
+            return value;
+        ctx.addIssue({ code: 'custom', message: `expected ${form}, got ${show(value)}` });
+        return NEVER;
+    });
+}
+/** A finite number within bounds: `a number from 1 to 3600 (seconds)`, `a number of at least 0`, `a whole number above 0`. */
+function document_number(options = {}) {
+    const bounds = [];
+    if (options.min !== undefined && options.max !== undefined)
+        bounds.push(`from ${options.min} to ${options.max}`);
+    else {
+        if (options.min !== undefined)
+            bounds.push(`at least ${options.min}`);
+        if (options.above !== undefined)
+            bounds.push(`above ${options.above}`);
+        if (options.below !== undefined)
+            bounds.push(`below ${options.below}`);
+        if (options.max !== undefined)
+            bounds.push(`at most ${options.max}`);
+    }
+    const range = bounds.join(' and ');
+    const form = [options.integer ? 'a whole number' : 'a number', range.startsWith('at ') ? `of ${range}` : range, options.unit ? `(${options.unit})` : ''].filter(Boolean).join(' ');
+    return leaf(form, (value) => {
+        if (typeof value !== 'number' || !Number.isFinite(value))
+            return false;
+        if (options.integer && !Number.isInteger(value))
+            return false;
+        if (options.min !== undefined && value < options.min)
+            return false;
+        if (options.max !== undefined && value > options.max)
+            return false;
+        if (options.above !== undefined && value <= options.above)
+            return false;
+        if (options.below !== undefined && value >= options.below)
+            return false;
+        return true;
+    });
+}
+/** One of `choices`; `form` words them (`one of a, b, c` unless given). */
+function choice(choices, form = `one of ${choices.join(', ')}`) {
+    return leaf(form, (value) => typeof value === 'string' && choices.includes(value));
+}
+const document_boolean = leaf('true or false', (value) => typeof value === 'boolean');
+/** A text that matches `pattern`, of at most `maxLength` characters. */
+function document_text(form, pattern, maxLength = Infinity) {
+    return leaf(form, (value) => typeof value === 'string' && value.length <= maxLength && pattern.test(value));
+}
+/** A mapping with exactly these keys (each optional unless its field says otherwise); `form` is what a value that is no mapping is told. */
+function mapping(shape, form = 'a mapping') {
+    const known = Object.keys(shape).join(', ');
+    return strictObject(shape, {
+        error: (issue) => {
+            if (issue.code === 'unrecognized_keys')
+                return `unknown key ${issue.keys.map((key) => `'${key}'`).join(', ')}; expected ${known}`;
+            if (issue.code === 'invalid_type')
+                return `expected ${form}, got ${show(issue.input)}`;
+            return undefined;
+        },
+    });
+}
+/** A list of at most `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
+function list(item, options) {
+    return array(item, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${options.form ?? 'a list'}, got ${show(issue.input)}` : undefined) })
+        .max(options.max, { error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${Array.isArray(issue.input) ? issue.input.length : 'more'}` });
+}
+/** The builders of a document's fields: `docField.mapping({ duration: docField.number({ min: 10 }).optional() })`. */
+const docField = { leaf, number: document_number, choice, boolean: document_boolean, text: document_text, mapping, list };
+/** `rules[2].metric` from zod's ['rules', 2, 'metric']. */
+function documentPath(path, names = {}) {
+    let where = '';
+    for (const part of path) {
+        if (typeof part === 'number')
+            where += `${where === '' ? (names.items ?? '') : ''}[${part}]`;
+        else
+            where += `${where === '' ? '' : '.'}${String(part)}`;
+    }
+    return where === '' ? (names.root ?? '') : where;
+}
+/** One problem, with where it is: `sprt.alpha: expected a number above 0 and at most 0.5, got 0`. */
+function describeIssue(issue, names = {}) {
+    const where = documentPath(issue.path, names);
+    return where === '' ? issue.message : `${where}: ${issue.message}`;
+}
+/** Every problem of a document that failed its schema, in order. */
+function documentProblems(error, names = {}) {
+    return error.issues.map((issue) => describeIssue(issue, names));
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/pipeline/compare.ts
+
 
 
 
@@ -50880,76 +50987,57 @@ function rollbackHosts(result) {
 const DIRECTIONS = ['higher-is-better', 'lower-is-better'];
 // ------------------------------------------------------------------------------------ rules
 const RULES_FORM = 'a YAML list of rules {metric, direction: higher-is-better|lower-is-better, max-regression, max-regression-percent, min, max}';
-const RULE_KEYS = ['metric', 'direction', 'max-regression', 'max-regression-percent', 'min', 'max'];
 /** Dot-separated segments of letters, digits and _ : @ / + -. */
 const METRIC_PATH = /^[A-Za-z0-9_:@/+-]+(?:\.[A-Za-z0-9_:@/+-]+)*$/;
-function ruleFrom(item, where, problems) {
-    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-        problems.push(`${where}: expected a mapping {metric, direction, …}, got ${show(item)}`);
-        return null;
-    }
-    const fields = item;
-    const unknown = Object.keys(fields).filter((key) => !RULE_KEYS.includes(key));
-    if (unknown.length > 0)
-        problems.push(`${where}: unknown key ${unknown.map((key) => `'${key}'`).join(', ')}; expected ${RULE_KEYS.join(', ')}`);
-    const { metric, direction } = fields;
-    if (typeof metric !== 'string' || metric.length > 200 || !METRIC_PATH.test(metric)) {
-        problems.push(`${where}.metric: expected a metric name or dotted path such as eval.accuracy, got ${show(metric)}`);
-    }
-    if (direction !== undefined && !DIRECTIONS.includes(direction)) {
-        problems.push(`${where}.direction: expected ${DIRECTIONS.join(' or ')}, got ${show(direction)}`);
-    }
-    const number = (key, atLeastZero) => {
-        const value = fields[key];
-        if (value === undefined || value === null)
-            return null;
-        if (typeof value !== 'number' || !Number.isFinite(value) || (atLeastZero && value < 0)) {
-            problems.push(`${where}.${key}: expected ${atLeastZero ? 'a number of at least 0' : 'a number'}, got ${show(value)}`);
-            return null;
-        }
-        return value;
-    };
-    const rule = {
-        metric: typeof metric === 'string' ? metric : '',
-        direction: DIRECTIONS.includes(direction) ? direction : null,
-        maxRegression: number('max-regression', true),
-        maxRegressionPercent: number('max-regression-percent', true),
-        min: number('min', false),
-        max: number('max', false),
-    };
+const { text: compare_text, choice: compare_choice, number: compare_number, mapping: compare_mapping, list: compare_list } = docField;
+const DIRECTION_FORM = DIRECTIONS.join(' or ');
+/** The document is the list of rules: its items are `rules[0]`, `rules[1]`, … */
+const RULES_NAMES = { items: 'rules' };
+/** One rule, with what must hold between its fields. An empty limit (`min:`, null) counts as given but sets nothing. */
+const ruleInput = compare_mapping({
+    metric: compare_text('a metric name or dotted path such as eval.accuracy', METRIC_PATH, 200),
+    direction: compare_choice(DIRECTIONS, DIRECTION_FORM).optional(),
+    'max-regression': compare_number({ min: 0 }).nullish(),
+    'max-regression-percent': compare_number({ min: 0 }).nullish(),
+    min: compare_number().nullish(),
+    max: compare_number().nullish(),
+}, 'a mapping {metric, direction, …}').transform((fields, ctx) => {
     const regression = fields['max-regression'] !== undefined || fields['max-regression-percent'] !== undefined;
-    if (regression && direction === undefined)
-        problems.push(`${where}.direction: required with max-regression or max-regression-percent; expected ${DIRECTIONS.join(' or ')}`);
+    if (regression && fields.direction === undefined)
+        ctx.addIssue({ code: 'custom', path: ['direction'], message: `required with max-regression or max-regression-percent; expected ${DIRECTION_FORM}` });
     if (!regression && fields.min === undefined && fields.max === undefined)
-        problems.push(`${where}: give at least one of max-regression, max-regression-percent, min, max`);
+        ctx.addIssue({ code: 'custom', message: 'give at least one of max-regression, max-regression-percent, min, max' });
+    const rule = {
+        metric: fields.metric,
+        direction: fields.direction ?? null,
+        maxRegression: fields['max-regression'] ?? null,
+        maxRegressionPercent: fields['max-regression-percent'] ?? null,
+        min: fields.min ?? null,
+        max: fields.max ?? null,
+    };
     if (rule.min !== null && rule.max !== null && rule.min > rule.max)
-        problems.push(`${where}: min (${rule.min}) is above max (${rule.max})`);
+        ctx.addIssue({ code: 'custom', message: `min (${rule.min}) is above max (${rule.max})` });
     return rule;
-}
-/** Checks a parsed YAML document; every problem is listed, with where it is (`rules[1].direction: …`). */
+});
+/** The rules, one per metric. */
+const rulesInput = compare_list(ruleInput, { max: 200, noun: 'rules', form: 'a list of rules' }).transform((rules, ctx) => {
+    const seen = new Map();
+    rules.forEach((rule, index) => {
+        const twice = seen.get(rule.metric);
+        if (twice !== undefined)
+            ctx.addIssue({ code: 'custom', path: [index, 'metric'], message: `'${rule.metric}' already has a rule (${documentPath([twice], RULES_NAMES)})` });
+        seen.set(rule.metric, index);
+    });
+    return rules;
+});
+/** Checks a parsed YAML document; every problem is listed, with where it is (`rules[1].direction: …`). What must hold between a rule's fields, or between rules, is checked once the fields themselves are valid. */
 function resolveMetricRules(document) {
     if (document === undefined || document === null)
         return { rules: [], problems: ['expected at least one rule, got nothing'] };
-    if (!Array.isArray(document))
-        return { rules: [], problems: [`expected a list of rules, got ${show(document)}`] };
-    if (document.length === 0)
+    if (Array.isArray(document) && document.length === 0)
         return { rules: [], problems: ['expected at least one rule, got an empty list'] };
-    if (document.length > 200)
-        return { rules: [], problems: [`at most 200 rules, got ${document.length}`] };
-    const problems = [];
-    const rules = [];
-    const seen = new Map();
-    document.forEach((item, index) => {
-        const rule = ruleFrom(item, `rules[${index}]`, problems);
-        if (!rule)
-            return;
-        const twice = seen.get(rule.metric);
-        if (twice !== undefined && rule.metric !== '')
-            problems.push(`rules[${index}].metric: '${rule.metric}' already has a rule (rules[${twice}])`);
-        seen.set(rule.metric, index);
-        rules.push(rule);
-    });
-    return { rules, problems };
+    const parsed = rulesInput.safeParse(document);
+    return parsed.success ? { rules: parsed.data, problems: [] } : { rules: [], problems: documentProblems(parsed.error, RULES_NAMES) };
 }
 /** For `field.yaml(metricRulesSchema, { form: RULES_FORM, default: '' })`. */
 const metricRulesSchema = unknown().transform((document, ctx) => {

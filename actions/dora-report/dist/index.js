@@ -50292,6 +50292,11 @@ const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
 const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 /** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
+/** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
+// eslint-disable-next-line no-control-regex
+const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
+/** A GitHub deployment id. */
+const DEPLOYMENT_ID = /^\d{1,20}$/;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
@@ -50786,8 +50791,8 @@ const hostInputs = {
     'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
     environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
 };
-/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/access.log';
+/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 function resolveHosts(inputs) {
     requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
     return inputs.hosts.map(({ target, overrides }) => {

@@ -1,8 +1,9 @@
-import { action, ConfigurationError, errorMessage, settleLimit } from '@agent-loop/shared/action';
-import { connect, deployNginxCommand, setupHost, USER_NAME, type HostSetupPlan, type SetupReport } from '@agent-loop/shared/hosts';
+import { action, ConfigurationError, settleLimit } from '@agent-loop/shared/action';
+import { connect, setupHost, USER_NAME, type HostSetupPlan } from '@agent-loop/shared/hosts';
 import { field, hostInputs, readInputs, requireInput, type InputReader } from '@agent-loop/shared/inputs';
 import { HOST_PATH } from '@agent-loop/shared/vocabulary';
-import { doctor, formatPrerequisites, type Prerequisite } from '@agent-loop/shared/runtime';
+import { doctor } from '@agent-loop/shared/runtime';
+import { doctorOutcome, setupOutcome } from '@agent-loop/shared/report';
 
 /**
  * Prepares hosts for an unprivileged deploy user (phase setup, run once by a sudo-capable login),
@@ -57,8 +58,6 @@ export function readSettings(read?: InputReader) {
   return { inputs, hosts };
 }
 
-const cell = (text: string) => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
-
 export async function run(read?: InputReader): Promise<void> {
   await action.runAction(async () => {
     const { inputs, hosts } = readSettings(read);
@@ -79,73 +78,26 @@ export async function run(read?: InputReader): Promise<void> {
         }
       });
 
+    const labels = hosts.map((host) => host.target.label);
     if (inputs.phase === 'doctor') {
-      const results = await onHost((remote, plan) => doctor(remote, { stateDir: plan.stateDir, includeDir: plan.includeDir, nginx: plan.nginx, accessLog: plan.accessLog }));
-      const lines: string[] = [];
-      const report: Record<string, Prerequisite[] | { error: string }> = {};
-      let missing = 0;
-      results.forEach((result, index) => {
-        const label = hosts[index]!.target.label;
-        if (!result.ok) {
-          missing++;
-          report[label] = { error: errorMessage(result.error) };
-          lines.push(`${label}: could not be checked: ${errorMessage(result.error)}`);
-        } else if (result.value.length > 0) {
-          missing += result.value.length;
-          report[label] = result.value;
-          lines.push(formatPrerequisites(label, result.value));
-        } else {
-          report[label] = [];
-          action.logger.info(`${label}: ready`);
-        }
-      });
-      action.setOutputs({ [Outputs.Report]: JSON.stringify(report), [Outputs.Missing]: missing, [Outputs.Changed]: 0, [Outputs.NginxCommand]: '' });
-      await action.writeSummary(
-        ['## Host doctor', '', '| host | missing | fix |', '| --- | --- | --- |', ...Object.entries(report).flatMap(([host, items]) => (Array.isArray(items) ? (items.length === 0 ? [`| ${host} | nothing: ready | |`] : items.map((item) => `| ${host} | ${cell(item.problem)} | \`${cell(item.fix)}\` |`)) : [`| ${host} | could not be checked | ${cell(items.error)} |`])), ''].join('\n'),
-      );
-      if (lines.length > 0) throw new ConfigurationError(lines.join('\n'));
+      const outcome = doctorOutcome(labels, await onHost((remote, plan) => doctor(remote, { stateDir: plan.stateDir, includeDir: plan.includeDir, nginx: plan.nginx, accessLog: plan.accessLog })));
+      for (const label of outcome.ready) action.logger.info(`${label}: ready`);
+      action.setOutputs({ [Outputs.Report]: JSON.stringify(outcome.report), [Outputs.Missing]: outcome.missing, [Outputs.Changed]: 0, [Outputs.NginxCommand]: '' });
+      await action.writeSummary(outcome.summary);
+      if (outcome.problems.length > 0) throw new ConfigurationError(outcome.problems.join('\n'));
       return;
     }
 
-    const results = await onHost((remote, plan) => setupHost(remote, plan));
-    const reports: SetupReport[] = [];
-    const problems: string[] = [];
-    results.forEach((result, index) => {
-      const label = hosts[index]!.target.label;
-      if (!result.ok) {
-        problems.push(`${label}: ${errorMessage(result.error)}`);
-        return;
-      }
-      const report = result.value;
-      reports.push(report);
-      if (report.fatal) problems.push(`${label}: ${report.fatal}`);
-      for (const item of report.items) {
-        action.logger.info(`${label}: ${item.outcome}: ${item.what}`);
-        if (item.outcome === 'todo') problems.push(`${label}: ${item.what}`);
-      }
-    });
-    const changed = reports.reduce((sum, report) => sum + report.items.filter((item) => item.outcome === 'changed').length, 0);
-    const nginxPath = reports.find((report) => report.nginxPath)?.nginxPath ?? '';
-    const firstPlan = hosts[0]!.plan;
-    const nginxCommand = nginxPath ? deployNginxCommand(nginxPath, firstPlan.nginx.slice(1)) : '';
+    const outcome = setupOutcome(labels, await onHost((remote, plan) => setupHost(remote, plan)), hosts[0]!.plan);
+    for (const line of outcome.lines) action.logger.info(line);
     action.setOutputs({
-      [Outputs.Report]: JSON.stringify(reports),
-      [Outputs.Changed]: changed,
-      [Outputs.Missing]: problems.length,
-      [Outputs.NginxCommand]: nginxCommand,
+      [Outputs.Report]: JSON.stringify(outcome.reports),
+      [Outputs.Changed]: outcome.changed,
+      [Outputs.Missing]: outcome.problems.length,
+      [Outputs.NginxCommand]: outcome.nginxCommand,
     });
-    await action.writeSummary(
-      [
-        '## Host set-up',
-        '',
-        `Deploy user \`${firstPlan.deployUser}\`: ${changed} change${changed === 1 ? '' : 's'}. Deploy with \`nginx-command: ${nginxCommand}\`.`,
-        '',
-        '| host | outcome | what |',
-        '| --- | --- | --- |',
-        ...reports.flatMap((report) => [...(report.fatal ? [`| ${report.host} | failed | ${cell(report.fatal)} |`] : []), ...report.items.map((item) => `| ${report.host} | ${item.outcome} | ${cell(item.what)} |`)]),
-        '',
-      ].join('\n'),
-    );
+    await action.writeSummary(outcome.summary);
+    const { problems, changed, nginxCommand } = outcome;
     if (problems.length > 0) throw new ConfigurationError(`host set-up left ${problems.length} thing${problems.length === 1 ? '' : 's'} to do:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
     action.logger.info(`host set-up done: ${changed} change(s); deploy with nginx-command: ${nginxCommand}`);
   });

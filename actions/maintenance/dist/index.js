@@ -43398,9 +43398,9 @@ const $ZodNumberFormat = /*@__PURE__*/ $constructor("$ZodNumberFormat", (inst, d
     $ZodCheckNumberFormat.init(inst, def);
     $ZodNumber.init(inst, def); // no format checks
 });
-const $ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodBoolean", (inst, def) => {
+const $ZodBoolean = /*@__PURE__*/ $constructor("$ZodBoolean", (inst, def) => {
     $ZodType.init(inst, def);
-    inst._zod.pattern = regexes.boolean;
+    inst._zod.pattern = regexes_boolean;
     inst._zod.parse = (payload, _ctx) => {
         if (def.coerce)
             try {
@@ -43418,7 +43418,7 @@ const $ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null &&
         });
         return payload;
     };
-})));
+});
 const $ZodBigInt = /*@__PURE__*/ $constructor("$ZodBigInt", (inst, def) => {
     $ZodType.init(inst, def);
     inst._zod.pattern = bigint;
@@ -45808,7 +45808,7 @@ function _uint32(Class, params) {
 function _boolean(Class, params) {
     return new Class({
         type: "boolean",
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 // @__NO_SIDE_EFFECTS__
@@ -49350,13 +49350,13 @@ function int32(params) {
 function uint32(params) {
     return core._uint32(ZodNumberFormat, params);
 }
-const ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodBoolean", (inst, def) => {
-    core.$ZodBoolean.init(inst, def);
+const ZodBoolean = /*@__PURE__*/ $constructor("ZodBoolean", (inst, def) => {
+    $ZodBoolean.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.booleanProcessor(inst, ctx, json, params);
-})));
+    inst._zod.processJSONSchema = (ctx, json, params) => booleanProcessor(inst, ctx, json, params);
+});
 function schemas_boolean(params) {
-    return core._boolean(ZodBoolean, params);
+    return _boolean(ZodBoolean, params);
 }
 const ZodBigInt = /*@__PURE__*/ $constructor("ZodBigInt", (inst, def) => {
     $ZodBigInt.init(inst, def);
@@ -50258,6 +50258,11 @@ const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
 const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 /** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
+/** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
+// eslint-disable-next-line no-control-regex
+const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
+/** A GitHub deployment id. */
+const DEPLOYMENT_ID = /^\d{1,20}$/;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
@@ -50752,8 +50757,8 @@ const hostInputs = {
     'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
     environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
 };
-/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/access.log';
+/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 function resolveHosts(inputs) {
     inputs_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
     return inputs.hosts.map(({ target, overrides }) => {
@@ -50771,6 +50776,164 @@ function resolveHosts(inputs) {
         inputs_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
         return spec;
     });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/smoke.ts
+
+
+
+
+/**
+ * A smoke check, in one vocabulary wherever it runs: before traffic, sent with curl on the host to
+ * the new color's port (blue-green's `smoke-requests`, deploy-staging's ssh-compose), and from the
+ * runner to the staging URL (deploy-staging's `smoke-checks`). Every key means the same in both:
+ * the request is sent `repeat` times; every answer must have `status` and pass the body checks
+ * (`contains`, `json`, `prometheus`); and the P95 of the latencies must be within `p95-ms` (with
+ * one run, the P95 is that run's latency). Only the defaults depend on where it runs.
+ */
+const SMOKE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'];
+/** The form of a list of checks, as the inputs that take one say it. */
+const SMOKE_CHECKS_FORM = 'a YAML list of {name, method, path, body, status, contains, json, prometheus, repeat, p95-ms}';
+const latencyBudgetMs = schemas_number().int().min(1).max(600_000);
+const smokeCheckFields = object({
+    name: schemas_string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._:/()-]{0,79}$/, 'expected a short name of letters, digits, spaces and . _ : / ( ) -').optional(),
+    method: schemas_enum(SMOKE_METHODS).default('GET'),
+    path: schemas_string().regex(URL_PATH, 'expected a path starting with /'),
+    body: union([schemas_string().max(65_536), record(schemas_string(), unknown()), array(unknown())]).optional(),
+    status: schemas_number().int().min(100).max(599).default(200),
+    contains: schemas_string().max(1000).optional(),
+    json: schemas_boolean().default(false),
+    prometheus: schemas_boolean().default(false),
+    repeat: schemas_number().int().min(1).max(1000).optional(),
+    'p95-ms': latencyBudgetMs.optional(),
+    // The name blue-green's smoke-requests gave p95-ms before (v1 workflows use it): still read.
+    'max-latency-ms': latencyBudgetMs.optional(),
+})
+    .strict();
+const BODY_CHECKS = ['contains', 'json', 'prometheus'];
+const smokeCheckSchema = smokeCheckFields
+    .superRefine((check, ctx) => {
+    if (check['p95-ms'] !== undefined && check['max-latency-ms'] !== undefined) {
+        ctx.addIssue({ code: 'custom', message: 'gives both p95-ms and max-latency-ms (its old name); keep only p95-ms' });
+    }
+    if (check.method === 'HEAD') {
+        for (const key of BODY_CHECKS) {
+            if (check[key] !== undefined && check[key] !== false)
+                ctx.addIssue({ code: 'custom', path: [key], message: `${key} checks the body, and the answer to a HEAD request has none` });
+        }
+    }
+})
+    .transform(({ 'max-latency-ms': oldName, ...check }) => (oldName === undefined ? check : { ...check, 'p95-ms': oldName }));
+/** The name a check is reported under: its own, or `METHOD path`. */
+function checkName(check) {
+    return check.name ?? `${check.method} ${check.path}`;
+}
+const smokeChecksSchema = array(smokeCheckSchema)
+    .max(50)
+    .superRefine((checks, ctx) => {
+    const names = checks.map(checkName);
+    const twice = names.find((name, index) => names.indexOf(name) !== index);
+    if (twice)
+        ctx.addIssue({ code: 'custom', message: `two checks are named '${twice}'; give each a distinct name` });
+});
+/** The Agent Loop service's smoke test from the deployment procedure (blue-green's default). */
+const DEFAULT_SMOKE_REQUESTS = `- method: POST
+  path: /run-agent
+  body: {"instruction": "Hello test", "use_ollama": true}
+  status: 200
+  p95-ms: 2000`;
+/** Before traffic: one run, within 2 s. */
+const smoke_PRE_TRAFFIC_SMOKE = { repeat: 1, p95BudgetMs: 2000 };
+function smoke_smokeBudgetMs(check, defaults) {
+    return check['p95-ms'] ?? defaults.p95BudgetMs;
+}
+/** The text a check sends, or undefined when it sends no body. */
+function smoke_requestBody(check) {
+    if (check.body === undefined)
+        return undefined;
+    return typeof check.body === 'string' ? check.body : JSON.stringify(check.body);
+}
+/** The content type a body is sent with: JSON when it parses as JSON. */
+function smoke_bodyContentType(body) {
+    try {
+        JSON.parse(body);
+        return 'application/json';
+    }
+    catch {
+        return 'text/plain; charset=utf-8';
+    }
+}
+/** Nearest-rank percentile of ascending `sorted` values (q from 0 to 1); NaN for none. */
+function percentile(sorted, q) {
+    if (sorted.length === 0)
+        return NaN;
+    const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
+    return sorted[rank - 1];
+}
+/** What a body must be, for the checks that say so. Returns the problem, or undefined. */
+function bodyProblem(check, body) {
+    if (check.json) {
+        try {
+            JSON.parse(body);
+        }
+        catch (error) {
+            return `the body is not JSON (${errorMessage(error).split('\n')[0]}): ${JSON.stringify(body.slice(0, 80))}`;
+        }
+    }
+    if (check.prometheus) {
+        try {
+            parseExposition(body);
+        }
+        catch (error) {
+            return `the body is not valid Prometheus text format: ${errorMessage(error)}`;
+        }
+    }
+    if (check.contains !== undefined && !body.includes(check.contains))
+        return `the body does not contain '${check.contains}'`;
+    return undefined;
+}
+/**
+ * Sends a check `repeat` times in a row through `send` (curl on a host, or HTTP from the runner)
+ * and judges it. Stops early only when a request gets no answer at all.
+ */
+async function smoke_judgeSmoke(check, defaults, send) {
+    const planned = check.repeat ?? defaults.repeat;
+    const budgetMs = smoke_smokeBudgetMs(check, defaults);
+    const which = (run) => (planned > 1 ? `run ${run} of ${planned}: ` : '');
+    const latencies = [];
+    const statuses = {};
+    let runs = 0;
+    let passedRuns = 0;
+    let status = 0;
+    let problem;
+    while (runs < planned) {
+        runs++;
+        const answer = await send();
+        if ('noAnswer' in answer) {
+            statuses.error = (statuses.error ?? 0) + 1;
+            if (problem === undefined) {
+                problem = `${which(runs)}${answer.noAnswer}`;
+                status = 0;
+            }
+            break;
+        }
+        latencies.push(answer.latencyMs);
+        statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
+        const answerProblem = answer.status === check.status ? bodyProblem(check, answer.body) : `answered ${answer.status}, expected ${check.status}`;
+        if (answerProblem === undefined)
+            passedRuns++;
+        if (problem === undefined) {
+            status = answer.status;
+            if (answerProblem !== undefined)
+                problem = `${which(runs)}${answerProblem}`;
+        }
+    }
+    latencies.sort((a, b) => a - b);
+    const p95Ms = latencies.length > 0 ? percentile(latencies, 0.95) : null;
+    if (problem === undefined && p95Ms !== null && p95Ms > budgetMs) {
+        problem = planned > 1 ? `P95 ${p95Ms} ms over ${runs} runs is above the budget of ${budgetMs} ms` : `took ${p95Ms} ms, budget ${budgetMs} ms`;
+    }
+    return { runs, passedRuns, statuses, latencies, p95Ms, budgetMs, status, ...(problem === undefined ? {} : { problem }) };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/runtime/runtime.ts
@@ -50936,92 +51099,17 @@ async function stopRelease(remote, runtime, release, timeoutMs) {
     await runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
-
-
-
-
-/**
- * Health, readiness and smoke checks, run on the host itself with curl against the color's own
- * port: the new color is checked before any user traffic reaches it.
- */
-const smokeRequestSchema = object({
-    method: schemas_enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']).default('GET'),
-    path: schemas_string().regex(URL_PATH, 'expected a path starting with /'),
-    body: union([schemas_string(), record(schemas_string(), unknown()), array(unknown())]).optional(),
-    status: schemas_number().int().min(100).max(599).default(200),
-    'max-latency-ms': schemas_number().int().min(1).max(600_000).default(2000),
-    contains: schemas_string().max(1000).optional(),
-})
-    .strict();
-const smokeListSchema = array(smokeRequestSchema).max(50);
-/** The Agent Loop service's smoke test from the deployment procedure. */
-const DEFAULT_SMOKE_REQUESTS = `- method: POST
-  path: /run-agent
-  body: {"instruction": "Hello test", "use_ollama": true}
-  status: 200
-  max-latency-ms: 2000`;
-const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
-for url in "$@"; do
-  while :; do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
-    [ "$code" = 200 ] && break
-    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
-    sleep 0.2
-  done
-done`;
-function waitHealthyCommand(port, paths, timeoutSeconds) {
-    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
-}
-/** Waits until every path answers 200 on the color's port; returns how long it took. */
-async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
-    const started = clock.now();
-    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
-    if (result.code !== 0) {
-        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
-    }
-    return clock.now() - started;
-}
-/** curl prints the body, then a last line `<status> <seconds>`. */
-function probeCommand(port, request) {
-    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
-    const method = request.method === 'HEAD' ? ['--head'] : ['-X', request.method];
-    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(request['max-latency-ms'] / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
-    if (request.body !== undefined)
-        argv.push('-H', 'Content-Type: application/json', '--data-binary', '@-');
-    argv.push(`http://127.0.0.1:${port}${request.path}`);
-    return argv;
-}
-function requestBody(request) {
-    if (request.body === undefined)
-        return undefined;
-    return typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
-}
-async function smoke(remote, port, request) {
-    const result = await remote.run(probeCommand(port, request), { stdin: requestBody(request) ?? '' });
-    const lines = result.stdout.split('\n');
-    const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
-    const body = lines.join('\n');
-    const status = Number(code);
-    const latencyMs = Math.round(Number(seconds) * 1000);
-    const base = { method: request.method, path: request.path, status, expectedStatus: request.status, latencyMs, maxLatencyMs: request['max-latency-ms'] };
-    let problem;
-    if (result.code !== 0 && status === 0)
-        problem = `no answer (${result.stderr.trim() || `curl exit ${result.code}`})`;
-    else if (status !== request.status)
-        problem = `answered ${status}, expected ${request.status}`;
-    else if (latencyMs > request['max-latency-ms'])
-        problem = `took ${latencyMs} ms, budget ${request['max-latency-ms']} ms`;
-    else if (request.contains !== undefined && !body.includes(request.contains))
-        problem = `the body does not contain '${request.contains}'`;
-    return { ...base, ok: problem === undefined, ...(problem ? { problem } : {}) };
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
 
 
 
 
+/** `none`, or a path as URL_PATH has it. */
+const URL_PATH_OR_NONE = new RegExp(`^(?:none|${URL_PATH.source.slice(1, -1)})$`);
+/** A list of smoke checks in the one vocabulary (runtime's smokeChecksSchema): blue-green's smoke-requests, deploy-staging's smoke-checks. */
+function smokeChecksField(defaultChecks) {
+    return field.yaml(smokeChecksSchema, { form: SMOKE_CHECKS_FORM, default: defaultChecks });
+}
 /** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
 const runtimeInputs = {
     runtime: field.choice(['compose', 'command'], 'compose'),
@@ -51029,7 +51117,7 @@ const runtimeInputs = {
     'start-command': field.template(TEMPLATE_PLACEHOLDERS),
     'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
     'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
-    'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: /^(none|\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)$/, default: '/ready' }),
+    'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: URL_PATH_OR_NONE, default: '/ready' }),
     'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
     'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
     'split-key': field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
@@ -51039,7 +51127,7 @@ const deployPhaseInputs = {
     image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
     version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
     'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
-    'smoke-requests': field.yaml(smokeListSchema, { form: 'a YAML list of {method, path, body, status, max-latency-ms, contains}', default: DEFAULT_SMOKE_REQUESTS }),
+    'smoke-requests': smokeChecksField(DEFAULT_SMOKE_REQUESTS),
     'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
     'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
 };
@@ -51080,6 +51168,67 @@ function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
         log,
         repairState: inputs['repair-state'],
         ...(signal ? { signal } : {}),
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
+
+
+
+const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
+for url in "$@"; do
+  while :; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
+    [ "$code" = 200 ] && break
+    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
+    sleep 0.2
+  done
+done`;
+function waitHealthyCommand(port, paths, timeoutSeconds) {
+    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
+}
+/** Waits until every path answers 200 on the color's port; returns how long it took. */
+async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
+    const started = clock.now();
+    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
+    if (result.code !== 0) {
+        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
+    }
+    return clock.now() - started;
+}
+/** curl prints the body, then a last line `<status> <seconds>`. */
+function probeCommand(port, check, budgetMs = smokeBudgetMs(check, PRE_TRAFFIC_SMOKE)) {
+    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
+    const method = check.method === 'HEAD' ? ['--head'] : ['-X', check.method];
+    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(budgetMs / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
+    const body = requestBody(check);
+    if (body !== undefined)
+        argv.push('-H', `Content-Type: ${bodyContentType(body)}`, '--data-binary', '@-');
+    argv.push(`http://127.0.0.1:${port}${check.path}`);
+    return argv;
+}
+/** Sends a check to the color's port from the host, `repeat` times (one before traffic, unless it says otherwise), and judges it. */
+async function smoke(remote, port, check, defaults = PRE_TRAFFIC_SMOKE) {
+    const argv = probeCommand(port, check, smokeBudgetMs(check, defaults));
+    const stdin = requestBody(check) ?? '';
+    const outcome = await judgeSmoke(check, defaults, async () => {
+        const result = await remote.run(argv, { stdin });
+        const lines = result.stdout.split('\n');
+        const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
+        const status = Number(code);
+        if (result.code !== 0 && status === 0)
+            return { noAnswer: `no answer (${result.stderr.trim() || `curl exit ${result.code}`})` };
+        return { status, body: lines.join('\n'), latencyMs: Math.round(Number(seconds) * 1000) };
+    });
+    return {
+        method: check.method,
+        path: check.path,
+        status: outcome.status,
+        expectedStatus: check.status,
+        latencyMs: outcome.p95Ms ?? 0,
+        maxLatencyMs: outcome.budgetMs,
+        ok: outcome.problem === undefined,
+        ...(outcome.problem === undefined ? {} : { problem: outcome.problem }),
     };
 }
 

@@ -37384,33 +37384,6 @@ var __webpack_exports__ = {};
 (() => {
 "use strict";
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = require("node:fs");
-;// CONCATENATED MODULE: ./packages/shared/src/action/errors.ts
-/**
- * A mistake the user can fix (bad input, a host that is not prepared, a lock held by another run).
- * Anything else that escapes is a bug or an outage and is reported as such.
- */
-class errors_ConfigurationError extends Error {
-    name = 'ConfigurationError';
-}
-/** A remote command or check failed on a host. */
-class HostError extends Error {
-    host;
-    name = 'HostError';
-    constructor(host, message) {
-        super(`${host}: ${message}`);
-        this.host = host;
-    }
-}
-/** A traffic switch that nginx serves but whose outcome could not be recorded on the host (the caller puts traffic back). */
-class UnrecordedSwitchError extends (/* unused pure expression or super */ null && (HostError)) {
-    name = 'UnrecordedSwitchError';
-}
-function errorMessage(error) {
-    return error instanceof Error ? error.message : String(error);
-}
-
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = require("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -40356,6 +40329,31 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: ./packages/shared/src/action/errors.ts
+/**
+ * A mistake the user can fix (bad input, a host that is not prepared, a lock held by another run).
+ * Anything else that escapes is a bug or an outage and is reported as such.
+ */
+class errors_ConfigurationError extends Error {
+    name = 'ConfigurationError';
+}
+/** A remote command or check failed on a host. */
+class HostError extends Error {
+    host;
+    name = 'HostError';
+    constructor(host, message) {
+        super(`${host}: ${message}`);
+        this.host = host;
+    }
+}
+/** A traffic switch that nginx serves but whose outcome could not be recorded on the host (the caller puts traffic back). */
+class UnrecordedSwitchError extends (/* unused pure expression or super */ null && (HostError)) {
+    name = 'UnrecordedSwitchError';
+}
+function errorMessage(error) {
+    return error instanceof Error ? error.message : String(error);
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/action/markdown.ts
 /** Markdown pieces every summary uses (pure, no dependencies: every bundle may carry them). */
 /** Text from hosts and tools, shown as it is: a fence longer than any run of backticks inside it. */
@@ -49420,7 +49418,7 @@ function strictObject(shape, params) {
         type: "object",
         shape,
         catchall: never(),
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 // looseObject
@@ -50088,6 +50086,11 @@ const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
 const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 /** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
+/** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
+// eslint-disable-next-line no-control-regex
+const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
+/** A GitHub deployment id. */
+const DEPLOYMENT_ID = /^\d{1,20}$/;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
@@ -50582,8 +50585,8 @@ const hostInputs = {
     'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
     environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
 };
-/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/access.log';
+/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 function resolveHosts(inputs) {
     requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
     return inputs.hosts.map(({ target, overrides }) => {
@@ -50603,502 +50606,8 @@ function resolveHosts(inputs) {
     });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/pipeline/plan.ts
-
-/**
- * Event classification (pure): which kind of run a GitHub event is, and what the pipeline does
- * for it — gates, canary shape, thresholds and the canary-monitor policy.
- *
- * Commit messages, pull-request titles and bodies, and branch names are written by anyone who can
- * push or open a pull request. They are only ever *tested* here (a prefix, a marker, an equality),
- * never copied: every field of a Plan comes from a fixed vocabulary, from the options (the workflow
- * author's inputs), or from a value that matched a strict pattern (a semver tag, a 40-hex sha).
- * So a crafted message or branch can select one of the fixed plans, and nothing else.
- */
-const PLAN_KINDS = ['normal', 'release', 'model', 'hotfix', 'none'];
-/** Every gate the pipeline knows, in the order they run. */
-const GATES = ['lint', 'typecheck', 'unit', 'integration', 'security-scan', 'load-test'];
-/** A comma-separated list of gate names, or `none`. */
-const GATE_LIST = new RegExp(`^(?:none|(?:${GATES.join('|')})(?:\\s*,\\s*(?:${GATES.join('|')}))*)$`);
-/** `integration, load-test` → ['integration', 'load-test']; `none` → []. Call after GATE_LIST matched. */
-function parseGateList(list) {
-    if (list.trim() === 'none')
-        return [];
-    return list.split(',').map((name) => name.trim()).filter((name) => GATES.includes(name));
-}
-/** An image repository without a tag, e.g. `ghcr.io/org/agent-loop`. */
-const IMAGE_REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-/** A git branch name: no `..`, no leading or trailing slash, no spaces or shell characters. */
-const BRANCH_NAME = /^(?!.*\.\.)(?![/.])(?!.*[/.]$)[A-Za-z0-9._/-]+$/;
-/** The only sentences `reason` can hold. */
-const REASONS = {
-    pushMain: 'Push to the main branch: normal deploy.',
-    pushMainModel: 'Push to the main branch with the model marker in the head commit message: model deploy.',
-    mergedMain: 'Pull request merged into the main branch: normal deploy.',
-    mergedMainModel: 'Pull request merged into the main branch with the model marker in its title or body: model deploy.',
-    releaseTag: 'Push of a release tag (vX.Y.Z): release deploy.',
-    pushHotfix: 'Push to a hotfix branch: hotfix deploy with reinforced canary monitoring.',
-    mergedHotfix: 'Pull request from a hotfix branch merged into the main branch: hotfix deploy with reinforced canary monitoring.',
-    dispatch: 'Manual run (workflow_dispatch): normal deploy.',
-    dispatchKind: 'Manual run (workflow_dispatch) whose kind input chose this plan.',
-    pullRequestOpen: 'Pull request not merged into the main branch: gates only, nothing deploys.',
-    otherBranch: 'Push to a branch that does not deploy: gates only, nothing deploys.',
-    otherTag: 'Push of a tag that is not a release version (vX.Y.Z or vX.Y.Z-rc.N): gates only, nothing deploys.',
-    deletedRef: 'A branch or tag was deleted: gates only, nothing deploys.',
-    otherEvent: 'This event does not deploy: gates only, nothing deploys.',
-};
-/** vX.Y.Z with an optional -rc.N, no leading zeros, nothing else. */
-const RELEASE_TAG = /^v(?:0|[1-9]\d{0,8})\.(?:0|[1-9]\d{0,8})\.(?:0|[1-9]\d{0,8})(?:-rc\.(?:0|[1-9]\d{0,8}))?$/;
-const COMMIT_SHA = /^[0-9a-f]{40}$/;
-/** The procedure's canary figures; a hotfix is watched twice as long against tighter limits. */
-const FIGURES = {
-    normal: { canarySteps: [10], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
-    release: { canarySteps: [10], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
-    model: { canarySteps: [10, 25, 50, 100], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
-    hotfix: { canarySteps: [10], canaryDurationSeconds: 600, errorThreshold: 0.005, latencyP95Ms: 1500 },
-    none: { canarySteps: [10], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
-};
-// ------------------------------------------------------------------------------------ payload access
-/** A field of an untrusted JSON value, or undefined when any step is missing or not an object. */
-function get(value, ...path) {
-    let current = value;
-    for (const key of path) {
-        if (current === null || typeof current !== 'object' || Array.isArray(current) || !Object.hasOwn(current, key))
-            return undefined;
-        current = current[key];
-    }
-    return current;
-}
-const plan_text = (value) => (typeof value === 'string' ? value : '');
-function hasMarker(marker, ...texts) {
-    const needle = marker.toLowerCase();
-    return texts.some((candidate) => candidate.toLowerCase().includes(needle));
-}
-const branchOf = (ref) => (ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : null);
-const tagOf = (ref) => (ref.startsWith('refs/tags/') ? ref.slice('refs/tags/'.length) : null);
-const isHotfix = (branch, prefix) => branch.length > prefix.length && branch.startsWith(prefix);
-const decide = (kind, reason, tag = null, sha = null) => ({ kind, reason, tag, sha });
-function classifyPush(event, options) {
-    const { payload } = event;
-    const ref = event.ref || plan_text(get(payload, 'ref'));
-    if (get(payload, 'deleted') === true)
-        return decide('none', REASONS.deletedRef);
-    const tag = tagOf(ref);
-    if (tag !== null)
-        return RELEASE_TAG.test(tag) ? decide('release', REASONS.releaseTag, tag) : decide('none', REASONS.otherTag);
-    const branch = branchOf(ref);
-    if (branch === options.mainBranch) {
-        return hasMarker(options.modelMarker, plan_text(get(payload, 'head_commit', 'message'))) ? decide('model', REASONS.pushMainModel) : decide('normal', REASONS.pushMain);
-    }
-    if (branch !== null && isHotfix(branch, options.hotfixPrefix))
-        return decide('hotfix', REASONS.pushHotfix);
-    return decide('none', REASONS.otherBranch);
-}
-function classifyPullRequest(event, options) {
-    const pr = get(event.payload, 'pull_request');
-    const merged = get(event.payload, 'action') === 'closed' && get(pr, 'merged') === true;
-    if (!merged || plan_text(get(pr, 'base', 'ref')) !== options.mainBranch)
-        return decide('none', REASONS.pullRequestOpen);
-    // GITHUB_SHA of a pull_request event is a test merge; the commit that landed is merge_commit_sha.
-    const mergeSha = plan_text(get(pr, 'merge_commit_sha')).toLowerCase();
-    const sha = COMMIT_SHA.test(mergeSha) ? mergeSha : null;
-    if (isHotfix(plan_text(get(pr, 'head', 'ref')), options.hotfixPrefix))
-        return decide('hotfix', REASONS.mergedHotfix, null, sha);
-    if (hasMarker(options.modelMarker, plan_text(get(pr, 'title')), plan_text(get(pr, 'body'))))
-        return decide('model', REASONS.mergedMainModel, null, sha);
-    return decide('normal', REASONS.mergedMain, null, sha);
-}
-function classifyDispatch(event) {
-    const chosen = get(event.payload, 'inputs', 'kind');
-    if (chosen === undefined || chosen === '')
-        return decide('normal', REASONS.dispatch);
-    // The value is not echoed: say what is accepted instead.
-    if (typeof chosen !== 'string' || !PLAN_KINDS.includes(chosen)) {
-        throw new errors_ConfigurationError(`workflow_dispatch input 'kind': expected one of ${PLAN_KINDS.join(', ')}`);
-    }
-    const kind = chosen;
-    if (kind !== 'release')
-        return decide(kind, REASONS.dispatchKind);
-    const tag = tagOf(event.ref);
-    if (tag === null || !RELEASE_TAG.test(tag)) {
-        throw new errors_ConfigurationError(`workflow_dispatch input 'kind': release needs the run to start from a release tag (vX.Y.Z or vX.Y.Z-rc.N, "Use workflow from" a tag)`);
-    }
-    return decide('release', REASONS.dispatchKind, tag);
-}
-function decideKind(event, options) {
-    switch (event.name) {
-        case 'push':
-            return classifyPush(event, options);
-        case 'pull_request':
-            return classifyPullRequest(event, options);
-        case 'workflow_dispatch':
-            return classifyDispatch(event);
-        default:
-            return decide('none', REASONS.otherEvent);
-    }
-}
-// ------------------------------------------------------------------------------------ plan
-/** A canary-monitor policy holding the plan's figures; the rules it names override the defaults of the same name. */
-function planPolicy(kind, figures) {
-    return [
-        `# Canary analysis policy for a ${kind} deploy (from the plan action).`,
-        `duration: ${figures.canaryDurationSeconds}`,
-        'rules:',
-        `  - { name: error-rate, metric: error_rate, max: ${figures.errorThreshold}, kind: gate }`,
-        `  - { name: latency-p95, metric: p95_ms, max: ${figures.latencyP95Ms}, kind: gate }`,
-        `  - { name: error-rate-sustained, metric: error_rate, max: ${figures.errorThreshold}, window: 30, for: 120, kind: trigger }`,
-        '',
-    ].join('\n');
-}
-/** Classifies the event and builds the plan. Throws ConfigurationError for a GITHUB_SHA that is not a commit sha or a bad workflow_dispatch kind. */
-function classify(event, options) {
-    const decision = decideKind(event, options);
-    const sha = decision.sha ?? event.sha.toLowerCase();
-    if (!COMMIT_SHA.test(sha))
-        throw new errors_ConfigurationError('GITHUB_SHA: expected a 40-character hexadecimal commit sha');
-    const { kind } = decision;
-    const version = decision.tag ?? `sha-${sha.slice(0, 7)}`;
-    const figures = FIGURES[kind];
-    const deploy = kind !== 'none';
-    const skipped = kind === 'hotfix' ? options.hotfixSkip : [];
-    return {
-        kind,
-        environment: deploy ? 'production' : 'none',
-        deploy,
-        version,
-        imageTag: version,
-        image: options.imageRepository ? `${options.imageRepository}:${version}` : '',
-        gates: GATES.filter((gate) => !skipped.includes(gate)),
-        canaryPercent: figures.canarySteps[0] ?? 10,
-        canarySteps: [...figures.canarySteps],
-        canaryDurationSeconds: figures.canaryDurationSeconds,
-        errorThreshold: figures.errorThreshold,
-        latencyP95Ms: figures.latencyP95Ms,
-        policy: planPolicy(kind, figures),
-        notifyImmediately: kind === 'hotfix',
-        model: kind === 'model',
-        reason: decision.reason,
-    };
-}
-
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = require("node:path");
-;// CONCATENATED MODULE: ./packages/shared/src/pipeline/compare.ts
-
-
-
-
-
-/**
- * A/B validation of a model: a candidate's metrics report against the current model's, one rule
- * per metric. Pure, except `readMetricsFile`, the one place that reads a report from the workspace.
- *
- * A rule bounds how much the candidate may regress (absolute or in percent of the baseline, in the
- * metric's direction) and where it must lie (min, max). Reports are JSON objects, flat or nested;
- * a metric is named by a dotted path (`eval.accuracy`).
- */
-const DIRECTIONS = ['higher-is-better', 'lower-is-better'];
-// ------------------------------------------------------------------------------------ rules
-const RULES_FORM = 'a YAML list of rules {metric, direction: higher-is-better|lower-is-better, max-regression, max-regression-percent, min, max}';
-const RULE_KEYS = ['metric', 'direction', 'max-regression', 'max-regression-percent', 'min', 'max'];
-/** Dot-separated segments of letters, digits and _ : @ / + -. */
-const METRIC_PATH = /^[A-Za-z0-9_:@/+-]+(?:\.[A-Za-z0-9_:@/+-]+)*$/;
-function ruleFrom(item, where, problems) {
-    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-        problems.push(`${where}: expected a mapping {metric, direction, …}, got ${show_show(item)}`);
-        return null;
-    }
-    const fields = item;
-    const unknown = Object.keys(fields).filter((key) => !RULE_KEYS.includes(key));
-    if (unknown.length > 0)
-        problems.push(`${where}: unknown key ${unknown.map((key) => `'${key}'`).join(', ')}; expected ${RULE_KEYS.join(', ')}`);
-    const { metric, direction } = fields;
-    if (typeof metric !== 'string' || metric.length > 200 || !METRIC_PATH.test(metric)) {
-        problems.push(`${where}.metric: expected a metric name or dotted path such as eval.accuracy, got ${show_show(metric)}`);
-    }
-    if (direction !== undefined && !DIRECTIONS.includes(direction)) {
-        problems.push(`${where}.direction: expected ${DIRECTIONS.join(' or ')}, got ${show_show(direction)}`);
-    }
-    const number = (key, atLeastZero) => {
-        const value = fields[key];
-        if (value === undefined || value === null)
-            return null;
-        if (typeof value !== 'number' || !Number.isFinite(value) || (atLeastZero && value < 0)) {
-            problems.push(`${where}.${key}: expected ${atLeastZero ? 'a number of at least 0' : 'a number'}, got ${show_show(value)}`);
-            return null;
-        }
-        return value;
-    };
-    const rule = {
-        metric: typeof metric === 'string' ? metric : '',
-        direction: DIRECTIONS.includes(direction) ? direction : null,
-        maxRegression: number('max-regression', true),
-        maxRegressionPercent: number('max-regression-percent', true),
-        min: number('min', false),
-        max: number('max', false),
-    };
-    const regression = fields['max-regression'] !== undefined || fields['max-regression-percent'] !== undefined;
-    if (regression && direction === undefined)
-        problems.push(`${where}.direction: required with max-regression or max-regression-percent; expected ${DIRECTIONS.join(' or ')}`);
-    if (!regression && fields.min === undefined && fields.max === undefined)
-        problems.push(`${where}: give at least one of max-regression, max-regression-percent, min, max`);
-    if (rule.min !== null && rule.max !== null && rule.min > rule.max)
-        problems.push(`${where}: min (${rule.min}) is above max (${rule.max})`);
-    return rule;
-}
-/** Checks a parsed YAML document; every problem is listed, with where it is (`rules[1].direction: …`). */
-function resolveMetricRules(document) {
-    if (document === undefined || document === null)
-        return { rules: [], problems: ['expected at least one rule, got nothing'] };
-    if (!Array.isArray(document))
-        return { rules: [], problems: [`expected a list of rules, got ${show_show(document)}`] };
-    if (document.length === 0)
-        return { rules: [], problems: ['expected at least one rule, got an empty list'] };
-    if (document.length > 200)
-        return { rules: [], problems: [`at most 200 rules, got ${document.length}`] };
-    const problems = [];
-    const rules = [];
-    const seen = new Map();
-    document.forEach((item, index) => {
-        const rule = ruleFrom(item, `rules[${index}]`, problems);
-        if (!rule)
-            return;
-        const twice = seen.get(rule.metric);
-        if (twice !== undefined && rule.metric !== '')
-            problems.push(`rules[${index}].metric: '${rule.metric}' already has a rule (rules[${twice}])`);
-        seen.set(rule.metric, index);
-        rules.push(rule);
-    });
-    return { rules, problems };
-}
-/** For `field.yaml(metricRulesSchema, { form: RULES_FORM, default: '' })`. */
-const metricRulesSchema = unknown().transform((document, ctx) => {
-    const { rules, problems } = resolveMetricRules(document);
-    if (problems.length === 0)
-        return rules;
-    ctx.addIssue({ code: 'custom', message: problems.join('; ') });
-    return NEVER;
-});
-// ------------------------------------------------------------------------------------ reports
-/**
- * Parses a metrics report. Python's `json.dump` writes bare NaN and Infinity, which JSON does not
- * allow: those tokens (outside strings) are read as the strings "NaN", "Infinity", "-Infinity",
- * so the metric is reported as not a number instead of the whole file being refused.
- */
-function parseMetricsJson(source) {
-    try {
-        return JSON.parse(source);
-    }
-    catch (error) {
-        const rewritten = quoteNonFinite(source);
-        if (rewritten === source)
-            throw error;
-        try {
-            return JSON.parse(rewritten);
-        }
-        catch {
-            throw error;
-        }
-    }
-}
-function quoteNonFinite(source) {
-    let out = '';
-    let inString = false;
-    for (let i = 0; i < source.length; i++) {
-        const char = source[i];
-        if (inString) {
-            out += char;
-            if (char === '\\')
-                out += source[++i] ?? '';
-            else if (char === '"')
-                inString = false;
-            continue;
-        }
-        if (char === '"') {
-            inString = true;
-            out += char;
-            continue;
-        }
-        const token = ['-Infinity', 'Infinity', 'NaN'].find((word) => source.startsWith(word, i) && !/[A-Za-z0-9_]/.test(source[i + word.length] ?? ''));
-        if (token && !/[A-Za-z0-9_]/.test(source[i - 1] ?? '')) {
-            out += `"${token}"`;
-            i += token.length - 1;
-            continue;
-        }
-        out += char;
-    }
-    return out;
-}
-/** The value at a dotted path. An exact key wins over a nested path, so `{"eval.accuracy": 0.9}` and `{"eval": {"accuracy": 0.9}}` both work. Own keys only. */
-function lookupMetric(report, path) {
-    const found = find(report, path);
-    if (found === undefined)
-        return { kind: 'missing' };
-    if (typeof found === 'number' && Number.isFinite(found))
-        return { kind: 'number', value: found };
-    if (found === 'NaN' || found === 'Infinity' || found === '-Infinity')
-        return { kind: 'invalid', what: found };
-    return { kind: 'invalid', what: found === null ? 'null' : show(found) };
-}
-function find(value, path) {
-    if (value === null || typeof value !== 'object')
-        return undefined;
-    const record = value;
-    if (Object.hasOwn(record, path))
-        return record[path];
-    for (let dot = path.indexOf('.'); dot > 0; dot = path.indexOf('.', dot + 1)) {
-        const head = path.slice(0, dot);
-        if (!Object.hasOwn(record, head))
-            continue;
-        const inner = find(record[head], path.slice(dot + 1));
-        if (inner !== undefined)
-            return inner;
-    }
-    return undefined;
-}
-// ------------------------------------------------------------------------------------ comparison
-/** Float noise (0.93 − 0.91 = 0.020000000000000018) must not decide a verdict at a limit. */
-const round = (value) => Number(value.toPrecision(12));
-function formatNumber(value, options = {}) {
-    if (value === null)
-        return '—';
-    const digits = Number.isInteger(value) ? String(value) : options.decimals !== undefined ? String(Number(value.toFixed(options.decimals))) : String(Number(value.toPrecision(6)));
-    return `${options.sign && value > 0 ? '+' : ''}${digits}${options.suffix ?? ''}`;
-}
-function describeRule(rule) {
-    const worse = rule.direction === 'lower-is-better' ? 'rise' : 'drop';
-    const parts = [];
-    if (rule.maxRegression !== null)
-        parts.push(`${worse} ≤ ${formatNumber(rule.maxRegression)}`);
-    if (rule.maxRegressionPercent !== null)
-        parts.push(`${worse} ≤ ${formatNumber(rule.maxRegressionPercent)}%`);
-    if (rule.min !== null)
-        parts.push(`≥ ${formatNumber(rule.min)}`);
-    if (rule.max !== null)
-        parts.push(`≤ ${formatNumber(rule.max)}`);
-    const direction = rule.direction === null ? '' : `${rule.direction.replaceAll('-', ' ')}: `;
-    return `${direction}${parts.join(', ')}`;
-}
-function compareOne(rule, candidateReport, baselineReport, failOnMissing) {
-    const candidate = lookupMetric(candidateReport, rule.metric);
-    const baseline = lookupMetric(baselineReport, rule.metric);
-    const result = {
-        metric: rule.metric,
-        baseline: baseline.kind === 'number' ? baseline.value : null,
-        candidate: candidate.kind === 'number' ? candidate.value : null,
-        delta: null,
-        deltaPercent: null,
-        rule: describeRule(rule),
-        verdict: 'pass',
-        detail: '',
-    };
-    const verdict = (value, reasons) => ({ ...result, verdict: value, detail: reasons.join('; ') });
-    // A value that is there but not a number means the evaluation broke: always a failure.
-    const broken = [
-        ...(candidate.kind === 'invalid' ? [`candidate is ${candidate.what}, not a number`] : []),
-        ...(baseline.kind === 'invalid' ? [`baseline is ${baseline.what}, not a number`] : []),
-    ];
-    if (broken.length > 0)
-        return verdict('fail', broken);
-    if (candidate.kind !== 'number') {
-        const where = baseline.kind === 'missing' ? 'in neither report' : 'not in the candidate report';
-        return verdict(failOnMissing ? 'missing' : 'skipped', [where]);
-    }
-    const reasons = [];
-    if (rule.min !== null && candidate.value < rule.min)
-        reasons.push(`${formatNumber(candidate.value)} is below min ${formatNumber(rule.min)}`);
-    if (rule.max !== null && candidate.value > rule.max)
-        reasons.push(`${formatNumber(candidate.value)} is above max ${formatNumber(rule.max)}`);
-    if (baseline.kind !== 'number') {
-        if (failOnMissing)
-            return verdict('missing', ['not in the baseline report', ...reasons]);
-        if (reasons.length > 0)
-            return verdict('fail', reasons);
-        const bounded = rule.min !== null || rule.max !== null;
-        return verdict(bounded ? 'pass' : 'skipped', [bounded ? 'no baseline: only min and max checked' : 'not in the baseline report']);
-    }
-    const delta = round(candidate.value - baseline.value);
-    result.delta = delta;
-    result.deltaPercent = baseline.value === 0 ? null : round((delta / Math.abs(baseline.value)) * 100);
-    const worse = rule.direction === 'lower-is-better' ? 'rise' : 'drop';
-    const regression = rule.direction === 'lower-is-better' ? delta : -delta;
-    if (rule.maxRegression !== null && regression > rule.maxRegression) {
-        reasons.push(`${worse} of ${formatNumber(regression)} exceeds max-regression ${formatNumber(rule.maxRegression)}`);
-    }
-    if (rule.maxRegressionPercent !== null && regression > 0) {
-        if (baseline.value !== 0) {
-            const percent = round((regression / Math.abs(baseline.value)) * 100);
-            if (percent > rule.maxRegressionPercent)
-                reasons.push(`${worse} of ${formatNumber(percent)}% exceeds max-regression-percent ${formatNumber(rule.maxRegressionPercent)}%`);
-        }
-        else if (rule.maxRegression === null) {
-            // No percentage of 0 exists; without an absolute limit, any regression from 0 is too much.
-            reasons.push(`baseline is 0, so any ${worse} exceeds max-regression-percent (add max-regression for an absolute limit)`);
-        }
-    }
-    return verdict(reasons.length > 0 ? 'fail' : 'pass', reasons);
-}
-/** Compares the candidate report with the baseline, one rule per metric, in the rules' order. */
-function compareMetrics(candidate, baseline, rules, options) {
-    const metrics = rules.map((rule) => compareOne(rule, candidate, baseline, options.failOnMissing));
-    const failing = metrics.filter((metric) => metric.verdict === 'fail' || metric.verdict === 'missing');
-    return { passed: failing.length === 0, metrics, failing };
-}
-const VERDICT_CELL = { pass: '✅ pass', fail: '❌ fail', missing: '❌ missing', skipped: '⏭️ skipped' };
-/** Step summary: one table row per metric (pure). */
-function comparisonSummary(result) {
-    const title = result.passed ? '### ✅ Candidate model passes the A/B comparison' : `### ❌ Candidate model fails on ${result.failing.map((metric) => metric.metric).join(', ')}`;
-    const rows = result.metrics.map((metric) => [
-        metric.metric,
-        formatNumber(metric.baseline),
-        formatNumber(metric.candidate),
-        formatNumber(metric.delta, { sign: true }),
-        formatNumber(metric.deltaPercent, { sign: true, suffix: '%', decimals: 2 }),
-        metric.rule,
-        `${VERDICT_CELL[metric.verdict]}${metric.detail ? `: ${metric.detail}` : ''}`,
-    ]);
-    return [title, '', table(['metric', 'baseline', 'candidate', 'Δ', 'Δ%', 'rule', 'verdict'], rows), ''].join('\n');
-}
-/** The message a failed step ends with: the failing metrics, each with why. */
-function failureMessage(result) {
-    return `Candidate model fails on ${result.failing.length} metric(s): ${result.failing.map((metric) => `${metric.metric} (${metric.detail})`).join('; ')}`;
-}
-// ------------------------------------------------------------------------------------ reading
-/** A path relative to the workspace, without `..` segments. */
-const WORKSPACE_PATH = /^(?![/~])(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
-const MAX_REPORT_BYTES = (/* unused pure expression or super */ null && (10 * 1024 * 1024));
-/** Reads a metrics report (a JSON object) from the workspace; a link that leads outside it is refused. Errors name the input. */
-function readMetricsFile(workspace, path, input) {
-    const fail = (message) => {
-        throw new ConfigurationError(`Input '${input}': ${message}`);
-    };
-    let real;
-    try {
-        real = realpathSync(join(workspace, path));
-    }
-    catch {
-        return fail(`no file at ${path} in the workspace; expected the path of a JSON metrics report relative to the workspace`);
-    }
-    const inside = relative(realpathSync(workspace), real);
-    if (inside === '' || inside === '..' || inside.startsWith('../') || isAbsolute(inside))
-        return fail(`${path} leads outside the workspace; expected a file in the workspace`);
-    const stat = statSync(real);
-    if (!stat.isFile())
-        return fail(`${path} is not a file; expected a JSON metrics report`);
-    if (stat.size > MAX_REPORT_BYTES)
-        return fail(`${path} is ${stat.size} bytes; at most ${MAX_REPORT_BYTES} are read`);
-    let document;
-    try {
-        document = parseMetricsJson(readFileSync(real, 'utf8'));
-    }
-    catch (error) {
-        return fail(`${path} is not valid JSON (${error.message.split('\n')[0]}); expected a JSON object of metrics`);
-    }
-    if (document === null || typeof document !== 'object' || Array.isArray(document))
-        return fail(`${path} holds ${show(document)}; expected a JSON object of metrics such as {"accuracy": 0.93}`);
-    return document;
-}
-
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = require("node:fs");
 ;// CONCATENATED MODULE: ./packages/shared/src/report/summary.ts
 
 
@@ -51357,9 +50866,621 @@ function rollbackHosts(result) {
     return parts.join('\n');
 }
 
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = require("node:path");
+;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/document.ts
+
+
+/**
+ * The one way a document a user writes (a YAML policy, a list of rules) is checked: builders for
+ * its fields, each of which says what it expected and what it got, mappings that refuse an unknown
+ * key by listing the known ones, and one way to say where a problem is
+ * (`rules[2].metric: expected one of …, got 'latency'`). Every problem is reported, not the first.
+ */
+/** A value checked by `accept`; the message says what was expected (`form`) and what was given. */
+function leaf(form, accept) {
+    return unknown().transform((value, ctx) => {
+        if (accept(value))
+            return value;
+        ctx.addIssue({ code: 'custom', message: `expected ${form}, got ${show_show(value)}` });
+        return NEVER;
+    });
+}
+/** A finite number within bounds: `a number from 1 to 3600 (seconds)`, `a number of at least 0`, `a whole number above 0`. */
+function document_number(options = {}) {
+    const bounds = [];
+    if (options.min !== undefined && options.max !== undefined)
+        bounds.push(`from ${options.min} to ${options.max}`);
+    else {
+        if (options.min !== undefined)
+            bounds.push(`at least ${options.min}`);
+        if (options.above !== undefined)
+            bounds.push(`above ${options.above}`);
+        if (options.below !== undefined)
+            bounds.push(`below ${options.below}`);
+        if (options.max !== undefined)
+            bounds.push(`at most ${options.max}`);
+    }
+    const range = bounds.join(' and ');
+    const form = [options.integer ? 'a whole number' : 'a number', range.startsWith('at ') ? `of ${range}` : range, options.unit ? `(${options.unit})` : ''].filter(Boolean).join(' ');
+    return leaf(form, (value) => {
+        if (typeof value !== 'number' || !Number.isFinite(value))
+            return false;
+        if (options.integer && !Number.isInteger(value))
+            return false;
+        if (options.min !== undefined && value < options.min)
+            return false;
+        if (options.max !== undefined && value > options.max)
+            return false;
+        if (options.above !== undefined && value <= options.above)
+            return false;
+        if (options.below !== undefined && value >= options.below)
+            return false;
+        return true;
+    });
+}
+/** One of `choices`; `form` words them (`one of a, b, c` unless given). */
+function choice(choices, form = `one of ${choices.join(', ')}`) {
+    return leaf(form, (value) => typeof value === 'string' && choices.includes(value));
+}
+const document_boolean = leaf('true or false', (value) => typeof value === 'boolean');
+/** A text that matches `pattern`, of at most `maxLength` characters. */
+function document_text(form, pattern, maxLength = Infinity) {
+    return leaf(form, (value) => typeof value === 'string' && value.length <= maxLength && pattern.test(value));
+}
+/** A mapping with exactly these keys (each optional unless its field says otherwise); `form` is what a value that is no mapping is told. */
+function mapping(shape, form = 'a mapping') {
+    const known = Object.keys(shape).join(', ');
+    return strictObject(shape, {
+        error: (issue) => {
+            if (issue.code === 'unrecognized_keys')
+                return `unknown key ${issue.keys.map((key) => `'${key}'`).join(', ')}; expected ${known}`;
+            if (issue.code === 'invalid_type')
+                return `expected ${form}, got ${show_show(issue.input)}`;
+            return undefined;
+        },
+    });
+}
+/** A list of at most `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
+function list(item, options) {
+    return array(item, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${options.form ?? 'a list'}, got ${show_show(issue.input)}` : undefined) })
+        .max(options.max, { error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${Array.isArray(issue.input) ? issue.input.length : 'more'}` });
+}
+/** The builders of a document's fields: `docField.mapping({ duration: docField.number({ min: 10 }).optional() })`. */
+const docField = { leaf, number: document_number, choice, boolean: document_boolean, text: document_text, mapping, list };
+/** `rules[2].metric` from zod's ['rules', 2, 'metric']. */
+function documentPath(path, names = {}) {
+    let where = '';
+    for (const part of path) {
+        if (typeof part === 'number')
+            where += `${where === '' ? (names.items ?? '') : ''}[${part}]`;
+        else
+            where += `${where === '' ? '' : '.'}${String(part)}`;
+    }
+    return where === '' ? (names.root ?? '') : where;
+}
+/** One problem, with where it is: `sprt.alpha: expected a number above 0 and at most 0.5, got 0`. */
+function describeIssue(issue, names = {}) {
+    const where = documentPath(issue.path, names);
+    return where === '' ? issue.message : `${where}: ${issue.message}`;
+}
+/** Every problem of a document that failed its schema, in order. */
+function documentProblems(error, names = {}) {
+    return error.issues.map((issue) => describeIssue(issue, names));
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/compare.ts
+
+
+
+
+
+
+/**
+ * A/B validation of a model: a candidate's metrics report against the current model's, one rule
+ * per metric. Pure, except `readMetricsFile`, the one place that reads a report from the workspace.
+ *
+ * A rule bounds how much the candidate may regress (absolute or in percent of the baseline, in the
+ * metric's direction) and where it must lie (min, max). Reports are JSON objects, flat or nested;
+ * a metric is named by a dotted path (`eval.accuracy`).
+ */
+const DIRECTIONS = ['higher-is-better', 'lower-is-better'];
+// ------------------------------------------------------------------------------------ rules
+const RULES_FORM = 'a YAML list of rules {metric, direction: higher-is-better|lower-is-better, max-regression, max-regression-percent, min, max}';
+/** Dot-separated segments of letters, digits and _ : @ / + -. */
+const METRIC_PATH = /^[A-Za-z0-9_:@/+-]+(?:\.[A-Za-z0-9_:@/+-]+)*$/;
+const { text: compare_text, choice: compare_choice, number: compare_number, mapping: compare_mapping, list: compare_list } = docField;
+const DIRECTION_FORM = DIRECTIONS.join(' or ');
+/** The document is the list of rules: its items are `rules[0]`, `rules[1]`, … */
+const RULES_NAMES = { items: 'rules' };
+/** One rule, with what must hold between its fields. An empty limit (`min:`, null) counts as given but sets nothing. */
+const ruleInput = compare_mapping({
+    metric: compare_text('a metric name or dotted path such as eval.accuracy', METRIC_PATH, 200),
+    direction: compare_choice(DIRECTIONS, DIRECTION_FORM).optional(),
+    'max-regression': compare_number({ min: 0 }).nullish(),
+    'max-regression-percent': compare_number({ min: 0 }).nullish(),
+    min: compare_number().nullish(),
+    max: compare_number().nullish(),
+}, 'a mapping {metric, direction, …}').transform((fields, ctx) => {
+    const regression = fields['max-regression'] !== undefined || fields['max-regression-percent'] !== undefined;
+    if (regression && fields.direction === undefined)
+        ctx.addIssue({ code: 'custom', path: ['direction'], message: `required with max-regression or max-regression-percent; expected ${DIRECTION_FORM}` });
+    if (!regression && fields.min === undefined && fields.max === undefined)
+        ctx.addIssue({ code: 'custom', message: 'give at least one of max-regression, max-regression-percent, min, max' });
+    const rule = {
+        metric: fields.metric,
+        direction: fields.direction ?? null,
+        maxRegression: fields['max-regression'] ?? null,
+        maxRegressionPercent: fields['max-regression-percent'] ?? null,
+        min: fields.min ?? null,
+        max: fields.max ?? null,
+    };
+    if (rule.min !== null && rule.max !== null && rule.min > rule.max)
+        ctx.addIssue({ code: 'custom', message: `min (${rule.min}) is above max (${rule.max})` });
+    return rule;
+});
+/** The rules, one per metric. */
+const rulesInput = compare_list(ruleInput, { max: 200, noun: 'rules', form: 'a list of rules' }).transform((rules, ctx) => {
+    const seen = new Map();
+    rules.forEach((rule, index) => {
+        const twice = seen.get(rule.metric);
+        if (twice !== undefined)
+            ctx.addIssue({ code: 'custom', path: [index, 'metric'], message: `'${rule.metric}' already has a rule (${documentPath([twice], RULES_NAMES)})` });
+        seen.set(rule.metric, index);
+    });
+    return rules;
+});
+/** Checks a parsed YAML document; every problem is listed, with where it is (`rules[1].direction: …`). What must hold between a rule's fields, or between rules, is checked once the fields themselves are valid. */
+function resolveMetricRules(document) {
+    if (document === undefined || document === null)
+        return { rules: [], problems: ['expected at least one rule, got nothing'] };
+    if (Array.isArray(document) && document.length === 0)
+        return { rules: [], problems: ['expected at least one rule, got an empty list'] };
+    const parsed = rulesInput.safeParse(document);
+    return parsed.success ? { rules: parsed.data, problems: [] } : { rules: [], problems: documentProblems(parsed.error, RULES_NAMES) };
+}
+/** For `field.yaml(metricRulesSchema, { form: RULES_FORM, default: '' })`. */
+const metricRulesSchema = unknown().transform((document, ctx) => {
+    const { rules, problems } = resolveMetricRules(document);
+    if (problems.length === 0)
+        return rules;
+    ctx.addIssue({ code: 'custom', message: problems.join('; ') });
+    return NEVER;
+});
+// ------------------------------------------------------------------------------------ reports
+/**
+ * Parses a metrics report. Python's `json.dump` writes bare NaN and Infinity, which JSON does not
+ * allow: those tokens (outside strings) are read as the strings "NaN", "Infinity", "-Infinity",
+ * so the metric is reported as not a number instead of the whole file being refused.
+ */
+function parseMetricsJson(source) {
+    try {
+        return JSON.parse(source);
+    }
+    catch (error) {
+        const rewritten = quoteNonFinite(source);
+        if (rewritten === source)
+            throw error;
+        try {
+            return JSON.parse(rewritten);
+        }
+        catch {
+            throw error;
+        }
+    }
+}
+function quoteNonFinite(source) {
+    let out = '';
+    let inString = false;
+    for (let i = 0; i < source.length; i++) {
+        const char = source[i];
+        if (inString) {
+            out += char;
+            if (char === '\\')
+                out += source[++i] ?? '';
+            else if (char === '"')
+                inString = false;
+            continue;
+        }
+        if (char === '"') {
+            inString = true;
+            out += char;
+            continue;
+        }
+        const token = ['-Infinity', 'Infinity', 'NaN'].find((word) => source.startsWith(word, i) && !/[A-Za-z0-9_]/.test(source[i + word.length] ?? ''));
+        if (token && !/[A-Za-z0-9_]/.test(source[i - 1] ?? '')) {
+            out += `"${token}"`;
+            i += token.length - 1;
+            continue;
+        }
+        out += char;
+    }
+    return out;
+}
+/** The value at a dotted path. An exact key wins over a nested path, so `{"eval.accuracy": 0.9}` and `{"eval": {"accuracy": 0.9}}` both work. Own keys only. */
+function lookupMetric(report, path) {
+    const found = find(report, path);
+    if (found === undefined)
+        return { kind: 'missing' };
+    if (typeof found === 'number' && Number.isFinite(found))
+        return { kind: 'number', value: found };
+    if (found === 'NaN' || found === 'Infinity' || found === '-Infinity')
+        return { kind: 'invalid', what: found };
+    return { kind: 'invalid', what: found === null ? 'null' : show(found) };
+}
+function find(value, path) {
+    if (value === null || typeof value !== 'object')
+        return undefined;
+    const record = value;
+    if (Object.hasOwn(record, path))
+        return record[path];
+    for (let dot = path.indexOf('.'); dot > 0; dot = path.indexOf('.', dot + 1)) {
+        const head = path.slice(0, dot);
+        if (!Object.hasOwn(record, head))
+            continue;
+        const inner = find(record[head], path.slice(dot + 1));
+        if (inner !== undefined)
+            return inner;
+    }
+    return undefined;
+}
+// ------------------------------------------------------------------------------------ comparison
+/** Float noise (0.93 − 0.91 = 0.020000000000000018) must not decide a verdict at a limit. */
+const round = (value) => Number(value.toPrecision(12));
+function formatNumber(value, options = {}) {
+    if (value === null)
+        return '—';
+    const digits = Number.isInteger(value) ? String(value) : options.decimals !== undefined ? String(Number(value.toFixed(options.decimals))) : String(Number(value.toPrecision(6)));
+    return `${options.sign && value > 0 ? '+' : ''}${digits}${options.suffix ?? ''}`;
+}
+function describeRule(rule) {
+    const worse = rule.direction === 'lower-is-better' ? 'rise' : 'drop';
+    const parts = [];
+    if (rule.maxRegression !== null)
+        parts.push(`${worse} ≤ ${formatNumber(rule.maxRegression)}`);
+    if (rule.maxRegressionPercent !== null)
+        parts.push(`${worse} ≤ ${formatNumber(rule.maxRegressionPercent)}%`);
+    if (rule.min !== null)
+        parts.push(`≥ ${formatNumber(rule.min)}`);
+    if (rule.max !== null)
+        parts.push(`≤ ${formatNumber(rule.max)}`);
+    const direction = rule.direction === null ? '' : `${rule.direction.replaceAll('-', ' ')}: `;
+    return `${direction}${parts.join(', ')}`;
+}
+function compareOne(rule, candidateReport, baselineReport, failOnMissing) {
+    const candidate = lookupMetric(candidateReport, rule.metric);
+    const baseline = lookupMetric(baselineReport, rule.metric);
+    const result = {
+        metric: rule.metric,
+        baseline: baseline.kind === 'number' ? baseline.value : null,
+        candidate: candidate.kind === 'number' ? candidate.value : null,
+        delta: null,
+        deltaPercent: null,
+        rule: describeRule(rule),
+        verdict: 'pass',
+        detail: '',
+    };
+    const verdict = (value, reasons) => ({ ...result, verdict: value, detail: reasons.join('; ') });
+    // A value that is there but not a number means the evaluation broke: always a failure.
+    const broken = [
+        ...(candidate.kind === 'invalid' ? [`candidate is ${candidate.what}, not a number`] : []),
+        ...(baseline.kind === 'invalid' ? [`baseline is ${baseline.what}, not a number`] : []),
+    ];
+    if (broken.length > 0)
+        return verdict('fail', broken);
+    if (candidate.kind !== 'number') {
+        const where = baseline.kind === 'missing' ? 'in neither report' : 'not in the candidate report';
+        return verdict(failOnMissing ? 'missing' : 'skipped', [where]);
+    }
+    const reasons = [];
+    if (rule.min !== null && candidate.value < rule.min)
+        reasons.push(`${formatNumber(candidate.value)} is below min ${formatNumber(rule.min)}`);
+    if (rule.max !== null && candidate.value > rule.max)
+        reasons.push(`${formatNumber(candidate.value)} is above max ${formatNumber(rule.max)}`);
+    if (baseline.kind !== 'number') {
+        if (failOnMissing)
+            return verdict('missing', ['not in the baseline report', ...reasons]);
+        if (reasons.length > 0)
+            return verdict('fail', reasons);
+        const bounded = rule.min !== null || rule.max !== null;
+        return verdict(bounded ? 'pass' : 'skipped', [bounded ? 'no baseline: only min and max checked' : 'not in the baseline report']);
+    }
+    const delta = round(candidate.value - baseline.value);
+    result.delta = delta;
+    result.deltaPercent = baseline.value === 0 ? null : round((delta / Math.abs(baseline.value)) * 100);
+    const worse = rule.direction === 'lower-is-better' ? 'rise' : 'drop';
+    const regression = rule.direction === 'lower-is-better' ? delta : -delta;
+    if (rule.maxRegression !== null && regression > rule.maxRegression) {
+        reasons.push(`${worse} of ${formatNumber(regression)} exceeds max-regression ${formatNumber(rule.maxRegression)}`);
+    }
+    if (rule.maxRegressionPercent !== null && regression > 0) {
+        if (baseline.value !== 0) {
+            const percent = round((regression / Math.abs(baseline.value)) * 100);
+            if (percent > rule.maxRegressionPercent)
+                reasons.push(`${worse} of ${formatNumber(percent)}% exceeds max-regression-percent ${formatNumber(rule.maxRegressionPercent)}%`);
+        }
+        else if (rule.maxRegression === null) {
+            // No percentage of 0 exists; without an absolute limit, any regression from 0 is too much.
+            reasons.push(`baseline is 0, so any ${worse} exceeds max-regression-percent (add max-regression for an absolute limit)`);
+        }
+    }
+    return verdict(reasons.length > 0 ? 'fail' : 'pass', reasons);
+}
+/** Compares the candidate report with the baseline, one rule per metric, in the rules' order. */
+function compareMetrics(candidate, baseline, rules, options) {
+    const metrics = rules.map((rule) => compareOne(rule, candidate, baseline, options.failOnMissing));
+    const failing = metrics.filter((metric) => metric.verdict === 'fail' || metric.verdict === 'missing');
+    return { passed: failing.length === 0, metrics, failing };
+}
+const VERDICT_CELL = { pass: '✅ pass', fail: '❌ fail', missing: '❌ missing', skipped: '⏭️ skipped' };
+/** Step summary: one table row per metric (pure). */
+function comparisonSummary(result) {
+    const title = result.passed ? '### ✅ Candidate model passes the A/B comparison' : `### ❌ Candidate model fails on ${result.failing.map((metric) => metric.metric).join(', ')}`;
+    const rows = result.metrics.map((metric) => [
+        metric.metric,
+        formatNumber(metric.baseline),
+        formatNumber(metric.candidate),
+        formatNumber(metric.delta, { sign: true }),
+        formatNumber(metric.deltaPercent, { sign: true, suffix: '%', decimals: 2 }),
+        metric.rule,
+        `${VERDICT_CELL[metric.verdict]}${metric.detail ? `: ${metric.detail}` : ''}`,
+    ]);
+    return [title, '', table(['metric', 'baseline', 'candidate', 'Δ', 'Δ%', 'rule', 'verdict'], rows), ''].join('\n');
+}
+/** The message a failed step ends with: the failing metrics, each with why. */
+function failureMessage(result) {
+    return `Candidate model fails on ${result.failing.length} metric(s): ${result.failing.map((metric) => `${metric.metric} (${metric.detail})`).join('; ')}`;
+}
+// ------------------------------------------------------------------------------------ reading
+/** A path relative to the workspace, without `..` segments. */
+const WORKSPACE_PATH = /^(?![/~])(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
+const MAX_REPORT_BYTES = (/* unused pure expression or super */ null && (10 * 1024 * 1024));
+/** Reads a metrics report (a JSON object) from the workspace; a link that leads outside it is refused. Errors name the input. */
+function readMetricsFile(workspace, path, input) {
+    const fail = (message) => {
+        throw new ConfigurationError(`Input '${input}': ${message}`);
+    };
+    let real;
+    try {
+        real = realpathSync(join(workspace, path));
+    }
+    catch {
+        return fail(`no file at ${path} in the workspace; expected the path of a JSON metrics report relative to the workspace`);
+    }
+    const inside = relative(realpathSync(workspace), real);
+    if (inside === '' || inside === '..' || inside.startsWith('../') || isAbsolute(inside))
+        return fail(`${path} leads outside the workspace; expected a file in the workspace`);
+    const stat = statSync(real);
+    if (!stat.isFile())
+        return fail(`${path} is not a file; expected a JSON metrics report`);
+    if (stat.size > MAX_REPORT_BYTES)
+        return fail(`${path} is ${stat.size} bytes; at most ${MAX_REPORT_BYTES} are read`);
+    let document;
+    try {
+        document = parseMetricsJson(readFileSync(real, 'utf8'));
+    }
+    catch (error) {
+        return fail(`${path} is not valid JSON (${error.message.split('\n')[0]}); expected a JSON object of metrics`);
+    }
+    if (document === null || typeof document !== 'object' || Array.isArray(document))
+        return fail(`${path} holds ${show(document)}; expected a JSON object of metrics such as {"accuracy": 0.93}`);
+    return document;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/plan.ts
+
+
+
+
+/**
+ * Event classification (pure): which kind of run a GitHub event is, and what the pipeline does
+ * for it — gates, canary shape, thresholds and the canary-monitor policy.
+ *
+ * Commit messages, pull-request titles and bodies, and branch names are written by anyone who can
+ * push or open a pull request. They are only ever *tested* here (a prefix, a marker, an equality),
+ * never copied: every field of a Plan comes from a fixed vocabulary, from the options (the workflow
+ * author's inputs), or from a value that matched a strict pattern (a semver tag, a 40-hex sha).
+ * So a crafted message or branch can select one of the fixed plans, and nothing else.
+ */
+const PLAN_KINDS = ['normal', 'release', 'model', 'hotfix', 'none'];
+/** Every gate the pipeline knows, in the order they run. */
+const GATES = ['lint', 'typecheck', 'unit', 'integration', 'security-scan', 'load-test'];
+/** A comma-separated list of gate names, or `none`. */
+const GATE_LIST = new RegExp(`^(?:none|(?:${GATES.join('|')})(?:\\s*,\\s*(?:${GATES.join('|')}))*)$`);
+/** `integration, load-test` → ['integration', 'load-test']; `none` → []. Call after GATE_LIST matched. */
+function parseGateList(list) {
+    if (list.trim() === 'none')
+        return [];
+    return list.split(',').map((name) => name.trim()).filter((name) => GATES.includes(name));
+}
+/** An image repository without a tag, e.g. `ghcr.io/org/agent-loop`. */
+const IMAGE_REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+/** A git branch name: no `..`, no leading or trailing slash, no spaces or shell characters. */
+const BRANCH_NAME = /^(?!.*\.\.)(?![/.])(?!.*[/.]$)[A-Za-z0-9._/-]+$/;
+/** The only sentences `reason` can hold. */
+const REASONS = {
+    pushMain: 'Push to the main branch: normal deploy.',
+    pushMainModel: 'Push to the main branch with the model marker in the head commit message: model deploy.',
+    mergedMain: 'Pull request merged into the main branch: normal deploy.',
+    mergedMainModel: 'Pull request merged into the main branch with the model marker in its title or body: model deploy.',
+    releaseTag: 'Push of a release tag (vX.Y.Z): release deploy.',
+    pushHotfix: 'Push to a hotfix branch: hotfix deploy with reinforced canary monitoring.',
+    mergedHotfix: 'Pull request from a hotfix branch merged into the main branch: hotfix deploy with reinforced canary monitoring.',
+    dispatch: 'Manual run (workflow_dispatch): normal deploy.',
+    dispatchKind: 'Manual run (workflow_dispatch) whose kind input chose this plan.',
+    pullRequestOpen: 'Pull request not merged into the main branch: gates only, nothing deploys.',
+    otherBranch: 'Push to a branch that does not deploy: gates only, nothing deploys.',
+    otherTag: 'Push of a tag that is not a release version (vX.Y.Z or vX.Y.Z-rc.N): gates only, nothing deploys.',
+    deletedRef: 'A branch or tag was deleted: gates only, nothing deploys.',
+    otherEvent: 'This event does not deploy: gates only, nothing deploys.',
+};
+/** vX.Y.Z with an optional -rc.N, no leading zeros, nothing else. */
+const RELEASE_TAG = /^v(?:0|[1-9]\d{0,8})\.(?:0|[1-9]\d{0,8})\.(?:0|[1-9]\d{0,8})(?:-rc\.(?:0|[1-9]\d{0,8}))?$/;
+const COMMIT_SHA = /^[0-9a-f]{40}$/;
+/** The procedure's canary figures; a hotfix is watched twice as long against tighter limits. */
+const FIGURES = {
+    normal: { canarySteps: [10], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
+    release: { canarySteps: [10], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
+    model: { canarySteps: [10, 25, 50, 100], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
+    hotfix: { canarySteps: [10], canaryDurationSeconds: 600, errorThreshold: 0.005, latencyP95Ms: 1500 },
+    none: { canarySteps: [10], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
+};
+// ------------------------------------------------------------------------------------ payload access
+/** A field of an untrusted JSON value, or undefined when any step is missing or not an object. */
+function get(value, ...path) {
+    let current = value;
+    for (const key of path) {
+        if (current === null || typeof current !== 'object' || Array.isArray(current) || !Object.hasOwn(current, key))
+            return undefined;
+        current = current[key];
+    }
+    return current;
+}
+const plan_text = (value) => (typeof value === 'string' ? value : '');
+function hasMarker(marker, ...texts) {
+    const needle = marker.toLowerCase();
+    return texts.some((candidate) => candidate.toLowerCase().includes(needle));
+}
+const branchOf = (ref) => (ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : null);
+const tagOf = (ref) => (ref.startsWith('refs/tags/') ? ref.slice('refs/tags/'.length) : null);
+const isHotfix = (branch, prefix) => branch.length > prefix.length && branch.startsWith(prefix);
+const decide = (kind, reason, tag = null, sha = null) => ({ kind, reason, tag, sha });
+function classifyPush(event, options) {
+    const { payload } = event;
+    const ref = event.ref || plan_text(get(payload, 'ref'));
+    if (get(payload, 'deleted') === true)
+        return decide('none', REASONS.deletedRef);
+    const tag = tagOf(ref);
+    if (tag !== null)
+        return RELEASE_TAG.test(tag) ? decide('release', REASONS.releaseTag, tag) : decide('none', REASONS.otherTag);
+    const branch = branchOf(ref);
+    if (branch === options.mainBranch) {
+        return hasMarker(options.modelMarker, plan_text(get(payload, 'head_commit', 'message'))) ? decide('model', REASONS.pushMainModel) : decide('normal', REASONS.pushMain);
+    }
+    if (branch !== null && isHotfix(branch, options.hotfixPrefix))
+        return decide('hotfix', REASONS.pushHotfix);
+    return decide('none', REASONS.otherBranch);
+}
+function classifyPullRequest(event, options) {
+    const pr = get(event.payload, 'pull_request');
+    const merged = get(event.payload, 'action') === 'closed' && get(pr, 'merged') === true;
+    if (!merged || plan_text(get(pr, 'base', 'ref')) !== options.mainBranch)
+        return decide('none', REASONS.pullRequestOpen);
+    // GITHUB_SHA of a pull_request event is a test merge; the commit that landed is merge_commit_sha.
+    const mergeSha = plan_text(get(pr, 'merge_commit_sha')).toLowerCase();
+    const sha = COMMIT_SHA.test(mergeSha) ? mergeSha : null;
+    if (isHotfix(plan_text(get(pr, 'head', 'ref')), options.hotfixPrefix))
+        return decide('hotfix', REASONS.mergedHotfix, null, sha);
+    if (hasMarker(options.modelMarker, plan_text(get(pr, 'title')), plan_text(get(pr, 'body'))))
+        return decide('model', REASONS.mergedMainModel, null, sha);
+    return decide('normal', REASONS.mergedMain, null, sha);
+}
+function classifyDispatch(event) {
+    const chosen = get(event.payload, 'inputs', 'kind');
+    if (chosen === undefined || chosen === '')
+        return decide('normal', REASONS.dispatch);
+    // The value is not echoed: say what is accepted instead.
+    if (typeof chosen !== 'string' || !PLAN_KINDS.includes(chosen)) {
+        throw new errors_ConfigurationError(`workflow_dispatch input 'kind': expected one of ${PLAN_KINDS.join(', ')}`);
+    }
+    const kind = chosen;
+    if (kind !== 'release')
+        return decide(kind, REASONS.dispatchKind);
+    const tag = tagOf(event.ref);
+    if (tag === null || !RELEASE_TAG.test(tag)) {
+        throw new errors_ConfigurationError(`workflow_dispatch input 'kind': release needs the run to start from a release tag (vX.Y.Z or vX.Y.Z-rc.N, "Use workflow from" a tag)`);
+    }
+    return decide('release', REASONS.dispatchKind, tag);
+}
+function decideKind(event, options) {
+    switch (event.name) {
+        case 'push':
+            return classifyPush(event, options);
+        case 'pull_request':
+            return classifyPullRequest(event, options);
+        case 'workflow_dispatch':
+            return classifyDispatch(event);
+        default:
+            return decide('none', REASONS.otherEvent);
+    }
+}
+// ------------------------------------------------------------------------------------ plan
+/** A canary-monitor policy holding the plan's figures; the rules it names override the defaults of the same name. */
+function planPolicy(kind, figures) {
+    return [
+        `# Canary analysis policy for a ${kind} deploy (from the plan action).`,
+        `duration: ${figures.canaryDurationSeconds}`,
+        'rules:',
+        `  - { name: error-rate, metric: error_rate, max: ${figures.errorThreshold}, kind: gate }`,
+        `  - { name: latency-p95, metric: p95_ms, max: ${figures.latencyP95Ms}, kind: gate }`,
+        `  - { name: error-rate-sustained, metric: error_rate, max: ${figures.errorThreshold}, window: 30, for: 120, kind: trigger }`,
+        '',
+    ].join('\n');
+}
+/** Classifies the event and builds the plan. Throws ConfigurationError for a GITHUB_SHA that is not a commit sha or a bad workflow_dispatch kind. */
+function classify(event, options) {
+    const decision = decideKind(event, options);
+    const sha = decision.sha ?? event.sha.toLowerCase();
+    if (!COMMIT_SHA.test(sha))
+        throw new errors_ConfigurationError('GITHUB_SHA: expected a 40-character hexadecimal commit sha');
+    const { kind } = decision;
+    const version = decision.tag ?? `sha-${sha.slice(0, 7)}`;
+    const figures = FIGURES[kind];
+    const deploy = kind !== 'none';
+    const skipped = kind === 'hotfix' ? options.hotfixSkip : [];
+    return {
+        kind,
+        environment: deploy ? 'production' : 'none',
+        deploy,
+        version,
+        imageTag: version,
+        image: options.imageRepository ? `${options.imageRepository}:${version}` : '',
+        gates: GATES.filter((gate) => !skipped.includes(gate)),
+        canaryPercent: figures.canarySteps[0] ?? 10,
+        canarySteps: [...figures.canarySteps],
+        canaryDurationSeconds: figures.canaryDurationSeconds,
+        errorThreshold: figures.errorThreshold,
+        latencyP95Ms: figures.latencyP95Ms,
+        policy: planPolicy(kind, figures),
+        notifyImmediately: kind === 'hotfix',
+        model: kind === 'model',
+        reason: decision.reason,
+    };
+}
+const MAX_EVENT_BYTES = 64 * 1024 * 1024;
+/** The event from the runner's variables. The payload is untrusted text: a parse error is reported without quoting it. */
+function readEvent(env = process.env) {
+    const path = env.GITHUB_EVENT_PATH;
+    if (!path)
+        throw new errors_ConfigurationError('GITHUB_EVENT_PATH is not set: run this action in a GitHub Actions workflow');
+    let payload;
+    try {
+        if ((0,external_node_fs_namespaceObject.statSync)(path).size > MAX_EVENT_BYTES)
+            throw new Error('too large');
+        payload = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
+    }
+    catch {
+        throw new errors_ConfigurationError('GITHUB_EVENT_PATH: the event payload is not a readable JSON file');
+    }
+    return { name: env.GITHUB_EVENT_NAME ?? '', payload, ref: env.GITHUB_REF ?? '', sha: env.GITHUB_SHA ?? '' };
+}
+/** The plan as the step summary shows it: the title says what deploys where, a table says how. */
+function planSummary(plan) {
+    const title = plan.deploy ? `### 🚀 ${plan.kind} deploy of ${plan.version} to ${plan.environment}` : '### 🧪 Gates only: nothing deploys';
+    const rows = [
+        ['kind', plan.kind],
+        ['deploy', plan.deploy ? `yes, to ${plan.environment}` : 'no'],
+        ['version', plan.version],
+        ...(plan.image ? [['image', plan.image]] : []),
+        ['gates', plan.gates.join(', ')],
+        ['canary', `${plan.canarySteps.join('% → ')}%, ${plan.canaryDurationSeconds} s${plan.canarySteps.length > 1 ? ' per step' : ''}`],
+        ['limits', `error rate ≤ ${formatNumber(plan.errorThreshold * 100)}%, P95 ≤ ${plan.latencyP95Ms} ms`],
+        ['notify at start', plan.notifyImmediately ? 'yes' : 'no'],
+    ];
+    return [title, '', `> ${plan.reason}`, '', summary_table(['what', 'plan'], rows), ''].join('\n');
+}
+
 ;// CONCATENATED MODULE: ./actions/plan/src/main.ts
-
-
 
 
 
@@ -51400,37 +51521,6 @@ function readSettings(read) {
         hotfixSkip: parseGateList(inputs['hotfix-skip']),
         imageRepository: inputs['image-repository'],
     };
-}
-const MAX_EVENT_BYTES = 64 * 1024 * 1024;
-/** The event from the runner's variables. The payload is untrusted text: a parse error is reported without quoting it. */
-function readEvent(env = process.env) {
-    const path = env.GITHUB_EVENT_PATH;
-    if (!path)
-        throw new errors_ConfigurationError('GITHUB_EVENT_PATH is not set: run this action in a GitHub Actions workflow');
-    let payload;
-    try {
-        if ((0,external_node_fs_namespaceObject.statSync)(path).size > MAX_EVENT_BYTES)
-            throw new Error('too large');
-        payload = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
-    }
-    catch {
-        throw new errors_ConfigurationError('GITHUB_EVENT_PATH: the event payload is not a readable JSON file');
-    }
-    return { name: env.GITHUB_EVENT_NAME ?? '', payload, ref: env.GITHUB_REF ?? '', sha: env.GITHUB_SHA ?? '' };
-}
-function planSummary(plan) {
-    const title = plan.deploy ? `### 🚀 ${plan.kind} deploy of ${plan.version} to ${plan.environment}` : '### 🧪 Gates only: nothing deploys';
-    const rows = [
-        ['kind', plan.kind],
-        ['deploy', plan.deploy ? `yes, to ${plan.environment}` : 'no'],
-        ['version', plan.version],
-        ...(plan.image ? [['image', plan.image]] : []),
-        ['gates', plan.gates.join(', ')],
-        ['canary', `${plan.canarySteps.join('% → ')}%, ${plan.canaryDurationSeconds} s${plan.canarySteps.length > 1 ? ' per step' : ''}`],
-        ['limits', `error rate ≤ ${formatNumber(plan.errorThreshold * 100)}%, P95 ≤ ${plan.latencyP95Ms} ms`],
-        ['notify at start', plan.notifyImmediately ? 'yes' : 'no'],
-    ];
-    return [title, '', `> ${plan.reason}`, '', summary_table(['what', 'plan'], rows), ''].join('\n');
 }
 async function run(read) {
     await runAction(async () => {

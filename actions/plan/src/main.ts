@@ -1,8 +1,6 @@
-import { readFileSync, statSync } from 'node:fs';
-import { action, ConfigurationError } from '@agent-loop/shared/action';
+import { action } from '@agent-loop/shared/action';
 import { field, readInputs, type InputReader } from '@agent-loop/shared/inputs';
-import { BRANCH_NAME, classify, formatNumber, GATE_LIST, IMAGE_REPOSITORY, parseGateList, type GitHubEvent, type Plan, type PlanOptions } from '@agent-loop/shared/pipeline';
-import { table } from '@agent-loop/shared/report';
+import { BRANCH_NAME, classify, GATE_LIST, IMAGE_REPOSITORY, parseGateList, planSummary, readEvent, type PlanOptions } from '@agent-loop/shared/pipeline';
 
 export const Outputs = {
   Kind: 'kind',
@@ -44,37 +42,6 @@ export function readSettings(read?: InputReader): PlanOptions {
     hotfixSkip: parseGateList(inputs['hotfix-skip']),
     imageRepository: inputs['image-repository'],
   };
-}
-
-const MAX_EVENT_BYTES = 64 * 1024 * 1024;
-
-/** The event from the runner's variables. The payload is untrusted text: a parse error is reported without quoting it. */
-export function readEvent(env: NodeJS.ProcessEnv = process.env): GitHubEvent {
-  const path = env.GITHUB_EVENT_PATH;
-  if (!path) throw new ConfigurationError('GITHUB_EVENT_PATH is not set: run this action in a GitHub Actions workflow');
-  let payload: unknown;
-  try {
-    if (statSync(path).size > MAX_EVENT_BYTES) throw new Error('too large');
-    payload = JSON.parse(readFileSync(path, 'utf8'));
-  } catch {
-    throw new ConfigurationError('GITHUB_EVENT_PATH: the event payload is not a readable JSON file');
-  }
-  return { name: env.GITHUB_EVENT_NAME ?? '', payload, ref: env.GITHUB_REF ?? '', sha: env.GITHUB_SHA ?? '' };
-}
-
-function planSummary(plan: Plan): string {
-  const title = plan.deploy ? `### 🚀 ${plan.kind} deploy of ${plan.version} to ${plan.environment}` : '### 🧪 Gates only: nothing deploys';
-  const rows = [
-    ['kind', plan.kind],
-    ['deploy', plan.deploy ? `yes, to ${plan.environment}` : 'no'],
-    ['version', plan.version],
-    ...(plan.image ? [['image', plan.image]] : []),
-    ['gates', plan.gates.join(', ')],
-    ['canary', `${plan.canarySteps.join('% → ')}%, ${plan.canaryDurationSeconds} s${plan.canarySteps.length > 1 ? ' per step' : ''}`],
-    ['limits', `error rate ≤ ${formatNumber(plan.errorThreshold * 100)}%, P95 ≤ ${plan.latencyP95Ms} ms`],
-    ['notify at start', plan.notifyImmediately ? 'yes' : 'no'],
-  ];
-  return [title, '', `> ${plan.reason}`, '', table(['what', 'plan'], rows), ''].join('\n');
 }
 
 export async function run(read?: InputReader): Promise<void> {

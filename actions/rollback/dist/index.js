@@ -40644,12 +40644,6 @@ async function writeSummary(markdown) {
     await summary.addRaw(markdown, true).write();
 }
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = require("node:fs");
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = require("node:os");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = require("node:path");
 ;// CONCATENATED MODULE: ./packages/shared/src/action/clock.ts
 const systemClock = {
     now: () => Date.now(),
@@ -43680,9 +43674,9 @@ const $ZodNumberFormat = /*@__PURE__*/ $constructor("$ZodNumberFormat", (inst, d
     $ZodCheckNumberFormat.init(inst, def);
     $ZodNumber.init(inst, def); // no format checks
 });
-const $ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodBoolean", (inst, def) => {
+const $ZodBoolean = /*@__PURE__*/ $constructor("$ZodBoolean", (inst, def) => {
     $ZodType.init(inst, def);
-    inst._zod.pattern = regexes.boolean;
+    inst._zod.pattern = regexes_boolean;
     inst._zod.parse = (payload, _ctx) => {
         if (def.coerce)
             try {
@@ -43700,7 +43694,7 @@ const $ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null &&
         });
         return payload;
     };
-})));
+});
 const $ZodBigInt = /*@__PURE__*/ $constructor("$ZodBigInt", (inst, def) => {
     $ZodType.init(inst, def);
     inst._zod.pattern = bigint;
@@ -46090,7 +46084,7 @@ function _uint32(Class, params) {
 function _boolean(Class, params) {
     return new Class({
         type: "boolean",
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 // @__NO_SIDE_EFFECTS__
@@ -49632,13 +49626,13 @@ function int32(params) {
 function uint32(params) {
     return core._uint32(ZodNumberFormat, params);
 }
-const ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodBoolean", (inst, def) => {
-    core.$ZodBoolean.init(inst, def);
+const ZodBoolean = /*@__PURE__*/ $constructor("ZodBoolean", (inst, def) => {
+    $ZodBoolean.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.booleanProcessor(inst, ctx, json, params);
-})));
+    inst._zod.processJSONSchema = (ctx, json, params) => booleanProcessor(inst, ctx, json, params);
+});
 function schemas_boolean(params) {
-    return core._boolean(ZodBoolean, params);
+    return _boolean(ZodBoolean, params);
 }
 const ZodBigInt = /*@__PURE__*/ $constructor("ZodBigInt", (inst, def) => {
     $ZodBigInt.init(inst, def);
@@ -50540,6 +50534,11 @@ const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
 const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 /** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
+/** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
+// eslint-disable-next-line no-control-regex
+const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
+/** A GitHub deployment id. */
+const DEPLOYMENT_ID = /^\d{1,20}$/;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/retry.ts
 
@@ -52048,105 +52047,6 @@ async function bestEffort(what, warn, body) {
     }
 }
 
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = require("node:child_process");
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/local.ts
-
-function runLocal(argv, options = {}) {
-    const [program, ...args] = argv;
-    if (!program)
-        return Promise.reject(new Error('empty command'));
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        let pending = '';
-        const lines = (chunk) => {
-            pending += chunk;
-            const parts = pending.split('\n');
-            pending = parts.pop() ?? '';
-            for (const line of parts)
-                options.onLine?.(line);
-        };
-        child.stdout.setEncoding('utf8').on('data', (chunk) => {
-            stdout += chunk;
-            lines(chunk);
-        });
-        child.stderr.setEncoding('utf8').on('data', (chunk) => {
-            stderr += chunk;
-            lines(chunk);
-        });
-        const timer = options.timeoutMs
-            ? setTimeout(() => {
-                child.kill('SIGTERM');
-                reject(new Error(`${program} did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`));
-            }, options.timeoutMs)
-            : undefined;
-        child.on('error', (error) => {
-            clearTimeout(timer);
-            reject(new Error(`${program} could not be started: ${error.message}`));
-        });
-        child.on('close', (code, signal) => {
-            clearTimeout(timer);
-            if (pending)
-                options.onLine?.(pending);
-            resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-        });
-    });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/ansible.ts
-
-
-function playbookCommand(run) {
-    return ['ansible-playbook', run.playbook, '--inventory', run.inventory, '--extra-vars', JSON.stringify(run.extraVars), ...(run.limit ? ['--limit', run.limit] : [])];
-}
-/** The environment that keeps ansible from leaving ControlPersist processes and files in HOME. */
-function ansibleEnv(workDir, base = process.env) {
-    return {
-        ...base,
-        ANSIBLE_HOME: `${workDir}/ansible-home`,
-        ANSIBLE_LOCAL_TEMP: `${workDir}/ansible-tmp`,
-        ANSIBLE_SSH_ARGS: '-o ControlMaster=no',
-        ANSIBLE_FORCE_COLOR: '0',
-        ANSIBLE_NOCOLOR: '1',
-        PYTHONUNBUFFERED: '1',
-    };
-}
-/** The first failed task in ansible's output, for the error message. */
-function failedTask(output) {
-    const lines = output.split('\n');
-    let task = '';
-    for (const line of lines) {
-        const taskMatch = /^TASK \[(.*)\]/.exec(line);
-        if (taskMatch)
-            task = taskMatch[1];
-        if (/^fatal:|^failed:/.test(line))
-            return `${task}: ${line.replace(/^(fatal|failed): /, '').slice(0, 500)}`;
-    }
-    return null;
-}
-/** Installs a requirements file's collections into `collectionsDir` (the playbook then gets ANSIBLE_COLLECTIONS_PATH=collectionsDir). */
-function collectionInstallCommand(requirementsFile, collectionsDir) {
-    return ['ansible-galaxy', 'collection', 'install', '-r', requirementsFile, '-p', collectionsDir];
-}
-/** Cache key of the installed collections: a new requirements file is a new key. `os` as the runner names it (RUNNER_OS). */
-function collectionsCacheKey(os, requirements) {
-    return `ansible-collections-${os.toLowerCase()}-${createHash('sha256').update(requirements).digest('hex')}`;
-}
-/**
- * Runs a playbook on the runner, its output streamed; on failure, names the failed task. The one
- * way the suite runs Ansible: the rollback's playbook and the staging deploy both come here.
- * `env` replaces the default environment (`ansibleEnv(workDir)`), e.g. with a collections path.
- */
-async function runPlaybook(run, options) {
-    const result = await options.log.group(`ansible-playbook ${run.playbook}`, () => runLocal(playbookCommand(run), { env: options.env ?? ansibleEnv(options.workDir), cwd: options.cwd, onLine: options.log.info, timeoutMs: options.timeoutMs }));
-    if (result.code === 0)
-        return { ok: true };
-    const task = failedTask(result.stdout);
-    return { ok: false, error: `ansible-playbook failed (exit ${result.code})${task ? ` at ${task}` : ''}` };
-}
-
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
@@ -52199,7 +52099,7 @@ function readInputs(fields, read = readFromRunner) {
     return result;
 }
 /** Checks that hold between inputs; call after readInputs. */
-function requireInput(condition, name, message) {
+function inputs_requireInput(condition, name, message) {
     if (!condition)
         throw new errors_ConfigurationError(`Input '${name}': ${message}`);
 }
@@ -52466,10 +52366,10 @@ const hostInputs = {
     'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
     environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
 };
-/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/access.log';
+/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 function resolveHosts(inputs) {
-    requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
+    inputs_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
     return inputs.hosts.map(({ target, overrides }) => {
         const spec = {
             target,
@@ -52482,9 +52382,167 @@ function resolveHosts(inputs) {
             accessLog: overrides.accessLog ?? (inputs['access-log'] || DEFAULT_ACCESS_LOG),
         };
         const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
-        requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
+        inputs_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
         return spec;
     });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/smoke.ts
+
+
+
+
+/**
+ * A smoke check, in one vocabulary wherever it runs: before traffic, sent with curl on the host to
+ * the new color's port (blue-green's `smoke-requests`, deploy-staging's ssh-compose), and from the
+ * runner to the staging URL (deploy-staging's `smoke-checks`). Every key means the same in both:
+ * the request is sent `repeat` times; every answer must have `status` and pass the body checks
+ * (`contains`, `json`, `prometheus`); and the P95 of the latencies must be within `p95-ms` (with
+ * one run, the P95 is that run's latency). Only the defaults depend on where it runs.
+ */
+const SMOKE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'];
+/** The form of a list of checks, as the inputs that take one say it. */
+const SMOKE_CHECKS_FORM = 'a YAML list of {name, method, path, body, status, contains, json, prometheus, repeat, p95-ms}';
+const latencyBudgetMs = schemas_number().int().min(1).max(600_000);
+const smokeCheckFields = object({
+    name: schemas_string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._:/()-]{0,79}$/, 'expected a short name of letters, digits, spaces and . _ : / ( ) -').optional(),
+    method: schemas_enum(SMOKE_METHODS).default('GET'),
+    path: schemas_string().regex(URL_PATH, 'expected a path starting with /'),
+    body: union([schemas_string().max(65_536), record(schemas_string(), unknown()), array(unknown())]).optional(),
+    status: schemas_number().int().min(100).max(599).default(200),
+    contains: schemas_string().max(1000).optional(),
+    json: schemas_boolean().default(false),
+    prometheus: schemas_boolean().default(false),
+    repeat: schemas_number().int().min(1).max(1000).optional(),
+    'p95-ms': latencyBudgetMs.optional(),
+    // The name blue-green's smoke-requests gave p95-ms before (v1 workflows use it): still read.
+    'max-latency-ms': latencyBudgetMs.optional(),
+})
+    .strict();
+const BODY_CHECKS = ['contains', 'json', 'prometheus'];
+const smokeCheckSchema = smokeCheckFields
+    .superRefine((check, ctx) => {
+    if (check['p95-ms'] !== undefined && check['max-latency-ms'] !== undefined) {
+        ctx.addIssue({ code: 'custom', message: 'gives both p95-ms and max-latency-ms (its old name); keep only p95-ms' });
+    }
+    if (check.method === 'HEAD') {
+        for (const key of BODY_CHECKS) {
+            if (check[key] !== undefined && check[key] !== false)
+                ctx.addIssue({ code: 'custom', path: [key], message: `${key} checks the body, and the answer to a HEAD request has none` });
+        }
+    }
+})
+    .transform(({ 'max-latency-ms': oldName, ...check }) => (oldName === undefined ? check : { ...check, 'p95-ms': oldName }));
+/** The name a check is reported under: its own, or `METHOD path`. */
+function checkName(check) {
+    return check.name ?? `${check.method} ${check.path}`;
+}
+const smokeChecksSchema = array(smokeCheckSchema)
+    .max(50)
+    .superRefine((checks, ctx) => {
+    const names = checks.map(checkName);
+    const twice = names.find((name, index) => names.indexOf(name) !== index);
+    if (twice)
+        ctx.addIssue({ code: 'custom', message: `two checks are named '${twice}'; give each a distinct name` });
+});
+/** The Agent Loop service's smoke test from the deployment procedure (blue-green's default). */
+const DEFAULT_SMOKE_REQUESTS = `- method: POST
+  path: /run-agent
+  body: {"instruction": "Hello test", "use_ollama": true}
+  status: 200
+  p95-ms: 2000`;
+/** Before traffic: one run, within 2 s. */
+const smoke_PRE_TRAFFIC_SMOKE = { repeat: 1, p95BudgetMs: 2000 };
+function smoke_smokeBudgetMs(check, defaults) {
+    return check['p95-ms'] ?? defaults.p95BudgetMs;
+}
+/** The text a check sends, or undefined when it sends no body. */
+function smoke_requestBody(check) {
+    if (check.body === undefined)
+        return undefined;
+    return typeof check.body === 'string' ? check.body : JSON.stringify(check.body);
+}
+/** The content type a body is sent with: JSON when it parses as JSON. */
+function smoke_bodyContentType(body) {
+    try {
+        JSON.parse(body);
+        return 'application/json';
+    }
+    catch {
+        return 'text/plain; charset=utf-8';
+    }
+}
+/** Nearest-rank percentile of ascending `sorted` values (q from 0 to 1); NaN for none. */
+function percentile(sorted, q) {
+    if (sorted.length === 0)
+        return NaN;
+    const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
+    return sorted[rank - 1];
+}
+/** What a body must be, for the checks that say so. Returns the problem, or undefined. */
+function bodyProblem(check, body) {
+    if (check.json) {
+        try {
+            JSON.parse(body);
+        }
+        catch (error) {
+            return `the body is not JSON (${errorMessage(error).split('\n')[0]}): ${JSON.stringify(body.slice(0, 80))}`;
+        }
+    }
+    if (check.prometheus) {
+        try {
+            parseExposition(body);
+        }
+        catch (error) {
+            return `the body is not valid Prometheus text format: ${errorMessage(error)}`;
+        }
+    }
+    if (check.contains !== undefined && !body.includes(check.contains))
+        return `the body does not contain '${check.contains}'`;
+    return undefined;
+}
+/**
+ * Sends a check `repeat` times in a row through `send` (curl on a host, or HTTP from the runner)
+ * and judges it. Stops early only when a request gets no answer at all.
+ */
+async function smoke_judgeSmoke(check, defaults, send) {
+    const planned = check.repeat ?? defaults.repeat;
+    const budgetMs = smoke_smokeBudgetMs(check, defaults);
+    const which = (run) => (planned > 1 ? `run ${run} of ${planned}: ` : '');
+    const latencies = [];
+    const statuses = {};
+    let runs = 0;
+    let passedRuns = 0;
+    let status = 0;
+    let problem;
+    while (runs < planned) {
+        runs++;
+        const answer = await send();
+        if ('noAnswer' in answer) {
+            statuses.error = (statuses.error ?? 0) + 1;
+            if (problem === undefined) {
+                problem = `${which(runs)}${answer.noAnswer}`;
+                status = 0;
+            }
+            break;
+        }
+        latencies.push(answer.latencyMs);
+        statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
+        const answerProblem = answer.status === check.status ? bodyProblem(check, answer.body) : `answered ${answer.status}, expected ${check.status}`;
+        if (answerProblem === undefined)
+            passedRuns++;
+        if (problem === undefined) {
+            status = answer.status;
+            if (answerProblem !== undefined)
+                problem = `${which(runs)}${answerProblem}`;
+        }
+    }
+    latencies.sort((a, b) => a - b);
+    const p95Ms = latencies.length > 0 ? percentile(latencies, 0.95) : null;
+    if (problem === undefined && p95Ms !== null && p95Ms > budgetMs) {
+        problem = planned > 1 ? `P95 ${p95Ms} ms over ${runs} runs is above the budget of ${budgetMs} ms` : `took ${p95Ms} ms, budget ${budgetMs} ms`;
+    }
+    return { runs, passedRuns, statuses, latencies, p95Ms, budgetMs, status, ...(problem === undefined ? {} : { problem }) };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/runtime/runtime.ts
@@ -52650,92 +52708,17 @@ async function stopRelease(remote, runtime, release, timeoutMs) {
     await ssh_runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
-
-
-
-
-/**
- * Health, readiness and smoke checks, run on the host itself with curl against the color's own
- * port: the new color is checked before any user traffic reaches it.
- */
-const smokeRequestSchema = object({
-    method: schemas_enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']).default('GET'),
-    path: schemas_string().regex(URL_PATH, 'expected a path starting with /'),
-    body: union([schemas_string(), record(schemas_string(), unknown()), array(unknown())]).optional(),
-    status: schemas_number().int().min(100).max(599).default(200),
-    'max-latency-ms': schemas_number().int().min(1).max(600_000).default(2000),
-    contains: schemas_string().max(1000).optional(),
-})
-    .strict();
-const smokeListSchema = array(smokeRequestSchema).max(50);
-/** The Agent Loop service's smoke test from the deployment procedure. */
-const DEFAULT_SMOKE_REQUESTS = `- method: POST
-  path: /run-agent
-  body: {"instruction": "Hello test", "use_ollama": true}
-  status: 200
-  max-latency-ms: 2000`;
-const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
-for url in "$@"; do
-  while :; do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
-    [ "$code" = 200 ] && break
-    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
-    sleep 0.2
-  done
-done`;
-function waitHealthyCommand(port, paths, timeoutSeconds) {
-    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
-}
-/** Waits until every path answers 200 on the color's port; returns how long it took. */
-async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
-    const started = clock.now();
-    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
-    if (result.code !== 0) {
-        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
-    }
-    return clock.now() - started;
-}
-/** curl prints the body, then a last line `<status> <seconds>`. */
-function probeCommand(port, request) {
-    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
-    const method = request.method === 'HEAD' ? ['--head'] : ['-X', request.method];
-    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(request['max-latency-ms'] / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
-    if (request.body !== undefined)
-        argv.push('-H', 'Content-Type: application/json', '--data-binary', '@-');
-    argv.push(`http://127.0.0.1:${port}${request.path}`);
-    return argv;
-}
-function requestBody(request) {
-    if (request.body === undefined)
-        return undefined;
-    return typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
-}
-async function smoke(remote, port, request) {
-    const result = await remote.run(probeCommand(port, request), { stdin: requestBody(request) ?? '' });
-    const lines = result.stdout.split('\n');
-    const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
-    const body = lines.join('\n');
-    const status = Number(code);
-    const latencyMs = Math.round(Number(seconds) * 1000);
-    const base = { method: request.method, path: request.path, status, expectedStatus: request.status, latencyMs, maxLatencyMs: request['max-latency-ms'] };
-    let problem;
-    if (result.code !== 0 && status === 0)
-        problem = `no answer (${result.stderr.trim() || `curl exit ${result.code}`})`;
-    else if (status !== request.status)
-        problem = `answered ${status}, expected ${request.status}`;
-    else if (latencyMs > request['max-latency-ms'])
-        problem = `took ${latencyMs} ms, budget ${request['max-latency-ms']} ms`;
-    else if (request.contains !== undefined && !body.includes(request.contains))
-        problem = `the body does not contain '${request.contains}'`;
-    return { ...base, ok: problem === undefined, ...(problem ? { problem } : {}) };
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
 
 
 
 
+/** `none`, or a path as URL_PATH has it. */
+const URL_PATH_OR_NONE = new RegExp(`^(?:none|${URL_PATH.source.slice(1, -1)})$`);
+/** A list of smoke checks in the one vocabulary (runtime's smokeChecksSchema): blue-green's smoke-requests, deploy-staging's smoke-checks. */
+function smokeChecksField(defaultChecks) {
+    return field.yaml(smokeChecksSchema, { form: SMOKE_CHECKS_FORM, default: defaultChecks });
+}
 /** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
 const runtimeInputs = {
     runtime: field.choice(['compose', 'command'], 'compose'),
@@ -52743,7 +52726,7 @@ const runtimeInputs = {
     'start-command': field.template(TEMPLATE_PLACEHOLDERS),
     'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
     'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
-    'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: /^(none|\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)$/, default: '/ready' }),
+    'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: URL_PATH_OR_NONE, default: '/ready' }),
     'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
     'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
     'split-key': field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
@@ -52753,7 +52736,7 @@ const deployPhaseInputs = {
     image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
     version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
     'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
-    'smoke-requests': field.yaml(smokeListSchema, { form: 'a YAML list of {method, path, body, status, max-latency-ms, contains}', default: DEFAULT_SMOKE_REQUESTS }),
+    'smoke-requests': smokeChecksField(DEFAULT_SMOKE_REQUESTS),
     'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
     'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
 };
@@ -52764,8 +52747,8 @@ const promotePhaseInputs = {
 };
 function checkRuntimeInputs(inputs) {
     if (inputs.runtime === 'command') {
-        requireInput(inputs['start-command'] !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
-        requireInput(inputs['stop-command'] !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
+        inputs_requireInput(inputs['start-command'] !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
+        inputs_requireInput(inputs['stop-command'] !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
     }
 }
 function buildRuntime(inputs) {
@@ -52795,6 +52778,863 @@ function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
         repairState: inputs['repair-state'],
         ...(signal ? { signal } : {}),
     };
+}
+
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = require("node:fs");
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = require("node:os");
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = require("node:path");
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = require("node:child_process");
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/local.ts
+
+/** Runs a program on the runner itself (kubectl, ansible-playbook): argv, no shell, output streamed line by line. */
+function runLocal(argv, options = {}) {
+    const [program, ...args] = argv;
+    if (!program)
+        return Promise.reject(new Error('empty command'));
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        let pending = '';
+        const lines = (chunk) => {
+            pending += chunk;
+            const parts = pending.split('\n');
+            pending = parts.pop() ?? '';
+            for (const line of parts)
+                options.onLine?.(line);
+        };
+        child.stdout.setEncoding('utf8').on('data', (chunk) => {
+            stdout += chunk;
+            lines(chunk);
+        });
+        child.stderr.setEncoding('utf8').on('data', (chunk) => {
+            stderr += chunk;
+            lines(chunk);
+        });
+        const timer = options.timeoutMs
+            ? setTimeout(() => {
+                child.kill('SIGTERM');
+                reject(new Error(`${program} did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`));
+            }, options.timeoutMs)
+            : undefined;
+        child.on('error', (error) => {
+            clearTimeout(timer);
+            reject(new Error(`${program} could not be started: ${error.message}`));
+        });
+        child.on('close', (code, signal) => {
+            clearTimeout(timer);
+            if (pending)
+                options.onLine?.(pending);
+            resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+        });
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/ansible.ts
+
+
+function playbookCommand(run) {
+    return ['ansible-playbook', run.playbook, '--inventory', run.inventory, '--extra-vars', JSON.stringify(run.extraVars), ...(run.limit ? ['--limit', run.limit] : [])];
+}
+/** The environment that keeps ansible from leaving ControlPersist processes and files in HOME. */
+function ansibleEnv(workDir, base = process.env) {
+    return {
+        ...base,
+        ANSIBLE_HOME: `${workDir}/ansible-home`,
+        ANSIBLE_LOCAL_TEMP: `${workDir}/ansible-tmp`,
+        ANSIBLE_SSH_ARGS: '-o ControlMaster=no',
+        ANSIBLE_FORCE_COLOR: '0',
+        ANSIBLE_NOCOLOR: '1',
+        PYTHONUNBUFFERED: '1',
+    };
+}
+/** The first failed task in ansible's output, for the error message. */
+function failedTask(output) {
+    const lines = output.split('\n');
+    let task = '';
+    for (const line of lines) {
+        const taskMatch = /^TASK \[(.*)\]/.exec(line);
+        if (taskMatch)
+            task = taskMatch[1];
+        if (/^fatal:|^failed:/.test(line))
+            return `${task}: ${line.replace(/^(fatal|failed): /, '').slice(0, 500)}`;
+    }
+    return null;
+}
+/** Installs a requirements file's collections into `collectionsDir` (the playbook then gets ANSIBLE_COLLECTIONS_PATH=collectionsDir). */
+function collectionInstallCommand(requirementsFile, collectionsDir) {
+    return ['ansible-galaxy', 'collection', 'install', '-r', requirementsFile, '-p', collectionsDir];
+}
+/** Cache key of the installed collections: a new requirements file is a new key. `os` as the runner names it (RUNNER_OS). */
+function collectionsCacheKey(os, requirements) {
+    return `ansible-collections-${os.toLowerCase()}-${createHash('sha256').update(requirements).digest('hex')}`;
+}
+/**
+ * Runs a playbook on the runner, its output streamed; on failure, names the failed task. The one
+ * way the suite runs Ansible: the rollback's playbook and the staging deploy both come here.
+ * `env` replaces the default environment (`ansibleEnv(workDir)`), e.g. with a collections path.
+ */
+async function runPlaybook(run, options) {
+    const result = await options.log.group(`ansible-playbook ${run.playbook}`, () => runLocal(playbookCommand(run), { env: options.env ?? ansibleEnv(options.workDir), cwd: options.cwd, onLine: options.log.info, timeoutMs: options.timeoutMs }));
+    if (result.code === 0)
+        return { ok: true };
+    const task = failedTask(result.stdout);
+    return { ok: false, error: `ansible-playbook failed (exit ${result.code})${task ? ` at ${task}` : ''}` };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/kubernetes.ts
+
+const base = (target) => ['kubectl', ...(target.context ? ['--context', target.context] : []), '--namespace', target.namespace];
+function rolloutUndo(target, revision) {
+    return [...base(target), 'rollout', 'undo', `deployment/${target.deployment}`, ...(revision === null ? [] : [`--to-revision=${revision}`])];
+}
+function rolloutStatus(target, timeoutSeconds) {
+    return [...base(target), 'rollout', 'status', `deployment/${target.deployment}`, `--timeout=${timeoutSeconds}s`];
+}
+/** Reads the revision the deployment now runs and its images (after the rollout). */
+function currentRevision(target) {
+    return [...base(target), 'get', `deployment/${target.deployment}`, '--output', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision} {.spec.template.spec.containers[*].image}'];
+}
+const REVISION_LINE = /^(\d{1,10}) ([a-z0-9][a-z0-9._/:@-]{0,300}(?: [a-z0-9][a-z0-9._/:@-]{0,300}){0,9})$/;
+/** `kubectl rollout undo`, then `kubectl rollout status`; stops at the first that fails, with kubectl's last words. */
+async function rollbackKubernetes(target, revision, timeoutSeconds, log) {
+    for (const argv of [rolloutUndo(target, revision), rolloutStatus(target, timeoutSeconds)]) {
+        const result = await log.group(argv.join(' '), () => runLocal(argv, { onLine: log.info, timeoutMs: (timeoutSeconds + 60) * 1000 }));
+        if (result.code !== 0) {
+            return { ok: false, error: `${argv.join(' ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join(' ')}` };
+        }
+    }
+    // What it went back to, read from the cluster rather than assumed (an undo without a revision goes to the one before).
+    const now = await runLocal(currentRevision(target), { timeoutMs: 60_000 });
+    const match = REVISION_LINE.exec(now.stdout.trim());
+    if (now.code !== 0 || !match) {
+        log.warn(`the rollout finished, but the revision it runs could not be read (${now.code !== 0 ? `exit ${now.code}` : 'unexpected answer'})`);
+        return { ok: true };
+    }
+    return { ok: true, restored: `revision ${match[1]} (${match[2].split(' ').join(', ')})` };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
+
+
+
+const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
+for url in "$@"; do
+  while :; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
+    [ "$code" = 200 ] && break
+    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
+    sleep 0.2
+  done
+done`;
+function waitHealthyCommand(port, paths, timeoutSeconds) {
+    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
+}
+/** Waits until every path answers 200 on the color's port; returns how long it took. */
+async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
+    const started = clock.now();
+    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
+    if (result.code !== 0) {
+        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
+    }
+    return clock.now() - started;
+}
+/** curl prints the body, then a last line `<status> <seconds>`. */
+function probeCommand(port, check, budgetMs = smokeBudgetMs(check, PRE_TRAFFIC_SMOKE)) {
+    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
+    const method = check.method === 'HEAD' ? ['--head'] : ['-X', check.method];
+    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(budgetMs / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
+    const body = requestBody(check);
+    if (body !== undefined)
+        argv.push('-H', `Content-Type: ${bodyContentType(body)}`, '--data-binary', '@-');
+    argv.push(`http://127.0.0.1:${port}${check.path}`);
+    return argv;
+}
+/** Sends a check to the color's port from the host, `repeat` times (one before traffic, unless it says otherwise), and judges it. */
+async function smoke(remote, port, check, defaults = PRE_TRAFFIC_SMOKE) {
+    const argv = probeCommand(port, check, smokeBudgetMs(check, defaults));
+    const stdin = requestBody(check) ?? '';
+    const outcome = await judgeSmoke(check, defaults, async () => {
+        const result = await remote.run(argv, { stdin });
+        const lines = result.stdout.split('\n');
+        const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
+        const status = Number(code);
+        if (result.code !== 0 && status === 0)
+            return { noAnswer: `no answer (${result.stderr.trim() || `curl exit ${result.code}`})` };
+        return { status, body: lines.join('\n'), latencyMs: Math.round(Number(seconds) * 1000) };
+    });
+    return {
+        method: check.method,
+        path: check.path,
+        status: outcome.status,
+        expectedStatus: check.status,
+        latencyMs: outcome.p95Ms ?? 0,
+        maxLatencyMs: outcome.budgetMs,
+        ok: outcome.problem === undefined,
+        ...(outcome.problem === undefined ? {} : { problem: outcome.problem }),
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/fleet/procedure.ts
+
+
+
+function newReport(session, phase) {
+    return {
+        host: session.label,
+        phase,
+        outcome: 'unchanged',
+        fromColor: null,
+        toColor: null,
+        version: null,
+        previousVersion: null,
+        weightsBefore: null,
+        weightsAfter: null,
+        switchMs: null,
+        liveAt: null,
+        smoke: [],
+        steps: [],
+    };
+}
+/**
+ * One timed, logged and audited step on one host. A cancelled run starts no new step; with
+ * `interruptible`, a step that waits (health, drain) gives up at once when the run is cancelled
+ * (never used for a traffic switch, whose outcome must be known).
+ */
+async function step(work, settings, name, body, detail, options = {}) {
+    const started = settings.clock.now();
+    try {
+        if (isCancelled(settings))
+            throw new Cancelled(`cancelled before: ${name}`);
+        const value = options.interruptible && settings.signal ? await raceCancel(body(), settings.signal, name) : await body();
+        const record = { step: name, ok: true, ms: settings.clock.now() - started, ...(detail ? { detail: detail(value) } : {}) };
+        work.report.steps.push(record);
+        settings.log.info(`${work.session.label}: ${name} ok (${record.ms} ms)${record.detail ? `: ${record.detail}` : ''}`);
+        await work.session.audit(name, { ok: true, ms: record.ms, detail: record.detail });
+        return value;
+    }
+    catch (error) {
+        const record = { step: name, ok: false, ms: settings.clock.now() - started, detail: errors_errorMessage(error) };
+        work.report.steps.push(record);
+        settings.log.warn(`${work.session.label}: ${name} failed: ${record.detail}`);
+        await work.session.audit(name, { ok: false, ms: record.ms, detail: record.detail });
+        throw error;
+    }
+}
+function raceCancel(promise, signal, name) {
+    if (signal.aborted)
+        return Promise.reject(new Cancelled(`cancelled during: ${name}`));
+    return new Promise((resolve, reject) => {
+        const onAbort = () => reject(new Cancelled(`cancelled during: ${name}`));
+        signal.addEventListener('abort', onAbort, { once: true });
+        promise.then((value) => {
+            signal.removeEventListener('abort', onAbort);
+            resolve(value);
+        }, (error) => {
+            signal.removeEventListener('abort', onAbort);
+            reject(error);
+        });
+    });
+}
+function procedure_history(settings, entry) {
+    return { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, ...entry };
+}
+/** The color serving most traffic: from state, or from nginx when the state file was lost. */
+function stableColor(state, live) {
+    if (state.active)
+        return state.active;
+    if (!live)
+        return null;
+    return live.blue >= live.green ? 'blue' : 'green';
+}
+/**
+ * Runs a step on every host (bounded by maxParallel), recording each failure in that host's report.
+ * Returns whether every host succeeded; nothing is thrown, so every host's outcome is known.
+ */
+async function onEveryHost(works, settings, task) {
+    const results = await parallel_settleLimit(works, settings.maxParallel, task);
+    results.forEach((result, index) => {
+        if (!result.ok) {
+            const work = works[index];
+            work.failed = true;
+            work.report.outcome = 'failed';
+            work.report.error ??= errors_errorMessage(result.error);
+        }
+    });
+    return results.every((result) => result.ok);
+}
+/**
+ * Moves every host to the weights its plan gives, all or nothing, with a write-ahead record: the
+ * intent is saved before nginx is touched and the outcome after, so an interruption at any point
+ * leaves a state from which the next run knows what nginx may serve. A host whose intent cannot
+ * be saved is not touched; a host whose outcome cannot be saved counts as failed. When one host
+ * fails, every host that moved goes back to the weights (and the state) it had. Returns whether all moved.
+ */
+async function switchAll(works, settings, name, plan) {
+    const results = await parallel_settleLimit(works, settings.maxParallel, (work) => step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`));
+    if (results.every((result) => result.ok))
+        return true;
+    results.forEach((result, index) => {
+        if (!result.ok) {
+            const work = works[index];
+            work.failed = true;
+            work.report.error ??= errors_errorMessage(result.error);
+        }
+    });
+    await moveBack(works, settings);
+    return false;
+}
+/** One host's traffic change, with the same write-ahead record as `switchAll` (no other host to undo). */
+async function switchOne(work, settings, name, plan) {
+    return step(work, settings, name, () => switchHost(work, settings, plan), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`);
+}
+async function switchHost(work, settings, plan) {
+    const { session } = work;
+    if (session.lockLost)
+        throw new Error(`${session.label}: this run no longer holds the lock; traffic left as it is`);
+    const before = session.state;
+    work.stateBefore ??= before;
+    const committed = plan.commit(before);
+    const changed = committed.releases.filter((release) => before.releases.find((old) => old.id === release.id)?.status !== release.status);
+    const intent = {
+        runId: settings.run.runId,
+        phase: plan.phase,
+        at: new Date(settings.clock.now()).toISOString(),
+        from: work.before,
+        to: plan.weights,
+        recover: plan.recover,
+        ...(plan.release ? { release: plan.release } : {}),
+        commit: { active: committed.active, canary: committed.canary, releases: changed.map((release) => ({ id: release.id, status: release.status })) },
+    };
+    let result;
+    try {
+        // The intent is written in the same command before nginx is touched, and the outcome once the
+        // weights are live: one round trip.
+        result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights, { ...committed, pending: null });
+    }
+    catch (error) {
+        if (error instanceof UnrecordedSwitchError) {
+            // Live but unrecorded: this host moved, and is put back with the others.
+            work.moved = true;
+            throw new Error(`${session.label}: the switch was made but could not be recorded (${errors_errorMessage(error)}); putting traffic back`);
+        }
+        // nginx kept (or got back) the previous file; the intent is void.
+        await session.saveState({ ...before, pending: null }).catch(() => undefined);
+        throw error;
+    }
+    work.moved = true;
+    work.report.weightsAfter = result.weights;
+    work.report.switchMs = result.liveMs;
+    work.report.liveAt = settings.clock.now();
+    if (result.recorded)
+        return result;
+    try {
+        await session.saveState({ ...committed, pending: null });
+    }
+    catch (error) {
+        throw new Error(`${session.label}: the switch was made but could not be recorded (${errors_errorMessage(error)}); putting traffic back`);
+    }
+    return result;
+}
+/** Puts every host this phase moved back on the weights and the state it had before. */
+async function moveBack(works, settings) {
+    await parallel_settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
+        const back = work.before ?? (work.stable ? weightsFor(work.stable, 100) : null);
+        if (!back)
+            return;
+        try {
+            // Not interruptible and not skipped when cancelled: this is what a cancel asks for.
+            const started = settings.clock.now();
+            const result = await work.session.router.setWeights(back);
+            work.report.steps.push({ step: 'move traffic back', ok: true, ms: settings.clock.now() - started, detail: formatWeights(result.weights) });
+            settings.log.info(`${work.session.label}: traffic moved back: ${formatWeights(result.weights)}`);
+            work.report.weightsAfter = back;
+            work.moved = false;
+            work.report.outcome = 'reverted';
+            if (work.stateBefore)
+                await work.session.saveState({ ...work.stateBefore, pending: null });
+        }
+        catch (error) {
+            work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errors_errorMessage(error)}`;
+            work.report.outcome = 'failed';
+        }
+    });
+}
+function summarize(phase, works, ok, started, settings, canaryPercent, error) {
+    const first = works[0];
+    const switchTimes = works.map((work) => work.report.switchMs).filter((ms) => ms !== null && Number.isFinite(ms));
+    return {
+        ok,
+        phase,
+        activeColor: first?.report.toColor ?? null,
+        previousColor: first?.report.fromColor ?? null,
+        version: first?.report.version ?? null,
+        previousVersion: first?.report.previousVersion ?? null,
+        canaryPercent,
+        switchMs: switchTimes.length > 0 ? Math.max(...switchTimes) : null,
+        durationMs: settings.clock.now() - started,
+        hosts: works.map((work) => work.report),
+        ...(error ? { error } : {}),
+    };
+}
+function failedHosts(works) {
+    return works
+        .filter((work) => work.failed)
+        .map((work) => work.report.error ?? `${work.session.label}: failed`)
+        .join('\n');
+}
+/**
+ * Reads what nginx serves on the host. With `probe` (URLs on the host), also the HTTP status each
+ * answers, in the same round trip; returned by URL.
+ */
+async function readLive(work, settings, probe = []) {
+    const view = await step(work, settings, 'read live weights', () => work.session.router.inspect(probe), (value) => {
+        const live = value.live ?? value.file;
+        return live ? formatWeights(live.weights) : 'not set up yet';
+    });
+    work.before = (view.live ?? view.file)?.weights ?? null;
+    work.report.weightsBefore = work.before;
+    return view.health;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/rollback.ts
+
+
+
+
+
+const rollback_describe = (release) => `${release.version} (${release.status})`;
+function candidateList(state) {
+    const list = rollbackCandidates(state).map(rollback_describe);
+    return list.length > 0 ? list.join(', ') : 'none';
+}
+/** Where a release can run: the color that already has it, or the idle color (started from its image). */
+function placement(state, release, idle) {
+    for (const color of [idle, otherColor(idle)]) {
+        const held = state.colors[color];
+        if (held && held.version === release.version && held.image === release.image)
+            return { color, start: held.status !== 'running' };
+    }
+    return { color: idle, start: true };
+}
+function planRollback(state, live, target, host) {
+    const active = state.active;
+    if (!active)
+        throw new errors_ConfigurationError(`${host}: nothing was ever deployed for ${state.app}: there is nothing to roll back to`);
+    const serving = (color) => (live ? live[color] === 100 : state.canary === null && active === color);
+    const current = liveRelease(state);
+    const canaryRelease = state.canary ? (state.releases.find((release) => release.id === state.canary?.release) ?? [...state.releases].reverse().find((release) => release.status === 'canary' && release.version === state.canary?.version) ?? null) : null;
+    if (target.kind === 'previous') {
+        if (target.canaryOnly && !state.canary) {
+            throw new errors_ConfigurationError(`${host}: there is no canary or ramp to abort: ${current ? `${current.version} serves all traffic` : 'nothing serves'}; to go back from a promoted release, roll back instead`);
+        }
+        if (state.canary) {
+            // A canary in progress: the stable color still runs and serves most traffic.
+            const stable = otherColor(state.canary.color);
+            const release = state.colors[stable];
+            if (!release)
+                throw new errors_ConfigurationError(`${host}: the state has no release for ${stable}`);
+            return { target: stable, failed: state.canary.color, version: release.version, image: release.image, start: release.status !== 'running', noop: false, release: current ?? null, rejected: canaryRelease };
+        }
+        if (current && current.restoredAt !== null && serving(active)) {
+            // What serves was itself put back by a rollback: rolling back again would reach further into
+            // the past than anyone asked. Older versions are one named rollback away.
+            return { target: active, failed: null, version: current.version, image: current.image, start: false, noop: true, release: current, rejected: null, why: `${current.version} was put back by a rollback at ${current.restoredAt}` };
+        }
+        const currentTime = current?.deployedAt ?? '9999';
+        const good = [...state.releases].reverse().find((release) => release.id !== current?.id && release.servedAt !== null && !isRejected(release) && release.deployedAt <= currentTime && release.version !== current?.version);
+        if (!good && state.releases.filter((release) => release.servedAt !== null).length <= 1) {
+            throw new errors_ConfigurationError(`${host}: there is no previous version to roll back to (only ${current?.version ?? 'one version'} was deployed)`);
+        }
+        if (!good) {
+            throw new errors_ConfigurationError(`${host}: there is no earlier good release to roll back to (${current ? `${current.version} serves` : 'nothing serves'}); releases known: ${candidateList(state)}. Name one with target-version to roll back to it anyway`);
+        }
+        const where = placement(state, good, otherColor(active));
+        const skipped = state.releases.filter((release) => release.deployedAt > good.deployedAt && release.id !== current?.id && isRejected(release)).map(rollback_describe);
+        return { target: where.color, failed: active, version: good.version, image: good.image, start: where.start, noop: false, release: good, rejected: current ?? null, ...(skipped.length > 0 ? { why: `skipping ${skipped.join(', ')}, which never served or were rejected` } : {}) };
+    }
+    // A named version: the newest good release of it, else the newest of it at all (with a warning).
+    const named = [...state.releases].reverse().filter((release) => release.version === target.version);
+    const chosen = named.find((release) => !isRejected(release)) ?? named[0];
+    if (!chosen)
+        throw new errors_ConfigurationError(`${host}: version ${target.version} is not in this host's history (known: ${candidateList(state)})`);
+    const warning = isRejected(chosen) ? `${host}: ${chosen.version} was ${chosen.status} (${chosen.note || 'no note'}); rolling back to it because it was named` : undefined;
+    const holder = ['blue', 'green'].find((color) => state.colors[color]?.version === chosen.version && state.colors[color]?.image === chosen.image);
+    if (holder && holder === active && state.canary === null && serving(holder) && state.colors[holder]?.status === 'running') {
+        return { target: holder, failed: null, version: chosen.version, image: chosen.image, start: false, noop: true, release: current ?? chosen, rejected: null, ...(warning ? { warning } : {}) };
+    }
+    const idle = state.canary ? state.canary.color : otherColor(active);
+    const where = holder ? { color: holder, start: state.colors[holder]?.status !== 'running' } : placement(state, chosen, idle);
+    const failed = where.color === active ? (state.canary ? state.canary.color : null) : active;
+    return { target: where.color, failed, version: chosen.version, image: chosen.image, start: where.start, noop: false, release: chosen, rejected: state.canary ? canaryRelease : current && current.id !== chosen.id ? current : null, ...(warning ? { warning } : {}) };
+}
+/**
+ * A rollback that meets a canary monitor holding the lock asks it to stop (an abort request file
+ * next to the lock) and waits for it, however lock-wait-seconds is set: an abort must never wait
+ * for an analysis window to end.
+ */
+const ABORT_WAIT_SECONDS = 30;
+async function rollback(hosts, settings, since) {
+    const started = since ?? settings.clock.now();
+    let abortRequestedAt = null;
+    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.target.kind === 'version' ? settings.target.version : '(previous)', phase: 'rollback', time: new Date(started).toISOString() }, {
+        onHeld: async (remote, paths, holder) => {
+            if (!holder?.phase?.startsWith('monitor'))
+                return 0;
+            abortRequestedAt ??= settings.clock.now();
+            settings.log.warn(`${remote.label}: canary-monitor run ${holder.runId ?? '?'} holds the lock: asking it to stop so that this rollback goes ahead`);
+            const request = JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: settings.reason, time: new Date(settings.clock.now()).toISOString() });
+            await remote.run(shell_script('al-abort', 'set -e; tmp=$(mktemp "$(dirname "$1")/.abort.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.abort]), { stdin: request });
+            return ABORT_WAIT_SECONDS;
+        },
+    });
+    const abortedMonitorMs = abortRequestedAt === null ? null : settings.clock.now() - abortRequestedAt;
+    try {
+        if (abortRequestedAt !== null)
+            await Promise.all(sessions.map((session) => session.clearAbortRequest()));
+        const result = await rollbackSessions(sessions, settings, started);
+        return { ...result, abortedMonitorMs };
+    }
+    finally {
+        await closeSessions(sessions);
+    }
+}
+/** Rolls back on hosts that are already connected and locked (the canary monitor keeps them open, so a rollback is only a switch away). */
+async function rollbackSessions(sessions, settings, since) {
+    const works = sessions.map((session) => ({ session, report: newReport(session, 'rollback'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
+    const candidates = sessions[0] ? rollbackCandidates(sessions[0].state).map((release) => release.version) : [];
+    // 1. Every host: plan, and start the target color when it is not running. No traffic moves yet.
+    const prepared = await onEveryHost(works, settings, (work) => prepareRollback(work, settings));
+    const planned = works.find((work) => work.plan?.rejected)?.plan;
+    const finish = (ok, error, restoredMs = null) => ({
+        ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
+        noop: works.every((work) => work.plan?.noop),
+        restoredMs,
+        failedVersion: planned?.rejected?.version ?? null,
+        candidates,
+        abortedMonitorMs: null,
+    });
+    if (!prepared)
+        return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}`);
+    // 2. All traffic to the target on every host, or back where it was. A rollback is never undone
+    // for a cancel: it is the way to safety.
+    const pending = works.filter((work) => !work.plan?.noop);
+    if (pending.length === 0) {
+        settings.log.info(`every host already serves ${works[0]?.plan?.version}: nothing to roll back`);
+        return finish(true, undefined, 0);
+    }
+    const moved = await switchAll(pending, settings, 'switch traffic back', (work) => rollbackSwitch(work, settings));
+    if (!moved)
+        return finish(false, `the rollback could not switch every host; each is back on the weights it had:\n${failedHosts(pending)}`);
+    const restoredMs = settings.clock.now() - since;
+    settings.log.info(`traffic restored to ${works[0]?.plan?.version} on ${pending.length} host(s) ${restoredMs} ms after the decision`);
+    // 3. Stop the failed color unless it is kept for inspection.
+    await parallel_settleLimit(pending, settings.maxParallel, (work) => stopFailed(work, settings));
+    for (const work of pending)
+        work.report.outcome = 'success';
+    return finish(true, undefined, restoredMs);
+}
+async function prepareRollback(work, settings) {
+    const { session } = work;
+    // Both colors' health is probed with the weights, in the same command: a rollback to a color that
+    // runs and answers needs no second round trip before the switch.
+    const healthUrl = (port, path) => `http://127.0.0.1:${port}${path}`;
+    const health = await readLive(work, settings, COLORS.flatMap((color) => settings.healthPaths.map((path) => healthUrl(session.port(color), path))));
+    const plan = planRollback(session.state, work.before, settings.target, session.label);
+    if (plan.warning)
+        settings.log.warn(plan.warning);
+    if (!plan.noop)
+        settings.log.info(`${session.label}: rolling back ${plan.rejected ? `${plan.rejected.version} (${plan.rejected.status})` : 'the current release'} to ${plan.version}${plan.why ? `, ${plan.why}` : ''}`);
+    work.plan = plan;
+    work.target = plan.target;
+    work.stable = plan.failed;
+    work.report.toColor = plan.target;
+    work.report.fromColor = plan.failed;
+    work.report.version = plan.version;
+    work.report.previousVersion = plan.rejected?.version ?? (plan.failed ? (session.state.colors[plan.failed]?.version ?? null) : null);
+    if (plan.noop) {
+        work.report.outcome = 'noop';
+        work.report.weightsAfter = work.before;
+        settings.log.info(`${session.label}: ${plan.version} already serves all traffic on ${plan.target}${plan.why ? ` (${plan.why}); to go further back, name a version with target-version: ${candidateList(session.state)}` : ''}`);
+        return;
+    }
+    const release = { app: settings.app, color: plan.target, port: session.port(plan.target), image: plan.image, version: plan.version };
+    if (plan.start) {
+        const timeoutMs = settings.commandTimeoutSeconds * 1000;
+        // Pull first: a missing image changes nothing.
+        const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image);
+        // The color to start takes traffic now (a canary being replaced): take it out first.
+        if (work.before && work.before[plan.target] > 0 && plan.failed) {
+            const keep = plan.failed;
+            await switchOne(work, settings, 'take the idle color out of traffic', { weights: weightsFor(keep, 100), phase: 'take-out', recover: 'to', commit: (state) => ({ ...state, canary: null, active: keep }) });
+            work.before = weightsFor(keep, 100);
+            work.moved = false;
+            work.stateBefore = undefined;
+        }
+        const recorded = session.state.colors[plan.target];
+        await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
+        if (recorded)
+            await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
+        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs));
+        await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: prepared.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
+    }
+    const answering = !plan.start && settings.healthPaths.every((path) => health[healthUrl(release.port, path)] === 200);
+    if (answering) {
+        await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, async () => 0, () => 'answered 200 on every health path when the live weights were read');
+        return;
+    }
+    await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10), settings.clock), (ms) => `healthy after ${ms} ms`);
+}
+function rollbackSwitch(work, settings) {
+    const plan = work.plan;
+    return {
+        weights: weightsFor(plan.target, 100),
+        phase: 'rollback',
+        recover: 'to',
+        commit: (state) => {
+            const now = new Date(settings.clock.now()).toISOString();
+            let next = { ...state, active: plan.target, canary: null };
+            const wasCanary = state.canary !== null && plan.rejected?.id === state.canary.release;
+            if (plan.rejected)
+                next = updateRelease(next, plan.rejected.id, { status: wasCanary || plan.rejected.status === 'canary' ? 'rejected' : 'rolled-back', endedAt: now, note: oneLine(settings.reason).slice(0, 300) });
+            for (const release of next.releases) {
+                if (release.id !== plan.release?.id && (release.status === 'live' || release.status === 'canary'))
+                    next = updateRelease(next, release.id, { status: release.status === 'canary' ? 'rejected' : 'rolled-back', endedAt: now });
+            }
+            if (plan.release)
+                next = updateRelease(next, plan.release.id, { status: 'live', servedAt: plan.release.servedAt ?? now, restoredAt: now, endedAt: null });
+            return withHistory(next, procedure_history(settings, { action: 'rollback', color: plan.target, version: plan.version, image: plan.image, outcome: 'success', detail: settings.reason.slice(0, 500) }));
+        },
+    };
+}
+async function stopFailed(work, settings) {
+    const { session } = work;
+    const plan = work.plan;
+    await session.audit('rollback recorded', { to: plan.version, color: plan.target, reason: settings.reason });
+    if (!plan.failed || settings.keepFailed)
+        return;
+    const failed = plan.failed;
+    const failedRelease = session.state.colors[failed];
+    if (!failedRelease || failedRelease.status === 'stopped')
+        return;
+    try {
+        await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: failed, port: session.port(failed), image: failedRelease.image, version: failedRelease.version }, settings.commandTimeoutSeconds * 1000));
+        await session.saveState({ ...session.state, colors: { ...session.state.colors, [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
+    }
+    catch (error) {
+        // Traffic already left the failed color; a failed stop is reported, not fatal.
+        work.report.error = `the failed color could not be stopped: ${errors_errorMessage(error)}`;
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/methods.ts
+
+
+
+/** Blue-green hosts behind nginx: traffic back to the color that runs the target (started first if stopped). */
+function nginxRollback(hosts, settings) {
+    return {
+        name: 'nginx',
+        async run(target, since) {
+            const result = await settings.log.group(`rollback ${settings.app} on ${hosts.length} host(s)`, () => rollback(hosts, { ...settings, target }, since));
+            if (result.abortedMonitorMs !== null)
+                settings.log.info(`a canary monitor held the lock; it stopped ${result.abortedMonitorMs} ms after it was asked to`);
+            return hostsOutcome(result, settings.clock.now() - since);
+        },
+    };
+}
+/** The outcome of a rollback on hosts (by this method, or by the canary monitor's own). */
+function hostsOutcome(result, durationMs) {
+    return {
+        method: 'nginx',
+        what: 'rollback',
+        ok: result.ok,
+        noop: result.noop,
+        error: result.error,
+        version: result.version,
+        failedVersion: result.failedVersion ?? result.previousVersion,
+        activeColor: result.activeColor,
+        restoredMs: result.ok ? result.restoredMs : null,
+        durationMs,
+        hosts: result.hosts,
+        candidates: result.candidates,
+        onHosts: result,
+    };
+}
+/** A method that is not over SSH: what it returned, timed from the decision. */
+function external(method, what, outcome, since, clock) {
+    return {
+        method,
+        what: what(outcome.version),
+        ok: outcome.ok,
+        noop: false,
+        error: outcome.error,
+        version: outcome.version,
+        failedVersion: null,
+        activeColor: null,
+        restoredMs: outcome.ok ? clock.now() - since : null,
+        durationMs: clock.now() - since,
+        hosts: [],
+        candidates: [],
+        onHosts: null,
+    };
+}
+/** `kubectl rollout undo` (to a revision when the target names one), then waits for the rollout. */
+function kubernetesRollback(deployment, options) {
+    return {
+        name: 'kubernetes',
+        async run(target, since) {
+            const revision = target.kind === 'version' ? Number(target.version) : null;
+            const result = await rollbackKubernetes(deployment, revision, options.timeoutSeconds, options.log);
+            // What it went back to, as the cluster says; else what was asked for.
+            const version = result.restored ?? (revision !== null ? `revision ${revision}` : 'the previous revision');
+            return external('kubernetes', (to) => `kubernetes rollback of deployment/${deployment.deployment} to ${to}`, { ...result, version }, since, options.clock);
+        },
+    };
+}
+/**
+ * The team's own rollback playbook, given the target (`target_version`: a version, or `previous`),
+ * the reason, the app and the environment as extra variables.
+ */
+function ansibleRollback(playbook, options) {
+    return {
+        name: 'ansible',
+        async run(target, since) {
+            const version = target.kind === 'version' ? target.version : null;
+            const result = await runPlaybook({ playbook: playbook.playbook, inventory: playbook.inventory, limit: playbook.limit, extraVars: { target_version: version ?? 'previous', rollback_reason: playbook.reason, app: playbook.app, environment: playbook.environment } }, options);
+            return external('ansible', () => `ansible rollback with ${playbook.playbook}`, { ...result, version }, since, options.clock);
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/phase-settings.ts
+
+
+
+/** What every phase that starts, checks or stops a color takes: the session, the runtime, its health paths and time limits. */
+function common(inputs, context) {
+    return {
+        ...sessionFromInputs(inputs, context.run, context.log, context.clock, context.signal),
+        runtime: buildRuntime(inputs),
+        healthPaths: healthPaths(inputs),
+        healthTimeoutSeconds: inputs['health-timeout-seconds'],
+        commandTimeoutSeconds: inputs['command-timeout-seconds'],
+    };
+}
+function deploySettings(inputs, context) {
+    return {
+        ...common(inputs, context),
+        image: inputs.image,
+        version: inputs.version,
+        canaryPercent: inputs['canary-percent'],
+        smokeRequests: inputs['smoke-requests'],
+        preflight: { minFreeDiskMb: inputs['min-free-disk-mb'], minFreeMemoryMb: inputs['min-free-memory-mb'] },
+    };
+}
+function promoteSettings(inputs, context) {
+    return {
+        ...common(inputs, context),
+        version: inputs.version,
+        drainSeconds: inputs['drain-seconds'],
+        keepPrevious: inputs['keep-previous'],
+    };
+}
+/** Why an operator acts (a rollback, an abort, a hold): one line, kept in the hosts' audit log. */
+function reasonField(defaultReason) {
+    return field.string({ form: 'one line saying why (free text, no control characters)', pattern: FREE_TEXT, default: defaultReason, max: 500 });
+}
+/** The rollback's inputs: what to go back to, why, and whether to keep the failed color. */
+function rollbackPhaseInputs(defaultReason) {
+    return {
+        'target-version': field.string({ form: "a version from the hosts' history, such as v1.4.2", pattern: VERSION, max: 128 }),
+        reason: reasonField(defaultReason),
+        'keep-failed': field.boolean(false),
+    };
+}
+/** A named version, or the last good one (`canaryOnly`: an abort, which only ends a canary or a ramp). */
+function rollbackTarget(inputs, canaryOnly = false) {
+    return inputs['target-version'] ? { kind: 'version', version: inputs['target-version'] } : { kind: 'previous', ...(canaryOnly ? { canaryOnly } : {}) };
+}
+function rollbackSettings(inputs, context) {
+    return {
+        ...common(inputs, context),
+        reason: inputs.reason,
+        keepFailed: inputs['keep-failed'],
+    };
+}
+const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+/** The GitHub deployment a deploy records and its promote completes (DORA figures read it). */
+const deploymentRecordInputs = {
+    'github-token': field.secret({ form: 'a token with deployments: write, e.g. secrets.GITHUB_TOKEN' }),
+    'deployment-ref': field.string({ form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA', pattern: GIT_REF, max: 255 }),
+    'commit-time': field.string({ form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z', pattern: ISO_TIME, max: 40 }),
+    'deployment-id': field.string({ form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)', pattern: DEPLOYMENT_ID, max: 20 }),
+};
+/**
+ * What to record for a phase: deploy creates a deployment of the ref (the input, or the run's
+ * commit), promote completes the one deploy recorded. Checked with the other inputs, before any host.
+ */
+function deploymentRecord(inputs, env = process.env) {
+    requireInput(inputs['commit-time'] === '' || Number.isFinite(Date.parse(inputs['commit-time'])), 'commit-time', `expected a real ISO 8601 time such as 2026-05-01T12:34:56Z, got '${inputs['commit-time']}'`);
+    if (inputs.phase !== 'deploy')
+        return { id: inputs['deployment-id'] ? Number(inputs['deployment-id']) : null };
+    requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
+    const ref = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
+    requireInput(inputs['github-token'] === '' || ref !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
+    return { ref, image: inputs.image, commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/rollback-inputs.ts
+
+
+
+
+
+
+
+
+/** The rollback methods' inputs: nginx takes the host inputs; Kubernetes and Ansible take these. */
+const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const rollbackMethodInputs = {
+    method: field.choice(['nginx', 'kubernetes', 'ansible'], 'nginx'),
+    deployment: field.string({ form: 'a Kubernetes deployment name', pattern: K8S_NAME, max: 253 }),
+    namespace: field.string({ form: 'a Kubernetes namespace', pattern: K8S_NAME, default: 'default', max: 63 }),
+    'kube-context': field.string({ form: 'a kubeconfig context name', pattern: /^[A-Za-z0-9._@:/-]+$/, max: 253 }),
+    'rollout-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
+    playbook: field.string({ form: 'a playbook path in the workspace', pattern: HOST_PATH, max: 512 }),
+    inventory: field.string({ form: 'an inventory path in the workspace', pattern: HOST_PATH, max: 512 }),
+    'ansible-limit': field.string({ form: 'an ansible --limit pattern', pattern: /^[A-Za-z0-9._:,*!&-]+$/, max: 512 }),
+};
+/** What each method needs, checked before anything runs. */
+function checkRollbackMethodInputs(inputs) {
+    if (inputs.method === 'nginx') {
+        inputs_requireInput(inputs.hosts.length > 0, 'hosts', 'is required for method nginx: one or more user@host[:port]');
+        inputs_requireInput(inputs['ssh-private-key'] !== '', 'ssh-private-key', 'is required for method nginx');
+        checkRuntimeInputs(inputs);
+    }
+    if (inputs.method === 'kubernetes') {
+        inputs_requireInput(inputs.deployment !== '', 'deployment', 'is required for method kubernetes: the deployment to roll back');
+        inputs_requireInput(inputs['target-version'] === '' || /^\d+$/.test(inputs['target-version']), 'target-version', 'must be a revision number for method kubernetes (see kubectl rollout history)');
+    }
+    if (inputs.method === 'ansible') {
+        inputs_requireInput(inputs.playbook !== '', 'playbook', 'is required for method ansible: the rollback playbook');
+        inputs_requireInput(inputs.inventory !== '', 'inventory', 'is required for method ansible');
+    }
+}
+/** The method the inputs name, ready to run. */
+function rollbackMethod(inputs, hosts, context) {
+    if (inputs.method === 'kubernetes') {
+        return kubernetesRollback({ deployment: inputs.deployment, namespace: inputs.namespace, context: inputs['kube-context'] }, { timeoutSeconds: inputs['rollout-timeout-seconds'], log: context.log, clock: context.clock });
+    }
+    if (inputs.method === 'ansible') {
+        return ansibleRollback({ playbook: inputs.playbook, inventory: inputs.inventory, limit: inputs['ansible-limit'], app: inputs.app, environment: inputs.environment, reason: inputs.reason }, { workDir: (0,external_node_fs_namespaceObject.mkdtempSync)((0,external_node_path_namespaceObject.join)(process.env.RUNNER_TEMP ?? (0,external_node_os_namespaceObject.tmpdir)(), 'agent-loop-ansible-')), cwd: process.env.GITHUB_WORKSPACE, timeoutMs: inputs['command-timeout-seconds'] * 1000, log: context.log, clock: context.clock });
+    }
+    return nginxRollback(hosts, rollbackSettings(inputs, context));
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/report/deploy-metrics.ts
@@ -53336,496 +54176,65 @@ async function announceRollback(story, options) {
     return { incidentUrl, deploymentId, notified };
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/fleet/procedure.ts
+;// CONCATENATED MODULE: ./packages/shared/src/report/rollback-report.ts
 
 
 
-function newReport(session, phase) {
+function figureRows(figures) {
+    return figures.map((figure) => ({
+        name: figure.name,
+        observed: figure.observed === null ? '—' : String(figure.observed),
+        threshold: String(figure.threshold),
+        window: figure.window ?? (figure.windowSeconds !== undefined ? `${figure.windowSeconds} s` : ''),
+        status: figure.status,
+    }));
+}
+/** The story of a rollback from its outcome. */
+function rollbackStory(outcome, context) {
     return {
-        host: session.label,
-        phase,
-        outcome: 'unchanged',
-        fromColor: null,
-        toColor: null,
-        version: null,
-        previousVersion: null,
-        weightsBefore: null,
-        weightsAfter: null,
-        switchMs: null,
-        liveAt: null,
-        smoke: [],
-        steps: [],
+        app: context.app,
+        environment: context.environment,
+        trigger: context.trigger,
+        reason: context.reason,
+        severity: context.severity,
+        failedVersion: outcome.failedVersion,
+        targetVersion: outcome.version,
+        restoredMs: outcome.restoredMs,
+        durationMs: outcome.durationMs,
+        figures: figureRows(context.figures),
+        hosts: outcome.hosts,
+        runUrl: context.runUrl,
+        decidedAt: context.decidedAt,
+        ...(outcome.ok ? {} : { error: outcome.error ?? 'the rollback failed' }),
+        ...(outcome.candidates.length > 0 ? { candidates: outcome.candidates } : {}),
     };
 }
-/**
- * One timed, logged and audited step on one host. A cancelled run starts no new step; with
- * `interruptible`, a step that waits (health, drain) gives up at once when the run is cancelled
- * (never used for a traffic switch, whose outcome must be known).
- */
-async function step(work, settings, name, body, detail, options = {}) {
-    const started = settings.clock.now();
-    try {
-        if (isCancelled(settings))
-            throw new Cancelled(`cancelled before: ${name}`);
-        const value = options.interruptible && settings.signal ? await raceCancel(body(), settings.signal, name) : await body();
-        const record = { step: name, ok: true, ms: settings.clock.now() - started, ...(detail ? { detail: detail(value) } : {}) };
-        work.report.steps.push(record);
-        settings.log.info(`${work.session.label}: ${name} ok (${record.ms} ms)${record.detail ? `: ${record.detail}` : ''}`);
-        await work.session.audit(name, { ok: true, ms: record.ms, detail: record.detail });
-        return value;
-    }
-    catch (error) {
-        const record = { step: name, ok: false, ms: settings.clock.now() - started, detail: errors_errorMessage(error) };
-        work.report.steps.push(record);
-        settings.log.warn(`${work.session.label}: ${name} failed: ${record.detail}`);
-        await work.session.audit(name, { ok: false, ms: record.ms, detail: record.detail });
-        throw error;
-    }
+const NOTHING = { incidentUrl: null, deploymentId: null, notified: false };
+/** Announces a rollback that did something (a failed one too: the deployment marked, the incident opened, Slack told); a no-op is not news. */
+async function announceOutcome(outcome, context, options) {
+    return outcome.noop ? NOTHING : announceRollback(rollbackStory(outcome, context), options);
 }
-function raceCancel(promise, signal, name) {
-    if (signal.aborted)
-        return Promise.reject(new Cancelled(`cancelled during: ${name}`));
-    return new Promise((resolve, reject) => {
-        const onAbort = () => reject(new Cancelled(`cancelled during: ${name}`));
-        signal.addEventListener('abort', onAbort, { once: true });
-        promise.then((value) => {
-            signal.removeEventListener('abort', onAbort);
-            resolve(value);
-        }, (error) => {
-            signal.removeEventListener('abort', onAbort);
-            reject(error);
-        });
-    });
+/** The step summary of a rollback: the hosts' own table when it ran on hosts, the method's words otherwise, then how long traffic took to come back. */
+function rollbackSummary(outcome, context, incidentUrl) {
+    const note = outcome.noop ? `Nothing to roll back: ${outcome.version} already serves all traffic.` : outcome.ok ? incident_restoredLine(outcome.restoredMs) : 'The rollback failed; traffic stays where it was.';
+    const summary = outcome.onHosts
+        ? phaseSummary(context.app, outcome.onHosts, { reason: context.reason, trigger: context.trigger, actor: context.actor, incidentUrl, candidates: outcome.candidates })
+        : `${headline(context.app, {
+            ok: outcome.ok,
+            title: `${outcome.what} ${outcome.ok ? 'done' : 'failed'}`,
+            verdict: [`trigger: ${context.trigger}`, `by ${context.actor}`, `reason: ${context.reason}`].join('; '),
+            done: outcome.ok ? `rolled back to ${outcome.version ?? '?'}` : 'the rollback did not complete: see below',
+            incidentUrl,
+            next: outcome.ok ? ['Find why the release failed before deploying it again.'] : ['Read the error below, fix it and re-run the rollback.'],
+        })}${outcome.error ? `\n${markdown_codeBlock(outcome.error)}\n` : ''}`;
+    return `${summary}\n${note}\n`;
 }
-function procedure_history(settings, entry) {
-    return { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, ...entry };
-}
-/** The color serving most traffic: from state, or from nginx when the state file was lost. */
-function stableColor(state, live) {
-    if (state.active)
-        return state.active;
-    if (!live)
-        return null;
-    return live.blue >= live.green ? 'blue' : 'green';
-}
-/**
- * Runs a step on every host (bounded by maxParallel), recording each failure in that host's report.
- * Returns whether every host succeeded; nothing is thrown, so every host's outcome is known.
- */
-async function onEveryHost(works, settings, task) {
-    const results = await parallel_settleLimit(works, settings.maxParallel, task);
-    results.forEach((result, index) => {
-        if (!result.ok) {
-            const work = works[index];
-            work.failed = true;
-            work.report.outcome = 'failed';
-            work.report.error ??= errors_errorMessage(result.error);
-        }
-    });
-    return results.every((result) => result.ok);
-}
-/**
- * Moves every host to the weights its plan gives, all or nothing, with a write-ahead record: the
- * intent is saved before nginx is touched and the outcome after, so an interruption at any point
- * leaves a state from which the next run knows what nginx may serve. A host whose intent cannot
- * be saved is not touched; a host whose outcome cannot be saved counts as failed. When one host
- * fails, every host that moved goes back to the weights (and the state) it had. Returns whether all moved.
- */
-async function switchAll(works, settings, name, plan) {
-    const results = await parallel_settleLimit(works, settings.maxParallel, (work) => step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`));
-    if (results.every((result) => result.ok))
-        return true;
-    results.forEach((result, index) => {
-        if (!result.ok) {
-            const work = works[index];
-            work.failed = true;
-            work.report.error ??= errors_errorMessage(result.error);
-        }
-    });
-    await moveBack(works, settings);
-    return false;
-}
-/** One host's traffic change, with the same write-ahead record as `switchAll` (no other host to undo). */
-async function switchOne(work, settings, name, plan) {
-    return step(work, settings, name, () => switchHost(work, settings, plan), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`);
-}
-async function switchHost(work, settings, plan) {
-    const { session } = work;
-    if (session.lockLost)
-        throw new Error(`${session.label}: this run no longer holds the lock; traffic left as it is`);
-    const before = session.state;
-    work.stateBefore ??= before;
-    const committed = plan.commit(before);
-    const changed = committed.releases.filter((release) => before.releases.find((old) => old.id === release.id)?.status !== release.status);
-    const intent = {
-        runId: settings.run.runId,
-        phase: plan.phase,
-        at: new Date(settings.clock.now()).toISOString(),
-        from: work.before,
-        to: plan.weights,
-        recover: plan.recover,
-        ...(plan.release ? { release: plan.release } : {}),
-        commit: { active: committed.active, canary: committed.canary, releases: changed.map((release) => ({ id: release.id, status: release.status })) },
-    };
-    let result;
-    try {
-        // The intent is written in the same command before nginx is touched, and the outcome once the
-        // weights are live: one round trip.
-        result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights, { ...committed, pending: null });
-    }
-    catch (error) {
-        if (error instanceof UnrecordedSwitchError) {
-            // Live but unrecorded: this host moved, and is put back with the others.
-            work.moved = true;
-            throw new Error(`${session.label}: the switch was made but could not be recorded (${errors_errorMessage(error)}); putting traffic back`);
-        }
-        // nginx kept (or got back) the previous file; the intent is void.
-        await session.saveState({ ...before, pending: null }).catch(() => undefined);
-        throw error;
-    }
-    work.moved = true;
-    work.report.weightsAfter = result.weights;
-    work.report.switchMs = result.liveMs;
-    work.report.liveAt = settings.clock.now();
-    if (result.recorded)
-        return result;
-    try {
-        await session.saveState({ ...committed, pending: null });
-    }
-    catch (error) {
-        throw new Error(`${session.label}: the switch was made but could not be recorded (${errors_errorMessage(error)}); putting traffic back`);
-    }
-    return result;
-}
-/** Puts every host this phase moved back on the weights and the state it had before. */
-async function moveBack(works, settings) {
-    await parallel_settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
-        const back = work.before ?? (work.stable ? weightsFor(work.stable, 100) : null);
-        if (!back)
-            return;
-        try {
-            // Not interruptible and not skipped when cancelled: this is what a cancel asks for.
-            const started = settings.clock.now();
-            const result = await work.session.router.setWeights(back);
-            work.report.steps.push({ step: 'move traffic back', ok: true, ms: settings.clock.now() - started, detail: formatWeights(result.weights) });
-            settings.log.info(`${work.session.label}: traffic moved back: ${formatWeights(result.weights)}`);
-            work.report.weightsAfter = back;
-            work.moved = false;
-            work.report.outcome = 'reverted';
-            if (work.stateBefore)
-                await work.session.saveState({ ...work.stateBefore, pending: null });
-        }
-        catch (error) {
-            work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errors_errorMessage(error)}`;
-            work.report.outcome = 'failed';
-        }
-    });
-}
-function summarize(phase, works, ok, started, settings, canaryPercent, error) {
-    const first = works[0];
-    const switchTimes = works.map((work) => work.report.switchMs).filter((ms) => ms !== null && Number.isFinite(ms));
-    return {
-        ok,
-        phase,
-        activeColor: first?.report.toColor ?? null,
-        previousColor: first?.report.fromColor ?? null,
-        version: first?.report.version ?? null,
-        previousVersion: first?.report.previousVersion ?? null,
-        canaryPercent,
-        switchMs: switchTimes.length > 0 ? Math.max(...switchTimes) : null,
-        durationMs: settings.clock.now() - started,
-        hosts: works.map((work) => work.report),
-        ...(error ? { error } : {}),
-    };
-}
-function failedHosts(works) {
-    return works
-        .filter((work) => work.failed)
-        .map((work) => work.report.error ?? `${work.session.label}: failed`)
-        .join('\n');
-}
-/**
- * Reads what nginx serves on the host. With `probe` (URLs on the host), also the HTTP status each
- * answers, in the same round trip; returned by URL.
- */
-async function readLive(work, settings, probe = []) {
-    const view = await step(work, settings, 'read live weights', () => work.session.router.inspect(probe), (value) => {
-        const live = value.live ?? value.file;
-        return live ? formatWeights(live.weights) : 'not set up yet';
-    });
-    work.before = (view.live ?? view.file)?.weights ?? null;
-    work.report.weightsBefore = work.before;
-    return view.health;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/rollback/rollback.ts
-
-
-
-
-
-const rollback_describe = (release) => `${release.version} (${release.status})`;
-function candidateList(state) {
-    const list = rollbackCandidates(state).map(rollback_describe);
-    return list.length > 0 ? list.join(', ') : 'none';
-}
-/** Where a release can run: the color that already has it, or the idle color (started from its image). */
-function placement(state, release, idle) {
-    for (const color of [idle, otherColor(idle)]) {
-        const held = state.colors[color];
-        if (held && held.version === release.version && held.image === release.image)
-            return { color, start: held.status !== 'running' };
-    }
-    return { color: idle, start: true };
-}
-function planRollback(state, live, target, host) {
-    const active = state.active;
-    if (!active)
-        throw new errors_ConfigurationError(`${host}: nothing was ever deployed for ${state.app}: there is nothing to roll back to`);
-    const serving = (color) => (live ? live[color] === 100 : state.canary === null && active === color);
-    const current = liveRelease(state);
-    const canaryRelease = state.canary ? (state.releases.find((release) => release.id === state.canary?.release) ?? [...state.releases].reverse().find((release) => release.status === 'canary' && release.version === state.canary?.version) ?? null) : null;
-    if (target.kind === 'previous') {
-        if (target.canaryOnly && !state.canary) {
-            throw new errors_ConfigurationError(`${host}: there is no canary or ramp to abort: ${current ? `${current.version} serves all traffic` : 'nothing serves'}; to go back from a promoted release, roll back instead`);
-        }
-        if (state.canary) {
-            // A canary in progress: the stable color still runs and serves most traffic.
-            const stable = otherColor(state.canary.color);
-            const release = state.colors[stable];
-            if (!release)
-                throw new errors_ConfigurationError(`${host}: the state has no release for ${stable}`);
-            return { target: stable, failed: state.canary.color, version: release.version, image: release.image, start: release.status !== 'running', noop: false, release: current ?? null, rejected: canaryRelease };
-        }
-        if (current && current.restoredAt !== null && serving(active)) {
-            // What serves was itself put back by a rollback: rolling back again would reach further into
-            // the past than anyone asked. Older versions are one named rollback away.
-            return { target: active, failed: null, version: current.version, image: current.image, start: false, noop: true, release: current, rejected: null, why: `${current.version} was put back by a rollback at ${current.restoredAt}` };
-        }
-        const currentTime = current?.deployedAt ?? '9999';
-        const good = [...state.releases].reverse().find((release) => release.id !== current?.id && release.servedAt !== null && !isRejected(release) && release.deployedAt <= currentTime && release.version !== current?.version);
-        if (!good && state.releases.filter((release) => release.servedAt !== null).length <= 1) {
-            throw new errors_ConfigurationError(`${host}: there is no previous version to roll back to (only ${current?.version ?? 'one version'} was deployed)`);
-        }
-        if (!good) {
-            throw new errors_ConfigurationError(`${host}: there is no earlier good release to roll back to (${current ? `${current.version} serves` : 'nothing serves'}); releases known: ${candidateList(state)}. Name one with target-version to roll back to it anyway`);
-        }
-        const where = placement(state, good, otherColor(active));
-        const skipped = state.releases.filter((release) => release.deployedAt > good.deployedAt && release.id !== current?.id && isRejected(release)).map(rollback_describe);
-        return { target: where.color, failed: active, version: good.version, image: good.image, start: where.start, noop: false, release: good, rejected: current ?? null, ...(skipped.length > 0 ? { why: `skipping ${skipped.join(', ')}, which never served or were rejected` } : {}) };
-    }
-    // A named version: the newest good release of it, else the newest of it at all (with a warning).
-    const named = [...state.releases].reverse().filter((release) => release.version === target.version);
-    const chosen = named.find((release) => !isRejected(release)) ?? named[0];
-    if (!chosen)
-        throw new errors_ConfigurationError(`${host}: version ${target.version} is not in this host's history (known: ${candidateList(state)})`);
-    const warning = isRejected(chosen) ? `${host}: ${chosen.version} was ${chosen.status} (${chosen.note || 'no note'}); rolling back to it because it was named` : undefined;
-    const holder = ['blue', 'green'].find((color) => state.colors[color]?.version === chosen.version && state.colors[color]?.image === chosen.image);
-    if (holder && holder === active && state.canary === null && serving(holder) && state.colors[holder]?.status === 'running') {
-        return { target: holder, failed: null, version: chosen.version, image: chosen.image, start: false, noop: true, release: current ?? chosen, rejected: null, ...(warning ? { warning } : {}) };
-    }
-    const idle = state.canary ? state.canary.color : otherColor(active);
-    const where = holder ? { color: holder, start: state.colors[holder]?.status !== 'running' } : placement(state, chosen, idle);
-    const failed = where.color === active ? (state.canary ? state.canary.color : null) : active;
-    return { target: where.color, failed, version: chosen.version, image: chosen.image, start: where.start, noop: false, release: chosen, rejected: state.canary ? canaryRelease : current && current.id !== chosen.id ? current : null, ...(warning ? { warning } : {}) };
-}
-/**
- * A rollback that meets a canary monitor holding the lock asks it to stop (an abort request file
- * next to the lock) and waits for it, however lock-wait-seconds is set: an abort must never wait
- * for an analysis window to end.
- */
-const ABORT_WAIT_SECONDS = 30;
-async function rollback(hosts, settings, since) {
-    const started = since ?? settings.clock.now();
-    let abortRequestedAt = null;
-    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.target.kind === 'version' ? settings.target.version : '(previous)', phase: 'rollback', time: new Date(started).toISOString() }, {
-        onHeld: async (remote, paths, holder) => {
-            if (!holder?.phase?.startsWith('monitor'))
-                return 0;
-            abortRequestedAt ??= settings.clock.now();
-            settings.log.warn(`${remote.label}: canary-monitor run ${holder.runId ?? '?'} holds the lock: asking it to stop so that this rollback goes ahead`);
-            const request = JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: settings.reason, time: new Date(settings.clock.now()).toISOString() });
-            await remote.run(shell_script('al-abort', 'set -e; tmp=$(mktemp "$(dirname "$1")/.abort.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.abort]), { stdin: request });
-            return ABORT_WAIT_SECONDS;
-        },
-    });
-    const abortedMonitorMs = abortRequestedAt === null ? null : settings.clock.now() - abortRequestedAt;
-    try {
-        if (abortRequestedAt !== null)
-            await Promise.all(sessions.map((session) => session.clearAbortRequest()));
-        const result = await rollbackSessions(sessions, settings, started);
-        return { ...result, abortedMonitorMs };
-    }
-    finally {
-        await closeSessions(sessions);
-    }
-}
-/** Rolls back on hosts that are already connected and locked (the canary monitor keeps them open, so a rollback is only a switch away). */
-async function rollbackSessions(sessions, settings, since) {
-    const works = sessions.map((session) => ({ session, report: newReport(session, 'rollback'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
-    const candidates = sessions[0] ? rollbackCandidates(sessions[0].state).map((release) => release.version) : [];
-    // 1. Every host: plan, and start the target color when it is not running. No traffic moves yet.
-    const prepared = await onEveryHost(works, settings, (work) => prepareRollback(work, settings));
-    const planned = works.find((work) => work.plan?.rejected)?.plan;
-    const finish = (ok, error, restoredMs = null) => ({
-        ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
-        noop: works.every((work) => work.plan?.noop),
-        restoredMs,
-        failedVersion: planned?.rejected?.version ?? null,
-        candidates,
-        abortedMonitorMs: null,
-    });
-    if (!prepared)
-        return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}`);
-    // 2. All traffic to the target on every host, or back where it was. A rollback is never undone
-    // for a cancel: it is the way to safety.
-    const pending = works.filter((work) => !work.plan?.noop);
-    if (pending.length === 0) {
-        settings.log.info(`every host already serves ${works[0]?.plan?.version}: nothing to roll back`);
-        return finish(true, undefined, 0);
-    }
-    const moved = await switchAll(pending, settings, 'switch traffic back', (work) => rollbackSwitch(work, settings));
-    if (!moved)
-        return finish(false, `the rollback could not switch every host; each is back on the weights it had:\n${failedHosts(pending)}`);
-    const restoredMs = settings.clock.now() - since;
-    settings.log.info(`traffic restored to ${works[0]?.plan?.version} on ${pending.length} host(s) ${restoredMs} ms after the decision`);
-    // 3. Stop the failed color unless it is kept for inspection.
-    await parallel_settleLimit(pending, settings.maxParallel, (work) => stopFailed(work, settings));
-    for (const work of pending)
-        work.report.outcome = 'success';
-    return finish(true, undefined, restoredMs);
-}
-async function prepareRollback(work, settings) {
-    const { session } = work;
-    // Both colors' health is probed with the weights, in the same command: a rollback to a color that
-    // runs and answers needs no second round trip before the switch.
-    const healthUrl = (port, path) => `http://127.0.0.1:${port}${path}`;
-    const health = await readLive(work, settings, COLORS.flatMap((color) => settings.healthPaths.map((path) => healthUrl(session.port(color), path))));
-    const plan = planRollback(session.state, work.before, settings.target, session.label);
-    if (plan.warning)
-        settings.log.warn(plan.warning);
-    if (!plan.noop)
-        settings.log.info(`${session.label}: rolling back ${plan.rejected ? `${plan.rejected.version} (${plan.rejected.status})` : 'the current release'} to ${plan.version}${plan.why ? `, ${plan.why}` : ''}`);
-    work.plan = plan;
-    work.target = plan.target;
-    work.stable = plan.failed;
-    work.report.toColor = plan.target;
-    work.report.fromColor = plan.failed;
-    work.report.version = plan.version;
-    work.report.previousVersion = plan.rejected?.version ?? (plan.failed ? (session.state.colors[plan.failed]?.version ?? null) : null);
-    if (plan.noop) {
-        work.report.outcome = 'noop';
-        work.report.weightsAfter = work.before;
-        settings.log.info(`${session.label}: ${plan.version} already serves all traffic on ${plan.target}${plan.why ? ` (${plan.why}); to go further back, name a version with target-version: ${candidateList(session.state)}` : ''}`);
-        return;
-    }
-    const release = { app: settings.app, color: plan.target, port: session.port(plan.target), image: plan.image, version: plan.version };
-    if (plan.start) {
-        const timeoutMs = settings.commandTimeoutSeconds * 1000;
-        // Pull first: a missing image changes nothing.
-        const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image);
-        // The color to start takes traffic now (a canary being replaced): take it out first.
-        if (work.before && work.before[plan.target] > 0 && plan.failed) {
-            const keep = plan.failed;
-            await switchOne(work, settings, 'take the idle color out of traffic', { weights: weightsFor(keep, 100), phase: 'take-out', recover: 'to', commit: (state) => ({ ...state, canary: null, active: keep }) });
-            work.before = weightsFor(keep, 100);
-            work.moved = false;
-            work.stateBefore = undefined;
-        }
-        const recorded = session.state.colors[plan.target];
-        await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
-        if (recorded)
-            await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
-        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs));
-        await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: prepared.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
-    }
-    const answering = !plan.start && settings.healthPaths.every((path) => health[healthUrl(release.port, path)] === 200);
-    if (answering) {
-        await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, async () => 0, () => 'answered 200 on every health path when the live weights were read');
-        return;
-    }
-    await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10), settings.clock), (ms) => `healthy after ${ms} ms`);
-}
-function rollbackSwitch(work, settings) {
-    const plan = work.plan;
-    return {
-        weights: weightsFor(plan.target, 100),
-        phase: 'rollback',
-        recover: 'to',
-        commit: (state) => {
-            const now = new Date(settings.clock.now()).toISOString();
-            let next = { ...state, active: plan.target, canary: null };
-            const wasCanary = state.canary !== null && plan.rejected?.id === state.canary.release;
-            if (plan.rejected)
-                next = updateRelease(next, plan.rejected.id, { status: wasCanary || plan.rejected.status === 'canary' ? 'rejected' : 'rolled-back', endedAt: now, note: oneLine(settings.reason).slice(0, 300) });
-            for (const release of next.releases) {
-                if (release.id !== plan.release?.id && (release.status === 'live' || release.status === 'canary'))
-                    next = updateRelease(next, release.id, { status: release.status === 'canary' ? 'rejected' : 'rolled-back', endedAt: now });
-            }
-            if (plan.release)
-                next = updateRelease(next, plan.release.id, { status: 'live', servedAt: plan.release.servedAt ?? now, restoredAt: now, endedAt: null });
-            return withHistory(next, procedure_history(settings, { action: 'rollback', color: plan.target, version: plan.version, image: plan.image, outcome: 'success', detail: settings.reason.slice(0, 500) }));
-        },
-    };
-}
-async function stopFailed(work, settings) {
-    const { session } = work;
-    const plan = work.plan;
-    await session.audit('rollback recorded', { to: plan.version, color: plan.target, reason: settings.reason });
-    if (!plan.failed || settings.keepFailed)
-        return;
-    const failed = plan.failed;
-    const failedRelease = session.state.colors[failed];
-    if (!failedRelease || failedRelease.status === 'stopped')
-        return;
-    try {
-        await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: failed, port: session.port(failed), image: failedRelease.image, version: failedRelease.version }, settings.commandTimeoutSeconds * 1000));
-        await session.saveState({ ...session.state, colors: { ...session.state.colors, [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
-    }
-    catch (error) {
-        // Traffic already left the failed color; a failed stop is reported, not fatal.
-        work.report.error = `the failed color could not be stopped: ${errors_errorMessage(error)}`;
-    }
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/rollback/kubernetes.ts
-
-const base = (target) => ['kubectl', ...(target.context ? ['--context', target.context] : []), '--namespace', target.namespace];
-function rolloutUndo(target, revision) {
-    return [...base(target), 'rollout', 'undo', `deployment/${target.deployment}`, ...(revision === null ? [] : [`--to-revision=${revision}`])];
-}
-function rolloutStatus(target, timeoutSeconds) {
-    return [...base(target), 'rollout', 'status', `deployment/${target.deployment}`, `--timeout=${timeoutSeconds}s`];
-}
-/** Reads the revision the deployment now runs and its images (after the rollout). */
-function currentRevision(target) {
-    return [...base(target), 'get', `deployment/${target.deployment}`, '--output', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision} {.spec.template.spec.containers[*].image}'];
-}
-const REVISION_LINE = /^(\d{1,10}) ([a-z0-9][a-z0-9._/:@-]{0,300}(?: [a-z0-9][a-z0-9._/:@-]{0,300}){0,9})$/;
-/** `kubectl rollout undo`, then `kubectl rollout status`; stops at the first that fails, with kubectl's last words. */
-async function rollbackKubernetes(target, revision, timeoutSeconds, log) {
-    for (const argv of [rolloutUndo(target, revision), rolloutStatus(target, timeoutSeconds)]) {
-        const result = await log.group(argv.join(' '), () => runLocal(argv, { onLine: log.info, timeoutMs: (timeoutSeconds + 60) * 1000 }));
-        if (result.code !== 0) {
-            return { ok: false, error: `${argv.join(' ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join(' ')}` };
-        }
-    }
-    // What it went back to, read from the cluster rather than assumed (an undo without a revision goes to the one before).
-    const now = await runLocal(currentRevision(target), { timeoutMs: 60_000 });
-    const match = REVISION_LINE.exec(now.stdout.trim());
-    if (now.code !== 0 || !match) {
-        log.warn(`the rollout finished, but the revision it runs could not be read (${now.code !== 0 ? `exit ${now.code}` : 'unexpected answer'})`);
-        return { ok: true };
-    }
-    return { ok: true, restored: `revision ${match[1]} (${match[2].split(' ').join(', ')})` };
+/** Why a rollback failed, with the versions one can name instead. */
+function rollbackFailure(outcome) {
+    return `${outcome.error ?? 'rollback failed'}${outcome.candidates.length > 0 ? `\nVersions one can roll back to by name (target-version): ${outcome.candidates.join(', ')}` : ''}`;
 }
 
 ;// CONCATENATED MODULE: ./actions/rollback/src/main.ts
-
-
-
-
-
 
 
 
@@ -53844,31 +54253,19 @@ const Outputs = {
     Notified: 'notified',
     Report: 'report',
 };
-// No control characters except tab: the text lands in state files, issues and messages.
-// eslint-disable-next-line no-control-regex
-const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
-const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const figuresSchema = array(object({ name: schemas_string(), observed: union([schemas_string(), schemas_number(), schemas_null()]), threshold: union([schemas_string(), schemas_number()]), windowSeconds: schemas_number().optional(), window: schemas_string().optional(), status: schemas_string() }).passthrough()).max(50);
 const inputFields = {
     ...hostInputs,
     hosts: hostsField({ required: false }),
     'ssh-private-key': privateKeyField(false),
     ...runtimeInputs,
-    method: field.choice(['nginx', 'kubernetes', 'ansible'], 'nginx'),
+    ...rollbackMethodInputs,
     target: field.choice(['previous', 'version'], 'previous'),
+    ...rollbackPhaseInputs('manual rollback'),
     'target-version': field.string({ form: 'a version from the hosts\' history, such as v1.4.2 (a revision number for kubernetes)', pattern: VERSION, max: 128 }),
-    reason: field.string({ form: 'one line saying why (free text, no control characters)', pattern: FREE_TEXT, default: 'manual rollback', max: 500 }),
     trigger: field.string({ form: 'what triggered the rollback (free text)', pattern: FREE_TEXT, default: 'manual', max: 300 }),
-    'keep-failed': field.boolean(false),
-    deployment: field.string({ form: 'a Kubernetes deployment name', pattern: K8S_NAME, max: 253 }),
-    namespace: field.string({ form: 'a Kubernetes namespace', pattern: K8S_NAME, default: 'default', max: 63 }),
-    'kube-context': field.string({ form: 'a kubeconfig context name', pattern: /^[A-Za-z0-9._@:/-]+$/, max: 253 }),
-    'rollout-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
-    playbook: field.string({ form: 'a playbook path in the workspace', pattern: HOST_PATH, max: 512 }),
-    inventory: field.string({ form: 'an inventory path in the workspace', pattern: HOST_PATH, max: 512 }),
-    'ansible-limit': field.string({ form: 'an ansible --limit pattern', pattern: /^[A-Za-z0-9._:,*!&-]+$/, max: 512 }),
     'github-token': field.secret({ form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN' }),
-    'failed-deployment-id': field.string({ form: 'the id of the GitHub deployment that failed', pattern: /^\d{1,20}$/, max: 20 }),
+    'failed-deployment-id': field.string({ form: 'the id of the GitHub deployment that failed', pattern: DEPLOYMENT_ID, max: 20 }),
     'create-incident': field.boolean(true),
     'incident-severity': field.choice(['critical', 'high', 'medium', 'low'], 'high'),
     'incident-labels': field.string({ form: 'comma-separated issue labels', pattern: /^[A-Za-z0-9 :._,/-]*$/, max: 500 }),
@@ -53878,21 +54275,9 @@ const inputFields = {
 function readSettings(read) {
     const inputs = readInputs(inputFields, read);
     if (inputs.target === 'version' || inputs['target-version'] !== '') {
-        requireInput(inputs['target-version'] !== '', 'target-version', 'is required when target is version: a version such as v1.4.2');
+        inputs_requireInput(inputs['target-version'] !== '', 'target-version', 'is required when target is version: a version such as v1.4.2');
     }
-    if (inputs.method === 'nginx') {
-        requireInput(inputs.hosts.length > 0, 'hosts', 'is required for method nginx: one or more user@host[:port]');
-        requireInput(inputs['ssh-private-key'] !== '', 'ssh-private-key', 'is required for method nginx');
-        checkRuntimeInputs(inputs);
-    }
-    if (inputs.method === 'kubernetes') {
-        requireInput(inputs.deployment !== '', 'deployment', 'is required for method kubernetes: the deployment to roll back');
-        requireInput(inputs['target-version'] === '' || /^\d+$/.test(inputs['target-version']), 'target-version', 'must be a revision number for method kubernetes (see kubectl rollout history)');
-    }
-    if (inputs.method === 'ansible') {
-        requireInput(inputs.playbook !== '', 'playbook', 'is required for method ansible: the rollback playbook');
-        requireInput(inputs.inventory !== '', 'inventory', 'is required for method ansible');
-    }
+    checkRollbackMethodInputs(inputs);
     return { inputs, hosts: inputs.method === 'nginx' ? resolveHosts(inputs) : [] };
 }
 /** The post step: settles what a killed main step left (a pending switch, its locks). */
@@ -53908,122 +54293,38 @@ async function run(read) {
     await runAction(async () => {
         const { inputs, hosts } = readSettings(read);
         const run = runInfo();
-        const clock = systemClock;
-        const started = clock.now();
-        const targetVersion = inputs['target-version'] || null;
-        const story = {
-            app: inputs.app,
-            environment: inputs.environment,
-            trigger: inputs.trigger,
-            reason: inputs.reason,
-            severity: inputs['incident-severity'],
-            failedVersion: null,
-            targetVersion,
-            restoredMs: null,
-            durationMs: 0,
-            figures: (inputs.figures ?? []).map((figure) => ({
-                name: figure.name,
-                observed: figure.observed === null ? '—' : String(figure.observed),
-                threshold: String(figure.threshold),
-                window: figure.window ?? (figure.windowSeconds !== undefined ? `${figure.windowSeconds} s` : ''),
-                status: figure.status,
-            })),
-            hosts: [],
-            runUrl: run.runUrl,
-            decidedAt: started,
-        };
-        let ok = true;
-        let noop = false;
-        let activeColor = null;
-        let phase = null;
-        let externalWhat = null;
-        let error;
-        if (inputs.method === 'nginx') {
-            const result = await logger.group(`rollback ${inputs.app} on ${hosts.length} host(s)`, () => rollback(hosts, {
-                ...sessionFromInputs(inputs, run, logger, clock, cancellation.signal),
-                target: targetVersion ? { kind: 'version', version: targetVersion } : { kind: 'previous' },
-                reason: inputs.reason,
-                runtime: buildRuntime(inputs),
-                healthPaths: healthPaths(inputs),
-                healthTimeoutSeconds: inputs['health-timeout-seconds'],
-                keepFailed: inputs['keep-failed'],
-                commandTimeoutSeconds: inputs['command-timeout-seconds'],
-            }, started));
-            ok = result.ok;
-            noop = result.noop;
-            error = result.error;
-            activeColor = result.activeColor;
-            story.failedVersion = result.failedVersion ?? result.previousVersion;
-            story.targetVersion = result.version;
-            story.restoredMs = result.ok ? result.restoredMs : null;
-            story.hosts = result.hosts;
-            story.candidates = result.candidates;
-            if (result.abortedMonitorMs !== null)
-                logger.info(`a canary monitor held the lock; it stopped ${result.abortedMonitorMs} ms after it was asked to`);
-            phase = result;
-        }
-        else {
-            const external = inputs.method === 'kubernetes'
-                ? await rollbackKubernetes({ deployment: inputs.deployment, namespace: inputs.namespace, context: inputs['kube-context'] }, targetVersion ? Number(targetVersion) : null, inputs['rollout-timeout-seconds'], logger)
-                : await runPlaybook({ playbook: inputs.playbook, inventory: inputs.inventory, limit: inputs['ansible-limit'], extraVars: { target_version: targetVersion ?? 'previous', rollback_reason: inputs.reason, app: inputs.app, environment: inputs.environment } }, { workDir: (0,external_node_fs_namespaceObject.mkdtempSync)((0,external_node_path_namespaceObject.join)(process.env.RUNNER_TEMP ?? (0,external_node_os_namespaceObject.tmpdir)(), 'agent-loop-ansible-')), cwd: process.env.GITHUB_WORKSPACE, timeoutMs: inputs['command-timeout-seconds'] * 1000, log: logger });
-            ok = external.ok;
-            error = external.error;
-            if (ok)
-                story.restoredMs = clock.now() - started;
-            if (external.restored)
-                story.targetVersion = external.restored;
-            else if (inputs.method === 'kubernetes')
-                story.targetVersion = targetVersion ? `revision ${targetVersion}` : 'the previous revision';
-            const what = inputs.method === 'kubernetes' ? `kubernetes rollback of deployment/${inputs.deployment} to ${story.targetVersion}` : `ansible rollback with ${inputs.playbook}`;
-            externalWhat = what;
-        }
-        story.durationMs = clock.now() - started;
-        if (!ok)
-            story.error = error ?? 'the rollback failed';
+        const started = systemClock.now();
+        const method = rollbackMethod(inputs, hosts, { run, log: logger, clock: systemClock, signal: cancellation.signal });
+        const outcome = await method.run(rollbackTarget(inputs), started);
         // What serves now, for the DeploymentFailed alert: a good rollback resolves it, a failed one keeps it firing.
-        if (inputs.method === 'nginx' && !noop)
-            await deploymentMetricsRecorder(inputs, hosts, sessionFromInputs(inputs, run, logger).connect, logger)(!ok, story.targetVersion ?? '');
-        // A failed rollback is announced too: the deployment marked failed, the incident opened, Slack told.
-        const announcement = !noop
-            ? await announceRollback(story, {
-                github: githubContext(inputs['github-token']),
-                ref: process.env.GITHUB_SHA ?? 'main',
-                createIncident: inputs['create-incident'],
-                incidentLabels: inputs['incident-labels'].split(',').map((label) => label.trim()).filter(Boolean),
-                failedDeploymentId: inputs['failed-deployment-id'] ? Number(inputs['failed-deployment-id']) : null,
-                slackWebhookUrl: inputs['slack-webhook-url'],
-                log: logger,
-            })
-            : { incidentUrl: null, deploymentId: null, notified: false };
+        if (method.name === 'nginx' && !outcome.noop)
+            await deploymentMetricsRecorder(inputs, hosts, sessionFromInputs(inputs, run, logger).connect, logger)(!outcome.ok, outcome.version ?? '');
+        const announcement = await announceOutcome(outcome, { app: inputs.app, environment: inputs.environment, trigger: inputs.trigger, reason: inputs.reason, severity: inputs['incident-severity'], figures: inputs.figures ?? [], runUrl: run.runUrl, decidedAt: started }, {
+            github: githubContext(inputs['github-token']),
+            ref: process.env.GITHUB_SHA ?? 'main',
+            createIncident: inputs['create-incident'],
+            incidentLabels: inputs['incident-labels'].split(',').map((label) => label.trim()).filter(Boolean),
+            failedDeploymentId: inputs['failed-deployment-id'] ? Number(inputs['failed-deployment-id']) : null,
+            slackWebhookUrl: inputs['slack-webhook-url'],
+            log: logger,
+        });
         setOutputs({
-            [Outputs.RolledBack]: String(ok && !noop),
-            [Outputs.Noop]: String(noop),
-            [Outputs.Version]: story.targetVersion,
-            [Outputs.FailedVersion]: story.failedVersion,
-            [Outputs.ActiveColor]: activeColor,
-            [Outputs.RestoredMs]: story.restoredMs,
-            [Outputs.DurationMs]: story.durationMs,
+            [Outputs.RolledBack]: String(outcome.ok && !outcome.noop),
+            [Outputs.Noop]: String(outcome.noop),
+            [Outputs.Version]: outcome.version,
+            [Outputs.FailedVersion]: outcome.failedVersion,
+            [Outputs.ActiveColor]: outcome.activeColor,
+            [Outputs.RestoredMs]: outcome.restoredMs,
+            [Outputs.DurationMs]: outcome.durationMs,
             [Outputs.IncidentUrl]: announcement.incidentUrl,
             [Outputs.Notified]: String(announcement.notified),
-            [Outputs.Report]: JSON.stringify(story.hosts),
+            [Outputs.Report]: JSON.stringify(outcome.hosts),
         });
-        const note = noop ? `Nothing to roll back: ${story.targetVersion} already serves all traffic.` : ok ? incident_restoredLine(story.restoredMs) : 'The rollback failed; traffic stays where it was.';
-        const context = { reason: inputs.reason, trigger: inputs.trigger, actor: run.actor, incidentUrl: announcement.incidentUrl, candidates: story.candidates ?? [] };
-        const summary = phase
-            ? phaseSummary(inputs.app, phase, context)
-            : `${headline(inputs.app, {
-                ok,
-                title: ok ? `${externalWhat ?? 'rollback'} done` : `${externalWhat ?? 'rollback'} failed`,
-                verdict: [`trigger: ${inputs.trigger}`, `by ${run.actor}`, `reason: ${inputs.reason}`].join('; '),
-                done: ok ? `rolled back to ${story.targetVersion ?? '?'}` : 'the rollback did not complete: see below',
-                incidentUrl: announcement.incidentUrl,
-                next: ok ? ['Find why the release failed before deploying it again.'] : ['Read the error below, fix it and re-run the rollback.'],
-            })}${error ? `\n${markdown_codeBlock(error)}\n` : ''}`;
-        await writeSummary(`${summary}\n${note}\n`);
-        if (!ok)
-            throw new Error(`${error ?? 'rollback failed'}${story.candidates && story.candidates.length > 0 ? `\nVersions one can roll back to by name (target-version): ${story.candidates.join(', ')}` : ''}`);
-        if (noop)
-            logger.info(note);
+        await writeSummary(rollbackSummary(outcome, { app: inputs.app, reason: inputs.reason, trigger: inputs.trigger, actor: run.actor }, announcement.incidentUrl));
+        if (!outcome.ok)
+            throw new Error(rollbackFailure(outcome));
+        if (outcome.noop)
+            logger.info(`Nothing to roll back: ${outcome.version} already serves all traffic.`);
     });
 }
 

@@ -1,4 +1,7 @@
+import { readFileSync, statSync } from 'node:fs';
 import { ConfigurationError } from '../action';
+import { table } from '../report';
+import { formatNumber } from './compare';
 
 /**
  * Event classification (pure): which kind of run a GitHub event is, and what the pipeline does
@@ -256,4 +259,36 @@ export function classify(event: GitHubEvent, options: PlanOptions): Plan {
     model: kind === 'model',
     reason: decision.reason,
   };
+}
+
+const MAX_EVENT_BYTES = 64 * 1024 * 1024;
+
+/** The event from the runner's variables. The payload is untrusted text: a parse error is reported without quoting it. */
+export function readEvent(env: NodeJS.ProcessEnv = process.env): GitHubEvent {
+  const path = env.GITHUB_EVENT_PATH;
+  if (!path) throw new ConfigurationError('GITHUB_EVENT_PATH is not set: run this action in a GitHub Actions workflow');
+  let payload: unknown;
+  try {
+    if (statSync(path).size > MAX_EVENT_BYTES) throw new Error('too large');
+    payload = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    throw new ConfigurationError('GITHUB_EVENT_PATH: the event payload is not a readable JSON file');
+  }
+  return { name: env.GITHUB_EVENT_NAME ?? '', payload, ref: env.GITHUB_REF ?? '', sha: env.GITHUB_SHA ?? '' };
+}
+
+/** The plan as the step summary shows it: the title says what deploys where, a table says how. */
+export function planSummary(plan: Plan): string {
+  const title = plan.deploy ? `### 🚀 ${plan.kind} deploy of ${plan.version} to ${plan.environment}` : '### 🧪 Gates only: nothing deploys';
+  const rows = [
+    ['kind', plan.kind],
+    ['deploy', plan.deploy ? `yes, to ${plan.environment}` : 'no'],
+    ['version', plan.version],
+    ...(plan.image ? [['image', plan.image]] : []),
+    ['gates', plan.gates.join(', ')],
+    ['canary', `${plan.canarySteps.join('% → ')}%, ${plan.canaryDurationSeconds} s${plan.canarySteps.length > 1 ? ' per step' : ''}`],
+    ['limits', `error rate ≤ ${formatNumber(plan.errorThreshold * 100)}%, P95 ≤ ${plan.latencyP95Ms} ms`],
+    ['notify at start', plan.notifyImmediately ? 'yes' : 'no'],
+  ];
+  return [title, '', `> ${plan.reason}`, '', table(['what', 'plan'], rows), ''].join('\n');
 }

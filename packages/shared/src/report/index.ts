@@ -3,3 +3,7 @@ export * from './notify';
 export * from './deploy-metrics';
 export * from './events';
 export * from './incident';
+export * from './rollback-report';
+export * from './monitor-report';
+export * from './lifecycle';
+export * from './host-setup';

@@ -1,2 +1,3 @@
 export * from './rollback';
 export * from './kubernetes';
+export * from './methods';

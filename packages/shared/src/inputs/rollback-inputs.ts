@@ -1,0 +1,75 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Clock, Logger } from '../action';
+import type { RunInfo } from '../fleet';
+import { ansibleRollback, kubernetesRollback, nginxRollback, type RollbackMethod } from '../rollback';
+import { HOST_PATH } from '../vocabulary';
+import { checkRuntimeInputs, type RuntimeInputs } from './common-inputs';
+import { field, requireInput, type HostInputs, type HostSpec } from './inputs';
+import { rollbackSettings } from './phase-settings';
+
+/** The rollback methods' inputs: nginx takes the host inputs; Kubernetes and Ansible take these. */
+const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+export const rollbackMethodInputs = {
+  method: field.choice(['nginx', 'kubernetes', 'ansible'], 'nginx'),
+  deployment: field.string({ form: 'a Kubernetes deployment name', pattern: K8S_NAME, max: 253 }),
+  namespace: field.string({ form: 'a Kubernetes namespace', pattern: K8S_NAME, default: 'default', max: 63 }),
+  'kube-context': field.string({ form: 'a kubeconfig context name', pattern: /^[A-Za-z0-9._@:/-]+$/, max: 253 }),
+  'rollout-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
+  playbook: field.string({ form: 'a playbook path in the workspace', pattern: HOST_PATH, max: 512 }),
+  inventory: field.string({ form: 'an inventory path in the workspace', pattern: HOST_PATH, max: 512 }),
+  'ansible-limit': field.string({ form: 'an ansible --limit pattern', pattern: /^[A-Za-z0-9._:,*!&-]+$/, max: 512 }),
+};
+
+type MethodInputs = HostInputs &
+  RuntimeInputs & {
+    method: 'nginx' | 'kubernetes' | 'ansible';
+    'split-key': string;
+    'health-timeout-seconds': number;
+    'command-timeout-seconds': number;
+    'target-version': string;
+    reason: string;
+    'keep-failed': boolean;
+    deployment: string;
+    namespace: string;
+    'kube-context': string;
+    'rollout-timeout-seconds': number;
+    playbook: string;
+    inventory: string;
+    'ansible-limit': string;
+    app: string;
+    environment: string;
+  };
+
+/** What each method needs, checked before anything runs. */
+export function checkRollbackMethodInputs(inputs: MethodInputs): void {
+  if (inputs.method === 'nginx') {
+    requireInput(inputs.hosts.length > 0, 'hosts', 'is required for method nginx: one or more user@host[:port]');
+    requireInput(inputs['ssh-private-key'] !== '', 'ssh-private-key', 'is required for method nginx');
+    checkRuntimeInputs(inputs);
+  }
+  if (inputs.method === 'kubernetes') {
+    requireInput(inputs.deployment !== '', 'deployment', 'is required for method kubernetes: the deployment to roll back');
+    requireInput(inputs['target-version'] === '' || /^\d+$/.test(inputs['target-version']), 'target-version', 'must be a revision number for method kubernetes (see kubectl rollout history)');
+  }
+  if (inputs.method === 'ansible') {
+    requireInput(inputs.playbook !== '', 'playbook', 'is required for method ansible: the rollback playbook');
+    requireInput(inputs.inventory !== '', 'inventory', 'is required for method ansible');
+  }
+}
+
+/** The method the inputs name, ready to run. */
+export function rollbackMethod(inputs: MethodInputs, hosts: readonly HostSpec[], context: { run: RunInfo; log: Logger; clock: Clock; signal?: AbortSignal }): RollbackMethod {
+  if (inputs.method === 'kubernetes') {
+    return kubernetesRollback({ deployment: inputs.deployment, namespace: inputs.namespace, context: inputs['kube-context'] }, { timeoutSeconds: inputs['rollout-timeout-seconds'], log: context.log, clock: context.clock });
+  }
+  if (inputs.method === 'ansible') {
+    return ansibleRollback(
+      { playbook: inputs.playbook, inventory: inputs.inventory, limit: inputs['ansible-limit'], app: inputs.app, environment: inputs.environment, reason: inputs.reason },
+      { workDir: mkdtempSync(join(process.env.RUNNER_TEMP ?? tmpdir(), 'agent-loop-ansible-')), cwd: process.env.GITHUB_WORKSPACE, timeoutMs: inputs['command-timeout-seconds'] * 1000, log: context.log, clock: context.clock },
+    );
+  }
+  return nginxRollback(hosts, rollbackSettings(inputs, context));
+}
