@@ -18,7 +18,7 @@ type PhaseInputs = HostInputs & RuntimeInputs & { 'split-key': string; 'health-t
 type Context = { run: RunInfo; log: Logger; clock: Clock; signal?: AbortSignal };
 
 /** What every phase that starts, checks or stops a color takes: the session, the runtime, its health paths and time limits. */
-function common(inputs: PhaseInputs, context: Context): SessionSettings & { runtime: Runtime; healthPaths: string[]; healthTimeoutSeconds: number; commandTimeoutSeconds: number } {
+export function colorSettings(inputs: PhaseInputs, context: Context): SessionSettings & { runtime: Runtime; healthPaths: string[]; healthTimeoutSeconds: number; commandTimeoutSeconds: number } {
   return {
     ...sessionFromInputs(inputs, context.run, context.log, context.clock, context.signal),
     runtime: buildRuntime(inputs),
@@ -30,7 +30,7 @@ function common(inputs: PhaseInputs, context: Context): SessionSettings & { runt
 
 export function deploySettings(inputs: PhaseInputs & Values<typeof deployPhaseInputs>, context: Context): DeploySettings {
   return {
-    ...common(inputs, context),
+    ...colorSettings(inputs, context),
     image: inputs.image,
     version: inputs.version,
     canaryPercent: inputs['canary-percent'],
@@ -41,7 +41,7 @@ export function deploySettings(inputs: PhaseInputs & Values<typeof deployPhaseIn
 
 export function promoteSettings(inputs: PhaseInputs & Values<typeof promotePhaseInputs> & { version: string }, context: Context): PromoteSettings {
   return {
-    ...common(inputs, context),
+    ...colorSettings(inputs, context),
     version: inputs.version,
     drainSeconds: inputs['drain-seconds'],
     keepPrevious: inputs['keep-previous'],
@@ -69,7 +69,7 @@ export function rollbackTarget(inputs: { 'target-version': string }, canaryOnly 
 
 export function rollbackSettings(inputs: PhaseInputs & { reason: string; 'keep-failed': boolean }, context: Context): Omit<RollbackSettings, 'target'> {
   return {
-    ...common(inputs, context),
+    ...colorSettings(inputs, context),
     reason: inputs.reason,
     keepFailed: inputs['keep-failed'],
   };

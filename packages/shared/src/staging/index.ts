@@ -1,2 +1,3 @@
 export * from './staging';
 export * from './loadtest';
+export * from './test-staging';
