@@ -43572,9 +43572,9 @@ const $ZodNumberFormat = /*@__PURE__*/ $constructor("$ZodNumberFormat", (inst, d
     $ZodCheckNumberFormat.init(inst, def);
     $ZodNumber.init(inst, def); // no format checks
 });
-const $ZodBoolean = /*@__PURE__*/ $constructor("$ZodBoolean", (inst, def) => {
+const $ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodBoolean", (inst, def) => {
     $ZodType.init(inst, def);
-    inst._zod.pattern = regexes_boolean;
+    inst._zod.pattern = regexes.boolean;
     inst._zod.parse = (payload, _ctx) => {
         if (def.coerce)
             try {
@@ -43592,7 +43592,7 @@ const $ZodBoolean = /*@__PURE__*/ $constructor("$ZodBoolean", (inst, def) => {
         });
         return payload;
     };
-});
+})));
 const $ZodBigInt = /*@__PURE__*/ $constructor("$ZodBigInt", (inst, def) => {
     $ZodType.init(inst, def);
     inst._zod.pattern = bigint;
@@ -44625,13 +44625,13 @@ function handleTupleResults(itemResults, final, items, input, optoutStart) {
     }
     return final;
 }
-const $ZodRecord = /*@__PURE__*/ $constructor("$ZodRecord", (inst, def) => {
+const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodRecord", (inst, def) => {
     $ZodType.init(inst, def);
-    const memo = globalConfig.memoizer;
+    const memo = core.globalConfig.memoizer;
     memo?.attach(inst);
     inst._zod.parse = (payload, ctx) => {
         const input = payload.value;
-        if (!isPlainObject(input)) {
+        if (!util.isPlainObject(input)) {
             payload.issues.push({
                 expected: "record",
                 code: "invalid_type",
@@ -44660,7 +44660,7 @@ const $ZodRecord = /*@__PURE__*/ $constructor("$ZodRecord", (inst, def) => {
                         payload.issues.push({
                             code: "invalid_key",
                             origin: "record",
-                            issues: keyResult.issues.map((iss) => finalizeIssue(iss, ctx, config())),
+                            issues: keyResult.issues.map((iss) => util.finalizeIssue(iss, ctx, core.config())),
                             input: key,
                             path: [key],
                             inst,
@@ -44674,14 +44674,14 @@ const $ZodRecord = /*@__PURE__*/ $constructor("$ZodRecord", (inst, def) => {
                     if (result instanceof Promise) {
                         proms.push(result.then((result) => {
                             if (result.issues.length) {
-                                payload.issues.push(...prefixIssues(key, result.issues));
+                                payload.issues.push(...util.prefixIssues(key, result.issues));
                             }
                             payload.value[outKey] = result.value;
                         }));
                     }
                     else {
                         if (result.issues.length) {
-                            payload.issues.push(...prefixIssues(key, result.issues));
+                            payload.issues.push(...util.prefixIssues(key, result.issues));
                         }
                         payload.value[outKey] = result.value;
                     }
@@ -44727,7 +44727,7 @@ const $ZodRecord = /*@__PURE__*/ $constructor("$ZodRecord", (inst, def) => {
                     throw new Error("Async schemas not supported in object keys currently");
                 }
                 // Numeric string fallback: if key is a numeric string and failed, retry with Number(key). This handles z.number(), z.literal([1, 2, 3]), and unions containing numeric literals
-                const checkNumericKey = typeof key === "string" && number.test(key) && keyResult.issues.length;
+                const checkNumericKey = typeof key === "string" && regexes.number.test(key) && keyResult.issues.length;
                 if (checkNumericKey) {
                     const retryResult = def.keyType._zod.run({ value: Number(key), issues: [] }, ctx);
                     if (retryResult instanceof Promise) {
@@ -44751,7 +44751,7 @@ const $ZodRecord = /*@__PURE__*/ $constructor("$ZodRecord", (inst, def) => {
                         payload.issues.push({
                             code: "invalid_key",
                             origin: "record",
-                            issues: keyResult.issues.map((iss) => finalizeIssue(iss, ctx, config())),
+                            issues: keyResult.issues.map((iss) => util.finalizeIssue(iss, ctx, core.config())),
                             input: key,
                             path: [key],
                             inst,
@@ -44767,14 +44767,14 @@ const $ZodRecord = /*@__PURE__*/ $constructor("$ZodRecord", (inst, def) => {
                 if (result instanceof Promise) {
                     proms.push(result.then((result) => {
                         if (result.issues.length) {
-                            payload.issues.push(...prefixIssues(key, result.issues));
+                            payload.issues.push(...util.prefixIssues(key, result.issues));
                         }
                         payload.value[outKey] = result.value;
                     }));
                 }
                 else {
                     if (result.issues.length) {
-                        payload.issues.push(...prefixIssues(key, result.issues));
+                        payload.issues.push(...util.prefixIssues(key, result.issues));
                     }
                     payload.value[outKey] = result.value;
                 }
@@ -44794,7 +44794,7 @@ const $ZodRecord = /*@__PURE__*/ $constructor("$ZodRecord", (inst, def) => {
         }
         return payload;
     };
-});
+})));
 const $ZodMap = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodMap", (inst, def) => {
     $ZodType.init(inst, def);
     const memo = core.globalConfig.memoizer;
@@ -45287,9 +45287,9 @@ function handleCodecTxResult(left, value, nextSchema, ctx) {
     }
     return nextSchema._zod.run({ value, issues: left.issues }, ctx);
 }
-const $ZodPreprocess = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodPreprocess", (inst, def) => {
+const $ZodPreprocess = /*@__PURE__*/ $constructor("$ZodPreprocess", (inst, def) => {
     $ZodPipe.init(inst, def);
-})));
+});
 const $ZodReadonly = /*@__PURE__*/ $constructor("$ZodReadonly", (inst, def) => {
     $ZodType.init(inst, def);
     defineLazyInternal(inst, "propValues", (zod) => zod.def.innerType._zod.propValues);
@@ -45982,7 +45982,7 @@ function _uint32(Class, params) {
 function _boolean(Class, params) {
     return new Class({
         type: "boolean",
-        ...normalizeParams(params),
+        ...util.normalizeParams(params),
     });
 }
 // @__NO_SIDE_EFFECTS__
@@ -49524,13 +49524,13 @@ function int32(params) {
 function uint32(params) {
     return core._uint32(ZodNumberFormat, params);
 }
-const ZodBoolean = /*@__PURE__*/ $constructor("ZodBoolean", (inst, def) => {
-    $ZodBoolean.init(inst, def);
+const ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodBoolean", (inst, def) => {
+    core.$ZodBoolean.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => booleanProcessor(inst, ctx, json, params);
-});
+    inst._zod.processJSONSchema = (ctx, json, params) => processors.booleanProcessor(inst, ctx, json, params);
+})));
 function schemas_boolean(params) {
-    return _boolean(ZodBoolean, params);
+    return core._boolean(ZodBoolean, params);
 }
 const ZodBigInt = /*@__PURE__*/ $constructor("ZodBigInt", (inst, def) => {
     $ZodBigInt.init(inst, def);
@@ -49865,14 +49865,14 @@ function tuple(items, _paramsOrRest, _params) {
         ...util.normalizeParams(params),
     });
 }
-const ZodRecord = /*@__PURE__*/ $constructor("ZodRecord", (inst, def) => {
+const ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodRecord", (inst, def) => {
     _ensureDefaultMemoizer();
-    $ZodRecord.init(inst, def);
+    core.$ZodRecord.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => recordProcessor(inst, ctx, json, params);
+    inst._zod.processJSONSchema = (ctx, json, params) => processors.recordProcessor(inst, ctx, json, params);
     inst.keyType = def.keyType;
     inst.valueType = def.valueType;
-});
+})));
 function record(keyType, valueType, params) {
     // v3-compat: z.record(valueType, params?) — defaults keyType to z.string()
     if (!valueType || !valueType._zod) {
@@ -49880,14 +49880,14 @@ function record(keyType, valueType, params) {
             type: "record",
             keyType: schemas_string(),
             valueType: keyType,
-            ...normalizeParams(valueType),
+            ...util.normalizeParams(valueType),
         });
     }
     return new ZodRecord({
         type: "record",
         keyType,
         valueType: valueType,
-        ...normalizeParams(params),
+        ...util.normalizeParams(params),
     });
 }
 // type alksjf = core.output<core.$ZodRecordKey>;
@@ -49896,7 +49896,7 @@ function partialRecord(keyType, valueType, params) {
         type: "record",
         keyType,
         valueType: valueType,
-        ...normalizeParams(params),
+        ...util.normalizeParams(params),
         partial: true,
     });
 }
@@ -50242,10 +50242,10 @@ function invertCodec(codec) {
         reverseTransform: def.transform,
     });
 }
-const ZodPreprocess = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodPreprocess", (inst, def) => {
+const ZodPreprocess = /*@__PURE__*/ $constructor("ZodPreprocess", (inst, def) => {
     ZodPipe.init(inst, def);
-    core.$ZodPreprocess.init(inst, def);
-})));
+    $ZodPreprocess.init(inst, def);
+});
 const ZodReadonly = /*@__PURE__*/ $constructor("ZodReadonly", (inst, def) => {
     $ZodReadonly.init(inst, def);
     ZodType.init(inst, def);
@@ -50417,6 +50417,114 @@ function show(value, max = 60) {
     return String(value);
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/document.ts
+
+
+/**
+ * The one way a document a user writes (a YAML policy, a list of rules) is checked: builders for
+ * its fields, each of which says what it expected and what it got, mappings that refuse an unknown
+ * key by listing the known ones, and one way to say where a problem is
+ * (`rules[2].metric: expected one of …, got 'latency'`). Every problem is reported, not the first.
+ */
+/** A value checked by `accept`; the message says what was expected (`form`) and what was given. */
+function leaf(form, accept) {
+    return unknown().transform((value, ctx) => {
+        if (accept(value))
+            return value;
+        ctx.addIssue({ code: 'custom', message: `expected ${form}, got ${show(value)}` });
+        return NEVER;
+    });
+}
+/** A finite number within bounds: `a number from 1 to 3600 (seconds)`, `a number of at least 0`, `a whole number above 0`. */
+function document_number(options = {}) {
+    const bounds = [];
+    if (options.min !== undefined && options.max !== undefined)
+        bounds.push(`from ${options.min} to ${options.max}`);
+    else {
+        if (options.min !== undefined)
+            bounds.push(`at least ${options.min}`);
+        if (options.above !== undefined)
+            bounds.push(`above ${options.above}`);
+        if (options.below !== undefined)
+            bounds.push(`below ${options.below}`);
+        if (options.max !== undefined)
+            bounds.push(`at most ${options.max}`);
+    }
+    const range = bounds.join(' and ');
+    const form = [options.integer ? 'a whole number' : 'a number', range.startsWith('at ') ? `of ${range}` : range, options.unit ? `(${options.unit})` : ''].filter(Boolean).join(' ');
+    return leaf(form, (value) => {
+        if (typeof value !== 'number' || !Number.isFinite(value))
+            return false;
+        if (options.integer && !Number.isInteger(value))
+            return false;
+        if (options.min !== undefined && value < options.min)
+            return false;
+        if (options.max !== undefined && value > options.max)
+            return false;
+        if (options.above !== undefined && value <= options.above)
+            return false;
+        if (options.below !== undefined && value >= options.below)
+            return false;
+        return true;
+    });
+}
+/** One of `choices`; `form` words them (`one of a, b, c` unless given). */
+function choice(choices, form = `one of ${choices.join(', ')}`) {
+    return leaf(form, (value) => typeof value === 'string' && choices.includes(value));
+}
+const document_boolean = leaf('true or false', (value) => typeof value === 'boolean');
+/** A text that matches `pattern`, of at most `maxLength` characters. */
+function document_text(form, pattern, maxLength = Infinity) {
+    return leaf(form, (value) => typeof value === 'string' && value.length <= maxLength && pattern.test(value));
+}
+/** A mapping with exactly these keys (each optional unless its field says otherwise); `form` is what a value that is no mapping is told. */
+function mapping(shape, form = 'a mapping') {
+    const known = Object.keys(shape).join(', ');
+    return strictObject(shape, {
+        error: (issue) => {
+            if (issue.code === 'unrecognized_keys')
+                return `unknown key ${issue.keys.map((key) => `'${key}'`).join(', ')}; expected ${known}`;
+            if (issue.code === 'invalid_type')
+                return `expected ${form}, got ${show(issue.input)}`;
+            return undefined;
+        },
+    });
+}
+/** A mapping another program writes (a later version may add keys): the keys of `shape` are checked, the others left out. */
+function openMapping(shape, form = 'a mapping') {
+    return object(shape, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) });
+}
+/** A list of `min` (0 unless given) to `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
+function list(item, options) {
+    const form = options.form ?? 'a list';
+    const count = (input) => (Array.isArray(input) ? input.length : 'more');
+    return array(item, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) })
+        .min(options.min ?? 0, { error: (issue) => (Array.isArray(issue.input) && issue.input.length === 0 ? `expected ${form}, got an empty list` : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`) })
+        .max(options.max, { error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}` });
+}
+/** The builders of a document's fields: `docField.mapping({ duration: docField.number({ min: 10 }).optional() })`. */
+const docField = { leaf, number: document_number, choice, boolean: document_boolean, text: document_text, mapping, openMapping, list };
+/** `rules[2].metric` from zod's ['rules', 2, 'metric']. */
+function document_documentPath(path, names = {}) {
+    let where = '';
+    for (const part of path) {
+        if (typeof part === 'number')
+            where += `${where === '' ? (names.items ?? '') : ''}[${part}]`;
+        else
+            where += `${where === '' ? '' : '.'}${String(part)}`;
+    }
+    return where === '' ? (names.root ?? '') : where;
+}
+/** One problem, with where it is: `sprt.alpha: expected a number above 0 and at most 0.5, got 0`. */
+function describeIssue(issue, names = {}) {
+    const where = document_documentPath(issue.path, names);
+    return where === '' ? issue.message : `${where}: ${issue.message}`;
+}
+/** Every problem of a document that failed its schema, in order. */
+function documentProblems(error, names = {}) {
+    return error.issues.map((issue) => describeIssue(issue, names));
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
 /**
  * The vocabulary every value is checked with: app names, versions, image references, paths and
@@ -50435,6 +50543,8 @@ const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
 /** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
 // eslint-disable-next-line no-control-regex
 const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
+/** Any text, new lines included: for a value checked elsewhere (a host by parseTarget), or of any form (a label). */
+const ANY_TEXT = /^[\s\S]*$/;
 /** A GitHub deployment id. */
 const DEPLOYMENT_ID = /^\d{1,20}$/;
 
@@ -50768,26 +50878,33 @@ const field = {
             return raw;
         });
     },
-    /** A YAML (or JSON) document whose value must satisfy `schema`. */
+    /** A YAML (or JSON) document whose value must satisfy `schema`, a document built with vocabulary's docField. */
     yaml(schema, options) {
-        return inputs_text((raw, ctx) => {
-            let document;
-            try {
-                document = (0,dist/* parse */.qg)(raw === '' ? options.default : raw);
-            }
-            catch (error) {
-                return fail(ctx, `is not valid YAML (${error.message.split('\n')[0]}); expected ${options.form}`);
-            }
-            const parsed = schema.safeParse(document);
-            if (!parsed.success) {
-                const issue = parsed.error.issues[0];
-                const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
-                return fail(ctx, `${issue?.message ?? 'is invalid'}${where}; expected ${options.form}`);
-            }
-            return parsed.data;
-        });
+        return inputs_text((raw, ctx) => yamlDocument(raw === '' ? options.default : raw, schema, options.form, ctx)?.value ?? NEVER);
     },
 };
+/**
+ * The input is the document: after `Input 'plan': `, an item of a list reads `[0].seconds`, a key
+ * of a mapping `requests`, and a problem of the whole document has no place.
+ */
+const INPUT_DOCUMENT = {};
+/** Parses YAML and checks it against `schema`; every problem is reported, each with where it is, then the form expected (and undefined returned). */
+function yamlDocument(raw, schema, form, ctx) {
+    let document;
+    try {
+        document = (0,dist/* parse */.qg)(raw);
+    }
+    catch (error) {
+        ctx.addIssue({ code: 'custom', message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}` });
+        return undefined;
+    }
+    const parsed = schema.safeParse(document);
+    if (!parsed.success) {
+        ctx.addIssue({ code: 'custom', message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}` });
+        return undefined;
+    }
+    return { value: parsed.data };
+}
 /** Registers a secret with the runner so it is masked in every log line. */
 function mask(secret) {
     if (secret === '')
@@ -50813,17 +50930,21 @@ const webhookCheck = (value) => {
         return 'must be an https:// URL';
     return undefined;
 };
-const hostOverride = object({
-    host: schemas_string(),
-    'blue-port': schemas_number().int().min(1).max(65535).optional(),
-    'green-port': schemas_number().int().min(1).max(65535).optional(),
-    'nginx-status-port': schemas_number().int().min(1).max(65535).optional(),
-    'state-dir': schemas_string().regex(HOST_PATH, 'expected a path without ..').optional(),
-    'nginx-conf-dir': schemas_string().regex(HOST_PATH, 'expected a path without ..').optional(),
-    'nginx-command': schemas_string().optional(),
-    'access-log': schemas_string().regex(HOST_PATH, 'expected a path without ..').optional(),
-})
-    .strict();
+const hostPort = docField.number({ min: 1, max: 65535, integer: true, unit: 'a TCP port' });
+const hostPath = docField.text('a path without ..', HOST_PATH);
+/** One item of the hosts list: `user@host[:port]`, or a mapping with that host and its overrides. */
+const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item } : item), docField.mapping({
+    // host and nginx-command are checked when the hosts are resolved (parseTarget, parseNginxCommand).
+    host: docField.text('user@host[:port]', ANY_TEXT),
+    'blue-port': hostPort.optional(),
+    'green-port': hostPort.optional(),
+    'nginx-status-port': hostPort.optional(),
+    'state-dir': hostPath.optional(),
+    'nginx-conf-dir': hostPath.optional(),
+    'nginx-command': docField.text('a command line such as "sudo nginx"', ANY_TEXT).optional(),
+    'access-log': hostPath.optional(),
+}, 'user@host[:port] or a mapping {host, blue-port, …}'));
+const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
 const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log}';
 function parseNginxCommand(line) {
     const words = splitWords(line);
@@ -50843,32 +50964,15 @@ function hostsField(options = { required: true }) {
     return inputs_text((raw, ctx) => {
         if (raw === '')
             return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
-        let items;
-        if (raw.startsWith('-') || raw.startsWith('[')) {
-            let document;
-            try {
-                document = (0,dist/* parse */.qg)(raw);
-            }
-            catch (error) {
-                return fail(ctx, `is not valid YAML (${error.message.split('\n')[0]}); expected ${HOSTS_FORM}`);
-            }
-            const parsed = array(union([schemas_string(), hostOverride])).min(1).max(500).safeParse(document);
-            if (!parsed.success) {
-                const issue = parsed.error.issues.find((candidate) => candidate.path.length > 1) ?? parsed.error.issues[0];
-                const where = issue && issue.path.length > 0 ? `item ${Number(issue.path[0]) + 1}${issue.path.length > 1 ? ` field '${issue.path.slice(1).join('.')}'` : ''}: ` : '';
-                return fail(ctx, `${where}${issue?.message ?? 'invalid'}; expected ${HOSTS_FORM}`);
-            }
-            items = parsed.data;
-        }
-        else {
-            items = raw.split(/[\s,]+/).filter(Boolean);
-        }
+        const listed = raw.startsWith('-') || raw.startsWith('[') ? yamlDocument(raw, hostList, HOSTS_FORM, ctx) : { value: raw.split(/[\s,]+/).filter(Boolean).map((host) => ({ host })) };
+        if (!listed)
+            return NEVER;
+        const items = listed.value;
         if (items.length > 500)
             return fail(ctx, 'lists more than 500 hosts');
         const seen = new Set();
         const hosts = [];
-        for (const item of items) {
-            const override = typeof item === 'string' ? { host: item } : item;
+        for (const override of items) {
             try {
                 const target = parseTarget(override.host);
                 if (seen.has(target.label))
@@ -50956,7 +51060,6 @@ function resolveHosts(inputs) {
 
 
 
-
 /**
  * A smoke check, in one vocabulary wherever it runs: before traffic, sent with curl on the host to
  * the new color's port (blue-green's `smoke-requests`, deploy-staging's ssh-compose), and from the
@@ -50968,22 +51071,22 @@ function resolveHosts(inputs) {
 const SMOKE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'];
 /** The form of a list of checks, as the inputs that take one say it. */
 const SMOKE_CHECKS_FORM = 'a YAML list of {name, method, path, body, status, contains, json, prometheus, repeat, p95-ms}';
-const latencyBudgetMs = schemas_number().int().min(1).max(600_000);
-const smokeCheckFields = object({
-    name: schemas_string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._:/()-]{0,79}$/, 'expected a short name of letters, digits, spaces and . _ : / ( ) -').optional(),
-    method: schemas_enum(SMOKE_METHODS).default('GET'),
-    path: schemas_string().regex(URL_PATH, 'expected a path starting with /'),
-    body: union([schemas_string().max(65_536), record(schemas_string(), unknown()), array(unknown())]).optional(),
-    status: schemas_number().int().min(100).max(599).default(200),
-    contains: schemas_string().max(1000).optional(),
-    json: schemas_boolean().default(false),
-    prometheus: schemas_boolean().default(false),
-    repeat: schemas_number().int().min(1).max(1000).optional(),
+const { leaf: smoke_leaf, text: smoke_text, choice: smoke_choice, number: smoke_number, boolean: smoke_boolean, mapping: smoke_mapping, list: smoke_list } = docField;
+const latencyBudgetMs = smoke_number({ min: 1, max: 600_000, integer: true, unit: 'ms' });
+const smokeCheckFields = smoke_mapping({
+    name: smoke_text('a short name of letters, digits, spaces and . _ : / ( ) - (at most 80)', /^[A-Za-z0-9][A-Za-z0-9 ._:/()-]{0,79}$/).optional(),
+    method: smoke_choice(SMOKE_METHODS).default('GET'),
+    path: smoke_text('a path starting with /', URL_PATH),
+    body: smoke_leaf('a text (at most 65536 characters), a mapping or a list', (value) => (typeof value === 'string' && value.length <= 65_536) || (typeof value === 'object' && value !== null)).optional(),
+    status: smoke_number({ min: 100, max: 599, integer: true }).default(200),
+    contains: smoke_text('a text of at most 1000 characters', ANY_TEXT, 1000).optional(),
+    json: smoke_boolean.default(false),
+    prometheus: smoke_boolean.default(false),
+    repeat: smoke_number({ min: 1, max: 1000, integer: true, unit: 'runs' }).optional(),
     'p95-ms': latencyBudgetMs.optional(),
     // The name blue-green's smoke-requests gave p95-ms before (v1 workflows use it): still read.
     'max-latency-ms': latencyBudgetMs.optional(),
-})
-    .strict();
+}, 'a smoke check {path, method, …}');
 const BODY_CHECKS = ['contains', 'json', 'prometheus'];
 const smokeCheckSchema = smokeCheckFields
     .superRefine((check, ctx) => {
@@ -51002,9 +51105,7 @@ const smokeCheckSchema = smokeCheckFields
 function checkName(check) {
     return check.name ?? `${check.method} ${check.path}`;
 }
-const smokeChecksSchema = array(smokeCheckSchema)
-    .max(50)
-    .superRefine((checks, ctx) => {
+const smokeChecksSchema = smoke_list(smokeCheckSchema, { max: 50, noun: 'checks', form: 'a list of smoke checks' }).superRefine((checks, ctx) => {
     const names = checks.map(checkName);
     const twice = names.find((name, index) => names.indexOf(name) !== index);
     if (twice)
@@ -51447,107 +51548,6 @@ function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
         repairState: inputs['repair-state'],
         ...(signal ? { signal } : {}),
     };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/document.ts
-
-
-/**
- * The one way a document a user writes (a YAML policy, a list of rules) is checked: builders for
- * its fields, each of which says what it expected and what it got, mappings that refuse an unknown
- * key by listing the known ones, and one way to say where a problem is
- * (`rules[2].metric: expected one of …, got 'latency'`). Every problem is reported, not the first.
- */
-/** A value checked by `accept`; the message says what was expected (`form`) and what was given. */
-function leaf(form, accept) {
-    return unknown().transform((value, ctx) => {
-        if (accept(value))
-            return value;
-        ctx.addIssue({ code: 'custom', message: `expected ${form}, got ${show(value)}` });
-        return NEVER;
-    });
-}
-/** A finite number within bounds: `a number from 1 to 3600 (seconds)`, `a number of at least 0`, `a whole number above 0`. */
-function document_number(options = {}) {
-    const bounds = [];
-    if (options.min !== undefined && options.max !== undefined)
-        bounds.push(`from ${options.min} to ${options.max}`);
-    else {
-        if (options.min !== undefined)
-            bounds.push(`at least ${options.min}`);
-        if (options.above !== undefined)
-            bounds.push(`above ${options.above}`);
-        if (options.below !== undefined)
-            bounds.push(`below ${options.below}`);
-        if (options.max !== undefined)
-            bounds.push(`at most ${options.max}`);
-    }
-    const range = bounds.join(' and ');
-    const form = [options.integer ? 'a whole number' : 'a number', range.startsWith('at ') ? `of ${range}` : range, options.unit ? `(${options.unit})` : ''].filter(Boolean).join(' ');
-    return leaf(form, (value) => {
-        if (typeof value !== 'number' || !Number.isFinite(value))
-            return false;
-        if (options.integer && !Number.isInteger(value))
-            return false;
-        if (options.min !== undefined && value < options.min)
-            return false;
-        if (options.max !== undefined && value > options.max)
-            return false;
-        if (options.above !== undefined && value <= options.above)
-            return false;
-        if (options.below !== undefined && value >= options.below)
-            return false;
-        return true;
-    });
-}
-/** One of `choices`; `form` words them (`one of a, b, c` unless given). */
-function choice(choices, form = `one of ${choices.join(', ')}`) {
-    return leaf(form, (value) => typeof value === 'string' && choices.includes(value));
-}
-const document_boolean = leaf('true or false', (value) => typeof value === 'boolean');
-/** A text that matches `pattern`, of at most `maxLength` characters. */
-function document_text(form, pattern, maxLength = Infinity) {
-    return leaf(form, (value) => typeof value === 'string' && value.length <= maxLength && pattern.test(value));
-}
-/** A mapping with exactly these keys (each optional unless its field says otherwise); `form` is what a value that is no mapping is told. */
-function mapping(shape, form = 'a mapping') {
-    const known = Object.keys(shape).join(', ');
-    return strictObject(shape, {
-        error: (issue) => {
-            if (issue.code === 'unrecognized_keys')
-                return `unknown key ${issue.keys.map((key) => `'${key}'`).join(', ')}; expected ${known}`;
-            if (issue.code === 'invalid_type')
-                return `expected ${form}, got ${show(issue.input)}`;
-            return undefined;
-        },
-    });
-}
-/** A list of at most `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
-function list(item, options) {
-    return array(item, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${options.form ?? 'a list'}, got ${show(issue.input)}` : undefined) })
-        .max(options.max, { error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${Array.isArray(issue.input) ? issue.input.length : 'more'}` });
-}
-/** The builders of a document's fields: `docField.mapping({ duration: docField.number({ min: 10 }).optional() })`. */
-const docField = { leaf, number: document_number, choice, boolean: document_boolean, text: document_text, mapping, list };
-/** `rules[2].metric` from zod's ['rules', 2, 'metric']. */
-function document_documentPath(path, names = {}) {
-    let where = '';
-    for (const part of path) {
-        if (typeof part === 'number')
-            where += `${where === '' ? (names.items ?? '') : ''}[${part}]`;
-        else
-            where += `${where === '' ? '' : '.'}${String(part)}`;
-    }
-    return where === '' ? (names.root ?? '') : where;
-}
-/** One problem, with where it is: `sprt.alpha: expected a number above 0 and at most 0.5, got 0`. */
-function describeIssue(issue, names = {}) {
-    const where = document_documentPath(issue.path, names);
-    return where === '' ? issue.message : `${where}: ${issue.message}`;
-}
-/** Every problem of a document that failed its schema, in order. */
-function documentProblems(error, names = {}) {
-    return error.issues.map((issue) => describeIssue(issue, names));
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/policy.ts
@@ -52639,11 +52639,14 @@ function commaList(schema) {
         .pipe(schema);
 }
 function monitor_inputs_list(allowed, defaultValue, what) {
-    return commaList(field.yaml(array(schemas_enum(allowed)).min(1), { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` }));
+    const items = docField.list(docField.choice(allowed), { min: 1, max: 100, noun: what, form: `a list of ${what}` });
+    return commaList(field.yaml(items, { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` }));
 }
 const QUERY_KEYS = Object.keys(DEFAULT_PROMETHEUS_QUERIES);
-/** PromQL templates by figure, their placeholders checked as the Prometheus source checks them: before any host is contacted. */
-const prometheusQueries = partialRecord(schemas_enum(QUERY_KEYS), schemas_string().max(2000).nullable())
+const queryTemplate = docField.text('a PromQL template of at most 2000 characters', ANY_TEXT, 2000).nullable().optional();
+/** PromQL templates by figure (null leaves a figure out), their placeholders checked as the Prometheus source checks them: before any host is contacted. */
+const prometheusQueries = docField
+    .mapping(Object.fromEntries(QUERY_KEYS.map((key) => [key, queryTemplate])), 'a mapping of PromQL templates')
     .optional()
     .superRefine((queries, ctx) => {
     for (const [key, template] of Object.entries(queries ?? {})) {
@@ -52661,7 +52664,10 @@ const monitorPhaseInputs = {
     policy: field.string({ form: 'a YAML analysis policy (see the README)', pattern: /^[\s\S]*$/, max: 20_000 }),
     duration: field.integer({ min: 0, max: 86_400, default: 0, unit: `seconds of analysis per step; 0 keeps the policy's (${DEFAULT_POLICY.duration})` }),
     interval: field.integer({ min: 0, max: 3600, default: 0, unit: `seconds between samples; 0 keeps the policy's (${DEFAULT_POLICY.interval})` }),
-    steps: commaList(field.yaml(array(schemas_number().int().min(1).max(100)).min(1).max(20), { form: 'canary shares for a ramp, increasing, e.g. 10,25,50,100', default: '[10, 25, 50, 100]' })),
+    steps: commaList(field.yaml(docField.list(docField.number({ min: 1, max: 100, integer: true, unit: 'percent' }), { min: 1, max: 20, noun: 'steps', form: 'a list of canary shares' }), {
+        form: 'canary shares for a ramp, increasing, e.g. 10,25,50,100',
+        default: '[10, 25, 50, 100]',
+    })),
     model: field.boolean(false),
     sources: monitor_inputs_list(SOURCES, 'nginx-log, host', 'metric sources'),
     'access-log': field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: '/var/log/nginx/access.log', max: 512 }),

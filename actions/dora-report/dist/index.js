@@ -45177,9 +45177,9 @@ function handleCodecTxResult(left, value, nextSchema, ctx) {
     }
     return nextSchema._zod.run({ value, issues: left.issues }, ctx);
 }
-const $ZodPreprocess = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodPreprocess", (inst, def) => {
+const $ZodPreprocess = /*@__PURE__*/ $constructor("$ZodPreprocess", (inst, def) => {
     $ZodPipe.init(inst, def);
-})));
+});
 const $ZodReadonly = /*@__PURE__*/ $constructor("$ZodReadonly", (inst, def) => {
     $ZodType.init(inst, def);
     defineLazyInternal(inst, "propValues", (zod) => zod.def.innerType._zod.propValues);
@@ -45812,7 +45812,7 @@ function _isoDuration(Class, params) {
 }
 // @__NO_SIDE_EFFECTS__
 function _number(Class, params) {
-    return new Class(snapshotChecks({ type: "number", checks: [], ...normalizeParams(params) }));
+    return new Class(snapshotChecks({ type: "number", checks: [], ...util.normalizeParams(params) }));
 }
 // @__NO_SIDE_EFFECTS__
 function _coercedNumber(Class, params) {
@@ -49393,7 +49393,7 @@ const ZodNumber = /*@__PURE__*/ $constructor("ZodNumber", (inst, def) => {
     },
 }));
 function schemas_number(params) {
-    return _number(ZodNumber, params);
+    return core._number(ZodNumber, params);
 }
 const ZodNumberFormat = /*@__PURE__*/ $constructor("ZodNumberFormat", (inst, def) => {
     $ZodNumberFormat.init(inst, def);
@@ -49654,7 +49654,7 @@ function strictObject(shape, params) {
         type: "object",
         shape,
         catchall: never(),
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 // looseObject
@@ -50132,10 +50132,10 @@ function invertCodec(codec) {
         reverseTransform: def.transform,
     });
 }
-const ZodPreprocess = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodPreprocess", (inst, def) => {
+const ZodPreprocess = /*@__PURE__*/ $constructor("ZodPreprocess", (inst, def) => {
     ZodPipe.init(inst, def);
-    core.$ZodPreprocess.init(inst, def);
-})));
+    $ZodPreprocess.init(inst, def);
+});
 const ZodReadonly = /*@__PURE__*/ $constructor("ZodReadonly", (inst, def) => {
     $ZodReadonly.init(inst, def);
     ZodType.init(inst, def);
@@ -50277,6 +50277,114 @@ function preprocess(fn, schema) {
     });
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/document.ts
+
+
+/**
+ * The one way a document a user writes (a YAML policy, a list of rules) is checked: builders for
+ * its fields, each of which says what it expected and what it got, mappings that refuse an unknown
+ * key by listing the known ones, and one way to say where a problem is
+ * (`rules[2].metric: expected one of …, got 'latency'`). Every problem is reported, not the first.
+ */
+/** A value checked by `accept`; the message says what was expected (`form`) and what was given. */
+function leaf(form, accept) {
+    return unknown().transform((value, ctx) => {
+        if (accept(value))
+            return value;
+        ctx.addIssue({ code: 'custom', message: `expected ${form}, got ${show(value)}` });
+        return NEVER;
+    });
+}
+/** A finite number within bounds: `a number from 1 to 3600 (seconds)`, `a number of at least 0`, `a whole number above 0`. */
+function document_number(options = {}) {
+    const bounds = [];
+    if (options.min !== undefined && options.max !== undefined)
+        bounds.push(`from ${options.min} to ${options.max}`);
+    else {
+        if (options.min !== undefined)
+            bounds.push(`at least ${options.min}`);
+        if (options.above !== undefined)
+            bounds.push(`above ${options.above}`);
+        if (options.below !== undefined)
+            bounds.push(`below ${options.below}`);
+        if (options.max !== undefined)
+            bounds.push(`at most ${options.max}`);
+    }
+    const range = bounds.join(' and ');
+    const form = [options.integer ? 'a whole number' : 'a number', range.startsWith('at ') ? `of ${range}` : range, options.unit ? `(${options.unit})` : ''].filter(Boolean).join(' ');
+    return leaf(form, (value) => {
+        if (typeof value !== 'number' || !Number.isFinite(value))
+            return false;
+        if (options.integer && !Number.isInteger(value))
+            return false;
+        if (options.min !== undefined && value < options.min)
+            return false;
+        if (options.max !== undefined && value > options.max)
+            return false;
+        if (options.above !== undefined && value <= options.above)
+            return false;
+        if (options.below !== undefined && value >= options.below)
+            return false;
+        return true;
+    });
+}
+/** One of `choices`; `form` words them (`one of a, b, c` unless given). */
+function choice(choices, form = `one of ${choices.join(', ')}`) {
+    return leaf(form, (value) => typeof value === 'string' && choices.includes(value));
+}
+const document_boolean = leaf('true or false', (value) => typeof value === 'boolean');
+/** A text that matches `pattern`, of at most `maxLength` characters. */
+function document_text(form, pattern, maxLength = Infinity) {
+    return leaf(form, (value) => typeof value === 'string' && value.length <= maxLength && pattern.test(value));
+}
+/** A mapping with exactly these keys (each optional unless its field says otherwise); `form` is what a value that is no mapping is told. */
+function mapping(shape, form = 'a mapping') {
+    const known = Object.keys(shape).join(', ');
+    return strictObject(shape, {
+        error: (issue) => {
+            if (issue.code === 'unrecognized_keys')
+                return `unknown key ${issue.keys.map((key) => `'${key}'`).join(', ')}; expected ${known}`;
+            if (issue.code === 'invalid_type')
+                return `expected ${form}, got ${show(issue.input)}`;
+            return undefined;
+        },
+    });
+}
+/** A mapping another program writes (a later version may add keys): the keys of `shape` are checked, the others left out. */
+function openMapping(shape, form = 'a mapping') {
+    return object(shape, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) });
+}
+/** A list of `min` (0 unless given) to `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
+function list(item, options) {
+    const form = options.form ?? 'a list';
+    const count = (input) => (Array.isArray(input) ? input.length : 'more');
+    return array(item, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) })
+        .min(options.min ?? 0, { error: (issue) => (Array.isArray(issue.input) && issue.input.length === 0 ? `expected ${form}, got an empty list` : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`) })
+        .max(options.max, { error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}` });
+}
+/** The builders of a document's fields: `docField.mapping({ duration: docField.number({ min: 10 }).optional() })`. */
+const docField = { leaf, number: document_number, choice, boolean: document_boolean, text: document_text, mapping, openMapping, list };
+/** `rules[2].metric` from zod's ['rules', 2, 'metric']. */
+function documentPath(path, names = {}) {
+    let where = '';
+    for (const part of path) {
+        if (typeof part === 'number')
+            where += `${where === '' ? (names.items ?? '') : ''}[${part}]`;
+        else
+            where += `${where === '' ? '' : '.'}${String(part)}`;
+    }
+    return where === '' ? (names.root ?? '') : where;
+}
+/** One problem, with where it is: `sprt.alpha: expected a number above 0 and at most 0.5, got 0`. */
+function describeIssue(issue, names = {}) {
+    const where = documentPath(issue.path, names);
+    return where === '' ? issue.message : `${where}: ${issue.message}`;
+}
+/** Every problem of a document that failed its schema, in order. */
+function documentProblems(error, names = {}) {
+    return error.issues.map((issue) => describeIssue(issue, names));
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
 /**
  * The vocabulary every value is checked with: app names, versions, image references, paths and
@@ -50295,6 +50403,8 @@ const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
 /** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
 // eslint-disable-next-line no-control-regex
 const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
+/** Any text, new lines included: for a value checked elsewhere (a host by parseTarget), or of any form (a label). */
+const ANY_TEXT = /^[\s\S]*$/;
 /** A GitHub deployment id. */
 const DEPLOYMENT_ID = /^\d{1,20}$/;
 
@@ -50628,26 +50738,33 @@ const field = {
             return raw;
         });
     },
-    /** A YAML (or JSON) document whose value must satisfy `schema`. */
+    /** A YAML (or JSON) document whose value must satisfy `schema`, a document built with vocabulary's docField. */
     yaml(schema, options) {
-        return inputs_text((raw, ctx) => {
-            let document;
-            try {
-                document = (0,dist/* parse */.qg)(raw === '' ? options.default : raw);
-            }
-            catch (error) {
-                return fail(ctx, `is not valid YAML (${error.message.split('\n')[0]}); expected ${options.form}`);
-            }
-            const parsed = schema.safeParse(document);
-            if (!parsed.success) {
-                const issue = parsed.error.issues[0];
-                const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
-                return fail(ctx, `${issue?.message ?? 'is invalid'}${where}; expected ${options.form}`);
-            }
-            return parsed.data;
-        });
+        return inputs_text((raw, ctx) => yamlDocument(raw === '' ? options.default : raw, schema, options.form, ctx)?.value ?? NEVER);
     },
 };
+/**
+ * The input is the document: after `Input 'plan': `, an item of a list reads `[0].seconds`, a key
+ * of a mapping `requests`, and a problem of the whole document has no place.
+ */
+const INPUT_DOCUMENT = {};
+/** Parses YAML and checks it against `schema`; every problem is reported, each with where it is, then the form expected (and undefined returned). */
+function yamlDocument(raw, schema, form, ctx) {
+    let document;
+    try {
+        document = (0,dist/* parse */.qg)(raw);
+    }
+    catch (error) {
+        ctx.addIssue({ code: 'custom', message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}` });
+        return undefined;
+    }
+    const parsed = schema.safeParse(document);
+    if (!parsed.success) {
+        ctx.addIssue({ code: 'custom', message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}` });
+        return undefined;
+    }
+    return { value: parsed.data };
+}
 /** Registers a secret with the runner so it is masked in every log line. */
 function mask(secret) {
     if (secret === '')
@@ -50673,17 +50790,21 @@ const webhookCheck = (value) => {
         return 'must be an https:// URL';
     return undefined;
 };
-const hostOverride = object({
-    host: schemas_string(),
-    'blue-port': schemas_number().int().min(1).max(65535).optional(),
-    'green-port': schemas_number().int().min(1).max(65535).optional(),
-    'nginx-status-port': schemas_number().int().min(1).max(65535).optional(),
-    'state-dir': schemas_string().regex(HOST_PATH, 'expected a path without ..').optional(),
-    'nginx-conf-dir': schemas_string().regex(HOST_PATH, 'expected a path without ..').optional(),
-    'nginx-command': schemas_string().optional(),
-    'access-log': schemas_string().regex(HOST_PATH, 'expected a path without ..').optional(),
-})
-    .strict();
+const hostPort = docField.number({ min: 1, max: 65535, integer: true, unit: 'a TCP port' });
+const hostPath = docField.text('a path without ..', HOST_PATH);
+/** One item of the hosts list: `user@host[:port]`, or a mapping with that host and its overrides. */
+const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item } : item), docField.mapping({
+    // host and nginx-command are checked when the hosts are resolved (parseTarget, parseNginxCommand).
+    host: docField.text('user@host[:port]', ANY_TEXT),
+    'blue-port': hostPort.optional(),
+    'green-port': hostPort.optional(),
+    'nginx-status-port': hostPort.optional(),
+    'state-dir': hostPath.optional(),
+    'nginx-conf-dir': hostPath.optional(),
+    'nginx-command': docField.text('a command line such as "sudo nginx"', ANY_TEXT).optional(),
+    'access-log': hostPath.optional(),
+}, 'user@host[:port] or a mapping {host, blue-port, …}'));
+const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
 const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log}';
 function parseNginxCommand(line) {
     const words = splitWords(line);
@@ -50703,32 +50824,15 @@ function hostsField(options = { required: true }) {
     return inputs_text((raw, ctx) => {
         if (raw === '')
             return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
-        let items;
-        if (raw.startsWith('-') || raw.startsWith('[')) {
-            let document;
-            try {
-                document = (0,dist/* parse */.qg)(raw);
-            }
-            catch (error) {
-                return fail(ctx, `is not valid YAML (${error.message.split('\n')[0]}); expected ${HOSTS_FORM}`);
-            }
-            const parsed = array(union([schemas_string(), hostOverride])).min(1).max(500).safeParse(document);
-            if (!parsed.success) {
-                const issue = parsed.error.issues.find((candidate) => candidate.path.length > 1) ?? parsed.error.issues[0];
-                const where = issue && issue.path.length > 0 ? `item ${Number(issue.path[0]) + 1}${issue.path.length > 1 ? ` field '${issue.path.slice(1).join('.')}'` : ''}: ` : '';
-                return fail(ctx, `${where}${issue?.message ?? 'invalid'}; expected ${HOSTS_FORM}`);
-            }
-            items = parsed.data;
-        }
-        else {
-            items = raw.split(/[\s,]+/).filter(Boolean);
-        }
+        const listed = raw.startsWith('-') || raw.startsWith('[') ? yamlDocument(raw, hostList, HOSTS_FORM, ctx) : { value: raw.split(/[\s,]+/).filter(Boolean).map((host) => ({ host })) };
+        if (!listed)
+            return NEVER;
+        const items = listed.value;
         if (items.length > 500)
             return fail(ctx, 'lists more than 500 hosts');
         const seen = new Set();
         const hosts = [];
-        for (const item of items) {
-            const override = typeof item === 'string' ? { host: item } : item;
+        for (const override of items) {
             try {
                 const target = parseTarget(override.host);
                 if (seen.has(target.label))

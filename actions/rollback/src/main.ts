@@ -1,9 +1,9 @@
 import { action, systemClock } from '@agent-loop/shared/action';
 import { cleanUpRun } from '@agent-loop/shared/fleet';
 import { githubContext } from '@agent-loop/shared/github';
-import { checkRollbackMethodInputs, field, hostInputs, hostsField, privateKeyField, readInputs, requireInput, resolveHosts, rollbackMethod, rollbackMethodInputs, rollbackPhaseInputs, rollbackTarget, runtimeInputs, sessionFromInputs, z, type InputReader } from '@agent-loop/shared/inputs';
+import { checkRollbackMethodInputs, field, hostInputs, hostsField, privateKeyField, readInputs, requireInput, resolveHosts, rollbackMethod, rollbackMethodInputs, rollbackPhaseInputs, rollbackTarget, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { announceOutcome, deploymentMetricsRecorder, metricsInputs, rollbackFailure, rollbackSummary } from '@agent-loop/shared/report';
-import { DEPLOYMENT_ID, FREE_TEXT, VERSION } from '@agent-loop/shared/vocabulary';
+import { ANY_TEXT, DEPLOYMENT_ID, docField, FREE_TEXT, VERSION } from '@agent-loop/shared/vocabulary';
 
 export const Outputs = {
   RolledBack: 'rolled-back',
@@ -18,7 +18,22 @@ export const Outputs = {
   Report: 'report',
 } as const;
 
-const figuresSchema = z.array(z.object({ name: z.string(), observed: z.union([z.string(), z.number(), z.null()]), threshold: z.union([z.string(), z.number()]), windowSeconds: z.number().optional(), window: z.string().optional(), status: z.string() }).passthrough()).max(50);
+const { leaf, text, number, openMapping, list } = docField;
+/** canary-monitor's `rules` output: the keys read here are checked, others (a later version may add some) left out. */
+const figuresSchema = list(
+  openMapping(
+    {
+      name: text('a rule name', ANY_TEXT),
+      observed: leaf('a number, a text or null', (value): value is string | number | null => value === null || typeof value === 'string' || typeof value === 'number'),
+      threshold: leaf('a number or a text', (value): value is string | number => typeof value === 'string' || typeof value === 'number'),
+      windowSeconds: number().optional(),
+      window: text('a text', ANY_TEXT).optional(),
+      status: text('a status such as pass or fail', ANY_TEXT),
+    },
+    'a mapping {name, observed, threshold, window, status}',
+  ),
+  { max: 50, noun: 'figures', form: 'a list of rule figures' },
+);
 
 export const inputFields = {
   ...hostInputs,

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { z } from 'zod';
 import { ConfigurationError } from '../src/action';
+import { docField } from '../src/vocabulary';
 import { field, hostInputs, readInputs, requireInput, resolveHosts, type HostInputs, type InputReader } from '../src/inputs';
 
 /** A fake runner: inputs come from a plain object, missing ones read as '' (as core.getInput does). */
@@ -47,7 +47,7 @@ describe('field kinds through readInputs', () => {
     enabled: field.boolean(true),
     mode: field.choice(['fast', 'safe'] as const, 'safe'),
     start: field.template(['app', 'port']),
-    plan: field.yaml(z.array(z.object({ step: z.string(), seconds: z.number().int() })), { form: 'a list of {step, seconds}', default: '[]' }),
+    plan: field.yaml(docField.list(docField.mapping({ step: docField.text('a step name', /^\S+$/), seconds: docField.number({ integer: true, unit: 'seconds' }) }), { max: 20, noun: 'steps', form: 'a list of steps' }), { form: 'a list of {step, seconds}', default: '[]' }),
   };
 
   it('applies defaults to empty inputs and trims values', () => {
@@ -91,8 +91,9 @@ describe('field kinds through readInputs', () => {
     ['start', 'run {app} {image}', "Input 'start': unknown placeholder {image}; expected only {app} {port}"],
     ['start', 'run\0', "Input 'start': contains a NUL byte"],
     ['plan', '- step: [', "Input 'plan': is not valid YAML"],
-    ['plan', '- step: warm\n  seconds: soon', "Input 'plan': Invalid input: expected number, received string at 0.seconds; expected a list of {step, seconds}"],
-    ['plan', 'step: warm', "Input 'plan': Invalid input: expected array, received object; expected a list of {step, seconds}"],
+    ['plan', '- step: warm\n  seconds: soon', "Input 'plan': [0].seconds: expected a whole number (seconds), got 'soon'; expected a list of {step, seconds}"],
+    ['plan', 'step: warm', "Input 'plan': expected a list of steps, got a mapping; expected a list of {step, seconds}"],
+    ['plan', '- step: warm\n  seconds: soon\n- step: 2\n  wait: 5', "Input 'plan': [0].seconds: expected a whole number (seconds), got 'soon'; [1].step: expected a step name, got 2; [1].seconds: expected a whole number (seconds), got nothing; [1]: unknown key 'wait'; expected step, seconds; expected a list of {step, seconds}"],
   ])('reports %s = %j', (name, raw, message) => {
     const values = { name: 'shop', [name]: raw };
     expect(problems(fields, values)).toContain(message);

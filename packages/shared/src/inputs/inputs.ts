@@ -2,7 +2,7 @@ import * as core from '@actions/core';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigurationError, printable } from '../action';
-import { APP_NAME, HOST_PATH } from '../vocabulary';
+import { ANY_TEXT, APP_NAME, docField, documentProblems, HOST_PATH, type DocumentNames } from '../vocabulary';
 import { parseKnownHosts, parseTarget, quotedPlaceholders, splitWords, templatePlaceholders, type SshTarget } from '../hosts';
 
 /**
@@ -130,25 +130,34 @@ export const field = {
     });
   },
 
-  /** A YAML (or JSON) document whose value must satisfy `schema`. */
+  /** A YAML (or JSON) document whose value must satisfy `schema`, a document built with vocabulary's docField. */
   yaml<T>(schema: z.ZodType<T>, options: { form: string; default: string }) {
-    return text((raw, ctx) => {
-      let document: unknown;
-      try {
-        document = parseYaml(raw === '' ? options.default : raw);
-      } catch (error) {
-        return fail(ctx, `is not valid YAML (${(error as Error).message.split('\n')[0]}); expected ${options.form}`);
-      }
-      const parsed = schema.safeParse(document);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
-        return fail(ctx, `${issue?.message ?? 'is invalid'}${where}; expected ${options.form}`);
-      }
-      return parsed.data;
-    });
+    return text((raw, ctx) => yamlDocument(raw === '' ? options.default : raw, schema, options.form, ctx)?.value ?? z.NEVER);
   },
 };
+
+/**
+ * The input is the document: after `Input 'plan': `, an item of a list reads `[0].seconds`, a key
+ * of a mapping `requests`, and a problem of the whole document has no place.
+ */
+const INPUT_DOCUMENT: DocumentNames = {};
+
+/** Parses YAML and checks it against `schema`; every problem is reported, each with where it is, then the form expected (and undefined returned). */
+function yamlDocument<T>(raw: string, schema: z.ZodType<T>, form: string, ctx: z.RefinementCtx<string>): { value: T } | undefined {
+  let document: unknown;
+  try {
+    document = parseYaml(raw);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `is not valid YAML (${(error as Error).message.split('\n')[0]}); expected ${form}` });
+    return undefined;
+  }
+  const parsed = schema.safeParse(document);
+  if (!parsed.success) {
+    ctx.addIssue({ code: 'custom', message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}` });
+    return undefined;
+  }
+  return { value: parsed.data };
+}
 
 /** Registers a secret with the runner so it is masked in every log line. */
 export function mask(secret: string): void {
@@ -191,20 +200,30 @@ export interface HostSpec extends HostSettings {
   target: SshTarget;
 }
 
-const hostOverride = z
-  .object({
-    host: z.string(),
-    'blue-port': z.number().int().min(1).max(65535).optional(),
-    'green-port': z.number().int().min(1).max(65535).optional(),
-    'nginx-status-port': z.number().int().min(1).max(65535).optional(),
-    'state-dir': z.string().regex(HOST_PATH, 'expected a path without ..').optional(),
-    'nginx-conf-dir': z.string().regex(HOST_PATH, 'expected a path without ..').optional(),
-    'nginx-command': z.string().optional(),
-    'access-log': z.string().regex(HOST_PATH, 'expected a path without ..').optional(),
-  })
-  .strict();
+const hostPort = docField.number({ min: 1, max: 65535, integer: true, unit: 'a TCP port' });
+const hostPath = docField.text('a path without ..', HOST_PATH);
 
-type HostItem = string | z.infer<typeof hostOverride>;
+/** One item of the hosts list: `user@host[:port]`, or a mapping with that host and its overrides. */
+const hostItem = z.preprocess(
+  (item) => (typeof item === 'string' ? { host: item } : item),
+  docField.mapping(
+    {
+      // host and nginx-command are checked when the hosts are resolved (parseTarget, parseNginxCommand).
+      host: docField.text('user@host[:port]', ANY_TEXT),
+      'blue-port': hostPort.optional(),
+      'green-port': hostPort.optional(),
+      'nginx-status-port': hostPort.optional(),
+      'state-dir': hostPath.optional(),
+      'nginx-conf-dir': hostPath.optional(),
+      'nginx-command': docField.text('a command line such as "sudo nginx"', ANY_TEXT).optional(),
+      'access-log': hostPath.optional(),
+    },
+    'user@host[:port] or a mapping {host, blue-port, …}',
+  ),
+);
+
+type HostItem = z.output<typeof hostItem>;
+const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
 
 const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log}';
 
@@ -225,29 +244,13 @@ export function privateKeyField(required: boolean) {
 export function hostsField(options: { required: boolean } = { required: true }) {
   return text((raw, ctx): Array<{ target: SshTarget; overrides: Partial<HostSettings> }> => {
     if (raw === '') return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
-    let items: HostItem[];
-    if (raw.startsWith('-') || raw.startsWith('[')) {
-      let document: unknown;
-      try {
-        document = parseYaml(raw);
-      } catch (error) {
-        return fail(ctx, `is not valid YAML (${(error as Error).message.split('\n')[0]}); expected ${HOSTS_FORM}`);
-      }
-      const parsed = z.array(z.union([z.string(), hostOverride])).min(1).max(500).safeParse(document);
-      if (!parsed.success) {
-        const issue = parsed.error.issues.find((candidate) => candidate.path.length > 1) ?? parsed.error.issues[0];
-        const where = issue && issue.path.length > 0 ? `item ${Number(issue.path[0]) + 1}${issue.path.length > 1 ? ` field '${issue.path.slice(1).join('.')}'` : ''}: ` : '';
-        return fail(ctx, `${where}${issue?.message ?? 'invalid'}; expected ${HOSTS_FORM}`);
-      }
-      items = parsed.data;
-    } else {
-      items = raw.split(/[\s,]+/).filter(Boolean);
-    }
+    const listed = raw.startsWith('-') || raw.startsWith('[') ? yamlDocument(raw, hostList, HOSTS_FORM, ctx) : { value: raw.split(/[\s,]+/).filter(Boolean).map((host): HostItem => ({ host })) };
+    if (!listed) return z.NEVER;
+    const items = listed.value;
     if (items.length > 500) return fail(ctx, 'lists more than 500 hosts');
     const seen = new Set<string>();
     const hosts: Array<{ target: SshTarget; overrides: Partial<HostSettings> }> = [];
-    for (const item of items) {
-      const override = typeof item === 'string' ? { host: item } : item;
+    for (const override of items) {
       try {
         const target = parseTarget(override.host);
         if (seen.has(target.label)) return fail(ctx, `lists ${target.label} twice`);

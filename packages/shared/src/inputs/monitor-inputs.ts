@@ -7,7 +7,7 @@ import type { SessionSettings } from '../fleet';
 import type { MonitorSettings, SourceKind } from '../procedures';
 import { buildRuntime, healthPaths, type RuntimeInputs } from './common-inputs';
 import { field, requireInput } from './inputs';
-import { HOST_PATH, URL_PATH } from '../vocabulary';
+import { ANY_TEXT, docField, HOST_PATH, URL_PATH } from '../vocabulary';
 
 /**
  * The canary analysis' inputs, defined once: the canary-monitor action and the operator's command
@@ -25,15 +25,17 @@ export function commaList<S extends z.ZodType<unknown, string>>(schema: S) {
     .pipe(schema);
 }
 
-function list<T extends string>(allowed: readonly T[], defaultValue: string, what: string) {
-  return commaList(field.yaml(z.array(z.enum(allowed as unknown as [T, ...T[]])).min(1), { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` }));
+function list<const T extends readonly string[]>(allowed: T, defaultValue: string, what: string) {
+  const items = docField.list(docField.choice(allowed), { min: 1, max: 100, noun: what, form: `a list of ${what}` });
+  return commaList(field.yaml(items, { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` }));
 }
 
-const QUERY_KEYS = Object.keys(DEFAULT_PROMETHEUS_QUERIES) as [keyof PrometheusQueries, ...Array<keyof PrometheusQueries>];
+const QUERY_KEYS = Object.keys(DEFAULT_PROMETHEUS_QUERIES) as Array<keyof PrometheusQueries>;
+const queryTemplate = docField.text('a PromQL template of at most 2000 characters', ANY_TEXT, 2000).nullable().optional();
 
-/** PromQL templates by figure, their placeholders checked as the Prometheus source checks them: before any host is contacted. */
-const prometheusQueries = z
-  .partialRecord(z.enum(QUERY_KEYS), z.string().max(2000).nullable())
+/** PromQL templates by figure (null leaves a figure out), their placeholders checked as the Prometheus source checks them: before any host is contacted. */
+const prometheusQueries = docField
+  .mapping(Object.fromEntries(QUERY_KEYS.map((key) => [key, queryTemplate])) as Record<keyof PrometheusQueries, typeof queryTemplate>, 'a mapping of PromQL templates')
   .optional()
   .superRefine((queries, ctx) => {
     for (const [key, template] of Object.entries(queries ?? {})) {
@@ -50,7 +52,12 @@ export const monitorPhaseInputs = {
   policy: field.string({ form: 'a YAML analysis policy (see the README)', pattern: /^[\s\S]*$/, max: 20_000 }),
   duration: field.integer({ min: 0, max: 86_400, default: 0, unit: `seconds of analysis per step; 0 keeps the policy's (${DEFAULT_POLICY.duration})` }),
   interval: field.integer({ min: 0, max: 3600, default: 0, unit: `seconds between samples; 0 keeps the policy's (${DEFAULT_POLICY.interval})` }),
-  steps: commaList(field.yaml(z.array(z.number().int().min(1).max(100)).min(1).max(20), { form: 'canary shares for a ramp, increasing, e.g. 10,25,50,100', default: '[10, 25, 50, 100]' })),
+  steps: commaList(
+    field.yaml(docField.list(docField.number({ min: 1, max: 100, integer: true, unit: 'percent' }), { min: 1, max: 20, noun: 'steps', form: 'a list of canary shares' }), {
+      form: 'canary shares for a ramp, increasing, e.g. 10,25,50,100',
+      default: '[10, 25, 50, 100]',
+    }),
+  ),
   model: field.boolean(false),
   sources: list(SOURCES, 'nginx-log, host', 'metric sources'),
   'access-log': field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: '/var/log/nginx/access.log', max: 512 }),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { errorMessage } from '../action';
-import { URL_PATH } from '../vocabulary';
+import { ANY_TEXT, docField, URL_PATH } from '../vocabulary';
 import { parseExposition } from './exposition';
 
 /**
@@ -17,24 +17,27 @@ export const SMOKE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] a
 /** The form of a list of checks, as the inputs that take one say it. */
 export const SMOKE_CHECKS_FORM = 'a YAML list of {name, method, path, body, status, contains, json, prometheus, repeat, p95-ms}';
 
-const latencyBudgetMs = z.number().int().min(1).max(600_000);
+const { leaf, text, choice, number, boolean, mapping, list } = docField;
+const latencyBudgetMs = number({ min: 1, max: 600_000, integer: true, unit: 'ms' });
+type Body = string | Record<string, unknown> | unknown[];
 
-const smokeCheckFields = z
-  .object({
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._:/()-]{0,79}$/, 'expected a short name of letters, digits, spaces and . _ : / ( ) -').optional(),
-    method: z.enum(SMOKE_METHODS).default('GET'),
-    path: z.string().regex(URL_PATH, 'expected a path starting with /'),
-    body: z.union([z.string().max(65_536), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional(),
-    status: z.number().int().min(100).max(599).default(200),
-    contains: z.string().max(1000).optional(),
-    json: z.boolean().default(false),
-    prometheus: z.boolean().default(false),
-    repeat: z.number().int().min(1).max(1000).optional(),
+const smokeCheckFields = mapping(
+  {
+    name: text('a short name of letters, digits, spaces and . _ : / ( ) - (at most 80)', /^[A-Za-z0-9][A-Za-z0-9 ._:/()-]{0,79}$/).optional(),
+    method: choice(SMOKE_METHODS).default('GET'),
+    path: text('a path starting with /', URL_PATH),
+    body: leaf('a text (at most 65536 characters), a mapping or a list', (value): value is Body => (typeof value === 'string' && value.length <= 65_536) || (typeof value === 'object' && value !== null)).optional(),
+    status: number({ min: 100, max: 599, integer: true }).default(200),
+    contains: text('a text of at most 1000 characters', ANY_TEXT, 1000).optional(),
+    json: boolean.default(false),
+    prometheus: boolean.default(false),
+    repeat: number({ min: 1, max: 1000, integer: true, unit: 'runs' }).optional(),
     'p95-ms': latencyBudgetMs.optional(),
     // The name blue-green's smoke-requests gave p95-ms before (v1 workflows use it): still read.
     'max-latency-ms': latencyBudgetMs.optional(),
-  })
-  .strict();
+  },
+  'a smoke check {path, method, …}',
+);
 
 export type SmokeCheck = Omit<z.output<typeof smokeCheckFields>, 'max-latency-ms'>;
 
@@ -58,14 +61,11 @@ export function checkName(check: Pick<SmokeCheck, 'name' | 'method' | 'path'>): 
   return check.name ?? `${check.method} ${check.path}`;
 }
 
-export const smokeChecksSchema = z
-  .array(smokeCheckSchema)
-  .max(50)
-  .superRefine((checks, ctx) => {
-    const names = checks.map(checkName);
-    const twice = names.find((name, index) => names.indexOf(name) !== index);
-    if (twice) ctx.addIssue({ code: 'custom', message: `two checks are named '${twice}'; give each a distinct name` });
-  });
+export const smokeChecksSchema = list(smokeCheckSchema, { max: 50, noun: 'checks', form: 'a list of smoke checks' }).superRefine((checks, ctx) => {
+  const names = checks.map(checkName);
+  const twice = names.find((name, index) => names.indexOf(name) !== index);
+  if (twice) ctx.addIssue({ code: 'custom', message: `two checks are named '${twice}'; give each a distinct name` });
+});
 
 /** The Agent Loop service's smoke test from the deployment procedure (blue-green's default). */
 export const DEFAULT_SMOKE_REQUESTS = `- method: POST

@@ -73,15 +73,23 @@ function mapping<const Shape extends z.ZodRawShape>(shape: Shape, form = 'a mapp
   });
 }
 
-/** A list of at most `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
-function list<const Item extends z.ZodType>(item: Item, options: { max: number; noun?: string; form?: string }) {
+/** A mapping another program writes (a later version may add keys): the keys of `shape` are checked, the others left out. */
+function openMapping<const Shape extends z.ZodRawShape>(shape: Shape, form = 'a mapping') {
+  return z.object(shape, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) });
+}
+
+/** A list of `min` (0 unless given) to `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
+function list<const Item extends z.ZodType>(item: Item, options: { min?: number; max: number; noun?: string; form?: string }) {
+  const form = options.form ?? 'a list';
+  const count = (input: unknown) => (Array.isArray(input) ? input.length : 'more');
   return z
-    .array(item, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${options.form ?? 'a list'}, got ${show(issue.input)}` : undefined) })
-    .max(options.max, { error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${Array.isArray(issue.input) ? issue.input.length : 'more'}` });
+    .array(item, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) })
+    .min(options.min ?? 0, { error: (issue) => (Array.isArray(issue.input) && issue.input.length === 0 ? `expected ${form}, got an empty list` : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`) })
+    .max(options.max, { error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}` });
 }
 
 /** The builders of a document's fields: `docField.mapping({ duration: docField.number({ min: 10 }).optional() })`. */
-export const docField = { leaf, number, choice, boolean, text, mapping, list };
+export const docField = { leaf, number, choice, boolean, text, mapping, openMapping, list };
 
 /**
  * What a document's places are called. `root`: the document itself (`policy`; none leaves a problem

@@ -16,5 +16,7 @@ export const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
 /** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
 // eslint-disable-next-line no-control-regex
 export const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
+/** Any text, new lines included: for a value checked elsewhere (a host by parseTarget), or of any form (a label). */
+export const ANY_TEXT = /^[\s\S]*$/;
 /** A GitHub deployment id. */
 export const DEPLOYMENT_ID = /^\d{1,20}$/;
