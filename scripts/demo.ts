@@ -18,7 +18,7 @@ import { parse } from 'yaml';
 import { startLab, type Lab } from '../test/lab/index';
 import { startAction, type RunActionResult } from '../test/lab/run-action';
 import { startTraffic, type TrafficResult } from '../test/lab/traffic';
-import { labActionInputs } from '../test/support/deploy-settings';
+import { blueGreenLabInputs } from '../test/support/deploy-settings';
 import { startFakeGitHub, type FakeGitHub } from '../test/support/fake-github';
 import { startRecorder } from '../test/support/recorder';
 
@@ -86,15 +86,8 @@ interface Story {
 const stories: Story[] = [];
 
 function hostInputs(lab: Lab): Record<string, string> {
-  return {
-    ...labActionInputs(lab),
-    // Every demo request comes from 127.0.0.1: split per request, not per client address.
-    'split-key': '$request_id',
-    'min-free-disk-mb': '1',
-    'min-free-memory-mb': '1',
-    'drain-seconds': '1',
-    memory: 'none',
-  };
+  // Every demo request comes from 127.0.0.1: split per request (as the lab inputs do), not per client address.
+  return blueGreenLabInputs(lab, { 'drain-seconds': '1', memory: 'none' });
 }
 
 interface Event {

@@ -26,6 +26,13 @@ describe('bundles', () => {
     for (const file of files.filter((file) => !file.endsWith('.js') && file !== 'package.json')) expect(text).toContain(file);
   });
 
+  it.each(['blue-green', 'canary-monitor', 'checklist', 'compare-metrics', 'deploy-staging', 'dora-report', 'host-setup', 'maintenance', 'plan', 'rollback'])('%s starts with no HTTP client it never calls (the toolkit core brought undici for OIDC tokens)', (name) => {
+    const entry = readFileSync(join(root, 'actions', name, 'dist', 'index.js'), 'utf8');
+    expect(entry).not.toMatch(/node_modules\/(undici|@actions\/http-client|@actions\/core)\//);
+    // The bundles were built from sources: the check has something to look at.
+    expect(entry).toMatch(/node_modules\/(zod|yaml)\//);
+  });
+
   it('deploy-staging loads the Actions cache client (and the Azure storage code it carries) only when a playbook asks for collections', () => {
     const dir = join(root, 'actions', 'deploy-staging', 'dist');
     const entry = readFileSync(join(dir, 'index.js'), 'utf8');

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAction, type RunActionResult } from './lab/run-action';
+import type { MetricComparison } from '@agent-loop/shared/pipeline';
 
 /** The compare-metrics bundle as GitHub runs it: reports in the workspace, rules as YAML, outputs and summary in the runner's files. */
 
@@ -40,16 +41,8 @@ function compare(inputs: Record<string, string>): Promise<RunActionResult> {
   return runAction({ action: 'compare-metrics', inputs: { baseline: 'metrics/baseline.json', rules: RULES, ...inputs }, env: { GITHUB_WORKSPACE: workspace } });
 }
 
-interface ReportRow {
-  metric: string;
-  baseline: number | null;
-  candidate: number | null;
-  delta: number | null;
-  deltaPercent: number | null;
-  rule: string;
-  verdict: string;
-  detail: string;
-}
+/** The report output: the comparison of each metric, as the core types it. */
+type ReportRow = MetricComparison;
 
 /** The step's error annotations, decoded as the runner decodes workflow commands. */
 const errors = (result: RunActionResult): string[] =>

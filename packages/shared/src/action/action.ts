@@ -1,6 +1,6 @@
-import * as core from '@actions/core';
 import { ConfigurationError, errorMessage } from './errors';
 import { codeBlock } from './markdown';
+import { runner } from './runner';
 import type { Logger } from './log';
 import type { RunInfo } from '../fleet';
 
@@ -22,17 +22,17 @@ export function neutralize(text: string): string {
     .join('\n');
 }
 
-/** Annotations: the toolkit's notice, warning and error lines, through the same neutralising function. */
+/** Annotations: the runner's notice, warning and error lines, through the same neutralising function. */
 export const annotate = {
-  notice: (message: string): void => core.notice(neutralize(message)),
-  warning: (message: string): void => core.warning(neutralize(message)),
-  error: (message: string): void => core.error(neutralize(message)),
+  notice: (message: string): void => runner.notice(neutralize(message)),
+  warning: (message: string): void => runner.warning(neutralize(message)),
+  error: (message: string): void => runner.error(neutralize(message)),
 };
 
 export const logger: Logger = {
-  info: (message) => core.info(neutralize(message)),
-  warn: (message) => core.warning(neutralize(message)),
-  group: (title, body) => core.group(neutralize(title), body),
+  info: (message) => runner.info(neutralize(message)),
+  warn: (message) => runner.warning(neutralize(message)),
+  group: (title, body) => runner.group(neutralize(title), body),
 };
 
 export function runInfo(env: NodeJS.ProcessEnv = process.env): RunInfo {
@@ -59,10 +59,10 @@ function onCancelSignals(): void {
   handlersInstalled = true;
   const handle = (signal: NodeJS.Signals) => {
     if (!cancellation.signal.aborted) {
-      core.warning(`${signal} received: the run is cancelled; putting back any traffic this run moved and releasing its locks`);
+      runner.warning(`${signal} received: the run is cancelled; putting back any traffic this run moved and releasing its locks`);
       cancellation.abort();
     } else {
-      core.info(`${signal} received again: still cleaning up`);
+      runner.info(`${signal} received again: still cleaning up`);
     }
   };
   process.on('SIGINT', handle);
@@ -77,14 +77,14 @@ export const State = { IsPost: 'isPost', MainDone: 'mainDone' } as const;
  * step saved) the post step, which cleans up after a main step that did not finish.
  */
 export async function entry(main: () => Promise<void>, post?: () => Promise<void>): Promise<void> {
-  if (core.getState(State.IsPost) === 'true') {
-    if (!post || core.getState(State.MainDone) === 'true') return;
+  if (runner.getState(State.IsPost) === 'true') {
+    if (!post || runner.getState(State.MainDone) === 'true') return;
     await runAction(post);
     return;
   }
-  core.saveState(State.IsPost, 'true');
+  runner.saveState(State.IsPost, 'true');
   await main();
-  core.saveState(State.MainDone, 'true');
+  runner.saveState(State.MainDone, 'true');
   // A cancelled run has put things back and said so; what it abandoned (a wait's timer, a remote
   // command) must not keep the process alive until the runner kills it.
   if (cancellation.signal.aborted) process.exit(1);
@@ -99,16 +99,16 @@ export async function runAction(body: () => Promise<void>): Promise<void> {
   try {
     await body();
     if (cancellation.signal.aborted) {
-      core.setFailed('the run was cancelled; see the log for what was put back');
+      runner.setFailed('the run was cancelled; see the log for what was put back');
       await failureSummary('the run was cancelled', 'The run was cancelled: what it had moved was put back (the log says what). A plain re-run starts again.');
     }
   } catch (error) {
     if (error instanceof ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
-      core.setFailed(neutralize(error.message));
+      runner.setFailed(neutralize(error.message));
       await failureSummary(error.message, 'Do what the message says (it names the input or the holder in the way), then re-run.');
     } else {
-      if (error instanceof Error && error.stack) core.debug(neutralize(error.stack));
-      core.setFailed(neutralize(errorMessage(error)));
+      if (error instanceof Error && error.stack) runner.debug(neutralize(error.stack));
+      runner.setFailed(neutralize(errorMessage(error)));
       await failureSummary(errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
     }
   }
@@ -122,7 +122,7 @@ let summaryWritten = false;
  */
 async function failureSummary(message: string, next: string): Promise<void> {
   if (summaryWritten || !process.env.GITHUB_STEP_SUMMARY) return;
-  const app = core.getInput('app');
+  const app = runner.getInput('app');
   const title = `### ❌ ${app ? `${app}: ` : ''}the step stopped`;
   try {
     await writeSummary([title, '', codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
@@ -132,11 +132,11 @@ async function failureSummary(message: string, next: string): Promise<void> {
 }
 
 export function setOutputs(outputs: Record<string, string | number | null | undefined>): void {
-  for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value === null || value === undefined ? '' : String(value));
+  for (const [name, value] of Object.entries(outputs)) runner.setOutput(name, value === null || value === undefined ? '' : String(value));
 }
 
 export async function writeSummary(markdown: string): Promise<void> {
   if (!process.env.GITHUB_STEP_SUMMARY) return;
   summaryWritten = true;
-  await core.summary.addRaw(markdown, true).write();
+  await runner.appendSummary(markdown);
 }

@@ -7,3 +7,4 @@ export * from './retry';
 export * from './http';
 export * from './markdown';
 export * from './show';
+export * from './runner';

@@ -1,7 +1,6 @@
-import * as core from '@actions/core';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigurationError, printable } from '../action';
+import { ConfigurationError, printable, runner } from '../action';
 import { ANY_TEXT, APP_NAME, docField, documentProblems, HOST_PATH, type DocumentNames } from '../vocabulary';
 import { parseKnownHosts, parseTarget, quotedPlaceholders, splitWords, templatePlaceholders, type SshTarget } from '../hosts';
 
@@ -13,7 +12,7 @@ import { parseKnownHosts, parseTarget, quotedPlaceholders, splitWords, templateP
 
 /** How an input is read: `INPUT_<NAME>` with the name upper-cased and hyphens kept. */
 export type InputReader = (name: string) => string;
-export const readFromRunner: InputReader = (name) => core.getInput(name);
+export const readFromRunner: InputReader = (name) => runner.getInput(name);
 
 type Field<T> = z.ZodType<T, string>;
 
@@ -162,8 +161,8 @@ function yamlDocument<T>(raw: string, schema: z.ZodType<T>, form: string, ctx: z
 /** Registers a secret with the runner so it is masked in every log line. */
 export function mask(secret: string): void {
   if (secret === '') return;
-  core.setSecret(secret);
-  for (const line of secret.split(/\r?\n/)) if (line.trim().length >= 4) core.setSecret(line.trim());
+  runner.setSecret(secret);
+  for (const line of secret.split(/\r?\n/)) if (line.trim().length >= 4) runner.setSecret(line.trim());
 }
 
 // ---------------------------------------------------------------------------------------------
