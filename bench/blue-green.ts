@@ -121,20 +121,15 @@ interface ColdStartFigures {
   exitCode: number;
 }
 
-interface LoadFigures {
+/** The traffic's counts (summed over the clients), with the phases' times and the latency. */
+type LoadFigures = Pick<TrafficResult, 'ok' | 'non2xx' | 'resets' | 'retried' | 'failed' | 'byVersion'> & {
   deployMs: number;
   promoteMs: number;
   trafficMs: number;
   requests: number;
-  ok: number;
-  non2xx: number;
-  resets: number;
-  retried: number;
-  failed: number;
-  byVersion: Record<string, number>;
-  perHost: Array<{ host: string; requests: number; byVersion: Record<string, number>; resets: number; failed: number; non2xx: number }>;
+  perHost: Array<Pick<TrafficResult, 'byVersion' | 'resets' | 'failed' | 'non2xx'> & { host: string; requests: number }>;
   latencyMs: Stats;
-}
+};
 
 interface GoalCheck {
   section: string;

@@ -19192,7 +19192,7 @@ function readInputs(fields, read = readFromRunner) {
     return result;
 }
 /** Checks that hold between inputs; call after readInputs. */
-function requireInput(condition, name, message) {
+function inputs_requireInput(condition, name, message) {
     if (!condition)
         throw new errors_ConfigurationError(`Input '${name}': ${message}`);
 }
@@ -19456,7 +19456,7 @@ const hostInputs = {
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/access.log';
 /** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 function resolveHosts(inputs) {
-    requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
+    inputs_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
     return inputs.hosts.map(({ target, overrides }) => {
         const spec = {
             target,
@@ -19469,7 +19469,7 @@ function resolveHosts(inputs) {
             accessLog: overrides.accessLog ?? (inputs['access-log'] || DEFAULT_ACCESS_LOG),
         };
         const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
-        requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
+        inputs_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
         return spec;
     });
 }
@@ -19933,10 +19933,10 @@ const promotePhaseInputs = {
     'drain-seconds': field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
     'keep-previous': field.boolean(false),
 };
-function checkRuntimeInputs(inputs) {
+function common_inputs_checkRuntimeInputs(inputs) {
     if (inputs.runtime === 'command') {
-        requireInput(inputs['start-command'] !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
-        requireInput(inputs['stop-command'] !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
+        inputs_requireInput(inputs['start-command'] !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
+        inputs_requireInput(inputs['stop-command'] !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
     }
 }
 function buildRuntime(inputs) {
@@ -21122,8 +21122,8 @@ function monitorPolicy(inputs) {
         throw new errors_ConfigurationError(`Input 'policy': ${error.message}`);
     }
     const steps = inputs.steps;
-    requireInput(steps.every((step, index) => index === 0 || step > steps[index - 1]), 'steps', `must increase, got ${steps.join(', ')}`);
-    requireInput(!inputs.sources.includes('prometheus') || inputs['prometheus-url'] !== '', 'prometheus-url', 'is required when sources include prometheus');
+    inputs_requireInput(steps.every((step, index) => index === 0 || step > steps[index - 1]), 'steps', `must increase, got ${steps.join(', ')}`);
+    inputs_requireInput(!inputs.sources.includes('prometheus') || inputs['prometheus-url'] !== '', 'prometheus-url', 'is required when sources include prometheus');
     return policy;
 }
 /** The monitor's settings from the inputs, over a session's (callbacks are the caller's). */
@@ -21150,6 +21150,72 @@ function monitorSettings(inputs, session, policy) {
             keepFailed: inputs['keep-failed'],
             commandTimeoutSeconds: inputs['command-timeout-seconds'],
         },
+    };
+}
+
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = require("node:path");
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/rollback-inputs.ts
+
+
+
+
+
+
+
+
+/** The rollback methods' inputs: nginx takes the host inputs; Kubernetes and Ansible take these. */
+const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+/** A playbook run from the workspace: the rollback's method ansible and the staging deploy take the same inputs. */
+const ansibleInputs = {
+    playbook: field.string({ form: 'a playbook path in the workspace', pattern: HOST_PATH, max: 512 }),
+    inventory: field.string({ form: 'an inventory path in the workspace', pattern: HOST_PATH, max: 512 }),
+    'ansible-limit': field.string({ form: 'an ansible --limit pattern', pattern: /^[A-Za-z0-9._:,*!&-]+$/, max: 512 }),
+};
+const rollbackMethodInputs = {
+    method: field.choice(['nginx', 'kubernetes', 'ansible'], 'nginx'),
+    deployment: field.string({ form: 'a Kubernetes deployment name', pattern: K8S_NAME, max: 253 }),
+    namespace: field.string({ form: 'a Kubernetes namespace', pattern: K8S_NAME, default: 'default', max: 63 }),
+    'kube-context': field.string({ form: 'a kubeconfig context name', pattern: /^[A-Za-z0-9._@:/-]+$/, max: 253 }),
+    'rollout-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
+    ...ansibleInputs,
+};
+/** What each method needs, checked before anything runs. */
+function checkRollbackMethodInputs(inputs) {
+    if (inputs.method === 'nginx') {
+        requireInput(inputs.hosts.length > 0, 'hosts', 'is required for method nginx: one or more user@host[:port]');
+        requireInput(inputs['ssh-private-key'] !== '', 'ssh-private-key', 'is required for method nginx');
+        checkRuntimeInputs(inputs);
+    }
+    if (inputs.method === 'kubernetes') {
+        requireInput(inputs.deployment !== '', 'deployment', 'is required for method kubernetes: the deployment to roll back');
+        requireInput(inputs['target-version'] === '' || /^\d+$/.test(inputs['target-version']), 'target-version', 'must be a revision number for method kubernetes (see kubectl rollout history)');
+    }
+    if (inputs.method === 'ansible') {
+        requireInput(inputs.playbook !== '', 'playbook', 'is required for method ansible: the rollback playbook');
+        requireInput(inputs.inventory !== '', 'inventory', 'is required for method ansible');
+    }
+}
+/** The method the inputs name, ready to run. */
+function rollbackMethod(inputs, hosts, context) {
+    if (inputs.method === 'kubernetes') {
+        return kubernetesRollback({ deployment: inputs.deployment, namespace: inputs.namespace, context: inputs['kube-context'] }, { timeoutSeconds: inputs['rollout-timeout-seconds'], log: context.log, clock: context.clock });
+    }
+    if (inputs.method === 'ansible') {
+        return ansibleRollback({ playbook: inputs.playbook, inventory: inputs.inventory, limit: inputs['ansible-limit'], app: inputs.app, environment: inputs.environment, reason: inputs.reason }, { workDir: mkdtempSync(join(process.env.RUNNER_TEMP ?? tmpdir(), 'agent-loop-ansible-')), cwd: process.env.GITHUB_WORKSPACE, timeoutMs: inputs['command-timeout-seconds'] * 1000, log: context.log, clock: context.clock });
+    }
+    return nginxRollback(hosts, rollbackSettings(inputs, context));
+}
+/**
+ * What a rollback is announced with (the failed deployment marked, the rollback recorded, the
+ * incident opened): the canary monitor's automatic rollback and the rollback action take the same.
+ */
+function incidentInputs(options) {
+    return {
+        'github-token': field.secret({ form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN' }),
+        'failed-deployment-id': field.string({ form: `the id of ${options.failedDeployment}`, pattern: DEPLOYMENT_ID, max: 20 }),
+        'create-incident': field.boolean(true),
+        'incident-severity': field.choice(['critical', 'high', 'medium', 'low'], options.severity),
     };
 }
 
@@ -24629,6 +24695,18 @@ async function incident_announceRollback(story, options) {
     }, options.log.warn);
     return { incidentUrl, deploymentId, notified };
 }
+/** The announcement's settings from the incident inputs (see `incidentInputs`). */
+function announceOptions(inputs, incidentLabels, log, env = process.env) {
+    return {
+        github: githubContext(inputs['github-token'], env),
+        ref: env.GITHUB_SHA ?? 'main',
+        createIncident: inputs['create-incident'],
+        incidentLabels,
+        failedDeploymentId: inputs['failed-deployment-id'] ? Number(inputs['failed-deployment-id']) : null,
+        slackWebhookUrl: inputs['slack-webhook-url'],
+        log,
+    };
+}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/report/summary.ts
 
@@ -24936,7 +25014,7 @@ function rolloutEvents(options) {
 
 
 /** Blue-green hosts behind nginx: traffic back to the color that runs the target (started first if stopped). */
-function nginxRollback(hosts, settings) {
+function methods_nginxRollback(hosts, settings) {
     return {
         name: 'nginx',
         async run(target, since) {
@@ -24984,7 +25062,7 @@ function external(method, what, outcome, since, clock) {
     };
 }
 /** `kubectl rollout undo` (to a revision when the target names one), then waits for the rollout. */
-function kubernetesRollback(deployment, options) {
+function methods_kubernetesRollback(deployment, options) {
     return {
         name: 'kubernetes',
         async run(target, since) {
@@ -25000,7 +25078,7 @@ function kubernetesRollback(deployment, options) {
  * The team's own rollback playbook, given the target (`target_version`: a version, or `previous`),
  * the reason, the app and the environment as extra variables.
  */
-function ansibleRollback(playbook, options) {
+function methods_ansibleRollback(playbook, options) {
     return {
         name: 'ansible',
         async run(target, since) {
@@ -25116,7 +25194,6 @@ async function concludeMonitor(result, options) {
 
 
 
-
 const Outputs = {
     Verdict: 'verdict',
     Reason: 'reason',
@@ -25132,14 +25209,11 @@ const inputFields = {
     ...runtimeInputs,
     ...metricsInputs,
     ...monitorPhaseInputs,
-    'github-token': field.secret({ form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN' }),
-    'failed-deployment-id': field.string({ form: 'the id of the GitHub deployment being watched', pattern: DEPLOYMENT_ID, max: 20 }),
-    'create-incident': field.boolean(true),
-    'incident-severity': field.choice(['critical', 'high', 'medium', 'low'], 'critical'),
+    ...incidentInputs({ severity: 'critical', failedDeployment: 'the GitHub deployment being watched' }),
 };
 function readSettings(read = readFromRunner) {
     const inputs = readInputs(inputFields, read);
-    checkRuntimeInputs(inputs);
+    common_inputs_checkRuntimeInputs(inputs);
     const policy = monitorPolicy(inputs);
     return { inputs, hosts: resolveHosts(inputs), policy };
 }
@@ -25179,15 +25253,7 @@ async function run(read) {
             severity: inputs['incident-severity'],
             runUrl: run.runUrl,
             recordMetrics: deploymentMetricsRecorder(inputs, hosts, session.connect, logger),
-            announce: {
-                github,
-                ref: process.env.GITHUB_SHA ?? 'main',
-                createIncident: inputs['create-incident'],
-                incidentLabels: ['canary'],
-                failedDeploymentId: inputs['failed-deployment-id'] ? Number(inputs['failed-deployment-id']) : null,
-                slackWebhookUrl: inputs['slack-webhook-url'],
-                log: logger,
-            },
+            announce: announceOptions(inputs, ['canary'], logger),
         });
         setOutputs({
             [Outputs.Verdict]: result.verdict,

@@ -1,10 +1,9 @@
 import { action, systemClock } from '@agent-loop/shared/action';
 import { githubContext } from '@agent-loop/shared/github';
-import { checkRuntimeInputs, field, hostInputs, monitorPhaseInputs, monitorPolicy, monitorSettings, readFromRunner, readInputs, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { checkRuntimeInputs, hostInputs, incidentInputs, monitorPhaseInputs, monitorPolicy, monitorSettings, readFromRunner, readInputs, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { monitor } from '@agent-loop/shared/procedures';
-import { concludeMonitor, deploymentMetricsRecorder, metricsInputs, monitorSummary, progressLine, rolloutEvents } from '@agent-loop/shared/report';
+import { announceOptions, concludeMonitor, deploymentMetricsRecorder, metricsInputs, monitorSummary, progressLine, rolloutEvents } from '@agent-loop/shared/report';
 import { cleanUpRun } from '@agent-loop/shared/fleet';
-import { DEPLOYMENT_ID } from '@agent-loop/shared/vocabulary';
 
 export const Outputs = {
   Verdict: 'verdict',
@@ -22,10 +21,7 @@ export const inputFields = {
   ...runtimeInputs,
   ...metricsInputs,
   ...monitorPhaseInputs,
-  'github-token': field.secret({ form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN' }),
-  'failed-deployment-id': field.string({ form: 'the id of the GitHub deployment being watched', pattern: DEPLOYMENT_ID, max: 20 }),
-  'create-incident': field.boolean(true),
-  'incident-severity': field.choice(['critical', 'high', 'medium', 'low'], 'critical'),
+  ...incidentInputs({ severity: 'critical', failedDeployment: 'the GitHub deployment being watched' }),
 };
 
 export function readSettings(read: InputReader = readFromRunner) {
@@ -74,15 +70,7 @@ export async function run(read?: InputReader): Promise<void> {
       severity: inputs['incident-severity'],
       runUrl: run.runUrl,
       recordMetrics: deploymentMetricsRecorder(inputs, hosts, session.connect, action.logger),
-      announce: {
-        github,
-        ref: process.env.GITHUB_SHA ?? 'main',
-        createIncident: inputs['create-incident'],
-        incidentLabels: ['canary'],
-        failedDeploymentId: inputs['failed-deployment-id'] ? Number(inputs['failed-deployment-id']) : null,
-        slackWebhookUrl: inputs['slack-webhook-url'],
-        log: action.logger,
-      },
+      announce: announceOptions(inputs, ['canary'], action.logger),
     });
 
     action.setOutputs({

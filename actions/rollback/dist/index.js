@@ -20289,185 +20289,6 @@ async function cleanUpRun(specs, settings) {
     return done;
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/action/http.ts
-/** The one HTTP client for APIs (Slack, GitHub, Prometheus): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
-
-/** The most an answer may hold (a page of GitHub deployments or a Prometheus range is well under it). */
-const MAX_BODY_BYTES = 8 * 1024 * 1024;
-/**
- * Reads a response body up to `maxBytes`: a server that answers without end (or a proxy page of
- * megabytes) cannot fill the runner's memory; beyond the cap the request fails.
- */
-async function readCapped(response, maxBytes = MAX_BODY_BYTES) {
-    const declared = Number(response.headers.get('content-length') ?? '0');
-    if (declared > maxBytes) {
-        await response.body?.cancel();
-        throw new Error(`the answer is ${declared} bytes, more than the ${maxBytes} this client reads`);
-    }
-    if (!response.body)
-        return '';
-    const reader = response.body.getReader();
-    const chunks = [];
-    let total = 0;
-    for (;;) {
-        const { done, value } = await reader.read();
-        if (done)
-            break;
-        total += value.byteLength;
-        if (total > maxBytes) {
-            await reader.cancel();
-            throw new Error(`the answer is more than the ${maxBytes} bytes this client reads`);
-        }
-        chunks.push(value);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-}
-/** A short excerpt of an answer for an error message: never the whole body, never a raw control character or line break. */
-function http_excerpt(body, max = 200) {
-    // eslint-disable-next-line no-control-regex
-    const flat = body.trim().replace(/[\0-\x1f\x7f]/g, (char) => (char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`));
-    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
-}
-/**
- * One HTTP request, the suite's only way to make one: the answer's body read with a size cap,
- * redirects not followed unless asked (a 302 to a login page is an answer to report, not to chase),
- * no retry. Throws when there is no answer (refused, timed out).
- */
-async function request(url, options = {}) {
-    const response = await fetch(url, {
-        method: options.method ?? 'GET',
-        headers: options.headers,
-        body: options.body,
-        redirect: options.followRedirects ? 'follow' : 'manual',
-        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-    });
-    const body = await readCapped(response);
-    return { status: response.status, body, headers: Object.fromEntries(response.headers) };
-}
-/** A JSON API call: a 5xx answer or no answer is retried (`attempts`, 3 by default); the caller parses the body. */
-async function http_requestJson(method, url, payload, headers = {}, options = {}) {
-    return retry(async () => {
-        const answer = await request(url, {
-            method,
-            headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-            body: payload === undefined ? undefined : JSON.stringify(payload),
-            timeoutMs: options.timeoutMs,
-            followRedirects: true,
-        });
-        if (answer.status >= 500)
-            throw new Error(`HTTP ${answer.status}${answer.body ? `: ${http_excerpt(answer.body)}` : ''}`);
-        return answer;
-    }, { attempts: options.attempts ?? 3, delayMs: 500 });
-}
-function postJson(url, payload, options = {}) {
-    return http_requestJson('POST', url, payload, options.headers, options);
-}
-/** GET a JSON API (e.g. Prometheus's); the caller parses the body. */
-function getJson(url, options = {}) {
-    return http_requestJson('GET', url, undefined, options.headers, options);
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/github/github.ts
-
-function githubContext(token, env = process.env) {
-    const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
-    if (!token || !owner || !repo)
-        return null;
-    return { apiUrl: (env.GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''), token, owner, repo };
-}
-function apiHeaders(context) {
-    return {
-        authorization: `Bearer ${context.token}`,
-        accept: 'application/vnd.github+json',
-        'x-github-api-version': '2022-11-28',
-        'user-agent': 'agent-loop-actions',
-    };
-}
-async function call(context, method, path, body) {
-    const response = await http_requestJson(method, `${context.apiUrl}/repos/${context.owner}/${context.repo}${path}`, body, apiHeaders(context));
-    if (response.status >= 300)
-        throw new Error(`GitHub ${method} ${path} answered ${response.status}: ${http_excerpt(response.body, 300)}`);
-    return (response.body ? JSON.parse(response.body) : {});
-}
-/** The URL marked rel="next" in a `Link` header (GitHub's pagination), or null (pure). */
-function nextPageUrl(link) {
-    for (const part of (link ?? '').split(',')) {
-        const [target, ...params] = part.split(';');
-        const url = /^\s*<([^>]*)>\s*$/.exec(target ?? '')?.[1];
-        const rel = params.map((param) => /^\s*rel\s*=\s*"?([^"]*)"?\s*$/i.exec(param)?.[1]).find((value) => value !== undefined);
-        if (url && rel?.split(/\s+/).includes('next'))
-            return url;
-    }
-    return null;
-}
-/**
- * GET with the token: `path` under /repos/{owner}/{repo} (with its query), or a next-page URL
- * from a previous answer. The token goes with the request, so a URL on any other origin than the
- * API's is refused rather than followed.
- */
-async function githubGet(context, pathOrUrl) {
-    const url = pathOrUrl.startsWith('/') ? `${context.apiUrl}/repos/${context.owner}/${context.repo}${pathOrUrl}` : pathOrUrl;
-    if (new URL(url).origin !== new URL(context.apiUrl).origin)
-        throw new Error(`GitHub answered with a next page on another origin (${new URL(url).origin}); not following it with the token`);
-    const response = await requestJson('GET', url, undefined, apiHeaders(context));
-    const shown = url.slice(context.apiUrl.length);
-    if (response.status >= 300)
-        throw new Error(`GitHub GET ${shown} answered ${response.status}: ${excerpt(response.body, 300)}`);
-    return { data: (response.body ? JSON.parse(response.body) : null), next: nextPageUrl(response.headers?.link) };
-}
-/**
- * Every item of a GitHub list, following rel="next" (ask for per_page=100 in `path`). `enough`
- * sees each page and may stop early (lists sorted newest first: stop once past the window).
- */
-async function githubGetAll(context, path, options = {}) {
-    const maxPages = options.maxPages ?? 100;
-    const items = [];
-    let next = path;
-    for (let page = 1; next !== null; page++) {
-        // A partial list would silently skew whatever is computed from it.
-        if (page > maxPages)
-            throw new Error(`GitHub GET ${path} has more than ${maxPages} pages`);
-        const answer = await githubGet(context, next);
-        if (!Array.isArray(answer.data))
-            throw new Error(`GitHub GET ${path} did not answer with a list`);
-        items.push(...answer.data);
-        if (options.enough?.(answer.data))
-            break;
-        next = answer.next;
-    }
-    return items;
-}
-async function createDeployment(context, record) {
-    const created = await call(context, 'POST', '/deployments', {
-        ref: record.ref,
-        environment: record.environment,
-        description: record.description.slice(0, 140),
-        payload: record.payload,
-        auto_merge: false,
-        required_contexts: [],
-        transient_environment: false,
-        production_environment: record.environment === 'production',
-    });
-    return created.id;
-}
-async function setDeploymentStatus(context, id, state, description, logUrl) {
-    await call(context, 'POST', `/deployments/${id}/statuses`, { state, description: description.slice(0, 140), log_url: logUrl || undefined, auto_inactive: state === 'success' });
-}
-async function openIssue(context, incident) {
-    const created = await call(context, 'POST', '/issues', { title: incident.title.slice(0, 250), body: incident.body, labels: incident.labels });
-    return { number: created.number, url: created.html_url };
-}
-/** Runs a GitHub call whose failure must not undo what already happened on the hosts. */
-async function bestEffort(what, warn, body) {
-    try {
-        return await body();
-    }
-    catch (error) {
-        warn(`${what} failed: ${errors_errorMessage(error)}`);
-        return null;
-    }
-}
-
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/document.ts
@@ -22155,6 +21976,18 @@ function rollbackMethod(inputs, hosts, context) {
     }
     return nginxRollback(hosts, rollbackSettings(inputs, context));
 }
+/**
+ * What a rollback is announced with (the failed deployment marked, the rollback recorded, the
+ * incident opened): the canary monitor's automatic rollback and the rollback action take the same.
+ */
+function incidentInputs(options) {
+    return {
+        'github-token': field.secret({ form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN' }),
+        'failed-deployment-id': field.string({ form: `the id of ${options.failedDeployment}`, pattern: DEPLOYMENT_ID, max: 20 }),
+        'create-incident': field.boolean(true),
+        'incident-severity': field.choice(['critical', 'high', 'medium', 'low'], options.severity),
+    };
+}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/report/deploy-metrics.ts
 
@@ -22232,6 +22065,185 @@ const metricsInputs = {
 /** For an action's main: records an outcome on its hosts with its connection settings (a no-op without the input). */
 function deploymentMetricsRecorder(inputs, hosts, connectOptions, log) {
     return (failed, version, now = Date.now()) => recordDeploymentMetrics(hosts, inputs['metrics-textfile-dir'], { app: inputs.app, environment: inputs.environment, version: version || 'unknown', failed, time: now / 1000 }, connectOptions, inputs['max-parallel'], log);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/action/http.ts
+/** The one HTTP client for APIs (Slack, GitHub, Prometheus): JSON in and out, a timeout, bounded retries on 5xx and network errors. */
+
+/** The most an answer may hold (a page of GitHub deployments or a Prometheus range is well under it). */
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/**
+ * Reads a response body up to `maxBytes`: a server that answers without end (or a proxy page of
+ * megabytes) cannot fill the runner's memory; beyond the cap the request fails.
+ */
+async function readCapped(response, maxBytes = MAX_BODY_BYTES) {
+    const declared = Number(response.headers.get('content-length') ?? '0');
+    if (declared > maxBytes) {
+        await response.body?.cancel();
+        throw new Error(`the answer is ${declared} bytes, more than the ${maxBytes} this client reads`);
+    }
+    if (!response.body)
+        return '';
+    const reader = response.body.getReader();
+    const chunks = [];
+    let total = 0;
+    for (;;) {
+        const { done, value } = await reader.read();
+        if (done)
+            break;
+        total += value.byteLength;
+        if (total > maxBytes) {
+            await reader.cancel();
+            throw new Error(`the answer is more than the ${maxBytes} bytes this client reads`);
+        }
+        chunks.push(value);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+}
+/** A short excerpt of an answer for an error message: never the whole body, never a raw control character or line break. */
+function http_excerpt(body, max = 200) {
+    // eslint-disable-next-line no-control-regex
+    const flat = body.trim().replace(/[\0-\x1f\x7f]/g, (char) => (char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`));
+    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+/**
+ * One HTTP request, the suite's only way to make one: the answer's body read with a size cap,
+ * redirects not followed unless asked (a 302 to a login page is an answer to report, not to chase),
+ * no retry. Throws when there is no answer (refused, timed out).
+ */
+async function request(url, options = {}) {
+    const response = await fetch(url, {
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        body: options.body,
+        redirect: options.followRedirects ? 'follow' : 'manual',
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    });
+    const body = await readCapped(response);
+    return { status: response.status, body, headers: Object.fromEntries(response.headers) };
+}
+/** A JSON API call: a 5xx answer or no answer is retried (`attempts`, 3 by default); the caller parses the body. */
+async function http_requestJson(method, url, payload, headers = {}, options = {}) {
+    return retry(async () => {
+        const answer = await request(url, {
+            method,
+            headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+            body: payload === undefined ? undefined : JSON.stringify(payload),
+            timeoutMs: options.timeoutMs,
+            followRedirects: true,
+        });
+        if (answer.status >= 500)
+            throw new Error(`HTTP ${answer.status}${answer.body ? `: ${http_excerpt(answer.body)}` : ''}`);
+        return answer;
+    }, { attempts: options.attempts ?? 3, delayMs: 500 });
+}
+function postJson(url, payload, options = {}) {
+    return http_requestJson('POST', url, payload, options.headers, options);
+}
+/** GET a JSON API (e.g. Prometheus's); the caller parses the body. */
+function getJson(url, options = {}) {
+    return http_requestJson('GET', url, undefined, options.headers, options);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/github/github.ts
+
+function githubContext(token, env = process.env) {
+    const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
+    if (!token || !owner || !repo)
+        return null;
+    return { apiUrl: (env.GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''), token, owner, repo };
+}
+function apiHeaders(context) {
+    return {
+        authorization: `Bearer ${context.token}`,
+        accept: 'application/vnd.github+json',
+        'x-github-api-version': '2022-11-28',
+        'user-agent': 'agent-loop-actions',
+    };
+}
+async function call(context, method, path, body) {
+    const response = await http_requestJson(method, `${context.apiUrl}/repos/${context.owner}/${context.repo}${path}`, body, apiHeaders(context));
+    if (response.status >= 300)
+        throw new Error(`GitHub ${method} ${path} answered ${response.status}: ${http_excerpt(response.body, 300)}`);
+    return (response.body ? JSON.parse(response.body) : {});
+}
+/** The URL marked rel="next" in a `Link` header (GitHub's pagination), or null (pure). */
+function nextPageUrl(link) {
+    for (const part of (link ?? '').split(',')) {
+        const [target, ...params] = part.split(';');
+        const url = /^\s*<([^>]*)>\s*$/.exec(target ?? '')?.[1];
+        const rel = params.map((param) => /^\s*rel\s*=\s*"?([^"]*)"?\s*$/i.exec(param)?.[1]).find((value) => value !== undefined);
+        if (url && rel?.split(/\s+/).includes('next'))
+            return url;
+    }
+    return null;
+}
+/**
+ * GET with the token: `path` under /repos/{owner}/{repo} (with its query), or a next-page URL
+ * from a previous answer. The token goes with the request, so a URL on any other origin than the
+ * API's is refused rather than followed.
+ */
+async function githubGet(context, pathOrUrl) {
+    const url = pathOrUrl.startsWith('/') ? `${context.apiUrl}/repos/${context.owner}/${context.repo}${pathOrUrl}` : pathOrUrl;
+    if (new URL(url).origin !== new URL(context.apiUrl).origin)
+        throw new Error(`GitHub answered with a next page on another origin (${new URL(url).origin}); not following it with the token`);
+    const response = await requestJson('GET', url, undefined, apiHeaders(context));
+    const shown = url.slice(context.apiUrl.length);
+    if (response.status >= 300)
+        throw new Error(`GitHub GET ${shown} answered ${response.status}: ${excerpt(response.body, 300)}`);
+    return { data: (response.body ? JSON.parse(response.body) : null), next: nextPageUrl(response.headers?.link) };
+}
+/**
+ * Every item of a GitHub list, following rel="next" (ask for per_page=100 in `path`). `enough`
+ * sees each page and may stop early (lists sorted newest first: stop once past the window).
+ */
+async function githubGetAll(context, path, options = {}) {
+    const maxPages = options.maxPages ?? 100;
+    const items = [];
+    let next = path;
+    for (let page = 1; next !== null; page++) {
+        // A partial list would silently skew whatever is computed from it.
+        if (page > maxPages)
+            throw new Error(`GitHub GET ${path} has more than ${maxPages} pages`);
+        const answer = await githubGet(context, next);
+        if (!Array.isArray(answer.data))
+            throw new Error(`GitHub GET ${path} did not answer with a list`);
+        items.push(...answer.data);
+        if (options.enough?.(answer.data))
+            break;
+        next = answer.next;
+    }
+    return items;
+}
+async function createDeployment(context, record) {
+    const created = await call(context, 'POST', '/deployments', {
+        ref: record.ref,
+        environment: record.environment,
+        description: record.description.slice(0, 140),
+        payload: record.payload,
+        auto_merge: false,
+        required_contexts: [],
+        transient_environment: false,
+        production_environment: record.environment === 'production',
+    });
+    return created.id;
+}
+async function setDeploymentStatus(context, id, state, description, logUrl) {
+    await call(context, 'POST', `/deployments/${id}/statuses`, { state, description: description.slice(0, 140), log_url: logUrl || undefined, auto_inactive: state === 'success' });
+}
+async function openIssue(context, incident) {
+    const created = await call(context, 'POST', '/issues', { title: incident.title.slice(0, 250), body: incident.body, labels: incident.labels });
+    return { number: created.number, url: created.html_url };
+}
+/** Runs a GitHub call whose failure must not undo what already happened on the hosts. */
+async function bestEffort(what, warn, body) {
+    try {
+        return await body();
+    }
+    catch (error) {
+        warn(`${what} failed: ${errors_errorMessage(error)}`);
+        return null;
+    }
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/report/notify.ts
@@ -22694,6 +22706,18 @@ async function announceRollback(story, options) {
     }, options.log.warn);
     return { incidentUrl, deploymentId, notified };
 }
+/** The announcement's settings from the incident inputs (see `incidentInputs`). */
+function announceOptions(inputs, incidentLabels, log, env = process.env) {
+    return {
+        github: githubContext(inputs['github-token'], env),
+        ref: env.GITHUB_SHA ?? 'main',
+        createIncident: inputs['create-incident'],
+        incidentLabels,
+        failedDeploymentId: inputs['failed-deployment-id'] ? Number(inputs['failed-deployment-id']) : null,
+        slackWebhookUrl: inputs['slack-webhook-url'],
+        log,
+    };
+}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/report/rollback-report.ts
 
@@ -22759,7 +22783,6 @@ function rollbackFailure(outcome) {
 
 
 
-
 const Outputs = {
     RolledBack: 'rolled-back',
     Noop: 'noop',
@@ -22792,10 +22815,7 @@ const inputFields = {
     ...rollbackPhaseInputs('manual rollback'),
     'target-version': field.string({ form: 'a version from the hosts\' history, such as v1.4.2 (a revision number for kubernetes)', pattern: VERSION, max: 128 }),
     trigger: field.string({ form: 'what triggered the rollback (free text)', pattern: FREE_TEXT, default: 'manual', max: 300 }),
-    'github-token': field.secret({ form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN' }),
-    'failed-deployment-id': field.string({ form: 'the id of the GitHub deployment that failed', pattern: DEPLOYMENT_ID, max: 20 }),
-    'create-incident': field.boolean(true),
-    'incident-severity': field.choice(['critical', 'high', 'medium', 'low'], 'high'),
+    ...incidentInputs({ severity: 'high', failedDeployment: 'the GitHub deployment that failed' }),
     'incident-labels': field.string({ form: 'comma-separated issue labels', pattern: /^[A-Za-z0-9 :._,/-]*$/, max: 500 }),
     figures: field.yaml(figuresSchema.optional(), { form: 'the JSON rule figures from canary-monitor (its `rules` output)', default: '[]' }),
     ...metricsInputs,
@@ -22827,15 +22847,7 @@ async function run(read) {
         // What serves now, for the DeploymentFailed alert: a good rollback resolves it, a failed one keeps it firing.
         if (method.name === 'nginx' && !outcome.noop)
             await deploymentMetricsRecorder(inputs, hosts, sessionFromInputs(inputs, run, logger).connect, logger)(!outcome.ok, outcome.version ?? '');
-        const announcement = await announceOutcome(outcome, { app: inputs.app, environment: inputs.environment, trigger: inputs.trigger, reason: inputs.reason, severity: inputs['incident-severity'], figures: inputs.figures ?? [], runUrl: run.runUrl, decidedAt: started }, {
-            github: githubContext(inputs['github-token']),
-            ref: process.env.GITHUB_SHA ?? 'main',
-            createIncident: inputs['create-incident'],
-            incidentLabels: inputs['incident-labels'].split(',').map((label) => label.trim()).filter(Boolean),
-            failedDeploymentId: inputs['failed-deployment-id'] ? Number(inputs['failed-deployment-id']) : null,
-            slackWebhookUrl: inputs['slack-webhook-url'],
-            log: logger,
-        });
+        const announcement = await announceOutcome(outcome, { app: inputs.app, environment: inputs.environment, trigger: inputs.trigger, reason: inputs.reason, severity: inputs['incident-severity'], figures: inputs.figures ?? [], runUrl: run.runUrl, decidedAt: started }, announceOptions(inputs, inputs['incident-labels'].split(',').map((label) => label.trim()).filter(Boolean), logger));
         setOutputs({
             [Outputs.RolledBack]: String(outcome.ok && !outcome.noop),
             [Outputs.Noop]: String(outcome.noop),

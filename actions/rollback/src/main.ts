@@ -1,9 +1,8 @@
 import { action, systemClock } from '@agent-loop/shared/action';
 import { cleanUpRun } from '@agent-loop/shared/fleet';
-import { githubContext } from '@agent-loop/shared/github';
-import { checkRollbackMethodInputs, field, hostInputs, hostsField, privateKeyField, readInputs, requireInput, resolveHosts, rollbackMethod, rollbackMethodInputs, rollbackPhaseInputs, rollbackTarget, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
-import { announceOutcome, deploymentMetricsRecorder, metricsInputs, rollbackFailure, rollbackSummary } from '@agent-loop/shared/report';
-import { ANY_TEXT, DEPLOYMENT_ID, docField, FREE_TEXT, VERSION } from '@agent-loop/shared/vocabulary';
+import { checkRollbackMethodInputs, field, hostInputs, hostsField, incidentInputs, privateKeyField, readInputs, requireInput, resolveHosts, rollbackMethod, rollbackMethodInputs, rollbackPhaseInputs, rollbackTarget, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { announceOptions, announceOutcome, deploymentMetricsRecorder, metricsInputs, rollbackFailure, rollbackSummary } from '@agent-loop/shared/report';
+import { ANY_TEXT, docField, FREE_TEXT, VERSION } from '@agent-loop/shared/vocabulary';
 
 export const Outputs = {
   RolledBack: 'rolled-back',
@@ -45,10 +44,7 @@ export const inputFields = {
   ...rollbackPhaseInputs('manual rollback'),
   'target-version': field.string({ form: 'a version from the hosts\' history, such as v1.4.2 (a revision number for kubernetes)', pattern: VERSION, max: 128 }),
   trigger: field.string({ form: 'what triggered the rollback (free text)', pattern: FREE_TEXT, default: 'manual', max: 300 }),
-  'github-token': field.secret({ form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN' }),
-  'failed-deployment-id': field.string({ form: 'the id of the GitHub deployment that failed', pattern: DEPLOYMENT_ID, max: 20 }),
-  'create-incident': field.boolean(true),
-  'incident-severity': field.choice(['critical', 'high', 'medium', 'low'], 'high'),
+  ...incidentInputs({ severity: 'high', failedDeployment: 'the GitHub deployment that failed' }),
   'incident-labels': field.string({ form: 'comma-separated issue labels', pattern: /^[A-Za-z0-9 :._,/-]*$/, max: 500 }),
   figures: field.yaml(figuresSchema.optional(), { form: 'the JSON rule figures from canary-monitor (its `rules` output)', default: '[]' }),
   ...metricsInputs,
@@ -83,15 +79,7 @@ export async function run(read?: InputReader): Promise<void> {
     const announcement = await announceOutcome(
       outcome,
       { app: inputs.app, environment: inputs.environment, trigger: inputs.trigger, reason: inputs.reason, severity: inputs['incident-severity'], figures: inputs.figures ?? [], runUrl: run.runUrl, decidedAt: started },
-      {
-        github: githubContext(inputs['github-token']),
-        ref: process.env.GITHUB_SHA ?? 'main',
-        createIncident: inputs['create-incident'],
-        incidentLabels: inputs['incident-labels'].split(',').map((label) => label.trim()).filter(Boolean),
-        failedDeploymentId: inputs['failed-deployment-id'] ? Number(inputs['failed-deployment-id']) : null,
-        slackWebhookUrl: inputs['slack-webhook-url'],
-        log: action.logger,
-      },
+      announceOptions(inputs, inputs['incident-labels'].split(',').map((label) => label.trim()).filter(Boolean), action.logger),
     );
     action.setOutputs({
       [Outputs.RolledBack]: String(outcome.ok && !outcome.noop),

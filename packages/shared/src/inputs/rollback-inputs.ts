@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Clock, Logger } from '../action';
 import type { RunInfo } from '../fleet';
 import { ansibleRollback, kubernetesRollback, nginxRollback, type RollbackMethod } from '../rollback';
-import { HOST_PATH } from '../vocabulary';
+import { DEPLOYMENT_ID, HOST_PATH } from '../vocabulary';
 import { checkRuntimeInputs, type RuntimeInputs } from './common-inputs';
 import { field, requireInput, type HostInputs, type HostSpec } from './inputs';
 import { rollbackSettings } from './phase-settings';
@@ -77,4 +77,17 @@ export function rollbackMethod(inputs: MethodInputs, hosts: readonly HostSpec[],
     );
   }
   return nginxRollback(hosts, rollbackSettings(inputs, context));
+}
+
+/**
+ * What a rollback is announced with (the failed deployment marked, the rollback recorded, the
+ * incident opened): the canary monitor's automatic rollback and the rollback action take the same.
+ */
+export function incidentInputs(options: { severity: 'critical' | 'high' | 'medium' | 'low'; failedDeployment: string }) {
+  return {
+    'github-token': field.secret({ form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN' }),
+    'failed-deployment-id': field.string({ form: `the id of ${options.failedDeployment}`, pattern: DEPLOYMENT_ID, max: 20 }),
+    'create-incident': field.boolean(true),
+    'incident-severity': field.choice(['critical', 'high', 'medium', 'low'], options.severity),
+  };
 }

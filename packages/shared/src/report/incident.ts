@@ -1,4 +1,4 @@
-import { bestEffort, createDeployment, openIssue, setDeploymentStatus, type GitHubContext, type Incident } from '../github';
+import { bestEffort, createDeployment, githubContext, openIssue, setDeploymentStatus, type GitHubContext, type Incident } from '../github';
 import { hostCell, type Logger } from '../action';
 import { notifySlack } from './notify';
 import type { HostReport } from '../fleet';
@@ -140,4 +140,17 @@ export async function announceRollback(story: RollbackStory, options: AnnounceOp
     options.log.warn,
   );
   return { incidentUrl, deploymentId, notified };
+}
+
+/** The announcement's settings from the incident inputs (see `incidentInputs`). */
+export function announceOptions(inputs: { 'github-token': string; 'failed-deployment-id': string; 'create-incident': boolean; 'slack-webhook-url': string }, incidentLabels: string[], log: Logger, env: NodeJS.ProcessEnv = process.env): AnnounceOptions {
+  return {
+    github: githubContext(inputs['github-token'], env),
+    ref: env.GITHUB_SHA ?? 'main',
+    createIncident: inputs['create-incident'],
+    incidentLabels,
+    failedDeploymentId: inputs['failed-deployment-id'] ? Number(inputs['failed-deployment-id']) : null,
+    slackWebhookUrl: inputs['slack-webhook-url'],
+    log,
+  };
 }
