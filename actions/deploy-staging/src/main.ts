@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { action, systemClock } from '@agent-loop/shared/action';
-import { ansibleInputs, checkRuntimeInputs, colorSettings, deployPhaseInputs, field, hostInputs, hostsField, privateKeyField, promotePhaseInputs, readInputs, requireInput, resolveHosts, runtimeInputs, type InputReader, z } from '@agent-loop/shared/inputs';
+import { ansibleInputs, checkRuntimeInputs, collectionsRequirements, colorSettings, deployPhaseInputs, field, hostInputs, hostsField, privateKeyField, promotePhaseInputs, readInputs, requireInput, resolveHosts, runtimeInputs, type InputReader, z } from '@agent-loop/shared/inputs';
 import { APP_NAME, HOST_PATH } from '@agent-loop/shared/vocabulary';
 import { PRE_TRAFFIC_SMOKE } from '@agent-loop/shared/runtime';
 import { imageTag, stagingSummary, stagingTestInputs, testStaging, type StagingReport } from '@agent-loop/shared/staging';
@@ -55,15 +53,7 @@ export function readSettings(read?: InputReader) {
   if (method === 'ansible') {
     requireInput(inputs.playbook !== '', 'playbook', 'is required for method ansible: the playbook that deploys staging');
     requireInput(inputs.inventory !== '', 'inventory', 'is required for method ansible: the staging inventory');
-    const inWorkspace = (path: string) => (isAbsolute(path) ? path : resolve(workspace, path));
-    if (inputs.requirements === 'none') requirements = null;
-    else if (inputs.requirements !== '') {
-      requirements = inWorkspace(inputs.requirements);
-      requireInput(existsSync(requirements), 'requirements', `names ${inputs.requirements}, which does not exist in the workspace`);
-    } else {
-      const beside = inWorkspace(join(dirname(inputs.playbook), 'requirements.yml'));
-      requirements = existsSync(beside) ? beside : null;
-    }
+    requirements = collectionsRequirements(inputs, workspace);
   }
   if (method === 'ssh-compose') {
     requireInput(inputs.app !== '', 'app', 'is required for method ssh-compose: the application name on the hosts');

@@ -9065,6 +9065,33 @@ async function writeSummary(markdown) {
     await runner_runner.appendSummary(markdown);
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/action/clock.ts
+const systemClock = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+};
+
+;// CONCATENATED MODULE: ./packages/shared/src/action/retry.ts
+
+/** The one retry helper: bounded attempts, linear backoff. */
+async function retry(task, options) {
+    const clock = options.clock ?? systemClock;
+    let lastError;
+    for (let attempt = 1; attempt <= options.attempts; attempt++) {
+        try {
+            return await task(attempt);
+        }
+        catch (error) {
+            lastError = error;
+            if (attempt === options.attempts || (options.retryable && !options.retryable(error)))
+                throw error;
+            options.onRetry?.(error, attempt);
+            await clock.sleep(options.delayMs * attempt);
+        }
+    }
+    throw lastError;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/action/parallel.ts
 /** Runs `task` for every item with at most `limit` running at once; keeps the input order. */
 async function mapLimit(items, limit, task) {
@@ -9089,6 +9116,76 @@ function settleLimit(items, limit, task) {
             return { ok: false, error };
         }
     });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
+
+
+function fingerprint(key) {
+    return `SHA256:${(0,external_node_crypto_namespaceObject.createHash)('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+function parseKnownHosts(text) {
+    const entries = [];
+    text.split(/\r?\n/).forEach((raw, index) => {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const fields = line.split(/\s+/);
+        const marker = fields[0]?.startsWith('@') ? fields.shift() : '';
+        if (marker !== '' && marker !== '@revoked' && marker !== '@cert-authority') {
+            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: unknown marker '${marker}'`);
+        }
+        const [patterns, keyType, keyBase64] = fields;
+        if (!patterns || !keyType || !keyBase64 || !/^[A-Za-z0-9+/]+=*$/.test(keyBase64)) {
+            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`);
+        }
+        entries.push({ marker: marker, patterns, keyType, key: Buffer.from(keyBase64, 'base64') });
+    });
+    return entries;
+}
+/**
+ * The names a host is listed under: `host` on port 22, `[host]:port` otherwise. Lower-cased, as ssh
+ * does before looking a host up (and as `ssh-keygen -H` hashes it), so hashed entries match too.
+ */
+function hostName(host, port) {
+    const name = host.toLowerCase();
+    return port === 22 ? name : `[${name}]:${port}`;
+}
+function globToRegExp(pattern) {
+    const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+    return new RegExp(`^${escaped}$`, 'i');
+}
+function matchesHashed(pattern, name) {
+    const [, magic, salt, hash] = pattern.split('|');
+    if (magic !== '1' || !salt || !hash)
+        return false;
+    return (0,external_node_crypto_namespaceObject.createHmac)('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
+}
+function matches(patterns, name) {
+    if (patterns.startsWith('|'))
+        return matchesHashed(patterns, name);
+    let matched = false;
+    for (const pattern of patterns.split(',')) {
+        const negated = pattern.startsWith('!');
+        if (globToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
+            if (negated)
+                return false;
+            matched = true;
+        }
+    }
+    return matched;
+}
+/** Checks a host key (the SSH wire blob) against known_hosts entries, as `StrictHostKeyChecking yes` would. */
+function verifyHostKey(entries, host, port, key) {
+    const name = hostName(host, port);
+    const print = fingerprint(key);
+    const forHost = entries.filter((entry) => entry.marker !== '@cert-authority' && matches(entry.patterns, name));
+    if (forHost.some((entry) => entry.marker === '@revoked' && entry.key.equals(key)))
+        return { ok: false, reason: 'revoked', fingerprint: print };
+    const known = forHost.filter((entry) => entry.marker === '');
+    if (known.some((entry) => entry.key.equals(key)))
+        return { ok: true, fingerprint: print };
+    return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/shell.ts
@@ -9193,6 +9290,125 @@ function splitWords(line) {
     if (inWord)
         words.push(current);
     return words;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/ssh.ts
+
+
+
+class HostKeyRejected extends errors_ConfigurationError {
+}
+const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
+async function connect(target, options) {
+    const entries = parseKnownHosts(options.knownHosts);
+    let rejection;
+    const hostVerifier = (key) => {
+        const verdict = verifyHostKey(entries, target.host, target.port, key);
+        if (verdict.ok)
+            return true;
+        if (options.insecureSkipHostKeyCheck) {
+            options.warn?.(`${target.label}: host key ${verdict.fingerprint} is ${verdict.reason}, accepted because insecure-skip-host-key-check is true`);
+            return true;
+        }
+        const why = {
+            unknown: `is not in ssh-known-hosts (add the output of \`ssh-keyscan -p ${target.port} ${target.host}\` after checking it)`,
+            changed: 'does not match the key in ssh-known-hosts: the host key CHANGED (a reinstalled host, or someone in the middle)',
+            revoked: 'is marked @revoked in ssh-known-hosts',
+        }[verdict.reason];
+        rejection = new HostKeyRejected(`${target.label}: refused host key ${verdict.fingerprint}: it ${why}`);
+        return false;
+    };
+    // Loaded on first use: ssh2 compiles its WebAssembly and probes ciphers when it loads, which is
+    // most of a bundle's start-up time, and an action that stops at input validation never needs it.
+    const { NodeSSH: Client } = await __nccwpck_require__.e(/* import() */ 487).then(__nccwpck_require__.bind(__nccwpck_require__, 9487));
+    const ssh = await retry(async () => {
+        rejection = undefined;
+        const client = new Client();
+        try {
+            await client.connect({
+                host: target.host,
+                port: target.port,
+                username: target.user,
+                privateKey: options.privateKey,
+                readyTimeout: options.connectTimeoutMs,
+                hostVerifier,
+                keepaliveInterval: 10_000,
+            });
+            // Every command is a small request and a small answer: with Nagle's algorithm on, each
+            // one waits on a delayed acknowledgement (~40-100 ms measured on loopback; 7 ms without).
+            client.connection?.setNoDelay(true);
+            return client;
+        }
+        catch (error) {
+            client.dispose();
+            if (rejection)
+                throw rejection;
+            throw new errors_HostError(target.label, `SSH connection failed: ${error.message}`);
+        }
+    }, {
+        attempts: options.attempts ?? 3,
+        delayMs: 500,
+        // Only the connection setup is retried, and never a refused key or a refused login.
+        retryable: (error) => !(error instanceof HostKeyRejected) && !/authentication/i.test(error.message),
+    });
+    return {
+        label: target.label,
+        async run(argv, runOptions = {}) {
+            const command = toShell(argv);
+            const timeoutMs = runOptions.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+            let timer;
+            let channel;
+            const timeout = new Promise((_, reject) => {
+                timer = setTimeout(() => {
+                    // Give up on the command: ask for a signal and close the channel. OpenSSH's sshd does not
+                    // end a command without a terminal this way, so the host may finish it on its own.
+                    try {
+                        channel?.signal('KILL');
+                        channel?.close();
+                    }
+                    catch {
+                        // the channel may already be gone
+                    }
+                    reject(new errors_HostError(target.label, `command timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}: ${argv[0]} …`));
+                }, timeoutMs);
+            });
+            try {
+                const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true, onChannel: (opened) => (channel = opened) }), timeout]);
+                return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
+            }
+            finally {
+                clearTimeout(timer);
+            }
+        },
+        close() {
+            ssh.dispose();
+        },
+    };
+}
+/** Runs a command and throws a HostError carrying its stderr when it exits non-zero. */
+async function runChecked(remote, argv, what, options) {
+    const result = await remote.run(argv, options);
+    if (result.code !== 0) {
+        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
+        throw new HostError(remote.label, `${what} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+    }
+    return result.stdout;
+}
+
+/**
+ * Runs `task` on each host with its own connection (at most `limit` at once), closing each after
+ * its task; a host that cannot be reached or whose task throws gets its error, the others go on.
+ */
+function onEachHost(hosts, limit, options, task) {
+    return settleLimit(hosts, limit, async (host) => {
+        const remote = await connect(host.target, options);
+        try {
+            return await task(remote, host);
+        }
+        finally {
+            remote.close();
+        }
+    });
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/hostsetup.ts
@@ -9333,206 +9549,28 @@ async function setupHost(remote, plan) {
     return report;
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/action/clock.ts
-const systemClock = {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
-};
-
-;// CONCATENATED MODULE: ./packages/shared/src/action/retry.ts
-
-/** The one retry helper: bounded attempts, linear backoff. */
-async function retry(task, options) {
-    const clock = options.clock ?? systemClock;
-    let lastError;
-    for (let attempt = 1; attempt <= options.attempts; attempt++) {
-        try {
-            return await task(attempt);
-        }
-        catch (error) {
-            lastError = error;
-            if (attempt === options.attempts || (options.retryable && !options.retryable(error)))
-                throw error;
-            options.onRetry?.(error, attempt);
-            await clock.sleep(options.delayMs * attempt);
-        }
-    }
-    throw lastError;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/knownhosts.ts
-
-
-function fingerprint(key) {
-    return `SHA256:${(0,external_node_crypto_namespaceObject.createHash)('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
-function parseKnownHosts(text) {
-    const entries = [];
-    text.split(/\r?\n/).forEach((raw, index) => {
-        const line = raw.trim();
-        if (line === '' || line.startsWith('#'))
-            return;
-        const fields = line.split(/\s+/);
-        const marker = fields[0]?.startsWith('@') ? fields.shift() : '';
-        if (marker !== '' && marker !== '@revoked' && marker !== '@cert-authority') {
-            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: unknown marker '${marker}'`);
-        }
-        const [patterns, keyType, keyBase64] = fields;
-        if (!patterns || !keyType || !keyBase64 || !/^[A-Za-z0-9+/]+=*$/.test(keyBase64)) {
-            throw new errors_ConfigurationError(`ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`);
-        }
-        entries.push({ marker: marker, patterns, keyType, key: Buffer.from(keyBase64, 'base64') });
-    });
-    return entries;
-}
+;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
 /**
- * The names a host is listed under: `host` on port 22, `[host]:port` otherwise. Lower-cased, as ssh
- * does before looking a host up (and as `ssh-keygen -H` hashes it), so hashed entries match too.
+ * The vocabulary every value is checked with: app names, versions, image references, paths and
+ * nginx keys. It depends on nothing, so that inputs, hosts and runtimes all check a value the
+ * same way (an input is refused with the pattern a host's state is read back with).
  */
-function hostName(host, port) {
-    const name = host.toLowerCase();
-    return port === 22 ? name : `[${name}]:${port}`;
-}
-function globToRegExp(pattern) {
-    const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
-    return new RegExp(`^${escaped}$`, 'i');
-}
-function matchesHashed(pattern, name) {
-    const [, magic, salt, hash] = pattern.split('|');
-    if (magic !== '1' || !salt || !hash)
-        return false;
-    return (0,external_node_crypto_namespaceObject.createHmac)('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
-}
-function matches(patterns, name) {
-    if (patterns.startsWith('|'))
-        return matchesHashed(patterns, name);
-    let matched = false;
-    for (const pattern of patterns.split(',')) {
-        const negated = pattern.startsWith('!');
-        if (globToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
-            if (negated)
-                return false;
-            matched = true;
-        }
-    }
-    return matched;
-}
-/** Checks a host key (the SSH wire blob) against known_hosts entries, as `StrictHostKeyChecking yes` would. */
-function verifyHostKey(entries, host, port, key) {
-    const name = hostName(host, port);
-    const print = fingerprint(key);
-    const forHost = entries.filter((entry) => entry.marker !== '@cert-authority' && matches(entry.patterns, name));
-    if (forHost.some((entry) => entry.marker === '@revoked' && entry.key.equals(key)))
-        return { ok: false, reason: 'revoked', fingerprint: print };
-    const known = forHost.filter((entry) => entry.marker === '');
-    if (known.some((entry) => entry.key.equals(key)))
-        return { ok: true, fingerprint: print };
-    return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/ssh.ts
-
-
-
-class HostKeyRejected extends errors_ConfigurationError {
-}
-const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
-async function connect(target, options) {
-    const entries = parseKnownHosts(options.knownHosts);
-    let rejection;
-    const hostVerifier = (key) => {
-        const verdict = verifyHostKey(entries, target.host, target.port, key);
-        if (verdict.ok)
-            return true;
-        if (options.insecureSkipHostKeyCheck) {
-            options.warn?.(`${target.label}: host key ${verdict.fingerprint} is ${verdict.reason}, accepted because insecure-skip-host-key-check is true`);
-            return true;
-        }
-        const why = {
-            unknown: `is not in ssh-known-hosts (add the output of \`ssh-keyscan -p ${target.port} ${target.host}\` after checking it)`,
-            changed: 'does not match the key in ssh-known-hosts: the host key CHANGED (a reinstalled host, or someone in the middle)',
-            revoked: 'is marked @revoked in ssh-known-hosts',
-        }[verdict.reason];
-        rejection = new HostKeyRejected(`${target.label}: refused host key ${verdict.fingerprint}: it ${why}`);
-        return false;
-    };
-    // Loaded on first use: ssh2 compiles its WebAssembly and probes ciphers when it loads, which is
-    // most of a bundle's start-up time, and an action that stops at input validation never needs it.
-    const { NodeSSH: Client } = await __nccwpck_require__.e(/* import() */ 487).then(__nccwpck_require__.bind(__nccwpck_require__, 9487));
-    const ssh = await retry(async () => {
-        rejection = undefined;
-        const client = new Client();
-        try {
-            await client.connect({
-                host: target.host,
-                port: target.port,
-                username: target.user,
-                privateKey: options.privateKey,
-                readyTimeout: options.connectTimeoutMs,
-                hostVerifier,
-                keepaliveInterval: 10_000,
-            });
-            // Every command is a small request and a small answer: with Nagle's algorithm on, each
-            // one waits on a delayed acknowledgement (~40-100 ms measured on loopback; 7 ms without).
-            client.connection?.setNoDelay(true);
-            return client;
-        }
-        catch (error) {
-            client.dispose();
-            if (rejection)
-                throw rejection;
-            throw new errors_HostError(target.label, `SSH connection failed: ${error.message}`);
-        }
-    }, {
-        attempts: options.attempts ?? 3,
-        delayMs: 500,
-        // Only the connection setup is retried, and never a refused key or a refused login.
-        retryable: (error) => !(error instanceof HostKeyRejected) && !/authentication/i.test(error.message),
-    });
-    return {
-        label: target.label,
-        async run(argv, runOptions = {}) {
-            const command = toShell(argv);
-            const timeoutMs = runOptions.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-            let timer;
-            let channel;
-            const timeout = new Promise((_, reject) => {
-                timer = setTimeout(() => {
-                    // Give up on the command: ask for a signal and close the channel. OpenSSH's sshd does not
-                    // end a command without a terminal this way, so the host may finish it on its own.
-                    try {
-                        channel?.signal('KILL');
-                        channel?.close();
-                    }
-                    catch {
-                        // the channel may already be gone
-                    }
-                    reject(new errors_HostError(target.label, `command timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}: ${argv[0]} …`));
-                }, timeoutMs);
-            });
-            try {
-                const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true, onChannel: (opened) => (channel = opened) }), timeout]);
-                return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
-            }
-            finally {
-                clearTimeout(timer);
-            }
-        },
-        close() {
-            ssh.dispose();
-        },
-    };
-}
-/** Runs a command and throws a HostError carrying its stderr when it exits non-zero. */
-async function runChecked(remote, argv, what, options) {
-    const result = await remote.run(argv, options);
-    if (result.code !== 0) {
-        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
-        throw new HostError(remote.label, `${what} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
-    }
-    return result.stdout;
-}
-
+const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+/** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
+const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
+/** A path on the host: absolute, or relative to the SSH user's home; no `..` segments. */
+const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
+/** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
+const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
+/** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
+// eslint-disable-next-line no-control-regex
+const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
+/** Any text, new lines included: for a value checked elsewhere (a host by parseTarget), or of any form (a label). */
+const ANY_TEXT = /^[\s\S]*$/;
+/** A GitHub deployment id. */
+const DEPLOYMENT_ID = /^\d{1,20}$/;
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
@@ -19209,29 +19247,6 @@ function documentProblems(error, names = {}) {
     return error.issues.map((issue) => describeIssue(issue, names));
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
-/**
- * The vocabulary every value is checked with: app names, versions, image references, paths and
- * nginx keys. It depends on nothing, so that inputs, hosts and runtimes all check a value the
- * same way (an input is refused with the pattern a host's state is read back with).
- */
-const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
-const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-/** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
-const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
-/** A path on the host: absolute, or relative to the SSH user's home; no `..` segments. */
-const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
-/** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
-const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
-/** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
-// eslint-disable-next-line no-control-regex
-const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
-/** Any text, new lines included: for a value checked elsewhere (a host by parseTarget), or of any form (a label). */
-const ANY_TEXT = /^[\s\S]*$/;
-/** A GitHub deployment id. */
-const DEPLOYMENT_ID = /^\d{1,20}$/;
-
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/hosts.ts
 
 const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
@@ -19560,6 +19575,62 @@ function resolveHosts(inputs) {
         const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
         requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
         return spec;
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/host-setup-inputs.ts
+
+
+
+/**
+ * host-setup's inputs: the same host inputs as the deploys (so one `hosts` list serves both), the
+ * deploy user, and where its sudo rule goes. Each host's plan is built here, checked before any
+ * host is contacted.
+ */
+const hostSetupInputs = {
+    phase: field.choice(['setup', 'doctor'], 'setup'),
+    hosts: hostInputs.hosts,
+    'ssh-private-key': hostInputs['ssh-private-key'],
+    'ssh-known-hosts': hostInputs['ssh-known-hosts'],
+    'insecure-skip-host-key-check': hostInputs['insecure-skip-host-key-check'],
+    'ssh-connect-timeout-seconds': hostInputs['ssh-connect-timeout-seconds'],
+    'max-parallel': hostInputs['max-parallel'],
+    'deploy-user': field.string({ form: 'the deploy user on the hosts: a lower-case user name such as deploy', pattern: USER_NAME, max: 32 }),
+    'state-dir': hostInputs['state-dir'],
+    'nginx-conf-dir': hostInputs['nginx-conf-dir'],
+    'nginx-command': hostInputs['nginx-command'],
+    'access-log': field.string({ form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none', pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/, default: '/var/log/nginx/access.log' }),
+    'sudoers-file': field.string({ form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop', pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/, default: '/etc/sudoers.d/agent-loop' }),
+};
+/** How to reach the hosts, from the SSH inputs every action that contacts hosts takes. */
+function connectOptions(inputs) {
+    return {
+        privateKey: inputs['ssh-private-key'],
+        knownHosts: inputs['ssh-known-hosts'],
+        insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
+        connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
+    };
+}
+/** Each host's set-up plan (the deploy user, its folders, nginx as root runs it), its per-host overrides applied. */
+function hostSetupPlans(inputs) {
+    requireInput(inputs.phase !== 'setup' || inputs['deploy-user'] !== '', 'deploy-user', 'is required for phase setup: the user the deploy actions log in as, e.g. deploy');
+    requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
+    // host-setup writes the rule for nginx itself: a leading sudo (as deploys use it) is dropped.
+    const nginx = inputs['nginx-command'][0] === 'sudo' ? inputs['nginx-command'].slice(1).filter((word, index) => !(index === 0 && word.startsWith('-'))) : inputs['nginx-command'];
+    requireInput(nginx.length > 0 && HOST_PATH.test(nginx[0]), 'nginx-command', 'expected the nginx command line, e.g. nginx or /usr/sbin/nginx -p /opt/nginx/');
+    return inputs.hosts.map(({ target, overrides }) => {
+        const accessLog = overrides.accessLog ?? inputs['access-log'];
+        return {
+            target,
+            plan: {
+                deployUser: inputs['deploy-user'],
+                stateDir: overrides.stateDir ?? inputs['state-dir'],
+                includeDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
+                accessLog: accessLog === 'none' ? '' : accessLog,
+                sudoersFile: inputs['sudoers-file'],
+                nginx: overrides.nginxCommand ?? nginx,
+            },
+        };
     });
 }
 
@@ -20062,7 +20133,6 @@ function setupOutcome(labels, results, plan) {
 
 
 
-
 /**
  * Prepares hosts for an unprivileged deploy user (phase setup, run once by a sudo-capable login),
  * or lists what a host still lacks, with the command that fixes each (phase doctor, run as the
@@ -20074,60 +20144,15 @@ const Outputs = {
     Missing: 'missing',
     NginxCommand: 'nginx-command',
 };
-const inputFields = {
-    phase: field.choice(['setup', 'doctor'], 'setup'),
-    hosts: hostInputs.hosts,
-    'ssh-private-key': hostInputs['ssh-private-key'],
-    'ssh-known-hosts': hostInputs['ssh-known-hosts'],
-    'insecure-skip-host-key-check': hostInputs['insecure-skip-host-key-check'],
-    'ssh-connect-timeout-seconds': hostInputs['ssh-connect-timeout-seconds'],
-    'max-parallel': hostInputs['max-parallel'],
-    'deploy-user': field.string({ form: 'the deploy user on the hosts: a lower-case user name such as deploy', pattern: USER_NAME, max: 32 }),
-    'state-dir': hostInputs['state-dir'],
-    'nginx-conf-dir': hostInputs['nginx-conf-dir'],
-    'nginx-command': hostInputs['nginx-command'],
-    'access-log': field.string({ form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none', pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/, default: '/var/log/nginx/access.log' }),
-    'sudoers-file': field.string({ form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop', pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/, default: '/etc/sudoers.d/agent-loop' }),
-};
+const inputFields = hostSetupInputs;
 function readSettings(read) {
     const inputs = readInputs(inputFields, read);
-    requireInput(inputs.phase !== 'setup' || inputs['deploy-user'] !== '', 'deploy-user', 'is required for phase setup: the user the deploy actions log in as, e.g. deploy');
-    requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
-    // host-setup writes the rule for nginx itself: a leading sudo (as deploys use it) is dropped.
-    const nginx = inputs['nginx-command'][0] === 'sudo' ? inputs['nginx-command'].slice(1).filter((word, index) => !(index === 0 && word.startsWith('-'))) : inputs['nginx-command'];
-    requireInput(nginx.length > 0 && HOST_PATH.test(nginx[0]), 'nginx-command', 'expected the nginx command line, e.g. nginx or /usr/sbin/nginx -p /opt/nginx/');
-    const hosts = inputs.hosts.map(({ target, overrides }) => ({
-        target,
-        plan: {
-            deployUser: inputs['deploy-user'],
-            stateDir: overrides.stateDir ?? inputs['state-dir'],
-            includeDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
-            accessLog: (overrides.accessLog ?? inputs['access-log']) === 'none' ? '' : (overrides.accessLog ?? inputs['access-log']),
-            sudoersFile: inputs['sudoers-file'],
-            nginx: overrides.nginxCommand ?? nginx,
-        },
-    }));
-    return { inputs, hosts };
+    return { inputs, hosts: hostSetupPlans(inputs) };
 }
 async function run(read) {
     await runAction(async () => {
         const { inputs, hosts } = readSettings(read);
-        const connectOptions = {
-            privateKey: inputs['ssh-private-key'],
-            knownHosts: inputs['ssh-known-hosts'],
-            insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
-            connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
-            warn: logger.warn,
-        };
-        const onHost = (task) => settleLimit(hosts, inputs['max-parallel'], async ({ target, plan }) => {
-            const remote = await connect(target, connectOptions);
-            try {
-                return await task(remote, plan);
-            }
-            finally {
-                remote.close();
-            }
-        });
+        const onHost = (task) => onEachHost(hosts, inputs['max-parallel'], { ...connectOptions(inputs), warn: logger.warn }, (remote, host) => task(remote, host.plan));
         const labels = hosts.map((host) => host.target.label);
         if (inputs.phase === 'doctor') {
             const outcome = doctorOutcome(labels, await onHost((remote, plan) => doctor(remote, { stateDir: plan.stateDir, includeDir: plan.includeDir, nginx: plan.nginx, accessLog: plan.accessLog })));

@@ -18950,7 +18950,7 @@ const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
 /** A path on the host: absolute, or relative to the SSH user's home; no `..` segments. */
-const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
+const patterns_HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 /** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
 /** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
@@ -19155,6 +19155,21 @@ async function ssh_runChecked(remote, argv, what, options) {
     return result.stdout;
 }
 
+/**
+ * Runs `task` on each host with its own connection (at most `limit` at once), closing each after
+ * its task; a host that cannot be reached or whose task throws gets its error, the others go on.
+ */
+function onEachHost(hosts, limit, options, task) {
+    return settleLimit(hosts, limit, async (host) => {
+        const remote = await ssh_connect(host.target, options);
+        try {
+            return await task(remote, host);
+        }
+        finally {
+            remote.close();
+        }
+    });
+}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
 
@@ -20605,7 +20620,7 @@ const webhookCheck = (value) => {
     return undefined;
 };
 const hostPort = docField.number({ min: 1, max: 65535, integer: true, unit: 'a TCP port' });
-const hostPath = docField.text('a path without ..', HOST_PATH);
+const hostPath = docField.text('a path without ..', patterns_HOST_PATH);
 /** One item of the hosts list: `user@host[:port]`, or a mapping with that host and its overrides. */
 const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item } : item), docField.mapping({
     // host and nginx-command are checked when the hosts are resolved (parseTarget, parseNginxCommand).
@@ -20689,8 +20704,8 @@ const hostInputs = {
     'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
     app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
     'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-    'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
-    'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
+    'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: patterns_HOST_PATH, default: '/var/lib/agent-loop' }),
+    'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: patterns_HOST_PATH, default: '/etc/nginx/conf.d' }),
     'nginx-command': inputs_text((raw, ctx) => {
         try {
             return parseNginxCommand(raw === '' ? 'nginx' : raw);
@@ -20727,6 +20742,200 @@ function resolveHosts(inputs) {
         const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
         inputs_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
         return spec;
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/hostsetup.ts
+
+
+/**
+ * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
+ * user that is root or may use sudo without a password, it makes the state directory and the nginx
+ * include directory the deploy user's, lets it read the access log, installs a sudoers drop-in that
+ * allows exactly `nginx -t` and `nginx -s reload` (checked with `visudo -c` first), and makes sure
+ * nginx knows the agent_loop log format and includes the include directory. Each step checks
+ * before it changes, so a second run changes nothing; each reports `changed`, `ok` or `todo`.
+ */
+/** The access log format the canary monitor reads (one JSON object per request). */
+const AGENT_LOOP_LOG_FORMAT = 'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+/**
+ * sudoers reads `\ , : =` inside a command's arguments as syntax: they are escaped with a
+ * backslash. Whitespace separates arguments and quotes are not sudoers syntax, so a word with
+ * either cannot be matched exactly and is refused.
+ */
+function sudoersWord(word) {
+    if (word === '' || /[\s"'\0]/.test(word))
+        throw new ConfigurationError(`the nginx argument '${word}' cannot be matched by a sudoers rule (no spaces or quotes)`);
+    return word.replace(/[\\,:=]/g, (character) => `\\${character}`);
+}
+/**
+ * The sudoers drop-in: the deploy user may run, as root and without a password, this exact nginx
+ * (absolute path) with these exact arguments followed by `-t`, or by `-s reload`. Nothing else.
+ */
+function sudoersRule(deployUser, nginxPath, nginxArgs) {
+    if (!USER_NAME.test(deployUser))
+        throw new ConfigurationError(`'${deployUser}' is not a user name`);
+    if (!nginxPath.startsWith('/'))
+        throw new ConfigurationError(`the nginx command must resolve to an absolute path, got '${nginxPath}'`);
+    const base = [nginxPath, ...nginxArgs].map(sudoersWord).join(' ');
+    return [
+        '# Written by agent-loop host-setup: the deploy user may check and reload nginx, and nothing else.',
+        `${deployUser} ALL=(root) NOPASSWD: ${base} -t, ${base} -s reload`,
+        '',
+    ].join('\n');
+}
+/**
+ * The command line the deploy user's actions use for nginx after set-up, for the `nginx-command`
+ * input: sudo without a prompt, nginx by its absolute path (a non-root PATH has no /usr/sbin).
+ */
+function deployNginxCommand(nginxPath, nginxArgs) {
+    return ['sudo', '-n', nginxPath, ...nginxArgs].join(' ');
+}
+/** Where nginx is, as root sees it: `command -v`, else /usr/sbin (not on a non-root PATH). */
+const LOCATE_SCRIPT = (/* unused pure expression or super */ null && (`name=$1
+if [ "$(id -u)" = 0 ]; then path=$(command -v "$name" 2>/dev/null); else path=$(sudo -n sh -c 'command -v "$1"' sh "$name" 2>/dev/null); fi
+[ -z "$path" ] && [ -x "/usr/sbin/$name" ] && path="/usr/sbin/$name"
+case "$path" in /*) echo "nginx_path=$path" ;; *) echo "nginx_path=" ;; esac`));
+function locateCommand(name) {
+    return script('al-locate', LOCATE_SCRIPT, [name]);
+}
+const SETUP_SCRIPT = (/* unused pure expression or super */ null && (`set -u
+user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; shift 7
+if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
+elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
+else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
+id -u "$user" >/dev/null 2>&1 || { echo "fatal=there is no user $user: create it first (sudo useradd --create-home --shell /bin/bash $user) and authorize the deploy key in ~$user/.ssh/authorized_keys"; exit 0; }
+group=$(id -gn "$user")
+err=$(mktemp); rule=$(mktemp); trap 'rm -f "$err" "$rule"' EXIT
+
+own_dir() { # dir mode what
+  if [ -d "$1" ] && [ "$(stat -c %U "$1")" = "$user" ]; then echo "ok=$3 $1 belongs to $user"; return; fi
+  if as_root install -d -o "$user" -g "$group" -m "$2" "$1" 2>"$err"; then echo "changed=$3 $1 now belongs to $user"
+  else echo "todo=$3 $1: $(cat "$err")"; fi
+}
+own_dir "$state_dir" 0750 "state directory"
+own_dir "$include_dir" 0755 "nginx include directory"
+
+if [ -n "$access_log" ]; then
+  target=$access_log; [ -e "$target" ] || target=$(dirname "$access_log")
+  if as_root runuser -u "$user" -- test -r "$target"; then echo "ok=$user can read $target"
+  else
+    log_group=$(stat -c %G "$target")
+    if [ "$log_group" = root ]; then echo "todo=$target belongs to group root: give it a group $user is in (Debian uses adm)"
+    elif as_root usermod -a -G "$log_group" "$user"; then echo "changed=$user joined group $log_group to read $target (effective at its next login)"
+    else echo "todo=could not add $user to group $log_group"; fi
+  fi
+fi
+
+printf '%s' "$rule_text" > "$rule"
+if as_root cmp -s "$rule" "$sudoers_file" 2>/dev/null; then echo "ok=sudoers rule $sudoers_file"
+elif ! out=$(as_root visudo -c -f "$rule" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
+elif as_root install -o root -g root -m 0440 "$rule" "$sudoers_file"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run nginx -t and nginx -s reload as root, nothing else"
+else echo "todo=could not install $sudoers_file"; fi
+
+config=$(as_root "$@" -T 2>/dev/null || true)
+case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
+  *) echo "todo=nginx does not include $include_dir: add 'include $include_dir/*.conf;' inside the http block of the main configuration, then reload" ;; esac
+if printf '%s\\n' "$config" | grep -q 'log_format[[:space:]][[:space:]]*agent_loop[[:space:]]'; then echo "ok=nginx knows the agent_loop log format"
+else
+  file="$include_dir/00-agent-loop-log-format.conf"
+  printf '%s\\n' "$log_format" | as_root tee "$file" >/dev/null
+  if as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
+  else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
+fi`));
+/** The set-up script for a host whose nginx is at nginxPath (from locateCommand). */
+function setupCommand(plan, nginxPath) {
+    if (!USER_NAME.test(plan.deployUser))
+        throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
+    const nginxArgs = plan.nginx.slice(1);
+    const rule = sudoersRule(plan.deployUser, nginxPath, nginxArgs);
+    return script('al-host-setup', SETUP_SCRIPT, [plan.deployUser, plan.stateDir, plan.includeDir, plan.accessLog, plan.sudoersFile, AGENT_LOOP_LOG_FORMAT, rule, nginxPath, ...nginxArgs]);
+}
+function parseSetup(host, output) {
+    const report = { host, nginxPath: '', items: [] };
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq < 0)
+            continue;
+        const key = line.slice(0, eq);
+        const value = line.slice(eq + 1);
+        if (key === 'fatal')
+            report.fatal = value;
+        else if (key === 'nginx_path')
+            report.nginxPath = value;
+        else if (key === 'changed' || key === 'ok' || key === 'todo')
+            report.items.push({ outcome: key, what: value });
+    }
+    return report;
+}
+/** Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or left to do. */
+async function setupHost(remote, plan) {
+    const name = plan.nginx[0] ?? 'nginx';
+    const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
+    if (!located)
+        return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };
+    const result = await remote.run(setupCommand(plan, located), { timeoutMs: 120_000 });
+    const report = parseSetup(remote.label, result.stdout);
+    report.nginxPath = located;
+    if (result.code !== 0 && !report.fatal)
+        throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+    return report;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/host-setup-inputs.ts
+
+
+
+/**
+ * host-setup's inputs: the same host inputs as the deploys (so one `hosts` list serves both), the
+ * deploy user, and where its sudo rule goes. Each host's plan is built here, checked before any
+ * host is contacted.
+ */
+const hostSetupInputs = {
+    phase: field.choice(['setup', 'doctor'], 'setup'),
+    hosts: hostInputs.hosts,
+    'ssh-private-key': hostInputs['ssh-private-key'],
+    'ssh-known-hosts': hostInputs['ssh-known-hosts'],
+    'insecure-skip-host-key-check': hostInputs['insecure-skip-host-key-check'],
+    'ssh-connect-timeout-seconds': hostInputs['ssh-connect-timeout-seconds'],
+    'max-parallel': hostInputs['max-parallel'],
+    'deploy-user': field.string({ form: 'the deploy user on the hosts: a lower-case user name such as deploy', pattern: USER_NAME, max: 32 }),
+    'state-dir': hostInputs['state-dir'],
+    'nginx-conf-dir': hostInputs['nginx-conf-dir'],
+    'nginx-command': hostInputs['nginx-command'],
+    'access-log': field.string({ form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none', pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/, default: '/var/log/nginx/access.log' }),
+    'sudoers-file': field.string({ form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop', pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/, default: '/etc/sudoers.d/agent-loop' }),
+};
+/** How to reach the hosts, from the SSH inputs every action that contacts hosts takes. */
+function connectOptions(inputs) {
+    return {
+        privateKey: inputs['ssh-private-key'],
+        knownHosts: inputs['ssh-known-hosts'],
+        insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
+        connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
+    };
+}
+/** Each host's set-up plan (the deploy user, its folders, nginx as root runs it), its per-host overrides applied. */
+function hostSetupPlans(inputs) {
+    requireInput(inputs.phase !== 'setup' || inputs['deploy-user'] !== '', 'deploy-user', 'is required for phase setup: the user the deploy actions log in as, e.g. deploy');
+    requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
+    // host-setup writes the rule for nginx itself: a leading sudo (as deploys use it) is dropped.
+    const nginx = inputs['nginx-command'][0] === 'sudo' ? inputs['nginx-command'].slice(1).filter((word, index) => !(index === 0 && word.startsWith('-'))) : inputs['nginx-command'];
+    requireInput(nginx.length > 0 && HOST_PATH.test(nginx[0]), 'nginx-command', 'expected the nginx command line, e.g. nginx or /usr/sbin/nginx -p /opt/nginx/');
+    return inputs.hosts.map(({ target, overrides }) => {
+        const accessLog = overrides.accessLog ?? inputs['access-log'];
+        return {
+            target,
+            plan: {
+                deployUser: inputs['deploy-user'],
+                stateDir: overrides.stateDir ?? inputs['state-dir'],
+                includeDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
+                accessLog: accessLog === 'none' ? '' : accessLog,
+                sudoersFile: inputs['sudoers-file'],
+                nginx: overrides.nginxCommand ?? nginx,
+            },
+        };
     });
 }
 
@@ -21053,6 +21262,7 @@ async function stopRelease(remote, runtime, release, timeoutMs) {
 
 
 
+
 /** `none`, or a path as URL_PATH has it. */
 const URL_PATH_OR_NONE = new RegExp(`^(?:none|${URL_PATH.source.slice(1, -1)})$`);
 /** A list of smoke checks in the one vocabulary (runtime's smokeChecksSchema): blue-green's smoke-requests, deploy-staging's smoke-checks. */
@@ -21062,7 +21272,7 @@ function smokeChecksField(defaultChecks) {
 /** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
 const runtimeInputs = {
     runtime: field.choice(['compose', 'command'], 'compose'),
-    'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
+    'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: patterns_HOST_PATH, default: 'docker-compose.yml' }),
     'start-command': field.template(TEMPLATE_PLACEHOLDERS),
     'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
     'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
@@ -21104,12 +21314,7 @@ function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
     return {
         app: inputs.app,
         splitKey: inputs['split-key'],
-        connect: {
-            privateKey: inputs['ssh-private-key'],
-            knownHosts: inputs['ssh-known-hosts'],
-            insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
-            connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
-        },
+        connect: connectOptions(inputs),
         lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'] },
         maxParallel: inputs['max-parallel'],
         run,
@@ -21938,10 +22143,26 @@ function deploymentRecord(inputs, env = process.env) {
 const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 /** A playbook run from the workspace: the rollback's method ansible and the staging deploy take the same inputs. */
 const ansibleInputs = {
-    playbook: field.string({ form: 'a playbook path in the workspace', pattern: HOST_PATH, max: 512 }),
-    inventory: field.string({ form: 'an inventory path in the workspace', pattern: HOST_PATH, max: 512 }),
+    playbook: field.string({ form: 'a playbook path in the workspace', pattern: patterns_HOST_PATH, max: 512 }),
+    inventory: field.string({ form: 'an inventory path in the workspace', pattern: patterns_HOST_PATH, max: 512 }),
     'ansible-limit': field.string({ form: 'an ansible --limit pattern', pattern: /^[A-Za-z0-9._:,*!&-]+$/, max: 512 }),
 };
+/**
+ * The Ansible collections file a playbook run installs from: the `requirements` input (`none` for
+ * none; relative to the workspace), else a requirements.yml beside the playbook when there is one.
+ */
+function collectionsRequirements(inputs, workspace) {
+    const inWorkspace = (path) => (isAbsolute(path) ? path : resolve(workspace, path));
+    if (inputs.requirements === 'none')
+        return null;
+    if (inputs.requirements !== '') {
+        const file = inWorkspace(inputs.requirements);
+        requireInput(existsSync(file), 'requirements', `names ${inputs.requirements}, which does not exist in the workspace`);
+        return file;
+    }
+    const beside = inWorkspace(join(dirname(inputs.playbook), 'requirements.yml'));
+    return existsSync(beside) ? beside : null;
+}
 const rollbackMethodInputs = {
     method: field.choice(['nginx', 'kubernetes', 'ansible'], 'nginx'),
     deployment: field.string({ form: 'a Kubernetes deployment name', pattern: K8S_NAME, max: 253 }),

@@ -1,6 +1,6 @@
 import type { NodeSSH } from 'node-ssh';
 import type { ClientChannel } from 'ssh2';
-import { ConfigurationError, HostError, retry } from '../action';
+import { ConfigurationError, HostError, retry, settleLimit, type Settled } from '../action';
 import type { SshTarget } from './hosts';
 import { fingerprint, parseKnownHosts, verifyHostKey } from './knownhosts';
 import { toShell, type Argv } from './shell';
@@ -135,3 +135,18 @@ export async function runChecked(remote: Remote, argv: Argv, what: string, optio
 }
 
 export { fingerprint };
+
+/**
+ * Runs `task` on each host with its own connection (at most `limit` at once), closing each after
+ * its task; a host that cannot be reached or whose task throws gets its error, the others go on.
+ */
+export function onEachHost<T extends { target: SshTarget }, R>(hosts: readonly T[], limit: number, options: ConnectOptions, task: (remote: Remote, host: T) => Promise<R>): Promise<Settled<R>[]> {
+  return settleLimit(hosts, limit, async (host) => {
+    const remote = await connect(host.target, options);
+    try {
+      return await task(remote, host);
+    } finally {
+      remote.close();
+    }
+  });
+}

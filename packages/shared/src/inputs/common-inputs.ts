@@ -1,5 +1,6 @@
 import { systemClock, type Clock, type Logger } from '../action';
 import { field, requireInput, type HostInputs } from './inputs';
+import { connectOptions } from './host-setup-inputs';
 import { HOST_PATH, IMAGE_REF, NGINX_KEY, URL_PATH, VERSION } from '../vocabulary';
 import { commandRuntime, composeRuntime, DEFAULT_SMOKE_REQUESTS, SMOKE_CHECKS_FORM, smokeChecksSchema, TEMPLATE_PLACEHOLDERS, type Runtime } from '../runtime';
 import type { RunInfo, SessionSettings } from '../fleet';
@@ -75,12 +76,7 @@ export function sessionFromInputs(inputs: HostInputs & { 'split-key': string }, 
   return {
     app: inputs.app,
     splitKey: inputs['split-key'],
-    connect: {
-      privateKey: inputs['ssh-private-key'],
-      knownHosts: inputs['ssh-known-hosts'],
-      insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
-      connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
-    },
+    connect: connectOptions(inputs),
     lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'] },
     maxParallel: inputs['max-parallel'],
     run,

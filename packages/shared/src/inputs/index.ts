@@ -4,3 +4,4 @@ export * from './monitor-inputs';
 export { z } from 'zod';
 export * from './phase-settings';
 export * from './rollback-inputs';
+export * from './host-setup-inputs';

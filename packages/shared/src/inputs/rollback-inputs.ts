@@ -1,6 +1,6 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Clock, Logger } from '../action';
 import type { RunInfo } from '../fleet';
 import { ansibleRollback, kubernetesRollback, nginxRollback, type RollbackMethod } from '../rollback';
@@ -18,6 +18,22 @@ export const ansibleInputs = {
   inventory: field.string({ form: 'an inventory path in the workspace', pattern: HOST_PATH, max: 512 }),
   'ansible-limit': field.string({ form: 'an ansible --limit pattern', pattern: /^[A-Za-z0-9._:,*!&-]+$/, max: 512 }),
 };
+
+/**
+ * The Ansible collections file a playbook run installs from: the `requirements` input (`none` for
+ * none; relative to the workspace), else a requirements.yml beside the playbook when there is one.
+ */
+export function collectionsRequirements(inputs: { requirements: string; playbook: string }, workspace: string): string | null {
+  const inWorkspace = (path: string) => (isAbsolute(path) ? path : resolve(workspace, path));
+  if (inputs.requirements === 'none') return null;
+  if (inputs.requirements !== '') {
+    const file = inWorkspace(inputs.requirements);
+    requireInput(existsSync(file), 'requirements', `names ${inputs.requirements}, which does not exist in the workspace`);
+    return file;
+  }
+  const beside = inWorkspace(join(dirname(inputs.playbook), 'requirements.yml'));
+  return existsSync(beside) ? beside : null;
+}
 
 export const rollbackMethodInputs = {
   method: field.choice(['nginx', 'kubernetes', 'ansible'], 'nginx'),

@@ -1,0 +1,65 @@
+import { USER_NAME, type ConnectOptions, type HostSetupPlan, type SshTarget } from '../hosts';
+import { HOST_PATH } from '../vocabulary';
+import { field, hostInputs, requireInput, type HostInputs } from './inputs';
+
+/**
+ * host-setup's inputs: the same host inputs as the deploys (so one `hosts` list serves both), the
+ * deploy user, and where its sudo rule goes. Each host's plan is built here, checked before any
+ * host is contacted.
+ */
+export const hostSetupInputs = {
+  phase: field.choice(['setup', 'doctor'], 'setup'),
+  hosts: hostInputs.hosts,
+  'ssh-private-key': hostInputs['ssh-private-key'],
+  'ssh-known-hosts': hostInputs['ssh-known-hosts'],
+  'insecure-skip-host-key-check': hostInputs['insecure-skip-host-key-check'],
+  'ssh-connect-timeout-seconds': hostInputs['ssh-connect-timeout-seconds'],
+  'max-parallel': hostInputs['max-parallel'],
+  'deploy-user': field.string({ form: 'the deploy user on the hosts: a lower-case user name such as deploy', pattern: USER_NAME, max: 32 }),
+  'state-dir': hostInputs['state-dir'],
+  'nginx-conf-dir': hostInputs['nginx-conf-dir'],
+  'nginx-command': hostInputs['nginx-command'],
+  'access-log': field.string({ form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none', pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/, default: '/var/log/nginx/access.log' }),
+  'sudoers-file': field.string({ form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop', pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/, default: '/etc/sudoers.d/agent-loop' }),
+};
+
+type ConnectInputs = Pick<HostInputs, 'ssh-private-key' | 'ssh-known-hosts' | 'insecure-skip-host-key-check' | 'ssh-connect-timeout-seconds'>;
+
+/** How to reach the hosts, from the SSH inputs every action that contacts hosts takes. */
+export function connectOptions(inputs: ConnectInputs): ConnectOptions {
+  return {
+    privateKey: inputs['ssh-private-key'],
+    knownHosts: inputs['ssh-known-hosts'],
+    insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
+    connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
+  };
+}
+
+type SetupInputs = Pick<HostInputs, 'hosts' | 'state-dir' | 'nginx-conf-dir' | 'nginx-command'> & ConnectInputs & { phase: 'setup' | 'doctor'; 'deploy-user': string; 'access-log': string; 'sudoers-file': string };
+
+/** Each host's set-up plan (the deploy user, its folders, nginx as root runs it), its per-host overrides applied. */
+export function hostSetupPlans(inputs: SetupInputs): Array<{ target: SshTarget; plan: HostSetupPlan }> {
+  requireInput(inputs.phase !== 'setup' || inputs['deploy-user'] !== '', 'deploy-user', 'is required for phase setup: the user the deploy actions log in as, e.g. deploy');
+  requireInput(
+    inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '',
+    'ssh-known-hosts',
+    'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`',
+  );
+  // host-setup writes the rule for nginx itself: a leading sudo (as deploys use it) is dropped.
+  const nginx = inputs['nginx-command'][0] === 'sudo' ? inputs['nginx-command'].slice(1).filter((word, index) => !(index === 0 && word.startsWith('-'))) : inputs['nginx-command'];
+  requireInput(nginx.length > 0 && HOST_PATH.test(nginx[0]!), 'nginx-command', 'expected the nginx command line, e.g. nginx or /usr/sbin/nginx -p /opt/nginx/');
+  return inputs.hosts.map(({ target, overrides }) => {
+    const accessLog = overrides.accessLog ?? inputs['access-log'];
+    return {
+      target,
+      plan: {
+        deployUser: inputs['deploy-user'],
+        stateDir: overrides.stateDir ?? inputs['state-dir'],
+        includeDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
+        accessLog: accessLog === 'none' ? '' : accessLog,
+        sudoersFile: inputs['sudoers-file'],
+        nginx: overrides.nginxCommand ?? nginx,
+      },
+    };
+  });
+}
