@@ -79,7 +79,7 @@ for (const count of hostCounts) {
       const deployed = await deploy(hosts, { ...deploySettings(lab, version, { smokeRequests: [] }), ...settings });
       if (!deployed.ok) throw new Error(`deploy ${version} failed: ${deployed.error}`);
       const base = rollbackSettings(lab, { kind: 'previous' }, { reason: 'bench' });
-      const sessions = await openSessions(hosts, { ...base, ...settings }, { runId: 'bench', actor: 'bench', version, phase: 'monitor', time: new Date().toISOString() });
+      const sessions = await openSessions(hosts, { ...base, ...settings }, { runId: 'bench', actor: 'bench', version, phase: 'monitor canary', time: new Date().toISOString() });
       try {
         const decision = Date.now();
         const cpu = process.cpuUsage();

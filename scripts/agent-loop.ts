@@ -36,7 +36,6 @@
  */
 import { readFileSync } from 'node:fs';
 import {
-  action,
   checkRuntimeInputs,
   ConfigurationError,
   deploy,
@@ -48,6 +47,7 @@ import {
   promoteSettings,
   reasonField,
   formatWeights,
+  forTerminal,
   hostInputs,
   readInputs,
   requireInput,
@@ -64,9 +64,9 @@ import {
   runtimeInputs,
   sessionFromInputs,
   setHold,
-  silentLogger,
   statusLines,
   systemClock,
+  terminalJson,
   type Logger,
 } from '@agent-loop/shared';
 
@@ -85,15 +85,24 @@ function hostLines(result: { hosts: Array<{ host: string; outcome: string; weigh
   for (const host of result.hosts) terminal.info(`${host.host}: ${host.outcome}${host.weightsAfter ? `, serving ${formatWeights(host.weightsAfter)}` : ''}${host.error ? `: ${host.error}` : ''}`);
 }
 
-/** Progress on the terminal as it happens: host text is shown with its control characters neutralised. */
+/**
+ * Progress on the terminal as it happens. Host text is data: every line goes through `forTerminal`
+ * (no escape sequence reaches the terminal), JSON through `terminalJson`.
+ */
 const terminal: Logger = {
-  info: (message) => process.stdout.write(`${action.neutralize(message)}\n`),
-  warn: (message) => process.stderr.write(`warning: ${action.neutralize(message)}\n`),
+  info: (message) => process.stdout.write(`${forTerminal(message)}\n`),
+  warn: (message) => process.stderr.write(`warning: ${forTerminal(message)}\n`),
   group: async (title, body) => {
-    process.stdout.write(`== ${action.neutralize(title)}\n`);
+    process.stdout.write(`== ${forTerminal(title)}\n`);
     return body();
   },
 };
+
+/**
+ * With --json stdout holds the JSON alone, and hold and resume say one line: progress is left out,
+ * but warnings (a host key accepted unchecked) still go to stderr.
+ */
+const warningsOnly: Logger = { info: () => {}, warn: terminal.warn, group: (_title, body) => body() };
 
 function parse(argv: string[]): { command: string; flags: Map<string, string>; json: boolean } {
   const [command = '', ...rest] = argv;
@@ -168,14 +177,15 @@ async function main(): Promise<number> {
   const who = { runId: `cli-${process.pid}-${Date.now().toString(36)}`, actor: /^[A-Za-z0-9._@[\]-]{1,100}$/.test(user) ? user : 'operator', runUrl: '' };
 
   if (command === 'status') {
-    const session = sessionFromInputs(all, who, silentLogger, systemClock);
-    const statuses = await fleetStatus(hosts, { app: session.app, splitKey: session.splitKey, connect: session.connect, maxParallel: session.maxParallel, clock: session.clock });
-    process.stdout.write(json ? `${JSON.stringify({ app: inputs.app, hosts: statuses }, null, 2)}\n` : `${statusLines(inputs.app, statuses).join('\n')}\n`);
+    const session = sessionFromInputs(all, who, warningsOnly, systemClock);
+    // Warnings (a host key accepted only because insecure-skip-host-key-check is true) go to stderr, even with --json.
+    const statuses = await fleetStatus(hosts, { app: session.app, splitKey: session.splitKey, connect: session.connect, maxParallel: session.maxParallel, clock: session.clock, log: terminal });
+    process.stdout.write(json ? `${terminalJson({ app: inputs.app, hosts: statuses })}\n` : `${forTerminal(statusLines(inputs.app, statuses).join('\n'))}\n`);
     return statuses.some((status) => status.error) ? 1 : 0;
   }
 
   if (command === 'hold' || command === 'resume') {
-    const session = sessionFromInputs(all, who, silentLogger, systemClock);
+    const session = sessionFromInputs(all, who, warningsOnly, systemClock);
     const written = await setHold(hosts, session, command === 'hold' ? { reason: inputs.reason } : null);
     terminal.info(command === 'hold' ? `hold requested on ${written.length} host(s): a ramp stays at its current step, watched, until agent-loop resume` : `hold lifted on ${written.length} host(s): a held ramp goes on after its current window`);
     return 0;
@@ -184,12 +194,12 @@ async function main(): Promise<number> {
   // Ctrl-C works as the runner's cancel does: nothing new starts, and the rollback finishes the switch it began.
   const cancel = new AbortController();
   process.once('SIGINT', () => cancel.abort());
-  const log = json ? silentLogger : terminal;
+  const log = json ? warningsOnly : terminal;
   const started = Date.now();
   const context = { run: who, log, clock: systemClock, signal: cancel.signal };
   if (command === 'deploy') {
     const deployed = await deploy(hosts, deploySettings(all, context));
-    if (json) process.stdout.write(`${JSON.stringify(deployed, null, 2)}\n`);
+    if (json) process.stdout.write(`${terminalJson(deployed)}\n`);
     else {
       hostLines(deployed);
       if (deployed.ok) terminal.info(`deployed ${deployed.version} on ${deployed.hosts.length} host(s) as ${deployed.activeColor}, taking ${deployed.canaryPercent}% of traffic`);
@@ -199,7 +209,7 @@ async function main(): Promise<number> {
   }
   if (command === 'promote') {
     const promoted = await promote(hosts, promoteSettings(all, context));
-    if (json) process.stdout.write(`${JSON.stringify(promoted, null, 2)}\n`);
+    if (json) process.stdout.write(`${terminalJson(promoted)}\n`);
     else {
       hostLines(promoted);
       if (promoted.ok) terminal.info(`promoted ${promoted.version} on ${promoted.hosts.length} host(s): ${promoted.activeColor} serves all traffic`);
@@ -213,7 +223,7 @@ async function main(): Promise<number> {
       onSample: (sample, current) => log.info(progressLine(sample, current, current.colors.canary, current.colors.stable)),
       onEvent: (event) => log.info(`event: ${event.kind}: ${event.message}`),
     });
-    if (json) process.stdout.write(`${JSON.stringify(watched, null, 2)}\n`);
+    if (json) process.stdout.write(`${terminalJson(watched)}\n`);
     else {
       terminal.info(`verdict: ${watched.verdict}: ${watched.reason}`);
       if (watched.rollback) hostLines(watched.rollback);
@@ -224,7 +234,7 @@ async function main(): Promise<number> {
   }
   const aborting = command === 'abort';
   const result = await rollback(hosts, { ...rollbackSettings(all, context), target: rollbackTarget(inputs, aborting) }, started);
-  if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  if (json) process.stdout.write(`${terminalJson(result)}\n`);
   else {
     hostLines(result);
     if (result.abortedMonitorMs !== null) terminal.info(`the canary-monitor that held the hosts stopped ${result.abortedMonitorMs} ms after it was asked to (its verdict: aborted)`);
@@ -239,7 +249,7 @@ main().then(
   (code) => process.exit(code),
   (error: unknown) => {
     const usage = error instanceof ConfigurationError;
-    process.stderr.write(`agent-loop: ${(error as Error).message}${usage ? `\n${USAGE}` : ''}\n`);
+    process.stderr.write(`agent-loop: ${forTerminal(error instanceof Error ? error.message : String(error))}${usage ? `\n${USAGE}` : ''}\n`);
     process.exit(usage ? 2 : 1);
   },
 );

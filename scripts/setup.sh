@@ -8,7 +8,7 @@
 # and `npm ci` when package-lock.json and the Node version are the ones of the last install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(nginx openssh-server openssh-client curl prometheus prometheus-node-exporter ansible-core sudo)
+packages=(nginx openssh-server openssh-client curl prometheus prometheus-node-exporter ansible-core sudo acl logrotate)
 step() { printf '== setup: %s\n' "$*"; }
 
 # Node: the version package.json's engines states (the dependencies' own engines agree: test/setup.test.ts).

@@ -5,6 +5,7 @@ import { startLab, type Lab } from './lab/index';
 import { runAction } from './lab/run-action';
 import { sendTraffic } from './lab/traffic';
 import { startRecorder, type Recorder } from './support/recorder';
+import { changedKnownHosts } from './support/fixtures';
 
 /**
  * The bundle as GitHub runs it: actions/blue-green/dist/index.js under Node 24, inputs as
@@ -192,5 +193,15 @@ describe('blue-green bundle: a full deploy', () => {
     expect((await sendTraffic({ url: lab.hosts[0]!.proxyUrl, maxRequests: 200 })).byVersion).toEqual({ v2: 200 });
     const state = JSON.parse(readFileSync(`${lab.hosts[0]!.stateDir}/${lab.app}/state.json`, 'utf8')) as { active: string };
     expect(state.active).toBe('green');
+  });
+});
+
+describe('blue-green bundle: phase status', () => {
+  it('warns about a changed host key it accepts only because insecure-skip-host-key-check is true, as every other phase does (security finding 7)', async () => {
+    const { runtime: _runtime, 'start-command': _start, 'stop-command': _stop, ...readOnly } = inputs({ phase: 'status', 'ssh-known-hosts': changedKnownHosts(lab), 'insecure-skip-host-key-check': 'true' });
+    const status = await runAction({ action: 'blue-green', inputs: readOnly });
+    expect(status.code).toBe(0);
+    const warnings = status.stdout.split('\n').filter((line) => line.startsWith('::warning::'));
+    for (const host of lab.hosts) expect(warnings).toContainEqual(expect.stringMatching(new RegExp(`^::warning::${host.target.replace(/\./g, '\\.')}: host key SHA256:\\S+ is changed, accepted because insecure-skip-host-key-check is true$`)));
   });
 });

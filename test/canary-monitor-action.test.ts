@@ -89,7 +89,8 @@ describe('canary-monitor bundle', () => {
     expect(result.summary).toContain('```mermaid\n%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "#0969da, #1a7f37"}}}}%%\nxychart-beta');
     // Verdict, what was done and the incident come first; the charts last.
     expect(result.summary).toMatch(new RegExp(`^### ❌ ${lab.app}: canary v2 failed; rolled back to v1\n\n- \\*\\*Verdict:\\*\\* ❌ failure: error-rate: `));
-    expect(result.summary).toContain(`- **Incident:** ${result.outputs['incident-url']}`);
+    // A link to the issue; its label is text (forMarkdown), so its :// is escaped.
+    expect(result.summary).toContain(`- **Incident:** [${result.outputs['incident-url']!.replace('://', '\\://')}](${result.outputs['incident-url']})`);
     expect(result.summary.indexOf('- **Incident:**')).toBeLessThan(result.summary.indexOf('```mermaid'));
     expect(result.summary).toMatch(/\| error-rate \| gate \|/);
     expect(result.summary).toMatch(/Traffic restored in \d+\.\d s ✅/);

@@ -173,7 +173,7 @@ describe('dora-report bundle', () => {
 
     expect(result.summary).toContain('### DORA figures: production, last 7 days');
     expect(result.summary).toContain('| figure | value | target | met | samples |');
-    expect(result.summary).toContain('| deployment frequency | 12 per week | > 10 per week | ✅ yes | 12 (12 successful deployments) |');
+    expect(result.summary).toContain('| deployment frequency | 12 per week | \\> 10 per week | ✅ yes | 12 (12 successful deployments) |');
     expect(result.summary).toContain('| lead time for changes | 1.33 h | < 2 h | ✅ yes | 11 (11 successful deployments with a known commit time) |');
     expect(result.summary).toContain('| mean time to recovery | 6.03 min | < 15 min | ✅ yes | 1 (1 recovered failure) |');
     expect(result.summary).toContain('| change failure rate | 7.69% | < 5% | ❌ no | 13 (13 deployments with an outcome, 1 failed) |');
@@ -211,7 +211,7 @@ describe('dora-report bundle', () => {
     expect(result.outputs).toMatchObject({ 'deployment-frequency': '', 'lead-time-hours': '', 'mttr-minutes': '', 'change-failure-rate': '' });
     expect(JSON.parse(result.outputs.report as string)).toMatchObject({ window: { days: 30 }, deploymentFrequency: { value: null, met: null, samples: 0 } });
     expect(result.summary).toContain('### DORA figures: staging, last 30 days');
-    expect(result.summary).toContain('| deployment frequency | not enough data | > 10 per week | — | 0 (not enough data: no deployment in the window) |');
+    expect(result.summary).toContain('| deployment frequency | not enough data | \\> 10 per week | — | 0 (not enough data: no deployment in the window) |');
     expect(github.requests.map((request) => `${request.method} ${request.path}`)).toEqual(['GET /repos/other-org/other.repo/deployments?environment=staging&per_page=100']);
   });
 

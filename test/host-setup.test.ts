@@ -3,7 +3,7 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sudoersRule } from '@agent-loop/shared';
+import { sudoersRule } from '@agent-loop/shared/hosts';
 import { startLab, type Lab, type LabHost } from './lab/index';
 import { runAction } from './lab/run-action';
 import { sendTraffic } from './lab/traffic';
@@ -13,12 +13,15 @@ import { sendTraffic } from './lab/traffic';
  * in: before set-up the doctor lists what is missing with the fixes, and a deploy fails with the
  * same list; the host-setup bundle (logged in as the host's administrator) prepares the hosts and
  * changes nothing the second time; then the deploy user deploys, promotes and rolls back with the
- * real bundles, with no root login, and sudo lets it run nothing but nginx -t and reload.
+ * real bundles, with no root login, and sudo lets it run nothing but the switch helper. Then it
+ * tries, as a stolen deploy key would, to become root (test/least-privilege.test.ts has the rest).
  */
 
 const user = `aldeploy${process.pid % 100000}`;
-// The lab's hosts share this machine's /etc: each gets its own drop-in (on real hosts, one name serves all).
+// The lab's hosts share this machine's /etc and /usr/local/sbin: each gets its own drop-in and its
+// own helper (on real hosts, one name serves all).
 const sudoersFile = (host: LabHost) => `/etc/sudoers.d/agent-loop-test-${process.pid}-${host.name}`;
+const helperPath = (host: LabHost) => `/usr/local/sbin/agent-loop-nginx-test-${process.pid}-${host.name}`;
 let lab: Lab;
 let uid: number;
 
@@ -43,11 +46,11 @@ function hostsInput(login: (host: LabHost) => string, nginxCommand: (host: LabHo
     .join('\n');
 }
 
-const sudoNginx = (host: LabHost) => ['sudo', '-n', '/usr/sbin/nginx', ...nginxArgs(host)].join(' ');
+const sudoHelper = (host: LabHost) => `sudo -n ${helperPath(host)}`;
 const common = () => ({ 'ssh-private-key': lab.clientKey, 'ssh-known-hosts': lab.knownHosts });
 const deployInputs = (extra: Record<string, string>) => ({
   ...common(),
-  hosts: hostsInput((host) => host.target, sudoNginx),
+  hosts: hostsInput((host) => host.target, sudoHelper),
   app: lab.app,
   runtime: 'command',
   'start-command': lab.startCommand,
@@ -64,6 +67,7 @@ const setupInputs = (host: LabHost, extra: Record<string, string> = {}) => ({
   hosts: [`- host: ${host.rootTarget}`, `  state-dir: ${host.stateDir}`, `  nginx-conf-dir: ${host.nginxConfDir}`, `  nginx-command: nginx ${nginxArgs(host).join(' ')}`, `  access-log: ${host.accessLog}`].join('\n'),
   'deploy-user': user,
   'sudoers-file': sudoersFile(host),
+  'switch-helper': helperPath(host),
   ...extra,
 });
 const setupAll = async () => Promise.all(lab.hosts.map((host) => runAction({ action: 'host-setup', inputs: setupInputs(host) })));
@@ -80,7 +84,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await lab?.stop();
-  for (const host of lab?.hosts ?? []) rmSync(sudoersFile(host), { force: true });
+  for (const host of lab?.hosts ?? []) for (const file of [sudoersFile(host), helperPath(host)]) rmSync(file, { force: true });
   try {
     sh('userdel', [user]);
   } catch {
@@ -94,23 +98,26 @@ describe('before set-up', () => {
     expect(result.code).toBe(1);
     const message = errors(result.stdout);
     for (const host of lab.hosts) {
-      expect(message).toContain(`${host.target}: 3 prerequisites missing (run the host-setup action once, or these commands):`);
+      expect(message).toContain(`${host.target}: 2 prerequisites missing (run the host-setup action once, or these commands):`);
       expect(message).toContain(`  - ${user} cannot write the state directory ${host.stateDir} (state-dir)\n    fix: sudo install -d -o ${user} -g ${user} -m 0750 ${host.stateDir}`);
-      expect(message).toContain(`  - ${user} cannot write the nginx include directory ${host.nginxConfDir} (nginx-conf-dir)\n    fix: sudo chown ${user} ${host.nginxConfDir}`);
-      expect(message).toContain(`  - 'nginx' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)\n    fix: set nginx-command: sudo -n /usr/sbin/nginx ${nginxArgs(host).join(' ')} (and run host-setup for the sudoers rule)`);
+      expect(message).toContain(`  - 'nginx' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)\n    fix: run host-setup with deploy-user ${user}, then set nginx-command: sudo -n /usr/local/sbin/agent-loop-nginx`);
     }
-    expect(result.outputs.missing).toBe('6');
+    expect(result.outputs.missing).toBe('4');
     expect(result.summary).toContain('| host | missing | fix |');
   });
 
-  it('with the full nginx path, sudo is what is missing, and the fix is the exact rule', async () => {
-    const result = await runAction({ action: 'host-setup', inputs: doctorInputs(sudoNginx) });
+  it('with the helper named, what is missing is the helper, and the fix is host-setup', async () => {
+    const result = await runAction({ action: 'host-setup', inputs: doctorInputs(sudoHelper) });
     expect(result.code).toBe(1);
     const message = errors(result.stdout);
     const host = lab.hosts[0]!;
-    const base = ['/usr/sbin/nginx', ...nginxArgs(host)].join(' ');
-    expect(message).toContain(`  - ${user} cannot run '/usr/sbin/nginx ${nginxArgs(host).join(' ')} -t': sudo: a password is required`);
-    expect(message).toContain(`fix: run host-setup with deploy-user ${user}, or: echo '${user} ALL=(root) NOPASSWD: ${base} -t, ${base} -s reload' | sudo tee /etc/sudoers.d/agent-loop`);
+    expect(message).toContain(`  - the nginx helper ${helperPath(host)} is not installed\n    fix: run host-setup with deploy-user ${user} (it installs ${helperPath(host)} and the sudoers rule for it)`);
+  });
+
+  it('refuses nginx itself through sudo for a user that is not root: it would have to write what nginx loads as root', async () => {
+    const result = await runAction({ action: 'host-setup', inputs: doctorInputs((host) => `sudo -n /usr/sbin/nginx ${nginxArgs(host).join(' ')}`) });
+    expect(result.code).toBe(1);
+    expect(errors(result.stdout)).toContain(`nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${lab.hosts[0]!.nginxConfDir}, which nginx loads as root, and could become root`);
   });
 
   it('a deploy fails before changing anything, with the same list instead of a bare Permission denied', async () => {
@@ -131,22 +138,26 @@ describe('host-setup as the administrator', () => {
       const host = lab.hosts[index]!;
       expect(errors(result.stdout)).toBe('');
       expect(result.code).toBe(0);
-      expect(result.outputs['nginx-command']).toBe(sudoNginx(host));
+      expect(result.outputs['nginx-command']).toBe(sudoHelper(host));
       expect(result.outputs.missing).toBe('0');
-      // The state directory, the include directory and the sudoers rule.
-      expect(result.outputs.changed).toBe('3');
       expect(result.stdout).toContain(`${host.rootTarget}: changed: state directory ${host.stateDir} now belongs to ${user}`);
-      expect(result.stdout).toContain(`${host.rootTarget}: changed: nginx include directory ${host.nginxConfDir} now belongs to ${user}`);
-      expect(result.stdout).toContain(`${host.rootTarget}: changed: installed ${sudoersFile(host)} (checked with visudo -c)`);
-      expect(result.stdout).toContain(`${host.rootTarget}: ok: ${user} can read`);
+      expect(result.stdout).toContain(`${host.rootTarget}: ok: nginx include directory ${host.nginxConfDir} is root's: ${user} cannot write it`);
+      expect(result.stdout).toContain(`${host.rootTarget}: changed: installed the switch helper ${helperPath(host)}`);
+      expect(result.stdout).toContain(`${host.rootTarget}: changed: installed ${sudoersFile(host)} (checked with visudo -c): ${user} may run ${helperPath(host)} as root, nothing else`);
+      expect(result.stdout).toContain(`${host.rootTarget}: changed: ${user} may read ${host.accessLog} (an ACL on that file alone; no group)`);
       expect(result.stdout).toContain(`${host.rootTarget}: ok: nginx knows the agent_loop log format`);
       expect(result.stdout).toContain(`${host.rootTarget}: ok: nginx includes ${host.nginxConfDir}`);
       expect(statSync(host.stateDir).uid).toBe(uid);
-      expect(statSync(host.nginxConfDir).uid).toBe(uid);
-      expect(readFileSync(sudoersFile(host), 'utf8')).toBe(sudoersRule(user, '/usr/sbin/nginx', nginxArgs(host)));
+      expect(statSync(host.nginxConfDir).uid).toBe(0);
+      expect(statSync(helperPath(host)).uid).toBe(0);
+      expect(statSync(helperPath(host)).mode & 0o777).toBe(0o755);
+      expect(readFileSync(sudoersFile(host), 'utf8')).toBe(sudoersRule(user, helperPath(host)));
       expect(statSync(sudoersFile(host)).mode & 0o777).toBe(0o440);
       expect(() => sh('visudo', ['-c', '-f', sudoersFile(host)])).not.toThrow();
-      expect(result.summary).toContain(`Deploy with \`nginx-command: ${sudoNginx(host)}\``);
+      // Read access to the one file, by an ACL: the user joined no group.
+      expect(sh('getfacl', ['-p', '--omit-header', host.accessLog])).toContain(`user:${user}:r--`);
+      expect(sh('id', ['-nG', user]).trim()).toBe(sh('id', ['-gn', user]).trim());
+      expect(result.summary).toContain(`Deploy with \`nginx-command: ${sudoHelper(host)}\``);
     }
   });
 
@@ -159,17 +170,17 @@ describe('host-setup as the administrator', () => {
   });
 
   it('the doctor finds nothing missing', async () => {
-    const result = await runAction({ action: 'host-setup', inputs: doctorInputs(sudoNginx) });
+    const result = await runAction({ action: 'host-setup', inputs: doctorInputs(sudoHelper) });
     expect(errors(result.stdout)).toBe('');
     expect(result.outputs.missing).toBe('0');
   });
 
-  it('sudo lets the deploy user check and reload nginx, and nothing else', () => {
+  it('sudo lets the deploy user run the switch helper, and nothing else: not nginx, not another program', () => {
     const host = lab.hosts[0]!;
     const asUser = (...argv: string[]) => execFileSync('runuser', ['-u', user, '--', 'sudo', '-n', ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    expect(() => asUser('/usr/sbin/nginx', ...nginxArgs(host), '-t')).not.toThrow();
-    expect(() => asUser('/usr/sbin/nginx', ...nginxArgs(host), '-s', 'stop')).toThrow(/a password is required/);
-    expect(() => asUser('/usr/sbin/nginx', '-t')).toThrow(/a password is required/);
+    expect(asUser(helperPath(host), 'check').trim()).toBe(`valid include=${host.nginxConfDir}`);
+    expect(() => asUser('/usr/sbin/nginx', ...nginxArgs(host), '-t')).toThrow(/a password is required/);
+    expect(() => asUser('/usr/sbin/nginx', ...nginxArgs(host), '-s', 'reload')).toThrow(/a password is required/);
     expect(() => asUser('/usr/bin/id')).toThrow(/a password is required/);
   });
 
@@ -198,10 +209,10 @@ describe('the deploy user, with no root login', () => {
     expect(rolledBack.outputs).toMatchObject({ 'rolled-back': 'true', version: 'v1' });
     for (const host of lab.hosts) expect((await sendTraffic({ url: host.proxyUrl, maxRequests: 50 })).byVersion).toEqual({ v1: 50 });
 
-    // Everything on the hosts was done as the deploy user: its state, its include, its processes.
+    // The deploy user's state and processes are its own; the include was written by the helper, as root.
     for (const host of lab.hosts) {
       expect(statSync(join(host.stateDir, lab.app, 'state.json')).uid).toBe(uid);
-      expect(statSync(join(host.nginxConfDir, `agent-loop-${lab.app}.conf`)).uid).toBe(uid);
+      expect(statSync(join(host.nginxConfDir, `agent-loop-${lab.app}.conf`)).uid).toBe(0);
     }
     const pids = Object.values(await lab.appPids());
     expect(pids.length).toBeGreaterThan(0);
@@ -210,20 +221,18 @@ describe('the deploy user, with no root login', () => {
 });
 
 describe('the sudoers rule', () => {
-  it('escapes what sudoers reads as syntax, so visudo -c accepts it; unescaped it is refused', () => {
+  it('names the helper alone, as visudo -c accepts it, and refuses what sudoers would read as syntax', () => {
     const file = join(tmpdir(), `sudoers-check-${process.pid}`);
     try {
-      writeFileSync(file, sudoersRule('deploy', '/usr/sbin/nginx', ['-c', '/etc/nginx/a,b:c=d\\e.conf']));
+      writeFileSync(file, sudoersRule('deploy', '/usr/local/sbin/agent-loop-nginx'));
       expect(() => sh('visudo', ['-c', '-f', file])).not.toThrow();
-      expect(readFileSync(file, 'utf8')).toContain('/usr/sbin/nginx -c /etc/nginx/a\\,b\\:c\\=d\\\\e.conf -t, /usr/sbin/nginx -c /etc/nginx/a\\,b\\:c\\=d\\\\e.conf -s reload');
-      writeFileSync(file, 'deploy ALL=(root) NOPASSWD: /usr/sbin/nginx -g a,b:c= -t\n');
-      expect(() => sh('visudo', ['-c', '-f', file])).toThrow();
+      expect(readFileSync(file, 'utf8')).toContain('\ndeploy ALL=(root) NOPASSWD: /usr/local/sbin/agent-loop-nginx\n');
     } finally {
       rmSync(file, { force: true });
     }
-    expect(() => sudoersRule('Deploy; rm', '/usr/sbin/nginx', [])).toThrow(/not a user name/);
-    expect(() => sudoersRule('deploy', 'nginx', [])).toThrow(/absolute path/);
-    expect(() => sudoersRule('deploy', '/usr/sbin/nginx', ['-g', 'daemon off;'])).toThrow(/cannot be matched by a sudoers rule/);
+    expect(() => sudoersRule('Deploy; rm', '/usr/local/sbin/agent-loop-nginx')).toThrow(/not a user name/);
+    expect(() => sudoersRule('deploy', 'agent-loop-nginx')).toThrow(/absolute path/);
+    for (const path of ['/usr/local/sbin/agent loop', '/opt/a,b/agent-loop-nginx', '/opt/x:ALL/agent-loop-nginx']) expect(() => sudoersRule('deploy', path)).toThrow(/absolute path/);
     expect(existsSync(file)).toBe(false);
   });
 });

@@ -7,6 +7,7 @@ import { closeSessions, deploy, openSessions, type AppState, type HostSpec, type
 import { startLab, type Lab } from './lab/index';
 import { sendTraffic, startTraffic } from './lab/traffic';
 import { deploySettings, labHosts, sessionSettings } from './support/deploy-settings';
+import { changedKnownHosts } from './support/fixtures';
 
 /** The operator's command line against the lab's real sshd and nginx: what every host is doing, read without a lock. */
 
@@ -72,17 +73,28 @@ describe('agent-loop status', () => {
   });
 
   it('names the run that holds the lock, in plain words, without waiting for it', async () => {
-    const sessions = await openSessions(hosts, sessionSettings(lab), { runId: 'run-4242', actor: 'octocat', version: 'v2', phase: 'monitor', time: new Date().toISOString() });
+    const sessions = await openSessions(hosts, sessionSettings(lab), { runId: 'run-4242', actor: 'octocat', version: 'v2', phase: 'monitor canary', time: new Date().toISOString() });
     try {
       const result = await agentLoop(['status', '--app', lab.app], operatorEnv());
       expect(result.code).toBe(0);
       expect(result.stdout).toContain(`${lab.app} on 2 host(s)`);
       expect(result.stdout).toMatch(/serves blue 90% \/ green 10%; blue v1 running, green v2 running; canary v2 at 10%/);
-      expect(result.stdout).toMatch(/lock: held by run run-4242 \(octocat, monitor of v2\), alive \d+ s ago/);
+      expect(result.stdout).toMatch(/lock: held by run run-4242 \(octocat, monitor canary of v2\), alive \d+ s ago/);
       expect(result.stdout).toContain('rollback (target previous): v1 on blue (running), taking v2 out; by name: v2, v1');
     } finally {
       await closeSessions(sessions);
     }
+  });
+
+  it('warns on stderr about a changed host key it accepts only because insecure-skip-host-key-check is true (security finding 7)', async () => {
+    const knownHosts = join(lab.dir, 'changed_known_hosts');
+    writeFileSync(knownHosts, changedKnownHosts(lab));
+    const result = await agentLoop(['status', '--json'], { ...operatorEnv(), AGENT_LOOP_SSH_KNOWN_HOSTS_FILE: knownHosts, AGENT_LOOP_INSECURE_SKIP_HOST_KEY_CHECK: 'true' });
+    expect(result.code).toBe(0);
+    // The JSON on stdout is whole; the warnings are beside it.
+    expect((JSON.parse(result.stdout) as { hosts: HostStatus[] }).hosts.every((status) => status.error === null)).toBe(true);
+    for (const host of hosts) expect(result.stderr).toContain(`warning: ${host.target.label}: host key SHA256:`);
+    expect(result.stderr.match(/is changed, accepted because insecure-skip-host-key-check is true/g)).toHaveLength(hosts.length);
   });
 
   it('reports a host it cannot reach next to the others, and fails', async () => {

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, chmodSync, lstatSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -319,6 +319,64 @@ describe('a cancelled or killed run leaves nothing behind', () => {
     consistent(lab);
     expect(ok(await promote(lab)).stdout).toMatch(new RegExp(`v5 already serves all traffic on ${canaryColor}; nothing to promote`));
   });
+
+  it('two jobs of one run (same run id and attempt): the post step of one leaves the other\'s lock and pending switch alone (security finding 3)', async () => {
+    if (readHostState(lab).canary) ok(await rollback(lab));
+    const run = { GITHUB_RUN_ID: '5151', GITHUB_RUN_ATTEMPT: '1' };
+    const lockOwner = (host: LabHost) => readFileSync(join(host.stateDir, lab.app, 'lock', 'owner.json'), 'utf8');
+    const stateText = (host: LabHost) => readFileSync(statePath(lab, host), 'utf8');
+    const before = lab.hosts.map((host) => liveWeights(lab, host));
+
+    // Job B (deploy-eu) is killed at its switch, whose reload never happens (so nothing the host goes
+    // on with after the kill can move traffic later): its locks and its pending switch stay on the hosts.
+    const marker = join(scratch, 'v6j.reload');
+    const wrapper = (host: LabHost) => {
+      const file = join(host.dir, 'reload-never-v6j.sh');
+      writeFileSync(file, `#!/bin/sh\ncase "$*" in *"-s reload"*) touch ${marker}; sleep 2; exit 1 ;; esac\nexec nginx -p ${host.nginxPrefix}/ -c conf/nginx.conf "$@"\n`);
+      chmodSync(file, 0o755);
+      return file;
+    };
+    const jobB = inputs(lab, { phase: 'deploy', image: 'registry.example/agent-loop:v6j', version: 'v6j', hosts: hostsYaml(lab, (host) => ({ 'nginx-command': wrapper(host) })) });
+    const b = await startAction({ action: 'blue-green', inputs: jobB, env: { ...run, GITHUB_JOB: 'deploy-eu' } });
+    await waitFile(marker);
+    b.child.kill('SIGKILL');
+    const killedB = await b.result;
+    await switchesDone(lab);
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
+      if (spawnSync('pgrep', ['-f', 'reload-never-v6j.sh']).status !== 0) break;
+    }
+    expect(lab.hosts.some((host) => readHostState(lab, host).pending !== null)).toBe(true);
+    const locksB = lab.hosts.map(lockOwner);
+    const statesB = lab.hosts.map(stateText);
+
+    // Job A (deploy-us) of the same run and attempt waits for B's lock and is killed too; the runner then runs A's post step.
+    const jobA = inputs(lab, { phase: 'deploy', image: 'registry.example/agent-loop:v6k', version: 'v6k', 'lock-wait-seconds': '600' });
+    const a = await startAction({ action: 'blue-green', inputs: jobA, env: { ...run, GITHUB_JOB: 'deploy-us' } });
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    a.child.kill('SIGKILL');
+    const killedA = await a.result;
+    expect(killedA.state.mainDone).toBeUndefined();
+    const postA = await runAction({ action: 'blue-green', inputs: jobA, env: { ...run, GITHUB_JOB: 'deploy-us' }, state: killedA.state });
+    expect(postA.code).toBe(0);
+    expect(lab.hosts.map((host) => lockExists(lab, host) && lockOwner(host))).toEqual(locksB);
+    expect(lab.hosts.map(stateText)).toEqual(statesB);
+    expect(postA.stdout).not.toMatch(/settled its traffic and released its lock/);
+    for (const host of lab.hosts) expect(postA.stdout).toContain(`${host.target}: the lock belongs to another job of run 5151-1 (job deploy-eu): left alone`);
+    // What told them apart: the job and the token each main step kept in its state.
+    expect(killedA.state.jobToken).toMatch(/^[0-9a-f]{32}$/);
+    expect(killedA.state.jobToken).not.toBe(killedB.state.jobToken);
+    expect(JSON.parse(locksB[0]!)).toMatchObject({ runId: '5151-1', job: 'deploy-eu', jobToken: killedB.state.jobToken });
+
+    // B's own post step (nginx reloads again) settles B's switch and releases B's locks.
+    const postB = await runAction({ action: 'blue-green', inputs: { ...jobB, hosts: lab.hostsInput }, env: { ...run, GITHUB_JOB: 'deploy-eu' }, state: killedB.state });
+    expect(postB.code).toBe(0);
+    expect(postB.stdout).toMatch(/the deploy did not finish; settled its traffic and released its lock on/);
+    for (const [index, host] of lab.hosts.entries()) {
+      expect(liveWeights(lab, host)).toEqual(before[index]);
+      expect(readHostState(lab, host).releases.at(-1)).toMatchObject({ version: 'v6j', status: 'cancelled' });
+    }
+    consistent(lab);
+  });
 });
 
 // ------------------------------------------------------------------------------------------------
@@ -417,7 +475,29 @@ describe('races, reloads without effect, torn and hostile state', () => {
       expect(lines.filter((line) => line.startsWith('::add-mask::') && !lab.clientKey.includes(line.slice(12).split('%0A')[0]!))).toEqual([]);
       expect(result.stdout.includes('\u001b')).toBe(false);
     }
-    expect(held.stdout).toMatch(/another deploy holds the lock: run x\\u001b\[2J/);
+    // Each field of a lock owner is read with its pattern; one that does not fit is flagged, escaped.
+    expect(held.stdout).toMatch(/another deploy holds the lock: run \(not a run id: 'x\\u001b\[2J'\) by \(not a user name: '\\n::add-mask::a'\)/);
+  });
+
+  it('an empty lock folder made by hand is a stop sign: refused naming take-over-lock, even when old, and taken over only with it (security finding 11)', async () => {
+    const host = lab.hosts[1]!;
+    const lockDir = join(host.stateDir, lab.app, 'lock');
+    execFileSync('mkdir', [lockDir]);
+    execFileSync('touch', ['-d', '1 hour ago', lockDir]);
+    const releases = lab.hosts.map((h) => readHostState(lab, h).releases.length);
+    // break-stale-lock (the default) and a short lock-stale-seconds: an ownerless lock is no dead run's.
+    const refused = await deploy(lab, 'v8t', { 'lock-stale-seconds': '10' });
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain(`::error::${host.target}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`);
+    expect(readdirSync(lockDir)).toEqual([]);
+    expect(lab.hosts.map((h) => readHostState(lab, h).releases.length)).toEqual(releases);
+    expect(lockExists(lab, lab.hosts[0]!)).toBe(false);
+
+    const taken = ok(await deploy(lab, 'v8t', { 'take-over-lock': 'true' }));
+    expect(taken.stdout).toContain(`::warning::${host.target}: taking over a lock with no owner file (take-over-lock: true)`);
+    for (const h of lab.hosts) expect(readHostState(lab, h).canary).toMatchObject({ version: 'v8t' });
+    ok(await rollback(lab));
+    consistent(lab);
   });
 
   it('a planted symlink is never written through, and no temporary file is left (finding 10)', async () => {

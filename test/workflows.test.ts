@@ -61,6 +61,17 @@ interface CallableInputs {
   secrets?: Record<string, { required?: boolean }>;
 }
 
+/**
+ * The author of a pull request from a fork: `pull_request` gives its run no secrets and a
+ * read-only token; `pull_request_target` and `workflow_run` would run with the base repository's
+ * secrets and a writable token on behalf of that author. No workflow here takes either.
+ */
+function forkTriggerProblems(workflow: Workflow): string[] {
+  const on: unknown = workflow.on;
+  const events = typeof on === 'string' ? [on] : Array.isArray(on) ? (on as string[]) : Object.keys((on as Mapping | undefined) ?? {});
+  return events.filter((event) => event === 'pull_request_target' || event === 'workflow_run').map((event) => `on: ${event} runs with the repository's secrets for a fork's pull request`);
+}
+
 function load(path: string, text = readFileSync(path, 'utf8')): WorkflowFile {
   return { path, text, workflow: parse(text) as Workflow };
 }
@@ -343,6 +354,10 @@ describe.each(allFiles.map(relative))('%s', (file) => {
   it('reads credentials only in jobs with an environment, never passes them from the caller, never falls back', () => {
     expect(credentialProblems(workflow)).toEqual([]);
   });
+
+  it("never runs for a fork's pull request with the repository's secrets (no pull_request_target, no workflow_run)", () => {
+    expect(forkTriggerProblems(workflow)).toEqual([]);
+  });
 });
 
 it('pins each third-party action to one commit, with one version comment, across every file', () => {
@@ -520,6 +535,11 @@ jobs:
     expect(problems).toContain("jobs.call: deploy.yml has no input 'nope'");
     expect(problems).toContain("jobs.call: deploy.yml requires input 'production-hosts'");
     expect(problems).toContain("jobs.call: deploy.yml requires input 'image-repository'");
+  });
+
+  it("a trigger that runs a fork's pull request with the repository's secrets", () => {
+    expect(forkTriggerProblems(load('f.yml', 'on:\n  pull_request_target:\n  push:\njobs: {}\n').workflow)).toEqual(["on: pull_request_target runs with the repository's secrets for a fork's pull request"]);
+    expect(forkTriggerProblems(load('g.yml', 'on: [workflow_run, push]\njobs: {}\n').workflow)).toEqual(["on: workflow_run runs with the repository's secrets for a fork's pull request"]);
   });
 
   it('no top-level permissions, and id-token without a use', () => {

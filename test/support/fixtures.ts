@@ -29,6 +29,15 @@ export function hostState(lab: Lab, host: LabHost = lab.hosts[0] as LabHost): Ap
   return JSON.parse(readFileSync(`${host.stateDir}/${lab.app}/state.json`, 'utf8')) as AppState;
 }
 
+/**
+ * known_hosts lines naming every lab host with a key that is not its own (the lab's client key):
+ * what a reinstalled host, or someone in the middle, looks like to a checked connection.
+ */
+export function changedKnownHosts(lab: Lab): string {
+  const [type, key] = readFileSync(`${lab.clientKeyPath}.pub`, 'utf8').trim().split(/\s+/);
+  return lab.hosts.map((host) => `${host.knownHostsLine.split(' ')[0]} ${type} ${key}`).join('\n');
+}
+
 /** Whether anything accepts a TCP connection on 127.0.0.1:port. */
 export function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {

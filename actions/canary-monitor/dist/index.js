@@ -8804,6 +8804,8 @@ exports.visitAsync = visitAsync;
 /************************************************************************/
 var __webpack_exports__ = {};
 
+;// CONCATENATED MODULE: external "node:crypto"
+const external_node_crypto_namespaceObject = require("node:crypto");
 ;// CONCATENATED MODULE: ./packages/shared/src/action/errors.ts
 /**
  * A mistake the user can fix (bad input, a host that is not prepared, a lock held by another run).
@@ -8829,19 +8831,163 @@ function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/action/markdown.ts
-/** Markdown pieces every summary uses (pure, no dependencies: every bundle may carry them). */
+;// CONCATENATED MODULE: ./packages/shared/src/action/surfaces.ts
+/**
+ * Every text that leaves the process, one function per place it lands. A version, a lock owner, a
+ * reason, an error from a host or an API is data, whoever wrote it; each surface has its own way
+ * of running data as something else, so each has its own rules:
+ *
+ * - the runner's log (`forLog`): workflow commands, in both of the runner's syntaxes, and
+ *   control characters;
+ * - a terminal (`forTerminal`, `terminalJson`): control characters and escape sequences (erasing
+ *   a line, moving the cursor, setting the window title or the clipboard);
+ * - Markdown rendered by GitHub, in step summaries and issues (`forMarkdown`, `markdownCode`,
+ *   `codeBlock`): links, images, HTML, mentions, headings and list markers, table cells;
+ * - Slack's mrkdwn (`forSlack`): links and mentions.
+ *
+ * Nothing is deleted: what would act is made visible and inert, so a reader sees what a host sent.
+ * Pure, no dependencies: every bundle may carry it.
+ */
+/** `\xNN` for a character below U+0100, `\uNNNN` (or `\u{NNNNN}`) above. */
+function visible(char) {
+    const code = char.codePointAt(0) ?? 0;
+    if (code < 0x100)
+        return `\\x${code.toString(16).padStart(2, '0')}`;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+/**
+ * Characters that act rather than show, or that show nothing: C0 controls but tab and line feed
+ * (ESC starts ANSI sequences, CR returns to the start of the line, BEL ends an OSC), DEL, C1
+ * controls (U+009B is a one-character CSI, U+009D an OSC, U+0085 a line break to .NET), the line
+ * and paragraph separators, format characters (zero-width and bidirectional controls, which hide
+ * or reorder text) and unpaired surrogates.
+ */
+// eslint-disable-next-line no-control-regex
+const INVISIBLE = /[\0-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]|\p{Cs}/gu;
+const showInvisible = (text) => text.replace(INVISIBLE, visible);
+/**
+ * What .NET's `Char.IsWhiteSpace` holds, so what the runner's `TrimStart()` strips before it looks
+ * for `::`: tab to CR, space, U+0085, U+00A0, U+1680, U+2000–U+200A, U+2028, U+2029, U+202F,
+ * U+205F and U+3000 (not U+FEFF, not U+001C–U+001F). JavaScript's `\s` misses U+0085.
+ */
+const DOTNET_SPACE = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const LEADING_COMMAND = new RegExp(`^([${DOTNET_SPACE}]*):(?=:)`);
+/**
+ * For the runner's log: a log line, an annotation, a group title, the step's failure. The runner
+ * reads its output line by line (.NET's ReadLine: LF, CR and CRLF end a line) and runs a line as
+ * a workflow command (`add-mask`, `stop-commands`, `set-output`, `error`) when it starts with `::`
+ * once .NET white space is trimmed, or when it holds `##[` anywhere (the old syntax). On every
+ * line, a leading `::` becomes `:\:` and every `##[` becomes `##\[`; control and invisible
+ * characters are shown escaped (`\x1b`), so nothing restyles or hides a line.
+ */
+function forLog(text) {
+    return showInvisible(text.replace(/\r\n?/g, '\n'))
+        .split('\n')
+        .map((line) => line.replace(LEADING_COMMAND, '$1:\\').replaceAll('##[', '##\\['))
+        .join('\n');
+}
+/**
+ * For a terminal: no control character but line feed and tab, so no escape sequence (CSI, OSC,
+ * a lone CR) can erase a line, move the cursor, set the window title or the clipboard; each is
+ * shown escaped (`\x1b]0;…`). CRLF becomes LF.
+ */
+function forTerminal(text) {
+    return showInvisible(text.replace(/\r\n/g, '\n'));
+}
+/**
+ * A value as JSON for a terminal: JSON.stringify leaves DEL, C1 controls, U+2028/U+2029 and
+ * format characters as they are; here they are `\uNNNN` escapes, which are the same JSON value.
+ */
+function terminalJson(value) {
+    const escapeUnits = (char) => Array.from({ length: char.length }, (_, index) => `\\u${char.charCodeAt(index).toString(16).padStart(4, '0')}`).join('');
+    return JSON.stringify(value, null, 2).replace(INVISIBLE, escapeUnits);
+}
+/**
+ * For GitHub Markdown (a step summary, an issue), inline: a value shown as the text it is, in a
+ * sentence, a list item, a heading or a table cell. Line breaks become spaces (a value never
+ * starts a line of its own), control characters are shown escaped, and every character that can
+ * start markup there is backslash-escaped: `\` `` ` `` `*` `~` `[` `]` `|` `$` always, `_` but
+ * inside a word (where it never emphasises), `!` before `[`, `<` before what opens a tag, a
+ * comment or an autolink (a letter, `/`, `!`, `?`), `&` before what makes an entity. So no link,
+ * image, HTML (`<!--` included), code span, emphasis, math or table cell comes of it; without an
+ * unescaped `[` no link or image opens, so `(` and `)` stay as they are, and `a < b`, `x > y` and
+ * `R & D` read as written. A leading `#`, `>`, `-`, `+`, `=` or `1.` that would open a heading, a
+ * quote, a list or a rule is escaped (`-0.5` and `#12` are left alone). Autolinks are broken by
+ * escaping the `:` of `://` and the `.` of `www.`.
+ *
+ * Mentions: GitHub finds `@name` and `#123` in the rendered text, after Markdown's escapes are
+ * gone, so a backslash does not stop a mention from notifying a team. A zero-width joiner after
+ * `@` (and after `#` before a digit) does: the text reads the same, and no one is notified and no
+ * issue is cross-referenced. A code span would stop them too, but would show every value as code
+ * and cannot sit inside another code span.
+ */
+function forMarkdown(text) {
+    return showInvisible(text.replace(/\r\n|\r|\n/g, ' '))
+        .replace(/[\\`*~[\]|$]|!(?=\[)|<(?=[A-Za-z/!?])|&(?=[#A-Za-z0-9])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\$&')
+        .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => (digits ? `${space}${digits}\\` : `${space}\\${marker}`))
+        .replace(/:(?=\/\/)/g, '\\:')
+        .replace(/\b(www)\./gi, '$1\\.')
+        .replace(/@(?=[A-Za-z0-9])/g, '@\u200d')
+        .replace(/#(?=\d)/g, '#\u200d');
+}
+/**
+ * Markdown this code wrote around values it made inert (a code span, a link to the run): a table
+ * passes it through as it is, and escapes a plain string cell with `forMarkdown`.
+ */
+class Markdown {
+    text;
+    constructor(text) {
+        this.text = text;
+    }
+    toString() {
+        return this.text;
+    }
+}
+/**
+ * A value as inline code (a host label, a command to run), for a table cell too: a fence longer
+ * than any run of backticks inside, line breaks flattened, `|` escaped (GitHub splits table cells
+ * on it even inside code). Nothing renders inside a code span: no link, no HTML, no mention.
+ */
+function markdownCode(text) {
+    const flat = showInvisible(text.replace(/\r\n|\r|\n/g, ' ')).replaceAll('|', '\\|');
+    const fence = '`'.repeat(Math.max(0, ...[...flat.matchAll(/`+/g)].map((match) => match[0].length)) + 1);
+    const pad = flat.startsWith('`') || flat.endsWith('`') ? ' ' : '';
+    return new Markdown(`${fence}${pad}${flat}${pad}${fence}`);
+}
+/**
+ * A link this code chose to show (the run, the incident): only to an `https:` (or `http:`) URL,
+ * written whole and percent-encoded where Markdown would end the destination; anything else is
+ * shown as inert text. The label is text.
+ */
+function markdownLink(label, url) {
+    let href;
+    try {
+        const parsed = new URL(url);
+        if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+            return new Markdown(forMarkdown(url));
+        href = parsed.href.replace(/[()<>\s`|]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+    }
+    catch {
+        return new Markdown(forMarkdown(url));
+    }
+    return new Markdown(`[${forMarkdown(label)}](${href})`);
+}
+/** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
+const surfaces_hostCell = (label) => markdownCode(label);
 /** Text from hosts and tools, shown as it is: a fence longer than any run of backticks inside it. */
-function markdown_codeBlock(text) {
+function surfaces_codeBlock(text) {
     const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((match) => match[0].length));
     const fence = '`'.repeat(longest + 1);
-    return `${fence}text\n${text.replace(/\r\n|\r/g, '\n').trimEnd()}\n${fence}`;
+    return `${fence}text\n${showInvisible(text.replace(/\r\n|\r/g, '\n')).trimEnd()}\n${fence}`;
 }
-/** A host label in a table: as code, so that `user@host` is not turned into an e-mail link. */
-const markdown_hostCell = (label) => `\`${label.replaceAll('`', "'")}\``;
+/**
+ * For Slack's mrkdwn: `&`, `<` and `>` as entities, so text from hosts and errors never opens a
+ * link (`<https://…|…>`) or a mention (`<!channel>`, `<@U123>`); Slack reads the rest as text.
+ */
+function forSlack(text) {
+    return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
 
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = require("node:crypto");
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = require("node:fs");
 ;// CONCATENATED MODULE: external "node:fs/promises"
@@ -8930,41 +9076,32 @@ const runner = {
 
 
 
+
 /** What every action's entry point shares: the toolkit logger, run details, cancellation, and error reporting. */
-/**
- * The one function through which text reaches the runner's log. Text from hosts and the network
- * is data: a line that starts with `::` (or the older `##[`) would be run by the runner as a
- * workflow command (`::add-mask::`, `::stop-commands::`, `::set-output`), and control characters
- * (ANSI escapes) would restyle or hide lines. Both are made inert and visible.
- */
-function neutralize(text) {
-    return text
-        .replace(/\r\n?/g, '\n')
-        // eslint-disable-next-line no-control-regex
-        .replace(/[\0-\x08\x0b-\x1f\x7f\x9b]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`)
-        .split('\n')
-        .map((line) => line.replace(/^(\s*)(::|##\[)/, (_match, space, marker) => `${space}${marker === '::' ? ':\u200b:' : '#\u200b#['}`))
-        .join('\n');
-}
-/** Annotations: the runner's notice, warning and error lines, through the same neutralising function. */
+/** Annotations: the runner's notice, warning and error lines; text from outside is data (`forLog`). */
 const annotate = {
-    notice: (message) => runner.notice(neutralize(message)),
-    warning: (message) => runner.warning(neutralize(message)),
-    error: (message) => runner.error(neutralize(message)),
+    notice: (message) => runner.notice(forLog(message)),
+    warning: (message) => runner.warning(forLog(message)),
+    error: (message) => runner.error(forLog(message)),
 };
 const logger = {
-    info: (message) => runner.info(neutralize(message)),
-    warn: (message) => runner.warning(neutralize(message)),
-    group: (title, body) => runner.group(neutralize(title), body),
+    info: (message) => runner.info(forLog(message)),
+    warn: (message) => runner.warning(forLog(message)),
+    group: (title, body) => runner.group(forLog(title), body),
 };
 function runInfo(env = process.env) {
     const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
     const runId = env.GITHUB_RUN_ID ?? 'local';
     const attempt = env.GITHUB_RUN_ATTEMPT ? `-${env.GITHUB_RUN_ATTEMPT}` : '';
+    // A job id as GitHub allows it (a letter or _, then letters, digits, - and _).
+    const job = env.GITHUB_JOB && /^[A-Za-z_][A-Za-z0-9_-]{0,99}$/.test(env.GITHUB_JOB) ? env.GITHUB_JOB : '';
+    const token = jobToken();
     return {
         runId: `${runId}${attempt}`,
         actor: env.GITHUB_ACTOR ?? 'unknown',
         runUrl: env.GITHUB_REPOSITORY ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${runId}` : '',
+        ...(job ? { job } : {}),
+        ...(token ? { jobToken: token } : {}),
     };
 }
 /**
@@ -8991,7 +9128,16 @@ function onCancelSignals() {
     process.on('SIGTERM', handle);
 }
 /** State keys between the main step and the post step (`runs.post`). */
-const State = { IsPost: 'isPost', MainDone: 'mainDone' };
+const State = { IsPost: 'isPost', MainDone: 'mainDone', JobToken: 'jobToken' };
+let mainJobToken = '';
+/**
+ * This job's token: made by the main step and kept in its state, read back by the post step.
+ * Every job of a run shares the run id (and every leg of a matrix the job id), so the locks and
+ * pending switches a post step may clean up are those carrying this token. Empty outside `entry`.
+ */
+function jobToken() {
+    return runner.getState(State.JobToken) || mainJobToken;
+}
 /**
  * The bundle's entry: the main step, or (when the runner runs `runs.post`, with the state the main
  * step saved) the post step, which cleans up after a main step that did not finish.
@@ -9004,6 +9150,9 @@ async function entry(main, post) {
         return;
     }
     runner.saveState(State.IsPost, 'true');
+    // Saved before anything is locked: a main step killed at any later point leaves it to its post step.
+    mainJobToken = (0,external_node_crypto_namespaceObject.randomBytes)(16).toString('hex');
+    runner.saveState(State.JobToken, mainJobToken);
     await main();
     runner.saveState(State.MainDone, 'true');
     // A cancelled run has put things back and said so; what it abandoned (a wait's timer, a remote
@@ -9026,13 +9175,13 @@ async function runAction(body) {
     }
     catch (error) {
         if (error instanceof errors_ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
-            runner.setFailed(neutralize(error.message));
+            runner.setFailed(forLog(error.message));
             await failureSummary(error.message, 'Do what the message says (it names the input or the holder in the way), then re-run.');
         }
         else {
             if (error instanceof Error && error.stack)
-                runner.debug(neutralize(error.stack));
-            runner.setFailed(neutralize(errors_errorMessage(error)));
+                runner.debug(forLog(error.stack));
+            runner.setFailed(forLog(errors_errorMessage(error)));
             await failureSummary(errors_errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
     }
@@ -9046,9 +9195,10 @@ async function failureSummary(message, next) {
     if (summaryWritten || !process.env.GITHUB_STEP_SUMMARY)
         return;
     const app = runner.getInput('app');
-    const title = `### ❌ ${app ? `${app}: ` : ''}the step stopped`;
+    // The input may be what made the step stop: shown as text, never as Markdown.
+    const title = `### ❌ ${app ? `${forMarkdown(app)}: ` : ''}the step stopped`;
     try {
-        await writeSummary([title, '', markdown_codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
+        await writeSummary([title, '', surfaces_codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
     }
     catch {
         // The summary is for people; the step's failure has been reported already.
@@ -19449,6 +19599,8 @@ const hostInputs = {
     'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
     'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
     'break-stale-lock': field.boolean(true),
+    // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
+    'take-over-lock': field.boolean(false),
     'repair-state': field.boolean(false),
     'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
     environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
@@ -19479,47 +19631,39 @@ function resolveHosts(inputs) {
 
 /**
  * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
- * user that is root or may use sudo without a password, it makes the state directory and the nginx
- * include directory the deploy user's, lets it read the access log, installs a sudoers drop-in that
- * allows exactly `nginx -t` and `nginx -s reload` (checked with `visudo -c` first), and makes sure
- * nginx knows the agent_loop log format and includes the include directory. Each step checks
- * before it changes, so a second run changes nothing; each reports `changed`, `ok` or `todo`.
+ * user that is root or may use sudo without a password, it makes the state directory the deploy
+ * user's, keeps the nginx include directory root's, installs the switch helper (a root-owned
+ * program that writes an app's include from a fixed template and reloads nginx) and a sudoers
+ * drop-in that allows that helper and nothing else (checked with `visudo -c` first), lets the deploy
+ * user read the one access log the canary monitor reads (an ACL on that file, no group), and makes
+ * sure nginx knows the agent_loop log format and includes the include directory. Every file is
+ * written as a temporary file in a directory that only root may write, then renamed into place.
+ * Each step checks before it changes, so a second run changes nothing; each reports `changed`,
+ * `ok` or `todo`.
  */
 /** The access log format the canary monitor reads (one JSON object per request). */
 const AGENT_LOOP_LOG_FORMAT = 'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 /**
- * sudoers reads `\ , : =` inside a command's arguments as syntax: they are escaped with a
- * backslash. Whitespace separates arguments and quotes are not sudoers syntax, so a word with
- * either cannot be matched exactly and is refused.
+ * The sudoers drop-in: the deploy user may run, as root and without a password, the switch helper
+ * (absolute path), which checks its own arguments. Nothing else: not nginx itself, whose include
+ * directories would then have to be the deploy user's.
  */
-function sudoersWord(word) {
-    if (word === '' || /[\s"'\0]/.test(word))
-        throw new ConfigurationError(`the nginx argument '${word}' cannot be matched by a sudoers rule (no spaces or quotes)`);
-    return word.replace(/[\\,:=]/g, (character) => `\\${character}`);
-}
-/**
- * The sudoers drop-in: the deploy user may run, as root and without a password, this exact nginx
- * (absolute path) with these exact arguments followed by `-t`, or by `-s reload`. Nothing else.
- */
-function sudoersRule(deployUser, nginxPath, nginxArgs) {
+function sudoersRule(deployUser, helperPath) {
     if (!USER_NAME.test(deployUser))
         throw new ConfigurationError(`'${deployUser}' is not a user name`);
-    if (!nginxPath.startsWith('/'))
-        throw new ConfigurationError(`the nginx command must resolve to an absolute path, got '${nginxPath}'`);
-    const base = [nginxPath, ...nginxArgs].map(sudoersWord).join(' ');
+    // Plain path characters only: sudoers reads `, : =`, backslashes and white space as syntax.
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(helperPath))
+        throw new ConfigurationError(`the switch helper must be an absolute path of letters, digits and . _ - /, got '${helperPath}'`);
     return [
-        '# Written by agent-loop host-setup: the deploy user may check and reload nginx, and nothing else.',
-        `${deployUser} ALL=(root) NOPASSWD: ${base} -t, ${base} -s reload`,
+        '# Written by agent-loop host-setup: the deploy user may run the switch helper as root, and nothing else.',
+        `${deployUser} ALL=(root) NOPASSWD: ${helperPath}`,
         '',
     ].join('\n');
 }
-/**
- * The command line the deploy user's actions use for nginx after set-up, for the `nginx-command`
- * input: sudo without a prompt, nginx by its absolute path (a non-root PATH has no /usr/sbin).
- */
-function deployNginxCommand(nginxPath, nginxArgs) {
-    return ['sudo', '-n', nginxPath, ...nginxArgs].join(' ');
+/** The nginx-command the deploy user's actions use after set-up: the helper through sudo, without a prompt. */
+function deployNginxCommand(helperPath) {
+    return ['sudo', '-n', helperPath].join(' ');
 }
 /** Where nginx is, as root sees it: `command -v`, else /usr/sbin (not on a non-root PATH). */
 const LOCATE_SCRIPT = (/* unused pure expression or super */ null && (`name=$1
@@ -19530,38 +19674,105 @@ function locateCommand(name) {
     return script('al-locate', LOCATE_SCRIPT, [name]);
 }
 const SETUP_SCRIPT = (/* unused pure expression or super */ null && (`set -u
-user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; shift 7
+user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9; shift 9
 if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
 elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
 else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
 id -u "$user" >/dev/null 2>&1 || { echo "fatal=there is no user $user: create it first (sudo useradd --create-home --shell /bin/bash $user) and authorize the deploy key in ~$user/.ssh/authorized_keys"; exit 0; }
 group=$(id -gn "$user")
-err=$(mktemp); rule=$(mktemp); trap 'rm -f "$err" "$rule"' EXIT
+err=$(mktemp); text=$(mktemp); trap 'rm -f "$err" "$text"' EXIT
 
-own_dir() { # dir mode what
-  if [ -d "$1" ] && [ "$(stat -c %U "$1")" = "$user" ]; then echo "ok=$3 $1 belongs to $user"; return; fi
-  if as_root install -d -o "$user" -g "$group" -m "$2" "$1" 2>"$err"; then echo "changed=$3 $1 now belongs to $user"
-  else echo "todo=$3 $1: $(cat "$err")"; fi
+# A directory, and every one above it, that only root may write (above it, also root's with the
+# sticky bit, as /tmp, where nobody else may rename or remove root's entries): a file put there
+# cannot be swapped by anyone else between its check and its use.
+root_only() {
+  d=$1; own=yes
+  while :; do
+    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
+    [ "\${1-}" = 0 ] || return 1
+    case \${2-} in *[2367]?|*[2367]) case $own\${2-} in no[1357]???) ;; *) return 1 ;; esac ;; esac
+    own=no
+    [ "$d" = / ] && return 0
+    d=$(dirname "$d")
+  done
 }
-own_dir "$state_dir" 0750 "state directory"
-own_dir "$include_dir" 0755 "nginx include directory"
+# Installs the text in $text as root's file $1 with mode $2: a temporary file made by mktemp in the
+# target's own directory, then a rename (which replaces a link rather than writing through it).
+install_root() {
+  dir=$(dirname "$1")
+  root_only "$dir" || { echo "$dir, or a directory above it, may be written by someone other than root" > "$err"; return 1; }
+  tmp=$(as_root mktemp "$dir/.agent-loop.XXXXXXXX") || return 1
+  if as_root sh -c 'cat > "$1" && chown root:root "$1" && chmod "$2" "$1"' sh "$tmp" "$2" < "$text" && as_root mv -fT "$tmp" "$1"; then return 0; fi
+  as_root rm -f "$tmp"; return 1
+}
+same_root_file() { # target mode: already root's, with that mode and the text in $text
+  [ -f "$1" ] && [ ! -L "$1" ] && [ "$(stat -c '%u %a' "$1")" = "0 $2" ] && as_root cmp -s "$text" "$1"
+}
+
+if [ -d "$state_dir" ] && [ "$(stat -c %U "$state_dir")" = "$user" ]; then echo "ok=state directory $state_dir belongs to $user"
+elif as_root install -d -o "$user" -g "$group" -m 0750 "$state_dir" 2>"$err"; then echo "changed=state directory $state_dir now belongs to $user"
+else echo "todo=state directory $state_dir: $(cat "$err")"; fi
+
+# nginx (root) loads every file in the include directory: it stays root's, and the helper writes it.
+include_state() { set -- $(stat -c '%u %a' "$include_dir" 2>/dev/null); [ "\${1-}" = 0 ] && case \${2-} in *[2367]?|*[2367]) false ;; esac; }
+if [ ! -d "$include_dir" ]; then
+  if as_root install -d -o root -g root -m 0755 "$include_dir" 2>"$err"; then echo "changed=nginx include directory $include_dir made, root's"; else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
+elif include_state; then echo "ok=nginx include directory $include_dir is root's: $user cannot write it"
+elif as_root chown root:root "$include_dir" 2>"$err" && as_root chmod go-w "$include_dir" 2>>"$err"; then echo "changed=nginx include directory $include_dir is root's again: $user could write it, and nginx loads it as root"
+else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
+for f in "$include_dir"/* "$include_dir"/.[!.]*; do
+  { [ -e "$f" ] || [ -L "$f" ]; } || continue
+  owner=$(stat -c %U "$f")
+  [ "$owner" = root ] || echo "todo=$f belongs to $owner, and nginx loads it as root: read it, then make it root's (sudo chown root:root $f) or remove it"
+done
+
+printf '%s\\n' "$helper_text" > "$text"
+if same_root_file "$helper" 755; then echo "ok=switch helper $helper"
+elif install_root "$helper" 0755 2>>"$err"; then echo "changed=installed the switch helper $helper: it writes $include_dir/agent-loop-APP.conf from a fixed template and reloads nginx"
+else echo "todo=could not install the switch helper $helper: $(cat "$err")"; fi
+
+printf '%s' "$rule_text" > "$text"
+if same_root_file "$sudoers_file" 440; then echo "ok=sudoers rule $sudoers_file"
+elif ! out=$(as_root visudo -c -f "$text" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
+elif [ ! -f "$helper" ]; then echo "todo=the sudoers rule was not installed: the switch helper it names is missing"
+elif install_root "$sudoers_file" 0440 2>>"$err"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run $helper as root, nothing else"
+else echo "todo=could not install $sudoers_file: $(cat "$err")"; fi
 
 if [ -n "$access_log" ]; then
-  target=$access_log; [ -e "$target" ] || target=$(dirname "$access_log")
-  if as_root runuser -u "$user" -- test -r "$target"; then echo "ok=$user can read $target"
+  if [ -L "$access_log" ]; then echo "todo=the access log $access_log is a symbolic link: name the file itself"
+  elif [ -e "$access_log" ] && [ ! -f "$access_log" ]; then echo "todo=the access log $access_log is not a regular file"
   else
-    log_group=$(stat -c %G "$target")
-    if [ "$log_group" = root ]; then echo "todo=$target belongs to group root: give it a group $user is in (Debian uses adm)"
-    elif as_root usermod -a -G "$log_group" "$user"; then echo "changed=$user joined group $log_group to read $target (effective at its next login)"
-    else echo "todo=could not add $user to group $log_group"; fi
+    case $access_log in
+      *.log)
+        if [ ! -e "$access_log" ]; then
+          if as_root sh -c 'umask 027; set -C; : > "$1"' sh "$access_log" 2>"$err"; then echo "changed=created the access log $access_log (root's, mode 0640)"; else echo "todo=could not create the access log $access_log: $(cat "$err")"; fi
+        fi
+        if [ -f "$access_log" ]; then
+          log_group=$(stat -c %G "$access_log")
+          if [ "$log_group" != "$group" ] && id -nG "$user" | tr ' ' '\\n' | grep -qx "$log_group"; then
+            echo "todo=$user is in group $log_group, which reads more than $access_log: sudo gpasswd -d $user $log_group (host-setup grants the one file)"
+          fi
+          if as_root runuser -u "$user" -- test -r "$access_log"; then echo "ok=$user can read $access_log"
+          elif ! command -v setfacl >/dev/null 2>&1; then echo "todo=setfacl is missing: sudo apt-get install -y --no-install-recommends acl, then run host-setup again"
+          elif as_root setfacl -m "u:$user:r" "$access_log" 2>"$err"; then echo "changed=$user may read $access_log (an ACL on that file alone; no group)"
+          else echo "todo=could not give $user read access to $access_log: $(cat "$err")"; fi
+          # Rotation: a rule that re-creates the file with a mode of its own drops the ACL.
+          for conf in /etc/logrotate.conf /etc/logrotate.d/*; do
+            [ -f "$conf" ] || continue
+            covered=no; patterns=$(sed -n 's/^[[:space:]]*\\(\\/[^{]*\\).*/\\1/p' "$conf")
+            set -f
+            for pattern in $patterns; do case $access_log in $pattern) covered=yes ;; esac; done
+            set +f
+            [ "$covered" = yes ] || continue
+            if grep -Eq '^[[:space:]]*create[[:space:]]+[0-7]' "$conf"; then
+              echo "todo=$conf rotates $access_log with 'create MODE OWNER GROUP', which makes the new file without $user's ACL: change that line to a bare 'create' (logrotate then copies the ACL), or log to a file that rule does not rotate"
+            else echo "ok=$conf rotates $access_log keeping its ACL"; fi
+          done
+        fi ;;
+      *) echo "todo=the access log $access_log does not end in .log: host-setup gives read access to an nginx access log only" ;;
+    esac
   fi
 fi
-
-printf '%s' "$rule_text" > "$rule"
-if as_root cmp -s "$rule" "$sudoers_file" 2>/dev/null; then echo "ok=sudoers rule $sudoers_file"
-elif ! out=$(as_root visudo -c -f "$rule" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
-elif as_root install -o root -g root -m 0440 "$rule" "$sudoers_file"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run nginx -t and nginx -s reload as root, nothing else"
-else echo "todo=could not install $sudoers_file"; fi
 
 config=$(as_root "$@" -T 2>/dev/null || true)
 case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
@@ -19569,17 +19780,20 @@ case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/
 if printf '%s\\n' "$config" | grep -q 'log_format[[:space:]][[:space:]]*agent_loop[[:space:]]'; then echo "ok=nginx knows the agent_loop log format"
 else
   file="$include_dir/00-agent-loop-log-format.conf"
-  printf '%s\\n' "$log_format" | as_root tee "$file" >/dev/null
-  if as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
+  printf '%s\\n' "$log_format" > "$text"
+  if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
   else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
 fi`));
-/** The set-up script for a host whose nginx is at nginxPath (from locateCommand). */
-function setupCommand(plan, nginxPath) {
+/**
+ * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
+ * the switch helper's file for that nginx (traffic's helperFile).
+ */
+function setupCommand(plan, nginxPath, helperText) {
     if (!USER_NAME.test(plan.deployUser))
         throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
     const nginxArgs = plan.nginx.slice(1);
-    const rule = sudoersRule(plan.deployUser, nginxPath, nginxArgs);
-    return script('al-host-setup', SETUP_SCRIPT, [plan.deployUser, plan.stateDir, plan.includeDir, plan.accessLog, plan.sudoersFile, AGENT_LOOP_LOG_FORMAT, rule, nginxPath, ...nginxArgs]);
+    const rule = sudoersRule(plan.deployUser, plan.switchHelper);
+    return script('al-host-setup', SETUP_SCRIPT, [plan.deployUser, plan.stateDir, plan.includeDir, plan.accessLog, plan.sudoersFile, AGENT_LOOP_LOG_FORMAT, rule, plan.switchHelper, helperText, nginxPath, ...nginxArgs]);
 }
 function parseSetup(host, output) {
     const report = { host, nginxPath: '', items: [] };
@@ -19598,13 +19812,16 @@ function parseSetup(host, output) {
     }
     return report;
 }
-/** Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or left to do. */
-async function setupHost(remote, plan) {
+/**
+ * Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or
+ * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there.
+ */
+async function setupHost(remote, plan, helperFor) {
     const name = plan.nginx[0] ?? 'nginx';
     const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
     if (!located)
         return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };
-    const result = await remote.run(setupCommand(plan, located), { timeoutMs: 120_000 });
+    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), { timeoutMs: 120_000 });
     const report = parseSetup(remote.label, result.stdout);
     report.nginxPath = located;
     if (result.code !== 0 && !report.fatal)
@@ -19612,7 +19829,245 @@ async function setupHost(remote, plan) {
     return report;
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
+
+/**
+ * The privileged half of the nginx router: the one program that writes an app's traffic include
+ * and reloads nginx. nginx's master runs as root and loads every file in its include directories,
+ * so whoever writes a directive there is root (an `access_log` path and a log format of its
+ * choosing write any file). The deploy user therefore writes no directive: it passes data (an app
+ * name, three ports, a split key, two weights, a generation), each checked here, and this program
+ * renders the include from its one template.
+ *
+ * Two ways to run it, one text:
+ * - installed by host-setup as a root-owned file (`/usr/local/sbin/agent-loop-nginx`), the only
+ *   command the deploy user's sudoers rule allows, with the include directory and the nginx
+ *   command line fixed in it by root (the caller cannot name another file or another nginx);
+ * - where the SSH user already is the one nginx trusts (root, or a user running its own nginx),
+ *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
+ *
+ * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
+ * text of a file, which the caller may not be allowed to read), `render` (prints the include for
+ * the arguments of `switch`) and `switch` (writes, reloads, confirms; exit codes below).
+ */
+/** Where host-setup installs the helper unless told otherwise. */
+const nginx_helper_SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
+/** The helper's file name: `agent-loop-nginx`, or with a suffix (one per nginx on a shared machine). */
+const HELPER_NAME = /^agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/;
+/**
+ * The helper's path when an nginx-command names it (`sudo -n /usr/local/sbin/agent-loop-nginx`),
+ * else null: the command is nginx itself, run by a user nginx already trusts.
+ */
+function nginx_helper_switchHelperPath(nginxCommand) {
+    let words = [...nginxCommand];
+    if (words[0] === 'sudo') {
+        words = words.slice(1);
+        while (words[0]?.startsWith('-'))
+            words = words.slice(1);
+    }
+    const [program, ...rest] = words;
+    if (!program || rest.length > 0 || !program.startsWith('/'))
+        return null;
+    return HELPER_NAME.test(program.slice(program.lastIndexOf('/') + 1)) ? program : null;
+}
+/**
+ * The argv prefix that runs the helper's verbs for this host: the installed helper through sudo,
+ * or its text as `sh -c` with the host's include directory and nginx command.
+ */
+function nginx_helper_nginxControl(nginxCommand, includeDir) {
+    return nginx_helper_switchHelperPath(nginxCommand) ? [...nginxCommand] : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
+}
+/** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
+function helperFile(target) {
+    if (!target.nginx[0]?.startsWith('/'))
+        throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
+    return [
+        '#!/bin/sh',
+        '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
+        '# it writes the traffic include of one app from a fixed template and reloads nginx.',
+        '# Every argument is checked; the include directory and nginx are fixed below.',
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
+        helperBody(target),
+    ].join('\n');
+}
+function helperBody(target) {
+    if (target.nginx.length === 0)
+        throw new Error('empty nginx command');
+    return [`include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`, `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`, HELPER_SCRIPT].join('\n');
+}
+/**
+ * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
+ * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
+ * reload exited 0 but nginx never served the new weights (previous file back and reloaded); 30 no
+ * include directory; 31–33 the file could not be written or swapped; 34 the include is a link; 37
+ * the include directory is writable by someone else than the user this runs as.
+ */
+const HELPER_SCRIPT = `set -u
+umask 022
+die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
+verb=\${1-}; [ $# -eq 0 ] || shift
+# nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
+# caller may not be allowed to read them.
+config_check() {
+  if out=$(run_nginx -t 2>&1 </dev/null); then checked="valid include=$include_dir"; return 0; else code=$?; fi
+  case $code in 126|127) checked="invalid: nginx could not be run (exit $code: not found or not executable)"; return 1 ;; esac
+  case $out in *"Permission denied"*) checked="invalid: nginx -t was refused a file it needs (permission denied): run it as root, or through the switch helper"; return 1 ;; esac
+  where=$(printf '%s\\n' "$out" | sed -n 's/^.*\\[[a-z]*\\] .* in \\(\\/[^ ]*:[0-9][0-9]*\\)$/\\1/p' | head -n 1)
+  if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
+  return 1
+}
+case $verb in
+  check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
+  render|switch) ;;
+  *) die 2 "usage: agent-loop-nginx check | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
+esac
+[ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
+app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
+bad() { die 2 "refused: $1 must be $2"; }
+case $app in [a-z]*) ;; *) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
+case $app in *[!a-z0-9-]*) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
+[ \${#app} -le 40 ] || bad app "at most 40 characters"
+for port in "$blue_port" "$green_port" "$status_port"; do
+  case $port in ''|0*|*[!0-9]*) bad "each port" "a number from 1024 to 65535" ;; esac
+  { [ \${#port} -le 5 ] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ]; } || bad "each port" "a number from 1024 to 65535"
+done
+{ [ "$blue_port" != "$green_port" ] && [ "$blue_port" != "$status_port" ] && [ "$green_port" != "$status_port" ]; } || bad "the ports" "three different ports"
+case $split_key in ''|*[!A-Za-z0-9_.:\\$-]*) bad "the split key" "nginx variables and letters, digits, _ . : - (e.g. \\$request_id)" ;; esac
+[ \${#split_key} -le 100 ] || bad "the split key" "at most 100 characters"
+for weight in "$blue" "$green"; do
+  case $weight in ''|*[!0-9]*) bad "each weight" "a whole number from 0 to 100" ;; esac
+  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || bad "each weight" "a whole number from 0 to 100"
+done
+[ $(( blue + green )) -eq 100 ] || bad "the weights" "two shares that add up to 100"
+case $generation in ''|*[!a-z0-9-]*) bad "the generation" "lower-case letters, digits and hyphens" ;; esac
+[ \${#generation} -le 64 ] || bad "the generation" "at most 64 characters"
+case $confirm_ms in ''|*[!0-9]*) bad "the confirmation time" "milliseconds from 1 to 60000" ;; esac
+{ [ \${#confirm_ms} -le 5 ] && [ "$confirm_ms" -ge 1 ] && [ "$confirm_ms" -le 60000 ]; } || bad "the confirmation time" "milliseconds from 1 to 60000"
+case $nonce in ''|*[!0-9a-f]*) bad "the nonce" "hexadecimal" ;; esac
+[ \${#nonce} -le 64 ] || bad "the nonce" "at most 64 characters"
+
+# nginx names: agent_loop_<app with hyphens as underscores>
+name=agent_loop_; rest=$app
+while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; name=$name$c; done
+status="{\\"app\\":\\"$app\\",\\"weights\\":{\\"blue\\":$blue,\\"green\\":$green},\\"generation\\":\\"$generation\\"}"
+render() {
+  printf '# Managed by agent-loop-actions for the app "%s": every deploy rewrites this file.\\n' "$app"
+  printf '# agent-loop: %s\\n' "$status"
+  # Each color's upstream lists the other color as a backup: a request that an old worker still
+  # sends to a color just stopped (connection refused) is retried on the other one. Only
+  # connection errors fall back; an HTTP error from a color is its own.
+  printf 'upstream %s_blue {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$blue_port" "$green_port"
+  printf 'upstream %s_green {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$green_port" "$blue_port"
+  if [ "$blue" -eq 100 ] || [ "$green" -eq 100 ]; then
+    if [ "$blue" -eq 100 ]; then only=blue; else only=green; fi
+    printf 'map $host $%s {\\n    default %s_%s;\\n}\\n' "$name" "$name" "$only"
+  else
+    # The smaller share is listed with its percentage, the larger takes the rest.
+    if [ "$blue" -le "$green" ]; then minor=blue; share=$blue; major=green; else minor=green; share=$green; major=blue; fi
+    printf 'split_clients "%s" $%s {\\n    %s%% %s_%s;\\n    * %s_%s;\\n}\\n' "$split_key" "$name" "$share" "$name" "$minor" "$name" "$major"
+  fi
+  printf 'server {\\n    listen 127.0.0.1:%s;\\n    server_name agent-loop-%s;\\n    access_log off;\\n' "$status_port" "$app"
+  # The answer also names the worker that gave it ($pid), for the confirmation below.
+  printf "    location = /agent-loop/%s {\\n        default_type application/json;\\n        return 200 '%s,\\"worker\\":\\$pid}\\\\\\\\n';\\n    }\\n}\\n" "$app" "\${status%?}"
+}
+[ "$verb" = render ] && { render; exit 0; }
+
+# Milliseconds from the kernel's uptime (a read, not a process), or from date.
+now_ms() {
+  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
+}
+dir=$include_dir
+file="$dir/agent-loop-$app.conf"
+[ -d "$dir" ] || die 30 "the nginx include directory $dir does not exist"
+# nginx loads every file here: a directory someone else may write is a way to become the user nginx trusts.
+set -- $(stat -c '%u %a' "$dir")
+[ "\${1-}" = "$(id -u)" ] || die 37 "the nginx include directory $dir does not belong to $(id -un): whoever owns it can make nginx run their configuration; run host-setup (it makes the directory root's)"
+case \${2-} in *[2367]?|*[2367]) die 37 "the nginx include directory $dir may be written by its group or by anyone (mode \${2-}): run host-setup, or chmod go-w $dir" ;; esac
+[ ! -L "$file" ] || die 34 "$file is a symbolic link: refusing to replace it"
+tmp=; backup=
+trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
+tmp="$dir/.agent-loop-new.$nonce"
+( set -C; render > "$tmp" ) || { tmp=; die 31 "the new include could not be written in $dir; nothing was changed"; }
+now_ms; started=$ms
+had_previous=0
+if [ -f "$file" ]; then
+  backup="$dir/.agent-loop-prev.$nonce"
+  # A hard link keeps the previous file at no cost; where links are refused, a copy.
+  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
+  had_previous=1
+fi
+mv -f "$tmp" "$file" || exit 33
+tmp=
+restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
+# A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
+# it runs only to tell a rejected configuration from a failed reload.
+# With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
+if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
+  if config_check; then restore; die 21 "nginx -s reload failed, though the configuration is valid: $(printf '%s\\n' "$reloaded" | tail -n 3)"; fi
+  restore; die 20 "$checked"
+fi
+deadline=$(( started + confirm_ms ))
+status_url="http://127.0.0.1:$status_port/agent-loop/$app"
+# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
+# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
+# reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
+# than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
+# loop below polls the slow way for the time that is left.
+# Served means every worker that may still accept a connection runs the new configuration: the
+# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop accepting,
+# so the first new answer comes while an old worker still takes connections with the old weights. Each worker of
+# the master that answered must have started with this reload (its start time, in 1/100 s since
+# boot like /proc/uptime) or be shutting down (it closed its listening sockets). Without /proc, the
+# answer is all there is.
+all_workers_new() {
+  [ -n "$1" ] && read -r _ _ _ master _ < "/proc/$1/stat" 2>/dev/null || return 0
+  for stat in /proc/[0-9]*/stat; do
+    read -r pid _ _ ppid rest < "$stat" 2>/dev/null || continue
+    [ "$ppid" = "$master" ] || continue
+    cmd=; read -r cmd < "/proc/$pid/cmdline" 2>/dev/null
+    case $cmd in *"shutting down"*) continue ;; *"worker process"*) ;; *) continue ;; esac
+    set -- $rest; shift 17
+    [ $(( \${1:-0} * 10 )) -ge $(( started - 10 )) ] || return 1
+  done
+  return 0
+}
+# "live N all M": N ms until a new worker served the new weights, M until every worker that accepts
+# connections does (nginx's master lets the old ones accept for 100 ms after it starts the new).
+first=
+served() {
+  case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
+  [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
+  worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
+  all_workers_new "$worker" || return 1
+  now_ms; echo "live $first all $(( ms - started ))"; exit 0
+}
+await_served() {
+  while IFS= read -r body; do
+    served "$body"
+    now_ms; [ "$ms" -lt "$deadline" ] || return 1
+  done
+  return 1
+}
+polls=$(( confirm_ms / 20 + 1 ))
+curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served && exit 0
+while :; do
+  now_ms; [ "$ms" -lt "$deadline" ] || break
+  body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
+  served "$body" || sleep 0.02
+done
+# The reload said yes but nginx never served the new file: put the old one back and reload onto
+# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
+# Only while the file is still the one written here: a newer run may have replaced it meanwhile
+# (this program outlives a run that was killed), and its file must stay.
+if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
+  die 22 "nginx did not serve the new weights within $confirm_ms ms, and the include has been replaced since; left as it is"
+fi
+restore
+if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
+die 22 "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)"`;
+
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/host-setup-inputs.ts
+
 
 
 
@@ -19634,6 +20089,7 @@ const hostSetupInputs = {
     'nginx-conf-dir': hostInputs['nginx-conf-dir'],
     'nginx-command': hostInputs['nginx-command'],
     'access-log': field.string({ form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none', pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/, default: '/var/log/nginx/access.log' }),
+    'switch-helper': field.string({ form: 'an absolute path whose file name is agent-loop-nginx (or agent-loop-nginx-SUFFIX), in a directory only root may write, e.g. /usr/local/sbin/agent-loop-nginx', pattern: /^(?!.*(?:^|\/)\.\.(?:\/|$))\/(?:[A-Za-z0-9._-]+\/)*agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/, default: nginx_helper_SWITCH_HELPER_PATH }),
     'sudoers-file': field.string({ form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop', pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/, default: '/etc/sudoers.d/agent-loop' }),
 };
 /** How to reach the hosts, from the SSH inputs every action that contacts hosts takes. */
@@ -19662,6 +20118,7 @@ function hostSetupPlans(inputs) {
                 includeDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
                 accessLog: accessLog === 'none' ? '' : accessLog,
                 sudoersFile: inputs['sudoers-file'],
+                switchHelper: inputs['switch-helper'],
                 nginx: overrides.nginxCommand ?? nginx,
             },
         };
@@ -20163,7 +20620,7 @@ function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
         app: inputs.app,
         splitKey: inputs['split-key'],
         connect: connectOptions(inputs),
-        lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'] },
+        lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'], takeOver: inputs['take-over-lock'] },
         maxParallel: inputs['max-parallel'],
         run,
         clock,
@@ -20494,6 +20951,10 @@ const plainText = (max) => schemas_string().max(max).regex(/^[^\0-\x08\x0a-\x1f\
 const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
 const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
 const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
+// A job's id as GitHub gives it (GITHUB_JOB), and the random token its main step made: together
+// they tell one job's lock and pending switch from another job's of the same run (a matrix).
+const jobId = schemas_string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a job id');
+const state_jobToken = schemas_string().regex(/^[A-Za-z0-9-]{8,100}$/, 'a job token');
 const weights = object({ blue: schemas_number().int().min(0).max(100), green: schemas_number().int().min(0).max(100) });
 const colorState = object({
     image: state_image,
@@ -20561,6 +21022,9 @@ const pendingSchema = object({
     recover: schemas_enum(['from', 'to']),
     /** The release this change is about (cancelled when recovered to `from` during a deploy). */
     release: schemas_string().optional(),
+    /** The job that made the change, and its token: a post step settles only its own job's change. */
+    job: jobId.optional(),
+    jobToken: state_jobToken.optional(),
     commit: object({ active: colorSchema.nullable(), canary: canarySchema.nullable(), releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })) }),
 });
 const appStateSchema = object({
@@ -20726,23 +21190,43 @@ const commands = {
      * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
      * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
      * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
-     * and exit 1.
+     * (nothing for a lock without an owner file) and exit 1.
      */
     acquireLock(lockDir) {
         return shell_script('al-lock', [
             'parent=$(dirname "$1")',
             'mkdir -p "$parent" || exit 3',
-            'tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
-            'if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
-            'chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
-            'if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
-            'rm -rf "$tmp"',
-            // The lock vanished between the rename and here: the caller tries again.
-            '[ -d "$1" ] || exit 4',
+            // A rename replaces an empty folder: without this check, a lock folder an operator made by
+            // hand (mkdir lock) to stop deploys would be taken silently.
+            'if [ ! -e "$1" ] && [ ! -L "$1" ]; then',
+            '  tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
+            '  if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
+            '  chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
+            '  if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
+            '  rm -rf "$tmp"',
+            'fi',
+            // The lock vanished between the rename and here (or while its owner was read): the caller tries again.
+            '[ -e "$1" ] || [ -L "$1" ] || exit 4',
+            'owner=$(head -c 4096 "$1/owner.json" 2>/dev/null)',
+            '[ -n "$owner" ] || [ -e "$1" ] || [ -L "$1" ] || exit 4',
             // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
             'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
-            'head -c 4096 "$1/owner.json" 2>/dev/null',
+            'printf "%s" "$owner"',
             'exit 1',
+        ].join('\n'), [lockDir]);
+    },
+    /**
+     * Removes a lock that has no owner file (an operator's `mkdir lock`), only while it still has
+     * none: exit 5 when an owner file has appeared since it was read.
+     */
+    takeOverLock(lockDir) {
+        return shell_script('al-unlock-ownerless', [
+            'set -u',
+            '[ -e "$1" ] || [ -L "$1" ] || exit 0',
+            '[ ! -e "$1/owner.json" ] || { echo "the lock has an owner now" >&2; exit 5; }',
+            'aside=$(mktemp -d "$(dirname "$1")/.taken.XXXXXXXX") || exit 3',
+            'mv -T "$1" "$aside/lock" || { rmdir "$aside"; exit 3; }',
+            'rm -rf "$aside"',
         ].join('\n'), [lockDir]);
     },
     /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
@@ -20755,19 +21239,18 @@ const commands = {
             'mv -T "$1" "$aside" 2>/dev/null; rm -rf "$aside"',
         ].join('\n'), [lockDir, String(staleSeconds)]);
     },
-    /** Releases the lock only if this run still owns it. */
+    /**
+     * Releases the lock only if this run still owns it. The lock is renamed aside before it is
+     * removed, so no one ever sees it as a folder without its owner file.
+     */
     releaseLock(lockDir, token) {
-        return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then rm -rf "$1"; fi', [lockDir, token]);
+        return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then aside=$(mktemp -d "$(dirname "$1")/.released.XXXXXXXX") || exit 3; mv -T "$1" "$aside/lock" 2>/dev/null; rm -rf "$aside"; fi', [lockDir, token]);
     },
     /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
     heartbeat(lockDir, token) {
         // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
         // post step run) must not create a file in the lock's place, which would block every next run.
         return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
-    },
-    /** Releases every lock a run holds, whatever its token (the post step of a run that was killed). */
-    releaseRunLock(lockDir, runIdValue) {
-        return shell_script('al-unlock-run', 'if grep -qF "\\"runId\\":\\"$2\\"" "$1/owner.json" 2>/dev/null; then rm -rf "$1" && echo released; fi', [lockDir, runIdValue]);
     },
     /** The last state the audit log recorded (repair). */
     lastAuditedState(auditPath) {
@@ -20862,8 +21345,31 @@ async function writeStateAndAudit(remote, paths, state, auditLines) {
 async function audit(remote, paths, record) {
     await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
 }
-const lockOwnerSchema = object({ token: schemas_string().max(100), runId, actor, version: schemas_string().max(140), phase: schemas_string().max(60), time: schemas_string().max(40), runUrl: schemas_string().max(300).optional() });
-/** The owner file of a lock, read as data: fields that do not fit are shown escaped, never as they are. */
+/**
+ * The phases that take a lock (the callers of openSessions) and the placeholders a lock shows for
+ * a version it does not name yet: a lock's owner is read back with these, like the state.
+ */
+const LOCK_PHASES = ['deploy', 'promote', 'rollback', 'upgrade', 'prune', 'monitor canary', 'monitor ramp', 'monitor post-promotion'];
+const lockVersion = union([state_version, schemas_enum(['(canary)', '(previous)', '(maintenance)'])]);
+const lockOwnerFields = {
+    token: schemas_string().max(100),
+    runId,
+    actor,
+    version: lockVersion,
+    phase: schemas_enum(LOCK_PHASES),
+    time: state_time,
+    runUrl: schemas_string().max(300).regex(/^https?:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~%/-]*$/, 'a run URL').optional(),
+    job: jobId.optional(),
+    jobToken: state_jobToken.optional(),
+};
+const lockOwnerSchema = object(lockOwnerFields);
+/** What each field an owner shows must be, for the flag that replaces one that is not. */
+const LOCK_OWNER_FORMS = { runId: 'a run id', actor: 'a user name', version: 'a version label', phase: 'a known phase', time: 'an ISO time', job: 'a job id' };
+/**
+ * The owner file of a lock, read as data: each field with its pattern. A field that does not fit
+ * is never passed on as it is: one that is shown (run, actor, version, phase, time, job) becomes a
+ * flag saying what it should be, with what it holds escaped and cut; the others are left out.
+ */
 function parseLockOwner(text) {
     try {
         const value = JSON.parse(text);
@@ -20873,10 +21379,16 @@ function parseLockOwner(text) {
         if (!value || typeof value !== 'object')
             return null;
         const fields = {};
-        for (const key of ['runId', 'actor', 'version', 'phase', 'time']) {
+        for (const [key, schema] of Object.entries(lockOwnerFields)) {
             const raw = value[key];
-            if (typeof raw === 'string')
-                fields[key] = printable(raw, 80);
+            if (raw === undefined)
+                continue;
+            const field = schema.safeParse(raw);
+            const form = LOCK_OWNER_FORMS[key];
+            if (field.success && typeof field.data === 'string')
+                fields[key] = field.data;
+            else if (form)
+                fields[key] = `(not ${form}: ${show(raw, 40)})`;
         }
         return fields;
     }
@@ -20889,12 +21401,13 @@ class LockHeld extends errors_ConfigurationError {
     ageSeconds;
     stale;
     constructor(host, owner, ageSeconds, stale) {
-        const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'})` : 'a lock with no owner file (made by hand or by an old version)';
-        super(stale
-            ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
-            : owner
-                ? `${host}: another deploy holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`
-                : `${host}: another deploy holds the lock: ${who}; it is broken once it is older than lock-stale-seconds with break-stale-lock: true`);
+        const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})` : '';
+        super(!owner
+            ? // No owner, no run to wait for or to find dead: an operator's stop sign until someone says otherwise.
+                `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`
+            : stale
+                ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
+                : `${host}: another deploy holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`);
         this.owner = owner;
         this.ageSeconds = ageSeconds;
         this.stale = stale;
@@ -20919,7 +21432,16 @@ async function acquireLock(remote, paths, owner, options) {
         const [, seen = '0', hostNow = '0'] = header.split(' ');
         const ageSeconds = Math.max(0, Number(hostNow) - Number(seen));
         const holder = parseLockOwner(rest.join('\n'));
-        const stale = ageSeconds > options.staleSeconds;
+        if (!holder && options.takeOver) {
+            options.warn(`${remote.label}: taking over a lock with no owner file (take-over-lock: true)`);
+            const taken = await remote.run(commands.takeOverLock(paths.lock));
+            // Exit 5: an owner appeared meanwhile; the next attempt sees it.
+            if (taken.code !== 0 && taken.code !== 5)
+                throw new errors_HostError(remote.label, `could not take over the lock in ${paths.lock}: ${printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`);
+            continue;
+        }
+        // A lock without an owner is no dead run's: it never goes stale (see LockHeld).
+        const stale = holder !== null && ageSeconds > options.staleSeconds;
         if (stale && options.breakStale) {
             options.warn(`${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`);
             await ssh_runChecked(remote, commands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
@@ -22430,6 +22952,7 @@ function batchRemotes(remotes, maxParallel) {
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
 
 
+
 function weightsFor(color, percent) {
     const other = 100 - percent;
     return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
@@ -22441,43 +22964,6 @@ const nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
 const includeFileName = (app) => `agent-loop-${app}.conf`;
 const statusHost = (app) => `agent-loop-${app}`;
 const statusPath = (app) => `/agent-loop/${app}`;
-/** The include file for the given weights (pure). */
-function renderInclude(site, weights, generation) {
-    if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0) {
-        throw new Error(`weights must be two shares that add up to 100, got ${router_formatWeights(weights)}`);
-    }
-    const name = nginxName(site.app);
-    const status = JSON.stringify({ app: site.app, weights, generation });
-    const ports = { blue: site.bluePort, green: site.greenPort };
-    // Each color's upstream lists the other color as a backup: a request that an old nginx worker
-    // still sends to a color that has just been stopped (connection refused) is retried on the other
-    // one instead of failing. Only connection errors fall back; an HTTP error from a color is its own.
-    const upstreams = COLORS.map((color) => [`upstream ${name}_${color} {`, `    server 127.0.0.1:${ports[color]} max_fails=0;`, `    server 127.0.0.1:${ports[otherColor(color)]} backup;`, '    keepalive 32;', '}'].join('\n'));
-    const only = COLORS.find((color) => weights[color] === 100);
-    const chooser = only
-        ? [`map $host $${name} {`, `    default ${name}_${only};`, '}']
-        : (() => {
-            // The smaller share is listed with its percentage, the larger takes the rest.
-            const [minor, major] = weights.blue <= weights.green ? ['blue', 'green'] : ['green', 'blue'];
-            return [`split_clients "${site.splitKey}" $${name} {`, `    ${weights[minor]}% ${name}_${minor};`, `    * ${name}_${major};`, '}'];
-        })();
-    return [
-        `# Managed by agent-loop-actions for the app "${site.app}": every deploy rewrites this file.`,
-        `# agent-loop: ${status}`,
-        ...upstreams,
-        ...chooser,
-        'server {',
-        `    listen 127.0.0.1:${site.statusPort};`,
-        `    server_name ${statusHost(site.app)};`,
-        '    access_log off;',
-        `    location = ${statusPath(site.app)} {`,
-        '        default_type application/json;',
-        `        return 200 '${status}\\n';`,
-        '    }',
-        '}',
-        '',
-    ].join('\n');
-}
 /** Reads the weights recorded in an include file's header (pure). */
 function parseIncludeHeader(content) {
     const match = /^# agent-loop: (\{.*\})$/m.exec(content);
@@ -22497,109 +22983,46 @@ function parseStatus(text) {
     }
 }
 /**
- * Writes the write-ahead record and the include (contents given as arguments: an SSH command
- * arrives whole or not at all), then reloads nginx (a reload parses the whole configuration and
- * refuses a bad one, so no separate `nginx -t` is spent on the way; it runs only to tell a rejected
- * configuration from a failed reload). Then it polls the status server until the new generation is
- * served, against a real deadline. On every failure (reload, or a reload that exits 0 and never
- * takes effect) the previous file is put back and, after a reload, nginx is reloaded onto it
- * again, so the file on disk is always what nginx serves. When the record cannot be written, nginx
- * is not touched (exit 35). New files get unguessable names, are created with O_EXCL and an
- * explicit umask, and are renamed into place. On the way to the confirmation it starts six
- * processes (two renames, a link, the reload, one curl for every poll, a cleanup): on a host busy
- * with a release, each one costs.
+ * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
+ * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
+ * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
+ * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
+ * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
+ * stay). The records are written as this user, in its own state directory; the helper runs as the
+ * one nginx trusts and is given no path and no content.
  */
 const SWITCH_SCRIPT = `set -u
-file=$1; status_url=$2; status_host=$3; generation=$4; confirm_ms=$5; nonce=$6; shift 6
+nonce=$1; shift
 ${WRITE_FILES_SHELL}
-# Milliseconds from the kernel's uptime (a read, not a process), or from date.
-now_ms() {
-  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
-}
-dir=\${file%/*}
-[ -d "$dir" ] || { echo "the nginx include directory $dir does not exist" >&2; exit 30; }
-[ ! -L "$file" ] || { echo "$file is a symbolic link: refusing to replace it" >&2; exit 34; }
-tmp=; backup=
-trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
 ${PUT_ALL_SHELL}
 [ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
-content=$1; shift
-# Then the outcome's writes (a count and PATH MODE CONTENT each), then the nginx command.
+# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
 skip=$(( $1 * 3 + 1 ))
-nginx_run() { op=$1; shift; shift "$skip"; case $op in reload) "$@" -s reload ;; *) "$@" -t ;; esac; }
-umask 022
-tmp="$dir/.agent-loop-new.$nonce"
-printf '%s' "$content" > "$tmp" || { echo "the new include could not be written in $dir; nothing was changed" >&2; exit 31; }
-now_ms; started=$ms
-had_previous=0
-if [ -f "$file" ]; then
-  backup="$dir/.agent-loop-prev.$nonce"
-  # A hard link keeps the previous file at no cost; where links are refused, a copy.
-  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
-  had_previous=1
-fi
-mv -f "$tmp" "$file" || exit 33
-tmp=
-restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
-if ! out=$(nginx_run reload "$@" 2>&1); then
-  # Was it the configuration? (checked with the new file in place, then the old one goes back)
-  if checked=$(nginx_run test "$@" 2>&1); then restore; printf '%s\\n' "$out" >&2; exit 21; fi
-  restore; printf '%s\\n' "$checked" >&2; exit 20
-fi
-deadline=$(( started + confirm_ms ))
-# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
-# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
-# reading, curl fails its next write and --fail-early ends it): a process per poll would
-# cost more than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once,
-# and the loop below polls the slow way for the time that is left.
-served() { case "$1" in *"\\"generation\\":\\"$generation\\""*) now_ms; echo "live $(( ms - started ))"; return 0 ;; esac; return 1; }
-# Served: the outcome is recorded in the same command (exit 36 when it cannot be: the caller puts
-# traffic back, since a switch nobody recorded must not stay).
-record() {
+apply() { shift "$skip"; "$@"; }
+out=$(apply "$@"); code=$?
+[ -z "$out" ] || printf '%s\\n' "$out"
+[ "$code" -eq 0 ] || exit "$code"
 ${PUT_ALL_SHELL}
-  [ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
-  exit 0
-}
-await_served() {
-  while IFS= read -r body; do
-    served "$body" && return 0
-    now_ms; [ "$ms" -lt "$deadline" ] || return 1
-  done
-  return 1
-}
-polls=$(( confirm_ms / 20 + 1 ))
-if curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: $status_host" "$status_url?[1-$polls]" 2>/dev/null | await_served; then record "$@"; fi
-while :; do
-  now_ms; [ "$ms" -lt "$deadline" ] || break
-  body=$(curl -s --max-time 1 -H "Host: $status_host" "$status_url" 2>/dev/null) || body=
-  served "$body" && record "$@"
-  sleep 0.02
-done
-# The reload said yes but nginx never served the new file: put the old one back and reload onto
-# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
-# Only while the file is still the one written here: a newer run may have replaced it meanwhile
-# (this script outlives a run that was killed), and its file must stay.
-if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
-  echo "nginx did not serve the new weights within $confirm_ms ms, and the include has been replaced since; left as it is" >&2
-  exit 22
-fi
-restore
-if out=$(nginx_run reload "$@" 2>&1); then again=restored; else again="not reloaded: $out"; fi
-echo "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)" >&2
-exit 22`;
+[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+exit 0`;
 /** How long the switch waits for nginx to serve the new weights after a reload. */
 const CONFIRM_MS = 5000;
+/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
+function helperArgs(site, weights, generation, nonceText) {
+    return [site.app, String(site.bluePort), String(site.greenPort), String(site.statusPort), site.splitKey, String(weights.blue), String(weights.green), generation, String(CONFIRM_MS), nonceText];
+}
 /**
  * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
  * it when they are small enough together; otherwise null is returned and the caller writes them
  * on their own.
  */
-function switchCommand(includePath, site, generation, nginx, content, before = [], after = []) {
+function switchCommand(control, site, weights, generation, before = [], after = []) {
     if (!writeArgs([...before, ...after]))
         return null;
     const record = writeArgs(before);
     const outcome = writeArgs(after);
-    return shell_script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), nonce(), ...record, content, ...outcome, ...nginx]);
+    const key = nonce();
+    return shell_script('al-switch', SWITCH_SCRIPT, [key, ...record, ...outcome, ...control, 'switch', ...helperArgs(site, weights, generation, key)]);
 }
 function statusUrl(site) {
     return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
@@ -22640,23 +23063,26 @@ function newGeneration(now) {
 class NginxRouter {
     remote;
     site;
-    nginx;
     now;
     includePath;
+    /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
+    control;
     constructor(remote, site, confDir, nginx, now = Date.now) {
         this.remote = remote;
         this.site = site;
-        this.nginx = nginx;
         this.now = now;
         this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
+        this.control = nginx_helper_nginxControl(nginx, confDir);
     }
     async setWeights(weights, options = {}) {
+        if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+            throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
+        }
         const generation = newGeneration(this.now());
-        const content = renderInclude(this.site, weights, generation);
         const after = options.after ?? [];
         let recorded = after.length > 0;
-        let argv = switchCommand(this.includePath, this.site, generation, this.nginx, content, options.before ?? [], after);
-        if (!argv && after.length > 0 && (argv = switchCommand(this.includePath, this.site, generation, this.nginx, content, options.before ?? [])))
+        let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
+        if (!argv && after.length > 0 && (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
             recorded = false;
         if (!argv) {
             recorded = false;
@@ -22667,7 +23093,7 @@ class NginxRouter {
                 else
                     await writeRemoteFile(this.remote, write.path, write.content);
             }
-            argv = switchCommand(this.includePath, this.site, generation, this.nginx, content);
+            argv = switchCommand(this.control, this.site, weights, generation);
         }
         const result = await this.remote.run(argv, { timeoutMs: 60_000 });
         if (result.code !== 0) {
@@ -22676,17 +23102,20 @@ class NginxRouter {
                 ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
                 : result.code === 21
                     ? 'nginx could not be reloaded (the previous file was put back)'
-                    : result.code === 22
-                        ? 'nginx did not serve the new weights'
-                        : result.code === 35
-                            ? 'the switch could not be recorded before making it, so traffic was not touched'
-                            : result.code === 36
-                                ? 'the new weights are live, but their outcome could not be recorded'
-                                : 'writing the nginx include failed';
+                    : result.code === 2 || result.code === 37
+                        ? 'the nginx helper refused the switch'
+                        : result.code === 22
+                            ? 'nginx did not serve the new weights'
+                            : result.code === 35
+                                ? 'the switch could not be recorded before making it, so traffic was not touched'
+                                : result.code === 36
+                                    ? 'the new weights are live, but their outcome could not be recorded'
+                                    : 'writing the nginx include failed';
             throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${nginxSays}`);
         }
-        const live = /live (\d+)/.exec(result.stdout);
-        return { weights, liveMs: live ? Number(live[1]) : Number.NaN, recorded };
+        const live = /live (\d+)(?: all (\d+))?/.exec(result.stdout);
+        const liveMs = live ? Number(live[1]) : Number.NaN;
+        return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, recorded };
     }
     async getWeights() {
         const view = await this.inspect();
@@ -23302,16 +23731,19 @@ function parallel_settleLimit(items, limit, task) {
 ;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
 
 
+
 const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; shift 2
+echo "uid=$(id -u)"
 mkdir -p "$state_dir" 2>/dev/null
 printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
 printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
 if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
 if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
-if out=$("$@" -t 2>&1); then echo nginx=ok; else echo nginx=failed; fi
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
 printf '%s\\n' "$out" | sed 's/^/nginx_output=/'`));
+/** The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will run it. */
 function preflightCommand(stateDir, includeDir, nginx) {
-    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginx]);
+    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginxControl(nginx, includeDir)]);
 }
 /** The `key=value` lines a host script prints: every value of a key, and the first one. */
 function keyValues(output) {
@@ -23332,11 +23764,15 @@ function parsePreflight(output) {
         nginxOk: first('nginx') === 'ok',
         nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
         includeDir: first('include_dir') === 'yes',
+        root: first('uid') === '0',
     };
 }
 /** Returns the problems found (empty when the host is ready). */
-function judgePreflight(facts, limits, includeDir) {
+function judgePreflight(facts, limits, includeDir, nginx = []) {
     const problems = [];
+    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
+    if (!facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
+        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
     if (facts.freeDiskMb < limits.minFreeDiskMb)
         problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
     if (facts.freeMemoryMb < limits.minFreeMemoryMb)
@@ -23347,12 +23783,17 @@ function judgePreflight(facts, limits, includeDir) {
         problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
     if (!facts.nginxOk)
         problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
+    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
+    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
+        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
+    }
     return problems;
 }
+const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
 async function preflight(remote, stateDir, includeDir, nginx, limits) {
     const result = await remote.run(preflightCommand(stateDir, includeDir, nginx), { timeoutMs: 60_000 });
     const facts = parsePreflight(result.stdout);
-    const problems = judgePreflight(facts, limits, includeDir);
+    const problems = judgePreflight(facts, limits, includeDir, nginx);
     if (problems.length > 0) {
         // A prerequisite the doctor knows how to fix comes with its command.
         const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
@@ -23362,7 +23803,7 @@ async function preflight(remote, stateDir, includeDir, nginx, limits) {
     }
     return facts;
 }
-const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; shift 3
+const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; n=$4; shift 4
 echo "user=$(id -un)"; echo "uid=$(id -u)"
 if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
 else
@@ -23370,18 +23811,26 @@ else
   if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
 fi
 if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
-word=$1; [ "$word" = sudo ] && { shift; while [ "\${1#-}" != "$1" ]; do shift; done; word=$1; set -- sudo -n "$@"; }
+# The program nginx-command runs (after sudo and its options), then the helper's argv.
+word=; via_sudo=no; i=0
+for w; do
+  [ "$i" -lt "$n" ] || break; i=$((i + 1))
+  [ -z "$word" ] || continue
+  case $w in sudo) via_sudo=yes ;; -*) [ "$via_sudo" = yes ] || word=$w ;; *) word=$w ;; esac
+done
+shift "$n"
+echo "via_sudo=$via_sudo"
 if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
 case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
-if out=$("$@" -t 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
 printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
 if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
 if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
 if [ -z "$access_log" ]; then echo log=unchecked
-elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; echo "log_group=$(stat -c %G "$access_log")"; fi
+elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
 else echo log=absent; fi`;
 function doctorCommand(target) {
-    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, ...target.nginx]);
+    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]);
 }
 function parseDoctor(output) {
     const { values, first } = keyValues(output);
@@ -23390,52 +23839,67 @@ function parseDoctor(output) {
         root: first('uid') === '0',
         stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
         includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
+        viaSudo: first('via_sudo') === 'yes',
         nginxFound: first('nginx_found') === 'yes',
         nginxInSbin: first('nginx_sbin'),
         nginxOk: first('nginx') === 'ok',
         nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
         curl: first('curl') === 'yes',
         accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
-        accessLogGroup: first('log_group'),
         sudo: first('sudo') === 'yes',
     };
 }
 const q = (word) => quote(word);
-/** What is missing, each with the command that fixes it (run as a sudo-capable user, or run host-setup). */
+/**
+ * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
+ * host-setup). A user that is not root drives nginx only through the switch helper: a directory
+ * it may write that nginx (root) loads, or nginx itself through sudo next to such a directory,
+ * would make it root in all but name, and is reported as a problem, not as a way to deploy.
+ */
 function judgeDoctor(facts, target) {
     const user = facts.user || 'DEPLOY_USER';
     const found = [];
+    const helper = nginx_helper_switchHelperPath(target.nginx);
     const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
     const nginxLine = nginxWords.join(' ');
+    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? nginx_helper_SWITCH_HELPER_PATH}`;
     if (facts.stateDir === 'denied')
         found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
     if (facts.includeDir === 'missing')
-        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o ${q(user)} -m 0755 ${q(target.includeDir)}` });
-    if (facts.includeDir === 'denied')
-        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: `sudo chown ${q(user)} ${q(target.includeDir)}` });
+        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
     if (!facts.curl)
         found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
-    if (!facts.nginxFound) {
+    const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
+    if (helper) {
+        if (!facts.root && facts.includeDir === 'writable') {
+            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
+        }
+        if (!facts.nginxFound)
+            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
+        else if (!facts.nginxOk && privileged && !facts.root)
+            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
+        else if (!facts.nginxOk)
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
+    }
+    else if (!facts.root && facts.viaSudo) {
+        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
+    }
+    else if (!facts.nginxFound) {
         found.push(facts.nginxInSbin
-            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: `set nginx-command: sudo -n ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')} (and run host-setup for the sudoers rule)` }
+            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
             : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
     }
     else if (!facts.nginxOk) {
-        const privileged = /permission denied|not permitted|a password is required|sudo:/i.test(facts.nginxOutput);
-        if (privileged && !facts.root) {
-            const path = nginxWords[0]?.startsWith('/') ? nginxWords[0] : (facts.nginxInSbin || `/usr/sbin/${nginxWords[0] ?? 'nginx'}`);
-            const base = [path, ...nginxWords.slice(1)].join(' ');
-            found.push({
-                problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`,
-                fix: `run host-setup with deploy-user ${user}, or: echo ${q(`${user} ALL=(root) NOPASSWD: ${base} -t, ${base} -s reload`)} | sudo tee /etc/sudoers.d/agent-loop && sudo chmod 0440 /etc/sudoers.d/agent-loop && sudo visudo -c; then set nginx-command: sudo -n ${base}`,
-            });
-        }
-        else {
+        if (privileged && !facts.root)
+            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
+        else
             found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
-        }
+    }
+    else if (facts.includeDir === 'denied') {
+        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
     }
     if (facts.accessLog === 'denied') {
-        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: facts.accessLogGroup && facts.accessLogGroup !== 'root' ? `sudo usermod -a -G ${q(facts.accessLogGroup)} ${q(user)}` : `sudo chgrp adm ${q(target.accessLog)} && sudo usermod -a -G adm ${q(user)}` });
+        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });
     }
     return found;
 }
@@ -23662,10 +24126,11 @@ async function session_openSessions(specs, settings, owner, options = {}) {
                 throw new Cancelled('cancelled while taking the locks');
             const paths = state_statePaths(spec.stateDir, settings.app);
             const token = (0,external_node_crypto_namespaceObject.randomUUID)();
-            const unlock = await acquireLock(remote, paths, { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}) }, {
+            const unlock = await acquireLock(remote, paths, { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}), ...jobOf(settings.run) }, {
                 waitSeconds: settings.lock.waitSeconds,
                 staleSeconds: settings.lock.staleSeconds,
                 breakStale: settings.lock.breakStale,
+                takeOver: settings.lock.takeOver ?? false,
                 sleep: settings.clock.sleep,
                 now: settings.clock.now,
                 warn: settings.log.warn,
@@ -23697,6 +24162,10 @@ async function session_openSessions(specs, settings, owner, options = {}) {
         throwAll(failures);
     }
     return sessions;
+}
+/** The job's identity as a lock owner and a pending switch record it (fields left out when unknown). */
+function jobOf(run) {
+    return { ...(run.job ? { job: run.job } : {}), ...(run.jobToken ? { jobToken: run.jobToken } : {}) };
 }
 /** The session whose lock is taken first (a rollback waiting for the lock waits there). */
 function firstInLockOrder(sessions) {
@@ -23745,7 +24214,7 @@ async function session_settle(session, settings) {
             if (next.canary?.release === pending.release)
                 next = { ...next, canary: null };
         }
-        const detail = `run ${pending.runId} left its ${pending.phase} switch (${pending.from ? router_formatWeights(pending.from) : 'nothing'} → ${router_formatWeights(pending.to)}) unfinished; nginx served ${view.live ? router_formatWeights(view.live.weights) : 'nothing'}; now ${router_formatWeights(target)}`;
+        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? router_formatWeights(pending.from) : 'nothing'} → ${router_formatWeights(pending.to)}) unfinished; nginx served ${view.live ? router_formatWeights(view.live.weights) : 'nothing'}; now ${router_formatWeights(target)}`;
         next = withHistory(next, { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, action: 'recover', color: pending.to.blue >= pending.to.green ? 'blue' : 'green', version: '', image: '', outcome: 'success', detail });
         await session.saveState(next);
         settings.log.warn(`${session.label}: ${detail}`);
@@ -23809,11 +24278,6 @@ async function repairState(session, settings) {
     return next;
 }
 /**
- * The post step of a run that was killed before it could clean up: on each host, settle a traffic
- * change this run left pending and release this run's lock. Needs no lock of its own (it only
- * touches what this run owns).
- */
-/**
  * Asks a ramp to hold at its current step (`request`), or to go on (null): a file next to the lock
  * on every host, written without the lock (the monitor that holds it reads the file). Returns the
  * hosts it was written on.
@@ -23840,20 +24304,44 @@ async function setHold(specs, settings, request) {
         throw new Error(`the hold request could not be ${request ? 'written' : 'removed'} on every host: ${failed.join('; ')}`);
     return done;
 }
+/**
+ * The post step of a job whose main step was killed before it could clean up: on each host, settle
+ * the traffic change this job left pending and release this job's lock. A lock is this job's only
+ * when it carries the token the main step kept in its state (`run.jobToken`): every job of a run
+ * shares the run id, and a matrix shares the job id too. Another job's lock, or one taken by an
+ * older version (no token), is left alone and said to be. Needs no lock of its own.
+ */
 async function cleanUpRun(specs, settings) {
     const done = [];
+    const jobToken = settings.run.jobToken;
     await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
         const remote = await ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn });
         try {
             const paths = state_statePaths(spec.stateDir, settings.app);
             const owned = await remote.run(shell_script('al-owner', 'head -c 4096 "$1/owner.json" 2>/dev/null', [paths.lock]));
-            if (!owned.stdout.includes(`"runId":"${settings.run.runId}"`))
+            const owner = parseLockOwner(owned.stdout);
+            const ours = !!jobToken && !!owner?.token && owner.jobToken === jobToken;
+            if (!ours) {
+                if (owner?.runId === settings.run.runId) {
+                    settings.log.info(owner.jobToken
+                        ? `${remote.label}: the lock belongs to another job of run ${settings.run.runId}${owner.job ? ` (job ${owner.job})` : ''}: left alone`
+                        : `${remote.label}: the lock of run ${settings.run.runId} carries no job token (taken by an older version), so it may be another job's: left alone; it goes stale once its run stops`);
+                }
                 return;
+            }
+            const lockToken = owner.token;
             const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
             const session = new HostSession(spec, remote, settings, state, async () => {
-                await remote.run(commands.releaseRunLock(paths.lock, settings.run.runId));
+                await remote.run(commands.releaseLock(paths.lock, lockToken));
             });
-            await session_settle(session, settings);
+            const pending = state.pending;
+            if (pending && pending.jobToken !== jobToken) {
+                // Under this job's lock, yet not this job's: the next run settles it when it opens the host.
+                settings.log.info(`${session.label}: the unfinished ${pending.phase} switch of run ${pending.runId} on record is not this job's: left for the next run to settle`);
+            }
+            else {
+                await session_settle(session, settings);
+            }
             await session.audit('lock released by the post step', { reason: 'the run ended without releasing it' });
             await session.close();
             done.push(remote.label);
@@ -23994,6 +24482,8 @@ async function switchHost(work, settings, plan) {
         to: plan.weights,
         recover: plan.recover,
         ...(plan.release ? { release: plan.release } : {}),
+        // Whose change it is: a post step settles only the change its own job recorded.
+        ...jobOf(settings.run),
         commit: { active: committed.active, canary: committed.canary, releases: changed.map((release) => ({ id: release.id, status: release.status })) },
     };
     let result;
@@ -24722,10 +25212,6 @@ const SLACK_SECTION_TEXT_LIMIT = 3000;
 const SLACK_BLOCK_LIMIT = 50;
 /** Host names listed before "… and N more". */
 const NAMED_HOSTS = 5;
-/** mrkdwn control characters: text from hosts and errors must never open a link or a mention. */
-function escapeMrkdwn(text) {
-    return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
-}
 /** "h1, h2, h3, h4, h5 … and 35 more" */
 function nameSome(names, shown = NAMED_HOSTS) {
     if (names.length <= shown)
@@ -24772,15 +25258,15 @@ function clip(text, length) {
 function errorLines(error) {
     const summary = summariseFailures(error);
     if (!summary)
-        return [`*error:* ${escapeMrkdwn(clip(error, 2000))}`];
-    const lines = [`*failed on ${summary.hosts.length} hosts:* ${escapeMrkdwn(nameSome(summary.hosts))}`];
+        return [`*error:* ${forSlack(clip(error, 2000))}`];
+    const lines = [`*failed on ${summary.hosts.length} hosts:* ${forSlack(nameSome(summary.hosts))}`];
     for (const group of summary.groups) {
-        lines.push(`• ${escapeMrkdwn(clip(group.message, 500))}${group.hosts.length > 0 ? ` (${escapeMrkdwn(nameSome(group.hosts, 3))})` : ''}`);
+        lines.push(`• ${forSlack(clip(group.message, 500))}${group.hosts.length > 0 ? ` (${forSlack(nameSome(group.hosts, 3))})` : ''}`);
     }
     return lines;
 }
 function slackPayload(notice) {
-    const lines = Object.entries(notice.fields).map(([key, value]) => `*${escapeMrkdwn(clip(key, 100))}:* ${escapeMrkdwn(clip(value, 500))}`);
+    const lines = Object.entries(notice.fields).map(([key, value]) => `*${forSlack(clip(key, 100))}:* ${forSlack(clip(value, 500))}`);
     if (notice.durationMs !== undefined)
         lines.push(`*duration:* ${(notice.durationMs / 1000).toFixed(1)} s`);
     if (notice.error)
@@ -24789,7 +25275,7 @@ function slackPayload(notice) {
     const link = notice.runUrl ? `<${notice.runUrl.replaceAll('|', '%7C').replaceAll('>', '%3E')}|workflow run>` : '';
     const budget = SLACK_SECTION_TEXT_LIMIT - (link ? link.length + 1 : 0);
     const body = capLines(lines, budget, (left) => `… and ${left} more line${left === 1 ? '' : 's'} (see the workflow run)`);
-    const heading = `${ICON[notice.event]} ${escapeMrkdwn(clip(notice.title, 500))}`;
+    const heading = `${ICON[notice.event]} ${forSlack(clip(notice.title, 500))}`;
     const details = [body, link].filter((part) => part !== '').join('\n');
     // A section needs at least one character: with nothing to add there is only the heading.
     const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: `*${heading}*` } }];
@@ -24843,30 +25329,35 @@ function incident_restoredLine(restoredMs) {
     const met = restoredMs <= ROLLBACK_TARGET_MS;
     return `Traffic restored in ${seconds} s ${met ? '✅' : '❌'} (procedure target: ${ROLLBACK_TARGET_MS / 1000} s${met ? `, ${Math.max(1, Math.round(ROLLBACK_TARGET_MS / Math.max(restoredMs, 1)))}× faster` : ''}).`;
 }
+/**
+ * The incident issue. Its body is Markdown that GitHub renders and that notifies whoever it
+ * mentions: the trigger, the reason and the error come from people, hosts and tools, so each is
+ * text made inert (`forMarkdown`; table cells are too), and the run is a checked link.
+ */
 function incidentIssue(story, extraLabels = []) {
     const title = `${story.error ? 'Rollback FAILED' : 'Rollback'}: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
     const timeline = story.hosts
-        .flatMap((host) => host.steps.map((step) => [markdown_hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', `${step.ms} ms`, step.detail ?? '']))
+        .flatMap((host) => host.steps.map((step) => [surfaces_hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', `${step.ms} ms`, step.detail ?? '']))
         .slice(0, 200);
     const body = [
         `**Severity:** ${story.severity}`,
-        `**Trigger:** ${story.trigger}`,
-        `**Reason:** ${story.reason}`,
+        `**Trigger:** ${forMarkdown(story.trigger)}`,
+        `**Reason:** ${forMarkdown(story.reason)}`,
         `**Decided at:** ${new Date(story.decidedAt).toISOString()}`,
-        ...(story.error ? ['', `**The rollback failed; traffic stays where it was:** ${story.error.split('\n').slice(0, 20).join(' / ')}`, ...(story.candidates && story.candidates.length > 0 ? [`**Versions one can roll back to by name:** ${story.candidates.join(', ')}`] : [])] : []),
+        ...(story.error ? ['', `**The rollback failed; traffic stays where it was:** ${forMarkdown(story.error.split('\n').slice(0, 20).join(' / '))}`, ...(story.candidates && story.candidates.length > 0 ? [`**Versions one can roll back to by name:** ${forMarkdown(story.candidates.join(', '))}`] : [])] : []),
         '',
         incident_restoredLine(story.restoredMs),
         '',
         ...(story.figures.length > 0 ? ['### Figures', '', table(['rule', 'observed', 'threshold', 'window', 'status'], story.figures.map((f) => [f.name, f.observed, f.threshold, f.window, f.status])), ''] : []),
         '### Hosts',
         '',
-        table(['host', 'outcome', 'from → to', 'versions'], story.hosts.map((host) => [markdown_hostCell(host.host), host.outcome, `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`, `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`])),
+        table(['host', 'outcome', 'from → to', 'versions'], story.hosts.map((host) => [surfaces_hostCell(host.host), host.outcome, `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`, `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`])),
         '',
         '### Timeline',
         '',
         table(['host', 'step', 'result', 'took', 'detail'], timeline),
         '',
-        story.runUrl ? `Workflow run: ${story.runUrl}` : '',
+        story.runUrl ? `Workflow run: ${markdownLink(story.runUrl, story.runUrl).text}` : '',
     ].join('\n');
     return { title, body, labels: ['incident', `severity:${story.severity}`, 'rollback', ...extraLabels] };
 }
@@ -24934,21 +25425,20 @@ function announceOptions(inputs, incidentLabels, log, env = process.env) {
 
 
 
-/** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
-// A lone \r ends a Markdown line too (CommonMark), so CRLF and CR are flattened like LF.
-const escapeCell = (text) => text.replaceAll('|', '\\|').replace(/\r\n|\r|\n/g, ' ');
+const cell = (value) => (value instanceof Markdown ? value.text : forMarkdown(value));
 function table(header, rows) {
-    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(escapeCell).join(' | ')} |`)].join('\n');
+    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
 }
 const OUTCOME = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
+/** The title, verdict and done carry reasons and errors from hosts: they are text, made inert here. */
 function summary_headline(app, head) {
-    const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${head.title}`, ''];
+    const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${forMarkdown(head.title)}`, ''];
     if (head.verdict)
-        lines.push(`- **Verdict:** ${head.verdict}`);
+        lines.push(`- **Verdict:** ${forMarkdown(head.verdict)}`);
     if (head.done)
-        lines.push(`- **Done:** ${head.done}`);
+        lines.push(`- **Done:** ${forMarkdown(head.done)}`);
     if (head.incidentUrl)
-        lines.push(`- **Incident:** ${head.incidentUrl}`);
+        lines.push(`- **Incident:** ${markdownLink(head.incidentUrl, head.incidentUrl)}`);
     if (head.next.length === 1)
         lines.push(`- **Next:** ${head.next[0]}`);
     if (head.next.length > 1)
@@ -25161,7 +25651,7 @@ function monitorSummary(app, result, incidentUrl = null) {
         `${rule.status}${rule.detail ? ` (${rule.detail})` : ''}`,
     ])), '');
     if (analysis.warnings.length > 0)
-        lines.push(...analysis.warnings.map((warning) => `- ⚠️ ${warning}`), '');
+        lines.push(...analysis.warnings.map((warning) => `- ⚠️ ${forMarkdown(warning)}`), '');
     const labels = [
         { color: result.stableColor, label: `stable ${result.stableVersion ?? ''}`.trim() },
         { color: result.canaryColor, label: `canary ${result.canaryVersion ?? ''}`.trim() },
@@ -25182,8 +25672,8 @@ function rollbackHosts(result) {
     const rollback = result.rollback;
     const parts = ['#### Automatic rollback, per host', '', incident_restoredLine(rollback.ok ? result.rollbackMs : null), ''];
     if (rollback.error)
-        parts.push(markdown_codeBlock(rollback.error), '');
-    parts.push(table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [markdown_hostCell(host.host), OUTCOME[host.outcome], `${host.version ?? '—'} (${host.toColor ?? '—'})`, host.switchMs === null ? '—' : String(host.switchMs)])));
+        parts.push(surfaces_codeBlock(rollback.error), '');
+    parts.push(table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [surfaces_hostCell(host.host), OUTCOME[host.outcome], `${host.version ?? '—'} (${host.toColor ?? '—'})`, host.switchMs === null ? '—' : String(host.switchMs)])));
     return parts.join('\n');
 }
 

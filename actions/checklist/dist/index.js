@@ -8647,19 +8647,165 @@ function errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/action/markdown.ts
-/** Markdown pieces every summary uses (pure, no dependencies: every bundle may carry them). */
+;// CONCATENATED MODULE: external "node:crypto"
+const external_node_crypto_namespaceObject = require("node:crypto");
+;// CONCATENATED MODULE: ./packages/shared/src/action/surfaces.ts
+/**
+ * Every text that leaves the process, one function per place it lands. A version, a lock owner, a
+ * reason, an error from a host or an API is data, whoever wrote it; each surface has its own way
+ * of running data as something else, so each has its own rules:
+ *
+ * - the runner's log (`forLog`): workflow commands, in both of the runner's syntaxes, and
+ *   control characters;
+ * - a terminal (`forTerminal`, `terminalJson`): control characters and escape sequences (erasing
+ *   a line, moving the cursor, setting the window title or the clipboard);
+ * - Markdown rendered by GitHub, in step summaries and issues (`forMarkdown`, `markdownCode`,
+ *   `codeBlock`): links, images, HTML, mentions, headings and list markers, table cells;
+ * - Slack's mrkdwn (`forSlack`): links and mentions.
+ *
+ * Nothing is deleted: what would act is made visible and inert, so a reader sees what a host sent.
+ * Pure, no dependencies: every bundle may carry it.
+ */
+/** `\xNN` for a character below U+0100, `\uNNNN` (or `\u{NNNNN}`) above. */
+function visible(char) {
+    const code = char.codePointAt(0) ?? 0;
+    if (code < 0x100)
+        return `\\x${code.toString(16).padStart(2, '0')}`;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+/**
+ * Characters that act rather than show, or that show nothing: C0 controls but tab and line feed
+ * (ESC starts ANSI sequences, CR returns to the start of the line, BEL ends an OSC), DEL, C1
+ * controls (U+009B is a one-character CSI, U+009D an OSC, U+0085 a line break to .NET), the line
+ * and paragraph separators, format characters (zero-width and bidirectional controls, which hide
+ * or reorder text) and unpaired surrogates.
+ */
+// eslint-disable-next-line no-control-regex
+const INVISIBLE = /[\0-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]|\p{Cs}/gu;
+const showInvisible = (text) => text.replace(INVISIBLE, visible);
+/**
+ * What .NET's `Char.IsWhiteSpace` holds, so what the runner's `TrimStart()` strips before it looks
+ * for `::`: tab to CR, space, U+0085, U+00A0, U+1680, U+2000–U+200A, U+2028, U+2029, U+202F,
+ * U+205F and U+3000 (not U+FEFF, not U+001C–U+001F). JavaScript's `\s` misses U+0085.
+ */
+const DOTNET_SPACE = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const LEADING_COMMAND = new RegExp(`^([${DOTNET_SPACE}]*):(?=:)`);
+/**
+ * For the runner's log: a log line, an annotation, a group title, the step's failure. The runner
+ * reads its output line by line (.NET's ReadLine: LF, CR and CRLF end a line) and runs a line as
+ * a workflow command (`add-mask`, `stop-commands`, `set-output`, `error`) when it starts with `::`
+ * once .NET white space is trimmed, or when it holds `##[` anywhere (the old syntax). On every
+ * line, a leading `::` becomes `:\:` and every `##[` becomes `##\[`; control and invisible
+ * characters are shown escaped (`\x1b`), so nothing restyles or hides a line.
+ */
+function forLog(text) {
+    return showInvisible(text.replace(/\r\n?/g, '\n'))
+        .split('\n')
+        .map((line) => line.replace(LEADING_COMMAND, '$1:\\').replaceAll('##[', '##\\['))
+        .join('\n');
+}
+/**
+ * For a terminal: no control character but line feed and tab, so no escape sequence (CSI, OSC,
+ * a lone CR) can erase a line, move the cursor, set the window title or the clipboard; each is
+ * shown escaped (`\x1b]0;…`). CRLF becomes LF.
+ */
+function forTerminal(text) {
+    return showInvisible(text.replace(/\r\n/g, '\n'));
+}
+/**
+ * A value as JSON for a terminal: JSON.stringify leaves DEL, C1 controls, U+2028/U+2029 and
+ * format characters as they are; here they are `\uNNNN` escapes, which are the same JSON value.
+ */
+function terminalJson(value) {
+    const escapeUnits = (char) => Array.from({ length: char.length }, (_, index) => `\\u${char.charCodeAt(index).toString(16).padStart(4, '0')}`).join('');
+    return JSON.stringify(value, null, 2).replace(INVISIBLE, escapeUnits);
+}
+/**
+ * For GitHub Markdown (a step summary, an issue), inline: a value shown as the text it is, in a
+ * sentence, a list item, a heading or a table cell. Line breaks become spaces (a value never
+ * starts a line of its own), control characters are shown escaped, and every character that can
+ * start markup there is backslash-escaped: `\` `` ` `` `*` `~` `[` `]` `|` `$` always, `_` but
+ * inside a word (where it never emphasises), `!` before `[`, `<` before what opens a tag, a
+ * comment or an autolink (a letter, `/`, `!`, `?`), `&` before what makes an entity. So no link,
+ * image, HTML (`<!--` included), code span, emphasis, math or table cell comes of it; without an
+ * unescaped `[` no link or image opens, so `(` and `)` stay as they are, and `a < b`, `x > y` and
+ * `R & D` read as written. A leading `#`, `>`, `-`, `+`, `=` or `1.` that would open a heading, a
+ * quote, a list or a rule is escaped (`-0.5` and `#12` are left alone). Autolinks are broken by
+ * escaping the `:` of `://` and the `.` of `www.`.
+ *
+ * Mentions: GitHub finds `@name` and `#123` in the rendered text, after Markdown's escapes are
+ * gone, so a backslash does not stop a mention from notifying a team. A zero-width joiner after
+ * `@` (and after `#` before a digit) does: the text reads the same, and no one is notified and no
+ * issue is cross-referenced. A code span would stop them too, but would show every value as code
+ * and cannot sit inside another code span.
+ */
+function forMarkdown(text) {
+    return showInvisible(text.replace(/\r\n|\r|\n/g, ' '))
+        .replace(/[\\`*~[\]|$]|!(?=\[)|<(?=[A-Za-z/!?])|&(?=[#A-Za-z0-9])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\$&')
+        .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => (digits ? `${space}${digits}\\` : `${space}\\${marker}`))
+        .replace(/:(?=\/\/)/g, '\\:')
+        .replace(/\b(www)\./gi, '$1\\.')
+        .replace(/@(?=[A-Za-z0-9])/g, '@\u200d')
+        .replace(/#(?=\d)/g, '#\u200d');
+}
+/**
+ * Markdown this code wrote around values it made inert (a code span, a link to the run): a table
+ * passes it through as it is, and escapes a plain string cell with `forMarkdown`.
+ */
+class Markdown {
+    text;
+    constructor(text) {
+        this.text = text;
+    }
+    toString() {
+        return this.text;
+    }
+}
+/**
+ * A value as inline code (a host label, a command to run), for a table cell too: a fence longer
+ * than any run of backticks inside, line breaks flattened, `|` escaped (GitHub splits table cells
+ * on it even inside code). Nothing renders inside a code span: no link, no HTML, no mention.
+ */
+function markdownCode(text) {
+    const flat = showInvisible(text.replace(/\r\n|\r|\n/g, ' ')).replaceAll('|', '\\|');
+    const fence = '`'.repeat(Math.max(0, ...[...flat.matchAll(/`+/g)].map((match) => match[0].length)) + 1);
+    const pad = flat.startsWith('`') || flat.endsWith('`') ? ' ' : '';
+    return new Markdown(`${fence}${pad}${flat}${pad}${fence}`);
+}
+/**
+ * A link this code chose to show (the run, the incident): only to an `https:` (or `http:`) URL,
+ * written whole and percent-encoded where Markdown would end the destination; anything else is
+ * shown as inert text. The label is text.
+ */
+function markdownLink(label, url) {
+    let href;
+    try {
+        const parsed = new URL(url);
+        if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+            return new Markdown(forMarkdown(url));
+        href = parsed.href.replace(/[()<>\s`|]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+    }
+    catch {
+        return new Markdown(forMarkdown(url));
+    }
+    return new Markdown(`[${forMarkdown(label)}](${href})`);
+}
+/** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
+const hostCell = (label) => markdownCode(label);
 /** Text from hosts and tools, shown as it is: a fence longer than any run of backticks inside it. */
 function codeBlock(text) {
     const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((match) => match[0].length));
     const fence = '`'.repeat(longest + 1);
-    return `${fence}text\n${text.replace(/\r\n|\r/g, '\n').trimEnd()}\n${fence}`;
+    return `${fence}text\n${showInvisible(text.replace(/\r\n|\r/g, '\n')).trimEnd()}\n${fence}`;
 }
-/** A host label in a table: as code, so that `user@host` is not turned into an e-mail link. */
-const hostCell = (label) => `\`${label.replaceAll('`', "'")}\``;
+/**
+ * For Slack's mrkdwn: `&`, `<` and `>` as entities, so text from hosts and errors never opens a
+ * link (`<https://…|…>`) or a mention (`<!channel>`, `<@U123>`); Slack reads the rest as text.
+ */
+function forSlack(text) {
+    return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
 
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = require("node:crypto");
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = require("node:fs");
 ;// CONCATENATED MODULE: external "node:fs/promises"
@@ -8748,41 +8894,32 @@ const runner_runner = {
 
 
 
+
 /** What every action's entry point shares: the toolkit logger, run details, cancellation, and error reporting. */
-/**
- * The one function through which text reaches the runner's log. Text from hosts and the network
- * is data: a line that starts with `::` (or the older `##[`) would be run by the runner as a
- * workflow command (`::add-mask::`, `::stop-commands::`, `::set-output`), and control characters
- * (ANSI escapes) would restyle or hide lines. Both are made inert and visible.
- */
-function neutralize(text) {
-    return text
-        .replace(/\r\n?/g, '\n')
-        // eslint-disable-next-line no-control-regex
-        .replace(/[\0-\x08\x0b-\x1f\x7f\x9b]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`)
-        .split('\n')
-        .map((line) => line.replace(/^(\s*)(::|##\[)/, (_match, space, marker) => `${space}${marker === '::' ? ':\u200b:' : '#\u200b#['}`))
-        .join('\n');
-}
-/** Annotations: the runner's notice, warning and error lines, through the same neutralising function. */
+/** Annotations: the runner's notice, warning and error lines; text from outside is data (`forLog`). */
 const annotate = {
-    notice: (message) => runner_runner.notice(neutralize(message)),
-    warning: (message) => runner_runner.warning(neutralize(message)),
-    error: (message) => runner_runner.error(neutralize(message)),
+    notice: (message) => runner_runner.notice(forLog(message)),
+    warning: (message) => runner_runner.warning(forLog(message)),
+    error: (message) => runner_runner.error(forLog(message)),
 };
 const logger = {
-    info: (message) => runner_runner.info(neutralize(message)),
-    warn: (message) => runner_runner.warning(neutralize(message)),
-    group: (title, body) => runner_runner.group(neutralize(title), body),
+    info: (message) => runner_runner.info(forLog(message)),
+    warn: (message) => runner_runner.warning(forLog(message)),
+    group: (title, body) => runner_runner.group(forLog(title), body),
 };
 function runInfo(env = process.env) {
     const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
     const runId = env.GITHUB_RUN_ID ?? 'local';
     const attempt = env.GITHUB_RUN_ATTEMPT ? `-${env.GITHUB_RUN_ATTEMPT}` : '';
+    // A job id as GitHub allows it (a letter or _, then letters, digits, - and _).
+    const job = env.GITHUB_JOB && /^[A-Za-z_][A-Za-z0-9_-]{0,99}$/.test(env.GITHUB_JOB) ? env.GITHUB_JOB : '';
+    const token = jobToken();
     return {
         runId: `${runId}${attempt}`,
         actor: env.GITHUB_ACTOR ?? 'unknown',
         runUrl: env.GITHUB_REPOSITORY ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${runId}` : '',
+        ...(job ? { job } : {}),
+        ...(token ? { jobToken: token } : {}),
     };
 }
 /**
@@ -8809,7 +8946,16 @@ function onCancelSignals() {
     process.on('SIGTERM', handle);
 }
 /** State keys between the main step and the post step (`runs.post`). */
-const State = { IsPost: 'isPost', MainDone: 'mainDone' };
+const State = { IsPost: 'isPost', MainDone: 'mainDone', JobToken: 'jobToken' };
+let mainJobToken = '';
+/**
+ * This job's token: made by the main step and kept in its state, read back by the post step.
+ * Every job of a run shares the run id (and every leg of a matrix the job id), so the locks and
+ * pending switches a post step may clean up are those carrying this token. Empty outside `entry`.
+ */
+function jobToken() {
+    return runner.getState(State.JobToken) || mainJobToken;
+}
 /**
  * The bundle's entry: the main step, or (when the runner runs `runs.post`, with the state the main
  * step saved) the post step, which cleans up after a main step that did not finish.
@@ -8822,6 +8968,9 @@ async function entry(main, post) {
         return;
     }
     runner.saveState(State.IsPost, 'true');
+    // Saved before anything is locked: a main step killed at any later point leaves it to its post step.
+    mainJobToken = randomBytes(16).toString('hex');
+    runner.saveState(State.JobToken, mainJobToken);
     await main();
     runner.saveState(State.MainDone, 'true');
     // A cancelled run has put things back and said so; what it abandoned (a wait's timer, a remote
@@ -8844,13 +8993,13 @@ async function runAction(body) {
     }
     catch (error) {
         if (error instanceof errors_ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
-            runner_runner.setFailed(neutralize(error.message));
+            runner_runner.setFailed(forLog(error.message));
             await failureSummary(error.message, 'Do what the message says (it names the input or the holder in the way), then re-run.');
         }
         else {
             if (error instanceof Error && error.stack)
-                runner_runner.debug(neutralize(error.stack));
-            runner_runner.setFailed(neutralize(errorMessage(error)));
+                runner_runner.debug(forLog(error.stack));
+            runner_runner.setFailed(forLog(errorMessage(error)));
             await failureSummary(errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
     }
@@ -8864,7 +9013,8 @@ async function failureSummary(message, next) {
     if (summaryWritten || !process.env.GITHUB_STEP_SUMMARY)
         return;
     const app = runner_runner.getInput('app');
-    const title = `### ❌ ${app ? `${app}: ` : ''}the step stopped`;
+    // The input may be what made the step stop: shown as text, never as Markdown.
+    const title = `### ❌ ${app ? `${forMarkdown(app)}: ` : ''}the step stopped`;
     try {
         await writeSummary([title, '', codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
     }
@@ -19061,6 +19211,8 @@ const hostInputs = {
     'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
     'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
     'break-stale-lock': field.boolean(true),
+    // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
+    'take-over-lock': field.boolean(false),
     'repair-state': field.boolean(false),
     'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
     environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
@@ -19086,125 +19238,414 @@ function resolveHosts(inputs) {
     });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/pipeline/checklist.ts
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/plan.ts
+
+
+
+
 /**
- * The deployment procedure's four checklists (pre-deployment, deployment, post-deployment, when
- * something goes wrong), ticked from what the run proved (pure). The evidence is the reusable
- * workflow's `needs` context: each job's result and outputs. An item no job proves is left for a
- * person; an item a job should have proved and did not says why.
+ * Event classification (pure): which kind of run a GitHub event is, and what the pipeline does
+ * for it — gates, canary shape, thresholds and the canary-monitor policy.
+ *
+ * Commit messages, pull-request titles and bodies, and branch names are written by anyone who can
+ * push or open a pull request. They are only ever *tested* here (a prefix, a marker, an equality),
+ * never copied: every field of a Plan comes from a fixed vocabulary, from the options (the workflow
+ * author's inputs), or from a value that matched a strict pattern (a semver tag, a 40-hex sha).
+ * So a crafted message or branch can select one of the fixed plans, and nothing else.
  */
+const PLAN_KINDS = ['normal', 'release', 'model', 'hotfix', 'none'];
+/** Every gate the pipeline knows, in the order they run. */
+const GATES = ['lint', 'typecheck', 'unit', 'integration', 'security-scan', 'load-test'];
+/** A comma-separated list of gate names, or `none`. */
+const GATE_LIST = new RegExp(`^(?:none|(?:${GATES.join('|')})(?:\\s*,\\s*(?:${GATES.join('|')}))*)$`);
+/** `integration, load-test` → ['integration', 'load-test']; `none` → []. Call after GATE_LIST matched. */
+function parseGateList(list) {
+    if (list.trim() === 'none')
+        return [];
+    return list.split(',').map((name) => name.trim()).filter((name) => GATES.includes(name));
+}
+/** An image repository without a tag, e.g. `ghcr.io/org/agent-loop`. */
+const IMAGE_REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+/** A git branch name: no `..`, no leading or trailing slash, no spaces or shell characters. */
+const BRANCH_NAME = /^(?!.*\.\.)(?![/.])(?!.*[/.]$)[A-Za-z0-9._/-]+$/;
+/** The only sentences `reason` can hold. */
+const REASONS = {
+    pushMain: 'Push to the main branch: normal deploy.',
+    pushMainModel: 'Push to the main branch with the model marker in the head commit message: model deploy.',
+    mergedMain: 'Pull request merged into the main branch: normal deploy.',
+    mergedMainModel: 'Pull request merged into the main branch with the model marker in its title or body: model deploy.',
+    releaseTag: 'Push of a release tag (vX.Y.Z): release deploy.',
+    pushHotfix: 'Push to a hotfix branch: hotfix deploy with reinforced canary monitoring.',
+    mergedHotfix: 'Pull request from a hotfix branch merged into the main branch: hotfix deploy with reinforced canary monitoring.',
+    dispatch: 'Manual run (workflow_dispatch): normal deploy.',
+    dispatchKind: 'Manual run (workflow_dispatch) whose kind input chose this plan.',
+    pullRequestOpen: 'Pull request not merged into the main branch: gates only, nothing deploys.',
+    otherBranch: 'Push to a branch that does not deploy: gates only, nothing deploys.',
+    otherTag: 'Push of a tag that is not a release version (vX.Y.Z or vX.Y.Z-rc.N): gates only, nothing deploys.',
+    deletedRef: 'A branch or tag was deleted: gates only, nothing deploys.',
+    otherEvent: 'This event does not deploy: gates only, nothing deploys.',
+};
+/** vX.Y.Z with an optional -rc.N, no leading zeros, nothing else. */
+const RELEASE_TAG = /^v(?:0|[1-9]\d{0,8})\.(?:0|[1-9]\d{0,8})\.(?:0|[1-9]\d{0,8})(?:-rc\.(?:0|[1-9]\d{0,8}))?$/;
+const COMMIT_SHA = /^[0-9a-f]{40}$/;
+/** The procedure's canary figures; a hotfix is watched twice as long against tighter limits. */
+const FIGURES = {
+    normal: { canarySteps: [10], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
+    release: { canarySteps: [10], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
+    model: { canarySteps: [10, 25, 50, 100], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
+    hotfix: { canarySteps: [10], canaryDurationSeconds: 600, errorThreshold: 0.005, latencyP95Ms: 1500 },
+    none: { canarySteps: [10], canaryDurationSeconds: 300, errorThreshold: 0.01, latencyP95Ms: 2000 },
+};
+// ------------------------------------------------------------------------------------ payload access
+/** A field of an untrusted JSON value, or undefined when any step is missing or not an object. */
+function get(value, ...path) {
+    let current = value;
+    for (const key of path) {
+        if (current === null || typeof current !== 'object' || Array.isArray(current) || !Object.hasOwn(current, key))
+            return undefined;
+        current = current[key];
+    }
+    return current;
+}
+const plan_text = (value) => (typeof value === 'string' ? value : '');
+function hasMarker(marker, ...texts) {
+    const needle = marker.toLowerCase();
+    return texts.some((candidate) => candidate.toLowerCase().includes(needle));
+}
+const branchOf = (ref) => (ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : null);
+const tagOf = (ref) => (ref.startsWith('refs/tags/') ? ref.slice('refs/tags/'.length) : null);
+const isHotfix = (branch, prefix) => branch.length > prefix.length && branch.startsWith(prefix);
+const decide = (kind, reason, tag = null, sha = null) => ({ kind, reason, tag, sha });
+function classifyPush(event, options) {
+    const { payload } = event;
+    const ref = event.ref || plan_text(get(payload, 'ref'));
+    if (get(payload, 'deleted') === true)
+        return decide('none', REASONS.deletedRef);
+    const tag = tagOf(ref);
+    if (tag !== null)
+        return RELEASE_TAG.test(tag) ? decide('release', REASONS.releaseTag, tag) : decide('none', REASONS.otherTag);
+    const branch = branchOf(ref);
+    if (branch === options.mainBranch) {
+        return hasMarker(options.modelMarker, plan_text(get(payload, 'head_commit', 'message'))) ? decide('model', REASONS.pushMainModel) : decide('normal', REASONS.pushMain);
+    }
+    if (branch !== null && isHotfix(branch, options.hotfixPrefix))
+        return decide('hotfix', REASONS.pushHotfix);
+    return decide('none', REASONS.otherBranch);
+}
+function classifyPullRequest(event, options) {
+    const pr = get(event.payload, 'pull_request');
+    const merged = get(event.payload, 'action') === 'closed' && get(pr, 'merged') === true;
+    if (!merged || plan_text(get(pr, 'base', 'ref')) !== options.mainBranch)
+        return decide('none', REASONS.pullRequestOpen);
+    // GITHUB_SHA of a pull_request event is a test merge; the commit that landed is merge_commit_sha.
+    const mergeSha = plan_text(get(pr, 'merge_commit_sha')).toLowerCase();
+    const sha = COMMIT_SHA.test(mergeSha) ? mergeSha : null;
+    if (isHotfix(plan_text(get(pr, 'head', 'ref')), options.hotfixPrefix))
+        return decide('hotfix', REASONS.mergedHotfix, null, sha);
+    if (hasMarker(options.modelMarker, plan_text(get(pr, 'title')), plan_text(get(pr, 'body'))))
+        return decide('model', REASONS.mergedMainModel, null, sha);
+    return decide('normal', REASONS.mergedMain, null, sha);
+}
+function classifyDispatch(event) {
+    const chosen = get(event.payload, 'inputs', 'kind');
+    if (chosen === undefined || chosen === '')
+        return decide('normal', REASONS.dispatch);
+    // The value is not echoed: say what is accepted instead.
+    if (typeof chosen !== 'string' || !PLAN_KINDS.includes(chosen)) {
+        throw new ConfigurationError(`workflow_dispatch input 'kind': expected one of ${PLAN_KINDS.join(', ')}`);
+    }
+    const kind = chosen;
+    if (kind !== 'release')
+        return decide(kind, REASONS.dispatchKind);
+    const tag = tagOf(event.ref);
+    if (tag === null || !RELEASE_TAG.test(tag)) {
+        throw new ConfigurationError(`workflow_dispatch input 'kind': release needs the run to start from a release tag (vX.Y.Z or vX.Y.Z-rc.N, "Use workflow from" a tag)`);
+    }
+    return decide('release', REASONS.dispatchKind, tag);
+}
+function decideKind(event, options) {
+    switch (event.name) {
+        case 'push':
+            return classifyPush(event, options);
+        case 'pull_request':
+            return classifyPullRequest(event, options);
+        case 'workflow_dispatch':
+            return classifyDispatch(event);
+        default:
+            return decide('none', REASONS.otherEvent);
+    }
+}
+// ------------------------------------------------------------------------------------ plan
+/** A canary-monitor policy holding the plan's figures; the rules it names override the defaults of the same name. */
+function planPolicy(kind, figures) {
+    return [
+        `# Canary analysis policy for a ${kind} deploy (from the plan action).`,
+        `duration: ${figures.canaryDurationSeconds}`,
+        'rules:',
+        `  - { name: error-rate, metric: error_rate, max: ${figures.errorThreshold}, kind: gate }`,
+        `  - { name: latency-p95, metric: p95_ms, max: ${figures.latencyP95Ms}, kind: gate }`,
+        `  - { name: error-rate-sustained, metric: error_rate, max: ${figures.errorThreshold}, window: 30, for: 120, kind: trigger }`,
+        '',
+    ].join('\n');
+}
+/** Classifies the event and builds the plan. Throws ConfigurationError for a GITHUB_SHA that is not a commit sha or a bad workflow_dispatch kind. */
+function classify(event, options) {
+    const decision = decideKind(event, options);
+    const sha = decision.sha ?? event.sha.toLowerCase();
+    if (!COMMIT_SHA.test(sha))
+        throw new ConfigurationError('GITHUB_SHA: expected a 40-character hexadecimal commit sha');
+    const { kind } = decision;
+    const version = decision.tag ?? `sha-${sha.slice(0, 7)}`;
+    const figures = FIGURES[kind];
+    const deploy = kind !== 'none';
+    const skipped = kind === 'hotfix' ? options.hotfixSkip : [];
+    return {
+        kind,
+        environment: deploy ? 'production' : 'none',
+        deploy,
+        version,
+        imageTag: version,
+        image: options.imageRepository ? `${options.imageRepository}:${version}` : '',
+        gates: GATES.filter((gate) => !skipped.includes(gate)),
+        canaryPercent: figures.canarySteps[0] ?? 10,
+        canarySteps: [...figures.canarySteps],
+        canaryDurationSeconds: figures.canaryDurationSeconds,
+        errorThreshold: figures.errorThreshold,
+        latencyP95Ms: figures.latencyP95Ms,
+        policy: planPolicy(kind, figures),
+        notifyImmediately: kind === 'hotfix',
+        model: kind === 'model',
+        reason: decision.reason,
+    };
+}
+const MAX_EVENT_BYTES = (/* unused pure expression or super */ null && (64 * 1024 * 1024));
+/** The event from the runner's variables. The payload is untrusted text: a parse error is reported without quoting it. */
+function readEvent(env = process.env) {
+    const path = env.GITHUB_EVENT_PATH;
+    if (!path)
+        throw new ConfigurationError('GITHUB_EVENT_PATH is not set: run this action in a GitHub Actions workflow');
+    let payload;
+    try {
+        if (statSync(path).size > MAX_EVENT_BYTES)
+            throw new Error('too large');
+        payload = JSON.parse(readFileSync(path, 'utf8'));
+    }
+    catch {
+        throw new ConfigurationError('GITHUB_EVENT_PATH: the event payload is not a readable JSON file');
+    }
+    return { name: env.GITHUB_EVENT_NAME ?? '', payload, ref: env.GITHUB_REF ?? '', sha: env.GITHUB_SHA ?? '' };
+}
+/** The plan as the step summary shows it: the title says what deploys where, a table says how. */
+function planSummary(plan) {
+    const title = plan.deploy ? `### 🚀 ${plan.kind} deploy of ${plan.version} to ${plan.environment}` : '### 🧪 Gates only: nothing deploys';
+    const rows = [
+        ['kind', plan.kind],
+        ['deploy', plan.deploy ? `yes, to ${plan.environment}` : 'no'],
+        ['version', plan.version],
+        ...(plan.image ? [['image', plan.image]] : []),
+        ['gates', plan.gates.join(', ')],
+        ['canary', `${plan.canarySteps.join('% → ')}%, ${plan.canaryDurationSeconds} s${plan.canarySteps.length > 1 ? ' per step' : ''}`],
+        ['limits', `error rate ≤ ${formatNumber(plan.errorThreshold * 100)}%, P95 ≤ ${plan.latencyP95Ms} ms`],
+        ['notify at start', plan.notifyImmediately ? 'yes' : 'no'],
+    ];
+    return [title, '', `> ${plan.reason}`, '', table(['what', 'plan'], rows), ''].join('\n');
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/pipeline/checklist.ts
+
+
+
 /** The procedure's goal for the error rate after a deploy. */
 const ERROR_RATE_GOAL = 0.001;
+/** What a job's result may be in the `needs` context. */
+const JOB_RESULTS = ['success', 'failure', 'cancelled', 'skipped'];
+const oneOf = (values) => ({ form: values.join(', ').replace(/, ([^,]*)$/, ' or $1'), test: (value) => values.includes(value) });
+const FORMS = {
+    percent: { form: 'a whole percentage from 0 to 100', test: (value) => /^\d{1,3}$/.test(value) && Number(value) <= 100 },
+    verdict: oneOf(['success', 'failure', 'inconclusive', 'error', 'aborted']),
+    flag: oneOf(['true', 'false']),
+    outcome: oneOf(JOB_RESULTS),
+    kind: oneOf(PLAN_KINDS),
+    version: { form: 'a version label', test: (value) => VERSION.test(value) },
+    deploymentId: { form: 'a GitHub deployment id', test: (value) => DEPLOYMENT_ID.test(value) },
+    milliseconds: { form: 'a whole number of milliseconds', test: (value) => /^\d{1,12}$/.test(value) },
+    /** A reason is free text: shown, never trusted (the summary renders it inert). */
+    text: { form: 'one sentence', test: (value) => value.length <= 500 },
+};
+/** An issue on the GitHub server: https://github.com/OWNER/REPO/issues/N and nothing more. */
+function issueForm(serverUrl) {
+    let server = null;
+    try {
+        server = new URL(serverUrl);
+    }
+    catch {
+        server = null;
+    }
+    return {
+        form: `an issue URL on ${server ? server.origin : 'the GitHub server'}`,
+        test: (value) => {
+            try {
+                const url = new URL(value);
+                return server !== null && url.origin === server.origin && url.username === '' && url.password === '' && url.search === '' && url.hash === '' && /^\/[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}\/issues\/\d{1,12}$/.test(url.pathname) && url.href === value;
+            }
+            catch {
+                return false;
+            }
+        },
+    };
+}
 const job = (needs, name) => needs[name] ?? {};
-const output = (needs, name, key) => job(needs, name).outputs?.[key] ?? '';
-const passed = (needs, name) => job(needs, name).result === 'success';
-const resultOf = (needs, name) => job(needs, name).result ?? 'not run';
+const rawOutput = (needs, name, key) => job(needs, name).outputs?.[key] ?? '';
+function read(needs, name, key, form) {
+    const value = rawOutput(needs, name, key);
+    if (value === '' || form.test(value))
+        return { value, problem: null };
+    return { value: '', problem: `the ${name} job's ${key} output is not ${form.form}: ${show(value, 80)}` };
+}
 /** The first non-empty output among jobs (the promote and its rollbacks may run in jobs of their own). */
-const anyOutput = (needs, names, key) => names.map((name) => output(needs, name, key)).find((value) => value !== '') ?? '';
+function readAny(needs, names, key, form) {
+    const name = names.find((candidate) => rawOutput(needs, candidate, key) !== '');
+    return name === undefined ? { value: '', problem: null } : read(needs, name, key, form);
+}
+const resultRead = (needs, name) => {
+    const result = job(needs, name).result;
+    if (result === undefined || JOB_RESULTS.includes(result))
+        return { value: result ?? '', problem: null };
+    return { value: '', problem: `the ${name} job's result is not ${FORMS.outcome.form}: ${show(result, 80)}` };
+};
+const passed = (needs, name) => resultRead(needs, name).value === 'success';
+const resultOf = (needs, name) => {
+    const result = resultRead(needs, name);
+    return result.problem ?? (result.value || 'not run');
+};
+/** The gates the plan ran: names only (a gate's name is a word). */
 function gatesRun(needs) {
     try {
-        const gates = JSON.parse(output(needs, 'plan', 'gates') || '[]');
-        return Array.isArray(gates) ? gates.filter((gate) => typeof gate === 'string') : [];
+        const gates = JSON.parse(rawOutput(needs, 'plan', 'gates') || '[]');
+        return Array.isArray(gates) ? gates.filter((gate) => typeof gate === 'string' && /^[a-z0-9-]{1,40}$/.test(gate)) : [];
     }
     catch {
         return [];
     }
 }
-/** The canary's error rate as canary-monitor judged it (its `rules` output), or null. */
+/** The canary's error rate as canary-monitor judged it (its `rules` output): a ratio from 0 to 1, or null. */
 function canaryErrorRate(needs) {
     try {
-        const rules = JSON.parse(output(needs, 'production', 'rules') || '[]');
-        const rule = Array.isArray(rules) ? rules.find((candidate) => candidate.metric === 'error_rate' && typeof candidate.observed === 'number') : undefined;
-        return rule && typeof rule.observed === 'number' ? rule.observed : null;
+        const rules = JSON.parse(rawOutput(needs, 'production', 'rules') || '[]');
+        const rule = Array.isArray(rules) ? rules.find((candidate) => candidate?.metric === 'error_rate' && typeof candidate.observed === 'number') : undefined;
+        const observed = rule?.observed;
+        return typeof observed === 'number' && Number.isFinite(observed) && observed >= 0 && observed <= 1 ? observed : null;
     }
     catch {
         return null;
     }
 }
 const percent = (ratio) => `${Number((ratio * 100).toFixed(2))}%`;
-function procedureChecklist(needs) {
+/** Ticks an item only when it is proved and every value it read has its declared form; otherwise it stays open, saying why. */
+function tick(ok, done, notDone, ...reads) {
+    const problems = reads.map((value) => value.problem).filter((problem) => problem !== null);
+    if (problems.length > 0)
+        return ['not-done', problems.join('; ')];
+    return ok ? ['done', done] : ['not-done', notDone];
+}
+function procedureChecklist(needs, options = {}) {
+    const issue = issueForm(options.serverUrl ?? 'https://github.com');
     // rollback.yml has one job, `rollback`, and no plan: only the list for when something goes wrong applies.
     if (needs.plan === undefined && needs.rollback !== undefined)
-        return rollbackChecklist(needs);
+        return rollbackChecklist(needs, issue);
     const items = [];
-    const add = (list, item, state, because) => items.push({ list, item, state, because });
-    const tick = (ok, done, notDone) => (ok ? ['done', done] : ['not-done', notDone]);
+    const add = (list, item, [state, because], link) => items.push({ list, item, state, because, ...(link && state === 'done' ? { link } : {}) });
     const gates = gatesRun(needs);
-    const kind = output(needs, 'plan', 'kind') || 'unknown';
+    const planKind = read(needs, 'plan', 'kind', FORMS.kind);
+    const kind = planKind.problem ? 'unreadable' : planKind.value || 'unknown';
     // Pre-deployment. The tests run in deploy.yml's gates job, hotfix.yml's critical-tests job, and
     // model-deploy.yml's train job (A/B validation, drift and performance tests).
     const testJob = ['gates', 'critical-tests', 'train'].find((name) => needs[name] !== undefined) ?? 'gates';
     const tests = testJob === 'train' ? ['A/B validation', 'drift', 'performance'] : gates.filter((gate) => ['lint', 'typecheck', 'unit', 'integration'].includes(gate));
-    add('Pre-deployment', 'All tests passed', ...tick(passed(needs, testJob) && tests.length > 0, `${testJob} job passed: ${tests.join(', ')}`, tests.length === 0 ? `no test gate ran (plan: ${kind})` : `${testJob} job: ${resultOf(needs, testJob)}`));
-    add('Pre-deployment', 'Security scan clean', ...(gates.includes('security-scan') && testJob !== 'train' ? tick(passed(needs, testJob), 'security-scan gate passed', `${testJob} job: ${resultOf(needs, testJob)}`) : ['not-done', `not run by this workflow (plan: ${kind})`]));
-    add('Pre-deployment', 'Code review approved', 'person', 'no job can prove it: the pull request shows it');
+    add('Pre-deployment', 'All tests passed', tick(passed(needs, testJob) && tests.length > 0, `${testJob} job passed: ${tests.join(', ')}`, tests.length === 0 ? `no test gate ran (plan: ${kind})` : `${testJob} job: ${resultOf(needs, testJob)}`, resultRead(needs, testJob)));
+    add('Pre-deployment', 'Security scan clean', gates.includes('security-scan') && testJob !== 'train' ? tick(passed(needs, testJob), 'security-scan gate passed', `${testJob} job: ${resultOf(needs, testJob)}`, resultRead(needs, testJob)) : ['not-done', `not run by this workflow (plan: ${kind})`]);
+    add('Pre-deployment', 'Code review approved', ['person', 'no job can prove it: the pull request shows it']);
     const staging = needs.staging !== undefined;
     const noStaging = ['not-done', `this workflow has no staging job (plan: ${kind})`];
-    add('Pre-deployment', 'Staging deployed', ...(staging ? tick(passed(needs, 'staging'), 'staging job passed (deploy-staging)', `staging job: ${resultOf(needs, 'staging')}`) : noStaging));
-    add('Pre-deployment', 'Smoke tests passed on staging', ...(staging ? tick(passed(needs, 'staging'), 'every smoke check answered within its budget (deploy-staging fails otherwise)', `staging job: ${resultOf(needs, 'staging')}`) : noStaging));
-    add('Pre-deployment', 'Load test passed on staging', ...(!staging ? noStaging : gates.includes('load-test') ? tick(passed(needs, 'staging'), 'load test met its P95 and error criteria', `staging job: ${resultOf(needs, 'staging')}`) : ['not-done', `skipped by the plan (${kind})`]));
+    const stagingResult = resultRead(needs, 'staging');
+    add('Pre-deployment', 'Staging deployed', staging ? tick(passed(needs, 'staging'), 'staging job passed (deploy-staging)', `staging job: ${resultOf(needs, 'staging')}`, stagingResult) : noStaging);
+    add('Pre-deployment', 'Smoke tests passed on staging', staging ? tick(passed(needs, 'staging'), 'every smoke check answered within its budget (deploy-staging fails otherwise)', `staging job: ${resultOf(needs, 'staging')}`, stagingResult) : noStaging);
+    add('Pre-deployment', 'Load test passed on staging', !staging ? noStaging : gates.includes('load-test') ? tick(passed(needs, 'staging'), 'load test met its P95 and error criteria', `staging job: ${resultOf(needs, 'staging')}`, stagingResult) : ['not-done', `skipped by the plan (${kind})`]);
     // Deployment
-    const deployed = output(needs, 'production', 'canary-percent');
-    const verdict = output(needs, 'production', 'verdict');
-    const promoted = anyOutput(needs, ['promote', 'production'], 'promoted') === 'true';
-    const approval = job(needs, 'approve').result;
-    add('Deployment', `Canary${deployed ? ` ${deployed}%` : ''} validated`, ...tick(verdict === 'success', `canary-monitor verdict: success`, verdict ? `canary-monitor verdict: ${verdict}${output(needs, 'production', 'reason') ? ` (${output(needs, 'production', 'reason')})` : ''}` : `production job: ${resultOf(needs, 'production')}`));
-    if (approval !== undefined && approval !== 'skipped')
-        add('Deployment', 'Promotion approved', ...tick(approval === 'success', 'a reviewer approved it (the approval environment)', `approval: ${approval}`));
-    add('Deployment', 'Full rollout', ...tick(promoted, 'promote moved all traffic to the new version', `not promoted (${needs.promote ? `promote job: ${resultOf(needs, 'promote')}` : `production job: ${resultOf(needs, 'production')}`})`));
-    add('Deployment', 'Old version stopped', ...tick(promoted, 'promote drained and stopped the previous color', 'not promoted: the previous version still runs'));
-    const deploymentId = output(needs, 'production', 'deployment-id');
-    add('Deployment', 'Deployment logged', ...tick(deploymentId !== '', `GitHub deployment ${deploymentId}`, 'no GitHub deployment was recorded (no github-token?)'));
+    const deployed = read(needs, 'production', 'canary-percent', FORMS.percent);
+    const verdict = read(needs, 'production', 'verdict', FORMS.verdict);
+    const reason = read(needs, 'production', 'reason', FORMS.text);
+    const promotedRead = readAny(needs, ['promote', 'production'], 'promoted', FORMS.flag);
+    const promoted = promotedRead.value === 'true';
+    const approval = resultRead(needs, 'approve');
+    add('Deployment', `Canary${deployed.value ? ` ${deployed.value}%` : ''} validated`, tick(verdict.value === 'success', `canary-monitor verdict: success`, verdict.value ? `canary-monitor verdict: ${verdict.value}${reason.value ? ` (${reason.value})` : ''}` : `production job: ${resultOf(needs, 'production')}`, deployed, verdict, reason));
+    if (approval.problem || (approval.value !== '' && approval.value !== 'skipped'))
+        add('Deployment', 'Promotion approved', tick(approval.value === 'success', 'a reviewer approved it (the approval environment)', `approval: ${approval.value}`, approval));
+    const notPromoted = `not promoted (${needs.promote ? `promote job: ${resultOf(needs, 'promote')}` : `production job: ${resultOf(needs, 'production')}`})`;
+    add('Deployment', 'Full rollout', tick(promoted, 'promote moved all traffic to the new version', notPromoted, promotedRead));
+    add('Deployment', 'Old version stopped', tick(promoted, 'promote drained and stopped the previous color', 'not promoted: the previous version still runs', promotedRead));
+    const deploymentId = read(needs, 'production', 'deployment-id', FORMS.deploymentId);
+    add('Deployment', 'Deployment logged', tick(deploymentId.value !== '', `GitHub deployment ${deploymentId.value}`, 'no GitHub deployment was recorded (no github-token?)', deploymentId));
     // Post-deployment
-    const health = output(needs, 'post-deploy', 'health');
-    add('Post-deployment', 'Health checks pass', ...tick(health === 'success', 'the post-deploy health check answered 2xx', `post-deploy health check: ${health || resultOf(needs, 'post-deploy')}`));
+    const health = read(needs, 'post-deploy', 'health', FORMS.outcome);
+    add('Post-deployment', 'Health checks pass', tick(health.value === 'success', 'the post-deploy health check answered 2xx', `post-deploy health check: ${health.value || resultOf(needs, 'post-deploy')}`, health));
     const errorRate = canaryErrorRate(needs);
-    add('Post-deployment', `Error rate under ${percent(ERROR_RATE_GOAL)}`, ...tick(errorRate !== null && errorRate < ERROR_RATE_GOAL, `canary error rate ${percent(errorRate ?? 0)} during the analysis`, errorRate === null ? 'no error-rate figure from canary-monitor' : `canary error rate ${percent(errorRate)} during the analysis`));
-    const notified = output(needs, 'post-deploy', 'notified');
-    add('Post-deployment', 'Team notified', ...tick(notified === 'true', 'Slack message sent', notified === 'false' ? 'no SLACK_WEBHOOK_URL: nothing sent' : `post-deploy job: ${resultOf(needs, 'post-deploy')}`));
+    add('Post-deployment', `Error rate under ${percent(ERROR_RATE_GOAL)}`, tick(errorRate !== null && errorRate < ERROR_RATE_GOAL, `canary error rate ${percent(errorRate ?? 0)} during the analysis`, errorRate === null ? 'no error-rate figure from canary-monitor' : `canary error rate ${percent(errorRate)} during the analysis`));
+    const notified = read(needs, 'post-deploy', 'notified', FORMS.flag);
+    add('Post-deployment', 'Team notified', tick(notified.value === 'true', 'Slack message sent', notified.value === 'false' ? 'no SLACK_WEBHOOK_URL: nothing sent' : `post-deploy job: ${resultOf(needs, 'post-deploy')}`, notified));
     // When something goes wrong
-    const rolledBack = ['production', 'promote', 'end-canary'].some((name) => output(needs, name, 'rolled-back') === 'true');
-    const wrong = rolledBack || ['production', 'promote', 'approve'].some((name) => job(needs, name).result === 'failure') || (verdict !== '' && verdict !== 'success');
+    const rollbacks = ['production', 'promote', 'end-canary'].map((name) => read(needs, name, 'rolled-back', FORMS.flag));
+    const rolledBack = rollbacks.some((flag) => flag.value === 'true');
+    const failed = ['production', 'promote', 'approve'].some((name) => resultRead(needs, name).value === 'failure');
+    const wrong = rolledBack || failed || (verdict.value !== '' && verdict.value !== 'success') || rollbacks.some((flag) => flag.problem !== null) || verdict.problem !== null;
     if (!wrong) {
         for (const item of ['Rollback started', 'Incident created', 'Post-mortem planned'])
-            add('When something goes wrong', item, 'not-applicable', 'nothing went wrong in this run');
+            add('When something goes wrong', item, ['not-applicable', 'nothing went wrong in this run']);
     }
     else {
-        add('When something goes wrong', 'Rollback started', ...tick(rolledBack, `rolled back to ${output(needs, 'production', 'rollback-version') || 'the previous version'}`, 'no rollback ran: see the production job'));
-        const incident = anyOutput(needs, ['production', 'promote', 'end-canary'], 'incident-url');
-        add('When something goes wrong', 'Incident created', ...tick(incident !== '', incident, 'no incident was opened (create-incident off, or no token)'));
-        add('When something goes wrong', 'Post-mortem planned', 'person', 'a person plans it: the incident is the place');
+        const rollbackVersion = read(needs, 'production', 'rollback-version', FORMS.version);
+        add('When something goes wrong', 'Rollback started', tick(rolledBack, `rolled back to ${rollbackVersion.value || 'the previous version'}`, 'no rollback ran: see the production job', ...rollbacks, rollbackVersion));
+        const incident = readAny(needs, ['production', 'promote', 'end-canary'], 'incident-url', issue);
+        add('When something goes wrong', 'Incident created', tick(incident.value !== '', incident.value, 'no incident was opened (create-incident off, or no token)', incident), incident.value);
+        add('When something goes wrong', 'Post-mortem planned', ['person', 'a person plans it: the incident is the place']);
     }
     return items;
 }
 /** The "when something goes wrong" list for a rollback run by hand (rollback.yml's `rollback` job). */
-function rollbackChecklist(needs) {
+function rollbackChecklist(needs, issue) {
     const list = 'When something goes wrong';
-    const out = (key) => output(needs, 'rollback', key);
-    const rolledBack = out('rolled-back') === 'true';
-    const noop = out('noop') === 'true';
-    const restored = out('restored-ms');
+    const out = (key, form) => read(needs, 'rollback', key, form);
+    const rolledBack = out('rolled-back', FORMS.flag);
+    const noop = out('noop', FORMS.flag);
+    const version = out('version', FORMS.version);
+    const failedVersion = out('failed-version', FORMS.version);
+    const restored = out('restored-ms', FORMS.milliseconds);
     const items = [];
-    const add = (item, state, because) => items.push({ list, item, state, because });
-    add('Rollback started', rolledBack || noop ? 'done' : 'not-done', noop ? `nothing to do: ${out('version') || 'the target'} already served all traffic` : rolledBack ? `rolled back${out('failed-version') ? ` from ${out('failed-version')}` : ''} to ${out('version') || 'the previous version'}${restored ? `, traffic back in ${restored} ms` : ''}` : `rollback job: ${resultOf(needs, 'rollback')}`);
-    add('Incident created', out('incident-url') ? 'done' : 'not-done', out('incident-url') || 'no incident was opened (create-incident off, or no token)');
-    const notified = out('notified');
-    add('Team notified', notified === 'true' ? 'done' : 'not-done', notified === 'true' ? 'Slack message sent' : notified === 'false' ? 'no SLACK_WEBHOOK_URL: nothing sent' : `rollback job: ${resultOf(needs, 'rollback')}`);
-    add('Post-mortem planned', 'person', 'a person plans it: the incident is the place');
+    const add = (item, [state, because], link) => items.push({ list, item, state, because, ...(link && state === 'done' ? { link } : {}) });
+    add('Rollback started', tick(rolledBack.value === 'true' || noop.value === 'true', noop.value === 'true' ? `nothing to do: ${version.value || 'the target'} already served all traffic` : `rolled back${failedVersion.value ? ` from ${failedVersion.value}` : ''} to ${version.value || 'the previous version'}${restored.value ? `, traffic back in ${restored.value} ms` : ''}`, `rollback job: ${resultOf(needs, 'rollback')}`, rolledBack, noop, version, failedVersion, restored));
+    const incident = out('incident-url', issue);
+    add('Incident created', tick(incident.value !== '', incident.value, 'no incident was opened (create-incident off, or no token)', incident), incident.value);
+    const notified = out('notified', FORMS.flag);
+    add('Team notified', tick(notified.value === 'true', 'Slack message sent', notified.value === 'false' ? 'no SLACK_WEBHOOK_URL: nothing sent' : `rollback job: ${resultOf(needs, 'rollback')}`, notified));
+    add('Post-mortem planned', ['person', 'a person plans it: the incident is the place']);
     return items;
 }
 const MARK = { done: '- [x]', 'not-done': '- [ ]', person: '- [ ] 🙋', 'not-applicable': '- ➖' };
-/** The checklists as GitHub renders task lists in a step summary (pure); `runUrl` links the evidence. */
+/**
+ * The checklists as GitHub renders task lists in a step summary (pure); `runUrl` links the
+ * evidence. Each item and its evidence are text (outputs of other steps among them), made inert
+ * on one line each: one task per item, whatever the outputs held.
+ */
 function checklistSummary(items, runUrl = '') {
     const done = items.filter((item) => item.state === 'done').length;
     const open = items.filter((item) => item.state === 'not-done').length;
     const people = items.filter((item) => item.state === 'person').length;
-    const lines = [`### Deployment procedure: ${done} of ${items.filter((item) => item.state !== 'not-applicable').length} checked by this run`, '', `${open === 0 ? '✅ nothing the run should have proved is missing' : `❌ ${open} not proved`}; ${people} for a person to tick${runUrl ? `; evidence: [this run](${runUrl})` : ''}.`, ''];
+    const lines = [`### Deployment procedure: ${done} of ${items.filter((item) => item.state !== 'not-applicable').length} checked by this run`, '', `${open === 0 ? '✅ nothing the run should have proved is missing' : `❌ ${open} not proved`}; ${people} for a person to tick${runUrl ? `; evidence: ${markdownLink('this run', runUrl).text}` : ''}.`, ''];
     for (const list of ['Pre-deployment', 'Deployment', 'Post-deployment', 'When something goes wrong']) {
         const inList = items.filter((item) => item.list === list);
         if (inList.length === 0)
             continue;
-        lines.push(`#### ${list}`, '', ...inList.map((item) => `${MARK[item.state]} ${item.item} — ${item.because.replace(/[\r\n]+/g, ' ')}`), '');
+        lines.push(`#### ${list}`, '', ...inList.map((item) => `${MARK[item.state]} ${forMarkdown(item.item)} — ${item.link ? markdownLink(item.because, item.link).text : forMarkdown(item.because)}`), '');
     }
     return lines.join('\n');
 }
@@ -19246,7 +19687,8 @@ function readNeeds(text) {
 async function run(read) {
     await runAction(async () => {
         const inputs = readInputs(inputFields, read);
-        const items = procedureChecklist(readNeeds(inputs.needs));
+        // An incident must be an issue on this GitHub server (GITHUB_SERVER_URL, github.com by default).
+        const items = procedureChecklist(readNeeds(inputs.needs), { serverUrl: process.env.GITHUB_SERVER_URL || 'https://github.com' });
         const unchecked = items.filter((item) => item.state === 'not-done');
         for (const item of items)
             logger.info(`${item.state === 'done' ? '[x]' : item.state === 'not-applicable' ? '[-]' : '[ ]'} ${item.list}: ${item.item} — ${item.because}`);

@@ -35,7 +35,8 @@ export function readNeeds(text: string): Needs {
 export async function run(read?: InputReader): Promise<void> {
   await action.runAction(async () => {
     const inputs = readInputs(inputFields, read);
-    const items = procedureChecklist(readNeeds(inputs.needs));
+    // An incident must be an issue on this GitHub server (GITHUB_SERVER_URL, github.com by default).
+    const items = procedureChecklist(readNeeds(inputs.needs), { serverUrl: process.env.GITHUB_SERVER_URL || 'https://github.com' });
     const unchecked = items.filter((item) => item.state === 'not-done');
     for (const item of items) action.logger.info(`${item.state === 'done' ? '[x]' : item.state === 'not-applicable' ? '[-]' : '[ ]'} ${item.list}: ${item.item} — ${item.because}`);
     action.setOutputs({ [Outputs.Checklist]: JSON.stringify(items), [Outputs.Unchecked]: unchecked.length });

@@ -8652,6 +8652,8 @@ function show(value, max = 60) {
     return String(value);
 }
 
+;// CONCATENATED MODULE: external "node:crypto"
+const external_node_crypto_namespaceObject = require("node:crypto");
 ;// CONCATENATED MODULE: ./packages/shared/src/action/errors.ts
 /**
  * A mistake the user can fix (bad input, a host that is not prepared, a lock held by another run).
@@ -8677,19 +8679,163 @@ function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/action/markdown.ts
-/** Markdown pieces every summary uses (pure, no dependencies: every bundle may carry them). */
+;// CONCATENATED MODULE: ./packages/shared/src/action/surfaces.ts
+/**
+ * Every text that leaves the process, one function per place it lands. A version, a lock owner, a
+ * reason, an error from a host or an API is data, whoever wrote it; each surface has its own way
+ * of running data as something else, so each has its own rules:
+ *
+ * - the runner's log (`forLog`): workflow commands, in both of the runner's syntaxes, and
+ *   control characters;
+ * - a terminal (`forTerminal`, `terminalJson`): control characters and escape sequences (erasing
+ *   a line, moving the cursor, setting the window title or the clipboard);
+ * - Markdown rendered by GitHub, in step summaries and issues (`forMarkdown`, `markdownCode`,
+ *   `codeBlock`): links, images, HTML, mentions, headings and list markers, table cells;
+ * - Slack's mrkdwn (`forSlack`): links and mentions.
+ *
+ * Nothing is deleted: what would act is made visible and inert, so a reader sees what a host sent.
+ * Pure, no dependencies: every bundle may carry it.
+ */
+/** `\xNN` for a character below U+0100, `\uNNNN` (or `\u{NNNNN}`) above. */
+function visible(char) {
+    const code = char.codePointAt(0) ?? 0;
+    if (code < 0x100)
+        return `\\x${code.toString(16).padStart(2, '0')}`;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+/**
+ * Characters that act rather than show, or that show nothing: C0 controls but tab and line feed
+ * (ESC starts ANSI sequences, CR returns to the start of the line, BEL ends an OSC), DEL, C1
+ * controls (U+009B is a one-character CSI, U+009D an OSC, U+0085 a line break to .NET), the line
+ * and paragraph separators, format characters (zero-width and bidirectional controls, which hide
+ * or reorder text) and unpaired surrogates.
+ */
+// eslint-disable-next-line no-control-regex
+const INVISIBLE = /[\0-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]|\p{Cs}/gu;
+const showInvisible = (text) => text.replace(INVISIBLE, visible);
+/**
+ * What .NET's `Char.IsWhiteSpace` holds, so what the runner's `TrimStart()` strips before it looks
+ * for `::`: tab to CR, space, U+0085, U+00A0, U+1680, U+2000–U+200A, U+2028, U+2029, U+202F,
+ * U+205F and U+3000 (not U+FEFF, not U+001C–U+001F). JavaScript's `\s` misses U+0085.
+ */
+const DOTNET_SPACE = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const LEADING_COMMAND = new RegExp(`^([${DOTNET_SPACE}]*):(?=:)`);
+/**
+ * For the runner's log: a log line, an annotation, a group title, the step's failure. The runner
+ * reads its output line by line (.NET's ReadLine: LF, CR and CRLF end a line) and runs a line as
+ * a workflow command (`add-mask`, `stop-commands`, `set-output`, `error`) when it starts with `::`
+ * once .NET white space is trimmed, or when it holds `##[` anywhere (the old syntax). On every
+ * line, a leading `::` becomes `:\:` and every `##[` becomes `##\[`; control and invisible
+ * characters are shown escaped (`\x1b`), so nothing restyles or hides a line.
+ */
+function forLog(text) {
+    return showInvisible(text.replace(/\r\n?/g, '\n'))
+        .split('\n')
+        .map((line) => line.replace(LEADING_COMMAND, '$1:\\').replaceAll('##[', '##\\['))
+        .join('\n');
+}
+/**
+ * For a terminal: no control character but line feed and tab, so no escape sequence (CSI, OSC,
+ * a lone CR) can erase a line, move the cursor, set the window title or the clipboard; each is
+ * shown escaped (`\x1b]0;…`). CRLF becomes LF.
+ */
+function forTerminal(text) {
+    return showInvisible(text.replace(/\r\n/g, '\n'));
+}
+/**
+ * A value as JSON for a terminal: JSON.stringify leaves DEL, C1 controls, U+2028/U+2029 and
+ * format characters as they are; here they are `\uNNNN` escapes, which are the same JSON value.
+ */
+function terminalJson(value) {
+    const escapeUnits = (char) => Array.from({ length: char.length }, (_, index) => `\\u${char.charCodeAt(index).toString(16).padStart(4, '0')}`).join('');
+    return JSON.stringify(value, null, 2).replace(INVISIBLE, escapeUnits);
+}
+/**
+ * For GitHub Markdown (a step summary, an issue), inline: a value shown as the text it is, in a
+ * sentence, a list item, a heading or a table cell. Line breaks become spaces (a value never
+ * starts a line of its own), control characters are shown escaped, and every character that can
+ * start markup there is backslash-escaped: `\` `` ` `` `*` `~` `[` `]` `|` `$` always, `_` but
+ * inside a word (where it never emphasises), `!` before `[`, `<` before what opens a tag, a
+ * comment or an autolink (a letter, `/`, `!`, `?`), `&` before what makes an entity. So no link,
+ * image, HTML (`<!--` included), code span, emphasis, math or table cell comes of it; without an
+ * unescaped `[` no link or image opens, so `(` and `)` stay as they are, and `a < b`, `x > y` and
+ * `R & D` read as written. A leading `#`, `>`, `-`, `+`, `=` or `1.` that would open a heading, a
+ * quote, a list or a rule is escaped (`-0.5` and `#12` are left alone). Autolinks are broken by
+ * escaping the `:` of `://` and the `.` of `www.`.
+ *
+ * Mentions: GitHub finds `@name` and `#123` in the rendered text, after Markdown's escapes are
+ * gone, so a backslash does not stop a mention from notifying a team. A zero-width joiner after
+ * `@` (and after `#` before a digit) does: the text reads the same, and no one is notified and no
+ * issue is cross-referenced. A code span would stop them too, but would show every value as code
+ * and cannot sit inside another code span.
+ */
+function surfaces_forMarkdown(text) {
+    return showInvisible(text.replace(/\r\n|\r|\n/g, ' '))
+        .replace(/[\\`*~[\]|$]|!(?=\[)|<(?=[A-Za-z/!?])|&(?=[#A-Za-z0-9])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\$&')
+        .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => (digits ? `${space}${digits}\\` : `${space}\\${marker}`))
+        .replace(/:(?=\/\/)/g, '\\:')
+        .replace(/\b(www)\./gi, '$1\\.')
+        .replace(/@(?=[A-Za-z0-9])/g, '@\u200d')
+        .replace(/#(?=\d)/g, '#\u200d');
+}
+/**
+ * Markdown this code wrote around values it made inert (a code span, a link to the run): a table
+ * passes it through as it is, and escapes a plain string cell with `forMarkdown`.
+ */
+class Markdown {
+    text;
+    constructor(text) {
+        this.text = text;
+    }
+    toString() {
+        return this.text;
+    }
+}
+/**
+ * A value as inline code (a host label, a command to run), for a table cell too: a fence longer
+ * than any run of backticks inside, line breaks flattened, `|` escaped (GitHub splits table cells
+ * on it even inside code). Nothing renders inside a code span: no link, no HTML, no mention.
+ */
+function markdownCode(text) {
+    const flat = showInvisible(text.replace(/\r\n|\r|\n/g, ' ')).replaceAll('|', '\\|');
+    const fence = '`'.repeat(Math.max(0, ...[...flat.matchAll(/`+/g)].map((match) => match[0].length)) + 1);
+    const pad = flat.startsWith('`') || flat.endsWith('`') ? ' ' : '';
+    return new Markdown(`${fence}${pad}${flat}${pad}${fence}`);
+}
+/**
+ * A link this code chose to show (the run, the incident): only to an `https:` (or `http:`) URL,
+ * written whole and percent-encoded where Markdown would end the destination; anything else is
+ * shown as inert text. The label is text.
+ */
+function surfaces_markdownLink(label, url) {
+    let href;
+    try {
+        const parsed = new URL(url);
+        if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+            return new Markdown(surfaces_forMarkdown(url));
+        href = parsed.href.replace(/[()<>\s`|]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+    }
+    catch {
+        return new Markdown(surfaces_forMarkdown(url));
+    }
+    return new Markdown(`[${surfaces_forMarkdown(label)}](${href})`);
+}
+/** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
+const surfaces_hostCell = (label) => markdownCode(label);
 /** Text from hosts and tools, shown as it is: a fence longer than any run of backticks inside it. */
-function markdown_codeBlock(text) {
+function surfaces_codeBlock(text) {
     const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((match) => match[0].length));
     const fence = '`'.repeat(longest + 1);
-    return `${fence}text\n${text.replace(/\r\n|\r/g, '\n').trimEnd()}\n${fence}`;
+    return `${fence}text\n${showInvisible(text.replace(/\r\n|\r/g, '\n')).trimEnd()}\n${fence}`;
 }
-/** A host label in a table: as code, so that `user@host` is not turned into an e-mail link. */
-const markdown_hostCell = (label) => `\`${label.replaceAll('`', "'")}\``;
+/**
+ * For Slack's mrkdwn: `&`, `<` and `>` as entities, so text from hosts and errors never opens a
+ * link (`<https://…|…>`) or a mention (`<!channel>`, `<@U123>`); Slack reads the rest as text.
+ */
+function forSlack(text) {
+    return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
 
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = require("node:crypto");
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = require("node:fs");
 ;// CONCATENATED MODULE: external "node:fs/promises"
@@ -8778,41 +8924,32 @@ const runner_runner = {
 
 
 
+
 /** What every action's entry point shares: the toolkit logger, run details, cancellation, and error reporting. */
-/**
- * The one function through which text reaches the runner's log. Text from hosts and the network
- * is data: a line that starts with `::` (or the older `##[`) would be run by the runner as a
- * workflow command (`::add-mask::`, `::stop-commands::`, `::set-output`), and control characters
- * (ANSI escapes) would restyle or hide lines. Both are made inert and visible.
- */
-function neutralize(text) {
-    return text
-        .replace(/\r\n?/g, '\n')
-        // eslint-disable-next-line no-control-regex
-        .replace(/[\0-\x08\x0b-\x1f\x7f\x9b]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`)
-        .split('\n')
-        .map((line) => line.replace(/^(\s*)(::|##\[)/, (_match, space, marker) => `${space}${marker === '::' ? ':\u200b:' : '#\u200b#['}`))
-        .join('\n');
-}
-/** Annotations: the runner's notice, warning and error lines, through the same neutralising function. */
+/** Annotations: the runner's notice, warning and error lines; text from outside is data (`forLog`). */
 const annotate = {
-    notice: (message) => runner_runner.notice(neutralize(message)),
-    warning: (message) => runner_runner.warning(neutralize(message)),
-    error: (message) => runner_runner.error(neutralize(message)),
+    notice: (message) => runner_runner.notice(forLog(message)),
+    warning: (message) => runner_runner.warning(forLog(message)),
+    error: (message) => runner_runner.error(forLog(message)),
 };
 const logger = {
-    info: (message) => runner_runner.info(neutralize(message)),
-    warn: (message) => runner_runner.warning(neutralize(message)),
-    group: (title, body) => runner_runner.group(neutralize(title), body),
+    info: (message) => runner_runner.info(forLog(message)),
+    warn: (message) => runner_runner.warning(forLog(message)),
+    group: (title, body) => runner_runner.group(forLog(title), body),
 };
 function runInfo(env = process.env) {
     const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
     const runId = env.GITHUB_RUN_ID ?? 'local';
     const attempt = env.GITHUB_RUN_ATTEMPT ? `-${env.GITHUB_RUN_ATTEMPT}` : '';
+    // A job id as GitHub allows it (a letter or _, then letters, digits, - and _).
+    const job = env.GITHUB_JOB && /^[A-Za-z_][A-Za-z0-9_-]{0,99}$/.test(env.GITHUB_JOB) ? env.GITHUB_JOB : '';
+    const token = jobToken();
     return {
         runId: `${runId}${attempt}`,
         actor: env.GITHUB_ACTOR ?? 'unknown',
         runUrl: env.GITHUB_REPOSITORY ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${runId}` : '',
+        ...(job ? { job } : {}),
+        ...(token ? { jobToken: token } : {}),
     };
 }
 /**
@@ -8839,7 +8976,16 @@ function onCancelSignals() {
     process.on('SIGTERM', handle);
 }
 /** State keys between the main step and the post step (`runs.post`). */
-const State = { IsPost: 'isPost', MainDone: 'mainDone' };
+const State = { IsPost: 'isPost', MainDone: 'mainDone', JobToken: 'jobToken' };
+let mainJobToken = '';
+/**
+ * This job's token: made by the main step and kept in its state, read back by the post step.
+ * Every job of a run shares the run id (and every leg of a matrix the job id), so the locks and
+ * pending switches a post step may clean up are those carrying this token. Empty outside `entry`.
+ */
+function jobToken() {
+    return runner.getState(State.JobToken) || mainJobToken;
+}
 /**
  * The bundle's entry: the main step, or (when the runner runs `runs.post`, with the state the main
  * step saved) the post step, which cleans up after a main step that did not finish.
@@ -8852,6 +8998,9 @@ async function entry(main, post) {
         return;
     }
     runner.saveState(State.IsPost, 'true');
+    // Saved before anything is locked: a main step killed at any later point leaves it to its post step.
+    mainJobToken = randomBytes(16).toString('hex');
+    runner.saveState(State.JobToken, mainJobToken);
     await main();
     runner.saveState(State.MainDone, 'true');
     // A cancelled run has put things back and said so; what it abandoned (a wait's timer, a remote
@@ -8874,13 +9023,13 @@ async function runAction(body) {
     }
     catch (error) {
         if (error instanceof ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
-            runner_runner.setFailed(neutralize(error.message));
+            runner_runner.setFailed(forLog(error.message));
             await failureSummary(error.message, 'Do what the message says (it names the input or the holder in the way), then re-run.');
         }
         else {
             if (error instanceof Error && error.stack)
-                runner_runner.debug(neutralize(error.stack));
-            runner_runner.setFailed(neutralize(errors_errorMessage(error)));
+                runner_runner.debug(forLog(error.stack));
+            runner_runner.setFailed(forLog(errors_errorMessage(error)));
             await failureSummary(errors_errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
     }
@@ -8894,9 +9043,10 @@ async function failureSummary(message, next) {
     if (summaryWritten || !process.env.GITHUB_STEP_SUMMARY)
         return;
     const app = runner_runner.getInput('app');
-    const title = `### ❌ ${app ? `${app}: ` : ''}the step stopped`;
+    // The input may be what made the step stop: shown as text, never as Markdown.
+    const title = `### ❌ ${app ? `${surfaces_forMarkdown(app)}: ` : ''}the step stopped`;
     try {
-        await writeSummary([title, '', markdown_codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
+        await writeSummary([title, '', surfaces_codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
     }
     catch {
         // The summary is for people; the step's failure has been reported already.
@@ -19267,6 +19417,8 @@ const hostInputs = {
     'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
     'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
     'break-stale-lock': field.boolean(true),
+    // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
+    'take-over-lock': field.boolean(false),
     'repair-state': field.boolean(false),
     'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
     environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
@@ -19390,21 +19542,20 @@ async function listDeployments(context, environment, since, options = {}) {
 
 
 
-/** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
-// A lone \r ends a Markdown line too (CommonMark), so CRLF and CR are flattened like LF.
-const escapeCell = (text) => text.replaceAll('|', '\\|').replace(/\r\n|\r|\n/g, ' ');
+const cell = (value) => (value instanceof Markdown ? value.text : surfaces_forMarkdown(value));
 function table(header, rows) {
-    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(escapeCell).join(' | ')} |`)].join('\n');
+    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
 }
 const OUTCOME = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
+/** The title, verdict and done carry reasons and errors from hosts: they are text, made inert here. */
 function headline(app, head) {
-    const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${head.title}`, ''];
+    const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${forMarkdown(head.title)}`, ''];
     if (head.verdict)
-        lines.push(`- **Verdict:** ${head.verdict}`);
+        lines.push(`- **Verdict:** ${forMarkdown(head.verdict)}`);
     if (head.done)
-        lines.push(`- **Done:** ${head.done}`);
+        lines.push(`- **Done:** ${forMarkdown(head.done)}`);
     if (head.incidentUrl)
-        lines.push(`- **Incident:** ${head.incidentUrl}`);
+        lines.push(`- **Incident:** ${markdownLink(head.incidentUrl, head.incidentUrl)}`);
     if (head.next.length === 1)
         lines.push(`- **Next:** ${head.next[0]}`);
     if (head.next.length > 1)
@@ -19617,7 +19768,7 @@ function monitorSummary(app, result, incidentUrl = null) {
         `${rule.status}${rule.detail ? ` (${rule.detail})` : ''}`,
     ])), '');
     if (analysis.warnings.length > 0)
-        lines.push(...analysis.warnings.map((warning) => `- ⚠️ ${warning}`), '');
+        lines.push(...analysis.warnings.map((warning) => `- ⚠️ ${forMarkdown(warning)}`), '');
     const labels = [
         { color: result.stableColor, label: `stable ${result.stableVersion ?? ''}`.trim() },
         { color: result.canaryColor, label: `canary ${result.canaryVersion ?? ''}`.trim() },

@@ -8804,6 +8804,8 @@ exports.visitAsync = visitAsync;
 /************************************************************************/
 var __webpack_exports__ = {};
 
+;// CONCATENATED MODULE: external "node:crypto"
+const external_node_crypto_namespaceObject = require("node:crypto");
 ;// CONCATENATED MODULE: ./packages/shared/src/action/errors.ts
 /**
  * A mistake the user can fix (bad input, a host that is not prepared, a lock held by another run).
@@ -8829,19 +8831,163 @@ function errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/action/markdown.ts
-/** Markdown pieces every summary uses (pure, no dependencies: every bundle may carry them). */
+;// CONCATENATED MODULE: ./packages/shared/src/action/surfaces.ts
+/**
+ * Every text that leaves the process, one function per place it lands. A version, a lock owner, a
+ * reason, an error from a host or an API is data, whoever wrote it; each surface has its own way
+ * of running data as something else, so each has its own rules:
+ *
+ * - the runner's log (`forLog`): workflow commands, in both of the runner's syntaxes, and
+ *   control characters;
+ * - a terminal (`forTerminal`, `terminalJson`): control characters and escape sequences (erasing
+ *   a line, moving the cursor, setting the window title or the clipboard);
+ * - Markdown rendered by GitHub, in step summaries and issues (`forMarkdown`, `markdownCode`,
+ *   `codeBlock`): links, images, HTML, mentions, headings and list markers, table cells;
+ * - Slack's mrkdwn (`forSlack`): links and mentions.
+ *
+ * Nothing is deleted: what would act is made visible and inert, so a reader sees what a host sent.
+ * Pure, no dependencies: every bundle may carry it.
+ */
+/** `\xNN` for a character below U+0100, `\uNNNN` (or `\u{NNNNN}`) above. */
+function visible(char) {
+    const code = char.codePointAt(0) ?? 0;
+    if (code < 0x100)
+        return `\\x${code.toString(16).padStart(2, '0')}`;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+/**
+ * Characters that act rather than show, or that show nothing: C0 controls but tab and line feed
+ * (ESC starts ANSI sequences, CR returns to the start of the line, BEL ends an OSC), DEL, C1
+ * controls (U+009B is a one-character CSI, U+009D an OSC, U+0085 a line break to .NET), the line
+ * and paragraph separators, format characters (zero-width and bidirectional controls, which hide
+ * or reorder text) and unpaired surrogates.
+ */
+// eslint-disable-next-line no-control-regex
+const INVISIBLE = /[\0-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]|\p{Cs}/gu;
+const showInvisible = (text) => text.replace(INVISIBLE, visible);
+/**
+ * What .NET's `Char.IsWhiteSpace` holds, so what the runner's `TrimStart()` strips before it looks
+ * for `::`: tab to CR, space, U+0085, U+00A0, U+1680, U+2000–U+200A, U+2028, U+2029, U+202F,
+ * U+205F and U+3000 (not U+FEFF, not U+001C–U+001F). JavaScript's `\s` misses U+0085.
+ */
+const DOTNET_SPACE = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const LEADING_COMMAND = new RegExp(`^([${DOTNET_SPACE}]*):(?=:)`);
+/**
+ * For the runner's log: a log line, an annotation, a group title, the step's failure. The runner
+ * reads its output line by line (.NET's ReadLine: LF, CR and CRLF end a line) and runs a line as
+ * a workflow command (`add-mask`, `stop-commands`, `set-output`, `error`) when it starts with `::`
+ * once .NET white space is trimmed, or when it holds `##[` anywhere (the old syntax). On every
+ * line, a leading `::` becomes `:\:` and every `##[` becomes `##\[`; control and invisible
+ * characters are shown escaped (`\x1b`), so nothing restyles or hides a line.
+ */
+function forLog(text) {
+    return showInvisible(text.replace(/\r\n?/g, '\n'))
+        .split('\n')
+        .map((line) => line.replace(LEADING_COMMAND, '$1:\\').replaceAll('##[', '##\\['))
+        .join('\n');
+}
+/**
+ * For a terminal: no control character but line feed and tab, so no escape sequence (CSI, OSC,
+ * a lone CR) can erase a line, move the cursor, set the window title or the clipboard; each is
+ * shown escaped (`\x1b]0;…`). CRLF becomes LF.
+ */
+function forTerminal(text) {
+    return showInvisible(text.replace(/\r\n/g, '\n'));
+}
+/**
+ * A value as JSON for a terminal: JSON.stringify leaves DEL, C1 controls, U+2028/U+2029 and
+ * format characters as they are; here they are `\uNNNN` escapes, which are the same JSON value.
+ */
+function terminalJson(value) {
+    const escapeUnits = (char) => Array.from({ length: char.length }, (_, index) => `\\u${char.charCodeAt(index).toString(16).padStart(4, '0')}`).join('');
+    return JSON.stringify(value, null, 2).replace(INVISIBLE, escapeUnits);
+}
+/**
+ * For GitHub Markdown (a step summary, an issue), inline: a value shown as the text it is, in a
+ * sentence, a list item, a heading or a table cell. Line breaks become spaces (a value never
+ * starts a line of its own), control characters are shown escaped, and every character that can
+ * start markup there is backslash-escaped: `\` `` ` `` `*` `~` `[` `]` `|` `$` always, `_` but
+ * inside a word (where it never emphasises), `!` before `[`, `<` before what opens a tag, a
+ * comment or an autolink (a letter, `/`, `!`, `?`), `&` before what makes an entity. So no link,
+ * image, HTML (`<!--` included), code span, emphasis, math or table cell comes of it; without an
+ * unescaped `[` no link or image opens, so `(` and `)` stay as they are, and `a < b`, `x > y` and
+ * `R & D` read as written. A leading `#`, `>`, `-`, `+`, `=` or `1.` that would open a heading, a
+ * quote, a list or a rule is escaped (`-0.5` and `#12` are left alone). Autolinks are broken by
+ * escaping the `:` of `://` and the `.` of `www.`.
+ *
+ * Mentions: GitHub finds `@name` and `#123` in the rendered text, after Markdown's escapes are
+ * gone, so a backslash does not stop a mention from notifying a team. A zero-width joiner after
+ * `@` (and after `#` before a digit) does: the text reads the same, and no one is notified and no
+ * issue is cross-referenced. A code span would stop them too, but would show every value as code
+ * and cannot sit inside another code span.
+ */
+function surfaces_forMarkdown(text) {
+    return showInvisible(text.replace(/\r\n|\r|\n/g, ' '))
+        .replace(/[\\`*~[\]|$]|!(?=\[)|<(?=[A-Za-z/!?])|&(?=[#A-Za-z0-9])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\$&')
+        .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => (digits ? `${space}${digits}\\` : `${space}\\${marker}`))
+        .replace(/:(?=\/\/)/g, '\\:')
+        .replace(/\b(www)\./gi, '$1\\.')
+        .replace(/@(?=[A-Za-z0-9])/g, '@\u200d')
+        .replace(/#(?=\d)/g, '#\u200d');
+}
+/**
+ * Markdown this code wrote around values it made inert (a code span, a link to the run): a table
+ * passes it through as it is, and escapes a plain string cell with `forMarkdown`.
+ */
+class Markdown {
+    text;
+    constructor(text) {
+        this.text = text;
+    }
+    toString() {
+        return this.text;
+    }
+}
+/**
+ * A value as inline code (a host label, a command to run), for a table cell too: a fence longer
+ * than any run of backticks inside, line breaks flattened, `|` escaped (GitHub splits table cells
+ * on it even inside code). Nothing renders inside a code span: no link, no HTML, no mention.
+ */
+function markdownCode(text) {
+    const flat = showInvisible(text.replace(/\r\n|\r|\n/g, ' ')).replaceAll('|', '\\|');
+    const fence = '`'.repeat(Math.max(0, ...[...flat.matchAll(/`+/g)].map((match) => match[0].length)) + 1);
+    const pad = flat.startsWith('`') || flat.endsWith('`') ? ' ' : '';
+    return new Markdown(`${fence}${pad}${flat}${pad}${fence}`);
+}
+/**
+ * A link this code chose to show (the run, the incident): only to an `https:` (or `http:`) URL,
+ * written whole and percent-encoded where Markdown would end the destination; anything else is
+ * shown as inert text. The label is text.
+ */
+function surfaces_markdownLink(label, url) {
+    let href;
+    try {
+        const parsed = new URL(url);
+        if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+            return new Markdown(surfaces_forMarkdown(url));
+        href = parsed.href.replace(/[()<>\s`|]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+    }
+    catch {
+        return new Markdown(surfaces_forMarkdown(url));
+    }
+    return new Markdown(`[${surfaces_forMarkdown(label)}](${href})`);
+}
+/** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
+const surfaces_hostCell = (label) => markdownCode(label);
 /** Text from hosts and tools, shown as it is: a fence longer than any run of backticks inside it. */
-function markdown_codeBlock(text) {
+function surfaces_codeBlock(text) {
     const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((match) => match[0].length));
     const fence = '`'.repeat(longest + 1);
-    return `${fence}text\n${text.replace(/\r\n|\r/g, '\n').trimEnd()}\n${fence}`;
+    return `${fence}text\n${showInvisible(text.replace(/\r\n|\r/g, '\n')).trimEnd()}\n${fence}`;
 }
-/** A host label in a table: as code, so that `user@host` is not turned into an e-mail link. */
-const markdown_hostCell = (label) => `\`${label.replaceAll('`', "'")}\``;
+/**
+ * For Slack's mrkdwn: `&`, `<` and `>` as entities, so text from hosts and errors never opens a
+ * link (`<https://…|…>`) or a mention (`<!channel>`, `<@U123>`); Slack reads the rest as text.
+ */
+function forSlack(text) {
+    return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
 
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = require("node:crypto");
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = require("node:fs");
 ;// CONCATENATED MODULE: external "node:fs/promises"
@@ -8930,41 +9076,32 @@ const runner_runner = {
 
 
 
+
 /** What every action's entry point shares: the toolkit logger, run details, cancellation, and error reporting. */
-/**
- * The one function through which text reaches the runner's log. Text from hosts and the network
- * is data: a line that starts with `::` (or the older `##[`) would be run by the runner as a
- * workflow command (`::add-mask::`, `::stop-commands::`, `::set-output`), and control characters
- * (ANSI escapes) would restyle or hide lines. Both are made inert and visible.
- */
-function neutralize(text) {
-    return text
-        .replace(/\r\n?/g, '\n')
-        // eslint-disable-next-line no-control-regex
-        .replace(/[\0-\x08\x0b-\x1f\x7f\x9b]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`)
-        .split('\n')
-        .map((line) => line.replace(/^(\s*)(::|##\[)/, (_match, space, marker) => `${space}${marker === '::' ? ':\u200b:' : '#\u200b#['}`))
-        .join('\n');
-}
-/** Annotations: the runner's notice, warning and error lines, through the same neutralising function. */
+/** Annotations: the runner's notice, warning and error lines; text from outside is data (`forLog`). */
 const annotate = {
-    notice: (message) => runner_runner.notice(neutralize(message)),
-    warning: (message) => runner_runner.warning(neutralize(message)),
-    error: (message) => runner_runner.error(neutralize(message)),
+    notice: (message) => runner_runner.notice(forLog(message)),
+    warning: (message) => runner_runner.warning(forLog(message)),
+    error: (message) => runner_runner.error(forLog(message)),
 };
 const logger = {
-    info: (message) => runner_runner.info(neutralize(message)),
-    warn: (message) => runner_runner.warning(neutralize(message)),
-    group: (title, body) => runner_runner.group(neutralize(title), body),
+    info: (message) => runner_runner.info(forLog(message)),
+    warn: (message) => runner_runner.warning(forLog(message)),
+    group: (title, body) => runner_runner.group(forLog(title), body),
 };
 function runInfo(env = process.env) {
     const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
     const runId = env.GITHUB_RUN_ID ?? 'local';
     const attempt = env.GITHUB_RUN_ATTEMPT ? `-${env.GITHUB_RUN_ATTEMPT}` : '';
+    // A job id as GitHub allows it (a letter or _, then letters, digits, - and _).
+    const job = env.GITHUB_JOB && /^[A-Za-z_][A-Za-z0-9_-]{0,99}$/.test(env.GITHUB_JOB) ? env.GITHUB_JOB : '';
+    const token = jobToken();
     return {
         runId: `${runId}${attempt}`,
         actor: env.GITHUB_ACTOR ?? 'unknown',
         runUrl: env.GITHUB_REPOSITORY ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${runId}` : '',
+        ...(job ? { job } : {}),
+        ...(token ? { jobToken: token } : {}),
     };
 }
 /**
@@ -8991,7 +9128,16 @@ function onCancelSignals() {
     process.on('SIGTERM', handle);
 }
 /** State keys between the main step and the post step (`runs.post`). */
-const State = { IsPost: 'isPost', MainDone: 'mainDone' };
+const State = { IsPost: 'isPost', MainDone: 'mainDone', JobToken: 'jobToken' };
+let mainJobToken = '';
+/**
+ * This job's token: made by the main step and kept in its state, read back by the post step.
+ * Every job of a run shares the run id (and every leg of a matrix the job id), so the locks and
+ * pending switches a post step may clean up are those carrying this token. Empty outside `entry`.
+ */
+function jobToken() {
+    return runner.getState(State.JobToken) || mainJobToken;
+}
 /**
  * The bundle's entry: the main step, or (when the runner runs `runs.post`, with the state the main
  * step saved) the post step, which cleans up after a main step that did not finish.
@@ -9004,6 +9150,9 @@ async function entry(main, post) {
         return;
     }
     runner.saveState(State.IsPost, 'true');
+    // Saved before anything is locked: a main step killed at any later point leaves it to its post step.
+    mainJobToken = randomBytes(16).toString('hex');
+    runner.saveState(State.JobToken, mainJobToken);
     await main();
     runner.saveState(State.MainDone, 'true');
     // A cancelled run has put things back and said so; what it abandoned (a wait's timer, a remote
@@ -9026,13 +9175,13 @@ async function runAction(body) {
     }
     catch (error) {
         if (error instanceof errors_ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
-            runner_runner.setFailed(neutralize(error.message));
+            runner_runner.setFailed(forLog(error.message));
             await failureSummary(error.message, 'Do what the message says (it names the input or the holder in the way), then re-run.');
         }
         else {
             if (error instanceof Error && error.stack)
-                runner_runner.debug(neutralize(error.stack));
-            runner_runner.setFailed(neutralize(errorMessage(error)));
+                runner_runner.debug(forLog(error.stack));
+            runner_runner.setFailed(forLog(errorMessage(error)));
             await failureSummary(errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
     }
@@ -9046,9 +9195,10 @@ async function failureSummary(message, next) {
     if (summaryWritten || !process.env.GITHUB_STEP_SUMMARY)
         return;
     const app = runner_runner.getInput('app');
-    const title = `### ❌ ${app ? `${app}: ` : ''}the step stopped`;
+    // The input may be what made the step stop: shown as text, never as Markdown.
+    const title = `### ❌ ${app ? `${surfaces_forMarkdown(app)}: ` : ''}the step stopped`;
     try {
-        await writeSummary([title, '', markdown_codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
+        await writeSummary([title, '', surfaces_codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
     }
     catch {
         // The summary is for people; the step's failure has been reported already.
@@ -9416,47 +9566,39 @@ function onEachHost(hosts, limit, options, task) {
 
 /**
  * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
- * user that is root or may use sudo without a password, it makes the state directory and the nginx
- * include directory the deploy user's, lets it read the access log, installs a sudoers drop-in that
- * allows exactly `nginx -t` and `nginx -s reload` (checked with `visudo -c` first), and makes sure
- * nginx knows the agent_loop log format and includes the include directory. Each step checks
- * before it changes, so a second run changes nothing; each reports `changed`, `ok` or `todo`.
+ * user that is root or may use sudo without a password, it makes the state directory the deploy
+ * user's, keeps the nginx include directory root's, installs the switch helper (a root-owned
+ * program that writes an app's include from a fixed template and reloads nginx) and a sudoers
+ * drop-in that allows that helper and nothing else (checked with `visudo -c` first), lets the deploy
+ * user read the one access log the canary monitor reads (an ACL on that file, no group), and makes
+ * sure nginx knows the agent_loop log format and includes the include directory. Every file is
+ * written as a temporary file in a directory that only root may write, then renamed into place.
+ * Each step checks before it changes, so a second run changes nothing; each reports `changed`,
+ * `ok` or `todo`.
  */
 /** The access log format the canary monitor reads (one JSON object per request). */
 const AGENT_LOOP_LOG_FORMAT = 'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 /**
- * sudoers reads `\ , : =` inside a command's arguments as syntax: they are escaped with a
- * backslash. Whitespace separates arguments and quotes are not sudoers syntax, so a word with
- * either cannot be matched exactly and is refused.
+ * The sudoers drop-in: the deploy user may run, as root and without a password, the switch helper
+ * (absolute path), which checks its own arguments. Nothing else: not nginx itself, whose include
+ * directories would then have to be the deploy user's.
  */
-function sudoersWord(word) {
-    if (word === '' || /[\s"'\0]/.test(word))
-        throw new errors_ConfigurationError(`the nginx argument '${word}' cannot be matched by a sudoers rule (no spaces or quotes)`);
-    return word.replace(/[\\,:=]/g, (character) => `\\${character}`);
-}
-/**
- * The sudoers drop-in: the deploy user may run, as root and without a password, this exact nginx
- * (absolute path) with these exact arguments followed by `-t`, or by `-s reload`. Nothing else.
- */
-function sudoersRule(deployUser, nginxPath, nginxArgs) {
+function sudoersRule(deployUser, helperPath) {
     if (!USER_NAME.test(deployUser))
         throw new errors_ConfigurationError(`'${deployUser}' is not a user name`);
-    if (!nginxPath.startsWith('/'))
-        throw new errors_ConfigurationError(`the nginx command must resolve to an absolute path, got '${nginxPath}'`);
-    const base = [nginxPath, ...nginxArgs].map(sudoersWord).join(' ');
+    // Plain path characters only: sudoers reads `, : =`, backslashes and white space as syntax.
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(helperPath))
+        throw new errors_ConfigurationError(`the switch helper must be an absolute path of letters, digits and . _ - /, got '${helperPath}'`);
     return [
-        '# Written by agent-loop host-setup: the deploy user may check and reload nginx, and nothing else.',
-        `${deployUser} ALL=(root) NOPASSWD: ${base} -t, ${base} -s reload`,
+        '# Written by agent-loop host-setup: the deploy user may run the switch helper as root, and nothing else.',
+        `${deployUser} ALL=(root) NOPASSWD: ${helperPath}`,
         '',
     ].join('\n');
 }
-/**
- * The command line the deploy user's actions use for nginx after set-up, for the `nginx-command`
- * input: sudo without a prompt, nginx by its absolute path (a non-root PATH has no /usr/sbin).
- */
-function deployNginxCommand(nginxPath, nginxArgs) {
-    return ['sudo', '-n', nginxPath, ...nginxArgs].join(' ');
+/** The nginx-command the deploy user's actions use after set-up: the helper through sudo, without a prompt. */
+function deployNginxCommand(helperPath) {
+    return ['sudo', '-n', helperPath].join(' ');
 }
 /** Where nginx is, as root sees it: `command -v`, else /usr/sbin (not on a non-root PATH). */
 const LOCATE_SCRIPT = `name=$1
@@ -9467,38 +9609,105 @@ function locateCommand(name) {
     return shell_script('al-locate', LOCATE_SCRIPT, [name]);
 }
 const SETUP_SCRIPT = `set -u
-user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; shift 7
+user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9; shift 9
 if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
 elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
 else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
 id -u "$user" >/dev/null 2>&1 || { echo "fatal=there is no user $user: create it first (sudo useradd --create-home --shell /bin/bash $user) and authorize the deploy key in ~$user/.ssh/authorized_keys"; exit 0; }
 group=$(id -gn "$user")
-err=$(mktemp); rule=$(mktemp); trap 'rm -f "$err" "$rule"' EXIT
+err=$(mktemp); text=$(mktemp); trap 'rm -f "$err" "$text"' EXIT
 
-own_dir() { # dir mode what
-  if [ -d "$1" ] && [ "$(stat -c %U "$1")" = "$user" ]; then echo "ok=$3 $1 belongs to $user"; return; fi
-  if as_root install -d -o "$user" -g "$group" -m "$2" "$1" 2>"$err"; then echo "changed=$3 $1 now belongs to $user"
-  else echo "todo=$3 $1: $(cat "$err")"; fi
+# A directory, and every one above it, that only root may write (above it, also root's with the
+# sticky bit, as /tmp, where nobody else may rename or remove root's entries): a file put there
+# cannot be swapped by anyone else between its check and its use.
+root_only() {
+  d=$1; own=yes
+  while :; do
+    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
+    [ "\${1-}" = 0 ] || return 1
+    case \${2-} in *[2367]?|*[2367]) case $own\${2-} in no[1357]???) ;; *) return 1 ;; esac ;; esac
+    own=no
+    [ "$d" = / ] && return 0
+    d=$(dirname "$d")
+  done
 }
-own_dir "$state_dir" 0750 "state directory"
-own_dir "$include_dir" 0755 "nginx include directory"
+# Installs the text in $text as root's file $1 with mode $2: a temporary file made by mktemp in the
+# target's own directory, then a rename (which replaces a link rather than writing through it).
+install_root() {
+  dir=$(dirname "$1")
+  root_only "$dir" || { echo "$dir, or a directory above it, may be written by someone other than root" > "$err"; return 1; }
+  tmp=$(as_root mktemp "$dir/.agent-loop.XXXXXXXX") || return 1
+  if as_root sh -c 'cat > "$1" && chown root:root "$1" && chmod "$2" "$1"' sh "$tmp" "$2" < "$text" && as_root mv -fT "$tmp" "$1"; then return 0; fi
+  as_root rm -f "$tmp"; return 1
+}
+same_root_file() { # target mode: already root's, with that mode and the text in $text
+  [ -f "$1" ] && [ ! -L "$1" ] && [ "$(stat -c '%u %a' "$1")" = "0 $2" ] && as_root cmp -s "$text" "$1"
+}
+
+if [ -d "$state_dir" ] && [ "$(stat -c %U "$state_dir")" = "$user" ]; then echo "ok=state directory $state_dir belongs to $user"
+elif as_root install -d -o "$user" -g "$group" -m 0750 "$state_dir" 2>"$err"; then echo "changed=state directory $state_dir now belongs to $user"
+else echo "todo=state directory $state_dir: $(cat "$err")"; fi
+
+# nginx (root) loads every file in the include directory: it stays root's, and the helper writes it.
+include_state() { set -- $(stat -c '%u %a' "$include_dir" 2>/dev/null); [ "\${1-}" = 0 ] && case \${2-} in *[2367]?|*[2367]) false ;; esac; }
+if [ ! -d "$include_dir" ]; then
+  if as_root install -d -o root -g root -m 0755 "$include_dir" 2>"$err"; then echo "changed=nginx include directory $include_dir made, root's"; else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
+elif include_state; then echo "ok=nginx include directory $include_dir is root's: $user cannot write it"
+elif as_root chown root:root "$include_dir" 2>"$err" && as_root chmod go-w "$include_dir" 2>>"$err"; then echo "changed=nginx include directory $include_dir is root's again: $user could write it, and nginx loads it as root"
+else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
+for f in "$include_dir"/* "$include_dir"/.[!.]*; do
+  { [ -e "$f" ] || [ -L "$f" ]; } || continue
+  owner=$(stat -c %U "$f")
+  [ "$owner" = root ] || echo "todo=$f belongs to $owner, and nginx loads it as root: read it, then make it root's (sudo chown root:root $f) or remove it"
+done
+
+printf '%s\\n' "$helper_text" > "$text"
+if same_root_file "$helper" 755; then echo "ok=switch helper $helper"
+elif install_root "$helper" 0755 2>>"$err"; then echo "changed=installed the switch helper $helper: it writes $include_dir/agent-loop-APP.conf from a fixed template and reloads nginx"
+else echo "todo=could not install the switch helper $helper: $(cat "$err")"; fi
+
+printf '%s' "$rule_text" > "$text"
+if same_root_file "$sudoers_file" 440; then echo "ok=sudoers rule $sudoers_file"
+elif ! out=$(as_root visudo -c -f "$text" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
+elif [ ! -f "$helper" ]; then echo "todo=the sudoers rule was not installed: the switch helper it names is missing"
+elif install_root "$sudoers_file" 0440 2>>"$err"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run $helper as root, nothing else"
+else echo "todo=could not install $sudoers_file: $(cat "$err")"; fi
 
 if [ -n "$access_log" ]; then
-  target=$access_log; [ -e "$target" ] || target=$(dirname "$access_log")
-  if as_root runuser -u "$user" -- test -r "$target"; then echo "ok=$user can read $target"
+  if [ -L "$access_log" ]; then echo "todo=the access log $access_log is a symbolic link: name the file itself"
+  elif [ -e "$access_log" ] && [ ! -f "$access_log" ]; then echo "todo=the access log $access_log is not a regular file"
   else
-    log_group=$(stat -c %G "$target")
-    if [ "$log_group" = root ]; then echo "todo=$target belongs to group root: give it a group $user is in (Debian uses adm)"
-    elif as_root usermod -a -G "$log_group" "$user"; then echo "changed=$user joined group $log_group to read $target (effective at its next login)"
-    else echo "todo=could not add $user to group $log_group"; fi
+    case $access_log in
+      *.log)
+        if [ ! -e "$access_log" ]; then
+          if as_root sh -c 'umask 027; set -C; : > "$1"' sh "$access_log" 2>"$err"; then echo "changed=created the access log $access_log (root's, mode 0640)"; else echo "todo=could not create the access log $access_log: $(cat "$err")"; fi
+        fi
+        if [ -f "$access_log" ]; then
+          log_group=$(stat -c %G "$access_log")
+          if [ "$log_group" != "$group" ] && id -nG "$user" | tr ' ' '\\n' | grep -qx "$log_group"; then
+            echo "todo=$user is in group $log_group, which reads more than $access_log: sudo gpasswd -d $user $log_group (host-setup grants the one file)"
+          fi
+          if as_root runuser -u "$user" -- test -r "$access_log"; then echo "ok=$user can read $access_log"
+          elif ! command -v setfacl >/dev/null 2>&1; then echo "todo=setfacl is missing: sudo apt-get install -y --no-install-recommends acl, then run host-setup again"
+          elif as_root setfacl -m "u:$user:r" "$access_log" 2>"$err"; then echo "changed=$user may read $access_log (an ACL on that file alone; no group)"
+          else echo "todo=could not give $user read access to $access_log: $(cat "$err")"; fi
+          # Rotation: a rule that re-creates the file with a mode of its own drops the ACL.
+          for conf in /etc/logrotate.conf /etc/logrotate.d/*; do
+            [ -f "$conf" ] || continue
+            covered=no; patterns=$(sed -n 's/^[[:space:]]*\\(\\/[^{]*\\).*/\\1/p' "$conf")
+            set -f
+            for pattern in $patterns; do case $access_log in $pattern) covered=yes ;; esac; done
+            set +f
+            [ "$covered" = yes ] || continue
+            if grep -Eq '^[[:space:]]*create[[:space:]]+[0-7]' "$conf"; then
+              echo "todo=$conf rotates $access_log with 'create MODE OWNER GROUP', which makes the new file without $user's ACL: change that line to a bare 'create' (logrotate then copies the ACL), or log to a file that rule does not rotate"
+            else echo "ok=$conf rotates $access_log keeping its ACL"; fi
+          done
+        fi ;;
+      *) echo "todo=the access log $access_log does not end in .log: host-setup gives read access to an nginx access log only" ;;
+    esac
   fi
 fi
-
-printf '%s' "$rule_text" > "$rule"
-if as_root cmp -s "$rule" "$sudoers_file" 2>/dev/null; then echo "ok=sudoers rule $sudoers_file"
-elif ! out=$(as_root visudo -c -f "$rule" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
-elif as_root install -o root -g root -m 0440 "$rule" "$sudoers_file"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run nginx -t and nginx -s reload as root, nothing else"
-else echo "todo=could not install $sudoers_file"; fi
 
 config=$(as_root "$@" -T 2>/dev/null || true)
 case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
@@ -9506,17 +9715,20 @@ case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/
 if printf '%s\\n' "$config" | grep -q 'log_format[[:space:]][[:space:]]*agent_loop[[:space:]]'; then echo "ok=nginx knows the agent_loop log format"
 else
   file="$include_dir/00-agent-loop-log-format.conf"
-  printf '%s\\n' "$log_format" | as_root tee "$file" >/dev/null
-  if as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
+  printf '%s\\n' "$log_format" > "$text"
+  if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
   else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
 fi`;
-/** The set-up script for a host whose nginx is at nginxPath (from locateCommand). */
-function setupCommand(plan, nginxPath) {
+/**
+ * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
+ * the switch helper's file for that nginx (traffic's helperFile).
+ */
+function setupCommand(plan, nginxPath, helperText) {
     if (!USER_NAME.test(plan.deployUser))
         throw new errors_ConfigurationError(`'${plan.deployUser}' is not a user name`);
     const nginxArgs = plan.nginx.slice(1);
-    const rule = sudoersRule(plan.deployUser, nginxPath, nginxArgs);
-    return shell_script('al-host-setup', SETUP_SCRIPT, [plan.deployUser, plan.stateDir, plan.includeDir, plan.accessLog, plan.sudoersFile, AGENT_LOOP_LOG_FORMAT, rule, nginxPath, ...nginxArgs]);
+    const rule = sudoersRule(plan.deployUser, plan.switchHelper);
+    return shell_script('al-host-setup', SETUP_SCRIPT, [plan.deployUser, plan.stateDir, plan.includeDir, plan.accessLog, plan.sudoersFile, AGENT_LOOP_LOG_FORMAT, rule, plan.switchHelper, helperText, nginxPath, ...nginxArgs]);
 }
 function parseSetup(host, output) {
     const report = { host, nginxPath: '', items: [] };
@@ -9535,19 +9747,259 @@ function parseSetup(host, output) {
     }
     return report;
 }
-/** Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or left to do. */
-async function setupHost(remote, plan) {
+/**
+ * Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or
+ * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there.
+ */
+async function setupHost(remote, plan, helperFor) {
     const name = plan.nginx[0] ?? 'nginx';
     const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
     if (!located)
         return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };
-    const result = await remote.run(setupCommand(plan, located), { timeoutMs: 120_000 });
+    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), { timeoutMs: 120_000 });
     const report = parseSetup(remote.label, result.stdout);
     report.nginxPath = located;
     if (result.code !== 0 && !report.fatal)
         throw new errors_HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
     return report;
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
+
+/**
+ * The privileged half of the nginx router: the one program that writes an app's traffic include
+ * and reloads nginx. nginx's master runs as root and loads every file in its include directories,
+ * so whoever writes a directive there is root (an `access_log` path and a log format of its
+ * choosing write any file). The deploy user therefore writes no directive: it passes data (an app
+ * name, three ports, a split key, two weights, a generation), each checked here, and this program
+ * renders the include from its one template.
+ *
+ * Two ways to run it, one text:
+ * - installed by host-setup as a root-owned file (`/usr/local/sbin/agent-loop-nginx`), the only
+ *   command the deploy user's sudoers rule allows, with the include directory and the nginx
+ *   command line fixed in it by root (the caller cannot name another file or another nginx);
+ * - where the SSH user already is the one nginx trusts (root, or a user running its own nginx),
+ *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
+ *
+ * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
+ * text of a file, which the caller may not be allowed to read), `render` (prints the include for
+ * the arguments of `switch`) and `switch` (writes, reloads, confirms; exit codes below).
+ */
+/** Where host-setup installs the helper unless told otherwise. */
+const nginx_helper_SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
+/** The helper's file name: `agent-loop-nginx`, or with a suffix (one per nginx on a shared machine). */
+const HELPER_NAME = /^agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/;
+/**
+ * The helper's path when an nginx-command names it (`sudo -n /usr/local/sbin/agent-loop-nginx`),
+ * else null: the command is nginx itself, run by a user nginx already trusts.
+ */
+function nginx_helper_switchHelperPath(nginxCommand) {
+    let words = [...nginxCommand];
+    if (words[0] === 'sudo') {
+        words = words.slice(1);
+        while (words[0]?.startsWith('-'))
+            words = words.slice(1);
+    }
+    const [program, ...rest] = words;
+    if (!program || rest.length > 0 || !program.startsWith('/'))
+        return null;
+    return HELPER_NAME.test(program.slice(program.lastIndexOf('/') + 1)) ? program : null;
+}
+/**
+ * The argv prefix that runs the helper's verbs for this host: the installed helper through sudo,
+ * or its text as `sh -c` with the host's include directory and nginx command.
+ */
+function nginx_helper_nginxControl(nginxCommand, includeDir) {
+    return nginx_helper_switchHelperPath(nginxCommand) ? [...nginxCommand] : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
+}
+/** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
+function helperFile(target) {
+    if (!target.nginx[0]?.startsWith('/'))
+        throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
+    return [
+        '#!/bin/sh',
+        '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
+        '# it writes the traffic include of one app from a fixed template and reloads nginx.',
+        '# Every argument is checked; the include directory and nginx are fixed below.',
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
+        helperBody(target),
+    ].join('\n');
+}
+function helperBody(target) {
+    if (target.nginx.length === 0)
+        throw new Error('empty nginx command');
+    return [`include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`, `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`, HELPER_SCRIPT].join('\n');
+}
+/**
+ * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
+ * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
+ * reload exited 0 but nginx never served the new weights (previous file back and reloaded); 30 no
+ * include directory; 31–33 the file could not be written or swapped; 34 the include is a link; 37
+ * the include directory is writable by someone else than the user this runs as.
+ */
+const HELPER_SCRIPT = `set -u
+umask 022
+die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
+verb=\${1-}; [ $# -eq 0 ] || shift
+# nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
+# caller may not be allowed to read them.
+config_check() {
+  if out=$(run_nginx -t 2>&1 </dev/null); then checked="valid include=$include_dir"; return 0; else code=$?; fi
+  case $code in 126|127) checked="invalid: nginx could not be run (exit $code: not found or not executable)"; return 1 ;; esac
+  case $out in *"Permission denied"*) checked="invalid: nginx -t was refused a file it needs (permission denied): run it as root, or through the switch helper"; return 1 ;; esac
+  where=$(printf '%s\\n' "$out" | sed -n 's/^.*\\[[a-z]*\\] .* in \\(\\/[^ ]*:[0-9][0-9]*\\)$/\\1/p' | head -n 1)
+  if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
+  return 1
+}
+case $verb in
+  check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
+  render|switch) ;;
+  *) die 2 "usage: agent-loop-nginx check | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
+esac
+[ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
+app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
+bad() { die 2 "refused: $1 must be $2"; }
+case $app in [a-z]*) ;; *) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
+case $app in *[!a-z0-9-]*) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
+[ \${#app} -le 40 ] || bad app "at most 40 characters"
+for port in "$blue_port" "$green_port" "$status_port"; do
+  case $port in ''|0*|*[!0-9]*) bad "each port" "a number from 1024 to 65535" ;; esac
+  { [ \${#port} -le 5 ] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ]; } || bad "each port" "a number from 1024 to 65535"
+done
+{ [ "$blue_port" != "$green_port" ] && [ "$blue_port" != "$status_port" ] && [ "$green_port" != "$status_port" ]; } || bad "the ports" "three different ports"
+case $split_key in ''|*[!A-Za-z0-9_.:\\$-]*) bad "the split key" "nginx variables and letters, digits, _ . : - (e.g. \\$request_id)" ;; esac
+[ \${#split_key} -le 100 ] || bad "the split key" "at most 100 characters"
+for weight in "$blue" "$green"; do
+  case $weight in ''|*[!0-9]*) bad "each weight" "a whole number from 0 to 100" ;; esac
+  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || bad "each weight" "a whole number from 0 to 100"
+done
+[ $(( blue + green )) -eq 100 ] || bad "the weights" "two shares that add up to 100"
+case $generation in ''|*[!a-z0-9-]*) bad "the generation" "lower-case letters, digits and hyphens" ;; esac
+[ \${#generation} -le 64 ] || bad "the generation" "at most 64 characters"
+case $confirm_ms in ''|*[!0-9]*) bad "the confirmation time" "milliseconds from 1 to 60000" ;; esac
+{ [ \${#confirm_ms} -le 5 ] && [ "$confirm_ms" -ge 1 ] && [ "$confirm_ms" -le 60000 ]; } || bad "the confirmation time" "milliseconds from 1 to 60000"
+case $nonce in ''|*[!0-9a-f]*) bad "the nonce" "hexadecimal" ;; esac
+[ \${#nonce} -le 64 ] || bad "the nonce" "at most 64 characters"
+
+# nginx names: agent_loop_<app with hyphens as underscores>
+name=agent_loop_; rest=$app
+while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; name=$name$c; done
+status="{\\"app\\":\\"$app\\",\\"weights\\":{\\"blue\\":$blue,\\"green\\":$green},\\"generation\\":\\"$generation\\"}"
+render() {
+  printf '# Managed by agent-loop-actions for the app "%s": every deploy rewrites this file.\\n' "$app"
+  printf '# agent-loop: %s\\n' "$status"
+  # Each color's upstream lists the other color as a backup: a request that an old worker still
+  # sends to a color just stopped (connection refused) is retried on the other one. Only
+  # connection errors fall back; an HTTP error from a color is its own.
+  printf 'upstream %s_blue {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$blue_port" "$green_port"
+  printf 'upstream %s_green {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$green_port" "$blue_port"
+  if [ "$blue" -eq 100 ] || [ "$green" -eq 100 ]; then
+    if [ "$blue" -eq 100 ]; then only=blue; else only=green; fi
+    printf 'map $host $%s {\\n    default %s_%s;\\n}\\n' "$name" "$name" "$only"
+  else
+    # The smaller share is listed with its percentage, the larger takes the rest.
+    if [ "$blue" -le "$green" ]; then minor=blue; share=$blue; major=green; else minor=green; share=$green; major=blue; fi
+    printf 'split_clients "%s" $%s {\\n    %s%% %s_%s;\\n    * %s_%s;\\n}\\n' "$split_key" "$name" "$share" "$name" "$minor" "$name" "$major"
+  fi
+  printf 'server {\\n    listen 127.0.0.1:%s;\\n    server_name agent-loop-%s;\\n    access_log off;\\n' "$status_port" "$app"
+  # The answer also names the worker that gave it ($pid), for the confirmation below.
+  printf "    location = /agent-loop/%s {\\n        default_type application/json;\\n        return 200 '%s,\\"worker\\":\\$pid}\\\\\\\\n';\\n    }\\n}\\n" "$app" "\${status%?}"
+}
+[ "$verb" = render ] && { render; exit 0; }
+
+# Milliseconds from the kernel's uptime (a read, not a process), or from date.
+now_ms() {
+  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
+}
+dir=$include_dir
+file="$dir/agent-loop-$app.conf"
+[ -d "$dir" ] || die 30 "the nginx include directory $dir does not exist"
+# nginx loads every file here: a directory someone else may write is a way to become the user nginx trusts.
+set -- $(stat -c '%u %a' "$dir")
+[ "\${1-}" = "$(id -u)" ] || die 37 "the nginx include directory $dir does not belong to $(id -un): whoever owns it can make nginx run their configuration; run host-setup (it makes the directory root's)"
+case \${2-} in *[2367]?|*[2367]) die 37 "the nginx include directory $dir may be written by its group or by anyone (mode \${2-}): run host-setup, or chmod go-w $dir" ;; esac
+[ ! -L "$file" ] || die 34 "$file is a symbolic link: refusing to replace it"
+tmp=; backup=
+trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
+tmp="$dir/.agent-loop-new.$nonce"
+( set -C; render > "$tmp" ) || { tmp=; die 31 "the new include could not be written in $dir; nothing was changed"; }
+now_ms; started=$ms
+had_previous=0
+if [ -f "$file" ]; then
+  backup="$dir/.agent-loop-prev.$nonce"
+  # A hard link keeps the previous file at no cost; where links are refused, a copy.
+  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
+  had_previous=1
+fi
+mv -f "$tmp" "$file" || exit 33
+tmp=
+restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
+# A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
+# it runs only to tell a rejected configuration from a failed reload.
+# With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
+if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
+  if config_check; then restore; die 21 "nginx -s reload failed, though the configuration is valid: $(printf '%s\\n' "$reloaded" | tail -n 3)"; fi
+  restore; die 20 "$checked"
+fi
+deadline=$(( started + confirm_ms ))
+status_url="http://127.0.0.1:$status_port/agent-loop/$app"
+# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
+# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
+# reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
+# than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
+# loop below polls the slow way for the time that is left.
+# Served means every worker that may still accept a connection runs the new configuration: the
+# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop accepting,
+# so the first new answer comes while an old worker still takes connections with the old weights. Each worker of
+# the master that answered must have started with this reload (its start time, in 1/100 s since
+# boot like /proc/uptime) or be shutting down (it closed its listening sockets). Without /proc, the
+# answer is all there is.
+all_workers_new() {
+  [ -n "$1" ] && read -r _ _ _ master _ < "/proc/$1/stat" 2>/dev/null || return 0
+  for stat in /proc/[0-9]*/stat; do
+    read -r pid _ _ ppid rest < "$stat" 2>/dev/null || continue
+    [ "$ppid" = "$master" ] || continue
+    cmd=; read -r cmd < "/proc/$pid/cmdline" 2>/dev/null
+    case $cmd in *"shutting down"*) continue ;; *"worker process"*) ;; *) continue ;; esac
+    set -- $rest; shift 17
+    [ $(( \${1:-0} * 10 )) -ge $(( started - 10 )) ] || return 1
+  done
+  return 0
+}
+# "live N all M": N ms until a new worker served the new weights, M until every worker that accepts
+# connections does (nginx's master lets the old ones accept for 100 ms after it starts the new).
+first=
+served() {
+  case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
+  [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
+  worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
+  all_workers_new "$worker" || return 1
+  now_ms; echo "live $first all $(( ms - started ))"; exit 0
+}
+await_served() {
+  while IFS= read -r body; do
+    served "$body"
+    now_ms; [ "$ms" -lt "$deadline" ] || return 1
+  done
+  return 1
+}
+polls=$(( confirm_ms / 20 + 1 ))
+curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served && exit 0
+while :; do
+  now_ms; [ "$ms" -lt "$deadline" ] || break
+  body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
+  served "$body" || sleep 0.02
+done
+# The reload said yes but nginx never served the new file: put the old one back and reload onto
+# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
+# Only while the file is still the one written here: a newer run may have replaced it meanwhile
+# (this program outlives a run that was killed), and its file must stay.
+if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
+  die 22 "nginx did not serve the new weights within $confirm_ms ms, and the include has been replaced since; left as it is"
+fi
+restore
+if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
+die 22 "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)"`;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
 /**
@@ -19553,6 +20005,8 @@ const hostInputs = {
     'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
     'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
     'break-stale-lock': field.boolean(true),
+    // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
+    'take-over-lock': field.boolean(false),
     'repair-state': field.boolean(false),
     'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
     environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
@@ -19582,6 +20036,7 @@ function resolveHosts(inputs) {
 
 
 
+
 /**
  * host-setup's inputs: the same host inputs as the deploys (so one `hosts` list serves both), the
  * deploy user, and where its sudo rule goes. Each host's plan is built here, checked before any
@@ -19600,6 +20055,7 @@ const hostSetupInputs = {
     'nginx-conf-dir': hostInputs['nginx-conf-dir'],
     'nginx-command': hostInputs['nginx-command'],
     'access-log': field.string({ form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none', pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/, default: '/var/log/nginx/access.log' }),
+    'switch-helper': field.string({ form: 'an absolute path whose file name is agent-loop-nginx (or agent-loop-nginx-SUFFIX), in a directory only root may write, e.g. /usr/local/sbin/agent-loop-nginx', pattern: /^(?!.*(?:^|\/)\.\.(?:\/|$))\/(?:[A-Za-z0-9._-]+\/)*agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/, default: nginx_helper_SWITCH_HELPER_PATH }),
     'sudoers-file': field.string({ form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop', pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/, default: '/etc/sudoers.d/agent-loop' }),
 };
 /** How to reach the hosts, from the SSH inputs every action that contacts hosts takes. */
@@ -19628,6 +20084,7 @@ function hostSetupPlans(inputs) {
                 includeDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
                 accessLog: accessLog === 'none' ? '' : accessLog,
                 sudoersFile: inputs['sudoers-file'],
+                switchHelper: inputs['switch-helper'],
                 nginx: overrides.nginxCommand ?? nginx,
             },
         };
@@ -19637,16 +20094,19 @@ function hostSetupPlans(inputs) {
 ;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
 
 
+
 const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; shift 2
+echo "uid=$(id -u)"
 mkdir -p "$state_dir" 2>/dev/null
 printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
 printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
 if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
 if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
-if out=$("$@" -t 2>&1); then echo nginx=ok; else echo nginx=failed; fi
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
 printf '%s\\n' "$out" | sed 's/^/nginx_output=/'`));
+/** The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will run it. */
 function preflightCommand(stateDir, includeDir, nginx) {
-    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginx]);
+    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginxControl(nginx, includeDir)]);
 }
 /** The `key=value` lines a host script prints: every value of a key, and the first one. */
 function keyValues(output) {
@@ -19667,11 +20127,15 @@ function parsePreflight(output) {
         nginxOk: first('nginx') === 'ok',
         nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
         includeDir: first('include_dir') === 'yes',
+        root: first('uid') === '0',
     };
 }
 /** Returns the problems found (empty when the host is ready). */
-function judgePreflight(facts, limits, includeDir) {
+function judgePreflight(facts, limits, includeDir, nginx = []) {
     const problems = [];
+    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
+    if (!facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
+        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
     if (facts.freeDiskMb < limits.minFreeDiskMb)
         problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
     if (facts.freeMemoryMb < limits.minFreeMemoryMb)
@@ -19682,12 +20146,17 @@ function judgePreflight(facts, limits, includeDir) {
         problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
     if (!facts.nginxOk)
         problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
+    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
+    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
+        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
+    }
     return problems;
 }
+const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
 async function preflight(remote, stateDir, includeDir, nginx, limits) {
     const result = await remote.run(preflightCommand(stateDir, includeDir, nginx), { timeoutMs: 60_000 });
     const facts = parsePreflight(result.stdout);
-    const problems = judgePreflight(facts, limits, includeDir);
+    const problems = judgePreflight(facts, limits, includeDir, nginx);
     if (problems.length > 0) {
         // A prerequisite the doctor knows how to fix comes with its command.
         const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
@@ -19697,7 +20166,7 @@ async function preflight(remote, stateDir, includeDir, nginx, limits) {
     }
     return facts;
 }
-const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; shift 3
+const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; n=$4; shift 4
 echo "user=$(id -un)"; echo "uid=$(id -u)"
 if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
 else
@@ -19705,18 +20174,26 @@ else
   if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
 fi
 if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
-word=$1; [ "$word" = sudo ] && { shift; while [ "\${1#-}" != "$1" ]; do shift; done; word=$1; set -- sudo -n "$@"; }
+# The program nginx-command runs (after sudo and its options), then the helper's argv.
+word=; via_sudo=no; i=0
+for w; do
+  [ "$i" -lt "$n" ] || break; i=$((i + 1))
+  [ -z "$word" ] || continue
+  case $w in sudo) via_sudo=yes ;; -*) [ "$via_sudo" = yes ] || word=$w ;; *) word=$w ;; esac
+done
+shift "$n"
+echo "via_sudo=$via_sudo"
 if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
 case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
-if out=$("$@" -t 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
 printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
 if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
 if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
 if [ -z "$access_log" ]; then echo log=unchecked
-elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; echo "log_group=$(stat -c %G "$access_log")"; fi
+elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
 else echo log=absent; fi`;
 function doctorCommand(target) {
-    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, ...target.nginx]);
+    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]);
 }
 function parseDoctor(output) {
     const { values, first } = keyValues(output);
@@ -19725,52 +20202,67 @@ function parseDoctor(output) {
         root: first('uid') === '0',
         stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
         includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
+        viaSudo: first('via_sudo') === 'yes',
         nginxFound: first('nginx_found') === 'yes',
         nginxInSbin: first('nginx_sbin'),
         nginxOk: first('nginx') === 'ok',
         nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
         curl: first('curl') === 'yes',
         accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
-        accessLogGroup: first('log_group'),
         sudo: first('sudo') === 'yes',
     };
 }
 const q = (word) => quote(word);
-/** What is missing, each with the command that fixes it (run as a sudo-capable user, or run host-setup). */
+/**
+ * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
+ * host-setup). A user that is not root drives nginx only through the switch helper: a directory
+ * it may write that nginx (root) loads, or nginx itself through sudo next to such a directory,
+ * would make it root in all but name, and is reported as a problem, not as a way to deploy.
+ */
 function judgeDoctor(facts, target) {
     const user = facts.user || 'DEPLOY_USER';
     const found = [];
+    const helper = nginx_helper_switchHelperPath(target.nginx);
     const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
     const nginxLine = nginxWords.join(' ');
+    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? nginx_helper_SWITCH_HELPER_PATH}`;
     if (facts.stateDir === 'denied')
         found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
     if (facts.includeDir === 'missing')
-        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o ${q(user)} -m 0755 ${q(target.includeDir)}` });
-    if (facts.includeDir === 'denied')
-        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: `sudo chown ${q(user)} ${q(target.includeDir)}` });
+        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
     if (!facts.curl)
         found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
-    if (!facts.nginxFound) {
+    const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
+    if (helper) {
+        if (!facts.root && facts.includeDir === 'writable') {
+            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
+        }
+        if (!facts.nginxFound)
+            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
+        else if (!facts.nginxOk && privileged && !facts.root)
+            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
+        else if (!facts.nginxOk)
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
+    }
+    else if (!facts.root && facts.viaSudo) {
+        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
+    }
+    else if (!facts.nginxFound) {
         found.push(facts.nginxInSbin
-            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: `set nginx-command: sudo -n ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')} (and run host-setup for the sudoers rule)` }
+            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
             : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
     }
     else if (!facts.nginxOk) {
-        const privileged = /permission denied|not permitted|a password is required|sudo:/i.test(facts.nginxOutput);
-        if (privileged && !facts.root) {
-            const path = nginxWords[0]?.startsWith('/') ? nginxWords[0] : (facts.nginxInSbin || `/usr/sbin/${nginxWords[0] ?? 'nginx'}`);
-            const base = [path, ...nginxWords.slice(1)].join(' ');
-            found.push({
-                problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`,
-                fix: `run host-setup with deploy-user ${user}, or: echo ${q(`${user} ALL=(root) NOPASSWD: ${base} -t, ${base} -s reload`)} | sudo tee /etc/sudoers.d/agent-loop && sudo chmod 0440 /etc/sudoers.d/agent-loop && sudo visudo -c; then set nginx-command: sudo -n ${base}`,
-            });
-        }
-        else {
+        if (privileged && !facts.root)
+            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
+        else
             found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
-        }
+    }
+    else if (facts.includeDir === 'denied') {
+        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
     }
     if (facts.accessLog === 'denied') {
-        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: facts.accessLogGroup && facts.accessLogGroup !== 'root' ? `sudo usermod -a -G ${q(facts.accessLogGroup)} ${q(user)}` : `sudo chgrp adm ${q(target.accessLog)} && sudo usermod -a -G adm ${q(user)}` });
+        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });
     }
     return found;
 }
@@ -19811,21 +20303,20 @@ async function explainUnprepared(remote, target, error) {
 
 
 
-/** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
-// A lone \r ends a Markdown line too (CommonMark), so CRLF and CR are flattened like LF.
-const escapeCell = (text) => text.replaceAll('|', '\\|').replace(/\r\n|\r|\n/g, ' ');
+const cell = (value) => (value instanceof Markdown ? value.text : surfaces_forMarkdown(value));
 function table(header, rows) {
-    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(escapeCell).join(' | ')} |`)].join('\n');
+    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
 }
 const OUTCOME = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
+/** The title, verdict and done carry reasons and errors from hosts: they are text, made inert here. */
 function headline(app, head) {
-    const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${head.title}`, ''];
+    const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${forMarkdown(head.title)}`, ''];
     if (head.verdict)
-        lines.push(`- **Verdict:** ${head.verdict}`);
+        lines.push(`- **Verdict:** ${forMarkdown(head.verdict)}`);
     if (head.done)
-        lines.push(`- **Done:** ${head.done}`);
+        lines.push(`- **Done:** ${forMarkdown(head.done)}`);
     if (head.incidentUrl)
-        lines.push(`- **Incident:** ${head.incidentUrl}`);
+        lines.push(`- **Incident:** ${markdownLink(head.incidentUrl, head.incidentUrl)}`);
     if (head.next.length === 1)
         lines.push(`- **Next:** ${head.next[0]}`);
     if (head.next.length > 1)
@@ -20038,7 +20529,7 @@ function monitorSummary(app, result, incidentUrl = null) {
         `${rule.status}${rule.detail ? ` (${rule.detail})` : ''}`,
     ])), '');
     if (analysis.warnings.length > 0)
-        lines.push(...analysis.warnings.map((warning) => `- ⚠️ ${warning}`), '');
+        lines.push(...analysis.warnings.map((warning) => `- ⚠️ ${forMarkdown(warning)}`), '');
     const labels = [
         { color: result.stableColor, label: `stable ${result.stableVersion ?? ''}`.trim() },
         { color: result.canaryColor, label: `canary ${result.canaryVersion ?? ''}`.trim() },
@@ -20088,7 +20579,7 @@ function doctorOutcome(labels, results) {
             outcome.ready.push(label);
         }
     });
-    const rows = Object.entries(outcome.report).flatMap(([host, items]) => Array.isArray(items) ? (items.length === 0 ? [[host, 'nothing: ready', '']] : items.map((item) => [host, item.problem, `\`${item.fix}\``])) : [[host, 'could not be checked', items.error]]);
+    const rows = Object.entries(outcome.report).flatMap(([host, items]) => Array.isArray(items) ? (items.length === 0 ? [[host, 'nothing: ready', '']] : items.map((item) => [host, item.problem, markdownCode(item.fix)])) : [[host, 'could not be checked', items.error]]);
     outcome.summary = ['## Host doctor', '', table(['host', 'missing', 'fix'], rows), ''].join('\n');
     return outcome;
 }
@@ -20114,7 +20605,7 @@ function setupOutcome(labels, results, plan) {
     });
     const changed = reports.reduce((sum, report) => sum + report.items.filter((item) => item.outcome === 'changed').length, 0);
     const nginxPath = reports.find((report) => report.nginxPath)?.nginxPath ?? '';
-    const nginxCommand = nginxPath ? deployNginxCommand(nginxPath, plan.nginx.slice(1)) : '';
+    const nginxCommand = nginxPath ? deployNginxCommand(plan.switchHelper) : '';
     const rows = reports.flatMap((report) => [...(report.fatal ? [[report.host, 'failed', report.fatal]] : []), ...report.items.map((item) => [report.host, item.outcome, item.what])]);
     const summary = [
         '## Host set-up',
@@ -20128,6 +20619,7 @@ function setupOutcome(labels, results, plan) {
 }
 
 ;// CONCATENATED MODULE: ./actions/host-setup/src/main.ts
+
 
 
 
@@ -20164,7 +20656,7 @@ async function run(read) {
                 throw new errors_ConfigurationError(outcome.problems.join('\n'));
             return;
         }
-        const outcome = setupOutcome(labels, await onHost((remote, plan) => setupHost(remote, plan)), hosts[0].plan);
+        const outcome = setupOutcome(labels, await onHost((remote, plan) => setupHost(remote, plan, (nginx) => helperFile({ includeDir: plan.includeDir, nginx }))), hosts[0].plan);
         for (const line of outcome.lines)
             logger.info(line);
         setOutputs({

@@ -2,6 +2,7 @@ import { action, ConfigurationError } from '@agent-loop/shared/action';
 import { onEachHost, setupHost, type HostSetupPlan, type Remote } from '@agent-loop/shared/hosts';
 import { connectOptions, hostSetupInputs, hostSetupPlans, readInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { doctor } from '@agent-loop/shared/runtime';
+import { helperFile } from '@agent-loop/shared/traffic';
 import { doctorOutcome, setupOutcome } from '@agent-loop/shared/report';
 
 /**
@@ -37,7 +38,7 @@ export async function run(read?: InputReader): Promise<void> {
       return;
     }
 
-    const outcome = setupOutcome(labels, await onHost((remote, plan) => setupHost(remote, plan)), hosts[0]!.plan);
+    const outcome = setupOutcome(labels, await onHost((remote, plan) => setupHost(remote, plan, (nginx) => helperFile({ includeDir: plan.includeDir, nginx }))), hosts[0]!.plan);
     for (const line of outcome.lines) action.logger.info(line);
     action.setOutputs({
       [Outputs.Report]: JSON.stringify(outcome.reports),

@@ -1,8 +1,9 @@
-import { action, errorMessage, settleLimit, systemClock } from '@agent-loop/shared/action';
+import { action, errorMessage, hostCell, settleLimit, systemClock } from '@agent-loop/shared/action';
 
 import { field, hostInputs, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { APT_UPGRADE, pruneHost, rollingUpgrade, type PruneResult, type UpgradeResult } from '@agent-loop/shared/procedures';
 import { closeSessions, openSessions } from '@agent-loop/shared/fleet';
+import { table } from '@agent-loop/shared/report';
 
 export const Outputs = {
   Ok: 'ok',
@@ -77,10 +78,11 @@ export async function run(read?: InputReader): Promise<void> {
     const pruneFailures = pruned.filter((host) => !host.ok);
     const ok = pruneFailures.length === 0 && (upgrade?.ok ?? true);
     action.setOutputs({ [Outputs.Ok]: String(ok), [Outputs.FailedHost]: upgrade?.failedHost ?? pruneFailures[0]?.host ?? '', [Outputs.Report]: JSON.stringify({ prune: pruned, upgrade }) });
-    const rows = pruned.map((host) => `| \`${host.host}\` | ${host.ok ? `${host.result!.containers} containers, ${host.result!.images} images, ${host.result!.networks} networks removed; ${host.result!.kept.length} kept` : `failed: ${host.error}`} |`);
-    const upgrades = (upgrade?.hosts ?? []).map((host) => `| \`${host.host}\` | ${host.outcome}${host.detail ? `: ${host.detail.replaceAll('\n', ' ')}` : ''} |`);
+    // The errors and details are the hosts' own words: table() makes them inert text.
+    const rows = pruned.map((host) => [hostCell(host.host), host.ok ? `${host.result!.containers} containers, ${host.result!.images} images, ${host.result!.networks} networks removed; ${host.result!.kept.length} kept` : `failed: ${host.error}`]);
+    const upgrades = (upgrade?.hosts ?? []).map((host) => [hostCell(host.host), `${host.outcome}${host.detail ? `: ${host.detail}` : ''}`]);
     await action.writeSummary(
-      [`### ${ok ? '✅' : '❌'} Maintenance of ${inputs.app}`, '', ...(rows.length ? ['| host | prune |', '| --- | --- |', ...rows, ''] : []), ...(upgrades.length ? ['| host | package upgrade |', '| --- | --- |', ...upgrades, ''] : [])].join('\n'),
+      [`### ${ok ? '✅' : '❌'} Maintenance of ${inputs.app}`, '', ...(rows.length ? [table(['host', 'prune'], rows), ''] : []), ...(upgrades.length ? [table(['host', 'package upgrade'], upgrades), ''] : [])].join('\n'),
     );
     const problems = [...pruneFailures.map((host) => `${host.host}: prune failed: ${host.error}`), ...(upgrade && !upgrade.ok ? [upgrade.error ?? 'the package upgrade failed'] : [])];
     if (problems.length > 0) throw new Error(problems.join('\n'));

@@ -82,7 +82,7 @@ describe('the procedure checklists, ticked from the run', () => {
   });
 
   it("reads rollback.yml's rollback job: only the list for when something goes wrong, ticked from its outputs", () => {
-    const done = procedureChecklist({ rollback: { result: 'success', outputs: { 'rolled-back': 'true', noop: 'false', version: 'v1', 'failed-version': 'v2', 'restored-ms': '840', 'incident-url': 'https://github.example/o/r/issues/7', notified: 'true' } } });
+    const done = procedureChecklist({ rollback: { result: 'success', outputs: { 'rolled-back': 'true', noop: 'false', version: 'v1', 'failed-version': 'v2', 'restored-ms': '840', 'incident-url': 'https://github.example/o/r/issues/7', notified: 'true' } } }, { serverUrl: 'https://github.example' });
     expect(done.map((item) => [item.list, item.item, item.state])).toEqual([
       ['When something goes wrong', 'Rollback started', 'done'],
       ['When something goes wrong', 'Incident created', 'done'],

@@ -144,7 +144,7 @@ describe('doraSummary', () => {
     const summary = doraSummary('production', report);
     expect(summary).toContain('### DORA figures: production, last 7 days');
     expect(summary).toContain('| figure | value | target | met | samples |');
-    expect(summary).toContain('| deployment frequency | 1 per week | > 10 per week | ❌ no | 1 (1 successful deployment) |');
+    expect(summary).toContain('| deployment frequency | 1 per week | \\> 10 per week | ❌ no | 1 (1 successful deployment) |');
     expect(summary).toContain('| lead time for changes | 0.5 h | < 2 h | ✅ yes | 1 (1 successful deployment with a known commit time) |');
     expect(summary).toContain('| mean time to recovery | not enough data | < 15 min | — | 0 (not enough data: 1 failed deployment, none recovered yet) |');
     expect(summary).toContain('| change failure rate | 50% | < 5% | ❌ no | 2 (2 deployments with an outcome, 1 failed) |');

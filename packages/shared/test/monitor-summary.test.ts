@@ -40,7 +40,7 @@ describe('the canary summary an on-call engineer reads', () => {
     expect(lines[0]).toBe('### ❌ shop: canary v2 failed; rolled back to v1');
     expect(lines[2]).toMatch(/^- \*\*Verdict:\*\* ❌ failure: error-rate: canary 30% errors/);
     expect(lines[3]).toBe('- **Done:** all traffic back on v1 (blue) 0.4 s after the decision; v2 stopped unless keep-failed');
-    expect(lines[4]).toBe('- **Incident:** https://github.com/o/r/issues/9');
+    expect(lines[4]).toBe('- **Incident:** [https\\://github.com/o/r/issues/9](https://github.com/o/r/issues/9)');
     expect(lines[5]).toMatch(/^- \*\*Next:\*\* /);
     expect(markdown.indexOf('```mermaid')).toBeGreaterThan(markdown.indexOf('| rule | kind |'));
     expect(await parseMermaid(markdown)).toEqual(['xychart', 'xychart']);

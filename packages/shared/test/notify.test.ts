@@ -2,7 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeSlack } from '../../../test/support/fake-slack';
-import { escapeMrkdwn, nameSome, notifySlack, slackPayload, summariseFailures, type Notice } from '../src/report';
+import { forSlack } from '../src/action';
+import { nameSome, notifySlack, slackPayload, summariseFailures, type Notice } from '../src/report';
 import { freePort } from './support/local-remote';
 
 const notice: Notice = {
@@ -140,7 +141,7 @@ describe('what Slack would refuse or misread', () => {
     expect(texts).not.toMatch(/&(?!amp;|lt;|gt;)/);
     expect(texts).toContain('&lt;!channel&gt;');
     expect(payload.text).toBe(':x: shop &lt;1.5.0&gt; &amp; friends deploy failed');
-    expect(escapeMrkdwn('a & <b> &amp;')).toBe('a &amp; &lt;b&gt; &amp;amp;');
+    expect(forSlack('a & <b> &amp;')).toBe('a &amp; &lt;b&gt; &amp;amp;');
   });
 
   it('summarises 40 failed hosts in one section under 3000 characters: hosts named, same errors grouped', () => {

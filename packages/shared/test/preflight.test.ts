@@ -18,10 +18,14 @@ afterAll(async () => {
 });
 
 describe('preflightCommand', () => {
-  it('passes the folders and the nginx command as separate words', () => {
-    const argv = preflightCommand('/var/lib/agent-loop', '/etc/nginx/conf.d', ['sudo', 'nginx']);
+  it('passes the folders and the helper as separate words: the installed one through sudo, or its text with nginx', () => {
+    const argv = preflightCommand('/var/lib/agent-loop', '/etc/nginx/conf.d', ['sudo', '-n', '/usr/local/sbin/agent-loop-nginx']);
     expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
-    expect(argv.slice(3)).toEqual(['al-preflight', '/var/lib/agent-loop', '/etc/nginx/conf.d', 'sudo', 'nginx']);
+    expect(argv.slice(3)).toEqual(['al-preflight', '/var/lib/agent-loop', '/etc/nginx/conf.d', 'sudo', '-n', '/usr/local/sbin/agent-loop-nginx']);
+    const direct = preflightCommand('/var/lib/agent-loop', '/etc/nginx/conf.d', ['nginx', '-p', '/opt/nginx/']);
+    expect(direct.slice(3, 6)).toEqual(['al-preflight', '/var/lib/agent-loop', '/etc/nginx/conf.d']);
+    expect(direct.slice(6, 8)).toEqual(['sh', '-c']);
+    expect(direct[8]).toContain("include_dir=/etc/nginx/conf.d\nrun_nginx() { nginx -p /opt/nginx/ \"$@\"; }");
   });
 });
 
@@ -30,8 +34,7 @@ describe('preflight on this machine with a real nginx', () => {
     const stateDir = path.join(stateRoot, 'new', 'state');
     const facts = await preflight(remote, stateDir, nginx.confDir, nginx.command, LIMITS);
     expect(facts.nginxOk).toBe(true);
-    expect(facts.nginxOutput).toContain('syntax is ok');
-    expect(facts.nginxOutput).toContain('test is successful');
+    expect(facts.nginxOutput).toBe(`valid include=${nginx.confDir}`);
     expect(facts.curl).toBe(true);
     expect(facts.includeDir).toBe(true);
     expect(facts.freeDiskMb).toBeGreaterThan(0);
@@ -40,7 +43,7 @@ describe('preflight on this machine with a real nginx', () => {
     expect((await fs.stat(stateDir)).isDirectory()).toBe(true);
   });
 
-  it('fails on an invalid nginx configuration, quoting nginx', async () => {
+  it('fails on an invalid nginx configuration, saying where (never quoting a file: the user may not read it)', async () => {
     const broken = path.join(nginx.confDir, 'broken.conf');
     await fs.writeFile(broken, 'upstream {\n');
     try {
@@ -48,8 +51,8 @@ describe('preflight on this machine with a real nginx', () => {
       expect(error).toBeInstanceOf(HostError);
       const message = (error as Error).message;
       expect(message).toMatch(/^preflight-host: not ready: nginx is missing or its configuration is invalid before any change: /);
-      expect(message).toContain('broken.conf');
-      expect(message).toContain('test failed');
+      expect(message).toContain(`invalid at ${broken}:`);
+      expect(message).not.toContain('upstream');
     } finally {
       await fs.rm(broken);
     }
@@ -61,10 +64,10 @@ describe('preflight on this machine with a real nginx', () => {
     expect(error).toBeInstanceOf(ConfigurationError);
     const message = (error as Error).message;
     expect(message).toMatch(/^preflight-host: 2 prerequisites missing \(run the host-setup action once, or these commands\):\n/);
-    expect(message).toContain(`  - the nginx include directory ${missing} does not exist (nginx-conf-dir)\n    fix: sudo install -d -o root -m 0755 ${missing}`);
+    expect(message).toContain(`  - the nginx include directory ${missing} does not exist (nginx-conf-dir)\n    fix: sudo install -d -o root -g root -m 0755 ${missing}`);
     expect(message).toContain("  - nginx ('/nonexistent/nginx') is not installed\n    fix: sudo apt-get install -y --no-install-recommends nginx");
     // The preflight's own findings follow, once.
-    expect(message).toMatch(/\(preflight: the nginx include directory .* does not exist \(nginx-conf-dir\); nginx is missing or its configuration is invalid before any change: .*not found\)$/);
+    expect(message).toMatch(/\(preflight: the nginx include directory .* does not exist \(nginx-conf-dir\); nginx is missing or its configuration is invalid before any change: invalid: nginx could not be run \(exit 127: not found or not executable\)\)$/);
     expect(message.match(/\(preflight:/g)).toHaveLength(1);
   });
 
@@ -95,24 +98,26 @@ describe('parsePreflight', () => {
       nginxOk: false,
       nginxOutput: 'nginx: [emerg] unexpected "}" in /etc/nginx/conf.d/a.conf:3\nnginx: configuration file /etc/nginx/nginx.conf test failed (key=value)',
       includeDir: true,
+      root: false,
     });
   });
 
   it('treats missing or empty facts as absent, never as ready', () => {
-    expect(parsePreflight('')).toEqual({ freeDiskMb: 0, freeMemoryMb: 0, curl: false, nginxOk: false, nginxOutput: '', includeDir: false });
-    expect(parsePreflight('disk_kb=\nmem_kb=\ncurl=no\nnginx=ok\ninclude_dir=no\nnot a fact')).toEqual({
+    expect(parsePreflight('')).toEqual({ freeDiskMb: 0, freeMemoryMb: 0, curl: false, nginxOk: false, nginxOutput: '', includeDir: false, root: false });
+    expect(parsePreflight('uid=\ndisk_kb=\nmem_kb=\ncurl=no\nnginx=ok\ninclude_dir=no\nnot a fact')).toEqual({
       freeDiskMb: 0,
       freeMemoryMb: 0,
       curl: false,
       nginxOk: true,
       nginxOutput: '',
       includeDir: false,
+      root: false,
     });
   });
 });
 
 describe('judgePreflight', () => {
-  const ready: PreflightFacts = { freeDiskMb: 1000, freeMemoryMb: 500, curl: true, nginxOk: true, nginxOutput: 'ok', includeDir: true };
+  const ready: PreflightFacts = { freeDiskMb: 1000, freeMemoryMb: 500, curl: true, nginxOk: true, nginxOutput: 'ok', includeDir: true, root: false };
   const limits = { minFreeDiskMb: 1000, minFreeMemoryMb: 500 };
 
   it('accepts a host exactly at the limits', () => {
@@ -128,6 +133,18 @@ describe('judgePreflight', () => {
   });
 
   it('reports every problem at once', () => {
-    expect(judgePreflight({ freeDiskMb: 0, freeMemoryMb: 0, curl: false, nginxOk: false, nginxOutput: 'x', includeDir: false }, limits, '/x')).toHaveLength(5);
+    expect(judgePreflight({ freeDiskMb: 0, freeMemoryMb: 0, curl: false, nginxOk: false, nginxOutput: 'x', includeDir: false, root: false }, limits, '/x')).toHaveLength(5);
+  });
+
+  it('refuses nginx itself through sudo for a user that is not root, and a helper that writes elsewhere', () => {
+    expect(judgePreflight(ready, limits, '/etc/nginx/conf.d', ['sudo', 'nginx'])).toEqual([
+      'nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n /usr/local/sbin/agent-loop-nginx, installed by host-setup)',
+    ]);
+    expect(judgePreflight({ ...ready, root: true }, limits, '/etc/nginx/conf.d', ['sudo', 'nginx'])).toEqual([]);
+    const checked = { ...ready, nginxOutput: 'valid include=/etc/nginx/conf.d' };
+    expect(judgePreflight(checked, limits, '/etc/nginx/conf.d/', ['sudo', '-n', '/usr/local/sbin/agent-loop-nginx'])).toEqual([]);
+    expect(judgePreflight(checked, limits, '/opt/nginx/conf.d', ['sudo', '-n', '/usr/local/sbin/agent-loop-nginx'])).toEqual([
+      'the nginx helper writes the include into /etc/nginx/conf.d, not into /opt/nginx/conf.d: set nginx-conf-dir to /etc/nginx/conf.d, or run host-setup with nginx-conf-dir /opt/nginx/conf.d',
+    ]);
   });
 });

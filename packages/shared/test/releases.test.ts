@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planRollback } from '../src/rollback';
 import { emptyState, migrateState, parseState, rollbackCandidates, type AppState, type ReleaseRecord } from '../src/hosts';
-import { action } from '../src/action';
-
-const { neutralize } = action;
+import { forLog } from '../src/action';
 
 const T = (minute: number) => `2026-05-01T10:${String(minute).padStart(2, '0')}:00.000Z`;
 
@@ -131,9 +129,9 @@ describe('text read from a host is data', () => {
     expect(parsed.ok ? '' : parsed.problem).toMatch(/colors\.blue\.version: a version label/);
   });
 
-  it('neutralize: no line the runner would run as a command, no control character', () => {
+  it('forLog: no line the runner would run as a command, no control character', () => {
     const text = 'ok\n::warning::owned\n  ::add-mask::secret\n::stop-commands::tok\n##[set-output name=x]y\n\x1b[31mred\x1b[0m\r::set-output name=a::b';
-    const safe = neutralize(text);
+    const safe = forLog(text);
     for (const line of safe.split('\n')) {
       expect(line.trimStart().startsWith('::')).toBe(false);
       expect(line.trimStart().startsWith('##[')).toBe(false);

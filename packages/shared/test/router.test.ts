@@ -12,8 +12,9 @@ import {
   includeFileName,
   nginxName,
   parseIncludeHeader,
+  helperArgs,
+  nginxControl,
   readWeightsCommand,
-  renderInclude,
   statusHost,
   statusPath,
   switchCommand,
@@ -25,6 +26,12 @@ import { freePort, isAlive, localRemote, nginxPrefix, type NginxPrefix } from '.
 
 const execFileP = promisify(execFile);
 const remote = localRemote('nginx-host');
+
+/** The include the helper renders for these weights (its `render` verb, run by sh as on a host). */
+async function renderInclude(target: NginxSite, weights: Weights, generation: string): Promise<string> {
+  const [program = 'sh', ...args] = nginxControl(['nginx'], '/unused');
+  return (await execFileP(program, [...args, 'render', ...helperArgs(target, weights, generation, 'abc')])).stdout;
+}
 
 let live: NginxPrefix;
 /** A prefix where nginx never runs: for `nginx -t` checks and for a failing reload. */
@@ -49,7 +56,10 @@ function get(port: number, urlPath: string, host: string): Promise<{ status: num
 async function servedStatus(target: NginxSite = site): Promise<{ weights: Weights; generation: string }> {
   const answer = await get(target.statusPort, statusPath(target.app), statusHost(target.app));
   expect(answer.status).toBe(200);
-  return JSON.parse(answer.body) as { weights: Weights; generation: string };
+  // The answer names the worker that gave it; what it serves is the rest.
+  const { worker, ...served } = JSON.parse(answer.body) as { weights: Weights; generation: string; worker: number };
+  expect(Number.isInteger(worker)).toBe(true);
+  return served;
 }
 
 /** A tiny app that answers with its color. */
@@ -99,11 +109,11 @@ describe('pure parts', () => {
     expect(formatWeights({ blue: 90, green: 10 })).toBe('blue 90% / green 10%');
   });
 
-  it('uses a map for an all-one-color split and split_clients with the smaller share listed otherwise', () => {
-    const all = renderInclude(site, { blue: 0, green: 100 }, 'g1');
+  it('uses a map for an all-one-color split and split_clients with the smaller share listed otherwise', async () => {
+    const all = await renderInclude(site, { blue: 0, green: 100 }, 'g1');
     expect(all).toContain('map $host $agent_loop_shop_api {\n    default agent_loop_shop_api_green;\n}');
     expect(all).not.toContain('split_clients');
-    const canary = renderInclude(site, { blue: 90, green: 10 }, 'g2');
+    const canary = await renderInclude(site, { blue: 90, green: 10 }, 'g2');
     expect(canary).toContain('split_clients "$request_id" $agent_loop_shop_api {\n    10% agent_loop_shop_api_green;\n    * agent_loop_shop_api_blue;\n}');
     expect(canary).toContain(`server 127.0.0.1:${site.bluePort} max_fails=0;`);
     expect(canary).toContain(`listen 127.0.0.1:${site.statusPort};`);
@@ -113,42 +123,57 @@ describe('pure parts', () => {
     [{ blue: 60, green: 60 }],
     [{ blue: -10, green: 110 }],
     [{ blue: 100, green: 1 }],
-  ])('refuses weights %j', (weights) => {
-    expect(() => renderInclude(site, weights, 'g')).toThrow('weights must be two shares that add up to 100');
+  ])('refuses weights %j, in the router and in the helper', async (weights) => {
+    await expect(new NginxRouter(remote, site, '/unused', ['nginx']).setWeights(weights)).rejects.toThrow('weights must be two whole shares that add up to 100');
+    await expect(renderInclude(site, weights, 'g')).rejects.toThrow(/refused: (each weight must be a whole number from 0 to 100|the weights must be two shares that add up to 100)/);
   });
 
-  it('records the weights and generation in a header that parseIncludeHeader reads back', () => {
-    const content = renderInclude(site, { blue: 25, green: 75 }, 'gen-7');
+  it('records the weights and generation in a header that parseIncludeHeader reads back', async () => {
+    const content = await renderInclude(site, { blue: 25, green: 75 }, 'gen-7');
     expect(parseIncludeHeader(content)).toEqual({ weights: { blue: 25, green: 75 }, generation: 'gen-7' });
     expect(parseIncludeHeader('# agent-loop: {"weights":{"blue":"x"}}')).toBeNull();
     expect(parseIncludeHeader('# agent-loop: {broken')).toBeNull();
     expect(parseIncludeHeader('server {}')).toBeNull();
   });
 
-  it('passes paths, the status address and the nginx command as separate words', () => {
-    const argv = switchCommand('/etc/nginx/conf.d/agent-loop-shop-api.conf', site, 'gen-1', ['sudo', 'nginx', '-p', '/opt/nginx/'], 'the include') as string[];
+  it('passes the records, then the helper and its data as separate words: no path, no content', () => {
+    const control = ['sudo', '-n', '/usr/local/sbin/agent-loop-nginx'];
+    const argv = switchCommand(control, site, { blue: 90, green: 10 }, 'gen-1') as string[];
     expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
-    expect(argv[9]).toMatch(/^[0-9a-f]{24}$/);
-    expect([...argv.slice(3, 9), ...argv.slice(10)]).toEqual([
+    const key = argv[4] as string;
+    expect(key).toMatch(/^[0-9a-f]{24}$/);
+    expect([argv[3], ...argv.slice(5)]).toEqual([
       'al-switch',
-      '/etc/nginx/conf.d/agent-loop-shop-api.conf',
-      `http://127.0.0.1:${site.statusPort}/agent-loop/shop-api`,
-      'agent-loop-shop-api',
+      '0',
+      '0',
+      ...control,
+      'switch',
+      site.app,
+      String(site.bluePort),
+      String(site.greenPort),
+      String(site.statusPort),
+      '$request_id',
+      '90',
+      '10',
       'gen-1',
       '5000',
-      '0',
-      'the include',
-      '0',
-      'sudo',
-      'nginx',
-      '-p',
-      '/opt/nginx/',
+      key,
     ]);
     expect(readWeightsCommand('/x.conf', site).slice(3)).toEqual(['al-weights', '/x.conf', 'agent-loop-shop-api', `http://127.0.0.1:${site.statusPort}/agent-loop/shop-api`]);
   });
+
+  it.each([
+    ['an app name with a path in it', { app: '../../sudoers.d/x' }],
+    ['an app name with a newline', { app: 'a\nb' }],
+    ['a split key that closes the string', { splitKey: '$request_id" $x { 1% y; } include /etc/shadow; #' }],
+    ['a privileged status port', { statusPort: 25 }],
+    ['a port beyond 65535', { bluePort: 70000 }],
+  ])('the helper refuses %s before touching anything', async (_what, change) => {
+    await expect(renderInclude({ ...site, ...change } as NginxSite, { blue: 90, green: 10 }, 'g')).rejects.toThrow(/refused: /);
+  });
 });
 
-describe('renderInclude against nginx -t', () => {
+describe('the rendered include against nginx -t', () => {
   it.each([
     [{ blue: 100, green: 0 }],
     [{ blue: 0, green: 100 }],
@@ -157,7 +182,7 @@ describe('renderInclude against nginx -t', () => {
     [{ blue: 50, green: 50 }],
   ])('%j is valid nginx configuration', async (weights) => {
     const file = path.join(idle.confDir, includeFileName(site.app));
-    await fs.writeFile(file, renderInclude(site, weights, 'check'));
+    await fs.writeFile(file, await renderInclude(site, weights, 'check'));
     try {
       const result = await nginxTest(idle);
       expect(result.output).toContain('test is successful');
@@ -234,7 +259,9 @@ describe('NginxRouter on a running nginx', () => {
     const error = await badKey.setWeights({ blue: 10, green: 90 }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(HostError);
     expect((error as Error).message).toContain('nginx-host: nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)');
-    expect((error as Error).message).toContain('unknown "no_such_variable" variable');
+    // Where, never what: nginx's message quotes what it read (this one names no file).
+    expect((error as Error).message).toContain("invalid (nginx -t named no file: see nginx's error log on the host)");
+    expect((error as Error).message).not.toContain('no_such_variable');
     expect(await fs.readFile(includeFile(), 'utf8')).toBe(previous);
     // Not reloaded: the same worker process, still serving the old generation.
     expect(await live.workers()).toEqual(workers);
@@ -250,7 +277,9 @@ describe('NginxRouter on a running nginx', () => {
     const broken = path.join(live.confDir, 'zz-broken.conf');
     await fs.writeFile(broken, 'this is not nginx configuration;\n');
     try {
-      await expect(router.setWeights({ blue: 0, green: 100 })).rejects.toThrow(/nginx rejected the new configuration.*unknown directive "this"/s);
+      const error = await router.setWeights({ blue: 0, green: 100 }).catch((caught: unknown) => caught);
+      expect((error as Error).message).toMatch(/nginx rejected the new configuration.*invalid at .*zz-broken\.conf:1$/s);
+      expect((error as Error).message).not.toContain('this');
       expect(await fs.readFile(includeFile(), 'utf8')).toBe(previous);
       expect(await live.workers()).toEqual(workers);
       expect(await servedStatus()).toEqual(before);
@@ -302,9 +331,8 @@ describe('NginxRouter on a running nginx', () => {
     const done = await router.setWeights({ blue: 90, green: 10 }, { before: [{ path: record, content: 'intent\n', mode: '644' }], after: [{ path: record, content: 'outcome\n', mode: '644' }] });
     expect(done.recorded).toBe(true);
     expect(await fs.readFile(record, 'utf8')).toBe('outcome\n');
-    // Confirmed means a new worker served the new weights; an old worker may still answer a request
-    // it accepted before the reload for a moment after that, so the test reads until it settles.
-    await expect.poll(async () => (await servedStatus()).weights, { timeout: 2000, interval: 20 }).toEqual({ blue: 90, green: 10 });
+    // Confirmed means every worker that accepts a connection serves the new weights: read at once.
+    expect((await servedStatus()).weights).toEqual({ blue: 90, green: 10 });
     expect(await fs.readdir(records)).toEqual(['state.json']);
 
     // The intent can be written, the outcome cannot (its folder is a file): the weights are live.
@@ -313,8 +341,16 @@ describe('NginxRouter on a running nginx', () => {
     const error = await router.setWeights({ blue: 100, green: 0 }, { before: [{ path: record, content: 'intent 2\n', mode: '644' }], after: [{ path: path.join(blocked, 'state.json'), content: 'outcome 2\n', mode: '644' }] }).catch((caught: unknown) => caught);
     expect((error as Error).message).toContain('the new weights are live, but their outcome could not be recorded');
     expect(await fs.readFile(record, 'utf8')).toBe('intent 2\n');
-    await expect.poll(async () => (await servedStatus()).weights, { timeout: 2000, interval: 20 }).toEqual({ blue: 100, green: 0 });
+    expect((await servedStatus()).weights).toEqual({ blue: 100, green: 0 });
     expect(parseIncludeHeader(await fs.readFile(includeFile(), 'utf8'))?.weights).toEqual({ blue: 100, green: 0 });
+  });
+
+  it('confirms a switch only once no worker that accepts connections still has the old weights: fresh connections agree at once', async () => {
+    for (const weights of [{ blue: 10, green: 90 }, { blue: 100, green: 0 }, { blue: 50, green: 50 }, { blue: 0, green: 100 }, { blue: 90, green: 10 }]) {
+      await router.setWeights(weights);
+      const answers = await Promise.all(Array.from({ length: 10 }, () => servedStatus()));
+      expect(answers.map((answer) => answer.weights)).toEqual(Array(10).fill(weights));
+    }
   });
 
   it('confirms the switch with one curl for all its polls, and with a curl that has no --rate (before 7.84) too', async () => {
@@ -353,7 +389,7 @@ describe('NginxRouter when nginx does not run', () => {
     expect(await fs.readdir(idle.confDir)).toEqual([]);
 
     // A file left by an earlier run is read when no status server answers.
-    await fs.writeFile(path.join(idle.confDir, includeFileName(site.app)), renderInclude(other, { blue: 30, green: 70 }, 'from-file'));
+    await fs.writeFile(path.join(idle.confDir, includeFileName(site.app)), await renderInclude(other, { blue: 30, green: 70 }, 'from-file'));
     try {
       expect(await router.getWeights()).toEqual({ weights: { blue: 30, green: 70 }, generation: 'from-file' });
     } finally {

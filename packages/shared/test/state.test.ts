@@ -95,7 +95,7 @@ describe('pure helpers', () => {
 
   it('commands pass paths as separate words, never inside the script text', () => {
     const hostile = "/srv/x'; rm -rf / #/state.json";
-    for (const argv of [commands.readFile(hostile), commands.writeFileAtomic(hostile), commands.appendLine(hostile), commands.acquireLock(hostile), commands.breakLock(hostile, 30)]) {
+    for (const argv of [commands.readFile(hostile), commands.writeFileAtomic(hostile), commands.appendLine(hostile), commands.acquireLock(hostile), commands.breakLock(hostile, 30), commands.takeOverLock(hostile)]) {
       expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
       expect(argv[4]).toBe(hostile);
       expect(argv[2]).not.toContain('/srv/x');
@@ -370,13 +370,54 @@ describe('the deploy lock', () => {
     await expect(acquireLock(remote, paths, owner('alice'), lockOptions())).rejects.toThrow(/^test-host: could not take the lock in .*file\/shop\/lock/);
   });
 
-  it('takes over an empty lock folder (left by an older version between its mkdir and its owner file), atomically', async () => {
+  it('reports an empty lock folder (an operator\'s mkdir lock) naming take-over-lock, never as stale; takes it over only when asked', async () => {
     const paths = statePaths(await freshDir(), 'shop');
     await fs.mkdir(paths.lock, { recursive: true });
+    execFileSync('touch', ['-d', '2 hours ago', paths.lock]);
+    // Even hours old and with break-stale-lock: an ownerless lock is a stop sign, not a dead run.
+    const options = lockOptions({ breakStale: true, staleSeconds: 30 });
+    const error = (await acquireLock(remote, paths, owner('bob'), options).catch((caught: unknown) => caught)) as LockHeld;
+    expect(error).toBeInstanceOf(LockHeld);
+    expect(error.owner).toBeNull();
+    expect(error.stale).toBe(false);
+    expect(error.message).toBe('test-host: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over');
+    expect(options.warnings).toEqual([]);
+    expect(await fs.readdir(paths.lock)).toEqual([]);
+
     const bob = owner('bob');
-    const release = await acquireLock(remote, paths, bob, lockOptions());
+    const takeOver = lockOptions({ takeOver: true });
+    const release = await acquireLock(remote, paths, bob, takeOver);
+    expect(takeOver.warnings).toEqual(['test-host: taking over a lock with no owner file (take-over-lock: true)']);
     // The owner file came with the lock in one rename: there is never a lock without one.
     expect(JSON.parse(await fs.readFile(path.join(paths.lock, 'owner.json'), 'utf8'))).toEqual(bob);
+    expect((await fs.readdir(paths.dir)).filter((name) => name.startsWith('.'))).toEqual([]);
+    await release();
+    expect(await exists(paths.lock)).toBe(false);
+  });
+
+  it('take-over-lock takes over only a lock without an owner: a live owner\'s lock stays held', async () => {
+    const paths = statePaths(await freshDir(), 'shop');
+    const release = await acquireLock(remote, paths, owner('alice'), lockOptions());
+    const options = lockOptions({ takeOver: true });
+    await expect(acquireLock(remote, paths, owner('bob'), options)).rejects.toThrow(/another deploy holds the lock: run run-alice/);
+    expect(options.warnings).toEqual([]);
+    await release();
+  });
+
+  it('a lock file (not a folder) in the lock\'s place is reported as ownerless, not retried for ever', async () => {
+    const paths = statePaths(await freshDir(), 'shop');
+    await fs.mkdir(paths.dir, { recursive: true });
+    await fs.writeFile(paths.lock, 'stop\n');
+    await expect(acquireLock(remote, paths, owner('bob'), lockOptions())).rejects.toThrow(/no owner file .*take-over-lock: true/);
+    const release = await acquireLock(remote, paths, owner('bob'), lockOptions({ takeOver: true }));
+    expect((await fs.stat(paths.lock)).isDirectory()).toBe(true);
+    await release();
+  });
+
+  it('names the job that holds a lock, when the owner says', async () => {
+    const paths = statePaths(await freshDir(), 'shop');
+    const release = await acquireLock(remote, paths, { ...owner('alice'), job: 'deploy-eu', jobToken: 'a1b2c3d4e5f60718' }, lockOptions());
+    await expect(acquireLock(remote, paths, owner('bob'), lockOptions())).rejects.toThrow(/another deploy holds the lock: run run-alice by actor-alice \(deploy of 1\.2\.3, since 2026-01-01T00:00:00Z, job deploy-eu\), alive/);
     await release();
   });
 });

@@ -95,7 +95,7 @@ describe('phaseSummary', () => {
     expect(lines[0]).toBe('### ✅ shop: rolled back to v1 (from v2)');
     expect(lines).toContain('- **Verdict:** trigger: canary-monitor; by octocat; reason: error rate 5%');
     expect(lines).toContain('- **Done:** all traffic on v1 (blue) on 1 host, 0.4 s after the decision');
-    expect(lines).toContain('- **Incident:** https://github.com/o/r/issues/7');
+    expect(lines).toContain('- **Incident:** [https\\://github.com/o/r/issues/7](https://github.com/o/r/issues/7)');
     const failed = phaseSummary('shop', { ...result, ok: false, error: 'nothing was rolled back, because:\nh1: refused', hosts: [host({ outcome: 'failed' })] }, { candidates: ['v0', 'v-1'] });
     expect(failed.split('\n')[0]).toBe('### ❌ shop: rollback to v1 failed');
     expect(failed).toContain('Versions one can roll back to by name (target-version): v0, v-1.');
@@ -134,7 +134,7 @@ describe('phaseSummary', () => {
     expect(lines.slice(at + 2, at + 6)).toEqual(['```text', 'nothing was promoted, because:', 'deploy@10.0.0.1: there is no canary | to promote', '```']);
     expect(lines).toContain('| `deploy@10.0.0.1` | ❌ failed | blue → — | 1.3.9 → — | blue 100% / green 0% | — | — |');
     expect(lines).toContain('| `deploy@10.0.0.1` | GET / | 500 | 3 / 2000 | ❌ answered 500, expected 200 |');
-    expect(lines).toContain('| `deploy@10.0.0.1` | read live weights | failed | 4 | nginx: [emerg] bad \\| config on line 2 |');
+    expect(lines).toContain('| `deploy@10.0.0.1` | read live weights | failed | 4 | nginx: \\[emerg\\] bad \\| config on line 2 |');
     expect(lines.at(-2)).toBe('Duration: 0.8 s.');
   });
 

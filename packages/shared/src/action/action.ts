@@ -1,48 +1,38 @@
+import { randomBytes } from 'node:crypto';
 import { ConfigurationError, errorMessage } from './errors';
-import { codeBlock } from './markdown';
+import { codeBlock, forLog, forMarkdown } from './surfaces';
 import { runner } from './runner';
 import type { Logger } from './log';
 import type { RunInfo } from '../fleet';
 
 /** What every action's entry point shares: the toolkit logger, run details, cancellation, and error reporting. */
 
-/**
- * The one function through which text reaches the runner's log. Text from hosts and the network
- * is data: a line that starts with `::` (or the older `##[`) would be run by the runner as a
- * workflow command (`::add-mask::`, `::stop-commands::`, `::set-output`), and control characters
- * (ANSI escapes) would restyle or hide lines. Both are made inert and visible.
- */
-export function neutralize(text: string): string {
-  return text
-    .replace(/\r\n?/g, '\n')
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\0-\x08\x0b-\x1f\x7f\x9b]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`)
-    .split('\n')
-    .map((line) => line.replace(/^(\s*)(::|##\[)/, (_match, space: string, marker: string) => `${space}${marker === '::' ? ':\u200b:' : '#\u200b#['}`))
-    .join('\n');
-}
-
-/** Annotations: the runner's notice, warning and error lines, through the same neutralising function. */
+/** Annotations: the runner's notice, warning and error lines; text from outside is data (`forLog`). */
 export const annotate = {
-  notice: (message: string): void => runner.notice(neutralize(message)),
-  warning: (message: string): void => runner.warning(neutralize(message)),
-  error: (message: string): void => runner.error(neutralize(message)),
+  notice: (message: string): void => runner.notice(forLog(message)),
+  warning: (message: string): void => runner.warning(forLog(message)),
+  error: (message: string): void => runner.error(forLog(message)),
 };
 
 export const logger: Logger = {
-  info: (message) => runner.info(neutralize(message)),
-  warn: (message) => runner.warning(neutralize(message)),
-  group: (title, body) => runner.group(neutralize(title), body),
+  info: (message) => runner.info(forLog(message)),
+  warn: (message) => runner.warning(forLog(message)),
+  group: (title, body) => runner.group(forLog(title), body),
 };
 
 export function runInfo(env: NodeJS.ProcessEnv = process.env): RunInfo {
   const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
   const runId = env.GITHUB_RUN_ID ?? 'local';
   const attempt = env.GITHUB_RUN_ATTEMPT ? `-${env.GITHUB_RUN_ATTEMPT}` : '';
+  // A job id as GitHub allows it (a letter or _, then letters, digits, - and _).
+  const job = env.GITHUB_JOB && /^[A-Za-z_][A-Za-z0-9_-]{0,99}$/.test(env.GITHUB_JOB) ? env.GITHUB_JOB : '';
+  const token = jobToken();
   return {
     runId: `${runId}${attempt}`,
     actor: env.GITHUB_ACTOR ?? 'unknown',
     runUrl: env.GITHUB_REPOSITORY ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${runId}` : '',
+    ...(job ? { job } : {}),
+    ...(token ? { jobToken: token } : {}),
   };
 }
 
@@ -70,7 +60,18 @@ function onCancelSignals(): void {
 }
 
 /** State keys between the main step and the post step (`runs.post`). */
-export const State = { IsPost: 'isPost', MainDone: 'mainDone' } as const;
+export const State = { IsPost: 'isPost', MainDone: 'mainDone', JobToken: 'jobToken' } as const;
+
+let mainJobToken = '';
+
+/**
+ * This job's token: made by the main step and kept in its state, read back by the post step.
+ * Every job of a run shares the run id (and every leg of a matrix the job id), so the locks and
+ * pending switches a post step may clean up are those carrying this token. Empty outside `entry`.
+ */
+function jobToken(): string {
+  return runner.getState(State.JobToken) || mainJobToken;
+}
 
 /**
  * The bundle's entry: the main step, or (when the runner runs `runs.post`, with the state the main
@@ -83,6 +84,9 @@ export async function entry(main: () => Promise<void>, post?: () => Promise<void
     return;
   }
   runner.saveState(State.IsPost, 'true');
+  // Saved before anything is locked: a main step killed at any later point leaves it to its post step.
+  mainJobToken = randomBytes(16).toString('hex');
+  runner.saveState(State.JobToken, mainJobToken);
   await main();
   runner.saveState(State.MainDone, 'true');
   // A cancelled run has put things back and said so; what it abandoned (a wait's timer, a remote
@@ -104,11 +108,11 @@ export async function runAction(body: () => Promise<void>): Promise<void> {
     }
   } catch (error) {
     if (error instanceof ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
-      runner.setFailed(neutralize(error.message));
+      runner.setFailed(forLog(error.message));
       await failureSummary(error.message, 'Do what the message says (it names the input or the holder in the way), then re-run.');
     } else {
-      if (error instanceof Error && error.stack) runner.debug(neutralize(error.stack));
-      runner.setFailed(neutralize(errorMessage(error)));
+      if (error instanceof Error && error.stack) runner.debug(forLog(error.stack));
+      runner.setFailed(forLog(errorMessage(error)));
       await failureSummary(errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
     }
   }
@@ -123,7 +127,8 @@ let summaryWritten = false;
 async function failureSummary(message: string, next: string): Promise<void> {
   if (summaryWritten || !process.env.GITHUB_STEP_SUMMARY) return;
   const app = runner.getInput('app');
-  const title = `### ❌ ${app ? `${app}: ` : ''}the step stopped`;
+  // The input may be what made the step stop: shown as text, never as Markdown.
+  const title = `### ❌ ${app ? `${forMarkdown(app)}: ` : ''}the step stopped`;
   try {
     await writeSummary([title, '', codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
   } catch {

@@ -5,6 +5,6 @@ export * from './clock';
 export * from './parallel';
 export * from './retry';
 export * from './http';
-export * from './markdown';
+export * from './surfaces';
 export * from './show';
 export * from './runner';

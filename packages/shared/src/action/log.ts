@@ -1,3 +1,5 @@
+import { forTerminal } from './surfaces';
+
 /** Where shared code writes what it does; the actions pass the toolkit's functions, tests pass their own. */
 export interface Logger {
   info(message: string): void;
@@ -6,10 +8,10 @@ export interface Logger {
 }
 
 export const consoleLogger: Logger = {
-  info: (message) => console.log(message),
-  warn: (message) => console.warn(`warning: ${message}`),
+  info: (message) => console.log(forTerminal(message)),
+  warn: (message) => console.warn(`warning: ${forTerminal(message)}`),
   group: async (title, body) => {
-    console.log(`== ${title}`);
+    console.log(`== ${forTerminal(title)}`);
     return body();
   },
 };

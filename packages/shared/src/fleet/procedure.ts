@@ -1,7 +1,7 @@
 import { errorMessage, settleLimit, UnrecordedSwitchError } from '../action';
 import type { SmokeResult } from '../runtime';
 import { formatWeights, weightsFor, type SwitchResult, type Weights } from '../traffic';
-import { Cancelled, isCancelled, type HostSession, type SessionSettings } from './session';
+import { Cancelled, isCancelled, jobOf, type HostSession, type SessionSettings } from './session';
 import type { AppState, Color, HistoryEntry, TrafficIntent } from '../hosts';
 
 /**
@@ -208,6 +208,8 @@ async function switchHost(work: Work, settings: SessionSettings, plan: SwitchPla
     to: plan.weights,
     recover: plan.recover,
     ...(plan.release ? { release: plan.release } : {}),
+    // Whose change it is: a post step settles only the change its own job recorded.
+    ...jobOf(settings.run),
     commit: { active: committed.active, canary: committed.canary, releases: changed.map((release) => ({ id: release.id, status: release.status })) },
   };
   let result: SwitchResult;

@@ -3,19 +3,29 @@ import { ConfigurationError, errorMessage, settleLimit, UnrecordedSwitchError, t
 import type { HostSpec } from '../inputs';
 import { explainUnprepared } from '../runtime';
 import { formatWeights, NginxRouter, type SwitchResult, type TrafficRouter, type Weights } from '../traffic';
-import { acquireLock, commands, connect, LockHeld, parseState, readState, runChecked, script, statePaths, stateText, updateRelease, withHistory, writeStateAndAudit, type AppState, type ConnectOptions, type LockOwner, type Remote, type StatePaths } from '../hosts';
+import { acquireLock, commands, connect, LockHeld, parseLockOwner, parseState, readState, runChecked, script, statePaths, stateText, updateRelease, withHistory, writeStateAndAudit, type AppState, type ConnectOptions, type LockOwner, type Remote, type StatePaths } from '../hosts';
 
 /** Who is acting, for locks, state history and the audit log. */
 export interface RunInfo {
+  /** The run and its attempt (`<run id>-<attempt>`): every job of the run shares it. */
   runId: string;
   actor: string;
   runUrl: string;
+  /** The job (GITHUB_JOB), shown with its locks and pending switches; every leg of a matrix shares it. */
+  job?: string;
+  /**
+   * A token the action's main step made and kept in the step's state: what tells this job's locks
+   * and pending switches from another job's of the same run. Its post step touches only those.
+   */
+  jobToken?: string;
 }
 
 export interface LockSettings {
   waitSeconds: number;
   staleSeconds: number;
   breakStale: boolean;
+  /** Take over a lock that has no owner file (input take-over-lock): an operator's stop sign otherwise. */
+  takeOver?: boolean;
 }
 
 export interface SessionSettings {
@@ -230,10 +240,11 @@ export async function openSessions(specs: readonly HostSpec[], settings: Session
       if (isCancelled(settings)) throw new Cancelled('cancelled while taking the locks');
       const paths = statePaths(spec.stateDir, settings.app);
       const token = randomUUID();
-      const unlock = await acquireLock(remote, paths, { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}) }, {
+      const unlock = await acquireLock(remote, paths, { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}), ...jobOf(settings.run) }, {
         waitSeconds: settings.lock.waitSeconds,
         staleSeconds: settings.lock.staleSeconds,
         breakStale: settings.lock.breakStale,
+        takeOver: settings.lock.takeOver ?? false,
         sleep: settings.clock.sleep,
         now: settings.clock.now,
         warn: settings.log.warn,
@@ -263,6 +274,11 @@ export async function openSessions(specs: readonly HostSpec[], settings: Session
     throwAll(failures);
   }
   return sessions;
+}
+
+/** The job's identity as a lock owner and a pending switch record it (fields left out when unknown). */
+export function jobOf(run: RunInfo): { job?: string; jobToken?: string } {
+  return { ...(run.job ? { job: run.job } : {}), ...(run.jobToken ? { jobToken: run.jobToken } : {}) };
 }
 
 /** The session whose lock is taken first (a rollback waiting for the lock waits there). */
@@ -310,7 +326,7 @@ export async function settle(session: HostSession, settings: SessionSettings): P
       next = updateRelease(next, pending.release, { status: 'cancelled', endedAt: new Date(settings.clock.now()).toISOString(), note: `run ${pending.runId} stopped during its traffic switch` });
       if (next.canary?.release === pending.release) next = { ...next, canary: null };
     }
-    const detail = `run ${pending.runId} left its ${pending.phase} switch (${pending.from ? formatWeights(pending.from) : 'nothing'} → ${formatWeights(pending.to)}) unfinished; nginx served ${view.live ? formatWeights(view.live.weights) : 'nothing'}; now ${formatWeights(target)}`;
+    const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? formatWeights(pending.from) : 'nothing'} → ${formatWeights(pending.to)}) unfinished; nginx served ${view.live ? formatWeights(view.live.weights) : 'nothing'}; now ${formatWeights(target)}`;
     next = withHistory(next, { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, action: 'recover', color: pending.to.blue >= pending.to.green ? 'blue' : 'green', version: '', image: '', outcome: 'success', detail });
     await session.saveState(next);
     settings.log.warn(`${session.label}: ${detail}`);
@@ -372,11 +388,6 @@ export async function repairState(session: HostSession, settings: SessionSetting
 }
 
 /**
- * The post step of a run that was killed before it could clean up: on each host, settle a traffic
- * change this run left pending and release this run's lock. Needs no lock of its own (it only
- * touches what this run owns).
- */
-/**
  * Asks a ramp to hold at its current step (`request`), or to go on (null): a file next to the lock
  * on every host, written without the lock (the monitor that holds it reads the file). Returns the
  * hosts it was written on.
@@ -402,19 +413,45 @@ export async function setHold(specs: readonly HostSpec[], settings: SessionSetti
   return done;
 }
 
+/**
+ * The post step of a job whose main step was killed before it could clean up: on each host, settle
+ * the traffic change this job left pending and release this job's lock. A lock is this job's only
+ * when it carries the token the main step kept in its state (`run.jobToken`): every job of a run
+ * shares the run id, and a matrix shares the job id too. Another job's lock, or one taken by an
+ * older version (no token), is left alone and said to be. Needs no lock of its own.
+ */
 export async function cleanUpRun(specs: readonly HostSpec[], settings: SessionSettings): Promise<string[]> {
   const done: string[] = [];
+  const jobToken = settings.run.jobToken;
   await settleLimit(specs, settings.maxParallel, async (spec) => {
     const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
     try {
       const paths = statePaths(spec.stateDir, settings.app);
       const owned = await remote.run(script('al-owner', 'head -c 4096 "$1/owner.json" 2>/dev/null', [paths.lock]));
-      if (!owned.stdout.includes(`"runId":"${settings.run.runId}"`)) return;
+      const owner = parseLockOwner(owned.stdout);
+      const ours = !!jobToken && !!owner?.token && owner.jobToken === jobToken;
+      if (!ours) {
+        if (owner?.runId === settings.run.runId) {
+          settings.log.info(
+            owner.jobToken
+              ? `${remote.label}: the lock belongs to another job of run ${settings.run.runId}${owner.job ? ` (job ${owner.job})` : ''}: left alone`
+              : `${remote.label}: the lock of run ${settings.run.runId} carries no job token (taken by an older version), so it may be another job's: left alone; it goes stale once its run stops`,
+          );
+        }
+        return;
+      }
+      const lockToken = owner.token as string;
       const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
       const session = new HostSession(spec, remote, settings, state, async () => {
-        await remote.run(commands.releaseRunLock(paths.lock, settings.run.runId));
+        await remote.run(commands.releaseLock(paths.lock, lockToken));
       });
-      await settle(session, settings);
+      const pending = state.pending;
+      if (pending && pending.jobToken !== jobToken) {
+        // Under this job's lock, yet not this job's: the next run settles it when it opens the host.
+        settings.log.info(`${session.label}: the unfinished ${pending.phase} switch of run ${pending.runId} on record is not this job's: left for the next run to settle`);
+      } else {
+        await settle(session, settings);
+      }
       await session.audit('lock released by the post step', { reason: 'the run ended without releasing it' });
       await session.close();
       done.push(remote.label);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigurationError, errorMessage, HostError, printable } from '../action';
+import { ConfigurationError, errorMessage, HostError, printable, show } from '../action';
 import { IMAGE_REF, VERSION } from '../vocabulary';
 import { runChecked, type Remote } from './ssh';
 import { script, type Argv } from './shell';
@@ -27,6 +27,10 @@ const plainText = (max: number) => z.string().max(max).regex(/^[^\0-\x08\x0a-\x1
 const runId = z.string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
 const actor = z.string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
 const time = z.string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
+// A job's id as GitHub gives it (GITHUB_JOB), and the random token its main step made: together
+// they tell one job's lock and pending switch from another job's of the same run (a matrix).
+const jobId = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a job id');
+const jobToken = z.string().regex(/^[A-Za-z0-9-]{8,100}$/, 'a job token');
 const weights = z.object({ blue: z.number().int().min(0).max(100), green: z.number().int().min(0).max(100) });
 
 const colorState = z.object({
@@ -105,6 +109,9 @@ const pendingSchema = z.object({
   recover: z.enum(['from', 'to']),
   /** The release this change is about (cancelled when recovered to `from` during a deploy). */
   release: z.string().optional(),
+  /** The job that made the change, and its token: a post step settles only its own job's change. */
+  job: jobId.optional(),
+  jobToken: jobToken.optional(),
   commit: z.object({ active: colorSchema.nullable(), canary: canarySchema.nullable(), releases: z.array(z.object({ id: z.string(), status: z.enum(RELEASE_STATUSES) })) }),
 });
 export type TrafficIntent = z.infer<typeof pendingSchema>;
@@ -308,7 +315,7 @@ export const commands = {
    * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
    * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
    * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
-   * and exit 1.
+   * (nothing for a lock without an owner file) and exit 1.
    */
   acquireLock(lockDir: string): Argv {
     return script(
@@ -316,17 +323,41 @@ export const commands = {
       [
         'parent=$(dirname "$1")',
         'mkdir -p "$parent" || exit 3',
-        'tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
-        'if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
-        'chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
-        'if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
-        'rm -rf "$tmp"',
-        // The lock vanished between the rename and here: the caller tries again.
-        '[ -d "$1" ] || exit 4',
+        // A rename replaces an empty folder: without this check, a lock folder an operator made by
+        // hand (mkdir lock) to stop deploys would be taken silently.
+        'if [ ! -e "$1" ] && [ ! -L "$1" ]; then',
+        '  tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
+        '  if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
+        '  chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
+        '  if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
+        '  rm -rf "$tmp"',
+        'fi',
+        // The lock vanished between the rename and here (or while its owner was read): the caller tries again.
+        '[ -e "$1" ] || [ -L "$1" ] || exit 4',
+        'owner=$(head -c 4096 "$1/owner.json" 2>/dev/null)',
+        '[ -n "$owner" ] || [ -e "$1" ] || [ -L "$1" ] || exit 4',
         // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
         'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
-        'head -c 4096 "$1/owner.json" 2>/dev/null',
+        'printf "%s" "$owner"',
         'exit 1',
+      ].join('\n'),
+      [lockDir],
+    );
+  },
+  /**
+   * Removes a lock that has no owner file (an operator's `mkdir lock`), only while it still has
+   * none: exit 5 when an owner file has appeared since it was read.
+   */
+  takeOverLock(lockDir: string): Argv {
+    return script(
+      'al-unlock-ownerless',
+      [
+        'set -u',
+        '[ -e "$1" ] || [ -L "$1" ] || exit 0',
+        '[ ! -e "$1/owner.json" ] || { echo "the lock has an owner now" >&2; exit 5; }',
+        'aside=$(mktemp -d "$(dirname "$1")/.taken.XXXXXXXX") || exit 3',
+        'mv -T "$1" "$aside/lock" || { rmdir "$aside"; exit 3; }',
+        'rm -rf "$aside"',
       ].join('\n'),
       [lockDir],
     );
@@ -345,19 +376,22 @@ export const commands = {
       [lockDir, String(staleSeconds)],
     );
   },
-  /** Releases the lock only if this run still owns it. */
+  /**
+   * Releases the lock only if this run still owns it. The lock is renamed aside before it is
+   * removed, so no one ever sees it as a folder without its owner file.
+   */
   releaseLock(lockDir: string, token: string): Argv {
-    return script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then rm -rf "$1"; fi', [lockDir, token]);
+    return script(
+      'al-unlock',
+      'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then aside=$(mktemp -d "$(dirname "$1")/.released.XXXXXXXX") || exit 3; mv -T "$1" "$aside/lock" 2>/dev/null; rm -rf "$aside"; fi',
+      [lockDir, token],
+    );
   },
   /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
   heartbeat(lockDir: string, token: string): Argv {
     // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
     // post step run) must not create a file in the lock's place, which would block every next run.
     return script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
-  },
-  /** Releases every lock a run holds, whatever its token (the post step of a run that was killed). */
-  releaseRunLock(lockDir: string, runIdValue: string): Argv {
-    return script('al-unlock-run', 'if grep -qF "\\"runId\\":\\"$2\\"" "$1/owner.json" 2>/dev/null; then rm -rf "$1" && echo released; fi', [lockDir, runIdValue]);
   },
   /** The last state the audit log recorded (repair). */
   lastAuditedState(auditPath: string): Argv {
@@ -466,14 +500,45 @@ export interface LockOwner {
   runId: string;
   actor: string;
   version: string;
+  /** One of LOCK_PHASES: a lock is read back with that list, so a phase that takes a lock is added there. */
   phase: string;
   time: string;
   runUrl?: string;
+  /** The job that holds it (GITHUB_JOB): the same for every leg of a matrix, so shown, never matched. */
+  job?: string;
+  /**
+   * The token the job's main step made and kept in the step's state: its post step releases only
+   * locks carrying it. A lock without one (taken by an older version) is never a post step's.
+   */
+  jobToken?: string;
 }
 
-const lockOwnerSchema = z.object({ token: z.string().max(100), runId, actor, version: z.string().max(140), phase: z.string().max(60), time: z.string().max(40), runUrl: z.string().max(300).optional() });
+/**
+ * The phases that take a lock (the callers of openSessions) and the placeholders a lock shows for
+ * a version it does not name yet: a lock's owner is read back with these, like the state.
+ */
+export const LOCK_PHASES = ['deploy', 'promote', 'rollback', 'upgrade', 'prune', 'monitor canary', 'monitor ramp', 'monitor post-promotion'] as const;
+const lockVersion = z.union([version, z.enum(['(canary)', '(previous)', '(maintenance)'])]);
+const lockOwnerFields = {
+  token: z.string().max(100),
+  runId,
+  actor,
+  version: lockVersion,
+  phase: z.enum(LOCK_PHASES),
+  time,
+  runUrl: z.string().max(300).regex(/^https?:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~%/-]*$/, 'a run URL').optional(),
+  job: jobId.optional(),
+  jobToken: jobToken.optional(),
+};
+const lockOwnerSchema = z.object(lockOwnerFields);
+/** What each field an owner shows must be, for the flag that replaces one that is not. */
+const LOCK_OWNER_FORMS: Partial<Record<keyof LockOwner, string>> = { runId: 'a run id', actor: 'a user name', version: 'a version label', phase: 'a known phase', time: 'an ISO time', job: 'a job id' };
 
-/** The owner file of a lock, read as data: fields that do not fit are shown escaped, never as they are. */
+/**
+ * The owner file of a lock, read as data: each field with its pattern. A field that does not fit
+ * is never passed on as it is: one that is shown (run, actor, version, phase, time, job) becomes a
+ * flag saying what it should be, with what it holds escaped and cut; the others are left out.
+ */
 export function parseLockOwner(text: string): Partial<LockOwner> | null {
   try {
     const value = JSON.parse(text) as unknown;
@@ -481,9 +546,13 @@ export function parseLockOwner(text: string): Partial<LockOwner> | null {
     if (parsed.success) return parsed.data;
     if (!value || typeof value !== 'object') return null;
     const fields: Partial<Record<keyof LockOwner, string>> = {};
-    for (const key of ['runId', 'actor', 'version', 'phase', 'time'] as const) {
+    for (const [key, schema] of Object.entries(lockOwnerFields) as Array<[keyof LockOwner, z.ZodType]>) {
       const raw = (value as Record<string, unknown>)[key];
-      if (typeof raw === 'string') fields[key] = printable(raw, 80);
+      if (raw === undefined) continue;
+      const field = schema.safeParse(raw);
+      const form = LOCK_OWNER_FORMS[key];
+      if (field.success && typeof field.data === 'string') fields[key] = field.data;
+      else if (form) fields[key] = `(not ${form}: ${show(raw, 40)})`;
     }
     return fields;
   } catch {
@@ -498,13 +567,14 @@ export class LockHeld extends ConfigurationError {
     readonly ageSeconds: number,
     readonly stale: boolean,
   ) {
-    const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'})` : 'a lock with no owner file (made by hand or by an old version)';
+    const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})` : '';
     super(
-      stale
-        ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
-        : owner
-          ? `${host}: another deploy holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`
-          : `${host}: another deploy holds the lock: ${who}; it is broken once it is older than lock-stale-seconds with break-stale-lock: true`,
+      !owner
+        ? // No owner, no run to wait for or to find dead: an operator's stop sign until someone says otherwise.
+          `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`
+        : stale
+          ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
+          : `${host}: another deploy holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`,
     );
   }
 }
@@ -513,6 +583,8 @@ export interface LockOptions {
   waitSeconds: number;
   staleSeconds: number;
   breakStale: boolean;
+  /** Take over a lock that has no owner file (input take-over-lock); otherwise it is reported. */
+  takeOver?: boolean;
   sleep: (ms: number) => Promise<void>;
   now: () => number;
   warn: (message: string) => void;
@@ -537,7 +609,15 @@ export async function acquireLock(remote: Remote, paths: StatePaths, owner: Lock
     const [, seen = '0', hostNow = '0'] = header.split(' ');
     const ageSeconds = Math.max(0, Number(hostNow) - Number(seen));
     const holder = parseLockOwner(rest.join('\n'));
-    const stale = ageSeconds > options.staleSeconds;
+    if (!holder && options.takeOver) {
+      options.warn(`${remote.label}: taking over a lock with no owner file (take-over-lock: true)`);
+      const taken = await remote.run(commands.takeOverLock(paths.lock));
+      // Exit 5: an owner appeared meanwhile; the next attempt sees it.
+      if (taken.code !== 0 && taken.code !== 5) throw new HostError(remote.label, `could not take over the lock in ${paths.lock}: ${printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`);
+      continue;
+    }
+    // A lock without an owner is no dead run's: it never goes stale (see LockHeld).
+    const stale = holder !== null && ageSeconds > options.staleSeconds;
     if (stale && options.breakStale) {
       options.warn(`${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`);
       await runChecked(remote, commands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);

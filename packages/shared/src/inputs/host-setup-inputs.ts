@@ -1,4 +1,5 @@
 import { USER_NAME, type ConnectOptions, type HostSetupPlan, type SshTarget } from '../hosts';
+import { SWITCH_HELPER_PATH } from '../traffic';
 import { HOST_PATH } from '../vocabulary';
 import { field, hostInputs, requireInput, type HostInputs } from './inputs';
 
@@ -20,6 +21,7 @@ export const hostSetupInputs = {
   'nginx-conf-dir': hostInputs['nginx-conf-dir'],
   'nginx-command': hostInputs['nginx-command'],
   'access-log': field.string({ form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none', pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/, default: '/var/log/nginx/access.log' }),
+  'switch-helper': field.string({ form: 'an absolute path whose file name is agent-loop-nginx (or agent-loop-nginx-SUFFIX), in a directory only root may write, e.g. /usr/local/sbin/agent-loop-nginx', pattern: /^(?!.*(?:^|\/)\.\.(?:\/|$))\/(?:[A-Za-z0-9._-]+\/)*agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/, default: SWITCH_HELPER_PATH }),
   'sudoers-file': field.string({ form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop', pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/, default: '/etc/sudoers.d/agent-loop' }),
 };
 
@@ -35,7 +37,7 @@ export function connectOptions(inputs: ConnectInputs): ConnectOptions {
   };
 }
 
-type SetupInputs = Pick<HostInputs, 'hosts' | 'state-dir' | 'nginx-conf-dir' | 'nginx-command'> & ConnectInputs & { phase: 'setup' | 'doctor'; 'deploy-user': string; 'access-log': string; 'sudoers-file': string };
+type SetupInputs = Pick<HostInputs, 'hosts' | 'state-dir' | 'nginx-conf-dir' | 'nginx-command'> & ConnectInputs & { phase: 'setup' | 'doctor'; 'deploy-user': string; 'access-log': string; 'sudoers-file': string; 'switch-helper': string };
 
 /** Each host's set-up plan (the deploy user, its folders, nginx as root runs it), its per-host overrides applied. */
 export function hostSetupPlans(inputs: SetupInputs): Array<{ target: SshTarget; plan: HostSetupPlan }> {
@@ -58,6 +60,7 @@ export function hostSetupPlans(inputs: SetupInputs): Array<{ target: SshTarget; 
         includeDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
         accessLog: accessLog === 'none' ? '' : accessLog,
         sudoersFile: inputs['sudoers-file'],
+        switchHelper: inputs['switch-helper'],
         nginx: overrides.nginxCommand ?? nginx,
       },
     };

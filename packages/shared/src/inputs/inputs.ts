@@ -305,6 +305,8 @@ export const hostInputs = {
   'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
   'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
   'break-stale-lock': field.boolean(true),
+  // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
+  'take-over-lock': field.boolean(false),
   'repair-state': field.boolean(false),
   'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
   environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),

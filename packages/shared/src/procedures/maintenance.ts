@@ -3,6 +3,7 @@ import { waitHealthy } from '../runtime';
 import type { HostSpec } from '../inputs';
 import { COLORS, runChecked, script, type AppState, type Argv, type Remote } from '../hosts';
 import { closeSessions, openSessions, type HostSession, type SessionSettings } from '../fleet';
+import { nginxControl } from '../traffic';
 
 /**
  * Host maintenance as the deployment procedure writes it: Docker prune that never touches what a
@@ -175,7 +176,7 @@ export async function rollingUpgrade(hosts: readonly HostSpec[], settings: Upgra
 }
 
 async function checkServing(remote: Remote, session: HostSession, settings: UpgradeSettings): Promise<void> {
-  const nginx = await remote.run([...session.spec.nginxCommand, '-t'], { timeoutMs: 60_000 });
+  const nginx = await remote.run([...nginxControl(session.spec.nginxCommand, session.spec.nginxConfDir), 'check'], { timeoutMs: 60_000 });
   if (nginx.code !== 0) throw new HostError(remote.label, `after the upgrade, nginx -t fails: ${(nginx.stderr || nginx.stdout).trim().split('\n').slice(-4).join(' / ')}`);
   const active = session.state.active;
   if (!active) return;

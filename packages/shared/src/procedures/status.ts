@@ -1,4 +1,4 @@
-import { errorMessage, hostCell, printable, settleLimit, type Clock } from '../action';
+import { errorMessage, hostCell, printable, settleLimit, type Clock, type Logger } from '../action';
 import type { HostSpec } from '../inputs';
 import { planRollback } from '../rollback';
 import { formatWeights, NginxRouter, type LiveWeights, type Weights } from '../traffic';
@@ -36,6 +36,8 @@ export interface StatusSettings {
   connect: ConnectOptions;
   maxParallel: number;
   clock: Clock;
+  /** Where a host key accepted only because insecure-skip-host-key-check is true is warned about, as every phase does. */
+  log: Logger;
 }
 
 const LOCK_READ = `if [ -d "$1" ]; then printf 'held %s %s\\n' "$(stat -c %Y "$1" 2>/dev/null || echo 0)" "$(date +%s)"; head -c 4000 "$1/owner.json" 2>/dev/null; else echo free; fi`;
@@ -61,7 +63,7 @@ function emptyStatus(host: string): HostStatus {
 }
 
 async function hostStatus(spec: HostSpec, settings: StatusSettings): Promise<HostStatus> {
-  const remote = await connect(spec.target, settings.connect);
+  const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
   try {
     const paths = statePaths(spec.stateDir, settings.app);
     const router = new NginxRouter(remote, { app: settings.app, bluePort: spec.bluePort, greenPort: spec.greenPort, statusPort: spec.nginxStatusPort, splitKey: settings.splitKey }, spec.nginxConfDir, spec.nginxCommand);

@@ -1,4 +1,4 @@
-import { errorMessage, type Settled } from '../action';
+import { errorMessage, markdownCode, type Settled } from '../action';
 import { deployNginxCommand, type SetupReport } from '../hosts';
 import { formatPrerequisites, type Prerequisite } from '../runtime';
 import { table } from './summary';
@@ -37,7 +37,7 @@ export function doctorOutcome(labels: readonly string[], results: readonly Settl
     }
   });
   const rows = Object.entries(outcome.report).flatMap(([host, items]) =>
-    Array.isArray(items) ? (items.length === 0 ? [[host, 'nothing: ready', '']] : items.map((item) => [host, item.problem, `\`${item.fix}\``])) : [[host, 'could not be checked', items.error]],
+    Array.isArray(items) ? (items.length === 0 ? [[host, 'nothing: ready', '']] : items.map((item) => [host, item.problem, markdownCode(item.fix)])) : [[host, 'could not be checked', items.error]],
   );
   outcome.summary = ['## Host doctor', '', table(['host', 'missing', 'fix'], rows), ''].join('\n');
   return outcome;
@@ -50,12 +50,12 @@ export interface SetupOutcome {
   /** Lines to log: each step's outcome on each host. */
   lines: string[];
   changed: number;
-  /** The nginx-command the deploys take after the set-up: sudo -n with nginx's path as root sees it. */
+  /** The nginx-command the deploys take after the set-up: the switch helper through sudo -n. */
   nginxCommand: string;
   summary: string;
 }
 
-export function setupOutcome(labels: readonly string[], results: readonly Settled<SetupReport>[], plan: { deployUser: string; nginx: readonly string[] }): SetupOutcome {
+export function setupOutcome(labels: readonly string[], results: readonly Settled<SetupReport>[], plan: { deployUser: string; switchHelper: string }): SetupOutcome {
   const reports: SetupReport[] = [];
   const problems: string[] = [];
   const lines: string[] = [];
@@ -75,7 +75,7 @@ export function setupOutcome(labels: readonly string[], results: readonly Settle
   });
   const changed = reports.reduce((sum, report) => sum + report.items.filter((item) => item.outcome === 'changed').length, 0);
   const nginxPath = reports.find((report) => report.nginxPath)?.nginxPath ?? '';
-  const nginxCommand = nginxPath ? deployNginxCommand(nginxPath, plan.nginx.slice(1)) : '';
+  const nginxCommand = nginxPath ? deployNginxCommand(plan.switchHelper) : '';
   const rows = reports.flatMap((report) => [...(report.fatal ? [[report.host, 'failed', report.fatal]] : []), ...report.items.map((item) => [report.host, item.outcome, item.what])]);
   const summary = [
     '## Host set-up',

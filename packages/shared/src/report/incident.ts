@@ -1,5 +1,5 @@
 import { bestEffort, createDeployment, githubContext, openIssue, setDeploymentStatus, type GitHubContext, type Incident } from '../github';
-import { hostCell, type Logger } from '../action';
+import { forMarkdown, hostCell, markdownLink, type Logger } from '../action';
 import { notifySlack } from './notify';
 import type { HostReport } from '../fleet';
 import { table } from './summary';
@@ -43,6 +43,11 @@ export function restoredLine(restoredMs: number | null): string {
   return `Traffic restored in ${seconds} s ${met ? '✅' : '❌'} (procedure target: ${ROLLBACK_TARGET_MS / 1000} s${met ? `, ${Math.max(1, Math.round(ROLLBACK_TARGET_MS / Math.max(restoredMs, 1)))}× faster` : ''}).`;
 }
 
+/**
+ * The incident issue. Its body is Markdown that GitHub renders and that notifies whoever it
+ * mentions: the trigger, the reason and the error come from people, hosts and tools, so each is
+ * text made inert (`forMarkdown`; table cells are too), and the run is a checked link.
+ */
 export function incidentIssue(story: RollbackStory, extraLabels: readonly string[] = []): Incident {
   const title = `${story.error ? 'Rollback FAILED' : 'Rollback'}: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
   const timeline = story.hosts
@@ -50,10 +55,10 @@ export function incidentIssue(story: RollbackStory, extraLabels: readonly string
     .slice(0, 200);
   const body = [
     `**Severity:** ${story.severity}`,
-    `**Trigger:** ${story.trigger}`,
-    `**Reason:** ${story.reason}`,
+    `**Trigger:** ${forMarkdown(story.trigger)}`,
+    `**Reason:** ${forMarkdown(story.reason)}`,
     `**Decided at:** ${new Date(story.decidedAt).toISOString()}`,
-    ...(story.error ? ['', `**The rollback failed; traffic stays where it was:** ${story.error.split('\n').slice(0, 20).join(' / ')}`, ...(story.candidates && story.candidates.length > 0 ? [`**Versions one can roll back to by name:** ${story.candidates.join(', ')}`] : [])] : []),
+    ...(story.error ? ['', `**The rollback failed; traffic stays where it was:** ${forMarkdown(story.error.split('\n').slice(0, 20).join(' / '))}`, ...(story.candidates && story.candidates.length > 0 ? [`**Versions one can roll back to by name:** ${forMarkdown(story.candidates.join(', '))}`] : [])] : []),
     '',
     restoredLine(story.restoredMs),
     '',
@@ -66,7 +71,7 @@ export function incidentIssue(story: RollbackStory, extraLabels: readonly string
     '',
     table(['host', 'step', 'result', 'took', 'detail'], timeline),
     '',
-    story.runUrl ? `Workflow run: ${story.runUrl}` : '',
+    story.runUrl ? `Workflow run: ${markdownLink(story.runUrl, story.runUrl).text}` : '',
   ].join('\n');
   return { title, body, labels: ['incident', `severity:${story.severity}`, 'rollback', ...extraLabels] };
 }

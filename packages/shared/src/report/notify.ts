@@ -1,4 +1,4 @@
-import { errorMessage, postJson } from '../action';
+import { errorMessage, forSlack, postJson } from '../action';
 
 /** Slack incoming-webhook messages. Never fails the deploy: a lost message is logged, not fatal. */
 export interface Notice {
@@ -17,11 +17,6 @@ export const SLACK_SECTION_TEXT_LIMIT = 3000;
 export const SLACK_BLOCK_LIMIT = 50;
 /** Host names listed before "… and N more". */
 const NAMED_HOSTS = 5;
-
-/** mrkdwn control characters: text from hosts and errors must never open a link or a mention. */
-export function escapeMrkdwn(text: string): string {
-  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
-}
 
 /** "h1, h2, h3, h4, h5 … and 35 more" */
 export function nameSome(names: readonly string[], shown = NAMED_HOSTS): string {
@@ -67,23 +62,23 @@ function clip(text: string, length: number): string {
 
 function errorLines(error: string): string[] {
   const summary = summariseFailures(error);
-  if (!summary) return [`*error:* ${escapeMrkdwn(clip(error, 2000))}`];
-  const lines = [`*failed on ${summary.hosts.length} hosts:* ${escapeMrkdwn(nameSome(summary.hosts))}`];
+  if (!summary) return [`*error:* ${forSlack(clip(error, 2000))}`];
+  const lines = [`*failed on ${summary.hosts.length} hosts:* ${forSlack(nameSome(summary.hosts))}`];
   for (const group of summary.groups) {
-    lines.push(`• ${escapeMrkdwn(clip(group.message, 500))}${group.hosts.length > 0 ? ` (${escapeMrkdwn(nameSome(group.hosts, 3))})` : ''}`);
+    lines.push(`• ${forSlack(clip(group.message, 500))}${group.hosts.length > 0 ? ` (${forSlack(nameSome(group.hosts, 3))})` : ''}`);
   }
   return lines;
 }
 
 export function slackPayload(notice: Notice): unknown {
-  const lines = Object.entries(notice.fields).map(([key, value]) => `*${escapeMrkdwn(clip(key, 100))}:* ${escapeMrkdwn(clip(value, 500))}`);
+  const lines = Object.entries(notice.fields).map(([key, value]) => `*${forSlack(clip(key, 100))}:* ${forSlack(clip(value, 500))}`);
   if (notice.durationMs !== undefined) lines.push(`*duration:* ${(notice.durationMs / 1000).toFixed(1)} s`);
   if (notice.error) lines.push(...errorLines(notice.error));
   // The link is kept whatever is cut: it leads to the full log.
   const link = notice.runUrl ? `<${notice.runUrl.replaceAll('|', '%7C').replaceAll('>', '%3E')}|workflow run>` : '';
   const budget = SLACK_SECTION_TEXT_LIMIT - (link ? link.length + 1 : 0);
   const body = capLines(lines, budget, (left) => `… and ${left} more line${left === 1 ? '' : 's'} (see the workflow run)`);
-  const heading = `${ICON[notice.event]} ${escapeMrkdwn(clip(notice.title, 500))}`;
+  const heading = `${ICON[notice.event]} ${forSlack(clip(notice.title, 500))}`;
   const details = [body, link].filter((part) => part !== '').join('\n');
   // A section needs at least one character: with nothing to add there is only the heading.
   const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: `*${heading}*` } }];

@@ -1,4 +1,4 @@
-import { codeBlock, hostCell } from '../action';
+import { codeBlock, forMarkdown, hostCell, Markdown, markdownLink } from '../action';
 import type { HostReport, PhaseResult } from '../fleet';
 import { formatValue, histogramQuantile, type AnalysisResult, type Sample, type SeriesPoint } from '../analysis';
 import type { Color } from '../hosts';
@@ -9,11 +9,12 @@ import { restoredLine } from './incident';
 
 /** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
 
-// A lone \r ends a Markdown line too (CommonMark), so CRLF and CR are flattened like LF.
-const escapeCell = (text: string): string => text.replaceAll('|', '\\|').replace(/\r\n|\r|\n/g, ' ');
+/** A table cell: a plain string is text (made inert by `forMarkdown`), a `Markdown` piece is this code's own. */
+export type Cell = string | Markdown;
+const cell = (value: Cell): string => (value instanceof Markdown ? value.text : forMarkdown(value));
 
-export function table(header: string[], rows: string[][]): string {
-  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(escapeCell).join(' | ')} |`)].join('\n');
+export function table(header: string[], rows: readonly (readonly Cell[])[]): string {
+  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
 }
 
 const OUTCOME: Record<HostReport['outcome'], string> = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
@@ -30,14 +31,16 @@ export interface Headline {
   verdict?: string;
   done?: string;
   incidentUrl?: string | null;
+  /** Markdown of this code's own (commands in backticks), naming validated versions only. */
   next: string[];
 }
 
+/** The title, verdict and done carry reasons and errors from hosts: they are text, made inert here. */
 export function headline(app: string, head: Headline): string {
-  const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${head.title}`, ''];
-  if (head.verdict) lines.push(`- **Verdict:** ${head.verdict}`);
-  if (head.done) lines.push(`- **Done:** ${head.done}`);
-  if (head.incidentUrl) lines.push(`- **Incident:** ${head.incidentUrl}`);
+  const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${forMarkdown(head.title)}`, ''];
+  if (head.verdict) lines.push(`- **Verdict:** ${forMarkdown(head.verdict)}`);
+  if (head.done) lines.push(`- **Done:** ${forMarkdown(head.done)}`);
+  if (head.incidentUrl) lines.push(`- **Incident:** ${markdownLink(head.incidentUrl, head.incidentUrl)}`);
   if (head.next.length === 1) lines.push(`- **Next:** ${head.next[0]}`);
   if (head.next.length > 1) lines.push('- **Next:**', ...head.next.map((step) => `  - ${step}`));
   lines.push('');
@@ -274,7 +277,7 @@ export function monitorSummary(app: string, result: MonitorResult, incidentUrl: 
     ),
     '',
   );
-  if (analysis.warnings.length > 0) lines.push(...analysis.warnings.map((warning) => `- ⚠️ ${warning}`), '');
+  if (analysis.warnings.length > 0) lines.push(...analysis.warnings.map((warning) => `- ⚠️ ${forMarkdown(warning)}`), '');
   const labels = [
     { color: result.stableColor, label: `stable ${result.stableVersion ?? ''}`.trim() },
     { color: result.canaryColor, label: `canary ${result.canaryVersion ?? ''}`.trim() },

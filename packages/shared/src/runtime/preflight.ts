@@ -1,5 +1,6 @@
 import { ConfigurationError, HostError } from '../action';
 import { quote, script, type Argv, type Remote } from '../hosts';
+import { nginxControl, switchHelperPath, SWITCH_HELPER_PATH } from '../traffic';
 
 /** Host checks before anything changes: room to run a new color, and an nginx we can drive. */
 export interface PreflightLimits {
@@ -14,19 +15,22 @@ export interface PreflightFacts {
   nginxOk: boolean;
   nginxOutput: string;
   includeDir: boolean;
+  root: boolean;
 }
 
 const PREFLIGHT_SCRIPT = `state_dir=$1; include_dir=$2; shift 2
+echo "uid=$(id -u)"
 mkdir -p "$state_dir" 2>/dev/null
 printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
 printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
 if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
 if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
-if out=$("$@" -t 2>&1); then echo nginx=ok; else echo nginx=failed; fi
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
 printf '%s\\n' "$out" | sed 's/^/nginx_output=/'`;
 
+/** The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will run it. */
 export function preflightCommand(stateDir: string, includeDir: string, nginx: readonly string[]): Argv {
-  return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginx]);
+  return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginxControl(nginx, includeDir)]);
 }
 
 /** The `key=value` lines a host script prints: every value of a key, and the first one. */
@@ -48,24 +52,33 @@ export function parsePreflight(output: string): PreflightFacts {
     nginxOk: first('nginx') === 'ok',
     nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
     includeDir: first('include_dir') === 'yes',
+    root: first('uid') === '0',
   };
 }
 
 /** Returns the problems found (empty when the host is ready). */
-export function judgePreflight(facts: PreflightFacts, limits: PreflightLimits, includeDir: string): string[] {
+export function judgePreflight(facts: PreflightFacts, limits: PreflightLimits, includeDir: string, nginx: readonly string[] = []): string[] {
   const problems: string[] = [];
+  // nginx itself through sudo means a user that is not root writes what nginx loads as root.
+  if (!facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx)) problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
   if (facts.freeDiskMb < limits.minFreeDiskMb) problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
   if (facts.freeMemoryMb < limits.minFreeMemoryMb) problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
   if (!facts.curl) problems.push('curl is not installed (the health checks run it on the host)');
   if (!facts.includeDir) problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
   if (!facts.nginxOk) problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
+  const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
+  if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
+    problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
+  }
   return problems;
 }
+
+const trimSlash = (dir: string): string => dir.replace(/\/+$/, '') || '/';
 
 export async function preflight(remote: Remote, stateDir: string, includeDir: string, nginx: readonly string[], limits: PreflightLimits): Promise<PreflightFacts> {
   const result = await remote.run(preflightCommand(stateDir, includeDir, nginx), { timeoutMs: 60_000 });
   const facts = parsePreflight(result.stdout);
-  const problems = judgePreflight(facts, limits, includeDir);
+  const problems = judgePreflight(facts, limits, includeDir, nginx);
   if (problems.length > 0) {
     // A prerequisite the doctor knows how to fix comes with its command.
     const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch((): Prerequisite[] => []);
@@ -103,17 +116,18 @@ export interface DoctorFacts {
   root: boolean;
   stateDir: 'writable' | 'creatable' | 'denied';
   includeDir: 'writable' | 'missing' | 'denied';
+  /** nginx-command starts with sudo. */
+  viaSudo: boolean;
   nginxFound: boolean;
   nginxInSbin: string;
   nginxOk: boolean;
   nginxOutput: string;
   curl: boolean;
   accessLog: 'readable' | 'absent' | 'denied' | 'unchecked';
-  accessLogGroup: string;
   sudo: boolean;
 }
 
-const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; shift 3
+const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; n=$4; shift 4
 echo "user=$(id -un)"; echo "uid=$(id -u)"
 if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
 else
@@ -121,19 +135,27 @@ else
   if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
 fi
 if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
-word=$1; [ "$word" = sudo ] && { shift; while [ "\${1#-}" != "$1" ]; do shift; done; word=$1; set -- sudo -n "$@"; }
+# The program nginx-command runs (after sudo and its options), then the helper's argv.
+word=; via_sudo=no; i=0
+for w; do
+  [ "$i" -lt "$n" ] || break; i=$((i + 1))
+  [ -z "$word" ] || continue
+  case $w in sudo) via_sudo=yes ;; -*) [ "$via_sudo" = yes ] || word=$w ;; *) word=$w ;; esac
+done
+shift "$n"
+echo "via_sudo=$via_sudo"
 if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
 case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
-if out=$("$@" -t 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
 printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
 if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
 if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
 if [ -z "$access_log" ]; then echo log=unchecked
-elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; echo "log_group=$(stat -c %G "$access_log")"; fi
+elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
 else echo log=absent; fi`;
 
 export function doctorCommand(target: DoctorTarget): Argv {
-  return script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, ...target.nginx]);
+  return script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)]);
 }
 
 export function parseDoctor(output: string): DoctorFacts {
@@ -143,50 +165,59 @@ export function parseDoctor(output: string): DoctorFacts {
     root: first('uid') === '0',
     stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied') as DoctorFacts['stateDir'],
     includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied') as DoctorFacts['includeDir'],
+    viaSudo: first('via_sudo') === 'yes',
     nginxFound: first('nginx_found') === 'yes',
     nginxInSbin: first('nginx_sbin'),
     nginxOk: first('nginx') === 'ok',
     nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
     curl: first('curl') === 'yes',
     accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked') as DoctorFacts['accessLog'],
-    accessLogGroup: first('log_group'),
     sudo: first('sudo') === 'yes',
   };
 }
 
 const q = (word: string) => quote(word);
 
-/** What is missing, each with the command that fixes it (run as a sudo-capable user, or run host-setup). */
+/**
+ * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
+ * host-setup). A user that is not root drives nginx only through the switch helper: a directory
+ * it may write that nginx (root) loads, or nginx itself through sudo next to such a directory,
+ * would make it root in all but name, and is reported as a problem, not as a way to deploy.
+ */
 export function judgeDoctor(facts: DoctorFacts, target: DoctorTarget): Prerequisite[] {
   const user = facts.user || 'DEPLOY_USER';
   const found: Prerequisite[] = [];
+  const helper = switchHelperPath(target.nginx);
   const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
   const nginxLine = nginxWords.join(' ');
+  const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? SWITCH_HELPER_PATH}`;
   if (facts.stateDir === 'denied') found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
-  if (facts.includeDir === 'missing') found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o ${q(user)} -m 0755 ${q(target.includeDir)}` });
-  if (facts.includeDir === 'denied') found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: `sudo chown ${q(user)} ${q(target.includeDir)}` });
+  if (facts.includeDir === 'missing') found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
   if (!facts.curl) found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
-  if (!facts.nginxFound) {
+  const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
+  if (helper) {
+    if (!facts.root && facts.includeDir === 'writable') {
+      found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
+    }
+    if (!facts.nginxFound) found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
+    else if (!facts.nginxOk && privileged && !facts.root) found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
+    else if (!facts.nginxOk) found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
+  } else if (!facts.root && facts.viaSudo) {
+    found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
+  } else if (!facts.nginxFound) {
     found.push(
       facts.nginxInSbin
-        ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: `set nginx-command: sudo -n ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')} (and run host-setup for the sudoers rule)` }
+        ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
         : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' },
     );
   } else if (!facts.nginxOk) {
-    const privileged = /permission denied|not permitted|a password is required|sudo:/i.test(facts.nginxOutput);
-    if (privileged && !facts.root) {
-      const path = nginxWords[0]?.startsWith('/') ? nginxWords[0] : (facts.nginxInSbin || `/usr/sbin/${nginxWords[0] ?? 'nginx'}`);
-      const base = [path, ...nginxWords.slice(1)].join(' ');
-      found.push({
-        problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`,
-        fix: `run host-setup with deploy-user ${user}, or: echo ${q(`${user} ALL=(root) NOPASSWD: ${base} -t, ${base} -s reload`)} | sudo tee /etc/sudoers.d/agent-loop && sudo chmod 0440 /etc/sudoers.d/agent-loop && sudo visudo -c; then set nginx-command: sudo -n ${base}`,
-      });
-    } else {
-      found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
-    }
+    if (privileged && !facts.root) found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
+    else found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
+  } else if (facts.includeDir === 'denied') {
+    found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
   }
   if (facts.accessLog === 'denied') {
-    found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: facts.accessLogGroup && facts.accessLogGroup !== 'root' ? `sudo usermod -a -G ${q(facts.accessLogGroup)} ${q(user)}` : `sudo chgrp adm ${q(target.accessLog)} && sudo usermod -a -G adm ${q(user)}` });
+    found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });
   }
   return found;
 }

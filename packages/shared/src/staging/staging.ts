@@ -1,4 +1,4 @@
-import { errorMessage, request, systemClock, type Clock } from '../action';
+import { errorMessage, forMarkdown, request, systemClock, type Clock } from '../action';
 import { bodyContentType, checkName, judgeSmoke, percentile, requestBody, smokeBudgetMs, type SmokeCheck, type SmokeDefaults } from '../runtime';
 import type { LoadFigure, LoadResult, LoadVerdict } from './loadtest';
 import { table } from '../report';
@@ -168,9 +168,10 @@ export interface StagingReport {
 
 export function stagingSummary(report: StagingReport, verdict: LoadVerdict | null): string {
   const lines = [`### ${report.passed ? '✅' : '❌'} Staging ${report.version ? `${report.version} ` : ''}at ${report.baseUrl}`, ''];
-  if (report.reason) lines.push(`> ${report.reason.split('\n').join('\n> ')}`, '');
+  // The reason and the deploy's detail carry what the service and the hosts answered: text, made inert.
+  if (report.reason) lines.push(report.reason.split(/\r\n|\r|\n/).map((line) => `> ${forMarkdown(line)}`).join('\n'), '');
   const deploy = report.deploy;
-  lines.push(`**Deploy** (${deploy.method}): ${deploy.ok ? '✅' : '❌'} ${deploy.detail}${deploy.method === 'none' ? '' : ` in ${(deploy.durationMs / 1000).toFixed(1)} s`}`, '');
+  lines.push(`**Deploy** (${deploy.method}): ${deploy.ok ? '✅' : '❌'} ${forMarkdown(deploy.detail)}${deploy.method === 'none' ? '' : ` in ${(deploy.durationMs / 1000).toFixed(1)} s`}`, '');
   if (report.smoke) lines.push(`**Smoke checks**: ${report.smoke.passed ? '✅ passed' : '❌ failed'}`, '', smokeTable(report.smoke.checks), '');
   if (report.load && 'skipped' in report.load) lines.push(`**Load test**: skipped (${report.load.skipped})`, '');
   else if (report.load && verdict) lines.push(`**Load test**: ${report.load.method} ${report.load.path} at ${report.load.ratePerMinute}/min for ${report.load.durationSeconds} s, constant arrival rate: ${verdict.passed ? '✅ passed' : '❌ failed'}`, '', loadTable(verdict.figures), '');

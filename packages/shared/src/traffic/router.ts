@@ -1,5 +1,6 @@
 import { HostError, UnrecordedSwitchError } from '../action';
-import { COLORS, commands, nonce, otherColor, PUT_ALL_SHELL, runChecked, script, WRITE_FILES_SHELL, writeArgs, writeRemoteFile, type Argv, type Color, type HostWrite, type Remote } from '../hosts';
+import { commands, nonce, PUT_ALL_SHELL, runChecked, script, WRITE_FILES_SHELL, writeArgs, writeRemoteFile, type Argv, type Color, type HostWrite, type Remote } from '../hosts';
+import { nginxControl } from './nginx-helper';
 
 /**
  * Traffic routing through nginx. The action owns one include file per app on each host: the
@@ -15,8 +16,13 @@ export interface Weights {
 
 export interface SwitchResult {
   weights: Weights;
-  /** From the new file being written until nginx serves it. */
+  /** From the new file being written until nginx's new workers serve it. */
   liveMs: number;
+  /**
+   * Until every worker that accepts connections serves it, when the switch returns: nginx's master
+   * lets the old workers accept for 100 ms after it starts the new ones.
+   */
+  settledMs: number;
   /** Whether the `after` files were written (in the same command, once the weights were live). */
   recorded: boolean;
 }
@@ -66,46 +72,6 @@ export const includeFileName = (app: string): string => `agent-loop-${app}.conf`
 export const statusHost = (app: string): string => `agent-loop-${app}`;
 export const statusPath = (app: string): string => `/agent-loop/${app}`;
 
-/** The include file for the given weights (pure). */
-export function renderInclude(site: NginxSite, weights: Weights, generation: string): string {
-  if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0) {
-    throw new Error(`weights must be two shares that add up to 100, got ${formatWeights(weights)}`);
-  }
-  const name = nginxName(site.app);
-  const status = JSON.stringify({ app: site.app, weights, generation });
-  const ports: Record<Color, number> = { blue: site.bluePort, green: site.greenPort };
-  // Each color's upstream lists the other color as a backup: a request that an old nginx worker
-  // still sends to a color that has just been stopped (connection refused) is retried on the other
-  // one instead of failing. Only connection errors fall back; an HTTP error from a color is its own.
-  const upstreams = COLORS.map((color) =>
-    [`upstream ${name}_${color} {`, `    server 127.0.0.1:${ports[color]} max_fails=0;`, `    server 127.0.0.1:${ports[otherColor(color)]} backup;`, '    keepalive 32;', '}'].join('\n'),
-  );
-  const only = COLORS.find((color) => weights[color] === 100);
-  const chooser = only
-    ? [`map $host $${name} {`, `    default ${name}_${only};`, '}']
-    : (() => {
-        // The smaller share is listed with its percentage, the larger takes the rest.
-        const [minor, major] = weights.blue <= weights.green ? (['blue', 'green'] as const) : (['green', 'blue'] as const);
-        return [`split_clients "${site.splitKey}" $${name} {`, `    ${weights[minor]}% ${name}_${minor};`, `    * ${name}_${major};`, '}'];
-      })();
-  return [
-    `# Managed by agent-loop-actions for the app "${site.app}": every deploy rewrites this file.`,
-    `# agent-loop: ${status}`,
-    ...upstreams,
-    ...chooser,
-    'server {',
-    `    listen 127.0.0.1:${site.statusPort};`,
-    `    server_name ${statusHost(site.app)};`,
-    '    access_log off;',
-    `    location = ${statusPath(site.app)} {`,
-    '        default_type application/json;',
-    `        return 200 '${status}\\n';`,
-    '    }',
-    '}',
-    '',
-  ].join('\n');
-}
-
 /** Reads the weights recorded in an include file's header (pure). */
 export function parseIncludeHeader(content: string): LiveWeights | null {
   const match = /^# agent-loop: (\{.*\})$/m.exec(content);
@@ -124,110 +90,48 @@ function parseStatus(text: string): LiveWeights | null {
 }
 
 /**
- * Writes the write-ahead record and the include (contents given as arguments: an SSH command
- * arrives whole or not at all), then reloads nginx (a reload parses the whole configuration and
- * refuses a bad one, so no separate `nginx -t` is spent on the way; it runs only to tell a rejected
- * configuration from a failed reload). Then it polls the status server until the new generation is
- * served, against a real deadline. On every failure (reload, or a reload that exits 0 and never
- * takes effect) the previous file is put back and, after a reload, nginx is reloaded onto it
- * again, so the file on disk is always what nginx serves. When the record cannot be written, nginx
- * is not touched (exit 35). New files get unguessable names, are created with O_EXCL and an
- * explicit umask, and are renamed into place. On the way to the confirmation it starts six
- * processes (two renames, a link, the reload, one curl for every poll, a cleanup): on a host busy
- * with a release, each one costs.
+ * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
+ * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
+ * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
+ * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
+ * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
+ * stay). The records are written as this user, in its own state directory; the helper runs as the
+ * one nginx trusts and is given no path and no content.
  */
 const SWITCH_SCRIPT = `set -u
-file=$1; status_url=$2; status_host=$3; generation=$4; confirm_ms=$5; nonce=$6; shift 6
+nonce=$1; shift
 ${WRITE_FILES_SHELL}
-# Milliseconds from the kernel's uptime (a read, not a process), or from date.
-now_ms() {
-  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
-}
-dir=\${file%/*}
-[ -d "$dir" ] || { echo "the nginx include directory $dir does not exist" >&2; exit 30; }
-[ ! -L "$file" ] || { echo "$file is a symbolic link: refusing to replace it" >&2; exit 34; }
-tmp=; backup=
-trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
 ${PUT_ALL_SHELL}
 [ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
-content=$1; shift
-# Then the outcome's writes (a count and PATH MODE CONTENT each), then the nginx command.
+# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
 skip=$(( $1 * 3 + 1 ))
-nginx_run() { op=$1; shift; shift "$skip"; case $op in reload) "$@" -s reload ;; *) "$@" -t ;; esac; }
-umask 022
-tmp="$dir/.agent-loop-new.$nonce"
-printf '%s' "$content" > "$tmp" || { echo "the new include could not be written in $dir; nothing was changed" >&2; exit 31; }
-now_ms; started=$ms
-had_previous=0
-if [ -f "$file" ]; then
-  backup="$dir/.agent-loop-prev.$nonce"
-  # A hard link keeps the previous file at no cost; where links are refused, a copy.
-  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
-  had_previous=1
-fi
-mv -f "$tmp" "$file" || exit 33
-tmp=
-restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
-if ! out=$(nginx_run reload "$@" 2>&1); then
-  # Was it the configuration? (checked with the new file in place, then the old one goes back)
-  if checked=$(nginx_run test "$@" 2>&1); then restore; printf '%s\\n' "$out" >&2; exit 21; fi
-  restore; printf '%s\\n' "$checked" >&2; exit 20
-fi
-deadline=$(( started + confirm_ms ))
-# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
-# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
-# reading, curl fails its next write and --fail-early ends it): a process per poll would
-# cost more than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once,
-# and the loop below polls the slow way for the time that is left.
-served() { case "$1" in *"\\"generation\\":\\"$generation\\""*) now_ms; echo "live $(( ms - started ))"; return 0 ;; esac; return 1; }
-# Served: the outcome is recorded in the same command (exit 36 when it cannot be: the caller puts
-# traffic back, since a switch nobody recorded must not stay).
-record() {
+apply() { shift "$skip"; "$@"; }
+out=$(apply "$@"); code=$?
+[ -z "$out" ] || printf '%s\\n' "$out"
+[ "$code" -eq 0 ] || exit "$code"
 ${PUT_ALL_SHELL}
-  [ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
-  exit 0
-}
-await_served() {
-  while IFS= read -r body; do
-    served "$body" && return 0
-    now_ms; [ "$ms" -lt "$deadline" ] || return 1
-  done
-  return 1
-}
-polls=$(( confirm_ms / 20 + 1 ))
-if curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: $status_host" "$status_url?[1-$polls]" 2>/dev/null | await_served; then record "$@"; fi
-while :; do
-  now_ms; [ "$ms" -lt "$deadline" ] || break
-  body=$(curl -s --max-time 1 -H "Host: $status_host" "$status_url" 2>/dev/null) || body=
-  served "$body" && record "$@"
-  sleep 0.02
-done
-# The reload said yes but nginx never served the new file: put the old one back and reload onto
-# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
-# Only while the file is still the one written here: a newer run may have replaced it meanwhile
-# (this script outlives a run that was killed), and its file must stay.
-if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
-  echo "nginx did not serve the new weights within $confirm_ms ms, and the include has been replaced since; left as it is" >&2
-  exit 22
-fi
-restore
-if out=$(nginx_run reload "$@" 2>&1); then again=restored; else again="not reloaded: $out"; fi
-echo "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)" >&2
-exit 22`;
+[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+exit 0`;
 
 /** How long the switch waits for nginx to serve the new weights after a reload. */
 export const CONFIRM_MS = 5000;
+
+/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
+export function helperArgs(site: NginxSite, weights: Weights, generation: string, nonceText: string): string[] {
+  return [site.app, String(site.bluePort), String(site.greenPort), String(site.statusPort), site.splitKey, String(weights.blue), String(weights.green), generation, String(CONFIRM_MS), nonceText];
+}
 
 /**
  * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
  * it when they are small enough together; otherwise null is returned and the caller writes them
  * on their own.
  */
-export function switchCommand(includePath: string, site: NginxSite, generation: string, nginx: readonly string[], content: string, before: readonly HostWrite[] = [], after: readonly HostWrite[] = []): Argv | null {
+export function switchCommand(control: Argv, site: NginxSite, weights: Weights, generation: string, before: readonly HostWrite[] = [], after: readonly HostWrite[] = []): Argv | null {
   if (!writeArgs([...before, ...after])) return null;
   const record = writeArgs(before) as string[];
   const outcome = writeArgs(after) as string[];
-  return script('al-switch', SWITCH_SCRIPT, [includePath, statusUrl(site), statusHost(site.app), generation, String(CONFIRM_MS), nonce(), ...record, content, ...outcome, ...nginx]);
+  const key = nonce();
+  return script('al-switch', SWITCH_SCRIPT, [key, ...record, ...outcome, ...control, 'switch', ...helperArgs(site, weights, generation, key)]);
 }
 
 function statusUrl(site: NginxSite): string {
@@ -281,24 +185,29 @@ export function newGeneration(now: number): string {
 
 export class NginxRouter implements TrafficRouter {
   readonly includePath: string;
+  /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
+  readonly control: Argv;
 
   constructor(
     private readonly remote: Remote,
     private readonly site: NginxSite,
     confDir: string,
-    private readonly nginx: readonly string[],
+    nginx: readonly string[],
     private readonly now: () => number = Date.now,
   ) {
     this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
+    this.control = nginxControl(nginx, confDir);
   }
 
   async setWeights(weights: Weights, options: { before?: readonly HostWrite[]; after?: readonly HostWrite[] } = {}): Promise<SwitchResult> {
+    if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+      throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
+    }
     const generation = newGeneration(this.now());
-    const content = renderInclude(this.site, weights, generation);
     const after = options.after ?? [];
     let recorded = after.length > 0;
-    let argv = switchCommand(this.includePath, this.site, generation, this.nginx, content, options.before ?? [], after);
-    if (!argv && after.length > 0 && (argv = switchCommand(this.includePath, this.site, generation, this.nginx, content, options.before ?? []))) recorded = false;
+    let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
+    if (!argv && after.length > 0 && (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? []))) recorded = false;
     if (!argv) {
       recorded = false;
       // A record too large to go inside the command is written first, on its own.
@@ -306,7 +215,7 @@ export class NginxRouter implements TrafficRouter {
         if (write.mode === 'append') await runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
         else await writeRemoteFile(this.remote, write.path, write.content);
       }
-      argv = switchCommand(this.includePath, this.site, generation, this.nginx, content) as Argv;
+      argv = switchCommand(this.control, this.site, weights, generation) as Argv;
     }
     const result = await this.remote.run(argv, { timeoutMs: 60_000 });
     if (result.code !== 0) {
@@ -316,6 +225,8 @@ export class NginxRouter implements TrafficRouter {
           ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
           : result.code === 21
             ? 'nginx could not be reloaded (the previous file was put back)'
+            : result.code === 2 || result.code === 37
+              ? 'the nginx helper refused the switch'
             : result.code === 22
               ? 'nginx did not serve the new weights'
               : result.code === 35
@@ -325,8 +236,9 @@ export class NginxRouter implements TrafficRouter {
                   : 'writing the nginx include failed';
       throw new (result.code === 36 ? UnrecordedSwitchError : HostError)(this.remote.label, `${what}: ${nginxSays}`);
     }
-    const live = /live (\d+)/.exec(result.stdout);
-    return { weights, liveMs: live ? Number(live[1]) : Number.NaN, recorded };
+    const live = /live (\d+)(?: all (\d+))?/.exec(result.stdout);
+    const liveMs = live ? Number(live[1]) : Number.NaN;
+    return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, recorded };
   }
 
   async getWeights(): Promise<LiveWeights | null> {
