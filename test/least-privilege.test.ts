@@ -176,13 +176,14 @@ describe('the holder of the deploy key', () => {
   });
 
   it('is given no file that is not an nginx access log, and is told to leave a group that reads more than the log', async () => {
-    const shadowLike = join(lab.dir, 'shadow');
-    writeFileSync(shadowLike, 'root:$y$hash:19000:0:99999:7:::\n', { mode: 0o640 });
-    const refused = await setup({ hosts: setupInputs().hosts.replace(`access-log: ${host.accessLog}`, `access-log: ${shadowLike}`) });
+    // The review's case: access-log /etc/shadow made the old set-up add the user to group shadow.
+    const shadowAcl = root('getfacl', ['-p', '--omit-header', '/etc/shadow']);
+    const refused = await setup({ hosts: setupInputs().hosts.replace(`access-log: ${host.accessLog}`, 'access-log: /etc/shadow') });
     expect(refused.code).toBe(1);
-    expect(errors(refused.stdout)).toContain(`the access log ${shadowLike} does not end in .log: host-setup gives read access to an nginx access log only`);
-    expect(asUser(['cat', shadowLike]).code).not.toBe(0);
-    expect(root('getfacl', ['-p', '--omit-header', shadowLike])).not.toContain(user);
+    expect(errors(refused.stdout)).toContain('the access log /etc/shadow does not end in .log: host-setup gives read access to an nginx access log only');
+    expect(asUser(['cat', '/etc/shadow']).code).not.toBe(0);
+    expect(root('getfacl', ['-p', '--omit-header', '/etc/shadow'])).toBe(shadowAcl);
+    expect(root('id', ['-nG', user]).split(' ').map((name) => name.trim())).not.toContain('shadow');
 
     // The old set-up's way: the user in the log's group (Debian's adm reads all of /var/log).
     root('groupadd', ['-f', `al${process.pid % 100000}log`]);
