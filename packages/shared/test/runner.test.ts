@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as core from '@actions/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runner } from '../src/action';
+import { stdoutOf } from './support/stdout';
 
 /**
  * The runner's commands as the actions write them, side by side with the toolkit's own
@@ -33,17 +34,7 @@ async function observe(label: string, body: () => Promise<void> | void): Promise
     process.env[`GITHUB_${kind}`] = file;
   }
   process.exitCode = undefined;
-  let stdout = '';
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await body();
-  } finally {
-    process.stdout.write = write;
-  }
+  const stdout = await stdoutOf(body);
   const plain = (text: string) => text.replace(/ghadelimiter_[0-9a-f-]{36}/g, 'ghadelimiter_X');
   return { stdout, files: Object.fromEntries(Object.entries(files).map(([kind, file]) => [kind, plain(readFileSync(file, 'utf8'))])), exitCode: process.exitCode };
 }

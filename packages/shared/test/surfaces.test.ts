@@ -6,6 +6,7 @@ import { checklistSummary, procedureChecklist, type Needs } from '../src/pipelin
 import { statusLines, statusSummary, type HostStatus } from '../src/procedures';
 import { incidentIssue, slackPayload, table, type RollbackStory } from '../src/report';
 import { commandsIn, parseCommand, readLines, tryParse, tryParseV2 } from './support/runner-commands';
+import { stdoutOf } from './support/stdout';
 
 /**
  * Text that leaves the process, one surface at a time: the same hostile texts go through each
@@ -64,22 +65,6 @@ describe('the model of the runner', () => {
     expect(commandsIn(HOSTILE.join('\n')).filter((found) => found.culture === 'ordinal').map((found) => found.command)).toEqual(['error', 'add-mask', 'stop-commands', 'add-mask', 'error']);
   });
 });
-
-/** stdout written while `body` runs. */
-async function stdoutOf(body: () => Promise<void> | void): Promise<string> {
-  let out = '';
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await body();
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
-}
 
 describe('the runner log (forLog): log lines, annotations, group titles and the failure', () => {
   const exitCode = process.exitCode;
