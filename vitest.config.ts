@@ -1,5 +1,5 @@
 import { createLogger } from 'vite';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // The inlined parser ships source maps that name sources it does not ship: Vite's warning about
 // each says nothing about this project.
@@ -14,6 +14,8 @@ export default defineConfig({
   customLogger: logger,
   test: {
     include: ['packages/*/test/**/*.test.ts', 'actions/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    // The example application is a repository of its own: its tests run inside the pipeline scenarios.
+    exclude: [...configDefaults.exclude, 'test/fixture-app/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Integration files start real servers: two at a time fits this 2-core machine.

@@ -43,7 +43,10 @@ describe("GitHub's parser", () => {
   it.each(workflowFiles)('loads and converts %s', async (file) => {
     const parsed = parseWorkflow({ name: file, content: readFileSync(join(root, file), 'utf8') }, trace);
     const template = await convertWorkflowTemplate(parsed.context, parsed.value!);
-    const errors = [...parsed.context.errors.getErrors(), ...(template.errors ?? [])].map((error) => error.message);
+    const errors = [
+      ...parsed.context.errors.getErrors().map((error) => error.message),
+      ...(template.errors ?? []).map((error) => error.Message),
+    ];
     expect(errors).toEqual([]);
     expect(template.jobs.length).toBeGreaterThan(0);
   });
