@@ -40,7 +40,7 @@ test('health and ready answer 200', async () => {
 });
 
 test('run-agent answers a task', async () => {
-  const response = await fetch(`${base}/run-agent`, { method: 'POST', body: JSON.stringify({ task: 'hello' }) });
+  const response = await fetch(`${base}/run-agent`, { method: 'POST', body: JSON.stringify({ instruction: 'hello', use_ollama: false }) });
   assert.equal(response.status, 200);
 });
 
