@@ -1,0 +1,119 @@
+// The world a pipeline scenario runs in, as a team adopting the suite has it: three hosts (two
+// production, one staging) each with its own sshd, nginx and Docker Engine; a registry behind
+// htpasswd; an unprivileged deploy user made with useradd that reaches each host's engine through
+// a group (as Debian's docker group does) and may run nothing with sudo until host-setup says so;
+// GitHub's and Slack's stand-ins; and the example application's repository.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { startFakeGitHub, type FakeGitHub } from '../support/fake-github';
+import { startFakeSlack, type FakeSlack } from '../support/fake-slack';
+import { startContainerLab, type ContainerLab } from '../lab/containers';
+import type { LabHost } from '../lab/index';
+import { FIXTURE_APP, makeAppRepo, type AppRepo } from './app-repo';
+
+export const APP = 'agent-loop';
+
+export interface World {
+  ct: ContainerLab;
+  /** The deploy user's name (made here with useradd). */
+  user: string;
+  production: LabHost[];
+  staging: LabHost;
+  github: FakeGitHub;
+  slack: FakeSlack;
+  repo: AppRepo;
+  /** A scratch folder of the world (runs' work folders go below it). */
+  dir: string;
+  /** Where host-setup installs each host's switch helper and sudoers rule (one nginx each on this machine). */
+  helper(host: LabHost): string;
+  sudoers(host: LabHost): string;
+  /** The image repository in the registry behind htpasswd. */
+  imageRepository: string;
+  stop(): Promise<void>;
+}
+
+const root = (command: string, args: string[]): string => execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** Makes every folder from `path` up to `/` traversable, so the deploy user can reach a socket in it. */
+function traversable(path: string): void {
+  for (let dir = dirname(path); dir !== '/'; dir = dirname(dir)) {
+    const mode = Number.parseInt(root('stat', ['-c', '%a', dir]).trim(), 8);
+    if ((mode & 0o001) === 0) chmodSync(dir, mode | 0o001);
+  }
+}
+
+export async function startWorld(): Promise<World> {
+  const id = process.pid % 100000;
+  const user = `alpipe${id}`;
+  const dir = mkdtempSync(join(tmpdir(), 'al-pipe-'));
+  chmodSync(dir, 0o755);
+  spawnSync('userdel', [user]);
+  root('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/bin/bash', '--user-group', user]);
+  root('usermod', ['-p', '*', user]);
+  const parts: { ct?: ContainerLab; github?: FakeGitHub; slack?: FakeSlack } = {};
+  const helper = (host: LabHost) => `/usr/local/sbin/agent-loop-nginx-pipe${id}-${host.name}`;
+  const sudoers = (host: LabHost) => `/etc/sudoers.d/agent-loop-pipe${id}-${host.name}`;
+  const stop = async () => {
+    await Promise.all([parts.ct?.stop(), parts.github?.close(), parts.slack?.close()]);
+    for (const host of parts.ct?.lab.hosts ?? []) for (const file of [helper(host), sudoers(host)]) rmSync(file, { force: true });
+    spawnSync('userdel', [user]);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const [ct, github, slack] = await Promise.all([
+      startContainerLab({ hosts: 3, app: APP, loginUser: user, authRegistry: true }),
+      startFakeGitHub(),
+      startFakeSlack(),
+    ]);
+    Object.assign(parts, { ct, github, slack });
+    const gid = Number(root('id', ['-g', user]).trim());
+    const uid = Number(root('id', ['-u', user]).trim());
+    const registry = ct.authRegistry!;
+    for (const [index, host] of ct.lab.hosts.entries()) {
+      // The engine's socket opens to the deploy user's group: the docker group of a Debian host,
+      // root-equivalent (the README's threat model says so).
+      const socket = ct.engines[index]!.host.replace(/^unix:\/\//, '');
+      chownSync(socket, 0, gid);
+      chmodSync(socket, 0o660);
+      traversable(socket);
+      // The host's compose file, as the team keeps it beside the deploy user: the example
+      // application's, with the lab's knobs folder (how the tests make a version misbehave).
+      const compose = readFileSync(join(FIXTURE_APP, 'docker-compose.yml'), 'utf8').replace(
+        '${AGENT_LOOP_KNOBS:-/var/lib/agent-loop/knobs}',
+        join(ct.lab.dir, 'knobs'),
+      );
+      writeFileSync(join(host.dir, 'docker-compose.yml'), compose, { mode: 0o644 });
+      // The deploy user's login on that host: HOME is the host's folder, with a .bashrc that
+      // prints (a login shell's noise must not break a command) and the registry login.
+      mkdirSync(join(host.dir, '.docker'), { recursive: true });
+      const auth = Buffer.from(`${registry.user}:${registry.password}`).toString('base64');
+      writeFileSync(join(host.dir, '.docker', 'config.json'), JSON.stringify({ auths: { [registry.address]: { auth } } }), { mode: 0o600 });
+      chownSync(join(host.dir, '.docker'), uid, gid);
+      chownSync(join(host.dir, '.docker', 'config.json'), uid, gid);
+      writeFileSync(join(host.dir, '.bashrc'), 'echo "welcome to $(hostname)"\n', { mode: 0o644 });
+    }
+    const [h1, h2, h3] = ct.lab.hosts as [LabHost, LabHost, LabHost];
+    const repo = makeAppRepo(join(dir, 'repo'), {
+      'ansible/staging.ini': `[staging]\n${h3.name} ansible_host=127.0.0.1 ansible_port=${h3.sshPort} ansible_user=${user} compose_file=${join(h3.dir, 'docker-compose.yml')} staging_port=${h3.bluePort}\n`,
+    });
+    return {
+      ct,
+      user,
+      production: [h1, h2],
+      staging: h3,
+      github,
+      slack,
+      repo,
+      dir,
+      helper,
+      sudoers,
+      imageRepository: `${registry.address}/${APP}`,
+      stop,
+    };
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+}
