@@ -19605,7 +19605,16 @@ const hostInputs = {
     'slack-webhook-url': inputs_field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
     environment: inputs_field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
 };
-const DEFAULT_ACCESS_LOG = '/var/log/nginx/access.log';
+/**
+ * The access log the canary is judged from, one default everywhere: host-setup prepares this file
+ * (creates it, lets the deploy user read it), the README's server block writes it in the
+ * `agent_loop` format, the deploy marks where it stands at the switch and the monitor reads it.
+ * Not Debian's `/var/log/nginx/access.log`: that one is written in the `combined` format, which
+ * the monitor cannot read a request from.
+ */
+const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
+/** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
+const accessLogInput = inputs_field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: patterns_HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
 /** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 function resolveHosts(inputs) {
     inputs_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
@@ -20088,7 +20097,7 @@ const hostSetupInputs = {
     'state-dir': hostInputs['state-dir'],
     'nginx-conf-dir': hostInputs['nginx-conf-dir'],
     'nginx-command': hostInputs['nginx-command'],
-    'access-log': inputs_field.string({ form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none', pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/, default: '/var/log/nginx/access.log' }),
+    'access-log': inputs_field.string({ form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none', pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/, default: DEFAULT_ACCESS_LOG }),
     'switch-helper': inputs_field.string({ form: 'an absolute path whose file name is agent-loop-nginx (or agent-loop-nginx-SUFFIX), in a directory only root may write, e.g. /usr/local/sbin/agent-loop-nginx', pattern: /^(?!.*(?:^|\/)\.\.(?:\/|$))\/(?:[A-Za-z0-9._-]+\/)*agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/, default: SWITCH_HELPER_PATH }),
     'sudoers-file': inputs_field.string({ form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop', pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/, default: '/etc/sudoers.d/agent-loop' }),
 };
@@ -23871,6 +23880,8 @@ const Outputs = {
 };
 const inputFields = {
     ...hostInputs,
+    // Where the deploy marks the access log at the switch: the monitor's access-log, same default.
+    'access-log': accessLogInput,
     phase: inputs_field.choice(['deploy', 'promote', 'status'], 'deploy'),
     ...deployPhaseInputs,
     ...promotePhaseInputs,

@@ -1,6 +1,6 @@
 import { action, systemClock } from '@agent-loop/shared/action';
 import { githubContext } from '@agent-loop/shared/github';
-import { checkRuntimeInputs, deployPhaseInputs, deploymentRecord, deploymentRecordInputs, deploySettings, field, hostInputs, promotePhaseInputs, promoteSettings, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { accessLogInput, checkRuntimeInputs, deployPhaseInputs, deploymentRecord, deploymentRecordInputs, deploySettings, field, hostInputs, promotePhaseInputs, promoteSettings, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { deploy, promote, fleetStatus, statusLines, statusSummary } from '@agent-loop/shared/procedures';
 import { deploymentMetricsRecorder, metricsInputs, phaseSummary, recordedPhase } from '@agent-loop/shared/report';
 import { cleanUpRun, type RunInfo, type PhaseResult } from '@agent-loop/shared/fleet';
@@ -19,6 +19,8 @@ export const Outputs = {
 
 export const inputFields = {
   ...hostInputs,
+  // Where the deploy marks the access log at the switch: the monitor's access-log, same default.
+  'access-log': accessLogInput,
   phase: field.choice(['deploy', 'promote', 'status'], 'deploy'),
   ...deployPhaseInputs,
   ...promotePhaseInputs,

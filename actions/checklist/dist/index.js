@@ -19217,7 +19217,16 @@ const hostInputs = {
     'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
     environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
 };
-const DEFAULT_ACCESS_LOG = '/var/log/nginx/access.log';
+/**
+ * The access log the canary is judged from, one default everywhere: host-setup prepares this file
+ * (creates it, lets the deploy user read it), the README's server block writes it in the
+ * `agent_loop` format, the deploy marks where it stands at the switch and the monitor reads it.
+ * Not Debian's `/var/log/nginx/access.log`: that one is written in the `combined` format, which
+ * the monitor cannot read a request from.
+ */
+const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
+/** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
+const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
 /** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 function resolveHosts(inputs) {
     requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');

@@ -294,7 +294,7 @@ describe('resolveHosts', () => {
       stateDir: '/srv/agent-loop',
       nginxConfDir: '/etc/nginx/conf.d',
       nginxCommand: ['nginx'],
-      accessLog: '/var/log/nginx/access.log',
+      accessLog: '/var/log/nginx/agent-loop.access.log',
     });
     expect(second).toMatchObject({ bluePort: 7001, greenPort: 9002, nginxStatusPort: 8099, stateDir: '/srv/agent-loop', nginxCommand: ['sudo', 'nginx'], accessLog: 'logs/app.log' });
   });

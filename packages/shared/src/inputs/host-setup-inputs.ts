@@ -1,7 +1,7 @@
 import { USER_NAME, type ConnectOptions, type HostSetupPlan, type SshTarget } from '../hosts';
 import { SWITCH_HELPER_PATH } from '../traffic';
 import { HOST_PATH } from '../vocabulary';
-import { field, hostInputs, requireInput, type HostInputs } from './inputs';
+import { DEFAULT_ACCESS_LOG, field, hostInputs, requireInput, type HostInputs } from './inputs';
 
 /**
  * host-setup's inputs: the same host inputs as the deploys (so one `hosts` list serves both), the
@@ -20,7 +20,7 @@ export const hostSetupInputs = {
   'state-dir': hostInputs['state-dir'],
   'nginx-conf-dir': hostInputs['nginx-conf-dir'],
   'nginx-command': hostInputs['nginx-command'],
-  'access-log': field.string({ form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none', pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/, default: '/var/log/nginx/access.log' }),
+  'access-log': field.string({ form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none', pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/, default: DEFAULT_ACCESS_LOG }),
   'switch-helper': field.string({ form: 'an absolute path whose file name is agent-loop-nginx (or agent-loop-nginx-SUFFIX), in a directory only root may write, e.g. /usr/local/sbin/agent-loop-nginx', pattern: /^(?!.*(?:^|\/)\.\.(?:\/|$))\/(?:[A-Za-z0-9._-]+\/)*agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/, default: SWITCH_HELPER_PATH }),
   'sudoers-file': field.string({ form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop', pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/, default: '/etc/sudoers.d/agent-loop' }),
 };

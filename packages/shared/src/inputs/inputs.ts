@@ -314,7 +314,17 @@ export const hostInputs = {
 
 export type HostInputs = { [K in keyof typeof hostInputs]: z.output<(typeof hostInputs)[K]> };
 
-export const DEFAULT_ACCESS_LOG = '/var/log/nginx/access.log';
+/**
+ * The access log the canary is judged from, one default everywhere: host-setup prepares this file
+ * (creates it, lets the deploy user read it), the README's server block writes it in the
+ * `agent_loop` format, the deploy marks where it stands at the switch and the monitor reads it.
+ * Not Debian's `/var/log/nginx/access.log`: that one is written in the `combined` format, which
+ * the monitor cannot read a request from.
+ */
+export const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
+
+/** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
+export const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
 
 /** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 export function resolveHosts(inputs: HostInputs & { 'access-log'?: string }): HostSpec[] {

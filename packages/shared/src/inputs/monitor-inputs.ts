@@ -6,8 +6,8 @@ import { checkQueryTemplate, DEFAULT_PROMETHEUS_QUERIES, type PrometheusQueries 
 import type { SessionSettings } from '../fleet';
 import type { MonitorSettings, SourceKind } from '../procedures';
 import { buildRuntime, healthPaths, type RuntimeInputs } from './common-inputs';
-import { field, requireInput } from './inputs';
-import { ANY_TEXT, docField, HOST_PATH, URL_PATH } from '../vocabulary';
+import { accessLogInput, field, requireInput } from './inputs';
+import { ANY_TEXT, docField, URL_PATH } from '../vocabulary';
 
 /**
  * The canary analysis' inputs, defined once: the canary-monitor action and the operator's command
@@ -60,7 +60,7 @@ export const monitorPhaseInputs = {
   ),
   model: field.boolean(false),
   sources: list(SOURCES, 'nginx-log, host', 'metric sources'),
-  'access-log': field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: '/var/log/nginx/access.log', max: 512 }),
+  'access-log': accessLogInput,
   'prometheus-url': field.string({ form: 'the Prometheus base URL reachable from the runner, e.g. http://prometheus.internal:9090', pattern: /^https?:\/\/[A-Za-z0-9.:[\]_-]+(\/[A-Za-z0-9._~/-]*)?$/, max: 512 }),
   'prometheus-queries': field.yaml(prometheusQueries, { form: 'a YAML mapping of PromQL templates with {app} {color} {version} {window}', default: '{}' }),
   'probe-path': field.string({ form: 'a URL path the probe requests', pattern: URL_PATH, default: '/health' }),

@@ -1,0 +1,165 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+/**
+ * The reusable workflows pass every host input on: a team whose hosts need a setting (an
+ * unprivileged deploy user's `nginx-command: sudo -n /usr/local/sbin/agent-loop-nginx`, another
+ * state directory, another access log) sets it once on the workflow, and every step of the suite
+ * that takes it gets it from the workflow's input of the same name, with the action's default.
+ * The host inputs are read from the action.yml files themselves: the keys a `hosts` list item may
+ * override, as each action's `hosts` description lists them. Each check is a pure function run on
+ * the real files and on bad samples, so it is shown to fail.
+ */
+
+const root = join(import.meta.dirname, '..');
+const SUITE = 'org/agent-loop-actions/';
+
+interface ActionYaml {
+  inputs?: Record<string, { description?: string; required?: boolean; default?: string }>;
+}
+interface Step {
+  id?: string;
+  name?: string;
+  uses?: string;
+  with?: Record<string, unknown>;
+}
+interface Trigger {
+  inputs?: Record<string, { default?: unknown }>;
+}
+interface Workflow {
+  on?: Record<string, Trigger | null>;
+  jobs?: Record<string, { steps?: Step[] }>;
+}
+
+const actionNames = readdirSync(join(root, 'actions')).filter((name) => existsSync(join(root, 'actions', name, 'action.yml')));
+const actions = new Map(actionNames.map((name) => [name, parse(readFileSync(join(root, 'actions', name, 'action.yml'), 'utf8')) as ActionYaml]));
+
+/** The per-host settings: the keys of a `hosts` list item (`mappings {host, blue-port, …}` in each action's hosts description), without `host`. */
+function hostInputNames(loaded: ReadonlyMap<string, ActionYaml>): string[] {
+  const names = new Set<string>();
+  for (const action of loaded.values()) {
+    const keys = /mappings \{([^}]*)\}/.exec(action.inputs?.hosts?.description ?? '')?.[1];
+    for (const key of keys?.split(',') ?? []) if (key.trim() !== 'host') names.add(key.trim());
+  }
+  return [...names].sort();
+}
+
+const HOST_INPUTS = hostInputNames(actions);
+
+/**
+ * Problems of one reusable workflow: a suite step that takes a host input and does not get it
+ * from the workflow's input of that name (`${{ inputs.NAME }}`, or with the action's default as a
+ * fallback for triggers without inputs, such as a schedule); a host input the workflow's triggers
+ * do not declare, or declare with another default than the action's; known hosts that do not come
+ * from the SSH_KNOWN_HOSTS secret.
+ */
+function hostInputProblems(workflow: Workflow, loadAction: (name: string) => ActionYaml | undefined, hostInputs: readonly string[]): string[] {
+  const problems: string[] = [];
+  // The triggers whose inputs fill the `inputs` context: the call, and a manual run that declares inputs.
+  const declaring = Object.entries(workflow.on ?? {}).filter(([event, trigger]) => event === 'workflow_call' || (event === 'workflow_dispatch' && trigger?.inputs !== undefined));
+  for (const [jobName, job] of Object.entries(workflow.jobs ?? {})) {
+    (job.steps ?? []).forEach((step, index) => {
+      const name = /^org\/agent-loop-actions\/([a-z0-9-]+)@/.exec(step.uses ?? '')?.[1];
+      const action = name ? loadAction(name) : undefined;
+      if (!name || !action) return;
+      const where = `jobs.${jobName}.steps[${step.id ?? step.name ?? index}] (${name})`;
+      const given = step.with ?? {};
+      for (const input of hostInputs) {
+        const spec = action.inputs?.[input];
+        if (!spec) continue;
+        const fallback = spec.default === undefined || spec.default === '' ? '' : `( \\|\\| '${spec.default.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}')?`;
+        const value = given[input];
+        if (value === undefined) problems.push(`${where}: takes ${input}, but the workflow does not pass it`);
+        else if (typeof value !== 'string' || !new RegExp(`^\\$\\{\\{ inputs\\.${input}${fallback} \\}\\}$`).test(value)) problems.push(`${where}: ${input} is ${JSON.stringify(value)}, not \${{ inputs.${input} }}`);
+        for (const [event, trigger] of declaring) {
+          const declared = trigger?.inputs?.[input];
+          if (!declared) problems.push(`on.${event}: no input ${input} (${where} takes it)`);
+          else if (String(declared.default ?? '') !== String(spec.default ?? '')) problems.push(`on.${event}.inputs.${input}: default ${JSON.stringify(declared.default)}, the action's is ${JSON.stringify(spec.default)}`);
+        }
+      }
+      if (action.inputs?.['ssh-known-hosts'] && given['ssh-known-hosts'] !== '${{ secrets.SSH_KNOWN_HOSTS }}') problems.push(`${where}: ssh-known-hosts does not come from secrets.SSH_KNOWN_HOSTS`);
+    });
+  }
+  return [...new Set(problems)];
+}
+
+const reusable = readdirSync(join(root, '.github', 'workflows'))
+  .filter((file) => /\.ya?ml$/.test(file))
+  .map((file) => ({ file, workflow: parse(readFileSync(join(root, '.github', 'workflows', file), 'utf8')) as Workflow }))
+  .filter(({ workflow }) => workflow.on && 'workflow_call' in workflow.on);
+
+it('the host inputs are the per-host settings every host-taking action lists, nginx-command and access-log among them', () => {
+  expect(HOST_INPUTS).toEqual(['access-log', 'blue-port', 'green-port', 'nginx-command', 'nginx-conf-dir', 'nginx-status-port', 'state-dir']);
+  // Each is an input of the actions whose hosts list names it (access-log: the deploy and the monitor).
+  expect(actions.get('blue-green')?.inputs?.['access-log']?.default).toBe(actions.get('canary-monitor')?.inputs?.['access-log']?.default);
+});
+
+describe.each(reusable.map(({ file }) => file))('.github/workflows/%s', (file) => {
+  const { workflow } = reusable.find((entry) => entry.file === file)!;
+
+  it('passes every host input an action step takes from its own input of the same name, with the action default', () => {
+    expect(hostInputProblems(workflow, (name) => actions.get(name), HOST_INPUTS)).toEqual([]);
+  });
+});
+
+it('every reusable workflow that deploys, monitors or rolls back takes nginx-command', () => {
+  const acting = reusable.filter(({ workflow }) => JSON.stringify(workflow.jobs).match(/org\/agent-loop-actions\/(blue-green|canary-monitor|rollback|maintenance|deploy-staging)@/));
+  expect(acting.map(({ file }) => file).sort()).toEqual(['deploy.yml', 'hotfix.yml', 'maintenance.yml', 'model-deploy.yml', 'rollback.yml']);
+  for (const { file, workflow } of acting) expect(Object.keys((workflow.on?.workflow_call as Trigger).inputs ?? {}), file).toContain('nginx-command');
+});
+
+describe('the check fails on bad samples', () => {
+  const sample = (text: string) => parse(text) as Workflow;
+  const load = (name: string) => actions.get(name);
+
+  it('a step that does not get nginx-command, or gets it from elsewhere, and an input the workflow does not declare', () => {
+    const bad = sample(`on:
+  workflow_call:
+    inputs:
+      app: { type: string, required: true }
+      state-dir: { type: string, default: /srv/other }
+jobs:
+  production:
+    steps:
+      - id: deploy
+        uses: ${SUITE}blue-green@v1
+        with:
+          ssh-known-hosts: \${{ secrets.KNOWN }}
+          state-dir: \${{ inputs.state-dir }}
+          nginx-command: sudo -n /usr/local/sbin/agent-loop-nginx
+`);
+    const problems = hostInputProblems(bad, load, HOST_INPUTS);
+    expect(problems).toContain('jobs.production.steps[deploy] (blue-green): takes access-log, but the workflow does not pass it');
+    expect(problems).toContain('jobs.production.steps[deploy] (blue-green): nginx-command is "sudo -n /usr/local/sbin/agent-loop-nginx", not ${{ inputs.nginx-command }}');
+    expect(problems).toContain('on.workflow_call: no input nginx-command (jobs.production.steps[deploy] (blue-green) takes it)');
+    expect(problems).toContain('on.workflow_call.inputs.state-dir: default "/srv/other", the action\'s is "/var/lib/agent-loop"');
+    expect(problems).toContain('jobs.production.steps[deploy] (blue-green): ssh-known-hosts does not come from secrets.SSH_KNOWN_HOSTS');
+  });
+
+  it('a manual trigger that lacks an input the call declares, and a fallback that is not the action default', () => {
+    const inputs = HOST_INPUTS.filter((name) => name !== 'access-log').map((name) => `      ${name}: { type: string, default: '${actions.get('rollback')!.inputs![name]!.default}' }`).join('\n');
+    const bad = sample(`on:
+  workflow_dispatch:
+    inputs:
+      reason: { type: string }
+  workflow_call:
+    inputs:
+${inputs}
+jobs:
+  rollback:
+    steps:
+      - uses: ${SUITE}rollback@v1
+        with:
+          ssh-known-hosts: \${{ secrets.SSH_KNOWN_HOSTS }}
+${HOST_INPUTS.filter((name) => name !== 'access-log')
+  .map((name) => `          ${name}: \${{ inputs.${name} || '${name === 'nginx-command' ? 'sudo nginx' : actions.get('rollback')!.inputs![name]!.default}' }}`)
+  .join('\n')}
+`);
+    const problems = hostInputProblems(bad, load, HOST_INPUTS);
+    expect(problems).toContain('jobs.rollback.steps[0] (rollback): nginx-command is "${{ inputs.nginx-command || \'sudo nginx\' }}", not ${{ inputs.nginx-command }}');
+    expect(problems).toContain('on.workflow_dispatch: no input state-dir (jobs.rollback.steps[0] (rollback) takes it)');
+    expect(problems.filter((problem) => problem.startsWith('on.workflow_call'))).toEqual([]);
+  });
+});
