@@ -13,7 +13,8 @@ export const dockerLogin: StandIn = async (inputs, ctx) => {
   noteInputs(ctx, inputs, { handled: Object.values(Inputs), ignored: { ecr: 'no ECR here', logout: 'the client folder lives and dies with the run', scope: 'no scoped credentials' } });
   const registry = stringInput(inputs, Inputs.Registry);
   const username = stringInput(inputs, Inputs.Username);
-  const password = inputs[Inputs.Password] ?? '';
+  // Trimmed, as core.getInput gives it to the real action.
+  const password = stringInput(inputs, Inputs.Password);
   if (!username || !password) throw new StandInError('Username and password required');
   ctx.log(`Logging into ${registry || 'Docker Hub'}...`);
   // The password goes on stdin and nowhere else: never into argv, the log or an error message.
