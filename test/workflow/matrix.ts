@@ -1,0 +1,58 @@
+// strategy.matrix expanded with GitHub's rules: the product of the keys, minus `exclude` (partial
+// match), then each `include` entry added to every combination it does not overwrite an original
+// value of, or appended as a combination of its own when it fits none.
+
+export type Combination = Record<string, unknown>;
+
+export interface Strategy {
+  combinations: Combination[];
+  failFast: boolean;
+  maxParallel: number;
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function product(matrix: Record<string, unknown>): Combination[] {
+  let combinations: Combination[] = [{}];
+  for (const [key, values] of Object.entries(matrix)) {
+    if (key === 'include' || key === 'exclude') continue;
+    const list = Array.isArray(values) ? values : [values];
+    combinations = combinations.flatMap((combination) => list.map((value) => ({ ...combination, [key]: value })));
+  }
+  return Object.keys(matrix).some((key) => key !== 'include' && key !== 'exclude') ? combinations : [];
+}
+
+function applyInclude(combinations: Combination[], originals: Combination[], include: Combination[]): Combination[] {
+  const result = combinations.map((combination) => ({ ...combination }));
+  for (const entry of include) {
+    let added = false;
+    result.forEach((combination, index) => {
+      const original = originals[index] ?? {};
+      const overwrites = Object.entries(entry).some(([key, value]) => key in original && !same(original[key], value));
+      if (overwrites) return;
+      Object.assign(combination, entry);
+      added = true;
+    });
+    if (!added) result.push({ ...entry });
+  }
+  return result;
+}
+
+export function expandStrategy(strategy: Record<string, unknown> | undefined): Strategy {
+  const matrix = (strategy?.matrix ?? undefined) as Record<string, unknown> | undefined;
+  const failFast = strategy?.['fail-fast'] === undefined ? true : Boolean(strategy['fail-fast']);
+  const maxParallel = Number(strategy?.['max-parallel'] ?? 0);
+  if (!matrix) return { combinations: [{}], failFast, maxParallel };
+  const exclude = (matrix.exclude ?? []) as Combination[];
+  const kept = product(matrix).filter((combination) => !exclude.some((entry) => Object.entries(entry).every(([key, value]) => same(combination[key], value))));
+  const combinations = applyInclude(kept, kept, (matrix.include ?? []) as Combination[]);
+  return { combinations: combinations.length > 0 ? combinations : [{}], failFast, maxParallel };
+}
+
+/** GitHub's name for a matrix leg: `id (value, value)`. */
+export function legName(base: string, combination: Combination): string {
+  const values = Object.values(combination).map((value) => (typeof value === 'object' ? JSON.stringify(value) : String(value)));
+  return values.length > 0 ? `${base} (${values.join(', ')})` : base;
+}
