@@ -1,6 +1,7 @@
 // Every expression goes through GitHub's own lexer, parser and evaluator (@actions/expressions):
 // this file only supplies the contexts and the functions the runner supplies (status functions).
 import { data, Evaluator, Lexer, Parser } from '@actions/expressions';
+import { TokenType, type Token } from '@actions/expressions/lexer';
 import type { FunctionDefinition, FunctionInfo } from '@actions/expressions/funcs/info';
 import { truthy } from '@actions/expressions/result';
 
@@ -69,10 +70,20 @@ function functionsFor(status: StatusReader | undefined): Map<string, FunctionDef
   ]);
 }
 
+/**
+ * The lexer of @actions/expressions 0.3.61 unescapes only the first `''` of a string literal
+ * (`value.replace("''", "'")`); GitHub's evaluator unescapes every one. The parser escapes each
+ * quote of a script it turns into format('...'), so a script with two quotes would reach bash
+ * wrong. Each string token's value is taken again from its lexeme, every `''` unescaped.
+ */
+function unescapeStrings(tokens: Token[]): Token[] {
+  return tokens.map((token) => (token.type === TokenType.STRING ? { ...token, value: token.lexeme.slice(1, -1).replaceAll("''", "'") } : token));
+}
+
 /** Evaluates one expression (without `${{ }}`) against the contexts. */
 export function evaluate(expression: string, contexts: Contexts, status?: StatusReader): ExpressionData {
   try {
-    const tokens = new Lexer(expression).lex().tokens;
+    const tokens = unescapeStrings(new Lexer(expression).lex().tokens);
     const tree = new Parser(tokens, Object.keys(contexts), FUNCTION_INFOS).parse();
     const scope = new data.Dictionary(...Object.entries(contexts).map(([key, value]) => ({ key, value: toData(value) })));
     return new Evaluator(tree, scope, functionsFor(status)).evaluate();

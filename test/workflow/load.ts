@@ -6,6 +6,7 @@ import { convertWorkflowTemplate, isMapping, NoOperationTraceWriter, parseWorkfl
 import type { FileReference } from '@actions/workflow-parser/workflows/file-reference';
 import type { MappingToken, TemplateToken } from '@actions/workflow-parser/templates/tokens/index';
 import { resolveUses } from '../support/uses';
+import { correctBlockScalars } from './block-scalars';
 import { child, entries, parseErrors } from './template';
 import { WorkflowRefusal } from './types';
 
@@ -75,6 +76,7 @@ export async function loadWorkflow(file: string, name: string, root: string, rep
   const template = await convertWorkflowTemplate(parsed.context, parsed.value, fileProvider, { fetchReusableWorkflowDepth: 1 });
   if (template.errors?.length) throw new WorkflowRefusal(template.errors.map((error) => error.Message));
   const raw = parsed.value as MappingToken;
+  correctBlockScalars(raw, content);
   const jobTokens = new Map<string, MappingToken>();
   for (const [id, token] of entries(child(raw, 'jobs'))) if (isMapping(token)) jobTokens.set(id, token);
   return { name, file, root, template, raw, jobTokens };

@@ -21,6 +21,7 @@ export interface JobTiming {
 const MARK: Record<string, string> = { success: '✓', failure: 'X', cancelled: '⊘', skipped: '-' };
 
 export function seconds(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
   return ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m ${Math.round((ms % 60_000) / 1000)}s`;
 }
 

@@ -10,6 +10,7 @@ import {
   type TemplateParseResult,
 } from '@actions/workflow-parser';
 import type { MappingToken, TemplateToken } from '@actions/workflow-parser/templates/tokens/index';
+import { correctedToken } from './block-scalars';
 import { dataToString, evaluate, fromData, type Contexts, type ExpressionData, type StatusReader } from './expressions';
 
 /** Where a token sits, as GitHub words it: `file (Line: L, Col: C)`. */
@@ -18,7 +19,8 @@ export function where(file: string, token: TemplateToken | undefined): string {
 }
 
 /** A token's value as plain JSON, every expression in it evaluated. */
-export function evaluateToken(token: TemplateToken, contexts: Contexts, status?: StatusReader): unknown {
+export function evaluateToken(given: TemplateToken, contexts: Contexts, status?: StatusReader): unknown {
+  const token = correctedToken(given);
   if (isBasicExpression(token)) return fromData(evaluate(token.expression, contexts, status));
   if (isString(token) || isBoolean(token) || isNumber(token)) return token.value;
   if (isSequence(token)) {
@@ -36,7 +38,8 @@ export function evaluateToken(token: TemplateToken, contexts: Contexts, status?:
 }
 
 /** A token's value as the string GitHub gives a process (env:, with:, run:). */
-export function evaluateString(token: TemplateToken, contexts: Contexts, status?: StatusReader): string {
+export function evaluateString(given: TemplateToken, contexts: Contexts, status?: StatusReader): string {
+  const token = correctedToken(given);
   if (isBasicExpression(token)) return dataToString(evaluate(token.expression, contexts, status));
   if (isString(token)) return token.value;
   if (isBoolean(token) || isNumber(token)) return String(token.value);
@@ -45,7 +48,8 @@ export function evaluateString(token: TemplateToken, contexts: Contexts, status?
 }
 
 /** The evaluator's own data for a token: keeps booleans and numbers typed (workflow_call inputs). */
-export function evaluateTyped(token: TemplateToken, contexts: Contexts): ExpressionData | string | number | boolean | null {
+export function evaluateTyped(given: TemplateToken, contexts: Contexts): ExpressionData | string | number | boolean | null {
+  const token = correctedToken(given);
   if (isBasicExpression(token)) return evaluate(token.expression, contexts);
   if (isString(token) || isBoolean(token) || isNumber(token)) return token.value;
   return null;
