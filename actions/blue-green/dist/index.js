@@ -19856,7 +19856,9 @@ async function setupHost(remote, plan, helperFor) {
  *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
  *
  * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
- * text of a file, which the caller may not be allowed to read), `render` (prints the include for
+ * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
+ * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
+ * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
  * the arguments of `switch`) and `switch` (writes, reloads, confirms; exit codes below).
  */
 /** Where host-setup installs the helper unless told otherwise. */
@@ -19925,10 +19927,37 @@ config_check() {
   if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
   return 1
 }
+# What nginx's own view of its configuration (nginx -T, every file it loads, root-only ones too)
+# says about the app's server block, told as two facts and never as a line of a file: whether a
+# proxy_pass sends requests to the app's split variable, and whether an access_log writes the given
+# file in the agent_loop format. Comments are dropped and statements split at ';'.
+server_facts() {
+  var=agent_loop_; rest=$1
+  while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; var=$var$c; done
+  if ! dump=$(run_nginx -T 2>/dev/null </dev/null); then config_check; echo "$checked" >&2; return 20; fi
+  printf '%s\\n' "$dump" | sed 's/#.*//' | awk -v RS=';' -v var="$var" -v file="$2" '
+    BEGIN { proxy = "no"; logged = (file == "-") ? "unchecked" : "no"; target = "http://$" var }
+    {
+      s = $0; gsub(/[ \\t\\r\\n]+/, " ", s); sub(/^.*[{}]/, "", s); gsub(/["\\047]/, "", s); sub(/^ +/, "", s)
+      split(s, w, " ")
+      if (w[1] == "proxy_pass" && index(w[2], target) == 1 && substr(w[2], length(target) + 1, 1) !~ /[A-Za-z0-9_]/) proxy = "yes"
+      if (w[1] == "access_log" && w[2] == file && w[3] == "agent_loop") logged = "yes"
+    }
+    END { print "proxy=" proxy " log=" logged }'
+}
 case $verb in
   check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
+  inspect)
+    [ $# -eq 2 ] || die 2 "inspect takes 2 arguments (APP ACCESS-LOG, or - for no log), got $#"
+    case $1 in [a-z]*) ;; *) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    case $1 in *[!a-z0-9-]*) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    [ \${#1} -le 40 ] || die 2 "refused: app must be at most 40 characters"
+    case $2 in -) ;; /*) ;; *) die 2 "refused: the access log must be an absolute path, or -" ;; esac
+    case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
+    [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
+    server_facts "$1" "$2"; exit $? ;;
   render|switch) ;;
-  *) die 2 "usage: agent-loop-nginx check | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
+  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
 esac
 [ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
 app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
@@ -20093,6 +20122,8 @@ const hostSetupInputs = {
     'insecure-skip-host-key-check': hostInputs['insecure-skip-host-key-check'],
     'ssh-connect-timeout-seconds': hostInputs['ssh-connect-timeout-seconds'],
     'max-parallel': hostInputs['max-parallel'],
+    // The doctor checks this app's server block (its proxy_pass and access_log lines) from nginx -T.
+    app: inputs_field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40), or empty', pattern: APP_NAME, max: 40 }),
     'deploy-user': inputs_field.string({ form: 'the deploy user on the hosts: a lower-case user name such as deploy', pattern: USER_NAME, max: 32 }),
     'state-dir': hostInputs['state-dir'],
     'nginx-conf-dir': hostInputs['nginx-conf-dir'],
@@ -21033,330 +21064,6 @@ function parallel_settleLimit(items, limit, task) {
     });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
-
-
-
-const PREFLIGHT_SCRIPT = `state_dir=$1; include_dir=$2; shift 2
-echo "uid=$(id -u)"
-mkdir -p "$state_dir" 2>/dev/null
-printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
-printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
-if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'`;
-/** The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will run it. */
-function preflightCommand(stateDir, includeDir, nginx) {
-    return shell_script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginxControl(nginx, includeDir)]);
-}
-/** The `key=value` lines a host script prints: every value of a key, and the first one. */
-function keyValues(output) {
-    const values = new Map();
-    for (const line of output.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq > 0)
-            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
-    }
-    return { values, first: (key) => values.get(key)?.[0] ?? '' };
-}
-function parsePreflight(output) {
-    const { values, first } = keyValues(output);
-    return {
-        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
-        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
-        curl: first('curl') === 'yes',
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        includeDir: first('include_dir') === 'yes',
-        root: first('uid') === '0',
-    };
-}
-/** Returns the problems found (empty when the host is ready). */
-function judgePreflight(facts, limits, includeDir, nginx = []) {
-    const problems = [];
-    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
-    if (!facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
-        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
-    if (facts.freeDiskMb < limits.minFreeDiskMb)
-        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
-    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
-        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
-    if (!facts.curl)
-        problems.push('curl is not installed (the health checks run it on the host)');
-    if (!facts.includeDir)
-        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
-    if (!facts.nginxOk)
-        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
-    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
-    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
-        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
-    }
-    return problems;
-}
-const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
-async function preflight(remote, stateDir, includeDir, nginx, limits) {
-    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx), { timeoutMs: 60_000 });
-    const facts = parsePreflight(result.stdout);
-    const problems = judgePreflight(facts, limits, includeDir, nginx);
-    if (problems.length > 0) {
-        // A prerequisite the doctor knows how to fix comes with its command.
-        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
-        if (missing.some((item) => item.kind !== 'configuration'))
-            throw new errors_ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
-        throw new errors_HostError(remote.label, `not ready: ${problems.join('; ')}`);
-    }
-    return facts;
-}
-const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; n=$4; shift 4
-echo "user=$(id -un)"; echo "uid=$(id -u)"
-if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
-else
-  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
-  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
-fi
-if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
-# The program nginx-command runs (after sudo and its options), then the helper's argv.
-word=; via_sudo=no; i=0
-for w; do
-  [ "$i" -lt "$n" ] || break; i=$((i + 1))
-  [ -z "$word" ] || continue
-  case $w in sudo) via_sudo=yes ;; -*) [ "$via_sudo" = yes ] || word=$w ;; *) word=$w ;; esac
-done
-shift "$n"
-echo "via_sudo=$via_sudo"
-if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
-case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
-if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
-if [ -z "$access_log" ]; then echo log=unchecked
-elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
-else echo log=absent; fi`;
-function doctorCommand(target) {
-    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)]);
-}
-function parseDoctor(output) {
-    const { values, first } = keyValues(output);
-    return {
-        user: first('user'),
-        root: first('uid') === '0',
-        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
-        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
-        viaSudo: first('via_sudo') === 'yes',
-        nginxFound: first('nginx_found') === 'yes',
-        nginxInSbin: first('nginx_sbin'),
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        curl: first('curl') === 'yes',
-        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
-        sudo: first('sudo') === 'yes',
-    };
-}
-const q = (word) => quote(word);
-/**
- * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
- * host-setup). A user that is not root drives nginx only through the switch helper: a directory
- * it may write that nginx (root) loads, or nginx itself through sudo next to such a directory,
- * would make it root in all but name, and is reported as a problem, not as a way to deploy.
- */
-function judgeDoctor(facts, target) {
-    const user = facts.user || 'DEPLOY_USER';
-    const found = [];
-    const helper = switchHelperPath(target.nginx);
-    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
-    const nginxLine = nginxWords.join(' ');
-    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? SWITCH_HELPER_PATH}`;
-    if (facts.stateDir === 'denied')
-        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
-    if (facts.includeDir === 'missing')
-        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
-    if (!facts.curl)
-        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
-    const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
-    if (helper) {
-        if (!facts.root && facts.includeDir === 'writable') {
-            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
-        }
-        if (!facts.nginxFound)
-            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
-        else if (!facts.nginxOk && privileged && !facts.root)
-            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
-        else if (!facts.nginxOk)
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
-    }
-    else if (!facts.root && facts.viaSudo) {
-        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
-    }
-    else if (!facts.nginxFound) {
-        found.push(facts.nginxInSbin
-            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
-            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
-    }
-    else if (!facts.nginxOk) {
-        if (privileged && !facts.root)
-            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
-        else
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
-    }
-    else if (facts.includeDir === 'denied') {
-        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
-    }
-    if (facts.accessLog === 'denied') {
-        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });
-    }
-    return found;
-}
-function formatPrerequisites(host, missing) {
-    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
-}
-/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
-async function doctor(remote, target) {
-    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
-    return judgeDoctor(parseDoctor(result.stdout), target);
-}
-/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
-async function requirePrerequisites(remote, target) {
-    const missing = await doctor(remote, target);
-    if (missing.length > 0)
-        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
-}
-/**
- * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
- * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
- * `mkdir: Permission denied`. Anything else is passed on as it was.
- */
-async function explainUnprepared(remote, target, error) {
-    let missing = [];
-    try {
-        missing = await doctor(remote, target);
-    }
-    catch {
-        // The doctor could not run either: the original error says more.
-    }
-    if (missing.length > 0)
-        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
-    throw error;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
-
-
-
-const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
-for url in "$@"; do
-  while :; do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
-    [ "$code" = 200 ] && break
-    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
-    sleep 0.2
-  done
-done`;
-function waitHealthyCommand(port, paths, timeoutSeconds) {
-    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
-}
-/** Waits until every path answers 200 on the color's port; returns how long it took. */
-async function health_waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
-    const started = clock.now();
-    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
-    if (result.code !== 0) {
-        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
-    }
-    return clock.now() - started;
-}
-/** curl prints the body, then a last line `<status> <seconds>`. */
-function probeCommand(port, check, budgetMs = smokeBudgetMs(check, PRE_TRAFFIC_SMOKE)) {
-    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
-    const method = check.method === 'HEAD' ? ['--head'] : ['-X', check.method];
-    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(budgetMs / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
-    const body = requestBody(check);
-    if (body !== undefined)
-        argv.push('-H', `Content-Type: ${bodyContentType(body)}`, '--data-binary', '@-');
-    argv.push(`http://127.0.0.1:${port}${check.path}`);
-    return argv;
-}
-/** Sends a check to the color's port from the host, `repeat` times (one before traffic, unless it says otherwise), and judges it. */
-async function smoke(remote, port, check, defaults = PRE_TRAFFIC_SMOKE) {
-    const argv = probeCommand(port, check, smokeBudgetMs(check, defaults));
-    const stdin = requestBody(check) ?? '';
-    const outcome = await judgeSmoke(check, defaults, async () => {
-        const result = await remote.run(argv, { stdin });
-        const lines = result.stdout.split('\n');
-        const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
-        const status = Number(code);
-        if (result.code !== 0 && status === 0)
-            return { noAnswer: `no answer (${result.stderr.trim() || `curl exit ${result.code}`})` };
-        return { status, body: lines.join('\n'), latencyMs: Math.round(Number(seconds) * 1000) };
-    });
-    return {
-        method: check.method,
-        path: check.path,
-        status: outcome.status,
-        expectedStatus: check.status,
-        latencyMs: outcome.p95Ms ?? 0,
-        maxLatencyMs: outcome.budgetMs,
-        ok: outcome.problem === undefined,
-        ...(outcome.problem === undefined ? {} : { problem: outcome.problem }),
-    };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-mark.ts
-
-
-/** Prints `<inode> <size>` of the file, or `missing`. */
-const MARK_SCRIPT = `set -u
-[ -e "$1" ] || { echo missing; exit 0; }
-stat -L -c '%i %s' -- "$1"`;
-/** The command that reads a log's mark (pure). */
-function markCommand(path) {
-    return shell_script('al-log-mark', MARK_SCRIPT, [path]);
-}
-/** Parses what `markCommand` printed (pure): null when the log does not exist. */
-function parseMark(path, stdout) {
-    const text = stdout.trim();
-    if (text === 'missing')
-        return null;
-    const match = /^(\d+) (\d+)$/.exec(text);
-    if (!match)
-        throw new Error(`unexpected answer when marking ${path}: ${JSON.stringify(text.slice(0, 200))}`);
-    return { path, inode: match[1], offset: Number(match[2]) };
-}
-/**
- * Marks every log at once (at most `maxParallel` hosts at a time). Never throws: a host whose log
- * cannot be marked gets null and a warning, and its monitor reads from its first sample as before.
- */
-async function readLogMarks(targets, maxParallel, warn) {
-    const marks = targets.map(() => null);
-    await parallel_settleLimit(targets, maxParallel, async (target, index) => {
-        try {
-            const result = await target.remote.run(markCommand(target.path), { timeoutMs: 30_000 });
-            if (result.code !== 0)
-                throw new Error(`exit ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
-            marks[index] = parseMark(target.path, result.stdout);
-        }
-        catch (error) {
-            warn(`${target.remote.label}: could not mark the access log ${target.path} before the switch (${errors_errorMessage(error)}); the canary monitor will read it from its first sample`);
-        }
-    });
-    return marks;
-}
-/**
- * When the analysis starts (ms since the epoch): at the switch (`since`, when the canary was
- * recorded) when every host has a mark on the log it reads, so the first sample holds every
- * request since then; otherwise now. A switch in the future (clock skew) or longer ago than one
- * duration is not trusted: now.
- */
-function analysisStart(canaries, now, durationSeconds) {
-    if (canaries.length === 0)
-        return now;
-    const starts = canaries.map((canary) => (canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN));
-    if (starts.some((start) => !Number.isFinite(start)))
-        return now;
-    const start = Math.min(...starts);
-    return start <= now && now - start <= durationSeconds * 1000 ? start : now;
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
 
 
@@ -22068,6 +21775,389 @@ class NginxRouter {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
+
+
+
+/** The helper's `inspect` arguments: the app, and the access log (or `-` when it is not an absolute path). */
+function inspectArgs(server) {
+    if (!server)
+        return ['', '-'];
+    return [server.app, server.accessLog.startsWith('/') ? server.accessLog : '-'];
+}
+function parseServerFacts(line) {
+    const match = /^proxy=(yes|no) log=(yes|no|unchecked)$/.exec(line.trim());
+    if (!match)
+        return null;
+    return { proxy: match[1] === 'yes', log: match[2] === 'unchecked' ? null : match[2] === 'yes' };
+}
+/** The line an app's server block needs so that requests reach its colors. */
+function proxyLine(app) {
+    return `proxy_pass http://$${nginxName(app)};`;
+}
+/** The line that writes the access log the monitor reads. */
+function accessLogLine(accessLog) {
+    return `access_log ${accessLog} agent_loop;`;
+}
+const PREFLIGHT_SCRIPT = `state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
+echo "uid=$(id -u)"
+mkdir -p "$state_dir" 2>/dev/null
+printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
+printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`;
+/**
+ * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
+ * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
+ * split variable and writes the access log (a helper too old to know the verb says nothing).
+ */
+function preflightCommand(stateDir, includeDir, nginx, server) {
+    return shell_script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...nginxControl(nginx, includeDir)]);
+}
+/** The `key=value` lines a host script prints: every value of a key, and the first one. */
+function keyValues(output) {
+    const values = new Map();
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0)
+            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
+    }
+    return { values, first: (key) => values.get(key)?.[0] ?? '' };
+}
+function parsePreflight(output) {
+    const { values, first } = keyValues(output);
+    return {
+        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
+        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
+        curl: first('curl') === 'yes',
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        includeDir: first('include_dir') === 'yes',
+        root: first('uid') === '0',
+        server: parseServerFacts(first('server')),
+    };
+}
+/**
+ * What a deploy should warn about (it does not stop: before the first deploy the variable does not
+ * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
+ * line, and the monitor sees none without the access log line.
+ */
+function serverBlockWarnings(facts, server) {
+    if (!facts)
+        return [];
+    const warnings = [];
+    if (!facts.proxy)
+        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
+    if (facts.log === false)
+        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
+    return warnings;
+}
+/** Returns the problems found (empty when the host is ready). */
+function judgePreflight(facts, limits, includeDir, nginx = []) {
+    const problems = [];
+    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
+    if (!facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
+        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
+    if (facts.freeDiskMb < limits.minFreeDiskMb)
+        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
+    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
+        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
+    if (!facts.curl)
+        problems.push('curl is not installed (the health checks run it on the host)');
+    if (!facts.includeDir)
+        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
+    if (!facts.nginxOk)
+        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
+    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
+    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
+        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
+    }
+    return problems;
+}
+const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
+async function preflight(remote, stateDir, includeDir, nginx, limits, server) {
+    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx, server), { timeoutMs: 60_000 });
+    const facts = parsePreflight(result.stdout);
+    const problems = judgePreflight(facts, limits, includeDir, nginx);
+    if (problems.length > 0) {
+        // A prerequisite the doctor knows how to fix comes with its command.
+        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
+        if (missing.some((item) => item.kind !== 'configuration'))
+            throw new errors_ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
+        throw new errors_HostError(remote.label, `not ready: ${problems.join('; ')}`);
+    }
+    return facts;
+}
+const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
+echo "user=$(id -un)"; echo "uid=$(id -u)"
+if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
+else
+  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
+  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
+fi
+if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
+# The program nginx-command runs (after sudo and its options), then the helper's argv.
+word=; via_sudo=no; i=0
+for w; do
+  [ "$i" -lt "$n" ] || break; i=$((i + 1))
+  [ -z "$word" ] || continue
+  case $w in sudo) via_sudo=yes ;; -*) [ "$via_sudo" = yes ] || word=$w ;; *) word=$w ;; esac
+done
+shift "$n"
+echo "via_sudo=$via_sudo"
+if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
+case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ]; then
+  if facts=$("$@" inspect "$app" "$inspect_log" 2>&1 </dev/null); then echo "server=$facts"
+  else code=$?; case $facts in *usage:*) printf 'server_unknown=%s\\n' "$(printf '%s\\n' "$facts" | head -n 1)" ;; *) echo "server_failed=$code" ;; esac; fi
+fi
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
+if [ -z "$access_log" ]; then echo log=unchecked
+elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
+else echo log=absent; fi`;
+function doctorCommand(target) {
+    const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
+    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)]);
+}
+function parseDoctor(output) {
+    const { values, first } = keyValues(output);
+    return {
+        user: first('user'),
+        root: first('uid') === '0',
+        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
+        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
+        viaSudo: first('via_sudo') === 'yes',
+        nginxFound: first('nginx_found') === 'yes',
+        nginxInSbin: first('nginx_sbin'),
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        curl: first('curl') === 'yes',
+        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
+        sudo: first('sudo') === 'yes',
+        server: parseServerFacts(first('server')),
+        serverUnknown: first('server_unknown'),
+    };
+}
+const q = (word) => quote(word);
+/**
+ * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
+ * host-setup). A user that is not root drives nginx only through the switch helper: a directory
+ * it may write that nginx (root) loads, or nginx itself through sudo next to such a directory,
+ * would make it root in all but name, and is reported as a problem, not as a way to deploy.
+ */
+function judgeDoctor(facts, target) {
+    const user = facts.user || 'DEPLOY_USER';
+    const found = [];
+    const helper = switchHelperPath(target.nginx);
+    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
+    const nginxLine = nginxWords.join(' ');
+    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? SWITCH_HELPER_PATH}`;
+    if (facts.stateDir === 'denied')
+        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+    if (facts.includeDir === 'missing')
+        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
+    if (!facts.curl)
+        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+    const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
+    if (helper) {
+        if (!facts.root && facts.includeDir === 'writable') {
+            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
+        }
+        if (!facts.nginxFound)
+            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
+        else if (!facts.nginxOk && privileged && !facts.root)
+            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
+        else if (!facts.nginxOk)
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
+    }
+    else if (!facts.root && facts.viaSudo) {
+        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
+    }
+    else if (!facts.nginxFound) {
+        found.push(facts.nginxInSbin
+            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
+            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
+    }
+    else if (!facts.nginxOk) {
+        if (privileged && !facts.root)
+            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
+        else
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
+    }
+    else if (facts.includeDir === 'denied') {
+        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
+    }
+    // The server block, from nginx's own view of its configuration: the two lines the README asks for.
+    if (target.app && facts.server) {
+        const variable = `$${nginxName(target.app)}`;
+        if (!facts.server.proxy)
+            found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
+        if (facts.server.log === false)
+            found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
+    }
+    else if (target.app && facts.serverUnknown) {
+        found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? SWITCH_HELPER_PATH})` });
+    }
+    if (facts.accessLog === 'denied') {
+        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });
+    }
+    return found;
+}
+function formatPrerequisites(host, missing) {
+    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
+}
+/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
+async function doctor(remote, target) {
+    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
+    return judgeDoctor(parseDoctor(result.stdout), target);
+}
+/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
+async function requirePrerequisites(remote, target) {
+    const missing = await doctor(remote, target);
+    if (missing.length > 0)
+        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
+}
+/**
+ * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
+ * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
+ * `mkdir: Permission denied`. Anything else is passed on as it was.
+ */
+async function explainUnprepared(remote, target, error) {
+    let missing = [];
+    try {
+        missing = await doctor(remote, target);
+    }
+    catch {
+        // The doctor could not run either: the original error says more.
+    }
+    if (missing.length > 0)
+        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
+    throw error;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
+
+
+
+const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
+for url in "$@"; do
+  while :; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
+    [ "$code" = 200 ] && break
+    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
+    sleep 0.2
+  done
+done`;
+function waitHealthyCommand(port, paths, timeoutSeconds) {
+    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
+}
+/** Waits until every path answers 200 on the color's port; returns how long it took. */
+async function health_waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
+    const started = clock.now();
+    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
+    if (result.code !== 0) {
+        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
+    }
+    return clock.now() - started;
+}
+/** curl prints the body, then a last line `<status> <seconds>`. */
+function probeCommand(port, check, budgetMs = smokeBudgetMs(check, PRE_TRAFFIC_SMOKE)) {
+    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
+    const method = check.method === 'HEAD' ? ['--head'] : ['-X', check.method];
+    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(budgetMs / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
+    const body = requestBody(check);
+    if (body !== undefined)
+        argv.push('-H', `Content-Type: ${bodyContentType(body)}`, '--data-binary', '@-');
+    argv.push(`http://127.0.0.1:${port}${check.path}`);
+    return argv;
+}
+/** Sends a check to the color's port from the host, `repeat` times (one before traffic, unless it says otherwise), and judges it. */
+async function smoke(remote, port, check, defaults = PRE_TRAFFIC_SMOKE) {
+    const argv = probeCommand(port, check, smokeBudgetMs(check, defaults));
+    const stdin = requestBody(check) ?? '';
+    const outcome = await judgeSmoke(check, defaults, async () => {
+        const result = await remote.run(argv, { stdin });
+        const lines = result.stdout.split('\n');
+        const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
+        const status = Number(code);
+        if (result.code !== 0 && status === 0)
+            return { noAnswer: `no answer (${result.stderr.trim() || `curl exit ${result.code}`})` };
+        return { status, body: lines.join('\n'), latencyMs: Math.round(Number(seconds) * 1000) };
+    });
+    return {
+        method: check.method,
+        path: check.path,
+        status: outcome.status,
+        expectedStatus: check.status,
+        latencyMs: outcome.p95Ms ?? 0,
+        maxLatencyMs: outcome.budgetMs,
+        ok: outcome.problem === undefined,
+        ...(outcome.problem === undefined ? {} : { problem: outcome.problem }),
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-mark.ts
+
+
+/** Prints `<inode> <size>` of the file, or `missing`. */
+const MARK_SCRIPT = `set -u
+[ -e "$1" ] || { echo missing; exit 0; }
+stat -L -c '%i %s' -- "$1"`;
+/** The command that reads a log's mark (pure). */
+function markCommand(path) {
+    return shell_script('al-log-mark', MARK_SCRIPT, [path]);
+}
+/** Parses what `markCommand` printed (pure): null when the log does not exist. */
+function parseMark(path, stdout) {
+    const text = stdout.trim();
+    if (text === 'missing')
+        return null;
+    const match = /^(\d+) (\d+)$/.exec(text);
+    if (!match)
+        throw new Error(`unexpected answer when marking ${path}: ${JSON.stringify(text.slice(0, 200))}`);
+    return { path, inode: match[1], offset: Number(match[2]) };
+}
+/**
+ * Marks every log at once (at most `maxParallel` hosts at a time). Never throws: a host whose log
+ * cannot be marked gets null and a warning, and its monitor reads from its first sample as before.
+ */
+async function readLogMarks(targets, maxParallel, warn) {
+    const marks = targets.map(() => null);
+    await parallel_settleLimit(targets, maxParallel, async (target, index) => {
+        try {
+            const result = await target.remote.run(markCommand(target.path), { timeoutMs: 30_000 });
+            if (result.code !== 0)
+                throw new Error(`exit ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+            marks[index] = parseMark(target.path, result.stdout);
+        }
+        catch (error) {
+            warn(`${target.remote.label}: could not mark the access log ${target.path} before the switch (${errors_errorMessage(error)}); the canary monitor will read it from its first sample`);
+        }
+    });
+    return marks;
+}
+/**
+ * When the analysis starts (ms since the epoch): at the switch (`since`, when the canary was
+ * recorded) when every host has a mark on the log it reads, so the first sample holds every
+ * request since then; otherwise now. A switch in the future (clock skew) or longer ago than one
+ * duration is not trusted: now.
+ */
+function analysisStart(canaries, now, durationSeconds) {
+    if (canaries.length === 0)
+        return now;
+    const starts = canaries.map((canary) => (canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN));
+    if (starts.some((start) => !Number.isFinite(start)))
+        return now;
+    const start = Math.min(...starts);
+    return start <= now && now - start <= durationSeconds * 1000 ? start : now;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/fleet/session.ts
 
 
@@ -22759,7 +22849,17 @@ async function deploy(hosts, settings) {
 }
 async function prepareHost(work, settings) {
     const { session } = work;
-    await procedure_step(work, settings, 'preflight', () => preflight(session.remote, session.spec.stateDir, session.spec.nginxConfDir, session.spec.nginxCommand, settings.preflight), (facts) => `${facts.freeDiskMb} MB disk, ${facts.freeMemoryMb} MB memory free, nginx -t ok`);
+    const server = { app: settings.app, accessLog: session.spec.accessLog };
+    const facts = await procedure_step(work, settings, 'preflight', () => preflight(session.remote, session.spec.stateDir, session.spec.nginxConfDir, session.spec.nginxCommand, settings.preflight, server), (found) => `${found.freeDiskMb} MB disk, ${found.freeMemoryMb} MB memory free, nginx -t ok`);
+    // A server block that does not proxy to the split variable sends the new color nothing: said, not
+    // refused. Before an app's first deploy the variable does not exist, so the line cannot be there
+    // yet: then it is what to do next, not a warning.
+    for (const warning of serverBlockWarnings(facts.server, server)) {
+        if (session.state.active)
+            settings.log.warn(`${session.label}: ${warning}`);
+        else
+            settings.log.info(`${session.label}: once this first deploy is done: ${warning}`);
+    }
     await procedure_readLive(work, settings);
     work.stable = stableColor(session.state, work.before);
     work.target = work.stable ? otherColor(work.stable) : 'blue';

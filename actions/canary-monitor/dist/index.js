@@ -19856,7 +19856,9 @@ async function setupHost(remote, plan, helperFor) {
  *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
  *
  * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
- * text of a file, which the caller may not be allowed to read), `render` (prints the include for
+ * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
+ * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
+ * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
  * the arguments of `switch`) and `switch` (writes, reloads, confirms; exit codes below).
  */
 /** Where host-setup installs the helper unless told otherwise. */
@@ -19925,10 +19927,37 @@ config_check() {
   if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
   return 1
 }
+# What nginx's own view of its configuration (nginx -T, every file it loads, root-only ones too)
+# says about the app's server block, told as two facts and never as a line of a file: whether a
+# proxy_pass sends requests to the app's split variable, and whether an access_log writes the given
+# file in the agent_loop format. Comments are dropped and statements split at ';'.
+server_facts() {
+  var=agent_loop_; rest=$1
+  while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; var=$var$c; done
+  if ! dump=$(run_nginx -T 2>/dev/null </dev/null); then config_check; echo "$checked" >&2; return 20; fi
+  printf '%s\\n' "$dump" | sed 's/#.*//' | awk -v RS=';' -v var="$var" -v file="$2" '
+    BEGIN { proxy = "no"; logged = (file == "-") ? "unchecked" : "no"; target = "http://$" var }
+    {
+      s = $0; gsub(/[ \\t\\r\\n]+/, " ", s); sub(/^.*[{}]/, "", s); gsub(/["\\047]/, "", s); sub(/^ +/, "", s)
+      split(s, w, " ")
+      if (w[1] == "proxy_pass" && index(w[2], target) == 1 && substr(w[2], length(target) + 1, 1) !~ /[A-Za-z0-9_]/) proxy = "yes"
+      if (w[1] == "access_log" && w[2] == file && w[3] == "agent_loop") logged = "yes"
+    }
+    END { print "proxy=" proxy " log=" logged }'
+}
 case $verb in
   check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
+  inspect)
+    [ $# -eq 2 ] || die 2 "inspect takes 2 arguments (APP ACCESS-LOG, or - for no log), got $#"
+    case $1 in [a-z]*) ;; *) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    case $1 in *[!a-z0-9-]*) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    [ \${#1} -le 40 ] || die 2 "refused: app must be at most 40 characters"
+    case $2 in -) ;; /*) ;; *) die 2 "refused: the access log must be an absolute path, or -" ;; esac
+    case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
+    [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
+    server_facts "$1" "$2"; exit $? ;;
   render|switch) ;;
-  *) die 2 "usage: agent-loop-nginx check | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
+  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
 esac
 [ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
 app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
@@ -20093,6 +20122,8 @@ const hostSetupInputs = {
     'insecure-skip-host-key-check': hostInputs['insecure-skip-host-key-check'],
     'ssh-connect-timeout-seconds': hostInputs['ssh-connect-timeout-seconds'],
     'max-parallel': hostInputs['max-parallel'],
+    // The doctor checks this app's server block (its proxy_pass and access_log lines) from nginx -T.
+    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40), or empty', pattern: APP_NAME, max: 40 }),
     'deploy-user': field.string({ form: 'the deploy user on the hosts: a lower-case user name such as deploy', pattern: USER_NAME, max: 32 }),
     'state-dir': hostInputs['state-dir'],
     'nginx-conf-dir': hostInputs['nginx-conf-dir'],
@@ -22969,7 +23000,7 @@ function weightsFor(color, percent) {
 function router_formatWeights(weights) {
     return `blue ${weights.blue}% / green ${weights.green}%`;
 }
-const nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
+const router_nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
 const includeFileName = (app) => `agent-loop-${app}.conf`;
 const statusHost = (app) => `agent-loop-${app}`;
 const statusPath = (app) => `/agent-loop/${app}`;
@@ -23220,7 +23251,7 @@ function upstreamMs(upstreamTime) {
  * latency. Blank lines are ignored; everything else that does not fit counts as skipped.
  */
 function parseAccessLines(lines, app, into = emptyAccessTally()) {
-    const prefix = `${nginxName(app)}_`;
+    const prefix = `${router_nginxName(app)}_`;
     for (const line of lines) {
         if (line.trim() === '')
             continue;
@@ -23741,7 +23772,27 @@ function parallel_settleLimit(items, limit, task) {
 
 
 
-const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; shift 2
+/** The helper's `inspect` arguments: the app, and the access log (or `-` when it is not an absolute path). */
+function inspectArgs(server) {
+    if (!server)
+        return ['', '-'];
+    return [server.app, server.accessLog.startsWith('/') ? server.accessLog : '-'];
+}
+function parseServerFacts(line) {
+    const match = /^proxy=(yes|no) log=(yes|no|unchecked)$/.exec(line.trim());
+    if (!match)
+        return null;
+    return { proxy: match[1] === 'yes', log: match[2] === 'unchecked' ? null : match[2] === 'yes' };
+}
+/** The line an app's server block needs so that requests reach its colors. */
+function proxyLine(app) {
+    return `proxy_pass http://$${router_nginxName(app)};`;
+}
+/** The line that writes the access log the monitor reads. */
+function accessLogLine(accessLog) {
+    return `access_log ${accessLog} agent_loop;`;
+}
+const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
 echo "uid=$(id -u)"
 mkdir -p "$state_dir" 2>/dev/null
 printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
@@ -23749,10 +23800,15 @@ printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/
 if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
 if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
 if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'`));
-/** The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will run it. */
-function preflightCommand(stateDir, includeDir, nginx) {
-    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginxControl(nginx, includeDir)]);
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`));
+/**
+ * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
+ * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
+ * split variable and writes the access log (a helper too old to know the verb says nothing).
+ */
+function preflightCommand(stateDir, includeDir, nginx, server) {
+    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...nginxControl(nginx, includeDir)]);
 }
 /** The `key=value` lines a host script prints: every value of a key, and the first one. */
 function keyValues(output) {
@@ -23774,7 +23830,23 @@ function parsePreflight(output) {
         nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
         includeDir: first('include_dir') === 'yes',
         root: first('uid') === '0',
+        server: parseServerFacts(first('server')),
     };
+}
+/**
+ * What a deploy should warn about (it does not stop: before the first deploy the variable does not
+ * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
+ * line, and the monitor sees none without the access log line.
+ */
+function serverBlockWarnings(facts, server) {
+    if (!facts)
+        return [];
+    const warnings = [];
+    if (!facts.proxy)
+        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
+    if (facts.log === false)
+        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
+    return warnings;
 }
 /** Returns the problems found (empty when the host is ready). */
 function judgePreflight(facts, limits, includeDir, nginx = []) {
@@ -23799,8 +23871,8 @@ function judgePreflight(facts, limits, includeDir, nginx = []) {
     return problems;
 }
 const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
-async function preflight(remote, stateDir, includeDir, nginx, limits) {
-    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx), { timeoutMs: 60_000 });
+async function preflight(remote, stateDir, includeDir, nginx, limits, server) {
+    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx, server), { timeoutMs: 60_000 });
     const facts = parsePreflight(result.stdout);
     const problems = judgePreflight(facts, limits, includeDir, nginx);
     if (problems.length > 0) {
@@ -23812,7 +23884,7 @@ async function preflight(remote, stateDir, includeDir, nginx, limits) {
     }
     return facts;
 }
-const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; n=$4; shift 4
+const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
 echo "user=$(id -un)"; echo "uid=$(id -u)"
 if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
 else
@@ -23833,13 +23905,18 @@ if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo ngin
 case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
 if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
 printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ]; then
+  if facts=$("$@" inspect "$app" "$inspect_log" 2>&1 </dev/null); then echo "server=$facts"
+  else code=$?; case $facts in *usage:*) printf 'server_unknown=%s\\n' "$(printf '%s\\n' "$facts" | head -n 1)" ;; *) echo "server_failed=$code" ;; esac; fi
+fi
 if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
 if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
 if [ -z "$access_log" ]; then echo log=unchecked
 elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
 else echo log=absent; fi`;
 function doctorCommand(target) {
-    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]);
+    const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
+    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]);
 }
 function parseDoctor(output) {
     const { values, first } = keyValues(output);
@@ -23856,6 +23933,8 @@ function parseDoctor(output) {
         curl: first('curl') === 'yes',
         accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
         sudo: first('sudo') === 'yes',
+        server: parseServerFacts(first('server')),
+        serverUnknown: first('server_unknown'),
     };
 }
 const q = (word) => quote(word);
@@ -23906,6 +23985,17 @@ function judgeDoctor(facts, target) {
     }
     else if (facts.includeDir === 'denied') {
         found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
+    }
+    // The server block, from nginx's own view of its configuration: the two lines the README asks for.
+    if (target.app && facts.server) {
+        const variable = `$${router_nginxName(target.app)}`;
+        if (!facts.server.proxy)
+            found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
+        if (facts.server.log === false)
+            found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
+    }
+    else if (target.app && facts.serverUnknown) {
+        found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? nginx_helper_SWITCH_HELPER_PATH})` });
     }
     if (facts.accessLog === 'denied') {
         found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });

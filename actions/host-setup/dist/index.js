@@ -8824,7 +8824,7 @@ class errors_HostError extends Error {
     }
 }
 /** A traffic switch that nginx serves but whose outcome could not be recorded on the host (the caller puts traffic back). */
-class UnrecordedSwitchError extends (/* unused pure expression or super */ null && (errors_HostError)) {
+class errors_UnrecordedSwitchError extends (/* unused pure expression or super */ null && (errors_HostError)) {
     name = 'UnrecordedSwitchError';
 }
 function errorMessage(error) {
@@ -9536,7 +9536,7 @@ async function connect(target, options) {
     };
 }
 /** Runs a command and throws a HostError carrying its stderr when it exits non-zero. */
-async function runChecked(remote, argv, what, options) {
+async function ssh_runChecked(remote, argv, what, options) {
     const result = await remote.run(argv, options);
     if (result.code !== 0) {
         const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
@@ -9782,7 +9782,9 @@ async function setupHost(remote, plan, helperFor) {
  *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
  *
  * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
- * text of a file, which the caller may not be allowed to read), `render` (prints the include for
+ * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
+ * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
+ * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
  * the arguments of `switch`) and `switch` (writes, reloads, confirms; exit codes below).
  */
 /** Where host-setup installs the helper unless told otherwise. */
@@ -9851,10 +9853,37 @@ config_check() {
   if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
   return 1
 }
+# What nginx's own view of its configuration (nginx -T, every file it loads, root-only ones too)
+# says about the app's server block, told as two facts and never as a line of a file: whether a
+# proxy_pass sends requests to the app's split variable, and whether an access_log writes the given
+# file in the agent_loop format. Comments are dropped and statements split at ';'.
+server_facts() {
+  var=agent_loop_; rest=$1
+  while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; var=$var$c; done
+  if ! dump=$(run_nginx -T 2>/dev/null </dev/null); then config_check; echo "$checked" >&2; return 20; fi
+  printf '%s\\n' "$dump" | sed 's/#.*//' | awk -v RS=';' -v var="$var" -v file="$2" '
+    BEGIN { proxy = "no"; logged = (file == "-") ? "unchecked" : "no"; target = "http://$" var }
+    {
+      s = $0; gsub(/[ \\t\\r\\n]+/, " ", s); sub(/^.*[{}]/, "", s); gsub(/["\\047]/, "", s); sub(/^ +/, "", s)
+      split(s, w, " ")
+      if (w[1] == "proxy_pass" && index(w[2], target) == 1 && substr(w[2], length(target) + 1, 1) !~ /[A-Za-z0-9_]/) proxy = "yes"
+      if (w[1] == "access_log" && w[2] == file && w[3] == "agent_loop") logged = "yes"
+    }
+    END { print "proxy=" proxy " log=" logged }'
+}
 case $verb in
   check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
+  inspect)
+    [ $# -eq 2 ] || die 2 "inspect takes 2 arguments (APP ACCESS-LOG, or - for no log), got $#"
+    case $1 in [a-z]*) ;; *) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    case $1 in *[!a-z0-9-]*) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    [ \${#1} -le 40 ] || die 2 "refused: app must be at most 40 characters"
+    case $2 in -) ;; /*) ;; *) die 2 "refused: the access log must be an absolute path, or -" ;; esac
+    case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
+    [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
+    server_facts "$1" "$2"; exit $? ;;
   render|switch) ;;
-  *) die 2 "usage: agent-loop-nginx check | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
+  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
 esac
 [ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
 app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
@@ -20059,6 +20088,8 @@ const hostSetupInputs = {
     'insecure-skip-host-key-check': hostInputs['insecure-skip-host-key-check'],
     'ssh-connect-timeout-seconds': hostInputs['ssh-connect-timeout-seconds'],
     'max-parallel': hostInputs['max-parallel'],
+    // The doctor checks this app's server block (its proxy_pass and access_log lines) from nginx -T.
+    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40), or empty', pattern: APP_NAME, max: 40 }),
     'deploy-user': field.string({ form: 'the deploy user on the hosts: a lower-case user name such as deploy', pattern: USER_NAME, max: 32 }),
     'state-dir': hostInputs['state-dir'],
     'nginx-conf-dir': hostInputs['nginx-conf-dir'],
@@ -20100,11 +20131,209 @@ function hostSetupPlans(inputs) {
     });
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
+
+
+
+function weightsFor(color, percent) {
+    const other = 100 - percent;
+    return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
+}
+function router_formatWeights(weights) {
+    return `blue ${weights.blue}% / green ${weights.green}%`;
+}
+const router_nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
+const includeFileName = (app) => `agent-loop-${app}.conf`;
+const statusHost = (app) => `agent-loop-${app}`;
+const statusPath = (app) => `/agent-loop/${app}`;
+/** Reads the weights recorded in an include file's header (pure). */
+function parseIncludeHeader(content) {
+    const match = /^# agent-loop: (\{.*\})$/m.exec(content);
+    if (!match)
+        return null;
+    return parseStatus(match[1]);
+}
+function parseStatus(text) {
+    try {
+        const value = JSON.parse(text);
+        if (!value.weights || typeof value.weights.blue !== 'number' || typeof value.weights.green !== 'number' || typeof value.generation !== 'string')
+            return null;
+        return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
+    }
+    catch {
+        return null;
+    }
+}
+/**
+ * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
+ * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
+ * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
+ * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
+ * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
+ * stay). The records are written as this user, in its own state directory; the helper runs as the
+ * one nginx trusts and is given no path and no content.
+ */
+const SWITCH_SCRIPT = (/* unused pure expression or super */ null && (`set -u
+nonce=$1; shift
+${WRITE_FILES_SHELL}
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
+# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
+skip=$(( $1 * 3 + 1 ))
+apply() { shift "$skip"; "$@"; }
+out=$(apply "$@"); code=$?
+[ -z "$out" ] || printf '%s\\n' "$out"
+[ "$code" -eq 0 ] || exit "$code"
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+exit 0`));
+/** How long the switch waits for nginx to serve the new weights after a reload. */
+const CONFIRM_MS = 5000;
+/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
+function helperArgs(site, weights, generation, nonceText) {
+    return [site.app, String(site.bluePort), String(site.greenPort), String(site.statusPort), site.splitKey, String(weights.blue), String(weights.green), generation, String(CONFIRM_MS), nonceText];
+}
+/**
+ * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
+ * it when they are small enough together; otherwise null is returned and the caller writes them
+ * on their own.
+ */
+function switchCommand(control, site, weights, generation, before = [], after = []) {
+    if (!writeArgs([...before, ...after]))
+        return null;
+    const record = writeArgs(before);
+    const outcome = writeArgs(after);
+    const key = nonce();
+    return script('al-switch', SWITCH_SCRIPT, [key, ...record, ...outcome, ...control, 'switch', ...helperArgs(site, weights, generation, key)]);
+}
+function statusUrl(site) {
+    return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
+}
+/**
+ * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
+ * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
+ */
+function readWeightsCommand(includePath, site, probe = []) {
+    return script('al-weights', [
+        'inc=$1; host=$2; url=$3; shift 3',
+        `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
+        'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
+        // The header is the file's second line: read by the shell itself, no process spent.
+        'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1)); case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$inc"; fi; echo end',
+    ].join('\n'), [includePath, statusHost(site.app), statusUrl(site), ...probe]);
+}
+function parseRouterView(output) {
+    let live = null;
+    let file = null;
+    const health = {};
+    for (const line of output.split('\n')) {
+        if (line.startsWith('{'))
+            live = parseStatus(line.trim());
+        if (line.startsWith('file '))
+            file = parseStatus(line.slice(5).trim());
+        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
+        if (probed)
+            health[probed[2]] = Number(probed[1]);
+    }
+    return { live, file, health };
+}
+let generationCounter = 0;
+function newGeneration(now) {
+    generationCounter += 1;
+    return `${now.toString(36)}-${process.pid.toString(36)}-${generationCounter}`;
+}
+class NginxRouter {
+    remote;
+    site;
+    now;
+    includePath;
+    /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
+    control;
+    constructor(remote, site, confDir, nginx, now = Date.now) {
+        this.remote = remote;
+        this.site = site;
+        this.now = now;
+        this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
+        this.control = nginxControl(nginx, confDir);
+    }
+    async setWeights(weights, options = {}) {
+        if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+            throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
+        }
+        const generation = newGeneration(this.now());
+        const after = options.after ?? [];
+        let recorded = after.length > 0;
+        let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
+        if (!argv && after.length > 0 && (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
+            recorded = false;
+        if (!argv) {
+            recorded = false;
+            // A record too large to go inside the command is written first, on its own.
+            for (const write of options.before ?? []) {
+                if (write.mode === 'append')
+                    await runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                else
+                    await writeRemoteFile(this.remote, write.path, write.content);
+            }
+            argv = switchCommand(this.control, this.site, weights, generation);
+        }
+        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
+        if (result.code !== 0) {
+            const nginxSays = result.stderr.trim() || result.stdout.trim();
+            const what = result.code === 20
+                ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
+                : result.code === 21
+                    ? 'nginx could not be reloaded (the previous file was put back)'
+                    : result.code === 2 || result.code === 37
+                        ? 'the nginx helper refused the switch'
+                        : result.code === 22
+                            ? 'nginx did not serve the new weights'
+                            : result.code === 35
+                                ? 'the switch could not be recorded before making it, so traffic was not touched'
+                                : result.code === 36
+                                    ? 'the new weights are live, but their outcome could not be recorded'
+                                    : 'writing the nginx include failed';
+            throw new (result.code === 36 ? UnrecordedSwitchError : HostError)(this.remote.label, `${what}: ${nginxSays}`);
+        }
+        const live = /live (\d+)(?: all (\d+))?/.exec(result.stdout);
+        const liveMs = live ? Number(live[1]) : Number.NaN;
+        return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, recorded };
+    }
+    async getWeights() {
+        const view = await this.inspect();
+        return view.live ?? view.file;
+    }
+    async inspect(probe = []) {
+        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
+        return parseRouterView(result.stdout);
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
 
 
 
-const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; shift 2
+/** The helper's `inspect` arguments: the app, and the access log (or `-` when it is not an absolute path). */
+function inspectArgs(server) {
+    if (!server)
+        return ['', '-'];
+    return [server.app, server.accessLog.startsWith('/') ? server.accessLog : '-'];
+}
+function parseServerFacts(line) {
+    const match = /^proxy=(yes|no) log=(yes|no|unchecked)$/.exec(line.trim());
+    if (!match)
+        return null;
+    return { proxy: match[1] === 'yes', log: match[2] === 'unchecked' ? null : match[2] === 'yes' };
+}
+/** The line an app's server block needs so that requests reach its colors. */
+function proxyLine(app) {
+    return `proxy_pass http://$${router_nginxName(app)};`;
+}
+/** The line that writes the access log the monitor reads. */
+function accessLogLine(accessLog) {
+    return `access_log ${accessLog} agent_loop;`;
+}
+const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
 echo "uid=$(id -u)"
 mkdir -p "$state_dir" 2>/dev/null
 printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
@@ -20112,10 +20341,15 @@ printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/
 if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
 if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
 if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'`));
-/** The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will run it. */
-function preflightCommand(stateDir, includeDir, nginx) {
-    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginxControl(nginx, includeDir)]);
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`));
+/**
+ * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
+ * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
+ * split variable and writes the access log (a helper too old to know the verb says nothing).
+ */
+function preflightCommand(stateDir, includeDir, nginx, server) {
+    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...nginxControl(nginx, includeDir)]);
 }
 /** The `key=value` lines a host script prints: every value of a key, and the first one. */
 function keyValues(output) {
@@ -20137,7 +20371,23 @@ function parsePreflight(output) {
         nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
         includeDir: first('include_dir') === 'yes',
         root: first('uid') === '0',
+        server: parseServerFacts(first('server')),
     };
+}
+/**
+ * What a deploy should warn about (it does not stop: before the first deploy the variable does not
+ * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
+ * line, and the monitor sees none without the access log line.
+ */
+function serverBlockWarnings(facts, server) {
+    if (!facts)
+        return [];
+    const warnings = [];
+    if (!facts.proxy)
+        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
+    if (facts.log === false)
+        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
+    return warnings;
 }
 /** Returns the problems found (empty when the host is ready). */
 function judgePreflight(facts, limits, includeDir, nginx = []) {
@@ -20162,8 +20412,8 @@ function judgePreflight(facts, limits, includeDir, nginx = []) {
     return problems;
 }
 const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
-async function preflight(remote, stateDir, includeDir, nginx, limits) {
-    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx), { timeoutMs: 60_000 });
+async function preflight(remote, stateDir, includeDir, nginx, limits, server) {
+    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx, server), { timeoutMs: 60_000 });
     const facts = parsePreflight(result.stdout);
     const problems = judgePreflight(facts, limits, includeDir, nginx);
     if (problems.length > 0) {
@@ -20175,7 +20425,7 @@ async function preflight(remote, stateDir, includeDir, nginx, limits) {
     }
     return facts;
 }
-const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; n=$4; shift 4
+const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
 echo "user=$(id -un)"; echo "uid=$(id -u)"
 if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
 else
@@ -20196,13 +20446,18 @@ if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo ngin
 case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
 if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
 printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ]; then
+  if facts=$("$@" inspect "$app" "$inspect_log" 2>&1 </dev/null); then echo "server=$facts"
+  else code=$?; case $facts in *usage:*) printf 'server_unknown=%s\\n' "$(printf '%s\\n' "$facts" | head -n 1)" ;; *) echo "server_failed=$code" ;; esac; fi
+fi
 if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
 if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
 if [ -z "$access_log" ]; then echo log=unchecked
 elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
 else echo log=absent; fi`;
 function doctorCommand(target) {
-    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]);
+    const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
+    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]);
 }
 function parseDoctor(output) {
     const { values, first } = keyValues(output);
@@ -20219,6 +20474,8 @@ function parseDoctor(output) {
         curl: first('curl') === 'yes',
         accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
         sudo: first('sudo') === 'yes',
+        server: parseServerFacts(first('server')),
+        serverUnknown: first('server_unknown'),
     };
 }
 const q = (word) => quote(word);
@@ -20269,6 +20526,17 @@ function judgeDoctor(facts, target) {
     }
     else if (facts.includeDir === 'denied') {
         found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
+    }
+    // The server block, from nginx's own view of its configuration: the two lines the README asks for.
+    if (target.app && facts.server) {
+        const variable = `$${router_nginxName(target.app)}`;
+        if (!facts.server.proxy)
+            found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
+        if (facts.server.log === false)
+            found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
+    }
+    else if (target.app && facts.serverUnknown) {
+        found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? nginx_helper_SWITCH_HELPER_PATH})` });
     }
     if (facts.accessLog === 'denied') {
         found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });
@@ -20656,7 +20924,7 @@ async function run(read) {
         const onHost = (task) => onEachHost(hosts, inputs['max-parallel'], { ...connectOptions(inputs), warn: logger.warn }, (remote, host) => task(remote, host.plan));
         const labels = hosts.map((host) => host.target.label);
         if (inputs.phase === 'doctor') {
-            const outcome = doctorOutcome(labels, await onHost((remote, plan) => doctor(remote, { stateDir: plan.stateDir, includeDir: plan.includeDir, nginx: plan.nginx, accessLog: plan.accessLog })));
+            const outcome = doctorOutcome(labels, await onHost((remote, plan) => doctor(remote, { stateDir: plan.stateDir, includeDir: plan.includeDir, nginx: plan.nginx, accessLog: plan.accessLog, app: inputs.app })));
             for (const label of outcome.ready)
                 logger.info(`${label}: ready`);
             setOutputs({ [Outputs.Report]: JSON.stringify(outcome.report), [Outputs.Missing]: outcome.missing, [Outputs.Changed]: 0, [Outputs.NginxCommand]: '' });

@@ -30,7 +30,7 @@ export async function run(read?: InputReader): Promise<void> {
     const onHost = <R>(task: (remote: Remote, plan: HostSetupPlan) => Promise<R>) => onEachHost(hosts, inputs['max-parallel'], { ...connectOptions(inputs), warn: action.logger.warn }, (remote, host) => task(remote, host.plan));
     const labels = hosts.map((host) => host.target.label);
     if (inputs.phase === 'doctor') {
-      const outcome = doctorOutcome(labels, await onHost((remote, plan) => doctor(remote, { stateDir: plan.stateDir, includeDir: plan.includeDir, nginx: plan.nginx, accessLog: plan.accessLog })));
+      const outcome = doctorOutcome(labels, await onHost((remote, plan) => doctor(remote, { stateDir: plan.stateDir, includeDir: plan.includeDir, nginx: plan.nginx, accessLog: plan.accessLog, app: inputs.app })));
       for (const label of outcome.ready) action.logger.info(`${label}: ready`);
       action.setOutputs({ [Outputs.Report]: JSON.stringify(outcome.report), [Outputs.Missing]: outcome.missing, [Outputs.Changed]: 0, [Outputs.NginxCommand]: '' });
       await action.writeSummary(outcome.summary);

@@ -19682,7 +19682,9 @@ async function setupHost(remote, plan, helperFor) {
  *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
  *
  * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
- * text of a file, which the caller may not be allowed to read), `render` (prints the include for
+ * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
+ * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
+ * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
  * the arguments of `switch`) and `switch` (writes, reloads, confirms; exit codes below).
  */
 /** Where host-setup installs the helper unless told otherwise. */
@@ -19751,10 +19753,37 @@ config_check() {
   if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
   return 1
 }
+# What nginx's own view of its configuration (nginx -T, every file it loads, root-only ones too)
+# says about the app's server block, told as two facts and never as a line of a file: whether a
+# proxy_pass sends requests to the app's split variable, and whether an access_log writes the given
+# file in the agent_loop format. Comments are dropped and statements split at ';'.
+server_facts() {
+  var=agent_loop_; rest=$1
+  while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; var=$var$c; done
+  if ! dump=$(run_nginx -T 2>/dev/null </dev/null); then config_check; echo "$checked" >&2; return 20; fi
+  printf '%s\\n' "$dump" | sed 's/#.*//' | awk -v RS=';' -v var="$var" -v file="$2" '
+    BEGIN { proxy = "no"; logged = (file == "-") ? "unchecked" : "no"; target = "http://$" var }
+    {
+      s = $0; gsub(/[ \\t\\r\\n]+/, " ", s); sub(/^.*[{}]/, "", s); gsub(/["\\047]/, "", s); sub(/^ +/, "", s)
+      split(s, w, " ")
+      if (w[1] == "proxy_pass" && index(w[2], target) == 1 && substr(w[2], length(target) + 1, 1) !~ /[A-Za-z0-9_]/) proxy = "yes"
+      if (w[1] == "access_log" && w[2] == file && w[3] == "agent_loop") logged = "yes"
+    }
+    END { print "proxy=" proxy " log=" logged }'
+}
 case $verb in
   check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
+  inspect)
+    [ $# -eq 2 ] || die 2 "inspect takes 2 arguments (APP ACCESS-LOG, or - for no log), got $#"
+    case $1 in [a-z]*) ;; *) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    case $1 in *[!a-z0-9-]*) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    [ \${#1} -le 40 ] || die 2 "refused: app must be at most 40 characters"
+    case $2 in -) ;; /*) ;; *) die 2 "refused: the access log must be an absolute path, or -" ;; esac
+    case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
+    [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
+    server_facts "$1" "$2"; exit $? ;;
   render|switch) ;;
-  *) die 2 "usage: agent-loop-nginx check | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
+  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
 esac
 [ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
 app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
@@ -19919,6 +19948,8 @@ const hostSetupInputs = {
     'insecure-skip-host-key-check': hostInputs['insecure-skip-host-key-check'],
     'ssh-connect-timeout-seconds': hostInputs['ssh-connect-timeout-seconds'],
     'max-parallel': hostInputs['max-parallel'],
+    // The doctor checks this app's server block (its proxy_pass and access_log lines) from nginx -T.
+    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40), or empty', pattern: APP_NAME, max: 40 }),
     'deploy-user': field.string({ form: 'the deploy user on the hosts: a lower-case user name such as deploy', pattern: USER_NAME, max: 32 }),
     'state-dir': hostInputs['state-dir'],
     'nginx-conf-dir': hostInputs['nginx-conf-dir'],
@@ -21080,213 +21111,6 @@ async function acquireLock(remote, paths, owner, options) {
     }
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
-
-
-
-const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; shift 2
-echo "uid=$(id -u)"
-mkdir -p "$state_dir" 2>/dev/null
-printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
-printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
-if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'`));
-/** The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will run it. */
-function preflightCommand(stateDir, includeDir, nginx) {
-    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginxControl(nginx, includeDir)]);
-}
-/** The `key=value` lines a host script prints: every value of a key, and the first one. */
-function keyValues(output) {
-    const values = new Map();
-    for (const line of output.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq > 0)
-            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
-    }
-    return { values, first: (key) => values.get(key)?.[0] ?? '' };
-}
-function parsePreflight(output) {
-    const { values, first } = keyValues(output);
-    return {
-        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
-        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
-        curl: first('curl') === 'yes',
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        includeDir: first('include_dir') === 'yes',
-        root: first('uid') === '0',
-    };
-}
-/** Returns the problems found (empty when the host is ready). */
-function judgePreflight(facts, limits, includeDir, nginx = []) {
-    const problems = [];
-    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
-    if (!facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
-        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
-    if (facts.freeDiskMb < limits.minFreeDiskMb)
-        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
-    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
-        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
-    if (!facts.curl)
-        problems.push('curl is not installed (the health checks run it on the host)');
-    if (!facts.includeDir)
-        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
-    if (!facts.nginxOk)
-        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
-    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
-    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
-        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
-    }
-    return problems;
-}
-const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
-async function preflight(remote, stateDir, includeDir, nginx, limits) {
-    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx), { timeoutMs: 60_000 });
-    const facts = parsePreflight(result.stdout);
-    const problems = judgePreflight(facts, limits, includeDir, nginx);
-    if (problems.length > 0) {
-        // A prerequisite the doctor knows how to fix comes with its command.
-        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
-        if (missing.some((item) => item.kind !== 'configuration'))
-            throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
-        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
-    }
-    return facts;
-}
-const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; n=$4; shift 4
-echo "user=$(id -un)"; echo "uid=$(id -u)"
-if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
-else
-  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
-  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
-fi
-if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
-# The program nginx-command runs (after sudo and its options), then the helper's argv.
-word=; via_sudo=no; i=0
-for w; do
-  [ "$i" -lt "$n" ] || break; i=$((i + 1))
-  [ -z "$word" ] || continue
-  case $w in sudo) via_sudo=yes ;; -*) [ "$via_sudo" = yes ] || word=$w ;; *) word=$w ;; esac
-done
-shift "$n"
-echo "via_sudo=$via_sudo"
-if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
-case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
-if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
-if [ -z "$access_log" ]; then echo log=unchecked
-elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
-else echo log=absent; fi`;
-function doctorCommand(target) {
-    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]);
-}
-function parseDoctor(output) {
-    const { values, first } = keyValues(output);
-    return {
-        user: first('user'),
-        root: first('uid') === '0',
-        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
-        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
-        viaSudo: first('via_sudo') === 'yes',
-        nginxFound: first('nginx_found') === 'yes',
-        nginxInSbin: first('nginx_sbin'),
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        curl: first('curl') === 'yes',
-        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
-        sudo: first('sudo') === 'yes',
-    };
-}
-const q = (word) => quote(word);
-/**
- * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
- * host-setup). A user that is not root drives nginx only through the switch helper: a directory
- * it may write that nginx (root) loads, or nginx itself through sudo next to such a directory,
- * would make it root in all but name, and is reported as a problem, not as a way to deploy.
- */
-function judgeDoctor(facts, target) {
-    const user = facts.user || 'DEPLOY_USER';
-    const found = [];
-    const helper = nginx_helper_switchHelperPath(target.nginx);
-    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
-    const nginxLine = nginxWords.join(' ');
-    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? nginx_helper_SWITCH_HELPER_PATH}`;
-    if (facts.stateDir === 'denied')
-        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
-    if (facts.includeDir === 'missing')
-        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
-    if (!facts.curl)
-        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
-    const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
-    if (helper) {
-        if (!facts.root && facts.includeDir === 'writable') {
-            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
-        }
-        if (!facts.nginxFound)
-            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
-        else if (!facts.nginxOk && privileged && !facts.root)
-            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
-        else if (!facts.nginxOk)
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
-    }
-    else if (!facts.root && facts.viaSudo) {
-        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
-    }
-    else if (!facts.nginxFound) {
-        found.push(facts.nginxInSbin
-            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
-            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
-    }
-    else if (!facts.nginxOk) {
-        if (privileged && !facts.root)
-            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
-        else
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
-    }
-    else if (facts.includeDir === 'denied') {
-        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
-    }
-    if (facts.accessLog === 'denied') {
-        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });
-    }
-    return found;
-}
-function formatPrerequisites(host, missing) {
-    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
-}
-/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
-async function doctor(remote, target) {
-    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
-    return judgeDoctor(parseDoctor(result.stdout), target);
-}
-/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
-async function requirePrerequisites(remote, target) {
-    const missing = await doctor(remote, target);
-    if (missing.length > 0)
-        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
-}
-/**
- * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
- * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
- * `mkdir: Permission denied`. Anything else is passed on as it was.
- */
-async function explainUnprepared(remote, target, error) {
-    let missing = [];
-    try {
-        missing = await doctor(remote, target);
-    }
-    catch {
-        // The doctor could not run either: the original error says more.
-    }
-    if (missing.length > 0)
-        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
-    throw error;
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
 
 
@@ -21298,7 +21122,7 @@ function weightsFor(color, percent) {
 function router_formatWeights(weights) {
     return `blue ${weights.blue}% / green ${weights.green}%`;
 }
-const nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
+const router_nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
 const includeFileName = (app) => `agent-loop-${app}.conf`;
 const statusHost = (app) => `agent-loop-${app}`;
 const statusPath = (app) => `/agent-loop/${app}`;
@@ -21463,6 +21287,272 @@ class NginxRouter {
         const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
         return parseRouterView(result.stdout);
     }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
+
+
+
+/** The helper's `inspect` arguments: the app, and the access log (or `-` when it is not an absolute path). */
+function inspectArgs(server) {
+    if (!server)
+        return ['', '-'];
+    return [server.app, server.accessLog.startsWith('/') ? server.accessLog : '-'];
+}
+function parseServerFacts(line) {
+    const match = /^proxy=(yes|no) log=(yes|no|unchecked)$/.exec(line.trim());
+    if (!match)
+        return null;
+    return { proxy: match[1] === 'yes', log: match[2] === 'unchecked' ? null : match[2] === 'yes' };
+}
+/** The line an app's server block needs so that requests reach its colors. */
+function proxyLine(app) {
+    return `proxy_pass http://$${router_nginxName(app)};`;
+}
+/** The line that writes the access log the monitor reads. */
+function accessLogLine(accessLog) {
+    return `access_log ${accessLog} agent_loop;`;
+}
+const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
+echo "uid=$(id -u)"
+mkdir -p "$state_dir" 2>/dev/null
+printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
+printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`));
+/**
+ * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
+ * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
+ * split variable and writes the access log (a helper too old to know the verb says nothing).
+ */
+function preflightCommand(stateDir, includeDir, nginx, server) {
+    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...nginxControl(nginx, includeDir)]);
+}
+/** The `key=value` lines a host script prints: every value of a key, and the first one. */
+function keyValues(output) {
+    const values = new Map();
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0)
+            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
+    }
+    return { values, first: (key) => values.get(key)?.[0] ?? '' };
+}
+function parsePreflight(output) {
+    const { values, first } = keyValues(output);
+    return {
+        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
+        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
+        curl: first('curl') === 'yes',
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        includeDir: first('include_dir') === 'yes',
+        root: first('uid') === '0',
+        server: parseServerFacts(first('server')),
+    };
+}
+/**
+ * What a deploy should warn about (it does not stop: before the first deploy the variable does not
+ * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
+ * line, and the monitor sees none without the access log line.
+ */
+function serverBlockWarnings(facts, server) {
+    if (!facts)
+        return [];
+    const warnings = [];
+    if (!facts.proxy)
+        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
+    if (facts.log === false)
+        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
+    return warnings;
+}
+/** Returns the problems found (empty when the host is ready). */
+function judgePreflight(facts, limits, includeDir, nginx = []) {
+    const problems = [];
+    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
+    if (!facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
+        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
+    if (facts.freeDiskMb < limits.minFreeDiskMb)
+        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
+    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
+        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
+    if (!facts.curl)
+        problems.push('curl is not installed (the health checks run it on the host)');
+    if (!facts.includeDir)
+        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
+    if (!facts.nginxOk)
+        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
+    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
+    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
+        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
+    }
+    return problems;
+}
+const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
+async function preflight(remote, stateDir, includeDir, nginx, limits, server) {
+    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx, server), { timeoutMs: 60_000 });
+    const facts = parsePreflight(result.stdout);
+    const problems = judgePreflight(facts, limits, includeDir, nginx);
+    if (problems.length > 0) {
+        // A prerequisite the doctor knows how to fix comes with its command.
+        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
+        if (missing.some((item) => item.kind !== 'configuration'))
+            throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
+        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
+    }
+    return facts;
+}
+const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
+echo "user=$(id -un)"; echo "uid=$(id -u)"
+if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
+else
+  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
+  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
+fi
+if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
+# The program nginx-command runs (after sudo and its options), then the helper's argv.
+word=; via_sudo=no; i=0
+for w; do
+  [ "$i" -lt "$n" ] || break; i=$((i + 1))
+  [ -z "$word" ] || continue
+  case $w in sudo) via_sudo=yes ;; -*) [ "$via_sudo" = yes ] || word=$w ;; *) word=$w ;; esac
+done
+shift "$n"
+echo "via_sudo=$via_sudo"
+if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
+case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ]; then
+  if facts=$("$@" inspect "$app" "$inspect_log" 2>&1 </dev/null); then echo "server=$facts"
+  else code=$?; case $facts in *usage:*) printf 'server_unknown=%s\\n' "$(printf '%s\\n' "$facts" | head -n 1)" ;; *) echo "server_failed=$code" ;; esac; fi
+fi
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
+if [ -z "$access_log" ]; then echo log=unchecked
+elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
+else echo log=absent; fi`;
+function doctorCommand(target) {
+    const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
+    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]);
+}
+function parseDoctor(output) {
+    const { values, first } = keyValues(output);
+    return {
+        user: first('user'),
+        root: first('uid') === '0',
+        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
+        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
+        viaSudo: first('via_sudo') === 'yes',
+        nginxFound: first('nginx_found') === 'yes',
+        nginxInSbin: first('nginx_sbin'),
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        curl: first('curl') === 'yes',
+        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
+        sudo: first('sudo') === 'yes',
+        server: parseServerFacts(first('server')),
+        serverUnknown: first('server_unknown'),
+    };
+}
+const q = (word) => quote(word);
+/**
+ * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
+ * host-setup). A user that is not root drives nginx only through the switch helper: a directory
+ * it may write that nginx (root) loads, or nginx itself through sudo next to such a directory,
+ * would make it root in all but name, and is reported as a problem, not as a way to deploy.
+ */
+function judgeDoctor(facts, target) {
+    const user = facts.user || 'DEPLOY_USER';
+    const found = [];
+    const helper = nginx_helper_switchHelperPath(target.nginx);
+    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
+    const nginxLine = nginxWords.join(' ');
+    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? nginx_helper_SWITCH_HELPER_PATH}`;
+    if (facts.stateDir === 'denied')
+        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+    if (facts.includeDir === 'missing')
+        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
+    if (!facts.curl)
+        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+    const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
+    if (helper) {
+        if (!facts.root && facts.includeDir === 'writable') {
+            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
+        }
+        if (!facts.nginxFound)
+            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
+        else if (!facts.nginxOk && privileged && !facts.root)
+            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
+        else if (!facts.nginxOk)
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
+    }
+    else if (!facts.root && facts.viaSudo) {
+        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
+    }
+    else if (!facts.nginxFound) {
+        found.push(facts.nginxInSbin
+            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
+            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
+    }
+    else if (!facts.nginxOk) {
+        if (privileged && !facts.root)
+            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
+        else
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
+    }
+    else if (facts.includeDir === 'denied') {
+        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
+    }
+    // The server block, from nginx's own view of its configuration: the two lines the README asks for.
+    if (target.app && facts.server) {
+        const variable = `$${router_nginxName(target.app)}`;
+        if (!facts.server.proxy)
+            found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
+        if (facts.server.log === false)
+            found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
+    }
+    else if (target.app && facts.serverUnknown) {
+        found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? nginx_helper_SWITCH_HELPER_PATH})` });
+    }
+    if (facts.accessLog === 'denied') {
+        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });
+    }
+    return found;
+}
+function formatPrerequisites(host, missing) {
+    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
+}
+/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
+async function doctor(remote, target) {
+    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
+    return judgeDoctor(parseDoctor(result.stdout), target);
+}
+/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
+async function requirePrerequisites(remote, target) {
+    const missing = await doctor(remote, target);
+    if (missing.length > 0)
+        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
+}
+/**
+ * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
+ * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
+ * `mkdir: Permission denied`. Anything else is passed on as it was.
+ */
+async function explainUnprepared(remote, target, error) {
+    let missing = [];
+    try {
+        missing = await doctor(remote, target);
+    }
+    catch {
+        // The doctor could not run either: the original error says more.
+    }
+    if (missing.length > 0)
+        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
+    throw error;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/fleet/session.ts

@@ -9351,450 +9351,6 @@ function splitWords(line) {
     return words;
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
-
-/**
- * The privileged half of the nginx router: the one program that writes an app's traffic include
- * and reloads nginx. nginx's master runs as root and loads every file in its include directories,
- * so whoever writes a directive there is root (an `access_log` path and a log format of its
- * choosing write any file). The deploy user therefore writes no directive: it passes data (an app
- * name, three ports, a split key, two weights, a generation), each checked here, and this program
- * renders the include from its one template.
- *
- * Two ways to run it, one text:
- * - installed by host-setup as a root-owned file (`/usr/local/sbin/agent-loop-nginx`), the only
- *   command the deploy user's sudoers rule allows, with the include directory and the nginx
- *   command line fixed in it by root (the caller cannot name another file or another nginx);
- * - where the SSH user already is the one nginx trusts (root, or a user running its own nginx),
- *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
- *
- * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
- * text of a file, which the caller may not be allowed to read), `render` (prints the include for
- * the arguments of `switch`) and `switch` (writes, reloads, confirms; exit codes below).
- */
-/** Where host-setup installs the helper unless told otherwise. */
-const nginx_helper_SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
-/** The helper's file name: `agent-loop-nginx`, or with a suffix (one per nginx on a shared machine). */
-const HELPER_NAME = /^agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/;
-/**
- * The helper's path when an nginx-command names it (`sudo -n /usr/local/sbin/agent-loop-nginx`),
- * else null: the command is nginx itself, run by a user nginx already trusts.
- */
-function nginx_helper_switchHelperPath(nginxCommand) {
-    let words = [...nginxCommand];
-    if (words[0] === 'sudo') {
-        words = words.slice(1);
-        while (words[0]?.startsWith('-'))
-            words = words.slice(1);
-    }
-    const [program, ...rest] = words;
-    if (!program || rest.length > 0 || !program.startsWith('/'))
-        return null;
-    return HELPER_NAME.test(program.slice(program.lastIndexOf('/') + 1)) ? program : null;
-}
-/**
- * The argv prefix that runs the helper's verbs for this host: the installed helper through sudo,
- * or its text as `sh -c` with the host's include directory and nginx command.
- */
-function nginx_helper_nginxControl(nginxCommand, includeDir) {
-    return nginx_helper_switchHelperPath(nginxCommand) ? [...nginxCommand] : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
-}
-/** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
-function helperFile(target) {
-    if (!target.nginx[0]?.startsWith('/'))
-        throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
-    return [
-        '#!/bin/sh',
-        '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
-        '# it writes the traffic include of one app from a fixed template and reloads nginx.',
-        '# Every argument is checked; the include directory and nginx are fixed below.',
-        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
-        helperBody(target),
-    ].join('\n');
-}
-function helperBody(target) {
-    if (target.nginx.length === 0)
-        throw new Error('empty nginx command');
-    return [`include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`, `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`, HELPER_SCRIPT].join('\n');
-}
-/**
- * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
- * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
- * reload exited 0 but nginx never served the new weights (previous file back and reloaded); 30 no
- * include directory; 31–33 the file could not be written or swapped; 34 the include is a link; 37
- * the include directory is writable by someone else than the user this runs as.
- */
-const HELPER_SCRIPT = `set -u
-umask 022
-die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
-verb=\${1-}; [ $# -eq 0 ] || shift
-# nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
-# caller may not be allowed to read them.
-config_check() {
-  if out=$(run_nginx -t 2>&1 </dev/null); then checked="valid include=$include_dir"; return 0; else code=$?; fi
-  case $code in 126|127) checked="invalid: nginx could not be run (exit $code: not found or not executable)"; return 1 ;; esac
-  case $out in *"Permission denied"*) checked="invalid: nginx -t was refused a file it needs (permission denied): run it as root, or through the switch helper"; return 1 ;; esac
-  where=$(printf '%s\\n' "$out" | sed -n 's/^.*\\[[a-z]*\\] .* in \\(\\/[^ ]*:[0-9][0-9]*\\)$/\\1/p' | head -n 1)
-  if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
-  return 1
-}
-case $verb in
-  check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
-  render|switch) ;;
-  *) die 2 "usage: agent-loop-nginx check | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
-esac
-[ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
-app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
-bad() { die 2 "refused: $1 must be $2"; }
-case $app in [a-z]*) ;; *) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
-case $app in *[!a-z0-9-]*) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
-[ \${#app} -le 40 ] || bad app "at most 40 characters"
-for port in "$blue_port" "$green_port" "$status_port"; do
-  case $port in ''|0*|*[!0-9]*) bad "each port" "a number from 1024 to 65535" ;; esac
-  { [ \${#port} -le 5 ] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ]; } || bad "each port" "a number from 1024 to 65535"
-done
-{ [ "$blue_port" != "$green_port" ] && [ "$blue_port" != "$status_port" ] && [ "$green_port" != "$status_port" ]; } || bad "the ports" "three different ports"
-case $split_key in ''|*[!A-Za-z0-9_.:\\$-]*) bad "the split key" "nginx variables and letters, digits, _ . : - (e.g. \\$request_id)" ;; esac
-[ \${#split_key} -le 100 ] || bad "the split key" "at most 100 characters"
-for weight in "$blue" "$green"; do
-  case $weight in ''|*[!0-9]*) bad "each weight" "a whole number from 0 to 100" ;; esac
-  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || bad "each weight" "a whole number from 0 to 100"
-done
-[ $(( blue + green )) -eq 100 ] || bad "the weights" "two shares that add up to 100"
-case $generation in ''|*[!a-z0-9-]*) bad "the generation" "lower-case letters, digits and hyphens" ;; esac
-[ \${#generation} -le 64 ] || bad "the generation" "at most 64 characters"
-case $confirm_ms in ''|*[!0-9]*) bad "the confirmation time" "milliseconds from 1 to 60000" ;; esac
-{ [ \${#confirm_ms} -le 5 ] && [ "$confirm_ms" -ge 1 ] && [ "$confirm_ms" -le 60000 ]; } || bad "the confirmation time" "milliseconds from 1 to 60000"
-case $nonce in ''|*[!0-9a-f]*) bad "the nonce" "hexadecimal" ;; esac
-[ \${#nonce} -le 64 ] || bad "the nonce" "at most 64 characters"
-
-# nginx names: agent_loop_<app with hyphens as underscores>
-name=agent_loop_; rest=$app
-while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; name=$name$c; done
-status="{\\"app\\":\\"$app\\",\\"weights\\":{\\"blue\\":$blue,\\"green\\":$green},\\"generation\\":\\"$generation\\"}"
-render() {
-  printf '# Managed by agent-loop-actions for the app "%s": every deploy rewrites this file.\\n' "$app"
-  printf '# agent-loop: %s\\n' "$status"
-  # Each color's upstream lists the other color as a backup: a request that an old worker still
-  # sends to a color just stopped (connection refused) is retried on the other one. Only
-  # connection errors fall back; an HTTP error from a color is its own.
-  printf 'upstream %s_blue {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$blue_port" "$green_port"
-  printf 'upstream %s_green {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$green_port" "$blue_port"
-  if [ "$blue" -eq 100 ] || [ "$green" -eq 100 ]; then
-    if [ "$blue" -eq 100 ]; then only=blue; else only=green; fi
-    printf 'map $host $%s {\\n    default %s_%s;\\n}\\n' "$name" "$name" "$only"
-  else
-    # The smaller share is listed with its percentage, the larger takes the rest.
-    if [ "$blue" -le "$green" ]; then minor=blue; share=$blue; major=green; else minor=green; share=$green; major=blue; fi
-    printf 'split_clients "%s" $%s {\\n    %s%% %s_%s;\\n    * %s_%s;\\n}\\n' "$split_key" "$name" "$share" "$name" "$minor" "$name" "$major"
-  fi
-  printf 'server {\\n    listen 127.0.0.1:%s;\\n    server_name agent-loop-%s;\\n    access_log off;\\n' "$status_port" "$app"
-  # The answer also names the worker that gave it ($pid), for the confirmation below.
-  printf "    location = /agent-loop/%s {\\n        default_type application/json;\\n        return 200 '%s,\\"worker\\":\\$pid}\\\\\\\\n';\\n    }\\n}\\n" "$app" "\${status%?}"
-}
-[ "$verb" = render ] && { render; exit 0; }
-
-# Milliseconds from the kernel's uptime (a read, not a process), or from date.
-now_ms() {
-  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
-}
-dir=$include_dir
-file="$dir/agent-loop-$app.conf"
-[ -d "$dir" ] || die 30 "the nginx include directory $dir does not exist"
-# nginx loads every file here: a directory someone else may write is a way to become the user nginx trusts.
-set -- $(stat -c '%u %a' "$dir")
-[ "\${1-}" = "$(id -u)" ] || die 37 "the nginx include directory $dir does not belong to $(id -un): whoever owns it can make nginx run their configuration; run host-setup (it makes the directory root's)"
-case \${2-} in *[2367]?|*[2367]) die 37 "the nginx include directory $dir may be written by its group or by anyone (mode \${2-}): run host-setup, or chmod go-w $dir" ;; esac
-[ ! -L "$file" ] || die 34 "$file is a symbolic link: refusing to replace it"
-tmp=; backup=
-trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
-tmp="$dir/.agent-loop-new.$nonce"
-( set -C; render > "$tmp" ) || { tmp=; die 31 "the new include could not be written in $dir; nothing was changed"; }
-now_ms; started=$ms
-had_previous=0
-if [ -f "$file" ]; then
-  backup="$dir/.agent-loop-prev.$nonce"
-  # A hard link keeps the previous file at no cost; where links are refused, a copy.
-  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
-  had_previous=1
-fi
-mv -f "$tmp" "$file" || exit 33
-tmp=
-restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
-# A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
-# it runs only to tell a rejected configuration from a failed reload.
-# With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
-if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
-  if config_check; then restore; die 21 "nginx -s reload failed, though the configuration is valid: $(printf '%s\\n' "$reloaded" | tail -n 3)"; fi
-  restore; die 20 "$checked"
-fi
-deadline=$(( started + confirm_ms ))
-status_url="http://127.0.0.1:$status_port/agent-loop/$app"
-# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
-# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
-# reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
-# than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
-# loop below polls the slow way for the time that is left.
-# Served means every worker that may still accept a connection runs the new configuration: the
-# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop accepting,
-# so the first new answer comes while an old worker still takes connections with the old weights. Each worker of
-# the master that answered must have started with this reload (its start time, in 1/100 s since
-# boot like /proc/uptime) or be shutting down (it closed its listening sockets). Without /proc, the
-# answer is all there is.
-all_workers_new() {
-  [ -n "$1" ] && read -r _ _ _ master _ < "/proc/$1/stat" 2>/dev/null || return 0
-  for stat in /proc/[0-9]*/stat; do
-    read -r pid _ _ ppid rest < "$stat" 2>/dev/null || continue
-    [ "$ppid" = "$master" ] || continue
-    cmd=; read -r cmd < "/proc/$pid/cmdline" 2>/dev/null
-    case $cmd in *"shutting down"*) continue ;; *"worker process"*) ;; *) continue ;; esac
-    set -- $rest; shift 17
-    [ $(( \${1:-0} * 10 )) -ge $(( started - 10 )) ] || return 1
-  done
-  return 0
-}
-# "live N all M": N ms until a new worker served the new weights, M until every worker that accepts
-# connections does (nginx's master lets the old ones accept for 100 ms after it starts the new).
-first=
-served() {
-  case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
-  [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
-  worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
-  all_workers_new "$worker" || return 1
-  now_ms; echo "live $first all $(( ms - started ))"; exit 0
-}
-await_served() {
-  while IFS= read -r body; do
-    served "$body"
-    now_ms; [ "$ms" -lt "$deadline" ] || return 1
-  done
-  return 1
-}
-polls=$(( confirm_ms / 20 + 1 ))
-curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served && exit 0
-while :; do
-  now_ms; [ "$ms" -lt "$deadline" ] || break
-  body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
-  served "$body" || sleep 0.02
-done
-# The reload said yes but nginx never served the new file: put the old one back and reload onto
-# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
-# Only while the file is still the one written here: a newer run may have replaced it meanwhile
-# (this program outlives a run that was killed), and its file must stay.
-if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
-  die 22 "nginx did not serve the new weights within $confirm_ms ms, and the include has been replaced since; left as it is"
-fi
-restore
-if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
-die 22 "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)"`;
-
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
-
-
-
-const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; shift 2
-echo "uid=$(id -u)"
-mkdir -p "$state_dir" 2>/dev/null
-printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
-printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
-if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'`));
-/** The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will run it. */
-function preflightCommand(stateDir, includeDir, nginx) {
-    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginxControl(nginx, includeDir)]);
-}
-/** The `key=value` lines a host script prints: every value of a key, and the first one. */
-function keyValues(output) {
-    const values = new Map();
-    for (const line of output.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq > 0)
-            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
-    }
-    return { values, first: (key) => values.get(key)?.[0] ?? '' };
-}
-function parsePreflight(output) {
-    const { values, first } = keyValues(output);
-    return {
-        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
-        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
-        curl: first('curl') === 'yes',
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        includeDir: first('include_dir') === 'yes',
-        root: first('uid') === '0',
-    };
-}
-/** Returns the problems found (empty when the host is ready). */
-function judgePreflight(facts, limits, includeDir, nginx = []) {
-    const problems = [];
-    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
-    if (!facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
-        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
-    if (facts.freeDiskMb < limits.minFreeDiskMb)
-        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
-    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
-        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
-    if (!facts.curl)
-        problems.push('curl is not installed (the health checks run it on the host)');
-    if (!facts.includeDir)
-        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
-    if (!facts.nginxOk)
-        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
-    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
-    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
-        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
-    }
-    return problems;
-}
-const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
-async function preflight(remote, stateDir, includeDir, nginx, limits) {
-    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx), { timeoutMs: 60_000 });
-    const facts = parsePreflight(result.stdout);
-    const problems = judgePreflight(facts, limits, includeDir, nginx);
-    if (problems.length > 0) {
-        // A prerequisite the doctor knows how to fix comes with its command.
-        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
-        if (missing.some((item) => item.kind !== 'configuration'))
-            throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
-        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
-    }
-    return facts;
-}
-const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; n=$4; shift 4
-echo "user=$(id -un)"; echo "uid=$(id -u)"
-if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
-else
-  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
-  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
-fi
-if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
-# The program nginx-command runs (after sudo and its options), then the helper's argv.
-word=; via_sudo=no; i=0
-for w; do
-  [ "$i" -lt "$n" ] || break; i=$((i + 1))
-  [ -z "$word" ] || continue
-  case $w in sudo) via_sudo=yes ;; -*) [ "$via_sudo" = yes ] || word=$w ;; *) word=$w ;; esac
-done
-shift "$n"
-echo "via_sudo=$via_sudo"
-if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
-case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
-if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
-if [ -z "$access_log" ]; then echo log=unchecked
-elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
-else echo log=absent; fi`;
-function doctorCommand(target) {
-    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]);
-}
-function parseDoctor(output) {
-    const { values, first } = keyValues(output);
-    return {
-        user: first('user'),
-        root: first('uid') === '0',
-        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
-        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
-        viaSudo: first('via_sudo') === 'yes',
-        nginxFound: first('nginx_found') === 'yes',
-        nginxInSbin: first('nginx_sbin'),
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        curl: first('curl') === 'yes',
-        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
-        sudo: first('sudo') === 'yes',
-    };
-}
-const q = (word) => quote(word);
-/**
- * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
- * host-setup). A user that is not root drives nginx only through the switch helper: a directory
- * it may write that nginx (root) loads, or nginx itself through sudo next to such a directory,
- * would make it root in all but name, and is reported as a problem, not as a way to deploy.
- */
-function judgeDoctor(facts, target) {
-    const user = facts.user || 'DEPLOY_USER';
-    const found = [];
-    const helper = nginx_helper_switchHelperPath(target.nginx);
-    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
-    const nginxLine = nginxWords.join(' ');
-    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? nginx_helper_SWITCH_HELPER_PATH}`;
-    if (facts.stateDir === 'denied')
-        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
-    if (facts.includeDir === 'missing')
-        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
-    if (!facts.curl)
-        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
-    const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
-    if (helper) {
-        if (!facts.root && facts.includeDir === 'writable') {
-            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
-        }
-        if (!facts.nginxFound)
-            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
-        else if (!facts.nginxOk && privileged && !facts.root)
-            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
-        else if (!facts.nginxOk)
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
-    }
-    else if (!facts.root && facts.viaSudo) {
-        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
-    }
-    else if (!facts.nginxFound) {
-        found.push(facts.nginxInSbin
-            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
-            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
-    }
-    else if (!facts.nginxOk) {
-        if (privileged && !facts.root)
-            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
-        else
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
-    }
-    else if (facts.includeDir === 'denied') {
-        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
-    }
-    if (facts.accessLog === 'denied') {
-        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });
-    }
-    return found;
-}
-function formatPrerequisites(host, missing) {
-    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
-}
-/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
-async function doctor(remote, target) {
-    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
-    return judgeDoctor(parseDoctor(result.stdout), target);
-}
-/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
-async function requirePrerequisites(remote, target) {
-    const missing = await doctor(remote, target);
-    if (missing.length > 0)
-        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
-}
-/**
- * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
- * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
- * `mkdir: Permission denied`. Anything else is passed on as it was.
- */
-async function explainUnprepared(remote, target, error) {
-    let missing = [];
-    try {
-        missing = await doctor(remote, target);
-    }
-    catch {
-        // The doctor could not run either: the original error says more.
-    }
-    if (missing.length > 0)
-        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
-    throw error;
-}
-
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
 // functions
@@ -20126,6 +19682,272 @@ async function acquireLock(remote, paths, owner, options) {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
+
+/**
+ * The privileged half of the nginx router: the one program that writes an app's traffic include
+ * and reloads nginx. nginx's master runs as root and loads every file in its include directories,
+ * so whoever writes a directive there is root (an `access_log` path and a log format of its
+ * choosing write any file). The deploy user therefore writes no directive: it passes data (an app
+ * name, three ports, a split key, two weights, a generation), each checked here, and this program
+ * renders the include from its one template.
+ *
+ * Two ways to run it, one text:
+ * - installed by host-setup as a root-owned file (`/usr/local/sbin/agent-loop-nginx`), the only
+ *   command the deploy user's sudoers rule allows, with the include directory and the nginx
+ *   command line fixed in it by root (the caller cannot name another file or another nginx);
+ * - where the SSH user already is the one nginx trusts (root, or a user running its own nginx),
+ *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
+ *
+ * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
+ * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
+ * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
+ * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
+ * the arguments of `switch`) and `switch` (writes, reloads, confirms; exit codes below).
+ */
+/** Where host-setup installs the helper unless told otherwise. */
+const nginx_helper_SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
+/** The helper's file name: `agent-loop-nginx`, or with a suffix (one per nginx on a shared machine). */
+const HELPER_NAME = /^agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/;
+/**
+ * The helper's path when an nginx-command names it (`sudo -n /usr/local/sbin/agent-loop-nginx`),
+ * else null: the command is nginx itself, run by a user nginx already trusts.
+ */
+function nginx_helper_switchHelperPath(nginxCommand) {
+    let words = [...nginxCommand];
+    if (words[0] === 'sudo') {
+        words = words.slice(1);
+        while (words[0]?.startsWith('-'))
+            words = words.slice(1);
+    }
+    const [program, ...rest] = words;
+    if (!program || rest.length > 0 || !program.startsWith('/'))
+        return null;
+    return HELPER_NAME.test(program.slice(program.lastIndexOf('/') + 1)) ? program : null;
+}
+/**
+ * The argv prefix that runs the helper's verbs for this host: the installed helper through sudo,
+ * or its text as `sh -c` with the host's include directory and nginx command.
+ */
+function nginx_helper_nginxControl(nginxCommand, includeDir) {
+    return nginx_helper_switchHelperPath(nginxCommand) ? [...nginxCommand] : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
+}
+/** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
+function helperFile(target) {
+    if (!target.nginx[0]?.startsWith('/'))
+        throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
+    return [
+        '#!/bin/sh',
+        '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
+        '# it writes the traffic include of one app from a fixed template and reloads nginx.',
+        '# Every argument is checked; the include directory and nginx are fixed below.',
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
+        helperBody(target),
+    ].join('\n');
+}
+function helperBody(target) {
+    if (target.nginx.length === 0)
+        throw new Error('empty nginx command');
+    return [`include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`, `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`, HELPER_SCRIPT].join('\n');
+}
+/**
+ * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
+ * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
+ * reload exited 0 but nginx never served the new weights (previous file back and reloaded); 30 no
+ * include directory; 31–33 the file could not be written or swapped; 34 the include is a link; 37
+ * the include directory is writable by someone else than the user this runs as.
+ */
+const HELPER_SCRIPT = `set -u
+umask 022
+die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
+verb=\${1-}; [ $# -eq 0 ] || shift
+# nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
+# caller may not be allowed to read them.
+config_check() {
+  if out=$(run_nginx -t 2>&1 </dev/null); then checked="valid include=$include_dir"; return 0; else code=$?; fi
+  case $code in 126|127) checked="invalid: nginx could not be run (exit $code: not found or not executable)"; return 1 ;; esac
+  case $out in *"Permission denied"*) checked="invalid: nginx -t was refused a file it needs (permission denied): run it as root, or through the switch helper"; return 1 ;; esac
+  where=$(printf '%s\\n' "$out" | sed -n 's/^.*\\[[a-z]*\\] .* in \\(\\/[^ ]*:[0-9][0-9]*\\)$/\\1/p' | head -n 1)
+  if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
+  return 1
+}
+# What nginx's own view of its configuration (nginx -T, every file it loads, root-only ones too)
+# says about the app's server block, told as two facts and never as a line of a file: whether a
+# proxy_pass sends requests to the app's split variable, and whether an access_log writes the given
+# file in the agent_loop format. Comments are dropped and statements split at ';'.
+server_facts() {
+  var=agent_loop_; rest=$1
+  while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; var=$var$c; done
+  if ! dump=$(run_nginx -T 2>/dev/null </dev/null); then config_check; echo "$checked" >&2; return 20; fi
+  printf '%s\\n' "$dump" | sed 's/#.*//' | awk -v RS=';' -v var="$var" -v file="$2" '
+    BEGIN { proxy = "no"; logged = (file == "-") ? "unchecked" : "no"; target = "http://$" var }
+    {
+      s = $0; gsub(/[ \\t\\r\\n]+/, " ", s); sub(/^.*[{}]/, "", s); gsub(/["\\047]/, "", s); sub(/^ +/, "", s)
+      split(s, w, " ")
+      if (w[1] == "proxy_pass" && index(w[2], target) == 1 && substr(w[2], length(target) + 1, 1) !~ /[A-Za-z0-9_]/) proxy = "yes"
+      if (w[1] == "access_log" && w[2] == file && w[3] == "agent_loop") logged = "yes"
+    }
+    END { print "proxy=" proxy " log=" logged }'
+}
+case $verb in
+  check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
+  inspect)
+    [ $# -eq 2 ] || die 2 "inspect takes 2 arguments (APP ACCESS-LOG, or - for no log), got $#"
+    case $1 in [a-z]*) ;; *) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    case $1 in *[!a-z0-9-]*) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    [ \${#1} -le 40 ] || die 2 "refused: app must be at most 40 characters"
+    case $2 in -) ;; /*) ;; *) die 2 "refused: the access log must be an absolute path, or -" ;; esac
+    case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
+    [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
+    server_facts "$1" "$2"; exit $? ;;
+  render|switch) ;;
+  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
+esac
+[ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
+app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
+bad() { die 2 "refused: $1 must be $2"; }
+case $app in [a-z]*) ;; *) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
+case $app in *[!a-z0-9-]*) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
+[ \${#app} -le 40 ] || bad app "at most 40 characters"
+for port in "$blue_port" "$green_port" "$status_port"; do
+  case $port in ''|0*|*[!0-9]*) bad "each port" "a number from 1024 to 65535" ;; esac
+  { [ \${#port} -le 5 ] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ]; } || bad "each port" "a number from 1024 to 65535"
+done
+{ [ "$blue_port" != "$green_port" ] && [ "$blue_port" != "$status_port" ] && [ "$green_port" != "$status_port" ]; } || bad "the ports" "three different ports"
+case $split_key in ''|*[!A-Za-z0-9_.:\\$-]*) bad "the split key" "nginx variables and letters, digits, _ . : - (e.g. \\$request_id)" ;; esac
+[ \${#split_key} -le 100 ] || bad "the split key" "at most 100 characters"
+for weight in "$blue" "$green"; do
+  case $weight in ''|*[!0-9]*) bad "each weight" "a whole number from 0 to 100" ;; esac
+  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || bad "each weight" "a whole number from 0 to 100"
+done
+[ $(( blue + green )) -eq 100 ] || bad "the weights" "two shares that add up to 100"
+case $generation in ''|*[!a-z0-9-]*) bad "the generation" "lower-case letters, digits and hyphens" ;; esac
+[ \${#generation} -le 64 ] || bad "the generation" "at most 64 characters"
+case $confirm_ms in ''|*[!0-9]*) bad "the confirmation time" "milliseconds from 1 to 60000" ;; esac
+{ [ \${#confirm_ms} -le 5 ] && [ "$confirm_ms" -ge 1 ] && [ "$confirm_ms" -le 60000 ]; } || bad "the confirmation time" "milliseconds from 1 to 60000"
+case $nonce in ''|*[!0-9a-f]*) bad "the nonce" "hexadecimal" ;; esac
+[ \${#nonce} -le 64 ] || bad "the nonce" "at most 64 characters"
+
+# nginx names: agent_loop_<app with hyphens as underscores>
+name=agent_loop_; rest=$app
+while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; name=$name$c; done
+status="{\\"app\\":\\"$app\\",\\"weights\\":{\\"blue\\":$blue,\\"green\\":$green},\\"generation\\":\\"$generation\\"}"
+render() {
+  printf '# Managed by agent-loop-actions for the app "%s": every deploy rewrites this file.\\n' "$app"
+  printf '# agent-loop: %s\\n' "$status"
+  # Each color's upstream lists the other color as a backup: a request that an old worker still
+  # sends to a color just stopped (connection refused) is retried on the other one. Only
+  # connection errors fall back; an HTTP error from a color is its own.
+  printf 'upstream %s_blue {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$blue_port" "$green_port"
+  printf 'upstream %s_green {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$green_port" "$blue_port"
+  if [ "$blue" -eq 100 ] || [ "$green" -eq 100 ]; then
+    if [ "$blue" -eq 100 ]; then only=blue; else only=green; fi
+    printf 'map $host $%s {\\n    default %s_%s;\\n}\\n' "$name" "$name" "$only"
+  else
+    # The smaller share is listed with its percentage, the larger takes the rest.
+    if [ "$blue" -le "$green" ]; then minor=blue; share=$blue; major=green; else minor=green; share=$green; major=blue; fi
+    printf 'split_clients "%s" $%s {\\n    %s%% %s_%s;\\n    * %s_%s;\\n}\\n' "$split_key" "$name" "$share" "$name" "$minor" "$name" "$major"
+  fi
+  printf 'server {\\n    listen 127.0.0.1:%s;\\n    server_name agent-loop-%s;\\n    access_log off;\\n' "$status_port" "$app"
+  # The answer also names the worker that gave it ($pid), for the confirmation below.
+  printf "    location = /agent-loop/%s {\\n        default_type application/json;\\n        return 200 '%s,\\"worker\\":\\$pid}\\\\\\\\n';\\n    }\\n}\\n" "$app" "\${status%?}"
+}
+[ "$verb" = render ] && { render; exit 0; }
+
+# Milliseconds from the kernel's uptime (a read, not a process), or from date.
+now_ms() {
+  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
+}
+dir=$include_dir
+file="$dir/agent-loop-$app.conf"
+[ -d "$dir" ] || die 30 "the nginx include directory $dir does not exist"
+# nginx loads every file here: a directory someone else may write is a way to become the user nginx trusts.
+set -- $(stat -c '%u %a' "$dir")
+[ "\${1-}" = "$(id -u)" ] || die 37 "the nginx include directory $dir does not belong to $(id -un): whoever owns it can make nginx run their configuration; run host-setup (it makes the directory root's)"
+case \${2-} in *[2367]?|*[2367]) die 37 "the nginx include directory $dir may be written by its group or by anyone (mode \${2-}): run host-setup, or chmod go-w $dir" ;; esac
+[ ! -L "$file" ] || die 34 "$file is a symbolic link: refusing to replace it"
+tmp=; backup=
+trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
+tmp="$dir/.agent-loop-new.$nonce"
+( set -C; render > "$tmp" ) || { tmp=; die 31 "the new include could not be written in $dir; nothing was changed"; }
+now_ms; started=$ms
+had_previous=0
+if [ -f "$file" ]; then
+  backup="$dir/.agent-loop-prev.$nonce"
+  # A hard link keeps the previous file at no cost; where links are refused, a copy.
+  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
+  had_previous=1
+fi
+mv -f "$tmp" "$file" || exit 33
+tmp=
+restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
+# A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
+# it runs only to tell a rejected configuration from a failed reload.
+# With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
+if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
+  if config_check; then restore; die 21 "nginx -s reload failed, though the configuration is valid: $(printf '%s\\n' "$reloaded" | tail -n 3)"; fi
+  restore; die 20 "$checked"
+fi
+deadline=$(( started + confirm_ms ))
+status_url="http://127.0.0.1:$status_port/agent-loop/$app"
+# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
+# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
+# reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
+# than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
+# loop below polls the slow way for the time that is left.
+# Served means every worker that may still accept a connection runs the new configuration: the
+# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop accepting,
+# so the first new answer comes while an old worker still takes connections with the old weights. Each worker of
+# the master that answered must have started with this reload (its start time, in 1/100 s since
+# boot like /proc/uptime) or be shutting down (it closed its listening sockets). Without /proc, the
+# answer is all there is.
+all_workers_new() {
+  [ -n "$1" ] && read -r _ _ _ master _ < "/proc/$1/stat" 2>/dev/null || return 0
+  for stat in /proc/[0-9]*/stat; do
+    read -r pid _ _ ppid rest < "$stat" 2>/dev/null || continue
+    [ "$ppid" = "$master" ] || continue
+    cmd=; read -r cmd < "/proc/$pid/cmdline" 2>/dev/null
+    case $cmd in *"shutting down"*) continue ;; *"worker process"*) ;; *) continue ;; esac
+    set -- $rest; shift 17
+    [ $(( \${1:-0} * 10 )) -ge $(( started - 10 )) ] || return 1
+  done
+  return 0
+}
+# "live N all M": N ms until a new worker served the new weights, M until every worker that accepts
+# connections does (nginx's master lets the old ones accept for 100 ms after it starts the new).
+first=
+served() {
+  case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
+  [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
+  worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
+  all_workers_new "$worker" || return 1
+  now_ms; echo "live $first all $(( ms - started ))"; exit 0
+}
+await_served() {
+  while IFS= read -r body; do
+    served "$body"
+    now_ms; [ "$ms" -lt "$deadline" ] || return 1
+  done
+  return 1
+}
+polls=$(( confirm_ms / 20 + 1 ))
+curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served && exit 0
+while :; do
+  now_ms; [ "$ms" -lt "$deadline" ] || break
+  body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
+  served "$body" || sleep 0.02
+done
+# The reload said yes but nginx never served the new file: put the old one back and reload onto
+# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
+# Only while the file is still the one written here: a newer run may have replaced it meanwhile
+# (this program outlives a run that was killed), and its file must stay.
+if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
+  die 22 "nginx did not serve the new weights within $confirm_ms ms, and the include has been replaced since; left as it is"
+fi
+restore
+if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
+die 22 "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)"`;
+
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
 
 
@@ -20137,7 +19959,7 @@ function weightsFor(color, percent) {
 function formatWeights(weights) {
     return `blue ${weights.blue}% / green ${weights.green}%`;
 }
-const nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
+const router_nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
 const includeFileName = (app) => `agent-loop-${app}.conf`;
 const statusHost = (app) => `agent-loop-${app}`;
 const statusPath = (app) => `/agent-loop/${app}`;
@@ -20302,6 +20124,272 @@ class NginxRouter {
         const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
         return parseRouterView(result.stdout);
     }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
+
+
+
+/** The helper's `inspect` arguments: the app, and the access log (or `-` when it is not an absolute path). */
+function inspectArgs(server) {
+    if (!server)
+        return ['', '-'];
+    return [server.app, server.accessLog.startsWith('/') ? server.accessLog : '-'];
+}
+function parseServerFacts(line) {
+    const match = /^proxy=(yes|no) log=(yes|no|unchecked)$/.exec(line.trim());
+    if (!match)
+        return null;
+    return { proxy: match[1] === 'yes', log: match[2] === 'unchecked' ? null : match[2] === 'yes' };
+}
+/** The line an app's server block needs so that requests reach its colors. */
+function proxyLine(app) {
+    return `proxy_pass http://$${router_nginxName(app)};`;
+}
+/** The line that writes the access log the monitor reads. */
+function accessLogLine(accessLog) {
+    return `access_log ${accessLog} agent_loop;`;
+}
+const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
+echo "uid=$(id -u)"
+mkdir -p "$state_dir" 2>/dev/null
+printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
+printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`));
+/**
+ * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
+ * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
+ * split variable and writes the access log (a helper too old to know the verb says nothing).
+ */
+function preflightCommand(stateDir, includeDir, nginx, server) {
+    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...nginxControl(nginx, includeDir)]);
+}
+/** The `key=value` lines a host script prints: every value of a key, and the first one. */
+function keyValues(output) {
+    const values = new Map();
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0)
+            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
+    }
+    return { values, first: (key) => values.get(key)?.[0] ?? '' };
+}
+function parsePreflight(output) {
+    const { values, first } = keyValues(output);
+    return {
+        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
+        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
+        curl: first('curl') === 'yes',
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        includeDir: first('include_dir') === 'yes',
+        root: first('uid') === '0',
+        server: parseServerFacts(first('server')),
+    };
+}
+/**
+ * What a deploy should warn about (it does not stop: before the first deploy the variable does not
+ * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
+ * line, and the monitor sees none without the access log line.
+ */
+function serverBlockWarnings(facts, server) {
+    if (!facts)
+        return [];
+    const warnings = [];
+    if (!facts.proxy)
+        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
+    if (facts.log === false)
+        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
+    return warnings;
+}
+/** Returns the problems found (empty when the host is ready). */
+function judgePreflight(facts, limits, includeDir, nginx = []) {
+    const problems = [];
+    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
+    if (!facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
+        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
+    if (facts.freeDiskMb < limits.minFreeDiskMb)
+        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
+    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
+        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
+    if (!facts.curl)
+        problems.push('curl is not installed (the health checks run it on the host)');
+    if (!facts.includeDir)
+        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
+    if (!facts.nginxOk)
+        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
+    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
+    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
+        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
+    }
+    return problems;
+}
+const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
+async function preflight(remote, stateDir, includeDir, nginx, limits, server) {
+    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx, server), { timeoutMs: 60_000 });
+    const facts = parsePreflight(result.stdout);
+    const problems = judgePreflight(facts, limits, includeDir, nginx);
+    if (problems.length > 0) {
+        // A prerequisite the doctor knows how to fix comes with its command.
+        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
+        if (missing.some((item) => item.kind !== 'configuration'))
+            throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
+        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
+    }
+    return facts;
+}
+const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
+echo "user=$(id -un)"; echo "uid=$(id -u)"
+if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
+else
+  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
+  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
+fi
+if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
+# The program nginx-command runs (after sudo and its options), then the helper's argv.
+word=; via_sudo=no; i=0
+for w; do
+  [ "$i" -lt "$n" ] || break; i=$((i + 1))
+  [ -z "$word" ] || continue
+  case $w in sudo) via_sudo=yes ;; -*) [ "$via_sudo" = yes ] || word=$w ;; *) word=$w ;; esac
+done
+shift "$n"
+echo "via_sudo=$via_sudo"
+if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
+case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ]; then
+  if facts=$("$@" inspect "$app" "$inspect_log" 2>&1 </dev/null); then echo "server=$facts"
+  else code=$?; case $facts in *usage:*) printf 'server_unknown=%s\\n' "$(printf '%s\\n' "$facts" | head -n 1)" ;; *) echo "server_failed=$code" ;; esac; fi
+fi
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
+if [ -z "$access_log" ]; then echo log=unchecked
+elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
+else echo log=absent; fi`;
+function doctorCommand(target) {
+    const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
+    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]);
+}
+function parseDoctor(output) {
+    const { values, first } = keyValues(output);
+    return {
+        user: first('user'),
+        root: first('uid') === '0',
+        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
+        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
+        viaSudo: first('via_sudo') === 'yes',
+        nginxFound: first('nginx_found') === 'yes',
+        nginxInSbin: first('nginx_sbin'),
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        curl: first('curl') === 'yes',
+        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
+        sudo: first('sudo') === 'yes',
+        server: parseServerFacts(first('server')),
+        serverUnknown: first('server_unknown'),
+    };
+}
+const q = (word) => quote(word);
+/**
+ * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
+ * host-setup). A user that is not root drives nginx only through the switch helper: a directory
+ * it may write that nginx (root) loads, or nginx itself through sudo next to such a directory,
+ * would make it root in all but name, and is reported as a problem, not as a way to deploy.
+ */
+function judgeDoctor(facts, target) {
+    const user = facts.user || 'DEPLOY_USER';
+    const found = [];
+    const helper = nginx_helper_switchHelperPath(target.nginx);
+    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
+    const nginxLine = nginxWords.join(' ');
+    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? nginx_helper_SWITCH_HELPER_PATH}`;
+    if (facts.stateDir === 'denied')
+        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+    if (facts.includeDir === 'missing')
+        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
+    if (!facts.curl)
+        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+    const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
+    if (helper) {
+        if (!facts.root && facts.includeDir === 'writable') {
+            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
+        }
+        if (!facts.nginxFound)
+            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
+        else if (!facts.nginxOk && privileged && !facts.root)
+            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
+        else if (!facts.nginxOk)
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
+    }
+    else if (!facts.root && facts.viaSudo) {
+        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
+    }
+    else if (!facts.nginxFound) {
+        found.push(facts.nginxInSbin
+            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
+            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
+    }
+    else if (!facts.nginxOk) {
+        if (privileged && !facts.root)
+            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
+        else
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
+    }
+    else if (facts.includeDir === 'denied') {
+        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
+    }
+    // The server block, from nginx's own view of its configuration: the two lines the README asks for.
+    if (target.app && facts.server) {
+        const variable = `$${router_nginxName(target.app)}`;
+        if (!facts.server.proxy)
+            found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
+        if (facts.server.log === false)
+            found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
+    }
+    else if (target.app && facts.serverUnknown) {
+        found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? nginx_helper_SWITCH_HELPER_PATH})` });
+    }
+    if (facts.accessLog === 'denied') {
+        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });
+    }
+    return found;
+}
+function formatPrerequisites(host, missing) {
+    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
+}
+/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
+async function doctor(remote, target) {
+    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
+    return judgeDoctor(parseDoctor(result.stdout), target);
+}
+/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
+async function requirePrerequisites(remote, target) {
+    const missing = await doctor(remote, target);
+    if (missing.length > 0)
+        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
+}
+/**
+ * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
+ * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
+ * `mkdir: Permission denied`. Anything else is passed on as it was.
+ */
+async function explainUnprepared(remote, target, error) {
+    let missing = [];
+    try {
+        missing = await doctor(remote, target);
+    }
+    catch {
+        // The doctor could not run either: the original error says more.
+    }
+    if (missing.length > 0)
+        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
+    throw error;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/fleet/session.ts
@@ -21395,6 +21483,8 @@ const hostSetupInputs = {
     'insecure-skip-host-key-check': hostInputs['insecure-skip-host-key-check'],
     'ssh-connect-timeout-seconds': hostInputs['ssh-connect-timeout-seconds'],
     'max-parallel': hostInputs['max-parallel'],
+    // The doctor checks this app's server block (its proxy_pass and access_log lines) from nginx -T.
+    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40), or empty', pattern: APP_NAME, max: 40 }),
     'deploy-user': field.string({ form: 'the deploy user on the hosts: a lower-case user name such as deploy', pattern: USER_NAME, max: 32 }),
     'state-dir': hostInputs['state-dir'],
     'nginx-conf-dir': hostInputs['nginx-conf-dir'],

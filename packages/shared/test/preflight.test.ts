@@ -21,11 +21,14 @@ describe('preflightCommand', () => {
   it('passes the folders and the helper as separate words: the installed one through sudo, or its text with nginx', () => {
     const argv = preflightCommand('/var/lib/agent-loop', '/etc/nginx/conf.d', ['sudo', '-n', '/usr/local/sbin/agent-loop-nginx']);
     expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
-    expect(argv.slice(3)).toEqual(['al-preflight', '/var/lib/agent-loop', '/etc/nginx/conf.d', 'sudo', '-n', '/usr/local/sbin/agent-loop-nginx']);
+    expect(argv.slice(3)).toEqual(['al-preflight', '/var/lib/agent-loop', '/etc/nginx/conf.d', '', '-', 'sudo', '-n', '/usr/local/sbin/agent-loop-nginx']);
+    // With an app, the helper's inspect is asked about its server block (a relative access log is not looked for).
+    expect(preflightCommand('/s', '/i', ['sudo', '-n', '/usr/local/sbin/agent-loop-nginx'], { app: 'web', accessLog: '/var/log/nginx/agent-loop.access.log' }).slice(3, 8)).toEqual(['al-preflight', '/s', '/i', 'web', '/var/log/nginx/agent-loop.access.log']);
+    expect(preflightCommand('/s', '/i', ['nginx'], { app: 'web', accessLog: 'logs/web.log' }).slice(6, 8)).toEqual(['web', '-']);
     const direct = preflightCommand('/var/lib/agent-loop', '/etc/nginx/conf.d', ['nginx', '-p', '/opt/nginx/']);
     expect(direct.slice(3, 6)).toEqual(['al-preflight', '/var/lib/agent-loop', '/etc/nginx/conf.d']);
-    expect(direct.slice(6, 8)).toEqual(['sh', '-c']);
-    expect(direct[8]).toContain("include_dir=/etc/nginx/conf.d\nrun_nginx() { nginx -p /opt/nginx/ \"$@\"; }");
+    expect(direct.slice(8, 10)).toEqual(['sh', '-c']);
+    expect(direct[10]).toContain("include_dir=/etc/nginx/conf.d\nrun_nginx() { nginx -p /opt/nginx/ \"$@\"; }");
   });
 });
 
@@ -99,11 +102,18 @@ describe('parsePreflight', () => {
       nginxOutput: 'nginx: [emerg] unexpected "}" in /etc/nginx/conf.d/a.conf:3\nnginx: configuration file /etc/nginx/nginx.conf test failed (key=value)',
       includeDir: true,
       root: false,
+      server: null,
     });
   });
 
+  it("reads the helper's facts about the app's server block, and nothing else as such", () => {
+    expect(parsePreflight('server=proxy=no log=yes').server).toEqual({ proxy: false, log: true });
+    expect(parsePreflight('server=proxy=yes log=unchecked').server).toEqual({ proxy: true, log: null });
+    expect(parsePreflight('server=proxy=maybe log=yes').server).toBeNull();
+  });
+
   it('treats missing or empty facts as absent, never as ready', () => {
-    expect(parsePreflight('')).toEqual({ freeDiskMb: 0, freeMemoryMb: 0, curl: false, nginxOk: false, nginxOutput: '', includeDir: false, root: false });
+    expect(parsePreflight('')).toEqual({ freeDiskMb: 0, freeMemoryMb: 0, curl: false, nginxOk: false, nginxOutput: '', includeDir: false, root: false, server: null });
     expect(parsePreflight('uid=\ndisk_kb=\nmem_kb=\ncurl=no\nnginx=ok\ninclude_dir=no\nnot a fact')).toEqual({
       freeDiskMb: 0,
       freeMemoryMb: 0,
@@ -112,12 +122,13 @@ describe('parsePreflight', () => {
       nginxOutput: '',
       includeDir: false,
       root: false,
+      server: null,
     });
   });
 });
 
 describe('judgePreflight', () => {
-  const ready: PreflightFacts = { freeDiskMb: 1000, freeMemoryMb: 500, curl: true, nginxOk: true, nginxOutput: 'ok', includeDir: true, root: false };
+  const ready: PreflightFacts = { freeDiskMb: 1000, freeMemoryMb: 500, curl: true, nginxOk: true, nginxOutput: 'ok', includeDir: true, root: false, server: null };
   const limits = { minFreeDiskMb: 1000, minFreeMemoryMb: 500 };
 
   it('accepts a host exactly at the limits', () => {
@@ -133,7 +144,7 @@ describe('judgePreflight', () => {
   });
 
   it('reports every problem at once', () => {
-    expect(judgePreflight({ freeDiskMb: 0, freeMemoryMb: 0, curl: false, nginxOk: false, nginxOutput: 'x', includeDir: false, root: false }, limits, '/x')).toHaveLength(5);
+    expect(judgePreflight({ freeDiskMb: 0, freeMemoryMb: 0, curl: false, nginxOk: false, nginxOutput: 'x', includeDir: false, root: false, server: null }, limits, '/x')).toHaveLength(5);
   });
 
   it('refuses nginx itself through sudo for a user that is not root, and a helper that writes elsewhere', () => {

@@ -1,6 +1,6 @@
 import { USER_NAME, type ConnectOptions, type HostSetupPlan, type SshTarget } from '../hosts';
 import { SWITCH_HELPER_PATH } from '../traffic';
-import { HOST_PATH } from '../vocabulary';
+import { APP_NAME, HOST_PATH } from '../vocabulary';
 import { DEFAULT_ACCESS_LOG, field, hostInputs, requireInput, type HostInputs } from './inputs';
 
 /**
@@ -16,6 +16,8 @@ export const hostSetupInputs = {
   'insecure-skip-host-key-check': hostInputs['insecure-skip-host-key-check'],
   'ssh-connect-timeout-seconds': hostInputs['ssh-connect-timeout-seconds'],
   'max-parallel': hostInputs['max-parallel'],
+  // The doctor checks this app's server block (its proxy_pass and access_log lines) from nginx -T.
+  app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40), or empty', pattern: APP_NAME, max: 40 }),
   'deploy-user': field.string({ form: 'the deploy user on the hosts: a lower-case user name such as deploy', pattern: USER_NAME, max: 32 }),
   'state-dir': hostInputs['state-dir'],
   'nginx-conf-dir': hostInputs['nginx-conf-dir'],

@@ -1,5 +1,5 @@
 import { errorMessage, settleLimit } from '../action';
-import { checkName, launchRelease, preflight, prepareRelease, smoke, stopRelease, waitHealthy, type PreflightLimits, type Release as RuntimeRelease, type Runtime, type SmokeCheck, type SmokeDefaults } from '../runtime';
+import { checkName, launchRelease, preflight, prepareRelease, serverBlockWarnings, smoke, stopRelease, waitHealthy, type PreflightLimits, type Release as RuntimeRelease, type Runtime, type SmokeCheck, type SmokeDefaults } from '../runtime';
 import type { HostSpec } from '../inputs';
 import { readLogMarks, type LogMark } from '../analysis/sources';
 import { closeSessions, failedHosts, history, isCancelled, moveBack, newReport, onEveryHost, openSessions, readLive, stableColor, step, summarize, switchAll, switchOne, type PhaseResult, type SessionSettings, type SwitchPlan, type Work } from '../fleet';
@@ -87,7 +87,15 @@ export async function deploy(hosts: readonly HostSpec[], settings: DeploySetting
 
 async function prepareHost(work: DeployWork, settings: DeploySettings): Promise<void> {
   const { session } = work;
-  await step(work, settings, 'preflight', () => preflight(session.remote, session.spec.stateDir, session.spec.nginxConfDir, session.spec.nginxCommand, settings.preflight), (facts) => `${facts.freeDiskMb} MB disk, ${facts.freeMemoryMb} MB memory free, nginx -t ok`);
+  const server = { app: settings.app, accessLog: session.spec.accessLog };
+  const facts = await step(work, settings, 'preflight', () => preflight(session.remote, session.spec.stateDir, session.spec.nginxConfDir, session.spec.nginxCommand, settings.preflight, server), (found) => `${found.freeDiskMb} MB disk, ${found.freeMemoryMb} MB memory free, nginx -t ok`);
+  // A server block that does not proxy to the split variable sends the new color nothing: said, not
+  // refused. Before an app's first deploy the variable does not exist, so the line cannot be there
+  // yet: then it is what to do next, not a warning.
+  for (const warning of serverBlockWarnings(facts.server, server)) {
+    if (session.state.active) settings.log.warn(`${session.label}: ${warning}`);
+    else settings.log.info(`${session.label}: once this first deploy is done: ${warning}`);
+  }
   await readLive(work, settings);
   work.stable = stableColor(session.state, work.before);
   work.target = work.stable ? otherColor(work.stable) : 'blue';

@@ -1,6 +1,6 @@
 import { ConfigurationError, HostError } from '../action';
 import { quote, script, type Argv, type Remote } from '../hosts';
-import { nginxControl, switchHelperPath, SWITCH_HELPER_PATH } from '../traffic';
+import { nginxControl, nginxName, switchHelperPath, SWITCH_HELPER_PATH } from '../traffic';
 
 /** Host checks before anything changes: room to run a new color, and an nginx we can drive. */
 export interface PreflightLimits {
@@ -16,9 +16,47 @@ export interface PreflightFacts {
   nginxOutput: string;
   includeDir: boolean;
   root: boolean;
+  /** What nginx's configuration says about the app's server block (the helper's `inspect`); null when not asked or not known. */
+  server: ServerFacts | null;
 }
 
-const PREFLIGHT_SCRIPT = `state_dir=$1; include_dir=$2; shift 2
+/** From nginx -T, through the helper: does a server block proxy to `$agent_loop_<app>`, and write the access log in the agent_loop format? */
+export interface ServerFacts {
+  proxy: boolean;
+  /** null: not checked (no absolute access log to look for). */
+  log: boolean | null;
+}
+
+/** What the server block of an app needs, checked when given. */
+export interface ServerBlockTarget {
+  app: string;
+  /** The access log the monitor reads; checked only when absolute. */
+  accessLog: string;
+}
+
+/** The helper's `inspect` arguments: the app, and the access log (or `-` when it is not an absolute path). */
+function inspectArgs(server: ServerBlockTarget | undefined): [string, string] {
+  if (!server) return ['', '-'];
+  return [server.app, server.accessLog.startsWith('/') ? server.accessLog : '-'];
+}
+
+function parseServerFacts(line: string): ServerFacts | null {
+  const match = /^proxy=(yes|no) log=(yes|no|unchecked)$/.exec(line.trim());
+  if (!match) return null;
+  return { proxy: match[1] === 'yes', log: match[2] === 'unchecked' ? null : match[2] === 'yes' };
+}
+
+/** The line an app's server block needs so that requests reach its colors. */
+export function proxyLine(app: string): string {
+  return `proxy_pass http://$${nginxName(app)};`;
+}
+
+/** The line that writes the access log the monitor reads. */
+export function accessLogLine(accessLog: string): string {
+  return `access_log ${accessLog} agent_loop;`;
+}
+
+const PREFLIGHT_SCRIPT = `state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
 echo "uid=$(id -u)"
 mkdir -p "$state_dir" 2>/dev/null
 printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
@@ -26,11 +64,16 @@ printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/
 if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
 if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
 if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'`;
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`;
 
-/** The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will run it. */
-export function preflightCommand(stateDir: string, includeDir: string, nginx: readonly string[]): Argv {
-  return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...nginxControl(nginx, includeDir)]);
+/**
+ * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
+ * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
+ * split variable and writes the access log (a helper too old to know the verb says nothing).
+ */
+export function preflightCommand(stateDir: string, includeDir: string, nginx: readonly string[], server?: ServerBlockTarget): Argv {
+  return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...nginxControl(nginx, includeDir)]);
 }
 
 /** The `key=value` lines a host script prints: every value of a key, and the first one. */
@@ -53,7 +96,21 @@ export function parsePreflight(output: string): PreflightFacts {
     nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
     includeDir: first('include_dir') === 'yes',
     root: first('uid') === '0',
+    server: parseServerFacts(first('server')),
   };
+}
+
+/**
+ * What a deploy should warn about (it does not stop: before the first deploy the variable does not
+ * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
+ * line, and the monitor sees none without the access log line.
+ */
+export function serverBlockWarnings(facts: ServerFacts | null, server: ServerBlockTarget): string[] {
+  if (!facts) return [];
+  const warnings: string[] = [];
+  if (!facts.proxy) warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
+  if (facts.log === false) warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
+  return warnings;
 }
 
 /** Returns the problems found (empty when the host is ready). */
@@ -75,8 +132,8 @@ export function judgePreflight(facts: PreflightFacts, limits: PreflightLimits, i
 
 const trimSlash = (dir: string): string => dir.replace(/\/+$/, '') || '/';
 
-export async function preflight(remote: Remote, stateDir: string, includeDir: string, nginx: readonly string[], limits: PreflightLimits): Promise<PreflightFacts> {
-  const result = await remote.run(preflightCommand(stateDir, includeDir, nginx), { timeoutMs: 60_000 });
+export async function preflight(remote: Remote, stateDir: string, includeDir: string, nginx: readonly string[], limits: PreflightLimits, server?: ServerBlockTarget): Promise<PreflightFacts> {
+  const result = await remote.run(preflightCommand(stateDir, includeDir, nginx, server), { timeoutMs: 60_000 });
   const facts = parsePreflight(result.stdout);
   const problems = judgePreflight(facts, limits, includeDir, nginx);
   if (problems.length > 0) {
@@ -102,6 +159,8 @@ export interface DoctorTarget {
   nginx: readonly string[];
   /** Empty: not checked (the canary monitor reads it). */
   accessLog: string;
+  /** The app whose server block is checked (its proxy_pass and access_log); empty or absent: not checked. */
+  app?: string;
 }
 
 export interface Prerequisite {
@@ -125,9 +184,13 @@ export interface DoctorFacts {
   curl: boolean;
   accessLog: 'readable' | 'absent' | 'denied' | 'unchecked';
   sudo: boolean;
+  /** The app's server block, from nginx -T through the helper; null when not checked or not known. */
+  server: ServerFacts | null;
+  /** The helper refused `inspect` (installed by an older host-setup): its first line. */
+  serverUnknown: string;
 }
 
-const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; n=$4; shift 4
+const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
 echo "user=$(id -un)"; echo "uid=$(id -u)"
 if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
 else
@@ -148,6 +211,10 @@ if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo ngin
 case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
 if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
 printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ]; then
+  if facts=$("$@" inspect "$app" "$inspect_log" 2>&1 </dev/null); then echo "server=$facts"
+  else code=$?; case $facts in *usage:*) printf 'server_unknown=%s\\n' "$(printf '%s\\n' "$facts" | head -n 1)" ;; *) echo "server_failed=$code" ;; esac; fi
+fi
 if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
 if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
 if [ -z "$access_log" ]; then echo log=unchecked
@@ -155,7 +222,8 @@ elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable;
 else echo log=absent; fi`;
 
 export function doctorCommand(target: DoctorTarget): Argv {
-  return script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)]);
+  const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
+  return script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)]);
 }
 
 export function parseDoctor(output: string): DoctorFacts {
@@ -173,6 +241,8 @@ export function parseDoctor(output: string): DoctorFacts {
     curl: first('curl') === 'yes',
     accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked') as DoctorFacts['accessLog'],
     sudo: first('sudo') === 'yes',
+    server: parseServerFacts(first('server')),
+    serverUnknown: first('server_unknown'),
   };
 }
 
@@ -215,6 +285,14 @@ export function judgeDoctor(facts: DoctorFacts, target: DoctorTarget): Prerequis
     else found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
   } else if (facts.includeDir === 'denied') {
     found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
+  }
+  // The server block, from nginx's own view of its configuration: the two lines the README asks for.
+  if (target.app && facts.server) {
+    const variable = `$${nginxName(target.app)}`;
+    if (!facts.server.proxy) found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
+    if (facts.server.log === false) found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
+  } else if (target.app && facts.serverUnknown) {
+    found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? SWITCH_HELPER_PATH})` });
   }
   if (facts.accessLog === 'denied') {
     found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });

@@ -16,7 +16,9 @@ import { quote, script, type Argv } from '../hosts';
  *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
  *
  * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
- * text of a file, which the caller may not be allowed to read), `render` (prints the include for
+ * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
+ * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
+ * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
  * the arguments of `switch`) and `switch` (writes, reloads, confirms; exit codes below).
  */
 
@@ -95,10 +97,37 @@ config_check() {
   if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
   return 1
 }
+# What nginx's own view of its configuration (nginx -T, every file it loads, root-only ones too)
+# says about the app's server block, told as two facts and never as a line of a file: whether a
+# proxy_pass sends requests to the app's split variable, and whether an access_log writes the given
+# file in the agent_loop format. Comments are dropped and statements split at ';'.
+server_facts() {
+  var=agent_loop_; rest=$1
+  while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; var=$var$c; done
+  if ! dump=$(run_nginx -T 2>/dev/null </dev/null); then config_check; echo "$checked" >&2; return 20; fi
+  printf '%s\\n' "$dump" | sed 's/#.*//' | awk -v RS=';' -v var="$var" -v file="$2" '
+    BEGIN { proxy = "no"; logged = (file == "-") ? "unchecked" : "no"; target = "http://$" var }
+    {
+      s = $0; gsub(/[ \\t\\r\\n]+/, " ", s); sub(/^.*[{}]/, "", s); gsub(/["\\047]/, "", s); sub(/^ +/, "", s)
+      split(s, w, " ")
+      if (w[1] == "proxy_pass" && index(w[2], target) == 1 && substr(w[2], length(target) + 1, 1) !~ /[A-Za-z0-9_]/) proxy = "yes"
+      if (w[1] == "access_log" && w[2] == file && w[3] == "agent_loop") logged = "yes"
+    }
+    END { print "proxy=" proxy " log=" logged }'
+}
 case $verb in
   check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
+  inspect)
+    [ $# -eq 2 ] || die 2 "inspect takes 2 arguments (APP ACCESS-LOG, or - for no log), got $#"
+    case $1 in [a-z]*) ;; *) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    case $1 in *[!a-z0-9-]*) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    [ \${#1} -le 40 ] || die 2 "refused: app must be at most 40 characters"
+    case $2 in -) ;; /*) ;; *) die 2 "refused: the access log must be an absolute path, or -" ;; esac
+    case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
+    [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
+    server_facts "$1" "$2"; exit $? ;;
   render|switch) ;;
-  *) die 2 "usage: agent-loop-nginx check | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
+  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
 esac
 [ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
 app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
