@@ -4,7 +4,7 @@ import { isBasicExpression } from '@actions/workflow-parser';
 import type { ReusableWorkflowJob } from '@actions/workflow-parser/model/workflow-template';
 import type { TemplateToken } from '@actions/workflow-parser/templates/tokens/index';
 import { fromData, type Contexts } from './expressions';
-import { loadWorkflow, resolveWorkflow, workflowCallOutputs, type LoadedWorkflow } from './load';
+import { inputDefinitions, loadWorkflow, resolveWorkflow, workflowCallOutputs, type LoadedWorkflow } from './load';
 import type { NeedsEntry, RunScope, WorkflowScope } from './scope';
 import { entries, evaluateMapping, evaluateString, evaluateToken, evaluateTyped, where } from './template';
 import type { JobStatus } from './types';
@@ -22,11 +22,6 @@ export interface CallRequest {
   strategy: Record<string, unknown>;
 }
 
-interface InputDefinition {
-  type: string;
-  default?: unknown;
-}
-
 /** The called workflow, loaded once per run. */
 export async function calledWorkflow(run: RunScope, caller: LoadedWorkflow, uses: string): Promise<LoadedWorkflow> {
   const target = resolveWorkflow(uses, caller.root, run.repos);
@@ -36,11 +31,6 @@ export async function calledWorkflow(run: RunScope, caller: LoadedWorkflow, uses
   const loaded = await loadWorkflow(target.file, target.name, target.root, run.repos);
   run.workflows.set(target.file, loaded);
   return loaded;
-}
-
-function definitions(called: LoadedWorkflow): Map<string, [string, InputDefinition]> {
-  const inputs = (called.template.events.workflow_call?.inputs ?? {}) as Record<string, InputDefinition>;
-  return new Map(Object.entries(inputs).map(([name, definition]) => [name.toLowerCase(), [name, definition]]));
 }
 
 const ZERO: Record<string, unknown> = { boolean: false, number: 0, string: '' };
@@ -63,15 +53,16 @@ function givenValue(token: TemplateToken, contexts: Contexts): unknown {
 export function callInputs(caller: LoadedWorkflow, called: LoadedWorkflow, job: ReusableWorkflowJob, contexts: Contexts): Record<string, unknown> {
   const given = new Map(entries(job['input-values']).map(([name, token]) => [name.toLowerCase(), token]));
   const inputs: Record<string, unknown> = {};
-  for (const [lower, [name, definition]] of definitions(called)) {
+  for (const [lower, definition] of inputDefinitions(called, 'workflow_call')) {
     const token = given.get(lower);
+    const { name, type } = definition;
     if (token) {
-      inputs[name] = typed(givenValue(token, contexts), definition.type, where(caller.name, token));
+      inputs[name] = typed(givenValue(token, contexts), type, where(caller.name, token));
       continue;
     }
-    const fallback = definition.default;
-    const value = fallback !== null && typeof fallback === 'object' ? evaluateToken(fallback as TemplateToken, contexts) : fallback;
-    inputs[name] = value === undefined ? ZERO[definition.type] : typed(value, definition.type, `${called.name}: on.workflow_call.inputs.${name}.default`);
+    // A default may name github, inputs and vars: evaluated in the caller's contexts.
+    const value = definition.default ? evaluateToken(definition.default, contexts) : undefined;
+    inputs[name] = value === undefined ? ZERO[type] : typed(value, type, where(called.name, definition.default));
   }
   return inputs;
 }
@@ -82,9 +73,9 @@ export async function literalInputErrors(run: RunScope, caller: LoadedWorkflow):
   for (const job of caller.template.jobs) {
     if (job.type !== 'reusableWorkflowJob') continue;
     const called = await calledWorkflow(run, caller, job.ref.value);
-    const defined = definitions(called);
+    const defined = inputDefinitions(called, 'workflow_call');
     for (const [name, token] of entries(job['input-values'])) {
-      const definition = defined.get(name.toLowerCase())?.[1];
+      const definition = defined.get(name.toLowerCase());
       if (!definition || isBasicExpression(token)) continue;
       try {
         typed(givenValue(token, {}), definition.type, where(caller.name, token));

@@ -2,12 +2,12 @@
 // and the caller's inputs and secrets checked against the called workflow), with GitHub's errors.
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { convertWorkflowTemplate, isMapping, NoOperationTraceWriter, parseWorkflow, type WorkflowTemplate } from '@actions/workflow-parser';
+import { convertWorkflowTemplate, isBoolean, isMapping, isString, NoOperationTraceWriter, parseWorkflow, type WorkflowTemplate } from '@actions/workflow-parser';
 import type { FileReference } from '@actions/workflow-parser/workflows/file-reference';
 import type { MappingToken, TemplateToken } from '@actions/workflow-parser/templates/tokens/index';
 import { resolveUses } from '../support/uses';
 import { correctBlockScalars } from './block-scalars';
-import { child, entries, parseErrors } from './template';
+import { child, entries, items, parseErrors } from './template';
 import { WorkflowRefusal } from './types';
 
 /** The repositories `uses:` can name: the caller's and the actions repository. */
@@ -85,6 +85,35 @@ export async function loadWorkflow(file: string, name: string, root: string, rep
 /** The path of a caller's workflow file as GitHub names it: relative to its repository. */
 export function displayName(file: string, root: string): string {
   return relative(root, file);
+}
+
+export interface InputDefinition {
+  name: string;
+  /** string, boolean, number, choice or environment (string when absent). */
+  type: string;
+  required: boolean;
+  /** The default's token: literal or expression (the converter drops expression and number defaults). */
+  default?: TemplateToken;
+  options: string[];
+}
+
+/** `on.<event>.inputs`, read from the raw tokens (the 0.3.61 converter loses number types and expression defaults). */
+export function inputDefinitions(workflow: LoadedWorkflow, event: 'workflow_call' | 'workflow_dispatch'): Map<string, InputDefinition> {
+  const inputs = child(child(child(workflow.raw, 'on'), event), 'inputs');
+  const text = (token: TemplateToken | undefined) => (token && isString(token) ? token.value : undefined);
+  return new Map(
+    entries(inputs).map(([name, spec]) => {
+      const required = child(spec, 'required');
+      const definition: InputDefinition = {
+        name,
+        type: text(child(spec, 'type')) ?? 'string',
+        required: required !== undefined && isBoolean(required) && required.value,
+        default: child(spec, 'default'),
+        options: items(child(spec, 'options')).flatMap((option) => (isString(option) ? [option.value] : [])),
+      };
+      return [name.toLowerCase(), definition];
+    }),
+  );
 }
 
 /** `on.workflow_call.outputs` of a called workflow: each output's `value` token. */

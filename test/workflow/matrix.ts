@@ -24,20 +24,22 @@ function product(matrix: Record<string, unknown>): Combination[] {
   return Object.keys(matrix).some((key) => key !== 'include' && key !== 'exclude') ? combinations : [];
 }
 
-function applyInclude(combinations: Combination[], originals: Combination[], include: Combination[]): Combination[] {
-  const result = combinations.map((combination) => ({ ...combination }));
+/** Include entries extend only the product's combinations; one that fits none stands alone. */
+function applyInclude(originals: Combination[], include: Combination[]): Combination[] {
+  const result = originals.map((combination) => ({ ...combination }));
+  const added: Combination[] = [];
   for (const entry of include) {
-    let added = false;
+    let fitted = false;
     result.forEach((combination, index) => {
-      const original = originals[index] ?? {};
+      const original = originals[index]!;
       const overwrites = Object.entries(entry).some(([key, value]) => key in original && !same(original[key], value));
       if (overwrites) return;
       Object.assign(combination, entry);
-      added = true;
+      fitted = true;
     });
-    if (!added) result.push({ ...entry });
+    if (!fitted) added.push({ ...entry });
   }
-  return result;
+  return [...result, ...added];
 }
 
 export function expandStrategy(strategy: Record<string, unknown> | undefined): Strategy {
@@ -47,7 +49,7 @@ export function expandStrategy(strategy: Record<string, unknown> | undefined): S
   if (!matrix) return { combinations: [{}], failFast, maxParallel };
   const exclude = (matrix.exclude ?? []) as Combination[];
   const kept = product(matrix).filter((combination) => !exclude.some((entry) => Object.entries(entry).every(([key, value]) => same(combination[key], value))));
-  const combinations = applyInclude(kept, kept, (matrix.include ?? []) as Combination[]);
+  const combinations = applyInclude(kept, (matrix.include ?? []) as Combination[]);
   return { combinations: combinations.length > 0 ? combinations : [{}], failFast, maxParallel };
 }
 

@@ -10,7 +10,7 @@ import { literalInputErrors } from './calls';
 import { cancelMessage, enterGroup, type Lease } from './concurrency';
 import { buildEvent, type EventInfo } from './events';
 import { runJobs } from './graph';
-import { ACTIONS_REPOSITORY, displayName, loadWorkflow, type LoadedWorkflow, type Repositories } from './load';
+import { ACTIONS_REPOSITORY, displayName, inputDefinitions, loadWorkflow, type LoadedWorkflow, type Repositories } from './load';
 import { RunLog } from './log';
 import { Masker } from './masker';
 import type { RunScope } from './scope';
@@ -61,23 +61,17 @@ function registerSecrets(masker: Masker, options: RunOptions, settings: Settings
   for (const secrets of Object.values(options.envSecrets ?? {})) for (const value of Object.values(secrets)) masker.add(value);
 }
 
-interface DispatchInput {
-  type?: string;
-  required?: boolean;
-  default?: string | boolean | number;
-  options?: string[];
-}
-
 /** workflow_dispatch inputs, typed as the `inputs` context has them; refuses what GitHub's API refuses. */
 function dispatchInputs(caller: LoadedWorkflow, event: EventInfo, given: Record<string, string>): Record<string, unknown> {
   if (event.name !== 'workflow_dispatch') return {};
-  const defined = (caller.template.events.workflow_dispatch?.inputs ?? {}) as Record<string, DispatchInput>;
+  const defined = inputDefinitions(caller, 'workflow_dispatch');
   const errors: string[] = [];
-  const unknown = Object.keys(given).filter((name) => !(name in defined));
+  const unknown = Object.keys(given).filter((name) => !defined.has(name.toLowerCase()));
   if (unknown.length > 0) errors.push(`Unexpected inputs provided: ${JSON.stringify(unknown)}`);
   const inputs: Record<string, unknown> = {};
-  for (const [name, definition] of Object.entries(defined)) {
-    const raw = given[name] ?? (definition.default === undefined ? undefined : String(definition.default));
+  for (const definition of defined.values()) {
+    const { name } = definition;
+    const raw = given[name] ?? (definition.default === undefined ? undefined : evaluateString(definition.default, {}));
     if (raw === undefined) {
       if (definition.required) errors.push(`Required input '${name}' not provided`);
       inputs[name] = definition.type === 'boolean' ? false : '';
@@ -85,7 +79,7 @@ function dispatchInputs(caller: LoadedWorkflow, event: EventInfo, given: Record<
     }
     if (definition.type === 'boolean' && raw !== 'true' && raw !== 'false') errors.push(`Provided value '${raw}' for input '${name}' is not a boolean (true or false)`);
     if (definition.type === 'number' && !Number.isFinite(Number(raw))) errors.push(`Provided value '${raw}' for input '${name}' is not a number`);
-    if (definition.type === 'choice' && !(definition.options ?? []).includes(raw)) errors.push(`Provided value '${raw}' for input '${name}' not in the list of allowed values`);
+    if (definition.type === 'choice' && !definition.options.includes(raw)) errors.push(`Provided value '${raw}' for input '${name}' not in the list of allowed values`);
     inputs[name] = definition.type === 'boolean' ? raw === 'true' : definition.type === 'number' ? Number(raw) : raw;
   }
   if (errors.length > 0) throw new WorkflowRefusal(errors);

@@ -60,8 +60,6 @@ export async function runProcess(job: JobScope, request: ProcessRequest): Promis
           running.cancel();
         }, request.timeoutMinutes * 60_000)
       : undefined;
-  // A job cancelled or timed out before this process started stops it at once.
-  if (job.cancelled || job.timedOut) running.cancel();
   const code = await running.exited;
   if (timer) clearTimeout(timer);
   job.cancelStep = undefined;

@@ -32,8 +32,10 @@ export function globToRegExp(pattern: string): RegExp {
     const char = pattern[i]!;
     if (char === '\\' && i + 1 < pattern.length) source += escape(pattern[++i]!);
     else if (char === '*' && pattern[i + 1] === '*') {
-      source += '.*';
-      i++;
+      // `**/` also matches no folder at all: src/**/*.md matches src/notes.md.
+      const slash = pattern[i + 2] === '/';
+      source += slash ? '(?:.*/)?' : '.*';
+      i += slash ? 2 : 1;
     } else if (char === '*') source += '[^/]*';
     else if (char === '?' || char === '+') source += char;
     else if (char === '[') {
