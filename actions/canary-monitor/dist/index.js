@@ -23223,7 +23223,7 @@ function splitLogLines(partial, chunk) {
     return { lines, rest: Buffer.from(data.subarray(end + 1)) };
 }
 function emptyAccessTally() {
-    return { colors: {}, skipped: 0 };
+    return { colors: {}, skipped: 0, unformatted: 0 };
 }
 /**
  * The color's own answer time in ms from `upstream_time` (`$upstream_response_time`): the first
@@ -23261,9 +23261,12 @@ function parseAccessLines(lines, app, into = emptyAccessTally()) {
         }
         catch {
             into.skipped += 1;
+            into.unformatted += 1;
             continue;
         }
         const { upstream, status, upstream_time: upstreamTime } = (entry ?? {});
+        if (typeof upstream !== 'string' || typeof status !== 'number')
+            into.unformatted += 1;
         const color = typeof upstream === 'string' && upstream.startsWith(prefix) ? upstream.slice(prefix.length) : undefined;
         if ((color !== 'blue' && color !== 'green') || typeof status !== 'number') {
             into.skipped += 1;
@@ -23431,6 +23434,7 @@ class NginxLogSource {
     followers;
     carried = [];
     skippedLines = 0;
+    unformattedLines = 0;
     constructor(hosts, options = {}) {
         if (hosts.length === 0)
             throw new Error('NginxLogSource needs at least one host');
@@ -23439,6 +23443,14 @@ class NginxLogSource {
     /** Lines that were not counted: other apps, requests nginx did not proxy, unparseable lines. */
     get skipped() {
         return this.skippedLines;
+    }
+    /** Of those, the lines not in the `agent_loop` log format at all (see AccessTally). */
+    get unformatted() {
+        return this.unformattedLines;
+    }
+    /** The access logs read, each with the host it is on. */
+    get logs() {
+        return this.followers.map((follower) => ({ host: follower.host.remote.label, path: follower.host.accessLog }));
     }
     /** Rotations handled, and rotated files that were gone before their rest could be read. */
     get rotations() {
@@ -23452,6 +23464,7 @@ class NginxLogSource {
         for (const result of results) {
             if (result.status === 'fulfilled') {
                 this.skippedLines += result.value.skipped;
+                this.unformattedLines += result.value.unformatted;
                 read.push(result.value.colors);
             }
             else {
@@ -24987,6 +25000,21 @@ function holdText(request) {
 }
 /** How often a monitor looks for an abort request from a rollback. */
 const ABORT_POLL_MS = 1000;
+/** The logs read, said once when every host has the same path. */
+function logsRead(logs) {
+    const paths = [...new Set(logs.map((log) => log.path))];
+    return paths.length === 1 ? `the access log ${paths[0]} (on ${logs.length} host${logs.length === 1 ? '' : 's'})` : `the access logs ${logs.map((log) => `${log.path} on ${log.host}`).join(', ')}`;
+}
+/**
+ * Why a canary saw no request although the log grew: its lines are in another format (nginx's
+ * combined, from an access_log line without the format name, or another app's log). Said with the
+ * log, the count and what to check.
+ */
+function wrongLogFormat(app, reading) {
+    const paths = [...new Set(reading.logs.map((log) => log.path))];
+    const path = paths.length === 1 ? paths[0] : '<access-log>';
+    return `${logsRead(reading.logs)} had ${reading.unformatted} line${reading.unformatted === 1 ? '' : 's'} not in the agent_loop log format (skipped) and no request of ${app}'s canary: check that the server block that proxies to $${router_nginxName(app)} writes this file with 'access_log ${path} agent_loop;' (without the format name nginx writes its combined format), and that access-log names that file; host-setup with phase: doctor and app checks both`;
+}
 /** Samples several sources (hosts, kinds) for the same interval and adds them up. */
 class CombinedSource {
     sources;
@@ -25076,7 +25104,9 @@ async function monitorSessions(sessions, settings) {
         versions[canaryColor] = canaryVersion;
     if (stableVersion)
         versions[stableColor] = stableVersion;
-    const source = combineSources(buildSources(sessions, settings, running, versions));
+    const built = buildSources(sessions, settings, running, versions);
+    const accessLogSource = built.find((item) => item instanceof NginxLogSource);
+    const source = combineSources(built);
     const steps = [];
     const plan = settings.mode === 'ramp' ? settings.steps : [null];
     let analysis = null;
@@ -25195,15 +25225,20 @@ async function monitorSessions(sessions, settings) {
         await source.close?.();
     }
     const final = analysis ?? new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start: settings.clock.now(), model: settings.model, mode: 'canary' }).current(settings.clock.now());
+    const accessLog = accessLogSource ? { logs: accessLogSource.logs, skipped: accessLogSource.skipped, unformatted: accessLogSource.unformatted } : undefined;
+    if (accessLog && accessLog.unformatted > 0)
+        settings.log.warn(`${logsRead(accessLog.logs)}: ${accessLog.unformatted} line${accessLog.unformatted === 1 ? '' : 's'} skipped as not in the agent_loop log format (${accessLog.skipped} skipped in all)`);
     if (abortedBy !== null) {
-        return { verdict: 'aborted', reason: abortedBy, analysis: final, steps, canaryColor, stableColor, canaryVersion, stableVersion, rollback: null, rollbackMs: null };
+        return { verdict: 'aborted', reason: abortedBy, analysis: final, steps, canaryColor, stableColor, canaryVersion, stableVersion, rollback: null, rollbackMs: null, ...(accessLog ? { accessLog } : {}) };
     }
+    // No canary request, but lines the analysis could not read: the verdict says which log and what to check.
+    const reason = final.verdict !== 'success' && final.canaryRequests === 0 && accessLog && accessLog.unformatted > 0 ? `${final.reason}; ${wrongLogFormat(settings.app, accessLog)}` : final.reason;
     let rollback = null;
     await Promise.all(pending);
     if (final.verdict === 'success' && plan.at(-1) === 100 && steps.at(-1)?.percent === 100 && abortedBy === null)
         await emit({ kind: 'promoted', message: `${canaryVersion ?? canaryColor} ramped to all traffic: every step passed its analysis` });
     if (final.verdict !== 'success')
-        await emit({ kind: 'halted', message: `${canaryVersion ?? canaryColor} halted (${final.verdict}): ${final.reason}` });
+        await emit({ kind: 'halted', message: `${canaryVersion ?? canaryColor} halted (${final.verdict}): ${reason}` });
     if (settings.autoRollback && settings.rollbackOn.includes(final.verdict)) {
         settings.log.warn(`rolling back ${canaryVersion ?? canaryColor}: ${final.reason}`);
         rollback = await rollbackSessions(sessions, { ...settings, ...settings.rollback, target: { kind: 'previous' }, reason: `${final.verdict}: ${final.reason}` }, Math.min(final.decidedAt, settings.clock.now()));
@@ -25213,7 +25248,7 @@ async function monitorSessions(sessions, settings) {
     }
     return {
         verdict: final.verdict,
-        reason: final.reason,
+        reason,
         analysis: final,
         steps,
         canaryColor,
@@ -25222,6 +25257,7 @@ async function monitorSessions(sessions, settings) {
         stableVersion,
         rollback,
         rollbackMs: rollback?.ok ? rollback.restoredMs : null,
+        ...(accessLog ? { accessLog } : {}),
     };
 }
 

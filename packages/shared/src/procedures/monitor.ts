@@ -4,7 +4,7 @@ import { analysisStart, batchRemotes, HostSource, NginxLogSource, ProbeSource, P
 import { ConfigurationError, printable, settleLimit } from '../action';
 import type { HostSpec } from '../inputs';
 import { closeSessions, firstInLockOrder, newReport, openSessions, switchAll, type HostSession, type SessionSettings, type Work } from '../fleet';
-import { formatWeights, weightsFor } from '../traffic';
+import { formatWeights, nginxName, weightsFor } from '../traffic';
 import { rollbackSessions, type RollbackResult, type RollbackSettings } from '../rollback';
 import { otherColor, type Color } from '../hosts';
 
@@ -69,6 +69,32 @@ export interface MonitorResult {
   rollback: RollbackResult | null;
   /** From the decision to traffic restored, when rolled back. */
   rollbackMs: number | null;
+  /** With the nginx-log source: the logs read, and how many of their lines were not counted. */
+  accessLog?: AccessLogReading;
+}
+
+/** What the nginx-log source read: the logs, the lines skipped, and of those the lines not in the agent_loop format. */
+export interface AccessLogReading {
+  logs: Array<{ host: string; path: string }>;
+  skipped: number;
+  unformatted: number;
+}
+
+/** The logs read, said once when every host has the same path. */
+function logsRead(logs: AccessLogReading['logs']): string {
+  const paths = [...new Set(logs.map((log) => log.path))];
+  return paths.length === 1 ? `the access log ${paths[0]} (on ${logs.length} host${logs.length === 1 ? '' : 's'})` : `the access logs ${logs.map((log) => `${log.path} on ${log.host}`).join(', ')}`;
+}
+
+/**
+ * Why a canary saw no request although the log grew: its lines are in another format (nginx's
+ * combined, from an access_log line without the format name, or another app's log). Said with the
+ * log, the count and what to check.
+ */
+export function wrongLogFormat(app: string, reading: AccessLogReading): string {
+  const paths = [...new Set(reading.logs.map((log) => log.path))];
+  const path = paths.length === 1 ? paths[0] : '<access-log>';
+  return `${logsRead(reading.logs)} had ${reading.unformatted} line${reading.unformatted === 1 ? '' : 's'} not in the agent_loop log format (skipped) and no request of ${app}'s canary: check that the server block that proxies to $${nginxName(app)} writes this file with 'access_log ${path} agent_loop;' (without the format name nginx writes its combined format), and that access-log names that file; host-setup with phase: doctor and app checks both`;
 }
 
 /** Samples several sources (hosts, kinds) for the same interval and adds them up. */
@@ -157,7 +183,9 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
   if (canaryVersion) versions[canaryColor] = canaryVersion;
   if (stableVersion) versions[stableColor] = stableVersion;
 
-  const source = combineSources(buildSources(sessions, settings, running, versions));
+  const built = buildSources(sessions, settings, running, versions);
+  const accessLogSource = built.find((item): item is NginxLogSource => item instanceof NginxLogSource);
+  const source = combineSources(built);
   const steps: StepOutcome[] = [];
   const plan: Array<number | null> = settings.mode === 'ramp' ? settings.steps : [null];
   let analysis: AnalysisResult | null = null;
@@ -262,13 +290,17 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
     await source.close?.();
   }
   const final = analysis ?? new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start: settings.clock.now(), model: settings.model, mode: 'canary' }).current(settings.clock.now());
+  const accessLog: AccessLogReading | undefined = accessLogSource ? { logs: accessLogSource.logs, skipped: accessLogSource.skipped, unformatted: accessLogSource.unformatted } : undefined;
+  if (accessLog && accessLog.unformatted > 0) settings.log.warn(`${logsRead(accessLog.logs)}: ${accessLog.unformatted} line${accessLog.unformatted === 1 ? '' : 's'} skipped as not in the agent_loop log format (${accessLog.skipped} skipped in all)`);
   if (abortedBy !== null) {
-    return { verdict: 'aborted', reason: abortedBy, analysis: final, steps, canaryColor, stableColor, canaryVersion, stableVersion, rollback: null, rollbackMs: null };
+    return { verdict: 'aborted', reason: abortedBy, analysis: final, steps, canaryColor, stableColor, canaryVersion, stableVersion, rollback: null, rollbackMs: null, ...(accessLog ? { accessLog } : {}) };
   }
+  // No canary request, but lines the analysis could not read: the verdict says which log and what to check.
+  const reason = final.verdict !== 'success' && final.canaryRequests === 0 && accessLog && accessLog.unformatted > 0 ? `${final.reason}; ${wrongLogFormat(settings.app, accessLog)}` : final.reason;
   let rollback: RollbackResult | null = null;
   await Promise.all(pending);
   if (final.verdict === 'success' && plan.at(-1) === 100 && steps.at(-1)?.percent === 100 && abortedBy === null) await emit({ kind: 'promoted', message: `${canaryVersion ?? canaryColor} ramped to all traffic: every step passed its analysis` });
-  if (final.verdict !== 'success') await emit({ kind: 'halted', message: `${canaryVersion ?? canaryColor} halted (${final.verdict}): ${final.reason}` });
+  if (final.verdict !== 'success') await emit({ kind: 'halted', message: `${canaryVersion ?? canaryColor} halted (${final.verdict}): ${reason}` });
   if (settings.autoRollback && settings.rollbackOn.includes(final.verdict)) {
     settings.log.warn(`rolling back ${canaryVersion ?? canaryColor}: ${final.reason}`);
     rollback = await rollbackSessions(
@@ -284,7 +316,7 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
   }
   return {
     verdict: final.verdict,
-    reason: final.reason,
+    reason,
     analysis: final,
     steps,
     canaryColor,
@@ -293,5 +325,6 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
     stableVersion,
     rollback,
     rollbackMs: rollback?.ok ? rollback.restoredMs : null,
+    ...(accessLog ? { accessLog } : {}),
   };
 }

@@ -88,7 +88,13 @@ describe('parseAccessLines', () => {
       ],
       'my-app',
     );
-    expect(tally).toEqual({ colors: {}, skipped: 7 });
+    // Three of them are not in the agent_loop format at all; the others are other apps' requests.
+    expect(tally).toEqual({ colors: {}, skipped: 7, unformatted: 3 });
+  });
+
+  it("counts nginx's combined format, what an access_log line without a format name writes, as not in the agent_loop format", () => {
+    const combined = '127.0.0.1 - - [01/Jul/2026:10:00:00 +0000] "GET /run-agent HTTP/1.1" 200 12 "-" "curl/7.88.1"';
+    expect(parseAccessLines([combined, combined, line('agent_loop_my_app_blue', 200, 0.1)], 'my-app')).toMatchObject({ skipped: 2, unformatted: 2 });
   });
 });
 

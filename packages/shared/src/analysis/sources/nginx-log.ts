@@ -88,10 +88,17 @@ export interface AccessTally {
   colors: Partial<Record<Color, ColorSample>>;
   /** Lines of other apps (or not proxied) and lines that are not access lines of our format. */
   skipped: number;
+  /**
+   * Of the skipped lines, those not in the `agent_loop` format at all (not a JSON object with an
+   * `upstream` and a numeric `status`): nginx's `combined` format, written by an `access_log` line
+   * that names no format, is the usual one. Many of them and no request of the app means the
+   * server block writes this log in another format.
+   */
+  unformatted: number;
 }
 
 export function emptyAccessTally(): AccessTally {
-  return { colors: {}, skipped: 0 };
+  return { colors: {}, skipped: 0, unformatted: 0 };
 }
 
 /**
@@ -127,9 +134,11 @@ export function parseAccessLines(lines: Iterable<string>, app: string, into: Acc
       entry = JSON.parse(line);
     } catch {
       into.skipped += 1;
+      into.unformatted += 1;
       continue;
     }
     const { upstream, status, upstream_time: upstreamTime } = (entry ?? {}) as { upstream?: unknown; status?: unknown; upstream_time?: unknown };
+    if (typeof upstream !== 'string' || typeof status !== 'number') into.unformatted += 1;
     const color = typeof upstream === 'string' && upstream.startsWith(prefix) ? upstream.slice(prefix.length) : undefined;
     if ((color !== 'blue' && color !== 'green') || typeof status !== 'number') {
       into.skipped += 1;
@@ -296,6 +305,7 @@ export class NginxLogSource implements MetricSource {
   private readonly followers: AccessLogFollower[];
   private carried: Array<Sample['colors']> = [];
   private skippedLines = 0;
+  private unformattedLines = 0;
 
   constructor(hosts: readonly NginxLogHost[], options: NginxLogOptions = {}) {
     if (hosts.length === 0) throw new Error('NginxLogSource needs at least one host');
@@ -305,6 +315,16 @@ export class NginxLogSource implements MetricSource {
   /** Lines that were not counted: other apps, requests nginx did not proxy, unparseable lines. */
   get skipped(): number {
     return this.skippedLines;
+  }
+
+  /** Of those, the lines not in the `agent_loop` log format at all (see AccessTally). */
+  get unformatted(): number {
+    return this.unformattedLines;
+  }
+
+  /** The access logs read, each with the host it is on. */
+  get logs(): Array<{ host: string; path: string }> {
+    return this.followers.map((follower) => ({ host: follower.host.remote.label, path: follower.host.accessLog }));
   }
 
   /** Rotations handled, and rotated files that were gone before their rest could be read. */
@@ -320,6 +340,7 @@ export class NginxLogSource implements MetricSource {
     for (const result of results) {
       if (result.status === 'fulfilled') {
         this.skippedLines += result.value.skipped;
+        this.unformattedLines += result.value.unformatted;
         read.push(result.value.colors);
       } else {
         failures.push((result.reason as Error).message ?? String(result.reason));
