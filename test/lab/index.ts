@@ -76,6 +76,12 @@ export interface StartLabOptions {
    * directories, sudo for nginx) is left as a fresh host has it, for host set-up to prepare.
    */
   loginUser?: string;
+  /**
+   * Each host gets its own /usr/local/sbin and /etc/sudoers.d (bind-mounted in a mount namespace
+   * of its sshd), as separate machines have: host-setup's default helper path and sudoers file
+   * then work on every host of the lab, and nothing is left in the machine's own folders.
+   */
+  ownSystemDirs?: boolean;
   /** Extra environment for commands run over a host's sshd (its `SetEnv`), e.g. DOCKER_HOST. */
   hostEnv?: (hostName: string) => Record<string, string>;
 }
@@ -403,6 +409,19 @@ function siteConf(app: string, host: LabHost): string {
 `;
 }
 
+/**
+ * The script `unshare --mount` runs for a host with its own system folders: binds the host's
+ * copies over /usr/local/sbin and /etc/sudoers.d, then becomes its sshd ($1 config).
+ */
+async function ownSystemDirs(hostDir: string): Promise<string> {
+  const sbin = path.join(hostDir, 'system', 'usr-local-sbin');
+  const sudoers = path.join(hostDir, 'system', 'sudoers.d');
+  await fsp.mkdir(sbin, { recursive: true, mode: 0o755 });
+  await fsp.cp('/etc/sudoers.d', sudoers, { recursive: true });
+  await fsp.chmod(sudoers, 0o750);
+  return `mount --bind ${shq(sbin)} /usr/local/sbin && mount --bind ${shq(sudoers)} /etc/sudoers.d && exec /usr/sbin/sshd -D -e -f "$1"`;
+}
+
 function appVar(app: string): string {
   return `agent_loop_${app.replace(/-/g, '_')}`;
 }
@@ -608,7 +627,9 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
         );
         await fsp.writeFile(path.join(h.nginxPrefix, 'conf', 'nginx.conf'), nginxConf(h.nginxPrefix));
 
-        const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', sshdConfig], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const child = opts.ownSystemDirs
+          ? spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', await ownSystemDirs(h.dir), 'sshd', sshdConfig], { stdio: ['ignore', 'ignore', 'pipe'] })
+          : spawn('/usr/sbin/sshd', ['-D', '-e', '-f', sshdConfig], { stdio: ['ignore', 'ignore', 'pipe'] });
         rt.sshd = child;
         child.stderr?.setEncoding('utf8');
         child.stderr?.on('data', (d: string) => {

@@ -1,6 +1,6 @@
 // The world a pipeline scenario runs in, as a team adopting the suite has it: three hosts (two
 // production, one staging) each with its own sshd, nginx and Docker Engine; a registry behind
-// htpasswd; an unprivileged deploy user made with useradd that reaches each host's engine through
+// htpasswd; each host with its own /usr/local/sbin and /etc/sudoers.d; an unprivileged deploy user made with useradd that reaches each host's engine through
 // a group (as Debian's docker group does) and may run nothing with sudo until host-setup says so;
 // GitHub's and Slack's stand-ins; and the example application's repository.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -26,9 +26,6 @@ export interface World {
   repo: AppRepo;
   /** A scratch folder of the world (runs' work folders go below it). */
   dir: string;
-  /** Where host-setup installs each host's switch helper and sudoers rule (one nginx each on this machine). */
-  helper(host: LabHost): string;
-  sudoers(host: LabHost): string;
   /** The image repository in the registry behind htpasswd. */
   imageRepository: string;
   stop(): Promise<void>;
@@ -53,17 +50,15 @@ export async function startWorld(): Promise<World> {
   root('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/bin/bash', '--user-group', user]);
   root('usermod', ['-p', '*', user]);
   const parts: { ct?: ContainerLab; github?: FakeGitHub; slack?: FakeSlack } = {};
-  const helper = (host: LabHost) => `/usr/local/sbin/agent-loop-nginx-pipe${id}-${host.name}`;
-  const sudoers = (host: LabHost) => `/etc/sudoers.d/agent-loop-pipe${id}-${host.name}`;
   const stop = async () => {
     await Promise.all([parts.ct?.stop(), parts.github?.close(), parts.slack?.close()]);
-    for (const host of parts.ct?.lab.hosts ?? []) for (const file of [helper(host), sudoers(host)]) rmSync(file, { force: true });
     spawnSync('userdel', [user]);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
     const [ct, github, slack] = await Promise.all([
-      startContainerLab({ hosts: 3, app: APP, loginUser: user, authRegistry: true }),
+      // Each host its own /usr/local/sbin and /etc/sudoers.d: host-setup's defaults work as on separate machines.
+      startContainerLab({ hosts: 3, app: APP, loginUser: user, authRegistry: true, ownSystemDirs: true }),
       startFakeGitHub(),
       startFakeSlack(),
     ]);
@@ -107,8 +102,6 @@ export async function startWorld(): Promise<World> {
       slack,
       repo,
       dir,
-      helper,
-      sudoers,
       imageRepository: `${registry.address}/${APP}`,
       stop,
     };
