@@ -97,7 +97,10 @@ async function main(argv: string[]): Promise<number> {
   const { logFile } = command;
   if (logFile) writeFileSync(logFile, '');
   const log = logFile ? (line: string) => appendFileSync(logFile, `${line}\n`) : (line: string) => process.stderr.write(`${line}\n`);
-  const result = await runWorkflow({ ...command.options, log });
+  // Steps run in their own process groups: a signal to this command cancels them like the runner does.
+  const abort = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => abort.abort());
+  const result = await runWorkflow({ ...command.options, log, signal: abort.signal });
   if (command.json) writeFileSync(command.json, `${JSON.stringify({ conclusion: result.conclusion, jobs: result.jobs }, null, 2)}\n`);
   return exitCode(result);
 }

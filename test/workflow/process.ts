@@ -21,6 +21,18 @@ export interface RunningProcess {
 export const SIGTERM_AFTER_MS = 7500;
 export const SIGKILL_AFTER_MS = 2500;
 
+/** Process groups still running: killed if this process exits first, so no step outlives the runner. */
+const live = new Set<number>();
+process.on('exit', () => {
+  for (const pid of live) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+});
+
 const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 
 function lineReader(onLine: (line: string) => void): { push(chunk: string): void; flush(): void } {
@@ -47,12 +59,14 @@ export function startProcess(spec: ProcessSpec): RunningProcess {
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => out.push(chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => err.push(chunk));
   const timers: NodeJS.Timeout[] = [];
+  if (child.pid !== undefined) live.add(child.pid);
   const exited = new Promise<number>((resolve) => {
     child.on('error', (error) => {
       spec.onLine(`##[error]${error.message}`);
       resolve(127);
     });
     child.on('close', (code, signal) => {
+      if (child.pid !== undefined) live.delete(child.pid);
       timers.forEach(clearTimeout);
       out.flush();
       err.flush();

@@ -199,6 +199,10 @@ export async function runWorkflow(options: RunOptions): Promise<RunResult> {
       workflows: new Map([[settings.file, caller]]),
       jobCount: 0,
     };
+    options.signal?.addEventListener('abort', () => {
+      run.cancelled = true;
+      for (const cancel of run.activeJobs) cancel('The run was canceled.');
+    });
     const typeErrors = await literalInputErrors(run, caller);
     if (typeErrors.length > 0) throw new WorkflowRefusal(typeErrors);
     const secrets = { ...settings.secrets };

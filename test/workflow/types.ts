@@ -79,6 +79,8 @@ export interface RunOptions {
   work?: string;
   apiUrl?: string;
   serverUrl?: string;
+  /** Cancels the run as GitHub's cancel button does (steps get SIGINT, then SIGTERM 7.5 s later). */
+  signal?: AbortSignal;
   /** Where log lines go (default: nowhere; the CLI writes them to stderr or --log). */
   log?: (line: string) => void;
 }
