@@ -2,15 +2,12 @@
 // test/fixture-app, the lab's service, and examples/*.yml copied unchanged into .github/workflows.
 // The scenarios push commits, branches and tags to it and run the callers for those events.
 import { execFileSync } from 'node:child_process';
-import { cpSync, copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../lab/run-action';
 
 export const FIXTURE_APP = join(REPO_ROOT, 'test', 'fixture-app');
 const EXAMPLES = join(REPO_ROOT, 'examples');
-
-/** The tools the Node gates run, linked from this repository so that `npm ci` needs no network. */
-const TOOLS = ['typescript', 'vitest', '@vitest/coverage-v8'];
 
 export interface AppRepo {
   path: string;
@@ -45,10 +42,6 @@ export function makeAppRepo(dir: string, files: Record<string, string> = {}): Ap
   for (const file of readdirSync(EXAMPLES).filter((name) => name.endsWith('.yml'))) {
     copyFileSync(join(EXAMPLES, file), join(dir, '.github', 'workflows', file));
   }
-  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
-  for (const tool of TOOLS) manifest.devDependencies[tool] = `file:${join(REPO_ROOT, 'node_modules', tool)}`;
-  writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--offline'], { cwd: dir, stdio: 'pipe' });
   writeFileSync(join(dir, '.gitignore'), 'node_modules/\ncoverage/\nreports/\nmodel/out/\n');
   for (const [file, text] of Object.entries(files)) write(dir, file, text);
   git(dir, ['init', '--quiet', '--initial-branch', 'main']);

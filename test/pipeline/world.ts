@@ -9,11 +9,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startFakeGitHub, type FakeGitHub } from '../support/fake-github';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack';
+import { startAuditRegistry, type AuditRegistry } from '../support/npm-audit';
 import { startContainerLab, type ContainerLab } from '../lab/containers';
 import type { LabHost } from '../lab/index';
 import { FIXTURE_APP, makeAppRepo, type AppRepo } from './app-repo';
 
 export const APP = 'agent-loop';
+const MARK = 'agent-loop pipeline scenarios';
 
 export interface World {
   ct: ContainerLab;
@@ -23,6 +25,8 @@ export interface World {
   staging: LabHost;
   github: FakeGitHub;
   slack: FakeSlack;
+  /** The npm registry the runner uses, whose audit service is a stand-in (`npm audit` in the gates). */
+  npm: AuditRegistry;
   repo: AppRepo;
   /** A scratch folder of the world (runs' work folders go below it). */
   dir: string;
@@ -42,27 +46,31 @@ function traversable(path: string): void {
 }
 
 export async function startWorld(): Promise<World> {
-  const id = process.pid % 100000;
-  const user = `alpipe${id}`;
+  // The examples name the user `deploy`, as the README's step 1 makes it. One this test did not
+  // make (its comment says so) is someone's real user: the world refuses to touch it.
+  const user = 'deploy';
+  const existing = spawnSync('getent', ['passwd', user], { encoding: 'utf8' }).stdout;
+  if (existing && !existing.includes(MARK)) throw new Error(`a user ${user} exists on this machine and is not this test's: the pipeline scenarios need to make their own`);
+  if (existing) spawnSync('userdel', [user]);
   const dir = mkdtempSync(join(tmpdir(), 'al-pipe-'));
   chmodSync(dir, 0o755);
-  spawnSync('userdel', [user]);
-  root('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/bin/bash', '--user-group', user]);
+  root('useradd', ['--create-home', '--home-dir', join(dir, 'home'), '--shell', '/bin/bash', '--user-group', '--comment', MARK, user]);
   root('usermod', ['-p', '*', user]);
-  const parts: { ct?: ContainerLab; github?: FakeGitHub; slack?: FakeSlack } = {};
+  const parts: { ct?: ContainerLab; github?: FakeGitHub; slack?: FakeSlack; npm?: AuditRegistry } = {};
   const stop = async () => {
-    await Promise.all([parts.ct?.stop(), parts.github?.close(), parts.slack?.close()]);
+    await Promise.all([parts.ct?.stop(), parts.github?.close(), parts.slack?.close(), parts.npm?.close()]);
     spawnSync('userdel', [user]);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const [ct, github, slack] = await Promise.all([
+    const [ct, github, slack, npm] = await Promise.all([
       // Each host its own /usr/local/sbin and /etc/sudoers.d: host-setup's defaults work as on separate machines.
       startContainerLab({ hosts: 3, app: APP, loginUser: user, authRegistry: true, ownSystemDirs: true }),
       startFakeGitHub(),
       startFakeSlack(),
+      startAuditRegistry(),
     ]);
-    Object.assign(parts, { ct, github, slack });
+    Object.assign(parts, { ct, github, slack, npm });
     const gid = Number(root('id', ['-g', user]).trim());
     const uid = Number(root('id', ['-u', user]).trim());
     const registry = ct.authRegistry!;
@@ -73,25 +81,23 @@ export async function startWorld(): Promise<World> {
       chownSync(socket, 0, gid);
       chmodSync(socket, 0o660);
       traversable(socket);
-      // The host's compose file, as the team keeps it beside the deploy user: the example
-      // application's, with the lab's knobs folder (how the tests make a version misbehave).
-      const compose = readFileSync(join(FIXTURE_APP, 'docker-compose.yml'), 'utf8').replace(
-        '${AGENT_LOOP_KNOBS:-/var/lib/agent-loop/knobs}',
-        join(ct.lab.dir, 'knobs'),
-      );
-      writeFileSync(join(host.dir, 'docker-compose.yml'), compose, { mode: 0o644 });
-      // The deploy user's login on that host: HOME is the host's folder, with a .bashrc that
-      // prints (a login shell's noise must not break a command) and the registry login.
+      // The deploy user's login on that host: HOME is the host's folder, with Debian's .bashrc
+      // (bash reads it for an SSH command) after a line of the user's own, and the registry login.
       mkdirSync(join(host.dir, '.docker'), { recursive: true });
       const auth = Buffer.from(`${registry.user}:${registry.password}`).toString('base64');
       writeFileSync(join(host.dir, '.docker', 'config.json'), JSON.stringify({ auths: { [registry.address]: { auth } } }), { mode: 0o600 });
       chownSync(join(host.dir, '.docker'), uid, gid);
       chownSync(join(host.dir, '.docker', 'config.json'), uid, gid);
-      writeFileSync(join(host.dir, '.bashrc'), 'echo "welcome to $(hostname)"\n', { mode: 0o644 });
+      writeFileSync(join(host.dir, '.bashrc'), `export AGENT_LOOP_HOST=${host.name}\n${readFileSync('/etc/skel/.bashrc', 'utf8')}`, { mode: 0o644 });
     }
+    // The hosts' compose file, in the deploy user's home as a team keeps it (compose-file's default
+    // docker-compose.yml is relative to it): the example application's, with the lab's knobs folder
+    // (how the tests make a version misbehave). One home serves every lab host: one machine.
+    const compose = readFileSync(join(FIXTURE_APP, 'docker-compose.yml'), 'utf8').replace('${AGENT_LOOP_KNOBS:-/var/lib/agent-loop/knobs}', join(ct.lab.dir, 'knobs'));
+    writeFileSync(join(dir, 'home', 'docker-compose.yml'), compose, { mode: 0o644 });
     const [h1, h2, h3] = ct.lab.hosts as [LabHost, LabHost, LabHost];
     const repo = makeAppRepo(join(dir, 'repo'), {
-      'ansible/staging.ini': `[staging]\n${h3.name} ansible_host=127.0.0.1 ansible_port=${h3.sshPort} ansible_user=${user} compose_file=${join(h3.dir, 'docker-compose.yml')} staging_port=${h3.bluePort}\n`,
+      'ansible/staging.ini': `[staging]\n${h3.name} ansible_host=127.0.0.1 ansible_port=${h3.sshPort} ansible_user=${user} compose_file=${join(dir, 'home', 'docker-compose.yml')} staging_port=${h3.bluePort}\n`,
     });
     return {
       ct,
@@ -100,6 +106,7 @@ export async function startWorld(): Promise<World> {
       staging: h3,
       github,
       slack,
+      npm,
       repo,
       dir,
       imageRepository: `${registry.address}/${APP}`,

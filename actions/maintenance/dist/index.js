@@ -18928,7 +18928,7 @@ function documentProblems(error, names = {}) {
  * nginx keys. It depends on nothing, so that inputs, hosts and runtimes all check a value the
  * same way (an input is refused with the pattern a host's state is read back with).
  */
-const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const patterns_APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 /** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
 const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
@@ -19407,7 +19407,7 @@ const hostInputs = {
     }),
     'insecure-skip-host-key-check': field.boolean(false),
     'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
+    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: patterns_APP_NAME, required: true, max: 40 }),
     'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
     'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: patterns_HOST_PATH, default: '/var/lib/agent-loop' }),
     'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: patterns_HOST_PATH, default: '/etc/nginx/conf.d' }),
@@ -19464,6 +19464,7 @@ function resolveHosts(inputs) {
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/hostsetup.ts
 
 
+
 /**
  * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
  * user that is root or may use sudo without a password, it makes the state directory the deploy
@@ -19509,7 +19510,8 @@ function locateCommand(name) {
     return script('al-locate', LOCATE_SCRIPT, [name]);
 }
 const SETUP_SCRIPT = (/* unused pure expression or super */ null && (`set -u
-user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9; shift 9
+user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9
+app=\${10}; placeholder_text=\${11}; shift 11
 if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
 elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
 else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
@@ -19618,6 +19620,19 @@ else
   printf '%s\\n' "$log_format" > "$text"
   if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
   else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
+fi
+
+# The app's split variable before its first deploy: a server block may then name it (requests get
+# 502 until that deploy's switch replaces this file with the real split).
+if [ -n "$app" ]; then
+  file="$include_dir/agent-loop-$app.conf"
+  if [ -e "$file" ] || [ -L "$file" ]; then echo "ok=$file defines the split variable of $app"
+  else
+    printf '%s\n' "$placeholder_text" > "$text"
+    if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then
+      echo "changed=wrote $file: the server block may name the split variable of $app before its first deploy (requests get 502 until then)"
+    else as_root rm -f "$file"; echo "todo=could not define the split variable of $app in $file: $(cat "$err")"; fi
+  fi
 fi`));
 /**
  * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
@@ -19628,7 +19643,41 @@ function setupCommand(plan, nginxPath, helperText) {
         throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
     const nginxArgs = plan.nginx.slice(1);
     const rule = sudoersRule(plan.deployUser, plan.switchHelper);
-    return script('al-host-setup', SETUP_SCRIPT, [plan.deployUser, plan.stateDir, plan.includeDir, plan.accessLog, plan.sudoersFile, AGENT_LOOP_LOG_FORMAT, rule, plan.switchHelper, helperText, nginxPath, ...nginxArgs]);
+    const app = plan.app ?? '';
+    const placeholder = app === '' ? '' : placeholderInclude(app);
+    return script('al-host-setup', SETUP_SCRIPT, [
+        plan.deployUser,
+        plan.stateDir,
+        plan.includeDir,
+        plan.accessLog,
+        plan.sudoersFile,
+        AGENT_LOOP_LOG_FORMAT,
+        rule,
+        plan.switchHelper,
+        helperText,
+        app,
+        placeholder,
+        nginxPath,
+        ...nginxArgs,
+    ]);
+}
+/**
+ * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
+ * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
+ * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
+ * first deploy, whose switch replaces this file.
+ */
+function placeholderInclude(app) {
+    if (!APP_NAME.test(app))
+        throw new ConfigurationError(`'${app}' is not an app name`);
+    const name = `agent_loop_${app.replace(/-/g, '_')}`;
+    return [
+        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
+        '# whose switch replaces this file. Until then its server block answers 502.',
+        `map $host $${name} {`,
+        '    default 127.0.0.1:9;',
+        '}',
+    ].join('\n');
 }
 function parseSetup(host, output) {
     const report = { host, nginxPath: '', items: [] };
@@ -19948,8 +19997,9 @@ const hostSetupInputs = {
     'insecure-skip-host-key-check': hostInputs['insecure-skip-host-key-check'],
     'ssh-connect-timeout-seconds': hostInputs['ssh-connect-timeout-seconds'],
     'max-parallel': hostInputs['max-parallel'],
-    // The doctor checks this app's server block (its proxy_pass and access_log lines) from nginx -T.
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40), or empty', pattern: APP_NAME, max: 40 }),
+    // Setup defines this app's split variable before its first deploy; the doctor checks its server
+    // block (its proxy_pass and access_log lines) from nginx -T.
+    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40), or empty', pattern: patterns_APP_NAME, max: 40 }),
     'deploy-user': field.string({ form: 'the deploy user on the hosts: a lower-case user name such as deploy', pattern: USER_NAME, max: 32 }),
     'state-dir': hostInputs['state-dir'],
     'nginx-conf-dir': hostInputs['nginx-conf-dir'],
@@ -19986,6 +20036,7 @@ function hostSetupPlans(inputs) {
                 sudoersFile: inputs['sudoers-file'],
                 switchHelper: inputs['switch-helper'],
                 nginx: overrides.nginxCommand ?? nginx,
+                app: inputs.app,
             },
         };
     });

@@ -8,7 +8,7 @@ import semver from 'semver';
 import type { StandIn, StandInContext } from './index';
 import { runCommand, stepEnv } from './command';
 import { noteInputs, StandInError, stringInput } from './inputs';
-import { addPath } from './runner-files';
+import { addPath, exportVariable } from './runner-files';
 
 const Inputs = {
   NodeVersion: 'node-version',
@@ -76,6 +76,16 @@ async function versionOf(node: string, ctx: StandInContext): Promise<string | un
   }
 }
 
+/**
+ * npm finds its global configuration beside the node that runs it (`<prefix>/etc/npmrc`): under
+ * another node, the machine's (its CA file, its registry) would be lost. The machine's stays in force,
+ * as on a runner whose npm configuration is the image's.
+ */
+async function keepMachineNpmConfig(ctx: StandInContext): Promise<void> {
+  const machine = path.join(path.dirname(path.dirname(fs.realpathSync(process.execPath))), 'etc', 'npmrc');
+  if (!ctx.env.NPM_CONFIG_GLOBALCONFIG && fs.existsSync(machine)) await exportVariable(ctx, 'NPM_CONFIG_GLOBALCONFIG', machine);
+}
+
 export const setupNode: StandIn = async (inputs, ctx) => {
   noteInputs(ctx, inputs, { handled: Object.values(Inputs), ignored: IGNORED });
   const cache = stringInput(inputs, Inputs.Cache);
@@ -87,6 +97,7 @@ export const setupNode: StandIn = async (inputs, ctx) => {
     spec = versionFromFile(path.resolve(ctx.workspace, versionFile));
     ctx.log(`Resolved ${versionFile} as ${spec}`);
   }
+  await keepMachineNpmConfig(ctx);
   const present = await versionOf('node', ctx);
   if (!spec) {
     ctx.log('Warning: node-version was not given: the Node.js on PATH is used as it is');

@@ -1,4 +1,5 @@
 import { ConfigurationError, HostError } from '../action';
+import { APP_NAME } from '../vocabulary';
 import { script, type Argv } from './shell';
 import type { Remote } from './ssh';
 
@@ -30,6 +31,8 @@ export interface HostSetupPlan {
   switchHelper: string;
   /** The nginx command without sudo, e.g. ['nginx'] or ['/usr/sbin/nginx', '-p', '/opt/nginx/']. */
   nginx: readonly string[];
+  /** An app whose split variable is defined before its first deploy (a placeholder include); empty for none. */
+  app?: string;
 }
 
 export interface SetupItem {
@@ -71,7 +74,8 @@ export function locateCommand(name: string): Argv {
 }
 
 const SETUP_SCRIPT = `set -u
-user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9; shift 9
+user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9
+app=\${10}; placeholder_text=\${11}; shift 11
 if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
 elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
 else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
@@ -180,6 +184,19 @@ else
   printf '%s\\n' "$log_format" > "$text"
   if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
   else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
+fi
+
+# The app's split variable before its first deploy: a server block may then name it (requests get
+# 502 until that deploy's switch replaces this file with the real split).
+if [ -n "$app" ]; then
+  file="$include_dir/agent-loop-$app.conf"
+  if [ -e "$file" ] || [ -L "$file" ]; then echo "ok=$file defines the split variable of $app"
+  else
+    printf '%s\n' "$placeholder_text" > "$text"
+    if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then
+      echo "changed=wrote $file: the server block may name the split variable of $app before its first deploy (requests get 502 until then)"
+    else as_root rm -f "$file"; echo "todo=could not define the split variable of $app in $file: $(cat "$err")"; fi
+  fi
 fi`;
 
 /**
@@ -190,7 +207,41 @@ export function setupCommand(plan: HostSetupPlan, nginxPath: string, helperText:
   if (!USER_NAME.test(plan.deployUser)) throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
   const nginxArgs = plan.nginx.slice(1);
   const rule = sudoersRule(plan.deployUser, plan.switchHelper);
-  return script('al-host-setup', SETUP_SCRIPT, [plan.deployUser, plan.stateDir, plan.includeDir, plan.accessLog, plan.sudoersFile, AGENT_LOOP_LOG_FORMAT, rule, plan.switchHelper, helperText, nginxPath, ...nginxArgs]);
+  const app = plan.app ?? '';
+  const placeholder = app === '' ? '' : placeholderInclude(app);
+  return script('al-host-setup', SETUP_SCRIPT, [
+    plan.deployUser,
+    plan.stateDir,
+    plan.includeDir,
+    plan.accessLog,
+    plan.sudoersFile,
+    AGENT_LOOP_LOG_FORMAT,
+    rule,
+    plan.switchHelper,
+    helperText,
+    app,
+    placeholder,
+    nginxPath,
+    ...nginxArgs,
+  ]);
+}
+
+/**
+ * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
+ * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
+ * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
+ * first deploy, whose switch replaces this file.
+ */
+export function placeholderInclude(app: string): string {
+  if (!APP_NAME.test(app)) throw new ConfigurationError(`'${app}' is not an app name`);
+  const name = `agent_loop_${app.replace(/-/g, '_')}`;
+  return [
+    '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
+    '# whose switch replaces this file. Until then its server block answers 502.',
+    `map $host $${name} {`,
+    '    default 127.0.0.1:9;',
+    '}',
+  ].join('\n');
 }
 
 export interface SetupReport {

@@ -16,7 +16,8 @@ export const hostSetupInputs = {
   'insecure-skip-host-key-check': hostInputs['insecure-skip-host-key-check'],
   'ssh-connect-timeout-seconds': hostInputs['ssh-connect-timeout-seconds'],
   'max-parallel': hostInputs['max-parallel'],
-  // The doctor checks this app's server block (its proxy_pass and access_log lines) from nginx -T.
+  // Setup defines this app's split variable before its first deploy; the doctor checks its server
+  // block (its proxy_pass and access_log lines) from nginx -T.
   app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40), or empty', pattern: APP_NAME, max: 40 }),
   'deploy-user': field.string({ form: 'the deploy user on the hosts: a lower-case user name such as deploy', pattern: USER_NAME, max: 32 }),
   'state-dir': hostInputs['state-dir'],
@@ -39,7 +40,7 @@ export function connectOptions(inputs: ConnectInputs): ConnectOptions {
   };
 }
 
-type SetupInputs = Pick<HostInputs, 'hosts' | 'state-dir' | 'nginx-conf-dir' | 'nginx-command'> & ConnectInputs & { phase: 'setup' | 'doctor'; 'deploy-user': string; 'access-log': string; 'sudoers-file': string; 'switch-helper': string };
+type SetupInputs = Pick<HostInputs, 'hosts' | 'state-dir' | 'nginx-conf-dir' | 'nginx-command'> & ConnectInputs & { phase: 'setup' | 'doctor'; app: string; 'deploy-user': string; 'access-log': string; 'sudoers-file': string; 'switch-helper': string };
 
 /** Each host's set-up plan (the deploy user, its folders, nginx as root runs it), its per-host overrides applied. */
 export function hostSetupPlans(inputs: SetupInputs): Array<{ target: SshTarget; plan: HostSetupPlan }> {
@@ -64,6 +65,7 @@ export function hostSetupPlans(inputs: SetupInputs): Array<{ target: SshTarget; 
         sudoersFile: inputs['sudoers-file'],
         switchHelper: inputs['switch-helper'],
         nginx: overrides.nginxCommand ?? nginx,
+        app: inputs.app,
       },
     };
   });
