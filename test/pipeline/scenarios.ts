@@ -118,16 +118,34 @@ function jobSeconds(log: string[]): Record<string, number> {
   return times;
 }
 
-/** Steady traffic through every production host's nginx while `body` runs. */
+/**
+ * Steady traffic through every production host's nginx while `body` runs: 20 requests a second to
+ * each, in rounds of at most 50 s (the traffic generator's own bound), until `body` ends.
+ */
 export async function withTraffic<T>(world: World, body: () => Promise<T>): Promise<{ value: T; traffic: TrafficResult }> {
-  const senders = world.production.map((host) => startTraffic({ url: `${host.proxyUrl}/`, concurrency: 2, ratePerSecond: 10, durationMs: 55_000 }));
+  let running = true;
+  const rounds: TrafficResult[] = [];
+  const loops = world.production.map(async (host) => {
+    while (running) {
+      const round = startTraffic({ url: `${host.proxyUrl}/`, concurrency: 4, ratePerSecond: 20, durationMs: 50_000 });
+      const stopWhenDone = setInterval(() => {
+        if (!running) void round.stop();
+      }, 200);
+      rounds.push(await round.done);
+      clearInterval(stopWhenDone);
+    }
+  });
   try {
     const value = await body();
-    const results = await Promise.all(senders.map((sender) => sender.stop()));
-    return { value, traffic: mergeTraffic(results) };
+    return { value, traffic: await finish() };
   } catch (error) {
-    await Promise.all(senders.map((sender) => sender.stop()));
+    await finish();
     throw error;
+  }
+  async function finish(): Promise<TrafficResult> {
+    running = false;
+    await Promise.all(loops);
+    return mergeTraffic(rounds);
   }
 }
 

@@ -11,7 +11,7 @@ import { startFakeGitHub, type FakeGitHub } from '../support/fake-github';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack';
 import { startAuditRegistry, type AuditRegistry } from '../support/npm-audit';
 import { startContainerLab, type ContainerLab } from '../lab/containers';
-import type { LabHost } from '../lab/index';
+import { waitForPort, type LabHost } from '../lab/index';
 import { FIXTURE_APP, makeAppRepo, type AppRepo } from './app-repo';
 
 export const APP = 'agent-loop';
@@ -32,6 +32,11 @@ export interface World {
   dir: string;
   /** The image repository in the registry behind htpasswd. */
   imageRepository: string;
+  /**
+   * What the team's admin does after set-up (README, Preparing a host, step 4): adds the two lines
+   * to each host's server block (root's) and reloads nginx.
+   */
+  addServerBlocks(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -110,6 +115,28 @@ export async function startWorld(): Promise<World> {
       repo,
       dir,
       imageRepository: `${registry.address}/${APP}`,
+      addServerBlocks: async () => {
+        for (const host of ct.lab.hosts) {
+          const block = [
+            'server {',
+            `  listen 127.0.0.1:${host.proxyPort};`,
+            '  location / {',
+            `    proxy_pass http://$agent_loop_${APP.replace(/-/g, '_')};`,
+            '    proxy_http_version 1.1;',
+            '    proxy_set_header Connection "";',
+            '    proxy_next_upstream error timeout http_502;',
+            `    access_log ${host.accessLog} agent_loop;`,
+            '  }',
+            '}',
+            '',
+          ].join('\n');
+          writeFileSync(join(host.nginxPrefix, 'sites', `${APP}.conf`), block, { mode: 0o644 });
+          const nginx = ['-p', `${host.nginxPrefix}/`, '-c', 'conf/nginx.conf'];
+          root('nginx', [...nginx, '-t']);
+          root('nginx', [...nginx, '-s', 'reload']);
+          await waitForPort(host.proxyPort, 5000, () => `nginx ${host.name} after the server block`);
+        }
+      },
       stop,
     };
   } catch (error) {
