@@ -410,10 +410,12 @@ describe('planned pipelines', () => {
     expect(production[2]!.if).toMatch(/^failure\(\)/);
     // A manual gate before promote: an environment with required reviewers, holding no secret;
     // without one the promote follows the analysis at once; a rejection rolls the canary back.
-    expect(jobs.approve).toMatchObject({ needs: 'production', if: "inputs.promote-approval-environment != ''", environment: '${{ inputs.promote-approval-environment }}', permissions: {} });
+    expect(jobs.approve).toMatchObject({ needs: 'production', if: "inputs.promote-approval-environment != '' && needs.production.outputs.first-deploy != 'true'", environment: '${{ inputs.promote-approval-environment }}', permissions: {} });
     expect(JSON.stringify(jobs.approve)).not.toContain('secrets.');
     expect(jobs.promote!.needs).toEqual(['plan', 'production', 'approve']);
-    expect(jobs.promote!.if).toBe("always() && needs.production.result == 'success' && (needs.approve.result == 'success' || needs.approve.result == 'skipped')");
+    expect(jobs.promote!.if).toBe(
+      "always() && needs.production.result == 'success' && needs.production.outputs.first-deploy != 'true' && (needs.approve.result == 'success' || needs.approve.result == 'skipped')",
+    );
     expect(jobs.promote!.steps!.map((step) => [step.uses, step.with?.phase ?? step.with?.method, step.if])).toEqual([
       [`${SUITE}blue-green@v1`, 'promote', undefined],
       [`${SUITE}rollback@v1`, 'nginx', 'failure()'],
