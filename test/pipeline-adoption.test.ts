@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCaller, withTraffic, type ScenarioRun } from './pipeline/scenarios';
+import { APP, startWorld, type World } from './pipeline/world';
+
+/**
+ * Scenario 1, adoption, exactly as the README's three steps say: the application's repository
+ * holds examples/*.yml unchanged; the team's values are repository variables, the host keys
+ * environment secrets. host-setup.yml (workflow_dispatch) prepares the hosts for the `deploy`
+ * user made here with useradd; its doctor lists the two server-block lines; the admin adds them;
+ * then pushes to main run deploy.yml through GitHub's parser and evaluator, with real hosts,
+ * engines, registry, Ansible-free staging (ssh-compose) and the GitHub and Slack stand-ins.
+ */
+
+let world: World;
+
+const results = (scenario: ScenarioRun) => Object.fromEntries(Object.entries(scenario.run.jobs).map(([job, record]) => [job, record.result]));
+const errors = (scenario: ScenarioRun) => scenario.run.annotations.filter((a) => a.level === 'error').map((a) => `${a.job ?? 'run'}: ${a.message}`);
+
+/** What each production host's nginx serves now, by version, over 40 requests. */
+async function served(): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const host of world.production) {
+    for (let i = 0; i < 20; i++) {
+      const response = await fetch(`${host.proxyUrl}/`);
+      await response.arrayBuffer();
+      const version = `${response.status} ${response.headers.get('x-version')}`;
+      counts[version] = (counts[version] ?? 0) + 1;
+    }
+  }
+  return counts;
+}
+
+beforeAll(async () => {
+  world = await startWorld();
+}, 180_000);
+
+afterAll(async () => {
+  await world?.stop();
+}, 120_000);
+
+describe('adopting the suite: the README three steps, run from the example workflows', () => {
+  it('step 1: host-setup prepares the hosts; its doctor names the server-block lines, and passes once they are added', async () => {
+    const first = await runCaller(world, 'host-setup.yml', 'workflow_dispatch');
+    expect(results(first)).toEqual({ setup: 'success', doctor: 'failure' });
+    expect(first.run.jobs.setup!.steps.setup!.outputs['nginx-command']).toBe('sudo -n /usr/local/sbin/agent-loop-nginx');
+    const doctor = errors(first).join('\n');
+    const variable = `$agent_loop_${APP.replace(/-/g, '_')}`;
+    for (const host of world.production) {
+      expect(doctor).toContain(`fix: add 'proxy_pass http://${variable};'`);
+      expect(doctor).toContain(`fix: add 'access_log ${host.accessLog} agent_loop;'`);
+    }
+
+    await world.addServerBlocks();
+    const again = await runCaller(world, 'host-setup.yml', 'workflow_dispatch');
+    expect(errors(again)).toEqual([]);
+    expect(results(again)).toEqual({ setup: 'success', doctor: 'success' });
+    expect(again.run.jobs.setup!.steps.setup!.outputs.changed).toBe('0');
+  }, 120_000);
+
+  it('step 3, first push: gates, build and push, staging (deploy, smoke, load), and the first production deploy takes all traffic', async () => {
+    const run = await runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' } });
+    expect(errors(run)).toEqual([]);
+    expect(results(run)).toMatchObject({
+      'deploy/plan': 'success',
+      'deploy/gates': 'success',
+      'deploy/build': 'success',
+      'deploy/staging': 'success',
+      'deploy/production': 'success',
+      'deploy/approve': 'skipped',
+      'deploy/promote': 'skipped',
+      'deploy/post-deploy': 'success',
+      'deploy/checklist': 'success',
+      deploy: 'success',
+    });
+    expect(run.run.jobs['deploy/production']!.outputs['first-deploy']).toBe('true');
+    const version = run.run.jobs['deploy/plan']!.outputs.version!;
+    expect(await served()).toEqual({ [`200 ${version}`]: 40 });
+  }, 300_000);
+
+  it('step 3, next push: a 10% canary on both hosts, watched, approved and promoted, with no request failed', async () => {
+    world.repo.commit('Plan with fewer steps', { 'src/limits.ts': 'export const DEFAULT_STEPS = 6;\n' });
+    const slackBefore = world.slack.accepted.length;
+    const { value: run, traffic } = await withTraffic(world, () => runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' } }));
+    expect(errors(run)).toEqual([]);
+    expect(results(run)).toMatchObject({
+      'deploy/staging': 'success',
+      'deploy/production': 'success',
+      'deploy/approve': 'success',
+      'deploy/promote': 'success',
+      'deploy/end-canary': 'skipped',
+      deploy: 'success',
+    });
+    const version = run.run.jobs['deploy/plan']!.outputs.version!;
+    const production = run.run.jobs['deploy/production']!;
+    expect(production.outputs['canary-percent']).toBe('10');
+    expect(production.outputs.verdict).toBe('success');
+    expect(run.run.jobs['deploy/promote']!.outputs.promoted).toBe('true');
+    // nginx serves the new version alone; the test's traffic saw both and lost nothing.
+    expect(await served()).toEqual({ [`200 ${version}`]: 40 });
+    expect(traffic.failed).toBe(0);
+    expect(Object.keys(traffic.statuses)).toEqual(['200']);
+    expect(traffic.byVersion[version]).toBeGreaterThan(0);
+    expect(Object.keys(traffic.byVersion)).toHaveLength(2);
+    // GitHub and Slack saw what they would: a deployment marked success, messages within Slack's limits.
+    expect(world.github.rejected).toEqual([]);
+    expect(world.github.badAnswers).toEqual([]);
+    const deployment = world.github.deployments.find((d) => d.sha === world.repo.head() && d.environment === 'production');
+    expect(deployment?.statuses.map((status) => status.state)).toContain('success');
+    expect(world.slack.refused).toEqual([]);
+    expect(world.slack.accepted.length).toBeGreaterThan(slackBefore);
+    // The checklist job ticked the procedure from what ran; nothing is left unticked but what a person does.
+    const checklist = Object.entries(run.run.summaries).find(([key]) => key.startsWith('deploy/checklist/'))?.[1] ?? '';
+    expect(checklist).toContain('- [x]');
+    expect(checklist).toMatch(/- \[x\] .*[Cc]anary 10%/);
+  }, 300_000);
+});
