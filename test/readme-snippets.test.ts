@@ -111,3 +111,30 @@ describe('the check fails on bad samples', () => {
     expect(snippetProblems('<!-- snippet: examples/deploy-main.yml -->\n```yaml\napp: agent-loop\nstaging-hosts: other\n```\n', example)).toHaveLength(1);
   });
 });
+
+describe("the README's step 2 and what the examples read", () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const step2 = readme.slice(readme.indexOf('**2. Add the secrets and variables**'), readme.indexOf('**3. '));
+  /** Names in the first column of step 2's table, with their kind. */
+  const table = new Map<string, string>();
+  for (const row of step2.split('\n').filter((line) => line.startsWith('| `'))) {
+    const [names, kind] = row.split('|').slice(1, 3).map((cell) => cell.trim());
+    for (const name of names!.matchAll(/`([A-Z][A-Z0-9_]*)`/g)) table.set(name[1]!, kind!);
+  }
+  const examples = ['deploy-main', 'hotfix', 'train-model', 'release', 'rollback', 'maintenance', 'host-setup'].map((name) => readFileSync(join(root, 'examples', `${name}.yml`), 'utf8'));
+  const used = (context: 'vars' | 'secrets') => new Set(examples.flatMap((text) => [...text.matchAll(new RegExp(`${context}\\.([A-Z][A-Z0-9_]*)`, 'g'))].map((found) => found[1]!)));
+
+  it('lists every variable and secret the examples read, as the kind they are read as', () => {
+    expect([...used('vars')].filter((name) => table.get(name) !== 'variable')).toEqual([]);
+    expect([...used('secrets')].filter((name) => table.get(name) !== 'secret')).toEqual([]);
+  });
+
+  it('lists the variables the adoption scenario sets, and no example reads one it does not list', async () => {
+    const { variables } = await import('./pipeline/scenarios');
+    // Only the names matter here: a world whose hosts and registry are placeholders.
+    const host = { sshPort: 22, bluePort: 8001, greenPort: 8002, statusPort: 8099, stateDir: '/s', nginxConfDir: '/c', nginxPrefix: '/n', accessLog: '/l.log', proxyUrl: 'http://h' };
+    const world = { production: [host, host], staging: host, user: 'deploy', imageRepository: 'registry.example/agent-loop' };
+    const names = Object.keys(variables(world as never));
+    expect(names.filter((name) => table.get(name) !== 'variable')).toEqual([]);
+  });
+});
