@@ -20,6 +20,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Integration files start real servers: two at a time fits this 2-core machine.
     maxWorkers: 2,
+    // Records the workflow jobs the pipeline scenarios reach, and lists those none reached.
+    globalSetup: ['test/pipeline/global-setup.ts'],
     // GitHub's parser imports its JSON schemas without an import attribute: Node refuses that, so
     // Vite transforms the package.
     server: { deps: { inline: ['@actions/workflow-parser'] } },

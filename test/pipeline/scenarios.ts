@@ -8,6 +8,7 @@ import type { LabHost } from '../lab/index';
 import { NODE24 } from '../lab/run-action';
 import { startTraffic, type TrafficResult } from '../lab/traffic';
 import { runWorkflow, type GateAnswer, type RunResult } from '../workflow/index';
+import { recordReached } from './reached';
 import { APP, type World } from './world';
 
 /** What a scenario's run left for the test: the run, and the traffic the test sent meanwhile. */
@@ -80,6 +81,7 @@ export async function runCaller(
   event: string,
   options: { ref?: string; inputs?: Record<string, string>; environments?: Record<string, GateAnswer>; vars?: Record<string, string>; log?: (line: string) => void } = {},
 ): Promise<ScenarioRun> {
+  const scenario = scenarioName(); // before any await: the stack still names the test file
   const work = join(world.dir, `run-${++runs}`);
   mkdirSync(work, { recursive: true });
   const started = Date.now();
@@ -103,7 +105,14 @@ export async function runCaller(
     environments: options.environments ?? {},
     ...(options.log ? { log: options.log } : {}),
   });
+  recordReached(scenario, caller, run.jobs);
   return { run, jobSeconds: jobSeconds(run.log), seconds: (Date.now() - started) / 1000 };
+}
+
+/** The scenario file running (test/pipeline-<name>.test.ts), for the record of jobs reached. */
+function scenarioName(): string {
+  const stack = new Error().stack ?? '';
+  return /(pipeline-[\w-]+)\.test\.ts/.exec(stack)?.[1] ?? 'bench';
 }
 
 /** Each job's time from the run's closing tree (`✓ Name (deploy/gates): success in 12.3s`). */
