@@ -11,7 +11,7 @@ import { startFakeGitHub, type FakeGitHub } from '../support/fake-github';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack';
 import { startAuditRegistry, type AuditRegistry } from '../support/npm-audit';
 import { startContainerLab, type ContainerLab } from '../lab/containers';
-import { waitForPort, type LabHost } from '../lab/index';
+import { isAlive, waitForPort, type LabHost } from '../lab/index';
 import { FIXTURE_APP, makeAppRepo, type AppRepo } from './app-repo';
 
 export const APP = 'agent-loop';
@@ -50,7 +50,37 @@ function traversable(path: string): void {
   }
 }
 
-export async function startWorld(): Promise<World> {
+/**
+ * One world at a time on a machine: the examples name the user `deploy`, and a world makes that
+ * one user. A lock folder holds the pid of the process whose world owns it; another waits until
+ * it is released or its process is gone (the scenario files run one after another in the README's
+ * test command; this guards a hand-run `vitest` of several at once).
+ */
+const LOCK = join(tmpdir(), 'agent-loop-pipeline-world.lock');
+
+async function takeWorldLock(timeoutMs: number): Promise<() => void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      writeFileSync(join(LOCK, 'pid'), String(process.pid));
+      return () => rmSync(LOCK, { recursive: true, force: true });
+    } catch {
+      let owner = Number.NaN;
+      try {
+        owner = Number(readFileSync(join(LOCK, 'pid'), 'utf8'));
+      } catch {
+        // Being written right now, or being removed.
+      }
+      if (Number.isInteger(owner) && owner !== process.pid && !isAlive(owner)) rmSync(LOCK, { recursive: true, force: true });
+      else if (Date.now() > deadline) throw new Error(`another pipeline world (pid ${owner}) still holds ${LOCK} after ${timeoutMs / 1000} s`);
+      else await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
+export async function startWorld(options: { waitMs?: number } = {}): Promise<World> {
+  const release = await takeWorldLock(options.waitMs ?? 15 * 60_000);
   // The examples name the user `deploy`, as the README's step 1 makes it. One this test did not
   // make (its comment says so) is someone's real user: the world refuses to touch it.
   const user = 'deploy';
@@ -66,6 +96,7 @@ export async function startWorld(): Promise<World> {
     await Promise.all([parts.ct?.stop(), parts.github?.close(), parts.slack?.close(), parts.npm?.close()]);
     spawnSync('userdel', [user]);
     rmSync(dir, { recursive: true, force: true });
+    release();
   };
   try {
     const [ct, github, slack, npm] = await Promise.all([
