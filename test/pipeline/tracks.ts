@@ -60,9 +60,38 @@ export function logTo(file = process.env.TRACKS_LOG): ((line: string) => void) |
 export async function waitForOtherWorlds(timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const busy = spawnSync('ps', ['-u', 'deploy', '-o', 'pid='], { encoding: 'utf8' }).stdout.trim() !== '';
+    const deployUser = spawnSync('ps', ['-u', 'deploy', '-o', 'pid='], { encoding: 'utf8' }).stdout.trim() !== '';
+    // Another scenario file's vitest that may be making its world right now (not this file's).
+    const others = spawnSync('ps', ['-eo', 'args='], { encoding: 'utf8' }).stdout.split('\n').filter((line) => /vitest(\.mjs)? run .*test\/pipeline-/.test(line) && !line.includes('pipeline-tracks'));
+    const busy = deployUser || others.length > 0;
     if (!busy) return;
     if (Date.now() > deadline) throw new Error(`another pipeline world still runs as the deploy user after ${timeoutMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, 2000));
   }
+}
+
+/** The tags of the app's image repository in the world's registry (behind htpasswd). */
+export async function registryTags(world: World): Promise<string[]> {
+  const registry = world.ct.authRegistry!;
+  const auth = Buffer.from(`${registry.user}:${registry.password}`).toString('base64');
+  const response = await fetch(`http://${registry.address}/v2/${APP}/tags/list`, { headers: { authorization: `Basic ${auth}` } });
+  if (!response.ok) throw new Error(`registry tags: HTTP ${response.status}`);
+  return ((await response.json()) as { tags?: string[] }).tags ?? [];
+}
+
+/**
+ * A file as the container serving `version` on production host `index` has it (`docker exec` on
+ * that host's engine), or null when no running container serves that version there.
+ */
+export async function fileInServingContainer(world: World, index: number, version: string, file: string): Promise<string | null> {
+  const engine = world.ct.engines[index]!;
+  const ids = (await engine.docker(['ps', '--quiet', '--filter', 'status=running'])).stdout.split('\n').filter(Boolean);
+  for (const id of ids) {
+    const command = JSON.parse((await engine.docker(['inspect', '--format', '{{json .Config.Cmd}}', id])).stdout) as string[] | null;
+    const at = command?.indexOf('--version') ?? -1;
+    if (at < 0 || command![at + 1] !== version) continue;
+    // The image has node and no cat.
+    return (await engine.docker(['exec', id, '/usr/bin/node', '-e', "process.stdout.write(require('node:fs').readFileSync(process.argv[1], 'utf8'))", file])).stdout;
+  }
+  return null;
 }
