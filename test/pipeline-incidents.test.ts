@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errors, headVersion, keepLog, onLine, results, served, servedVersions, statusesByVersion, summaryOf, waitFor } from './pipeline/incidents';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { assertOwnDeployUser, errors, headVersion, keepLog, onLine, results, served, servedVersions, statusesByVersion, summaryOf, waitFor } from './pipeline/incidents';
 import { runCaller, withTraffic, type ScenarioRun } from './pipeline/scenarios';
 import { startWorld, type World } from './pipeline/world';
 
@@ -20,7 +20,12 @@ let first = '';
 
 beforeAll(async () => {
   world = await startWorld();
-}, 180_000);
+}, 16 * 60_000);
+
+// Every scenario needs the world's deploy user: say so plainly when another world replaced it.
+beforeEach(() => {
+  if (world) assertOwnDeployUser(world);
+});
 
 afterAll(async () => {
   await world?.stop();
@@ -101,7 +106,8 @@ describe('incidents: a bad release, a rejected promotion, and rollback.yml by ha
 
   it('scenario 2, then: a healthy canary whose promotion is rejected is ended, and nginx serves the previous version again', async () => {
     world.repo.commit('Shorter prompts', { 'notes/prompts.md': 'Prompts of at most 2000 characters.\n' });
-    const run = await runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'reject' } });
+    // Steady traffic, as production has: the monitor needs canary requests to pass the canary.
+    const { value: run, traffic } = await withTraffic(world, () => runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'reject' } }));
     keepLog('2-rejected', run);
     expect(results(run)).toMatchObject({
       'deploy/production': 'success',
@@ -112,22 +118,37 @@ describe('incidents: a bad release, a rejected promotion, and rollback.yml by ha
     expect(run.run.jobs['deploy/production']!.outputs.verdict).toBe('success');
     expect(run.run.jobs['deploy/end-canary']!.outputs['rolled-back']).toBe('true');
     expect(await served(world)).toEqual({ [`200 ${first}`]: 40 });
+    // The rejected canary took its share, then left without a failed request.
+    expect(traffic.failed).toBe(0);
+    expect(Object.keys(traffic.statuses)).toEqual(['200']);
+    expect(traffic.byVersion[version(run)]).toBeGreaterThan(0);
   }, 240_000);
 
   it('scenario 5a: rollback.yml to the previous version while a canary is watched aborts the monitor and ends the canary', async () => {
     world.repo.commit('Cache answers', { 'notes/cache.md': 'Answers are cached for 30 s.\n' });
     const canary = headVersion(world);
-    const pushed = runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' }, vars: { CANARY_SECONDS: '120' } });
-    pushed.catch(() => undefined);
-    // Both hosts split traffic between the stable version and the canary.
-    await waitFor(
-      `both hosts to serve ${first} and ${canary}`,
-      async () => (await servedVersions(world)).every((versions) => versions.has(first) && versions.has(canary)),
-      150_000,
-      500,
-    );
-    const rollback = await runCaller(world, 'rollback.yml', 'workflow_dispatch', { inputs: { 'target-version': '', reason: 'the canary looks wrong on the dashboard' } });
-    const run = await pushed;
+    const { value: both, traffic } = await withTraffic(world, async () => {
+      const pushed = runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' }, vars: { CANARY_SECONDS: '120' } });
+      let ended: ScenarioRun | null = null;
+      void pushed.then(
+        (done) => (ended = done),
+        () => undefined,
+      );
+      // Both hosts split traffic between the stable version and the canary (a push that ended
+      // before that fails here at once, with its jobs' results).
+      await waitFor(
+        `both hosts to serve ${first} and ${canary}`,
+        async () => {
+          if (ended) throw new Error(`the push ended before its canary was seen: ${JSON.stringify(results(ended))}`);
+          return (await servedVersions(world)).every((versions) => versions.has(first) && versions.has(canary));
+        },
+        150_000,
+        500,
+      );
+      const rollback = await runCaller(world, 'rollback.yml', 'workflow_dispatch', { inputs: { 'target-version': '', reason: 'the canary looks wrong on the dashboard' } });
+      return { rollback, run: await pushed };
+    });
+    const { rollback, run } = both;
     keepLog('5a-push', run);
     keepLog('5a-rollback', rollback);
     expect(errors(rollback)).toEqual([]);
@@ -149,16 +170,21 @@ describe('incidents: a bad release, a rejected promotion, and rollback.yml by ha
     expect(checklist).toMatch(/- \[x\] Rollback started — rolled back from /);
     expect(checklist).toMatch(/- \[x\] Incident created/);
     expect(checklist).toMatch(/- \[x\] Team notified/);
+    // Ended by hand under load, the canary lost no request.
+    expect(traffic.failed).toBe(0);
+    expect(Object.keys(traffic.statuses)).toEqual(['200']);
+    expect(traffic.byVersion[canary]).toBeGreaterThan(0);
   }, 240_000);
 
   it('scenario 5b: after a promote, rollback.yml to a named older version puts that version back alone', async () => {
     world.repo.commit('Log the model name', { 'notes/log.md': 'The log names the model.\n' });
-    const run = await runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' } });
+    const { value: run } = await withTraffic(world, () => runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' } }));
     keepLog('5b-push', run);
     expect(results(run)).toMatchObject({ 'deploy/promote': 'success', deploy: 'success' });
     const promoted = version(run);
     expect(await served(world)).toEqual({ [`200 ${promoted}`]: 40 });
-    const rollback = await runCaller(world, 'rollback.yml', 'workflow_dispatch', { inputs: { 'target-version': first, reason: `back to ${first}` } });
+    // The first version's color was stopped by the promote: the rollback starts it from its recorded image, under load.
+    const { value: rollback, traffic } = await withTraffic(world, () => runCaller(world, 'rollback.yml', 'workflow_dispatch', { inputs: { 'target-version': first, reason: `back to ${first}` } }));
     keepLog('5b-rollback', rollback);
     expect(errors(rollback)).toEqual([]);
     expect(results(rollback)).toMatchObject({ 'rollback/rollback': 'success', rollback: 'success' });
@@ -167,5 +193,7 @@ describe('incidents: a bad release, a rejected promotion, and rollback.yml by ha
     expect(job.outputs.version).toBe(first);
     expect(job.outputs['failed-version']).toBe(promoted);
     expect(await served(world)).toEqual({ [`200 ${first}`]: 40 });
+    expect(traffic.failed).toBe(0);
+    expect(Object.keys(traffic.statuses)).toEqual(['200']);
   }, 240_000);
 });

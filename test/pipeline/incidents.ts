@@ -1,5 +1,6 @@
 // Helpers of the incident scenarios (test/pipeline-incidents.test.ts): what nginx serves, the
 // traffic's statuses by version, a run's job results and errors, and waiting for a moment of a run.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrafficResult } from '../lab/traffic';
@@ -85,4 +86,17 @@ export function keepLog(name: string, scenario: ScenarioRun): void {
   if (!dir) return;
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${name}.log`), `${scenario.run.log.join('\n')}\n\n${JSON.stringify(scenario.run.jobs, null, 1)}\n`);
+}
+
+/**
+ * Fails with the cause when the world's deploy user is no longer the one it made: every world
+ * makes a user named `deploy` (the examples' name), so another pipeline test starting or stopping
+ * its world on this machine meanwhile replaces or deletes it, and every SSH login then fails.
+ */
+export function assertOwnDeployUser(world: World): void {
+  const entry = spawnSync('getent', ['passwd', world.user], { encoding: 'utf8' }).stdout.trim();
+  const home = entry.split(':')[5] ?? '';
+  if (home !== join(world.dir, 'home')) {
+    throw new Error(`the deploy user is not this world's any more (${entry ? `its home is ${home}` : 'it was deleted'}): another pipeline test ran on this machine at the same time; run one at a time`);
+  }
 }
