@@ -31,6 +31,9 @@ afterAll(async () => {
   await world?.stop();
 }, 120_000);
 
+/** The pushes after the first: a short staging load test (not what these scenarios are about), to keep the file within its time. */
+const QUICK = { LOAD_TEST_SECONDS: '3' };
+
 const version = (scenario: ScenarioRun): string => scenario.run.jobs['deploy/plan']!.outputs.version!;
 
 describe('incidents: a bad release, a rejected promotion, and rollback.yml by hand', () => {
@@ -62,7 +65,7 @@ describe('incidents: a bad release, a rejected promotion, and rollback.yml by ha
       await world.ct.lab.setKnobs(bad, { errorRate: 0.3 });
       misbehaving = true;
     });
-    const { value: run, traffic } = await withTraffic(world, () => runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' }, log }));
+    const { value: run, traffic } = await withTraffic(world, () => runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' }, vars: QUICK, log }));
     keepLog('2-bad-release', run);
     expect(version(run)).toBe(bad);
     expect(misbehaving).toBe(true);
@@ -107,7 +110,7 @@ describe('incidents: a bad release, a rejected promotion, and rollback.yml by ha
   it('scenario 2, then: a healthy canary whose promotion is rejected is ended, and nginx serves the previous version again', async () => {
     world.repo.commit('Shorter prompts', { 'notes/prompts.md': 'Prompts of at most 2000 characters.\n' });
     // Steady traffic, as production has: the monitor needs canary requests to pass the canary.
-    const { value: run, traffic } = await withTraffic(world, () => runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'reject' } }));
+    const { value: run, traffic } = await withTraffic(world, () => runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'reject' }, vars: QUICK }));
     keepLog('2-rejected', run);
     expect(results(run)).toMatchObject({
       'deploy/production': 'success',
@@ -117,6 +120,10 @@ describe('incidents: a bad release, a rejected promotion, and rollback.yml by ha
     });
     expect(run.run.jobs['deploy/production']!.outputs.verdict).toBe('success');
     expect(run.run.jobs['deploy/end-canary']!.outputs['rolled-back']).toBe('true');
+    // The checklist ticks the rollback and the incident end-canary opened.
+    const checklist = summaryOf(run, 'deploy/checklist');
+    expect(checklist).toMatch(/- \[x\] Rollback started/);
+    expect(checklist).toMatch(/- \[x\] Incident created/);
     expect(await served(world)).toEqual({ [`200 ${first}`]: 40 });
     // The rejected canary took its share, then left without a failed request.
     expect(traffic.failed).toBe(0);
@@ -128,7 +135,7 @@ describe('incidents: a bad release, a rejected promotion, and rollback.yml by ha
     world.repo.commit('Cache answers', { 'notes/cache.md': 'Answers are cached for 30 s.\n' });
     const canary = headVersion(world);
     const { value: both, traffic } = await withTraffic(world, async () => {
-      const pushed = runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' }, vars: { CANARY_SECONDS: '120' } });
+      const pushed = runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' }, vars: { ...QUICK, CANARY_SECONDS: '120' } });
       let ended: ScenarioRun | null = null;
       void pushed.then(
         (done) => (ended = done),
@@ -178,7 +185,7 @@ describe('incidents: a bad release, a rejected promotion, and rollback.yml by ha
 
   it('scenario 5b: after a promote, rollback.yml to a named older version puts that version back alone', async () => {
     world.repo.commit('Log the model name', { 'notes/log.md': 'The log names the model.\n' });
-    const { value: run } = await withTraffic(world, () => runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' } }));
+    const { value: run } = await withTraffic(world, () => runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' }, vars: QUICK }));
     keepLog('5b-push', run);
     expect(results(run)).toMatchObject({ 'deploy/promote': 'success', deploy: 'success' });
     const promoted = version(run);
