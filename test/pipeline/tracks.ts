@@ -1,6 +1,5 @@
 // Helpers of the track scenarios (test/pipeline-tracks.test.ts): what a run left, what nginx
 // serves, and the Prometheus a team points PROMETHEUS_URL at for the model-drift rule.
-import { spawnSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus';
 import type { ScenarioRun } from './scenarios';
@@ -50,24 +49,6 @@ export function startAppPrometheus(world: World): Promise<RunningPrometheus> {
 /** A log sink writing to a file when TRACKS_LOG names one (for reading a run after the fact). */
 export function logTo(file = process.env.TRACKS_LOG): ((line: string) => void) | undefined {
   return file ? (line: string) => appendFileSync(file, `${line}\n`) : undefined;
-}
-
-/**
- * Waits while another world is running on this machine: the examples name the deploy user
- * `deploy`, and a world makes that one user, so two worlds at once would take it from each other
- * (startWorld's useradd fails while another world's processes run as it).
- */
-export async function waitForOtherWorlds(timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const deployUser = spawnSync('ps', ['-u', 'deploy', '-o', 'pid='], { encoding: 'utf8' }).stdout.trim() !== '';
-    // Another scenario file's vitest that may be making its world right now (not this file's).
-    const others = spawnSync('ps', ['-eo', 'args='], { encoding: 'utf8' }).stdout.split('\n').filter((line) => /vitest(\.mjs)? run .*test\/pipeline-/.test(line) && !line.includes('pipeline-tracks'));
-    const busy = deployUser || others.length > 0;
-    if (!busy) return;
-    if (Date.now() > deadline) throw new Error(`another pipeline world still runs as the deploy user after ${timeoutMs / 1000} s`);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-  }
 }
 
 /** The tags of the app's image repository in the world's registry (behind htpasswd). */
