@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCaller, withTraffic, type ScenarioRun } from './pipeline/scenarios';
+import { errors, results, runCaller, served as servedBy, withTraffic } from './pipeline/scenarios';
 import { APP, startWorld, type World } from './pipeline/world';
 
 /**
@@ -13,22 +13,8 @@ import { APP, startWorld, type World } from './pipeline/world';
 
 let world: World;
 
-const results = (scenario: ScenarioRun) => Object.fromEntries(Object.entries(scenario.run.jobs).map(([job, record]) => [job, record.result]));
-const errors = (scenario: ScenarioRun) => scenario.run.annotations.filter((a) => a.level === 'error').map((a) => `${a.job ?? 'run'}: ${a.message}`);
-
-/** What each production host's nginx serves now, by version, over 40 requests. */
-async function served(): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const host of world.production) {
-    for (let i = 0; i < 20; i++) {
-      const response = await fetch(`${host.proxyUrl}/`);
-      await response.arrayBuffer();
-      const version = `${response.status} ${response.headers.get('x-version')}`;
-      counts[version] = (counts[version] ?? 0) + 1;
-    }
-  }
-  return counts;
-}
+/** What each production host's nginx serves now, by `<status> <version>`, over 40 requests. */
+const served = () => servedBy(world);
 
 beforeAll(async () => {
   world = await startWorld();

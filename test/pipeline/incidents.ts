@@ -7,8 +7,7 @@ import type { TrafficResult } from '../lab/traffic';
 import type { ScenarioRun } from './scenarios';
 import type { World } from './world';
 
-export const results = (scenario: ScenarioRun): Record<string, string> => Object.fromEntries(Object.entries(scenario.run.jobs).map(([job, record]) => [job, record.result]));
-export const errors = (scenario: ScenarioRun): string[] => scenario.run.annotations.filter((a) => a.level === 'error').map((a) => `${a.job ?? 'run'}: ${a.message}`);
+export { errors, results, served } from './scenarios';
 
 /** The step summary a job wrote (`deploy/checklist`, `rollback/checklist`), or ''. */
 export const summaryOf = (scenario: ScenarioRun, job: string): string =>
@@ -16,20 +15,6 @@ export const summaryOf = (scenario: ScenarioRun, job: string): string =>
     .filter(([key]) => key.startsWith(`${job}/`))
     .map(([, text]) => text)
     .join('\n');
-
-/** What each production host's nginx serves now, as `<status> <x-version>` → count, over 20 requests a host. */
-export async function served(world: World): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const host of world.production) {
-    for (let i = 0; i < 20; i++) {
-      const response = await fetch(`${host.proxyUrl}/`);
-      await response.arrayBuffer();
-      const version = `${response.status} ${response.headers.get('x-version')}`;
-      counts[version] = (counts[version] ?? 0) + 1;
-    }
-  }
-  return counts;
-}
 
 /** The versions each production host's nginx sends traffic to now (over 60 requests a host, enough to see a 10% canary). */
 export async function servedVersions(world: World): Promise<Set<string>[]> {

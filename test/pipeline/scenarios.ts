@@ -175,4 +175,23 @@ function mergeTraffic(results: TrafficResult[]): TrafficResult {
   });
 }
 
+/** Each job's result, by `<job>` or `<caller job>/<called job>`. */
+export const results = (scenario: ScenarioRun): Record<string, string> => Object.fromEntries(Object.entries(scenario.run.jobs).map(([job, record]) => [job, record.result]));
+/** The run's error annotations, as `<job>: <message>`. */
+export const errors = (scenario: ScenarioRun): string[] => scenario.run.annotations.filter((a) => a.level === 'error').map((a) => `${a.job ?? 'run'}: ${a.message}`);
+
+/** What each production host's nginx serves now, as `<status> <x-version>` → count, over 20 requests a host. */
+export async function served(world: World): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const host of world.production) {
+    for (let i = 0; i < 20; i++) {
+      const response = await fetch(`${host.proxyUrl}/`);
+      await response.arrayBuffer();
+      const version = `${response.status} ${response.headers.get('x-version')}`;
+      counts[version] = (counts[version] ?? 0) + 1;
+    }
+  }
+  return counts;
+}
+
 export { APP };

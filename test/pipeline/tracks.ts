@@ -5,11 +5,7 @@ import { startPrometheus, type RunningPrometheus } from '../support/prometheus';
 import type { ScenarioRun } from './scenarios';
 import { APP, type World } from './world';
 
-/** Each job's result, by `<caller job>/<called job>`. */
-export const results = (scenario: ScenarioRun): Record<string, string> => Object.fromEntries(Object.entries(scenario.run.jobs).map(([job, record]) => [job, record.result]));
-
-/** The run's error annotations, `<job>: <message>`. */
-export const errors = (scenario: ScenarioRun): string[] => scenario.run.annotations.filter((a) => a.level === 'error').map((a) => `${a.job ?? 'run'}: ${a.message}`);
+export { errors, results, served } from './scenarios';
 
 /** A step's record, or a clear failure naming what is there. */
 export function step(scenario: ScenarioRun, job: string, id: string) {
@@ -18,20 +14,6 @@ export function step(scenario: ScenarioRun, job: string, id: string) {
   const found = record.steps[id];
   if (!found) throw new Error(`no step ${id} in ${job}: ${Object.keys(record.steps).join(', ')}`);
   return found;
-}
-
-/** What each production host's nginx serves now, by `status version`, over 20 requests a host. */
-export async function served(world: World): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const host of world.production) {
-    for (let i = 0; i < 20; i++) {
-      const response = await fetch(`${host.proxyUrl}/`);
-      await response.arrayBuffer();
-      const version = `${response.status} ${response.headers.get('x-version')}`;
-      counts[version] = (counts[version] ?? 0) + 1;
-    }
-  }
-  return counts;
 }
 
 /**
