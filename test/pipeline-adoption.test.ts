@@ -99,4 +99,20 @@ describe('adopting the suite: the README three steps, run from the example workf
     expect(checklist).toContain('- [x]');
     expect(checklist).toMatch(/- \[x\] .*[Cc]anary 10%/);
   }, 300_000);
+
+  it('a team that stages with Ansible: STAGING_METHOD=ansible runs the playbook on the staging host, logged in with the staging key', async () => {
+    world.repo.commit('Shorter answers', { 'src/limits.ts': 'export const DEFAULT_STEPS = 5;\n' });
+    const vars = { STAGING_METHOD: 'ansible', STAGING_URL: world.ansibleStagingUrl, LOAD_TEST_SECONDS: '3' };
+    const { value: run, traffic } = await withTraffic(world, () => runCaller(world, 'deploy-main.yml', 'push', { vars, environments: { 'production-approval': 'approve' } }));
+    expect(errors(run)).toEqual([]);
+    expect(results(run)).toMatchObject({ 'deploy/staging': 'success', 'deploy/promote': 'success', deploy: 'success' });
+    const version = run.run.jobs['deploy/plan']!.outputs.version!;
+    // The playbook started the built image on the staging host; the smoke and load tests ran against it.
+    const staging = await fetch(`${world.ansibleStagingUrl}/`);
+    await staging.arrayBuffer();
+    expect(staging.headers.get('x-version')).toBe(version);
+    expect(run.run.log.join('\n')).toMatch(/ansible-playbook ansible\/site\.yml/);
+    expect(await served()).toEqual({ [`200 ${version}`]: 40 });
+    expect(traffic.failed).toBe(0);
+  }, 300_000);
 });

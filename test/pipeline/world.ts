@@ -11,7 +11,7 @@ import { startFakeGitHub, type FakeGitHub } from '../support/fake-github';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack';
 import { startAuditRegistry, type AuditRegistry } from '../support/npm-audit';
 import { startContainerLab, type ContainerLab } from '../lab/containers';
-import { isAlive, waitForPort, type LabHost } from '../lab/index';
+import { allocatePorts, isAlive, releasePorts, waitForPort, type LabHost } from '../lab/index';
 import { FIXTURE_APP, makeAppRepo, type AppRepo } from './app-repo';
 
 export const APP = 'agent-loop';
@@ -32,6 +32,8 @@ export interface World {
   dir: string;
   /** The image repository in the registry behind htpasswd. */
   imageRepository: string;
+  /** Where the Ansible playbook starts staging on the staging host (its own port, beside the blue-green colors). */
+  ansibleStagingUrl: string;
   /**
    * What the team's admin does after set-up (README, Preparing a host, step 4): adds the two lines
    * to each host's server block (root's) and reloads nginx.
@@ -91,9 +93,10 @@ export async function startWorld(options: { waitMs?: number } = {}): Promise<Wor
   chmodSync(dir, 0o755);
   root('useradd', ['--create-home', '--home-dir', join(dir, 'home'), '--shell', '/bin/bash', '--user-group', '--comment', MARK, user]);
   root('usermod', ['-p', '*', user]);
-  const parts: { ct?: ContainerLab; github?: FakeGitHub; slack?: FakeSlack; npm?: AuditRegistry } = {};
+  const parts: { ct?: ContainerLab; github?: FakeGitHub; slack?: FakeSlack; npm?: AuditRegistry; ports?: number[] } = {};
   const stop = async () => {
     await Promise.all([parts.ct?.stop(), parts.github?.close(), parts.slack?.close(), parts.npm?.close()]);
+    if (parts.ports) releasePorts(parts.ports);
     spawnSync('userdel', [user]);
     rmSync(dir, { recursive: true, force: true });
     release();
@@ -132,8 +135,14 @@ export async function startWorld(options: { waitMs?: number } = {}): Promise<Wor
     const compose = readFileSync(join(FIXTURE_APP, 'docker-compose.yml'), 'utf8').replace('${AGENT_LOOP_KNOBS:-/var/lib/agent-loop/knobs}', join(ct.lab.dir, 'knobs'));
     writeFileSync(join(dir, 'home', 'docker-compose.yml'), compose, { mode: 0o644 });
     const [h1, h2, h3] = ct.lab.hosts as [LabHost, LabHost, LabHost];
+    parts.ports = await allocatePorts(1, dir);
+    const stagingPort = parts.ports[0]!;
     const repo = makeAppRepo(join(dir, 'repo'), {
-      'ansible/staging.ini': `[staging]\n${h3.name} ansible_host=127.0.0.1 ansible_port=${h3.sshPort} ansible_user=${user} compose_file=${join(dir, 'home', 'docker-compose.yml')} staging_port=${h3.bluePort}\n`,
+      'ansible/staging.ini': [
+        '[staging]',
+        `${h3.name} ansible_host=127.0.0.1 ansible_port=${h3.sshPort} ansible_user=${user} ansible_python_interpreter=/usr/bin/python3 compose_file=${join(dir, 'home', 'docker-compose.yml')} staging_port=${stagingPort}`,
+        '',
+      ].join('\n'),
     });
     return {
       ct,
@@ -146,6 +155,7 @@ export async function startWorld(options: { waitMs?: number } = {}): Promise<Wor
       repo,
       dir,
       imageRepository: `${registry.address}/${APP}`,
+      ansibleStagingUrl: `http://127.0.0.1:${stagingPort}`,
       addServerBlocks: async () => {
         for (const host of ct.lab.hosts) {
           const block = [

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { action } from '@agent-loop/shared/action';
@@ -20,6 +20,9 @@ export interface AnsibleDeploy {
   extraVars: Record<string, string>;
   workspace: string;
   timeoutMs: number;
+  /** The SSH key and known_hosts lines the playbook's hosts are reached with (the job's environment secrets); empty: the runner's own. */
+  privateKey: string;
+  knownHosts: string;
 }
 
 export type AnsibleReport = StagingDeployReport & { collections: CollectionsResult | null };
@@ -28,6 +31,7 @@ export async function deployWithAnsible(settings: AnsibleDeploy, now: () => numb
   const started = now();
   const workDir = mkdtempSync(join(process.env.RUNNER_TEMP ?? tmpdir(), 'agent-loop-ansible-'));
   const env = ansibleEnv(workDir);
+  sshCredentials(env, workDir, settings);
   let collections: CollectionsResult | null = null;
   const report = (ok: boolean, detail: string, error?: string): AnsibleReport => ({ method: 'ansible', ok, durationMs: now() - started, detail, collections, ...(error ? { error } : {}) });
   if (settings.requirements) {
@@ -45,6 +49,24 @@ export async function deployWithAnsible(settings: AnsibleDeploy, now: () => numb
   const collectionsNote = collections ? `; collections from ${collections.requirements} (cache: ${collections.cache})` : '';
   if (!ran.ok) return report(false, `ansible-playbook ${settings.playbook} failed${collectionsNote}`, ran.error);
   return report(true, `ansible-playbook ${settings.playbook}${collectionsNote}`);
+}
+
+/**
+ * The playbook's SSH logins use the key and the known hosts the action was given, as ssh-compose
+ * does: written 0600 in the action's own folder, named to ansible by its environment, host keys
+ * checked. Without a key, ansible uses the runner's own SSH set-up (an inventory may still name one).
+ */
+function sshCredentials(env: NodeJS.ProcessEnv, workDir: string, settings: AnsibleDeploy): void {
+  if (settings.privateKey === '') return;
+  const key = join(workDir, 'ssh-key');
+  writeFileSync(key, settings.privateKey.endsWith('\n') ? settings.privateKey : `${settings.privateKey}\n`, { mode: 0o600 });
+  env.ANSIBLE_PRIVATE_KEY_FILE = key;
+  if (settings.knownHosts !== '') {
+    const known = join(workDir, 'known_hosts');
+    writeFileSync(known, `${settings.knownHosts.trim()}\n`, { mode: 0o600 });
+    env.ANSIBLE_HOST_KEY_CHECKING = 'True';
+    env.ANSIBLE_SSH_ARGS = `${env.ANSIBLE_SSH_ARGS ?? ''} -o UserKnownHostsFile=${known} -o StrictHostKeyChecking=yes`.trim();
+  }
 }
 
 export type ComposeReport = StagingDeployReport & { deploy: PhaseResult | null; promote: PhaseResult | null };

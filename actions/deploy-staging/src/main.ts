@@ -86,6 +86,8 @@ export async function run(read?: InputReader): Promise<void> {
           extraVars: { environment: inputs.environment, deploy_environment: inputs.environment, docker_image: inputs.image },
           workspace,
           timeoutMs: inputs['command-timeout-seconds'] * 1000,
+          privateKey: inputs['ssh-private-key'],
+          knownHosts: inputs['ssh-known-hosts'],
         },
         clock.now,
       );
