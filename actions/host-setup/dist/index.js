@@ -9766,8 +9766,11 @@ function setupCommand(plan, nginxPath, helperText) {
         throw new errors_ConfigurationError(`'${plan.deployUser}' is not a user name`);
     const nginxArgs = plan.nginx.slice(1);
     const rule = sudoersRule(plan.deployUser, plan.switchHelper);
-    const app = plan.app ?? '';
-    const placeholder = app === '' ? '' : placeholderInclude(app);
+    // An app's split variable is written only with its placeholder text.
+    const placeholder = plan.placeholder ?? '';
+    const app = placeholder === '' ? '' : (plan.app ?? '');
+    if (app !== '' && !APP_NAME.test(app))
+        throw new errors_ConfigurationError(`'${app}' is not an app name`);
     return shell_script('al-host-setup', SETUP_SCRIPT, [
         plan.deployUser,
         plan.stateDir,
@@ -9783,24 +9786,6 @@ function setupCommand(plan, nginxPath, helperText) {
         nginxPath,
         ...nginxArgs,
     ]);
-}
-/**
- * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
- * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
- * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
- * first deploy, whose switch replaces this file.
- */
-function placeholderInclude(app) {
-    if (!APP_NAME.test(app))
-        throw new errors_ConfigurationError(`'${app}' is not an app name`);
-    const name = `agent_loop_${app.replace(/-/g, '_')}`;
-    return [
-        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
-        '# whose switch replaces this file. Until then its server block answers 502.',
-        `map $host $${name} {`,
-        '    default 127.0.0.1:9;',
-        '}',
-    ].join('\n');
 }
 function parseSetup(host, output) {
     const report = { host, nginxPath: '', items: [] };
@@ -10101,6 +10086,199 @@ fi
 restore
 if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
 die 22 "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)"`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
+
+
+
+function weightsFor(color, percent) {
+    const other = 100 - percent;
+    return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
+}
+function router_formatWeights(weights) {
+    return `blue ${weights.blue}% / green ${weights.green}%`;
+}
+const router_nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
+const includeFileName = (app) => `agent-loop-${app}.conf`;
+const statusHost = (app) => `agent-loop-${app}`;
+const statusPath = (app) => `/agent-loop/${app}`;
+/** Reads the weights recorded in an include file's header (pure). */
+function parseIncludeHeader(content) {
+    const match = /^# agent-loop: (\{.*\})$/m.exec(content);
+    if (!match)
+        return null;
+    return parseStatus(match[1]);
+}
+function parseStatus(text) {
+    try {
+        const value = JSON.parse(text);
+        if (!value.weights || typeof value.weights.blue !== 'number' || typeof value.weights.green !== 'number' || typeof value.generation !== 'string')
+            return null;
+        return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
+    }
+    catch {
+        return null;
+    }
+}
+/**
+ * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
+ * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
+ * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
+ * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
+ * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
+ * stay). The records are written as this user, in its own state directory; the helper runs as the
+ * one nginx trusts and is given no path and no content.
+ */
+const SWITCH_SCRIPT = (/* unused pure expression or super */ null && (`set -u
+nonce=$1; shift
+${WRITE_FILES_SHELL}
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
+# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
+skip=$(( $1 * 3 + 1 ))
+apply() { shift "$skip"; "$@"; }
+out=$(apply "$@"); code=$?
+[ -z "$out" ] || printf '%s\\n' "$out"
+[ "$code" -eq 0 ] || exit "$code"
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+exit 0`));
+/** How long the switch waits for nginx to serve the new weights after a reload. */
+const CONFIRM_MS = 5000;
+/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
+function helperArgs(site, weights, generation, nonceText) {
+    return [site.app, String(site.bluePort), String(site.greenPort), String(site.statusPort), site.splitKey, String(weights.blue), String(weights.green), generation, String(CONFIRM_MS), nonceText];
+}
+/**
+ * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
+ * it when they are small enough together; otherwise null is returned and the caller writes them
+ * on their own.
+ */
+function switchCommand(control, site, weights, generation, before = [], after = []) {
+    if (!writeArgs([...before, ...after]))
+        return null;
+    const record = writeArgs(before);
+    const outcome = writeArgs(after);
+    const key = nonce();
+    return script('al-switch', SWITCH_SCRIPT, [key, ...record, ...outcome, ...control, 'switch', ...helperArgs(site, weights, generation, key)]);
+}
+function statusUrl(site) {
+    return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
+}
+/**
+ * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
+ * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
+ */
+function readWeightsCommand(includePath, site, probe = []) {
+    return script('al-weights', [
+        'inc=$1; host=$2; url=$3; shift 3',
+        `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
+        'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
+        // The header is the file's second line: read by the shell itself, no process spent.
+        'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1)); case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$inc"; fi; echo end',
+    ].join('\n'), [includePath, statusHost(site.app), statusUrl(site), ...probe]);
+}
+function parseRouterView(output) {
+    let live = null;
+    let file = null;
+    const health = {};
+    for (const line of output.split('\n')) {
+        if (line.startsWith('{'))
+            live = parseStatus(line.trim());
+        if (line.startsWith('file '))
+            file = parseStatus(line.slice(5).trim());
+        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
+        if (probed)
+            health[probed[2]] = Number(probed[1]);
+    }
+    return { live, file, health };
+}
+let generationCounter = 0;
+function newGeneration(now) {
+    generationCounter += 1;
+    return `${now.toString(36)}-${process.pid.toString(36)}-${generationCounter}`;
+}
+class NginxRouter {
+    remote;
+    site;
+    now;
+    includePath;
+    /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
+    control;
+    constructor(remote, site, confDir, nginx, now = Date.now) {
+        this.remote = remote;
+        this.site = site;
+        this.now = now;
+        this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
+        this.control = nginxControl(nginx, confDir);
+    }
+    async setWeights(weights, options = {}) {
+        if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+            throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
+        }
+        const generation = newGeneration(this.now());
+        const after = options.after ?? [];
+        let recorded = after.length > 0;
+        let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
+        if (!argv && after.length > 0 && (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
+            recorded = false;
+        if (!argv) {
+            recorded = false;
+            // A record too large to go inside the command is written first, on its own.
+            for (const write of options.before ?? []) {
+                if (write.mode === 'append')
+                    await runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                else
+                    await writeRemoteFile(this.remote, write.path, write.content);
+            }
+            argv = switchCommand(this.control, this.site, weights, generation);
+        }
+        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
+        if (result.code !== 0) {
+            const nginxSays = result.stderr.trim() || result.stdout.trim();
+            const what = result.code === 20
+                ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
+                : result.code === 21
+                    ? 'nginx could not be reloaded (the previous file was put back)'
+                    : result.code === 2 || result.code === 37
+                        ? 'the nginx helper refused the switch'
+                        : result.code === 22
+                            ? 'nginx did not serve the new weights'
+                            : result.code === 35
+                                ? 'the switch could not be recorded before making it, so traffic was not touched'
+                                : result.code === 36
+                                    ? 'the new weights are live, but their outcome could not be recorded'
+                                    : 'writing the nginx include failed';
+            throw new (result.code === 36 ? UnrecordedSwitchError : HostError)(this.remote.label, `${what}: ${nginxSays}`);
+        }
+        const live = /live (\d+)(?: all (\d+))?/.exec(result.stdout);
+        const liveMs = live ? Number(live[1]) : Number.NaN;
+        return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, recorded };
+    }
+    async getWeights() {
+        const view = await this.inspect();
+        return view.live ?? view.file;
+    }
+    async inspect(probe = []) {
+        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
+        return parseRouterView(result.stdout);
+    }
+}
+/**
+ * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
+ * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
+ * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
+ * first deploy, whose switch replaces this file.
+ */
+function placeholderInclude(app) {
+    return [
+        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
+        '# whose switch replaces this file. Until then its server block answers 502.',
+        `map $host $${router_nginxName(app)} {`,
+        '    default 127.0.0.1:9;',
+        '}',
+    ].join('\n');
+}
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
@@ -20177,187 +20355,10 @@ function hostSetupPlans(inputs) {
                 switchHelper: inputs['switch-helper'],
                 nginx: overrides.nginxCommand ?? nginx,
                 app: inputs.app,
+                placeholder: inputs.app === '' ? '' : placeholderInclude(inputs.app),
             },
         };
     });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
-
-
-
-function weightsFor(color, percent) {
-    const other = 100 - percent;
-    return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
-}
-function router_formatWeights(weights) {
-    return `blue ${weights.blue}% / green ${weights.green}%`;
-}
-const router_nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
-const includeFileName = (app) => `agent-loop-${app}.conf`;
-const statusHost = (app) => `agent-loop-${app}`;
-const statusPath = (app) => `/agent-loop/${app}`;
-/** Reads the weights recorded in an include file's header (pure). */
-function parseIncludeHeader(content) {
-    const match = /^# agent-loop: (\{.*\})$/m.exec(content);
-    if (!match)
-        return null;
-    return parseStatus(match[1]);
-}
-function parseStatus(text) {
-    try {
-        const value = JSON.parse(text);
-        if (!value.weights || typeof value.weights.blue !== 'number' || typeof value.weights.green !== 'number' || typeof value.generation !== 'string')
-            return null;
-        return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
-    }
-    catch {
-        return null;
-    }
-}
-/**
- * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
- * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
- * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
- * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
- * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
- * stay). The records are written as this user, in its own state directory; the helper runs as the
- * one nginx trusts and is given no path and no content.
- */
-const SWITCH_SCRIPT = (/* unused pure expression or super */ null && (`set -u
-nonce=$1; shift
-${WRITE_FILES_SHELL}
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
-# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
-skip=$(( $1 * 3 + 1 ))
-apply() { shift "$skip"; "$@"; }
-out=$(apply "$@"); code=$?
-[ -z "$out" ] || printf '%s\\n' "$out"
-[ "$code" -eq 0 ] || exit "$code"
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
-exit 0`));
-/** How long the switch waits for nginx to serve the new weights after a reload. */
-const CONFIRM_MS = 5000;
-/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
-function helperArgs(site, weights, generation, nonceText) {
-    return [site.app, String(site.bluePort), String(site.greenPort), String(site.statusPort), site.splitKey, String(weights.blue), String(weights.green), generation, String(CONFIRM_MS), nonceText];
-}
-/**
- * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
- * it when they are small enough together; otherwise null is returned and the caller writes them
- * on their own.
- */
-function switchCommand(control, site, weights, generation, before = [], after = []) {
-    if (!writeArgs([...before, ...after]))
-        return null;
-    const record = writeArgs(before);
-    const outcome = writeArgs(after);
-    const key = nonce();
-    return script('al-switch', SWITCH_SCRIPT, [key, ...record, ...outcome, ...control, 'switch', ...helperArgs(site, weights, generation, key)]);
-}
-function statusUrl(site) {
-    return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
-}
-/**
- * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
- * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
- */
-function readWeightsCommand(includePath, site, probe = []) {
-    return script('al-weights', [
-        'inc=$1; host=$2; url=$3; shift 3',
-        `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
-        'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
-        // The header is the file's second line: read by the shell itself, no process spent.
-        'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1)); case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$inc"; fi; echo end',
-    ].join('\n'), [includePath, statusHost(site.app), statusUrl(site), ...probe]);
-}
-function parseRouterView(output) {
-    let live = null;
-    let file = null;
-    const health = {};
-    for (const line of output.split('\n')) {
-        if (line.startsWith('{'))
-            live = parseStatus(line.trim());
-        if (line.startsWith('file '))
-            file = parseStatus(line.slice(5).trim());
-        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
-        if (probed)
-            health[probed[2]] = Number(probed[1]);
-    }
-    return { live, file, health };
-}
-let generationCounter = 0;
-function newGeneration(now) {
-    generationCounter += 1;
-    return `${now.toString(36)}-${process.pid.toString(36)}-${generationCounter}`;
-}
-class NginxRouter {
-    remote;
-    site;
-    now;
-    includePath;
-    /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
-    control;
-    constructor(remote, site, confDir, nginx, now = Date.now) {
-        this.remote = remote;
-        this.site = site;
-        this.now = now;
-        this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
-        this.control = nginxControl(nginx, confDir);
-    }
-    async setWeights(weights, options = {}) {
-        if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
-            throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
-        }
-        const generation = newGeneration(this.now());
-        const after = options.after ?? [];
-        let recorded = after.length > 0;
-        let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
-        if (!argv && after.length > 0 && (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
-            recorded = false;
-        if (!argv) {
-            recorded = false;
-            // A record too large to go inside the command is written first, on its own.
-            for (const write of options.before ?? []) {
-                if (write.mode === 'append')
-                    await runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
-                else
-                    await writeRemoteFile(this.remote, write.path, write.content);
-            }
-            argv = switchCommand(this.control, this.site, weights, generation);
-        }
-        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
-        if (result.code !== 0) {
-            const nginxSays = result.stderr.trim() || result.stdout.trim();
-            const what = result.code === 20
-                ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
-                : result.code === 21
-                    ? 'nginx could not be reloaded (the previous file was put back)'
-                    : result.code === 2 || result.code === 37
-                        ? 'the nginx helper refused the switch'
-                        : result.code === 22
-                            ? 'nginx did not serve the new weights'
-                            : result.code === 35
-                                ? 'the switch could not be recorded before making it, so traffic was not touched'
-                                : result.code === 36
-                                    ? 'the new weights are live, but their outcome could not be recorded'
-                                    : 'writing the nginx include failed';
-            throw new (result.code === 36 ? UnrecordedSwitchError : HostError)(this.remote.label, `${what}: ${nginxSays}`);
-        }
-        const live = /live (\d+)(?: all (\d+))?/.exec(result.stdout);
-        const liveMs = live ? Number(live[1]) : Number.NaN;
-        return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, recorded };
-    }
-    async getWeights() {
-        const view = await this.inspect();
-        return view.live ?? view.file;
-    }
-    async inspect(probe = []) {
-        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
-        return parseRouterView(result.stdout);
-    }
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts

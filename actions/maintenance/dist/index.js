@@ -19643,8 +19643,11 @@ function setupCommand(plan, nginxPath, helperText) {
         throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
     const nginxArgs = plan.nginx.slice(1);
     const rule = sudoersRule(plan.deployUser, plan.switchHelper);
-    const app = plan.app ?? '';
-    const placeholder = app === '' ? '' : placeholderInclude(app);
+    // An app's split variable is written only with its placeholder text.
+    const placeholder = plan.placeholder ?? '';
+    const app = placeholder === '' ? '' : (plan.app ?? '');
+    if (app !== '' && !APP_NAME.test(app))
+        throw new ConfigurationError(`'${app}' is not an app name`);
     return script('al-host-setup', SETUP_SCRIPT, [
         plan.deployUser,
         plan.stateDir,
@@ -19660,24 +19663,6 @@ function setupCommand(plan, nginxPath, helperText) {
         nginxPath,
         ...nginxArgs,
     ]);
-}
-/**
- * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
- * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
- * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
- * first deploy, whose switch replaces this file.
- */
-function placeholderInclude(app) {
-    if (!APP_NAME.test(app))
-        throw new ConfigurationError(`'${app}' is not an app name`);
-    const name = `agent_loop_${app.replace(/-/g, '_')}`;
-    return [
-        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
-        '# whose switch replaces this file. Until then its server block answers 502.',
-        `map $host $${name} {`,
-        '    default 127.0.0.1:9;',
-        '}',
-    ].join('\n');
 }
 function parseSetup(host, output) {
     const report = { host, nginxPath: '', items: [] };
@@ -20037,6 +20022,7 @@ function hostSetupPlans(inputs) {
                 switchHelper: inputs['switch-helper'],
                 nginx: overrides.nginxCommand ?? nginx,
                 app: inputs.app,
+                placeholder: inputs.app === '' ? '' : placeholderInclude(inputs.app),
             },
         };
     });
@@ -21338,6 +21324,21 @@ class NginxRouter {
         const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
         return parseRouterView(result.stdout);
     }
+}
+/**
+ * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
+ * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
+ * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
+ * first deploy, whose switch replaces this file.
+ */
+function router_placeholderInclude(app) {
+    return [
+        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
+        '# whose switch replaces this file. Until then its server block answers 502.',
+        `map $host $${router_nginxName(app)} {`,
+        '    default 127.0.0.1:9;',
+        '}',
+    ].join('\n');
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts

@@ -31,8 +31,10 @@ export interface HostSetupPlan {
   switchHelper: string;
   /** The nginx command without sudo, e.g. ['nginx'] or ['/usr/sbin/nginx', '-p', '/opt/nginx/']. */
   nginx: readonly string[];
-  /** An app whose split variable is defined before its first deploy (a placeholder include); empty for none. */
+  /** An app whose split variable is defined before its first deploy; empty for none. */
   app?: string;
+  /** That app's placeholder include (traffic's placeholderInclude), written when it has none yet. */
+  placeholder?: string;
 }
 
 export interface SetupItem {
@@ -207,8 +209,10 @@ export function setupCommand(plan: HostSetupPlan, nginxPath: string, helperText:
   if (!USER_NAME.test(plan.deployUser)) throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
   const nginxArgs = plan.nginx.slice(1);
   const rule = sudoersRule(plan.deployUser, plan.switchHelper);
-  const app = plan.app ?? '';
-  const placeholder = app === '' ? '' : placeholderInclude(app);
+  // An app's split variable is written only with its placeholder text.
+  const placeholder = plan.placeholder ?? '';
+  const app = placeholder === '' ? '' : (plan.app ?? '');
+  if (app !== '' && !APP_NAME.test(app)) throw new ConfigurationError(`'${app}' is not an app name`);
   return script('al-host-setup', SETUP_SCRIPT, [
     plan.deployUser,
     plan.stateDir,
@@ -226,23 +230,6 @@ export function setupCommand(plan: HostSetupPlan, nginxPath: string, helperText:
   ]);
 }
 
-/**
- * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
- * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
- * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
- * first deploy, whose switch replaces this file.
- */
-export function placeholderInclude(app: string): string {
-  if (!APP_NAME.test(app)) throw new ConfigurationError(`'${app}' is not an app name`);
-  const name = `agent_loop_${app.replace(/-/g, '_')}`;
-  return [
-    '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
-    '# whose switch replaces this file. Until then its server block answers 502.',
-    `map $host $${name} {`,
-    '    default 127.0.0.1:9;',
-    '}',
-  ].join('\n');
-}
 
 export interface SetupReport {
   host: string;

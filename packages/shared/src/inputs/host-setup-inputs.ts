@@ -1,5 +1,5 @@
 import { USER_NAME, type ConnectOptions, type HostSetupPlan, type SshTarget } from '../hosts';
-import { SWITCH_HELPER_PATH } from '../traffic';
+import { placeholderInclude, SWITCH_HELPER_PATH } from '../traffic';
 import { APP_NAME, HOST_PATH } from '../vocabulary';
 import { DEFAULT_ACCESS_LOG, field, hostInputs, requireInput, type HostInputs } from './inputs';
 
@@ -66,6 +66,7 @@ export function hostSetupPlans(inputs: SetupInputs): Array<{ target: SshTarget; 
         switchHelper: inputs['switch-helper'],
         nginx: overrides.nginxCommand ?? nginx,
         app: inputs.app,
+        placeholder: inputs.app === '' ? '' : placeholderInclude(inputs.app),
       },
     };
   });

@@ -251,3 +251,19 @@ export class NginxRouter implements TrafficRouter {
     return parseRouterView(result.stdout);
   }
 }
+
+/**
+ * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
+ * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
+ * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
+ * first deploy, whose switch replaces this file.
+ */
+export function placeholderInclude(app: string): string {
+  return [
+    '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
+    '# whose switch replaces this file. Until then its server block answers 502.',
+    `map $host $${nginxName(app)} {`,
+    '    default 127.0.0.1:9;',
+    '}',
+  ].join('\n');
+}
