@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the demo, the tests and the benchmarks need on a Debian machine: OpenSSH, nginx,
+# HAProxy and socat (the second router, reached through its admin socket),
 # curl, Prometheus (and its node exporter), ansible-core and sudo from Debian's packages (as root),
 # Docker Engine, a registry and compose v2 (scripts/setup-containers.sh), then the npm dependencies.
 # None of the packaged services is used: the lab starts its own on free ports with its own config.
@@ -8,7 +9,7 @@
 # and `npm ci` when package-lock.json and the Node version are the ones of the last install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(nginx openssh-server openssh-client curl prometheus prometheus-node-exporter ansible-core sudo acl logrotate)
+packages=(nginx haproxy socat openssh-server openssh-client curl prometheus prometheus-node-exporter ansible-core sudo acl logrotate)
 step() { printf '== setup: %s\n' "$*"; }
 
 # Node: the version package.json's engines states (the dependencies' own engines agree: test/setup.test.ts).

@@ -1,5 +1,6 @@
 // Test lab: N "hosts" on 127.0.0.1, each with its own OpenSSH sshd, its own
-// nginx and room for app processes, all in one temporary folder.
+// nginx (and, with `router: 'haproxy'`, its own HAProxy next to it) and room for
+// app processes, all in one temporary folder.
 //
 //   const lab = await startLab({ hosts: 2 });
 //   ... run the deploy action against lab.hostsInput ...
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import { startHaproxy, type Haproxy } from './haproxy';
 
 const execFileP = promisify(execFile);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -49,6 +51,19 @@ export interface LabHost {
   nginxCommand: string;
   accessLog: string;
   proxyUrl: string;
+  /** With `router: 'haproxy'`: the host's HAProxy (frontend, backend `app` name, admin socket). */
+  haproxy?: LabHaproxy;
+}
+
+export interface LabHaproxy {
+  socket: string;
+  backend: string;
+  frontendPort: number;
+  /** The app through HAProxy: http://127.0.0.1:frontendPort */
+  url: string;
+  pidFile: string;
+  /** Sends one line of commands on the admin socket. */
+  cli(line: string): Promise<string>;
 }
 
 export interface Lab {
@@ -77,13 +92,19 @@ export interface StartLabOptions {
    */
   loginUser?: string;
   /**
-   * Each host gets its own /usr/local/sbin and /etc/sudoers.d (bind-mounted in a mount namespace
+   * Each host gets its own /usr/local/sbin, /etc/sudoers.d and /var/lib/logrotate (bind-mounted in a mount namespace
    * of its sshd), as separate machines have: host-setup's default helper path and sudoers file
    * then work on every host of the lab, and nothing is left in the machine's own folders.
    */
   ownSystemDirs?: boolean;
   /** Extra environment for commands run over a host's sshd (its `SetEnv`), e.g. DOCKER_HOST. */
   hostEnv?: (hostName: string) => Record<string, string>;
+  /**
+   * `haproxy`: each host also runs a real HAProxy (Debian's 2.6) on a free port, with a backend
+   * named after the app whose servers `blue` and `green` are the host's color ports (weight 0 until
+   * a first switch) and an admin socket, started and stopped with the lab. nginx runs either way.
+   */
+  router?: 'nginx' | 'haproxy';
 }
 
 // ------------------------------------------------------------------ processes
@@ -411,15 +432,24 @@ function siteConf(app: string, host: LabHost): string {
 
 /**
  * The script `unshare --mount` runs for a host with its own system folders: binds the host's
- * copies over /usr/local/sbin and /etc/sudoers.d, then becomes its sshd ($1 config).
+ * copies over /usr/local/sbin, /etc/sudoers.d and /var/lib/logrotate (logrotate's state, which
+ * one logrotate at a time may hold: separate machines rotate at once), then becomes its sshd ($1
+ * config).
  */
 async function ownSystemDirs(hostDir: string): Promise<string> {
   const sbin = path.join(hostDir, 'system', 'usr-local-sbin');
   const sudoers = path.join(hostDir, 'system', 'sudoers.d');
+  const logrotate = path.join(hostDir, 'system', 'logrotate');
   await fsp.mkdir(sbin, { recursive: true, mode: 0o755 });
+  await fsp.mkdir(logrotate, { recursive: true, mode: 0o755 });
   await fsp.cp('/etc/sudoers.d', sudoers, { recursive: true });
   await fsp.chmod(sudoers, 0o750);
-  return `mount --bind ${shq(sbin)} /usr/local/sbin && mount --bind ${shq(sudoers)} /etc/sudoers.d && exec /usr/sbin/sshd -D -e -f "$1"`;
+  const binds = [
+    [sbin, '/usr/local/sbin'],
+    [sudoers, '/etc/sudoers.d'],
+    [logrotate, '/var/lib/logrotate'],
+  ].map(([from, to]) => `mount --bind ${shq(from!)} ${to}`);
+  return `mkdir -p /var/lib/logrotate && ${binds.join(' && ')} && exec /usr/sbin/sshd -D -e -f "$1"`;
 }
 
 function appVar(app: string): string {
@@ -442,6 +472,7 @@ interface HostRuntime {
   sshd?: ChildProcess;
   sshdStderr: string[];
   nginxPidFile: string;
+  haproxy?: Haproxy;
 }
 
 const liveLabs = new Set<{ dir: string; emergencyStop(): void }>();
@@ -508,7 +539,7 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
 
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      // Apps first (they are behind nginx), then nginx, then sshd.
+      // Apps first (they are behind nginx and HAProxy), then nginx and HAProxy, then sshd.
       const apps = Object.values(await appPids());
       const nginxMasters = runtimes
         .map((rt) => readPidFileSync(rt.nginxPidFile))
@@ -518,6 +549,7 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
         terminate(apps, 'SIGTERM', 10_000),
         // SIGQUIT = graceful shutdown (`nginx -s quit`); workers exit with the master.
         terminate(nginxMasters, 'SIGQUIT', 5_000).then(() => terminate(workers, 'SIGKILL', 1000)),
+        ...runtimes.map((rt) => rt.haproxy?.stop()),
       ]);
       await terminate(
         runtimes.map((rt) => rt.sshd?.pid).filter((p): p is number => p !== undefined),
@@ -544,7 +576,8 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
     await fsp.mkdir('/run/sshd', { recursive: true });
 
     const clientKeyPath = path.join(dir, 'client_key');
-    ports = await allocatePorts(count * 5, dir);
+    const perHost = opts.router === 'haproxy' ? 6 : 5;
+    ports = await allocatePorts(count * perHost, dir);
     const keygen = (file: string, comment: string) =>
       run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], `ssh-keygen ${file}`);
 
@@ -564,7 +597,7 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
     const hosts: LabHost[] = [];
     for (let i = 0; i < count; i++) {
       const hd = hostDirs[i]!;
-      const [sshPort, proxyPort, statusPort, bluePort, greenPort] = ports.slice(i * 5, i * 5 + 5) as [
+      const [sshPort, proxyPort, statusPort, bluePort, greenPort] = ports.slice(i * perHost, i * perHost + 5) as [
         number,
         number,
         number,
@@ -643,6 +676,12 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
 
         const nginxArgs = ['-p', `${h.nginxPrefix}/`, '-c', 'conf/nginx.conf'];
         await run('nginx', nginxArgs, `nginx start (${h.name})`);
+
+        if (opts.router === 'haproxy') {
+          rt.haproxy = await startHaproxy({ dir: path.join(h.dir, 'haproxy'), frontendPort: ports[runtimes.indexOf(rt) * perHost + 5] as number, bluePort: h.bluePort, greenPort: h.greenPort, backend: app });
+          const started = rt.haproxy;
+          h.haproxy = { socket: started.socket, backend: started.backend, frontendPort: started.frontendPort, url: started.url, pidFile: started.pidFile, cli: (line) => started.cli(line) };
+        }
 
         await waitForPort(h.sshPort, 10_000, () => {
           const exit = child.exitCode !== null ? ` (sshd exited with ${child.exitCode})` : '';

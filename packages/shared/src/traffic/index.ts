@@ -1,2 +1,3 @@
 export * from './router';
 export * from './nginx-helper';
+export * from './haproxy';
