@@ -175,6 +175,41 @@ describe('the holder of the deploy key', () => {
     rmSync(logrotateFile);
   });
 
+  it('runs the maintenance verbs as they are fixed: no argument to upgrade, logrotate only with a configuration only root may write', () => {
+    const helper = helperPath(host);
+    const upgrade = asUser(['sudo', '-n', helper, 'upgrade', '-o', 'APT::Update::Pre-Invoke::=id']);
+    expect(upgrade.code).toBe(2);
+    expect(upgrade.stderr).toMatch(/upgrade takes no arguments/);
+    // logrotate runs a configuration's scripts as root: the user's own one is refused, wherever it is.
+    const pwned = join(lab.dir, `pwned-${process.pid}`);
+    const evil = `/tmp/al-evil-${process.pid}.conf`;
+    const ownDir = `/tmp/al-evil-${process.pid}.d`;
+    const text = `${join(lab.dir, 'x.log')} {\n  rotate 1\n  postrotate\n    id > ${pwned}\n  endscript\n}\n`;
+    expect(asUser(['sh', '-c', 'cat > "$1"', 'sh', evil], text).code).toBe(0);
+    expect(asUser(['mkdir', ownDir]).code).toBe(0);
+    // Root's file in a folder the user owns: the user could swap it between the check and the run.
+    writeFileSync(join(ownDir, 'rules.conf'), text, { mode: 0o644 });
+    asUser(['ln', '-s', '/etc/logrotate.conf', join(ownDir, 'link.conf')]);
+    try {
+      for (const config of [evil, join(ownDir, 'rules.conf'), join(ownDir, 'link.conf')]) {
+        const refused = asUser(['sudo', '-n', helper, 'rotate-logs', config]);
+        expect(refused.code, config).toBe(40);
+        expect(refused.stderr, config).toContain(`refused: ${config} is not a regular file that only root may write`);
+      }
+      for (const config of ['etc/logrotate.conf', '/etc/../tmp/x.conf', '/etc/logrotate.conf;id']) expect(asUser(['sudo', '-n', helper, 'rotate-logs', config]).code, config).toBe(2);
+      expect(existsSync(pwned)).toBe(false);
+      // Root's own configuration, in root's folders: rotated, as root.
+      writeFileSync(logrotateFile, `${host.accessLog} {\n  rotate 1\n  create\n}\n`);
+      const rotated = asUser(['sudo', '-n', helper, 'rotate-logs', logrotateFile]);
+      expect(rotated.stderr).toBe('');
+      expect(rotated.stdout.trim()).toBe(`rotated with ${logrotateFile}`);
+    } finally {
+      rmSync(evil, { force: true });
+      rmSync(ownDir, { recursive: true, force: true });
+      rmSync(logrotateFile, { force: true });
+    }
+  });
+
   it('is given no file that is not an nginx access log, and is told to leave a group that reads more than the log', async () => {
     // The review's case: access-log /etc/shadow made the old set-up add the user to group shadow.
     const shadowAcl = root('getfacl', ['-p', '--omit-header', '/etc/shadow']);

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errors, results, runCaller, served as servedBy, withTraffic } from './pipeline/scenarios';
 import { APP, startWorld, type World } from './pipeline/world';
@@ -116,3 +117,64 @@ describe('adopting the suite: the README three steps, run from the example workf
     expect(traffic.failed).toBe(0);
   }, 300_000);
 });
+
+describe('scenario 6: the weekly maintenance on its schedule, on the hosts the pushes above deployed to', () => {
+  it('backs up, prunes keeping both colors, rotates logs, upgrades one host at a time while traffic flows, and counts the deployments', async () => {
+    // The admin's own upgrade program stands in for apt-get (the hosts share this machine's packages).
+    world.installUpgradePrograms();
+    const containersBefore = world.production.map((_, index) => containers(index));
+    const slackBefore = world.slack.accepted.length;
+    const { value: run, traffic } = await withTraffic(world, () => runCaller(world, 'maintenance.yml', 'schedule'));
+    expect(errors(run)).toEqual([]);
+    expect(results(run)).toEqual({ 'maintenance/maintenance': 'success', maintenance: 'success' });
+    const steps = run.run.jobs['maintenance/maintenance']!.steps;
+    expect(steps.backup!.outcome).toBe('success');
+    expect(steps.safe!.outcome).toBe('success');
+    expect(steps.hosts!.outcome).toBe('skipped');
+    expect(steps.health!.outcome).toBe('success');
+
+    // Prune and rotation on every host of MAINTENANCE_HOSTS, each host's disk use reported.
+    const report = JSON.parse(steps.safe!.outputs.report!) as { prune: { host: string; ok: boolean; rotated?: boolean; disk?: string }[]; upgrade: { ok: boolean; hosts: { outcome: string }[] } };
+    expect(report.prune).toHaveLength(3);
+    for (const host of report.prune) expect(host).toMatchObject({ ok: true, rotated: true, disk: expect.stringMatching(/^\d{1,3}%$/) });
+    // Both colors' containers (the live one and the stopped one a rollback restarts) are still there.
+    expect(world.production.map((_, index) => containers(index))).toEqual(containersBefore);
+    for (const names of containersBefore) expect(names.filter((name) => name.startsWith(`${APP}-`)).length).toBeGreaterThanOrEqual(2);
+
+    // The upgrade ran as root through the helper, on one host at a time, in the order of the list.
+    expect(report.upgrade.ok).toBe(true);
+    expect(report.upgrade.hosts.map((host) => host.outcome)).toEqual(['upgraded', 'upgraded', 'upgraded']);
+    const windows = [...world.production, world.staging].map((host) => {
+      const log = world.upgradeLog(host);
+      expect(log).toMatch(/^start \d+ uid=0\nend \d+\n$/);
+      const [start, end] = [...log.matchAll(/(?:start|end) (\d+)/g)].map((match) => Number(match[1]));
+      return { start: start!, end: end! };
+    });
+    for (let index = 1; index < windows.length; index++) expect(windows[index]!.start).toBeGreaterThanOrEqual(windows[index - 1]!.end);
+    // Traffic flowed through the prune, the rotation and three nginx reloads without a failed request.
+    expect(traffic.failed).toBe(0);
+    expect(Object.keys(traffic.statuses)).toEqual(['200']);
+
+    // The DORA figures count the production deployments the pushes above made.
+    const dora = JSON.parse(steps.dora!.outputs.report!) as { deployments: Record<string, number> };
+    const production = world.github.deployments.filter((deployment) => deployment.environment === 'production');
+    // A success is later marked inactive by the next one (GitHub's auto_inactive): it stays counted.
+    const succeeded = production.filter((deployment) => deployment.statuses.some((status) => status.state === 'success')).length;
+    expect(succeeded).toBeGreaterThanOrEqual(3);
+    expect(dora.deployments).toMatchObject({ successful: succeeded });
+    // The report reached Slack, and the step summary says what ran.
+    expect(world.slack.accepted.length).toBe(slackBefore + 1);
+    const summary = Object.entries(run.run.summaries)
+      .filter(([key]) => key.startsWith('maintenance/maintenance/'))
+      .map(([, text]) => text)
+      .join('\n');
+    expect(summary).toContain('Backup hook: success. Hosts: success. Health check: success.');
+    expect(summary).toMatch(/\| host \| prune and logs \| disk use \|/);
+  }, 300_000);
+});
+
+/** The containers on a production host's engine, by name (running or stopped), sorted. */
+function containers(index: number): string[] {
+  const output = execFileSync('docker', ['--host', world.ct.engines[index]!.host, 'ps', '--all', '--format', '{{.Names}}'], { encoding: 'utf8' });
+  return output.split('\n').filter(Boolean).sort();
+}

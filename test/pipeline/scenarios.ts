@@ -2,7 +2,7 @@
 // repository) run by the workflow runner for the events a team's repository sees, against the
 // world's hosts, registry and stand-ins. Each function is one scenario; the test asserts on what
 // it returns, the bench prints its times.
-import { mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabHost } from '../lab/index';
 import { NODE24 } from '../lab/run-action';
@@ -106,7 +106,29 @@ export async function runCaller(
     ...(options.log ? { log: options.log } : {}),
   });
   recordReached(scenario, caller, run.jobs);
-  return { run, jobSeconds: jobSeconds(run.log), seconds: (Date.now() - started) / 1000 };
+  const done: ScenarioRun = { run, jobSeconds: jobSeconds(run.log), seconds: (Date.now() - started) / 1000 };
+  recordTimes(scenario, caller, event, done);
+  return done;
+}
+
+/** Where each run's times go when the bench runs the scenario files (bench/pipeline.ts --all). */
+export const TIMES_VARIABLE = 'AGENT_LOOP_PIPELINE_TIMES';
+
+/** One run's times, as the bench reads them back. */
+export interface RunTimes {
+  scenario: string;
+  caller: string;
+  event: string;
+  conclusion: string;
+  seconds: number;
+  jobSeconds: Record<string, number>;
+}
+
+function recordTimes(scenario: string, caller: string, event: string, done: ScenarioRun): void {
+  const file = process.env[TIMES_VARIABLE];
+  if (!file) return;
+  const times: RunTimes = { scenario, caller, event, conclusion: done.run.conclusion, seconds: done.seconds, jobSeconds: done.jobSeconds };
+  appendFileSync(file, `${JSON.stringify(times)}\n`);
 }
 
 /** The scenario file running (test/pipeline-<name>.test.ts), for the record of jobs reached. */

@@ -4,7 +4,7 @@
 // a group (as Debian's docker group does) and may run nothing with sudo until host-setup says so;
 // GitHub's and Slack's stand-ins; and the example application's repository.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startFakeGitHub, type FakeGitHub } from '../support/fake-github';
@@ -12,6 +12,7 @@ import { startFakeSlack, type FakeSlack } from '../support/fake-slack';
 import { startAuditRegistry, type AuditRegistry } from '../support/npm-audit';
 import { startContainerLab, type ContainerLab } from '../lab/containers';
 import { allocatePorts, isAlive, releasePorts, waitForPort, type LabHost } from '../lab/index';
+import { quote as shellWord } from '@agent-loop/shared/hosts';
 import { FIXTURE_APP, makeAppRepo, type AppRepo } from './app-repo';
 
 export const APP = 'agent-loop';
@@ -39,6 +40,15 @@ export interface World {
    * to each host's server block (root's) and reloads nginx.
    */
   addServerBlocks(): Promise<void>;
+  /**
+   * What an admin who upgrades another way than apt-get does (upkeep.ts): installs a root-owned
+   * /usr/local/sbin/agent-loop-upgrade on each host, which the switch helper's upgrade verb runs
+   * as root instead of apt-get (the hosts share this machine's packages, which no test upgrades).
+   * Each writes `start <ms>` and `end <ms>` to `upgradeLog(host)` and reloads its host's nginx,
+   * as a package upgrade of nginx does.
+   */
+  installUpgradePrograms(): void;
+  upgradeLog(host: LabHost): string;
   stop(): Promise<void>;
 }
 
@@ -156,6 +166,26 @@ export async function startWorld(options: { waitMs?: number } = {}): Promise<Wor
       dir,
       imageRepository: `${registry.address}/${APP}`,
       ansibleStagingUrl: `http://127.0.0.1:${stagingPort}`,
+      installUpgradePrograms: () => {
+        for (const host of ct.lab.hosts) {
+          const log = join(host.dir, 'system', 'upgrades.log');
+          const nginx = ['/usr/sbin/nginx', '-p', `${host.nginxPrefix}/`, '-c', 'conf/nginx.conf', '-s', 'reload'].map(shellWord).join(' ');
+          const program = [
+            '#!/bin/sh',
+            'set -eu',
+            `echo "start $(date +%s%3N) uid=$(id -u)" >> ${shellWord(log)}`,
+            'sleep 1',
+            nginx,
+            `echo "end $(date +%s%3N)" >> ${shellWord(log)}`,
+            '',
+          ].join('\n');
+          writeFileSync(join(host.dir, 'system', 'usr-local-sbin', 'agent-loop-upgrade'), program, { mode: 0o755 });
+        }
+      },
+      upgradeLog: (host) => {
+        const log = join(host.dir, 'system', 'upgrades.log');
+        return existsSync(log) ? readFileSync(log, 'utf8') : '';
+      },
       addServerBlocks: async () => {
         for (const host of ct.lab.hosts) {
           const block = [

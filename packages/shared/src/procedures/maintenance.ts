@@ -106,19 +106,33 @@ export async function pruneHost(session: HostSession, options: PruneOptions, tim
 // -------------------------------------------------------------------------------- rolling upgrade
 
 export interface UpgradeSettings extends SessionSettings {
-  /** Run on each host as argv (default: apt-get update, then a non-interactive upgrade). */
-  upgradeCommand: Argv;
+  /**
+   * Run on each host as argv; null runs the helper's `upgrade` verb on each (upkeep.ts: apt-get
+   * update and upgrade as root, or the admin's own upgrade program), which an unprivileged deploy
+   * user may run through sudo.
+   */
+  upgradeCommand: Argv | null;
   healthPaths: string[];
   healthTimeoutSeconds: number;
   commandTimeoutSeconds: number;
 }
 
-export const APT_UPGRADE: Argv = script(
-  'al-upgrade',
-  `export DEBIAN_FRONTEND=noninteractive
-apt-get -o DPkg::Lock::Timeout=300 update -qq && apt-get -o DPkg::Lock::Timeout=300 -y -qq -o Dpkg::Options::=--force-confold upgrade`,
-  [],
-);
+/** The helper's maintenance verb on this host: the installed helper through sudo, or its text as root. */
+export function upkeepCommand(spec: HostSpec, verb: 'upgrade' | 'rotate-logs', args: readonly string[] = []): Argv {
+  return [...nginxControl(spec.nginxCommand, spec.nginxConfDir), verb, ...args];
+}
+
+/** Rotates the host's logs with a root-owned logrotate configuration, through the helper. */
+export async function rotateLogs(session: HostSession, config: string, timeoutMs: number): Promise<void> {
+  await runChecked(session.remote, upkeepCommand(session.spec, 'rotate-logs', [config]), 'log rotation', { timeoutMs });
+}
+
+/** How full the host's root file system is, as df prints it (`42%`), or `?`. */
+export async function diskUse(session: HostSession): Promise<string> {
+  const result = await session.remote.run(['df', '-P', '/'], { timeoutMs: 30_000 });
+  const use = result.code === 0 ? /^\S+\s+\d+\s+\d+\s+\d+\s+(\d{1,3}%)/m.exec(result.stdout)?.[1] : undefined;
+  return use ?? '?';
+}
 
 export interface HostUpgrade {
   host: string;
@@ -151,7 +165,7 @@ export async function rollingUpgrade(hosts: readonly HostSpec[], settings: Upgra
       const session = sessions[0]!;
       result.host = session.label;
       settings.log.info(`${session.label}: upgrading packages (${index + 1} of ${hosts.length})`);
-      await runChecked(session.remote, settings.upgradeCommand, 'the package upgrade', { timeoutMs: settings.commandTimeoutSeconds * 1000 });
+      await runChecked(session.remote, settings.upgradeCommand ?? upkeepCommand(spec, 'upgrade'), 'the package upgrade', { timeoutMs: settings.commandTimeoutSeconds * 1000 });
       await checkServing(session.remote, session, settings);
       await session.audit('package upgrade', { ok: true });
       result.outcome = 'upgraded';

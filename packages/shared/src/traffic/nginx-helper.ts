@@ -1,4 +1,5 @@
 import { quote, script, type Argv } from '../hosts';
+import { UPKEEP_SCRIPT } from './upkeep';
 
 /**
  * The privileged half of the nginx router: the one program that writes an app's traffic include
@@ -19,7 +20,8 @@ import { quote, script, type Argv } from '../hosts';
  * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
  * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
  * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
- * the arguments of `switch`) and `switch` (writes, reloads, confirms; exit codes below).
+ * the arguments of `switch`), `switch` (writes, reloads, confirms; exit codes below), and the
+ * maintenance verbs `upgrade` and `rotate-logs [CONFIG]` (upkeep.ts).
  */
 
 /** Where host-setup installs the helper unless told otherwise. */
@@ -64,7 +66,8 @@ export function helperFile(target: HelperTarget): string {
   return [
     '#!/bin/sh',
     '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
-    '# it writes the traffic include of one app from a fixed template and reloads nginx.',
+    '# it writes the traffic include of one app from a fixed template and reloads nginx, and for the',
+    '# weekly maintenance upgrades packages and rotates logs (nothing the caller passes is run).',
     '# Every argument is checked; the include directory and nginx are fixed below.',
     'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
     helperBody(target),
@@ -73,7 +76,11 @@ export function helperFile(target: HelperTarget): string {
 
 function helperBody(target: HelperTarget): string {
   if (target.nginx.length === 0) throw new Error('empty nginx command');
-  return [`include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`, `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`, HELPER_SCRIPT].join('\n');
+  return [
+    `include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`,
+    `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`,
+    HELPER_SCRIPT.replace('# UPKEEP', () => UPKEEP_SCRIPT),
+  ].join('\n');
 }
 
 /**
@@ -87,6 +94,7 @@ const HELPER_SCRIPT = `set -u
 umask 022
 die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
 verb=\${1-}; [ $# -eq 0 ] || shift
+# UPKEEP
 # nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
 # caller may not be allowed to read them.
 config_check() {
@@ -126,8 +134,9 @@ case $verb in
     case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
     [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
     server_facts "$1" "$2"; exit $? ;;
+  upgrade|rotate-logs) upkeep "$verb" "$@"; exit 0 ;;
   render|switch) ;;
-  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
+  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | upgrade | rotate-logs [CONFIG] | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
 esac
 [ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
 app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
