@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { renderReadme } from '../scripts/docs';
+import { generatedFiles } from '../scripts/docs';
 
 /** Every action.yml says what the code reads, in the form GitHub expects, and the README follows it. */
 
@@ -62,7 +62,24 @@ describe.each(actions)('actions/%s', (name) => {
   });
 });
 
-it('README tables match every action.yml (npm run docs)', () => {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  expect(renderReadme(readme)).toBe(readme);
+it('README tables and every actions/NAME/README.md match action.yml (npm run docs)', () => {
+  const stale = generatedFiles()
+    .filter((file) => file.next !== file.current)
+    .map((file) => file.path.slice(root.length));
+  expect(stale).toEqual([]);
+});
+
+it("each action's README shows a step with every required input, and only inputs the action has", () => {
+  for (const name of readdirSync(join(root, 'actions')).filter((entry) => existsSync(join(root, 'actions', entry, 'action.yml')))) {
+    const action = parse(readFileSync(join(root, 'actions', name, 'action.yml'), 'utf8')) as { inputs?: Record<string, { required?: boolean }> };
+    const readme = readFileSync(join(root, 'actions', name, 'README.md'), 'utf8');
+    const snippet = /```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(snippet, name).toBeDefined();
+    const [step] = parse(snippet!) as Array<{ uses: string; with?: Record<string, unknown> }>;
+    expect(step!.uses).toBe(`org/agent-loop-actions/${name}@v1`);
+    const given = Object.keys(step!.with ?? {});
+    const inputs = action.inputs ?? {};
+    expect(given.filter((input) => !(input in inputs)), name).toEqual([]);
+    expect(Object.keys(inputs).filter((input) => inputs[input]!.required && !given.includes(input)), name).toEqual([]);
+  }
 });
