@@ -91,6 +91,25 @@ describe('arguments, checked before any command is sent', () => {
   });
 });
 
+describe("the README's HAProxy configuration", () => {
+  it('is valid for HAProxy 2.6, with the socket a deploy user reaches through its group', async () => {
+    const readme = await fs.readFile(path.join(import.meta.dirname, '../../../README.md'), 'utf8');
+    const config = /```haproxy\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(config).toContain('stats socket /run/haproxy/agent-loop.sock mode 660 group agent-loop level admin');
+    expect(config).toContain('server blue 127.0.0.1:8001 weight 0');
+    const dir = await tempDir('haproxy-readme');
+    try {
+      // `group` names a group of this machine: the README's does not exist here.
+      const file = path.join(dir, 'haproxy.cfg');
+      await fs.writeFile(file, (config as string).replace('group agent-loop', 'group nogroup').replaceAll('/run/haproxy/', `${dir}/`).replaceAll('/var/lib/haproxy/', `${dir}/`));
+      const checked = await execFileP('haproxy', ['-c', '-f', file]);
+      expect(checked.stdout).toContain('Configuration file is valid');
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('reading what HAProxy serves (pure)', () => {
   const record = (weights: Weights, generation: string) => `file ${JSON.stringify({ app: APP, weights, generation })}`;
 

@@ -55,10 +55,15 @@ export function checkWeights(weights: Weights): void {
 /**
  * Shell shared by the switch and the read: `cli LINE` sends one line of commands on the admin
  * socket (one connection; HAProxy runs them in order and ends each answer with an empty line; a
- * `.` follows a call that worked, so that the shell keeps those lines), and `split_answers` reads
- * the answers with the shell's own `read`: no process on the switch's path but socat.
+ * `.` follows a call that worked, so that the shell keeps those lines). The line goes in as a here-
+ * document and `split_answers` reads the answers with the shell's own `read`: no process on the
+ * switch's path but socat.
  */
-const CLI_SHELL = `cli() { printf '%s\\n' "$1" | socat -T 5 - "UNIX-CONNECT:$socket" 2>&1 && echo .; }
+const CLI_SHELL = `cli() {
+  socat -T 5 - "UNIX-CONNECT:$socket" 2>&1 <<EOF && echo .
+$1
+EOF
+}
 first_line() { printf '%s\\n' "$1" | sed -n '/./{p;q;}' | cut -c1-200; }
 # Sets a1 … a4 to the first line of each answer ('' for an empty one: a weight accepted).
 split_answers() {
