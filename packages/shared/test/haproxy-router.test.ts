@@ -141,7 +141,7 @@ describe('HaproxyRouter on a running HAProxy', () => {
   let world: HaproxyWorld;
   let router: HaproxyRouter;
   let socketsDir: string;
-  const userSocket = () => path.join(socketsDir, 'user.sock');
+  const levelSocket = (level: 'user' | 'operator') => path.join(socketsDir, `${level}.sock`);
   /** The weights as HAProxy itself reports them on its admin socket. */
   const haproxySays = async (backend = world.haproxy.backend): Promise<string> => (await world.haproxy.cli(`get weight ${backend}/blue; get weight ${backend}/green`)).trim().split(/\n+/).map((line) => line.split(' ')[0]).join('/');
 
@@ -149,7 +149,10 @@ describe('HaproxyRouter on a running HAProxy', () => {
     apps = await colorApps();
     socketsDir = await tempDir('haproxy-sockets');
     world = await haproxyWorld(apps, {
-      extraSockets: [{ path: userSocket(), level: 'user' }],
+      extraSockets: [
+        { path: levelSocket('user'), level: 'user' },
+        { path: levelSocket('operator'), level: 'operator' },
+      ],
       // A static algorithm takes only 0 or the configured weight.
       extraConfig: `\nbackend legacy\n  balance static-rr\n  server blue 127.0.0.1:${apps.bluePort} weight 100\n  server green 127.0.0.1:${apps.greenPort} weight 100\n`,
     });
@@ -195,10 +198,10 @@ describe('HaproxyRouter on a running HAProxy', () => {
     }
   });
 
-  it('fails a switch the admin socket refuses (a socket at level user), and the previous weights stay live', async () => {
+  it.each(['user', 'operator'] as const)('fails a switch the socket refuses (a socket at level %s), and the previous weights stay live', async (level) => {
     const before = await haproxySays();
     const record = await fs.readFile(router.recordPath, 'utf8');
-    const userLevel = new HaproxyRouter(localRemote('haproxy-host'), { app: APP, socket: userSocket(), backend: world.haproxy.backend }, world.stateDir);
+    const userLevel = new HaproxyRouter(localRemote('haproxy-host'), { app: APP, socket: levelSocket(level), backend: world.haproxy.backend }, world.stateDir);
     const error = await userLevel.setWeights({ blue: 50, green: 50 }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(HostError);
     expect((error as Error).message).toBe(`haproxy-host: HAProxy refused the weight command: HAProxy answered 'Permission denied'; the previous weights (blue 0, green 100) are still the ones served`);
