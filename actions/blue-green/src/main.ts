@@ -1,9 +1,9 @@
-import { action, systemClock } from '@agent-loop/shared/action';
+import { action, requireInput, systemClock, type RunInfo } from '@agent-loop/shared/action';
 import { githubContext } from '@agent-loop/shared/github';
-import { accessLogInput, checkRuntimeInputs, deployPhaseInputs, deploymentRecord, deploymentRecordInputs, deploySettings, field, hostInputs, promotePhaseInputs, promoteSettings, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { accessLogInput, checkRuntimeInputs, deployPhaseInputs, deploymentRecord, deploymentRecordInputs, deploySettings, field, hostInputs, promotePhaseInputs, promoteSettings, readInputs, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { deploy, promote, fleetStatus, statusLines, statusSummary } from '@agent-loop/shared/procedures';
 import { deploymentMetricsRecorder, metricsInputs, phaseSummary, recordedPhase } from '@agent-loop/shared/report';
-import { cleanUpRun, type RunInfo, type PhaseResult } from '@agent-loop/shared/fleet';
+import { cleanUpRun, type PhaseResult } from '@agent-loop/shared/fleet';
 
 export const Outputs = {
   ActiveColor: 'active-color',

@@ -1,5 +1,5 @@
-import { action, systemClock } from '@agent-loop/shared/action';
-import { ansibleInputs, checkRuntimeInputs, collectionsRequirements, colorSettings, deployPhaseInputs, field, hostInputs, hostsField, privateKeyField, promotePhaseInputs, readInputs, requireInput, resolveHosts, runtimeInputs, type InputReader, z } from '@agent-loop/shared/inputs';
+import { action, requireInput, systemClock } from '@agent-loop/shared/action';
+import { ansibleInputs, checkRuntimeInputs, collectionsRequirements, colorSettings, deployPhaseInputs, field, hostInputs, hostsField, privateKeyField, promotePhaseInputs, readInputs, resolveHosts, runtimeInputs, type InputReader, z } from '@agent-loop/shared/inputs';
 import { APP_NAME, HOST_PATH } from '@agent-loop/shared/vocabulary';
 import { PRE_TRAFFIC_SMOKE } from '@agent-loop/shared/runtime';
 import { imageTag, stagingSummary, stagingTestInputs, testStaging, type StagingReport } from '@agent-loop/shared/staging';

@@ -1,6 +1,6 @@
-import { action, printable, systemClock } from '@agent-loop/shared/action';
+import { action, printable, requireInput, systemClock } from '@agent-loop/shared/action';
 import { githubContext } from '@agent-loop/shared/github';
-import { field, hostInputs, readInputs, requireInput, type InputReader } from '@agent-loop/shared/inputs';
+import { field, hostInputs, readInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { APP_NAME } from '@agent-loop/shared/vocabulary';
 import { computeDora, deploymentHistory, doraFigures, doraSummary } from '@agent-loop/shared/pipeline';
 

@@ -1,9 +1,8 @@
-import { action, errorMessage, hostCell, settleLimit, systemClock } from '@agent-loop/shared/action';
+import { action, errorMessage, hostCell, requireInput, settleLimit, systemClock, table } from '@agent-loop/shared/action';
 
-import { field, hostInputs, readInputs, requireInput, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { field, hostInputs, readInputs, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { diskUse, pruneHost, rollingUpgrade, rotateLogs, type PruneResult, type UpgradeResult } from '@agent-loop/shared/procedures';
 import { closeSessions, openSessions } from '@agent-loop/shared/fleet';
-import { table } from '@agent-loop/shared/report';
 
 export const Outputs = {
   Ok: 'ok',

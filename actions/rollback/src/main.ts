@@ -1,6 +1,6 @@
-import { action, systemClock } from '@agent-loop/shared/action';
+import { action, requireInput, systemClock } from '@agent-loop/shared/action';
 import { cleanUpRun } from '@agent-loop/shared/fleet';
-import { checkRollbackMethodInputs, field, hostInputs, hostsField, incidentInputs, privateKeyField, readInputs, requireInput, resolveHosts, rollbackMethod, rollbackMethodInputs, rollbackPhaseInputs, rollbackTarget, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { checkRollbackMethodInputs, field, hostInputs, hostsField, incidentInputs, privateKeyField, readInputs, resolveHosts, rollbackMethod, rollbackMethodInputs, rollbackPhaseInputs, rollbackTarget, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { announceOptions, announceOutcome, deploymentMetricsRecorder, metricsInputs, rollbackFailure, rollbackSummary } from '@agent-loop/shared/report';
 import { ANY_TEXT, docField, FREE_TEXT, VERSION } from '@agent-loop/shared/vocabulary';
 

@@ -1,6 +1,7 @@
 // Every folder's door, for callers that want the whole core; an action imports the doors it uses
 // (`@agent-loop/shared/traffic`, ...), as the package's exports name them.
 export * from './action/index';
+export * from './domain/index';
 export * from './vocabulary/index';
 export * from './inputs/index';
 export * from './hosts/index';

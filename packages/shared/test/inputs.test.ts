@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConfigurationError } from '../src/action';
+import { ConfigurationError, requireInput } from '../src/action';
 import { docField } from '../src/vocabulary';
-import { field, hostInputs, readInputs, requireInput, resolveHosts, type HostInputs, type InputReader } from '../src/inputs';
+import { field, hostInputs, readInputs, resolveHosts, type HostInputs, type InputReader } from '../src/inputs';
 
 /** A fake runner: inputs come from a plain object, missing ones read as '' (as core.getInput does). */
 const reader =

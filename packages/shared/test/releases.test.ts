@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { planRollback } from '../src/rollback';
-import { emptyState, migrateState, parseState, rollbackCandidates, type AppState, type ReleaseRecord } from '../src/hosts';
+import { emptyState, migrateState, parseState, rollbackCandidates, type AppState } from '../src/hosts';
 import { forLog } from '../src/action';
+import type { ReleaseRecord } from '../src/domain';
 
 const T = (minute: number) => `2026-05-01T10:${String(minute).padStart(2, '0')}:00.000Z`;
 

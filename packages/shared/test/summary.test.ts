@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HostReport, PhaseResult } from '../src/fleet';
-import { phaseSummary, table } from '../src/report';
+import { phaseSummary } from '../src/report';
+import { table } from '../src/action';
 
 /** The cells of a Markdown table row, honouring `\|` escapes. */
 const cells = (row: string): string[] =>

@@ -1,10 +1,10 @@
 import { marked } from 'marked';
 import { afterEach, describe, expect, it } from 'vitest';
-import { action, codeBlock, ConfigurationError, forLog, forMarkdown, forSlack, forTerminal, markdownCode, markdownLink, terminalJson } from '../src/action';
+import { action, codeBlock, ConfigurationError, forLog, forMarkdown, forSlack, forTerminal, markdownCode, markdownLink, table, terminalJson } from '../src/action';
 import { parseLockOwner } from '../src/hosts';
 import { checklistSummary, procedureChecklist, type Needs } from '../src/pipeline';
 import { statusLines, statusSummary, type HostStatus } from '../src/procedures';
-import { incidentIssue, slackPayload, table, type RollbackStory } from '../src/report';
+import { incidentIssue, slackPayload, type RollbackStory } from '../src/report';
 import { commandsIn, parseCommand, readLines, tryParse, tryParseV2 } from './support/runner-commands';
 import { stdoutOf } from './support/stdout';
 

@@ -3,7 +3,6 @@ import { ConfigurationError, errorMessage } from './errors';
 import { codeBlock, forLog, forMarkdown } from './surfaces';
 import { runner } from './runner';
 import type { Logger } from './log';
-import type { RunInfo } from '../fleet';
 
 /** What every action's entry point shares: the toolkit logger, run details, cancellation, and error reporting. */
 
@@ -19,6 +18,21 @@ export const logger: Logger = {
   warn: (message) => runner.warning(forLog(message)),
   group: (title, body) => runner.group(forLog(title), body),
 };
+
+/** Who is acting, for locks, state history and the audit log. */
+export interface RunInfo {
+  /** The run and its attempt (`<run id>-<attempt>`): every job of the run shares it. */
+  runId: string;
+  actor: string;
+  runUrl: string;
+  /** The job (GITHUB_JOB), shown with its locks and pending switches; every leg of a matrix shares it. */
+  job?: string;
+  /**
+   * A token the action's main step made and kept in the step's state: what tells this job's locks
+   * and pending switches from another job's of the same run. Its post step touches only those.
+   */
+  jobToken?: string;
+}
 
 export function runInfo(env: NodeJS.ProcessEnv = process.env): RunInfo {
   const server = env.GITHUB_SERVER_URL ?? 'https://github.com';

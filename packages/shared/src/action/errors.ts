@@ -6,6 +6,14 @@ export class ConfigurationError extends Error {
   override name = 'ConfigurationError';
 }
 
+/**
+ * A check that holds between inputs, or that an implementation behind a seam makes of the inputs
+ * it takes: the error names the input (`Input 'start-command': is required when …`).
+ */
+export function requireInput(condition: boolean, name: string, message: string): void {
+  if (!condition) throw new ConfigurationError(`Input '${name}': ${message}`);
+}
+
 /** A remote command or check failed on a host. */
 export class HostError extends Error {
   override name = 'HostError';

@@ -1,4 +1,5 @@
 export * as action from './action';
+export type { RunInfo } from './action';
 export * from './errors';
 export * from './log';
 export * from './clock';
@@ -8,3 +9,4 @@ export * from './http';
 export * from './surfaces';
 export * from './show';
 export * from './runner';
+export * from './registry';

@@ -144,6 +144,14 @@ export function markdownLink(label: string, url: string): Markdown {
   return new Markdown(`[${forMarkdown(label)}](${href})`);
 }
 
+/** A table cell: a plain string is text (made inert by `forMarkdown`), a `Markdown` piece is this code's own. */
+export type Cell = string | Markdown;
+const cell = (value: Cell): string => (value instanceof Markdown ? value.text : forMarkdown(value));
+
+export function table(header: string[], rows: readonly (readonly Cell[])[]): string {
+  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
+}
+
 /** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
 export const hostCell = (label: string): Markdown => markdownCode(label);
 

@@ -1,5 +1,4 @@
 import { errorMessage } from '../action';
-import type { Color } from '../hosts';
 import { evaluateRule, MIN_P0, sequentialTest, type Evaluation } from './evaluation';
 import { colorFigures, deferFigures, ruleFigures, seriesPoint, seriesPoints, type FigureState, type Judgement } from './figures';
 import { activeRules, type Policy, type Rule } from './policy';
@@ -8,6 +7,7 @@ import { binomialUpperTail } from './sprt';
 import type { Sample } from './types';
 import { addTotals, observe, roundSeconds, windowOf, type Interval, type Side } from './windows';
 import { boundText, countText, formatValue, metricNoun, secondsText, sentence } from './wording';
+import type { Color } from '../domain';
 
 /**
  * The canary analysis: interval samples in, a verdict out. Pure: no I/O and no clock; time comes

@@ -1,4 +1,3 @@
-import type { Color } from '../hosts';
 import { evaluateRule, sequentialTest } from './evaluation';
 import { histogramQuantile } from './histogram';
 import type { Policy, Rule } from './policy';
@@ -6,6 +5,7 @@ import type { AnalysisResult, ColorFigures, RuleFigure, RuleStatus, SeriesPoint 
 import type { ColorSample } from './types';
 import { roundSeconds, windowOf, type Interval, type Totals } from './windows';
 import { observedText, secondsText, slowNote } from './wording';
+import type { Color } from '../domain';
 
 /**
  * The figures a result shows: each rule's, each color's so far, and the series points. They are

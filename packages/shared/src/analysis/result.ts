@@ -1,4 +1,4 @@
-import type { Color } from '../hosts';
+import type { Color } from '../domain';
 
 /** What an analysis reports: its verdict, each rule's figures, and the series behind the charts. */
 

@@ -1,4 +1,4 @@
-import type { Color } from '../hosts';
+import type { Color } from '../domain';
 
 /**
  * The analysis engine works on numbers and windows, never on a particular metric system.

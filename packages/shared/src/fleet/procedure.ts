@@ -2,7 +2,8 @@ import { errorMessage, settleLimit, UnrecordedSwitchError } from '../action';
 import type { SmokeResult } from '../runtime';
 import { formatWeights, weightsFor, type SwitchResult, type Weights } from '../traffic';
 import { Cancelled, isCancelled, jobOf, type HostSession, type SessionSettings } from './session';
-import type { AppState, Color, HistoryEntry, TrafficIntent } from '../hosts';
+import type { AppState, HistoryEntry, TrafficIntent } from '../hosts';
+import type { Color } from '../domain';
 
 /**
  * The pieces every procedure over many hosts shares (deploy, promote, rollback): a per-host work
@@ -35,6 +36,8 @@ export interface HostReport {
   smoke: SmokeResult[];
   steps: StepRecord[];
   error?: string;
+  /** The host's state refused the phase before it changed anything (no canary to promote or abort, another version's canary). */
+  refused?: boolean;
 }
 
 export interface PhaseResult {
@@ -49,6 +52,8 @@ export interface PhaseResult {
   durationMs: number;
   hosts: HostReport[];
   error?: string;
+  /** Not ok because the hosts' state refused it on every host that failed, before any change: a refusal, not a failure. */
+  refused?: boolean;
 }
 
 /** A host's part of a phase: its session, its report, and what it planned. */
@@ -149,6 +154,7 @@ export async function onEveryHost<W extends Work>(works: W[], settings: SessionS
       work.failed = true;
       work.report.outcome = 'failed';
       work.report.error ??= errorMessage(result.error);
+      if (result.error instanceof Error && result.error.name === 'ConfigurationError') work.report.refused = true;
     }
   });
   return results.every((result) => result.ok);
@@ -277,6 +283,7 @@ export function summarize(phase: PhaseResult['phase'], works: Work[], ok: boolea
     durationMs: settings.clock.now() - started,
     hosts: works.map((work) => work.report),
     ...(error ? { error } : {}),
+    ...(!ok && works.some((work) => work.report.refused) && works.every((work) => !work.failed || work.report.refused) ? { refused: true } : {}),
   };
 }
 

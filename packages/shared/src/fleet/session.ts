@@ -1,24 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { ConfigurationError, errorMessage, settleLimit, UnrecordedSwitchError, type Clock, type Logger } from '../action';
+import { ConfigurationError, errorMessage, settleLimit, UnrecordedSwitchError, type Clock, type Logger, type RunInfo } from '../action';
 import type { HostSpec } from '../inputs';
 import { explainUnprepared } from '../runtime';
 import { formatWeights, NginxRouter, type SwitchResult, type TrafficRouter, type Weights } from '../traffic';
 import { acquireLock, commands, connect, LockHeld, parseLockOwner, parseState, readState, runChecked, script, statePaths, stateText, updateRelease, withHistory, writeStateAndAudit, type AppState, type ConnectOptions, type LockOwner, type Remote, type StatePaths } from '../hosts';
-
-/** Who is acting, for locks, state history and the audit log. */
-export interface RunInfo {
-  /** The run and its attempt (`<run id>-<attempt>`): every job of the run shares it. */
-  runId: string;
-  actor: string;
-  runUrl: string;
-  /** The job (GITHUB_JOB), shown with its locks and pending switches; every leg of a matrix shares it. */
-  job?: string;
-  /**
-   * A token the action's main step made and kept in the step's state: what tells this job's locks
-   * and pending switches from another job's of the same run. Its post step touches only those.
-   */
-  jobToken?: string;
-}
 
 export interface LockSettings {
   waitSeconds: number;
@@ -215,6 +200,8 @@ export class HostSession {
 export interface OpenOptions {
   /** Called on a host whose lock another run holds (the rollback uses it to stop a monitor). */
   onHeld?: (remote: Remote, paths: StatePaths, owner: Partial<LockOwner> | null) => Promise<number>;
+  /** The version a lock taken with a placeholder (`(canary)`) names once the state is read: its owner file is rewritten with it. */
+  versionFromState?: (state: AppState) => string | null | undefined;
 }
 
 /**
@@ -264,9 +251,14 @@ export async function openSessions(specs: readonly HostSpec[], settings: Session
   const byInput = [...locked].sort((a, b) => specs.indexOf(a.spec) - specs.indexOf(b.spec));
   const sessions = byInput.map(({ spec, remote, unlock, token }) => new HostSession(spec, remote, settings, null as unknown as AppState, unlock, undefined, token));
   for (const session of sessions) session.startHeartbeat();
-  const prepared = await settleLimit(sessions, settings.maxParallel, async (session) => {
+  const prepared = await settleLimit(sessions, settings.maxParallel, async (session, index) => {
     session.state = settings.repairState ? await repairState(session, settings) : await readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
     await settle(session, settings);
+    const version = options.versionFromState?.(session.state);
+    const entry = byInput[index];
+    if (version && entry && version !== owner.version) {
+      await session.remote.run(commands.relabelLock(session.paths.lock, entry.token), { stdin: JSON.stringify({ ...owner, version, token: entry.token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}), ...jobOf(settings.run) }) });
+    }
   });
   const failures = prepared.flatMap((result) => (result.ok ? [] : [result.error]));
   if (failures.length > 0) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigurationError, errorMessage, HostError, printable, show } from '../action';
+import { COLORS, RELEASE_STATUSES, type ReleaseRecord, type ReleaseStatus } from '../domain';
 import { IMAGE_REF, VERSION } from '../vocabulary';
 import { runChecked, type Remote } from './ssh';
 import { script, type Argv } from './shell';
@@ -11,10 +12,6 @@ import { script, type Argv } from './shell';
  * Written atomically (temporary file + rename), changed only under the lock, and every step is
  * appended to an audit log.
  */
-
-export const COLORS = ['blue', 'green'] as const;
-export type Color = (typeof COLORS)[number];
-export const otherColor = (color: Color): Color => (color === 'blue' ? 'green' : 'blue');
 
 const colorSchema = z.enum(COLORS);
 // Everything read back from a host is validated with the inputs' own patterns: a state file is
@@ -55,17 +52,8 @@ const historyEntry = z.object({
 });
 export type HistoryEntry = z.infer<typeof historyEntry>;
 
-/**
- * What became of a release. `previous` (for a rollback) is the newest release that served all
- * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
- * chosen by name.
- */
-export const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'] as const;
-export type ReleaseStatus = (typeof RELEASE_STATUSES)[number];
-const BAD: readonly ReleaseStatus[] = ['failed', 'rejected', 'rolled-back', 'cancelled'];
-export const isRejected = (release: ReleaseRecord): boolean => BAD.includes(release.status);
-
-const releaseSchema = z.object({
+/** A release as the state file holds it (domain/releases.ts: ReleaseRecord, what became of it). */
+const releaseSchema: z.ZodType<ReleaseRecord, unknown> = z.object({
   id: z.string().regex(/^[a-z0-9-]{1,40}$/),
   version,
   image,
@@ -80,7 +68,6 @@ const releaseSchema = z.object({
   endedAt: time.nullable().default(null),
   note: plainText(300).default(''),
 });
-export type ReleaseRecord = z.infer<typeof releaseSchema>;
 
 const canarySchema = z.object({
   color: colorSchema,
@@ -387,6 +374,13 @@ export const commands = {
       [lockDir, token],
     );
   },
+  /**
+   * Rewrites the owner file of a lock this run holds (the token is checked), for a run that names
+   * its version only once it has read the state under the lock: a monitor, its canary's.
+   */
+  relabelLock(lockDir: string, token: string): Argv {
+    return script('al-relabel', 'grep -qF "$2" "$1/owner.json" 2>/dev/null || exit 0; tmp=$(mktemp "$1/.owner.XXXXXXXX") || exit 3; cat > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$1/owner.json"', [lockDir, token]);
+  },
   /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
   heartbeat(lockDir: string, token: string): Argv {
     // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
@@ -560,6 +554,18 @@ export function parseLockOwner(text: string): Partial<LockOwner> | null {
   }
 }
 
+/**
+ * What holds a lock, in words, from its owner's phase: a refusal names a monitor as a monitor, not
+ * as "another deploy".
+ */
+export function lockHolder(phase: string | undefined): string {
+  if (phase === 'deploy') return 'another deploy';
+  if (phase === 'promote' || phase === 'rollback') return `a ${phase}`;
+  if (phase === 'upgrade' || phase === 'prune') return `maintenance (${phase})`;
+  if (phase?.startsWith('monitor ')) return `a canary-monitor (${phase.slice('monitor '.length)})`;
+  return 'another run';
+}
+
 export class LockHeld extends ConfigurationError {
   constructor(
     host: string,
@@ -574,7 +580,7 @@ export class LockHeld extends ConfigurationError {
           `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`
         : stale
           ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
-          : `${host}: another deploy holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`,
+          : `${host}: ${lockHolder(owner.phase)} holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`,
     );
   }
 }

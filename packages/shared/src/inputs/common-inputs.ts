@@ -1,9 +1,9 @@
-import { systemClock, type Clock, type Logger } from '../action';
-import { field, requireInput, type HostInputs } from './inputs';
+import { requireInput, systemClock, type Clock, type Logger, type RunInfo } from '../action';
+import { field, type HostInputs } from './inputs';
 import { connectOptions } from './host-setup-inputs';
 import { HOST_PATH, IMAGE_REF, NGINX_KEY, URL_PATH, VERSION } from '../vocabulary';
 import { commandRuntime, composeRuntime, DEFAULT_SMOKE_REQUESTS, SMOKE_CHECKS_FORM, smokeChecksSchema, TEMPLATE_PLACEHOLDERS, type Runtime } from '../runtime';
-import type { RunInfo, SessionSettings } from '../fleet';
+import type { SessionSettings } from '../fleet';
 
 /** `none`, or a path as URL_PATH has it. */
 const URL_PATH_OR_NONE = new RegExp(`^(?:none|${URL_PATH.source.slice(1, -1)})$`);

@@ -1,7 +1,8 @@
 import { USER_NAME, type ConnectOptions, type HostSetupPlan, type SshTarget } from '../hosts';
 import { placeholderInclude, SWITCH_HELPER_PATH } from '../traffic';
 import { APP_NAME, HOST_PATH } from '../vocabulary';
-import { DEFAULT_ACCESS_LOG, field, hostInputs, requireInput, type HostInputs } from './inputs';
+import { DEFAULT_ACCESS_LOG, field, hostInputs, type HostInputs } from './inputs';
+import { requireInput } from '../action';
 
 /**
  * host-setup's inputs: the same host inputs as the deploys (so one `hosts` list serves both), the

@@ -1,6 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigurationError, printable, runner } from '../action';
+import { ConfigurationError, printable, requireInput, runner } from '../action';
 import { ANY_TEXT, APP_NAME, docField, documentProblems, HOST_PATH, type DocumentNames } from '../vocabulary';
 import { parseKnownHosts, parseTarget, quotedPlaceholders, splitWords, templatePlaceholders, type SshTarget } from '../hosts';
 
@@ -30,11 +30,6 @@ export function readInputs<S extends Record<string, Field<unknown>>>(
   }
   if (problems.length > 0) throw new ConfigurationError(problems.join('\n'));
   return result as { [K in keyof S]: z.output<S[K]> };
-}
-
-/** Checks that hold between inputs; call after readInputs. */
-export function requireInput(condition: boolean, name: string, message: string): void {
-  if (!condition) throw new ConfigurationError(`Input '${name}': ${message}`);
 }
 
 function fail(ctx: z.RefinementCtx<string>, message: string): never {

@@ -1,12 +1,12 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigurationError } from '../action';
+import { ConfigurationError, requireInput } from '../action';
 import { DEFAULT_POLICY, DEFAULT_POLICY_YAML, DEFAULT_ROLLBACK_ON, parsePolicy, type Policy, type Verdict } from '../analysis';
 import { checkQueryTemplate, DEFAULT_PROMETHEUS_QUERIES, type PrometheusQueries } from '../analysis/sources';
 import type { SessionSettings } from '../fleet';
 import type { MonitorSettings, SourceKind } from '../procedures';
 import { buildRuntime, healthPaths, type RuntimeInputs } from './common-inputs';
-import { accessLogInput, field, requireInput } from './inputs';
+import { accessLogInput, field } from './inputs';
 import { ANY_TEXT, docField, URL_PATH } from '../vocabulary';
 
 /**

@@ -1,11 +1,11 @@
-import type { Clock, Logger } from '../action';
-import type { RunInfo, SessionSettings } from '../fleet';
+import { requireInput, type Clock, type Logger, type RunInfo } from '../action';
+import type { SessionSettings } from '../fleet';
 import type { DeploySettings, PromoteSettings } from '../procedures';
 import type { Runtime } from '../runtime';
 import type { RollbackSettings, RollbackTarget } from '../rollback';
 import { DEPLOYMENT_ID, FREE_TEXT, VERSION } from '../vocabulary';
 import { buildRuntime, healthPaths, sessionFromInputs, type deployPhaseInputs, type promotePhaseInputs, type RuntimeInputs } from './common-inputs';
-import { field, requireInput, type HostInputs } from './inputs';
+import { field, type HostInputs } from './inputs';
 import type { z } from 'zod';
 
 /**

@@ -1,12 +1,11 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import type { Clock, Logger } from '../action';
-import type { RunInfo } from '../fleet';
+import { requireInput, type Clock, type Logger, type RunInfo } from '../action';
 import { ansibleRollback, kubernetesRollback, nginxRollback, type RollbackMethod } from '../rollback';
 import { DEPLOYMENT_ID, HOST_PATH } from '../vocabulary';
 import { checkRuntimeInputs, type RuntimeInputs } from './common-inputs';
-import { field, requireInput, type HostInputs, type HostSpec } from './inputs';
+import { field, type HostInputs, type HostSpec } from './inputs';
 import { rollbackSettings } from './phase-settings';
 
 /** The rollback methods' inputs: nginx takes the host inputs; Kubernetes and Ansible take these. */

@@ -1,8 +1,7 @@
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { z } from 'zod';
-import { ConfigurationError, show } from '../action';
-import { table } from '../report';
+import { ConfigurationError, show, table } from '../action';
 import { docField, documentPath, documentProblems, type DocumentNames } from '../vocabulary';
 
 /**

@@ -1,5 +1,5 @@
 import { listDeployments, type DeploymentHistoryEntry, type DeploymentStatusEntry, type GitHubContext, type ListDeploymentsOptions } from '../github';
-import { table } from '../report';
+import { table } from '../action';
 
 /**
  * The four DORA figures from an environment's GitHub deployment history, against the deployment

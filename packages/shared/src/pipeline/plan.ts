@@ -1,6 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { ConfigurationError } from '../action';
-import { table } from '../report';
+import { ConfigurationError, table } from '../action';
 import { formatNumber } from './compare';
 
 /**

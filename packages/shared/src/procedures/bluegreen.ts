@@ -1,10 +1,11 @@
-import { errorMessage, settleLimit } from '../action';
-import { checkName, launchRelease, preflight, prepareRelease, serverBlockWarnings, smoke, stopRelease, waitHealthy, type PreflightLimits, type Release as RuntimeRelease, type Runtime, type SmokeCheck, type SmokeDefaults } from '../runtime';
+import { ConfigurationError, errorMessage, settleLimit } from '../action';
+import { checkName, launchRelease, preflight, prepareRelease, serverBlockWarnings, smoke, stopRelease, waitHealthy, type PreflightLimits, type Runtime, type SmokeCheck, type SmokeDefaults } from '../runtime';
 import type { HostSpec } from '../inputs';
 import { readLogMarks, type LogMark } from '../analysis/sources';
 import { closeSessions, failedHosts, history, isCancelled, moveBack, newReport, onEveryHost, openSessions, readLive, stableColor, step, summarize, switchAll, switchOne, type PhaseResult, type SessionSettings, type SwitchPlan, type Work } from '../fleet';
 import { weightsFor } from '../traffic';
-import { addRelease, liveRelease, newReleaseId, oneLine, otherColor, updateRelease, withHistory, type AppState, type Color, type HistoryEntry } from '../hosts';
+import { addRelease, liveRelease, newReleaseId, oneLine, updateRelease, withHistory, type AppState, type HistoryEntry } from '../hosts';
+import { otherColor, type Color, type Release } from '../domain';
 
 /**
  * The blue-green procedure over many hosts. Each phase opens and locks every host first; traffic
@@ -128,7 +129,7 @@ async function prepareHost(work: DeployWork, settings: DeploySettings): Promise<
   work.releaseId = releaseId;
   await session.saveState(addRelease(session.state, { id: releaseId, version: settings.version, image: settings.image, color: target, runId: settings.run.runId, deployedAt: iso(settings), status: 'deploying', servedAt: null, restoredAt: null, endedAt: null, note: '' }));
 
-  const release: RuntimeRelease = { app: settings.app, color: target, port: session.port(target), image: settings.image, version: settings.version };
+  const release: Release = { app: settings.app, color: target, port: session.port(target), image: settings.image, version: settings.version };
   const timeoutMs = settings.commandTimeoutSeconds * 1000;
   // Pull and check first: an image that cannot be had stops the deploy before the idle color (maybe a
   // standby kept for an instant rollback) is touched.
@@ -192,7 +193,7 @@ async function recordEnd(works: DeployWork[], settings: DeploySettings, outcome:
 
 export async function promote(hosts: readonly HostSpec[], settings: PromoteSettings): Promise<PhaseResult> {
   const started = settings.clock.now();
-  const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.version || '(canary)', phase: 'promote', time: new Date(started).toISOString() });
+  const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.version || '(canary)', phase: 'promote', time: new Date(started).toISOString() }, { versionFromState: (state) => state.canary?.version });
   const works: Work[] = sessions.map((session) => ({ session, report: newReport(session, 'promote'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
   try {
     // 1. Every host: a canary to promote (or already promoted), and the canary color healthy.
@@ -255,10 +256,10 @@ async function checkPromotable(work: Work, settings: PromoteSettings): Promise<v
       settings.log.info(`${session.label}: ${active.version} already serves all traffic on ${state.active}; nothing to promote`);
       return;
     }
-    throw new Error(`${session.label}: there is no canary to promote${settings.version ? ` for version ${settings.version}` : ''} (run the deploy phase first)`);
+    throw new ConfigurationError(`${session.label}: there is no canary to promote${settings.version ? ` for version ${settings.version}` : ''} (run the deploy phase first)`);
   }
   if (settings.version !== '' && canary.version !== settings.version) {
-    throw new Error(`${session.label}: the canary runs ${canary.version}, not ${settings.version}`);
+    throw new ConfigurationError(`${session.label}: the canary runs ${canary.version}, not ${settings.version}`);
   }
   work.target = canary.color;
   work.stable = otherColor(canary.color);

@@ -1,9 +1,10 @@
 import { errorMessage, HostError } from '../action';
 import { waitHealthy } from '../runtime';
 import type { HostSpec } from '../inputs';
-import { COLORS, runChecked, script, type AppState, type Argv, type Remote } from '../hosts';
+import { runChecked, script, type AppState, type Argv, type Remote } from '../hosts';
 import { closeSessions, openSessions, type HostSession, type SessionSettings } from '../fleet';
 import { nginxControl } from '../traffic';
+import { COLORS } from '../domain';
 
 /**
  * Host maintenance as the deployment procedure writes it: Docker prune that never touches what a

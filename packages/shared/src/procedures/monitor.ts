@@ -6,7 +6,7 @@ import type { HostSpec } from '../inputs';
 import { closeSessions, firstInLockOrder, newReport, openSessions, switchAll, type HostSession, type SessionSettings, type Work } from '../fleet';
 import { formatWeights, nginxName, weightsFor } from '../traffic';
 import { rollbackSessions, type RollbackResult, type RollbackSettings } from '../rollback';
-import { otherColor, type Color } from '../hosts';
+import { otherColor, type Color } from '../domain';
 
 /**
  * Watches a canary (or a ramp of canary shares, or a freshly promoted color) with the analysis
@@ -150,7 +150,10 @@ export function buildSources(sessions: readonly HostSession[], settings: Monitor
 
 export async function monitor(hosts: readonly HostSpec[], settings: MonitorSettings): Promise<MonitorResult> {
   const started = settings.clock.now();
-  const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: '(canary)', phase: `monitor ${settings.mode}`, time: new Date(started).toISOString() });
+  const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: '(canary)', phase: `monitor ${settings.mode}`, time: new Date(started).toISOString() }, {
+    // The lock names what is watched once the state says it: the canary's version, or the promoted one's.
+    versionFromState: (state) => (settings.mode === 'post-promotion' ? (state.active ? state.colors[state.active]?.version : null) : state.canary?.version),
+  });
   try {
     return await monitorSessions(sessions, settings);
   } finally {

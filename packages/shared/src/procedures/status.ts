@@ -1,9 +1,9 @@
-import { errorMessage, hostCell, printable, settleLimit, type Clock, type Logger } from '../action';
+import { type Clock, errorMessage, hostCell, type Logger, printable, settleLimit, table } from '../action';
 import type { HostSpec } from '../inputs';
 import { planRollback } from '../rollback';
 import { formatWeights, NginxRouter, type LiveWeights, type Weights } from '../traffic';
-import { connect, parseLockOwner, readState, rollbackCandidates, script, statePaths, type AppState, type ConnectOptions, type LockOwner, type ReleaseStatus } from '../hosts';
-import { table } from '../report';
+import { connect, parseLockOwner, readState, rollbackCandidates, script, statePaths, type AppState, type ConnectOptions, type LockOwner } from '../hosts';
+import type { ReleaseStatus } from '../domain';
 
 /**
  * What every host is doing, read and never changed: no lock is taken, nothing is written. Each
@@ -28,6 +28,8 @@ export interface HostStatus {
   /** The versions a rollback can go to by name (target-version), newest first. */
   rollbackTo: string[];
   lock: { runId: string; actor: string; phase: string; version: string; since: string; aliveSecondsAgo: number } | null;
+  /** A hold request (agent-loop hold): a ramp stays at its current step until it is lifted. */
+  hold?: { actor: string; reason: string; since: string } | null;
 }
 
 export interface StatusSettings {
@@ -59,7 +61,7 @@ export async function fleetStatus(specs: readonly HostSpec[], settings: StatusSe
 }
 
 function emptyStatus(host: string): HostStatus {
-  return { host, error: null, served: null, file: null, active: null, canary: null, colors: { blue: null, green: null }, pending: null, releases: [], rollbackPrevious: '', rollbackTo: [], lock: null };
+  return { host, error: null, served: null, file: null, active: null, canary: null, colors: { blue: null, green: null }, pending: null, releases: [], rollbackPrevious: '', rollbackTo: [], lock: null, hold: null };
 }
 
 async function hostStatus(spec: HostSpec, settings: StatusSettings): Promise<HostStatus> {
@@ -67,13 +69,14 @@ async function hostStatus(spec: HostSpec, settings: StatusSettings): Promise<Hos
   try {
     const paths = statePaths(spec.stateDir, settings.app);
     const router = new NginxRouter(remote, { app: settings.app, bluePort: spec.bluePort, greenPort: spec.greenPort, statusPort: spec.nginxStatusPort, splitKey: settings.splitKey }, spec.nginxConfDir, spec.nginxCommand);
-    const [view, state, lock] = await Promise.all([
+    const [view, state, lock, hold] = await Promise.all([
       router.inspect(),
       readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString()),
       remote.run(script('al-lock-read', LOCK_READ, [paths.lock])),
+      remote.run(script('al-hold-read', 'if [ -f "$1" ]; then printf "hold "; head -c 600 "$1"; fi', [paths.hold])),
     ]);
     const served = view.live?.weights ?? null;
-    return { ...describeState(spec.target.label, state, served), served, file: view.file?.weights ?? null, lock: parseLockRead(lock.stdout) };
+    return { ...describeState(spec.target.label, state, served), served, file: view.file?.weights ?? null, lock: parseLockRead(lock.stdout), hold: parseHold(hold.stdout) };
   } finally {
     remote.close();
   }
@@ -122,7 +125,20 @@ function parseLockRead(output: string): HostStatus['lock'] {
   };
 }
 
-/** One line per host, for a terminal or a log: what it serves, its colors, its lock. */
+/** The hold request file (host text: each field shown through printable, an unreadable one said to be). */
+function parseHold(output: string): HostStatus['hold'] {
+  if (!output.startsWith('hold ')) return null;
+  try {
+    const parsed = JSON.parse(output.slice(5)) as { actor?: unknown; reason?: unknown; time?: unknown };
+    return { actor: printable(String(parsed.actor ?? '?'), 100), reason: printable(String(parsed.reason ?? ''), 200), since: printable(String(parsed.time ?? '?'), 40) };
+  } catch {
+    return { actor: '?', reason: 'an unreadable hold request', since: '?' };
+  }
+}
+
+const holdText = (hold: NonNullable<HostStatus['hold']>): string => `held by ${hold.actor} since ${hold.since}${hold.reason ? ` (${hold.reason})` : ''}`;
+
+/** One line per host, for a terminal or a log: what it serves, its colors, its lock, a hold. */
 export function statusLines(app: string, statuses: readonly HostStatus[]): string[] {
   const lines = [`${app} on ${statuses.length} host(s)`];
   for (const status of statuses) {
@@ -138,6 +154,7 @@ export function statusLines(app: string, statuses: readonly HostStatus[]): strin
     });
     lines.push(`${status.host}: serves ${serves}${drift}; ${colors.join(', ')}${status.canary ? `; canary ${status.canary.version} at ${status.canary.percent}% since ${status.canary.since}` : ''}`);
     lines.push(`  lock: ${status.lock ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase} of ${status.lock.version}), alive ${status.lock.aliveSecondsAgo} s ago` : 'free'}${status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId} since ${status.pending.at} (the next run settles it)` : ''}`);
+    if (status.hold) lines.push(`  hold: ${holdText(status.hold)}: a ramp stays at its current step until agent-loop resume`);
     lines.push(`  rollback (target previous): ${status.rollbackPrevious}; by name: ${status.rollbackTo.length > 0 ? status.rollbackTo.join(', ') : 'nothing yet'}`);
     if (status.releases.length > 0) lines.push(`  releases: ${status.releases.slice(0, 5).map((release) => `${release.version} ${release.status}`).join(', ')}`);
   }
@@ -161,7 +178,7 @@ export function statusSummary(app: string, statuses: readonly HostStatus[]): str
           color(status, 'blue'),
           color(status, 'green'),
           status.canary ? `${status.canary.version} at ${status.canary.percent}%` : '—',
-          `${status.lock ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase}), alive ${status.lock.aliveSecondsAgo} s ago` : 'free'}${status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId}` : ''}`,
+          `${status.lock ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase}), alive ${status.lock.aliveSecondsAgo} s ago` : 'free'}${status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId}` : ''}${status.hold ? `; ramp ${holdText(status.hold)}` : ''}`,
           `${status.rollbackPrevious}; by name: ${status.rollbackTo.join(', ') || '—'}`,
         ],
   );

@@ -1,7 +1,6 @@
-import { errorMessage, markdownCode, type Settled } from '../action';
+import { errorMessage, markdownCode, type Settled, table } from '../action';
 import { deployNginxCommand, type SetupReport } from '../hosts';
 import { formatPrerequisites, type Prerequisite } from '../runtime';
-import { table } from './summary';
 
 /**
  * What host-setup found on each host, folded into one outcome each for its two phases: the doctor

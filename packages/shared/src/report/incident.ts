@@ -1,8 +1,7 @@
 import { bestEffort, createDeployment, githubContext, openIssue, setDeploymentStatus, type GitHubContext, type Incident } from '../github';
-import { forMarkdown, hostCell, markdownLink, type Logger } from '../action';
+import { forMarkdown, hostCell, markdownLink, table, type Logger } from '../action';
 import { notifySlack } from './notify';
 import type { HostReport } from '../fleet';
-import { table } from './summary';
 
 /**
  * What happens after traffic is back on a good version: the GitHub deployment records (so DORA

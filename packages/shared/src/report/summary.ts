@@ -1,21 +1,13 @@
-import { codeBlock, forMarkdown, hostCell, Markdown, markdownLink } from '../action';
+import { codeBlock, forMarkdown, hostCell, markdownLink, table } from '../action';
 import type { HostReport, PhaseResult } from '../fleet';
 import { formatValue, histogramQuantile, type AnalysisResult, type Sample, type SeriesPoint } from '../analysis';
-import type { Color } from '../hosts';
 import type { MonitorResult } from '../procedures';
 import type { RollbackResult } from '../rollback';
 import { formatWeights } from '../traffic';
 import { restoredLine } from './incident';
+import type { Color } from '../domain';
 
 /** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
-
-/** A table cell: a plain string is text (made inert by `forMarkdown`), a `Markdown` piece is this code's own. */
-export type Cell = string | Markdown;
-const cell = (value: Cell): string => (value instanceof Markdown ? value.text : forMarkdown(value));
-
-export function table(header: string[], rows: readonly (readonly Cell[])[]): string {
-  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
-}
 
 const OUTCOME: Record<HostReport['outcome'], string> = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
 

@@ -1,9 +1,10 @@
 import type { Clock, Logger } from '../action';
 import type { HostReport } from '../fleet';
-import { runPlaybook, type Color } from '../hosts';
+import { runPlaybook } from '../hosts';
 import type { HostSpec } from '../inputs';
 import { rollbackKubernetes, type KubernetesTarget } from './kubernetes';
 import { rollback, type RollbackResult, type RollbackSettings, type RollbackTarget } from './rollback';
+import type { Color } from '../domain';
 
 /**
  * The rollback seam: one way of putting the last good version back, and one result for all of

@@ -1,9 +1,10 @@
 import { ConfigurationError, errorMessage, settleLimit } from '../action';
-import { launchRelease, prepareRelease, stopRelease, waitHealthy, type Release, type Runtime } from '../runtime';
+import { launchRelease, prepareRelease, stopRelease, waitHealthy, type Runtime } from '../runtime';
 import type { HostSpec } from '../inputs';
 import { closeSessions, failedHosts, history, newReport, onEveryHost, openSessions, readLive, step, summarize, switchAll, switchOne, type HostSession, type PhaseResult, type SessionSettings, type SwitchPlan, type Work } from '../fleet';
 import { weightsFor, type Weights } from '../traffic';
-import { COLORS, isRejected, liveRelease, oneLine, otherColor, rollbackCandidates, script, updateRelease, withHistory, type AppState, type Color, type ReleaseRecord } from '../hosts';
+import { liveRelease, oneLine, rollbackCandidates, script, updateRelease, withHistory, type AppState } from '../hosts';
+import { COLORS, isRejected, otherColor, type Color, type Release, type ReleaseRecord } from '../domain';
 
 /**
  * Rollback on hosts with nginx: traffic back to the last good version (or a named one). A color

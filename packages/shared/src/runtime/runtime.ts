@@ -1,14 +1,6 @@
 import { HostError } from '../action';
-import { renderTemplate, runChecked, script, type Argv, type Color, type Remote } from '../hosts';
-
-/** What a color runs: the values a runtime command may use. */
-export interface Release {
-  app: string;
-  color: Color;
-  port: number;
-  image: string;
-  version: string;
-}
+import { renderTemplate, runChecked, script, type Argv, type Remote } from '../hosts';
+import type { Release } from '../domain';
 
 /** One check or preparation a runtime runs on a host before anything there changes. */
 export interface PrepareStep {

@@ -1,7 +1,6 @@
-import { errorMessage, forMarkdown, request, systemClock, type Clock } from '../action';
+import { type Clock, errorMessage, forMarkdown, request, systemClock, table } from '../action';
 import { bodyContentType, checkName, judgeSmoke, percentile, requestBody, smokeBudgetMs, type SmokeCheck, type SmokeDefaults } from '../runtime';
 import type { LoadFigure, LoadResult, LoadVerdict } from './loadtest';
-import { table } from '../report';
 
 /**
  * Staging checks, run from the runner against the staging URL: smoke checks (runtime's one

@@ -1,7 +1,8 @@
 import { ConfigurationError, HostError } from '../../action';
 import { URL_PATH } from '../../vocabulary';
-import { script, type Argv, type Color, type Remote } from '../../hosts';
+import { script, type Argv, type Remote } from '../../hosts';
 import type { ColorSample, MetricSource, Sample, TimeWindow } from '..';
+import type { Color } from '../../domain';
 
 /**
  * What the host itself says: memory in use and consecutive failed health checks per color. No

@@ -1,8 +1,9 @@
 import { HostError } from '../../action';
 import { nginxName } from '../../traffic';
-import { script, type Argv, type Color, type Remote } from '../../hosts';
+import { script, type Argv, type Remote } from '../../hosts';
 import type { LogMark } from './log-mark';
 import { emptyColorSample, latencyBucket, mergeSamples, type ColorSample, type MetricSource, type Sample, type TimeWindow } from '..';
+import type { Color } from '../../domain';
 
 /**
  * What users really got, from each host's nginx access log (the JSON `agent_loop` format): every

@@ -1,7 +1,8 @@
 import { ConfigurationError, HostError } from '../../action';
 import { URL_PATH } from '../../vocabulary';
-import { script, type Argv, type Color, type Remote } from '../../hosts';
+import { script, type Argv, type Remote } from '../../hosts';
 import { emptyColorSample, latencyBucket, type ColorSample, type MetricSource, type Sample, type TimeWindow } from '..';
+import type { Color } from '../../domain';
 
 /**
  * The monitor's own requests: each sample sends a few GET requests, on the host with curl, to

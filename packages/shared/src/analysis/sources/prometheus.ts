@@ -1,6 +1,6 @@
 import { ConfigurationError, excerpt, getJson } from '../../action';
-import { COLORS, type Color } from '../../hosts';
 import { LATENCY_BOUNDS_MS, type ColorSample, type LatencyHistogram, type MetricSource, type Sample, type TimeWindow } from '..';
+import { COLORS, type Color } from '../../domain';
 
 /**
  * Requests, errors, latencies and gauges per color from Prometheus's HTTP API: one instant query

@@ -1,0 +1,2 @@
+export { COLORS, otherColor, type Color } from './colors';
+export { isRejected, RELEASE_STATUSES, type Release, type ReleaseRecord, type ReleaseStatus } from './releases';
