@@ -58,6 +58,8 @@ export async function run(read?: InputReader): Promise<void> {
           // The rollback has its own message (announceRollback); the steps before it are said here.
           slack: { webhookUrl: inputs['slack-webhook-url'], kinds: ['weight-advanced', 'held', 'analysis-extended', 'halted', 'promoted'], runUrl: run.runUrl },
           deployment: eventDeployment,
+          // The step's error says the verdict's reason and the rollback when the monitor fails.
+          logOnly: { kinds: ['halted', 'rolled-back'], log: action.logger.info },
           warn: action.logger.warn,
         }),
       }),

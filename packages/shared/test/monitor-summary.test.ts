@@ -68,6 +68,13 @@ describe('the canary summary an on-call engineer reads', () => {
     expect(await parseMermaid(markdown)).toEqual(['xychart', 'xychart', 'xychart']);
   });
 
+  it('after a ramp to all traffic, says that promote comes next (the canary is not the live release yet)', () => {
+    const steps = [10, 100].map((percent) => ({ percent, analysis: analyse(4, () => 0) }));
+    const lines = monitorSummary('shop', base(steps[1]!.analysis, { steps, verdict: 'success' })).split('\n');
+    expect(lines[3]).toBe('- **Done:** every step passed its analysis; v2 serves all traffic as the canary, v1 still runs beside it');
+    expect(lines[4]).toBe('- **Next:** Promote it (blue-green phase: promote): v2 becomes the live release and v1 is stopped unless keep-previous.');
+  });
+
   it("a failed ramp's verdict names the step it stopped at and the steps before it", () => {
     const steps = [
       { percent: 10, analysis: analyse(4, () => 0) },

@@ -94,6 +94,10 @@ export function monitorPolicy(inputs: MonitorInputs): Policy {
   const steps = inputs.steps;
   requireInput(steps.every((step, index) => index === 0 || step > (steps[index - 1] as number)), 'steps', `must increase, got ${steps.join(', ')}`);
   requireInput(!inputs.sources.includes('prometheus') || inputs['prometheus-url'] !== '', 'prometheus-url', 'is required when sources include prometheus');
+  // memory: none turns the host's memory figure off; unless Prometheus reads one, a memory rule
+  // would watch nothing, so it is left out of the policy rather than shown as "no data".
+  const memoryFromPrometheus = inputs.sources.includes('prometheus') && inputs['prometheus-queries']?.memory !== null;
+  if (inputs.memory === 'none' && !memoryFromPrometheus) return { ...policy, rules: policy.rules.filter((rule) => rule.metric !== 'memory_ratio') };
   return policy;
 }
 

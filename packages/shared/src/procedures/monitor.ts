@@ -260,16 +260,24 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
         });
         const unread = read.find((result) => !result.ok);
         if (unread && !unread.ok) throw unread.error;
-        const moved = await switchAll(works, settings, `ramp to ${percent}%`, (work) => ({
-          weights: weightsFor(canaryColor, percent),
-          phase: 'ramp',
-          recover: 'from',
-          ...(work.session.state.canary?.release ? { release: work.session.state.canary.release } : {}),
-          commit: (state) => (state.canary ? { ...state, canary: { ...state.canary, percent } } : state),
-        }));
-        if (!moved) throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works.map((work) => work.report.error).filter(Boolean).join('; ')}`);
-        settings.log.info(`ramp step ${index + 1}/${plan.length}: ${formatWeights(weightsFor(canaryColor, percent))} on ${works.length} host(s)`);
-        await emit({ kind: 'weight-advanced', message: `${canaryVersion ?? canaryColor} weight advanced to ${percent}% (step ${index + 1} of ${plan.length}) on ${works.length} host${works.length === 1 ? '' : 's'}` });
+        const target = weightsFor(canaryColor, percent);
+        // A step at the share every host already serves (the first step, at the deploy's
+        // canary-percent) is watched as it is: not switched again, nor announced as an advance.
+        const already = works.every((work) => work.before?.blue === target.blue && work.before.green === target.green && work.session.state.canary?.percent === percent);
+        if (already) {
+          settings.log.info(`ramp step ${index + 1}/${plan.length}: ${formatWeights(target)} on ${works.length} host(s), live already`);
+        } else {
+          const moved = await switchAll(works, settings, `ramp to ${percent}%`, (work) => ({
+            weights: target,
+            phase: 'ramp',
+            recover: 'from',
+            ...(work.session.state.canary?.release ? { release: work.session.state.canary.release } : {}),
+            commit: (state) => (state.canary ? { ...state, canary: { ...state.canary, percent } } : state),
+          }));
+          if (!moved) throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works.map((work) => work.report.error).filter(Boolean).join('; ')}`);
+          settings.log.info(`ramp step ${index + 1}/${plan.length}: ${formatWeights(target)} on ${works.length} host(s)`);
+          await emit({ kind: 'weight-advanced', message: `${canaryVersion ?? canaryColor} weight advanced to ${percent}% (step ${index + 1} of ${plan.length}) on ${works.length} host${works.length === 1 ? '' : 's'}` });
+        }
       }
       analysis = await watch(index, percent);
       if (stop.signal.aborted) break;
@@ -305,7 +313,8 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
   if (final.verdict === 'success' && plan.at(-1) === 100 && steps.at(-1)?.percent === 100 && abortedBy === null) await emit({ kind: 'promoted', message: `${canaryVersion ?? canaryColor} ramped to all traffic: every step passed its analysis` });
   if (final.verdict !== 'success') await emit({ kind: 'halted', message: `${canaryVersion ?? canaryColor} halted (${final.verdict}): ${reason}` });
   if (settings.autoRollback && settings.rollbackOn.includes(final.verdict)) {
-    settings.log.warn(`rolling back ${canaryVersion ?? canaryColor}: ${final.reason}`);
+    // The halted event above gave the reason; the rollback's own outcome follows.
+    settings.log.info(`rolling back ${canaryVersion ?? canaryColor} (${final.verdict})`);
     rollback = await rollbackSessions(
       sessions,
       { ...settings, ...settings.rollback, target: { kind: 'previous' }, reason: `${final.verdict}: ${final.reason}` },

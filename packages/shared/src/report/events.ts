@@ -52,6 +52,12 @@ export interface EventSinkOptions {
   slack?: { webhookUrl: string; kinds: readonly RolloutEventKind[]; runUrl?: string };
   /** The GitHub deployment whose status description follows the events that are not its end. */
   deployment?: { context: GitHubContext; id: number; logUrl: string } | null;
+  /**
+   * Kinds written as a plain log line instead of an annotation, because the step's own outcome
+   * says the same once it ends (a failed monitor's error names the verdict's reason and the
+   * rollback): each reason is then one annotation, not three.
+   */
+  logOnly?: { kinds: readonly RolloutEventKind[]; log: (message: string) => void };
   warn: (message: string) => void;
 }
 
@@ -62,7 +68,8 @@ const IN_PROGRESS: readonly RolloutEventKind[] = ['canary-started', 'weight-adva
 export function rolloutEvents(options: EventSinkOptions): (event: RolloutEvent) => Promise<void> {
   return async (event) => {
     const text = `${options.app}: ${event.message}`;
-    options.annotate[EVENT_LEVEL[event.kind]](text);
+    if (options.logOnly?.kinds.includes(event.kind)) options.logOnly.log(text);
+    else options.annotate[EVENT_LEVEL[event.kind]](text);
     const sends: Array<Promise<unknown>> = [];
     if (options.slack && options.slack.webhookUrl !== '' && options.slack.kinds.includes(event.kind)) {
       sends.push(notifySlack(options.slack.webhookUrl, { event: SLACK_EVENT[event.kind], title: text, fields: { event: event.kind, environment: options.environment }, ...(options.slack.runUrl ? { runUrl: options.slack.runUrl } : {}) }, options.warn));

@@ -230,7 +230,8 @@ export function monitorHeadline(result: MonitorResult, incidentUrl: string | nul
   switch (result.verdict) {
     case 'success':
       return ramp
-        ? { ok: true, title: `${canary} ramped to all traffic`, verdict, done: `every step passed its analysis; ${canary} serves all traffic`, incidentUrl, next: ['Nothing.'] }
+        ? // All traffic is on the canary's color, but it is still the canary: promote makes it the live release and stops the stable one.
+          { ok: true, title: `${canary} ramped to all traffic`, verdict, done: `every step passed its analysis; ${canary} serves all traffic as the canary, ${stable} still runs beside it`, incidentUrl, next: [`Promote it (blue-green phase: promote): ${canary} becomes the live release and ${stable} is stopped unless keep-previous.`] }
         : { ok: true, title: `canary ${canary} passed`, verdict, done: `nothing changed: ${canary} still takes its canary share next to ${stable}`, incidentUrl, next: ['Promote it (blue-green phase: promote).'] };
     case 'aborted':
       return { ok: false, title: `${what} aborted`, verdict, done: 'the analysis stopped before a decision (a rollback asked for the hosts, or the run was cancelled)', incidentUrl, next: ['See the rollback run that asked, or re-run the monitor.'] };
