@@ -1,9 +1,10 @@
 import { action, requireInput, systemClock, type RunInfo } from '@agent-loop/shared/action';
 import { githubContext } from '@agent-loop/shared/github';
-import { accessLogInput, checkRuntimeInputs, deployPhaseInputs, deploymentRecord, deploymentRecordInputs, deploySettings, field, hostInputs, promotePhaseInputs, promoteSettings, readInputs, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { accessLogInput, checkRuntimeInputs, deployPhaseInputs, deploymentRecord, deploymentRecordInputs, field, hostInputs, promotePhaseInputs, readInputs, resolveHosts, runtimeInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { deploy, promote, fleetStatus, statusLines, statusSummary } from '@agent-loop/shared/procedures';
 import { deploymentMetricsRecorder, metricsInputs, phaseSummary, recordedPhase } from '@agent-loop/shared/report';
 import { cleanUpRun, type PhaseResult } from '@agent-loop/shared/fleet';
+import { deploySettings, promoteSettings, sessionFromInputs } from '@agent-loop/shared/settings';
 
 export const Outputs = {
   ActiveColor: 'active-color',

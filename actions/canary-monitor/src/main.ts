@@ -1,9 +1,10 @@
 import { action, systemClock } from '@agent-loop/shared/action';
 import { githubContext } from '@agent-loop/shared/github';
-import { checkRuntimeInputs, hostInputs, incidentInputs, monitorPhaseInputs, monitorPolicy, monitorSettings, readFromRunner, readInputs, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { checkRuntimeInputs, hostInputs, incidentInputs, monitorPhaseInputs, monitorPolicy, readFromRunner, readInputs, resolveHosts, runtimeInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { monitor } from '@agent-loop/shared/procedures';
 import { announceOptions, concludeMonitor, deploymentMetricsRecorder, metricsInputs, monitorSummary, progressLine, rolloutEvents } from '@agent-loop/shared/report';
 import { cleanUpRun } from '@agent-loop/shared/fleet';
+import { monitorSettings, sessionFromInputs } from '@agent-loop/shared/settings';
 
 export const Outputs = {
   Verdict: 'verdict',

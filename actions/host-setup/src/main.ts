@@ -1,9 +1,10 @@
 import { action, ConfigurationError } from '@agent-loop/shared/action';
 import { onEachHost, setupHost, type HostSetupPlan, type Remote } from '@agent-loop/shared/hosts';
-import { connectOptions, hostSetupInputs, hostSetupPlans, readInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { hostSetupInputs, hostSetupPlans, readInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { doctor } from '@agent-loop/shared/runtime';
 import { helperFile } from '@agent-loop/shared/traffic';
 import { doctorOutcome, setupOutcome } from '@agent-loop/shared/report';
+import { connectOptions } from '@agent-loop/shared/settings';
 
 /**
  * Prepares hosts for an unprivileged deploy user (phase setup, run once by a sudo-capable login),

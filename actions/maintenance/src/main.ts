@@ -1,8 +1,9 @@
 import { action, errorMessage, hostCell, requireInput, settleLimit, systemClock, table } from '@agent-loop/shared/action';
 
-import { field, hostInputs, readInputs, resolveHosts, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { field, hostInputs, readInputs, resolveHosts, runtimeInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { diskUse, pruneHost, rollingUpgrade, rotateLogs, type PruneResult, type UpgradeResult } from '@agent-loop/shared/procedures';
 import { closeSessions, openSessions } from '@agent-loop/shared/fleet';
+import { sessionFromInputs } from '@agent-loop/shared/settings';
 
 export const Outputs = {
   Ok: 'ok',

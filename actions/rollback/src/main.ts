@@ -1,8 +1,9 @@
 import { action, requireInput, systemClock } from '@agent-loop/shared/action';
 import { cleanUpRun } from '@agent-loop/shared/fleet';
-import { checkRollbackMethodInputs, field, hostInputs, hostsField, incidentInputs, privateKeyField, readInputs, resolveHosts, rollbackMethod, rollbackMethodInputs, rollbackPhaseInputs, rollbackTarget, runtimeInputs, sessionFromInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { checkRollbackMethodInputs, field, hostInputs, hostsField, incidentInputs, privateKeyField, readInputs, resolveHosts, rollbackMethodInputs, rollbackOnHosts, rollbackPhaseInputs, rollbackTarget, runtimeInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { announceOptions, announceOutcome, deploymentMetricsRecorder, metricsInputs, rollbackFailure, rollbackSummary } from '@agent-loop/shared/report';
 import { ANY_TEXT, docField, FREE_TEXT, VERSION } from '@agent-loop/shared/vocabulary';
+import { rollbackMethod, sessionFromInputs } from '@agent-loop/shared/settings';
 
 export const Outputs = {
   RolledBack: 'rolled-back',
@@ -56,13 +57,13 @@ export function readSettings(read?: InputReader) {
     requireInput(inputs['target-version'] !== '', 'target-version', 'is required when target is version: a version such as v1.4.2');
   }
   checkRollbackMethodInputs(inputs);
-  return { inputs, hosts: inputs.method === 'nginx' ? resolveHosts(inputs) : [] };
+  return { inputs, hosts: rollbackOnHosts(inputs) ? resolveHosts(inputs) : [] };
 }
 
 /** The post step: settles what a killed main step left (a pending switch, its locks). */
 export async function post(read?: InputReader): Promise<void> {
   const { inputs, hosts } = readSettings(read);
-  if (inputs.method !== 'nginx') return;
+  if (!rollbackOnHosts(inputs)) return;
   const released = await cleanUpRun(hosts, sessionFromInputs(inputs, action.runInfo(), action.logger));
   if (released.length > 0) action.logger.warn(`the rollback did not finish; released its lock on ${released.join(', ')}`);
 }
@@ -75,7 +76,7 @@ export async function run(read?: InputReader): Promise<void> {
     const method = rollbackMethod(inputs, hosts, { run, log: action.logger, clock: systemClock, signal: action.cancellation.signal });
     const outcome = await method.run(rollbackTarget(inputs), started);
     // What serves now, for the DeploymentFailed alert: a good rollback resolves it, a failed one keeps it firing.
-    if (method.name === 'nginx' && !outcome.noop) await deploymentMetricsRecorder(inputs, hosts, sessionFromInputs(inputs, run, action.logger).connect, action.logger)(!outcome.ok, outcome.version ?? '');
+    if (rollbackOnHosts(inputs) && !outcome.noop) await deploymentMetricsRecorder(inputs, hosts, sessionFromInputs(inputs, run, action.logger).connect, action.logger)(!outcome.ok, outcome.version ?? '');
     const announcement = await announceOutcome(
       outcome,
       { app: inputs.app, environment: inputs.environment, trigger: inputs.trigger, reason: inputs.reason, severity: inputs['incident-severity'], figures: inputs.figures ?? [], runUrl: run.runUrl, decidedAt: started },

@@ -16,3 +16,4 @@ export * from './github/index';
 export * from './report/index';
 export * from './staging/index';
 export * from './pipeline/index';
+export * from './settings/index';

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigurationError, errorMessage, settleLimit, UnrecordedSwitchError, type Clock, type Logger, type RunInfo } from '../action';
-import type { HostSpec } from '../inputs';
 import { explainUnprepared } from '../runtime';
-import { formatWeights, NginxRouter, type SwitchResult, type TrafficRouter, type Weights } from '../traffic';
-import { acquireLock, commands, connect, LockHeld, parseLockOwner, parseState, readState, runChecked, script, statePaths, stateText, updateRelease, withHistory, writeStateAndAudit, type AppState, type ConnectOptions, type LockOwner, type Remote, type StatePaths } from '../hosts';
+import { buildRouter, DEFAULT_ROUTER, formatWeights, type SwitchResult, type TrafficRouter, type Weights } from '../traffic';
+import { acquireLock, commands, connect, LockHeld, parseLockOwner, parseState, readState, runChecked, script, statePaths, stateText, updateRelease, withHistory, writeStateAndAudit, type AppState, type ConnectOptions, type HostSpec, type LockOwner, type Remote, type StatePaths } from '../hosts';
 
 export interface LockSettings {
   waitSeconds: number;
@@ -15,6 +14,8 @@ export interface LockSettings {
 
 export interface SessionSettings {
   app: string;
+  /** The router each host's traffic goes through, by its registered name (traffic/registry.ts); nginx when not given. */
+  router?: string;
   splitKey: string;
   connect: ConnectOptions;
   lock: LockSettings;
@@ -50,25 +51,18 @@ export class HostSession {
   private heartbeat: NodeJS.Timeout | undefined;
   private auditQueue: string[] = [];
 
+  /** `router`: the host's, as the router registry builds it (`sessionRouter`). */
   constructor(
     readonly spec: HostSpec,
     readonly remote: Remote,
     private readonly settings: SessionSettings,
     public state: AppState,
     private readonly unlock: () => Promise<void>,
-    router?: TrafficRouter,
+    router: TrafficRouter,
     private readonly lockToken?: string,
   ) {
     this.paths = statePaths(spec.stateDir, settings.app);
-    this.router =
-      router ??
-      new NginxRouter(
-        remote,
-        { app: settings.app, bluePort: spec.bluePort, greenPort: spec.greenPort, statusPort: spec.nginxStatusPort, splitKey: settings.splitKey },
-        spec.nginxConfDir,
-        spec.nginxCommand,
-        settings.clock.now,
-      );
+    this.router = router;
   }
 
   get label(): string {
@@ -197,6 +191,11 @@ export class HostSession {
   }
 }
 
+/** A host's router, the one the settings name, built by the router registry. */
+export function sessionRouter(spec: HostSpec, remote: Remote, settings: Pick<SessionSettings, 'app' | 'router' | 'splitKey' | 'clock'>): TrafficRouter {
+  return buildRouter(settings.router ?? DEFAULT_ROUTER, { remote, host: spec, app: settings.app, splitKey: settings.splitKey, now: settings.clock.now });
+}
+
 export interface OpenOptions {
   /** Called on a host whose lock another run holds (the rollback uses it to stop a monitor). */
   onHeld?: (remote: Remote, paths: StatePaths, owner: Partial<LockOwner> | null) => Promise<number>;
@@ -220,6 +219,14 @@ export async function openSessions(specs: readonly HostSpec[], settings: Session
     throwAll(connectFailures);
   }
   const remotes = connected.map((result) => (result as { ok: true; value: Remote }).value);
+  // Each host's router, built before any lock is taken: one the settings cannot build stops the run here.
+  let hostRouters: TrafficRouter[];
+  try {
+    hostRouters = specs.map((spec, index) => sessionRouter(spec, remotes[index] as Remote, settings));
+  } catch (error) {
+    for (const remote of remotes) remote.close();
+    throw error;
+  }
   const locked: Array<{ spec: HostSpec; remote: Remote; unlock: () => Promise<void>; token: string }> = [];
   try {
     const ordered = specs.map((spec, index) => ({ spec, remote: remotes[index] as Remote })).sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0));
@@ -249,7 +256,7 @@ export async function openSessions(specs: readonly HostSpec[], settings: Session
   }
   // Locked in lock order; handed back in the order the hosts were given, so reports follow the input.
   const byInput = [...locked].sort((a, b) => specs.indexOf(a.spec) - specs.indexOf(b.spec));
-  const sessions = byInput.map(({ spec, remote, unlock, token }) => new HostSession(spec, remote, settings, null as unknown as AppState, unlock, undefined, token));
+  const sessions = byInput.map(({ spec, remote, unlock, token }) => new HostSession(spec, remote, settings, null as unknown as AppState, unlock, hostRouters[specs.indexOf(spec)] as TrafficRouter, token));
   for (const session of sessions) session.startHeartbeat();
   const prepared = await settleLimit(sessions, settings.maxParallel, async (session, index) => {
     session.state = settings.repairState ? await repairState(session, settings) : await readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
@@ -434,9 +441,16 @@ export async function cleanUpRun(specs: readonly HostSpec[], settings: SessionSe
       }
       const lockToken = owner.token as string;
       const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
-      const session = new HostSession(spec, remote, settings, state, async () => {
-        await remote.run(commands.releaseLock(paths.lock, lockToken));
-      });
+      const session = new HostSession(
+        spec,
+        remote,
+        settings,
+        state,
+        async () => {
+          await remote.run(commands.releaseLock(paths.lock, lockToken));
+        },
+        sessionRouter(spec, remote, settings),
+      );
       const pending = state.pending;
       if (pending && pending.jobToken !== jobToken) {
         // Under this job's lock, yet not this job's: the next run settles it when it opens the host.

@@ -30,3 +30,19 @@ export function parseTarget(text: string): SshTarget {
   return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
 }
 
+/** Settings that may differ per host: given as inputs, overridable per host in the `hosts` list. */
+export interface HostSettings {
+  bluePort: number;
+  greenPort: number;
+  nginxStatusPort: number;
+  stateDir: string;
+  nginxConfDir: string;
+  nginxCommand: string[];
+  /** The app's nginx access log in the agent_loop format (read by the canary monitor). */
+  accessLog: string;
+}
+
+/** A host as every phase works on it: where to reach it, and its settings (the inputs with its overrides). */
+export interface HostSpec extends HostSettings {
+  target: SshTarget;
+}

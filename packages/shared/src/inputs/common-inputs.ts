@@ -1,9 +1,7 @@
-import { requireInput, systemClock, type Clock, type Logger, type RunInfo } from '../action';
-import { field, type HostInputs } from './inputs';
-import { connectOptions } from './host-setup-inputs';
-import { HOST_PATH, IMAGE_REF, NGINX_KEY, URL_PATH, VERSION } from '../vocabulary';
-import { commandRuntime, composeRuntime, DEFAULT_SMOKE_REQUESTS, SMOKE_CHECKS_FORM, smokeChecksSchema, TEMPLATE_PLACEHOLDERS, type Runtime } from '../runtime';
-import type { SessionSettings } from '../fleet';
+import { requireInput } from '../action';
+import { DEPLOYMENT_ID, HOST_PATH, IMAGE_REF, NGINX_KEY, URL_PATH, VERSION } from '../vocabulary';
+import { DEFAULT_SMOKE_REQUESTS, runtimes, SMOKE_CHECKS_FORM, smokeChecksSchema, TEMPLATE_PLACEHOLDERS, type RuntimeOptions } from '../runtime';
+import { field, type Values } from './inputs';
 
 /** `none`, or a path as URL_PATH has it. */
 const URL_PATH_OR_NONE = new RegExp(`^(?:none|${URL_PATH.source.slice(1, -1)})$`);
@@ -15,7 +13,7 @@ export function smokeChecksField(defaultChecks: string) {
 
 /** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
 export const runtimeInputs = {
-  runtime: field.choice(['compose', 'command'], 'compose'),
+  runtime: field.registered(runtimes, 'compose'),
   'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
   'start-command': field.template(TEMPLATE_PLACEHOLDERS),
   'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
@@ -43,7 +41,8 @@ export const promotePhaseInputs = {
 };
 
 export type RuntimeInputs = {
-  runtime: 'compose' | 'command';
+  /** A runtime's registered name (runtime/registry.ts). */
+  runtime: string;
   'compose-file': string;
   'start-command': string;
   'stop-command': string;
@@ -54,35 +53,42 @@ export type RuntimeInputs = {
   'min-free-disk-mb'?: number;
 };
 
-export function checkRuntimeInputs(inputs: RuntimeInputs): void {
-  if (inputs.runtime === 'command') {
-    requireInput(inputs['start-command'] !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
-    requireInput(inputs['stop-command'] !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
-  }
-}
-
-export function buildRuntime(inputs: RuntimeInputs): Runtime {
-  return inputs.runtime === 'compose'
-    ? composeRuntime(inputs['compose-file'], { waitTimeoutSeconds: inputs['health-timeout-seconds'], minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0 })
-    : commandRuntime(inputs['start-command'], inputs['stop-command']);
-}
-
-export function healthPaths(inputs: RuntimeInputs): string[] {
-  return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
-}
-
-/** Session settings (connection, lock, parallelism, who acts) from the shared host inputs. */
-export function sessionFromInputs(inputs: HostInputs & { 'split-key': string }, run: RunInfo, log: Logger, clock: Clock = systemClock, signal?: AbortSignal): SessionSettings {
+/** What the runtime the inputs name is built from (runtime/registry.ts). */
+export function runtimeOptions(inputs: RuntimeInputs): RuntimeOptions {
   return {
-    app: inputs.app,
-    splitKey: inputs['split-key'],
-    connect: connectOptions(inputs),
-    lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'], takeOver: inputs['take-over-lock'] },
-    maxParallel: inputs['max-parallel'],
-    run,
-    clock,
-    log,
-    repairState: inputs['repair-state'],
-    ...(signal ? { signal } : {}),
+    composeFile: inputs['compose-file'],
+    startCommand: inputs['start-command'],
+    stopCommand: inputs['stop-command'],
+    ...(inputs['health-timeout-seconds'] === undefined ? {} : { healthTimeoutSeconds: inputs['health-timeout-seconds'] }),
+    minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0,
   };
+}
+
+/** What the runtime the inputs name needs of them (the command runtime: its two commands), before any host. */
+export function checkRuntimeInputs(inputs: RuntimeInputs): void {
+  runtimes.get(inputs.runtime).check?.(runtimeOptions(inputs));
+}
+
+const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+
+/** The GitHub deployment a deploy records and its promote completes (DORA figures read it). */
+export const deploymentRecordInputs = {
+  'github-token': field.secret({ form: 'a token with deployments: write, e.g. secrets.GITHUB_TOKEN' }),
+  'deployment-ref': field.string({ form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA', pattern: GIT_REF, max: 255 }),
+  'commit-time': field.string({ form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z', pattern: ISO_TIME, max: 40 }),
+  'deployment-id': field.string({ form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)', pattern: DEPLOYMENT_ID, max: 20 }),
+};
+
+/**
+ * What to record for a phase: deploy creates a deployment of the ref (the input, or the run's
+ * commit), promote completes the one deploy recorded. Checked with the other inputs, before any host.
+ */
+export function deploymentRecord(inputs: Values<typeof deploymentRecordInputs> & { phase: string; image: string }, env: NodeJS.ProcessEnv = process.env): { ref: string; image: string; commitTime: string | null } | { id: number | null } {
+  requireInput(inputs['commit-time'] === '' || Number.isFinite(Date.parse(inputs['commit-time'])), 'commit-time', `expected a real ISO 8601 time such as 2026-05-01T12:34:56Z, got '${inputs['commit-time']}'`);
+  if (inputs.phase !== 'deploy') return { id: inputs['deployment-id'] ? Number(inputs['deployment-id']) : null };
+  requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
+  const ref = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
+  requireInput(inputs['github-token'] === '' || ref !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
+  return { ref, image: inputs.image, commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null };
 }

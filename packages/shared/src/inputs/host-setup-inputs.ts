@@ -1,4 +1,4 @@
-import { USER_NAME, type ConnectOptions, type HostSetupPlan, type SshTarget } from '../hosts';
+import { USER_NAME, type HostSetupPlan, type SshTarget } from '../hosts';
 import { placeholderInclude, SWITCH_HELPER_PATH } from '../traffic';
 import { APP_NAME, HOST_PATH } from '../vocabulary';
 import { DEFAULT_ACCESS_LOG, field, hostInputs, type HostInputs } from './inputs';
@@ -29,17 +29,8 @@ export const hostSetupInputs = {
   'sudoers-file': field.string({ form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop', pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/, default: '/etc/sudoers.d/agent-loop' }),
 };
 
-type ConnectInputs = Pick<HostInputs, 'ssh-private-key' | 'ssh-known-hosts' | 'insecure-skip-host-key-check' | 'ssh-connect-timeout-seconds'>;
-
-/** How to reach the hosts, from the SSH inputs every action that contacts hosts takes. */
-export function connectOptions(inputs: ConnectInputs): ConnectOptions {
-  return {
-    privateKey: inputs['ssh-private-key'],
-    knownHosts: inputs['ssh-known-hosts'],
-    insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
-    connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
-  };
-}
+/** The SSH inputs every action that contacts hosts takes. */
+export type ConnectInputs = Pick<HostInputs, 'ssh-private-key' | 'ssh-known-hosts' | 'insecure-skip-host-key-check' | 'ssh-connect-timeout-seconds'>;
 
 type SetupInputs = Pick<HostInputs, 'hosts' | 'state-dir' | 'nginx-conf-dir' | 'nginx-command'> & ConnectInputs & { phase: 'setup' | 'doctor'; app: string; 'deploy-user': string; 'access-log': string; 'sudoers-file': string; 'switch-helper': string };
 

@@ -1,8 +1,8 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigurationError, printable, requireInput, runner } from '../action';
+import { ConfigurationError, printable, requireInput, runner, type Registry } from '../action';
 import { ANY_TEXT, APP_NAME, docField, documentProblems, HOST_PATH, type DocumentNames } from '../vocabulary';
-import { parseKnownHosts, parseTarget, quotedPlaceholders, splitWords, templatePlaceholders, type SshTarget } from '../hosts';
+import { parseKnownHosts, parseTarget, quotedPlaceholders, splitWords, templatePlaceholders, type HostSettings, type HostSpec, type SshTarget } from '../hosts';
 
 /**
  * Input reading and validation. Every input is read once, as the raw string the runner gives,
@@ -15,6 +15,9 @@ export type InputReader = (name: string) => string;
 export const readFromRunner: InputReader = (name) => runner.getInput(name);
 
 type Field<T> = z.ZodType<T, string>;
+
+/** What an input naming an implementation asks of a seam's registry (action/registry.ts). */
+export type NameRegistry = Pick<Registry<unknown>, 'has' | 'names' | 'unknown'>;
 
 /** Reads and validates every field; reports all bad inputs at once. */
 export function readInputs<S extends Record<string, Field<unknown>>>(
@@ -101,6 +104,18 @@ export const field = {
     });
   },
 
+  /**
+   * The name of an implementation a seam's registry holds (a runtime, a router, a rollback method:
+   * action/registry.ts). The names it accepts, and lists when given another, are the registry's
+   * when the input is read: one a team registered counts as a built-in one does.
+   */
+  registered(registry: NameRegistry, defaultValue: string) {
+    return text((raw, ctx) => {
+      const value = raw === '' ? defaultValue : raw;
+      return registry.has(value) ? value : fail(ctx, registry.unknown(value));
+    });
+  },
+
   /** A secret: masked as soon as it is read, never echoed in an error. */
   secret(options: { form: string; required?: boolean; check?: (value: string) => string | undefined }) {
     return text((raw, ctx) => {
@@ -177,22 +192,6 @@ const webhookCheck = (value: string): string | undefined => {
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) return 'must be an https:// URL';
   return undefined;
 };
-
-/** Settings that may differ per host: given as inputs, overridable per host in the `hosts` list. */
-export interface HostSettings {
-  bluePort: number;
-  greenPort: number;
-  nginxStatusPort: number;
-  stateDir: string;
-  nginxConfDir: string;
-  nginxCommand: string[];
-  /** The app's nginx access log in the agent_loop format (read by the canary monitor). */
-  accessLog: string;
-}
-
-export interface HostSpec extends HostSettings {
-  target: SshTarget;
-}
 
 const hostPort = docField.number({ min: 1, max: 65535, integer: true, unit: 'a TCP port' });
 const hostPath = docField.text('a path without ..', HOST_PATH);
@@ -307,7 +306,10 @@ export const hostInputs = {
   environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
 };
 
-export type HostInputs = { [K in keyof typeof hostInputs]: z.output<(typeof hostInputs)[K]> };
+/** The values a set of fields reads as. */
+export type Values<S extends Record<string, z.ZodType>> = { [K in keyof S]: z.output<S[K]> };
+
+export type HostInputs = Values<typeof hostInputs>;
 
 /**
  * The access log the canary is judged from, one default everywhere: host-setup prepares this file

@@ -1,12 +1,9 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigurationError, requireInput } from '../action';
-import { DEFAULT_POLICY, DEFAULT_POLICY_YAML, DEFAULT_ROLLBACK_ON, parsePolicy, type Policy, type Verdict } from '../analysis';
-import { checkQueryTemplate, DEFAULT_PROMETHEUS_QUERIES, type PrometheusQueries } from '../analysis/sources';
-import type { SessionSettings } from '../fleet';
-import type { MonitorSettings, SourceKind } from '../procedures';
-import { buildRuntime, healthPaths, type RuntimeInputs } from './common-inputs';
-import { accessLogInput, field } from './inputs';
+import { ConfigurationError, requireInput, show } from '../action';
+import { DEFAULT_POLICY, DEFAULT_POLICY_YAML, DEFAULT_ROLLBACK_ON, parsePolicy, type Policy } from '../analysis';
+import { checkQueryTemplate, checkSources, DEFAULT_PROMETHEUS_QUERIES, metricSources, type PrometheusQueries, type SourceOptions } from '../analysis/sources';
+import { accessLogInput, field, type NameRegistry, type Values } from './inputs';
 import { ANY_TEXT, docField, URL_PATH } from '../vocabulary';
 
 /**
@@ -14,7 +11,6 @@ import { ANY_TEXT, docField, URL_PATH } from '../vocabulary';
  * line read the same fields, the same policy and build the same settings from them.
  */
 
-const SOURCES = ['nginx-log', 'host', 'probe', 'prometheus'] as const;
 const VERDICTS = ['failure', 'error', 'inconclusive'] as const;
 
 /** `a, b` reads as `[a, b]`, so comma lists and YAML lists read the same (in the field itself, so its default is checked like any value). */
@@ -28,6 +24,17 @@ export function commaList<S extends z.ZodType<unknown, string>>(schema: S) {
 function list<const T extends readonly string[]>(allowed: T, defaultValue: string, what: string) {
   const items = docField.list(docField.choice(allowed), { min: 1, max: 100, noun: what, form: `a list of ${what}` });
   return commaList(field.yaml(items, { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` }));
+}
+
+/** A list of names a seam's registry holds, checked when the input is read (a name a team registered counts). */
+function registeredList(registry: NameRegistry, defaultValue: string, what: string) {
+  const name = z.unknown().transform((value, ctx): string => {
+    if (typeof value === 'string' && registry.has(value)) return value;
+    ctx.addIssue({ code: 'custom', message: typeof value === 'string' ? registry.unknown(value) : `expected one of ${registry.names().join(', ')}, got ${show(value)}` });
+    return z.NEVER;
+  });
+  const items = docField.list(name, { min: 1, max: 100, noun: what, form: `a list of ${what}` });
+  return commaList(field.yaml(items, { form: `${what}: a comma-separated list of registered names`, default: `[${defaultValue}]` }));
 }
 
 const QUERY_KEYS = Object.keys(DEFAULT_PROMETHEUS_QUERIES) as Array<keyof PrometheusQueries>;
@@ -59,7 +66,7 @@ export const monitorPhaseInputs = {
     }),
   ),
   model: field.boolean(false),
-  sources: list(SOURCES, 'nginx-log, host', 'metric sources'),
+  sources: registeredList(metricSources, 'nginx-log, host', 'metric sources'),
   'access-log': accessLogInput,
   'prometheus-url': field.string({ form: 'the Prometheus base URL reachable from the runner, e.g. http://prometheus.internal:9090', pattern: /^https?:\/\/[A-Za-z0-9.:[\]_-]+(\/[A-Za-z0-9._~/-]*)?$/, max: 512 }),
   'prometheus-queries': field.yaml(prometheusQueries, { form: 'a YAML mapping of PromQL templates with {app} {color} {version} {window}', default: '{}' }),
@@ -71,10 +78,21 @@ export const monitorPhaseInputs = {
   'keep-failed': field.boolean(false),
 };
 
-type MonitorInputs = { [K in keyof typeof monitorPhaseInputs]: z.output<(typeof monitorPhaseInputs)[K]> };
+export type MonitorInputs = Values<typeof monitorPhaseInputs>;
+
+/** What the sources the inputs list are set with (analysis/sources/registry.ts); health-path is the runtime inputs'. */
+export function sourceOptions(inputs: MonitorInputs & { 'health-path'?: string }): SourceOptions {
+  return {
+    healthPath: inputs['health-path'] ?? '/health',
+    probePath: inputs['probe-path'],
+    probeRequests: inputs['probe-requests'],
+    memory: inputs.memory,
+    prometheus: inputs['prometheus-url'] ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} } : null,
+  };
+}
 
 /** The analysis policy the inputs give (the policy YAML, with duration and interval over it), checked. */
-export function monitorPolicy(inputs: MonitorInputs): Policy {
+export function monitorPolicy(inputs: MonitorInputs & { 'health-path'?: string }): Policy {
   let document: Record<string, unknown>;
   try {
     const parsed: unknown = parseYaml(inputs.policy === '' ? DEFAULT_POLICY_YAML : inputs.policy);
@@ -93,37 +111,10 @@ export function monitorPolicy(inputs: MonitorInputs): Policy {
   }
   const steps = inputs.steps;
   requireInput(steps.every((step, index) => index === 0 || step > (steps[index - 1] as number)), 'steps', `must increase, got ${steps.join(', ')}`);
-  requireInput(!inputs.sources.includes('prometheus') || inputs['prometheus-url'] !== '', 'prometheus-url', 'is required when sources include prometheus');
+  checkSources(inputs.sources, sourceOptions(inputs));
   // memory: none turns the host's memory figure off; unless Prometheus reads one, a memory rule
   // would watch nothing, so it is left out of the policy rather than shown as "no data".
   const memoryFromPrometheus = inputs.sources.includes('prometheus') && inputs['prometheus-queries']?.memory !== null;
   if (inputs.memory === 'none' && !memoryFromPrometheus) return { ...policy, rules: policy.rules.filter((rule) => rule.metric !== 'memory_ratio') };
   return policy;
-}
-
-/** The monitor's settings from the inputs, over a session's (callbacks are the caller's). */
-export function monitorSettings(inputs: MonitorInputs & RuntimeInputs & { 'health-timeout-seconds': number; 'command-timeout-seconds': number }, session: SessionSettings, policy: Policy): MonitorSettings {
-  return {
-    ...session,
-    policy,
-    mode: inputs.mode,
-    steps: inputs.steps,
-    model: inputs.model,
-    sources: inputs.sources as SourceKind[],
-    prometheus: inputs['prometheus-url'] ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} } : null,
-    healthPath: inputs['health-path'],
-    probePath: inputs['probe-path'],
-    probeRequests: inputs['probe-requests'],
-    memory: inputs.memory,
-    autoRollback: inputs['auto-rollback'],
-    rollbackOn: inputs['rollback-on'] as Verdict[],
-    rollback: {
-      reason: '',
-      runtime: buildRuntime(inputs),
-      healthPaths: healthPaths(inputs),
-      healthTimeoutSeconds: inputs['health-timeout-seconds'],
-      keepFailed: inputs['keep-failed'],
-      commandTimeoutSeconds: inputs['command-timeout-seconds'],
-    },
-  };
 }

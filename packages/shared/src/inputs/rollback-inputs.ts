@@ -1,12 +1,10 @@
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { requireInput, type Clock, type Logger, type RunInfo } from '../action';
-import { ansibleRollback, kubernetesRollback, nginxRollback, type RollbackMethod } from '../rollback';
-import { DEPLOYMENT_ID, HOST_PATH } from '../vocabulary';
+import { requireInput } from '../action';
+import { rollbackMethods, type RollbackMethodOptions, type RollbackTarget } from '../rollback';
+import { DEPLOYMENT_ID, FREE_TEXT, HOST_PATH, VERSION } from '../vocabulary';
 import { checkRuntimeInputs, type RuntimeInputs } from './common-inputs';
-import { field, type HostInputs, type HostSpec } from './inputs';
-import { rollbackSettings } from './phase-settings';
+import { field, type HostInputs } from './inputs';
 
 /** The rollback methods' inputs: nginx takes the host inputs; Kubernetes and Ansible take these. */
 const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -35,7 +33,7 @@ export function collectionsRequirements(inputs: { requirements: string; playbook
 }
 
 export const rollbackMethodInputs = {
-  method: field.choice(['nginx', 'kubernetes', 'ansible'], 'nginx'),
+  method: field.registered(rollbackMethods, 'nginx'),
   deployment: field.string({ form: 'a Kubernetes deployment name', pattern: K8S_NAME, max: 253 }),
   namespace: field.string({ form: 'a Kubernetes namespace', pattern: K8S_NAME, default: 'default', max: 63 }),
   'kube-context': field.string({ form: 'a kubeconfig context name', pattern: /^[A-Za-z0-9._@:/-]+$/, max: 253 }),
@@ -43,9 +41,10 @@ export const rollbackMethodInputs = {
   ...ansibleInputs,
 };
 
-type MethodInputs = HostInputs &
+export type MethodInputs = HostInputs &
   RuntimeInputs & {
-    method: 'nginx' | 'kubernetes' | 'ansible';
+    /** A rollback method's registered name (rollback/registry.ts). */
+    method: string;
     'split-key': string;
     'health-timeout-seconds': number;
     'command-timeout-seconds': number;
@@ -63,35 +62,55 @@ type MethodInputs = HostInputs &
     environment: string;
   };
 
-/** What each method needs, checked before anything runs. */
-export function checkRollbackMethodInputs(inputs: MethodInputs): void {
-  if (inputs.method === 'nginx') {
-    requireInput(inputs.hosts.length > 0, 'hosts', 'is required for method nginx: one or more user@host[:port]');
-    requireInput(inputs['ssh-private-key'] !== '', 'ssh-private-key', 'is required for method nginx');
-    checkRuntimeInputs(inputs);
-  }
-  if (inputs.method === 'kubernetes') {
-    requireInput(inputs.deployment !== '', 'deployment', 'is required for method kubernetes: the deployment to roll back');
-    requireInput(inputs['target-version'] === '' || /^\d+$/.test(inputs['target-version']), 'target-version', 'must be a revision number for method kubernetes (see kubectl rollout history)');
-  }
-  if (inputs.method === 'ansible') {
-    requireInput(inputs.playbook !== '', 'playbook', 'is required for method ansible: the rollback playbook');
-    requireInput(inputs.inventory !== '', 'inventory', 'is required for method ansible');
-  }
+/** What the method the inputs name is set with (rollback/registry.ts). */
+export function rollbackMethodOptions(inputs: MethodInputs): RollbackMethodOptions {
+  return {
+    app: inputs.app,
+    environment: inputs.environment,
+    reason: inputs.reason,
+    targetVersion: inputs['target-version'],
+    commandTimeoutSeconds: inputs['command-timeout-seconds'],
+    kubernetes: { deployment: inputs.deployment, namespace: inputs.namespace, context: inputs['kube-context'], timeoutSeconds: inputs['rollout-timeout-seconds'] },
+    ansible: { playbook: inputs.playbook, inventory: inputs.inventory, limit: inputs['ansible-limit'] },
+  };
 }
 
-/** The method the inputs name, ready to run. */
-export function rollbackMethod(inputs: MethodInputs, hosts: readonly HostSpec[], context: { run: RunInfo; log: Logger; clock: Clock; signal?: AbortSignal }): RollbackMethod {
-  if (inputs.method === 'kubernetes') {
-    return kubernetesRollback({ deployment: inputs.deployment, namespace: inputs.namespace, context: inputs['kube-context'] }, { timeoutSeconds: inputs['rollout-timeout-seconds'], log: context.log, clock: context.clock });
+/**
+ * What the method the inputs name needs, checked before anything runs: a method on hosts takes
+ * the hosts, the SSH key and a runtime; each method checks its own inputs.
+ */
+export function checkRollbackMethodInputs(inputs: MethodInputs): void {
+  const method = rollbackMethods.get(inputs.method);
+  if (method.onHosts) {
+    requireInput(inputs.hosts.length > 0, 'hosts', `is required for method ${inputs.method}: one or more user@host[:port]`);
+    requireInput(inputs['ssh-private-key'] !== '', 'ssh-private-key', `is required for method ${inputs.method}`);
+    checkRuntimeInputs(inputs);
   }
-  if (inputs.method === 'ansible') {
-    return ansibleRollback(
-      { playbook: inputs.playbook, inventory: inputs.inventory, limit: inputs['ansible-limit'], app: inputs.app, environment: inputs.environment, reason: inputs.reason },
-      { workDir: mkdtempSync(join(process.env.RUNNER_TEMP ?? tmpdir(), 'agent-loop-ansible-')), cwd: process.env.GITHUB_WORKSPACE, timeoutMs: inputs['command-timeout-seconds'] * 1000, log: context.log, clock: context.clock },
-    );
-  }
-  return nginxRollback(hosts, rollbackSettings(inputs, context));
+  method.check?.(rollbackMethodOptions(inputs));
+}
+
+/** Whether the method the inputs name works on the hosts (so its hosts are read, and its post step releases their locks). */
+export function rollbackOnHosts(inputs: { method: string }): boolean {
+  return rollbackMethods.get(inputs.method).onHosts;
+}
+
+/** Why an operator acts (a rollback, an abort, a hold): one line, kept in the hosts' audit log. */
+export function reasonField(defaultReason: string) {
+  return field.string({ form: 'one line saying why (free text, no control characters)', pattern: FREE_TEXT, default: defaultReason, max: 500 });
+}
+
+/** The rollback's inputs: what to go back to, why, and whether to keep the failed color. */
+export function rollbackPhaseInputs(defaultReason: string) {
+  return {
+    'target-version': field.string({ form: "a version from the hosts' history, such as v1.4.2", pattern: VERSION, max: 128 }),
+    reason: reasonField(defaultReason),
+    'keep-failed': field.boolean(false),
+  };
+}
+
+/** A named version, or the last good one (`canaryOnly`: an abort, which only ends a canary or a ramp). */
+export function rollbackTarget(inputs: { 'target-version': string }, canaryOnly = false): RollbackTarget {
+  return inputs['target-version'] ? { kind: 'version', version: inputs['target-version'] } : { kind: 'previous', ...(canaryOnly ? { canaryOnly } : {}) };
 }
 
 /**

@@ -1,10 +1,9 @@
 import { ConfigurationError, errorMessage, settleLimit } from '../action';
 import { checkName, launchRelease, preflight, prepareRelease, serverBlockWarnings, smoke, stopRelease, waitHealthy, type PreflightLimits, type Runtime, type SmokeCheck, type SmokeDefaults } from '../runtime';
-import type { HostSpec } from '../inputs';
 import { readLogMarks, type LogMark } from '../analysis/sources';
 import { closeSessions, failedHosts, history, isCancelled, moveBack, newReport, onEveryHost, openSessions, readLive, stableColor, step, summarize, switchAll, switchOne, type PhaseResult, type SessionSettings, type SwitchPlan, type Work } from '../fleet';
 import { weightsFor } from '../traffic';
-import { addRelease, liveRelease, newReleaseId, oneLine, updateRelease, withHistory, type AppState, type HistoryEntry } from '../hosts';
+import { addRelease, liveRelease, newReleaseId, oneLine, updateRelease, withHistory, type AppState, type HistoryEntry, type HostSpec } from '../hosts';
 import { otherColor, type Color, type Release } from '../domain';
 
 /**

@@ -1,7 +1,6 @@
 import { errorMessage, HostError } from '../action';
 import { waitHealthy } from '../runtime';
-import type { HostSpec } from '../inputs';
-import { runChecked, script, type AppState, type Argv, type Remote } from '../hosts';
+import { runChecked, script, type AppState, type Argv, type HostSpec, type Remote } from '../hosts';
 import { closeSessions, openSessions, type HostSession, type SessionSettings } from '../fleet';
 import { nginxControl } from '../traffic';
 import { COLORS } from '../domain';

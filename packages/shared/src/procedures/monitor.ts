@@ -1,12 +1,12 @@
-import { CanaryAnalysis, mergeSamples, runAnalysis, type AnalysisResult, type MetricSource, type Policy, type Sample, type TimeWindow, type Verdict } from '../analysis';
+import { CanaryAnalysis, runAnalysis, type AnalysisResult, type MetricSource, type Policy, type Sample, type Verdict } from '../analysis';
 import type { RolloutEvent } from '../report';
-import { analysisStart, batchRemotes, HostSource, NginxLogSource, ProbeSource, PrometheusSource, type HostMemory, type PrometheusSourceOptions } from '../analysis/sources';
+import { analysisStart, batchRemotes, buildMetricSources, combineSources, NginxLogSource, type SourceOptions } from '../analysis/sources';
 import { ConfigurationError, printable, settleLimit } from '../action';
-import type { HostSpec } from '../inputs';
 import { closeSessions, firstInLockOrder, newReport, openSessions, switchAll, type HostSession, type SessionSettings, type Work } from '../fleet';
 import { formatWeights, nginxName, weightsFor } from '../traffic';
 import { rollbackSessions, type RollbackResult, type RollbackSettings } from '../rollback';
 import { otherColor, type Color } from '../domain';
+import type { HostSpec } from '../hosts';
 
 /**
  * Watches a canary (or a ramp of canary shares, or a freshly promoted color) with the analysis
@@ -14,20 +14,19 @@ import { otherColor, type Color } from '../domain';
  * for the whole watch, so a rollback is one traffic switch away from the decision.
  */
 
-export type SourceKind = 'nginx-log' | 'host' | 'probe' | 'prometheus';
-
 export interface MonitorSettings extends SessionSettings {
   policy: Policy;
   mode: 'canary' | 'ramp' | 'post-promotion';
   /** Ramp: the canary's share at each step, e.g. [10, 25, 50, 100]; each step is watched for the policy's duration. */
   steps: number[];
   model: boolean;
-  sources: SourceKind[];
-  prometheus: Omit<PrometheusSourceOptions, 'app' | 'colors' | 'versions'> | null;
+  /** The metric sources, by their registered names (analysis/sources/registry.ts). */
+  sources: string[];
+  prometheus: SourceOptions['prometheus'];
   healthPath: string;
   probePath: string;
   probeRequests: number;
-  memory: HostMemory['kind'];
+  memory: SourceOptions['memory'];
   autoRollback: boolean;
   rollbackOn: Verdict[];
   rollback: Omit<RollbackSettings, keyof SessionSettings | 'target'>;
@@ -97,55 +96,21 @@ export function wrongLogFormat(app: string, reading: AccessLogReading): string {
   return `${logsRead(reading.logs)} had ${reading.unformatted} line${reading.unformatted === 1 ? '' : 's'} not in the agent_loop log format (skipped) and no request of ${app}'s canary: check that the server block that proxies to $${nginxName(app)} writes this file with 'access_log ${path} agent_loop;' (without the format name nginx writes its combined format), and that access-log names that file; host-setup with phase: doctor and app checks both`;
 }
 
-/** Samples several sources (hosts, kinds) for the same interval and adds them up. */
-export class CombinedSource implements MetricSource {
-  readonly name: string;
-
-  constructor(private readonly sources: readonly MetricSource[]) {
-    this.name = sources.map((source) => source.name).join('+');
-  }
-
-  async sample(window: TimeWindow): Promise<Sample> {
-    const samples = await Promise.all(this.sources.map((source) => source.sample(window)));
-    return samples.length > 0 ? mergeSamples(samples) : { start: window.start, end: window.end, colors: {} };
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.sources.map((source) => source.close?.()));
-  }
-}
-
-/**
- * Several sources, combined; a single one as it is, since combining it alone would only copy its
- * samples (the nginx-log source already adds up its hosts).
- */
-export function combineSources(sources: readonly MetricSource[]): MetricSource {
-  return sources.length === 1 && sources[0] ? sources[0] : new CombinedSource(sources);
-}
-
+/** The sources the settings list, as the source registry builds them (analysis/sources/registry.ts), over one batched remote per host. */
 export function buildSources(sessions: readonly HostSession[], settings: MonitorSettings, running: readonly Color[], versions: Partial<Record<Color, string>>): MetricSource[] {
-  const sources: MetricSource[] = [];
   // One SSH command per host per interval for every host-side figure, max-parallel hosts at once.
   const batched = batchRemotes(sessions.map((session) => session.remote), settings.maxParallel);
-  const remoteOf = (session: HostSession) => batched.get(session.remote) ?? session.remote;
-  if (settings.sources.includes('nginx-log')) {
-    sources.push(new NginxLogSource(sessions.map((session) => ({ remote: remoteOf(session), accessLog: session.spec.accessLog, app: settings.app, mark: settings.mode === 'canary' ? session.state.canary?.logMark : undefined }))));
-  }
-  for (const session of sessions) {
-    const ports = { blue: session.spec.bluePort, green: session.spec.greenPort };
-    if (settings.sources.includes('host')) {
-      const memory: HostMemory = settings.memory === 'compose' ? { kind: 'compose', app: settings.app } : { kind: settings.memory };
-      sources.push(new HostSource({ remote: remoteOf(session), ports, colors: running, healthPath: settings.healthPath, memory }));
-    }
-    if (settings.sources.includes('probe')) {
-      sources.push(new ProbeSource({ remote: remoteOf(session), ports, colors: running, path: settings.probePath, requestsPerSample: settings.probeRequests }));
-    }
-  }
-  if (settings.sources.includes('prometheus')) {
-    if (!settings.prometheus) throw new ConfigurationError("Input 'prometheus-url': is required when sources include prometheus");
-    sources.push(new PrometheusSource({ ...settings.prometheus, app: settings.app, colors: running, versions }));
-  }
-  return sources;
+  return buildMetricSources(settings.sources, {
+    app: settings.app,
+    hosts: sessions.map((session) => ({
+      remote: batched.get(session.remote) ?? session.remote,
+      host: session.spec,
+      ...(settings.mode === 'canary' && session.state.canary?.logMark ? { logMark: session.state.canary.logMark } : {}),
+    })),
+    colors: running,
+    versions,
+    options: { healthPath: settings.healthPath, probePath: settings.probePath, probeRequests: settings.probeRequests, memory: settings.memory, prometheus: settings.prometheus },
+  });
 }
 
 export async function monitor(hosts: readonly HostSpec[], settings: MonitorSettings): Promise<MonitorResult> {

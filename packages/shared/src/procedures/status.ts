@@ -1,8 +1,7 @@
 import { type Clock, errorMessage, hostCell, type Logger, printable, settleLimit, table } from '../action';
-import type { HostSpec } from '../inputs';
 import { planRollback } from '../rollback';
-import { formatWeights, NginxRouter, type LiveWeights, type Weights } from '../traffic';
-import { connect, parseLockOwner, readState, rollbackCandidates, script, statePaths, type AppState, type ConnectOptions, type LockOwner } from '../hosts';
+import { buildRouter, DEFAULT_ROUTER, formatWeights, type LiveWeights, type Weights } from '../traffic';
+import { connect, parseLockOwner, readState, rollbackCandidates, script, statePaths, type AppState, type ConnectOptions, type HostSpec, type LockOwner } from '../hosts';
 import type { ReleaseStatus } from '../domain';
 
 /**
@@ -34,6 +33,8 @@ export interface HostStatus {
 
 export interface StatusSettings {
   app: string;
+  /** The router each host's traffic goes through, by its registered name (traffic/registry.ts); nginx when not given. */
+  router?: string;
   splitKey: string;
   connect: ConnectOptions;
   maxParallel: number;
@@ -68,7 +69,7 @@ async function hostStatus(spec: HostSpec, settings: StatusSettings): Promise<Hos
   const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
   try {
     const paths = statePaths(spec.stateDir, settings.app);
-    const router = new NginxRouter(remote, { app: settings.app, bluePort: spec.bluePort, greenPort: spec.greenPort, statusPort: spec.nginxStatusPort, splitKey: settings.splitKey }, spec.nginxConfDir, spec.nginxCommand);
+    const router = buildRouter(settings.router ?? DEFAULT_ROUTER, { remote, host: spec, app: settings.app, splitKey: settings.splitKey, now: settings.clock.now });
     const [view, state, lock, hold] = await Promise.all([
       router.inspect(),
       readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString()),

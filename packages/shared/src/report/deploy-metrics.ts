@@ -1,6 +1,6 @@
 import { errorMessage, settleLimit, type Logger } from '../action';
-import { field, type HostSpec } from '../inputs';
-import { connect, script, type Argv, type ConnectOptions, type Remote } from '../hosts';
+import { field } from '../inputs';
+import { connect, script, type Argv, type ConnectOptions, type HostSpec, type Remote } from '../hosts';
 
 /**
  * Deployment metrics for Prometheus without a Pushgateway: a file for node_exporter's textfile

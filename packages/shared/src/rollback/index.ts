@@ -1,3 +1,4 @@
 export * from './rollback';
 export * from './kubernetes';
 export * from './methods';
+export * from './registry';

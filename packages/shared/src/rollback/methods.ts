@@ -1,7 +1,6 @@
 import type { Clock, Logger } from '../action';
 import type { HostReport } from '../fleet';
-import { runPlaybook } from '../hosts';
-import type { HostSpec } from '../inputs';
+import { runPlaybook, type HostSpec } from '../hosts';
 import { rollbackKubernetes, type KubernetesTarget } from './kubernetes';
 import { rollback, type RollbackResult, type RollbackSettings, type RollbackTarget } from './rollback';
 import type { Color } from '../domain';
@@ -14,7 +13,7 @@ import type { Color } from '../domain';
  * the summary) is the same.
  */
 export interface RollbackMethod {
-  /** `nginx`, `kubernetes`, `ansible`. */
+  /** The name it is registered under (registry.ts): `nginx`, `kubernetes`, `ansible`. */
   readonly name: string;
   /** Rolls back; never throws for a rollback that failed (that is `ok: false` with an error). `since`: the decision. */
   run(target: RollbackTarget, since: number): Promise<RollbackOutcome>;

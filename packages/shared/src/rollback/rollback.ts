@@ -1,9 +1,8 @@
 import { ConfigurationError, errorMessage, settleLimit } from '../action';
 import { launchRelease, prepareRelease, stopRelease, waitHealthy, type Runtime } from '../runtime';
-import type { HostSpec } from '../inputs';
 import { closeSessions, failedHosts, history, newReport, onEveryHost, openSessions, readLive, step, summarize, switchAll, switchOne, type HostSession, type PhaseResult, type SessionSettings, type SwitchPlan, type Work } from '../fleet';
 import { weightsFor, type Weights } from '../traffic';
-import { liveRelease, oneLine, rollbackCandidates, script, updateRelease, withHistory, type AppState } from '../hosts';
+import { liveRelease, oneLine, rollbackCandidates, script, updateRelease, withHistory, type AppState, type HostSpec } from '../hosts';
 import { COLORS, isRejected, otherColor, type Color, type Release, type ReleaseRecord } from '../domain';
 
 /**

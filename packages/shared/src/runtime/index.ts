@@ -3,3 +3,4 @@ export * from './health';
 export * from './smoke';
 export * from './exposition';
 export * from './preflight';
+export * from './registry';

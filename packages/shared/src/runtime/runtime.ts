@@ -12,7 +12,8 @@ export interface PrepareStep {
 
 /** Starts and stops one color of an app on a host. Decides the commands; `runOn` runs them. */
 export interface Runtime {
-  readonly kind: 'compose' | 'command';
+  /** The name it is registered under (registry.ts): `compose`, `command`. */
+  readonly kind: string;
   /** Commands that check the host and fetch what `release` needs (engine, pull); each must exit 0. Nothing is stopped yet. */
   prepare(release: Release): PrepareStep[];
   start(release: Release): Argv;

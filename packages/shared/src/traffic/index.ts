@@ -1,3 +1,4 @@
 export * from './router';
 export * from './nginx-helper';
 export * from './haproxy';
+export * from './registry';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CanaryAnalysis, parsePolicy, type MetricSource } from '../../src/analysis';
-import { combineSources, CombinedSource } from '../../src/procedures';
 import { sample } from './samples';
+import { CombinedSource, combineSources } from '../../src/analysis/sources';
 
 // What runs once per sample: the running result (`current`) and the monitor's source.
 

@@ -3,8 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchCommand, BatchedRemote, batchMarker, batchRemotes, HostGate, HostSource, NginxLogSource, parseBatchOutput } from '../../src/analysis/sources';
-import { CombinedSource } from '../../src/procedures';
+import { batchCommand, BatchedRemote, batchMarker, batchRemotes, CombinedSource, HostGate, HostSource, NginxLogSource, parseBatchOutput } from '../../src/analysis/sources';
 import type { Argv, ExecResult, Remote, RunOptions } from '../../src/hosts';
 import { localRemote, tempDir } from '../support/local-remote';
 

@@ -4,3 +4,5 @@ export * from './log-mark';
 export * from './nginx-log';
 export * from './probe';
 export * from './prometheus';
+export * from './combined';
+export * from './registry';
