@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Bundles every action (actions/<name>/src/index.ts → actions/<name>/dist/index.js) with ncc.
+// Bundles every action (actions/<name>/src/index.ts → actions/<name>/dist/index.js) and the
+// operator's command line (cli/src/index.ts → cli/dist/index.js, run by bin/agent-loop) with ncc.
 // With --check, bundles into a temporary folder and fails when the committed dist/ differs.
 // Either way it also keeps the root NAME/action.yml files in step (scripts/shims.mjs).
 import { execFileSync } from 'node:child_process';
@@ -14,6 +15,11 @@ const only = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
 const ncc = join(root, 'node_modules/@vercel/ncc/dist/ncc/cli.js');
 
 const actions = readdirSync(join(root, 'actions')).filter((name) => existsSync(join(root, 'actions', name, 'action.yml')) && (only.length === 0 || only.includes(name)));
+// Each bundle: its folder (relative to the root) and the tsconfig include that limits its type check.
+const bundles = [
+  ...actions.map((name) => ({ folder: `actions/${name}`, include: '["src", "../../packages/shared/src"]', base: '../../tsconfig.json' })),
+  ...(only.length === 0 || only.includes('cli') ? [{ folder: 'cli', include: '["src", "../packages/shared/src"]', base: '../tsconfig.json' }] : []),
+];
 
 function listFiles(dir, base = dir) {
   if (!existsSync(dir)) return [];
@@ -21,12 +27,13 @@ function listFiles(dir, base = dir) {
 }
 
 let differences = 0;
-for (const name of actions) {
-  const dir = join(root, 'actions', name);
-  // ncc type-checks what the nearest tsconfig.json includes: give each action its own, limited to
+for (const { folder, include, base } of bundles) {
+  const dir = join(root, folder);
+  const name = folder.split('/').pop();
+  // ncc type-checks what the nearest tsconfig.json includes: give each bundle its own, limited to
   // its sources and the shared core, so one action's build never depends on another's (or on tests).
   const tsconfig = join(dir, 'tsconfig.json');
-  const wanted = '{\n  "extends": "../../tsconfig.json",\n  "include": ["src", "../../packages/shared/src"]\n}\n';
+  const wanted = `{\n  "extends": "${base}",\n  "include": ${include}\n}\n`;
   if (!existsSync(tsconfig) || readFileSync(tsconfig, 'utf8') !== wanted) writeFileSync(tsconfig, wanted);
   // Build into a fresh folder and swap it in only when the build succeeded.
   const out = mkdtempSync(join(tmpdir(), `ncc-${name}-`));
@@ -40,7 +47,8 @@ for (const name of actions) {
     const base = file.split('/').pop();
     if (!scripts.some((text) => text.includes(base))) rmSync(join(out, file));
   }
-  // The bundle is CommonJS: say so next to it, whatever package.json sits above.
+  // The bundle is CommonJS (its folder's package.json has no "type": "module"): say so next to it,
+  // whatever package.json sits above.
   writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n');
   if (check) {
     const committed = join(dir, 'dist');
@@ -52,7 +60,7 @@ for (const name of actions) {
       const b = existsSync(join(committed, file)) ? readFileSync(join(committed, file)) : null;
       if (!a || !b || !a.equals(b)) {
         differences++;
-        console.error(`actions/${name}/dist/${file}: ${!b ? 'missing from the committed dist' : !a ? 'not produced by a fresh build' : 'differs from a fresh build'}`);
+        console.error(`${folder}/dist/${file}: ${!b ? 'missing from the committed dist' : !a ? 'not produced by a fresh build' : 'differs from a fresh build'}`);
       }
     }
     rmSync(out, { recursive: true, force: true });
@@ -60,7 +68,7 @@ for (const name of actions) {
     rmSync(join(dir, 'dist'), { recursive: true, force: true });
     cpSync(out, join(dir, 'dist'), { recursive: true });
     rmSync(out, { recursive: true, force: true });
-    console.log(`built actions/${name}/dist (${listFiles(join(dir, 'dist')).length} files)`);
+    console.log(`built ${folder}/dist (${listFiles(join(dir, 'dist')).length} files)`);
   }
 }
 // The root NAME/action.yml files that let `uses: owner/agent-loop-actions/NAME@ref` resolve.
@@ -72,6 +80,6 @@ if (check) {
     console.error(`dist/ or a root action.yml is out of date in ${differences} file(s): run \`npm run build\` and commit them.`);
     process.exit(1);
   }
-  console.log(`dist/ matches a fresh build for ${actions.length} action(s).`);
+  console.log(`dist/ matches a fresh build for ${bundles.length} bundle(s): ${bundles.map((bundle) => bundle.folder).join(', ')}.`);
 }
 

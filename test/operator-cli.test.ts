@@ -81,6 +81,12 @@ describe('agent-loop status', () => {
       expect(result.stdout).toMatch(/serves blue 90% \/ green 10%; blue v1 running, green v2 running; canary v2 at 10%/);
       expect(result.stdout).toMatch(/lock: held by run run-4242 \(octocat, monitor canary of v2\), alive \d+ s ago/);
       expect(result.stdout).toContain('rollback (target previous): v1 on blue (running), taking v2 out; by name: v2, v1');
+      // A phase that needs the lock refuses with its own exit code, naming what holds it: no usage line.
+      const env = { ...operatorEnv(), AGENT_LOOP_RUNTIME: 'command', AGENT_LOOP_START_COMMAND: lab.startCommand, AGENT_LOOP_STOP_COMMAND: lab.stopCommand };
+      const refused = await agentLoop(['promote'], env);
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).toMatch(/^agent-loop: \S+: a canary-monitor \(canary\) holds the lock: run run-4242 by octocat \(monitor canary of v2, since [^)]+\), alive \d+ s ago; set lock-wait-seconds/);
+      expect(refused.stderr).not.toMatch(/usage|--help/);
     } finally {
       await closeSessions(sessions);
     }
@@ -146,8 +152,9 @@ describe('agent-loop status', () => {
     expect((await deploy(hosts, deploySettings(lab, 'v3', { splitKey: '$request_id' }))).ok).toBe(true);
     const env = { ...operatorEnv(), AGENT_LOOP_RUNTIME: 'command', AGENT_LOOP_START_COMMAND: lab.startCommand, AGENT_LOOP_STOP_COMMAND: lab.stopCommand, AGENT_LOOP_SPLIT_KEY: '$request_id' };
     const wrong = await agentLoop(['promote', '--version', 'v9', '--drain-seconds', '0'], env);
-    expect(wrong.code).toBe(1);
-    expect(wrong.stdout + wrong.stderr).toContain('the canary runs v3, not v9');
+    // Refused by the hosts' state, not failed: its own exit code, said as a notice.
+    expect(wrong.code).toBe(4);
+    expect(wrong.stderr).toMatch(/^notice: nothing to promote; nothing was changed:\nnotice: {3}\S+: the canary runs v3, not v9$/m);
     expect((JSON.parse(stateFiles()[0]!) as AppState).canary).toMatchObject({ version: 'v3' });
 
     const result = await agentLoop(['promote', '--version', 'v3', '--drain-seconds', '0'], env);
@@ -160,6 +167,12 @@ describe('agent-loop status', () => {
     expect(state.releases.find((release) => release.version === 'v3')).toMatchObject({ status: 'live' });
     expect(readFileSync(`${lab.hosts[0]!.stateDir}/${lab.app}/audit.log`, 'utf8').split('\n').filter((line) => line.includes('"runId":"cli-')).length).toBeGreaterThan(2);
     for (const host of lab.hosts) expect(readdirSync(join(host.stateDir, lab.app))).not.toContain('lock');
+
+    // No canary, no ramp: a hold refuses rather than leave a request nobody would see.
+    const hold = await agentLoop(['hold', '--reason', 'too late'], env);
+    expect(hold.code).toBe(4);
+    expect(hold.stderr).toBe('notice: refused, nothing was changed: there is no canary or ramp to hold: v3 serves all traffic\n');
+    for (const host of lab.hosts) expect(readdirSync(join(host.stateDir, lab.app))).not.toContain('hold');
   });
 
   it('deploys a canary from the command line, with its smoke test, refusing a missing image before contacting a host', async () => {
@@ -187,6 +200,9 @@ describe('agent-loop status', () => {
       // A healthy canary watched for 5 minutes: only an abort ends this monitor early.
       const watching = agentLoop(['monitor', '--duration', '300', '--interval', '1', '--memory', 'none'], env);
       await new Promise((resolve) => setTimeout(resolve, 4000));
+      // The monitor's lock names what it watches: the canary's version, read under the lock.
+      const watched = await agentLoop(['status'], env);
+      expect(watched.stdout).toMatch(/lock: held by run cli-\S+ \(operator, monitor canary of v4\), alive \d+ s ago/);
       const started = Date.now();
       const aborted = await agentLoop(['abort', '--reason', 'paged: checkout errors'], env);
       const abortMs = Date.now() - started;
@@ -195,11 +211,11 @@ describe('agent-loop status', () => {
       expect(aborted.stdout).toMatch(/the canary-monitor that held the hosts stopped \d+ ms after it was asked to \(its verdict: aborted\)/);
       expect(aborted.stdout).toMatch(/aborted: rolled back to v3 on 2 host\(s\)/);
       expect(abortMs).toBeLessThan(30_000);
-      const watched = await watching;
-      expect(watched.code).toBe(1);
+      const monitored = await watching;
+      expect(monitored.code).toBe(1);
       // While it watched: a line per interval with both colors' figures.
-      expect(watched.stdout).toMatch(/^t=\d+s canary (blue|green): \d+ req, [\d.]+% errors, P95 .*; stable (blue|green): \d+ req/m);
-      expect(watched.stdout).toMatch(/^verdict: aborted: aborted by rollback run cli-\S+ by \S+ \(paged: checkout errors\)$/m);
+      expect(monitored.stdout).toMatch(/^t=\d+s canary (blue|green): \d+ req, [\d.]+% errors, P95 .*; stable (blue|green): \d+ req/m);
+      expect(monitored.stdout).toMatch(/^verdict: aborted: aborted by rollback run cli-\S+ by \S+ \(paged: checkout errors\)$/m);
       expect(Object.keys((await sendTraffic({ url: lab.hosts[0]!.proxyUrl, maxRequests: 100 })).byVersion)).toEqual(['v3']);
       const state = JSON.parse(stateFiles()[0]!) as AppState;
       expect(state.canary).toBeNull();
@@ -209,8 +225,9 @@ describe('agent-loop status', () => {
     }
     // With no canary left, an abort refuses: it never goes back from a promoted release.
     const nothing = await agentLoop(['abort'], env);
-    expect(nothing.code).toBe(1);
-    expect(nothing.stderr).toMatch(/there is no canary or ramp to abort: v3 serves all traffic; to go back from a promoted release, roll back instead/);
+    expect(nothing.code).toBe(4);
+    expect(nothing.stderr).toMatch(/^notice: nothing to abort; nothing was changed:\nnotice: {3}\S+: there is no canary or ramp to abort: v3 serves all traffic; to go back from a promoted release, roll back instead$/m);
+    expect(nothing.stdout + nothing.stderr).not.toMatch(/rollback failed|nothing was rolled back/);
   });
 
   it('watches a failing canary from the command line: progress per interval, an event per step, and the rollback it makes on its own', async () => {
@@ -239,7 +256,12 @@ describe('agent-loop status', () => {
     expect(deployed.code, deployed.stderr).toBe(0);
     const held = await agentLoop(['hold', '--reason', 'waiting for the ops review'], env);
     expect(held.code, held.stderr).toBe(0);
-    expect(held.stdout).toContain('hold requested on 2 host(s)');
+    expect(held.stdout).toContain('hold requested on 2 host(s): v6 at 10% stays at its current step, watched, until agent-loop resume; no ramp runs on it now');
+    // Status shows the hold, on every host.
+    const shown = await agentLoop(['status'], env);
+    expect(shown.stdout.match(/^ {2}hold: held by operator since \S+ \(waiting for the ops review\): a ramp stays at its current step until agent-loop resume$/gm)).toHaveLength(2);
+    const json = JSON.parse((await agentLoop(['status', '--json'], env)).stdout) as { hosts: HostStatus[] };
+    for (const status of json.hosts) expect(status.hold).toMatchObject({ actor: 'operator', reason: 'waiting for the ops review' });
     const traffic = lab.hosts.map((host) => startTraffic({ url: host.proxyUrl, concurrency: 2, durationMs: 90_000, ratePerSecond: 40 }));
     try {
       const watching = agentLoop(['monitor', '--mode', 'ramp', '--steps', '10,100', '--duration', '10', '--interval', '1', '--memory', 'none'], env, 120_000);
