@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../src/action';
+import { ConfigurationError, requireInput, silentLogger, systemClock } from '../src/action';
+import { checkRollbackMethodInputs, hostInputs, hostsField, readInputs, rollbackMethodInputs, rollbackOnHosts, rollbackPhaseInputs, rollbackTarget, runtimeInputs } from '../src/inputs';
 import { announceOutcome, rollbackFailure, rollbackStory, rollbackSummary, type RollbackContext } from '../src/report';
-import { hostsOutcome, type RollbackMethod, type RollbackOutcome, type RollbackResult } from '../src/rollback';
+import { hostsOutcome, rollbackMethods, type RollbackMethod, type RollbackOutcome, type RollbackResult } from '../src/rollback';
+import { rollbackMethod } from '../src/settings';
 
 /**
  * The rollback seam: a method is anything that puts a version back and says how it went, and all
@@ -64,5 +66,38 @@ describe('a rollback method behind the seam', () => {
     const outcome: RollbackOutcome = hostsOutcome(onHosts, 950);
     expect(outcome).toMatchObject({ method: 'nginx', ok: false, failedVersion: 'v2', restoredMs: null, durationMs: 950, onHosts });
     expect(rollbackSummary(outcome, people, null)).toContain('host b: switch refused');
+  });
+});
+
+/**
+ * Registered as a team would (rollback/registry.ts): the method input accepts its name, the
+ * settings build it, and the action's flow (no hosts for a method that is not on them) follows.
+ */
+const pools = new Map([['live', 'v2'], ['previous', 'v1']]);
+rollbackMethods.register('load-balancer', {
+  onHosts: false,
+  check: (options) => requireInput(options.targetVersion === '' || /^v\d+$/.test(options.targetVersion), 'target-version', 'must name a pool such as v1 for method load-balancer'),
+  build: (_options, context) => loadBalancerRollback(pools, context.clock.now),
+});
+
+describe('a rollback method added from outside the core', () => {
+  const { 'ssh-private-key': _key, 'slack-webhook-url': _webhook, ...hostFields } = hostInputs;
+  const fields = { ...hostFields, hosts: hostsField({ required: false }), ...runtimeInputs, ...rollbackMethodInputs, ...rollbackPhaseInputs('manual rollback') };
+  const inputsOf = (values: Record<string, string>) => ({ ...readInputs(fields, (name) => values[name] ?? ''), 'ssh-private-key': '', 'slack-webhook-url': '' });
+
+  it('is named by the method input, needs no host, and is the method the settings build', async () => {
+    const inputs = inputsOf({ method: 'load-balancer', app: 'shop' });
+    checkRollbackMethodInputs(inputs);
+    expect(rollbackOnHosts(inputs)).toBe(false);
+    const method = rollbackMethod(inputs, [], { run: { runId: 'run-1', actor: 'octocat', runUrl: '' }, log: silentLogger, clock: systemClock });
+    expect(method.name).toBe('load-balancer');
+    expect((await method.run(rollbackTarget(inputs), systemClock.now())).version).toBe('v1');
+  });
+
+  it('checks its own inputs before anything runs, and an unknown method is told with the registered ones', () => {
+    expect(() => checkRollbackMethodInputs(inputsOf({ method: 'load-balancer', app: 'shop', 'target-version': '1.2' }))).toThrow("Input 'target-version': must name a pool such as v1 for method load-balancer");
+    expect(() => inputsOf({ method: 'argo', app: 'shop' })).toThrow(new ConfigurationError("Input 'method': expected one of nginx, kubernetes, ansible, load-balancer, got 'argo'"));
+    // nginx works on hosts: they are required.
+    expect(() => checkRollbackMethodInputs(inputsOf({ method: 'nginx', app: 'shop' }))).toThrow("Input 'hosts': is required for method nginx: one or more user@host[:port]");
   });
 });
