@@ -68,36 +68,85 @@ describe('the shared core', () => {
     expect(problems).toEqual([]);
   });
 
-  it('stacks its folders in layers: no folder uses a value of a folder that uses one of its own', () => {
-    // Type-only imports vanish when compiled; a value import is a dependency at load time, and a
-    // cycle of those lets a module run before one it needs (a field DSL read as undefined).
-    const uses = new Map<string, Set<string>>();
-    for (const file of sources(src).filter((name) => path.dirname(name) !== src)) {
-      for (const { specifier, values } of relativeImports(file)) {
-        const from = doorOf(file);
-        const to = doorOf(path.resolve(path.dirname(file), specifier));
-        if (values && from !== to) uses.set(from, (uses.get(from) ?? new Set()).add(to));
-      }
-    }
-    const cycles: string[] = [];
-    const state = new Map<string, 'open' | 'done'>();
-    const visit = (folder: string, trail: string[]): void => {
-      state.set(folder, 'open');
-      for (const next of uses.get(folder) ?? []) {
-        if (state.get(next) === 'open') cycles.push([...trail.slice(trail.indexOf(next)), folder, next].join(' → '));
-        else if (!state.has(next)) visit(next, [...trail, folder]);
-      }
-      state.set(folder, 'done');
-    };
-    for (const folder of uses.keys()) if (!state.has(folder)) visit(folder, []);
-    expect(cycles).toEqual([]);
-    // The bottom of the stack: action/ depends on nothing of the core, vocabulary/ on action/ alone
-    // (its document DSL shows a value the one way action/ does).
-    expect([...(uses.get('action') ?? [])]).toEqual([]);
-    expect([...(uses.get('vocabulary') ?? [])].filter((folder) => folder !== 'action')).toEqual([]);
-    expect(uses.size).toBeGreaterThan(10);
+  it('stacks its folders in layers, the order the README gives: a folder imports, values and types alike, only folders below it, and no import goes round in a cycle', () => {
+    // A value import is a dependency at load time, and a cycle of those lets a module run before
+    // one it needs (a field DSL read as undefined). A type import compiles away, but a type that
+    // names a higher layer is a concept in the wrong place: it is checked the same way.
+    const all = folderImports();
+    expect(cyclesOf(all)).toEqual([]);
+    // The bottom of the stack: action/ and domain/ depend on nothing of the core, vocabulary/ on
+    // action/ alone (its document DSL shows a value the one way action/ does).
+    expect([...(all.get('action') ?? [])]).toEqual([]);
+    expect([...(all.get('domain') ?? [])]).toEqual([]);
+    expect([...(all.get('vocabulary') ?? [])].filter((folder) => folder !== 'action')).toEqual([]);
+    expect(all.size).toBeGreaterThan(10);
+    // Every folder has its place in the stack, and every import points down (or across a level).
+    expect(LAYERS.flat().sort()).toEqual(folders(src).sort());
+    const level = new Map(LAYERS.flatMap((group, index) => group.map((folder) => [folder, index] as const)));
+    const upward: string[] = [];
+    for (const [from, targets] of all) for (const to of targets) if ((level.get(to) ?? -1) > (level.get(from) ?? -1)) upward.push(`${from} → ${to}`);
+    expect(upward).toEqual([]);
+  });
+
+  it("says the stack in the README's Developing section in the same order", () => {
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    const sentence = /from the bottom: ([^)]*)\)/.exec(readme)?.[1] ?? '';
+    // Folders on one level are joined by "and"; levels are separated by commas.
+    const said = sentence.split(/, (?:then )?/).map((level) => [...level.matchAll(/`([a-z/]+)`/g)].map((match) => match[1] as string));
+    expect(said).toEqual(LAYERS);
   });
 });
+
+/**
+ * The core's folders from the bottom up; folders on one level do not import each other. The
+ * README's Developing section says the same (checked above).
+ */
+const LAYERS: string[][] = [
+  ['action', 'domain'],
+  ['vocabulary'],
+  ['hosts'],
+  ['traffic'],
+  ['runtime'],
+  ['fleet'],
+  ['rollback'],
+  ['analysis'],
+  ['analysis/sources'],
+  ['github'],
+  ['inputs'],
+  ['procedures'],
+  ['report'],
+  ['settings'],
+  ['staging', 'pipeline'],
+];
+
+/** Which folders each folder imports, values and types alike. */
+function folderImports(): Map<string, Set<string>> {
+  const all = new Map<string, Set<string>>();
+  for (const file of sources(src).filter((name) => path.dirname(name) !== src)) {
+    for (const { specifier } of relativeImports(file)) {
+      const from = doorOf(file);
+      const to = doorOf(path.resolve(path.dirname(file), specifier));
+      if (from !== to) all.set(from, (all.get(from) ?? new Set()).add(to));
+    }
+  }
+  return all;
+}
+
+/** Every cycle of folders in `uses`, as `a → b → a`. */
+function cyclesOf(uses: Map<string, Set<string>>): string[] {
+  const cycles: string[] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const visit = (folder: string, trail: string[]): void => {
+    state.set(folder, 'open');
+    for (const next of uses.get(folder) ?? []) {
+      if (state.get(next) === 'open') cycles.push([...trail.slice(trail.indexOf(next)), folder, next].join(' → '));
+      else if (!state.has(next)) visit(next, [...trail, folder]);
+    }
+    state.set(folder, 'done');
+  };
+  for (const folder of uses.keys()) if (!state.has(folder)) visit(folder, []);
+  return cycles;
+}
 
 /** The folder (with its own index.ts) a path of the core belongs to, relative to src: `analysis/sources`, `hosts`. */
 function doorOf(file: string): string {

@@ -1,5 +1,5 @@
 import { CanaryAnalysis, runAnalysis, type AnalysisResult, type MetricSource, type Policy, type Sample, type Verdict } from '../analysis';
-import type { RolloutEvent } from '../report';
+import type { RolloutEvent } from './events';
 import { analysisStart, batchRemotes, buildMetricSources, combineSources, NginxLogSource, type SourceOptions } from '../analysis/sources';
 import { ConfigurationError, printable, settleLimit } from '../action';
 import { closeSessions, firstInLockOrder, newReport, openSessions, switchAll, type HostSession, type SessionSettings, type Work } from '../fleet';

@@ -1,19 +1,12 @@
 import { bestEffort, setDeploymentStatus, type GitHubContext } from '../github';
 import { notifySlack, type Notice } from './notify';
+import type { RolloutEvent, RolloutEventKind } from '../procedures';
 
 /**
- * An event at each step of a rollout, as Flagger users get them: the canary started, its weight
- * advanced, the analysis extended (and why), halted (the rule and its figures), rolled back (to
- * what, how long traffic took to come back), promoted. Each goes to the log as an annotation where
+ * The events of a rollout (procedures/events.ts), told: each goes to the log as an annotation where
  * it matters, to Slack when a webhook is given, and to the GitHub deployment as a status description.
  */
-export type RolloutEventKind = 'canary-started' | 'weight-advanced' | 'held' | 'analysis-extended' | 'halted' | 'rolled-back' | 'rollback-failed' | 'promoted';
-
-export interface RolloutEvent {
-  kind: RolloutEventKind;
-  /** One line, figures included: "weight advanced to 50% (step 2 of 3) on 2 hosts". */
-  message: string;
-}
+export type { RolloutEvent, RolloutEventKind };
 
 /** How each event shows in the log: an extension is a warning annotation, a halt an error one. */
 export const EVENT_LEVEL: Record<RolloutEventKind, 'notice' | 'warning' | 'error'> = {
