@@ -1,7 +1,8 @@
 // The core's folders are its architecture: each concern is a folder whose index.ts is its door,
 // the package exports exactly those doors, and nothing outside the package reaches past one.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
@@ -88,6 +89,38 @@ describe('the shared core', () => {
     expect(upward).toEqual([]);
   });
 
+  it("has a row in the README's map for each folder, and every file, seam and registered name the map gives is there", async () => {
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    const rows = [...readme.slice(readme.indexOf('## Developing')).matchAll(/^ {2}\| `([a-z/]+)\/` \| (.*) \|$/gm)].map((match) => ({ folder: match[1] as string, text: match[2] as string }));
+    expect(rows.map((row) => row.folder).sort()).toEqual(folders(src).sort());
+    const problems: string[] = [];
+    const checked = { paths: 0, seams: 0, registries: 0 };
+    for (const { folder, text } of rows) {
+      // Every file or folder it names: `runner.ts` is the row's own, `hosts/ansible.ts` another folder's, `packages/…` the repository's.
+      for (const [, named] of text.matchAll(/`([A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*(?:\.(?:ts|yml)|\/))`/g)) {
+        checked.paths++;
+        if (!existsSync(mapPath(folder, named as string))) problems.push(`${folder}/: ${named} does not exist`);
+      }
+      // A seam named with its file: `TrafficRouter` (`router.ts`) is exported there.
+      for (const [, name, file] of text.matchAll(/`([A-Z][A-Za-z]+)` \(`([A-Za-z0-9_./-]+\.ts)`/g)) {
+        checked.seams++;
+        const code = readFileSync(mapPath(folder, file as string), 'utf8');
+        if (!new RegExp(`export (?:interface|class|type|function|const) ${name}\\b`).test(code)) problems.push(`${folder}/: ${file} exports no ${name}`);
+      }
+      // A registry with its built-in names: `registry.ts` (`routers`: nginx) holds exactly those.
+      for (const [, registry, names] of text.matchAll(/`registry\.ts` \(`([A-Za-z]+)`: ([^)]*)\)/g)) {
+        checked.registries++;
+        const door = (await import(pathToFileURL(path.join(src, folder, 'index.ts')).href)) as Record<string, { names(): string[] } | undefined>;
+        const said = (names as string).split(', ');
+        if (JSON.stringify(door[registry as string]?.names()) !== JSON.stringify(said)) problems.push(`${folder}/: ${registry} holds ${JSON.stringify(door[registry as string]?.names())}, the map says ${JSON.stringify(said)}`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(checked.registries).toBe(4);
+    expect(checked.seams).toBeGreaterThanOrEqual(5);
+    expect(checked.paths).toBeGreaterThan(40);
+  });
+
   it("says the stack in the README's Developing section in the same order", () => {
     const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
     const sentence = /from the bottom: ([^)]*)\)/.exec(readme)?.[1] ?? '';
@@ -146,6 +179,14 @@ function cyclesOf(uses: Map<string, Set<string>>): string[] {
   };
   for (const folder of uses.keys()) if (!state.has(folder)) visit(folder, []);
   return cycles;
+}
+
+/** Where a path the README's map names in a folder's row is: beside the row's modules, in another folder of the core, or from the repository's root. */
+function mapPath(folder: string, named: string): string {
+  if (/^(packages|actions|test|scripts|bench)\//.test(named)) return path.join(root, named);
+  const first = named.split('/')[0] as string;
+  if (named.includes('/') && statSync(path.join(src, first), { throwIfNoEntry: false })?.isDirectory()) return path.join(src, named);
+  return path.join(src, folder, named);
 }
 
 /** The folder (with its own index.ts) a path of the core belongs to, relative to src: `analysis/sources`, `hosts`. */
