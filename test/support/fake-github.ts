@@ -25,7 +25,12 @@ export interface FakeGitHub {
   close(): Promise<void>;
 }
 
-export async function startFakeGitHub(options: { pageSize?: number } = {}): Promise<FakeGitHub> {
+/**
+ * `web`: the stand-in is also the web site its links lead to (for the demo, which has no
+ * github.com to point at): an issue's html_url is on the stand-in, which serves the issue and a
+ * note for a run's page as plain text. Tests keep github.com's links.
+ */
+export async function startFakeGitHub(options: { pageSize?: number; web?: boolean } = {}): Promise<FakeGitHub> {
   warmUp();
   const pageSize = options.pageSize ?? 100;
   let nextId = 100;
@@ -48,6 +53,17 @@ export async function startFakeGitHub(options: { pageSize?: number } = {}): Prom
       } catch {
         state.rejected.push(`${method} ${url.pathname}: the body is not JSON`);
         return send(400, { message: 'Problems parsing JSON', documentation_url: 'https://docs.github.com/rest', status: '400' });
+      }
+      const own = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const webPage = options.web && method === 'GET' ? /^\/([^/]+\/[^/]+)\/(issues|actions\/runs)\/(\d+)$/.exec(url.pathname) : null;
+      if (webPage) {
+        const text = (status: number, page: string): void => {
+          response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
+          response.end(page);
+        };
+        if (webPage[2] === 'actions/runs') return text(200, `Run ${webPage[3]} of ${webPage[1]}: a run of the demo. Its step summaries are what \`npm run demo -- --verbose\` prints.\n`);
+        const found = state.issues.find((candidate) => candidate.number === Number(webPage[3]));
+        return found ? text(200, `#${found.number} ${found.title}\nlabels: ${found.labels.join(', ')}\n\n${found.body}\n`) : text(404, 'Not Found\n');
       }
       const problems = requestProblems(method, `${url.pathname}${url.search}`, body);
       if (problems.length > 0) {
@@ -100,7 +116,7 @@ export async function startFakeGitHub(options: { pageSize?: number } = {}): Prom
         const number = ++nextId;
         const labels = ((input.labels ?? []) as unknown[]).map(String);
         state.issues.push({ number, title: String(input.title), labels, body: String(input.body ?? '') });
-        return send(201, issue(repo, { id: number * 10, number, title: String(input.title), body: String(input.body ?? ''), labels, created_at: now }));
+        return send(201, issue(repo, { id: number * 10, number, title: String(input.title), body: String(input.body ?? ''), labels, created_at: now }, options.web ? own : undefined));
       }
       return send(404, notFound);
     });

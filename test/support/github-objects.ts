@@ -72,7 +72,8 @@ export function deploymentStatus(repo: string, deploymentId: number, fields: { i
   };
 }
 
-export function issue(repo: string, fields: { id: number; number: number; title: string; body: string; labels: string[]; created_at: string }) {
+/** `web`: where the issue's page is (html_url), github.com unless a stand-in serves it. */
+export function issue(repo: string, fields: { id: number; number: number; title: string; body: string; labels: string[]; created_at: string }, web = WEB) {
   const url = `${API}/repos/${repo}/issues/${fields.number}`;
   return {
     id: fields.id,
@@ -82,7 +83,7 @@ export function issue(repo: string, fields: { id: number; number: number; title:
     labels_url: `${url}/labels{/name}`,
     comments_url: `${url}/comments`,
     events_url: `${url}/events`,
-    html_url: `${WEB}/${repo}/issues/${fields.number}`,
+    html_url: `${web}/${repo}/issues/${fields.number}`,
     number: fields.number,
     state: 'open',
     title: fields.title,
