@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { syncShims } from './shims.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -20,6 +21,22 @@ const bundles = [
   ...actions.map((name) => ({ folder: `actions/${name}`, include: '["src", "../../packages/shared/src"]', base: '../../tsconfig.json' })),
   ...(only.length === 0 || only.includes('cli') ? [{ folder: 'cli', include: '["src", "../packages/shared/src"]', base: '../tsconfig.json' }] : []),
 ];
+
+/**
+ * Every action's input descriptions, by action and input: the command line's help describes each
+ * option in its action.yml's words, and reads them from this file beside its bundle, so `--help`
+ * parses no YAML at start-up. A changed description changes the file, which check-dist sees.
+ */
+function actionInputs() {
+  const names = readdirSync(join(root, 'actions')).filter((name) => existsSync(join(root, 'actions', name, 'action.yml'))).sort();
+  const described = Object.fromEntries(
+    names.map((name) => {
+      const { inputs = {} } = parseYaml(readFileSync(join(root, 'actions', name, 'action.yml'), 'utf8'));
+      return [name, Object.fromEntries(Object.entries(inputs).map(([input, spec]) => [input, spec.description ?? '']))];
+    }),
+  );
+  return `${JSON.stringify(described, null, 1)}\n`;
+}
 
 function listFiles(dir, base = dir) {
   if (!existsSync(dir)) return [];
@@ -50,6 +67,7 @@ for (const { folder, include, base } of bundles) {
   // The bundle is CommonJS (its folder's package.json has no "type": "module"): say so next to it,
   // whatever package.json sits above.
   writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n');
+  if (folder === 'cli') writeFileSync(join(out, 'action-inputs.json'), actionInputs());
   if (check) {
     const committed = join(dir, 'dist');
     const built = listFiles(out);

@@ -171,7 +171,7 @@ describe('agent-loop status', () => {
     // No canary, no ramp: a hold refuses rather than leave a request nobody would see.
     const hold = await agentLoop(['hold', '--reason', 'too late'], env);
     expect(hold.code).toBe(4);
-    expect(hold.stderr).toBe('notice: refused, nothing was changed: there is no canary or ramp to hold: v3 serves all traffic\n');
+    expect(hold.stderr).toBe('notice: there is no canary or ramp to hold: v3 serves all traffic; nothing was changed\n');
     for (const host of lab.hosts) expect(readdirSync(join(host.stateDir, lab.app))).not.toContain('hold');
   });
 

@@ -26458,7 +26458,7 @@ const EXIT_MEANINGS = [
     [ExitCode.failed, 'failed: a host could not be read, a phase failed on a host, or the monitor\'s verdict was not success (the lines above say where)'],
     [ExitCode.usage, 'usage error, found before any host was contacted: an unknown option, a bad value, a file that cannot be read'],
     [ExitCode.lockHeld, 'another run holds the lock on a host (named with what it does and its version); nothing was changed'],
-    [ExitCode.refused, 'refused by what the hosts hold: nothing to abort, hold, promote or watch, or a canary of another version; nothing was changed'],
+    [ExitCode.refused, 'refused by what the hosts hold: nothing to abort, hold, promote or watch, a canary of another version, a host key not in the known hosts, a host not prepared; nothing was changed'],
 ];
 
 ;// CONCATENATED MODULE: ./cli/src/commands.ts
@@ -26492,6 +26492,12 @@ const terminal = {
         return body();
     },
 };
+/**
+ * What the hosts' state does not allow, found by the command line itself (a hold with no canary):
+ * not a failure of the tool, so said as a notice, with exit 4.
+ */
+class Refusal extends errors_ConfigurationError {
+}
 /** A refusal is not a failure of the tool: said as a notice, on stderr. */
 const notice = (message) => {
     process.stderr.write(`notice: ${forTerminal(message)}\n`);
@@ -26685,7 +26691,7 @@ const holdCommand = commands_define({
         const without = statuses.filter((one) => !one.canary);
         if (without.length > 0) {
             const serving = (one) => (one.active ? `${one.colors[one.active]?.version ?? one.active} serves all traffic` : 'nothing is deployed');
-            throw new errors_ConfigurationError(without.length === statuses.length
+            throw new Refusal(without.length === statuses.length
                 ? `there is no canary or ramp to hold: ${[...new Set(without.map(serving))].join('; ')}`
                 : `${without.map((one) => `${one.host}: no canary (${serving(one)})`).join('; ')}; the others run one: deploy again so every host agrees`);
         }
@@ -26850,23 +26856,36 @@ const CLI_OPTIONS = {
     json: { placeholder: '', note: '', description: 'Print the result as JSON on stdout; progress is left out, warnings still go to stderr.' },
     help: { placeholder: '', note: '', description: 'Print this help (also -h).' },
 };
-/** The repository the command runs from: cli/dist/index.js (or cli/src/index.ts) is two levels down. */
-function repositoryRoot() {
-    return (0,external_node_path_namespaceObject.resolve)((0,external_node_path_namespaceObject.dirname)((0,external_node_fs_namespaceObject.realpathSync)(process.argv[1] ?? '.')), '..', '..');
-}
-function readDescriptions(root) {
-    const descriptions = {};
-    for (const action of ACTIONS) {
+/**
+ * The inputs' words from each action.yml. The build writes them beside the bundle
+ * (cli/dist/action-inputs.json, checked by check-dist), so --help parses no YAML; run from the
+ * sources, the action.yml files are read (cli/src is two levels below the repository, as cli/dist is).
+ */
+function readDescriptions() {
+    const here = (0,external_node_path_namespaceObject.dirname)((0,external_node_fs_namespaceObject.realpathSync)(process.argv[1] ?? '.'));
+    let shipped = null;
+    try {
+        shipped = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(here, 'action-inputs.json'), 'utf8'));
+    }
+    catch {
+        shipped = null;
+    }
+    const read = (action) => {
         try {
-            const document = (0,dist/* parse */.qg)((0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(root, 'actions', action, 'action.yml'), 'utf8'));
+            const inputs = shipped ? (shipped[action] ?? {}) : Object.fromEntries(Object.entries((0,dist/* parse */.qg)((0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(here, '..', '..', 'actions', action, 'action.yml'), 'utf8')).inputs ?? {}).map(([name, input]) => [name, input.description ?? '']));
             // The command line is the nginx method: the rollback action's "Method nginx:" goes without saying.
-            descriptions[action] = Object.fromEntries(Object.entries(document.inputs ?? {}).map(([name, input]) => [name, (input.description ?? '').replace(/^Method nginx: /, '')]));
+            return Object.fromEntries(Object.entries(inputs).map(([name, description]) => [name, description.replace(/^Method nginx: /, '')]));
         }
         catch {
-            descriptions[action] = {};
+            return {};
         }
-    }
-    return descriptions;
+    };
+    const cache = new Map();
+    return (action) => {
+        if (!cache.has(action))
+            cache.set(action, read(action));
+        return cache.get(action) ?? {};
+    };
 }
 /** Every option a command takes, with how it is written. */
 function commandOptions(command) {
@@ -26918,7 +26937,7 @@ function help_describe(command, name, descriptions) {
     if (own)
         return own;
     for (const action of [command.action, ...ACTIONS]) {
-        const text = descriptions[action]?.[name];
+        const text = descriptions(action)[name];
         if (text)
             return text;
     }
@@ -26942,8 +26961,8 @@ function wrap(text, indent, width = 100) {
 }
 const EXIT_LINES = ['exit codes:', ...EXIT_MEANINGS.flatMap(([code, meaning]) => wrap(meaning, '      ').map((line, index) => (index === 0 ? `  ${code}   ${line.trimStart()}` : line)))];
 /** `agent-loop <command> --help`. */
-function commandHelp(command, root = repositoryRoot()) {
-    const descriptions = readDescriptions(root);
+function commandHelp(command) {
+    const descriptions = readDescriptions();
     const names = [...commandOptions(command).keys()];
     const isHost = (name) => name in hostFields || name.endsWith('-file');
     const isRuntime = (name) => name in runtimeInputs;
@@ -27098,8 +27117,12 @@ function reportError(error, command, contacted) {
         return ExitCode.lockHeld;
     }
     const text = error instanceof Error ? error.message : String(error);
+    if (error instanceof Refusal) {
+        process.stderr.write(`notice: ${message(text)}; nothing was changed\n`);
+        return ExitCode.refused;
+    }
     if (isConfigurationError(error) && contacted) {
-        process.stderr.write(`notice: refused, nothing was changed: ${message(text)}\n`);
+        process.stderr.write(`agent-loop: refused, nothing was changed: ${message(text)}\n`);
         return ExitCode.refused;
     }
     if (isConfigurationError(error)) {

@@ -88,6 +88,12 @@ export const terminal: Logger = {
   },
 };
 
+/**
+ * What the hosts' state does not allow, found by the command line itself (a hold with no canary):
+ * not a failure of the tool, so said as a notice, with exit 4.
+ */
+export class Refusal extends ConfigurationError {}
+
 /** A refusal is not a failure of the tool: said as a notice, on stderr. */
 export const notice = (message: string): void => {
   process.stderr.write(`notice: ${forTerminal(message)}\n`);
@@ -286,7 +292,7 @@ const holdCommand = define({
     const without = statuses.filter((one) => !one.canary);
     if (without.length > 0) {
       const serving = (one: (typeof statuses)[number]) => (one.active ? `${one.colors[one.active]?.version ?? one.active} serves all traffic` : 'nothing is deployed');
-      throw new ConfigurationError(
+      throw new Refusal(
         without.length === statuses.length
           ? `there is no canary or ramp to hold: ${[...new Set(without.map(serving))].join('; ')}`
           : `${without.map((one) => `${one.host}: no canary (${serving(one)})`).join('; ')}; the others run one: deploy again so every host agrees`,

@@ -1,5 +1,5 @@
 import { readFileSync, realpathSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { runtimeInputs } from '@agent-loop/shared/inputs';
 import { COMMANDS, hostFields, type Command, type Field } from './commands';
@@ -15,7 +15,8 @@ import { envName, FILE_INPUTS, type OptionKind } from './options';
  */
 
 const ACTIONS = ['blue-green', 'rollback', 'canary-monitor'] as const;
-type Descriptions = Record<string, Record<string, string>>;
+/** An action's inputs' descriptions, by input name. */
+type Descriptions = (action: string) => Record<string, string>;
 
 /** Options only the command line has. */
 const CLI_OPTIONS: Record<string, { placeholder: string; note: string; description: string }> = {
@@ -33,23 +34,33 @@ const CLI_OPTIONS: Record<string, { placeholder: string; note: string; descripti
   help: { placeholder: '', note: '', description: 'Print this help (also -h).' },
 };
 
-/** The repository the command runs from: cli/dist/index.js (or cli/src/index.ts) is two levels down. */
-function repositoryRoot(): string {
-  return resolve(dirname(realpathSync(process.argv[1] ?? '.')), '..', '..');
-}
-
-function readDescriptions(root: string): Descriptions {
-  const descriptions: Descriptions = {};
-  for (const action of ACTIONS) {
-    try {
-      const document = parseYaml(readFileSync(join(root, 'actions', action, 'action.yml'), 'utf8')) as { inputs?: Record<string, { description?: string }> };
-      // The command line is the nginx method: the rollback action's "Method nginx:" goes without saying.
-      descriptions[action] = Object.fromEntries(Object.entries(document.inputs ?? {}).map(([name, input]) => [name, (input.description ?? '').replace(/^Method nginx: /, '')]));
-    } catch {
-      descriptions[action] = {};
-    }
+/**
+ * The inputs' words from each action.yml. The build writes them beside the bundle
+ * (cli/dist/action-inputs.json, checked by check-dist), so --help parses no YAML; run from the
+ * sources, the action.yml files are read (cli/src is two levels below the repository, as cli/dist is).
+ */
+function readDescriptions(): Descriptions {
+  const here = dirname(realpathSync(process.argv[1] ?? '.'));
+  let shipped: Record<string, Record<string, string>> | null = null;
+  try {
+    shipped = JSON.parse(readFileSync(join(here, 'action-inputs.json'), 'utf8')) as Record<string, Record<string, string>>;
+  } catch {
+    shipped = null;
   }
-  return descriptions;
+  const read = (action: string): Record<string, string> => {
+    try {
+      const inputs = shipped ? (shipped[action] ?? {}) : Object.fromEntries(Object.entries((parseYaml(readFileSync(join(here, '..', '..', 'actions', action, 'action.yml'), 'utf8')) as { inputs?: Record<string, { description?: string }> }).inputs ?? {}).map(([name, input]) => [name, input.description ?? '']));
+      // The command line is the nginx method: the rollback action's "Method nginx:" goes without saying.
+      return Object.fromEntries(Object.entries(inputs).map(([name, description]) => [name, description.replace(/^Method nginx: /, '')]));
+    } catch {
+      return {};
+    }
+  };
+  const cache = new Map<string, Record<string, string>>();
+  return (action) => {
+    if (!cache.has(action)) cache.set(action, read(action));
+    return cache.get(action) ?? {};
+  };
 }
 
 /** Every option a command takes, with how it is written. */
@@ -100,7 +111,7 @@ function describe(command: Command, name: string, descriptions: Descriptions): s
   const own = (command.descriptions as Record<string, string> | undefined)?.[name];
   if (own) return own;
   for (const action of [command.action, ...ACTIONS]) {
-    const text = descriptions[action]?.[name];
+    const text = descriptions(action)[name];
     if (text) return text;
   }
   return CLI_OPTIONS[name]?.description ?? '';
@@ -123,8 +134,8 @@ function wrap(text: string, indent: string, width = 100): string[] {
 const EXIT_LINES = ['exit codes:', ...EXIT_MEANINGS.flatMap(([code, meaning]) => wrap(meaning, '      ').map((line, index) => (index === 0 ? `  ${code}   ${line.trimStart()}` : line)))];
 
 /** `agent-loop <command> --help`. */
-export function commandHelp(command: Command, root = repositoryRoot()): string {
-  const descriptions = readDescriptions(root);
+export function commandHelp(command: Command): string {
+  const descriptions = readDescriptions();
   const names = [...commandOptions(command).keys()];
   const isHost = (name: string) => name in hostFields || name.endsWith('-file');
   const isRuntime = (name: string) => name in runtimeInputs;

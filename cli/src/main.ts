@@ -1,7 +1,7 @@
 import { ConfigurationError, forTerminal } from '@agent-loop/shared/action';
 import { LockHeld } from '@agent-loop/shared/hosts';
 import { readInputs, resolveHosts } from '@agent-loop/shared/inputs';
-import { COMMANDS, terminal, type Command, type Context } from './commands';
+import { COMMANDS, Refusal, terminal, type Command, type Context } from './commands';
 import { ExitCode } from './exit-codes';
 import { commandHelp, commandOptions, overview } from './help';
 import { closest, envName, fileOrText, FILE_INPUTS, optionValue, parseOptions } from './options';
@@ -103,8 +103,12 @@ function reportError(error: unknown, command: string, contacted: boolean): ExitC
     return ExitCode.lockHeld;
   }
   const text = error instanceof Error ? error.message : String(error);
+  if (error instanceof Refusal) {
+    process.stderr.write(`notice: ${message(text)}; nothing was changed\n`);
+    return ExitCode.refused;
+  }
   if (isConfigurationError(error) && contacted) {
-    process.stderr.write(`notice: refused, nothing was changed: ${message(text)}\n`);
+    process.stderr.write(`agent-loop: refused, nothing was changed: ${message(text)}\n`);
     return ExitCode.refused;
   }
   if (isConfigurationError(error)) {
