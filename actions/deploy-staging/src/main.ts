@@ -1,5 +1,6 @@
+import { z } from 'zod';
 import { action, requireInput, systemClock } from '@agent-loop/shared/action';
-import { ansibleInputs, checkRuntimeInputs, collectionsRequirements, deployPhaseInputs, field, hostInputs, hostsField, privateKeyField, promotePhaseInputs, readInputs, resolveHosts, runtimeInputs, type InputReader, z } from '@agent-loop/shared/inputs';
+import { ansibleInputs, checkRuntimeInputs, collectionsRequirements, deployPhaseInputs, field, hostInputs, hostsField, privateKeyField, promotePhaseInputs, readInputs, resolveHosts, runtimeInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { APP_NAME, HOST_PATH } from '@agent-loop/shared/vocabulary';
 import { PRE_TRAFFIC_SMOKE } from '@agent-loop/shared/runtime';
 import { imageTag, stagingSummary, stagingTestInputs, testStaging, type StagingReport } from '@agent-loop/shared/staging';

@@ -2,20 +2,9 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  compareMetrics,
-  comparisonSummary,
-  describeRule,
-  failureMessage,
-  lookupMetric,
-  parseMetricsJson,
-  readMetricsFile,
-  resolveMetricRules,
-  WORKSPACE_PATH,
-  type MetricComparison,
-  type MetricRule,
-} from '../src/pipeline';
+import { compareMetrics, comparisonSummary, failureMessage, readMetricsFile, WORKSPACE_PATH, type MetricComparison } from '../src/pipeline';
 import { ConfigurationError } from '../src/action';
+import { describeRule, lookupMetric, parseMetricsJson, resolveMetricRules, type MetricRule } from '../src/pipeline/compare';
 
 const rule = (fields: Partial<MetricRule> & Pick<MetricRule, 'metric'>): MetricRule => ({ direction: null, maxRegression: null, maxRegressionPercent: null, min: null, max: null, ...fields });
 const higher = (metric: string, fields: Partial<MetricRule> = {}) => rule({ metric, direction: 'higher-is-better', ...fields });

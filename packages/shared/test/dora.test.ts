@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { computeDora, deploymentOutcome, doraSummary } from '../src/pipeline';
-import { nextPageUrl, type DeploymentHistoryEntry } from '../src/github';
+import { computeDora, doraSummary } from '../src/pipeline';
+import { type DeploymentHistoryEntry } from '../src/github';
+import { deploymentOutcome } from '../src/pipeline/dora';
+import { nextPageUrl } from '../src/github/github';
 
 const NOW = Date.parse('2026-06-30T12:00:00Z');
 const MINUTE = 60_000;

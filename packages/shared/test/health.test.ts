@@ -3,20 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HostError } from '../src/action';
-import {
-  DEFAULT_SMOKE_REQUESTS,
-  PRE_TRAFFIC_SMOKE,
-  probeCommand,
-  requestBody,
-  smoke,
-  smokeBudgetMs,
-  smokeCheckSchema,
-  smokeChecksSchema,
-  waitHealthy,
-  waitHealthyCommand,
-  type SmokeCheck,
-} from '../src/runtime';
+import { DEFAULT_SMOKE_REQUESTS, PRE_TRAFFIC_SMOKE, requestBody, smoke, smokeBudgetMs, smokeChecksSchema, waitHealthy, type SmokeCheck } from '../src/runtime';
 import { freePort, localRemote } from './support/local-remote';
+import { probeCommand, waitHealthyCommand } from '../src/runtime/health';
+import { smokeCheckSchema } from '../src/runtime/smoke';
 
 const remote = localRemote('app-host');
 

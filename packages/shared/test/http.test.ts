@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { excerpt, getJson, readCapped } from '../src/action';
+import { excerpt, getJson } from '../src/action';
+import { readCapped } from '../src/action/http';
 
 /** A server that answers without end, one that declares a huge body, and one whose error page carries markup and control characters. */
 let server: Server;

@@ -3,8 +3,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../src/action';
-import { fingerprint, parseKnownHosts, verifyHostKey } from '../src/hosts';
+import { parseKnownHosts, verifyHostKey } from '../src/hosts';
 import { tempDir } from './support/local-remote';
+import { fingerprint } from '../src/hosts/knownhosts';
 
 /** A real ed25519 host key made by ssh-keygen: its public line and the SSH wire blob a server presents. */
 interface HostKey {

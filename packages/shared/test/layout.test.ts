@@ -55,15 +55,46 @@ describe('the shared core', () => {
     }
   });
 
-  it('is reached from inside only through a door: a module imports another folder only by its index.ts', () => {
+  it("is reached from inside only through a door: a module imports another folder only by its index.ts (the core's own tests may import a folder's inner modules by path)", () => {
     const problems: string[] = [];
-    for (const file of ['packages/shared/src', 'packages/shared/test', 'test', 'bench', 'scripts'].flatMap((dir) => sources(path.join(root, dir)))) {
+    for (const file of ['packages/shared/src', 'test', 'bench', 'scripts', 'cli'].flatMap((dir) => sources(path.join(root, dir)))) {
       for (const { specifier } of relativeImports(file)) {
         const target = path.resolve(path.dirname(file), specifier);
         if (!target.startsWith(`${src}${path.sep}`)) continue;
         // Within its own folder a module imports its neighbours directly; across folders, only a door.
         const door = doorOf(target);
         if (door !== doorOf(file) && target !== path.join(src, door) && target !== path.join(src, door, 'index')) problems.push(`${path.relative(root, file)}: ${specifier} (use ${path.relative(path.dirname(file), path.join(src, door)) || '.'})`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('opens each door by name, to what is used outside its folder: no export *, and every name a door exports is imported from another folder', () => {
+    // Users: the other folders of the core, the actions, the command line, scripts, benches, the
+    // integration tests, and the core's tests that import only doors (the plug-in tests, such as
+    // seams.test.ts); a test that imports a folder's inner modules by path uses no door.
+    const used = new Map<string, Set<string>>();
+    const users = ['packages/shared/src', 'actions', 'cli', 'scripts', 'bench', 'test'].flatMap((dir) => sources(path.join(root, dir)));
+    const coreTests = sources(path.join(root, 'packages/shared/test')).filter((file) => namedImports(file).every(({ specifier }) => !specifier.startsWith('.') || !isInside(path.resolve(path.dirname(file), specifier)) || isDoor(path.resolve(path.dirname(file), specifier))));
+    for (const file of [...users, ...coreTests]) {
+      for (const { specifier, names } of namedImports(file)) {
+        let folder: string | null = null;
+        if (specifier === '@agent-loop/shared') folder = '';
+        else if (specifier.startsWith('@agent-loop/shared/')) folder = specifier.slice('@agent-loop/shared/'.length);
+        else if (specifier.startsWith('.')) {
+          const target = path.resolve(path.dirname(file), specifier);
+          if (isInside(target) && isDoor(target) && doorOf(target) !== (file.startsWith(`${src}${path.sep}`) ? doorOf(file) : null)) folder = doorOf(target);
+        }
+        if (folder !== null) for (const name of names) used.set(folder, (used.get(folder) ?? new Set()).add(name));
+      }
+    }
+    const problems: string[] = [];
+    for (const folder of folders(src)) {
+      const door = path.join(src, folder, 'index.ts');
+      const text = readFileSync(door, 'utf8');
+      for (const line of text.split('\n').filter((line) => /^export \*(?! as )/.test(line))) problems.push(`${folder}/index.ts: ${line}`);
+      for (const { names } of namedImports(door)) {
+        for (const name of names) if (!used.get(folder)?.has(name) && !used.get('')?.has(name)) problems.push(`${folder}/index.ts: ${name} is used by no other folder`);
       }
     }
     expect(problems).toEqual([]);
@@ -187,6 +218,22 @@ function mapPath(folder: string, named: string): string {
   const first = named.split('/')[0] as string;
   if (named.includes('/') && statSync(path.join(src, first), { throwIfNoEntry: false })?.isDirectory()) return path.join(src, named);
   return path.join(src, folder, named);
+}
+
+const isInside = (target: string): boolean => target.startsWith(`${src}${path.sep}`);
+const isDoor = (target: string): boolean => target === path.join(src, doorOf(target)) || target === path.join(src, doorOf(target), 'index');
+
+/** The names each import or re-export of a module brings in (the exported name, not an alias), and `export * as name`'s name. */
+function namedImports(file: string): Array<{ specifier: string; names: string[] }> {
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, false, file.endsWith('.mjs') ? ts.ScriptKind.JS : ts.ScriptKind.TS);
+  const found: Array<{ specifier: string; names: string[] }> = [];
+  for (const node of source.statements) {
+    if (!(ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) || !node.moduleSpecifier || !ts.isStringLiteral(node.moduleSpecifier)) continue;
+    const bindings = ts.isImportDeclaration(node) ? node.importClause?.namedBindings : node.exportClause;
+    const names = bindings && (ts.isNamedImports(bindings) || ts.isNamedExports(bindings)) ? bindings.elements.map((element) => (element.propertyName ?? element.name).text) : bindings && ts.isNamespaceExport(bindings) ? [bindings.name.text] : [];
+    found.push({ specifier: node.moduleSpecifier.text, names });
+  }
+  return found;
 }
 
 /** The folder (with its own index.ts) a path of the core belongs to, relative to src: `analysis/sources`, `hosts`. */

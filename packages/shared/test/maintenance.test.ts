@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { KEPT_DEPLOYS, parsePrune, protectedImages, pruneCommand } from '../src/procedures';
 import { emptyState, withHistory, type AppState, type HistoryEntry } from '../src/hosts';
+import { KEPT_DEPLOYS, parsePrune, protectedImages, pruneCommand } from '../src/procedures/maintenance';
 
 const deployEntry = (version: string, outcome: HistoryEntry['outcome'] = 'success'): HistoryEntry => ({ time: 't', runId: 'r', actor: 'a', action: 'deploy', color: 'blue', version, image: `reg/app:${version}`, outcome });
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { CanaryAnalysis, parsePolicy, type AnalysisResult } from '../src/analysis';
 import type { MonitorResult } from '../src/procedures';
-import { monitorSummary, rampTimeline } from '../src/report';
+import { monitorSummary } from '../src/report';
 import { mermaidBlocks, parseMermaid } from '../../../test/support/mermaid';
 import { sample } from './analysis/samples';
+import { rampTimeline } from '../src/report/summary';
 
 /** An analysis fed `count` intervals of 5 s (green: canary, blue: stable). */
 function analyse(count: number, canaryErrors: (index: number) => number): AnalysisResult {

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeSlack } from '../../../test/support/fake-slack';
 import { forSlack } from '../src/action';
-import { nameSome, notifySlack, slackPayload, summariseFailures, type Notice } from '../src/report';
 import { freePort } from './support/local-remote';
+import { nameSome, notifySlack, slackPayload, summariseFailures, type Notice } from '../src/report/notify';
 
 const notice: Notice = {
   event: 'completed',

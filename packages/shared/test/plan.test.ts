@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parsePolicy } from '../src/analysis';
 import { ConfigurationError } from '../src/action';
-import { classify, GATE_LIST, GATES, parseGateList, PLAN_KINDS, REASONS, RELEASE_TAG, type GitHubEvent, type Plan, type PlanOptions } from '../src/pipeline';
+import { classify, GATE_LIST, parseGateList, type PlanOptions } from '../src/pipeline';
 import { dispatchEvent, MERGE_SHA, pullRequestEvent, pushEvent, SHA } from './support/github-events';
+import { GATES, PLAN_KINDS, REASONS, RELEASE_TAG, type GitHubEvent, type Plan } from '../src/pipeline/plan';
 
 const options: PlanOptions = {
   mainBranch: 'main',

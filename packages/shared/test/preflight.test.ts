@@ -2,8 +2,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError, HostError } from '../src/action';
-import { judgePreflight, parsePreflight, preflight, preflightCommand, type PreflightFacts } from '../src/runtime';
+import { preflight } from '../src/runtime';
 import { localRemote, nginxPrefix, tempDir, type NginxPrefix } from './support/local-remote';
+import { judgePreflight, parsePreflight, preflightCommand, type PreflightFacts } from '../src/runtime/preflight';
 
 const remote = localRemote('preflight-host');
 const LIMITS = { minFreeDiskMb: 1, minFreeMemoryMb: 1 };

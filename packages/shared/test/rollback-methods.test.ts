@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigurationError, requireInput, silentLogger, systemClock } from '../src/action';
 import { checkRollbackMethodInputs, hostInputs, hostsField, readInputs, rollbackMethodInputs, rollbackOnHosts, rollbackPhaseInputs, rollbackTarget, runtimeInputs } from '../src/inputs';
 import { announceOutcome, rollbackFailure, rollbackStory, rollbackSummary, type RollbackContext } from '../src/report';
-import { hostsOutcome, rollbackMethods, type RollbackMethod, type RollbackOutcome, type RollbackResult } from '../src/rollback';
+import { hostsOutcome, rollbackMethods, type RollbackMethod, type RollbackMethodContext, type RollbackMethodEntry, type RollbackMethodOptions, type RollbackOutcome, type RollbackResult } from '../src/rollback';
 import { rollbackMethod } from '../src/settings';
 
 /**
@@ -74,11 +74,12 @@ describe('a rollback method behind the seam', () => {
  * settings build it, and the action's flow (no hosts for a method that is not on them) follows.
  */
 const pools = new Map([['live', 'v2'], ['previous', 'v1']]);
-rollbackMethods.register('load-balancer', {
+const loadBalancer: RollbackMethodEntry = {
   onHosts: false,
-  check: (options) => requireInput(options.targetVersion === '' || /^v\d+$/.test(options.targetVersion), 'target-version', 'must name a pool such as v1 for method load-balancer'),
-  build: (_options, context) => loadBalancerRollback(pools, context.clock.now),
-});
+  check: (options: RollbackMethodOptions) => requireInput(options.targetVersion === '' || /^v\d+$/.test(options.targetVersion), 'target-version', 'must name a pool such as v1 for method load-balancer'),
+  build: (_options, context: RollbackMethodContext) => loadBalancerRollback(pools, context.clock.now),
+};
+rollbackMethods.register('load-balancer', loadBalancer);
 
 describe('a rollback method added from outside the core', () => {
   const { 'ssh-private-key': _key, 'slack-webhook-url': _webhook, ...hostFields } = hostInputs;

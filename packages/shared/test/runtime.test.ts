@@ -2,10 +2,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEMPLATE_PLACEHOLDERS, commandRuntime, composeRuntime, startRelease, stopRelease } from '../src/runtime';
+import { TEMPLATE_PLACEHOLDERS, commandRuntime, composeRuntime, stopRelease } from '../src/runtime';
 import { toShell } from '../src/hosts';
 import { localRemote, tempDir } from './support/local-remote';
 import type { Release } from '../src/domain';
+import { startRelease } from '../src/runtime/runtime';
 
 const release: Release = { app: 'shop', color: 'green', port: 8002, image: 'ghcr.io/acme/shop:1.4.0', version: '1.4.0' };
 

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, requireInput, silentLogger, type Clock } from '../src/action';
 import { emptyColorSample, type MetricSource, type Sample, type TimeWindow } from '../src/analysis';
-import { buildMetricSources, metricSources, type SourceContext } from '../src/analysis/sources';
+import { buildMetricSources, metricSources, type SourceContext, type SourceEntry, type SourceHost, type SourceOptions } from '../src/analysis/sources';
 import type { Color } from '../src/domain';
 import { HostSession, sessionRouter, type SessionSettings } from '../src/fleet';
 import { emptyState, type HostSpec, type HostWrite, type Remote } from '../src/hosts';
 import { checkRuntimeInputs, hostInputs, monitorPhaseInputs, monitorPolicy, readInputs, runtimeInputs } from '../src/inputs';
 import { monitorSessions, type MonitorSettings } from '../src/procedures';
-import { runtimes, type Runtime } from '../src/runtime';
+import { runtimes, type PrepareStep, type Runtime, type RuntimeEntry, type RuntimeOptions } from '../src/runtime';
 import { monitorSettings, runtimeFromInputs, sessionFromInputs } from '../src/settings';
-import { routers, weightsFor, type LiveWeights, type RouterView, type SwitchResult, type TrafficRouter, type Weights } from '../src/traffic';
+import { routers, weightsFor, type LiveWeights, type RouterContext, type RouterEntry, type RouterView, type SwitchResult, type TrafficRouter, type Weights } from '../src/traffic';
 
 /**
  * The seams as a team plugs into them: a router, a runtime and a metric source written here, from
@@ -33,15 +33,16 @@ function session(clock?: Clock): SessionSettings {
 /** systemd units per color, `<app>-<color>.service`, whose environment file names the image. */
 const systemdRuntime = (): Runtime => ({
   kind: 'systemd',
-  prepare: (release) => [{ what: `write the environment of ${release.app}-${release.color}`, argv: ['sh', '-c', 'printf "IMAGE=%s\\nPORT=%s\\n" "$1" "$2" > "$3"', 'sh', release.image, String(release.port), `/etc/${release.app}/${release.color}.env`] }],
+  prepare: (release): PrepareStep[] => [{ what: `write the environment of ${release.app}-${release.color}`, argv: ['sh', '-c', 'printf "IMAGE=%s\\nPORT=%s\\n" "$1" "$2" > "$3"', 'sh', release.image, String(release.port), `/etc/${release.app}/${release.color}.env`] }],
   start: (release) => ['sudo', 'systemctl', 'restart', `${release.app}-${release.color}.service`],
   stop: (release) => ['sudo', 'systemctl', 'stop', `${release.app}-${release.color}.service`],
 });
 
-runtimes.register('systemd', {
-  check: (options) => requireInput(options.startCommand === '', 'start-command', 'is for runtime command: runtime systemd starts the unit <app>-<color>.service'),
+const systemd: RuntimeEntry = {
+  check: (options: RuntimeOptions) => requireInput(options.startCommand === '', 'start-command', 'is for runtime command: runtime systemd starts the unit <app>-<color>.service'),
   build: systemdRuntime,
-});
+};
+runtimes.register('systemd', systemd);
 
 describe('a runtime added from outside the core', () => {
   it('is named by the runtime input and built by the settings', () => {
@@ -89,14 +90,15 @@ class MemoryRouter implements TrafficRouter {
 }
 
 const built: MemoryRouter[] = [];
-routers.register('memory', {
+const memory: RouterEntry = {
   check: (host) => requireInput(host.bluePort !== host.greenPort, 'blue-port', 'must differ from green-port'),
-  build: ({ host }) => {
+  build: ({ host }: RouterContext) => {
     const router = new MemoryRouter(host.target.label);
     built.push(router);
     return router;
   },
-});
+};
+routers.register('memory', memory);
 
 const spec: HostSpec = { target: { user: 'deploy', host: '10.0.0.5', port: 22, label: 'deploy@10.0.0.5' }, bluePort: 8001, greenPort: 8002, nginxStatusPort: 8099, stateDir: '/var/lib/agent-loop', nginxConfDir: '/etc/nginx/conf.d', nginxCommand: ['nginx'], accessLog: '/var/log/nginx/agent-loop.access.log' };
 const remote: Remote = { label: spec.target.label, run: () => Promise.reject(new Error('no command reaches this host')), close: () => undefined };
@@ -142,10 +144,11 @@ function serviceSource(context: SourceContext, canaryErrors: number): MetricSour
 }
 
 let canaryErrors = 0;
-metricSources.register('service', {
-  check: (options) => requireInput(options.probeRequests > 0, 'probe-requests', 'must be above 0'),
+const service: SourceEntry = {
+  check: (options: SourceOptions) => requireInput(options.probeRequests > 0, 'probe-requests', 'must be above 0'),
   build: (context) => [serviceSource(context, canaryErrors)],
-});
+};
+metricSources.register('service', service);
 
 /** A host whose canary (green) takes 10%: only what the monitor asks of a session. */
 function watchedHost(label: string): Parameters<typeof monitorSessions>[0][number] {
@@ -186,7 +189,8 @@ describe('a metric source added from outside the core', () => {
   });
 
   it('is built beside the built-in ones the input lists', () => {
-    const context: SourceContext = { app: 'shop', hosts: [{ remote, host: spec }], colors: ['blue', 'green'], versions: {}, options: { healthPath: '/health', probePath: '/health', probeRequests: 3, memory: 'host', prometheus: null } };
+    const watched: SourceHost = { remote, host: spec };
+    const context: SourceContext = { app: 'shop', hosts: [watched], colors: ['blue', 'green'], versions: {}, options: { healthPath: '/health', probePath: '/health', probeRequests: 3, memory: 'host', prometheus: null } };
     expect(buildMetricSources(['service', 'probe'], context).map((source) => source.name)).toEqual(['probe', 'service']);
   });
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../src/action';
 import { deployPhaseInputs, readInputs } from '../src/inputs';
-import { judgeSmoke, PRE_TRAFFIC_SMOKE, smokeCheckSchema, type SmokeAnswer } from '../src/runtime';
+import { judgeSmoke, PRE_TRAFFIC_SMOKE } from '../src/runtime';
+import { smokeCheckSchema, type SmokeAnswer } from '../src/runtime/smoke';
 
 /** blue-green's smoke-requests, read as the action reads it. */
 const smokeRequests = (yaml: string) => readInputs({ 'smoke-requests': deployPhaseInputs['smoke-requests'] }, () => yaml)['smoke-requests'];

@@ -3,11 +3,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { collectionInstallCommand, collectionsCacheKey, playbookCommand } from '../src/hosts';
+import { collectionInstallCommand, collectionsCacheKey } from '../src/hosts';
 import { ConfigurationError } from '../src/action';
 import { field, readInputs } from '../src/inputs';
 import { percentile, requestBody, smokeBudgetMs, smokeChecksSchema, type SmokeCheck } from '../src/runtime';
-import { DEFAULT_SMOKE_CHECKS, imageTag, judgeLoad, loadTable, plannedRequests, runLoad, runSmokeCheck, smokeTable, stagingUrl, summarizeLatencies, type LoadResult } from '../src/staging';
+import { imageTag, runLoad } from '../src/staging';
+import { playbookCommand } from '../src/hosts/ansible';
+import { DEFAULT_SMOKE_CHECKS, loadTable, runSmokeCheck, smokeTable, stagingUrl } from '../src/staging/staging';
+import { judgeLoad, plannedRequests, summarizeLatencies, type LoadResult } from '../src/staging/loadtest';
 
 /** A local service whose answers each test decides; it records when each request arrived. */
 let server: Server;

@@ -3,9 +3,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostError } from '../src/action';
-import { HISTORY_LIMIT, LockHeld, acquireLock, audit, commands, emptyState, readRemoteFile, readState, statePaths, withHistory, writeRemoteFile, writeState, writeStateAndAudit, type AppState, type HistoryEntry, type LockOptions, type LockOwner } from '../src/hosts';
+import { LockHeld, acquireLock, commands, emptyState, readState, statePaths, withHistory, writeRemoteFile, writeStateAndAudit, type AppState, type HistoryEntry, type LockOwner } from '../src/hosts';
 import { localRemote, tempDir } from './support/local-remote';
 import { otherColor } from '../src/domain';
+import { audit, HISTORY_LIMIT, readRemoteFile, writeState, type LockOptions } from '../src/hosts/state';
 
 const remote = localRemote('test-host');
 let root: string;

@@ -1,12 +1,14 @@
 import { marked } from 'marked';
 import { afterEach, describe, expect, it } from 'vitest';
-import { action, codeBlock, ConfigurationError, forLog, forMarkdown, forSlack, forTerminal, markdownCode, markdownLink, table, terminalJson } from '../src/action';
+import { action, codeBlock, ConfigurationError, forMarkdown, forSlack, forTerminal, markdownCode, markdownLink, table, terminalJson } from '../src/action';
 import { parseLockOwner } from '../src/hosts';
 import { checklistSummary, procedureChecklist, type Needs } from '../src/pipeline';
 import { statusLines, statusSummary, type HostStatus } from '../src/procedures';
-import { incidentIssue, slackPayload, type RollbackStory } from '../src/report';
 import { commandsIn, parseCommand, readLines, tryParse, tryParseV2 } from './support/runner-commands';
 import { stdoutOf } from './support/stdout';
+import { forLog } from '../src/action/surfaces';
+import { incidentIssue, type RollbackStory } from '../src/report/incident';
+import { slackPayload } from '../src/report/notify';
 
 /**
  * Text that leaves the process, one surface at a time: the same hostile texts go through each

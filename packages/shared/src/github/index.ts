@@ -1,2 +1,2 @@
-export * from './github';
-export * from './deployments';
+export { bestEffort, createDeployment, githubContext, openIssue, setDeploymentStatus, type DeploymentState, type GitHubContext, type Incident } from './github';
+export { listDeployments, type DeploymentHistoryEntry, type DeploymentStatusEntry, type ListDeploymentsOptions } from './deployments';

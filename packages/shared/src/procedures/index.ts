@@ -1,5 +1,5 @@
-export * from './bluegreen';
-export * from './monitor';
-export * from './status';
-export * from './maintenance';
-export * from './events';
+export { deploy, promote, type DeploySettings, type PromoteSettings } from './bluegreen';
+export { monitor, monitorSessions, type MonitorResult, type MonitorSettings } from './monitor';
+export { fleetStatus, statusLines, statusSummary, type HostStatus } from './status';
+export { diskUse, pruneHost, rollingUpgrade, rotateLogs, type PruneResult, type UpgradeResult, type UpgradeSettings } from './maintenance';
+export type { RolloutEvent, RolloutEventKind } from './events';

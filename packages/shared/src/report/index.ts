@@ -1,9 +1,8 @@
-export * from './summary';
-export * from './notify';
-export * from './deploy-metrics';
-export * from './events';
-export * from './incident';
-export * from './rollback-report';
-export * from './monitor-report';
-export * from './lifecycle';
-export * from './host-setup';
+export { monitorSummary, phaseSummary, progressLine } from './summary';
+export { deploymentMetricsRecorder, deploymentMetricsText, metricsFileName, metricsInputs } from './deploy-metrics';
+export { rolloutEvents, type RolloutEvent } from './events';
+export { announceOptions } from './incident';
+export { announceOutcome, rollbackFailure, rollbackStory, rollbackSummary, type RollbackContext } from './rollback-report';
+export { concludeMonitor } from './monitor-report';
+export { recordedPhase } from './lifecycle';
+export { doctorOutcome, setupOutcome } from './host-setup';

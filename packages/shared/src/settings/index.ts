@@ -1,2 +1,2 @@
-export * from './session';
-export * from './phases';
+export { connectOptions, sessionFromInputs } from './session';
+export { colorSettings, deploySettings, monitorSettings, promoteSettings, rollbackMethod, rollbackSettings, runtimeFromInputs } from './phases';

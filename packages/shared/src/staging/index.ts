@@ -1,3 +1,3 @@
-export * from './staging';
-export * from './loadtest';
-export * from './test-staging';
+export { imageTag, stagingSummary, type StagingDeployReport, type StagingReport } from './staging';
+export { runLoad } from './loadtest';
+export { stagingTestInputs, testStaging } from './test-staging';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CanaryAnalysis, formatValue, parsePolicy, type AnalysisOptions, type AnalysisResult, type Sample } from '../../src/analysis';
+import { CanaryAnalysis, formatValue, parsePolicy, type AnalysisResult, type Sample } from '../../src/analysis';
 import { sample, type Traffic } from './samples';
+import type { AnalysisOptions } from '../../src/analysis/engine';
 
 const CANARY: AnalysisOptions = { canary: 'green', stable: 'blue', start: 0 };
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { countSlowerThan, histogramQuantile, LATENCY_BOUNDS_MS, latencyBucket } from '../../src/analysis';
+import { histogramQuantile, LATENCY_BOUNDS_MS, latencyBucket } from '../../src/analysis';
+import { countSlowerThan } from '../../src/analysis/histogram';
 
 /** A histogram from [latency in a bucket, count] pairs. */
 function histogram(...entries: Array<[ms: number, count: number]>): number[] {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../src/action';
 import { field, readInputs } from '../../src/inputs';
-import { activeRules, DEFAULT_POLICY_YAML, DEFAULT_SPRT, formatPath, parsePolicy, POLICY_FORM, policySchema, type Policy, type Rule } from '../../src/analysis';
+import { DEFAULT_POLICY_YAML, parsePolicy, type Policy, type Rule } from '../../src/analysis';
+import { activeRules, DEFAULT_SPRT, formatPath, POLICY_FORM, policySchema } from '../../src/analysis/policy';
 
 function problem(input: unknown): string {
   try {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CanaryAnalysis, parsePolicy } from '../../src/analysis';
-import { progressLine, xyChart } from '../../src/report';
+import { progressLine } from '../../src/report';
 import { sample } from './samples';
+import { xyChart } from '../../src/report/summary';
 
 describe('charts: no data is a gap, not a zero', () => {
   it('leaves an instant without data off the axis and names it under the chart', () => {

@@ -3,9 +3,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchCommand, BatchedRemote, batchMarker, batchRemotes, CombinedSource, HostGate, HostSource, NginxLogSource, parseBatchOutput } from '../../src/analysis/sources';
+import { BatchedRemote, batchRemotes, CombinedSource, HostGate, HostSource, NginxLogSource } from '../../src/analysis/sources';
 import type { Argv, ExecResult, Remote, RunOptions } from '../../src/hosts';
 import { localRemote, tempDir } from '../support/local-remote';
+import { batchCommand, batchMarker, parseBatchOutput } from '../../src/analysis/sources/batch';
 
 /** A local remote that records each command it was given. */
 function countingRemote(label = 'h1'): Remote & { ran: Argv[] } {

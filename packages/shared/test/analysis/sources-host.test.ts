@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  composeMemoryCommand,
-  healthChecksCommand,
-  HostSource,
-  meminfoCommand,
-  parseComposeMemory,
-  parseHealthOutput,
-  parseMeminfo,
-} from '../../src/analysis/sources';
+import { HostSource } from '../../src/analysis/sources';
 import type { Argv, ExecResult, Remote } from '../../src/hosts';
+import { composeMemoryCommand, healthChecksCommand, meminfoCommand, parseComposeMemory, parseHealthOutput, parseMeminfo } from '../../src/analysis/sources/host';
 
 const MEMINFO = `MemTotal:        8000000 kB
 MemFree:          500000 kB

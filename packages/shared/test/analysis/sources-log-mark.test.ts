@@ -1,8 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AccessLogFollower, analysisStart, markCommand, parseMark, readLogMarks } from '../../src/analysis/sources';
+import { analysisStart, readLogMarks } from '../../src/analysis/sources';
 import { localRemote, tempDir } from '../support/local-remote';
+import { AccessLogFollower } from '../../src/analysis/sources/nginx-log';
+import { markCommand, parseMark } from '../../src/analysis/sources/log-mark';
 
 const line = (color: 'blue' | 'green'): string =>
   `${JSON.stringify({ time: 1, status: 200, request_time: 0.01, upstream: `agent_loop_app_${color}`, upstream_addr: '127.0.0.1:1', upstream_status: '200', upstream_time: '0.010', method: 'GET', uri: '/' })}\n`;

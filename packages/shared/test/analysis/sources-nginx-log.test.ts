@@ -1,9 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AccessLogFollower, NginxLogSource, parseAccessLines, parseLogRead, readLogCommand, splitLogLines } from '../../src/analysis/sources';
+import { NginxLogSource, parseAccessLines } from '../../src/analysis/sources';
 import { latencyBucket } from '../../src/analysis';
 import { localRemote, tempDir } from '../support/local-remote';
+import { AccessLogFollower, parseLogRead, readLogCommand, splitLogLines } from '../../src/analysis/sources/nginx-log';
 
 const line = (upstream: string, status: number, requestTime: number): string =>
   JSON.stringify({ time: 1700000000.123, status, request_time: requestTime, upstream, upstream_addr: '127.0.0.1:1', upstream_status: String(status), upstream_time: String(requestTime), method: 'GET', uri: '/' });
@@ -215,7 +216,7 @@ describe('a color that failed behind its backup', () => {
 
 describe('latency is the upstream time, never the client-driven request time', () => {
   it('reads the first upstream_time value (the color the line names), and no latency when the color never answered', async () => {
-    const { parseAccessLines, upstreamMs } = await import('../../src/analysis/sources');
+    const { parseAccessLines, upstreamMs } = await import('../../src/analysis/sources/nginx-log');
     const entry = (upstreamTime: string, requestTime: number, status = 200, upstreamStatus = '200'): string =>
       JSON.stringify({ time: 1, status, request_time: requestTime, upstream: 'agent_loop_app_green', upstream_addr: '127.0.0.1:8002', upstream_status: upstreamStatus, upstream_time: upstreamTime, method: 'GET', uri: '/' });
     // A client that trickled its headers for 2.5 s: request_time 2.504, the app answered in 4 ms.

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseProbeOutput, probeRequestsCommand, ProbeSource } from '../../src/analysis/sources';
+import { ProbeSource } from '../../src/analysis/sources';
 import { latencyBucket } from '../../src/analysis';
 import type { ExecResult, Remote } from '../../src/hosts';
+import { parseProbeOutput, probeRequestsCommand } from '../../src/analysis/sources/probe';
 
 describe('probeRequestsCommand', () => {
   it('is a constant script with the count, timeout and color/URL pairs as arguments', () => {

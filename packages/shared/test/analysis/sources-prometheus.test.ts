@@ -1,16 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  DEFAULT_PROMETHEUS_QUERIES,
-  errorRatioQuery,
-  histogramFromCumulative,
-  parseQueryResponse,
-  PrometheusSource,
-  promDuration,
-  renderQuery,
-} from '../../src/analysis/sources';
+import { DEFAULT_PROMETHEUS_QUERIES, errorRatioQuery, PrometheusSource, promDuration } from '../../src/analysis/sources';
 import { LATENCY_BOUNDS_MS } from '../../src/analysis';
+import { histogramFromCumulative, parseQueryResponse, renderQuery } from '../../src/analysis/sources/prometheus';
 
 const bucketIndex = (ms: number) => LATENCY_BOUNDS_MS.indexOf(ms as (typeof LATENCY_BOUNDS_MS)[number]);
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { alternativeRate, binomialUpperTail, regularizedBeta, sprtBoundaries, sprtDecision } from '../../src/analysis';
+import { binomialUpperTail } from '../../src/analysis';
+import { alternativeRate, regularizedBeta, sprtBoundaries, sprtDecision } from '../../src/analysis/sprt';
 
 describe('sprtBoundaries', () => {
   it('are ln((1-β)/α) and ln(β/(1-α))', () => {
