@@ -22,14 +22,14 @@ export interface Message {
 }
 
 /**
- * How each error class prints its message. `arg`: the argument that is the message; `prefix`: what
- * the class puts before it; `constructor`: the class builds its message itself (its `super(…)` is
- * read instead, and the places that raise it add nothing).
+ * How each error class with a constructor of its own prints its message. `arg`: the argument that is
+ * the message; `prefix`: what the class puts before it; `constructor`: the class builds its message
+ * itself (its `super(…)` is read instead, and the places that raise it add nothing). A class with no
+ * constructor (`class Refusal extends ConfigurationError {}`) prints as its base does.
  */
 export const ERROR_CLASSES: Record<string, { arg: number; prefix?: string; fallback?: string } | 'constructor'> = {
   Error: { arg: 0 },
   ConfigurationError: { arg: 0 },
-  HostKeyRejected: { arg: 0 },
   Cancelled: { arg: 0, fallback: 'the run was cancelled' },
   HostError: { arg: 1, prefix: `${PLACEHOLDER}: ` },
   UnrecordedSwitchError: { arg: 1, prefix: `${PLACEHOLDER}: ` },
@@ -73,31 +73,45 @@ function squeeze(text: string): string {
   return text.replace(/…(\s*…)+/g, PLACEHOLDER);
 }
 
+export interface ErrorClass {
+  base: string;
+  /** Whether it declares a constructor (and so may print its message its own way). */
+  constructs: boolean;
+}
+
 /** The error classes declared in the files: every class that extends a known one, transitively. */
-export function declaredErrorClasses(sources: readonly ts.SourceFile[]): Map<string, string> {
-  const declared = new Map<string, string>();
+export function declaredErrorClasses(sources: readonly ts.SourceFile[]): Map<string, ErrorClass> {
+  const declared = new Map<string, ErrorClass>();
   for (const source of sources) {
     const visit = (node: ts.Node): void => {
       if (ts.isClassDeclaration(node) && node.name) {
         const base = node.heritageClauses?.find((clause) => clause.token === ts.SyntaxKind.ExtendsKeyword)?.types[0]?.expression;
-        if (base && ts.isIdentifier(base)) declared.set(node.name.text, base.text);
+        if (base && ts.isIdentifier(base)) declared.set(node.name.text, { base: base.text, constructs: node.members.some(ts.isConstructorDeclaration) });
       }
       ts.forEachChild(node, visit);
     };
     visit(source);
   }
-  const errors = new Map<string, string>();
+  const errors = new Map<string, ErrorClass>();
   let grew = true;
   while (grew) {
     grew = false;
-    for (const [name, base] of declared) {
-      if (!errors.has(name) && (base === 'Error' || errors.has(base))) {
-        errors.set(name, base);
+    for (const [name, found] of declared) {
+      if (!errors.has(name) && (found.base === 'Error' || errors.has(found.base))) {
+        errors.set(name, found);
         grew = true;
       }
     }
   }
   return errors;
+}
+
+/** How a class prints its message: its own entry in ERROR_CLASSES, else (with no constructor of its own) its base's. */
+export function errorFormat(name: string, classes: ReadonlyMap<string, ErrorClass>): (typeof ERROR_CLASSES)[string] | undefined {
+  const own = ERROR_CLASSES[name];
+  if (own !== undefined) return own;
+  const found = classes.get(name);
+  return found && !found.constructs ? errorFormat(found.base, classes) : undefined;
 }
 
 /** Texts of the parameters of a helper at one of its call sites. */
@@ -268,7 +282,7 @@ function usesBare(node: ts.Node, names: ReadonlySet<string>): boolean {
 export interface Extraction {
   messages: Message[];
   /** Error classes found in the code (name → base). */
-  errorClasses: Map<string, string>;
+  errorClasses: Map<string, ErrorClass>;
   /** Rollout event kinds with their annotation level. */
   eventLevels: Map<string, string>;
 }
@@ -319,8 +333,8 @@ export function extractMessages(root: string): Extraction {
       if (ts.isNewExpression(node)) {
         const name = constructed(node).find((candidate) => known.has(candidate));
         if (name) {
-          const format = ERROR_CLASSES[name];
-          if (format === undefined) throw new Error(`${file}:${reader.line(node)}: the error class ${name} is not in ERROR_CLASSES (say how it prints its message)`);
+          const format = errorFormat(name, errorClasses);
+          if (format === undefined) throw new Error(`${file}:${reader.line(node)}: the error class ${name} has a constructor of its own and is not in ERROR_CLASSES (say how it prints its message)`);
           if (format !== 'constructor') {
             const argument = node.arguments?.[format.arg];
             if (argument) carry(node, `new ${name}`, argument, format.prefix);
@@ -332,8 +346,8 @@ export function extractMessages(root: string): Extraction {
       if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.SuperKeyword) {
         const owner = ts.findAncestor(node, ts.isClassDeclaration);
         const name = owner?.name?.text;
-        const base = name ? errorClasses.get(name) : undefined;
-        const format = base ? ERROR_CLASSES[base] : undefined;
+        const base = name ? errorClasses.get(name)?.base : undefined;
+        const format = base ? errorFormat(base, errorClasses) : undefined;
         const argument = format && format !== 'constructor' ? node.arguments[format.arg] : undefined;
         if (name && ERROR_CLASSES[name] === 'constructor' && format && format !== 'constructor' && argument) messages.push(...reader.texts(argument).map((text) => ({ file, line: reader.line(node), via: `${name} (its constructor)`, text: squeeze((format.prefix ?? '') + text), source: reader.written(argument) })));
       }
