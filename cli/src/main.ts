@@ -18,7 +18,7 @@ const HELP_WORDS = new Set(['help', '--help', '-h']);
 /** Which command the arguments name, or the help they ask for. */
 function route(argv: readonly string[]): { help: true; command: Command | null } | { help: false; command: Command; args: readonly string[] } {
   const [first = '', ...rest] = argv;
-  if (first === '') throw new ConfigurationError('a command is required: agent-loop --help lists them');
+  if (first === '') throw new ConfigurationError('a command is required');
   const find = (name: string): Command => {
     const command = COMMANDS.find((candidate) => candidate.name === name);
     if (command) return command;
@@ -26,7 +26,7 @@ function route(argv: readonly string[]): { help: true; command: Command | null }
     throw new ConfigurationError(`unknown command ${JSON.stringify(name)}${suggestion ? `; did you mean ${suggestion}?` : ''} (commands: ${COMMANDS.map((candidate) => candidate.name).join(', ')})`);
   };
   if (HELP_WORDS.has(first)) return { help: true, command: rest[0] && !rest[0].startsWith('-') ? find(rest[0]) : null };
-  if (first.startsWith('-')) throw new ConfigurationError(`a command comes first, before ${first}: agent-loop --help lists them`);
+  if (first.startsWith('-')) throw new ConfigurationError(`a command comes first, before ${first}`);
   return { help: false, command: find(first), args: rest };
 }
 

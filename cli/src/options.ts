@@ -39,7 +39,7 @@ export function parseOptions(args: readonly string[], options: ReadonlyMap<strin
       continue;
     }
     if (!arg.startsWith('--') || arg === '--') {
-      throw new ConfigurationError(`unexpected argument ${JSON.stringify(arg)}: options are written --name value (agent-loop ${command} --help lists them)`);
+      throw new ConfigurationError(`unexpected argument ${JSON.stringify(arg)}: options are written --name value`);
     }
     const eq = arg.indexOf('=');
     const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
@@ -62,7 +62,7 @@ export function parseOptions(args: readonly string[], options: ReadonlyMap<strin
     }
     if (next === undefined || next.startsWith('--')) {
       // A value that starts with -- is written --name=value.
-      throw new ConfigurationError(`--${name} needs a value (agent-loop ${command} --help says which)`);
+      throw new ConfigurationError(`--${name} needs a value`);
     }
     flags.set(name, next);
     i++;
@@ -72,7 +72,7 @@ export function parseOptions(args: readonly string[], options: ReadonlyMap<strin
 
 function unknownOption(name: string, known: readonly string[], command: string): ConfigurationError {
   const suggestion = closest(name, known);
-  return new ConfigurationError(`unknown option --${name} for ${command}${suggestion ? `; did you mean --${suggestion}?` : ''} (agent-loop ${command} --help lists every option)`);
+  return new ConfigurationError(`unknown option --${name} for ${command}${suggestion ? `; did you mean --${suggestion}?` : ''}`);
 }
 
 /** The known word nearest to `word` (edit distance, a shared prefix breaking ties), or null when none is near. */
