@@ -124,7 +124,14 @@ describe('a router added from outside the core', () => {
   it('checks a host before any is contacted, and an unknown name is told with the registered ones', () => {
     const settings = { app: 'shop', splitKey: '$request_id', clock: { now: () => 0, sleep: () => Promise.resolve() } };
     expect(() => sessionRouter({ ...spec, greenPort: 8001 }, remote, { ...settings, router: 'memory' })).toThrow("Input 'blue-port': must differ from green-port");
-    expect(() => sessionRouter(spec, remote, { ...settings, router: 'envoy' })).toThrow(new ConfigurationError("Input 'router': expected one of nginx, memory, got 'envoy'"));
+    expect(() => sessionRouter(spec, remote, { ...settings, router: 'envoy' })).toThrow(new ConfigurationError("Input 'router': expected one of nginx, haproxy, memory, got 'envoy'"));
+  });
+
+  it('sits beside the built-in HAProxy router, which a session builds from the host\'s admin socket and backend, and refuses a host without them', () => {
+    const settings = { app: 'shop', router: 'haproxy', splitKey: '$request_id', clock: { now: () => 0, sleep: () => Promise.resolve() } };
+    expect(sessionRouter({ ...spec, haproxySocket: '/run/haproxy/admin.sock', haproxyBackend: 'shop' }, remote, settings).constructor.name).toBe('HaproxyRouter');
+    expect(() => sessionRouter(spec, remote, settings)).toThrow("Input 'hosts': deploy@10.0.0.5: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)");
+    expect(() => sessionRouter({ ...spec, haproxySocket: 'admin.sock', haproxyBackend: 'shop' }, remote, settings)).toThrow("Input 'hosts': deploy@10.0.0.5: invalid haproxy-socket 'admin.sock'");
   });
 });
 

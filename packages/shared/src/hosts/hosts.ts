@@ -45,4 +45,7 @@ export interface HostSettings {
 /** A host as every phase works on it: where to reach it, and its settings (the inputs with its overrides). */
 export interface HostSpec extends HostSettings {
   target: SshTarget;
+  /** Behind the haproxy router (traffic/haproxy.ts): HAProxy's admin socket on the host, and the backend holding the app's `blue` and `green` servers. */
+  haproxySocket?: string;
+  haproxyBackend?: string;
 }
