@@ -8814,6 +8814,14 @@ const external_node_crypto_namespaceObject = require("node:crypto");
 class errors_ConfigurationError extends Error {
     name = 'ConfigurationError';
 }
+/**
+ * A check that holds between inputs, or that an implementation behind a seam makes of the inputs
+ * it takes: the error names the input (`Input 'start-command': is required when …`).
+ */
+function errors_requireInput(condition, name, message) {
+    if (!condition)
+        throw new errors_ConfigurationError(`Input '${name}': ${message}`);
+}
 /** A remote command or check failed on a host. */
 class errors_HostError extends Error {
     host;
@@ -8971,6 +8979,10 @@ function markdownLink(label, url) {
         return new Markdown(forMarkdown(url));
     }
     return new Markdown(`[${forMarkdown(label)}](${href})`);
+}
+const cell = (value) => (value instanceof Markdown ? value.text : forMarkdown(value));
+function surfaces_table(header, rows) {
+    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
 }
 /** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
 const surfaces_hostCell = (label) => markdownCode(label);
@@ -19098,22 +19110,27 @@ function documentProblems(error, names = {}) {
 
 ;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
 /**
- * The vocabulary every value is checked with: app names, versions, image references, paths and
- * nginx keys. It depends on nothing, so that inputs, hosts and runtimes all check a value the
+ * The vocabulary every value is checked with: app names, versions, image references, paths,
+ * nginx keys and HAProxy names. It depends on nothing, so that inputs, hosts and runtimes all check a value the
  * same way (an input is refused with the pattern a host's state is read back with).
  */
-const patterns_APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
-const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const patterns_VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 /** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
 const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
 /** A path on the host: absolute, or relative to the SSH user's home; no `..` segments. */
-const patterns_HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
+const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 /** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
+/**
+ * An HAProxy proxy or server name as HAProxy's configuration allows it (letters, digits and
+ * `_ . : -`): never a space or a `;`, which its runtime API reads as separators.
+ */
+const HAPROXY_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
 // eslint-disable-next-line no-control-regex
-const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
+const patterns_FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
 /** Any text, new lines included: for a value checked elsewhere (a host by parseTarget), or of any form (a label). */
 const ANY_TEXT = /^[\s\S]*$/;
 /** A GitHub deployment id. */
@@ -19341,11 +19358,6 @@ function readInputs(fields, read = readFromRunner) {
         throw new errors_ConfigurationError(problems.join('\n'));
     return result;
 }
-/** Checks that hold between inputs; call after readInputs. */
-function inputs_requireInput(condition, name, message) {
-    if (!condition)
-        throw new errors_ConfigurationError(`Input '${name}': ${message}`);
-}
 function fail(ctx, message) {
     ctx.addIssue({ code: 'custom', message });
     return NEVER;
@@ -19358,7 +19370,7 @@ function inputs_text(check) {
         return check(value, ctx);
     });
 }
-const field = {
+const inputs_field = {
     /** A string matching `pattern`; `form` says what is expected in words. */
     string(options) {
         return inputs_text((raw, ctx) => {
@@ -19399,7 +19411,7 @@ const field = {
         });
     },
     port(defaultPort) {
-        return field.integer({ min: 1, max: 65535, default: defaultPort, unit: 'a TCP port' });
+        return inputs_field.integer({ min: 1, max: 65535, default: defaultPort, unit: 'a TCP port' });
     },
     boolean(defaultValue) {
         return inputs_text((raw, ctx) => {
@@ -19418,6 +19430,17 @@ const field = {
             if (!choices.includes(value))
                 return fail(ctx, `expected one of ${choices.join(', ')}, got '${printable(value)}'`);
             return value;
+        });
+    },
+    /**
+     * The name of an implementation a seam's registry holds (a runtime, a router, a rollback method:
+     * action/registry.ts). The names it accepts, and lists when given another, are the registry's
+     * when the input is read: one a team registered counts as a built-in one does.
+     */
+    registered(registry, defaultValue) {
+        return inputs_text((raw, ctx) => {
+            const value = raw === '' ? defaultValue : raw;
+            return registry.has(value) ? value : fail(ctx, registry.unknown(value));
         });
     },
     /** A secret: masked as soon as it is read, never echoed in an error. */
@@ -19499,7 +19522,7 @@ const webhookCheck = (value) => {
     return undefined;
 };
 const hostPort = docField.number({ min: 1, max: 65535, integer: true, unit: 'a TCP port' });
-const hostPath = docField.text('a path without ..', patterns_HOST_PATH);
+const hostPath = docField.text('a path without ..', HOST_PATH);
 /** One item of the hosts list: `user@host[:port]`, or a mapping with that host and its overrides. */
 const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item } : item), docField.mapping({
     // host and nginx-command are checked when the hosts are resolved (parseTarget, parseNginxCommand).
@@ -19525,7 +19548,7 @@ function parseNginxCommand(line) {
     return words;
 }
 function privateKeyField(required) {
-    return field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
+    return inputs_field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
 }
 /** The hosts input, resolved into one settings object per host. */
 function hostsField(options = { required: true }) {
@@ -19579,12 +19602,12 @@ const hostInputs = {
             return fail(ctx, error.message);
         }
     }),
-    'insecure-skip-host-key-check': field.boolean(false),
-    'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: patterns_APP_NAME, required: true, max: 40 }),
-    'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-    'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: patterns_HOST_PATH, default: '/var/lib/agent-loop' }),
-    'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: patterns_HOST_PATH, default: '/etc/nginx/conf.d' }),
+    'insecure-skip-host-key-check': inputs_field.boolean(false),
+    'ssh-connect-timeout-seconds': inputs_field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
+    app: inputs_field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
+    'max-parallel': inputs_field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
+    'state-dir': inputs_field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
+    'nginx-conf-dir': inputs_field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
     'nginx-command': inputs_text((raw, ctx) => {
         try {
             return parseNginxCommand(raw === '' ? 'nginx' : raw);
@@ -19593,17 +19616,17 @@ const hostInputs = {
             return fail(ctx, error.message);
         }
     }),
-    'nginx-status-port': field.port(8099),
-    'blue-port': field.port(8001),
-    'green-port': field.port(8002),
-    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
-    'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
-    'break-stale-lock': field.boolean(true),
+    'nginx-status-port': inputs_field.port(8099),
+    'blue-port': inputs_field.port(8001),
+    'green-port': inputs_field.port(8002),
+    'lock-wait-seconds': inputs_field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
+    'lock-stale-seconds': inputs_field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
+    'break-stale-lock': inputs_field.boolean(true),
     // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
-    'take-over-lock': field.boolean(false),
-    'repair-state': field.boolean(false),
-    'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
-    environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
+    'take-over-lock': inputs_field.boolean(false),
+    'repair-state': inputs_field.boolean(false),
+    'slack-webhook-url': inputs_field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
+    environment: inputs_field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
 };
 /**
  * The access log the canary is judged from, one default everywhere: host-setup prepares this file
@@ -19614,10 +19637,10 @@ const hostInputs = {
  */
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
 /** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
-const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: patterns_HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
+const accessLogInput = inputs_field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
 /** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 function resolveHosts(inputs) {
-    inputs_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
+    errors_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
     return inputs.hosts.map(({ target, overrides }) => {
         const spec = {
             target,
@@ -19630,575 +19653,8 @@ function resolveHosts(inputs) {
             accessLog: overrides.accessLog ?? (inputs['access-log'] || DEFAULT_ACCESS_LOG),
         };
         const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
-        inputs_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
+        errors_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
         return spec;
-    });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/hostsetup.ts
-
-
-
-/**
- * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
- * user that is root or may use sudo without a password, it makes the state directory the deploy
- * user's, keeps the nginx include directory root's, installs the switch helper (a root-owned
- * program that writes an app's include from a fixed template and reloads nginx) and a sudoers
- * drop-in that allows that helper and nothing else (checked with `visudo -c` first), lets the deploy
- * user read the one access log the canary monitor reads (an ACL on that file, no group), and makes
- * sure nginx knows the agent_loop log format and includes the include directory. Every file is
- * written as a temporary file in a directory that only root may write, then renamed into place.
- * Each step checks before it changes, so a second run changes nothing; each reports `changed`,
- * `ok` or `todo`.
- */
-/** The access log format the canary monitor reads (one JSON object per request). */
-const AGENT_LOOP_LOG_FORMAT = 'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
-const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
-/**
- * The sudoers drop-in: the deploy user may run, as root and without a password, the switch helper
- * (absolute path), which checks its own arguments. Nothing else: not nginx itself, whose include
- * directories would then have to be the deploy user's.
- */
-function sudoersRule(deployUser, helperPath) {
-    if (!USER_NAME.test(deployUser))
-        throw new ConfigurationError(`'${deployUser}' is not a user name`);
-    // Plain path characters only: sudoers reads `, : =`, backslashes and white space as syntax.
-    if (!/^\/[A-Za-z0-9._/-]+$/.test(helperPath))
-        throw new ConfigurationError(`the switch helper must be an absolute path of letters, digits and . _ - /, got '${helperPath}'`);
-    return [
-        '# Written by agent-loop host-setup: the deploy user may run the switch helper as root, and nothing else.',
-        `${deployUser} ALL=(root) NOPASSWD: ${helperPath}`,
-        '',
-    ].join('\n');
-}
-/** The nginx-command the deploy user's actions use after set-up: the helper through sudo, without a prompt. */
-function deployNginxCommand(helperPath) {
-    return ['sudo', '-n', helperPath].join(' ');
-}
-/** Where nginx is, as root sees it: `command -v`, else /usr/sbin (not on a non-root PATH). */
-const LOCATE_SCRIPT = (/* unused pure expression or super */ null && (`name=$1
-if [ "$(id -u)" = 0 ]; then path=$(command -v "$name" 2>/dev/null); else path=$(sudo -n sh -c 'command -v "$1"' sh "$name" 2>/dev/null); fi
-[ -z "$path" ] && [ -x "/usr/sbin/$name" ] && path="/usr/sbin/$name"
-case "$path" in /*) echo "nginx_path=$path" ;; *) echo "nginx_path=" ;; esac`));
-function locateCommand(name) {
-    return script('al-locate', LOCATE_SCRIPT, [name]);
-}
-const SETUP_SCRIPT = (/* unused pure expression or super */ null && (`set -u
-user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9
-app=\${10}; placeholder_text=\${11}; shift 11
-if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
-elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
-else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
-id -u "$user" >/dev/null 2>&1 || { echo "fatal=there is no user $user: create it first (sudo useradd --create-home --shell /bin/bash $user) and authorize the deploy key in ~$user/.ssh/authorized_keys"; exit 0; }
-group=$(id -gn "$user")
-err=$(mktemp); text=$(mktemp); trap 'rm -f "$err" "$text"' EXIT
-
-# A directory, and every one above it, that only root may write (above it, also root's with the
-# sticky bit, as /tmp, where nobody else may rename or remove root's entries): a file put there
-# cannot be swapped by anyone else between its check and its use.
-root_only() {
-  d=$1; own=yes
-  while :; do
-    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
-    [ "\${1-}" = 0 ] || return 1
-    case \${2-} in *[2367]?|*[2367]) case $own\${2-} in no[1357]???) ;; *) return 1 ;; esac ;; esac
-    own=no
-    [ "$d" = / ] && return 0
-    d=$(dirname "$d")
-  done
-}
-# Installs the text in $text as root's file $1 with mode $2: a temporary file made by mktemp in the
-# target's own directory, then a rename (which replaces a link rather than writing through it).
-install_root() {
-  dir=$(dirname "$1")
-  root_only "$dir" || { echo "$dir, or a directory above it, may be written by someone other than root" > "$err"; return 1; }
-  tmp=$(as_root mktemp "$dir/.agent-loop.XXXXXXXX") || return 1
-  if as_root sh -c 'cat > "$1" && chown root:root "$1" && chmod "$2" "$1"' sh "$tmp" "$2" < "$text" && as_root mv -fT "$tmp" "$1"; then return 0; fi
-  as_root rm -f "$tmp"; return 1
-}
-same_root_file() { # target mode: already root's, with that mode and the text in $text
-  [ -f "$1" ] && [ ! -L "$1" ] && [ "$(stat -c '%u %a' "$1")" = "0 $2" ] && as_root cmp -s "$text" "$1"
-}
-
-if [ -d "$state_dir" ] && [ "$(stat -c %U "$state_dir")" = "$user" ]; then echo "ok=state directory $state_dir belongs to $user"
-elif as_root install -d -o "$user" -g "$group" -m 0750 "$state_dir" 2>"$err"; then echo "changed=state directory $state_dir now belongs to $user"
-else echo "todo=state directory $state_dir: $(cat "$err")"; fi
-
-# nginx (root) loads every file in the include directory: it stays root's, and the helper writes it.
-include_state() { set -- $(stat -c '%u %a' "$include_dir" 2>/dev/null); [ "\${1-}" = 0 ] && case \${2-} in *[2367]?|*[2367]) false ;; esac; }
-if [ ! -d "$include_dir" ]; then
-  if as_root install -d -o root -g root -m 0755 "$include_dir" 2>"$err"; then echo "changed=nginx include directory $include_dir made, root's"; else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
-elif include_state; then echo "ok=nginx include directory $include_dir is root's: $user cannot write it"
-elif as_root chown root:root "$include_dir" 2>"$err" && as_root chmod go-w "$include_dir" 2>>"$err"; then echo "changed=nginx include directory $include_dir is root's again: $user could write it, and nginx loads it as root"
-else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
-for f in "$include_dir"/* "$include_dir"/.[!.]*; do
-  { [ -e "$f" ] || [ -L "$f" ]; } || continue
-  owner=$(stat -c %U "$f")
-  [ "$owner" = root ] || echo "todo=$f belongs to $owner, and nginx loads it as root: read it, then make it root's (sudo chown root:root $f) or remove it"
-done
-
-printf '%s\\n' "$helper_text" > "$text"
-if same_root_file "$helper" 755; then echo "ok=switch helper $helper"
-elif install_root "$helper" 0755 2>>"$err"; then echo "changed=installed the switch helper $helper: it writes $include_dir/agent-loop-APP.conf from a fixed template and reloads nginx"
-else echo "todo=could not install the switch helper $helper: $(cat "$err")"; fi
-
-printf '%s' "$rule_text" > "$text"
-if same_root_file "$sudoers_file" 440; then echo "ok=sudoers rule $sudoers_file"
-elif ! out=$(as_root visudo -c -f "$text" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
-elif [ ! -f "$helper" ]; then echo "todo=the sudoers rule was not installed: the switch helper it names is missing"
-elif install_root "$sudoers_file" 0440 2>>"$err"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run $helper as root, nothing else"
-else echo "todo=could not install $sudoers_file: $(cat "$err")"; fi
-
-if [ -n "$access_log" ]; then
-  if [ -L "$access_log" ]; then echo "todo=the access log $access_log is a symbolic link: name the file itself"
-  elif [ -e "$access_log" ] && [ ! -f "$access_log" ]; then echo "todo=the access log $access_log is not a regular file"
-  else
-    case $access_log in
-      *.log)
-        if [ ! -e "$access_log" ]; then
-          if as_root sh -c 'umask 027; set -C; : > "$1"' sh "$access_log" 2>"$err"; then echo "changed=created the access log $access_log (root's, mode 0640)"; else echo "todo=could not create the access log $access_log: $(cat "$err")"; fi
-        fi
-        if [ -f "$access_log" ]; then
-          log_group=$(stat -c %G "$access_log")
-          if [ "$log_group" != "$group" ] && id -nG "$user" | tr ' ' '\\n' | grep -qx "$log_group"; then
-            echo "todo=$user is in group $log_group, which reads more than $access_log: sudo gpasswd -d $user $log_group (host-setup grants the one file)"
-          fi
-          if as_root runuser -u "$user" -- test -r "$access_log"; then echo "ok=$user can read $access_log"
-          elif ! command -v setfacl >/dev/null 2>&1; then echo "todo=setfacl is missing: sudo apt-get install -y --no-install-recommends acl, then run host-setup again"
-          elif as_root setfacl -m "u:$user:r" "$access_log" 2>"$err"; then echo "changed=$user may read $access_log (an ACL on that file alone; no group)"
-          else echo "todo=could not give $user read access to $access_log: $(cat "$err")"; fi
-          # Rotation: a rule that re-creates the file with a mode of its own drops the ACL.
-          for conf in /etc/logrotate.conf /etc/logrotate.d/*; do
-            [ -f "$conf" ] || continue
-            covered=no; patterns=$(sed -n 's/^[[:space:]]*\\(\\/[^{]*\\).*/\\1/p' "$conf")
-            set -f
-            for pattern in $patterns; do case $access_log in $pattern) covered=yes ;; esac; done
-            set +f
-            [ "$covered" = yes ] || continue
-            if grep -Eq '^[[:space:]]*create[[:space:]]+[0-7]' "$conf"; then
-              echo "todo=$conf rotates $access_log with 'create MODE OWNER GROUP', which makes the new file without $user's ACL: change that line to a bare 'create' (logrotate then copies the ACL), or log to a file that rule does not rotate"
-            else echo "ok=$conf rotates $access_log keeping its ACL"; fi
-          done
-        fi ;;
-      *) echo "todo=the access log $access_log does not end in .log: host-setup gives read access to an nginx access log only" ;;
-    esac
-  fi
-fi
-
-config=$(as_root "$@" -T 2>/dev/null || true)
-case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
-  *) echo "todo=nginx does not include $include_dir: add 'include $include_dir/*.conf;' inside the http block of the main configuration, then reload" ;; esac
-if printf '%s\\n' "$config" | grep -q 'log_format[[:space:]][[:space:]]*agent_loop[[:space:]]'; then echo "ok=nginx knows the agent_loop log format"
-else
-  file="$include_dir/00-agent-loop-log-format.conf"
-  printf '%s\\n' "$log_format" > "$text"
-  if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
-  else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
-fi
-
-# The app's split variable before its first deploy: a server block may then name it (requests get
-# 502 until that deploy's switch replaces this file with the real split).
-if [ -n "$app" ]; then
-  file="$include_dir/agent-loop-$app.conf"
-  if [ -e "$file" ] || [ -L "$file" ]; then echo "ok=$file defines the split variable of $app"
-  else
-    printf '%s\n' "$placeholder_text" > "$text"
-    if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then
-      echo "changed=wrote $file: the server block may name the split variable of $app before its first deploy (requests get 502 until then)"
-    else as_root rm -f "$file"; echo "todo=could not define the split variable of $app in $file: $(cat "$err")"; fi
-  fi
-fi`));
-/**
- * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
- * the switch helper's file for that nginx (traffic's helperFile).
- */
-function setupCommand(plan, nginxPath, helperText) {
-    if (!USER_NAME.test(plan.deployUser))
-        throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
-    const nginxArgs = plan.nginx.slice(1);
-    const rule = sudoersRule(plan.deployUser, plan.switchHelper);
-    // An app's split variable is written only with its placeholder text.
-    const placeholder = plan.placeholder ?? '';
-    const app = placeholder === '' ? '' : (plan.app ?? '');
-    if (app !== '' && !APP_NAME.test(app))
-        throw new ConfigurationError(`'${app}' is not an app name`);
-    return script('al-host-setup', SETUP_SCRIPT, [
-        plan.deployUser,
-        plan.stateDir,
-        plan.includeDir,
-        plan.accessLog,
-        plan.sudoersFile,
-        AGENT_LOOP_LOG_FORMAT,
-        rule,
-        plan.switchHelper,
-        helperText,
-        app,
-        placeholder,
-        nginxPath,
-        ...nginxArgs,
-    ]);
-}
-function parseSetup(host, output) {
-    const report = { host, nginxPath: '', items: [] };
-    for (const line of output.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq < 0)
-            continue;
-        const key = line.slice(0, eq);
-        const value = line.slice(eq + 1);
-        if (key === 'fatal')
-            report.fatal = value;
-        else if (key === 'nginx_path')
-            report.nginxPath = value;
-        else if (key === 'changed' || key === 'ok' || key === 'todo')
-            report.items.push({ outcome: key, what: value });
-    }
-    return report;
-}
-/**
- * Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or
- * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there.
- */
-async function setupHost(remote, plan, helperFor) {
-    const name = plan.nginx[0] ?? 'nginx';
-    const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
-    if (!located)
-        return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };
-    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), { timeoutMs: 120_000 });
-    const report = parseSetup(remote.label, result.stdout);
-    report.nginxPath = located;
-    if (result.code !== 0 && !report.fatal)
-        throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
-    return report;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
-
-/**
- * The privileged half of the nginx router: the one program that writes an app's traffic include
- * and reloads nginx. nginx's master runs as root and loads every file in its include directories,
- * so whoever writes a directive there is root (an `access_log` path and a log format of its
- * choosing write any file). The deploy user therefore writes no directive: it passes data (an app
- * name, three ports, a split key, two weights, a generation), each checked here, and this program
- * renders the include from its one template.
- *
- * Two ways to run it, one text:
- * - installed by host-setup as a root-owned file (`/usr/local/sbin/agent-loop-nginx`), the only
- *   command the deploy user's sudoers rule allows, with the include directory and the nginx
- *   command line fixed in it by root (the caller cannot name another file or another nginx);
- * - where the SSH user already is the one nginx trusts (root, or a user running its own nginx),
- *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
- *
- * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
- * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
- * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
- * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
- * the arguments of `switch`) and `switch` (writes, reloads, confirms; exit codes below).
- */
-/** Where host-setup installs the helper unless told otherwise. */
-const nginx_helper_SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
-/** The helper's file name: `agent-loop-nginx`, or with a suffix (one per nginx on a shared machine). */
-const HELPER_NAME = /^agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/;
-/**
- * The helper's path when an nginx-command names it (`sudo -n /usr/local/sbin/agent-loop-nginx`),
- * else null: the command is nginx itself, run by a user nginx already trusts.
- */
-function nginx_helper_switchHelperPath(nginxCommand) {
-    let words = [...nginxCommand];
-    if (words[0] === 'sudo') {
-        words = words.slice(1);
-        while (words[0]?.startsWith('-'))
-            words = words.slice(1);
-    }
-    const [program, ...rest] = words;
-    if (!program || rest.length > 0 || !program.startsWith('/'))
-        return null;
-    return HELPER_NAME.test(program.slice(program.lastIndexOf('/') + 1)) ? program : null;
-}
-/**
- * The argv prefix that runs the helper's verbs for this host: the installed helper through sudo,
- * or its text as `sh -c` with the host's include directory and nginx command.
- */
-function nginx_helper_nginxControl(nginxCommand, includeDir) {
-    return nginx_helper_switchHelperPath(nginxCommand) ? [...nginxCommand] : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
-}
-/** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
-function helperFile(target) {
-    if (!target.nginx[0]?.startsWith('/'))
-        throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
-    return [
-        '#!/bin/sh',
-        '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
-        '# it writes the traffic include of one app from a fixed template and reloads nginx.',
-        '# Every argument is checked; the include directory and nginx are fixed below.',
-        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
-        helperBody(target),
-    ].join('\n');
-}
-function helperBody(target) {
-    if (target.nginx.length === 0)
-        throw new Error('empty nginx command');
-    return [`include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`, `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`, HELPER_SCRIPT].join('\n');
-}
-/**
- * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
- * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
- * reload exited 0 but nginx never served the new weights (previous file back and reloaded); 30 no
- * include directory; 31–33 the file could not be written or swapped; 34 the include is a link; 37
- * the include directory is writable by someone else than the user this runs as.
- */
-const HELPER_SCRIPT = `set -u
-umask 022
-die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
-verb=\${1-}; [ $# -eq 0 ] || shift
-# nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
-# caller may not be allowed to read them.
-config_check() {
-  if out=$(run_nginx -t 2>&1 </dev/null); then checked="valid include=$include_dir"; return 0; else code=$?; fi
-  case $code in 126|127) checked="invalid: nginx could not be run (exit $code: not found or not executable)"; return 1 ;; esac
-  case $out in *"Permission denied"*) checked="invalid: nginx -t was refused a file it needs (permission denied): run it as root, or through the switch helper"; return 1 ;; esac
-  where=$(printf '%s\\n' "$out" | sed -n 's/^.*\\[[a-z]*\\] .* in \\(\\/[^ ]*:[0-9][0-9]*\\)$/\\1/p' | head -n 1)
-  if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
-  return 1
-}
-# What nginx's own view of its configuration (nginx -T, every file it loads, root-only ones too)
-# says about the app's server block, told as two facts and never as a line of a file: whether a
-# proxy_pass sends requests to the app's split variable, and whether an access_log writes the given
-# file in the agent_loop format. Comments are dropped and statements split at ';'.
-server_facts() {
-  var=agent_loop_; rest=$1
-  while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; var=$var$c; done
-  if ! dump=$(run_nginx -T 2>/dev/null </dev/null); then config_check; echo "$checked" >&2; return 20; fi
-  printf '%s\\n' "$dump" | sed 's/#.*//' | awk -v RS=';' -v var="$var" -v file="$2" '
-    BEGIN { proxy = "no"; logged = (file == "-") ? "unchecked" : "no"; target = "http://$" var }
-    {
-      s = $0; gsub(/[ \\t\\r\\n]+/, " ", s); sub(/^.*[{}]/, "", s); gsub(/["\\047]/, "", s); sub(/^ +/, "", s)
-      split(s, w, " ")
-      if (w[1] == "proxy_pass" && index(w[2], target) == 1 && substr(w[2], length(target) + 1, 1) !~ /[A-Za-z0-9_]/) proxy = "yes"
-      if (w[1] == "access_log" && w[2] == file && w[3] == "agent_loop") logged = "yes"
-    }
-    END { print "proxy=" proxy " log=" logged }'
-}
-case $verb in
-  check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
-  inspect)
-    [ $# -eq 2 ] || die 2 "inspect takes 2 arguments (APP ACCESS-LOG, or - for no log), got $#"
-    case $1 in [a-z]*) ;; *) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
-    case $1 in *[!a-z0-9-]*) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
-    [ \${#1} -le 40 ] || die 2 "refused: app must be at most 40 characters"
-    case $2 in -) ;; /*) ;; *) die 2 "refused: the access log must be an absolute path, or -" ;; esac
-    case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
-    [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
-    server_facts "$1" "$2"; exit $? ;;
-  render|switch) ;;
-  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
-esac
-[ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
-app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
-bad() { die 2 "refused: $1 must be $2"; }
-case $app in [a-z]*) ;; *) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
-case $app in *[!a-z0-9-]*) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
-[ \${#app} -le 40 ] || bad app "at most 40 characters"
-for port in "$blue_port" "$green_port" "$status_port"; do
-  case $port in ''|0*|*[!0-9]*) bad "each port" "a number from 1024 to 65535" ;; esac
-  { [ \${#port} -le 5 ] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ]; } || bad "each port" "a number from 1024 to 65535"
-done
-{ [ "$blue_port" != "$green_port" ] && [ "$blue_port" != "$status_port" ] && [ "$green_port" != "$status_port" ]; } || bad "the ports" "three different ports"
-case $split_key in ''|*[!A-Za-z0-9_.:\\$-]*) bad "the split key" "nginx variables and letters, digits, _ . : - (e.g. \\$request_id)" ;; esac
-[ \${#split_key} -le 100 ] || bad "the split key" "at most 100 characters"
-for weight in "$blue" "$green"; do
-  case $weight in ''|*[!0-9]*) bad "each weight" "a whole number from 0 to 100" ;; esac
-  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || bad "each weight" "a whole number from 0 to 100"
-done
-[ $(( blue + green )) -eq 100 ] || bad "the weights" "two shares that add up to 100"
-case $generation in ''|*[!a-z0-9-]*) bad "the generation" "lower-case letters, digits and hyphens" ;; esac
-[ \${#generation} -le 64 ] || bad "the generation" "at most 64 characters"
-case $confirm_ms in ''|*[!0-9]*) bad "the confirmation time" "milliseconds from 1 to 60000" ;; esac
-{ [ \${#confirm_ms} -le 5 ] && [ "$confirm_ms" -ge 1 ] && [ "$confirm_ms" -le 60000 ]; } || bad "the confirmation time" "milliseconds from 1 to 60000"
-case $nonce in ''|*[!0-9a-f]*) bad "the nonce" "hexadecimal" ;; esac
-[ \${#nonce} -le 64 ] || bad "the nonce" "at most 64 characters"
-
-# nginx names: agent_loop_<app with hyphens as underscores>
-name=agent_loop_; rest=$app
-while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; name=$name$c; done
-status="{\\"app\\":\\"$app\\",\\"weights\\":{\\"blue\\":$blue,\\"green\\":$green},\\"generation\\":\\"$generation\\"}"
-render() {
-  printf '# Managed by agent-loop-actions for the app "%s": every deploy rewrites this file.\\n' "$app"
-  printf '# agent-loop: %s\\n' "$status"
-  # Each color's upstream lists the other color as a backup: a request that an old worker still
-  # sends to a color just stopped (connection refused) is retried on the other one. Only
-  # connection errors fall back; an HTTP error from a color is its own.
-  printf 'upstream %s_blue {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$blue_port" "$green_port"
-  printf 'upstream %s_green {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$green_port" "$blue_port"
-  if [ "$blue" -eq 100 ] || [ "$green" -eq 100 ]; then
-    if [ "$blue" -eq 100 ]; then only=blue; else only=green; fi
-    printf 'map $host $%s {\\n    default %s_%s;\\n}\\n' "$name" "$name" "$only"
-  else
-    # The smaller share is listed with its percentage, the larger takes the rest.
-    if [ "$blue" -le "$green" ]; then minor=blue; share=$blue; major=green; else minor=green; share=$green; major=blue; fi
-    printf 'split_clients "%s" $%s {\\n    %s%% %s_%s;\\n    * %s_%s;\\n}\\n' "$split_key" "$name" "$share" "$name" "$minor" "$name" "$major"
-  fi
-  printf 'server {\\n    listen 127.0.0.1:%s;\\n    server_name agent-loop-%s;\\n    access_log off;\\n' "$status_port" "$app"
-  # The answer also names the worker that gave it ($pid), for the confirmation below.
-  printf "    location = /agent-loop/%s {\\n        default_type application/json;\\n        return 200 '%s,\\"worker\\":\\$pid}\\\\\\\\n';\\n    }\\n}\\n" "$app" "\${status%?}"
-}
-[ "$verb" = render ] && { render; exit 0; }
-
-# Milliseconds from the kernel's uptime (a read, not a process), or from date.
-now_ms() {
-  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
-}
-dir=$include_dir
-file="$dir/agent-loop-$app.conf"
-[ -d "$dir" ] || die 30 "the nginx include directory $dir does not exist"
-# nginx loads every file here: a directory someone else may write is a way to become the user nginx trusts.
-set -- $(stat -c '%u %a' "$dir")
-[ "\${1-}" = "$(id -u)" ] || die 37 "the nginx include directory $dir does not belong to $(id -un): whoever owns it can make nginx run their configuration; run host-setup (it makes the directory root's)"
-case \${2-} in *[2367]?|*[2367]) die 37 "the nginx include directory $dir may be written by its group or by anyone (mode \${2-}): run host-setup, or chmod go-w $dir" ;; esac
-[ ! -L "$file" ] || die 34 "$file is a symbolic link: refusing to replace it"
-tmp=; backup=
-trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
-tmp="$dir/.agent-loop-new.$nonce"
-( set -C; render > "$tmp" ) || { tmp=; die 31 "the new include could not be written in $dir; nothing was changed"; }
-now_ms; started=$ms
-had_previous=0
-if [ -f "$file" ]; then
-  backup="$dir/.agent-loop-prev.$nonce"
-  # A hard link keeps the previous file at no cost; where links are refused, a copy.
-  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
-  had_previous=1
-fi
-mv -f "$tmp" "$file" || exit 33
-tmp=
-restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
-# A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
-# it runs only to tell a rejected configuration from a failed reload.
-# With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
-if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
-  if config_check; then restore; die 21 "nginx -s reload failed, though the configuration is valid: $(printf '%s\\n' "$reloaded" | tail -n 3)"; fi
-  restore; die 20 "$checked"
-fi
-deadline=$(( started + confirm_ms ))
-status_url="http://127.0.0.1:$status_port/agent-loop/$app"
-# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
-# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
-# reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
-# than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
-# loop below polls the slow way for the time that is left.
-# Served means every worker that may still accept a connection runs the new configuration: the
-# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop accepting,
-# so the first new answer comes while an old worker still takes connections with the old weights. Each worker of
-# the master that answered must have started with this reload (its start time, in 1/100 s since
-# boot like /proc/uptime) or be shutting down (it closed its listening sockets). Without /proc, the
-# answer is all there is.
-all_workers_new() {
-  [ -n "$1" ] && read -r _ _ _ master _ < "/proc/$1/stat" 2>/dev/null || return 0
-  for stat in /proc/[0-9]*/stat; do
-    read -r pid _ _ ppid rest < "$stat" 2>/dev/null || continue
-    [ "$ppid" = "$master" ] || continue
-    cmd=; read -r cmd < "/proc/$pid/cmdline" 2>/dev/null
-    case $cmd in *"shutting down"*) continue ;; *"worker process"*) ;; *) continue ;; esac
-    set -- $rest; shift 17
-    [ $(( \${1:-0} * 10 )) -ge $(( started - 10 )) ] || return 1
-  done
-  return 0
-}
-# "live N all M": N ms until a new worker served the new weights, M until every worker that accepts
-# connections does (nginx's master lets the old ones accept for 100 ms after it starts the new).
-first=
-served() {
-  case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
-  [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
-  worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
-  all_workers_new "$worker" || return 1
-  now_ms; echo "live $first all $(( ms - started ))"; exit 0
-}
-await_served() {
-  while IFS= read -r body; do
-    served "$body"
-    now_ms; [ "$ms" -lt "$deadline" ] || return 1
-  done
-  return 1
-}
-polls=$(( confirm_ms / 20 + 1 ))
-curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served && exit 0
-while :; do
-  now_ms; [ "$ms" -lt "$deadline" ] || break
-  body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
-  served "$body" || sleep 0.02
-done
-# The reload said yes but nginx never served the new file: put the old one back and reload onto
-# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
-# Only while the file is still the one written here: a newer run may have replaced it meanwhile
-# (this program outlives a run that was killed), and its file must stay.
-if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
-  die 22 "nginx did not serve the new weights within $confirm_ms ms, and the include has been replaced since; left as it is"
-fi
-restore
-if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
-die 22 "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)"`;
-
-;// CONCATENATED MODULE: ./packages/shared/src/inputs/host-setup-inputs.ts
-
-
-
-
-/**
- * host-setup's inputs: the same host inputs as the deploys (so one `hosts` list serves both), the
- * deploy user, and where its sudo rule goes. Each host's plan is built here, checked before any
- * host is contacted.
- */
-const hostSetupInputs = {
-    phase: field.choice(['setup', 'doctor'], 'setup'),
-    hosts: hostInputs.hosts,
-    'ssh-private-key': hostInputs['ssh-private-key'],
-    'ssh-known-hosts': hostInputs['ssh-known-hosts'],
-    'insecure-skip-host-key-check': hostInputs['insecure-skip-host-key-check'],
-    'ssh-connect-timeout-seconds': hostInputs['ssh-connect-timeout-seconds'],
-    'max-parallel': hostInputs['max-parallel'],
-    // Setup defines this app's split variable before its first deploy; the doctor checks its server
-    // block (its proxy_pass and access_log lines) from nginx -T.
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40), or empty', pattern: patterns_APP_NAME, max: 40 }),
-    'deploy-user': field.string({ form: 'the deploy user on the hosts: a lower-case user name such as deploy', pattern: USER_NAME, max: 32 }),
-    'state-dir': hostInputs['state-dir'],
-    'nginx-conf-dir': hostInputs['nginx-conf-dir'],
-    'nginx-command': hostInputs['nginx-command'],
-    'access-log': field.string({ form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none', pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/, default: DEFAULT_ACCESS_LOG }),
-    'switch-helper': field.string({ form: 'an absolute path whose file name is agent-loop-nginx (or agent-loop-nginx-SUFFIX), in a directory only root may write, e.g. /usr/local/sbin/agent-loop-nginx', pattern: /^(?!.*(?:^|\/)\.\.(?:\/|$))\/(?:[A-Za-z0-9._-]+\/)*agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/, default: nginx_helper_SWITCH_HELPER_PATH }),
-    'sudoers-file': field.string({ form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop', pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/, default: '/etc/sudoers.d/agent-loop' }),
-};
-/** How to reach the hosts, from the SSH inputs every action that contacts hosts takes. */
-function connectOptions(inputs) {
-    return {
-        privateKey: inputs['ssh-private-key'],
-        knownHosts: inputs['ssh-known-hosts'],
-        insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
-        connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
-    };
-}
-/** Each host's set-up plan (the deploy user, its folders, nginx as root runs it), its per-host overrides applied. */
-function hostSetupPlans(inputs) {
-    requireInput(inputs.phase !== 'setup' || inputs['deploy-user'] !== '', 'deploy-user', 'is required for phase setup: the user the deploy actions log in as, e.g. deploy');
-    requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
-    // host-setup writes the rule for nginx itself: a leading sudo (as deploys use it) is dropped.
-    const nginx = inputs['nginx-command'][0] === 'sudo' ? inputs['nginx-command'].slice(1).filter((word, index) => !(index === 0 && word.startsWith('-'))) : inputs['nginx-command'];
-    requireInput(nginx.length > 0 && HOST_PATH.test(nginx[0]), 'nginx-command', 'expected the nginx command line, e.g. nginx or /usr/sbin/nginx -p /opt/nginx/');
-    return inputs.hosts.map(({ target, overrides }) => {
-        const accessLog = overrides.accessLog ?? inputs['access-log'];
-        return {
-            target,
-            plan: {
-                deployUser: inputs['deploy-user'],
-                stateDir: overrides.stateDir ?? inputs['state-dir'],
-                includeDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
-                accessLog: accessLog === 'none' ? '' : accessLog,
-                sudoersFile: inputs['sudoers-file'],
-                switchHelper: inputs['switch-helper'],
-                nginx: overrides.nginxCommand ?? nginx,
-                app: inputs.app,
-                placeholder: inputs.app === '' ? '' : placeholderInclude(inputs.app),
-            },
-        };
     });
 }
 
@@ -20355,6 +19811,56 @@ async function smoke_judgeSmoke(check, defaults, send) {
         problem = planned > 1 ? `P95 ${p95Ms} ms over ${runs} runs is above the budget of ${budgetMs} ms` : `took ${p95Ms} ms, budget ${budgetMs} ms`;
     }
     return { runs, passedRuns, statuses, latencies, p95Ms, budgetMs, status, ...(problem === undefined ? {} : { problem }) };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/action/registry.ts
+
+
+/**
+ * The implementations of one seam (routers, runtimes, metric sources, rollback methods), by the
+ * name an input gives: the one place a seam's implementations are listed. Each seam's registry
+ * lives in the folder that owns its interface and holds the built-in implementations; a team adds
+ * its own with `register`, before the inputs are read, and changes no file of the core. The names
+ * an input accepts, and the error for any other, come from the registry itself.
+ */
+class Registry {
+    seam;
+    input;
+    entries = new Map();
+    /** `seam`: what one implementation is called in a message (`router`); `input`: the input that names one. */
+    constructor(seam, input, builtIn) {
+        this.seam = seam;
+        this.input = input;
+        for (const [name, entry] of Object.entries(builtIn))
+            this.register(name, entry);
+    }
+    /** Adds an implementation under a new name (lower-case letters, digits and hyphens); a name already taken is refused. */
+    register(name, entry) {
+        if (!/^[a-z][a-z0-9-]{0,39}$/.test(name))
+            throw new Error(`a ${this.seam} name is lower-case letters, digits and hyphens, starting with a letter (at most 40), got '${printable(name)}'`);
+        if (this.entries.has(name))
+            throw new Error(`a ${this.seam} named ${name} is already registered`);
+        this.entries.set(name, entry);
+        return this;
+    }
+    /** The registered names, in the order they were registered (the built-in ones first). */
+    names() {
+        return [...this.entries.keys()];
+    }
+    has(name) {
+        return this.entries.has(name);
+    }
+    /** The implementation registered as `name`; any other name is the user's mistake, told with the names there are. */
+    get(name) {
+        const entry = this.entries.get(name);
+        if (entry === undefined)
+            throw new errors_ConfigurationError(`Input '${this.input}': ${this.unknown(name)}`);
+        return entry;
+    }
+    /** What an unknown name is told: the names there are, and the one given. */
+    unknown(name) {
+        return `expected one of ${this.names().join(', ')}, got '${printable(name)}'`;
+    }
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/ssh.ts
@@ -20639,8 +20145,29 @@ async function stopRelease(remote, runtime, release, timeoutMs) {
     await ssh_runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/registry.ts
 
+
+const runtimes = new Registry('runtime', 'runtime', {
+    compose: {
+        build: (options) => composeRuntime(options.composeFile, { waitTimeoutSeconds: options.healthTimeoutSeconds, minFreeDiskMb: options.minFreeDiskMb }),
+    },
+    command: {
+        check(options) {
+            errors_requireInput(options.startCommand !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
+            errors_requireInput(options.stopCommand !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
+        },
+        build: (options) => commandRuntime(options.startCommand, options.stopCommand),
+    },
+});
+/** The runtime `name` names, its inputs checked first. */
+function buildRuntime(name, options) {
+    const entry = runtimes.get(name);
+    entry.check?.(options);
+    return entry.build(options);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
 
 
 
@@ -20649,62 +20176,69 @@ async function stopRelease(remote, runtime, release, timeoutMs) {
 const URL_PATH_OR_NONE = new RegExp(`^(?:none|${URL_PATH.source.slice(1, -1)})$`);
 /** A list of smoke checks in the one vocabulary (runtime's smokeChecksSchema): blue-green's smoke-requests, deploy-staging's smoke-checks. */
 function smokeChecksField(defaultChecks) {
-    return field.yaml(smokeChecksSchema, { form: SMOKE_CHECKS_FORM, default: defaultChecks });
+    return inputs_field.yaml(smokeChecksSchema, { form: SMOKE_CHECKS_FORM, default: defaultChecks });
 }
 /** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
 const runtimeInputs = {
-    runtime: field.choice(['compose', 'command'], 'compose'),
-    'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: patterns_HOST_PATH, default: 'docker-compose.yml' }),
-    'start-command': field.template(TEMPLATE_PLACEHOLDERS),
-    'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
-    'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
-    'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: URL_PATH_OR_NONE, default: '/ready' }),
-    'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
-    'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
-    'split-key': field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
+    runtime: inputs_field.registered(runtimes, 'compose'),
+    'compose-file': inputs_field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
+    'start-command': inputs_field.template(TEMPLATE_PLACEHOLDERS),
+    'stop-command': inputs_field.template(TEMPLATE_PLACEHOLDERS),
+    'health-path': inputs_field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
+    'ready-path': inputs_field.string({ form: 'a URL path such as /ready, or none', pattern: URL_PATH_OR_NONE, default: '/ready' }),
+    'health-timeout-seconds': inputs_field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
+    'command-timeout-seconds': inputs_field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
+    'split-key': inputs_field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
 };
 /** The deploy phase's inputs: blue-green's phase deploy and the command line's deploy. */
 const deployPhaseInputs = {
-    image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
-    version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
-    'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
+    image: inputs_field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
+    version: inputs_field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: patterns_VERSION, max: 128 }),
+    'canary-percent': inputs_field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
     'smoke-requests': smokeChecksField(DEFAULT_SMOKE_REQUESTS),
-    'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
-    'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
+    'min-free-disk-mb': inputs_field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
+    'min-free-memory-mb': inputs_field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
 };
 /** The promote phase's inputs (with the deploy phase's `version`, the canary it must be). */
 const promotePhaseInputs = {
-    'drain-seconds': field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
-    'keep-previous': field.boolean(false),
+    'drain-seconds': inputs_field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
+    'keep-previous': inputs_field.boolean(false),
 };
-function common_inputs_checkRuntimeInputs(inputs) {
-    if (inputs.runtime === 'command') {
-        inputs_requireInput(inputs['start-command'] !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
-        inputs_requireInput(inputs['stop-command'] !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
-    }
-}
-function buildRuntime(inputs) {
-    return inputs.runtime === 'compose'
-        ? composeRuntime(inputs['compose-file'], { waitTimeoutSeconds: inputs['health-timeout-seconds'], minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0 })
-        : commandRuntime(inputs['start-command'], inputs['stop-command']);
-}
-function healthPaths(inputs) {
-    return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
-}
-/** Session settings (connection, lock, parallelism, who acts) from the shared host inputs. */
-function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
+/** What the runtime the inputs name is built from (runtime/registry.ts). */
+function runtimeOptions(inputs) {
     return {
-        app: inputs.app,
-        splitKey: inputs['split-key'],
-        connect: connectOptions(inputs),
-        lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'], takeOver: inputs['take-over-lock'] },
-        maxParallel: inputs['max-parallel'],
-        run,
-        clock,
-        log,
-        repairState: inputs['repair-state'],
-        ...(signal ? { signal } : {}),
+        composeFile: inputs['compose-file'],
+        startCommand: inputs['start-command'],
+        stopCommand: inputs['stop-command'],
+        ...(inputs['health-timeout-seconds'] === undefined ? {} : { healthTimeoutSeconds: inputs['health-timeout-seconds'] }),
+        minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0,
     };
+}
+/** What the runtime the inputs name needs of them (the command runtime: its two commands), before any host. */
+function common_inputs_checkRuntimeInputs(inputs) {
+    runtimes.get(inputs.runtime).check?.(runtimeOptions(inputs));
+}
+const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+/** The GitHub deployment a deploy records and its promote completes (DORA figures read it). */
+const deploymentRecordInputs = {
+    'github-token': inputs_field.secret({ form: 'a token with deployments: write, e.g. secrets.GITHUB_TOKEN' }),
+    'deployment-ref': inputs_field.string({ form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA', pattern: GIT_REF, max: 255 }),
+    'commit-time': inputs_field.string({ form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z', pattern: ISO_TIME, max: 40 }),
+    'deployment-id': inputs_field.string({ form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)', pattern: DEPLOYMENT_ID, max: 20 }),
+};
+/**
+ * What to record for a phase: deploy creates a deployment of the ref (the input, or the run's
+ * commit), promote completes the one deploy recorded. Checked with the other inputs, before any host.
+ */
+function deploymentRecord(inputs, env = process.env) {
+    requireInput(inputs['commit-time'] === '' || Number.isFinite(Date.parse(inputs['commit-time'])), 'commit-time', `expected a real ISO 8601 time such as 2026-05-01T12:34:56Z, got '${inputs['commit-time']}'`);
+    if (inputs.phase !== 'deploy')
+        return { id: inputs['deployment-id'] ? Number(inputs['deployment-id']) : null };
+    requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
+    const ref = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
+    requireInput(inputs['github-token'] === '' || ref !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
+    return { ref, image: inputs.image, commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/policy.ts
@@ -21002,539 +20536,6 @@ function activeRules(policy, options) {
  */
 const DEFAULT_ROLLBACK_ON = ['failure', 'error'];
 
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
-
-
-
-
-
-
-/**
- * What a host remembers about an app: which color serves, what runs in each color, every release
- * with what became of it, and the traffic change in flight (written before nginx is touched).
- * Written atomically (temporary file + rename), changed only under the lock, and every step is
- * appended to an audit log.
- */
-const COLORS = ['blue', 'green'];
-const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
-const colorSchema = schemas_enum(COLORS);
-// Everything read back from a host is validated with the inputs' own patterns: a state file is
-// data another party may have written, never something to print or run as it is.
-const state_version = schemas_string().regex(VERSION, 'a version label');
-const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
-const imageOrEmpty = union([literal(''), state_image]);
-// eslint-disable-next-line no-control-regex
-const plainText = (max) => schemas_string().max(max).regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
-const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
-const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
-const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
-// A job's id as GitHub gives it (GITHUB_JOB), and the random token its main step made: together
-// they tell one job's lock and pending switch from another job's of the same run (a matrix).
-const jobId = schemas_string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a job id');
-const state_jobToken = schemas_string().regex(/^[A-Za-z0-9-]{8,100}$/, 'a job token');
-const weights = object({ blue: schemas_number().int().min(0).max(100), green: schemas_number().int().min(0).max(100) });
-const colorState = object({
-    image: state_image,
-    version: state_version,
-    port: schemas_number().int().min(1).max(65535),
-    status: schemas_enum(['running', 'stopped']),
-    since: state_time,
-});
-const historyEntry = object({
-    time: state_time,
-    runId,
-    actor,
-    action: schemas_enum(['deploy', 'promote', 'rollback', 'recover', 'repair']),
-    color: colorSchema,
-    version: union([literal(''), state_version]),
-    image: imageOrEmpty,
-    outcome: schemas_enum(['success', 'failed', 'reverted', 'noop', 'cancelled']),
-    detail: schemas_string().max(600).optional(),
-});
-/**
- * What became of a release. `previous` (for a rollback) is the newest release that served all
- * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
- * chosen by name.
- */
-const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
-const BAD = ['failed', 'rejected', 'rolled-back', 'cancelled'];
-const isRejected = (release) => BAD.includes(release.status);
-const releaseSchema = object({
-    id: schemas_string().regex(/^[a-z0-9-]{1,40}$/),
-    version: state_version,
-    image: state_image,
-    color: colorSchema,
-    runId,
-    deployedAt: state_time,
-    status: schemas_enum(RELEASE_STATUSES),
-    /** When it first took all traffic (null: never did). */
-    servedAt: state_time.nullable(),
-    /** When a rollback put it back in service (the newest such time). */
-    restoredAt: state_time.nullable().default(null),
-    endedAt: state_time.nullable().default(null),
-    note: plainText(300).default(''),
-});
-const canarySchema = object({
-    color: colorSchema,
-    version: state_version,
-    image: state_image,
-    percent: schemas_number().int().min(0).max(100),
-    since: state_time,
-    runId,
-    release: schemas_string().optional(),
-    /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
-    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) }).optional(),
-});
-/**
- * A traffic change in flight, written before nginx is touched and cleared once the outcome is
- * recorded. A run that finds one left by another run knows what nginx may be serving: it puts
- * traffic on the `recover` side and records `commit` when that side is `to`.
- */
-const pendingSchema = object({
-    runId,
-    phase: schemas_enum(['deploy', 'promote', 'rollback', 'ramp', 'take-out']),
-    at: state_time,
-    from: weights.nullable(),
-    to: weights,
-    recover: schemas_enum(['from', 'to']),
-    /** The release this change is about (cancelled when recovered to `from` during a deploy). */
-    release: schemas_string().optional(),
-    /** The job that made the change, and its token: a post step settles only its own job's change. */
-    job: jobId.optional(),
-    jobToken: state_jobToken.optional(),
-    commit: object({ active: colorSchema.nullable(), canary: canarySchema.nullable(), releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })) }),
-});
-const appStateSchema = object({
-    schema: union([literal(1), literal(2)]),
-    app: schemas_string().regex(/^[a-z][a-z0-9-]{0,39}$/),
-    active: colorSchema.nullable(),
-    colors: object({ blue: colorState.optional(), green: colorState.optional() }),
-    canary: canarySchema.nullable(),
-    releases: array(releaseSchema).default([]),
-    pending: pendingSchema.nullable().default(null),
-    history: array(historyEntry),
-    updatedAt: state_time,
-});
-/** Folds text to one line of printable characters (for a release's note). */
-function oneLine(text) {
-    // eslint-disable-next-line no-control-regex
-    return text.replace(/[\0-\x1f\x7f]+/g, ' ').trim();
-}
-const HISTORY_LIMIT = 200;
-const RELEASE_LIMIT = 50;
-function emptyState(app, now) {
-    return { schema: 2, app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
-}
-function withHistory(state, entry) {
-    return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
-}
-function newReleaseId() {
-    return `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-}
-function addRelease(state, release) {
-    return { ...state, releases: [...state.releases, release].slice(-RELEASE_LIMIT) };
-}
-function updateRelease(state, id, change) {
-    if (!id)
-        return state;
-    return { ...state, releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)) };
-}
-/** The release serving all (or, during a canary, most) traffic. */
-function liveRelease(state) {
-    return [...state.releases].reverse().find((release) => release.status === 'live');
-}
-/** Releases one can roll back to by name: image known, newest first, one per version. */
-function rollbackCandidates(state) {
-    const seen = new Set();
-    return [...state.releases].reverse().filter((release) => {
-        if (seen.has(release.version))
-            return false;
-        seen.add(release.version);
-        return true;
-    });
-}
-/**
- * A state written by an older version (schema 1) has only its history: rebuild the releases
- * from it, so `previous` means the same thing on an upgraded host.
- */
-function migrateState(state) {
-    if (state.schema === 2)
-        return state;
-    let next = { ...state, schema: 2, releases: [], pending: null };
-    const find = (version) => [...next.releases].reverse().find((release) => release.version === version);
-    for (const entry of state.history) {
-        if (!VERSION.test(entry.version) || !IMAGE_REF.test(entry.image))
-            continue;
-        if (entry.action === 'deploy') {
-            const first = entry.outcome === 'success' && !liveRelease(next);
-            const status = entry.outcome === 'success' ? (first ? 'live' : 'canary') : entry.outcome === 'cancelled' ? 'cancelled' : 'failed';
-            next = addRelease(next, { id: newReleaseId(), version: entry.version, image: entry.image, color: entry.color, runId: entry.runId, deployedAt: entry.time, status, servedAt: first ? entry.time : null, restoredAt: null, endedAt: null, note: 'rebuilt from the history' });
-        }
-        else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
-            const previous = liveRelease(next);
-            const target = find(entry.version);
-            if (previous && previous.id !== target?.id)
-                next = updateRelease(next, previous.id, { status: entry.action === 'promote' ? 'superseded' : 'rolled-back', endedAt: entry.time });
-            for (const release of next.releases)
-                if (release.status === 'canary' && release.id !== target?.id)
-                    next = updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
-            if (target)
-                next = updateRelease(next, target.id, { status: 'live', servedAt: target.servedAt ?? entry.time, ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}) });
-        }
-    }
-    return next;
-}
-function state_statePaths(stateDir, app) {
-    const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
-    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort`, hold: `${dir}/hold` };
-}
-/**
- * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
- * An SSH command arrives whole or not at all, so a run killed while sending it changes nothing,
- * and no content has to be cut out of an input. `put PATH MODE CONTENT` replaces a file in one
- * step (a new file under a name no one can guess, made by this shell with O_EXCL (noclobber, `set -C`)
- * and the mode's umask, then renamed over the target; a planted link is never followed) or
- * appends to it (MODE `append`, refusing a symbolic link). It spawns one process per replaced
- * file (`mv`) and none per append: on a busy host every process counts.
- */
-const WRITE_FILES_SHELL = `set -C
-put() {
-  d=\${1%/*}; [ -n "$d" ] || d=/
-  [ -d "$d" ] || mkdir -p "$d" || return 1
-  if [ "$2" = append ]; then
-    [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; return 1; }
-    printf '%s' "$3" >> "$1"
-    return
-  fi
-  t="$d/.agent-loop.$nonce.$wrote"
-  case $2 in 600) umask 077 ;; *) umask 022 ;; esac
-  if printf '%s' "$3" > "$t" && mv -f "$t" "$1"; then return 0; fi
-  rm -f "$t"
-  return 1
-}`;
-/**
- * Shell that runs the `put`s given as arguments (a count, then PATH MODE CONTENT each). Sets
- * `wrote` to how many succeeded; the first failure stops the rest; the arguments after the writes
- * are left in "$@".
- */
-const PUT_ALL_SHELL = `wrote=0; n=$1; shift
-while [ "$n" -gt 0 ]; do
-  put "$1" "$2" "$3" || break
-  wrote=$(( wrote + 1 )); n=$(( n - 1 )); shift 3
-done
-[ "$n" -eq 0 ] || shift $(( n * 3 ))`;
-/** Contents up to this size go inside the command itself (a command is limited to 128 KiB on Linux). */
-const INLINE_WRITE_BYTES = 64 * 1024;
-/** The arguments for PUT_ALL_SHELL, or null when the contents are too large to go inside a command. */
-function writeArgs(writes) {
-    const total = writes.reduce((sum, write) => sum + Buffer.byteLength(write.content), 0);
-    if (total > INLINE_WRITE_BYTES)
-        return null;
-    return [String(writes.length), ...writes.flatMap((write) => [write.path, write.mode, write.content])];
-}
-/** An unguessable part for temporary names. */
-const nonce = () => (0,external_node_crypto_namespaceObject.randomBytes)(12).toString('hex');
-const commands = {
-    readFile(path) {
-        return shell_script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
-    },
-    /**
-     * Replaces a file in one step, content on stdin (for contents too large to go inside a command).
-     * The temporary file is made by mktemp (an unguessable name, created new, so a planted symlink is
-     * never followed) with an explicit mode, and the rename replaces a link at the target rather than
-     * writing through it. With `bytes`, the new content must have arrived whole before it replaces the
-     * old: a run killed while sending it closes the command's input early, and `cat` ends without an
-     * error on a short input.
-     */
-    writeFileAtomic(path, mode = '644', bytes) {
-        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; if [ -n "$3" ] && [ "$(wc -c < "$tmp")" -ne "$3" ]; then echo "the content arrived incomplete ($(wc -c < "$tmp") of $3 bytes); $1 was left as it was" >&2; exit 1; fi; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode, bytes === undefined ? '' : String(bytes)]);
-    },
-    /**
-     * Writes small files in one command (see WRITE_FILES_SHELL); null when they are too large for
-     * one. Exit 0: all written; exit 1: none; exit 5 with `wrote N` on stdout: the first N were
-     * written, then one failed.
-     */
-    writeFiles(writes) {
-        const args = writeArgs(writes);
-        if (!args)
-            return null;
-        return shell_script('al-files', `set -u\n${WRITE_FILES_SHELL}\nnonce=$1; shift\n${PUT_ALL_SHELL}\n[ "$wrote" -eq ${writes.length} ] && exit 0\n[ "$wrote" -eq 0 ] && exit 1\necho "wrote $wrote"; exit 5`, [nonce(), ...args]);
-    },
-    appendLine(path) {
-        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
-    },
-    /**
-     * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
-     * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
-     * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
-     * (nothing for a lock without an owner file) and exit 1.
-     */
-    acquireLock(lockDir) {
-        return shell_script('al-lock', [
-            'parent=$(dirname "$1")',
-            'mkdir -p "$parent" || exit 3',
-            // A rename replaces an empty folder: without this check, a lock folder an operator made by
-            // hand (mkdir lock) to stop deploys would be taken silently.
-            'if [ ! -e "$1" ] && [ ! -L "$1" ]; then',
-            '  tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
-            '  if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
-            '  chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
-            '  if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
-            '  rm -rf "$tmp"',
-            'fi',
-            // The lock vanished between the rename and here (or while its owner was read): the caller tries again.
-            '[ -e "$1" ] || [ -L "$1" ] || exit 4',
-            'owner=$(head -c 4096 "$1/owner.json" 2>/dev/null)',
-            '[ -n "$owner" ] || [ -e "$1" ] || [ -L "$1" ] || exit 4',
-            // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
-            'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
-            'printf "%s" "$owner"',
-            'exit 1',
-        ].join('\n'), [lockDir]);
-    },
-    /**
-     * Removes a lock that has no owner file (an operator's `mkdir lock`), only while it still has
-     * none: exit 5 when an owner file has appeared since it was read.
-     */
-    takeOverLock(lockDir) {
-        return shell_script('al-unlock-ownerless', [
-            'set -u',
-            '[ -e "$1" ] || [ -L "$1" ] || exit 0',
-            '[ ! -e "$1/owner.json" ] || { echo "the lock has an owner now" >&2; exit 5; }',
-            'aside=$(mktemp -d "$(dirname "$1")/.taken.XXXXXXXX") || exit 3',
-            'mv -T "$1" "$aside/lock" || { rmdir "$aside"; exit 3; }',
-            'rm -rf "$aside"',
-        ].join('\n'), [lockDir]);
-    },
-    /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
-    breakLock(lockDir, staleSeconds) {
-        return shell_script('al-unlock-stale', [
-            'set -u',
-            'seen=$(stat -c %Y "$1" 2>/dev/null) || exit 0',
-            '[ $(( $(date +%s) - seen )) -gt "$2" ] || { echo "the lock came back to life" >&2; exit 5; }',
-            'aside=$(mktemp -d "$(dirname "$1")/.broken.XXXXXXXX") || exit 3',
-            'mv -T "$1" "$aside" 2>/dev/null; rm -rf "$aside"',
-        ].join('\n'), [lockDir, String(staleSeconds)]);
-    },
-    /**
-     * Releases the lock only if this run still owns it. The lock is renamed aside before it is
-     * removed, so no one ever sees it as a folder without its owner file.
-     */
-    releaseLock(lockDir, token) {
-        return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then aside=$(mktemp -d "$(dirname "$1")/.released.XXXXXXXX") || exit 3; mv -T "$1" "$aside/lock" 2>/dev/null; rm -rf "$aside"; fi', [lockDir, token]);
-    },
-    /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
-    heartbeat(lockDir, token) {
-        // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
-        // post step run) must not create a file in the lock's place, which would block every next run.
-        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
-    },
-    /** The last state the audit log recorded (repair). */
-    lastAuditedState(auditPath) {
-        return shell_script('al-last-state', 'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi', [auditPath]);
-    },
-};
-// --- running them --------------------------------------------------------------------------
-async function readRemoteFile(remote, path) {
-    const output = await ssh_runChecked(remote, commands.readFile(path), `reading ${path}`);
-    const newline = output.indexOf('\n');
-    return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
-}
-async function writeRemoteFile(remote, path, content) {
-    await ssh_runChecked(remote, commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, { stdin: content });
-}
-/** A state file that cannot be read as one: torn, hand-edited, or not ours. */
-class StateUnreadable extends errors_HostError {
-    path;
-    problem;
-    constructor(host, path, problem) {
-        super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
-        this.path = path;
-        this.problem = problem;
-    }
-}
-function parseState(text, app) {
-    let document;
-    try {
-        document = JSON.parse(text);
-    }
-    catch {
-        return { ok: false, problem: 'is not valid JSON (torn or edited by hand)' };
-    }
-    const parsed = appStateSchema.safeParse(document);
-    if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        return { ok: false, problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}` };
-    }
-    if (parsed.data.app !== app)
-        return { ok: false, problem: `belongs to the app '${printable(parsed.data.app)}', not '${app}'` };
-    return { ok: true, state: migrateState(parsed.data) };
-}
-async function readState(remote, paths, app, now) {
-    const text = await readRemoteFile(remote, paths.state);
-    if (text === null)
-        return emptyState(app, now);
-    const parsed = parseState(text, app);
-    if (!parsed.ok)
-        throw new StateUnreadable(remote.label, paths.state, parsed.problem);
-    return parsed.state;
-}
-/**
- * The state file's text, only in a form the next run will read back: a value that does not fit (an
- * actor that is not a user name, say) fails here, and with it the step, instead of every later run.
- */
-function stateText(host, state) {
-    const text = `${JSON.stringify(state, null, 2)}\n`;
-    const check = parseState(text, state.app);
-    if (!check.ok)
-        throw new errors_HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
-    return text;
-}
-async function writeState(remote, paths, state) {
-    await writeRemoteFile(remote, paths.state, stateText(remote.label, state));
-}
-/**
- * Writes the state and appends audit lines in the same command (one round trip). The state comes
- * first; when only the audit append fails, the state is written and the problem is returned as a
- * warning (an audit failure never stops a phase).
- */
-async function writeStateAndAudit(remote, paths, state, auditLines) {
-    const text = stateText(remote.label, state);
-    const writes = [{ path: paths.state, content: text, mode: '644' }];
-    if (auditLines)
-        writes.push({ path: paths.audit, content: auditLines, mode: 'append' });
-    const argv = commands.writeFiles(writes);
-    if (!argv) {
-        // Too large to go inside one command: the state on stdin, then the audit lines.
-        await writeRemoteFile(remote, paths.state, text);
-        if (!auditLines)
-            return null;
-        return ssh_runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: auditLines }).then(() => null, (error) => `could not append to the audit log: ${errors_errorMessage(error)}`);
-    }
-    const result = await remote.run(argv);
-    if (result.code === 0)
-        return null;
-    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
-    if (result.code === 5 && result.stdout.trim() === 'wrote 1')
-        return `could not append to the audit log${detail ? `: ${detail}` : ''}`;
-    throw new errors_HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
-}
-async function audit(remote, paths, record) {
-    await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
-}
-/**
- * The phases that take a lock (the callers of openSessions) and the placeholders a lock shows for
- * a version it does not name yet: a lock's owner is read back with these, like the state.
- */
-const LOCK_PHASES = ['deploy', 'promote', 'rollback', 'upgrade', 'prune', 'monitor canary', 'monitor ramp', 'monitor post-promotion'];
-const lockVersion = union([state_version, schemas_enum(['(canary)', '(previous)', '(maintenance)'])]);
-const lockOwnerFields = {
-    token: schemas_string().max(100),
-    runId,
-    actor,
-    version: lockVersion,
-    phase: schemas_enum(LOCK_PHASES),
-    time: state_time,
-    runUrl: schemas_string().max(300).regex(/^https?:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~%/-]*$/, 'a run URL').optional(),
-    job: jobId.optional(),
-    jobToken: state_jobToken.optional(),
-};
-const lockOwnerSchema = object(lockOwnerFields);
-/** What each field an owner shows must be, for the flag that replaces one that is not. */
-const LOCK_OWNER_FORMS = { runId: 'a run id', actor: 'a user name', version: 'a version label', phase: 'a known phase', time: 'an ISO time', job: 'a job id' };
-/**
- * The owner file of a lock, read as data: each field with its pattern. A field that does not fit
- * is never passed on as it is: one that is shown (run, actor, version, phase, time, job) becomes a
- * flag saying what it should be, with what it holds escaped and cut; the others are left out.
- */
-function parseLockOwner(text) {
-    try {
-        const value = JSON.parse(text);
-        const parsed = lockOwnerSchema.safeParse(value);
-        if (parsed.success)
-            return parsed.data;
-        if (!value || typeof value !== 'object')
-            return null;
-        const fields = {};
-        for (const [key, schema] of Object.entries(lockOwnerFields)) {
-            const raw = value[key];
-            if (raw === undefined)
-                continue;
-            const field = schema.safeParse(raw);
-            const form = LOCK_OWNER_FORMS[key];
-            if (field.success && typeof field.data === 'string')
-                fields[key] = field.data;
-            else if (form)
-                fields[key] = `(not ${form}: ${show(raw, 40)})`;
-        }
-        return fields;
-    }
-    catch {
-        return null;
-    }
-}
-class LockHeld extends errors_ConfigurationError {
-    owner;
-    ageSeconds;
-    stale;
-    constructor(host, owner, ageSeconds, stale) {
-        const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})` : '';
-        super(!owner
-            ? // No owner, no run to wait for or to find dead: an operator's stop sign until someone says otherwise.
-                `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`
-            : stale
-                ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
-                : `${host}: another deploy holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`);
-        this.owner = owner;
-        this.ageSeconds = ageSeconds;
-        this.stale = stale;
-    }
-}
-/** Takes the app's lock on a host; returns a function that releases it. */
-async function acquireLock(remote, paths, owner, options) {
-    let deadline = options.now() + options.waitSeconds * 1000;
-    let asked = false;
-    for (;;) {
-        const result = await remote.run(commands.acquireLock(paths.lock), { stdin: JSON.stringify(owner) });
-        if (result.code === 0 && result.stdout.trim() === 'acquired') {
-            return async () => {
-                await remote.run(commands.releaseLock(paths.lock, owner.token));
-            };
-        }
-        if (result.code === 4)
-            continue;
-        if (result.code !== 1)
-            throw new errors_HostError(remote.label, `could not take the lock in ${paths.lock}: ${printable(result.stderr.trim(), 300) || `exit ${result.code}`}`);
-        const [header = '', ...rest] = result.stdout.split('\n');
-        const [, seen = '0', hostNow = '0'] = header.split(' ');
-        const ageSeconds = Math.max(0, Number(hostNow) - Number(seen));
-        const holder = parseLockOwner(rest.join('\n'));
-        if (!holder && options.takeOver) {
-            options.warn(`${remote.label}: taking over a lock with no owner file (take-over-lock: true)`);
-            const taken = await remote.run(commands.takeOverLock(paths.lock));
-            // Exit 5: an owner appeared meanwhile; the next attempt sees it.
-            if (taken.code !== 0 && taken.code !== 5)
-                throw new errors_HostError(remote.label, `could not take over the lock in ${paths.lock}: ${printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`);
-            continue;
-        }
-        // A lock without an owner is no dead run's: it never goes stale (see LockHeld).
-        const stale = holder !== null && ageSeconds > options.staleSeconds;
-        if (stale && options.breakStale) {
-            options.warn(`${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`);
-            await ssh_runChecked(remote, commands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
-            continue;
-        }
-        if (!stale && !asked && options.onHeld) {
-            asked = true;
-            const atLeast = await options.onHeld(holder);
-            deadline = Math.max(deadline, options.now() + atLeast * 1000);
-        }
-        if (stale || options.now() >= deadline)
-            throw new LockHeld(remote.label, holder, ageSeconds, stale);
-        await options.sleep(Math.min(asked ? 250 : 2000, Math.max(100, deadline - options.now())));
-    }
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/types.ts
 /**
  * The analysis engine works on numbers and windows, never on a particular metric system.
@@ -21588,6 +20589,14 @@ function mergeSamples(samples) {
     }
     return { start, end, colors };
 }
+
+;// CONCATENATED MODULE: ./packages/shared/src/domain/colors.ts
+/**
+ * The two colors an app runs as on a host: one serves, the other takes the next version, and
+ * traffic moves between them.
+ */
+const COLORS = ['blue', 'green'];
+const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/prometheus.ts
 
@@ -21839,8 +20848,1669 @@ function colorSample(answers) {
     return sample;
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/inputs/monitor-inputs.ts
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/host.ts
 
+
+
+// ------------------------------------------------------------------------------------ pure parts
+function meminfoCommand() {
+    return ['cat', '/proc/meminfo'];
+}
+/** Share of memory in use from /proc/meminfo: 1 − MemAvailable / MemTotal (pure). */
+function parseMeminfo(text) {
+    const field = (name) => {
+        const match = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(text);
+        return match ? Number(match[1]) : undefined;
+    };
+    const total = field('MemTotal');
+    const available = field('MemAvailable');
+    if (!total || available === undefined)
+        throw new Error('/proc/meminfo has no MemTotal or MemAvailable line');
+    return Math.min(1, Math.max(0, 1 - available / total));
+}
+/**
+ * Every color's compose project (`<app>-<color>`, as the compose runtime names it) in one command:
+ * its running containers (`docker ps`), then `docker stats` of them. Prints `<color> <MemPerc>` per
+ * container; a color with no running container prints nothing. Exit 10 when `docker ps` fails, 11
+ * when `docker stats` does (the color on stderr).
+ */
+const COMPOSE_MEMORY_SCRIPT = `set -u
+app=$1; shift
+for color in "$@"; do
+  ids=$(docker ps --quiet --filter "label=com.docker.compose.project=$app-$color") || { echo "docker ps for $app-$color failed" >&2; exit 10; }
+  [ -n "$ids" ] || continue
+  for id in $ids; do case $id in *[!0-9a-f]*) echo "docker ps gave an unexpected container id for $app-$color" >&2; exit 10 ;; esac; done
+  out=$(docker stats --no-stream --format '{{.MemPerc}}' $ids) || { echo "docker stats for $app-$color failed" >&2; exit 11; }
+  printf '%s\\n' "$out" | while IFS= read -r value; do printf '%s %s\\n' "$color" "$value"; done
+done`;
+function composeMemoryCommand(app, colors) {
+    return shell_script('al-compose-memory', COMPOSE_MEMORY_SCRIPT, [app, ...colors]);
+}
+/** The largest MemPerc per color as a ratio (pure); a color with no figure (`--` for a stopped container) is left out. */
+function parseComposeMemory(text) {
+    const byColor = {};
+    for (const line of text.split('\n')) {
+        const match = /^(blue|green) ([\d.]+)%$/.exec(line.trim());
+        if (!match)
+            continue;
+        const color = match[1];
+        byColor[color] = Math.max(byColor[color] ?? 0, Number(match[2]) / 100);
+    }
+    return byColor;
+}
+/** For each `color url` pair prints `<color> <status>` (000: no answer). */
+const HEALTH_SCRIPT = `set -u
+max=$1; shift
+while [ "$#" -ge 2 ]; do
+  code=$(curl -s -o /dev/null -A agent-loop-monitor --max-time "$max" -w '%{http_code}' "$2" 2>/dev/null) || true
+  echo "$1 \${code:-000}"
+  shift 2
+done`;
+function healthChecksCommand(targets, path, timeoutSeconds) {
+    if (!URL_PATH.test(path))
+        throw new errors_ConfigurationError(`invalid health path ${JSON.stringify(path)}: expected a path starting with /`);
+    if (!(timeoutSeconds > 0))
+        throw new errors_ConfigurationError(`the health check timeout must be positive, got ${timeoutSeconds}`);
+    return shell_script('al-health', HEALTH_SCRIPT, [String(timeoutSeconds), ...targets.flatMap(({ color, port }) => [color, `http://127.0.0.1:${port}${path}`])]);
+}
+/** Health status per color (pure). */
+function parseHealthOutput(stdout) {
+    const statuses = {};
+    for (const line of stdout.split('\n')) {
+        const match = /^(blue|green) (\d{3})$/.exec(line.trim());
+        if (match)
+            statuses[match[1]] = Number(match[2]);
+    }
+    return statuses;
+}
+// ---------------------------------------------------------------------------------------- source
+class HostSource {
+    options;
+    name = 'host';
+    failuresInRow = { blue: 0, green: 0 };
+    healthPath;
+    timeoutSeconds;
+    memory;
+    constructor(options) {
+        this.options = options;
+        this.healthPath = options.healthPath ?? '/health';
+        this.timeoutSeconds = options.timeoutSeconds ?? 5;
+        this.memory = options.memory ?? { kind: 'host' };
+        this.healthCommand();
+    }
+    healthCommand() {
+        return healthChecksCommand(this.options.colors.map((color) => ({ color, port: this.options.ports[color] })), this.healthPath, this.timeoutSeconds);
+    }
+    async sample(window) {
+        const { colors } = this.options;
+        const [statuses, memory] = await Promise.all([this.checkHealth(), this.readMemory()]);
+        const sample = { start: window.start, end: window.end, colors: {} };
+        for (const color of colors) {
+            const status = statuses[color] ?? 0;
+            this.failuresInRow[color] = status >= 200 && status < 300 ? 0 : this.failuresInRow[color] + 1;
+            const colorSample = { requests: 0, errors: 0, latency: [], healthFailuresInRow: this.failuresInRow[color] };
+            const ratio = memory[color];
+            if (ratio !== undefined)
+                colorSample.memoryRatio = ratio;
+            sample.colors[color] = colorSample;
+        }
+        return sample;
+    }
+    async checkHealth() {
+        const { remote, colors } = this.options;
+        const result = await remote.run(this.healthCommand(), { timeoutMs: (colors.length * (this.timeoutSeconds + 1) + 30) * 1000 });
+        if (result.code !== 0)
+            throw new errors_HostError(remote.label, `health checks failed to run (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
+        const statuses = parseHealthOutput(result.stdout);
+        for (const color of colors) {
+            if (statuses[color] === undefined)
+                throw new errors_HostError(remote.label, `the health check of ${color} printed no status: ${result.stdout.trim().slice(0, 300)}`);
+        }
+        return statuses;
+    }
+    async readMemory() {
+        const { remote, colors } = this.options;
+        const memory = this.memory;
+        if (memory.kind === 'none')
+            return {};
+        if (memory.kind === 'host') {
+            const result = await remote.run(meminfoCommand(), { timeoutMs: 30_000 });
+            if (result.code !== 0)
+                throw new errors_HostError(remote.label, `reading /proc/meminfo failed (exit ${result.code}): ${result.stderr.trim()}`);
+            let ratio;
+            try {
+                ratio = parseMeminfo(result.stdout);
+            }
+            catch (error) {
+                throw new errors_HostError(remote.label, error.message);
+            }
+            return Object.fromEntries(colors.map((color) => [color, ratio]));
+        }
+        // One command for every color: with the health checks and the log read, one SSH command per host per interval.
+        const result = await remote.run(composeMemoryCommand(memory.app, colors), { timeoutMs: 60_000 });
+        if (result.code !== 0)
+            throw new errors_HostError(remote.label, `reading the compose projects' memory failed (exit ${result.code}): ${result.stderr.trim().slice(0, 500)}`);
+        return parseComposeMemory(result.stdout);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/domain/releases.ts
+/**
+ * What became of a release. `previous` (for a rollback) is the newest release that served all
+ * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
+ * chosen by name.
+ */
+const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
+const BAD = ['failed', 'rejected', 'rolled-back', 'cancelled'];
+const isRejected = (release) => BAD.includes(release.status);
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
+
+
+
+
+
+
+
+/**
+ * What a host remembers about an app: which color serves, what runs in each color, every release
+ * with what became of it, and the traffic change in flight (written before nginx is touched).
+ * Written atomically (temporary file + rename), changed only under the lock, and every step is
+ * appended to an audit log.
+ */
+const colorSchema = schemas_enum(COLORS);
+// Everything read back from a host is validated with the inputs' own patterns: a state file is
+// data another party may have written, never something to print or run as it is.
+const state_version = schemas_string().regex(patterns_VERSION, 'a version label');
+const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
+const imageOrEmpty = union([literal(''), state_image]);
+// eslint-disable-next-line no-control-regex
+const plainText = (max) => schemas_string().max(max).regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
+const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
+const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
+const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
+// A job's id as GitHub gives it (GITHUB_JOB), and the random token its main step made: together
+// they tell one job's lock and pending switch from another job's of the same run (a matrix).
+const jobId = schemas_string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a job id');
+const state_jobToken = schemas_string().regex(/^[A-Za-z0-9-]{8,100}$/, 'a job token');
+const weights = object({ blue: schemas_number().int().min(0).max(100), green: schemas_number().int().min(0).max(100) });
+const colorState = object({
+    image: state_image,
+    version: state_version,
+    port: schemas_number().int().min(1).max(65535),
+    status: schemas_enum(['running', 'stopped']),
+    since: state_time,
+});
+const historyEntry = object({
+    time: state_time,
+    runId,
+    actor,
+    action: schemas_enum(['deploy', 'promote', 'rollback', 'recover', 'repair']),
+    color: colorSchema,
+    version: union([literal(''), state_version]),
+    image: imageOrEmpty,
+    outcome: schemas_enum(['success', 'failed', 'reverted', 'noop', 'cancelled']),
+    detail: schemas_string().max(600).optional(),
+});
+/** A release as the state file holds it (domain/releases.ts: ReleaseRecord, what became of it). */
+const releaseSchema = object({
+    id: schemas_string().regex(/^[a-z0-9-]{1,40}$/),
+    version: state_version,
+    image: state_image,
+    color: colorSchema,
+    runId,
+    deployedAt: state_time,
+    status: schemas_enum(RELEASE_STATUSES),
+    /** When it first took all traffic (null: never did). */
+    servedAt: state_time.nullable(),
+    /** When a rollback put it back in service (the newest such time). */
+    restoredAt: state_time.nullable().default(null),
+    endedAt: state_time.nullable().default(null),
+    note: plainText(300).default(''),
+});
+const canarySchema = object({
+    color: colorSchema,
+    version: state_version,
+    image: state_image,
+    percent: schemas_number().int().min(0).max(100),
+    since: state_time,
+    runId,
+    release: schemas_string().optional(),
+    /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
+    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) }).optional(),
+});
+/**
+ * A traffic change in flight, written before nginx is touched and cleared once the outcome is
+ * recorded. A run that finds one left by another run knows what nginx may be serving: it puts
+ * traffic on the `recover` side and records `commit` when that side is `to`.
+ */
+const pendingSchema = object({
+    runId,
+    phase: schemas_enum(['deploy', 'promote', 'rollback', 'ramp', 'take-out']),
+    at: state_time,
+    from: weights.nullable(),
+    to: weights,
+    recover: schemas_enum(['from', 'to']),
+    /** The release this change is about (cancelled when recovered to `from` during a deploy). */
+    release: schemas_string().optional(),
+    /** The job that made the change, and its token: a post step settles only its own job's change. */
+    job: jobId.optional(),
+    jobToken: state_jobToken.optional(),
+    commit: object({ active: colorSchema.nullable(), canary: canarySchema.nullable(), releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })) }),
+});
+const appStateSchema = object({
+    schema: union([literal(1), literal(2)]),
+    app: schemas_string().regex(/^[a-z][a-z0-9-]{0,39}$/),
+    active: colorSchema.nullable(),
+    colors: object({ blue: colorState.optional(), green: colorState.optional() }),
+    canary: canarySchema.nullable(),
+    releases: array(releaseSchema).default([]),
+    pending: pendingSchema.nullable().default(null),
+    history: array(historyEntry),
+    updatedAt: state_time,
+});
+/** Folds text to one line of printable characters (for a release's note). */
+function oneLine(text) {
+    // eslint-disable-next-line no-control-regex
+    return text.replace(/[\0-\x1f\x7f]+/g, ' ').trim();
+}
+const HISTORY_LIMIT = 200;
+const RELEASE_LIMIT = 50;
+function emptyState(app, now) {
+    return { schema: 2, app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
+}
+function withHistory(state, entry) {
+    return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
+}
+function newReleaseId() {
+    return `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+function addRelease(state, release) {
+    return { ...state, releases: [...state.releases, release].slice(-RELEASE_LIMIT) };
+}
+function updateRelease(state, id, change) {
+    if (!id)
+        return state;
+    return { ...state, releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)) };
+}
+/** The release serving all (or, during a canary, most) traffic. */
+function liveRelease(state) {
+    return [...state.releases].reverse().find((release) => release.status === 'live');
+}
+/** Releases one can roll back to by name: image known, newest first, one per version. */
+function rollbackCandidates(state) {
+    const seen = new Set();
+    return [...state.releases].reverse().filter((release) => {
+        if (seen.has(release.version))
+            return false;
+        seen.add(release.version);
+        return true;
+    });
+}
+/**
+ * A state written by an older version (schema 1) has only its history: rebuild the releases
+ * from it, so `previous` means the same thing on an upgraded host.
+ */
+function migrateState(state) {
+    if (state.schema === 2)
+        return state;
+    let next = { ...state, schema: 2, releases: [], pending: null };
+    const find = (version) => [...next.releases].reverse().find((release) => release.version === version);
+    for (const entry of state.history) {
+        if (!patterns_VERSION.test(entry.version) || !IMAGE_REF.test(entry.image))
+            continue;
+        if (entry.action === 'deploy') {
+            const first = entry.outcome === 'success' && !liveRelease(next);
+            const status = entry.outcome === 'success' ? (first ? 'live' : 'canary') : entry.outcome === 'cancelled' ? 'cancelled' : 'failed';
+            next = addRelease(next, { id: newReleaseId(), version: entry.version, image: entry.image, color: entry.color, runId: entry.runId, deployedAt: entry.time, status, servedAt: first ? entry.time : null, restoredAt: null, endedAt: null, note: 'rebuilt from the history' });
+        }
+        else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
+            const previous = liveRelease(next);
+            const target = find(entry.version);
+            if (previous && previous.id !== target?.id)
+                next = updateRelease(next, previous.id, { status: entry.action === 'promote' ? 'superseded' : 'rolled-back', endedAt: entry.time });
+            for (const release of next.releases)
+                if (release.status === 'canary' && release.id !== target?.id)
+                    next = updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
+            if (target)
+                next = updateRelease(next, target.id, { status: 'live', servedAt: target.servedAt ?? entry.time, ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}) });
+        }
+    }
+    return next;
+}
+function state_statePaths(stateDir, app) {
+    const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
+    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort`, hold: `${dir}/hold` };
+}
+/**
+ * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
+ * An SSH command arrives whole or not at all, so a run killed while sending it changes nothing,
+ * and no content has to be cut out of an input. `put PATH MODE CONTENT` replaces a file in one
+ * step (a new file under a name no one can guess, made by this shell with O_EXCL (noclobber, `set -C`)
+ * and the mode's umask, then renamed over the target; a planted link is never followed) or
+ * appends to it (MODE `append`, refusing a symbolic link). It spawns one process per replaced
+ * file (`mv`) and none per append: on a busy host every process counts.
+ */
+const WRITE_FILES_SHELL = `set -C
+put() {
+  d=\${1%/*}; [ -n "$d" ] || d=/
+  [ -d "$d" ] || mkdir -p "$d" || return 1
+  if [ "$2" = append ]; then
+    [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; return 1; }
+    printf '%s' "$3" >> "$1"
+    return
+  fi
+  t="$d/.agent-loop.$nonce.$wrote"
+  case $2 in 600) umask 077 ;; *) umask 022 ;; esac
+  if printf '%s' "$3" > "$t" && mv -f "$t" "$1"; then return 0; fi
+  rm -f "$t"
+  return 1
+}`;
+/**
+ * Shell that runs the `put`s given as arguments (a count, then PATH MODE CONTENT each). Sets
+ * `wrote` to how many succeeded; the first failure stops the rest; the arguments after the writes
+ * are left in "$@".
+ */
+const PUT_ALL_SHELL = `wrote=0; n=$1; shift
+while [ "$n" -gt 0 ]; do
+  put "$1" "$2" "$3" || break
+  wrote=$(( wrote + 1 )); n=$(( n - 1 )); shift 3
+done
+[ "$n" -eq 0 ] || shift $(( n * 3 ))`;
+/** Contents up to this size go inside the command itself (a command is limited to 128 KiB on Linux). */
+const INLINE_WRITE_BYTES = 64 * 1024;
+/** The arguments for PUT_ALL_SHELL, or null when the contents are too large to go inside a command. */
+function writeArgs(writes) {
+    const total = writes.reduce((sum, write) => sum + Buffer.byteLength(write.content), 0);
+    if (total > INLINE_WRITE_BYTES)
+        return null;
+    return [String(writes.length), ...writes.flatMap((write) => [write.path, write.mode, write.content])];
+}
+/** An unguessable part for temporary names. */
+const nonce = () => (0,external_node_crypto_namespaceObject.randomBytes)(12).toString('hex');
+const commands = {
+    readFile(path) {
+        return shell_script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
+    },
+    /**
+     * Replaces a file in one step, content on stdin (for contents too large to go inside a command).
+     * The temporary file is made by mktemp (an unguessable name, created new, so a planted symlink is
+     * never followed) with an explicit mode, and the rename replaces a link at the target rather than
+     * writing through it. With `bytes`, the new content must have arrived whole before it replaces the
+     * old: a run killed while sending it closes the command's input early, and `cat` ends without an
+     * error on a short input.
+     */
+    writeFileAtomic(path, mode = '644', bytes) {
+        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; if [ -n "$3" ] && [ "$(wc -c < "$tmp")" -ne "$3" ]; then echo "the content arrived incomplete ($(wc -c < "$tmp") of $3 bytes); $1 was left as it was" >&2; exit 1; fi; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode, bytes === undefined ? '' : String(bytes)]);
+    },
+    /**
+     * Writes small files in one command (see WRITE_FILES_SHELL); null when they are too large for
+     * one. Exit 0: all written; exit 1: none; exit 5 with `wrote N` on stdout: the first N were
+     * written, then one failed.
+     */
+    writeFiles(writes) {
+        const args = writeArgs(writes);
+        if (!args)
+            return null;
+        return shell_script('al-files', `set -u\n${WRITE_FILES_SHELL}\nnonce=$1; shift\n${PUT_ALL_SHELL}\n[ "$wrote" -eq ${writes.length} ] && exit 0\n[ "$wrote" -eq 0 ] && exit 1\necho "wrote $wrote"; exit 5`, [nonce(), ...args]);
+    },
+    appendLine(path) {
+        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
+    },
+    /**
+     * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
+     * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
+     * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
+     * (nothing for a lock without an owner file) and exit 1.
+     */
+    acquireLock(lockDir) {
+        return shell_script('al-lock', [
+            'parent=$(dirname "$1")',
+            'mkdir -p "$parent" || exit 3',
+            // A rename replaces an empty folder: without this check, a lock folder an operator made by
+            // hand (mkdir lock) to stop deploys would be taken silently.
+            'if [ ! -e "$1" ] && [ ! -L "$1" ]; then',
+            '  tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
+            '  if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
+            '  chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
+            '  if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
+            '  rm -rf "$tmp"',
+            'fi',
+            // The lock vanished between the rename and here (or while its owner was read): the caller tries again.
+            '[ -e "$1" ] || [ -L "$1" ] || exit 4',
+            'owner=$(head -c 4096 "$1/owner.json" 2>/dev/null)',
+            '[ -n "$owner" ] || [ -e "$1" ] || [ -L "$1" ] || exit 4',
+            // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
+            'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
+            'printf "%s" "$owner"',
+            'exit 1',
+        ].join('\n'), [lockDir]);
+    },
+    /**
+     * Removes a lock that has no owner file (an operator's `mkdir lock`), only while it still has
+     * none: exit 5 when an owner file has appeared since it was read.
+     */
+    takeOverLock(lockDir) {
+        return shell_script('al-unlock-ownerless', [
+            'set -u',
+            '[ -e "$1" ] || [ -L "$1" ] || exit 0',
+            '[ ! -e "$1/owner.json" ] || { echo "the lock has an owner now" >&2; exit 5; }',
+            'aside=$(mktemp -d "$(dirname "$1")/.taken.XXXXXXXX") || exit 3',
+            'mv -T "$1" "$aside/lock" || { rmdir "$aside"; exit 3; }',
+            'rm -rf "$aside"',
+        ].join('\n'), [lockDir]);
+    },
+    /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
+    breakLock(lockDir, staleSeconds) {
+        return shell_script('al-unlock-stale', [
+            'set -u',
+            'seen=$(stat -c %Y "$1" 2>/dev/null) || exit 0',
+            '[ $(( $(date +%s) - seen )) -gt "$2" ] || { echo "the lock came back to life" >&2; exit 5; }',
+            'aside=$(mktemp -d "$(dirname "$1")/.broken.XXXXXXXX") || exit 3',
+            'mv -T "$1" "$aside" 2>/dev/null; rm -rf "$aside"',
+        ].join('\n'), [lockDir, String(staleSeconds)]);
+    },
+    /**
+     * Releases the lock only if this run still owns it. The lock is renamed aside before it is
+     * removed, so no one ever sees it as a folder without its owner file.
+     */
+    releaseLock(lockDir, token) {
+        return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then aside=$(mktemp -d "$(dirname "$1")/.released.XXXXXXXX") || exit 3; mv -T "$1" "$aside/lock" 2>/dev/null; rm -rf "$aside"; fi', [lockDir, token]);
+    },
+    /**
+     * Rewrites the owner file of a lock this run holds (the token is checked), for a run that names
+     * its version only once it has read the state under the lock: a monitor, its canary's.
+     */
+    relabelLock(lockDir, token) {
+        return shell_script('al-relabel', 'grep -qF "$2" "$1/owner.json" 2>/dev/null || exit 0; tmp=$(mktemp "$1/.owner.XXXXXXXX") || exit 3; cat > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$1/owner.json"', [lockDir, token]);
+    },
+    /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
+    heartbeat(lockDir, token) {
+        // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
+        // post step run) must not create a file in the lock's place, which would block every next run.
+        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
+    },
+    /** The last state the audit log recorded (repair). */
+    lastAuditedState(auditPath) {
+        return shell_script('al-last-state', 'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi', [auditPath]);
+    },
+};
+// --- running them --------------------------------------------------------------------------
+async function readRemoteFile(remote, path) {
+    const output = await ssh_runChecked(remote, commands.readFile(path), `reading ${path}`);
+    const newline = output.indexOf('\n');
+    return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
+}
+async function writeRemoteFile(remote, path, content) {
+    await ssh_runChecked(remote, commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, { stdin: content });
+}
+/** A state file that cannot be read as one: torn, hand-edited, or not ours. */
+class StateUnreadable extends errors_HostError {
+    path;
+    problem;
+    constructor(host, path, problem) {
+        super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
+        this.path = path;
+        this.problem = problem;
+    }
+}
+function parseState(text, app) {
+    let document;
+    try {
+        document = JSON.parse(text);
+    }
+    catch {
+        return { ok: false, problem: 'is not valid JSON (torn or edited by hand)' };
+    }
+    const parsed = appStateSchema.safeParse(document);
+    if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return { ok: false, problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}` };
+    }
+    if (parsed.data.app !== app)
+        return { ok: false, problem: `belongs to the app '${printable(parsed.data.app)}', not '${app}'` };
+    return { ok: true, state: migrateState(parsed.data) };
+}
+async function readState(remote, paths, app, now) {
+    const text = await readRemoteFile(remote, paths.state);
+    if (text === null)
+        return emptyState(app, now);
+    const parsed = parseState(text, app);
+    if (!parsed.ok)
+        throw new StateUnreadable(remote.label, paths.state, parsed.problem);
+    return parsed.state;
+}
+/**
+ * The state file's text, only in a form the next run will read back: a value that does not fit (an
+ * actor that is not a user name, say) fails here, and with it the step, instead of every later run.
+ */
+function stateText(host, state) {
+    const text = `${JSON.stringify(state, null, 2)}\n`;
+    const check = parseState(text, state.app);
+    if (!check.ok)
+        throw new errors_HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
+    return text;
+}
+async function writeState(remote, paths, state) {
+    await writeRemoteFile(remote, paths.state, stateText(remote.label, state));
+}
+/**
+ * Writes the state and appends audit lines in the same command (one round trip). The state comes
+ * first; when only the audit append fails, the state is written and the problem is returned as a
+ * warning (an audit failure never stops a phase).
+ */
+async function writeStateAndAudit(remote, paths, state, auditLines) {
+    const text = stateText(remote.label, state);
+    const writes = [{ path: paths.state, content: text, mode: '644' }];
+    if (auditLines)
+        writes.push({ path: paths.audit, content: auditLines, mode: 'append' });
+    const argv = commands.writeFiles(writes);
+    if (!argv) {
+        // Too large to go inside one command: the state on stdin, then the audit lines.
+        await writeRemoteFile(remote, paths.state, text);
+        if (!auditLines)
+            return null;
+        return ssh_runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: auditLines }).then(() => null, (error) => `could not append to the audit log: ${errors_errorMessage(error)}`);
+    }
+    const result = await remote.run(argv);
+    if (result.code === 0)
+        return null;
+    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
+    if (result.code === 5 && result.stdout.trim() === 'wrote 1')
+        return `could not append to the audit log${detail ? `: ${detail}` : ''}`;
+    throw new errors_HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+}
+async function audit(remote, paths, record) {
+    await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
+}
+/**
+ * The phases that take a lock (the callers of openSessions) and the placeholders a lock shows for
+ * a version it does not name yet: a lock's owner is read back with these, like the state.
+ */
+const LOCK_PHASES = ['deploy', 'promote', 'rollback', 'upgrade', 'prune', 'monitor canary', 'monitor ramp', 'monitor post-promotion'];
+const lockVersion = union([state_version, schemas_enum(['(canary)', '(previous)', '(maintenance)'])]);
+const lockOwnerFields = {
+    token: schemas_string().max(100),
+    runId,
+    actor,
+    version: lockVersion,
+    phase: schemas_enum(LOCK_PHASES),
+    time: state_time,
+    runUrl: schemas_string().max(300).regex(/^https?:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~%/-]*$/, 'a run URL').optional(),
+    job: jobId.optional(),
+    jobToken: state_jobToken.optional(),
+};
+const lockOwnerSchema = object(lockOwnerFields);
+/** What each field an owner shows must be, for the flag that replaces one that is not. */
+const LOCK_OWNER_FORMS = { runId: 'a run id', actor: 'a user name', version: 'a version label', phase: 'a known phase', time: 'an ISO time', job: 'a job id' };
+/**
+ * The owner file of a lock, read as data: each field with its pattern. A field that does not fit
+ * is never passed on as it is: one that is shown (run, actor, version, phase, time, job) becomes a
+ * flag saying what it should be, with what it holds escaped and cut; the others are left out.
+ */
+function parseLockOwner(text) {
+    try {
+        const value = JSON.parse(text);
+        const parsed = lockOwnerSchema.safeParse(value);
+        if (parsed.success)
+            return parsed.data;
+        if (!value || typeof value !== 'object')
+            return null;
+        const fields = {};
+        for (const [key, schema] of Object.entries(lockOwnerFields)) {
+            const raw = value[key];
+            if (raw === undefined)
+                continue;
+            const field = schema.safeParse(raw);
+            const form = LOCK_OWNER_FORMS[key];
+            if (field.success && typeof field.data === 'string')
+                fields[key] = field.data;
+            else if (form)
+                fields[key] = `(not ${form}: ${show(raw, 40)})`;
+        }
+        return fields;
+    }
+    catch {
+        return null;
+    }
+}
+/**
+ * What holds a lock, in words, from its owner's phase: a refusal names a monitor as a monitor, not
+ * as "another deploy".
+ */
+function lockHolder(phase) {
+    if (phase === 'deploy')
+        return 'another deploy';
+    if (phase === 'promote' || phase === 'rollback')
+        return `a ${phase}`;
+    if (phase === 'upgrade' || phase === 'prune')
+        return `maintenance (${phase})`;
+    if (phase?.startsWith('monitor '))
+        return `a canary-monitor (${phase.slice('monitor '.length)})`;
+    return 'another run';
+}
+class LockHeld extends errors_ConfigurationError {
+    owner;
+    ageSeconds;
+    stale;
+    constructor(host, owner, ageSeconds, stale) {
+        const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})` : '';
+        super(!owner
+            ? // No owner, no run to wait for or to find dead: an operator's stop sign until someone says otherwise.
+                `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`
+            : stale
+                ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
+                : `${host}: ${lockHolder(owner.phase)} holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`);
+        this.owner = owner;
+        this.ageSeconds = ageSeconds;
+        this.stale = stale;
+    }
+}
+/** Takes the app's lock on a host; returns a function that releases it. */
+async function acquireLock(remote, paths, owner, options) {
+    let deadline = options.now() + options.waitSeconds * 1000;
+    let asked = false;
+    for (;;) {
+        const result = await remote.run(commands.acquireLock(paths.lock), { stdin: JSON.stringify(owner) });
+        if (result.code === 0 && result.stdout.trim() === 'acquired') {
+            return async () => {
+                await remote.run(commands.releaseLock(paths.lock, owner.token));
+            };
+        }
+        if (result.code === 4)
+            continue;
+        if (result.code !== 1)
+            throw new errors_HostError(remote.label, `could not take the lock in ${paths.lock}: ${printable(result.stderr.trim(), 300) || `exit ${result.code}`}`);
+        const [header = '', ...rest] = result.stdout.split('\n');
+        const [, seen = '0', hostNow = '0'] = header.split(' ');
+        const ageSeconds = Math.max(0, Number(hostNow) - Number(seen));
+        const holder = parseLockOwner(rest.join('\n'));
+        if (!holder && options.takeOver) {
+            options.warn(`${remote.label}: taking over a lock with no owner file (take-over-lock: true)`);
+            const taken = await remote.run(commands.takeOverLock(paths.lock));
+            // Exit 5: an owner appeared meanwhile; the next attempt sees it.
+            if (taken.code !== 0 && taken.code !== 5)
+                throw new errors_HostError(remote.label, `could not take over the lock in ${paths.lock}: ${printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`);
+            continue;
+        }
+        // A lock without an owner is no dead run's: it never goes stale (see LockHeld).
+        const stale = holder !== null && ageSeconds > options.staleSeconds;
+        if (stale && options.breakStale) {
+            options.warn(`${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`);
+            await ssh_runChecked(remote, commands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
+            continue;
+        }
+        if (!stale && !asked && options.onHeld) {
+            asked = true;
+            const atLeast = await options.onHeld(holder);
+            deadline = Math.max(deadline, options.now() + atLeast * 1000);
+        }
+        if (stale || options.now() >= deadline)
+            throw new LockHeld(remote.label, holder, ageSeconds, stale);
+        await options.sleep(Math.min(asked ? 250 : 2000, Math.max(100, deadline - options.now())));
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/upkeep.ts
+/**
+ * The helper's two upkeep verbs, for the weekly maintenance of a host whose deploy user is not
+ * root. Neither takes anything the caller could turn into a command: what runs is fixed here, or in
+ * files only root may write.
+ *
+ * - `upgrade`: the package upgrade (apt-get update, then a non-interactive upgrade that keeps the
+ *   configuration files the admin changed). An admin who upgrades another way (unattended-upgrade,
+ *   a fleet tool, a pinned list) installs that as the root-owned program
+ *   `/usr/local/sbin/agent-loop-upgrade`, and this verb runs it instead. What the deploy user gains
+ *   is the timing of an upgrade from the sources root configured, which is what maintenance asks.
+ * - `rotate-logs [CONFIG]`: logrotate with CONFIG (default /etc/logrotate.conf), which must be a
+ *   regular file that only root may write, in directories that only root may write: logrotate runs
+ *   its scripts as root.
+ *
+ * Exit codes: 2 arguments refused; 40 the hook or the configuration is not root's alone; 41 the
+ * upgrade failed; 42 logrotate failed. Their output is the last lines of what failed.
+ */
+/** Where an admin puts the program that replaces apt-get for `upgrade`. */
+const UPGRADE_HOOK = '/usr/local/sbin/agent-loop-upgrade';
+/** Shell functions the helper's script defines; `upkeep VERB ARGS…` runs one verb. */
+const UPKEEP_SCRIPT = `# A regular file (not a link) that only root may write, in directories up to / that only root may
+# write (sticky ones as /tmp excepted for the parents): root runs what it holds.
+root_alone() {
+  [ -f "$1" ] && [ ! -L "$1" ] || return 1
+  set -- "$1" $(stat -c '%u %a' "$1" 2>/dev/null)
+  [ "\${2-}" = 0 ] || return 1
+  case \${3-} in *[2367]?|*[2367]) return 1 ;; esac
+  d=$(dirname "$1")
+  while :; do
+    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
+    [ "\${1-}" = 0 ] || return 1
+    case \${2-} in 1???) ;; *[2367]?|*[2367]) return 1 ;; esac
+    [ "$d" = / ] && return 0
+    d=$(dirname "$d")
+  done
+}
+upkeep() {
+  verb=$1; shift
+  out=$(mktemp) || die 41 "could not make a temporary file"
+  case $verb in
+    upgrade)
+      [ $# -eq 0 ] || die 2 "upgrade takes no arguments, got $#"
+      hook=${UPGRADE_HOOK}
+      if [ -e "$hook" ] || [ -L "$hook" ]; then
+        root_alone "$hook" || die 40 "refused: $hook is not a regular file that only root may write"
+        if "$hook" >"$out" 2>&1 </dev/null; then echo "upgraded by $hook"; rm -f "$out"; return 0; fi
+        code=$?; tail -n 5 "$out" >&2; rm -f "$out"; die 41 "$hook failed (exit $code)"
+      fi
+      if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >"$out" 2>&1 </dev/null &&
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -qq -o Dpkg::Options::=--force-confold upgrade >>"$out" 2>&1 </dev/null; then
+        echo "upgraded by apt-get"; rm -f "$out"; return 0
+      fi
+      tail -n 5 "$out" >&2; rm -f "$out"; die 41 "apt-get update or upgrade failed" ;;
+    rotate-logs)
+      [ $# -le 1 ] || die 2 "rotate-logs takes at most 1 argument (a logrotate configuration), got $#"
+      config=\${1:-/etc/logrotate.conf}
+      case $config in /*) ;; *) die 2 "refused: the logrotate configuration must be an absolute path" ;; esac
+      case $config in *[!A-Za-z0-9._/-]*|*/../*|*/..) die 2 "refused: the logrotate configuration must be a path of letters, digits and . _ / -, without .." ;; esac
+      root_alone "$config" || die 40 "refused: $config is not a regular file that only root may write"
+      if logrotate "$config" >"$out" 2>&1 </dev/null; then echo "rotated with $config"; rm -f "$out"; return 0; fi
+      tail -n 5 "$out" >&2; rm -f "$out"; die 42 "logrotate $config failed" ;;
+  esac
+}`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
+
+
+/**
+ * The privileged half of the nginx router: the one program that writes an app's traffic include
+ * and reloads nginx. nginx's master runs as root and loads every file in its include directories,
+ * so whoever writes a directive there is root (an `access_log` path and a log format of its
+ * choosing write any file). The deploy user therefore writes no directive: it passes data (an app
+ * name, three ports, a split key, two weights, a generation), each checked here, and this program
+ * renders the include from its one template.
+ *
+ * Two ways to run it, one text:
+ * - installed by host-setup as a root-owned file (`/usr/local/sbin/agent-loop-nginx`), the only
+ *   command the deploy user's sudoers rule allows, with the include directory and the nginx
+ *   command line fixed in it by root (the caller cannot name another file or another nginx);
+ * - where the SSH user already is the one nginx trusts (root, or a user running its own nginx),
+ *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
+ *
+ * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
+ * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
+ * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
+ * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
+ * the arguments of `switch`), `switch` (writes, reloads, confirms; exit codes below), and the
+ * maintenance verbs `upgrade` and `rotate-logs [CONFIG]` (upkeep.ts).
+ */
+/** Where host-setup installs the helper unless told otherwise. */
+const nginx_helper_SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
+/** The helper's file name: `agent-loop-nginx`, or with a suffix (one per nginx on a shared machine). */
+const HELPER_NAME = /^agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/;
+/**
+ * The helper's path when an nginx-command names it (`sudo -n /usr/local/sbin/agent-loop-nginx`),
+ * else null: the command is nginx itself, run by a user nginx already trusts.
+ */
+function nginx_helper_switchHelperPath(nginxCommand) {
+    let words = [...nginxCommand];
+    if (words[0] === 'sudo') {
+        words = words.slice(1);
+        while (words[0]?.startsWith('-'))
+            words = words.slice(1);
+    }
+    const [program, ...rest] = words;
+    if (!program || rest.length > 0 || !program.startsWith('/'))
+        return null;
+    return HELPER_NAME.test(program.slice(program.lastIndexOf('/') + 1)) ? program : null;
+}
+/**
+ * The argv prefix that runs the helper's verbs for this host: the installed helper through sudo,
+ * or its text as `sh -c` with the host's include directory and nginx command.
+ */
+function nginx_helper_nginxControl(nginxCommand, includeDir) {
+    return nginx_helper_switchHelperPath(nginxCommand) ? [...nginxCommand] : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
+}
+/** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
+function helperFile(target) {
+    if (!target.nginx[0]?.startsWith('/'))
+        throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
+    return [
+        '#!/bin/sh',
+        '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
+        '# it writes the traffic include of one app from a fixed template and reloads nginx, and for the',
+        '# weekly maintenance upgrades packages and rotates logs (nothing the caller passes is run).',
+        '# Every argument is checked; the include directory and nginx are fixed below.',
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
+        helperBody(target),
+    ].join('\n');
+}
+function helperBody(target) {
+    if (target.nginx.length === 0)
+        throw new Error('empty nginx command');
+    return [
+        `include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`,
+        `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`,
+        HELPER_SCRIPT.replace('# UPKEEP', () => UPKEEP_SCRIPT),
+    ].join('\n');
+}
+/**
+ * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
+ * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
+ * reload exited 0 but nginx never served the new weights (previous file back and reloaded); 30 no
+ * include directory; 31–33 the file could not be written or swapped; 34 the include is a link; 37
+ * the include directory is writable by someone else than the user this runs as.
+ */
+const HELPER_SCRIPT = `set -u
+umask 022
+die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
+verb=\${1-}; [ $# -eq 0 ] || shift
+# UPKEEP
+# nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
+# caller may not be allowed to read them.
+config_check() {
+  if out=$(run_nginx -t 2>&1 </dev/null); then checked="valid include=$include_dir"; return 0; else code=$?; fi
+  case $code in 126|127) checked="invalid: nginx could not be run (exit $code: not found or not executable)"; return 1 ;; esac
+  case $out in *"Permission denied"*) checked="invalid: nginx -t was refused a file it needs (permission denied): run it as root, or through the switch helper"; return 1 ;; esac
+  where=$(printf '%s\\n' "$out" | sed -n 's/^.*\\[[a-z]*\\] .* in \\(\\/[^ ]*:[0-9][0-9]*\\)$/\\1/p' | head -n 1)
+  if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
+  return 1
+}
+# What nginx's own view of its configuration (nginx -T, every file it loads, root-only ones too)
+# says about the app's server block, told as two facts and never as a line of a file: whether a
+# proxy_pass sends requests to the app's split variable, and whether an access_log writes the given
+# file in the agent_loop format. Comments are dropped and statements split at ';'.
+server_facts() {
+  var=agent_loop_; rest=$1
+  while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; var=$var$c; done
+  if ! dump=$(run_nginx -T 2>/dev/null </dev/null); then config_check; echo "$checked" >&2; return 20; fi
+  printf '%s\\n' "$dump" | sed 's/#.*//' | awk -v RS=';' -v var="$var" -v file="$2" '
+    BEGIN { proxy = "no"; logged = (file == "-") ? "unchecked" : "no"; target = "http://$" var }
+    {
+      s = $0; gsub(/[ \\t\\r\\n]+/, " ", s); sub(/^.*[{}]/, "", s); gsub(/["\\047]/, "", s); sub(/^ +/, "", s)
+      split(s, w, " ")
+      if (w[1] == "proxy_pass" && index(w[2], target) == 1 && substr(w[2], length(target) + 1, 1) !~ /[A-Za-z0-9_]/) proxy = "yes"
+      if (w[1] == "access_log" && w[2] == file && w[3] == "agent_loop") logged = "yes"
+    }
+    END { print "proxy=" proxy " log=" logged }'
+}
+case $verb in
+  check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
+  inspect)
+    [ $# -eq 2 ] || die 2 "inspect takes 2 arguments (APP ACCESS-LOG, or - for no log), got $#"
+    case $1 in [a-z]*) ;; *) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    case $1 in *[!a-z0-9-]*) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    [ \${#1} -le 40 ] || die 2 "refused: app must be at most 40 characters"
+    case $2 in -) ;; /*) ;; *) die 2 "refused: the access log must be an absolute path, or -" ;; esac
+    case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
+    [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
+    server_facts "$1" "$2"; exit $? ;;
+  upgrade|rotate-logs) upkeep "$verb" "$@"; exit 0 ;;
+  render|switch) ;;
+  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | upgrade | rotate-logs [CONFIG] | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
+esac
+[ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
+app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
+bad() { die 2 "refused: $1 must be $2"; }
+case $app in [a-z]*) ;; *) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
+case $app in *[!a-z0-9-]*) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
+[ \${#app} -le 40 ] || bad app "at most 40 characters"
+for port in "$blue_port" "$green_port" "$status_port"; do
+  case $port in ''|0*|*[!0-9]*) bad "each port" "a number from 1024 to 65535" ;; esac
+  { [ \${#port} -le 5 ] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ]; } || bad "each port" "a number from 1024 to 65535"
+done
+{ [ "$blue_port" != "$green_port" ] && [ "$blue_port" != "$status_port" ] && [ "$green_port" != "$status_port" ]; } || bad "the ports" "three different ports"
+case $split_key in ''|*[!A-Za-z0-9_.:\\$-]*) bad "the split key" "nginx variables and letters, digits, _ . : - (e.g. \\$request_id)" ;; esac
+[ \${#split_key} -le 100 ] || bad "the split key" "at most 100 characters"
+for weight in "$blue" "$green"; do
+  case $weight in ''|*[!0-9]*) bad "each weight" "a whole number from 0 to 100" ;; esac
+  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || bad "each weight" "a whole number from 0 to 100"
+done
+[ $(( blue + green )) -eq 100 ] || bad "the weights" "two shares that add up to 100"
+case $generation in ''|*[!a-z0-9-]*) bad "the generation" "lower-case letters, digits and hyphens" ;; esac
+[ \${#generation} -le 64 ] || bad "the generation" "at most 64 characters"
+case $confirm_ms in ''|*[!0-9]*) bad "the confirmation time" "milliseconds from 1 to 60000" ;; esac
+{ [ \${#confirm_ms} -le 5 ] && [ "$confirm_ms" -ge 1 ] && [ "$confirm_ms" -le 60000 ]; } || bad "the confirmation time" "milliseconds from 1 to 60000"
+case $nonce in ''|*[!0-9a-f]*) bad "the nonce" "hexadecimal" ;; esac
+[ \${#nonce} -le 64 ] || bad "the nonce" "at most 64 characters"
+
+# nginx names: agent_loop_<app with hyphens as underscores>
+name=agent_loop_; rest=$app
+while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; name=$name$c; done
+status="{\\"app\\":\\"$app\\",\\"weights\\":{\\"blue\\":$blue,\\"green\\":$green},\\"generation\\":\\"$generation\\"}"
+render() {
+  printf '# Managed by agent-loop-actions for the app "%s": every deploy rewrites this file.\\n' "$app"
+  printf '# agent-loop: %s\\n' "$status"
+  # Each color's upstream lists the other color as a backup: a request that an old worker still
+  # sends to a color just stopped (connection refused) is retried on the other one. Only
+  # connection errors fall back; an HTTP error from a color is its own.
+  printf 'upstream %s_blue {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$blue_port" "$green_port"
+  printf 'upstream %s_green {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$green_port" "$blue_port"
+  if [ "$blue" -eq 100 ] || [ "$green" -eq 100 ]; then
+    if [ "$blue" -eq 100 ]; then only=blue; else only=green; fi
+    printf 'map $host $%s {\\n    default %s_%s;\\n}\\n' "$name" "$name" "$only"
+  else
+    # The smaller share is listed with its percentage, the larger takes the rest.
+    if [ "$blue" -le "$green" ]; then minor=blue; share=$blue; major=green; else minor=green; share=$green; major=blue; fi
+    printf 'split_clients "%s" $%s {\\n    %s%% %s_%s;\\n    * %s_%s;\\n}\\n' "$split_key" "$name" "$share" "$name" "$minor" "$name" "$major"
+  fi
+  printf 'server {\\n    listen 127.0.0.1:%s;\\n    server_name agent-loop-%s;\\n    access_log off;\\n' "$status_port" "$app"
+  # The answer also names the worker that gave it ($pid), for the confirmation below.
+  printf "    location = /agent-loop/%s {\\n        default_type application/json;\\n        return 200 '%s,\\"worker\\":\\$pid}\\\\\\\\n';\\n    }\\n}\\n" "$app" "\${status%?}"
+}
+[ "$verb" = render ] && { render; exit 0; }
+
+# Milliseconds from the kernel's uptime (a read, not a process), or from date.
+now_ms() {
+  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
+}
+dir=$include_dir
+file="$dir/agent-loop-$app.conf"
+[ -d "$dir" ] || die 30 "the nginx include directory $dir does not exist"
+# nginx loads every file here: a directory someone else may write is a way to become the user nginx trusts.
+set -- $(stat -c '%u %a' "$dir")
+[ "\${1-}" = "$(id -u)" ] || die 37 "the nginx include directory $dir does not belong to $(id -un): whoever owns it can make nginx run their configuration; run host-setup (it makes the directory root's)"
+case \${2-} in *[2367]?|*[2367]) die 37 "the nginx include directory $dir may be written by its group or by anyone (mode \${2-}): run host-setup, or chmod go-w $dir" ;; esac
+[ ! -L "$file" ] || die 34 "$file is a symbolic link: refusing to replace it"
+tmp=; backup=
+trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
+tmp="$dir/.agent-loop-new.$nonce"
+( set -C; render > "$tmp" ) || { tmp=; die 31 "the new include could not be written in $dir; nothing was changed"; }
+now_ms; started=$ms
+had_previous=0
+if [ -f "$file" ]; then
+  backup="$dir/.agent-loop-prev.$nonce"
+  # A hard link keeps the previous file at no cost; where links are refused, a copy.
+  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
+  had_previous=1
+fi
+mv -f "$tmp" "$file" || exit 33
+tmp=
+restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
+# A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
+# it runs only to tell a rejected configuration from a failed reload.
+# With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
+if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
+  if config_check; then restore; die 21 "nginx -s reload failed, though the configuration is valid: $(printf '%s\\n' "$reloaded" | tail -n 3)"; fi
+  restore; die 20 "$checked"
+fi
+deadline=$(( started + confirm_ms ))
+status_url="http://127.0.0.1:$status_port/agent-loop/$app"
+# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
+# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
+# reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
+# than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
+# loop below polls the slow way for the time that is left.
+# Served means every worker that may still accept a connection runs the new configuration: the
+# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop accepting,
+# so the first new answer comes while an old worker still takes connections with the old weights. Each worker of
+# the master that answered must have started with this reload (its start time, in 1/100 s since
+# boot like /proc/uptime) or be shutting down (it closed its listening sockets). Without /proc, the
+# answer is all there is.
+all_workers_new() {
+  [ -n "$1" ] && read -r _ _ _ master _ < "/proc/$1/stat" 2>/dev/null || return 0
+  for stat in /proc/[0-9]*/stat; do
+    read -r pid _ _ ppid rest < "$stat" 2>/dev/null || continue
+    [ "$ppid" = "$master" ] || continue
+    cmd=; read -r cmd < "/proc/$pid/cmdline" 2>/dev/null
+    case $cmd in *"shutting down"*) continue ;; *"worker process"*) ;; *) continue ;; esac
+    set -- $rest; shift 17
+    [ $(( \${1:-0} * 10 )) -ge $(( started - 10 )) ] || return 1
+  done
+  return 0
+}
+# "live N all M": N ms until a new worker served the new weights, M until every worker that accepts
+# connections does (nginx's master lets the old ones accept for 100 ms after it starts the new).
+first=
+served() {
+  case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
+  [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
+  worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
+  all_workers_new "$worker" || return 1
+  now_ms; echo "live $first all $(( ms - started ))"; exit 0
+}
+await_served() {
+  while IFS= read -r body; do
+    served "$body"
+    now_ms; [ "$ms" -lt "$deadline" ] || return 1
+  done
+  return 1
+}
+polls=$(( confirm_ms / 20 + 1 ))
+curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served && exit 0
+while :; do
+  now_ms; [ "$ms" -lt "$deadline" ] || break
+  body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
+  served "$body" || sleep 0.02
+done
+# The reload said yes but nginx never served the new file: put the old one back and reload onto
+# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
+# Only while the file is still the one written here: a newer run may have replaced it meanwhile
+# (this program outlives a run that was killed), and its file must stay.
+if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
+  die 22 "nginx did not serve the new weights within $confirm_ms ms, and the include has been replaced since; left as it is"
+fi
+restore
+if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
+die 22 "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)"`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
+
+
+
+function weightsFor(color, percent) {
+    const other = 100 - percent;
+    return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
+}
+function router_formatWeights(weights) {
+    return `blue ${weights.blue}% / green ${weights.green}%`;
+}
+const router_nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
+const includeFileName = (app) => `agent-loop-${app}.conf`;
+const statusHost = (app) => `agent-loop-${app}`;
+const statusPath = (app) => `/agent-loop/${app}`;
+/** Reads the weights recorded in an include file's header (pure). */
+function parseIncludeHeader(content) {
+    const match = /^# agent-loop: (\{.*\})$/m.exec(content);
+    if (!match)
+        return null;
+    return parseStatus(match[1]);
+}
+function parseStatus(text) {
+    try {
+        const value = JSON.parse(text);
+        if (!value.weights || typeof value.weights.blue !== 'number' || typeof value.weights.green !== 'number' || typeof value.generation !== 'string')
+            return null;
+        return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
+    }
+    catch {
+        return null;
+    }
+}
+/**
+ * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
+ * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
+ * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
+ * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
+ * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
+ * stay). The records are written as this user, in its own state directory; the helper runs as the
+ * one nginx trusts and is given no path and no content.
+ */
+const SWITCH_SCRIPT = `set -u
+nonce=$1; shift
+${WRITE_FILES_SHELL}
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
+# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
+skip=$(( $1 * 3 + 1 ))
+apply() { shift "$skip"; "$@"; }
+out=$(apply "$@"); code=$?
+[ -z "$out" ] || printf '%s\\n' "$out"
+[ "$code" -eq 0 ] || exit "$code"
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+exit 0`;
+/** How long the switch waits for nginx to serve the new weights after a reload. */
+const CONFIRM_MS = 5000;
+/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
+function helperArgs(site, weights, generation, nonceText) {
+    return [site.app, String(site.bluePort), String(site.greenPort), String(site.statusPort), site.splitKey, String(weights.blue), String(weights.green), generation, String(CONFIRM_MS), nonceText];
+}
+/**
+ * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
+ * it when they are small enough together; otherwise null is returned and the caller writes them
+ * on their own.
+ */
+function switchCommand(control, site, weights, generation, before = [], after = []) {
+    if (!writeArgs([...before, ...after]))
+        return null;
+    const record = writeArgs(before);
+    const outcome = writeArgs(after);
+    const key = nonce();
+    return shell_script('al-switch', SWITCH_SCRIPT, [key, ...record, ...outcome, ...control, 'switch', ...helperArgs(site, weights, generation, key)]);
+}
+function statusUrl(site) {
+    return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
+}
+/**
+ * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
+ * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
+ */
+function readWeightsCommand(includePath, site, probe = []) {
+    return shell_script('al-weights', [
+        'inc=$1; host=$2; url=$3; shift 3',
+        `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
+        'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
+        // The header is the file's second line: read by the shell itself, no process spent.
+        'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1)); case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$inc"; fi; echo end',
+    ].join('\n'), [includePath, statusHost(site.app), statusUrl(site), ...probe]);
+}
+function parseRouterView(output) {
+    let live = null;
+    let file = null;
+    const health = {};
+    for (const line of output.split('\n')) {
+        if (line.startsWith('{'))
+            live = parseStatus(line.trim());
+        if (line.startsWith('file '))
+            file = parseStatus(line.slice(5).trim());
+        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
+        if (probed)
+            health[probed[2]] = Number(probed[1]);
+    }
+    return { live, file, health };
+}
+let generationCounter = 0;
+function newGeneration(now) {
+    generationCounter += 1;
+    return `${now.toString(36)}-${process.pid.toString(36)}-${generationCounter}`;
+}
+class NginxRouter {
+    remote;
+    site;
+    now;
+    includePath;
+    /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
+    control;
+    constructor(remote, site, confDir, nginx, now = Date.now) {
+        this.remote = remote;
+        this.site = site;
+        this.now = now;
+        this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
+        this.control = nginx_helper_nginxControl(nginx, confDir);
+    }
+    async setWeights(weights, options = {}) {
+        if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+            throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
+        }
+        const generation = newGeneration(this.now());
+        const after = options.after ?? [];
+        let recorded = after.length > 0;
+        let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
+        if (!argv && after.length > 0 && (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
+            recorded = false;
+        if (!argv) {
+            recorded = false;
+            // A record too large to go inside the command is written first, on its own.
+            for (const write of options.before ?? []) {
+                if (write.mode === 'append')
+                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                else
+                    await writeRemoteFile(this.remote, write.path, write.content);
+            }
+            argv = switchCommand(this.control, this.site, weights, generation);
+        }
+        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
+        if (result.code !== 0) {
+            const nginxSays = result.stderr.trim() || result.stdout.trim();
+            const what = result.code === 20
+                ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
+                : result.code === 21
+                    ? 'nginx could not be reloaded (the previous file was put back)'
+                    : result.code === 2 || result.code === 37
+                        ? 'the nginx helper refused the switch'
+                        : result.code === 22
+                            ? 'nginx did not serve the new weights'
+                            : result.code === 35
+                                ? 'the switch could not be recorded before making it, so traffic was not touched'
+                                : result.code === 36
+                                    ? 'the new weights are live, but their outcome could not be recorded'
+                                    : 'writing the nginx include failed';
+            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${nginxSays}`);
+        }
+        const live = /live (\d+)(?: all (\d+))?/.exec(result.stdout);
+        const liveMs = live ? Number(live[1]) : Number.NaN;
+        return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, recorded };
+    }
+    async getWeights() {
+        const view = await this.inspect();
+        return view.live ?? view.file;
+    }
+    async inspect(probe = []) {
+        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
+        return parseRouterView(result.stdout);
+    }
+}
+/**
+ * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
+ * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
+ * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
+ * first deploy, whose switch replaces this file.
+ */
+function placeholderInclude(app) {
+    return [
+        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
+        '# whose switch replaces this file. Until then its server block answers 502.',
+        `map $host $${router_nginxName(app)} {`,
+        '    default 127.0.0.1:9;',
+        '}',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/nginx-log.ts
+
+
+
+
+const DEFAULT_MAX_READ_BYTES = 16 * 1024 * 1024;
+/** A line longer than this is not an nginx access line: it is dropped (and counted as skipped). */
+const MAX_PARTIAL_BYTES = 1024 * 1024;
+// ------------------------------------------------------------------------------------ pure parts
+/**
+ * Prints `<inode> <size>` (or `missing`), then — only when the file is still the one with inode
+ * `$2` (any file when `$2` is empty) and has bytes past the offset — up to `$4` bytes from byte
+ * offset `$3`, base64-encoded.
+ */
+const READ_SCRIPT = `set -u
+file=$1; want=$2; offset=$3; cap=$4
+[ -e "$file" ] || { echo missing; exit 0; }
+info=$(stat -L -c '%i %s' -- "$file") || exit 3
+[ -r "$file" ] || { echo "cannot read $file" >&2; exit 4; }
+echo "$info"
+inode=\${info%% *}; size=\${info#* }
+[ -z "$want" ] || [ "$inode" = "$want" ] || exit 0
+[ "$size" -gt "$offset" ] && [ "$cap" -gt 0 ] || exit 0
+tail -c +$((offset + 1)) -- "$file" | head -c "$cap" | base64`;
+/** The command that reads a log from a byte offset (pure). `inode` empty = whatever file is there. */
+function readLogCommand(path, inode, offset, maxBytes) {
+    if (!Number.isSafeInteger(offset) || offset < 0)
+        throw new Error(`invalid log offset ${offset}`);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
+        throw new Error(`invalid read size ${maxBytes}`);
+    if (!/^\d*$/.test(inode))
+        throw new Error(`invalid inode ${inode}`);
+    return shell_script('al-log-read', READ_SCRIPT, [path, inode, String(offset), String(maxBytes)]);
+}
+/** Parses what `readLogCommand` printed (pure). */
+function parseLogRead(stdout) {
+    const newline = stdout.indexOf('\n');
+    const head = (newline === -1 ? stdout : stdout.slice(0, newline)).trim();
+    if (head === 'missing')
+        return { missing: true };
+    const match = /^(\d+) (\d+)$/.exec(head);
+    if (!match)
+        throw new Error(`unexpected answer from the log reader: ${JSON.stringify(head.slice(0, 200))}`);
+    const bytes = newline === -1 ? Buffer.alloc(0) : Buffer.from(stdout.slice(newline + 1), 'base64');
+    return { missing: false, inode: match[1], size: Number(match[2]), bytes };
+}
+/** Joins a kept partial line with new bytes; returns the complete lines and the new partial tail (pure). */
+function splitLogLines(partial, chunk) {
+    const data = partial.length === 0 ? chunk : Buffer.concat([partial, chunk]);
+    const end = data.lastIndexOf(0x0a);
+    if (end === -1)
+        return { lines: [], rest: data };
+    const lines = data.subarray(0, end).toString('utf8').split('\n');
+    return { lines, rest: Buffer.from(data.subarray(end + 1)) };
+}
+function emptyAccessTally() {
+    return { colors: {}, skipped: 0, unformatted: 0 };
+}
+/**
+ * The color's own answer time in ms from `upstream_time` (`$upstream_response_time`): the first
+ * value, which is the attempt of the color the line names, even when nginx went on to the other
+ * color as a backup ("0.012, 0.003", or "0.012 : 0.003" after an internal redirect). null when
+ * the color never answered ("-") or the field is missing.
+ *
+ * Why not `request_time`: it starts at the first byte nginx reads from the client, so a client
+ * that trickles its headers or body makes it as long as it likes; nginx reads the whole request
+ * before it opens the upstream, so the upstream time is the app's alone.
+ */
+function upstreamMs(upstreamTime) {
+    if (typeof upstreamTime === 'number')
+        return Number.isFinite(upstreamTime) && upstreamTime >= 0 ? upstreamTime * 1000 : null;
+    if (typeof upstreamTime !== 'string')
+        return null;
+    const first = (upstreamTime.split(/[,:]/)[0] ?? '').trim();
+    return /^\d+(\.\d+)?$/.test(first) ? Number(first) * 1000 : null;
+}
+/**
+ * Counts access lines per color (pure). A line is ours when its `upstream` is `agent_loop_<app>_<color>`;
+ * an error is a status ≥ 500 (502/504 from nginx itself included, e.g. when a color is down);
+ * latency is the color's upstream time (`upstream_time`, see upstreamMs), not the client-driven
+ * `request_time`; a request the color never answered counts as a request (and an error) without a
+ * latency. Blank lines are ignored; everything else that does not fit counts as skipped.
+ */
+function parseAccessLines(lines, app, into = emptyAccessTally()) {
+    const prefix = `${router_nginxName(app)}_`;
+    for (const line of lines) {
+        if (line.trim() === '')
+            continue;
+        let entry;
+        try {
+            entry = JSON.parse(line);
+        }
+        catch {
+            into.skipped += 1;
+            into.unformatted += 1;
+            continue;
+        }
+        const { upstream, status, upstream_time: upstreamTime } = (entry ?? {});
+        if (typeof upstream !== 'string' || typeof status !== 'number')
+            into.unformatted += 1;
+        const color = typeof upstream === 'string' && upstream.startsWith(prefix) ? upstream.slice(prefix.length) : undefined;
+        if ((color !== 'blue' && color !== 'green') || typeof status !== 'number') {
+            into.skipped += 1;
+            continue;
+        }
+        const sample = (into.colors[color] ??= emptyColorSample());
+        sample.requests += 1;
+        // The chosen color failed when its own attempt (the first upstream status) is a 5xx or no
+        // answer, even if nginx then got a good answer from the other color, its backup.
+        const upstreamStatus = entry.upstream_status;
+        const firstAttempt = typeof upstreamStatus === 'string' ? (upstreamStatus.split(/[,:]/)[0] ?? '').trim() : '';
+        const colorFailed = firstAttempt !== '' && firstAttempt !== '-' && (!/^\d+$/.test(firstAttempt) || Number(firstAttempt) >= 500);
+        if (status >= 500 || colorFailed)
+            sample.errors += 1;
+        const latencyMs = upstreamMs(upstreamTime);
+        if (latencyMs !== null) {
+            const bucket = latencyBucket(latencyMs);
+            sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
+        }
+    }
+    return into;
+}
+// ------------------------------------------------------------------------------------- one host
+/**
+ * Follows one access log across samples: the inode and byte offset of the file being read, and
+ * a partial last line waiting for its newline.
+ *
+ * Rotation (`mv log log.1` then `nginx -s reopen`, or logrotate without copytruncate): when the
+ * path holds another file (or none yet), the rest of the old file is read from `<path>.1` if it is
+ * still there with the same inode, and then the new file from 0. While the path is missing (moved,
+ * not yet reopened) the old file is followed at `<path>.1`. Limits: lines nginx writes to the old
+ * file after we switched (a new file created before nginx reopened) are not read; a rotated file
+ * already renamed further or compressed is lost (counted in `lostRotations`); with copytruncate,
+ * lines written between the last read and the truncation are lost.
+ */
+class AccessLogFollower {
+    host;
+    options;
+    inode;
+    offset = 0;
+    partial = Buffer.alloc(0);
+    rotations = 0;
+    lostRotations = 0;
+    truncations = 0;
+    maxReadBytes;
+    timeoutMs;
+    constructor(host, options = {}) {
+        this.host = host;
+        this.options = options;
+        this.maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
+        this.timeoutMs = options.timeoutMs ?? 60_000;
+        if (!Number.isSafeInteger(this.maxReadBytes) || this.maxReadBytes < 1)
+            throw new Error(`maxReadBytes must be a positive integer, got ${this.maxReadBytes}`);
+    }
+    /** Reads what was written since the last call and counts it. */
+    async read() {
+        const tally = emptyAccessTally();
+        const path = this.host.accessLog;
+        const { mark } = this.host;
+        if (this.inode === undefined && mark && mark.path === path && !this.options.fromStart) {
+            // Start at the switch: the normal follow below reads from the mark, and finds a rotation or
+            // a truncation since then as it would between two samples.
+            this.inode = mark.inode;
+            this.offset = mark.offset;
+        }
+        if (this.inode === undefined) {
+            const first = await this.readFile(path, '', 0, this.options.fromStart ? this.maxReadBytes : 0);
+            if (first.missing)
+                throw new errors_HostError(this.host.remote.label, `the nginx access log ${path} does not exist`);
+            this.inode = first.inode;
+            if (this.options.fromStart)
+                this.consume(first.bytes, tally);
+            else
+                this.offset = first.size;
+            return tally;
+        }
+        const current = await this.readFile(path, this.inode, this.offset, this.maxReadBytes);
+        if (!current.missing && current.inode === this.inode) {
+            if (current.size >= this.offset) {
+                this.consume(current.bytes, tally);
+                return tally;
+            }
+            // Same file, smaller than what was read: truncated in place (copytruncate). Start over.
+            this.truncations += 1;
+            this.restartAt(current.inode, tally);
+            this.consume((await this.readSame(path, this.maxReadBytes)).bytes, tally);
+            return tally;
+        }
+        // Rotated: first the rest of the old file, if it is still at <path>.1.
+        const finished = await this.finishRotated(`${path}.1`, tally);
+        if (current.missing) {
+            // Moved but not reopened yet: nginx still writes to the old file; keep following it there.
+            if (!finished)
+                throw new errors_HostError(this.host.remote.label, `the nginx access log ${path} is missing and ${path}.1 is not the file that was being read`);
+            return tally;
+        }
+        if (finished)
+            this.rotations += 1;
+        else
+            this.lostRotations += 1;
+        this.restartAt(current.inode, tally);
+        this.consume((await this.readSame(path, this.maxReadBytes)).bytes, tally);
+        return tally;
+    }
+    /** Reads the remaining bytes of the followed file at `rotatedPath`; false when it is not there. */
+    async finishRotated(rotatedPath, tally) {
+        for (;;) {
+            const old = await this.readFile(rotatedPath, this.inode ?? '', this.offset, this.maxReadBytes);
+            if (old.missing || old.inode !== this.inode)
+                return false;
+            this.consume(old.bytes, tally);
+            if (old.bytes.length < this.maxReadBytes || this.offset >= old.size)
+                return true;
+        }
+    }
+    async readSame(path, maxBytes) {
+        const read = await this.readFile(path, this.inode ?? '', this.offset, maxBytes);
+        // Replaced again in between: nothing now, the next sample sees the new file.
+        return read.missing || read.inode !== this.inode ? { bytes: Buffer.alloc(0) } : read;
+    }
+    restartAt(inode, tally) {
+        // A partial line at the end of a finished file never gets its newline.
+        if (this.partial.length > 0)
+            tally.skipped += 1;
+        this.inode = inode;
+        this.offset = 0;
+        this.partial = Buffer.alloc(0);
+    }
+    consume(bytes, tally) {
+        this.offset += bytes.length;
+        const { lines, rest } = splitLogLines(this.partial, bytes);
+        parseAccessLines(lines, this.host.app, tally);
+        if (rest.length > MAX_PARTIAL_BYTES) {
+            tally.skipped += 1;
+            this.partial = Buffer.alloc(0);
+        }
+        else {
+            this.partial = rest;
+        }
+    }
+    async readFile(path, inode, offset, maxBytes) {
+        const { remote } = this.host;
+        const result = await remote.run(readLogCommand(path, inode, offset, maxBytes), { timeoutMs: this.timeoutMs });
+        if (result.code !== 0) {
+            throw new errors_HostError(remote.label, `reading the nginx access log ${path} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
+        }
+        try {
+            return parseLogRead(result.stdout);
+        }
+        catch (error) {
+            throw new errors_HostError(remote.label, `reading the nginx access log ${path}: ${error.message}`);
+        }
+    }
+}
+// ---------------------------------------------------------------------------------------- source
+/**
+ * Requests, errors and latencies per color from the access logs of every host. A sample counts
+ * the lines written between the previous read and this one (the window only labels it; lines are
+ * not filtered by their time). A color without a line is absent from the sample. A host that
+ * cannot be read makes the sample throw; what the other hosts read meanwhile is not lost but
+ * counted in the next sample that succeeds.
+ */
+class NginxLogSource {
+    name = 'nginx-log';
+    followers;
+    carried = [];
+    skippedLines = 0;
+    unformattedLines = 0;
+    constructor(hosts, options = {}) {
+        if (hosts.length === 0)
+            throw new Error('NginxLogSource needs at least one host');
+        this.followers = hosts.map((host) => new AccessLogFollower(host, options));
+    }
+    /** Lines that were not counted: other apps, requests nginx did not proxy, unparseable lines. */
+    get skipped() {
+        return this.skippedLines;
+    }
+    /** Of those, the lines not in the `agent_loop` log format at all (see AccessTally). */
+    get unformatted() {
+        return this.unformattedLines;
+    }
+    /** The access logs read, each with the host it is on. */
+    get logs() {
+        return this.followers.map((follower) => ({ host: follower.host.remote.label, path: follower.host.accessLog }));
+    }
+    /** Rotations handled, and rotated files that were gone before their rest could be read. */
+    get rotations() {
+        const sum = (pick) => this.followers.reduce((total, follower) => total + pick(follower), 0);
+        return { followed: sum((f) => f.rotations), lost: sum((f) => f.lostRotations), truncated: sum((f) => f.truncations) };
+    }
+    async sample(window) {
+        const results = await Promise.allSettled(this.followers.map((follower) => follower.read()));
+        const read = [];
+        const failures = [];
+        for (const result of results) {
+            if (result.status === 'fulfilled') {
+                this.skippedLines += result.value.skipped;
+                this.unformattedLines += result.value.unformatted;
+                read.push(result.value.colors);
+            }
+            else {
+                failures.push(result.reason.message ?? String(result.reason));
+            }
+        }
+        const parts = [...this.carried, ...read].map((colors) => ({ start: window.start, end: window.end, colors }));
+        if (failures.length > 0) {
+            this.carried = parts.map((part) => part.colors);
+            throw new Error(`nginx access log: ${failures.join('; ')}`);
+        }
+        this.carried = [];
+        return { start: window.start, end: window.end, colors: parts.length > 0 ? mergeSamples(parts).colors : {} };
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/probe.ts
+
+
+
+
+/** For each `color url` pair, `$1` requests; prints one `<color> <status> <seconds>` line per request (status 000: no answer). */
+const PROBE_SCRIPT = `set -u
+count=$1; max=$2; shift 2
+while [ "$#" -ge 2 ]; do
+  color=$1; url=$2; shift 2
+  i=0
+  while [ "$i" -lt "$count" ]; do
+    out=$(curl -s -o /dev/null -A agent-loop-probe --max-time "$max" -w '%{http_code} %{time_total}' "$url" 2>/dev/null) || true
+    echo "$color \${out:-000 0}"
+    i=$((i + 1))
+  done
+done`;
+/** The command that probes each color `count` times (pure). */
+function probeRequestsCommand(targets, path, count, timeoutSeconds) {
+    if (!URL_PATH.test(path))
+        throw new errors_ConfigurationError(`invalid probe path ${JSON.stringify(path)}: expected a path starting with /`);
+    if (!Number.isInteger(count) || count < 1)
+        throw new errors_ConfigurationError(`requests per sample must be a positive integer, got ${count}`);
+    if (!(timeoutSeconds > 0))
+        throw new errors_ConfigurationError(`the probe timeout must be positive, got ${timeoutSeconds}`);
+    const pairs = targets.flatMap(({ color, port }) => [color, `http://127.0.0.1:${port}${path}`]);
+    return shell_script('al-probe', PROBE_SCRIPT, [String(count), String(timeoutSeconds), ...pairs]);
+}
+/** Counts the probe output per color (pure): an error is a 5xx or no answer; every request lands in the histogram. */
+function parseProbeOutput(stdout) {
+    const colors = {};
+    for (const line of stdout.split('\n')) {
+        const match = /^(blue|green) (\d{3}) ([\d.]+)$/.exec(line.trim());
+        if (!match)
+            continue;
+        const sample = (colors[match[1]] ??= emptyColorSample());
+        const status = Number(match[2]);
+        sample.requests += 1;
+        if (status === 0 || status >= 500)
+            sample.errors += 1;
+        const bucket = latencyBucket(Number(match[3]) * 1000);
+        sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
+    }
+    return colors;
+}
+class ProbeSource {
+    options;
+    name = 'probe';
+    constructor(options) {
+        this.options = options;
+        // Validates the options now rather than at the first sample.
+        this.command();
+    }
+    command() {
+        const { colors, ports, path, requestsPerSample, timeoutSeconds = 10 } = this.options;
+        return probeRequestsCommand(colors.map((color) => ({ color, port: ports[color] })), path, requestsPerSample, timeoutSeconds);
+    }
+    async sample(window) {
+        const { remote, colors, requestsPerSample, timeoutSeconds = 10 } = this.options;
+        const result = await remote.run(this.command(), { timeoutMs: (colors.length * requestsPerSample * (timeoutSeconds + 1) + 30) * 1000 });
+        if (result.code !== 0)
+            throw new errors_HostError(remote.label, `probing ${colors.join(' and ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
+        const counted = parseProbeOutput(result.stdout);
+        for (const color of colors) {
+            if ((counted[color]?.requests ?? 0) !== requestsPerSample) {
+                throw new errors_HostError(remote.label, `the probe of ${color} printed ${counted[color]?.requests ?? 0} results for ${requestsPerSample} requests: ${result.stdout.trim().slice(0, 300)}`);
+            }
+        }
+        return { start: window.start, end: window.end, colors: counted };
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/registry.ts
+
+
+
+
+
+const portsOf = (host) => ({ blue: host.bluePort, green: host.greenPort });
+const metricSources = new Registry('metric source', 'sources', {
+    'nginx-log': {
+        build: ({ app, hosts }) => [new NginxLogSource(hosts.map(({ remote, host, logMark }) => ({ remote, accessLog: host.accessLog, app, mark: logMark })))],
+    },
+    host: {
+        build: ({ app, hosts, colors, options }) => {
+            const memory = options.memory === 'compose' ? { kind: 'compose', app } : { kind: options.memory };
+            return hosts.map(({ remote, host }) => new HostSource({ remote, ports: portsOf(host), colors, healthPath: options.healthPath, memory }));
+        },
+    },
+    probe: {
+        build: ({ hosts, colors, options }) => hosts.map(({ remote, host }) => new ProbeSource({ remote, ports: portsOf(host), colors, path: options.probePath, requestsPerSample: options.probeRequests })),
+    },
+    prometheus: {
+        check: (options) => errors_requireInput(options.prometheus !== null, 'prometheus-url', 'is required when sources include prometheus'),
+        build: ({ app, colors, versions, options }) => {
+            errors_requireInput(options.prometheus !== null, 'prometheus-url', 'is required when sources include prometheus');
+            return [new PrometheusSource({ ...options.prometheus, app, colors, versions })];
+        },
+    },
+});
+/** Checks the sources `names` lists against the options, before any host. */
+function checkSources(names, options) {
+    for (const name of names)
+        metricSources.get(name).check?.(options);
+}
+/** The sources `names` lists, in the order they were registered. */
+function buildMetricSources(names, context) {
+    for (const name of names)
+        metricSources.get(name);
+    return metricSources.names().flatMap((name) => (names.includes(name) ? metricSources.get(name).build(context) : []));
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/monitor-inputs.ts
 
 
 
@@ -21852,7 +22522,6 @@ function colorSample(answers) {
  * The canary analysis' inputs, defined once: the canary-monitor action and the operator's command
  * line read the same fields, the same policy and build the same settings from them.
  */
-const SOURCES = ['nginx-log', 'host', 'probe', 'prometheus'];
 const VERDICTS = ['failure', 'error', 'inconclusive'];
 /** `a, b` reads as `[a, b]`, so comma lists and YAML lists read the same (in the field itself, so its default is checked like any value). */
 function commaList(schema) {
@@ -21862,7 +22531,18 @@ function commaList(schema) {
 }
 function monitor_inputs_list(allowed, defaultValue, what) {
     const items = docField.list(docField.choice(allowed), { min: 1, max: 100, noun: what, form: `a list of ${what}` });
-    return commaList(field.yaml(items, { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` }));
+    return commaList(inputs_field.yaml(items, { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` }));
+}
+/** A list of names a seam's registry holds, checked when the input is read (a name a team registered counts). */
+function registeredList(registry, defaultValue, what) {
+    const name = unknown().transform((value, ctx) => {
+        if (typeof value === 'string' && registry.has(value))
+            return value;
+        ctx.addIssue({ code: 'custom', message: typeof value === 'string' ? registry.unknown(value) : `expected one of ${registry.names().join(', ')}, got ${show(value)}` });
+        return NEVER;
+    });
+    const items = docField.list(name, { min: 1, max: 100, noun: what, form: `a list of ${what}` });
+    return commaList(inputs_field.yaml(items, { form: `${what}: a comma-separated list of registered names`, default: `[${defaultValue}]` }));
 }
 const QUERY_KEYS = Object.keys(DEFAULT_PROMETHEUS_QUERIES);
 const queryTemplate = docField.text('a PromQL template of at most 2000 characters', ANY_TEXT, 2000).nullable().optional();
@@ -21882,26 +22562,36 @@ const prometheusQueries = docField
     }
 });
 const monitorPhaseInputs = {
-    mode: field.choice(['canary', 'ramp', 'post-promotion'], 'canary'),
-    policy: field.string({ form: 'a YAML analysis policy (see the README)', pattern: /^[\s\S]*$/, max: 20_000 }),
-    duration: field.integer({ min: 0, max: 86_400, default: 0, unit: `seconds of analysis per step; 0 keeps the policy's (${DEFAULT_POLICY.duration})` }),
-    interval: field.integer({ min: 0, max: 3600, default: 0, unit: `seconds between samples; 0 keeps the policy's (${DEFAULT_POLICY.interval})` }),
-    steps: commaList(field.yaml(docField.list(docField.number({ min: 1, max: 100, integer: true, unit: 'percent' }), { min: 1, max: 20, noun: 'steps', form: 'a list of canary shares' }), {
+    mode: inputs_field.choice(['canary', 'ramp', 'post-promotion'], 'canary'),
+    policy: inputs_field.string({ form: 'a YAML analysis policy (see the README)', pattern: /^[\s\S]*$/, max: 20_000 }),
+    duration: inputs_field.integer({ min: 0, max: 86_400, default: 0, unit: `seconds of analysis per step; 0 keeps the policy's (${DEFAULT_POLICY.duration})` }),
+    interval: inputs_field.integer({ min: 0, max: 3600, default: 0, unit: `seconds between samples; 0 keeps the policy's (${DEFAULT_POLICY.interval})` }),
+    steps: commaList(inputs_field.yaml(docField.list(docField.number({ min: 1, max: 100, integer: true, unit: 'percent' }), { min: 1, max: 20, noun: 'steps', form: 'a list of canary shares' }), {
         form: 'canary shares for a ramp, increasing, e.g. 10,25,50,100',
         default: '[10, 25, 50, 100]',
     })),
-    model: field.boolean(false),
-    sources: monitor_inputs_list(SOURCES, 'nginx-log, host', 'metric sources'),
+    model: inputs_field.boolean(false),
+    sources: registeredList(metricSources, 'nginx-log, host', 'metric sources'),
     'access-log': accessLogInput,
-    'prometheus-url': field.string({ form: 'the Prometheus base URL reachable from the runner, e.g. http://prometheus.internal:9090', pattern: /^https?:\/\/[A-Za-z0-9.:[\]_-]+(\/[A-Za-z0-9._~/-]*)?$/, max: 512 }),
-    'prometheus-queries': field.yaml(prometheusQueries, { form: 'a YAML mapping of PromQL templates with {app} {color} {version} {window}', default: '{}' }),
-    'probe-path': field.string({ form: 'a URL path the probe requests', pattern: URL_PATH, default: '/health' }),
-    'probe-requests': field.integer({ min: 1, max: 100, default: 3, unit: 'requests per color per sample' }),
-    memory: field.choice(['host', 'compose', 'none'], 'host'),
-    'auto-rollback': field.boolean(true),
+    'prometheus-url': inputs_field.string({ form: 'the Prometheus base URL reachable from the runner, e.g. http://prometheus.internal:9090', pattern: /^https?:\/\/[A-Za-z0-9.:[\]_-]+(\/[A-Za-z0-9._~/-]*)?$/, max: 512 }),
+    'prometheus-queries': inputs_field.yaml(prometheusQueries, { form: 'a YAML mapping of PromQL templates with {app} {color} {version} {window}', default: '{}' }),
+    'probe-path': inputs_field.string({ form: 'a URL path the probe requests', pattern: URL_PATH, default: '/health' }),
+    'probe-requests': inputs_field.integer({ min: 1, max: 100, default: 3, unit: 'requests per color per sample' }),
+    memory: inputs_field.choice(['host', 'compose', 'none'], 'host'),
+    'auto-rollback': inputs_field.boolean(true),
     'rollback-on': monitor_inputs_list(VERDICTS, DEFAULT_ROLLBACK_ON.join(', '), 'verdicts that roll back'),
-    'keep-failed': field.boolean(false),
+    'keep-failed': inputs_field.boolean(false),
 };
+/** What the sources the inputs list are set with (analysis/sources/registry.ts); health-path is the runtime inputs'. */
+function sourceOptions(inputs) {
+    return {
+        healthPath: inputs['health-path'] ?? '/health',
+        probePath: inputs['probe-path'],
+        probeRequests: inputs['probe-requests'],
+        memory: inputs.memory,
+        prometheus: inputs['prometheus-url'] ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} } : null,
+    };
+}
 /** The analysis policy the inputs give (the policy YAML, with duration and interval over it), checked. */
 function monitorPolicy(inputs) {
     let document;
@@ -21926,41 +22616,1806 @@ function monitorPolicy(inputs) {
         throw new errors_ConfigurationError(`Input 'policy': ${error.message}`);
     }
     const steps = inputs.steps;
-    inputs_requireInput(steps.every((step, index) => index === 0 || step > steps[index - 1]), 'steps', `must increase, got ${steps.join(', ')}`);
-    inputs_requireInput(!inputs.sources.includes('prometheus') || inputs['prometheus-url'] !== '', 'prometheus-url', 'is required when sources include prometheus');
+    errors_requireInput(steps.every((step, index) => index === 0 || step > steps[index - 1]), 'steps', `must increase, got ${steps.join(', ')}`);
+    checkSources(inputs.sources, sourceOptions(inputs));
+    // memory: none turns the host's memory figure off; unless Prometheus reads one, a memory rule
+    // would watch nothing, so it is left out of the policy rather than shown as "no data".
+    const memoryFromPrometheus = inputs.sources.includes('prometheus') && inputs['prometheus-queries']?.memory !== null;
+    if (inputs.memory === 'none' && !memoryFromPrometheus)
+        return { ...policy, rules: policy.rules.filter((rule) => rule.metric !== 'memory_ratio') };
     return policy;
-}
-/** The monitor's settings from the inputs, over a session's (callbacks are the caller's). */
-function monitorSettings(inputs, session, policy) {
-    return {
-        ...session,
-        policy,
-        mode: inputs.mode,
-        steps: inputs.steps,
-        model: inputs.model,
-        sources: inputs.sources,
-        prometheus: inputs['prometheus-url'] ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} } : null,
-        healthPath: inputs['health-path'],
-        probePath: inputs['probe-path'],
-        probeRequests: inputs['probe-requests'],
-        memory: inputs.memory,
-        autoRollback: inputs['auto-rollback'],
-        rollbackOn: inputs['rollback-on'],
-        rollback: {
-            reason: '',
-            runtime: buildRuntime(inputs),
-            healthPaths: healthPaths(inputs),
-            healthTimeoutSeconds: inputs['health-timeout-seconds'],
-            keepFailed: inputs['keep-failed'],
-            commandTimeoutSeconds: inputs['command-timeout-seconds'],
-        },
-    };
 }
 
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = require("node:path");
-;// CONCATENATED MODULE: ./packages/shared/src/inputs/rollback-inputs.ts
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = require("node:child_process");
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/local.ts
 
+/** Runs a program on the runner itself (kubectl, ansible-playbook): argv, no shell, output streamed line by line. */
+function runLocal(argv, options = {}) {
+    const [program, ...args] = argv;
+    if (!program)
+        return Promise.reject(new Error('empty command'));
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        let pending = '';
+        const lines = (chunk) => {
+            pending += chunk;
+            const parts = pending.split('\n');
+            pending = parts.pop() ?? '';
+            for (const line of parts)
+                options.onLine?.(line);
+        };
+        child.stdout.setEncoding('utf8').on('data', (chunk) => {
+            stdout += chunk;
+            lines(chunk);
+        });
+        child.stderr.setEncoding('utf8').on('data', (chunk) => {
+            stderr += chunk;
+            lines(chunk);
+        });
+        const timer = options.timeoutMs
+            ? setTimeout(() => {
+                child.kill('SIGTERM');
+                reject(new Error(`${program} did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`));
+            }, options.timeoutMs)
+            : undefined;
+        child.on('error', (error) => {
+            clearTimeout(timer);
+            reject(new Error(`${program} could not be started: ${error.message}`));
+        });
+        child.on('close', (code, signal) => {
+            clearTimeout(timer);
+            if (pending)
+                options.onLine?.(pending);
+            resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+        });
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/ansible.ts
+
+
+function playbookCommand(run) {
+    return ['ansible-playbook', run.playbook, '--inventory', run.inventory, '--extra-vars', JSON.stringify(run.extraVars), ...(run.limit ? ['--limit', run.limit] : [])];
+}
+/** The environment that keeps ansible from leaving ControlPersist processes and files in HOME. */
+function ansibleEnv(workDir, base = process.env) {
+    return {
+        ...base,
+        ANSIBLE_HOME: `${workDir}/ansible-home`,
+        ANSIBLE_LOCAL_TEMP: `${workDir}/ansible-tmp`,
+        ANSIBLE_SSH_ARGS: '-o ControlMaster=no',
+        ANSIBLE_FORCE_COLOR: '0',
+        ANSIBLE_NOCOLOR: '1',
+        PYTHONUNBUFFERED: '1',
+    };
+}
+/** The first failed task in ansible's output, for the error message. */
+function failedTask(output) {
+    const lines = output.split('\n');
+    let task = '';
+    for (const line of lines) {
+        const taskMatch = /^TASK \[(.*)\]/.exec(line);
+        if (taskMatch)
+            task = taskMatch[1];
+        if (/^fatal:|^failed:/.test(line))
+            return `${task}: ${line.replace(/^(fatal|failed): /, '').slice(0, 500)}`;
+    }
+    return null;
+}
+/** Installs a requirements file's collections into `collectionsDir` (the playbook then gets ANSIBLE_COLLECTIONS_PATH=collectionsDir). */
+function collectionInstallCommand(requirementsFile, collectionsDir) {
+    return ['ansible-galaxy', 'collection', 'install', '-r', requirementsFile, '-p', collectionsDir];
+}
+/** Cache key of the installed collections: a new requirements file is a new key. `os` as the runner names it (RUNNER_OS). */
+function collectionsCacheKey(os, requirements) {
+    return `ansible-collections-${os.toLowerCase()}-${createHash('sha256').update(requirements).digest('hex')}`;
+}
+/**
+ * Runs a playbook on the runner, its output streamed; on failure, names the failed task. The one
+ * way the suite runs Ansible: the rollback's playbook and the staging deploy both come here.
+ * `env` replaces the default environment (`ansibleEnv(workDir)`), e.g. with a collections path.
+ */
+async function runPlaybook(run, options) {
+    const result = await options.log.group(`ansible-playbook ${run.playbook}`, () => runLocal(playbookCommand(run), { env: options.env ?? ansibleEnv(options.workDir), cwd: options.cwd, onLine: options.log.info, timeoutMs: options.timeoutMs }));
+    if (result.code === 0)
+        return { ok: true };
+    const task = failedTask(result.stdout);
+    return { ok: false, error: `ansible-playbook failed (exit ${result.code})${task ? ` at ${task}` : ''}` };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/kubernetes.ts
+
+const base = (target) => ['kubectl', ...(target.context ? ['--context', target.context] : []), '--namespace', target.namespace];
+function rolloutUndo(target, revision) {
+    return [...base(target), 'rollout', 'undo', `deployment/${target.deployment}`, ...(revision === null ? [] : [`--to-revision=${revision}`])];
+}
+function rolloutStatus(target, timeoutSeconds) {
+    return [...base(target), 'rollout', 'status', `deployment/${target.deployment}`, `--timeout=${timeoutSeconds}s`];
+}
+/** Reads the revision the deployment now runs and its images (after the rollout). */
+function currentRevision(target) {
+    return [...base(target), 'get', `deployment/${target.deployment}`, '--output', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision} {.spec.template.spec.containers[*].image}'];
+}
+const REVISION_LINE = /^(\d{1,10}) ([a-z0-9][a-z0-9._/:@-]{0,300}(?: [a-z0-9][a-z0-9._/:@-]{0,300}){0,9})$/;
+/** `kubectl rollout undo`, then `kubectl rollout status`; stops at the first that fails, with kubectl's last words. */
+async function rollbackKubernetes(target, revision, timeoutSeconds, log) {
+    for (const argv of [rolloutUndo(target, revision), rolloutStatus(target, timeoutSeconds)]) {
+        const result = await log.group(argv.join(' '), () => runLocal(argv, { onLine: log.info, timeoutMs: (timeoutSeconds + 60) * 1000 }));
+        if (result.code !== 0) {
+            return { ok: false, error: `${argv.join(' ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join(' ')}` };
+        }
+    }
+    // What it went back to, read from the cluster rather than assumed (an undo without a revision goes to the one before).
+    const now = await runLocal(currentRevision(target), { timeoutMs: 60_000 });
+    const match = REVISION_LINE.exec(now.stdout.trim());
+    if (now.code !== 0 || !match) {
+        log.warn(`the rollout finished, but the revision it runs could not be read (${now.code !== 0 ? `exit ${now.code}` : 'unexpected answer'})`);
+        return { ok: true };
+    }
+    return { ok: true, restored: `revision ${match[1]} (${match[2].split(' ').join(', ')})` };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/action/parallel.ts
+/** Runs `task` for every item with at most `limit` running at once; keeps the input order. */
+async function mapLimit(items, limit, task) {
+    const results = new Array(items.length);
+    let next = 0;
+    const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await task(items[index], index);
+        }
+    });
+    await Promise.all(workers);
+    return results;
+}
+/** Like mapLimit, but never rejects: every item gets its own outcome. */
+function parallel_settleLimit(items, limit, task) {
+    return mapLimit(items, limit, async (item, index) => {
+        try {
+            return { ok: true, value: await task(item, index) };
+        }
+        catch (error) {
+            return { ok: false, error };
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
+
+
+
+const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
+for url in "$@"; do
+  while :; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
+    [ "$code" = 200 ] && break
+    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
+    sleep 0.2
+  done
+done`;
+function waitHealthyCommand(port, paths, timeoutSeconds) {
+    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
+}
+/** Waits until every path answers 200 on the color's port; returns how long it took. */
+async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
+    const started = clock.now();
+    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
+    if (result.code !== 0) {
+        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
+    }
+    return clock.now() - started;
+}
+/** curl prints the body, then a last line `<status> <seconds>`. */
+function probeCommand(port, check, budgetMs = smokeBudgetMs(check, PRE_TRAFFIC_SMOKE)) {
+    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
+    const method = check.method === 'HEAD' ? ['--head'] : ['-X', check.method];
+    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(budgetMs / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
+    const body = requestBody(check);
+    if (body !== undefined)
+        argv.push('-H', `Content-Type: ${bodyContentType(body)}`, '--data-binary', '@-');
+    argv.push(`http://127.0.0.1:${port}${check.path}`);
+    return argv;
+}
+/** Sends a check to the color's port from the host, `repeat` times (one before traffic, unless it says otherwise), and judges it. */
+async function smoke(remote, port, check, defaults = PRE_TRAFFIC_SMOKE) {
+    const argv = probeCommand(port, check, smokeBudgetMs(check, defaults));
+    const stdin = requestBody(check) ?? '';
+    const outcome = await judgeSmoke(check, defaults, async () => {
+        const result = await remote.run(argv, { stdin });
+        const lines = result.stdout.split('\n');
+        const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
+        const status = Number(code);
+        if (result.code !== 0 && status === 0)
+            return { noAnswer: `no answer (${result.stderr.trim() || `curl exit ${result.code}`})` };
+        return { status, body: lines.join('\n'), latencyMs: Math.round(Number(seconds) * 1000) };
+    });
+    return {
+        method: check.method,
+        path: check.path,
+        status: outcome.status,
+        expectedStatus: check.status,
+        latencyMs: outcome.p95Ms ?? 0,
+        maxLatencyMs: outcome.budgetMs,
+        ok: outcome.problem === undefined,
+        ...(outcome.problem === undefined ? {} : { problem: outcome.problem }),
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
+
+
+
+/** The helper's `inspect` arguments: the app, and the access log (or `-` when it is not an absolute path). */
+function inspectArgs(server) {
+    if (!server)
+        return ['', '-'];
+    return [server.app, server.accessLog.startsWith('/') ? server.accessLog : '-'];
+}
+function parseServerFacts(line) {
+    const match = /^proxy=(yes|no) log=(yes|no|unchecked)$/.exec(line.trim());
+    if (!match)
+        return null;
+    return { proxy: match[1] === 'yes', log: match[2] === 'unchecked' ? null : match[2] === 'yes' };
+}
+/** The line an app's server block needs so that requests reach its colors. */
+function proxyLine(app) {
+    return `proxy_pass http://$${router_nginxName(app)};`;
+}
+/** The line that writes the access log the monitor reads. */
+function accessLogLine(accessLog) {
+    return `access_log ${accessLog} agent_loop;`;
+}
+const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
+echo "uid=$(id -u)"
+mkdir -p "$state_dir" 2>/dev/null
+printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
+printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`));
+/**
+ * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
+ * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
+ * split variable and writes the access log (a helper too old to know the verb says nothing).
+ */
+function preflightCommand(stateDir, includeDir, nginx, server) {
+    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...nginxControl(nginx, includeDir)]);
+}
+/** The `key=value` lines a host script prints: every value of a key, and the first one. */
+function keyValues(output) {
+    const values = new Map();
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0)
+            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
+    }
+    return { values, first: (key) => values.get(key)?.[0] ?? '' };
+}
+function parsePreflight(output) {
+    const { values, first } = keyValues(output);
+    return {
+        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
+        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
+        curl: first('curl') === 'yes',
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        includeDir: first('include_dir') === 'yes',
+        root: first('uid') === '0',
+        server: parseServerFacts(first('server')),
+    };
+}
+/**
+ * What a deploy should warn about (it does not stop: before the first deploy the variable does not
+ * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
+ * line, and the monitor sees none without the access log line.
+ */
+function serverBlockWarnings(facts, server) {
+    if (!facts)
+        return [];
+    const warnings = [];
+    if (!facts.proxy)
+        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
+    if (facts.log === false)
+        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
+    return warnings;
+}
+/** Returns the problems found (empty when the host is ready). */
+function judgePreflight(facts, limits, includeDir, nginx = []) {
+    const problems = [];
+    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
+    if (!facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
+        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
+    if (facts.freeDiskMb < limits.minFreeDiskMb)
+        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
+    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
+        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
+    if (!facts.curl)
+        problems.push('curl is not installed (the health checks run it on the host)');
+    if (!facts.includeDir)
+        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
+    if (!facts.nginxOk)
+        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
+    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
+    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
+        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
+    }
+    return problems;
+}
+const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
+async function preflight(remote, stateDir, includeDir, nginx, limits, server) {
+    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx, server), { timeoutMs: 60_000 });
+    const facts = parsePreflight(result.stdout);
+    const problems = judgePreflight(facts, limits, includeDir, nginx);
+    if (problems.length > 0) {
+        // A prerequisite the doctor knows how to fix comes with its command.
+        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
+        if (missing.some((item) => item.kind !== 'configuration'))
+            throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
+        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
+    }
+    return facts;
+}
+const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
+echo "user=$(id -un)"; echo "uid=$(id -u)"
+if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
+else
+  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
+  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
+fi
+if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
+# The program nginx-command runs (after sudo and its options), then the helper's argv.
+word=; via_sudo=no; i=0
+for w; do
+  [ "$i" -lt "$n" ] || break; i=$((i + 1))
+  [ -z "$word" ] || continue
+  case $w in sudo) via_sudo=yes ;; -*) [ "$via_sudo" = yes ] || word=$w ;; *) word=$w ;; esac
+done
+shift "$n"
+echo "via_sudo=$via_sudo"
+if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
+case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ]; then
+  if facts=$("$@" inspect "$app" "$inspect_log" 2>&1 </dev/null); then echo "server=$facts"
+  else code=$?; case $facts in *usage:*) printf 'server_unknown=%s\\n' "$(printf '%s\\n' "$facts" | head -n 1)" ;; *) echo "server_failed=$code" ;; esac; fi
+fi
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
+if [ -z "$access_log" ]; then echo log=unchecked
+elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
+else echo log=absent; fi`;
+function doctorCommand(target) {
+    const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
+    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]);
+}
+function parseDoctor(output) {
+    const { values, first } = keyValues(output);
+    return {
+        user: first('user'),
+        root: first('uid') === '0',
+        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
+        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
+        viaSudo: first('via_sudo') === 'yes',
+        nginxFound: first('nginx_found') === 'yes',
+        nginxInSbin: first('nginx_sbin'),
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        curl: first('curl') === 'yes',
+        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
+        sudo: first('sudo') === 'yes',
+        server: parseServerFacts(first('server')),
+        serverUnknown: first('server_unknown'),
+    };
+}
+const q = (word) => quote(word);
+/**
+ * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
+ * host-setup). A user that is not root drives nginx only through the switch helper: a directory
+ * it may write that nginx (root) loads, or nginx itself through sudo next to such a directory,
+ * would make it root in all but name, and is reported as a problem, not as a way to deploy.
+ */
+function judgeDoctor(facts, target) {
+    const user = facts.user || 'DEPLOY_USER';
+    const found = [];
+    const helper = nginx_helper_switchHelperPath(target.nginx);
+    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
+    const nginxLine = nginxWords.join(' ');
+    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? nginx_helper_SWITCH_HELPER_PATH}`;
+    if (facts.stateDir === 'denied')
+        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+    if (facts.includeDir === 'missing')
+        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
+    if (!facts.curl)
+        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+    const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
+    if (helper) {
+        if (!facts.root && facts.includeDir === 'writable') {
+            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
+        }
+        if (!facts.nginxFound)
+            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
+        else if (!facts.nginxOk && privileged && !facts.root)
+            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
+        else if (!facts.nginxOk)
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
+    }
+    else if (!facts.root && facts.viaSudo) {
+        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
+    }
+    else if (!facts.nginxFound) {
+        found.push(facts.nginxInSbin
+            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
+            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
+    }
+    else if (!facts.nginxOk) {
+        if (privileged && !facts.root)
+            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
+        else
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
+    }
+    else if (facts.includeDir === 'denied') {
+        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
+    }
+    // The server block, from nginx's own view of its configuration: the two lines the README asks for.
+    if (target.app && facts.server) {
+        const variable = `$${router_nginxName(target.app)}`;
+        if (!facts.server.proxy)
+            found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
+        if (facts.server.log === false)
+            found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
+    }
+    else if (target.app && facts.serverUnknown) {
+        found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? nginx_helper_SWITCH_HELPER_PATH})` });
+    }
+    if (facts.accessLog === 'denied') {
+        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });
+    }
+    return found;
+}
+function formatPrerequisites(host, missing) {
+    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
+}
+/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
+async function doctor(remote, target) {
+    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
+    return judgeDoctor(parseDoctor(result.stdout), target);
+}
+/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
+async function requirePrerequisites(remote, target) {
+    const missing = await doctor(remote, target);
+    if (missing.length > 0)
+        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
+}
+/**
+ * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
+ * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
+ * `mkdir: Permission denied`. Anything else is passed on as it was.
+ */
+async function explainUnprepared(remote, target, error) {
+    let missing = [];
+    try {
+        missing = await doctor(remote, target);
+    }
+    catch {
+        // The doctor could not run either: the original error says more.
+    }
+    if (missing.length > 0)
+        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
+    throw error;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy.ts
+
+
+
+
+/** The router's record of the weights it last confirmed, in the app's state folder. */
+const haproxyRecordPath = (stateDir, app) => `${state_statePaths(stateDir, app).dir}/haproxy.weights`;
+/** Unix socket paths are limited to 107 bytes (sun_path, with its NUL). */
+const SOCKET_PATH_MAX = 107;
+/**
+ * Checks everything that reaches a host before any command is sent. The backend name goes into a
+ * line of HAProxy's runtime API, which reads a space as a separator and a `;` as the next command:
+ * the pattern allows neither. The socket path is one socat address (`UNIX-CONNECT:PATH`), where a
+ * `:` or `,` would start options: the pattern allows neither.
+ */
+function checkHaproxySite(site, stateDir) {
+    if (!APP_NAME.test(site.app))
+        throw new errors_ConfigurationError(`'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`);
+    if (!site.socket.startsWith('/') || !HOST_PATH.test(site.socket) || site.socket.length > SOCKET_PATH_MAX) {
+        throw new errors_ConfigurationError(`invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket (letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`);
+    }
+    if (!HAPROXY_NAME.test(site.backend))
+        throw new errors_ConfigurationError(`invalid haproxy-backend '${site.backend}': expected an HAProxy backend name (letters, digits and _ . : -, at most 64), e.g. shop_api`);
+    if (!HOST_PATH.test(stateDir))
+        throw new errors_ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
+}
+function checkWeights(weights) {
+    if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+        throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
+    }
+}
+/**
+ * Shell shared by the switch and the read: `cli LINE` sends one line of commands on the admin
+ * socket (one connection; HAProxy runs them in order and ends each answer with an empty line; a
+ * `.` follows a call that worked, so that the shell keeps those lines). The line goes in as a here-
+ * document and `split_answers` reads the answers with the shell's own `read`: no process on the
+ * switch's path but socat.
+ */
+const CLI_SHELL = `cli() {
+  socat -T 5 - "UNIX-CONNECT:$socket" 2>&1 <<EOF && echo .
+$1
+EOF
+}
+first_line() { printf '%s\\n' "$1" | sed -n '/./{p;q;}' | cut -c1-200; }
+# Sets a1 … a4 to the first line of each answer ('' for an empty one: a weight accepted).
+split_answers() {
+  a1=; a2=; a3=; a4=; k=1; text=
+  while IFS= read -r line; do
+    if [ -n "$line" ]; then [ -n "$text" ] || text=$line; continue; fi
+    case $k in 1) a1=$text ;; 2) a2=$text ;; 3) a3=$text ;; 4) a4=$text ;; esac
+    k=$(( k + 1 )); text=
+  done <<EOF
+\${1%.}
+EOF
+}
+# Sets w from one answer of \`get weight\` ("N (initial M)"); else why.
+weight_of() {
+  case $1 in [0-9]*" (initial "*) w=\${1%% *}; case $w in *[!0-9]*) ;; *) return 0 ;; esac ;; esac
+  w=; why="HAProxy answered '$(first_line "$1")'"; return 1
+}
+# Sets cur_blue and cur_green from two answers of \`get weight\`; else why.
+weights_from() {
+  cur_blue=; cur_green=
+  weight_of "$1" || return 1; cur_blue=$w
+  weight_of "$2" || return 1; cur_green=$w
+}
+read_weights() {
+  if ! out=$(cli "get weight $backend/blue; get weight $backend/green"); then why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 1; fi
+  split_answers "$out"; weights_from "$a1" "$a2"
+}`;
+/**
+ * The switch in one command: the write-ahead record (when it cannot be written, HAProxy is not
+ * touched: exit 35), the weights read (the previous ones, to put back on failure), set and read
+ * back on one connection, then the outcome once they are live (exit 36 when it cannot be written:
+ * the caller puts traffic back). The server whose share grows is set first, so that the backend
+ * never has both servers at 0 on the way (no server: 503). On a refused command or weights that do
+ * not read back, the previous weights are set again, in the same order rule.
+ *
+ * Exit codes: 2 arguments refused; 23 HAProxy refused a weight command (previous weights put back);
+ * 24 the weights read back are not the ones set (previous weights put back); 25 HAProxy could not
+ * be reached or did not give the weights, before anything was changed (socat missing, socket
+ * refused, no such backend or server); 35, 36 as above. Prints `live MS` (with microseconds): from
+ * the set being sent until it was read back.
+ */
+const haproxy_SWITCH_SCRIPT = `set -u
+nonce=$1; socket=$2; backend=$3; blue=$4; green=$5; shift 5
+die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
+case $socket in /*) ;; *) die 2 "refused: the HAProxy socket must be an absolute path" ;; esac
+case $socket in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the HAProxy socket must be a path of letters, digits and . _ / + @ -, without .." ;; esac
+case $backend in ''|*[!A-Za-z0-9_.:-]*) die 2 "refused: the HAProxy backend must be letters, digits and _ . : -" ;; esac
+for weight in "$blue" "$green"; do
+  case $weight in ''|*[!0-9]*) die 2 "refused: each weight must be a whole number from 0 to 100" ;; esac
+  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || die 2 "refused: each weight must be a whole number from 0 to 100"
+done
+[ $(( blue + green )) -eq 100 ] || die 2 "refused: the weights must be two shares that add up to 100"
+${WRITE_FILES_SHELL}
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; HAProxy was not touched" >&2; exit 35; }
+command -v socat >/dev/null 2>&1 || die 25 "socat is not installed on this host (Debian's package socat): HAProxy's runtime API cannot be reached; nothing was changed"
+${CLI_SHELL}
+now_us() { t=$(date +%s%N); case $t in *[!0-9]*) t=$(( $(date +%s) * 1000000000 )) ;; esac; us=$(( t / 1000 )); }
+# Sets blue $1 and green $2, the growing share first, and reads both back; 3: refused, 4: not read back.
+set_weights() {
+  if [ "$2" -gt "$cur_green" ]; then order="green $2 blue $1"; else order="blue $1 green $2"; fi
+  set -- $order "$1" "$2"
+  if ! out=$(cli "set server $backend/$1 weight $2; set server $backend/$3 weight $4; get weight $backend/blue; get weight $backend/green"); then
+    why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 3
+  fi
+  split_answers "$out"
+  if [ -n "$a1$a2" ]; then weights_from "$a3" "$a4"; why="HAProxy answered '$(first_line "\${a1:-$a2}")'"; return 3; fi
+  weights_from "$a3" "$a4" || return 4
+  { [ "$cur_blue" = "$5" ] && [ "$cur_green" = "$6" ]; } || { why="HAProxy reads back blue $cur_blue, green $cur_green"; return 4; }
+  return 0
+}
+read_weights || die 25 "$why; nothing was changed"
+prev_blue=$cur_blue; prev_green=$cur_green
+now_us; started=$us
+set_weights "$blue" "$green"; code=$?
+if [ "$code" -ne 0 ]; then
+  failure=$why
+  # What HAProxy holds now may be neither: put the previous weights back from what was read.
+  [ -n "$cur_blue" ] && [ -n "$cur_green" ] || { cur_blue=$blue; cur_green=$green; }
+  if [ "$cur_blue" = "$prev_blue" ] && [ "$cur_green" = "$prev_green" ]; then back="the previous weights (blue $prev_blue, green $prev_green) are still the ones served"
+  elif set_weights "$prev_blue" "$prev_green"; then back="the previous weights (blue $prev_blue, green $prev_green) were put back"
+  else back="putting the previous weights (blue $prev_blue, green $prev_green) back failed too: $why"; fi
+  die $(( code + 20 )) "$failure; $back"
+fi
+now_us; live=$(( us - started ))
+printf 'live %d.%03d\\n' $(( live / 1000 )) $(( live % 1000 ))
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+exit 0`;
+/** The router's record: the same header an nginx include carries, read by parseIncludeHeader. */
+function haproxyRecord(site, weights, generation) {
+    return `# The weights agent-loop last confirmed on HAProxy (backend ${site.backend}, socket ${site.socket}).\n# agent-loop: ${JSON.stringify({ app: site.app, weights, generation })}\n`;
+}
+/**
+ * The switch as one command. `before` (the write-ahead record) and `after` (the outcome, after the
+ * router's own record) go inside it when they are small enough together; otherwise null.
+ */
+function haproxySwitchCommand(site, weights, before = [], after = []) {
+    if (!writeArgs([...before, ...after]))
+        return null;
+    return shell_script('al-haproxy-switch', haproxy_SWITCH_SCRIPT, [nonce(), site.socket, site.backend, String(weights.blue), String(weights.green), ...writeArgs(before), ...writeArgs(after)]);
+}
+/**
+ * Prints the weights HAProxy serves (`weights BLUE GREEN`, or `unread REASON`), the status each
+ * probe URL answers (`health CODE URL`, one curl for all), and the router's record (`file …`).
+ */
+function haproxyReadCommand(site, recordPath, probe = []) {
+    return shell_script('al-haproxy-weights', [
+        'socket=$1; backend=$2; record=$3; shift 3',
+        'first=1; for u; do [ "$first" = 1 ] || set -- "$@" --next; first=0; set -- "$@" -s -o /dev/null --max-time 2 -w \'health %{http_code} %{url_effective}\\n\' "$u"; shift; done',
+        '[ $# -eq 0 ] || curl "$@"',
+        CLI_SHELL,
+        'if ! command -v socat >/dev/null 2>&1; then echo "unread socat is not installed"; elif read_weights; then echo "weights $cur_blue $cur_green"; else echo "unread $why"; fi',
+        'if [ -f "$record" ]; then while IFS= read -r line; do case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$record"; fi; echo end',
+    ].join('\n'), [site.socket, site.backend, recordPath, ...probe]);
+}
+/**
+ * What HAProxy serves and what the record says. HAProxy's weights are shares as they are when they
+ * add up to 100 (the router's own), and are scaled to 100 otherwise (weights an admin set); both at
+ * 0 serve nothing (live is null), as does a socket that cannot be read. The live generation is the
+ * record's when the record says the same weights, else one named after the weights.
+ */
+function parseHaproxyView(output) {
+    let served = null;
+    let unread = null;
+    let file = null;
+    const health = {};
+    for (const raw of output.split('\n')) {
+        const line = raw.trim();
+        const weights = /^weights (\d{1,3}) (\d{1,3})$/.exec(line);
+        if (weights)
+            served = shares(Number(weights[1]), Number(weights[2]));
+        if (line.startsWith('unread '))
+            unread = line.slice(7, 300);
+        if (line.startsWith('file '))
+            file = parseIncludeHeader(`# agent-loop: ${line.slice(5)}`);
+        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line);
+        if (probed)
+            health[probed[2]] = Number(probed[1]);
+    }
+    const same = !!served && !!file && file.weights.blue === served.blue && file.weights.green === served.green;
+    const live = served ? { weights: served, generation: same && file ? file.generation : `haproxy-${served.blue}-${served.green}` } : null;
+    return { live, file, health, unread };
+}
+function shares(blue, green) {
+    const total = blue + green;
+    if (total === 0 || blue > 256 || green > 256)
+        return null;
+    if (total === 100)
+        return { blue, green };
+    const scaled = Math.round((blue * 100) / total);
+    return { blue: scaled, green: 100 - scaled };
+}
+class HaproxyRouter {
+    remote;
+    site;
+    now;
+    recordPath;
+    constructor(remote, site, stateDir, now = Date.now) {
+        this.remote = remote;
+        this.site = site;
+        this.now = now;
+        checkHaproxySite(site, stateDir);
+        this.recordPath = haproxyRecordPath(stateDir, site.app);
+    }
+    async setWeights(weights, options = {}) {
+        checkWeights(weights);
+        const record = { path: this.recordPath, content: haproxyRecord(this.site, weights, newGeneration(this.now())), mode: '644' };
+        const before = options.before ?? [];
+        const after = options.after ?? [];
+        let recorded = after.length > 0;
+        // The router's record goes first: when it cannot be written, neither is the caller's outcome (exit 36).
+        let argv = haproxySwitchCommand(this.site, weights, before, [record, ...after]);
+        if (!argv && after.length > 0 && (argv = haproxySwitchCommand(this.site, weights, before, [record])))
+            recorded = false;
+        if (!argv) {
+            recorded = false;
+            // A record too large to go inside the command is written first, on its own.
+            for (const write of before) {
+                if (write.mode === 'append')
+                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                else
+                    await writeRemoteFile(this.remote, write.path, write.content);
+            }
+            argv = haproxySwitchCommand(this.site, weights, [], [record]);
+        }
+        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
+        if (result.code !== 0) {
+            const haproxySays = result.stderr.trim() || result.stdout.trim();
+            const what = result.code === 23
+                ? 'HAProxy refused the weight command'
+                : result.code === 24
+                    ? 'HAProxy did not serve the new weights'
+                    : result.code === 25
+                        ? 'HAProxy could not be asked for its weights, so traffic was not touched'
+                        : result.code === 2
+                            ? 'the HAProxy switch refused its arguments'
+                            : result.code === 35
+                                ? 'the switch could not be recorded before making it, so traffic was not touched'
+                                : result.code === 36
+                                    ? 'the new weights are live, but their outcome could not be recorded'
+                                    : 'the HAProxy switch failed';
+            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${haproxySays}`);
+        }
+        const live = /^live (\d+(?:\.\d+)?)$/m.exec(result.stdout);
+        const liveMs = live ? Number(live[1]) : Number.NaN;
+        // No old process keeps the previous weights: once read back, every connection uses them.
+        return { weights, liveMs, settledMs: liveMs, recorded };
+    }
+    async getWeights() {
+        const view = await this.inspect();
+        return view.live ?? view.file;
+    }
+    async inspect(probe = []) {
+        const result = await this.remote.run(haproxyReadCommand(this.site, this.recordPath, probe));
+        const { live, file, health } = parseHaproxyView(result.stdout);
+        return { live, file, health };
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/registry.ts
+
+
+
+const DEFAULT_ROUTER = 'nginx';
+const routers = new Registry('router', 'router', {
+    nginx: {
+        build: ({ remote, host, app, splitKey, now }) => new NginxRouter(remote, { app, bluePort: host.bluePort, greenPort: host.greenPort, statusPort: host.nginxStatusPort, splitKey }, host.nginxConfDir, host.nginxCommand, now),
+    },
+    haproxy: {
+        check(host, app) {
+            errors_requireInput(!!host.haproxySocket && !!host.haproxyBackend, 'hosts', `${host.target.label}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)`);
+            try {
+                checkHaproxySite(haproxySite(host, app), host.stateDir);
+            }
+            catch (error) {
+                throw new errors_ConfigurationError(`Input 'hosts': ${host.target.label}: ${errors_errorMessage(error)}`);
+            }
+        },
+        build: ({ remote, host, app, now }) => new HaproxyRouter(remote, haproxySite(host, app), host.stateDir, now),
+    },
+});
+const haproxySite = (host, app) => ({ app, socket: host.haproxySocket ?? '', backend: host.haproxyBackend ?? '' });
+/** The router `name` names for one host. */
+function buildRouter(name, context) {
+    const entry = routers.get(name);
+    entry.check?.(context.host, context.app);
+    return entry.build(context);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/fleet/session.ts
+
+
+
+
+
+/** The run was cancelled: thrown by a step that had not started, or by a wait that was cut short. */
+class Cancelled extends Error {
+    name = 'Cancelled';
+    constructor(what = 'the run was cancelled') {
+        super(what);
+    }
+}
+const isCancelled = (settings) => settings.signal?.aborted === true;
+/** How often a lock's owner shows it is alive; a lock silent for lock-stale-seconds belongs to a dead run. */
+const HEARTBEAT_MS = 5000;
+/** One host, connected, locked for this run, with its state read. */
+class HostSession {
+    spec;
+    remote;
+    settings;
+    state;
+    unlock;
+    lockToken;
+    router;
+    paths;
+    /** Set when the heartbeat finds the lock is no longer this run's (broken by another run). */
+    lockLost = false;
+    heartbeat;
+    auditQueue = [];
+    /** `router`: the host's, as the router registry builds it (`sessionRouter`). */
+    constructor(spec, remote, settings, state, unlock, router, lockToken) {
+        this.spec = spec;
+        this.remote = remote;
+        this.settings = settings;
+        this.state = state;
+        this.unlock = unlock;
+        this.lockToken = lockToken;
+        this.paths = state_statePaths(spec.stateDir, settings.app);
+        this.router = router;
+    }
+    get label() {
+        return this.remote.label;
+    }
+    port(color) {
+        return color === 'blue' ? this.spec.bluePort : this.spec.greenPort;
+    }
+    /** Keeps the lock's time fresh while this run works, so that a run that dies is known dead within lock-stale-seconds. */
+    startHeartbeat() {
+        if (!this.lockToken || this.heartbeat)
+            return;
+        const token = this.lockToken;
+        this.heartbeat = setInterval(() => {
+            this.remote
+                .run(commands.heartbeat(this.paths.lock, token), { timeoutMs: HEARTBEAT_MS })
+                .then((result) => {
+                if (result.stdout.trim() === 'lost' && !this.lockLost) {
+                    this.lockLost = true;
+                    this.settings.log.warn(`${this.label}: this run's lock was taken away (another run found it dead); no further traffic change is made here`);
+                }
+            })
+                .catch(() => undefined);
+        }, HEARTBEAT_MS);
+        this.heartbeat.unref();
+    }
+    /**
+     * Writes the state. The audit lines queued since the last write go with it, in the same command:
+     * the audit log keeps every saved state (without its long history), so a torn state file can be
+     * rebuilt from it.
+     */
+    async saveState(state, options = {}) {
+        const next = this.stamped(state);
+        if (options.audit !== false)
+            this.queueAudit('state saved', { state: { ...next, history: next.history.slice(-5) } });
+        const lines = this.auditQueue.join('');
+        const warning = await writeStateAndAudit(this.remote, this.paths, next, lines);
+        this.auditQueue = [];
+        this.state = next;
+        if (warning)
+            this.settings.log.warn(`${this.label}: ${warning}`);
+    }
+    /**
+     * Records a traffic change before making it and makes it, in one command: the state with its
+     * `pending` intent is written first, and nginx is touched only once that write succeeded.
+     */
+    async switchWithIntent(intent, weights, outcome) {
+        const next = this.stamped(intent);
+        const done = outcome ? this.stamped(outcome) : null;
+        let result;
+        try {
+            result = await this.router.setWeights(weights, {
+                before: [{ path: this.paths.state, content: stateText(this.label, next), mode: '644' }],
+                // The outcome is recorded in the same command once the weights are live (no round trip).
+                after: done ? [{ path: this.paths.state, content: stateText(this.label, done), mode: '644' }] : [],
+            });
+        }
+        catch (error) {
+            // Exit 36 (live, not recorded) leaves the intent on the host: the state it has is `next`.
+            if (error instanceof UnrecordedSwitchError)
+                this.state = next;
+            throw error;
+        }
+        this.state = next;
+        if (done && result.recorded) {
+            this.queueAudit('state saved', { state: { ...done, history: done.history.slice(-5) } });
+            this.state = done;
+        }
+        return result;
+    }
+    stamped(state) {
+        return { ...state, schema: 2, updatedAt: new Date(this.settings.clock.now()).toISOString() };
+    }
+    /**
+     * Adds a line to the host's audit log. Lines are queued and written with the next state write
+     * (or when the session closes), so the log costs no round trip of its own on the critical path.
+     */
+    async audit(step, details = {}) {
+        this.queueAudit(step, details);
+    }
+    queueAudit(step, details) {
+        this.auditQueue.push(`${JSON.stringify({ time: new Date(this.settings.clock.now()).toISOString(), runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details })}\n`);
+    }
+    /** Writes the queued audit lines now; a failure is reported, never thrown. */
+    async flushAudit() {
+        if (this.auditQueue.length === 0)
+            return;
+        const lines = this.auditQueue.join('');
+        this.auditQueue = [];
+        try {
+            await ssh_runChecked(this.remote, commands.appendLine(this.paths.audit), 'writing the audit log', { stdin: lines });
+        }
+        catch (error) {
+            this.settings.log.warn(`${this.label}: could not append to the audit log: ${errors_errorMessage(error)}`);
+        }
+    }
+    /** An abort request left by a rollback that waits for this run's lock (null when there is none). */
+    async abortRequest() {
+        const result = await this.remote.run(shell_script('al-abort-read', 'if [ -f "$1" ]; then printf "abort "; head -c 600 "$1"; fi', [this.paths.abort]), { timeoutMs: 5000 });
+        return result.stdout.startsWith('abort ') ? result.stdout.slice(6).trim() : null;
+    }
+    /** A hold request on this host (null when there is none): a ramp stays at its current step while it is there. */
+    async holdRequest() {
+        const result = await this.remote.run(shell_script('al-hold-read', 'if [ -f "$1" ]; then printf "hold "; head -c 600 "$1"; fi', [this.paths.hold]), { timeoutMs: 5000 });
+        return result.stdout.startsWith('hold ') ? result.stdout.slice(5).trim() : null;
+    }
+    async clearAbortRequest() {
+        await this.remote.run(['rm', '-f', this.paths.abort]).catch(() => undefined);
+    }
+    async close() {
+        if (this.heartbeat)
+            clearInterval(this.heartbeat);
+        this.heartbeat = undefined;
+        await this.flushAudit();
+        try {
+            await this.unlock();
+        }
+        catch (error) {
+            this.settings.log.warn(`${this.label}: could not release the lock: ${errors_errorMessage(error)}`);
+        }
+        finally {
+            this.remote.close();
+        }
+    }
+}
+/** A host's router, the one the settings name, built by the router registry. */
+function sessionRouter(spec, remote, settings) {
+    return buildRouter(settings.router ?? DEFAULT_ROUTER, { remote, host: spec, app: settings.app, splitKey: settings.splitKey, now: settings.clock.now });
+}
+/**
+ * Connects to every host (in parallel), then locks them one after the other in one global order
+ * (sorted by host), so that two runs never each hold a lock the other waits for: of two runs started
+ * together, the one that takes the first host proceeds and the other stops there, naming it. Then
+ * each host's state is read and any traffic change a dead run left half-done is settled.
+ * All or nothing: if any host cannot be opened, the others are released before anything changed.
+ */
+async function openSessions(specs, settings, owner, options = {}) {
+    // Connected in the order given (errors read in that order); locked in one global order.
+    const connected = await parallel_settleLimit(specs, settings.maxParallel, (spec) => ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
+    const connectFailures = connected.flatMap((result) => (result.ok ? [] : [result.error]));
+    if (connectFailures.length > 0) {
+        for (const result of connected)
+            if (result.ok)
+                result.value.close();
+        throwAll(connectFailures);
+    }
+    const remotes = connected.map((result) => result.value);
+    // Each host's router, built before any lock is taken: one the settings cannot build stops the run here.
+    let hostRouters;
+    try {
+        hostRouters = specs.map((spec, index) => sessionRouter(spec, remotes[index], settings));
+    }
+    catch (error) {
+        for (const remote of remotes)
+            remote.close();
+        throw error;
+    }
+    const locked = [];
+    try {
+        const ordered = specs.map((spec, index) => ({ spec, remote: remotes[index] })).sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0));
+        for (const { spec, remote } of ordered) {
+            if (isCancelled(settings))
+                throw new Cancelled('cancelled while taking the locks');
+            const paths = state_statePaths(spec.stateDir, settings.app);
+            const token = (0,external_node_crypto_namespaceObject.randomUUID)();
+            const unlock = await acquireLock(remote, paths, { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}), ...jobOf(settings.run) }, {
+                waitSeconds: settings.lock.waitSeconds,
+                staleSeconds: settings.lock.staleSeconds,
+                breakStale: settings.lock.breakStale,
+                takeOver: settings.lock.takeOver ?? false,
+                sleep: settings.clock.sleep,
+                now: settings.clock.now,
+                warn: settings.log.warn,
+                ...(options.onHeld ? { onHeld: (holder) => options.onHeld(remote, paths, holder) } : {}),
+            }).catch((error) => 
+            // Another run holding the lock is no sign of an unprepared host; anything else asks the doctor.
+            error instanceof LockHeld ? Promise.reject(error) : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '' }, error));
+            locked.push({ spec, remote, unlock, token });
+        }
+    }
+    catch (error) {
+        await Promise.all(locked.map((entry) => entry.unlock().catch(() => undefined)));
+        for (const remote of remotes)
+            remote.close();
+        throw error;
+    }
+    // Locked in lock order; handed back in the order the hosts were given, so reports follow the input.
+    const byInput = [...locked].sort((a, b) => specs.indexOf(a.spec) - specs.indexOf(b.spec));
+    const sessions = byInput.map(({ spec, remote, unlock, token }) => new HostSession(spec, remote, settings, null, unlock, hostRouters[specs.indexOf(spec)], token));
+    for (const session of sessions)
+        session.startHeartbeat();
+    const prepared = await parallel_settleLimit(sessions, settings.maxParallel, async (session, index) => {
+        session.state = settings.repairState ? await repairState(session, settings) : await readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
+        await session_settle(session, settings);
+        const version = options.versionFromState?.(session.state);
+        const entry = byInput[index];
+        if (version && entry && version !== owner.version) {
+            await session.remote.run(commands.relabelLock(session.paths.lock, entry.token), { stdin: JSON.stringify({ ...owner, version, token: entry.token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}), ...jobOf(settings.run) }) });
+        }
+    });
+    const failures = prepared.flatMap((result) => (result.ok ? [] : [result.error]));
+    if (failures.length > 0) {
+        await closeSessions(sessions);
+        throwAll(failures);
+    }
+    return sessions;
+}
+/** The job's identity as a lock owner and a pending switch record it (fields left out when unknown). */
+function jobOf(run) {
+    return { ...(run.job ? { job: run.job } : {}), ...(run.jobToken ? { jobToken: run.jobToken } : {}) };
+}
+/** The session whose lock is taken first (a rollback waiting for the lock waits there). */
+function firstInLockOrder(sessions) {
+    return [...sessions].sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0))[0];
+}
+function throwAll(failures) {
+    const first = failures[0];
+    if (failures.length === 1)
+        throw first;
+    const error = new AggregateError(failures, failures.map(errors_errorMessage).join('\n'));
+    if (failures.every((failure) => failure instanceof Error && failure.name === 'ConfigurationError'))
+        Object.defineProperty(error, 'name', { value: 'ConfigurationError' });
+    throw error;
+}
+async function closeSessions(sessions) {
+    await Promise.all(sessions.map((session) => session.close()));
+}
+const sameWeights = (a, b) => !!a && !!b && a.blue === b.blue && a.green === b.green;
+/**
+ * Settles what a run that died (killed, lost its connection, its disk full) left behind: a traffic
+ * change recorded as pending is put on its safe side — back where it was for a deploy, a ramp or a
+ * promote; through to the good version for a rollback — and the state then says what nginx serves.
+ * An include file that differs from what nginx serves (a reload that never took effect) is
+ * rewritten to what nginx serves, so the next reload by anyone changes nothing.
+ */
+async function session_settle(session, settings) {
+    const { state } = session;
+    const view = await session.router.inspect();
+    const pending = state.pending;
+    if (pending) {
+        const target = pending.recover === 'to' || pending.from === null ? pending.to : pending.from;
+        if (!sameWeights(view.live?.weights, target)) {
+            await session.router.setWeights(target);
+        }
+        else if (view.file && !sameWeights(view.file.weights, target)) {
+            await session.router.setWeights(target);
+        }
+        let next = { ...state, pending: null };
+        if (target === pending.to) {
+            next = { ...next, active: pending.commit.active, canary: pending.commit.canary };
+            for (const change of pending.commit.releases)
+                next = updateRelease(next, change.id, { status: change.status, ...(change.status === 'live' ? { servedAt: next.releases.find((release) => release.id === change.id)?.servedAt ?? new Date(settings.clock.now()).toISOString() } : {}) });
+        }
+        else if (pending.phase === 'deploy' && pending.release) {
+            next = updateRelease(next, pending.release, { status: 'cancelled', endedAt: new Date(settings.clock.now()).toISOString(), note: `run ${pending.runId} stopped during its traffic switch` });
+            if (next.canary?.release === pending.release)
+                next = { ...next, canary: null };
+        }
+        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? router_formatWeights(pending.from) : 'nothing'} → ${router_formatWeights(pending.to)}) unfinished; nginx served ${view.live ? router_formatWeights(view.live.weights) : 'nothing'}; now ${router_formatWeights(target)}`;
+        next = withHistory(next, { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, action: 'recover', color: pending.to.blue >= pending.to.green ? 'blue' : 'green', version: '', image: '', outcome: 'success', detail });
+        await session.saveState(next);
+        settings.log.warn(`${session.label}: ${detail}`);
+        return;
+    }
+    if (view.live && view.file && !sameWeights(view.live.weights, view.file.weights)) {
+        settings.log.warn(`${session.label}: the nginx include on disk says ${router_formatWeights(view.file.weights)} but nginx serves ${router_formatWeights(view.live.weights)} (a reload that never took effect); rewriting it to what nginx serves`);
+        await session.router.setWeights(view.live.weights);
+        await session.audit('include rewritten to what nginx serves', { live: view.live.weights, file: view.file.weights });
+    }
+}
+/**
+ * Rebuilds a host's state when it is torn or missing: the newest state the audit log recorded,
+ * brought in line with what nginx serves now. Says what it found.
+ */
+async function repairState(session, settings) {
+    const now = new Date(settings.clock.now()).toISOString();
+    const current = await readState(session.remote, session.paths, settings.app, now).then((state) => ({ ok: true, state }), (error) => ({ ok: false, error }));
+    if (current.ok && current.state.history.length > 0) {
+        settings.log.info(`${session.label}: the state file is readable; nothing to repair`);
+        return current.state;
+    }
+    const line = (await ssh_runChecked(session.remote, commands.lastAuditedState(session.paths.audit), 'reading the audit log')).trim();
+    let rebuilt = null;
+    if (line) {
+        try {
+            const record = JSON.parse(line);
+            const parsed = parseState(JSON.stringify(record.state), settings.app);
+            if (parsed.ok)
+                rebuilt = parsed.state;
+        }
+        catch {
+            rebuilt = null;
+        }
+    }
+    const view = await session.router.inspect();
+    const live = view.live?.weights ?? view.file?.weights ?? null;
+    if (!rebuilt) {
+        if (!current.ok && !live)
+            throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor nginx says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
+        rebuilt = { schema: 2, app: settings.app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
+    }
+    let next = { ...rebuilt, pending: null };
+    const found = [line ? `the audit log's last state (${rebuilt.updatedAt})` : 'no state in the audit log'];
+    if (live) {
+        const major = live.blue >= live.green ? 'blue' : 'green';
+        const minor = major === 'blue' ? 'green' : 'blue';
+        found.push(`nginx serves ${router_formatWeights(live)}`);
+        if (live[minor] === 0)
+            next = { ...next, active: major, canary: null };
+        else if (next.canary?.color === minor)
+            next = { ...next, active: major, canary: { ...next.canary, percent: live[minor] } };
+        else
+            next = { ...next, active: major, canary: null };
+        if (rebuilt.pending && !sameWeights(rebuilt.pending.to, live))
+            found.push('a pending switch that never took effect was dropped');
+    }
+    next = withHistory(next, { time: now, runId: settings.run.runId, actor: settings.run.actor, action: 'repair', color: next.active ?? 'blue', version: '', image: '', outcome: 'success', detail: `rebuilt from ${found.join('; ')}` });
+    await session.saveState(next);
+    settings.log.warn(`${session.label}: state rebuilt from ${found.join('; ')}: active ${next.active ?? 'none'}${next.canary ? `, canary ${next.canary.version} at ${next.canary.percent}%` : ''}`);
+    return next;
+}
+/**
+ * Asks a ramp to hold at its current step (`request`), or to go on (null): a file next to the lock
+ * on every host, written without the lock (the monitor that holds it reads the file). Returns the
+ * hosts it was written on.
+ */
+async function setHold(specs, settings, request) {
+    const done = [];
+    const body = request ? JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: request.reason, time: new Date(settings.clock.now()).toISOString() }) : '';
+    const results = await settleLimit(specs, settings.maxParallel, async (spec) => {
+        const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
+        try {
+            const paths = statePaths(spec.stateDir, settings.app);
+            const argv = request
+                ? script('al-hold', 'set -e; mkdir -p "$(dirname "$1")"; tmp=$(mktemp "$(dirname "$1")/.hold.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.hold])
+                : ['rm', '-f', paths.hold];
+            await runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', { stdin: body });
+            done.push(remote.label);
+        }
+        finally {
+            remote.close();
+        }
+    });
+    const failed = results.flatMap((result) => (result.ok ? [] : [errorMessage(result.error)]));
+    if (failed.length > 0)
+        throw new Error(`the hold request could not be ${request ? 'written' : 'removed'} on every host: ${failed.join('; ')}`);
+    return done;
+}
+/**
+ * The post step of a job whose main step was killed before it could clean up: on each host, settle
+ * the traffic change this job left pending and release this job's lock. A lock is this job's only
+ * when it carries the token the main step kept in its state (`run.jobToken`): every job of a run
+ * shares the run id, and a matrix shares the job id too. Another job's lock, or one taken by an
+ * older version (no token), is left alone and said to be. Needs no lock of its own.
+ */
+async function cleanUpRun(specs, settings) {
+    const done = [];
+    const jobToken = settings.run.jobToken;
+    await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
+        const remote = await ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn });
+        try {
+            const paths = state_statePaths(spec.stateDir, settings.app);
+            const owned = await remote.run(shell_script('al-owner', 'head -c 4096 "$1/owner.json" 2>/dev/null', [paths.lock]));
+            const owner = parseLockOwner(owned.stdout);
+            const ours = !!jobToken && !!owner?.token && owner.jobToken === jobToken;
+            if (!ours) {
+                if (owner?.runId === settings.run.runId) {
+                    settings.log.info(owner.jobToken
+                        ? `${remote.label}: the lock belongs to another job of run ${settings.run.runId}${owner.job ? ` (job ${owner.job})` : ''}: left alone`
+                        : `${remote.label}: the lock of run ${settings.run.runId} carries no job token (taken by an older version), so it may be another job's: left alone; it goes stale once its run stops`);
+                }
+                return;
+            }
+            const lockToken = owner.token;
+            const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
+            const session = new HostSession(spec, remote, settings, state, async () => {
+                await remote.run(commands.releaseLock(paths.lock, lockToken));
+            }, sessionRouter(spec, remote, settings));
+            const pending = state.pending;
+            if (pending && pending.jobToken !== jobToken) {
+                // Under this job's lock, yet not this job's: the next run settles it when it opens the host.
+                settings.log.info(`${session.label}: the unfinished ${pending.phase} switch of run ${pending.runId} on record is not this job's: left for the next run to settle`);
+            }
+            else {
+                await session_settle(session, settings);
+            }
+            await session.audit('lock released by the post step', { reason: 'the run ended without releasing it' });
+            await session.close();
+            done.push(remote.label);
+        }
+        finally {
+            remote.close();
+        }
+    });
+    return done;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/fleet/procedure.ts
+
+
+
+function newReport(session, phase) {
+    return {
+        host: session.label,
+        phase,
+        outcome: 'unchanged',
+        fromColor: null,
+        toColor: null,
+        version: null,
+        previousVersion: null,
+        weightsBefore: null,
+        weightsAfter: null,
+        switchMs: null,
+        liveAt: null,
+        smoke: [],
+        steps: [],
+    };
+}
+/**
+ * One timed, logged and audited step on one host. A cancelled run starts no new step; with
+ * `interruptible`, a step that waits (health, drain) gives up at once when the run is cancelled
+ * (never used for a traffic switch, whose outcome must be known).
+ */
+async function step(work, settings, name, body, detail, options = {}) {
+    const started = settings.clock.now();
+    try {
+        if (isCancelled(settings))
+            throw new Cancelled(`cancelled before: ${name}`);
+        const value = options.interruptible && settings.signal ? await raceCancel(body(), settings.signal, name) : await body();
+        const record = { step: name, ok: true, ms: settings.clock.now() - started, ...(detail ? { detail: detail(value) } : {}) };
+        work.report.steps.push(record);
+        settings.log.info(`${work.session.label}: ${name} ok (${record.ms} ms)${record.detail ? `: ${record.detail}` : ''}`);
+        await work.session.audit(name, { ok: true, ms: record.ms, detail: record.detail });
+        return value;
+    }
+    catch (error) {
+        const record = { step: name, ok: false, ms: settings.clock.now() - started, detail: errors_errorMessage(error) };
+        work.report.steps.push(record);
+        settings.log.warn(`${work.session.label}: ${name} failed: ${record.detail}`);
+        await work.session.audit(name, { ok: false, ms: record.ms, detail: record.detail });
+        throw error;
+    }
+}
+function raceCancel(promise, signal, name) {
+    if (signal.aborted)
+        return Promise.reject(new Cancelled(`cancelled during: ${name}`));
+    return new Promise((resolve, reject) => {
+        const onAbort = () => reject(new Cancelled(`cancelled during: ${name}`));
+        signal.addEventListener('abort', onAbort, { once: true });
+        promise.then((value) => {
+            signal.removeEventListener('abort', onAbort);
+            resolve(value);
+        }, (error) => {
+            signal.removeEventListener('abort', onAbort);
+            reject(error);
+        });
+    });
+}
+function procedure_history(settings, entry) {
+    return { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, ...entry };
+}
+/** The color serving most traffic: from state, or from nginx when the state file was lost. */
+function stableColor(state, live) {
+    if (state.active)
+        return state.active;
+    if (!live)
+        return null;
+    return live.blue >= live.green ? 'blue' : 'green';
+}
+/**
+ * Runs a step on every host (bounded by maxParallel), recording each failure in that host's report.
+ * Returns whether every host succeeded; nothing is thrown, so every host's outcome is known.
+ */
+async function onEveryHost(works, settings, task) {
+    const results = await parallel_settleLimit(works, settings.maxParallel, task);
+    results.forEach((result, index) => {
+        if (!result.ok) {
+            const work = works[index];
+            work.failed = true;
+            work.report.outcome = 'failed';
+            work.report.error ??= errors_errorMessage(result.error);
+            if (result.error instanceof Error && result.error.name === 'ConfigurationError')
+                work.report.refused = true;
+        }
+    });
+    return results.every((result) => result.ok);
+}
+/**
+ * Moves every host to the weights its plan gives, all or nothing, with a write-ahead record: the
+ * intent is saved before nginx is touched and the outcome after, so an interruption at any point
+ * leaves a state from which the next run knows what nginx may serve. A host whose intent cannot
+ * be saved is not touched; a host whose outcome cannot be saved counts as failed. When one host
+ * fails, every host that moved goes back to the weights (and the state) it had. Returns whether all moved.
+ */
+async function switchAll(works, settings, name, plan) {
+    const results = await parallel_settleLimit(works, settings.maxParallel, (work) => step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${router_formatWeights(result.weights)} live in ${result.liveMs} ms`));
+    if (results.every((result) => result.ok))
+        return true;
+    results.forEach((result, index) => {
+        if (!result.ok) {
+            const work = works[index];
+            work.failed = true;
+            work.report.error ??= errors_errorMessage(result.error);
+        }
+    });
+    await moveBack(works, settings);
+    return false;
+}
+/** One host's traffic change, with the same write-ahead record as `switchAll` (no other host to undo). */
+async function switchOne(work, settings, name, plan) {
+    return step(work, settings, name, () => switchHost(work, settings, plan), (result) => `${router_formatWeights(result.weights)} live in ${result.liveMs} ms`);
+}
+async function switchHost(work, settings, plan) {
+    const { session } = work;
+    if (session.lockLost)
+        throw new Error(`${session.label}: this run no longer holds the lock; traffic left as it is`);
+    const before = session.state;
+    work.stateBefore ??= before;
+    const committed = plan.commit(before);
+    const changed = committed.releases.filter((release) => before.releases.find((old) => old.id === release.id)?.status !== release.status);
+    const intent = {
+        runId: settings.run.runId,
+        phase: plan.phase,
+        at: new Date(settings.clock.now()).toISOString(),
+        from: work.before,
+        to: plan.weights,
+        recover: plan.recover,
+        ...(plan.release ? { release: plan.release } : {}),
+        // Whose change it is: a post step settles only the change its own job recorded.
+        ...jobOf(settings.run),
+        commit: { active: committed.active, canary: committed.canary, releases: changed.map((release) => ({ id: release.id, status: release.status })) },
+    };
+    let result;
+    try {
+        // The intent is written in the same command before nginx is touched, and the outcome once the
+        // weights are live: one round trip.
+        result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights, { ...committed, pending: null });
+    }
+    catch (error) {
+        if (error instanceof UnrecordedSwitchError) {
+            // Live but unrecorded: this host moved, and is put back with the others.
+            work.moved = true;
+            throw new Error(`${session.label}: the switch was made but could not be recorded (${errors_errorMessage(error)}); putting traffic back`);
+        }
+        // nginx kept (or got back) the previous file; the intent is void.
+        await session.saveState({ ...before, pending: null }).catch(() => undefined);
+        throw error;
+    }
+    work.moved = true;
+    work.report.weightsAfter = result.weights;
+    work.report.switchMs = result.liveMs;
+    work.report.liveAt = settings.clock.now();
+    if (result.recorded)
+        return result;
+    try {
+        await session.saveState({ ...committed, pending: null });
+    }
+    catch (error) {
+        throw new Error(`${session.label}: the switch was made but could not be recorded (${errors_errorMessage(error)}); putting traffic back`);
+    }
+    return result;
+}
+/** Puts every host this phase moved back on the weights and the state it had before. */
+async function moveBack(works, settings) {
+    await parallel_settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
+        const back = work.before ?? (work.stable ? weightsFor(work.stable, 100) : null);
+        if (!back)
+            return;
+        try {
+            // Not interruptible and not skipped when cancelled: this is what a cancel asks for.
+            const started = settings.clock.now();
+            const result = await work.session.router.setWeights(back);
+            work.report.steps.push({ step: 'move traffic back', ok: true, ms: settings.clock.now() - started, detail: router_formatWeights(result.weights) });
+            settings.log.info(`${work.session.label}: traffic moved back: ${router_formatWeights(result.weights)}`);
+            work.report.weightsAfter = back;
+            work.moved = false;
+            work.report.outcome = 'reverted';
+            if (work.stateBefore)
+                await work.session.saveState({ ...work.stateBefore, pending: null });
+        }
+        catch (error) {
+            work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errors_errorMessage(error)}`;
+            work.report.outcome = 'failed';
+        }
+    });
+}
+function summarize(phase, works, ok, started, settings, canaryPercent, error) {
+    const first = works[0];
+    const switchTimes = works.map((work) => work.report.switchMs).filter((ms) => ms !== null && Number.isFinite(ms));
+    return {
+        ok,
+        phase,
+        activeColor: first?.report.toColor ?? null,
+        previousColor: first?.report.fromColor ?? null,
+        version: first?.report.version ?? null,
+        previousVersion: first?.report.previousVersion ?? null,
+        canaryPercent,
+        switchMs: switchTimes.length > 0 ? Math.max(...switchTimes) : null,
+        durationMs: settings.clock.now() - started,
+        hosts: works.map((work) => work.report),
+        ...(error ? { error } : {}),
+        ...(!ok && works.some((work) => work.report.refused) && works.every((work) => !work.failed || work.report.refused) ? { refused: true } : {}),
+    };
+}
+function failedHosts(works) {
+    return works
+        .filter((work) => work.failed)
+        .map((work) => work.report.error ?? `${work.session.label}: failed`)
+        .join('\n');
+}
+/**
+ * Reads what nginx serves on the host. With `probe` (URLs on the host), also the HTTP status each
+ * answers, in the same round trip; returned by URL.
+ */
+async function readLive(work, settings, probe = []) {
+    const view = await step(work, settings, 'read live weights', () => work.session.router.inspect(probe), (value) => {
+        const live = value.live ?? value.file;
+        return live ? router_formatWeights(live.weights) : 'not set up yet';
+    });
+    work.before = (view.live ?? view.file)?.weights ?? null;
+    work.report.weightsBefore = work.before;
+    return view.health;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/rollback.ts
+
+
+
+
+
+
+const rollback_describe = (release) => `${release.version} (${release.status})`;
+function candidateList(state) {
+    const list = rollbackCandidates(state).map(rollback_describe);
+    return list.length > 0 ? list.join(', ') : 'none';
+}
+/** Where a release can run: the color that already has it, or the idle color (started from its image). */
+function placement(state, release, idle) {
+    for (const color of [idle, otherColor(idle)]) {
+        const held = state.colors[color];
+        if (held && held.version === release.version && held.image === release.image)
+            return { color, start: held.status !== 'running' };
+    }
+    return { color: idle, start: true };
+}
+function planRollback(state, live, target, host) {
+    const active = state.active;
+    if (!active)
+        throw new errors_ConfigurationError(`${host}: nothing was ever deployed for ${state.app}: there is nothing to roll back to`);
+    const serving = (color) => (live ? live[color] === 100 : state.canary === null && active === color);
+    const current = liveRelease(state);
+    const canaryRelease = state.canary ? (state.releases.find((release) => release.id === state.canary?.release) ?? [...state.releases].reverse().find((release) => release.status === 'canary' && release.version === state.canary?.version) ?? null) : null;
+    if (target.kind === 'previous') {
+        if (target.canaryOnly && !state.canary) {
+            throw new errors_ConfigurationError(`${host}: there is no canary or ramp to abort: ${current ? `${current.version} serves all traffic` : 'nothing serves'}; to go back from a promoted release, roll back instead`);
+        }
+        if (state.canary) {
+            // A canary in progress: the stable color still runs and serves most traffic.
+            const stable = otherColor(state.canary.color);
+            const release = state.colors[stable];
+            if (!release)
+                throw new errors_ConfigurationError(`${host}: the state has no release for ${stable}`);
+            return { target: stable, failed: state.canary.color, version: release.version, image: release.image, start: release.status !== 'running', noop: false, release: current ?? null, rejected: canaryRelease };
+        }
+        if (current && current.restoredAt !== null && serving(active)) {
+            // What serves was itself put back by a rollback: rolling back again would reach further into
+            // the past than anyone asked. Older versions are one named rollback away.
+            return { target: active, failed: null, version: current.version, image: current.image, start: false, noop: true, release: current, rejected: null, why: `${current.version} was put back by a rollback at ${current.restoredAt}` };
+        }
+        const currentTime = current?.deployedAt ?? '9999';
+        const good = [...state.releases].reverse().find((release) => release.id !== current?.id && release.servedAt !== null && !isRejected(release) && release.deployedAt <= currentTime && release.version !== current?.version);
+        if (!good && state.releases.filter((release) => release.servedAt !== null).length <= 1) {
+            throw new errors_ConfigurationError(`${host}: there is no previous version to roll back to (only ${current?.version ?? 'one version'} was deployed)`);
+        }
+        if (!good) {
+            throw new errors_ConfigurationError(`${host}: there is no earlier good release to roll back to (${current ? `${current.version} serves` : 'nothing serves'}); releases known: ${candidateList(state)}. Name one with target-version to roll back to it anyway`);
+        }
+        const where = placement(state, good, otherColor(active));
+        const skipped = state.releases.filter((release) => release.deployedAt > good.deployedAt && release.id !== current?.id && isRejected(release)).map(rollback_describe);
+        return { target: where.color, failed: active, version: good.version, image: good.image, start: where.start, noop: false, release: good, rejected: current ?? null, ...(skipped.length > 0 ? { why: `skipping ${skipped.join(', ')}, which never served or were rejected` } : {}) };
+    }
+    // A named version: the newest good release of it, else the newest of it at all (with a warning).
+    const named = [...state.releases].reverse().filter((release) => release.version === target.version);
+    const chosen = named.find((release) => !isRejected(release)) ?? named[0];
+    if (!chosen)
+        throw new errors_ConfigurationError(`${host}: version ${target.version} is not in this host's history (known: ${candidateList(state)})`);
+    const warning = isRejected(chosen) ? `${host}: ${chosen.version} was ${chosen.status} (${chosen.note || 'no note'}); rolling back to it because it was named` : undefined;
+    const holder = ['blue', 'green'].find((color) => state.colors[color]?.version === chosen.version && state.colors[color]?.image === chosen.image);
+    if (holder && holder === active && state.canary === null && serving(holder) && state.colors[holder]?.status === 'running') {
+        return { target: holder, failed: null, version: chosen.version, image: chosen.image, start: false, noop: true, release: current ?? chosen, rejected: null, ...(warning ? { warning } : {}) };
+    }
+    const idle = state.canary ? state.canary.color : otherColor(active);
+    const where = holder ? { color: holder, start: state.colors[holder]?.status !== 'running' } : placement(state, chosen, idle);
+    const failed = where.color === active ? (state.canary ? state.canary.color : null) : active;
+    return { target: where.color, failed, version: chosen.version, image: chosen.image, start: where.start, noop: false, release: chosen, rejected: state.canary ? canaryRelease : current && current.id !== chosen.id ? current : null, ...(warning ? { warning } : {}) };
+}
+/**
+ * A rollback that meets a canary monitor holding the lock asks it to stop (an abort request file
+ * next to the lock) and waits for it, however lock-wait-seconds is set: an abort must never wait
+ * for an analysis window to end.
+ */
+const ABORT_WAIT_SECONDS = 30;
+async function rollback(hosts, settings, since) {
+    const started = since ?? settings.clock.now();
+    let abortRequestedAt = null;
+    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.target.kind === 'version' ? settings.target.version : '(previous)', phase: 'rollback', time: new Date(started).toISOString() }, {
+        onHeld: async (remote, paths, holder) => {
+            if (!holder?.phase?.startsWith('monitor'))
+                return 0;
+            abortRequestedAt ??= settings.clock.now();
+            settings.log.warn(`${remote.label}: canary-monitor run ${holder.runId ?? '?'} holds the lock: asking it to stop so that this rollback goes ahead`);
+            const request = JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: settings.reason, time: new Date(settings.clock.now()).toISOString() });
+            await remote.run(shell_script('al-abort', 'set -e; tmp=$(mktemp "$(dirname "$1")/.abort.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.abort]), { stdin: request });
+            return ABORT_WAIT_SECONDS;
+        },
+    });
+    const abortedMonitorMs = abortRequestedAt === null ? null : settings.clock.now() - abortRequestedAt;
+    try {
+        if (abortRequestedAt !== null)
+            await Promise.all(sessions.map((session) => session.clearAbortRequest()));
+        const result = await rollbackSessions(sessions, settings, started);
+        return { ...result, abortedMonitorMs };
+    }
+    finally {
+        await closeSessions(sessions);
+    }
+}
+/** Rolls back on hosts that are already connected and locked (the canary monitor keeps them open, so a rollback is only a switch away). */
+async function rollbackSessions(sessions, settings, since) {
+    const works = sessions.map((session) => ({ session, report: newReport(session, 'rollback'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
+    const candidates = sessions[0] ? rollbackCandidates(sessions[0].state).map((release) => release.version) : [];
+    // 1. Every host: plan, and start the target color when it is not running. No traffic moves yet.
+    const prepared = await onEveryHost(works, settings, (work) => prepareRollback(work, settings));
+    const planned = works.find((work) => work.plan?.rejected)?.plan;
+    const finish = (ok, error, restoredMs = null) => ({
+        ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
+        noop: works.every((work) => work.plan?.noop),
+        restoredMs,
+        failedVersion: planned?.rejected?.version ?? null,
+        candidates,
+        abortedMonitorMs: null,
+    });
+    if (!prepared)
+        return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}`);
+    // 2. All traffic to the target on every host, or back where it was. A rollback is never undone
+    // for a cancel: it is the way to safety.
+    const pending = works.filter((work) => !work.plan?.noop);
+    if (pending.length === 0) {
+        settings.log.info(`every host already serves ${works[0]?.plan?.version}: nothing to roll back`);
+        return finish(true, undefined, 0);
+    }
+    const moved = await switchAll(pending, settings, 'switch traffic back', (work) => rollbackSwitch(work, settings));
+    if (!moved)
+        return finish(false, `the rollback could not switch every host; each is back on the weights it had:\n${failedHosts(pending)}`);
+    const restoredMs = settings.clock.now() - since;
+    settings.log.info(`traffic restored to ${works[0]?.plan?.version} on ${pending.length} host(s) ${restoredMs} ms after the decision`);
+    // 3. Stop the failed color unless it is kept for inspection.
+    await parallel_settleLimit(pending, settings.maxParallel, (work) => stopFailed(work, settings));
+    for (const work of pending)
+        work.report.outcome = 'success';
+    return finish(true, undefined, restoredMs);
+}
+async function prepareRollback(work, settings) {
+    const { session } = work;
+    // Both colors' health is probed with the weights, in the same command: a rollback to a color that
+    // runs and answers needs no second round trip before the switch.
+    const healthUrl = (port, path) => `http://127.0.0.1:${port}${path}`;
+    const health = await readLive(work, settings, COLORS.flatMap((color) => settings.healthPaths.map((path) => healthUrl(session.port(color), path))));
+    const plan = planRollback(session.state, work.before, settings.target, session.label);
+    if (plan.warning)
+        settings.log.warn(plan.warning);
+    if (!plan.noop)
+        settings.log.info(`${session.label}: rolling back ${plan.rejected ? `${plan.rejected.version} (${plan.rejected.status})` : 'the current release'} to ${plan.version}${plan.why ? `, ${plan.why}` : ''}`);
+    work.plan = plan;
+    work.target = plan.target;
+    work.stable = plan.failed;
+    work.report.toColor = plan.target;
+    work.report.fromColor = plan.failed;
+    work.report.version = plan.version;
+    work.report.previousVersion = plan.rejected?.version ?? (plan.failed ? (session.state.colors[plan.failed]?.version ?? null) : null);
+    if (plan.noop) {
+        work.report.outcome = 'noop';
+        work.report.weightsAfter = work.before;
+        settings.log.info(`${session.label}: ${plan.version} already serves all traffic on ${plan.target}${plan.why ? ` (${plan.why}); to go further back, name a version with target-version: ${candidateList(session.state)}` : ''}`);
+        return;
+    }
+    const release = { app: settings.app, color: plan.target, port: session.port(plan.target), image: plan.image, version: plan.version };
+    if (plan.start) {
+        const timeoutMs = settings.commandTimeoutSeconds * 1000;
+        // Pull first: a missing image changes nothing.
+        const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image);
+        // The color to start takes traffic now (a canary being replaced): take it out first.
+        if (work.before && work.before[plan.target] > 0 && plan.failed) {
+            const keep = plan.failed;
+            await switchOne(work, settings, 'take the idle color out of traffic', { weights: weightsFor(keep, 100), phase: 'take-out', recover: 'to', commit: (state) => ({ ...state, canary: null, active: keep }) });
+            work.before = weightsFor(keep, 100);
+            work.moved = false;
+            work.stateBefore = undefined;
+        }
+        const recorded = session.state.colors[plan.target];
+        await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
+        if (recorded)
+            await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
+        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs));
+        await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: prepared.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
+    }
+    const answering = !plan.start && settings.healthPaths.every((path) => health[healthUrl(release.port, path)] === 200);
+    if (answering) {
+        await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, async () => 0, () => 'answered 200 on every health path when the live weights were read');
+        return;
+    }
+    await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10), settings.clock), (ms) => `healthy after ${ms} ms`);
+}
+function rollbackSwitch(work, settings) {
+    const plan = work.plan;
+    return {
+        weights: weightsFor(plan.target, 100),
+        phase: 'rollback',
+        recover: 'to',
+        commit: (state) => {
+            const now = new Date(settings.clock.now()).toISOString();
+            let next = { ...state, active: plan.target, canary: null };
+            const wasCanary = state.canary !== null && plan.rejected?.id === state.canary.release;
+            if (plan.rejected)
+                next = updateRelease(next, plan.rejected.id, { status: wasCanary || plan.rejected.status === 'canary' ? 'rejected' : 'rolled-back', endedAt: now, note: oneLine(settings.reason).slice(0, 300) });
+            for (const release of next.releases) {
+                if (release.id !== plan.release?.id && (release.status === 'live' || release.status === 'canary'))
+                    next = updateRelease(next, release.id, { status: release.status === 'canary' ? 'rejected' : 'rolled-back', endedAt: now });
+            }
+            if (plan.release)
+                next = updateRelease(next, plan.release.id, { status: 'live', servedAt: plan.release.servedAt ?? now, restoredAt: now, endedAt: null });
+            return withHistory(next, procedure_history(settings, { action: 'rollback', color: plan.target, version: plan.version, image: plan.image, outcome: 'success', detail: settings.reason.slice(0, 500) }));
+        },
+    };
+}
+async function stopFailed(work, settings) {
+    const { session } = work;
+    const plan = work.plan;
+    await session.audit('rollback recorded', { to: plan.version, color: plan.target, reason: settings.reason });
+    if (!plan.failed || settings.keepFailed)
+        return;
+    const failed = plan.failed;
+    const failedRelease = session.state.colors[failed];
+    if (!failedRelease || failedRelease.status === 'stopped')
+        return;
+    try {
+        await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: failed, port: session.port(failed), image: failedRelease.image, version: failedRelease.version }, settings.commandTimeoutSeconds * 1000));
+        await session.saveState({ ...session.state, colors: { ...session.state.colors, [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
+    }
+    catch (error) {
+        // Traffic already left the failed color; a failed stop is reported, not fatal.
+        work.report.error = `the failed color could not be stopped: ${errors_errorMessage(error)}`;
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/methods.ts
+
+
+
+/** Blue-green hosts behind nginx: traffic back to the color that runs the target (started first if stopped). */
+function nginxRollback(hosts, settings) {
+    return {
+        name: 'nginx',
+        async run(target, since) {
+            const result = await settings.log.group(`rollback ${settings.app} on ${hosts.length} host(s)`, () => rollback(hosts, { ...settings, target }, since));
+            if (result.abortedMonitorMs !== null)
+                settings.log.info(`a canary monitor held the lock; it stopped ${result.abortedMonitorMs} ms after it was asked to`);
+            return hostsOutcome(result, settings.clock.now() - since);
+        },
+    };
+}
+/** The outcome of a rollback on hosts (by this method, or by the canary monitor's own). */
+function hostsOutcome(result, durationMs) {
+    return {
+        method: 'nginx',
+        what: 'rollback',
+        ok: result.ok,
+        noop: result.noop,
+        error: result.error,
+        version: result.version,
+        failedVersion: result.failedVersion ?? result.previousVersion,
+        activeColor: result.activeColor,
+        restoredMs: result.ok ? result.restoredMs : null,
+        durationMs,
+        hosts: result.hosts,
+        candidates: result.candidates,
+        onHosts: result,
+    };
+}
+/** A method that is not over SSH: what it returned, timed from the decision. */
+function external(method, what, outcome, since, clock) {
+    return {
+        method,
+        what: what(outcome.version),
+        ok: outcome.ok,
+        noop: false,
+        error: outcome.error,
+        version: outcome.version,
+        failedVersion: null,
+        activeColor: null,
+        restoredMs: outcome.ok ? clock.now() - since : null,
+        durationMs: clock.now() - since,
+        hosts: [],
+        candidates: [],
+        onHosts: null,
+    };
+}
+/** `kubectl rollout undo` (to a revision when the target names one), then waits for the rollout. */
+function kubernetesRollback(deployment, options) {
+    return {
+        name: 'kubernetes',
+        async run(target, since) {
+            const revision = target.kind === 'version' ? Number(target.version) : null;
+            const result = await rollbackKubernetes(deployment, revision, options.timeoutSeconds, options.log);
+            // What it went back to, as the cluster says; else what was asked for.
+            const version = result.restored ?? (revision !== null ? `revision ${revision}` : 'the previous revision');
+            return external('kubernetes', (to) => `kubernetes rollback of deployment/${deployment.deployment} to ${to}`, { ...result, version }, since, options.clock);
+        },
+    };
+}
+/**
+ * The team's own rollback playbook, given the target (`target_version`: a version, or `previous`),
+ * the reason, the app and the environment as extra variables.
+ */
+function ansibleRollback(playbook, options) {
+    return {
+        name: 'ansible',
+        async run(target, since) {
+            const version = target.kind === 'version' ? target.version : null;
+            const result = await runPlaybook({ playbook: playbook.playbook, inventory: playbook.inventory, limit: playbook.limit, extraVars: { target_version: version ?? 'previous', rollback_reason: playbook.reason, app: playbook.app, environment: playbook.environment } }, options);
+            return external('ansible', () => `ansible rollback with ${playbook.playbook}`, { ...result, version }, since, options.clock);
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/registry.ts
+
+
+
+
+
+const registry_rollbackMethods = new Registry('rollback method', 'method', {
+    nginx: {
+        onHosts: true,
+        build: (_options, context) => nginxRollback(context.hosts, context.onHosts()),
+    },
+    kubernetes: {
+        onHosts: false,
+        check(options) {
+            errors_requireInput(options.kubernetes.deployment !== '', 'deployment', 'is required for method kubernetes: the deployment to roll back');
+            errors_requireInput(options.targetVersion === '' || /^\d+$/.test(options.targetVersion), 'target-version', 'must be a revision number for method kubernetes (see kubectl rollout history)');
+        },
+        build: ({ kubernetes }, context) => kubernetesRollback({ deployment: kubernetes.deployment, namespace: kubernetes.namespace, context: kubernetes.context }, { timeoutSeconds: kubernetes.timeoutSeconds, log: context.log, clock: context.clock }),
+    },
+    ansible: {
+        onHosts: false,
+        check(options) {
+            errors_requireInput(options.ansible.playbook !== '', 'playbook', 'is required for method ansible: the rollback playbook');
+            errors_requireInput(options.ansible.inventory !== '', 'inventory', 'is required for method ansible');
+        },
+        build: (options, context) => ansibleRollback({ ...options.ansible, app: options.app, environment: options.environment, reason: options.reason }, { workDir: (0,external_node_fs_namespaceObject.mkdtempSync)((0,external_node_path_namespaceObject.join)(process.env.RUNNER_TEMP ?? (0,external_node_os_namespaceObject.tmpdir)(), 'agent-loop-ansible-')), cwd: process.env.GITHUB_WORKSPACE, timeoutMs: options.commandTimeoutSeconds * 1000, log: context.log, clock: context.clock }),
+    },
+});
+/** The method `name` names, its inputs checked first. */
+function registry_buildRollbackMethod(name, options, context) {
+    const entry = registry_rollbackMethods.get(name);
+    entry.check?.(options);
+    return entry.build(options, context);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/rollback-inputs.ts
 
 
 
@@ -21972,9 +24427,9 @@ const external_node_path_namespaceObject = require("node:path");
 const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 /** A playbook run from the workspace: the rollback's method ansible and the staging deploy take the same inputs. */
 const ansibleInputs = {
-    playbook: field.string({ form: 'a playbook path in the workspace', pattern: patterns_HOST_PATH, max: 512 }),
-    inventory: field.string({ form: 'an inventory path in the workspace', pattern: patterns_HOST_PATH, max: 512 }),
-    'ansible-limit': field.string({ form: 'an ansible --limit pattern', pattern: /^[A-Za-z0-9._:,*!&-]+$/, max: 512 }),
+    playbook: inputs_field.string({ form: 'a playbook path in the workspace', pattern: HOST_PATH, max: 512 }),
+    inventory: inputs_field.string({ form: 'an inventory path in the workspace', pattern: HOST_PATH, max: 512 }),
+    'ansible-limit': inputs_field.string({ form: 'an ansible --limit pattern', pattern: /^[A-Za-z0-9._:,*!&-]+$/, max: 512 }),
 };
 /**
  * The Ansible collections file a playbook run installs from: the `requirements` input (`none` for
@@ -21993,38 +24448,57 @@ function collectionsRequirements(inputs, workspace) {
     return existsSync(beside) ? beside : null;
 }
 const rollbackMethodInputs = {
-    method: field.choice(['nginx', 'kubernetes', 'ansible'], 'nginx'),
-    deployment: field.string({ form: 'a Kubernetes deployment name', pattern: K8S_NAME, max: 253 }),
-    namespace: field.string({ form: 'a Kubernetes namespace', pattern: K8S_NAME, default: 'default', max: 63 }),
-    'kube-context': field.string({ form: 'a kubeconfig context name', pattern: /^[A-Za-z0-9._@:/-]+$/, max: 253 }),
-    'rollout-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
+    method: inputs_field.registered(registry_rollbackMethods, 'nginx'),
+    deployment: inputs_field.string({ form: 'a Kubernetes deployment name', pattern: K8S_NAME, max: 253 }),
+    namespace: inputs_field.string({ form: 'a Kubernetes namespace', pattern: K8S_NAME, default: 'default', max: 63 }),
+    'kube-context': inputs_field.string({ form: 'a kubeconfig context name', pattern: /^[A-Za-z0-9._@:/-]+$/, max: 253 }),
+    'rollout-timeout-seconds': inputs_field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
     ...ansibleInputs,
 };
-/** What each method needs, checked before anything runs. */
+/** What the method the inputs name is set with (rollback/registry.ts). */
+function rollback_inputs_rollbackMethodOptions(inputs) {
+    return {
+        app: inputs.app,
+        environment: inputs.environment,
+        reason: inputs.reason,
+        targetVersion: inputs['target-version'],
+        commandTimeoutSeconds: inputs['command-timeout-seconds'],
+        kubernetes: { deployment: inputs.deployment, namespace: inputs.namespace, context: inputs['kube-context'], timeoutSeconds: inputs['rollout-timeout-seconds'] },
+        ansible: { playbook: inputs.playbook, inventory: inputs.inventory, limit: inputs['ansible-limit'] },
+    };
+}
+/**
+ * What the method the inputs name needs, checked before anything runs: a method on hosts takes
+ * the hosts, the SSH key and a runtime; each method checks its own inputs.
+ */
 function checkRollbackMethodInputs(inputs) {
-    if (inputs.method === 'nginx') {
-        requireInput(inputs.hosts.length > 0, 'hosts', 'is required for method nginx: one or more user@host[:port]');
-        requireInput(inputs['ssh-private-key'] !== '', 'ssh-private-key', 'is required for method nginx');
+    const method = rollbackMethods.get(inputs.method);
+    if (method.onHosts) {
+        requireInput(inputs.hosts.length > 0, 'hosts', `is required for method ${inputs.method}: one or more user@host[:port]`);
+        requireInput(inputs['ssh-private-key'] !== '', 'ssh-private-key', `is required for method ${inputs.method}`);
         checkRuntimeInputs(inputs);
     }
-    if (inputs.method === 'kubernetes') {
-        requireInput(inputs.deployment !== '', 'deployment', 'is required for method kubernetes: the deployment to roll back');
-        requireInput(inputs['target-version'] === '' || /^\d+$/.test(inputs['target-version']), 'target-version', 'must be a revision number for method kubernetes (see kubectl rollout history)');
-    }
-    if (inputs.method === 'ansible') {
-        requireInput(inputs.playbook !== '', 'playbook', 'is required for method ansible: the rollback playbook');
-        requireInput(inputs.inventory !== '', 'inventory', 'is required for method ansible');
-    }
+    method.check?.(rollback_inputs_rollbackMethodOptions(inputs));
 }
-/** The method the inputs name, ready to run. */
-function rollbackMethod(inputs, hosts, context) {
-    if (inputs.method === 'kubernetes') {
-        return kubernetesRollback({ deployment: inputs.deployment, namespace: inputs.namespace, context: inputs['kube-context'] }, { timeoutSeconds: inputs['rollout-timeout-seconds'], log: context.log, clock: context.clock });
-    }
-    if (inputs.method === 'ansible') {
-        return ansibleRollback({ playbook: inputs.playbook, inventory: inputs.inventory, limit: inputs['ansible-limit'], app: inputs.app, environment: inputs.environment, reason: inputs.reason }, { workDir: mkdtempSync(join(process.env.RUNNER_TEMP ?? tmpdir(), 'agent-loop-ansible-')), cwd: process.env.GITHUB_WORKSPACE, timeoutMs: inputs['command-timeout-seconds'] * 1000, log: context.log, clock: context.clock });
-    }
-    return nginxRollback(hosts, rollbackSettings(inputs, context));
+/** Whether the method the inputs name works on the hosts (so its hosts are read, and its post step releases their locks). */
+function rollbackOnHosts(inputs) {
+    return rollbackMethods.get(inputs.method).onHosts;
+}
+/** Why an operator acts (a rollback, an abort, a hold): one line, kept in the hosts' audit log. */
+function reasonField(defaultReason) {
+    return field.string({ form: 'one line saying why (free text, no control characters)', pattern: FREE_TEXT, default: defaultReason, max: 500 });
+}
+/** The rollback's inputs: what to go back to, why, and whether to keep the failed color. */
+function rollbackPhaseInputs(defaultReason) {
+    return {
+        'target-version': field.string({ form: "a version from the hosts' history, such as v1.4.2", pattern: VERSION, max: 128 }),
+        reason: reasonField(defaultReason),
+        'keep-failed': field.boolean(false),
+    };
+}
+/** A named version, or the last good one (`canaryOnly`: an abort, which only ends a canary or a ramp). */
+function rollbackTarget(inputs, canaryOnly = false) {
+    return inputs['target-version'] ? { kind: 'version', version: inputs['target-version'] } : { kind: 'previous', ...(canaryOnly ? { canaryOnly } : {}) };
 }
 /**
  * What a rollback is announced with (the failed deployment marked, the rollback recorded, the
@@ -22032,10 +24506,10 @@ function rollbackMethod(inputs, hosts, context) {
  */
 function incidentInputs(options) {
     return {
-        'github-token': field.secret({ form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN' }),
-        'failed-deployment-id': field.string({ form: `the id of ${options.failedDeployment}`, pattern: DEPLOYMENT_ID, max: 20 }),
-        'create-incident': field.boolean(true),
-        'incident-severity': field.choice(['critical', 'high', 'medium', 'low'], options.severity),
+        'github-token': inputs_field.secret({ form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN' }),
+        'failed-deployment-id': inputs_field.string({ form: `the id of ${options.failedDeployment}`, pattern: DEPLOYMENT_ID, max: 20 }),
+        'create-incident': inputs_field.boolean(true),
+        'incident-severity': inputs_field.choice(['critical', 'high', 'medium', 'low'], options.severity),
     };
 }
 
@@ -23026,729 +25500,30 @@ function batchRemotes(remotes, maxParallel) {
     return new Map(remotes.map((remote) => [remote, new BatchedRemote(remote, gate)]));
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/combined.ts
 
-
-
-function weightsFor(color, percent) {
-    const other = 100 - percent;
-    return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
-}
-function router_formatWeights(weights) {
-    return `blue ${weights.blue}% / green ${weights.green}%`;
-}
-const router_nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
-const includeFileName = (app) => `agent-loop-${app}.conf`;
-const statusHost = (app) => `agent-loop-${app}`;
-const statusPath = (app) => `/agent-loop/${app}`;
-/** Reads the weights recorded in an include file's header (pure). */
-function parseIncludeHeader(content) {
-    const match = /^# agent-loop: (\{.*\})$/m.exec(content);
-    if (!match)
-        return null;
-    return parseStatus(match[1]);
-}
-function parseStatus(text) {
-    try {
-        const value = JSON.parse(text);
-        if (!value.weights || typeof value.weights.blue !== 'number' || typeof value.weights.green !== 'number' || typeof value.generation !== 'string')
-            return null;
-        return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
-    }
-    catch {
-        return null;
-    }
-}
-/**
- * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
- * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
- * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
- * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
- * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
- * stay). The records are written as this user, in its own state directory; the helper runs as the
- * one nginx trusts and is given no path and no content.
- */
-const SWITCH_SCRIPT = `set -u
-nonce=$1; shift
-${WRITE_FILES_SHELL}
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
-# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
-skip=$(( $1 * 3 + 1 ))
-apply() { shift "$skip"; "$@"; }
-out=$(apply "$@"); code=$?
-[ -z "$out" ] || printf '%s\\n' "$out"
-[ "$code" -eq 0 ] || exit "$code"
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
-exit 0`;
-/** How long the switch waits for nginx to serve the new weights after a reload. */
-const CONFIRM_MS = 5000;
-/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
-function helperArgs(site, weights, generation, nonceText) {
-    return [site.app, String(site.bluePort), String(site.greenPort), String(site.statusPort), site.splitKey, String(weights.blue), String(weights.green), generation, String(CONFIRM_MS), nonceText];
-}
-/**
- * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
- * it when they are small enough together; otherwise null is returned and the caller writes them
- * on their own.
- */
-function switchCommand(control, site, weights, generation, before = [], after = []) {
-    if (!writeArgs([...before, ...after]))
-        return null;
-    const record = writeArgs(before);
-    const outcome = writeArgs(after);
-    const key = nonce();
-    return shell_script('al-switch', SWITCH_SCRIPT, [key, ...record, ...outcome, ...control, 'switch', ...helperArgs(site, weights, generation, key)]);
-}
-function statusUrl(site) {
-    return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
-}
-/**
- * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
- * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
- */
-function readWeightsCommand(includePath, site, probe = []) {
-    return shell_script('al-weights', [
-        'inc=$1; host=$2; url=$3; shift 3',
-        `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
-        'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
-        // The header is the file's second line: read by the shell itself, no process spent.
-        'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1)); case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$inc"; fi; echo end',
-    ].join('\n'), [includePath, statusHost(site.app), statusUrl(site), ...probe]);
-}
-function parseRouterView(output) {
-    let live = null;
-    let file = null;
-    const health = {};
-    for (const line of output.split('\n')) {
-        if (line.startsWith('{'))
-            live = parseStatus(line.trim());
-        if (line.startsWith('file '))
-            file = parseStatus(line.slice(5).trim());
-        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
-        if (probed)
-            health[probed[2]] = Number(probed[1]);
-    }
-    return { live, file, health };
-}
-let generationCounter = 0;
-function newGeneration(now) {
-    generationCounter += 1;
-    return `${now.toString(36)}-${process.pid.toString(36)}-${generationCounter}`;
-}
-class NginxRouter {
-    remote;
-    site;
-    now;
-    includePath;
-    /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
-    control;
-    constructor(remote, site, confDir, nginx, now = Date.now) {
-        this.remote = remote;
-        this.site = site;
-        this.now = now;
-        this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
-        this.control = nginx_helper_nginxControl(nginx, confDir);
-    }
-    async setWeights(weights, options = {}) {
-        if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
-            throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
-        }
-        const generation = newGeneration(this.now());
-        const after = options.after ?? [];
-        let recorded = after.length > 0;
-        let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
-        if (!argv && after.length > 0 && (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
-            recorded = false;
-        if (!argv) {
-            recorded = false;
-            // A record too large to go inside the command is written first, on its own.
-            for (const write of options.before ?? []) {
-                if (write.mode === 'append')
-                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
-                else
-                    await writeRemoteFile(this.remote, write.path, write.content);
-            }
-            argv = switchCommand(this.control, this.site, weights, generation);
-        }
-        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
-        if (result.code !== 0) {
-            const nginxSays = result.stderr.trim() || result.stdout.trim();
-            const what = result.code === 20
-                ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
-                : result.code === 21
-                    ? 'nginx could not be reloaded (the previous file was put back)'
-                    : result.code === 2 || result.code === 37
-                        ? 'the nginx helper refused the switch'
-                        : result.code === 22
-                            ? 'nginx did not serve the new weights'
-                            : result.code === 35
-                                ? 'the switch could not be recorded before making it, so traffic was not touched'
-                                : result.code === 36
-                                    ? 'the new weights are live, but their outcome could not be recorded'
-                                    : 'writing the nginx include failed';
-            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${nginxSays}`);
-        }
-        const live = /live (\d+)(?: all (\d+))?/.exec(result.stdout);
-        const liveMs = live ? Number(live[1]) : Number.NaN;
-        return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, recorded };
-    }
-    async getWeights() {
-        const view = await this.inspect();
-        return view.live ?? view.file;
-    }
-    async inspect(probe = []) {
-        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
-        return parseRouterView(result.stdout);
-    }
-}
-/**
- * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
- * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
- * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
- * first deploy, whose switch replaces this file.
- */
-function router_placeholderInclude(app) {
-    return [
-        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
-        '# whose switch replaces this file. Until then its server block answers 502.',
-        `map $host $${router_nginxName(app)} {`,
-        '    default 127.0.0.1:9;',
-        '}',
-    ].join('\n');
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/nginx-log.ts
-
-
-
-
-const DEFAULT_MAX_READ_BYTES = 16 * 1024 * 1024;
-/** A line longer than this is not an nginx access line: it is dropped (and counted as skipped). */
-const MAX_PARTIAL_BYTES = 1024 * 1024;
-// ------------------------------------------------------------------------------------ pure parts
-/**
- * Prints `<inode> <size>` (or `missing`), then — only when the file is still the one with inode
- * `$2` (any file when `$2` is empty) and has bytes past the offset — up to `$4` bytes from byte
- * offset `$3`, base64-encoded.
- */
-const READ_SCRIPT = `set -u
-file=$1; want=$2; offset=$3; cap=$4
-[ -e "$file" ] || { echo missing; exit 0; }
-info=$(stat -L -c '%i %s' -- "$file") || exit 3
-[ -r "$file" ] || { echo "cannot read $file" >&2; exit 4; }
-echo "$info"
-inode=\${info%% *}; size=\${info#* }
-[ -z "$want" ] || [ "$inode" = "$want" ] || exit 0
-[ "$size" -gt "$offset" ] && [ "$cap" -gt 0 ] || exit 0
-tail -c +$((offset + 1)) -- "$file" | head -c "$cap" | base64`;
-/** The command that reads a log from a byte offset (pure). `inode` empty = whatever file is there. */
-function readLogCommand(path, inode, offset, maxBytes) {
-    if (!Number.isSafeInteger(offset) || offset < 0)
-        throw new Error(`invalid log offset ${offset}`);
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
-        throw new Error(`invalid read size ${maxBytes}`);
-    if (!/^\d*$/.test(inode))
-        throw new Error(`invalid inode ${inode}`);
-    return shell_script('al-log-read', READ_SCRIPT, [path, inode, String(offset), String(maxBytes)]);
-}
-/** Parses what `readLogCommand` printed (pure). */
-function parseLogRead(stdout) {
-    const newline = stdout.indexOf('\n');
-    const head = (newline === -1 ? stdout : stdout.slice(0, newline)).trim();
-    if (head === 'missing')
-        return { missing: true };
-    const match = /^(\d+) (\d+)$/.exec(head);
-    if (!match)
-        throw new Error(`unexpected answer from the log reader: ${JSON.stringify(head.slice(0, 200))}`);
-    const bytes = newline === -1 ? Buffer.alloc(0) : Buffer.from(stdout.slice(newline + 1), 'base64');
-    return { missing: false, inode: match[1], size: Number(match[2]), bytes };
-}
-/** Joins a kept partial line with new bytes; returns the complete lines and the new partial tail (pure). */
-function splitLogLines(partial, chunk) {
-    const data = partial.length === 0 ? chunk : Buffer.concat([partial, chunk]);
-    const end = data.lastIndexOf(0x0a);
-    if (end === -1)
-        return { lines: [], rest: data };
-    const lines = data.subarray(0, end).toString('utf8').split('\n');
-    return { lines, rest: Buffer.from(data.subarray(end + 1)) };
-}
-function emptyAccessTally() {
-    return { colors: {}, skipped: 0, unformatted: 0 };
-}
-/**
- * The color's own answer time in ms from `upstream_time` (`$upstream_response_time`): the first
- * value, which is the attempt of the color the line names, even when nginx went on to the other
- * color as a backup ("0.012, 0.003", or "0.012 : 0.003" after an internal redirect). null when
- * the color never answered ("-") or the field is missing.
- *
- * Why not `request_time`: it starts at the first byte nginx reads from the client, so a client
- * that trickles its headers or body makes it as long as it likes; nginx reads the whole request
- * before it opens the upstream, so the upstream time is the app's alone.
- */
-function upstreamMs(upstreamTime) {
-    if (typeof upstreamTime === 'number')
-        return Number.isFinite(upstreamTime) && upstreamTime >= 0 ? upstreamTime * 1000 : null;
-    if (typeof upstreamTime !== 'string')
-        return null;
-    const first = (upstreamTime.split(/[,:]/)[0] ?? '').trim();
-    return /^\d+(\.\d+)?$/.test(first) ? Number(first) * 1000 : null;
-}
-/**
- * Counts access lines per color (pure). A line is ours when its `upstream` is `agent_loop_<app>_<color>`;
- * an error is a status ≥ 500 (502/504 from nginx itself included, e.g. when a color is down);
- * latency is the color's upstream time (`upstream_time`, see upstreamMs), not the client-driven
- * `request_time`; a request the color never answered counts as a request (and an error) without a
- * latency. Blank lines are ignored; everything else that does not fit counts as skipped.
- */
-function parseAccessLines(lines, app, into = emptyAccessTally()) {
-    const prefix = `${router_nginxName(app)}_`;
-    for (const line of lines) {
-        if (line.trim() === '')
-            continue;
-        let entry;
-        try {
-            entry = JSON.parse(line);
-        }
-        catch {
-            into.skipped += 1;
-            into.unformatted += 1;
-            continue;
-        }
-        const { upstream, status, upstream_time: upstreamTime } = (entry ?? {});
-        if (typeof upstream !== 'string' || typeof status !== 'number')
-            into.unformatted += 1;
-        const color = typeof upstream === 'string' && upstream.startsWith(prefix) ? upstream.slice(prefix.length) : undefined;
-        if ((color !== 'blue' && color !== 'green') || typeof status !== 'number') {
-            into.skipped += 1;
-            continue;
-        }
-        const sample = (into.colors[color] ??= emptyColorSample());
-        sample.requests += 1;
-        // The chosen color failed when its own attempt (the first upstream status) is a 5xx or no
-        // answer, even if nginx then got a good answer from the other color, its backup.
-        const upstreamStatus = entry.upstream_status;
-        const firstAttempt = typeof upstreamStatus === 'string' ? (upstreamStatus.split(/[,:]/)[0] ?? '').trim() : '';
-        const colorFailed = firstAttempt !== '' && firstAttempt !== '-' && (!/^\d+$/.test(firstAttempt) || Number(firstAttempt) >= 500);
-        if (status >= 500 || colorFailed)
-            sample.errors += 1;
-        const latencyMs = upstreamMs(upstreamTime);
-        if (latencyMs !== null) {
-            const bucket = latencyBucket(latencyMs);
-            sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
-        }
-    }
-    return into;
-}
-// ------------------------------------------------------------------------------------- one host
-/**
- * Follows one access log across samples: the inode and byte offset of the file being read, and
- * a partial last line waiting for its newline.
- *
- * Rotation (`mv log log.1` then `nginx -s reopen`, or logrotate without copytruncate): when the
- * path holds another file (or none yet), the rest of the old file is read from `<path>.1` if it is
- * still there with the same inode, and then the new file from 0. While the path is missing (moved,
- * not yet reopened) the old file is followed at `<path>.1`. Limits: lines nginx writes to the old
- * file after we switched (a new file created before nginx reopened) are not read; a rotated file
- * already renamed further or compressed is lost (counted in `lostRotations`); with copytruncate,
- * lines written between the last read and the truncation are lost.
- */
-class AccessLogFollower {
-    host;
-    options;
-    inode;
-    offset = 0;
-    partial = Buffer.alloc(0);
-    rotations = 0;
-    lostRotations = 0;
-    truncations = 0;
-    maxReadBytes;
-    timeoutMs;
-    constructor(host, options = {}) {
-        this.host = host;
-        this.options = options;
-        this.maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
-        this.timeoutMs = options.timeoutMs ?? 60_000;
-        if (!Number.isSafeInteger(this.maxReadBytes) || this.maxReadBytes < 1)
-            throw new Error(`maxReadBytes must be a positive integer, got ${this.maxReadBytes}`);
-    }
-    /** Reads what was written since the last call and counts it. */
-    async read() {
-        const tally = emptyAccessTally();
-        const path = this.host.accessLog;
-        const { mark } = this.host;
-        if (this.inode === undefined && mark && mark.path === path && !this.options.fromStart) {
-            // Start at the switch: the normal follow below reads from the mark, and finds a rotation or
-            // a truncation since then as it would between two samples.
-            this.inode = mark.inode;
-            this.offset = mark.offset;
-        }
-        if (this.inode === undefined) {
-            const first = await this.readFile(path, '', 0, this.options.fromStart ? this.maxReadBytes : 0);
-            if (first.missing)
-                throw new errors_HostError(this.host.remote.label, `the nginx access log ${path} does not exist`);
-            this.inode = first.inode;
-            if (this.options.fromStart)
-                this.consume(first.bytes, tally);
-            else
-                this.offset = first.size;
-            return tally;
-        }
-        const current = await this.readFile(path, this.inode, this.offset, this.maxReadBytes);
-        if (!current.missing && current.inode === this.inode) {
-            if (current.size >= this.offset) {
-                this.consume(current.bytes, tally);
-                return tally;
-            }
-            // Same file, smaller than what was read: truncated in place (copytruncate). Start over.
-            this.truncations += 1;
-            this.restartAt(current.inode, tally);
-            this.consume((await this.readSame(path, this.maxReadBytes)).bytes, tally);
-            return tally;
-        }
-        // Rotated: first the rest of the old file, if it is still at <path>.1.
-        const finished = await this.finishRotated(`${path}.1`, tally);
-        if (current.missing) {
-            // Moved but not reopened yet: nginx still writes to the old file; keep following it there.
-            if (!finished)
-                throw new errors_HostError(this.host.remote.label, `the nginx access log ${path} is missing and ${path}.1 is not the file that was being read`);
-            return tally;
-        }
-        if (finished)
-            this.rotations += 1;
-        else
-            this.lostRotations += 1;
-        this.restartAt(current.inode, tally);
-        this.consume((await this.readSame(path, this.maxReadBytes)).bytes, tally);
-        return tally;
-    }
-    /** Reads the remaining bytes of the followed file at `rotatedPath`; false when it is not there. */
-    async finishRotated(rotatedPath, tally) {
-        for (;;) {
-            const old = await this.readFile(rotatedPath, this.inode ?? '', this.offset, this.maxReadBytes);
-            if (old.missing || old.inode !== this.inode)
-                return false;
-            this.consume(old.bytes, tally);
-            if (old.bytes.length < this.maxReadBytes || this.offset >= old.size)
-                return true;
-        }
-    }
-    async readSame(path, maxBytes) {
-        const read = await this.readFile(path, this.inode ?? '', this.offset, maxBytes);
-        // Replaced again in between: nothing now, the next sample sees the new file.
-        return read.missing || read.inode !== this.inode ? { bytes: Buffer.alloc(0) } : read;
-    }
-    restartAt(inode, tally) {
-        // A partial line at the end of a finished file never gets its newline.
-        if (this.partial.length > 0)
-            tally.skipped += 1;
-        this.inode = inode;
-        this.offset = 0;
-        this.partial = Buffer.alloc(0);
-    }
-    consume(bytes, tally) {
-        this.offset += bytes.length;
-        const { lines, rest } = splitLogLines(this.partial, bytes);
-        parseAccessLines(lines, this.host.app, tally);
-        if (rest.length > MAX_PARTIAL_BYTES) {
-            tally.skipped += 1;
-            this.partial = Buffer.alloc(0);
-        }
-        else {
-            this.partial = rest;
-        }
-    }
-    async readFile(path, inode, offset, maxBytes) {
-        const { remote } = this.host;
-        const result = await remote.run(readLogCommand(path, inode, offset, maxBytes), { timeoutMs: this.timeoutMs });
-        if (result.code !== 0) {
-            throw new errors_HostError(remote.label, `reading the nginx access log ${path} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
-        }
-        try {
-            return parseLogRead(result.stdout);
-        }
-        catch (error) {
-            throw new errors_HostError(remote.label, `reading the nginx access log ${path}: ${error.message}`);
-        }
-    }
-}
-// ---------------------------------------------------------------------------------------- source
-/**
- * Requests, errors and latencies per color from the access logs of every host. A sample counts
- * the lines written between the previous read and this one (the window only labels it; lines are
- * not filtered by their time). A color without a line is absent from the sample. A host that
- * cannot be read makes the sample throw; what the other hosts read meanwhile is not lost but
- * counted in the next sample that succeeds.
- */
-class NginxLogSource {
-    name = 'nginx-log';
-    followers;
-    carried = [];
-    skippedLines = 0;
-    unformattedLines = 0;
-    constructor(hosts, options = {}) {
-        if (hosts.length === 0)
-            throw new Error('NginxLogSource needs at least one host');
-        this.followers = hosts.map((host) => new AccessLogFollower(host, options));
-    }
-    /** Lines that were not counted: other apps, requests nginx did not proxy, unparseable lines. */
-    get skipped() {
-        return this.skippedLines;
-    }
-    /** Of those, the lines not in the `agent_loop` log format at all (see AccessTally). */
-    get unformatted() {
-        return this.unformattedLines;
-    }
-    /** The access logs read, each with the host it is on. */
-    get logs() {
-        return this.followers.map((follower) => ({ host: follower.host.remote.label, path: follower.host.accessLog }));
-    }
-    /** Rotations handled, and rotated files that were gone before their rest could be read. */
-    get rotations() {
-        const sum = (pick) => this.followers.reduce((total, follower) => total + pick(follower), 0);
-        return { followed: sum((f) => f.rotations), lost: sum((f) => f.lostRotations), truncated: sum((f) => f.truncations) };
+/** Samples several sources (hosts, kinds) for the same interval and adds them up. */
+class CombinedSource {
+    sources;
+    name;
+    constructor(sources) {
+        this.sources = sources;
+        this.name = sources.map((source) => source.name).join('+');
     }
     async sample(window) {
-        const results = await Promise.allSettled(this.followers.map((follower) => follower.read()));
-        const read = [];
-        const failures = [];
-        for (const result of results) {
-            if (result.status === 'fulfilled') {
-                this.skippedLines += result.value.skipped;
-                this.unformattedLines += result.value.unformatted;
-                read.push(result.value.colors);
-            }
-            else {
-                failures.push(result.reason.message ?? String(result.reason));
-            }
-        }
-        const parts = [...this.carried, ...read].map((colors) => ({ start: window.start, end: window.end, colors }));
-        if (failures.length > 0) {
-            this.carried = parts.map((part) => part.colors);
-            throw new Error(`nginx access log: ${failures.join('; ')}`);
-        }
-        this.carried = [];
-        return { start: window.start, end: window.end, colors: parts.length > 0 ? mergeSamples(parts).colors : {} };
+        const samples = await Promise.all(this.sources.map((source) => source.sample(window)));
+        return samples.length > 0 ? mergeSamples(samples) : { start: window.start, end: window.end, colors: {} };
     }
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/host.ts
-
-
-
-// ------------------------------------------------------------------------------------ pure parts
-function meminfoCommand() {
-    return ['cat', '/proc/meminfo'];
-}
-/** Share of memory in use from /proc/meminfo: 1 − MemAvailable / MemTotal (pure). */
-function parseMeminfo(text) {
-    const field = (name) => {
-        const match = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(text);
-        return match ? Number(match[1]) : undefined;
-    };
-    const total = field('MemTotal');
-    const available = field('MemAvailable');
-    if (!total || available === undefined)
-        throw new Error('/proc/meminfo has no MemTotal or MemAvailable line');
-    return Math.min(1, Math.max(0, 1 - available / total));
+    async close() {
+        await Promise.all(this.sources.map((source) => source.close?.()));
+    }
 }
 /**
- * Every color's compose project (`<app>-<color>`, as the compose runtime names it) in one command:
- * its running containers (`docker ps`), then `docker stats` of them. Prints `<color> <MemPerc>` per
- * container; a color with no running container prints nothing. Exit 10 when `docker ps` fails, 11
- * when `docker stats` does (the color on stderr).
+ * Several sources, combined; a single one as it is, since combining it alone would only copy its
+ * samples (the nginx-log source already adds up its hosts).
  */
-const COMPOSE_MEMORY_SCRIPT = `set -u
-app=$1; shift
-for color in "$@"; do
-  ids=$(docker ps --quiet --filter "label=com.docker.compose.project=$app-$color") || { echo "docker ps for $app-$color failed" >&2; exit 10; }
-  [ -n "$ids" ] || continue
-  for id in $ids; do case $id in *[!0-9a-f]*) echo "docker ps gave an unexpected container id for $app-$color" >&2; exit 10 ;; esac; done
-  out=$(docker stats --no-stream --format '{{.MemPerc}}' $ids) || { echo "docker stats for $app-$color failed" >&2; exit 11; }
-  printf '%s\\n' "$out" | while IFS= read -r value; do printf '%s %s\\n' "$color" "$value"; done
-done`;
-function composeMemoryCommand(app, colors) {
-    return shell_script('al-compose-memory', COMPOSE_MEMORY_SCRIPT, [app, ...colors]);
-}
-/** The largest MemPerc per color as a ratio (pure); a color with no figure (`--` for a stopped container) is left out. */
-function parseComposeMemory(text) {
-    const byColor = {};
-    for (const line of text.split('\n')) {
-        const match = /^(blue|green) ([\d.]+)%$/.exec(line.trim());
-        if (!match)
-            continue;
-        const color = match[1];
-        byColor[color] = Math.max(byColor[color] ?? 0, Number(match[2]) / 100);
-    }
-    return byColor;
-}
-/** For each `color url` pair prints `<color> <status>` (000: no answer). */
-const HEALTH_SCRIPT = `set -u
-max=$1; shift
-while [ "$#" -ge 2 ]; do
-  code=$(curl -s -o /dev/null -A agent-loop-monitor --max-time "$max" -w '%{http_code}' "$2" 2>/dev/null) || true
-  echo "$1 \${code:-000}"
-  shift 2
-done`;
-function healthChecksCommand(targets, path, timeoutSeconds) {
-    if (!URL_PATH.test(path))
-        throw new errors_ConfigurationError(`invalid health path ${JSON.stringify(path)}: expected a path starting with /`);
-    if (!(timeoutSeconds > 0))
-        throw new errors_ConfigurationError(`the health check timeout must be positive, got ${timeoutSeconds}`);
-    return shell_script('al-health', HEALTH_SCRIPT, [String(timeoutSeconds), ...targets.flatMap(({ color, port }) => [color, `http://127.0.0.1:${port}${path}`])]);
-}
-/** Health status per color (pure). */
-function parseHealthOutput(stdout) {
-    const statuses = {};
-    for (const line of stdout.split('\n')) {
-        const match = /^(blue|green) (\d{3})$/.exec(line.trim());
-        if (match)
-            statuses[match[1]] = Number(match[2]);
-    }
-    return statuses;
-}
-// ---------------------------------------------------------------------------------------- source
-class HostSource {
-    options;
-    name = 'host';
-    failuresInRow = { blue: 0, green: 0 };
-    healthPath;
-    timeoutSeconds;
-    memory;
-    constructor(options) {
-        this.options = options;
-        this.healthPath = options.healthPath ?? '/health';
-        this.timeoutSeconds = options.timeoutSeconds ?? 5;
-        this.memory = options.memory ?? { kind: 'host' };
-        this.healthCommand();
-    }
-    healthCommand() {
-        return healthChecksCommand(this.options.colors.map((color) => ({ color, port: this.options.ports[color] })), this.healthPath, this.timeoutSeconds);
-    }
-    async sample(window) {
-        const { colors } = this.options;
-        const [statuses, memory] = await Promise.all([this.checkHealth(), this.readMemory()]);
-        const sample = { start: window.start, end: window.end, colors: {} };
-        for (const color of colors) {
-            const status = statuses[color] ?? 0;
-            this.failuresInRow[color] = status >= 200 && status < 300 ? 0 : this.failuresInRow[color] + 1;
-            const colorSample = { requests: 0, errors: 0, latency: [], healthFailuresInRow: this.failuresInRow[color] };
-            const ratio = memory[color];
-            if (ratio !== undefined)
-                colorSample.memoryRatio = ratio;
-            sample.colors[color] = colorSample;
-        }
-        return sample;
-    }
-    async checkHealth() {
-        const { remote, colors } = this.options;
-        const result = await remote.run(this.healthCommand(), { timeoutMs: (colors.length * (this.timeoutSeconds + 1) + 30) * 1000 });
-        if (result.code !== 0)
-            throw new errors_HostError(remote.label, `health checks failed to run (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
-        const statuses = parseHealthOutput(result.stdout);
-        for (const color of colors) {
-            if (statuses[color] === undefined)
-                throw new errors_HostError(remote.label, `the health check of ${color} printed no status: ${result.stdout.trim().slice(0, 300)}`);
-        }
-        return statuses;
-    }
-    async readMemory() {
-        const { remote, colors } = this.options;
-        const memory = this.memory;
-        if (memory.kind === 'none')
-            return {};
-        if (memory.kind === 'host') {
-            const result = await remote.run(meminfoCommand(), { timeoutMs: 30_000 });
-            if (result.code !== 0)
-                throw new errors_HostError(remote.label, `reading /proc/meminfo failed (exit ${result.code}): ${result.stderr.trim()}`);
-            let ratio;
-            try {
-                ratio = parseMeminfo(result.stdout);
-            }
-            catch (error) {
-                throw new errors_HostError(remote.label, error.message);
-            }
-            return Object.fromEntries(colors.map((color) => [color, ratio]));
-        }
-        // One command for every color: with the health checks and the log read, one SSH command per host per interval.
-        const result = await remote.run(composeMemoryCommand(memory.app, colors), { timeoutMs: 60_000 });
-        if (result.code !== 0)
-            throw new errors_HostError(remote.label, `reading the compose projects' memory failed (exit ${result.code}): ${result.stderr.trim().slice(0, 500)}`);
-        return parseComposeMemory(result.stdout);
-    }
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/probe.ts
-
-
-
-
-/** For each `color url` pair, `$1` requests; prints one `<color> <status> <seconds>` line per request (status 000: no answer). */
-const PROBE_SCRIPT = `set -u
-count=$1; max=$2; shift 2
-while [ "$#" -ge 2 ]; do
-  color=$1; url=$2; shift 2
-  i=0
-  while [ "$i" -lt "$count" ]; do
-    out=$(curl -s -o /dev/null -A agent-loop-probe --max-time "$max" -w '%{http_code} %{time_total}' "$url" 2>/dev/null) || true
-    echo "$color \${out:-000 0}"
-    i=$((i + 1))
-  done
-done`;
-/** The command that probes each color `count` times (pure). */
-function probeRequestsCommand(targets, path, count, timeoutSeconds) {
-    if (!URL_PATH.test(path))
-        throw new errors_ConfigurationError(`invalid probe path ${JSON.stringify(path)}: expected a path starting with /`);
-    if (!Number.isInteger(count) || count < 1)
-        throw new errors_ConfigurationError(`requests per sample must be a positive integer, got ${count}`);
-    if (!(timeoutSeconds > 0))
-        throw new errors_ConfigurationError(`the probe timeout must be positive, got ${timeoutSeconds}`);
-    const pairs = targets.flatMap(({ color, port }) => [color, `http://127.0.0.1:${port}${path}`]);
-    return shell_script('al-probe', PROBE_SCRIPT, [String(count), String(timeoutSeconds), ...pairs]);
-}
-/** Counts the probe output per color (pure): an error is a 5xx or no answer; every request lands in the histogram. */
-function parseProbeOutput(stdout) {
-    const colors = {};
-    for (const line of stdout.split('\n')) {
-        const match = /^(blue|green) (\d{3}) ([\d.]+)$/.exec(line.trim());
-        if (!match)
-            continue;
-        const sample = (colors[match[1]] ??= emptyColorSample());
-        const status = Number(match[2]);
-        sample.requests += 1;
-        if (status === 0 || status >= 500)
-            sample.errors += 1;
-        const bucket = latencyBucket(Number(match[3]) * 1000);
-        sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
-    }
-    return colors;
-}
-class ProbeSource {
-    options;
-    name = 'probe';
-    constructor(options) {
-        this.options = options;
-        // Validates the options now rather than at the first sample.
-        this.command();
-    }
-    command() {
-        const { colors, ports, path, requestsPerSample, timeoutSeconds = 10 } = this.options;
-        return probeRequestsCommand(colors.map((color) => ({ color, port: ports[color] })), path, requestsPerSample, timeoutSeconds);
-    }
-    async sample(window) {
-        const { remote, colors, requestsPerSample, timeoutSeconds = 10 } = this.options;
-        const result = await remote.run(this.command(), { timeoutMs: (colors.length * requestsPerSample * (timeoutSeconds + 1) + 30) * 1000 });
-        if (result.code !== 0)
-            throw new errors_HostError(remote.label, `probing ${colors.join(' and ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
-        const counted = parseProbeOutput(result.stdout);
-        for (const color of colors) {
-            if ((counted[color]?.requests ?? 0) !== requestsPerSample) {
-                throw new errors_HostError(remote.label, `the probe of ${color} printed ${counted[color]?.requests ?? 0} results for ${requestsPerSample} requests: ${result.stdout.trim().slice(0, 300)}`);
-            }
-        }
-        return { start: window.start, end: window.end, colors: counted };
-    }
+function combineSources(sources) {
+    return sources.length === 1 && sources[0] ? sources[0] : new CombinedSource(sources);
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-mark.ts
@@ -23807,1231 +25582,6 @@ function analysisStart(canaries, now, durationSeconds) {
     return start <= now && now - start <= durationSeconds * 1000 ? start : now;
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/action/parallel.ts
-/** Runs `task` for every item with at most `limit` running at once; keeps the input order. */
-async function mapLimit(items, limit, task) {
-    const results = new Array(items.length);
-    let next = 0;
-    const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-        while (next < items.length) {
-            const index = next++;
-            results[index] = await task(items[index], index);
-        }
-    });
-    await Promise.all(workers);
-    return results;
-}
-/** Like mapLimit, but never rejects: every item gets its own outcome. */
-function parallel_settleLimit(items, limit, task) {
-    return mapLimit(items, limit, async (item, index) => {
-        try {
-            return { ok: true, value: await task(item, index) };
-        }
-        catch (error) {
-            return { ok: false, error };
-        }
-    });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
-
-
-
-/** The helper's `inspect` arguments: the app, and the access log (or `-` when it is not an absolute path). */
-function inspectArgs(server) {
-    if (!server)
-        return ['', '-'];
-    return [server.app, server.accessLog.startsWith('/') ? server.accessLog : '-'];
-}
-function parseServerFacts(line) {
-    const match = /^proxy=(yes|no) log=(yes|no|unchecked)$/.exec(line.trim());
-    if (!match)
-        return null;
-    return { proxy: match[1] === 'yes', log: match[2] === 'unchecked' ? null : match[2] === 'yes' };
-}
-/** The line an app's server block needs so that requests reach its colors. */
-function proxyLine(app) {
-    return `proxy_pass http://$${router_nginxName(app)};`;
-}
-/** The line that writes the access log the monitor reads. */
-function accessLogLine(accessLog) {
-    return `access_log ${accessLog} agent_loop;`;
-}
-const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
-echo "uid=$(id -u)"
-mkdir -p "$state_dir" 2>/dev/null
-printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
-printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
-if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
-if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`));
-/**
- * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
- * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
- * split variable and writes the access log (a helper too old to know the verb says nothing).
- */
-function preflightCommand(stateDir, includeDir, nginx, server) {
-    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...nginxControl(nginx, includeDir)]);
-}
-/** The `key=value` lines a host script prints: every value of a key, and the first one. */
-function keyValues(output) {
-    const values = new Map();
-    for (const line of output.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq > 0)
-            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
-    }
-    return { values, first: (key) => values.get(key)?.[0] ?? '' };
-}
-function parsePreflight(output) {
-    const { values, first } = keyValues(output);
-    return {
-        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
-        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
-        curl: first('curl') === 'yes',
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        includeDir: first('include_dir') === 'yes',
-        root: first('uid') === '0',
-        server: parseServerFacts(first('server')),
-    };
-}
-/**
- * What a deploy should warn about (it does not stop: before the first deploy the variable does not
- * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
- * line, and the monitor sees none without the access log line.
- */
-function serverBlockWarnings(facts, server) {
-    if (!facts)
-        return [];
-    const warnings = [];
-    if (!facts.proxy)
-        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
-    if (facts.log === false)
-        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
-    return warnings;
-}
-/** Returns the problems found (empty when the host is ready). */
-function judgePreflight(facts, limits, includeDir, nginx = []) {
-    const problems = [];
-    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
-    if (!facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
-        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
-    if (facts.freeDiskMb < limits.minFreeDiskMb)
-        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
-    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
-        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
-    if (!facts.curl)
-        problems.push('curl is not installed (the health checks run it on the host)');
-    if (!facts.includeDir)
-        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
-    if (!facts.nginxOk)
-        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
-    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
-    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
-        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
-    }
-    return problems;
-}
-const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
-async function preflight(remote, stateDir, includeDir, nginx, limits, server) {
-    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx, server), { timeoutMs: 60_000 });
-    const facts = parsePreflight(result.stdout);
-    const problems = judgePreflight(facts, limits, includeDir, nginx);
-    if (problems.length > 0) {
-        // A prerequisite the doctor knows how to fix comes with its command.
-        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
-        if (missing.some((item) => item.kind !== 'configuration'))
-            throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
-        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
-    }
-    return facts;
-}
-const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
-echo "user=$(id -un)"; echo "uid=$(id -u)"
-if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
-else
-  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
-  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
-fi
-if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
-# The program nginx-command runs (after sudo and its options), then the helper's argv.
-word=; via_sudo=no; i=0
-for w; do
-  [ "$i" -lt "$n" ] || break; i=$((i + 1))
-  [ -z "$word" ] || continue
-  case $w in sudo) via_sudo=yes ;; -*) [ "$via_sudo" = yes ] || word=$w ;; *) word=$w ;; esac
-done
-shift "$n"
-echo "via_sudo=$via_sudo"
-if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
-case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
-if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
-if [ -n "$app" ]; then
-  if facts=$("$@" inspect "$app" "$inspect_log" 2>&1 </dev/null); then echo "server=$facts"
-  else code=$?; case $facts in *usage:*) printf 'server_unknown=%s\\n' "$(printf '%s\\n' "$facts" | head -n 1)" ;; *) echo "server_failed=$code" ;; esac; fi
-fi
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
-if [ -z "$access_log" ]; then echo log=unchecked
-elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
-else echo log=absent; fi`;
-function doctorCommand(target) {
-    const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
-    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]);
-}
-function parseDoctor(output) {
-    const { values, first } = keyValues(output);
-    return {
-        user: first('user'),
-        root: first('uid') === '0',
-        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
-        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
-        viaSudo: first('via_sudo') === 'yes',
-        nginxFound: first('nginx_found') === 'yes',
-        nginxInSbin: first('nginx_sbin'),
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        curl: first('curl') === 'yes',
-        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
-        sudo: first('sudo') === 'yes',
-        server: parseServerFacts(first('server')),
-        serverUnknown: first('server_unknown'),
-    };
-}
-const q = (word) => quote(word);
-/**
- * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
- * host-setup). A user that is not root drives nginx only through the switch helper: a directory
- * it may write that nginx (root) loads, or nginx itself through sudo next to such a directory,
- * would make it root in all but name, and is reported as a problem, not as a way to deploy.
- */
-function judgeDoctor(facts, target) {
-    const user = facts.user || 'DEPLOY_USER';
-    const found = [];
-    const helper = nginx_helper_switchHelperPath(target.nginx);
-    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
-    const nginxLine = nginxWords.join(' ');
-    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? nginx_helper_SWITCH_HELPER_PATH}`;
-    if (facts.stateDir === 'denied')
-        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
-    if (facts.includeDir === 'missing')
-        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
-    if (!facts.curl)
-        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
-    const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
-    if (helper) {
-        if (!facts.root && facts.includeDir === 'writable') {
-            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
-        }
-        if (!facts.nginxFound)
-            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
-        else if (!facts.nginxOk && privileged && !facts.root)
-            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
-        else if (!facts.nginxOk)
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
-    }
-    else if (!facts.root && facts.viaSudo) {
-        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
-    }
-    else if (!facts.nginxFound) {
-        found.push(facts.nginxInSbin
-            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
-            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
-    }
-    else if (!facts.nginxOk) {
-        if (privileged && !facts.root)
-            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
-        else
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
-    }
-    else if (facts.includeDir === 'denied') {
-        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
-    }
-    // The server block, from nginx's own view of its configuration: the two lines the README asks for.
-    if (target.app && facts.server) {
-        const variable = `$${router_nginxName(target.app)}`;
-        if (!facts.server.proxy)
-            found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
-        if (facts.server.log === false)
-            found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
-    }
-    else if (target.app && facts.serverUnknown) {
-        found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? nginx_helper_SWITCH_HELPER_PATH})` });
-    }
-    if (facts.accessLog === 'denied') {
-        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });
-    }
-    return found;
-}
-function formatPrerequisites(host, missing) {
-    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
-}
-/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
-async function doctor(remote, target) {
-    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
-    return judgeDoctor(parseDoctor(result.stdout), target);
-}
-/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
-async function requirePrerequisites(remote, target) {
-    const missing = await doctor(remote, target);
-    if (missing.length > 0)
-        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
-}
-/**
- * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
- * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
- * `mkdir: Permission denied`. Anything else is passed on as it was.
- */
-async function explainUnprepared(remote, target, error) {
-    let missing = [];
-    try {
-        missing = await doctor(remote, target);
-    }
-    catch {
-        // The doctor could not run either: the original error says more.
-    }
-    if (missing.length > 0)
-        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
-    throw error;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/fleet/session.ts
-
-
-
-
-
-/** The run was cancelled: thrown by a step that had not started, or by a wait that was cut short. */
-class Cancelled extends Error {
-    name = 'Cancelled';
-    constructor(what = 'the run was cancelled') {
-        super(what);
-    }
-}
-const isCancelled = (settings) => settings.signal?.aborted === true;
-/** How often a lock's owner shows it is alive; a lock silent for lock-stale-seconds belongs to a dead run. */
-const HEARTBEAT_MS = 5000;
-/** One host, connected, locked for this run, with its state read. */
-class HostSession {
-    spec;
-    remote;
-    settings;
-    state;
-    unlock;
-    lockToken;
-    router;
-    paths;
-    /** Set when the heartbeat finds the lock is no longer this run's (broken by another run). */
-    lockLost = false;
-    heartbeat;
-    auditQueue = [];
-    constructor(spec, remote, settings, state, unlock, router, lockToken) {
-        this.spec = spec;
-        this.remote = remote;
-        this.settings = settings;
-        this.state = state;
-        this.unlock = unlock;
-        this.lockToken = lockToken;
-        this.paths = state_statePaths(spec.stateDir, settings.app);
-        this.router =
-            router ??
-                new NginxRouter(remote, { app: settings.app, bluePort: spec.bluePort, greenPort: spec.greenPort, statusPort: spec.nginxStatusPort, splitKey: settings.splitKey }, spec.nginxConfDir, spec.nginxCommand, settings.clock.now);
-    }
-    get label() {
-        return this.remote.label;
-    }
-    port(color) {
-        return color === 'blue' ? this.spec.bluePort : this.spec.greenPort;
-    }
-    /** Keeps the lock's time fresh while this run works, so that a run that dies is known dead within lock-stale-seconds. */
-    startHeartbeat() {
-        if (!this.lockToken || this.heartbeat)
-            return;
-        const token = this.lockToken;
-        this.heartbeat = setInterval(() => {
-            this.remote
-                .run(commands.heartbeat(this.paths.lock, token), { timeoutMs: HEARTBEAT_MS })
-                .then((result) => {
-                if (result.stdout.trim() === 'lost' && !this.lockLost) {
-                    this.lockLost = true;
-                    this.settings.log.warn(`${this.label}: this run's lock was taken away (another run found it dead); no further traffic change is made here`);
-                }
-            })
-                .catch(() => undefined);
-        }, HEARTBEAT_MS);
-        this.heartbeat.unref();
-    }
-    /**
-     * Writes the state. The audit lines queued since the last write go with it, in the same command:
-     * the audit log keeps every saved state (without its long history), so a torn state file can be
-     * rebuilt from it.
-     */
-    async saveState(state, options = {}) {
-        const next = this.stamped(state);
-        if (options.audit !== false)
-            this.queueAudit('state saved', { state: { ...next, history: next.history.slice(-5) } });
-        const lines = this.auditQueue.join('');
-        const warning = await writeStateAndAudit(this.remote, this.paths, next, lines);
-        this.auditQueue = [];
-        this.state = next;
-        if (warning)
-            this.settings.log.warn(`${this.label}: ${warning}`);
-    }
-    /**
-     * Records a traffic change before making it and makes it, in one command: the state with its
-     * `pending` intent is written first, and nginx is touched only once that write succeeded.
-     */
-    async switchWithIntent(intent, weights, outcome) {
-        const next = this.stamped(intent);
-        const done = outcome ? this.stamped(outcome) : null;
-        let result;
-        try {
-            result = await this.router.setWeights(weights, {
-                before: [{ path: this.paths.state, content: stateText(this.label, next), mode: '644' }],
-                // The outcome is recorded in the same command once the weights are live (no round trip).
-                after: done ? [{ path: this.paths.state, content: stateText(this.label, done), mode: '644' }] : [],
-            });
-        }
-        catch (error) {
-            // Exit 36 (live, not recorded) leaves the intent on the host: the state it has is `next`.
-            if (error instanceof UnrecordedSwitchError)
-                this.state = next;
-            throw error;
-        }
-        this.state = next;
-        if (done && result.recorded) {
-            this.queueAudit('state saved', { state: { ...done, history: done.history.slice(-5) } });
-            this.state = done;
-        }
-        return result;
-    }
-    stamped(state) {
-        return { ...state, schema: 2, updatedAt: new Date(this.settings.clock.now()).toISOString() };
-    }
-    /**
-     * Adds a line to the host's audit log. Lines are queued and written with the next state write
-     * (or when the session closes), so the log costs no round trip of its own on the critical path.
-     */
-    async audit(step, details = {}) {
-        this.queueAudit(step, details);
-    }
-    queueAudit(step, details) {
-        this.auditQueue.push(`${JSON.stringify({ time: new Date(this.settings.clock.now()).toISOString(), runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details })}\n`);
-    }
-    /** Writes the queued audit lines now; a failure is reported, never thrown. */
-    async flushAudit() {
-        if (this.auditQueue.length === 0)
-            return;
-        const lines = this.auditQueue.join('');
-        this.auditQueue = [];
-        try {
-            await ssh_runChecked(this.remote, commands.appendLine(this.paths.audit), 'writing the audit log', { stdin: lines });
-        }
-        catch (error) {
-            this.settings.log.warn(`${this.label}: could not append to the audit log: ${errors_errorMessage(error)}`);
-        }
-    }
-    /** An abort request left by a rollback that waits for this run's lock (null when there is none). */
-    async abortRequest() {
-        const result = await this.remote.run(shell_script('al-abort-read', 'if [ -f "$1" ]; then printf "abort "; head -c 600 "$1"; fi', [this.paths.abort]), { timeoutMs: 5000 });
-        return result.stdout.startsWith('abort ') ? result.stdout.slice(6).trim() : null;
-    }
-    /** A hold request on this host (null when there is none): a ramp stays at its current step while it is there. */
-    async holdRequest() {
-        const result = await this.remote.run(shell_script('al-hold-read', 'if [ -f "$1" ]; then printf "hold "; head -c 600 "$1"; fi', [this.paths.hold]), { timeoutMs: 5000 });
-        return result.stdout.startsWith('hold ') ? result.stdout.slice(5).trim() : null;
-    }
-    async clearAbortRequest() {
-        await this.remote.run(['rm', '-f', this.paths.abort]).catch(() => undefined);
-    }
-    async close() {
-        if (this.heartbeat)
-            clearInterval(this.heartbeat);
-        this.heartbeat = undefined;
-        await this.flushAudit();
-        try {
-            await this.unlock();
-        }
-        catch (error) {
-            this.settings.log.warn(`${this.label}: could not release the lock: ${errors_errorMessage(error)}`);
-        }
-        finally {
-            this.remote.close();
-        }
-    }
-}
-/**
- * Connects to every host (in parallel), then locks them one after the other in one global order
- * (sorted by host), so that two runs never each hold a lock the other waits for: of two runs started
- * together, the one that takes the first host proceeds and the other stops there, naming it. Then
- * each host's state is read and any traffic change a dead run left half-done is settled.
- * All or nothing: if any host cannot be opened, the others are released before anything changed.
- */
-async function session_openSessions(specs, settings, owner, options = {}) {
-    // Connected in the order given (errors read in that order); locked in one global order.
-    const connected = await parallel_settleLimit(specs, settings.maxParallel, (spec) => ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
-    const connectFailures = connected.flatMap((result) => (result.ok ? [] : [result.error]));
-    if (connectFailures.length > 0) {
-        for (const result of connected)
-            if (result.ok)
-                result.value.close();
-        throwAll(connectFailures);
-    }
-    const remotes = connected.map((result) => result.value);
-    const locked = [];
-    try {
-        const ordered = specs.map((spec, index) => ({ spec, remote: remotes[index] })).sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0));
-        for (const { spec, remote } of ordered) {
-            if (isCancelled(settings))
-                throw new Cancelled('cancelled while taking the locks');
-            const paths = state_statePaths(spec.stateDir, settings.app);
-            const token = (0,external_node_crypto_namespaceObject.randomUUID)();
-            const unlock = await acquireLock(remote, paths, { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}), ...jobOf(settings.run) }, {
-                waitSeconds: settings.lock.waitSeconds,
-                staleSeconds: settings.lock.staleSeconds,
-                breakStale: settings.lock.breakStale,
-                takeOver: settings.lock.takeOver ?? false,
-                sleep: settings.clock.sleep,
-                now: settings.clock.now,
-                warn: settings.log.warn,
-                ...(options.onHeld ? { onHeld: (holder) => options.onHeld(remote, paths, holder) } : {}),
-            }).catch((error) => 
-            // Another run holding the lock is no sign of an unprepared host; anything else asks the doctor.
-            error instanceof LockHeld ? Promise.reject(error) : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '' }, error));
-            locked.push({ spec, remote, unlock, token });
-        }
-    }
-    catch (error) {
-        await Promise.all(locked.map((entry) => entry.unlock().catch(() => undefined)));
-        for (const remote of remotes)
-            remote.close();
-        throw error;
-    }
-    // Locked in lock order; handed back in the order the hosts were given, so reports follow the input.
-    const byInput = [...locked].sort((a, b) => specs.indexOf(a.spec) - specs.indexOf(b.spec));
-    const sessions = byInput.map(({ spec, remote, unlock, token }) => new HostSession(spec, remote, settings, null, unlock, undefined, token));
-    for (const session of sessions)
-        session.startHeartbeat();
-    const prepared = await parallel_settleLimit(sessions, settings.maxParallel, async (session) => {
-        session.state = settings.repairState ? await repairState(session, settings) : await readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
-        await session_settle(session, settings);
-    });
-    const failures = prepared.flatMap((result) => (result.ok ? [] : [result.error]));
-    if (failures.length > 0) {
-        await session_closeSessions(sessions);
-        throwAll(failures);
-    }
-    return sessions;
-}
-/** The job's identity as a lock owner and a pending switch record it (fields left out when unknown). */
-function jobOf(run) {
-    return { ...(run.job ? { job: run.job } : {}), ...(run.jobToken ? { jobToken: run.jobToken } : {}) };
-}
-/** The session whose lock is taken first (a rollback waiting for the lock waits there). */
-function firstInLockOrder(sessions) {
-    return [...sessions].sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0))[0];
-}
-function throwAll(failures) {
-    const first = failures[0];
-    if (failures.length === 1)
-        throw first;
-    const error = new AggregateError(failures, failures.map(errors_errorMessage).join('\n'));
-    if (failures.every((failure) => failure instanceof Error && failure.name === 'ConfigurationError'))
-        Object.defineProperty(error, 'name', { value: 'ConfigurationError' });
-    throw error;
-}
-async function session_closeSessions(sessions) {
-    await Promise.all(sessions.map((session) => session.close()));
-}
-const sameWeights = (a, b) => !!a && !!b && a.blue === b.blue && a.green === b.green;
-/**
- * Settles what a run that died (killed, lost its connection, its disk full) left behind: a traffic
- * change recorded as pending is put on its safe side — back where it was for a deploy, a ramp or a
- * promote; through to the good version for a rollback — and the state then says what nginx serves.
- * An include file that differs from what nginx serves (a reload that never took effect) is
- * rewritten to what nginx serves, so the next reload by anyone changes nothing.
- */
-async function session_settle(session, settings) {
-    const { state } = session;
-    const view = await session.router.inspect();
-    const pending = state.pending;
-    if (pending) {
-        const target = pending.recover === 'to' || pending.from === null ? pending.to : pending.from;
-        if (!sameWeights(view.live?.weights, target)) {
-            await session.router.setWeights(target);
-        }
-        else if (view.file && !sameWeights(view.file.weights, target)) {
-            await session.router.setWeights(target);
-        }
-        let next = { ...state, pending: null };
-        if (target === pending.to) {
-            next = { ...next, active: pending.commit.active, canary: pending.commit.canary };
-            for (const change of pending.commit.releases)
-                next = updateRelease(next, change.id, { status: change.status, ...(change.status === 'live' ? { servedAt: next.releases.find((release) => release.id === change.id)?.servedAt ?? new Date(settings.clock.now()).toISOString() } : {}) });
-        }
-        else if (pending.phase === 'deploy' && pending.release) {
-            next = updateRelease(next, pending.release, { status: 'cancelled', endedAt: new Date(settings.clock.now()).toISOString(), note: `run ${pending.runId} stopped during its traffic switch` });
-            if (next.canary?.release === pending.release)
-                next = { ...next, canary: null };
-        }
-        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? router_formatWeights(pending.from) : 'nothing'} → ${router_formatWeights(pending.to)}) unfinished; nginx served ${view.live ? router_formatWeights(view.live.weights) : 'nothing'}; now ${router_formatWeights(target)}`;
-        next = withHistory(next, { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, action: 'recover', color: pending.to.blue >= pending.to.green ? 'blue' : 'green', version: '', image: '', outcome: 'success', detail });
-        await session.saveState(next);
-        settings.log.warn(`${session.label}: ${detail}`);
-        return;
-    }
-    if (view.live && view.file && !sameWeights(view.live.weights, view.file.weights)) {
-        settings.log.warn(`${session.label}: the nginx include on disk says ${router_formatWeights(view.file.weights)} but nginx serves ${router_formatWeights(view.live.weights)} (a reload that never took effect); rewriting it to what nginx serves`);
-        await session.router.setWeights(view.live.weights);
-        await session.audit('include rewritten to what nginx serves', { live: view.live.weights, file: view.file.weights });
-    }
-}
-/**
- * Rebuilds a host's state when it is torn or missing: the newest state the audit log recorded,
- * brought in line with what nginx serves now. Says what it found.
- */
-async function repairState(session, settings) {
-    const now = new Date(settings.clock.now()).toISOString();
-    const current = await readState(session.remote, session.paths, settings.app, now).then((state) => ({ ok: true, state }), (error) => ({ ok: false, error }));
-    if (current.ok && current.state.history.length > 0) {
-        settings.log.info(`${session.label}: the state file is readable; nothing to repair`);
-        return current.state;
-    }
-    const line = (await ssh_runChecked(session.remote, commands.lastAuditedState(session.paths.audit), 'reading the audit log')).trim();
-    let rebuilt = null;
-    if (line) {
-        try {
-            const record = JSON.parse(line);
-            const parsed = parseState(JSON.stringify(record.state), settings.app);
-            if (parsed.ok)
-                rebuilt = parsed.state;
-        }
-        catch {
-            rebuilt = null;
-        }
-    }
-    const view = await session.router.inspect();
-    const live = view.live?.weights ?? view.file?.weights ?? null;
-    if (!rebuilt) {
-        if (!current.ok && !live)
-            throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor nginx says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
-        rebuilt = { schema: 2, app: settings.app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
-    }
-    let next = { ...rebuilt, pending: null };
-    const found = [line ? `the audit log's last state (${rebuilt.updatedAt})` : 'no state in the audit log'];
-    if (live) {
-        const major = live.blue >= live.green ? 'blue' : 'green';
-        const minor = major === 'blue' ? 'green' : 'blue';
-        found.push(`nginx serves ${router_formatWeights(live)}`);
-        if (live[minor] === 0)
-            next = { ...next, active: major, canary: null };
-        else if (next.canary?.color === minor)
-            next = { ...next, active: major, canary: { ...next.canary, percent: live[minor] } };
-        else
-            next = { ...next, active: major, canary: null };
-        if (rebuilt.pending && !sameWeights(rebuilt.pending.to, live))
-            found.push('a pending switch that never took effect was dropped');
-    }
-    next = withHistory(next, { time: now, runId: settings.run.runId, actor: settings.run.actor, action: 'repair', color: next.active ?? 'blue', version: '', image: '', outcome: 'success', detail: `rebuilt from ${found.join('; ')}` });
-    await session.saveState(next);
-    settings.log.warn(`${session.label}: state rebuilt from ${found.join('; ')}: active ${next.active ?? 'none'}${next.canary ? `, canary ${next.canary.version} at ${next.canary.percent}%` : ''}`);
-    return next;
-}
-/**
- * Asks a ramp to hold at its current step (`request`), or to go on (null): a file next to the lock
- * on every host, written without the lock (the monitor that holds it reads the file). Returns the
- * hosts it was written on.
- */
-async function setHold(specs, settings, request) {
-    const done = [];
-    const body = request ? JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: request.reason, time: new Date(settings.clock.now()).toISOString() }) : '';
-    const results = await settleLimit(specs, settings.maxParallel, async (spec) => {
-        const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
-        try {
-            const paths = statePaths(spec.stateDir, settings.app);
-            const argv = request
-                ? script('al-hold', 'set -e; mkdir -p "$(dirname "$1")"; tmp=$(mktemp "$(dirname "$1")/.hold.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.hold])
-                : ['rm', '-f', paths.hold];
-            await runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', { stdin: body });
-            done.push(remote.label);
-        }
-        finally {
-            remote.close();
-        }
-    });
-    const failed = results.flatMap((result) => (result.ok ? [] : [errorMessage(result.error)]));
-    if (failed.length > 0)
-        throw new Error(`the hold request could not be ${request ? 'written' : 'removed'} on every host: ${failed.join('; ')}`);
-    return done;
-}
-/**
- * The post step of a job whose main step was killed before it could clean up: on each host, settle
- * the traffic change this job left pending and release this job's lock. A lock is this job's only
- * when it carries the token the main step kept in its state (`run.jobToken`): every job of a run
- * shares the run id, and a matrix shares the job id too. Another job's lock, or one taken by an
- * older version (no token), is left alone and said to be. Needs no lock of its own.
- */
-async function cleanUpRun(specs, settings) {
-    const done = [];
-    const jobToken = settings.run.jobToken;
-    await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
-        const remote = await ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn });
-        try {
-            const paths = state_statePaths(spec.stateDir, settings.app);
-            const owned = await remote.run(shell_script('al-owner', 'head -c 4096 "$1/owner.json" 2>/dev/null', [paths.lock]));
-            const owner = parseLockOwner(owned.stdout);
-            const ours = !!jobToken && !!owner?.token && owner.jobToken === jobToken;
-            if (!ours) {
-                if (owner?.runId === settings.run.runId) {
-                    settings.log.info(owner.jobToken
-                        ? `${remote.label}: the lock belongs to another job of run ${settings.run.runId}${owner.job ? ` (job ${owner.job})` : ''}: left alone`
-                        : `${remote.label}: the lock of run ${settings.run.runId} carries no job token (taken by an older version), so it may be another job's: left alone; it goes stale once its run stops`);
-                }
-                return;
-            }
-            const lockToken = owner.token;
-            const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
-            const session = new HostSession(spec, remote, settings, state, async () => {
-                await remote.run(commands.releaseLock(paths.lock, lockToken));
-            });
-            const pending = state.pending;
-            if (pending && pending.jobToken !== jobToken) {
-                // Under this job's lock, yet not this job's: the next run settles it when it opens the host.
-                settings.log.info(`${session.label}: the unfinished ${pending.phase} switch of run ${pending.runId} on record is not this job's: left for the next run to settle`);
-            }
-            else {
-                await session_settle(session, settings);
-            }
-            await session.audit('lock released by the post step', { reason: 'the run ended without releasing it' });
-            await session.close();
-            done.push(remote.label);
-        }
-        finally {
-            remote.close();
-        }
-    });
-    return done;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/fleet/procedure.ts
-
-
-
-function newReport(session, phase) {
-    return {
-        host: session.label,
-        phase,
-        outcome: 'unchanged',
-        fromColor: null,
-        toColor: null,
-        version: null,
-        previousVersion: null,
-        weightsBefore: null,
-        weightsAfter: null,
-        switchMs: null,
-        liveAt: null,
-        smoke: [],
-        steps: [],
-    };
-}
-/**
- * One timed, logged and audited step on one host. A cancelled run starts no new step; with
- * `interruptible`, a step that waits (health, drain) gives up at once when the run is cancelled
- * (never used for a traffic switch, whose outcome must be known).
- */
-async function step(work, settings, name, body, detail, options = {}) {
-    const started = settings.clock.now();
-    try {
-        if (isCancelled(settings))
-            throw new Cancelled(`cancelled before: ${name}`);
-        const value = options.interruptible && settings.signal ? await raceCancel(body(), settings.signal, name) : await body();
-        const record = { step: name, ok: true, ms: settings.clock.now() - started, ...(detail ? { detail: detail(value) } : {}) };
-        work.report.steps.push(record);
-        settings.log.info(`${work.session.label}: ${name} ok (${record.ms} ms)${record.detail ? `: ${record.detail}` : ''}`);
-        await work.session.audit(name, { ok: true, ms: record.ms, detail: record.detail });
-        return value;
-    }
-    catch (error) {
-        const record = { step: name, ok: false, ms: settings.clock.now() - started, detail: errors_errorMessage(error) };
-        work.report.steps.push(record);
-        settings.log.warn(`${work.session.label}: ${name} failed: ${record.detail}`);
-        await work.session.audit(name, { ok: false, ms: record.ms, detail: record.detail });
-        throw error;
-    }
-}
-function raceCancel(promise, signal, name) {
-    if (signal.aborted)
-        return Promise.reject(new Cancelled(`cancelled during: ${name}`));
-    return new Promise((resolve, reject) => {
-        const onAbort = () => reject(new Cancelled(`cancelled during: ${name}`));
-        signal.addEventListener('abort', onAbort, { once: true });
-        promise.then((value) => {
-            signal.removeEventListener('abort', onAbort);
-            resolve(value);
-        }, (error) => {
-            signal.removeEventListener('abort', onAbort);
-            reject(error);
-        });
-    });
-}
-function procedure_history(settings, entry) {
-    return { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, ...entry };
-}
-/** The color serving most traffic: from state, or from nginx when the state file was lost. */
-function stableColor(state, live) {
-    if (state.active)
-        return state.active;
-    if (!live)
-        return null;
-    return live.blue >= live.green ? 'blue' : 'green';
-}
-/**
- * Runs a step on every host (bounded by maxParallel), recording each failure in that host's report.
- * Returns whether every host succeeded; nothing is thrown, so every host's outcome is known.
- */
-async function onEveryHost(works, settings, task) {
-    const results = await parallel_settleLimit(works, settings.maxParallel, task);
-    results.forEach((result, index) => {
-        if (!result.ok) {
-            const work = works[index];
-            work.failed = true;
-            work.report.outcome = 'failed';
-            work.report.error ??= errors_errorMessage(result.error);
-        }
-    });
-    return results.every((result) => result.ok);
-}
-/**
- * Moves every host to the weights its plan gives, all or nothing, with a write-ahead record: the
- * intent is saved before nginx is touched and the outcome after, so an interruption at any point
- * leaves a state from which the next run knows what nginx may serve. A host whose intent cannot
- * be saved is not touched; a host whose outcome cannot be saved counts as failed. When one host
- * fails, every host that moved goes back to the weights (and the state) it had. Returns whether all moved.
- */
-async function switchAll(works, settings, name, plan) {
-    const results = await parallel_settleLimit(works, settings.maxParallel, (work) => step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${router_formatWeights(result.weights)} live in ${result.liveMs} ms`));
-    if (results.every((result) => result.ok))
-        return true;
-    results.forEach((result, index) => {
-        if (!result.ok) {
-            const work = works[index];
-            work.failed = true;
-            work.report.error ??= errors_errorMessage(result.error);
-        }
-    });
-    await moveBack(works, settings);
-    return false;
-}
-/** One host's traffic change, with the same write-ahead record as `switchAll` (no other host to undo). */
-async function switchOne(work, settings, name, plan) {
-    return step(work, settings, name, () => switchHost(work, settings, plan), (result) => `${router_formatWeights(result.weights)} live in ${result.liveMs} ms`);
-}
-async function switchHost(work, settings, plan) {
-    const { session } = work;
-    if (session.lockLost)
-        throw new Error(`${session.label}: this run no longer holds the lock; traffic left as it is`);
-    const before = session.state;
-    work.stateBefore ??= before;
-    const committed = plan.commit(before);
-    const changed = committed.releases.filter((release) => before.releases.find((old) => old.id === release.id)?.status !== release.status);
-    const intent = {
-        runId: settings.run.runId,
-        phase: plan.phase,
-        at: new Date(settings.clock.now()).toISOString(),
-        from: work.before,
-        to: plan.weights,
-        recover: plan.recover,
-        ...(plan.release ? { release: plan.release } : {}),
-        // Whose change it is: a post step settles only the change its own job recorded.
-        ...jobOf(settings.run),
-        commit: { active: committed.active, canary: committed.canary, releases: changed.map((release) => ({ id: release.id, status: release.status })) },
-    };
-    let result;
-    try {
-        // The intent is written in the same command before nginx is touched, and the outcome once the
-        // weights are live: one round trip.
-        result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights, { ...committed, pending: null });
-    }
-    catch (error) {
-        if (error instanceof UnrecordedSwitchError) {
-            // Live but unrecorded: this host moved, and is put back with the others.
-            work.moved = true;
-            throw new Error(`${session.label}: the switch was made but could not be recorded (${errors_errorMessage(error)}); putting traffic back`);
-        }
-        // nginx kept (or got back) the previous file; the intent is void.
-        await session.saveState({ ...before, pending: null }).catch(() => undefined);
-        throw error;
-    }
-    work.moved = true;
-    work.report.weightsAfter = result.weights;
-    work.report.switchMs = result.liveMs;
-    work.report.liveAt = settings.clock.now();
-    if (result.recorded)
-        return result;
-    try {
-        await session.saveState({ ...committed, pending: null });
-    }
-    catch (error) {
-        throw new Error(`${session.label}: the switch was made but could not be recorded (${errors_errorMessage(error)}); putting traffic back`);
-    }
-    return result;
-}
-/** Puts every host this phase moved back on the weights and the state it had before. */
-async function moveBack(works, settings) {
-    await parallel_settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
-        const back = work.before ?? (work.stable ? weightsFor(work.stable, 100) : null);
-        if (!back)
-            return;
-        try {
-            // Not interruptible and not skipped when cancelled: this is what a cancel asks for.
-            const started = settings.clock.now();
-            const result = await work.session.router.setWeights(back);
-            work.report.steps.push({ step: 'move traffic back', ok: true, ms: settings.clock.now() - started, detail: router_formatWeights(result.weights) });
-            settings.log.info(`${work.session.label}: traffic moved back: ${router_formatWeights(result.weights)}`);
-            work.report.weightsAfter = back;
-            work.moved = false;
-            work.report.outcome = 'reverted';
-            if (work.stateBefore)
-                await work.session.saveState({ ...work.stateBefore, pending: null });
-        }
-        catch (error) {
-            work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errors_errorMessage(error)}`;
-            work.report.outcome = 'failed';
-        }
-    });
-}
-function summarize(phase, works, ok, started, settings, canaryPercent, error) {
-    const first = works[0];
-    const switchTimes = works.map((work) => work.report.switchMs).filter((ms) => ms !== null && Number.isFinite(ms));
-    return {
-        ok,
-        phase,
-        activeColor: first?.report.toColor ?? null,
-        previousColor: first?.report.fromColor ?? null,
-        version: first?.report.version ?? null,
-        previousVersion: first?.report.previousVersion ?? null,
-        canaryPercent,
-        switchMs: switchTimes.length > 0 ? Math.max(...switchTimes) : null,
-        durationMs: settings.clock.now() - started,
-        hosts: works.map((work) => work.report),
-        ...(error ? { error } : {}),
-    };
-}
-function failedHosts(works) {
-    return works
-        .filter((work) => work.failed)
-        .map((work) => work.report.error ?? `${work.session.label}: failed`)
-        .join('\n');
-}
-/**
- * Reads what nginx serves on the host. With `probe` (URLs on the host), also the HTTP status each
- * answers, in the same round trip; returned by URL.
- */
-async function readLive(work, settings, probe = []) {
-    const view = await step(work, settings, 'read live weights', () => work.session.router.inspect(probe), (value) => {
-        const live = value.live ?? value.file;
-        return live ? router_formatWeights(live.weights) : 'not set up yet';
-    });
-    work.before = (view.live ?? view.file)?.weights ?? null;
-    work.report.weightsBefore = work.before;
-    return view.health;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
-
-
-
-const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
-for url in "$@"; do
-  while :; do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
-    [ "$code" = 200 ] && break
-    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
-    sleep 0.2
-  done
-done`;
-function waitHealthyCommand(port, paths, timeoutSeconds) {
-    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
-}
-/** Waits until every path answers 200 on the color's port; returns how long it took. */
-async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
-    const started = clock.now();
-    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
-    if (result.code !== 0) {
-        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
-    }
-    return clock.now() - started;
-}
-/** curl prints the body, then a last line `<status> <seconds>`. */
-function probeCommand(port, check, budgetMs = smokeBudgetMs(check, PRE_TRAFFIC_SMOKE)) {
-    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
-    const method = check.method === 'HEAD' ? ['--head'] : ['-X', check.method];
-    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(budgetMs / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
-    const body = requestBody(check);
-    if (body !== undefined)
-        argv.push('-H', `Content-Type: ${bodyContentType(body)}`, '--data-binary', '@-');
-    argv.push(`http://127.0.0.1:${port}${check.path}`);
-    return argv;
-}
-/** Sends a check to the color's port from the host, `repeat` times (one before traffic, unless it says otherwise), and judges it. */
-async function smoke(remote, port, check, defaults = PRE_TRAFFIC_SMOKE) {
-    const argv = probeCommand(port, check, smokeBudgetMs(check, defaults));
-    const stdin = requestBody(check) ?? '';
-    const outcome = await judgeSmoke(check, defaults, async () => {
-        const result = await remote.run(argv, { stdin });
-        const lines = result.stdout.split('\n');
-        const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
-        const status = Number(code);
-        if (result.code !== 0 && status === 0)
-            return { noAnswer: `no answer (${result.stderr.trim() || `curl exit ${result.code}`})` };
-        return { status, body: lines.join('\n'), latencyMs: Math.round(Number(seconds) * 1000) };
-    });
-    return {
-        method: check.method,
-        path: check.path,
-        status: outcome.status,
-        expectedStatus: check.status,
-        latencyMs: outcome.p95Ms ?? 0,
-        maxLatencyMs: outcome.budgetMs,
-        ok: outcome.problem === undefined,
-        ...(outcome.problem === undefined ? {} : { problem: outcome.problem }),
-    };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/rollback/rollback.ts
-
-
-
-
-
-const rollback_describe = (release) => `${release.version} (${release.status})`;
-function candidateList(state) {
-    const list = rollbackCandidates(state).map(rollback_describe);
-    return list.length > 0 ? list.join(', ') : 'none';
-}
-/** Where a release can run: the color that already has it, or the idle color (started from its image). */
-function placement(state, release, idle) {
-    for (const color of [idle, otherColor(idle)]) {
-        const held = state.colors[color];
-        if (held && held.version === release.version && held.image === release.image)
-            return { color, start: held.status !== 'running' };
-    }
-    return { color: idle, start: true };
-}
-function planRollback(state, live, target, host) {
-    const active = state.active;
-    if (!active)
-        throw new errors_ConfigurationError(`${host}: nothing was ever deployed for ${state.app}: there is nothing to roll back to`);
-    const serving = (color) => (live ? live[color] === 100 : state.canary === null && active === color);
-    const current = liveRelease(state);
-    const canaryRelease = state.canary ? (state.releases.find((release) => release.id === state.canary?.release) ?? [...state.releases].reverse().find((release) => release.status === 'canary' && release.version === state.canary?.version) ?? null) : null;
-    if (target.kind === 'previous') {
-        if (target.canaryOnly && !state.canary) {
-            throw new errors_ConfigurationError(`${host}: there is no canary or ramp to abort: ${current ? `${current.version} serves all traffic` : 'nothing serves'}; to go back from a promoted release, roll back instead`);
-        }
-        if (state.canary) {
-            // A canary in progress: the stable color still runs and serves most traffic.
-            const stable = otherColor(state.canary.color);
-            const release = state.colors[stable];
-            if (!release)
-                throw new errors_ConfigurationError(`${host}: the state has no release for ${stable}`);
-            return { target: stable, failed: state.canary.color, version: release.version, image: release.image, start: release.status !== 'running', noop: false, release: current ?? null, rejected: canaryRelease };
-        }
-        if (current && current.restoredAt !== null && serving(active)) {
-            // What serves was itself put back by a rollback: rolling back again would reach further into
-            // the past than anyone asked. Older versions are one named rollback away.
-            return { target: active, failed: null, version: current.version, image: current.image, start: false, noop: true, release: current, rejected: null, why: `${current.version} was put back by a rollback at ${current.restoredAt}` };
-        }
-        const currentTime = current?.deployedAt ?? '9999';
-        const good = [...state.releases].reverse().find((release) => release.id !== current?.id && release.servedAt !== null && !isRejected(release) && release.deployedAt <= currentTime && release.version !== current?.version);
-        if (!good && state.releases.filter((release) => release.servedAt !== null).length <= 1) {
-            throw new errors_ConfigurationError(`${host}: there is no previous version to roll back to (only ${current?.version ?? 'one version'} was deployed)`);
-        }
-        if (!good) {
-            throw new errors_ConfigurationError(`${host}: there is no earlier good release to roll back to (${current ? `${current.version} serves` : 'nothing serves'}); releases known: ${candidateList(state)}. Name one with target-version to roll back to it anyway`);
-        }
-        const where = placement(state, good, otherColor(active));
-        const skipped = state.releases.filter((release) => release.deployedAt > good.deployedAt && release.id !== current?.id && isRejected(release)).map(rollback_describe);
-        return { target: where.color, failed: active, version: good.version, image: good.image, start: where.start, noop: false, release: good, rejected: current ?? null, ...(skipped.length > 0 ? { why: `skipping ${skipped.join(', ')}, which never served or were rejected` } : {}) };
-    }
-    // A named version: the newest good release of it, else the newest of it at all (with a warning).
-    const named = [...state.releases].reverse().filter((release) => release.version === target.version);
-    const chosen = named.find((release) => !isRejected(release)) ?? named[0];
-    if (!chosen)
-        throw new errors_ConfigurationError(`${host}: version ${target.version} is not in this host's history (known: ${candidateList(state)})`);
-    const warning = isRejected(chosen) ? `${host}: ${chosen.version} was ${chosen.status} (${chosen.note || 'no note'}); rolling back to it because it was named` : undefined;
-    const holder = ['blue', 'green'].find((color) => state.colors[color]?.version === chosen.version && state.colors[color]?.image === chosen.image);
-    if (holder && holder === active && state.canary === null && serving(holder) && state.colors[holder]?.status === 'running') {
-        return { target: holder, failed: null, version: chosen.version, image: chosen.image, start: false, noop: true, release: current ?? chosen, rejected: null, ...(warning ? { warning } : {}) };
-    }
-    const idle = state.canary ? state.canary.color : otherColor(active);
-    const where = holder ? { color: holder, start: state.colors[holder]?.status !== 'running' } : placement(state, chosen, idle);
-    const failed = where.color === active ? (state.canary ? state.canary.color : null) : active;
-    return { target: where.color, failed, version: chosen.version, image: chosen.image, start: where.start, noop: false, release: chosen, rejected: state.canary ? canaryRelease : current && current.id !== chosen.id ? current : null, ...(warning ? { warning } : {}) };
-}
-/**
- * A rollback that meets a canary monitor holding the lock asks it to stop (an abort request file
- * next to the lock) and waits for it, however lock-wait-seconds is set: an abort must never wait
- * for an analysis window to end.
- */
-const ABORT_WAIT_SECONDS = 30;
-async function rollback_rollback(hosts, settings, since) {
-    const started = since ?? settings.clock.now();
-    let abortRequestedAt = null;
-    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.target.kind === 'version' ? settings.target.version : '(previous)', phase: 'rollback', time: new Date(started).toISOString() }, {
-        onHeld: async (remote, paths, holder) => {
-            if (!holder?.phase?.startsWith('monitor'))
-                return 0;
-            abortRequestedAt ??= settings.clock.now();
-            settings.log.warn(`${remote.label}: canary-monitor run ${holder.runId ?? '?'} holds the lock: asking it to stop so that this rollback goes ahead`);
-            const request = JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: settings.reason, time: new Date(settings.clock.now()).toISOString() });
-            await remote.run(script('al-abort', 'set -e; tmp=$(mktemp "$(dirname "$1")/.abort.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.abort]), { stdin: request });
-            return ABORT_WAIT_SECONDS;
-        },
-    });
-    const abortedMonitorMs = abortRequestedAt === null ? null : settings.clock.now() - abortRequestedAt;
-    try {
-        if (abortRequestedAt !== null)
-            await Promise.all(sessions.map((session) => session.clearAbortRequest()));
-        const result = await rollbackSessions(sessions, settings, started);
-        return { ...result, abortedMonitorMs };
-    }
-    finally {
-        await closeSessions(sessions);
-    }
-}
-/** Rolls back on hosts that are already connected and locked (the canary monitor keeps them open, so a rollback is only a switch away). */
-async function rollbackSessions(sessions, settings, since) {
-    const works = sessions.map((session) => ({ session, report: newReport(session, 'rollback'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
-    const candidates = sessions[0] ? rollbackCandidates(sessions[0].state).map((release) => release.version) : [];
-    // 1. Every host: plan, and start the target color when it is not running. No traffic moves yet.
-    const prepared = await onEveryHost(works, settings, (work) => prepareRollback(work, settings));
-    const planned = works.find((work) => work.plan?.rejected)?.plan;
-    const finish = (ok, error, restoredMs = null) => ({
-        ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
-        noop: works.every((work) => work.plan?.noop),
-        restoredMs,
-        failedVersion: planned?.rejected?.version ?? null,
-        candidates,
-        abortedMonitorMs: null,
-    });
-    if (!prepared)
-        return finish(false, `nothing was rolled back, because:\n${failedHosts(works)}`);
-    // 2. All traffic to the target on every host, or back where it was. A rollback is never undone
-    // for a cancel: it is the way to safety.
-    const pending = works.filter((work) => !work.plan?.noop);
-    if (pending.length === 0) {
-        settings.log.info(`every host already serves ${works[0]?.plan?.version}: nothing to roll back`);
-        return finish(true, undefined, 0);
-    }
-    const moved = await switchAll(pending, settings, 'switch traffic back', (work) => rollbackSwitch(work, settings));
-    if (!moved)
-        return finish(false, `the rollback could not switch every host; each is back on the weights it had:\n${failedHosts(pending)}`);
-    const restoredMs = settings.clock.now() - since;
-    settings.log.info(`traffic restored to ${works[0]?.plan?.version} on ${pending.length} host(s) ${restoredMs} ms after the decision`);
-    // 3. Stop the failed color unless it is kept for inspection.
-    await parallel_settleLimit(pending, settings.maxParallel, (work) => stopFailed(work, settings));
-    for (const work of pending)
-        work.report.outcome = 'success';
-    return finish(true, undefined, restoredMs);
-}
-async function prepareRollback(work, settings) {
-    const { session } = work;
-    // Both colors' health is probed with the weights, in the same command: a rollback to a color that
-    // runs and answers needs no second round trip before the switch.
-    const healthUrl = (port, path) => `http://127.0.0.1:${port}${path}`;
-    const health = await readLive(work, settings, COLORS.flatMap((color) => settings.healthPaths.map((path) => healthUrl(session.port(color), path))));
-    const plan = planRollback(session.state, work.before, settings.target, session.label);
-    if (plan.warning)
-        settings.log.warn(plan.warning);
-    if (!plan.noop)
-        settings.log.info(`${session.label}: rolling back ${plan.rejected ? `${plan.rejected.version} (${plan.rejected.status})` : 'the current release'} to ${plan.version}${plan.why ? `, ${plan.why}` : ''}`);
-    work.plan = plan;
-    work.target = plan.target;
-    work.stable = plan.failed;
-    work.report.toColor = plan.target;
-    work.report.fromColor = plan.failed;
-    work.report.version = plan.version;
-    work.report.previousVersion = plan.rejected?.version ?? (plan.failed ? (session.state.colors[plan.failed]?.version ?? null) : null);
-    if (plan.noop) {
-        work.report.outcome = 'noop';
-        work.report.weightsAfter = work.before;
-        settings.log.info(`${session.label}: ${plan.version} already serves all traffic on ${plan.target}${plan.why ? ` (${plan.why}); to go further back, name a version with target-version: ${candidateList(session.state)}` : ''}`);
-        return;
-    }
-    const release = { app: settings.app, color: plan.target, port: session.port(plan.target), image: plan.image, version: plan.version };
-    if (plan.start) {
-        const timeoutMs = settings.commandTimeoutSeconds * 1000;
-        // Pull first: a missing image changes nothing.
-        const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image);
-        // The color to start takes traffic now (a canary being replaced): take it out first.
-        if (work.before && work.before[plan.target] > 0 && plan.failed) {
-            const keep = plan.failed;
-            await switchOne(work, settings, 'take the idle color out of traffic', { weights: weightsFor(keep, 100), phase: 'take-out', recover: 'to', commit: (state) => ({ ...state, canary: null, active: keep }) });
-            work.before = weightsFor(keep, 100);
-            work.moved = false;
-            work.stateBefore = undefined;
-        }
-        const recorded = session.state.colors[plan.target];
-        await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
-        if (recorded)
-            await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
-        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs));
-        await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: prepared.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
-    }
-    const answering = !plan.start && settings.healthPaths.every((path) => health[healthUrl(release.port, path)] === 200);
-    if (answering) {
-        await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, async () => 0, () => 'answered 200 on every health path when the live weights were read');
-        return;
-    }
-    await step(work, settings, `check ${plan.target} (${plan.version}) is healthy`, () => waitHealthy(session.remote, release.port, settings.healthPaths, plan.start ? settings.healthTimeoutSeconds : Math.min(settings.healthTimeoutSeconds, 10), settings.clock), (ms) => `healthy after ${ms} ms`);
-}
-function rollbackSwitch(work, settings) {
-    const plan = work.plan;
-    return {
-        weights: weightsFor(plan.target, 100),
-        phase: 'rollback',
-        recover: 'to',
-        commit: (state) => {
-            const now = new Date(settings.clock.now()).toISOString();
-            let next = { ...state, active: plan.target, canary: null };
-            const wasCanary = state.canary !== null && plan.rejected?.id === state.canary.release;
-            if (plan.rejected)
-                next = updateRelease(next, plan.rejected.id, { status: wasCanary || plan.rejected.status === 'canary' ? 'rejected' : 'rolled-back', endedAt: now, note: oneLine(settings.reason).slice(0, 300) });
-            for (const release of next.releases) {
-                if (release.id !== plan.release?.id && (release.status === 'live' || release.status === 'canary'))
-                    next = updateRelease(next, release.id, { status: release.status === 'canary' ? 'rejected' : 'rolled-back', endedAt: now });
-            }
-            if (plan.release)
-                next = updateRelease(next, plan.release.id, { status: 'live', servedAt: plan.release.servedAt ?? now, restoredAt: now, endedAt: null });
-            return withHistory(next, procedure_history(settings, { action: 'rollback', color: plan.target, version: plan.version, image: plan.image, outcome: 'success', detail: settings.reason.slice(0, 500) }));
-        },
-    };
-}
-async function stopFailed(work, settings) {
-    const { session } = work;
-    const plan = work.plan;
-    await session.audit('rollback recorded', { to: plan.version, color: plan.target, reason: settings.reason });
-    if (!plan.failed || settings.keepFailed)
-        return;
-    const failed = plan.failed;
-    const failedRelease = session.state.colors[failed];
-    if (!failedRelease || failedRelease.status === 'stopped')
-        return;
-    try {
-        await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: failed, port: session.port(failed), image: failedRelease.image, version: failedRelease.version }, settings.commandTimeoutSeconds * 1000));
-        await session.saveState({ ...session.state, colors: { ...session.state.colors, [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
-    }
-    catch (error) {
-        // Traffic already left the failed color; a failed stop is reported, not fatal.
-        work.report.error = `the failed color could not be stopped: ${errors_errorMessage(error)}`;
-    }
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/procedures/monitor.ts
 
 
@@ -25067,62 +25617,33 @@ function wrongLogFormat(app, reading) {
     const path = paths.length === 1 ? paths[0] : '<access-log>';
     return `${logsRead(reading.logs)} had ${reading.unformatted} line${reading.unformatted === 1 ? '' : 's'} not in the agent_loop log format (skipped) and no request of ${app}'s canary: check that the server block that proxies to $${router_nginxName(app)} writes this file with 'access_log ${path} agent_loop;' (without the format name nginx writes its combined format), and that access-log names that file; host-setup with phase: doctor and app checks both`;
 }
-/** Samples several sources (hosts, kinds) for the same interval and adds them up. */
-class CombinedSource {
-    sources;
-    name;
-    constructor(sources) {
-        this.sources = sources;
-        this.name = sources.map((source) => source.name).join('+');
-    }
-    async sample(window) {
-        const samples = await Promise.all(this.sources.map((source) => source.sample(window)));
-        return samples.length > 0 ? mergeSamples(samples) : { start: window.start, end: window.end, colors: {} };
-    }
-    async close() {
-        await Promise.all(this.sources.map((source) => source.close?.()));
-    }
-}
-/**
- * Several sources, combined; a single one as it is, since combining it alone would only copy its
- * samples (the nginx-log source already adds up its hosts).
- */
-function combineSources(sources) {
-    return sources.length === 1 && sources[0] ? sources[0] : new CombinedSource(sources);
-}
+/** The sources the settings list, as the source registry builds them (analysis/sources/registry.ts), over one batched remote per host. */
 function buildSources(sessions, settings, running, versions) {
-    const sources = [];
     // One SSH command per host per interval for every host-side figure, max-parallel hosts at once.
     const batched = batchRemotes(sessions.map((session) => session.remote), settings.maxParallel);
-    const remoteOf = (session) => batched.get(session.remote) ?? session.remote;
-    if (settings.sources.includes('nginx-log')) {
-        sources.push(new NginxLogSource(sessions.map((session) => ({ remote: remoteOf(session), accessLog: session.spec.accessLog, app: settings.app, mark: settings.mode === 'canary' ? session.state.canary?.logMark : undefined }))));
-    }
-    for (const session of sessions) {
-        const ports = { blue: session.spec.bluePort, green: session.spec.greenPort };
-        if (settings.sources.includes('host')) {
-            const memory = settings.memory === 'compose' ? { kind: 'compose', app: settings.app } : { kind: settings.memory };
-            sources.push(new HostSource({ remote: remoteOf(session), ports, colors: running, healthPath: settings.healthPath, memory }));
-        }
-        if (settings.sources.includes('probe')) {
-            sources.push(new ProbeSource({ remote: remoteOf(session), ports, colors: running, path: settings.probePath, requestsPerSample: settings.probeRequests }));
-        }
-    }
-    if (settings.sources.includes('prometheus')) {
-        if (!settings.prometheus)
-            throw new errors_ConfigurationError("Input 'prometheus-url': is required when sources include prometheus");
-        sources.push(new PrometheusSource({ ...settings.prometheus, app: settings.app, colors: running, versions }));
-    }
-    return sources;
+    return buildMetricSources(settings.sources, {
+        app: settings.app,
+        hosts: sessions.map((session) => ({
+            remote: batched.get(session.remote) ?? session.remote,
+            host: session.spec,
+            ...(settings.mode === 'canary' && session.state.canary?.logMark ? { logMark: session.state.canary.logMark } : {}),
+        })),
+        colors: running,
+        versions,
+        options: { healthPath: settings.healthPath, probePath: settings.probePath, probeRequests: settings.probeRequests, memory: settings.memory, prometheus: settings.prometheus },
+    });
 }
 async function monitor(hosts, settings) {
     const started = settings.clock.now();
-    const sessions = await session_openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: '(canary)', phase: `monitor ${settings.mode}`, time: new Date(started).toISOString() });
+    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: '(canary)', phase: `monitor ${settings.mode}`, time: new Date(started).toISOString() }, {
+        // The lock names what is watched once the state says it: the canary's version, or the promoted one's.
+        versionFromState: (state) => (settings.mode === 'post-promotion' ? (state.active ? state.colors[state.active]?.version : null) : state.canary?.version),
+    });
     try {
         return await monitorSessions(sessions, settings);
     }
     finally {
-        await session_closeSessions(sessions);
+        await closeSessions(sessions);
     }
 }
 async function monitorSessions(sessions, settings) {
@@ -25238,17 +25759,26 @@ async function monitorSessions(sessions, settings) {
                 const unread = read.find((result) => !result.ok);
                 if (unread && !unread.ok)
                     throw unread.error;
-                const moved = await switchAll(works, settings, `ramp to ${percent}%`, (work) => ({
-                    weights: weightsFor(canaryColor, percent),
-                    phase: 'ramp',
-                    recover: 'from',
-                    ...(work.session.state.canary?.release ? { release: work.session.state.canary.release } : {}),
-                    commit: (state) => (state.canary ? { ...state, canary: { ...state.canary, percent } } : state),
-                }));
-                if (!moved)
-                    throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works.map((work) => work.report.error).filter(Boolean).join('; ')}`);
-                settings.log.info(`ramp step ${index + 1}/${plan.length}: ${router_formatWeights(weightsFor(canaryColor, percent))} on ${works.length} host(s)`);
-                await emit({ kind: 'weight-advanced', message: `${canaryVersion ?? canaryColor} weight advanced to ${percent}% (step ${index + 1} of ${plan.length}) on ${works.length} host${works.length === 1 ? '' : 's'}` });
+                const target = weightsFor(canaryColor, percent);
+                // A step at the share every host already serves (the first step, at the deploy's
+                // canary-percent) is watched as it is: not switched again, nor announced as an advance.
+                const already = works.every((work) => work.before?.blue === target.blue && work.before.green === target.green && work.session.state.canary?.percent === percent);
+                if (already) {
+                    settings.log.info(`ramp step ${index + 1}/${plan.length}: ${router_formatWeights(target)} on ${works.length} host(s), live already`);
+                }
+                else {
+                    const moved = await switchAll(works, settings, `ramp to ${percent}%`, (work) => ({
+                        weights: target,
+                        phase: 'ramp',
+                        recover: 'from',
+                        ...(work.session.state.canary?.release ? { release: work.session.state.canary.release } : {}),
+                        commit: (state) => (state.canary ? { ...state, canary: { ...state.canary, percent } } : state),
+                    }));
+                    if (!moved)
+                        throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works.map((work) => work.report.error).filter(Boolean).join('; ')}`);
+                    settings.log.info(`ramp step ${index + 1}/${plan.length}: ${router_formatWeights(target)} on ${works.length} host(s)`);
+                    await emit({ kind: 'weight-advanced', message: `${canaryVersion ?? canaryColor} weight advanced to ${percent}% (step ${index + 1} of ${plan.length}) on ${works.length} host${works.length === 1 ? '' : 's'}` });
+                }
             }
             analysis = await watch(index, percent);
             if (stop.signal.aborted)
@@ -25292,7 +25822,8 @@ async function monitorSessions(sessions, settings) {
     if (final.verdict !== 'success')
         await emit({ kind: 'halted', message: `${canaryVersion ?? canaryColor} halted (${final.verdict}): ${reason}` });
     if (settings.autoRollback && settings.rollbackOn.includes(final.verdict)) {
-        settings.log.warn(`rolling back ${canaryVersion ?? canaryColor}: ${final.reason}`);
+        // The halted event above gave the reason; the rollback's own outcome follows.
+        settings.log.info(`rolling back ${canaryVersion ?? canaryColor} (${final.verdict})`);
         rollback = await rollbackSessions(sessions, { ...settings, ...settings.rollback, target: { kind: 'previous' }, reason: `${final.verdict}: ${final.reason}` }, Math.min(final.decidedAt, settings.clock.now()));
         await emit(rollback.ok
             ? { kind: 'rolled-back', message: `rolled back to ${rollback.version ?? stableVersion ?? stableColor}: all traffic back ${((rollback.restoredMs ?? 0) / 1000).toFixed(1)} s after the decision` }
@@ -25384,7 +25915,7 @@ async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions
 }
 /** The input that turns the metrics on, shared by the actions that write them. */
 const metricsInputs = {
-    'metrics-textfile-dir': field.string({ form: "node_exporter's textfile collector directory on the hosts (absolute, e.g. /var/lib/prometheus/node-exporter), or empty for none", pattern: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]*$/, default: '' }),
+    'metrics-textfile-dir': inputs_field.string({ form: "node_exporter's textfile collector directory on the hosts (absolute, e.g. /var/lib/prometheus/node-exporter), or empty for none", pattern: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]*$/, default: '' }),
 };
 /** For an action's main: records an outcome on its hosts with its connection settings (a no-op without the input). */
 function deploymentMetricsRecorder(inputs, hosts, connectOptions, log) {
@@ -25502,7 +26033,6 @@ function redact(text, webhookUrl) {
 
 
 
-
 /**
  * What happens after traffic is back on a good version: the GitHub deployment records (so DORA
  * figures count the failure and the recovery), an incident issue, and a Slack message.
@@ -25535,14 +26065,14 @@ function incidentIssue(story, extraLabels = []) {
         '',
         incident_restoredLine(story.restoredMs),
         '',
-        ...(story.figures.length > 0 ? ['### Figures', '', table(['rule', 'observed', 'threshold', 'window', 'status'], story.figures.map((f) => [f.name, f.observed, f.threshold, f.window, f.status])), ''] : []),
+        ...(story.figures.length > 0 ? ['### Figures', '', surfaces_table(['rule', 'observed', 'threshold', 'window', 'status'], story.figures.map((f) => [f.name, f.observed, f.threshold, f.window, f.status])), ''] : []),
         '### Hosts',
         '',
-        table(['host', 'outcome', 'from → to', 'versions'], story.hosts.map((host) => [surfaces_hostCell(host.host), host.outcome, `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`, `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`])),
+        surfaces_table(['host', 'outcome', 'from → to', 'versions'], story.hosts.map((host) => [surfaces_hostCell(host.host), host.outcome, `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`, `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`])),
         '',
         '### Timeline',
         '',
-        table(['host', 'step', 'result', 'took', 'detail'], timeline),
+        surfaces_table(['host', 'step', 'result', 'took', 'detail'], timeline),
         '',
         story.runUrl ? `Workflow run: ${markdownLink(story.runUrl, story.runUrl).text}` : '',
     ].join('\n');
@@ -25612,10 +26142,7 @@ function announceOptions(inputs, incidentLabels, log, env = process.env) {
 
 
 
-const cell = (value) => (value instanceof Markdown ? value.text : forMarkdown(value));
-function table(header, rows) {
-    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
-}
+/** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
 const OUTCOME = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
 /** The title, verdict and done carry reasons and errors from hosts: they are text, made inert here. */
 function summary_headline(app, head) {
@@ -25803,7 +26330,8 @@ function monitorHeadline(result, incidentUrl = null) {
     switch (result.verdict) {
         case 'success':
             return ramp
-                ? { ok: true, title: `${canary} ramped to all traffic`, verdict, done: `every step passed its analysis; ${canary} serves all traffic`, incidentUrl, next: ['Nothing.'] }
+                ? // All traffic is on the canary's color, but it is still the canary: promote makes it the live release and stops the stable one.
+                    { ok: true, title: `${canary} ramped to all traffic`, verdict, done: `every step passed its analysis; ${canary} serves all traffic as the canary, ${stable} still runs beside it`, incidentUrl, next: [`Promote it (blue-green phase: promote): ${canary} becomes the live release and ${stable} is stopped unless keep-previous.`] }
                 : { ok: true, title: `canary ${canary} passed`, verdict, done: `nothing changed: ${canary} still takes its canary share next to ${stable}`, incidentUrl, next: ['Promote it (blue-green phase: promote).'] };
         case 'aborted':
             return { ok: false, title: `${what} aborted`, verdict, done: 'the analysis stopped before a decision (a rollback asked for the hosts, or the run was cancelled)', incidentUrl, next: ['See the rollback run that asked, or re-run the monitor.'] };
@@ -25826,8 +26354,8 @@ function monitorSummary(app, result, incidentUrl = null) {
     if (result.rollback)
         lines.push(rollbackHosts(result), '');
     if (ramp)
-        lines.push(table(['step', 'canary share', 'verdict', 'reason'], result.steps.map((step, index) => [String(index + 1), `${step.percent ?? '—'}%`, VERDICT[step.analysis.verdict], step.analysis.reason])), '');
-    lines.push(table(['rule', 'kind', 'observed (canary)', 'stable', 'threshold', 'window', 'for', 'status'], analysis.rules.map((rule) => [
+        lines.push(surfaces_table(['step', 'canary share', 'verdict', 'reason'], result.steps.map((step, index) => [String(index + 1), `${step.percent ?? '—'}%`, VERDICT[step.analysis.verdict], step.analysis.reason])), '');
+    lines.push(surfaces_table(['rule', 'kind', 'observed (canary)', 'stable', 'threshold', 'window', 'for', 'status'], analysis.rules.map((rule) => [
         rule.name,
         rule.kind,
         formatValue(rule.metric, rule.observed),
@@ -25860,7 +26388,7 @@ function rollbackHosts(result) {
     const parts = ['#### Automatic rollback, per host', '', incident_restoredLine(rollback.ok ? result.rollbackMs : null), ''];
     if (rollback.error)
         parts.push(surfaces_codeBlock(rollback.error), '');
-    parts.push(table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [surfaces_hostCell(host.host), OUTCOME[host.outcome], `${host.version ?? '—'} (${host.toColor ?? '—'})`, host.switchMs === null ? '—' : String(host.switchMs)])));
+    parts.push(surfaces_table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [surfaces_hostCell(host.host), OUTCOME[host.outcome], `${host.version ?? '—'} (${host.toColor ?? '—'})`, host.switchMs === null ? '—' : String(host.switchMs)])));
     return parts.join('\n');
 }
 
@@ -25894,7 +26422,10 @@ const IN_PROGRESS = ['canary-started', 'weight-advanced', 'held', 'analysis-exte
 function rolloutEvents(options) {
     return async (event) => {
         const text = `${options.app}: ${event.message}`;
-        options.annotate[EVENT_LEVEL[event.kind]](text);
+        if (options.logOnly?.kinds.includes(event.kind))
+            options.logOnly.log(text);
+        else
+            options.annotate[EVENT_LEVEL[event.kind]](text);
         const sends = [];
         if (options.slack && options.slack.webhookUrl !== '' && options.slack.kinds.includes(event.kind)) {
             sends.push(notifySlack(options.slack.webhookUrl, { event: SLACK_EVENT[event.kind], title: text, fields: { event: event.kind, environment: options.environment }, ...(options.slack.runUrl ? { runUrl: options.slack.runUrl } : {}) }, options.warn));
@@ -25904,86 +26435,6 @@ function rolloutEvents(options) {
             sends.push(bestEffort(`the deployment status (${event.kind})`, options.warn, () => setDeploymentStatus(deployment.context, deployment.id, 'in_progress', event.message, deployment.logUrl)));
         }
         await Promise.all(sends);
-    };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/rollback/methods.ts
-
-
-
-/** Blue-green hosts behind nginx: traffic back to the color that runs the target (started first if stopped). */
-function methods_nginxRollback(hosts, settings) {
-    return {
-        name: 'nginx',
-        async run(target, since) {
-            const result = await settings.log.group(`rollback ${settings.app} on ${hosts.length} host(s)`, () => rollback(hosts, { ...settings, target }, since));
-            if (result.abortedMonitorMs !== null)
-                settings.log.info(`a canary monitor held the lock; it stopped ${result.abortedMonitorMs} ms after it was asked to`);
-            return hostsOutcome(result, settings.clock.now() - since);
-        },
-    };
-}
-/** The outcome of a rollback on hosts (by this method, or by the canary monitor's own). */
-function hostsOutcome(result, durationMs) {
-    return {
-        method: 'nginx',
-        what: 'rollback',
-        ok: result.ok,
-        noop: result.noop,
-        error: result.error,
-        version: result.version,
-        failedVersion: result.failedVersion ?? result.previousVersion,
-        activeColor: result.activeColor,
-        restoredMs: result.ok ? result.restoredMs : null,
-        durationMs,
-        hosts: result.hosts,
-        candidates: result.candidates,
-        onHosts: result,
-    };
-}
-/** A method that is not over SSH: what it returned, timed from the decision. */
-function external(method, what, outcome, since, clock) {
-    return {
-        method,
-        what: what(outcome.version),
-        ok: outcome.ok,
-        noop: false,
-        error: outcome.error,
-        version: outcome.version,
-        failedVersion: null,
-        activeColor: null,
-        restoredMs: outcome.ok ? clock.now() - since : null,
-        durationMs: clock.now() - since,
-        hosts: [],
-        candidates: [],
-        onHosts: null,
-    };
-}
-/** `kubectl rollout undo` (to a revision when the target names one), then waits for the rollout. */
-function methods_kubernetesRollback(deployment, options) {
-    return {
-        name: 'kubernetes',
-        async run(target, since) {
-            const revision = target.kind === 'version' ? Number(target.version) : null;
-            const result = await rollbackKubernetes(deployment, revision, options.timeoutSeconds, options.log);
-            // What it went back to, as the cluster says; else what was asked for.
-            const version = result.restored ?? (revision !== null ? `revision ${revision}` : 'the previous revision');
-            return external('kubernetes', (to) => `kubernetes rollback of deployment/${deployment.deployment} to ${to}`, { ...result, version }, since, options.clock);
-        },
-    };
-}
-/**
- * The team's own rollback playbook, given the target (`target_version`: a version, or `previous`),
- * the reason, the app and the environment as extra variables.
- */
-function methods_ansibleRollback(playbook, options) {
-    return {
-        name: 'ansible',
-        async run(target, since) {
-            const version = target.kind === 'version' ? target.version : null;
-            const result = await runPlaybook({ playbook: playbook.playbook, inventory: playbook.inventory, limit: playbook.limit, extraVars: { target_version: version ?? 'previous', rollback_reason: playbook.reason, app: playbook.app, environment: playbook.environment } }, options);
-            return external('ansible', () => `ansible rollback with ${playbook.playbook}`, { ...result, version }, since, options.clock);
-        },
     };
 }
 
@@ -26085,7 +26536,115 @@ async function concludeMonitor(result, options) {
     return { incidentUrl: null };
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/settings/session.ts
+
+/** How to reach the hosts, from the SSH inputs every action that contacts hosts takes. */
+function connectOptions(inputs) {
+    return {
+        privateKey: inputs['ssh-private-key'],
+        knownHosts: inputs['ssh-known-hosts'],
+        insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
+        connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
+    };
+}
+/** Session settings (connection, lock, parallelism, who acts, the router by its name) from the shared host inputs. */
+function session_sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
+    return {
+        app: inputs.app,
+        ...(inputs.router ? { router: inputs.router } : {}),
+        splitKey: inputs['split-key'],
+        connect: connectOptions(inputs),
+        lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'], takeOver: inputs['take-over-lock'] },
+        maxParallel: inputs['max-parallel'],
+        run,
+        clock,
+        log,
+        repairState: inputs['repair-state'],
+        ...(signal ? { signal } : {}),
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/settings/phases.ts
+
+
+
+
+/** The health paths a color must answer: health-path, and ready-path unless it is none. */
+function healthPaths(inputs) {
+    return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
+}
+/** The runtime the inputs name, as the runtime registry builds it. */
+function runtimeFromInputs(inputs) {
+    return buildRuntime(inputs.runtime, runtimeOptions(inputs));
+}
+/** What every phase that starts, checks or stops a color takes: the session, the runtime, its health paths and time limits. */
+function colorSettings(inputs, context) {
+    return {
+        ...sessionFromInputs(inputs, context.run, context.log, context.clock, context.signal),
+        runtime: runtimeFromInputs(inputs),
+        healthPaths: healthPaths(inputs),
+        healthTimeoutSeconds: inputs['health-timeout-seconds'],
+        commandTimeoutSeconds: inputs['command-timeout-seconds'],
+    };
+}
+function deploySettings(inputs, context) {
+    return {
+        ...colorSettings(inputs, context),
+        image: inputs.image,
+        version: inputs.version,
+        canaryPercent: inputs['canary-percent'],
+        smokeRequests: inputs['smoke-requests'],
+        preflight: { minFreeDiskMb: inputs['min-free-disk-mb'], minFreeMemoryMb: inputs['min-free-memory-mb'] },
+    };
+}
+function promoteSettings(inputs, context) {
+    return {
+        ...colorSettings(inputs, context),
+        version: inputs.version,
+        drainSeconds: inputs['drain-seconds'],
+        keepPrevious: inputs['keep-previous'],
+    };
+}
+function rollbackSettings(inputs, context) {
+    return {
+        ...colorSettings(inputs, context),
+        reason: inputs.reason,
+        keepFailed: inputs['keep-failed'],
+    };
+}
+/** The rollback method the inputs name, ready to run (rollback/registry.ts builds it). */
+function rollbackMethod(inputs, hosts, context) {
+    return buildRollbackMethod(inputs.method, rollbackMethodOptions(inputs), { hosts, onHosts: () => rollbackSettings(inputs, context), log: context.log, clock: context.clock });
+}
+/** The monitor's settings from the inputs, over a session's (callbacks are the caller's). */
+function monitorSettings(inputs, session, policy) {
+    return {
+        ...session,
+        policy,
+        mode: inputs.mode,
+        steps: inputs.steps,
+        model: inputs.model,
+        sources: inputs.sources,
+        prometheus: inputs['prometheus-url'] ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} } : null,
+        healthPath: inputs['health-path'],
+        probePath: inputs['probe-path'],
+        probeRequests: inputs['probe-requests'],
+        memory: inputs.memory,
+        autoRollback: inputs['auto-rollback'],
+        rollbackOn: inputs['rollback-on'],
+        rollback: {
+            reason: '',
+            runtime: runtimeFromInputs(inputs),
+            healthPaths: healthPaths(inputs),
+            healthTimeoutSeconds: inputs['health-timeout-seconds'],
+            keepFailed: inputs['keep-failed'],
+            commandTimeoutSeconds: inputs['command-timeout-seconds'],
+        },
+    };
+}
+
 ;// CONCATENATED MODULE: ./actions/canary-monitor/src/main.ts
+
 
 
 
@@ -26118,7 +26677,7 @@ function readSettings(read = readFromRunner) {
 /** The post step: settles what a killed main step left (a pending ramp switch, its locks). */
 async function post(read) {
     const { inputs, hosts } = readSettings(read);
-    const released = await cleanUpRun(hosts, sessionFromInputs(inputs, runInfo(), logger));
+    const released = await cleanUpRun(hosts, session_sessionFromInputs(inputs, runInfo(), logger));
     if (released.length > 0)
         logger.warn(`the monitor did not finish; released its lock on ${released.join(', ')}`);
 }
@@ -26127,7 +26686,7 @@ async function run(read) {
         const { inputs, hosts, policy } = readSettings(read);
         const run = runInfo();
         const clock = systemClock;
-        const session = sessionFromInputs(inputs, run, logger, clock, cancellation.signal);
+        const session = session_sessionFromInputs(inputs, run, logger, clock, cancellation.signal);
         // The watched deployment's status follows each step while it runs.
         const github = githubContext(inputs['github-token']);
         const eventDeployment = github && inputs['failed-deployment-id'] ? { context: github, id: Number(inputs['failed-deployment-id']), logUrl: run.runUrl } : null;
@@ -26141,6 +26700,8 @@ async function run(read) {
                 // The rollback has its own message (announceRollback); the steps before it are said here.
                 slack: { webhookUrl: inputs['slack-webhook-url'], kinds: ['weight-advanced', 'held', 'analysis-extended', 'halted', 'promoted'], runUrl: run.runUrl },
                 deployment: eventDeployment,
+                // The step's error says the verdict's reason and the rollback when the monitor fails.
+                logOnly: { kinds: ['halted', 'rolled-back'], log: logger.info },
                 warn: logger.warn,
             }),
         }));

@@ -8814,6 +8814,14 @@ const external_node_crypto_namespaceObject = require("node:crypto");
 class errors_ConfigurationError extends Error {
     name = 'ConfigurationError';
 }
+/**
+ * A check that holds between inputs, or that an implementation behind a seam makes of the inputs
+ * it takes: the error names the input (`Input 'start-command': is required when …`).
+ */
+function errors_requireInput(condition, name, message) {
+    if (!condition)
+        throw new errors_ConfigurationError(`Input '${name}': ${message}`);
+}
 /** A remote command or check failed on a host. */
 class errors_HostError extends Error {
     host;
@@ -8971,6 +8979,10 @@ function markdownLink(label, url) {
         return new Markdown(surfaces_forMarkdown(url));
     }
     return new Markdown(`[${surfaces_forMarkdown(label)}](${href})`);
+}
+const cell = (value) => (value instanceof Markdown ? value.text : surfaces_forMarkdown(value));
+function surfaces_table(header, rows) {
+    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
 }
 /** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
 const surfaces_hostCell = (label) => markdownCode(label);
@@ -18916,21 +18928,44 @@ function show(value, max = 60) {
     return String(value);
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/domain/colors.ts
+/**
+ * The two colors an app runs as on a host: one serves, the other takes the next version, and
+ * traffic moves between them.
+ */
+const COLORS = ['blue', 'green'];
+const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
+
+;// CONCATENATED MODULE: ./packages/shared/src/domain/releases.ts
+/**
+ * What became of a release. `previous` (for a rollback) is the newest release that served all
+ * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
+ * chosen by name.
+ */
+const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
+const BAD = ['failed', 'rejected', 'rolled-back', 'cancelled'];
+const isRejected = (release) => BAD.includes(release.status);
+
 ;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
 /**
- * The vocabulary every value is checked with: app names, versions, image references, paths and
- * nginx keys. It depends on nothing, so that inputs, hosts and runtimes all check a value the
+ * The vocabulary every value is checked with: app names, versions, image references, paths,
+ * nginx keys and HAProxy names. It depends on nothing, so that inputs, hosts and runtimes all check a value the
  * same way (an input is refused with the pattern a host's state is read back with).
  */
-const patterns_APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 /** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
 const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
 /** A path on the host: absolute, or relative to the SSH user's home; no `..` segments. */
-const patterns_HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
+const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 /** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
+/**
+ * An HAProxy proxy or server name as HAProxy's configuration allows it (letters, digits and
+ * `_ . : -`): never a space or a `;`, which its runtime API reads as separators.
+ */
+const HAPROXY_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
 // eslint-disable-next-line no-control-regex
 const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
@@ -19156,14 +19191,13 @@ function onEachHost(hosts, limit, options, task) {
 
 
 
+
 /**
  * What a host remembers about an app: which color serves, what runs in each color, every release
  * with what became of it, and the traffic change in flight (written before nginx is touched).
  * Written atomically (temporary file + rename), changed only under the lock, and every step is
  * appended to an audit log.
  */
-const COLORS = ['blue', 'green'];
-const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
 const colorSchema = schemas_enum(COLORS);
 // Everything read back from a host is validated with the inputs' own patterns: a state file is
 // data another party may have written, never something to print or run as it is.
@@ -19198,14 +19232,7 @@ const historyEntry = object({
     outcome: schemas_enum(['success', 'failed', 'reverted', 'noop', 'cancelled']),
     detail: schemas_string().max(600).optional(),
 });
-/**
- * What became of a release. `previous` (for a rollback) is the newest release that served all
- * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
- * chosen by name.
- */
-const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
-const BAD = ['failed', 'rejected', 'rolled-back', 'cancelled'];
-const isRejected = (release) => BAD.includes(release.status);
+/** A release as the state file holds it (domain/releases.ts: ReleaseRecord, what became of it). */
 const releaseSchema = object({
     id: schemas_string().regex(/^[a-z0-9-]{1,40}$/),
     version: state_version,
@@ -19470,6 +19497,13 @@ const commands = {
     releaseLock(lockDir, token) {
         return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then aside=$(mktemp -d "$(dirname "$1")/.released.XXXXXXXX") || exit 3; mv -T "$1" "$aside/lock" 2>/dev/null; rm -rf "$aside"; fi', [lockDir, token]);
     },
+    /**
+     * Rewrites the owner file of a lock this run holds (the token is checked), for a run that names
+     * its version only once it has read the state under the lock: a monitor, its canary's.
+     */
+    relabelLock(lockDir, token) {
+        return shell_script('al-relabel', 'grep -qF "$2" "$1/owner.json" 2>/dev/null || exit 0; tmp=$(mktemp "$1/.owner.XXXXXXXX") || exit 3; cat > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$1/owner.json"', [lockDir, token]);
+    },
     /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
     heartbeat(lockDir, token) {
         // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
@@ -19620,6 +19654,21 @@ function parseLockOwner(text) {
         return null;
     }
 }
+/**
+ * What holds a lock, in words, from its owner's phase: a refusal names a monitor as a monitor, not
+ * as "another deploy".
+ */
+function lockHolder(phase) {
+    if (phase === 'deploy')
+        return 'another deploy';
+    if (phase === 'promote' || phase === 'rollback')
+        return `a ${phase}`;
+    if (phase === 'upgrade' || phase === 'prune')
+        return `maintenance (${phase})`;
+    if (phase?.startsWith('monitor '))
+        return `a canary-monitor (${phase.slice('monitor '.length)})`;
+    return 'another run';
+}
 class LockHeld extends errors_ConfigurationError {
     owner;
     ageSeconds;
@@ -19631,7 +19680,7 @@ class LockHeld extends errors_ConfigurationError {
                 `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`
             : stale
                 ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
-                : `${host}: another deploy holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`);
+                : `${host}: ${lockHolder(owner.phase)} holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`);
         this.owner = owner;
         this.ageSeconds = ageSeconds;
         this.stale = stale;
@@ -19682,7 +19731,73 @@ async function acquireLock(remote, paths, owner, options) {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/upkeep.ts
+/**
+ * The helper's two upkeep verbs, for the weekly maintenance of a host whose deploy user is not
+ * root. Neither takes anything the caller could turn into a command: what runs is fixed here, or in
+ * files only root may write.
+ *
+ * - `upgrade`: the package upgrade (apt-get update, then a non-interactive upgrade that keeps the
+ *   configuration files the admin changed). An admin who upgrades another way (unattended-upgrade,
+ *   a fleet tool, a pinned list) installs that as the root-owned program
+ *   `/usr/local/sbin/agent-loop-upgrade`, and this verb runs it instead. What the deploy user gains
+ *   is the timing of an upgrade from the sources root configured, which is what maintenance asks.
+ * - `rotate-logs [CONFIG]`: logrotate with CONFIG (default /etc/logrotate.conf), which must be a
+ *   regular file that only root may write, in directories that only root may write: logrotate runs
+ *   its scripts as root.
+ *
+ * Exit codes: 2 arguments refused; 40 the hook or the configuration is not root's alone; 41 the
+ * upgrade failed; 42 logrotate failed. Their output is the last lines of what failed.
+ */
+/** Where an admin puts the program that replaces apt-get for `upgrade`. */
+const UPGRADE_HOOK = '/usr/local/sbin/agent-loop-upgrade';
+/** Shell functions the helper's script defines; `upkeep VERB ARGS…` runs one verb. */
+const UPKEEP_SCRIPT = `# A regular file (not a link) that only root may write, in directories up to / that only root may
+# write (sticky ones as /tmp excepted for the parents): root runs what it holds.
+root_alone() {
+  [ -f "$1" ] && [ ! -L "$1" ] || return 1
+  set -- "$1" $(stat -c '%u %a' "$1" 2>/dev/null)
+  [ "\${2-}" = 0 ] || return 1
+  case \${3-} in *[2367]?|*[2367]) return 1 ;; esac
+  d=$(dirname "$1")
+  while :; do
+    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
+    [ "\${1-}" = 0 ] || return 1
+    case \${2-} in 1???) ;; *[2367]?|*[2367]) return 1 ;; esac
+    [ "$d" = / ] && return 0
+    d=$(dirname "$d")
+  done
+}
+upkeep() {
+  verb=$1; shift
+  out=$(mktemp) || die 41 "could not make a temporary file"
+  case $verb in
+    upgrade)
+      [ $# -eq 0 ] || die 2 "upgrade takes no arguments, got $#"
+      hook=${UPGRADE_HOOK}
+      if [ -e "$hook" ] || [ -L "$hook" ]; then
+        root_alone "$hook" || die 40 "refused: $hook is not a regular file that only root may write"
+        if "$hook" >"$out" 2>&1 </dev/null; then echo "upgraded by $hook"; rm -f "$out"; return 0; fi
+        code=$?; tail -n 5 "$out" >&2; rm -f "$out"; die 41 "$hook failed (exit $code)"
+      fi
+      if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >"$out" 2>&1 </dev/null &&
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -qq -o Dpkg::Options::=--force-confold upgrade >>"$out" 2>&1 </dev/null; then
+        echo "upgraded by apt-get"; rm -f "$out"; return 0
+      fi
+      tail -n 5 "$out" >&2; rm -f "$out"; die 41 "apt-get update or upgrade failed" ;;
+    rotate-logs)
+      [ $# -le 1 ] || die 2 "rotate-logs takes at most 1 argument (a logrotate configuration), got $#"
+      config=\${1:-/etc/logrotate.conf}
+      case $config in /*) ;; *) die 2 "refused: the logrotate configuration must be an absolute path" ;; esac
+      case $config in *[!A-Za-z0-9._/-]*|*/../*|*/..) die 2 "refused: the logrotate configuration must be a path of letters, digits and . _ / -, without .." ;; esac
+      root_alone "$config" || die 40 "refused: $config is not a regular file that only root may write"
+      if logrotate "$config" >"$out" 2>&1 </dev/null; then echo "rotated with $config"; rm -f "$out"; return 0; fi
+      tail -n 5 "$out" >&2; rm -f "$out"; die 42 "logrotate $config failed" ;;
+  esac
+}`;
+
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
+
 
 /**
  * The privileged half of the nginx router: the one program that writes an app's traffic include
@@ -19703,7 +19818,8 @@ async function acquireLock(remote, paths, owner, options) {
  * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
  * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
  * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
- * the arguments of `switch`) and `switch` (writes, reloads, confirms; exit codes below).
+ * the arguments of `switch`), `switch` (writes, reloads, confirms; exit codes below), and the
+ * maintenance verbs `upgrade` and `rotate-logs [CONFIG]` (upkeep.ts).
  */
 /** Where host-setup installs the helper unless told otherwise. */
 const nginx_helper_SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
@@ -19739,7 +19855,8 @@ function helperFile(target) {
     return [
         '#!/bin/sh',
         '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
-        '# it writes the traffic include of one app from a fixed template and reloads nginx.',
+        '# it writes the traffic include of one app from a fixed template and reloads nginx, and for the',
+        '# weekly maintenance upgrades packages and rotates logs (nothing the caller passes is run).',
         '# Every argument is checked; the include directory and nginx are fixed below.',
         'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
         helperBody(target),
@@ -19748,7 +19865,11 @@ function helperFile(target) {
 function helperBody(target) {
     if (target.nginx.length === 0)
         throw new Error('empty nginx command');
-    return [`include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`, `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`, HELPER_SCRIPT].join('\n');
+    return [
+        `include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`,
+        `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`,
+        HELPER_SCRIPT.replace('# UPKEEP', () => UPKEEP_SCRIPT),
+    ].join('\n');
 }
 /**
  * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
@@ -19761,6 +19882,7 @@ const HELPER_SCRIPT = `set -u
 umask 022
 die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
 verb=\${1-}; [ $# -eq 0 ] || shift
+# UPKEEP
 # nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
 # caller may not be allowed to read them.
 config_check() {
@@ -19800,8 +19922,9 @@ case $verb in
     case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
     [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
     server_facts "$1" "$2"; exit $? ;;
+  upgrade|rotate-logs) upkeep "$verb" "$@"; exit 0 ;;
   render|switch) ;;
-  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
+  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | upgrade | rotate-logs [CONFIG] | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
 esac
 [ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
 app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
@@ -20131,7 +20254,7 @@ class NginxRouter {
  * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
  * first deploy, whose switch replaces this file.
  */
-function router_placeholderInclude(app) {
+function placeholderInclude(app) {
     return [
         '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
         '# whose switch replaces this file. Until then its server block answers 502.',
@@ -20407,6 +20530,349 @@ async function explainUnprepared(remote, target, error) {
     throw error;
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/action/registry.ts
+
+
+/**
+ * The implementations of one seam (routers, runtimes, metric sources, rollback methods), by the
+ * name an input gives: the one place a seam's implementations are listed. Each seam's registry
+ * lives in the folder that owns its interface and holds the built-in implementations; a team adds
+ * its own with `register`, before the inputs are read, and changes no file of the core. The names
+ * an input accepts, and the error for any other, come from the registry itself.
+ */
+class Registry {
+    seam;
+    input;
+    entries = new Map();
+    /** `seam`: what one implementation is called in a message (`router`); `input`: the input that names one. */
+    constructor(seam, input, builtIn) {
+        this.seam = seam;
+        this.input = input;
+        for (const [name, entry] of Object.entries(builtIn))
+            this.register(name, entry);
+    }
+    /** Adds an implementation under a new name (lower-case letters, digits and hyphens); a name already taken is refused. */
+    register(name, entry) {
+        if (!/^[a-z][a-z0-9-]{0,39}$/.test(name))
+            throw new Error(`a ${this.seam} name is lower-case letters, digits and hyphens, starting with a letter (at most 40), got '${printable(name)}'`);
+        if (this.entries.has(name))
+            throw new Error(`a ${this.seam} named ${name} is already registered`);
+        this.entries.set(name, entry);
+        return this;
+    }
+    /** The registered names, in the order they were registered (the built-in ones first). */
+    names() {
+        return [...this.entries.keys()];
+    }
+    has(name) {
+        return this.entries.has(name);
+    }
+    /** The implementation registered as `name`; any other name is the user's mistake, told with the names there are. */
+    get(name) {
+        const entry = this.entries.get(name);
+        if (entry === undefined)
+            throw new errors_ConfigurationError(`Input '${this.input}': ${this.unknown(name)}`);
+        return entry;
+    }
+    /** What an unknown name is told: the names there are, and the one given. */
+    unknown(name) {
+        return `expected one of ${this.names().join(', ')}, got '${printable(name)}'`;
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy.ts
+
+
+
+
+/** The router's record of the weights it last confirmed, in the app's state folder. */
+const haproxyRecordPath = (stateDir, app) => `${state_statePaths(stateDir, app).dir}/haproxy.weights`;
+/** Unix socket paths are limited to 107 bytes (sun_path, with its NUL). */
+const SOCKET_PATH_MAX = 107;
+/**
+ * Checks everything that reaches a host before any command is sent. The backend name goes into a
+ * line of HAProxy's runtime API, which reads a space as a separator and a `;` as the next command:
+ * the pattern allows neither. The socket path is one socat address (`UNIX-CONNECT:PATH`), where a
+ * `:` or `,` would start options: the pattern allows neither.
+ */
+function checkHaproxySite(site, stateDir) {
+    if (!APP_NAME.test(site.app))
+        throw new errors_ConfigurationError(`'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`);
+    if (!site.socket.startsWith('/') || !HOST_PATH.test(site.socket) || site.socket.length > SOCKET_PATH_MAX) {
+        throw new errors_ConfigurationError(`invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket (letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`);
+    }
+    if (!HAPROXY_NAME.test(site.backend))
+        throw new errors_ConfigurationError(`invalid haproxy-backend '${site.backend}': expected an HAProxy backend name (letters, digits and _ . : -, at most 64), e.g. shop_api`);
+    if (!HOST_PATH.test(stateDir))
+        throw new errors_ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
+}
+function checkWeights(weights) {
+    if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+        throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
+    }
+}
+/**
+ * Shell shared by the switch and the read: `cli LINE` sends one line of commands on the admin
+ * socket (one connection; HAProxy runs them in order and ends each answer with an empty line; a
+ * `.` follows a call that worked, so that the shell keeps those lines). The line goes in as a here-
+ * document and `split_answers` reads the answers with the shell's own `read`: no process on the
+ * switch's path but socat.
+ */
+const CLI_SHELL = `cli() {
+  socat -T 5 - "UNIX-CONNECT:$socket" 2>&1 <<EOF && echo .
+$1
+EOF
+}
+first_line() { printf '%s\\n' "$1" | sed -n '/./{p;q;}' | cut -c1-200; }
+# Sets a1 … a4 to the first line of each answer ('' for an empty one: a weight accepted).
+split_answers() {
+  a1=; a2=; a3=; a4=; k=1; text=
+  while IFS= read -r line; do
+    if [ -n "$line" ]; then [ -n "$text" ] || text=$line; continue; fi
+    case $k in 1) a1=$text ;; 2) a2=$text ;; 3) a3=$text ;; 4) a4=$text ;; esac
+    k=$(( k + 1 )); text=
+  done <<EOF
+\${1%.}
+EOF
+}
+# Sets w from one answer of \`get weight\` ("N (initial M)"); else why.
+weight_of() {
+  case $1 in [0-9]*" (initial "*) w=\${1%% *}; case $w in *[!0-9]*) ;; *) return 0 ;; esac ;; esac
+  w=; why="HAProxy answered '$(first_line "$1")'"; return 1
+}
+# Sets cur_blue and cur_green from two answers of \`get weight\`; else why.
+weights_from() {
+  cur_blue=; cur_green=
+  weight_of "$1" || return 1; cur_blue=$w
+  weight_of "$2" || return 1; cur_green=$w
+}
+read_weights() {
+  if ! out=$(cli "get weight $backend/blue; get weight $backend/green"); then why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 1; fi
+  split_answers "$out"; weights_from "$a1" "$a2"
+}`;
+/**
+ * The switch in one command: the write-ahead record (when it cannot be written, HAProxy is not
+ * touched: exit 35), the weights read (the previous ones, to put back on failure), set and read
+ * back on one connection, then the outcome once they are live (exit 36 when it cannot be written:
+ * the caller puts traffic back). The server whose share grows is set first, so that the backend
+ * never has both servers at 0 on the way (no server: 503). On a refused command or weights that do
+ * not read back, the previous weights are set again, in the same order rule.
+ *
+ * Exit codes: 2 arguments refused; 23 HAProxy refused a weight command (previous weights put back);
+ * 24 the weights read back are not the ones set (previous weights put back); 25 HAProxy could not
+ * be reached or did not give the weights, before anything was changed (socat missing, socket
+ * refused, no such backend or server); 35, 36 as above. Prints `live MS` (with microseconds): from
+ * the set being sent until it was read back.
+ */
+const haproxy_SWITCH_SCRIPT = `set -u
+nonce=$1; socket=$2; backend=$3; blue=$4; green=$5; shift 5
+die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
+case $socket in /*) ;; *) die 2 "refused: the HAProxy socket must be an absolute path" ;; esac
+case $socket in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the HAProxy socket must be a path of letters, digits and . _ / + @ -, without .." ;; esac
+case $backend in ''|*[!A-Za-z0-9_.:-]*) die 2 "refused: the HAProxy backend must be letters, digits and _ . : -" ;; esac
+for weight in "$blue" "$green"; do
+  case $weight in ''|*[!0-9]*) die 2 "refused: each weight must be a whole number from 0 to 100" ;; esac
+  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || die 2 "refused: each weight must be a whole number from 0 to 100"
+done
+[ $(( blue + green )) -eq 100 ] || die 2 "refused: the weights must be two shares that add up to 100"
+${WRITE_FILES_SHELL}
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; HAProxy was not touched" >&2; exit 35; }
+command -v socat >/dev/null 2>&1 || die 25 "socat is not installed on this host (Debian's package socat): HAProxy's runtime API cannot be reached; nothing was changed"
+${CLI_SHELL}
+now_us() { t=$(date +%s%N); case $t in *[!0-9]*) t=$(( $(date +%s) * 1000000000 )) ;; esac; us=$(( t / 1000 )); }
+# Sets blue $1 and green $2, the growing share first, and reads both back; 3: refused, 4: not read back.
+set_weights() {
+  if [ "$2" -gt "$cur_green" ]; then order="green $2 blue $1"; else order="blue $1 green $2"; fi
+  set -- $order "$1" "$2"
+  if ! out=$(cli "set server $backend/$1 weight $2; set server $backend/$3 weight $4; get weight $backend/blue; get weight $backend/green"); then
+    why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 3
+  fi
+  split_answers "$out"
+  if [ -n "$a1$a2" ]; then weights_from "$a3" "$a4"; why="HAProxy answered '$(first_line "\${a1:-$a2}")'"; return 3; fi
+  weights_from "$a3" "$a4" || return 4
+  { [ "$cur_blue" = "$5" ] && [ "$cur_green" = "$6" ]; } || { why="HAProxy reads back blue $cur_blue, green $cur_green"; return 4; }
+  return 0
+}
+read_weights || die 25 "$why; nothing was changed"
+prev_blue=$cur_blue; prev_green=$cur_green
+now_us; started=$us
+set_weights "$blue" "$green"; code=$?
+if [ "$code" -ne 0 ]; then
+  failure=$why
+  # What HAProxy holds now may be neither: put the previous weights back from what was read.
+  [ -n "$cur_blue" ] && [ -n "$cur_green" ] || { cur_blue=$blue; cur_green=$green; }
+  if [ "$cur_blue" = "$prev_blue" ] && [ "$cur_green" = "$prev_green" ]; then back="the previous weights (blue $prev_blue, green $prev_green) are still the ones served"
+  elif set_weights "$prev_blue" "$prev_green"; then back="the previous weights (blue $prev_blue, green $prev_green) were put back"
+  else back="putting the previous weights (blue $prev_blue, green $prev_green) back failed too: $why"; fi
+  die $(( code + 20 )) "$failure; $back"
+fi
+now_us; live=$(( us - started ))
+printf 'live %d.%03d\\n' $(( live / 1000 )) $(( live % 1000 ))
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+exit 0`;
+/** The router's record: the same header an nginx include carries, read by parseIncludeHeader. */
+function haproxyRecord(site, weights, generation) {
+    return `# The weights agent-loop last confirmed on HAProxy (backend ${site.backend}, socket ${site.socket}).\n# agent-loop: ${JSON.stringify({ app: site.app, weights, generation })}\n`;
+}
+/**
+ * The switch as one command. `before` (the write-ahead record) and `after` (the outcome, after the
+ * router's own record) go inside it when they are small enough together; otherwise null.
+ */
+function haproxySwitchCommand(site, weights, before = [], after = []) {
+    if (!writeArgs([...before, ...after]))
+        return null;
+    return shell_script('al-haproxy-switch', haproxy_SWITCH_SCRIPT, [nonce(), site.socket, site.backend, String(weights.blue), String(weights.green), ...writeArgs(before), ...writeArgs(after)]);
+}
+/**
+ * Prints the weights HAProxy serves (`weights BLUE GREEN`, or `unread REASON`), the status each
+ * probe URL answers (`health CODE URL`, one curl for all), and the router's record (`file …`).
+ */
+function haproxyReadCommand(site, recordPath, probe = []) {
+    return shell_script('al-haproxy-weights', [
+        'socket=$1; backend=$2; record=$3; shift 3',
+        'first=1; for u; do [ "$first" = 1 ] || set -- "$@" --next; first=0; set -- "$@" -s -o /dev/null --max-time 2 -w \'health %{http_code} %{url_effective}\\n\' "$u"; shift; done',
+        '[ $# -eq 0 ] || curl "$@"',
+        CLI_SHELL,
+        'if ! command -v socat >/dev/null 2>&1; then echo "unread socat is not installed"; elif read_weights; then echo "weights $cur_blue $cur_green"; else echo "unread $why"; fi',
+        'if [ -f "$record" ]; then while IFS= read -r line; do case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$record"; fi; echo end',
+    ].join('\n'), [site.socket, site.backend, recordPath, ...probe]);
+}
+/**
+ * What HAProxy serves and what the record says. HAProxy's weights are shares as they are when they
+ * add up to 100 (the router's own), and are scaled to 100 otherwise (weights an admin set); both at
+ * 0 serve nothing (live is null), as does a socket that cannot be read. The live generation is the
+ * record's when the record says the same weights, else one named after the weights.
+ */
+function parseHaproxyView(output) {
+    let served = null;
+    let unread = null;
+    let file = null;
+    const health = {};
+    for (const raw of output.split('\n')) {
+        const line = raw.trim();
+        const weights = /^weights (\d{1,3}) (\d{1,3})$/.exec(line);
+        if (weights)
+            served = shares(Number(weights[1]), Number(weights[2]));
+        if (line.startsWith('unread '))
+            unread = line.slice(7, 300);
+        if (line.startsWith('file '))
+            file = parseIncludeHeader(`# agent-loop: ${line.slice(5)}`);
+        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line);
+        if (probed)
+            health[probed[2]] = Number(probed[1]);
+    }
+    const same = !!served && !!file && file.weights.blue === served.blue && file.weights.green === served.green;
+    const live = served ? { weights: served, generation: same && file ? file.generation : `haproxy-${served.blue}-${served.green}` } : null;
+    return { live, file, health, unread };
+}
+function shares(blue, green) {
+    const total = blue + green;
+    if (total === 0 || blue > 256 || green > 256)
+        return null;
+    if (total === 100)
+        return { blue, green };
+    const scaled = Math.round((blue * 100) / total);
+    return { blue: scaled, green: 100 - scaled };
+}
+class HaproxyRouter {
+    remote;
+    site;
+    now;
+    recordPath;
+    constructor(remote, site, stateDir, now = Date.now) {
+        this.remote = remote;
+        this.site = site;
+        this.now = now;
+        checkHaproxySite(site, stateDir);
+        this.recordPath = haproxyRecordPath(stateDir, site.app);
+    }
+    async setWeights(weights, options = {}) {
+        checkWeights(weights);
+        const record = { path: this.recordPath, content: haproxyRecord(this.site, weights, newGeneration(this.now())), mode: '644' };
+        const before = options.before ?? [];
+        const after = options.after ?? [];
+        let recorded = after.length > 0;
+        // The router's record goes first: when it cannot be written, neither is the caller's outcome (exit 36).
+        let argv = haproxySwitchCommand(this.site, weights, before, [record, ...after]);
+        if (!argv && after.length > 0 && (argv = haproxySwitchCommand(this.site, weights, before, [record])))
+            recorded = false;
+        if (!argv) {
+            recorded = false;
+            // A record too large to go inside the command is written first, on its own.
+            for (const write of before) {
+                if (write.mode === 'append')
+                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                else
+                    await writeRemoteFile(this.remote, write.path, write.content);
+            }
+            argv = haproxySwitchCommand(this.site, weights, [], [record]);
+        }
+        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
+        if (result.code !== 0) {
+            const haproxySays = result.stderr.trim() || result.stdout.trim();
+            const what = result.code === 23
+                ? 'HAProxy refused the weight command'
+                : result.code === 24
+                    ? 'HAProxy did not serve the new weights'
+                    : result.code === 25
+                        ? 'HAProxy could not be asked for its weights, so traffic was not touched'
+                        : result.code === 2
+                            ? 'the HAProxy switch refused its arguments'
+                            : result.code === 35
+                                ? 'the switch could not be recorded before making it, so traffic was not touched'
+                                : result.code === 36
+                                    ? 'the new weights are live, but their outcome could not be recorded'
+                                    : 'the HAProxy switch failed';
+            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${haproxySays}`);
+        }
+        const live = /^live (\d+(?:\.\d+)?)$/m.exec(result.stdout);
+        const liveMs = live ? Number(live[1]) : Number.NaN;
+        // No old process keeps the previous weights: once read back, every connection uses them.
+        return { weights, liveMs, settledMs: liveMs, recorded };
+    }
+    async getWeights() {
+        const view = await this.inspect();
+        return view.live ?? view.file;
+    }
+    async inspect(probe = []) {
+        const result = await this.remote.run(haproxyReadCommand(this.site, this.recordPath, probe));
+        const { live, file, health } = parseHaproxyView(result.stdout);
+        return { live, file, health };
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/registry.ts
+
+
+
+const DEFAULT_ROUTER = 'nginx';
+const routers = new Registry('router', 'router', {
+    nginx: {
+        build: ({ remote, host, app, splitKey, now }) => new NginxRouter(remote, { app, bluePort: host.bluePort, greenPort: host.greenPort, statusPort: host.nginxStatusPort, splitKey }, host.nginxConfDir, host.nginxCommand, now),
+    },
+    haproxy: {
+        check(host, app) {
+            errors_requireInput(!!host.haproxySocket && !!host.haproxyBackend, 'hosts', `${host.target.label}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)`);
+            try {
+                checkHaproxySite(haproxySite(host, app), host.stateDir);
+            }
+            catch (error) {
+                throw new errors_ConfigurationError(`Input 'hosts': ${host.target.label}: ${errors_errorMessage(error)}`);
+            }
+        },
+        build: ({ remote, host, app, now }) => new HaproxyRouter(remote, haproxySite(host, app), host.stateDir, now),
+    },
+});
+const haproxySite = (host, app) => ({ app, socket: host.haproxySocket ?? '', backend: host.haproxyBackend ?? '' });
+/** The router `name` names for one host. */
+function buildRouter(name, context) {
+    const entry = routers.get(name);
+    entry.check?.(context.host, context.app);
+    return entry.build(context);
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/fleet/session.ts
 
 
@@ -20437,6 +20903,7 @@ class HostSession {
     lockLost = false;
     heartbeat;
     auditQueue = [];
+    /** `router`: the host's, as the router registry builds it (`sessionRouter`). */
     constructor(spec, remote, settings, state, unlock, router, lockToken) {
         this.spec = spec;
         this.remote = remote;
@@ -20445,9 +20912,7 @@ class HostSession {
         this.unlock = unlock;
         this.lockToken = lockToken;
         this.paths = state_statePaths(spec.stateDir, settings.app);
-        this.router =
-            router ??
-                new NginxRouter(remote, { app: settings.app, bluePort: spec.bluePort, greenPort: spec.greenPort, statusPort: spec.nginxStatusPort, splitKey: settings.splitKey }, spec.nginxConfDir, spec.nginxCommand, settings.clock.now);
+        this.router = router;
     }
     get label() {
         return this.remote.label;
@@ -20572,6 +21037,10 @@ class HostSession {
         }
     }
 }
+/** A host's router, the one the settings name, built by the router registry. */
+function sessionRouter(spec, remote, settings) {
+    return buildRouter(settings.router ?? DEFAULT_ROUTER, { remote, host: spec, app: settings.app, splitKey: settings.splitKey, now: settings.clock.now });
+}
 /**
  * Connects to every host (in parallel), then locks them one after the other in one global order
  * (sorted by host), so that two runs never each hold a lock the other waits for: of two runs started
@@ -20590,6 +21059,16 @@ async function openSessions(specs, settings, owner, options = {}) {
         throwAll(connectFailures);
     }
     const remotes = connected.map((result) => result.value);
+    // Each host's router, built before any lock is taken: one the settings cannot build stops the run here.
+    let hostRouters;
+    try {
+        hostRouters = specs.map((spec, index) => sessionRouter(spec, remotes[index], settings));
+    }
+    catch (error) {
+        for (const remote of remotes)
+            remote.close();
+        throw error;
+    }
     const locked = [];
     try {
         const ordered = specs.map((spec, index) => ({ spec, remote: remotes[index] })).sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0));
@@ -20621,12 +21100,17 @@ async function openSessions(specs, settings, owner, options = {}) {
     }
     // Locked in lock order; handed back in the order the hosts were given, so reports follow the input.
     const byInput = [...locked].sort((a, b) => specs.indexOf(a.spec) - specs.indexOf(b.spec));
-    const sessions = byInput.map(({ spec, remote, unlock, token }) => new HostSession(spec, remote, settings, null, unlock, undefined, token));
+    const sessions = byInput.map(({ spec, remote, unlock, token }) => new HostSession(spec, remote, settings, null, unlock, hostRouters[specs.indexOf(spec)], token));
     for (const session of sessions)
         session.startHeartbeat();
-    const prepared = await parallel_settleLimit(sessions, settings.maxParallel, async (session) => {
+    const prepared = await parallel_settleLimit(sessions, settings.maxParallel, async (session, index) => {
         session.state = settings.repairState ? await repairState(session, settings) : await readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
         await session_settle(session, settings);
+        const version = options.versionFromState?.(session.state);
+        const entry = byInput[index];
+        if (version && entry && version !== owner.version) {
+            await session.remote.run(commands.relabelLock(session.paths.lock, entry.token), { stdin: JSON.stringify({ ...owner, version, token: entry.token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}), ...jobOf(settings.run) }) });
+        }
     });
     const failures = prepared.flatMap((result) => (result.ok ? [] : [result.error]));
     if (failures.length > 0) {
@@ -20805,7 +21289,7 @@ async function cleanUpRun(specs, settings) {
             const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
             const session = new HostSession(spec, remote, settings, state, async () => {
                 await remote.run(commands.releaseLock(paths.lock, lockToken));
-            });
+            }, sessionRouter(spec, remote, settings));
             const pending = state.pending;
             if (pending && pending.jobToken !== jobToken) {
                 // Under this job's lock, yet not this job's: the next run settles it when it opens the host.
@@ -20983,11 +21467,6 @@ function readInputs(fields, read = readFromRunner) {
         throw new errors_ConfigurationError(problems.join('\n'));
     return result;
 }
-/** Checks that hold between inputs; call after readInputs. */
-function inputs_requireInput(condition, name, message) {
-    if (!condition)
-        throw new errors_ConfigurationError(`Input '${name}': ${message}`);
-}
 function fail(ctx, message) {
     ctx.addIssue({ code: 'custom', message });
     return NEVER;
@@ -21060,6 +21539,17 @@ const field = {
             if (!choices.includes(value))
                 return fail(ctx, `expected one of ${choices.join(', ')}, got '${printable(value)}'`);
             return value;
+        });
+    },
+    /**
+     * The name of an implementation a seam's registry holds (a runtime, a router, a rollback method:
+     * action/registry.ts). The names it accepts, and lists when given another, are the registry's
+     * when the input is read: one a team registered counts as a built-in one does.
+     */
+    registered(registry, defaultValue) {
+        return inputs_text((raw, ctx) => {
+            const value = raw === '' ? defaultValue : raw;
+            return registry.has(value) ? value : fail(ctx, registry.unknown(value));
         });
     },
     /** A secret: masked as soon as it is read, never echoed in an error. */
@@ -21141,7 +21631,7 @@ const webhookCheck = (value) => {
     return undefined;
 };
 const hostPort = docField.number({ min: 1, max: 65535, integer: true, unit: 'a TCP port' });
-const hostPath = docField.text('a path without ..', patterns_HOST_PATH);
+const hostPath = docField.text('a path without ..', HOST_PATH);
 /** One item of the hosts list: `user@host[:port]`, or a mapping with that host and its overrides. */
 const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item } : item), docField.mapping({
     // host and nginx-command are checked when the hosts are resolved (parseTarget, parseNginxCommand).
@@ -21223,10 +21713,10 @@ const hostInputs = {
     }),
     'insecure-skip-host-key-check': field.boolean(false),
     'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: patterns_APP_NAME, required: true, max: 40 }),
+    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
     'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-    'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: patterns_HOST_PATH, default: '/var/lib/agent-loop' }),
-    'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: patterns_HOST_PATH, default: '/etc/nginx/conf.d' }),
+    'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
+    'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
     'nginx-command': inputs_text((raw, ctx) => {
         try {
             return parseNginxCommand(raw === '' ? 'nginx' : raw);
@@ -21256,10 +21746,10 @@ const hostInputs = {
  */
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
 /** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
-const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: patterns_HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
+const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
 /** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 function resolveHosts(inputs) {
-    inputs_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
+    errors_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
     return inputs.hosts.map(({ target, overrides }) => {
         const spec = {
             target,
@@ -21272,309 +21762,8 @@ function resolveHosts(inputs) {
             accessLog: overrides.accessLog ?? (inputs['access-log'] || DEFAULT_ACCESS_LOG),
         };
         const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
-        inputs_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
+        errors_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
         return spec;
-    });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/hostsetup.ts
-
-
-
-/**
- * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
- * user that is root or may use sudo without a password, it makes the state directory the deploy
- * user's, keeps the nginx include directory root's, installs the switch helper (a root-owned
- * program that writes an app's include from a fixed template and reloads nginx) and a sudoers
- * drop-in that allows that helper and nothing else (checked with `visudo -c` first), lets the deploy
- * user read the one access log the canary monitor reads (an ACL on that file, no group), and makes
- * sure nginx knows the agent_loop log format and includes the include directory. Every file is
- * written as a temporary file in a directory that only root may write, then renamed into place.
- * Each step checks before it changes, so a second run changes nothing; each reports `changed`,
- * `ok` or `todo`.
- */
-/** The access log format the canary monitor reads (one JSON object per request). */
-const AGENT_LOOP_LOG_FORMAT = 'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
-const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
-/**
- * The sudoers drop-in: the deploy user may run, as root and without a password, the switch helper
- * (absolute path), which checks its own arguments. Nothing else: not nginx itself, whose include
- * directories would then have to be the deploy user's.
- */
-function sudoersRule(deployUser, helperPath) {
-    if (!USER_NAME.test(deployUser))
-        throw new ConfigurationError(`'${deployUser}' is not a user name`);
-    // Plain path characters only: sudoers reads `, : =`, backslashes and white space as syntax.
-    if (!/^\/[A-Za-z0-9._/-]+$/.test(helperPath))
-        throw new ConfigurationError(`the switch helper must be an absolute path of letters, digits and . _ - /, got '${helperPath}'`);
-    return [
-        '# Written by agent-loop host-setup: the deploy user may run the switch helper as root, and nothing else.',
-        `${deployUser} ALL=(root) NOPASSWD: ${helperPath}`,
-        '',
-    ].join('\n');
-}
-/** The nginx-command the deploy user's actions use after set-up: the helper through sudo, without a prompt. */
-function deployNginxCommand(helperPath) {
-    return ['sudo', '-n', helperPath].join(' ');
-}
-/** Where nginx is, as root sees it: `command -v`, else /usr/sbin (not on a non-root PATH). */
-const LOCATE_SCRIPT = (/* unused pure expression or super */ null && (`name=$1
-if [ "$(id -u)" = 0 ]; then path=$(command -v "$name" 2>/dev/null); else path=$(sudo -n sh -c 'command -v "$1"' sh "$name" 2>/dev/null); fi
-[ -z "$path" ] && [ -x "/usr/sbin/$name" ] && path="/usr/sbin/$name"
-case "$path" in /*) echo "nginx_path=$path" ;; *) echo "nginx_path=" ;; esac`));
-function locateCommand(name) {
-    return script('al-locate', LOCATE_SCRIPT, [name]);
-}
-const SETUP_SCRIPT = (/* unused pure expression or super */ null && (`set -u
-user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9
-app=\${10}; placeholder_text=\${11}; shift 11
-if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
-elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
-else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
-id -u "$user" >/dev/null 2>&1 || { echo "fatal=there is no user $user: create it first (sudo useradd --create-home --shell /bin/bash $user) and authorize the deploy key in ~$user/.ssh/authorized_keys"; exit 0; }
-group=$(id -gn "$user")
-err=$(mktemp); text=$(mktemp); trap 'rm -f "$err" "$text"' EXIT
-
-# A directory, and every one above it, that only root may write (above it, also root's with the
-# sticky bit, as /tmp, where nobody else may rename or remove root's entries): a file put there
-# cannot be swapped by anyone else between its check and its use.
-root_only() {
-  d=$1; own=yes
-  while :; do
-    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
-    [ "\${1-}" = 0 ] || return 1
-    case \${2-} in *[2367]?|*[2367]) case $own\${2-} in no[1357]???) ;; *) return 1 ;; esac ;; esac
-    own=no
-    [ "$d" = / ] && return 0
-    d=$(dirname "$d")
-  done
-}
-# Installs the text in $text as root's file $1 with mode $2: a temporary file made by mktemp in the
-# target's own directory, then a rename (which replaces a link rather than writing through it).
-install_root() {
-  dir=$(dirname "$1")
-  root_only "$dir" || { echo "$dir, or a directory above it, may be written by someone other than root" > "$err"; return 1; }
-  tmp=$(as_root mktemp "$dir/.agent-loop.XXXXXXXX") || return 1
-  if as_root sh -c 'cat > "$1" && chown root:root "$1" && chmod "$2" "$1"' sh "$tmp" "$2" < "$text" && as_root mv -fT "$tmp" "$1"; then return 0; fi
-  as_root rm -f "$tmp"; return 1
-}
-same_root_file() { # target mode: already root's, with that mode and the text in $text
-  [ -f "$1" ] && [ ! -L "$1" ] && [ "$(stat -c '%u %a' "$1")" = "0 $2" ] && as_root cmp -s "$text" "$1"
-}
-
-if [ -d "$state_dir" ] && [ "$(stat -c %U "$state_dir")" = "$user" ]; then echo "ok=state directory $state_dir belongs to $user"
-elif as_root install -d -o "$user" -g "$group" -m 0750 "$state_dir" 2>"$err"; then echo "changed=state directory $state_dir now belongs to $user"
-else echo "todo=state directory $state_dir: $(cat "$err")"; fi
-
-# nginx (root) loads every file in the include directory: it stays root's, and the helper writes it.
-include_state() { set -- $(stat -c '%u %a' "$include_dir" 2>/dev/null); [ "\${1-}" = 0 ] && case \${2-} in *[2367]?|*[2367]) false ;; esac; }
-if [ ! -d "$include_dir" ]; then
-  if as_root install -d -o root -g root -m 0755 "$include_dir" 2>"$err"; then echo "changed=nginx include directory $include_dir made, root's"; else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
-elif include_state; then echo "ok=nginx include directory $include_dir is root's: $user cannot write it"
-elif as_root chown root:root "$include_dir" 2>"$err" && as_root chmod go-w "$include_dir" 2>>"$err"; then echo "changed=nginx include directory $include_dir is root's again: $user could write it, and nginx loads it as root"
-else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
-for f in "$include_dir"/* "$include_dir"/.[!.]*; do
-  { [ -e "$f" ] || [ -L "$f" ]; } || continue
-  owner=$(stat -c %U "$f")
-  [ "$owner" = root ] || echo "todo=$f belongs to $owner, and nginx loads it as root: read it, then make it root's (sudo chown root:root $f) or remove it"
-done
-
-printf '%s\\n' "$helper_text" > "$text"
-if same_root_file "$helper" 755; then echo "ok=switch helper $helper"
-elif install_root "$helper" 0755 2>>"$err"; then echo "changed=installed the switch helper $helper: it writes $include_dir/agent-loop-APP.conf from a fixed template and reloads nginx"
-else echo "todo=could not install the switch helper $helper: $(cat "$err")"; fi
-
-printf '%s' "$rule_text" > "$text"
-if same_root_file "$sudoers_file" 440; then echo "ok=sudoers rule $sudoers_file"
-elif ! out=$(as_root visudo -c -f "$text" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
-elif [ ! -f "$helper" ]; then echo "todo=the sudoers rule was not installed: the switch helper it names is missing"
-elif install_root "$sudoers_file" 0440 2>>"$err"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run $helper as root, nothing else"
-else echo "todo=could not install $sudoers_file: $(cat "$err")"; fi
-
-if [ -n "$access_log" ]; then
-  if [ -L "$access_log" ]; then echo "todo=the access log $access_log is a symbolic link: name the file itself"
-  elif [ -e "$access_log" ] && [ ! -f "$access_log" ]; then echo "todo=the access log $access_log is not a regular file"
-  else
-    case $access_log in
-      *.log)
-        if [ ! -e "$access_log" ]; then
-          if as_root sh -c 'umask 027; set -C; : > "$1"' sh "$access_log" 2>"$err"; then echo "changed=created the access log $access_log (root's, mode 0640)"; else echo "todo=could not create the access log $access_log: $(cat "$err")"; fi
-        fi
-        if [ -f "$access_log" ]; then
-          log_group=$(stat -c %G "$access_log")
-          if [ "$log_group" != "$group" ] && id -nG "$user" | tr ' ' '\\n' | grep -qx "$log_group"; then
-            echo "todo=$user is in group $log_group, which reads more than $access_log: sudo gpasswd -d $user $log_group (host-setup grants the one file)"
-          fi
-          if as_root runuser -u "$user" -- test -r "$access_log"; then echo "ok=$user can read $access_log"
-          elif ! command -v setfacl >/dev/null 2>&1; then echo "todo=setfacl is missing: sudo apt-get install -y --no-install-recommends acl, then run host-setup again"
-          elif as_root setfacl -m "u:$user:r" "$access_log" 2>"$err"; then echo "changed=$user may read $access_log (an ACL on that file alone; no group)"
-          else echo "todo=could not give $user read access to $access_log: $(cat "$err")"; fi
-          # Rotation: a rule that re-creates the file with a mode of its own drops the ACL.
-          for conf in /etc/logrotate.conf /etc/logrotate.d/*; do
-            [ -f "$conf" ] || continue
-            covered=no; patterns=$(sed -n 's/^[[:space:]]*\\(\\/[^{]*\\).*/\\1/p' "$conf")
-            set -f
-            for pattern in $patterns; do case $access_log in $pattern) covered=yes ;; esac; done
-            set +f
-            [ "$covered" = yes ] || continue
-            if grep -Eq '^[[:space:]]*create[[:space:]]+[0-7]' "$conf"; then
-              echo "todo=$conf rotates $access_log with 'create MODE OWNER GROUP', which makes the new file without $user's ACL: change that line to a bare 'create' (logrotate then copies the ACL), or log to a file that rule does not rotate"
-            else echo "ok=$conf rotates $access_log keeping its ACL"; fi
-          done
-        fi ;;
-      *) echo "todo=the access log $access_log does not end in .log: host-setup gives read access to an nginx access log only" ;;
-    esac
-  fi
-fi
-
-config=$(as_root "$@" -T 2>/dev/null || true)
-case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
-  *) echo "todo=nginx does not include $include_dir: add 'include $include_dir/*.conf;' inside the http block of the main configuration, then reload" ;; esac
-if printf '%s\\n' "$config" | grep -q 'log_format[[:space:]][[:space:]]*agent_loop[[:space:]]'; then echo "ok=nginx knows the agent_loop log format"
-else
-  file="$include_dir/00-agent-loop-log-format.conf"
-  printf '%s\\n' "$log_format" > "$text"
-  if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
-  else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
-fi
-
-# The app's split variable before its first deploy: a server block may then name it (requests get
-# 502 until that deploy's switch replaces this file with the real split).
-if [ -n "$app" ]; then
-  file="$include_dir/agent-loop-$app.conf"
-  if [ -e "$file" ] || [ -L "$file" ]; then echo "ok=$file defines the split variable of $app"
-  else
-    printf '%s\n' "$placeholder_text" > "$text"
-    if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then
-      echo "changed=wrote $file: the server block may name the split variable of $app before its first deploy (requests get 502 until then)"
-    else as_root rm -f "$file"; echo "todo=could not define the split variable of $app in $file: $(cat "$err")"; fi
-  fi
-fi`));
-/**
- * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
- * the switch helper's file for that nginx (traffic's helperFile).
- */
-function setupCommand(plan, nginxPath, helperText) {
-    if (!USER_NAME.test(plan.deployUser))
-        throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
-    const nginxArgs = plan.nginx.slice(1);
-    const rule = sudoersRule(plan.deployUser, plan.switchHelper);
-    // An app's split variable is written only with its placeholder text.
-    const placeholder = plan.placeholder ?? '';
-    const app = placeholder === '' ? '' : (plan.app ?? '');
-    if (app !== '' && !APP_NAME.test(app))
-        throw new ConfigurationError(`'${app}' is not an app name`);
-    return script('al-host-setup', SETUP_SCRIPT, [
-        plan.deployUser,
-        plan.stateDir,
-        plan.includeDir,
-        plan.accessLog,
-        plan.sudoersFile,
-        AGENT_LOOP_LOG_FORMAT,
-        rule,
-        plan.switchHelper,
-        helperText,
-        app,
-        placeholder,
-        nginxPath,
-        ...nginxArgs,
-    ]);
-}
-function parseSetup(host, output) {
-    const report = { host, nginxPath: '', items: [] };
-    for (const line of output.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq < 0)
-            continue;
-        const key = line.slice(0, eq);
-        const value = line.slice(eq + 1);
-        if (key === 'fatal')
-            report.fatal = value;
-        else if (key === 'nginx_path')
-            report.nginxPath = value;
-        else if (key === 'changed' || key === 'ok' || key === 'todo')
-            report.items.push({ outcome: key, what: value });
-    }
-    return report;
-}
-/**
- * Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or
- * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there.
- */
-async function setupHost(remote, plan, helperFor) {
-    const name = plan.nginx[0] ?? 'nginx';
-    const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
-    if (!located)
-        return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };
-    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), { timeoutMs: 120_000 });
-    const report = parseSetup(remote.label, result.stdout);
-    report.nginxPath = located;
-    if (result.code !== 0 && !report.fatal)
-        throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
-    return report;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/inputs/host-setup-inputs.ts
-
-
-
-
-/**
- * host-setup's inputs: the same host inputs as the deploys (so one `hosts` list serves both), the
- * deploy user, and where its sudo rule goes. Each host's plan is built here, checked before any
- * host is contacted.
- */
-const hostSetupInputs = {
-    phase: field.choice(['setup', 'doctor'], 'setup'),
-    hosts: hostInputs.hosts,
-    'ssh-private-key': hostInputs['ssh-private-key'],
-    'ssh-known-hosts': hostInputs['ssh-known-hosts'],
-    'insecure-skip-host-key-check': hostInputs['insecure-skip-host-key-check'],
-    'ssh-connect-timeout-seconds': hostInputs['ssh-connect-timeout-seconds'],
-    'max-parallel': hostInputs['max-parallel'],
-    // Setup defines this app's split variable before its first deploy; the doctor checks its server
-    // block (its proxy_pass and access_log lines) from nginx -T.
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40), or empty', pattern: patterns_APP_NAME, max: 40 }),
-    'deploy-user': field.string({ form: 'the deploy user on the hosts: a lower-case user name such as deploy', pattern: USER_NAME, max: 32 }),
-    'state-dir': hostInputs['state-dir'],
-    'nginx-conf-dir': hostInputs['nginx-conf-dir'],
-    'nginx-command': hostInputs['nginx-command'],
-    'access-log': field.string({ form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none', pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/, default: DEFAULT_ACCESS_LOG }),
-    'switch-helper': field.string({ form: 'an absolute path whose file name is agent-loop-nginx (or agent-loop-nginx-SUFFIX), in a directory only root may write, e.g. /usr/local/sbin/agent-loop-nginx', pattern: /^(?!.*(?:^|\/)\.\.(?:\/|$))\/(?:[A-Za-z0-9._-]+\/)*agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/, default: nginx_helper_SWITCH_HELPER_PATH }),
-    'sudoers-file': field.string({ form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop', pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/, default: '/etc/sudoers.d/agent-loop' }),
-};
-/** How to reach the hosts, from the SSH inputs every action that contacts hosts takes. */
-function connectOptions(inputs) {
-    return {
-        privateKey: inputs['ssh-private-key'],
-        knownHosts: inputs['ssh-known-hosts'],
-        insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
-        connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
-    };
-}
-/** Each host's set-up plan (the deploy user, its folders, nginx as root runs it), its per-host overrides applied. */
-function hostSetupPlans(inputs) {
-    requireInput(inputs.phase !== 'setup' || inputs['deploy-user'] !== '', 'deploy-user', 'is required for phase setup: the user the deploy actions log in as, e.g. deploy');
-    requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
-    // host-setup writes the rule for nginx itself: a leading sudo (as deploys use it) is dropped.
-    const nginx = inputs['nginx-command'][0] === 'sudo' ? inputs['nginx-command'].slice(1).filter((word, index) => !(index === 0 && word.startsWith('-'))) : inputs['nginx-command'];
-    requireInput(nginx.length > 0 && HOST_PATH.test(nginx[0]), 'nginx-command', 'expected the nginx command line, e.g. nginx or /usr/sbin/nginx -p /opt/nginx/');
-    return inputs.hosts.map(({ target, overrides }) => {
-        const accessLog = overrides.accessLog ?? inputs['access-log'];
-        return {
-            target,
-            plan: {
-                deployUser: inputs['deploy-user'],
-                stateDir: overrides.stateDir ?? inputs['state-dir'],
-                includeDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
-                accessLog: accessLog === 'none' ? '' : accessLog,
-                sudoersFile: inputs['sudoers-file'],
-                switchHelper: inputs['switch-helper'],
-                nginx: overrides.nginxCommand ?? nginx,
-                app: inputs.app,
-                placeholder: inputs.app === '' ? '' : placeholderInclude(inputs.app),
-            },
-        };
     });
 }
 
@@ -21896,8 +22085,29 @@ async function stopRelease(remote, runtime, release, timeoutMs) {
     await ssh_runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/registry.ts
 
+
+const runtimes = new Registry('runtime', 'runtime', {
+    compose: {
+        build: (options) => composeRuntime(options.composeFile, { waitTimeoutSeconds: options.healthTimeoutSeconds, minFreeDiskMb: options.minFreeDiskMb }),
+    },
+    command: {
+        check(options) {
+            errors_requireInput(options.startCommand !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
+            errors_requireInput(options.stopCommand !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
+        },
+        build: (options) => commandRuntime(options.startCommand, options.stopCommand),
+    },
+});
+/** The runtime `name` names, its inputs checked first. */
+function buildRuntime(name, options) {
+    const entry = runtimes.get(name);
+    entry.check?.(options);
+    return entry.build(options);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
 
 
 
@@ -21910,8 +22120,8 @@ function smokeChecksField(defaultChecks) {
 }
 /** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
 const runtimeInputs = {
-    runtime: field.choice(['compose', 'command'], 'compose'),
-    'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: patterns_HOST_PATH, default: 'docker-compose.yml' }),
+    runtime: field.registered(runtimes, 'compose'),
+    'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
     'start-command': field.template(TEMPLATE_PLACEHOLDERS),
     'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
     'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
@@ -21934,34 +22144,41 @@ const promotePhaseInputs = {
     'drain-seconds': field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
     'keep-previous': field.boolean(false),
 };
-function checkRuntimeInputs(inputs) {
-    if (inputs.runtime === 'command') {
-        inputs_requireInput(inputs['start-command'] !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
-        inputs_requireInput(inputs['stop-command'] !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
-    }
-}
-function buildRuntime(inputs) {
-    return inputs.runtime === 'compose'
-        ? composeRuntime(inputs['compose-file'], { waitTimeoutSeconds: inputs['health-timeout-seconds'], minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0 })
-        : commandRuntime(inputs['start-command'], inputs['stop-command']);
-}
-function healthPaths(inputs) {
-    return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
-}
-/** Session settings (connection, lock, parallelism, who acts) from the shared host inputs. */
-function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
+/** What the runtime the inputs name is built from (runtime/registry.ts). */
+function runtimeOptions(inputs) {
     return {
-        app: inputs.app,
-        splitKey: inputs['split-key'],
-        connect: connectOptions(inputs),
-        lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'], takeOver: inputs['take-over-lock'] },
-        maxParallel: inputs['max-parallel'],
-        run,
-        clock,
-        log,
-        repairState: inputs['repair-state'],
-        ...(signal ? { signal } : {}),
+        composeFile: inputs['compose-file'],
+        startCommand: inputs['start-command'],
+        stopCommand: inputs['stop-command'],
+        ...(inputs['health-timeout-seconds'] === undefined ? {} : { healthTimeoutSeconds: inputs['health-timeout-seconds'] }),
+        minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0,
     };
+}
+/** What the runtime the inputs name needs of them (the command runtime: its two commands), before any host. */
+function checkRuntimeInputs(inputs) {
+    runtimes.get(inputs.runtime).check?.(runtimeOptions(inputs));
+}
+const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+/** The GitHub deployment a deploy records and its promote completes (DORA figures read it). */
+const deploymentRecordInputs = {
+    'github-token': field.secret({ form: 'a token with deployments: write, e.g. secrets.GITHUB_TOKEN' }),
+    'deployment-ref': field.string({ form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA', pattern: GIT_REF, max: 255 }),
+    'commit-time': field.string({ form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z', pattern: ISO_TIME, max: 40 }),
+    'deployment-id': field.string({ form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)', pattern: DEPLOYMENT_ID, max: 20 }),
+};
+/**
+ * What to record for a phase: deploy creates a deployment of the ref (the input, or the run's
+ * commit), promote completes the one deploy recorded. Checked with the other inputs, before any host.
+ */
+function deploymentRecord(inputs, env = process.env) {
+    requireInput(inputs['commit-time'] === '' || Number.isFinite(Date.parse(inputs['commit-time'])), 'commit-time', `expected a real ISO 8601 time such as 2026-05-01T12:34:56Z, got '${inputs['commit-time']}'`);
+    if (inputs.phase !== 'deploy')
+        return { id: inputs['deployment-id'] ? Number(inputs['deployment-id']) : null };
+    requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
+    const ref = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
+    requireInput(inputs['github-token'] === '' || ref !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
+    return { ref, image: inputs.image, commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null };
 }
 
 ;// CONCATENATED MODULE: external "node:path"
@@ -22243,6 +22460,8 @@ async function onEveryHost(works, settings, task) {
             work.failed = true;
             work.report.outcome = 'failed';
             work.report.error ??= errors_errorMessage(result.error);
+            if (result.error instanceof Error && result.error.name === 'ConfigurationError')
+                work.report.refused = true;
         }
     });
     return results.every((result) => result.ok);
@@ -22361,6 +22580,7 @@ function summarize(phase, works, ok, started, settings, canaryPercent, error) {
         durationMs: settings.clock.now() - started,
         hosts: works.map((work) => work.report),
         ...(error ? { error } : {}),
+        ...(!ok && works.some((work) => work.report.refused) && works.every((work) => !work.failed || work.report.refused) ? { refused: true } : {}),
     };
 }
 function failedHosts(works) {
@@ -22384,6 +22604,7 @@ async function readLive(work, settings, probe = []) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/rollback/rollback.ts
+
 
 
 
@@ -22693,86 +22914,42 @@ function ansibleRollback(playbook, options) {
     };
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/inputs/phase-settings.ts
+;// CONCATENATED MODULE: ./packages/shared/src/rollback/registry.ts
 
 
 
-/** What every phase that starts, checks or stops a color takes: the session, the runtime, its health paths and time limits. */
-function colorSettings(inputs, context) {
-    return {
-        ...sessionFromInputs(inputs, context.run, context.log, context.clock, context.signal),
-        runtime: buildRuntime(inputs),
-        healthPaths: healthPaths(inputs),
-        healthTimeoutSeconds: inputs['health-timeout-seconds'],
-        commandTimeoutSeconds: inputs['command-timeout-seconds'],
-    };
-}
-function deploySettings(inputs, context) {
-    return {
-        ...colorSettings(inputs, context),
-        image: inputs.image,
-        version: inputs.version,
-        canaryPercent: inputs['canary-percent'],
-        smokeRequests: inputs['smoke-requests'],
-        preflight: { minFreeDiskMb: inputs['min-free-disk-mb'], minFreeMemoryMb: inputs['min-free-memory-mb'] },
-    };
-}
-function promoteSettings(inputs, context) {
-    return {
-        ...colorSettings(inputs, context),
-        version: inputs.version,
-        drainSeconds: inputs['drain-seconds'],
-        keepPrevious: inputs['keep-previous'],
-    };
-}
-/** Why an operator acts (a rollback, an abort, a hold): one line, kept in the hosts' audit log. */
-function reasonField(defaultReason) {
-    return field.string({ form: 'one line saying why (free text, no control characters)', pattern: FREE_TEXT, default: defaultReason, max: 500 });
-}
-/** The rollback's inputs: what to go back to, why, and whether to keep the failed color. */
-function rollbackPhaseInputs(defaultReason) {
-    return {
-        'target-version': field.string({ form: "a version from the hosts' history, such as v1.4.2", pattern: VERSION, max: 128 }),
-        reason: reasonField(defaultReason),
-        'keep-failed': field.boolean(false),
-    };
-}
-/** A named version, or the last good one (`canaryOnly`: an abort, which only ends a canary or a ramp). */
-function rollbackTarget(inputs, canaryOnly = false) {
-    return inputs['target-version'] ? { kind: 'version', version: inputs['target-version'] } : { kind: 'previous', ...(canaryOnly ? { canaryOnly } : {}) };
-}
-function rollbackSettings(inputs, context) {
-    return {
-        ...colorSettings(inputs, context),
-        reason: inputs.reason,
-        keepFailed: inputs['keep-failed'],
-    };
-}
-const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
-/** The GitHub deployment a deploy records and its promote completes (DORA figures read it). */
-const deploymentRecordInputs = {
-    'github-token': field.secret({ form: 'a token with deployments: write, e.g. secrets.GITHUB_TOKEN' }),
-    'deployment-ref': field.string({ form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA', pattern: GIT_REF, max: 255 }),
-    'commit-time': field.string({ form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z', pattern: ISO_TIME, max: 40 }),
-    'deployment-id': field.string({ form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)', pattern: DEPLOYMENT_ID, max: 20 }),
-};
-/**
- * What to record for a phase: deploy creates a deployment of the ref (the input, or the run's
- * commit), promote completes the one deploy recorded. Checked with the other inputs, before any host.
- */
-function deploymentRecord(inputs, env = process.env) {
-    requireInput(inputs['commit-time'] === '' || Number.isFinite(Date.parse(inputs['commit-time'])), 'commit-time', `expected a real ISO 8601 time such as 2026-05-01T12:34:56Z, got '${inputs['commit-time']}'`);
-    if (inputs.phase !== 'deploy')
-        return { id: inputs['deployment-id'] ? Number(inputs['deployment-id']) : null };
-    requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
-    const ref = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
-    requireInput(inputs['github-token'] === '' || ref !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
-    return { ref, image: inputs.image, commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null };
+
+
+const rollbackMethods = new Registry('rollback method', 'method', {
+    nginx: {
+        onHosts: true,
+        build: (_options, context) => nginxRollback(context.hosts, context.onHosts()),
+    },
+    kubernetes: {
+        onHosts: false,
+        check(options) {
+            errors_requireInput(options.kubernetes.deployment !== '', 'deployment', 'is required for method kubernetes: the deployment to roll back');
+            errors_requireInput(options.targetVersion === '' || /^\d+$/.test(options.targetVersion), 'target-version', 'must be a revision number for method kubernetes (see kubectl rollout history)');
+        },
+        build: ({ kubernetes }, context) => kubernetesRollback({ deployment: kubernetes.deployment, namespace: kubernetes.namespace, context: kubernetes.context }, { timeoutSeconds: kubernetes.timeoutSeconds, log: context.log, clock: context.clock }),
+    },
+    ansible: {
+        onHosts: false,
+        check(options) {
+            errors_requireInput(options.ansible.playbook !== '', 'playbook', 'is required for method ansible: the rollback playbook');
+            errors_requireInput(options.ansible.inventory !== '', 'inventory', 'is required for method ansible');
+        },
+        build: (options, context) => ansibleRollback({ ...options.ansible, app: options.app, environment: options.environment, reason: options.reason }, { workDir: (0,external_node_fs_namespaceObject.mkdtempSync)((0,external_node_path_namespaceObject.join)(process.env.RUNNER_TEMP ?? (0,external_node_os_namespaceObject.tmpdir)(), 'agent-loop-ansible-')), cwd: process.env.GITHUB_WORKSPACE, timeoutMs: options.commandTimeoutSeconds * 1000, log: context.log, clock: context.clock }),
+    },
+});
+/** The method `name` names, its inputs checked first. */
+function buildRollbackMethod(name, options, context) {
+    const entry = rollbackMethods.get(name);
+    entry.check?.(options);
+    return entry.build(options, context);
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/rollback-inputs.ts
-
 
 
 
@@ -22784,8 +22961,8 @@ function deploymentRecord(inputs, env = process.env) {
 const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 /** A playbook run from the workspace: the rollback's method ansible and the staging deploy take the same inputs. */
 const ansibleInputs = {
-    playbook: field.string({ form: 'a playbook path in the workspace', pattern: patterns_HOST_PATH, max: 512 }),
-    inventory: field.string({ form: 'an inventory path in the workspace', pattern: patterns_HOST_PATH, max: 512 }),
+    playbook: field.string({ form: 'a playbook path in the workspace', pattern: HOST_PATH, max: 512 }),
+    inventory: field.string({ form: 'an inventory path in the workspace', pattern: HOST_PATH, max: 512 }),
     'ansible-limit': field.string({ form: 'an ansible --limit pattern', pattern: /^[A-Za-z0-9._:,*!&-]+$/, max: 512 }),
 };
 /**
@@ -22805,38 +22982,57 @@ function collectionsRequirements(inputs, workspace) {
     return existsSync(beside) ? beside : null;
 }
 const rollbackMethodInputs = {
-    method: field.choice(['nginx', 'kubernetes', 'ansible'], 'nginx'),
+    method: field.registered(rollbackMethods, 'nginx'),
     deployment: field.string({ form: 'a Kubernetes deployment name', pattern: K8S_NAME, max: 253 }),
     namespace: field.string({ form: 'a Kubernetes namespace', pattern: K8S_NAME, default: 'default', max: 63 }),
     'kube-context': field.string({ form: 'a kubeconfig context name', pattern: /^[A-Za-z0-9._@:/-]+$/, max: 253 }),
     'rollout-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
     ...ansibleInputs,
 };
-/** What each method needs, checked before anything runs. */
+/** What the method the inputs name is set with (rollback/registry.ts). */
+function rollbackMethodOptions(inputs) {
+    return {
+        app: inputs.app,
+        environment: inputs.environment,
+        reason: inputs.reason,
+        targetVersion: inputs['target-version'],
+        commandTimeoutSeconds: inputs['command-timeout-seconds'],
+        kubernetes: { deployment: inputs.deployment, namespace: inputs.namespace, context: inputs['kube-context'], timeoutSeconds: inputs['rollout-timeout-seconds'] },
+        ansible: { playbook: inputs.playbook, inventory: inputs.inventory, limit: inputs['ansible-limit'] },
+    };
+}
+/**
+ * What the method the inputs name needs, checked before anything runs: a method on hosts takes
+ * the hosts, the SSH key and a runtime; each method checks its own inputs.
+ */
 function checkRollbackMethodInputs(inputs) {
-    if (inputs.method === 'nginx') {
-        inputs_requireInput(inputs.hosts.length > 0, 'hosts', 'is required for method nginx: one or more user@host[:port]');
-        inputs_requireInput(inputs['ssh-private-key'] !== '', 'ssh-private-key', 'is required for method nginx');
+    const method = rollbackMethods.get(inputs.method);
+    if (method.onHosts) {
+        errors_requireInput(inputs.hosts.length > 0, 'hosts', `is required for method ${inputs.method}: one or more user@host[:port]`);
+        errors_requireInput(inputs['ssh-private-key'] !== '', 'ssh-private-key', `is required for method ${inputs.method}`);
         checkRuntimeInputs(inputs);
     }
-    if (inputs.method === 'kubernetes') {
-        inputs_requireInput(inputs.deployment !== '', 'deployment', 'is required for method kubernetes: the deployment to roll back');
-        inputs_requireInput(inputs['target-version'] === '' || /^\d+$/.test(inputs['target-version']), 'target-version', 'must be a revision number for method kubernetes (see kubectl rollout history)');
-    }
-    if (inputs.method === 'ansible') {
-        inputs_requireInput(inputs.playbook !== '', 'playbook', 'is required for method ansible: the rollback playbook');
-        inputs_requireInput(inputs.inventory !== '', 'inventory', 'is required for method ansible');
-    }
+    method.check?.(rollbackMethodOptions(inputs));
 }
-/** The method the inputs name, ready to run. */
-function rollbackMethod(inputs, hosts, context) {
-    if (inputs.method === 'kubernetes') {
-        return kubernetesRollback({ deployment: inputs.deployment, namespace: inputs.namespace, context: inputs['kube-context'] }, { timeoutSeconds: inputs['rollout-timeout-seconds'], log: context.log, clock: context.clock });
-    }
-    if (inputs.method === 'ansible') {
-        return ansibleRollback({ playbook: inputs.playbook, inventory: inputs.inventory, limit: inputs['ansible-limit'], app: inputs.app, environment: inputs.environment, reason: inputs.reason }, { workDir: (0,external_node_fs_namespaceObject.mkdtempSync)((0,external_node_path_namespaceObject.join)(process.env.RUNNER_TEMP ?? (0,external_node_os_namespaceObject.tmpdir)(), 'agent-loop-ansible-')), cwd: process.env.GITHUB_WORKSPACE, timeoutMs: inputs['command-timeout-seconds'] * 1000, log: context.log, clock: context.clock });
-    }
-    return nginxRollback(hosts, rollbackSettings(inputs, context));
+/** Whether the method the inputs name works on the hosts (so its hosts are read, and its post step releases their locks). */
+function rollbackOnHosts(inputs) {
+    return rollbackMethods.get(inputs.method).onHosts;
+}
+/** Why an operator acts (a rollback, an abort, a hold): one line, kept in the hosts' audit log. */
+function reasonField(defaultReason) {
+    return field.string({ form: 'one line saying why (free text, no control characters)', pattern: FREE_TEXT, default: defaultReason, max: 500 });
+}
+/** The rollback's inputs: what to go back to, why, and whether to keep the failed color. */
+function rollbackPhaseInputs(defaultReason) {
+    return {
+        'target-version': field.string({ form: "a version from the hosts' history, such as v1.4.2", pattern: VERSION, max: 128 }),
+        reason: reasonField(defaultReason),
+        'keep-failed': field.boolean(false),
+    };
+}
+/** A named version, or the last good one (`canaryOnly`: an abort, which only ends a canary or a ramp). */
+function rollbackTarget(inputs, canaryOnly = false) {
+    return inputs['target-version'] ? { kind: 'version', version: inputs['target-version'] } : { kind: 'previous', ...(canaryOnly ? { canaryOnly } : {}) };
 }
 /**
  * What a rollback is announced with (the failed deployment marked, the rollback recorded, the
@@ -23215,15 +23411,120 @@ function redact(text, webhookUrl) {
     return path.length > 1 ? hidden.replaceAll(path, '***') : hidden;
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/report/incident.ts
+
+
+
+/**
+ * What happens after traffic is back on a good version: the GitHub deployment records (so DORA
+ * figures count the failure and the recovery), an incident issue, and a Slack message.
+ */
+/** The deployment procedure's target for a rollback: traffic restored within 2 minutes. */
+const ROLLBACK_TARGET_MS = 120_000;
+function incident_restoredLine(restoredMs) {
+    if (restoredMs === null)
+        return 'Traffic was not restored.';
+    const seconds = (restoredMs / 1000).toFixed(1);
+    const met = restoredMs <= ROLLBACK_TARGET_MS;
+    return `Traffic restored in ${seconds} s ${met ? '✅' : '❌'} (procedure target: ${ROLLBACK_TARGET_MS / 1000} s${met ? `, ${Math.max(1, Math.round(ROLLBACK_TARGET_MS / Math.max(restoredMs, 1)))}× faster` : ''}).`;
+}
+/**
+ * The incident issue. Its body is Markdown that GitHub renders and that notifies whoever it
+ * mentions: the trigger, the reason and the error come from people, hosts and tools, so each is
+ * text made inert (`forMarkdown`; table cells are too), and the run is a checked link.
+ */
+function incidentIssue(story, extraLabels = []) {
+    const title = `${story.error ? 'Rollback FAILED' : 'Rollback'}: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
+    const timeline = story.hosts
+        .flatMap((host) => host.steps.map((step) => [surfaces_hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', `${step.ms} ms`, step.detail ?? '']))
+        .slice(0, 200);
+    const body = [
+        `**Severity:** ${story.severity}`,
+        `**Trigger:** ${surfaces_forMarkdown(story.trigger)}`,
+        `**Reason:** ${surfaces_forMarkdown(story.reason)}`,
+        `**Decided at:** ${new Date(story.decidedAt).toISOString()}`,
+        ...(story.error ? ['', `**The rollback failed; traffic stays where it was:** ${surfaces_forMarkdown(story.error.split('\n').slice(0, 20).join(' / '))}`, ...(story.candidates && story.candidates.length > 0 ? [`**Versions one can roll back to by name:** ${surfaces_forMarkdown(story.candidates.join(', '))}`] : [])] : []),
+        '',
+        incident_restoredLine(story.restoredMs),
+        '',
+        ...(story.figures.length > 0 ? ['### Figures', '', surfaces_table(['rule', 'observed', 'threshold', 'window', 'status'], story.figures.map((f) => [f.name, f.observed, f.threshold, f.window, f.status])), ''] : []),
+        '### Hosts',
+        '',
+        surfaces_table(['host', 'outcome', 'from → to', 'versions'], story.hosts.map((host) => [surfaces_hostCell(host.host), host.outcome, `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`, `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`])),
+        '',
+        '### Timeline',
+        '',
+        surfaces_table(['host', 'step', 'result', 'took', 'detail'], timeline),
+        '',
+        story.runUrl ? `Workflow run: ${markdownLink(story.runUrl, story.runUrl).text}` : '',
+    ].join('\n');
+    return { title, body, labels: ['incident', `severity:${story.severity}`, 'rollback', ...extraLabels] };
+}
+/** Records the rollback everywhere it is owed. None of these failures undoes the rollback: each is a warning. */
+async function announceRollback(story, options) {
+    let incidentUrl = null;
+    let deploymentId = null;
+    const { github } = options;
+    if (github) {
+        if (options.failedDeploymentId !== null) {
+            await bestEffort('marking the failed deployment', options.log.warn, () => setDeploymentStatus(github, options.failedDeploymentId, 'failure', `${story.error ? 'rollback failed' : 'rolled back'}: ${story.trigger}`.slice(0, 140), story.runUrl));
+        }
+        deploymentId = await bestEffort('recording the rollback deployment', options.log.warn, async () => {
+            const id = await createDeployment(github, {
+                ref: options.ref,
+                environment: story.environment,
+                description: `rollback of ${story.app} to ${story.targetVersion ?? '?'}`,
+                payload: { app: story.app, version: story.targetVersion, rollback: true, failedVersion: story.failedVersion, restoredMs: story.restoredMs, trigger: story.trigger },
+            });
+            await setDeploymentStatus(github, id, story.error || story.restoredMs === null ? 'failure' : 'success', `${story.error ? 'failed rollback' : 'rollback'} to ${story.targetVersion ?? '?'}`.slice(0, 140), story.runUrl);
+            return id;
+        });
+        if (options.createIncident) {
+            const issue = await bestEffort('opening the incident issue', options.log.warn, () => openIssue(github, incidentIssue(story, options.incidentLabels)));
+            incidentUrl = issue?.url ?? null;
+        }
+    }
+    else if (options.createIncident || options.failedDeploymentId !== null) {
+        options.log.warn('no github-token (or GITHUB_REPOSITORY): the deployment status and the incident issue were not recorded');
+    }
+    if (story.error) {
+        const notified = await notifySlack(options.slackWebhookUrl, {
+            event: 'failed',
+            title: `ROLLBACK FAILED: ${story.app} in ${story.environment} (to ${story.targetVersion ?? '?'})`,
+            fields: { trigger: story.trigger, reason: story.reason, error: story.error.split('\n').slice(0, 5).join(' / '), ...(incidentUrl ? { incident: incidentUrl } : {}) },
+            durationMs: story.durationMs,
+            runUrl: story.runUrl,
+        }, options.log.warn);
+        return { incidentUrl, deploymentId, notified };
+    }
+    const notified = await notifySlack(options.slackWebhookUrl, {
+        event: 'rolled-back',
+        title: `${story.app} rolled back to ${story.targetVersion ?? '?'} in ${story.environment}`,
+        fields: { trigger: story.trigger, reason: story.reason, failed: story.failedVersion ?? '—', restored: story.restoredMs === null ? 'no' : `${(story.restoredMs / 1000).toFixed(1)} s after the decision`, ...(incidentUrl ? { incident: incidentUrl } : {}) },
+        durationMs: story.durationMs,
+        runUrl: story.runUrl,
+    }, options.log.warn);
+    return { incidentUrl, deploymentId, notified };
+}
+/** The announcement's settings from the incident inputs (see `incidentInputs`). */
+function announceOptions(inputs, incidentLabels, log, env = process.env) {
+    return {
+        github: githubContext(inputs['github-token'], env),
+        ref: env.GITHUB_SHA ?? 'main',
+        createIncident: inputs['create-incident'],
+        incidentLabels,
+        failedDeploymentId: inputs['failed-deployment-id'] ? Number(inputs['failed-deployment-id']) : null,
+        slackWebhookUrl: inputs['slack-webhook-url'],
+        log,
+    };
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/report/summary.ts
 
 
 
 
-const cell = (value) => (value instanceof Markdown ? value.text : surfaces_forMarkdown(value));
-function table(header, rows) {
-    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
-}
+/** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
 const OUTCOME = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
 /** The title, verdict and done carry reasons and errors from hosts: they are text, made inert here. */
 function headline(app, head) {
@@ -23283,7 +23584,7 @@ function phaseSummary(app, result, context = {}) {
     const lines = [headline(app, phaseHeadline(result, context))];
     if (result.error)
         lines.push('#### What went wrong', '', surfaces_codeBlock(result.error), '');
-    lines.push(table(['host', 'outcome', 'from → to', 'versions', 'weights before', 'weights after', 'switch (ms)'], result.hosts.map((host) => [
+    lines.push(surfaces_table(['host', 'outcome', 'from → to', 'versions', 'weights before', 'weights after', 'switch (ms)'], result.hosts.map((host) => [
         surfaces_hostCell(host.host),
         OUTCOME[host.outcome],
         `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`,
@@ -23294,9 +23595,9 @@ function phaseSummary(app, result, context = {}) {
     ])), '');
     const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [surfaces_hostCell(host.host), `${check.method} ${check.path}`, String(check.status), `${check.latencyMs} / ${check.maxLatencyMs}`, check.ok ? '✅' : `❌ ${check.problem ?? ''}`]));
     if (smoke.length > 0)
-        lines.push('#### Smoke checks', '', table(['host', 'request', 'status', 'latency / budget (ms)', 'result'], smoke), '');
+        lines.push('#### Smoke checks', '', surfaces_table(['host', 'request', 'status', 'latency / budget (ms)', 'result'], smoke), '');
     const steps = result.hosts.flatMap((host) => host.steps.map((step) => [surfaces_hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', String(step.ms), step.detail ?? '']));
-    lines.push('<details><summary>Steps</summary>', '', table(['host', 'step', 'result', 'ms', 'detail'], steps), '', '</details>', '');
+    lines.push('<details><summary>Steps</summary>', '', surfaces_table(['host', 'step', 'result', 'ms', 'detail'], steps), '', '</details>', '');
     lines.push(`Duration: ${(result.durationMs / 1000).toFixed(1)} s${result.switchMs === null ? '' : `; slowest switch ${result.switchMs} ms`}.`, '');
     return lines.join('\n');
 }
@@ -23411,7 +23712,8 @@ function monitorHeadline(result, incidentUrl = null) {
     switch (result.verdict) {
         case 'success':
             return ramp
-                ? { ok: true, title: `${canary} ramped to all traffic`, verdict, done: `every step passed its analysis; ${canary} serves all traffic`, incidentUrl, next: ['Nothing.'] }
+                ? // All traffic is on the canary's color, but it is still the canary: promote makes it the live release and stops the stable one.
+                    { ok: true, title: `${canary} ramped to all traffic`, verdict, done: `every step passed its analysis; ${canary} serves all traffic as the canary, ${stable} still runs beside it`, incidentUrl, next: [`Promote it (blue-green phase: promote): ${canary} becomes the live release and ${stable} is stopped unless keep-previous.`] }
                 : { ok: true, title: `canary ${canary} passed`, verdict, done: `nothing changed: ${canary} still takes its canary share next to ${stable}`, incidentUrl, next: ['Promote it (blue-green phase: promote).'] };
         case 'aborted':
             return { ok: false, title: `${what} aborted`, verdict, done: 'the analysis stopped before a decision (a rollback asked for the hosts, or the run was cancelled)', incidentUrl, next: ['See the rollback run that asked, or re-run the monitor.'] };
@@ -23472,115 +23774,6 @@ function rollbackHosts(result) {
     return parts.join('\n');
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/report/incident.ts
-
-
-
-
-/**
- * What happens after traffic is back on a good version: the GitHub deployment records (so DORA
- * figures count the failure and the recovery), an incident issue, and a Slack message.
- */
-/** The deployment procedure's target for a rollback: traffic restored within 2 minutes. */
-const ROLLBACK_TARGET_MS = 120_000;
-function incident_restoredLine(restoredMs) {
-    if (restoredMs === null)
-        return 'Traffic was not restored.';
-    const seconds = (restoredMs / 1000).toFixed(1);
-    const met = restoredMs <= ROLLBACK_TARGET_MS;
-    return `Traffic restored in ${seconds} s ${met ? '✅' : '❌'} (procedure target: ${ROLLBACK_TARGET_MS / 1000} s${met ? `, ${Math.max(1, Math.round(ROLLBACK_TARGET_MS / Math.max(restoredMs, 1)))}× faster` : ''}).`;
-}
-/**
- * The incident issue. Its body is Markdown that GitHub renders and that notifies whoever it
- * mentions: the trigger, the reason and the error come from people, hosts and tools, so each is
- * text made inert (`forMarkdown`; table cells are too), and the run is a checked link.
- */
-function incidentIssue(story, extraLabels = []) {
-    const title = `${story.error ? 'Rollback FAILED' : 'Rollback'}: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
-    const timeline = story.hosts
-        .flatMap((host) => host.steps.map((step) => [surfaces_hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', `${step.ms} ms`, step.detail ?? '']))
-        .slice(0, 200);
-    const body = [
-        `**Severity:** ${story.severity}`,
-        `**Trigger:** ${surfaces_forMarkdown(story.trigger)}`,
-        `**Reason:** ${surfaces_forMarkdown(story.reason)}`,
-        `**Decided at:** ${new Date(story.decidedAt).toISOString()}`,
-        ...(story.error ? ['', `**The rollback failed; traffic stays where it was:** ${surfaces_forMarkdown(story.error.split('\n').slice(0, 20).join(' / '))}`, ...(story.candidates && story.candidates.length > 0 ? [`**Versions one can roll back to by name:** ${surfaces_forMarkdown(story.candidates.join(', '))}`] : [])] : []),
-        '',
-        incident_restoredLine(story.restoredMs),
-        '',
-        ...(story.figures.length > 0 ? ['### Figures', '', table(['rule', 'observed', 'threshold', 'window', 'status'], story.figures.map((f) => [f.name, f.observed, f.threshold, f.window, f.status])), ''] : []),
-        '### Hosts',
-        '',
-        table(['host', 'outcome', 'from → to', 'versions'], story.hosts.map((host) => [surfaces_hostCell(host.host), host.outcome, `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`, `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`])),
-        '',
-        '### Timeline',
-        '',
-        table(['host', 'step', 'result', 'took', 'detail'], timeline),
-        '',
-        story.runUrl ? `Workflow run: ${markdownLink(story.runUrl, story.runUrl).text}` : '',
-    ].join('\n');
-    return { title, body, labels: ['incident', `severity:${story.severity}`, 'rollback', ...extraLabels] };
-}
-/** Records the rollback everywhere it is owed. None of these failures undoes the rollback: each is a warning. */
-async function announceRollback(story, options) {
-    let incidentUrl = null;
-    let deploymentId = null;
-    const { github } = options;
-    if (github) {
-        if (options.failedDeploymentId !== null) {
-            await bestEffort('marking the failed deployment', options.log.warn, () => setDeploymentStatus(github, options.failedDeploymentId, 'failure', `${story.error ? 'rollback failed' : 'rolled back'}: ${story.trigger}`.slice(0, 140), story.runUrl));
-        }
-        deploymentId = await bestEffort('recording the rollback deployment', options.log.warn, async () => {
-            const id = await createDeployment(github, {
-                ref: options.ref,
-                environment: story.environment,
-                description: `rollback of ${story.app} to ${story.targetVersion ?? '?'}`,
-                payload: { app: story.app, version: story.targetVersion, rollback: true, failedVersion: story.failedVersion, restoredMs: story.restoredMs, trigger: story.trigger },
-            });
-            await setDeploymentStatus(github, id, story.error || story.restoredMs === null ? 'failure' : 'success', `${story.error ? 'failed rollback' : 'rollback'} to ${story.targetVersion ?? '?'}`.slice(0, 140), story.runUrl);
-            return id;
-        });
-        if (options.createIncident) {
-            const issue = await bestEffort('opening the incident issue', options.log.warn, () => openIssue(github, incidentIssue(story, options.incidentLabels)));
-            incidentUrl = issue?.url ?? null;
-        }
-    }
-    else if (options.createIncident || options.failedDeploymentId !== null) {
-        options.log.warn('no github-token (or GITHUB_REPOSITORY): the deployment status and the incident issue were not recorded');
-    }
-    if (story.error) {
-        const notified = await notifySlack(options.slackWebhookUrl, {
-            event: 'failed',
-            title: `ROLLBACK FAILED: ${story.app} in ${story.environment} (to ${story.targetVersion ?? '?'})`,
-            fields: { trigger: story.trigger, reason: story.reason, error: story.error.split('\n').slice(0, 5).join(' / '), ...(incidentUrl ? { incident: incidentUrl } : {}) },
-            durationMs: story.durationMs,
-            runUrl: story.runUrl,
-        }, options.log.warn);
-        return { incidentUrl, deploymentId, notified };
-    }
-    const notified = await notifySlack(options.slackWebhookUrl, {
-        event: 'rolled-back',
-        title: `${story.app} rolled back to ${story.targetVersion ?? '?'} in ${story.environment}`,
-        fields: { trigger: story.trigger, reason: story.reason, failed: story.failedVersion ?? '—', restored: story.restoredMs === null ? 'no' : `${(story.restoredMs / 1000).toFixed(1)} s after the decision`, ...(incidentUrl ? { incident: incidentUrl } : {}) },
-        durationMs: story.durationMs,
-        runUrl: story.runUrl,
-    }, options.log.warn);
-    return { incidentUrl, deploymentId, notified };
-}
-/** The announcement's settings from the incident inputs (see `incidentInputs`). */
-function announceOptions(inputs, incidentLabels, log, env = process.env) {
-    return {
-        github: githubContext(inputs['github-token'], env),
-        ref: env.GITHUB_SHA ?? 'main',
-        createIncident: inputs['create-incident'],
-        incidentLabels,
-        failedDeploymentId: inputs['failed-deployment-id'] ? Number(inputs['failed-deployment-id']) : null,
-        slackWebhookUrl: inputs['slack-webhook-url'],
-        log,
-    };
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/report/rollback-report.ts
 
 
@@ -23639,7 +23832,115 @@ function rollbackFailure(outcome) {
     return `${outcome.error ?? 'rollback failed'}${outcome.candidates.length > 0 ? `\nVersions one can roll back to by name (target-version): ${outcome.candidates.join(', ')}` : ''}`;
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/settings/session.ts
+
+/** How to reach the hosts, from the SSH inputs every action that contacts hosts takes. */
+function connectOptions(inputs) {
+    return {
+        privateKey: inputs['ssh-private-key'],
+        knownHosts: inputs['ssh-known-hosts'],
+        insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
+        connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
+    };
+}
+/** Session settings (connection, lock, parallelism, who acts, the router by its name) from the shared host inputs. */
+function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
+    return {
+        app: inputs.app,
+        ...(inputs.router ? { router: inputs.router } : {}),
+        splitKey: inputs['split-key'],
+        connect: connectOptions(inputs),
+        lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'], takeOver: inputs['take-over-lock'] },
+        maxParallel: inputs['max-parallel'],
+        run,
+        clock,
+        log,
+        repairState: inputs['repair-state'],
+        ...(signal ? { signal } : {}),
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/settings/phases.ts
+
+
+
+
+/** The health paths a color must answer: health-path, and ready-path unless it is none. */
+function healthPaths(inputs) {
+    return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
+}
+/** The runtime the inputs name, as the runtime registry builds it. */
+function runtimeFromInputs(inputs) {
+    return buildRuntime(inputs.runtime, runtimeOptions(inputs));
+}
+/** What every phase that starts, checks or stops a color takes: the session, the runtime, its health paths and time limits. */
+function colorSettings(inputs, context) {
+    return {
+        ...sessionFromInputs(inputs, context.run, context.log, context.clock, context.signal),
+        runtime: runtimeFromInputs(inputs),
+        healthPaths: healthPaths(inputs),
+        healthTimeoutSeconds: inputs['health-timeout-seconds'],
+        commandTimeoutSeconds: inputs['command-timeout-seconds'],
+    };
+}
+function deploySettings(inputs, context) {
+    return {
+        ...colorSettings(inputs, context),
+        image: inputs.image,
+        version: inputs.version,
+        canaryPercent: inputs['canary-percent'],
+        smokeRequests: inputs['smoke-requests'],
+        preflight: { minFreeDiskMb: inputs['min-free-disk-mb'], minFreeMemoryMb: inputs['min-free-memory-mb'] },
+    };
+}
+function promoteSettings(inputs, context) {
+    return {
+        ...colorSettings(inputs, context),
+        version: inputs.version,
+        drainSeconds: inputs['drain-seconds'],
+        keepPrevious: inputs['keep-previous'],
+    };
+}
+function rollbackSettings(inputs, context) {
+    return {
+        ...colorSettings(inputs, context),
+        reason: inputs.reason,
+        keepFailed: inputs['keep-failed'],
+    };
+}
+/** The rollback method the inputs name, ready to run (rollback/registry.ts builds it). */
+function rollbackMethod(inputs, hosts, context) {
+    return buildRollbackMethod(inputs.method, rollbackMethodOptions(inputs), { hosts, onHosts: () => rollbackSettings(inputs, context), log: context.log, clock: context.clock });
+}
+/** The monitor's settings from the inputs, over a session's (callbacks are the caller's). */
+function monitorSettings(inputs, session, policy) {
+    return {
+        ...session,
+        policy,
+        mode: inputs.mode,
+        steps: inputs.steps,
+        model: inputs.model,
+        sources: inputs.sources,
+        prometheus: inputs['prometheus-url'] ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} } : null,
+        healthPath: inputs['health-path'],
+        probePath: inputs['probe-path'],
+        probeRequests: inputs['probe-requests'],
+        memory: inputs.memory,
+        autoRollback: inputs['auto-rollback'],
+        rollbackOn: inputs['rollback-on'],
+        rollback: {
+            reason: '',
+            runtime: runtimeFromInputs(inputs),
+            healthPaths: healthPaths(inputs),
+            healthTimeoutSeconds: inputs['health-timeout-seconds'],
+            keepFailed: inputs['keep-failed'],
+            commandTimeoutSeconds: inputs['command-timeout-seconds'],
+        },
+    };
+}
+
 ;// CONCATENATED MODULE: ./actions/rollback/src/main.ts
+
 
 
 
@@ -23685,15 +23986,15 @@ const inputFields = {
 function readSettings(read) {
     const inputs = readInputs(inputFields, read);
     if (inputs.target === 'version' || inputs['target-version'] !== '') {
-        inputs_requireInput(inputs['target-version'] !== '', 'target-version', 'is required when target is version: a version such as v1.4.2');
+        errors_requireInput(inputs['target-version'] !== '', 'target-version', 'is required when target is version: a version such as v1.4.2');
     }
     checkRollbackMethodInputs(inputs);
-    return { inputs, hosts: inputs.method === 'nginx' ? resolveHosts(inputs) : [] };
+    return { inputs, hosts: rollbackOnHosts(inputs) ? resolveHosts(inputs) : [] };
 }
 /** The post step: settles what a killed main step left (a pending switch, its locks). */
 async function post(read) {
     const { inputs, hosts } = readSettings(read);
-    if (inputs.method !== 'nginx')
+    if (!rollbackOnHosts(inputs))
         return;
     const released = await cleanUpRun(hosts, sessionFromInputs(inputs, runInfo(), logger));
     if (released.length > 0)
@@ -23707,7 +24008,7 @@ async function run(read) {
         const method = rollbackMethod(inputs, hosts, { run, log: logger, clock: systemClock, signal: cancellation.signal });
         const outcome = await method.run(rollbackTarget(inputs), started);
         // What serves now, for the DeploymentFailed alert: a good rollback resolves it, a failed one keeps it firing.
-        if (method.name === 'nginx' && !outcome.noop)
+        if (rollbackOnHosts(inputs) && !outcome.noop)
             await deploymentMetricsRecorder(inputs, hosts, sessionFromInputs(inputs, run, logger).connect, logger)(!outcome.ok, outcome.version ?? '');
         const announcement = await announceOutcome(outcome, { app: inputs.app, environment: inputs.environment, trigger: inputs.trigger, reason: inputs.reason, severity: inputs['incident-severity'], figures: inputs.figures ?? [], runUrl: run.runUrl, decidedAt: started }, announceOptions(inputs, inputs['incident-labels'].split(',').map((label) => label.trim()).filter(Boolean), logger));
         setOutputs({
