@@ -8630,6 +8630,14 @@ var __webpack_exports__ = {};
 class errors_ConfigurationError extends Error {
     name = 'ConfigurationError';
 }
+/**
+ * A check that holds between inputs, or that an implementation behind a seam makes of the inputs
+ * it takes: the error names the input (`Input 'start-command': is required when …`).
+ */
+function errors_requireInput(condition, name, message) {
+    if (!condition)
+        throw new errors_ConfigurationError(`Input '${name}': ${message}`);
+}
 /** A remote command or check failed on a host. */
 class HostError extends Error {
     host;
@@ -8789,6 +8797,10 @@ function markdownLink(label, url) {
         return new Markdown(forMarkdown(url));
     }
     return new Markdown(`[${forMarkdown(label)}](${href})`);
+}
+const cell = (value) => (value instanceof Markdown ? value.text : forMarkdown(value));
+function surfaces_table(header, rows) {
+    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
 }
 /** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
 const hostCell = (label) => markdownCode(label);
@@ -18710,8 +18722,8 @@ function documentProblems(error, names = {}) {
 
 ;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
 /**
- * The vocabulary every value is checked with: app names, versions, image references, paths and
- * nginx keys. It depends on nothing, so that inputs, hosts and runtimes all check a value the
+ * The vocabulary every value is checked with: app names, versions, image references, paths,
+ * nginx keys and HAProxy names. It depends on nothing, so that inputs, hosts and runtimes all check a value the
  * same way (an input is refused with the pattern a host's state is read back with).
  */
 const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
@@ -18723,6 +18735,11 @@ const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
 const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 /** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
+/**
+ * An HAProxy proxy or server name as HAProxy's configuration allows it (letters, digits and
+ * `_ . : -`): never a space or a `;`, which its runtime API reads as separators.
+ */
+const HAPROXY_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
 // eslint-disable-next-line no-control-regex
 const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
@@ -18953,11 +18970,6 @@ function readInputs(fields, read = readFromRunner) {
         throw new errors_ConfigurationError(problems.join('\n'));
     return result;
 }
-/** Checks that hold between inputs; call after readInputs. */
-function requireInput(condition, name, message) {
-    if (!condition)
-        throw new ConfigurationError(`Input '${name}': ${message}`);
-}
 function fail(ctx, message) {
     ctx.addIssue({ code: 'custom', message });
     return NEVER;
@@ -19030,6 +19042,17 @@ const field = {
             if (!choices.includes(value))
                 return fail(ctx, `expected one of ${choices.join(', ')}, got '${printable(value)}'`);
             return value;
+        });
+    },
+    /**
+     * The name of an implementation a seam's registry holds (a runtime, a router, a rollback method:
+     * action/registry.ts). The names it accepts, and lists when given another, are the registry's
+     * when the input is read: one a team registered counts as a built-in one does.
+     */
+    registered(registry, defaultValue) {
+        return inputs_text((raw, ctx) => {
+            const value = raw === '' ? defaultValue : raw;
+            return registry.has(value) ? value : fail(ctx, registry.unknown(value));
         });
     },
     /** A secret: masked as soon as it is read, never echoed in an error. */
@@ -19248,7 +19271,6 @@ function resolveHosts(inputs) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/pipeline/plan.ts
-
 
 
 

@@ -8814,6 +8814,14 @@ const external_node_crypto_namespaceObject = require("node:crypto");
 class errors_ConfigurationError extends Error {
     name = 'ConfigurationError';
 }
+/**
+ * A check that holds between inputs, or that an implementation behind a seam makes of the inputs
+ * it takes: the error names the input (`Input 'start-command': is required when …`).
+ */
+function errors_requireInput(condition, name, message) {
+    if (!condition)
+        throw new errors_ConfigurationError(`Input '${name}': ${message}`);
+}
 /** A remote command or check failed on a host. */
 class errors_HostError extends Error {
     host;
@@ -8921,7 +8929,7 @@ function terminalJson(value) {
  * issue is cross-referenced. A code span would stop them too, but would show every value as code
  * and cannot sit inside another code span.
  */
-function surfaces_forMarkdown(text) {
+function forMarkdown(text) {
     return showInvisible(text.replace(/\r\n|\r|\n/g, ' '))
         .replace(/[\\`*~[\]|$]|!(?=\[)|<(?=[A-Za-z/!?])|&(?=[#A-Za-z0-9])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\$&')
         .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => (digits ? `${space}${digits}\\` : `${space}\\${marker}`))
@@ -8959,23 +8967,27 @@ function markdownCode(text) {
  * written whole and percent-encoded where Markdown would end the destination; anything else is
  * shown as inert text. The label is text.
  */
-function surfaces_markdownLink(label, url) {
+function markdownLink(label, url) {
     let href;
     try {
         const parsed = new URL(url);
         if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
-            return new Markdown(surfaces_forMarkdown(url));
+            return new Markdown(forMarkdown(url));
         href = parsed.href.replace(/[()<>\s`|]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
     }
     catch {
-        return new Markdown(surfaces_forMarkdown(url));
+        return new Markdown(forMarkdown(url));
     }
-    return new Markdown(`[${surfaces_forMarkdown(label)}](${href})`);
+    return new Markdown(`[${forMarkdown(label)}](${href})`);
+}
+const cell = (value) => (value instanceof Markdown ? value.text : forMarkdown(value));
+function table(header, rows) {
+    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
 }
 /** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
-const surfaces_hostCell = (label) => markdownCode(label);
+const hostCell = (label) => markdownCode(label);
 /** Text from hosts and tools, shown as it is: a fence longer than any run of backticks inside it. */
-function surfaces_codeBlock(text) {
+function codeBlock(text) {
     const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((match) => match[0].length));
     const fence = '`'.repeat(longest + 1);
     return `${fence}text\n${showInvisible(text.replace(/\r\n|\r/g, '\n')).trimEnd()}\n${fence}`;
@@ -9196,9 +9208,9 @@ async function failureSummary(message, next) {
         return;
     const app = runner_runner.getInput('app');
     // The input may be what made the step stop: shown as text, never as Markdown.
-    const title = `### ❌ ${app ? `${surfaces_forMarkdown(app)}: ` : ''}the step stopped`;
+    const title = `### ❌ ${app ? `${forMarkdown(app)}: ` : ''}the step stopped`;
     try {
-        await writeSummary([title, '', surfaces_codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
+        await writeSummary([title, '', codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
     }
     catch {
         // The summary is for people; the step's failure has been reported already.
@@ -9216,7 +9228,7 @@ async function writeSummary(markdown) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/clock.ts
-const systemClock = {
+const clock_systemClock = {
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
 };
@@ -9225,7 +9237,7 @@ const systemClock = {
 
 /** The one retry helper: bounded attempts, linear backoff. */
 async function retry(task, options) {
-    const clock = options.clock ?? systemClock;
+    const clock = options.clock ?? clock_systemClock;
     let lastError;
     for (let attempt = 1; attempt <= options.attempts; attempt++) {
         try {
@@ -9563,8 +9575,8 @@ function onEachHost(hosts, limit, options, task) {
 
 ;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
 /**
- * The vocabulary every value is checked with: app names, versions, image references, paths and
- * nginx keys. It depends on nothing, so that inputs, hosts and runtimes all check a value the
+ * The vocabulary every value is checked with: app names, versions, image references, paths,
+ * nginx keys and HAProxy names. It depends on nothing, so that inputs, hosts and runtimes all check a value the
  * same way (an input is refused with the pattern a host's state is read back with).
  */
 const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
@@ -9576,6 +9588,11 @@ const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
 const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 /** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
+/**
+ * An HAProxy proxy or server name as HAProxy's configuration allows it (letters, digits and
+ * `_ . : -`): never a space or a `;`, which its runtime API reads as separators.
+ */
+const HAPROXY_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
 // eslint-disable-next-line no-control-regex
 const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
@@ -9821,7 +9838,73 @@ async function setupHost(remote, plan, helperFor) {
     return report;
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/upkeep.ts
+/**
+ * The helper's two upkeep verbs, for the weekly maintenance of a host whose deploy user is not
+ * root. Neither takes anything the caller could turn into a command: what runs is fixed here, or in
+ * files only root may write.
+ *
+ * - `upgrade`: the package upgrade (apt-get update, then a non-interactive upgrade that keeps the
+ *   configuration files the admin changed). An admin who upgrades another way (unattended-upgrade,
+ *   a fleet tool, a pinned list) installs that as the root-owned program
+ *   `/usr/local/sbin/agent-loop-upgrade`, and this verb runs it instead. What the deploy user gains
+ *   is the timing of an upgrade from the sources root configured, which is what maintenance asks.
+ * - `rotate-logs [CONFIG]`: logrotate with CONFIG (default /etc/logrotate.conf), which must be a
+ *   regular file that only root may write, in directories that only root may write: logrotate runs
+ *   its scripts as root.
+ *
+ * Exit codes: 2 arguments refused; 40 the hook or the configuration is not root's alone; 41 the
+ * upgrade failed; 42 logrotate failed. Their output is the last lines of what failed.
+ */
+/** Where an admin puts the program that replaces apt-get for `upgrade`. */
+const UPGRADE_HOOK = '/usr/local/sbin/agent-loop-upgrade';
+/** Shell functions the helper's script defines; `upkeep VERB ARGS…` runs one verb. */
+const UPKEEP_SCRIPT = `# A regular file (not a link) that only root may write, in directories up to / that only root may
+# write (sticky ones as /tmp excepted for the parents): root runs what it holds.
+root_alone() {
+  [ -f "$1" ] && [ ! -L "$1" ] || return 1
+  set -- "$1" $(stat -c '%u %a' "$1" 2>/dev/null)
+  [ "\${2-}" = 0 ] || return 1
+  case \${3-} in *[2367]?|*[2367]) return 1 ;; esac
+  d=$(dirname "$1")
+  while :; do
+    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
+    [ "\${1-}" = 0 ] || return 1
+    case \${2-} in 1???) ;; *[2367]?|*[2367]) return 1 ;; esac
+    [ "$d" = / ] && return 0
+    d=$(dirname "$d")
+  done
+}
+upkeep() {
+  verb=$1; shift
+  out=$(mktemp) || die 41 "could not make a temporary file"
+  case $verb in
+    upgrade)
+      [ $# -eq 0 ] || die 2 "upgrade takes no arguments, got $#"
+      hook=${UPGRADE_HOOK}
+      if [ -e "$hook" ] || [ -L "$hook" ]; then
+        root_alone "$hook" || die 40 "refused: $hook is not a regular file that only root may write"
+        if "$hook" >"$out" 2>&1 </dev/null; then echo "upgraded by $hook"; rm -f "$out"; return 0; fi
+        code=$?; tail -n 5 "$out" >&2; rm -f "$out"; die 41 "$hook failed (exit $code)"
+      fi
+      if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >"$out" 2>&1 </dev/null &&
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -qq -o Dpkg::Options::=--force-confold upgrade >>"$out" 2>&1 </dev/null; then
+        echo "upgraded by apt-get"; rm -f "$out"; return 0
+      fi
+      tail -n 5 "$out" >&2; rm -f "$out"; die 41 "apt-get update or upgrade failed" ;;
+    rotate-logs)
+      [ $# -le 1 ] || die 2 "rotate-logs takes at most 1 argument (a logrotate configuration), got $#"
+      config=\${1:-/etc/logrotate.conf}
+      case $config in /*) ;; *) die 2 "refused: the logrotate configuration must be an absolute path" ;; esac
+      case $config in *[!A-Za-z0-9._/-]*|*/../*|*/..) die 2 "refused: the logrotate configuration must be a path of letters, digits and . _ / -, without .." ;; esac
+      root_alone "$config" || die 40 "refused: $config is not a regular file that only root may write"
+      if logrotate "$config" >"$out" 2>&1 </dev/null; then echo "rotated with $config"; rm -f "$out"; return 0; fi
+      tail -n 5 "$out" >&2; rm -f "$out"; die 42 "logrotate $config failed" ;;
+  esac
+}`;
+
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
+
 
 /**
  * The privileged half of the nginx router: the one program that writes an app's traffic include
@@ -9842,7 +9925,8 @@ async function setupHost(remote, plan, helperFor) {
  * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
  * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
  * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
- * the arguments of `switch`) and `switch` (writes, reloads, confirms; exit codes below).
+ * the arguments of `switch`), `switch` (writes, reloads, confirms; exit codes below), and the
+ * maintenance verbs `upgrade` and `rotate-logs [CONFIG]` (upkeep.ts).
  */
 /** Where host-setup installs the helper unless told otherwise. */
 const nginx_helper_SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
@@ -9878,7 +9962,8 @@ function helperFile(target) {
     return [
         '#!/bin/sh',
         '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
-        '# it writes the traffic include of one app from a fixed template and reloads nginx.',
+        '# it writes the traffic include of one app from a fixed template and reloads nginx, and for the',
+        '# weekly maintenance upgrades packages and rotates logs (nothing the caller passes is run).',
         '# Every argument is checked; the include directory and nginx are fixed below.',
         'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
         helperBody(target),
@@ -9887,7 +9972,11 @@ function helperFile(target) {
 function helperBody(target) {
     if (target.nginx.length === 0)
         throw new Error('empty nginx command');
-    return [`include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`, `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`, HELPER_SCRIPT].join('\n');
+    return [
+        `include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`,
+        `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`,
+        HELPER_SCRIPT.replace('# UPKEEP', () => UPKEEP_SCRIPT),
+    ].join('\n');
 }
 /**
  * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
@@ -9900,6 +9989,7 @@ const HELPER_SCRIPT = `set -u
 umask 022
 die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
 verb=\${1-}; [ $# -eq 0 ] || shift
+# UPKEEP
 # nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
 # caller may not be allowed to read them.
 config_check() {
@@ -9939,8 +10029,9 @@ case $verb in
     case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
     [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
     server_facts "$1" "$2"; exit $? ;;
+  upgrade|rotate-logs) upkeep "$verb" "$@"; exit 0 ;;
   render|switch) ;;
-  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
+  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | upgrade | rotate-logs [CONFIG] | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
 esac
 [ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
 app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
@@ -10095,7 +10186,7 @@ function weightsFor(color, percent) {
     const other = 100 - percent;
     return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
 }
-function router_formatWeights(weights) {
+function formatWeights(weights) {
     return `blue ${weights.blue}% / green ${weights.green}%`;
 }
 const router_nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
@@ -10214,7 +10305,7 @@ class NginxRouter {
     }
     async setWeights(weights, options = {}) {
         if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
-            throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
+            throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
         }
         const generation = newGeneration(this.now());
         const after = options.after ?? [];
@@ -20003,11 +20094,6 @@ function readInputs(fields, read = readFromRunner) {
         throw new errors_ConfigurationError(problems.join('\n'));
     return result;
 }
-/** Checks that hold between inputs; call after readInputs. */
-function requireInput(condition, name, message) {
-    if (!condition)
-        throw new errors_ConfigurationError(`Input '${name}': ${message}`);
-}
 function fail(ctx, message) {
     ctx.addIssue({ code: 'custom', message });
     return NEVER;
@@ -20080,6 +20166,17 @@ const field = {
             if (!choices.includes(value))
                 return fail(ctx, `expected one of ${choices.join(', ')}, got '${printable(value)}'`);
             return value;
+        });
+    },
+    /**
+     * The name of an implementation a seam's registry holds (a runtime, a router, a rollback method:
+     * action/registry.ts). The names it accepts, and lists when given another, are the registry's
+     * when the input is read: one a team registered counts as a built-in one does.
+     */
+    registered(registry, defaultValue) {
+        return inputs_text((raw, ctx) => {
+            const value = raw === '' ? defaultValue : raw;
+            return registry.has(value) ? value : fail(ctx, registry.unknown(value));
         });
     },
     /** A secret: masked as soon as it is read, never echoed in an error. */
@@ -20302,6 +20399,7 @@ function resolveHosts(inputs) {
 
 
 
+
 /**
  * host-setup's inputs: the same host inputs as the deploys (so one `hosts` list serves both), the
  * deploy user, and where its sudo rule goes. Each host's plan is built here, checked before any
@@ -20326,22 +20424,13 @@ const hostSetupInputs = {
     'switch-helper': field.string({ form: 'an absolute path whose file name is agent-loop-nginx (or agent-loop-nginx-SUFFIX), in a directory only root may write, e.g. /usr/local/sbin/agent-loop-nginx', pattern: /^(?!.*(?:^|\/)\.\.(?:\/|$))\/(?:[A-Za-z0-9._-]+\/)*agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/, default: nginx_helper_SWITCH_HELPER_PATH }),
     'sudoers-file': field.string({ form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop', pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/, default: '/etc/sudoers.d/agent-loop' }),
 };
-/** How to reach the hosts, from the SSH inputs every action that contacts hosts takes. */
-function connectOptions(inputs) {
-    return {
-        privateKey: inputs['ssh-private-key'],
-        knownHosts: inputs['ssh-known-hosts'],
-        insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
-        connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
-    };
-}
 /** Each host's set-up plan (the deploy user, its folders, nginx as root runs it), its per-host overrides applied. */
 function hostSetupPlans(inputs) {
-    requireInput(inputs.phase !== 'setup' || inputs['deploy-user'] !== '', 'deploy-user', 'is required for phase setup: the user the deploy actions log in as, e.g. deploy');
-    requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
+    errors_requireInput(inputs.phase !== 'setup' || inputs['deploy-user'] !== '', 'deploy-user', 'is required for phase setup: the user the deploy actions log in as, e.g. deploy');
+    errors_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
     // host-setup writes the rule for nginx itself: a leading sudo (as deploys use it) is dropped.
     const nginx = inputs['nginx-command'][0] === 'sudo' ? inputs['nginx-command'].slice(1).filter((word, index) => !(index === 0 && word.startsWith('-'))) : inputs['nginx-command'];
-    requireInput(nginx.length > 0 && HOST_PATH.test(nginx[0]), 'nginx-command', 'expected the nginx command line, e.g. nginx or /usr/sbin/nginx -p /opt/nginx/');
+    errors_requireInput(nginx.length > 0 && HOST_PATH.test(nginx[0]), 'nginx-command', 'expected the nginx command line, e.g. nginx or /usr/sbin/nginx -p /opt/nginx/');
     return inputs.hosts.map(({ target, overrides }) => {
         const accessLog = overrides.accessLog ?? inputs['access-log'];
         return {
@@ -20627,265 +20716,7 @@ async function explainUnprepared(remote, target, error) {
     throw error;
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/report/summary.ts
-
-
-
-
-const cell = (value) => (value instanceof Markdown ? value.text : surfaces_forMarkdown(value));
-function table(header, rows) {
-    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
-}
-const OUTCOME = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
-/** The title, verdict and done carry reasons and errors from hosts: they are text, made inert here. */
-function headline(app, head) {
-    const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${forMarkdown(head.title)}`, ''];
-    if (head.verdict)
-        lines.push(`- **Verdict:** ${forMarkdown(head.verdict)}`);
-    if (head.done)
-        lines.push(`- **Done:** ${forMarkdown(head.done)}`);
-    if (head.incidentUrl)
-        lines.push(`- **Incident:** ${markdownLink(head.incidentUrl, head.incidentUrl)}`);
-    if (head.next.length === 1)
-        lines.push(`- **Next:** ${head.next[0]}`);
-    if (head.next.length > 1)
-        lines.push('- **Next:**', ...head.next.map((step) => `  - ${step}`));
-    lines.push('');
-    return lines.join('\n');
-}
-const hostsText = (count) => `${count} host${count === 1 ? '' : 's'}`;
-const seconds = (ms) => (ms === null ? '?' : `${(ms / 1000).toFixed(1)} s`);
-/** The headline of a deploy, promote or rollback (pure). */
-function phaseHeadline(result, context = {}) {
-    const version = result.version ?? '?';
-    const count = hostsText(result.hosts.length);
-    const failed = result.hosts.filter((host) => host.outcome === 'failed').length;
-    const noop = result.hosts.length > 0 && result.hosts.every((host) => host.outcome === 'noop');
-    const why = [context.trigger ? `trigger: ${context.trigger}` : '', context.actor ? `by ${context.actor}` : '', context.reason ? `reason: ${oneLineText(context.reason)}` : ''].filter(Boolean).join('; ');
-    const base = { incidentUrl: context.incidentUrl ?? null };
-    const failure = result.error ? `${oneLineText(result.error.split('\n')[0] ?? '')}${failed > 0 ? ` (${failed} of ${count} failed)` : ''}` : undefined;
-    const toOthers = context.candidates && context.candidates.length > 0 ? ` Versions one can roll back to by name (target-version): ${context.candidates.join(', ')}.` : '';
-    switch (result.phase) {
-        case 'deploy':
-            if (!result.ok)
-                return { ...base, ok: false, title: `deploy of ${version} failed`, verdict: failure, done: 'no traffic moved to the new version: every host serves what it served before', next: ['Read the reasons below, fix the cause, and re-run the workflow: a plain re-run picks up where this one stopped.'] };
-            return result.canaryPercent > 0 && result.canaryPercent < 100
-                ? { ...base, ok: true, title: `${version} is a ${result.canaryPercent}% canary on ${count}`, done: `${version} started on ${result.activeColor ?? '?'} next to ${result.previousVersion ?? 'the stable version'}, passed its checks, and takes ${result.canaryPercent}% of requests`, next: ['Let canary-monitor judge it; then promote (blue-green phase: promote), or roll back (the rollback action) to end it.'] }
-                : { ...base, ok: true, title: `${version} serves all traffic on ${count}`, done: `${version} started on ${result.activeColor ?? '?'}, passed its checks and took all traffic`, next: ['Nothing: a rollback (the rollback action) puts the previous version back if it misbehaves.'] };
-        case 'promote':
-            if (!result.ok)
-                return { ...base, ok: false, title: `promote of ${version} failed`, verdict: failure, done: 'every host is back on the weights it had: the canary still takes its share', next: ['Read the reasons below and re-run promote, or roll back (the rollback action) to end the canary.'] };
-            return { ...base, ok: true, title: `${version} promoted: all traffic on ${count}`, done: `all traffic moved to ${version} on ${result.activeColor ?? '?'}${result.previousVersion ? `; ${result.previousVersion} stopped or kept as configured` : ''}`, next: [`Nothing. If ${version} misbehaves, the rollback action puts ${result.previousVersion ?? 'the previous version'} back.`] };
-        default: {
-            if (noop)
-                return { ...base, ok: true, title: `nothing to roll back: ${version} already serves`, verdict: why || undefined, done: 'nothing changed', next: [`To go further back, name a version with target-version.${toOthers}`] };
-            if (!result.ok)
-                return { ...base, ok: false, title: `rollback to ${version} failed`, verdict: [failure, why].filter(Boolean).join('; ') || undefined, done: 'traffic stays where it was on every host', next: [`Read the reasons below; fix the host named and re-run the rollback, or roll back to another version by name.${toOthers}`] };
-            return { ...base, ok: true, title: `rolled back to ${version}${result.previousVersion ? ` (from ${result.previousVersion})` : ''}`, verdict: why || undefined, done: `all traffic on ${version} (${result.activeColor ?? '?'}) on ${count}${hostsRestoredMs(result) === null ? '' : `, ${seconds(hostsRestoredMs(result))} after the decision`}`, next: [`Find why ${result.previousVersion ?? 'the release'} failed before deploying it again; the incident and the figures below are the place to start.`] };
-        }
-    }
-}
-const oneLineText = (text) => text.replace(/[\r\n]+/g, ' ').trim();
-/** A rollback's decision → traffic back, when the result carries it. */
-function hostsRestoredMs(result) {
-    const restored = result.restoredMs;
-    return restored === undefined ? null : restored;
-}
-function phaseSummary(app, result, context = {}) {
-    const lines = [headline(app, phaseHeadline(result, context))];
-    if (result.error)
-        lines.push('#### What went wrong', '', codeBlock(result.error), '');
-    lines.push(table(['host', 'outcome', 'from → to', 'versions', 'weights before', 'weights after', 'switch (ms)'], result.hosts.map((host) => [
-        hostCell(host.host),
-        OUTCOME[host.outcome],
-        `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`,
-        `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`,
-        host.weightsBefore ? formatWeights(host.weightsBefore) : '—',
-        host.weightsAfter ? formatWeights(host.weightsAfter) : '—',
-        host.switchMs === null ? '—' : String(host.switchMs),
-    ])), '');
-    const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [hostCell(host.host), `${check.method} ${check.path}`, String(check.status), `${check.latencyMs} / ${check.maxLatencyMs}`, check.ok ? '✅' : `❌ ${check.problem ?? ''}`]));
-    if (smoke.length > 0)
-        lines.push('#### Smoke checks', '', table(['host', 'request', 'status', 'latency / budget (ms)', 'result'], smoke), '');
-    const steps = result.hosts.flatMap((host) => host.steps.map((step) => [hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', String(step.ms), step.detail ?? '']));
-    lines.push('<details><summary>Steps</summary>', '', table(['host', 'step', 'result', 'ms', 'detail'], steps), '', '</details>', '');
-    lines.push(`Duration: ${(result.durationMs / 1000).toFixed(1)} s${result.switchMs === null ? '' : `; slowest switch ${result.switchMs} ms`}.`, '');
-    return lines.join('\n');
-}
-// ------------------------------------------------------------------------------------------------
-// Canary analysis: a table per rule and charts of error rate and P95 over time for each color.
-const VERDICT = { success: '✅ success', failure: '❌ failure', inconclusive: '⚠️ inconclusive', error: '⛔ error' };
-/** The colors' own colors for chart lines (GitHub's blue and green), in the order the lines are drawn. */
-const LINE_COLOR = { blue: '#0969da', green: '#1a7f37' };
-/**
- * A Mermaid xychart-beta line chart, one line per color (pure), each line drawn in its color's own
- * color (the `plotColorPalette` theme variable). Mermaid draws no legend, so a line under the chart
- * names the lines. No data is never drawn as 0: xychart has no gaps, so an instant where a line has
- * no value is left off the x axis, and the note under the chart names what is missing.
- */
-function xyChart(title, unit, series, value, lines) {
-    const times = [...new Set(series.map((point) => point.t))].sort((a, b) => a - b);
-    if (times.length === 0)
-        return '';
-    const valueAt = (t, color) => {
-        const point = series.find((p) => p.t === t && p.color === color);
-        const v = point ? value(point) : null;
-        return v === null || !Number.isFinite(v) ? null : Math.round(v * 100) / 100;
-    };
-    const drawn = times.filter((t) => lines.every(({ color }) => valueAt(t, color) !== null));
-    const missing = lines
-        .map(({ color }) => ({ color, at: times.filter((t) => valueAt(t, color) === null) }))
-        .filter((gap) => gap.at.length > 0)
-        .map((gap) => `${gap.color} at ${gap.at.length > 8 ? `${gap.at.slice(0, 8).map((t) => Math.round(t)).join(', ')}… (${gap.at.length} samples)` : gap.at.map((t) => Math.round(t)).join(', ')} s`);
-    const legend = `${title}: ${lines.map((line) => `${line.color} line = ${line.label}`).join(', ')}.`;
-    const note = missing.length > 0 ? ` No data (left out, not drawn as 0) for ${missing.join('; ')}.` : '';
-    if (drawn.length === 0)
-        return `${title}: no sample had data for every line.${note}`;
-    const lineValues = lines.map(({ color }) => drawn.map((t) => valueAt(t, color)));
-    const max = Math.max(1, ...lineValues.flat());
-    const palette = lines.map((line) => LINE_COLOR[line.color]).join(', ');
-    return [
-        '```mermaid',
-        `%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "${palette}"}}}}%%`,
-        'xychart-beta',
-        `  title "${title.replaceAll('"', "'")}"`,
-        `  x-axis "seconds" [${drawn.map((t) => Math.round(t)).join(', ')}]`,
-        `  y-axis "${unit}" 0 --> ${Math.ceil(max * 1.1)}`,
-        ...lineValues.map((values) => `  line [${values.join(', ')}]`),
-        '```',
-        '',
-        `${legend}${note}`,
-    ].join('\n');
-}
-/** "4 req, 0% errors, P95 120 ms": one color's figures for a progress line (pure). */
-function progressFigures(figures) {
-    return `${figures.requests} req, ${formatValue('error_rate', figures.errorRate)} errors, P95 ${formatValue('p95_ms', figures.p95Ms)}`;
-}
-/**
- * One progress line per sample (pure): per color, the interval's and the running figures, then the
- * rules that are watching or failed. "t=15s canary green: 4 req, 0% errors, P95 120 ms (so far
- * 12 req, 0% errors, P95 130 ms); stable blue: …; all rules pass so far".
- */
-function progressLine(sample, result, canary, stable) {
-    const interval = (color) => {
-        const colorSample = sample.colors[color];
-        const requests = colorSample?.requests ?? 0;
-        return { requests, errorRate: requests > 0 ? (colorSample?.errors ?? 0) / requests : null, p95Ms: colorSample && colorSample.latency.length > 0 ? histogramQuantile(colorSample.latency, 0.95) : null };
-    };
-    const side = (role, color) => `${role} ${color}: ${progressFigures(interval(color))} (so far ${progressFigures(result.soFar[role])})`;
-    const rules = result.rules.filter((rule) => rule.status === 'fail' || rule.status === 'watching').map((rule) => `${rule.name}: ${rule.status}`);
-    return `t=${result.elapsedSeconds.toFixed(0)}s ${side('canary', canary)}; ${side('stable', stable)}; ${rules.length > 0 ? rules.join(', ') : 'all rules pass so far'}`;
-}
-/**
- * One timeline over every step of a ramp (pure): each step's samples shifted by the time the steps
- * before it took, and the canary's share of traffic at each of them.
- */
-function rampTimeline(result) {
-    const series = [];
-    const share = [];
-    let offset = 0;
-    for (const step of result.steps) {
-        for (const point of step.analysis.series)
-            series.push({ ...point, t: point.t + offset });
-        const percent = step.percent ?? 0;
-        const times = [...new Set(step.analysis.series.map((point) => point.t))];
-        for (const t of times.length > 0 ? times : [step.analysis.elapsedSeconds]) {
-            share.push({ t: t + offset, color: result.canaryColor, requests: 0, errorRate: percent, p95Ms: null });
-            share.push({ t: t + offset, color: result.stableColor, requests: 0, errorRate: 100 - percent, p95Ms: null });
-        }
-        offset += step.analysis.elapsedSeconds;
-    }
-    return { series, share, seconds: offset };
-}
-const MONITOR_VERDICT = { ...VERDICT, aborted: '⏹ aborted' };
-/** The headline of a canary analysis or ramp (pure): the verdict and what was done about it. */
-function monitorHeadline(result, incidentUrl = null) {
-    const canary = result.canaryVersion ?? result.canaryColor;
-    const stable = result.stableVersion ?? result.stableColor;
-    const ramp = result.steps.length > 1 || result.steps[0]?.percent !== null;
-    const what = ramp ? `ramp of ${canary}` : `canary ${canary}`;
-    // A ramp's verdict speaks for the whole ramp: the step it stopped at, or every step passed.
-    const last = result.steps.at(-1);
-    const shares = result.steps.map((step) => `${step.percent ?? '—'}%`).join(' → ');
-    const why = !ramp || result.verdict === 'aborted' || !last
-        ? oneLineText(result.reason)
-        : result.verdict === 'success'
-            ? `every step passed its analysis (${shares})`
-            : `at step ${result.steps.length}, ${last.percent ?? '—'}% (${shares}): ${oneLineText(result.reason)}`;
-    const verdict = `${MONITOR_VERDICT[result.verdict]}: ${why}`;
-    const rollback = result.rollback;
-    if (rollback && !rollback.ok) {
-        return { ok: false, title: `${what} failed, and the automatic rollback FAILED`, verdict, done: `traffic stays where it was: ${oneLineText(rollback.error ?? 'see the log')}`, incidentUrl, next: [`Roll back now: the rollback action, or \`agent-loop rollback\` from a terminal; name a version with target-version if ${stable} cannot come back.`] };
-    }
-    if (rollback) {
-        return { ok: false, title: `${what} ${result.verdict === 'aborted' ? 'aborted' : 'failed'}; rolled back to ${rollback.version ?? stable}`, verdict, done: `all traffic back on ${rollback.version ?? stable} (${result.stableColor}) ${seconds(result.rollbackMs)} after the decision; ${canary} stopped unless keep-failed`, incidentUrl, next: [`Find why ${canary} failed (the figures and charts below) before deploying it again.`] };
-    }
-    switch (result.verdict) {
-        case 'success':
-            return ramp
-                ? { ok: true, title: `${canary} ramped to all traffic`, verdict, done: `every step passed its analysis; ${canary} serves all traffic`, incidentUrl, next: ['Nothing.'] }
-                : { ok: true, title: `canary ${canary} passed`, verdict, done: `nothing changed: ${canary} still takes its canary share next to ${stable}`, incidentUrl, next: ['Promote it (blue-green phase: promote).'] };
-        case 'aborted':
-            return { ok: false, title: `${what} aborted`, verdict, done: 'the analysis stopped before a decision (a rollback asked for the hosts, or the run was cancelled)', incidentUrl, next: ['See the rollback run that asked, or re-run the monitor.'] };
-        default:
-            return { ok: false, title: `${what}: ${result.verdict}, left in place`, verdict, done: `no rollback (rollback-on does not include ${result.verdict}): ${canary} still takes its share`, incidentUrl, next: ['Decide by hand: promote it, or roll it back with the rollback action.'] };
-    }
-}
-function monitorSummary(app, result, incidentUrl = null) {
-    const { analysis } = result;
-    const timeline = rampTimeline(result);
-    const ramp = result.steps.length > 1 || result.steps[0]?.percent !== null;
-    const series = ramp ? timeline.series : analysis.series;
-    const span = ramp ? timeline.seconds : analysis.elapsedSeconds;
-    const requests = ramp ? result.steps.reduce((sum, step) => ({ canary: sum.canary + step.analysis.canaryRequests, stable: sum.stable + step.analysis.stableRequests }), { canary: 0, stable: 0 }) : { canary: analysis.canaryRequests, stable: analysis.stableRequests };
-    const lines = [
-        headline(app, monitorHeadline(result, incidentUrl)),
-        `Canary **${result.canaryColor}** (${result.canaryVersion ?? '?'}) against stable **${result.stableColor}** (${result.stableVersion ?? '?'}): ${requests.canary} canary and ${requests.stable} stable requests over ${span.toFixed(0)} s${ramp ? ` in ${result.steps.length} step${result.steps.length === 1 ? '' : 's'}` : ''}${analysis.earlyDecision ? '; decided early by the sequential test' : ''}${analysis.detectSeconds !== null ? `; detected in ${analysis.detectSeconds.toFixed(1)} s` : ''}.`,
-        '',
-    ];
-    if (result.rollback)
-        lines.push(rollbackHosts(result), '');
-    if (ramp)
-        lines.push(table(['step', 'canary share', 'verdict', 'reason'], result.steps.map((step, index) => [String(index + 1), `${step.percent ?? '—'}%`, VERDICT[step.analysis.verdict], step.analysis.reason])), '');
-    lines.push(table(['rule', 'kind', 'observed (canary)', 'stable', 'threshold', 'window', 'for', 'status'], analysis.rules.map((rule) => [
-        rule.name,
-        rule.kind,
-        formatValue(rule.metric, rule.observed),
-        formatValue(rule.metric, rule.stableObserved),
-        formatValue(rule.metric, rule.threshold),
-        rule.windowSeconds === 0 ? 'latest' : `${rule.windowSeconds} s`,
-        rule.forSeconds === 0 ? '—' : `${rule.forSeconds} s`,
-        `${rule.status}${rule.detail ? ` (${rule.detail})` : ''}`,
-    ])), '');
-    if (analysis.warnings.length > 0)
-        lines.push(...analysis.warnings.map((warning) => `- ⚠️ ${forMarkdown(warning)}`), '');
-    const labels = [
-        { color: result.stableColor, label: `stable ${result.stableVersion ?? ''}`.trim() },
-        { color: result.canaryColor, label: `canary ${result.canaryVersion ?? ''}`.trim() },
-    ];
-    if (ramp) {
-        const shareChart = xyChart('Share of traffic (%)', '%', timeline.share, (point) => point.errorRate, labels);
-        if (shareChart)
-            lines.push(shareChart, '');
-    }
-    const errorChart = xyChart('Error rate (%)', '%', series, (point) => (point.errorRate === null ? null : point.errorRate * 100), labels);
-    const latencyChart = xyChart('P95 latency (ms)', 'ms', series, (point) => point.p95Ms, labels);
-    if (errorChart)
-        lines.push(errorChart, '', latencyChart, '');
-    return lines.join('\n');
-}
-/** The automatic rollback's per-host table. */
-function rollbackHosts(result) {
-    const rollback = result.rollback;
-    const parts = ['#### Automatic rollback, per host', '', restoredLine(rollback.ok ? result.rollbackMs : null), ''];
-    if (rollback.error)
-        parts.push(codeBlock(rollback.error), '');
-    parts.push(table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [hostCell(host.host), OUTCOME[host.outcome], `${host.version ?? '—'} (${host.toColor ?? '—'})`, host.switchMs === null ? '—' : String(host.switchMs)])));
-    return parts.join('\n');
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/report/host-setup.ts
-
 
 
 
@@ -20947,7 +20778,36 @@ function setupOutcome(labels, results, plan) {
     return { reports, problems, lines, changed, nginxCommand, summary };
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/settings/session.ts
+
+/** How to reach the hosts, from the SSH inputs every action that contacts hosts takes. */
+function connectOptions(inputs) {
+    return {
+        privateKey: inputs['ssh-private-key'],
+        knownHosts: inputs['ssh-known-hosts'],
+        insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
+        connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
+    };
+}
+/** Session settings (connection, lock, parallelism, who acts, the router by its name) from the shared host inputs. */
+function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
+    return {
+        app: inputs.app,
+        ...(inputs.router ? { router: inputs.router } : {}),
+        splitKey: inputs['split-key'],
+        connect: connectOptions(inputs),
+        lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'], takeOver: inputs['take-over-lock'] },
+        maxParallel: inputs['max-parallel'],
+        run,
+        clock,
+        log,
+        repairState: inputs['repair-state'],
+        ...(signal ? { signal } : {}),
+    };
+}
+
 ;// CONCATENATED MODULE: ./actions/host-setup/src/main.ts
+
 
 
 

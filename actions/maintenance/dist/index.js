@@ -8804,8 +8804,6 @@ exports.visitAsync = visitAsync;
 /************************************************************************/
 var __webpack_exports__ = {};
 
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = require("node:crypto");
 ;// CONCATENATED MODULE: ./packages/shared/src/action/errors.ts
 /**
  * A mistake the user can fix (bad input, a host that is not prepared, a lock held by another run).
@@ -8813,6 +8811,14 @@ const external_node_crypto_namespaceObject = require("node:crypto");
  */
 class errors_ConfigurationError extends Error {
     name = 'ConfigurationError';
+}
+/**
+ * A check that holds between inputs, or that an implementation behind a seam makes of the inputs
+ * it takes: the error names the input (`Input 'start-command': is required when …`).
+ */
+function errors_requireInput(condition, name, message) {
+    if (!condition)
+        throw new errors_ConfigurationError(`Input '${name}': ${message}`);
 }
 /** A remote command or check failed on a host. */
 class errors_HostError extends Error {
@@ -8831,6 +8837,8 @@ function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
+;// CONCATENATED MODULE: external "node:crypto"
+const external_node_crypto_namespaceObject = require("node:crypto");
 ;// CONCATENATED MODULE: ./packages/shared/src/action/surfaces.ts
 /**
  * Every text that leaves the process, one function per place it lands. A version, a lock owner, a
@@ -8921,7 +8929,7 @@ function terminalJson(value) {
  * issue is cross-referenced. A code span would stop them too, but would show every value as code
  * and cannot sit inside another code span.
  */
-function surfaces_forMarkdown(text) {
+function forMarkdown(text) {
     return showInvisible(text.replace(/\r\n|\r|\n/g, ' '))
         .replace(/[\\`*~[\]|$]|!(?=\[)|<(?=[A-Za-z/!?])|&(?=[#A-Za-z0-9])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\$&')
         .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => (digits ? `${space}${digits}\\` : `${space}\\${marker}`))
@@ -8959,23 +8967,27 @@ function markdownCode(text) {
  * written whole and percent-encoded where Markdown would end the destination; anything else is
  * shown as inert text. The label is text.
  */
-function surfaces_markdownLink(label, url) {
+function markdownLink(label, url) {
     let href;
     try {
         const parsed = new URL(url);
         if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
-            return new Markdown(surfaces_forMarkdown(url));
+            return new Markdown(forMarkdown(url));
         href = parsed.href.replace(/[()<>\s`|]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
     }
     catch {
-        return new Markdown(surfaces_forMarkdown(url));
+        return new Markdown(forMarkdown(url));
     }
-    return new Markdown(`[${surfaces_forMarkdown(label)}](${href})`);
+    return new Markdown(`[${forMarkdown(label)}](${href})`);
+}
+const cell = (value) => (value instanceof Markdown ? value.text : forMarkdown(value));
+function table(header, rows) {
+    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
 }
 /** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
-const surfaces_hostCell = (label) => markdownCode(label);
+const hostCell = (label) => markdownCode(label);
 /** Text from hosts and tools, shown as it is: a fence longer than any run of backticks inside it. */
-function surfaces_codeBlock(text) {
+function codeBlock(text) {
     const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((match) => match[0].length));
     const fence = '`'.repeat(longest + 1);
     return `${fence}text\n${showInvisible(text.replace(/\r\n|\r/g, '\n')).trimEnd()}\n${fence}`;
@@ -9196,9 +9208,9 @@ async function failureSummary(message, next) {
         return;
     const app = runner_runner.getInput('app');
     // The input may be what made the step stop: shown as text, never as Markdown.
-    const title = `### ❌ ${app ? `${surfaces_forMarkdown(app)}: ` : ''}the step stopped`;
+    const title = `### ❌ ${app ? `${forMarkdown(app)}: ` : ''}the step stopped`;
     try {
-        await writeSummary([title, '', surfaces_codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
+        await writeSummary([title, '', codeBlock(message), '', `- **Next:** ${next}`, ''].join('\n'));
     }
     catch {
         // The summary is for people; the step's failure has been reported already.
@@ -18924,19 +18936,24 @@ function documentProblems(error, names = {}) {
 
 ;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/patterns.ts
 /**
- * The vocabulary every value is checked with: app names, versions, image references, paths and
- * nginx keys. It depends on nothing, so that inputs, hosts and runtimes all check a value the
+ * The vocabulary every value is checked with: app names, versions, image references, paths,
+ * nginx keys and HAProxy names. It depends on nothing, so that inputs, hosts and runtimes all check a value the
  * same way (an input is refused with the pattern a host's state is read back with).
  */
-const patterns_APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 /** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
 const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
 /** A path on the host: absolute, or relative to the SSH user's home; no `..` segments. */
-const patterns_HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
+const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
 /** One or more nginx variables and plain characters, e.g. `$remote_addr` or `$cookie_user$remote_addr`. */
 const NGINX_KEY = /^(?:\$[a-z_][a-z0-9_]*|[A-Za-z0-9_.:-])+$/;
+/**
+ * An HAProxy proxy or server name as HAProxy's configuration allows it (letters, digits and
+ * `_ . : -`): never a space or a `;`, which its runtime API reads as separators.
+ */
+const HAPROXY_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** One line of free text (a reason, a trigger): no control characters but tab, as it lands in state files, issues and messages. */
 // eslint-disable-next-line no-control-regex
 const FREE_TEXT = /^[^\0-\x08\x0a-\x1f\x7f]*$/;
@@ -18968,7 +18985,7 @@ function shell_script(name, body, args) {
  * the workflow author's text and runs in a shell; the values (image, version, ...) may come from
  * untrusted places and are quoted, so they stay single words whatever they contain.
  */
-function shell_renderTemplate(template, values) {
+function renderTemplate(template, values) {
     return template.replace(/\{([a-z][a-z-]*)\}/g, (match, name) => {
         const value = values[name];
         if (value === undefined)
@@ -19167,11 +19184,6 @@ function readInputs(fields, read = readFromRunner) {
         throw new errors_ConfigurationError(problems.join('\n'));
     return result;
 }
-/** Checks that hold between inputs; call after readInputs. */
-function inputs_requireInput(condition, name, message) {
-    if (!condition)
-        throw new errors_ConfigurationError(`Input '${name}': ${message}`);
-}
 function fail(ctx, message) {
     ctx.addIssue({ code: 'custom', message });
     return NEVER;
@@ -19244,6 +19256,17 @@ const field = {
             if (!choices.includes(value))
                 return fail(ctx, `expected one of ${choices.join(', ')}, got '${printable(value)}'`);
             return value;
+        });
+    },
+    /**
+     * The name of an implementation a seam's registry holds (a runtime, a router, a rollback method:
+     * action/registry.ts). The names it accepts, and lists when given another, are the registry's
+     * when the input is read: one a team registered counts as a built-in one does.
+     */
+    registered(registry, defaultValue) {
+        return inputs_text((raw, ctx) => {
+            const value = raw === '' ? defaultValue : raw;
+            return registry.has(value) ? value : fail(ctx, registry.unknown(value));
         });
     },
     /** A secret: masked as soon as it is read, never echoed in an error. */
@@ -19325,7 +19348,7 @@ const webhookCheck = (value) => {
     return undefined;
 };
 const hostPort = docField.number({ min: 1, max: 65535, integer: true, unit: 'a TCP port' });
-const hostPath = docField.text('a path without ..', patterns_HOST_PATH);
+const hostPath = docField.text('a path without ..', HOST_PATH);
 /** One item of the hosts list: `user@host[:port]`, or a mapping with that host and its overrides. */
 const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item } : item), docField.mapping({
     // host and nginx-command are checked when the hosts are resolved (parseTarget, parseNginxCommand).
@@ -19407,10 +19430,10 @@ const hostInputs = {
     }),
     'insecure-skip-host-key-check': field.boolean(false),
     'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: patterns_APP_NAME, required: true, max: 40 }),
+    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
     'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-    'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: patterns_HOST_PATH, default: '/var/lib/agent-loop' }),
-    'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: patterns_HOST_PATH, default: '/etc/nginx/conf.d' }),
+    'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
+    'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
     'nginx-command': inputs_text((raw, ctx) => {
         try {
             return parseNginxCommand(raw === '' ? 'nginx' : raw);
@@ -19440,10 +19463,10 @@ const hostInputs = {
  */
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
 /** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
-const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: patterns_HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
+const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
 /** Merges the action-level settings with each host's overrides and checks what must hold per host. */
 function resolveHosts(inputs) {
-    inputs_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
+    errors_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
     return inputs.hosts.map(({ target, overrides }) => {
         const spec = {
             target,
@@ -19456,575 +19479,8 @@ function resolveHosts(inputs) {
             accessLog: overrides.accessLog ?? (inputs['access-log'] || DEFAULT_ACCESS_LOG),
         };
         const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
-        inputs_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
+        errors_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
         return spec;
-    });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/hostsetup.ts
-
-
-
-/**
- * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
- * user that is root or may use sudo without a password, it makes the state directory the deploy
- * user's, keeps the nginx include directory root's, installs the switch helper (a root-owned
- * program that writes an app's include from a fixed template and reloads nginx) and a sudoers
- * drop-in that allows that helper and nothing else (checked with `visudo -c` first), lets the deploy
- * user read the one access log the canary monitor reads (an ACL on that file, no group), and makes
- * sure nginx knows the agent_loop log format and includes the include directory. Every file is
- * written as a temporary file in a directory that only root may write, then renamed into place.
- * Each step checks before it changes, so a second run changes nothing; each reports `changed`,
- * `ok` or `todo`.
- */
-/** The access log format the canary monitor reads (one JSON object per request). */
-const AGENT_LOOP_LOG_FORMAT = 'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
-const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
-/**
- * The sudoers drop-in: the deploy user may run, as root and without a password, the switch helper
- * (absolute path), which checks its own arguments. Nothing else: not nginx itself, whose include
- * directories would then have to be the deploy user's.
- */
-function sudoersRule(deployUser, helperPath) {
-    if (!USER_NAME.test(deployUser))
-        throw new ConfigurationError(`'${deployUser}' is not a user name`);
-    // Plain path characters only: sudoers reads `, : =`, backslashes and white space as syntax.
-    if (!/^\/[A-Za-z0-9._/-]+$/.test(helperPath))
-        throw new ConfigurationError(`the switch helper must be an absolute path of letters, digits and . _ - /, got '${helperPath}'`);
-    return [
-        '# Written by agent-loop host-setup: the deploy user may run the switch helper as root, and nothing else.',
-        `${deployUser} ALL=(root) NOPASSWD: ${helperPath}`,
-        '',
-    ].join('\n');
-}
-/** The nginx-command the deploy user's actions use after set-up: the helper through sudo, without a prompt. */
-function deployNginxCommand(helperPath) {
-    return ['sudo', '-n', helperPath].join(' ');
-}
-/** Where nginx is, as root sees it: `command -v`, else /usr/sbin (not on a non-root PATH). */
-const LOCATE_SCRIPT = (/* unused pure expression or super */ null && (`name=$1
-if [ "$(id -u)" = 0 ]; then path=$(command -v "$name" 2>/dev/null); else path=$(sudo -n sh -c 'command -v "$1"' sh "$name" 2>/dev/null); fi
-[ -z "$path" ] && [ -x "/usr/sbin/$name" ] && path="/usr/sbin/$name"
-case "$path" in /*) echo "nginx_path=$path" ;; *) echo "nginx_path=" ;; esac`));
-function locateCommand(name) {
-    return script('al-locate', LOCATE_SCRIPT, [name]);
-}
-const SETUP_SCRIPT = (/* unused pure expression or super */ null && (`set -u
-user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9
-app=\${10}; placeholder_text=\${11}; shift 11
-if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
-elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
-else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
-id -u "$user" >/dev/null 2>&1 || { echo "fatal=there is no user $user: create it first (sudo useradd --create-home --shell /bin/bash $user) and authorize the deploy key in ~$user/.ssh/authorized_keys"; exit 0; }
-group=$(id -gn "$user")
-err=$(mktemp); text=$(mktemp); trap 'rm -f "$err" "$text"' EXIT
-
-# A directory, and every one above it, that only root may write (above it, also root's with the
-# sticky bit, as /tmp, where nobody else may rename or remove root's entries): a file put there
-# cannot be swapped by anyone else between its check and its use.
-root_only() {
-  d=$1; own=yes
-  while :; do
-    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
-    [ "\${1-}" = 0 ] || return 1
-    case \${2-} in *[2367]?|*[2367]) case $own\${2-} in no[1357]???) ;; *) return 1 ;; esac ;; esac
-    own=no
-    [ "$d" = / ] && return 0
-    d=$(dirname "$d")
-  done
-}
-# Installs the text in $text as root's file $1 with mode $2: a temporary file made by mktemp in the
-# target's own directory, then a rename (which replaces a link rather than writing through it).
-install_root() {
-  dir=$(dirname "$1")
-  root_only "$dir" || { echo "$dir, or a directory above it, may be written by someone other than root" > "$err"; return 1; }
-  tmp=$(as_root mktemp "$dir/.agent-loop.XXXXXXXX") || return 1
-  if as_root sh -c 'cat > "$1" && chown root:root "$1" && chmod "$2" "$1"' sh "$tmp" "$2" < "$text" && as_root mv -fT "$tmp" "$1"; then return 0; fi
-  as_root rm -f "$tmp"; return 1
-}
-same_root_file() { # target mode: already root's, with that mode and the text in $text
-  [ -f "$1" ] && [ ! -L "$1" ] && [ "$(stat -c '%u %a' "$1")" = "0 $2" ] && as_root cmp -s "$text" "$1"
-}
-
-if [ -d "$state_dir" ] && [ "$(stat -c %U "$state_dir")" = "$user" ]; then echo "ok=state directory $state_dir belongs to $user"
-elif as_root install -d -o "$user" -g "$group" -m 0750 "$state_dir" 2>"$err"; then echo "changed=state directory $state_dir now belongs to $user"
-else echo "todo=state directory $state_dir: $(cat "$err")"; fi
-
-# nginx (root) loads every file in the include directory: it stays root's, and the helper writes it.
-include_state() { set -- $(stat -c '%u %a' "$include_dir" 2>/dev/null); [ "\${1-}" = 0 ] && case \${2-} in *[2367]?|*[2367]) false ;; esac; }
-if [ ! -d "$include_dir" ]; then
-  if as_root install -d -o root -g root -m 0755 "$include_dir" 2>"$err"; then echo "changed=nginx include directory $include_dir made, root's"; else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
-elif include_state; then echo "ok=nginx include directory $include_dir is root's: $user cannot write it"
-elif as_root chown root:root "$include_dir" 2>"$err" && as_root chmod go-w "$include_dir" 2>>"$err"; then echo "changed=nginx include directory $include_dir is root's again: $user could write it, and nginx loads it as root"
-else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
-for f in "$include_dir"/* "$include_dir"/.[!.]*; do
-  { [ -e "$f" ] || [ -L "$f" ]; } || continue
-  owner=$(stat -c %U "$f")
-  [ "$owner" = root ] || echo "todo=$f belongs to $owner, and nginx loads it as root: read it, then make it root's (sudo chown root:root $f) or remove it"
-done
-
-printf '%s\\n' "$helper_text" > "$text"
-if same_root_file "$helper" 755; then echo "ok=switch helper $helper"
-elif install_root "$helper" 0755 2>>"$err"; then echo "changed=installed the switch helper $helper: it writes $include_dir/agent-loop-APP.conf from a fixed template and reloads nginx"
-else echo "todo=could not install the switch helper $helper: $(cat "$err")"; fi
-
-printf '%s' "$rule_text" > "$text"
-if same_root_file "$sudoers_file" 440; then echo "ok=sudoers rule $sudoers_file"
-elif ! out=$(as_root visudo -c -f "$text" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
-elif [ ! -f "$helper" ]; then echo "todo=the sudoers rule was not installed: the switch helper it names is missing"
-elif install_root "$sudoers_file" 0440 2>>"$err"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run $helper as root, nothing else"
-else echo "todo=could not install $sudoers_file: $(cat "$err")"; fi
-
-if [ -n "$access_log" ]; then
-  if [ -L "$access_log" ]; then echo "todo=the access log $access_log is a symbolic link: name the file itself"
-  elif [ -e "$access_log" ] && [ ! -f "$access_log" ]; then echo "todo=the access log $access_log is not a regular file"
-  else
-    case $access_log in
-      *.log)
-        if [ ! -e "$access_log" ]; then
-          if as_root sh -c 'umask 027; set -C; : > "$1"' sh "$access_log" 2>"$err"; then echo "changed=created the access log $access_log (root's, mode 0640)"; else echo "todo=could not create the access log $access_log: $(cat "$err")"; fi
-        fi
-        if [ -f "$access_log" ]; then
-          log_group=$(stat -c %G "$access_log")
-          if [ "$log_group" != "$group" ] && id -nG "$user" | tr ' ' '\\n' | grep -qx "$log_group"; then
-            echo "todo=$user is in group $log_group, which reads more than $access_log: sudo gpasswd -d $user $log_group (host-setup grants the one file)"
-          fi
-          if as_root runuser -u "$user" -- test -r "$access_log"; then echo "ok=$user can read $access_log"
-          elif ! command -v setfacl >/dev/null 2>&1; then echo "todo=setfacl is missing: sudo apt-get install -y --no-install-recommends acl, then run host-setup again"
-          elif as_root setfacl -m "u:$user:r" "$access_log" 2>"$err"; then echo "changed=$user may read $access_log (an ACL on that file alone; no group)"
-          else echo "todo=could not give $user read access to $access_log: $(cat "$err")"; fi
-          # Rotation: a rule that re-creates the file with a mode of its own drops the ACL.
-          for conf in /etc/logrotate.conf /etc/logrotate.d/*; do
-            [ -f "$conf" ] || continue
-            covered=no; patterns=$(sed -n 's/^[[:space:]]*\\(\\/[^{]*\\).*/\\1/p' "$conf")
-            set -f
-            for pattern in $patterns; do case $access_log in $pattern) covered=yes ;; esac; done
-            set +f
-            [ "$covered" = yes ] || continue
-            if grep -Eq '^[[:space:]]*create[[:space:]]+[0-7]' "$conf"; then
-              echo "todo=$conf rotates $access_log with 'create MODE OWNER GROUP', which makes the new file without $user's ACL: change that line to a bare 'create' (logrotate then copies the ACL), or log to a file that rule does not rotate"
-            else echo "ok=$conf rotates $access_log keeping its ACL"; fi
-          done
-        fi ;;
-      *) echo "todo=the access log $access_log does not end in .log: host-setup gives read access to an nginx access log only" ;;
-    esac
-  fi
-fi
-
-config=$(as_root "$@" -T 2>/dev/null || true)
-case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
-  *) echo "todo=nginx does not include $include_dir: add 'include $include_dir/*.conf;' inside the http block of the main configuration, then reload" ;; esac
-if printf '%s\\n' "$config" | grep -q 'log_format[[:space:]][[:space:]]*agent_loop[[:space:]]'; then echo "ok=nginx knows the agent_loop log format"
-else
-  file="$include_dir/00-agent-loop-log-format.conf"
-  printf '%s\\n' "$log_format" > "$text"
-  if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
-  else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
-fi
-
-# The app's split variable before its first deploy: a server block may then name it (requests get
-# 502 until that deploy's switch replaces this file with the real split).
-if [ -n "$app" ]; then
-  file="$include_dir/agent-loop-$app.conf"
-  if [ -e "$file" ] || [ -L "$file" ]; then echo "ok=$file defines the split variable of $app"
-  else
-    printf '%s\n' "$placeholder_text" > "$text"
-    if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then
-      echo "changed=wrote $file: the server block may name the split variable of $app before its first deploy (requests get 502 until then)"
-    else as_root rm -f "$file"; echo "todo=could not define the split variable of $app in $file: $(cat "$err")"; fi
-  fi
-fi`));
-/**
- * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
- * the switch helper's file for that nginx (traffic's helperFile).
- */
-function setupCommand(plan, nginxPath, helperText) {
-    if (!USER_NAME.test(plan.deployUser))
-        throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
-    const nginxArgs = plan.nginx.slice(1);
-    const rule = sudoersRule(plan.deployUser, plan.switchHelper);
-    // An app's split variable is written only with its placeholder text.
-    const placeholder = plan.placeholder ?? '';
-    const app = placeholder === '' ? '' : (plan.app ?? '');
-    if (app !== '' && !APP_NAME.test(app))
-        throw new ConfigurationError(`'${app}' is not an app name`);
-    return script('al-host-setup', SETUP_SCRIPT, [
-        plan.deployUser,
-        plan.stateDir,
-        plan.includeDir,
-        plan.accessLog,
-        plan.sudoersFile,
-        AGENT_LOOP_LOG_FORMAT,
-        rule,
-        plan.switchHelper,
-        helperText,
-        app,
-        placeholder,
-        nginxPath,
-        ...nginxArgs,
-    ]);
-}
-function parseSetup(host, output) {
-    const report = { host, nginxPath: '', items: [] };
-    for (const line of output.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq < 0)
-            continue;
-        const key = line.slice(0, eq);
-        const value = line.slice(eq + 1);
-        if (key === 'fatal')
-            report.fatal = value;
-        else if (key === 'nginx_path')
-            report.nginxPath = value;
-        else if (key === 'changed' || key === 'ok' || key === 'todo')
-            report.items.push({ outcome: key, what: value });
-    }
-    return report;
-}
-/**
- * Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or
- * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there.
- */
-async function setupHost(remote, plan, helperFor) {
-    const name = plan.nginx[0] ?? 'nginx';
-    const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
-    if (!located)
-        return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };
-    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), { timeoutMs: 120_000 });
-    const report = parseSetup(remote.label, result.stdout);
-    report.nginxPath = located;
-    if (result.code !== 0 && !report.fatal)
-        throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
-    return report;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
-
-/**
- * The privileged half of the nginx router: the one program that writes an app's traffic include
- * and reloads nginx. nginx's master runs as root and loads every file in its include directories,
- * so whoever writes a directive there is root (an `access_log` path and a log format of its
- * choosing write any file). The deploy user therefore writes no directive: it passes data (an app
- * name, three ports, a split key, two weights, a generation), each checked here, and this program
- * renders the include from its one template.
- *
- * Two ways to run it, one text:
- * - installed by host-setup as a root-owned file (`/usr/local/sbin/agent-loop-nginx`), the only
- *   command the deploy user's sudoers rule allows, with the include directory and the nginx
- *   command line fixed in it by root (the caller cannot name another file or another nginx);
- * - where the SSH user already is the one nginx trusts (root, or a user running its own nginx),
- *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
- *
- * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
- * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
- * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
- * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
- * the arguments of `switch`) and `switch` (writes, reloads, confirms; exit codes below).
- */
-/** Where host-setup installs the helper unless told otherwise. */
-const nginx_helper_SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
-/** The helper's file name: `agent-loop-nginx`, or with a suffix (one per nginx on a shared machine). */
-const HELPER_NAME = /^agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/;
-/**
- * The helper's path when an nginx-command names it (`sudo -n /usr/local/sbin/agent-loop-nginx`),
- * else null: the command is nginx itself, run by a user nginx already trusts.
- */
-function nginx_helper_switchHelperPath(nginxCommand) {
-    let words = [...nginxCommand];
-    if (words[0] === 'sudo') {
-        words = words.slice(1);
-        while (words[0]?.startsWith('-'))
-            words = words.slice(1);
-    }
-    const [program, ...rest] = words;
-    if (!program || rest.length > 0 || !program.startsWith('/'))
-        return null;
-    return HELPER_NAME.test(program.slice(program.lastIndexOf('/') + 1)) ? program : null;
-}
-/**
- * The argv prefix that runs the helper's verbs for this host: the installed helper through sudo,
- * or its text as `sh -c` with the host's include directory and nginx command.
- */
-function nginx_helper_nginxControl(nginxCommand, includeDir) {
-    return nginx_helper_switchHelperPath(nginxCommand) ? [...nginxCommand] : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
-}
-/** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
-function helperFile(target) {
-    if (!target.nginx[0]?.startsWith('/'))
-        throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
-    return [
-        '#!/bin/sh',
-        '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
-        '# it writes the traffic include of one app from a fixed template and reloads nginx.',
-        '# Every argument is checked; the include directory and nginx are fixed below.',
-        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
-        helperBody(target),
-    ].join('\n');
-}
-function helperBody(target) {
-    if (target.nginx.length === 0)
-        throw new Error('empty nginx command');
-    return [`include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`, `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`, HELPER_SCRIPT].join('\n');
-}
-/**
- * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
- * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
- * reload exited 0 but nginx never served the new weights (previous file back and reloaded); 30 no
- * include directory; 31–33 the file could not be written or swapped; 34 the include is a link; 37
- * the include directory is writable by someone else than the user this runs as.
- */
-const HELPER_SCRIPT = `set -u
-umask 022
-die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
-verb=\${1-}; [ $# -eq 0 ] || shift
-# nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
-# caller may not be allowed to read them.
-config_check() {
-  if out=$(run_nginx -t 2>&1 </dev/null); then checked="valid include=$include_dir"; return 0; else code=$?; fi
-  case $code in 126|127) checked="invalid: nginx could not be run (exit $code: not found or not executable)"; return 1 ;; esac
-  case $out in *"Permission denied"*) checked="invalid: nginx -t was refused a file it needs (permission denied): run it as root, or through the switch helper"; return 1 ;; esac
-  where=$(printf '%s\\n' "$out" | sed -n 's/^.*\\[[a-z]*\\] .* in \\(\\/[^ ]*:[0-9][0-9]*\\)$/\\1/p' | head -n 1)
-  if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
-  return 1
-}
-# What nginx's own view of its configuration (nginx -T, every file it loads, root-only ones too)
-# says about the app's server block, told as two facts and never as a line of a file: whether a
-# proxy_pass sends requests to the app's split variable, and whether an access_log writes the given
-# file in the agent_loop format. Comments are dropped and statements split at ';'.
-server_facts() {
-  var=agent_loop_; rest=$1
-  while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; var=$var$c; done
-  if ! dump=$(run_nginx -T 2>/dev/null </dev/null); then config_check; echo "$checked" >&2; return 20; fi
-  printf '%s\\n' "$dump" | sed 's/#.*//' | awk -v RS=';' -v var="$var" -v file="$2" '
-    BEGIN { proxy = "no"; logged = (file == "-") ? "unchecked" : "no"; target = "http://$" var }
-    {
-      s = $0; gsub(/[ \\t\\r\\n]+/, " ", s); sub(/^.*[{}]/, "", s); gsub(/["\\047]/, "", s); sub(/^ +/, "", s)
-      split(s, w, " ")
-      if (w[1] == "proxy_pass" && index(w[2], target) == 1 && substr(w[2], length(target) + 1, 1) !~ /[A-Za-z0-9_]/) proxy = "yes"
-      if (w[1] == "access_log" && w[2] == file && w[3] == "agent_loop") logged = "yes"
-    }
-    END { print "proxy=" proxy " log=" logged }'
-}
-case $verb in
-  check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
-  inspect)
-    [ $# -eq 2 ] || die 2 "inspect takes 2 arguments (APP ACCESS-LOG, or - for no log), got $#"
-    case $1 in [a-z]*) ;; *) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
-    case $1 in *[!a-z0-9-]*) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
-    [ \${#1} -le 40 ] || die 2 "refused: app must be at most 40 characters"
-    case $2 in -) ;; /*) ;; *) die 2 "refused: the access log must be an absolute path, or -" ;; esac
-    case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
-    [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
-    server_facts "$1" "$2"; exit $? ;;
-  render|switch) ;;
-  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
-esac
-[ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
-app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
-bad() { die 2 "refused: $1 must be $2"; }
-case $app in [a-z]*) ;; *) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
-case $app in *[!a-z0-9-]*) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
-[ \${#app} -le 40 ] || bad app "at most 40 characters"
-for port in "$blue_port" "$green_port" "$status_port"; do
-  case $port in ''|0*|*[!0-9]*) bad "each port" "a number from 1024 to 65535" ;; esac
-  { [ \${#port} -le 5 ] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ]; } || bad "each port" "a number from 1024 to 65535"
-done
-{ [ "$blue_port" != "$green_port" ] && [ "$blue_port" != "$status_port" ] && [ "$green_port" != "$status_port" ]; } || bad "the ports" "three different ports"
-case $split_key in ''|*[!A-Za-z0-9_.:\\$-]*) bad "the split key" "nginx variables and letters, digits, _ . : - (e.g. \\$request_id)" ;; esac
-[ \${#split_key} -le 100 ] || bad "the split key" "at most 100 characters"
-for weight in "$blue" "$green"; do
-  case $weight in ''|*[!0-9]*) bad "each weight" "a whole number from 0 to 100" ;; esac
-  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || bad "each weight" "a whole number from 0 to 100"
-done
-[ $(( blue + green )) -eq 100 ] || bad "the weights" "two shares that add up to 100"
-case $generation in ''|*[!a-z0-9-]*) bad "the generation" "lower-case letters, digits and hyphens" ;; esac
-[ \${#generation} -le 64 ] || bad "the generation" "at most 64 characters"
-case $confirm_ms in ''|*[!0-9]*) bad "the confirmation time" "milliseconds from 1 to 60000" ;; esac
-{ [ \${#confirm_ms} -le 5 ] && [ "$confirm_ms" -ge 1 ] && [ "$confirm_ms" -le 60000 ]; } || bad "the confirmation time" "milliseconds from 1 to 60000"
-case $nonce in ''|*[!0-9a-f]*) bad "the nonce" "hexadecimal" ;; esac
-[ \${#nonce} -le 64 ] || bad "the nonce" "at most 64 characters"
-
-# nginx names: agent_loop_<app with hyphens as underscores>
-name=agent_loop_; rest=$app
-while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; name=$name$c; done
-status="{\\"app\\":\\"$app\\",\\"weights\\":{\\"blue\\":$blue,\\"green\\":$green},\\"generation\\":\\"$generation\\"}"
-render() {
-  printf '# Managed by agent-loop-actions for the app "%s": every deploy rewrites this file.\\n' "$app"
-  printf '# agent-loop: %s\\n' "$status"
-  # Each color's upstream lists the other color as a backup: a request that an old worker still
-  # sends to a color just stopped (connection refused) is retried on the other one. Only
-  # connection errors fall back; an HTTP error from a color is its own.
-  printf 'upstream %s_blue {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$blue_port" "$green_port"
-  printf 'upstream %s_green {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$green_port" "$blue_port"
-  if [ "$blue" -eq 100 ] || [ "$green" -eq 100 ]; then
-    if [ "$blue" -eq 100 ]; then only=blue; else only=green; fi
-    printf 'map $host $%s {\\n    default %s_%s;\\n}\\n' "$name" "$name" "$only"
-  else
-    # The smaller share is listed with its percentage, the larger takes the rest.
-    if [ "$blue" -le "$green" ]; then minor=blue; share=$blue; major=green; else minor=green; share=$green; major=blue; fi
-    printf 'split_clients "%s" $%s {\\n    %s%% %s_%s;\\n    * %s_%s;\\n}\\n' "$split_key" "$name" "$share" "$name" "$minor" "$name" "$major"
-  fi
-  printf 'server {\\n    listen 127.0.0.1:%s;\\n    server_name agent-loop-%s;\\n    access_log off;\\n' "$status_port" "$app"
-  # The answer also names the worker that gave it ($pid), for the confirmation below.
-  printf "    location = /agent-loop/%s {\\n        default_type application/json;\\n        return 200 '%s,\\"worker\\":\\$pid}\\\\\\\\n';\\n    }\\n}\\n" "$app" "\${status%?}"
-}
-[ "$verb" = render ] && { render; exit 0; }
-
-# Milliseconds from the kernel's uptime (a read, not a process), or from date.
-now_ms() {
-  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
-}
-dir=$include_dir
-file="$dir/agent-loop-$app.conf"
-[ -d "$dir" ] || die 30 "the nginx include directory $dir does not exist"
-# nginx loads every file here: a directory someone else may write is a way to become the user nginx trusts.
-set -- $(stat -c '%u %a' "$dir")
-[ "\${1-}" = "$(id -u)" ] || die 37 "the nginx include directory $dir does not belong to $(id -un): whoever owns it can make nginx run their configuration; run host-setup (it makes the directory root's)"
-case \${2-} in *[2367]?|*[2367]) die 37 "the nginx include directory $dir may be written by its group or by anyone (mode \${2-}): run host-setup, or chmod go-w $dir" ;; esac
-[ ! -L "$file" ] || die 34 "$file is a symbolic link: refusing to replace it"
-tmp=; backup=
-trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
-tmp="$dir/.agent-loop-new.$nonce"
-( set -C; render > "$tmp" ) || { tmp=; die 31 "the new include could not be written in $dir; nothing was changed"; }
-now_ms; started=$ms
-had_previous=0
-if [ -f "$file" ]; then
-  backup="$dir/.agent-loop-prev.$nonce"
-  # A hard link keeps the previous file at no cost; where links are refused, a copy.
-  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
-  had_previous=1
-fi
-mv -f "$tmp" "$file" || exit 33
-tmp=
-restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
-# A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
-# it runs only to tell a rejected configuration from a failed reload.
-# With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
-if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
-  if config_check; then restore; die 21 "nginx -s reload failed, though the configuration is valid: $(printf '%s\\n' "$reloaded" | tail -n 3)"; fi
-  restore; die 20 "$checked"
-fi
-deadline=$(( started + confirm_ms ))
-status_url="http://127.0.0.1:$status_port/agent-loop/$app"
-# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
-# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
-# reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
-# than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
-# loop below polls the slow way for the time that is left.
-# Served means every worker that may still accept a connection runs the new configuration: the
-# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop accepting,
-# so the first new answer comes while an old worker still takes connections with the old weights. Each worker of
-# the master that answered must have started with this reload (its start time, in 1/100 s since
-# boot like /proc/uptime) or be shutting down (it closed its listening sockets). Without /proc, the
-# answer is all there is.
-all_workers_new() {
-  [ -n "$1" ] && read -r _ _ _ master _ < "/proc/$1/stat" 2>/dev/null || return 0
-  for stat in /proc/[0-9]*/stat; do
-    read -r pid _ _ ppid rest < "$stat" 2>/dev/null || continue
-    [ "$ppid" = "$master" ] || continue
-    cmd=; read -r cmd < "/proc/$pid/cmdline" 2>/dev/null
-    case $cmd in *"shutting down"*) continue ;; *"worker process"*) ;; *) continue ;; esac
-    set -- $rest; shift 17
-    [ $(( \${1:-0} * 10 )) -ge $(( started - 10 )) ] || return 1
-  done
-  return 0
-}
-# "live N all M": N ms until a new worker served the new weights, M until every worker that accepts
-# connections does (nginx's master lets the old ones accept for 100 ms after it starts the new).
-first=
-served() {
-  case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
-  [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
-  worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
-  all_workers_new "$worker" || return 1
-  now_ms; echo "live $first all $(( ms - started ))"; exit 0
-}
-await_served() {
-  while IFS= read -r body; do
-    served "$body"
-    now_ms; [ "$ms" -lt "$deadline" ] || return 1
-  done
-  return 1
-}
-polls=$(( confirm_ms / 20 + 1 ))
-curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served && exit 0
-while :; do
-  now_ms; [ "$ms" -lt "$deadline" ] || break
-  body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
-  served "$body" || sleep 0.02
-done
-# The reload said yes but nginx never served the new file: put the old one back and reload onto
-# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
-# Only while the file is still the one written here: a newer run may have replaced it meanwhile
-# (this program outlives a run that was killed), and its file must stay.
-if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
-  die 22 "nginx did not serve the new weights within $confirm_ms ms, and the include has been replaced since; left as it is"
-fi
-restore
-if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
-die 22 "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)"`;
-
-;// CONCATENATED MODULE: ./packages/shared/src/inputs/host-setup-inputs.ts
-
-
-
-
-/**
- * host-setup's inputs: the same host inputs as the deploys (so one `hosts` list serves both), the
- * deploy user, and where its sudo rule goes. Each host's plan is built here, checked before any
- * host is contacted.
- */
-const hostSetupInputs = {
-    phase: field.choice(['setup', 'doctor'], 'setup'),
-    hosts: hostInputs.hosts,
-    'ssh-private-key': hostInputs['ssh-private-key'],
-    'ssh-known-hosts': hostInputs['ssh-known-hosts'],
-    'insecure-skip-host-key-check': hostInputs['insecure-skip-host-key-check'],
-    'ssh-connect-timeout-seconds': hostInputs['ssh-connect-timeout-seconds'],
-    'max-parallel': hostInputs['max-parallel'],
-    // Setup defines this app's split variable before its first deploy; the doctor checks its server
-    // block (its proxy_pass and access_log lines) from nginx -T.
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40), or empty', pattern: patterns_APP_NAME, max: 40 }),
-    'deploy-user': field.string({ form: 'the deploy user on the hosts: a lower-case user name such as deploy', pattern: USER_NAME, max: 32 }),
-    'state-dir': hostInputs['state-dir'],
-    'nginx-conf-dir': hostInputs['nginx-conf-dir'],
-    'nginx-command': hostInputs['nginx-command'],
-    'access-log': field.string({ form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none', pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/, default: DEFAULT_ACCESS_LOG }),
-    'switch-helper': field.string({ form: 'an absolute path whose file name is agent-loop-nginx (or agent-loop-nginx-SUFFIX), in a directory only root may write, e.g. /usr/local/sbin/agent-loop-nginx', pattern: /^(?!.*(?:^|\/)\.\.(?:\/|$))\/(?:[A-Za-z0-9._-]+\/)*agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/, default: nginx_helper_SWITCH_HELPER_PATH }),
-    'sudoers-file': field.string({ form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop', pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/, default: '/etc/sudoers.d/agent-loop' }),
-};
-/** How to reach the hosts, from the SSH inputs every action that contacts hosts takes. */
-function connectOptions(inputs) {
-    return {
-        privateKey: inputs['ssh-private-key'],
-        knownHosts: inputs['ssh-known-hosts'],
-        insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
-        connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
-    };
-}
-/** Each host's set-up plan (the deploy user, its folders, nginx as root runs it), its per-host overrides applied. */
-function hostSetupPlans(inputs) {
-    requireInput(inputs.phase !== 'setup' || inputs['deploy-user'] !== '', 'deploy-user', 'is required for phase setup: the user the deploy actions log in as, e.g. deploy');
-    requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
-    // host-setup writes the rule for nginx itself: a leading sudo (as deploys use it) is dropped.
-    const nginx = inputs['nginx-command'][0] === 'sudo' ? inputs['nginx-command'].slice(1).filter((word, index) => !(index === 0 && word.startsWith('-'))) : inputs['nginx-command'];
-    requireInput(nginx.length > 0 && HOST_PATH.test(nginx[0]), 'nginx-command', 'expected the nginx command line, e.g. nginx or /usr/sbin/nginx -p /opt/nginx/');
-    return inputs.hosts.map(({ target, overrides }) => {
-        const accessLog = overrides.accessLog ?? inputs['access-log'];
-        return {
-            target,
-            plan: {
-                deployUser: inputs['deploy-user'],
-                stateDir: overrides.stateDir ?? inputs['state-dir'],
-                includeDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
-                accessLog: accessLog === 'none' ? '' : accessLog,
-                sudoersFile: inputs['sudoers-file'],
-                switchHelper: inputs['switch-helper'],
-                nginx: overrides.nginxCommand ?? nginx,
-                app: inputs.app,
-                placeholder: inputs.app === '' ? '' : placeholderInclude(inputs.app),
-            },
-        };
     });
 }
 
@@ -20183,6 +19639,56 @@ async function smoke_judgeSmoke(check, defaults, send) {
     return { runs, passedRuns, statuses, latencies, p95Ms, budgetMs, status, ...(problem === undefined ? {} : { problem }) };
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/action/registry.ts
+
+
+/**
+ * The implementations of one seam (routers, runtimes, metric sources, rollback methods), by the
+ * name an input gives: the one place a seam's implementations are listed. Each seam's registry
+ * lives in the folder that owns its interface and holds the built-in implementations; a team adds
+ * its own with `register`, before the inputs are read, and changes no file of the core. The names
+ * an input accepts, and the error for any other, come from the registry itself.
+ */
+class Registry {
+    seam;
+    input;
+    entries = new Map();
+    /** `seam`: what one implementation is called in a message (`router`); `input`: the input that names one. */
+    constructor(seam, input, builtIn) {
+        this.seam = seam;
+        this.input = input;
+        for (const [name, entry] of Object.entries(builtIn))
+            this.register(name, entry);
+    }
+    /** Adds an implementation under a new name (lower-case letters, digits and hyphens); a name already taken is refused. */
+    register(name, entry) {
+        if (!/^[a-z][a-z0-9-]{0,39}$/.test(name))
+            throw new Error(`a ${this.seam} name is lower-case letters, digits and hyphens, starting with a letter (at most 40), got '${printable(name)}'`);
+        if (this.entries.has(name))
+            throw new Error(`a ${this.seam} named ${name} is already registered`);
+        this.entries.set(name, entry);
+        return this;
+    }
+    /** The registered names, in the order they were registered (the built-in ones first). */
+    names() {
+        return [...this.entries.keys()];
+    }
+    has(name) {
+        return this.entries.has(name);
+    }
+    /** The implementation registered as `name`; any other name is the user's mistake, told with the names there are. */
+    get(name) {
+        const entry = this.entries.get(name);
+        if (entry === undefined)
+            throw new errors_ConfigurationError(`Input '${this.input}': ${this.unknown(name)}`);
+        return entry;
+    }
+    /** What an unknown name is told: the names there are, and the one given. */
+    unknown(name) {
+        return `expected one of ${this.names().join(', ')}, got '${printable(name)}'`;
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/runtime/runtime.ts
 
 
@@ -20197,7 +19703,7 @@ const templateValues = (release) => ({
 const DEFAULT_WAIT_SECONDS = 120;
 // The image is pulled under the engine's data root, often another disk than the state folder's:
 // its free space is checked there (df needs no access to the folder itself).
-const ENGINE_SCRIPT = (/* unused pure expression or super */ null && (`min_mb=$1
+const ENGINE_SCRIPT = `min_mb=$1
 if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
   echo "the Docker engine does not answer (docker info: $(printf '%s' "$out" | tail -n 3))" >&2; exit 1
 fi
@@ -20211,11 +19717,11 @@ fi
 if ! v=$(docker compose version --short 2>&1); then
   echo "docker compose v2 is not installed (docker compose version: $(printf '%s' "$v" | tail -n 1)); compose v1 (docker-compose) has no up --wait" >&2; exit 1
 fi
-echo "engine=$out compose=$v"`));
+echo "engine=$out compose=$v"`;
 // Pull every time: a tag may have moved since the last pull (compose only pulls missing images).
 // Then resolve the tag to its registry digest, so that the color records, and a rollback restarts,
 // exactly what ran. An image built on the host and never pushed has no digest and is used as is.
-const PULL_SCRIPT = (/* unused pure expression or super */ null && (`img=$1
+const PULL_SCRIPT = `img=$1
 case "$img" in
   *@sha256:*)
     docker image inspect --format '{{.Id}}' "$img" >/dev/null 2>&1 || docker pull --quiet "$img" >/dev/null || exit 1
@@ -20234,12 +19740,12 @@ fi
 repo=\${img%:*}
 case "\${img##*/}" in *:*) ;; *) repo=$img ;; esac
 digest=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$img" 2>/dev/null | grep -F "$repo@" | head -n 1)
-echo "image=\${digest:-$img}"`));
+echo "image=\${digest:-$img}"`;
 // A color whose container exists, stopped, with the very image asked for, was started (and checked)
 // before: start it and let the procedure's own health check (every 0.2 s) confirm it, instead of
 // waiting on the first healthcheck probe. Anything else is created and awaited with up --wait; a
 // failed wait leaves no unhealthy container running.
-const UP_SCRIPT = (/* unused pure expression or super */ null && (`wait=$1; project=$2; image=$3; shift 3
+const UP_SCRIPT = `wait=$1; project=$2; image=$3; shift 3
 ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
 if [ -n "$ids" ] && [ "$(docker inspect --format '{{.State.Running}}' $ids | sort -u)" = false ] &&
    [ "$(docker inspect --format '{{.Image}}' $ids | sort -u)" = "$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)" ]; then
@@ -20267,17 +19773,17 @@ if [ -n "$left" ]; then
   echo "docker compose stop left $(echo $left | wc -w) container(s) running: killed" >&2
   docker kill $left >/dev/null 2>&1
 fi
-exit "$rc"`));
+exit "$rc"`;
 // Nothing of the project running (a color already stopped, or never started): nothing to stop,
 // and no compose start-up (about 0.3 s) on a rollback's way to safety.
-const STOP_SCRIPT = (/* unused pure expression or super */ null && (`project=$1; shift
+const STOP_SCRIPT = `project=$1; shift
 [ -n "$(docker ps --quiet --filter "label=com.docker.compose.project=$project")" ] || exit 0
-exec "$@" stop`));
+exec "$@" stop`;
 /**
  * docker compose, one project per color (`<app>-<color>`). The compose file reads the image and
  * port from the environment: `image: ${AGENT_LOOP_IMAGE}` and `ports: ["127.0.0.1:${AGENT_LOOP_PORT}:8000"]`.
  */
-function runtime_composeRuntime(composeFile, options = {}) {
+function composeRuntime(composeFile, options = {}) {
     const project = (release) => `${release.app}-${release.color}`;
     const compose = (release) => [
         'env',
@@ -20297,16 +19803,16 @@ function runtime_composeRuntime(composeFile, options = {}) {
     return {
         kind: 'compose',
         prepare: (release) => [
-            { what: 'the Docker engine answers, has room for the image and docker compose v2 is installed', argv: script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]) },
+            { what: 'the Docker engine answers, has room for the image and docker compose v2 is installed', argv: shell_script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]) },
             { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
-            { what: `the image ${release.image} can be pulled`, argv: script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
+            { what: `the image ${release.image} can be pulled`, argv: shell_script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
         ],
-        start: (release) => script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
-        stop: (release) => script('al-stop', STOP_SCRIPT, [project(release), ...compose(release)]),
+        start: (release) => shell_script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
+        stop: (release) => shell_script('al-stop', STOP_SCRIPT, [project(release), ...compose(release)]),
     };
 }
 /** The user's own start and stop commands, with `{app} {color} {port} {image} {version}` filled in quoted. */
-function runtime_commandRuntime(startTemplate, stopTemplate) {
+function commandRuntime(startTemplate, stopTemplate) {
     return {
         kind: 'command',
         prepare: () => [],
@@ -20346,8 +19852,29 @@ async function stopRelease(remote, runtime, release, timeoutMs) {
     await runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/registry.ts
 
+
+const registry_runtimes = new Registry('runtime', 'runtime', {
+    compose: {
+        build: (options) => composeRuntime(options.composeFile, { waitTimeoutSeconds: options.healthTimeoutSeconds, minFreeDiskMb: options.minFreeDiskMb }),
+    },
+    command: {
+        check(options) {
+            errors_requireInput(options.startCommand !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
+            errors_requireInput(options.stopCommand !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
+        },
+        build: (options) => commandRuntime(options.startCommand, options.stopCommand),
+    },
+});
+/** The runtime `name` names, its inputs checked first. */
+function buildRuntime(name, options) {
+    const entry = registry_runtimes.get(name);
+    entry.check?.(options);
+    return entry.build(options);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
 
 
 
@@ -20360,8 +19887,8 @@ function smokeChecksField(defaultChecks) {
 }
 /** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
 const runtimeInputs = {
-    runtime: field.choice(['compose', 'command'], 'compose'),
-    'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: patterns_HOST_PATH, default: 'docker-compose.yml' }),
+    runtime: field.registered(registry_runtimes, 'compose'),
+    'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
     'start-command': field.template(TEMPLATE_PLACEHOLDERS),
     'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
     'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
@@ -20384,34 +19911,41 @@ const promotePhaseInputs = {
     'drain-seconds': field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
     'keep-previous': field.boolean(false),
 };
-function checkRuntimeInputs(inputs) {
-    if (inputs.runtime === 'command') {
-        requireInput(inputs['start-command'] !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
-        requireInput(inputs['stop-command'] !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
-    }
-}
-function buildRuntime(inputs) {
-    return inputs.runtime === 'compose'
-        ? composeRuntime(inputs['compose-file'], { waitTimeoutSeconds: inputs['health-timeout-seconds'], minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0 })
-        : commandRuntime(inputs['start-command'], inputs['stop-command']);
-}
-function healthPaths(inputs) {
-    return [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])];
-}
-/** Session settings (connection, lock, parallelism, who acts) from the shared host inputs. */
-function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
+/** What the runtime the inputs name is built from (runtime/registry.ts). */
+function runtimeOptions(inputs) {
     return {
-        app: inputs.app,
-        splitKey: inputs['split-key'],
-        connect: connectOptions(inputs),
-        lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'], takeOver: inputs['take-over-lock'] },
-        maxParallel: inputs['max-parallel'],
-        run,
-        clock,
-        log,
-        repairState: inputs['repair-state'],
-        ...(signal ? { signal } : {}),
+        composeFile: inputs['compose-file'],
+        startCommand: inputs['start-command'],
+        stopCommand: inputs['stop-command'],
+        ...(inputs['health-timeout-seconds'] === undefined ? {} : { healthTimeoutSeconds: inputs['health-timeout-seconds'] }),
+        minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0,
     };
+}
+/** What the runtime the inputs name needs of them (the command runtime: its two commands), before any host. */
+function checkRuntimeInputs(inputs) {
+    runtimes.get(inputs.runtime).check?.(runtimeOptions(inputs));
+}
+const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+/** The GitHub deployment a deploy records and its promote completes (DORA figures read it). */
+const deploymentRecordInputs = {
+    'github-token': field.secret({ form: 'a token with deployments: write, e.g. secrets.GITHUB_TOKEN' }),
+    'deployment-ref': field.string({ form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA', pattern: GIT_REF, max: 255 }),
+    'commit-time': field.string({ form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z', pattern: ISO_TIME, max: 40 }),
+    'deployment-id': field.string({ form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)', pattern: DEPLOYMENT_ID, max: 20 }),
+};
+/**
+ * What to record for a phase: deploy creates a deployment of the ref (the input, or the run's
+ * commit), promote completes the one deploy recorded. Checked with the other inputs, before any host.
+ */
+function deploymentRecord(inputs, env = process.env) {
+    requireInput(inputs['commit-time'] === '' || Number.isFinite(Date.parse(inputs['commit-time'])), 'commit-time', `expected a real ISO 8601 time such as 2026-05-01T12:34:56Z, got '${inputs['commit-time']}'`);
+    if (inputs.phase !== 'deploy')
+        return { id: inputs['deployment-id'] ? Number(inputs['deployment-id']) : null };
+    requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
+    const ref = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
+    requireInput(inputs['github-token'] === '' || ref !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
+    return { ref, image: inputs.image, commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
@@ -20615,7 +20149,26 @@ function onEachHost(hosts, limit, options, task) {
     });
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/domain/colors.ts
+/**
+ * The two colors an app runs as on a host: one serves, the other takes the next version, and
+ * traffic moves between them.
+ */
+const COLORS = ['blue', 'green'];
+const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
+
+;// CONCATENATED MODULE: ./packages/shared/src/domain/releases.ts
+/**
+ * What became of a release. `previous` (for a rollback) is the newest release that served all
+ * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
+ * chosen by name.
+ */
+const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
+const BAD = (/* unused pure expression or super */ null && (['failed', 'rejected', 'rolled-back', 'cancelled']));
+const isRejected = (release) => BAD.includes(release.status);
+
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
+
 
 
 
@@ -20628,8 +20181,6 @@ function onEachHost(hosts, limit, options, task) {
  * Written atomically (temporary file + rename), changed only under the lock, and every step is
  * appended to an audit log.
  */
-const COLORS = ['blue', 'green'];
-const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
 const colorSchema = schemas_enum(COLORS);
 // Everything read back from a host is validated with the inputs' own patterns: a state file is
 // data another party may have written, never something to print or run as it is.
@@ -20664,14 +20215,7 @@ const historyEntry = object({
     outcome: schemas_enum(['success', 'failed', 'reverted', 'noop', 'cancelled']),
     detail: schemas_string().max(600).optional(),
 });
-/**
- * What became of a release. `previous` (for a rollback) is the newest release that served all
- * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
- * chosen by name.
- */
-const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
-const BAD = (/* unused pure expression or super */ null && (['failed', 'rejected', 'rolled-back', 'cancelled']));
-const isRejected = (release) => BAD.includes(release.status);
+/** A release as the state file holds it (domain/releases.ts: ReleaseRecord, what became of it). */
 const releaseSchema = object({
     id: schemas_string().regex(/^[a-z0-9-]{1,40}$/),
     version: state_version,
@@ -20936,6 +20480,13 @@ const state_commands = {
     releaseLock(lockDir, token) {
         return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then aside=$(mktemp -d "$(dirname "$1")/.released.XXXXXXXX") || exit 3; mv -T "$1" "$aside/lock" 2>/dev/null; rm -rf "$aside"; fi', [lockDir, token]);
     },
+    /**
+     * Rewrites the owner file of a lock this run holds (the token is checked), for a run that names
+     * its version only once it has read the state under the lock: a monitor, its canary's.
+     */
+    relabelLock(lockDir, token) {
+        return shell_script('al-relabel', 'grep -qF "$2" "$1/owner.json" 2>/dev/null || exit 0; tmp=$(mktemp "$1/.owner.XXXXXXXX") || exit 3; cat > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$1/owner.json"', [lockDir, token]);
+    },
     /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
     heartbeat(lockDir, token) {
         // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
@@ -21086,6 +20637,21 @@ function state_parseLockOwner(text) {
         return null;
     }
 }
+/**
+ * What holds a lock, in words, from its owner's phase: a refusal names a monitor as a monitor, not
+ * as "another deploy".
+ */
+function lockHolder(phase) {
+    if (phase === 'deploy')
+        return 'another deploy';
+    if (phase === 'promote' || phase === 'rollback')
+        return `a ${phase}`;
+    if (phase === 'upgrade' || phase === 'prune')
+        return `maintenance (${phase})`;
+    if (phase?.startsWith('monitor '))
+        return `a canary-monitor (${phase.slice('monitor '.length)})`;
+    return 'another run';
+}
 class LockHeld extends errors_ConfigurationError {
     owner;
     ageSeconds;
@@ -21097,7 +20663,7 @@ class LockHeld extends errors_ConfigurationError {
                 `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`
             : stale
                 ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
-                : `${host}: another deploy holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`);
+                : `${host}: ${lockHolder(owner.phase)} holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`);
         this.owner = owner;
         this.ageSeconds = ageSeconds;
         this.stale = stale;
@@ -21148,6 +20714,346 @@ async function acquireLock(remote, paths, owner, options) {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/upkeep.ts
+/**
+ * The helper's two upkeep verbs, for the weekly maintenance of a host whose deploy user is not
+ * root. Neither takes anything the caller could turn into a command: what runs is fixed here, or in
+ * files only root may write.
+ *
+ * - `upgrade`: the package upgrade (apt-get update, then a non-interactive upgrade that keeps the
+ *   configuration files the admin changed). An admin who upgrades another way (unattended-upgrade,
+ *   a fleet tool, a pinned list) installs that as the root-owned program
+ *   `/usr/local/sbin/agent-loop-upgrade`, and this verb runs it instead. What the deploy user gains
+ *   is the timing of an upgrade from the sources root configured, which is what maintenance asks.
+ * - `rotate-logs [CONFIG]`: logrotate with CONFIG (default /etc/logrotate.conf), which must be a
+ *   regular file that only root may write, in directories that only root may write: logrotate runs
+ *   its scripts as root.
+ *
+ * Exit codes: 2 arguments refused; 40 the hook or the configuration is not root's alone; 41 the
+ * upgrade failed; 42 logrotate failed. Their output is the last lines of what failed.
+ */
+/** Where an admin puts the program that replaces apt-get for `upgrade`. */
+const UPGRADE_HOOK = '/usr/local/sbin/agent-loop-upgrade';
+/** Shell functions the helper's script defines; `upkeep VERB ARGS…` runs one verb. */
+const UPKEEP_SCRIPT = `# A regular file (not a link) that only root may write, in directories up to / that only root may
+# write (sticky ones as /tmp excepted for the parents): root runs what it holds.
+root_alone() {
+  [ -f "$1" ] && [ ! -L "$1" ] || return 1
+  set -- "$1" $(stat -c '%u %a' "$1" 2>/dev/null)
+  [ "\${2-}" = 0 ] || return 1
+  case \${3-} in *[2367]?|*[2367]) return 1 ;; esac
+  d=$(dirname "$1")
+  while :; do
+    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
+    [ "\${1-}" = 0 ] || return 1
+    case \${2-} in 1???) ;; *[2367]?|*[2367]) return 1 ;; esac
+    [ "$d" = / ] && return 0
+    d=$(dirname "$d")
+  done
+}
+upkeep() {
+  verb=$1; shift
+  out=$(mktemp) || die 41 "could not make a temporary file"
+  case $verb in
+    upgrade)
+      [ $# -eq 0 ] || die 2 "upgrade takes no arguments, got $#"
+      hook=${UPGRADE_HOOK}
+      if [ -e "$hook" ] || [ -L "$hook" ]; then
+        root_alone "$hook" || die 40 "refused: $hook is not a regular file that only root may write"
+        if "$hook" >"$out" 2>&1 </dev/null; then echo "upgraded by $hook"; rm -f "$out"; return 0; fi
+        code=$?; tail -n 5 "$out" >&2; rm -f "$out"; die 41 "$hook failed (exit $code)"
+      fi
+      if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >"$out" 2>&1 </dev/null &&
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -qq -o Dpkg::Options::=--force-confold upgrade >>"$out" 2>&1 </dev/null; then
+        echo "upgraded by apt-get"; rm -f "$out"; return 0
+      fi
+      tail -n 5 "$out" >&2; rm -f "$out"; die 41 "apt-get update or upgrade failed" ;;
+    rotate-logs)
+      [ $# -le 1 ] || die 2 "rotate-logs takes at most 1 argument (a logrotate configuration), got $#"
+      config=\${1:-/etc/logrotate.conf}
+      case $config in /*) ;; *) die 2 "refused: the logrotate configuration must be an absolute path" ;; esac
+      case $config in *[!A-Za-z0-9._/-]*|*/../*|*/..) die 2 "refused: the logrotate configuration must be a path of letters, digits and . _ / -, without .." ;; esac
+      root_alone "$config" || die 40 "refused: $config is not a regular file that only root may write"
+      if logrotate "$config" >"$out" 2>&1 </dev/null; then echo "rotated with $config"; rm -f "$out"; return 0; fi
+      tail -n 5 "$out" >&2; rm -f "$out"; die 42 "logrotate $config failed" ;;
+  esac
+}`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
+
+
+/**
+ * The privileged half of the nginx router: the one program that writes an app's traffic include
+ * and reloads nginx. nginx's master runs as root and loads every file in its include directories,
+ * so whoever writes a directive there is root (an `access_log` path and a log format of its
+ * choosing write any file). The deploy user therefore writes no directive: it passes data (an app
+ * name, three ports, a split key, two weights, a generation), each checked here, and this program
+ * renders the include from its one template.
+ *
+ * Two ways to run it, one text:
+ * - installed by host-setup as a root-owned file (`/usr/local/sbin/agent-loop-nginx`), the only
+ *   command the deploy user's sudoers rule allows, with the include directory and the nginx
+ *   command line fixed in it by root (the caller cannot name another file or another nginx);
+ * - where the SSH user already is the one nginx trusts (root, or a user running its own nginx),
+ *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
+ *
+ * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
+ * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
+ * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
+ * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
+ * the arguments of `switch`), `switch` (writes, reloads, confirms; exit codes below), and the
+ * maintenance verbs `upgrade` and `rotate-logs [CONFIG]` (upkeep.ts).
+ */
+/** Where host-setup installs the helper unless told otherwise. */
+const nginx_helper_SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
+/** The helper's file name: `agent-loop-nginx`, or with a suffix (one per nginx on a shared machine). */
+const HELPER_NAME = /^agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/;
+/**
+ * The helper's path when an nginx-command names it (`sudo -n /usr/local/sbin/agent-loop-nginx`),
+ * else null: the command is nginx itself, run by a user nginx already trusts.
+ */
+function nginx_helper_switchHelperPath(nginxCommand) {
+    let words = [...nginxCommand];
+    if (words[0] === 'sudo') {
+        words = words.slice(1);
+        while (words[0]?.startsWith('-'))
+            words = words.slice(1);
+    }
+    const [program, ...rest] = words;
+    if (!program || rest.length > 0 || !program.startsWith('/'))
+        return null;
+    return HELPER_NAME.test(program.slice(program.lastIndexOf('/') + 1)) ? program : null;
+}
+/**
+ * The argv prefix that runs the helper's verbs for this host: the installed helper through sudo,
+ * or its text as `sh -c` with the host's include directory and nginx command.
+ */
+function nginx_helper_nginxControl(nginxCommand, includeDir) {
+    return nginx_helper_switchHelperPath(nginxCommand) ? [...nginxCommand] : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
+}
+/** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
+function helperFile(target) {
+    if (!target.nginx[0]?.startsWith('/'))
+        throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
+    return [
+        '#!/bin/sh',
+        '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
+        '# it writes the traffic include of one app from a fixed template and reloads nginx, and for the',
+        '# weekly maintenance upgrades packages and rotates logs (nothing the caller passes is run).',
+        '# Every argument is checked; the include directory and nginx are fixed below.',
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
+        helperBody(target),
+    ].join('\n');
+}
+function helperBody(target) {
+    if (target.nginx.length === 0)
+        throw new Error('empty nginx command');
+    return [
+        `include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`,
+        `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`,
+        HELPER_SCRIPT.replace('# UPKEEP', () => UPKEEP_SCRIPT),
+    ].join('\n');
+}
+/**
+ * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
+ * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
+ * reload exited 0 but nginx never served the new weights (previous file back and reloaded); 30 no
+ * include directory; 31–33 the file could not be written or swapped; 34 the include is a link; 37
+ * the include directory is writable by someone else than the user this runs as.
+ */
+const HELPER_SCRIPT = `set -u
+umask 022
+die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
+verb=\${1-}; [ $# -eq 0 ] || shift
+# UPKEEP
+# nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
+# caller may not be allowed to read them.
+config_check() {
+  if out=$(run_nginx -t 2>&1 </dev/null); then checked="valid include=$include_dir"; return 0; else code=$?; fi
+  case $code in 126|127) checked="invalid: nginx could not be run (exit $code: not found or not executable)"; return 1 ;; esac
+  case $out in *"Permission denied"*) checked="invalid: nginx -t was refused a file it needs (permission denied): run it as root, or through the switch helper"; return 1 ;; esac
+  where=$(printf '%s\\n' "$out" | sed -n 's/^.*\\[[a-z]*\\] .* in \\(\\/[^ ]*:[0-9][0-9]*\\)$/\\1/p' | head -n 1)
+  if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
+  return 1
+}
+# What nginx's own view of its configuration (nginx -T, every file it loads, root-only ones too)
+# says about the app's server block, told as two facts and never as a line of a file: whether a
+# proxy_pass sends requests to the app's split variable, and whether an access_log writes the given
+# file in the agent_loop format. Comments are dropped and statements split at ';'.
+server_facts() {
+  var=agent_loop_; rest=$1
+  while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; var=$var$c; done
+  if ! dump=$(run_nginx -T 2>/dev/null </dev/null); then config_check; echo "$checked" >&2; return 20; fi
+  printf '%s\\n' "$dump" | sed 's/#.*//' | awk -v RS=';' -v var="$var" -v file="$2" '
+    BEGIN { proxy = "no"; logged = (file == "-") ? "unchecked" : "no"; target = "http://$" var }
+    {
+      s = $0; gsub(/[ \\t\\r\\n]+/, " ", s); sub(/^.*[{}]/, "", s); gsub(/["\\047]/, "", s); sub(/^ +/, "", s)
+      split(s, w, " ")
+      if (w[1] == "proxy_pass" && index(w[2], target) == 1 && substr(w[2], length(target) + 1, 1) !~ /[A-Za-z0-9_]/) proxy = "yes"
+      if (w[1] == "access_log" && w[2] == file && w[3] == "agent_loop") logged = "yes"
+    }
+    END { print "proxy=" proxy " log=" logged }'
+}
+case $verb in
+  check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
+  inspect)
+    [ $# -eq 2 ] || die 2 "inspect takes 2 arguments (APP ACCESS-LOG, or - for no log), got $#"
+    case $1 in [a-z]*) ;; *) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    case $1 in *[!a-z0-9-]*) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    [ \${#1} -le 40 ] || die 2 "refused: app must be at most 40 characters"
+    case $2 in -) ;; /*) ;; *) die 2 "refused: the access log must be an absolute path, or -" ;; esac
+    case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
+    [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
+    server_facts "$1" "$2"; exit $? ;;
+  upgrade|rotate-logs) upkeep "$verb" "$@"; exit 0 ;;
+  render|switch) ;;
+  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | upgrade | rotate-logs [CONFIG] | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
+esac
+[ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
+app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
+bad() { die 2 "refused: $1 must be $2"; }
+case $app in [a-z]*) ;; *) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
+case $app in *[!a-z0-9-]*) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
+[ \${#app} -le 40 ] || bad app "at most 40 characters"
+for port in "$blue_port" "$green_port" "$status_port"; do
+  case $port in ''|0*|*[!0-9]*) bad "each port" "a number from 1024 to 65535" ;; esac
+  { [ \${#port} -le 5 ] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ]; } || bad "each port" "a number from 1024 to 65535"
+done
+{ [ "$blue_port" != "$green_port" ] && [ "$blue_port" != "$status_port" ] && [ "$green_port" != "$status_port" ]; } || bad "the ports" "three different ports"
+case $split_key in ''|*[!A-Za-z0-9_.:\\$-]*) bad "the split key" "nginx variables and letters, digits, _ . : - (e.g. \\$request_id)" ;; esac
+[ \${#split_key} -le 100 ] || bad "the split key" "at most 100 characters"
+for weight in "$blue" "$green"; do
+  case $weight in ''|*[!0-9]*) bad "each weight" "a whole number from 0 to 100" ;; esac
+  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || bad "each weight" "a whole number from 0 to 100"
+done
+[ $(( blue + green )) -eq 100 ] || bad "the weights" "two shares that add up to 100"
+case $generation in ''|*[!a-z0-9-]*) bad "the generation" "lower-case letters, digits and hyphens" ;; esac
+[ \${#generation} -le 64 ] || bad "the generation" "at most 64 characters"
+case $confirm_ms in ''|*[!0-9]*) bad "the confirmation time" "milliseconds from 1 to 60000" ;; esac
+{ [ \${#confirm_ms} -le 5 ] && [ "$confirm_ms" -ge 1 ] && [ "$confirm_ms" -le 60000 ]; } || bad "the confirmation time" "milliseconds from 1 to 60000"
+case $nonce in ''|*[!0-9a-f]*) bad "the nonce" "hexadecimal" ;; esac
+[ \${#nonce} -le 64 ] || bad "the nonce" "at most 64 characters"
+
+# nginx names: agent_loop_<app with hyphens as underscores>
+name=agent_loop_; rest=$app
+while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; name=$name$c; done
+status="{\\"app\\":\\"$app\\",\\"weights\\":{\\"blue\\":$blue,\\"green\\":$green},\\"generation\\":\\"$generation\\"}"
+render() {
+  printf '# Managed by agent-loop-actions for the app "%s": every deploy rewrites this file.\\n' "$app"
+  printf '# agent-loop: %s\\n' "$status"
+  # Each color's upstream lists the other color as a backup: a request that an old worker still
+  # sends to a color just stopped (connection refused) is retried on the other one. Only
+  # connection errors fall back; an HTTP error from a color is its own.
+  printf 'upstream %s_blue {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$blue_port" "$green_port"
+  printf 'upstream %s_green {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$green_port" "$blue_port"
+  if [ "$blue" -eq 100 ] || [ "$green" -eq 100 ]; then
+    if [ "$blue" -eq 100 ]; then only=blue; else only=green; fi
+    printf 'map $host $%s {\\n    default %s_%s;\\n}\\n' "$name" "$name" "$only"
+  else
+    # The smaller share is listed with its percentage, the larger takes the rest.
+    if [ "$blue" -le "$green" ]; then minor=blue; share=$blue; major=green; else minor=green; share=$green; major=blue; fi
+    printf 'split_clients "%s" $%s {\\n    %s%% %s_%s;\\n    * %s_%s;\\n}\\n' "$split_key" "$name" "$share" "$name" "$minor" "$name" "$major"
+  fi
+  printf 'server {\\n    listen 127.0.0.1:%s;\\n    server_name agent-loop-%s;\\n    access_log off;\\n' "$status_port" "$app"
+  # The answer also names the worker that gave it ($pid), for the confirmation below.
+  printf "    location = /agent-loop/%s {\\n        default_type application/json;\\n        return 200 '%s,\\"worker\\":\\$pid}\\\\\\\\n';\\n    }\\n}\\n" "$app" "\${status%?}"
+}
+[ "$verb" = render ] && { render; exit 0; }
+
+# Milliseconds from the kernel's uptime (a read, not a process), or from date.
+now_ms() {
+  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
+}
+dir=$include_dir
+file="$dir/agent-loop-$app.conf"
+[ -d "$dir" ] || die 30 "the nginx include directory $dir does not exist"
+# nginx loads every file here: a directory someone else may write is a way to become the user nginx trusts.
+set -- $(stat -c '%u %a' "$dir")
+[ "\${1-}" = "$(id -u)" ] || die 37 "the nginx include directory $dir does not belong to $(id -un): whoever owns it can make nginx run their configuration; run host-setup (it makes the directory root's)"
+case \${2-} in *[2367]?|*[2367]) die 37 "the nginx include directory $dir may be written by its group or by anyone (mode \${2-}): run host-setup, or chmod go-w $dir" ;; esac
+[ ! -L "$file" ] || die 34 "$file is a symbolic link: refusing to replace it"
+tmp=; backup=
+trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
+tmp="$dir/.agent-loop-new.$nonce"
+( set -C; render > "$tmp" ) || { tmp=; die 31 "the new include could not be written in $dir; nothing was changed"; }
+now_ms; started=$ms
+had_previous=0
+if [ -f "$file" ]; then
+  backup="$dir/.agent-loop-prev.$nonce"
+  # A hard link keeps the previous file at no cost; where links are refused, a copy.
+  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
+  had_previous=1
+fi
+mv -f "$tmp" "$file" || exit 33
+tmp=
+restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
+# A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
+# it runs only to tell a rejected configuration from a failed reload.
+# With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
+if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
+  if config_check; then restore; die 21 "nginx -s reload failed, though the configuration is valid: $(printf '%s\\n' "$reloaded" | tail -n 3)"; fi
+  restore; die 20 "$checked"
+fi
+deadline=$(( started + confirm_ms ))
+status_url="http://127.0.0.1:$status_port/agent-loop/$app"
+# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
+# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
+# reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
+# than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
+# loop below polls the slow way for the time that is left.
+# Served means every worker that may still accept a connection runs the new configuration: the
+# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop accepting,
+# so the first new answer comes while an old worker still takes connections with the old weights. Each worker of
+# the master that answered must have started with this reload (its start time, in 1/100 s since
+# boot like /proc/uptime) or be shutting down (it closed its listening sockets). Without /proc, the
+# answer is all there is.
+all_workers_new() {
+  [ -n "$1" ] && read -r _ _ _ master _ < "/proc/$1/stat" 2>/dev/null || return 0
+  for stat in /proc/[0-9]*/stat; do
+    read -r pid _ _ ppid rest < "$stat" 2>/dev/null || continue
+    [ "$ppid" = "$master" ] || continue
+    cmd=; read -r cmd < "/proc/$pid/cmdline" 2>/dev/null
+    case $cmd in *"shutting down"*) continue ;; *"worker process"*) ;; *) continue ;; esac
+    set -- $rest; shift 17
+    [ $(( \${1:-0} * 10 )) -ge $(( started - 10 )) ] || return 1
+  done
+  return 0
+}
+# "live N all M": N ms until a new worker served the new weights, M until every worker that accepts
+# connections does (nginx's master lets the old ones accept for 100 ms after it starts the new).
+first=
+served() {
+  case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
+  [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
+  worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
+  all_workers_new "$worker" || return 1
+  now_ms; echo "live $first all $(( ms - started ))"; exit 0
+}
+await_served() {
+  while IFS= read -r body; do
+    served "$body"
+    now_ms; [ "$ms" -lt "$deadline" ] || return 1
+  done
+  return 1
+}
+polls=$(( confirm_ms / 20 + 1 ))
+curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served && exit 0
+while :; do
+  now_ms; [ "$ms" -lt "$deadline" ] || break
+  body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
+  served "$body" || sleep 0.02
+done
+# The reload said yes but nginx never served the new file: put the old one back and reload onto
+# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
+# Only while the file is still the one written here: a newer run may have replaced it meanwhile
+# (this program outlives a run that was killed), and its file must stay.
+if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
+  die 22 "nginx did not serve the new weights within $confirm_ms ms, and the include has been replaced since; left as it is"
+fi
+restore
+if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
+die 22 "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)"`;
+
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
 
 
@@ -21156,7 +21062,7 @@ function weightsFor(color, percent) {
     const other = 100 - percent;
     return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
 }
-function router_formatWeights(weights) {
+function formatWeights(weights) {
     return `blue ${weights.blue}% / green ${weights.green}%`;
 }
 const router_nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
@@ -21275,7 +21181,7 @@ class NginxRouter {
     }
     async setWeights(weights, options = {}) {
         if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
-            throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
+            throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
         }
         const generation = newGeneration(this.now());
         const after = options.after ?? [];
@@ -21331,7 +21237,7 @@ class NginxRouter {
  * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
  * first deploy, whose switch replaces this file.
  */
-function router_placeholderInclude(app) {
+function placeholderInclude(app) {
     return [
         '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
         '# whose switch replaces this file. Until then its server block answers 502.',
@@ -21607,6 +21513,299 @@ async function explainUnprepared(remote, target, error) {
     throw error;
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy.ts
+
+
+
+
+/** The router's record of the weights it last confirmed, in the app's state folder. */
+const haproxyRecordPath = (stateDir, app) => `${state_statePaths(stateDir, app).dir}/haproxy.weights`;
+/** Unix socket paths are limited to 107 bytes (sun_path, with its NUL). */
+const SOCKET_PATH_MAX = 107;
+/**
+ * Checks everything that reaches a host before any command is sent. The backend name goes into a
+ * line of HAProxy's runtime API, which reads a space as a separator and a `;` as the next command:
+ * the pattern allows neither. The socket path is one socat address (`UNIX-CONNECT:PATH`), where a
+ * `:` or `,` would start options: the pattern allows neither.
+ */
+function checkHaproxySite(site, stateDir) {
+    if (!APP_NAME.test(site.app))
+        throw new errors_ConfigurationError(`'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`);
+    if (!site.socket.startsWith('/') || !HOST_PATH.test(site.socket) || site.socket.length > SOCKET_PATH_MAX) {
+        throw new errors_ConfigurationError(`invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket (letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`);
+    }
+    if (!HAPROXY_NAME.test(site.backend))
+        throw new errors_ConfigurationError(`invalid haproxy-backend '${site.backend}': expected an HAProxy backend name (letters, digits and _ . : -, at most 64), e.g. shop_api`);
+    if (!HOST_PATH.test(stateDir))
+        throw new errors_ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
+}
+function checkWeights(weights) {
+    if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+        throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
+    }
+}
+/**
+ * Shell shared by the switch and the read: `cli LINE` sends one line of commands on the admin
+ * socket (one connection; HAProxy runs them in order and ends each answer with an empty line; a
+ * `.` follows a call that worked, so that the shell keeps those lines). The line goes in as a here-
+ * document and `split_answers` reads the answers with the shell's own `read`: no process on the
+ * switch's path but socat.
+ */
+const CLI_SHELL = `cli() {
+  socat -T 5 - "UNIX-CONNECT:$socket" 2>&1 <<EOF && echo .
+$1
+EOF
+}
+first_line() { printf '%s\\n' "$1" | sed -n '/./{p;q;}' | cut -c1-200; }
+# Sets a1 … a4 to the first line of each answer ('' for an empty one: a weight accepted).
+split_answers() {
+  a1=; a2=; a3=; a4=; k=1; text=
+  while IFS= read -r line; do
+    if [ -n "$line" ]; then [ -n "$text" ] || text=$line; continue; fi
+    case $k in 1) a1=$text ;; 2) a2=$text ;; 3) a3=$text ;; 4) a4=$text ;; esac
+    k=$(( k + 1 )); text=
+  done <<EOF
+\${1%.}
+EOF
+}
+# Sets w from one answer of \`get weight\` ("N (initial M)"); else why.
+weight_of() {
+  case $1 in [0-9]*" (initial "*) w=\${1%% *}; case $w in *[!0-9]*) ;; *) return 0 ;; esac ;; esac
+  w=; why="HAProxy answered '$(first_line "$1")'"; return 1
+}
+# Sets cur_blue and cur_green from two answers of \`get weight\`; else why.
+weights_from() {
+  cur_blue=; cur_green=
+  weight_of "$1" || return 1; cur_blue=$w
+  weight_of "$2" || return 1; cur_green=$w
+}
+read_weights() {
+  if ! out=$(cli "get weight $backend/blue; get weight $backend/green"); then why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 1; fi
+  split_answers "$out"; weights_from "$a1" "$a2"
+}`;
+/**
+ * The switch in one command: the write-ahead record (when it cannot be written, HAProxy is not
+ * touched: exit 35), the weights read (the previous ones, to put back on failure), set and read
+ * back on one connection, then the outcome once they are live (exit 36 when it cannot be written:
+ * the caller puts traffic back). The server whose share grows is set first, so that the backend
+ * never has both servers at 0 on the way (no server: 503). On a refused command or weights that do
+ * not read back, the previous weights are set again, in the same order rule.
+ *
+ * Exit codes: 2 arguments refused; 23 HAProxy refused a weight command (previous weights put back);
+ * 24 the weights read back are not the ones set (previous weights put back); 25 HAProxy could not
+ * be reached or did not give the weights, before anything was changed (socat missing, socket
+ * refused, no such backend or server); 35, 36 as above. Prints `live MS` (with microseconds): from
+ * the set being sent until it was read back.
+ */
+const haproxy_SWITCH_SCRIPT = `set -u
+nonce=$1; socket=$2; backend=$3; blue=$4; green=$5; shift 5
+die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
+case $socket in /*) ;; *) die 2 "refused: the HAProxy socket must be an absolute path" ;; esac
+case $socket in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the HAProxy socket must be a path of letters, digits and . _ / + @ -, without .." ;; esac
+case $backend in ''|*[!A-Za-z0-9_.:-]*) die 2 "refused: the HAProxy backend must be letters, digits and _ . : -" ;; esac
+for weight in "$blue" "$green"; do
+  case $weight in ''|*[!0-9]*) die 2 "refused: each weight must be a whole number from 0 to 100" ;; esac
+  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || die 2 "refused: each weight must be a whole number from 0 to 100"
+done
+[ $(( blue + green )) -eq 100 ] || die 2 "refused: the weights must be two shares that add up to 100"
+${WRITE_FILES_SHELL}
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; HAProxy was not touched" >&2; exit 35; }
+command -v socat >/dev/null 2>&1 || die 25 "socat is not installed on this host (Debian's package socat): HAProxy's runtime API cannot be reached; nothing was changed"
+${CLI_SHELL}
+now_us() { t=$(date +%s%N); case $t in *[!0-9]*) t=$(( $(date +%s) * 1000000000 )) ;; esac; us=$(( t / 1000 )); }
+# Sets blue $1 and green $2, the growing share first, and reads both back; 3: refused, 4: not read back.
+set_weights() {
+  if [ "$2" -gt "$cur_green" ]; then order="green $2 blue $1"; else order="blue $1 green $2"; fi
+  set -- $order "$1" "$2"
+  if ! out=$(cli "set server $backend/$1 weight $2; set server $backend/$3 weight $4; get weight $backend/blue; get weight $backend/green"); then
+    why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 3
+  fi
+  split_answers "$out"
+  if [ -n "$a1$a2" ]; then weights_from "$a3" "$a4"; why="HAProxy answered '$(first_line "\${a1:-$a2}")'"; return 3; fi
+  weights_from "$a3" "$a4" || return 4
+  { [ "$cur_blue" = "$5" ] && [ "$cur_green" = "$6" ]; } || { why="HAProxy reads back blue $cur_blue, green $cur_green"; return 4; }
+  return 0
+}
+read_weights || die 25 "$why; nothing was changed"
+prev_blue=$cur_blue; prev_green=$cur_green
+now_us; started=$us
+set_weights "$blue" "$green"; code=$?
+if [ "$code" -ne 0 ]; then
+  failure=$why
+  # What HAProxy holds now may be neither: put the previous weights back from what was read.
+  [ -n "$cur_blue" ] && [ -n "$cur_green" ] || { cur_blue=$blue; cur_green=$green; }
+  if [ "$cur_blue" = "$prev_blue" ] && [ "$cur_green" = "$prev_green" ]; then back="the previous weights (blue $prev_blue, green $prev_green) are still the ones served"
+  elif set_weights "$prev_blue" "$prev_green"; then back="the previous weights (blue $prev_blue, green $prev_green) were put back"
+  else back="putting the previous weights (blue $prev_blue, green $prev_green) back failed too: $why"; fi
+  die $(( code + 20 )) "$failure; $back"
+fi
+now_us; live=$(( us - started ))
+printf 'live %d.%03d\\n' $(( live / 1000 )) $(( live % 1000 ))
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+exit 0`;
+/** The router's record: the same header an nginx include carries, read by parseIncludeHeader. */
+function haproxyRecord(site, weights, generation) {
+    return `# The weights agent-loop last confirmed on HAProxy (backend ${site.backend}, socket ${site.socket}).\n# agent-loop: ${JSON.stringify({ app: site.app, weights, generation })}\n`;
+}
+/**
+ * The switch as one command. `before` (the write-ahead record) and `after` (the outcome, after the
+ * router's own record) go inside it when they are small enough together; otherwise null.
+ */
+function haproxySwitchCommand(site, weights, before = [], after = []) {
+    if (!writeArgs([...before, ...after]))
+        return null;
+    return shell_script('al-haproxy-switch', haproxy_SWITCH_SCRIPT, [nonce(), site.socket, site.backend, String(weights.blue), String(weights.green), ...writeArgs(before), ...writeArgs(after)]);
+}
+/**
+ * Prints the weights HAProxy serves (`weights BLUE GREEN`, or `unread REASON`), the status each
+ * probe URL answers (`health CODE URL`, one curl for all), and the router's record (`file …`).
+ */
+function haproxyReadCommand(site, recordPath, probe = []) {
+    return shell_script('al-haproxy-weights', [
+        'socket=$1; backend=$2; record=$3; shift 3',
+        'first=1; for u; do [ "$first" = 1 ] || set -- "$@" --next; first=0; set -- "$@" -s -o /dev/null --max-time 2 -w \'health %{http_code} %{url_effective}\\n\' "$u"; shift; done',
+        '[ $# -eq 0 ] || curl "$@"',
+        CLI_SHELL,
+        'if ! command -v socat >/dev/null 2>&1; then echo "unread socat is not installed"; elif read_weights; then echo "weights $cur_blue $cur_green"; else echo "unread $why"; fi',
+        'if [ -f "$record" ]; then while IFS= read -r line; do case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$record"; fi; echo end',
+    ].join('\n'), [site.socket, site.backend, recordPath, ...probe]);
+}
+/**
+ * What HAProxy serves and what the record says. HAProxy's weights are shares as they are when they
+ * add up to 100 (the router's own), and are scaled to 100 otherwise (weights an admin set); both at
+ * 0 serve nothing (live is null), as does a socket that cannot be read. The live generation is the
+ * record's when the record says the same weights, else one named after the weights.
+ */
+function parseHaproxyView(output) {
+    let served = null;
+    let unread = null;
+    let file = null;
+    const health = {};
+    for (const raw of output.split('\n')) {
+        const line = raw.trim();
+        const weights = /^weights (\d{1,3}) (\d{1,3})$/.exec(line);
+        if (weights)
+            served = shares(Number(weights[1]), Number(weights[2]));
+        if (line.startsWith('unread '))
+            unread = line.slice(7, 300);
+        if (line.startsWith('file '))
+            file = parseIncludeHeader(`# agent-loop: ${line.slice(5)}`);
+        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line);
+        if (probed)
+            health[probed[2]] = Number(probed[1]);
+    }
+    const same = !!served && !!file && file.weights.blue === served.blue && file.weights.green === served.green;
+    const live = served ? { weights: served, generation: same && file ? file.generation : `haproxy-${served.blue}-${served.green}` } : null;
+    return { live, file, health, unread };
+}
+function shares(blue, green) {
+    const total = blue + green;
+    if (total === 0 || blue > 256 || green > 256)
+        return null;
+    if (total === 100)
+        return { blue, green };
+    const scaled = Math.round((blue * 100) / total);
+    return { blue: scaled, green: 100 - scaled };
+}
+class HaproxyRouter {
+    remote;
+    site;
+    now;
+    recordPath;
+    constructor(remote, site, stateDir, now = Date.now) {
+        this.remote = remote;
+        this.site = site;
+        this.now = now;
+        checkHaproxySite(site, stateDir);
+        this.recordPath = haproxyRecordPath(stateDir, site.app);
+    }
+    async setWeights(weights, options = {}) {
+        checkWeights(weights);
+        const record = { path: this.recordPath, content: haproxyRecord(this.site, weights, newGeneration(this.now())), mode: '644' };
+        const before = options.before ?? [];
+        const after = options.after ?? [];
+        let recorded = after.length > 0;
+        // The router's record goes first: when it cannot be written, neither is the caller's outcome (exit 36).
+        let argv = haproxySwitchCommand(this.site, weights, before, [record, ...after]);
+        if (!argv && after.length > 0 && (argv = haproxySwitchCommand(this.site, weights, before, [record])))
+            recorded = false;
+        if (!argv) {
+            recorded = false;
+            // A record too large to go inside the command is written first, on its own.
+            for (const write of before) {
+                if (write.mode === 'append')
+                    await ssh_runChecked(this.remote, state_commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                else
+                    await writeRemoteFile(this.remote, write.path, write.content);
+            }
+            argv = haproxySwitchCommand(this.site, weights, [], [record]);
+        }
+        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
+        if (result.code !== 0) {
+            const haproxySays = result.stderr.trim() || result.stdout.trim();
+            const what = result.code === 23
+                ? 'HAProxy refused the weight command'
+                : result.code === 24
+                    ? 'HAProxy did not serve the new weights'
+                    : result.code === 25
+                        ? 'HAProxy could not be asked for its weights, so traffic was not touched'
+                        : result.code === 2
+                            ? 'the HAProxy switch refused its arguments'
+                            : result.code === 35
+                                ? 'the switch could not be recorded before making it, so traffic was not touched'
+                                : result.code === 36
+                                    ? 'the new weights are live, but their outcome could not be recorded'
+                                    : 'the HAProxy switch failed';
+            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${haproxySays}`);
+        }
+        const live = /^live (\d+(?:\.\d+)?)$/m.exec(result.stdout);
+        const liveMs = live ? Number(live[1]) : Number.NaN;
+        // No old process keeps the previous weights: once read back, every connection uses them.
+        return { weights, liveMs, settledMs: liveMs, recorded };
+    }
+    async getWeights() {
+        const view = await this.inspect();
+        return view.live ?? view.file;
+    }
+    async inspect(probe = []) {
+        const result = await this.remote.run(haproxyReadCommand(this.site, this.recordPath, probe));
+        const { live, file, health } = parseHaproxyView(result.stdout);
+        return { live, file, health };
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/registry.ts
+
+
+
+const DEFAULT_ROUTER = 'nginx';
+const routers = new Registry('router', 'router', {
+    nginx: {
+        build: ({ remote, host, app, splitKey, now }) => new NginxRouter(remote, { app, bluePort: host.bluePort, greenPort: host.greenPort, statusPort: host.nginxStatusPort, splitKey }, host.nginxConfDir, host.nginxCommand, now),
+    },
+    haproxy: {
+        check(host, app) {
+            errors_requireInput(!!host.haproxySocket && !!host.haproxyBackend, 'hosts', `${host.target.label}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)`);
+            try {
+                checkHaproxySite(haproxySite(host, app), host.stateDir);
+            }
+            catch (error) {
+                throw new errors_ConfigurationError(`Input 'hosts': ${host.target.label}: ${errors_errorMessage(error)}`);
+            }
+        },
+        build: ({ remote, host, app, now }) => new HaproxyRouter(remote, haproxySite(host, app), host.stateDir, now),
+    },
+});
+const haproxySite = (host, app) => ({ app, socket: host.haproxySocket ?? '', backend: host.haproxyBackend ?? '' });
+/** The router `name` names for one host. */
+function buildRouter(name, context) {
+    const entry = routers.get(name);
+    entry.check?.(context.host, context.app);
+    return entry.build(context);
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/fleet/session.ts
 
 
@@ -21637,6 +21836,7 @@ class HostSession {
     lockLost = false;
     heartbeat;
     auditQueue = [];
+    /** `router`: the host's, as the router registry builds it (`sessionRouter`). */
     constructor(spec, remote, settings, state, unlock, router, lockToken) {
         this.spec = spec;
         this.remote = remote;
@@ -21645,9 +21845,7 @@ class HostSession {
         this.unlock = unlock;
         this.lockToken = lockToken;
         this.paths = state_statePaths(spec.stateDir, settings.app);
-        this.router =
-            router ??
-                new NginxRouter(remote, { app: settings.app, bluePort: spec.bluePort, greenPort: spec.greenPort, statusPort: spec.nginxStatusPort, splitKey: settings.splitKey }, spec.nginxConfDir, spec.nginxCommand, settings.clock.now);
+        this.router = router;
     }
     get label() {
         return this.remote.label;
@@ -21772,6 +21970,10 @@ class HostSession {
         }
     }
 }
+/** A host's router, the one the settings name, built by the router registry. */
+function sessionRouter(spec, remote, settings) {
+    return buildRouter(settings.router ?? DEFAULT_ROUTER, { remote, host: spec, app: settings.app, splitKey: settings.splitKey, now: settings.clock.now });
+}
 /**
  * Connects to every host (in parallel), then locks them one after the other in one global order
  * (sorted by host), so that two runs never each hold a lock the other waits for: of two runs started
@@ -21790,6 +21992,16 @@ async function openSessions(specs, settings, owner, options = {}) {
         throwAll(connectFailures);
     }
     const remotes = connected.map((result) => result.value);
+    // Each host's router, built before any lock is taken: one the settings cannot build stops the run here.
+    let hostRouters;
+    try {
+        hostRouters = specs.map((spec, index) => sessionRouter(spec, remotes[index], settings));
+    }
+    catch (error) {
+        for (const remote of remotes)
+            remote.close();
+        throw error;
+    }
     const locked = [];
     try {
         const ordered = specs.map((spec, index) => ({ spec, remote: remotes[index] })).sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0));
@@ -21821,12 +22033,17 @@ async function openSessions(specs, settings, owner, options = {}) {
     }
     // Locked in lock order; handed back in the order the hosts were given, so reports follow the input.
     const byInput = [...locked].sort((a, b) => specs.indexOf(a.spec) - specs.indexOf(b.spec));
-    const sessions = byInput.map(({ spec, remote, unlock, token }) => new HostSession(spec, remote, settings, null, unlock, undefined, token));
+    const sessions = byInput.map(({ spec, remote, unlock, token }) => new HostSession(spec, remote, settings, null, unlock, hostRouters[specs.indexOf(spec)], token));
     for (const session of sessions)
         session.startHeartbeat();
-    const prepared = await parallel_settleLimit(sessions, settings.maxParallel, async (session) => {
+    const prepared = await parallel_settleLimit(sessions, settings.maxParallel, async (session, index) => {
         session.state = settings.repairState ? await repairState(session, settings) : await state_readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
         await session_settle(session, settings);
+        const version = options.versionFromState?.(session.state);
+        const entry = byInput[index];
+        if (version && entry && version !== owner.version) {
+            await session.remote.run(state_commands.relabelLock(session.paths.lock, entry.token), { stdin: JSON.stringify({ ...owner, version, token: entry.token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}), ...jobOf(settings.run) }) });
+        }
     });
     const failures = prepared.flatMap((result) => (result.ok ? [] : [result.error]));
     if (failures.length > 0) {
@@ -21886,14 +22103,14 @@ async function session_settle(session, settings) {
             if (next.canary?.release === pending.release)
                 next = { ...next, canary: null };
         }
-        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? router_formatWeights(pending.from) : 'nothing'} → ${router_formatWeights(pending.to)}) unfinished; nginx served ${view.live ? router_formatWeights(view.live.weights) : 'nothing'}; now ${router_formatWeights(target)}`;
+        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? formatWeights(pending.from) : 'nothing'} → ${formatWeights(pending.to)}) unfinished; nginx served ${view.live ? formatWeights(view.live.weights) : 'nothing'}; now ${formatWeights(target)}`;
         next = withHistory(next, { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, action: 'recover', color: pending.to.blue >= pending.to.green ? 'blue' : 'green', version: '', image: '', outcome: 'success', detail });
         await session.saveState(next);
         settings.log.warn(`${session.label}: ${detail}`);
         return;
     }
     if (view.live && view.file && !sameWeights(view.live.weights, view.file.weights)) {
-        settings.log.warn(`${session.label}: the nginx include on disk says ${router_formatWeights(view.file.weights)} but nginx serves ${router_formatWeights(view.live.weights)} (a reload that never took effect); rewriting it to what nginx serves`);
+        settings.log.warn(`${session.label}: the nginx include on disk says ${formatWeights(view.file.weights)} but nginx serves ${formatWeights(view.live.weights)} (a reload that never took effect); rewriting it to what nginx serves`);
         await session.router.setWeights(view.live.weights);
         await session.audit('include rewritten to what nginx serves', { live: view.live.weights, file: view.file.weights });
     }
@@ -21934,7 +22151,7 @@ async function repairState(session, settings) {
     if (live) {
         const major = live.blue >= live.green ? 'blue' : 'green';
         const minor = major === 'blue' ? 'green' : 'blue';
-        found.push(`nginx serves ${router_formatWeights(live)}`);
+        found.push(`nginx serves ${formatWeights(live)}`);
         if (live[minor] === 0)
             next = { ...next, active: major, canary: null };
         else if (next.canary?.color === minor)
@@ -22005,7 +22222,7 @@ async function cleanUpRun(specs, settings) {
             const state = await readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString());
             const session = new HostSession(spec, remote, settings, state, async () => {
                 await remote.run(commands.releaseLock(paths.lock, lockToken));
-            });
+            }, sessionRouter(spec, remote, settings));
             const pending = state.pending;
             if (pending && pending.jobToken !== jobToken) {
                 // Under this job's lock, yet not this job's: the next run settles it when it opens the host.
@@ -22026,6 +22243,7 @@ async function cleanUpRun(specs, settings) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/procedures/maintenance.ts
+
 
 
 
@@ -22105,8 +22323,20 @@ async function pruneHost(session, options, timeoutMs) {
     const output = await ssh_runChecked(session.remote, pruneCommand(session.state.app, keep, options), 'docker prune', { timeoutMs });
     return parsePrune(output);
 }
-const APT_UPGRADE = shell_script('al-upgrade', `export DEBIAN_FRONTEND=noninteractive
-apt-get -o DPkg::Lock::Timeout=300 update -qq && apt-get -o DPkg::Lock::Timeout=300 -y -qq -o Dpkg::Options::=--force-confold upgrade`, []);
+/** The helper's maintenance verb on this host: the installed helper through sudo, or its text as root. */
+function upkeepCommand(spec, verb, args = []) {
+    return [...nginx_helper_nginxControl(spec.nginxCommand, spec.nginxConfDir), verb, ...args];
+}
+/** Rotates the host's logs with a root-owned logrotate configuration, through the helper. */
+async function rotateLogs(session, config, timeoutMs) {
+    await ssh_runChecked(session.remote, upkeepCommand(session.spec, 'rotate-logs', [config]), 'log rotation', { timeoutMs });
+}
+/** How full the host's root file system is, as df prints it (`42%`), or `?`. */
+async function diskUse(session) {
+    const result = await session.remote.run(['df', '-P', '/'], { timeoutMs: 30_000 });
+    const use = result.code === 0 ? /^\S+\s+\d+\s+\d+\s+\d+\s+(\d{1,3}%)/m.exec(result.stdout)?.[1] : undefined;
+    return use ?? '?';
+}
 /**
  * Upgrades the hosts one at a time: upgrade, then nginx's configuration must still be valid and the
  * live color must answer its health check, before the next host is touched. Stops at the first host
@@ -22123,7 +22353,7 @@ async function rollingUpgrade(hosts, settings) {
             const session = sessions[0];
             result.host = session.label;
             settings.log.info(`${session.label}: upgrading packages (${index + 1} of ${hosts.length})`);
-            await ssh_runChecked(session.remote, settings.upgradeCommand, 'the package upgrade', { timeoutMs: settings.commandTimeoutSeconds * 1000 });
+            await ssh_runChecked(session.remote, settings.upgradeCommand ?? upkeepCommand(spec, 'upgrade'), 'the package upgrade', { timeoutMs: settings.commandTimeoutSeconds * 1000 });
             await checkServing(session.remote, session, settings);
             await session.audit('package upgrade', { ok: true });
             result.outcome = 'upgraded';
@@ -22163,261 +22393,32 @@ async function checkServing(remote, session, settings) {
     }
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/report/summary.ts
+;// CONCATENATED MODULE: ./packages/shared/src/settings/session.ts
 
-
-
-
-const cell = (value) => (value instanceof Markdown ? value.text : surfaces_forMarkdown(value));
-function table(header, rows) {
-    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
-}
-const OUTCOME = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
-/** The title, verdict and done carry reasons and errors from hosts: they are text, made inert here. */
-function headline(app, head) {
-    const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${forMarkdown(head.title)}`, ''];
-    if (head.verdict)
-        lines.push(`- **Verdict:** ${forMarkdown(head.verdict)}`);
-    if (head.done)
-        lines.push(`- **Done:** ${forMarkdown(head.done)}`);
-    if (head.incidentUrl)
-        lines.push(`- **Incident:** ${markdownLink(head.incidentUrl, head.incidentUrl)}`);
-    if (head.next.length === 1)
-        lines.push(`- **Next:** ${head.next[0]}`);
-    if (head.next.length > 1)
-        lines.push('- **Next:**', ...head.next.map((step) => `  - ${step}`));
-    lines.push('');
-    return lines.join('\n');
-}
-const hostsText = (count) => `${count} host${count === 1 ? '' : 's'}`;
-const seconds = (ms) => (ms === null ? '?' : `${(ms / 1000).toFixed(1)} s`);
-/** The headline of a deploy, promote or rollback (pure). */
-function phaseHeadline(result, context = {}) {
-    const version = result.version ?? '?';
-    const count = hostsText(result.hosts.length);
-    const failed = result.hosts.filter((host) => host.outcome === 'failed').length;
-    const noop = result.hosts.length > 0 && result.hosts.every((host) => host.outcome === 'noop');
-    const why = [context.trigger ? `trigger: ${context.trigger}` : '', context.actor ? `by ${context.actor}` : '', context.reason ? `reason: ${oneLineText(context.reason)}` : ''].filter(Boolean).join('; ');
-    const base = { incidentUrl: context.incidentUrl ?? null };
-    const failure = result.error ? `${oneLineText(result.error.split('\n')[0] ?? '')}${failed > 0 ? ` (${failed} of ${count} failed)` : ''}` : undefined;
-    const toOthers = context.candidates && context.candidates.length > 0 ? ` Versions one can roll back to by name (target-version): ${context.candidates.join(', ')}.` : '';
-    switch (result.phase) {
-        case 'deploy':
-            if (!result.ok)
-                return { ...base, ok: false, title: `deploy of ${version} failed`, verdict: failure, done: 'no traffic moved to the new version: every host serves what it served before', next: ['Read the reasons below, fix the cause, and re-run the workflow: a plain re-run picks up where this one stopped.'] };
-            return result.canaryPercent > 0 && result.canaryPercent < 100
-                ? { ...base, ok: true, title: `${version} is a ${result.canaryPercent}% canary on ${count}`, done: `${version} started on ${result.activeColor ?? '?'} next to ${result.previousVersion ?? 'the stable version'}, passed its checks, and takes ${result.canaryPercent}% of requests`, next: ['Let canary-monitor judge it; then promote (blue-green phase: promote), or roll back (the rollback action) to end it.'] }
-                : { ...base, ok: true, title: `${version} serves all traffic on ${count}`, done: `${version} started on ${result.activeColor ?? '?'}, passed its checks and took all traffic`, next: ['Nothing: a rollback (the rollback action) puts the previous version back if it misbehaves.'] };
-        case 'promote':
-            if (!result.ok)
-                return { ...base, ok: false, title: `promote of ${version} failed`, verdict: failure, done: 'every host is back on the weights it had: the canary still takes its share', next: ['Read the reasons below and re-run promote, or roll back (the rollback action) to end the canary.'] };
-            return { ...base, ok: true, title: `${version} promoted: all traffic on ${count}`, done: `all traffic moved to ${version} on ${result.activeColor ?? '?'}${result.previousVersion ? `; ${result.previousVersion} stopped or kept as configured` : ''}`, next: [`Nothing. If ${version} misbehaves, the rollback action puts ${result.previousVersion ?? 'the previous version'} back.`] };
-        default: {
-            if (noop)
-                return { ...base, ok: true, title: `nothing to roll back: ${version} already serves`, verdict: why || undefined, done: 'nothing changed', next: [`To go further back, name a version with target-version.${toOthers}`] };
-            if (!result.ok)
-                return { ...base, ok: false, title: `rollback to ${version} failed`, verdict: [failure, why].filter(Boolean).join('; ') || undefined, done: 'traffic stays where it was on every host', next: [`Read the reasons below; fix the host named and re-run the rollback, or roll back to another version by name.${toOthers}`] };
-            return { ...base, ok: true, title: `rolled back to ${version}${result.previousVersion ? ` (from ${result.previousVersion})` : ''}`, verdict: why || undefined, done: `all traffic on ${version} (${result.activeColor ?? '?'}) on ${count}${hostsRestoredMs(result) === null ? '' : `, ${seconds(hostsRestoredMs(result))} after the decision`}`, next: [`Find why ${result.previousVersion ?? 'the release'} failed before deploying it again; the incident and the figures below are the place to start.`] };
-        }
-    }
-}
-const oneLineText = (text) => text.replace(/[\r\n]+/g, ' ').trim();
-/** A rollback's decision → traffic back, when the result carries it. */
-function hostsRestoredMs(result) {
-    const restored = result.restoredMs;
-    return restored === undefined ? null : restored;
-}
-function phaseSummary(app, result, context = {}) {
-    const lines = [headline(app, phaseHeadline(result, context))];
-    if (result.error)
-        lines.push('#### What went wrong', '', codeBlock(result.error), '');
-    lines.push(table(['host', 'outcome', 'from → to', 'versions', 'weights before', 'weights after', 'switch (ms)'], result.hosts.map((host) => [
-        hostCell(host.host),
-        OUTCOME[host.outcome],
-        `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`,
-        `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`,
-        host.weightsBefore ? formatWeights(host.weightsBefore) : '—',
-        host.weightsAfter ? formatWeights(host.weightsAfter) : '—',
-        host.switchMs === null ? '—' : String(host.switchMs),
-    ])), '');
-    const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [hostCell(host.host), `${check.method} ${check.path}`, String(check.status), `${check.latencyMs} / ${check.maxLatencyMs}`, check.ok ? '✅' : `❌ ${check.problem ?? ''}`]));
-    if (smoke.length > 0)
-        lines.push('#### Smoke checks', '', table(['host', 'request', 'status', 'latency / budget (ms)', 'result'], smoke), '');
-    const steps = result.hosts.flatMap((host) => host.steps.map((step) => [hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', String(step.ms), step.detail ?? '']));
-    lines.push('<details><summary>Steps</summary>', '', table(['host', 'step', 'result', 'ms', 'detail'], steps), '', '</details>', '');
-    lines.push(`Duration: ${(result.durationMs / 1000).toFixed(1)} s${result.switchMs === null ? '' : `; slowest switch ${result.switchMs} ms`}.`, '');
-    return lines.join('\n');
-}
-// ------------------------------------------------------------------------------------------------
-// Canary analysis: a table per rule and charts of error rate and P95 over time for each color.
-const VERDICT = { success: '✅ success', failure: '❌ failure', inconclusive: '⚠️ inconclusive', error: '⛔ error' };
-/** The colors' own colors for chart lines (GitHub's blue and green), in the order the lines are drawn. */
-const LINE_COLOR = { blue: '#0969da', green: '#1a7f37' };
-/**
- * A Mermaid xychart-beta line chart, one line per color (pure), each line drawn in its color's own
- * color (the `plotColorPalette` theme variable). Mermaid draws no legend, so a line under the chart
- * names the lines. No data is never drawn as 0: xychart has no gaps, so an instant where a line has
- * no value is left off the x axis, and the note under the chart names what is missing.
- */
-function xyChart(title, unit, series, value, lines) {
-    const times = [...new Set(series.map((point) => point.t))].sort((a, b) => a - b);
-    if (times.length === 0)
-        return '';
-    const valueAt = (t, color) => {
-        const point = series.find((p) => p.t === t && p.color === color);
-        const v = point ? value(point) : null;
-        return v === null || !Number.isFinite(v) ? null : Math.round(v * 100) / 100;
+/** How to reach the hosts, from the SSH inputs every action that contacts hosts takes. */
+function connectOptions(inputs) {
+    return {
+        privateKey: inputs['ssh-private-key'],
+        knownHosts: inputs['ssh-known-hosts'],
+        insecureSkipHostKeyCheck: inputs['insecure-skip-host-key-check'],
+        connectTimeoutMs: inputs['ssh-connect-timeout-seconds'] * 1000,
     };
-    const drawn = times.filter((t) => lines.every(({ color }) => valueAt(t, color) !== null));
-    const missing = lines
-        .map(({ color }) => ({ color, at: times.filter((t) => valueAt(t, color) === null) }))
-        .filter((gap) => gap.at.length > 0)
-        .map((gap) => `${gap.color} at ${gap.at.length > 8 ? `${gap.at.slice(0, 8).map((t) => Math.round(t)).join(', ')}… (${gap.at.length} samples)` : gap.at.map((t) => Math.round(t)).join(', ')} s`);
-    const legend = `${title}: ${lines.map((line) => `${line.color} line = ${line.label}`).join(', ')}.`;
-    const note = missing.length > 0 ? ` No data (left out, not drawn as 0) for ${missing.join('; ')}.` : '';
-    if (drawn.length === 0)
-        return `${title}: no sample had data for every line.${note}`;
-    const lineValues = lines.map(({ color }) => drawn.map((t) => valueAt(t, color)));
-    const max = Math.max(1, ...lineValues.flat());
-    const palette = lines.map((line) => LINE_COLOR[line.color]).join(', ');
-    return [
-        '```mermaid',
-        `%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "${palette}"}}}}%%`,
-        'xychart-beta',
-        `  title "${title.replaceAll('"', "'")}"`,
-        `  x-axis "seconds" [${drawn.map((t) => Math.round(t)).join(', ')}]`,
-        `  y-axis "${unit}" 0 --> ${Math.ceil(max * 1.1)}`,
-        ...lineValues.map((values) => `  line [${values.join(', ')}]`),
-        '```',
-        '',
-        `${legend}${note}`,
-    ].join('\n');
 }
-/** "4 req, 0% errors, P95 120 ms": one color's figures for a progress line (pure). */
-function progressFigures(figures) {
-    return `${figures.requests} req, ${formatValue('error_rate', figures.errorRate)} errors, P95 ${formatValue('p95_ms', figures.p95Ms)}`;
-}
-/**
- * One progress line per sample (pure): per color, the interval's and the running figures, then the
- * rules that are watching or failed. "t=15s canary green: 4 req, 0% errors, P95 120 ms (so far
- * 12 req, 0% errors, P95 130 ms); stable blue: …; all rules pass so far".
- */
-function progressLine(sample, result, canary, stable) {
-    const interval = (color) => {
-        const colorSample = sample.colors[color];
-        const requests = colorSample?.requests ?? 0;
-        return { requests, errorRate: requests > 0 ? (colorSample?.errors ?? 0) / requests : null, p95Ms: colorSample && colorSample.latency.length > 0 ? histogramQuantile(colorSample.latency, 0.95) : null };
+/** Session settings (connection, lock, parallelism, who acts, the router by its name) from the shared host inputs. */
+function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
+    return {
+        app: inputs.app,
+        ...(inputs.router ? { router: inputs.router } : {}),
+        splitKey: inputs['split-key'],
+        connect: connectOptions(inputs),
+        lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'], takeOver: inputs['take-over-lock'] },
+        maxParallel: inputs['max-parallel'],
+        run,
+        clock,
+        log,
+        repairState: inputs['repair-state'],
+        ...(signal ? { signal } : {}),
     };
-    const side = (role, color) => `${role} ${color}: ${progressFigures(interval(color))} (so far ${progressFigures(result.soFar[role])})`;
-    const rules = result.rules.filter((rule) => rule.status === 'fail' || rule.status === 'watching').map((rule) => `${rule.name}: ${rule.status}`);
-    return `t=${result.elapsedSeconds.toFixed(0)}s ${side('canary', canary)}; ${side('stable', stable)}; ${rules.length > 0 ? rules.join(', ') : 'all rules pass so far'}`;
-}
-/**
- * One timeline over every step of a ramp (pure): each step's samples shifted by the time the steps
- * before it took, and the canary's share of traffic at each of them.
- */
-function rampTimeline(result) {
-    const series = [];
-    const share = [];
-    let offset = 0;
-    for (const step of result.steps) {
-        for (const point of step.analysis.series)
-            series.push({ ...point, t: point.t + offset });
-        const percent = step.percent ?? 0;
-        const times = [...new Set(step.analysis.series.map((point) => point.t))];
-        for (const t of times.length > 0 ? times : [step.analysis.elapsedSeconds]) {
-            share.push({ t: t + offset, color: result.canaryColor, requests: 0, errorRate: percent, p95Ms: null });
-            share.push({ t: t + offset, color: result.stableColor, requests: 0, errorRate: 100 - percent, p95Ms: null });
-        }
-        offset += step.analysis.elapsedSeconds;
-    }
-    return { series, share, seconds: offset };
-}
-const MONITOR_VERDICT = { ...VERDICT, aborted: '⏹ aborted' };
-/** The headline of a canary analysis or ramp (pure): the verdict and what was done about it. */
-function monitorHeadline(result, incidentUrl = null) {
-    const canary = result.canaryVersion ?? result.canaryColor;
-    const stable = result.stableVersion ?? result.stableColor;
-    const ramp = result.steps.length > 1 || result.steps[0]?.percent !== null;
-    const what = ramp ? `ramp of ${canary}` : `canary ${canary}`;
-    // A ramp's verdict speaks for the whole ramp: the step it stopped at, or every step passed.
-    const last = result.steps.at(-1);
-    const shares = result.steps.map((step) => `${step.percent ?? '—'}%`).join(' → ');
-    const why = !ramp || result.verdict === 'aborted' || !last
-        ? oneLineText(result.reason)
-        : result.verdict === 'success'
-            ? `every step passed its analysis (${shares})`
-            : `at step ${result.steps.length}, ${last.percent ?? '—'}% (${shares}): ${oneLineText(result.reason)}`;
-    const verdict = `${MONITOR_VERDICT[result.verdict]}: ${why}`;
-    const rollback = result.rollback;
-    if (rollback && !rollback.ok) {
-        return { ok: false, title: `${what} failed, and the automatic rollback FAILED`, verdict, done: `traffic stays where it was: ${oneLineText(rollback.error ?? 'see the log')}`, incidentUrl, next: [`Roll back now: the rollback action, or \`agent-loop rollback\` from a terminal; name a version with target-version if ${stable} cannot come back.`] };
-    }
-    if (rollback) {
-        return { ok: false, title: `${what} ${result.verdict === 'aborted' ? 'aborted' : 'failed'}; rolled back to ${rollback.version ?? stable}`, verdict, done: `all traffic back on ${rollback.version ?? stable} (${result.stableColor}) ${seconds(result.rollbackMs)} after the decision; ${canary} stopped unless keep-failed`, incidentUrl, next: [`Find why ${canary} failed (the figures and charts below) before deploying it again.`] };
-    }
-    switch (result.verdict) {
-        case 'success':
-            return ramp
-                ? { ok: true, title: `${canary} ramped to all traffic`, verdict, done: `every step passed its analysis; ${canary} serves all traffic`, incidentUrl, next: ['Nothing.'] }
-                : { ok: true, title: `canary ${canary} passed`, verdict, done: `nothing changed: ${canary} still takes its canary share next to ${stable}`, incidentUrl, next: ['Promote it (blue-green phase: promote).'] };
-        case 'aborted':
-            return { ok: false, title: `${what} aborted`, verdict, done: 'the analysis stopped before a decision (a rollback asked for the hosts, or the run was cancelled)', incidentUrl, next: ['See the rollback run that asked, or re-run the monitor.'] };
-        default:
-            return { ok: false, title: `${what}: ${result.verdict}, left in place`, verdict, done: `no rollback (rollback-on does not include ${result.verdict}): ${canary} still takes its share`, incidentUrl, next: ['Decide by hand: promote it, or roll it back with the rollback action.'] };
-    }
-}
-function monitorSummary(app, result, incidentUrl = null) {
-    const { analysis } = result;
-    const timeline = rampTimeline(result);
-    const ramp = result.steps.length > 1 || result.steps[0]?.percent !== null;
-    const series = ramp ? timeline.series : analysis.series;
-    const span = ramp ? timeline.seconds : analysis.elapsedSeconds;
-    const requests = ramp ? result.steps.reduce((sum, step) => ({ canary: sum.canary + step.analysis.canaryRequests, stable: sum.stable + step.analysis.stableRequests }), { canary: 0, stable: 0 }) : { canary: analysis.canaryRequests, stable: analysis.stableRequests };
-    const lines = [
-        headline(app, monitorHeadline(result, incidentUrl)),
-        `Canary **${result.canaryColor}** (${result.canaryVersion ?? '?'}) against stable **${result.stableColor}** (${result.stableVersion ?? '?'}): ${requests.canary} canary and ${requests.stable} stable requests over ${span.toFixed(0)} s${ramp ? ` in ${result.steps.length} step${result.steps.length === 1 ? '' : 's'}` : ''}${analysis.earlyDecision ? '; decided early by the sequential test' : ''}${analysis.detectSeconds !== null ? `; detected in ${analysis.detectSeconds.toFixed(1)} s` : ''}.`,
-        '',
-    ];
-    if (result.rollback)
-        lines.push(rollbackHosts(result), '');
-    if (ramp)
-        lines.push(table(['step', 'canary share', 'verdict', 'reason'], result.steps.map((step, index) => [String(index + 1), `${step.percent ?? '—'}%`, VERDICT[step.analysis.verdict], step.analysis.reason])), '');
-    lines.push(table(['rule', 'kind', 'observed (canary)', 'stable', 'threshold', 'window', 'for', 'status'], analysis.rules.map((rule) => [
-        rule.name,
-        rule.kind,
-        formatValue(rule.metric, rule.observed),
-        formatValue(rule.metric, rule.stableObserved),
-        formatValue(rule.metric, rule.threshold),
-        rule.windowSeconds === 0 ? 'latest' : `${rule.windowSeconds} s`,
-        rule.forSeconds === 0 ? '—' : `${rule.forSeconds} s`,
-        `${rule.status}${rule.detail ? ` (${rule.detail})` : ''}`,
-    ])), '');
-    if (analysis.warnings.length > 0)
-        lines.push(...analysis.warnings.map((warning) => `- ⚠️ ${forMarkdown(warning)}`), '');
-    const labels = [
-        { color: result.stableColor, label: `stable ${result.stableVersion ?? ''}`.trim() },
-        { color: result.canaryColor, label: `canary ${result.canaryVersion ?? ''}`.trim() },
-    ];
-    if (ramp) {
-        const shareChart = xyChart('Share of traffic (%)', '%', timeline.share, (point) => point.errorRate, labels);
-        if (shareChart)
-            lines.push(shareChart, '');
-    }
-    const errorChart = xyChart('Error rate (%)', '%', series, (point) => (point.errorRate === null ? null : point.errorRate * 100), labels);
-    const latencyChart = xyChart('P95 latency (ms)', 'ms', series, (point) => point.p95Ms, labels);
-    if (errorChart)
-        lines.push(errorChart, '', latencyChart, '');
-    return lines.join('\n');
-}
-/** The automatic rollback's per-host table. */
-function rollbackHosts(result) {
-    const rollback = result.rollback;
-    const parts = ['#### Automatic rollback, per host', '', restoredLine(rollback.ok ? result.rollbackMs : null), ''];
-    if (rollback.error)
-        parts.push(codeBlock(rollback.error), '');
-    parts.push(table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [hostCell(host.host), OUTCOME[host.outcome], `${host.version ?? '—'} (${host.toColor ?? '—'})`, host.switchMs === null ? '—' : String(host.switchMs)])));
-    return parts.join('\n');
 }
 
 ;// CONCATENATED MODULE: ./actions/maintenance/src/main.ts
@@ -22444,11 +22445,21 @@ const inputFields = {
     'prune-all-images': field.boolean(false),
     upgrade: field.boolean(false),
     // The workflow author's own command, like start-command: it runs in a shell on each host.
-    'upgrade-command': field.string({ form: 'a command line run with sh -c on each host, or empty for apt-get update and upgrade', pattern: /^[^\0\n\r]*$/, max: 4096 }),
+    'upgrade-command': field.string({
+        form: "a command line run with sh -c on each host, or empty for the switch helper's upgrade (apt-get update and upgrade as root)",
+        pattern: /^[^\0\n\r]*$/,
+        max: 4096,
+    }),
+    'rotate-logs': field.boolean(false),
+    'logrotate-config': field.string({
+        form: 'an absolute path of letters, digits and . _ / - (a logrotate configuration only root may write)',
+        pattern: /^\/[A-Za-z0-9._/-]{0,511}$/,
+        default: '/etc/logrotate.conf',
+    }),
 };
 function readSettings(read) {
     const inputs = readInputs(inputFields, read);
-    inputs_requireInput(inputs.prune || inputs.upgrade, 'prune', 'is false and so is upgrade: there is nothing to do');
+    errors_requireInput(inputs.prune || inputs.upgrade || inputs['rotate-logs'], 'prune', 'is false and so are upgrade and rotate-logs: there is nothing to do');
     return { inputs, hosts: resolveHosts({ ...inputs, 'slack-webhook-url': '', environment: 'production' }) };
 }
 async function run(read) {
@@ -22457,17 +22468,39 @@ async function run(read) {
         const session = sessionFromInputs({ ...inputs, 'slack-webhook-url': '', environment: 'production' }, runInfo(), logger, systemClock);
         const timeoutMs = inputs['command-timeout-seconds'] * 1000;
         let pruned = [];
-        if (inputs.prune) {
-            pruned = await logger.group('docker prune (keeps both colors and what a rollback needs)', async () => {
+        if (inputs.prune || inputs['rotate-logs']) {
+            const what = [inputs.prune ? 'docker prune (keeps both colors and what a rollback needs)' : '', inputs['rotate-logs'] ? 'log rotation' : ''];
+            pruned = await logger.group(what.filter(Boolean).join(', '), async () => {
                 const sessions = await openSessions(hosts, session, { runId: session.run.runId, actor: session.run.actor, version: '(maintenance)', phase: 'prune', time: new Date().toISOString() });
                 try {
-                    const results = await parallel_settleLimit(sessions, session.maxParallel, (host) => pruneHost(host, { untilHours: inputs['prune-until-hours'], allImages: inputs['prune-all-images'] }, timeoutMs));
+                    const results = await parallel_settleLimit(sessions, session.maxParallel, async (host) => {
+                        const done = { host: host.label, ok: true };
+                        try {
+                            if (inputs.prune)
+                                done.result = await pruneHost(host, { untilHours: inputs['prune-until-hours'], allImages: inputs['prune-all-images'] }, timeoutMs);
+                            if (inputs['rotate-logs']) {
+                                done.rotated = false;
+                                await rotateLogs(host, inputs['logrotate-config'], timeoutMs);
+                                done.rotated = true;
+                            }
+                        }
+                        catch (error) {
+                            done.ok = false;
+                            done.error = errors_errorMessage(error);
+                        }
+                        done.disk = await diskUse(host).catch(() => '?');
+                        return done;
+                    });
                     return results.map((result, index) => {
                         const host = sessions[index].label;
                         if (!result.ok)
                             return { host, ok: false, error: errors_errorMessage(result.error) };
-                        logger.info(`${host}: removed ${result.value.containers} container(s), ${result.value.images} image(s), ${result.value.networks} network(s); ${result.value.kept.length} kept`);
-                        return { host, ok: true, result: result.value };
+                        const value = result.value;
+                        if (value.result)
+                            logger.info(`${host}: removed ${value.result.containers} container(s), ${value.result.images} image(s), ${value.result.networks} network(s); ${value.result.kept.length} kept`);
+                        if (value.rotated)
+                            logger.info(`${host}: logs rotated with ${inputs['logrotate-config']}`);
+                        return value;
                     });
                 }
                 finally {
@@ -22479,7 +22512,7 @@ async function run(read) {
         if (inputs.upgrade) {
             upgrade = await logger.group('package upgrade, one host at a time', () => rollingUpgrade(hosts, {
                 ...session,
-                upgradeCommand: inputs['upgrade-command'] === '' ? APT_UPGRADE : ['sh', '-c', inputs['upgrade-command']],
+                upgradeCommand: inputs['upgrade-command'] === '' ? null : ['sh', '-c', inputs['upgrade-command']],
                 healthPaths: [inputs['health-path'], ...(inputs['ready-path'] === 'none' ? [] : [inputs['ready-path']])],
                 healthTimeoutSeconds: inputs['health-timeout-seconds'],
                 commandTimeoutSeconds: inputs['command-timeout-seconds'],
@@ -22489,13 +22522,23 @@ async function run(read) {
         const ok = pruneFailures.length === 0 && (upgrade?.ok ?? true);
         setOutputs({ [Outputs.Ok]: String(ok), [Outputs.FailedHost]: upgrade?.failedHost ?? pruneFailures[0]?.host ?? '', [Outputs.Report]: JSON.stringify({ prune: pruned, upgrade }) });
         // The errors and details are the hosts' own words: table() makes them inert text.
-        const rows = pruned.map((host) => [surfaces_hostCell(host.host), host.ok ? `${host.result.containers} containers, ${host.result.images} images, ${host.result.networks} networks removed; ${host.result.kept.length} kept` : `failed: ${host.error}`]);
-        const upgrades = (upgrade?.hosts ?? []).map((host) => [surfaces_hostCell(host.host), `${host.outcome}${host.detail ? `: ${host.detail}` : ''}`]);
-        await writeSummary([`### ${ok ? '✅' : '❌'} Maintenance of ${inputs.app}`, '', ...(rows.length ? [table(['host', 'prune'], rows), ''] : []), ...(upgrades.length ? [table(['host', 'package upgrade'], upgrades), ''] : [])].join('\n'));
-        const problems = [...pruneFailures.map((host) => `${host.host}: prune failed: ${host.error}`), ...(upgrade && !upgrade.ok ? [upgrade.error ?? 'the package upgrade failed'] : [])];
+        const rows = pruned.map((host) => [hostCell(host.host), hostWork(host), host.disk ?? '?']);
+        const upgrades = (upgrade?.hosts ?? []).map((host) => [hostCell(host.host), `${host.outcome}${host.detail ? `: ${host.detail}` : ''}`]);
+        await writeSummary([`### ${ok ? '✅' : '❌'} Maintenance of ${inputs.app}`, '', ...(rows.length ? [table(['host', 'prune and logs', 'disk use'], rows), ''] : []), ...(upgrades.length ? [table(['host', 'package upgrade'], upgrades), ''] : [])].join('\n'));
+        const problems = [...pruneFailures.map((host) => `${host.host}: ${host.rotated === false ? 'log rotation' : 'prune'} failed: ${host.error}`), ...(upgrade && !upgrade.ok ? [upgrade.error ?? 'the package upgrade failed'] : [])];
         if (problems.length > 0)
             throw new Error(problems.join('\n'));
     });
+}
+function hostWork(host) {
+    if (!host.ok)
+        return `failed: ${host.error}`;
+    const done = [];
+    if (host.result)
+        done.push(`${host.result.containers} containers, ${host.result.images} images, ${host.result.networks} networks removed; ${host.result.kept.length} kept`);
+    if (host.rotated)
+        done.push('logs rotated');
+    return done.join('; ');
 }
 
 ;// CONCATENATED MODULE: ./actions/maintenance/src/index.ts
