@@ -108,11 +108,14 @@ describe('canary-monitor bundle', () => {
     expect(issue.body).toContain('### Figures');
     expect(result.outputs['incident-url']).toMatch(/issues\/\d+$/);
     expect(JSON.stringify(slack.requests.at(-1)!.json)).toContain('rolled back to v1');
-    // An event per step: the halt (rule and figures) as an error annotation, on Slack and as the
-    // watched deployment's description; then the rollback, how long traffic took to come back.
+    // An event per step: the halt (rule and figures) as a log line, on Slack and as the watched
+    // deployment's description; then the rollback, how long traffic took to come back. The reason
+    // is annotated once, as the step's error, not once per event.
     const decoded = result.stdout.replaceAll('%0D', '\r').replaceAll('%0A', '\n').replaceAll('%25', '%');
-    expect(decoded).toMatch(new RegExp(`^::error::${lab.app}: v2 halted \\(failure\\): error-rate: canary \\d+(\\.\\d)?% errors over \\d+ requests > 1%`, 'm'));
-    expect(decoded).toMatch(new RegExp(`^::warning::${lab.app}: rolled back to v1: all traffic back \\d+\\.\\d s after the decision`, 'm'));
+    expect(decoded).toMatch(new RegExp(`^${lab.app}: v2 halted \\(failure\\): error-rate: canary \\d+(\\.\\d)?% errors over \\d+ requests > 1%`, 'm'));
+    expect(decoded).toMatch(new RegExp(`^${lab.app}: rolled back to v1: all traffic back \\d+\\.\\d s after the decision`, 'm'));
+    expect(decoded.match(/^::error::/gm)).toHaveLength(1);
+    expect(decoded).not.toMatch(/^::warning::.*rolled back to v1/m);
     expect(slack.requests.map((request) => JSON.stringify(request.json)).some((text) => text.includes('v2 halted (failure)'))).toBe(true);
     const statuses = github.requests.filter((request) => request.path === '/repos/org/service/deployments/77/statuses').map((request) => request.json as { state: string; description: string });
     expect(statuses[0]).toMatchObject({ state: 'in_progress', description: expect.stringMatching(/^v2 halted \(failure\): error-rate/) });
