@@ -15,7 +15,7 @@ const root = join(import.meta.dirname, '..');
 const rulesDir = join(root, 'prometheus', 'rules');
 const RULES = 'prometheus/rules/deployment_alerts.yml';
 const TESTS = 'prometheus/rules/deployment_alerts.test.yml';
-const RUNBOOK = 'https://github.com/org/agent-loop-actions/blob/main/README.md#rollback';
+const RUNBOOK = 'https://github.com/org/agent-loop-actions/blob/main/docs/runbook.md#first-look-and-go-back-fast';
 const ALERTS = [
   'DeploymentFailed',
   'HighErrorRateAfterDeployment',

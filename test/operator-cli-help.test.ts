@@ -159,9 +159,9 @@ describe('agent-loop usage errors (exit 2, before any host)', () => {
   });
 });
 
-describe('the README', () => {
+describe('docs/operations.md', () => {
   it("lists the command line's exit codes as the help does", async () => {
-    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const readme = readFileSync(join(root, 'docs', 'operations.md'), 'utf8');
     const table = readme.slice(readme.indexOf('| exit code | meaning |'));
     const lines = table.split('\n').slice(2);
     const rows = lines.slice(0, lines.findIndex((line) => !line.startsWith('|'))).map((line) => line.split('|').slice(1, -1).map((cell) => cell.trim()));

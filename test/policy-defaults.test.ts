@@ -51,9 +51,9 @@ describe('actions/canary-monitor/action.yml', () => {
   });
 });
 
-describe('README, canary monitor', () => {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  /** The README's line that holds `marker` (a failure then shows one line, not the whole file). */
+describe('docs/deploying.md, canary monitor', () => {
+  const readme = readFileSync(join(root, 'docs', 'deploying.md'), 'utf8');
+  /** The page's line that holds `marker` (a failure then shows one line, not the whole file). */
   const line = (marker: string): string => readme.split('\n').find((candidate) => candidate.includes(marker)) ?? `(no line with ${marker})`;
 
   it("names the procedure's triggers with the code's figures", () => {

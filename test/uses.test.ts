@@ -24,7 +24,7 @@ const yamlIn = (dir: string) => (existsSync(join(root, dir)) ? readdirSync(join(
 const sources = [
   ...yamlIn('.github/workflows').map((file) => ({ file, found: usesOfWorkflow(readFileSync(join(root, file), 'utf8')) })),
   ...yamlIn('examples').map((file) => ({ file, found: usesOfWorkflow(readFileSync(join(root, file), 'utf8')) })),
-  { file: 'README.md', found: usesOfMarkdown(readFileSync(join(root, 'README.md'), 'utf8')) },
+  ...['README.md', ...readdirSync(join(root, 'docs')).map((name) => `docs/${name}`)].map((file) => ({ file, found: usesOfMarkdown(readFileSync(join(root, file), 'utf8')) })),
 ];
 const references = sources.flatMap(({ file, found }) => found.map((reference) => ({ file, ...reference })));
 const suiteReferences = references.filter(({ uses }) => uses.startsWith(`${REPOSITORY}/`) || uses.startsWith('./'));

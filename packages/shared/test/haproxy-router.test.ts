@@ -91,9 +91,9 @@ describe('arguments, checked before any command is sent', () => {
   });
 });
 
-describe("the README's HAProxy configuration", () => {
+describe("docs/hosts.md's HAProxy configuration", () => {
   it('is valid for HAProxy 2.6, with the socket a deploy user reaches through its group', async () => {
-    const readme = await fs.readFile(path.join(import.meta.dirname, '../../../README.md'), 'utf8');
+    const readme = await fs.readFile(path.join(import.meta.dirname, '../../../docs/hosts.md'), 'utf8');
     const config = /```haproxy\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(config).toContain('stats socket /run/haproxy/agent-loop.sock mode 660 group agent-loop level admin');
     expect(config).toContain('server blue 127.0.0.1:8001 weight 0');

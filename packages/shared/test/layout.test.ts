@@ -100,7 +100,7 @@ describe('the shared core', () => {
     expect(problems).toEqual([]);
   });
 
-  it('stacks its folders in layers, the order the README gives: a folder imports, values and types alike, only folders below it, and no import goes round in a cycle', () => {
+  it('stacks its folders in layers, the order docs/architecture.md gives: a folder imports, values and types alike, only folders below it, and no import goes round in a cycle', () => {
     // A value import is a dependency at load time, and a cycle of those lets a module run before
     // one it needs (a field DSL read as undefined). A type import compiles away, but a type that
     // names a higher layer is a concept in the wrong place: it is checked the same way.
@@ -120,8 +120,8 @@ describe('the shared core', () => {
     expect(upward).toEqual([]);
   });
 
-  it("has a row in the README's map for each folder, and every file, seam and registered name the map gives is there", async () => {
-    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  it("has a row in docs/architecture.md's map for each folder, and every file, seam and registered name the map gives is there", async () => {
+    const readme = readFileSync(path.join(root, 'docs', 'architecture.md'), 'utf8');
     const rows = [...readme.slice(readme.indexOf('## Developing')).matchAll(/^ {2}\| `([a-z/]+)\/` \| (.*) \|$/gm)].map((match) => ({ folder: match[1] as string, text: match[2] as string }));
     expect(rows.map((row) => row.folder).sort()).toEqual(folders(src).sort());
     const problems: string[] = [];
@@ -152,8 +152,8 @@ describe('the shared core', () => {
     expect(checked.paths).toBeGreaterThan(40);
   });
 
-  it("says the stack in the README's Developing section in the same order", () => {
-    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  it("says the stack in docs/architecture.md in the same order", () => {
+    const readme = readFileSync(path.join(root, 'docs', 'architecture.md'), 'utf8');
     const sentence = /from the bottom: ([^)]*)\)/.exec(readme)?.[1] ?? '';
     // Folders on one level are joined by "and"; levels are separated by commas.
     const said = sentence.split(/, (?:then )?/).map((level) => [...level.matchAll(/`([a-z/]+)`/g)].map((match) => match[1] as string));
@@ -163,7 +163,7 @@ describe('the shared core', () => {
 
 /**
  * The core's folders from the bottom up; folders on one level do not import each other. The
- * README's Developing section says the same (checked above).
+ * docs/architecture.md says the same (checked above).
  */
 const LAYERS: string[][] = [
   ['action', 'domain'],
@@ -212,7 +212,7 @@ function cyclesOf(uses: Map<string, Set<string>>): string[] {
   return cycles;
 }
 
-/** Where a path the README's map names in a folder's row is: beside the row's modules, in another folder of the core, or from the repository's root. */
+/** Where a path the map (docs/architecture.md) names in a folder's row is: beside the row's modules, in another folder of the core, or from the repository's root. */
 function mapPath(folder: string, named: string): string {
   if (/^(packages|actions|test|scripts|bench)\//.test(named)) return path.join(root, named);
   const first = named.split('/')[0] as string;
