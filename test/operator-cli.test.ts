@@ -284,4 +284,17 @@ describe('agent-loop status', () => {
     expect(Object.keys((await sendTraffic({ url: lab.hosts[0]!.proxyUrl, maxRequests: 100 })).byVersion)).toEqual(['v6']);
     for (const host of lab.hosts) expect(readdirSync(join(host.stateDir, lab.app))).not.toContain('hold');
   });
+
+  it('ends a hold with its canary: rolled back, the canary leaves no hold behind for the next ramp', async () => {
+    const env = { ...operatorEnv(), AGENT_LOOP_RUNTIME: 'command', AGENT_LOOP_START_COMMAND: lab.startCommand, AGENT_LOOP_STOP_COMMAND: lab.stopCommand };
+    const deployed = await agentLoop(['deploy', '--image', 'registry.example/agent-loop:v7', '--version', 'v7', '--smoke-requests', '[]', '--min-free-disk-mb', '0', '--min-free-memory-mb', '0'], env);
+    expect(deployed.code, deployed.stderr).toBe(0);
+    expect((await agentLoop(['hold', '--reason', 'looking at v7'], env)).code).toBe(0);
+    for (const host of lab.hosts) expect(readdirSync(join(host.stateDir, lab.app))).toContain('hold');
+    const rolledBack = await agentLoop(['rollback', '--reason', 'v7 is not wanted'], env);
+    expect(rolledBack.code, rolledBack.stderr).toBe(0);
+    for (const host of lab.hosts) expect(readdirSync(join(host.stateDir, lab.app))).not.toContain('hold');
+    const json = JSON.parse((await agentLoop(['status', '--json'], env)).stdout) as { hosts: HostStatus[] };
+    for (const status of json.hosts) expect(status.hold).toBeNull();
+  });
 });

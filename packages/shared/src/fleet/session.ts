@@ -100,10 +100,22 @@ export class HostSession {
     const next = this.stamped(state);
     if (options.audit !== false) this.queueAudit('state saved', { state: { ...next, history: next.history.slice(-5) } });
     const lines = this.auditQueue.join('');
+    const before = this.state;
     const warning = await writeStateAndAudit(this.remote, this.paths, next, lines);
     this.auditQueue = [];
     this.state = next;
     if (warning) this.settings.log.warn(`${this.label}: ${warning}`);
+    await this.endHold(before, next);
+  }
+
+  /**
+   * A hold belongs to the canary it was asked for: once that canary is gone (promoted, rolled
+   * back), the request is removed, so it cannot stall the next version's ramp.
+   */
+  private async endHold(before: AppState, after: AppState): Promise<void> {
+    if (!before.canary || after.canary) return;
+    const removed = await this.remote.run(['rm', '-f', this.paths.hold], { timeoutMs: 5000 }).catch((error: unknown) => ({ code: 1, stdout: '', stderr: errorMessage(error) }));
+    if (removed.code !== 0) this.settings.log.warn(`${this.label}: the canary ended, but its hold request could not be removed (${removed.stderr.trim()}): agent-loop resume removes it`);
   }
 
   /**
@@ -125,11 +137,13 @@ export class HostSession {
       if (error instanceof UnrecordedSwitchError) this.state = next;
       throw error;
     }
+    const before = this.state;
     this.state = next;
     if (done && result.recorded) {
       this.queueAudit('state saved', { state: { ...done, history: done.history.slice(-5) } });
       this.state = done;
     }
+    await this.endHold(before, this.state);
     return result;
   }
 
