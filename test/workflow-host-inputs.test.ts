@@ -47,6 +47,8 @@ function hostInputNames(loaded: ReadonlyMap<string, ActionYaml>): string[] {
 }
 
 const HOST_INPUTS = hostInputNames(actions);
+/** What the workflows pass on: the host inputs, and the router that moves every host's traffic (a host's haproxy-socket and haproxy-backend are hosts list keys only, no action's inputs). */
+const PASSED_INPUTS = [...HOST_INPUTS, 'router'].sort();
 
 /**
  * Problems of one reusable workflow: a suite step that takes a host input and does not get it
@@ -91,7 +93,9 @@ const reusable = readdirSync(join(root, '.github', 'workflows'))
   .filter(({ workflow }) => workflow.on && 'workflow_call' in workflow.on);
 
 it('the host inputs are the per-host settings every host-taking action lists, nginx-command and access-log among them', () => {
-  expect(HOST_INPUTS).toEqual(['access-log', 'blue-port', 'green-port', 'nginx-command', 'nginx-conf-dir', 'nginx-status-port', 'state-dir']);
+  expect(HOST_INPUTS).toEqual(['access-log', 'blue-port', 'green-port', 'haproxy-backend', 'haproxy-socket', 'nginx-command', 'nginx-conf-dir', 'nginx-status-port', 'state-dir']);
+  // Per host only: no action takes them as inputs, so no workflow has them to pass.
+  for (const action of actions.values()) expect(Object.keys(action.inputs ?? {}).filter((name) => name.startsWith('haproxy-'))).toEqual([]);
   // Each is an input of the actions whose hosts list names it (access-log: the deploy and the monitor).
   expect(actions.get('blue-green')?.inputs?.['access-log']?.default).toBe(actions.get('canary-monitor')?.inputs?.['access-log']?.default);
 });
@@ -100,14 +104,17 @@ describe.each(reusable.map(({ file }) => file))('.github/workflows/%s', (file) =
   const { workflow } = reusable.find((entry) => entry.file === file)!;
 
   it('passes every host input an action step takes from its own input of the same name, with the action default', () => {
-    expect(hostInputProblems(workflow, (name) => actions.get(name), HOST_INPUTS)).toEqual([]);
+    expect(hostInputProblems(workflow, (name) => actions.get(name), PASSED_INPUTS)).toEqual([]);
   });
 });
 
-it('every reusable workflow that deploys, monitors or rolls back takes nginx-command', () => {
+it('every reusable workflow that deploys, monitors or rolls back takes nginx-command and router', () => {
   const acting = reusable.filter(({ workflow }) => JSON.stringify(workflow.jobs).match(/org\/agent-loop-actions\/(blue-green|canary-monitor|rollback|maintenance|deploy-staging)@/));
   expect(acting.map(({ file }) => file).sort()).toEqual(['deploy.yml', 'hotfix.yml', 'maintenance.yml', 'model-deploy.yml', 'rollback.yml']);
-  for (const { file, workflow } of acting) expect(Object.keys((workflow.on?.workflow_call as Trigger).inputs ?? {}), file).toContain('nginx-command');
+  for (const { file, workflow } of acting) {
+    expect(Object.keys((workflow.on?.workflow_call as Trigger).inputs ?? {}), file).toContain('nginx-command');
+    expect((workflow.on?.workflow_call as Trigger).inputs?.router?.default, file).toBe('nginx');
+  }
 });
 
 describe('the check fails on bad samples', () => {
@@ -139,7 +146,9 @@ jobs:
   });
 
   it('a manual trigger that lacks an input the call declares, and a fallback that is not the action default', () => {
-    const inputs = HOST_INPUTS.filter((name) => name !== 'access-log').map((name) => `      ${name}: { type: string, default: '${actions.get('rollback')!.inputs![name]!.default}' }`).join('\n');
+    // The inputs the rollback action takes, but access-log (a rollback reads no log).
+    const taken = PASSED_INPUTS.filter((name) => name !== 'access-log' && actions.get('rollback')!.inputs![name] !== undefined);
+    const inputs = taken.map((name) => `      ${name}: { type: string, default: '${actions.get('rollback')!.inputs![name]!.default}' }`).join('\n');
     const bad = sample(`on:
   workflow_dispatch:
     inputs:
@@ -153,11 +162,11 @@ jobs:
       - uses: ${SUITE}rollback@v1
         with:
           ssh-known-hosts: \${{ secrets.SSH_KNOWN_HOSTS }}
-${HOST_INPUTS.filter((name) => name !== 'access-log')
+${taken
   .map((name) => `          ${name}: \${{ inputs.${name} || '${name === 'nginx-command' ? 'sudo nginx' : actions.get('rollback')!.inputs![name]!.default}' }}`)
   .join('\n')}
 `);
-    const problems = hostInputProblems(bad, load, HOST_INPUTS);
+    const problems = hostInputProblems(bad, load, PASSED_INPUTS);
     expect(problems).toContain('jobs.rollback.steps[0] (rollback): nginx-command is "${{ inputs.nginx-command || \'sudo nginx\' }}", not ${{ inputs.nginx-command }}');
     expect(problems).toContain('on.workflow_dispatch: no input state-dir (jobs.rollback.steps[0] (rollback) takes it)');
     expect(problems.filter((problem) => problem.startsWith('on.workflow_call'))).toEqual([]);

@@ -146,7 +146,7 @@ const status = define({
   run: async (inputs, context) => {
     const session = sessionFromInputs(inputs, context.run, warningsOnly, systemClock);
     // Warnings (a host key accepted only because insecure-skip-host-key-check is true) go to stderr, even with --json.
-    const statuses = await fleetStatus(context.hosts, { app: session.app, splitKey: session.splitKey, connect: session.connect, maxParallel: session.maxParallel, clock: session.clock, log: terminal });
+    const statuses = await fleetStatus(context.hosts, { app: session.app, ...(session.router ? { router: session.router } : {}), splitKey: session.splitKey, connect: session.connect, maxParallel: session.maxParallel, clock: session.clock, log: terminal });
     process.stdout.write(context.json ? `${terminalJson({ app: inputs.app, hosts: statuses })}\n` : `${forTerminal(statusLines(inputs.app, statuses).join('\n'))}\n`);
     return statuses.some((one) => one.error) ? ExitCode.failed : ExitCode.ok;
   },
@@ -282,7 +282,7 @@ const holdCommand = define({
   run: async (inputs, context) => {
     const session = sessionFromInputs({ ...inputs, 'split-key': DEFAULT_SPLIT_KEY }, context.run, warningsOnly, systemClock);
     // Read first (no lock): a hold with no canary would wait, unseen, for a ramp nobody started.
-    const statuses = await fleetStatus(context.hosts, { app: session.app, splitKey: session.splitKey, connect: session.connect, maxParallel: session.maxParallel, clock: session.clock, log: terminal });
+    const statuses = await fleetStatus(context.hosts, { app: session.app, ...(session.router ? { router: session.router } : {}), splitKey: session.splitKey, connect: session.connect, maxParallel: session.maxParallel, clock: session.clock, log: terminal });
     const unread = statuses.filter((one) => one.error);
     if (unread.length > 0) {
       for (const one of unread) terminal.warn(`${one.host}: cannot be read: ${one.error}`);

@@ -92,7 +92,7 @@ export async function run(read?: InputReader): Promise<void> {
 /** Phase status: what every host serves and holds, read without a lock; fails when a host could not be read. */
 async function reportStatus(inputs: ReturnType<typeof readSettings>['inputs'], hosts: ReturnType<typeof readSettings>['hosts'], run: RunInfo): Promise<void> {
   const session = sessionFromInputs(inputs, run, action.logger);
-  const statuses = await fleetStatus(hosts, { app: inputs.app, splitKey: inputs['split-key'], connect: session.connect, maxParallel: inputs['max-parallel'], clock: session.clock, log: session.log });
+  const statuses = await fleetStatus(hosts, { app: inputs.app, router: inputs.router, splitKey: inputs['split-key'], connect: session.connect, maxParallel: inputs['max-parallel'], clock: session.clock, log: session.log });
   for (const line of statusLines(inputs.app, statuses)) action.logger.info(line);
   action.setOutputs({ [Outputs.Status]: JSON.stringify(statuses) });
   await action.writeSummary(statusSummary(inputs.app, statuses));

@@ -311,3 +311,36 @@ describe('resolveHosts', () => {
     expect(resolveHosts(hostsRead({ 'ssh-known-hosts': '', 'insecure-skip-host-key-check': 'true' }))).toHaveLength(1);
   });
 });
+
+describe('router and the hosts behind HAProxy', () => {
+  const behindHaproxy = ['- host: deploy@10.0.0.1', '  haproxy-socket: /run/haproxy/agent-loop.sock', '  haproxy-backend: shop_api', '- host: deploy@10.0.0.2', '  haproxy-socket: /run/haproxy/other.sock', '  haproxy-backend: shop'].join('\n');
+
+  it('is nginx unless named, and reads each host its admin socket and backend', () => {
+    expect(hostsRead({}).router).toBe('nginx');
+    const inputs = hostsRead({ router: 'haproxy', hosts: behindHaproxy });
+    expect(inputs.router).toBe('haproxy');
+    const [first, second] = resolveHosts(inputs);
+    expect(first).toMatchObject({ haproxySocket: '/run/haproxy/agent-loop.sock', haproxyBackend: 'shop_api' });
+    expect(second).toMatchObject({ haproxySocket: '/run/haproxy/other.sock', haproxyBackend: 'shop' });
+    // nginx's hosts carry no HAProxy settings.
+    expect(Object.keys(resolveHosts(hostsRead({}))[0]!)).not.toContain('haproxySocket');
+  });
+
+  it('refuses a name no router is registered under when the inputs are read, listing the registered ones', () => {
+    expect(hostProblems({ router: 'envoy' })).toBe("Input 'router': expected one of nginx, haproxy, got 'envoy'");
+  });
+
+  it('refuses a host behind HAProxy without its socket or backend, or with ones HAProxy would read otherwise, before any host is contacted', () => {
+    expect(() => resolveHosts(hostsRead({ router: 'haproxy' }))).toThrow(
+      "Input 'hosts': deploy@10.0.0.5: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)",
+    );
+    expect(() => resolveHosts(hostsRead({ router: 'haproxy', hosts: '- host: deploy@10.0.0.1\n  haproxy-socket: run/admin.sock\n  haproxy-backend: shop' }))).toThrow("Input 'hosts': deploy@10.0.0.1: invalid haproxy-socket 'run/admin.sock'");
+    // The list itself refuses a backend HAProxy's runtime API would read as two words or two commands.
+    expect(hostProblems({ router: 'haproxy', hosts: '- host: deploy@10.0.0.1\n  haproxy-socket: /run/admin.sock\n  haproxy-backend: "shop;shutdown"' })).toContain('haproxy-backend');
+    expect(hostProblems({ router: 'haproxy', hosts: '- host: deploy@10.0.0.1\n  haproxy-socket: /run/../admin.sock\n  haproxy-backend: shop' })).toContain('expected a path without ..');
+  });
+
+  it("refuses HAProxy's settings on a host whose traffic nginx moves", () => {
+    expect(() => resolveHosts(hostsRead({ hosts: behindHaproxy }))).toThrow("Input 'router': is nginx, but the hosts list gives deploy@10.0.0.1 an haproxy-socket or haproxy-backend: set router: haproxy to move its traffic through HAProxy, or remove them");
+  });
+});

@@ -21,6 +21,8 @@ export const AGENT_LOOP_LOG_FORMAT =
   'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
 
 export interface HostSetupPlan {
+  /** The router that moves the host's traffic (its registered name): nginx's part of the set-up runs only for nginx. Absent: nginx. */
+  router?: string;
   deployUser: string;
   stateDir: string;
   includeDir: string;

@@ -1,8 +1,9 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigurationError, printable, requireInput, runner, type Registry } from '../action';
-import { ANY_TEXT, APP_NAME, docField, documentProblems, HOST_PATH, type DocumentNames } from '../vocabulary';
+import { ANY_TEXT, APP_NAME, docField, documentProblems, HAPROXY_NAME, HOST_PATH, type DocumentNames } from '../vocabulary';
 import { parseKnownHosts, parseTarget, quotedPlaceholders, splitWords, templatePlaceholders, type HostSettings, type HostSpec, type SshTarget } from '../hosts';
+import { DEFAULT_ROUTER, routers } from '../traffic';
 
 /**
  * Input reading and validation. Every input is read once, as the raw string the runner gives,
@@ -210,6 +211,9 @@ const hostItem = z.preprocess(
       'nginx-conf-dir': hostPath.optional(),
       'nginx-command': docField.text('a command line such as "sudo nginx"', ANY_TEXT).optional(),
       'access-log': hostPath.optional(),
+      // Behind router haproxy (checked by the router's own check, with the app, when the hosts are resolved).
+      'haproxy-socket': hostPath.optional(),
+      'haproxy-backend': docField.text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME).optional(),
     },
     'user@host[:port] or a mapping {host, blue-port, …}',
   ),
@@ -218,7 +222,7 @@ const hostItem = z.preprocess(
 type HostItem = z.output<typeof hostItem>;
 const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
 
-const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log}';
+const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
 
 function parseNginxCommand(line: string): string[] {
   const words = splitWords(line);
@@ -233,16 +237,19 @@ export function privateKeyField(required: boolean) {
   return field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
 }
 
+/** What one item of the hosts list sets for its host: the settings it overrides, and what only a host can say (behind HAProxy: its admin socket and backend). */
+export type HostOverrides = Partial<HostSettings> & Pick<HostSpec, 'haproxySocket' | 'haproxyBackend'>;
+
 /** The hosts input, resolved into one settings object per host. */
 export function hostsField(options: { required: boolean } = { required: true }) {
-  return text((raw, ctx): Array<{ target: SshTarget; overrides: Partial<HostSettings> }> => {
+  return text((raw, ctx): Array<{ target: SshTarget; overrides: HostOverrides }> => {
     if (raw === '') return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
     const listed = raw.startsWith('-') || raw.startsWith('[') ? yamlDocument(raw, hostList, HOSTS_FORM, ctx) : { value: raw.split(/[\s,]+/).filter(Boolean).map((host): HostItem => ({ host })) };
     if (!listed) return z.NEVER;
     const items = listed.value;
     if (items.length > 500) return fail(ctx, 'lists more than 500 hosts');
     const seen = new Set<string>();
-    const hosts: Array<{ target: SshTarget; overrides: Partial<HostSettings> }> = [];
+    const hosts: Array<{ target: SshTarget; overrides: HostOverrides }> = [];
     for (const override of items) {
       try {
         const target = parseTarget(override.host);
@@ -258,6 +265,8 @@ export function hostsField(options: { required: boolean } = { required: true }) 
             nginxConfDir: override['nginx-conf-dir'],
             nginxCommand: override['nginx-command'] === undefined ? undefined : parseNginxCommand(override['nginx-command']),
             accessLog: override['access-log'],
+            ...(override['haproxy-socket'] === undefined ? {} : { haproxySocket: override['haproxy-socket'] }),
+            ...(override['haproxy-backend'] === undefined ? {} : { haproxyBackend: override['haproxy-backend'] }),
           },
         });
       } catch (error) {
@@ -283,6 +292,8 @@ export const hostInputs = {
   'insecure-skip-host-key-check': field.boolean(false),
   'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
   app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
+  // What moves each host's traffic (traffic/registry.ts): nginx's include and reload, or HAProxy's admin socket.
+  router: field.registered(routers, DEFAULT_ROUTER),
   'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
   'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
   'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
@@ -323,7 +334,11 @@ export const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
 /** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
 export const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
 
-/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
+/**
+ * Merges the action-level settings with each host's overrides and checks what must hold per host,
+ * the router's needs among them (HAProxy's: each host's haproxy-socket and haproxy-backend), before
+ * any host is contacted.
+ */
 export function resolveHosts(inputs: HostInputs & { 'access-log'?: string }): HostSpec[] {
   requireInput(
     inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '',
@@ -340,9 +355,14 @@ export function resolveHosts(inputs: HostInputs & { 'access-log'?: string }): Ho
       nginxConfDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
       nginxCommand: overrides.nginxCommand ?? inputs['nginx-command'],
       accessLog: overrides.accessLog ?? (inputs['access-log'] || DEFAULT_ACCESS_LOG),
+      ...(overrides.haproxySocket === undefined ? {} : { haproxySocket: overrides.haproxySocket }),
+      ...(overrides.haproxyBackend === undefined ? {} : { haproxyBackend: overrides.haproxyBackend }),
     };
     const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
     requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
+    // A host that names HAProxy's socket while nginx moves the traffic would be deployed to through nginx, unseen.
+    requireInput(inputs.router !== DEFAULT_ROUTER || (spec.haproxySocket === undefined && spec.haproxyBackend === undefined), 'router', `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: set router: haproxy to move its traffic through HAProxy, or remove them`);
+    routers.get(inputs.router).check?.(spec, inputs.app);
     return spec;
   });
 }
