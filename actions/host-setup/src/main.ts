@@ -1,8 +1,8 @@
 import { action, ConfigurationError } from '@agent-loop/shared/action';
-import { onEachHost, setupHost, type HostSetupPlan, type Remote } from '@agent-loop/shared/hosts';
+import { onEachHost, setupHost, type HostSetupPlan, type HostSpec, type Remote } from '@agent-loop/shared/hosts';
 import { hostSetupInputs, hostSetupPlans, readInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { doctor } from '@agent-loop/shared/runtime';
-import { helperFile } from '@agent-loop/shared/traffic';
+import { helperFile, routers } from '@agent-loop/shared/traffic';
 import { doctorOutcome, setupOutcome } from '@agent-loop/shared/report';
 import { connectOptions } from '@agent-loop/shared/settings';
 
@@ -28,10 +28,13 @@ export function readSettings(read?: InputReader) {
 export async function run(read?: InputReader): Promise<void> {
   await action.runAction(async () => {
     const { inputs, hosts } = readSettings(read);
-    const onHost = <R>(task: (remote: Remote, plan: HostSetupPlan) => Promise<R>) => onEachHost(hosts, inputs['max-parallel'], { ...connectOptions(inputs), warn: action.logger.warn }, (remote, host) => task(remote, host.plan));
+    const onHost = <R>(task: (remote: Remote, plan: HostSetupPlan, host: HostSpec) => Promise<R>) => onEachHost(hosts, inputs['max-parallel'], { ...connectOptions(inputs), warn: action.logger.warn }, (remote, host) => task(remote, host.plan, host.host));
     const labels = hosts.map((host) => host.target.label);
     if (inputs.phase === 'doctor') {
-      const outcome = doctorOutcome(labels, await onHost((remote, plan) => doctor(remote, { stateDir: plan.stateDir, includeDir: plan.includeDir, nginx: plan.nginx, accessLog: plan.accessLog, app: inputs.app })));
+      const outcome = doctorOutcome(
+        labels,
+        await onHost((remote, plan, host) => doctor(remote, { stateDir: plan.stateDir, includeDir: plan.includeDir, nginx: plan.nginx, accessLog: plan.accessLog, app: inputs.app, router: { name: inputs.router, host, app: inputs.app } })),
+      );
       for (const label of outcome.ready) action.logger.info(`${label}: ready`);
       action.setOutputs({ [Outputs.Report]: JSON.stringify(outcome.report), [Outputs.Missing]: outcome.missing, [Outputs.Changed]: 0, [Outputs.NginxCommand]: '' });
       await action.writeSummary(outcome.summary);
@@ -39,7 +42,17 @@ export async function run(read?: InputReader): Promise<void> {
       return;
     }
 
-    const outcome = setupOutcome(labels, await onHost((remote, plan) => setupHost(remote, plan, (nginx) => helperFile({ includeDir: plan.includeDir, nginx }))), hosts[0]!.plan);
+    // nginx's part is host-setup's own script; another router's (HAProxy: the deploy user's access to its socket) is the router's.
+    const routerSetup = routers.get(inputs.router).setup;
+    const outcome = setupOutcome(
+      labels,
+      await onHost(async (remote, plan, host) => {
+        const report = await setupHost(remote, plan, (nginx) => helperFile({ includeDir: plan.includeDir, nginx }));
+        if (routerSetup && !report.fatal) report.items.push(...(await routerSetup({ remote, host, app: inputs.app, deployUser: plan.deployUser })));
+        return report;
+      }),
+      hosts[0]!.plan,
+    );
     for (const line of outcome.lines) action.logger.info(line);
     action.setOutputs({
       [Outputs.Report]: JSON.stringify(outcome.reports),
@@ -50,6 +63,6 @@ export async function run(read?: InputReader): Promise<void> {
     await action.writeSummary(outcome.summary);
     const { problems, changed, nginxCommand } = outcome;
     if (problems.length > 0) throw new ConfigurationError(`host set-up left ${problems.length} thing${problems.length === 1 ? '' : 's'} to do:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
-    action.logger.info(`host set-up done: ${changed} change(s); deploy with nginx-command: ${nginxCommand}`);
+    action.logger.info(`host set-up done: ${changed} change(s); deploy with ${nginxCommand ? `nginx-command: ${nginxCommand}` : `router: ${inputs.router}`}`);
   });
 }

@@ -112,8 +112,9 @@ export class HostSession {
    * A hold belongs to the canary it was asked for: once that canary is gone (promoted, rolled
    * back), the request is removed, so it cannot stall the next version's ramp.
    */
-  private async endHold(before: AppState, after: AppState): Promise<void> {
-    if (!before.canary || after.canary) return;
+  private async endHold(before: AppState | null | undefined, after: AppState): Promise<void> {
+    // Before a repair, the session has no state yet.
+    if (!before?.canary || after.canary) return;
     const removed = await this.remote.run(['rm', '-f', this.paths.hold], { timeoutMs: 5000 }).catch((error: unknown) => ({ code: 1, stdout: '', stderr: errorMessage(error) }));
     if (removed.code !== 0) this.settings.log.warn(`${this.label}: the canary ended, but its hold request could not be removed (${removed.stderr.trim()}): agent-loop resume removes it`);
   }
@@ -259,7 +260,9 @@ export async function openSessions(specs: readonly HostSpec[], settings: Session
         ...(options.onHeld ? { onHeld: (holder) => options.onHeld!(remote, paths, holder) } : {}),
       }).catch((error: unknown) =>
         // Another run holding the lock is no sign of an unprepared host; anything else asks the doctor.
-        error instanceof LockHeld ? Promise.reject(error) : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '' }, error),
+        error instanceof LockHeld
+          ? Promise.reject(error)
+          : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '', router: { name: settings.router ?? DEFAULT_ROUTER, host: spec, app: settings.app } }, error),
       );
       locked.push({ spec, remote, unlock, token });
     }
@@ -313,12 +316,21 @@ export async function closeSessions(sessions: readonly HostSession[]): Promise<v
 
 const sameWeights = (a: Weights | null | undefined, b: Weights | null | undefined): boolean => !!a && !!b && a.blue === b.blue && a.green === b.green;
 
+/** How settle() names what serves the traffic and the router's file, for the router the settings name. */
+function trafficWords(router: string | undefined): { server: string; file: string; record: string; why: string } {
+  const name = router ?? DEFAULT_ROUTER;
+  if (name === 'nginx') return { server: 'nginx', file: 'the nginx include on disk', record: 'include', why: 'a reload that never took effect' };
+  if (name === 'haproxy') return { server: 'HAProxy', file: "the HAProxy router's record of its weights", record: 'HAProxy weights record', why: 'weights set on the admin socket by someone else' };
+  return { server: `router ${name}`, file: `router ${name}'s file`, record: `router ${name}'s file`, why: 'a change that never took effect' };
+}
+
 /**
  * Settles what a run that died (killed, lost its connection, its disk full) left behind: a traffic
  * change recorded as pending is put on its safe side — back where it was for a deploy, a ramp or a
- * promote; through to the good version for a rollback — and the state then says what nginx serves.
- * An include file that differs from what nginx serves (a reload that never took effect) is
- * rewritten to what nginx serves, so the next reload by anyone changes nothing.
+ * promote; through to the good version for a rollback — and the state then says what the router
+ * serves. A router's file that differs from what it serves (nginx: a reload that never took effect;
+ * HAProxy: weights someone else set on its socket) is rewritten to what it serves, so the next
+ * reload by anyone changes nothing.
  */
 export async function settle(session: HostSession, settings: SessionSettings): Promise<void> {
   const { state } = session;
@@ -339,22 +351,23 @@ export async function settle(session: HostSession, settings: SessionSettings): P
       next = updateRelease(next, pending.release, { status: 'cancelled', endedAt: new Date(settings.clock.now()).toISOString(), note: `run ${pending.runId} stopped during its traffic switch` });
       if (next.canary?.release === pending.release) next = { ...next, canary: null };
     }
-    const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? formatWeights(pending.from) : 'nothing'} → ${formatWeights(pending.to)}) unfinished; nginx served ${view.live ? formatWeights(view.live.weights) : 'nothing'}; now ${formatWeights(target)}`;
+    const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? formatWeights(pending.from) : 'nothing'} → ${formatWeights(pending.to)}) unfinished; ${trafficWords(settings.router).server} served ${view.live ? formatWeights(view.live.weights) : 'nothing'}; now ${formatWeights(target)}`;
     next = withHistory(next, { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, action: 'recover', color: pending.to.blue >= pending.to.green ? 'blue' : 'green', version: '', image: '', outcome: 'success', detail });
     await session.saveState(next);
     settings.log.warn(`${session.label}: ${detail}`);
     return;
   }
   if (view.live && view.file && !sameWeights(view.live.weights, view.file.weights)) {
-    settings.log.warn(`${session.label}: the nginx include on disk says ${formatWeights(view.file.weights)} but nginx serves ${formatWeights(view.live.weights)} (a reload that never took effect); rewriting it to what nginx serves`);
+    const words = trafficWords(settings.router);
+    settings.log.warn(`${session.label}: ${words.file} says ${formatWeights(view.file.weights)} but ${words.server} serves ${formatWeights(view.live.weights)} (${words.why}); rewriting it to what ${words.server} serves`);
     await session.router.setWeights(view.live.weights);
-    await session.audit('include rewritten to what nginx serves', { live: view.live.weights, file: view.file.weights });
+    await session.audit(`${words.record} rewritten to what ${words.server} serves`, { live: view.live.weights, file: view.file.weights });
   }
 }
 
 /**
  * Rebuilds a host's state when it is torn or missing: the newest state the audit log recorded,
- * brought in line with what nginx serves now. Says what it found.
+ * brought in line with what the router serves now. Says what it found.
  */
 export async function repairState(session: HostSession, settings: SessionSettings): Promise<AppState> {
   const now = new Date(settings.clock.now()).toISOString();
@@ -380,7 +393,7 @@ export async function repairState(session: HostSession, settings: SessionSetting
   const view = await session.router.inspect();
   const live = view.live?.weights ?? view.file?.weights ?? null;
   if (!rebuilt) {
-    if (!current.ok && !live) throw new ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor nginx says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
+    if (!current.ok && !live) throw new ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor ${trafficWords(settings.router).server} says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
     rebuilt = { schema: 2, app: settings.app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
   }
   let next: AppState = { ...rebuilt, pending: null };
@@ -388,7 +401,7 @@ export async function repairState(session: HostSession, settings: SessionSetting
   if (live) {
     const major = live.blue >= live.green ? 'blue' : 'green';
     const minor = major === 'blue' ? 'green' : 'blue';
-    found.push(`nginx serves ${formatWeights(live)}`);
+    found.push(`${trafficWords(settings.router).server} serves ${formatWeights(live)}`);
     if (live[minor] === 0) next = { ...next, active: major, canary: null };
     else if (next.canary?.color === minor) next = { ...next, active: major, canary: { ...next.canary, percent: live[minor] } };
     else next = { ...next, active: major, canary: null };

@@ -79,7 +79,7 @@ export function locateCommand(name: string): Argv {
 
 const SETUP_SCRIPT = `set -u
 user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9
-app=\${10}; placeholder_text=\${11}; shift 11
+app=\${10}; placeholder_text=\${11}; drive_nginx=\${12}; shift 12
 if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
 elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
 else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
@@ -118,6 +118,8 @@ if [ -d "$state_dir" ] && [ "$(stat -c %U "$state_dir")" = "$user" ]; then echo 
 elif as_root install -d -o "$user" -g "$group" -m 0750 "$state_dir" 2>"$err"; then echo "changed=state directory $state_dir now belongs to $user"
 else echo "todo=state directory $state_dir: $(cat "$err")"; fi
 
+# Another router than nginx: no include, no helper, no sudoers rule (its own part is the router's).
+if [ "$drive_nginx" = yes ]; then
 # nginx (root) loads every file in the include directory: it stays root's, and the helper writes it.
 include_state() { set -- $(stat -c '%u %a' "$include_dir" 2>/dev/null); [ "\${1-}" = 0 ] && case \${2-} in *[2367]?|*[2367]) false ;; esac; }
 if [ ! -d "$include_dir" ]; then
@@ -142,6 +144,7 @@ elif ! out=$(as_root visudo -c -f "$text" 2>&1); then echo "todo=visudo -c refus
 elif [ ! -f "$helper" ]; then echo "todo=the sudoers rule was not installed: the switch helper it names is missing"
 elif install_root "$sudoers_file" 0440 2>>"$err"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run $helper as root, nothing else"
 else echo "todo=could not install $sudoers_file: $(cat "$err")"; fi
+fi
 
 if [ -n "$access_log" ]; then
   if [ -L "$access_log" ]; then echo "todo=the access log $access_log is a symbolic link: name the file itself"
@@ -179,6 +182,7 @@ if [ -n "$access_log" ]; then
   fi
 fi
 
+[ "$drive_nginx" = yes ] || exit 0
 config=$(as_root "$@" -T 2>/dev/null || true)
 case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
   *) echo "todo=nginx does not include $include_dir: add 'include $include_dir/*.conf;' inside the http block of the main configuration, then reload" ;; esac
@@ -203,9 +207,13 @@ if [ -n "$app" ]; then
   fi
 fi`;
 
+/** Whether the plan's router is nginx (the helper, its sudoers rule, the include directory are set up only then). */
+const drivesNginx = (plan: HostSetupPlan): boolean => (plan.router ?? 'nginx') === 'nginx';
+
 /**
  * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
- * the switch helper's file for that nginx (traffic's helperFile).
+ * the switch helper's file for that nginx (traffic's helperFile). For another router than nginx,
+ * only the state directory and the access log: nginxPath and helperText are not used.
  */
 export function setupCommand(plan: HostSetupPlan, nginxPath: string, helperText: string): Argv {
   if (!USER_NAME.test(plan.deployUser)) throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
@@ -227,8 +235,8 @@ export function setupCommand(plan: HostSetupPlan, nginxPath: string, helperText:
     helperText,
     app,
     placeholder,
-    nginxPath,
-    ...nginxArgs,
+    drivesNginx(plan) ? 'yes' : 'no',
+    ...(drivesNginx(plan) ? [nginxPath, ...nginxArgs] : []),
   ]);
 }
 
@@ -259,6 +267,12 @@ export function parseSetup(host: string, output: string): SetupReport {
  * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there.
  */
 export async function setupHost(remote: Remote, plan: HostSetupPlan, helperFor: (nginx: readonly string[]) => string): Promise<SetupReport> {
+  if (!drivesNginx(plan)) {
+    const result = await remote.run(setupCommand(plan, '', ''), { timeoutMs: 120_000 });
+    const report = parseSetup(remote.label, result.stdout);
+    if (result.code !== 0 && !report.fatal) throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+    return report;
+  }
   const name = plan.nginx[0] ?? 'nginx';
   const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
   if (!located) return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };

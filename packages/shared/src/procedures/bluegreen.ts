@@ -2,7 +2,7 @@ import { ConfigurationError, errorMessage, settleLimit } from '../action';
 import { checkName, launchRelease, preflight, prepareRelease, serverBlockWarnings, smoke, stopRelease, waitHealthy, type PreflightLimits, type Runtime, type SmokeCheck, type SmokeDefaults } from '../runtime';
 import { readLogMarks, type LogMark } from '../analysis/sources';
 import { closeSessions, failedHosts, history, isCancelled, moveBack, newReport, onEveryHost, openSessions, readLive, stableColor, step, summarize, switchAll, switchOne, type PhaseResult, type SessionSettings, type SwitchPlan, type Work } from '../fleet';
-import { weightsFor } from '../traffic';
+import { DEFAULT_ROUTER, weightsFor } from '../traffic';
 import { addRelease, liveRelease, newReleaseId, oneLine, updateRelease, withHistory, type AppState, type HistoryEntry, type HostSpec } from '../hosts';
 import { otherColor, type Color, type Release } from '../domain';
 
@@ -88,7 +88,14 @@ export async function deploy(hosts: readonly HostSpec[], settings: DeploySetting
 async function prepareHost(work: DeployWork, settings: DeploySettings): Promise<void> {
   const { session } = work;
   const server = { app: settings.app, accessLog: session.spec.accessLog };
-  const facts = await step(work, settings, 'preflight', () => preflight(session.remote, session.spec.stateDir, session.spec.nginxConfDir, session.spec.nginxCommand, settings.preflight, server), (found) => `${found.freeDiskMb} MB disk, ${found.freeMemoryMb} MB memory free, nginx -t ok`);
+  const router = { name: settings.router ?? DEFAULT_ROUTER, host: session.spec, app: settings.app };
+  const facts = await step(
+    work,
+    settings,
+    'preflight',
+    () => preflight(session.remote, session.spec.stateDir, session.spec.nginxConfDir, session.spec.nginxCommand, settings.preflight, server, router),
+    (found) => `${found.freeDiskMb} MB disk, ${found.freeMemoryMb} MB memory free, ${found.nginxSkipped ? `${router.name} ready` : 'nginx -t ok'}`,
+  );
   // A server block that does not proxy to the split variable sends the new color nothing: said, not
   // refused. Before an app's first deploy the variable does not exist, so the line cannot be there
   // yet: then it is what to do next, not a warning.

@@ -2,7 +2,7 @@ import { errorMessage, HostError } from '../action';
 import { waitHealthy } from '../runtime';
 import { runChecked, script, type AppState, type Argv, type HostSpec, type Remote } from '../hosts';
 import { closeSessions, openSessions, type HostSession, type SessionSettings } from '../fleet';
-import { nginxControl } from '../traffic';
+import { drivesNginx, nginxControl, routerPrerequisites } from '../traffic';
 import { COLORS } from '../domain';
 
 /**
@@ -150,8 +150,8 @@ export interface UpgradeResult {
 }
 
 /**
- * Upgrades the hosts one at a time: upgrade, then nginx's configuration must still be valid and the
- * live color must answer its health check, before the next host is touched. Stops at the first host
+ * Upgrades the hosts one at a time: upgrade, then the router must still work (nginx's configuration
+ * valid; HAProxy answering on its admin socket) and the live color must answer its health check, before the next host is touched. Stops at the first host
  * that fails, naming it; the hosts after it are not touched.
  */
 export async function rollingUpgrade(hosts: readonly HostSpec[], settings: UpgradeSettings): Promise<UpgradeResult> {
@@ -189,9 +189,16 @@ export async function rollingUpgrade(hosts: readonly HostSpec[], settings: Upgra
   return { ok: true, hosts: results, failedHost: null };
 }
 
+/** After a host's upgrade: its router still works (nginx: nginx -t; another router: its prerequisites, HAProxy's socket answering at level admin with the app's servers), and the live color answers. */
 async function checkServing(remote: Remote, session: HostSession, settings: UpgradeSettings): Promise<void> {
-  const nginx = await remote.run([...nginxControl(session.spec.nginxCommand, session.spec.nginxConfDir), 'check'], { timeoutMs: 60_000 });
-  if (nginx.code !== 0) throw new HostError(remote.label, `after the upgrade, nginx -t fails: ${(nginx.stderr || nginx.stdout).trim().split('\n').slice(-4).join(' / ')}`);
+  if (drivesNginx(settings.router)) {
+    const nginx = await remote.run([...nginxControl(session.spec.nginxCommand, session.spec.nginxConfDir), 'check'], { timeoutMs: 60_000 });
+    if (nginx.code !== 0) throw new HostError(remote.label, `after the upgrade, nginx -t fails: ${(nginx.stderr || nginx.stdout).trim().split('\n').slice(-4).join(' / ')}`);
+  } else {
+    const router = settings.router as string;
+    const missing = await routerPrerequisites(router, { remote, host: session.spec, app: settings.app });
+    if (missing.length > 0) throw new HostError(remote.label, `after the upgrade, router ${router} does not work: ${missing.map((item) => item.problem).join('; ')}`);
+  }
   const active = session.state.active;
   if (!active) return;
   try {

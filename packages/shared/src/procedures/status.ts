@@ -12,7 +12,7 @@ export interface HostStatus {
   host: string;
   /** Why this host could not be read (the other fields are then empty). */
   error: string | null;
-  /** What nginx serves (from its status server) and what the include on disk says. */
+  /** What the router serves (nginx: its status server; HAProxy: its admin socket) and what its file says (nginx's include, the HAProxy router's record). */
   served: LiveWeights['weights'] | null;
   file: LiveWeights['weights'] | null;
   active: 'blue' | 'green' | null;
@@ -147,8 +147,8 @@ export function statusLines(app: string, statuses: readonly HostStatus[]): strin
       lines.push(`${status.host}: cannot be read: ${printable(status.error, 300)}`);
       continue;
     }
-    const serves = status.served ? formatWeights(status.served) : 'nothing (nginx status server does not answer)';
-    const drift = status.served && status.file && formatWeights(status.served) !== formatWeights(status.file) ? ` (the include on disk says ${formatWeights(status.file)})` : '';
+    const serves = status.served ? formatWeights(status.served) : 'nothing (the router gives no weights: nginx\'s status server or HAProxy\'s admin socket does not answer, or nothing is deployed)';
+    const drift = status.served && status.file && formatWeights(status.served) !== formatWeights(status.file) ? ` (the router's file says ${formatWeights(status.file)})` : '';
     const colors = (['blue', 'green'] as const).map((name) => {
       const color = status.colors[name];
       return `${name} ${color ? `${color.version} ${color.status}` : '—'}`;

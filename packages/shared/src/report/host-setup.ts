@@ -54,7 +54,7 @@ export interface SetupOutcome {
   summary: string;
 }
 
-export function setupOutcome(labels: readonly string[], results: readonly Settled<SetupReport>[], plan: { deployUser: string; switchHelper: string }): SetupOutcome {
+export function setupOutcome(labels: readonly string[], results: readonly Settled<SetupReport>[], plan: { deployUser: string; switchHelper: string; router?: string }): SetupOutcome {
   const reports: SetupReport[] = [];
   const problems: string[] = [];
   const lines: string[] = [];
@@ -79,7 +79,7 @@ export function setupOutcome(labels: readonly string[], results: readonly Settle
   const summary = [
     '## Host set-up',
     '',
-    `Deploy user \`${plan.deployUser}\`: ${changed} change${changed === 1 ? '' : 's'}. Deploy with \`nginx-command: ${nginxCommand}\`.`,
+    `Deploy user \`${plan.deployUser}\`: ${changed} change${changed === 1 ? '' : 's'}. Deploy with \`${nginxCommand ? `nginx-command: ${nginxCommand}` : `router: ${plan.router ?? 'nginx'}`}\`.`,
     '',
     table(['host', 'outcome', 'what'], rows),
     '',

@@ -1,6 +1,19 @@
 import { ConfigurationError, HostError } from '../action';
-import { quote, script, type Argv, type Remote } from '../hosts';
-import { nginxControl, nginxName, switchHelperPath, SWITCH_HELPER_PATH } from '../traffic';
+import { quote, script, type Argv, type HostSpec, type Remote } from '../hosts';
+import { drivesNginx, nginxControl, nginxName, routerPrerequisites, switchHelperPath, SWITCH_HELPER_PATH, type Prerequisite } from '../traffic';
+
+export type { Prerequisite };
+
+/**
+ * The router a host's traffic goes through, by its registered name, with the host and the app it
+ * routes: nginx is checked by the scripts below (nginx -t through nginx-command, the include
+ * directory, the server block); any other router by its registry entry's own `prerequisites`.
+ */
+export interface RouterTarget {
+  name: string;
+  host: HostSpec;
+  app: string;
+}
 
 /** Host checks before anything changes: room to run a new color, and an nginx we can drive. */
 export interface PreflightLimits {
@@ -18,6 +31,8 @@ export interface PreflightFacts {
   root: boolean;
   /** What nginx's configuration says about the app's server block (the helper's `inspect`); null when not asked or not known. */
   server: ServerFacts | null;
+  /** nginx was not checked: another router moves the traffic. */
+  nginxSkipped?: boolean;
 }
 
 /** From nginx -T, through the helper: does a server block proxy to `$agent_loop_<app>`, and write the access log in the agent_loop format? */
@@ -62,6 +77,8 @@ mkdir -p "$state_dir" 2>/dev/null
 printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
 printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
 if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+# No nginx command line: another router moves the traffic, and nginx is not checked.
+[ $# -gt 0 ] || { echo nginx=skipped; exit 0; }
 if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
 if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
 printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
@@ -72,8 +89,8 @@ if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/
  * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
  * split variable and writes the access log (a helper too old to know the verb says nothing).
  */
-export function preflightCommand(stateDir: string, includeDir: string, nginx: readonly string[], server?: ServerBlockTarget): Argv {
-  return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...nginxControl(nginx, includeDir)]);
+export function preflightCommand(stateDir: string, includeDir: string, nginx: readonly string[], server?: ServerBlockTarget, withNginx = true): Argv {
+  return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...(withNginx ? nginxControl(nginx, includeDir) : [])]);
 }
 
 /** The `key=value` lines a host script prints: every value of a key, and the first one. */
@@ -97,6 +114,7 @@ export function parsePreflight(output: string): PreflightFacts {
     includeDir: first('include_dir') === 'yes',
     root: first('uid') === '0',
     server: parseServerFacts(first('server')),
+    ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
   };
 }
 
@@ -117,10 +135,11 @@ export function serverBlockWarnings(facts: ServerFacts | null, server: ServerBlo
 export function judgePreflight(facts: PreflightFacts, limits: PreflightLimits, includeDir: string, nginx: readonly string[] = []): string[] {
   const problems: string[] = [];
   // nginx itself through sudo means a user that is not root writes what nginx loads as root.
-  if (!facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx)) problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
+  if (!facts.nginxSkipped && !facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx)) problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
   if (facts.freeDiskMb < limits.minFreeDiskMb) problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
   if (facts.freeMemoryMb < limits.minFreeMemoryMb) problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
   if (!facts.curl) problems.push('curl is not installed (the health checks run it on the host)');
+  if (facts.nginxSkipped) return problems;
   if (!facts.includeDir) problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
   if (!facts.nginxOk) problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
   const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
@@ -132,16 +151,27 @@ export function judgePreflight(facts: PreflightFacts, limits: PreflightLimits, i
 
 const trimSlash = (dir: string): string => dir.replace(/\/+$/, '') || '/';
 
-export async function preflight(remote: Remote, stateDir: string, includeDir: string, nginx: readonly string[], limits: PreflightLimits, server?: ServerBlockTarget): Promise<PreflightFacts> {
-  const result = await remote.run(preflightCommand(stateDir, includeDir, nginx, server), { timeoutMs: 60_000 });
+/**
+ * The checks before a deploy touches a host. nginx, when it moves the traffic, is checked by the
+ * script; another router (`router`) by its own prerequisites, at the same time: one it lacks
+ * stops the deploy on that host with the command that fixes it.
+ */
+export async function preflight(remote: Remote, stateDir: string, includeDir: string, nginx: readonly string[], limits: PreflightLimits, server?: ServerBlockTarget, router?: RouterTarget): Promise<PreflightFacts> {
+  const withNginx = drivesNginx(router?.name);
+  const [result, routerMissing] = await Promise.all([
+    remote.run(preflightCommand(stateDir, includeDir, nginx, server, withNginx), { timeoutMs: 60_000 }),
+    router && !withNginx ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+  ]);
   const facts = parsePreflight(result.stdout);
   const problems = judgePreflight(facts, limits, includeDir, nginx);
+  // A prerequisite the doctor knows how to fix comes with its command.
+  const missing = problems.length > 0 ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch((): Prerequisite[] => []) : routerMissing;
   if (problems.length > 0) {
-    // A prerequisite the doctor knows how to fix comes with its command.
-    const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch((): Prerequisite[] => []);
     if (missing.some((item) => item.kind !== 'configuration')) throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
     throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
   }
+  // The router's own (HAProxy's socket, its level, the app's servers): each with its fix.
+  if (missing.length > 0) throw new ConfigurationError(formatPrerequisites(remote.label, missing));
   return facts;
 }
 
@@ -161,13 +191,8 @@ export interface DoctorTarget {
   accessLog: string;
   /** The app whose server block is checked (its proxy_pass and access_log); empty or absent: not checked. */
   app?: string;
-}
-
-export interface Prerequisite {
-  problem: string;
-  fix: string;
-  /** 'configuration': nginx's own configuration is broken (not something host-setup provides). */
-  kind?: 'configuration';
+  /** The router that moves the host's traffic; absent: nginx. Another router's prerequisites are its registry entry's, and nginx is not checked. */
+  router?: RouterTarget;
 }
 
 export interface DoctorFacts {
@@ -188,6 +213,8 @@ export interface DoctorFacts {
   server: ServerFacts | null;
   /** The helper refused `inspect` (installed by an older host-setup): its first line. */
   serverUnknown: string;
+  /** nginx was not checked: another router moves the traffic. */
+  nginxSkipped?: boolean;
 }
 
 const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
@@ -197,7 +224,10 @@ else
   parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
   if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
 fi
-if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
+if [ "$n" -eq 0 ]; then echo nginx=skipped
+elif [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
+# No nginx command line: another router moves the traffic, and nginx is not checked.
+if [ "$n" -gt 0 ]; then
 # The program nginx-command runs (after sudo and its options), then the helper's argv.
 word=; via_sudo=no; i=0
 for w; do
@@ -215,6 +245,7 @@ if [ -n "$app" ]; then
   if facts=$("$@" inspect "$app" "$inspect_log" 2>&1 </dev/null); then echo "server=$facts"
   else code=$?; case $facts in *usage:*) printf 'server_unknown=%s\\n' "$(printf '%s\\n' "$facts" | head -n 1)" ;; *) echo "server_failed=$code" ;; esac; fi
 fi
+fi
 if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
 if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
 if [ -z "$access_log" ]; then echo log=unchecked
@@ -223,7 +254,8 @@ else echo log=absent; fi`;
 
 export function doctorCommand(target: DoctorTarget): Argv {
   const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
-  return script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)]);
+  const nginx = drivesNginx(target.router?.name) ? [String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)] : ['0'];
+  return script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, ...nginx]);
 }
 
 export function parseDoctor(output: string): DoctorFacts {
@@ -243,6 +275,7 @@ export function parseDoctor(output: string): DoctorFacts {
     sudo: first('sudo') === 'yes',
     server: parseServerFacts(first('server')),
     serverUnknown: first('server_unknown'),
+    ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
   };
 }
 
@@ -262,6 +295,11 @@ export function judgeDoctor(facts: DoctorFacts, target: DoctorTarget): Prerequis
   const nginxLine = nginxWords.join(' ');
   const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? SWITCH_HELPER_PATH}`;
   if (facts.stateDir === 'denied') found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+  if (facts.nginxSkipped) {
+    if (!facts.curl) found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+    if (facts.accessLog === 'denied') found.push(accessLogFix(user, target.accessLog));
+    return found;
+  }
   if (facts.includeDir === 'missing') found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
   if (!facts.curl) found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
   const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
@@ -294,20 +332,24 @@ export function judgeDoctor(facts: DoctorFacts, target: DoctorTarget): Prerequis
   } else if (target.app && facts.serverUnknown) {
     found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? SWITCH_HELPER_PATH})` });
   }
-  if (facts.accessLog === 'denied') {
-    found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });
-  }
+  if (facts.accessLog === 'denied') found.push(accessLogFix(user, target.accessLog));
   return found;
 }
+
+const accessLogFix = (user: string, accessLog: string): Prerequisite => ({ problem: `${user} cannot read the access log ${accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(accessLog)} (or run host-setup with access-log ${accessLog})` });
 
 export function formatPrerequisites(host: string, missing: readonly Prerequisite[]): string {
   return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
 }
 
-/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
+/** Runs the doctor on a connected host; returns what is missing (empty when ready): the host's, then the router's own when it is not nginx. */
 export async function doctor(remote: Remote, target: DoctorTarget): Promise<Prerequisite[]> {
-  const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
-  return judgeDoctor(parseDoctor(result.stdout), target);
+  const router = target.router;
+  const [result, routerMissing] = await Promise.all([
+    remote.run(doctorCommand(target), { timeoutMs: 60_000 }),
+    router && !drivesNginx(router.name) ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+  ]);
+  return [...judgeDoctor(parseDoctor(result.stdout), target), ...routerMissing];
 }
 
 /** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */

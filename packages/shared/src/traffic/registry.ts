@@ -1,6 +1,7 @@
 import { ConfigurationError, errorMessage, Registry, requireInput } from '../action';
 import type { HostSpec, Remote } from '../hosts';
-import { checkHaproxySite, HaproxyRouter, type HaproxySite } from './haproxy';
+import type { SetupItem } from '../hosts';
+import { checkHaproxySite, haproxyPrerequisites, HaproxyRouter, haproxySetup, type HaproxySite, type Prerequisite } from './haproxy';
 import { NginxRouter, type TrafficRouter } from './router';
 
 /**
@@ -23,10 +24,31 @@ export interface RouterContext {
   now: () => number;
 }
 
+/** One host, reached, as a router's own checks see it: the doctor's and host-setup's. */
+export interface RouterHostContext {
+  remote: Remote;
+  host: HostSpec;
+  app: string;
+}
+
 export interface RouterEntry {
   /** What the router needs of a host's settings for the app, checked before any host is contacted: throws a ConfigurationError naming the input. */
   check?(host: HostSpec, app: string): void;
   build(context: RouterContext): TrafficRouter;
+  /**
+   * What the deploy user needs on a host for this router, checked as that user, each missing thing
+   * with the command that fixes it: host-setup's doctor lists them, a deploy's preflight and the
+   * maintenance's check after an upgrade refuse a host that lacks one. nginx has none here: its
+   * own (the switch helper, the include directory, nginx -t, the server block) are the doctor's and
+   * the preflight's (runtime/preflight.ts), which check nginx only when the router is nginx.
+   */
+  prerequisites?(context: RouterHostContext): Promise<Prerequisite[]>;
+  /**
+   * host-setup's part for this router, run as the admin login for the deploy user: what it found
+   * fine, changed, or leaves to do (with the command). nginx's (the helper, its sudoers rule, the
+   * include directory) is host-setup's own script (hosts/hostsetup.ts).
+   */
+  setup?(context: RouterHostContext & { deployUser: string }): Promise<SetupItem[]>;
 }
 
 export const DEFAULT_ROUTER = 'nginx';
@@ -45,10 +67,21 @@ export const routers = new Registry<RouterEntry>('router', 'router', {
       }
     },
     build: ({ remote, host, app, now }) => new HaproxyRouter(remote, haproxySite(host, app), host.stateDir, now),
+    // The deploy user reaches HAProxy only through its admin socket: socat, the socket through its group, level admin, the app's two servers.
+    prerequisites: ({ remote, host, app }) => haproxyPrerequisites(remote, haproxySite(host, app), { blue: host.bluePort, green: host.greenPort }),
+    setup: ({ remote, host, app, deployUser }) => haproxySetup(remote, haproxySite(host, app), deployUser),
   },
 });
 
 const haproxySite = (host: HostSpec, app: string): HaproxySite => ({ app, socket: host.haproxySocket ?? '', backend: host.haproxyBackend ?? '' });
+
+/** Whether the router named drives nginx (the include, the switch helper): the doctor, the preflight and host-setup check nginx only then. */
+export const drivesNginx = (router: string | undefined): boolean => (router ?? DEFAULT_ROUTER) === 'nginx';
+
+/** What the router named needs on one host that it lacks, as the deploy user sees it ([] for a router that says nothing). */
+export async function routerPrerequisites(name: string, context: RouterHostContext): Promise<Prerequisite[]> {
+  return (await routers.get(name).prerequisites?.(context)) ?? [];
+}
 
 /** The router `name` names for one host. */
 export function buildRouter(name: string, context: RouterContext): TrafficRouter {
