@@ -443,6 +443,9 @@ describe('races, reloads without effect, torn and hostile state', () => {
     const refused = await deploy(lab, 'v7');
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(/state\.json is not valid JSON \(torn or edited by hand\); re-run with repair-state: true/);
+    // The summary says the same: a plain re-run would meet the same file.
+    expect(refused.summary).toContain('re-run the step with repair-state: true');
+    expect(refused.summary).not.toContain('a plain re-run converges');
     const repaired = ok(await deploy(lab, 'v7', { 'repair-state': 'true' }));
     // (a warning's text reaches the runner with % escaped as %25, as the toolkit writes it)
     expect(repaired.stdout).toMatch(/state rebuilt from the audit log's last state \([^)]+\); nginx serves blue \d+%25 \/ green \d+%25: active \w+/);

@@ -127,7 +127,9 @@ export async function runAction(body: () => Promise<void>): Promise<void> {
     } else {
       if (error instanceof Error && error.stack) runner.debug(forLog(error.stack));
       runner.setFailed(forLog(errorMessage(error)));
-      await failureSummary(errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
+      // An error that knows a plain re-run cannot help (a torn state file) says what will.
+      const remedy: unknown = error instanceof Error ? (error as { remedy?: unknown }).remedy : undefined;
+      await failureSummary(errorMessage(error), typeof remedy === 'string' ? remedy : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
     }
   }
 }

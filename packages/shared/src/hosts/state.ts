@@ -407,6 +407,9 @@ export async function writeRemoteFile(remote: Remote, path: string, content: str
 
 /** A state file that cannot be read as one: torn, hand-edited, or not ours. */
 export class StateUnreadable extends HostError {
+  override name = 'StateUnreadable';
+  /** What the step summary says to do: a plain re-run would meet the same file. */
+  readonly remedy = 'A plain re-run meets the same file: re-run the step with repair-state: true (agent-loop: --repair-state true), which rebuilds the state from the audit log and the live weights and says what it found.';
   constructor(host: string, readonly path: string, readonly problem: string) {
     super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
   }
