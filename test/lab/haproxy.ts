@@ -1,12 +1,15 @@
 // A real HAProxy (Debian's 2.6) on 127.0.0.1, in its own folder with its own configuration: a
 // frontend on a free port, one backend with the servers `blue` and `green` at the lab's color
 // ports (both at weight 0 until a first switch, as the README's configuration has them), and an
-// admin socket. Started as a daemon with a pid file, stopped by that PID.
+// admin socket. Started as a daemon with a pid file, stopped by that PID. With `log: true`, it logs
+// every request in its HTTP log format (`option httplog`) to a UNIX datagram socket, as a Debian
+// host's HAProxy logs to /dev/log, and a receiver started here (socat) appends each message to
+// `haproxy.log` in its folder, as rsyslog writes /var/log/haproxy.log.
 //
 //   const haproxy = await startHaproxy({ dir, frontendPort, bluePort, greenPort });
 //   ... new HaproxyRouter(remote, { app, socket: haproxy.socket, backend: haproxy.backend }, stateDir) ...
 //   await haproxy.stop();
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -32,6 +35,8 @@ export interface HaproxyOptions {
   extraSockets?: readonly HaproxySocket[];
   /** Extra backends, as configuration text. */
   extraConfig?: string;
+  /** Log every request (option httplog) through a syslog socket to `<dir>/haproxy.log`. */
+  log?: boolean;
 }
 
 export interface Haproxy {
@@ -44,6 +49,8 @@ export interface Haproxy {
   /** http://127.0.0.1:frontendPort */
   url: string;
   pidFile: string;
+  /** With `log: true`: the file the requests are logged to. */
+  log: string | null;
   pid(): number | null;
   /** Sends one line of commands on the admin socket and returns HAProxy's answer. */
   cli(line: string, socket?: string): Promise<string>;
@@ -51,15 +58,15 @@ export interface Haproxy {
   stop(): Promise<void>;
 }
 
-export function haproxyConfig(options: HaproxyOptions & { backend: string; socket: string; pidFile: string }): string {
+export function haproxyConfig(options: HaproxyOptions & { backend: string; socket: string; pidFile: string; logSocket?: string }): string {
   return `global
   pidfile ${options.pidFile}
   stats socket ${options.socket} mode 600 level admin
-${(options.extraSockets ?? []).map((socket) => `  stats socket ${socket.path} mode 600 level ${socket.level}\n`).join('')}  maxconn 2000
+${(options.extraSockets ?? []).map((socket) => `  stats socket ${socket.path} mode 600 level ${socket.level}\n`).join('')}${options.logSocket ? `  log ${options.logSocket} local0\n` : ''}  maxconn 2000
 
 defaults
   mode http
-  timeout connect 2s
+${options.logSocket ? '  log global\n  option httplog\n' : ''}  timeout connect 2s
   timeout client 30s
   timeout server 30s
   timeout http-keep-alive 10s
@@ -106,7 +113,22 @@ export async function startHaproxy(options: HaproxyOptions): Promise<Haproxy> {
   const socket = path.join(dir, 'admin.sock');
   const pidFile = path.join(dir, 'haproxy.pid');
   const config = path.join(dir, 'haproxy.cfg');
-  await fsp.writeFile(config, haproxyConfig({ ...options, backend, socket, pidFile }));
+  const logSocket = options.log ? path.join(dir, 'log.sock') : undefined;
+  const log = options.log ? path.join(dir, 'haproxy.log') : null;
+  let receiver: ChildProcess | undefined;
+  if (logSocket && log) {
+    // The syslog receiver: each datagram HAProxy sends is one line (HAProxy ends each with a new line).
+    await fsp.rm(logSocket, { force: true });
+    await fsp.writeFile(log, '');
+    receiver = spawn('socat', ['-u', `UNIX-RECV:${logSocket},mode=600`, `OPEN:${log},creat,append`], { stdio: 'ignore', detached: true });
+    receiver.unref();
+    const until = Date.now() + 5000;
+    while (!fs.existsSync(logSocket)) {
+      if (Date.now() > until || receiver.exitCode !== null) throw new Error(`the log receiver of HAProxy in ${dir} did not start`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+  await fsp.writeFile(config, haproxyConfig({ ...options, backend, socket, pidFile, ...(logSocket ? { logSocket } : {}) }));
   try {
     await execFileP('haproxy', ['-c', '-q', '-f', config], { timeout: 10_000 });
     await execFileP('haproxy', ['-D', '-f', config], { timeout: 10_000 });
@@ -127,10 +149,12 @@ export async function startHaproxy(options: HaproxyOptions): Promise<Haproxy> {
     frontendPort: options.frontendPort,
     url: `http://127.0.0.1:${options.frontendPort}`,
     pidFile,
+    log,
     pid: () => readPid(pidFile),
     cli: (line, on) => sendLine(line, on ?? socket),
     async stop() {
       const pid = readPid(pidFile);
+      if (receiver?.pid && alive(receiver.pid)) process.kill(receiver.pid, 'SIGTERM');
       if (pid === null || !alive(pid)) return;
       process.kill(pid, 'SIGTERM');
       const until = Date.now() + 5000;

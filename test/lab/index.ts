@@ -62,6 +62,8 @@ export interface LabHaproxy {
   /** The app through HAProxy: http://127.0.0.1:frontendPort */
   url: string;
   pidFile: string;
+  /** HAProxy's log of every request (its HTTP log format, through a syslog socket): what the haproxy-log source reads. */
+  log: string;
   /** Sends one line of commands on the admin socket. */
   cli(line: string): Promise<string>;
 }
@@ -678,9 +680,9 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
         await run('nginx', nginxArgs, `nginx start (${h.name})`);
 
         if (opts.router === 'haproxy') {
-          rt.haproxy = await startHaproxy({ dir: path.join(h.dir, 'haproxy'), frontendPort: ports[runtimes.indexOf(rt) * perHost + 5] as number, bluePort: h.bluePort, greenPort: h.greenPort, backend: app });
+          rt.haproxy = await startHaproxy({ dir: path.join(h.dir, 'haproxy'), frontendPort: ports[runtimes.indexOf(rt) * perHost + 5] as number, bluePort: h.bluePort, greenPort: h.greenPort, backend: app, log: true });
           const started = rt.haproxy;
-          h.haproxy = { socket: started.socket, backend: started.backend, frontendPort: started.frontendPort, url: started.url, pidFile: started.pidFile, cli: (line) => started.cli(line) };
+          h.haproxy = { socket: started.socket, backend: started.backend, frontendPort: started.frontendPort, url: started.url, pidFile: started.pidFile, log: started.log as string, cli: (line) => started.cli(line) };
         }
 
         await waitForPort(h.sshPort, 10_000, () => {
@@ -706,7 +708,8 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
           `  state-dir: ${h.stateDir}`,
           `  nginx-conf-dir: ${h.nginxConfDir}`,
           `  nginx-command: ${h.nginxCommand}`,
-          `  access-log: ${h.accessLog}`,
+          // Behind HAProxy: its admin socket and backend, and its log as the access log the deploy marks and haproxy-log reads.
+          ...(h.haproxy ? [`  access-log: ${h.haproxy.log}`, `  haproxy-socket: ${h.haproxy.socket}`, `  haproxy-backend: ${h.haproxy.backend}`] : [`  access-log: ${h.accessLog}`]),
         ].join('\n'),
       )
       .join('\n');

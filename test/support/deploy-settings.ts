@@ -20,7 +20,8 @@ import type { Lab } from '../lab/index';
 export function labHosts(lab: Lab, hostsInput = lab.hostsInput): HostSpec[] {
   // The secrets are left out: reading them would print the runner's ::add-mask:: commands.
   const { 'ssh-private-key': _key, 'slack-webhook-url': _webhook, ...fields } = hostInputs;
-  const values: Record<string, string> = { hosts: hostsInput, 'ssh-known-hosts': lab.knownHosts, app: lab.app };
+  // A lab with HAProxy names each host's socket and backend, which the inputs take behind router haproxy only.
+  const values: Record<string, string> = { hosts: hostsInput, 'ssh-known-hosts': lab.knownHosts, app: lab.app, router: lab.hosts[0]?.haproxy ? 'haproxy' : '' };
   const inputs = readInputs(fields, (name) => values[name] ?? '');
   return resolveHosts({ ...inputs, 'ssh-private-key': lab.clientKey, 'slack-webhook-url': '' });
 }

@@ -205,6 +205,6 @@ describe('a metric source added from outside the core', () => {
     const inputs = readInputs(monitorPhaseInputs, read({ sources: 'service, host' }));
     expect(inputs.sources).toEqual(['service', 'host']);
     expect(() => monitorPolicy({ ...inputs, 'probe-requests': 0 })).toThrow("Input 'probe-requests': must be above 0");
-    expect(() => readInputs(monitorPhaseInputs, read({ sources: 'nginx-log, datadog' }))).toThrow("Input 'sources': [1]: expected one of nginx-log, host, probe, prometheus, service, got 'datadog'");
+    expect(() => readInputs(monitorPhaseInputs, read({ sources: 'nginx-log, datadog' }))).toThrow("Input 'sources': [1]: expected one of nginx-log, haproxy-log, host, probe, prometheus, service, got 'datadog'");
   });
 });

@@ -81,8 +81,9 @@ export const monitorPhaseInputs = {
 export type MonitorInputs = Values<typeof monitorPhaseInputs>;
 
 /** What the sources the inputs list are set with (analysis/sources/registry.ts); health-path is the runtime inputs'. */
-export function sourceOptions(inputs: MonitorInputs & { 'health-path'?: string }): SourceOptions {
+export function sourceOptions(inputs: MonitorInputs & { 'health-path'?: string; router?: string }): SourceOptions {
   return {
+    ...(inputs.router ? { router: inputs.router } : {}),
     healthPath: inputs['health-path'] ?? '/health',
     probePath: inputs['probe-path'],
     probeRequests: inputs['probe-requests'],
@@ -92,7 +93,7 @@ export function sourceOptions(inputs: MonitorInputs & { 'health-path'?: string }
 }
 
 /** The analysis policy the inputs give (the policy YAML, with duration and interval over it), checked. */
-export function monitorPolicy(inputs: MonitorInputs & { 'health-path'?: string }): Policy {
+export function monitorPolicy(inputs: MonitorInputs & { 'health-path'?: string; router?: string }): Policy {
   let document: Record<string, unknown>;
   try {
     const parsed: unknown = parseYaml(inputs.policy === '' ? DEFAULT_POLICY_YAML : inputs.policy);

@@ -1,6 +1,6 @@
 import { CanaryAnalysis, runAnalysis, type AnalysisResult, type MetricSource, type Policy, type Sample, type Verdict } from '../analysis';
 import type { RolloutEvent } from './events';
-import { analysisStart, batchRemotes, buildMetricSources, combineSources, NginxLogSource, type SourceOptions } from '../analysis/sources';
+import { analysisStart, batchRemotes, buildMetricSources, combineSources, NginxLogSource, readsFromSwitch, type SourceOptions } from '../analysis/sources';
 import { ConfigurationError, printable, settleLimit } from '../action';
 import { closeSessions, firstInLockOrder, newReport, openSessions, switchAll, type HostSession, type SessionSettings, type Work } from '../fleet';
 import { formatWeights, nginxName, weightsFor } from '../traffic';
@@ -109,7 +109,7 @@ export function buildSources(sessions: readonly HostSession[], settings: Monitor
     })),
     colors: running,
     versions,
-    options: { healthPath: settings.healthPath, probePath: settings.probePath, probeRequests: settings.probeRequests, memory: settings.memory, prometheus: settings.prometheus },
+    options: { healthPath: settings.healthPath, probePath: settings.probePath, probeRequests: settings.probeRequests, memory: settings.memory, prometheus: settings.prometheus, ...(settings.router ? { router: settings.router } : {}) },
   });
 }
 
@@ -198,7 +198,7 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
   let warned = 0;
   /** One analysis window at the current share. */
   const watch = async (index: number, percent: number | null): Promise<AnalysisResult> => {
-    const start = settings.mode === 'canary' && settings.sources.includes('nginx-log') ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
+    const start = settings.mode === 'canary' && readsFromSwitch(settings.sources) ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
     const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start, model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
     const result = await runAnalysis(source, engine, {
       clock: settings.clock,

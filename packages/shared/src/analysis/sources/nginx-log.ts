@@ -24,6 +24,21 @@ export interface NginxLogHost {
   mark?: LogMark | undefined;
 }
 
+/** Counts a source's lines into a tally: the one parser of one log format (nginx's agent_loop JSON, HAProxy's HTTP log). */
+export type AccessLineParser = (lines: Iterable<string>, into: AccessTally) => AccessTally;
+
+/** One access log followed on one host, with the parser of its format and what it is called in a message (`the nginx access log`). */
+export interface AccessLogHost {
+  remote: Remote;
+  accessLog: string;
+  mark?: LogMark | undefined;
+  parse: AccessLineParser;
+  what: string;
+}
+
+/** nginx's access log on one host, as the follower reads it: the agent_loop parser for the app. */
+export const nginxLog = (host: NginxLogHost): AccessLogHost => ({ ...host, parse: (lines, into) => parseAccessLines(lines, host.app, into), what: 'the nginx access log' });
+
 export interface NginxLogOptions {
   /** Count the lines already in the log too; by default only lines written after the first sample count. */
   fromStart?: boolean;
@@ -186,10 +201,14 @@ export class AccessLogFollower {
   private readonly maxReadBytes: number;
   private readonly timeoutMs: number;
 
+  readonly host: AccessLogHost;
+
+  /** `host`: an access log with its parser, or nginx's (the agent_loop parser for its app). */
   constructor(
-    readonly host: NginxLogHost,
+    host: AccessLogHost | NginxLogHost,
     private readonly options: NginxLogOptions = {},
   ) {
+    this.host = 'parse' in host ? host : nginxLog(host);
     this.maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
     this.timeoutMs = options.timeoutMs ?? 60_000;
     if (!Number.isSafeInteger(this.maxReadBytes) || this.maxReadBytes < 1) throw new Error(`maxReadBytes must be a positive integer, got ${this.maxReadBytes}`);
@@ -208,7 +227,7 @@ export class AccessLogFollower {
     }
     if (this.inode === undefined) {
       const first = await this.readFile(path, '', 0, this.options.fromStart ? this.maxReadBytes : 0);
-      if (first.missing) throw new HostError(this.host.remote.label, `the nginx access log ${path} does not exist`);
+      if (first.missing) throw new HostError(this.host.remote.label, `${this.host.what} ${path} does not exist`);
       this.inode = first.inode;
       if (this.options.fromStart) this.consume(first.bytes, tally);
       else this.offset = first.size;
@@ -232,7 +251,7 @@ export class AccessLogFollower {
     const finished = await this.finishRotated(`${path}.1`, tally);
     if (current.missing) {
       // Moved but not reopened yet: nginx still writes to the old file; keep following it there.
-      if (!finished) throw new HostError(this.host.remote.label, `the nginx access log ${path} is missing and ${path}.1 is not the file that was being read`);
+      if (!finished) throw new HostError(this.host.remote.label, `${this.host.what} ${path} is missing and ${path}.1 is not the file that was being read`);
       return tally;
     }
     if (finished) this.rotations += 1;
@@ -269,7 +288,7 @@ export class AccessLogFollower {
   private consume(bytes: Buffer, tally: AccessTally): void {
     this.offset += bytes.length;
     const { lines, rest } = splitLogLines(this.partial, bytes);
-    parseAccessLines(lines, this.host.app, tally);
+    this.host.parse(lines, tally);
     if (rest.length > MAX_PARTIAL_BYTES) {
       tally.skipped += 1;
       this.partial = Buffer.alloc(0);
@@ -282,12 +301,12 @@ export class AccessLogFollower {
     const { remote } = this.host;
     const result = await remote.run(readLogCommand(path, inode, offset, maxBytes), { timeoutMs: this.timeoutMs });
     if (result.code !== 0) {
-      throw new HostError(remote.label, `reading the nginx access log ${path} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
+      throw new HostError(remote.label, `reading ${this.host.what} ${path} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
     }
     try {
       return parseLogRead(result.stdout);
     } catch (error) {
-      throw new HostError(remote.label, `reading the nginx access log ${path}: ${(error as Error).message}`);
+      throw new HostError(remote.label, `reading ${this.host.what} ${path}: ${(error as Error).message}`);
     }
   }
 }
@@ -295,21 +314,25 @@ export class AccessLogFollower {
 // ---------------------------------------------------------------------------------------- source
 
 /**
- * Requests, errors and latencies per color from the access logs of every host. A sample counts
- * the lines written between the previous read and this one (the window only labels it; lines are
- * not filtered by their time). A color without a line is absent from the sample. A host that
- * cannot be read makes the sample throw; what the other hosts read meanwhile is not lost but
- * counted in the next sample that succeeds.
+ * Requests, errors and latencies per color from the access logs of every host, each read with
+ * its format's parser. A sample counts the lines written between the previous read and this one
+ * (the window only labels it; lines are not filtered by their time). A color without a line is
+ * absent from the sample. A host that cannot be read makes the sample throw; what the other hosts
+ * read meanwhile is not lost but counted in the next sample that succeeds.
  */
-export class NginxLogSource implements MetricSource {
-  readonly name = 'nginx-log';
+export class AccessLogSource implements MetricSource {
   private readonly followers: AccessLogFollower[];
   private carried: Array<Sample['colors']> = [];
   private skippedLines = 0;
   private unformattedLines = 0;
 
-  constructor(hosts: readonly NginxLogHost[], options: NginxLogOptions = {}) {
-    if (hosts.length === 0) throw new Error('NginxLogSource needs at least one host');
+  /** `name`: the source's registered name; `what`: its logs in a message (`nginx access log`). */
+  constructor(
+    readonly name: string,
+    private readonly what: string,
+    hosts: readonly AccessLogHost[],
+    options: NginxLogOptions = {},
+  ) {
     this.followers = hosts.map((host) => new AccessLogFollower(host, options));
   }
 
@@ -350,9 +373,17 @@ export class NginxLogSource implements MetricSource {
     const parts = [...this.carried, ...read].map((colors) => ({ start: window.start, end: window.end, colors }));
     if (failures.length > 0) {
       this.carried = parts.map((part) => part.colors);
-      throw new Error(`nginx access log: ${failures.join('; ')}`);
+      throw new Error(`${this.what} could not be read: ${failures.join('; ')}`);
     }
     this.carried = [];
     return { start: window.start, end: window.end, colors: parts.length > 0 ? mergeSamples(parts).colors : {} };
+  }
+}
+
+/** What users got, from each host's nginx access log in the agent_loop format. */
+export class NginxLogSource extends AccessLogSource {
+  constructor(hosts: readonly NginxLogHost[], options: NginxLogOptions = {}) {
+    if (hosts.length === 0) throw new Error('NginxLogSource needs at least one host');
+    super('nginx-log', 'nginx access log', hosts.map(nginxLog), options);
   }
 }
