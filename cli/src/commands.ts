@@ -3,6 +3,7 @@ import { ConfigurationError, forTerminal, systemClock, terminalJson, type Logger
 import { setHold } from '@agent-loop/shared/fleet';
 import { lockHolder } from '@agent-loop/shared/hosts';
 import {
+  checkRollbackRuntimeInputs,
   checkRuntimeInputs,
   deployPhaseInputs,
   hostInputs,
@@ -12,6 +13,7 @@ import {
   reasonField,
   resolveHosts,
   rollbackPhaseInputs,
+  rollbackRuntimeInputs,
   rollbackTarget,
   runtimeInputs,
   type HostInputs,
@@ -135,6 +137,8 @@ function phaseExit(result: PhaseOutcome): ExitCode {
 
 const HOSTS_EXAMPLE = '--hosts "deploy@10.0.0.5 deploy@10.0.0.6" --app agent-loop --ssh-private-key-file ~/.ssh/deploy --ssh-known-hosts-file ./known_hosts';
 const RUNTIME_EXAMPLE = '--runtime compose --compose-file /srv/agent-loop/docker-compose.yml';
+/** The runtime of a rollback (rollback, abort, monitor): as recorded unless named (rollback/rollback.ts). */
+const ROLLBACK_RUNTIME_DESCRIPTION = "Leave empty to stop and start each color with the runtime recorded with the release it runs (every deploy records its runtime and commands); or compose or command, then used for every color with its compose-file or start-command and stop-command. A release deployed before runtimes were recorded needs it named: until then the rollback refuses and touches nothing.";
 
 const status = define({
   name: 'status',
@@ -198,7 +202,7 @@ const promoteCommand = define({
 const rollbackInputs = rollbackPhaseInputs('manual rollback from the command line');
 
 /** The rollback and the abort: one procedure, the abort only ever ending a canary or a ramp. */
-async function rollBack(inputs: Values<typeof runtimeInputs> & Connection & { 'target-version': string; reason: string; 'keep-failed': boolean }, context: Context, aborting: boolean): Promise<ExitCode> {
+async function rollBack(inputs: Values<typeof rollbackRuntimeInputs> & Connection & { 'target-version': string; reason: string; 'keep-failed': boolean }, context: Context, aborting: boolean): Promise<ExitCode> {
   const started = Date.now();
   const settings = rollbackSettings(inputs, { run: context.run, log: logFor(context), clock: systemClock, signal: context.signal });
   const result = await rollback(context.hosts, { ...settings, target: rollbackTarget(inputs, aborting) }, started);
@@ -222,11 +226,11 @@ const rollbackCommand = define({
   name: 'rollback',
   summary: "the rollback action's nginx method: all traffic back to the last good version (or --target-version), with the same lock, write-ahead state, audit log and cancellation",
   usage: 'rollback [--target-version V] [--reason TEXT] [--keep-failed] [options]',
-  example: `agent-loop rollback --reason "checkout errors since v1.4.2" ${RUNTIME_EXAMPLE} ${HOSTS_EXAMPLE}`,
+  example: `agent-loop rollback --reason "checkout errors since v1.4.2" ${HOSTS_EXAMPLE}`,
   action: 'rollback',
-  fields: { ...hostFields, ...runtimeInputs, ...rollbackInputs },
-  descriptions: { reason: "Why, recorded in the hosts' state and audit log." },
-  check: (inputs) => checkRuntimeInputs(inputs),
+  fields: { ...hostFields, ...rollbackRuntimeInputs, ...rollbackInputs },
+  descriptions: { reason: "Why, recorded in the hosts' state and audit log.", runtime: ROLLBACK_RUNTIME_DESCRIPTION },
+  check: (inputs) => checkRollbackRuntimeInputs(inputs),
   run: (inputs, context) => rollBack(inputs, context, false),
 });
 
@@ -234,11 +238,11 @@ const abortCommand = define({
   name: 'abort',
   summary: 'ends a canary or a ramp now: a canary-monitor that holds the hosts is asked to stop (verdict aborted) and all traffic goes back to the stable version; never goes back from a promoted release (that is rollback)',
   usage: 'abort [--reason TEXT] [options]',
-  example: `agent-loop abort --reason "paged: checkout errors" ${RUNTIME_EXAMPLE} ${HOSTS_EXAMPLE}`,
+  example: `agent-loop abort --reason "paged: checkout errors" ${HOSTS_EXAMPLE}`,
   action: 'rollback',
-  fields: { ...hostFields, ...runtimeInputs, reason: reasonField('aborted from the command line'), 'keep-failed': rollbackInputs['keep-failed'] },
-  descriptions: { reason: "Why, recorded in the hosts' state and audit log, and given to the monitor it stops." },
-  check: (inputs) => checkRuntimeInputs(inputs),
+  fields: { ...hostFields, ...rollbackRuntimeInputs, reason: reasonField('aborted from the command line'), 'keep-failed': rollbackInputs['keep-failed'] },
+  descriptions: { reason: "Why, recorded in the hosts' state and audit log, and given to the monitor it stops.", runtime: ROLLBACK_RUNTIME_DESCRIPTION },
+  check: (inputs) => checkRollbackRuntimeInputs(inputs),
   run: (inputs, context) => rollBack({ ...inputs, 'target-version': '' }, context, true),
 });
 
@@ -246,11 +250,12 @@ const monitorCommand = define({
   name: 'monitor',
   summary: "canary-monitor's analysis: a line per interval (requests, error rate and P95 per color), an event per step, the rollback it makes on its own (--auto-rollback false to only judge), then the verdict",
   usage: 'monitor [--mode canary|ramp|post-promotion] [--duration S] [--interval S] [--steps 10,50,100] [--policy YAML] [options]',
-  example: `agent-loop monitor --mode ramp --steps 10,50,100 --duration 300 ${RUNTIME_EXAMPLE} ${HOSTS_EXAMPLE}`,
+  example: `agent-loop monitor --mode ramp --steps 10,50,100 --duration 300 ${HOSTS_EXAMPLE}`,
   action: 'canary-monitor',
-  fields: { ...hostFields, ...runtimeInputs, ...monitorPhaseInputs },
+  fields: { ...hostFields, ...rollbackRuntimeInputs, ...monitorPhaseInputs },
+  descriptions: { runtime: ROLLBACK_RUNTIME_DESCRIPTION },
   check: (inputs) => {
-    checkRuntimeInputs(inputs);
+    checkRollbackRuntimeInputs(inputs);
     monitorPolicy(inputs);
   },
   run: async (inputs, context) => {

@@ -1,6 +1,6 @@
 import { action, systemClock } from '@agent-loop/shared/action';
 import { githubContext } from '@agent-loop/shared/github';
-import { checkRuntimeInputs, hostInputs, incidentInputs, monitorPhaseInputs, monitorPolicy, readFromRunner, readInputs, resolveHosts, runtimeInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { checkRollbackRuntimeInputs, hostInputs, incidentInputs, monitorPhaseInputs, monitorPolicy, readFromRunner, readInputs, resolveHosts, rollbackRuntimeInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { monitor } from '@agent-loop/shared/procedures';
 import { announceOptions, concludeMonitor, deploymentMetricsRecorder, metricsInputs, monitorSummary, progressLine, rolloutEvents } from '@agent-loop/shared/report';
 import { cleanUpRun } from '@agent-loop/shared/fleet';
@@ -19,7 +19,7 @@ export const Outputs = {
 
 export const inputFields = {
   ...hostInputs,
-  ...runtimeInputs,
+  ...rollbackRuntimeInputs,
   ...metricsInputs,
   ...monitorPhaseInputs,
   ...incidentInputs({ severity: 'critical', failedDeployment: 'the GitHub deployment being watched' }),
@@ -27,7 +27,7 @@ export const inputFields = {
 
 export function readSettings(read: InputReader = readFromRunner) {
   const inputs = readInputs(inputFields, read);
-  checkRuntimeInputs(inputs);
+  checkRollbackRuntimeInputs(inputs);
   const policy = monitorPolicy(inputs);
   return { inputs, hosts: resolveHosts(inputs), policy };
 }

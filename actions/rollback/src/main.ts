@@ -1,6 +1,6 @@
 import { action, requireInput, systemClock } from '@agent-loop/shared/action';
 import { cleanUpRun } from '@agent-loop/shared/fleet';
-import { checkRollbackMethodInputs, field, hostInputs, hostsField, incidentInputs, privateKeyField, readInputs, resolveHosts, rollbackMethodInputs, rollbackOnHosts, rollbackPhaseInputs, rollbackTarget, runtimeInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { checkRollbackMethodInputs, field, hostInputs, hostsField, incidentInputs, privateKeyField, readInputs, resolveHosts, rollbackMethodInputs, rollbackOnHosts, rollbackPhaseInputs, rollbackTarget, rollbackRuntimeInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { announceOptions, announceOutcome, deploymentMetricsRecorder, metricsInputs, rollbackFailure, rollbackSummary } from '@agent-loop/shared/report';
 import { ANY_TEXT, docField, FREE_TEXT, VERSION } from '@agent-loop/shared/vocabulary';
 import { rollbackMethod, sessionFromInputs } from '@agent-loop/shared/settings';
@@ -39,7 +39,7 @@ export const inputFields = {
   ...hostInputs,
   hosts: hostsField({ required: false }),
   'ssh-private-key': privateKeyField(false),
-  ...runtimeInputs,
+  ...rollbackRuntimeInputs,
   ...rollbackMethodInputs,
   target: field.choice(['previous', 'version'], 'previous'),
   ...rollbackPhaseInputs('manual rollback'),

@@ -23,6 +23,17 @@ export interface Release {
 export const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'] as const;
 export type ReleaseStatus = (typeof RELEASE_STATUSES)[number];
 
+/**
+ * How a release was started: the runtime's registered name and the options it was built from (the
+ * runtime inputs of the deploy). A rollback stops and starts a color with it when its inputs name
+ * no runtime. Read back from a host as data: its options are checked with the runtime's own input
+ * fields, and its name against the registry, before anything is built from it.
+ */
+export interface RuntimeRecord {
+  name: string;
+  options: Record<string, string | number>;
+}
+
 /** A release in a host's state (checked when read back by the state file's schema, `hosts/state.ts`). */
 export interface ReleaseRecord {
   id: string;
@@ -39,6 +50,8 @@ export interface ReleaseRecord {
   restoredAt: string | null;
   endedAt: string | null;
   note: string;
+  /** The runtime it was started with (absent in a state written before it was recorded). */
+  runtime?: RuntimeRecord;
 }
 
 const BAD: readonly ReleaseStatus[] = ['failed', 'rejected', 'rolled-back', 'cancelled'];

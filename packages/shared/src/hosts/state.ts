@@ -67,6 +67,11 @@ const releaseSchema: z.ZodType<ReleaseRecord, unknown> = z.object({
   restoredAt: time.nullable().default(null),
   endedAt: time.nullable().default(null),
   note: plainText(300).default(''),
+  /**
+   * The runtime it was started with. Only its shape is checked here: what its options may be is
+   * the runtime's, checked with the runtime inputs' own fields when a rollback builds it.
+   */
+  runtime: z.object({ name: z.string().max(100), options: z.record(z.string().max(100), z.union([z.string().max(64 * 1024), z.number()])).refine((options) => Object.keys(options).length <= 20, 'at most 20 options') }).optional(),
 });
 
 const canarySchema = z.object({

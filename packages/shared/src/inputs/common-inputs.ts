@@ -1,6 +1,8 @@
-import { requireInput } from '../action';
+import { ConfigurationError, printable, requireInput } from '../action';
+import type { RuntimeRecord } from '../domain';
 import { DEPLOYMENT_ID, HOST_PATH, IMAGE_REF, NGINX_KEY, URL_PATH, VERSION } from '../vocabulary';
 import { DEFAULT_SMOKE_REQUESTS, runtimes, SMOKE_CHECKS_FORM, smokeChecksSchema, TEMPLATE_PLACEHOLDERS, type RuntimeOptions } from '../runtime';
+import { z } from 'zod';
 import { field, type Values } from './inputs';
 
 /** `none`, or a path as URL_PATH has it. */
@@ -67,6 +69,69 @@ export function runtimeOptions(inputs: RuntimeInputs): RuntimeOptions {
 /** What the runtime the inputs name needs of them (the command runtime: its two commands), before any host. */
 export function checkRuntimeInputs(inputs: RuntimeInputs): void {
   runtimes.get(inputs.runtime).check?.(runtimeOptions(inputs));
+}
+
+/**
+ * The runtime inputs of a rollback (the rollback action, the command line's rollback, abort and
+ * monitor, the canary monitor's rollback): `runtime` may be left empty, meaning "as recorded":
+ * each color is stopped and started with the runtime recorded with the release it runs
+ * (settings/phases.ts). Named, it is used for every color, as a deploy uses it.
+ */
+export const rollbackRuntimeInputs = { ...runtimeInputs, runtime: field.registered(runtimes, '') };
+
+/** The rollback's runtime inputs checked before any host: a named runtime's own check; commands without a runtime are refused, never ignored. */
+export function checkRollbackRuntimeInputs(inputs: RuntimeInputs): void {
+  if (inputs.runtime !== '') return checkRuntimeInputs(inputs);
+  const given = (['start-command', 'stop-command'] as const).find((name) => inputs[name] !== '');
+  if (given) requireInput(false, 'runtime', `is required with ${given}: pass runtime: command too (left empty, each color is stopped and started with the runtime recorded with its release)`);
+}
+
+/** What a deploy records with its release (domain/releases.ts: RuntimeRecord): the runtime the inputs name and the options it was built from. */
+export function runtimeRecord(inputs: RuntimeInputs): RuntimeRecord {
+  const options = Object.entries(runtimeOptions(inputs)).filter((entry): entry is [string, string | number] => entry[1] !== undefined);
+  return { name: inputs.runtime, options: Object.fromEntries(options) };
+}
+
+/** Each recorded option (RuntimeOptions) with the input it came from, whose field checks it when read back. */
+const RECORDED_OPTIONS: Record<keyof RuntimeOptions, { input: string; field: z.ZodType<unknown, string> }> = {
+  composeFile: { input: 'compose-file', field: runtimeInputs['compose-file'] },
+  startCommand: { input: 'start-command', field: runtimeInputs['start-command'] },
+  stopCommand: { input: 'stop-command', field: runtimeInputs['stop-command'] },
+  healthTimeoutSeconds: { input: 'health-timeout-seconds', field: runtimeInputs['health-timeout-seconds'] },
+  minFreeDiskMb: { input: 'min-free-disk-mb', field: deployPhaseInputs['min-free-disk-mb'] },
+};
+
+/**
+ * The options of a runtime recorded with a release, read back from a host as data: the name must
+ * be registered, every option must pass the field of the input it came from, and the runtime's own
+ * check must pass. Anything else is refused with a ConfigurationError saying what did not fit.
+ */
+export function recordedRuntimeOptions(record: RuntimeRecord): RuntimeOptions {
+  const refuse = (problem: string): never => {
+    throw new ConfigurationError(`the recorded runtime is refused: ${problem}`);
+  };
+  if (!runtimes.has(record.name)) refuse(`name: ${runtimes.unknown(printable(record.name, 60))}`);
+  const values: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(record.options)) {
+    const known = (RECORDED_OPTIONS as Record<string, (typeof RECORDED_OPTIONS)[keyof RuntimeOptions] | undefined>)[key];
+    if (!known) return refuse(`'${printable(key, 60)}' is not an option of a runtime`);
+    const parsed = known.field.safeParse(String(value));
+    if (!parsed.success) return refuse(`${known.input}: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+    values[key] = parsed.data;
+  }
+  const options: RuntimeOptions = {
+    composeFile: typeof values.composeFile === 'string' ? values.composeFile : (runtimeInputs['compose-file'].parse('') as string),
+    startCommand: typeof values.startCommand === 'string' ? values.startCommand : '',
+    stopCommand: typeof values.stopCommand === 'string' ? values.stopCommand : '',
+    ...(typeof values.healthTimeoutSeconds === 'number' ? { healthTimeoutSeconds: values.healthTimeoutSeconds } : {}),
+    minFreeDiskMb: typeof values.minFreeDiskMb === 'number' ? values.minFreeDiskMb : 0,
+  };
+  try {
+    runtimes.get(record.name).check?.(options);
+  } catch (error) {
+    refuse(`${record.name}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return options;
 }
 
 const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;

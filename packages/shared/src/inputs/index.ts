@@ -1,5 +1,5 @@
 export { accessLogInput, field, hostInputs, hostsField, privateKeyField, readFromRunner, readInputs, resolveHosts, type HostInputs, type InputReader, type Values } from './inputs';
-export { checkRuntimeInputs, deploymentRecord, deploymentRecordInputs, deployPhaseInputs, promotePhaseInputs, runtimeInputs, runtimeOptions, smokeChecksField, type RuntimeInputs } from './common-inputs';
+export { checkRollbackRuntimeInputs, checkRuntimeInputs, deploymentRecord, deploymentRecordInputs, deployPhaseInputs, promotePhaseInputs, recordedRuntimeOptions, rollbackRuntimeInputs, runtimeInputs, runtimeOptions, runtimeRecord, smokeChecksField, type RuntimeInputs } from './common-inputs';
 export { monitorPhaseInputs, monitorPolicy, type MonitorInputs } from './monitor-inputs';
 export { ansibleInputs, checkRollbackMethodInputs, collectionsRequirements, incidentInputs, reasonField, rollbackMethodInputs, rollbackMethodOptions, rollbackOnHosts, rollbackPhaseInputs, rollbackTarget, type MethodInputs } from './rollback-inputs';
 export { hostSetupInputs, hostSetupPlans, type ConnectInputs } from './host-setup-inputs';

@@ -108,11 +108,14 @@ export const field = {
   /**
    * The name of an implementation a seam's registry holds (a runtime, a router, a rollback method:
    * action/registry.ts). The names it accepts, and lists when given another, are the registry's
-   * when the input is read: one a team registered counts as a built-in one does.
+   * when the input is read: one a team registered counts as a built-in one does. With an empty
+   * default, an empty input stays empty: the caller says what naming none means.
    */
   registered(registry: NameRegistry, defaultValue: string) {
     return text((raw, ctx) => {
       const value = raw === '' ? defaultValue : raw;
+      // An empty default: naming none is a choice of its own (a rollback's runtime: as recorded).
+      if (value === '') return '';
       return registry.has(value) ? value : fail(ctx, registry.unknown(value));
     });
   },

@@ -3,7 +3,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { requireInput } from '../action';
 import { rollbackMethods, type RollbackMethodOptions, type RollbackTarget } from '../rollback';
 import { DEPLOYMENT_ID, FREE_TEXT, HOST_PATH, VERSION } from '../vocabulary';
-import { checkRuntimeInputs, type RuntimeInputs } from './common-inputs';
+import { checkRollbackRuntimeInputs, type RuntimeInputs } from './common-inputs';
 import { field, type HostInputs } from './inputs';
 
 /** The rollback methods' inputs: nginx takes the host inputs; Kubernetes and Ansible take these. */
@@ -77,14 +77,14 @@ export function rollbackMethodOptions(inputs: MethodInputs): RollbackMethodOptio
 
 /**
  * What the method the inputs name needs, checked before anything runs: a method on hosts takes
- * the hosts, the SSH key and a runtime; each method checks its own inputs.
+ * the hosts and the SSH key (its runtime, unless named, is each release's as recorded); each method checks its own inputs.
  */
 export function checkRollbackMethodInputs(inputs: MethodInputs): void {
   const method = rollbackMethods.get(inputs.method);
   if (method.onHosts) {
     requireInput(inputs.hosts.length > 0, 'hosts', `is required for method ${inputs.method}: one or more user@host[:port]`);
     requireInput(inputs['ssh-private-key'] !== '', 'ssh-private-key', `is required for method ${inputs.method}`);
-    checkRuntimeInputs(inputs);
+    checkRollbackRuntimeInputs(inputs);
   }
   method.check?.(rollbackMethodOptions(inputs));
 }

@@ -4,7 +4,7 @@ import { readLogMarks, type LogMark } from '../analysis/sources';
 import { closeSessions, failedHosts, history, isCancelled, moveBack, newReport, onEveryHost, openSessions, readLive, stableColor, step, summarize, switchAll, switchOne, type PhaseResult, type SessionSettings, type SwitchPlan, type Work } from '../fleet';
 import { DEFAULT_ROUTER, weightsFor } from '../traffic';
 import { addRelease, liveRelease, newReleaseId, oneLine, updateRelease, withHistory, type AppState, type HistoryEntry, type HostSpec } from '../hosts';
-import { otherColor, type Color, type Release } from '../domain';
+import { otherColor, type Color, type Release, type RuntimeRecord } from '../domain';
 
 /**
  * The blue-green procedure over many hosts. Each phase opens and locks every host first; traffic
@@ -18,6 +18,8 @@ export interface DeploySettings extends SessionSettings {
   version: string;
   canaryPercent: number;
   runtime: Runtime;
+  /** What the release records of its runtime (its name and options), so that a rollback stops and starts it without the runtime inputs. */
+  runtimeRecord?: RuntimeRecord;
   healthPaths: string[];
   healthTimeoutSeconds: number;
   /** Sent to the new color before it gets traffic. */
@@ -133,7 +135,7 @@ async function prepareHost(work: DeployWork, settings: DeploySettings): Promise<
   // The release is on record before anything is touched: whatever happens next, it is known.
   const releaseId = newReleaseId();
   work.releaseId = releaseId;
-  await session.saveState(addRelease(session.state, { id: releaseId, version: settings.version, image: settings.image, color: target, runId: settings.run.runId, deployedAt: iso(settings), status: 'deploying', servedAt: null, restoredAt: null, endedAt: null, note: '' }));
+  await session.saveState(addRelease(session.state, { id: releaseId, version: settings.version, image: settings.image, color: target, runId: settings.run.runId, deployedAt: iso(settings), status: 'deploying', servedAt: null, restoredAt: null, endedAt: null, note: '', ...(settings.runtimeRecord ? { runtime: settings.runtimeRecord } : {}) }));
 
   const release: Release = { app: settings.app, color: target, port: session.port(target), image: settings.image, version: settings.version };
   const timeoutMs = settings.commandTimeoutSeconds * 1000;

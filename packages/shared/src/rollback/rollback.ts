@@ -3,7 +3,7 @@ import { launchRelease, prepareRelease, stopRelease, waitHealthy, type Runtime }
 import { closeSessions, failedHosts, history, newReport, onEveryHost, openSessions, readLive, step, summarize, switchAll, switchOne, type HostSession, type PhaseResult, type SessionSettings, type SwitchPlan, type Work } from '../fleet';
 import { weightsFor, type Weights } from '../traffic';
 import { liveRelease, oneLine, rollbackCandidates, script, updateRelease, withHistory, type AppState, type HostSpec } from '../hosts';
-import { COLORS, isRejected, otherColor, type Color, type Release, type ReleaseRecord } from '../domain';
+import { COLORS, isRejected, otherColor, type Color, type Release, type ReleaseRecord, type RuntimeRecord } from '../domain';
 
 /**
  * Rollback on hosts with nginx: traffic back to the last good version (or a named one). A color
@@ -18,7 +18,13 @@ export type RollbackTarget = { kind: 'previous'; canaryOnly?: boolean } | { kind
 export interface RollbackSettings extends SessionSettings {
   target: RollbackTarget;
   reason: string;
-  runtime: Runtime;
+  /**
+   * The runtime the inputs name, used for every color; null when they name none: each color is
+   * stopped and started with the runtime recorded with the release it runs (`recordedRuntime`).
+   */
+  runtime: Runtime | null;
+  /** Builds a runtime recorded with a release (settings/: checked with the runtime's own input fields); throws when the record does not pass. */
+  recordedRuntime?: (record: RuntimeRecord) => Runtime;
   healthPaths: string[];
   healthTimeoutSeconds: number;
   /** Keep the failed color running for inspection instead of stopping it. */
@@ -124,6 +130,36 @@ export function planRollback(state: AppState, live: Weights | null, target: Roll
 
 interface RollbackWork extends Work {
   plan?: RollbackPlan;
+  /** Both colors' health answers, read with the live weights. */
+  health?: Record<string, number>;
+  /** The runtimes this host's rollback uses, resolved before anything is touched. */
+  runtimes?: { stopTarget?: Runtime; start?: Runtime; stopFailed?: Runtime };
+}
+
+/** The release a color runs as the state has it: the newest of its version and image (deployed to that color first). */
+function releaseOf(state: AppState, color: Color): ReleaseRecord | undefined {
+  const held = state.colors[color];
+  if (!held) return undefined;
+  const newestFirst = [...state.releases].reverse().filter((release) => release.version === held.version && release.image === held.image);
+  return newestFirst.find((release) => release.color === color) ?? newestFirst[0];
+}
+
+const PASS_RUNTIME = 'pass the runtime inputs it runs with: runtime: command with start-command and stop-command, or runtime: compose with compose-file (agent-loop: --runtime command --start-command … --stop-command …, or --runtime compose --compose-file …)';
+
+/**
+ * The runtime that stops or starts a color: the one the inputs name, else the one recorded with the
+ * release it runs (or is to run). Neither known: refused, never a stop claimed with a guess.
+ */
+function runtimeFor(settings: RollbackSettings, host: string, doing: string, release: ReleaseRecord | undefined): Runtime {
+  if (settings.runtime) return settings.runtime;
+  if (!release?.runtime || !settings.recordedRuntime) {
+    throw new ConfigurationError(`${host}: cannot ${doing}: no runtime input names one and its release records none (deployed before runtimes were recorded); ${PASS_RUNTIME}`);
+  }
+  try {
+    return settings.recordedRuntime(release.runtime);
+  } catch (error) {
+    throw new ConfigurationError(`${host}: cannot ${doing}: ${errorMessage(error)}; ${PASS_RUNTIME}`);
+  }
 }
 
 /**
@@ -166,8 +202,10 @@ export async function rollbackSessions(sessions: readonly HostSession[], setting
   const works: RollbackWork[] = sessions.map((session) => ({ session, report: newReport(session, 'rollback'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
   const candidates = sessions[0] ? rollbackCandidates(sessions[0].state).map((release) => release.version) : [];
 
-  // 1. Every host: plan, and start the target color when it is not running. No traffic moves yet.
-  const prepared = await onEveryHost(works, settings, (work) => prepareRollback(work, settings));
+  // 1. Every host: plan, with the runtimes it needs (a host that cannot say how to stop or start a
+  // color refuses here, before any host is touched); then start the target color when it is not
+  // running. No traffic moves yet.
+  const prepared = (await onEveryHost(works, settings, (work) => planOnHost(work, settings))) && (await onEveryHost(works, settings, (work) => prepareRollback(work, settings)));
   const planned = works.find((work) => work.plan?.rejected)?.plan;
   const finish = (ok: boolean, error?: string, restoredMs: number | null = null): RollbackResult => ({
     ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
@@ -197,16 +235,38 @@ export async function rollbackSessions(sessions: readonly HostSession[], setting
   return finish(true, undefined, restoredMs);
 }
 
-async function prepareRollback(work: RollbackWork, settings: RollbackSettings): Promise<void> {
+const healthUrl = (port: number, path: string): string => `http://127.0.0.1:${port}${path}`;
+
+async function planOnHost(work: RollbackWork, settings: RollbackSettings): Promise<void> {
   const { session } = work;
   // Both colors' health is probed with the weights, in the same command: a rollback to a color that
   // runs and answers needs no second round trip before the switch.
-  const healthUrl = (port: number, path: string): string => `http://127.0.0.1:${port}${path}`;
-  const health = await readLive(work, settings, COLORS.flatMap((color) => settings.healthPaths.map((path) => healthUrl(session.port(color), path))));
+  work.health = await readLive(work, settings, COLORS.flatMap((color) => settings.healthPaths.map((path) => healthUrl(session.port(color), path))));
   const plan = planRollback(session.state, work.before, settings.target, session.label);
+  work.plan = plan;
+  if (plan.noop) return;
+  const { state } = session;
+  const runtimes: NonNullable<RollbackWork['runtimes']> = {};
+  if (plan.start) {
+    const restored = plan.release && plan.release.version === plan.version && plan.release.image === plan.image ? plan.release : [...state.releases].reverse().find((release) => release.version === plan.version && release.image === plan.image);
+    runtimes.start = runtimeFor(settings, session.label, `start ${plan.target} (${plan.version})`, restored);
+    const holder = state.colors[plan.target];
+    runtimes.stopTarget = holder ? runtimeFor(settings, session.label, `stop ${plan.target} (${holder.version})`, releaseOf(state, plan.target)) : runtimes.start;
+  }
+  const failed = plan.failed ? state.colors[plan.failed] : undefined;
+  if (plan.failed && failed && failed.status !== 'stopped' && !settings.keepFailed) {
+    runtimes.stopFailed = runtimeFor(settings, session.label, `stop ${plan.failed} (${failed.version})`, releaseOf(state, plan.failed));
+  }
+  work.runtimes = runtimes;
+}
+
+async function prepareRollback(work: RollbackWork, settings: RollbackSettings): Promise<void> {
+  const { session } = work;
+  const plan = work.plan as RollbackPlan;
+  const health = work.health ?? {};
+  const runtimes = work.runtimes ?? {};
   if (plan.warning) settings.log.warn(plan.warning);
   if (!plan.noop) settings.log.info(`${session.label}: rolling back ${plan.rejected ? `${plan.rejected.version} (${plan.rejected.status})` : 'the current release'} to ${plan.version}${plan.why ? `, ${plan.why}` : ''}`);
-  work.plan = plan;
   work.target = plan.target;
   work.stable = plan.failed;
   work.report.toColor = plan.target;
@@ -221,9 +281,11 @@ async function prepareRollback(work: RollbackWork, settings: RollbackSettings): 
   }
   const release: Release = { app: settings.app, color: plan.target, port: session.port(plan.target), image: plan.image, version: plan.version };
   if (plan.start) {
+    const { start: startRuntime, stopTarget: stopRuntime } = runtimes;
+    if (!startRuntime || !stopRuntime) throw new Error(`${session.label}: the rollback's plan starts ${plan.target} but resolved no runtime for it (a bug)`);
     const timeoutMs = settings.commandTimeoutSeconds * 1000;
     // Pull first: a missing image changes nothing.
-    const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image);
+    const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, startRuntime, release, timeoutMs), (ready) => ready.image);
     // The color to start takes traffic now (a canary being replaced): take it out first.
     if (work.before && work.before[plan.target] > 0 && plan.failed) {
       const keep = plan.failed;
@@ -233,9 +295,9 @@ async function prepareRollback(work: RollbackWork, settings: RollbackSettings): 
       work.stateBefore = undefined;
     }
     const recorded = session.state.colors[plan.target];
-    await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
+    await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, stopRuntime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
     if (recorded) await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
-    await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs));
+    await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, startRuntime, prepared, timeoutMs));
     await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: prepared.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
   }
   const answering = !plan.start && settings.healthPaths.every((path) => health[healthUrl(release.port, path)] === 200);
@@ -273,9 +335,10 @@ async function stopFailed(work: RollbackWork, settings: RollbackSettings): Promi
   if (!plan.failed || settings.keepFailed) return;
   const failed = plan.failed;
   const failedRelease = session.state.colors[failed];
-  if (!failedRelease || failedRelease.status === 'stopped') return;
+  const runtime = work.runtimes?.stopFailed;
+  if (!failedRelease || failedRelease.status === 'stopped' || !runtime) return;
   try {
-    await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: failed, port: session.port(failed), image: failedRelease.image, version: failedRelease.version }, settings.commandTimeoutSeconds * 1000));
+    await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, runtime, { app: settings.app, color: failed, port: session.port(failed), image: failedRelease.image, version: failedRelease.version }, settings.commandTimeoutSeconds * 1000));
     await session.saveState({ ...session.state, colors: { ...session.state.colors, [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
   } catch (error) {
     // Traffic already left the failed color; a failed stop is reported, not fatal.

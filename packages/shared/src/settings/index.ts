@@ -1,2 +1,2 @@
 export { connectOptions, sessionFromInputs } from './session';
-export { colorSettings, deploySettings, monitorSettings, promoteSettings, rollbackMethod, rollbackSettings, runtimeFromInputs } from './phases';
+export { colorSettings, deploySettings, monitorSettings, promoteSettings, rollbackMethod, rollbackSettings, runtimeFromInputs, runtimeFromRecord } from './phases';

@@ -1,8 +1,9 @@
 import type { Clock, Logger, RunInfo } from '../action';
 import type { Policy, Verdict } from '../analysis';
 import type { SessionSettings } from '../fleet';
+import type { RuntimeRecord } from '../domain';
 import type { HostSpec } from '../hosts';
-import { runtimeOptions, rollbackMethodOptions, type deployPhaseInputs, type HostInputs, type MethodInputs, type MonitorInputs, type promotePhaseInputs, type RuntimeInputs, type Values } from '../inputs';
+import { recordedRuntimeOptions, runtimeOptions, runtimeRecord, rollbackMethodOptions, type deployPhaseInputs, type HostInputs, type MethodInputs, type MonitorInputs, type promotePhaseInputs, type RuntimeInputs, type Values } from '../inputs';
 import type { DeploySettings, MonitorSettings, PromoteSettings } from '../procedures';
 import { buildRollbackMethod, type RollbackMethod, type RollbackSettings } from '../rollback';
 import { buildRuntime, type Runtime } from '../runtime';
@@ -29,20 +30,42 @@ export function runtimeFromInputs(inputs: RuntimeInputs): Runtime {
   return buildRuntime(inputs.runtime, runtimeOptions(inputs));
 }
 
-/** What every phase that starts, checks or stops a color takes: the session, the runtime, its health paths and time limits. */
-export function colorSettings(inputs: PhaseInputs, context: RunContext): SessionSettings & { runtime: Runtime; healthPaths: string[]; healthTimeoutSeconds: number; commandTimeoutSeconds: number } {
+/**
+ * The runtime recorded with a release (domain/releases.ts: RuntimeRecord), read back from a host:
+ * its name must be registered and its options must pass the runtime inputs' own fields and the
+ * runtime's check (inputs/common-inputs.ts: recordedRuntimeOptions); otherwise a ConfigurationError.
+ */
+export function runtimeFromRecord(record: RuntimeRecord): Runtime {
+  return buildRuntime(record.name, recordedRuntimeOptions(record));
+}
+
+/**
+ * A rollback's runtime: the one the inputs name (for every color), or none (`runtime` left empty)
+ * and each color's as recorded with the release it runs.
+ */
+function rollbackRuntime(inputs: RuntimeInputs): { runtime: Runtime | null; recordedRuntime: (record: RuntimeRecord) => Runtime } {
+  return { runtime: inputs.runtime === '' ? null : runtimeFromInputs(inputs), recordedRuntime: runtimeFromRecord };
+}
+
+/** The session, health paths and time limits of every phase that starts, checks or stops a color. */
+function colorBase(inputs: PhaseInputs, context: RunContext): SessionSettings & { healthPaths: string[]; healthTimeoutSeconds: number; commandTimeoutSeconds: number } {
   return {
     ...sessionFromInputs(inputs, context.run, context.log, context.clock, context.signal),
-    runtime: runtimeFromInputs(inputs),
     healthPaths: healthPaths(inputs),
     healthTimeoutSeconds: inputs['health-timeout-seconds'],
     commandTimeoutSeconds: inputs['command-timeout-seconds'],
   };
 }
 
+/** What every phase that starts, checks or stops a color takes: the session, the runtime, its health paths and time limits. */
+export function colorSettings(inputs: PhaseInputs, context: RunContext): SessionSettings & { runtime: Runtime; healthPaths: string[]; healthTimeoutSeconds: number; commandTimeoutSeconds: number } {
+  return { ...colorBase(inputs, context), runtime: runtimeFromInputs(inputs) };
+}
+
 export function deploySettings(inputs: PhaseInputs & Values<typeof deployPhaseInputs>, context: RunContext): DeploySettings {
   return {
     ...colorSettings(inputs, context),
+    runtimeRecord: runtimeRecord(inputs),
     image: inputs.image,
     version: inputs.version,
     canaryPercent: inputs['canary-percent'],
@@ -62,7 +85,8 @@ export function promoteSettings(inputs: PhaseInputs & Values<typeof promotePhase
 
 export function rollbackSettings(inputs: PhaseInputs & { reason: string; 'keep-failed': boolean }, context: RunContext): Omit<RollbackSettings, 'target'> {
   return {
-    ...colorSettings(inputs, context),
+    ...colorBase(inputs, context),
+    ...rollbackRuntime(inputs),
     reason: inputs.reason,
     keepFailed: inputs['keep-failed'],
   };
@@ -91,7 +115,7 @@ export function monitorSettings(inputs: MonitorInputs & RuntimeInputs & { 'healt
     rollbackOn: inputs['rollback-on'] as Verdict[],
     rollback: {
       reason: '',
-      runtime: runtimeFromInputs(inputs),
+      ...rollbackRuntime(inputs),
       healthPaths: healthPaths(inputs),
       healthTimeoutSeconds: inputs['health-timeout-seconds'],
       keepFailed: inputs['keep-failed'],
