@@ -127,6 +127,27 @@ describe('agent-loop status', () => {
     for (const result of [unknown, badApp, noKey]) expect(result.stdout + result.stderr).not.toContain(key);
   });
 
+  it('refuses a rollback without runtime inputs when the releases record no runtime (an older state), and changes nothing (issue 21)', async () => {
+    // v1 and v2 were deployed by the core without a runtime record, as an older version wrote them.
+    const before = stateFiles();
+    const canary = (JSON.parse(before[0]!) as AppState).canary!;
+    const result = await agentLoop(['rollback', '--reason', 'no runtime given'], { ...operatorEnv(), AGENT_LOOP_SPLIT_KEY: '$request_id' });
+    expect(result.code, result.stdout + result.stderr).toBe(4);
+    expect(result.stderr).toMatch(/^notice: nothing to roll back; nothing was changed:$/m);
+    expect(result.stderr).toMatch(new RegExp(`cannot stop ${canary.color} \\(v2\\): no runtime input names one and its release records none .*pass the runtime inputs it runs with: runtime: command with start-command and stop-command, or runtime: compose with compose-file`));
+    expect(result.stdout + result.stderr).not.toMatch(/stop \S+ \(v2\) ok/);
+    expect(stateFiles()).toEqual(before);
+    // The canary still runs and still takes its share.
+    for (const host of lab.hosts) {
+      const port = canary.color === 'blue' ? host.bluePort : host.greenPort;
+      expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+    }
+    // Commands without a runtime are refused before any host, not ignored.
+    const half = await agentLoop(['rollback', '--stop-command', lab.stopCommand], operatorEnv());
+    expect(half.code).toBe(2);
+    expect(half.stderr).toContain("Input 'runtime': is required with stop-command: pass runtime: command too");
+  });
+
   it('rolls back from the command line with the same locks, state and audit log, showing each step; a second one does nothing', async () => {
     const env = { ...operatorEnv(), AGENT_LOOP_RUNTIME: 'command', AGENT_LOOP_START_COMMAND: lab.startCommand, AGENT_LOOP_STOP_COMMAND: lab.stopCommand, AGENT_LOOP_SPLIT_KEY: '$request_id' };
     const result = await agentLoop(['rollback', '--reason', 'error rate 4% on the canary'], env);
@@ -296,5 +317,28 @@ describe('agent-loop status', () => {
     for (const host of lab.hosts) expect(readdirSync(join(host.stateDir, lab.app))).not.toContain('hold');
     const json = JSON.parse((await agentLoop(['status', '--json'], env)).stdout) as { hosts: HostStatus[] };
     for (const status of json.hosts) expect(status.hold).toBeNull();
+  });
+
+  it('rolls back without runtime inputs, stopping the canary with the runtime recorded at its deploy: its port no longer answers, status says stopped (issue 21)', async () => {
+    const withRuntime = { ...operatorEnv(), AGENT_LOOP_RUNTIME: 'command', AGENT_LOOP_START_COMMAND: lab.startCommand, AGENT_LOOP_STOP_COMMAND: lab.stopCommand };
+    const deployed = await agentLoop(['deploy', '--image', 'registry.example/agent-loop:v8', '--version', 'v8', '--smoke-requests', '[]', '--min-free-disk-mb', '0', '--min-free-memory-mb', '0'], withRuntime);
+    expect(deployed.code, deployed.stderr).toBe(0);
+    const state = JSON.parse(stateFiles()[0]!) as AppState;
+    const canary = state.canary!;
+    expect(state.releases.find((release) => release.version === 'v8')?.runtime).toMatchObject({ name: 'command', options: { startCommand: lab.startCommand, stopCommand: lab.stopCommand } });
+    const port = (host: Lab['hosts'][number]) => (canary.color === 'blue' ? host.bluePort : host.greenPort);
+    for (const host of lab.hosts) expect((await fetch(`http://127.0.0.1:${port(host)}/health`)).status).toBe(200);
+
+    // No runtime, no commands: only the hosts and the key.
+    const rolledBack = await agentLoop(['rollback', '--reason', 'v8 is not wanted'], operatorEnv());
+    expect(rolledBack.stderr).toBe('');
+    expect(rolledBack.code).toBe(0);
+    expect(rolledBack.stdout).toMatch(new RegExp(`stop ${canary.color} \\(v8\\) ok`));
+    for (const host of lab.hosts) await expect(fetch(`http://127.0.0.1:${port(host)}/health`)).rejects.toThrow();
+    const json = JSON.parse((await agentLoop(['status', '--json'], operatorEnv())).stdout) as { hosts: HostStatus[] };
+    for (const status of json.hosts) expect(status.colors[canary.color]).toMatchObject({ version: 'v8', status: 'stopped' });
+    // All traffic on the stable color, whatever it runs.
+    const stable = state.colors[canary.color === 'blue' ? 'green' : 'blue']!.version;
+    for (const host of lab.hosts) expect((await sendTraffic({ url: host.proxyUrl, maxRequests: 20 })).byVersion, JSON.stringify(state.colors)).toEqual({ [stable]: 20 });
   });
 });
