@@ -8821,7 +8821,7 @@ function errors_requireInput(condition, name, message) {
         throw new errors_ConfigurationError(`Input '${name}': ${message}`);
 }
 /** A remote command or check failed on a host. */
-class HostError extends Error {
+class errors_HostError extends Error {
     host;
     name = 'HostError';
     constructor(host, message) {
@@ -8830,7 +8830,7 @@ class HostError extends Error {
     }
 }
 /** A traffic switch that nginx serves but whose outcome could not be recorded on the host (the caller puts traffic back). */
-class UnrecordedSwitchError extends HostError {
+class UnrecordedSwitchError extends errors_HostError {
     name = 'UnrecordedSwitchError';
 }
 function errorMessage(error) {
@@ -12773,13 +12773,13 @@ function handleTupleResults(itemResults, final, items, input, optoutStart) {
     }
     return final;
 }
-const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodRecord", (inst, def) => {
+const $ZodRecord = /*@__PURE__*/ $constructor("$ZodRecord", (inst, def) => {
     $ZodType.init(inst, def);
-    const memo = core.globalConfig.memoizer;
+    const memo = globalConfig.memoizer;
     memo?.attach(inst);
     inst._zod.parse = (payload, ctx) => {
         const input = payload.value;
-        if (!util.isPlainObject(input)) {
+        if (!isPlainObject(input)) {
             payload.issues.push({
                 expected: "record",
                 code: "invalid_type",
@@ -12808,7 +12808,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                         payload.issues.push({
                             code: "invalid_key",
                             origin: "record",
-                            issues: keyResult.issues.map((iss) => util.finalizeIssue(iss, ctx, core.config())),
+                            issues: keyResult.issues.map((iss) => finalizeIssue(iss, ctx, config())),
                             input: key,
                             path: [key],
                             inst,
@@ -12822,14 +12822,14 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                     if (result instanceof Promise) {
                         proms.push(result.then((result) => {
                             if (result.issues.length) {
-                                payload.issues.push(...util.prefixIssues(key, result.issues));
+                                payload.issues.push(...prefixIssues(key, result.issues));
                             }
                             payload.value[outKey] = result.value;
                         }));
                     }
                     else {
                         if (result.issues.length) {
-                            payload.issues.push(...util.prefixIssues(key, result.issues));
+                            payload.issues.push(...prefixIssues(key, result.issues));
                         }
                         payload.value[outKey] = result.value;
                     }
@@ -12875,7 +12875,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                     throw new Error("Async schemas not supported in object keys currently");
                 }
                 // Numeric string fallback: if key is a numeric string and failed, retry with Number(key). This handles z.number(), z.literal([1, 2, 3]), and unions containing numeric literals
-                const checkNumericKey = typeof key === "string" && regexes.number.test(key) && keyResult.issues.length;
+                const checkNumericKey = typeof key === "string" && number.test(key) && keyResult.issues.length;
                 if (checkNumericKey) {
                     const retryResult = def.keyType._zod.run({ value: Number(key), issues: [] }, ctx);
                     if (retryResult instanceof Promise) {
@@ -12899,7 +12899,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                         payload.issues.push({
                             code: "invalid_key",
                             origin: "record",
-                            issues: keyResult.issues.map((iss) => util.finalizeIssue(iss, ctx, core.config())),
+                            issues: keyResult.issues.map((iss) => finalizeIssue(iss, ctx, config())),
                             input: key,
                             path: [key],
                             inst,
@@ -12915,14 +12915,14 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                 if (result instanceof Promise) {
                     proms.push(result.then((result) => {
                         if (result.issues.length) {
-                            payload.issues.push(...util.prefixIssues(key, result.issues));
+                            payload.issues.push(...prefixIssues(key, result.issues));
                         }
                         payload.value[outKey] = result.value;
                     }));
                 }
                 else {
                     if (result.issues.length) {
-                        payload.issues.push(...util.prefixIssues(key, result.issues));
+                        payload.issues.push(...prefixIssues(key, result.issues));
                     }
                     payload.value[outKey] = result.value;
                 }
@@ -12942,7 +12942,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
         }
         return payload;
     };
-})));
+});
 const $ZodMap = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodMap", (inst, def) => {
     $ZodType.init(inst, def);
     const memo = core.globalConfig.memoizer;
@@ -18013,14 +18013,14 @@ function tuple(items, _paramsOrRest, _params) {
         ...util.normalizeParams(params),
     });
 }
-const ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodRecord", (inst, def) => {
+const ZodRecord = /*@__PURE__*/ $constructor("ZodRecord", (inst, def) => {
     _ensureDefaultMemoizer();
-    core.$ZodRecord.init(inst, def);
+    $ZodRecord.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.recordProcessor(inst, ctx, json, params);
+    inst._zod.processJSONSchema = (ctx, json, params) => recordProcessor(inst, ctx, json, params);
     inst.keyType = def.keyType;
     inst.valueType = def.valueType;
-})));
+});
 function record(keyType, valueType, params) {
     // v3-compat: z.record(valueType, params?) — defaults keyType to z.string()
     if (!valueType || !valueType._zod) {
@@ -18028,14 +18028,14 @@ function record(keyType, valueType, params) {
             type: "record",
             keyType: schemas_string(),
             valueType: keyType,
-            ...util.normalizeParams(valueType),
+            ...normalizeParams(valueType),
         });
     }
     return new ZodRecord({
         type: "record",
         keyType,
         valueType: valueType,
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 // type alksjf = core.output<core.$ZodRecordKey>;
@@ -18589,7 +18589,7 @@ const isRejected = (release) => BAD.includes(release.status);
  * nginx keys and HAProxy names. It depends on nothing, so that inputs, hosts and runtimes all check a value the
  * same way (an input is refused with the pattern a host's state is read back with).
  */
-const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const patterns_APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 /** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
 const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
@@ -18863,7 +18863,7 @@ async function ssh_connect(target, options) {
             client.dispose();
             if (rejection)
                 throw rejection;
-            throw new HostError(target.label, `SSH connection failed: ${error.message}`);
+            throw new errors_HostError(target.label, `SSH connection failed: ${error.message}`);
         }
     }, {
         attempts: options.attempts ?? 3,
@@ -18889,7 +18889,7 @@ async function ssh_connect(target, options) {
                     catch {
                         // the channel may already be gone
                     }
-                    reject(new HostError(target.label, `command timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}: ${argv[0]} …`));
+                    reject(new errors_HostError(target.label, `command timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}: ${argv[0]} …`));
                 }, timeoutMs);
             });
             try {
@@ -18910,7 +18910,7 @@ async function ssh_runChecked(remote, argv, what, options) {
     const result = await remote.run(argv, options);
     if (result.code !== 0) {
         const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
-        throw new HostError(remote.label, `${what} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+        throw new errors_HostError(remote.label, `${what} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
     }
     return result.stdout;
 }
@@ -18994,6 +18994,11 @@ const releaseSchema = object({
     restoredAt: state_time.nullable().default(null),
     endedAt: state_time.nullable().default(null),
     note: plainText(300).default(''),
+    /**
+     * The runtime it was started with. Only its shape is checked here: what its options may be is
+     * the runtime's, checked with the runtime inputs' own fields when a rollback builds it.
+     */
+    runtime: object({ name: schemas_string().max(100), options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()])).refine((options) => Object.keys(options).length <= 20, 'at most 20 options') }).optional(),
 });
 const canarySchema = object({
     color: colorSchema,
@@ -19272,9 +19277,12 @@ async function writeRemoteFile(remote, path, content) {
     await ssh_runChecked(remote, state_commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, { stdin: content });
 }
 /** A state file that cannot be read as one: torn, hand-edited, or not ours. */
-class StateUnreadable extends HostError {
+class StateUnreadable extends errors_HostError {
     path;
     problem;
+    name = 'StateUnreadable';
+    /** What the step summary says to do: a plain re-run would meet the same file. */
+    remedy = 'A plain re-run meets the same file: re-run the step with repair-state: true (agent-loop: --repair-state true), which rebuilds the state from the audit log and the live weights and says what it found.';
     constructor(host, path, problem) {
         super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
         this.path = path;
@@ -19315,7 +19323,7 @@ function stateText(host, state) {
     const text = `${JSON.stringify(state, null, 2)}\n`;
     const check = parseState(text, state.app);
     if (!check.ok)
-        throw new HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
+        throw new errors_HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
     return text;
 }
 async function writeState(remote, paths, state) {
@@ -19345,7 +19353,7 @@ async function writeStateAndAudit(remote, paths, state, auditLines) {
     const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
     if (result.code === 5 && result.stdout.trim() === 'wrote 1')
         return `could not append to the audit log${detail ? `: ${detail}` : ''}`;
-    throw new HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+    throw new errors_HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
 }
 async function audit(remote, paths, record) {
     await runChecked(remote, state_commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
@@ -19447,7 +19455,7 @@ async function acquireLock(remote, paths, owner, options) {
         if (result.code === 4)
             continue;
         if (result.code !== 1)
-            throw new HostError(remote.label, `could not take the lock in ${paths.lock}: ${show_printable(result.stderr.trim(), 300) || `exit ${result.code}`}`);
+            throw new errors_HostError(remote.label, `could not take the lock in ${paths.lock}: ${show_printable(result.stderr.trim(), 300) || `exit ${result.code}`}`);
         const [header = '', ...rest] = result.stdout.split('\n');
         const [, seen = '0', hostNow = '0'] = header.split(' ');
         const ageSeconds = Math.max(0, Number(hostNow) - Number(seen));
@@ -19457,7 +19465,7 @@ async function acquireLock(remote, paths, owner, options) {
             const taken = await remote.run(state_commands.takeOverLock(paths.lock));
             // Exit 5: an owner appeared meanwhile; the next attempt sees it.
             if (taken.code !== 0 && taken.code !== 5)
-                throw new HostError(remote.label, `could not take over the lock in ${paths.lock}: ${show_printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`);
+                throw new errors_HostError(remote.label, `could not take over the lock in ${paths.lock}: ${show_printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`);
             continue;
         }
         // A lock without an owner is no dead run's: it never goes stale (see LockHeld).
@@ -19698,352 +19706,305 @@ function parseTarget(text) {
     return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
+;// CONCATENATED MODULE: ./packages/shared/src/action/registry.ts
 
 
-
-
-
-const readFromRunner = (name) => runner.getInput(name);
-/** Reads and validates every field; reports all bad inputs at once. */
-function readInputs(fields, read = readFromRunner) {
-    const result = {};
-    const problems = [];
-    for (const [name, schema] of Object.entries(fields)) {
-        const parsed = schema.safeParse(read(name).trim());
-        if (parsed.success)
-            result[name] = parsed.data;
-        else
-            problems.push(`Input '${name}': ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
-    }
-    if (problems.length > 0)
-        throw new errors_ConfigurationError(problems.join('\n'));
-    return result;
-}
-function fail(ctx, message) {
-    ctx.addIssue({ code: 'custom', message });
-    return NEVER;
-}
-const MAX_INPUT = 64 * 1024;
-function inputs_text(check) {
-    return schemas_string().transform((value, ctx) => {
-        if (value.length > MAX_INPUT)
-            return fail(ctx, `is ${value.length} characters long; at most ${MAX_INPUT} are accepted`);
-        return check(value, ctx);
-    });
-}
-const inputs_field = {
-    /** A string matching `pattern`; `form` says what is expected in words. */
-    string(options) {
-        return inputs_text((raw, ctx) => {
-            const value = raw === '' ? (options.default ?? '') : raw;
-            if (value === '')
-                return options.required ? fail(ctx, `is required: ${options.form}`) : '';
-            if (value.length > (options.max ?? 256))
-                return fail(ctx, `is too long (${value.length} characters, at most ${options.max ?? 256}): ${options.form}`);
-            if (!options.pattern.test(value))
-                return fail(ctx, `expected ${options.form}, got '${show_printable(value)}'`);
-            return value;
-        });
-    },
-    integer(options) {
-        return inputs_text((raw, ctx) => {
-            if (raw === '')
-                return options.default;
-            if (!/^\d+$/.test(raw))
-                return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got '${show_printable(raw)}'`);
-            const value = Number(raw);
-            if (value < options.min || value > options.max)
-                return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got ${raw}`);
-            return value;
-        });
-    },
-    /** A decimal number such as 0.01 or 2.5 (no exponent, no sign), from min to max. */
-    decimal(options) {
-        return inputs_text((raw, ctx) => {
-            if (raw === '')
-                return options.default;
-            const expected = `expected a number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, such as ${options.default}`;
-            if (!/^\d{1,15}(\.\d{1,15})?$|^\.\d{1,15}$/.test(raw))
-                return fail(ctx, `${expected}, got '${show_printable(raw)}'`);
-            const value = Number(raw);
-            if (value < options.min || value > options.max)
-                return fail(ctx, `${expected}, got ${raw}`);
-            return value;
-        });
-    },
-    port(defaultPort) {
-        return inputs_field.integer({ min: 1, max: 65535, default: defaultPort, unit: 'a TCP port' });
-    },
-    boolean(defaultValue) {
-        return inputs_text((raw, ctx) => {
-            if (raw === '')
-                return defaultValue;
-            if (/^(true|yes|on)$/i.test(raw))
-                return true;
-            if (/^(false|no|off)$/i.test(raw))
-                return false;
-            return fail(ctx, `expected true or false, got '${show_printable(raw)}'`);
-        });
-    },
-    choice(choices, defaultValue) {
-        return inputs_text((raw, ctx) => {
-            const value = raw === '' ? defaultValue : raw;
-            if (!choices.includes(value))
-                return fail(ctx, `expected one of ${choices.join(', ')}, got '${show_printable(value)}'`);
-            return value;
-        });
-    },
-    /**
-     * The name of an implementation a seam's registry holds (a runtime, a router, a rollback method:
-     * action/registry.ts). The names it accepts, and lists when given another, are the registry's
-     * when the input is read: one a team registered counts as a built-in one does.
-     */
-    registered(registry, defaultValue) {
-        return inputs_text((raw, ctx) => {
-            const value = raw === '' ? defaultValue : raw;
-            return registry.has(value) ? value : fail(ctx, registry.unknown(value));
-        });
-    },
-    /** A secret: masked as soon as it is read, never echoed in an error. */
-    secret(options) {
-        return inputs_text((raw, ctx) => {
-            if (raw === '')
-                return options.required ? fail(ctx, `is required: ${options.form}`) : '';
-            mask(raw);
-            const problem = options.check?.(raw);
-            return problem ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`) : raw;
-        });
-    },
-    /** A command template with `{placeholder}`s among `allowed`. */
-    template(allowed) {
-        return inputs_text((raw, ctx) => {
-            if (raw === '')
-                return '';
-            if (raw.includes('\0'))
-                return fail(ctx, 'contains a NUL byte');
-            const unknown = templatePlaceholders(raw).filter((name) => !allowed.includes(name));
-            if (unknown.length > 0)
-                return fail(ctx, `unknown placeholder {${unknown[0]}}; expected only ${allowed.map((name) => `{${name}}`).join(' ')}`);
-            const quoted = quotedPlaceholders(raw);
-            if (quoted.length > 0)
-                return fail(ctx, `the placeholder {${quoted[0]}} stands inside quotes or after a backslash; write it bare: every value is quoted for you`);
-            return raw;
-        });
-    },
-    /** A YAML (or JSON) document whose value must satisfy `schema`, a document built with vocabulary's docField. */
-    yaml(schema, options) {
-        return inputs_text((raw, ctx) => yamlDocument(raw === '' ? options.default : raw, schema, options.form, ctx)?.value ?? NEVER);
-    },
-};
 /**
- * The input is the document: after `Input 'plan': `, an item of a list reads `[0].seconds`, a key
- * of a mapping `requests`, and a problem of the whole document has no place.
+ * The implementations of one seam (routers, runtimes, metric sources, rollback methods), by the
+ * name an input gives: the one place a seam's implementations are listed. Each seam's registry
+ * lives in the folder that owns its interface and holds the built-in implementations; a team adds
+ * its own with `register`, before the inputs are read, and changes no file of the core. The names
+ * an input accepts, and the error for any other, come from the registry itself.
  */
-const INPUT_DOCUMENT = {};
-/** Parses YAML and checks it against `schema`; every problem is reported, each with where it is, then the form expected (and undefined returned). */
-function yamlDocument(raw, schema, form, ctx) {
-    let document;
-    try {
-        document = (0,dist/* parse */.qg)(raw);
+class Registry {
+    seam;
+    input;
+    entries = new Map();
+    /** `seam`: what one implementation is called in a message (`router`); `input`: the input that names one. */
+    constructor(seam, input, builtIn) {
+        this.seam = seam;
+        this.input = input;
+        for (const [name, entry] of Object.entries(builtIn))
+            this.register(name, entry);
     }
-    catch (error) {
-        ctx.addIssue({ code: 'custom', message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}` });
-        return undefined;
+    /** Adds an implementation under a new name (lower-case letters, digits and hyphens); a name already taken is refused. */
+    register(name, entry) {
+        if (!/^[a-z][a-z0-9-]{0,39}$/.test(name))
+            throw new Error(`a ${this.seam} name is lower-case letters, digits and hyphens, starting with a letter (at most 40), got '${show_printable(name)}'`);
+        if (this.entries.has(name))
+            throw new Error(`a ${this.seam} named ${name} is already registered`);
+        this.entries.set(name, entry);
+        return this;
     }
-    const parsed = schema.safeParse(document);
-    if (!parsed.success) {
-        ctx.addIssue({ code: 'custom', message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}` });
-        return undefined;
+    /** The registered names, in the order they were registered (the built-in ones first). */
+    names() {
+        return [...this.entries.keys()];
     }
-    return { value: parsed.data };
-}
-/** Registers a secret with the runner so it is masked in every log line. */
-function mask(secret) {
-    if (secret === '')
-        return;
-    runner.setSecret(secret);
-    for (const line of secret.split(/\r?\n/))
-        if (line.trim().length >= 4)
-            runner.setSecret(line.trim());
-}
-// ---------------------------------------------------------------------------------------------
-// Values that several actions share: same names, same forms, defined once.
-const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value) ? undefined : 'is not a PEM or OpenSSH private key';
-const webhookCheck = (value) => {
-    let url;
-    try {
-        url = new URL(value);
+    has(name) {
+        return this.entries.has(name);
     }
-    catch {
-        return 'is not a URL';
+    /** The implementation registered as `name`; any other name is the user's mistake, told with the names there are. */
+    get(name) {
+        const entry = this.entries.get(name);
+        if (entry === undefined)
+            throw new errors_ConfigurationError(`Input '${this.input}': ${this.unknown(name)}`);
+        return entry;
     }
-    const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
-        return 'must be an https:// URL';
-    return undefined;
-};
-const hostPort = docField.number({ min: 1, max: 65535, integer: true, unit: 'a TCP port' });
-const hostPath = docField.text('a path without ..', HOST_PATH);
-/** One item of the hosts list: `user@host[:port]`, or a mapping with that host and its overrides. */
-const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item } : item), docField.mapping({
-    // host and nginx-command are checked when the hosts are resolved (parseTarget, parseNginxCommand).
-    host: docField.text('user@host[:port]', ANY_TEXT),
-    'blue-port': hostPort.optional(),
-    'green-port': hostPort.optional(),
-    'nginx-status-port': hostPort.optional(),
-    'state-dir': hostPath.optional(),
-    'nginx-conf-dir': hostPath.optional(),
-    'nginx-command': docField.text('a command line such as "sudo nginx"', ANY_TEXT).optional(),
-    'access-log': hostPath.optional(),
-}, 'user@host[:port] or a mapping {host, blue-port, …}'));
-const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
-const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log}';
-function parseNginxCommand(line) {
-    const words = splitWords(line);
-    if (words.length === 0 || words.length > 16)
-        throw new errors_ConfigurationError('expected a command line such as "nginx" or "sudo nginx"');
-    for (const word of words) {
-        if (!/^[A-Za-z0-9._/=:+@-]+$/.test(word))
-            throw new errors_ConfigurationError(`contains the word '${show_printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
+    /** What an unknown name is told: the names there are, and the one given. */
+    unknown(name) {
+        return `expected one of ${this.names().join(', ')}, got '${show_printable(name)}'`;
     }
-    return words;
-}
-function privateKeyField(required) {
-    return inputs_field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
-}
-/** The hosts input, resolved into one settings object per host. */
-function hostsField(options = { required: true }) {
-    return inputs_text((raw, ctx) => {
-        if (raw === '')
-            return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
-        const listed = raw.startsWith('-') || raw.startsWith('[') ? yamlDocument(raw, hostList, HOSTS_FORM, ctx) : { value: raw.split(/[\s,]+/).filter(Boolean).map((host) => ({ host })) };
-        if (!listed)
-            return NEVER;
-        const items = listed.value;
-        if (items.length > 500)
-            return fail(ctx, 'lists more than 500 hosts');
-        const seen = new Set();
-        const hosts = [];
-        for (const override of items) {
-            try {
-                const target = parseTarget(override.host);
-                if (seen.has(target.label))
-                    return fail(ctx, `lists ${target.label} twice`);
-                seen.add(target.label);
-                hosts.push({
-                    target,
-                    overrides: {
-                        bluePort: override['blue-port'],
-                        greenPort: override['green-port'],
-                        nginxStatusPort: override['nginx-status-port'],
-                        stateDir: override['state-dir'],
-                        nginxConfDir: override['nginx-conf-dir'],
-                        nginxCommand: override['nginx-command'] === undefined ? undefined : parseNginxCommand(override['nginx-command']),
-                        accessLog: override['access-log'],
-                    },
-                });
-            }
-            catch (error) {
-                return fail(ctx, error.message);
-            }
-        }
-        return hosts;
-    });
-}
-/** The connection and host inputs that every action working on hosts takes. */
-const hostInputs = {
-    hosts: hostsField(),
-    'ssh-private-key': privateKeyField(true),
-    'ssh-known-hosts': inputs_text((raw, ctx) => {
-        try {
-            parseKnownHosts(raw);
-            return raw;
-        }
-        catch (error) {
-            return fail(ctx, error.message);
-        }
-    }),
-    'insecure-skip-host-key-check': inputs_field.boolean(false),
-    'ssh-connect-timeout-seconds': inputs_field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: inputs_field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
-    'max-parallel': inputs_field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-    'state-dir': inputs_field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
-    'nginx-conf-dir': inputs_field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
-    'nginx-command': inputs_text((raw, ctx) => {
-        try {
-            return parseNginxCommand(raw === '' ? 'nginx' : raw);
-        }
-        catch (error) {
-            return fail(ctx, error.message);
-        }
-    }),
-    'nginx-status-port': inputs_field.port(8099),
-    'blue-port': inputs_field.port(8001),
-    'green-port': inputs_field.port(8002),
-    'lock-wait-seconds': inputs_field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
-    'lock-stale-seconds': inputs_field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
-    'break-stale-lock': inputs_field.boolean(true),
-    // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
-    'take-over-lock': inputs_field.boolean(false),
-    'repair-state': inputs_field.boolean(false),
-    'slack-webhook-url': inputs_field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
-    environment: inputs_field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
-};
-/**
- * The access log the canary is judged from, one default everywhere: host-setup prepares this file
- * (creates it, lets the deploy user read it), the README's server block writes it in the
- * `agent_loop` format, the deploy marks where it stands at the switch and the monitor reads it.
- * Not Debian's `/var/log/nginx/access.log`: that one is written in the `combined` format, which
- * the monitor cannot read a request from.
- */
-const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
-/** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
-const accessLogInput = inputs_field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
-/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
-function resolveHosts(inputs) {
-    errors_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
-    return inputs.hosts.map(({ target, overrides }) => {
-        const spec = {
-            target,
-            bluePort: overrides.bluePort ?? inputs['blue-port'],
-            greenPort: overrides.greenPort ?? inputs['green-port'],
-            nginxStatusPort: overrides.nginxStatusPort ?? inputs['nginx-status-port'],
-            stateDir: overrides.stateDir ?? inputs['state-dir'],
-            nginxConfDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
-            nginxCommand: overrides.nginxCommand ?? inputs['nginx-command'],
-            accessLog: overrides.accessLog ?? (inputs['access-log'] || DEFAULT_ACCESS_LOG),
-        };
-        const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
-        errors_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
-        return spec;
-    });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/action/parallel.ts
-/** Runs `task` for every item with at most `limit` running at once; keeps the input order. */
-async function mapLimit(items, limit, task) {
-    const results = new Array(items.length);
-    let next = 0;
-    const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-        while (next < items.length) {
-            const index = next++;
-            results[index] = await task(items[index], index);
-        }
-    });
-    await Promise.all(workers);
-    return results;
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/hostsetup.ts
+
+
+
+/**
+ * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
+ * user that is root or may use sudo without a password, it makes the state directory the deploy
+ * user's, keeps the nginx include directory root's, installs the switch helper (a root-owned
+ * program that writes an app's include from a fixed template and reloads nginx) and a sudoers
+ * drop-in that allows that helper and nothing else (checked with `visudo -c` first), lets the deploy
+ * user read the one access log the canary monitor reads (an ACL on that file, no group), and makes
+ * sure nginx knows the agent_loop log format and includes the include directory. Every file is
+ * written as a temporary file in a directory that only root may write, then renamed into place.
+ * Each step checks before it changes, so a second run changes nothing; each reports `changed`,
+ * `ok` or `todo`.
+ */
+/** The access log format the canary monitor reads (one JSON object per request). */
+const AGENT_LOOP_LOG_FORMAT = 'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+/**
+ * The sudoers drop-in: the deploy user may run, as root and without a password, the switch helper
+ * (absolute path), which checks its own arguments. Nothing else: not nginx itself, whose include
+ * directories would then have to be the deploy user's.
+ */
+function sudoersRule(deployUser, helperPath) {
+    if (!USER_NAME.test(deployUser))
+        throw new ConfigurationError(`'${deployUser}' is not a user name`);
+    // Plain path characters only: sudoers reads `, : =`, backslashes and white space as syntax.
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(helperPath))
+        throw new ConfigurationError(`the switch helper must be an absolute path of letters, digits and . _ - /, got '${helperPath}'`);
+    return [
+        '# Written by agent-loop host-setup: the deploy user may run the switch helper as root, and nothing else.',
+        `${deployUser} ALL=(root) NOPASSWD: ${helperPath}`,
+        '',
+    ].join('\n');
 }
-/** Like mapLimit, but never rejects: every item gets its own outcome. */
-function parallel_settleLimit(items, limit, task) {
-    return mapLimit(items, limit, async (item, index) => {
-        try {
-            return { ok: true, value: await task(item, index) };
-        }
-        catch (error) {
-            return { ok: false, error };
-        }
-    });
+/** The nginx-command the deploy user's actions use after set-up: the helper through sudo, without a prompt. */
+function deployNginxCommand(helperPath) {
+    return ['sudo', '-n', helperPath].join(' ');
+}
+/** Where nginx is, as root sees it: `command -v`, else /usr/sbin (not on a non-root PATH). */
+const LOCATE_SCRIPT = (/* unused pure expression or super */ null && (`name=$1
+if [ "$(id -u)" = 0 ]; then path=$(command -v "$name" 2>/dev/null); else path=$(sudo -n sh -c 'command -v "$1"' sh "$name" 2>/dev/null); fi
+[ -z "$path" ] && [ -x "/usr/sbin/$name" ] && path="/usr/sbin/$name"
+case "$path" in /*) echo "nginx_path=$path" ;; *) echo "nginx_path=" ;; esac`));
+function locateCommand(name) {
+    return script('al-locate', LOCATE_SCRIPT, [name]);
+}
+const SETUP_SCRIPT = (/* unused pure expression or super */ null && (`set -u
+user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9
+app=\${10}; placeholder_text=\${11}; drive_nginx=\${12}; shift 12
+if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
+elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
+else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
+id -u "$user" >/dev/null 2>&1 || { echo "fatal=there is no user $user: create it first (sudo useradd --create-home --shell /bin/bash $user) and authorize the deploy key in ~$user/.ssh/authorized_keys"; exit 0; }
+group=$(id -gn "$user")
+err=$(mktemp); text=$(mktemp); trap 'rm -f "$err" "$text"' EXIT
+
+# A directory, and every one above it, that only root may write (above it, also root's with the
+# sticky bit, as /tmp, where nobody else may rename or remove root's entries): a file put there
+# cannot be swapped by anyone else between its check and its use.
+root_only() {
+  d=$1; own=yes
+  while :; do
+    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
+    [ "\${1-}" = 0 ] || return 1
+    case \${2-} in *[2367]?|*[2367]) case $own\${2-} in no[1357]???) ;; *) return 1 ;; esac ;; esac
+    own=no
+    [ "$d" = / ] && return 0
+    d=$(dirname "$d")
+  done
+}
+# Installs the text in $text as root's file $1 with mode $2: a temporary file made by mktemp in the
+# target's own directory, then a rename (which replaces a link rather than writing through it).
+install_root() {
+  dir=$(dirname "$1")
+  root_only "$dir" || { echo "$dir, or a directory above it, may be written by someone other than root" > "$err"; return 1; }
+  tmp=$(as_root mktemp "$dir/.agent-loop.XXXXXXXX") || return 1
+  if as_root sh -c 'cat > "$1" && chown root:root "$1" && chmod "$2" "$1"' sh "$tmp" "$2" < "$text" && as_root mv -fT "$tmp" "$1"; then return 0; fi
+  as_root rm -f "$tmp"; return 1
+}
+same_root_file() { # target mode: already root's, with that mode and the text in $text
+  [ -f "$1" ] && [ ! -L "$1" ] && [ "$(stat -c '%u %a' "$1")" = "0 $2" ] && as_root cmp -s "$text" "$1"
+}
+
+if [ -d "$state_dir" ] && [ "$(stat -c %U "$state_dir")" = "$user" ]; then echo "ok=state directory $state_dir belongs to $user"
+elif as_root install -d -o "$user" -g "$group" -m 0750 "$state_dir" 2>"$err"; then echo "changed=state directory $state_dir now belongs to $user"
+else echo "todo=state directory $state_dir: $(cat "$err")"; fi
+
+# Another router than nginx: no include, no helper, no sudoers rule (its own part is the router's).
+if [ "$drive_nginx" = yes ]; then
+# nginx (root) loads every file in the include directory: it stays root's, and the helper writes it.
+include_state() { set -- $(stat -c '%u %a' "$include_dir" 2>/dev/null); [ "\${1-}" = 0 ] && case \${2-} in *[2367]?|*[2367]) false ;; esac; }
+if [ ! -d "$include_dir" ]; then
+  if as_root install -d -o root -g root -m 0755 "$include_dir" 2>"$err"; then echo "changed=nginx include directory $include_dir made, root's"; else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
+elif include_state; then echo "ok=nginx include directory $include_dir is root's: $user cannot write it"
+elif as_root chown root:root "$include_dir" 2>"$err" && as_root chmod go-w "$include_dir" 2>>"$err"; then echo "changed=nginx include directory $include_dir is root's again: $user could write it, and nginx loads it as root"
+else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
+for f in "$include_dir"/* "$include_dir"/.[!.]*; do
+  { [ -e "$f" ] || [ -L "$f" ]; } || continue
+  owner=$(stat -c %U "$f")
+  [ "$owner" = root ] || echo "todo=$f belongs to $owner, and nginx loads it as root: read it, then make it root's (sudo chown root:root $f) or remove it"
+done
+
+printf '%s\\n' "$helper_text" > "$text"
+if same_root_file "$helper" 755; then echo "ok=switch helper $helper"
+elif install_root "$helper" 0755 2>>"$err"; then echo "changed=installed the switch helper $helper: it writes $include_dir/agent-loop-APP.conf from a fixed template and reloads nginx"
+else echo "todo=could not install the switch helper $helper: $(cat "$err")"; fi
+
+printf '%s' "$rule_text" > "$text"
+if same_root_file "$sudoers_file" 440; then echo "ok=sudoers rule $sudoers_file"
+elif ! out=$(as_root visudo -c -f "$text" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
+elif [ ! -f "$helper" ]; then echo "todo=the sudoers rule was not installed: the switch helper it names is missing"
+elif install_root "$sudoers_file" 0440 2>>"$err"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run $helper as root, nothing else"
+else echo "todo=could not install $sudoers_file: $(cat "$err")"; fi
+fi
+
+if [ -n "$access_log" ]; then
+  if [ -L "$access_log" ]; then echo "todo=the access log $access_log is a symbolic link: name the file itself"
+  elif [ -e "$access_log" ] && [ ! -f "$access_log" ]; then echo "todo=the access log $access_log is not a regular file"
+  else
+    case $access_log in
+      *.log)
+        if [ ! -e "$access_log" ]; then
+          if as_root sh -c 'umask 027; set -C; : > "$1"' sh "$access_log" 2>"$err"; then echo "changed=created the access log $access_log (root's, mode 0640)"; else echo "todo=could not create the access log $access_log: $(cat "$err")"; fi
+        fi
+        if [ -f "$access_log" ]; then
+          log_group=$(stat -c %G "$access_log")
+          if [ "$log_group" != "$group" ] && id -nG "$user" | tr ' ' '\\n' | grep -qx "$log_group"; then
+            echo "todo=$user is in group $log_group, which reads more than $access_log: sudo gpasswd -d $user $log_group (host-setup grants the one file)"
+          fi
+          if as_root runuser -u "$user" -- test -r "$access_log"; then echo "ok=$user can read $access_log"
+          elif ! command -v setfacl >/dev/null 2>&1; then echo "todo=setfacl is missing: sudo apt-get install -y --no-install-recommends acl, then run host-setup again"
+          elif as_root setfacl -m "u:$user:r" "$access_log" 2>"$err"; then echo "changed=$user may read $access_log (an ACL on that file alone; no group)"
+          else echo "todo=could not give $user read access to $access_log: $(cat "$err")"; fi
+          # Rotation: a rule that re-creates the file with a mode of its own drops the ACL.
+          for conf in /etc/logrotate.conf /etc/logrotate.d/*; do
+            [ -f "$conf" ] || continue
+            covered=no; patterns=$(sed -n 's/^[[:space:]]*\\(\\/[^{]*\\).*/\\1/p' "$conf")
+            set -f
+            for pattern in $patterns; do case $access_log in $pattern) covered=yes ;; esac; done
+            set +f
+            [ "$covered" = yes ] || continue
+            if grep -Eq '^[[:space:]]*create[[:space:]]+[0-7]' "$conf"; then
+              echo "todo=$conf rotates $access_log with 'create MODE OWNER GROUP', which makes the new file without $user's ACL: change that line to a bare 'create' (logrotate then copies the ACL), or log to a file that rule does not rotate"
+            else echo "ok=$conf rotates $access_log keeping its ACL"; fi
+          done
+        fi ;;
+      *) echo "todo=the access log $access_log does not end in .log: host-setup gives read access to an nginx access log only" ;;
+    esac
+  fi
+fi
+
+[ "$drive_nginx" = yes ] || exit 0
+config=$(as_root "$@" -T 2>/dev/null || true)
+case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
+  *) echo "todo=nginx does not include $include_dir: add 'include $include_dir/*.conf;' inside the http block of the main configuration, then reload" ;; esac
+if printf '%s\\n' "$config" | grep -q 'log_format[[:space:]][[:space:]]*agent_loop[[:space:]]'; then echo "ok=nginx knows the agent_loop log format"
+else
+  file="$include_dir/00-agent-loop-log-format.conf"
+  printf '%s\\n' "$log_format" > "$text"
+  if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
+  else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
+fi
+
+# The app's split variable before its first deploy: a server block may then name it (requests get
+# 502 until that deploy's switch replaces this file with the real split).
+if [ -n "$app" ]; then
+  file="$include_dir/agent-loop-$app.conf"
+  if [ -e "$file" ] || [ -L "$file" ]; then echo "ok=$file defines the split variable of $app"
+  else
+    printf '%s\n' "$placeholder_text" > "$text"
+    if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then
+      echo "changed=wrote $file: the server block may name the split variable of $app before its first deploy (requests get 502 until then)"
+    else as_root rm -f "$file"; echo "todo=could not define the split variable of $app in $file: $(cat "$err")"; fi
+  fi
+fi`));
+/** Whether the plan's router is nginx (the helper, its sudoers rule, the include directory are set up only then). */
+const drivesNginx = (plan) => (plan.router ?? 'nginx') === 'nginx';
+/**
+ * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
+ * the switch helper's file for that nginx (traffic's helperFile). For another router than nginx,
+ * only the state directory and the access log: nginxPath and helperText are not used.
+ */
+function setupCommand(plan, nginxPath, helperText) {
+    if (!USER_NAME.test(plan.deployUser))
+        throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
+    const nginxArgs = plan.nginx.slice(1);
+    const rule = sudoersRule(plan.deployUser, plan.switchHelper);
+    // An app's split variable is written only with its placeholder text.
+    const placeholder = plan.placeholder ?? '';
+    const app = placeholder === '' ? '' : (plan.app ?? '');
+    if (app !== '' && !APP_NAME.test(app))
+        throw new ConfigurationError(`'${app}' is not an app name`);
+    return script('al-host-setup', SETUP_SCRIPT, [
+        plan.deployUser,
+        plan.stateDir,
+        plan.includeDir,
+        plan.accessLog,
+        plan.sudoersFile,
+        AGENT_LOOP_LOG_FORMAT,
+        rule,
+        plan.switchHelper,
+        helperText,
+        app,
+        placeholder,
+        drivesNginx(plan) ? 'yes' : 'no',
+        ...(drivesNginx(plan) ? [nginxPath, ...nginxArgs] : []),
+    ]);
+}
+function parseSetup(host, output) {
+    const report = { host, nginxPath: '', items: [] };
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq < 0)
+            continue;
+        const key = line.slice(0, eq);
+        const value = line.slice(eq + 1);
+        if (key === 'fatal')
+            report.fatal = value;
+        else if (key === 'nginx_path')
+            report.nginxPath = value;
+        else if (key === 'changed' || key === 'ok' || key === 'todo')
+            report.items.push({ outcome: key, what: value });
+    }
+    return report;
+}
+/**
+ * Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or
+ * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there.
+ */
+async function setupHost(remote, plan, helperFor) {
+    if (!drivesNginx(plan)) {
+        const result = await remote.run(setupCommand(plan, '', ''), { timeoutMs: 120_000 });
+        const report = parseSetup(remote.label, result.stdout);
+        if (result.code !== 0 && !report.fatal)
+            throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+        return report;
+    }
+    const name = plan.nginx[0] ?? 'nginx';
+    const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
+    if (!located)
+        return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };
+    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), { timeoutMs: 120_000 });
+    const report = parseSetup(remote.label, result.stdout);
+    report.nginxPath = located;
+    if (result.code !== 0 && !report.fatal)
+        throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+    return report;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/upkeep.ts
@@ -20608,7 +20569,7 @@ class NginxRouter {
                                 : result.code === 36
                                     ? 'the new weights are live, but their outcome could not be recorded'
                                     : 'writing the nginx include failed';
-            throw new (result.code === 36 ? UnrecordedSwitchError : HostError)(this.remote.label, `${what}: ${nginxSays}`);
+            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${nginxSays}`);
         }
         const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
         const liveMs = live ? Number(live[1]) : Number.NaN;
@@ -20639,322 +20600,6 @@ function placeholderInclude(app) {
     ].join('\n');
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
-
-
-
-/** The helper's `inspect` arguments: the app, and the access log (or `-` when it is not an absolute path). */
-function inspectArgs(server) {
-    if (!server)
-        return ['', '-'];
-    return [server.app, server.accessLog.startsWith('/') ? server.accessLog : '-'];
-}
-function parseServerFacts(line) {
-    const match = /^proxy=(yes|no) log=(yes|no|unchecked)$/.exec(line.trim());
-    if (!match)
-        return null;
-    return { proxy: match[1] === 'yes', log: match[2] === 'unchecked' ? null : match[2] === 'yes' };
-}
-/** The line an app's server block needs so that requests reach its colors. */
-function proxyLine(app) {
-    return `proxy_pass http://$${nginxName(app)};`;
-}
-/** The line that writes the access log the monitor reads. */
-function accessLogLine(accessLog) {
-    return `access_log ${accessLog} agent_loop;`;
-}
-const PREFLIGHT_SCRIPT = `state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
-echo "uid=$(id -u)"
-mkdir -p "$state_dir" 2>/dev/null
-printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
-printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
-if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
-if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`;
-/**
- * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
- * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
- * split variable and writes the access log (a helper too old to know the verb says nothing).
- */
-function preflightCommand(stateDir, includeDir, nginx, server) {
-    return shell_script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...nginxControl(nginx, includeDir)]);
-}
-/** The `key=value` lines a host script prints: every value of a key, and the first one. */
-function keyValues(output) {
-    const values = new Map();
-    for (const line of output.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq > 0)
-            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
-    }
-    return { values, first: (key) => values.get(key)?.[0] ?? '' };
-}
-function parsePreflight(output) {
-    const { values, first } = keyValues(output);
-    return {
-        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
-        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
-        curl: first('curl') === 'yes',
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        includeDir: first('include_dir') === 'yes',
-        root: first('uid') === '0',
-        server: parseServerFacts(first('server')),
-    };
-}
-/**
- * What a deploy should warn about (it does not stop: before the first deploy the variable does not
- * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
- * line, and the monitor sees none without the access log line.
- */
-function serverBlockWarnings(facts, server) {
-    if (!facts)
-        return [];
-    const warnings = [];
-    if (!facts.proxy)
-        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
-    if (facts.log === false)
-        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
-    return warnings;
-}
-/** Returns the problems found (empty when the host is ready). */
-function judgePreflight(facts, limits, includeDir, nginx = []) {
-    const problems = [];
-    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
-    if (!facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
-        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
-    if (facts.freeDiskMb < limits.minFreeDiskMb)
-        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
-    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
-        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
-    if (!facts.curl)
-        problems.push('curl is not installed (the health checks run it on the host)');
-    if (!facts.includeDir)
-        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
-    if (!facts.nginxOk)
-        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
-    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
-    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
-        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
-    }
-    return problems;
-}
-const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
-async function preflight(remote, stateDir, includeDir, nginx, limits, server) {
-    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx, server), { timeoutMs: 60_000 });
-    const facts = parsePreflight(result.stdout);
-    const problems = judgePreflight(facts, limits, includeDir, nginx);
-    if (problems.length > 0) {
-        // A prerequisite the doctor knows how to fix comes with its command.
-        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
-        if (missing.some((item) => item.kind !== 'configuration'))
-            throw new errors_ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
-        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
-    }
-    return facts;
-}
-const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
-echo "user=$(id -un)"; echo "uid=$(id -u)"
-if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
-else
-  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
-  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
-fi
-if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
-# The program nginx-command runs (after sudo and its options), then the helper's argv.
-word=; via_sudo=no; i=0
-for w; do
-  [ "$i" -lt "$n" ] || break; i=$((i + 1))
-  [ -z "$word" ] || continue
-  case $w in sudo) via_sudo=yes ;; -*) [ "$via_sudo" = yes ] || word=$w ;; *) word=$w ;; esac
-done
-shift "$n"
-echo "via_sudo=$via_sudo"
-if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
-case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
-if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
-if [ -n "$app" ]; then
-  if facts=$("$@" inspect "$app" "$inspect_log" 2>&1 </dev/null); then echo "server=$facts"
-  else code=$?; case $facts in *usage:*) printf 'server_unknown=%s\\n' "$(printf '%s\\n' "$facts" | head -n 1)" ;; *) echo "server_failed=$code" ;; esac; fi
-fi
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
-if [ -z "$access_log" ]; then echo log=unchecked
-elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
-else echo log=absent; fi`;
-function doctorCommand(target) {
-    const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
-    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)]);
-}
-function parseDoctor(output) {
-    const { values, first } = keyValues(output);
-    return {
-        user: first('user'),
-        root: first('uid') === '0',
-        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
-        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
-        viaSudo: first('via_sudo') === 'yes',
-        nginxFound: first('nginx_found') === 'yes',
-        nginxInSbin: first('nginx_sbin'),
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        curl: first('curl') === 'yes',
-        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
-        sudo: first('sudo') === 'yes',
-        server: parseServerFacts(first('server')),
-        serverUnknown: first('server_unknown'),
-    };
-}
-const q = (word) => quote(word);
-/**
- * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
- * host-setup). A user that is not root drives nginx only through the switch helper: a directory
- * it may write that nginx (root) loads, or nginx itself through sudo next to such a directory,
- * would make it root in all but name, and is reported as a problem, not as a way to deploy.
- */
-function judgeDoctor(facts, target) {
-    const user = facts.user || 'DEPLOY_USER';
-    const found = [];
-    const helper = switchHelperPath(target.nginx);
-    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
-    const nginxLine = nginxWords.join(' ');
-    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? SWITCH_HELPER_PATH}`;
-    if (facts.stateDir === 'denied')
-        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
-    if (facts.includeDir === 'missing')
-        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
-    if (!facts.curl)
-        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
-    const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
-    if (helper) {
-        if (!facts.root && facts.includeDir === 'writable') {
-            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
-        }
-        if (!facts.nginxFound)
-            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
-        else if (!facts.nginxOk && privileged && !facts.root)
-            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
-        else if (!facts.nginxOk)
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
-    }
-    else if (!facts.root && facts.viaSudo) {
-        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
-    }
-    else if (!facts.nginxFound) {
-        found.push(facts.nginxInSbin
-            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
-            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
-    }
-    else if (!facts.nginxOk) {
-        if (privileged && !facts.root)
-            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
-        else
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
-    }
-    else if (facts.includeDir === 'denied') {
-        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
-    }
-    // The server block, from nginx's own view of its configuration: the two lines the README asks for.
-    if (target.app && facts.server) {
-        const variable = `$${nginxName(target.app)}`;
-        if (!facts.server.proxy)
-            found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
-        if (facts.server.log === false)
-            found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
-    }
-    else if (target.app && facts.serverUnknown) {
-        found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? SWITCH_HELPER_PATH})` });
-    }
-    if (facts.accessLog === 'denied') {
-        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });
-    }
-    return found;
-}
-function formatPrerequisites(host, missing) {
-    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
-}
-/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
-async function doctor(remote, target) {
-    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
-    return judgeDoctor(parseDoctor(result.stdout), target);
-}
-/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
-async function requirePrerequisites(remote, target) {
-    const missing = await doctor(remote, target);
-    if (missing.length > 0)
-        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
-}
-/**
- * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
- * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
- * `mkdir: Permission denied`. Anything else is passed on as it was.
- */
-async function explainUnprepared(remote, target, error) {
-    let missing = [];
-    try {
-        missing = await doctor(remote, target);
-    }
-    catch {
-        // The doctor could not run either: the original error says more.
-    }
-    if (missing.length > 0)
-        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
-    throw error;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/action/registry.ts
-
-
-/**
- * The implementations of one seam (routers, runtimes, metric sources, rollback methods), by the
- * name an input gives: the one place a seam's implementations are listed. Each seam's registry
- * lives in the folder that owns its interface and holds the built-in implementations; a team adds
- * its own with `register`, before the inputs are read, and changes no file of the core. The names
- * an input accepts, and the error for any other, come from the registry itself.
- */
-class Registry {
-    seam;
-    input;
-    entries = new Map();
-    /** `seam`: what one implementation is called in a message (`router`); `input`: the input that names one. */
-    constructor(seam, input, builtIn) {
-        this.seam = seam;
-        this.input = input;
-        for (const [name, entry] of Object.entries(builtIn))
-            this.register(name, entry);
-    }
-    /** Adds an implementation under a new name (lower-case letters, digits and hyphens); a name already taken is refused. */
-    register(name, entry) {
-        if (!/^[a-z][a-z0-9-]{0,39}$/.test(name))
-            throw new Error(`a ${this.seam} name is lower-case letters, digits and hyphens, starting with a letter (at most 40), got '${show_printable(name)}'`);
-        if (this.entries.has(name))
-            throw new Error(`a ${this.seam} named ${name} is already registered`);
-        this.entries.set(name, entry);
-        return this;
-    }
-    /** The registered names, in the order they were registered (the built-in ones first). */
-    names() {
-        return [...this.entries.keys()];
-    }
-    has(name) {
-        return this.entries.has(name);
-    }
-    /** The implementation registered as `name`; any other name is the user's mistake, told with the names there are. */
-    get(name) {
-        const entry = this.entries.get(name);
-        if (entry === undefined)
-            throw new errors_ConfigurationError(`Input '${this.input}': ${this.unknown(name)}`);
-        return entry;
-    }
-    /** What an unknown name is told: the names there are, and the one given. */
-    unknown(name) {
-        return `expected one of ${this.names().join(', ')}, got '${show_printable(name)}'`;
-    }
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy.ts
 
 
@@ -20971,7 +20616,7 @@ const SOCKET_PATH_MAX = 107;
  * `:` or `,` would start options: the pattern allows neither.
  */
 function checkHaproxySite(site, stateDir) {
-    if (!APP_NAME.test(site.app))
+    if (!patterns_APP_NAME.test(site.app))
         throw new errors_ConfigurationError(`'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`);
     if (!site.socket.startsWith('/') || !HOST_PATH.test(site.socket) || site.socket.length > SOCKET_PATH_MAX) {
         throw new errors_ConfigurationError(`invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket (letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`);
@@ -21200,7 +20845,7 @@ class HaproxyRouter {
                                 : result.code === 36
                                     ? 'the new weights are live, but their outcome could not be recorded'
                                     : 'the HAProxy switch failed';
-            throw new (result.code === 36 ? UnrecordedSwitchError : HostError)(this.remote.label, `${what}: ${haproxySays}`);
+            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${haproxySays}`);
         }
         const live = /^live (\d+(?:\.\d+)?)$/m.exec(result.stdout);
         const liveMs = live ? Number(live[1]) : Number.NaN;
@@ -21216,6 +20861,155 @@ class HaproxyRouter {
         const { live, file, health } = parseHaproxyView(result.stdout);
         return { live, file, health };
     }
+}
+/**
+ * What the deploy user finds of HAProxy on a host, as that user: socat, the socket (and whether it
+ * may connect to it: a Unix socket needs write permission), its group and mode, then on one
+ * connection the socket's level and the weights of the app's two servers (`No such backend.`, `No
+ * such server.` otherwise).
+ */
+const DOCTOR_SCRIPT = `socket=$1; backend=$2
+echo "user=$(id -un)"
+if command -v socat >/dev/null 2>&1; then echo socat=yes; else echo socat=no; fi
+if [ ! -e "$socket" ]; then echo socket=missing
+elif [ ! -S "$socket" ]; then echo socket=other
+elif [ -w "$socket" ]; then echo socket=usable
+else echo socket=denied; fi
+printf 'group=%s\\n' "$(stat -c %G "$socket" 2>/dev/null)"
+printf 'mode=%s\\n' "$(stat -c %a "$socket" 2>/dev/null)"
+${CLI_SHELL}
+if command -v socat >/dev/null 2>&1 && [ -S "$socket" ] && [ -w "$socket" ]; then
+  if out=$(cli "show cli level; get weight $backend/blue; get weight $backend/green"); then
+    split_answers "$out"
+    printf 'level=%s\\nblue=%s\\ngreen=%s\\n' "$(first_line "$a1")" "$(first_line "$a2")" "$(first_line "$a3")"
+  else printf 'unreachable=%s\\n' "$(first_line "$out")"; fi
+fi`;
+function haproxyDoctorCommand(site) {
+    return shell_script('al-haproxy-doctor', DOCTOR_SCRIPT, [site.socket, site.backend]);
+}
+function parseHaproxyFacts(output) {
+    const values = new Map();
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0 && !values.has(line.slice(0, eq)))
+            values.set(line.slice(0, eq), line.slice(eq + 1).slice(0, 300));
+    }
+    const get = (key) => values.get(key) ?? '';
+    const socket = get('socket');
+    return {
+        user: get('user'),
+        socat: get('socat') === 'yes',
+        socket: socket === 'usable' || socket === 'missing' || socket === 'other' ? socket : 'denied',
+        group: get('group'),
+        mode: get('mode'),
+        level: get('level'),
+        blue: get('blue'),
+        green: get('green'),
+        unreachable: get('unreachable'),
+    };
+}
+/** The stats socket line of the README's configuration, for this socket. */
+const statsSocketLine = (socket, group = 'agent-loop') => `stats socket ${socket} mode 660 group ${group} level admin`;
+/** Whether the socket's mode lets its group connect (group write), e.g. 660. */
+const groupMayWrite = (mode) => /^[0-7]*[2367][0-7]$/.test(mode);
+/**
+ * How the deploy user gets the socket: through its group. A group of its own that only the deploy
+ * user is in (README: "What the socket lets its holder do"): the socket's group when it has one
+ * that is not root's and lets its members write, else `agent-loop` once the configuration gives it.
+ */
+function socketAccessFix(socket, user, group, mode) {
+    const who = USER_NAME.test(user) ? user : 'DEPLOY_USER';
+    if (group && group !== 'root' && groupMayWrite(mode))
+        return { fix: `sudo usermod -aG ${quote(group)} ${who} (the next SSH login of ${who} has it)` };
+    return { fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`, kind: 'configuration' };
+}
+/**
+ * What the deploy user lacks for the HAProxy router on a host, each with its fix: socat, the
+ * socket (there, answering, its own through its group), level admin, and the app's backend with
+ * the servers blue and green. `ports`: the colors' ports, for the lines a missing server needs.
+ */
+function judgeHaproxy(facts, site, ports) {
+    const user = USER_NAME.test(facts.user) ? facts.user : 'DEPLOY_USER';
+    const found = [];
+    const reload = "then reload HAProxy (sudo systemctl reload haproxy)";
+    if (!facts.socat)
+        found.push({ problem: "socat is not installed (the HAProxy router sends HAProxy's runtime API commands through it)", fix: 'sudo apt-get install -y --no-install-recommends socat' });
+    if (facts.socket === 'missing') {
+        found.push({ problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`, fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`, kind: 'configuration' });
+        return found;
+    }
+    if (facts.socket === 'other') {
+        found.push({ problem: `${site.socket} is not a socket (haproxy-socket): name the path of HAProxy's stats socket`, fix: `correct haproxy-socket (the path in the stats socket line of HAProxy's configuration)`, kind: 'configuration' });
+        return found;
+    }
+    if (facts.socket === 'denied') {
+        found.push({ problem: `${user} may not use HAProxy's admin socket ${site.socket} (group ${facts.group || '?'}, mode ${facts.mode || '?'})`, ...socketAccessFix(site.socket, user, facts.group, facts.mode) });
+        return found;
+    }
+    if (!facts.socat)
+        return found;
+    if (facts.unreachable) {
+        found.push({ problem: `HAProxy does not answer on its admin socket ${site.socket}: ${facts.unreachable}`, fix: 'start HAProxy (sudo systemctl start haproxy), or correct haproxy-socket', kind: 'configuration' });
+        return found;
+    }
+    if (facts.level !== 'admin') {
+        found.push({ problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`, fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`, kind: 'configuration' });
+    }
+    if (/no such backend/i.test(facts.blue)) {
+        found.push({ problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`, fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`, kind: 'configuration' });
+        return found;
+    }
+    for (const color of ['blue', 'green']) {
+        const answer = facts[color];
+        if (/^\d+ \(initial \d+\)$/.test(answer))
+            continue;
+        found.push(/no such server/i.test(answer)
+            ? { problem: `backend ${site.backend} of HAProxy has no server named ${color}`, fix: `add 'server ${color} 127.0.0.1:${color === 'blue' ? ports.blue : ports.green} weight 0' to backend ${site.backend}, ${reload}`, kind: 'configuration' }
+            : { problem: `HAProxy did not give the weight of ${site.backend}/${color}: '${answer || '(no answer)'}'`, fix: `check backend ${site.backend} in HAProxy's configuration`, kind: 'configuration' });
+    }
+    return found;
+}
+/** The HAProxy router's prerequisites on one host, checked as the deploy user (the doctor, a deploy's preflight, the maintenance's check after an upgrade). */
+async function haproxyPrerequisites(remote, site, ports) {
+    const result = await remote.run(haproxyDoctorCommand(site), { timeoutMs: 30_000 });
+    if (!/^user=/m.test(result.stdout))
+        throw new errors_HostError(remote.label, `the HAProxy check did not run: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+    return judgeHaproxy(parseHaproxyFacts(result.stdout), site, ports);
+}
+/**
+ * host-setup's part for HAProxy, run as the admin login (root, or sudo without a password): the
+ * deploy user reaches HAProxy only through its admin socket, so nothing is installed and no file of
+ * HAProxy is written; what the deploy user lacks (socat, the socket, its group) is left to do, with
+ * the exact command. Prints `ok=` and `todo=` lines, as the rest of the set-up.
+ */
+const haproxy_SETUP_SCRIPT = `user=$1; socket=$2; socket_line=$3
+if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
+elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
+else exit 0; fi
+if command -v socat >/dev/null 2>&1; then echo "ok=socat is installed (HAProxy's runtime API is reached through it)"
+else echo "todo=socat is not installed, and the HAProxy router sends its commands through it: sudo apt-get install -y --no-install-recommends socat"; fi
+if [ ! -e "$socket" ]; then echo "todo=HAProxy's admin socket $socket does not exist (haproxy-socket): in the global section of HAProxy's configuration write '$socket_line', then reload HAProxy and run host-setup again"
+elif [ ! -S "$socket" ]; then echo "todo=$socket is not a socket: give haproxy-socket the path of HAProxy's stats socket"
+elif as_root runuser -u "$user" -- test -w "$socket" 2>/dev/null; then echo "ok=$user may use HAProxy's admin socket $socket (through its group)"
+else
+  group=$(stat -c %G "$socket"); mode=$(stat -c %a "$socket")
+  # Through the socket's group when it has one of its own that may write; else a group to give it.
+  case $mode in *[2367][0-7]) group_writes=yes ;; *) group_writes=no ;; esac
+  if [ "$group" != root ] && [ "$group_writes" = yes ]; then echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): sudo usermod -aG $group $user (the next SSH login of $user has it)"
+  else echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): in the global section of HAProxy's configuration write '$socket_line', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop $user && sudo systemctl reload haproxy"; fi
+fi`;
+function haproxySetupCommand(site, deployUser) {
+    if (!USER_NAME.test(deployUser))
+        throw new errors_ConfigurationError(`'${deployUser}' is not a user name`);
+    return shell_script('al-haproxy-setup', haproxy_SETUP_SCRIPT, [deployUser, site.socket, statsSocketLine(site.socket)]);
+}
+/** host-setup's items for HAProxy on one host: what is fine, and what is left to do with its command. */
+async function haproxySetup(remote, site, deployUser) {
+    const result = await remote.run(haproxySetupCommand(site, deployUser), { timeoutMs: 30_000 });
+    return result.stdout.split('\n').flatMap((line) => {
+        const match = /^(ok|todo)=(.+)$/.exec(line);
+        return match ? [{ outcome: match[1], what: match[2] }] : [];
+    });
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/registry.ts
@@ -21238,14 +21032,692 @@ const routers = new Registry('router', 'router', {
             }
         },
         build: ({ remote, host, app, now }) => new HaproxyRouter(remote, haproxySite(host, app), host.stateDir, now),
+        // The deploy user reaches HAProxy only through its admin socket: socat, the socket through its group, level admin, the app's two servers.
+        prerequisites: ({ remote, host, app }) => haproxyPrerequisites(remote, haproxySite(host, app), { blue: host.bluePort, green: host.greenPort }),
+        setup: ({ remote, host, app, deployUser }) => haproxySetup(remote, haproxySite(host, app), deployUser),
     },
 });
 const haproxySite = (host, app) => ({ app, socket: host.haproxySocket ?? '', backend: host.haproxyBackend ?? '' });
+/** Whether the router named drives nginx (the include, the switch helper): the doctor, the preflight and host-setup check nginx only then. */
+const registry_drivesNginx = (router) => (router ?? DEFAULT_ROUTER) === 'nginx';
+/** What the router named needs on one host that it lacks, as the deploy user sees it ([] for a router that says nothing). */
+async function routerPrerequisites(name, context) {
+    return (await routers.get(name).prerequisites?.(context)) ?? [];
+}
 /** The router `name` names for one host. */
 function buildRouter(name, context) {
     const entry = routers.get(name);
     entry.check?.(context.host, context.app);
     return entry.build(context);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
+
+
+
+
+
+
+const readFromRunner = (name) => runner.getInput(name);
+/** Reads and validates every field; reports all bad inputs at once. */
+function readInputs(fields, read = readFromRunner) {
+    const result = {};
+    const problems = [];
+    for (const [name, schema] of Object.entries(fields)) {
+        const parsed = schema.safeParse(read(name).trim());
+        if (parsed.success)
+            result[name] = parsed.data;
+        else
+            problems.push(`Input '${name}': ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+    }
+    if (problems.length > 0)
+        throw new errors_ConfigurationError(problems.join('\n'));
+    return result;
+}
+function fail(ctx, message) {
+    ctx.addIssue({ code: 'custom', message });
+    return NEVER;
+}
+const MAX_INPUT = 64 * 1024;
+function inputs_text(check) {
+    return schemas_string().transform((value, ctx) => {
+        if (value.length > MAX_INPUT)
+            return fail(ctx, `is ${value.length} characters long; at most ${MAX_INPUT} are accepted`);
+        return check(value, ctx);
+    });
+}
+const inputs_field = {
+    /** A string matching `pattern`; `form` says what is expected in words. */
+    string(options) {
+        return inputs_text((raw, ctx) => {
+            const value = raw === '' ? (options.default ?? '') : raw;
+            if (value === '')
+                return options.required ? fail(ctx, `is required: ${options.form}`) : '';
+            if (value.length > (options.max ?? 256))
+                return fail(ctx, `is too long (${value.length} characters, at most ${options.max ?? 256}): ${options.form}`);
+            if (!options.pattern.test(value))
+                return fail(ctx, `expected ${options.form}, got '${show_printable(value)}'`);
+            return value;
+        });
+    },
+    integer(options) {
+        return inputs_text((raw, ctx) => {
+            if (raw === '')
+                return options.default;
+            if (!/^\d+$/.test(raw))
+                return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got '${show_printable(raw)}'`);
+            const value = Number(raw);
+            if (value < options.min || value > options.max)
+                return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got ${raw}`);
+            return value;
+        });
+    },
+    /** A decimal number such as 0.01 or 2.5 (no exponent, no sign), from min to max. */
+    decimal(options) {
+        return inputs_text((raw, ctx) => {
+            if (raw === '')
+                return options.default;
+            const expected = `expected a number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, such as ${options.default}`;
+            if (!/^\d{1,15}(\.\d{1,15})?$|^\.\d{1,15}$/.test(raw))
+                return fail(ctx, `${expected}, got '${show_printable(raw)}'`);
+            const value = Number(raw);
+            if (value < options.min || value > options.max)
+                return fail(ctx, `${expected}, got ${raw}`);
+            return value;
+        });
+    },
+    port(defaultPort) {
+        return inputs_field.integer({ min: 1, max: 65535, default: defaultPort, unit: 'a TCP port' });
+    },
+    boolean(defaultValue) {
+        return inputs_text((raw, ctx) => {
+            if (raw === '')
+                return defaultValue;
+            if (/^(true|yes|on)$/i.test(raw))
+                return true;
+            if (/^(false|no|off)$/i.test(raw))
+                return false;
+            return fail(ctx, `expected true or false, got '${show_printable(raw)}'`);
+        });
+    },
+    choice(choices, defaultValue) {
+        return inputs_text((raw, ctx) => {
+            const value = raw === '' ? defaultValue : raw;
+            if (!choices.includes(value))
+                return fail(ctx, `expected one of ${choices.join(', ')}, got '${show_printable(value)}'`);
+            return value;
+        });
+    },
+    /**
+     * The name of an implementation a seam's registry holds (a runtime, a router, a rollback method:
+     * action/registry.ts). The names it accepts, and lists when given another, are the registry's
+     * when the input is read: one a team registered counts as a built-in one does. With an empty
+     * default, an empty input stays empty: the caller says what naming none means.
+     */
+    registered(registry, defaultValue) {
+        return inputs_text((raw, ctx) => {
+            const value = raw === '' ? defaultValue : raw;
+            // An empty default: naming none is a choice of its own (a rollback's runtime: as recorded).
+            if (value === '')
+                return '';
+            return registry.has(value) ? value : fail(ctx, registry.unknown(value));
+        });
+    },
+    /** A secret: masked as soon as it is read, never echoed in an error. */
+    secret(options) {
+        return inputs_text((raw, ctx) => {
+            if (raw === '')
+                return options.required ? fail(ctx, `is required: ${options.form}`) : '';
+            mask(raw);
+            const problem = options.check?.(raw);
+            return problem ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`) : raw;
+        });
+    },
+    /** A command template with `{placeholder}`s among `allowed`. */
+    template(allowed) {
+        return inputs_text((raw, ctx) => {
+            if (raw === '')
+                return '';
+            if (raw.includes('\0'))
+                return fail(ctx, 'contains a NUL byte');
+            const unknown = templatePlaceholders(raw).filter((name) => !allowed.includes(name));
+            if (unknown.length > 0)
+                return fail(ctx, `unknown placeholder {${unknown[0]}}; expected only ${allowed.map((name) => `{${name}}`).join(' ')}`);
+            const quoted = quotedPlaceholders(raw);
+            if (quoted.length > 0)
+                return fail(ctx, `the placeholder {${quoted[0]}} stands inside quotes or after a backslash; write it bare: every value is quoted for you`);
+            return raw;
+        });
+    },
+    /** A YAML (or JSON) document whose value must satisfy `schema`, a document built with vocabulary's docField. */
+    yaml(schema, options) {
+        return inputs_text((raw, ctx) => yamlDocument(raw === '' ? options.default : raw, schema, options.form, ctx)?.value ?? NEVER);
+    },
+};
+/**
+ * The input is the document: after `Input 'plan': `, an item of a list reads `[0].seconds`, a key
+ * of a mapping `requests`, and a problem of the whole document has no place.
+ */
+const INPUT_DOCUMENT = {};
+/** Parses YAML and checks it against `schema`; every problem is reported, each with where it is, then the form expected (and undefined returned). */
+function yamlDocument(raw, schema, form, ctx) {
+    let document;
+    try {
+        document = (0,dist/* parse */.qg)(raw);
+    }
+    catch (error) {
+        ctx.addIssue({ code: 'custom', message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}` });
+        return undefined;
+    }
+    const parsed = schema.safeParse(document);
+    if (!parsed.success) {
+        ctx.addIssue({ code: 'custom', message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}` });
+        return undefined;
+    }
+    return { value: parsed.data };
+}
+/** Registers a secret with the runner so it is masked in every log line. */
+function mask(secret) {
+    if (secret === '')
+        return;
+    runner.setSecret(secret);
+    for (const line of secret.split(/\r?\n/))
+        if (line.trim().length >= 4)
+            runner.setSecret(line.trim());
+}
+// ---------------------------------------------------------------------------------------------
+// Values that several actions share: same names, same forms, defined once.
+const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value) ? undefined : 'is not a PEM or OpenSSH private key';
+const webhookCheck = (value) => {
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        return 'is not a URL';
+    }
+    const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
+        return 'must be an https:// URL';
+    return undefined;
+};
+const hostPort = docField.number({ min: 1, max: 65535, integer: true, unit: 'a TCP port' });
+const hostPath = docField.text('a path without ..', HOST_PATH);
+/** One item of the hosts list: `user@host[:port]`, or a mapping with that host and its overrides. */
+const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item } : item), docField.mapping({
+    // host and nginx-command are checked when the hosts are resolved (parseTarget, parseNginxCommand).
+    host: docField.text('user@host[:port]', ANY_TEXT),
+    'blue-port': hostPort.optional(),
+    'green-port': hostPort.optional(),
+    'nginx-status-port': hostPort.optional(),
+    'state-dir': hostPath.optional(),
+    'nginx-conf-dir': hostPath.optional(),
+    'nginx-command': docField.text('a command line such as "sudo nginx"', ANY_TEXT).optional(),
+    'access-log': hostPath.optional(),
+    // Behind router haproxy (checked by the router's own check, with the app, when the hosts are resolved).
+    'haproxy-socket': hostPath.optional(),
+    'haproxy-backend': docField.text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME).optional(),
+}, 'user@host[:port] or a mapping {host, blue-port, …}'));
+const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
+const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
+function parseNginxCommand(line) {
+    const words = splitWords(line);
+    if (words.length === 0 || words.length > 16)
+        throw new errors_ConfigurationError('expected a command line such as "nginx" or "sudo nginx"');
+    for (const word of words) {
+        if (!/^[A-Za-z0-9._/=:+@-]+$/.test(word))
+            throw new errors_ConfigurationError(`contains the word '${show_printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
+    }
+    return words;
+}
+function privateKeyField(required) {
+    return inputs_field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
+}
+/** The hosts input, resolved into one settings object per host. */
+function hostsField(options = { required: true }) {
+    return inputs_text((raw, ctx) => {
+        if (raw === '')
+            return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
+        const listed = raw.startsWith('-') || raw.startsWith('[') ? yamlDocument(raw, hostList, HOSTS_FORM, ctx) : { value: raw.split(/[\s,]+/).filter(Boolean).map((host) => ({ host })) };
+        if (!listed)
+            return NEVER;
+        const items = listed.value;
+        if (items.length > 500)
+            return fail(ctx, 'lists more than 500 hosts');
+        const seen = new Set();
+        const hosts = [];
+        for (const override of items) {
+            try {
+                const target = parseTarget(override.host);
+                if (seen.has(target.label))
+                    return fail(ctx, `lists ${target.label} twice`);
+                seen.add(target.label);
+                hosts.push({
+                    target,
+                    overrides: {
+                        bluePort: override['blue-port'],
+                        greenPort: override['green-port'],
+                        nginxStatusPort: override['nginx-status-port'],
+                        stateDir: override['state-dir'],
+                        nginxConfDir: override['nginx-conf-dir'],
+                        nginxCommand: override['nginx-command'] === undefined ? undefined : parseNginxCommand(override['nginx-command']),
+                        accessLog: override['access-log'],
+                        ...(override['haproxy-socket'] === undefined ? {} : { haproxySocket: override['haproxy-socket'] }),
+                        ...(override['haproxy-backend'] === undefined ? {} : { haproxyBackend: override['haproxy-backend'] }),
+                    },
+                });
+            }
+            catch (error) {
+                return fail(ctx, error.message);
+            }
+        }
+        return hosts;
+    });
+}
+/** The connection and host inputs that every action working on hosts takes. */
+const hostInputs = {
+    hosts: hostsField(),
+    'ssh-private-key': privateKeyField(true),
+    'ssh-known-hosts': inputs_text((raw, ctx) => {
+        try {
+            parseKnownHosts(raw);
+            return raw;
+        }
+        catch (error) {
+            return fail(ctx, error.message);
+        }
+    }),
+    'insecure-skip-host-key-check': inputs_field.boolean(false),
+    'ssh-connect-timeout-seconds': inputs_field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
+    app: inputs_field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: patterns_APP_NAME, required: true, max: 40 }),
+    // What moves each host's traffic (traffic/registry.ts): nginx's include and reload, or HAProxy's admin socket.
+    router: inputs_field.registered(routers, DEFAULT_ROUTER),
+    'max-parallel': inputs_field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
+    'state-dir': inputs_field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
+    'nginx-conf-dir': inputs_field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
+    'nginx-command': inputs_text((raw, ctx) => {
+        try {
+            return parseNginxCommand(raw === '' ? 'nginx' : raw);
+        }
+        catch (error) {
+            return fail(ctx, error.message);
+        }
+    }),
+    'nginx-status-port': inputs_field.port(8099),
+    'blue-port': inputs_field.port(8001),
+    'green-port': inputs_field.port(8002),
+    'lock-wait-seconds': inputs_field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
+    'lock-stale-seconds': inputs_field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
+    'break-stale-lock': inputs_field.boolean(true),
+    // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
+    'take-over-lock': inputs_field.boolean(false),
+    'repair-state': inputs_field.boolean(false),
+    'slack-webhook-url': inputs_field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
+    environment: inputs_field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
+};
+/**
+ * The access log the canary is judged from, one default everywhere: host-setup prepares this file
+ * (creates it, lets the deploy user read it), the README's server block writes it in the
+ * `agent_loop` format, the deploy marks where it stands at the switch and the monitor reads it.
+ * Not Debian's `/var/log/nginx/access.log`: that one is written in the `combined` format, which
+ * the monitor cannot read a request from.
+ */
+const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
+/** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
+const accessLogInput = inputs_field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
+/**
+ * Merges the action-level settings with each host's overrides and checks what must hold per host,
+ * the router's needs among them (HAProxy's: each host's haproxy-socket and haproxy-backend), before
+ * any host is contacted.
+ */
+function resolveHosts(inputs) {
+    errors_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
+    return inputs.hosts.map(({ target, overrides }) => {
+        const spec = {
+            target,
+            bluePort: overrides.bluePort ?? inputs['blue-port'],
+            greenPort: overrides.greenPort ?? inputs['green-port'],
+            nginxStatusPort: overrides.nginxStatusPort ?? inputs['nginx-status-port'],
+            stateDir: overrides.stateDir ?? inputs['state-dir'],
+            nginxConfDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
+            nginxCommand: overrides.nginxCommand ?? inputs['nginx-command'],
+            accessLog: overrides.accessLog ?? (inputs['access-log'] || DEFAULT_ACCESS_LOG),
+            ...(overrides.haproxySocket === undefined ? {} : { haproxySocket: overrides.haproxySocket }),
+            ...(overrides.haproxyBackend === undefined ? {} : { haproxyBackend: overrides.haproxyBackend }),
+        };
+        const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
+        errors_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
+        // A host that names HAProxy's socket while nginx moves the traffic would be deployed to through nginx, unseen.
+        errors_requireInput(inputs.router !== DEFAULT_ROUTER || (spec.haproxySocket === undefined && spec.haproxyBackend === undefined), 'router', `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: set router: haproxy to move its traffic through HAProxy, or remove them`);
+        routers.get(inputs.router).check?.(spec, inputs.app);
+        return spec;
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/action/parallel.ts
+/** Runs `task` for every item with at most `limit` running at once; keeps the input order. */
+async function mapLimit(items, limit, task) {
+    const results = new Array(items.length);
+    let next = 0;
+    const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await task(items[index], index);
+        }
+    });
+    await Promise.all(workers);
+    return results;
+}
+/** Like mapLimit, but never rejects: every item gets its own outcome. */
+function parallel_settleLimit(items, limit, task) {
+    return mapLimit(items, limit, async (item, index) => {
+        try {
+            return { ok: true, value: await task(item, index) };
+        }
+        catch (error) {
+            return { ok: false, error };
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
+
+
+
+/** The helper's `inspect` arguments: the app, and the access log (or `-` when it is not an absolute path). */
+function inspectArgs(server) {
+    if (!server)
+        return ['', '-'];
+    return [server.app, server.accessLog.startsWith('/') ? server.accessLog : '-'];
+}
+function parseServerFacts(line) {
+    const match = /^proxy=(yes|no) log=(yes|no|unchecked)$/.exec(line.trim());
+    if (!match)
+        return null;
+    return { proxy: match[1] === 'yes', log: match[2] === 'unchecked' ? null : match[2] === 'yes' };
+}
+/** The line an app's server block needs so that requests reach its colors. */
+function proxyLine(app) {
+    return `proxy_pass http://$${nginxName(app)};`;
+}
+/** The line that writes the access log the monitor reads. */
+function accessLogLine(accessLog) {
+    return `access_log ${accessLog} agent_loop;`;
+}
+const PREFLIGHT_SCRIPT = `state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
+echo "uid=$(id -u)"
+mkdir -p "$state_dir" 2>/dev/null
+printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
+printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+# No nginx command line: another router moves the traffic, and nginx is not checked.
+[ $# -gt 0 ] || { echo nginx=skipped; exit 0; }
+if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`;
+/**
+ * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
+ * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
+ * split variable and writes the access log (a helper too old to know the verb says nothing).
+ */
+function preflightCommand(stateDir, includeDir, nginx, server, withNginx = true) {
+    return shell_script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...(withNginx ? nginxControl(nginx, includeDir) : [])]);
+}
+/** The `key=value` lines a host script prints: every value of a key, and the first one. */
+function keyValues(output) {
+    const values = new Map();
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0)
+            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
+    }
+    return { values, first: (key) => values.get(key)?.[0] ?? '' };
+}
+function parsePreflight(output) {
+    const { values, first } = keyValues(output);
+    return {
+        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
+        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
+        curl: first('curl') === 'yes',
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        includeDir: first('include_dir') === 'yes',
+        root: first('uid') === '0',
+        server: parseServerFacts(first('server')),
+        ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
+    };
+}
+/**
+ * What a deploy should warn about (it does not stop: before the first deploy the variable does not
+ * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
+ * line, and the monitor sees none without the access log line.
+ */
+function serverBlockWarnings(facts, server) {
+    if (!facts)
+        return [];
+    const warnings = [];
+    if (!facts.proxy)
+        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
+    if (facts.log === false)
+        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
+    return warnings;
+}
+/** Returns the problems found (empty when the host is ready). */
+function judgePreflight(facts, limits, includeDir, nginx = []) {
+    const problems = [];
+    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
+    if (!facts.nginxSkipped && !facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
+        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
+    if (facts.freeDiskMb < limits.minFreeDiskMb)
+        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
+    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
+        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
+    if (!facts.curl)
+        problems.push('curl is not installed (the health checks run it on the host)');
+    if (facts.nginxSkipped)
+        return problems;
+    if (!facts.includeDir)
+        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
+    if (!facts.nginxOk)
+        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
+    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
+    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
+        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
+    }
+    return problems;
+}
+const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
+/**
+ * The checks before a deploy touches a host. nginx, when it moves the traffic, is checked by the
+ * script; another router (`router`) by its own prerequisites, at the same time: one it lacks
+ * stops the deploy on that host with the command that fixes it.
+ */
+async function preflight(remote, stateDir, includeDir, nginx, limits, server, router) {
+    const withNginx = registry_drivesNginx(router?.name);
+    const [result, routerMissing] = await Promise.all([
+        remote.run(preflightCommand(stateDir, includeDir, nginx, server, withNginx), { timeoutMs: 60_000 }),
+        router && !withNginx ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+    ]);
+    const facts = parsePreflight(result.stdout);
+    const problems = judgePreflight(facts, limits, includeDir, nginx);
+    // A prerequisite the doctor knows how to fix comes with its command.
+    const missing = problems.length > 0 ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => []) : routerMissing;
+    if (problems.length > 0) {
+        if (missing.some((item) => item.kind !== 'configuration'))
+            throw new errors_ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
+        throw new errors_HostError(remote.label, `not ready: ${problems.join('; ')}`);
+    }
+    // The router's own (HAProxy's socket, its level, the app's servers): each with its fix.
+    if (missing.length > 0)
+        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
+    return facts;
+}
+const preflight_DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
+echo "user=$(id -un)"; echo "uid=$(id -u)"
+if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
+else
+  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
+  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
+fi
+if [ "$n" -eq 0 ]; then echo nginx=skipped
+elif [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
+# No nginx command line: another router moves the traffic, and nginx is not checked.
+if [ "$n" -gt 0 ]; then
+# The program nginx-command runs (after sudo and its options), then the helper's argv.
+word=; via_sudo=no; i=0
+for w; do
+  [ "$i" -lt "$n" ] || break; i=$((i + 1))
+  [ -z "$word" ] || continue
+  case $w in sudo) via_sudo=yes ;; -*) [ "$via_sudo" = yes ] || word=$w ;; *) word=$w ;; esac
+done
+shift "$n"
+echo "via_sudo=$via_sudo"
+if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
+case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ]; then
+  if facts=$("$@" inspect "$app" "$inspect_log" 2>&1 </dev/null); then echo "server=$facts"
+  else code=$?; case $facts in *usage:*) printf 'server_unknown=%s\\n' "$(printf '%s\\n' "$facts" | head -n 1)" ;; *) echo "server_failed=$code" ;; esac; fi
+fi
+fi
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
+if [ -z "$access_log" ]; then echo log=unchecked
+elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
+else echo log=absent; fi`;
+function doctorCommand(target) {
+    const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
+    const nginx = registry_drivesNginx(target.router?.name) ? [String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)] : ['0'];
+    return shell_script('al-doctor', preflight_DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, ...nginx]);
+}
+function parseDoctor(output) {
+    const { values, first } = keyValues(output);
+    return {
+        user: first('user'),
+        root: first('uid') === '0',
+        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
+        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
+        viaSudo: first('via_sudo') === 'yes',
+        nginxFound: first('nginx_found') === 'yes',
+        nginxInSbin: first('nginx_sbin'),
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        curl: first('curl') === 'yes',
+        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
+        sudo: first('sudo') === 'yes',
+        server: parseServerFacts(first('server')),
+        serverUnknown: first('server_unknown'),
+        ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
+    };
+}
+const q = (word) => quote(word);
+/**
+ * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
+ * host-setup). A user that is not root drives nginx only through the switch helper: a directory
+ * it may write that nginx (root) loads, or nginx itself through sudo next to such a directory,
+ * would make it root in all but name, and is reported as a problem, not as a way to deploy.
+ */
+function judgeDoctor(facts, target) {
+    const user = facts.user || 'DEPLOY_USER';
+    const found = [];
+    const helper = switchHelperPath(target.nginx);
+    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
+    const nginxLine = nginxWords.join(' ');
+    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? SWITCH_HELPER_PATH}`;
+    if (facts.stateDir === 'denied')
+        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+    if (facts.nginxSkipped) {
+        if (!facts.curl)
+            found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+        if (facts.accessLog === 'denied')
+            found.push(accessLogFix(user, target.accessLog));
+        return found;
+    }
+    if (facts.includeDir === 'missing')
+        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
+    if (!facts.curl)
+        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+    const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
+    if (helper) {
+        if (!facts.root && facts.includeDir === 'writable') {
+            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
+        }
+        if (!facts.nginxFound)
+            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
+        else if (!facts.nginxOk && privileged && !facts.root)
+            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
+        else if (!facts.nginxOk)
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
+    }
+    else if (!facts.root && facts.viaSudo) {
+        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
+    }
+    else if (!facts.nginxFound) {
+        found.push(facts.nginxInSbin
+            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
+            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
+    }
+    else if (!facts.nginxOk) {
+        if (privileged && !facts.root)
+            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
+        else
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
+    }
+    else if (facts.includeDir === 'denied') {
+        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
+    }
+    // The server block, from nginx's own view of its configuration: the two lines the README asks for.
+    if (target.app && facts.server) {
+        const variable = `$${nginxName(target.app)}`;
+        if (!facts.server.proxy)
+            found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
+        if (facts.server.log === false)
+            found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
+    }
+    else if (target.app && facts.serverUnknown) {
+        found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? SWITCH_HELPER_PATH})` });
+    }
+    if (facts.accessLog === 'denied')
+        found.push(accessLogFix(user, target.accessLog));
+    return found;
+}
+const accessLogFix = (user, accessLog) => ({ problem: `${user} cannot read the access log ${accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(accessLog)} (or run host-setup with access-log ${accessLog})` });
+function formatPrerequisites(host, missing) {
+    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
+}
+/** Runs the doctor on a connected host; returns what is missing (empty when ready): the host's, then the router's own when it is not nginx. */
+async function doctor(remote, target) {
+    const router = target.router;
+    const [result, routerMissing] = await Promise.all([
+        remote.run(doctorCommand(target), { timeoutMs: 60_000 }),
+        router && !registry_drivesNginx(router.name) ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+    ]);
+    return [...judgeDoctor(parseDoctor(result.stdout), target), ...routerMissing];
+}
+/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
+async function requirePrerequisites(remote, target) {
+    const missing = await doctor(remote, target);
+    if (missing.length > 0)
+        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
+}
+/**
+ * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
+ * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
+ * `mkdir: Permission denied`. Anything else is passed on as it was.
+ */
+async function explainUnprepared(remote, target, error) {
+    let missing = [];
+    try {
+        missing = await doctor(remote, target);
+    }
+    catch {
+        // The doctor could not run either: the original error says more.
+    }
+    if (missing.length > 0)
+        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
+    throw error;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/fleet/session.ts
@@ -21323,11 +21795,25 @@ class HostSession {
         if (options.audit !== false)
             this.queueAudit('state saved', { state: { ...next, history: next.history.slice(-5) } });
         const lines = this.auditQueue.join('');
+        const before = this.state;
         const warning = await writeStateAndAudit(this.remote, this.paths, next, lines);
         this.auditQueue = [];
         this.state = next;
         if (warning)
             this.settings.log.warn(`${this.label}: ${warning}`);
+        await this.endHold(before, next);
+    }
+    /**
+     * A hold belongs to the canary it was asked for: once that canary is gone (promoted, rolled
+     * back), the request is removed, so it cannot stall the next version's ramp.
+     */
+    async endHold(before, after) {
+        // Before a repair, the session has no state yet.
+        if (!before?.canary || after.canary)
+            return;
+        const removed = await this.remote.run(['rm', '-f', this.paths.hold], { timeoutMs: 5000 }).catch((error) => ({ code: 1, stdout: '', stderr: errorMessage(error) }));
+        if (removed.code !== 0)
+            this.settings.log.warn(`${this.label}: the canary ended, but its hold request could not be removed (${removed.stderr.trim()}): agent-loop resume removes it`);
     }
     /**
      * Records a traffic change before making it and makes it, in one command: the state with its
@@ -21350,11 +21836,13 @@ class HostSession {
                 this.state = next;
             throw error;
         }
+        const before = this.state;
         this.state = next;
         if (done && result.recorded) {
             this.queueAudit('state saved', { state: { ...done, history: done.history.slice(-5) } });
             this.state = done;
         }
+        await this.endHold(before, this.state);
         return result;
     }
     stamped(state) {
@@ -21463,7 +21951,9 @@ async function openSessions(specs, settings, owner, options = {}) {
                 ...(options.onHeld ? { onHeld: (holder) => options.onHeld(remote, paths, holder) } : {}),
             }).catch((error) => 
             // Another run holding the lock is no sign of an unprepared host; anything else asks the doctor.
-            error instanceof LockHeld ? Promise.reject(error) : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '' }, error));
+            error instanceof LockHeld
+                ? Promise.reject(error)
+                : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '', router: { name: settings.router ?? DEFAULT_ROUTER, host: spec, app: settings.app } }, error));
             locked.push({ spec, remote, unlock, token });
         }
     }
@@ -21515,12 +22005,22 @@ async function closeSessions(sessions) {
     await Promise.all(sessions.map((session) => session.close()));
 }
 const sameWeights = (a, b) => !!a && !!b && a.blue === b.blue && a.green === b.green;
+/** How settle() names what serves the traffic and the router's file, for the router the settings name. */
+function trafficWords(router) {
+    const name = router ?? DEFAULT_ROUTER;
+    if (name === 'nginx')
+        return { server: 'nginx', file: 'the nginx include on disk', record: 'include', why: 'a reload that never took effect' };
+    if (name === 'haproxy')
+        return { server: 'HAProxy', file: "the HAProxy router's record of its weights", record: 'HAProxy weights record', why: 'weights set on the admin socket by someone else' };
+    return { server: `router ${name}`, file: `router ${name}'s file`, record: `router ${name}'s file`, why: 'a change that never took effect' };
+}
 /**
  * Settles what a run that died (killed, lost its connection, its disk full) left behind: a traffic
  * change recorded as pending is put on its safe side — back where it was for a deploy, a ramp or a
- * promote; through to the good version for a rollback — and the state then says what nginx serves.
- * An include file that differs from what nginx serves (a reload that never took effect) is
- * rewritten to what nginx serves, so the next reload by anyone changes nothing.
+ * promote; through to the good version for a rollback — and the state then says what the router
+ * serves. A router's file that differs from what it serves (nginx: a reload that never took effect;
+ * HAProxy: weights someone else set on its socket) is rewritten to what it serves, so the next
+ * reload by anyone changes nothing.
  */
 async function session_settle(session, settings) {
     const { state } = session;
@@ -21545,21 +22045,22 @@ async function session_settle(session, settings) {
             if (next.canary?.release === pending.release)
                 next = { ...next, canary: null };
         }
-        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? router_formatWeights(pending.from) : 'nothing'} → ${router_formatWeights(pending.to)}) unfinished; nginx served ${view.live ? router_formatWeights(view.live.weights) : 'nothing'}; now ${router_formatWeights(target)}`;
+        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? router_formatWeights(pending.from) : 'nothing'} → ${router_formatWeights(pending.to)}) unfinished; ${trafficWords(settings.router).server} served ${view.live ? router_formatWeights(view.live.weights) : 'nothing'}; now ${router_formatWeights(target)}`;
         next = withHistory(next, { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, action: 'recover', color: pending.to.blue >= pending.to.green ? 'blue' : 'green', version: '', image: '', outcome: 'success', detail });
         await session.saveState(next);
         settings.log.warn(`${session.label}: ${detail}`);
         return;
     }
     if (view.live && view.file && !sameWeights(view.live.weights, view.file.weights)) {
-        settings.log.warn(`${session.label}: the nginx include on disk says ${router_formatWeights(view.file.weights)} but nginx serves ${router_formatWeights(view.live.weights)} (a reload that never took effect); rewriting it to what nginx serves`);
+        const words = trafficWords(settings.router);
+        settings.log.warn(`${session.label}: ${words.file} says ${router_formatWeights(view.file.weights)} but ${words.server} serves ${router_formatWeights(view.live.weights)} (${words.why}); rewriting it to what ${words.server} serves`);
         await session.router.setWeights(view.live.weights);
-        await session.audit('include rewritten to what nginx serves', { live: view.live.weights, file: view.file.weights });
+        await session.audit(`${words.record} rewritten to what ${words.server} serves`, { live: view.live.weights, file: view.file.weights });
     }
 }
 /**
  * Rebuilds a host's state when it is torn or missing: the newest state the audit log recorded,
- * brought in line with what nginx serves now. Says what it found.
+ * brought in line with what the router serves now. Says what it found.
  */
 async function repairState(session, settings) {
     const now = new Date(settings.clock.now()).toISOString();
@@ -21585,7 +22086,7 @@ async function repairState(session, settings) {
     const live = view.live?.weights ?? view.file?.weights ?? null;
     if (!rebuilt) {
         if (!current.ok && !live)
-            throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor nginx says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
+            throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor ${trafficWords(settings.router).server} says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
         rebuilt = { schema: 2, app: settings.app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
     }
     let next = { ...rebuilt, pending: null };
@@ -21593,7 +22094,7 @@ async function repairState(session, settings) {
     if (live) {
         const major = live.blue >= live.green ? 'blue' : 'green';
         const minor = major === 'blue' ? 'green' : 'blue';
-        found.push(`nginx serves ${router_formatWeights(live)}`);
+        found.push(`${trafficWords(settings.router).server} serves ${router_formatWeights(live)}`);
         if (live[minor] === 0)
             next = { ...next, active: major, canary: null };
         else if (next.canary?.color === minor)
@@ -22279,7 +22780,7 @@ async function launchRelease(remote, runtime, release, timeoutMs) {
     const result = await remote.run(runtime.start(release), { timeoutMs });
     if (result.code !== 0) {
         const detail = (result.stderr || result.stdout).trim().split('\n').slice(-12).join('\n');
-        throw new HostError(remote.label, `starting ${release.app} ${release.version} as ${release.color} on port ${release.port} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+        throw new errors_HostError(remote.label, `starting ${release.app} ${release.version} as ${release.color} on port ${release.port} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
     }
 }
 /** Prepares then starts `release`; returns what was started. */
@@ -22362,8 +22863,72 @@ function runtimeOptions(inputs) {
     };
 }
 /** What the runtime the inputs name needs of them (the command runtime: its two commands), before any host. */
-function common_inputs_checkRuntimeInputs(inputs) {
+function checkRuntimeInputs(inputs) {
     runtimes.get(inputs.runtime).check?.(runtimeOptions(inputs));
+}
+/**
+ * The runtime inputs of a rollback (the rollback action, the command line's rollback, abort and
+ * monitor, the canary monitor's rollback): `runtime` may be left empty, meaning "as recorded":
+ * each color is stopped and started with the runtime recorded with the release it runs
+ * (settings/phases.ts). Named, it is used for every color, as a deploy uses it.
+ */
+const rollbackRuntimeInputs = { ...runtimeInputs, runtime: inputs_field.registered(runtimes, '') };
+/** The rollback's runtime inputs checked before any host: a named runtime's own check; commands without a runtime are refused, never ignored. */
+function common_inputs_checkRollbackRuntimeInputs(inputs) {
+    if (inputs.runtime !== '')
+        return checkRuntimeInputs(inputs);
+    const given = ['start-command', 'stop-command'].find((name) => inputs[name] !== '');
+    if (given)
+        errors_requireInput(false, 'runtime', `is required with ${given}: pass runtime: command too (left empty, each color is stopped and started with the runtime recorded with its release)`);
+}
+/** What a deploy records with its release (domain/releases.ts: RuntimeRecord): the runtime the inputs name and the options it was built from. */
+function runtimeRecord(inputs) {
+    const options = Object.entries(runtimeOptions(inputs)).filter((entry) => entry[1] !== undefined);
+    return { name: inputs.runtime, options: Object.fromEntries(options) };
+}
+/** Each recorded option (RuntimeOptions) with the input it came from, whose field checks it when read back. */
+const RECORDED_OPTIONS = {
+    composeFile: { input: 'compose-file', field: runtimeInputs['compose-file'] },
+    startCommand: { input: 'start-command', field: runtimeInputs['start-command'] },
+    stopCommand: { input: 'stop-command', field: runtimeInputs['stop-command'] },
+    healthTimeoutSeconds: { input: 'health-timeout-seconds', field: runtimeInputs['health-timeout-seconds'] },
+    minFreeDiskMb: { input: 'min-free-disk-mb', field: deployPhaseInputs['min-free-disk-mb'] },
+};
+/**
+ * The options of a runtime recorded with a release, read back from a host as data: the name must
+ * be registered, every option must pass the field of the input it came from, and the runtime's own
+ * check must pass. Anything else is refused with a ConfigurationError saying what did not fit.
+ */
+function recordedRuntimeOptions(record) {
+    const refuse = (problem) => {
+        throw new errors_ConfigurationError(`the recorded runtime is refused: ${problem}`);
+    };
+    if (!runtimes.has(record.name))
+        refuse(`name: ${runtimes.unknown(show_printable(record.name, 60))}`);
+    const values = {};
+    for (const [key, value] of Object.entries(record.options)) {
+        const known = RECORDED_OPTIONS[key];
+        if (!known)
+            return refuse(`'${show_printable(key, 60)}' is not an option of a runtime`);
+        const parsed = known.field.safeParse(String(value));
+        if (!parsed.success)
+            return refuse(`${known.input}: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+        values[key] = parsed.data;
+    }
+    const options = {
+        composeFile: typeof values.composeFile === 'string' ? values.composeFile : runtimeInputs['compose-file'].parse(''),
+        startCommand: typeof values.startCommand === 'string' ? values.startCommand : '',
+        stopCommand: typeof values.stopCommand === 'string' ? values.stopCommand : '',
+        ...(typeof values.healthTimeoutSeconds === 'number' ? { healthTimeoutSeconds: values.healthTimeoutSeconds } : {}),
+        minFreeDiskMb: typeof values.minFreeDiskMb === 'number' ? values.minFreeDiskMb : 0,
+    };
+    try {
+        runtimes.get(record.name).check?.(options);
+    }
+    catch (error) {
+        refuse(`${record.name}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return options;
 }
 const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
@@ -22543,7 +23108,7 @@ async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemCl
     const started = clock.now();
     const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
     if (result.code !== 0) {
-        throw new HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
+        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
     }
     return clock.now() - started;
 }
@@ -22882,6 +23447,32 @@ function planRollback(state, live, target, host) {
     const failed = where.color === active ? (state.canary ? state.canary.color : null) : active;
     return { target: where.color, failed, version: chosen.version, image: chosen.image, start: where.start, noop: false, release: chosen, rejected: state.canary ? canaryRelease : current && current.id !== chosen.id ? current : null, ...(warning ? { warning } : {}) };
 }
+/** The release a color runs as the state has it: the newest of its version and image (deployed to that color first). */
+function releaseOf(state, color) {
+    const held = state.colors[color];
+    if (!held)
+        return undefined;
+    const newestFirst = [...state.releases].reverse().filter((release) => release.version === held.version && release.image === held.image);
+    return newestFirst.find((release) => release.color === color) ?? newestFirst[0];
+}
+const PASS_RUNTIME = 'pass the runtime inputs it runs with: runtime: command with start-command and stop-command, or runtime: compose with compose-file (agent-loop: --runtime command --start-command … --stop-command …, or --runtime compose --compose-file …)';
+/**
+ * The runtime that stops or starts a color: the one the inputs name, else the one recorded with the
+ * release it runs (or is to run). Neither known: refused, never a stop claimed with a guess.
+ */
+function runtimeFor(settings, host, doing, release) {
+    if (settings.runtime)
+        return settings.runtime;
+    if (!release?.runtime || !settings.recordedRuntime) {
+        throw new errors_ConfigurationError(`${host}: cannot ${doing}: no runtime input names one and its release records none (deployed before runtimes were recorded); ${PASS_RUNTIME}`);
+    }
+    try {
+        return settings.recordedRuntime(release.runtime);
+    }
+    catch (error) {
+        throw new errors_ConfigurationError(`${host}: cannot ${doing}: ${errorMessage(error)}; ${PASS_RUNTIME}`);
+    }
+}
 /**
  * A rollback that meets a canary monitor holding the lock asks it to stop (an abort request file
  * next to the lock) and waits for it, however lock-wait-seconds is set: an abort must never wait
@@ -22917,8 +23508,10 @@ async function rollback(hosts, settings, since) {
 async function rollbackSessions(sessions, settings, since) {
     const works = sessions.map((session) => ({ session, report: newReport(session, 'rollback'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
     const candidates = sessions[0] ? rollbackCandidates(sessions[0].state).map((release) => release.version) : [];
-    // 1. Every host: plan, and start the target color when it is not running. No traffic moves yet.
-    const prepared = await onEveryHost(works, settings, (work) => prepareRollback(work, settings));
+    // 1. Every host: plan, with the runtimes it needs (a host that cannot say how to stop or start a
+    // color refuses here, before any host is touched); then start the target color when it is not
+    // running. No traffic moves yet.
+    const prepared = (await onEveryHost(works, settings, (work) => planOnHost(work, settings))) && (await onEveryHost(works, settings, (work) => prepareRollback(work, settings)));
     const planned = works.find((work) => work.plan?.rejected)?.plan;
     const finish = (ok, error, restoredMs = null) => ({
         ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
@@ -22948,18 +23541,39 @@ async function rollbackSessions(sessions, settings, since) {
         work.report.outcome = 'success';
     return finish(true, undefined, restoredMs);
 }
-async function prepareRollback(work, settings) {
+const healthUrl = (port, path) => `http://127.0.0.1:${port}${path}`;
+async function planOnHost(work, settings) {
     const { session } = work;
     // Both colors' health is probed with the weights, in the same command: a rollback to a color that
     // runs and answers needs no second round trip before the switch.
-    const healthUrl = (port, path) => `http://127.0.0.1:${port}${path}`;
-    const health = await readLive(work, settings, COLORS.flatMap((color) => settings.healthPaths.map((path) => healthUrl(session.port(color), path))));
+    work.health = await readLive(work, settings, COLORS.flatMap((color) => settings.healthPaths.map((path) => healthUrl(session.port(color), path))));
     const plan = planRollback(session.state, work.before, settings.target, session.label);
+    work.plan = plan;
+    if (plan.noop)
+        return;
+    const { state } = session;
+    const runtimes = {};
+    if (plan.start) {
+        const restored = plan.release && plan.release.version === plan.version && plan.release.image === plan.image ? plan.release : [...state.releases].reverse().find((release) => release.version === plan.version && release.image === plan.image);
+        runtimes.start = runtimeFor(settings, session.label, `start ${plan.target} (${plan.version})`, restored);
+        const holder = state.colors[plan.target];
+        runtimes.stopTarget = holder ? runtimeFor(settings, session.label, `stop ${plan.target} (${holder.version})`, releaseOf(state, plan.target)) : runtimes.start;
+    }
+    const failed = plan.failed ? state.colors[plan.failed] : undefined;
+    if (plan.failed && failed && failed.status !== 'stopped' && !settings.keepFailed) {
+        runtimes.stopFailed = runtimeFor(settings, session.label, `stop ${plan.failed} (${failed.version})`, releaseOf(state, plan.failed));
+    }
+    work.runtimes = runtimes;
+}
+async function prepareRollback(work, settings) {
+    const { session } = work;
+    const plan = work.plan;
+    const health = work.health ?? {};
+    const runtimes = work.runtimes ?? {};
     if (plan.warning)
         settings.log.warn(plan.warning);
     if (!plan.noop)
         settings.log.info(`${session.label}: rolling back ${plan.rejected ? `${plan.rejected.version} (${plan.rejected.status})` : 'the current release'} to ${plan.version}${plan.why ? `, ${plan.why}` : ''}`);
-    work.plan = plan;
     work.target = plan.target;
     work.stable = plan.failed;
     work.report.toColor = plan.target;
@@ -22974,9 +23588,12 @@ async function prepareRollback(work, settings) {
     }
     const release = { app: settings.app, color: plan.target, port: session.port(plan.target), image: plan.image, version: plan.version };
     if (plan.start) {
+        const { start: startRuntime, stopTarget: stopRuntime } = runtimes;
+        if (!startRuntime || !stopRuntime)
+            throw new Error(`${session.label}: the rollback's plan starts ${plan.target} but resolved no runtime for it (a bug)`);
         const timeoutMs = settings.commandTimeoutSeconds * 1000;
         // Pull first: a missing image changes nothing.
-        const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image);
+        const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, startRuntime, release, timeoutMs), (ready) => ready.image);
         // The color to start takes traffic now (a canary being replaced): take it out first.
         if (work.before && work.before[plan.target] > 0 && plan.failed) {
             const keep = plan.failed;
@@ -22986,10 +23603,10 @@ async function prepareRollback(work, settings) {
             work.stateBefore = undefined;
         }
         const recorded = session.state.colors[plan.target];
-        await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
+        await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, stopRuntime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
         if (recorded)
             await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
-        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs));
+        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, startRuntime, prepared, timeoutMs));
         await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: prepared.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
     }
     const answering = !plan.start && settings.healthPaths.every((path) => health[healthUrl(release.port, path)] === 200);
@@ -23029,10 +23646,11 @@ async function stopFailed(work, settings) {
         return;
     const failed = plan.failed;
     const failedRelease = session.state.colors[failed];
-    if (!failedRelease || failedRelease.status === 'stopped')
+    const runtime = work.runtimes?.stopFailed;
+    if (!failedRelease || failedRelease.status === 'stopped' || !runtime)
         return;
     try {
-        await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: failed, port: session.port(failed), image: failedRelease.image, version: failedRelease.version }, settings.commandTimeoutSeconds * 1000));
+        await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, runtime, { app: settings.app, color: failed, port: session.port(failed), image: failedRelease.image, version: failedRelease.version }, settings.commandTimeoutSeconds * 1000));
         await session.saveState({ ...session.state, colors: { ...session.state.colors, [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
     }
     catch (error) {
@@ -23210,14 +23828,14 @@ function rollback_inputs_rollbackMethodOptions(inputs) {
 }
 /**
  * What the method the inputs name needs, checked before anything runs: a method on hosts takes
- * the hosts, the SSH key and a runtime; each method checks its own inputs.
+ * the hosts and the SSH key (its runtime, unless named, is each release's as recorded); each method checks its own inputs.
  */
 function checkRollbackMethodInputs(inputs) {
     const method = rollbackMethods.get(inputs.method);
     if (method.onHosts) {
         requireInput(inputs.hosts.length > 0, 'hosts', `is required for method ${inputs.method}: one or more user@host[:port]`);
         requireInput(inputs['ssh-private-key'] !== '', 'ssh-private-key', `is required for method ${inputs.method}`);
-        checkRuntimeInputs(inputs);
+        checkRollbackRuntimeInputs(inputs);
     }
     method.check?.(rollback_inputs_rollbackMethodOptions(inputs));
 }
@@ -23931,157 +24549,13 @@ function colorSample(answers) {
     return sample;
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/host.ts
-
-
-
-// ------------------------------------------------------------------------------------ pure parts
-function meminfoCommand() {
-    return ['cat', '/proc/meminfo'];
-}
-/** Share of memory in use from /proc/meminfo: 1 − MemAvailable / MemTotal (pure). */
-function parseMeminfo(text) {
-    const field = (name) => {
-        const match = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(text);
-        return match ? Number(match[1]) : undefined;
-    };
-    const total = field('MemTotal');
-    const available = field('MemAvailable');
-    if (!total || available === undefined)
-        throw new Error('/proc/meminfo has no MemTotal or MemAvailable line');
-    return Math.min(1, Math.max(0, 1 - available / total));
-}
-/**
- * Every color's compose project (`<app>-<color>`, as the compose runtime names it) in one command:
- * its running containers (`docker ps`), then `docker stats` of them. Prints `<color> <MemPerc>` per
- * container; a color with no running container prints nothing. Exit 10 when `docker ps` fails, 11
- * when `docker stats` does (the color on stderr).
- */
-const COMPOSE_MEMORY_SCRIPT = `set -u
-app=$1; shift
-for color in "$@"; do
-  ids=$(docker ps --quiet --filter "label=com.docker.compose.project=$app-$color") || { echo "docker ps for $app-$color failed" >&2; exit 10; }
-  [ -n "$ids" ] || continue
-  for id in $ids; do case $id in *[!0-9a-f]*) echo "docker ps gave an unexpected container id for $app-$color" >&2; exit 10 ;; esac; done
-  out=$(docker stats --no-stream --format '{{.MemPerc}}' $ids) || { echo "docker stats for $app-$color failed" >&2; exit 11; }
-  printf '%s\\n' "$out" | while IFS= read -r value; do printf '%s %s\\n' "$color" "$value"; done
-done`;
-function composeMemoryCommand(app, colors) {
-    return shell_script('al-compose-memory', COMPOSE_MEMORY_SCRIPT, [app, ...colors]);
-}
-/** The largest MemPerc per color as a ratio (pure); a color with no figure (`--` for a stopped container) is left out. */
-function parseComposeMemory(text) {
-    const byColor = {};
-    for (const line of text.split('\n')) {
-        const match = /^(blue|green) ([\d.]+)%$/.exec(line.trim());
-        if (!match)
-            continue;
-        const color = match[1];
-        byColor[color] = Math.max(byColor[color] ?? 0, Number(match[2]) / 100);
-    }
-    return byColor;
-}
-/** For each `color url` pair prints `<color> <status>` (000: no answer). */
-const HEALTH_SCRIPT = `set -u
-max=$1; shift
-while [ "$#" -ge 2 ]; do
-  code=$(curl -s -o /dev/null -A agent-loop-monitor --max-time "$max" -w '%{http_code}' "$2" 2>/dev/null) || true
-  echo "$1 \${code:-000}"
-  shift 2
-done`;
-function healthChecksCommand(targets, path, timeoutSeconds) {
-    if (!URL_PATH.test(path))
-        throw new errors_ConfigurationError(`invalid health path ${JSON.stringify(path)}: expected a path starting with /`);
-    if (!(timeoutSeconds > 0))
-        throw new errors_ConfigurationError(`the health check timeout must be positive, got ${timeoutSeconds}`);
-    return shell_script('al-health', HEALTH_SCRIPT, [String(timeoutSeconds), ...targets.flatMap(({ color, port }) => [color, `http://127.0.0.1:${port}${path}`])]);
-}
-/** Health status per color (pure). */
-function parseHealthOutput(stdout) {
-    const statuses = {};
-    for (const line of stdout.split('\n')) {
-        const match = /^(blue|green) (\d{3})$/.exec(line.trim());
-        if (match)
-            statuses[match[1]] = Number(match[2]);
-    }
-    return statuses;
-}
-// ---------------------------------------------------------------------------------------- source
-class HostSource {
-    options;
-    name = 'host';
-    failuresInRow = { blue: 0, green: 0 };
-    healthPath;
-    timeoutSeconds;
-    memory;
-    constructor(options) {
-        this.options = options;
-        this.healthPath = options.healthPath ?? '/health';
-        this.timeoutSeconds = options.timeoutSeconds ?? 5;
-        this.memory = options.memory ?? { kind: 'host' };
-        this.healthCommand();
-    }
-    healthCommand() {
-        return healthChecksCommand(this.options.colors.map((color) => ({ color, port: this.options.ports[color] })), this.healthPath, this.timeoutSeconds);
-    }
-    async sample(window) {
-        const { colors } = this.options;
-        const [statuses, memory] = await Promise.all([this.checkHealth(), this.readMemory()]);
-        const sample = { start: window.start, end: window.end, colors: {} };
-        for (const color of colors) {
-            const status = statuses[color] ?? 0;
-            this.failuresInRow[color] = status >= 200 && status < 300 ? 0 : this.failuresInRow[color] + 1;
-            const colorSample = { requests: 0, errors: 0, latency: [], healthFailuresInRow: this.failuresInRow[color] };
-            const ratio = memory[color];
-            if (ratio !== undefined)
-                colorSample.memoryRatio = ratio;
-            sample.colors[color] = colorSample;
-        }
-        return sample;
-    }
-    async checkHealth() {
-        const { remote, colors } = this.options;
-        const result = await remote.run(this.healthCommand(), { timeoutMs: (colors.length * (this.timeoutSeconds + 1) + 30) * 1000 });
-        if (result.code !== 0)
-            throw new HostError(remote.label, `health checks failed to run (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
-        const statuses = parseHealthOutput(result.stdout);
-        for (const color of colors) {
-            if (statuses[color] === undefined)
-                throw new HostError(remote.label, `the health check of ${color} printed no status: ${result.stdout.trim().slice(0, 300)}`);
-        }
-        return statuses;
-    }
-    async readMemory() {
-        const { remote, colors } = this.options;
-        const memory = this.memory;
-        if (memory.kind === 'none')
-            return {};
-        if (memory.kind === 'host') {
-            const result = await remote.run(meminfoCommand(), { timeoutMs: 30_000 });
-            if (result.code !== 0)
-                throw new HostError(remote.label, `reading /proc/meminfo failed (exit ${result.code}): ${result.stderr.trim()}`);
-            let ratio;
-            try {
-                ratio = parseMeminfo(result.stdout);
-            }
-            catch (error) {
-                throw new HostError(remote.label, error.message);
-            }
-            return Object.fromEntries(colors.map((color) => [color, ratio]));
-        }
-        // One command for every color: with the health checks and the log read, one SSH command per host per interval.
-        const result = await remote.run(composeMemoryCommand(memory.app, colors), { timeoutMs: 60_000 });
-        if (result.code !== 0)
-            throw new HostError(remote.label, `reading the compose projects' memory failed (exit ${result.code}): ${result.stderr.trim().slice(0, 500)}`);
-        return parseComposeMemory(result.stdout);
-    }
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/nginx-log.ts
 
 
 
 
+/** nginx's access log on one host, as the follower reads it: the agent_loop parser for the app. */
+const nginxLog = (host) => ({ ...host, parse: (lines, into) => parseAccessLines(lines, host.app, into), what: 'the nginx access log' });
 const DEFAULT_MAX_READ_BYTES = 16 * 1024 * 1024;
 /** A line longer than this is not an nginx access line: it is dropped (and counted as skipped). */
 const MAX_PARTIAL_BYTES = 1024 * 1024;
@@ -24213,7 +24687,6 @@ function parseAccessLines(lines, app, into = emptyAccessTally()) {
  * lines written between the last read and the truncation are lost.
  */
 class AccessLogFollower {
-    host;
     options;
     inode;
     offset = 0;
@@ -24223,9 +24696,11 @@ class AccessLogFollower {
     truncations = 0;
     maxReadBytes;
     timeoutMs;
+    host;
+    /** `host`: an access log with its parser, or nginx's (the agent_loop parser for its app). */
     constructor(host, options = {}) {
-        this.host = host;
         this.options = options;
+        this.host = 'parse' in host ? host : nginxLog(host);
         this.maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
         this.timeoutMs = options.timeoutMs ?? 60_000;
         if (!Number.isSafeInteger(this.maxReadBytes) || this.maxReadBytes < 1)
@@ -24245,7 +24720,7 @@ class AccessLogFollower {
         if (this.inode === undefined) {
             const first = await this.readFile(path, '', 0, this.options.fromStart ? this.maxReadBytes : 0);
             if (first.missing)
-                throw new HostError(this.host.remote.label, `the nginx access log ${path} does not exist`);
+                throw new errors_HostError(this.host.remote.label, `${this.host.what} ${path} does not exist`);
             this.inode = first.inode;
             if (this.options.fromStart)
                 this.consume(first.bytes, tally);
@@ -24270,7 +24745,7 @@ class AccessLogFollower {
         if (current.missing) {
             // Moved but not reopened yet: nginx still writes to the old file; keep following it there.
             if (!finished)
-                throw new HostError(this.host.remote.label, `the nginx access log ${path} is missing and ${path}.1 is not the file that was being read`);
+                throw new errors_HostError(this.host.remote.label, `${this.host.what} ${path} is missing and ${path}.1 is not the file that was being read`);
             return tally;
         }
         if (finished)
@@ -24308,7 +24783,7 @@ class AccessLogFollower {
     consume(bytes, tally) {
         this.offset += bytes.length;
         const { lines, rest } = splitLogLines(this.partial, bytes);
-        parseAccessLines(lines, this.host.app, tally);
+        this.host.parse(lines, tally);
         if (rest.length > MAX_PARTIAL_BYTES) {
             tally.skipped += 1;
             this.partial = Buffer.alloc(0);
@@ -24321,33 +24796,35 @@ class AccessLogFollower {
         const { remote } = this.host;
         const result = await remote.run(readLogCommand(path, inode, offset, maxBytes), { timeoutMs: this.timeoutMs });
         if (result.code !== 0) {
-            throw new HostError(remote.label, `reading the nginx access log ${path} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
+            throw new errors_HostError(remote.label, `reading ${this.host.what} ${path} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
         }
         try {
             return parseLogRead(result.stdout);
         }
         catch (error) {
-            throw new HostError(remote.label, `reading the nginx access log ${path}: ${error.message}`);
+            throw new errors_HostError(remote.label, `reading ${this.host.what} ${path}: ${error.message}`);
         }
     }
 }
 // ---------------------------------------------------------------------------------------- source
 /**
- * Requests, errors and latencies per color from the access logs of every host. A sample counts
- * the lines written between the previous read and this one (the window only labels it; lines are
- * not filtered by their time). A color without a line is absent from the sample. A host that
- * cannot be read makes the sample throw; what the other hosts read meanwhile is not lost but
- * counted in the next sample that succeeds.
+ * Requests, errors and latencies per color from the access logs of every host, each read with
+ * its format's parser. A sample counts the lines written between the previous read and this one
+ * (the window only labels it; lines are not filtered by their time). A color without a line is
+ * absent from the sample. A host that cannot be read makes the sample throw; what the other hosts
+ * read meanwhile is not lost but counted in the next sample that succeeds.
  */
-class NginxLogSource {
-    name = 'nginx-log';
+class AccessLogSource {
+    name;
+    what;
     followers;
     carried = [];
     skippedLines = 0;
     unformattedLines = 0;
-    constructor(hosts, options = {}) {
-        if (hosts.length === 0)
-            throw new Error('NginxLogSource needs at least one host');
+    /** `name`: the source's registered name; `what`: its logs in a message (`nginx access log`). */
+    constructor(name, what, hosts, options = {}) {
+        this.name = name;
+        this.what = what;
         this.followers = hosts.map((host) => new AccessLogFollower(host, options));
     }
     /** Lines that were not counted: other apps, requests nginx did not proxy, unparseable lines. */
@@ -24384,10 +24861,240 @@ class NginxLogSource {
         const parts = [...this.carried, ...read].map((colors) => ({ start: window.start, end: window.end, colors }));
         if (failures.length > 0) {
             this.carried = parts.map((part) => part.colors);
-            throw new Error(`nginx access log: ${failures.join('; ')}`);
+            throw new Error(`${this.what} could not be read: ${failures.join('; ')}`);
         }
         this.carried = [];
         return { start: window.start, end: window.end, colors: parts.length > 0 ? mergeSamples(parts).colors : {} };
+    }
+}
+/** What users got, from each host's nginx access log in the agent_loop format. */
+class NginxLogSource extends AccessLogSource {
+    constructor(hosts, options = {}) {
+        if (hosts.length === 0)
+            throw new Error('NginxLogSource needs at least one host');
+        super('nginx-log', 'nginx access log', hosts.map(nginxLog), options);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/haproxy-log.ts
+
+
+/**
+ * What users really got behind HAProxy, from each host's HAProxy log in HAProxy's own HTTP log
+ * format (`option httplog`, as Debian's haproxy.cfg sets it in its defaults), as syslog writes it:
+ * on Debian, HAProxy logs to /dev/log and rsyslog writes /var/log/haproxy.log. One line a request:
+ *
+ *   Dec  7 16:11:28 web1 haproxy[21075]: 10.0.0.9:42774 [07/Dec/2026:16:11:28.760] www shop_api/green 0/0/1/2/3 200 692 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1"
+ *
+ * The server (`blue` or `green`) of the app's backend is the color; the status, the termination
+ * state and Tr (the server's answer time: from the connection to the color until its response
+ * headers; the client's own time, TR, is not in it) give the errors and the latency. The log is
+ * followed as nginx's is (nginx-log.ts: byte offsets, rotation, from the deploy's mark at the switch).
+ */
+/**
+ * HAProxy's HTTP log line, after any syslog header: client:port [accept date] frontend
+ * backend/server TR/Tw/Tc/Tr/Ta status bytes req-cookie resp-cookie termination
+ * actconn/feconn/beconn/srv_conn/retries srv_queue/backend_queue, then the captures and the
+ * request. The first place where this whole sequence fits is taken: the request line, which a
+ * client writes, comes after it.
+ */
+const HTTP_LOG = /(?:^|\s)\S+:\d{1,5} \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2}\.\d{3}\] \S+ (\S+?)\/(\S+) -?\d+\/-?\d+\/-?\d+\/(-?\d+)\/\+?-?\d+ (-?\d+) \+?\d+ \S+ \S+ (\S{4}) \d+\/\d+\/\d+\/\d+\/(\+?)\d+ \d+\/\d+(?: |$)/;
+const haproxy_log_COLORS = ['blue', 'green'];
+/**
+ * Counts HAProxy HTTP log lines of `backend` per color (pure). An error is a status ≥ 500 (HAProxy's
+ * own 502, 503 and 504 included) or a session the server aborted or let time out (termination
+ * state starting with `S` or `s`). A request redispatched to the other color (retries written
+ * `+N`: `retries` and `option redispatch`, as the README's configuration has them) failed on the
+ * color the weights chose, as nginx's backup does: it counts for that color, as an error without a
+ * latency, whatever the other color answered. A request no server took (`<NOSRV>`), another
+ * backend's and HAProxy's own messages are skipped; a line that is not an HTTP log line at all
+ * (HAProxy's start-up messages, `option tcplog`) is counted as unformatted too.
+ */
+function parseHaproxyLines(lines, backend, into = emptyAccessTally()) {
+    for (const line of lines) {
+        if (line.trim() === '')
+            continue;
+        const match = HTTP_LOG.exec(line);
+        if (!match) {
+            into.skipped += 1;
+            into.unformatted += 1;
+            continue;
+        }
+        const [, lineBackend, server, serverMs, statusText, termination, redispatched] = match;
+        if (lineBackend !== backend || !haproxy_log_COLORS.includes(server)) {
+            into.skipped += 1;
+            continue;
+        }
+        const served = server;
+        if (redispatched === '+') {
+            const chosen = (into.colors[served === 'blue' ? 'green' : 'blue'] ??= emptyColorSample());
+            chosen.requests += 1;
+            chosen.errors += 1;
+            continue;
+        }
+        const sample = (into.colors[served] ??= emptyColorSample());
+        sample.requests += 1;
+        const status = Number(statusText);
+        if (status >= 500 || /^[sS]/.test(termination))
+            sample.errors += 1;
+        const latencyMs = Number(serverMs);
+        if (latencyMs >= 0) {
+            const bucket = latencyBucket(latencyMs);
+            sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
+        }
+    }
+    return into;
+}
+/** Requests, errors and latencies per color from HAProxy's log of every host. */
+class HaproxyLogSource extends AccessLogSource {
+    constructor(hosts, options = {}) {
+        super('haproxy-log', "HAProxy's log", hosts.map((host) => ({ remote: host.remote, accessLog: host.accessLog, mark: host.mark, parse: (lines, into) => parseHaproxyLines(lines, host.backend, into), what: "HAProxy's log" })), options);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/host.ts
+
+
+
+// ------------------------------------------------------------------------------------ pure parts
+function meminfoCommand() {
+    return ['cat', '/proc/meminfo'];
+}
+/** Share of memory in use from /proc/meminfo: 1 − MemAvailable / MemTotal (pure). */
+function parseMeminfo(text) {
+    const field = (name) => {
+        const match = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(text);
+        return match ? Number(match[1]) : undefined;
+    };
+    const total = field('MemTotal');
+    const available = field('MemAvailable');
+    if (!total || available === undefined)
+        throw new Error('/proc/meminfo has no MemTotal or MemAvailable line');
+    return Math.min(1, Math.max(0, 1 - available / total));
+}
+/**
+ * Every color's compose project (`<app>-<color>`, as the compose runtime names it) in one command:
+ * its running containers (`docker ps`), then `docker stats` of them. Prints `<color> <MemPerc>` per
+ * container; a color with no running container prints nothing. Exit 10 when `docker ps` fails, 11
+ * when `docker stats` does (the color on stderr).
+ */
+const COMPOSE_MEMORY_SCRIPT = `set -u
+app=$1; shift
+for color in "$@"; do
+  ids=$(docker ps --quiet --filter "label=com.docker.compose.project=$app-$color") || { echo "docker ps for $app-$color failed" >&2; exit 10; }
+  [ -n "$ids" ] || continue
+  for id in $ids; do case $id in *[!0-9a-f]*) echo "docker ps gave an unexpected container id for $app-$color" >&2; exit 10 ;; esac; done
+  out=$(docker stats --no-stream --format '{{.MemPerc}}' $ids) || { echo "docker stats for $app-$color failed" >&2; exit 11; }
+  printf '%s\\n' "$out" | while IFS= read -r value; do printf '%s %s\\n' "$color" "$value"; done
+done`;
+function composeMemoryCommand(app, colors) {
+    return shell_script('al-compose-memory', COMPOSE_MEMORY_SCRIPT, [app, ...colors]);
+}
+/** The largest MemPerc per color as a ratio (pure); a color with no figure (`--` for a stopped container) is left out. */
+function parseComposeMemory(text) {
+    const byColor = {};
+    for (const line of text.split('\n')) {
+        const match = /^(blue|green) ([\d.]+)%$/.exec(line.trim());
+        if (!match)
+            continue;
+        const color = match[1];
+        byColor[color] = Math.max(byColor[color] ?? 0, Number(match[2]) / 100);
+    }
+    return byColor;
+}
+/** For each `color url` pair prints `<color> <status>` (000: no answer). */
+const HEALTH_SCRIPT = `set -u
+max=$1; shift
+while [ "$#" -ge 2 ]; do
+  code=$(curl -s -o /dev/null -A agent-loop-monitor --max-time "$max" -w '%{http_code}' "$2" 2>/dev/null) || true
+  echo "$1 \${code:-000}"
+  shift 2
+done`;
+function healthChecksCommand(targets, path, timeoutSeconds) {
+    if (!URL_PATH.test(path))
+        throw new errors_ConfigurationError(`invalid health path ${JSON.stringify(path)}: expected a path starting with /`);
+    if (!(timeoutSeconds > 0))
+        throw new errors_ConfigurationError(`the health check timeout must be positive, got ${timeoutSeconds}`);
+    return shell_script('al-health', HEALTH_SCRIPT, [String(timeoutSeconds), ...targets.flatMap(({ color, port }) => [color, `http://127.0.0.1:${port}${path}`])]);
+}
+/** Health status per color (pure). */
+function parseHealthOutput(stdout) {
+    const statuses = {};
+    for (const line of stdout.split('\n')) {
+        const match = /^(blue|green) (\d{3})$/.exec(line.trim());
+        if (match)
+            statuses[match[1]] = Number(match[2]);
+    }
+    return statuses;
+}
+// ---------------------------------------------------------------------------------------- source
+class HostSource {
+    options;
+    name = 'host';
+    failuresInRow = { blue: 0, green: 0 };
+    healthPath;
+    timeoutSeconds;
+    memory;
+    constructor(options) {
+        this.options = options;
+        this.healthPath = options.healthPath ?? '/health';
+        this.timeoutSeconds = options.timeoutSeconds ?? 5;
+        this.memory = options.memory ?? { kind: 'host' };
+        this.healthCommand();
+    }
+    healthCommand() {
+        return healthChecksCommand(this.options.colors.map((color) => ({ color, port: this.options.ports[color] })), this.healthPath, this.timeoutSeconds);
+    }
+    async sample(window) {
+        const { colors } = this.options;
+        const [statuses, memory] = await Promise.all([this.checkHealth(), this.readMemory()]);
+        const sample = { start: window.start, end: window.end, colors: {} };
+        for (const color of colors) {
+            const status = statuses[color] ?? 0;
+            this.failuresInRow[color] = status >= 200 && status < 300 ? 0 : this.failuresInRow[color] + 1;
+            const colorSample = { requests: 0, errors: 0, latency: [], healthFailuresInRow: this.failuresInRow[color] };
+            const ratio = memory[color];
+            if (ratio !== undefined)
+                colorSample.memoryRatio = ratio;
+            sample.colors[color] = colorSample;
+        }
+        return sample;
+    }
+    async checkHealth() {
+        const { remote, colors } = this.options;
+        const result = await remote.run(this.healthCommand(), { timeoutMs: (colors.length * (this.timeoutSeconds + 1) + 30) * 1000 });
+        if (result.code !== 0)
+            throw new errors_HostError(remote.label, `health checks failed to run (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
+        const statuses = parseHealthOutput(result.stdout);
+        for (const color of colors) {
+            if (statuses[color] === undefined)
+                throw new errors_HostError(remote.label, `the health check of ${color} printed no status: ${result.stdout.trim().slice(0, 300)}`);
+        }
+        return statuses;
+    }
+    async readMemory() {
+        const { remote, colors } = this.options;
+        const memory = this.memory;
+        if (memory.kind === 'none')
+            return {};
+        if (memory.kind === 'host') {
+            const result = await remote.run(meminfoCommand(), { timeoutMs: 30_000 });
+            if (result.code !== 0)
+                throw new errors_HostError(remote.label, `reading /proc/meminfo failed (exit ${result.code}): ${result.stderr.trim()}`);
+            let ratio;
+            try {
+                ratio = parseMeminfo(result.stdout);
+            }
+            catch (error) {
+                throw new errors_HostError(remote.label, error.message);
+            }
+            return Object.fromEntries(colors.map((color) => [color, ratio]));
+        }
+        // One command for every color: with the health checks and the log read, one SSH command per host per interval.
+        const result = await remote.run(composeMemoryCommand(memory.app, colors), { timeoutMs: 60_000 });
+        if (result.code !== 0)
+            throw new errors_HostError(remote.label, `reading the compose projects' memory failed (exit ${result.code}): ${result.stderr.trim().slice(0, 500)}`);
+        return parseComposeMemory(result.stdout);
     }
 }
 
@@ -24452,11 +25159,11 @@ class ProbeSource {
         const { remote, colors, requestsPerSample, timeoutSeconds = 10 } = this.options;
         const result = await remote.run(this.command(), { timeoutMs: (colors.length * requestsPerSample * (timeoutSeconds + 1) + 30) * 1000 });
         if (result.code !== 0)
-            throw new HostError(remote.label, `probing ${colors.join(' and ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
+            throw new errors_HostError(remote.label, `probing ${colors.join(' and ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
         const counted = parseProbeOutput(result.stdout);
         for (const color of colors) {
             if ((counted[color]?.requests ?? 0) !== requestsPerSample) {
-                throw new HostError(remote.label, `the probe of ${color} printed ${counted[color]?.requests ?? 0} results for ${requestsPerSample} requests: ${result.stdout.trim().slice(0, 300)}`);
+                throw new errors_HostError(remote.label, `the probe of ${color} printed ${counted[color]?.requests ?? 0} results for ${requestsPerSample} requests: ${result.stdout.trim().slice(0, 300)}`);
             }
         }
         return { start: window.start, end: window.end, colors: counted };
@@ -24469,10 +25176,25 @@ class ProbeSource {
 
 
 
+
 const portsOf = (host) => ({ blue: host.bluePort, green: host.greenPort });
 const metricSources = new Registry('metric source', 'sources', {
     'nginx-log': {
+        check: (options) => errors_requireInput(options.router !== 'haproxy', 'sources', "lists nginx-log, which reads nginx's access log, but router is haproxy: list haproxy-log instead (HAProxy's log, with access-log naming it, e.g. /var/log/haproxy.log)"),
         build: ({ app, hosts }) => [new NginxLogSource(hosts.map(({ remote, host, logMark }) => ({ remote, accessLog: host.accessLog, app, mark: logMark })))],
+        fromSwitch: true,
+    },
+    'haproxy-log': {
+        // The app's requests are told from the others by the backend, which each host names behind router haproxy.
+        check: (options) => errors_requireInput(options.router === undefined || options.router === 'haproxy', 'sources', `lists haproxy-log, which reads HAProxy's log of each host's haproxy-backend, but router is ${options.router}: set router: haproxy, or list nginx-log`),
+        build: ({ hosts }) => [
+            new HaproxyLogSource(hosts.map(({ remote, host, logMark }) => {
+                if (!host.haproxyBackend)
+                    throw new errors_ConfigurationError(`Input 'sources': lists haproxy-log, but ${host.target.label} has no haproxy-backend in the hosts list: set router: haproxy and each host's haproxy-socket and haproxy-backend`);
+                return { remote, accessLog: host.accessLog, backend: host.haproxyBackend, mark: logMark };
+            })),
+        ],
+        fromSwitch: true,
     },
     host: {
         build: ({ app, hosts, colors, options }) => {
@@ -24495,6 +25217,10 @@ const metricSources = new Registry('metric source', 'sources', {
 function checkSources(names, options) {
     for (const name of names)
         metricSources.get(name).check?.(options);
+}
+/** Whether a source `names` lists reads the access log from the deploy's mark at the switch (nginx-log, haproxy-log). */
+function readsFromSwitch(names) {
+    return names.some((name) => metricSources.has(name) && metricSources.get(name).fromSwitch === true);
 }
 /** The sources `names` lists, in the order they were registered. */
 function buildMetricSources(names, context) {
@@ -24578,6 +25304,7 @@ const monitorPhaseInputs = {
 /** What the sources the inputs list are set with (analysis/sources/registry.ts); health-path is the runtime inputs'. */
 function sourceOptions(inputs) {
     return {
+        ...(inputs.router ? { router: inputs.router } : {}),
         healthPath: inputs['health-path'] ?? '/health',
         probePath: inputs['probe-path'],
         probeRequests: inputs['probe-requests'],
@@ -24722,8 +25449,8 @@ function statusLines(app, statuses) {
             lines.push(`${status.host}: cannot be read: ${show_printable(status.error, 300)}`);
             continue;
         }
-        const serves = status.served ? router_formatWeights(status.served) : 'nothing (nginx status server does not answer)';
-        const drift = status.served && status.file && router_formatWeights(status.served) !== router_formatWeights(status.file) ? ` (the include on disk says ${router_formatWeights(status.file)})` : '';
+        const serves = status.served ? router_formatWeights(status.served) : 'nothing (the router gives no weights: nginx\'s status server or HAProxy\'s admin socket does not answer, or nothing is deployed)';
+        const drift = status.served && status.file && router_formatWeights(status.served) !== router_formatWeights(status.file) ? ` (the router's file says ${router_formatWeights(status.file)})` : '';
         const colors = ['blue', 'green'].map((name) => {
             const color = status.colors[name];
             return `${name} ${color ? `${color.version} ${color.status}` : '—'}`;
@@ -24867,7 +25594,8 @@ async function deploy(hosts, settings) {
 async function prepareHost(work, settings) {
     const { session } = work;
     const server = { app: settings.app, accessLog: session.spec.accessLog };
-    const facts = await step(work, settings, 'preflight', () => preflight(session.remote, session.spec.stateDir, session.spec.nginxConfDir, session.spec.nginxCommand, settings.preflight, server), (found) => `${found.freeDiskMb} MB disk, ${found.freeMemoryMb} MB memory free, nginx -t ok`);
+    const router = { name: settings.router ?? DEFAULT_ROUTER, host: session.spec, app: settings.app };
+    const facts = await step(work, settings, 'preflight', () => preflight(session.remote, session.spec.stateDir, session.spec.nginxConfDir, session.spec.nginxCommand, settings.preflight, server, router), (found) => `${found.freeDiskMb} MB disk, ${found.freeMemoryMb} MB memory free, ${found.nginxSkipped ? `${router.name} ready` : 'nginx -t ok'}`);
     // A server block that does not proxy to the split variable sends the new color nothing: said, not
     // refused. Before an app's first deploy the variable does not exist, so the line cannot be there
     // yet: then it is what to do next, not a warning.
@@ -24905,7 +25633,7 @@ async function prepareHost(work, settings) {
     // The release is on record before anything is touched: whatever happens next, it is known.
     const releaseId = newReleaseId();
     work.releaseId = releaseId;
-    await session.saveState(addRelease(session.state, { id: releaseId, version: settings.version, image: settings.image, color: target, runId: settings.run.runId, deployedAt: iso(settings), status: 'deploying', servedAt: null, restoredAt: null, endedAt: null, note: '' }));
+    await session.saveState(addRelease(session.state, { id: releaseId, version: settings.version, image: settings.image, color: target, runId: settings.run.runId, deployedAt: iso(settings), status: 'deploying', servedAt: null, restoredAt: null, endedAt: null, note: '', ...(settings.runtimeRecord ? { runtime: settings.runtimeRecord } : {}) }));
     const release = { app: settings.app, color: target, port: session.port(target), image: settings.image, version: settings.version };
     const timeoutMs = settings.commandTimeoutSeconds * 1000;
     // Pull and check first: an image that cannot be had stops the deploy before the idle color (maybe a
@@ -26044,7 +26772,7 @@ class BatchedRemote {
                 results = parseBatchOutput(result.stdout, marker, batch.length);
             }
             catch (error) {
-                throw new HostError(this.label, `the sampling commands failed to run (exit ${result.code}): ${error.message}${result.stderr.trim() ? `: ${result.stderr.trim().slice(0, 300)}` : ''}`);
+                throw new errors_HostError(this.label, `the sampling commands failed to run (exit ${result.code}): ${error.message}${result.stderr.trim() ? `: ${result.stderr.trim().slice(0, 300)}` : ''}`);
             }
             batch.forEach((item, index) => item.resolve(results[index]));
         }
@@ -26142,7 +26870,7 @@ function buildSources(sessions, settings, running, versions) {
         })),
         colors: running,
         versions,
-        options: { healthPath: settings.healthPath, probePath: settings.probePath, probeRequests: settings.probeRequests, memory: settings.memory, prometheus: settings.prometheus },
+        options: { healthPath: settings.healthPath, probePath: settings.probePath, probeRequests: settings.probeRequests, memory: settings.memory, prometheus: settings.prometheus, ...(settings.router ? { router: settings.router } : {}) },
     });
 }
 async function monitor(hosts, settings) {
@@ -26240,7 +26968,7 @@ async function monitorSessions(sessions, settings) {
     let warned = 0;
     /** One analysis window at the current share. */
     const watch = async (index, percent) => {
-        const start = settings.mode === 'canary' && settings.sources.includes('nginx-log') ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
+        const start = settings.mode === 'canary' && readsFromSwitch(settings.sources) ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
         const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start, model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
         const result = await runAnalysis(source, engine, {
             clock: settings.clock,
@@ -26652,19 +27380,38 @@ function healthPaths(inputs) {
 function runtimeFromInputs(inputs) {
     return buildRuntime(inputs.runtime, runtimeOptions(inputs));
 }
-/** What every phase that starts, checks or stops a color takes: the session, the runtime, its health paths and time limits. */
-function colorSettings(inputs, context) {
+/**
+ * The runtime recorded with a release (domain/releases.ts: RuntimeRecord), read back from a host:
+ * its name must be registered and its options must pass the runtime inputs' own fields and the
+ * runtime's check (inputs/common-inputs.ts: recordedRuntimeOptions); otherwise a ConfigurationError.
+ */
+function runtimeFromRecord(record) {
+    return buildRuntime(record.name, recordedRuntimeOptions(record));
+}
+/**
+ * A rollback's runtime: the one the inputs name (for every color), or none (`runtime` left empty)
+ * and each color's as recorded with the release it runs.
+ */
+function rollbackRuntime(inputs) {
+    return { runtime: inputs.runtime === '' ? null : runtimeFromInputs(inputs), recordedRuntime: runtimeFromRecord };
+}
+/** The session, health paths and time limits of every phase that starts, checks or stops a color. */
+function colorBase(inputs, context) {
     return {
         ...sessionFromInputs(inputs, context.run, context.log, context.clock, context.signal),
-        runtime: runtimeFromInputs(inputs),
         healthPaths: healthPaths(inputs),
         healthTimeoutSeconds: inputs['health-timeout-seconds'],
         commandTimeoutSeconds: inputs['command-timeout-seconds'],
     };
 }
+/** What every phase that starts, checks or stops a color takes: the session, the runtime, its health paths and time limits. */
+function colorSettings(inputs, context) {
+    return { ...colorBase(inputs, context), runtime: runtimeFromInputs(inputs) };
+}
 function deploySettings(inputs, context) {
     return {
         ...colorSettings(inputs, context),
+        runtimeRecord: runtimeRecord(inputs),
         image: inputs.image,
         version: inputs.version,
         canaryPercent: inputs['canary-percent'],
@@ -26682,7 +27429,8 @@ function promoteSettings(inputs, context) {
 }
 function rollbackSettings(inputs, context) {
     return {
-        ...colorSettings(inputs, context),
+        ...colorBase(inputs, context),
+        ...rollbackRuntime(inputs),
         reason: inputs.reason,
         keepFailed: inputs['keep-failed'],
     };
@@ -26709,7 +27457,7 @@ function monitorSettings(inputs, session, policy) {
         rollbackOn: inputs['rollback-on'],
         rollback: {
             reason: '',
-            runtime: runtimeFromInputs(inputs),
+            ...rollbackRuntime(inputs),
             healthPaths: healthPaths(inputs),
             healthTimeoutSeconds: inputs['health-timeout-seconds'],
             keepFailed: inputs['keep-failed'],
@@ -26804,6 +27552,8 @@ function phaseExit(result) {
 }
 const HOSTS_EXAMPLE = '--hosts "deploy@10.0.0.5 deploy@10.0.0.6" --app agent-loop --ssh-private-key-file ~/.ssh/deploy --ssh-known-hosts-file ./known_hosts';
 const RUNTIME_EXAMPLE = '--runtime compose --compose-file /srv/agent-loop/docker-compose.yml';
+/** The runtime of a rollback (rollback, abort, monitor): as recorded unless named (rollback/rollback.ts). */
+const ROLLBACK_RUNTIME_DESCRIPTION = "Leave empty to stop and start each color with the runtime recorded with the release it runs (every deploy records its runtime and commands); or compose or command, then used for every color with its compose-file or start-command and stop-command. A release deployed before runtimes were recorded needs it named: until then the rollback refuses and touches nothing.";
 const commands_status = commands_define({
     name: 'status',
     summary: "what every host serves, each color's version, the canary, the lock and its owner, a hold, a switch left unfinished, what a rollback would do; takes no lock, changes nothing",
@@ -26814,7 +27564,7 @@ const commands_status = commands_define({
     run: async (inputs, context) => {
         const session = sessionFromInputs(inputs, context.run, warningsOnly, systemClock);
         // Warnings (a host key accepted only because insecure-skip-host-key-check is true) go to stderr, even with --json.
-        const statuses = await fleetStatus(context.hosts, { app: session.app, splitKey: session.splitKey, connect: session.connect, maxParallel: session.maxParallel, clock: session.clock, log: terminal });
+        const statuses = await fleetStatus(context.hosts, { app: session.app, ...(session.router ? { router: session.router } : {}), splitKey: session.splitKey, connect: session.connect, maxParallel: session.maxParallel, clock: session.clock, log: terminal });
         process.stdout.write(context.json ? `${terminalJson({ app: inputs.app, hosts: statuses })}\n` : `${forTerminal(statusLines(inputs.app, statuses).join('\n'))}\n`);
         return statuses.some((one) => one.error) ? ExitCode.failed : ExitCode.ok;
     },
@@ -26827,7 +27577,7 @@ const deployCommand = commands_define({
     action: 'blue-green',
     fields: { ...hostFields, ...runtimeInputs, ...deployPhaseInputs },
     required: { image: 'is required: an image reference such as ghcr.io/org/app:1.2.3', version: 'is required: a version label such as v1.4.2' },
-    check: (inputs) => common_inputs_checkRuntimeInputs(inputs),
+    check: (inputs) => checkRuntimeInputs(inputs),
     run: async (inputs, context) => {
         const deployed = await deploy(context.hosts, deploySettings(inputs, { run: context.run, log: logFor(context), clock: systemClock, signal: context.signal }));
         if (context.json)
@@ -26851,7 +27601,7 @@ const promoteCommand = commands_define({
     example: `agent-loop promote --version v1.4.2 ${RUNTIME_EXAMPLE} ${HOSTS_EXAMPLE}`,
     action: 'blue-green',
     fields: { ...hostFields, ...runtimeInputs, version: deployPhaseInputs.version, ...promotePhaseInputs },
-    check: (inputs) => common_inputs_checkRuntimeInputs(inputs),
+    check: (inputs) => checkRuntimeInputs(inputs),
     run: async (inputs, context) => {
         const promoted = await promote(context.hosts, promoteSettings(inputs, { run: context.run, log: logFor(context), clock: systemClock, signal: context.signal }));
         if (context.json)
@@ -26896,33 +27646,34 @@ const rollbackCommand = commands_define({
     name: 'rollback',
     summary: "the rollback action's nginx method: all traffic back to the last good version (or --target-version), with the same lock, write-ahead state, audit log and cancellation",
     usage: 'rollback [--target-version V] [--reason TEXT] [--keep-failed] [options]',
-    example: `agent-loop rollback --reason "checkout errors since v1.4.2" ${RUNTIME_EXAMPLE} ${HOSTS_EXAMPLE}`,
+    example: `agent-loop rollback --reason "checkout errors since v1.4.2" ${HOSTS_EXAMPLE}`,
     action: 'rollback',
-    fields: { ...hostFields, ...runtimeInputs, ...rollbackInputs },
-    descriptions: { reason: "Why, recorded in the hosts' state and audit log." },
-    check: (inputs) => common_inputs_checkRuntimeInputs(inputs),
+    fields: { ...hostFields, ...rollbackRuntimeInputs, ...rollbackInputs },
+    descriptions: { reason: "Why, recorded in the hosts' state and audit log.", runtime: ROLLBACK_RUNTIME_DESCRIPTION },
+    check: (inputs) => common_inputs_checkRollbackRuntimeInputs(inputs),
     run: (inputs, context) => rollBack(inputs, context, false),
 });
 const abortCommand = commands_define({
     name: 'abort',
     summary: 'ends a canary or a ramp now: a canary-monitor that holds the hosts is asked to stop (verdict aborted) and all traffic goes back to the stable version; never goes back from a promoted release (that is rollback)',
     usage: 'abort [--reason TEXT] [options]',
-    example: `agent-loop abort --reason "paged: checkout errors" ${RUNTIME_EXAMPLE} ${HOSTS_EXAMPLE}`,
+    example: `agent-loop abort --reason "paged: checkout errors" ${HOSTS_EXAMPLE}`,
     action: 'rollback',
-    fields: { ...hostFields, ...runtimeInputs, reason: reasonField('aborted from the command line'), 'keep-failed': rollbackInputs['keep-failed'] },
-    descriptions: { reason: "Why, recorded in the hosts' state and audit log, and given to the monitor it stops." },
-    check: (inputs) => common_inputs_checkRuntimeInputs(inputs),
+    fields: { ...hostFields, ...rollbackRuntimeInputs, reason: reasonField('aborted from the command line'), 'keep-failed': rollbackInputs['keep-failed'] },
+    descriptions: { reason: "Why, recorded in the hosts' state and audit log, and given to the monitor it stops.", runtime: ROLLBACK_RUNTIME_DESCRIPTION },
+    check: (inputs) => common_inputs_checkRollbackRuntimeInputs(inputs),
     run: (inputs, context) => rollBack({ ...inputs, 'target-version': '' }, context, true),
 });
 const monitorCommand = commands_define({
     name: 'monitor',
     summary: "canary-monitor's analysis: a line per interval (requests, error rate and P95 per color), an event per step, the rollback it makes on its own (--auto-rollback false to only judge), then the verdict",
     usage: 'monitor [--mode canary|ramp|post-promotion] [--duration S] [--interval S] [--steps 10,50,100] [--policy YAML] [options]',
-    example: `agent-loop monitor --mode ramp --steps 10,50,100 --duration 300 ${RUNTIME_EXAMPLE} ${HOSTS_EXAMPLE}`,
+    example: `agent-loop monitor --mode ramp --steps 10,50,100 --duration 300 ${HOSTS_EXAMPLE}`,
     action: 'canary-monitor',
-    fields: { ...hostFields, ...runtimeInputs, ...monitorPhaseInputs },
+    fields: { ...hostFields, ...rollbackRuntimeInputs, ...monitorPhaseInputs },
+    descriptions: { runtime: ROLLBACK_RUNTIME_DESCRIPTION },
     check: (inputs) => {
-        common_inputs_checkRuntimeInputs(inputs);
+        common_inputs_checkRollbackRuntimeInputs(inputs);
         monitorPolicy(inputs);
     },
     run: async (inputs, context) => {
@@ -26957,7 +27708,7 @@ const holdCommand = commands_define({
     run: async (inputs, context) => {
         const session = sessionFromInputs({ ...inputs, 'split-key': DEFAULT_SPLIT_KEY }, context.run, warningsOnly, systemClock);
         // Read first (no lock): a hold with no canary would wait, unseen, for a ramp nobody started.
-        const statuses = await fleetStatus(context.hosts, { app: session.app, splitKey: session.splitKey, connect: session.connect, maxParallel: session.maxParallel, clock: session.clock, log: terminal });
+        const statuses = await fleetStatus(context.hosts, { app: session.app, ...(session.router ? { router: session.router } : {}), splitKey: session.splitKey, connect: session.connect, maxParallel: session.maxParallel, clock: session.clock, log: terminal });
         const unread = statuses.filter((one) => one.error);
         if (unread.length > 0) {
             for (const one of unread)

@@ -9194,7 +9194,9 @@ async function runAction(body) {
             if (error instanceof Error && error.stack)
                 runner.debug(forLog(error.stack));
             runner.setFailed(forLog(errors_errorMessage(error)));
-            await failureSummary(errors_errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
+            // An error that knows a plain re-run cannot help (a torn state file) says what will.
+            const remedy = error instanceof Error ? error.remedy : undefined;
+            await failureSummary(errors_errorMessage(error), typeof remedy === 'string' ? remedy : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
     }
 }
@@ -13208,13 +13210,13 @@ function handleTupleResults(itemResults, final, items, input, optoutStart) {
     }
     return final;
 }
-const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodRecord", (inst, def) => {
+const $ZodRecord = /*@__PURE__*/ $constructor("$ZodRecord", (inst, def) => {
     $ZodType.init(inst, def);
-    const memo = core.globalConfig.memoizer;
+    const memo = globalConfig.memoizer;
     memo?.attach(inst);
     inst._zod.parse = (payload, ctx) => {
         const input = payload.value;
-        if (!util.isPlainObject(input)) {
+        if (!isPlainObject(input)) {
             payload.issues.push({
                 expected: "record",
                 code: "invalid_type",
@@ -13243,7 +13245,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                         payload.issues.push({
                             code: "invalid_key",
                             origin: "record",
-                            issues: keyResult.issues.map((iss) => util.finalizeIssue(iss, ctx, core.config())),
+                            issues: keyResult.issues.map((iss) => finalizeIssue(iss, ctx, config())),
                             input: key,
                             path: [key],
                             inst,
@@ -13257,14 +13259,14 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                     if (result instanceof Promise) {
                         proms.push(result.then((result) => {
                             if (result.issues.length) {
-                                payload.issues.push(...util.prefixIssues(key, result.issues));
+                                payload.issues.push(...prefixIssues(key, result.issues));
                             }
                             payload.value[outKey] = result.value;
                         }));
                     }
                     else {
                         if (result.issues.length) {
-                            payload.issues.push(...util.prefixIssues(key, result.issues));
+                            payload.issues.push(...prefixIssues(key, result.issues));
                         }
                         payload.value[outKey] = result.value;
                     }
@@ -13310,7 +13312,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                     throw new Error("Async schemas not supported in object keys currently");
                 }
                 // Numeric string fallback: if key is a numeric string and failed, retry with Number(key). This handles z.number(), z.literal([1, 2, 3]), and unions containing numeric literals
-                const checkNumericKey = typeof key === "string" && regexes.number.test(key) && keyResult.issues.length;
+                const checkNumericKey = typeof key === "string" && number.test(key) && keyResult.issues.length;
                 if (checkNumericKey) {
                     const retryResult = def.keyType._zod.run({ value: Number(key), issues: [] }, ctx);
                     if (retryResult instanceof Promise) {
@@ -13334,7 +13336,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                         payload.issues.push({
                             code: "invalid_key",
                             origin: "record",
-                            issues: keyResult.issues.map((iss) => util.finalizeIssue(iss, ctx, core.config())),
+                            issues: keyResult.issues.map((iss) => finalizeIssue(iss, ctx, config())),
                             input: key,
                             path: [key],
                             inst,
@@ -13350,14 +13352,14 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                 if (result instanceof Promise) {
                     proms.push(result.then((result) => {
                         if (result.issues.length) {
-                            payload.issues.push(...util.prefixIssues(key, result.issues));
+                            payload.issues.push(...prefixIssues(key, result.issues));
                         }
                         payload.value[outKey] = result.value;
                     }));
                 }
                 else {
                     if (result.issues.length) {
-                        payload.issues.push(...util.prefixIssues(key, result.issues));
+                        payload.issues.push(...prefixIssues(key, result.issues));
                     }
                     payload.value[outKey] = result.value;
                 }
@@ -13377,7 +13379,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
         }
         return payload;
     };
-})));
+});
 const $ZodMap = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodMap", (inst, def) => {
     $ZodType.init(inst, def);
     const memo = core.globalConfig.memoizer;
@@ -18448,14 +18450,14 @@ function tuple(items, _paramsOrRest, _params) {
         ...util.normalizeParams(params),
     });
 }
-const ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodRecord", (inst, def) => {
+const ZodRecord = /*@__PURE__*/ $constructor("ZodRecord", (inst, def) => {
     _ensureDefaultMemoizer();
-    core.$ZodRecord.init(inst, def);
+    $ZodRecord.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.recordProcessor(inst, ctx, json, params);
+    inst._zod.processJSONSchema = (ctx, json, params) => recordProcessor(inst, ctx, json, params);
     inst.keyType = def.keyType;
     inst.valueType = def.valueType;
-})));
+});
 function record(keyType, valueType, params) {
     // v3-compat: z.record(valueType, params?) — defaults keyType to z.string()
     if (!valueType || !valueType._zod) {
@@ -18463,14 +18465,14 @@ function record(keyType, valueType, params) {
             type: "record",
             keyType: schemas_string(),
             valueType: keyType,
-            ...util.normalizeParams(valueType),
+            ...normalizeParams(valueType),
         });
     }
     return new ZodRecord({
         type: "record",
         keyType,
         valueType: valueType,
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 // type alksjf = core.output<core.$ZodRecordKey>;
@@ -19114,7 +19116,7 @@ function documentProblems(error, names = {}) {
  * nginx keys and HAProxy names. It depends on nothing, so that inputs, hosts and runtimes all check a value the
  * same way (an input is refused with the pattern a host's state is read back with).
  */
-const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const patterns_APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 const patterns_VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 /** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
 const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
@@ -19336,7 +19338,2045 @@ function verifyHostKey(entries, host, port, key) {
     return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/action/registry.ts
+
+
+/**
+ * The implementations of one seam (routers, runtimes, metric sources, rollback methods), by the
+ * name an input gives: the one place a seam's implementations are listed. Each seam's registry
+ * lives in the folder that owns its interface and holds the built-in implementations; a team adds
+ * its own with `register`, before the inputs are read, and changes no file of the core. The names
+ * an input accepts, and the error for any other, come from the registry itself.
+ */
+class Registry {
+    seam;
+    input;
+    entries = new Map();
+    /** `seam`: what one implementation is called in a message (`router`); `input`: the input that names one. */
+    constructor(seam, input, builtIn) {
+        this.seam = seam;
+        this.input = input;
+        for (const [name, entry] of Object.entries(builtIn))
+            this.register(name, entry);
+    }
+    /** Adds an implementation under a new name (lower-case letters, digits and hyphens); a name already taken is refused. */
+    register(name, entry) {
+        if (!/^[a-z][a-z0-9-]{0,39}$/.test(name))
+            throw new Error(`a ${this.seam} name is lower-case letters, digits and hyphens, starting with a letter (at most 40), got '${printable(name)}'`);
+        if (this.entries.has(name))
+            throw new Error(`a ${this.seam} named ${name} is already registered`);
+        this.entries.set(name, entry);
+        return this;
+    }
+    /** The registered names, in the order they were registered (the built-in ones first). */
+    names() {
+        return [...this.entries.keys()];
+    }
+    has(name) {
+        return this.entries.has(name);
+    }
+    /** The implementation registered as `name`; any other name is the user's mistake, told with the names there are. */
+    get(name) {
+        const entry = this.entries.get(name);
+        if (entry === undefined)
+            throw new errors_ConfigurationError(`Input '${this.input}': ${this.unknown(name)}`);
+        return entry;
+    }
+    /** What an unknown name is told: the names there are, and the one given. */
+    unknown(name) {
+        return `expected one of ${this.names().join(', ')}, got '${printable(name)}'`;
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/domain/colors.ts
+/**
+ * The two colors an app runs as on a host: one serves, the other takes the next version, and
+ * traffic moves between them.
+ */
+const COLORS = ['blue', 'green'];
+const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
+
+;// CONCATENATED MODULE: ./packages/shared/src/domain/releases.ts
+/**
+ * What became of a release. `previous` (for a rollback) is the newest release that served all
+ * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
+ * chosen by name.
+ */
+const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
+const BAD = ['failed', 'rejected', 'rolled-back', 'cancelled'];
+const isRejected = (release) => BAD.includes(release.status);
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/ssh.ts
+
+
+
+class HostKeyRejected extends errors_ConfigurationError {
+}
+const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
+async function ssh_connect(target, options) {
+    const entries = parseKnownHosts(options.knownHosts);
+    let rejection;
+    const hostVerifier = (key) => {
+        const verdict = verifyHostKey(entries, target.host, target.port, key);
+        if (verdict.ok)
+            return true;
+        if (options.insecureSkipHostKeyCheck) {
+            options.warn?.(`${target.label}: host key ${verdict.fingerprint} is ${verdict.reason}, accepted because insecure-skip-host-key-check is true`);
+            return true;
+        }
+        const why = {
+            unknown: `is not in ssh-known-hosts (add the output of \`ssh-keyscan -p ${target.port} ${target.host}\` after checking it)`,
+            changed: 'does not match the key in ssh-known-hosts: the host key CHANGED (a reinstalled host, or someone in the middle)',
+            revoked: 'is marked @revoked in ssh-known-hosts',
+        }[verdict.reason];
+        rejection = new HostKeyRejected(`${target.label}: refused host key ${verdict.fingerprint}: it ${why}`);
+        return false;
+    };
+    // Loaded on first use: ssh2 compiles its WebAssembly and probes ciphers when it loads, which is
+    // most of a bundle's start-up time, and an action that stops at input validation never needs it.
+    const { NodeSSH: Client } = await __nccwpck_require__.e(/* import() */ 487).then(__nccwpck_require__.bind(__nccwpck_require__, 9487));
+    const ssh = await retry(async () => {
+        rejection = undefined;
+        const client = new Client();
+        try {
+            await client.connect({
+                host: target.host,
+                port: target.port,
+                username: target.user,
+                privateKey: options.privateKey,
+                readyTimeout: options.connectTimeoutMs,
+                hostVerifier,
+                keepaliveInterval: 10_000,
+            });
+            // Every command is a small request and a small answer: with Nagle's algorithm on, each
+            // one waits on a delayed acknowledgement (~40-100 ms measured on loopback; 7 ms without).
+            client.connection?.setNoDelay(true);
+            return client;
+        }
+        catch (error) {
+            client.dispose();
+            if (rejection)
+                throw rejection;
+            throw new errors_HostError(target.label, `SSH connection failed: ${error.message}`);
+        }
+    }, {
+        attempts: options.attempts ?? 3,
+        delayMs: 500,
+        // Only the connection setup is retried, and never a refused key or a refused login.
+        retryable: (error) => !(error instanceof HostKeyRejected) && !/authentication/i.test(error.message),
+    });
+    return {
+        label: target.label,
+        async run(argv, runOptions = {}) {
+            const command = toShell(argv);
+            const timeoutMs = runOptions.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+            let timer;
+            let channel;
+            const timeout = new Promise((_, reject) => {
+                timer = setTimeout(() => {
+                    // Give up on the command: ask for a signal and close the channel. OpenSSH's sshd does not
+                    // end a command without a terminal this way, so the host may finish it on its own.
+                    try {
+                        channel?.signal('KILL');
+                        channel?.close();
+                    }
+                    catch {
+                        // the channel may already be gone
+                    }
+                    reject(new errors_HostError(target.label, `command timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}: ${argv[0]} …`));
+                }, timeoutMs);
+            });
+            try {
+                const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true, onChannel: (opened) => (channel = opened) }), timeout]);
+                return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
+            }
+            finally {
+                clearTimeout(timer);
+            }
+        },
+        close() {
+            ssh.dispose();
+        },
+    };
+}
+/** Runs a command and throws a HostError carrying its stderr when it exits non-zero. */
+async function ssh_runChecked(remote, argv, what, options) {
+    const result = await remote.run(argv, options);
+    if (result.code !== 0) {
+        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
+        throw new errors_HostError(remote.label, `${what} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+    }
+    return result.stdout;
+}
+
+/**
+ * Runs `task` on each host with its own connection (at most `limit` at once), closing each after
+ * its task; a host that cannot be reached or whose task throws gets its error, the others go on.
+ */
+function onEachHost(hosts, limit, options, task) {
+    return settleLimit(hosts, limit, async (host) => {
+        const remote = await ssh_connect(host.target, options);
+        try {
+            return await task(remote, host);
+        }
+        finally {
+            remote.close();
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
+
+
+
+
+
+
+
+/**
+ * What a host remembers about an app: which color serves, what runs in each color, every release
+ * with what became of it, and the traffic change in flight (written before nginx is touched).
+ * Written atomically (temporary file + rename), changed only under the lock, and every step is
+ * appended to an audit log.
+ */
+const colorSchema = schemas_enum(COLORS);
+// Everything read back from a host is validated with the inputs' own patterns: a state file is
+// data another party may have written, never something to print or run as it is.
+const state_version = schemas_string().regex(patterns_VERSION, 'a version label');
+const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
+const imageOrEmpty = union([literal(''), state_image]);
+// eslint-disable-next-line no-control-regex
+const plainText = (max) => schemas_string().max(max).regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
+const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
+const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
+const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
+// A job's id as GitHub gives it (GITHUB_JOB), and the random token its main step made: together
+// they tell one job's lock and pending switch from another job's of the same run (a matrix).
+const jobId = schemas_string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a job id');
+const state_jobToken = schemas_string().regex(/^[A-Za-z0-9-]{8,100}$/, 'a job token');
+const weights = object({ blue: schemas_number().int().min(0).max(100), green: schemas_number().int().min(0).max(100) });
+const colorState = object({
+    image: state_image,
+    version: state_version,
+    port: schemas_number().int().min(1).max(65535),
+    status: schemas_enum(['running', 'stopped']),
+    since: state_time,
+});
+const historyEntry = object({
+    time: state_time,
+    runId,
+    actor,
+    action: schemas_enum(['deploy', 'promote', 'rollback', 'recover', 'repair']),
+    color: colorSchema,
+    version: union([literal(''), state_version]),
+    image: imageOrEmpty,
+    outcome: schemas_enum(['success', 'failed', 'reverted', 'noop', 'cancelled']),
+    detail: schemas_string().max(600).optional(),
+});
+/** A release as the state file holds it (domain/releases.ts: ReleaseRecord, what became of it). */
+const releaseSchema = object({
+    id: schemas_string().regex(/^[a-z0-9-]{1,40}$/),
+    version: state_version,
+    image: state_image,
+    color: colorSchema,
+    runId,
+    deployedAt: state_time,
+    status: schemas_enum(RELEASE_STATUSES),
+    /** When it first took all traffic (null: never did). */
+    servedAt: state_time.nullable(),
+    /** When a rollback put it back in service (the newest such time). */
+    restoredAt: state_time.nullable().default(null),
+    endedAt: state_time.nullable().default(null),
+    note: plainText(300).default(''),
+    /**
+     * The runtime it was started with. Only its shape is checked here: what its options may be is
+     * the runtime's, checked with the runtime inputs' own fields when a rollback builds it.
+     */
+    runtime: object({ name: schemas_string().max(100), options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()])).refine((options) => Object.keys(options).length <= 20, 'at most 20 options') }).optional(),
+});
+const canarySchema = object({
+    color: colorSchema,
+    version: state_version,
+    image: state_image,
+    percent: schemas_number().int().min(0).max(100),
+    since: state_time,
+    runId,
+    release: schemas_string().optional(),
+    /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
+    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) }).optional(),
+});
+/**
+ * A traffic change in flight, written before nginx is touched and cleared once the outcome is
+ * recorded. A run that finds one left by another run knows what nginx may be serving: it puts
+ * traffic on the `recover` side and records `commit` when that side is `to`.
+ */
+const pendingSchema = object({
+    runId,
+    phase: schemas_enum(['deploy', 'promote', 'rollback', 'ramp', 'take-out']),
+    at: state_time,
+    from: weights.nullable(),
+    to: weights,
+    recover: schemas_enum(['from', 'to']),
+    /** The release this change is about (cancelled when recovered to `from` during a deploy). */
+    release: schemas_string().optional(),
+    /** The job that made the change, and its token: a post step settles only its own job's change. */
+    job: jobId.optional(),
+    jobToken: state_jobToken.optional(),
+    commit: object({ active: colorSchema.nullable(), canary: canarySchema.nullable(), releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })) }),
+});
+const appStateSchema = object({
+    schema: union([literal(1), literal(2)]),
+    app: schemas_string().regex(/^[a-z][a-z0-9-]{0,39}$/),
+    active: colorSchema.nullable(),
+    colors: object({ blue: colorState.optional(), green: colorState.optional() }),
+    canary: canarySchema.nullable(),
+    releases: array(releaseSchema).default([]),
+    pending: pendingSchema.nullable().default(null),
+    history: array(historyEntry),
+    updatedAt: state_time,
+});
+/** Folds text to one line of printable characters (for a release's note). */
+function oneLine(text) {
+    // eslint-disable-next-line no-control-regex
+    return text.replace(/[\0-\x1f\x7f]+/g, ' ').trim();
+}
+const HISTORY_LIMIT = 200;
+const RELEASE_LIMIT = 50;
+function emptyState(app, now) {
+    return { schema: 2, app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
+}
+function withHistory(state, entry) {
+    return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
+}
+function newReleaseId() {
+    return `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+function addRelease(state, release) {
+    return { ...state, releases: [...state.releases, release].slice(-RELEASE_LIMIT) };
+}
+function updateRelease(state, id, change) {
+    if (!id)
+        return state;
+    return { ...state, releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)) };
+}
+/** The release serving all (or, during a canary, most) traffic. */
+function liveRelease(state) {
+    return [...state.releases].reverse().find((release) => release.status === 'live');
+}
+/** Releases one can roll back to by name: image known, newest first, one per version. */
+function rollbackCandidates(state) {
+    const seen = new Set();
+    return [...state.releases].reverse().filter((release) => {
+        if (seen.has(release.version))
+            return false;
+        seen.add(release.version);
+        return true;
+    });
+}
+/**
+ * A state written by an older version (schema 1) has only its history: rebuild the releases
+ * from it, so `previous` means the same thing on an upgraded host.
+ */
+function migrateState(state) {
+    if (state.schema === 2)
+        return state;
+    let next = { ...state, schema: 2, releases: [], pending: null };
+    const find = (version) => [...next.releases].reverse().find((release) => release.version === version);
+    for (const entry of state.history) {
+        if (!patterns_VERSION.test(entry.version) || !IMAGE_REF.test(entry.image))
+            continue;
+        if (entry.action === 'deploy') {
+            const first = entry.outcome === 'success' && !liveRelease(next);
+            const status = entry.outcome === 'success' ? (first ? 'live' : 'canary') : entry.outcome === 'cancelled' ? 'cancelled' : 'failed';
+            next = addRelease(next, { id: newReleaseId(), version: entry.version, image: entry.image, color: entry.color, runId: entry.runId, deployedAt: entry.time, status, servedAt: first ? entry.time : null, restoredAt: null, endedAt: null, note: 'rebuilt from the history' });
+        }
+        else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
+            const previous = liveRelease(next);
+            const target = find(entry.version);
+            if (previous && previous.id !== target?.id)
+                next = updateRelease(next, previous.id, { status: entry.action === 'promote' ? 'superseded' : 'rolled-back', endedAt: entry.time });
+            for (const release of next.releases)
+                if (release.status === 'canary' && release.id !== target?.id)
+                    next = updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
+            if (target)
+                next = updateRelease(next, target.id, { status: 'live', servedAt: target.servedAt ?? entry.time, ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}) });
+        }
+    }
+    return next;
+}
+function state_statePaths(stateDir, app) {
+    const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
+    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort`, hold: `${dir}/hold` };
+}
+/**
+ * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
+ * An SSH command arrives whole or not at all, so a run killed while sending it changes nothing,
+ * and no content has to be cut out of an input. `put PATH MODE CONTENT` replaces a file in one
+ * step (a new file under a name no one can guess, made by this shell with O_EXCL (noclobber, `set -C`)
+ * and the mode's umask, then renamed over the target; a planted link is never followed) or
+ * appends to it (MODE `append`, refusing a symbolic link). It spawns one process per replaced
+ * file (`mv`) and none per append: on a busy host every process counts.
+ */
+const WRITE_FILES_SHELL = `set -C
+put() {
+  d=\${1%/*}; [ -n "$d" ] || d=/
+  [ -d "$d" ] || mkdir -p "$d" || return 1
+  if [ "$2" = append ]; then
+    [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; return 1; }
+    printf '%s' "$3" >> "$1"
+    return
+  fi
+  t="$d/.agent-loop.$nonce.$wrote"
+  case $2 in 600) umask 077 ;; *) umask 022 ;; esac
+  if printf '%s' "$3" > "$t" && mv -f "$t" "$1"; then return 0; fi
+  rm -f "$t"
+  return 1
+}`;
+/**
+ * Shell that runs the `put`s given as arguments (a count, then PATH MODE CONTENT each). Sets
+ * `wrote` to how many succeeded; the first failure stops the rest; the arguments after the writes
+ * are left in "$@".
+ */
+const PUT_ALL_SHELL = `wrote=0; n=$1; shift
+while [ "$n" -gt 0 ]; do
+  put "$1" "$2" "$3" || break
+  wrote=$(( wrote + 1 )); n=$(( n - 1 )); shift 3
+done
+[ "$n" -eq 0 ] || shift $(( n * 3 ))`;
+/** Contents up to this size go inside the command itself (a command is limited to 128 KiB on Linux). */
+const INLINE_WRITE_BYTES = 64 * 1024;
+/** The arguments for PUT_ALL_SHELL, or null when the contents are too large to go inside a command. */
+function writeArgs(writes) {
+    const total = writes.reduce((sum, write) => sum + Buffer.byteLength(write.content), 0);
+    if (total > INLINE_WRITE_BYTES)
+        return null;
+    return [String(writes.length), ...writes.flatMap((write) => [write.path, write.mode, write.content])];
+}
+/** An unguessable part for temporary names. */
+const nonce = () => (0,external_node_crypto_namespaceObject.randomBytes)(12).toString('hex');
+const commands = {
+    readFile(path) {
+        return shell_script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
+    },
+    /**
+     * Replaces a file in one step, content on stdin (for contents too large to go inside a command).
+     * The temporary file is made by mktemp (an unguessable name, created new, so a planted symlink is
+     * never followed) with an explicit mode, and the rename replaces a link at the target rather than
+     * writing through it. With `bytes`, the new content must have arrived whole before it replaces the
+     * old: a run killed while sending it closes the command's input early, and `cat` ends without an
+     * error on a short input.
+     */
+    writeFileAtomic(path, mode = '644', bytes) {
+        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; if [ -n "$3" ] && [ "$(wc -c < "$tmp")" -ne "$3" ]; then echo "the content arrived incomplete ($(wc -c < "$tmp") of $3 bytes); $1 was left as it was" >&2; exit 1; fi; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode, bytes === undefined ? '' : String(bytes)]);
+    },
+    /**
+     * Writes small files in one command (see WRITE_FILES_SHELL); null when they are too large for
+     * one. Exit 0: all written; exit 1: none; exit 5 with `wrote N` on stdout: the first N were
+     * written, then one failed.
+     */
+    writeFiles(writes) {
+        const args = writeArgs(writes);
+        if (!args)
+            return null;
+        return shell_script('al-files', `set -u\n${WRITE_FILES_SHELL}\nnonce=$1; shift\n${PUT_ALL_SHELL}\n[ "$wrote" -eq ${writes.length} ] && exit 0\n[ "$wrote" -eq 0 ] && exit 1\necho "wrote $wrote"; exit 5`, [nonce(), ...args]);
+    },
+    appendLine(path) {
+        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
+    },
+    /**
+     * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
+     * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
+     * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
+     * (nothing for a lock without an owner file) and exit 1.
+     */
+    acquireLock(lockDir) {
+        return shell_script('al-lock', [
+            'parent=$(dirname "$1")',
+            'mkdir -p "$parent" || exit 3',
+            // A rename replaces an empty folder: without this check, a lock folder an operator made by
+            // hand (mkdir lock) to stop deploys would be taken silently.
+            'if [ ! -e "$1" ] && [ ! -L "$1" ]; then',
+            '  tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
+            '  if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
+            '  chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
+            '  if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
+            '  rm -rf "$tmp"',
+            'fi',
+            // The lock vanished between the rename and here (or while its owner was read): the caller tries again.
+            '[ -e "$1" ] || [ -L "$1" ] || exit 4',
+            'owner=$(head -c 4096 "$1/owner.json" 2>/dev/null)',
+            '[ -n "$owner" ] || [ -e "$1" ] || [ -L "$1" ] || exit 4',
+            // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
+            'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
+            'printf "%s" "$owner"',
+            'exit 1',
+        ].join('\n'), [lockDir]);
+    },
+    /**
+     * Removes a lock that has no owner file (an operator's `mkdir lock`), only while it still has
+     * none: exit 5 when an owner file has appeared since it was read.
+     */
+    takeOverLock(lockDir) {
+        return shell_script('al-unlock-ownerless', [
+            'set -u',
+            '[ -e "$1" ] || [ -L "$1" ] || exit 0',
+            '[ ! -e "$1/owner.json" ] || { echo "the lock has an owner now" >&2; exit 5; }',
+            'aside=$(mktemp -d "$(dirname "$1")/.taken.XXXXXXXX") || exit 3',
+            'mv -T "$1" "$aside/lock" || { rmdir "$aside"; exit 3; }',
+            'rm -rf "$aside"',
+        ].join('\n'), [lockDir]);
+    },
+    /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
+    breakLock(lockDir, staleSeconds) {
+        return shell_script('al-unlock-stale', [
+            'set -u',
+            'seen=$(stat -c %Y "$1" 2>/dev/null) || exit 0',
+            '[ $(( $(date +%s) - seen )) -gt "$2" ] || { echo "the lock came back to life" >&2; exit 5; }',
+            'aside=$(mktemp -d "$(dirname "$1")/.broken.XXXXXXXX") || exit 3',
+            'mv -T "$1" "$aside" 2>/dev/null; rm -rf "$aside"',
+        ].join('\n'), [lockDir, String(staleSeconds)]);
+    },
+    /**
+     * Releases the lock only if this run still owns it. The lock is renamed aside before it is
+     * removed, so no one ever sees it as a folder without its owner file.
+     */
+    releaseLock(lockDir, token) {
+        return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then aside=$(mktemp -d "$(dirname "$1")/.released.XXXXXXXX") || exit 3; mv -T "$1" "$aside/lock" 2>/dev/null; rm -rf "$aside"; fi', [lockDir, token]);
+    },
+    /**
+     * Rewrites the owner file of a lock this run holds (the token is checked), for a run that names
+     * its version only once it has read the state under the lock: a monitor, its canary's.
+     */
+    relabelLock(lockDir, token) {
+        return shell_script('al-relabel', 'grep -qF "$2" "$1/owner.json" 2>/dev/null || exit 0; tmp=$(mktemp "$1/.owner.XXXXXXXX") || exit 3; cat > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$1/owner.json"', [lockDir, token]);
+    },
+    /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
+    heartbeat(lockDir, token) {
+        // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
+        // post step run) must not create a file in the lock's place, which would block every next run.
+        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
+    },
+    /** The last state the audit log recorded (repair). */
+    lastAuditedState(auditPath) {
+        return shell_script('al-last-state', 'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi', [auditPath]);
+    },
+};
+// --- running them --------------------------------------------------------------------------
+async function readRemoteFile(remote, path) {
+    const output = await ssh_runChecked(remote, commands.readFile(path), `reading ${path}`);
+    const newline = output.indexOf('\n');
+    return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
+}
+async function writeRemoteFile(remote, path, content) {
+    await ssh_runChecked(remote, commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, { stdin: content });
+}
+/** A state file that cannot be read as one: torn, hand-edited, or not ours. */
+class StateUnreadable extends errors_HostError {
+    path;
+    problem;
+    name = 'StateUnreadable';
+    /** What the step summary says to do: a plain re-run would meet the same file. */
+    remedy = 'A plain re-run meets the same file: re-run the step with repair-state: true (agent-loop: --repair-state true), which rebuilds the state from the audit log and the live weights and says what it found.';
+    constructor(host, path, problem) {
+        super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
+        this.path = path;
+        this.problem = problem;
+    }
+}
+function parseState(text, app) {
+    let document;
+    try {
+        document = JSON.parse(text);
+    }
+    catch {
+        return { ok: false, problem: 'is not valid JSON (torn or edited by hand)' };
+    }
+    const parsed = appStateSchema.safeParse(document);
+    if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return { ok: false, problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}` };
+    }
+    if (parsed.data.app !== app)
+        return { ok: false, problem: `belongs to the app '${printable(parsed.data.app)}', not '${app}'` };
+    return { ok: true, state: migrateState(parsed.data) };
+}
+async function readState(remote, paths, app, now) {
+    const text = await readRemoteFile(remote, paths.state);
+    if (text === null)
+        return emptyState(app, now);
+    const parsed = parseState(text, app);
+    if (!parsed.ok)
+        throw new StateUnreadable(remote.label, paths.state, parsed.problem);
+    return parsed.state;
+}
+/**
+ * The state file's text, only in a form the next run will read back: a value that does not fit (an
+ * actor that is not a user name, say) fails here, and with it the step, instead of every later run.
+ */
+function stateText(host, state) {
+    const text = `${JSON.stringify(state, null, 2)}\n`;
+    const check = parseState(text, state.app);
+    if (!check.ok)
+        throw new errors_HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
+    return text;
+}
+async function writeState(remote, paths, state) {
+    await writeRemoteFile(remote, paths.state, stateText(remote.label, state));
+}
+/**
+ * Writes the state and appends audit lines in the same command (one round trip). The state comes
+ * first; when only the audit append fails, the state is written and the problem is returned as a
+ * warning (an audit failure never stops a phase).
+ */
+async function writeStateAndAudit(remote, paths, state, auditLines) {
+    const text = stateText(remote.label, state);
+    const writes = [{ path: paths.state, content: text, mode: '644' }];
+    if (auditLines)
+        writes.push({ path: paths.audit, content: auditLines, mode: 'append' });
+    const argv = commands.writeFiles(writes);
+    if (!argv) {
+        // Too large to go inside one command: the state on stdin, then the audit lines.
+        await writeRemoteFile(remote, paths.state, text);
+        if (!auditLines)
+            return null;
+        return ssh_runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: auditLines }).then(() => null, (error) => `could not append to the audit log: ${errors_errorMessage(error)}`);
+    }
+    const result = await remote.run(argv);
+    if (result.code === 0)
+        return null;
+    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
+    if (result.code === 5 && result.stdout.trim() === 'wrote 1')
+        return `could not append to the audit log${detail ? `: ${detail}` : ''}`;
+    throw new errors_HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+}
+async function audit(remote, paths, record) {
+    await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
+}
+/**
+ * The phases that take a lock (the callers of openSessions) and the placeholders a lock shows for
+ * a version it does not name yet: a lock's owner is read back with these, like the state.
+ */
+const LOCK_PHASES = ['deploy', 'promote', 'rollback', 'upgrade', 'prune', 'monitor canary', 'monitor ramp', 'monitor post-promotion'];
+const lockVersion = union([state_version, schemas_enum(['(canary)', '(previous)', '(maintenance)'])]);
+const lockOwnerFields = {
+    token: schemas_string().max(100),
+    runId,
+    actor,
+    version: lockVersion,
+    phase: schemas_enum(LOCK_PHASES),
+    time: state_time,
+    runUrl: schemas_string().max(300).regex(/^https?:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~%/-]*$/, 'a run URL').optional(),
+    job: jobId.optional(),
+    jobToken: state_jobToken.optional(),
+};
+const lockOwnerSchema = object(lockOwnerFields);
+/** What each field an owner shows must be, for the flag that replaces one that is not. */
+const LOCK_OWNER_FORMS = { runId: 'a run id', actor: 'a user name', version: 'a version label', phase: 'a known phase', time: 'an ISO time', job: 'a job id' };
+/**
+ * The owner file of a lock, read as data: each field with its pattern. A field that does not fit
+ * is never passed on as it is: one that is shown (run, actor, version, phase, time, job) becomes a
+ * flag saying what it should be, with what it holds escaped and cut; the others are left out.
+ */
+function parseLockOwner(text) {
+    try {
+        const value = JSON.parse(text);
+        const parsed = lockOwnerSchema.safeParse(value);
+        if (parsed.success)
+            return parsed.data;
+        if (!value || typeof value !== 'object')
+            return null;
+        const fields = {};
+        for (const [key, schema] of Object.entries(lockOwnerFields)) {
+            const raw = value[key];
+            if (raw === undefined)
+                continue;
+            const field = schema.safeParse(raw);
+            const form = LOCK_OWNER_FORMS[key];
+            if (field.success && typeof field.data === 'string')
+                fields[key] = field.data;
+            else if (form)
+                fields[key] = `(not ${form}: ${show(raw, 40)})`;
+        }
+        return fields;
+    }
+    catch {
+        return null;
+    }
+}
+/**
+ * What holds a lock, in words, from its owner's phase: a refusal names a monitor as a monitor, not
+ * as "another deploy".
+ */
+function lockHolder(phase) {
+    if (phase === 'deploy')
+        return 'another deploy';
+    if (phase === 'promote' || phase === 'rollback')
+        return `a ${phase}`;
+    if (phase === 'upgrade' || phase === 'prune')
+        return `maintenance (${phase})`;
+    if (phase?.startsWith('monitor '))
+        return `a canary-monitor (${phase.slice('monitor '.length)})`;
+    return 'another run';
+}
+class LockHeld extends errors_ConfigurationError {
+    owner;
+    ageSeconds;
+    stale;
+    constructor(host, owner, ageSeconds, stale) {
+        const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})` : '';
+        super(!owner
+            ? // No owner, no run to wait for or to find dead: an operator's stop sign until someone says otherwise.
+                `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`
+            : stale
+                ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
+                : `${host}: ${lockHolder(owner.phase)} holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`);
+        this.owner = owner;
+        this.ageSeconds = ageSeconds;
+        this.stale = stale;
+    }
+}
+/** Takes the app's lock on a host; returns a function that releases it. */
+async function acquireLock(remote, paths, owner, options) {
+    let deadline = options.now() + options.waitSeconds * 1000;
+    let asked = false;
+    for (;;) {
+        const result = await remote.run(commands.acquireLock(paths.lock), { stdin: JSON.stringify(owner) });
+        if (result.code === 0 && result.stdout.trim() === 'acquired') {
+            return async () => {
+                await remote.run(commands.releaseLock(paths.lock, owner.token));
+            };
+        }
+        if (result.code === 4)
+            continue;
+        if (result.code !== 1)
+            throw new errors_HostError(remote.label, `could not take the lock in ${paths.lock}: ${printable(result.stderr.trim(), 300) || `exit ${result.code}`}`);
+        const [header = '', ...rest] = result.stdout.split('\n');
+        const [, seen = '0', hostNow = '0'] = header.split(' ');
+        const ageSeconds = Math.max(0, Number(hostNow) - Number(seen));
+        const holder = parseLockOwner(rest.join('\n'));
+        if (!holder && options.takeOver) {
+            options.warn(`${remote.label}: taking over a lock with no owner file (take-over-lock: true)`);
+            const taken = await remote.run(commands.takeOverLock(paths.lock));
+            // Exit 5: an owner appeared meanwhile; the next attempt sees it.
+            if (taken.code !== 0 && taken.code !== 5)
+                throw new errors_HostError(remote.label, `could not take over the lock in ${paths.lock}: ${printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`);
+            continue;
+        }
+        // A lock without an owner is no dead run's: it never goes stale (see LockHeld).
+        const stale = holder !== null && ageSeconds > options.staleSeconds;
+        if (stale && options.breakStale) {
+            options.warn(`${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`);
+            await ssh_runChecked(remote, commands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
+            continue;
+        }
+        if (!stale && !asked && options.onHeld) {
+            asked = true;
+            const atLeast = await options.onHeld(holder);
+            deadline = Math.max(deadline, options.now() + atLeast * 1000);
+        }
+        if (stale || options.now() >= deadline)
+            throw new LockHeld(remote.label, holder, ageSeconds, stale);
+        await options.sleep(Math.min(asked ? 250 : 2000, Math.max(100, deadline - options.now())));
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/hostsetup.ts
+
+
+
+/**
+ * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
+ * user that is root or may use sudo without a password, it makes the state directory the deploy
+ * user's, keeps the nginx include directory root's, installs the switch helper (a root-owned
+ * program that writes an app's include from a fixed template and reloads nginx) and a sudoers
+ * drop-in that allows that helper and nothing else (checked with `visudo -c` first), lets the deploy
+ * user read the one access log the canary monitor reads (an ACL on that file, no group), and makes
+ * sure nginx knows the agent_loop log format and includes the include directory. Every file is
+ * written as a temporary file in a directory that only root may write, then renamed into place.
+ * Each step checks before it changes, so a second run changes nothing; each reports `changed`,
+ * `ok` or `todo`.
+ */
+/** The access log format the canary monitor reads (one JSON object per request). */
+const AGENT_LOOP_LOG_FORMAT = 'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+/**
+ * The sudoers drop-in: the deploy user may run, as root and without a password, the switch helper
+ * (absolute path), which checks its own arguments. Nothing else: not nginx itself, whose include
+ * directories would then have to be the deploy user's.
+ */
+function sudoersRule(deployUser, helperPath) {
+    if (!USER_NAME.test(deployUser))
+        throw new ConfigurationError(`'${deployUser}' is not a user name`);
+    // Plain path characters only: sudoers reads `, : =`, backslashes and white space as syntax.
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(helperPath))
+        throw new ConfigurationError(`the switch helper must be an absolute path of letters, digits and . _ - /, got '${helperPath}'`);
+    return [
+        '# Written by agent-loop host-setup: the deploy user may run the switch helper as root, and nothing else.',
+        `${deployUser} ALL=(root) NOPASSWD: ${helperPath}`,
+        '',
+    ].join('\n');
+}
+/** The nginx-command the deploy user's actions use after set-up: the helper through sudo, without a prompt. */
+function deployNginxCommand(helperPath) {
+    return ['sudo', '-n', helperPath].join(' ');
+}
+/** Where nginx is, as root sees it: `command -v`, else /usr/sbin (not on a non-root PATH). */
+const LOCATE_SCRIPT = (/* unused pure expression or super */ null && (`name=$1
+if [ "$(id -u)" = 0 ]; then path=$(command -v "$name" 2>/dev/null); else path=$(sudo -n sh -c 'command -v "$1"' sh "$name" 2>/dev/null); fi
+[ -z "$path" ] && [ -x "/usr/sbin/$name" ] && path="/usr/sbin/$name"
+case "$path" in /*) echo "nginx_path=$path" ;; *) echo "nginx_path=" ;; esac`));
+function locateCommand(name) {
+    return script('al-locate', LOCATE_SCRIPT, [name]);
+}
+const SETUP_SCRIPT = (/* unused pure expression or super */ null && (`set -u
+user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9
+app=\${10}; placeholder_text=\${11}; drive_nginx=\${12}; shift 12
+if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
+elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
+else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
+id -u "$user" >/dev/null 2>&1 || { echo "fatal=there is no user $user: create it first (sudo useradd --create-home --shell /bin/bash $user) and authorize the deploy key in ~$user/.ssh/authorized_keys"; exit 0; }
+group=$(id -gn "$user")
+err=$(mktemp); text=$(mktemp); trap 'rm -f "$err" "$text"' EXIT
+
+# A directory, and every one above it, that only root may write (above it, also root's with the
+# sticky bit, as /tmp, where nobody else may rename or remove root's entries): a file put there
+# cannot be swapped by anyone else between its check and its use.
+root_only() {
+  d=$1; own=yes
+  while :; do
+    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
+    [ "\${1-}" = 0 ] || return 1
+    case \${2-} in *[2367]?|*[2367]) case $own\${2-} in no[1357]???) ;; *) return 1 ;; esac ;; esac
+    own=no
+    [ "$d" = / ] && return 0
+    d=$(dirname "$d")
+  done
+}
+# Installs the text in $text as root's file $1 with mode $2: a temporary file made by mktemp in the
+# target's own directory, then a rename (which replaces a link rather than writing through it).
+install_root() {
+  dir=$(dirname "$1")
+  root_only "$dir" || { echo "$dir, or a directory above it, may be written by someone other than root" > "$err"; return 1; }
+  tmp=$(as_root mktemp "$dir/.agent-loop.XXXXXXXX") || return 1
+  if as_root sh -c 'cat > "$1" && chown root:root "$1" && chmod "$2" "$1"' sh "$tmp" "$2" < "$text" && as_root mv -fT "$tmp" "$1"; then return 0; fi
+  as_root rm -f "$tmp"; return 1
+}
+same_root_file() { # target mode: already root's, with that mode and the text in $text
+  [ -f "$1" ] && [ ! -L "$1" ] && [ "$(stat -c '%u %a' "$1")" = "0 $2" ] && as_root cmp -s "$text" "$1"
+}
+
+if [ -d "$state_dir" ] && [ "$(stat -c %U "$state_dir")" = "$user" ]; then echo "ok=state directory $state_dir belongs to $user"
+elif as_root install -d -o "$user" -g "$group" -m 0750 "$state_dir" 2>"$err"; then echo "changed=state directory $state_dir now belongs to $user"
+else echo "todo=state directory $state_dir: $(cat "$err")"; fi
+
+# Another router than nginx: no include, no helper, no sudoers rule (its own part is the router's).
+if [ "$drive_nginx" = yes ]; then
+# nginx (root) loads every file in the include directory: it stays root's, and the helper writes it.
+include_state() { set -- $(stat -c '%u %a' "$include_dir" 2>/dev/null); [ "\${1-}" = 0 ] && case \${2-} in *[2367]?|*[2367]) false ;; esac; }
+if [ ! -d "$include_dir" ]; then
+  if as_root install -d -o root -g root -m 0755 "$include_dir" 2>"$err"; then echo "changed=nginx include directory $include_dir made, root's"; else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
+elif include_state; then echo "ok=nginx include directory $include_dir is root's: $user cannot write it"
+elif as_root chown root:root "$include_dir" 2>"$err" && as_root chmod go-w "$include_dir" 2>>"$err"; then echo "changed=nginx include directory $include_dir is root's again: $user could write it, and nginx loads it as root"
+else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
+for f in "$include_dir"/* "$include_dir"/.[!.]*; do
+  { [ -e "$f" ] || [ -L "$f" ]; } || continue
+  owner=$(stat -c %U "$f")
+  [ "$owner" = root ] || echo "todo=$f belongs to $owner, and nginx loads it as root: read it, then make it root's (sudo chown root:root $f) or remove it"
+done
+
+printf '%s\\n' "$helper_text" > "$text"
+if same_root_file "$helper" 755; then echo "ok=switch helper $helper"
+elif install_root "$helper" 0755 2>>"$err"; then echo "changed=installed the switch helper $helper: it writes $include_dir/agent-loop-APP.conf from a fixed template and reloads nginx"
+else echo "todo=could not install the switch helper $helper: $(cat "$err")"; fi
+
+printf '%s' "$rule_text" > "$text"
+if same_root_file "$sudoers_file" 440; then echo "ok=sudoers rule $sudoers_file"
+elif ! out=$(as_root visudo -c -f "$text" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
+elif [ ! -f "$helper" ]; then echo "todo=the sudoers rule was not installed: the switch helper it names is missing"
+elif install_root "$sudoers_file" 0440 2>>"$err"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run $helper as root, nothing else"
+else echo "todo=could not install $sudoers_file: $(cat "$err")"; fi
+fi
+
+if [ -n "$access_log" ]; then
+  if [ -L "$access_log" ]; then echo "todo=the access log $access_log is a symbolic link: name the file itself"
+  elif [ -e "$access_log" ] && [ ! -f "$access_log" ]; then echo "todo=the access log $access_log is not a regular file"
+  else
+    case $access_log in
+      *.log)
+        if [ ! -e "$access_log" ]; then
+          if as_root sh -c 'umask 027; set -C; : > "$1"' sh "$access_log" 2>"$err"; then echo "changed=created the access log $access_log (root's, mode 0640)"; else echo "todo=could not create the access log $access_log: $(cat "$err")"; fi
+        fi
+        if [ -f "$access_log" ]; then
+          log_group=$(stat -c %G "$access_log")
+          if [ "$log_group" != "$group" ] && id -nG "$user" | tr ' ' '\\n' | grep -qx "$log_group"; then
+            echo "todo=$user is in group $log_group, which reads more than $access_log: sudo gpasswd -d $user $log_group (host-setup grants the one file)"
+          fi
+          if as_root runuser -u "$user" -- test -r "$access_log"; then echo "ok=$user can read $access_log"
+          elif ! command -v setfacl >/dev/null 2>&1; then echo "todo=setfacl is missing: sudo apt-get install -y --no-install-recommends acl, then run host-setup again"
+          elif as_root setfacl -m "u:$user:r" "$access_log" 2>"$err"; then echo "changed=$user may read $access_log (an ACL on that file alone; no group)"
+          else echo "todo=could not give $user read access to $access_log: $(cat "$err")"; fi
+          # Rotation: a rule that re-creates the file with a mode of its own drops the ACL.
+          for conf in /etc/logrotate.conf /etc/logrotate.d/*; do
+            [ -f "$conf" ] || continue
+            covered=no; patterns=$(sed -n 's/^[[:space:]]*\\(\\/[^{]*\\).*/\\1/p' "$conf")
+            set -f
+            for pattern in $patterns; do case $access_log in $pattern) covered=yes ;; esac; done
+            set +f
+            [ "$covered" = yes ] || continue
+            if grep -Eq '^[[:space:]]*create[[:space:]]+[0-7]' "$conf"; then
+              echo "todo=$conf rotates $access_log with 'create MODE OWNER GROUP', which makes the new file without $user's ACL: change that line to a bare 'create' (logrotate then copies the ACL), or log to a file that rule does not rotate"
+            else echo "ok=$conf rotates $access_log keeping its ACL"; fi
+          done
+        fi ;;
+      *) echo "todo=the access log $access_log does not end in .log: host-setup gives read access to an nginx access log only" ;;
+    esac
+  fi
+fi
+
+[ "$drive_nginx" = yes ] || exit 0
+config=$(as_root "$@" -T 2>/dev/null || true)
+case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
+  *) echo "todo=nginx does not include $include_dir: add 'include $include_dir/*.conf;' inside the http block of the main configuration, then reload" ;; esac
+if printf '%s\\n' "$config" | grep -q 'log_format[[:space:]][[:space:]]*agent_loop[[:space:]]'; then echo "ok=nginx knows the agent_loop log format"
+else
+  file="$include_dir/00-agent-loop-log-format.conf"
+  printf '%s\\n' "$log_format" > "$text"
+  if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
+  else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
+fi
+
+# The app's split variable before its first deploy: a server block may then name it (requests get
+# 502 until that deploy's switch replaces this file with the real split).
+if [ -n "$app" ]; then
+  file="$include_dir/agent-loop-$app.conf"
+  if [ -e "$file" ] || [ -L "$file" ]; then echo "ok=$file defines the split variable of $app"
+  else
+    printf '%s\n' "$placeholder_text" > "$text"
+    if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then
+      echo "changed=wrote $file: the server block may name the split variable of $app before its first deploy (requests get 502 until then)"
+    else as_root rm -f "$file"; echo "todo=could not define the split variable of $app in $file: $(cat "$err")"; fi
+  fi
+fi`));
+/** Whether the plan's router is nginx (the helper, its sudoers rule, the include directory are set up only then). */
+const hostsetup_drivesNginx = (plan) => (plan.router ?? 'nginx') === 'nginx';
+/**
+ * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
+ * the switch helper's file for that nginx (traffic's helperFile). For another router than nginx,
+ * only the state directory and the access log: nginxPath and helperText are not used.
+ */
+function setupCommand(plan, nginxPath, helperText) {
+    if (!USER_NAME.test(plan.deployUser))
+        throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
+    const nginxArgs = plan.nginx.slice(1);
+    const rule = sudoersRule(plan.deployUser, plan.switchHelper);
+    // An app's split variable is written only with its placeholder text.
+    const placeholder = plan.placeholder ?? '';
+    const app = placeholder === '' ? '' : (plan.app ?? '');
+    if (app !== '' && !APP_NAME.test(app))
+        throw new ConfigurationError(`'${app}' is not an app name`);
+    return script('al-host-setup', SETUP_SCRIPT, [
+        plan.deployUser,
+        plan.stateDir,
+        plan.includeDir,
+        plan.accessLog,
+        plan.sudoersFile,
+        AGENT_LOOP_LOG_FORMAT,
+        rule,
+        plan.switchHelper,
+        helperText,
+        app,
+        placeholder,
+        hostsetup_drivesNginx(plan) ? 'yes' : 'no',
+        ...(hostsetup_drivesNginx(plan) ? [nginxPath, ...nginxArgs] : []),
+    ]);
+}
+function parseSetup(host, output) {
+    const report = { host, nginxPath: '', items: [] };
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq < 0)
+            continue;
+        const key = line.slice(0, eq);
+        const value = line.slice(eq + 1);
+        if (key === 'fatal')
+            report.fatal = value;
+        else if (key === 'nginx_path')
+            report.nginxPath = value;
+        else if (key === 'changed' || key === 'ok' || key === 'todo')
+            report.items.push({ outcome: key, what: value });
+    }
+    return report;
+}
+/**
+ * Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or
+ * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there.
+ */
+async function setupHost(remote, plan, helperFor) {
+    if (!hostsetup_drivesNginx(plan)) {
+        const result = await remote.run(setupCommand(plan, '', ''), { timeoutMs: 120_000 });
+        const report = parseSetup(remote.label, result.stdout);
+        if (result.code !== 0 && !report.fatal)
+            throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+        return report;
+    }
+    const name = plan.nginx[0] ?? 'nginx';
+    const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
+    if (!located)
+        return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };
+    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), { timeoutMs: 120_000 });
+    const report = parseSetup(remote.label, result.stdout);
+    report.nginxPath = located;
+    if (result.code !== 0 && !report.fatal)
+        throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+    return report;
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/upkeep.ts
+/**
+ * The helper's two upkeep verbs, for the weekly maintenance of a host whose deploy user is not
+ * root. Neither takes anything the caller could turn into a command: what runs is fixed here, or in
+ * files only root may write.
+ *
+ * - `upgrade`: the package upgrade (apt-get update, then a non-interactive upgrade that keeps the
+ *   configuration files the admin changed). An admin who upgrades another way (unattended-upgrade,
+ *   a fleet tool, a pinned list) installs that as the root-owned program
+ *   `/usr/local/sbin/agent-loop-upgrade`, and this verb runs it instead. What the deploy user gains
+ *   is the timing of an upgrade from the sources root configured, which is what maintenance asks.
+ * - `rotate-logs [CONFIG]`: logrotate with CONFIG (default /etc/logrotate.conf), which must be a
+ *   regular file that only root may write, in directories that only root may write: logrotate runs
+ *   its scripts as root.
+ *
+ * Exit codes: 2 arguments refused; 40 the hook or the configuration is not root's alone; 41 the
+ * upgrade failed; 42 logrotate failed. Their output is the last lines of what failed.
+ */
+/** Where an admin puts the program that replaces apt-get for `upgrade`. */
+const UPGRADE_HOOK = '/usr/local/sbin/agent-loop-upgrade';
+/** Shell functions the helper's script defines; `upkeep VERB ARGS…` runs one verb. */
+const UPKEEP_SCRIPT = `# A regular file (not a link) that only root may write, in directories up to / that only root may
+# write (sticky ones as /tmp excepted for the parents): root runs what it holds.
+root_alone() {
+  [ -f "$1" ] && [ ! -L "$1" ] || return 1
+  set -- "$1" $(stat -c '%u %a' "$1" 2>/dev/null)
+  [ "\${2-}" = 0 ] || return 1
+  case \${3-} in *[2367]?|*[2367]) return 1 ;; esac
+  d=$(dirname "$1")
+  while :; do
+    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
+    [ "\${1-}" = 0 ] || return 1
+    case \${2-} in 1???) ;; *[2367]?|*[2367]) return 1 ;; esac
+    [ "$d" = / ] && return 0
+    d=$(dirname "$d")
+  done
+}
+upkeep() {
+  verb=$1; shift
+  out=$(mktemp) || die 41 "could not make a temporary file"
+  case $verb in
+    upgrade)
+      [ $# -eq 0 ] || die 2 "upgrade takes no arguments, got $#"
+      hook=${UPGRADE_HOOK}
+      if [ -e "$hook" ] || [ -L "$hook" ]; then
+        root_alone "$hook" || die 40 "refused: $hook is not a regular file that only root may write"
+        if "$hook" >"$out" 2>&1 </dev/null; then echo "upgraded by $hook"; rm -f "$out"; return 0; fi
+        code=$?; tail -n 5 "$out" >&2; rm -f "$out"; die 41 "$hook failed (exit $code)"
+      fi
+      if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >"$out" 2>&1 </dev/null &&
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -qq -o Dpkg::Options::=--force-confold upgrade >>"$out" 2>&1 </dev/null; then
+        echo "upgraded by apt-get"; rm -f "$out"; return 0
+      fi
+      tail -n 5 "$out" >&2; rm -f "$out"; die 41 "apt-get update or upgrade failed" ;;
+    rotate-logs)
+      [ $# -le 1 ] || die 2 "rotate-logs takes at most 1 argument (a logrotate configuration), got $#"
+      config=\${1:-/etc/logrotate.conf}
+      case $config in /*) ;; *) die 2 "refused: the logrotate configuration must be an absolute path" ;; esac
+      case $config in *[!A-Za-z0-9._/-]*|*/../*|*/..) die 2 "refused: the logrotate configuration must be a path of letters, digits and . _ / -, without .." ;; esac
+      root_alone "$config" || die 40 "refused: $config is not a regular file that only root may write"
+      if logrotate "$config" >"$out" 2>&1 </dev/null; then echo "rotated with $config"; rm -f "$out"; return 0; fi
+      tail -n 5 "$out" >&2; rm -f "$out"; die 42 "logrotate $config failed" ;;
+  esac
+}`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
+
+
+/**
+ * The privileged half of the nginx router: the one program that writes an app's traffic include
+ * and reloads nginx. nginx's master runs as root and loads every file in its include directories,
+ * so whoever writes a directive there is root (an `access_log` path and a log format of its
+ * choosing write any file). The deploy user therefore writes no directive: it passes data (an app
+ * name, three ports, a split key, two weights, a generation), each checked here, and this program
+ * renders the include from its one template.
+ *
+ * Two ways to run it, one text:
+ * - installed by host-setup as a root-owned file (`/usr/local/sbin/agent-loop-nginx`), the only
+ *   command the deploy user's sudoers rule allows, with the include directory and the nginx
+ *   command line fixed in it by root (the caller cannot name another file or another nginx);
+ * - where the SSH user already is the one nginx trusts (root, or a user running its own nginx),
+ *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
+ *
+ * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
+ * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
+ * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
+ * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
+ * the arguments of `switch`), `switch` (writes, reloads, confirms; exit codes below), and the
+ * maintenance verbs `upgrade` and `rotate-logs [CONFIG]` (upkeep.ts).
+ */
+/** Where host-setup installs the helper unless told otherwise. */
+const nginx_helper_SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
+/** The helper's file name: `agent-loop-nginx`, or with a suffix (one per nginx on a shared machine). */
+const HELPER_NAME = /^agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/;
+/**
+ * The helper's path when an nginx-command names it (`sudo -n /usr/local/sbin/agent-loop-nginx`),
+ * else null: the command is nginx itself, run by a user nginx already trusts.
+ */
+function nginx_helper_switchHelperPath(nginxCommand) {
+    let words = [...nginxCommand];
+    if (words[0] === 'sudo') {
+        words = words.slice(1);
+        while (words[0]?.startsWith('-'))
+            words = words.slice(1);
+    }
+    const [program, ...rest] = words;
+    if (!program || rest.length > 0 || !program.startsWith('/'))
+        return null;
+    return HELPER_NAME.test(program.slice(program.lastIndexOf('/') + 1)) ? program : null;
+}
+/**
+ * The argv prefix that runs the helper's verbs for this host: the installed helper through sudo,
+ * or its text as `sh -c` with the host's include directory and nginx command.
+ */
+function nginx_helper_nginxControl(nginxCommand, includeDir) {
+    return nginx_helper_switchHelperPath(nginxCommand) ? [...nginxCommand] : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
+}
+/** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
+function helperFile(target) {
+    if (!target.nginx[0]?.startsWith('/'))
+        throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
+    return [
+        '#!/bin/sh',
+        '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
+        '# it writes the traffic include of one app from a fixed template and reloads nginx, and for the',
+        '# weekly maintenance upgrades packages and rotates logs (nothing the caller passes is run).',
+        '# Every argument is checked; the include directory and nginx are fixed below.',
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
+        helperBody(target),
+    ].join('\n');
+}
+function helperBody(target) {
+    if (target.nginx.length === 0)
+        throw new Error('empty nginx command');
+    return [
+        `include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`,
+        `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`,
+        HELPER_SCRIPT.replace('# UPKEEP', () => UPKEEP_SCRIPT),
+    ].join('\n');
+}
+/**
+ * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
+ * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
+ * reload exited 0 but the new weights could not be confirmed: never served, a worker of the previous
+ * configuration still took new connections, or nginx's workers cannot be seen in /proc here (previous
+ * file back and reloaded); 30 no include directory; 31–33 the file could not be written or swapped;
+ * 34 the include is a link; 37 the include directory is writable by someone else than the user this
+ * runs as.
+ */
+const HELPER_SCRIPT = `set -u
+umask 022
+die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
+verb=\${1-}; [ $# -eq 0 ] || shift
+# UPKEEP
+# nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
+# caller may not be allowed to read them.
+config_check() {
+  if out=$(run_nginx -t 2>&1 </dev/null); then checked="valid include=$include_dir"; return 0; else code=$?; fi
+  case $code in 126|127) checked="invalid: nginx could not be run (exit $code: not found or not executable)"; return 1 ;; esac
+  case $out in *"Permission denied"*) checked="invalid: nginx -t was refused a file it needs (permission denied): run it as root, or through the switch helper"; return 1 ;; esac
+  where=$(printf '%s\\n' "$out" | sed -n 's/^.*\\[[a-z]*\\] .* in \\(\\/[^ ]*:[0-9][0-9]*\\)$/\\1/p' | head -n 1)
+  if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
+  return 1
+}
+# What nginx's own view of its configuration (nginx -T, every file it loads, root-only ones too)
+# says about the app's server block, told as two facts and never as a line of a file: whether a
+# proxy_pass sends requests to the app's split variable, and whether an access_log writes the given
+# file in the agent_loop format. Comments are dropped and statements split at ';'.
+server_facts() {
+  var=agent_loop_; rest=$1
+  while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; var=$var$c; done
+  if ! dump=$(run_nginx -T 2>/dev/null </dev/null); then config_check; echo "$checked" >&2; return 20; fi
+  printf '%s\\n' "$dump" | sed 's/#.*//' | awk -v RS=';' -v var="$var" -v file="$2" '
+    BEGIN { proxy = "no"; logged = (file == "-") ? "unchecked" : "no"; target = "http://$" var }
+    {
+      s = $0; gsub(/[ \\t\\r\\n]+/, " ", s); sub(/^.*[{}]/, "", s); gsub(/["\\047]/, "", s); sub(/^ +/, "", s)
+      split(s, w, " ")
+      if (w[1] == "proxy_pass" && index(w[2], target) == 1 && substr(w[2], length(target) + 1, 1) !~ /[A-Za-z0-9_]/) proxy = "yes"
+      if (w[1] == "access_log" && w[2] == file && w[3] == "agent_loop") logged = "yes"
+    }
+    END { print "proxy=" proxy " log=" logged }'
+}
+case $verb in
+  check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
+  inspect)
+    [ $# -eq 2 ] || die 2 "inspect takes 2 arguments (APP ACCESS-LOG, or - for no log), got $#"
+    case $1 in [a-z]*) ;; *) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    case $1 in *[!a-z0-9-]*) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
+    [ \${#1} -le 40 ] || die 2 "refused: app must be at most 40 characters"
+    case $2 in -) ;; /*) ;; *) die 2 "refused: the access log must be an absolute path, or -" ;; esac
+    case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
+    [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
+    server_facts "$1" "$2"; exit $? ;;
+  upgrade|rotate-logs) upkeep "$verb" "$@"; exit 0 ;;
+  render|switch) ;;
+  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | upgrade | rotate-logs [CONFIG] | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
+esac
+[ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
+app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
+bad() { die 2 "refused: $1 must be $2"; }
+case $app in [a-z]*) ;; *) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
+case $app in *[!a-z0-9-]*) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
+[ \${#app} -le 40 ] || bad app "at most 40 characters"
+for port in "$blue_port" "$green_port" "$status_port"; do
+  case $port in ''|0*|*[!0-9]*) bad "each port" "a number from 1024 to 65535" ;; esac
+  { [ \${#port} -le 5 ] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ]; } || bad "each port" "a number from 1024 to 65535"
+done
+{ [ "$blue_port" != "$green_port" ] && [ "$blue_port" != "$status_port" ] && [ "$green_port" != "$status_port" ]; } || bad "the ports" "three different ports"
+case $split_key in ''|*[!A-Za-z0-9_.:\\$-]*) bad "the split key" "nginx variables and letters, digits, _ . : - (e.g. \\$request_id)" ;; esac
+[ \${#split_key} -le 100 ] || bad "the split key" "at most 100 characters"
+for weight in "$blue" "$green"; do
+  case $weight in ''|*[!0-9]*) bad "each weight" "a whole number from 0 to 100" ;; esac
+  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || bad "each weight" "a whole number from 0 to 100"
+done
+[ $(( blue + green )) -eq 100 ] || bad "the weights" "two shares that add up to 100"
+case $generation in ''|*[!a-z0-9-]*) bad "the generation" "lower-case letters, digits and hyphens" ;; esac
+[ \${#generation} -le 64 ] || bad "the generation" "at most 64 characters"
+case $confirm_ms in ''|*[!0-9]*) bad "the confirmation time" "milliseconds from 1 to 60000" ;; esac
+{ [ \${#confirm_ms} -le 5 ] && [ "$confirm_ms" -ge 1 ] && [ "$confirm_ms" -le 60000 ]; } || bad "the confirmation time" "milliseconds from 1 to 60000"
+case $nonce in ''|*[!0-9a-f]*) bad "the nonce" "hexadecimal" ;; esac
+[ \${#nonce} -le 64 ] || bad "the nonce" "at most 64 characters"
+
+# nginx names: agent_loop_<app with hyphens as underscores>
+name=agent_loop_; rest=$app
+while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; name=$name$c; done
+status="{\\"app\\":\\"$app\\",\\"weights\\":{\\"blue\\":$blue,\\"green\\":$green},\\"generation\\":\\"$generation\\"}"
+render() {
+  printf '# Managed by agent-loop-actions for the app "%s": every deploy rewrites this file.\\n' "$app"
+  printf '# agent-loop: %s\\n' "$status"
+  # Each color's upstream lists the other color as a backup: a request that an old worker still
+  # sends to a color just stopped (connection refused) is retried on the other one. Only
+  # connection errors fall back; an HTTP error from a color is its own.
+  printf 'upstream %s_blue {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$blue_port" "$green_port"
+  printf 'upstream %s_green {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$green_port" "$blue_port"
+  if [ "$blue" -eq 100 ] || [ "$green" -eq 100 ]; then
+    if [ "$blue" -eq 100 ]; then only=blue; else only=green; fi
+    printf 'map $host $%s {\\n    default %s_%s;\\n}\\n' "$name" "$name" "$only"
+  else
+    # The smaller share is listed with its percentage, the larger takes the rest.
+    if [ "$blue" -le "$green" ]; then minor=blue; share=$blue; major=green; else minor=green; share=$green; major=blue; fi
+    printf 'split_clients "%s" $%s {\\n    %s%% %s_%s;\\n    * %s_%s;\\n}\\n' "$split_key" "$name" "$share" "$name" "$minor" "$name" "$major"
+  fi
+  printf 'server {\\n    listen 127.0.0.1:%s;\\n    server_name agent-loop-%s;\\n    access_log off;\\n' "$status_port" "$app"
+  # The answer also names the worker that gave it ($pid), for the confirmation below.
+  printf "    location = /agent-loop/%s {\\n        default_type application/json;\\n        return 200 '%s,\\"worker\\":\\$pid}\\\\\\\\n';\\n    }\\n}\\n" "$app" "\${status%?}"
+}
+[ "$verb" = render ] && { render; exit 0; }
+
+# Milliseconds from the kernel's uptime (a read, not a process), or from date: for durations only.
+now_ms() {
+  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
+}
+# A process's state, parent and start time (clock ticks since boot, /proc/PID/stat's 22nd field), read
+# by the shell itself. Start times are compared with each other only, never with /proc/uptime: a
+# container may be given another uptime (LXCFS gives one its own), and every worker would look new.
+proc_stat() {
+  line=; read -r line < "/proc/$1/stat" 2>/dev/null || [ -n "$line" ] || return 1
+  set -- \${line##*) }
+  [ $# -ge 20 ] || return 1
+  state=$1; ppid=$2; shift 19; start=$1
+}
+dir=$include_dir
+file="$dir/agent-loop-$app.conf"
+[ -d "$dir" ] || die 30 "the nginx include directory $dir does not exist"
+# nginx loads every file here: a directory someone else may write is a way to become the user nginx trusts.
+set -- $(stat -c '%u %a' "$dir")
+[ "\${1-}" = "$(id -u)" ] || die 37 "the nginx include directory $dir does not belong to $(id -un): whoever owns it can make nginx run their configuration; run host-setup (it makes the directory root's)"
+case \${2-} in *[2367]?|*[2367]) die 37 "the nginx include directory $dir may be written by its group or by anyone (mode \${2-}): run host-setup, or chmod go-w $dir" ;; esac
+[ ! -L "$file" ] || die 34 "$file is a symbolic link: refusing to replace it"
+tmp=; backup=
+trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
+tmp="$dir/.agent-loop-new.$nonce"
+( set -C; render > "$tmp" ) || { tmp=; die 31 "the new include could not be written in $dir; nothing was changed"; }
+now_ms; started=$ms
+had_previous=0
+if [ -f "$file" ]; then
+  backup="$dir/.agent-loop-prev.$nonce"
+  # A hard link keeps the previous file at no cost; where links are refused, a copy.
+  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
+  had_previous=1
+fi
+mv -f "$tmp" "$file" || exit 33
+tmp=
+restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
+# Every process nginx starts from here on runs the new file: born is the start time of one started
+# now (this subshell), on their clock.
+born=$(proc_stat self && echo "$start") || born=
+# A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
+# it runs only to tell a rejected configuration from a failed reload.
+# With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
+if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
+  if config_check; then restore; die 21 "nginx -s reload failed, though the configuration is valid: $(printf '%s\\n' "$reloaded" | tail -n 3)"; fi
+  restore; die 20 "$checked"
+fi
+deadline=$(( started + confirm_ms ))
+# Workers of the previous configuration that only finish connections they had before the reload are
+# awaited for a fifth of that (a second at most), then reported as draining.
+drain=$(( confirm_ms / 5 )); [ "$drain" -le 1000 ] || drain=1000
+drain_until=$(( started + drain ))
+status_url="http://127.0.0.1:$status_port/agent-loop/$app"
+# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
+# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
+# reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
+# than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
+# loop below polls the slow way for the time that is left.
+# Confirmed means that no process of the previous configuration takes a request any more. nginx's
+# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop; each closes
+# its listening sockets, finishes the connections it has (a request on one of them still gets the old
+# weights, however late it comes) and exits. So the worker that answered must be one this reload
+# started, as /proc here shows it (a pid from another PID namespace names another process here), and
+# every other child of its master started before the reload must have exited or, once the drain time
+# is over, hold no listening socket. What cannot be seen is never taken as done.
+kids_of() {
+  kids=
+  if [ -r "/proc/$1/task/$1/children" ]; then read -r kids < "/proc/$1/task/$1/children"; return 0; fi
+  # A kernel without CONFIG_PROC_CHILDREN: every process's parent.
+  for stat in /proc/[0-9]*/stat; do
+    kid=\${stat#/proc/}; kid=\${kid%/stat}
+    proc_stat "$kid" && [ "$ppid" = "$1" ] && kids="$kids $kid"
+  done
+}
+# Whether process $1 holds a listening TCP or unix socket of master $2's network namespace; a table
+# that cannot be read counts as one.
+listens() {
+  fds=$(ls -l "/proc/$1/fd" 2>/dev/null) || return 0
+  printf '%s\\n' "$fds" | awk -v net="/proc/$2/net" '
+    $NF ~ /^socket:\\[[0-9]+\\]$/ { held[substr($NF, 9, length($NF) - 9)] = 1 }
+    END {
+      split("tcp tcp6", kinds, " ")
+      for (k = 1; k <= 2; k++) { file = net "/" kinds[k]; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "0A" && (w[10] in held)) exit 0 } }
+      file = net "/unix"; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "00010000" && (w[7] in held)) exit 0 }
+      exit 1
+    }'
+}
+# True once no process of the previous configuration under master $1 can take a request: all have
+# exited, or the drain time is over and none listens ($left of them still draining). Else $holder may.
+old_settled() {
+  now_ms; left=0; holder=
+  kids_of "$1"
+  for kid in $kids; do
+    proc_stat "$kid" && [ "$ppid" = "$1" ] && [ "$state" != Z ] && [ "$start" -lt "$born" ] || continue
+    left=$(( left + 1 )); holder=$kid
+    [ "$ms" -ge "$drain_until" ] || continue
+    title=; read -r title < "/proc/$kid/cmdline" 2>/dev/null
+    case $title in *"shutting down"*) ;; *"worker process"*) return 1 ;; esac
+    if listens "$kid" "$1"; then return 1; fi
+  done
+  [ "$left" -eq 0 ] || [ "$ms" -ge "$drain_until" ]
+}
+# "live N all M [draining K]": N ms until a new worker served the new weights, M until no process of
+# the previous configuration could take a request, K of them still finishing connections they had.
+# Returns 1 to go on polling, 3 when confirming is impossible, 4 at the deadline; $why says why.
+first=; why=
+served() {
+  case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
+  [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
+  worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
+  unseen="so whether a worker of the previous configuration still takes connections cannot be told"
+  [ -n "$born" ] || { why="/proc/self/stat cannot be read here, $unseen"; return 3; }
+  proc_stat "$worker" || { why="the worker that served the new weights (pid $worker) is not in /proc here (does nginx run in another PID namespace?), $unseen"; return 1; }
+  title=; read -r title < "/proc/$worker/cmdline" 2>/dev/null
+  case $title in *"worker process"*) [ "$start" -ge "$born" ] ;; *) false ;; esac || {
+    why="the worker that served the new weights (pid $worker) is not, in /proc here, an nginx worker this reload started (does nginx run in another PID namespace?), $unseen"; return 3; }
+  master=$ppid
+  until old_settled "$master"; do
+    [ "$ms" -lt "$deadline" ] || { why="a worker of the previous configuration (pid $holder) still took new connections $confirm_ms ms after the reload"; return 4; }
+    sleep 0.01
+  done
+  now_ms; printf 'live %s all %s' "$first" "$(( ms - started ))"; [ "$left" -eq 0 ] || printf ' draining %s' "$left"; echo; exit 0
+}
+await_served() {
+  code=1
+  while IFS= read -r body; do
+    served "$body"; code=$?
+    [ "$code" -lt 3 ] || break
+    now_ms; [ "$ms" -lt "$deadline" ] || break
+  done
+  printf '%s' "$why"; return "$code"
+}
+polls=$(( confirm_ms / 20 + 1 ))
+why=$(curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served); code=$?
+case $why in "live "*) echo "$why"; exit 0 ;; esac
+while [ "$code" -lt 3 ]; do
+  now_ms; [ "$ms" -lt "$deadline" ] || break
+  body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
+  served "$body"; code=$?
+  [ "$code" -ge 3 ] || sleep 0.02
+done
+[ -n "$why" ] || why="its status server did not serve the new weights within $confirm_ms ms"
+# The reload said yes but the new weights were not confirmed: put the old file back and reload onto
+# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
+# Only while the file is still the one written here: a newer run may have replaced it meanwhile
+# (this program outlives a run that was killed), and its file must stay.
+if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
+  die 22 "nginx reloaded, but $why; the include has been replaced since, and is left as it is"
+fi
+restore
+if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
+die 22 "nginx reloaded, but $why; the previous file was put back ($again)"`;
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
+
+
+
+function weightsFor(color, percent) {
+    const other = 100 - percent;
+    return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
+}
+function router_formatWeights(weights) {
+    return `blue ${weights.blue}% / green ${weights.green}%`;
+}
+const router_nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
+const includeFileName = (app) => `agent-loop-${app}.conf`;
+const statusHost = (app) => `agent-loop-${app}`;
+const statusPath = (app) => `/agent-loop/${app}`;
+/** Reads the weights recorded in an include file's header (pure). */
+function parseIncludeHeader(content) {
+    const match = /^# agent-loop: (\{.*\})$/m.exec(content);
+    if (!match)
+        return null;
+    return parseStatus(match[1]);
+}
+function parseStatus(text) {
+    try {
+        const value = JSON.parse(text);
+        if (!value.weights || typeof value.weights.blue !== 'number' || typeof value.weights.green !== 'number' || typeof value.generation !== 'string')
+            return null;
+        return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
+    }
+    catch {
+        return null;
+    }
+}
+/**
+ * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
+ * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
+ * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
+ * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
+ * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
+ * stay). The records are written as this user, in its own state directory; the helper runs as the
+ * one nginx trusts and is given no path and no content.
+ */
+const SWITCH_SCRIPT = `set -u
+nonce=$1; shift
+${WRITE_FILES_SHELL}
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
+# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
+skip=$(( $1 * 3 + 1 ))
+apply() { shift "$skip"; "$@"; }
+out=$(apply "$@"); code=$?
+[ -z "$out" ] || printf '%s\\n' "$out"
+[ "$code" -eq 0 ] || exit "$code"
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+exit 0`;
+/** How long the switch waits for nginx to serve the new weights after a reload. */
+const CONFIRM_MS = 5000;
+/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
+function helperArgs(site, weights, generation, nonceText) {
+    return [site.app, String(site.bluePort), String(site.greenPort), String(site.statusPort), site.splitKey, String(weights.blue), String(weights.green), generation, String(CONFIRM_MS), nonceText];
+}
+/**
+ * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
+ * it when they are small enough together; otherwise null is returned and the caller writes them
+ * on their own.
+ */
+function switchCommand(control, site, weights, generation, before = [], after = []) {
+    if (!writeArgs([...before, ...after]))
+        return null;
+    const record = writeArgs(before);
+    const outcome = writeArgs(after);
+    const key = nonce();
+    return shell_script('al-switch', SWITCH_SCRIPT, [key, ...record, ...outcome, ...control, 'switch', ...helperArgs(site, weights, generation, key)]);
+}
+function statusUrl(site) {
+    return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
+}
+/**
+ * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
+ * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
+ */
+function readWeightsCommand(includePath, site, probe = []) {
+    return shell_script('al-weights', [
+        'inc=$1; host=$2; url=$3; shift 3',
+        `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
+        'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
+        // The header is the file's second line: read by the shell itself, no process spent.
+        'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1)); case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$inc"; fi; echo end',
+    ].join('\n'), [includePath, statusHost(site.app), statusUrl(site), ...probe]);
+}
+function parseRouterView(output) {
+    let live = null;
+    let file = null;
+    const health = {};
+    for (const line of output.split('\n')) {
+        if (line.startsWith('{'))
+            live = parseStatus(line.trim());
+        if (line.startsWith('file '))
+            file = parseStatus(line.slice(5).trim());
+        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
+        if (probed)
+            health[probed[2]] = Number(probed[1]);
+    }
+    return { live, file, health };
+}
+let generationCounter = 0;
+function newGeneration(now) {
+    generationCounter += 1;
+    return `${now.toString(36)}-${process.pid.toString(36)}-${generationCounter}`;
+}
+class NginxRouter {
+    remote;
+    site;
+    now;
+    includePath;
+    /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
+    control;
+    constructor(remote, site, confDir, nginx, now = Date.now) {
+        this.remote = remote;
+        this.site = site;
+        this.now = now;
+        this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
+        this.control = nginx_helper_nginxControl(nginx, confDir);
+    }
+    async setWeights(weights, options = {}) {
+        if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+            throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
+        }
+        const generation = newGeneration(this.now());
+        const after = options.after ?? [];
+        let recorded = after.length > 0;
+        let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
+        if (!argv && after.length > 0 && (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
+            recorded = false;
+        if (!argv) {
+            recorded = false;
+            // A record too large to go inside the command is written first, on its own.
+            for (const write of options.before ?? []) {
+                if (write.mode === 'append')
+                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                else
+                    await writeRemoteFile(this.remote, write.path, write.content);
+            }
+            argv = switchCommand(this.control, this.site, weights, generation);
+        }
+        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
+        if (result.code !== 0) {
+            const nginxSays = result.stderr.trim() || result.stdout.trim();
+            const what = result.code === 20
+                ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
+                : result.code === 21
+                    ? 'nginx could not be reloaded (the previous file was put back)'
+                    : result.code === 2 || result.code === 37
+                        ? 'the nginx helper refused the switch'
+                        : result.code === 22
+                            ? 'nginx did not serve the new weights on every worker'
+                            : result.code === 35
+                                ? 'the switch could not be recorded before making it, so traffic was not touched'
+                                : result.code === 36
+                                    ? 'the new weights are live, but their outcome could not be recorded'
+                                    : 'writing the nginx include failed';
+            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${nginxSays}`);
+        }
+        const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
+        const liveMs = live ? Number(live[1]) : Number.NaN;
+        return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, draining: Number(live?.[3] ?? 0), recorded };
+    }
+    async getWeights() {
+        const view = await this.inspect();
+        return view.live ?? view.file;
+    }
+    async inspect(probe = []) {
+        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
+        return parseRouterView(result.stdout);
+    }
+}
+/**
+ * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
+ * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
+ * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
+ * first deploy, whose switch replaces this file.
+ */
+function placeholderInclude(app) {
+    return [
+        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
+        '# whose switch replaces this file. Until then its server block answers 502.',
+        `map $host $${router_nginxName(app)} {`,
+        '    default 127.0.0.1:9;',
+        '}',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy.ts
+
+
+
+
+/** The router's record of the weights it last confirmed, in the app's state folder. */
+const haproxyRecordPath = (stateDir, app) => `${state_statePaths(stateDir, app).dir}/haproxy.weights`;
+/** Unix socket paths are limited to 107 bytes (sun_path, with its NUL). */
+const SOCKET_PATH_MAX = 107;
+/**
+ * Checks everything that reaches a host before any command is sent. The backend name goes into a
+ * line of HAProxy's runtime API, which reads a space as a separator and a `;` as the next command:
+ * the pattern allows neither. The socket path is one socat address (`UNIX-CONNECT:PATH`), where a
+ * `:` or `,` would start options: the pattern allows neither.
+ */
+function checkHaproxySite(site, stateDir) {
+    if (!patterns_APP_NAME.test(site.app))
+        throw new errors_ConfigurationError(`'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`);
+    if (!site.socket.startsWith('/') || !HOST_PATH.test(site.socket) || site.socket.length > SOCKET_PATH_MAX) {
+        throw new errors_ConfigurationError(`invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket (letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`);
+    }
+    if (!HAPROXY_NAME.test(site.backend))
+        throw new errors_ConfigurationError(`invalid haproxy-backend '${site.backend}': expected an HAProxy backend name (letters, digits and _ . : -, at most 64), e.g. shop_api`);
+    if (!HOST_PATH.test(stateDir))
+        throw new errors_ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
+}
+function checkWeights(weights) {
+    if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+        throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
+    }
+}
+/**
+ * Shell shared by the switch and the read: `cli LINE` sends one line of commands on the admin
+ * socket (one connection; HAProxy runs them in order and ends each answer with an empty line; a
+ * `.` follows a call that worked, so that the shell keeps those lines). The line goes in as a here-
+ * document and `split_answers` reads the answers with the shell's own `read`: no process on the
+ * switch's path but socat.
+ */
+const CLI_SHELL = `cli() {
+  socat -T 5 - "UNIX-CONNECT:$socket" 2>&1 <<EOF && echo .
+$1
+EOF
+}
+first_line() { printf '%s\\n' "$1" | sed -n '/./{p;q;}' | cut -c1-200; }
+# Sets a1 … a4 to the first line of each answer ('' for an empty one: a weight accepted).
+split_answers() {
+  a1=; a2=; a3=; a4=; k=1; text=
+  while IFS= read -r line; do
+    if [ -n "$line" ]; then [ -n "$text" ] || text=$line; continue; fi
+    case $k in 1) a1=$text ;; 2) a2=$text ;; 3) a3=$text ;; 4) a4=$text ;; esac
+    k=$(( k + 1 )); text=
+  done <<EOF
+\${1%.}
+EOF
+}
+# Sets w from one answer of \`get weight\` ("N (initial M)"); else why.
+weight_of() {
+  case $1 in [0-9]*" (initial "*) w=\${1%% *}; case $w in *[!0-9]*) ;; *) return 0 ;; esac ;; esac
+  w=; why="HAProxy answered '$(first_line "$1")'"; return 1
+}
+# Sets cur_blue and cur_green from two answers of \`get weight\`; else why.
+weights_from() {
+  cur_blue=; cur_green=
+  weight_of "$1" || return 1; cur_blue=$w
+  weight_of "$2" || return 1; cur_green=$w
+}
+read_weights() {
+  if ! out=$(cli "get weight $backend/blue; get weight $backend/green"); then why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 1; fi
+  split_answers "$out"; weights_from "$a1" "$a2"
+}`;
+/**
+ * The switch in one command: the write-ahead record (when it cannot be written, HAProxy is not
+ * touched: exit 35), the weights read (the previous ones, to put back on failure), set and read
+ * back on one connection, then the outcome once they are live (exit 36 when it cannot be written:
+ * the caller puts traffic back). The server whose share grows is set first, so that the backend
+ * never has both servers at 0 on the way (no server: 503). On a refused command or weights that do
+ * not read back, the previous weights are set again, in the same order rule.
+ *
+ * Exit codes: 2 arguments refused; 23 HAProxy refused a weight command (previous weights put back);
+ * 24 the weights read back are not the ones set (previous weights put back); 25 HAProxy could not
+ * be reached or did not give the weights, before anything was changed (socat missing, socket
+ * refused, no such backend or server); 35, 36 as above. Prints `live MS` (with microseconds): from
+ * the set being sent until it was read back.
+ */
+const haproxy_SWITCH_SCRIPT = `set -u
+nonce=$1; socket=$2; backend=$3; blue=$4; green=$5; shift 5
+die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
+case $socket in /*) ;; *) die 2 "refused: the HAProxy socket must be an absolute path" ;; esac
+case $socket in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the HAProxy socket must be a path of letters, digits and . _ / + @ -, without .." ;; esac
+case $backend in ''|*[!A-Za-z0-9_.:-]*) die 2 "refused: the HAProxy backend must be letters, digits and _ . : -" ;; esac
+for weight in "$blue" "$green"; do
+  case $weight in ''|*[!0-9]*) die 2 "refused: each weight must be a whole number from 0 to 100" ;; esac
+  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || die 2 "refused: each weight must be a whole number from 0 to 100"
+done
+[ $(( blue + green )) -eq 100 ] || die 2 "refused: the weights must be two shares that add up to 100"
+${WRITE_FILES_SHELL}
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; HAProxy was not touched" >&2; exit 35; }
+command -v socat >/dev/null 2>&1 || die 25 "socat is not installed on this host (Debian's package socat): HAProxy's runtime API cannot be reached; nothing was changed"
+${CLI_SHELL}
+now_us() { t=$(date +%s%N); case $t in *[!0-9]*) t=$(( $(date +%s) * 1000000000 )) ;; esac; us=$(( t / 1000 )); }
+# Sets blue $1 and green $2, the growing share first, and reads both back; 3: refused, 4: not read back.
+set_weights() {
+  if [ "$2" -gt "$cur_green" ]; then order="green $2 blue $1"; else order="blue $1 green $2"; fi
+  set -- $order "$1" "$2"
+  if ! out=$(cli "set server $backend/$1 weight $2; set server $backend/$3 weight $4; get weight $backend/blue; get weight $backend/green"); then
+    why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 3
+  fi
+  split_answers "$out"
+  if [ -n "$a1$a2" ]; then weights_from "$a3" "$a4"; why="HAProxy answered '$(first_line "\${a1:-$a2}")'"; return 3; fi
+  weights_from "$a3" "$a4" || return 4
+  { [ "$cur_blue" = "$5" ] && [ "$cur_green" = "$6" ]; } || { why="HAProxy reads back blue $cur_blue, green $cur_green"; return 4; }
+  return 0
+}
+read_weights || die 25 "$why; nothing was changed"
+prev_blue=$cur_blue; prev_green=$cur_green
+now_us; started=$us
+set_weights "$blue" "$green"; code=$?
+if [ "$code" -ne 0 ]; then
+  failure=$why
+  # What HAProxy holds now may be neither: put the previous weights back from what was read.
+  [ -n "$cur_blue" ] && [ -n "$cur_green" ] || { cur_blue=$blue; cur_green=$green; }
+  if [ "$cur_blue" = "$prev_blue" ] && [ "$cur_green" = "$prev_green" ]; then back="the previous weights (blue $prev_blue, green $prev_green) are still the ones served"
+  elif set_weights "$prev_blue" "$prev_green"; then back="the previous weights (blue $prev_blue, green $prev_green) were put back"
+  else back="putting the previous weights (blue $prev_blue, green $prev_green) back failed too: $why"; fi
+  die $(( code + 20 )) "$failure; $back"
+fi
+now_us; live=$(( us - started ))
+printf 'live %d.%03d\\n' $(( live / 1000 )) $(( live % 1000 ))
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+exit 0`;
+/** The router's record: the same header an nginx include carries, read by parseIncludeHeader. */
+function haproxyRecord(site, weights, generation) {
+    return `# The weights agent-loop last confirmed on HAProxy (backend ${site.backend}, socket ${site.socket}).\n# agent-loop: ${JSON.stringify({ app: site.app, weights, generation })}\n`;
+}
+/**
+ * The switch as one command. `before` (the write-ahead record) and `after` (the outcome, after the
+ * router's own record) go inside it when they are small enough together; otherwise null.
+ */
+function haproxySwitchCommand(site, weights, before = [], after = []) {
+    if (!writeArgs([...before, ...after]))
+        return null;
+    return shell_script('al-haproxy-switch', haproxy_SWITCH_SCRIPT, [nonce(), site.socket, site.backend, String(weights.blue), String(weights.green), ...writeArgs(before), ...writeArgs(after)]);
+}
+/**
+ * Prints the weights HAProxy serves (`weights BLUE GREEN`, or `unread REASON`), the status each
+ * probe URL answers (`health CODE URL`, one curl for all), and the router's record (`file …`).
+ */
+function haproxyReadCommand(site, recordPath, probe = []) {
+    return shell_script('al-haproxy-weights', [
+        'socket=$1; backend=$2; record=$3; shift 3',
+        'first=1; for u; do [ "$first" = 1 ] || set -- "$@" --next; first=0; set -- "$@" -s -o /dev/null --max-time 2 -w \'health %{http_code} %{url_effective}\\n\' "$u"; shift; done',
+        '[ $# -eq 0 ] || curl "$@"',
+        CLI_SHELL,
+        'if ! command -v socat >/dev/null 2>&1; then echo "unread socat is not installed"; elif read_weights; then echo "weights $cur_blue $cur_green"; else echo "unread $why"; fi',
+        'if [ -f "$record" ]; then while IFS= read -r line; do case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$record"; fi; echo end',
+    ].join('\n'), [site.socket, site.backend, recordPath, ...probe]);
+}
+/**
+ * What HAProxy serves and what the record says. HAProxy's weights are shares as they are when they
+ * add up to 100 (the router's own), and are scaled to 100 otherwise (weights an admin set); both at
+ * 0 serve nothing (live is null), as does a socket that cannot be read. The live generation is the
+ * record's when the record says the same weights, else one named after the weights.
+ */
+function parseHaproxyView(output) {
+    let served = null;
+    let unread = null;
+    let file = null;
+    const health = {};
+    for (const raw of output.split('\n')) {
+        const line = raw.trim();
+        const weights = /^weights (\d{1,3}) (\d{1,3})$/.exec(line);
+        if (weights)
+            served = shares(Number(weights[1]), Number(weights[2]));
+        if (line.startsWith('unread '))
+            unread = line.slice(7, 300);
+        if (line.startsWith('file '))
+            file = parseIncludeHeader(`# agent-loop: ${line.slice(5)}`);
+        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line);
+        if (probed)
+            health[probed[2]] = Number(probed[1]);
+    }
+    const same = !!served && !!file && file.weights.blue === served.blue && file.weights.green === served.green;
+    const live = served ? { weights: served, generation: same && file ? file.generation : `haproxy-${served.blue}-${served.green}` } : null;
+    return { live, file, health, unread };
+}
+function shares(blue, green) {
+    const total = blue + green;
+    if (total === 0 || blue > 256 || green > 256)
+        return null;
+    if (total === 100)
+        return { blue, green };
+    const scaled = Math.round((blue * 100) / total);
+    return { blue: scaled, green: 100 - scaled };
+}
+class HaproxyRouter {
+    remote;
+    site;
+    now;
+    recordPath;
+    constructor(remote, site, stateDir, now = Date.now) {
+        this.remote = remote;
+        this.site = site;
+        this.now = now;
+        checkHaproxySite(site, stateDir);
+        this.recordPath = haproxyRecordPath(stateDir, site.app);
+    }
+    async setWeights(weights, options = {}) {
+        checkWeights(weights);
+        const record = { path: this.recordPath, content: haproxyRecord(this.site, weights, newGeneration(this.now())), mode: '644' };
+        const before = options.before ?? [];
+        const after = options.after ?? [];
+        let recorded = after.length > 0;
+        // The router's record goes first: when it cannot be written, neither is the caller's outcome (exit 36).
+        let argv = haproxySwitchCommand(this.site, weights, before, [record, ...after]);
+        if (!argv && after.length > 0 && (argv = haproxySwitchCommand(this.site, weights, before, [record])))
+            recorded = false;
+        if (!argv) {
+            recorded = false;
+            // A record too large to go inside the command is written first, on its own.
+            for (const write of before) {
+                if (write.mode === 'append')
+                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                else
+                    await writeRemoteFile(this.remote, write.path, write.content);
+            }
+            argv = haproxySwitchCommand(this.site, weights, [], [record]);
+        }
+        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
+        if (result.code !== 0) {
+            const haproxySays = result.stderr.trim() || result.stdout.trim();
+            const what = result.code === 23
+                ? 'HAProxy refused the weight command'
+                : result.code === 24
+                    ? 'HAProxy did not serve the new weights'
+                    : result.code === 25
+                        ? 'HAProxy could not be asked for its weights, so traffic was not touched'
+                        : result.code === 2
+                            ? 'the HAProxy switch refused its arguments'
+                            : result.code === 35
+                                ? 'the switch could not be recorded before making it, so traffic was not touched'
+                                : result.code === 36
+                                    ? 'the new weights are live, but their outcome could not be recorded'
+                                    : 'the HAProxy switch failed';
+            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${haproxySays}`);
+        }
+        const live = /^live (\d+(?:\.\d+)?)$/m.exec(result.stdout);
+        const liveMs = live ? Number(live[1]) : Number.NaN;
+        // No old process keeps the previous weights: once read back, every connection uses them.
+        return { weights, liveMs, settledMs: liveMs, recorded };
+    }
+    async getWeights() {
+        const view = await this.inspect();
+        return view.live ?? view.file;
+    }
+    async inspect(probe = []) {
+        const result = await this.remote.run(haproxyReadCommand(this.site, this.recordPath, probe));
+        const { live, file, health } = parseHaproxyView(result.stdout);
+        return { live, file, health };
+    }
+}
+/**
+ * What the deploy user finds of HAProxy on a host, as that user: socat, the socket (and whether it
+ * may connect to it: a Unix socket needs write permission), its group and mode, then on one
+ * connection the socket's level and the weights of the app's two servers (`No such backend.`, `No
+ * such server.` otherwise).
+ */
+const DOCTOR_SCRIPT = `socket=$1; backend=$2
+echo "user=$(id -un)"
+if command -v socat >/dev/null 2>&1; then echo socat=yes; else echo socat=no; fi
+if [ ! -e "$socket" ]; then echo socket=missing
+elif [ ! -S "$socket" ]; then echo socket=other
+elif [ -w "$socket" ]; then echo socket=usable
+else echo socket=denied; fi
+printf 'group=%s\\n' "$(stat -c %G "$socket" 2>/dev/null)"
+printf 'mode=%s\\n' "$(stat -c %a "$socket" 2>/dev/null)"
+${CLI_SHELL}
+if command -v socat >/dev/null 2>&1 && [ -S "$socket" ] && [ -w "$socket" ]; then
+  if out=$(cli "show cli level; get weight $backend/blue; get weight $backend/green"); then
+    split_answers "$out"
+    printf 'level=%s\\nblue=%s\\ngreen=%s\\n' "$(first_line "$a1")" "$(first_line "$a2")" "$(first_line "$a3")"
+  else printf 'unreachable=%s\\n' "$(first_line "$out")"; fi
+fi`;
+function haproxyDoctorCommand(site) {
+    return shell_script('al-haproxy-doctor', DOCTOR_SCRIPT, [site.socket, site.backend]);
+}
+function parseHaproxyFacts(output) {
+    const values = new Map();
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0 && !values.has(line.slice(0, eq)))
+            values.set(line.slice(0, eq), line.slice(eq + 1).slice(0, 300));
+    }
+    const get = (key) => values.get(key) ?? '';
+    const socket = get('socket');
+    return {
+        user: get('user'),
+        socat: get('socat') === 'yes',
+        socket: socket === 'usable' || socket === 'missing' || socket === 'other' ? socket : 'denied',
+        group: get('group'),
+        mode: get('mode'),
+        level: get('level'),
+        blue: get('blue'),
+        green: get('green'),
+        unreachable: get('unreachable'),
+    };
+}
+/** The stats socket line of the README's configuration, for this socket. */
+const statsSocketLine = (socket, group = 'agent-loop') => `stats socket ${socket} mode 660 group ${group} level admin`;
+/** Whether the socket's mode lets its group connect (group write), e.g. 660. */
+const groupMayWrite = (mode) => /^[0-7]*[2367][0-7]$/.test(mode);
+/**
+ * How the deploy user gets the socket: through its group. A group of its own that only the deploy
+ * user is in (README: "What the socket lets its holder do"): the socket's group when it has one
+ * that is not root's and lets its members write, else `agent-loop` once the configuration gives it.
+ */
+function socketAccessFix(socket, user, group, mode) {
+    const who = USER_NAME.test(user) ? user : 'DEPLOY_USER';
+    if (group && group !== 'root' && groupMayWrite(mode))
+        return { fix: `sudo usermod -aG ${quote(group)} ${who} (the next SSH login of ${who} has it)` };
+    return { fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`, kind: 'configuration' };
+}
+/**
+ * What the deploy user lacks for the HAProxy router on a host, each with its fix: socat, the
+ * socket (there, answering, its own through its group), level admin, and the app's backend with
+ * the servers blue and green. `ports`: the colors' ports, for the lines a missing server needs.
+ */
+function judgeHaproxy(facts, site, ports) {
+    const user = USER_NAME.test(facts.user) ? facts.user : 'DEPLOY_USER';
+    const found = [];
+    const reload = "then reload HAProxy (sudo systemctl reload haproxy)";
+    if (!facts.socat)
+        found.push({ problem: "socat is not installed (the HAProxy router sends HAProxy's runtime API commands through it)", fix: 'sudo apt-get install -y --no-install-recommends socat' });
+    if (facts.socket === 'missing') {
+        found.push({ problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`, fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`, kind: 'configuration' });
+        return found;
+    }
+    if (facts.socket === 'other') {
+        found.push({ problem: `${site.socket} is not a socket (haproxy-socket): name the path of HAProxy's stats socket`, fix: `correct haproxy-socket (the path in the stats socket line of HAProxy's configuration)`, kind: 'configuration' });
+        return found;
+    }
+    if (facts.socket === 'denied') {
+        found.push({ problem: `${user} may not use HAProxy's admin socket ${site.socket} (group ${facts.group || '?'}, mode ${facts.mode || '?'})`, ...socketAccessFix(site.socket, user, facts.group, facts.mode) });
+        return found;
+    }
+    if (!facts.socat)
+        return found;
+    if (facts.unreachable) {
+        found.push({ problem: `HAProxy does not answer on its admin socket ${site.socket}: ${facts.unreachable}`, fix: 'start HAProxy (sudo systemctl start haproxy), or correct haproxy-socket', kind: 'configuration' });
+        return found;
+    }
+    if (facts.level !== 'admin') {
+        found.push({ problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`, fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`, kind: 'configuration' });
+    }
+    if (/no such backend/i.test(facts.blue)) {
+        found.push({ problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`, fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`, kind: 'configuration' });
+        return found;
+    }
+    for (const color of ['blue', 'green']) {
+        const answer = facts[color];
+        if (/^\d+ \(initial \d+\)$/.test(answer))
+            continue;
+        found.push(/no such server/i.test(answer)
+            ? { problem: `backend ${site.backend} of HAProxy has no server named ${color}`, fix: `add 'server ${color} 127.0.0.1:${color === 'blue' ? ports.blue : ports.green} weight 0' to backend ${site.backend}, ${reload}`, kind: 'configuration' }
+            : { problem: `HAProxy did not give the weight of ${site.backend}/${color}: '${answer || '(no answer)'}'`, fix: `check backend ${site.backend} in HAProxy's configuration`, kind: 'configuration' });
+    }
+    return found;
+}
+/** The HAProxy router's prerequisites on one host, checked as the deploy user (the doctor, a deploy's preflight, the maintenance's check after an upgrade). */
+async function haproxyPrerequisites(remote, site, ports) {
+    const result = await remote.run(haproxyDoctorCommand(site), { timeoutMs: 30_000 });
+    if (!/^user=/m.test(result.stdout))
+        throw new errors_HostError(remote.label, `the HAProxy check did not run: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+    return judgeHaproxy(parseHaproxyFacts(result.stdout), site, ports);
+}
+/**
+ * host-setup's part for HAProxy, run as the admin login (root, or sudo without a password): the
+ * deploy user reaches HAProxy only through its admin socket, so nothing is installed and no file of
+ * HAProxy is written; what the deploy user lacks (socat, the socket, its group) is left to do, with
+ * the exact command. Prints `ok=` and `todo=` lines, as the rest of the set-up.
+ */
+const haproxy_SETUP_SCRIPT = `user=$1; socket=$2; socket_line=$3
+if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
+elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
+else exit 0; fi
+if command -v socat >/dev/null 2>&1; then echo "ok=socat is installed (HAProxy's runtime API is reached through it)"
+else echo "todo=socat is not installed, and the HAProxy router sends its commands through it: sudo apt-get install -y --no-install-recommends socat"; fi
+if [ ! -e "$socket" ]; then echo "todo=HAProxy's admin socket $socket does not exist (haproxy-socket): in the global section of HAProxy's configuration write '$socket_line', then reload HAProxy and run host-setup again"
+elif [ ! -S "$socket" ]; then echo "todo=$socket is not a socket: give haproxy-socket the path of HAProxy's stats socket"
+elif as_root runuser -u "$user" -- test -w "$socket" 2>/dev/null; then echo "ok=$user may use HAProxy's admin socket $socket (through its group)"
+else
+  group=$(stat -c %G "$socket"); mode=$(stat -c %a "$socket")
+  # Through the socket's group when it has one of its own that may write; else a group to give it.
+  case $mode in *[2367][0-7]) group_writes=yes ;; *) group_writes=no ;; esac
+  if [ "$group" != root ] && [ "$group_writes" = yes ]; then echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): sudo usermod -aG $group $user (the next SSH login of $user has it)"
+  else echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): in the global section of HAProxy's configuration write '$socket_line', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop $user && sudo systemctl reload haproxy"; fi
+fi`;
+function haproxySetupCommand(site, deployUser) {
+    if (!USER_NAME.test(deployUser))
+        throw new errors_ConfigurationError(`'${deployUser}' is not a user name`);
+    return shell_script('al-haproxy-setup', haproxy_SETUP_SCRIPT, [deployUser, site.socket, statsSocketLine(site.socket)]);
+}
+/** host-setup's items for HAProxy on one host: what is fine, and what is left to do with its command. */
+async function haproxySetup(remote, site, deployUser) {
+    const result = await remote.run(haproxySetupCommand(site, deployUser), { timeoutMs: 30_000 });
+    return result.stdout.split('\n').flatMap((line) => {
+        const match = /^(ok|todo)=(.+)$/.exec(line);
+        return match ? [{ outcome: match[1], what: match[2] }] : [];
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/registry.ts
+
+
+
+const DEFAULT_ROUTER = 'nginx';
+const routers = new Registry('router', 'router', {
+    nginx: {
+        build: ({ remote, host, app, splitKey, now }) => new NginxRouter(remote, { app, bluePort: host.bluePort, greenPort: host.greenPort, statusPort: host.nginxStatusPort, splitKey }, host.nginxConfDir, host.nginxCommand, now),
+    },
+    haproxy: {
+        check(host, app) {
+            errors_requireInput(!!host.haproxySocket && !!host.haproxyBackend, 'hosts', `${host.target.label}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)`);
+            try {
+                checkHaproxySite(haproxySite(host, app), host.stateDir);
+            }
+            catch (error) {
+                throw new errors_ConfigurationError(`Input 'hosts': ${host.target.label}: ${errors_errorMessage(error)}`);
+            }
+        },
+        build: ({ remote, host, app, now }) => new HaproxyRouter(remote, haproxySite(host, app), host.stateDir, now),
+        // The deploy user reaches HAProxy only through its admin socket: socat, the socket through its group, level admin, the app's two servers.
+        prerequisites: ({ remote, host, app }) => haproxyPrerequisites(remote, haproxySite(host, app), { blue: host.bluePort, green: host.greenPort }),
+        setup: ({ remote, host, app, deployUser }) => haproxySetup(remote, haproxySite(host, app), deployUser),
+    },
+});
+const haproxySite = (host, app) => ({ app, socket: host.haproxySocket ?? '', backend: host.haproxyBackend ?? '' });
+/** Whether the router named drives nginx (the include, the switch helper): the doctor, the preflight and host-setup check nginx only then. */
+const registry_drivesNginx = (router) => (router ?? DEFAULT_ROUTER) === 'nginx';
+/** What the router named needs on one host that it lacks, as the deploy user sees it ([] for a router that says nothing). */
+async function registry_routerPrerequisites(name, context) {
+    return (await routers.get(name).prerequisites?.(context)) ?? [];
+}
+/** The router `name` names for one host. */
+function buildRouter(name, context) {
+    const entry = routers.get(name);
+    entry.check?.(context.host, context.app);
+    return entry.build(context);
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
+
 
 
 
@@ -19435,11 +21475,15 @@ const inputs_field = {
     /**
      * The name of an implementation a seam's registry holds (a runtime, a router, a rollback method:
      * action/registry.ts). The names it accepts, and lists when given another, are the registry's
-     * when the input is read: one a team registered counts as a built-in one does.
+     * when the input is read: one a team registered counts as a built-in one does. With an empty
+     * default, an empty input stays empty: the caller says what naming none means.
      */
     registered(registry, defaultValue) {
         return inputs_text((raw, ctx) => {
             const value = raw === '' ? defaultValue : raw;
+            // An empty default: naming none is a choice of its own (a rollback's runtime: as recorded).
+            if (value === '')
+                return '';
             return registry.has(value) ? value : fail(ctx, registry.unknown(value));
         });
     },
@@ -19534,9 +21578,12 @@ const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item }
     'nginx-conf-dir': hostPath.optional(),
     'nginx-command': docField.text('a command line such as "sudo nginx"', ANY_TEXT).optional(),
     'access-log': hostPath.optional(),
+    // Behind router haproxy (checked by the router's own check, with the app, when the hosts are resolved).
+    'haproxy-socket': hostPath.optional(),
+    'haproxy-backend': docField.text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME).optional(),
 }, 'user@host[:port] or a mapping {host, blue-port, …}'));
 const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
-const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log}';
+const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
 function parseNginxCommand(line) {
     const words = splitWords(line);
     if (words.length === 0 || words.length > 16)
@@ -19579,6 +21626,8 @@ function hostsField(options = { required: true }) {
                         nginxConfDir: override['nginx-conf-dir'],
                         nginxCommand: override['nginx-command'] === undefined ? undefined : parseNginxCommand(override['nginx-command']),
                         accessLog: override['access-log'],
+                        ...(override['haproxy-socket'] === undefined ? {} : { haproxySocket: override['haproxy-socket'] }),
+                        ...(override['haproxy-backend'] === undefined ? {} : { haproxyBackend: override['haproxy-backend'] }),
                     },
                 });
             }
@@ -19604,7 +21653,9 @@ const hostInputs = {
     }),
     'insecure-skip-host-key-check': inputs_field.boolean(false),
     'ssh-connect-timeout-seconds': inputs_field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: inputs_field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
+    app: inputs_field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: patterns_APP_NAME, required: true, max: 40 }),
+    // What moves each host's traffic (traffic/registry.ts): nginx's include and reload, or HAProxy's admin socket.
+    router: inputs_field.registered(routers, DEFAULT_ROUTER),
     'max-parallel': inputs_field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
     'state-dir': inputs_field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
     'nginx-conf-dir': inputs_field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
@@ -19638,7 +21689,11 @@ const hostInputs = {
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
 /** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
 const accessLogInput = inputs_field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
-/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
+/**
+ * Merges the action-level settings with each host's overrides and checks what must hold per host,
+ * the router's needs among them (HAProxy's: each host's haproxy-socket and haproxy-backend), before
+ * any host is contacted.
+ */
 function resolveHosts(inputs) {
     errors_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
     return inputs.hosts.map(({ target, overrides }) => {
@@ -19651,9 +21706,14 @@ function resolveHosts(inputs) {
             nginxConfDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
             nginxCommand: overrides.nginxCommand ?? inputs['nginx-command'],
             accessLog: overrides.accessLog ?? (inputs['access-log'] || DEFAULT_ACCESS_LOG),
+            ...(overrides.haproxySocket === undefined ? {} : { haproxySocket: overrides.haproxySocket }),
+            ...(overrides.haproxyBackend === undefined ? {} : { haproxyBackend: overrides.haproxyBackend }),
         };
         const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
         errors_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
+        // A host that names HAProxy's socket while nginx moves the traffic would be deployed to through nginx, unseen.
+        errors_requireInput(inputs.router !== DEFAULT_ROUTER || (spec.haproxySocket === undefined && spec.haproxyBackend === undefined), 'router', `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: set router: haproxy to move its traffic through HAProxy, or remove them`);
+        routers.get(inputs.router).check?.(spec, inputs.app);
         return spec;
     });
 }
@@ -19811,175 +21871,6 @@ async function smoke_judgeSmoke(check, defaults, send) {
         problem = planned > 1 ? `P95 ${p95Ms} ms over ${runs} runs is above the budget of ${budgetMs} ms` : `took ${p95Ms} ms, budget ${budgetMs} ms`;
     }
     return { runs, passedRuns, statuses, latencies, p95Ms, budgetMs, status, ...(problem === undefined ? {} : { problem }) };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/action/registry.ts
-
-
-/**
- * The implementations of one seam (routers, runtimes, metric sources, rollback methods), by the
- * name an input gives: the one place a seam's implementations are listed. Each seam's registry
- * lives in the folder that owns its interface and holds the built-in implementations; a team adds
- * its own with `register`, before the inputs are read, and changes no file of the core. The names
- * an input accepts, and the error for any other, come from the registry itself.
- */
-class Registry {
-    seam;
-    input;
-    entries = new Map();
-    /** `seam`: what one implementation is called in a message (`router`); `input`: the input that names one. */
-    constructor(seam, input, builtIn) {
-        this.seam = seam;
-        this.input = input;
-        for (const [name, entry] of Object.entries(builtIn))
-            this.register(name, entry);
-    }
-    /** Adds an implementation under a new name (lower-case letters, digits and hyphens); a name already taken is refused. */
-    register(name, entry) {
-        if (!/^[a-z][a-z0-9-]{0,39}$/.test(name))
-            throw new Error(`a ${this.seam} name is lower-case letters, digits and hyphens, starting with a letter (at most 40), got '${printable(name)}'`);
-        if (this.entries.has(name))
-            throw new Error(`a ${this.seam} named ${name} is already registered`);
-        this.entries.set(name, entry);
-        return this;
-    }
-    /** The registered names, in the order they were registered (the built-in ones first). */
-    names() {
-        return [...this.entries.keys()];
-    }
-    has(name) {
-        return this.entries.has(name);
-    }
-    /** The implementation registered as `name`; any other name is the user's mistake, told with the names there are. */
-    get(name) {
-        const entry = this.entries.get(name);
-        if (entry === undefined)
-            throw new errors_ConfigurationError(`Input '${this.input}': ${this.unknown(name)}`);
-        return entry;
-    }
-    /** What an unknown name is told: the names there are, and the one given. */
-    unknown(name) {
-        return `expected one of ${this.names().join(', ')}, got '${printable(name)}'`;
-    }
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/ssh.ts
-
-
-
-class HostKeyRejected extends errors_ConfigurationError {
-}
-const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
-async function ssh_connect(target, options) {
-    const entries = parseKnownHosts(options.knownHosts);
-    let rejection;
-    const hostVerifier = (key) => {
-        const verdict = verifyHostKey(entries, target.host, target.port, key);
-        if (verdict.ok)
-            return true;
-        if (options.insecureSkipHostKeyCheck) {
-            options.warn?.(`${target.label}: host key ${verdict.fingerprint} is ${verdict.reason}, accepted because insecure-skip-host-key-check is true`);
-            return true;
-        }
-        const why = {
-            unknown: `is not in ssh-known-hosts (add the output of \`ssh-keyscan -p ${target.port} ${target.host}\` after checking it)`,
-            changed: 'does not match the key in ssh-known-hosts: the host key CHANGED (a reinstalled host, or someone in the middle)',
-            revoked: 'is marked @revoked in ssh-known-hosts',
-        }[verdict.reason];
-        rejection = new HostKeyRejected(`${target.label}: refused host key ${verdict.fingerprint}: it ${why}`);
-        return false;
-    };
-    // Loaded on first use: ssh2 compiles its WebAssembly and probes ciphers when it loads, which is
-    // most of a bundle's start-up time, and an action that stops at input validation never needs it.
-    const { NodeSSH: Client } = await __nccwpck_require__.e(/* import() */ 487).then(__nccwpck_require__.bind(__nccwpck_require__, 9487));
-    const ssh = await retry(async () => {
-        rejection = undefined;
-        const client = new Client();
-        try {
-            await client.connect({
-                host: target.host,
-                port: target.port,
-                username: target.user,
-                privateKey: options.privateKey,
-                readyTimeout: options.connectTimeoutMs,
-                hostVerifier,
-                keepaliveInterval: 10_000,
-            });
-            // Every command is a small request and a small answer: with Nagle's algorithm on, each
-            // one waits on a delayed acknowledgement (~40-100 ms measured on loopback; 7 ms without).
-            client.connection?.setNoDelay(true);
-            return client;
-        }
-        catch (error) {
-            client.dispose();
-            if (rejection)
-                throw rejection;
-            throw new errors_HostError(target.label, `SSH connection failed: ${error.message}`);
-        }
-    }, {
-        attempts: options.attempts ?? 3,
-        delayMs: 500,
-        // Only the connection setup is retried, and never a refused key or a refused login.
-        retryable: (error) => !(error instanceof HostKeyRejected) && !/authentication/i.test(error.message),
-    });
-    return {
-        label: target.label,
-        async run(argv, runOptions = {}) {
-            const command = toShell(argv);
-            const timeoutMs = runOptions.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-            let timer;
-            let channel;
-            const timeout = new Promise((_, reject) => {
-                timer = setTimeout(() => {
-                    // Give up on the command: ask for a signal and close the channel. OpenSSH's sshd does not
-                    // end a command without a terminal this way, so the host may finish it on its own.
-                    try {
-                        channel?.signal('KILL');
-                        channel?.close();
-                    }
-                    catch {
-                        // the channel may already be gone
-                    }
-                    reject(new errors_HostError(target.label, `command timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}: ${argv[0]} …`));
-                }, timeoutMs);
-            });
-            try {
-                const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true, onChannel: (opened) => (channel = opened) }), timeout]);
-                return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
-            }
-            finally {
-                clearTimeout(timer);
-            }
-        },
-        close() {
-            ssh.dispose();
-        },
-    };
-}
-/** Runs a command and throws a HostError carrying its stderr when it exits non-zero. */
-async function ssh_runChecked(remote, argv, what, options) {
-    const result = await remote.run(argv, options);
-    if (result.code !== 0) {
-        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
-        throw new errors_HostError(remote.label, `${what} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
-    }
-    return result.stdout;
-}
-
-/**
- * Runs `task` on each host with its own connection (at most `limit` at once), closing each after
- * its task; a host that cannot be reached or whose task throws gets its error, the others go on.
- */
-function onEachHost(hosts, limit, options, task) {
-    return settleLimit(hosts, limit, async (host) => {
-        const remote = await ssh_connect(host.target, options);
-        try {
-            return await task(remote, host);
-        }
-        finally {
-            remote.close();
-        }
-    });
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/runtime/runtime.ts
@@ -20215,8 +22106,72 @@ function runtimeOptions(inputs) {
     };
 }
 /** What the runtime the inputs name needs of them (the command runtime: its two commands), before any host. */
-function common_inputs_checkRuntimeInputs(inputs) {
+function checkRuntimeInputs(inputs) {
     runtimes.get(inputs.runtime).check?.(runtimeOptions(inputs));
+}
+/**
+ * The runtime inputs of a rollback (the rollback action, the command line's rollback, abort and
+ * monitor, the canary monitor's rollback): `runtime` may be left empty, meaning "as recorded":
+ * each color is stopped and started with the runtime recorded with the release it runs
+ * (settings/phases.ts). Named, it is used for every color, as a deploy uses it.
+ */
+const rollbackRuntimeInputs = { ...runtimeInputs, runtime: inputs_field.registered(runtimes, '') };
+/** The rollback's runtime inputs checked before any host: a named runtime's own check; commands without a runtime are refused, never ignored. */
+function common_inputs_checkRollbackRuntimeInputs(inputs) {
+    if (inputs.runtime !== '')
+        return checkRuntimeInputs(inputs);
+    const given = ['start-command', 'stop-command'].find((name) => inputs[name] !== '');
+    if (given)
+        errors_requireInput(false, 'runtime', `is required with ${given}: pass runtime: command too (left empty, each color is stopped and started with the runtime recorded with its release)`);
+}
+/** What a deploy records with its release (domain/releases.ts: RuntimeRecord): the runtime the inputs name and the options it was built from. */
+function common_inputs_runtimeRecord(inputs) {
+    const options = Object.entries(runtimeOptions(inputs)).filter((entry) => entry[1] !== undefined);
+    return { name: inputs.runtime, options: Object.fromEntries(options) };
+}
+/** Each recorded option (RuntimeOptions) with the input it came from, whose field checks it when read back. */
+const RECORDED_OPTIONS = {
+    composeFile: { input: 'compose-file', field: runtimeInputs['compose-file'] },
+    startCommand: { input: 'start-command', field: runtimeInputs['start-command'] },
+    stopCommand: { input: 'stop-command', field: runtimeInputs['stop-command'] },
+    healthTimeoutSeconds: { input: 'health-timeout-seconds', field: runtimeInputs['health-timeout-seconds'] },
+    minFreeDiskMb: { input: 'min-free-disk-mb', field: deployPhaseInputs['min-free-disk-mb'] },
+};
+/**
+ * The options of a runtime recorded with a release, read back from a host as data: the name must
+ * be registered, every option must pass the field of the input it came from, and the runtime's own
+ * check must pass. Anything else is refused with a ConfigurationError saying what did not fit.
+ */
+function recordedRuntimeOptions(record) {
+    const refuse = (problem) => {
+        throw new errors_ConfigurationError(`the recorded runtime is refused: ${problem}`);
+    };
+    if (!runtimes.has(record.name))
+        refuse(`name: ${runtimes.unknown(printable(record.name, 60))}`);
+    const values = {};
+    for (const [key, value] of Object.entries(record.options)) {
+        const known = RECORDED_OPTIONS[key];
+        if (!known)
+            return refuse(`'${printable(key, 60)}' is not an option of a runtime`);
+        const parsed = known.field.safeParse(String(value));
+        if (!parsed.success)
+            return refuse(`${known.input}: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+        values[key] = parsed.data;
+    }
+    const options = {
+        composeFile: typeof values.composeFile === 'string' ? values.composeFile : runtimeInputs['compose-file'].parse(''),
+        startCommand: typeof values.startCommand === 'string' ? values.startCommand : '',
+        stopCommand: typeof values.stopCommand === 'string' ? values.stopCommand : '',
+        ...(typeof values.healthTimeoutSeconds === 'number' ? { healthTimeoutSeconds: values.healthTimeoutSeconds } : {}),
+        minFreeDiskMb: typeof values.minFreeDiskMb === 'number' ? values.minFreeDiskMb : 0,
+    };
+    try {
+        runtimes.get(record.name).check?.(options);
+    }
+    catch (error) {
+        refuse(`${record.name}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return options;
 }
 const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
@@ -20590,14 +22545,6 @@ function mergeSamples(samples) {
     return { start, end, colors };
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/domain/colors.ts
-/**
- * The two colors an app runs as on a host: one serves, the other takes the next version, and
- * traffic moves between them.
- */
-const COLORS = ['blue', 'green'];
-const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
-
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/prometheus.ts
 
 
@@ -20848,6 +22795,409 @@ function colorSample(answers) {
     return sample;
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/nginx-log.ts
+
+
+
+
+/** nginx's access log on one host, as the follower reads it: the agent_loop parser for the app. */
+const nginxLog = (host) => ({ ...host, parse: (lines, into) => parseAccessLines(lines, host.app, into), what: 'the nginx access log' });
+const DEFAULT_MAX_READ_BYTES = 16 * 1024 * 1024;
+/** A line longer than this is not an nginx access line: it is dropped (and counted as skipped). */
+const MAX_PARTIAL_BYTES = 1024 * 1024;
+// ------------------------------------------------------------------------------------ pure parts
+/**
+ * Prints `<inode> <size>` (or `missing`), then — only when the file is still the one with inode
+ * `$2` (any file when `$2` is empty) and has bytes past the offset — up to `$4` bytes from byte
+ * offset `$3`, base64-encoded.
+ */
+const READ_SCRIPT = `set -u
+file=$1; want=$2; offset=$3; cap=$4
+[ -e "$file" ] || { echo missing; exit 0; }
+info=$(stat -L -c '%i %s' -- "$file") || exit 3
+[ -r "$file" ] || { echo "cannot read $file" >&2; exit 4; }
+echo "$info"
+inode=\${info%% *}; size=\${info#* }
+[ -z "$want" ] || [ "$inode" = "$want" ] || exit 0
+[ "$size" -gt "$offset" ] && [ "$cap" -gt 0 ] || exit 0
+tail -c +$((offset + 1)) -- "$file" | head -c "$cap" | base64`;
+/** The command that reads a log from a byte offset (pure). `inode` empty = whatever file is there. */
+function readLogCommand(path, inode, offset, maxBytes) {
+    if (!Number.isSafeInteger(offset) || offset < 0)
+        throw new Error(`invalid log offset ${offset}`);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
+        throw new Error(`invalid read size ${maxBytes}`);
+    if (!/^\d*$/.test(inode))
+        throw new Error(`invalid inode ${inode}`);
+    return shell_script('al-log-read', READ_SCRIPT, [path, inode, String(offset), String(maxBytes)]);
+}
+/** Parses what `readLogCommand` printed (pure). */
+function parseLogRead(stdout) {
+    const newline = stdout.indexOf('\n');
+    const head = (newline === -1 ? stdout : stdout.slice(0, newline)).trim();
+    if (head === 'missing')
+        return { missing: true };
+    const match = /^(\d+) (\d+)$/.exec(head);
+    if (!match)
+        throw new Error(`unexpected answer from the log reader: ${JSON.stringify(head.slice(0, 200))}`);
+    const bytes = newline === -1 ? Buffer.alloc(0) : Buffer.from(stdout.slice(newline + 1), 'base64');
+    return { missing: false, inode: match[1], size: Number(match[2]), bytes };
+}
+/** Joins a kept partial line with new bytes; returns the complete lines and the new partial tail (pure). */
+function splitLogLines(partial, chunk) {
+    const data = partial.length === 0 ? chunk : Buffer.concat([partial, chunk]);
+    const end = data.lastIndexOf(0x0a);
+    if (end === -1)
+        return { lines: [], rest: data };
+    const lines = data.subarray(0, end).toString('utf8').split('\n');
+    return { lines, rest: Buffer.from(data.subarray(end + 1)) };
+}
+function emptyAccessTally() {
+    return { colors: {}, skipped: 0, unformatted: 0 };
+}
+/**
+ * The color's own answer time in ms from `upstream_time` (`$upstream_response_time`): the first
+ * value, which is the attempt of the color the line names, even when nginx went on to the other
+ * color as a backup ("0.012, 0.003", or "0.012 : 0.003" after an internal redirect). null when
+ * the color never answered ("-") or the field is missing.
+ *
+ * Why not `request_time`: it starts at the first byte nginx reads from the client, so a client
+ * that trickles its headers or body makes it as long as it likes; nginx reads the whole request
+ * before it opens the upstream, so the upstream time is the app's alone.
+ */
+function upstreamMs(upstreamTime) {
+    if (typeof upstreamTime === 'number')
+        return Number.isFinite(upstreamTime) && upstreamTime >= 0 ? upstreamTime * 1000 : null;
+    if (typeof upstreamTime !== 'string')
+        return null;
+    const first = (upstreamTime.split(/[,:]/)[0] ?? '').trim();
+    return /^\d+(\.\d+)?$/.test(first) ? Number(first) * 1000 : null;
+}
+/**
+ * Counts access lines per color (pure). A line is ours when its `upstream` is `agent_loop_<app>_<color>`;
+ * an error is a status ≥ 500 (502/504 from nginx itself included, e.g. when a color is down);
+ * latency is the color's upstream time (`upstream_time`, see upstreamMs), not the client-driven
+ * `request_time`; a request the color never answered counts as a request (and an error) without a
+ * latency. Blank lines are ignored; everything else that does not fit counts as skipped.
+ */
+function parseAccessLines(lines, app, into = emptyAccessTally()) {
+    const prefix = `${router_nginxName(app)}_`;
+    for (const line of lines) {
+        if (line.trim() === '')
+            continue;
+        let entry;
+        try {
+            entry = JSON.parse(line);
+        }
+        catch {
+            into.skipped += 1;
+            into.unformatted += 1;
+            continue;
+        }
+        const { upstream, status, upstream_time: upstreamTime } = (entry ?? {});
+        if (typeof upstream !== 'string' || typeof status !== 'number')
+            into.unformatted += 1;
+        const color = typeof upstream === 'string' && upstream.startsWith(prefix) ? upstream.slice(prefix.length) : undefined;
+        if ((color !== 'blue' && color !== 'green') || typeof status !== 'number') {
+            into.skipped += 1;
+            continue;
+        }
+        const sample = (into.colors[color] ??= emptyColorSample());
+        sample.requests += 1;
+        // The chosen color failed when its own attempt (the first upstream status) is a 5xx or no
+        // answer, even if nginx then got a good answer from the other color, its backup.
+        const upstreamStatus = entry.upstream_status;
+        const firstAttempt = typeof upstreamStatus === 'string' ? (upstreamStatus.split(/[,:]/)[0] ?? '').trim() : '';
+        const colorFailed = firstAttempt !== '' && firstAttempt !== '-' && (!/^\d+$/.test(firstAttempt) || Number(firstAttempt) >= 500);
+        if (status >= 500 || colorFailed)
+            sample.errors += 1;
+        const latencyMs = upstreamMs(upstreamTime);
+        if (latencyMs !== null) {
+            const bucket = latencyBucket(latencyMs);
+            sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
+        }
+    }
+    return into;
+}
+// ------------------------------------------------------------------------------------- one host
+/**
+ * Follows one access log across samples: the inode and byte offset of the file being read, and
+ * a partial last line waiting for its newline.
+ *
+ * Rotation (`mv log log.1` then `nginx -s reopen`, or logrotate without copytruncate): when the
+ * path holds another file (or none yet), the rest of the old file is read from `<path>.1` if it is
+ * still there with the same inode, and then the new file from 0. While the path is missing (moved,
+ * not yet reopened) the old file is followed at `<path>.1`. Limits: lines nginx writes to the old
+ * file after we switched (a new file created before nginx reopened) are not read; a rotated file
+ * already renamed further or compressed is lost (counted in `lostRotations`); with copytruncate,
+ * lines written between the last read and the truncation are lost.
+ */
+class AccessLogFollower {
+    options;
+    inode;
+    offset = 0;
+    partial = Buffer.alloc(0);
+    rotations = 0;
+    lostRotations = 0;
+    truncations = 0;
+    maxReadBytes;
+    timeoutMs;
+    host;
+    /** `host`: an access log with its parser, or nginx's (the agent_loop parser for its app). */
+    constructor(host, options = {}) {
+        this.options = options;
+        this.host = 'parse' in host ? host : nginxLog(host);
+        this.maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
+        this.timeoutMs = options.timeoutMs ?? 60_000;
+        if (!Number.isSafeInteger(this.maxReadBytes) || this.maxReadBytes < 1)
+            throw new Error(`maxReadBytes must be a positive integer, got ${this.maxReadBytes}`);
+    }
+    /** Reads what was written since the last call and counts it. */
+    async read() {
+        const tally = emptyAccessTally();
+        const path = this.host.accessLog;
+        const { mark } = this.host;
+        if (this.inode === undefined && mark && mark.path === path && !this.options.fromStart) {
+            // Start at the switch: the normal follow below reads from the mark, and finds a rotation or
+            // a truncation since then as it would between two samples.
+            this.inode = mark.inode;
+            this.offset = mark.offset;
+        }
+        if (this.inode === undefined) {
+            const first = await this.readFile(path, '', 0, this.options.fromStart ? this.maxReadBytes : 0);
+            if (first.missing)
+                throw new errors_HostError(this.host.remote.label, `${this.host.what} ${path} does not exist`);
+            this.inode = first.inode;
+            if (this.options.fromStart)
+                this.consume(first.bytes, tally);
+            else
+                this.offset = first.size;
+            return tally;
+        }
+        const current = await this.readFile(path, this.inode, this.offset, this.maxReadBytes);
+        if (!current.missing && current.inode === this.inode) {
+            if (current.size >= this.offset) {
+                this.consume(current.bytes, tally);
+                return tally;
+            }
+            // Same file, smaller than what was read: truncated in place (copytruncate). Start over.
+            this.truncations += 1;
+            this.restartAt(current.inode, tally);
+            this.consume((await this.readSame(path, this.maxReadBytes)).bytes, tally);
+            return tally;
+        }
+        // Rotated: first the rest of the old file, if it is still at <path>.1.
+        const finished = await this.finishRotated(`${path}.1`, tally);
+        if (current.missing) {
+            // Moved but not reopened yet: nginx still writes to the old file; keep following it there.
+            if (!finished)
+                throw new errors_HostError(this.host.remote.label, `${this.host.what} ${path} is missing and ${path}.1 is not the file that was being read`);
+            return tally;
+        }
+        if (finished)
+            this.rotations += 1;
+        else
+            this.lostRotations += 1;
+        this.restartAt(current.inode, tally);
+        this.consume((await this.readSame(path, this.maxReadBytes)).bytes, tally);
+        return tally;
+    }
+    /** Reads the remaining bytes of the followed file at `rotatedPath`; false when it is not there. */
+    async finishRotated(rotatedPath, tally) {
+        for (;;) {
+            const old = await this.readFile(rotatedPath, this.inode ?? '', this.offset, this.maxReadBytes);
+            if (old.missing || old.inode !== this.inode)
+                return false;
+            this.consume(old.bytes, tally);
+            if (old.bytes.length < this.maxReadBytes || this.offset >= old.size)
+                return true;
+        }
+    }
+    async readSame(path, maxBytes) {
+        const read = await this.readFile(path, this.inode ?? '', this.offset, maxBytes);
+        // Replaced again in between: nothing now, the next sample sees the new file.
+        return read.missing || read.inode !== this.inode ? { bytes: Buffer.alloc(0) } : read;
+    }
+    restartAt(inode, tally) {
+        // A partial line at the end of a finished file never gets its newline.
+        if (this.partial.length > 0)
+            tally.skipped += 1;
+        this.inode = inode;
+        this.offset = 0;
+        this.partial = Buffer.alloc(0);
+    }
+    consume(bytes, tally) {
+        this.offset += bytes.length;
+        const { lines, rest } = splitLogLines(this.partial, bytes);
+        this.host.parse(lines, tally);
+        if (rest.length > MAX_PARTIAL_BYTES) {
+            tally.skipped += 1;
+            this.partial = Buffer.alloc(0);
+        }
+        else {
+            this.partial = rest;
+        }
+    }
+    async readFile(path, inode, offset, maxBytes) {
+        const { remote } = this.host;
+        const result = await remote.run(readLogCommand(path, inode, offset, maxBytes), { timeoutMs: this.timeoutMs });
+        if (result.code !== 0) {
+            throw new errors_HostError(remote.label, `reading ${this.host.what} ${path} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
+        }
+        try {
+            return parseLogRead(result.stdout);
+        }
+        catch (error) {
+            throw new errors_HostError(remote.label, `reading ${this.host.what} ${path}: ${error.message}`);
+        }
+    }
+}
+// ---------------------------------------------------------------------------------------- source
+/**
+ * Requests, errors and latencies per color from the access logs of every host, each read with
+ * its format's parser. A sample counts the lines written between the previous read and this one
+ * (the window only labels it; lines are not filtered by their time). A color without a line is
+ * absent from the sample. A host that cannot be read makes the sample throw; what the other hosts
+ * read meanwhile is not lost but counted in the next sample that succeeds.
+ */
+class AccessLogSource {
+    name;
+    what;
+    followers;
+    carried = [];
+    skippedLines = 0;
+    unformattedLines = 0;
+    /** `name`: the source's registered name; `what`: its logs in a message (`nginx access log`). */
+    constructor(name, what, hosts, options = {}) {
+        this.name = name;
+        this.what = what;
+        this.followers = hosts.map((host) => new AccessLogFollower(host, options));
+    }
+    /** Lines that were not counted: other apps, requests nginx did not proxy, unparseable lines. */
+    get skipped() {
+        return this.skippedLines;
+    }
+    /** Of those, the lines not in the `agent_loop` log format at all (see AccessTally). */
+    get unformatted() {
+        return this.unformattedLines;
+    }
+    /** The access logs read, each with the host it is on. */
+    get logs() {
+        return this.followers.map((follower) => ({ host: follower.host.remote.label, path: follower.host.accessLog }));
+    }
+    /** Rotations handled, and rotated files that were gone before their rest could be read. */
+    get rotations() {
+        const sum = (pick) => this.followers.reduce((total, follower) => total + pick(follower), 0);
+        return { followed: sum((f) => f.rotations), lost: sum((f) => f.lostRotations), truncated: sum((f) => f.truncations) };
+    }
+    async sample(window) {
+        const results = await Promise.allSettled(this.followers.map((follower) => follower.read()));
+        const read = [];
+        const failures = [];
+        for (const result of results) {
+            if (result.status === 'fulfilled') {
+                this.skippedLines += result.value.skipped;
+                this.unformattedLines += result.value.unformatted;
+                read.push(result.value.colors);
+            }
+            else {
+                failures.push(result.reason.message ?? String(result.reason));
+            }
+        }
+        const parts = [...this.carried, ...read].map((colors) => ({ start: window.start, end: window.end, colors }));
+        if (failures.length > 0) {
+            this.carried = parts.map((part) => part.colors);
+            throw new Error(`${this.what} could not be read: ${failures.join('; ')}`);
+        }
+        this.carried = [];
+        return { start: window.start, end: window.end, colors: parts.length > 0 ? mergeSamples(parts).colors : {} };
+    }
+}
+/** What users got, from each host's nginx access log in the agent_loop format. */
+class NginxLogSource extends AccessLogSource {
+    constructor(hosts, options = {}) {
+        if (hosts.length === 0)
+            throw new Error('NginxLogSource needs at least one host');
+        super('nginx-log', 'nginx access log', hosts.map(nginxLog), options);
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/haproxy-log.ts
+
+
+/**
+ * What users really got behind HAProxy, from each host's HAProxy log in HAProxy's own HTTP log
+ * format (`option httplog`, as Debian's haproxy.cfg sets it in its defaults), as syslog writes it:
+ * on Debian, HAProxy logs to /dev/log and rsyslog writes /var/log/haproxy.log. One line a request:
+ *
+ *   Dec  7 16:11:28 web1 haproxy[21075]: 10.0.0.9:42774 [07/Dec/2026:16:11:28.760] www shop_api/green 0/0/1/2/3 200 692 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1"
+ *
+ * The server (`blue` or `green`) of the app's backend is the color; the status, the termination
+ * state and Tr (the server's answer time: from the connection to the color until its response
+ * headers; the client's own time, TR, is not in it) give the errors and the latency. The log is
+ * followed as nginx's is (nginx-log.ts: byte offsets, rotation, from the deploy's mark at the switch).
+ */
+/**
+ * HAProxy's HTTP log line, after any syslog header: client:port [accept date] frontend
+ * backend/server TR/Tw/Tc/Tr/Ta status bytes req-cookie resp-cookie termination
+ * actconn/feconn/beconn/srv_conn/retries srv_queue/backend_queue, then the captures and the
+ * request. The first place where this whole sequence fits is taken: the request line, which a
+ * client writes, comes after it.
+ */
+const HTTP_LOG = /(?:^|\s)\S+:\d{1,5} \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2}\.\d{3}\] \S+ (\S+?)\/(\S+) -?\d+\/-?\d+\/-?\d+\/(-?\d+)\/\+?-?\d+ (-?\d+) \+?\d+ \S+ \S+ (\S{4}) \d+\/\d+\/\d+\/\d+\/(\+?)\d+ \d+\/\d+(?: |$)/;
+const haproxy_log_COLORS = ['blue', 'green'];
+/**
+ * Counts HAProxy HTTP log lines of `backend` per color (pure). An error is a status ≥ 500 (HAProxy's
+ * own 502, 503 and 504 included) or a session the server aborted or let time out (termination
+ * state starting with `S` or `s`). A request redispatched to the other color (retries written
+ * `+N`: `retries` and `option redispatch`, as the README's configuration has them) failed on the
+ * color the weights chose, as nginx's backup does: it counts for that color, as an error without a
+ * latency, whatever the other color answered. A request no server took (`<NOSRV>`), another
+ * backend's and HAProxy's own messages are skipped; a line that is not an HTTP log line at all
+ * (HAProxy's start-up messages, `option tcplog`) is counted as unformatted too.
+ */
+function parseHaproxyLines(lines, backend, into = emptyAccessTally()) {
+    for (const line of lines) {
+        if (line.trim() === '')
+            continue;
+        const match = HTTP_LOG.exec(line);
+        if (!match) {
+            into.skipped += 1;
+            into.unformatted += 1;
+            continue;
+        }
+        const [, lineBackend, server, serverMs, statusText, termination, redispatched] = match;
+        if (lineBackend !== backend || !haproxy_log_COLORS.includes(server)) {
+            into.skipped += 1;
+            continue;
+        }
+        const served = server;
+        if (redispatched === '+') {
+            const chosen = (into.colors[served === 'blue' ? 'green' : 'blue'] ??= emptyColorSample());
+            chosen.requests += 1;
+            chosen.errors += 1;
+            continue;
+        }
+        const sample = (into.colors[served] ??= emptyColorSample());
+        sample.requests += 1;
+        const status = Number(statusText);
+        if (status >= 500 || /^[sS]/.test(termination))
+            sample.errors += 1;
+        const latencyMs = Number(serverMs);
+        if (latencyMs >= 0) {
+            const bucket = latencyBucket(latencyMs);
+            sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
+        }
+    }
+    return into;
+}
+/** Requests, errors and latencies per color from HAProxy's log of every host. */
+class HaproxyLogSource extends AccessLogSource {
+    constructor(hosts, options = {}) {
+        super('haproxy-log', "HAProxy's log", hosts.map((host) => ({ remote: host.remote, accessLog: host.accessLog, mark: host.mark, parse: (lines, into) => parseHaproxyLines(lines, host.backend, into), what: "HAProxy's log" })), options);
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/host.ts
 
 
@@ -20994,1410 +23344,6 @@ class HostSource {
     }
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/domain/releases.ts
-/**
- * What became of a release. `previous` (for a rollback) is the newest release that served all
- * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
- * chosen by name.
- */
-const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
-const BAD = ['failed', 'rejected', 'rolled-back', 'cancelled'];
-const isRejected = (release) => BAD.includes(release.status);
-
-;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
-
-
-
-
-
-
-
-/**
- * What a host remembers about an app: which color serves, what runs in each color, every release
- * with what became of it, and the traffic change in flight (written before nginx is touched).
- * Written atomically (temporary file + rename), changed only under the lock, and every step is
- * appended to an audit log.
- */
-const colorSchema = schemas_enum(COLORS);
-// Everything read back from a host is validated with the inputs' own patterns: a state file is
-// data another party may have written, never something to print or run as it is.
-const state_version = schemas_string().regex(patterns_VERSION, 'a version label');
-const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
-const imageOrEmpty = union([literal(''), state_image]);
-// eslint-disable-next-line no-control-regex
-const plainText = (max) => schemas_string().max(max).regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
-const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
-const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
-const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
-// A job's id as GitHub gives it (GITHUB_JOB), and the random token its main step made: together
-// they tell one job's lock and pending switch from another job's of the same run (a matrix).
-const jobId = schemas_string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a job id');
-const state_jobToken = schemas_string().regex(/^[A-Za-z0-9-]{8,100}$/, 'a job token');
-const weights = object({ blue: schemas_number().int().min(0).max(100), green: schemas_number().int().min(0).max(100) });
-const colorState = object({
-    image: state_image,
-    version: state_version,
-    port: schemas_number().int().min(1).max(65535),
-    status: schemas_enum(['running', 'stopped']),
-    since: state_time,
-});
-const historyEntry = object({
-    time: state_time,
-    runId,
-    actor,
-    action: schemas_enum(['deploy', 'promote', 'rollback', 'recover', 'repair']),
-    color: colorSchema,
-    version: union([literal(''), state_version]),
-    image: imageOrEmpty,
-    outcome: schemas_enum(['success', 'failed', 'reverted', 'noop', 'cancelled']),
-    detail: schemas_string().max(600).optional(),
-});
-/** A release as the state file holds it (domain/releases.ts: ReleaseRecord, what became of it). */
-const releaseSchema = object({
-    id: schemas_string().regex(/^[a-z0-9-]{1,40}$/),
-    version: state_version,
-    image: state_image,
-    color: colorSchema,
-    runId,
-    deployedAt: state_time,
-    status: schemas_enum(RELEASE_STATUSES),
-    /** When it first took all traffic (null: never did). */
-    servedAt: state_time.nullable(),
-    /** When a rollback put it back in service (the newest such time). */
-    restoredAt: state_time.nullable().default(null),
-    endedAt: state_time.nullable().default(null),
-    note: plainText(300).default(''),
-});
-const canarySchema = object({
-    color: colorSchema,
-    version: state_version,
-    image: state_image,
-    percent: schemas_number().int().min(0).max(100),
-    since: state_time,
-    runId,
-    release: schemas_string().optional(),
-    /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
-    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) }).optional(),
-});
-/**
- * A traffic change in flight, written before nginx is touched and cleared once the outcome is
- * recorded. A run that finds one left by another run knows what nginx may be serving: it puts
- * traffic on the `recover` side and records `commit` when that side is `to`.
- */
-const pendingSchema = object({
-    runId,
-    phase: schemas_enum(['deploy', 'promote', 'rollback', 'ramp', 'take-out']),
-    at: state_time,
-    from: weights.nullable(),
-    to: weights,
-    recover: schemas_enum(['from', 'to']),
-    /** The release this change is about (cancelled when recovered to `from` during a deploy). */
-    release: schemas_string().optional(),
-    /** The job that made the change, and its token: a post step settles only its own job's change. */
-    job: jobId.optional(),
-    jobToken: state_jobToken.optional(),
-    commit: object({ active: colorSchema.nullable(), canary: canarySchema.nullable(), releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })) }),
-});
-const appStateSchema = object({
-    schema: union([literal(1), literal(2)]),
-    app: schemas_string().regex(/^[a-z][a-z0-9-]{0,39}$/),
-    active: colorSchema.nullable(),
-    colors: object({ blue: colorState.optional(), green: colorState.optional() }),
-    canary: canarySchema.nullable(),
-    releases: array(releaseSchema).default([]),
-    pending: pendingSchema.nullable().default(null),
-    history: array(historyEntry),
-    updatedAt: state_time,
-});
-/** Folds text to one line of printable characters (for a release's note). */
-function oneLine(text) {
-    // eslint-disable-next-line no-control-regex
-    return text.replace(/[\0-\x1f\x7f]+/g, ' ').trim();
-}
-const HISTORY_LIMIT = 200;
-const RELEASE_LIMIT = 50;
-function emptyState(app, now) {
-    return { schema: 2, app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
-}
-function withHistory(state, entry) {
-    return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
-}
-function newReleaseId() {
-    return `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-}
-function addRelease(state, release) {
-    return { ...state, releases: [...state.releases, release].slice(-RELEASE_LIMIT) };
-}
-function updateRelease(state, id, change) {
-    if (!id)
-        return state;
-    return { ...state, releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)) };
-}
-/** The release serving all (or, during a canary, most) traffic. */
-function liveRelease(state) {
-    return [...state.releases].reverse().find((release) => release.status === 'live');
-}
-/** Releases one can roll back to by name: image known, newest first, one per version. */
-function rollbackCandidates(state) {
-    const seen = new Set();
-    return [...state.releases].reverse().filter((release) => {
-        if (seen.has(release.version))
-            return false;
-        seen.add(release.version);
-        return true;
-    });
-}
-/**
- * A state written by an older version (schema 1) has only its history: rebuild the releases
- * from it, so `previous` means the same thing on an upgraded host.
- */
-function migrateState(state) {
-    if (state.schema === 2)
-        return state;
-    let next = { ...state, schema: 2, releases: [], pending: null };
-    const find = (version) => [...next.releases].reverse().find((release) => release.version === version);
-    for (const entry of state.history) {
-        if (!patterns_VERSION.test(entry.version) || !IMAGE_REF.test(entry.image))
-            continue;
-        if (entry.action === 'deploy') {
-            const first = entry.outcome === 'success' && !liveRelease(next);
-            const status = entry.outcome === 'success' ? (first ? 'live' : 'canary') : entry.outcome === 'cancelled' ? 'cancelled' : 'failed';
-            next = addRelease(next, { id: newReleaseId(), version: entry.version, image: entry.image, color: entry.color, runId: entry.runId, deployedAt: entry.time, status, servedAt: first ? entry.time : null, restoredAt: null, endedAt: null, note: 'rebuilt from the history' });
-        }
-        else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
-            const previous = liveRelease(next);
-            const target = find(entry.version);
-            if (previous && previous.id !== target?.id)
-                next = updateRelease(next, previous.id, { status: entry.action === 'promote' ? 'superseded' : 'rolled-back', endedAt: entry.time });
-            for (const release of next.releases)
-                if (release.status === 'canary' && release.id !== target?.id)
-                    next = updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
-            if (target)
-                next = updateRelease(next, target.id, { status: 'live', servedAt: target.servedAt ?? entry.time, ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}) });
-        }
-    }
-    return next;
-}
-function state_statePaths(stateDir, app) {
-    const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
-    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort`, hold: `${dir}/hold` };
-}
-/**
- * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
- * An SSH command arrives whole or not at all, so a run killed while sending it changes nothing,
- * and no content has to be cut out of an input. `put PATH MODE CONTENT` replaces a file in one
- * step (a new file under a name no one can guess, made by this shell with O_EXCL (noclobber, `set -C`)
- * and the mode's umask, then renamed over the target; a planted link is never followed) or
- * appends to it (MODE `append`, refusing a symbolic link). It spawns one process per replaced
- * file (`mv`) and none per append: on a busy host every process counts.
- */
-const WRITE_FILES_SHELL = `set -C
-put() {
-  d=\${1%/*}; [ -n "$d" ] || d=/
-  [ -d "$d" ] || mkdir -p "$d" || return 1
-  if [ "$2" = append ]; then
-    [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; return 1; }
-    printf '%s' "$3" >> "$1"
-    return
-  fi
-  t="$d/.agent-loop.$nonce.$wrote"
-  case $2 in 600) umask 077 ;; *) umask 022 ;; esac
-  if printf '%s' "$3" > "$t" && mv -f "$t" "$1"; then return 0; fi
-  rm -f "$t"
-  return 1
-}`;
-/**
- * Shell that runs the `put`s given as arguments (a count, then PATH MODE CONTENT each). Sets
- * `wrote` to how many succeeded; the first failure stops the rest; the arguments after the writes
- * are left in "$@".
- */
-const PUT_ALL_SHELL = `wrote=0; n=$1; shift
-while [ "$n" -gt 0 ]; do
-  put "$1" "$2" "$3" || break
-  wrote=$(( wrote + 1 )); n=$(( n - 1 )); shift 3
-done
-[ "$n" -eq 0 ] || shift $(( n * 3 ))`;
-/** Contents up to this size go inside the command itself (a command is limited to 128 KiB on Linux). */
-const INLINE_WRITE_BYTES = 64 * 1024;
-/** The arguments for PUT_ALL_SHELL, or null when the contents are too large to go inside a command. */
-function writeArgs(writes) {
-    const total = writes.reduce((sum, write) => sum + Buffer.byteLength(write.content), 0);
-    if (total > INLINE_WRITE_BYTES)
-        return null;
-    return [String(writes.length), ...writes.flatMap((write) => [write.path, write.mode, write.content])];
-}
-/** An unguessable part for temporary names. */
-const nonce = () => (0,external_node_crypto_namespaceObject.randomBytes)(12).toString('hex');
-const commands = {
-    readFile(path) {
-        return shell_script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
-    },
-    /**
-     * Replaces a file in one step, content on stdin (for contents too large to go inside a command).
-     * The temporary file is made by mktemp (an unguessable name, created new, so a planted symlink is
-     * never followed) with an explicit mode, and the rename replaces a link at the target rather than
-     * writing through it. With `bytes`, the new content must have arrived whole before it replaces the
-     * old: a run killed while sending it closes the command's input early, and `cat` ends without an
-     * error on a short input.
-     */
-    writeFileAtomic(path, mode = '644', bytes) {
-        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; if [ -n "$3" ] && [ "$(wc -c < "$tmp")" -ne "$3" ]; then echo "the content arrived incomplete ($(wc -c < "$tmp") of $3 bytes); $1 was left as it was" >&2; exit 1; fi; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode, bytes === undefined ? '' : String(bytes)]);
-    },
-    /**
-     * Writes small files in one command (see WRITE_FILES_SHELL); null when they are too large for
-     * one. Exit 0: all written; exit 1: none; exit 5 with `wrote N` on stdout: the first N were
-     * written, then one failed.
-     */
-    writeFiles(writes) {
-        const args = writeArgs(writes);
-        if (!args)
-            return null;
-        return shell_script('al-files', `set -u\n${WRITE_FILES_SHELL}\nnonce=$1; shift\n${PUT_ALL_SHELL}\n[ "$wrote" -eq ${writes.length} ] && exit 0\n[ "$wrote" -eq 0 ] && exit 1\necho "wrote $wrote"; exit 5`, [nonce(), ...args]);
-    },
-    appendLine(path) {
-        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
-    },
-    /**
-     * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
-     * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
-     * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
-     * (nothing for a lock without an owner file) and exit 1.
-     */
-    acquireLock(lockDir) {
-        return shell_script('al-lock', [
-            'parent=$(dirname "$1")',
-            'mkdir -p "$parent" || exit 3',
-            // A rename replaces an empty folder: without this check, a lock folder an operator made by
-            // hand (mkdir lock) to stop deploys would be taken silently.
-            'if [ ! -e "$1" ] && [ ! -L "$1" ]; then',
-            '  tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
-            '  if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
-            '  chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
-            '  if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
-            '  rm -rf "$tmp"',
-            'fi',
-            // The lock vanished between the rename and here (or while its owner was read): the caller tries again.
-            '[ -e "$1" ] || [ -L "$1" ] || exit 4',
-            'owner=$(head -c 4096 "$1/owner.json" 2>/dev/null)',
-            '[ -n "$owner" ] || [ -e "$1" ] || [ -L "$1" ] || exit 4',
-            // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
-            'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
-            'printf "%s" "$owner"',
-            'exit 1',
-        ].join('\n'), [lockDir]);
-    },
-    /**
-     * Removes a lock that has no owner file (an operator's `mkdir lock`), only while it still has
-     * none: exit 5 when an owner file has appeared since it was read.
-     */
-    takeOverLock(lockDir) {
-        return shell_script('al-unlock-ownerless', [
-            'set -u',
-            '[ -e "$1" ] || [ -L "$1" ] || exit 0',
-            '[ ! -e "$1/owner.json" ] || { echo "the lock has an owner now" >&2; exit 5; }',
-            'aside=$(mktemp -d "$(dirname "$1")/.taken.XXXXXXXX") || exit 3',
-            'mv -T "$1" "$aside/lock" || { rmdir "$aside"; exit 3; }',
-            'rm -rf "$aside"',
-        ].join('\n'), [lockDir]);
-    },
-    /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
-    breakLock(lockDir, staleSeconds) {
-        return shell_script('al-unlock-stale', [
-            'set -u',
-            'seen=$(stat -c %Y "$1" 2>/dev/null) || exit 0',
-            '[ $(( $(date +%s) - seen )) -gt "$2" ] || { echo "the lock came back to life" >&2; exit 5; }',
-            'aside=$(mktemp -d "$(dirname "$1")/.broken.XXXXXXXX") || exit 3',
-            'mv -T "$1" "$aside" 2>/dev/null; rm -rf "$aside"',
-        ].join('\n'), [lockDir, String(staleSeconds)]);
-    },
-    /**
-     * Releases the lock only if this run still owns it. The lock is renamed aside before it is
-     * removed, so no one ever sees it as a folder without its owner file.
-     */
-    releaseLock(lockDir, token) {
-        return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then aside=$(mktemp -d "$(dirname "$1")/.released.XXXXXXXX") || exit 3; mv -T "$1" "$aside/lock" 2>/dev/null; rm -rf "$aside"; fi', [lockDir, token]);
-    },
-    /**
-     * Rewrites the owner file of a lock this run holds (the token is checked), for a run that names
-     * its version only once it has read the state under the lock: a monitor, its canary's.
-     */
-    relabelLock(lockDir, token) {
-        return shell_script('al-relabel', 'grep -qF "$2" "$1/owner.json" 2>/dev/null || exit 0; tmp=$(mktemp "$1/.owner.XXXXXXXX") || exit 3; cat > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$1/owner.json"', [lockDir, token]);
-    },
-    /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
-    heartbeat(lockDir, token) {
-        // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
-        // post step run) must not create a file in the lock's place, which would block every next run.
-        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
-    },
-    /** The last state the audit log recorded (repair). */
-    lastAuditedState(auditPath) {
-        return shell_script('al-last-state', 'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi', [auditPath]);
-    },
-};
-// --- running them --------------------------------------------------------------------------
-async function readRemoteFile(remote, path) {
-    const output = await ssh_runChecked(remote, commands.readFile(path), `reading ${path}`);
-    const newline = output.indexOf('\n');
-    return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
-}
-async function writeRemoteFile(remote, path, content) {
-    await ssh_runChecked(remote, commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, { stdin: content });
-}
-/** A state file that cannot be read as one: torn, hand-edited, or not ours. */
-class StateUnreadable extends errors_HostError {
-    path;
-    problem;
-    constructor(host, path, problem) {
-        super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
-        this.path = path;
-        this.problem = problem;
-    }
-}
-function parseState(text, app) {
-    let document;
-    try {
-        document = JSON.parse(text);
-    }
-    catch {
-        return { ok: false, problem: 'is not valid JSON (torn or edited by hand)' };
-    }
-    const parsed = appStateSchema.safeParse(document);
-    if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        return { ok: false, problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}` };
-    }
-    if (parsed.data.app !== app)
-        return { ok: false, problem: `belongs to the app '${printable(parsed.data.app)}', not '${app}'` };
-    return { ok: true, state: migrateState(parsed.data) };
-}
-async function readState(remote, paths, app, now) {
-    const text = await readRemoteFile(remote, paths.state);
-    if (text === null)
-        return emptyState(app, now);
-    const parsed = parseState(text, app);
-    if (!parsed.ok)
-        throw new StateUnreadable(remote.label, paths.state, parsed.problem);
-    return parsed.state;
-}
-/**
- * The state file's text, only in a form the next run will read back: a value that does not fit (an
- * actor that is not a user name, say) fails here, and with it the step, instead of every later run.
- */
-function stateText(host, state) {
-    const text = `${JSON.stringify(state, null, 2)}\n`;
-    const check = parseState(text, state.app);
-    if (!check.ok)
-        throw new errors_HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
-    return text;
-}
-async function writeState(remote, paths, state) {
-    await writeRemoteFile(remote, paths.state, stateText(remote.label, state));
-}
-/**
- * Writes the state and appends audit lines in the same command (one round trip). The state comes
- * first; when only the audit append fails, the state is written and the problem is returned as a
- * warning (an audit failure never stops a phase).
- */
-async function writeStateAndAudit(remote, paths, state, auditLines) {
-    const text = stateText(remote.label, state);
-    const writes = [{ path: paths.state, content: text, mode: '644' }];
-    if (auditLines)
-        writes.push({ path: paths.audit, content: auditLines, mode: 'append' });
-    const argv = commands.writeFiles(writes);
-    if (!argv) {
-        // Too large to go inside one command: the state on stdin, then the audit lines.
-        await writeRemoteFile(remote, paths.state, text);
-        if (!auditLines)
-            return null;
-        return ssh_runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: auditLines }).then(() => null, (error) => `could not append to the audit log: ${errors_errorMessage(error)}`);
-    }
-    const result = await remote.run(argv);
-    if (result.code === 0)
-        return null;
-    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
-    if (result.code === 5 && result.stdout.trim() === 'wrote 1')
-        return `could not append to the audit log${detail ? `: ${detail}` : ''}`;
-    throw new errors_HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
-}
-async function audit(remote, paths, record) {
-    await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
-}
-/**
- * The phases that take a lock (the callers of openSessions) and the placeholders a lock shows for
- * a version it does not name yet: a lock's owner is read back with these, like the state.
- */
-const LOCK_PHASES = ['deploy', 'promote', 'rollback', 'upgrade', 'prune', 'monitor canary', 'monitor ramp', 'monitor post-promotion'];
-const lockVersion = union([state_version, schemas_enum(['(canary)', '(previous)', '(maintenance)'])]);
-const lockOwnerFields = {
-    token: schemas_string().max(100),
-    runId,
-    actor,
-    version: lockVersion,
-    phase: schemas_enum(LOCK_PHASES),
-    time: state_time,
-    runUrl: schemas_string().max(300).regex(/^https?:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~%/-]*$/, 'a run URL').optional(),
-    job: jobId.optional(),
-    jobToken: state_jobToken.optional(),
-};
-const lockOwnerSchema = object(lockOwnerFields);
-/** What each field an owner shows must be, for the flag that replaces one that is not. */
-const LOCK_OWNER_FORMS = { runId: 'a run id', actor: 'a user name', version: 'a version label', phase: 'a known phase', time: 'an ISO time', job: 'a job id' };
-/**
- * The owner file of a lock, read as data: each field with its pattern. A field that does not fit
- * is never passed on as it is: one that is shown (run, actor, version, phase, time, job) becomes a
- * flag saying what it should be, with what it holds escaped and cut; the others are left out.
- */
-function parseLockOwner(text) {
-    try {
-        const value = JSON.parse(text);
-        const parsed = lockOwnerSchema.safeParse(value);
-        if (parsed.success)
-            return parsed.data;
-        if (!value || typeof value !== 'object')
-            return null;
-        const fields = {};
-        for (const [key, schema] of Object.entries(lockOwnerFields)) {
-            const raw = value[key];
-            if (raw === undefined)
-                continue;
-            const field = schema.safeParse(raw);
-            const form = LOCK_OWNER_FORMS[key];
-            if (field.success && typeof field.data === 'string')
-                fields[key] = field.data;
-            else if (form)
-                fields[key] = `(not ${form}: ${show(raw, 40)})`;
-        }
-        return fields;
-    }
-    catch {
-        return null;
-    }
-}
-/**
- * What holds a lock, in words, from its owner's phase: a refusal names a monitor as a monitor, not
- * as "another deploy".
- */
-function lockHolder(phase) {
-    if (phase === 'deploy')
-        return 'another deploy';
-    if (phase === 'promote' || phase === 'rollback')
-        return `a ${phase}`;
-    if (phase === 'upgrade' || phase === 'prune')
-        return `maintenance (${phase})`;
-    if (phase?.startsWith('monitor '))
-        return `a canary-monitor (${phase.slice('monitor '.length)})`;
-    return 'another run';
-}
-class LockHeld extends errors_ConfigurationError {
-    owner;
-    ageSeconds;
-    stale;
-    constructor(host, owner, ageSeconds, stale) {
-        const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})` : '';
-        super(!owner
-            ? // No owner, no run to wait for or to find dead: an operator's stop sign until someone says otherwise.
-                `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`
-            : stale
-                ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
-                : `${host}: ${lockHolder(owner.phase)} holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`);
-        this.owner = owner;
-        this.ageSeconds = ageSeconds;
-        this.stale = stale;
-    }
-}
-/** Takes the app's lock on a host; returns a function that releases it. */
-async function acquireLock(remote, paths, owner, options) {
-    let deadline = options.now() + options.waitSeconds * 1000;
-    let asked = false;
-    for (;;) {
-        const result = await remote.run(commands.acquireLock(paths.lock), { stdin: JSON.stringify(owner) });
-        if (result.code === 0 && result.stdout.trim() === 'acquired') {
-            return async () => {
-                await remote.run(commands.releaseLock(paths.lock, owner.token));
-            };
-        }
-        if (result.code === 4)
-            continue;
-        if (result.code !== 1)
-            throw new errors_HostError(remote.label, `could not take the lock in ${paths.lock}: ${printable(result.stderr.trim(), 300) || `exit ${result.code}`}`);
-        const [header = '', ...rest] = result.stdout.split('\n');
-        const [, seen = '0', hostNow = '0'] = header.split(' ');
-        const ageSeconds = Math.max(0, Number(hostNow) - Number(seen));
-        const holder = parseLockOwner(rest.join('\n'));
-        if (!holder && options.takeOver) {
-            options.warn(`${remote.label}: taking over a lock with no owner file (take-over-lock: true)`);
-            const taken = await remote.run(commands.takeOverLock(paths.lock));
-            // Exit 5: an owner appeared meanwhile; the next attempt sees it.
-            if (taken.code !== 0 && taken.code !== 5)
-                throw new errors_HostError(remote.label, `could not take over the lock in ${paths.lock}: ${printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`);
-            continue;
-        }
-        // A lock without an owner is no dead run's: it never goes stale (see LockHeld).
-        const stale = holder !== null && ageSeconds > options.staleSeconds;
-        if (stale && options.breakStale) {
-            options.warn(`${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`);
-            await ssh_runChecked(remote, commands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
-            continue;
-        }
-        if (!stale && !asked && options.onHeld) {
-            asked = true;
-            const atLeast = await options.onHeld(holder);
-            deadline = Math.max(deadline, options.now() + atLeast * 1000);
-        }
-        if (stale || options.now() >= deadline)
-            throw new LockHeld(remote.label, holder, ageSeconds, stale);
-        await options.sleep(Math.min(asked ? 250 : 2000, Math.max(100, deadline - options.now())));
-    }
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/upkeep.ts
-/**
- * The helper's two upkeep verbs, for the weekly maintenance of a host whose deploy user is not
- * root. Neither takes anything the caller could turn into a command: what runs is fixed here, or in
- * files only root may write.
- *
- * - `upgrade`: the package upgrade (apt-get update, then a non-interactive upgrade that keeps the
- *   configuration files the admin changed). An admin who upgrades another way (unattended-upgrade,
- *   a fleet tool, a pinned list) installs that as the root-owned program
- *   `/usr/local/sbin/agent-loop-upgrade`, and this verb runs it instead. What the deploy user gains
- *   is the timing of an upgrade from the sources root configured, which is what maintenance asks.
- * - `rotate-logs [CONFIG]`: logrotate with CONFIG (default /etc/logrotate.conf), which must be a
- *   regular file that only root may write, in directories that only root may write: logrotate runs
- *   its scripts as root.
- *
- * Exit codes: 2 arguments refused; 40 the hook or the configuration is not root's alone; 41 the
- * upgrade failed; 42 logrotate failed. Their output is the last lines of what failed.
- */
-/** Where an admin puts the program that replaces apt-get for `upgrade`. */
-const UPGRADE_HOOK = '/usr/local/sbin/agent-loop-upgrade';
-/** Shell functions the helper's script defines; `upkeep VERB ARGS…` runs one verb. */
-const UPKEEP_SCRIPT = `# A regular file (not a link) that only root may write, in directories up to / that only root may
-# write (sticky ones as /tmp excepted for the parents): root runs what it holds.
-root_alone() {
-  [ -f "$1" ] && [ ! -L "$1" ] || return 1
-  set -- "$1" $(stat -c '%u %a' "$1" 2>/dev/null)
-  [ "\${2-}" = 0 ] || return 1
-  case \${3-} in *[2367]?|*[2367]) return 1 ;; esac
-  d=$(dirname "$1")
-  while :; do
-    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
-    [ "\${1-}" = 0 ] || return 1
-    case \${2-} in 1???) ;; *[2367]?|*[2367]) return 1 ;; esac
-    [ "$d" = / ] && return 0
-    d=$(dirname "$d")
-  done
-}
-upkeep() {
-  verb=$1; shift
-  out=$(mktemp) || die 41 "could not make a temporary file"
-  case $verb in
-    upgrade)
-      [ $# -eq 0 ] || die 2 "upgrade takes no arguments, got $#"
-      hook=${UPGRADE_HOOK}
-      if [ -e "$hook" ] || [ -L "$hook" ]; then
-        root_alone "$hook" || die 40 "refused: $hook is not a regular file that only root may write"
-        if "$hook" >"$out" 2>&1 </dev/null; then echo "upgraded by $hook"; rm -f "$out"; return 0; fi
-        code=$?; tail -n 5 "$out" >&2; rm -f "$out"; die 41 "$hook failed (exit $code)"
-      fi
-      if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >"$out" 2>&1 </dev/null &&
-        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -qq -o Dpkg::Options::=--force-confold upgrade >>"$out" 2>&1 </dev/null; then
-        echo "upgraded by apt-get"; rm -f "$out"; return 0
-      fi
-      tail -n 5 "$out" >&2; rm -f "$out"; die 41 "apt-get update or upgrade failed" ;;
-    rotate-logs)
-      [ $# -le 1 ] || die 2 "rotate-logs takes at most 1 argument (a logrotate configuration), got $#"
-      config=\${1:-/etc/logrotate.conf}
-      case $config in /*) ;; *) die 2 "refused: the logrotate configuration must be an absolute path" ;; esac
-      case $config in *[!A-Za-z0-9._/-]*|*/../*|*/..) die 2 "refused: the logrotate configuration must be a path of letters, digits and . _ / -, without .." ;; esac
-      root_alone "$config" || die 40 "refused: $config is not a regular file that only root may write"
-      if logrotate "$config" >"$out" 2>&1 </dev/null; then echo "rotated with $config"; rm -f "$out"; return 0; fi
-      tail -n 5 "$out" >&2; rm -f "$out"; die 42 "logrotate $config failed" ;;
-  esac
-}`;
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/nginx-helper.ts
-
-
-/**
- * The privileged half of the nginx router: the one program that writes an app's traffic include
- * and reloads nginx. nginx's master runs as root and loads every file in its include directories,
- * so whoever writes a directive there is root (an `access_log` path and a log format of its
- * choosing write any file). The deploy user therefore writes no directive: it passes data (an app
- * name, three ports, a split key, two weights, a generation), each checked here, and this program
- * renders the include from its one template.
- *
- * Two ways to run it, one text:
- * - installed by host-setup as a root-owned file (`/usr/local/sbin/agent-loop-nginx`), the only
- *   command the deploy user's sudoers rule allows, with the include directory and the nginx
- *   command line fixed in it by root (the caller cannot name another file or another nginx);
- * - where the SSH user already is the one nginx trusts (root, or a user running its own nginx),
- *   the same text is sent as `sh -c`, with that user's include directory and nginx command.
- *
- * Verbs: `check` (`nginx -t`, told as `valid include=DIR` or `invalid at FILE:LINE`: never the
- * text of a file, which the caller may not be allowed to read), `inspect APP LOG` (from `nginx -T`:
- * `proxy=yes|no log=yes|no|unchecked`, whether a server block proxies to the app's split variable
- * and writes LOG in the agent_loop format; facts, never a line), `render` (prints the include for
- * the arguments of `switch`), `switch` (writes, reloads, confirms; exit codes below), and the
- * maintenance verbs `upgrade` and `rotate-logs [CONFIG]` (upkeep.ts).
- */
-/** Where host-setup installs the helper unless told otherwise. */
-const nginx_helper_SWITCH_HELPER_PATH = '/usr/local/sbin/agent-loop-nginx';
-/** The helper's file name: `agent-loop-nginx`, or with a suffix (one per nginx on a shared machine). */
-const HELPER_NAME = /^agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/;
-/**
- * The helper's path when an nginx-command names it (`sudo -n /usr/local/sbin/agent-loop-nginx`),
- * else null: the command is nginx itself, run by a user nginx already trusts.
- */
-function nginx_helper_switchHelperPath(nginxCommand) {
-    let words = [...nginxCommand];
-    if (words[0] === 'sudo') {
-        words = words.slice(1);
-        while (words[0]?.startsWith('-'))
-            words = words.slice(1);
-    }
-    const [program, ...rest] = words;
-    if (!program || rest.length > 0 || !program.startsWith('/'))
-        return null;
-    return HELPER_NAME.test(program.slice(program.lastIndexOf('/') + 1)) ? program : null;
-}
-/**
- * The argv prefix that runs the helper's verbs for this host: the installed helper through sudo,
- * or its text as `sh -c` with the host's include directory and nginx command.
- */
-function nginx_helper_nginxControl(nginxCommand, includeDir) {
-    return nginx_helper_switchHelperPath(nginxCommand) ? [...nginxCommand] : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
-}
-/** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
-function helperFile(target) {
-    if (!target.nginx[0]?.startsWith('/'))
-        throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
-    return [
-        '#!/bin/sh',
-        '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',
-        '# it writes the traffic include of one app from a fixed template and reloads nginx, and for the',
-        '# weekly maintenance upgrades packages and rotates logs (nothing the caller passes is run).',
-        '# Every argument is checked; the include directory and nginx are fixed below.',
-        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
-        helperBody(target),
-    ].join('\n');
-}
-function helperBody(target) {
-    if (target.nginx.length === 0)
-        throw new Error('empty nginx command');
-    return [
-        `include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`,
-        `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`,
-        HELPER_SCRIPT.replace('# UPKEEP', () => UPKEEP_SCRIPT),
-    ].join('\n');
-}
-/**
- * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
- * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
- * reload exited 0 but nginx never served the new weights (previous file back and reloaded); 30 no
- * include directory; 31–33 the file could not be written or swapped; 34 the include is a link; 37
- * the include directory is writable by someone else than the user this runs as.
- */
-const HELPER_SCRIPT = `set -u
-umask 022
-die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
-verb=\${1-}; [ $# -eq 0 ] || shift
-# UPKEEP
-# nginx -t, told as valid or as where it is not: its messages quote the files it read, and the
-# caller may not be allowed to read them.
-config_check() {
-  if out=$(run_nginx -t 2>&1 </dev/null); then checked="valid include=$include_dir"; return 0; else code=$?; fi
-  case $code in 126|127) checked="invalid: nginx could not be run (exit $code: not found or not executable)"; return 1 ;; esac
-  case $out in *"Permission denied"*) checked="invalid: nginx -t was refused a file it needs (permission denied): run it as root, or through the switch helper"; return 1 ;; esac
-  where=$(printf '%s\\n' "$out" | sed -n 's/^.*\\[[a-z]*\\] .* in \\(\\/[^ ]*:[0-9][0-9]*\\)$/\\1/p' | head -n 1)
-  if [ -n "$where" ]; then checked="invalid at $where"; else checked="invalid (nginx -t named no file: see nginx's error log on the host)"; fi
-  return 1
-}
-# What nginx's own view of its configuration (nginx -T, every file it loads, root-only ones too)
-# says about the app's server block, told as two facts and never as a line of a file: whether a
-# proxy_pass sends requests to the app's split variable, and whether an access_log writes the given
-# file in the agent_loop format. Comments are dropped and statements split at ';'.
-server_facts() {
-  var=agent_loop_; rest=$1
-  while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; var=$var$c; done
-  if ! dump=$(run_nginx -T 2>/dev/null </dev/null); then config_check; echo "$checked" >&2; return 20; fi
-  printf '%s\\n' "$dump" | sed 's/#.*//' | awk -v RS=';' -v var="$var" -v file="$2" '
-    BEGIN { proxy = "no"; logged = (file == "-") ? "unchecked" : "no"; target = "http://$" var }
-    {
-      s = $0; gsub(/[ \\t\\r\\n]+/, " ", s); sub(/^.*[{}]/, "", s); gsub(/["\\047]/, "", s); sub(/^ +/, "", s)
-      split(s, w, " ")
-      if (w[1] == "proxy_pass" && index(w[2], target) == 1 && substr(w[2], length(target) + 1, 1) !~ /[A-Za-z0-9_]/) proxy = "yes"
-      if (w[1] == "access_log" && w[2] == file && w[3] == "agent_loop") logged = "yes"
-    }
-    END { print "proxy=" proxy " log=" logged }'
-}
-case $verb in
-  check) if config_check; then echo "$checked"; exit 0; fi; echo "$checked" >&2; exit 20 ;;
-  inspect)
-    [ $# -eq 2 ] || die 2 "inspect takes 2 arguments (APP ACCESS-LOG, or - for no log), got $#"
-    case $1 in [a-z]*) ;; *) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
-    case $1 in *[!a-z0-9-]*) die 2 "refused: app must be lower-case letters, digits and hyphens, starting with a letter" ;; esac
-    [ \${#1} -le 40 ] || die 2 "refused: app must be at most 40 characters"
-    case $2 in -) ;; /*) ;; *) die 2 "refused: the access log must be an absolute path, or -" ;; esac
-    case $2 in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the access log must be a path of letters, digits and . _ / + @ -, without .." ;; esac
-    [ \${#2} -le 512 ] || die 2 "refused: the access log must be at most 512 characters"
-    server_facts "$1" "$2"; exit $? ;;
-  upgrade|rotate-logs) upkeep "$verb" "$@"; exit 0 ;;
-  render|switch) ;;
-  *) die 2 "usage: agent-loop-nginx check | inspect APP ACCESS-LOG | upgrade | rotate-logs [CONFIG] | render|switch APP BLUE-PORT GREEN-PORT STATUS-PORT SPLIT-KEY BLUE-WEIGHT GREEN-WEIGHT GENERATION CONFIRM-MS NONCE" ;;
-esac
-[ $# -eq 10 ] || die 2 "$verb takes 10 arguments, got $#"
-app=$1; blue_port=$2; green_port=$3; status_port=$4; split_key=$5; blue=$6; green=$7; generation=$8; confirm_ms=$9; nonce=\${10}
-bad() { die 2 "refused: $1 must be $2"; }
-case $app in [a-z]*) ;; *) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
-case $app in *[!a-z0-9-]*) bad app "lower-case letters, digits and hyphens, starting with a letter" ;; esac
-[ \${#app} -le 40 ] || bad app "at most 40 characters"
-for port in "$blue_port" "$green_port" "$status_port"; do
-  case $port in ''|0*|*[!0-9]*) bad "each port" "a number from 1024 to 65535" ;; esac
-  { [ \${#port} -le 5 ] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ]; } || bad "each port" "a number from 1024 to 65535"
-done
-{ [ "$blue_port" != "$green_port" ] && [ "$blue_port" != "$status_port" ] && [ "$green_port" != "$status_port" ]; } || bad "the ports" "three different ports"
-case $split_key in ''|*[!A-Za-z0-9_.:\\$-]*) bad "the split key" "nginx variables and letters, digits, _ . : - (e.g. \\$request_id)" ;; esac
-[ \${#split_key} -le 100 ] || bad "the split key" "at most 100 characters"
-for weight in "$blue" "$green"; do
-  case $weight in ''|*[!0-9]*) bad "each weight" "a whole number from 0 to 100" ;; esac
-  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || bad "each weight" "a whole number from 0 to 100"
-done
-[ $(( blue + green )) -eq 100 ] || bad "the weights" "two shares that add up to 100"
-case $generation in ''|*[!a-z0-9-]*) bad "the generation" "lower-case letters, digits and hyphens" ;; esac
-[ \${#generation} -le 64 ] || bad "the generation" "at most 64 characters"
-case $confirm_ms in ''|*[!0-9]*) bad "the confirmation time" "milliseconds from 1 to 60000" ;; esac
-{ [ \${#confirm_ms} -le 5 ] && [ "$confirm_ms" -ge 1 ] && [ "$confirm_ms" -le 60000 ]; } || bad "the confirmation time" "milliseconds from 1 to 60000"
-case $nonce in ''|*[!0-9a-f]*) bad "the nonce" "hexadecimal" ;; esac
-[ \${#nonce} -le 64 ] || bad "the nonce" "at most 64 characters"
-
-# nginx names: agent_loop_<app with hyphens as underscores>
-name=agent_loop_; rest=$app
-while [ -n "$rest" ]; do c=\${rest%"\${rest#?}"}; rest=\${rest#?}; [ "$c" = - ] && c=_; name=$name$c; done
-status="{\\"app\\":\\"$app\\",\\"weights\\":{\\"blue\\":$blue,\\"green\\":$green},\\"generation\\":\\"$generation\\"}"
-render() {
-  printf '# Managed by agent-loop-actions for the app "%s": every deploy rewrites this file.\\n' "$app"
-  printf '# agent-loop: %s\\n' "$status"
-  # Each color's upstream lists the other color as a backup: a request that an old worker still
-  # sends to a color just stopped (connection refused) is retried on the other one. Only
-  # connection errors fall back; an HTTP error from a color is its own.
-  printf 'upstream %s_blue {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$blue_port" "$green_port"
-  printf 'upstream %s_green {\\n    server 127.0.0.1:%s max_fails=0;\\n    server 127.0.0.1:%s backup;\\n    keepalive 32;\\n}\\n' "$name" "$green_port" "$blue_port"
-  if [ "$blue" -eq 100 ] || [ "$green" -eq 100 ]; then
-    if [ "$blue" -eq 100 ]; then only=blue; else only=green; fi
-    printf 'map $host $%s {\\n    default %s_%s;\\n}\\n' "$name" "$name" "$only"
-  else
-    # The smaller share is listed with its percentage, the larger takes the rest.
-    if [ "$blue" -le "$green" ]; then minor=blue; share=$blue; major=green; else minor=green; share=$green; major=blue; fi
-    printf 'split_clients "%s" $%s {\\n    %s%% %s_%s;\\n    * %s_%s;\\n}\\n' "$split_key" "$name" "$share" "$name" "$minor" "$name" "$major"
-  fi
-  printf 'server {\\n    listen 127.0.0.1:%s;\\n    server_name agent-loop-%s;\\n    access_log off;\\n' "$status_port" "$app"
-  # The answer also names the worker that gave it ($pid), for the confirmation below.
-  printf "    location = /agent-loop/%s {\\n        default_type application/json;\\n        return 200 '%s,\\"worker\\":\\$pid}\\\\\\\\n';\\n    }\\n}\\n" "$app" "\${status%?}"
-}
-[ "$verb" = render ] && { render; exit 0; }
-
-# Milliseconds from the kernel's uptime (a read, not a process), or from date.
-now_ms() {
-  if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
-}
-dir=$include_dir
-file="$dir/agent-loop-$app.conf"
-[ -d "$dir" ] || die 30 "the nginx include directory $dir does not exist"
-# nginx loads every file here: a directory someone else may write is a way to become the user nginx trusts.
-set -- $(stat -c '%u %a' "$dir")
-[ "\${1-}" = "$(id -u)" ] || die 37 "the nginx include directory $dir does not belong to $(id -un): whoever owns it can make nginx run their configuration; run host-setup (it makes the directory root's)"
-case \${2-} in *[2367]?|*[2367]) die 37 "the nginx include directory $dir may be written by its group or by anyone (mode \${2-}): run host-setup, or chmod go-w $dir" ;; esac
-[ ! -L "$file" ] || die 34 "$file is a symbolic link: refusing to replace it"
-tmp=; backup=
-trap '[ -z "$tmp$backup" ] || rm -f \${tmp:+"$tmp"} \${backup:+"$backup"}' EXIT
-tmp="$dir/.agent-loop-new.$nonce"
-( set -C; render > "$tmp" ) || { tmp=; die 31 "the new include could not be written in $dir; nothing was changed"; }
-now_ms; started=$ms
-had_previous=0
-if [ -f "$file" ]; then
-  backup="$dir/.agent-loop-prev.$nonce"
-  # A hard link keeps the previous file at no cost; where links are refused, a copy.
-  ln "$file" "$backup" 2>/dev/null || cat "$file" > "$backup" || exit 32
-  had_previous=1
-fi
-mv -f "$tmp" "$file" || exit 33
-tmp=
-restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
-# A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
-# it runs only to tell a rejected configuration from a failed reload.
-# With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
-if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
-  if config_check; then restore; die 21 "nginx -s reload failed, though the configuration is valid: $(printf '%s\\n' "$reloaded" | tail -n 3)"; fi
-  restore; die 20 "$checked"
-fi
-deadline=$(( started + confirm_ms ))
-status_url="http://127.0.0.1:$status_port/agent-loop/$app"
-# One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
-# worker answers as soon as there is one) and the shell reads its answers (once the shell stops
-# reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
-# than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
-# loop below polls the slow way for the time that is left.
-# Served means every worker that may still accept a connection runs the new configuration: the
-# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop accepting,
-# so the first new answer comes while an old worker still takes connections with the old weights. Each worker of
-# the master that answered must have started with this reload (its start time, in 1/100 s since
-# boot like /proc/uptime) or be shutting down (it closed its listening sockets). Without /proc, the
-# answer is all there is.
-all_workers_new() {
-  [ -n "$1" ] && read -r _ _ _ master _ < "/proc/$1/stat" 2>/dev/null || return 0
-  for stat in /proc/[0-9]*/stat; do
-    read -r pid _ _ ppid rest < "$stat" 2>/dev/null || continue
-    [ "$ppid" = "$master" ] || continue
-    cmd=; read -r cmd < "/proc/$pid/cmdline" 2>/dev/null
-    case $cmd in *"shutting down"*) continue ;; *"worker process"*) ;; *) continue ;; esac
-    set -- $rest; shift 17
-    [ $(( \${1:-0} * 10 )) -ge $(( started - 10 )) ] || return 1
-  done
-  return 0
-}
-# "live N all M": N ms until a new worker served the new weights, M until every worker that accepts
-# connections does (nginx's master lets the old ones accept for 100 ms after it starts the new).
-first=
-served() {
-  case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
-  [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
-  worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
-  all_workers_new "$worker" || return 1
-  now_ms; echo "live $first all $(( ms - started ))"; exit 0
-}
-await_served() {
-  while IFS= read -r body; do
-    served "$body"
-    now_ms; [ "$ms" -lt "$deadline" ] || return 1
-  done
-  return 1
-}
-polls=$(( confirm_ms / 20 + 1 ))
-curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served && exit 0
-while :; do
-  now_ms; [ "$ms" -lt "$deadline" ] || break
-  body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
-  served "$body" || sleep 0.02
-done
-# The reload said yes but nginx never served the new file: put the old one back and reload onto
-# it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
-# Only while the file is still the one written here: a newer run may have replaced it meanwhile
-# (this program outlives a run that was killed), and its file must stay.
-if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
-  die 22 "nginx did not serve the new weights within $confirm_ms ms, and the include has been replaced since; left as it is"
-fi
-restore
-if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
-die 22 "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)"`;
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
-
-
-
-function weightsFor(color, percent) {
-    const other = 100 - percent;
-    return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
-}
-function router_formatWeights(weights) {
-    return `blue ${weights.blue}% / green ${weights.green}%`;
-}
-const router_nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
-const includeFileName = (app) => `agent-loop-${app}.conf`;
-const statusHost = (app) => `agent-loop-${app}`;
-const statusPath = (app) => `/agent-loop/${app}`;
-/** Reads the weights recorded in an include file's header (pure). */
-function parseIncludeHeader(content) {
-    const match = /^# agent-loop: (\{.*\})$/m.exec(content);
-    if (!match)
-        return null;
-    return parseStatus(match[1]);
-}
-function parseStatus(text) {
-    try {
-        const value = JSON.parse(text);
-        if (!value.weights || typeof value.weights.blue !== 'number' || typeof value.weights.green !== 'number' || typeof value.generation !== 'string')
-            return null;
-        return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
-    }
-    catch {
-        return null;
-    }
-}
-/**
- * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
- * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
- * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
- * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
- * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
- * stay). The records are written as this user, in its own state directory; the helper runs as the
- * one nginx trusts and is given no path and no content.
- */
-const SWITCH_SCRIPT = `set -u
-nonce=$1; shift
-${WRITE_FILES_SHELL}
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
-# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
-skip=$(( $1 * 3 + 1 ))
-apply() { shift "$skip"; "$@"; }
-out=$(apply "$@"); code=$?
-[ -z "$out" ] || printf '%s\\n' "$out"
-[ "$code" -eq 0 ] || exit "$code"
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
-exit 0`;
-/** How long the switch waits for nginx to serve the new weights after a reload. */
-const CONFIRM_MS = 5000;
-/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
-function helperArgs(site, weights, generation, nonceText) {
-    return [site.app, String(site.bluePort), String(site.greenPort), String(site.statusPort), site.splitKey, String(weights.blue), String(weights.green), generation, String(CONFIRM_MS), nonceText];
-}
-/**
- * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
- * it when they are small enough together; otherwise null is returned and the caller writes them
- * on their own.
- */
-function switchCommand(control, site, weights, generation, before = [], after = []) {
-    if (!writeArgs([...before, ...after]))
-        return null;
-    const record = writeArgs(before);
-    const outcome = writeArgs(after);
-    const key = nonce();
-    return shell_script('al-switch', SWITCH_SCRIPT, [key, ...record, ...outcome, ...control, 'switch', ...helperArgs(site, weights, generation, key)]);
-}
-function statusUrl(site) {
-    return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
-}
-/**
- * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
- * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
- */
-function readWeightsCommand(includePath, site, probe = []) {
-    return shell_script('al-weights', [
-        'inc=$1; host=$2; url=$3; shift 3',
-        `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
-        'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
-        // The header is the file's second line: read by the shell itself, no process spent.
-        'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1)); case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$inc"; fi; echo end',
-    ].join('\n'), [includePath, statusHost(site.app), statusUrl(site), ...probe]);
-}
-function parseRouterView(output) {
-    let live = null;
-    let file = null;
-    const health = {};
-    for (const line of output.split('\n')) {
-        if (line.startsWith('{'))
-            live = parseStatus(line.trim());
-        if (line.startsWith('file '))
-            file = parseStatus(line.slice(5).trim());
-        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
-        if (probed)
-            health[probed[2]] = Number(probed[1]);
-    }
-    return { live, file, health };
-}
-let generationCounter = 0;
-function newGeneration(now) {
-    generationCounter += 1;
-    return `${now.toString(36)}-${process.pid.toString(36)}-${generationCounter}`;
-}
-class NginxRouter {
-    remote;
-    site;
-    now;
-    includePath;
-    /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
-    control;
-    constructor(remote, site, confDir, nginx, now = Date.now) {
-        this.remote = remote;
-        this.site = site;
-        this.now = now;
-        this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
-        this.control = nginx_helper_nginxControl(nginx, confDir);
-    }
-    async setWeights(weights, options = {}) {
-        if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
-            throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
-        }
-        const generation = newGeneration(this.now());
-        const after = options.after ?? [];
-        let recorded = after.length > 0;
-        let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
-        if (!argv && after.length > 0 && (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
-            recorded = false;
-        if (!argv) {
-            recorded = false;
-            // A record too large to go inside the command is written first, on its own.
-            for (const write of options.before ?? []) {
-                if (write.mode === 'append')
-                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
-                else
-                    await writeRemoteFile(this.remote, write.path, write.content);
-            }
-            argv = switchCommand(this.control, this.site, weights, generation);
-        }
-        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
-        if (result.code !== 0) {
-            const nginxSays = result.stderr.trim() || result.stdout.trim();
-            const what = result.code === 20
-                ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
-                : result.code === 21
-                    ? 'nginx could not be reloaded (the previous file was put back)'
-                    : result.code === 2 || result.code === 37
-                        ? 'the nginx helper refused the switch'
-                        : result.code === 22
-                            ? 'nginx did not serve the new weights'
-                            : result.code === 35
-                                ? 'the switch could not be recorded before making it, so traffic was not touched'
-                                : result.code === 36
-                                    ? 'the new weights are live, but their outcome could not be recorded'
-                                    : 'writing the nginx include failed';
-            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${nginxSays}`);
-        }
-        const live = /live (\d+)(?: all (\d+))?/.exec(result.stdout);
-        const liveMs = live ? Number(live[1]) : Number.NaN;
-        return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, recorded };
-    }
-    async getWeights() {
-        const view = await this.inspect();
-        return view.live ?? view.file;
-    }
-    async inspect(probe = []) {
-        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
-        return parseRouterView(result.stdout);
-    }
-}
-/**
- * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
- * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
- * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
- * first deploy, whose switch replaces this file.
- */
-function placeholderInclude(app) {
-    return [
-        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
-        '# whose switch replaces this file. Until then its server block answers 502.',
-        `map $host $${router_nginxName(app)} {`,
-        '    default 127.0.0.1:9;',
-        '}',
-    ].join('\n');
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/nginx-log.ts
-
-
-
-
-const DEFAULT_MAX_READ_BYTES = 16 * 1024 * 1024;
-/** A line longer than this is not an nginx access line: it is dropped (and counted as skipped). */
-const MAX_PARTIAL_BYTES = 1024 * 1024;
-// ------------------------------------------------------------------------------------ pure parts
-/**
- * Prints `<inode> <size>` (or `missing`), then — only when the file is still the one with inode
- * `$2` (any file when `$2` is empty) and has bytes past the offset — up to `$4` bytes from byte
- * offset `$3`, base64-encoded.
- */
-const READ_SCRIPT = `set -u
-file=$1; want=$2; offset=$3; cap=$4
-[ -e "$file" ] || { echo missing; exit 0; }
-info=$(stat -L -c '%i %s' -- "$file") || exit 3
-[ -r "$file" ] || { echo "cannot read $file" >&2; exit 4; }
-echo "$info"
-inode=\${info%% *}; size=\${info#* }
-[ -z "$want" ] || [ "$inode" = "$want" ] || exit 0
-[ "$size" -gt "$offset" ] && [ "$cap" -gt 0 ] || exit 0
-tail -c +$((offset + 1)) -- "$file" | head -c "$cap" | base64`;
-/** The command that reads a log from a byte offset (pure). `inode` empty = whatever file is there. */
-function readLogCommand(path, inode, offset, maxBytes) {
-    if (!Number.isSafeInteger(offset) || offset < 0)
-        throw new Error(`invalid log offset ${offset}`);
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
-        throw new Error(`invalid read size ${maxBytes}`);
-    if (!/^\d*$/.test(inode))
-        throw new Error(`invalid inode ${inode}`);
-    return shell_script('al-log-read', READ_SCRIPT, [path, inode, String(offset), String(maxBytes)]);
-}
-/** Parses what `readLogCommand` printed (pure). */
-function parseLogRead(stdout) {
-    const newline = stdout.indexOf('\n');
-    const head = (newline === -1 ? stdout : stdout.slice(0, newline)).trim();
-    if (head === 'missing')
-        return { missing: true };
-    const match = /^(\d+) (\d+)$/.exec(head);
-    if (!match)
-        throw new Error(`unexpected answer from the log reader: ${JSON.stringify(head.slice(0, 200))}`);
-    const bytes = newline === -1 ? Buffer.alloc(0) : Buffer.from(stdout.slice(newline + 1), 'base64');
-    return { missing: false, inode: match[1], size: Number(match[2]), bytes };
-}
-/** Joins a kept partial line with new bytes; returns the complete lines and the new partial tail (pure). */
-function splitLogLines(partial, chunk) {
-    const data = partial.length === 0 ? chunk : Buffer.concat([partial, chunk]);
-    const end = data.lastIndexOf(0x0a);
-    if (end === -1)
-        return { lines: [], rest: data };
-    const lines = data.subarray(0, end).toString('utf8').split('\n');
-    return { lines, rest: Buffer.from(data.subarray(end + 1)) };
-}
-function emptyAccessTally() {
-    return { colors: {}, skipped: 0, unformatted: 0 };
-}
-/**
- * The color's own answer time in ms from `upstream_time` (`$upstream_response_time`): the first
- * value, which is the attempt of the color the line names, even when nginx went on to the other
- * color as a backup ("0.012, 0.003", or "0.012 : 0.003" after an internal redirect). null when
- * the color never answered ("-") or the field is missing.
- *
- * Why not `request_time`: it starts at the first byte nginx reads from the client, so a client
- * that trickles its headers or body makes it as long as it likes; nginx reads the whole request
- * before it opens the upstream, so the upstream time is the app's alone.
- */
-function upstreamMs(upstreamTime) {
-    if (typeof upstreamTime === 'number')
-        return Number.isFinite(upstreamTime) && upstreamTime >= 0 ? upstreamTime * 1000 : null;
-    if (typeof upstreamTime !== 'string')
-        return null;
-    const first = (upstreamTime.split(/[,:]/)[0] ?? '').trim();
-    return /^\d+(\.\d+)?$/.test(first) ? Number(first) * 1000 : null;
-}
-/**
- * Counts access lines per color (pure). A line is ours when its `upstream` is `agent_loop_<app>_<color>`;
- * an error is a status ≥ 500 (502/504 from nginx itself included, e.g. when a color is down);
- * latency is the color's upstream time (`upstream_time`, see upstreamMs), not the client-driven
- * `request_time`; a request the color never answered counts as a request (and an error) without a
- * latency. Blank lines are ignored; everything else that does not fit counts as skipped.
- */
-function parseAccessLines(lines, app, into = emptyAccessTally()) {
-    const prefix = `${router_nginxName(app)}_`;
-    for (const line of lines) {
-        if (line.trim() === '')
-            continue;
-        let entry;
-        try {
-            entry = JSON.parse(line);
-        }
-        catch {
-            into.skipped += 1;
-            into.unformatted += 1;
-            continue;
-        }
-        const { upstream, status, upstream_time: upstreamTime } = (entry ?? {});
-        if (typeof upstream !== 'string' || typeof status !== 'number')
-            into.unformatted += 1;
-        const color = typeof upstream === 'string' && upstream.startsWith(prefix) ? upstream.slice(prefix.length) : undefined;
-        if ((color !== 'blue' && color !== 'green') || typeof status !== 'number') {
-            into.skipped += 1;
-            continue;
-        }
-        const sample = (into.colors[color] ??= emptyColorSample());
-        sample.requests += 1;
-        // The chosen color failed when its own attempt (the first upstream status) is a 5xx or no
-        // answer, even if nginx then got a good answer from the other color, its backup.
-        const upstreamStatus = entry.upstream_status;
-        const firstAttempt = typeof upstreamStatus === 'string' ? (upstreamStatus.split(/[,:]/)[0] ?? '').trim() : '';
-        const colorFailed = firstAttempt !== '' && firstAttempt !== '-' && (!/^\d+$/.test(firstAttempt) || Number(firstAttempt) >= 500);
-        if (status >= 500 || colorFailed)
-            sample.errors += 1;
-        const latencyMs = upstreamMs(upstreamTime);
-        if (latencyMs !== null) {
-            const bucket = latencyBucket(latencyMs);
-            sample.latency[bucket] = (sample.latency[bucket] ?? 0) + 1;
-        }
-    }
-    return into;
-}
-// ------------------------------------------------------------------------------------- one host
-/**
- * Follows one access log across samples: the inode and byte offset of the file being read, and
- * a partial last line waiting for its newline.
- *
- * Rotation (`mv log log.1` then `nginx -s reopen`, or logrotate without copytruncate): when the
- * path holds another file (or none yet), the rest of the old file is read from `<path>.1` if it is
- * still there with the same inode, and then the new file from 0. While the path is missing (moved,
- * not yet reopened) the old file is followed at `<path>.1`. Limits: lines nginx writes to the old
- * file after we switched (a new file created before nginx reopened) are not read; a rotated file
- * already renamed further or compressed is lost (counted in `lostRotations`); with copytruncate,
- * lines written between the last read and the truncation are lost.
- */
-class AccessLogFollower {
-    host;
-    options;
-    inode;
-    offset = 0;
-    partial = Buffer.alloc(0);
-    rotations = 0;
-    lostRotations = 0;
-    truncations = 0;
-    maxReadBytes;
-    timeoutMs;
-    constructor(host, options = {}) {
-        this.host = host;
-        this.options = options;
-        this.maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
-        this.timeoutMs = options.timeoutMs ?? 60_000;
-        if (!Number.isSafeInteger(this.maxReadBytes) || this.maxReadBytes < 1)
-            throw new Error(`maxReadBytes must be a positive integer, got ${this.maxReadBytes}`);
-    }
-    /** Reads what was written since the last call and counts it. */
-    async read() {
-        const tally = emptyAccessTally();
-        const path = this.host.accessLog;
-        const { mark } = this.host;
-        if (this.inode === undefined && mark && mark.path === path && !this.options.fromStart) {
-            // Start at the switch: the normal follow below reads from the mark, and finds a rotation or
-            // a truncation since then as it would between two samples.
-            this.inode = mark.inode;
-            this.offset = mark.offset;
-        }
-        if (this.inode === undefined) {
-            const first = await this.readFile(path, '', 0, this.options.fromStart ? this.maxReadBytes : 0);
-            if (first.missing)
-                throw new errors_HostError(this.host.remote.label, `the nginx access log ${path} does not exist`);
-            this.inode = first.inode;
-            if (this.options.fromStart)
-                this.consume(first.bytes, tally);
-            else
-                this.offset = first.size;
-            return tally;
-        }
-        const current = await this.readFile(path, this.inode, this.offset, this.maxReadBytes);
-        if (!current.missing && current.inode === this.inode) {
-            if (current.size >= this.offset) {
-                this.consume(current.bytes, tally);
-                return tally;
-            }
-            // Same file, smaller than what was read: truncated in place (copytruncate). Start over.
-            this.truncations += 1;
-            this.restartAt(current.inode, tally);
-            this.consume((await this.readSame(path, this.maxReadBytes)).bytes, tally);
-            return tally;
-        }
-        // Rotated: first the rest of the old file, if it is still at <path>.1.
-        const finished = await this.finishRotated(`${path}.1`, tally);
-        if (current.missing) {
-            // Moved but not reopened yet: nginx still writes to the old file; keep following it there.
-            if (!finished)
-                throw new errors_HostError(this.host.remote.label, `the nginx access log ${path} is missing and ${path}.1 is not the file that was being read`);
-            return tally;
-        }
-        if (finished)
-            this.rotations += 1;
-        else
-            this.lostRotations += 1;
-        this.restartAt(current.inode, tally);
-        this.consume((await this.readSame(path, this.maxReadBytes)).bytes, tally);
-        return tally;
-    }
-    /** Reads the remaining bytes of the followed file at `rotatedPath`; false when it is not there. */
-    async finishRotated(rotatedPath, tally) {
-        for (;;) {
-            const old = await this.readFile(rotatedPath, this.inode ?? '', this.offset, this.maxReadBytes);
-            if (old.missing || old.inode !== this.inode)
-                return false;
-            this.consume(old.bytes, tally);
-            if (old.bytes.length < this.maxReadBytes || this.offset >= old.size)
-                return true;
-        }
-    }
-    async readSame(path, maxBytes) {
-        const read = await this.readFile(path, this.inode ?? '', this.offset, maxBytes);
-        // Replaced again in between: nothing now, the next sample sees the new file.
-        return read.missing || read.inode !== this.inode ? { bytes: Buffer.alloc(0) } : read;
-    }
-    restartAt(inode, tally) {
-        // A partial line at the end of a finished file never gets its newline.
-        if (this.partial.length > 0)
-            tally.skipped += 1;
-        this.inode = inode;
-        this.offset = 0;
-        this.partial = Buffer.alloc(0);
-    }
-    consume(bytes, tally) {
-        this.offset += bytes.length;
-        const { lines, rest } = splitLogLines(this.partial, bytes);
-        parseAccessLines(lines, this.host.app, tally);
-        if (rest.length > MAX_PARTIAL_BYTES) {
-            tally.skipped += 1;
-            this.partial = Buffer.alloc(0);
-        }
-        else {
-            this.partial = rest;
-        }
-    }
-    async readFile(path, inode, offset, maxBytes) {
-        const { remote } = this.host;
-        const result = await remote.run(readLogCommand(path, inode, offset, maxBytes), { timeoutMs: this.timeoutMs });
-        if (result.code !== 0) {
-            throw new errors_HostError(remote.label, `reading the nginx access log ${path} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
-        }
-        try {
-            return parseLogRead(result.stdout);
-        }
-        catch (error) {
-            throw new errors_HostError(remote.label, `reading the nginx access log ${path}: ${error.message}`);
-        }
-    }
-}
-// ---------------------------------------------------------------------------------------- source
-/**
- * Requests, errors and latencies per color from the access logs of every host. A sample counts
- * the lines written between the previous read and this one (the window only labels it; lines are
- * not filtered by their time). A color without a line is absent from the sample. A host that
- * cannot be read makes the sample throw; what the other hosts read meanwhile is not lost but
- * counted in the next sample that succeeds.
- */
-class NginxLogSource {
-    name = 'nginx-log';
-    followers;
-    carried = [];
-    skippedLines = 0;
-    unformattedLines = 0;
-    constructor(hosts, options = {}) {
-        if (hosts.length === 0)
-            throw new Error('NginxLogSource needs at least one host');
-        this.followers = hosts.map((host) => new AccessLogFollower(host, options));
-    }
-    /** Lines that were not counted: other apps, requests nginx did not proxy, unparseable lines. */
-    get skipped() {
-        return this.skippedLines;
-    }
-    /** Of those, the lines not in the `agent_loop` log format at all (see AccessTally). */
-    get unformatted() {
-        return this.unformattedLines;
-    }
-    /** The access logs read, each with the host it is on. */
-    get logs() {
-        return this.followers.map((follower) => ({ host: follower.host.remote.label, path: follower.host.accessLog }));
-    }
-    /** Rotations handled, and rotated files that were gone before their rest could be read. */
-    get rotations() {
-        const sum = (pick) => this.followers.reduce((total, follower) => total + pick(follower), 0);
-        return { followed: sum((f) => f.rotations), lost: sum((f) => f.lostRotations), truncated: sum((f) => f.truncations) };
-    }
-    async sample(window) {
-        const results = await Promise.allSettled(this.followers.map((follower) => follower.read()));
-        const read = [];
-        const failures = [];
-        for (const result of results) {
-            if (result.status === 'fulfilled') {
-                this.skippedLines += result.value.skipped;
-                this.unformattedLines += result.value.unformatted;
-                read.push(result.value.colors);
-            }
-            else {
-                failures.push(result.reason.message ?? String(result.reason));
-            }
-        }
-        const parts = [...this.carried, ...read].map((colors) => ({ start: window.start, end: window.end, colors }));
-        if (failures.length > 0) {
-            this.carried = parts.map((part) => part.colors);
-            throw new Error(`nginx access log: ${failures.join('; ')}`);
-        }
-        this.carried = [];
-        return { start: window.start, end: window.end, colors: parts.length > 0 ? mergeSamples(parts).colors : {} };
-    }
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/probe.ts
 
 
@@ -22476,10 +23422,25 @@ class ProbeSource {
 
 
 
+
 const portsOf = (host) => ({ blue: host.bluePort, green: host.greenPort });
 const metricSources = new Registry('metric source', 'sources', {
     'nginx-log': {
+        check: (options) => errors_requireInput(options.router !== 'haproxy', 'sources', "lists nginx-log, which reads nginx's access log, but router is haproxy: list haproxy-log instead (HAProxy's log, with access-log naming it, e.g. /var/log/haproxy.log)"),
         build: ({ app, hosts }) => [new NginxLogSource(hosts.map(({ remote, host, logMark }) => ({ remote, accessLog: host.accessLog, app, mark: logMark })))],
+        fromSwitch: true,
+    },
+    'haproxy-log': {
+        // The app's requests are told from the others by the backend, which each host names behind router haproxy.
+        check: (options) => errors_requireInput(options.router === undefined || options.router === 'haproxy', 'sources', `lists haproxy-log, which reads HAProxy's log of each host's haproxy-backend, but router is ${options.router}: set router: haproxy, or list nginx-log`),
+        build: ({ hosts }) => [
+            new HaproxyLogSource(hosts.map(({ remote, host, logMark }) => {
+                if (!host.haproxyBackend)
+                    throw new errors_ConfigurationError(`Input 'sources': lists haproxy-log, but ${host.target.label} has no haproxy-backend in the hosts list: set router: haproxy and each host's haproxy-socket and haproxy-backend`);
+                return { remote, accessLog: host.accessLog, backend: host.haproxyBackend, mark: logMark };
+            })),
+        ],
+        fromSwitch: true,
     },
     host: {
         build: ({ app, hosts, colors, options }) => {
@@ -22502,6 +23463,10 @@ const metricSources = new Registry('metric source', 'sources', {
 function checkSources(names, options) {
     for (const name of names)
         metricSources.get(name).check?.(options);
+}
+/** Whether a source `names` lists reads the access log from the deploy's mark at the switch (nginx-log, haproxy-log). */
+function readsFromSwitch(names) {
+    return names.some((name) => metricSources.has(name) && metricSources.get(name).fromSwitch === true);
 }
 /** The sources `names` lists, in the order they were registered. */
 function buildMetricSources(names, context) {
@@ -22585,6 +23550,7 @@ const monitorPhaseInputs = {
 /** What the sources the inputs list are set with (analysis/sources/registry.ts); health-path is the runtime inputs'. */
 function sourceOptions(inputs) {
     return {
+        ...(inputs.router ? { router: inputs.router } : {}),
         healthPath: inputs['health-path'] ?? '/health',
         probePath: inputs['probe-path'],
         probeRequests: inputs['probe-requests'],
@@ -22877,6 +23843,8 @@ mkdir -p "$state_dir" 2>/dev/null
 printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
 printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
 if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+# No nginx command line: another router moves the traffic, and nginx is not checked.
+[ $# -gt 0 ] || { echo nginx=skipped; exit 0; }
 if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
 if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
 printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
@@ -22886,8 +23854,8 @@ if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/
  * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
  * split variable and writes the access log (a helper too old to know the verb says nothing).
  */
-function preflightCommand(stateDir, includeDir, nginx, server) {
-    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...nginxControl(nginx, includeDir)]);
+function preflightCommand(stateDir, includeDir, nginx, server, withNginx = true) {
+    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...(withNginx ? nginxControl(nginx, includeDir) : [])]);
 }
 /** The `key=value` lines a host script prints: every value of a key, and the first one. */
 function keyValues(output) {
@@ -22910,6 +23878,7 @@ function parsePreflight(output) {
         includeDir: first('include_dir') === 'yes',
         root: first('uid') === '0',
         server: parseServerFacts(first('server')),
+        ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
     };
 }
 /**
@@ -22931,7 +23900,7 @@ function serverBlockWarnings(facts, server) {
 function judgePreflight(facts, limits, includeDir, nginx = []) {
     const problems = [];
     // nginx itself through sudo means a user that is not root writes what nginx loads as root.
-    if (!facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
+    if (!facts.nginxSkipped && !facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
         problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
     if (facts.freeDiskMb < limits.minFreeDiskMb)
         problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
@@ -22939,6 +23908,8 @@ function judgePreflight(facts, limits, includeDir, nginx = []) {
         problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
     if (!facts.curl)
         problems.push('curl is not installed (the health checks run it on the host)');
+    if (facts.nginxSkipped)
+        return problems;
     if (!facts.includeDir)
         problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
     if (!facts.nginxOk)
@@ -22950,27 +23921,42 @@ function judgePreflight(facts, limits, includeDir, nginx = []) {
     return problems;
 }
 const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
-async function preflight(remote, stateDir, includeDir, nginx, limits, server) {
-    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx, server), { timeoutMs: 60_000 });
+/**
+ * The checks before a deploy touches a host. nginx, when it moves the traffic, is checked by the
+ * script; another router (`router`) by its own prerequisites, at the same time: one it lacks
+ * stops the deploy on that host with the command that fixes it.
+ */
+async function preflight(remote, stateDir, includeDir, nginx, limits, server, router) {
+    const withNginx = drivesNginx(router?.name);
+    const [result, routerMissing] = await Promise.all([
+        remote.run(preflightCommand(stateDir, includeDir, nginx, server, withNginx), { timeoutMs: 60_000 }),
+        router && !withNginx ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+    ]);
     const facts = parsePreflight(result.stdout);
     const problems = judgePreflight(facts, limits, includeDir, nginx);
+    // A prerequisite the doctor knows how to fix comes with its command.
+    const missing = problems.length > 0 ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => []) : routerMissing;
     if (problems.length > 0) {
-        // A prerequisite the doctor knows how to fix comes with its command.
-        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
         if (missing.some((item) => item.kind !== 'configuration'))
             throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
         throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
     }
+    // The router's own (HAProxy's socket, its level, the app's servers): each with its fix.
+    if (missing.length > 0)
+        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
     return facts;
 }
-const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
+const preflight_DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
 echo "user=$(id -un)"; echo "uid=$(id -u)"
 if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
 else
   parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
   if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
 fi
-if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
+if [ "$n" -eq 0 ]; then echo nginx=skipped
+elif [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
+# No nginx command line: another router moves the traffic, and nginx is not checked.
+if [ "$n" -gt 0 ]; then
 # The program nginx-command runs (after sudo and its options), then the helper's argv.
 word=; via_sudo=no; i=0
 for w; do
@@ -22988,6 +23974,7 @@ if [ -n "$app" ]; then
   if facts=$("$@" inspect "$app" "$inspect_log" 2>&1 </dev/null); then echo "server=$facts"
   else code=$?; case $facts in *usage:*) printf 'server_unknown=%s\\n' "$(printf '%s\\n' "$facts" | head -n 1)" ;; *) echo "server_failed=$code" ;; esac; fi
 fi
+fi
 if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
 if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
 if [ -z "$access_log" ]; then echo log=unchecked
@@ -22995,7 +23982,8 @@ elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable;
 else echo log=absent; fi`;
 function doctorCommand(target) {
     const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
-    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]);
+    const nginx = registry_drivesNginx(target.router?.name) ? [String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)] : ['0'];
+    return shell_script('al-doctor', preflight_DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, ...nginx]);
 }
 function parseDoctor(output) {
     const { values, first } = keyValues(output);
@@ -23014,6 +24002,7 @@ function parseDoctor(output) {
         sudo: first('sudo') === 'yes',
         server: parseServerFacts(first('server')),
         serverUnknown: first('server_unknown'),
+        ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
     };
 }
 const q = (word) => quote(word);
@@ -23032,6 +24021,13 @@ function judgeDoctor(facts, target) {
     const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? nginx_helper_SWITCH_HELPER_PATH}`;
     if (facts.stateDir === 'denied')
         found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+    if (facts.nginxSkipped) {
+        if (!facts.curl)
+            found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+        if (facts.accessLog === 'denied')
+            found.push(accessLogFix(user, target.accessLog));
+        return found;
+    }
     if (facts.includeDir === 'missing')
         found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
     if (!facts.curl)
@@ -23076,18 +24072,22 @@ function judgeDoctor(facts, target) {
     else if (target.app && facts.serverUnknown) {
         found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? nginx_helper_SWITCH_HELPER_PATH})` });
     }
-    if (facts.accessLog === 'denied') {
-        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });
-    }
+    if (facts.accessLog === 'denied')
+        found.push(accessLogFix(user, target.accessLog));
     return found;
 }
+const accessLogFix = (user, accessLog) => ({ problem: `${user} cannot read the access log ${accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(accessLog)} (or run host-setup with access-log ${accessLog})` });
 function formatPrerequisites(host, missing) {
     return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
 }
-/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
+/** Runs the doctor on a connected host; returns what is missing (empty when ready): the host's, then the router's own when it is not nginx. */
 async function doctor(remote, target) {
-    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
-    return judgeDoctor(parseDoctor(result.stdout), target);
+    const router = target.router;
+    const [result, routerMissing] = await Promise.all([
+        remote.run(doctorCommand(target), { timeoutMs: 60_000 }),
+        router && !registry_drivesNginx(router.name) ? registry_routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+    ]);
+    return [...judgeDoctor(parseDoctor(result.stdout), target), ...routerMissing];
 }
 /** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
 async function requirePrerequisites(remote, target) {
@@ -23111,299 +24111,6 @@ async function explainUnprepared(remote, target, error) {
     if (missing.length > 0)
         throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
     throw error;
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy.ts
-
-
-
-
-/** The router's record of the weights it last confirmed, in the app's state folder. */
-const haproxyRecordPath = (stateDir, app) => `${state_statePaths(stateDir, app).dir}/haproxy.weights`;
-/** Unix socket paths are limited to 107 bytes (sun_path, with its NUL). */
-const SOCKET_PATH_MAX = 107;
-/**
- * Checks everything that reaches a host before any command is sent. The backend name goes into a
- * line of HAProxy's runtime API, which reads a space as a separator and a `;` as the next command:
- * the pattern allows neither. The socket path is one socat address (`UNIX-CONNECT:PATH`), where a
- * `:` or `,` would start options: the pattern allows neither.
- */
-function checkHaproxySite(site, stateDir) {
-    if (!APP_NAME.test(site.app))
-        throw new errors_ConfigurationError(`'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`);
-    if (!site.socket.startsWith('/') || !HOST_PATH.test(site.socket) || site.socket.length > SOCKET_PATH_MAX) {
-        throw new errors_ConfigurationError(`invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket (letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`);
-    }
-    if (!HAPROXY_NAME.test(site.backend))
-        throw new errors_ConfigurationError(`invalid haproxy-backend '${site.backend}': expected an HAProxy backend name (letters, digits and _ . : -, at most 64), e.g. shop_api`);
-    if (!HOST_PATH.test(stateDir))
-        throw new errors_ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
-}
-function checkWeights(weights) {
-    if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
-        throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
-    }
-}
-/**
- * Shell shared by the switch and the read: `cli LINE` sends one line of commands on the admin
- * socket (one connection; HAProxy runs them in order and ends each answer with an empty line; a
- * `.` follows a call that worked, so that the shell keeps those lines). The line goes in as a here-
- * document and `split_answers` reads the answers with the shell's own `read`: no process on the
- * switch's path but socat.
- */
-const CLI_SHELL = `cli() {
-  socat -T 5 - "UNIX-CONNECT:$socket" 2>&1 <<EOF && echo .
-$1
-EOF
-}
-first_line() { printf '%s\\n' "$1" | sed -n '/./{p;q;}' | cut -c1-200; }
-# Sets a1 … a4 to the first line of each answer ('' for an empty one: a weight accepted).
-split_answers() {
-  a1=; a2=; a3=; a4=; k=1; text=
-  while IFS= read -r line; do
-    if [ -n "$line" ]; then [ -n "$text" ] || text=$line; continue; fi
-    case $k in 1) a1=$text ;; 2) a2=$text ;; 3) a3=$text ;; 4) a4=$text ;; esac
-    k=$(( k + 1 )); text=
-  done <<EOF
-\${1%.}
-EOF
-}
-# Sets w from one answer of \`get weight\` ("N (initial M)"); else why.
-weight_of() {
-  case $1 in [0-9]*" (initial "*) w=\${1%% *}; case $w in *[!0-9]*) ;; *) return 0 ;; esac ;; esac
-  w=; why="HAProxy answered '$(first_line "$1")'"; return 1
-}
-# Sets cur_blue and cur_green from two answers of \`get weight\`; else why.
-weights_from() {
-  cur_blue=; cur_green=
-  weight_of "$1" || return 1; cur_blue=$w
-  weight_of "$2" || return 1; cur_green=$w
-}
-read_weights() {
-  if ! out=$(cli "get weight $backend/blue; get weight $backend/green"); then why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 1; fi
-  split_answers "$out"; weights_from "$a1" "$a2"
-}`;
-/**
- * The switch in one command: the write-ahead record (when it cannot be written, HAProxy is not
- * touched: exit 35), the weights read (the previous ones, to put back on failure), set and read
- * back on one connection, then the outcome once they are live (exit 36 when it cannot be written:
- * the caller puts traffic back). The server whose share grows is set first, so that the backend
- * never has both servers at 0 on the way (no server: 503). On a refused command or weights that do
- * not read back, the previous weights are set again, in the same order rule.
- *
- * Exit codes: 2 arguments refused; 23 HAProxy refused a weight command (previous weights put back);
- * 24 the weights read back are not the ones set (previous weights put back); 25 HAProxy could not
- * be reached or did not give the weights, before anything was changed (socat missing, socket
- * refused, no such backend or server); 35, 36 as above. Prints `live MS` (with microseconds): from
- * the set being sent until it was read back.
- */
-const haproxy_SWITCH_SCRIPT = `set -u
-nonce=$1; socket=$2; backend=$3; blue=$4; green=$5; shift 5
-die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
-case $socket in /*) ;; *) die 2 "refused: the HAProxy socket must be an absolute path" ;; esac
-case $socket in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the HAProxy socket must be a path of letters, digits and . _ / + @ -, without .." ;; esac
-case $backend in ''|*[!A-Za-z0-9_.:-]*) die 2 "refused: the HAProxy backend must be letters, digits and _ . : -" ;; esac
-for weight in "$blue" "$green"; do
-  case $weight in ''|*[!0-9]*) die 2 "refused: each weight must be a whole number from 0 to 100" ;; esac
-  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || die 2 "refused: each weight must be a whole number from 0 to 100"
-done
-[ $(( blue + green )) -eq 100 ] || die 2 "refused: the weights must be two shares that add up to 100"
-${WRITE_FILES_SHELL}
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; HAProxy was not touched" >&2; exit 35; }
-command -v socat >/dev/null 2>&1 || die 25 "socat is not installed on this host (Debian's package socat): HAProxy's runtime API cannot be reached; nothing was changed"
-${CLI_SHELL}
-now_us() { t=$(date +%s%N); case $t in *[!0-9]*) t=$(( $(date +%s) * 1000000000 )) ;; esac; us=$(( t / 1000 )); }
-# Sets blue $1 and green $2, the growing share first, and reads both back; 3: refused, 4: not read back.
-set_weights() {
-  if [ "$2" -gt "$cur_green" ]; then order="green $2 blue $1"; else order="blue $1 green $2"; fi
-  set -- $order "$1" "$2"
-  if ! out=$(cli "set server $backend/$1 weight $2; set server $backend/$3 weight $4; get weight $backend/blue; get weight $backend/green"); then
-    why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 3
-  fi
-  split_answers "$out"
-  if [ -n "$a1$a2" ]; then weights_from "$a3" "$a4"; why="HAProxy answered '$(first_line "\${a1:-$a2}")'"; return 3; fi
-  weights_from "$a3" "$a4" || return 4
-  { [ "$cur_blue" = "$5" ] && [ "$cur_green" = "$6" ]; } || { why="HAProxy reads back blue $cur_blue, green $cur_green"; return 4; }
-  return 0
-}
-read_weights || die 25 "$why; nothing was changed"
-prev_blue=$cur_blue; prev_green=$cur_green
-now_us; started=$us
-set_weights "$blue" "$green"; code=$?
-if [ "$code" -ne 0 ]; then
-  failure=$why
-  # What HAProxy holds now may be neither: put the previous weights back from what was read.
-  [ -n "$cur_blue" ] && [ -n "$cur_green" ] || { cur_blue=$blue; cur_green=$green; }
-  if [ "$cur_blue" = "$prev_blue" ] && [ "$cur_green" = "$prev_green" ]; then back="the previous weights (blue $prev_blue, green $prev_green) are still the ones served"
-  elif set_weights "$prev_blue" "$prev_green"; then back="the previous weights (blue $prev_blue, green $prev_green) were put back"
-  else back="putting the previous weights (blue $prev_blue, green $prev_green) back failed too: $why"; fi
-  die $(( code + 20 )) "$failure; $back"
-fi
-now_us; live=$(( us - started ))
-printf 'live %d.%03d\\n' $(( live / 1000 )) $(( live % 1000 ))
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
-exit 0`;
-/** The router's record: the same header an nginx include carries, read by parseIncludeHeader. */
-function haproxyRecord(site, weights, generation) {
-    return `# The weights agent-loop last confirmed on HAProxy (backend ${site.backend}, socket ${site.socket}).\n# agent-loop: ${JSON.stringify({ app: site.app, weights, generation })}\n`;
-}
-/**
- * The switch as one command. `before` (the write-ahead record) and `after` (the outcome, after the
- * router's own record) go inside it when they are small enough together; otherwise null.
- */
-function haproxySwitchCommand(site, weights, before = [], after = []) {
-    if (!writeArgs([...before, ...after]))
-        return null;
-    return shell_script('al-haproxy-switch', haproxy_SWITCH_SCRIPT, [nonce(), site.socket, site.backend, String(weights.blue), String(weights.green), ...writeArgs(before), ...writeArgs(after)]);
-}
-/**
- * Prints the weights HAProxy serves (`weights BLUE GREEN`, or `unread REASON`), the status each
- * probe URL answers (`health CODE URL`, one curl for all), and the router's record (`file …`).
- */
-function haproxyReadCommand(site, recordPath, probe = []) {
-    return shell_script('al-haproxy-weights', [
-        'socket=$1; backend=$2; record=$3; shift 3',
-        'first=1; for u; do [ "$first" = 1 ] || set -- "$@" --next; first=0; set -- "$@" -s -o /dev/null --max-time 2 -w \'health %{http_code} %{url_effective}\\n\' "$u"; shift; done',
-        '[ $# -eq 0 ] || curl "$@"',
-        CLI_SHELL,
-        'if ! command -v socat >/dev/null 2>&1; then echo "unread socat is not installed"; elif read_weights; then echo "weights $cur_blue $cur_green"; else echo "unread $why"; fi',
-        'if [ -f "$record" ]; then while IFS= read -r line; do case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$record"; fi; echo end',
-    ].join('\n'), [site.socket, site.backend, recordPath, ...probe]);
-}
-/**
- * What HAProxy serves and what the record says. HAProxy's weights are shares as they are when they
- * add up to 100 (the router's own), and are scaled to 100 otherwise (weights an admin set); both at
- * 0 serve nothing (live is null), as does a socket that cannot be read. The live generation is the
- * record's when the record says the same weights, else one named after the weights.
- */
-function parseHaproxyView(output) {
-    let served = null;
-    let unread = null;
-    let file = null;
-    const health = {};
-    for (const raw of output.split('\n')) {
-        const line = raw.trim();
-        const weights = /^weights (\d{1,3}) (\d{1,3})$/.exec(line);
-        if (weights)
-            served = shares(Number(weights[1]), Number(weights[2]));
-        if (line.startsWith('unread '))
-            unread = line.slice(7, 300);
-        if (line.startsWith('file '))
-            file = parseIncludeHeader(`# agent-loop: ${line.slice(5)}`);
-        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line);
-        if (probed)
-            health[probed[2]] = Number(probed[1]);
-    }
-    const same = !!served && !!file && file.weights.blue === served.blue && file.weights.green === served.green;
-    const live = served ? { weights: served, generation: same && file ? file.generation : `haproxy-${served.blue}-${served.green}` } : null;
-    return { live, file, health, unread };
-}
-function shares(blue, green) {
-    const total = blue + green;
-    if (total === 0 || blue > 256 || green > 256)
-        return null;
-    if (total === 100)
-        return { blue, green };
-    const scaled = Math.round((blue * 100) / total);
-    return { blue: scaled, green: 100 - scaled };
-}
-class HaproxyRouter {
-    remote;
-    site;
-    now;
-    recordPath;
-    constructor(remote, site, stateDir, now = Date.now) {
-        this.remote = remote;
-        this.site = site;
-        this.now = now;
-        checkHaproxySite(site, stateDir);
-        this.recordPath = haproxyRecordPath(stateDir, site.app);
-    }
-    async setWeights(weights, options = {}) {
-        checkWeights(weights);
-        const record = { path: this.recordPath, content: haproxyRecord(this.site, weights, newGeneration(this.now())), mode: '644' };
-        const before = options.before ?? [];
-        const after = options.after ?? [];
-        let recorded = after.length > 0;
-        // The router's record goes first: when it cannot be written, neither is the caller's outcome (exit 36).
-        let argv = haproxySwitchCommand(this.site, weights, before, [record, ...after]);
-        if (!argv && after.length > 0 && (argv = haproxySwitchCommand(this.site, weights, before, [record])))
-            recorded = false;
-        if (!argv) {
-            recorded = false;
-            // A record too large to go inside the command is written first, on its own.
-            for (const write of before) {
-                if (write.mode === 'append')
-                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
-                else
-                    await writeRemoteFile(this.remote, write.path, write.content);
-            }
-            argv = haproxySwitchCommand(this.site, weights, [], [record]);
-        }
-        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
-        if (result.code !== 0) {
-            const haproxySays = result.stderr.trim() || result.stdout.trim();
-            const what = result.code === 23
-                ? 'HAProxy refused the weight command'
-                : result.code === 24
-                    ? 'HAProxy did not serve the new weights'
-                    : result.code === 25
-                        ? 'HAProxy could not be asked for its weights, so traffic was not touched'
-                        : result.code === 2
-                            ? 'the HAProxy switch refused its arguments'
-                            : result.code === 35
-                                ? 'the switch could not be recorded before making it, so traffic was not touched'
-                                : result.code === 36
-                                    ? 'the new weights are live, but their outcome could not be recorded'
-                                    : 'the HAProxy switch failed';
-            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${haproxySays}`);
-        }
-        const live = /^live (\d+(?:\.\d+)?)$/m.exec(result.stdout);
-        const liveMs = live ? Number(live[1]) : Number.NaN;
-        // No old process keeps the previous weights: once read back, every connection uses them.
-        return { weights, liveMs, settledMs: liveMs, recorded };
-    }
-    async getWeights() {
-        const view = await this.inspect();
-        return view.live ?? view.file;
-    }
-    async inspect(probe = []) {
-        const result = await this.remote.run(haproxyReadCommand(this.site, this.recordPath, probe));
-        const { live, file, health } = parseHaproxyView(result.stdout);
-        return { live, file, health };
-    }
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/registry.ts
-
-
-
-const DEFAULT_ROUTER = 'nginx';
-const routers = new Registry('router', 'router', {
-    nginx: {
-        build: ({ remote, host, app, splitKey, now }) => new NginxRouter(remote, { app, bluePort: host.bluePort, greenPort: host.greenPort, statusPort: host.nginxStatusPort, splitKey }, host.nginxConfDir, host.nginxCommand, now),
-    },
-    haproxy: {
-        check(host, app) {
-            errors_requireInput(!!host.haproxySocket && !!host.haproxyBackend, 'hosts', `${host.target.label}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)`);
-            try {
-                checkHaproxySite(haproxySite(host, app), host.stateDir);
-            }
-            catch (error) {
-                throw new errors_ConfigurationError(`Input 'hosts': ${host.target.label}: ${errors_errorMessage(error)}`);
-            }
-        },
-        build: ({ remote, host, app, now }) => new HaproxyRouter(remote, haproxySite(host, app), host.stateDir, now),
-    },
-});
-const haproxySite = (host, app) => ({ app, socket: host.haproxySocket ?? '', backend: host.haproxyBackend ?? '' });
-/** The router `name` names for one host. */
-function buildRouter(name, context) {
-    const entry = routers.get(name);
-    entry.check?.(context.host, context.app);
-    return entry.build(context);
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/fleet/session.ts
@@ -23481,11 +24188,25 @@ class HostSession {
         if (options.audit !== false)
             this.queueAudit('state saved', { state: { ...next, history: next.history.slice(-5) } });
         const lines = this.auditQueue.join('');
+        const before = this.state;
         const warning = await writeStateAndAudit(this.remote, this.paths, next, lines);
         this.auditQueue = [];
         this.state = next;
         if (warning)
             this.settings.log.warn(`${this.label}: ${warning}`);
+        await this.endHold(before, next);
+    }
+    /**
+     * A hold belongs to the canary it was asked for: once that canary is gone (promoted, rolled
+     * back), the request is removed, so it cannot stall the next version's ramp.
+     */
+    async endHold(before, after) {
+        // Before a repair, the session has no state yet.
+        if (!before?.canary || after.canary)
+            return;
+        const removed = await this.remote.run(['rm', '-f', this.paths.hold], { timeoutMs: 5000 }).catch((error) => ({ code: 1, stdout: '', stderr: errors_errorMessage(error) }));
+        if (removed.code !== 0)
+            this.settings.log.warn(`${this.label}: the canary ended, but its hold request could not be removed (${removed.stderr.trim()}): agent-loop resume removes it`);
     }
     /**
      * Records a traffic change before making it and makes it, in one command: the state with its
@@ -23508,11 +24229,13 @@ class HostSession {
                 this.state = next;
             throw error;
         }
+        const before = this.state;
         this.state = next;
         if (done && result.recorded) {
             this.queueAudit('state saved', { state: { ...done, history: done.history.slice(-5) } });
             this.state = done;
         }
+        await this.endHold(before, this.state);
         return result;
     }
     stamped(state) {
@@ -23621,7 +24344,9 @@ async function openSessions(specs, settings, owner, options = {}) {
                 ...(options.onHeld ? { onHeld: (holder) => options.onHeld(remote, paths, holder) } : {}),
             }).catch((error) => 
             // Another run holding the lock is no sign of an unprepared host; anything else asks the doctor.
-            error instanceof LockHeld ? Promise.reject(error) : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '' }, error));
+            error instanceof LockHeld
+                ? Promise.reject(error)
+                : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '', router: { name: settings.router ?? DEFAULT_ROUTER, host: spec, app: settings.app } }, error));
             locked.push({ spec, remote, unlock, token });
         }
     }
@@ -23673,12 +24398,22 @@ async function closeSessions(sessions) {
     await Promise.all(sessions.map((session) => session.close()));
 }
 const sameWeights = (a, b) => !!a && !!b && a.blue === b.blue && a.green === b.green;
+/** How settle() names what serves the traffic and the router's file, for the router the settings name. */
+function trafficWords(router) {
+    const name = router ?? DEFAULT_ROUTER;
+    if (name === 'nginx')
+        return { server: 'nginx', file: 'the nginx include on disk', record: 'include', why: 'a reload that never took effect' };
+    if (name === 'haproxy')
+        return { server: 'HAProxy', file: "the HAProxy router's record of its weights", record: 'HAProxy weights record', why: 'weights set on the admin socket by someone else' };
+    return { server: `router ${name}`, file: `router ${name}'s file`, record: `router ${name}'s file`, why: 'a change that never took effect' };
+}
 /**
  * Settles what a run that died (killed, lost its connection, its disk full) left behind: a traffic
  * change recorded as pending is put on its safe side — back where it was for a deploy, a ramp or a
- * promote; through to the good version for a rollback — and the state then says what nginx serves.
- * An include file that differs from what nginx serves (a reload that never took effect) is
- * rewritten to what nginx serves, so the next reload by anyone changes nothing.
+ * promote; through to the good version for a rollback — and the state then says what the router
+ * serves. A router's file that differs from what it serves (nginx: a reload that never took effect;
+ * HAProxy: weights someone else set on its socket) is rewritten to what it serves, so the next
+ * reload by anyone changes nothing.
  */
 async function session_settle(session, settings) {
     const { state } = session;
@@ -23703,21 +24438,22 @@ async function session_settle(session, settings) {
             if (next.canary?.release === pending.release)
                 next = { ...next, canary: null };
         }
-        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? router_formatWeights(pending.from) : 'nothing'} → ${router_formatWeights(pending.to)}) unfinished; nginx served ${view.live ? router_formatWeights(view.live.weights) : 'nothing'}; now ${router_formatWeights(target)}`;
+        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? router_formatWeights(pending.from) : 'nothing'} → ${router_formatWeights(pending.to)}) unfinished; ${trafficWords(settings.router).server} served ${view.live ? router_formatWeights(view.live.weights) : 'nothing'}; now ${router_formatWeights(target)}`;
         next = withHistory(next, { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, action: 'recover', color: pending.to.blue >= pending.to.green ? 'blue' : 'green', version: '', image: '', outcome: 'success', detail });
         await session.saveState(next);
         settings.log.warn(`${session.label}: ${detail}`);
         return;
     }
     if (view.live && view.file && !sameWeights(view.live.weights, view.file.weights)) {
-        settings.log.warn(`${session.label}: the nginx include on disk says ${router_formatWeights(view.file.weights)} but nginx serves ${router_formatWeights(view.live.weights)} (a reload that never took effect); rewriting it to what nginx serves`);
+        const words = trafficWords(settings.router);
+        settings.log.warn(`${session.label}: ${words.file} says ${router_formatWeights(view.file.weights)} but ${words.server} serves ${router_formatWeights(view.live.weights)} (${words.why}); rewriting it to what ${words.server} serves`);
         await session.router.setWeights(view.live.weights);
-        await session.audit('include rewritten to what nginx serves', { live: view.live.weights, file: view.file.weights });
+        await session.audit(`${words.record} rewritten to what ${words.server} serves`, { live: view.live.weights, file: view.file.weights });
     }
 }
 /**
  * Rebuilds a host's state when it is torn or missing: the newest state the audit log recorded,
- * brought in line with what nginx serves now. Says what it found.
+ * brought in line with what the router serves now. Says what it found.
  */
 async function repairState(session, settings) {
     const now = new Date(settings.clock.now()).toISOString();
@@ -23743,7 +24479,7 @@ async function repairState(session, settings) {
     const live = view.live?.weights ?? view.file?.weights ?? null;
     if (!rebuilt) {
         if (!current.ok && !live)
-            throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor nginx says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
+            throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor ${trafficWords(settings.router).server} says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
         rebuilt = { schema: 2, app: settings.app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
     }
     let next = { ...rebuilt, pending: null };
@@ -23751,7 +24487,7 @@ async function repairState(session, settings) {
     if (live) {
         const major = live.blue >= live.green ? 'blue' : 'green';
         const minor = major === 'blue' ? 'green' : 'blue';
-        found.push(`nginx serves ${router_formatWeights(live)}`);
+        found.push(`${trafficWords(settings.router).server} serves ${router_formatWeights(live)}`);
         if (live[minor] === 0)
             next = { ...next, active: major, canary: null };
         else if (next.canary?.color === minor)
@@ -24141,6 +24877,32 @@ function planRollback(state, live, target, host) {
     const failed = where.color === active ? (state.canary ? state.canary.color : null) : active;
     return { target: where.color, failed, version: chosen.version, image: chosen.image, start: where.start, noop: false, release: chosen, rejected: state.canary ? canaryRelease : current && current.id !== chosen.id ? current : null, ...(warning ? { warning } : {}) };
 }
+/** The release a color runs as the state has it: the newest of its version and image (deployed to that color first). */
+function releaseOf(state, color) {
+    const held = state.colors[color];
+    if (!held)
+        return undefined;
+    const newestFirst = [...state.releases].reverse().filter((release) => release.version === held.version && release.image === held.image);
+    return newestFirst.find((release) => release.color === color) ?? newestFirst[0];
+}
+const PASS_RUNTIME = 'pass the runtime inputs it runs with: runtime: command with start-command and stop-command, or runtime: compose with compose-file (agent-loop: --runtime command --start-command … --stop-command …, or --runtime compose --compose-file …)';
+/**
+ * The runtime that stops or starts a color: the one the inputs name, else the one recorded with the
+ * release it runs (or is to run). Neither known: refused, never a stop claimed with a guess.
+ */
+function runtimeFor(settings, host, doing, release) {
+    if (settings.runtime)
+        return settings.runtime;
+    if (!release?.runtime || !settings.recordedRuntime) {
+        throw new errors_ConfigurationError(`${host}: cannot ${doing}: no runtime input names one and its release records none (deployed before runtimes were recorded); ${PASS_RUNTIME}`);
+    }
+    try {
+        return settings.recordedRuntime(release.runtime);
+    }
+    catch (error) {
+        throw new errors_ConfigurationError(`${host}: cannot ${doing}: ${errors_errorMessage(error)}; ${PASS_RUNTIME}`);
+    }
+}
 /**
  * A rollback that meets a canary monitor holding the lock asks it to stop (an abort request file
  * next to the lock) and waits for it, however lock-wait-seconds is set: an abort must never wait
@@ -24176,8 +24938,10 @@ async function rollback(hosts, settings, since) {
 async function rollbackSessions(sessions, settings, since) {
     const works = sessions.map((session) => ({ session, report: newReport(session, 'rollback'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
     const candidates = sessions[0] ? rollbackCandidates(sessions[0].state).map((release) => release.version) : [];
-    // 1. Every host: plan, and start the target color when it is not running. No traffic moves yet.
-    const prepared = await onEveryHost(works, settings, (work) => prepareRollback(work, settings));
+    // 1. Every host: plan, with the runtimes it needs (a host that cannot say how to stop or start a
+    // color refuses here, before any host is touched); then start the target color when it is not
+    // running. No traffic moves yet.
+    const prepared = (await onEveryHost(works, settings, (work) => planOnHost(work, settings))) && (await onEveryHost(works, settings, (work) => prepareRollback(work, settings)));
     const planned = works.find((work) => work.plan?.rejected)?.plan;
     const finish = (ok, error, restoredMs = null) => ({
         ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
@@ -24207,18 +24971,39 @@ async function rollbackSessions(sessions, settings, since) {
         work.report.outcome = 'success';
     return finish(true, undefined, restoredMs);
 }
-async function prepareRollback(work, settings) {
+const healthUrl = (port, path) => `http://127.0.0.1:${port}${path}`;
+async function planOnHost(work, settings) {
     const { session } = work;
     // Both colors' health is probed with the weights, in the same command: a rollback to a color that
     // runs and answers needs no second round trip before the switch.
-    const healthUrl = (port, path) => `http://127.0.0.1:${port}${path}`;
-    const health = await readLive(work, settings, COLORS.flatMap((color) => settings.healthPaths.map((path) => healthUrl(session.port(color), path))));
+    work.health = await readLive(work, settings, COLORS.flatMap((color) => settings.healthPaths.map((path) => healthUrl(session.port(color), path))));
     const plan = planRollback(session.state, work.before, settings.target, session.label);
+    work.plan = plan;
+    if (plan.noop)
+        return;
+    const { state } = session;
+    const runtimes = {};
+    if (plan.start) {
+        const restored = plan.release && plan.release.version === plan.version && plan.release.image === plan.image ? plan.release : [...state.releases].reverse().find((release) => release.version === plan.version && release.image === plan.image);
+        runtimes.start = runtimeFor(settings, session.label, `start ${plan.target} (${plan.version})`, restored);
+        const holder = state.colors[plan.target];
+        runtimes.stopTarget = holder ? runtimeFor(settings, session.label, `stop ${plan.target} (${holder.version})`, releaseOf(state, plan.target)) : runtimes.start;
+    }
+    const failed = plan.failed ? state.colors[plan.failed] : undefined;
+    if (plan.failed && failed && failed.status !== 'stopped' && !settings.keepFailed) {
+        runtimes.stopFailed = runtimeFor(settings, session.label, `stop ${plan.failed} (${failed.version})`, releaseOf(state, plan.failed));
+    }
+    work.runtimes = runtimes;
+}
+async function prepareRollback(work, settings) {
+    const { session } = work;
+    const plan = work.plan;
+    const health = work.health ?? {};
+    const runtimes = work.runtimes ?? {};
     if (plan.warning)
         settings.log.warn(plan.warning);
     if (!plan.noop)
         settings.log.info(`${session.label}: rolling back ${plan.rejected ? `${plan.rejected.version} (${plan.rejected.status})` : 'the current release'} to ${plan.version}${plan.why ? `, ${plan.why}` : ''}`);
-    work.plan = plan;
     work.target = plan.target;
     work.stable = plan.failed;
     work.report.toColor = plan.target;
@@ -24233,9 +25018,12 @@ async function prepareRollback(work, settings) {
     }
     const release = { app: settings.app, color: plan.target, port: session.port(plan.target), image: plan.image, version: plan.version };
     if (plan.start) {
+        const { start: startRuntime, stopTarget: stopRuntime } = runtimes;
+        if (!startRuntime || !stopRuntime)
+            throw new Error(`${session.label}: the rollback's plan starts ${plan.target} but resolved no runtime for it (a bug)`);
         const timeoutMs = settings.commandTimeoutSeconds * 1000;
         // Pull first: a missing image changes nothing.
-        const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image);
+        const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, startRuntime, release, timeoutMs), (ready) => ready.image);
         // The color to start takes traffic now (a canary being replaced): take it out first.
         if (work.before && work.before[plan.target] > 0 && plan.failed) {
             const keep = plan.failed;
@@ -24245,10 +25033,10 @@ async function prepareRollback(work, settings) {
             work.stateBefore = undefined;
         }
         const recorded = session.state.colors[plan.target];
-        await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
+        await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, stopRuntime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
         if (recorded)
             await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
-        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs));
+        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, startRuntime, prepared, timeoutMs));
         await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: prepared.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
     }
     const answering = !plan.start && settings.healthPaths.every((path) => health[healthUrl(release.port, path)] === 200);
@@ -24288,10 +25076,11 @@ async function stopFailed(work, settings) {
         return;
     const failed = plan.failed;
     const failedRelease = session.state.colors[failed];
-    if (!failedRelease || failedRelease.status === 'stopped')
+    const runtime = work.runtimes?.stopFailed;
+    if (!failedRelease || failedRelease.status === 'stopped' || !runtime)
         return;
     try {
-        await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: failed, port: session.port(failed), image: failedRelease.image, version: failedRelease.version }, settings.commandTimeoutSeconds * 1000));
+        await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, runtime, { app: settings.app, color: failed, port: session.port(failed), image: failedRelease.image, version: failedRelease.version }, settings.commandTimeoutSeconds * 1000));
         await session.saveState({ ...session.state, colors: { ...session.state.colors, [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
     }
     catch (error) {
@@ -24469,14 +25258,14 @@ function rollback_inputs_rollbackMethodOptions(inputs) {
 }
 /**
  * What the method the inputs name needs, checked before anything runs: a method on hosts takes
- * the hosts, the SSH key and a runtime; each method checks its own inputs.
+ * the hosts and the SSH key (its runtime, unless named, is each release's as recorded); each method checks its own inputs.
  */
 function checkRollbackMethodInputs(inputs) {
     const method = rollbackMethods.get(inputs.method);
     if (method.onHosts) {
         requireInput(inputs.hosts.length > 0, 'hosts', `is required for method ${inputs.method}: one or more user@host[:port]`);
         requireInput(inputs['ssh-private-key'] !== '', 'ssh-private-key', `is required for method ${inputs.method}`);
-        checkRuntimeInputs(inputs);
+        checkRollbackRuntimeInputs(inputs);
     }
     method.check?.(rollback_inputs_rollbackMethodOptions(inputs));
 }
@@ -25630,7 +26419,7 @@ function buildSources(sessions, settings, running, versions) {
         })),
         colors: running,
         versions,
-        options: { healthPath: settings.healthPath, probePath: settings.probePath, probeRequests: settings.probeRequests, memory: settings.memory, prometheus: settings.prometheus },
+        options: { healthPath: settings.healthPath, probePath: settings.probePath, probeRequests: settings.probeRequests, memory: settings.memory, prometheus: settings.prometheus, ...(settings.router ? { router: settings.router } : {}) },
     });
 }
 async function monitor(hosts, settings) {
@@ -25728,7 +26517,7 @@ async function monitorSessions(sessions, settings) {
     let warned = 0;
     /** One analysis window at the current share. */
     const watch = async (index, percent) => {
-        const start = settings.mode === 'canary' && settings.sources.includes('nginx-log') ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
+        const start = settings.mode === 'canary' && readsFromSwitch(settings.sources) ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
         const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start, model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
         const result = await runAnalysis(source, engine, {
             clock: settings.clock,
@@ -26577,19 +27366,38 @@ function healthPaths(inputs) {
 function runtimeFromInputs(inputs) {
     return buildRuntime(inputs.runtime, runtimeOptions(inputs));
 }
-/** What every phase that starts, checks or stops a color takes: the session, the runtime, its health paths and time limits. */
-function colorSettings(inputs, context) {
+/**
+ * The runtime recorded with a release (domain/releases.ts: RuntimeRecord), read back from a host:
+ * its name must be registered and its options must pass the runtime inputs' own fields and the
+ * runtime's check (inputs/common-inputs.ts: recordedRuntimeOptions); otherwise a ConfigurationError.
+ */
+function runtimeFromRecord(record) {
+    return buildRuntime(record.name, recordedRuntimeOptions(record));
+}
+/**
+ * A rollback's runtime: the one the inputs name (for every color), or none (`runtime` left empty)
+ * and each color's as recorded with the release it runs.
+ */
+function rollbackRuntime(inputs) {
+    return { runtime: inputs.runtime === '' ? null : runtimeFromInputs(inputs), recordedRuntime: runtimeFromRecord };
+}
+/** The session, health paths and time limits of every phase that starts, checks or stops a color. */
+function colorBase(inputs, context) {
     return {
         ...sessionFromInputs(inputs, context.run, context.log, context.clock, context.signal),
-        runtime: runtimeFromInputs(inputs),
         healthPaths: healthPaths(inputs),
         healthTimeoutSeconds: inputs['health-timeout-seconds'],
         commandTimeoutSeconds: inputs['command-timeout-seconds'],
     };
 }
+/** What every phase that starts, checks or stops a color takes: the session, the runtime, its health paths and time limits. */
+function colorSettings(inputs, context) {
+    return { ...colorBase(inputs, context), runtime: runtimeFromInputs(inputs) };
+}
 function deploySettings(inputs, context) {
     return {
         ...colorSettings(inputs, context),
+        runtimeRecord: runtimeRecord(inputs),
         image: inputs.image,
         version: inputs.version,
         canaryPercent: inputs['canary-percent'],
@@ -26607,7 +27415,8 @@ function promoteSettings(inputs, context) {
 }
 function rollbackSettings(inputs, context) {
     return {
-        ...colorSettings(inputs, context),
+        ...colorBase(inputs, context),
+        ...rollbackRuntime(inputs),
         reason: inputs.reason,
         keepFailed: inputs['keep-failed'],
     };
@@ -26634,7 +27443,7 @@ function monitorSettings(inputs, session, policy) {
         rollbackOn: inputs['rollback-on'],
         rollback: {
             reason: '',
-            runtime: runtimeFromInputs(inputs),
+            ...rollbackRuntime(inputs),
             healthPaths: healthPaths(inputs),
             healthTimeoutSeconds: inputs['health-timeout-seconds'],
             keepFailed: inputs['keep-failed'],
@@ -26663,14 +27472,14 @@ const Outputs = {
 };
 const inputFields = {
     ...hostInputs,
-    ...runtimeInputs,
+    ...rollbackRuntimeInputs,
     ...metricsInputs,
     ...monitorPhaseInputs,
     ...incidentInputs({ severity: 'critical', failedDeployment: 'the GitHub deployment being watched' }),
 };
 function readSettings(read = readFromRunner) {
     const inputs = readInputs(inputFields, read);
-    common_inputs_checkRuntimeInputs(inputs);
+    common_inputs_checkRollbackRuntimeInputs(inputs);
     const policy = monitorPolicy(inputs);
     return { inputs, hosts: resolveHosts(inputs), policy };
 }

@@ -8832,10 +8832,10 @@ class errors_HostError extends Error {
     }
 }
 /** A traffic switch that nginx serves but whose outcome could not be recorded on the host (the caller puts traffic back). */
-class errors_UnrecordedSwitchError extends (/* unused pure expression or super */ null && (errors_HostError)) {
+class UnrecordedSwitchError extends errors_HostError {
     name = 'UnrecordedSwitchError';
 }
-function errorMessage(error) {
+function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
@@ -9193,8 +9193,10 @@ async function runAction(body) {
         else {
             if (error instanceof Error && error.stack)
                 runner_runner.debug(forLog(error.stack));
-            runner_runner.setFailed(forLog(errorMessage(error)));
-            await failureSummary(errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
+            runner_runner.setFailed(forLog(errors_errorMessage(error)));
+            // An error that knows a plain re-run cannot help (a torn state file) says what will.
+            const remedy = error instanceof Error ? error.remedy : undefined;
+            await failureSummary(errors_errorMessage(error), typeof remedy === 'string' ? remedy : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
     }
 }
@@ -9552,7 +9554,7 @@ async function ssh_runChecked(remote, argv, what, options) {
     const result = await remote.run(argv, options);
     if (result.code !== 0) {
         const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
-        throw new HostError(remote.label, `${what} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+        throw new errors_HostError(remote.label, `${what} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
     }
     return result.stdout;
 }
@@ -9580,9 +9582,9 @@ function onEachHost(hosts, limit, options, task) {
  * same way (an input is refused with the pattern a host's state is read back with).
  */
 const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
-const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+const patterns_VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 /** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
-const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const patterns_IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const URL_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
 /** A path on the host: absolute, or relative to the SSH user's home; no `..` segments. */
 const HOST_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]+$/;
@@ -9651,7 +9653,7 @@ function locateCommand(name) {
 }
 const SETUP_SCRIPT = `set -u
 user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9
-app=\${10}; placeholder_text=\${11}; shift 11
+app=\${10}; placeholder_text=\${11}; drive_nginx=\${12}; shift 12
 if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
 elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
 else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
@@ -9690,6 +9692,8 @@ if [ -d "$state_dir" ] && [ "$(stat -c %U "$state_dir")" = "$user" ]; then echo 
 elif as_root install -d -o "$user" -g "$group" -m 0750 "$state_dir" 2>"$err"; then echo "changed=state directory $state_dir now belongs to $user"
 else echo "todo=state directory $state_dir: $(cat "$err")"; fi
 
+# Another router than nginx: no include, no helper, no sudoers rule (its own part is the router's).
+if [ "$drive_nginx" = yes ]; then
 # nginx (root) loads every file in the include directory: it stays root's, and the helper writes it.
 include_state() { set -- $(stat -c '%u %a' "$include_dir" 2>/dev/null); [ "\${1-}" = 0 ] && case \${2-} in *[2367]?|*[2367]) false ;; esac; }
 if [ ! -d "$include_dir" ]; then
@@ -9714,6 +9718,7 @@ elif ! out=$(as_root visudo -c -f "$text" 2>&1); then echo "todo=visudo -c refus
 elif [ ! -f "$helper" ]; then echo "todo=the sudoers rule was not installed: the switch helper it names is missing"
 elif install_root "$sudoers_file" 0440 2>>"$err"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run $helper as root, nothing else"
 else echo "todo=could not install $sudoers_file: $(cat "$err")"; fi
+fi
 
 if [ -n "$access_log" ]; then
   if [ -L "$access_log" ]; then echo "todo=the access log $access_log is a symbolic link: name the file itself"
@@ -9751,6 +9756,7 @@ if [ -n "$access_log" ]; then
   fi
 fi
 
+[ "$drive_nginx" = yes ] || exit 0
 config=$(as_root "$@" -T 2>/dev/null || true)
 case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
   *) echo "todo=nginx does not include $include_dir: add 'include $include_dir/*.conf;' inside the http block of the main configuration, then reload" ;; esac
@@ -9774,9 +9780,12 @@ if [ -n "$app" ]; then
     else as_root rm -f "$file"; echo "todo=could not define the split variable of $app in $file: $(cat "$err")"; fi
   fi
 fi`;
+/** Whether the plan's router is nginx (the helper, its sudoers rule, the include directory are set up only then). */
+const hostsetup_drivesNginx = (plan) => (plan.router ?? 'nginx') === 'nginx';
 /**
  * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
- * the switch helper's file for that nginx (traffic's helperFile).
+ * the switch helper's file for that nginx (traffic's helperFile). For another router than nginx,
+ * only the state directory and the access log: nginxPath and helperText are not used.
  */
 function setupCommand(plan, nginxPath, helperText) {
     if (!USER_NAME.test(plan.deployUser))
@@ -9800,8 +9809,8 @@ function setupCommand(plan, nginxPath, helperText) {
         helperText,
         app,
         placeholder,
-        nginxPath,
-        ...nginxArgs,
+        hostsetup_drivesNginx(plan) ? 'yes' : 'no',
+        ...(hostsetup_drivesNginx(plan) ? [nginxPath, ...nginxArgs] : []),
     ]);
 }
 function parseSetup(host, output) {
@@ -9826,6 +9835,13 @@ function parseSetup(host, output) {
  * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there.
  */
 async function setupHost(remote, plan, helperFor) {
+    if (!hostsetup_drivesNginx(plan)) {
+        const result = await remote.run(setupCommand(plan, '', ''), { timeoutMs: 120_000 });
+        const report = parseSetup(remote.label, result.stdout);
+        if (result.code !== 0 && !report.fatal)
+            throw new errors_HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+        return report;
+    }
     const name = plan.nginx[0] ?? 'nginx';
     const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
     if (!located)
@@ -9981,9 +9997,11 @@ function helperBody(target) {
 /**
  * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
  * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
- * reload exited 0 but nginx never served the new weights (previous file back and reloaded); 30 no
- * include directory; 31–33 the file could not be written or swapped; 34 the include is a link; 37
- * the include directory is writable by someone else than the user this runs as.
+ * reload exited 0 but the new weights could not be confirmed: never served, a worker of the previous
+ * configuration still took new connections, or nginx's workers cannot be seen in /proc here (previous
+ * file back and reloaded); 30 no include directory; 31–33 the file could not be written or swapped;
+ * 34 the include is a link; 37 the include directory is writable by someone else than the user this
+ * runs as.
  */
 const HELPER_SCRIPT = `set -u
 umask 022
@@ -10084,9 +10102,18 @@ render() {
 }
 [ "$verb" = render ] && { render; exit 0; }
 
-# Milliseconds from the kernel's uptime (a read, not a process), or from date.
+# Milliseconds from the kernel's uptime (a read, not a process), or from date: for durations only.
 now_ms() {
   if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
+}
+# A process's state, parent and start time (clock ticks since boot, /proc/PID/stat's 22nd field), read
+# by the shell itself. Start times are compared with each other only, never with /proc/uptime: a
+# container may be given another uptime (LXCFS gives one its own), and every worker would look new.
+proc_stat() {
+  line=; read -r line < "/proc/$1/stat" 2>/dev/null || [ -n "$line" ] || return 1
+  set -- \${line##*) }
+  [ $# -ge 20 ] || return 1
+  state=$1; ppid=$2; shift 19; start=$1
 }
 dir=$include_dir
 file="$dir/agent-loop-$app.conf"
@@ -10111,6 +10138,9 @@ fi
 mv -f "$tmp" "$file" || exit 33
 tmp=
 restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
+# Every process nginx starts from here on runs the new file: born is the start time of one started
+# now (this subshell), on their clock.
+born=$(proc_stat self && echo "$start") || born=
 # A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
 # it runs only to tell a rejected configuration from a failed reload.
 # With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
@@ -10119,260 +10149,191 @@ if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
   restore; die 20 "$checked"
 fi
 deadline=$(( started + confirm_ms ))
+# Workers of the previous configuration that only finish connections they had before the reload are
+# awaited for a fifth of that (a second at most), then reported as draining.
+drain=$(( confirm_ms / 5 )); [ "$drain" -le 1000 ] || drain=1000
+drain_until=$(( started + drain ))
 status_url="http://127.0.0.1:$status_port/agent-loop/$app"
 # One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
 # worker answers as soon as there is one) and the shell reads its answers (once the shell stops
 # reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
 # than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
 # loop below polls the slow way for the time that is left.
-# Served means every worker that may still accept a connection runs the new configuration: the
-# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop accepting,
-# so the first new answer comes while an old worker still takes connections with the old weights. Each worker of
-# the master that answered must have started with this reload (its start time, in 1/100 s since
-# boot like /proc/uptime) or be shutting down (it closed its listening sockets). Without /proc, the
-# answer is all there is.
-all_workers_new() {
-  [ -n "$1" ] && read -r _ _ _ master _ < "/proc/$1/stat" 2>/dev/null || return 0
+# Confirmed means that no process of the previous configuration takes a request any more. nginx's
+# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop; each closes
+# its listening sockets, finishes the connections it has (a request on one of them still gets the old
+# weights, however late it comes) and exits. So the worker that answered must be one this reload
+# started, as /proc here shows it (a pid from another PID namespace names another process here), and
+# every other child of its master started before the reload must have exited or, once the drain time
+# is over, hold no listening socket. What cannot be seen is never taken as done.
+kids_of() {
+  kids=
+  if [ -r "/proc/$1/task/$1/children" ]; then read -r kids < "/proc/$1/task/$1/children"; return 0; fi
+  # A kernel without CONFIG_PROC_CHILDREN: every process's parent.
   for stat in /proc/[0-9]*/stat; do
-    read -r pid _ _ ppid rest < "$stat" 2>/dev/null || continue
-    [ "$ppid" = "$master" ] || continue
-    cmd=; read -r cmd < "/proc/$pid/cmdline" 2>/dev/null
-    case $cmd in *"shutting down"*) continue ;; *"worker process"*) ;; *) continue ;; esac
-    set -- $rest; shift 17
-    [ $(( \${1:-0} * 10 )) -ge $(( started - 10 )) ] || return 1
+    kid=\${stat#/proc/}; kid=\${kid%/stat}
+    proc_stat "$kid" && [ "$ppid" = "$1" ] && kids="$kids $kid"
   done
-  return 0
 }
-# "live N all M": N ms until a new worker served the new weights, M until every worker that accepts
-# connections does (nginx's master lets the old ones accept for 100 ms after it starts the new).
-first=
+# Whether process $1 holds a listening TCP or unix socket of master $2's network namespace; a table
+# that cannot be read counts as one.
+listens() {
+  fds=$(ls -l "/proc/$1/fd" 2>/dev/null) || return 0
+  printf '%s\\n' "$fds" | awk -v net="/proc/$2/net" '
+    $NF ~ /^socket:\\[[0-9]+\\]$/ { held[substr($NF, 9, length($NF) - 9)] = 1 }
+    END {
+      split("tcp tcp6", kinds, " ")
+      for (k = 1; k <= 2; k++) { file = net "/" kinds[k]; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "0A" && (w[10] in held)) exit 0 } }
+      file = net "/unix"; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "00010000" && (w[7] in held)) exit 0 }
+      exit 1
+    }'
+}
+# True once no process of the previous configuration under master $1 can take a request: all have
+# exited, or the drain time is over and none listens ($left of them still draining). Else $holder may.
+old_settled() {
+  now_ms; left=0; holder=
+  kids_of "$1"
+  for kid in $kids; do
+    proc_stat "$kid" && [ "$ppid" = "$1" ] && [ "$state" != Z ] && [ "$start" -lt "$born" ] || continue
+    left=$(( left + 1 )); holder=$kid
+    [ "$ms" -ge "$drain_until" ] || continue
+    title=; read -r title < "/proc/$kid/cmdline" 2>/dev/null
+    case $title in *"shutting down"*) ;; *"worker process"*) return 1 ;; esac
+    if listens "$kid" "$1"; then return 1; fi
+  done
+  [ "$left" -eq 0 ] || [ "$ms" -ge "$drain_until" ]
+}
+# "live N all M [draining K]": N ms until a new worker served the new weights, M until no process of
+# the previous configuration could take a request, K of them still finishing connections they had.
+# Returns 1 to go on polling, 3 when confirming is impossible, 4 at the deadline; $why says why.
+first=; why=
 served() {
   case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
   [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
   worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
-  all_workers_new "$worker" || return 1
-  now_ms; echo "live $first all $(( ms - started ))"; exit 0
+  unseen="so whether a worker of the previous configuration still takes connections cannot be told"
+  [ -n "$born" ] || { why="/proc/self/stat cannot be read here, $unseen"; return 3; }
+  proc_stat "$worker" || { why="the worker that served the new weights (pid $worker) is not in /proc here (does nginx run in another PID namespace?), $unseen"; return 1; }
+  title=; read -r title < "/proc/$worker/cmdline" 2>/dev/null
+  case $title in *"worker process"*) [ "$start" -ge "$born" ] ;; *) false ;; esac || {
+    why="the worker that served the new weights (pid $worker) is not, in /proc here, an nginx worker this reload started (does nginx run in another PID namespace?), $unseen"; return 3; }
+  master=$ppid
+  until old_settled "$master"; do
+    [ "$ms" -lt "$deadline" ] || { why="a worker of the previous configuration (pid $holder) still took new connections $confirm_ms ms after the reload"; return 4; }
+    sleep 0.01
+  done
+  now_ms; printf 'live %s all %s' "$first" "$(( ms - started ))"; [ "$left" -eq 0 ] || printf ' draining %s' "$left"; echo; exit 0
 }
 await_served() {
+  code=1
   while IFS= read -r body; do
-    served "$body"
-    now_ms; [ "$ms" -lt "$deadline" ] || return 1
+    served "$body"; code=$?
+    [ "$code" -lt 3 ] || break
+    now_ms; [ "$ms" -lt "$deadline" ] || break
   done
-  return 1
+  printf '%s' "$why"; return "$code"
 }
 polls=$(( confirm_ms / 20 + 1 ))
-curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served && exit 0
-while :; do
+why=$(curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served); code=$?
+case $why in "live "*) echo "$why"; exit 0 ;; esac
+while [ "$code" -lt 3 ]; do
   now_ms; [ "$ms" -lt "$deadline" ] || break
   body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
-  served "$body" || sleep 0.02
+  served "$body"; code=$?
+  [ "$code" -ge 3 ] || sleep 0.02
 done
-# The reload said yes but nginx never served the new file: put the old one back and reload onto
+[ -n "$why" ] || why="its status server did not serve the new weights within $confirm_ms ms"
+# The reload said yes but the new weights were not confirmed: put the old file back and reload onto
 # it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
 # Only while the file is still the one written here: a newer run may have replaced it meanwhile
 # (this program outlives a run that was killed), and its file must stay.
 if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
-  die 22 "nginx did not serve the new weights within $confirm_ms ms, and the include has been replaced since; left as it is"
+  die 22 "nginx reloaded, but $why; the include has been replaced since, and is left as it is"
 fi
 restore
 if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
-die 22 "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)"`;
+die 22 "nginx reloaded, but $why; the previous file was put back ($again)"`;
 
-;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
-
-
-
-function weightsFor(color, percent) {
-    const other = 100 - percent;
-    return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
-}
-function formatWeights(weights) {
-    return `blue ${weights.blue}% / green ${weights.green}%`;
-}
-const router_nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
-const includeFileName = (app) => `agent-loop-${app}.conf`;
-const statusHost = (app) => `agent-loop-${app}`;
-const statusPath = (app) => `/agent-loop/${app}`;
-/** Reads the weights recorded in an include file's header (pure). */
-function parseIncludeHeader(content) {
-    const match = /^# agent-loop: (\{.*\})$/m.exec(content);
-    if (!match)
-        return null;
-    return parseStatus(match[1]);
-}
-function parseStatus(text) {
-    try {
-        const value = JSON.parse(text);
-        if (!value.weights || typeof value.weights.blue !== 'number' || typeof value.weights.green !== 'number' || typeof value.generation !== 'string')
-            return null;
-        return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
-    }
-    catch {
-        return null;
-    }
+;// CONCATENATED MODULE: ./packages/shared/src/action/show.ts
+/**
+ * The one way a value from outside (an input, a YAML document, a host's file, a metrics line)
+ * appears in a message: escaped, so it cannot break the log line or pass for a workflow command,
+ * and cut to a length.
+ */
+/** A text escaped as in a JSON string (no quotes around it), cut at `max` characters. */
+function show_printable(text, max = 60) {
+    const flat = JSON.stringify(text).slice(1, -1);
+    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 /**
- * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
- * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
- * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
- * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
- * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
- * stay). The records are written as this user, in its own state directory; the helper runs as the
- * one nginx trusts and is given no path and no content.
+ * Any value as a message shows it: a text in quotes (escaped and cut), a number or boolean as it
+ * is, and for a list or a mapping only what it is (a message names the field; the whole value
+ * may be large or secret).
  */
-const SWITCH_SCRIPT = (/* unused pure expression or super */ null && (`set -u
-nonce=$1; shift
-${WRITE_FILES_SHELL}
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
-# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
-skip=$(( $1 * 3 + 1 ))
-apply() { shift "$skip"; "$@"; }
-out=$(apply "$@"); code=$?
-[ -z "$out" ] || printf '%s\\n' "$out"
-[ "$code" -eq 0 ] || exit "$code"
-${PUT_ALL_SHELL}
-[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
-exit 0`));
-/** How long the switch waits for nginx to serve the new weights after a reload. */
-const CONFIRM_MS = 5000;
-/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
-function helperArgs(site, weights, generation, nonceText) {
-    return [site.app, String(site.bluePort), String(site.greenPort), String(site.statusPort), site.splitKey, String(weights.blue), String(weights.green), generation, String(CONFIRM_MS), nonceText];
-}
-/**
- * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
- * it when they are small enough together; otherwise null is returned and the caller writes them
- * on their own.
- */
-function switchCommand(control, site, weights, generation, before = [], after = []) {
-    if (!writeArgs([...before, ...after]))
-        return null;
-    const record = writeArgs(before);
-    const outcome = writeArgs(after);
-    const key = nonce();
-    return script('al-switch', SWITCH_SCRIPT, [key, ...record, ...outcome, ...control, 'switch', ...helperArgs(site, weights, generation, key)]);
-}
-function statusUrl(site) {
-    return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
-}
-/**
- * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
- * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
- */
-function readWeightsCommand(includePath, site, probe = []) {
-    return script('al-weights', [
-        'inc=$1; host=$2; url=$3; shift 3',
-        `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
-        'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
-        // The header is the file's second line: read by the shell itself, no process spent.
-        'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1)); case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$inc"; fi; echo end',
-    ].join('\n'), [includePath, statusHost(site.app), statusUrl(site), ...probe]);
-}
-function parseRouterView(output) {
-    let live = null;
-    let file = null;
-    const health = {};
-    for (const line of output.split('\n')) {
-        if (line.startsWith('{'))
-            live = parseStatus(line.trim());
-        if (line.startsWith('file '))
-            file = parseStatus(line.slice(5).trim());
-        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
-        if (probed)
-            health[probed[2]] = Number(probed[1]);
-    }
-    return { live, file, health };
-}
-let generationCounter = 0;
-function newGeneration(now) {
-    generationCounter += 1;
-    return `${now.toString(36)}-${process.pid.toString(36)}-${generationCounter}`;
-}
-class NginxRouter {
-    remote;
-    site;
-    now;
-    includePath;
-    /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
-    control;
-    constructor(remote, site, confDir, nginx, now = Date.now) {
-        this.remote = remote;
-        this.site = site;
-        this.now = now;
-        this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
-        this.control = nginxControl(nginx, confDir);
-    }
-    async setWeights(weights, options = {}) {
-        if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
-            throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
-        }
-        const generation = newGeneration(this.now());
-        const after = options.after ?? [];
-        let recorded = after.length > 0;
-        let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
-        if (!argv && after.length > 0 && (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
-            recorded = false;
-        if (!argv) {
-            recorded = false;
-            // A record too large to go inside the command is written first, on its own.
-            for (const write of options.before ?? []) {
-                if (write.mode === 'append')
-                    await runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
-                else
-                    await writeRemoteFile(this.remote, write.path, write.content);
-            }
-            argv = switchCommand(this.control, this.site, weights, generation);
-        }
-        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
-        if (result.code !== 0) {
-            const nginxSays = result.stderr.trim() || result.stdout.trim();
-            const what = result.code === 20
-                ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
-                : result.code === 21
-                    ? 'nginx could not be reloaded (the previous file was put back)'
-                    : result.code === 2 || result.code === 37
-                        ? 'the nginx helper refused the switch'
-                        : result.code === 22
-                            ? 'nginx did not serve the new weights'
-                            : result.code === 35
-                                ? 'the switch could not be recorded before making it, so traffic was not touched'
-                                : result.code === 36
-                                    ? 'the new weights are live, but their outcome could not be recorded'
-                                    : 'writing the nginx include failed';
-            throw new (result.code === 36 ? UnrecordedSwitchError : HostError)(this.remote.label, `${what}: ${nginxSays}`);
-        }
-        const live = /live (\d+)(?: all (\d+))?/.exec(result.stdout);
-        const liveMs = live ? Number(live[1]) : Number.NaN;
-        return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, recorded };
-    }
-    async getWeights() {
-        const view = await this.inspect();
-        return view.live ?? view.file;
-    }
-    async inspect(probe = []) {
-        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
-        return parseRouterView(result.stdout);
-    }
-}
-/**
- * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
- * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
- * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
- * first deploy, whose switch replaces this file.
- */
-function placeholderInclude(app) {
-    return [
-        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
-        '# whose switch replaces this file. Until then its server block answers 502.',
-        `map $host $${router_nginxName(app)} {`,
-        '    default 127.0.0.1:9;',
-        '}',
-    ].join('\n');
+function show_show(value, max = 60) {
+    if (value === undefined)
+        return 'nothing';
+    if (value === null)
+        return 'null';
+    if (typeof value === 'string')
+        return `'${show_printable(value, max)}'`;
+    if (Array.isArray(value))
+        return 'a list';
+    if (typeof value === 'object')
+        return 'a mapping';
+    return String(value);
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./packages/shared/src/action/registry.ts
+
+
+/**
+ * The implementations of one seam (routers, runtimes, metric sources, rollback methods), by the
+ * name an input gives: the one place a seam's implementations are listed. Each seam's registry
+ * lives in the folder that owns its interface and holds the built-in implementations; a team adds
+ * its own with `register`, before the inputs are read, and changes no file of the core. The names
+ * an input accepts, and the error for any other, come from the registry itself.
+ */
+class Registry {
+    seam;
+    input;
+    entries = new Map();
+    /** `seam`: what one implementation is called in a message (`router`); `input`: the input that names one. */
+    constructor(seam, input, builtIn) {
+        this.seam = seam;
+        this.input = input;
+        for (const [name, entry] of Object.entries(builtIn))
+            this.register(name, entry);
+    }
+    /** Adds an implementation under a new name (lower-case letters, digits and hyphens); a name already taken is refused. */
+    register(name, entry) {
+        if (!/^[a-z][a-z0-9-]{0,39}$/.test(name))
+            throw new Error(`a ${this.seam} name is lower-case letters, digits and hyphens, starting with a letter (at most 40), got '${show_printable(name)}'`);
+        if (this.entries.has(name))
+            throw new Error(`a ${this.seam} named ${name} is already registered`);
+        this.entries.set(name, entry);
+        return this;
+    }
+    /** The registered names, in the order they were registered (the built-in ones first). */
+    names() {
+        return [...this.entries.keys()];
+    }
+    has(name) {
+        return this.entries.has(name);
+    }
+    /** The implementation registered as `name`; any other name is the user's mistake, told with the names there are. */
+    get(name) {
+        const entry = this.entries.get(name);
+        if (entry === undefined)
+            throw new errors_ConfigurationError(`Input '${this.input}': ${this.unknown(name)}`);
+        return entry;
+    }
+    /** What an unknown name is told: the names there are, and the one given. */
+    unknown(name) {
+        return `expected one of ${this.names().join(', ')}, got '${show_printable(name)}'`;
+    }
+}
+
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
 // functions
@@ -14146,13 +14107,13 @@ function handleTupleResults(itemResults, final, items, input, optoutStart) {
     }
     return final;
 }
-const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodRecord", (inst, def) => {
+const $ZodRecord = /*@__PURE__*/ $constructor("$ZodRecord", (inst, def) => {
     $ZodType.init(inst, def);
-    const memo = core.globalConfig.memoizer;
+    const memo = globalConfig.memoizer;
     memo?.attach(inst);
     inst._zod.parse = (payload, ctx) => {
         const input = payload.value;
-        if (!util.isPlainObject(input)) {
+        if (!isPlainObject(input)) {
             payload.issues.push({
                 expected: "record",
                 code: "invalid_type",
@@ -14181,7 +14142,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                         payload.issues.push({
                             code: "invalid_key",
                             origin: "record",
-                            issues: keyResult.issues.map((iss) => util.finalizeIssue(iss, ctx, core.config())),
+                            issues: keyResult.issues.map((iss) => finalizeIssue(iss, ctx, config())),
                             input: key,
                             path: [key],
                             inst,
@@ -14195,14 +14156,14 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                     if (result instanceof Promise) {
                         proms.push(result.then((result) => {
                             if (result.issues.length) {
-                                payload.issues.push(...util.prefixIssues(key, result.issues));
+                                payload.issues.push(...prefixIssues(key, result.issues));
                             }
                             payload.value[outKey] = result.value;
                         }));
                     }
                     else {
                         if (result.issues.length) {
-                            payload.issues.push(...util.prefixIssues(key, result.issues));
+                            payload.issues.push(...prefixIssues(key, result.issues));
                         }
                         payload.value[outKey] = result.value;
                     }
@@ -14248,7 +14209,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                     throw new Error("Async schemas not supported in object keys currently");
                 }
                 // Numeric string fallback: if key is a numeric string and failed, retry with Number(key). This handles z.number(), z.literal([1, 2, 3]), and unions containing numeric literals
-                const checkNumericKey = typeof key === "string" && regexes.number.test(key) && keyResult.issues.length;
+                const checkNumericKey = typeof key === "string" && number.test(key) && keyResult.issues.length;
                 if (checkNumericKey) {
                     const retryResult = def.keyType._zod.run({ value: Number(key), issues: [] }, ctx);
                     if (retryResult instanceof Promise) {
@@ -14272,7 +14233,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                         payload.issues.push({
                             code: "invalid_key",
                             origin: "record",
-                            issues: keyResult.issues.map((iss) => util.finalizeIssue(iss, ctx, core.config())),
+                            issues: keyResult.issues.map((iss) => finalizeIssue(iss, ctx, config())),
                             input: key,
                             path: [key],
                             inst,
@@ -14288,14 +14249,14 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                 if (result instanceof Promise) {
                     proms.push(result.then((result) => {
                         if (result.issues.length) {
-                            payload.issues.push(...util.prefixIssues(key, result.issues));
+                            payload.issues.push(...prefixIssues(key, result.issues));
                         }
                         payload.value[outKey] = result.value;
                     }));
                 }
                 else {
                     if (result.issues.length) {
-                        payload.issues.push(...util.prefixIssues(key, result.issues));
+                        payload.issues.push(...prefixIssues(key, result.issues));
                     }
                     payload.value[outKey] = result.value;
                 }
@@ -14315,7 +14276,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
         }
         return payload;
     };
-})));
+});
 const $ZodMap = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodMap", (inst, def) => {
     $ZodType.init(inst, def);
     const memo = core.globalConfig.memoizer;
@@ -14458,16 +14419,16 @@ const $ZodEnum = /*@__PURE__*/ $constructor("$ZodEnum", (inst, def) => {
         return payload;
     };
 });
-const $ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodLiteral", (inst, def) => {
+const $ZodLiteral = /*@__PURE__*/ $constructor("$ZodLiteral", (inst, def) => {
     $ZodType.init(inst, def);
     const values = new Set(def.values);
     inst._zod.values = values;
-    util.defineLazyInternal(inst, "pattern", (zod) => {
+    defineLazyInternal(inst, "pattern", (zod) => {
         const vals = zod.def.values;
         // unmatchable fallback, RE2-safe: an empty alternation would compile to /^()$/, which matches ""
         return new RegExp(vals.length
             ? `^(${vals
-                .map((o) => typeof o === "string" ? util.escapeRegex(o) : o ? util.escapeRegex(o.toString()) : String(o))
+                .map((o) => typeof o === "string" ? escapeRegex(o) : o ? escapeRegex(o.toString()) : String(o))
                 .join("|")})$`
             : "^[^\\s\\S]$");
     });
@@ -14484,7 +14445,7 @@ const $ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null &&
         });
         return payload;
     };
-})));
+});
 const $ZodFile = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodFile", (inst, def) => {
     $ZodType.init(inst, def);
     inst._zod.parse = (payload, _ctx) => {
@@ -15443,7 +15404,7 @@ function _isoDuration(Class, params) {
 }
 // @__NO_SIDE_EFFECTS__
 function _number(Class, params) {
-    return new Class(snapshotChecks({ type: "number", checks: [], ...util.normalizeParams(params) }));
+    return new Class(snapshotChecks({ type: "number", checks: [], ...normalizeParams(params) }));
 }
 // @__NO_SIDE_EFFECTS__
 function _coercedNumber(Class, params) {
@@ -19024,7 +18985,7 @@ const ZodNumber = /*@__PURE__*/ $constructor("ZodNumber", (inst, def) => {
     },
 }));
 function schemas_number(params) {
-    return core._number(ZodNumber, params);
+    return _number(ZodNumber, params);
 }
 const ZodNumberFormat = /*@__PURE__*/ $constructor("ZodNumberFormat", (inst, def) => {
     $ZodNumberFormat.init(inst, def);
@@ -19386,14 +19347,14 @@ function tuple(items, _paramsOrRest, _params) {
         ...util.normalizeParams(params),
     });
 }
-const ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodRecord", (inst, def) => {
+const ZodRecord = /*@__PURE__*/ $constructor("ZodRecord", (inst, def) => {
     _ensureDefaultMemoizer();
-    core.$ZodRecord.init(inst, def);
+    $ZodRecord.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.recordProcessor(inst, ctx, json, params);
+    inst._zod.processJSONSchema = (ctx, json, params) => recordProcessor(inst, ctx, json, params);
     inst.keyType = def.keyType;
     inst.valueType = def.valueType;
-})));
+});
 function record(keyType, valueType, params) {
     // v3-compat: z.record(valueType, params?) — defaults keyType to z.string()
     if (!valueType || !valueType._zod) {
@@ -19401,14 +19362,14 @@ function record(keyType, valueType, params) {
             type: "record",
             keyType: schemas_string(),
             valueType: keyType,
-            ...util.normalizeParams(valueType),
+            ...normalizeParams(valueType),
         });
     }
     return new ZodRecord({
         type: "record",
         keyType,
         valueType: valueType,
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 // type alksjf = core.output<core.$ZodRecordKey>;
@@ -19531,10 +19492,10 @@ function nativeEnum(entries, params) {
         ...util.normalizeParams(params),
     });
 }
-const ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodLiteral", (inst, def) => {
-    core.$ZodLiteral.init(inst, def);
+const ZodLiteral = /*@__PURE__*/ $constructor("ZodLiteral", (inst, def) => {
+    $ZodLiteral.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.literalProcessor(inst, ctx, json, params);
+    inst._zod.processJSONSchema = (ctx, json, params) => literalProcessor(inst, ctx, json, params);
     inst.values = new Set(def.values);
     Object.defineProperty(inst, "value", {
         get() {
@@ -19544,12 +19505,12 @@ const ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null && 
             return def.values[0];
         },
     });
-})));
+});
 function literal(value, params) {
     return new ZodLiteral({
         type: "literal",
         values: Array.isArray(value) ? value : [value],
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 const ZodFile = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodFile", (inst, def) => {
@@ -19908,36 +19869,1225 @@ function preprocess(fn, schema) {
     });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/action/show.ts
+;// CONCATENATED MODULE: ./packages/shared/src/domain/colors.ts
 /**
- * The one way a value from outside (an input, a YAML document, a host's file, a metrics line)
- * appears in a message: escaped, so it cannot break the log line or pass for a workflow command,
- * and cut to a length.
+ * The two colors an app runs as on a host: one serves, the other takes the next version, and
+ * traffic moves between them.
  */
-/** A text escaped as in a JSON string (no quotes around it), cut at `max` characters. */
-function printable(text, max = 60) {
-    const flat = JSON.stringify(text).slice(1, -1);
-    return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+const COLORS = ['blue', 'green'];
+const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
+
+;// CONCATENATED MODULE: ./packages/shared/src/domain/releases.ts
+/**
+ * What became of a release. `previous` (for a rollback) is the newest release that served all
+ * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
+ * chosen by name.
+ */
+const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
+const BAD = (/* unused pure expression or super */ null && (['failed', 'rejected', 'rolled-back', 'cancelled']));
+const isRejected = (release) => BAD.includes(release.status);
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
+
+
+
+
+
+
+
+/**
+ * What a host remembers about an app: which color serves, what runs in each color, every release
+ * with what became of it, and the traffic change in flight (written before nginx is touched).
+ * Written atomically (temporary file + rename), changed only under the lock, and every step is
+ * appended to an audit log.
+ */
+const colorSchema = schemas_enum(COLORS);
+// Everything read back from a host is validated with the inputs' own patterns: a state file is
+// data another party may have written, never something to print or run as it is.
+const state_version = schemas_string().regex(patterns_VERSION, 'a version label');
+const state_image = schemas_string().regex(patterns_IMAGE_REF, 'an image reference');
+const imageOrEmpty = union([literal(''), state_image]);
+// eslint-disable-next-line no-control-regex
+const plainText = (max) => schemas_string().max(max).regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
+const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
+const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
+const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
+// A job's id as GitHub gives it (GITHUB_JOB), and the random token its main step made: together
+// they tell one job's lock and pending switch from another job's of the same run (a matrix).
+const jobId = schemas_string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a job id');
+const state_jobToken = schemas_string().regex(/^[A-Za-z0-9-]{8,100}$/, 'a job token');
+const weights = object({ blue: schemas_number().int().min(0).max(100), green: schemas_number().int().min(0).max(100) });
+const colorState = object({
+    image: state_image,
+    version: state_version,
+    port: schemas_number().int().min(1).max(65535),
+    status: schemas_enum(['running', 'stopped']),
+    since: state_time,
+});
+const historyEntry = object({
+    time: state_time,
+    runId,
+    actor,
+    action: schemas_enum(['deploy', 'promote', 'rollback', 'recover', 'repair']),
+    color: colorSchema,
+    version: union([literal(''), state_version]),
+    image: imageOrEmpty,
+    outcome: schemas_enum(['success', 'failed', 'reverted', 'noop', 'cancelled']),
+    detail: schemas_string().max(600).optional(),
+});
+/** A release as the state file holds it (domain/releases.ts: ReleaseRecord, what became of it). */
+const releaseSchema = object({
+    id: schemas_string().regex(/^[a-z0-9-]{1,40}$/),
+    version: state_version,
+    image: state_image,
+    color: colorSchema,
+    runId,
+    deployedAt: state_time,
+    status: schemas_enum(RELEASE_STATUSES),
+    /** When it first took all traffic (null: never did). */
+    servedAt: state_time.nullable(),
+    /** When a rollback put it back in service (the newest such time). */
+    restoredAt: state_time.nullable().default(null),
+    endedAt: state_time.nullable().default(null),
+    note: plainText(300).default(''),
+    /**
+     * The runtime it was started with. Only its shape is checked here: what its options may be is
+     * the runtime's, checked with the runtime inputs' own fields when a rollback builds it.
+     */
+    runtime: object({ name: schemas_string().max(100), options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()])).refine((options) => Object.keys(options).length <= 20, 'at most 20 options') }).optional(),
+});
+const canarySchema = object({
+    color: colorSchema,
+    version: state_version,
+    image: state_image,
+    percent: schemas_number().int().min(0).max(100),
+    since: state_time,
+    runId,
+    release: schemas_string().optional(),
+    /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
+    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) }).optional(),
+});
+/**
+ * A traffic change in flight, written before nginx is touched and cleared once the outcome is
+ * recorded. A run that finds one left by another run knows what nginx may be serving: it puts
+ * traffic on the `recover` side and records `commit` when that side is `to`.
+ */
+const pendingSchema = object({
+    runId,
+    phase: schemas_enum(['deploy', 'promote', 'rollback', 'ramp', 'take-out']),
+    at: state_time,
+    from: weights.nullable(),
+    to: weights,
+    recover: schemas_enum(['from', 'to']),
+    /** The release this change is about (cancelled when recovered to `from` during a deploy). */
+    release: schemas_string().optional(),
+    /** The job that made the change, and its token: a post step settles only its own job's change. */
+    job: jobId.optional(),
+    jobToken: state_jobToken.optional(),
+    commit: object({ active: colorSchema.nullable(), canary: canarySchema.nullable(), releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })) }),
+});
+const appStateSchema = object({
+    schema: union([literal(1), literal(2)]),
+    app: schemas_string().regex(/^[a-z][a-z0-9-]{0,39}$/),
+    active: colorSchema.nullable(),
+    colors: object({ blue: colorState.optional(), green: colorState.optional() }),
+    canary: canarySchema.nullable(),
+    releases: array(releaseSchema).default([]),
+    pending: pendingSchema.nullable().default(null),
+    history: array(historyEntry),
+    updatedAt: state_time,
+});
+/** Folds text to one line of printable characters (for a release's note). */
+function oneLine(text) {
+    // eslint-disable-next-line no-control-regex
+    return text.replace(/[\0-\x1f\x7f]+/g, ' ').trim();
+}
+const HISTORY_LIMIT = 200;
+const RELEASE_LIMIT = 50;
+function emptyState(app, now) {
+    return { schema: 2, app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
+}
+function withHistory(state, entry) {
+    return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
+}
+function newReleaseId() {
+    return `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+function addRelease(state, release) {
+    return { ...state, releases: [...state.releases, release].slice(-RELEASE_LIMIT) };
+}
+function updateRelease(state, id, change) {
+    if (!id)
+        return state;
+    return { ...state, releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)) };
+}
+/** The release serving all (or, during a canary, most) traffic. */
+function liveRelease(state) {
+    return [...state.releases].reverse().find((release) => release.status === 'live');
+}
+/** Releases one can roll back to by name: image known, newest first, one per version. */
+function rollbackCandidates(state) {
+    const seen = new Set();
+    return [...state.releases].reverse().filter((release) => {
+        if (seen.has(release.version))
+            return false;
+        seen.add(release.version);
+        return true;
+    });
 }
 /**
- * Any value as a message shows it: a text in quotes (escaped and cut), a number or boolean as it
- * is, and for a list or a mapping only what it is (a message names the field; the whole value
- * may be large or secret).
+ * A state written by an older version (schema 1) has only its history: rebuild the releases
+ * from it, so `previous` means the same thing on an upgraded host.
  */
-function show(value, max = 60) {
-    if (value === undefined)
-        return 'nothing';
-    if (value === null)
-        return 'null';
-    if (typeof value === 'string')
-        return `'${printable(value, max)}'`;
-    if (Array.isArray(value))
-        return 'a list';
-    if (typeof value === 'object')
-        return 'a mapping';
-    return String(value);
+function migrateState(state) {
+    if (state.schema === 2)
+        return state;
+    let next = { ...state, schema: 2, releases: [], pending: null };
+    const find = (version) => [...next.releases].reverse().find((release) => release.version === version);
+    for (const entry of state.history) {
+        if (!VERSION.test(entry.version) || !IMAGE_REF.test(entry.image))
+            continue;
+        if (entry.action === 'deploy') {
+            const first = entry.outcome === 'success' && !liveRelease(next);
+            const status = entry.outcome === 'success' ? (first ? 'live' : 'canary') : entry.outcome === 'cancelled' ? 'cancelled' : 'failed';
+            next = addRelease(next, { id: newReleaseId(), version: entry.version, image: entry.image, color: entry.color, runId: entry.runId, deployedAt: entry.time, status, servedAt: first ? entry.time : null, restoredAt: null, endedAt: null, note: 'rebuilt from the history' });
+        }
+        else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
+            const previous = liveRelease(next);
+            const target = find(entry.version);
+            if (previous && previous.id !== target?.id)
+                next = updateRelease(next, previous.id, { status: entry.action === 'promote' ? 'superseded' : 'rolled-back', endedAt: entry.time });
+            for (const release of next.releases)
+                if (release.status === 'canary' && release.id !== target?.id)
+                    next = updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
+            if (target)
+                next = updateRelease(next, target.id, { status: 'live', servedAt: target.servedAt ?? entry.time, ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}) });
+        }
+    }
+    return next;
+}
+function statePaths(stateDir, app) {
+    const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
+    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort`, hold: `${dir}/hold` };
+}
+/**
+ * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
+ * An SSH command arrives whole or not at all, so a run killed while sending it changes nothing,
+ * and no content has to be cut out of an input. `put PATH MODE CONTENT` replaces a file in one
+ * step (a new file under a name no one can guess, made by this shell with O_EXCL (noclobber, `set -C`)
+ * and the mode's umask, then renamed over the target; a planted link is never followed) or
+ * appends to it (MODE `append`, refusing a symbolic link). It spawns one process per replaced
+ * file (`mv`) and none per append: on a busy host every process counts.
+ */
+const WRITE_FILES_SHELL = `set -C
+put() {
+  d=\${1%/*}; [ -n "$d" ] || d=/
+  [ -d "$d" ] || mkdir -p "$d" || return 1
+  if [ "$2" = append ]; then
+    [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; return 1; }
+    printf '%s' "$3" >> "$1"
+    return
+  fi
+  t="$d/.agent-loop.$nonce.$wrote"
+  case $2 in 600) umask 077 ;; *) umask 022 ;; esac
+  if printf '%s' "$3" > "$t" && mv -f "$t" "$1"; then return 0; fi
+  rm -f "$t"
+  return 1
+}`;
+/**
+ * Shell that runs the `put`s given as arguments (a count, then PATH MODE CONTENT each). Sets
+ * `wrote` to how many succeeded; the first failure stops the rest; the arguments after the writes
+ * are left in "$@".
+ */
+const PUT_ALL_SHELL = `wrote=0; n=$1; shift
+while [ "$n" -gt 0 ]; do
+  put "$1" "$2" "$3" || break
+  wrote=$(( wrote + 1 )); n=$(( n - 1 )); shift 3
+done
+[ "$n" -eq 0 ] || shift $(( n * 3 ))`;
+/** Contents up to this size go inside the command itself (a command is limited to 128 KiB on Linux). */
+const INLINE_WRITE_BYTES = 64 * 1024;
+/** The arguments for PUT_ALL_SHELL, or null when the contents are too large to go inside a command. */
+function writeArgs(writes) {
+    const total = writes.reduce((sum, write) => sum + Buffer.byteLength(write.content), 0);
+    if (total > INLINE_WRITE_BYTES)
+        return null;
+    return [String(writes.length), ...writes.flatMap((write) => [write.path, write.mode, write.content])];
+}
+/** An unguessable part for temporary names. */
+const nonce = () => (0,external_node_crypto_namespaceObject.randomBytes)(12).toString('hex');
+const commands = {
+    readFile(path) {
+        return shell_script('al-read', 'if [ -f "$1" ]; then printf "present\\n"; cat "$1"; else printf "absent\\n"; fi', [path]);
+    },
+    /**
+     * Replaces a file in one step, content on stdin (for contents too large to go inside a command).
+     * The temporary file is made by mktemp (an unguessable name, created new, so a planted symlink is
+     * never followed) with an explicit mode, and the rename replaces a link at the target rather than
+     * writing through it. With `bytes`, the new content must have arrived whole before it replaces the
+     * old: a run killed while sending it closes the command's input early, and `cat` ends without an
+     * error on a short input.
+     */
+    writeFileAtomic(path, mode = '644', bytes) {
+        return shell_script('al-write', 'set -e; dir=$(dirname "$1"); mkdir -p "$dir"; tmp=$(mktemp "$dir/.agent-loop.XXXXXXXX"); trap \'rm -f "$tmp"\' EXIT; cat > "$tmp"; if [ -n "$3" ] && [ "$(wc -c < "$tmp")" -ne "$3" ]; then echo "the content arrived incomplete ($(wc -c < "$tmp") of $3 bytes); $1 was left as it was" >&2; exit 1; fi; chmod "$2" "$tmp"; mv -f "$tmp" "$1"; trap - EXIT', [path, mode, bytes === undefined ? '' : String(bytes)]);
+    },
+    /**
+     * Writes small files in one command (see WRITE_FILES_SHELL); null when they are too large for
+     * one. Exit 0: all written; exit 1: none; exit 5 with `wrote N` on stdout: the first N were
+     * written, then one failed.
+     */
+    writeFiles(writes) {
+        const args = writeArgs(writes);
+        if (!args)
+            return null;
+        return shell_script('al-files', `set -u\n${WRITE_FILES_SHELL}\nnonce=$1; shift\n${PUT_ALL_SHELL}\n[ "$wrote" -eq ${writes.length} ] && exit 0\n[ "$wrote" -eq 0 ] && exit 1\necho "wrote $wrote"; exit 5`, [nonce(), ...args]);
+    },
+    appendLine(path) {
+        return shell_script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
+    },
+    /**
+     * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
+     * renamed to the lock's name, so nobody ever sees a lock without its owner. On success prints
+     * `acquired`; otherwise the time of the holder's last sign of life, the host's time, the owner
+     * (nothing for a lock without an owner file) and exit 1.
+     */
+    acquireLock(lockDir) {
+        return shell_script('al-lock', [
+            'parent=$(dirname "$1")',
+            'mkdir -p "$parent" || exit 3',
+            // A rename replaces an empty folder: without this check, a lock folder an operator made by
+            // hand (mkdir lock) to stop deploys would be taken silently.
+            'if [ ! -e "$1" ] && [ ! -L "$1" ]; then',
+            '  tmp=$(mktemp -d "$parent/.lock.XXXXXXXX") || exit 3',
+            '  if ! cat > "$tmp/owner.json"; then rm -rf "$tmp"; exit 3; fi',
+            '  chmod 755 "$tmp"; chmod 644 "$tmp/owner.json"',
+            '  if mv -T "$tmp" "$1" 2>/dev/null; then echo acquired; exit 0; fi',
+            '  rm -rf "$tmp"',
+            'fi',
+            // The lock vanished between the rename and here (or while its owner was read): the caller tries again.
+            '[ -e "$1" ] || [ -L "$1" ] || exit 4',
+            'owner=$(head -c 4096 "$1/owner.json" 2>/dev/null)',
+            '[ -n "$owner" ] || [ -e "$1" ] || [ -L "$1" ] || exit 4',
+            // A lock whose age cannot be read (no GNU stat) counts as alive, never as stale.
+            'printf "held %s %s\\n" "$(stat -c %Y "$1" 2>/dev/null || date +%s)" "$(date +%s)"',
+            'printf "%s" "$owner"',
+            'exit 1',
+        ].join('\n'), [lockDir]);
+    },
+    /**
+     * Removes a lock that has no owner file (an operator's `mkdir lock`), only while it still has
+     * none: exit 5 when an owner file has appeared since it was read.
+     */
+    takeOverLock(lockDir) {
+        return shell_script('al-unlock-ownerless', [
+            'set -u',
+            '[ -e "$1" ] || [ -L "$1" ] || exit 0',
+            '[ ! -e "$1/owner.json" ] || { echo "the lock has an owner now" >&2; exit 5; }',
+            'aside=$(mktemp -d "$(dirname "$1")/.taken.XXXXXXXX") || exit 3',
+            'mv -T "$1" "$aside/lock" || { rmdir "$aside"; exit 3; }',
+            'rm -rf "$aside"',
+        ].join('\n'), [lockDir]);
+    },
+    /** Moves a stale lock aside and removes it; only when it has still shown no sign of life for $2 seconds. */
+    breakLock(lockDir, staleSeconds) {
+        return shell_script('al-unlock-stale', [
+            'set -u',
+            'seen=$(stat -c %Y "$1" 2>/dev/null) || exit 0',
+            '[ $(( $(date +%s) - seen )) -gt "$2" ] || { echo "the lock came back to life" >&2; exit 5; }',
+            'aside=$(mktemp -d "$(dirname "$1")/.broken.XXXXXXXX") || exit 3',
+            'mv -T "$1" "$aside" 2>/dev/null; rm -rf "$aside"',
+        ].join('\n'), [lockDir, String(staleSeconds)]);
+    },
+    /**
+     * Releases the lock only if this run still owns it. The lock is renamed aside before it is
+     * removed, so no one ever sees it as a folder without its owner file.
+     */
+    releaseLock(lockDir, token) {
+        return shell_script('al-unlock', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then aside=$(mktemp -d "$(dirname "$1")/.released.XXXXXXXX") || exit 3; mv -T "$1" "$aside/lock" 2>/dev/null; rm -rf "$aside"; fi', [lockDir, token]);
+    },
+    /**
+     * Rewrites the owner file of a lock this run holds (the token is checked), for a run that names
+     * its version only once it has read the state under the lock: a monitor, its canary's.
+     */
+    relabelLock(lockDir, token) {
+        return shell_script('al-relabel', 'grep -qF "$2" "$1/owner.json" 2>/dev/null || exit 0; tmp=$(mktemp "$1/.owner.XXXXXXXX") || exit 3; cat > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$1/owner.json"', [lockDir, token]);
+    },
+    /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
+    heartbeat(lockDir, token) {
+        // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
+        // post step run) must not create a file in the lock's place, which would block every next run.
+        return shell_script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
+    },
+    /** The last state the audit log recorded (repair). */
+    lastAuditedState(auditPath) {
+        return shell_script('al-last-state', 'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi', [auditPath]);
+    },
+};
+// --- running them --------------------------------------------------------------------------
+async function readRemoteFile(remote, path) {
+    const output = await runChecked(remote, commands.readFile(path), `reading ${path}`);
+    const newline = output.indexOf('\n');
+    return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
+}
+async function writeRemoteFile(remote, path, content) {
+    await ssh_runChecked(remote, commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, { stdin: content });
+}
+/** A state file that cannot be read as one: torn, hand-edited, or not ours. */
+class StateUnreadable extends errors_HostError {
+    path;
+    problem;
+    name = 'StateUnreadable';
+    /** What the step summary says to do: a plain re-run would meet the same file. */
+    remedy = 'A plain re-run meets the same file: re-run the step with repair-state: true (agent-loop: --repair-state true), which rebuilds the state from the audit log and the live weights and says what it found.';
+    constructor(host, path, problem) {
+        super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
+        this.path = path;
+        this.problem = problem;
+    }
+}
+function parseState(text, app) {
+    let document;
+    try {
+        document = JSON.parse(text);
+    }
+    catch {
+        return { ok: false, problem: 'is not valid JSON (torn or edited by hand)' };
+    }
+    const parsed = appStateSchema.safeParse(document);
+    if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return { ok: false, problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}` };
+    }
+    if (parsed.data.app !== app)
+        return { ok: false, problem: `belongs to the app '${printable(parsed.data.app)}', not '${app}'` };
+    return { ok: true, state: migrateState(parsed.data) };
+}
+async function readState(remote, paths, app, now) {
+    const text = await readRemoteFile(remote, paths.state);
+    if (text === null)
+        return emptyState(app, now);
+    const parsed = parseState(text, app);
+    if (!parsed.ok)
+        throw new StateUnreadable(remote.label, paths.state, parsed.problem);
+    return parsed.state;
+}
+/**
+ * The state file's text, only in a form the next run will read back: a value that does not fit (an
+ * actor that is not a user name, say) fails here, and with it the step, instead of every later run.
+ */
+function stateText(host, state) {
+    const text = `${JSON.stringify(state, null, 2)}\n`;
+    const check = parseState(text, state.app);
+    if (!check.ok)
+        throw new HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
+    return text;
+}
+async function writeState(remote, paths, state) {
+    await writeRemoteFile(remote, paths.state, stateText(remote.label, state));
+}
+/**
+ * Writes the state and appends audit lines in the same command (one round trip). The state comes
+ * first; when only the audit append fails, the state is written and the problem is returned as a
+ * warning (an audit failure never stops a phase).
+ */
+async function writeStateAndAudit(remote, paths, state, auditLines) {
+    const text = stateText(remote.label, state);
+    const writes = [{ path: paths.state, content: text, mode: '644' }];
+    if (auditLines)
+        writes.push({ path: paths.audit, content: auditLines, mode: 'append' });
+    const argv = commands.writeFiles(writes);
+    if (!argv) {
+        // Too large to go inside one command: the state on stdin, then the audit lines.
+        await writeRemoteFile(remote, paths.state, text);
+        if (!auditLines)
+            return null;
+        return runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: auditLines }).then(() => null, (error) => `could not append to the audit log: ${errorMessage(error)}`);
+    }
+    const result = await remote.run(argv);
+    if (result.code === 0)
+        return null;
+    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
+    if (result.code === 5 && result.stdout.trim() === 'wrote 1')
+        return `could not append to the audit log${detail ? `: ${detail}` : ''}`;
+    throw new HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+}
+async function audit(remote, paths, record) {
+    await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
+}
+/**
+ * The phases that take a lock (the callers of openSessions) and the placeholders a lock shows for
+ * a version it does not name yet: a lock's owner is read back with these, like the state.
+ */
+const LOCK_PHASES = ['deploy', 'promote', 'rollback', 'upgrade', 'prune', 'monitor canary', 'monitor ramp', 'monitor post-promotion'];
+const lockVersion = union([state_version, schemas_enum(['(canary)', '(previous)', '(maintenance)'])]);
+const lockOwnerFields = {
+    token: schemas_string().max(100),
+    runId,
+    actor,
+    version: lockVersion,
+    phase: schemas_enum(LOCK_PHASES),
+    time: state_time,
+    runUrl: schemas_string().max(300).regex(/^https?:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~%/-]*$/, 'a run URL').optional(),
+    job: jobId.optional(),
+    jobToken: state_jobToken.optional(),
+};
+const lockOwnerSchema = object(lockOwnerFields);
+/** What each field an owner shows must be, for the flag that replaces one that is not. */
+const LOCK_OWNER_FORMS = { runId: 'a run id', actor: 'a user name', version: 'a version label', phase: 'a known phase', time: 'an ISO time', job: 'a job id' };
+/**
+ * The owner file of a lock, read as data: each field with its pattern. A field that does not fit
+ * is never passed on as it is: one that is shown (run, actor, version, phase, time, job) becomes a
+ * flag saying what it should be, with what it holds escaped and cut; the others are left out.
+ */
+function parseLockOwner(text) {
+    try {
+        const value = JSON.parse(text);
+        const parsed = lockOwnerSchema.safeParse(value);
+        if (parsed.success)
+            return parsed.data;
+        if (!value || typeof value !== 'object')
+            return null;
+        const fields = {};
+        for (const [key, schema] of Object.entries(lockOwnerFields)) {
+            const raw = value[key];
+            if (raw === undefined)
+                continue;
+            const field = schema.safeParse(raw);
+            const form = LOCK_OWNER_FORMS[key];
+            if (field.success && typeof field.data === 'string')
+                fields[key] = field.data;
+            else if (form)
+                fields[key] = `(not ${form}: ${show(raw, 40)})`;
+        }
+        return fields;
+    }
+    catch {
+        return null;
+    }
+}
+/**
+ * What holds a lock, in words, from its owner's phase: a refusal names a monitor as a monitor, not
+ * as "another deploy".
+ */
+function lockHolder(phase) {
+    if (phase === 'deploy')
+        return 'another deploy';
+    if (phase === 'promote' || phase === 'rollback')
+        return `a ${phase}`;
+    if (phase === 'upgrade' || phase === 'prune')
+        return `maintenance (${phase})`;
+    if (phase?.startsWith('monitor '))
+        return `a canary-monitor (${phase.slice('monitor '.length)})`;
+    return 'another run';
+}
+class LockHeld extends errors_ConfigurationError {
+    owner;
+    ageSeconds;
+    stale;
+    constructor(host, owner, ageSeconds, stale) {
+        const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})` : '';
+        super(!owner
+            ? // No owner, no run to wait for or to find dead: an operator's stop sign until someone says otherwise.
+                `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`
+            : stale
+                ? `${host}: a stale lock from ${who} is in the way: no sign of life for ${ageSeconds} s, so that run is gone; re-run with break-stale-lock: true to break it`
+                : `${host}: ${lockHolder(owner.phase)} holds the lock: ${who}, alive ${ageSeconds} s ago; set lock-wait-seconds (e.g. 600) to wait for it, or cancel that run`);
+        this.owner = owner;
+        this.ageSeconds = ageSeconds;
+        this.stale = stale;
+    }
+}
+/** Takes the app's lock on a host; returns a function that releases it. */
+async function acquireLock(remote, paths, owner, options) {
+    let deadline = options.now() + options.waitSeconds * 1000;
+    let asked = false;
+    for (;;) {
+        const result = await remote.run(commands.acquireLock(paths.lock), { stdin: JSON.stringify(owner) });
+        if (result.code === 0 && result.stdout.trim() === 'acquired') {
+            return async () => {
+                await remote.run(commands.releaseLock(paths.lock, owner.token));
+            };
+        }
+        if (result.code === 4)
+            continue;
+        if (result.code !== 1)
+            throw new HostError(remote.label, `could not take the lock in ${paths.lock}: ${printable(result.stderr.trim(), 300) || `exit ${result.code}`}`);
+        const [header = '', ...rest] = result.stdout.split('\n');
+        const [, seen = '0', hostNow = '0'] = header.split(' ');
+        const ageSeconds = Math.max(0, Number(hostNow) - Number(seen));
+        const holder = parseLockOwner(rest.join('\n'));
+        if (!holder && options.takeOver) {
+            options.warn(`${remote.label}: taking over a lock with no owner file (take-over-lock: true)`);
+            const taken = await remote.run(commands.takeOverLock(paths.lock));
+            // Exit 5: an owner appeared meanwhile; the next attempt sees it.
+            if (taken.code !== 0 && taken.code !== 5)
+                throw new HostError(remote.label, `could not take over the lock in ${paths.lock}: ${printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`);
+            continue;
+        }
+        // A lock without an owner is no dead run's: it never goes stale (see LockHeld).
+        const stale = holder !== null && ageSeconds > options.staleSeconds;
+        if (stale && options.breakStale) {
+            options.warn(`${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`);
+            await runChecked(remote, commands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
+            continue;
+        }
+        if (!stale && !asked && options.onHeld) {
+            asked = true;
+            const atLeast = await options.onHeld(holder);
+            deadline = Math.max(deadline, options.now() + atLeast * 1000);
+        }
+        if (stale || options.now() >= deadline)
+            throw new LockHeld(remote.label, holder, ageSeconds, stale);
+        await options.sleep(Math.min(asked ? 250 : 2000, Math.max(100, deadline - options.now())));
+    }
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
+
+
+
+function weightsFor(color, percent) {
+    const other = 100 - percent;
+    return color === 'blue' ? { blue: percent, green: other } : { blue: other, green: percent };
+}
+function formatWeights(weights) {
+    return `blue ${weights.blue}% / green ${weights.green}%`;
+}
+const router_nginxName = (app) => `agent_loop_${app.replaceAll('-', '_')}`;
+const includeFileName = (app) => `agent-loop-${app}.conf`;
+const statusHost = (app) => `agent-loop-${app}`;
+const statusPath = (app) => `/agent-loop/${app}`;
+/** Reads the weights recorded in an include file's header (pure). */
+function parseIncludeHeader(content) {
+    const match = /^# agent-loop: (\{.*\})$/m.exec(content);
+    if (!match)
+        return null;
+    return parseStatus(match[1]);
+}
+function parseStatus(text) {
+    try {
+        const value = JSON.parse(text);
+        if (!value.weights || typeof value.weights.blue !== 'number' || typeof value.weights.green !== 'number' || typeof value.generation !== 'string')
+            return null;
+        return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
+    }
+    catch {
+        return null;
+    }
+}
+/**
+ * The switch as the SSH user runs it, in one command (an SSH command arrives whole or not at all):
+ * the write-ahead record first (when it cannot be written, nginx is not touched: exit 35), then the
+ * helper's `switch` (nginx-helper.ts: it renders the include from data, reloads and confirms, and
+ * puts the previous file back on any failure), then the outcome once the weights are live (exit 36
+ * when it cannot be written: the caller puts traffic back, since a switch nobody recorded must not
+ * stay). The records are written as this user, in its own state directory; the helper runs as the
+ * one nginx trusts and is given no path and no content.
+ */
+const SWITCH_SCRIPT = `set -u
+nonce=$1; shift
+${WRITE_FILES_SHELL}
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; nginx was not touched" >&2; exit 35; }
+# Then the outcome's writes (a count and PATH MODE CONTENT each), then the helper's argv.
+skip=$(( $1 * 3 + 1 ))
+apply() { shift "$skip"; "$@"; }
+out=$(apply "$@"); code=$?
+[ -z "$out" ] || printf '%s\\n' "$out"
+[ "$code" -eq 0 ] || exit "$code"
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+exit 0`;
+/** How long the switch waits for nginx to serve the new weights after a reload. */
+const CONFIRM_MS = 5000;
+/** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
+function helperArgs(site, weights, generation, nonceText) {
+    return [site.app, String(site.bluePort), String(site.greenPort), String(site.statusPort), site.splitKey, String(weights.blue), String(weights.green), generation, String(CONFIRM_MS), nonceText];
+}
+/**
+ * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
+ * it when they are small enough together; otherwise null is returned and the caller writes them
+ * on their own.
+ */
+function switchCommand(control, site, weights, generation, before = [], after = []) {
+    if (!writeArgs([...before, ...after]))
+        return null;
+    const record = writeArgs(before);
+    const outcome = writeArgs(after);
+    const key = nonce();
+    return shell_script('al-switch', SWITCH_SCRIPT, [key, ...record, ...outcome, ...control, 'switch', ...helperArgs(site, weights, generation, key)]);
+}
+function statusUrl(site) {
+    return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
+}
+/**
+ * Prints what nginx serves (the status server's answer, a line starting with `{`), the status each
+ * probe URL answers (`health CODE URL`, one curl for all), and what the include on disk says (`file …`).
+ */
+function readWeightsCommand(includePath, site, probe = []) {
+    return shell_script('al-weights', [
+        'inc=$1; host=$2; url=$3; shift 3',
+        `for u; do set -- "$@" --next -s -o /dev/null --max-time 2 -w 'health %{http_code} %{url_effective}\n' "$u"; shift; done`,
+        'curl -s -f --max-time 2 -w "\n" -H "Host: $host" "$url" "$@"',
+        // The header is the file's second line: read by the shell itself, no process spent.
+        'if [ -f "$inc" ]; then i=0; while [ "$i" -lt 5 ] && IFS= read -r line; do i=$((i + 1)); case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$inc"; fi; echo end',
+    ].join('\n'), [includePath, statusHost(site.app), statusUrl(site), ...probe]);
+}
+function parseRouterView(output) {
+    let live = null;
+    let file = null;
+    const health = {};
+    for (const line of output.split('\n')) {
+        if (line.startsWith('{'))
+            live = parseStatus(line.trim());
+        if (line.startsWith('file '))
+            file = parseStatus(line.slice(5).trim());
+        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line.trim());
+        if (probed)
+            health[probed[2]] = Number(probed[1]);
+    }
+    return { live, file, health };
+}
+let generationCounter = 0;
+function newGeneration(now) {
+    generationCounter += 1;
+    return `${now.toString(36)}-${process.pid.toString(36)}-${generationCounter}`;
+}
+class NginxRouter {
+    remote;
+    site;
+    now;
+    includePath;
+    /** The helper's argv prefix (nginx-helper.ts): installed behind sudo, or sent as `sh -c`. */
+    control;
+    constructor(remote, site, confDir, nginx, now = Date.now) {
+        this.remote = remote;
+        this.site = site;
+        this.now = now;
+        this.includePath = `${confDir.replace(/\/+$/, '')}/${includeFileName(site.app)}`;
+        this.control = nginx_helper_nginxControl(nginx, confDir);
+    }
+    async setWeights(weights, options = {}) {
+        if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+            throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
+        }
+        const generation = newGeneration(this.now());
+        const after = options.after ?? [];
+        let recorded = after.length > 0;
+        let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
+        if (!argv && after.length > 0 && (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
+            recorded = false;
+        if (!argv) {
+            recorded = false;
+            // A record too large to go inside the command is written first, on its own.
+            for (const write of options.before ?? []) {
+                if (write.mode === 'append')
+                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                else
+                    await writeRemoteFile(this.remote, write.path, write.content);
+            }
+            argv = switchCommand(this.control, this.site, weights, generation);
+        }
+        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
+        if (result.code !== 0) {
+            const nginxSays = result.stderr.trim() || result.stdout.trim();
+            const what = result.code === 20
+                ? 'nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)'
+                : result.code === 21
+                    ? 'nginx could not be reloaded (the previous file was put back)'
+                    : result.code === 2 || result.code === 37
+                        ? 'the nginx helper refused the switch'
+                        : result.code === 22
+                            ? 'nginx did not serve the new weights on every worker'
+                            : result.code === 35
+                                ? 'the switch could not be recorded before making it, so traffic was not touched'
+                                : result.code === 36
+                                    ? 'the new weights are live, but their outcome could not be recorded'
+                                    : 'writing the nginx include failed';
+            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${nginxSays}`);
+        }
+        const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
+        const liveMs = live ? Number(live[1]) : Number.NaN;
+        return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, draining: Number(live?.[3] ?? 0), recorded };
+    }
+    async getWeights() {
+        const view = await this.inspect();
+        return view.live ?? view.file;
+    }
+    async inspect(probe = []) {
+        const result = await this.remote.run(readWeightsCommand(this.includePath, this.site, probe));
+        return parseRouterView(result.stdout);
+    }
+}
+/**
+ * The include host-setup writes for an app not yet deployed: its split variable, pointing at the
+ * discard port (nothing answers: 502), so that the server block's `proxy_pass http://$agent_loop_<app>;`
+ * loads before the first deploy. No status server: a deploy reads "not set up yet" and makes it a
+ * first deploy, whose switch replaces this file.
+ */
+function placeholderInclude(app) {
+    return [
+        '# Written by agent-loop host-setup: the split variable before the first deploy of this app,',
+        '# whose switch replaces this file. Until then its server block answers 502.',
+        `map $host $${router_nginxName(app)} {`,
+        '    default 127.0.0.1:9;',
+        '}',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy.ts
+
+
+
+
+/** The router's record of the weights it last confirmed, in the app's state folder. */
+const haproxyRecordPath = (stateDir, app) => `${statePaths(stateDir, app).dir}/haproxy.weights`;
+/** Unix socket paths are limited to 107 bytes (sun_path, with its NUL). */
+const SOCKET_PATH_MAX = 107;
+/**
+ * Checks everything that reaches a host before any command is sent. The backend name goes into a
+ * line of HAProxy's runtime API, which reads a space as a separator and a `;` as the next command:
+ * the pattern allows neither. The socket path is one socat address (`UNIX-CONNECT:PATH`), where a
+ * `:` or `,` would start options: the pattern allows neither.
+ */
+function checkHaproxySite(site, stateDir) {
+    if (!APP_NAME.test(site.app))
+        throw new errors_ConfigurationError(`'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`);
+    if (!site.socket.startsWith('/') || !HOST_PATH.test(site.socket) || site.socket.length > SOCKET_PATH_MAX) {
+        throw new errors_ConfigurationError(`invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket (letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`);
+    }
+    if (!HAPROXY_NAME.test(site.backend))
+        throw new errors_ConfigurationError(`invalid haproxy-backend '${site.backend}': expected an HAProxy backend name (letters, digits and _ . : -, at most 64), e.g. shop_api`);
+    if (!HOST_PATH.test(stateDir))
+        throw new errors_ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
+}
+function checkWeights(weights) {
+    if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+        throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
+    }
+}
+/**
+ * Shell shared by the switch and the read: `cli LINE` sends one line of commands on the admin
+ * socket (one connection; HAProxy runs them in order and ends each answer with an empty line; a
+ * `.` follows a call that worked, so that the shell keeps those lines). The line goes in as a here-
+ * document and `split_answers` reads the answers with the shell's own `read`: no process on the
+ * switch's path but socat.
+ */
+const CLI_SHELL = `cli() {
+  socat -T 5 - "UNIX-CONNECT:$socket" 2>&1 <<EOF && echo .
+$1
+EOF
+}
+first_line() { printf '%s\\n' "$1" | sed -n '/./{p;q;}' | cut -c1-200; }
+# Sets a1 … a4 to the first line of each answer ('' for an empty one: a weight accepted).
+split_answers() {
+  a1=; a2=; a3=; a4=; k=1; text=
+  while IFS= read -r line; do
+    if [ -n "$line" ]; then [ -n "$text" ] || text=$line; continue; fi
+    case $k in 1) a1=$text ;; 2) a2=$text ;; 3) a3=$text ;; 4) a4=$text ;; esac
+    k=$(( k + 1 )); text=
+  done <<EOF
+\${1%.}
+EOF
+}
+# Sets w from one answer of \`get weight\` ("N (initial M)"); else why.
+weight_of() {
+  case $1 in [0-9]*" (initial "*) w=\${1%% *}; case $w in *[!0-9]*) ;; *) return 0 ;; esac ;; esac
+  w=; why="HAProxy answered '$(first_line "$1")'"; return 1
+}
+# Sets cur_blue and cur_green from two answers of \`get weight\`; else why.
+weights_from() {
+  cur_blue=; cur_green=
+  weight_of "$1" || return 1; cur_blue=$w
+  weight_of "$2" || return 1; cur_green=$w
+}
+read_weights() {
+  if ! out=$(cli "get weight $backend/blue; get weight $backend/green"); then why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 1; fi
+  split_answers "$out"; weights_from "$a1" "$a2"
+}`;
+/**
+ * The switch in one command: the write-ahead record (when it cannot be written, HAProxy is not
+ * touched: exit 35), the weights read (the previous ones, to put back on failure), set and read
+ * back on one connection, then the outcome once they are live (exit 36 when it cannot be written:
+ * the caller puts traffic back). The server whose share grows is set first, so that the backend
+ * never has both servers at 0 on the way (no server: 503). On a refused command or weights that do
+ * not read back, the previous weights are set again, in the same order rule.
+ *
+ * Exit codes: 2 arguments refused; 23 HAProxy refused a weight command (previous weights put back);
+ * 24 the weights read back are not the ones set (previous weights put back); 25 HAProxy could not
+ * be reached or did not give the weights, before anything was changed (socat missing, socket
+ * refused, no such backend or server); 35, 36 as above. Prints `live MS` (with microseconds): from
+ * the set being sent until it was read back.
+ */
+const haproxy_SWITCH_SCRIPT = `set -u
+nonce=$1; socket=$2; backend=$3; blue=$4; green=$5; shift 5
+die() { code=$1; shift; printf '%s\\n' "$*" >&2; exit "$code"; }
+case $socket in /*) ;; *) die 2 "refused: the HAProxy socket must be an absolute path" ;; esac
+case $socket in *[!A-Za-z0-9._/+@-]*|*/../*|*/..) die 2 "refused: the HAProxy socket must be a path of letters, digits and . _ / + @ -, without .." ;; esac
+case $backend in ''|*[!A-Za-z0-9_.:-]*) die 2 "refused: the HAProxy backend must be letters, digits and _ . : -" ;; esac
+for weight in "$blue" "$green"; do
+  case $weight in ''|*[!0-9]*) die 2 "refused: each weight must be a whole number from 0 to 100" ;; esac
+  { [ \${#weight} -le 3 ] && [ "$weight" -le 100 ]; } || die 2 "refused: each weight must be a whole number from 0 to 100"
+done
+[ $(( blue + green )) -eq 100 ] || die 2 "refused: the weights must be two shares that add up to 100"
+${WRITE_FILES_SHELL}
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the record of the switch could not be written; HAProxy was not touched" >&2; exit 35; }
+command -v socat >/dev/null 2>&1 || die 25 "socat is not installed on this host (Debian's package socat): HAProxy's runtime API cannot be reached; nothing was changed"
+${CLI_SHELL}
+now_us() { t=$(date +%s%N); case $t in *[!0-9]*) t=$(( $(date +%s) * 1000000000 )) ;; esac; us=$(( t / 1000 )); }
+# Sets blue $1 and green $2, the growing share first, and reads both back; 3: refused, 4: not read back.
+set_weights() {
+  if [ "$2" -gt "$cur_green" ]; then order="green $2 blue $1"; else order="blue $1 green $2"; fi
+  set -- $order "$1" "$2"
+  if ! out=$(cli "set server $backend/$1 weight $2; set server $backend/$3 weight $4; get weight $backend/blue; get weight $backend/green"); then
+    why="HAProxy's admin socket $socket could not be reached: $(first_line "$out")"; return 3
+  fi
+  split_answers "$out"
+  if [ -n "$a1$a2" ]; then weights_from "$a3" "$a4"; why="HAProxy answered '$(first_line "\${a1:-$a2}")'"; return 3; fi
+  weights_from "$a3" "$a4" || return 4
+  { [ "$cur_blue" = "$5" ] && [ "$cur_green" = "$6" ]; } || { why="HAProxy reads back blue $cur_blue, green $cur_green"; return 4; }
+  return 0
+}
+read_weights || die 25 "$why; nothing was changed"
+prev_blue=$cur_blue; prev_green=$cur_green
+now_us; started=$us
+set_weights "$blue" "$green"; code=$?
+if [ "$code" -ne 0 ]; then
+  failure=$why
+  # What HAProxy holds now may be neither: put the previous weights back from what was read.
+  [ -n "$cur_blue" ] && [ -n "$cur_green" ] || { cur_blue=$blue; cur_green=$green; }
+  if [ "$cur_blue" = "$prev_blue" ] && [ "$cur_green" = "$prev_green" ]; then back="the previous weights (blue $prev_blue, green $prev_green) are still the ones served"
+  elif set_weights "$prev_blue" "$prev_green"; then back="the previous weights (blue $prev_blue, green $prev_green) were put back"
+  else back="putting the previous weights (blue $prev_blue, green $prev_green) back failed too: $why"; fi
+  die $(( code + 20 )) "$failure; $back"
+fi
+now_us; live=$(( us - started ))
+printf 'live %d.%03d\\n' $(( live / 1000 )) $(( live % 1000 ))
+${PUT_ALL_SHELL}
+[ "$n" -eq 0 ] || { echo "the new weights are live but their record could not be written" >&2; exit 36; }
+exit 0`;
+/** The router's record: the same header an nginx include carries, read by parseIncludeHeader. */
+function haproxyRecord(site, weights, generation) {
+    return `# The weights agent-loop last confirmed on HAProxy (backend ${site.backend}, socket ${site.socket}).\n# agent-loop: ${JSON.stringify({ app: site.app, weights, generation })}\n`;
+}
+/**
+ * The switch as one command. `before` (the write-ahead record) and `after` (the outcome, after the
+ * router's own record) go inside it when they are small enough together; otherwise null.
+ */
+function haproxySwitchCommand(site, weights, before = [], after = []) {
+    if (!writeArgs([...before, ...after]))
+        return null;
+    return shell_script('al-haproxy-switch', haproxy_SWITCH_SCRIPT, [nonce(), site.socket, site.backend, String(weights.blue), String(weights.green), ...writeArgs(before), ...writeArgs(after)]);
+}
+/**
+ * Prints the weights HAProxy serves (`weights BLUE GREEN`, or `unread REASON`), the status each
+ * probe URL answers (`health CODE URL`, one curl for all), and the router's record (`file …`).
+ */
+function haproxyReadCommand(site, recordPath, probe = []) {
+    return shell_script('al-haproxy-weights', [
+        'socket=$1; backend=$2; record=$3; shift 3',
+        'first=1; for u; do [ "$first" = 1 ] || set -- "$@" --next; first=0; set -- "$@" -s -o /dev/null --max-time 2 -w \'health %{http_code} %{url_effective}\\n\' "$u"; shift; done',
+        '[ $# -eq 0 ] || curl "$@"',
+        CLI_SHELL,
+        'if ! command -v socat >/dev/null 2>&1; then echo "unread socat is not installed"; elif read_weights; then echo "weights $cur_blue $cur_green"; else echo "unread $why"; fi',
+        'if [ -f "$record" ]; then while IFS= read -r line; do case $line in "# agent-loop: "*) printf "file %.2000s\\n" "${line#\\# agent-loop: }"; break ;; esac; done < "$record"; fi; echo end',
+    ].join('\n'), [site.socket, site.backend, recordPath, ...probe]);
+}
+/**
+ * What HAProxy serves and what the record says. HAProxy's weights are shares as they are when they
+ * add up to 100 (the router's own), and are scaled to 100 otherwise (weights an admin set); both at
+ * 0 serve nothing (live is null), as does a socket that cannot be read. The live generation is the
+ * record's when the record says the same weights, else one named after the weights.
+ */
+function parseHaproxyView(output) {
+    let served = null;
+    let unread = null;
+    let file = null;
+    const health = {};
+    for (const raw of output.split('\n')) {
+        const line = raw.trim();
+        const weights = /^weights (\d{1,3}) (\d{1,3})$/.exec(line);
+        if (weights)
+            served = shares(Number(weights[1]), Number(weights[2]));
+        if (line.startsWith('unread '))
+            unread = line.slice(7, 300);
+        if (line.startsWith('file '))
+            file = parseIncludeHeader(`# agent-loop: ${line.slice(5)}`);
+        const probed = /^health (\d{3}) (http:\/\/\S+)$/.exec(line);
+        if (probed)
+            health[probed[2]] = Number(probed[1]);
+    }
+    const same = !!served && !!file && file.weights.blue === served.blue && file.weights.green === served.green;
+    const live = served ? { weights: served, generation: same && file ? file.generation : `haproxy-${served.blue}-${served.green}` } : null;
+    return { live, file, health, unread };
+}
+function shares(blue, green) {
+    const total = blue + green;
+    if (total === 0 || blue > 256 || green > 256)
+        return null;
+    if (total === 100)
+        return { blue, green };
+    const scaled = Math.round((blue * 100) / total);
+    return { blue: scaled, green: 100 - scaled };
+}
+class HaproxyRouter {
+    remote;
+    site;
+    now;
+    recordPath;
+    constructor(remote, site, stateDir, now = Date.now) {
+        this.remote = remote;
+        this.site = site;
+        this.now = now;
+        checkHaproxySite(site, stateDir);
+        this.recordPath = haproxyRecordPath(stateDir, site.app);
+    }
+    async setWeights(weights, options = {}) {
+        checkWeights(weights);
+        const record = { path: this.recordPath, content: haproxyRecord(this.site, weights, newGeneration(this.now())), mode: '644' };
+        const before = options.before ?? [];
+        const after = options.after ?? [];
+        let recorded = after.length > 0;
+        // The router's record goes first: when it cannot be written, neither is the caller's outcome (exit 36).
+        let argv = haproxySwitchCommand(this.site, weights, before, [record, ...after]);
+        if (!argv && after.length > 0 && (argv = haproxySwitchCommand(this.site, weights, before, [record])))
+            recorded = false;
+        if (!argv) {
+            recorded = false;
+            // A record too large to go inside the command is written first, on its own.
+            for (const write of before) {
+                if (write.mode === 'append')
+                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                else
+                    await writeRemoteFile(this.remote, write.path, write.content);
+            }
+            argv = haproxySwitchCommand(this.site, weights, [], [record]);
+        }
+        const result = await this.remote.run(argv, { timeoutMs: 60_000 });
+        if (result.code !== 0) {
+            const haproxySays = result.stderr.trim() || result.stdout.trim();
+            const what = result.code === 23
+                ? 'HAProxy refused the weight command'
+                : result.code === 24
+                    ? 'HAProxy did not serve the new weights'
+                    : result.code === 25
+                        ? 'HAProxy could not be asked for its weights, so traffic was not touched'
+                        : result.code === 2
+                            ? 'the HAProxy switch refused its arguments'
+                            : result.code === 35
+                                ? 'the switch could not be recorded before making it, so traffic was not touched'
+                                : result.code === 36
+                                    ? 'the new weights are live, but their outcome could not be recorded'
+                                    : 'the HAProxy switch failed';
+            throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${haproxySays}`);
+        }
+        const live = /^live (\d+(?:\.\d+)?)$/m.exec(result.stdout);
+        const liveMs = live ? Number(live[1]) : Number.NaN;
+        // No old process keeps the previous weights: once read back, every connection uses them.
+        return { weights, liveMs, settledMs: liveMs, recorded };
+    }
+    async getWeights() {
+        const view = await this.inspect();
+        return view.live ?? view.file;
+    }
+    async inspect(probe = []) {
+        const result = await this.remote.run(haproxyReadCommand(this.site, this.recordPath, probe));
+        const { live, file, health } = parseHaproxyView(result.stdout);
+        return { live, file, health };
+    }
+}
+/**
+ * What the deploy user finds of HAProxy on a host, as that user: socat, the socket (and whether it
+ * may connect to it: a Unix socket needs write permission), its group and mode, then on one
+ * connection the socket's level and the weights of the app's two servers (`No such backend.`, `No
+ * such server.` otherwise).
+ */
+const DOCTOR_SCRIPT = `socket=$1; backend=$2
+echo "user=$(id -un)"
+if command -v socat >/dev/null 2>&1; then echo socat=yes; else echo socat=no; fi
+if [ ! -e "$socket" ]; then echo socket=missing
+elif [ ! -S "$socket" ]; then echo socket=other
+elif [ -w "$socket" ]; then echo socket=usable
+else echo socket=denied; fi
+printf 'group=%s\\n' "$(stat -c %G "$socket" 2>/dev/null)"
+printf 'mode=%s\\n' "$(stat -c %a "$socket" 2>/dev/null)"
+${CLI_SHELL}
+if command -v socat >/dev/null 2>&1 && [ -S "$socket" ] && [ -w "$socket" ]; then
+  if out=$(cli "show cli level; get weight $backend/blue; get weight $backend/green"); then
+    split_answers "$out"
+    printf 'level=%s\\nblue=%s\\ngreen=%s\\n' "$(first_line "$a1")" "$(first_line "$a2")" "$(first_line "$a3")"
+  else printf 'unreachable=%s\\n' "$(first_line "$out")"; fi
+fi`;
+function haproxyDoctorCommand(site) {
+    return shell_script('al-haproxy-doctor', DOCTOR_SCRIPT, [site.socket, site.backend]);
+}
+function parseHaproxyFacts(output) {
+    const values = new Map();
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0 && !values.has(line.slice(0, eq)))
+            values.set(line.slice(0, eq), line.slice(eq + 1).slice(0, 300));
+    }
+    const get = (key) => values.get(key) ?? '';
+    const socket = get('socket');
+    return {
+        user: get('user'),
+        socat: get('socat') === 'yes',
+        socket: socket === 'usable' || socket === 'missing' || socket === 'other' ? socket : 'denied',
+        group: get('group'),
+        mode: get('mode'),
+        level: get('level'),
+        blue: get('blue'),
+        green: get('green'),
+        unreachable: get('unreachable'),
+    };
+}
+/** The stats socket line of the README's configuration, for this socket. */
+const statsSocketLine = (socket, group = 'agent-loop') => `stats socket ${socket} mode 660 group ${group} level admin`;
+/** Whether the socket's mode lets its group connect (group write), e.g. 660. */
+const groupMayWrite = (mode) => /^[0-7]*[2367][0-7]$/.test(mode);
+/**
+ * How the deploy user gets the socket: through its group. A group of its own that only the deploy
+ * user is in (README: "What the socket lets its holder do"): the socket's group when it has one
+ * that is not root's and lets its members write, else `agent-loop` once the configuration gives it.
+ */
+function socketAccessFix(socket, user, group, mode) {
+    const who = USER_NAME.test(user) ? user : 'DEPLOY_USER';
+    if (group && group !== 'root' && groupMayWrite(mode))
+        return { fix: `sudo usermod -aG ${quote(group)} ${who} (the next SSH login of ${who} has it)` };
+    return { fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`, kind: 'configuration' };
+}
+/**
+ * What the deploy user lacks for the HAProxy router on a host, each with its fix: socat, the
+ * socket (there, answering, its own through its group), level admin, and the app's backend with
+ * the servers blue and green. `ports`: the colors' ports, for the lines a missing server needs.
+ */
+function judgeHaproxy(facts, site, ports) {
+    const user = USER_NAME.test(facts.user) ? facts.user : 'DEPLOY_USER';
+    const found = [];
+    const reload = "then reload HAProxy (sudo systemctl reload haproxy)";
+    if (!facts.socat)
+        found.push({ problem: "socat is not installed (the HAProxy router sends HAProxy's runtime API commands through it)", fix: 'sudo apt-get install -y --no-install-recommends socat' });
+    if (facts.socket === 'missing') {
+        found.push({ problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`, fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`, kind: 'configuration' });
+        return found;
+    }
+    if (facts.socket === 'other') {
+        found.push({ problem: `${site.socket} is not a socket (haproxy-socket): name the path of HAProxy's stats socket`, fix: `correct haproxy-socket (the path in the stats socket line of HAProxy's configuration)`, kind: 'configuration' });
+        return found;
+    }
+    if (facts.socket === 'denied') {
+        found.push({ problem: `${user} may not use HAProxy's admin socket ${site.socket} (group ${facts.group || '?'}, mode ${facts.mode || '?'})`, ...socketAccessFix(site.socket, user, facts.group, facts.mode) });
+        return found;
+    }
+    if (!facts.socat)
+        return found;
+    if (facts.unreachable) {
+        found.push({ problem: `HAProxy does not answer on its admin socket ${site.socket}: ${facts.unreachable}`, fix: 'start HAProxy (sudo systemctl start haproxy), or correct haproxy-socket', kind: 'configuration' });
+        return found;
+    }
+    if (facts.level !== 'admin') {
+        found.push({ problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`, fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`, kind: 'configuration' });
+    }
+    if (/no such backend/i.test(facts.blue)) {
+        found.push({ problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`, fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`, kind: 'configuration' });
+        return found;
+    }
+    for (const color of ['blue', 'green']) {
+        const answer = facts[color];
+        if (/^\d+ \(initial \d+\)$/.test(answer))
+            continue;
+        found.push(/no such server/i.test(answer)
+            ? { problem: `backend ${site.backend} of HAProxy has no server named ${color}`, fix: `add 'server ${color} 127.0.0.1:${color === 'blue' ? ports.blue : ports.green} weight 0' to backend ${site.backend}, ${reload}`, kind: 'configuration' }
+            : { problem: `HAProxy did not give the weight of ${site.backend}/${color}: '${answer || '(no answer)'}'`, fix: `check backend ${site.backend} in HAProxy's configuration`, kind: 'configuration' });
+    }
+    return found;
+}
+/** The HAProxy router's prerequisites on one host, checked as the deploy user (the doctor, a deploy's preflight, the maintenance's check after an upgrade). */
+async function haproxyPrerequisites(remote, site, ports) {
+    const result = await remote.run(haproxyDoctorCommand(site), { timeoutMs: 30_000 });
+    if (!/^user=/m.test(result.stdout))
+        throw new errors_HostError(remote.label, `the HAProxy check did not run: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+    return judgeHaproxy(parseHaproxyFacts(result.stdout), site, ports);
+}
+/**
+ * host-setup's part for HAProxy, run as the admin login (root, or sudo without a password): the
+ * deploy user reaches HAProxy only through its admin socket, so nothing is installed and no file of
+ * HAProxy is written; what the deploy user lacks (socat, the socket, its group) is left to do, with
+ * the exact command. Prints `ok=` and `todo=` lines, as the rest of the set-up.
+ */
+const haproxy_SETUP_SCRIPT = `user=$1; socket=$2; socket_line=$3
+if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
+elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
+else exit 0; fi
+if command -v socat >/dev/null 2>&1; then echo "ok=socat is installed (HAProxy's runtime API is reached through it)"
+else echo "todo=socat is not installed, and the HAProxy router sends its commands through it: sudo apt-get install -y --no-install-recommends socat"; fi
+if [ ! -e "$socket" ]; then echo "todo=HAProxy's admin socket $socket does not exist (haproxy-socket): in the global section of HAProxy's configuration write '$socket_line', then reload HAProxy and run host-setup again"
+elif [ ! -S "$socket" ]; then echo "todo=$socket is not a socket: give haproxy-socket the path of HAProxy's stats socket"
+elif as_root runuser -u "$user" -- test -w "$socket" 2>/dev/null; then echo "ok=$user may use HAProxy's admin socket $socket (through its group)"
+else
+  group=$(stat -c %G "$socket"); mode=$(stat -c %a "$socket")
+  # Through the socket's group when it has one of its own that may write; else a group to give it.
+  case $mode in *[2367][0-7]) group_writes=yes ;; *) group_writes=no ;; esac
+  if [ "$group" != root ] && [ "$group_writes" = yes ]; then echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): sudo usermod -aG $group $user (the next SSH login of $user has it)"
+  else echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): in the global section of HAProxy's configuration write '$socket_line', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop $user && sudo systemctl reload haproxy"; fi
+fi`;
+function haproxySetupCommand(site, deployUser) {
+    if (!USER_NAME.test(deployUser))
+        throw new errors_ConfigurationError(`'${deployUser}' is not a user name`);
+    return shell_script('al-haproxy-setup', haproxy_SETUP_SCRIPT, [deployUser, site.socket, statsSocketLine(site.socket)]);
+}
+/** host-setup's items for HAProxy on one host: what is fine, and what is left to do with its command. */
+async function haproxySetup(remote, site, deployUser) {
+    const result = await remote.run(haproxySetupCommand(site, deployUser), { timeoutMs: 30_000 });
+    return result.stdout.split('\n').flatMap((line) => {
+        const match = /^(ok|todo)=(.+)$/.exec(line);
+        return match ? [{ outcome: match[1], what: match[2] }] : [];
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/traffic/registry.ts
+
+
+
+const registry_DEFAULT_ROUTER = 'nginx';
+const registry_routers = new Registry('router', 'router', {
+    nginx: {
+        build: ({ remote, host, app, splitKey, now }) => new NginxRouter(remote, { app, bluePort: host.bluePort, greenPort: host.greenPort, statusPort: host.nginxStatusPort, splitKey }, host.nginxConfDir, host.nginxCommand, now),
+    },
+    haproxy: {
+        check(host, app) {
+            errors_requireInput(!!host.haproxySocket && !!host.haproxyBackend, 'hosts', `${host.target.label}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)`);
+            try {
+                checkHaproxySite(haproxySite(host, app), host.stateDir);
+            }
+            catch (error) {
+                throw new errors_ConfigurationError(`Input 'hosts': ${host.target.label}: ${errors_errorMessage(error)}`);
+            }
+        },
+        build: ({ remote, host, app, now }) => new HaproxyRouter(remote, haproxySite(host, app), host.stateDir, now),
+        // The deploy user reaches HAProxy only through its admin socket: socat, the socket through its group, level admin, the app's two servers.
+        prerequisites: ({ remote, host, app }) => haproxyPrerequisites(remote, haproxySite(host, app), { blue: host.bluePort, green: host.greenPort }),
+        setup: ({ remote, host, app, deployUser }) => haproxySetup(remote, haproxySite(host, app), deployUser),
+    },
+});
+const haproxySite = (host, app) => ({ app, socket: host.haproxySocket ?? '', backend: host.haproxyBackend ?? '' });
+/** Whether the router named drives nginx (the include, the switch helper): the doctor, the preflight and host-setup check nginx only then. */
+const registry_drivesNginx = (router) => (router ?? registry_DEFAULT_ROUTER) === 'nginx';
+/** What the router named needs on one host that it lacks, as the deploy user sees it ([] for a router that says nothing). */
+async function registry_routerPrerequisites(name, context) {
+    return (await registry_routers.get(name).prerequisites?.(context)) ?? [];
+}
+/** The router `name` names for one host. */
+function buildRouter(name, context) {
+    const entry = registry_routers.get(name);
+    entry.check?.(context.host, context.app);
+    return entry.build(context);
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./packages/shared/src/vocabulary/document.ts
 
 
@@ -19952,7 +21102,7 @@ function leaf(form, accept) {
     return unknown().transform((value, ctx) => {
         if (accept(value))
             return value;
-        ctx.addIssue({ code: 'custom', message: `expected ${form}, got ${show(value)}` });
+        ctx.addIssue({ code: 'custom', message: `expected ${form}, got ${show_show(value)}` });
         return NEVER;
     });
 }
@@ -20006,20 +21156,20 @@ function mapping(shape, form = 'a mapping') {
             if (issue.code === 'unrecognized_keys')
                 return `unknown key ${issue.keys.map((key) => `'${key}'`).join(', ')}; expected ${known}`;
             if (issue.code === 'invalid_type')
-                return `expected ${form}, got ${show(issue.input)}`;
+                return `expected ${form}, got ${show_show(issue.input)}`;
             return undefined;
         },
     });
 }
 /** A mapping another program writes (a later version may add keys): the keys of `shape` are checked, the others left out. */
 function openMapping(shape, form = 'a mapping') {
-    return object(shape, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) });
+    return object(shape, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show_show(issue.input)}` : undefined) });
 }
 /** A list of `min` (0 unless given) to `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
 function list(item, options) {
     const form = options.form ?? 'a list';
     const count = (input) => (Array.isArray(input) ? input.length : 'more');
-    return array(item, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) })
+    return array(item, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show_show(issue.input)}` : undefined) })
         .min(options.min ?? 0, { error: (issue) => (Array.isArray(issue.input) && issue.input.length === 0 ? `expected ${form}, got an empty list` : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`) })
         .max(options.max, { error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}` });
 }
@@ -20053,7 +21203,7 @@ const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 const IPV6 = /^[0-9a-f:.]{2,45}$/i;
 function parseTarget(text) {
-    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${printable(text)}'`;
+    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${show_printable(text)}'`;
     const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
     if (!match)
         throw new errors_ConfigurationError(expected);
@@ -20061,10 +21211,10 @@ function parseTarget(text) {
     const bracketed = rawHost.startsWith('[');
     const host = bracketed ? rawHost.slice(1, -1) : rawHost;
     if (!USER.test(user))
-        throw new errors_ConfigurationError(`invalid user '${printable(user)}'. ${expected}`);
+        throw new errors_ConfigurationError(`invalid user '${show_printable(user)}'. ${expected}`);
     const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
     if (!validHost)
-        throw new errors_ConfigurationError(`invalid host '${printable(host)}'. ${expected}`);
+        throw new errors_ConfigurationError(`invalid host '${show_printable(host)}'. ${expected}`);
     const port = rawPort === undefined ? 22 : Number(rawPort);
     if (!Number.isInteger(port) || port < 1 || port > 65535)
         throw new errors_ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
@@ -20073,6 +21223,7 @@ function parseTarget(text) {
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
+
 
 
 
@@ -20116,7 +21267,7 @@ const field = {
             if (value.length > (options.max ?? 256))
                 return fail(ctx, `is too long (${value.length} characters, at most ${options.max ?? 256}): ${options.form}`);
             if (!options.pattern.test(value))
-                return fail(ctx, `expected ${options.form}, got '${printable(value)}'`);
+                return fail(ctx, `expected ${options.form}, got '${show_printable(value)}'`);
             return value;
         });
     },
@@ -20125,7 +21276,7 @@ const field = {
             if (raw === '')
                 return options.default;
             if (!/^\d+$/.test(raw))
-                return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got '${printable(raw)}'`);
+                return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got '${show_printable(raw)}'`);
             const value = Number(raw);
             if (value < options.min || value > options.max)
                 return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got ${raw}`);
@@ -20139,7 +21290,7 @@ const field = {
                 return options.default;
             const expected = `expected a number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, such as ${options.default}`;
             if (!/^\d{1,15}(\.\d{1,15})?$|^\.\d{1,15}$/.test(raw))
-                return fail(ctx, `${expected}, got '${printable(raw)}'`);
+                return fail(ctx, `${expected}, got '${show_printable(raw)}'`);
             const value = Number(raw);
             if (value < options.min || value > options.max)
                 return fail(ctx, `${expected}, got ${raw}`);
@@ -20157,25 +21308,29 @@ const field = {
                 return true;
             if (/^(false|no|off)$/i.test(raw))
                 return false;
-            return fail(ctx, `expected true or false, got '${printable(raw)}'`);
+            return fail(ctx, `expected true or false, got '${show_printable(raw)}'`);
         });
     },
     choice(choices, defaultValue) {
         return inputs_text((raw, ctx) => {
             const value = raw === '' ? defaultValue : raw;
             if (!choices.includes(value))
-                return fail(ctx, `expected one of ${choices.join(', ')}, got '${printable(value)}'`);
+                return fail(ctx, `expected one of ${choices.join(', ')}, got '${show_printable(value)}'`);
             return value;
         });
     },
     /**
      * The name of an implementation a seam's registry holds (a runtime, a router, a rollback method:
      * action/registry.ts). The names it accepts, and lists when given another, are the registry's
-     * when the input is read: one a team registered counts as a built-in one does.
+     * when the input is read: one a team registered counts as a built-in one does. With an empty
+     * default, an empty input stays empty: the caller says what naming none means.
      */
     registered(registry, defaultValue) {
         return inputs_text((raw, ctx) => {
             const value = raw === '' ? defaultValue : raw;
+            // An empty default: naming none is a choice of its own (a rollback's runtime: as recorded).
+            if (value === '')
+                return '';
             return registry.has(value) ? value : fail(ctx, registry.unknown(value));
         });
     },
@@ -20270,16 +21425,19 @@ const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item }
     'nginx-conf-dir': hostPath.optional(),
     'nginx-command': docField.text('a command line such as "sudo nginx"', ANY_TEXT).optional(),
     'access-log': hostPath.optional(),
+    // Behind router haproxy (checked by the router's own check, with the app, when the hosts are resolved).
+    'haproxy-socket': hostPath.optional(),
+    'haproxy-backend': docField.text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME).optional(),
 }, 'user@host[:port] or a mapping {host, blue-port, …}'));
 const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
-const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log}';
+const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
 function parseNginxCommand(line) {
     const words = splitWords(line);
     if (words.length === 0 || words.length > 16)
         throw new errors_ConfigurationError('expected a command line such as "nginx" or "sudo nginx"');
     for (const word of words) {
         if (!/^[A-Za-z0-9._/=:+@-]+$/.test(word))
-            throw new errors_ConfigurationError(`contains the word '${printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
+            throw new errors_ConfigurationError(`contains the word '${show_printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
     }
     return words;
 }
@@ -20315,6 +21473,8 @@ function hostsField(options = { required: true }) {
                         nginxConfDir: override['nginx-conf-dir'],
                         nginxCommand: override['nginx-command'] === undefined ? undefined : parseNginxCommand(override['nginx-command']),
                         accessLog: override['access-log'],
+                        ...(override['haproxy-socket'] === undefined ? {} : { haproxySocket: override['haproxy-socket'] }),
+                        ...(override['haproxy-backend'] === undefined ? {} : { haproxyBackend: override['haproxy-backend'] }),
                     },
                 });
             }
@@ -20341,6 +21501,8 @@ const hostInputs = {
     'insecure-skip-host-key-check': field.boolean(false),
     'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
     app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
+    // What moves each host's traffic (traffic/registry.ts): nginx's include and reload, or HAProxy's admin socket.
+    router: field.registered(registry_routers, registry_DEFAULT_ROUTER),
     'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
     'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
     'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
@@ -20374,7 +21536,11 @@ const hostInputs = {
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
 /** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
 const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
-/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
+/**
+ * Merges the action-level settings with each host's overrides and checks what must hold per host,
+ * the router's needs among them (HAProxy's: each host's haproxy-socket and haproxy-backend), before
+ * any host is contacted.
+ */
 function resolveHosts(inputs) {
     requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
     return inputs.hosts.map(({ target, overrides }) => {
@@ -20387,9 +21553,14 @@ function resolveHosts(inputs) {
             nginxConfDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
             nginxCommand: overrides.nginxCommand ?? inputs['nginx-command'],
             accessLog: overrides.accessLog ?? (inputs['access-log'] || DEFAULT_ACCESS_LOG),
+            ...(overrides.haproxySocket === undefined ? {} : { haproxySocket: overrides.haproxySocket }),
+            ...(overrides.haproxyBackend === undefined ? {} : { haproxyBackend: overrides.haproxyBackend }),
         };
         const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
         requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
+        // A host that names HAProxy's socket while nginx moves the traffic would be deployed to through nginx, unseen.
+        requireInput(inputs.router !== DEFAULT_ROUTER || (spec.haproxySocket === undefined && spec.haproxyBackend === undefined), 'router', `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: set router: haproxy to move its traffic through HAProxy, or remove them`);
+        routers.get(inputs.router).check?.(spec, inputs.app);
         return spec;
     });
 }
@@ -20413,6 +21584,8 @@ const hostSetupInputs = {
     'insecure-skip-host-key-check': hostInputs['insecure-skip-host-key-check'],
     'ssh-connect-timeout-seconds': hostInputs['ssh-connect-timeout-seconds'],
     'max-parallel': hostInputs['max-parallel'],
+    // nginx: the switch helper, its sudoers rule and the include; another router: what it needs (HAProxy: the deploy user's access to its admin socket).
+    router: hostInputs.router,
     // Setup defines this app's split variable before its first deploy; the doctor checks its server
     // block (its proxy_pass and access_log lines) from nginx -T.
     app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40), or empty', pattern: APP_NAME, max: 40 }),
@@ -20424,18 +21597,42 @@ const hostSetupInputs = {
     'switch-helper': field.string({ form: 'an absolute path whose file name is agent-loop-nginx (or agent-loop-nginx-SUFFIX), in a directory only root may write, e.g. /usr/local/sbin/agent-loop-nginx', pattern: /^(?!.*(?:^|\/)\.\.(?:\/|$))\/(?:[A-Za-z0-9._-]+\/)*agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/, default: nginx_helper_SWITCH_HELPER_PATH }),
     'sudoers-file': field.string({ form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop', pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/, default: '/etc/sudoers.d/agent-loop' }),
 };
-/** Each host's set-up plan (the deploy user, its folders, nginx as root runs it), its per-host overrides applied. */
+/** The host inputs host-setup does not take read as a deploy reads them when not given (the ports). */
+const DEFAULT_PORTS = { bluePort: hostInputs['blue-port'].parse(''), greenPort: hostInputs['green-port'].parse(''), nginxStatusPort: hostInputs['nginx-status-port'].parse('') };
+/**
+ * Each host's set-up plan (the deploy user, its folders, nginx as root runs it), its per-host
+ * overrides applied, and the host as a deploy sees it (`host`: what the router checks and the
+ * doctor asks of it). The router's check runs here, before any host is contacted.
+ */
 function hostSetupPlans(inputs) {
     errors_requireInput(inputs.phase !== 'setup' || inputs['deploy-user'] !== '', 'deploy-user', 'is required for phase setup: the user the deploy actions log in as, e.g. deploy');
     errors_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
     // host-setup writes the rule for nginx itself: a leading sudo (as deploys use it) is dropped.
     const nginx = inputs['nginx-command'][0] === 'sudo' ? inputs['nginx-command'].slice(1).filter((word, index) => !(index === 0 && word.startsWith('-'))) : inputs['nginx-command'];
     errors_requireInput(nginx.length > 0 && HOST_PATH.test(nginx[0]), 'nginx-command', 'expected the nginx command line, e.g. nginx or /usr/sbin/nginx -p /opt/nginx/');
+    const router = registry_routers.get(inputs.router);
+    // Another router's settings are the app's (HAProxy's backend): without the app there is nothing to check them against.
+    errors_requireInput(inputs.router === registry_DEFAULT_ROUTER || inputs.app !== '', 'app', `is required with router ${inputs.router}: the application the hosts are prepared for (its settings on each host are checked)`);
     return inputs.hosts.map(({ target, overrides }) => {
         const accessLog = overrides.accessLog ?? inputs['access-log'];
+        const host = {
+            target,
+            bluePort: overrides.bluePort ?? DEFAULT_PORTS.bluePort,
+            greenPort: overrides.greenPort ?? DEFAULT_PORTS.greenPort,
+            nginxStatusPort: overrides.nginxStatusPort ?? DEFAULT_PORTS.nginxStatusPort,
+            stateDir: overrides.stateDir ?? inputs['state-dir'],
+            nginxConfDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
+            nginxCommand: overrides.nginxCommand ?? inputs['nginx-command'],
+            accessLog: accessLog === 'none' ? '' : accessLog,
+            ...(overrides.haproxySocket === undefined ? {} : { haproxySocket: overrides.haproxySocket }),
+            ...(overrides.haproxyBackend === undefined ? {} : { haproxyBackend: overrides.haproxyBackend }),
+        };
+        router.check?.(host, inputs.app);
         return {
             target,
+            host,
             plan: {
+                router: inputs.router,
                 deployUser: inputs['deploy-user'],
                 stateDir: overrides.stateDir ?? inputs['state-dir'],
                 includeDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
@@ -20480,6 +21677,8 @@ mkdir -p "$state_dir" 2>/dev/null
 printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
 printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
 if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+# No nginx command line: another router moves the traffic, and nginx is not checked.
+[ $# -gt 0 ] || { echo nginx=skipped; exit 0; }
 if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
 if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
 printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
@@ -20489,8 +21688,8 @@ if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/
  * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
  * split variable and writes the access log (a helper too old to know the verb says nothing).
  */
-function preflightCommand(stateDir, includeDir, nginx, server) {
-    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...nginxControl(nginx, includeDir)]);
+function preflightCommand(stateDir, includeDir, nginx, server, withNginx = true) {
+    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...(withNginx ? nginxControl(nginx, includeDir) : [])]);
 }
 /** The `key=value` lines a host script prints: every value of a key, and the first one. */
 function keyValues(output) {
@@ -20513,6 +21712,7 @@ function parsePreflight(output) {
         includeDir: first('include_dir') === 'yes',
         root: first('uid') === '0',
         server: parseServerFacts(first('server')),
+        ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
     };
 }
 /**
@@ -20534,7 +21734,7 @@ function serverBlockWarnings(facts, server) {
 function judgePreflight(facts, limits, includeDir, nginx = []) {
     const problems = [];
     // nginx itself through sudo means a user that is not root writes what nginx loads as root.
-    if (!facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
+    if (!facts.nginxSkipped && !facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
         problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
     if (facts.freeDiskMb < limits.minFreeDiskMb)
         problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
@@ -20542,6 +21742,8 @@ function judgePreflight(facts, limits, includeDir, nginx = []) {
         problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
     if (!facts.curl)
         problems.push('curl is not installed (the health checks run it on the host)');
+    if (facts.nginxSkipped)
+        return problems;
     if (!facts.includeDir)
         problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
     if (!facts.nginxOk)
@@ -20553,27 +21755,42 @@ function judgePreflight(facts, limits, includeDir, nginx = []) {
     return problems;
 }
 const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
-async function preflight(remote, stateDir, includeDir, nginx, limits, server) {
-    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx, server), { timeoutMs: 60_000 });
+/**
+ * The checks before a deploy touches a host. nginx, when it moves the traffic, is checked by the
+ * script; another router (`router`) by its own prerequisites, at the same time: one it lacks
+ * stops the deploy on that host with the command that fixes it.
+ */
+async function preflight(remote, stateDir, includeDir, nginx, limits, server, router) {
+    const withNginx = drivesNginx(router?.name);
+    const [result, routerMissing] = await Promise.all([
+        remote.run(preflightCommand(stateDir, includeDir, nginx, server, withNginx), { timeoutMs: 60_000 }),
+        router && !withNginx ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+    ]);
     const facts = parsePreflight(result.stdout);
     const problems = judgePreflight(facts, limits, includeDir, nginx);
+    // A prerequisite the doctor knows how to fix comes with its command.
+    const missing = problems.length > 0 ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => []) : routerMissing;
     if (problems.length > 0) {
-        // A prerequisite the doctor knows how to fix comes with its command.
-        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
         if (missing.some((item) => item.kind !== 'configuration'))
             throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
         throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
     }
+    // The router's own (HAProxy's socket, its level, the app's servers): each with its fix.
+    if (missing.length > 0)
+        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
     return facts;
 }
-const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
+const preflight_DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
 echo "user=$(id -un)"; echo "uid=$(id -u)"
 if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
 else
   parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
   if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
 fi
-if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
+if [ "$n" -eq 0 ]; then echo nginx=skipped
+elif [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
+# No nginx command line: another router moves the traffic, and nginx is not checked.
+if [ "$n" -gt 0 ]; then
 # The program nginx-command runs (after sudo and its options), then the helper's argv.
 word=; via_sudo=no; i=0
 for w; do
@@ -20591,6 +21808,7 @@ if [ -n "$app" ]; then
   if facts=$("$@" inspect "$app" "$inspect_log" 2>&1 </dev/null); then echo "server=$facts"
   else code=$?; case $facts in *usage:*) printf 'server_unknown=%s\\n' "$(printf '%s\\n' "$facts" | head -n 1)" ;; *) echo "server_failed=$code" ;; esac; fi
 fi
+fi
 if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
 if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
 if [ -z "$access_log" ]; then echo log=unchecked
@@ -20598,7 +21816,8 @@ elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable;
 else echo log=absent; fi`;
 function doctorCommand(target) {
     const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
-    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]);
+    const nginx = registry_drivesNginx(target.router?.name) ? [String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)] : ['0'];
+    return shell_script('al-doctor', preflight_DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, ...nginx]);
 }
 function parseDoctor(output) {
     const { values, first } = keyValues(output);
@@ -20617,6 +21836,7 @@ function parseDoctor(output) {
         sudo: first('sudo') === 'yes',
         server: parseServerFacts(first('server')),
         serverUnknown: first('server_unknown'),
+        ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
     };
 }
 const q = (word) => quote(word);
@@ -20635,6 +21855,13 @@ function judgeDoctor(facts, target) {
     const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? nginx_helper_SWITCH_HELPER_PATH}`;
     if (facts.stateDir === 'denied')
         found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+    if (facts.nginxSkipped) {
+        if (!facts.curl)
+            found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+        if (facts.accessLog === 'denied')
+            found.push(accessLogFix(user, target.accessLog));
+        return found;
+    }
     if (facts.includeDir === 'missing')
         found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
     if (!facts.curl)
@@ -20679,18 +21906,22 @@ function judgeDoctor(facts, target) {
     else if (target.app && facts.serverUnknown) {
         found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? nginx_helper_SWITCH_HELPER_PATH})` });
     }
-    if (facts.accessLog === 'denied') {
-        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });
-    }
+    if (facts.accessLog === 'denied')
+        found.push(accessLogFix(user, target.accessLog));
     return found;
 }
+const accessLogFix = (user, accessLog) => ({ problem: `${user} cannot read the access log ${accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(accessLog)} (or run host-setup with access-log ${accessLog})` });
 function formatPrerequisites(host, missing) {
     return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
 }
-/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
+/** Runs the doctor on a connected host; returns what is missing (empty when ready): the host's, then the router's own when it is not nginx. */
 async function doctor(remote, target) {
-    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
-    return judgeDoctor(parseDoctor(result.stdout), target);
+    const router = target.router;
+    const [result, routerMissing] = await Promise.all([
+        remote.run(doctorCommand(target), { timeoutMs: 60_000 }),
+        router && !registry_drivesNginx(router.name) ? registry_routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+    ]);
+    return [...judgeDoctor(parseDoctor(result.stdout), target), ...routerMissing];
 }
 /** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
 async function requirePrerequisites(remote, target) {
@@ -20726,8 +21957,8 @@ function doctorOutcome(labels, results) {
         const label = labels[index];
         if (!result.ok) {
             outcome.missing++;
-            outcome.report[label] = { error: errorMessage(result.error) };
-            outcome.problems.push(`${label}: could not be checked: ${errorMessage(result.error)}`);
+            outcome.report[label] = { error: errors_errorMessage(result.error) };
+            outcome.problems.push(`${label}: could not be checked: ${errors_errorMessage(result.error)}`);
         }
         else if (result.value.length > 0) {
             outcome.missing += result.value.length;
@@ -20750,7 +21981,7 @@ function setupOutcome(labels, results, plan) {
     results.forEach((result, index) => {
         const label = labels[index];
         if (!result.ok) {
-            problems.push(`${label}: ${errorMessage(result.error)}`);
+            problems.push(`${label}: ${errors_errorMessage(result.error)}`);
             return;
         }
         const report = result.value;
@@ -20770,7 +22001,7 @@ function setupOutcome(labels, results, plan) {
     const summary = [
         '## Host set-up',
         '',
-        `Deploy user \`${plan.deployUser}\`: ${changed} change${changed === 1 ? '' : 's'}. Deploy with \`nginx-command: ${nginxCommand}\`.`,
+        `Deploy user \`${plan.deployUser}\`: ${changed} change${changed === 1 ? '' : 's'}. Deploy with \`${nginxCommand ? `nginx-command: ${nginxCommand}` : `router: ${plan.router ?? 'nginx'}`}\`.`,
         '',
         table(['host', 'outcome', 'what'], rows),
         '',
@@ -20833,10 +22064,10 @@ function readSettings(read) {
 async function run(read) {
     await runAction(async () => {
         const { inputs, hosts } = readSettings(read);
-        const onHost = (task) => onEachHost(hosts, inputs['max-parallel'], { ...connectOptions(inputs), warn: logger.warn }, (remote, host) => task(remote, host.plan));
+        const onHost = (task) => onEachHost(hosts, inputs['max-parallel'], { ...connectOptions(inputs), warn: logger.warn }, (remote, host) => task(remote, host.plan, host.host));
         const labels = hosts.map((host) => host.target.label);
         if (inputs.phase === 'doctor') {
-            const outcome = doctorOutcome(labels, await onHost((remote, plan) => doctor(remote, { stateDir: plan.stateDir, includeDir: plan.includeDir, nginx: plan.nginx, accessLog: plan.accessLog, app: inputs.app })));
+            const outcome = doctorOutcome(labels, await onHost((remote, plan, host) => doctor(remote, { stateDir: plan.stateDir, includeDir: plan.includeDir, nginx: plan.nginx, accessLog: plan.accessLog, app: inputs.app, router: { name: inputs.router, host, app: inputs.app } })));
             for (const label of outcome.ready)
                 logger.info(`${label}: ready`);
             setOutputs({ [Outputs.Report]: JSON.stringify(outcome.report), [Outputs.Missing]: outcome.missing, [Outputs.Changed]: 0, [Outputs.NginxCommand]: '' });
@@ -20845,7 +22076,14 @@ async function run(read) {
                 throw new errors_ConfigurationError(outcome.problems.join('\n'));
             return;
         }
-        const outcome = setupOutcome(labels, await onHost((remote, plan) => setupHost(remote, plan, (nginx) => helperFile({ includeDir: plan.includeDir, nginx }))), hosts[0].plan);
+        // nginx's part is host-setup's own script; another router's (HAProxy: the deploy user's access to its socket) is the router's.
+        const routerSetup = registry_routers.get(inputs.router).setup;
+        const outcome = setupOutcome(labels, await onHost(async (remote, plan, host) => {
+            const report = await setupHost(remote, plan, (nginx) => helperFile({ includeDir: plan.includeDir, nginx }));
+            if (routerSetup && !report.fatal)
+                report.items.push(...(await routerSetup({ remote, host, app: inputs.app, deployUser: plan.deployUser })));
+            return report;
+        }), hosts[0].plan);
         for (const line of outcome.lines)
             logger.info(line);
         setOutputs({
@@ -20858,7 +22096,7 @@ async function run(read) {
         const { problems, changed, nginxCommand } = outcome;
         if (problems.length > 0)
             throw new errors_ConfigurationError(`host set-up left ${problems.length} thing${problems.length === 1 ? '' : 's'} to do:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
-        logger.info(`host set-up done: ${changed} change(s); deploy with nginx-command: ${nginxCommand}`);
+        logger.info(`host set-up done: ${changed} change(s); deploy with ${nginxCommand ? `nginx-command: ${nginxCommand}` : `router: ${inputs.router}`}`);
     });
 }
 

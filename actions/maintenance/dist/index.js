@@ -9194,7 +9194,9 @@ async function runAction(body) {
             if (error instanceof Error && error.stack)
                 runner_runner.debug(forLog(error.stack));
             runner_runner.setFailed(forLog(errors_errorMessage(error)));
-            await failureSummary(errors_errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
+            // An error that knows a plain re-run cannot help (a torn state file) says what will.
+            const remedy = error instanceof Error ? error.remedy : undefined;
+            await failureSummary(errors_errorMessage(error), typeof remedy === 'string' ? remedy : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
     }
 }
@@ -13034,13 +13036,13 @@ function handleTupleResults(itemResults, final, items, input, optoutStart) {
     }
     return final;
 }
-const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodRecord", (inst, def) => {
+const $ZodRecord = /*@__PURE__*/ $constructor("$ZodRecord", (inst, def) => {
     $ZodType.init(inst, def);
-    const memo = core.globalConfig.memoizer;
+    const memo = globalConfig.memoizer;
     memo?.attach(inst);
     inst._zod.parse = (payload, ctx) => {
         const input = payload.value;
-        if (!util.isPlainObject(input)) {
+        if (!isPlainObject(input)) {
             payload.issues.push({
                 expected: "record",
                 code: "invalid_type",
@@ -13069,7 +13071,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                         payload.issues.push({
                             code: "invalid_key",
                             origin: "record",
-                            issues: keyResult.issues.map((iss) => util.finalizeIssue(iss, ctx, core.config())),
+                            issues: keyResult.issues.map((iss) => finalizeIssue(iss, ctx, config())),
                             input: key,
                             path: [key],
                             inst,
@@ -13083,14 +13085,14 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                     if (result instanceof Promise) {
                         proms.push(result.then((result) => {
                             if (result.issues.length) {
-                                payload.issues.push(...util.prefixIssues(key, result.issues));
+                                payload.issues.push(...prefixIssues(key, result.issues));
                             }
                             payload.value[outKey] = result.value;
                         }));
                     }
                     else {
                         if (result.issues.length) {
-                            payload.issues.push(...util.prefixIssues(key, result.issues));
+                            payload.issues.push(...prefixIssues(key, result.issues));
                         }
                         payload.value[outKey] = result.value;
                     }
@@ -13136,7 +13138,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                     throw new Error("Async schemas not supported in object keys currently");
                 }
                 // Numeric string fallback: if key is a numeric string and failed, retry with Number(key). This handles z.number(), z.literal([1, 2, 3]), and unions containing numeric literals
-                const checkNumericKey = typeof key === "string" && regexes.number.test(key) && keyResult.issues.length;
+                const checkNumericKey = typeof key === "string" && number.test(key) && keyResult.issues.length;
                 if (checkNumericKey) {
                     const retryResult = def.keyType._zod.run({ value: Number(key), issues: [] }, ctx);
                     if (retryResult instanceof Promise) {
@@ -13160,7 +13162,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                         payload.issues.push({
                             code: "invalid_key",
                             origin: "record",
-                            issues: keyResult.issues.map((iss) => util.finalizeIssue(iss, ctx, core.config())),
+                            issues: keyResult.issues.map((iss) => finalizeIssue(iss, ctx, config())),
                             input: key,
                             path: [key],
                             inst,
@@ -13176,14 +13178,14 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                 if (result instanceof Promise) {
                     proms.push(result.then((result) => {
                         if (result.issues.length) {
-                            payload.issues.push(...util.prefixIssues(key, result.issues));
+                            payload.issues.push(...prefixIssues(key, result.issues));
                         }
                         payload.value[outKey] = result.value;
                     }));
                 }
                 else {
                     if (result.issues.length) {
-                        payload.issues.push(...util.prefixIssues(key, result.issues));
+                        payload.issues.push(...prefixIssues(key, result.issues));
                     }
                     payload.value[outKey] = result.value;
                 }
@@ -13203,7 +13205,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
         }
         return payload;
     };
-})));
+});
 const $ZodMap = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodMap", (inst, def) => {
     $ZodType.init(inst, def);
     const memo = core.globalConfig.memoizer;
@@ -18274,14 +18276,14 @@ function tuple(items, _paramsOrRest, _params) {
         ...util.normalizeParams(params),
     });
 }
-const ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodRecord", (inst, def) => {
+const ZodRecord = /*@__PURE__*/ $constructor("ZodRecord", (inst, def) => {
     _ensureDefaultMemoizer();
-    core.$ZodRecord.init(inst, def);
+    $ZodRecord.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.recordProcessor(inst, ctx, json, params);
+    inst._zod.processJSONSchema = (ctx, json, params) => recordProcessor(inst, ctx, json, params);
     inst.keyType = def.keyType;
     inst.valueType = def.valueType;
-})));
+});
 function record(keyType, valueType, params) {
     // v3-compat: z.record(valueType, params?) — defaults keyType to z.string()
     if (!valueType || !valueType._zod) {
@@ -18289,14 +18291,14 @@ function record(keyType, valueType, params) {
             type: "record",
             keyType: schemas_string(),
             valueType: keyType,
-            ...util.normalizeParams(valueType),
+            ...normalizeParams(valueType),
         });
     }
     return new ZodRecord({
         type: "record",
         keyType,
         valueType: valueType,
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 // type alksjf = core.output<core.$ZodRecordKey>;
@@ -18803,7 +18805,7 @@ function preprocess(fn, schema) {
  * and cut to a length.
  */
 /** A text escaped as in a JSON string (no quotes around it), cut at `max` characters. */
-function printable(text, max = 60) {
+function show_printable(text, max = 60) {
     const flat = JSON.stringify(text).slice(1, -1);
     return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
@@ -18818,7 +18820,7 @@ function show(value, max = 60) {
     if (value === null)
         return 'null';
     if (typeof value === 'string')
-        return `'${printable(value, max)}'`;
+        return `'${show_printable(value, max)}'`;
     if (Array.isArray(value))
         return 'a list';
     if (typeof value === 'object')
@@ -18940,7 +18942,7 @@ function documentProblems(error, names = {}) {
  * nginx keys and HAProxy names. It depends on nothing, so that inputs, hosts and runtimes all check a value the
  * same way (an input is refused with the pattern a host's state is read back with).
  */
-const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const patterns_APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 /** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
 const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
@@ -19073,7 +19075,7 @@ const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 const IPV6 = /^[0-9a-f:.]{2,45}$/i;
 function parseTarget(text) {
-    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${printable(text)}'`;
+    const expected = `Expected user@host or user@host:port (e.g. deploy@10.0.0.5:22), got '${show_printable(text)}'`;
     const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(text);
     if (!match)
         throw new errors_ConfigurationError(expected);
@@ -19081,10 +19083,10 @@ function parseTarget(text) {
     const bracketed = rawHost.startsWith('[');
     const host = bracketed ? rawHost.slice(1, -1) : rawHost;
     if (!USER.test(user))
-        throw new errors_ConfigurationError(`invalid user '${printable(user)}'. ${expected}`);
+        throw new errors_ConfigurationError(`invalid user '${show_printable(user)}'. ${expected}`);
     const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
     if (!validHost)
-        throw new errors_ConfigurationError(`invalid host '${printable(host)}'. ${expected}`);
+        throw new errors_ConfigurationError(`invalid host '${show_printable(host)}'. ${expected}`);
     const port = rawPort === undefined ? 22 : Number(rawPort);
     if (!Number.isInteger(port) || port < 1 || port > 65535)
         throw new errors_ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
@@ -19162,483 +19164,6 @@ function verifyHostKey(entries, host, port, key) {
     return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
-
-
-
-
-
-const readFromRunner = (name) => runner_runner.getInput(name);
-/** Reads and validates every field; reports all bad inputs at once. */
-function readInputs(fields, read = readFromRunner) {
-    const result = {};
-    const problems = [];
-    for (const [name, schema] of Object.entries(fields)) {
-        const parsed = schema.safeParse(read(name).trim());
-        if (parsed.success)
-            result[name] = parsed.data;
-        else
-            problems.push(`Input '${name}': ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
-    }
-    if (problems.length > 0)
-        throw new errors_ConfigurationError(problems.join('\n'));
-    return result;
-}
-function fail(ctx, message) {
-    ctx.addIssue({ code: 'custom', message });
-    return NEVER;
-}
-const MAX_INPUT = 64 * 1024;
-function inputs_text(check) {
-    return schemas_string().transform((value, ctx) => {
-        if (value.length > MAX_INPUT)
-            return fail(ctx, `is ${value.length} characters long; at most ${MAX_INPUT} are accepted`);
-        return check(value, ctx);
-    });
-}
-const field = {
-    /** A string matching `pattern`; `form` says what is expected in words. */
-    string(options) {
-        return inputs_text((raw, ctx) => {
-            const value = raw === '' ? (options.default ?? '') : raw;
-            if (value === '')
-                return options.required ? fail(ctx, `is required: ${options.form}`) : '';
-            if (value.length > (options.max ?? 256))
-                return fail(ctx, `is too long (${value.length} characters, at most ${options.max ?? 256}): ${options.form}`);
-            if (!options.pattern.test(value))
-                return fail(ctx, `expected ${options.form}, got '${printable(value)}'`);
-            return value;
-        });
-    },
-    integer(options) {
-        return inputs_text((raw, ctx) => {
-            if (raw === '')
-                return options.default;
-            if (!/^\d+$/.test(raw))
-                return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got '${printable(raw)}'`);
-            const value = Number(raw);
-            if (value < options.min || value > options.max)
-                return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got ${raw}`);
-            return value;
-        });
-    },
-    /** A decimal number such as 0.01 or 2.5 (no exponent, no sign), from min to max. */
-    decimal(options) {
-        return inputs_text((raw, ctx) => {
-            if (raw === '')
-                return options.default;
-            const expected = `expected a number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, such as ${options.default}`;
-            if (!/^\d{1,15}(\.\d{1,15})?$|^\.\d{1,15}$/.test(raw))
-                return fail(ctx, `${expected}, got '${printable(raw)}'`);
-            const value = Number(raw);
-            if (value < options.min || value > options.max)
-                return fail(ctx, `${expected}, got ${raw}`);
-            return value;
-        });
-    },
-    port(defaultPort) {
-        return field.integer({ min: 1, max: 65535, default: defaultPort, unit: 'a TCP port' });
-    },
-    boolean(defaultValue) {
-        return inputs_text((raw, ctx) => {
-            if (raw === '')
-                return defaultValue;
-            if (/^(true|yes|on)$/i.test(raw))
-                return true;
-            if (/^(false|no|off)$/i.test(raw))
-                return false;
-            return fail(ctx, `expected true or false, got '${printable(raw)}'`);
-        });
-    },
-    choice(choices, defaultValue) {
-        return inputs_text((raw, ctx) => {
-            const value = raw === '' ? defaultValue : raw;
-            if (!choices.includes(value))
-                return fail(ctx, `expected one of ${choices.join(', ')}, got '${printable(value)}'`);
-            return value;
-        });
-    },
-    /**
-     * The name of an implementation a seam's registry holds (a runtime, a router, a rollback method:
-     * action/registry.ts). The names it accepts, and lists when given another, are the registry's
-     * when the input is read: one a team registered counts as a built-in one does.
-     */
-    registered(registry, defaultValue) {
-        return inputs_text((raw, ctx) => {
-            const value = raw === '' ? defaultValue : raw;
-            return registry.has(value) ? value : fail(ctx, registry.unknown(value));
-        });
-    },
-    /** A secret: masked as soon as it is read, never echoed in an error. */
-    secret(options) {
-        return inputs_text((raw, ctx) => {
-            if (raw === '')
-                return options.required ? fail(ctx, `is required: ${options.form}`) : '';
-            mask(raw);
-            const problem = options.check?.(raw);
-            return problem ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`) : raw;
-        });
-    },
-    /** A command template with `{placeholder}`s among `allowed`. */
-    template(allowed) {
-        return inputs_text((raw, ctx) => {
-            if (raw === '')
-                return '';
-            if (raw.includes('\0'))
-                return fail(ctx, 'contains a NUL byte');
-            const unknown = templatePlaceholders(raw).filter((name) => !allowed.includes(name));
-            if (unknown.length > 0)
-                return fail(ctx, `unknown placeholder {${unknown[0]}}; expected only ${allowed.map((name) => `{${name}}`).join(' ')}`);
-            const quoted = quotedPlaceholders(raw);
-            if (quoted.length > 0)
-                return fail(ctx, `the placeholder {${quoted[0]}} stands inside quotes or after a backslash; write it bare: every value is quoted for you`);
-            return raw;
-        });
-    },
-    /** A YAML (or JSON) document whose value must satisfy `schema`, a document built with vocabulary's docField. */
-    yaml(schema, options) {
-        return inputs_text((raw, ctx) => yamlDocument(raw === '' ? options.default : raw, schema, options.form, ctx)?.value ?? NEVER);
-    },
-};
-/**
- * The input is the document: after `Input 'plan': `, an item of a list reads `[0].seconds`, a key
- * of a mapping `requests`, and a problem of the whole document has no place.
- */
-const INPUT_DOCUMENT = {};
-/** Parses YAML and checks it against `schema`; every problem is reported, each with where it is, then the form expected (and undefined returned). */
-function yamlDocument(raw, schema, form, ctx) {
-    let document;
-    try {
-        document = (0,dist/* parse */.qg)(raw);
-    }
-    catch (error) {
-        ctx.addIssue({ code: 'custom', message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}` });
-        return undefined;
-    }
-    const parsed = schema.safeParse(document);
-    if (!parsed.success) {
-        ctx.addIssue({ code: 'custom', message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}` });
-        return undefined;
-    }
-    return { value: parsed.data };
-}
-/** Registers a secret with the runner so it is masked in every log line. */
-function mask(secret) {
-    if (secret === '')
-        return;
-    runner_runner.setSecret(secret);
-    for (const line of secret.split(/\r?\n/))
-        if (line.trim().length >= 4)
-            runner_runner.setSecret(line.trim());
-}
-// ---------------------------------------------------------------------------------------------
-// Values that several actions share: same names, same forms, defined once.
-const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value) ? undefined : 'is not a PEM or OpenSSH private key';
-const webhookCheck = (value) => {
-    let url;
-    try {
-        url = new URL(value);
-    }
-    catch {
-        return 'is not a URL';
-    }
-    const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
-        return 'must be an https:// URL';
-    return undefined;
-};
-const hostPort = docField.number({ min: 1, max: 65535, integer: true, unit: 'a TCP port' });
-const hostPath = docField.text('a path without ..', HOST_PATH);
-/** One item of the hosts list: `user@host[:port]`, or a mapping with that host and its overrides. */
-const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item } : item), docField.mapping({
-    // host and nginx-command are checked when the hosts are resolved (parseTarget, parseNginxCommand).
-    host: docField.text('user@host[:port]', ANY_TEXT),
-    'blue-port': hostPort.optional(),
-    'green-port': hostPort.optional(),
-    'nginx-status-port': hostPort.optional(),
-    'state-dir': hostPath.optional(),
-    'nginx-conf-dir': hostPath.optional(),
-    'nginx-command': docField.text('a command line such as "sudo nginx"', ANY_TEXT).optional(),
-    'access-log': hostPath.optional(),
-}, 'user@host[:port] or a mapping {host, blue-port, …}'));
-const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
-const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log}';
-function parseNginxCommand(line) {
-    const words = splitWords(line);
-    if (words.length === 0 || words.length > 16)
-        throw new errors_ConfigurationError('expected a command line such as "nginx" or "sudo nginx"');
-    for (const word of words) {
-        if (!/^[A-Za-z0-9._/=:+@-]+$/.test(word))
-            throw new errors_ConfigurationError(`contains the word '${printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
-    }
-    return words;
-}
-function privateKeyField(required) {
-    return field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
-}
-/** The hosts input, resolved into one settings object per host. */
-function hostsField(options = { required: true }) {
-    return inputs_text((raw, ctx) => {
-        if (raw === '')
-            return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
-        const listed = raw.startsWith('-') || raw.startsWith('[') ? yamlDocument(raw, hostList, HOSTS_FORM, ctx) : { value: raw.split(/[\s,]+/).filter(Boolean).map((host) => ({ host })) };
-        if (!listed)
-            return NEVER;
-        const items = listed.value;
-        if (items.length > 500)
-            return fail(ctx, 'lists more than 500 hosts');
-        const seen = new Set();
-        const hosts = [];
-        for (const override of items) {
-            try {
-                const target = parseTarget(override.host);
-                if (seen.has(target.label))
-                    return fail(ctx, `lists ${target.label} twice`);
-                seen.add(target.label);
-                hosts.push({
-                    target,
-                    overrides: {
-                        bluePort: override['blue-port'],
-                        greenPort: override['green-port'],
-                        nginxStatusPort: override['nginx-status-port'],
-                        stateDir: override['state-dir'],
-                        nginxConfDir: override['nginx-conf-dir'],
-                        nginxCommand: override['nginx-command'] === undefined ? undefined : parseNginxCommand(override['nginx-command']),
-                        accessLog: override['access-log'],
-                    },
-                });
-            }
-            catch (error) {
-                return fail(ctx, error.message);
-            }
-        }
-        return hosts;
-    });
-}
-/** The connection and host inputs that every action working on hosts takes. */
-const hostInputs = {
-    hosts: hostsField(),
-    'ssh-private-key': privateKeyField(true),
-    'ssh-known-hosts': inputs_text((raw, ctx) => {
-        try {
-            parseKnownHosts(raw);
-            return raw;
-        }
-        catch (error) {
-            return fail(ctx, error.message);
-        }
-    }),
-    'insecure-skip-host-key-check': field.boolean(false),
-    'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
-    'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-    'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
-    'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
-    'nginx-command': inputs_text((raw, ctx) => {
-        try {
-            return parseNginxCommand(raw === '' ? 'nginx' : raw);
-        }
-        catch (error) {
-            return fail(ctx, error.message);
-        }
-    }),
-    'nginx-status-port': field.port(8099),
-    'blue-port': field.port(8001),
-    'green-port': field.port(8002),
-    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
-    'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
-    'break-stale-lock': field.boolean(true),
-    // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
-    'take-over-lock': field.boolean(false),
-    'repair-state': field.boolean(false),
-    'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
-    environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
-};
-/**
- * The access log the canary is judged from, one default everywhere: host-setup prepares this file
- * (creates it, lets the deploy user read it), the README's server block writes it in the
- * `agent_loop` format, the deploy marks where it stands at the switch and the monitor reads it.
- * Not Debian's `/var/log/nginx/access.log`: that one is written in the `combined` format, which
- * the monitor cannot read a request from.
- */
-const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
-/** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
-const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
-/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
-function resolveHosts(inputs) {
-    errors_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
-    return inputs.hosts.map(({ target, overrides }) => {
-        const spec = {
-            target,
-            bluePort: overrides.bluePort ?? inputs['blue-port'],
-            greenPort: overrides.greenPort ?? inputs['green-port'],
-            nginxStatusPort: overrides.nginxStatusPort ?? inputs['nginx-status-port'],
-            stateDir: overrides.stateDir ?? inputs['state-dir'],
-            nginxConfDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
-            nginxCommand: overrides.nginxCommand ?? inputs['nginx-command'],
-            accessLog: overrides.accessLog ?? (inputs['access-log'] || DEFAULT_ACCESS_LOG),
-        };
-        const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
-        errors_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
-        return spec;
-    });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/smoke.ts
-
-
-
-/**
- * A smoke check, in one vocabulary wherever it runs: before traffic, sent with curl on the host to
- * the new color's port (blue-green's `smoke-requests`, deploy-staging's ssh-compose), and from the
- * runner to the staging URL (deploy-staging's `smoke-checks`). Every key means the same in both:
- * the request is sent `repeat` times; every answer must have `status` and pass the body checks
- * (`contains`, `json`, `prometheus`); and the P95 of the latencies must be within `p95-ms` (with
- * one run, the P95 is that run's latency). Only the defaults depend on where it runs.
- */
-const SMOKE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'];
-/** The form of a list of checks, as the inputs that take one say it. */
-const SMOKE_CHECKS_FORM = 'a YAML list of {name, method, path, body, status, contains, json, prometheus, repeat, p95-ms}';
-const { leaf: smoke_leaf, text: smoke_text, choice: smoke_choice, number: smoke_number, boolean: smoke_boolean, mapping: smoke_mapping, list: smoke_list } = docField;
-const latencyBudgetMs = smoke_number({ min: 1, max: 600_000, integer: true, unit: 'ms' });
-const smokeCheckFields = smoke_mapping({
-    name: smoke_text('a short name of letters, digits, spaces and . _ : / ( ) - (at most 80)', /^[A-Za-z0-9][A-Za-z0-9 ._:/()-]{0,79}$/).optional(),
-    method: smoke_choice(SMOKE_METHODS).default('GET'),
-    path: smoke_text('a path starting with /', URL_PATH),
-    body: smoke_leaf('a text (at most 65536 characters), a mapping or a list', (value) => (typeof value === 'string' && value.length <= 65_536) || (typeof value === 'object' && value !== null)).optional(),
-    status: smoke_number({ min: 100, max: 599, integer: true }).default(200),
-    contains: smoke_text('a text of at most 1000 characters', ANY_TEXT, 1000).optional(),
-    json: smoke_boolean.default(false),
-    prometheus: smoke_boolean.default(false),
-    repeat: smoke_number({ min: 1, max: 1000, integer: true, unit: 'runs' }).optional(),
-    'p95-ms': latencyBudgetMs.optional(),
-    // The name blue-green's smoke-requests gave p95-ms before (v1 workflows use it): still read.
-    'max-latency-ms': latencyBudgetMs.optional(),
-}, 'a smoke check {path, method, …}');
-const BODY_CHECKS = ['contains', 'json', 'prometheus'];
-const smokeCheckSchema = smokeCheckFields
-    .superRefine((check, ctx) => {
-    if (check['p95-ms'] !== undefined && check['max-latency-ms'] !== undefined) {
-        ctx.addIssue({ code: 'custom', message: 'gives both p95-ms and max-latency-ms (its old name); keep only p95-ms' });
-    }
-    if (check.method === 'HEAD') {
-        for (const key of BODY_CHECKS) {
-            if (check[key] !== undefined && check[key] !== false)
-                ctx.addIssue({ code: 'custom', path: [key], message: `${key} checks the body, and the answer to a HEAD request has none` });
-        }
-    }
-})
-    .transform(({ 'max-latency-ms': oldName, ...check }) => (oldName === undefined ? check : { ...check, 'p95-ms': oldName }));
-/** The name a check is reported under: its own, or `METHOD path`. */
-function checkName(check) {
-    return check.name ?? `${check.method} ${check.path}`;
-}
-const smokeChecksSchema = smoke_list(smokeCheckSchema, { max: 50, noun: 'checks', form: 'a list of smoke checks' }).superRefine((checks, ctx) => {
-    const names = checks.map(checkName);
-    const twice = names.find((name, index) => names.indexOf(name) !== index);
-    if (twice)
-        ctx.addIssue({ code: 'custom', message: `two checks are named '${twice}'; give each a distinct name` });
-});
-/** The Agent Loop service's smoke test from the deployment procedure (blue-green's default). */
-const DEFAULT_SMOKE_REQUESTS = `- method: POST
-  path: /run-agent
-  body: {"instruction": "Hello test", "use_ollama": true}
-  status: 200
-  p95-ms: 2000`;
-/** Before traffic: one run, within 2 s. */
-const smoke_PRE_TRAFFIC_SMOKE = { repeat: 1, p95BudgetMs: 2000 };
-function smoke_smokeBudgetMs(check, defaults) {
-    return check['p95-ms'] ?? defaults.p95BudgetMs;
-}
-/** The text a check sends, or undefined when it sends no body. */
-function smoke_requestBody(check) {
-    if (check.body === undefined)
-        return undefined;
-    return typeof check.body === 'string' ? check.body : JSON.stringify(check.body);
-}
-/** The content type a body is sent with: JSON when it parses as JSON. */
-function smoke_bodyContentType(body) {
-    try {
-        JSON.parse(body);
-        return 'application/json';
-    }
-    catch {
-        return 'text/plain; charset=utf-8';
-    }
-}
-/** Nearest-rank percentile of ascending `sorted` values (q from 0 to 1); NaN for none. */
-function percentile(sorted, q) {
-    if (sorted.length === 0)
-        return NaN;
-    const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
-    return sorted[rank - 1];
-}
-/** What a body must be, for the checks that say so. Returns the problem, or undefined. */
-function bodyProblem(check, body) {
-    if (check.json) {
-        try {
-            JSON.parse(body);
-        }
-        catch (error) {
-            return `the body is not JSON (${errorMessage(error).split('\n')[0]}): ${JSON.stringify(body.slice(0, 80))}`;
-        }
-    }
-    if (check.prometheus) {
-        try {
-            parseExposition(body);
-        }
-        catch (error) {
-            return `the body is not valid Prometheus text format: ${errorMessage(error)}`;
-        }
-    }
-    if (check.contains !== undefined && !body.includes(check.contains))
-        return `the body does not contain '${check.contains}'`;
-    return undefined;
-}
-/**
- * Sends a check `repeat` times in a row through `send` (curl on a host, or HTTP from the runner)
- * and judges it. Stops early only when a request gets no answer at all.
- */
-async function smoke_judgeSmoke(check, defaults, send) {
-    const planned = check.repeat ?? defaults.repeat;
-    const budgetMs = smoke_smokeBudgetMs(check, defaults);
-    const which = (run) => (planned > 1 ? `run ${run} of ${planned}: ` : '');
-    const latencies = [];
-    const statuses = {};
-    let runs = 0;
-    let passedRuns = 0;
-    let status = 0;
-    let problem;
-    while (runs < planned) {
-        runs++;
-        const answer = await send();
-        if ('noAnswer' in answer) {
-            statuses.error = (statuses.error ?? 0) + 1;
-            if (problem === undefined) {
-                problem = `${which(runs)}${answer.noAnswer}`;
-                status = 0;
-            }
-            break;
-        }
-        latencies.push(answer.latencyMs);
-        statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
-        const answerProblem = answer.status === check.status ? bodyProblem(check, answer.body) : `answered ${answer.status}, expected ${check.status}`;
-        if (answerProblem === undefined)
-            passedRuns++;
-        if (problem === undefined) {
-            status = answer.status;
-            if (answerProblem !== undefined)
-                problem = `${which(runs)}${answerProblem}`;
-        }
-    }
-    latencies.sort((a, b) => a - b);
-    const p95Ms = latencies.length > 0 ? percentile(latencies, 0.95) : null;
-    if (problem === undefined && p95Ms !== null && p95Ms > budgetMs) {
-        problem = planned > 1 ? `P95 ${p95Ms} ms over ${runs} runs is above the budget of ${budgetMs} ms` : `took ${p95Ms} ms, budget ${budgetMs} ms`;
-    }
-    return { runs, passedRuns, statuses, latencies, p95Ms, budgetMs, status, ...(problem === undefined ? {} : { problem }) };
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/action/registry.ts
 
 
@@ -19663,7 +19188,7 @@ class Registry {
     /** Adds an implementation under a new name (lower-case letters, digits and hyphens); a name already taken is refused. */
     register(name, entry) {
         if (!/^[a-z][a-z0-9-]{0,39}$/.test(name))
-            throw new Error(`a ${this.seam} name is lower-case letters, digits and hyphens, starting with a letter (at most 40), got '${printable(name)}'`);
+            throw new Error(`a ${this.seam} name is lower-case letters, digits and hyphens, starting with a letter (at most 40), got '${show_printable(name)}'`);
         if (this.entries.has(name))
             throw new Error(`a ${this.seam} named ${name} is already registered`);
         this.entries.set(name, entry);
@@ -19685,329 +19210,27 @@ class Registry {
     }
     /** What an unknown name is told: the names there are, and the one given. */
     unknown(name) {
-        return `expected one of ${this.names().join(', ')}, got '${printable(name)}'`;
+        return `expected one of ${this.names().join(', ')}, got '${show_printable(name)}'`;
     }
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/runtime.ts
-
-
-const TEMPLATE_PLACEHOLDERS = ['app', 'color', 'port', 'image', 'version'];
-const templateValues = (release) => ({
-    app: release.app,
-    color: release.color,
-    port: String(release.port),
-    image: release.image,
-    version: release.version,
-});
-const DEFAULT_WAIT_SECONDS = 120;
-// The image is pulled under the engine's data root, often another disk than the state folder's:
-// its free space is checked there (df needs no access to the folder itself).
-const ENGINE_SCRIPT = `min_mb=$1
-if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
-  echo "the Docker engine does not answer (docker info: $(printf '%s' "$out" | tail -n 3))" >&2; exit 1
-fi
-if [ "$min_mb" -gt 0 ]; then
-  root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null)
-  free_kb=$(df -Pk "$root" 2>/dev/null | awk 'NR==2 {print $4}')
-  if [ -n "$free_kb" ] && [ "$free_kb" -lt $(( min_mb * 1024 )) ]; then
-    echo "only $(( free_kb / 1024 )) MB of disk free under the Docker data root $root, $min_mb MB required (min-free-disk-mb): prune unused images (the maintenance action) or free space there" >&2; exit 1
-  fi
-fi
-if ! v=$(docker compose version --short 2>&1); then
-  echo "docker compose v2 is not installed (docker compose version: $(printf '%s' "$v" | tail -n 1)); compose v1 (docker-compose) has no up --wait" >&2; exit 1
-fi
-echo "engine=$out compose=$v"`;
-// Pull every time: a tag may have moved since the last pull (compose only pulls missing images).
-// Then resolve the tag to its registry digest, so that the color records, and a rollback restarts,
-// exactly what ran. An image built on the host and never pushed has no digest and is used as is.
-const PULL_SCRIPT = `img=$1
-case "$img" in
-  *@sha256:*)
-    docker image inspect --format '{{.Id}}' "$img" >/dev/null 2>&1 || docker pull --quiet "$img" >/dev/null || exit 1
-    echo "image=$img"; exit 0 ;;
-esac
-if ! out=$(docker pull --quiet "$img" 2>&1); then
-  if [ "$(docker image inspect --format '{{len .RepoDigests}}' "$img" 2>/dev/null)" = 0 ]; then
-    echo "image=$img"; echo "note=$img was built on this host (no registry digest); used as it is"; exit 0
-  fi
-  printf '%s\n' "$out" >&2
-  case "$out" in *"no basic auth credentials"*|*unauthorized*|*"authentication required"*|*denied*)
-    echo "the registry refused the pull: log this host in to it (docker login, as the SSH user)" >&2 ;;
-  esac
-  exit 1
-fi
-repo=\${img%:*}
-case "\${img##*/}" in *:*) ;; *) repo=$img ;; esac
-digest=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$img" 2>/dev/null | grep -F "$repo@" | head -n 1)
-echo "image=\${digest:-$img}"`;
-// A color whose container exists, stopped, with the very image asked for, was started (and checked)
-// before: start it and let the procedure's own health check (every 0.2 s) confirm it, instead of
-// waiting on the first healthcheck probe. Anything else is created and awaited with up --wait; a
-// failed wait leaves no unhealthy container running.
-const UP_SCRIPT = `wait=$1; project=$2; image=$3; shift 3
-ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
-if [ -n "$ids" ] && [ "$(docker inspect --format '{{.State.Running}}' $ids | sort -u)" = false ] &&
-   [ "$(docker inspect --format '{{.Image}}' $ids | sort -u)" = "$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)" ]; then
-  exec "$@" up --detach --remove-orphans
-fi
-"$@" up --detach --remove-orphans --wait --wait-timeout "$wait"
-rc=$?
-ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
-# Success is every container running and, where it has a healthcheck, healthy: checked here as
-# well, so that nothing unproven is ever left to take traffic.
-if [ "$rc" = 0 ]; then
-  states=$(docker inspect --format '{{.State.Status}}{{if .State.Health}} {{.State.Health.Status}}{{end}}' $ids 2>&1) || states=failed
-  bad=$(printf '%s\\n' "$states" | grep -v -x -e running -e 'running healthy')
-  [ -z "$bad" ] && exit 0
-  echo "compose reported the project up, but its containers are: $(printf '%s' "$states" | tr '\\n' ',')" >&2
-  rc=1
-fi
-for id in $ids; do
-  docker ps --all --filter "id=$id" --format '{{.Names}}: {{.Status}}'
-  docker logs --tail 5 "$id" 2>&1 | sed 's/^/  log: /'
-done >&2
-"$@" stop >/dev/null 2>&1
-left=$(docker ps --quiet --filter "label=com.docker.compose.project=$project")
-if [ -n "$left" ]; then
-  echo "docker compose stop left $(echo $left | wc -w) container(s) running: killed" >&2
-  docker kill $left >/dev/null 2>&1
-fi
-exit "$rc"`;
-// Nothing of the project running (a color already stopped, or never started): nothing to stop,
-// and no compose start-up (about 0.3 s) on a rollback's way to safety.
-const STOP_SCRIPT = `project=$1; shift
-[ -n "$(docker ps --quiet --filter "label=com.docker.compose.project=$project")" ] || exit 0
-exec "$@" stop`;
+;// CONCATENATED MODULE: ./packages/shared/src/domain/colors.ts
 /**
- * docker compose, one project per color (`<app>-<color>`). The compose file reads the image and
- * port from the environment: `image: ${AGENT_LOOP_IMAGE}` and `ports: ["127.0.0.1:${AGENT_LOOP_PORT}:8000"]`.
+ * The two colors an app runs as on a host: one serves, the other takes the next version, and
+ * traffic moves between them.
  */
-function composeRuntime(composeFile, options = {}) {
-    const project = (release) => `${release.app}-${release.color}`;
-    const compose = (release) => [
-        'env',
-        `AGENT_LOOP_APP=${release.app}`,
-        `AGENT_LOOP_COLOR=${release.color}`,
-        `AGENT_LOOP_PORT=${release.port}`,
-        `AGENT_LOOP_IMAGE=${release.image}`,
-        `AGENT_LOOP_VERSION=${release.version}`,
-        'docker',
-        'compose',
-        '--project-name',
-        project(release),
-        '--file',
-        composeFile,
-    ];
-    const waitSeconds = options.waitTimeoutSeconds ?? DEFAULT_WAIT_SECONDS;
-    return {
-        kind: 'compose',
-        prepare: (release) => [
-            { what: 'the Docker engine answers, has room for the image and docker compose v2 is installed', argv: shell_script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]) },
-            { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
-            { what: `the image ${release.image} can be pulled`, argv: shell_script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
-        ],
-        start: (release) => shell_script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
-        stop: (release) => shell_script('al-stop', STOP_SCRIPT, [project(release), ...compose(release)]),
-    };
-}
-/** The user's own start and stop commands, with `{app} {color} {port} {image} {version}` filled in quoted. */
-function commandRuntime(startTemplate, stopTemplate) {
-    return {
-        kind: 'command',
-        prepare: () => [],
-        start: (release) => ['sh', '-c', renderTemplate(startTemplate, templateValues(release))],
-        stop: (release) => ['sh', '-c', renderTemplate(stopTemplate, templateValues(release))],
-    };
-}
+const COLORS = ['blue', 'green'];
+const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
+
+;// CONCATENATED MODULE: ./packages/shared/src/domain/releases.ts
 /**
- * Runs the runtime's checks and pulls for `release` before anything on the host changes; returns
- * the release with the image it must run (a tag resolved to its digest by the compose runtime).
+ * What became of a release. `previous` (for a rollback) is the newest release that served all
+ * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
+ * chosen by name.
  */
-async function prepareRelease(remote, runtime, release, timeoutMs) {
-    let image = release.image;
-    for (const step of runtime.prepare(release)) {
-        const stdout = await runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
-        const resolved = step.resolvesImage ? /^image=(\S+)$/m.exec(stdout)?.[1] : undefined;
-        if (resolved)
-            image = resolved;
-    }
-    return { ...release, image };
-}
-/** Starts a prepared release (see `prepareRelease`). */
-async function launchRelease(remote, runtime, release, timeoutMs) {
-    const result = await remote.run(runtime.start(release), { timeoutMs });
-    if (result.code !== 0) {
-        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-12).join('\n');
-        throw new HostError(remote.label, `starting ${release.app} ${release.version} as ${release.color} on port ${release.port} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
-    }
-}
-/** Prepares then starts `release`; returns what was started. */
-async function startRelease(remote, runtime, release, timeoutMs) {
-    const prepared = await prepareRelease(remote, runtime, release, timeoutMs);
-    await launchRelease(remote, runtime, prepared, timeoutMs);
-    return prepared;
-}
-async function stopRelease(remote, runtime, release, timeoutMs) {
-    await runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/registry.ts
-
-
-const registry_runtimes = new Registry('runtime', 'runtime', {
-    compose: {
-        build: (options) => composeRuntime(options.composeFile, { waitTimeoutSeconds: options.healthTimeoutSeconds, minFreeDiskMb: options.minFreeDiskMb }),
-    },
-    command: {
-        check(options) {
-            errors_requireInput(options.startCommand !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
-            errors_requireInput(options.stopCommand !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
-        },
-        build: (options) => commandRuntime(options.startCommand, options.stopCommand),
-    },
-});
-/** The runtime `name` names, its inputs checked first. */
-function buildRuntime(name, options) {
-    const entry = registry_runtimes.get(name);
-    entry.check?.(options);
-    return entry.build(options);
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
-
-
-
-
-/** `none`, or a path as URL_PATH has it. */
-const URL_PATH_OR_NONE = new RegExp(`^(?:none|${URL_PATH.source.slice(1, -1)})$`);
-/** A list of smoke checks in the one vocabulary (runtime's smokeChecksSchema): blue-green's smoke-requests, deploy-staging's smoke-checks. */
-function smokeChecksField(defaultChecks) {
-    return field.yaml(smokeChecksSchema, { form: SMOKE_CHECKS_FORM, default: defaultChecks });
-}
-/** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
-const runtimeInputs = {
-    runtime: field.registered(registry_runtimes, 'compose'),
-    'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
-    'start-command': field.template(TEMPLATE_PLACEHOLDERS),
-    'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
-    'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
-    'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: URL_PATH_OR_NONE, default: '/ready' }),
-    'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
-    'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
-    'split-key': field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
-};
-/** The deploy phase's inputs: blue-green's phase deploy and the command line's deploy. */
-const deployPhaseInputs = {
-    image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
-    version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
-    'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
-    'smoke-requests': smokeChecksField(DEFAULT_SMOKE_REQUESTS),
-    'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
-    'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
-};
-/** The promote phase's inputs (with the deploy phase's `version`, the canary it must be). */
-const promotePhaseInputs = {
-    'drain-seconds': field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
-    'keep-previous': field.boolean(false),
-};
-/** What the runtime the inputs name is built from (runtime/registry.ts). */
-function runtimeOptions(inputs) {
-    return {
-        composeFile: inputs['compose-file'],
-        startCommand: inputs['start-command'],
-        stopCommand: inputs['stop-command'],
-        ...(inputs['health-timeout-seconds'] === undefined ? {} : { healthTimeoutSeconds: inputs['health-timeout-seconds'] }),
-        minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0,
-    };
-}
-/** What the runtime the inputs name needs of them (the command runtime: its two commands), before any host. */
-function checkRuntimeInputs(inputs) {
-    runtimes.get(inputs.runtime).check?.(runtimeOptions(inputs));
-}
-const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
-/** The GitHub deployment a deploy records and its promote completes (DORA figures read it). */
-const deploymentRecordInputs = {
-    'github-token': field.secret({ form: 'a token with deployments: write, e.g. secrets.GITHUB_TOKEN' }),
-    'deployment-ref': field.string({ form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA', pattern: GIT_REF, max: 255 }),
-    'commit-time': field.string({ form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z', pattern: ISO_TIME, max: 40 }),
-    'deployment-id': field.string({ form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)', pattern: DEPLOYMENT_ID, max: 20 }),
-};
-/**
- * What to record for a phase: deploy creates a deployment of the ref (the input, or the run's
- * commit), promote completes the one deploy recorded. Checked with the other inputs, before any host.
- */
-function deploymentRecord(inputs, env = process.env) {
-    requireInput(inputs['commit-time'] === '' || Number.isFinite(Date.parse(inputs['commit-time'])), 'commit-time', `expected a real ISO 8601 time such as 2026-05-01T12:34:56Z, got '${inputs['commit-time']}'`);
-    if (inputs.phase !== 'deploy')
-        return { id: inputs['deployment-id'] ? Number(inputs['deployment-id']) : null };
-    requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
-    const ref = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
-    requireInput(inputs['github-token'] === '' || ref !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
-    return { ref, image: inputs.image, commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null };
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
-
-
-
-const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
-for url in "$@"; do
-  while :; do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
-    [ "$code" = 200 ] && break
-    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
-    sleep 0.2
-  done
-done`;
-function waitHealthyCommand(port, paths, timeoutSeconds) {
-    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
-}
-/** Waits until every path answers 200 on the color's port; returns how long it took. */
-async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
-    const started = clock.now();
-    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
-    if (result.code !== 0) {
-        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
-    }
-    return clock.now() - started;
-}
-/** curl prints the body, then a last line `<status> <seconds>`. */
-function probeCommand(port, check, budgetMs = smokeBudgetMs(check, PRE_TRAFFIC_SMOKE)) {
-    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
-    const method = check.method === 'HEAD' ? ['--head'] : ['-X', check.method];
-    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(budgetMs / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
-    const body = requestBody(check);
-    if (body !== undefined)
-        argv.push('-H', `Content-Type: ${bodyContentType(body)}`, '--data-binary', '@-');
-    argv.push(`http://127.0.0.1:${port}${check.path}`);
-    return argv;
-}
-/** Sends a check to the color's port from the host, `repeat` times (one before traffic, unless it says otherwise), and judges it. */
-async function smoke(remote, port, check, defaults = PRE_TRAFFIC_SMOKE) {
-    const argv = probeCommand(port, check, smokeBudgetMs(check, defaults));
-    const stdin = requestBody(check) ?? '';
-    const outcome = await judgeSmoke(check, defaults, async () => {
-        const result = await remote.run(argv, { stdin });
-        const lines = result.stdout.split('\n');
-        const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
-        const status = Number(code);
-        if (result.code !== 0 && status === 0)
-            return { noAnswer: `no answer (${result.stderr.trim() || `curl exit ${result.code}`})` };
-        return { status, body: lines.join('\n'), latencyMs: Math.round(Number(seconds) * 1000) };
-    });
-    return {
-        method: check.method,
-        path: check.path,
-        status: outcome.status,
-        expectedStatus: check.status,
-        latencyMs: outcome.p95Ms ?? 0,
-        maxLatencyMs: outcome.budgetMs,
-        ok: outcome.problem === undefined,
-        ...(outcome.problem === undefined ? {} : { problem: outcome.problem }),
-    };
-}
+const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
+const BAD = (/* unused pure expression or super */ null && (['failed', 'rejected', 'rolled-back', 'cancelled']));
+const isRejected = (release) => BAD.includes(release.status);
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/retry.ts
 
@@ -20149,24 +19372,6 @@ function onEachHost(hosts, limit, options, task) {
     });
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/domain/colors.ts
-/**
- * The two colors an app runs as on a host: one serves, the other takes the next version, and
- * traffic moves between them.
- */
-const COLORS = ['blue', 'green'];
-const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
-
-;// CONCATENATED MODULE: ./packages/shared/src/domain/releases.ts
-/**
- * What became of a release. `previous` (for a rollback) is the newest release that served all
- * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
- * chosen by name.
- */
-const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
-const BAD = (/* unused pure expression or super */ null && (['failed', 'rejected', 'rolled-back', 'cancelled']));
-const isRejected = (release) => BAD.includes(release.status);
-
 ;// CONCATENATED MODULE: ./packages/shared/src/hosts/state.ts
 
 
@@ -20230,6 +19435,11 @@ const releaseSchema = object({
     restoredAt: state_time.nullable().default(null),
     endedAt: state_time.nullable().default(null),
     note: plainText(300).default(''),
+    /**
+     * The runtime it was started with. Only its shape is checked here: what its options may be is
+     * the runtime's, checked with the runtime inputs' own fields when a rollback builds it.
+     */
+    runtime: object({ name: schemas_string().max(100), options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()])).refine((options) => Object.keys(options).length <= 20, 'at most 20 options') }).optional(),
 });
 const canarySchema = object({
     color: colorSchema,
@@ -20511,6 +19721,9 @@ async function writeRemoteFile(remote, path, content) {
 class StateUnreadable extends errors_HostError {
     path;
     problem;
+    name = 'StateUnreadable';
+    /** What the step summary says to do: a plain re-run would meet the same file. */
+    remedy = 'A plain re-run meets the same file: re-run the step with repair-state: true (agent-loop: --repair-state true), which rebuilds the state from the audit log and the live weights and says what it found.';
     constructor(host, path, problem) {
         super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
         this.path = path;
@@ -20531,7 +19744,7 @@ function parseState(text, app) {
         return { ok: false, problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}` };
     }
     if (parsed.data.app !== app)
-        return { ok: false, problem: `belongs to the app '${printable(parsed.data.app)}', not '${app}'` };
+        return { ok: false, problem: `belongs to the app '${show_printable(parsed.data.app)}', not '${app}'` };
     return { ok: true, state: migrateState(parsed.data) };
 }
 async function state_readState(remote, paths, app, now) {
@@ -20683,7 +19896,7 @@ async function acquireLock(remote, paths, owner, options) {
         if (result.code === 4)
             continue;
         if (result.code !== 1)
-            throw new errors_HostError(remote.label, `could not take the lock in ${paths.lock}: ${printable(result.stderr.trim(), 300) || `exit ${result.code}`}`);
+            throw new errors_HostError(remote.label, `could not take the lock in ${paths.lock}: ${show_printable(result.stderr.trim(), 300) || `exit ${result.code}`}`);
         const [header = '', ...rest] = result.stdout.split('\n');
         const [, seen = '0', hostNow = '0'] = header.split(' ');
         const ageSeconds = Math.max(0, Number(hostNow) - Number(seen));
@@ -20693,7 +19906,7 @@ async function acquireLock(remote, paths, owner, options) {
             const taken = await remote.run(state_commands.takeOverLock(paths.lock));
             // Exit 5: an owner appeared meanwhile; the next attempt sees it.
             if (taken.code !== 0 && taken.code !== 5)
-                throw new errors_HostError(remote.label, `could not take over the lock in ${paths.lock}: ${printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`);
+                throw new errors_HostError(remote.label, `could not take over the lock in ${paths.lock}: ${show_printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`);
             continue;
         }
         // A lock without an owner is no dead run's: it never goes stale (see LockHeld).
@@ -20712,6 +19925,257 @@ async function acquireLock(remote, paths, owner, options) {
             throw new LockHeld(remote.label, holder, ageSeconds, stale);
         await options.sleep(Math.min(asked ? 250 : 2000, Math.max(100, deadline - options.now())));
     }
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/hostsetup.ts
+
+
+
+/**
+ * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
+ * user that is root or may use sudo without a password, it makes the state directory the deploy
+ * user's, keeps the nginx include directory root's, installs the switch helper (a root-owned
+ * program that writes an app's include from a fixed template and reloads nginx) and a sudoers
+ * drop-in that allows that helper and nothing else (checked with `visudo -c` first), lets the deploy
+ * user read the one access log the canary monitor reads (an ACL on that file, no group), and makes
+ * sure nginx knows the agent_loop log format and includes the include directory. Every file is
+ * written as a temporary file in a directory that only root may write, then renamed into place.
+ * Each step checks before it changes, so a second run changes nothing; each reports `changed`,
+ * `ok` or `todo`.
+ */
+/** The access log format the canary monitor reads (one JSON object per request). */
+const AGENT_LOOP_LOG_FORMAT = 'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+/**
+ * The sudoers drop-in: the deploy user may run, as root and without a password, the switch helper
+ * (absolute path), which checks its own arguments. Nothing else: not nginx itself, whose include
+ * directories would then have to be the deploy user's.
+ */
+function sudoersRule(deployUser, helperPath) {
+    if (!USER_NAME.test(deployUser))
+        throw new ConfigurationError(`'${deployUser}' is not a user name`);
+    // Plain path characters only: sudoers reads `, : =`, backslashes and white space as syntax.
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(helperPath))
+        throw new ConfigurationError(`the switch helper must be an absolute path of letters, digits and . _ - /, got '${helperPath}'`);
+    return [
+        '# Written by agent-loop host-setup: the deploy user may run the switch helper as root, and nothing else.',
+        `${deployUser} ALL=(root) NOPASSWD: ${helperPath}`,
+        '',
+    ].join('\n');
+}
+/** The nginx-command the deploy user's actions use after set-up: the helper through sudo, without a prompt. */
+function deployNginxCommand(helperPath) {
+    return ['sudo', '-n', helperPath].join(' ');
+}
+/** Where nginx is, as root sees it: `command -v`, else /usr/sbin (not on a non-root PATH). */
+const LOCATE_SCRIPT = (/* unused pure expression or super */ null && (`name=$1
+if [ "$(id -u)" = 0 ]; then path=$(command -v "$name" 2>/dev/null); else path=$(sudo -n sh -c 'command -v "$1"' sh "$name" 2>/dev/null); fi
+[ -z "$path" ] && [ -x "/usr/sbin/$name" ] && path="/usr/sbin/$name"
+case "$path" in /*) echo "nginx_path=$path" ;; *) echo "nginx_path=" ;; esac`));
+function locateCommand(name) {
+    return script('al-locate', LOCATE_SCRIPT, [name]);
+}
+const SETUP_SCRIPT = (/* unused pure expression or super */ null && (`set -u
+user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9
+app=\${10}; placeholder_text=\${11}; drive_nginx=\${12}; shift 12
+if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
+elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
+else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
+id -u "$user" >/dev/null 2>&1 || { echo "fatal=there is no user $user: create it first (sudo useradd --create-home --shell /bin/bash $user) and authorize the deploy key in ~$user/.ssh/authorized_keys"; exit 0; }
+group=$(id -gn "$user")
+err=$(mktemp); text=$(mktemp); trap 'rm -f "$err" "$text"' EXIT
+
+# A directory, and every one above it, that only root may write (above it, also root's with the
+# sticky bit, as /tmp, where nobody else may rename or remove root's entries): a file put there
+# cannot be swapped by anyone else between its check and its use.
+root_only() {
+  d=$1; own=yes
+  while :; do
+    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
+    [ "\${1-}" = 0 ] || return 1
+    case \${2-} in *[2367]?|*[2367]) case $own\${2-} in no[1357]???) ;; *) return 1 ;; esac ;; esac
+    own=no
+    [ "$d" = / ] && return 0
+    d=$(dirname "$d")
+  done
+}
+# Installs the text in $text as root's file $1 with mode $2: a temporary file made by mktemp in the
+# target's own directory, then a rename (which replaces a link rather than writing through it).
+install_root() {
+  dir=$(dirname "$1")
+  root_only "$dir" || { echo "$dir, or a directory above it, may be written by someone other than root" > "$err"; return 1; }
+  tmp=$(as_root mktemp "$dir/.agent-loop.XXXXXXXX") || return 1
+  if as_root sh -c 'cat > "$1" && chown root:root "$1" && chmod "$2" "$1"' sh "$tmp" "$2" < "$text" && as_root mv -fT "$tmp" "$1"; then return 0; fi
+  as_root rm -f "$tmp"; return 1
+}
+same_root_file() { # target mode: already root's, with that mode and the text in $text
+  [ -f "$1" ] && [ ! -L "$1" ] && [ "$(stat -c '%u %a' "$1")" = "0 $2" ] && as_root cmp -s "$text" "$1"
+}
+
+if [ -d "$state_dir" ] && [ "$(stat -c %U "$state_dir")" = "$user" ]; then echo "ok=state directory $state_dir belongs to $user"
+elif as_root install -d -o "$user" -g "$group" -m 0750 "$state_dir" 2>"$err"; then echo "changed=state directory $state_dir now belongs to $user"
+else echo "todo=state directory $state_dir: $(cat "$err")"; fi
+
+# Another router than nginx: no include, no helper, no sudoers rule (its own part is the router's).
+if [ "$drive_nginx" = yes ]; then
+# nginx (root) loads every file in the include directory: it stays root's, and the helper writes it.
+include_state() { set -- $(stat -c '%u %a' "$include_dir" 2>/dev/null); [ "\${1-}" = 0 ] && case \${2-} in *[2367]?|*[2367]) false ;; esac; }
+if [ ! -d "$include_dir" ]; then
+  if as_root install -d -o root -g root -m 0755 "$include_dir" 2>"$err"; then echo "changed=nginx include directory $include_dir made, root's"; else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
+elif include_state; then echo "ok=nginx include directory $include_dir is root's: $user cannot write it"
+elif as_root chown root:root "$include_dir" 2>"$err" && as_root chmod go-w "$include_dir" 2>>"$err"; then echo "changed=nginx include directory $include_dir is root's again: $user could write it, and nginx loads it as root"
+else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
+for f in "$include_dir"/* "$include_dir"/.[!.]*; do
+  { [ -e "$f" ] || [ -L "$f" ]; } || continue
+  owner=$(stat -c %U "$f")
+  [ "$owner" = root ] || echo "todo=$f belongs to $owner, and nginx loads it as root: read it, then make it root's (sudo chown root:root $f) or remove it"
+done
+
+printf '%s\\n' "$helper_text" > "$text"
+if same_root_file "$helper" 755; then echo "ok=switch helper $helper"
+elif install_root "$helper" 0755 2>>"$err"; then echo "changed=installed the switch helper $helper: it writes $include_dir/agent-loop-APP.conf from a fixed template and reloads nginx"
+else echo "todo=could not install the switch helper $helper: $(cat "$err")"; fi
+
+printf '%s' "$rule_text" > "$text"
+if same_root_file "$sudoers_file" 440; then echo "ok=sudoers rule $sudoers_file"
+elif ! out=$(as_root visudo -c -f "$text" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
+elif [ ! -f "$helper" ]; then echo "todo=the sudoers rule was not installed: the switch helper it names is missing"
+elif install_root "$sudoers_file" 0440 2>>"$err"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run $helper as root, nothing else"
+else echo "todo=could not install $sudoers_file: $(cat "$err")"; fi
+fi
+
+if [ -n "$access_log" ]; then
+  if [ -L "$access_log" ]; then echo "todo=the access log $access_log is a symbolic link: name the file itself"
+  elif [ -e "$access_log" ] && [ ! -f "$access_log" ]; then echo "todo=the access log $access_log is not a regular file"
+  else
+    case $access_log in
+      *.log)
+        if [ ! -e "$access_log" ]; then
+          if as_root sh -c 'umask 027; set -C; : > "$1"' sh "$access_log" 2>"$err"; then echo "changed=created the access log $access_log (root's, mode 0640)"; else echo "todo=could not create the access log $access_log: $(cat "$err")"; fi
+        fi
+        if [ -f "$access_log" ]; then
+          log_group=$(stat -c %G "$access_log")
+          if [ "$log_group" != "$group" ] && id -nG "$user" | tr ' ' '\\n' | grep -qx "$log_group"; then
+            echo "todo=$user is in group $log_group, which reads more than $access_log: sudo gpasswd -d $user $log_group (host-setup grants the one file)"
+          fi
+          if as_root runuser -u "$user" -- test -r "$access_log"; then echo "ok=$user can read $access_log"
+          elif ! command -v setfacl >/dev/null 2>&1; then echo "todo=setfacl is missing: sudo apt-get install -y --no-install-recommends acl, then run host-setup again"
+          elif as_root setfacl -m "u:$user:r" "$access_log" 2>"$err"; then echo "changed=$user may read $access_log (an ACL on that file alone; no group)"
+          else echo "todo=could not give $user read access to $access_log: $(cat "$err")"; fi
+          # Rotation: a rule that re-creates the file with a mode of its own drops the ACL.
+          for conf in /etc/logrotate.conf /etc/logrotate.d/*; do
+            [ -f "$conf" ] || continue
+            covered=no; patterns=$(sed -n 's/^[[:space:]]*\\(\\/[^{]*\\).*/\\1/p' "$conf")
+            set -f
+            for pattern in $patterns; do case $access_log in $pattern) covered=yes ;; esac; done
+            set +f
+            [ "$covered" = yes ] || continue
+            if grep -Eq '^[[:space:]]*create[[:space:]]+[0-7]' "$conf"; then
+              echo "todo=$conf rotates $access_log with 'create MODE OWNER GROUP', which makes the new file without $user's ACL: change that line to a bare 'create' (logrotate then copies the ACL), or log to a file that rule does not rotate"
+            else echo "ok=$conf rotates $access_log keeping its ACL"; fi
+          done
+        fi ;;
+      *) echo "todo=the access log $access_log does not end in .log: host-setup gives read access to an nginx access log only" ;;
+    esac
+  fi
+fi
+
+[ "$drive_nginx" = yes ] || exit 0
+config=$(as_root "$@" -T 2>/dev/null || true)
+case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
+  *) echo "todo=nginx does not include $include_dir: add 'include $include_dir/*.conf;' inside the http block of the main configuration, then reload" ;; esac
+if printf '%s\\n' "$config" | grep -q 'log_format[[:space:]][[:space:]]*agent_loop[[:space:]]'; then echo "ok=nginx knows the agent_loop log format"
+else
+  file="$include_dir/00-agent-loop-log-format.conf"
+  printf '%s\\n' "$log_format" > "$text"
+  if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
+  else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
+fi
+
+# The app's split variable before its first deploy: a server block may then name it (requests get
+# 502 until that deploy's switch replaces this file with the real split).
+if [ -n "$app" ]; then
+  file="$include_dir/agent-loop-$app.conf"
+  if [ -e "$file" ] || [ -L "$file" ]; then echo "ok=$file defines the split variable of $app"
+  else
+    printf '%s\n' "$placeholder_text" > "$text"
+    if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then
+      echo "changed=wrote $file: the server block may name the split variable of $app before its first deploy (requests get 502 until then)"
+    else as_root rm -f "$file"; echo "todo=could not define the split variable of $app in $file: $(cat "$err")"; fi
+  fi
+fi`));
+/** Whether the plan's router is nginx (the helper, its sudoers rule, the include directory are set up only then). */
+const hostsetup_drivesNginx = (plan) => (plan.router ?? 'nginx') === 'nginx';
+/**
+ * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
+ * the switch helper's file for that nginx (traffic's helperFile). For another router than nginx,
+ * only the state directory and the access log: nginxPath and helperText are not used.
+ */
+function setupCommand(plan, nginxPath, helperText) {
+    if (!USER_NAME.test(plan.deployUser))
+        throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
+    const nginxArgs = plan.nginx.slice(1);
+    const rule = sudoersRule(plan.deployUser, plan.switchHelper);
+    // An app's split variable is written only with its placeholder text.
+    const placeholder = plan.placeholder ?? '';
+    const app = placeholder === '' ? '' : (plan.app ?? '');
+    if (app !== '' && !APP_NAME.test(app))
+        throw new ConfigurationError(`'${app}' is not an app name`);
+    return script('al-host-setup', SETUP_SCRIPT, [
+        plan.deployUser,
+        plan.stateDir,
+        plan.includeDir,
+        plan.accessLog,
+        plan.sudoersFile,
+        AGENT_LOOP_LOG_FORMAT,
+        rule,
+        plan.switchHelper,
+        helperText,
+        app,
+        placeholder,
+        hostsetup_drivesNginx(plan) ? 'yes' : 'no',
+        ...(hostsetup_drivesNginx(plan) ? [nginxPath, ...nginxArgs] : []),
+    ]);
+}
+function parseSetup(host, output) {
+    const report = { host, nginxPath: '', items: [] };
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq < 0)
+            continue;
+        const key = line.slice(0, eq);
+        const value = line.slice(eq + 1);
+        if (key === 'fatal')
+            report.fatal = value;
+        else if (key === 'nginx_path')
+            report.nginxPath = value;
+        else if (key === 'changed' || key === 'ok' || key === 'todo')
+            report.items.push({ outcome: key, what: value });
+    }
+    return report;
+}
+/**
+ * Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or
+ * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there.
+ */
+async function setupHost(remote, plan, helperFor) {
+    if (!hostsetup_drivesNginx(plan)) {
+        const result = await remote.run(setupCommand(plan, '', ''), { timeoutMs: 120_000 });
+        const report = parseSetup(remote.label, result.stdout);
+        if (result.code !== 0 && !report.fatal)
+            throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+        return report;
+    }
+    const name = plan.nginx[0] ?? 'nginx';
+    const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
+    if (!located)
+        return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };
+    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), { timeoutMs: 120_000 });
+    const report = parseSetup(remote.label, result.stdout);
+    report.nginxPath = located;
+    if (result.code !== 0 && !report.fatal)
+        throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+    return report;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/upkeep.ts
@@ -20857,9 +20321,11 @@ function helperBody(target) {
 /**
  * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
  * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
- * reload exited 0 but nginx never served the new weights (previous file back and reloaded); 30 no
- * include directory; 31–33 the file could not be written or swapped; 34 the include is a link; 37
- * the include directory is writable by someone else than the user this runs as.
+ * reload exited 0 but the new weights could not be confirmed: never served, a worker of the previous
+ * configuration still took new connections, or nginx's workers cannot be seen in /proc here (previous
+ * file back and reloaded); 30 no include directory; 31–33 the file could not be written or swapped;
+ * 34 the include is a link; 37 the include directory is writable by someone else than the user this
+ * runs as.
  */
 const HELPER_SCRIPT = `set -u
 umask 022
@@ -20960,9 +20426,18 @@ render() {
 }
 [ "$verb" = render ] && { render; exit 0; }
 
-# Milliseconds from the kernel's uptime (a read, not a process), or from date.
+# Milliseconds from the kernel's uptime (a read, not a process), or from date: for durations only.
 now_ms() {
   if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
+}
+# A process's state, parent and start time (clock ticks since boot, /proc/PID/stat's 22nd field), read
+# by the shell itself. Start times are compared with each other only, never with /proc/uptime: a
+# container may be given another uptime (LXCFS gives one its own), and every worker would look new.
+proc_stat() {
+  line=; read -r line < "/proc/$1/stat" 2>/dev/null || [ -n "$line" ] || return 1
+  set -- \${line##*) }
+  [ $# -ge 20 ] || return 1
+  state=$1; ppid=$2; shift 19; start=$1
 }
 dir=$include_dir
 file="$dir/agent-loop-$app.conf"
@@ -20987,6 +20462,9 @@ fi
 mv -f "$tmp" "$file" || exit 33
 tmp=
 restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
+# Every process nginx starts from here on runs the new file: born is the start time of one started
+# now (this subshell), on their clock.
+born=$(proc_stat self && echo "$start") || born=
 # A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
 # it runs only to tell a rejected configuration from a failed reload.
 # With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
@@ -20995,64 +20473,110 @@ if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
   restore; die 20 "$checked"
 fi
 deadline=$(( started + confirm_ms ))
+# Workers of the previous configuration that only finish connections they had before the reload are
+# awaited for a fifth of that (a second at most), then reported as draining.
+drain=$(( confirm_ms / 5 )); [ "$drain" -le 1000 ] || drain=1000
+drain_until=$(( started + drain ))
 status_url="http://127.0.0.1:$status_port/agent-loop/$app"
 # One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
 # worker answers as soon as there is one) and the shell reads its answers (once the shell stops
 # reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
 # than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
 # loop below polls the slow way for the time that is left.
-# Served means every worker that may still accept a connection runs the new configuration: the
-# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop accepting,
-# so the first new answer comes while an old worker still takes connections with the old weights. Each worker of
-# the master that answered must have started with this reload (its start time, in 1/100 s since
-# boot like /proc/uptime) or be shutting down (it closed its listening sockets). Without /proc, the
-# answer is all there is.
-all_workers_new() {
-  [ -n "$1" ] && read -r _ _ _ master _ < "/proc/$1/stat" 2>/dev/null || return 0
+# Confirmed means that no process of the previous configuration takes a request any more. nginx's
+# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop; each closes
+# its listening sockets, finishes the connections it has (a request on one of them still gets the old
+# weights, however late it comes) and exits. So the worker that answered must be one this reload
+# started, as /proc here shows it (a pid from another PID namespace names another process here), and
+# every other child of its master started before the reload must have exited or, once the drain time
+# is over, hold no listening socket. What cannot be seen is never taken as done.
+kids_of() {
+  kids=
+  if [ -r "/proc/$1/task/$1/children" ]; then read -r kids < "/proc/$1/task/$1/children"; return 0; fi
+  # A kernel without CONFIG_PROC_CHILDREN: every process's parent.
   for stat in /proc/[0-9]*/stat; do
-    read -r pid _ _ ppid rest < "$stat" 2>/dev/null || continue
-    [ "$ppid" = "$master" ] || continue
-    cmd=; read -r cmd < "/proc/$pid/cmdline" 2>/dev/null
-    case $cmd in *"shutting down"*) continue ;; *"worker process"*) ;; *) continue ;; esac
-    set -- $rest; shift 17
-    [ $(( \${1:-0} * 10 )) -ge $(( started - 10 )) ] || return 1
+    kid=\${stat#/proc/}; kid=\${kid%/stat}
+    proc_stat "$kid" && [ "$ppid" = "$1" ] && kids="$kids $kid"
   done
-  return 0
 }
-# "live N all M": N ms until a new worker served the new weights, M until every worker that accepts
-# connections does (nginx's master lets the old ones accept for 100 ms after it starts the new).
-first=
+# Whether process $1 holds a listening TCP or unix socket of master $2's network namespace; a table
+# that cannot be read counts as one.
+listens() {
+  fds=$(ls -l "/proc/$1/fd" 2>/dev/null) || return 0
+  printf '%s\\n' "$fds" | awk -v net="/proc/$2/net" '
+    $NF ~ /^socket:\\[[0-9]+\\]$/ { held[substr($NF, 9, length($NF) - 9)] = 1 }
+    END {
+      split("tcp tcp6", kinds, " ")
+      for (k = 1; k <= 2; k++) { file = net "/" kinds[k]; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "0A" && (w[10] in held)) exit 0 } }
+      file = net "/unix"; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "00010000" && (w[7] in held)) exit 0 }
+      exit 1
+    }'
+}
+# True once no process of the previous configuration under master $1 can take a request: all have
+# exited, or the drain time is over and none listens ($left of them still draining). Else $holder may.
+old_settled() {
+  now_ms; left=0; holder=
+  kids_of "$1"
+  for kid in $kids; do
+    proc_stat "$kid" && [ "$ppid" = "$1" ] && [ "$state" != Z ] && [ "$start" -lt "$born" ] || continue
+    left=$(( left + 1 )); holder=$kid
+    [ "$ms" -ge "$drain_until" ] || continue
+    title=; read -r title < "/proc/$kid/cmdline" 2>/dev/null
+    case $title in *"shutting down"*) ;; *"worker process"*) return 1 ;; esac
+    if listens "$kid" "$1"; then return 1; fi
+  done
+  [ "$left" -eq 0 ] || [ "$ms" -ge "$drain_until" ]
+}
+# "live N all M [draining K]": N ms until a new worker served the new weights, M until no process of
+# the previous configuration could take a request, K of them still finishing connections they had.
+# Returns 1 to go on polling, 3 when confirming is impossible, 4 at the deadline; $why says why.
+first=; why=
 served() {
   case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
   [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
   worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
-  all_workers_new "$worker" || return 1
-  now_ms; echo "live $first all $(( ms - started ))"; exit 0
+  unseen="so whether a worker of the previous configuration still takes connections cannot be told"
+  [ -n "$born" ] || { why="/proc/self/stat cannot be read here, $unseen"; return 3; }
+  proc_stat "$worker" || { why="the worker that served the new weights (pid $worker) is not in /proc here (does nginx run in another PID namespace?), $unseen"; return 1; }
+  title=; read -r title < "/proc/$worker/cmdline" 2>/dev/null
+  case $title in *"worker process"*) [ "$start" -ge "$born" ] ;; *) false ;; esac || {
+    why="the worker that served the new weights (pid $worker) is not, in /proc here, an nginx worker this reload started (does nginx run in another PID namespace?), $unseen"; return 3; }
+  master=$ppid
+  until old_settled "$master"; do
+    [ "$ms" -lt "$deadline" ] || { why="a worker of the previous configuration (pid $holder) still took new connections $confirm_ms ms after the reload"; return 4; }
+    sleep 0.01
+  done
+  now_ms; printf 'live %s all %s' "$first" "$(( ms - started ))"; [ "$left" -eq 0 ] || printf ' draining %s' "$left"; echo; exit 0
 }
 await_served() {
+  code=1
   while IFS= read -r body; do
-    served "$body"
-    now_ms; [ "$ms" -lt "$deadline" ] || return 1
+    served "$body"; code=$?
+    [ "$code" -lt 3 ] || break
+    now_ms; [ "$ms" -lt "$deadline" ] || break
   done
-  return 1
+  printf '%s' "$why"; return "$code"
 }
 polls=$(( confirm_ms / 20 + 1 ))
-curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served && exit 0
-while :; do
+why=$(curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served); code=$?
+case $why in "live "*) echo "$why"; exit 0 ;; esac
+while [ "$code" -lt 3 ]; do
   now_ms; [ "$ms" -lt "$deadline" ] || break
   body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
-  served "$body" || sleep 0.02
+  served "$body"; code=$?
+  [ "$code" -ge 3 ] || sleep 0.02
 done
-# The reload said yes but nginx never served the new file: put the old one back and reload onto
+[ -n "$why" ] || why="its status server did not serve the new weights within $confirm_ms ms"
+# The reload said yes but the new weights were not confirmed: put the old file back and reload onto
 # it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
 # Only while the file is still the one written here: a newer run may have replaced it meanwhile
 # (this program outlives a run that was killed), and its file must stay.
 if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
-  die 22 "nginx did not serve the new weights within $confirm_ms ms, and the include has been replaced since; left as it is"
+  die 22 "nginx reloaded, but $why; the include has been replaced since, and is left as it is"
 fi
 restore
 if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
-die 22 "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)"`;
+die 22 "nginx reloaded, but $why; the previous file was put back ($again)"`;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
 
@@ -21210,7 +20734,7 @@ class NginxRouter {
                     : result.code === 2 || result.code === 37
                         ? 'the nginx helper refused the switch'
                         : result.code === 22
-                            ? 'nginx did not serve the new weights'
+                            ? 'nginx did not serve the new weights on every worker'
                             : result.code === 35
                                 ? 'the switch could not be recorded before making it, so traffic was not touched'
                                 : result.code === 36
@@ -21218,9 +20742,9 @@ class NginxRouter {
                                     : 'writing the nginx include failed';
             throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${nginxSays}`);
         }
-        const live = /live (\d+)(?: all (\d+))?/.exec(result.stdout);
+        const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
         const liveMs = live ? Number(live[1]) : Number.NaN;
-        return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, recorded };
+        return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, draining: Number(live?.[3] ?? 0), recorded };
     }
     async getWeights() {
         const view = await this.inspect();
@@ -21247,272 +20771,6 @@ function placeholderInclude(app) {
     ].join('\n');
 }
 
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
-
-
-
-/** The helper's `inspect` arguments: the app, and the access log (or `-` when it is not an absolute path). */
-function inspectArgs(server) {
-    if (!server)
-        return ['', '-'];
-    return [server.app, server.accessLog.startsWith('/') ? server.accessLog : '-'];
-}
-function parseServerFacts(line) {
-    const match = /^proxy=(yes|no) log=(yes|no|unchecked)$/.exec(line.trim());
-    if (!match)
-        return null;
-    return { proxy: match[1] === 'yes', log: match[2] === 'unchecked' ? null : match[2] === 'yes' };
-}
-/** The line an app's server block needs so that requests reach its colors. */
-function proxyLine(app) {
-    return `proxy_pass http://$${router_nginxName(app)};`;
-}
-/** The line that writes the access log the monitor reads. */
-function accessLogLine(accessLog) {
-    return `access_log ${accessLog} agent_loop;`;
-}
-const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
-echo "uid=$(id -u)"
-mkdir -p "$state_dir" 2>/dev/null
-printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
-printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
-if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
-if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`));
-/**
- * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
- * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
- * split variable and writes the access log (a helper too old to know the verb says nothing).
- */
-function preflightCommand(stateDir, includeDir, nginx, server) {
-    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...nginxControl(nginx, includeDir)]);
-}
-/** The `key=value` lines a host script prints: every value of a key, and the first one. */
-function keyValues(output) {
-    const values = new Map();
-    for (const line of output.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq > 0)
-            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
-    }
-    return { values, first: (key) => values.get(key)?.[0] ?? '' };
-}
-function parsePreflight(output) {
-    const { values, first } = keyValues(output);
-    return {
-        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
-        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
-        curl: first('curl') === 'yes',
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        includeDir: first('include_dir') === 'yes',
-        root: first('uid') === '0',
-        server: parseServerFacts(first('server')),
-    };
-}
-/**
- * What a deploy should warn about (it does not stop: before the first deploy the variable does not
- * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
- * line, and the monitor sees none without the access log line.
- */
-function serverBlockWarnings(facts, server) {
-    if (!facts)
-        return [];
-    const warnings = [];
-    if (!facts.proxy)
-        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
-    if (facts.log === false)
-        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
-    return warnings;
-}
-/** Returns the problems found (empty when the host is ready). */
-function judgePreflight(facts, limits, includeDir, nginx = []) {
-    const problems = [];
-    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
-    if (!facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
-        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
-    if (facts.freeDiskMb < limits.minFreeDiskMb)
-        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
-    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
-        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
-    if (!facts.curl)
-        problems.push('curl is not installed (the health checks run it on the host)');
-    if (!facts.includeDir)
-        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
-    if (!facts.nginxOk)
-        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
-    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
-    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
-        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
-    }
-    return problems;
-}
-const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
-async function preflight(remote, stateDir, includeDir, nginx, limits, server) {
-    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx, server), { timeoutMs: 60_000 });
-    const facts = parsePreflight(result.stdout);
-    const problems = judgePreflight(facts, limits, includeDir, nginx);
-    if (problems.length > 0) {
-        // A prerequisite the doctor knows how to fix comes with its command.
-        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
-        if (missing.some((item) => item.kind !== 'configuration'))
-            throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
-        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
-    }
-    return facts;
-}
-const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
-echo "user=$(id -un)"; echo "uid=$(id -u)"
-if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
-else
-  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
-  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
-fi
-if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
-# The program nginx-command runs (after sudo and its options), then the helper's argv.
-word=; via_sudo=no; i=0
-for w; do
-  [ "$i" -lt "$n" ] || break; i=$((i + 1))
-  [ -z "$word" ] || continue
-  case $w in sudo) via_sudo=yes ;; -*) [ "$via_sudo" = yes ] || word=$w ;; *) word=$w ;; esac
-done
-shift "$n"
-echo "via_sudo=$via_sudo"
-if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
-case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
-if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
-if [ -n "$app" ]; then
-  if facts=$("$@" inspect "$app" "$inspect_log" 2>&1 </dev/null); then echo "server=$facts"
-  else code=$?; case $facts in *usage:*) printf 'server_unknown=%s\\n' "$(printf '%s\\n' "$facts" | head -n 1)" ;; *) echo "server_failed=$code" ;; esac; fi
-fi
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
-if [ -z "$access_log" ]; then echo log=unchecked
-elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
-else echo log=absent; fi`;
-function doctorCommand(target) {
-    const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
-    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]);
-}
-function parseDoctor(output) {
-    const { values, first } = keyValues(output);
-    return {
-        user: first('user'),
-        root: first('uid') === '0',
-        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
-        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
-        viaSudo: first('via_sudo') === 'yes',
-        nginxFound: first('nginx_found') === 'yes',
-        nginxInSbin: first('nginx_sbin'),
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        curl: first('curl') === 'yes',
-        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
-        sudo: first('sudo') === 'yes',
-        server: parseServerFacts(first('server')),
-        serverUnknown: first('server_unknown'),
-    };
-}
-const q = (word) => quote(word);
-/**
- * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
- * host-setup). A user that is not root drives nginx only through the switch helper: a directory
- * it may write that nginx (root) loads, or nginx itself through sudo next to such a directory,
- * would make it root in all but name, and is reported as a problem, not as a way to deploy.
- */
-function judgeDoctor(facts, target) {
-    const user = facts.user || 'DEPLOY_USER';
-    const found = [];
-    const helper = nginx_helper_switchHelperPath(target.nginx);
-    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
-    const nginxLine = nginxWords.join(' ');
-    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? nginx_helper_SWITCH_HELPER_PATH}`;
-    if (facts.stateDir === 'denied')
-        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
-    if (facts.includeDir === 'missing')
-        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
-    if (!facts.curl)
-        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
-    const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
-    if (helper) {
-        if (!facts.root && facts.includeDir === 'writable') {
-            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
-        }
-        if (!facts.nginxFound)
-            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
-        else if (!facts.nginxOk && privileged && !facts.root)
-            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
-        else if (!facts.nginxOk)
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
-    }
-    else if (!facts.root && facts.viaSudo) {
-        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
-    }
-    else if (!facts.nginxFound) {
-        found.push(facts.nginxInSbin
-            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
-            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
-    }
-    else if (!facts.nginxOk) {
-        if (privileged && !facts.root)
-            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
-        else
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
-    }
-    else if (facts.includeDir === 'denied') {
-        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
-    }
-    // The server block, from nginx's own view of its configuration: the two lines the README asks for.
-    if (target.app && facts.server) {
-        const variable = `$${router_nginxName(target.app)}`;
-        if (!facts.server.proxy)
-            found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
-        if (facts.server.log === false)
-            found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
-    }
-    else if (target.app && facts.serverUnknown) {
-        found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? nginx_helper_SWITCH_HELPER_PATH})` });
-    }
-    if (facts.accessLog === 'denied') {
-        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });
-    }
-    return found;
-}
-function formatPrerequisites(host, missing) {
-    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
-}
-/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
-async function doctor(remote, target) {
-    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
-    return judgeDoctor(parseDoctor(result.stdout), target);
-}
-/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
-async function requirePrerequisites(remote, target) {
-    const missing = await doctor(remote, target);
-    if (missing.length > 0)
-        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
-}
-/**
- * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
- * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
- * `mkdir: Permission denied`. Anything else is passed on as it was.
- */
-async function explainUnprepared(remote, target, error) {
-    let missing = [];
-    try {
-        missing = await doctor(remote, target);
-    }
-    catch {
-        // The doctor could not run either: the original error says more.
-    }
-    if (missing.length > 0)
-        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
-    throw error;
-}
-
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy.ts
 
 
@@ -21529,7 +20787,7 @@ const SOCKET_PATH_MAX = 107;
  * `:` or `,` would start options: the pattern allows neither.
  */
 function checkHaproxySite(site, stateDir) {
-    if (!APP_NAME.test(site.app))
+    if (!patterns_APP_NAME.test(site.app))
         throw new errors_ConfigurationError(`'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`);
     if (!site.socket.startsWith('/') || !HOST_PATH.test(site.socket) || site.socket.length > SOCKET_PATH_MAX) {
         throw new errors_ConfigurationError(`invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket (letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`);
@@ -21775,6 +21033,155 @@ class HaproxyRouter {
         return { live, file, health };
     }
 }
+/**
+ * What the deploy user finds of HAProxy on a host, as that user: socat, the socket (and whether it
+ * may connect to it: a Unix socket needs write permission), its group and mode, then on one
+ * connection the socket's level and the weights of the app's two servers (`No such backend.`, `No
+ * such server.` otherwise).
+ */
+const DOCTOR_SCRIPT = `socket=$1; backend=$2
+echo "user=$(id -un)"
+if command -v socat >/dev/null 2>&1; then echo socat=yes; else echo socat=no; fi
+if [ ! -e "$socket" ]; then echo socket=missing
+elif [ ! -S "$socket" ]; then echo socket=other
+elif [ -w "$socket" ]; then echo socket=usable
+else echo socket=denied; fi
+printf 'group=%s\\n' "$(stat -c %G "$socket" 2>/dev/null)"
+printf 'mode=%s\\n' "$(stat -c %a "$socket" 2>/dev/null)"
+${CLI_SHELL}
+if command -v socat >/dev/null 2>&1 && [ -S "$socket" ] && [ -w "$socket" ]; then
+  if out=$(cli "show cli level; get weight $backend/blue; get weight $backend/green"); then
+    split_answers "$out"
+    printf 'level=%s\\nblue=%s\\ngreen=%s\\n' "$(first_line "$a1")" "$(first_line "$a2")" "$(first_line "$a3")"
+  else printf 'unreachable=%s\\n' "$(first_line "$out")"; fi
+fi`;
+function haproxyDoctorCommand(site) {
+    return shell_script('al-haproxy-doctor', DOCTOR_SCRIPT, [site.socket, site.backend]);
+}
+function parseHaproxyFacts(output) {
+    const values = new Map();
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0 && !values.has(line.slice(0, eq)))
+            values.set(line.slice(0, eq), line.slice(eq + 1).slice(0, 300));
+    }
+    const get = (key) => values.get(key) ?? '';
+    const socket = get('socket');
+    return {
+        user: get('user'),
+        socat: get('socat') === 'yes',
+        socket: socket === 'usable' || socket === 'missing' || socket === 'other' ? socket : 'denied',
+        group: get('group'),
+        mode: get('mode'),
+        level: get('level'),
+        blue: get('blue'),
+        green: get('green'),
+        unreachable: get('unreachable'),
+    };
+}
+/** The stats socket line of the README's configuration, for this socket. */
+const statsSocketLine = (socket, group = 'agent-loop') => `stats socket ${socket} mode 660 group ${group} level admin`;
+/** Whether the socket's mode lets its group connect (group write), e.g. 660. */
+const groupMayWrite = (mode) => /^[0-7]*[2367][0-7]$/.test(mode);
+/**
+ * How the deploy user gets the socket: through its group. A group of its own that only the deploy
+ * user is in (README: "What the socket lets its holder do"): the socket's group when it has one
+ * that is not root's and lets its members write, else `agent-loop` once the configuration gives it.
+ */
+function socketAccessFix(socket, user, group, mode) {
+    const who = USER_NAME.test(user) ? user : 'DEPLOY_USER';
+    if (group && group !== 'root' && groupMayWrite(mode))
+        return { fix: `sudo usermod -aG ${quote(group)} ${who} (the next SSH login of ${who} has it)` };
+    return { fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`, kind: 'configuration' };
+}
+/**
+ * What the deploy user lacks for the HAProxy router on a host, each with its fix: socat, the
+ * socket (there, answering, its own through its group), level admin, and the app's backend with
+ * the servers blue and green. `ports`: the colors' ports, for the lines a missing server needs.
+ */
+function judgeHaproxy(facts, site, ports) {
+    const user = USER_NAME.test(facts.user) ? facts.user : 'DEPLOY_USER';
+    const found = [];
+    const reload = "then reload HAProxy (sudo systemctl reload haproxy)";
+    if (!facts.socat)
+        found.push({ problem: "socat is not installed (the HAProxy router sends HAProxy's runtime API commands through it)", fix: 'sudo apt-get install -y --no-install-recommends socat' });
+    if (facts.socket === 'missing') {
+        found.push({ problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`, fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`, kind: 'configuration' });
+        return found;
+    }
+    if (facts.socket === 'other') {
+        found.push({ problem: `${site.socket} is not a socket (haproxy-socket): name the path of HAProxy's stats socket`, fix: `correct haproxy-socket (the path in the stats socket line of HAProxy's configuration)`, kind: 'configuration' });
+        return found;
+    }
+    if (facts.socket === 'denied') {
+        found.push({ problem: `${user} may not use HAProxy's admin socket ${site.socket} (group ${facts.group || '?'}, mode ${facts.mode || '?'})`, ...socketAccessFix(site.socket, user, facts.group, facts.mode) });
+        return found;
+    }
+    if (!facts.socat)
+        return found;
+    if (facts.unreachable) {
+        found.push({ problem: `HAProxy does not answer on its admin socket ${site.socket}: ${facts.unreachable}`, fix: 'start HAProxy (sudo systemctl start haproxy), or correct haproxy-socket', kind: 'configuration' });
+        return found;
+    }
+    if (facts.level !== 'admin') {
+        found.push({ problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`, fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`, kind: 'configuration' });
+    }
+    if (/no such backend/i.test(facts.blue)) {
+        found.push({ problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`, fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`, kind: 'configuration' });
+        return found;
+    }
+    for (const color of ['blue', 'green']) {
+        const answer = facts[color];
+        if (/^\d+ \(initial \d+\)$/.test(answer))
+            continue;
+        found.push(/no such server/i.test(answer)
+            ? { problem: `backend ${site.backend} of HAProxy has no server named ${color}`, fix: `add 'server ${color} 127.0.0.1:${color === 'blue' ? ports.blue : ports.green} weight 0' to backend ${site.backend}, ${reload}`, kind: 'configuration' }
+            : { problem: `HAProxy did not give the weight of ${site.backend}/${color}: '${answer || '(no answer)'}'`, fix: `check backend ${site.backend} in HAProxy's configuration`, kind: 'configuration' });
+    }
+    return found;
+}
+/** The HAProxy router's prerequisites on one host, checked as the deploy user (the doctor, a deploy's preflight, the maintenance's check after an upgrade). */
+async function haproxyPrerequisites(remote, site, ports) {
+    const result = await remote.run(haproxyDoctorCommand(site), { timeoutMs: 30_000 });
+    if (!/^user=/m.test(result.stdout))
+        throw new errors_HostError(remote.label, `the HAProxy check did not run: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+    return judgeHaproxy(parseHaproxyFacts(result.stdout), site, ports);
+}
+/**
+ * host-setup's part for HAProxy, run as the admin login (root, or sudo without a password): the
+ * deploy user reaches HAProxy only through its admin socket, so nothing is installed and no file of
+ * HAProxy is written; what the deploy user lacks (socat, the socket, its group) is left to do, with
+ * the exact command. Prints `ok=` and `todo=` lines, as the rest of the set-up.
+ */
+const haproxy_SETUP_SCRIPT = `user=$1; socket=$2; socket_line=$3
+if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
+elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
+else exit 0; fi
+if command -v socat >/dev/null 2>&1; then echo "ok=socat is installed (HAProxy's runtime API is reached through it)"
+else echo "todo=socat is not installed, and the HAProxy router sends its commands through it: sudo apt-get install -y --no-install-recommends socat"; fi
+if [ ! -e "$socket" ]; then echo "todo=HAProxy's admin socket $socket does not exist (haproxy-socket): in the global section of HAProxy's configuration write '$socket_line', then reload HAProxy and run host-setup again"
+elif [ ! -S "$socket" ]; then echo "todo=$socket is not a socket: give haproxy-socket the path of HAProxy's stats socket"
+elif as_root runuser -u "$user" -- test -w "$socket" 2>/dev/null; then echo "ok=$user may use HAProxy's admin socket $socket (through its group)"
+else
+  group=$(stat -c %G "$socket"); mode=$(stat -c %a "$socket")
+  # Through the socket's group when it has one of its own that may write; else a group to give it.
+  case $mode in *[2367][0-7]) group_writes=yes ;; *) group_writes=no ;; esac
+  if [ "$group" != root ] && [ "$group_writes" = yes ]; then echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): sudo usermod -aG $group $user (the next SSH login of $user has it)"
+  else echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): in the global section of HAProxy's configuration write '$socket_line', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop $user && sudo systemctl reload haproxy"; fi
+fi`;
+function haproxySetupCommand(site, deployUser) {
+    if (!USER_NAME.test(deployUser))
+        throw new errors_ConfigurationError(`'${deployUser}' is not a user name`);
+    return shell_script('al-haproxy-setup', haproxy_SETUP_SCRIPT, [deployUser, site.socket, statsSocketLine(site.socket)]);
+}
+/** host-setup's items for HAProxy on one host: what is fine, and what is left to do with its command. */
+async function haproxySetup(remote, site, deployUser) {
+    const result = await remote.run(haproxySetupCommand(site, deployUser), { timeoutMs: 30_000 });
+    return result.stdout.split('\n').flatMap((line) => {
+        const match = /^(ok|todo)=(.+)$/.exec(line);
+        return match ? [{ outcome: match[1], what: match[2] }] : [];
+    });
+}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/registry.ts
 
@@ -21796,14 +21203,1205 @@ const routers = new Registry('router', 'router', {
             }
         },
         build: ({ remote, host, app, now }) => new HaproxyRouter(remote, haproxySite(host, app), host.stateDir, now),
+        // The deploy user reaches HAProxy only through its admin socket: socat, the socket through its group, level admin, the app's two servers.
+        prerequisites: ({ remote, host, app }) => haproxyPrerequisites(remote, haproxySite(host, app), { blue: host.bluePort, green: host.greenPort }),
+        setup: ({ remote, host, app, deployUser }) => haproxySetup(remote, haproxySite(host, app), deployUser),
     },
 });
 const haproxySite = (host, app) => ({ app, socket: host.haproxySocket ?? '', backend: host.haproxyBackend ?? '' });
+/** Whether the router named drives nginx (the include, the switch helper): the doctor, the preflight and host-setup check nginx only then. */
+const registry_drivesNginx = (router) => (router ?? DEFAULT_ROUTER) === 'nginx';
+/** What the router named needs on one host that it lacks, as the deploy user sees it ([] for a router that says nothing). */
+async function registry_routerPrerequisites(name, context) {
+    return (await routers.get(name).prerequisites?.(context)) ?? [];
+}
 /** The router `name` names for one host. */
 function buildRouter(name, context) {
     const entry = routers.get(name);
     entry.check?.(context.host, context.app);
     return entry.build(context);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/inputs.ts
+
+
+
+
+
+
+const readFromRunner = (name) => runner_runner.getInput(name);
+/** Reads and validates every field; reports all bad inputs at once. */
+function readInputs(fields, read = readFromRunner) {
+    const result = {};
+    const problems = [];
+    for (const [name, schema] of Object.entries(fields)) {
+        const parsed = schema.safeParse(read(name).trim());
+        if (parsed.success)
+            result[name] = parsed.data;
+        else
+            problems.push(`Input '${name}': ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+    }
+    if (problems.length > 0)
+        throw new errors_ConfigurationError(problems.join('\n'));
+    return result;
+}
+function fail(ctx, message) {
+    ctx.addIssue({ code: 'custom', message });
+    return NEVER;
+}
+const MAX_INPUT = 64 * 1024;
+function inputs_text(check) {
+    return schemas_string().transform((value, ctx) => {
+        if (value.length > MAX_INPUT)
+            return fail(ctx, `is ${value.length} characters long; at most ${MAX_INPUT} are accepted`);
+        return check(value, ctx);
+    });
+}
+const field = {
+    /** A string matching `pattern`; `form` says what is expected in words. */
+    string(options) {
+        return inputs_text((raw, ctx) => {
+            const value = raw === '' ? (options.default ?? '') : raw;
+            if (value === '')
+                return options.required ? fail(ctx, `is required: ${options.form}`) : '';
+            if (value.length > (options.max ?? 256))
+                return fail(ctx, `is too long (${value.length} characters, at most ${options.max ?? 256}): ${options.form}`);
+            if (!options.pattern.test(value))
+                return fail(ctx, `expected ${options.form}, got '${show_printable(value)}'`);
+            return value;
+        });
+    },
+    integer(options) {
+        return inputs_text((raw, ctx) => {
+            if (raw === '')
+                return options.default;
+            if (!/^\d+$/.test(raw))
+                return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got '${show_printable(raw)}'`);
+            const value = Number(raw);
+            if (value < options.min || value > options.max)
+                return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got ${raw}`);
+            return value;
+        });
+    },
+    /** A decimal number such as 0.01 or 2.5 (no exponent, no sign), from min to max. */
+    decimal(options) {
+        return inputs_text((raw, ctx) => {
+            if (raw === '')
+                return options.default;
+            const expected = `expected a number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, such as ${options.default}`;
+            if (!/^\d{1,15}(\.\d{1,15})?$|^\.\d{1,15}$/.test(raw))
+                return fail(ctx, `${expected}, got '${show_printable(raw)}'`);
+            const value = Number(raw);
+            if (value < options.min || value > options.max)
+                return fail(ctx, `${expected}, got ${raw}`);
+            return value;
+        });
+    },
+    port(defaultPort) {
+        return field.integer({ min: 1, max: 65535, default: defaultPort, unit: 'a TCP port' });
+    },
+    boolean(defaultValue) {
+        return inputs_text((raw, ctx) => {
+            if (raw === '')
+                return defaultValue;
+            if (/^(true|yes|on)$/i.test(raw))
+                return true;
+            if (/^(false|no|off)$/i.test(raw))
+                return false;
+            return fail(ctx, `expected true or false, got '${show_printable(raw)}'`);
+        });
+    },
+    choice(choices, defaultValue) {
+        return inputs_text((raw, ctx) => {
+            const value = raw === '' ? defaultValue : raw;
+            if (!choices.includes(value))
+                return fail(ctx, `expected one of ${choices.join(', ')}, got '${show_printable(value)}'`);
+            return value;
+        });
+    },
+    /**
+     * The name of an implementation a seam's registry holds (a runtime, a router, a rollback method:
+     * action/registry.ts). The names it accepts, and lists when given another, are the registry's
+     * when the input is read: one a team registered counts as a built-in one does. With an empty
+     * default, an empty input stays empty: the caller says what naming none means.
+     */
+    registered(registry, defaultValue) {
+        return inputs_text((raw, ctx) => {
+            const value = raw === '' ? defaultValue : raw;
+            // An empty default: naming none is a choice of its own (a rollback's runtime: as recorded).
+            if (value === '')
+                return '';
+            return registry.has(value) ? value : fail(ctx, registry.unknown(value));
+        });
+    },
+    /** A secret: masked as soon as it is read, never echoed in an error. */
+    secret(options) {
+        return inputs_text((raw, ctx) => {
+            if (raw === '')
+                return options.required ? fail(ctx, `is required: ${options.form}`) : '';
+            mask(raw);
+            const problem = options.check?.(raw);
+            return problem ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`) : raw;
+        });
+    },
+    /** A command template with `{placeholder}`s among `allowed`. */
+    template(allowed) {
+        return inputs_text((raw, ctx) => {
+            if (raw === '')
+                return '';
+            if (raw.includes('\0'))
+                return fail(ctx, 'contains a NUL byte');
+            const unknown = templatePlaceholders(raw).filter((name) => !allowed.includes(name));
+            if (unknown.length > 0)
+                return fail(ctx, `unknown placeholder {${unknown[0]}}; expected only ${allowed.map((name) => `{${name}}`).join(' ')}`);
+            const quoted = quotedPlaceholders(raw);
+            if (quoted.length > 0)
+                return fail(ctx, `the placeholder {${quoted[0]}} stands inside quotes or after a backslash; write it bare: every value is quoted for you`);
+            return raw;
+        });
+    },
+    /** A YAML (or JSON) document whose value must satisfy `schema`, a document built with vocabulary's docField. */
+    yaml(schema, options) {
+        return inputs_text((raw, ctx) => yamlDocument(raw === '' ? options.default : raw, schema, options.form, ctx)?.value ?? NEVER);
+    },
+};
+/**
+ * The input is the document: after `Input 'plan': `, an item of a list reads `[0].seconds`, a key
+ * of a mapping `requests`, and a problem of the whole document has no place.
+ */
+const INPUT_DOCUMENT = {};
+/** Parses YAML and checks it against `schema`; every problem is reported, each with where it is, then the form expected (and undefined returned). */
+function yamlDocument(raw, schema, form, ctx) {
+    let document;
+    try {
+        document = (0,dist/* parse */.qg)(raw);
+    }
+    catch (error) {
+        ctx.addIssue({ code: 'custom', message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}` });
+        return undefined;
+    }
+    const parsed = schema.safeParse(document);
+    if (!parsed.success) {
+        ctx.addIssue({ code: 'custom', message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}` });
+        return undefined;
+    }
+    return { value: parsed.data };
+}
+/** Registers a secret with the runner so it is masked in every log line. */
+function mask(secret) {
+    if (secret === '')
+        return;
+    runner_runner.setSecret(secret);
+    for (const line of secret.split(/\r?\n/))
+        if (line.trim().length >= 4)
+            runner_runner.setSecret(line.trim());
+}
+// ---------------------------------------------------------------------------------------------
+// Values that several actions share: same names, same forms, defined once.
+const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value) ? undefined : 'is not a PEM or OpenSSH private key';
+const webhookCheck = (value) => {
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        return 'is not a URL';
+    }
+    const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
+        return 'must be an https:// URL';
+    return undefined;
+};
+const hostPort = docField.number({ min: 1, max: 65535, integer: true, unit: 'a TCP port' });
+const hostPath = docField.text('a path without ..', HOST_PATH);
+/** One item of the hosts list: `user@host[:port]`, or a mapping with that host and its overrides. */
+const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item } : item), docField.mapping({
+    // host and nginx-command are checked when the hosts are resolved (parseTarget, parseNginxCommand).
+    host: docField.text('user@host[:port]', ANY_TEXT),
+    'blue-port': hostPort.optional(),
+    'green-port': hostPort.optional(),
+    'nginx-status-port': hostPort.optional(),
+    'state-dir': hostPath.optional(),
+    'nginx-conf-dir': hostPath.optional(),
+    'nginx-command': docField.text('a command line such as "sudo nginx"', ANY_TEXT).optional(),
+    'access-log': hostPath.optional(),
+    // Behind router haproxy (checked by the router's own check, with the app, when the hosts are resolved).
+    'haproxy-socket': hostPath.optional(),
+    'haproxy-backend': docField.text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME).optional(),
+}, 'user@host[:port] or a mapping {host, blue-port, …}'));
+const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
+const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
+function parseNginxCommand(line) {
+    const words = splitWords(line);
+    if (words.length === 0 || words.length > 16)
+        throw new errors_ConfigurationError('expected a command line such as "nginx" or "sudo nginx"');
+    for (const word of words) {
+        if (!/^[A-Za-z0-9._/=:+@-]+$/.test(word))
+            throw new errors_ConfigurationError(`contains the word '${show_printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
+    }
+    return words;
+}
+function privateKeyField(required) {
+    return field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
+}
+/** The hosts input, resolved into one settings object per host. */
+function hostsField(options = { required: true }) {
+    return inputs_text((raw, ctx) => {
+        if (raw === '')
+            return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
+        const listed = raw.startsWith('-') || raw.startsWith('[') ? yamlDocument(raw, hostList, HOSTS_FORM, ctx) : { value: raw.split(/[\s,]+/).filter(Boolean).map((host) => ({ host })) };
+        if (!listed)
+            return NEVER;
+        const items = listed.value;
+        if (items.length > 500)
+            return fail(ctx, 'lists more than 500 hosts');
+        const seen = new Set();
+        const hosts = [];
+        for (const override of items) {
+            try {
+                const target = parseTarget(override.host);
+                if (seen.has(target.label))
+                    return fail(ctx, `lists ${target.label} twice`);
+                seen.add(target.label);
+                hosts.push({
+                    target,
+                    overrides: {
+                        bluePort: override['blue-port'],
+                        greenPort: override['green-port'],
+                        nginxStatusPort: override['nginx-status-port'],
+                        stateDir: override['state-dir'],
+                        nginxConfDir: override['nginx-conf-dir'],
+                        nginxCommand: override['nginx-command'] === undefined ? undefined : parseNginxCommand(override['nginx-command']),
+                        accessLog: override['access-log'],
+                        ...(override['haproxy-socket'] === undefined ? {} : { haproxySocket: override['haproxy-socket'] }),
+                        ...(override['haproxy-backend'] === undefined ? {} : { haproxyBackend: override['haproxy-backend'] }),
+                    },
+                });
+            }
+            catch (error) {
+                return fail(ctx, error.message);
+            }
+        }
+        return hosts;
+    });
+}
+/** The connection and host inputs that every action working on hosts takes. */
+const hostInputs = {
+    hosts: hostsField(),
+    'ssh-private-key': privateKeyField(true),
+    'ssh-known-hosts': inputs_text((raw, ctx) => {
+        try {
+            parseKnownHosts(raw);
+            return raw;
+        }
+        catch (error) {
+            return fail(ctx, error.message);
+        }
+    }),
+    'insecure-skip-host-key-check': field.boolean(false),
+    'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
+    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: patterns_APP_NAME, required: true, max: 40 }),
+    // What moves each host's traffic (traffic/registry.ts): nginx's include and reload, or HAProxy's admin socket.
+    router: field.registered(routers, DEFAULT_ROUTER),
+    'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
+    'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
+    'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
+    'nginx-command': inputs_text((raw, ctx) => {
+        try {
+            return parseNginxCommand(raw === '' ? 'nginx' : raw);
+        }
+        catch (error) {
+            return fail(ctx, error.message);
+        }
+    }),
+    'nginx-status-port': field.port(8099),
+    'blue-port': field.port(8001),
+    'green-port': field.port(8002),
+    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
+    'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
+    'break-stale-lock': field.boolean(true),
+    // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
+    'take-over-lock': field.boolean(false),
+    'repair-state': field.boolean(false),
+    'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
+    environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
+};
+/**
+ * The access log the canary is judged from, one default everywhere: host-setup prepares this file
+ * (creates it, lets the deploy user read it), the README's server block writes it in the
+ * `agent_loop` format, the deploy marks where it stands at the switch and the monitor reads it.
+ * Not Debian's `/var/log/nginx/access.log`: that one is written in the `combined` format, which
+ * the monitor cannot read a request from.
+ */
+const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
+/** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
+const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
+/**
+ * Merges the action-level settings with each host's overrides and checks what must hold per host,
+ * the router's needs among them (HAProxy's: each host's haproxy-socket and haproxy-backend), before
+ * any host is contacted.
+ */
+function resolveHosts(inputs) {
+    errors_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
+    return inputs.hosts.map(({ target, overrides }) => {
+        const spec = {
+            target,
+            bluePort: overrides.bluePort ?? inputs['blue-port'],
+            greenPort: overrides.greenPort ?? inputs['green-port'],
+            nginxStatusPort: overrides.nginxStatusPort ?? inputs['nginx-status-port'],
+            stateDir: overrides.stateDir ?? inputs['state-dir'],
+            nginxConfDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
+            nginxCommand: overrides.nginxCommand ?? inputs['nginx-command'],
+            accessLog: overrides.accessLog ?? (inputs['access-log'] || DEFAULT_ACCESS_LOG),
+            ...(overrides.haproxySocket === undefined ? {} : { haproxySocket: overrides.haproxySocket }),
+            ...(overrides.haproxyBackend === undefined ? {} : { haproxyBackend: overrides.haproxyBackend }),
+        };
+        const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
+        errors_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
+        // A host that names HAProxy's socket while nginx moves the traffic would be deployed to through nginx, unseen.
+        errors_requireInput(inputs.router !== DEFAULT_ROUTER || (spec.haproxySocket === undefined && spec.haproxyBackend === undefined), 'router', `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: set router: haproxy to move its traffic through HAProxy, or remove them`);
+        routers.get(inputs.router).check?.(spec, inputs.app);
+        return spec;
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/smoke.ts
+
+
+
+/**
+ * A smoke check, in one vocabulary wherever it runs: before traffic, sent with curl on the host to
+ * the new color's port (blue-green's `smoke-requests`, deploy-staging's ssh-compose), and from the
+ * runner to the staging URL (deploy-staging's `smoke-checks`). Every key means the same in both:
+ * the request is sent `repeat` times; every answer must have `status` and pass the body checks
+ * (`contains`, `json`, `prometheus`); and the P95 of the latencies must be within `p95-ms` (with
+ * one run, the P95 is that run's latency). Only the defaults depend on where it runs.
+ */
+const SMOKE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'];
+/** The form of a list of checks, as the inputs that take one say it. */
+const SMOKE_CHECKS_FORM = 'a YAML list of {name, method, path, body, status, contains, json, prometheus, repeat, p95-ms}';
+const { leaf: smoke_leaf, text: smoke_text, choice: smoke_choice, number: smoke_number, boolean: smoke_boolean, mapping: smoke_mapping, list: smoke_list } = docField;
+const latencyBudgetMs = smoke_number({ min: 1, max: 600_000, integer: true, unit: 'ms' });
+const smokeCheckFields = smoke_mapping({
+    name: smoke_text('a short name of letters, digits, spaces and . _ : / ( ) - (at most 80)', /^[A-Za-z0-9][A-Za-z0-9 ._:/()-]{0,79}$/).optional(),
+    method: smoke_choice(SMOKE_METHODS).default('GET'),
+    path: smoke_text('a path starting with /', URL_PATH),
+    body: smoke_leaf('a text (at most 65536 characters), a mapping or a list', (value) => (typeof value === 'string' && value.length <= 65_536) || (typeof value === 'object' && value !== null)).optional(),
+    status: smoke_number({ min: 100, max: 599, integer: true }).default(200),
+    contains: smoke_text('a text of at most 1000 characters', ANY_TEXT, 1000).optional(),
+    json: smoke_boolean.default(false),
+    prometheus: smoke_boolean.default(false),
+    repeat: smoke_number({ min: 1, max: 1000, integer: true, unit: 'runs' }).optional(),
+    'p95-ms': latencyBudgetMs.optional(),
+    // The name blue-green's smoke-requests gave p95-ms before (v1 workflows use it): still read.
+    'max-latency-ms': latencyBudgetMs.optional(),
+}, 'a smoke check {path, method, …}');
+const BODY_CHECKS = ['contains', 'json', 'prometheus'];
+const smokeCheckSchema = smokeCheckFields
+    .superRefine((check, ctx) => {
+    if (check['p95-ms'] !== undefined && check['max-latency-ms'] !== undefined) {
+        ctx.addIssue({ code: 'custom', message: 'gives both p95-ms and max-latency-ms (its old name); keep only p95-ms' });
+    }
+    if (check.method === 'HEAD') {
+        for (const key of BODY_CHECKS) {
+            if (check[key] !== undefined && check[key] !== false)
+                ctx.addIssue({ code: 'custom', path: [key], message: `${key} checks the body, and the answer to a HEAD request has none` });
+        }
+    }
+})
+    .transform(({ 'max-latency-ms': oldName, ...check }) => (oldName === undefined ? check : { ...check, 'p95-ms': oldName }));
+/** The name a check is reported under: its own, or `METHOD path`. */
+function checkName(check) {
+    return check.name ?? `${check.method} ${check.path}`;
+}
+const smokeChecksSchema = smoke_list(smokeCheckSchema, { max: 50, noun: 'checks', form: 'a list of smoke checks' }).superRefine((checks, ctx) => {
+    const names = checks.map(checkName);
+    const twice = names.find((name, index) => names.indexOf(name) !== index);
+    if (twice)
+        ctx.addIssue({ code: 'custom', message: `two checks are named '${twice}'; give each a distinct name` });
+});
+/** The Agent Loop service's smoke test from the deployment procedure (blue-green's default). */
+const DEFAULT_SMOKE_REQUESTS = `- method: POST
+  path: /run-agent
+  body: {"instruction": "Hello test", "use_ollama": true}
+  status: 200
+  p95-ms: 2000`;
+/** Before traffic: one run, within 2 s. */
+const smoke_PRE_TRAFFIC_SMOKE = { repeat: 1, p95BudgetMs: 2000 };
+function smoke_smokeBudgetMs(check, defaults) {
+    return check['p95-ms'] ?? defaults.p95BudgetMs;
+}
+/** The text a check sends, or undefined when it sends no body. */
+function smoke_requestBody(check) {
+    if (check.body === undefined)
+        return undefined;
+    return typeof check.body === 'string' ? check.body : JSON.stringify(check.body);
+}
+/** The content type a body is sent with: JSON when it parses as JSON. */
+function smoke_bodyContentType(body) {
+    try {
+        JSON.parse(body);
+        return 'application/json';
+    }
+    catch {
+        return 'text/plain; charset=utf-8';
+    }
+}
+/** Nearest-rank percentile of ascending `sorted` values (q from 0 to 1); NaN for none. */
+function percentile(sorted, q) {
+    if (sorted.length === 0)
+        return NaN;
+    const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
+    return sorted[rank - 1];
+}
+/** What a body must be, for the checks that say so. Returns the problem, or undefined. */
+function bodyProblem(check, body) {
+    if (check.json) {
+        try {
+            JSON.parse(body);
+        }
+        catch (error) {
+            return `the body is not JSON (${errorMessage(error).split('\n')[0]}): ${JSON.stringify(body.slice(0, 80))}`;
+        }
+    }
+    if (check.prometheus) {
+        try {
+            parseExposition(body);
+        }
+        catch (error) {
+            return `the body is not valid Prometheus text format: ${errorMessage(error)}`;
+        }
+    }
+    if (check.contains !== undefined && !body.includes(check.contains))
+        return `the body does not contain '${check.contains}'`;
+    return undefined;
+}
+/**
+ * Sends a check `repeat` times in a row through `send` (curl on a host, or HTTP from the runner)
+ * and judges it. Stops early only when a request gets no answer at all.
+ */
+async function smoke_judgeSmoke(check, defaults, send) {
+    const planned = check.repeat ?? defaults.repeat;
+    const budgetMs = smoke_smokeBudgetMs(check, defaults);
+    const which = (run) => (planned > 1 ? `run ${run} of ${planned}: ` : '');
+    const latencies = [];
+    const statuses = {};
+    let runs = 0;
+    let passedRuns = 0;
+    let status = 0;
+    let problem;
+    while (runs < planned) {
+        runs++;
+        const answer = await send();
+        if ('noAnswer' in answer) {
+            statuses.error = (statuses.error ?? 0) + 1;
+            if (problem === undefined) {
+                problem = `${which(runs)}${answer.noAnswer}`;
+                status = 0;
+            }
+            break;
+        }
+        latencies.push(answer.latencyMs);
+        statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
+        const answerProblem = answer.status === check.status ? bodyProblem(check, answer.body) : `answered ${answer.status}, expected ${check.status}`;
+        if (answerProblem === undefined)
+            passedRuns++;
+        if (problem === undefined) {
+            status = answer.status;
+            if (answerProblem !== undefined)
+                problem = `${which(runs)}${answerProblem}`;
+        }
+    }
+    latencies.sort((a, b) => a - b);
+    const p95Ms = latencies.length > 0 ? percentile(latencies, 0.95) : null;
+    if (problem === undefined && p95Ms !== null && p95Ms > budgetMs) {
+        problem = planned > 1 ? `P95 ${p95Ms} ms over ${runs} runs is above the budget of ${budgetMs} ms` : `took ${p95Ms} ms, budget ${budgetMs} ms`;
+    }
+    return { runs, passedRuns, statuses, latencies, p95Ms, budgetMs, status, ...(problem === undefined ? {} : { problem }) };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/runtime.ts
+
+
+const TEMPLATE_PLACEHOLDERS = ['app', 'color', 'port', 'image', 'version'];
+const templateValues = (release) => ({
+    app: release.app,
+    color: release.color,
+    port: String(release.port),
+    image: release.image,
+    version: release.version,
+});
+const DEFAULT_WAIT_SECONDS = 120;
+// The image is pulled under the engine's data root, often another disk than the state folder's:
+// its free space is checked there (df needs no access to the folder itself).
+const ENGINE_SCRIPT = `min_mb=$1
+if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
+  echo "the Docker engine does not answer (docker info: $(printf '%s' "$out" | tail -n 3))" >&2; exit 1
+fi
+if [ "$min_mb" -gt 0 ]; then
+  root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null)
+  free_kb=$(df -Pk "$root" 2>/dev/null | awk 'NR==2 {print $4}')
+  if [ -n "$free_kb" ] && [ "$free_kb" -lt $(( min_mb * 1024 )) ]; then
+    echo "only $(( free_kb / 1024 )) MB of disk free under the Docker data root $root, $min_mb MB required (min-free-disk-mb): prune unused images (the maintenance action) or free space there" >&2; exit 1
+  fi
+fi
+if ! v=$(docker compose version --short 2>&1); then
+  echo "docker compose v2 is not installed (docker compose version: $(printf '%s' "$v" | tail -n 1)); compose v1 (docker-compose) has no up --wait" >&2; exit 1
+fi
+echo "engine=$out compose=$v"`;
+// Pull every time: a tag may have moved since the last pull (compose only pulls missing images).
+// Then resolve the tag to its registry digest, so that the color records, and a rollback restarts,
+// exactly what ran. An image built on the host and never pushed has no digest and is used as is.
+const PULL_SCRIPT = `img=$1
+case "$img" in
+  *@sha256:*)
+    docker image inspect --format '{{.Id}}' "$img" >/dev/null 2>&1 || docker pull --quiet "$img" >/dev/null || exit 1
+    echo "image=$img"; exit 0 ;;
+esac
+if ! out=$(docker pull --quiet "$img" 2>&1); then
+  if [ "$(docker image inspect --format '{{len .RepoDigests}}' "$img" 2>/dev/null)" = 0 ]; then
+    echo "image=$img"; echo "note=$img was built on this host (no registry digest); used as it is"; exit 0
+  fi
+  printf '%s\n' "$out" >&2
+  case "$out" in *"no basic auth credentials"*|*unauthorized*|*"authentication required"*|*denied*)
+    echo "the registry refused the pull: log this host in to it (docker login, as the SSH user)" >&2 ;;
+  esac
+  exit 1
+fi
+repo=\${img%:*}
+case "\${img##*/}" in *:*) ;; *) repo=$img ;; esac
+digest=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$img" 2>/dev/null | grep -F "$repo@" | head -n 1)
+echo "image=\${digest:-$img}"`;
+// A color whose container exists, stopped, with the very image asked for, was started (and checked)
+// before: start it and let the procedure's own health check (every 0.2 s) confirm it, instead of
+// waiting on the first healthcheck probe. Anything else is created and awaited with up --wait; a
+// failed wait leaves no unhealthy container running.
+const UP_SCRIPT = `wait=$1; project=$2; image=$3; shift 3
+ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
+if [ -n "$ids" ] && [ "$(docker inspect --format '{{.State.Running}}' $ids | sort -u)" = false ] &&
+   [ "$(docker inspect --format '{{.Image}}' $ids | sort -u)" = "$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)" ]; then
+  exec "$@" up --detach --remove-orphans
+fi
+"$@" up --detach --remove-orphans --wait --wait-timeout "$wait"
+rc=$?
+ids=$(docker ps --all --quiet --filter "label=com.docker.compose.project=$project")
+# Success is every container running and, where it has a healthcheck, healthy: checked here as
+# well, so that nothing unproven is ever left to take traffic.
+if [ "$rc" = 0 ]; then
+  states=$(docker inspect --format '{{.State.Status}}{{if .State.Health}} {{.State.Health.Status}}{{end}}' $ids 2>&1) || states=failed
+  bad=$(printf '%s\\n' "$states" | grep -v -x -e running -e 'running healthy')
+  [ -z "$bad" ] && exit 0
+  echo "compose reported the project up, but its containers are: $(printf '%s' "$states" | tr '\\n' ',')" >&2
+  rc=1
+fi
+for id in $ids; do
+  docker ps --all --filter "id=$id" --format '{{.Names}}: {{.Status}}'
+  docker logs --tail 5 "$id" 2>&1 | sed 's/^/  log: /'
+done >&2
+"$@" stop >/dev/null 2>&1
+left=$(docker ps --quiet --filter "label=com.docker.compose.project=$project")
+if [ -n "$left" ]; then
+  echo "docker compose stop left $(echo $left | wc -w) container(s) running: killed" >&2
+  docker kill $left >/dev/null 2>&1
+fi
+exit "$rc"`;
+// Nothing of the project running (a color already stopped, or never started): nothing to stop,
+// and no compose start-up (about 0.3 s) on a rollback's way to safety.
+const STOP_SCRIPT = `project=$1; shift
+[ -n "$(docker ps --quiet --filter "label=com.docker.compose.project=$project")" ] || exit 0
+exec "$@" stop`;
+/**
+ * docker compose, one project per color (`<app>-<color>`). The compose file reads the image and
+ * port from the environment: `image: ${AGENT_LOOP_IMAGE}` and `ports: ["127.0.0.1:${AGENT_LOOP_PORT}:8000"]`.
+ */
+function composeRuntime(composeFile, options = {}) {
+    const project = (release) => `${release.app}-${release.color}`;
+    const compose = (release) => [
+        'env',
+        `AGENT_LOOP_APP=${release.app}`,
+        `AGENT_LOOP_COLOR=${release.color}`,
+        `AGENT_LOOP_PORT=${release.port}`,
+        `AGENT_LOOP_IMAGE=${release.image}`,
+        `AGENT_LOOP_VERSION=${release.version}`,
+        'docker',
+        'compose',
+        '--project-name',
+        project(release),
+        '--file',
+        composeFile,
+    ];
+    const waitSeconds = options.waitTimeoutSeconds ?? DEFAULT_WAIT_SECONDS;
+    return {
+        kind: 'compose',
+        prepare: (release) => [
+            { what: 'the Docker engine answers, has room for the image and docker compose v2 is installed', argv: shell_script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]) },
+            { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
+            { what: `the image ${release.image} can be pulled`, argv: shell_script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
+        ],
+        start: (release) => shell_script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
+        stop: (release) => shell_script('al-stop', STOP_SCRIPT, [project(release), ...compose(release)]),
+    };
+}
+/** The user's own start and stop commands, with `{app} {color} {port} {image} {version}` filled in quoted. */
+function commandRuntime(startTemplate, stopTemplate) {
+    return {
+        kind: 'command',
+        prepare: () => [],
+        start: (release) => ['sh', '-c', renderTemplate(startTemplate, templateValues(release))],
+        stop: (release) => ['sh', '-c', renderTemplate(stopTemplate, templateValues(release))],
+    };
+}
+/**
+ * Runs the runtime's checks and pulls for `release` before anything on the host changes; returns
+ * the release with the image it must run (a tag resolved to its digest by the compose runtime).
+ */
+async function prepareRelease(remote, runtime, release, timeoutMs) {
+    let image = release.image;
+    for (const step of runtime.prepare(release)) {
+        const stdout = await runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
+        const resolved = step.resolvesImage ? /^image=(\S+)$/m.exec(stdout)?.[1] : undefined;
+        if (resolved)
+            image = resolved;
+    }
+    return { ...release, image };
+}
+/** Starts a prepared release (see `prepareRelease`). */
+async function launchRelease(remote, runtime, release, timeoutMs) {
+    const result = await remote.run(runtime.start(release), { timeoutMs });
+    if (result.code !== 0) {
+        const detail = (result.stderr || result.stdout).trim().split('\n').slice(-12).join('\n');
+        throw new HostError(remote.label, `starting ${release.app} ${release.version} as ${release.color} on port ${release.port} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+    }
+}
+/** Prepares then starts `release`; returns what was started. */
+async function startRelease(remote, runtime, release, timeoutMs) {
+    const prepared = await prepareRelease(remote, runtime, release, timeoutMs);
+    await launchRelease(remote, runtime, prepared, timeoutMs);
+    return prepared;
+}
+async function stopRelease(remote, runtime, release, timeoutMs) {
+    await runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/registry.ts
+
+
+const registry_runtimes = new Registry('runtime', 'runtime', {
+    compose: {
+        build: (options) => composeRuntime(options.composeFile, { waitTimeoutSeconds: options.healthTimeoutSeconds, minFreeDiskMb: options.minFreeDiskMb }),
+    },
+    command: {
+        check(options) {
+            errors_requireInput(options.startCommand !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
+            errors_requireInput(options.stopCommand !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
+        },
+        build: (options) => commandRuntime(options.startCommand, options.stopCommand),
+    },
+});
+/** The runtime `name` names, its inputs checked first. */
+function buildRuntime(name, options) {
+    const entry = registry_runtimes.get(name);
+    entry.check?.(options);
+    return entry.build(options);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/inputs/common-inputs.ts
+
+
+
+
+/** `none`, or a path as URL_PATH has it. */
+const URL_PATH_OR_NONE = new RegExp(`^(?:none|${URL_PATH.source.slice(1, -1)})$`);
+/** A list of smoke checks in the one vocabulary (runtime's smokeChecksSchema): blue-green's smoke-requests, deploy-staging's smoke-checks. */
+function smokeChecksField(defaultChecks) {
+    return field.yaml(smokeChecksSchema, { form: SMOKE_CHECKS_FORM, default: defaultChecks });
+}
+/** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
+const runtimeInputs = {
+    runtime: field.registered(registry_runtimes, 'compose'),
+    'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
+    'start-command': field.template(TEMPLATE_PLACEHOLDERS),
+    'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
+    'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
+    'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: URL_PATH_OR_NONE, default: '/ready' }),
+    'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
+    'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
+    'split-key': field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
+};
+/** The deploy phase's inputs: blue-green's phase deploy and the command line's deploy. */
+const deployPhaseInputs = {
+    image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
+    version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
+    'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
+    'smoke-requests': smokeChecksField(DEFAULT_SMOKE_REQUESTS),
+    'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
+    'min-free-memory-mb': field.integer({ min: 0, max: 10_000_000, default: 256, unit: 'MB' }),
+};
+/** The promote phase's inputs (with the deploy phase's `version`, the canary it must be). */
+const promotePhaseInputs = {
+    'drain-seconds': field.integer({ min: 0, max: 3600, default: 10, unit: 'seconds' }),
+    'keep-previous': field.boolean(false),
+};
+/** What the runtime the inputs name is built from (runtime/registry.ts). */
+function runtimeOptions(inputs) {
+    return {
+        composeFile: inputs['compose-file'],
+        startCommand: inputs['start-command'],
+        stopCommand: inputs['stop-command'],
+        ...(inputs['health-timeout-seconds'] === undefined ? {} : { healthTimeoutSeconds: inputs['health-timeout-seconds'] }),
+        minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0,
+    };
+}
+/** What the runtime the inputs name needs of them (the command runtime: its two commands), before any host. */
+function checkRuntimeInputs(inputs) {
+    runtimes.get(inputs.runtime).check?.(runtimeOptions(inputs));
+}
+/**
+ * The runtime inputs of a rollback (the rollback action, the command line's rollback, abort and
+ * monitor, the canary monitor's rollback): `runtime` may be left empty, meaning "as recorded":
+ * each color is stopped and started with the runtime recorded with the release it runs
+ * (settings/phases.ts). Named, it is used for every color, as a deploy uses it.
+ */
+const rollbackRuntimeInputs = { ...runtimeInputs, runtime: field.registered(registry_runtimes, '') };
+/** The rollback's runtime inputs checked before any host: a named runtime's own check; commands without a runtime are refused, never ignored. */
+function checkRollbackRuntimeInputs(inputs) {
+    if (inputs.runtime !== '')
+        return checkRuntimeInputs(inputs);
+    const given = ['start-command', 'stop-command'].find((name) => inputs[name] !== '');
+    if (given)
+        requireInput(false, 'runtime', `is required with ${given}: pass runtime: command too (left empty, each color is stopped and started with the runtime recorded with its release)`);
+}
+/** What a deploy records with its release (domain/releases.ts: RuntimeRecord): the runtime the inputs name and the options it was built from. */
+function runtimeRecord(inputs) {
+    const options = Object.entries(runtimeOptions(inputs)).filter((entry) => entry[1] !== undefined);
+    return { name: inputs.runtime, options: Object.fromEntries(options) };
+}
+/** Each recorded option (RuntimeOptions) with the input it came from, whose field checks it when read back. */
+const RECORDED_OPTIONS = {
+    composeFile: { input: 'compose-file', field: runtimeInputs['compose-file'] },
+    startCommand: { input: 'start-command', field: runtimeInputs['start-command'] },
+    stopCommand: { input: 'stop-command', field: runtimeInputs['stop-command'] },
+    healthTimeoutSeconds: { input: 'health-timeout-seconds', field: runtimeInputs['health-timeout-seconds'] },
+    minFreeDiskMb: { input: 'min-free-disk-mb', field: deployPhaseInputs['min-free-disk-mb'] },
+};
+/**
+ * The options of a runtime recorded with a release, read back from a host as data: the name must
+ * be registered, every option must pass the field of the input it came from, and the runtime's own
+ * check must pass. Anything else is refused with a ConfigurationError saying what did not fit.
+ */
+function recordedRuntimeOptions(record) {
+    const refuse = (problem) => {
+        throw new ConfigurationError(`the recorded runtime is refused: ${problem}`);
+    };
+    if (!runtimes.has(record.name))
+        refuse(`name: ${runtimes.unknown(printable(record.name, 60))}`);
+    const values = {};
+    for (const [key, value] of Object.entries(record.options)) {
+        const known = RECORDED_OPTIONS[key];
+        if (!known)
+            return refuse(`'${printable(key, 60)}' is not an option of a runtime`);
+        const parsed = known.field.safeParse(String(value));
+        if (!parsed.success)
+            return refuse(`${known.input}: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+        values[key] = parsed.data;
+    }
+    const options = {
+        composeFile: typeof values.composeFile === 'string' ? values.composeFile : runtimeInputs['compose-file'].parse(''),
+        startCommand: typeof values.startCommand === 'string' ? values.startCommand : '',
+        stopCommand: typeof values.stopCommand === 'string' ? values.stopCommand : '',
+        ...(typeof values.healthTimeoutSeconds === 'number' ? { healthTimeoutSeconds: values.healthTimeoutSeconds } : {}),
+        minFreeDiskMb: typeof values.minFreeDiskMb === 'number' ? values.minFreeDiskMb : 0,
+    };
+    try {
+        runtimes.get(record.name).check?.(options);
+    }
+    catch (error) {
+        refuse(`${record.name}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return options;
+}
+const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+/** The GitHub deployment a deploy records and its promote completes (DORA figures read it). */
+const deploymentRecordInputs = {
+    'github-token': field.secret({ form: 'a token with deployments: write, e.g. secrets.GITHUB_TOKEN' }),
+    'deployment-ref': field.string({ form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA', pattern: GIT_REF, max: 255 }),
+    'commit-time': field.string({ form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z', pattern: ISO_TIME, max: 40 }),
+    'deployment-id': field.string({ form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)', pattern: DEPLOYMENT_ID, max: 20 }),
+};
+/**
+ * What to record for a phase: deploy creates a deployment of the ref (the input, or the run's
+ * commit), promote completes the one deploy recorded. Checked with the other inputs, before any host.
+ */
+function deploymentRecord(inputs, env = process.env) {
+    requireInput(inputs['commit-time'] === '' || Number.isFinite(Date.parse(inputs['commit-time'])), 'commit-time', `expected a real ISO 8601 time such as 2026-05-01T12:34:56Z, got '${inputs['commit-time']}'`);
+    if (inputs.phase !== 'deploy')
+        return { id: inputs['deployment-id'] ? Number(inputs['deployment-id']) : null };
+    requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
+    const ref = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
+    requireInput(inputs['github-token'] === '' || ref !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
+    return { ref, image: inputs.image, commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
+
+
+
+const WAIT_SCRIPT = `deadline=$(( $(date +%s) + $1 )); shift
+for url in "$@"; do
+  while :; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" 2>/dev/null) || true
+    [ "$code" = 200 ] && break
+    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$url answered \${code:-nothing}" ; exit 1; fi
+    sleep 0.2
+  done
+done`;
+function waitHealthyCommand(port, paths, timeoutSeconds) {
+    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
+}
+/** Waits until every path answers 200 on the color's port; returns how long it took. */
+async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
+    const started = clock.now();
+    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
+    if (result.code !== 0) {
+        throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
+    }
+    return clock.now() - started;
+}
+/** curl prints the body, then a last line `<status> <seconds>`. */
+function probeCommand(port, check, budgetMs = smokeBudgetMs(check, PRE_TRAFFIC_SMOKE)) {
+    // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
+    const method = check.method === 'HEAD' ? ['--head'] : ['-X', check.method];
+    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(budgetMs / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
+    const body = requestBody(check);
+    if (body !== undefined)
+        argv.push('-H', `Content-Type: ${bodyContentType(body)}`, '--data-binary', '@-');
+    argv.push(`http://127.0.0.1:${port}${check.path}`);
+    return argv;
+}
+/** Sends a check to the color's port from the host, `repeat` times (one before traffic, unless it says otherwise), and judges it. */
+async function smoke(remote, port, check, defaults = PRE_TRAFFIC_SMOKE) {
+    const argv = probeCommand(port, check, smokeBudgetMs(check, defaults));
+    const stdin = requestBody(check) ?? '';
+    const outcome = await judgeSmoke(check, defaults, async () => {
+        const result = await remote.run(argv, { stdin });
+        const lines = result.stdout.split('\n');
+        const [code = '0', seconds = '0'] = (lines.pop() ?? '').trim().split(' ');
+        const status = Number(code);
+        if (result.code !== 0 && status === 0)
+            return { noAnswer: `no answer (${result.stderr.trim() || `curl exit ${result.code}`})` };
+        return { status, body: lines.join('\n'), latencyMs: Math.round(Number(seconds) * 1000) };
+    });
+    return {
+        method: check.method,
+        path: check.path,
+        status: outcome.status,
+        expectedStatus: check.status,
+        latencyMs: outcome.p95Ms ?? 0,
+        maxLatencyMs: outcome.budgetMs,
+        ok: outcome.problem === undefined,
+        ...(outcome.problem === undefined ? {} : { problem: outcome.problem }),
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
+
+
+
+/** The helper's `inspect` arguments: the app, and the access log (or `-` when it is not an absolute path). */
+function inspectArgs(server) {
+    if (!server)
+        return ['', '-'];
+    return [server.app, server.accessLog.startsWith('/') ? server.accessLog : '-'];
+}
+function parseServerFacts(line) {
+    const match = /^proxy=(yes|no) log=(yes|no|unchecked)$/.exec(line.trim());
+    if (!match)
+        return null;
+    return { proxy: match[1] === 'yes', log: match[2] === 'unchecked' ? null : match[2] === 'yes' };
+}
+/** The line an app's server block needs so that requests reach its colors. */
+function proxyLine(app) {
+    return `proxy_pass http://$${router_nginxName(app)};`;
+}
+/** The line that writes the access log the monitor reads. */
+function accessLogLine(accessLog) {
+    return `access_log ${accessLog} agent_loop;`;
+}
+const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
+echo "uid=$(id -u)"
+mkdir -p "$state_dir" 2>/dev/null
+printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
+printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+# No nginx command line: another router moves the traffic, and nginx is not checked.
+[ $# -gt 0 ] || { echo nginx=skipped; exit 0; }
+if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`));
+/**
+ * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
+ * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
+ * split variable and writes the access log (a helper too old to know the verb says nothing).
+ */
+function preflightCommand(stateDir, includeDir, nginx, server, withNginx = true) {
+    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...(withNginx ? nginxControl(nginx, includeDir) : [])]);
+}
+/** The `key=value` lines a host script prints: every value of a key, and the first one. */
+function keyValues(output) {
+    const values = new Map();
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0)
+            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
+    }
+    return { values, first: (key) => values.get(key)?.[0] ?? '' };
+}
+function parsePreflight(output) {
+    const { values, first } = keyValues(output);
+    return {
+        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
+        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
+        curl: first('curl') === 'yes',
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        includeDir: first('include_dir') === 'yes',
+        root: first('uid') === '0',
+        server: parseServerFacts(first('server')),
+        ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
+    };
+}
+/**
+ * What a deploy should warn about (it does not stop: before the first deploy the variable does not
+ * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
+ * line, and the monitor sees none without the access log line.
+ */
+function serverBlockWarnings(facts, server) {
+    if (!facts)
+        return [];
+    const warnings = [];
+    if (!facts.proxy)
+        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
+    if (facts.log === false)
+        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
+    return warnings;
+}
+/** Returns the problems found (empty when the host is ready). */
+function judgePreflight(facts, limits, includeDir, nginx = []) {
+    const problems = [];
+    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
+    if (!facts.nginxSkipped && !facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
+        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
+    if (facts.freeDiskMb < limits.minFreeDiskMb)
+        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
+    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
+        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
+    if (!facts.curl)
+        problems.push('curl is not installed (the health checks run it on the host)');
+    if (facts.nginxSkipped)
+        return problems;
+    if (!facts.includeDir)
+        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
+    if (!facts.nginxOk)
+        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
+    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
+    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
+        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
+    }
+    return problems;
+}
+const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
+/**
+ * The checks before a deploy touches a host. nginx, when it moves the traffic, is checked by the
+ * script; another router (`router`) by its own prerequisites, at the same time: one it lacks
+ * stops the deploy on that host with the command that fixes it.
+ */
+async function preflight(remote, stateDir, includeDir, nginx, limits, server, router) {
+    const withNginx = drivesNginx(router?.name);
+    const [result, routerMissing] = await Promise.all([
+        remote.run(preflightCommand(stateDir, includeDir, nginx, server, withNginx), { timeoutMs: 60_000 }),
+        router && !withNginx ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+    ]);
+    const facts = parsePreflight(result.stdout);
+    const problems = judgePreflight(facts, limits, includeDir, nginx);
+    // A prerequisite the doctor knows how to fix comes with its command.
+    const missing = problems.length > 0 ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => []) : routerMissing;
+    if (problems.length > 0) {
+        if (missing.some((item) => item.kind !== 'configuration'))
+            throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
+        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
+    }
+    // The router's own (HAProxy's socket, its level, the app's servers): each with its fix.
+    if (missing.length > 0)
+        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
+    return facts;
+}
+const preflight_DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
+echo "user=$(id -un)"; echo "uid=$(id -u)"
+if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
+else
+  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
+  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
+fi
+if [ "$n" -eq 0 ]; then echo nginx=skipped
+elif [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
+# No nginx command line: another router moves the traffic, and nginx is not checked.
+if [ "$n" -gt 0 ]; then
+# The program nginx-command runs (after sudo and its options), then the helper's argv.
+word=; via_sudo=no; i=0
+for w; do
+  [ "$i" -lt "$n" ] || break; i=$((i + 1))
+  [ -z "$word" ] || continue
+  case $w in sudo) via_sudo=yes ;; -*) [ "$via_sudo" = yes ] || word=$w ;; *) word=$w ;; esac
+done
+shift "$n"
+echo "via_sudo=$via_sudo"
+if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
+case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ]; then
+  if facts=$("$@" inspect "$app" "$inspect_log" 2>&1 </dev/null); then echo "server=$facts"
+  else code=$?; case $facts in *usage:*) printf 'server_unknown=%s\\n' "$(printf '%s\\n' "$facts" | head -n 1)" ;; *) echo "server_failed=$code" ;; esac; fi
+fi
+fi
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
+if [ -z "$access_log" ]; then echo log=unchecked
+elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
+else echo log=absent; fi`;
+function doctorCommand(target) {
+    const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
+    const nginx = registry_drivesNginx(target.router?.name) ? [String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)] : ['0'];
+    return shell_script('al-doctor', preflight_DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, ...nginx]);
+}
+function parseDoctor(output) {
+    const { values, first } = keyValues(output);
+    return {
+        user: first('user'),
+        root: first('uid') === '0',
+        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
+        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
+        viaSudo: first('via_sudo') === 'yes',
+        nginxFound: first('nginx_found') === 'yes',
+        nginxInSbin: first('nginx_sbin'),
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        curl: first('curl') === 'yes',
+        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
+        sudo: first('sudo') === 'yes',
+        server: parseServerFacts(first('server')),
+        serverUnknown: first('server_unknown'),
+        ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
+    };
+}
+const q = (word) => quote(word);
+/**
+ * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
+ * host-setup). A user that is not root drives nginx only through the switch helper: a directory
+ * it may write that nginx (root) loads, or nginx itself through sudo next to such a directory,
+ * would make it root in all but name, and is reported as a problem, not as a way to deploy.
+ */
+function judgeDoctor(facts, target) {
+    const user = facts.user || 'DEPLOY_USER';
+    const found = [];
+    const helper = nginx_helper_switchHelperPath(target.nginx);
+    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
+    const nginxLine = nginxWords.join(' ');
+    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? nginx_helper_SWITCH_HELPER_PATH}`;
+    if (facts.stateDir === 'denied')
+        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+    if (facts.nginxSkipped) {
+        if (!facts.curl)
+            found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+        if (facts.accessLog === 'denied')
+            found.push(accessLogFix(user, target.accessLog));
+        return found;
+    }
+    if (facts.includeDir === 'missing')
+        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
+    if (!facts.curl)
+        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+    const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
+    if (helper) {
+        if (!facts.root && facts.includeDir === 'writable') {
+            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
+        }
+        if (!facts.nginxFound)
+            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
+        else if (!facts.nginxOk && privileged && !facts.root)
+            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
+        else if (!facts.nginxOk)
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
+    }
+    else if (!facts.root && facts.viaSudo) {
+        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
+    }
+    else if (!facts.nginxFound) {
+        found.push(facts.nginxInSbin
+            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
+            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
+    }
+    else if (!facts.nginxOk) {
+        if (privileged && !facts.root)
+            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
+        else
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
+    }
+    else if (facts.includeDir === 'denied') {
+        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
+    }
+    // The server block, from nginx's own view of its configuration: the two lines the README asks for.
+    if (target.app && facts.server) {
+        const variable = `$${router_nginxName(target.app)}`;
+        if (!facts.server.proxy)
+            found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
+        if (facts.server.log === false)
+            found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
+    }
+    else if (target.app && facts.serverUnknown) {
+        found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? nginx_helper_SWITCH_HELPER_PATH})` });
+    }
+    if (facts.accessLog === 'denied')
+        found.push(accessLogFix(user, target.accessLog));
+    return found;
+}
+const accessLogFix = (user, accessLog) => ({ problem: `${user} cannot read the access log ${accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(accessLog)} (or run host-setup with access-log ${accessLog})` });
+function formatPrerequisites(host, missing) {
+    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
+}
+/** Runs the doctor on a connected host; returns what is missing (empty when ready): the host's, then the router's own when it is not nginx. */
+async function doctor(remote, target) {
+    const router = target.router;
+    const [result, routerMissing] = await Promise.all([
+        remote.run(doctorCommand(target), { timeoutMs: 60_000 }),
+        router && !registry_drivesNginx(router.name) ? registry_routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+    ]);
+    return [...judgeDoctor(parseDoctor(result.stdout), target), ...routerMissing];
+}
+/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
+async function requirePrerequisites(remote, target) {
+    const missing = await doctor(remote, target);
+    if (missing.length > 0)
+        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
+}
+/**
+ * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
+ * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
+ * `mkdir: Permission denied`. Anything else is passed on as it was.
+ */
+async function explainUnprepared(remote, target, error) {
+    let missing = [];
+    try {
+        missing = await doctor(remote, target);
+    }
+    catch {
+        // The doctor could not run either: the original error says more.
+    }
+    if (missing.length > 0)
+        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
+    throw error;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/fleet/session.ts
@@ -21881,11 +22479,25 @@ class HostSession {
         if (options.audit !== false)
             this.queueAudit('state saved', { state: { ...next, history: next.history.slice(-5) } });
         const lines = this.auditQueue.join('');
+        const before = this.state;
         const warning = await writeStateAndAudit(this.remote, this.paths, next, lines);
         this.auditQueue = [];
         this.state = next;
         if (warning)
             this.settings.log.warn(`${this.label}: ${warning}`);
+        await this.endHold(before, next);
+    }
+    /**
+     * A hold belongs to the canary it was asked for: once that canary is gone (promoted, rolled
+     * back), the request is removed, so it cannot stall the next version's ramp.
+     */
+    async endHold(before, after) {
+        // Before a repair, the session has no state yet.
+        if (!before?.canary || after.canary)
+            return;
+        const removed = await this.remote.run(['rm', '-f', this.paths.hold], { timeoutMs: 5000 }).catch((error) => ({ code: 1, stdout: '', stderr: errors_errorMessage(error) }));
+        if (removed.code !== 0)
+            this.settings.log.warn(`${this.label}: the canary ended, but its hold request could not be removed (${removed.stderr.trim()}): agent-loop resume removes it`);
     }
     /**
      * Records a traffic change before making it and makes it, in one command: the state with its
@@ -21908,11 +22520,13 @@ class HostSession {
                 this.state = next;
             throw error;
         }
+        const before = this.state;
         this.state = next;
         if (done && result.recorded) {
             this.queueAudit('state saved', { state: { ...done, history: done.history.slice(-5) } });
             this.state = done;
         }
+        await this.endHold(before, this.state);
         return result;
     }
     stamped(state) {
@@ -22021,7 +22635,9 @@ async function openSessions(specs, settings, owner, options = {}) {
                 ...(options.onHeld ? { onHeld: (holder) => options.onHeld(remote, paths, holder) } : {}),
             }).catch((error) => 
             // Another run holding the lock is no sign of an unprepared host; anything else asks the doctor.
-            error instanceof LockHeld ? Promise.reject(error) : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '' }, error));
+            error instanceof LockHeld
+                ? Promise.reject(error)
+                : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '', router: { name: settings.router ?? DEFAULT_ROUTER, host: spec, app: settings.app } }, error));
             locked.push({ spec, remote, unlock, token });
         }
     }
@@ -22073,12 +22689,22 @@ async function closeSessions(sessions) {
     await Promise.all(sessions.map((session) => session.close()));
 }
 const sameWeights = (a, b) => !!a && !!b && a.blue === b.blue && a.green === b.green;
+/** How settle() names what serves the traffic and the router's file, for the router the settings name. */
+function trafficWords(router) {
+    const name = router ?? DEFAULT_ROUTER;
+    if (name === 'nginx')
+        return { server: 'nginx', file: 'the nginx include on disk', record: 'include', why: 'a reload that never took effect' };
+    if (name === 'haproxy')
+        return { server: 'HAProxy', file: "the HAProxy router's record of its weights", record: 'HAProxy weights record', why: 'weights set on the admin socket by someone else' };
+    return { server: `router ${name}`, file: `router ${name}'s file`, record: `router ${name}'s file`, why: 'a change that never took effect' };
+}
 /**
  * Settles what a run that died (killed, lost its connection, its disk full) left behind: a traffic
  * change recorded as pending is put on its safe side — back where it was for a deploy, a ramp or a
- * promote; through to the good version for a rollback — and the state then says what nginx serves.
- * An include file that differs from what nginx serves (a reload that never took effect) is
- * rewritten to what nginx serves, so the next reload by anyone changes nothing.
+ * promote; through to the good version for a rollback — and the state then says what the router
+ * serves. A router's file that differs from what it serves (nginx: a reload that never took effect;
+ * HAProxy: weights someone else set on its socket) is rewritten to what it serves, so the next
+ * reload by anyone changes nothing.
  */
 async function session_settle(session, settings) {
     const { state } = session;
@@ -22103,21 +22729,22 @@ async function session_settle(session, settings) {
             if (next.canary?.release === pending.release)
                 next = { ...next, canary: null };
         }
-        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? formatWeights(pending.from) : 'nothing'} → ${formatWeights(pending.to)}) unfinished; nginx served ${view.live ? formatWeights(view.live.weights) : 'nothing'}; now ${formatWeights(target)}`;
+        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? formatWeights(pending.from) : 'nothing'} → ${formatWeights(pending.to)}) unfinished; ${trafficWords(settings.router).server} served ${view.live ? formatWeights(view.live.weights) : 'nothing'}; now ${formatWeights(target)}`;
         next = withHistory(next, { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, action: 'recover', color: pending.to.blue >= pending.to.green ? 'blue' : 'green', version: '', image: '', outcome: 'success', detail });
         await session.saveState(next);
         settings.log.warn(`${session.label}: ${detail}`);
         return;
     }
     if (view.live && view.file && !sameWeights(view.live.weights, view.file.weights)) {
-        settings.log.warn(`${session.label}: the nginx include on disk says ${formatWeights(view.file.weights)} but nginx serves ${formatWeights(view.live.weights)} (a reload that never took effect); rewriting it to what nginx serves`);
+        const words = trafficWords(settings.router);
+        settings.log.warn(`${session.label}: ${words.file} says ${formatWeights(view.file.weights)} but ${words.server} serves ${formatWeights(view.live.weights)} (${words.why}); rewriting it to what ${words.server} serves`);
         await session.router.setWeights(view.live.weights);
-        await session.audit('include rewritten to what nginx serves', { live: view.live.weights, file: view.file.weights });
+        await session.audit(`${words.record} rewritten to what ${words.server} serves`, { live: view.live.weights, file: view.file.weights });
     }
 }
 /**
  * Rebuilds a host's state when it is torn or missing: the newest state the audit log recorded,
- * brought in line with what nginx serves now. Says what it found.
+ * brought in line with what the router serves now. Says what it found.
  */
 async function repairState(session, settings) {
     const now = new Date(settings.clock.now()).toISOString();
@@ -22143,7 +22770,7 @@ async function repairState(session, settings) {
     const live = view.live?.weights ?? view.file?.weights ?? null;
     if (!rebuilt) {
         if (!current.ok && !live)
-            throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor nginx says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
+            throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor ${trafficWords(settings.router).server} says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
         rebuilt = { schema: 2, app: settings.app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
     }
     let next = { ...rebuilt, pending: null };
@@ -22151,7 +22778,7 @@ async function repairState(session, settings) {
     if (live) {
         const major = live.blue >= live.green ? 'blue' : 'green';
         const minor = major === 'blue' ? 'green' : 'blue';
-        found.push(`nginx serves ${formatWeights(live)}`);
+        found.push(`${trafficWords(settings.router).server} serves ${formatWeights(live)}`);
         if (live[minor] === 0)
             next = { ...next, active: major, canary: null };
         else if (next.canary?.color === minor)
@@ -22338,8 +22965,8 @@ async function diskUse(session) {
     return use ?? '?';
 }
 /**
- * Upgrades the hosts one at a time: upgrade, then nginx's configuration must still be valid and the
- * live color must answer its health check, before the next host is touched. Stops at the first host
+ * Upgrades the hosts one at a time: upgrade, then the router must still work (nginx's configuration
+ * valid; HAProxy answering on its admin socket) and the live color must answer its health check, before the next host is touched. Stops at the first host
  * that fails, naming it; the hosts after it are not touched.
  */
 async function rollingUpgrade(hosts, settings) {
@@ -22378,10 +23005,19 @@ async function rollingUpgrade(hosts, settings) {
     }
     return { ok: true, hosts: results, failedHost: null };
 }
+/** After a host's upgrade: its router still works (nginx: nginx -t; another router: its prerequisites, HAProxy's socket answering at level admin with the app's servers), and the live color answers. */
 async function checkServing(remote, session, settings) {
-    const nginx = await remote.run([...nginx_helper_nginxControl(session.spec.nginxCommand, session.spec.nginxConfDir), 'check'], { timeoutMs: 60_000 });
-    if (nginx.code !== 0)
-        throw new errors_HostError(remote.label, `after the upgrade, nginx -t fails: ${(nginx.stderr || nginx.stdout).trim().split('\n').slice(-4).join(' / ')}`);
+    if (registry_drivesNginx(settings.router)) {
+        const nginx = await remote.run([...nginx_helper_nginxControl(session.spec.nginxCommand, session.spec.nginxConfDir), 'check'], { timeoutMs: 60_000 });
+        if (nginx.code !== 0)
+            throw new errors_HostError(remote.label, `after the upgrade, nginx -t fails: ${(nginx.stderr || nginx.stdout).trim().split('\n').slice(-4).join(' / ')}`);
+    }
+    else {
+        const router = settings.router;
+        const missing = await registry_routerPrerequisites(router, { remote, host: session.spec, app: settings.app });
+        if (missing.length > 0)
+            throw new errors_HostError(remote.label, `after the upgrade, router ${router} does not work: ${missing.map((item) => item.problem).join('; ')}`);
+    }
     const active = session.state.active;
     if (!active)
         return;

@@ -9194,7 +9194,9 @@ async function runAction(body) {
             if (error instanceof Error && error.stack)
                 runner.debug(forLog(error.stack));
             runner.setFailed(forLog(errors_errorMessage(error)));
-            await failureSummary(errors_errorMessage(error), 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
+            // An error that knows a plain re-run cannot help (a torn state file) says what will.
+            const remedy = error instanceof Error ? error.remedy : undefined;
+            await failureSummary(errors_errorMessage(error), typeof remedy === 'string' ? remedy : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
     }
 }
@@ -13136,13 +13138,13 @@ function handleTupleResults(itemResults, final, items, input, optoutStart) {
     }
     return final;
 }
-const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodRecord", (inst, def) => {
+const $ZodRecord = /*@__PURE__*/ $constructor("$ZodRecord", (inst, def) => {
     $ZodType.init(inst, def);
-    const memo = core.globalConfig.memoizer;
+    const memo = globalConfig.memoizer;
     memo?.attach(inst);
     inst._zod.parse = (payload, ctx) => {
         const input = payload.value;
-        if (!util.isPlainObject(input)) {
+        if (!isPlainObject(input)) {
             payload.issues.push({
                 expected: "record",
                 code: "invalid_type",
@@ -13171,7 +13173,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                         payload.issues.push({
                             code: "invalid_key",
                             origin: "record",
-                            issues: keyResult.issues.map((iss) => util.finalizeIssue(iss, ctx, core.config())),
+                            issues: keyResult.issues.map((iss) => finalizeIssue(iss, ctx, config())),
                             input: key,
                             path: [key],
                             inst,
@@ -13185,14 +13187,14 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                     if (result instanceof Promise) {
                         proms.push(result.then((result) => {
                             if (result.issues.length) {
-                                payload.issues.push(...util.prefixIssues(key, result.issues));
+                                payload.issues.push(...prefixIssues(key, result.issues));
                             }
                             payload.value[outKey] = result.value;
                         }));
                     }
                     else {
                         if (result.issues.length) {
-                            payload.issues.push(...util.prefixIssues(key, result.issues));
+                            payload.issues.push(...prefixIssues(key, result.issues));
                         }
                         payload.value[outKey] = result.value;
                     }
@@ -13238,7 +13240,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                     throw new Error("Async schemas not supported in object keys currently");
                 }
                 // Numeric string fallback: if key is a numeric string and failed, retry with Number(key). This handles z.number(), z.literal([1, 2, 3]), and unions containing numeric literals
-                const checkNumericKey = typeof key === "string" && regexes.number.test(key) && keyResult.issues.length;
+                const checkNumericKey = typeof key === "string" && number.test(key) && keyResult.issues.length;
                 if (checkNumericKey) {
                     const retryResult = def.keyType._zod.run({ value: Number(key), issues: [] }, ctx);
                     if (retryResult instanceof Promise) {
@@ -13262,7 +13264,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                         payload.issues.push({
                             code: "invalid_key",
                             origin: "record",
-                            issues: keyResult.issues.map((iss) => util.finalizeIssue(iss, ctx, core.config())),
+                            issues: keyResult.issues.map((iss) => finalizeIssue(iss, ctx, config())),
                             input: key,
                             path: [key],
                             inst,
@@ -13278,14 +13280,14 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
                 if (result instanceof Promise) {
                     proms.push(result.then((result) => {
                         if (result.issues.length) {
-                            payload.issues.push(...util.prefixIssues(key, result.issues));
+                            payload.issues.push(...prefixIssues(key, result.issues));
                         }
                         payload.value[outKey] = result.value;
                     }));
                 }
                 else {
                     if (result.issues.length) {
-                        payload.issues.push(...util.prefixIssues(key, result.issues));
+                        payload.issues.push(...prefixIssues(key, result.issues));
                     }
                     payload.value[outKey] = result.value;
                 }
@@ -13305,7 +13307,7 @@ const $ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && 
         }
         return payload;
     };
-})));
+});
 const $ZodMap = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodMap", (inst, def) => {
     $ZodType.init(inst, def);
     const memo = core.globalConfig.memoizer;
@@ -18376,14 +18378,14 @@ function tuple(items, _paramsOrRest, _params) {
         ...util.normalizeParams(params),
     });
 }
-const ZodRecord = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodRecord", (inst, def) => {
+const ZodRecord = /*@__PURE__*/ $constructor("ZodRecord", (inst, def) => {
     _ensureDefaultMemoizer();
-    core.$ZodRecord.init(inst, def);
+    $ZodRecord.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.recordProcessor(inst, ctx, json, params);
+    inst._zod.processJSONSchema = (ctx, json, params) => recordProcessor(inst, ctx, json, params);
     inst.keyType = def.keyType;
     inst.valueType = def.valueType;
-})));
+});
 function record(keyType, valueType, params) {
     // v3-compat: z.record(valueType, params?) — defaults keyType to z.string()
     if (!valueType || !valueType._zod) {
@@ -18391,14 +18393,14 @@ function record(keyType, valueType, params) {
             type: "record",
             keyType: schemas_string(),
             valueType: keyType,
-            ...util.normalizeParams(valueType),
+            ...normalizeParams(valueType),
         });
     }
     return new ZodRecord({
         type: "record",
         keyType,
         valueType: valueType,
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 // type alksjf = core.output<core.$ZodRecordKey>;
@@ -18952,7 +18954,7 @@ const isRejected = (release) => BAD.includes(release.status);
  * nginx keys and HAProxy names. It depends on nothing, so that inputs, hosts and runtimes all check a value the
  * same way (an input is refused with the pattern a host's state is read back with).
  */
-const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const patterns_APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 /** registry/name[:tag][@sha256:digest] — no spaces, no shell metacharacters. */
 const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
@@ -19247,6 +19249,11 @@ const releaseSchema = object({
     restoredAt: state_time.nullable().default(null),
     endedAt: state_time.nullable().default(null),
     note: plainText(300).default(''),
+    /**
+     * The runtime it was started with. Only its shape is checked here: what its options may be is
+     * the runtime's, checked with the runtime inputs' own fields when a rollback builds it.
+     */
+    runtime: object({ name: schemas_string().max(100), options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()])).refine((options) => Object.keys(options).length <= 20, 'at most 20 options') }).optional(),
 });
 const canarySchema = object({
     color: colorSchema,
@@ -19528,6 +19535,9 @@ async function writeRemoteFile(remote, path, content) {
 class StateUnreadable extends errors_HostError {
     path;
     problem;
+    name = 'StateUnreadable';
+    /** What the step summary says to do: a plain re-run would meet the same file. */
+    remedy = 'A plain re-run meets the same file: re-run the step with repair-state: true (agent-loop: --repair-state true), which rebuilds the state from the audit log and the live weights and says what it found.';
     constructor(host, path, problem) {
         super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
         this.path = path;
@@ -19874,9 +19884,11 @@ function helperBody(target) {
 /**
  * Exit codes of `switch`: 2 arguments refused; 20 nginx refused the new include (the previous one
  * is back, nginx not reloaded); 21 the reload failed for another reason (previous file back); 22 the
- * reload exited 0 but nginx never served the new weights (previous file back and reloaded); 30 no
- * include directory; 31–33 the file could not be written or swapped; 34 the include is a link; 37
- * the include directory is writable by someone else than the user this runs as.
+ * reload exited 0 but the new weights could not be confirmed: never served, a worker of the previous
+ * configuration still took new connections, or nginx's workers cannot be seen in /proc here (previous
+ * file back and reloaded); 30 no include directory; 31–33 the file could not be written or swapped;
+ * 34 the include is a link; 37 the include directory is writable by someone else than the user this
+ * runs as.
  */
 const HELPER_SCRIPT = `set -u
 umask 022
@@ -19977,9 +19989,18 @@ render() {
 }
 [ "$verb" = render ] && { render; exit 0; }
 
-# Milliseconds from the kernel's uptime (a read, not a process), or from date.
+# Milliseconds from the kernel's uptime (a read, not a process), or from date: for durations only.
 now_ms() {
   if read -r up _ < /proc/uptime 2>/dev/null; then ms=$(( \${up%.*} * 1000 + (1\${up#*.} - 100) * 10 )); else ms=$(( $(date +%s%N) / 1000000 )); fi
+}
+# A process's state, parent and start time (clock ticks since boot, /proc/PID/stat's 22nd field), read
+# by the shell itself. Start times are compared with each other only, never with /proc/uptime: a
+# container may be given another uptime (LXCFS gives one its own), and every worker would look new.
+proc_stat() {
+  line=; read -r line < "/proc/$1/stat" 2>/dev/null || [ -n "$line" ] || return 1
+  set -- \${line##*) }
+  [ $# -ge 20 ] || return 1
+  state=$1; ppid=$2; shift 19; start=$1
 }
 dir=$include_dir
 file="$dir/agent-loop-$app.conf"
@@ -20004,6 +20025,9 @@ fi
 mv -f "$tmp" "$file" || exit 33
 tmp=
 restore() { if [ "$had_previous" = 1 ]; then mv -f "$backup" "$file"; backup=; else rm -f "$file"; fi; }
+# Every process nginx starts from here on runs the new file: born is the start time of one started
+# now (this subshell), on their clock.
+born=$(proc_stat self && echo "$start") || born=
 # A reload parses the whole configuration and refuses a bad one, so no nginx -t is spent on the way;
 # it runs only to tell a rejected configuration from a failed reload.
 # With a valid configuration, what the reload says is about the signal or the pid file, not a file's text.
@@ -20012,64 +20036,110 @@ if ! reloaded=$(run_nginx -s reload 2>&1 </dev/null); then
   restore; die 20 "$checked"
 fi
 deadline=$(( started + confirm_ms ))
+# Workers of the previous configuration that only finish connections they had before the reload are
+# awaited for a fifth of that (a second at most), then reported as draining.
+drain=$(( confirm_ms / 5 )); [ "$drain" -le 1000 ] || drain=1000
+drain_until=$(( started + drain ))
 status_url="http://127.0.0.1:$status_port/agent-loop/$app"
 # One curl asks the status server every 20 ms (--rate, a fresh connection each time so that a new
 # worker answers as soon as there is one) and the shell reads its answers (once the shell stops
 # reading, curl fails its next write and --fail-early ends it): a process per poll would cost more
 # than the reload itself on a busy host. A curl without --rate (before 7.84) fails at once, and the
 # loop below polls the slow way for the time that is left.
-# Served means every worker that may still accept a connection runs the new configuration: the
-# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop accepting,
-# so the first new answer comes while an old worker still takes connections with the old weights. Each worker of
-# the master that answered must have started with this reload (its start time, in 1/100 s since
-# boot like /proc/uptime) or be shutting down (it closed its listening sockets). Without /proc, the
-# answer is all there is.
-all_workers_new() {
-  [ -n "$1" ] && read -r _ _ _ master _ < "/proc/$1/stat" 2>/dev/null || return 0
+# Confirmed means that no process of the previous configuration takes a request any more. nginx's
+# master forks the new workers, sleeps 100 ms, and only then tells the old ones to stop; each closes
+# its listening sockets, finishes the connections it has (a request on one of them still gets the old
+# weights, however late it comes) and exits. So the worker that answered must be one this reload
+# started, as /proc here shows it (a pid from another PID namespace names another process here), and
+# every other child of its master started before the reload must have exited or, once the drain time
+# is over, hold no listening socket. What cannot be seen is never taken as done.
+kids_of() {
+  kids=
+  if [ -r "/proc/$1/task/$1/children" ]; then read -r kids < "/proc/$1/task/$1/children"; return 0; fi
+  # A kernel without CONFIG_PROC_CHILDREN: every process's parent.
   for stat in /proc/[0-9]*/stat; do
-    read -r pid _ _ ppid rest < "$stat" 2>/dev/null || continue
-    [ "$ppid" = "$master" ] || continue
-    cmd=; read -r cmd < "/proc/$pid/cmdline" 2>/dev/null
-    case $cmd in *"shutting down"*) continue ;; *"worker process"*) ;; *) continue ;; esac
-    set -- $rest; shift 17
-    [ $(( \${1:-0} * 10 )) -ge $(( started - 10 )) ] || return 1
+    kid=\${stat#/proc/}; kid=\${kid%/stat}
+    proc_stat "$kid" && [ "$ppid" = "$1" ] && kids="$kids $kid"
   done
-  return 0
 }
-# "live N all M": N ms until a new worker served the new weights, M until every worker that accepts
-# connections does (nginx's master lets the old ones accept for 100 ms after it starts the new).
-first=
+# Whether process $1 holds a listening TCP or unix socket of master $2's network namespace; a table
+# that cannot be read counts as one.
+listens() {
+  fds=$(ls -l "/proc/$1/fd" 2>/dev/null) || return 0
+  printf '%s\\n' "$fds" | awk -v net="/proc/$2/net" '
+    $NF ~ /^socket:\\[[0-9]+\\]$/ { held[substr($NF, 9, length($NF) - 9)] = 1 }
+    END {
+      split("tcp tcp6", kinds, " ")
+      for (k = 1; k <= 2; k++) { file = net "/" kinds[k]; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "0A" && (w[10] in held)) exit 0 } }
+      file = net "/unix"; while ((getline line < file) > 0) { split(line, w, " "); if (w[4] == "00010000" && (w[7] in held)) exit 0 }
+      exit 1
+    }'
+}
+# True once no process of the previous configuration under master $1 can take a request: all have
+# exited, or the drain time is over and none listens ($left of them still draining). Else $holder may.
+old_settled() {
+  now_ms; left=0; holder=
+  kids_of "$1"
+  for kid in $kids; do
+    proc_stat "$kid" && [ "$ppid" = "$1" ] && [ "$state" != Z ] && [ "$start" -lt "$born" ] || continue
+    left=$(( left + 1 )); holder=$kid
+    [ "$ms" -ge "$drain_until" ] || continue
+    title=; read -r title < "/proc/$kid/cmdline" 2>/dev/null
+    case $title in *"shutting down"*) ;; *"worker process"*) return 1 ;; esac
+    if listens "$kid" "$1"; then return 1; fi
+  done
+  [ "$left" -eq 0 ] || [ "$ms" -ge "$drain_until" ]
+}
+# "live N all M [draining K]": N ms until a new worker served the new weights, M until no process of
+# the previous configuration could take a request, K of them still finishing connections they had.
+# Returns 1 to go on polling, 3 when confirming is impossible, 4 at the deadline; $why says why.
+first=; why=
 served() {
   case "$1" in *"\\"generation\\":\\"$generation\\""*) ;; *) return 1 ;; esac
   [ -n "$first" ] || { now_ms; first=$(( ms - started )); }
   worker=\${1##*\\"worker\\":}; worker=\${worker%%[!0-9]*}
-  all_workers_new "$worker" || return 1
-  now_ms; echo "live $first all $(( ms - started ))"; exit 0
+  unseen="so whether a worker of the previous configuration still takes connections cannot be told"
+  [ -n "$born" ] || { why="/proc/self/stat cannot be read here, $unseen"; return 3; }
+  proc_stat "$worker" || { why="the worker that served the new weights (pid $worker) is not in /proc here (does nginx run in another PID namespace?), $unseen"; return 1; }
+  title=; read -r title < "/proc/$worker/cmdline" 2>/dev/null
+  case $title in *"worker process"*) [ "$start" -ge "$born" ] ;; *) false ;; esac || {
+    why="the worker that served the new weights (pid $worker) is not, in /proc here, an nginx worker this reload started (does nginx run in another PID namespace?), $unseen"; return 3; }
+  master=$ppid
+  until old_settled "$master"; do
+    [ "$ms" -lt "$deadline" ] || { why="a worker of the previous configuration (pid $holder) still took new connections $confirm_ms ms after the reload"; return 4; }
+    sleep 0.01
+  done
+  now_ms; printf 'live %s all %s' "$first" "$(( ms - started ))"; [ "$left" -eq 0 ] || printf ' draining %s' "$left"; echo; exit 0
 }
 await_served() {
+  code=1
   while IFS= read -r body; do
-    served "$body"
-    now_ms; [ "$ms" -lt "$deadline" ] || return 1
+    served "$body"; code=$?
+    [ "$code" -lt 3 ] || break
+    now_ms; [ "$ms" -lt "$deadline" ] || break
   done
-  return 1
+  printf '%s' "$why"; return "$code"
 }
 polls=$(( confirm_ms / 20 + 1 ))
-curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served && exit 0
-while :; do
+why=$(curl -s --fail-early --rate 50/s --max-time 1 -H 'Connection: close' -H "Host: agent-loop-$app" "$status_url?[1-$polls]" 2>/dev/null | await_served); code=$?
+case $why in "live "*) echo "$why"; exit 0 ;; esac
+while [ "$code" -lt 3 ]; do
   now_ms; [ "$ms" -lt "$deadline" ] || break
   body=$(curl -s --max-time 1 -H "Host: agent-loop-$app" "$status_url" 2>/dev/null) || body=
-  served "$body" || sleep 0.02
+  served "$body"; code=$?
+  [ "$code" -ge 3 ] || sleep 0.02
 done
-# The reload said yes but nginx never served the new file: put the old one back and reload onto
+[ -n "$why" ] || why="its status server did not serve the new weights within $confirm_ms ms"
+# The reload said yes but the new weights were not confirmed: put the old file back and reload onto
 # it, so a later reload by anyone (a certificate hook) cannot send traffic this run gave up on.
 # Only while the file is still the one written here: a newer run may have replaced it meanwhile
 # (this program outlives a run that was killed), and its file must stay.
 if ! grep -qF "\\"generation\\":\\"$generation\\"" "$file" 2>/dev/null; then
-  die 22 "nginx did not serve the new weights within $confirm_ms ms, and the include has been replaced since; left as it is"
+  die 22 "nginx reloaded, but $why; the include has been replaced since, and is left as it is"
 fi
 restore
 if run_nginx -s reload >/dev/null 2>&1 </dev/null; then again=restored; else again="not reloaded"; fi
-die 22 "nginx reloaded, but its status server did not serve the new weights within $confirm_ms ms; the previous file was put back ($again)"`;
+die 22 "nginx reloaded, but $why; the previous file was put back ($again)"`;
 
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/router.ts
 
@@ -20227,7 +20297,7 @@ class NginxRouter {
                     : result.code === 2 || result.code === 37
                         ? 'the nginx helper refused the switch'
                         : result.code === 22
-                            ? 'nginx did not serve the new weights'
+                            ? 'nginx did not serve the new weights on every worker'
                             : result.code === 35
                                 ? 'the switch could not be recorded before making it, so traffic was not touched'
                                 : result.code === 36
@@ -20235,9 +20305,9 @@ class NginxRouter {
                                     : 'writing the nginx include failed';
             throw new (result.code === 36 ? UnrecordedSwitchError : errors_HostError)(this.remote.label, `${what}: ${nginxSays}`);
         }
-        const live = /live (\d+)(?: all (\d+))?/.exec(result.stdout);
+        const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
         const liveMs = live ? Number(live[1]) : Number.NaN;
-        return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, recorded };
+        return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, draining: Number(live?.[3] ?? 0), recorded };
     }
     async getWeights() {
         const view = await this.inspect();
@@ -20262,272 +20332,6 @@ function placeholderInclude(app) {
         '    default 127.0.0.1:9;',
         '}',
     ].join('\n');
-}
-
-;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
-
-
-
-/** The helper's `inspect` arguments: the app, and the access log (or `-` when it is not an absolute path). */
-function inspectArgs(server) {
-    if (!server)
-        return ['', '-'];
-    return [server.app, server.accessLog.startsWith('/') ? server.accessLog : '-'];
-}
-function parseServerFacts(line) {
-    const match = /^proxy=(yes|no) log=(yes|no|unchecked)$/.exec(line.trim());
-    if (!match)
-        return null;
-    return { proxy: match[1] === 'yes', log: match[2] === 'unchecked' ? null : match[2] === 'yes' };
-}
-/** The line an app's server block needs so that requests reach its colors. */
-function proxyLine(app) {
-    return `proxy_pass http://$${router_nginxName(app)};`;
-}
-/** The line that writes the access log the monitor reads. */
-function accessLogLine(accessLog) {
-    return `access_log ${accessLog} agent_loop;`;
-}
-const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
-echo "uid=$(id -u)"
-mkdir -p "$state_dir" 2>/dev/null
-printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
-printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
-if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
-if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`));
-/**
- * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
- * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
- * split variable and writes the access log (a helper too old to know the verb says nothing).
- */
-function preflightCommand(stateDir, includeDir, nginx, server) {
-    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...nginxControl(nginx, includeDir)]);
-}
-/** The `key=value` lines a host script prints: every value of a key, and the first one. */
-function keyValues(output) {
-    const values = new Map();
-    for (const line of output.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq > 0)
-            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
-    }
-    return { values, first: (key) => values.get(key)?.[0] ?? '' };
-}
-function parsePreflight(output) {
-    const { values, first } = keyValues(output);
-    return {
-        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
-        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
-        curl: first('curl') === 'yes',
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        includeDir: first('include_dir') === 'yes',
-        root: first('uid') === '0',
-        server: parseServerFacts(first('server')),
-    };
-}
-/**
- * What a deploy should warn about (it does not stop: before the first deploy the variable does not
- * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
- * line, and the monitor sees none without the access log line.
- */
-function serverBlockWarnings(facts, server) {
-    if (!facts)
-        return [];
-    const warnings = [];
-    if (!facts.proxy)
-        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
-    if (facts.log === false)
-        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
-    return warnings;
-}
-/** Returns the problems found (empty when the host is ready). */
-function judgePreflight(facts, limits, includeDir, nginx = []) {
-    const problems = [];
-    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
-    if (!facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
-        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
-    if (facts.freeDiskMb < limits.minFreeDiskMb)
-        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
-    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
-        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
-    if (!facts.curl)
-        problems.push('curl is not installed (the health checks run it on the host)');
-    if (!facts.includeDir)
-        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
-    if (!facts.nginxOk)
-        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
-    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
-    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
-        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
-    }
-    return problems;
-}
-const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
-async function preflight(remote, stateDir, includeDir, nginx, limits, server) {
-    const result = await remote.run(preflightCommand(stateDir, includeDir, nginx, server), { timeoutMs: 60_000 });
-    const facts = parsePreflight(result.stdout);
-    const problems = judgePreflight(facts, limits, includeDir, nginx);
-    if (problems.length > 0) {
-        // A prerequisite the doctor knows how to fix comes with its command.
-        const missing = await doctor(remote, { stateDir, includeDir, nginx, accessLog: '' }).catch(() => []);
-        if (missing.some((item) => item.kind !== 'configuration'))
-            throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
-        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
-    }
-    return facts;
-}
-const DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
-echo "user=$(id -un)"; echo "uid=$(id -u)"
-if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
-else
-  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
-  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
-fi
-if [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
-# The program nginx-command runs (after sudo and its options), then the helper's argv.
-word=; via_sudo=no; i=0
-for w; do
-  [ "$i" -lt "$n" ] || break; i=$((i + 1))
-  [ -z "$word" ] || continue
-  case $w in sudo) via_sudo=yes ;; -*) [ "$via_sudo" = yes ] || word=$w ;; *) word=$w ;; esac
-done
-shift "$n"
-echo "via_sudo=$via_sudo"
-if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
-case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
-if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
-printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
-if [ -n "$app" ]; then
-  if facts=$("$@" inspect "$app" "$inspect_log" 2>&1 </dev/null); then echo "server=$facts"
-  else code=$?; case $facts in *usage:*) printf 'server_unknown=%s\\n' "$(printf '%s\\n' "$facts" | head -n 1)" ;; *) echo "server_failed=$code" ;; esac; fi
-fi
-if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
-if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
-if [ -z "$access_log" ]; then echo log=unchecked
-elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
-else echo log=absent; fi`;
-function doctorCommand(target) {
-    const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
-    return shell_script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]);
-}
-function parseDoctor(output) {
-    const { values, first } = keyValues(output);
-    return {
-        user: first('user'),
-        root: first('uid') === '0',
-        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
-        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
-        viaSudo: first('via_sudo') === 'yes',
-        nginxFound: first('nginx_found') === 'yes',
-        nginxInSbin: first('nginx_sbin'),
-        nginxOk: first('nginx') === 'ok',
-        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
-        curl: first('curl') === 'yes',
-        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
-        sudo: first('sudo') === 'yes',
-        server: parseServerFacts(first('server')),
-        serverUnknown: first('server_unknown'),
-    };
-}
-const q = (word) => quote(word);
-/**
- * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
- * host-setup). A user that is not root drives nginx only through the switch helper: a directory
- * it may write that nginx (root) loads, or nginx itself through sudo next to such a directory,
- * would make it root in all but name, and is reported as a problem, not as a way to deploy.
- */
-function judgeDoctor(facts, target) {
-    const user = facts.user || 'DEPLOY_USER';
-    const found = [];
-    const helper = nginx_helper_switchHelperPath(target.nginx);
-    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
-    const nginxLine = nginxWords.join(' ');
-    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? nginx_helper_SWITCH_HELPER_PATH}`;
-    if (facts.stateDir === 'denied')
-        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
-    if (facts.includeDir === 'missing')
-        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
-    if (!facts.curl)
-        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
-    const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
-    if (helper) {
-        if (!facts.root && facts.includeDir === 'writable') {
-            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
-        }
-        if (!facts.nginxFound)
-            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
-        else if (!facts.nginxOk && privileged && !facts.root)
-            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
-        else if (!facts.nginxOk)
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
-    }
-    else if (!facts.root && facts.viaSudo) {
-        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
-    }
-    else if (!facts.nginxFound) {
-        found.push(facts.nginxInSbin
-            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
-            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
-    }
-    else if (!facts.nginxOk) {
-        if (privileged && !facts.root)
-            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
-        else
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
-    }
-    else if (facts.includeDir === 'denied') {
-        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
-    }
-    // The server block, from nginx's own view of its configuration: the two lines the README asks for.
-    if (target.app && facts.server) {
-        const variable = `$${router_nginxName(target.app)}`;
-        if (!facts.server.proxy)
-            found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
-        if (facts.server.log === false)
-            found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
-    }
-    else if (target.app && facts.serverUnknown) {
-        found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? nginx_helper_SWITCH_HELPER_PATH})` });
-    }
-    if (facts.accessLog === 'denied') {
-        found.push({ problem: `${user} cannot read the access log ${target.accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(target.accessLog)} (or run host-setup with access-log ${target.accessLog})` });
-    }
-    return found;
-}
-function formatPrerequisites(host, missing) {
-    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
-}
-/** Runs the doctor on a connected host; returns what is missing (empty when ready). */
-async function doctor(remote, target) {
-    const result = await remote.run(doctorCommand(target), { timeoutMs: 60_000 });
-    return judgeDoctor(parseDoctor(result.stdout), target);
-}
-/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
-async function requirePrerequisites(remote, target) {
-    const missing = await doctor(remote, target);
-    if (missing.length > 0)
-        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
-}
-/**
- * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
- * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
- * `mkdir: Permission denied`. Anything else is passed on as it was.
- */
-async function explainUnprepared(remote, target, error) {
-    let missing = [];
-    try {
-        missing = await doctor(remote, target);
-    }
-    catch {
-        // The doctor could not run either: the original error says more.
-    }
-    if (missing.length > 0)
-        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
-    throw error;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/registry.ts
@@ -20580,6 +20384,257 @@ class Registry {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/shared/src/hosts/hostsetup.ts
+
+
+
+/**
+ * Prepares a host, once, for an unprivileged deploy user (in the manner of `kamal setup`): run by a
+ * user that is root or may use sudo without a password, it makes the state directory the deploy
+ * user's, keeps the nginx include directory root's, installs the switch helper (a root-owned
+ * program that writes an app's include from a fixed template and reloads nginx) and a sudoers
+ * drop-in that allows that helper and nothing else (checked with `visudo -c` first), lets the deploy
+ * user read the one access log the canary monitor reads (an ACL on that file, no group), and makes
+ * sure nginx knows the agent_loop log format and includes the include directory. Every file is
+ * written as a temporary file in a directory that only root may write, then renamed into place.
+ * Each step checks before it changes, so a second run changes nothing; each reports `changed`,
+ * `ok` or `todo`.
+ */
+/** The access log format the canary monitor reads (one JSON object per request). */
+const AGENT_LOOP_LOG_FORMAT = 'log_format agent_loop escape=json \'{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+/**
+ * The sudoers drop-in: the deploy user may run, as root and without a password, the switch helper
+ * (absolute path), which checks its own arguments. Nothing else: not nginx itself, whose include
+ * directories would then have to be the deploy user's.
+ */
+function sudoersRule(deployUser, helperPath) {
+    if (!USER_NAME.test(deployUser))
+        throw new ConfigurationError(`'${deployUser}' is not a user name`);
+    // Plain path characters only: sudoers reads `, : =`, backslashes and white space as syntax.
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(helperPath))
+        throw new ConfigurationError(`the switch helper must be an absolute path of letters, digits and . _ - /, got '${helperPath}'`);
+    return [
+        '# Written by agent-loop host-setup: the deploy user may run the switch helper as root, and nothing else.',
+        `${deployUser} ALL=(root) NOPASSWD: ${helperPath}`,
+        '',
+    ].join('\n');
+}
+/** The nginx-command the deploy user's actions use after set-up: the helper through sudo, without a prompt. */
+function deployNginxCommand(helperPath) {
+    return ['sudo', '-n', helperPath].join(' ');
+}
+/** Where nginx is, as root sees it: `command -v`, else /usr/sbin (not on a non-root PATH). */
+const LOCATE_SCRIPT = (/* unused pure expression or super */ null && (`name=$1
+if [ "$(id -u)" = 0 ]; then path=$(command -v "$name" 2>/dev/null); else path=$(sudo -n sh -c 'command -v "$1"' sh "$name" 2>/dev/null); fi
+[ -z "$path" ] && [ -x "/usr/sbin/$name" ] && path="/usr/sbin/$name"
+case "$path" in /*) echo "nginx_path=$path" ;; *) echo "nginx_path=" ;; esac`));
+function locateCommand(name) {
+    return script('al-locate', LOCATE_SCRIPT, [name]);
+}
+const SETUP_SCRIPT = (/* unused pure expression or super */ null && (`set -u
+user=$1; state_dir=$2; include_dir=$3; access_log=$4; sudoers_file=$5; log_format=$6; rule_text=$7; helper=$8; helper_text=$9
+app=\${10}; placeholder_text=\${11}; drive_nginx=\${12}; shift 12
+if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
+elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
+else echo "fatal=$(id -un) is not root and cannot run sudo without a password: run host-setup with a sudo-capable login"; exit 0; fi
+id -u "$user" >/dev/null 2>&1 || { echo "fatal=there is no user $user: create it first (sudo useradd --create-home --shell /bin/bash $user) and authorize the deploy key in ~$user/.ssh/authorized_keys"; exit 0; }
+group=$(id -gn "$user")
+err=$(mktemp); text=$(mktemp); trap 'rm -f "$err" "$text"' EXIT
+
+# A directory, and every one above it, that only root may write (above it, also root's with the
+# sticky bit, as /tmp, where nobody else may rename or remove root's entries): a file put there
+# cannot be swapped by anyone else between its check and its use.
+root_only() {
+  d=$1; own=yes
+  while :; do
+    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
+    [ "\${1-}" = 0 ] || return 1
+    case \${2-} in *[2367]?|*[2367]) case $own\${2-} in no[1357]???) ;; *) return 1 ;; esac ;; esac
+    own=no
+    [ "$d" = / ] && return 0
+    d=$(dirname "$d")
+  done
+}
+# Installs the text in $text as root's file $1 with mode $2: a temporary file made by mktemp in the
+# target's own directory, then a rename (which replaces a link rather than writing through it).
+install_root() {
+  dir=$(dirname "$1")
+  root_only "$dir" || { echo "$dir, or a directory above it, may be written by someone other than root" > "$err"; return 1; }
+  tmp=$(as_root mktemp "$dir/.agent-loop.XXXXXXXX") || return 1
+  if as_root sh -c 'cat > "$1" && chown root:root "$1" && chmod "$2" "$1"' sh "$tmp" "$2" < "$text" && as_root mv -fT "$tmp" "$1"; then return 0; fi
+  as_root rm -f "$tmp"; return 1
+}
+same_root_file() { # target mode: already root's, with that mode and the text in $text
+  [ -f "$1" ] && [ ! -L "$1" ] && [ "$(stat -c '%u %a' "$1")" = "0 $2" ] && as_root cmp -s "$text" "$1"
+}
+
+if [ -d "$state_dir" ] && [ "$(stat -c %U "$state_dir")" = "$user" ]; then echo "ok=state directory $state_dir belongs to $user"
+elif as_root install -d -o "$user" -g "$group" -m 0750 "$state_dir" 2>"$err"; then echo "changed=state directory $state_dir now belongs to $user"
+else echo "todo=state directory $state_dir: $(cat "$err")"; fi
+
+# Another router than nginx: no include, no helper, no sudoers rule (its own part is the router's).
+if [ "$drive_nginx" = yes ]; then
+# nginx (root) loads every file in the include directory: it stays root's, and the helper writes it.
+include_state() { set -- $(stat -c '%u %a' "$include_dir" 2>/dev/null); [ "\${1-}" = 0 ] && case \${2-} in *[2367]?|*[2367]) false ;; esac; }
+if [ ! -d "$include_dir" ]; then
+  if as_root install -d -o root -g root -m 0755 "$include_dir" 2>"$err"; then echo "changed=nginx include directory $include_dir made, root's"; else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
+elif include_state; then echo "ok=nginx include directory $include_dir is root's: $user cannot write it"
+elif as_root chown root:root "$include_dir" 2>"$err" && as_root chmod go-w "$include_dir" 2>>"$err"; then echo "changed=nginx include directory $include_dir is root's again: $user could write it, and nginx loads it as root"
+else echo "todo=nginx include directory $include_dir: $(cat "$err")"; fi
+for f in "$include_dir"/* "$include_dir"/.[!.]*; do
+  { [ -e "$f" ] || [ -L "$f" ]; } || continue
+  owner=$(stat -c %U "$f")
+  [ "$owner" = root ] || echo "todo=$f belongs to $owner, and nginx loads it as root: read it, then make it root's (sudo chown root:root $f) or remove it"
+done
+
+printf '%s\\n' "$helper_text" > "$text"
+if same_root_file "$helper" 755; then echo "ok=switch helper $helper"
+elif install_root "$helper" 0755 2>>"$err"; then echo "changed=installed the switch helper $helper: it writes $include_dir/agent-loop-APP.conf from a fixed template and reloads nginx"
+else echo "todo=could not install the switch helper $helper: $(cat "$err")"; fi
+
+printf '%s' "$rule_text" > "$text"
+if same_root_file "$sudoers_file" 440; then echo "ok=sudoers rule $sudoers_file"
+elif ! out=$(as_root visudo -c -f "$text" 2>&1); then echo "todo=visudo -c refused the sudoers rule, nothing was installed: $out"
+elif [ ! -f "$helper" ]; then echo "todo=the sudoers rule was not installed: the switch helper it names is missing"
+elif install_root "$sudoers_file" 0440 2>>"$err"; then echo "changed=installed $sudoers_file (checked with visudo -c): $user may run $helper as root, nothing else"
+else echo "todo=could not install $sudoers_file: $(cat "$err")"; fi
+fi
+
+if [ -n "$access_log" ]; then
+  if [ -L "$access_log" ]; then echo "todo=the access log $access_log is a symbolic link: name the file itself"
+  elif [ -e "$access_log" ] && [ ! -f "$access_log" ]; then echo "todo=the access log $access_log is not a regular file"
+  else
+    case $access_log in
+      *.log)
+        if [ ! -e "$access_log" ]; then
+          if as_root sh -c 'umask 027; set -C; : > "$1"' sh "$access_log" 2>"$err"; then echo "changed=created the access log $access_log (root's, mode 0640)"; else echo "todo=could not create the access log $access_log: $(cat "$err")"; fi
+        fi
+        if [ -f "$access_log" ]; then
+          log_group=$(stat -c %G "$access_log")
+          if [ "$log_group" != "$group" ] && id -nG "$user" | tr ' ' '\\n' | grep -qx "$log_group"; then
+            echo "todo=$user is in group $log_group, which reads more than $access_log: sudo gpasswd -d $user $log_group (host-setup grants the one file)"
+          fi
+          if as_root runuser -u "$user" -- test -r "$access_log"; then echo "ok=$user can read $access_log"
+          elif ! command -v setfacl >/dev/null 2>&1; then echo "todo=setfacl is missing: sudo apt-get install -y --no-install-recommends acl, then run host-setup again"
+          elif as_root setfacl -m "u:$user:r" "$access_log" 2>"$err"; then echo "changed=$user may read $access_log (an ACL on that file alone; no group)"
+          else echo "todo=could not give $user read access to $access_log: $(cat "$err")"; fi
+          # Rotation: a rule that re-creates the file with a mode of its own drops the ACL.
+          for conf in /etc/logrotate.conf /etc/logrotate.d/*; do
+            [ -f "$conf" ] || continue
+            covered=no; patterns=$(sed -n 's/^[[:space:]]*\\(\\/[^{]*\\).*/\\1/p' "$conf")
+            set -f
+            for pattern in $patterns; do case $access_log in $pattern) covered=yes ;; esac; done
+            set +f
+            [ "$covered" = yes ] || continue
+            if grep -Eq '^[[:space:]]*create[[:space:]]+[0-7]' "$conf"; then
+              echo "todo=$conf rotates $access_log with 'create MODE OWNER GROUP', which makes the new file without $user's ACL: change that line to a bare 'create' (logrotate then copies the ACL), or log to a file that rule does not rotate"
+            else echo "ok=$conf rotates $access_log keeping its ACL"; fi
+          done
+        fi ;;
+      *) echo "todo=the access log $access_log does not end in .log: host-setup gives read access to an nginx access log only" ;;
+    esac
+  fi
+fi
+
+[ "$drive_nginx" = yes ] || exit 0
+config=$(as_root "$@" -T 2>/dev/null || true)
+case "$config" in *"# configuration file $include_dir/"*|*"include $include_dir/*"*) echo "ok=nginx includes $include_dir" ;;
+  *) echo "todo=nginx does not include $include_dir: add 'include $include_dir/*.conf;' inside the http block of the main configuration, then reload" ;; esac
+if printf '%s\\n' "$config" | grep -q 'log_format[[:space:]][[:space:]]*agent_loop[[:space:]]'; then echo "ok=nginx knows the agent_loop log format"
+else
+  file="$include_dir/00-agent-loop-log-format.conf"
+  printf '%s\\n' "$log_format" > "$text"
+  if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then echo "changed=wrote the agent_loop log format to $file"
+  else as_root rm -f "$file"; echo "todo=add at http level of the main configuration: $log_format"; fi
+fi
+
+# The app's split variable before its first deploy: a server block may then name it (requests get
+# 502 until that deploy's switch replaces this file with the real split).
+if [ -n "$app" ]; then
+  file="$include_dir/agent-loop-$app.conf"
+  if [ -e "$file" ] || [ -L "$file" ]; then echo "ok=$file defines the split variable of $app"
+  else
+    printf '%s\n' "$placeholder_text" > "$text"
+    if install_root "$file" 0644 2>>"$err" && as_root "$@" -t >/dev/null 2>&1 && as_root "$@" -s reload >/dev/null 2>&1; then
+      echo "changed=wrote $file: the server block may name the split variable of $app before its first deploy (requests get 502 until then)"
+    else as_root rm -f "$file"; echo "todo=could not define the split variable of $app in $file: $(cat "$err")"; fi
+  fi
+fi`));
+/** Whether the plan's router is nginx (the helper, its sudoers rule, the include directory are set up only then). */
+const hostsetup_drivesNginx = (plan) => (plan.router ?? 'nginx') === 'nginx';
+/**
+ * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
+ * the switch helper's file for that nginx (traffic's helperFile). For another router than nginx,
+ * only the state directory and the access log: nginxPath and helperText are not used.
+ */
+function setupCommand(plan, nginxPath, helperText) {
+    if (!USER_NAME.test(plan.deployUser))
+        throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
+    const nginxArgs = plan.nginx.slice(1);
+    const rule = sudoersRule(plan.deployUser, plan.switchHelper);
+    // An app's split variable is written only with its placeholder text.
+    const placeholder = plan.placeholder ?? '';
+    const app = placeholder === '' ? '' : (plan.app ?? '');
+    if (app !== '' && !APP_NAME.test(app))
+        throw new ConfigurationError(`'${app}' is not an app name`);
+    return script('al-host-setup', SETUP_SCRIPT, [
+        plan.deployUser,
+        plan.stateDir,
+        plan.includeDir,
+        plan.accessLog,
+        plan.sudoersFile,
+        AGENT_LOOP_LOG_FORMAT,
+        rule,
+        plan.switchHelper,
+        helperText,
+        app,
+        placeholder,
+        hostsetup_drivesNginx(plan) ? 'yes' : 'no',
+        ...(hostsetup_drivesNginx(plan) ? [nginxPath, ...nginxArgs] : []),
+    ]);
+}
+function parseSetup(host, output) {
+    const report = { host, nginxPath: '', items: [] };
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq < 0)
+            continue;
+        const key = line.slice(0, eq);
+        const value = line.slice(eq + 1);
+        if (key === 'fatal')
+            report.fatal = value;
+        else if (key === 'nginx_path')
+            report.nginxPath = value;
+        else if (key === 'changed' || key === 'ok' || key === 'todo')
+            report.items.push({ outcome: key, what: value });
+    }
+    return report;
+}
+/**
+ * Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or
+ * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there.
+ */
+async function setupHost(remote, plan, helperFor) {
+    if (!hostsetup_drivesNginx(plan)) {
+        const result = await remote.run(setupCommand(plan, '', ''), { timeoutMs: 120_000 });
+        const report = parseSetup(remote.label, result.stdout);
+        if (result.code !== 0 && !report.fatal)
+            throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+        return report;
+    }
+    const name = plan.nginx[0] ?? 'nginx';
+    const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
+    if (!located)
+        return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };
+    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), { timeoutMs: 120_000 });
+    const report = parseSetup(remote.label, result.stdout);
+    report.nginxPath = located;
+    if (result.code !== 0 && !report.fatal)
+        throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+    return report;
+}
+
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/haproxy.ts
 
 
@@ -20596,7 +20651,7 @@ const SOCKET_PATH_MAX = 107;
  * `:` or `,` would start options: the pattern allows neither.
  */
 function checkHaproxySite(site, stateDir) {
-    if (!APP_NAME.test(site.app))
+    if (!patterns_APP_NAME.test(site.app))
         throw new errors_ConfigurationError(`'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`);
     if (!site.socket.startsWith('/') || !HOST_PATH.test(site.socket) || site.socket.length > SOCKET_PATH_MAX) {
         throw new errors_ConfigurationError(`invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket (letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`);
@@ -20842,6 +20897,155 @@ class HaproxyRouter {
         return { live, file, health };
     }
 }
+/**
+ * What the deploy user finds of HAProxy on a host, as that user: socat, the socket (and whether it
+ * may connect to it: a Unix socket needs write permission), its group and mode, then on one
+ * connection the socket's level and the weights of the app's two servers (`No such backend.`, `No
+ * such server.` otherwise).
+ */
+const DOCTOR_SCRIPT = `socket=$1; backend=$2
+echo "user=$(id -un)"
+if command -v socat >/dev/null 2>&1; then echo socat=yes; else echo socat=no; fi
+if [ ! -e "$socket" ]; then echo socket=missing
+elif [ ! -S "$socket" ]; then echo socket=other
+elif [ -w "$socket" ]; then echo socket=usable
+else echo socket=denied; fi
+printf 'group=%s\\n' "$(stat -c %G "$socket" 2>/dev/null)"
+printf 'mode=%s\\n' "$(stat -c %a "$socket" 2>/dev/null)"
+${CLI_SHELL}
+if command -v socat >/dev/null 2>&1 && [ -S "$socket" ] && [ -w "$socket" ]; then
+  if out=$(cli "show cli level; get weight $backend/blue; get weight $backend/green"); then
+    split_answers "$out"
+    printf 'level=%s\\nblue=%s\\ngreen=%s\\n' "$(first_line "$a1")" "$(first_line "$a2")" "$(first_line "$a3")"
+  else printf 'unreachable=%s\\n' "$(first_line "$out")"; fi
+fi`;
+function haproxyDoctorCommand(site) {
+    return shell_script('al-haproxy-doctor', DOCTOR_SCRIPT, [site.socket, site.backend]);
+}
+function parseHaproxyFacts(output) {
+    const values = new Map();
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0 && !values.has(line.slice(0, eq)))
+            values.set(line.slice(0, eq), line.slice(eq + 1).slice(0, 300));
+    }
+    const get = (key) => values.get(key) ?? '';
+    const socket = get('socket');
+    return {
+        user: get('user'),
+        socat: get('socat') === 'yes',
+        socket: socket === 'usable' || socket === 'missing' || socket === 'other' ? socket : 'denied',
+        group: get('group'),
+        mode: get('mode'),
+        level: get('level'),
+        blue: get('blue'),
+        green: get('green'),
+        unreachable: get('unreachable'),
+    };
+}
+/** The stats socket line of the README's configuration, for this socket. */
+const statsSocketLine = (socket, group = 'agent-loop') => `stats socket ${socket} mode 660 group ${group} level admin`;
+/** Whether the socket's mode lets its group connect (group write), e.g. 660. */
+const groupMayWrite = (mode) => /^[0-7]*[2367][0-7]$/.test(mode);
+/**
+ * How the deploy user gets the socket: through its group. A group of its own that only the deploy
+ * user is in (README: "What the socket lets its holder do"): the socket's group when it has one
+ * that is not root's and lets its members write, else `agent-loop` once the configuration gives it.
+ */
+function socketAccessFix(socket, user, group, mode) {
+    const who = USER_NAME.test(user) ? user : 'DEPLOY_USER';
+    if (group && group !== 'root' && groupMayWrite(mode))
+        return { fix: `sudo usermod -aG ${quote(group)} ${who} (the next SSH login of ${who} has it)` };
+    return { fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`, kind: 'configuration' };
+}
+/**
+ * What the deploy user lacks for the HAProxy router on a host, each with its fix: socat, the
+ * socket (there, answering, its own through its group), level admin, and the app's backend with
+ * the servers blue and green. `ports`: the colors' ports, for the lines a missing server needs.
+ */
+function judgeHaproxy(facts, site, ports) {
+    const user = USER_NAME.test(facts.user) ? facts.user : 'DEPLOY_USER';
+    const found = [];
+    const reload = "then reload HAProxy (sudo systemctl reload haproxy)";
+    if (!facts.socat)
+        found.push({ problem: "socat is not installed (the HAProxy router sends HAProxy's runtime API commands through it)", fix: 'sudo apt-get install -y --no-install-recommends socat' });
+    if (facts.socket === 'missing') {
+        found.push({ problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`, fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`, kind: 'configuration' });
+        return found;
+    }
+    if (facts.socket === 'other') {
+        found.push({ problem: `${site.socket} is not a socket (haproxy-socket): name the path of HAProxy's stats socket`, fix: `correct haproxy-socket (the path in the stats socket line of HAProxy's configuration)`, kind: 'configuration' });
+        return found;
+    }
+    if (facts.socket === 'denied') {
+        found.push({ problem: `${user} may not use HAProxy's admin socket ${site.socket} (group ${facts.group || '?'}, mode ${facts.mode || '?'})`, ...socketAccessFix(site.socket, user, facts.group, facts.mode) });
+        return found;
+    }
+    if (!facts.socat)
+        return found;
+    if (facts.unreachable) {
+        found.push({ problem: `HAProxy does not answer on its admin socket ${site.socket}: ${facts.unreachable}`, fix: 'start HAProxy (sudo systemctl start haproxy), or correct haproxy-socket', kind: 'configuration' });
+        return found;
+    }
+    if (facts.level !== 'admin') {
+        found.push({ problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`, fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`, kind: 'configuration' });
+    }
+    if (/no such backend/i.test(facts.blue)) {
+        found.push({ problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`, fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`, kind: 'configuration' });
+        return found;
+    }
+    for (const color of ['blue', 'green']) {
+        const answer = facts[color];
+        if (/^\d+ \(initial \d+\)$/.test(answer))
+            continue;
+        found.push(/no such server/i.test(answer)
+            ? { problem: `backend ${site.backend} of HAProxy has no server named ${color}`, fix: `add 'server ${color} 127.0.0.1:${color === 'blue' ? ports.blue : ports.green} weight 0' to backend ${site.backend}, ${reload}`, kind: 'configuration' }
+            : { problem: `HAProxy did not give the weight of ${site.backend}/${color}: '${answer || '(no answer)'}'`, fix: `check backend ${site.backend} in HAProxy's configuration`, kind: 'configuration' });
+    }
+    return found;
+}
+/** The HAProxy router's prerequisites on one host, checked as the deploy user (the doctor, a deploy's preflight, the maintenance's check after an upgrade). */
+async function haproxyPrerequisites(remote, site, ports) {
+    const result = await remote.run(haproxyDoctorCommand(site), { timeoutMs: 30_000 });
+    if (!/^user=/m.test(result.stdout))
+        throw new errors_HostError(remote.label, `the HAProxy check did not run: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+    return judgeHaproxy(parseHaproxyFacts(result.stdout), site, ports);
+}
+/**
+ * host-setup's part for HAProxy, run as the admin login (root, or sudo without a password): the
+ * deploy user reaches HAProxy only through its admin socket, so nothing is installed and no file of
+ * HAProxy is written; what the deploy user lacks (socat, the socket, its group) is left to do, with
+ * the exact command. Prints `ok=` and `todo=` lines, as the rest of the set-up.
+ */
+const haproxy_SETUP_SCRIPT = `user=$1; socket=$2; socket_line=$3
+if [ "$(id -u)" = 0 ]; then as_root() { "$@"; }
+elif sudo -n true 2>/dev/null; then as_root() { sudo -n "$@"; }
+else exit 0; fi
+if command -v socat >/dev/null 2>&1; then echo "ok=socat is installed (HAProxy's runtime API is reached through it)"
+else echo "todo=socat is not installed, and the HAProxy router sends its commands through it: sudo apt-get install -y --no-install-recommends socat"; fi
+if [ ! -e "$socket" ]; then echo "todo=HAProxy's admin socket $socket does not exist (haproxy-socket): in the global section of HAProxy's configuration write '$socket_line', then reload HAProxy and run host-setup again"
+elif [ ! -S "$socket" ]; then echo "todo=$socket is not a socket: give haproxy-socket the path of HAProxy's stats socket"
+elif as_root runuser -u "$user" -- test -w "$socket" 2>/dev/null; then echo "ok=$user may use HAProxy's admin socket $socket (through its group)"
+else
+  group=$(stat -c %G "$socket"); mode=$(stat -c %a "$socket")
+  # Through the socket's group when it has one of its own that may write; else a group to give it.
+  case $mode in *[2367][0-7]) group_writes=yes ;; *) group_writes=no ;; esac
+  if [ "$group" != root ] && [ "$group_writes" = yes ]; then echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): sudo usermod -aG $group $user (the next SSH login of $user has it)"
+  else echo "todo=$user may not use HAProxy's admin socket $socket (group $group, mode $mode): in the global section of HAProxy's configuration write '$socket_line', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop $user && sudo systemctl reload haproxy"; fi
+fi`;
+function haproxySetupCommand(site, deployUser) {
+    if (!USER_NAME.test(deployUser))
+        throw new errors_ConfigurationError(`'${deployUser}' is not a user name`);
+    return shell_script('al-haproxy-setup', haproxy_SETUP_SCRIPT, [deployUser, site.socket, statsSocketLine(site.socket)]);
+}
+/** host-setup's items for HAProxy on one host: what is fine, and what is left to do with its command. */
+async function haproxySetup(remote, site, deployUser) {
+    const result = await remote.run(haproxySetupCommand(site, deployUser), { timeoutMs: 30_000 });
+    return result.stdout.split('\n').flatMap((line) => {
+        const match = /^(ok|todo)=(.+)$/.exec(line);
+        return match ? [{ outcome: match[1], what: match[2] }] : [];
+    });
+}
 
 ;// CONCATENATED MODULE: ./packages/shared/src/traffic/registry.ts
 
@@ -20863,14 +21067,323 @@ const routers = new Registry('router', 'router', {
             }
         },
         build: ({ remote, host, app, now }) => new HaproxyRouter(remote, haproxySite(host, app), host.stateDir, now),
+        // The deploy user reaches HAProxy only through its admin socket: socat, the socket through its group, level admin, the app's two servers.
+        prerequisites: ({ remote, host, app }) => haproxyPrerequisites(remote, haproxySite(host, app), { blue: host.bluePort, green: host.greenPort }),
+        setup: ({ remote, host, app, deployUser }) => haproxySetup(remote, haproxySite(host, app), deployUser),
     },
 });
 const haproxySite = (host, app) => ({ app, socket: host.haproxySocket ?? '', backend: host.haproxyBackend ?? '' });
+/** Whether the router named drives nginx (the include, the switch helper): the doctor, the preflight and host-setup check nginx only then. */
+const registry_drivesNginx = (router) => (router ?? DEFAULT_ROUTER) === 'nginx';
+/** What the router named needs on one host that it lacks, as the deploy user sees it ([] for a router that says nothing). */
+async function registry_routerPrerequisites(name, context) {
+    return (await routers.get(name).prerequisites?.(context)) ?? [];
+}
 /** The router `name` names for one host. */
 function buildRouter(name, context) {
     const entry = routers.get(name);
     entry.check?.(context.host, context.app);
     return entry.build(context);
+}
+
+;// CONCATENATED MODULE: ./packages/shared/src/runtime/preflight.ts
+
+
+
+/** The helper's `inspect` arguments: the app, and the access log (or `-` when it is not an absolute path). */
+function inspectArgs(server) {
+    if (!server)
+        return ['', '-'];
+    return [server.app, server.accessLog.startsWith('/') ? server.accessLog : '-'];
+}
+function parseServerFacts(line) {
+    const match = /^proxy=(yes|no) log=(yes|no|unchecked)$/.exec(line.trim());
+    if (!match)
+        return null;
+    return { proxy: match[1] === 'yes', log: match[2] === 'unchecked' ? null : match[2] === 'yes' };
+}
+/** The line an app's server block needs so that requests reach its colors. */
+function proxyLine(app) {
+    return `proxy_pass http://$${router_nginxName(app)};`;
+}
+/** The line that writes the access log the monitor reads. */
+function accessLogLine(accessLog) {
+    return `access_log ${accessLog} agent_loop;`;
+}
+const PREFLIGHT_SCRIPT = (/* unused pure expression or super */ null && (`state_dir=$1; include_dir=$2; app=$3; access_log=$4; shift 4
+echo "uid=$(id -u)"
+mkdir -p "$state_dir" 2>/dev/null
+printf 'disk_kb=%s\\n' "$(df -Pk "$state_dir" 2>/dev/null | awk 'NR==2 {print $4}')"
+printf 'mem_kb=%s\\n' "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)"
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+# No nginx command line: another router moves the traffic, and nginx is not checked.
+[ $# -gt 0 ] || { echo nginx=skipped; exit 0; }
+if [ -d "$include_dir" ]; then echo include_dir=yes; else echo include_dir=no; fi
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/null); then echo "server=$facts"; fi`));
+/**
+ * The checks, with nginx checked through the helper's `check` (nginx-helper.ts), as the switch will
+ * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
+ * split variable and writes the access log (a helper too old to know the verb says nothing).
+ */
+function preflightCommand(stateDir, includeDir, nginx, server, withNginx = true) {
+    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...(withNginx ? nginxControl(nginx, includeDir) : [])]);
+}
+/** The `key=value` lines a host script prints: every value of a key, and the first one. */
+function keyValues(output) {
+    const values = new Map();
+    for (const line of output.split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0)
+            values.set(line.slice(0, eq), [...(values.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
+    }
+    return { values, first: (key) => values.get(key)?.[0] ?? '' };
+}
+function parsePreflight(output) {
+    const { values, first } = keyValues(output);
+    return {
+        freeDiskMb: Math.floor(Number(first('disk_kb') || 0) / 1024),
+        freeMemoryMb: Math.floor(Number(first('mem_kb') || 0) / 1024),
+        curl: first('curl') === 'yes',
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        includeDir: first('include_dir') === 'yes',
+        root: first('uid') === '0',
+        server: parseServerFacts(first('server')),
+        ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
+    };
+}
+/**
+ * What a deploy should warn about (it does not stop: before the first deploy the variable does not
+ * exist yet, so the proxy line cannot be there): the new color gets no request without the proxy
+ * line, and the monitor sees none without the access log line.
+ */
+function serverBlockWarnings(facts, server) {
+    if (!facts)
+        return [];
+    const warnings = [];
+    if (!facts.proxy)
+        warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
+    if (facts.log === false)
+        warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
+    return warnings;
+}
+/** Returns the problems found (empty when the host is ready). */
+function judgePreflight(facts, limits, includeDir, nginx = []) {
+    const problems = [];
+    // nginx itself through sudo means a user that is not root writes what nginx loads as root.
+    if (!facts.nginxSkipped && !facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
+        problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
+    if (facts.freeDiskMb < limits.minFreeDiskMb)
+        problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
+    if (facts.freeMemoryMb < limits.minFreeMemoryMb)
+        problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
+    if (!facts.curl)
+        problems.push('curl is not installed (the health checks run it on the host)');
+    if (facts.nginxSkipped)
+        return problems;
+    if (!facts.includeDir)
+        problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
+    if (!facts.nginxOk)
+        problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
+    const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
+    if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
+        problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
+    }
+    return problems;
+}
+const trimSlash = (dir) => dir.replace(/\/+$/, '') || '/';
+/**
+ * The checks before a deploy touches a host. nginx, when it moves the traffic, is checked by the
+ * script; another router (`router`) by its own prerequisites, at the same time: one it lacks
+ * stops the deploy on that host with the command that fixes it.
+ */
+async function preflight(remote, stateDir, includeDir, nginx, limits, server, router) {
+    const withNginx = drivesNginx(router?.name);
+    const [result, routerMissing] = await Promise.all([
+        remote.run(preflightCommand(stateDir, includeDir, nginx, server, withNginx), { timeoutMs: 60_000 }),
+        router && !withNginx ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+    ]);
+    const facts = parsePreflight(result.stdout);
+    const problems = judgePreflight(facts, limits, includeDir, nginx);
+    // A prerequisite the doctor knows how to fix comes with its command.
+    const missing = problems.length > 0 ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => []) : routerMissing;
+    if (problems.length > 0) {
+        if (missing.some((item) => item.kind !== 'configuration'))
+            throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
+        throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
+    }
+    // The router's own (HAProxy's socket, its level, the app's servers): each with its fix.
+    if (missing.length > 0)
+        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
+    return facts;
+}
+const preflight_DOCTOR_SCRIPT = `state_dir=$1; include_dir=$2; access_log=$3; app=$4; inspect_log=$5; n=$6; shift 6
+echo "user=$(id -un)"; echo "uid=$(id -u)"
+if [ -d "$state_dir" ]; then if [ -w "$state_dir" ]; then echo state=writable; else echo state=denied; fi
+else
+  parent=$state_dir; while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
+  if [ -w "$parent" ]; then echo state=creatable; else echo state=denied; fi
+fi
+if [ "$n" -eq 0 ]; then echo nginx=skipped
+elif [ ! -d "$include_dir" ]; then echo include=missing; elif [ -w "$include_dir" ]; then echo include=writable; else echo include=denied; fi
+# No nginx command line: another router moves the traffic, and nginx is not checked.
+if [ "$n" -gt 0 ]; then
+# The program nginx-command runs (after sudo and its options), then the helper's argv.
+word=; via_sudo=no; i=0
+for w; do
+  [ "$i" -lt "$n" ] || break; i=$((i + 1))
+  [ -z "$word" ] || continue
+  case $w in sudo) via_sudo=yes ;; -*) [ "$via_sudo" = yes ] || word=$w ;; *) word=$w ;; esac
+done
+shift "$n"
+echo "via_sudo=$via_sudo"
+if command -v "$word" >/dev/null 2>&1; then echo nginx_found=yes; else echo nginx_found=no; fi
+case "$word" in */*) ;; *) [ -x "/usr/sbin/$word" ] && echo "nginx_sbin=/usr/sbin/$word" ;; esac
+if out=$("$@" check 2>&1 </dev/null); then echo nginx=ok; else echo nginx=failed; fi
+printf '%s\\n' "$out" | sed 's/^/nginx_output=/'
+if [ -n "$app" ]; then
+  if facts=$("$@" inspect "$app" "$inspect_log" 2>&1 </dev/null); then echo "server=$facts"
+  else code=$?; case $facts in *usage:*) printf 'server_unknown=%s\\n' "$(printf '%s\\n' "$facts" | head -n 1)" ;; *) echo "server_failed=$code" ;; esac; fi
+fi
+fi
+if command -v curl >/dev/null 2>&1; then echo curl=yes; else echo curl=no; fi
+if command -v sudo >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi
+if [ -z "$access_log" ]; then echo log=unchecked
+elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable; else echo log=denied; fi
+else echo log=absent; fi`;
+function doctorCommand(target) {
+    const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
+    const nginx = registry_drivesNginx(target.router?.name) ? [String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)] : ['0'];
+    return shell_script('al-doctor', preflight_DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, ...nginx]);
+}
+function parseDoctor(output) {
+    const { values, first } = keyValues(output);
+    return {
+        user: first('user'),
+        root: first('uid') === '0',
+        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
+        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
+        viaSudo: first('via_sudo') === 'yes',
+        nginxFound: first('nginx_found') === 'yes',
+        nginxInSbin: first('nginx_sbin'),
+        nginxOk: first('nginx') === 'ok',
+        nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
+        curl: first('curl') === 'yes',
+        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
+        sudo: first('sudo') === 'yes',
+        server: parseServerFacts(first('server')),
+        serverUnknown: first('server_unknown'),
+        ...(first('nginx') === 'skipped' ? { nginxSkipped: true } : {}),
+    };
+}
+const q = (word) => quote(word);
+/**
+ * What is missing, each with the command that fixes it (run as a sudo-capable user, or run
+ * host-setup). A user that is not root drives nginx only through the switch helper: a directory
+ * it may write that nginx (root) loads, or nginx itself through sudo next to such a directory,
+ * would make it root in all but name, and is reported as a problem, not as a way to deploy.
+ */
+function judgeDoctor(facts, target) {
+    const user = facts.user || 'DEPLOY_USER';
+    const found = [];
+    const helper = nginx_helper_switchHelperPath(target.nginx);
+    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
+    const nginxLine = nginxWords.join(' ');
+    const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? nginx_helper_SWITCH_HELPER_PATH}`;
+    if (facts.stateDir === 'denied')
+        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+    if (facts.nginxSkipped) {
+        if (!facts.curl)
+            found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+        if (facts.accessLog === 'denied')
+            found.push(accessLogFix(user, target.accessLog));
+        return found;
+    }
+    if (facts.includeDir === 'missing')
+        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
+    if (!facts.curl)
+        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+    const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
+    if (helper) {
+        if (!facts.root && facts.includeDir === 'writable') {
+            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
+        }
+        if (!facts.nginxFound)
+            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
+        else if (!facts.nginxOk && privileged && !facts.root)
+            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
+        else if (!facts.nginxOk)
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
+    }
+    else if (!facts.root && facts.viaSudo) {
+        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
+    }
+    else if (!facts.nginxFound) {
+        found.push(facts.nginxInSbin
+            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
+            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
+    }
+    else if (!facts.nginxOk) {
+        if (privileged && !facts.root)
+            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
+        else
+            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
+    }
+    else if (facts.includeDir === 'denied') {
+        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
+    }
+    // The server block, from nginx's own view of its configuration: the two lines the README asks for.
+    if (target.app && facts.server) {
+        const variable = `$${router_nginxName(target.app)}`;
+        if (!facts.server.proxy)
+            found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
+        if (facts.server.log === false)
+            found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
+    }
+    else if (target.app && facts.serverUnknown) {
+        found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? nginx_helper_SWITCH_HELPER_PATH})` });
+    }
+    if (facts.accessLog === 'denied')
+        found.push(accessLogFix(user, target.accessLog));
+    return found;
+}
+const accessLogFix = (user, accessLog) => ({ problem: `${user} cannot read the access log ${accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(accessLog)} (or run host-setup with access-log ${accessLog})` });
+function formatPrerequisites(host, missing) {
+    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
+}
+/** Runs the doctor on a connected host; returns what is missing (empty when ready): the host's, then the router's own when it is not nginx. */
+async function doctor(remote, target) {
+    const router = target.router;
+    const [result, routerMissing] = await Promise.all([
+        remote.run(doctorCommand(target), { timeoutMs: 60_000 }),
+        router && !registry_drivesNginx(router.name) ? registry_routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+    ]);
+    return [...judgeDoctor(parseDoctor(result.stdout), target), ...routerMissing];
+}
+/** The doctor as a gate: throws a ConfigurationError listing every missing prerequisite with its fix. */
+async function requirePrerequisites(remote, target) {
+    const missing = await doctor(remote, target);
+    if (missing.length > 0)
+        throw new ConfigurationError(formatPrerequisites(remote.label, missing));
+}
+/**
+ * When a first step on a host fails (taking the lock in the state directory), asks the doctor why:
+ * an unprepared host gets the whole list of what is missing, with fixes, instead of a bare
+ * `mkdir: Permission denied`. Anything else is passed on as it was.
+ */
+async function explainUnprepared(remote, target, error) {
+    let missing = [];
+    try {
+        missing = await doctor(remote, target);
+    }
+    catch {
+        // The doctor could not run either: the original error says more.
+    }
+    if (missing.length > 0)
+        throw new errors_ConfigurationError(formatPrerequisites(remote.label, missing));
+    throw error;
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/fleet/session.ts
@@ -20948,11 +21461,25 @@ class HostSession {
         if (options.audit !== false)
             this.queueAudit('state saved', { state: { ...next, history: next.history.slice(-5) } });
         const lines = this.auditQueue.join('');
+        const before = this.state;
         const warning = await writeStateAndAudit(this.remote, this.paths, next, lines);
         this.auditQueue = [];
         this.state = next;
         if (warning)
             this.settings.log.warn(`${this.label}: ${warning}`);
+        await this.endHold(before, next);
+    }
+    /**
+     * A hold belongs to the canary it was asked for: once that canary is gone (promoted, rolled
+     * back), the request is removed, so it cannot stall the next version's ramp.
+     */
+    async endHold(before, after) {
+        // Before a repair, the session has no state yet.
+        if (!before?.canary || after.canary)
+            return;
+        const removed = await this.remote.run(['rm', '-f', this.paths.hold], { timeoutMs: 5000 }).catch((error) => ({ code: 1, stdout: '', stderr: errors_errorMessage(error) }));
+        if (removed.code !== 0)
+            this.settings.log.warn(`${this.label}: the canary ended, but its hold request could not be removed (${removed.stderr.trim()}): agent-loop resume removes it`);
     }
     /**
      * Records a traffic change before making it and makes it, in one command: the state with its
@@ -20975,11 +21502,13 @@ class HostSession {
                 this.state = next;
             throw error;
         }
+        const before = this.state;
         this.state = next;
         if (done && result.recorded) {
             this.queueAudit('state saved', { state: { ...done, history: done.history.slice(-5) } });
             this.state = done;
         }
+        await this.endHold(before, this.state);
         return result;
     }
     stamped(state) {
@@ -21088,7 +21617,9 @@ async function openSessions(specs, settings, owner, options = {}) {
                 ...(options.onHeld ? { onHeld: (holder) => options.onHeld(remote, paths, holder) } : {}),
             }).catch((error) => 
             // Another run holding the lock is no sign of an unprepared host; anything else asks the doctor.
-            error instanceof LockHeld ? Promise.reject(error) : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '' }, error));
+            error instanceof LockHeld
+                ? Promise.reject(error)
+                : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '', router: { name: settings.router ?? DEFAULT_ROUTER, host: spec, app: settings.app } }, error));
             locked.push({ spec, remote, unlock, token });
         }
     }
@@ -21140,12 +21671,22 @@ async function closeSessions(sessions) {
     await Promise.all(sessions.map((session) => session.close()));
 }
 const sameWeights = (a, b) => !!a && !!b && a.blue === b.blue && a.green === b.green;
+/** How settle() names what serves the traffic and the router's file, for the router the settings name. */
+function trafficWords(router) {
+    const name = router ?? DEFAULT_ROUTER;
+    if (name === 'nginx')
+        return { server: 'nginx', file: 'the nginx include on disk', record: 'include', why: 'a reload that never took effect' };
+    if (name === 'haproxy')
+        return { server: 'HAProxy', file: "the HAProxy router's record of its weights", record: 'HAProxy weights record', why: 'weights set on the admin socket by someone else' };
+    return { server: `router ${name}`, file: `router ${name}'s file`, record: `router ${name}'s file`, why: 'a change that never took effect' };
+}
 /**
  * Settles what a run that died (killed, lost its connection, its disk full) left behind: a traffic
  * change recorded as pending is put on its safe side — back where it was for a deploy, a ramp or a
- * promote; through to the good version for a rollback — and the state then says what nginx serves.
- * An include file that differs from what nginx serves (a reload that never took effect) is
- * rewritten to what nginx serves, so the next reload by anyone changes nothing.
+ * promote; through to the good version for a rollback — and the state then says what the router
+ * serves. A router's file that differs from what it serves (nginx: a reload that never took effect;
+ * HAProxy: weights someone else set on its socket) is rewritten to what it serves, so the next
+ * reload by anyone changes nothing.
  */
 async function session_settle(session, settings) {
     const { state } = session;
@@ -21170,21 +21711,22 @@ async function session_settle(session, settings) {
             if (next.canary?.release === pending.release)
                 next = { ...next, canary: null };
         }
-        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? formatWeights(pending.from) : 'nothing'} → ${formatWeights(pending.to)}) unfinished; nginx served ${view.live ? formatWeights(view.live.weights) : 'nothing'}; now ${formatWeights(target)}`;
+        const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? formatWeights(pending.from) : 'nothing'} → ${formatWeights(pending.to)}) unfinished; ${trafficWords(settings.router).server} served ${view.live ? formatWeights(view.live.weights) : 'nothing'}; now ${formatWeights(target)}`;
         next = withHistory(next, { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, action: 'recover', color: pending.to.blue >= pending.to.green ? 'blue' : 'green', version: '', image: '', outcome: 'success', detail });
         await session.saveState(next);
         settings.log.warn(`${session.label}: ${detail}`);
         return;
     }
     if (view.live && view.file && !sameWeights(view.live.weights, view.file.weights)) {
-        settings.log.warn(`${session.label}: the nginx include on disk says ${formatWeights(view.file.weights)} but nginx serves ${formatWeights(view.live.weights)} (a reload that never took effect); rewriting it to what nginx serves`);
+        const words = trafficWords(settings.router);
+        settings.log.warn(`${session.label}: ${words.file} says ${formatWeights(view.file.weights)} but ${words.server} serves ${formatWeights(view.live.weights)} (${words.why}); rewriting it to what ${words.server} serves`);
         await session.router.setWeights(view.live.weights);
-        await session.audit('include rewritten to what nginx serves', { live: view.live.weights, file: view.file.weights });
+        await session.audit(`${words.record} rewritten to what ${words.server} serves`, { live: view.live.weights, file: view.file.weights });
     }
 }
 /**
  * Rebuilds a host's state when it is torn or missing: the newest state the audit log recorded,
- * brought in line with what nginx serves now. Says what it found.
+ * brought in line with what the router serves now. Says what it found.
  */
 async function repairState(session, settings) {
     const now = new Date(settings.clock.now()).toISOString();
@@ -21210,7 +21752,7 @@ async function repairState(session, settings) {
     const live = view.live?.weights ?? view.file?.weights ?? null;
     if (!rebuilt) {
         if (!current.ok && !live)
-            throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor nginx says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
+            throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor ${trafficWords(settings.router).server} says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
         rebuilt = { schema: 2, app: settings.app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
     }
     let next = { ...rebuilt, pending: null };
@@ -21218,7 +21760,7 @@ async function repairState(session, settings) {
     if (live) {
         const major = live.blue >= live.green ? 'blue' : 'green';
         const minor = major === 'blue' ? 'green' : 'blue';
-        found.push(`nginx serves ${formatWeights(live)}`);
+        found.push(`${trafficWords(settings.router).server} serves ${formatWeights(live)}`);
         if (live[minor] === 0)
             next = { ...next, active: major, canary: null };
         else if (next.canary?.color === minor)
@@ -21451,6 +21993,7 @@ function parseTarget(text) {
 
 
 
+
 const readFromRunner = (name) => runner.getInput(name);
 /** Reads and validates every field; reports all bad inputs at once. */
 function readInputs(fields, read = readFromRunner) {
@@ -21544,11 +22087,15 @@ const field = {
     /**
      * The name of an implementation a seam's registry holds (a runtime, a router, a rollback method:
      * action/registry.ts). The names it accepts, and lists when given another, are the registry's
-     * when the input is read: one a team registered counts as a built-in one does.
+     * when the input is read: one a team registered counts as a built-in one does. With an empty
+     * default, an empty input stays empty: the caller says what naming none means.
      */
     registered(registry, defaultValue) {
         return inputs_text((raw, ctx) => {
             const value = raw === '' ? defaultValue : raw;
+            // An empty default: naming none is a choice of its own (a rollback's runtime: as recorded).
+            if (value === '')
+                return '';
             return registry.has(value) ? value : fail(ctx, registry.unknown(value));
         });
     },
@@ -21643,9 +22190,12 @@ const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item }
     'nginx-conf-dir': hostPath.optional(),
     'nginx-command': docField.text('a command line such as "sudo nginx"', ANY_TEXT).optional(),
     'access-log': hostPath.optional(),
+    // Behind router haproxy (checked by the router's own check, with the app, when the hosts are resolved).
+    'haproxy-socket': hostPath.optional(),
+    'haproxy-backend': docField.text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME).optional(),
 }, 'user@host[:port] or a mapping {host, blue-port, …}'));
 const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
-const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log}';
+const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
 function parseNginxCommand(line) {
     const words = splitWords(line);
     if (words.length === 0 || words.length > 16)
@@ -21688,6 +22238,8 @@ function hostsField(options = { required: true }) {
                         nginxConfDir: override['nginx-conf-dir'],
                         nginxCommand: override['nginx-command'] === undefined ? undefined : parseNginxCommand(override['nginx-command']),
                         accessLog: override['access-log'],
+                        ...(override['haproxy-socket'] === undefined ? {} : { haproxySocket: override['haproxy-socket'] }),
+                        ...(override['haproxy-backend'] === undefined ? {} : { haproxyBackend: override['haproxy-backend'] }),
                     },
                 });
             }
@@ -21713,7 +22265,9 @@ const hostInputs = {
     }),
     'insecure-skip-host-key-check': field.boolean(false),
     'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
+    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: patterns_APP_NAME, required: true, max: 40 }),
+    // What moves each host's traffic (traffic/registry.ts): nginx's include and reload, or HAProxy's admin socket.
+    router: field.registered(routers, DEFAULT_ROUTER),
     'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
     'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
     'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
@@ -21747,7 +22301,11 @@ const hostInputs = {
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
 /** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
 const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
-/** Merges the action-level settings with each host's overrides and checks what must hold per host. */
+/**
+ * Merges the action-level settings with each host's overrides and checks what must hold per host,
+ * the router's needs among them (HAProxy's: each host's haproxy-socket and haproxy-backend), before
+ * any host is contacted.
+ */
 function resolveHosts(inputs) {
     errors_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
     return inputs.hosts.map(({ target, overrides }) => {
@@ -21760,9 +22318,14 @@ function resolveHosts(inputs) {
             nginxConfDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
             nginxCommand: overrides.nginxCommand ?? inputs['nginx-command'],
             accessLog: overrides.accessLog ?? (inputs['access-log'] || DEFAULT_ACCESS_LOG),
+            ...(overrides.haproxySocket === undefined ? {} : { haproxySocket: overrides.haproxySocket }),
+            ...(overrides.haproxyBackend === undefined ? {} : { haproxyBackend: overrides.haproxyBackend }),
         };
         const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
         errors_requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
+        // A host that names HAProxy's socket while nginx moves the traffic would be deployed to through nginx, unseen.
+        errors_requireInput(inputs.router !== DEFAULT_ROUTER || (spec.haproxySocket === undefined && spec.haproxyBackend === undefined), 'router', `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: set router: haproxy to move its traffic through HAProxy, or remove them`);
+        routers.get(inputs.router).check?.(spec, inputs.app);
         return spec;
     });
 }
@@ -22157,6 +22720,70 @@ function runtimeOptions(inputs) {
 /** What the runtime the inputs name needs of them (the command runtime: its two commands), before any host. */
 function checkRuntimeInputs(inputs) {
     runtimes.get(inputs.runtime).check?.(runtimeOptions(inputs));
+}
+/**
+ * The runtime inputs of a rollback (the rollback action, the command line's rollback, abort and
+ * monitor, the canary monitor's rollback): `runtime` may be left empty, meaning "as recorded":
+ * each color is stopped and started with the runtime recorded with the release it runs
+ * (settings/phases.ts). Named, it is used for every color, as a deploy uses it.
+ */
+const rollbackRuntimeInputs = { ...runtimeInputs, runtime: field.registered(runtimes, '') };
+/** The rollback's runtime inputs checked before any host: a named runtime's own check; commands without a runtime are refused, never ignored. */
+function checkRollbackRuntimeInputs(inputs) {
+    if (inputs.runtime !== '')
+        return checkRuntimeInputs(inputs);
+    const given = ['start-command', 'stop-command'].find((name) => inputs[name] !== '');
+    if (given)
+        errors_requireInput(false, 'runtime', `is required with ${given}: pass runtime: command too (left empty, each color is stopped and started with the runtime recorded with its release)`);
+}
+/** What a deploy records with its release (domain/releases.ts: RuntimeRecord): the runtime the inputs name and the options it was built from. */
+function common_inputs_runtimeRecord(inputs) {
+    const options = Object.entries(runtimeOptions(inputs)).filter((entry) => entry[1] !== undefined);
+    return { name: inputs.runtime, options: Object.fromEntries(options) };
+}
+/** Each recorded option (RuntimeOptions) with the input it came from, whose field checks it when read back. */
+const RECORDED_OPTIONS = {
+    composeFile: { input: 'compose-file', field: runtimeInputs['compose-file'] },
+    startCommand: { input: 'start-command', field: runtimeInputs['start-command'] },
+    stopCommand: { input: 'stop-command', field: runtimeInputs['stop-command'] },
+    healthTimeoutSeconds: { input: 'health-timeout-seconds', field: runtimeInputs['health-timeout-seconds'] },
+    minFreeDiskMb: { input: 'min-free-disk-mb', field: deployPhaseInputs['min-free-disk-mb'] },
+};
+/**
+ * The options of a runtime recorded with a release, read back from a host as data: the name must
+ * be registered, every option must pass the field of the input it came from, and the runtime's own
+ * check must pass. Anything else is refused with a ConfigurationError saying what did not fit.
+ */
+function recordedRuntimeOptions(record) {
+    const refuse = (problem) => {
+        throw new errors_ConfigurationError(`the recorded runtime is refused: ${problem}`);
+    };
+    if (!runtimes.has(record.name))
+        refuse(`name: ${runtimes.unknown(printable(record.name, 60))}`);
+    const values = {};
+    for (const [key, value] of Object.entries(record.options)) {
+        const known = RECORDED_OPTIONS[key];
+        if (!known)
+            return refuse(`'${printable(key, 60)}' is not an option of a runtime`);
+        const parsed = known.field.safeParse(String(value));
+        if (!parsed.success)
+            return refuse(`${known.input}: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+        values[key] = parsed.data;
+    }
+    const options = {
+        composeFile: typeof values.composeFile === 'string' ? values.composeFile : runtimeInputs['compose-file'].parse(''),
+        startCommand: typeof values.startCommand === 'string' ? values.startCommand : '',
+        stopCommand: typeof values.stopCommand === 'string' ? values.stopCommand : '',
+        ...(typeof values.healthTimeoutSeconds === 'number' ? { healthTimeoutSeconds: values.healthTimeoutSeconds } : {}),
+        minFreeDiskMb: typeof values.minFreeDiskMb === 'number' ? values.minFreeDiskMb : 0,
+    };
+    try {
+        runtimes.get(record.name).check?.(options);
+    }
+    catch (error) {
+        refuse(`${record.name}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return options;
 }
 const GIT_REF = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]*$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
@@ -22675,6 +23302,32 @@ function planRollback(state, live, target, host) {
     const failed = where.color === active ? (state.canary ? state.canary.color : null) : active;
     return { target: where.color, failed, version: chosen.version, image: chosen.image, start: where.start, noop: false, release: chosen, rejected: state.canary ? canaryRelease : current && current.id !== chosen.id ? current : null, ...(warning ? { warning } : {}) };
 }
+/** The release a color runs as the state has it: the newest of its version and image (deployed to that color first). */
+function releaseOf(state, color) {
+    const held = state.colors[color];
+    if (!held)
+        return undefined;
+    const newestFirst = [...state.releases].reverse().filter((release) => release.version === held.version && release.image === held.image);
+    return newestFirst.find((release) => release.color === color) ?? newestFirst[0];
+}
+const PASS_RUNTIME = 'pass the runtime inputs it runs with: runtime: command with start-command and stop-command, or runtime: compose with compose-file (agent-loop: --runtime command --start-command … --stop-command …, or --runtime compose --compose-file …)';
+/**
+ * The runtime that stops or starts a color: the one the inputs name, else the one recorded with the
+ * release it runs (or is to run). Neither known: refused, never a stop claimed with a guess.
+ */
+function runtimeFor(settings, host, doing, release) {
+    if (settings.runtime)
+        return settings.runtime;
+    if (!release?.runtime || !settings.recordedRuntime) {
+        throw new errors_ConfigurationError(`${host}: cannot ${doing}: no runtime input names one and its release records none (deployed before runtimes were recorded); ${PASS_RUNTIME}`);
+    }
+    try {
+        return settings.recordedRuntime(release.runtime);
+    }
+    catch (error) {
+        throw new errors_ConfigurationError(`${host}: cannot ${doing}: ${errors_errorMessage(error)}; ${PASS_RUNTIME}`);
+    }
+}
 /**
  * A rollback that meets a canary monitor holding the lock asks it to stop (an abort request file
  * next to the lock) and waits for it, however lock-wait-seconds is set: an abort must never wait
@@ -22710,8 +23363,10 @@ async function rollback(hosts, settings, since) {
 async function rollbackSessions(sessions, settings, since) {
     const works = sessions.map((session) => ({ session, report: newReport(session, 'rollback'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
     const candidates = sessions[0] ? rollbackCandidates(sessions[0].state).map((release) => release.version) : [];
-    // 1. Every host: plan, and start the target color when it is not running. No traffic moves yet.
-    const prepared = await onEveryHost(works, settings, (work) => prepareRollback(work, settings));
+    // 1. Every host: plan, with the runtimes it needs (a host that cannot say how to stop or start a
+    // color refuses here, before any host is touched); then start the target color when it is not
+    // running. No traffic moves yet.
+    const prepared = (await onEveryHost(works, settings, (work) => planOnHost(work, settings))) && (await onEveryHost(works, settings, (work) => prepareRollback(work, settings)));
     const planned = works.find((work) => work.plan?.rejected)?.plan;
     const finish = (ok, error, restoredMs = null) => ({
         ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
@@ -22741,18 +23396,39 @@ async function rollbackSessions(sessions, settings, since) {
         work.report.outcome = 'success';
     return finish(true, undefined, restoredMs);
 }
-async function prepareRollback(work, settings) {
+const healthUrl = (port, path) => `http://127.0.0.1:${port}${path}`;
+async function planOnHost(work, settings) {
     const { session } = work;
     // Both colors' health is probed with the weights, in the same command: a rollback to a color that
     // runs and answers needs no second round trip before the switch.
-    const healthUrl = (port, path) => `http://127.0.0.1:${port}${path}`;
-    const health = await readLive(work, settings, COLORS.flatMap((color) => settings.healthPaths.map((path) => healthUrl(session.port(color), path))));
+    work.health = await readLive(work, settings, COLORS.flatMap((color) => settings.healthPaths.map((path) => healthUrl(session.port(color), path))));
     const plan = planRollback(session.state, work.before, settings.target, session.label);
+    work.plan = plan;
+    if (plan.noop)
+        return;
+    const { state } = session;
+    const runtimes = {};
+    if (plan.start) {
+        const restored = plan.release && plan.release.version === plan.version && plan.release.image === plan.image ? plan.release : [...state.releases].reverse().find((release) => release.version === plan.version && release.image === plan.image);
+        runtimes.start = runtimeFor(settings, session.label, `start ${plan.target} (${plan.version})`, restored);
+        const holder = state.colors[plan.target];
+        runtimes.stopTarget = holder ? runtimeFor(settings, session.label, `stop ${plan.target} (${holder.version})`, releaseOf(state, plan.target)) : runtimes.start;
+    }
+    const failed = plan.failed ? state.colors[plan.failed] : undefined;
+    if (plan.failed && failed && failed.status !== 'stopped' && !settings.keepFailed) {
+        runtimes.stopFailed = runtimeFor(settings, session.label, `stop ${plan.failed} (${failed.version})`, releaseOf(state, plan.failed));
+    }
+    work.runtimes = runtimes;
+}
+async function prepareRollback(work, settings) {
+    const { session } = work;
+    const plan = work.plan;
+    const health = work.health ?? {};
+    const runtimes = work.runtimes ?? {};
     if (plan.warning)
         settings.log.warn(plan.warning);
     if (!plan.noop)
         settings.log.info(`${session.label}: rolling back ${plan.rejected ? `${plan.rejected.version} (${plan.rejected.status})` : 'the current release'} to ${plan.version}${plan.why ? `, ${plan.why}` : ''}`);
-    work.plan = plan;
     work.target = plan.target;
     work.stable = plan.failed;
     work.report.toColor = plan.target;
@@ -22767,9 +23443,12 @@ async function prepareRollback(work, settings) {
     }
     const release = { app: settings.app, color: plan.target, port: session.port(plan.target), image: plan.image, version: plan.version };
     if (plan.start) {
+        const { start: startRuntime, stopTarget: stopRuntime } = runtimes;
+        if (!startRuntime || !stopRuntime)
+            throw new Error(`${session.label}: the rollback's plan starts ${plan.target} but resolved no runtime for it (a bug)`);
         const timeoutMs = settings.commandTimeoutSeconds * 1000;
         // Pull first: a missing image changes nothing.
-        const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, settings.runtime, release, timeoutMs), (ready) => ready.image);
+        const prepared = await step(work, settings, `prepare ${plan.image}`, () => prepareRelease(session.remote, startRuntime, release, timeoutMs), (ready) => ready.image);
         // The color to start takes traffic now (a canary being replaced): take it out first.
         if (work.before && work.before[plan.target] > 0 && plan.failed) {
             const keep = plan.failed;
@@ -22779,10 +23458,10 @@ async function prepareRollback(work, settings) {
             work.stateBefore = undefined;
         }
         const recorded = session.state.colors[plan.target];
-        await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
+        await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, stopRuntime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
         if (recorded)
             await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
-        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs));
+        await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, startRuntime, prepared, timeoutMs));
         await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: prepared.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
     }
     const answering = !plan.start && settings.healthPaths.every((path) => health[healthUrl(release.port, path)] === 200);
@@ -22822,10 +23501,11 @@ async function stopFailed(work, settings) {
         return;
     const failed = plan.failed;
     const failedRelease = session.state.colors[failed];
-    if (!failedRelease || failedRelease.status === 'stopped')
+    const runtime = work.runtimes?.stopFailed;
+    if (!failedRelease || failedRelease.status === 'stopped' || !runtime)
         return;
     try {
-        await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: failed, port: session.port(failed), image: failedRelease.image, version: failedRelease.version }, settings.commandTimeoutSeconds * 1000));
+        await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, runtime, { app: settings.app, color: failed, port: session.port(failed), image: failedRelease.image, version: failedRelease.version }, settings.commandTimeoutSeconds * 1000));
         await session.saveState({ ...session.state, colors: { ...session.state.colors, [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
     }
     catch (error) {
@@ -23003,14 +23683,14 @@ function rollbackMethodOptions(inputs) {
 }
 /**
  * What the method the inputs name needs, checked before anything runs: a method on hosts takes
- * the hosts, the SSH key and a runtime; each method checks its own inputs.
+ * the hosts and the SSH key (its runtime, unless named, is each release's as recorded); each method checks its own inputs.
  */
 function checkRollbackMethodInputs(inputs) {
     const method = rollbackMethods.get(inputs.method);
     if (method.onHosts) {
         errors_requireInput(inputs.hosts.length > 0, 'hosts', `is required for method ${inputs.method}: one or more user@host[:port]`);
         errors_requireInput(inputs['ssh-private-key'] !== '', 'ssh-private-key', `is required for method ${inputs.method}`);
-        checkRuntimeInputs(inputs);
+        checkRollbackRuntimeInputs(inputs);
     }
     method.check?.(rollbackMethodOptions(inputs));
 }
@@ -23873,19 +24553,38 @@ function healthPaths(inputs) {
 function runtimeFromInputs(inputs) {
     return buildRuntime(inputs.runtime, runtimeOptions(inputs));
 }
-/** What every phase that starts, checks or stops a color takes: the session, the runtime, its health paths and time limits. */
-function colorSettings(inputs, context) {
+/**
+ * The runtime recorded with a release (domain/releases.ts: RuntimeRecord), read back from a host:
+ * its name must be registered and its options must pass the runtime inputs' own fields and the
+ * runtime's check (inputs/common-inputs.ts: recordedRuntimeOptions); otherwise a ConfigurationError.
+ */
+function runtimeFromRecord(record) {
+    return buildRuntime(record.name, recordedRuntimeOptions(record));
+}
+/**
+ * A rollback's runtime: the one the inputs name (for every color), or none (`runtime` left empty)
+ * and each color's as recorded with the release it runs.
+ */
+function rollbackRuntime(inputs) {
+    return { runtime: inputs.runtime === '' ? null : runtimeFromInputs(inputs), recordedRuntime: runtimeFromRecord };
+}
+/** The session, health paths and time limits of every phase that starts, checks or stops a color. */
+function colorBase(inputs, context) {
     return {
         ...sessionFromInputs(inputs, context.run, context.log, context.clock, context.signal),
-        runtime: runtimeFromInputs(inputs),
         healthPaths: healthPaths(inputs),
         healthTimeoutSeconds: inputs['health-timeout-seconds'],
         commandTimeoutSeconds: inputs['command-timeout-seconds'],
     };
 }
+/** What every phase that starts, checks or stops a color takes: the session, the runtime, its health paths and time limits. */
+function colorSettings(inputs, context) {
+    return { ...colorBase(inputs, context), runtime: runtimeFromInputs(inputs) };
+}
 function deploySettings(inputs, context) {
     return {
         ...colorSettings(inputs, context),
+        runtimeRecord: runtimeRecord(inputs),
         image: inputs.image,
         version: inputs.version,
         canaryPercent: inputs['canary-percent'],
@@ -23903,7 +24602,8 @@ function promoteSettings(inputs, context) {
 }
 function rollbackSettings(inputs, context) {
     return {
-        ...colorSettings(inputs, context),
+        ...colorBase(inputs, context),
+        ...rollbackRuntime(inputs),
         reason: inputs.reason,
         keepFailed: inputs['keep-failed'],
     };
@@ -23930,7 +24630,7 @@ function monitorSettings(inputs, session, policy) {
         rollbackOn: inputs['rollback-on'],
         rollback: {
             reason: '',
-            runtime: runtimeFromInputs(inputs),
+            ...rollbackRuntime(inputs),
             healthPaths: healthPaths(inputs),
             healthTimeoutSeconds: inputs['health-timeout-seconds'],
             keepFailed: inputs['keep-failed'],
@@ -23972,7 +24672,7 @@ const inputFields = {
     ...hostInputs,
     hosts: hostsField({ required: false }),
     'ssh-private-key': privateKeyField(false),
-    ...runtimeInputs,
+    ...rollbackRuntimeInputs,
     ...rollbackMethodInputs,
     target: field.choice(['previous', 'version'], 'previous'),
     ...rollbackPhaseInputs('manual rollback'),

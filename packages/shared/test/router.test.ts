@@ -1,11 +1,14 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostError } from '../src/action';
+import type { Remote } from '../src/hosts';
 import {
   NginxRouter,
   formatWeights,
@@ -60,6 +63,50 @@ async function servedStatus(target: NginxSite = site): Promise<{ weights: Weight
   const { worker, ...served } = JSON.parse(answer.body) as { weights: Weights; generation: string; worker: number };
   expect(Number.isInteger(worker)).toBe(true);
   return served;
+}
+
+/** Of these processes, those still running (not gone, not a zombie waiting for its parent). */
+function running(pids: readonly number[]): number[] {
+  return pids.filter((pid) => {
+    try {
+      return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The socket inodes a process holds. */
+function socketsOf(pid: number): Set<string> {
+  const held = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    const target = (() => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        return '';
+      }
+    })();
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    if (inode) held.add(inode);
+  }
+  return held;
+}
+
+/** The TCP sockets on 127.0.0.1 (their inodes), from the kernel's table: listening ones, or one connection. */
+function tcpInodes(match: (local: number, remote: number, state: string) => boolean): string[] {
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((w) => w.length > 9 && match(parseInt(w[1]!.split(':')[1]!, 16), parseInt(w[2]!.split(':')[1]!, 16), w[3]!))
+    .map((w) => w[9]!);
+}
+
+/** Whether a process may still accept connections: it holds a listening socket. */
+function listens(pid: number): boolean {
+  const held = socketsOf(pid);
+  return tcpInodes((_local, _remote, state) => state === '0A').some((inode) => held.has(inode));
 }
 
 /** A tiny app that answers with its color. */
@@ -214,7 +261,6 @@ describe('NginxRouter on a running nginx', () => {
     expect(result.liveMs).toBeLessThan(5000);
     const header = parseIncludeHeader(await fs.readFile(includeFile(), 'utf8'));
     expect(header?.weights).toEqual({ blue: 100, green: 0 });
-    await live.settle();
     expect(await servedStatus()).toEqual({ app: site.app, weights: { blue: 100, green: 0 }, generation: header?.generation });
     expect(await router.getWeights()).toEqual(header);
     expect((await fs.readdir(live.confDir)).sort()).toEqual([includeFileName(site.app)]);
@@ -226,12 +272,10 @@ describe('NginxRouter on a running nginx', () => {
       `server {\n  listen 127.0.0.1:${proxyPort};\n  location / { proxy_pass http://$${nginxName(site.app)}; }\n}\n`,
     );
     await router.setWeights({ blue: 0, green: 100 });
-    await live.settle();
     const answers = await Promise.all(Array.from({ length: 10 }, () => get(proxyPort, '/', 'shop')));
     expect(answers.map((answer) => answer.body)).toEqual(Array(10).fill('green'));
 
     await router.setWeights({ blue: 50, green: 50 });
-    await live.settle();
     const split = await Promise.all(Array.from({ length: 60 }, () => get(proxyPort, '/', 'shop')));
     const blue = split.filter((answer) => answer.body === 'blue').length;
     expect(blue).toBeGreaterThan(5);
@@ -243,7 +287,6 @@ describe('NginxRouter on a running nginx', () => {
     const before = await servedStatus();
     const result = await router.setWeights({ blue: 90, green: 10 });
     expect(Number.isFinite(result.liveMs)).toBe(true);
-    await live.settle();
     const after = await servedStatus();
     expect(after.weights).toEqual({ blue: 90, green: 10 });
     expect(after.generation).not.toBe(before.generation);
@@ -289,7 +332,6 @@ describe('NginxRouter on a running nginx', () => {
     }
     // With the other file gone, the same switch goes through.
     await router.setWeights({ blue: 0, green: 100 });
-    await live.settle();
     expect((await servedStatus()).weights).toEqual({ blue: 0, green: 100 });
   });
 
@@ -345,11 +387,104 @@ describe('NginxRouter on a running nginx', () => {
     expect(parseIncludeHeader(await fs.readFile(includeFile(), 'utf8'))?.weights).toEqual({ blue: 100, green: 0 });
   });
 
-  it('confirms a switch only once no worker that accepts connections still has the old weights: fresh connections agree at once', async () => {
+  it('returns only once the workers of the previous configuration are gone: fresh connections agree at once', async () => {
     for (const weights of [{ blue: 10, green: 90 }, { blue: 100, green: 0 }, { blue: 50, green: 50 }, { blue: 0, green: 100 }, { blue: 90, green: 10 }]) {
-      await router.setWeights(weights);
+      const previous = await live.workers();
+      const result = await router.setWeights(weights);
+      // Read at once, no retry: none of them runs any more, so every worker has the new weights.
+      expect(running(previous)).toEqual([]);
+      expect(result.draining).toBe(0);
+      expect(result.settledMs).toBeGreaterThanOrEqual(result.liveMs);
       const answers = await Promise.all(Array.from({ length: 10 }, () => servedStatus()));
       expect(answers.map((answer) => answer.weights)).toEqual(Array(10).fill(weights));
+    }
+  });
+
+  it('waits for a worker of the previous configuration that gets no CPU, even where /proc/uptime is another clock (a container under LXCFS)', async () => {
+    // The helper runs where /proc/uptime says 50 s (LXCFS gives a container its own): workers' start
+    // times are on the kernel's clock, and must be compared with a process started by the switch.
+    const uptime = path.join(live.dir, 'container-uptime');
+    await fs.writeFile(uptime, '50.00 40.00\n');
+    const local = localRemote('container');
+    const container: Remote = { ...local, run: (argv, options) => local.run(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /proc/uptime && exec "$@"', uptime, ...argv], options) };
+    const inContainer = new NginxRouter(container, site, live.confDir, live.command);
+    await live.settle();
+    const [previous] = await live.workers();
+    // Stopped, the previous worker keeps its listening socket and cannot be told to close it.
+    process.kill(previous!, 'SIGSTOP');
+    let resumedAt = 0;
+    const resume = setTimeout(() => {
+      resumedAt = Date.now();
+      process.kill(previous!, 'SIGCONT');
+    }, 300);
+    try {
+      const result = await inContainer.setWeights({ blue: 30, green: 70 });
+      // Not before the previous worker could run again, close its sockets and exit.
+      expect(resumedAt).toBeGreaterThan(0);
+      expect(running([previous!])).toEqual([]);
+      expect(result.draining).toBe(0);
+      const answers = await Promise.all(Array.from({ length: 10 }, () => servedStatus()));
+      expect(answers.map((answer) => answer.weights)).toEqual(Array(10).fill({ blue: 30, green: 70 }));
+    } finally {
+      clearTimeout(resume);
+      if (running([previous!]).length > 0) process.kill(previous!, 'SIGCONT');
+    }
+  });
+
+  it('says when a previous worker still finishes a connection it had: it takes no new one, and a request on that one still gets the previous weights', async () => {
+    await live.settle();
+    const [previous] = await live.workers();
+    const before = await servedStatus();
+    // A client that connected before the switch and sends its request after it.
+    const held = net.connect(site.statusPort, '127.0.0.1');
+    await once(held, 'connect');
+    try {
+      // The setting, not the outcome: wait until the previous worker has accepted it.
+      const deadline = Date.now() + 2000;
+      const connection = () => tcpInodes((local, remote) => local === site.statusPort && remote === held.localPort);
+      while (!connection().some((inode) => socketsOf(previous!).has(inode))) {
+        if (Date.now() > deadline) throw new Error(`worker ${previous} did not accept the connection`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const result = await router.setWeights({ blue: 60, green: 40 });
+      expect(result.draining).toBe(1);
+      expect(running([previous!])).toEqual([previous]);
+      expect(listens(previous!)).toBe(false);
+      const answers = await Promise.all(Array.from({ length: 10 }, () => servedStatus()));
+      expect(answers.map((answer) => answer.weights)).toEqual(Array(10).fill({ blue: 60, green: 40 }));
+
+      held.write(`GET ${statusPath(site.app)} HTTP/1.1\r\nHost: ${statusHost(site.app)}\r\nConnection: close\r\n\r\n`);
+      let response = '';
+      held.setEncoding('utf8').on('data', (chunk: string) => (response += chunk));
+      await once(held, 'end');
+      const answer = JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)) as { weights: Weights; worker: number };
+      expect(answer).toMatchObject({ weights: before.weights, worker: previous });
+    } finally {
+      held.destroy();
+    }
+  });
+
+  it('fails, and puts the previous file back, when the worker that answered cannot be seen (nginx in another PID namespace)', { timeout: 15_000 }, async () => {
+    const isolated = await nginxPrefix('router-pidns');
+    // nginx as the first process of its own PID namespace: the pids it reports ($pid) name other processes here.
+    const unshare = spawn('unshare', ['--pid', '--fork', '--kill-child', ...isolated.command, '-g', 'daemon off;'], { stdio: 'ignore' });
+    try {
+      const deadline = Date.now() + 5000;
+      let master = 0;
+      while (!(master = Number(readFileSync(`/proc/${unshare.pid}/task/${unshare.pid}/children`, 'utf8').trim().split(' ')[0])) || !(await isolated.pid())) {
+        if (Date.now() > deadline) throw new Error('nginx did not start in its PID namespace');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const other: NginxSite = { ...site, statusPort: await freePort() };
+      const router = new NginxRouter(remote, other, isolated.confDir, ['nsenter', '-t', String(master), '-p', ...isolated.command]);
+      const error = await router.setWeights({ blue: 100, green: 0 }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(HostError);
+      expect((error as Error).message).toMatch(/nginx did not serve the new weights on every worker: nginx reloaded, but the worker that served the new weights \(pid \d+\) is (not in \/proc here|not, in \/proc here, an nginx worker this reload started) \(does nginx run in another PID namespace\?\), so whether a worker of the previous configuration still takes connections cannot be told; the previous file was put back \(restored\)/);
+      expect(await fs.readdir(isolated.confDir)).toEqual([]);
+    } finally {
+      unshare.kill('SIGKILL');
+      await once(unshare, 'close');
+      await isolated.destroy();
     }
   });
 

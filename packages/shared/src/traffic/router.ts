@@ -19,10 +19,17 @@ export interface SwitchResult {
   /** From the new file being written until nginx's new workers serve it. */
   liveMs: number;
   /**
-   * Until every worker that accepts connections serves it, when the switch returns: nginx's master
-   * lets the old workers accept for 100 ms after it starts the new ones.
+   * Until no worker of the previous configuration takes a request any more, when the switch returns:
+   * nginx's master lets the old workers accept for 100 ms after it starts the new ones, and each then
+   * finishes the connections it has before it exits.
    */
   settledMs: number;
+  /**
+   * Workers of the previous configuration still alive when the switch returned (nginx waits up to a
+   * second for them): they take no new connection, but a request on a connection one accepted before
+   * the reload still gets the previous weights. 0 when they had all exited.
+   */
+  draining?: number;
   /** Whether the `after` files were written (in the same command, once the weights were live). */
   recorded: boolean;
 }
@@ -228,7 +235,7 @@ export class NginxRouter implements TrafficRouter {
             : result.code === 2 || result.code === 37
               ? 'the nginx helper refused the switch'
             : result.code === 22
-              ? 'nginx did not serve the new weights'
+              ? 'nginx did not serve the new weights on every worker'
               : result.code === 35
                 ? 'the switch could not be recorded before making it, so traffic was not touched'
                 : result.code === 36
@@ -236,9 +243,9 @@ export class NginxRouter implements TrafficRouter {
                   : 'writing the nginx include failed';
       throw new (result.code === 36 ? UnrecordedSwitchError : HostError)(this.remote.label, `${what}: ${nginxSays}`);
     }
-    const live = /live (\d+)(?: all (\d+))?/.exec(result.stdout);
+    const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
     const liveMs = live ? Number(live[1]) : Number.NaN;
-    return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, recorded };
+    return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, draining: Number(live?.[3] ?? 0), recorded };
   }
 
   async getWeights(): Promise<LiveWeights | null> {
