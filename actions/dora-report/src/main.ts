@@ -1,6 +1,6 @@
 import { action, printable, requireInput, systemClock } from '@agent-loop/shared/action';
 import { githubContext } from '@agent-loop/shared/github';
-import { field, hostInputs, readInputs, type InputReader } from '@agent-loop/shared/inputs';
+import { field, hostSettingInputs, readInputs, type InputReader } from '@agent-loop/shared/inputs';
 import { APP_NAME } from '@agent-loop/shared/vocabulary';
 import { computeDora, deploymentHistory, doraFigures, doraSummary } from '@agent-loop/shared/pipeline';
 
@@ -18,7 +18,7 @@ const REPOSITORY_FORM = 'a repository as owner/name, e.g. octo-org/service';
 
 export const inputFields = {
   'github-token': field.secret({ form: 'a token that can read deployments, e.g. secrets.GITHUB_TOKEN', required: true }),
-  environment: hostInputs.environment,
+  environment: hostSettingInputs.environment,
   days: field.integer({ min: 1, max: 365, default: 30, unit: 'days' }),
   repository: field.string({ form: REPOSITORY_FORM, pattern: REPOSITORY, max: 140 }),
   app: field.string({ form: 'an app name as given to blue-green (only its deployments count), or empty for all', pattern: APP_NAME, max: 40 }),

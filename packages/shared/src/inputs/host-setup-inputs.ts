@@ -1,7 +1,8 @@
 import { USER_NAME, type HostSetupPlan, type HostSpec, type SshTarget } from '../hosts';
 import { DEFAULT_ROUTER, placeholderInclude, routers, SWITCH_HELPER_PATH } from '../traffic';
 import { APP_NAME, HOST_PATH } from '../vocabulary';
-import { DEFAULT_ACCESS_LOG, field, hostInputs, type HostInputs } from './inputs';
+import { hostInputs, type HostInputs } from './host-inputs';
+import { DEFAULT_ACCESS_LOG, field } from './inputs';
 import { requireInput } from '../action';
 
 /**

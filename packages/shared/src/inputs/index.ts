@@ -1,4 +1,5 @@
-export { accessLogInput, field, hostInputs, hostsField, privateKeyField, readFromRunner, readInputs, resolveHosts, type HostInputs, type InputReader, type Values } from './inputs';
+export { accessLogInput, field, hostSettingInputs, hostsField, privateKeyField, readFromRunner, readInputs, type InputReader, type Values } from './inputs';
+export { hostInputs, resolveHosts, type HostInputs } from './host-inputs';
 export { checkRollbackRuntimeInputs, checkRuntimeInputs, deploymentRecord, deploymentRecordInputs, deployPhaseInputs, promotePhaseInputs, recordedRuntimeOptions, rollbackRuntimeInputs, runtimeInputs, runtimeOptions, runtimeRecord, smokeChecksField, type RuntimeInputs } from './common-inputs';
 export { monitorPhaseInputs, monitorPolicy, type MonitorInputs } from './monitor-inputs';
 export { ansibleInputs, checkRollbackMethodInputs, collectionsRequirements, incidentInputs, reasonField, rollbackMethodInputs, rollbackMethodOptions, rollbackOnHosts, rollbackPhaseInputs, rollbackTarget, type MethodInputs } from './rollback-inputs';

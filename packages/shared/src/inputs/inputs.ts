@@ -1,9 +1,8 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigurationError, printable, requireInput, runner, type Registry } from '../action';
+import { ConfigurationError, printable, runner, type Registry } from '../action';
 import { ANY_TEXT, APP_NAME, docField, documentProblems, HAPROXY_NAME, HOST_PATH, type DocumentNames } from '../vocabulary';
 import { parseKnownHosts, parseTarget, quotedPlaceholders, splitWords, templatePlaceholders, type HostSettings, type HostSpec, type SshTarget } from '../hosts';
-import { DEFAULT_ROUTER, routers } from '../traffic';
 
 /**
  * Input reading and validation. Every input is read once, as the raw string the runner gives,
@@ -280,8 +279,12 @@ export function hostsField(options: { required: boolean } = { required: true }) 
   });
 }
 
-/** The connection and host inputs that every action working on hosts takes. */
-export const hostInputs = {
+/**
+ * The connection and host inputs that every action working on hosts takes, but the router
+ * (host-inputs.ts adds it: it names an implementation of the traffic folder, which an action that
+ * contacts no host does not bundle). dora-report takes its environment.
+ */
+export const hostSettingInputs = {
   hosts: hostsField(),
   'ssh-private-key': privateKeyField(true),
   'ssh-known-hosts': text((raw, ctx) => {
@@ -295,8 +298,6 @@ export const hostInputs = {
   'insecure-skip-host-key-check': field.boolean(false),
   'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
   app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
-  // What moves each host's traffic (traffic/registry.ts): nginx's include and reload, or HAProxy's admin socket.
-  router: field.registered(routers, DEFAULT_ROUTER),
   'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
   'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
   'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
@@ -323,7 +324,7 @@ export const hostInputs = {
 /** The values a set of fields reads as. */
 export type Values<S extends Record<string, z.ZodType>> = { [K in keyof S]: z.output<S[K]> };
 
-export type HostInputs = Values<typeof hostInputs>;
+export type { HostInputs } from './host-inputs';
 
 /**
  * The access log the canary is judged from, one default everywhere: host-setup prepares this file
@@ -336,36 +337,3 @@ export const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
 
 /** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
 export const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
-
-/**
- * Merges the action-level settings with each host's overrides and checks what must hold per host,
- * the router's needs among them (HAProxy's: each host's haproxy-socket and haproxy-backend), before
- * any host is contacted.
- */
-export function resolveHosts(inputs: HostInputs & { 'access-log'?: string }): HostSpec[] {
-  requireInput(
-    inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '',
-    'ssh-known-hosts',
-    'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`',
-  );
-  return inputs.hosts.map(({ target, overrides }) => {
-    const spec: HostSpec = {
-      target,
-      bluePort: overrides.bluePort ?? inputs['blue-port'],
-      greenPort: overrides.greenPort ?? inputs['green-port'],
-      nginxStatusPort: overrides.nginxStatusPort ?? inputs['nginx-status-port'],
-      stateDir: overrides.stateDir ?? inputs['state-dir'],
-      nginxConfDir: overrides.nginxConfDir ?? inputs['nginx-conf-dir'],
-      nginxCommand: overrides.nginxCommand ?? inputs['nginx-command'],
-      accessLog: overrides.accessLog ?? (inputs['access-log'] || DEFAULT_ACCESS_LOG),
-      ...(overrides.haproxySocket === undefined ? {} : { haproxySocket: overrides.haproxySocket }),
-      ...(overrides.haproxyBackend === undefined ? {} : { haproxyBackend: overrides.haproxyBackend }),
-    };
-    const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
-    requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
-    // A host that names HAProxy's socket while nginx moves the traffic would be deployed to through nginx, unseen.
-    requireInput(inputs.router !== DEFAULT_ROUTER || (spec.haproxySocket === undefined && spec.haproxyBackend === undefined), 'router', `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: set router: haproxy to move its traffic through HAProxy, or remove them`);
-    routers.get(inputs.router).check?.(spec, inputs.app);
-    return spec;
-  });
-}

@@ -4,7 +4,8 @@ import { requireInput } from '../action';
 import { rollbackMethods, type RollbackMethodOptions, type RollbackTarget } from '../rollback';
 import { DEPLOYMENT_ID, FREE_TEXT, HOST_PATH, VERSION } from '../vocabulary';
 import { checkRollbackRuntimeInputs, type RuntimeInputs } from './common-inputs';
-import { field, type HostInputs } from './inputs';
+import type { HostInputs } from './host-inputs';
+import { field } from './inputs';
 
 /** The rollback methods' inputs: nginx takes the host inputs; Kubernetes and Ansible take these. */
 const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
