@@ -29,13 +29,12 @@ it('says nothing until every scenario file ran, then lists the jobs none reached
   const found = unreached(records(all))!;
   expect(found.missing).toContain('deploy.yml/promote');
   expect(found.missing).not.toContain('deploy.yml/gates');
-  expect(found.missing).not.toContain(Object.keys(NOT_YET)[0]);
+  // A job NOT_YET names is not reported missing.
+  expect(unreached(records(all), { 'deploy.yml/promote': 'a reason' })!.missing).not.toContain('deploy.yml/promote');
 });
 
-it('reports a job NOT_YET names once a scenario reaches it', () => {
-  const [job] = Object.keys(NOT_YET) as [string];
-  const [file, id] = job.split('/');
-  const caller = file === 'maintenance.yml' ? 'maintenance.yml' : 'deploy-main.yml';
-  const lines = SCENARIO_FILES.map((scenario) => ({ scenario, caller, jobs: [`maintenance/${id}`] }));
-  expect(unreached(records(lines))!.stale).toEqual([job]);
+it('reports a job NOT_YET names once a scenario reaches it, and names none today', () => {
+  const lines = SCENARIO_FILES.map((scenario) => ({ scenario, caller: 'maintenance.yml', jobs: ['maintenance/maintenance'] }));
+  expect(unreached(records(lines), { 'maintenance.yml/maintenance': 'not built yet' })!.stale).toEqual(['maintenance.yml/maintenance']);
+  expect(NOT_YET).toEqual({});
 });

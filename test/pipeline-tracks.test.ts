@@ -86,7 +86,9 @@ describe('the model, hotfix and release tracks, run from the example workflows',
     const drift = rules.find((rule) => rule.name === 'model-drift');
     expect(drift?.observed).toBe(0);
     const notices = run.run.annotations.filter((a) => a.job === 'model/production').map((a) => a.message);
-    for (const [index, percent] of [10, 25, 50, 100].entries()) expect(notices).toContain(`agent-loop: ${version} weight advanced to ${percent}% (step ${index + 1} of 4) on 2 hosts`);
+    // The deploy set the first step's 10%: the ramp watches it without switching again, then advances.
+    for (const [index, percent] of [25, 50, 100].entries()) expect(notices).toContain(`agent-loop: ${version} weight advanced to ${percent}% (step ${index + 2} of 4) on 2 hosts`);
+    expect(notices.filter((notice) => notice.includes('weight advanced to 10%'))).toEqual([]);
     expect(production.outputs.reason).toMatch(/ over 10 s with /);
     const monitorSeconds = run.jobSeconds['model/production']!;
     expect(monitorSeconds).toBeGreaterThan(4 * CANARY_SECONDS);
