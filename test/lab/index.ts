@@ -64,6 +64,8 @@ export interface LabHaproxy {
   pidFile: string;
   /** HAProxy's log of every request (its HTTP log format, through a syslog socket): what the haproxy-log source reads. */
   log: string;
+  /** A second stats socket, at level operator: HAProxy answers `Permission denied` to a weight command sent there. */
+  operatorSocket: string;
   /** Sends one line of commands on the admin socket. */
   cli(line: string): Promise<string>;
 }
@@ -680,9 +682,9 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
         await run('nginx', nginxArgs, `nginx start (${h.name})`);
 
         if (opts.router === 'haproxy') {
-          rt.haproxy = await startHaproxy({ dir: path.join(h.dir, 'haproxy'), frontendPort: ports[runtimes.indexOf(rt) * perHost + 5] as number, bluePort: h.bluePort, greenPort: h.greenPort, backend: app, log: true });
+          rt.haproxy = await startHaproxy({ dir: path.join(h.dir, 'haproxy'), frontendPort: ports[runtimes.indexOf(rt) * perHost + 5] as number, bluePort: h.bluePort, greenPort: h.greenPort, backend: app, log: true, extraSockets: [{ path: path.join(h.dir, 'haproxy', 'operator.sock'), level: 'operator' }] });
           const started = rt.haproxy;
-          h.haproxy = { socket: started.socket, backend: started.backend, frontendPort: started.frontendPort, url: started.url, pidFile: started.pidFile, log: started.log as string, cli: (line) => started.cli(line) };
+          h.haproxy = { socket: started.socket, backend: started.backend, frontendPort: started.frontendPort, url: started.url, pidFile: started.pidFile, log: started.log as string, operatorSocket: path.join(h.dir, 'haproxy', 'operator.sock'), cli: (line) => started.cli(line) };
         }
 
         await waitForPort(h.sshPort, 10_000, () => {
