@@ -89,7 +89,7 @@ interface Stats {
 
 interface SwitchFigures {
   liveMs: Stats;
-  /** Until every worker that accepts connections serves the new weights (when setWeights returns). */
+  /** Until no worker of the previous configuration takes a request (when setWeights returns). */
   settledMs: Stats;
   setWeightsWallMs: Stats;
   /** The same switches through the installed switch helper and sudo, as a deploy user runs them. */
@@ -352,7 +352,7 @@ function printSwitch(figures: SwitchFigures, report: Report): void {
     STATS_HEADER,
     [
       statsRow('weights written → live (SwitchResult.liveMs)', figures.liveMs, `p90 ≤ ${GOALS.switchLiveMs} ms`, met),
-      statsRow('  → every worker that accepts connections serves them', figures.settledMs),
+      statsRow('  → no worker of the previous configuration takes a request', figures.settledMs),
       statsRow('whole setWeights call (incl. SSH exec)', figures.setWeightsWallMs),
       statsRow('through the installed helper and sudo: written → live', figures.helperLiveMs, `p90 ≤ ${GOALS.switchLiveMs} ms`, figures.helperLiveMs.p90 <= GOALS.switchLiveMs),
       statsRow('  whole setWeights call through sudo (incl. SSH exec)', figures.helperWallMs),
@@ -366,7 +366,7 @@ function printSwitch(figures: SwitchFigures, report: Report): void {
       leftColumns: [5, 6],
       notes: [
         'liveMs counts from the new include file being moved into place until the status server serves the new generation;',
-        "the switch returns once every worker that accepts connections serves it: nginx's master lets the old workers accept for 100 ms after it starts the new ones;",
+        "the switch returns once no worker of the previous configuration takes a request (exited, or draining with no listening socket): nginx's master lets the old workers accept for 100 ms after it starts the new ones;",
         'the "in host" rows time single steps of that script inside the host\'s shell (no SSH), for where the time goes.',
         'The TCP_NODELAY row uses its own node-ssh connection with Nagle\'s algorithm off; connect() leaves it on.',
       ],

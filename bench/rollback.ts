@@ -289,7 +289,7 @@ if (switchRows.length > 0) {
     const three = (values: number[]): string => [percentile(values, 50), percentile(values, 90), Math.max(...values)].map((value) => fine(value).padStart(8)).join('  ');
     console.log(`${row.router.padEnd(7)}  ${three(row.quietLiveMs)}  ${three(row.liveMs)}  ${fine(percentile(row.wallMs, 90)).padStart(8)}  ${String(row.requests).padStart(8)}  ${String(row.failed).padStart(6)}  ${String(row.non2xx).padStart(7)}  ${String(row.resets).padStart(16)}  ${goal.padEnd(39)}  ${met}`);
   }
-  console.log('"live": SwitchResult.liveMs — nginx: the include written → every worker that accepts connections serves it (a reload);');
+  console.log('"live": SwitchResult.liveMs — nginx: the include written → a new worker serves it (a reload; the switch returns once no old worker takes a request);');
   console.log('HAProxy: `set server … weight` sent on the admin socket → the weights read back with `get weight` (no reload, no new process).');
   console.log('"whole call": setWeights from the runner, SSH round trip included. "resets": connections the load generator saw reset (a GET is retried once).');
 }
