@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { deployPhaseInputs, hostInputs, monitorPhaseInputs, runtimeInputs } from '@agent-loop/shared/inputs';
+import { deployPhaseInputs, hostInputs, monitorPhaseInputs, rollbackRuntimeInputs, runtimeInputs } from '@agent-loop/shared/inputs';
 import { COMMANDS, type Command } from '../cli/src/commands';
 import { EXIT_MEANINGS } from '../cli/src/exit-codes';
 
@@ -93,7 +93,9 @@ describe('agent-loop help', () => {
     const byName = new Map(COMMANDS.map((command) => [command.name, command]));
     for (const [name, field] of Object.entries(deployPhaseInputs)) expect(byName.get('deploy')!.fields[name]).toBe(field);
     for (const [name, field] of Object.entries(monitorPhaseInputs)) expect(byName.get('monitor')!.fields[name]).toBe(field);
-    for (const [name, field] of Object.entries(runtimeInputs)) expect(byName.get('rollback')!.fields[name]).toBe(field);
+    // A rollback's runtime is as recorded unless named: the same fields, with rollback's own runtime field.
+    for (const [name, field] of Object.entries(rollbackRuntimeInputs)) expect(byName.get('rollback')!.fields[name], `rollback ${name}`).toBe(field);
+    expect(rollbackRuntimeInputs.runtime).not.toBe(runtimeInputs.runtime);
   });
 
   it("describes an input in the words of the action.yml that documents it", async () => {

@@ -78,6 +78,7 @@ const EXCLUDED: ReadonlyArray<{ file: string; source: string; text?: string; why
   { file: 'packages/shared/src/action/runner.ts', source: '`Unexpected input: the ${kind.toLowerCase()} ${name} contains the delimiter`', why: 'unreachable: the delimiter is a fresh random UUID' },
   { file: 'packages/shared/src/analysis/sources/batch.ts', source: '`the parallel limit must be a positive integer, got ${limit}`', why: 'internal: max-parallel is checked as an input first' },
   { file: 'packages/shared/src/analysis/sources/batch.ts', source: '`invalid batch marker ${marker}`', why: 'internal: the marker is made by the code' },
+  { file: 'packages/shared/src/rollback/rollback.ts', source: "`${session.label}: the rollback's plan starts ${plan.target} but resolved no runtime for it (a bug)`", why: 'internal: the plan resolves a runtime for every color it starts, or refuses first' },
   { file: 'packages/shared/src/analysis/sources/batch.ts', source: "'a batch needs at least one command'", why: 'internal: callers always pass commands' },
   { file: 'packages/shared/src/analysis/sources/nginx-log.ts', source: '`invalid log offset ${offset}`', why: 'internal: offsets are computed by the code' },
   { file: 'packages/shared/src/analysis/sources/nginx-log.ts', source: '`invalid read size ${maxBytes}`', why: 'internal: the read size is a constant' },
