@@ -1,8 +1,8 @@
-exports.id = 103;
-exports.ids = [103];
+exports.id = 487;
+exports.ids = [487];
 exports.modules = {
 
-/***/ 4928:
+/***/ 6656:
 /***/ ((module) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -22,16 +22,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3335:
+/***/ 7703:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
-var errors = __webpack_require__(4928);
-var types = __webpack_require__(62);
+var errors = __webpack_require__(6656);
+var types = __webpack_require__(254);
 
-var Reader = __webpack_require__(4444);
-var Writer = __webpack_require__(9384);
+var Reader = __webpack_require__(1996);
+var Writer = __webpack_require__(9816);
 
 
 // --- Exports
@@ -56,16 +56,16 @@ for (var e in errors) {
 
 /***/ }),
 
-/***/ 4444:
+/***/ 1996:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
 var assert = __webpack_require__(2613);
-var Buffer = (__webpack_require__(227).Buffer);
+var Buffer = (__webpack_require__(2803).Buffer);
 
-var ASN1 = __webpack_require__(62);
-var errors = __webpack_require__(4928);
+var ASN1 = __webpack_require__(254);
+var errors = __webpack_require__(6656);
 
 
 // --- Globals
@@ -325,7 +325,7 @@ module.exports = Reader;
 
 /***/ }),
 
-/***/ 62:
+/***/ 254:
 /***/ ((module) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -368,15 +368,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9384:
+/***/ 9816:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
 var assert = __webpack_require__(2613);
-var Buffer = (__webpack_require__(227).Buffer);
-var ASN1 = __webpack_require__(62);
-var errors = __webpack_require__(4928);
+var Buffer = (__webpack_require__(2803).Buffer);
+var ASN1 = __webpack_require__(254);
+var errors = __webpack_require__(6656);
 
 
 // --- Globals
@@ -692,7 +692,7 @@ module.exports = Writer;
 
 /***/ }),
 
-/***/ 3901:
+/***/ 9837:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -700,7 +700,7 @@ module.exports = Writer;
 // If you have no idea what ASN.1 or BER is, see this:
 // ftp://ftp.rsa.com/pub/pkcs/ascii/layman.asc
 
-var Ber = __webpack_require__(3335);
+var Ber = __webpack_require__(7703);
 
 
 
@@ -719,13 +719,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2158:
+/***/ 686:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
 
 
-var crypto_hash_sha512 = (__webpack_require__(7900).lowlevel).crypto_hash;
+var crypto_hash_sha512 = (__webpack_require__(668).lowlevel).crypto_hash;
 
 /*
  * This file is a 1:1 port from the OpenBSD blowfish.c and bcrypt_pbkdf.c. As a
@@ -1283,20 +1283,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6230:
+/***/ 4982:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
 
 
-const binding = __webpack_require__(859);
+const binding = __webpack_require__(7318);
 
 module.exports = binding.getCPUInfo;
 
 
 /***/ }),
 
-/***/ 4799:
+/***/ 6543:
 /***/ ((module) => {
 
 "use strict";
@@ -1332,7 +1332,7 @@ module.exports = isStream;
 
 /***/ }),
 
-/***/ 5696:
+/***/ 6512:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -1340,7 +1340,7 @@ module.exports = isStream;
 const fs = __webpack_require__(9896);
 const path = __webpack_require__(6928);
 const {promisify} = __webpack_require__(9023);
-const semver = __webpack_require__(9102);
+const semver = __webpack_require__(4030);
 
 const useNativeRecursiveOption = semver.satisfies(process.version, '>=10.12.0');
 
@@ -1496,7 +1496,7 @@ module.exports.sync = (input, options) => {
 
 /***/ }),
 
-/***/ 9102:
+/***/ 4030:
 /***/ ((module, exports) => {
 
 exports = module.exports = SemVer
@@ -3351,7 +3351,7 @@ function coerce (version, options) {
 
 /***/ }),
 
-/***/ 227:
+/***/ 2803:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -3436,7 +3436,7 @@ module.exports = safer
 
 /***/ }),
 
-/***/ 1638:
+/***/ 4646:
 /***/ ((module) => {
 
 module.exports = shellescape;
@@ -3460,7 +3460,7 @@ function shellescape(a) {
 
 /***/ }),
 
-/***/ 3907:
+/***/ 5683:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -3474,8 +3474,8 @@ const {
 
 const {
   CHANNEL_EXTENDED_DATATYPE: { STDERR },
-} = __webpack_require__(8628);
-const { bufferSlice } = __webpack_require__(2312);
+} = __webpack_require__(4020);
+const { bufferSlice } = __webpack_require__(2184);
 
 const PACKET_SIZE = 32 * 1024;
 const MAX_WINDOW = 2 * 1024 * 1024;
@@ -3763,7 +3763,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 313:
+/***/ 3849:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -3775,14 +3775,14 @@ const { resolve } = __webpack_require__(6928);
 const { readFile } = __webpack_require__(9896);
 const { execFile, spawn } = __webpack_require__(5317);
 
-const { isParsedKey, parseKey } = __webpack_require__(4141);
+const { isParsedKey, parseKey } = __webpack_require__(1789);
 
 const {
   makeBufferParser,
   readUInt32BE,
   writeUInt32BE,
   writeUInt32LE,
-} = __webpack_require__(2312);
+} = __webpack_require__(2184);
 
 function once(cb) {
   let called = false;
@@ -4894,7 +4894,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 681:
+/***/ 6297:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -4930,11 +4930,11 @@ const {
   SUPPORTED_KEX,
   SUPPORTED_MAC,
   SUPPORTED_SERVER_HOST_KEY,
-} = __webpack_require__(8628);
-const { init: cryptoInit } = __webpack_require__(1640);
-const Protocol = __webpack_require__(1409);
-const { parseKey } = __webpack_require__(4141);
-const { SFTP } = __webpack_require__(4724);
+} = __webpack_require__(4020);
+const { init: cryptoInit } = __webpack_require__(2888);
+const Protocol = __webpack_require__(7841);
+const { parseKey } = __webpack_require__(1789);
+const { SFTP } = __webpack_require__(4996);
 const {
   bufferCopy,
   makeBufferParser,
@@ -4942,23 +4942,23 @@ const {
   readUInt32BE,
   sigSSHToASN1,
   writeUInt32BE,
-} = __webpack_require__(2312);
+} = __webpack_require__(2184);
 
-const { AgentContext, createAgent, isAgent } = __webpack_require__(313);
+const { AgentContext, createAgent, isAgent } = __webpack_require__(3849);
 const {
   Channel,
   MAX_WINDOW,
   PACKET_SIZE,
   windowAdjust,
   WINDOW_THRESHOLD,
-} = __webpack_require__(3907);
+} = __webpack_require__(5683);
 const {
   ChannelManager,
   generateAlgorithmList,
   isWritable,
   onChannelOpenFailure,
   onCHANNEL_CLOSE,
-} = __webpack_require__(1977);
+} = __webpack_require__(2137);
 
 const bufferParser = makeBufferParser();
 const sigParser = makeBufferParser();
@@ -7078,7 +7078,7 @@ module.exports = Client;
 
 /***/ }),
 
-/***/ 3721:
+/***/ 137:
 /***/ ((__unused_webpack_module, exports, __webpack_require__) => {
 
 "use strict";
@@ -7106,7 +7106,7 @@ for (const ctor of [HttpAgent, HttpsAgent]) {
       const dstPort = options.port;
 
       if (Client === undefined)
-        Client = __webpack_require__(681);
+        Client = __webpack_require__(6297);
 
       const client = new Client();
       let triedForward = false;
@@ -7170,7 +7170,7 @@ function decorateStream(stream, ctor, options) {
 
 /***/ }),
 
-/***/ 1936:
+/***/ 5472:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -7183,33 +7183,33 @@ const {
   CygwinAgent,
   OpenSSHAgent,
   PageantAgent,
-} = __webpack_require__(313);
+} = __webpack_require__(3849);
 const {
   SSHTTPAgent: HTTPAgent,
   SSHTTPSAgent: HTTPSAgent,
-} = __webpack_require__(3721);
-const { parseKey } = __webpack_require__(4141);
+} = __webpack_require__(137);
+const { parseKey } = __webpack_require__(1789);
 const {
   flagsToString,
   OPEN_MODE,
   STATUS_CODE,
   stringToFlags,
-} = __webpack_require__(4724);
+} = __webpack_require__(4996);
 
 module.exports = {
   AgentProtocol,
   BaseAgent,
   createAgent,
-  Client: __webpack_require__(681),
+  Client: __webpack_require__(6297),
   CygwinAgent,
   HTTPAgent,
   HTTPSAgent,
   OpenSSHAgent,
   PageantAgent,
-  Server: __webpack_require__(1661),
+  Server: __webpack_require__(2605),
   utils: {
     parseKey,
-    ...__webpack_require__(401),
+    ...__webpack_require__(3489),
     sftp: {
       flagsToString,
       OPEN_MODE,
@@ -7222,7 +7222,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 401:
+/***/ 3489:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -7236,10 +7236,10 @@ const {
   randomBytes,
 } = __webpack_require__(6982);
 
-const { Ber } = __webpack_require__(3901);
-const bcrypt_pbkdf = (__webpack_require__(2158).pbkdf);
+const { Ber } = __webpack_require__(9837);
+const bcrypt_pbkdf = (__webpack_require__(686).pbkdf);
 
-const { CIPHER_INFO } = __webpack_require__(1640);
+const { CIPHER_INFO } = __webpack_require__(2888);
 
 const SALT_LEN = 16;
 const DEFAULT_ROUNDS = 16;
@@ -7812,7 +7812,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1409:
+/***/ 7841:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -7858,7 +7858,7 @@ module.exports = {
 
 const { inspect } = __webpack_require__(9023);
 
-const { bindingAvailable, NullCipher, NullDecipher } = __webpack_require__(1640);
+const { bindingAvailable, NullCipher, NullDecipher } = __webpack_require__(2888);
 const {
   COMPAT_CHECKS,
   DISCONNECT_REASON,
@@ -7866,18 +7866,18 @@ const {
   MESSAGE,
   SIGNALS,
   TERMINAL_MODE,
-} = __webpack_require__(8628);
+} = __webpack_require__(4020);
 const {
   DEFAULT_KEXINIT_CLIENT,
   DEFAULT_KEXINIT_SERVER,
   KexInit,
   kexinit,
   onKEXPayload,
-} = __webpack_require__(8557);
+} = __webpack_require__(4637);
 const {
   parseKey,
-} = __webpack_require__(4141);
-const MESSAGE_HANDLERS = __webpack_require__(5324);
+} = __webpack_require__(1789);
+const MESSAGE_HANDLERS = __webpack_require__(9244);
 const {
   bufferCopy,
   bufferFill,
@@ -7885,15 +7885,15 @@ const {
   convertSignature,
   sendPacket,
   writeUInt32BE,
-} = __webpack_require__(2312);
+} = __webpack_require__(2184);
 const {
   PacketReader,
   PacketWriter,
   ZlibPacketReader,
   ZlibPacketWriter,
-} = __webpack_require__(5072);
+} = __webpack_require__(4592);
 
-const MODULE_VER = (__webpack_require__(5413)/* .version */ .rE);
+const MODULE_VER = (__webpack_require__(8342)/* .version */ .rE);
 
 const VALID_DISCONNECT_REASONS = new Map(
   Object.values(DISCONNECT_REASON).map((n) => [n, 1])
@@ -9956,7 +9956,7 @@ module.exports = Protocol;
 
 /***/ }),
 
-/***/ 4724:
+/***/ 4996:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -9978,7 +9978,7 @@ const {
   bufferSlice,
   makeBufferParser,
   writeUInt32BE,
-} = __webpack_require__(2312);
+} = __webpack_require__(2184);
 
 const ATTR = {
   SIZE: 0x00000001,
@@ -13558,7 +13558,7 @@ const {
   ERR_INVALID_ARG_TYPE,
   ERR_OUT_OF_RANGE,
   validateNumber
-} = __webpack_require__(7032);
+} = __webpack_require__(3208);
 
 const kMinPoolSpace = 128;
 
@@ -14016,7 +14016,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8628:
+/***/ 4020:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -14026,10 +14026,10 @@ const crypto = __webpack_require__(6982);
 
 let cpuInfo;
 try {
-  cpuInfo = __webpack_require__(6230)();
+  cpuInfo = __webpack_require__(4982)();
 } catch {}
 
-const { bindingAvailable, CIPHER_INFO, MAC_INFO } = __webpack_require__(1640);
+const { bindingAvailable, CIPHER_INFO, MAC_INFO } = __webpack_require__(2888);
 
 const eddsaSupported = (() => {
   if (typeof crypto.sign === 'function'
@@ -14380,7 +14380,7 @@ module.exports.DISCONNECT_REASON_BY_VALUE =
 
 /***/ }),
 
-/***/ 1640:
+/***/ 2888:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -14396,7 +14396,7 @@ const {
   createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual
 } = __webpack_require__(6982);
 
-const { readUInt32BE, writeUInt32BE } = __webpack_require__(2312);
+const { readUInt32BE, writeUInt32BE } = __webpack_require__(2184);
 
 const FastBuffer = Buffer[Symbol.species];
 const MAX_SEQNO = 2 ** 32 - 1;
@@ -14413,7 +14413,7 @@ let AESGCMDecipher;
 let ChaChaPolyDecipher;
 let GenericDecipher;
 try {
-  binding = __webpack_require__(3063);
+  binding = __webpack_require__(490);
   ({ AESGCMCipher, ChaChaPolyCipher, GenericCipher,
      AESGCMDecipher, ChaChaPolyDecipher, GenericDecipher } = binding);
 } catch {}
@@ -15967,7 +15967,7 @@ module.exports = {
     // eslint-disable-next-line no-async-promise-executor
     return new Promise(async (resolve, reject) => {
       try {
-        POLY1305_WASM_MODULE = await __webpack_require__(8294)();
+        POLY1305_WASM_MODULE = await __webpack_require__(7830)();
         POLY1305_RESULT_MALLOC = POLY1305_WASM_MODULE._malloc(16);
         poly1305_auth = POLY1305_WASM_MODULE.cwrap(
           'poly1305_auth',
@@ -15990,7 +15990,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8294:
+/***/ 7830:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 
@@ -16037,7 +16037,7 @@ else {}
 
 /***/ }),
 
-/***/ 5324:
+/***/ 9244:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -16045,8 +16045,8 @@ else {}
 
 const MESSAGE_HANDLERS = new Array(256);
 [
-  (__webpack_require__(8557).HANDLERS),
-  __webpack_require__(9516),
+  (__webpack_require__(4637).HANDLERS),
+  __webpack_require__(9964),
 ].forEach((handlers) => {
   // eslint-disable-next-line prefer-const
   for (let [type, handler] of Object.entries(handlers)) {
@@ -16061,7 +16061,7 @@ module.exports = MESSAGE_HANDLERS;
 
 /***/ }),
 
-/***/ 9516:
+/***/ 9964:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -16073,18 +16073,18 @@ const {
   doFatalError,
   sigSSHToASN1,
   writeUInt32BE,
-} = __webpack_require__(2312);
+} = __webpack_require__(2184);
 
 const {
   CHANNEL_OPEN_FAILURE,
   COMPAT,
   MESSAGE,
   TERMINAL_MODE,
-} = __webpack_require__(8628);
+} = __webpack_require__(4020);
 
 const {
   parseKey,
-} = __webpack_require__(4141);
+} = __webpack_require__(1789);
 
 const TERMINAL_MODE_BY_VALUE =
   Array.from(Object.entries(TERMINAL_MODE))
@@ -17354,7 +17354,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8557:
+/***/ 4637:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -17371,7 +17371,7 @@ const {
   randomFillSync,
 } = __webpack_require__(6982);
 
-const { Ber } = __webpack_require__(3901);
+const { Ber } = __webpack_require__(9837);
 
 const {
   COMPAT,
@@ -17383,14 +17383,14 @@ const {
   DEFAULT_COMPRESSION,
   DISCONNECT_REASON,
   MESSAGE,
-} = __webpack_require__(8628);
+} = __webpack_require__(4020);
 const {
   CIPHER_INFO,
   createCipher,
   createDecipher,
   MAC_INFO,
-} = __webpack_require__(1640);
-const { parseDERKey } = __webpack_require__(4141);
+} = __webpack_require__(2888);
+const { parseDERKey } = __webpack_require__(1789);
 const {
   bufferFill,
   bufferParser,
@@ -17399,13 +17399,13 @@ const {
   FastBuffer,
   sigSSHToASN1,
   writeUInt32BE,
-} = __webpack_require__(2312);
+} = __webpack_require__(2184);
 const {
   PacketReader,
   PacketWriter,
   ZlibPacketReader,
   ZlibPacketWriter,
-} = __webpack_require__(5072);
+} = __webpack_require__(4592);
 
 let MESSAGE_HANDLERS;
 
@@ -19149,7 +19149,7 @@ function onKEXPayload(state, payload) {
       case MESSAGE.UNIMPLEMENTED:
       case MESSAGE.DEBUG:
         if (!MESSAGE_HANDLERS)
-          MESSAGE_HANDLERS = __webpack_require__(5324);
+          MESSAGE_HANDLERS = __webpack_require__(9244);
         return MESSAGE_HANDLERS[type](this, payload);
     }
   }
@@ -19157,7 +19157,7 @@ function onKEXPayload(state, payload) {
   switch (type) {
     case MESSAGE.DISCONNECT:
       if (!MESSAGE_HANDLERS)
-        MESSAGE_HANDLERS = __webpack_require__(5324);
+        MESSAGE_HANDLERS = __webpack_require__(9244);
       return MESSAGE_HANDLERS[type](this, payload);
     case MESSAGE.KEXINIT:
       if (!state.firstPacket) {
@@ -19270,7 +19270,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4141:
+/***/ 1789:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -19293,18 +19293,18 @@ const {
 } = __webpack_require__(6982);
 const supportedOpenSSLCiphers = getCiphers();
 
-const { Ber } = __webpack_require__(3901);
-const bcrypt_pbkdf = (__webpack_require__(2158).pbkdf);
+const { Ber } = __webpack_require__(9837);
+const bcrypt_pbkdf = (__webpack_require__(686).pbkdf);
 
-const { CIPHER_INFO } = __webpack_require__(1640);
-const { eddsaSupported, SUPPORTED_CIPHER } = __webpack_require__(8628);
+const { CIPHER_INFO } = __webpack_require__(2888);
+const { eddsaSupported, SUPPORTED_CIPHER } = __webpack_require__(4020);
 const {
   bufferSlice,
   makeBufferParser,
   readString,
   readUInt32BE,
   writeUInt32BE,
-} = __webpack_require__(2312);
+} = __webpack_require__(2184);
 
 const SYM_HASH_ALGO = Symbol('Hash Algorithm');
 const SYM_PRIV_PEM = Symbol('Private key PEM');
@@ -20762,7 +20762,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7032:
+/***/ 3208:
 /***/ ((__unused_webpack_module, exports, __webpack_require__) => {
 
 "use strict";
@@ -20885,13 +20885,13 @@ exports.validateNumber = function validateNumber(value, name) {
 
 /***/ }),
 
-/***/ 2312:
+/***/ 2184:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
 
 
-const Ber = (__webpack_require__(3901).Ber);
+const Ber = (__webpack_require__(9837).Ber);
 
 let DISCONNECT_REASON;
 
@@ -21062,7 +21062,7 @@ module.exports = {
   doFatalError: (protocol, msg, level, reason) => {
     let err;
     if (DISCONNECT_REASON === undefined)
-      ({ DISCONNECT_REASON } = __webpack_require__(8628));
+      ({ DISCONNECT_REASON } = __webpack_require__(4020));
     if (msg instanceof Error) {
       // doFatalError(protocol, err[, reason])
       err = msg;
@@ -21249,7 +21249,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5072:
+/***/ 4592:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -21512,7 +21512,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1661:
+/***/ 2605:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -21541,13 +21541,13 @@ const {
   SUPPORTED_KEX,
   SUPPORTED_MAC,
   SUPPORTED_SERVER_HOST_KEY,
-} = __webpack_require__(8628);
-const { init: cryptoInit } = __webpack_require__(1640);
-const { KexInit } = __webpack_require__(8557);
-const { parseKey } = __webpack_require__(4141);
-const Protocol = __webpack_require__(1409);
-const { SFTP } = __webpack_require__(4724);
-const { writeUInt32BE } = __webpack_require__(2312);
+} = __webpack_require__(4020);
+const { init: cryptoInit } = __webpack_require__(2888);
+const { KexInit } = __webpack_require__(4637);
+const { parseKey } = __webpack_require__(1789);
+const Protocol = __webpack_require__(7841);
+const { SFTP } = __webpack_require__(4996);
+const { writeUInt32BE } = __webpack_require__(2184);
 
 const {
   Channel,
@@ -21555,7 +21555,7 @@ const {
   PACKET_SIZE,
   windowAdjust,
   WINDOW_THRESHOLD,
-} = __webpack_require__(3907);
+} = __webpack_require__(5683);
 
 const {
   ChannelManager,
@@ -21563,7 +21563,7 @@ const {
   isWritable,
   onChannelOpenFailure,
   onCHANNEL_CLOSE,
-} = __webpack_require__(1977);
+} = __webpack_require__(2137);
 
 const MAX_PENDING_AUTHS = 10;
 
@@ -22900,13 +22900,13 @@ module.exports.IncomingClient = Client;
 
 /***/ }),
 
-/***/ 1977:
+/***/ 2137:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
 
 
-const { SFTP } = __webpack_require__(4724);
+const { SFTP } = __webpack_require__(4996);
 
 const MAX_CHANNEL = 2 ** 32 - 1;
 
@@ -23244,7 +23244,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7900:
+/***/ 668:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 (function(nacl) {
@@ -25639,7 +25639,7 @@ nacl.setPRNG = function(fn) {
 
 /***/ }),
 
-/***/ 859:
+/***/ 7318:
 /***/ ((module) => {
 
 module.exports = eval("require")("../build/Release/cpufeatures.node");
@@ -25647,7 +25647,7 @@ module.exports = eval("require")("../build/Release/cpufeatures.node");
 
 /***/ }),
 
-/***/ 3063:
+/***/ 490:
 /***/ ((module) => {
 
 module.exports = eval("require")("./crypto/build/Release/sshcrypto.node");
@@ -25655,7 +25655,7 @@ module.exports = eval("require")("./crypto/build/Release/sshcrypto.node");
 
 /***/ }),
 
-/***/ 2103:
+/***/ 9487:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 "use strict";
@@ -25671,13 +25671,13 @@ __webpack_require__.d(__webpack_exports__, {
 var external_assert_ = __webpack_require__(2613);
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __webpack_require__(9896);
-// EXTERNAL MODULE: ../../work/main/node_modules/is-stream/index.js
-var is_stream = __webpack_require__(4799);
-// EXTERNAL MODULE: ../../work/main/node_modules/make-dir/index.js
-var make_dir = __webpack_require__(5696);
+// EXTERNAL MODULE: ./node_modules/is-stream/index.js
+var is_stream = __webpack_require__(6543);
+// EXTERNAL MODULE: ./node_modules/make-dir/index.js
+var make_dir = __webpack_require__(6512);
 // EXTERNAL MODULE: external "path"
 var external_path_ = __webpack_require__(6928);
-;// CONCATENATED MODULE: ../../work/main/node_modules/sb-promise-queue/lib/esm/index.mjs
+;// CONCATENATED MODULE: ./node_modules/sb-promise-queue/lib/esm/index.mjs
 class PromiseQueue {
     constructor({ concurrency = 1 } = {}) {
         this.options = { concurrency };
@@ -25749,7 +25749,7 @@ class PromiseQueue {
 }
 
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/sb-scandir/lib/esm/index.mjs
+;// CONCATENATED MODULE: ./node_modules/sb-scandir/lib/esm/index.mjs
 /* @flow */
 
 
@@ -25845,11 +25845,11 @@ async function scanDirectory(path, { recursive = true, validate = null, concurre
 }
 /* harmony default export */ const esm = (scanDirectory);
 
-// EXTERNAL MODULE: ../../work/main/node_modules/shell-escape/shell-escape.js
-var shell_escape = __webpack_require__(1638);
-// EXTERNAL MODULE: ../../work/main/node_modules/ssh2/lib/index.js
-var lib = __webpack_require__(1936);
-;// CONCATENATED MODULE: ../../work/main/node_modules/node-ssh/lib/esm/index.mjs
+// EXTERNAL MODULE: ./node_modules/shell-escape/shell-escape.js
+var shell_escape = __webpack_require__(4646);
+// EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
+var lib = __webpack_require__(5472);
+;// CONCATENATED MODULE: ./node_modules/node-ssh/lib/esm/index.mjs
 
 
 
@@ -26558,7 +26558,7 @@ class NodeSSH {
 
 /***/ }),
 
-/***/ 5413:
+/***/ 8342:
 /***/ ((module) => {
 
 "use strict";
