@@ -85,7 +85,7 @@ describe('maintenance bundle', () => {
     };
     const idle = await runAction({ action: 'maintenance', inputs: { ...base, prune: 'false', upgrade: 'false' } });
     expect(idle.code).toBe(1);
-    expect(idle.stdout).toContain("::error::Input 'prune': is false and so is upgrade: there is nothing to do");
+    expect(idle.stdout).toContain("::error::Input 'prune': is false and so are upgrade and rotate-logs: there is nothing to do");
 
     await onHost(ct.lab, host, `docker create --name stale-job ${image.v2}`);
     const result = await runAction({ action: 'maintenance', inputs: { ...base, upgrade: 'true', 'upgrade-command': 'echo upgraded "$HOME" > "$HOME/upgraded.txt"' }, timeoutMs: 120_000 });
