@@ -6,9 +6,9 @@ import { configDefaults, defineConfig } from 'vitest/config';
 const logger = createLogger();
 const warn = logger.warn.bind(logger);
 logger.warn = (message, options) => {
-  if (!/^Sourcemap for ".*node_modules\/@actions\/workflow-parser\/.*" points to missing source files/.test(message)) warn(message, options);
+  if (!/^Sourcemap for ".*node_modules\/@actions\/workflow-parser\/.*" points to missing source files/.test(message))
+    warn(message, options);
 };
-
 
 export default defineConfig({
   customLogger: logger,

@@ -53,7 +53,8 @@ interface Row {
   counted: boolean;
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+const median = (values: number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 
 async function measure(count: number): Promise<Row[]> {
   const lab = await startLab({ hosts: count });
@@ -61,8 +62,17 @@ async function measure(count: number): Promise<Row[]> {
   try {
     const hosts = labHosts(lab);
     for (const version of ['v1', 'v2']) {
-      const result = await deploy(hosts, deploySettings(lab, version, { maxParallel: MAX_PARALLEL, canaryPercent: 10, splitKey: '$request_id', smokeRequests: [] }));
-      if (!result.ok) throw new Error(`deploy ${version} on ${count} host(s) failed: ${result.error ?? 'see the host reports'}`);
+      const result = await deploy(
+        hosts,
+        deploySettings(lab, version, {
+          maxParallel: MAX_PARALLEL,
+          canaryPercent: 10,
+          splitKey: '$request_id',
+          smokeRequests: [],
+        }),
+      );
+      if (!result.ok)
+        throw new Error(`deploy ${version} on ${count} host(s) failed: ${result.error ?? 'see the host reports'}`);
     }
     await lab.enableSite();
     const first = lab.hosts[0]!;
@@ -70,17 +80,35 @@ async function measure(count: number): Promise<Row[]> {
     const lines = (await fsp.readFile(first.accessLog, 'utf8')).trim().split('\n');
     const real = lines[lines.length - 1]!;
     const entry = JSON.parse(real) as { upstream: string };
-    const lineOf = (color: 'blue' | 'green'): string => `${JSON.stringify({ ...entry, upstream: `${entry.upstream.replace(/_(blue|green)$/, '')}_${color}` })}\n`;
+    const lineOf = (color: 'blue' | 'green'): string =>
+      `${JSON.stringify({ ...entry, upstream: `${entry.upstream.replace(/_(blue|green)$/, '')}_${color}` })}\n`;
 
     const settings = sessionSettings(lab);
     for (const host of hosts) remotes.push(await connect(host.target, settings.connect));
     const batched = batchRemotes(remotes, MAX_PARALLEL);
     const remoteOf = (index: number): BatchedRemote => batched.get(remotes[index]!)!;
     const source = new CombinedSource([
-      new NginxLogSource(hosts.map((host, index) => ({ remote: remoteOf(index), accessLog: host.accessLog, app: lab.app }))),
-      ...hosts.map((host, index) => new HostSource({ remote: remoteOf(index), ports: { blue: host.bluePort, green: host.greenPort }, colors: ['blue', 'green'] })),
+      new NginxLogSource(
+        hosts.map((host, index) => ({ remote: remoteOf(index), accessLog: host.accessLog, app: lab.app })),
+      ),
+      ...hosts.map(
+        (host, index) =>
+          new HostSource({
+            remote: remoteOf(index),
+            ports: { blue: host.bluePort, green: host.greenPort },
+            colors: ['blue', 'green'],
+          }),
+      ),
     ]);
-    const totals = () => [...batched.values()].reduce((sum, remote) => ({ ssh: sum.ssh + remote.counts.sshCommands, commands: sum.commands + remote.counts.commands, bytes: sum.bytes + remote.counts.bytesReceived + remote.counts.bytesSent }), { ssh: 0, commands: 0, bytes: 0 });
+    const totals = () =>
+      [...batched.values()].reduce(
+        (sum, remote) => ({
+          ssh: sum.ssh + remote.counts.sshCommands,
+          commands: sum.commands + remote.counts.commands,
+          bytes: sum.bytes + remote.counts.bytesReceived + remote.counts.bytesSent,
+        }),
+        { ssh: 0, commands: 0, bytes: 0 },
+      );
     let at = Date.now();
     await source.sample({ start: at, end: at + 1 }); // the first read only finds where each log ends
 
@@ -108,7 +136,17 @@ async function measure(count: number): Promise<Row[]> {
         const requests = (sample.colors.blue?.requests ?? 0) + (sample.colors.green?.requests ?? 0);
         if (requests !== perHost * count || sample.colors.green?.requests !== canary * count) counted = false;
       }
-      rows.push({ hosts: count, rate, linesPerHost: perHost, sshPerInterval: median(ssh), commandsPerInterval: median(commands), kbPerHost: median(bytes) / count / 1024, kbTotal: median(bytes) / 1024, sampleMs: median(ms), counted });
+      rows.push({
+        hosts: count,
+        rate,
+        linesPerHost: perHost,
+        sshPerInterval: median(ssh),
+        commandsPerInterval: median(commands),
+        kbPerHost: median(bytes) / count / 1024,
+        kbTotal: median(bytes) / 1024,
+        sampleMs: median(ms),
+        counted,
+      });
     }
     await source.close();
     return rows;
@@ -121,20 +159,30 @@ async function measure(count: number): Promise<Row[]> {
 const rows: Row[] = [];
 for (const count of HOST_COUNTS) rows.push(...(await measure(count)));
 
-console.log(`\nCanary monitor: cost per ${INTERVAL_SECONDS} s interval, sources nginx-log + host, max-parallel ${MAX_PARALLEL}, a per-app access log`);
+console.log(
+  `\nCanary monitor: cost per ${INTERVAL_SECONDS} s interval, sources nginx-log + host, max-parallel ${MAX_PARALLEL}, a per-app access log`,
+);
 console.log(`command: npx tsx bench/analysis-cost.ts${args.quick ? ' --quick' : ''}`);
 console.log(`goal: ${GOAL}\n`);
-console.log('| hosts | req/min per host | log lines per host | SSH commands | commands they carry | KiB over SSH per host | KiB total | sample took | every line counted | goal |');
+console.log(
+  '| hosts | req/min per host | log lines per host | SSH commands | commands they carry | KiB over SSH per host | KiB total | sample took | every line counted | goal |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 let failed = false;
 for (const row of rows) {
   const met = row.sshPerInterval <= row.hosts;
   if (!row.counted) failed = true;
-  console.log(`| ${row.hosts} | ${row.rate.toLocaleString('en-US')} | ${row.linesPerHost} | ${row.sshPerInterval} | ${row.commandsPerInterval} | ${row.kbPerHost.toFixed(1)} | ${row.kbTotal.toFixed(1)} | ${(row.sampleMs / 1000).toFixed(2)} s | ${row.counted ? 'yes' : 'NO'} | ${met ? 'met' : 'missed'} (≤ ${row.hosts}) |`);
+  console.log(
+    `| ${row.hosts} | ${row.rate.toLocaleString('en-US')} | ${row.linesPerHost} | ${row.sshPerInterval} | ${row.commandsPerInterval} | ${row.kbPerHost.toFixed(1)} | ${row.kbTotal.toFixed(1)} | ${(row.sampleMs / 1000).toFixed(2)} s | ${row.counted ? 'yes' : 'NO'} | ${met ? 'met' : 'missed'} (≤ ${row.hosts}) |`,
+  );
 }
-console.log(`\n"commands they carry": what the sources asked for (the log read, the health checks, memory); without batching each would be its own SSH command.`);
-console.log('The bytes are the access lines (base64, 4/3 of their size) plus the scripts sent; with a shared access log, every other site\'s lines are shipped too.');
+console.log(
+  `\n"commands they carry": what the sources asked for (the log read, the health checks, memory); without batching each would be its own SSH command.`,
+);
+console.log(
+  "The bytes are the access lines (base64, 4/3 of their size) plus the scripts sent; with a shared access log, every other site's lines are shipped too.",
+);
 if (failed) {
-  console.error('some interval did not count every line written: the figures above are not the monitor\'s');
+  console.error("some interval did not count every line written: the figures above are not the monitor's");
   process.exit(1);
 }

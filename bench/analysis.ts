@@ -35,7 +35,19 @@
  * - beta 0.01: the analysis never acts on the test's pass, so beta only shapes the figures shown.
  */
 import { parseArgs } from 'node:util';
-import { binomialUpperTail, CanaryAnalysis, DEFAULT_ROLLBACK_ON, emptyColorSample, LATENCY_BOUNDS_MS, parsePolicy, SeededRandom, type ColorSample, type Policy, type Sample, type Verdict } from '../packages/shared/src/analysis';
+import {
+  binomialUpperTail,
+  CanaryAnalysis,
+  DEFAULT_ROLLBACK_ON,
+  emptyColorSample,
+  LATENCY_BOUNDS_MS,
+  parsePolicy,
+  SeededRandom,
+  type ColorSample,
+  type Policy,
+  type Sample,
+  type Verdict,
+} from '../packages/shared/src/analysis';
 
 const REQUESTS_PER_MINUTE = 500;
 const CANARY_SHARE = 0.1;
@@ -43,7 +55,10 @@ const STABLE_ERROR_RATE = 0.002;
 /** Longest our analysis can run with the defaults (one extension), and how far runs are drawn. */
 const HORIZON_SECONDS = 600;
 
-type Goal = { kind: 'detect'; withinSeconds: number; share: number; median?: number } | { kind: 'no-rollback'; maxShare: number } | { kind: 'report' };
+type Goal =
+  | { kind: 'detect'; withinSeconds: number; share: number; median?: number }
+  | { kind: 'no-rollback'; maxShare: number }
+  | { kind: 'report' };
 
 interface Case {
   name: string;
@@ -57,7 +72,9 @@ interface Case {
 function normalCdf(x: number): number {
   const z = Math.abs(x) / Math.SQRT2;
   const t = 1 / (1 + 0.3275911 * z);
-  const erf = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-z * z);
+  const erf =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-z * z);
   return x >= 0 ? (1 + erf) / 2 : (1 - erf) / 2;
 }
 
@@ -84,7 +101,12 @@ function cumulative(buckets: number[]): number[] {
 const HEALTHY = lognormalWithP95(300, 0.6);
 const healthyLatency = cumulative(HEALTHY);
 /** 20 % of requests around 3 s, the rest healthy: P95 ≈ 4.4 s by the histogram, under the 5-s trigger. */
-const slowLatency = cumulative(mixture([[0.2, lognormal(3000, 0.08)], [0.8, HEALTHY]]));
+const slowLatency = cumulative(
+  mixture([
+    [0.2, lognormal(3000, 0.08)],
+    [0.8, HEALTHY],
+  ]),
+);
 /**
  * Near the 2-s limit and over it: the healthy shape (lognormal, σ 0.6) scaled to a P95: 4.2 % of
  * requests slower than 2 s at P95 1.9 s, 31 % at P95 4 s. A wider spread (σ 0.8) is in 6c: at
@@ -97,12 +119,22 @@ const NO_ROLLBACK: Goal = { kind: 'no-rollback', maxShare: 0.01 };
 
 const CASES: Case[] = [
   { name: '1 errors 20%', errorRate: 0.2, latency: healthyLatency, goal: DETECT_20 },
-  { name: '2 errors 5%', errorRate: 0.05, latency: healthyLatency, goal: { kind: 'detect', withinSeconds: 300, share: 0.95 } },
+  {
+    name: '2 errors 5%',
+    errorRate: 0.05,
+    latency: healthyLatency,
+    goal: { kind: 'detect', withinSeconds: 300, share: 0.95 },
+  },
   { name: '3 errors 2%', errorRate: 0.02, latency: healthyLatency, goal: { kind: 'report' } },
   { name: '4 healthy 0.5% errors', errorRate: 0.005, latency: healthyLatency, goal: NO_ROLLBACK },
   { name: '4b healthy 0.9% errors', errorRate: 0.009, latency: healthyLatency, goal: NO_ROLLBACK },
   { name: '5 healthy 0% errors', errorRate: 0, latency: healthyLatency, goal: NO_ROLLBACK },
-  { name: '6 slow: P95 4 s', errorRate: 0, latency: p95(4000), goal: { kind: 'detect', withinSeconds: 60, share: 0.9 } },
+  {
+    name: '6 slow: P95 4 s',
+    errorRate: 0,
+    latency: p95(4000),
+    goal: { kind: 'detect', withinSeconds: 60, share: 0.9 },
+  },
   { name: '6b slow: 20% at 3 s', errorRate: 0, latency: slowLatency, goal: { kind: 'report' } },
   { name: '6c slow: P95 4 s, σ 0.8', errorRate: 0, latency: p95(4000, 0.8), goal: { kind: 'report' } },
   { name: '7 healthy P95 1.5 s', errorRate: 0, latency: p95(1500), goal: NO_ROLLBACK },
@@ -152,7 +184,8 @@ class Run {
     const random = new SeededRandom(seed);
     const rate = (REQUESTS_PER_MINUTE / 60) * CANARY_SHARE;
     const times: number[] = [];
-    for (let t = -Math.log(1 - random.next()) / rate; t < HORIZON_SECONDS; t += -Math.log(1 - random.next()) / rate) times.push(t);
+    for (let t = -Math.log(1 - random.next()) / rate; t < HORIZON_SECONDS; t += -Math.log(1 - random.next()) / rate)
+      times.push(t);
     this.times = Float64Array.from(times);
     this.errors = new Uint8Array(times.length);
     this.buckets = new Uint8Array(times.length);
@@ -204,7 +237,8 @@ class Run {
   /** Seconds from the switch to the canary's k-th error (Infinity: not within the horizon). */
   kthError(k: number): number {
     let seen = 0;
-    for (let index = 0; index < this.times.length; index++) if (this.errors[index] && ++seen === k) return this.times[index] as number;
+    for (let index = 0; index < this.times.length; index++)
+      if (this.errors[index] && ++seen === k) return this.times[index] as number;
     return Infinity;
   }
 
@@ -249,7 +283,11 @@ function analyse(policy: Policy, run: Run, model: SourceModel, startDelay: numbe
   let to = model === 'mark' ? start + Math.max(1, Math.ceil(startDelay / interval)) * interval : start + interval;
   for (let index = 0; index < 100_000; index++) {
     const lost = model === 'no-mark' && index === 0;
-    const sample: Sample = { start: from * 1000, end: to * 1000, colors: lost ? {} : { green: run.canary(from, to), blue: run.stableSlot(index) } };
+    const sample: Sample = {
+      start: from * 1000,
+      end: to * 1000,
+      colors: lost ? {} : { green: run.canary(from, to), blue: run.stableSlot(index) },
+    };
     const result = analysis.add(sample);
     if (result) {
       return {
@@ -362,8 +400,30 @@ interface CaseFigures {
   others: Map<string, number[]>;
 }
 
-function simulate(scenario: Case, caseIndex: number, policy: Policy, runs: number, seed: number, startDelay: number, full: boolean): CaseFigures {
-  const figures: CaseFigures = { scenario, runs, rolledBack: 0, inconclusive: 0, passedUndecided: 0, extended: 0, early: 0, detection: [], noMark: [], triggersOnly: [], floor: [], fixedTest: [], others: new Map() };
+function simulate(
+  scenario: Case,
+  caseIndex: number,
+  policy: Policy,
+  runs: number,
+  seed: number,
+  startDelay: number,
+  full: boolean,
+): CaseFigures {
+  const figures: CaseFigures = {
+    scenario,
+    runs,
+    rolledBack: 0,
+    inconclusive: 0,
+    passedUndecided: 0,
+    extended: 0,
+    early: 0,
+    detection: [],
+    noMark: [],
+    triggersOnly: [],
+    floor: [],
+    fixedTest: [],
+    others: new Map(),
+  };
   const rollsBack = (outcome: Outcome): boolean => DEFAULT_ROLLBACK_ON.includes(outcome.verdict);
   for (let index = 0; index < runs; index++) {
     const run = new Run(runSeed(seed, caseIndex, index), scenario);
@@ -381,9 +441,13 @@ function simulate(scenario: Case, caseIndex: number, policy: Policy, runs: numbe
     figures.triggersOnly.push(triggers.verdict === 'failure' ? triggers.seconds : Infinity);
     figures.floor.push(run.kthError(policy.sprt.minFailures));
     const at300 = run.counts(0, 300);
-    figures.fixedTest.push(at300.requests > 0 && binomialUpperTail(at300.errors, at300.requests, 0.01) <= policy.sprt.alpha ? 300 : Infinity);
-    for (const rule of FLAGGER) (figures.others.get(rule.label) ?? figures.others.set(rule.label, []).get(rule.label))?.push(flagger(rule, run));
-    for (const rule of ARGO) (figures.others.get(rule.label) ?? figures.others.set(rule.label, []).get(rule.label))?.push(argo(rule, run));
+    figures.fixedTest.push(
+      at300.requests > 0 && binomialUpperTail(at300.errors, at300.requests, 0.01) <= policy.sprt.alpha ? 300 : Infinity,
+    );
+    for (const rule of FLAGGER)
+      (figures.others.get(rule.label) ?? figures.others.set(rule.label, []).get(rule.label))?.push(flagger(rule, run));
+    for (const rule of ARGO)
+      (figures.others.get(rule.label) ?? figures.others.set(rule.label, []).get(rule.label))?.push(argo(rule, run));
   }
   return figures;
 }
@@ -396,12 +460,14 @@ function percentile(values: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Infinity;
 }
 
-const share = (values: readonly number[], test: (value: number) => boolean): number => values.filter(test).length / Math.max(1, values.length);
+const share = (values: readonly number[], test: (value: number) => boolean): number =>
+  values.filter(test).length / Math.max(1, values.length);
 const pct = (value: number): string => `${(value * 100).toFixed(1)}%`;
 const secs = (value: number): string => (Number.isFinite(value) ? `${Math.round(value)} s` : '–');
 
 function goalText(goal: Goal): string {
-  if (goal.kind === 'detect') return `≥${pct(goal.share).replace('.0', '')} ≤${goal.withinSeconds} s${goal.median ? `, median ≤${goal.median} s` : ''}`;
+  if (goal.kind === 'detect')
+    return `≥${pct(goal.share).replace('.0', '')} ≤${goal.withinSeconds} s${goal.median ? `, median ≤${goal.median} s` : ''}`;
   if (goal.kind === 'no-rollback') return `rolled back ≤${pct(goal.maxShare).replace('.0', '')}`;
   return '–';
 }
@@ -418,14 +484,34 @@ function goalMet(figures: CaseFigures): string {
 }
 
 function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ');
+  const widths = headers.map((header, column) =>
+    Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: string[]): string =>
+    cells
+      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0)))
+      .join('  ');
   return [line(headers), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(line)].join('\n');
 }
 
 function mainTable(all: CaseFigures[]): string {
   return table(
-    ['case', 'runs', 'rolled back', 'inconcl.', 'passed undecided', 'extended', 'early', 'median', 'p90', '≤30 s', '≤60 s', '≤300 s', 'goal', 'met'],
+    [
+      'case',
+      'runs',
+      'rolled back',
+      'inconcl.',
+      'passed undecided',
+      'extended',
+      'early',
+      'median',
+      'p90',
+      '≤30 s',
+      '≤60 s',
+      '≤300 s',
+      'goal',
+      'met',
+    ],
     all.map((figures) => [
       figures.scenario.name,
       String(figures.runs),
@@ -448,18 +534,34 @@ function mainTable(all: CaseFigures[]): string {
 /** One row per case: ours, the floor, ours without the mark, the procedure's triggers, and each other tool's rule: median / p90 / rolled back within 300 s. */
 function sideBySide(all: CaseFigures[]): string {
   const labels = [...(all[0]?.others.keys() ?? [])];
-  const cell = (values: readonly number[]): string => `${secs(percentile(values, 0.5))} / ${secs(percentile(values, 0.9))} / ${pct(share(values, (s) => s <= COMPARE_SECONDS))}`;
+  const cell = (values: readonly number[]): string =>
+    `${secs(percentile(values, 0.5))} / ${secs(percentile(values, 0.9))} / ${pct(share(values, (s) => s <= COMPARE_SECONDS))}`;
   return table(
     ['case', 'ours', 'floor (3rd error)', 'fixed test at 300 s', 'ours, no mark', 'procedure triggers', ...labels],
-    all.map((figures) => [figures.scenario.name, cell(figures.detection), cell(figures.floor), cell(figures.fixedTest), cell(figures.noMark), cell(figures.triggersOnly), ...labels.map((label) => cell(figures.others.get(label) ?? []))]),
+    all.map((figures) => [
+      figures.scenario.name,
+      cell(figures.detection),
+      cell(figures.floor),
+      cell(figures.fixedTest),
+      cell(figures.noMark),
+      cell(figures.triggersOnly),
+      ...labels.map((label) => cell(figures.others.get(label) ?? [])),
+    ]),
   );
 }
 
 /** Ours against each other rule, where both roll back: median and p90 detection ratios (ours / theirs). */
 function ratios(all: CaseFigures[]): string {
   const labels = [...(all[0]?.others.keys() ?? [])];
-  const detecting = all.filter((figures) => figures.scenario.goal.kind === 'detect' || figures.scenario.errorRate >= 0.02);
-  const ratio = (ours: number, theirs: number): string => (Number.isFinite(ours) && Number.isFinite(theirs) ? (ours / theirs).toFixed(2) : Number.isFinite(ours) ? '0 (never)' : '–');
+  const detecting = all.filter(
+    (figures) => figures.scenario.goal.kind === 'detect' || figures.scenario.errorRate >= 0.02,
+  );
+  const ratio = (ours: number, theirs: number): string =>
+    Number.isFinite(ours) && Number.isFinite(theirs)
+      ? (ours / theirs).toFixed(2)
+      : Number.isFinite(ours)
+        ? '0 (never)'
+        : '–';
   return table(
     ['case', ...labels.map((label) => `÷ ${label}: median, p90`)],
     detecting.map((figures) => [
@@ -494,12 +596,25 @@ function tune(runs: number, seed: number, startDelay: number): void {
   const errorRows: string[][] = [];
   const settingsGrid: Array<[string, Record<string, unknown>]> = [];
   for (const alpha of [0.005, 0.01, 0.02]) {
-    for (const multiplier of [5, 10]) settingsGrid.push([`α ${alpha}, ×${multiplier}`, { sprt: { alpha, 'error-multiplier': multiplier } }]);
+    for (const multiplier of [5, 10])
+      settingsGrid.push([`α ${alpha}, ×${multiplier}`, { sprt: { alpha, 'error-multiplier': multiplier } }]);
   }
-  for (const [end, extension] of [[0.01, 0.01], [0.015, 0.015], [0.015, 0.005], [0.02, 0.005]] as const) {
-    settingsGrid.push([`end-alpha ${end}, extension-alpha ${extension}`, { sprt: { 'end-alpha': end, 'extension-alpha': extension } }]);
+  for (const [end, extension] of [
+    [0.01, 0.01],
+    [0.015, 0.015],
+    [0.015, 0.005],
+    [0.02, 0.005],
+  ] as const) {
+    settingsGrid.push([
+      `end-alpha ${end}, extension-alpha ${extension}`,
+      { sprt: { 'end-alpha': end, 'extension-alpha': extension } },
+    ]);
   }
-  settingsGrid.push(['defaults, interval 2 s', { interval: 2 }], ['defaults, interval 10 s', { interval: 10 }], ['defaults, on-undecided: inconclusive', { 'on-undecided': 'inconclusive' }]);
+  settingsGrid.push(
+    ['defaults, interval 2 s', { interval: 2 }],
+    ['defaults, interval 10 s', { interval: 10 }],
+    ['defaults, on-undecided: inconclusive', { 'on-undecided': 'inconclusive' }],
+  );
   for (const [label, settings] of settingsGrid) {
     errorRows.push([
       label,
@@ -511,7 +626,9 @@ function tune(runs: number, seed: number, startDelay: number): void {
     ]);
   }
   console.log(`\nTuning grid, errors (${runs} runs per cell; the same runs in every row):`);
-  console.log(table(['settings', '20%: median', '≤30 s', '5%: ≤300 s', '0.5%: rolled back', '0.9%: rolled back'], errorRows));
+  console.log(
+    table(['settings', '20%: median', '≤30 s', '5%: ≤300 s', '0.5%: rolled back', '0.9%: rolled back'], errorRows),
+  );
   const latencyRows = [2, 3, 4, 6].map((multiplier) => {
     const settings = { sprt: { 'latency-multiplier': multiplier } };
     return [
@@ -523,27 +640,45 @@ function tune(runs: number, seed: number, startDelay: number): void {
     ];
   });
   console.log(`\nTuning grid, latency (${runs} runs per cell, other settings default):`);
-  console.log(table(['settings', 'P95 4 s: median', '≤60 s', 'P95 1.8 s: rolled back', 'P95 1.9 s: rolled back'], latencyRows));
+  console.log(
+    table(['settings', 'P95 4 s: median', '≤60 s', 'P95 1.8 s: rolled back', 'P95 1.9 s: rolled back'], latencyRows),
+  );
 }
 
 function main(): void {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '2000' }, seed: { type: 'string', default: '20240601' }, 'start-delay': { type: 'string', default: '3' }, tune: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '2000' },
+      seed: { type: 'string', default: '20240601' },
+      'start-delay': { type: 'string', default: '3' },
+      tune: { type: 'boolean', default: false },
+    },
+  });
   const runs = Number(values.runs);
   const seed = Number(values.seed);
   const startDelay = Number(values['start-delay']);
-  if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(seed) || !(startDelay >= 0)) throw new Error('usage: bench/analysis.ts [--runs N] [--seed S] [--start-delay SECONDS] [--tune]');
+  if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(seed) || !(startDelay >= 0))
+    throw new Error('usage: bench/analysis.ts [--runs N] [--seed S] [--start-delay SECONDS] [--tune]');
   const started = performance.now();
   const policy = parsePolicy('');
-  console.log(`Canary analysis simulation: seed ${seed}, ${runs} runs per case; command: npx tsx bench/analysis.ts --runs ${runs} --seed ${seed} --start-delay ${startDelay}`);
+  console.log(
+    `Canary analysis simulation: seed ${seed}, ${runs} runs per case; command: npx tsx bench/analysis.ts --runs ${runs} --seed ${seed} --start-delay ${startDelay}`,
+  );
   console.log(
     `Traffic ${REQUESTS_PER_MINUTE}/min, canary ${CANARY_SHARE * 100}% (≈${((REQUESTS_PER_MINUTE / 60) * policy.intervalSeconds * CANARY_SHARE).toFixed(1)} requests per ${policy.intervalSeconds}-s interval), Poisson arrivals from the switch; the monitor starts ${startDelay} s after the switch. Default policy: duration ${policy.durationSeconds} s, min-requests ${policy.minRequests}, on-inconclusive ${policy.onInconclusive} ×${policy.maxExtensions}, on-undecided ${policy.onUndecided}, sprt α ${policy.sprt.alpha} (end ${policy.sprt.endAlpha}, extension ${policy.sprt.extensionAlpha}) β ${policy.sprt.beta} error ×${policy.sprt.errorMultiplier} latency ×${policy.sprt.latencyMultiplier} min-failures ${policy.sprt.minFailures}; rollback-on ${DEFAULT_ROLLBACK_ON.join(',')}.`,
   );
   const all = CASES.map((scenario, index) => simulate(scenario, index, policy, runs, seed, startDelay, true));
-  console.log(`\nThis engine, default policy, reading from the deploy's log mark. "rolled back" counts every verdict in the default rollback-on (${DEFAULT_ROLLBACK_ON.join(', ')}); inconcl. = not promoted, not rolled back; passed undecided = success with a warning. Times are seconds from the switch (the canary's first request) to the rollback decision; – = not rolled back.`);
+  console.log(
+    `\nThis engine, default policy, reading from the deploy's log mark. "rolled back" counts every verdict in the default rollback-on (${DEFAULT_ROLLBACK_ON.join(', ')}); inconcl. = not promoted, not rolled back; passed undecided = success with a warning. Times are seconds from the switch (the canary's first request) to the rollback decision; – = not rolled back.`,
+  );
   console.log(mainTable(all));
-  console.log(`\nSide by side on the same runs: median / p90 / rolled back within ${COMPARE_SECONDS} s. floor = the time of the canary's 3rd error (what any rule needing 3 errors waits for); fixed test = a one-sided binomial test of the error rate at 300 s at α (the most a 1%-level test can catch by 300 s); "no mark" = the source reading from the monitor's first sample (the first interval after its start is lost); the other tools judge the success rate only, over ${COMPARE_SECONDS} s.`);
+  console.log(
+    `\nSide by side on the same runs: median / p90 / rolled back within ${COMPARE_SECONDS} s. floor = the time of the canary's 3rd error (what any rule needing 3 errors waits for); fixed test = a one-sided binomial test of the error rate at 300 s at α (the most a 1%-level test can catch by 300 s); "no mark" = the source reading from the monitor's first sample (the first interval after its start is lost); the other tools judge the success rate only, over ${COMPARE_SECONDS} s.`,
+  );
   console.log(sideBySide(all));
-  console.log('\nOurs ÷ theirs (detection time; below 1 = ours is faster; "0 (never)" = theirs never rolled back in most runs).');
+  console.log(
+    '\nOurs ÷ theirs (detection time; below 1 = ours is faster; "0 (never)" = theirs never rolled back in most runs).',
+  );
   console.log(ratios(all));
   const meanErrorsIn30s = (REQUESTS_PER_MINUTE / 60) * CANARY_SHARE * 30 * 0.2;
   console.log(

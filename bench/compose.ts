@@ -11,7 +11,15 @@
  *   npx tsx bench/compose.ts [--repeats 3]
  */
 import { parseArgs } from 'node:util';
-import { commandRuntime, composeRuntime, deploy, promote, rollback, type HostSpec, type Runtime } from '@agent-loop/shared';
+import {
+  commandRuntime,
+  composeRuntime,
+  deploy,
+  promote,
+  rollback,
+  type HostSpec,
+  type Runtime,
+} from '@agent-loop/shared';
 import { startContainerLab } from '../test/lab/containers';
 import { startLab, type Lab } from '../test/lab/index';
 import { startTraffic } from '../test/lab/traffic';
@@ -33,16 +41,35 @@ interface Figures {
   bad: number;
 }
 
-async function measure(label: string, lab: Lab, runtime: Runtime, imageOf: (version: string) => string): Promise<Figures> {
+async function measure(
+  label: string,
+  lab: Lab,
+  runtime: Runtime,
+  imageOf: (version: string) => string,
+): Promise<Figures> {
   const hosts: HostSpec[] = labHosts(lab);
-  const figures: Figures = { runtime: label, deployPromoteMs: [], switchMs: [], startMs: [], rollbackMs: [], standbyMs: [], requests: 0, bad: 0 };
+  const figures: Figures = {
+    runtime: label,
+    deployPromoteMs: [],
+    switchMs: [],
+    startMs: [],
+    rollbackMs: [],
+    standbyMs: [],
+    requests: 0,
+    bad: 0,
+  };
   const common = { runtime, healthTimeoutSeconds: 30 };
   const first = await deploy(hosts, deploySettings(lab, 'v0', { ...common, image: imageOf('v0') }));
   if (!first.ok) throw new Error(`${label}: first deploy failed: ${first.error}`);
   await lab.enableSite();
   for (let run = 1; run <= repeats; run++) {
     const version = `v${run}`;
-    const traffic = startTraffic({ url: lab.hosts[0]!.proxyUrl, durationMs: 59_000, concurrency: 4, ratePerSecond: 100 });
+    const traffic = startTraffic({
+      url: lab.hosts[0]!.proxyUrl,
+      durationMs: 59_000,
+      concurrency: 4,
+      ratePerSecond: 100,
+    });
     const started = Date.now();
     const deployed = await deploy(hosts, deploySettings(lab, version, { ...common, image: imageOf(version) }));
     const promoted = await promote(hosts, promoteSettings(lab, version, common));
@@ -50,7 +77,8 @@ async function measure(label: string, lab: Lab, runtime: Runtime, imageOf: (vers
     const decision = Date.now();
     const back = await rollback(hosts, rollbackSettings(lab, { kind: 'previous' }, common), decision);
     const served = await traffic.stop();
-    if (!deployed.ok || !promoted.ok || !back.ok) throw new Error(`${label} run ${run}: ${deployed.error ?? promoted.error ?? back.error}`);
+    if (!deployed.ok || !promoted.ok || !back.ok)
+      throw new Error(`${label} run ${run}: ${deployed.error ?? promoted.error ?? back.error}`);
     figures.requests += served.sent;
     figures.bad += served.failed + served.non2xx;
     if (deployed.switchMs !== null) figures.switchMs.push(deployed.switchMs);
@@ -70,7 +98,11 @@ async function measure(label: string, lab: Lab, runtime: Runtime, imageOf: (vers
   if (!warm.ok) throw new Error(`${label} standby: ${warm.error}`);
   for (let run = 1; run <= repeats; run++) {
     const decision = Date.now();
-    const back = await rollback(hosts, rollbackSettings(lab, { kind: 'version', version: targets[run % 2]! }, kept), decision);
+    const back = await rollback(
+      hosts,
+      rollbackSettings(lab, { kind: 'version', version: targets[run % 2]! }, kept),
+      decision,
+    );
     if (!back.ok) throw new Error(`${label} standby run ${run}: ${back.error}`);
     figures.standbyMs.push(back.restoredMs ?? Number.NaN);
   }
@@ -86,7 +118,14 @@ const ct = await startContainerLab({ hosts: 1 });
 try {
   const images: Record<string, string> = {};
   for (let run = 0; run <= repeats; run++) images[`v${run}`] = await ct.buildImage(`v${run}`);
-  results.push(await measure('compose (real engine, registry, up --wait)', ct.lab, composeRuntime(ct.composeFile, { waitTimeoutSeconds: 30 }), (version) => images[version]!));
+  results.push(
+    await measure(
+      'compose (real engine, registry, up --wait)',
+      ct.lab,
+      composeRuntime(ct.composeFile, { waitTimeoutSeconds: 30 }),
+      (version) => images[version]!,
+    ),
+  );
 } catch (error) {
   failed = true;
   console.error((error as Error).message);
@@ -95,7 +134,14 @@ try {
 }
 const lab = await startLab({ hosts: 1 });
 try {
-  results.push(await measure('command (app process)', lab, commandRuntime(lab.startCommand, lab.stopCommand), (version) => `registry.example/agent-loop:${version}`));
+  results.push(
+    await measure(
+      'command (app process)',
+      lab,
+      commandRuntime(lab.startCommand, lab.stopCommand),
+      (version) => `registry.example/agent-loop:${version}`,
+    ),
+  );
 } catch (error) {
   failed = true;
   console.error((error as Error).message);
@@ -103,9 +149,17 @@ try {
   await lab.stop();
 }
 
-const ms = (xs: number[]) => (xs.length ? `median ${Math.round(median(xs))} ms (${xs.map(Math.round).join(', ')})` : 'n/a');
-console.log(`\ncompose vs command on one lab host, ${repeats} run(s) each, 100 req/s through nginx   (npx tsx bench/compose.ts --repeats ${repeats})\n`);
-console.log('| runtime | deploy → promote | switch (goal ≤ 100 ms) | start of the new color | rollback after promote (stopped color restarted), decision → serving | rollback to a color kept running, decision → serving (goal: as fast as command) | requests, failed or non-2xx (goal 0) |');
+const ms = (xs: number[]) =>
+  xs.length ? `median ${Math.round(median(xs))} ms (${xs.map(Math.round).join(', ')})` : 'n/a';
+console.log(
+  `\ncompose vs command on one lab host, ${repeats} run(s) each, 100 req/s through nginx   (npx tsx bench/compose.ts --repeats ${repeats})\n`,
+);
+console.log(
+  '| runtime | deploy → promote | switch (goal ≤ 100 ms) | start of the new color | rollback after promote (stopped color restarted), decision → serving | rollback to a color kept running, decision → serving (goal: as fast as command) | requests, failed or non-2xx (goal 0) |',
+);
 console.log('| --- | --- | --- | --- | --- | --- | --- |');
-for (const row of results) console.log(`| ${row.runtime} | ${ms(row.deployPromoteMs)} | ${ms(row.switchMs)} | ${ms(row.startMs)} | ${ms(row.rollbackMs)} | ${ms(row.standbyMs)} | ${row.requests}, ${row.bad} |`);
+for (const row of results)
+  console.log(
+    `| ${row.runtime} | ${ms(row.deployPromoteMs)} | ${ms(row.switchMs)} | ${ms(row.startMs)} | ${ms(row.rollbackMs)} | ${ms(row.standbyMs)} | ${row.requests}, ${row.bad} |`,
+  );
 process.exit(failed ? 1 : 0);

@@ -15,7 +15,9 @@ import { deploy, runLoad } from '@agent-loop/shared';
 import { startLab } from '../test/lab/index';
 import { deploySettings, labHosts } from '../test/support/deploy-settings';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rates: { type: 'string', default: '500,6000' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '10' }, rates: { type: 'string', default: '500,6000' } },
+});
 const seconds = Number(values.seconds);
 const rates = (values.rates ?? '500,6000').split(',').map(Number);
 const BODY = JSON.stringify({ instruction: 'Hello test', use_ollama: true });
@@ -61,26 +63,64 @@ try {
   for (const asked of rates) {
     // autocannon: overallRate is requests per second, shared by the connections.
     let offset = statSync(host.accessLog).size;
-    const cannon = await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY, overallRate: asked / 60, duration: seconds, connections: CONNECTIONS });
+    const cannon = await autocannon({
+      url,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: BODY,
+      overallRate: asked / 60,
+      duration: seconds,
+      connections: CONNECTIONS,
+    });
     await pause();
     let server = serverSide(host.accessLog, offset);
-    rows.push({ engine: 'autocannon overallRate', asked, clientRate: (cannon.requests.total / cannon.duration) * 60, serverCount: server.count, serverRate: (server.count / seconds) * 60, busiestSecond: server.busiest, p95Ms: cannon.latency.p97_5 });
+    rows.push({
+      engine: 'autocannon overallRate',
+      asked,
+      clientRate: (cannon.requests.total / cannon.duration) * 60,
+      serverCount: server.count,
+      serverRate: (server.count / seconds) * 60,
+      busiestSecond: server.busiest,
+      p95Ms: cannon.latency.p97_5,
+    });
 
     offset = statSync(host.accessLog).size;
-    const own = await runLoad({ url, method: 'POST', body: BODY, ratePerMinute: asked, durationSeconds: seconds, connections: CONNECTIONS, timeoutMs: 30_000 });
+    const own = await runLoad({
+      url,
+      method: 'POST',
+      body: BODY,
+      ratePerMinute: asked,
+      durationSeconds: seconds,
+      connections: CONNECTIONS,
+      timeoutMs: 30_000,
+    });
     await pause();
     server = serverSide(host.accessLog, offset);
-    rows.push({ engine: 'constant arrival (runLoad)', asked, clientRate: own.achievedRatePerMinute, serverCount: server.count, serverRate: (server.count / seconds) * 60, busiestSecond: server.busiest, p95Ms: own.latencyMs?.p95 ?? null });
+    rows.push({
+      engine: 'constant arrival (runLoad)',
+      asked,
+      clientRate: own.achievedRatePerMinute,
+      serverCount: server.count,
+      serverRate: (server.count / seconds) * 60,
+      busiestSecond: server.busiest,
+      p95Ms: own.latencyMs?.p95 ?? null,
+    });
   }
 } finally {
   await lab.stop();
 }
 
 const fixed = (value: number) => value.toFixed(0);
-console.log(`\nPOST /run-agent through nginx for ${seconds} s, ${CONNECTIONS} connections (autocannon's P95 column is its p97.5)\n`);
-console.log('| generator | asked /min | reported /min | nginx saw | nginx /min | error vs asked | busiest 1 s (ideal) | P95 ms |');
+console.log(
+  `\nPOST /run-agent through nginx for ${seconds} s, ${CONNECTIONS} connections (autocannon's P95 column is its p97.5)\n`,
+);
+console.log(
+  '| generator | asked /min | reported /min | nginx saw | nginx /min | error vs asked | busiest 1 s (ideal) | P95 ms |',
+);
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const row of rows) {
   const error = ((row.serverRate - row.asked) / row.asked) * 100;
-  console.log(`| ${row.engine} | ${row.asked} | ${fixed(row.clientRate)} | ${row.serverCount} | ${fixed(row.serverRate)} | ${error >= 0 ? '+' : ''}${error.toFixed(1)}% | ${row.busiestSecond} (${(row.asked / 60).toFixed(1)}) | ${row.p95Ms ?? '—'} |`);
+  console.log(
+    `| ${row.engine} | ${row.asked} | ${fixed(row.clientRate)} | ${row.serverCount} | ${fixed(row.serverRate)} | ${error >= 0 ? '+' : ''}${error.toFixed(1)}% | ${row.busiestSecond} (${(row.asked / 60).toFixed(1)}) | ${row.p95Ms ?? '—'} |`,
+  );
 }

@@ -32,21 +32,31 @@ try {
   rows.push(['host-setup.yml (doctor lists the lines)', await runCaller(world, 'host-setup.yml', 'workflow_dispatch')]);
   await world.addServerBlocks();
   rows.push(['host-setup.yml (again)', await runCaller(world, 'host-setup.yml', 'workflow_dispatch')]);
-  rows.push(['deploy-main.yml, first push', await runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' } })]);
+  rows.push([
+    'deploy-main.yml, first push',
+    await runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' } }),
+  ]);
   world.repo.commit('Plan with fewer steps', { 'src/limits.ts': 'export const DEFAULT_STEPS = 6;\n' });
-  const { value, traffic } = await withTraffic(world, () => runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' } }));
+  const { value, traffic } = await withTraffic(world, () =>
+    runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' } }),
+  );
   rows.push(['deploy-main.yml, canary push', value]);
   failed = [rows[1], rows[2], rows[3]].some((row) => row![1].run.conclusion !== 'success') || traffic.failed > 0;
-  console.log(`traffic during the canary push: ${traffic.sent} requests, ${traffic.failed} failed, ${JSON.stringify(traffic.statuses)}`);
+  console.log(
+    `traffic during the canary push: ${traffic.sent} requests, ${traffic.failed} failed, ${JSON.stringify(traffic.statuses)}`,
+  );
 } finally {
   await world.stop();
 }
 
 const total = (Date.now() - started) / 1000;
-console.log(`\nAdoption scenario: ${total.toFixed(0)} s (goal ≤ ${GOAL_SECONDS} s) — world start ${worldSeconds.toFixed(0)} s`);
+console.log(
+  `\nAdoption scenario: ${total.toFixed(0)} s (goal ≤ ${GOAL_SECONDS} s) — world start ${worldSeconds.toFixed(0)} s`,
+);
 for (const [label, scenario] of rows) {
   console.log(`\n${label}: ${scenario.run.conclusion} in ${scenario.seconds.toFixed(1)} s`);
-  for (const [job, seconds] of Object.entries(scenario.jobSeconds)) console.log(`  ${job.padEnd(24)} ${seconds.toFixed(1).padStart(6)} s`);
+  for (const [job, seconds] of Object.entries(scenario.jobSeconds))
+    console.log(`  ${job.padEnd(24)} ${seconds.toFixed(1).padStart(6)} s`);
 }
 console.log('\nnpx tsx bench/pipeline.ts');
 process.exit(failed ? 1 : 0);
@@ -64,7 +74,10 @@ function allScenarios(): never {
   const total = (Date.now() - started) / 1000;
   let runs: RunTimes[] = [];
   try {
-    runs = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as RunTimes);
+    runs = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as RunTimes);
   } catch {
     // No run recorded: vitest failed before any scenario ran; its output above says why.
   }

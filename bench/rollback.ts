@@ -37,7 +37,13 @@ import {
 } from '@agent-loop/shared';
 import { startLab, type Lab } from '../test/lab/index';
 import { percentile, sendTraffic, startTraffic } from '../test/lab/traffic';
-import { deploySettings, labHosts, promoteSettings, rollbackSettings, sessionSettings } from '../test/support/deploy-settings';
+import {
+  deploySettings,
+  labHosts,
+  promoteSettings,
+  rollbackSettings,
+  sessionSettings,
+} from '../test/support/deploy-settings';
 
 const GOAL_MS = 1000;
 /** HAProxy (issue 20): decision → previous version serving 100% on every host, by host count. */
@@ -45,11 +51,19 @@ const HAPROXY_RESTORE_GOAL_MS: Record<number, number> = { 1: 100, 20: 1000 };
 /** HAProxy (issue 20): one switch, weights sent → read back live, p90 per host. */
 const HAPROXY_SWITCH_GOAL_MS = 10;
 type RouterName = 'nginx' | 'haproxy';
-const { values } = parseArgs({ options: { repeats: { type: 'string', default: '3' }, hosts: { type: 'string', default: '1,20' }, router: { type: 'string', default: 'both' }, switches: { type: 'string', default: '20' } } });
+const { values } = parseArgs({
+  options: {
+    repeats: { type: 'string', default: '3' },
+    hosts: { type: 'string', default: '1,20' },
+    router: { type: 'string', default: 'both' },
+    switches: { type: 'string', default: '20' },
+  },
+});
 const repeats = Number(values.repeats);
 const hostCounts = (values.hosts ?? '1,20').split(',').map(Number);
 const switchCount = Number(values.switches);
-if (!['nginx', 'haproxy', 'both'].includes(values.router ?? '')) throw new Error(`--router must be nginx, haproxy or both, got ${values.router}`);
+if (!['nginx', 'haproxy', 'both'].includes(values.router ?? ''))
+  throw new Error(`--router must be nginx, haproxy or both, got ${values.router}`);
 const routerNames: RouterName[] = values.router === 'both' ? ['nginx', 'haproxy'] : [values.router as RouterName];
 
 const median = (xs: number[]): number => {
@@ -88,7 +102,11 @@ const cores = os.availableParallelism();
  */
 const restoreWatch = () => {
   let at: number | null = null;
-  const log: Logger = { info: (message) => void (message.startsWith('traffic restored') && (at = machineBusyMs())), warn: () => {}, group: (_title, body) => body() };
+  const log: Logger = {
+    info: (message) => void (message.startsWith('traffic restored') && (at = machineBusyMs())),
+    warn: () => {},
+    group: (_title, body) => body(),
+  };
   return { log, busyAtRestore: () => at ?? machineBusyMs() };
 };
 
@@ -114,7 +132,19 @@ const SWITCH_CYCLE: Weights[] = [
 
 /** The router of a lab host, as a session would build it (HAProxy: the host's own, next to nginx). */
 function routerFor(name: RouterName, lab: Lab, index: number, spec: HostSpec, remote: Remote): TrafficRouter {
-  if (name === 'nginx') return new NginxRouter(remote, { app: lab.app, bluePort: spec.bluePort, greenPort: spec.greenPort, statusPort: spec.nginxStatusPort, splitKey: '$request_id' }, spec.nginxConfDir, spec.nginxCommand);
+  if (name === 'nginx')
+    return new NginxRouter(
+      remote,
+      {
+        app: lab.app,
+        bluePort: spec.bluePort,
+        greenPort: spec.greenPort,
+        statusPort: spec.nginxStatusPort,
+        splitKey: '$request_id',
+      },
+      spec.nginxConfDir,
+      spec.nginxCommand,
+    );
   const haproxy = lab.hosts[index]?.haproxy;
   if (!haproxy) throw new Error(`lab host ${index + 1} has no HAProxy`);
   return new HaproxyRouter(remote, { app: lab.app, socket: haproxy.socket, backend: haproxy.backend }, spec.stateDir);
@@ -162,7 +192,8 @@ async function benchSwitch(lab: Lab, hosts: readonly HostSpec[], name: RouterNam
     // Warm-up, not timed.
     await router.setWeights({ blue: 50, green: 50 });
     const quietLiveMs: number[] = [];
-    for (let i = 0; i < switchCount; i++) quietLiveMs.push((await router.setWeights(SWITCH_CYCLE[i % SWITCH_CYCLE.length] as Weights)).liveMs);
+    for (let i = 0; i < switchCount; i++)
+      quietLiveMs.push((await router.setWeights(SWITCH_CYCLE[i % SWITCH_CYCLE.length] as Weights)).liveMs);
     const traffic = startTraffic({ url, concurrency: 16, durationMs: 60_000 });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const liveMs: number[] = [];
@@ -176,7 +207,16 @@ async function benchSwitch(lab: Lab, hosts: readonly HostSpec[], name: RouterNam
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
     const load = await traffic.stop();
-    return { router: name, quietLiveMs, liveMs, wallMs, requests: load.sent, failed: load.failed, non2xx: load.non2xx, resets: load.resets };
+    return {
+      router: name,
+      quietLiveMs,
+      liveMs,
+      wallMs,
+      requests: load.sent,
+      failed: load.failed,
+      non2xx: load.non2xx,
+      resets: load.resets,
+    };
   } finally {
     remote.close();
   }
@@ -195,8 +235,24 @@ for (const count of hostCounts) {
       const first = await deploy(hosts, { ...deploySettings(lab, 'v0'), ...settings });
       if (!first.ok) throw new Error(`first deploy failed: ${first.error}`);
       await lab.enableSite();
-      const canary: Row = { router: routerName, hosts: count, situation: 'canary (monitor holds the hosts)', restored: [], perHost: [], runnerCpu: [], hostCpu: [] };
-      const promoted: Row = { router: routerName, hosts: count, situation: 'after promote (restart the stopped color)', restored: [], perHost: [], runnerCpu: [], hostCpu: [] };
+      const canary: Row = {
+        router: routerName,
+        hosts: count,
+        situation: 'canary (monitor holds the hosts)',
+        restored: [],
+        perHost: [],
+        runnerCpu: [],
+        hostCpu: [],
+      };
+      const promoted: Row = {
+        router: routerName,
+        hosts: count,
+        situation: 'after promote (restart the stopped color)',
+        restored: [],
+        perHost: [],
+        runnerCpu: [],
+        hostCpu: [],
+      };
       for (let run = 1; run <= repeats; run++) {
         // Canary: the monitor's path — sessions already open when it decides.
         const version = `c${run}`;
@@ -204,7 +260,11 @@ for (const count of hostCounts) {
         if (!deployed.ok) throw new Error(`deploy ${version} failed: ${deployed.error}`);
         if (routerName === 'haproxy') await mirror(lab, hosts, 'nginx', 'haproxy');
         const base = rollbackSettings(lab, { kind: 'previous' }, { reason: 'bench' });
-        const sessions = await openSessions(hosts, { ...base, ...settings }, { runId: 'bench', actor: 'bench', version, phase: 'monitor canary', time: new Date().toISOString() });
+        const sessions = await openSessions(
+          hosts,
+          { ...base, ...settings },
+          { runId: 'bench', actor: 'bench', version, phase: 'monitor canary', time: new Date().toISOString() },
+        );
         useRouter(sessions, lab, hosts, routerName);
         try {
           const decision = Date.now();
@@ -221,8 +281,14 @@ for (const count of hostCounts) {
         } finally {
           await closeSessions(sessions);
         }
-        const check = await sendTraffic({ url: routerName === 'haproxy' ? lab.hosts[0]!.haproxy!.url : lab.hosts[0]!.proxyUrl, maxRequests: 50 });
-        if (Object.keys(check.byVersion).join() !== 'v0') throw new Error(`after the canary rollback h1 serves ${JSON.stringify(check.byVersion)} through ${routerName}`);
+        const check = await sendTraffic({
+          url: routerName === 'haproxy' ? lab.hosts[0]!.haproxy!.url : lab.hosts[0]!.proxyUrl,
+          maxRequests: 50,
+        });
+        if (Object.keys(check.byVersion).join() !== 'v0')
+          throw new Error(
+            `after the canary rollback h1 serves ${JSON.stringify(check.byVersion)} through ${routerName}`,
+          );
         // The rollback after promote opens its own sessions, which move nginx only (not wired yet).
         if (routerName === 'haproxy') {
           await mirror(lab, hosts, 'haproxy', 'nginx');
@@ -233,12 +299,17 @@ for (const count of hostCounts) {
         const next = `p${run}`;
         const canaryNext = await deploy(hosts, { ...deploySettings(lab, next, { smokeRequests: [] }), ...settings });
         const promotedNext = await promote(hosts, { ...promoteSettings(lab, next), ...settings });
-        if (!canaryNext.ok || !promotedNext.ok) throw new Error(`deploy/promote ${next} failed: ${canaryNext.error ?? promotedNext.error}`);
+        if (!canaryNext.ok || !promotedNext.ok)
+          throw new Error(`deploy/promote ${next} failed: ${canaryNext.error ?? promotedNext.error}`);
         const started = Date.now();
         const cpu = process.cpuUsage();
         const busy = machineBusyMs();
         const watch = restoreWatch();
-        const back = await rollback(hosts, { ...rollbackSettings(lab, { kind: 'version', version: 'v0' }), ...settings, log: watch.log }, started);
+        const back = await rollback(
+          hosts,
+          { ...rollbackSettings(lab, { kind: 'version', version: 'v0' }), ...settings, log: watch.log },
+          started,
+        );
         const runner = cpuMs(process.cpuUsage(cpu));
         promoted.runnerCpu.push(runner);
         promoted.hostCpu.push(Math.max(0, watch.busyAtRestore() - busy - runner));
@@ -260,44 +331,102 @@ for (const count of hostCounts) {
 console.log(`\nrollback benchmark — ${new Date().toISOString()}; ${repeats} run(s) per row; node ${process.version}`);
 console.log('decision → previous version serving 100% on every host (RollbackResult.restoredMs)\n');
 const ms = (value: number): string => `${Math.round(value)} ms`.padStart(8);
-console.log('router   hosts  situation                                    all hosts: median      max   per host: median   p90      max   runner CPU  host CPU per host  floor here  goal                             met');
-console.log('-------  -----  ------------------------------------------  ------------------  -------  -----------------  -------  -------  ----------  -----------------  ----------  -------------------------------  ---');
+console.log(
+  'router   hosts  situation                                    all hosts: median      max   per host: median   p90      max   runner CPU  host CPU per host  floor here  goal                             met',
+);
+console.log(
+  '-------  -----  ------------------------------------------  ------------------  -------  -----------------  -------  -------  ----------  -----------------  ----------  -------------------------------  ---',
+);
 // By host count, the canary first, then nginx before HAProxy: the two routers side by side.
 const situationOrder = (row: Row): number => (row.situation.startsWith('canary') ? 0 : 1);
-const byHostsThenRouter = [...rows].sort((a, b) => a.hosts - b.hosts || situationOrder(a) - situationOrder(b) || routerNames.indexOf(a.router) - routerNames.indexOf(b.router));
+const byHostsThenRouter = [...rows].sort(
+  (a, b) =>
+    a.hosts - b.hosts ||
+    situationOrder(a) - situationOrder(b) ||
+    routerNames.indexOf(a.router) - routerNames.indexOf(b.router),
+);
 for (const row of byHostsThenRouter) {
   const perHost = [...row.perHost].sort((a, b) => a - b);
   const p90 = perHost[Math.min(perHost.length - 1, Math.floor(perHost.length * 0.9))] ?? Number.NaN;
   const canaryRow = row.situation.startsWith('canary');
   const haproxyGoal = row.router === 'haproxy' && canaryRow ? HAPROXY_RESTORE_GOAL_MS[row.hosts] : undefined;
   // nginx keeps its goal (per host, from the decision); HAProxy's is on every host serving the previous version.
-  const goal = haproxyGoal !== undefined ? `all hosts max ≤ ${haproxyGoal} ms` : canaryRow ? `per host max ≤ ${GOAL_MS} ms` : '';
-  const met = haproxyGoal !== undefined ? (Math.max(...row.restored) <= haproxyGoal ? 'yes' : 'NO') : goal ? (Math.max(...perHost) <= GOAL_MS ? 'yes' : 'NO') : '';
+  const goal =
+    haproxyGoal !== undefined ? `all hosts max ≤ ${haproxyGoal} ms` : canaryRow ? `per host max ≤ ${GOAL_MS} ms` : '';
+  const met =
+    haproxyGoal !== undefined
+      ? Math.max(...row.restored) <= haproxyGoal
+        ? 'yes'
+        : 'NO'
+      : goal
+        ? Math.max(...perHost) <= GOAL_MS
+          ? 'yes'
+          : 'NO'
+        : '';
   const hostCpu = median(row.hostCpu);
-  console.log(`${row.router.padEnd(7)}  ${String(row.hosts).padEnd(5)}  ${row.situation.padEnd(42)}  ${ms(median(row.restored)).padStart(18)}  ${ms(Math.max(...row.restored)).padStart(7)}  ${ms(median(perHost)).padStart(17)}  ${ms(p90).padStart(7)}  ${ms(Math.max(...perHost)).padStart(7)}  ${ms(median(row.runnerCpu)).padStart(10)}  ${ms(hostCpu / row.hosts).padStart(17)}  ${ms(hostCpu / cores).padStart(10)}  ${goal.padEnd(31)}  ${met}`);
+  console.log(
+    `${row.router.padEnd(7)}  ${String(row.hosts).padEnd(5)}  ${row.situation.padEnd(42)}  ${ms(median(row.restored)).padStart(18)}  ${ms(Math.max(...row.restored)).padStart(7)}  ${ms(median(perHost)).padStart(17)}  ${ms(p90).padStart(7)}  ${ms(Math.max(...perHost)).padStart(7)}  ${ms(median(row.runnerCpu)).padStart(10)}  ${ms(hostCpu / row.hosts).padStart(17)}  ${ms(hostCpu / cores).padStart(10)}  ${goal.padEnd(31)}  ${met}`,
+  );
 }
-if (routerNames.includes('haproxy')) console.log('HAProxy: the rollback after promote opens its own sessions, which build nginx\'s router until the router input is wired (issue 20): not measured.');
+if (routerNames.includes('haproxy'))
+  console.log(
+    "HAProxy: the rollback after promote opens its own sessions, which build nginx's router until the router input is wired (issue 20): not measured.",
+  );
 if (switchRows.length > 0) {
   const fine = (value: number): string => `${value.toFixed(1)} ms`;
-  console.log(`\none switch on one lab host: ${switchCount} switches cycling 90/10 → 100/0 → 10/90 → 0/100 with no traffic, then ${switchCount} more under keep-alive load (16 connections)`);
+  console.log(
+    `\none switch on one lab host: ${switchCount} switches cycling 90/10 → 100/0 → 10/90 → 0/100 with no traffic, then ${switchCount} more under keep-alive load (16 connections)`,
+  );
   console.log('         no traffic: live          under load: live              whole call');
-  console.log('router   p50       p90       max       p50       p90       max        p90  requests  failed  non-2xx  resets (retried)  goal                                     met');
-  console.log('-------  --------  --------  --------  --------  --------  --------  --------  --------  ------  -------  ----------------  ---------------------------------------  ---');
+  console.log(
+    'router   p50       p90       max       p50       p90       max        p90  requests  failed  non-2xx  resets (retried)  goal                                     met',
+  );
+  console.log(
+    '-------  --------  --------  --------  --------  --------  --------  --------  --------  ------  -------  ----------------  ---------------------------------------  ---',
+  );
   for (const row of switchRows) {
     const goal = row.router === 'haproxy' ? `p90 ≤ ${HAPROXY_SWITCH_GOAL_MS} ms (no traffic), 0 resets` : '';
-    const met = row.router === 'haproxy' ? (percentile(row.quietLiveMs, 90) <= HAPROXY_SWITCH_GOAL_MS && row.resets === 0 && row.failed === 0 ? 'yes' : 'NO') : '';
-    const three = (values: number[]): string => [percentile(values, 50), percentile(values, 90), Math.max(...values)].map((value) => fine(value).padStart(8)).join('  ');
-    console.log(`${row.router.padEnd(7)}  ${three(row.quietLiveMs)}  ${three(row.liveMs)}  ${fine(percentile(row.wallMs, 90)).padStart(8)}  ${String(row.requests).padStart(8)}  ${String(row.failed).padStart(6)}  ${String(row.non2xx).padStart(7)}  ${String(row.resets).padStart(16)}  ${goal.padEnd(39)}  ${met}`);
+    const met =
+      row.router === 'haproxy'
+        ? percentile(row.quietLiveMs, 90) <= HAPROXY_SWITCH_GOAL_MS && row.resets === 0 && row.failed === 0
+          ? 'yes'
+          : 'NO'
+        : '';
+    const three = (values: number[]): string =>
+      [percentile(values, 50), percentile(values, 90), Math.max(...values)]
+        .map((value) => fine(value).padStart(8))
+        .join('  ');
+    console.log(
+      `${row.router.padEnd(7)}  ${three(row.quietLiveMs)}  ${three(row.liveMs)}  ${fine(percentile(row.wallMs, 90)).padStart(8)}  ${String(row.requests).padStart(8)}  ${String(row.failed).padStart(6)}  ${String(row.non2xx).padStart(7)}  ${String(row.resets).padStart(16)}  ${goal.padEnd(39)}  ${met}`,
+    );
   }
-  console.log('"live": SwitchResult.liveMs — nginx: the include written → a new worker serves it (a reload; the switch returns once no old worker takes a request);');
-  console.log('HAProxy: `set server … weight` sent on the admin socket → the weights read back with `get weight` (no reload, no new process).');
-  console.log('"whole call": setWeights from the runner, SSH round trip included. "resets": connections the load generator saw reset (a GET is retried once).');
+  console.log(
+    '"live": SwitchResult.liveMs — nginx: the include written → a new worker serves it (a reload; the switch returns once no old worker takes a request);',
+  );
+  console.log(
+    'HAProxy: `set server … weight` sent on the admin socket → the weights read back with `get weight` (no reload, no new process).',
+  );
+  console.log(
+    '"whole call": setWeights from the runner, SSH round trip included. "resets": connections the load generator saw reset (a GET is retried once).',
+  );
 }
-console.log('\n"all hosts": decision → the last host serving the previous version; "per host": decision → each host\'s switch confirmed live.');
-console.log('"runner CPU": this process\'s CPU time during the rollback. Every lab host runs its commands (sshd, sh, curl, the nginx reload) on');
-console.log('this machine\'s cores too, so with 20 lab hosts the per-host figure measures 20 hosts\' host-side work queued on those cores.');
-console.log(`"host CPU per host": the whole machine's CPU time from the decision until traffic was restored, less the runner's, per host. "floor here": all hosts'`);
-console.log(`host-side CPU time spread over this machine's ${cores} core(s), the least time the lab can take whatever the tool does; on a fleet`);
-console.log('each host runs its part on its own cores. Where the floor is over the goal, this machine cannot show the goal met.');
+console.log(
+  '\n"all hosts": decision → the last host serving the previous version; "per host": decision → each host\'s switch confirmed live.',
+);
+console.log(
+  '"runner CPU": this process\'s CPU time during the rollback. Every lab host runs its commands (sshd, sh, curl, the nginx reload) on',
+);
+console.log(
+  "this machine's cores too, so with 20 lab hosts the per-host figure measures 20 hosts' host-side work queued on those cores.",
+);
+console.log(
+  `"host CPU per host": the whole machine's CPU time from the decision until traffic was restored, less the runner's, per host. "floor here": all hosts'`,
+);
+console.log(
+  `host-side CPU time spread over this machine's ${cores} core(s), the least time the lab can take whatever the tool does; on a fleet`,
+);
+console.log(
+  'each host runs its part on its own cores. Where the floor is over the goal, this machine cannot show the goal met.',
+);
 console.log('\nThe procedure allows 2 minutes (120 000 ms) from the trigger to the rollback.');
 process.exit(failures > 0 ? 1 : 0);

@@ -15,11 +15,19 @@ const check = process.argv.includes('--check');
 const only = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
 const ncc = join(root, 'node_modules/@vercel/ncc/dist/ncc/cli.js');
 
-const actions = readdirSync(join(root, 'actions')).filter((name) => existsSync(join(root, 'actions', name, 'action.yml')) && (only.length === 0 || only.includes(name)));
+const actions = readdirSync(join(root, 'actions')).filter(
+  (name) => existsSync(join(root, 'actions', name, 'action.yml')) && (only.length === 0 || only.includes(name)),
+);
 // Each bundle: its folder (relative to the root) and the tsconfig include that limits its type check.
 const bundles = [
-  ...actions.map((name) => ({ folder: `actions/${name}`, include: '["src", "../../packages/shared/src"]', base: '../../tsconfig.json' })),
-  ...(only.length === 0 || only.includes('cli') ? [{ folder: 'cli', include: '["src", "../packages/shared/src"]', base: '../tsconfig.json' }] : []),
+  ...actions.map((name) => ({
+    folder: `actions/${name}`,
+    include: '["src", "../../packages/shared/src"]',
+    base: '../../tsconfig.json',
+  })),
+  ...(only.length === 0 || only.includes('cli')
+    ? [{ folder: 'cli', include: '["src", "../packages/shared/src"]', base: '../tsconfig.json' }]
+    : []),
 ];
 
 /**
@@ -28,7 +36,9 @@ const bundles = [
  * parses no YAML at start-up. A changed description changes the file, which check-dist sees.
  */
 function actionInputs() {
-  const names = readdirSync(join(root, 'actions')).filter((name) => existsSync(join(root, 'actions', name, 'action.yml'))).sort();
+  const names = readdirSync(join(root, 'actions'))
+    .filter((name) => existsSync(join(root, 'actions', name, 'action.yml')))
+    .sort();
   const described = Object.fromEntries(
     names.map((name) => {
       const { inputs = {} } = parseYaml(readFileSync(join(root, 'actions', name, 'action.yml'), 'utf8'));
@@ -40,7 +50,11 @@ function actionInputs() {
 
 function listFiles(dir, base = dir) {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? listFiles(join(dir, entry.name), base) : [relative(base, join(dir, entry.name))])).sort();
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((entry) =>
+      entry.isDirectory() ? listFiles(join(dir, entry.name), base) : [relative(base, join(dir, entry.name))],
+    )
+    .sort();
 }
 
 let differences = 0;
@@ -54,11 +68,17 @@ for (const { folder, include, base } of bundles) {
   if (!existsSync(tsconfig) || readFileSync(tsconfig, 'utf8') !== wanted) writeFileSync(tsconfig, wanted);
   // Build into a fresh folder and swap it in only when the build succeeded.
   const out = mkdtempSync(join(tmpdir(), `ncc-${name}-`));
-  execFileSync(process.execPath, [ncc, 'build', join(dir, 'src/index.ts'), '-o', out, '--quiet', '--target', 'es2022'], { stdio: 'inherit', cwd: root });
+  execFileSync(
+    process.execPath,
+    [ncc, 'build', join(dir, 'src/index.ts'), '-o', out, '--quiet', '--target', 'es2022'],
+    { stdio: 'inherit', cwd: root },
+  );
   // ncc copies the assets of every module it parsed, also of modules the bundle then left out
   // (ssh2's Windows agent, pagent.exe, in actions that never open an SSH connection): an asset
   // that no emitted script names is not shipped.
-  const scripts = listFiles(out).filter((file) => file.endsWith('.js')).map((file) => readFileSync(join(out, file), 'utf8'));
+  const scripts = listFiles(out)
+    .filter((file) => file.endsWith('.js'))
+    .map((file) => readFileSync(join(out, file), 'utf8'));
   for (const file of listFiles(out)) {
     if (file.endsWith('.js')) continue;
     const base = file.split('/').pop();
@@ -78,7 +98,9 @@ for (const { folder, include, base } of bundles) {
       const b = existsSync(join(committed, file)) ? readFileSync(join(committed, file)) : null;
       if (!a || !b || !a.equals(b)) {
         differences++;
-        console.error(`${folder}/dist/${file}: ${!b ? 'missing from the committed dist' : !a ? 'not produced by a fresh build' : 'differs from a fresh build'}`);
+        console.error(
+          `${folder}/dist/${file}: ${!b ? 'missing from the committed dist' : !a ? 'not produced by a fresh build' : 'differs from a fresh build'}`,
+        );
       }
     }
     rmSync(out, { recursive: true, force: true });
@@ -95,9 +117,12 @@ for (const problem of shimProblems) console.error(problem);
 differences += shimProblems.length;
 if (check) {
   if (differences > 0) {
-    console.error(`dist/ or a root action.yml is out of date in ${differences} file(s): run \`npm run build\` and commit them.`);
+    console.error(
+      `dist/ or a root action.yml is out of date in ${differences} file(s): run \`npm run build\` and commit them.`,
+    );
     process.exit(1);
   }
-  console.log(`dist/ matches a fresh build for ${bundles.length} bundle(s): ${bundles.map((bundle) => bundle.folder).join(', ')}.`);
+  console.log(
+    `dist/ matches a fresh build for ${bundles.length} bundle(s): ${bundles.map((bundle) => bundle.folder).join(', ')}.`,
+  );
 }
-

@@ -74,7 +74,13 @@ function push(branch: string, message: string, sha: string): Event {
     name: 'push',
     ref: `refs/heads/${branch}`,
     sha,
-    payload: { ref: `refs/heads/${branch}`, after: sha, head_commit: { id: sha, message, timestamp }, commits: [{ id: sha, message }], repository: { full_name: 'org/service', default_branch: 'main' } },
+    payload: {
+      ref: `refs/heads/${branch}`,
+      after: sha,
+      head_commit: { id: sha, message, timestamp },
+      commits: [{ id: sha, message }],
+      repository: { full_name: 'org/service', default_branch: 'main' },
+    },
   };
 }
 
@@ -100,8 +106,20 @@ class Pipeline {
    * Runs one action's bundle with only the inputs it declares, as the runner does, labelled with
    * the environment it acts on; its annotations (the events of each step) are printed as they come.
    */
-  async act(action: string, inputs: Record<string, string>, event: Event, expectCode = 0, where: 'pipeline' | 'staging' | 'production' = 'pipeline'): Promise<RunActionResult> {
-    const declared = Object.keys((parse(readFileSync(new URL(`../actions/${action}/action.yml`, import.meta.url), 'utf8')) as { inputs: Record<string, unknown> }).inputs);
+  async act(
+    action: string,
+    inputs: Record<string, string>,
+    event: Event,
+    expectCode = 0,
+    where: 'pipeline' | 'staging' | 'production' = 'pipeline',
+  ): Promise<RunActionResult> {
+    const declared = Object.keys(
+      (
+        parse(readFileSync(new URL(`../actions/${action}/action.yml`, import.meta.url), 'utf8')) as {
+          inputs: Record<string, unknown>;
+        }
+      ).inputs,
+    );
     const given = Object.fromEntries(Object.entries(inputs).filter(([name]) => declared.includes(name)));
     const started = Date.now();
     const running = await startAction({
@@ -109,7 +127,14 @@ class Pipeline {
       inputs: given,
       event: event.payload,
       // The stand-in is GitHub's web site too: the run and incident links lead to it.
-      env: { GITHUB_API_URL: this.github.url, GITHUB_SERVER_URL: this.github.url, GITHUB_EVENT_NAME: event.name, GITHUB_REF: event.ref, GITHUB_SHA: event.sha, GITHUB_WORKSPACE: this.workspace },
+      env: {
+        GITHUB_API_URL: this.github.url,
+        GITHUB_SERVER_URL: this.github.url,
+        GITHUB_EVENT_NAME: event.name,
+        GITHUB_REF: event.ref,
+        GITHUB_SHA: event.sha,
+        GITHUB_WORKSPACE: this.workspace,
+      },
       timeoutMs: 180_000,
     });
     let shown = 0;
@@ -125,8 +150,14 @@ class Pipeline {
     const timer = setInterval(follow, 250);
     const result = await running.result.finally(() => clearInterval(timer));
     follow(true);
-    const firstLine = result.summary.split('\n').find((line) => line.startsWith('#'))?.replace(/^#+\s*/, '') ?? '';
-    console.log(`  ${`[${where}]`.padEnd(13)} ${action.padEnd(15)} exit ${result.code}  ${String(Date.now() - started).padStart(6)} ms  ${firstLine}`);
+    const firstLine =
+      result.summary
+        .split('\n')
+        .find((line) => line.startsWith('#'))
+        ?.replace(/^#+\s*/, '') ?? '';
+    console.log(
+      `  ${`[${where}]`.padEnd(13)} ${action.padEnd(15)} exit ${result.code}  ${String(Date.now() - started).padStart(6)} ms  ${firstLine}`,
+    );
     if (verbose) console.log(`\n${result.summary}\n`);
     if (result.code !== expectCode) {
       console.log(result.stdout);
@@ -138,18 +169,36 @@ class Pipeline {
   /** One scenario: the steps of its workflow that the demo runs, in order. */
   async run(number: number, scenario: DemoScenario, sha: string): Promise<TrafficResult[]> {
     const title = `push to ${scenario.branch}: "${scenario.message}"`;
-    say(`▶ ${number}. ${title}${scenario.canary === 'healthy' ? '' : ` (its canary ${scenario.canary} in production)`}`);
+    say(
+      `▶ ${number}. ${title}${scenario.canary === 'healthy' ? '' : ` (its canary ${scenario.canary} in production)`}`,
+    );
     console.log(`    ${scenario.workflow}: ${jobsRun(scenario)}`);
     console.log(`    not run here: ${leftOutText(scenario.leftOut)}`);
     const began = Date.now();
-    const run: Run = { event: push(scenario.branch, scenario.message, sha), plan: {}, deploymentId: '', traffic: [], monitor: {} };
+    const run: Run = {
+      event: push(scenario.branch, scenario.message, sha),
+      plan: {},
+      deploymentId: '',
+      traffic: [],
+      monitor: {},
+    };
     for (const step of scenario.steps) {
       if (step.note) console.log(`    ${step.job}: ${step.note}`);
       await this.step(step, scenario, run);
     }
     const rolledBack = run.monitor['rolled-back'] === 'true';
-    const outcome = rolledBack ? `rolled back in ${((Number(run.monitor['rollback-ms']) || 0) / 1000).toFixed(1)} s (decided in ${run.monitor['detect-seconds']} s)` : scenario.workflow === 'model-deploy.yml' ? 'ramped and promoted' : 'promoted';
-    stories.push({ scenario: `${title}${scenario.canary === 'healthy' ? '' : ' (bad canary)'}`, version: run.plan.version ?? '?', verdict: run.monitor.verdict ?? '?', outcome, ms: Date.now() - began });
+    const outcome = rolledBack
+      ? `rolled back in ${((Number(run.monitor['rollback-ms']) || 0) / 1000).toFixed(1)} s (decided in ${run.monitor['detect-seconds']} s)`
+      : scenario.workflow === 'model-deploy.yml'
+        ? 'ramped and promoted'
+        : 'promoted';
+    stories.push({
+      scenario: `${title}${scenario.canary === 'healthy' ? '' : ' (bad canary)'}`,
+      version: run.plan.version ?? '?',
+      verdict: run.monitor.verdict ?? '?',
+      outcome,
+      ms: Date.now() - began,
+    });
     await new Promise((resolve) => setTimeout(resolve, 500));
     return Promise.all(run.traffic.map((t) => t.stop()));
   }
@@ -158,10 +207,17 @@ class Pipeline {
     const { plan, event } = run;
     switch (step.uses ?? step.name) {
       case 'plan': {
-        Object.assign(plan, (await this.act('plan', { 'image-repository': 'registry.example/agent-loop' }, event)).outputs);
-        console.log(`    plan: kind ${plan.kind}, version ${plan.version}, gates ${plan.gates}, canary ${plan['canary-steps']}% for ${plan['canary-duration']} s, error ≤ ${Number(plan['error-threshold']) * 100}%, P95 ≤ ${plan['latency-p95-ms']} ms${plan['notify-immediately'] === 'true' ? ', notify at once' : ''}`);
+        Object.assign(
+          plan,
+          (await this.act('plan', { 'image-repository': 'registry.example/agent-loop' }, event)).outputs,
+        );
+        console.log(
+          `    plan: kind ${plan.kind}, version ${plan.version}, gates ${plan.gates}, canary ${plan['canary-steps']}% for ${plan['canary-duration']} s, error ≤ ${Number(plan['error-threshold']) * 100}%, P95 ≤ ${plan['latency-p95-ms']} ms${plan['notify-immediately'] === 'true' ? ', notify at once' : ''}`,
+        );
         const upTo = scenario.canary === 'healthy' ? '' : 'up to ';
-        console.log(`    shortened for the demo: each canary window is watched ${upTo}${scenario.canarySeconds} s, not ${plan['canary-duration']} s (the workflow's canary-duration input), sampled every second`);
+        console.log(
+          `    shortened for the demo: each canary window is watched ${upTo}${scenario.canarySeconds} s, not ${plan['canary-duration']} s (the workflow's canary-duration input), sampled every second`,
+        );
         if (scenario.canary === 'answers 20% errors') await this.production.setKnobs(plan.version!, { errorRate: 0.2 });
         return;
       }
@@ -169,61 +225,123 @@ class Pipeline {
         // hotfix.yml's notify-start job, which runs only when the plan asks for it: the same text to Slack.
         if (plan['notify-immediately'] !== 'true') return;
         const text = `:rotating_light: Hotfix ${this.production.app} ${plan.version} started: critical tests only (skipped: integration,load-test,security-scan), then a canary watched for ${scenario.canarySeconds}s (error rate <= ${plan['error-threshold']}, P95 <= ${plan['latency-p95-ms']} ms). ${this.github.url}${RUN_PATH}`;
-        const response = await fetch(this.slackUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }) });
+        const response = await fetch(this.slackUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ text }),
+        });
         console.log(`  ${'[pipeline]'.padEnd(13)} ${'notify-start'.padEnd(15)} Slack ${response.status}: "${text}"`);
         return;
       }
       case 'compare-metrics': {
-        writeFileSync(join(this.workspace, 'candidate.json'), JSON.stringify({ eval: { accuracy: 0.913, latency_p95_ms: 840 }, drift: 0.03 }));
-        writeFileSync(join(this.workspace, 'current.json'), JSON.stringify({ eval: { accuracy: 0.902, latency_p95_ms: 870 }, drift: 0.05 }));
-        await this.act('compare-metrics', {
-          candidate: 'candidate.json',
-          baseline: 'current.json',
-          rules: '- { metric: eval.accuracy, direction: higher-is-better, max-regression: 0.005 }\n- { metric: eval.latency_p95_ms, direction: lower-is-better, max-regression-percent: 10 }\n- { metric: drift, max: 0.1 }',
-        }, event);
+        writeFileSync(
+          join(this.workspace, 'candidate.json'),
+          JSON.stringify({ eval: { accuracy: 0.913, latency_p95_ms: 840 }, drift: 0.03 }),
+        );
+        writeFileSync(
+          join(this.workspace, 'current.json'),
+          JSON.stringify({ eval: { accuracy: 0.902, latency_p95_ms: 870 }, drift: 0.05 }),
+        );
+        await this.act(
+          'compare-metrics',
+          {
+            candidate: 'candidate.json',
+            baseline: 'current.json',
+            rules:
+              '- { metric: eval.accuracy, direction: higher-is-better, max-regression: 0.005 }\n- { metric: eval.latency_p95_ms, direction: lower-is-better, max-regression-percent: 10 }\n- { metric: drift, max: 0.1 }',
+          },
+          event,
+        );
         return;
       }
       case 'deploy-staging': {
         const gates = JSON.parse(plan.gates!) as string[];
-        await this.act('deploy-staging', {
-          ...hostInputs(this.staging),
-          method: 'ssh-compose',
-          'base-url': this.staging.hosts[0]!.proxyUrl,
-          image: plan.image!,
-          version: plan.version!,
-          'smoke-repeat': '3',
-          'load-rate-per-minute': '600',
-          'load-duration-seconds': gates.includes('load-test') ? String(LOAD_SECONDS) : '0',
-          'load-connections': '4',
-        }, event, 0, 'staging');
-        if (gates.includes('load-test')) console.log(`    shortened for the demo: the staging load test ran ${LOAD_SECONDS} s (the workflow's load-duration-seconds, 300 s by default)`);
+        await this.act(
+          'deploy-staging',
+          {
+            ...hostInputs(this.staging),
+            method: 'ssh-compose',
+            'base-url': this.staging.hosts[0]!.proxyUrl,
+            image: plan.image!,
+            version: plan.version!,
+            'smoke-repeat': '3',
+            'load-rate-per-minute': '600',
+            'load-duration-seconds': gates.includes('load-test') ? String(LOAD_SECONDS) : '0',
+            'load-connections': '4',
+          },
+          event,
+          0,
+          'staging',
+        );
+        if (gates.includes('load-test'))
+          console.log(
+            `    shortened for the demo: the staging load test ran ${LOAD_SECONDS} s (the workflow's load-duration-seconds, 300 s by default)`,
+          );
         return;
       }
       case 'blue-green': {
         if (step.with?.phase === 'promote') {
-          await this.act('blue-green', { ...hostInputs(this.production), phase: 'promote', version: plan.version!, 'github-token': TOKEN, 'deployment-id': run.deploymentId, environment: 'production', 'slack-webhook-url': this.slackUrl }, event, 0, 'production');
+          await this.act(
+            'blue-green',
+            {
+              ...hostInputs(this.production),
+              phase: 'promote',
+              version: plan.version!,
+              'github-token': TOKEN,
+              'deployment-id': run.deploymentId,
+              environment: 'production',
+              'slack-webhook-url': this.slackUrl,
+            },
+            event,
+            0,
+            'production',
+          );
           return;
         }
         const commitTime = (event.payload as { head_commit: { timestamp: string } }).head_commit.timestamp;
-        const deployed = await this.act('blue-green', { ...hostInputs(this.production), image: plan.image!, version: plan.version!, 'canary-percent': plan['canary-percent']!, 'smoke-requests': '[]', 'github-token': TOKEN, 'commit-time': commitTime, environment: 'production', 'slack-webhook-url': this.slackUrl }, event, 0, 'production');
+        const deployed = await this.act(
+          'blue-green',
+          {
+            ...hostInputs(this.production),
+            image: plan.image!,
+            version: plan.version!,
+            'canary-percent': plan['canary-percent']!,
+            'smoke-requests': '[]',
+            'github-token': TOKEN,
+            'commit-time': commitTime,
+            environment: 'production',
+            'slack-webhook-url': this.slackUrl,
+          },
+          event,
+          0,
+          'production',
+        );
         run.deploymentId = deployed.outputs['deployment-id'] ?? '';
-        run.traffic = this.production.hosts.map((host) => startTraffic({ url: host.proxyUrl, concurrency: 4, durationMs: 58_000, ratePerSecond: 60 }));
+        run.traffic = this.production.hosts.map((host) =>
+          startTraffic({ url: host.proxyUrl, concurrency: 4, durationMs: 58_000, ratePerSecond: 60 }),
+        );
         return;
       }
       case 'canary-monitor': {
         const bad = scenario.canary !== 'healthy';
-        const monitor = await this.act('canary-monitor', {
-          ...hostInputs(this.production),
-          ...step.with,
-          steps: plan['canary-steps']!,
-          policy: plan.policy!,
-          duration: String(scenario.canarySeconds),
-          interval: '1',
-          'github-token': TOKEN,
-          'failed-deployment-id': run.deploymentId,
-          'slack-webhook-url': this.slackUrl,
-          environment: 'production',
-        }, event, bad ? 1 : 0, 'production');
+        const monitor = await this.act(
+          'canary-monitor',
+          {
+            ...hostInputs(this.production),
+            ...step.with,
+            steps: plan['canary-steps']!,
+            policy: plan.policy!,
+            duration: String(scenario.canarySeconds),
+            interval: '1',
+            'github-token': TOKEN,
+            'failed-deployment-id': run.deploymentId,
+            'slack-webhook-url': this.slackUrl,
+            environment: 'production',
+          },
+          event,
+          bad ? 1 : 0,
+          'production',
+        );
         run.monitor = monitor.outputs;
         // A passed canary: its verdict and steps; a failed one: the whole summary an on-call engineer opens.
         if (!verbose) console.log(terminalMarkdown(monitor.summary, bad ? {} : { upTo: '| rule |' }));
@@ -236,48 +354,88 @@ class Pipeline {
 }
 
 async function main(): Promise<void> {
-  say('Starting the lab: 2 production hosts and 1 staging host (each its own sshd and nginx), a local GitHub API and Slack');
+  say(
+    'Starting the lab: 2 production hosts and 1 staging host (each its own sshd and nginx), a local GitHub API and Slack',
+  );
   const production = await startLab({ hosts: 2 });
   const staging = await startLab({ hosts: 1 });
   const github = await startFakeGitHub({ web: true });
   const slack = await startRecorder();
   const workspace = mkdtempSync(join(tmpdir(), 'al-demo-workspace-'));
   try {
-    for (const host of production.hosts) console.log(`  production ${host.name}: ssh ${host.target}, nginx ${host.proxyUrl}`);
+    for (const host of production.hosts)
+      console.log(`  production ${host.name}: ssh ${host.target}, nginx ${host.proxyUrl}`);
     console.log(`  staging: ssh ${staging.hosts[0]!.target}, nginx ${staging.hosts[0]!.proxyUrl}`);
     console.log(`  GitHub (API and web pages): ${github.url}`);
     const pipeline = new Pipeline(production, staging, github, `${slack.url}/services/T0/B0/demo`, workspace);
 
     say('▶ What runs in production today: v1, deployed before the demo');
     const first = push('main', 'initial release', '0000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa');
-    await pipeline.act('blue-green', { ...hostInputs(production), image: 'registry.example/agent-loop:v1', version: 'v1' }, first, 0, 'production');
-    await pipeline.act('blue-green', { ...hostInputs(staging), image: 'registry.example/agent-loop:v1', version: 'v1' }, first, 0, 'staging');
+    await pipeline.act(
+      'blue-green',
+      { ...hostInputs(production), image: 'registry.example/agent-loop:v1', version: 'v1' },
+      first,
+      0,
+      'production',
+    );
+    await pipeline.act(
+      'blue-green',
+      { ...hostInputs(staging), image: 'registry.example/agent-loop:v1', version: 'v1' },
+      first,
+      0,
+      'staging',
+    );
     await production.enableSite();
     await staging.enableSite();
 
     const seen: TrafficResult[] = [];
-    const shas = ['1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', '2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', '3333333ccccccccccccccccccccccccccccccccc', '4444444ddddddddddddddddddddddddddddddddd'];
-    for (const [index, scenario] of SCENARIOS.entries()) seen.push(...(await pipeline.run(index + 1, scenario, shas[index]!)));
+    const shas = [
+      '1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+      '2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
+      '3333333ccccccccccccccccccccccccccccccccc',
+      '4444444ddddddddddddddddddddddddddddddddd',
+    ];
+    for (const [index, scenario] of SCENARIOS.entries())
+      seen.push(...(await pipeline.run(index + 1, scenario, shas[index]!)));
 
     say(`▶ ${SCENARIOS.length + 1}. DORA figures of what the demo did, read back from the GitHub Deployments API`);
-    const dora = await pipeline.act('dora-report', { 'github-token': TOKEN, app: production.app, environment: 'production', days: '30' }, first);
+    const dora = await pipeline.act(
+      'dora-report',
+      { 'github-token': TOKEN, app: production.app, environment: 'production', days: '30' },
+      first,
+    );
     console.log(terminalMarkdown(dora.summary));
-    console.log(`    GitHub now holds ${github.deployments.length} deployments and ${github.issues.length} incident issue(s): ${github.issues.map((issue) => `"${issue.title}"`).join(', ')}; Slack received ${slack.requests.length} messages.`);
+    console.log(
+      `    GitHub now holds ${github.deployments.length} deployments and ${github.issues.length} incident issue(s): ${github.issues.map((issue) => `"${issue.title}"`).join(', ')}; Slack received ${slack.requests.length} messages.`,
+    );
     for (const issue of github.issues) {
       const url = `${github.url}/org/service/issues/${issue.number}`;
       const page = await fetch(url);
-      console.log(`    The incident's link leads to the stand-in: ${url} (HTTP ${page.status}: ${(await page.text()).split('\n')[0]})`);
+      console.log(
+        `    The incident's link leads to the stand-in: ${url} (HTTP ${page.status}: ${(await page.text()).split('\n')[0]})`,
+      );
     }
 
     const total = seen.reduce((sum, r) => sum + r.sent, 0);
     const failed = seen.reduce((sum, r) => sum + r.failed, 0);
     const errorsBy: Record<string, number> = {};
-    for (const r of seen) for (const entry of r.timeline) if (entry.status < 200 || entry.status >= 300) errorsBy[entry.version] = (errorsBy[entry.version] ?? 0) + 1;
+    for (const r of seen)
+      for (const entry of r.timeline)
+        if (entry.status < 200 || entry.status >= 300) errorsBy[entry.version] = (errorsBy[entry.version] ?? 0) + 1;
     say('What happened');
-    console.log(`    ${'scenario'.padEnd(48)}  ${'version'.padEnd(15)}  ${'verdict'.padEnd(8)}  ${'outcome'.padEnd(40)}  time`);
-    for (const story of stories) console.log(`    ${cut(story.scenario, 48).padEnd(48)}  ${story.version.padEnd(15)}  ${story.verdict.padEnd(8)}  ${cut(story.outcome, 40).padEnd(40)}  ${(story.ms / 1000).toFixed(1)} s`);
-    const bad = SCENARIOS.flatMap((scenario, index) => (scenario.canary === 'healthy' ? [] : [`sha-${shas[index]!.slice(0, 7)}`]));
-    say(`Production traffic during the canaries: ${total} requests, ${failed} without an answer; non-2xx by version: ${JSON.stringify(errorsBy)} (only the bad release should have any, in the seconds before its rollback)`);
+    console.log(
+      `    ${'scenario'.padEnd(48)}  ${'version'.padEnd(15)}  ${'verdict'.padEnd(8)}  ${'outcome'.padEnd(40)}  time`,
+    );
+    for (const story of stories)
+      console.log(
+        `    ${cut(story.scenario, 48).padEnd(48)}  ${story.version.padEnd(15)}  ${story.verdict.padEnd(8)}  ${cut(story.outcome, 40).padEnd(40)}  ${(story.ms / 1000).toFixed(1)} s`,
+      );
+    const bad = SCENARIOS.flatMap((scenario, index) =>
+      scenario.canary === 'healthy' ? [] : [`sha-${shas[index]!.slice(0, 7)}`],
+    );
+    say(
+      `Production traffic during the canaries: ${total} requests, ${failed} without an answer; non-2xx by version: ${JSON.stringify(errorsBy)} (only the bad release should have any, in the seconds before its rollback)`,
+    );
     const unexpected = Object.keys(errorsBy).filter((version) => !bad.includes(version));
     if (failed > 0 || unexpected.length > 0) process.exitCode = 1;
   } finally {

@@ -19,9 +19,22 @@ const cell = (text: string): string => text.replaceAll('|', '\\|').replaceAll('\
 
 export function actionTables(name: string): string {
   const action = parse(readFileSync(join(root, 'actions', name, 'action.yml'), 'utf8')) as ActionYaml;
-  const inputs = Object.entries(action.inputs ?? {}).map(([input, spec]) => `| \`${input}\` | ${spec.required ? 'yes' : 'no'} | ${spec.default ? `\`${cell(spec.default)}\`` : ''} | ${cell(spec.description)} |`);
-  const outputs = Object.entries(action.outputs ?? {}).map(([output, spec]) => `| \`${output}\` | ${cell(spec.description)} |`);
-  return ['| input | required | default | description |', '| --- | --- | --- | --- |', ...inputs, '', '| output | description |', '| --- | --- |', ...outputs].join('\n');
+  const inputs = Object.entries(action.inputs ?? {}).map(
+    ([input, spec]) =>
+      `| \`${input}\` | ${spec.required ? 'yes' : 'no'} | ${spec.default ? `\`${cell(spec.default)}\`` : ''} | ${cell(spec.description)} |`,
+  );
+  const outputs = Object.entries(action.outputs ?? {}).map(
+    ([output, spec]) => `| \`${output}\` | ${cell(spec.description)} |`,
+  );
+  return [
+    '| input | required | default | description |',
+    '| --- | --- | --- | --- |',
+    ...inputs,
+    '',
+    '| output | description |',
+    '| --- | --- |',
+    ...outputs,
+  ].join('\n');
 }
 
 export function renderReadme(readme: string): string {
@@ -60,12 +73,17 @@ const HOST_INPUTS = ['hosts', 'ssh-private-key', 'ssh-known-hosts'];
 /** A step that uses the action with its required inputs, and the hosts with their key and host keys wherever it takes hosts. */
 export function exampleStep(name: string, action: ActionYaml): string {
   const takesHosts = action.inputs?.hosts !== undefined;
-  const inputs = Object.entries(action.inputs ?? {}).filter(([input, spec]) => spec.required || (takesHosts && HOST_INPUTS.includes(input)));
+  const inputs = Object.entries(action.inputs ?? {}).filter(
+    ([input, spec]) => spec.required || (takesHosts && HOST_INPUTS.includes(input)),
+  );
   const lines = [`- uses: org/agent-loop-actions/${name}@v1`];
   if (inputs.length > 0) lines.push('  with:');
   for (const [input] of inputs) {
     const value = EXAMPLE_VALUES[input];
-    if (value === undefined) throw new Error(`scripts/docs.ts has no example value for ${name}'s required input ${input}: add one to EXAMPLE_VALUES`);
+    if (value === undefined)
+      throw new Error(
+        `scripts/docs.ts has no example value for ${name}'s required input ${input}: add one to EXAMPLE_VALUES`,
+      );
     const [first, ...rest] = value.split('\n');
     lines.push(`    ${input}: ${first}`, ...rest.map((line) => `    ${line}`));
   }
@@ -96,7 +114,10 @@ export function actionReadme(name: string): string {
   ].join('\n');
 }
 
-const actionNames = (): string[] => readdirSync(join(root, 'actions')).filter((name) => existsSync(join(root, 'actions', name, 'action.yml'))).sort();
+const actionNames = (): string[] =>
+  readdirSync(join(root, 'actions'))
+    .filter((name) => existsSync(join(root, 'actions', name, 'action.yml')))
+    .sort();
 
 /** Every generated file with its text now and the text it should have. */
 export function generatedFiles(): Array<{ path: string; current: string; next: string }> {
@@ -116,7 +137,9 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()
   const stale = files.filter((file) => file.next !== file.current);
   if (process.argv.includes('--check')) {
     if (stale.length > 0) {
-      console.error(`out of date, run \`npm run docs\`: ${stale.map((file) => file.path.slice(root.length)).join(', ')}`);
+      console.error(
+        `out of date, run \`npm run docs\`: ${stale.map((file) => file.path.slice(root.length)).join(', ')}`,
+      );
       process.exit(1);
     }
     console.log(`README.md tables and ${files.length - 1} action READMEs match action.yml.`);

@@ -13,7 +13,13 @@ const root = new URL('..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'vitest-report-'));
 const vitest = join(root, 'node_modules/vitest/vitest.mjs');
 const SCENARIOS = 'test/pipeline-*.test.ts';
-const runs = process.argv.length > 2 ? [process.argv.slice(2)] : [['--exclude', SCENARIOS], ['--no-file-parallelism', 'test/pipeline-']];
+const runs =
+  process.argv.length > 2
+    ? [process.argv.slice(2)]
+    : [
+        ['--exclude', SCENARIOS],
+        ['--no-file-parallelism', 'test/pipeline-'],
+      ];
 
 let passed = 0;
 let failed = 0;
@@ -21,7 +27,11 @@ let skipped = 0;
 let code = 0;
 for (const [index, args] of runs.entries()) {
   const report = join(dir, `report-${index}.json`);
-  const run = spawnSync(process.execPath, [vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args], { stdio: 'inherit', cwd: root });
+  const run = spawnSync(
+    process.execPath,
+    [vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args],
+    { stdio: 'inherit', cwd: root },
+  );
   let counted = false;
   try {
     const json = JSON.parse(readFileSync(report, 'utf8'));

@@ -48,7 +48,12 @@ interface RuleTestFile {
 /** Runs promtool; a non-zero exit is returned, not thrown. Output is stdout then stderr. */
 function promtool(args: string[], cwd = root): { status: number; output: string } {
   try {
-    const stdout = execFileSync('promtool', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+    const stdout = execFileSync('promtool', args, {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 30_000,
+    });
     return { status: 0, output: stdout };
   } catch (err) {
     const e = err as { status?: number | null; stdout?: string; stderr?: string; message?: string };
@@ -125,7 +130,12 @@ function ratioProblems(expr: string): string[] {
       problems.push(`divides rate() results that are not sum by (…) aggregates: ${left} / ${right}`);
       continue;
     }
-    const labels = (m: RegExpExecArray): string => (m[1] ?? '').split(',').map((s) => s.trim()).sort().join(',');
+    const labels = (m: RegExpExecArray): string =>
+      (m[1] ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .sort()
+        .join(',');
     if (labels(l) !== labels(r)) problems.push(`sums by different labels: (${labels(l)}) / (${labels(r)})`);
   }
   return problems;
@@ -173,7 +183,10 @@ describe('rules file', () => {
       for (const m of blankStrings(rule.expr).matchAll(/\b(by|without)\s*\(([^)]*)\)/g)) {
         const [, kind, labels = ''] = m;
         expect(kind, rule.alert ?? rule.record).toBe('by');
-        expect(labels.split(',').map((s) => s.trim()), rule.alert ?? rule.record).toContain('app');
+        expect(
+          labels.split(',').map((s) => s.trim()),
+          rule.alert ?? rule.record,
+        ).toContain('app');
       }
     }
   });
@@ -195,7 +208,9 @@ describe('rules file', () => {
     expect(ratioProblems('rate(x{status=~"5.."}[1m]) / rate(x[1m]) > 0.01')).toHaveLength(1);
     expect(ratioProblems('sum by (app) (rate(x{status=~"5.."}[1m]) / rate(x[1m]))')).toHaveLength(1);
     expect(ratioProblems('sum by (app, path) (rate(x[1m])) / sum by (app) (rate(x[1m]))')).toHaveLength(1);
-    expect(ratioProblems('up == 0 and sum by (app) (rate(x{path="/a/b"}[1m])) / sum by (app) (rate(x[1m])) > 0.01')).toEqual([]);
+    expect(
+      ratioProblems('up == 0 and sum by (app) (rate(x{path="/a/b"}[1m])) / sum by (app) (rate(x[1m])) > 0.01'),
+    ).toEqual([]);
     expect(divisions('a{path="/x"} / b')).toEqual([['a{path="/x"}', 'b']]);
   });
 
@@ -228,7 +243,10 @@ describe('the unit tests catch a broken rule', () => {
   }
 
   it('RollbackMemory threshold 0.95 → 0.98', () => {
-    const { status, output } = testMutant('(agent_loop_memory_usage_ratio) > 0.95', '(agent_loop_memory_usage_ratio) > 0.98');
+    const { status, output } = testMutant(
+      '(agent_loop_memory_usage_ratio) > 0.95',
+      '(agent_loop_memory_usage_ratio) > 0.98',
+    );
     expect(status).not.toBe(0);
     expect(output).toContain('FAILED');
     expect(output).toContain('alertname: RollbackMemory');

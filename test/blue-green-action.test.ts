@@ -92,8 +92,14 @@ describe('blue-green bundle: bad input is refused before anything runs', () => {
       results.push(
         ...(await Promise.all(
           batch.map(async ([name, value, extra]) => {
-            const result = await runAction({ action: 'blue-green', inputs: inputs({ image: 'registry.example/agent-loop:v1', version: 'v1', ...extra, [name]: value }) });
-            const error = result.stdout.split('\n').filter((line) => line.startsWith('::error::')).join('\n');
+            const result = await runAction({
+              action: 'blue-green',
+              inputs: inputs({ image: 'registry.example/agent-loop:v1', version: 'v1', ...extra, [name]: value }),
+            });
+            const error = result.stdout
+              .split('\n')
+              .filter((line) => line.startsWith('::error::'))
+              .join('\n');
             return { name, value, code: result.code, error, visible: visible(result) };
           }),
         )),
@@ -101,7 +107,9 @@ describe('blue-green bundle: bad input is refused before anything runs', () => {
     }
     for (const result of results) {
       expect(result.code, `${result.name}=${JSON.stringify(result.value.slice(0, 40))}`).toBe(1);
-      expect(result.error, `${result.name}=${JSON.stringify(result.value.slice(0, 40))}`).toContain(`Input '${result.name}'`);
+      expect(result.error, `${result.name}=${JSON.stringify(result.value.slice(0, 40))}`).toContain(
+        `Input '${result.name}'`,
+      );
     }
     // Secrets given as bad values are not echoed back.
     const webhook = results.find((result) => result.name === 'slack-webhook-url')!;
@@ -114,30 +122,53 @@ describe('blue-green bundle: bad input is refused before anything runs', () => {
 
   it('fails with exit 1 and a ::error:: naming a missing required input', async () => {
     const { hosts: _hosts, ...rest } = inputs();
-    const result = await runAction({ action: 'blue-green', inputs: { ...rest, image: 'registry.example/agent-loop:v1', version: 'v1' } });
+    const result = await runAction({
+      action: 'blue-green',
+      inputs: { ...rest, image: 'registry.example/agent-loop:v1', version: 'v1' },
+    });
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^::error::Input 'hosts': is required/m);
     expect(result.outputs).toEqual({});
     // The summary says it too, and what to do: a run that stopped early leaves no empty page.
     expect(result.summary).toMatch(/^### ❌ \S+: the step stopped\n\n```text\nInput 'hosts': is required/);
-    expect(result.summary).toContain('- **Next:** Do what the message says (it names the input or the holder in the way), then re-run.');
+    expect(result.summary).toContain(
+      '- **Next:** Do what the message says (it names the input or the holder in the way), then re-run.',
+    );
   });
 });
 
 describe('blue-green bundle: a full deploy', () => {
   it('deploys v1, sends a canary of v2, promotes, with outputs, summary and Slack messages', async () => {
-    const first = await runAction({ action: 'blue-green', inputs: inputs({ image: 'registry.example/agent-loop:v1', version: 'v1' }) });
+    const first = await runAction({
+      action: 'blue-green',
+      inputs: inputs({ image: 'registry.example/agent-loop:v1', version: 'v1' }),
+    });
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     expect(first.outputs).toMatchObject({ 'active-color': 'blue', version: 'v1', 'canary-percent': '100' });
     await lab.enableSite();
 
-    const canary = await runAction({ action: 'blue-green', inputs: inputs({ image: 'registry.example/agent-loop:v2', version: 'v2', 'canary-percent': '25' }) });
+    const canary = await runAction({
+      action: 'blue-green',
+      inputs: inputs({ image: 'registry.example/agent-loop:v2', version: 'v2', 'canary-percent': '25' }),
+    });
     expect(canary.code).toBe(0);
-    expect(canary.outputs).toMatchObject({ 'active-color': 'green', 'previous-color': 'blue', version: 'v2', 'previous-version': 'v1', 'canary-percent': '25' });
+    expect(canary.outputs).toMatchObject({
+      'active-color': 'green',
+      'previous-color': 'blue',
+      version: 'v2',
+      'previous-version': 'v1',
+      'canary-percent': '25',
+    });
     expect(Number(canary.outputs['switch-ms'])).toBeGreaterThan(0);
-    const report = JSON.parse(canary.outputs.report!) as Array<{ host: string; outcome: string; weightsAfter: { blue: number; green: number } }>;
-    expect(report.map((host) => [host.host, host.outcome, host.weightsAfter])).toEqual(lab.hosts.map((host) => [host.target, 'success', { blue: 75, green: 25 }]));
+    const report = JSON.parse(canary.outputs.report!) as Array<{
+      host: string;
+      outcome: string;
+      weightsAfter: { blue: number; green: number };
+    }>;
+    expect(report.map((host) => [host.host, host.outcome, host.weightsAfter])).toEqual(
+      lab.hosts.map((host) => [host.target, 'success', { blue: 75, green: 25 }]),
+    );
     expect(canary.summary).toContain('| host | outcome |');
     expect(canary.summary).toContain('blue 75% / green 25%');
     expect(canary.summary).toContain('POST /run-agent');
@@ -147,16 +178,34 @@ describe('blue-green bundle: a full deploy', () => {
 
     const promoted = await runAction({ action: 'blue-green', inputs: inputs({ phase: 'promote', version: 'v2' }) });
     expect(promoted.code).toBe(0);
-    expect(promoted.outputs).toMatchObject({ 'active-color': 'green', 'previous-color': 'blue', version: 'v2', 'canary-percent': '100' });
+    expect(promoted.outputs).toMatchObject({
+      'active-color': 'green',
+      'previous-color': 'blue',
+      version: 'v2',
+      'canary-percent': '100',
+    });
     expect((await sendTraffic({ url: lab.hosts[1]!.proxyUrl, maxRequests: 200 })).byVersion).toEqual({ v2: 200 });
 
     // Phase status: read only, no runtime inputs needed, no lock, no Slack message (the counts below stay at three).
-    const { runtime: _runtime, 'start-command': _start, 'stop-command': _stop, ...readOnly } = inputs({ phase: 'status' });
+    const {
+      runtime: _runtime,
+      'start-command': _start,
+      'stop-command': _stop,
+      ...readOnly
+    } = inputs({ phase: 'status' });
     const states = lab.hosts.map((host) => readFileSync(`${host.stateDir}/${lab.app}/state.json`, 'utf8'));
     const status = await runAction({ action: 'blue-green', inputs: readOnly });
     expect(status.code).toBe(0);
-    const hosts = JSON.parse(status.outputs.status!) as Array<{ host: string; served: unknown; colors: { green: { version: string } }; lock: unknown; rollbackPrevious: string }>;
-    expect(hosts.map((host) => [host.host, host.served, host.colors.green.version, host.lock])).toEqual(lab.hosts.map((host) => [host.target, { blue: 0, green: 100 }, 'v2', null]));
+    const hosts = JSON.parse(status.outputs.status!) as Array<{
+      host: string;
+      served: unknown;
+      colors: { green: { version: string } };
+      lock: unknown;
+      rollbackPrevious: string;
+    }>;
+    expect(hosts.map((host) => [host.host, host.served, host.colors.green.version, host.lock])).toEqual(
+      lab.hosts.map((host) => [host.target, { blue: 0, green: 100 }, 'v2', null]),
+    );
     expect(hosts[0]!.rollbackPrevious).toBe('v1 on blue (started again first), taking v2 out');
     expect(status.summary).toContain(`${lab.app}: status of 2 host(s)`);
     expect(status.summary).toContain('| host | serves | blue | green | canary | lock | rollback (previous) |');
@@ -170,7 +219,9 @@ describe('blue-green bundle: a full deploy', () => {
     expect(texts.filter((text) => text.includes('started'))).toHaveLength(3);
     expect(texts.filter((text) => text.includes('completed'))).toHaveLength(3);
     expect(JSON.stringify(slack.requests.at(-1)!.json)).toMatch(/duration:\* \d+\.\d s/);
-    expect(slack.requests.every((request) => request.path === '/services/T0SECRET/B0SECRET/xoxSecretWebhookToken')).toBe(true);
+    expect(
+      slack.requests.every((request) => request.path === '/services/T0SECRET/B0SECRET/xoxSecretWebhookToken'),
+    ).toBe(true);
 
     // Secrets: neither the key nor the webhook URL shows anywhere a person or a later step could read.
     const keyBody = lab.clientKey.split('\n').filter((line) => line.length > 20 && !line.startsWith('-----'));
@@ -184,24 +235,41 @@ describe('blue-green bundle: a full deploy', () => {
   it('a failed deploy exits 1, sends a failure message, and leaves traffic on the stable color', async () => {
     await lab.setKnobs('v3', { errorRate: 1 });
     const before = slack.requests.length;
-    const failed = await runAction({ action: 'blue-green', inputs: inputs({ image: 'registry.example/agent-loop:v3', version: 'v3' }) });
+    const failed = await runAction({
+      action: 'blue-green',
+      inputs: inputs({ image: 'registry.example/agent-loop:v3', version: 'v3' }),
+    });
     expect(failed.code).toBe(1);
     expect(failed.stdout).toMatch(/::error::no traffic was moved, because:/);
     expect(failed.summary).toContain('❌ failed');
     const messages = slack.requests.slice(before).map((request) => JSON.stringify(request.json));
     expect(messages.some((text) => text.includes('failed') && text.includes('answered 500'))).toBe(true);
     expect((await sendTraffic({ url: lab.hosts[0]!.proxyUrl, maxRequests: 200 })).byVersion).toEqual({ v2: 200 });
-    const state = JSON.parse(readFileSync(`${lab.hosts[0]!.stateDir}/${lab.app}/state.json`, 'utf8')) as { active: string };
+    const state = JSON.parse(readFileSync(`${lab.hosts[0]!.stateDir}/${lab.app}/state.json`, 'utf8')) as {
+      active: string;
+    };
     expect(state.active).toBe('green');
   });
 });
 
 describe('blue-green bundle: phase status', () => {
   it('warns about a changed host key it accepts only because insecure-skip-host-key-check is true, as every other phase does (security finding 7)', async () => {
-    const { runtime: _runtime, 'start-command': _start, 'stop-command': _stop, ...readOnly } = inputs({ phase: 'status', 'ssh-known-hosts': changedKnownHosts(lab), 'insecure-skip-host-key-check': 'true' });
+    const {
+      runtime: _runtime,
+      'start-command': _start,
+      'stop-command': _stop,
+      ...readOnly
+    } = inputs({ phase: 'status', 'ssh-known-hosts': changedKnownHosts(lab), 'insecure-skip-host-key-check': 'true' });
     const status = await runAction({ action: 'blue-green', inputs: readOnly });
     expect(status.code).toBe(0);
     const warnings = status.stdout.split('\n').filter((line) => line.startsWith('::warning::'));
-    for (const host of lab.hosts) expect(warnings).toContainEqual(expect.stringMatching(new RegExp(`^::warning::${host.target.replace(/\./g, '\\.')}: host key SHA256:\\S+ is changed, accepted because insecure-skip-host-key-check is true$`)));
+    for (const host of lab.hosts)
+      expect(warnings).toContainEqual(
+        expect.stringMatching(
+          new RegExp(
+            `^::warning::${host.target.replace(/\./g, '\\.')}: host key SHA256:\\S+ is changed, accepted because insecure-skip-host-key-check is true$`,
+          ),
+        ),
+      );
   });
 });

@@ -21,16 +21,28 @@ function inputs(overrides: Record<string, string> = {}): Record<string, string> 
   return blueGreenLabInputs(lab, { 'health-timeout-seconds': '10', ...overrides });
 }
 
-const blueGreen = (overrides: Record<string, string>): Promise<RunActionResult> => runAction({ action: 'blue-green', inputs: inputs(overrides), env: { GITHUB_API_URL: github.url } });
+const blueGreen = (overrides: Record<string, string>): Promise<RunActionResult> =>
+  runAction({ action: 'blue-green', inputs: inputs(overrides), env: { GITHUB_API_URL: github.url } });
 /** Annotation lines of one kind, their text decoded as the runner decodes it. */
 const lines = (result: RunActionResult, kind: 'error' | 'warning' | 'notice'): string[] =>
   result.stdout
     .split('\n')
     .filter((line) => line.startsWith(`::${kind}::`))
-    .map((line) => `::${kind}::${line.slice(kind.length + 4).replaceAll('%0D', '\r').replaceAll('%0A', '\n').replaceAll('%25', '%')}`);
+    .map(
+      (line) =>
+        `::${kind}::${line
+          .slice(kind.length + 4)
+          .replaceAll('%0D', '\r')
+          .replaceAll('%0A', '\n')
+          .replaceAll('%25', '%')}`,
+    );
 const calls = (from = 0): string[] => github.requests.slice(from).map((request) => `${request.method} ${request.path}`);
 const seen = (result: RunActionResult): string =>
-  [result.stdout, result.stderr, result.summary, JSON.stringify(result.outputs)].join('\n').split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n');
+  [result.stdout, result.stderr, result.summary, JSON.stringify(result.outputs)]
+    .join('\n')
+    .split('\n')
+    .filter((line) => !line.startsWith('::add-mask::'))
+    .join('\n');
 
 beforeAll(async () => {
   lab = await startLab({ hosts: 1 });
@@ -57,43 +69,80 @@ describe('blue-green bundle: GitHub deployment records', () => {
   });
 
   it('deploy creates the deployment in_progress; promote with its id sets success', async () => {
-    const canary = await blueGreen({ image: 'registry.example/agent-loop:v2', version: 'v2', 'canary-percent': '10', 'github-token': TOKEN, 'commit-time': '2026-06-30T09:15:00+02:00' });
+    const canary = await blueGreen({
+      image: 'registry.example/agent-loop:v2',
+      version: 'v2',
+      'canary-percent': '10',
+      'github-token': TOKEN,
+      'commit-time': '2026-06-30T09:15:00+02:00',
+    });
     expect(lines(canary, 'error')).toEqual([]);
     expect(canary.code).toBe(0);
     expect(lines(canary, 'warning')).toEqual([]);
     expect(canary.outputs).toMatchObject({ 'active-color': 'green', version: 'v2', 'canary-percent': '10' });
     const id = canary.outputs['deployment-id'];
     expect(id).toMatch(/^\d+$/);
-    expect(calls()).toEqual(['POST /repos/org/service/deployments', `POST /repos/org/service/deployments/${id}/statuses`, `POST /repos/org/service/deployments/${id}/statuses`]);
+    expect(calls()).toEqual([
+      'POST /repos/org/service/deployments',
+      `POST /repos/org/service/deployments/${id}/statuses`,
+      `POST /repos/org/service/deployments/${id}/statuses`,
+    ]);
     const [created, started, event] = github.requests;
     expect(created!.json).toMatchObject({
       ref: SHA,
       environment: 'production',
       production_environment: true,
-      payload: { app: lab.app, version: 'v2', image: 'registry.example/agent-loop:v2', commitTime: '2026-06-30T07:15:00.000Z' },
+      payload: {
+        app: lab.app,
+        version: 'v2',
+        image: 'registry.example/agent-loop:v2',
+        commitTime: '2026-06-30T07:15:00.000Z',
+      },
     });
-    expect(started!.json).toMatchObject({ state: 'in_progress', log_url: 'https://github.com/org/service/actions/runs/4242' });
+    expect(started!.json).toMatchObject({
+      state: 'in_progress',
+      log_url: 'https://github.com/org/service/actions/runs/4242',
+    });
     // The step's event: the deployment's description says what runs now, and the log has a notice.
     expect(event!.json).toMatchObject({ state: 'in_progress', description: 'canary v2 started at 10% on 1 host' });
     expect(lines(canary, 'notice')).toEqual([`::notice::${lab.app}: canary v2 started at 10% on 1 host`]);
     for (const request of github.requests) expect(request.headers.authorization).toBe(`Bearer ${TOKEN}`);
 
     const before = github.requests.length;
-    const promoted = await blueGreen({ phase: 'promote', version: 'v2', 'github-token': TOKEN, 'deployment-id': id as string });
+    const promoted = await blueGreen({
+      phase: 'promote',
+      version: 'v2',
+      'github-token': TOKEN,
+      'deployment-id': id as string,
+    });
     expect(lines(promoted, 'error')).toEqual([]);
     expect(promoted.code).toBe(0);
     expect(promoted.outputs).toMatchObject({ 'active-color': 'green', 'canary-percent': '100', 'deployment-id': id });
     expect(calls(before)).toEqual([`POST /repos/org/service/deployments/${id}/statuses`]);
-    expect(github.requests.at(-1)!.json).toMatchObject({ state: 'success', description: 'v2 serves all traffic', auto_inactive: true });
+    expect(github.requests.at(-1)!.json).toMatchObject({
+      state: 'success',
+      description: 'v2 serves all traffic',
+      auto_inactive: true,
+    });
     for (const run of [canary, promoted]) expect(seen(run)).not.toContain(TOKEN);
   });
 
   it('a deploy that takes all traffic at once is complete: in_progress then success, for deployment-ref', async () => {
     const before = github.requests.length;
-    const result = await blueGreen({ image: 'registry.example/agent-loop:v3', version: 'v3', 'canary-percent': '100', 'github-token': TOKEN, 'deployment-ref': 'release/v3' });
+    const result = await blueGreen({
+      image: 'registry.example/agent-loop:v3',
+      version: 'v3',
+      'canary-percent': '100',
+      'github-token': TOKEN,
+      'deployment-ref': 'release/v3',
+    });
     expect(result.code).toBe(0);
     const id = result.outputs['deployment-id'];
-    expect(calls(before)).toEqual(['POST /repos/org/service/deployments', `POST /repos/org/service/deployments/${id}/statuses`, `POST /repos/org/service/deployments/${id}/statuses`]);
+    expect(calls(before)).toEqual([
+      'POST /repos/org/service/deployments',
+      `POST /repos/org/service/deployments/${id}/statuses`,
+      `POST /repos/org/service/deployments/${id}/statuses`,
+    ]);
     const [created, started, done] = github.requests.slice(before);
     expect(created!.json).toMatchObject({ ref: 'release/v3', payload: { version: 'v3', commitTime: null } });
     expect([started!.json, done!.json]).toMatchObject([{ state: 'in_progress' }, { state: 'success' }]);
@@ -105,7 +154,11 @@ describe('blue-green bundle: GitHub deployment records', () => {
     const failed = await blueGreen({ image: 'registry.example/agent-loop:v4', version: 'v4', 'github-token': TOKEN });
     expect(failed.code).toBe(1);
     const id = failed.outputs['deployment-id'];
-    expect(calls(before)).toEqual(['POST /repos/org/service/deployments', `POST /repos/org/service/deployments/${id}/statuses`, `POST /repos/org/service/deployments/${id}/statuses`]);
+    expect(calls(before)).toEqual([
+      'POST /repos/org/service/deployments',
+      `POST /repos/org/service/deployments/${id}/statuses`,
+      `POST /repos/org/service/deployments/${id}/statuses`,
+    ]);
     expect(github.requests.at(-1)!.json).toMatchObject({ state: 'failure' });
     expect((github.requests.at(-1)!.json as { description: string }).description).toMatch(/^deploy failed: /);
   });
@@ -118,10 +171,19 @@ describe('blue-green bundle: GitHub deployment records', () => {
       expect(lines(canary, 'error')).toEqual([]);
       expect(canary.code).toBe(0);
       expect(canary.outputs).toMatchObject({ version: 'v5', 'deployment-id': '' });
-      expect(lines(canary, 'warning')).toEqual([expect.stringMatching(/^::warning::recording the GitHub deployment failed: HTTP 503/)]);
-      const promoted = await blueGreen({ phase: 'promote', version: 'v5', 'github-token': TOKEN, 'deployment-id': '99' });
+      expect(lines(canary, 'warning')).toEqual([
+        expect.stringMatching(/^::warning::recording the GitHub deployment failed: HTTP 503/),
+      ]);
+      const promoted = await blueGreen({
+        phase: 'promote',
+        version: 'v5',
+        'github-token': TOKEN,
+        'deployment-id': '99',
+      });
       expect(promoted.code).toBe(0);
-      expect(lines(promoted, 'warning')).toEqual([expect.stringMatching(/^::warning::setting GitHub deployment 99 to success failed: HTTP 503/)]);
+      expect(lines(promoted, 'warning')).toEqual([
+        expect.stringMatching(/^::warning::setting GitHub deployment 99 to success failed: HTTP 503/),
+      ]);
       for (const run of [canary, promoted]) expect(seen(run)).not.toContain(TOKEN);
     } finally {
       actLikeGitHub(github);
@@ -139,7 +201,11 @@ describe('blue-green bundle: GitHub deployment records', () => {
       ['deployment-id', { 'deployment-id': '12abc', phase: 'promote' }],
       ['deployment-id', { 'deployment-id': '12' }],
     ];
-    const results = await Promise.all(cases.map(([, extra]) => blueGreen({ image: 'registry.example/agent-loop:v6', version: 'v6', 'github-token': TOKEN, ...extra })));
+    const results = await Promise.all(
+      cases.map(([, extra]) =>
+        blueGreen({ image: 'registry.example/agent-loop:v6', version: 'v6', 'github-token': TOKEN, ...extra }),
+      ),
+    );
     results.forEach((result, index) => {
       const [name, extra] = cases[index]!;
       expect(result.code, `${name} ${JSON.stringify(extra)}`).toBe(1);

@@ -22,10 +22,19 @@ let scratch: string;
 async function versionsPerHost(): Promise<Array<Record<string, number>>> {
   return Promise.all(
     lab.hosts.map(async (host) => {
-      const traffic = await sendTraffic({ url: host.proxyUrl, maxRequests: 100, concurrency: 4, durationMs: 15_000, requestTimeoutMs: 3000 });
+      const traffic = await sendTraffic({
+        url: host.proxyUrl,
+        maxRequests: 100,
+        concurrency: 4,
+        durationMs: 15_000,
+        requestTimeoutMs: 3000,
+      });
       if (traffic.sent === 100 && traffic.failed === 0) return traffic.byVersion;
-      const tail = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-15).join('\n') : '(none)');
-      const appLogs = readdirSync(join(lab.dir, 'logs')).map((name) => `${name}:\n${tail(join(lab.dir, 'logs', name))}`);
+      const tail = (file: string) =>
+        existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-15).join('\n') : '(none)';
+      const appLogs = readdirSync(join(lab.dir, 'logs')).map(
+        (name) => `${name}:\n${tail(join(lab.dir, 'logs', name))}`,
+      );
       throw new Error(
         `${host.name}: ${traffic.sent} of 100 requests finished, statuses ${JSON.stringify(traffic.statuses)}\n` +
           `nginx error.log:\n${tail(join(host.nginxPrefix, 'logs', 'error.log'))}\n${appLogs.join('\n')}`,
@@ -81,9 +90,14 @@ describe('blue-green on three hosts', () => {
   it('moves every host back when one host cannot switch after others did', async () => {
     // Host 2's nginx accepts the configuration but refuses to reload: the switch fails there late.
     const wrapper = join(scratch, 'nginx-no-reload.sh');
-    writeFileSync(wrapper, '#!/bin/sh\nfor arg in "$@"; do [ "$arg" = reload ] && { echo "simulated: reload refused" >&2; exit 1; }; done\nexec nginx "$@"\n');
+    writeFileSync(
+      wrapper,
+      '#!/bin/sh\nfor arg in "$@"; do [ "$arg" = reload ] && { echo "simulated: reload refused" >&2; exit 1; }; done\nexec nginx "$@"\n',
+    );
     chmodSync(wrapper, 0o755);
-    const flaky = hosts.map((host, index) => (index === 1 ? { ...host, nginxCommand: ['sh', wrapper, ...host.nginxCommand.slice(1)] } : host));
+    const flaky = hosts.map((host, index) =>
+      index === 1 ? { ...host, nginxCommand: ['sh', wrapper, ...host.nginxCommand.slice(1)] } : host,
+    );
     const result = await deploy(flaky, deploySettings(lab, 'v3'));
     expect(result.ok).toBe(false);
     expect(result.error).toMatch(/switching traffic failed, every host is back on its previous weights/);

@@ -43,7 +43,11 @@ describe('blue-green on two lab hosts', () => {
     expect(result.activeColor).toBe('blue');
     expect(result.canaryPercent).toBe(100);
     for (const host of lab.hosts) {
-      expect(hostState(lab, host)).toMatchObject({ active: 'blue', canary: null, colors: { blue: { version: 'v1', status: 'running', port: host.bluePort } } });
+      expect(hostState(lab, host)).toMatchObject({
+        active: 'blue',
+        canary: null,
+        colors: { blue: { version: 'v1', status: 'running', port: host.bluePort } },
+      });
       expect(includeFile(host)).toContain(`default agent_loop_${lab.app}_blue;`);
     }
     await lab.enableSite();
@@ -53,9 +57,16 @@ describe('blue-green on two lab hosts', () => {
   it('sends the canary share of requests to the new color, and only that share', async () => {
     const result = await deploy(hosts, deploySettings(lab, 'v2'));
     expect(result.ok).toBe(true);
-    expect(result).toMatchObject({ activeColor: 'green', previousColor: 'blue', version: 'v2', previousVersion: 'v1', canaryPercent: 10 });
+    expect(result).toMatchObject({
+      activeColor: 'green',
+      previousColor: 'blue',
+      version: 'v2',
+      previousVersion: 'v1',
+      canaryPercent: 10,
+    });
     expect(result.switchMs).toBeGreaterThan(0);
-    for (const report of result.hosts) expect(report.smoke).toEqual([expect.objectContaining({ path: '/run-agent', status: 200, ok: true })]);
+    for (const report of result.hosts)
+      expect(report.smoke).toEqual([expect.objectContaining({ path: '/run-agent', status: 200, ok: true })]);
     // 2000 requests at 10%: the binomial standard deviation is ~13 requests, so [120, 280] is
     // more than 6 deviations wide on each side and excludes both 0% and 50%.
     const result1 = await sendTraffic({ url: lab.hosts[0]!.proxyUrl, maxRequests: 2000, concurrency: 8 });
@@ -73,14 +84,32 @@ describe('blue-green on two lab hosts', () => {
   it('promotes: all traffic to green, blue stopped, history recorded', async () => {
     const result = await promote(hosts, promoteSettings(lab, 'v2'));
     expect(result.error).toBeUndefined();
-    expect(result).toMatchObject({ ok: true, activeColor: 'green', previousColor: 'blue', version: 'v2', previousVersion: 'v1', canaryPercent: 100 });
+    expect(result).toMatchObject({
+      ok: true,
+      activeColor: 'green',
+      previousColor: 'blue',
+      version: 'v2',
+      previousVersion: 'v1',
+      canaryPercent: 100,
+    });
     expect(await versionsThroughNginx()).toEqual({ v2: 400 });
     for (const host of lab.hosts) {
       expect(await portAnswers(host.bluePort)).toBe(false);
       const state = hostState(lab, host);
-      expect(state).toMatchObject({ active: 'green', canary: null, colors: { blue: { status: 'stopped' }, green: { status: 'running', version: 'v2' } } });
-      expect(state.history.map((entry) => `${entry.action}:${entry.version}:${entry.outcome}`)).toEqual(['deploy:v1:success', 'deploy:v2:success', 'promote:v2:success']);
-      const audit = readFileSync(`${host.stateDir}/${lab.app}/audit.log`, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { step: string });
+      expect(state).toMatchObject({
+        active: 'green',
+        canary: null,
+        colors: { blue: { status: 'stopped' }, green: { status: 'running', version: 'v2' } },
+      });
+      expect(state.history.map((entry) => `${entry.action}:${entry.version}:${entry.outcome}`)).toEqual([
+        'deploy:v1:success',
+        'deploy:v2:success',
+        'promote:v2:success',
+      ]);
+      const audit = readFileSync(`${host.stateDir}/${lab.app}/audit.log`, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { step: string });
       expect(audit.map((record) => record.step)).toContain('switch all traffic');
     }
   });
@@ -140,15 +169,32 @@ describe('blue-green on two lab hosts', () => {
 
   it('refuses a run while another holds the lock, naming the holder, and waits when asked', async () => {
     const host = hosts[1]!;
-    const remote = await connect(host.target, { privateKey: lab.clientKey, knownHosts: lab.knownHosts, insecureSkipHostKeyCheck: false, connectTimeoutMs: 5000 });
-    const release = await acquireLock(remote, statePaths(host.stateDir, lab.app), { token: 'other-token', runId: '777-1', actor: 'someone-else', version: 'v9', phase: 'deploy', time: new Date().toISOString() }, {
-      waitSeconds: 0,
-      staleSeconds: 3600,
-      breakStale: false,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      now: Date.now,
-      warn: () => {},
+    const remote = await connect(host.target, {
+      privateKey: lab.clientKey,
+      knownHosts: lab.knownHosts,
+      insecureSkipHostKeyCheck: false,
+      connectTimeoutMs: 5000,
     });
+    const release = await acquireLock(
+      remote,
+      statePaths(host.stateDir, lab.app),
+      {
+        token: 'other-token',
+        runId: '777-1',
+        actor: 'someone-else',
+        version: 'v9',
+        phase: 'deploy',
+        time: new Date().toISOString(),
+      },
+      {
+        waitSeconds: 0,
+        staleSeconds: 3600,
+        breakStale: false,
+        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+        now: Date.now,
+        warn: () => {},
+      },
+    );
     try {
       const refused = deploy(hosts, deploySettings(lab, 'v6'));
       await expect(refused).rejects.toBeInstanceOf(LockHeld);
@@ -158,7 +204,10 @@ describe('blue-green on two lab hosts', () => {
       expect(hostState(lab).history.at(-1)).toMatchObject({ action: 'promote', version: 'v5' });
 
       setTimeout(() => void release(), 1500);
-      const waited = await deploy(hosts, { ...deploySettings(lab, 'v6'), lock: { waitSeconds: 20, staleSeconds: 3600, breakStale: false } });
+      const waited = await deploy(hosts, {
+        ...deploySettings(lab, 'v6'),
+        lock: { waitSeconds: 20, staleSeconds: 3600, breakStale: false },
+      });
       expect(waited.ok).toBe(true);
     } finally {
       await release();
@@ -167,10 +216,14 @@ describe('blue-green on two lab hosts', () => {
   });
 
   it('two deploys at once never interleave: at least one is refused', async () => {
-    const outcomes = await Promise.allSettled([deploy(hosts, deploySettings(lab, 'v7')), deploy(hosts, { ...deploySettings(lab, 'v8'), run: { runId: 'rival', actor: 'rival', runUrl: '' } })]);
+    const outcomes = await Promise.allSettled([
+      deploy(hosts, deploySettings(lab, 'v7')),
+      deploy(hosts, { ...deploySettings(lab, 'v8'), run: { runId: 'rival', actor: 'rival', runUrl: '' } }),
+    ]);
     const refused = outcomes.filter((outcome) => outcome.status === 'rejected');
     expect(refused.length).toBeGreaterThanOrEqual(1);
-    for (const outcome of refused) expect((outcome as PromiseRejectedResult).reason.message).toMatch(/another deploy holds the lock/);
+    for (const outcome of refused)
+      expect((outcome as PromiseRejectedResult).reason.message).toMatch(/another deploy holds the lock/);
     for (const host of lab.hosts) expect(existsSync(`${host.stateDir}/${lab.app}/lock`)).toBe(false);
   });
 
@@ -179,8 +232,15 @@ describe('blue-green on two lab hosts', () => {
     const before = readFileSync(`${first.stateDir}/${lab.app}/audit.log`, 'utf8');
     const changed = second.knownHostsLine.replace(`[127.0.0.1]:${second.sshPort}`, `[127.0.0.1]:${first.sshPort}`);
     const base = sessionSettings(lab);
-    await expect(deploy([hosts[0]!], { ...deploySettings(lab, 'v9'), connect: { ...base.connect, knownHosts: changed } })).rejects.toThrow(/host key CHANGED/);
-    await expect(deploy([hosts[0]!], { ...deploySettings(lab, 'v9'), connect: { ...base.connect, knownHosts: second.knownHostsLine } })).rejects.toThrow(/is not in ssh-known-hosts/);
+    await expect(
+      deploy([hosts[0]!], { ...deploySettings(lab, 'v9'), connect: { ...base.connect, knownHosts: changed } }),
+    ).rejects.toThrow(/host key CHANGED/);
+    await expect(
+      deploy([hosts[0]!], {
+        ...deploySettings(lab, 'v9'),
+        connect: { ...base.connect, knownHosts: second.knownHostsLine },
+      }),
+    ).rejects.toThrow(/is not in ssh-known-hosts/);
     expect(readFileSync(`${first.stateDir}/${lab.app}/audit.log`, 'utf8')).toBe(before);
   });
 });
@@ -188,7 +248,9 @@ describe('blue-green on two lab hosts', () => {
 describe('zero downtime', () => {
   it('every request through nginx answers 2xx during deploy, canary and promote', async () => {
     const current = hostState(lab);
-    const traffic = lab.hosts.map((host) => startTraffic({ url: host.proxyUrl, concurrency: 6, durationMs: 30_000, maxRequests: 40_000 }));
+    const traffic = lab.hosts.map((host) =>
+      startTraffic({ url: host.proxyUrl, concurrency: 6, durationMs: 30_000, maxRequests: 40_000 }),
+    );
     const deployed = await deploy(hosts, deploySettings(lab, 'v10'));
     const promoted = await promote(hosts, promoteSettings(lab, 'v10', { drainSeconds: 1 }));
     const results = await Promise.all(traffic.map((t) => t.stop()));
@@ -196,7 +258,9 @@ describe('zero downtime', () => {
     expect(promoted.ok).toBe(true);
     const total = results.reduce((sum, r) => sum + r.sent, 0);
     const resets = results.reduce((sum, r) => sum + r.resets, 0);
-    console.log(`zero downtime: ${total} requests, ${resets} connection resets retried, versions ${JSON.stringify(results.map((r) => r.byVersion))}`);
+    console.log(
+      `zero downtime: ${total} requests, ${resets} connection resets retried, versions ${JSON.stringify(results.map((r) => r.byVersion))}`,
+    );
     expect(total).toBeGreaterThan(200);
     for (const result of results) {
       expect(result.failed).toBe(0);

@@ -34,14 +34,24 @@ function serverBlock(accessLogLine: string): void {
 
 /** A 50% canary of `version`, watched for 10 s from the access log while traffic flows. */
 async function watchCanary(version: string) {
-  const deployed = await deploy(hosts, deploySettings(lab, version, { canaryPercent: 50, splitKey: '$request_id', smokeRequests: [] }));
+  const deployed = await deploy(
+    hosts,
+    deploySettings(lab, version, { canaryPercent: 50, splitKey: '$request_id', smokeRequests: [] }),
+  );
   expect(deployed.error).toBeUndefined();
   const traffic = startTraffic({ url: host.proxyUrl, concurrency: 4, durationMs: 30_000, ratePerSecond: 40 });
   const warnings: string[] = [];
   try {
     const policy = parsePolicy({ duration: 10, interval: 1, 'min-requests': 10, 'max-extensions': 0 });
-    const log = { info: () => undefined, warn: (message: string) => void warnings.push(message), group: <T>(_title: string, body: () => Promise<T>) => body() };
-    const result = await monitor(hosts, { ...monitorSettings(lab, policy, { sources: ['nginx-log'], autoRollback: false }), log });
+    const log = {
+      info: () => undefined,
+      warn: (message: string) => void warnings.push(message),
+      group: <T>(_title: string, body: () => Promise<T>) => body(),
+    };
+    const result = await monitor(hosts, {
+      ...monitorSettings(lab, policy, { sources: ['nginx-log'], autoRollback: false }),
+      log,
+    });
     const seen = await traffic.stop();
     return { result, warnings, seen };
   } catch (error) {
@@ -66,7 +76,9 @@ describe('canary-monitor reading an access log nginx writes in another format', 
     // Traffic really flowed, through nginx, to both colors, and nginx logged it in its own format.
     expect(seen.ok).toBeGreaterThan(50);
     expect(Object.keys(seen.byColor).sort()).toEqual(['blue', 'green']);
-    expect(readFileSync(host.accessLog, 'utf8')).toMatch(/^127\.0\.0\.1 - - \[[^\]]+\] "GET \/ HTTP\/1\.1" 200 \d+ "-" /m);
+    expect(readFileSync(host.accessLog, 'utf8')).toMatch(
+      /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/ HTTP\/1\.1" 200 \d+ "-" /m,
+    );
 
     expect(result.verdict).toBe('inconclusive');
     expect(result.analysis.canaryRequests).toBe(0);
@@ -74,9 +86,15 @@ describe('canary-monitor reading an access log nginx writes in another format', 
     expect(skipped).toBeGreaterThan(50);
     expect(result.accessLog).toMatchObject({ logs: [{ host: hosts[0]!.target.label, path: host.accessLog }], skipped });
     expect(result.reason).toContain('too little traffic: 0 canary requests');
-    expect(result.reason).toContain(`the access log ${host.accessLog} (on 1 host) had ${skipped} lines not in the agent_loop log format (skipped) and no request of ${lab.app}'s canary`);
-    expect(result.reason).toContain(`check that the server block that proxies to $agent_loop_${lab.app} writes this file with 'access_log ${host.accessLog} agent_loop;'`);
-    expect(warnings).toContain(`the access log ${host.accessLog} (on 1 host): ${skipped} lines skipped as not in the agent_loop log format (${skipped} skipped in all)`);
+    expect(result.reason).toContain(
+      `the access log ${host.accessLog} (on 1 host) had ${skipped} lines not in the agent_loop log format (skipped) and no request of ${lab.app}'s canary`,
+    );
+    expect(result.reason).toContain(
+      `check that the server block that proxies to $agent_loop_${lab.app} writes this file with 'access_log ${host.accessLog} agent_loop;'`,
+    );
+    expect(warnings).toContain(
+      `the access log ${host.accessLog} (on 1 host): ${skipped} lines skipped as not in the agent_loop log format (${skipped} skipped in all)`,
+    );
   }, 60_000);
 
   it('in the agent_loop format: the same traffic is counted, nothing is skipped, the verdict does not blame the log', async () => {

@@ -16,12 +16,17 @@ const state = (): AppState => hostState(lab);
 
 async function canary(version: string, knobs: Knobs, percent = 10): Promise<void> {
   await lab.setKnobs(version, knobs);
-  const result = await deploy(hosts, deploySettings(lab, version, { canaryPercent: percent, splitKey: '$request_id', smokeRequests: [] }));
+  const result = await deploy(
+    hosts,
+    deploySettings(lab, version, { canaryPercent: percent, splitKey: '$request_id', smokeRequests: [] }),
+  );
   expect(result.error).toBeUndefined();
 }
 
 function flow(ratePerSecond = 60, concurrency = 6): { stop(): Promise<TrafficResult[]> } {
-  const running = lab.hosts.map((host) => startTraffic({ url: host.proxyUrl, concurrency, durationMs: 58_000, ratePerSecond }));
+  const running = lab.hosts.map((host) =>
+    startTraffic({ url: host.proxyUrl, concurrency, durationMs: 58_000, ratePerSecond }),
+  );
   return { stop: () => Promise.all(running.map((t) => t.stop())) };
 }
 
@@ -54,7 +59,10 @@ describe('canary-monitor on two lab hosts', () => {
   it('passes a healthy canary at the end of its window, without rolling back', async () => {
     await canary('v3', {});
     const traffic = flow();
-    const result = await monitor(hosts, monitorSettings(lab, parsePolicy({ duration: 10, interval: 1, 'min-requests': 30 })));
+    const result = await monitor(
+      hosts,
+      monitorSettings(lab, parsePolicy({ duration: 10, interval: 1, 'min-requests': 30 })),
+    );
     await traffic.stop();
     expect(result.reason).toBeTruthy();
     expect(result.verdict).toBe('success');
@@ -70,10 +78,20 @@ describe('canary-monitor on two lab hosts', () => {
     // A canary of its own: the monitor reads from the switch, so v3's canary still holds the
     // requests of the test before; no request reaches this one.
     await canary('v3-quiet', {});
-    const passing = await monitor(hosts, monitorSettings(lab, parsePolicy({ duration: 10, interval: 1, 'on-inconclusive': 'pass' }), { autoRollback: false }));
+    const passing = await monitor(
+      hosts,
+      monitorSettings(lab, parsePolicy({ duration: 10, interval: 1, 'on-inconclusive': 'pass' }), {
+        autoRollback: false,
+      }),
+    );
     expect(passing.verdict).toBe('success');
     expect(passing.analysis.warnings.join(' ')).toMatch(/traffic|requests/);
-    const failing = await monitor(hosts, monitorSettings(lab, parsePolicy({ duration: 10, interval: 1, 'on-inconclusive': 'fail' }), { autoRollback: false }));
+    const failing = await monitor(
+      hosts,
+      monitorSettings(lab, parsePolicy({ duration: 10, interval: 1, 'on-inconclusive': 'fail' }), {
+        autoRollback: false,
+      }),
+    );
     expect(failing.verdict).toBe('failure');
     expect(failing.reason).toMatch(/too little traffic|requests/);
     expect(failing.rollback).toBeNull();
@@ -81,18 +99,34 @@ describe('canary-monitor on two lab hosts', () => {
     expect(state().canary).toMatchObject({ version: 'v3-quiet' });
     // Extend: one more window, announced as an event with why, then the policy after it.
     const events: RolloutEvent[] = [];
-    const extended = await monitor(hosts, monitorSettings(lab, parsePolicy({ duration: 10, interval: 1, 'on-inconclusive': 'extend', 'max-extensions': 1 }), { autoRollback: false, onEvent: (event) => void events.push(event) }));
+    const extended = await monitor(
+      hosts,
+      monitorSettings(
+        lab,
+        parsePolicy({ duration: 10, interval: 1, 'on-inconclusive': 'extend', 'max-extensions': 1 }),
+        { autoRollback: false, onEvent: (event) => void events.push(event) },
+      ),
+    );
     expect(extended.analysis.elapsedSeconds).toBeGreaterThanOrEqual(20);
-    expect(events.filter((event) => event.kind === 'analysis-extended')).toEqual([{ kind: 'analysis-extended', message: expect.stringMatching(/^analysis of v3-quiet extended by 10 s \(extension 1 of 1\) because .*(traffic|requests)/) }]);
+    expect(events.filter((event) => event.kind === 'analysis-extended')).toEqual([
+      {
+        kind: 'analysis-extended',
+        message: expect.stringMatching(
+          /^analysis of v3-quiet extended by 10 s \(extension 1 of 1\) because .*(traffic|requests)/,
+        ),
+      },
+    ]);
   });
 
   describe('with Prometheus as the source', () => {
     let prometheus: RunningPrometheus;
     beforeAll(async () => {
-      prometheus = await startPrometheus(lab.hosts.flatMap((host) => [
-        { port: host.bluePort, labels: { app: lab.app, color: 'blue' } },
-        { port: host.greenPort, labels: { app: lab.app, color: 'green' } },
-      ]));
+      prometheus = await startPrometheus(
+        lab.hosts.flatMap((host) => [
+          { port: host.bluePort, labels: { app: lab.app, color: 'blue' } },
+          { port: host.greenPort, labels: { app: lab.app, color: 'green' } },
+        ]),
+      );
     });
     afterAll(async () => {
       await prometheus?.stop();
@@ -102,7 +136,13 @@ describe('canary-monitor on two lab hosts', () => {
       await canary('v4', { errorRate: 0.3 }, 25);
       const traffic = flow();
       await prometheus.waitForData(`sum(http_requests_total{app="${lab.app}",color="green",version="v4"})`);
-      const result = await monitor(hosts, monitorSettings(lab, parsePolicy({ duration: 60, interval: 2 }), { sources: ['prometheus'], prometheus: { url: prometheus.url } }));
+      const result = await monitor(
+        hosts,
+        monitorSettings(lab, parsePolicy({ duration: 60, interval: 2 }), {
+          sources: ['prometheus'],
+          prometheus: { url: prometheus.url },
+        }),
+      );
       await traffic.stop();
       expect(result.verdict).toBe('failure');
       expect(result.reason).toMatch(/error-rate/);
@@ -119,7 +159,15 @@ describe('canary-monitor on two lab hosts', () => {
     const traffic = flow();
     const shares: number[] = [];
     const events: RolloutEvent[] = [];
-    const result = await monitor(hosts, monitorSettings(lab, parsePolicy({ duration: 10, interval: 1, 'min-requests': 20 }), { mode: 'ramp', steps: [25, 100], onSample: () => shares.push(state().canary?.percent ?? -1), onEvent: (event) => void events.push(event) }));
+    const result = await monitor(
+      hosts,
+      monitorSettings(lab, parsePolicy({ duration: 10, interval: 1, 'min-requests': 20 }), {
+        mode: 'ramp',
+        steps: [25, 100],
+        onSample: () => shares.push(state().canary?.percent ?? -1),
+        onEvent: (event) => void events.push(event),
+      }),
+    );
     await traffic.stop();
     expect(result.verdict).toBe('success');
     // An event per step, as it happens: each weight, then the end of the ramp.
@@ -128,7 +176,10 @@ describe('canary-monitor on two lab hosts', () => {
       { kind: 'weight-advanced', message: `v5 weight advanced to 100% (step 2 of 2) on ${hosts.length} hosts` },
       { kind: 'promoted', message: 'v5 ramped to all traffic: every step passed its analysis' },
     ]);
-    expect(result.steps.map((step) => [step.percent, step.analysis.verdict])).toEqual([[25, 'success'], [100, 'success']]);
+    expect(result.steps.map((step) => [step.percent, step.analysis.verdict])).toEqual([
+      [25, 'success'],
+      [100, 'success'],
+    ]);
     expect(new Set(shares)).toEqual(new Set([25, 100]));
     expect(await servingVersions()).toEqual({ v5: 100 });
     expect((await promote(hosts, promoteSettings(lab, 'v5'))).ok).toBe(true);
@@ -137,7 +188,11 @@ describe('canary-monitor on two lab hosts', () => {
   it('after promotion, a trigger that holds rolls back to the previous version, restarting it', async () => {
     await lab.setKnobs('v5', { errorRate: 0.5 });
     const traffic = flow();
-    const policy = parsePolicy({ duration: 60, interval: 1, rules: [{ name: 'error-rate-sustained', window: 3, for: 2 }] });
+    const policy = parsePolicy({
+      duration: 60,
+      interval: 1,
+      rules: [{ name: 'error-rate-sustained', window: 3, for: 2 }],
+    });
     const result = await monitor(hosts, monitorSettings(lab, policy, { mode: 'post-promotion' }));
     const seen = await traffic.stop();
     expect(result.verdict).toBe('failure');

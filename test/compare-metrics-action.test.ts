@@ -22,8 +22,14 @@ beforeAll(() => {
   outside = mkdtempSync(join(tmpdir(), 'al-compare-outside-'));
   mkdirSync(join(workspace, 'metrics'));
   const write = (name: string, text: string) => writeFileSync(join(workspace, 'metrics', name), text);
-  write('baseline.json', JSON.stringify({ eval: { accuracy: 0.91, f1: 0.88 }, latency_p95_ms: 900, toxicity_rate: 0.002 }));
-  write('better.json', JSON.stringify({ eval: { accuracy: 0.925, f1: 0.875 }, latency_p95_ms: 950, toxicity_rate: 0.0025 }));
+  write(
+    'baseline.json',
+    JSON.stringify({ eval: { accuracy: 0.91, f1: 0.88 }, latency_p95_ms: 900, toxicity_rate: 0.002 }),
+  );
+  write(
+    'better.json',
+    JSON.stringify({ eval: { accuracy: 0.925, f1: 0.875 }, latency_p95_ms: 950, toxicity_rate: 0.0025 }),
+  );
   write('worse.json', JSON.stringify({ eval: { accuracy: 0.87, f1: 0.8 }, latency_p95_ms: 980, toxicity_rate: 0.002 }));
   // Python's json.dump writes NaN bare; the metric fails, the file is still read.
   write('python.json', '{"eval": {"accuracy": NaN, "f1": 0.88}, "latency_p95_ms": 900, "toxicity_rate": 0.002}');
@@ -38,7 +44,11 @@ afterAll(() => {
 });
 
 function compare(inputs: Record<string, string>): Promise<RunActionResult> {
-  return runAction({ action: 'compare-metrics', inputs: { baseline: 'metrics/baseline.json', rules: RULES, ...inputs }, env: { GITHUB_WORKSPACE: workspace } });
+  return runAction({
+    action: 'compare-metrics',
+    inputs: { baseline: 'metrics/baseline.json', rules: RULES, ...inputs },
+    env: { GITHUB_WORKSPACE: workspace },
+  });
 }
 
 /** The report output: the comparison of each metric, as the core types it. */
@@ -49,7 +59,9 @@ const errors = (result: RunActionResult): string[] =>
   result.stdout
     .split('\n')
     .filter((line) => line.startsWith('::error::'))
-    .map((line) => line.slice('::error::'.length).replaceAll('%0A', '\n').replaceAll('%0D', '\r').replaceAll('%25', '%'));
+    .map((line) =>
+      line.slice('::error::'.length).replaceAll('%0A', '\n').replaceAll('%0D', '\r').replaceAll('%25', '%'),
+    );
 
 const report = (result: RunActionResult): ReportRow[] => JSON.parse(result.outputs.report ?? 'null') as ReportRow[];
 
@@ -65,10 +77,21 @@ describe('compare-metrics bundle', () => {
       ['latency_p95_ms', 'pass'],
       ['toxicity_rate', 'pass'],
     ]);
-    expect(report(result)[0]).toEqual({ metric: 'eval.accuracy', baseline: 0.91, candidate: 0.925, delta: 0.015, deltaPercent: 1.64835164835, rule: 'higher is better: drop ≤ 0.01', verdict: 'pass', detail: '' });
+    expect(report(result)[0]).toEqual({
+      metric: 'eval.accuracy',
+      baseline: 0.91,
+      candidate: 0.925,
+      delta: 0.015,
+      deltaPercent: 1.64835164835,
+      rule: 'higher is better: drop ≤ 0.01',
+      verdict: 'pass',
+      detail: '',
+    });
     expect(result.summary).toContain('### ✅ Candidate model passes the A/B comparison');
     expect(result.summary).toContain('| metric | baseline | candidate | Δ | Δ% | rule | verdict |');
-    expect(result.summary).toContain('| latency_p95_ms | 900 | 950 | +50 | +5.56% | lower is better: rise ≤ 10%, ≤ 2000 | ✅ pass |');
+    expect(result.summary).toContain(
+      '| latency_p95_ms | 900 | 950 | +50 | +5.56% | lower is better: rise ≤ 10%, ≤ 2000 | ✅ pass |',
+    );
   });
 
   it('fails a regressed candidate with a table and the failing metrics named, exit 1', async () => {
@@ -76,22 +99,35 @@ describe('compare-metrics bundle', () => {
     expect(result.code).toBe(1);
     expect(result.outputs.passed).toBe('false');
     expect(report(result).map((row) => row.verdict)).toEqual(['fail', 'fail', 'pass', 'pass']);
-    expect(errors(result)).toEqual(['Candidate model fails on 2 metric(s): eval.accuracy (drop of 0.04 exceeds max-regression 0.01); eval.f1 (drop of 9.09091% exceeds max-regression-percent 2%)']);
+    expect(errors(result)).toEqual([
+      'Candidate model fails on 2 metric(s): eval.accuracy (drop of 0.04 exceeds max-regression 0.01); eval.f1 (drop of 9.09091% exceeds max-regression-percent 2%)',
+    ]);
     expect(result.summary).toContain('### ❌ Candidate model fails on eval.accuracy, eval.f1');
-    expect(result.summary).toContain('| eval.accuracy | 0.91 | 0.87 | -0.04 | -4.4% | higher is better: drop ≤ 0.01 | ❌ fail: drop of 0.04 exceeds max-regression 0.01 |');
+    expect(result.summary).toContain(
+      '| eval.accuracy | 0.91 | 0.87 | -0.04 | -4.4% | higher is better: drop ≤ 0.01 | ❌ fail: drop of 0.04 exceeds max-regression 0.01 |',
+    );
   });
 
   it('a NaN in a Python-written report fails that metric', async () => {
     const result = await compare({ candidate: 'metrics/python.json' });
     expect(result.code).toBe(1);
-    expect(report(result)[0]).toMatchObject({ metric: 'eval.accuracy', candidate: null, verdict: 'fail', detail: 'candidate is NaN, not a number' });
-    expect(errors(result)).toEqual(['Candidate model fails on 1 metric(s): eval.accuracy (candidate is NaN, not a number)']);
+    expect(report(result)[0]).toMatchObject({
+      metric: 'eval.accuracy',
+      candidate: null,
+      verdict: 'fail',
+      detail: 'candidate is NaN, not a number',
+    });
+    expect(errors(result)).toEqual([
+      'Candidate model fails on 1 metric(s): eval.accuracy (candidate is NaN, not a number)',
+    ]);
   });
 
   it('a missing metric fails by default and is skipped with fail-on-missing: false', async () => {
     const strict = await compare({ candidate: 'metrics/partial.json' });
     expect(strict.code).toBe(1);
-    expect(errors(strict)).toEqual(['Candidate model fails on 1 metric(s): toxicity_rate (not in the candidate report)']);
+    expect(errors(strict)).toEqual([
+      'Candidate model fails on 1 metric(s): toxicity_rate (not in the candidate report)',
+    ]);
     const lenient = await compare({ candidate: 'metrics/partial.json', 'fail-on-missing': 'false' });
     expect(lenient.code).toBe(0);
     expect(lenient.outputs.passed).toBe('true');
@@ -102,15 +138,42 @@ describe('compare-metrics bundle', () => {
 
 describe('compare-metrics bundle: bad inputs fail before any report is read', () => {
   it.each([
-    [{ candidate: '../secret.json' }, "::error::Input 'candidate': expected the path of a JSON metrics report relative to the workspace, without .., got '../secret.json'"],
-    [{ candidate: 'metrics/../../x.json' }, "::error::Input 'candidate': expected the path of a JSON metrics report relative to the workspace, without .., got 'metrics/../../x.json'"],
-    [{ candidate: '/etc/passwd' }, "::error::Input 'candidate': expected the path of a JSON metrics report relative to the workspace, without .., got '/etc/passwd'"],
-    [{ candidate: '' }, "::error::Input 'candidate': is required: the path of a JSON metrics report relative to the workspace, without .."],
-    [{ candidate: 'metrics/better.json', rules: '- { metric: a, max: [1' }, "::error::Input 'rules': is not valid YAML"],
-    [{ candidate: 'metrics/better.json', rules: '- { metric: eval.accuracy, direction: up, max-regression: 0.01 }' }, "::error::Input 'rules': rules[0].direction: expected higher-is-better or lower-is-better, got 'up'; expected a YAML list of rules"],
-    [{ candidate: 'metrics/better.json', rules: '' }, "::error::Input 'rules': expected at least one rule, got nothing"],
-    [{ candidate: 'metrics/better.json', 'fail-on-missing': 'maybe' }, "::error::Input 'fail-on-missing': expected true or false, got 'maybe'"],
-    [{ candidate: 'metrics/escape.json' }, "::error::Input 'candidate': metrics/escape.json leads outside the workspace"],
+    [
+      { candidate: '../secret.json' },
+      "::error::Input 'candidate': expected the path of a JSON metrics report relative to the workspace, without .., got '../secret.json'",
+    ],
+    [
+      { candidate: 'metrics/../../x.json' },
+      "::error::Input 'candidate': expected the path of a JSON metrics report relative to the workspace, without .., got 'metrics/../../x.json'",
+    ],
+    [
+      { candidate: '/etc/passwd' },
+      "::error::Input 'candidate': expected the path of a JSON metrics report relative to the workspace, without .., got '/etc/passwd'",
+    ],
+    [
+      { candidate: '' },
+      "::error::Input 'candidate': is required: the path of a JSON metrics report relative to the workspace, without ..",
+    ],
+    [
+      { candidate: 'metrics/better.json', rules: '- { metric: a, max: [1' },
+      "::error::Input 'rules': is not valid YAML",
+    ],
+    [
+      { candidate: 'metrics/better.json', rules: '- { metric: eval.accuracy, direction: up, max-regression: 0.01 }' },
+      "::error::Input 'rules': rules[0].direction: expected higher-is-better or lower-is-better, got 'up'; expected a YAML list of rules",
+    ],
+    [
+      { candidate: 'metrics/better.json', rules: '' },
+      "::error::Input 'rules': expected at least one rule, got nothing",
+    ],
+    [
+      { candidate: 'metrics/better.json', 'fail-on-missing': 'maybe' },
+      "::error::Input 'fail-on-missing': expected true or false, got 'maybe'",
+    ],
+    [
+      { candidate: 'metrics/escape.json' },
+      "::error::Input 'candidate': metrics/escape.json leads outside the workspace",
+    ],
     [{ candidate: 'metrics/none.json' }, "::error::Input 'candidate': no file at metrics/none.json in the workspace"],
   ])('%j', async (inputs, message) => {
     const result = await compare(inputs);

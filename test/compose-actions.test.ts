@@ -18,7 +18,8 @@ let host: LabHost;
 const image: Record<string, string> = {};
 
 const state = (): AppState => JSON.parse(readFileSync(`${host.stateDir}/${ct.lab.app}/state.json`, 'utf8')) as AppState;
-const errors = (result: RunActionResult): string[] => result.stdout.split('\n').filter((line) => line.startsWith('::error'));
+const errors = (result: RunActionResult): string[] =>
+  result.stdout.split('\n').filter((line) => line.startsWith('::error'));
 
 function inputs(overrides: Record<string, string> = {}): Record<string, string> {
   return {
@@ -55,33 +56,63 @@ afterAll(async () => {
 
 describe('bundles with runtime: compose on a real engine', () => {
   it('blue-green: deploy, canary, promote', async () => {
-    const first = await runAction({ action: 'blue-green', inputs: inputs({ phase: 'deploy', image: image.v1!, version: 'v1' }), timeoutMs: 180_000 });
+    const first = await runAction({
+      action: 'blue-green',
+      inputs: inputs({ phase: 'deploy', image: image.v1!, version: 'v1' }),
+      timeoutMs: 180_000,
+    });
     expect(errors(first)).toEqual([]);
     expect(first.outputs).toMatchObject({ 'active-color': 'blue', version: 'v1' });
     await ct.lab.enableSite();
     expect(await served()).toEqual({ v1: 50 });
 
-    const canary = await runAction({ action: 'blue-green', inputs: inputs({ phase: 'deploy', image: image.v2!, version: 'v2', 'canary-percent': '50' }), timeoutMs: 180_000 });
+    const canary = await runAction({
+      action: 'blue-green',
+      inputs: inputs({ phase: 'deploy', image: image.v2!, version: 'v2', 'canary-percent': '50' }),
+      timeoutMs: 180_000,
+    });
     expect(errors(canary)).toEqual([]);
     expect(canary.outputs).toMatchObject({ 'active-color': 'green', 'canary-percent': '50' });
-    const promoted = await runAction({ action: 'blue-green', inputs: inputs({ phase: 'promote', version: 'v2' }), timeoutMs: 180_000 });
+    const promoted = await runAction({
+      action: 'blue-green',
+      inputs: inputs({ phase: 'promote', version: 'v2' }),
+      timeoutMs: 180_000,
+    });
     expect(errors(promoted)).toEqual([]);
     expect(await served()).toEqual({ v2: 50 });
-    expect(state()).toMatchObject({ active: 'green', colors: { blue: { version: 'v1', status: 'stopped' }, green: { version: 'v2', status: 'running' } } });
+    expect(state()).toMatchObject({
+      active: 'green',
+      colors: { blue: { version: 'v1', status: 'stopped' }, green: { version: 'v2', status: 'running' } },
+    });
   });
 
   it('rollback to a named version whose image is gone from the host: pulled again by digest, then switched', async () => {
     const recorded = state().colors.blue!.image;
     expect(recorded).toMatch(/@sha256:/);
     // The stopped color's container and every copy of its image are removed from the host.
-    await onHost(ct.lab, host, `env AGENT_LOOP_IMAGE=x AGENT_LOOP_PORT=1 AGENT_LOOP_APP=x AGENT_LOOP_COLOR=x docker compose -p ${ct.lab.app}-blue -f ${ct.composeFile} down && docker image rm --force $(docker image inspect --format '{{.Id}}' ${recorded})`);
+    await onHost(
+      ct.lab,
+      host,
+      `env AGENT_LOOP_IMAGE=x AGENT_LOOP_PORT=1 AGENT_LOOP_APP=x AGENT_LOOP_COLOR=x docker compose -p ${ct.lab.app}-blue -f ${ct.composeFile} down && docker image rm --force $(docker image inspect --format '{{.Id}}' ${recorded})`,
+    );
     await expect(onHost(ct.lab, host, `docker image inspect ${recorded}`)).rejects.toThrow(/No such image/);
 
-    const result = await runAction({ action: 'rollback', inputs: inputs({ target: 'version', 'target-version': 'v1', reason: 'v2 answers slowly' }), timeoutMs: 180_000 });
+    const result = await runAction({
+      action: 'rollback',
+      inputs: inputs({ target: 'version', 'target-version': 'v1', reason: 'v2 answers slowly' }),
+      timeoutMs: 180_000,
+    });
     expect(errors(result)).toEqual([]);
     expect(await served()).toEqual({ v1: 50 });
-    expect(state()).toMatchObject({ active: 'blue', colors: { blue: { version: 'v1', status: 'running', image: recorded } } });
-    expect((await onHost(ct.lab, host, `docker image inspect --format '{{index .RepoDigests 0}}' ${recorded}`)).stdout.trim()).toBe(recorded);
+    expect(state()).toMatchObject({
+      active: 'blue',
+      colors: { blue: { version: 'v1', status: 'running', image: recorded } },
+    });
+    expect(
+      (
+        await onHost(ct.lab, host, `docker image inspect --format '{{index .RepoDigests 0}}' ${recorded}`)
+      ).stdout.trim(),
+    ).toBe(recorded);
   });
 
   it("deploy-staging's ssh-compose: the new version on the idle color, promoted, then smoke and load through nginx", async () => {
@@ -102,6 +133,10 @@ describe('bundles with runtime: compose on a real engine', () => {
     expect(result.code).toBe(0);
     expect(result.outputs).toMatchObject({ 'smoke-passed': 'true', 'load-passed': 'true' });
     expect(await served()).toEqual({ v3: 50 });
-    expect(state()).toMatchObject({ active: 'green', canary: null, colors: { green: { version: 'v3', status: 'running' } } });
+    expect(state()).toMatchObject({
+      active: 'green',
+      canary: null,
+      colors: { green: { version: 'v3', status: 'running' } },
+    });
   });
 });

@@ -18,7 +18,24 @@ let v1: string;
 function ssh(host: LabHost, command: string): Promise<{ stdout: string; stderr: string }> {
   const known = path.join(ct.lab.dir, 'known_hosts');
   fs.writeFileSync(known, ct.lab.knownHosts + '\n');
-  return execFileP('ssh', ['-i', ct.lab.clientKeyPath, '-o', `UserKnownHostsFile=${known}`, '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-p', String(host.sshPort), 'root@127.0.0.1', command], { timeout: 120_000 });
+  return execFileP(
+    'ssh',
+    [
+      '-i',
+      ct.lab.clientKeyPath,
+      '-o',
+      `UserKnownHostsFile=${known}`,
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-p',
+      String(host.sshPort),
+      'root@127.0.0.1',
+      command,
+    ],
+    { timeout: 120_000 },
+  );
 }
 
 beforeAll(async () => {
@@ -51,7 +68,9 @@ describe('container lab', () => {
     expect(status.stdout.trim()).toBe('healthy');
     // The knobs reach the app inside its container.
     await ct.lab.setKnobs('v1', { healthStatus: 503 });
-    await expect.poll(async () => (await fetch(`http://127.0.0.1:${h1.bluePort}/health`)).status, { timeout: 5000 }).toBe(503);
+    await expect
+      .poll(async () => (await fetch(`http://127.0.0.1:${h1.bluePort}/health`)).status, { timeout: 5000 })
+      .toBe(503);
     await ct.lab.setKnobs('v1', {});
     const stop = await ssh(h1, `env ${env} docker compose -p lab-check -f ${ct.composeFile} down`);
     expect(stop.stderr).toMatch(/Removed|Stopped/);
@@ -60,9 +79,14 @@ describe('container lab', () => {
   it('has a registry that refuses a pull without login and serves one after docker login', async () => {
     const h2 = ct.lab.hosts[1]!;
     const ref = await ct.buildImage('v1', { registry: 'auth' });
-    await expect(ssh(h2, `docker pull -q ${ref}`)).rejects.toThrow(/no basic auth credentials|unauthorized|authentication required/);
+    await expect(ssh(h2, `docker pull -q ${ref}`)).rejects.toThrow(
+      /no basic auth credentials|unauthorized|authentication required/,
+    );
     const registry = ct.authRegistry!;
-    await ssh(h2, `printf %s '${registry.password}' | docker login --username ${registry.user} --password-stdin ${registry.address}`);
+    await ssh(
+      h2,
+      `printf %s '${registry.password}' | docker login --username ${registry.user} --password-stdin ${registry.address}`,
+    );
     const pulled = await ssh(h2, `docker pull -q ${ref}`);
     expect(pulled.stdout.trim()).toBe(ref);
     // The login lands in that host's own HOME, not in the machine's.
@@ -79,7 +103,9 @@ describe('container lab stop', () => {
     await ct.engines[0]!.docker(['network', 'create', 'al-stop-check']);
     const bridges: string[] = [];
     for (const engine of ct.engines) {
-      const ids = (await engine.docker(['network', 'ls', '--quiet', '--filter', 'driver=bridge'])).stdout.split('\n').filter(Boolean);
+      const ids = (await engine.docker(['network', 'ls', '--quiet', '--filter', 'driver=bridge'])).stdout
+        .split('\n')
+        .filter(Boolean);
       bridges.push(...ids.map((id) => `br-${id.slice(0, 12)}`));
     }
     const before = (await execFileP('ip', ['-o', 'link'])).stdout;

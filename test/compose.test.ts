@@ -7,7 +7,19 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 // Real engines and image pulls on a shared 2-core machine: a phase can take a minute under load.
 vi.setConfig({ testTimeout: 240_000 });
-import { BatchedRemote, composeRuntime, connect, deploy, HostGate, HostSource, promote, rollback, type AppState, type HostSpec, type Runtime } from '@agent-loop/shared';
+import {
+  BatchedRemote,
+  composeRuntime,
+  connect,
+  deploy,
+  HostGate,
+  HostSource,
+  promote,
+  rollback,
+  type AppState,
+  type HostSpec,
+  type Runtime,
+} from '@agent-loop/shared';
 import { onHost, startContainerLab, type ContainerLab } from './lab/containers';
 import type { LabHost } from './lab/index';
 import { sendTraffic, startTraffic, type TrafficResult } from './lab/traffic';
@@ -18,11 +30,19 @@ let hosts: HostSpec[];
 let runtime: Runtime;
 const image: Record<string, string> = {};
 
-const state = (host: LabHost): AppState => JSON.parse(readFileSync(`${host.stateDir}/${ct.lab.app}/state.json`, 'utf8')) as AppState;
+const state = (host: LabHost): AppState =>
+  JSON.parse(readFileSync(`${host.stateDir}/${ct.lab.app}/state.json`, 'utf8')) as AppState;
 
 /** What each color's project runs on a host's engine: container state and health, by color. */
 async function containers(index: number): Promise<Record<string, string>> {
-  const { stdout } = await ct.engines[index]!.docker(['ps', '--all', '--filter', `label=com.docker.compose.service=app`, '--format', '{{.Label "com.docker.compose.project"}} {{.State}}']);
+  const { stdout } = await ct.engines[index]!.docker([
+    'ps',
+    '--all',
+    '--filter',
+    `label=com.docker.compose.service=app`,
+    '--format',
+    '{{.Label "com.docker.compose.project"}} {{.State}}',
+  ]);
   const out: Record<string, string> = {};
   for (const line of stdout.trim().split('\n').filter(Boolean)) {
     const [project, status] = line.split(' ');
@@ -45,7 +65,9 @@ async function servedVersions(requests = 100): Promise<Record<string, number>> {
 /** Runs `body` while every host's nginx takes steady traffic; no request may fail. */
 async function underLoad<T>(body: () => Promise<T>): Promise<{ value: T; traffic: TrafficResult[] }> {
   let traffic: TrafficResult[] = [];
-  const runs = ct.lab.hosts.map((host) => startTraffic({ url: host.proxyUrl, durationMs: 59_000, concurrency: 4, ratePerSecond: 100 }));
+  const runs = ct.lab.hosts.map((host) =>
+    startTraffic({ url: host.proxyUrl, durationMs: 59_000, concurrency: 4, ratePerSecond: 100 }),
+  );
   let value: T;
   try {
     value = await body();
@@ -73,7 +95,8 @@ afterAll(async () => {
 }, 120_000);
 
 const compose = { healthTimeoutSeconds: 15 };
-const deployOf = (version: string, ref: string, extra = {}) => deploySettings(ct.lab, version, { ...compose, runtime, image: ref, ...extra });
+const deployOf = (version: string, ref: string, extra = {}) =>
+  deploySettings(ct.lab, version, { ...compose, runtime, image: ref, ...extra });
 
 describe('compose runtime on real engines, under load', () => {
   it('deploys the first version: blue pulled from the registry, up --wait healthy, all traffic; the digest is recorded', async () => {
@@ -85,7 +108,9 @@ describe('compose runtime on real engines, under load', () => {
     for (const [i, host] of ct.lab.hosts.entries()) {
       expect(await containers(i)).toEqual({ blue: 'running' });
       // The tag was resolved to what the registry served: a rollback restarts exactly that.
-      expect(state(host).colors.blue?.image).toMatch(new RegExp(`^${ct.registry.address}/${ct.lab.app}@sha256:[0-9a-f]{64}$`));
+      expect(state(host).colors.blue?.image).toMatch(
+        new RegExp(`^${ct.registry.address}/${ct.lab.app}@sha256:[0-9a-f]{64}$`),
+      );
     }
   });
 
@@ -106,10 +131,20 @@ describe('compose runtime on real engines, under load', () => {
 
   it("memory: compose samples both running colors' containers with the health checks in one SSH command", async () => {
     const host = hosts[0]!;
-    const ssh = await connect(host.target, { privateKey: ct.lab.clientKey, knownHosts: ct.lab.knownHosts, insecureSkipHostKeyCheck: false, connectTimeoutMs: 10_000 });
+    const ssh = await connect(host.target, {
+      privateKey: ct.lab.clientKey,
+      knownHosts: ct.lab.knownHosts,
+      insecureSkipHostKeyCheck: false,
+      connectTimeoutMs: 10_000,
+    });
     try {
       const batched = new BatchedRemote(ssh, new HostGate(1));
-      const source = new HostSource({ remote: batched, ports: { blue: host.bluePort, green: host.greenPort }, colors: ['blue', 'green'], memory: { kind: 'compose', app: ct.lab.app } });
+      const source = new HostSource({
+        remote: batched,
+        ports: { blue: host.bluePort, green: host.greenPort },
+        colors: ['blue', 'green'],
+        memory: { kind: 'compose', app: ct.lab.app },
+      });
       const sample = await source.sample({ start: 0, end: 5000 });
       for (const color of ['blue', 'green'] as const) {
         expect(sample.colors[color]?.healthFailuresInRow).toBe(0);
@@ -128,7 +163,8 @@ describe('compose runtime on real engines, under load', () => {
     expect(result.ok).toBe(false);
     expect(result.error).toContain(`checking that the image ${missing} can be pulled failed`);
     expect(result.error).toMatch(/manifest unknown|not found/);
-    for (const report of result.hosts) expect(report.steps.map((step) => step.step)).not.toContain('stop whatever runs as blue');
+    for (const report of result.hosts)
+      expect(report.steps.map((step) => step.step)).not.toContain('stop whatever runs as blue');
     for (const [i, host] of ct.lab.hosts.entries()) {
       expect(await containers(i)).toEqual({ blue: 'running', green: 'running' });
       expect(state(host)).toMatchObject({ active: 'green', colors: { blue: { version: 'v1', status: 'running' } } });
@@ -146,22 +182,28 @@ describe('compose runtime on real engines, under load', () => {
     expect(await servedVersions()).toEqual({ v2: 200 });
   });
 
-  it('too little room for the image under the engine\'s data root: refused before anything is pulled or stopped', async () => {
+  it("too little room for the image under the engine's data root: refused before anything is pulled or stopped", async () => {
     // More than any disk here has: the check reads the free space where the engine keeps its images.
     const roomless = composeRuntime(ct.composeFile, { waitTimeoutSeconds: 15, minFreeDiskMb: 10_000_000 });
     const result = await deploy(hosts, deployOf('v3', image.v2!, { runtime: roomless }));
     expect(result.ok).toBe(false);
-    expect(result.error).toMatch(/only \d+ MB of disk free under the Docker data root \/\S+, 10000000 MB required \(min-free-disk-mb\)/);
-    for (const report of result.hosts) expect(report.steps.map((step) => step.step)).not.toContain('stop whatever runs as blue');
+    expect(result.error).toMatch(
+      /only \d+ MB of disk free under the Docker data root \/\S+, 10000000 MB required \(min-free-disk-mb\)/,
+    );
+    for (const report of result.hosts)
+      expect(report.steps.map((step) => step.step)).not.toContain('stop whatever runs as blue');
     for (let i = 0; i < hosts.length; i++) expect(await containers(i)).toEqual({ blue: 'running', green: 'running' });
     expect(await servedVersions()).toEqual({ v2: 200 });
   });
 
   it('rollback to the kept color after those failures: it still runs, so traffic moves at once', async () => {
-    const { value: result } = await underLoad(() => rollback(hosts, rollbackSettings(ct.lab, { kind: 'previous' }, { ...compose, runtime })));
+    const { value: result } = await underLoad(() =>
+      rollback(hosts, rollbackSettings(ct.lab, { kind: 'previous' }, { ...compose, runtime })),
+    );
     expect(result.error).toBeUndefined();
     expect(result.version).toBe('v1');
-    for (const report of result.hosts) expect(report.steps.map((step) => step.step).some((name) => name.startsWith('start '))).toBe(false);
+    for (const report of result.hosts)
+      expect(report.steps.map((step) => step.step).some((name) => name.startsWith('start '))).toBe(false);
     expect(await servedVersions()).toEqual({ v1: 200 });
     for (const [i, host] of ct.lab.hosts.entries()) {
       expect(await containers(i)).toEqual({ blue: 'running', green: 'exited' });
@@ -170,9 +212,14 @@ describe('compose runtime on real engines, under load', () => {
   });
 
   it('rollback to a stopped color restarts its container from the recorded digest', async () => {
-    const { value: result } = await underLoad(() => rollback(hosts, rollbackSettings(ct.lab, { kind: 'version', version: 'v2' }, { ...compose, runtime })));
+    const { value: result } = await underLoad(() =>
+      rollback(hosts, rollbackSettings(ct.lab, { kind: 'version', version: 'v2' }, { ...compose, runtime })),
+    );
     expect(result.error).toBeUndefined();
-    for (const report of result.hosts) expect(report.steps.map((step) => step.step)).toContain('start v2 as green on port ' + ct.lab.hosts.find((h) => report.host.includes(String(h.sshPort)))!.greenPort);
+    for (const report of result.hosts)
+      expect(report.steps.map((step) => step.step)).toContain(
+        'start v2 as green on port ' + ct.lab.hosts.find((h) => report.host.includes(String(h.sshPort)))!.greenPort,
+      );
     expect(await servedVersions()).toEqual({ v2: 200 });
     for (const [i, host] of ct.lab.hosts.entries()) {
       expect(await containers(i)).toEqual({ blue: 'exited', green: 'running' });
@@ -194,12 +241,22 @@ describe('compose runtime: a new color that does not come up leaves traffic wher
 
   it('a healthcheck that never passes: up --wait gives up at the health timeout and stops the unhealthy container', async () => {
     const ref = await ct.buildImage('v5', { healthcheck: 'failing' });
-    const result = await deploy(hosts, deployOf('v5', ref, { runtime: composeRuntime(ct.composeFile, { waitTimeoutSeconds: 4 }) }));
+    const result = await deploy(
+      hosts,
+      deployOf('v5', ref, { runtime: composeRuntime(ct.composeFile, { waitTimeoutSeconds: 4 }) }),
+    );
     expect(result.ok).toBe(false);
     // Compose says "unhealthy" once a probe has failed, or "not healthy after 4s" when the first
     // probes have not concluded by the bound (a loaded machine): either way it gave up at the bound.
     expect(result.error).toMatch(/unhealthy|not healthy after 4s/);
-    const reports = JSON.stringify(result.hosts.map((report) => ({ host: report.host, outcome: report.outcome, error: report.error, steps: report.steps.map((step) => step.step) })));
+    const reports = JSON.stringify(
+      result.hosts.map((report) => ({
+        host: report.host,
+        outcome: report.outcome,
+        error: report.error,
+        steps: report.steps.map((step) => step.step),
+      })),
+    );
     for (let i = 0; i < hosts.length; i++) expect((await containers(i)).blue, reports).toBe('exited');
     expect(await servedVersions()).toEqual({ v2: 200 });
   });
@@ -228,7 +285,12 @@ describe('compose runtime: a new color that does not come up leaves traffic wher
 describe('compose runtime: registries and moving tags', () => {
   it('deploys from a private registry once each host has logged in (docker login as the SSH user)', async () => {
     const registry = ct.authRegistry!;
-    for (const host of ct.lab.hosts) await onHost(ct.lab, host, `printf %s '${registry.password}' | docker login --username ${registry.user} --password-stdin ${registry.address}`);
+    for (const host of ct.lab.hosts)
+      await onHost(
+        ct.lab,
+        host,
+        `printf %s '${registry.password}' | docker login --username ${registry.user} --password-stdin ${registry.address}`,
+      );
     const result = await deploy(hosts, deployOf('v3', ct.imageRef('v3', 'auth')));
     expect(result.error).toBeUndefined();
     const promoted = await promote(hosts, promoteSettings(ct.lab, 'v3', { ...compose, runtime }));

@@ -26,8 +26,10 @@ let scratch: string;
 let collectionTarball: string;
 let recorder: Recorder;
 
-const errors = (result: RunActionResult): string[] => result.stdout.split('\n').filter((line) => line.startsWith('::error::'));
-const reportOf = (result: RunActionResult): StagingReport => JSON.parse(result.outputs.report ?? 'null') as StagingReport;
+const errors = (result: RunActionResult): string[] =>
+  result.stdout.split('\n').filter((line) => line.startsWith('::error::'));
+const reportOf = (result: RunActionResult): StagingReport =>
+  JSON.parse(result.outputs.report ?? 'null') as StagingReport;
 
 /** Starts the lab's app on a port, as version `version` (its knobs steer it). */
 function startApp(port: number, version: string): void {
@@ -57,8 +59,14 @@ function ansibleWorkspace(playbookTasks?: string): string {
     join(dir, 'ansible', 'staging.ini'),
     `[staging]\nlocalhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3 lab_dir=${lab.dir} lab_app=${lab.app} app_port=${appHost.bluePort} marker=${dir}/deployed.txt\n`,
   );
-  writeFileSync(join(dir, 'ansible', 'requirements.yml'), `collections:\n  - name: ${collectionTarball}\n    type: file\n`);
-  writeFileSync(join(dir, 'ansible', 'deploy.yml'), `- hosts: staging\n  gather_facts: false\n${playbookTasks ?? '  roles:\n    - lab.staging.deploy_app\n'}`);
+  writeFileSync(
+    join(dir, 'ansible', 'requirements.yml'),
+    `collections:\n  - name: ${collectionTarball}\n    type: file\n`,
+  );
+  writeFileSync(
+    join(dir, 'ansible', 'deploy.yml'),
+    `- hosts: staging\n  gather_facts: false\n${playbookTasks ?? '  roles:\n    - lab.staging.deploy_app\n'}`,
+  );
   return dir;
 }
 
@@ -115,28 +123,60 @@ afterAll(async () => {
 describe('deploy-staging bundle, method ansible', () => {
   it('installs the collection offline, runs the playbook, smoke-tests every endpoint and load-tests at 600/min', async () => {
     const workspace = ansibleWorkspace();
-    const result = await runAction({ action: 'deploy-staging', inputs: ansibleInputs(), env: { GITHUB_WORKSPACE: workspace, PATH: process.env.PATH ?? '' } });
+    const result = await runAction({
+      action: 'deploy-staging',
+      inputs: ansibleInputs(),
+      env: { GITHUB_WORKSPACE: workspace, PATH: process.env.PATH ?? '' },
+    });
     expect(errors(result)).toEqual([]);
     expect(result.code).toBe(0);
 
     // The playbook ran with both extra variables, from the installed collection's role.
-    expect(readFileSync(join(workspace, 'deployed.txt'), 'utf8')).toBe('staging staging registry.example/agent-loop:s1');
-    expect(result.stdout).toContain('The Actions cache service is not available here: installing the Ansible collections without caching.');
+    expect(readFileSync(join(workspace, 'deployed.txt'), 'utf8')).toBe(
+      'staging staging registry.example/agent-loop:s1',
+    );
+    expect(result.stdout).toContain(
+      'The Actions cache service is not available here: installing the Ansible collections without caching.',
+    );
     const runnerTemp = join(result.dir, 'runner-temp');
-    expect(existsSync(join(runnerTemp, 'agent-loop-ansible-collections', 'ansible_collections', 'lab', 'staging', 'MANIFEST.json'))).toBe(true);
+    expect(
+      existsSync(
+        join(runnerTemp, 'agent-loop-ansible-collections', 'ansible_collections', 'lab', 'staging', 'MANIFEST.json'),
+      ),
+    ).toBe(true);
     const answer = (await (await fetch(`http://127.0.0.1:${appHost.bluePort}/health`)).json()) as { version: string };
     expect(answer.version).toBe('s1');
 
     const report = reportOf(result);
-    const sha = createHash('sha256').update(readFileSync(join(workspace, 'ansible', 'requirements.yml'))).digest('hex');
-    expect(report.deploy).toMatchObject({ method: 'ansible', ok: true, collections: { cache: 'unavailable', key: `ansible-collections-linux-${sha}`, requirements: join(workspace, 'ansible', 'requirements.yml') } });
+    const sha = createHash('sha256')
+      .update(readFileSync(join(workspace, 'ansible', 'requirements.yml')))
+      .digest('hex');
+    expect(report.deploy).toMatchObject({
+      method: 'ansible',
+      ok: true,
+      collections: {
+        cache: 'unavailable',
+        key: `ansible-collections-linux-${sha}`,
+        requirements: join(workspace, 'ansible', 'requirements.yml'),
+      },
+    });
     expect(report.smoke?.checks.map((check) => [check.name, check.runs, check.passedRuns, check.ok])).toEqual([
       ['health', 5, 5, true],
       ['ready', 5, 5, true],
       ['metrics', 5, 5, true],
       ['run-agent', 5, 5, true],
     ]);
-    expect(report.load).toMatchObject({ passed: true, planned: 50, sent: 50, ok: 50, errors: 0, non2xx: 0, ratePerMinute: 600, path: '/run-agent', method: 'POST' });
+    expect(report.load).toMatchObject({
+      passed: true,
+      planned: 50,
+      sent: 50,
+      ok: 50,
+      errors: 0,
+      non2xx: 0,
+      ratePerMinute: 600,
+      path: '/run-agent',
+      method: 'POST',
+    });
 
     expect(result.outputs).toMatchObject({ 'smoke-passed': 'true', 'load-passed': 'true', 'error-rate': '0' });
     const achieved = Number(result.outputs['achieved-rate-per-minute']);
@@ -148,14 +188,26 @@ describe('deploy-staging bundle, method ansible', () => {
     expect(result.summary).toContain('| check | status | runs | P95 | budget | result |');
     expect(result.summary).toContain('| metrics (GET /metrics) | 200 ×5 | 5/5 passed |');
     expect(result.summary).toContain('| figure | value | criterion | met |');
-    expect(result.summary).toMatch(/\| achieved rate \| \d+(\.\d)?\/min \(asked 600\/min\) \| ≥ 570\/min \(min-rate-ratio 0.95\) \| ✅ \|/);
+    expect(result.summary).toMatch(
+      /\| achieved rate \| \d+(\.\d)?\/min \(asked 600\/min\) \| ≥ 570\/min \(min-rate-ratio 0.95\) \| ✅ \|/,
+    );
   });
 
   it('fails naming the task when the playbook fails, and tests nothing', async () => {
-    const workspace = ansibleWorkspace('  tasks:\n    - name: pull the image\n      ansible.builtin.fail:\n        msg: manifest unknown\n');
-    const result = await runAction({ action: 'deploy-staging', inputs: ansibleInputs({ 'base-url': recorder.url }), env: { GITHUB_WORKSPACE: workspace, PATH: process.env.PATH ?? '' } });
+    const workspace = ansibleWorkspace(
+      '  tasks:\n    - name: pull the image\n      ansible.builtin.fail:\n        msg: manifest unknown\n',
+    );
+    const result = await runAction({
+      action: 'deploy-staging',
+      inputs: ansibleInputs({ 'base-url': recorder.url }),
+      env: { GITHUB_WORKSPACE: workspace, PATH: process.env.PATH ?? '' },
+    });
     expect(result.code).toBe(1);
-    expect(errors(result)).toEqual([expect.stringMatching(/^::error::deploy failed: ansible-playbook failed \(exit 2\) at pull the image: .*manifest unknown/)]);
+    expect(errors(result)).toEqual([
+      expect.stringMatching(
+        /^::error::deploy failed: ansible-playbook failed \(exit 2\) at pull the image: .*manifest unknown/,
+      ),
+    ]);
     expect(result.outputs).toMatchObject({ 'smoke-passed': 'skipped', 'load-passed': 'skipped', 'p95-ms': '' });
     expect(recorder.requests).toHaveLength(0);
   });
@@ -166,27 +218,59 @@ describe('deploy-staging bundle, failures name the check or the criterion', () =
     await lab.setKnobs('broken', { errorRate: 1 });
     startApp(appHost.greenPort, 'broken');
     await waitAnswering(`http://127.0.0.1:${appHost.greenPort}/health`);
-    const result = await runAction({ action: 'deploy-staging', inputs: { method: 'none', 'base-url': `http://127.0.0.1:${appHost.greenPort}`, 'load-duration-seconds': '5' } });
+    const result = await runAction({
+      action: 'deploy-staging',
+      inputs: { method: 'none', 'base-url': `http://127.0.0.1:${appHost.greenPort}`, 'load-duration-seconds': '5' },
+    });
     expect(result.code).toBe(1);
     expect(errors(result)).toEqual(["::error::smoke check 'run-agent' failed: run 1 of 5: answered 500, expected 200"]);
-    expect(result.outputs).toMatchObject({ 'smoke-passed': 'false', 'load-passed': 'skipped', 'achieved-rate-per-minute': '' });
+    expect(result.outputs).toMatchObject({
+      'smoke-passed': 'false',
+      'load-passed': 'skipped',
+      'achieved-rate-per-minute': '',
+    });
     expect(reportOf(result).load).toEqual({ skipped: 'the smoke checks failed' });
     expect(result.summary).toContain('| run-agent (POST /run-agent) | 500 ×5 | 0/5 passed |');
     expect(result.summary).toContain('**Load test**: skipped (the smoke checks failed)');
 
     // A check of your own: /health is JSON, not Prometheus text.
-    const custom = await runAction({ action: 'deploy-staging', inputs: { method: 'none', 'base-url': `http://127.0.0.1:${appHost.greenPort}`, 'smoke-checks': '- name: exporter\n  path: /health\n  prometheus: true\n  repeat: 2', 'load-duration-seconds': '0' } });
+    const custom = await runAction({
+      action: 'deploy-staging',
+      inputs: {
+        method: 'none',
+        'base-url': `http://127.0.0.1:${appHost.greenPort}`,
+        'smoke-checks': '- name: exporter\n  path: /health\n  prometheus: true\n  repeat: 2',
+        'load-duration-seconds': '0',
+      },
+    });
     expect(custom.code).toBe(1);
-    expect(errors(custom)).toEqual([expect.stringMatching(/^::error::smoke check 'exporter' failed: run 1 of 2: the body is not valid Prometheus text format: line 1: expected a metric name/)]);
+    expect(errors(custom)).toEqual([
+      expect.stringMatching(
+        /^::error::smoke check 'exporter' failed: run 1 of 2: the body is not valid Prometheus text format: line 1: expected a metric name/,
+      ),
+    ]);
   });
 
   it('a load test over its P95 criterion fails the action, naming max-p95-ms', async () => {
     await lab.setKnobs('slow', { latencyMs: 150 });
     startApp(appHost.greenPort, 'slow');
     await waitAnswering(`http://127.0.0.1:${appHost.greenPort}/health`);
-    const result = await runAction({ action: 'deploy-staging', inputs: { method: 'none', 'base-url': `http://127.0.0.1:${appHost.greenPort}`, 'smoke-repeat': '2', 'load-rate-per-minute': '600', 'load-duration-seconds': '3', 'max-p95-ms': '100', 'min-rate-ratio': '0.5' } });
+    const result = await runAction({
+      action: 'deploy-staging',
+      inputs: {
+        method: 'none',
+        'base-url': `http://127.0.0.1:${appHost.greenPort}`,
+        'smoke-repeat': '2',
+        'load-rate-per-minute': '600',
+        'load-duration-seconds': '3',
+        'max-p95-ms': '100',
+        'min-rate-ratio': '0.5',
+      },
+    });
     expect(result.code).toBe(1);
-    expect(errors(result)).toEqual([expect.stringMatching(/^::error::load test failed: P95 latency \d+ ms is above max-p95-ms 100 ms$/)]);
+    expect(errors(result)).toEqual([
+      expect.stringMatching(/^::error::load test failed: P95 latency \d+ ms is above max-p95-ms 100 ms$/),
+    ]);
     expect(result.outputs).toMatchObject({ 'smoke-passed': 'true', 'load-passed': 'false', 'error-rate': '0' });
     expect(Number(result.outputs['p95-ms'])).toBeGreaterThanOrEqual(150);
     expect(result.summary).toMatch(/\| P95 latency \| \d+ ms \| ≤ 100 ms \(max-p95-ms\) \| ❌ \|/);
@@ -220,14 +304,19 @@ describe('deploy-staging bundle, method ssh-compose', () => {
     expect(errors(result)).toEqual([]);
     expect(result.code).toBe(0);
     expect(result.outputs).toMatchObject({ 'smoke-passed': 'true', 'load-passed': 'true' });
-    const report = reportOf(result) as StagingReport & { deploy: { deploy: { canaryPercent: number }; promote: { activeColor: string; version: string } } };
+    const report = reportOf(result) as StagingReport & {
+      deploy: { deploy: { canaryPercent: number }; promote: { activeColor: string; version: string } };
+    };
     expect(report.version).toBe('v2');
     expect(report.deploy.deploy.canaryPercent).toBe(100);
     expect(report.deploy.promote).toMatchObject({ activeColor: 'green', version: 'v2' });
     expect((await sendTraffic({ url: composeHost.proxyUrl, maxRequests: 30 })).byVersion).toEqual({ v2: 30 });
     // The old color was stopped after the switch.
     expect((await lab.appPids())[composeHost.bluePort]).toBeUndefined();
-    const state = JSON.parse(readFileSync(join(composeHost.stateDir, lab.app, 'state.json'), 'utf8')) as { active: string; canary: unknown };
+    const state = JSON.parse(readFileSync(join(composeHost.stateDir, lab.app, 'state.json'), 'utf8')) as {
+      active: string;
+      canary: unknown;
+    };
     expect(state).toMatchObject({ active: 'green', canary: null });
   });
 });
@@ -236,7 +325,16 @@ describe('deploy-staging bundle: bad input is refused before anything runs', () 
   it('rejects hostile or malformed values, each with an error naming the input, and never echoes credentials', async () => {
     const workspace = ansibleWorkspace();
     const base = ansibleInputs({ 'base-url': recorder.url });
-    const compose = { method: 'ssh-compose', app: lab.app, hosts: 'root@127.0.0.1:22', 'ssh-private-key': lab.clientKey, 'ssh-known-hosts': lab.knownHosts, runtime: 'command', 'start-command': lab.startCommand, 'stop-command': lab.stopCommand };
+    const compose = {
+      method: 'ssh-compose',
+      app: lab.app,
+      hosts: 'root@127.0.0.1:22',
+      'ssh-private-key': lab.clientKey,
+      'ssh-known-hosts': lab.knownHosts,
+      runtime: 'command',
+      'start-command': lab.startCommand,
+      'stop-command': lab.stopCommand,
+    };
     const hostile: Array<[string, string, Record<string, string>?]> = [
       ['method', 'kubectl'],
       ['base-url', ''],
@@ -286,8 +384,16 @@ describe('deploy-staging bundle: bad input is refused before anything runs', () 
       results.push(
         ...(await Promise.all(
           hostile.slice(i, i + 6).map(async ([name, value, extra]) => {
-            const result = await runAction({ action: 'deploy-staging', inputs: { ...base, ...extra, [name]: value }, env: { GITHUB_WORKSPACE: workspace, PATH: process.env.PATH ?? '' } });
-            const seen = [result.stdout, result.stderr, result.summary, JSON.stringify(result.outputs)].join('\n').split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n');
+            const result = await runAction({
+              action: 'deploy-staging',
+              inputs: { ...base, ...extra, [name]: value },
+              env: { GITHUB_WORKSPACE: workspace, PATH: process.env.PATH ?? '' },
+            });
+            const seen = [result.stdout, result.stderr, result.summary, JSON.stringify(result.outputs)]
+              .join('\n')
+              .split('\n')
+              .filter((line) => !line.startsWith('::add-mask::'))
+              .join('\n');
             return { name, value, code: result.code, error: errors(result).join('\n'), seen };
           }),
         )),

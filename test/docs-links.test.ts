@@ -10,7 +10,11 @@ import { parse as parseYaml } from 'yaml';
  */
 
 const root = join(import.meta.dirname, '..');
-const pages = ['README.md', ...readdirSync(join(root, 'docs')).map((name) => `docs/${name}`), ...readdirSync(join(root, 'actions')).map((name) => `actions/${name}/README.md`)].filter((page) => existsSync(join(root, page)));
+const pages = [
+  'README.md',
+  ...readdirSync(join(root, 'docs')).map((name) => `docs/${name}`),
+  ...readdirSync(join(root, 'actions')).map((name) => `actions/${name}/README.md`),
+].filter((page) => existsSync(join(root, page)));
 
 /** GitHub's anchor for a heading's text. */
 export function anchorOf(heading: string): string {
@@ -57,7 +61,8 @@ it('every relative link of the README, docs/ and the actions’ READMEs reaches 
         broken.push(`${page}: ${target} (no ${relative(root, file)})`);
         continue;
       }
-      if (anchor && statSync(file).isFile() && file.endsWith('.md') && !anchors(readFileSync(file, 'utf8')).has(anchor)) broken.push(`${page}: ${target} (no heading #${anchor})`);
+      if (anchor && statSync(file).isFile() && file.endsWith('.md') && !anchors(readFileSync(file, 'utf8')).has(anchor))
+        broken.push(`${page}: ${target} (no heading #${anchor})`);
     }
   }
   expect(broken).toEqual([]);
@@ -67,7 +72,9 @@ it('every relative link of the README, docs/ and the actions’ READMEs reaches 
 it('makes anchors as GitHub does', () => {
   expect(anchorOf('Using `blue-green` in a workflow')).toBe('using-blue-green-in-a-workflow');
   expect(anchorOf('Who can do what: the threat model')).toBe('who-can-do-what-the-threat-model');
-  expect(anchorOf('Checklist: the procedure, ticked from what ran')).toBe('checklist-the-procedure-ticked-from-what-ran');
+  expect(anchorOf('Checklist: the procedure, ticked from what ran')).toBe(
+    'checklist-the-procedure-ticked-from-what-ran',
+  );
 });
 
 /** The steps of a YAML block that use one of this repository's actions: `uses` and the keys of `with`. */
@@ -78,7 +85,11 @@ function suiteSteps(block: string): Array<{ action: string; inputs: string[] }> 
     else if (node && typeof node === 'object') {
       const record = node as Record<string, unknown>;
       const uses = typeof record.uses === 'string' ? /^org\/agent-loop-actions\/([a-z-]+)@v1$/.exec(record.uses) : null;
-      if (uses) found.push({ action: uses[1]!, inputs: Object.keys((record.with as Record<string, unknown> | undefined) ?? {}) });
+      if (uses)
+        found.push({
+          action: uses[1]!,
+          inputs: Object.keys((record.with as Record<string, unknown> | undefined) ?? {}),
+        });
       Object.values(record).forEach(walk);
     }
   };
@@ -93,10 +104,14 @@ it('every step of the README and docs/ that uses an action of the suite gives it
     for (const match of readFileSync(join(root, page), 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)) {
       for (const step of suiteSteps(match[1]!)) {
         steps += 1;
-        const metadata = parseYaml(readFileSync(join(root, 'actions', step.action, 'action.yml'), 'utf8')) as { inputs?: Record<string, { required?: boolean }> };
+        const metadata = parseYaml(readFileSync(join(root, 'actions', step.action, 'action.yml'), 'utf8')) as {
+          inputs?: Record<string, { required?: boolean }>;
+        };
         const inputs = metadata.inputs ?? {};
-        for (const input of step.inputs) if (!(input in inputs)) problems.push(`${page}: ${step.action} has no input ${input}`);
-        for (const [input, spec] of Object.entries(inputs)) if (spec.required && !step.inputs.includes(input)) problems.push(`${page}: ${step.action} needs ${input}`);
+        for (const input of step.inputs)
+          if (!(input in inputs)) problems.push(`${page}: ${step.action} has no input ${input}`);
+        for (const [input, spec] of Object.entries(inputs))
+          if (spec.required && !step.inputs.includes(input)) problems.push(`${page}: ${step.action} needs ${input}`);
       }
     }
   }
@@ -107,11 +122,18 @@ it('every step of the README and docs/ that uses an action of the suite gives it
 it('names every secret the examples, workflows and docs use in the one table of README step 2', () => {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   const table = readme.slice(readme.indexOf('| name | kind | where | used by | what |'));
-  const listed = new Set([...table.slice(0, table.indexOf('\n\n')).matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((match) => match[1]!));
-  const files = [...pages, ...readdirSync(join(root, 'examples')).map((name) => `examples/${name}`), ...readdirSync(join(root, '.github', 'workflows')).map((name) => `.github/workflows/${name}`)];
+  const listed = new Set(
+    [...table.slice(0, table.indexOf('\n\n')).matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((match) => match[1]!),
+  );
+  const files = [
+    ...pages,
+    ...readdirSync(join(root, 'examples')).map((name) => `examples/${name}`),
+    ...readdirSync(join(root, '.github', 'workflows')).map((name) => `.github/workflows/${name}`),
+  ];
   const missing = new Set<string>();
   for (const file of files) {
-    for (const match of readFileSync(join(root, file), 'utf8').matchAll(/secrets\.([A-Z][A-Z0-9_]+)/g)) if (!listed.has(match[1]!)) missing.add(`${match[1]} (${file})`);
+    for (const match of readFileSync(join(root, file), 'utf8').matchAll(/secrets\.([A-Z][A-Z0-9_]+)/g))
+      if (!listed.has(match[1]!)) missing.add(`${match[1]} (${file})`);
   }
   expect([...missing]).toEqual([]);
   expect(listed.size).toBeGreaterThan(10);

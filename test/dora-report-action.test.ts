@@ -52,11 +52,28 @@ function buildHistory(now: number): History {
   const commits = new Map<string, string>();
   let nextId = 7000;
   let nextStatusId = 90_000;
-  const add = (createdAt: number, states: Array<[string, number]>, payload: Record<string, unknown>, sha: string): ApiDeployment => {
-    const deployment = { id: nextId++, sha, ref: 'main', task: 'deploy', environment: 'production', description: 'deploy', created_at: iso(createdAt), payload };
+  const add = (
+    createdAt: number,
+    states: Array<[string, number]>,
+    payload: Record<string, unknown>,
+    sha: string,
+  ): ApiDeployment => {
+    const deployment = {
+      id: nextId++,
+      sha,
+      ref: 'main',
+      task: 'deploy',
+      environment: 'production',
+      description: 'deploy',
+      created_at: iso(createdAt),
+      payload,
+    };
     deployments.push(deployment);
     // GitHub lists statuses newest first.
-    statuses.set(deployment.id, states.map(([state, offset]) => ({ id: nextStatusId++, state, created_at: iso(createdAt + offset) })).reverse());
+    statuses.set(
+      deployment.id,
+      states.map(([state, offset]) => ({ id: nextStatusId++, state, created_at: iso(createdAt + offset) })).reverse(),
+    );
     return deployment;
   };
   const sha = (index: number): string => index.toString(16).padStart(2, '0').repeat(20);
@@ -64,7 +81,10 @@ function buildHistory(now: number): History {
   for (let index = 0; index < 12; index++) {
     const createdAt = now - (index * 12 + 2) * HOUR;
     const successAt = createdAt + 4 * MINUTE;
-    const states: Array<[string, number]> = [['in_progress', 0], ['success', 4 * MINUTE]];
+    const states: Array<[string, number]> = [
+      ['in_progress', 0],
+      ['success', 4 * MINUTE],
+    ];
     if (index > 0) states.push(['inactive', 12 * HOUR]);
     if (index === 5) {
       add(createdAt, states, { app: 'agent-loop', version: `v${index}` }, 'dead'.repeat(10));
@@ -73,12 +93,38 @@ function buildHistory(now: number): History {
     const lead = leads.shift() as number;
     const commitTime = iso(successAt - lead * MINUTE);
     if (index === 1 || index === 7) commits.set(sha(index), commitTime);
-    add(createdAt, states, { app: 'agent-loop', version: `v${index}`, ...(index === 1 || index === 7 ? {} : { commitTime }) }, sha(index));
+    add(
+      createdAt,
+      states,
+      { app: 'agent-loop', version: `v${index}`, ...(index === 1 || index === 7 ? {} : { commitTime }) },
+      sha(index),
+    );
   }
   const canaryAt = now - 30 * HOUR;
-  add(canaryAt, [['in_progress', 0], ['failure', 6 * MINUTE]], { app: 'agent-loop', version: 'v-bad', commitTime: iso(canaryAt - HOUR) }, sha(100));
-  add(canaryAt + 6 * MINUTE, [['success', 2000]], { app: 'agent-loop', version: 'v1', rollback: true, failedVersion: 'v-bad' }, sha(101));
-  add(now - 10 * MINUTE, [['queued', 0], ['in_progress', 1000]], { app: 'agent-loop', version: 'v-next' }, sha(102));
+  add(
+    canaryAt,
+    [
+      ['in_progress', 0],
+      ['failure', 6 * MINUTE],
+    ],
+    { app: 'agent-loop', version: 'v-bad', commitTime: iso(canaryAt - HOUR) },
+    sha(100),
+  );
+  add(
+    canaryAt + 6 * MINUTE,
+    [['success', 2000]],
+    { app: 'agent-loop', version: 'v1', rollback: true, failedVersion: 'v-bad' },
+    sha(101),
+  );
+  add(
+    now - 10 * MINUTE,
+    [
+      ['queued', 0],
+      ['in_progress', 1000],
+    ],
+    { app: 'agent-loop', version: 'v-next' },
+    sha(102),
+  );
   add(now - 8 * DAY, [['failure', MINUTE]], { app: 'agent-loop', version: 'v-old' }, sha(103));
   deployments.sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
   return { deployments, statuses, commits };
@@ -99,15 +145,24 @@ function serve(recorder: Recorder, repo: string, nextOrigin?: string): void {
   recorder.respondBy((request: RecordedRequest) => {
     const answer = answerFor(recorder, request, repo, nextOrigin);
     const problems = responseProblems(request.method, request.path, answer.status, answer.body);
-    if (problems.length > 0) undocumentedAnswers.push(`${request.method} ${request.path} → ${answer.status}: ${problems.slice(0, 3).join('; ')}`);
+    if (problems.length > 0)
+      undocumentedAnswers.push(
+        `${request.method} ${request.path} → ${answer.status}: ${problems.slice(0, 3).join('; ')}`,
+      );
     return answer;
   });
 }
 
-function answerFor(recorder: Recorder, request: RecordedRequest, repo: string, nextOrigin?: string): { status: number; body: unknown; headers?: Record<string, string> } {
+function answerFor(
+  recorder: Recorder,
+  request: RecordedRequest,
+  repo: string,
+  nextOrigin?: string,
+): { status: number; body: unknown; headers?: Record<string, string> } {
   const url = new URL(request.path, recorder.url);
   const base = `/repos/${repo}`;
-  const page = (number: number) => `<${nextOrigin ?? recorder.url}${base}/deployments?environment=production&per_page=100&page=${number}>`;
+  const page = (number: number) =>
+    `<${nextOrigin ?? recorder.url}${base}/deployments?environment=production&per_page=100&page=${number}>`;
   if (url.pathname === `${base}/deployments`) {
     if (url.searchParams.get('environment') !== 'production') return { status: 200, body: [] };
     const number = Number(url.searchParams.get('page') ?? '1');
@@ -117,7 +172,12 @@ function answerFor(recorder: Recorder, request: RecordedRequest, repo: string, n
   const statuses = new RegExp(`^${base}/deployments/(\\d+)/statuses$`).exec(url.pathname);
   if (statuses) {
     const id = Number(statuses[1]);
-    return { status: 200, body: (history.statuses.get(id) ?? []).map((status) => deploymentStatus(repo, id, { ...status, environment: 'production' })) };
+    return {
+      status: 200,
+      body: (history.statuses.get(id) ?? []).map((status) =>
+        deploymentStatus(repo, id, { ...status, environment: 'production' }),
+      ),
+    };
   }
   const found = new RegExp(`^${base}/commits/([0-9a-f]+)$`).exec(url.pathname);
   const date = found ? history.commits.get(found[1] as string) : undefined;
@@ -126,12 +186,21 @@ function answerFor(recorder: Recorder, request: RecordedRequest, repo: string, n
 }
 
 function dora(inputs: Record<string, string>, env: Record<string, string> = {}): Promise<RunActionResult> {
-  return runAction({ action: 'dora-report', inputs: { 'github-token': TOKEN, ...inputs }, env: { GITHUB_API_URL: github.url, ...env } });
+  return runAction({
+    action: 'dora-report',
+    inputs: { 'github-token': TOKEN, ...inputs },
+    env: { GITHUB_API_URL: github.url, ...env },
+  });
 }
 
-const errors = (result: RunActionResult): string[] => result.stdout.split('\n').filter((line) => line.startsWith('::error::'));
+const errors = (result: RunActionResult): string[] =>
+  result.stdout.split('\n').filter((line) => line.startsWith('::error::'));
 const seen = (result: RunActionResult): string =>
-  [result.stdout, result.stderr, result.summary, JSON.stringify(result.outputs)].join('\n').split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n');
+  [result.stdout, result.stderr, result.summary, JSON.stringify(result.outputs)]
+    .join('\n')
+    .split('\n')
+    .filter((line) => !line.startsWith('::add-mask::'))
+    .join('\n');
 
 beforeAll(async () => {
   github = await startRecorder();
@@ -162,9 +231,24 @@ describe('dora-report bundle', () => {
 
     // 12 successful changes in 7 days; lead times 30..130 min without the unknown commit: median 80 min;
     // 1 failed of 13 changes; recovered 6 min 2 s after the canary started.
-    expect(result.outputs).toMatchObject({ 'deployment-frequency': '12', 'lead-time-hours': '1.33', 'mttr-minutes': '6.03', 'change-failure-rate': '0.0769' });
-    const report = JSON.parse(result.outputs.report as string) as Record<string, { value: number | null; met: boolean | null; samples: number }> & { deployments: Record<string, number>; window: { days: number } };
-    expect(report.deployments).toEqual({ total: 15, successful: 12, failed: 1, pending: 1, rollbacks: 1, openFailures: 0 });
+    expect(result.outputs).toMatchObject({
+      'deployment-frequency': '12',
+      'lead-time-hours': '1.33',
+      'mttr-minutes': '6.03',
+      'change-failure-rate': '0.0769',
+    });
+    const report = JSON.parse(result.outputs.report as string) as Record<
+      string,
+      { value: number | null; met: boolean | null; samples: number }
+    > & { deployments: Record<string, number>; window: { days: number } };
+    expect(report.deployments).toEqual({
+      total: 15,
+      successful: 12,
+      failed: 1,
+      pending: 1,
+      rollbacks: 1,
+      openFailures: 0,
+    });
     expect(report.window.days).toBe(7);
     expect(report.deploymentFrequency).toMatchObject({ value: 12, met: true, samples: 12 });
     expect(report.leadTime).toMatchObject({ value: 1.33, met: true, samples: 11 });
@@ -173,20 +257,34 @@ describe('dora-report bundle', () => {
 
     expect(result.summary).toContain('### DORA figures: production, last 7 days');
     expect(result.summary).toContain('| figure | value | target | met | samples |');
-    expect(result.summary).toContain('| deployment frequency | 12 per week | \\> 10 per week | ✅ yes | 12 (12 successful deployments) |');
-    expect(result.summary).toContain('| lead time for changes | 1.33 h | < 2 h | ✅ yes | 11 (11 successful deployments with a known commit time) |');
-    expect(result.summary).toContain('| mean time to recovery | 6.03 min | < 15 min | ✅ yes | 1 (1 recovered failure) |');
-    expect(result.summary).toContain('| change failure rate | 7.69% | < 5% | ❌ no | 13 (13 deployments with an outcome, 1 failed) |');
+    expect(result.summary).toContain(
+      '| deployment frequency | 12 per week | \\> 10 per week | ✅ yes | 12 (12 successful deployments) |',
+    );
+    expect(result.summary).toContain(
+      '| lead time for changes | 1.33 h | < 2 h | ✅ yes | 11 (11 successful deployments with a known commit time) |',
+    );
+    expect(result.summary).toContain(
+      '| mean time to recovery | 6.03 min | < 15 min | ✅ yes | 1 (1 recovered failure) |',
+    );
+    expect(result.summary).toContain(
+      '| change failure rate | 7.69% | < 5% | ❌ no | 13 (13 deployments with an outcome, 1 failed) |',
+    );
     // The commit the API no longer has costs one lead-time sample and a warning, not the report.
-    expect(result.stdout).toMatch(/^::warning::the time of commit (dead){10} could not be read: GitHub GET \/repos\/org\/service\/commits\/(dead){10} answered 404/m);
+    expect(result.stdout).toMatch(
+      /^::warning::the time of commit (dead){10} could not be read: GitHub GET \/repos\/org\/service\/commits\/(dead){10} answered 404/m,
+    );
 
     // The exact calls: the list with the environment filter and 100 a page, its second page from the
     // Link header (not the third: page 2 already reaches past the window), every deployment's
     // statuses in the window, and the commits of successful ones without commitTime.
     const calls = github.requests.map((request) => `${request.method} ${request.path}`);
-    expect(calls.slice(0, 2)).toEqual(['GET /repos/org/service/deployments?environment=production&per_page=100', 'GET /repos/org/service/deployments?environment=production&per_page=100&page=2']);
+    expect(calls.slice(0, 2)).toEqual([
+      'GET /repos/org/service/deployments?environment=production&per_page=100',
+      'GET /repos/org/service/deployments?environment=production&per_page=100&page=2',
+    ]);
     const inWindow = history.deployments.filter((deployment) => deployment.payload.version !== 'v-old');
-    const sha = (version: string) => history.deployments.find((deployment) => deployment.payload.version === version)?.sha;
+    const sha = (version: string) =>
+      history.deployments.find((deployment) => deployment.payload.version === version)?.sha;
     expect(calls.slice(2).sort()).toEqual(
       [
         ...inWindow.map((deployment) => `GET /repos/org/service/deployments/${deployment.id}/statuses?per_page=100`),
@@ -208,11 +306,23 @@ describe('dora-report bundle', () => {
     const result = await dora({ repository: 'other-org/other.repo', environment: 'staging' });
     expect(errors(result)).toEqual([]);
     expect(result.code).toBe(0);
-    expect(result.outputs).toMatchObject({ 'deployment-frequency': '', 'lead-time-hours': '', 'mttr-minutes': '', 'change-failure-rate': '' });
-    expect(JSON.parse(result.outputs.report as string)).toMatchObject({ window: { days: 30 }, deploymentFrequency: { value: null, met: null, samples: 0 } });
+    expect(result.outputs).toMatchObject({
+      'deployment-frequency': '',
+      'lead-time-hours': '',
+      'mttr-minutes': '',
+      'change-failure-rate': '',
+    });
+    expect(JSON.parse(result.outputs.report as string)).toMatchObject({
+      window: { days: 30 },
+      deploymentFrequency: { value: null, met: null, samples: 0 },
+    });
     expect(result.summary).toContain('### DORA figures: staging, last 30 days');
-    expect(result.summary).toContain('| deployment frequency | not enough data | \\> 10 per week | — | 0 (not enough data: no deployment in the window) |');
-    expect(github.requests.map((request) => `${request.method} ${request.path}`)).toEqual(['GET /repos/other-org/other.repo/deployments?environment=staging&per_page=100']);
+    expect(result.summary).toContain(
+      '| deployment frequency | not enough data | \\> 10 per week | — | 0 (not enough data: no deployment in the window) |',
+    );
+    expect(github.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+      'GET /repos/other-org/other.repo/deployments?environment=staging&per_page=100',
+    ]);
   });
 
   it('refuses bad inputs before calling GitHub, naming the input', async () => {
@@ -236,15 +346,19 @@ describe('dora-report bundle', () => {
       expect(errors(result).join('\n'), `${name} ${JSON.stringify(inputs)}`).toContain(`Input '${name}'`);
       expect(result.outputs).toEqual({});
     });
-    expect(errors(results[4]!)[0]).toBe("::error::Input 'repository': expected a repository as owner/name, e.g. octo-org/service, got 'no-slash'");
+    expect(errors(results[4]!)[0]).toBe(
+      "::error::Input 'repository': expected a repository as owner/name, e.g. octo-org/service, got 'no-slash'",
+    );
     expect(github.requests).toHaveLength(0);
   });
 
-  it('fails with GitHub\'s answer when the token may not read deployments, without printing the token', async () => {
+  it("fails with GitHub's answer when the token may not read deployments, without printing the token", async () => {
     github.respondBy(() => ({ status: 403, body: { message: 'Resource not accessible by integration' } }));
     const result = await dora({});
     expect(result.code).toBe(1);
-    expect(errors(result)[0]).toContain('GitHub GET /repos/org/service/deployments?environment=production&per_page=100 answered 403: {"message":"Resource not accessible by integration"}');
+    expect(errors(result)[0]).toContain(
+      'GitHub GET /repos/org/service/deployments?environment=production&per_page=100 answered 403: {"message":"Resource not accessible by integration"}',
+    );
     expect(seen(result)).not.toContain(TOKEN);
   });
 

@@ -33,11 +33,13 @@ describe("GitHub's parser", () => {
   });
 
   it('refuses what GitHub refuses, so the check can fail: an expression in a description, an unknown icon', () => {
-    const base = "name: x\ndescription: y\nruns:\n  using: node24\n  main: dist/index.js\n";
-    expect(actionErrors('a.yml', `${base}inputs:\n  needs:\n    description: 'as JSON: \${{ toJSON(needs) }}'\n`)).toEqual([
-      "a.yml (Line: 8, Col: 18): Unrecognized named-value: 'needs'",
+    const base = 'name: x\ndescription: y\nruns:\n  using: node24\n  main: dist/index.js\n';
+    expect(
+      actionErrors('a.yml', `${base}inputs:\n  needs:\n    description: 'as JSON: \${{ toJSON(needs) }}'\n`),
+    ).toEqual(["a.yml (Line: 8, Col: 18): Unrecognized named-value: 'needs'"]);
+    expect(actionErrors('b.yml', `${base}branding:\n  icon: tool\n  color: blue\n`)).toEqual([
+      "b.yml (Line: 7, Col: 9): Unexpected value 'tool'",
     ]);
-    expect(actionErrors('b.yml', `${base}branding:\n  icon: tool\n  color: blue\n`)).toEqual(["b.yml (Line: 7, Col: 9): Unexpected value 'tool'"]);
   });
 
   it.each(workflowFiles)('loads and converts %s', async (file) => {

@@ -1,5 +1,15 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,12 +39,19 @@ function asUser(argv: string[], input?: string): { code: number; stdout: string;
   const result = spawnSync('runuser', ['-u', user, '--', ...argv], { encoding: 'utf8', input, timeout: 30_000 });
   return { code: result.status ?? 1, stdout: result.stdout, stderr: result.stderr };
 }
-const root = (command: string, args: string[]) => execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const root = (command: string, args: string[]) =>
+  execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const setupInputs = (extra: Record<string, string> = {}) => ({
   'ssh-private-key': lab.clientKey,
   'ssh-known-hosts': lab.knownHosts,
   phase: 'setup',
-  hosts: [`- host: ${host.rootTarget}`, `  state-dir: ${host.stateDir}`, `  nginx-conf-dir: ${host.nginxConfDir}`, `  nginx-command: nginx ${nginxArgs().join(' ')}`, `  access-log: ${host.accessLog}`].join('\n'),
+  hosts: [
+    `- host: ${host.rootTarget}`,
+    `  state-dir: ${host.stateDir}`,
+    `  nginx-conf-dir: ${host.nginxConfDir}`,
+    `  nginx-command: nginx ${nginxArgs().join(' ')}`,
+    `  access-log: ${host.accessLog}`,
+  ].join('\n'),
   'deploy-user': user,
   'sudoers-file': sudoersFile(host),
   'switch-helper': helperPath(host),
@@ -73,7 +90,12 @@ function rawRequest(port: number, text: string): Promise<string> {
     socket.setTimeout(5000, () => socket.destroy(new Error('no answer in 5 s')));
   });
 }
-const errors = (stdout: string) => stdout.split('\n').filter((line) => line.startsWith('::error::')).join('\n').replaceAll('%0A', '\n');
+const errors = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter((line) => line.startsWith('::error::'))
+    .join('\n')
+    .replaceAll('%0A', '\n');
 
 beforeAll(async () => {
   root('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/bin/sh', user]);
@@ -108,11 +130,19 @@ describe('the holder of the deploy key', () => {
     expect(write.stderr).toMatch(/Permission denied/);
     expect(existsSync(planted)).toBe(false);
     // Whatever it could reach to make nginx read its file: nginx through sudo, the helper with a path for an app.
-    expect(asUser(['sudo', '-n', '/usr/sbin/nginx', ...nginxArgs(), '-s', 'reload']).stderr).toMatch(/a password is required/);
+    expect(asUser(['sudo', '-n', '/usr/sbin/nginx', ...nginxArgs(), '-s', 'reload']).stderr).toMatch(
+      /a password is required/,
+    );
     expect(asUser(['sudo', '-n', '/usr/sbin/nginx', ...nginxArgs(), '-t']).stderr).toMatch(/a password is required/);
     const hostile: Array<[string, string[]]> = [
-      ['an app that is a path', ['../../../etc/sudoers.d/x', '8001', '8002', '8099', '$request_id', '90', '10', 'g', '5000', 'ab']],
-      ['a split key that closes its string', ['app', '8001', '8002', '8099', '$x" $y {} include /tmp/own.conf; #', '90', '10', 'g', '5000', 'ab']],
+      [
+        'an app that is a path',
+        ['../../../etc/sudoers.d/x', '8001', '8002', '8099', '$request_id', '90', '10', 'g', '5000', 'ab'],
+      ],
+      [
+        'a split key that closes its string',
+        ['app', '8001', '8002', '8099', '$x" $y {} include /tmp/own.conf; #', '90', '10', 'g', '5000', 'ab'],
+      ],
       ['a nonce that is a path', ['app', '8001', '8002', '8099', '$request_id', '90', '10', 'g', '5000', '../../x']],
       ['a generation with a quote', ['app', '8001', '8002', '8099', '$request_id', '90', '10', "g';", '5000', 'ab']],
       ['a listen on a privileged port', ['app', '8001', '8002', '25', '$request_id', '90', '10', 'g', '5000', 'ab']],
@@ -123,7 +153,10 @@ describe('the holder of the deploy key', () => {
       expect(refused.stderr, what).toMatch(/^refused: /);
     }
     expect(readdirSync(host.nginxConfDir).filter((name) => name !== `00-agent-loop-log-format.conf`)).toEqual([]);
-    await fetch(`http://127.0.0.1:${host.statusPort + 1}/`, { headers: { 'x-rule': `${user} ALL=(ALL) NOPASSWD: ALL` }, signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+    await fetch(`http://127.0.0.1:${host.statusPort + 1}/`, {
+      headers: { 'x-rule': `${user} ALL=(ALL) NOPASSWD: ALL` },
+      signal: AbortSignal.timeout(2000),
+    }).catch(() => undefined);
     expect(existsSync(target)).toBe(false);
     expect(readdirSync('/etc/sudoers.d').sort()).toEqual(sudoersBefore);
     const id = asUser(['sudo', '-n', 'id', '-u']);
@@ -143,7 +176,22 @@ describe('the holder of the deploy key', () => {
       expect(checked.code).toBe(20);
       expect(checked.stderr.trim()).toBe(`invalid at ${secret}:1`);
       expect(checked.stdout + checked.stderr).not.toContain('topsecret');
-      const switched = asUser(['sudo', '-n', helperPath(host), 'switch', lab.app, String(host.bluePort), String(host.greenPort), String(host.statusPort), '$request_id', '100', '0', 'g1', '2000', 'ab12']);
+      const switched = asUser([
+        'sudo',
+        '-n',
+        helperPath(host),
+        'switch',
+        lab.app,
+        String(host.bluePort),
+        String(host.greenPort),
+        String(host.statusPort),
+        '$request_id',
+        '100',
+        '0',
+        'g1',
+        '2000',
+        'ab12',
+      ]);
       expect(switched.code).toBe(20);
       expect(switched.stdout + switched.stderr).not.toContain('topsecret');
       expect(existsSync(join(host.nginxConfDir, `agent-loop-${lab.app}.conf`))).toBe(false);
@@ -160,7 +208,9 @@ describe('the holder of the deploy key', () => {
     writeFileSync(logrotateFile, `${host.accessLog} {\n  rotate 1\n  create 0640 root root\n}\n`);
     const dropped = await setup();
     expect(dropped.code).toBe(1);
-    expect(errors(dropped.stdout)).toContain(`${logrotateFile} rotates ${host.accessLog} with 'create MODE OWNER GROUP', which makes the new file without ${user}'s ACL`);
+    expect(errors(dropped.stdout)).toContain(
+      `${logrotateFile} rotates ${host.accessLog} with 'create MODE OWNER GROUP', which makes the new file without ${user}'s ACL`,
+    );
     // A bare `create` copies the ACL: the real logrotate rotates the file, and the user still reads the new one.
     writeFileSync(logrotateFile, `${host.accessLog} {\n  rotate 1\n  create\n}\n`);
     const kept = await setup();
@@ -196,7 +246,8 @@ describe('the holder of the deploy key', () => {
         expect(refused.code, config).toBe(40);
         expect(refused.stderr, config).toContain(`refused: ${config} is not a regular file that only root may write`);
       }
-      for (const config of ['etc/logrotate.conf', '/etc/../tmp/x.conf', '/etc/logrotate.conf;id']) expect(asUser(['sudo', '-n', helper, 'rotate-logs', config]).code, config).toBe(2);
+      for (const config of ['etc/logrotate.conf', '/etc/../tmp/x.conf', '/etc/logrotate.conf;id'])
+        expect(asUser(['sudo', '-n', helper, 'rotate-logs', config]).code, config).toBe(2);
       expect(existsSync(pwned)).toBe(false);
       // Root's own configuration, in root's folders: rotated, as root.
       writeFileSync(logrotateFile, `${host.accessLog} {\n  rotate 1\n  create\n}\n`);
@@ -213,12 +264,20 @@ describe('the holder of the deploy key', () => {
   it('is given no file that is not an nginx access log, and is told to leave a group that reads more than the log', async () => {
     // The review's case: access-log /etc/shadow made the old set-up add the user to group shadow.
     const shadowAcl = root('getfacl', ['-p', '--omit-header', '/etc/shadow']);
-    const refused = await setup({ hosts: setupInputs().hosts.replace(`access-log: ${host.accessLog}`, 'access-log: /etc/shadow') });
+    const refused = await setup({
+      hosts: setupInputs().hosts.replace(`access-log: ${host.accessLog}`, 'access-log: /etc/shadow'),
+    });
     expect(refused.code).toBe(1);
-    expect(errors(refused.stdout)).toContain('the access log /etc/shadow does not end in .log: host-setup gives read access to an nginx access log only');
+    expect(errors(refused.stdout)).toContain(
+      'the access log /etc/shadow does not end in .log: host-setup gives read access to an nginx access log only',
+    );
     expect(asUser(['cat', '/etc/shadow']).code).not.toBe(0);
     expect(root('getfacl', ['-p', '--omit-header', '/etc/shadow'])).toBe(shadowAcl);
-    expect(root('id', ['-nG', user]).split(' ').map((name) => name.trim())).not.toContain('shadow');
+    expect(
+      root('id', ['-nG', user])
+        .split(' ')
+        .map((name) => name.trim()),
+    ).not.toContain('shadow');
 
     // The old set-up's way: the user in the log's group (Debian's adm reads all of /var/log).
     root('groupadd', ['-f', `al${process.pid % 100000}log`]);
@@ -227,7 +286,9 @@ describe('the holder of the deploy key', () => {
     root('usermod', ['-a', '-G', group, user]);
     try {
       const told = await setup();
-      expect(errors(told.stdout)).toContain(`${user} is in group ${group}, which reads more than ${host.accessLog}: sudo gpasswd -d ${user} ${group}`);
+      expect(errors(told.stdout)).toContain(
+        `${user} is in group ${group}, which reads more than ${host.accessLog}: sudo gpasswd -d ${user} ${group}`,
+      );
     } finally {
       root('gpasswd', ['-d', user, group]);
       root('chgrp', ['root', host.accessLog]);
@@ -239,13 +300,26 @@ describe('the holder of the deploy key', () => {
 
 describe('a client of the service', () => {
   it('writes the access log only as data: a hostile path and headers forge no line, no color and no error', async () => {
-    const deployed = await runAction({ action: 'blue-green', inputs: deployInputs({ phase: 'deploy', image: 'registry.example/app:v1', version: 'v1' }) });
+    const deployed = await runAction({
+      action: 'blue-green',
+      inputs: deployInputs({ phase: 'deploy', image: 'registry.example/app:v1', version: 'v1' }),
+    });
     expect(errors(deployed.stdout)).toBe('');
     await lab.enableSite(host);
     const port = Number(new URL(host.proxyUrl).port);
     const offset = statSync(host.accessLog).size;
     const other = `agent_loop_${lab.app.replaceAll('-', '_')}_green`;
-    const forged = JSON.stringify({ time: 1, status: 500, request_time: 0.1, upstream: other, upstream_addr: 'x', upstream_status: '500', upstream_time: '0.1', method: 'GET', uri: '/' });
+    const forged = JSON.stringify({
+      time: 1,
+      status: 500,
+      request_time: 0.1,
+      upstream: other,
+      upstream_addr: 'x',
+      upstream_status: '500',
+      upstream_time: '0.1',
+      method: 'GET',
+      uri: '/',
+    });
     const requests = [
       `GET /a%22%7D%0A${encodeURIComponent(forged)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
       `GET /b%0D%0A${encodeURIComponent(forged)}%5C HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
@@ -256,7 +330,11 @@ describe('a client of the service', () => {
     // nginx writes a line when the request is done: wait for the four.
     let lines: string[] = [];
     for (let waited = 0; waited < 50 && lines.length < requests.length; waited++) {
-      lines = readFileSync(host.accessLog).subarray(offset).toString('utf8').split('\n').filter((line) => line !== '');
+      lines = readFileSync(host.accessLog)
+        .subarray(offset)
+        .toString('utf8')
+        .split('\n')
+        .filter((line) => line !== '');
       if (lines.length < requests.length) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(lines).toHaveLength(requests.length);
@@ -278,14 +356,24 @@ describe('host-setup re-run over what a deploy user could have left', () => {
     rmSync(format, { force: true });
     // As the old set-up left it: the include directory the deploy user's, and nginx without the log format.
     chownSync(host.nginxConfDir, uid, uid);
-    writeFileSync(nginxConf, original.split('\n').filter((line) => !line.includes('log_format agent_loop')).join('\n'));
+    writeFileSync(
+      nginxConf,
+      original
+        .split('\n')
+        .filter((line) => !line.includes('log_format agent_loop'))
+        .join('\n'),
+    );
     expect(asUser(['ln', '-s', victim, format]).code).toBe(0);
     expect(asUser(['sh', '-c', 'echo "# mine" > "$1"', 'sh', join(host.nginxConfDir, 'mine.conf')]).code).toBe(0);
     try {
       const result = await setup();
       expect(result.code).toBe(1);
-      expect(result.stdout).toContain(`changed: nginx include directory ${host.nginxConfDir} is root's again: ${user} could write it, and nginx loads it as root`);
-      expect(errors(result.stdout)).toContain(`${join(host.nginxConfDir, 'mine.conf')} belongs to ${user}, and nginx loads it as root: read it, then make it root's`);
+      expect(result.stdout).toContain(
+        `changed: nginx include directory ${host.nginxConfDir} is root's again: ${user} could write it, and nginx loads it as root`,
+      );
+      expect(errors(result.stdout)).toContain(
+        `${join(host.nginxConfDir, 'mine.conf')} belongs to ${user}, and nginx loads it as root: read it, then make it root's`,
+      );
       expect(errors(result.stdout)).toContain(`${format} belongs to ${user}`);
       expect(result.stdout).toContain(`changed: wrote the agent_loop log format to ${format}`);
       // The link was replaced, not followed: the file it pointed to is as it was.

@@ -18,7 +18,10 @@ function buildDeb(version: string, conf: string, variant = 'main'): string {
   const root = path.join(lab.dir, `deb-${version}-${variant}`);
   fs.mkdirSync(path.join(root, 'DEBIAN'), { recursive: true });
   fs.mkdirSync(path.join(root, 'conf.d'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'DEBIAN', 'control'), `Package: agent-loop-lab-extra\nVersion: ${version}\nArchitecture: all\nMaintainer: lab <lab@localhost>\nDescription: nginx snippet shipped as a package\n`);
+  fs.writeFileSync(
+    path.join(root, 'DEBIAN', 'control'),
+    `Package: agent-loop-lab-extra\nVersion: ${version}\nArchitecture: all\nMaintainer: lab <lab@localhost>\nDescription: nginx snippet shipped as a package\n`,
+  );
   fs.writeFileSync(path.join(root, 'conf.d', 'zz-agent-loop-extra.conf'), conf);
   const deb = path.join(lab.dir, `agent-loop-lab-extra_${version}_${variant}.deb`);
   execFileSync('dpkg-deb', ['--root-owner-group', '--build', root, deb], { stdio: 'ignore' });
@@ -29,21 +32,36 @@ function buildDeb(version: string, conf: string, variant = 'main'): string {
 function prepareHost(host: LabHost, deb: string): void {
   const admin = path.join(host.dir, 'dpkg');
   for (const sub of ['info', 'updates', 'triggers']) fs.mkdirSync(path.join(admin, sub), { recursive: true });
-  for (const file of ['status', 'available']) if (!fs.existsSync(path.join(admin, file))) fs.writeFileSync(path.join(admin, file), '');
+  for (const file of ['status', 'available'])
+    if (!fs.existsSync(path.join(admin, file))) fs.writeFileSync(path.join(admin, file), '');
   fs.copyFileSync(deb, path.join(host.dir, 'pending.deb'));
 }
 
 function installed(host: LabHost): string {
   try {
-    return execFileSync('dpkg-query', [`--admindir=${path.join(host.dir, 'dpkg')}`, '--showformat=${Version}', '--show', 'agent-loop-lab-extra'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return execFileSync(
+      'dpkg-query',
+      [`--admindir=${path.join(host.dir, 'dpkg')}`, '--showformat=${Version}', '--show', 'agent-loop-lab-extra'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    );
   } catch {
     return 'not installed';
   }
 }
 
 // What each host runs: the same command on every host, as the workflow would pass it.
-const upgradeCommand = script('lab-upgrade', 'dpkg --admindir="$HOME/dpkg" --instdir="$HOME/nginx" -i "$HOME/pending.deb"', []);
-const settings = (): UpgradeSettings => ({ ...sessionSettings(lab), upgradeCommand, healthPaths: ['/health'], healthTimeoutSeconds: 5, commandTimeoutSeconds: 60 });
+const upgradeCommand = script(
+  'lab-upgrade',
+  'dpkg --admindir="$HOME/dpkg" --instdir="$HOME/nginx" -i "$HOME/pending.deb"',
+  [],
+);
+const settings = (): UpgradeSettings => ({
+  ...sessionSettings(lab),
+  upgradeCommand,
+  healthPaths: ['/health'],
+  healthTimeoutSeconds: 5,
+  commandTimeoutSeconds: 60,
+});
 
 beforeAll(async () => {
   lab = await startLab({ hosts: 3 });
@@ -61,7 +79,9 @@ describe('rolling package upgrade', () => {
   it('upgrades every host in order while the fleet serves, checking nginx and the live color after each', async () => {
     const good = buildDeb('1.1', '# a valid snippet\nmap $http_x_probe $agent_loop_probe { default 0; }\n');
     for (const host of lab.hosts) prepareHost(host, good);
-    const traffic = lab.hosts.map((host) => startTraffic({ url: host.proxyUrl, durationMs: 30_000, concurrency: 2, ratePerSecond: 50 }));
+    const traffic = lab.hosts.map((host) =>
+      startTraffic({ url: host.proxyUrl, durationMs: 30_000, concurrency: 2, ratePerSecond: 50 }),
+    );
     const result = await rollingUpgrade(hosts, settings());
     const served = await Promise.all(traffic.map((run) => run.stop()));
     expect(result.error).toBeUndefined();

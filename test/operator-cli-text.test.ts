@@ -20,13 +20,24 @@ let lab: Lab;
 async function agentLoop(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const knownHosts = join(lab.dir, 'operator_known_hosts');
   writeFileSync(knownHosts, lab.knownHosts);
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', AGENT_LOOP_HOSTS: lab.hostsInput, AGENT_LOOP_APP: lab.app, AGENT_LOOP_SSH_PRIVATE_KEY_FILE: lab.clientKeyPath, AGENT_LOOP_SSH_KNOWN_HOSTS_FILE: knownHosts };
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/root',
+    AGENT_LOOP_HOSTS: lab.hostsInput,
+    AGENT_LOOP_APP: lab.app,
+    AGENT_LOOP_SSH_PRIVATE_KEY_FILE: lab.clientKeyPath,
+    AGENT_LOOP_SSH_KNOWN_HOSTS_FILE: knownHosts,
+  };
   try {
     const { stdout, stderr } = await run(cli, args, { env, timeout: 60_000 });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof failed.code === 'number' ? failed.code : -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+    return {
+      code: typeof failed.code === 'number' ? failed.code : -1,
+      stdout: failed.stdout ?? '',
+      stderr: failed.stderr ?? '',
+    };
   }
 }
 
@@ -50,7 +61,15 @@ describe('agent-loop status with a crafted lock owner on the host', () => {
     mkdirSync(lockDir, { recursive: true });
     writeFileSync(
       join(lockDir, 'owner.json'),
-      JSON.stringify({ token: 't', runId: 'run-1', actor: 'mallory', version: '\x1b[2K\rlock: free', phase: '\x1b]0;owned title\x07', time: '\x1b]52;c;Zm9v\x07\x9b31m', job: '::add-mask::x' }),
+      JSON.stringify({
+        token: 't',
+        runId: 'run-1',
+        actor: 'mallory',
+        version: '\x1b[2K\rlock: free',
+        phase: '\x1b]0;owned title\x07',
+        time: '\x1b]52;c;Zm9v\x07\x9b31m',
+        job: '::add-mask::x',
+      }),
     );
     try {
       const text = await agentLoop(['status']);
@@ -60,14 +79,21 @@ describe('agent-loop status with a crafted lock owner on the host', () => {
       // The app line, then one line for what the host serves, one for its lock, one for rollbacks, one for releases.
       expect(lines).toHaveLength(5);
       expect(lines.filter((line) => /lock: /.test(line))).toHaveLength(1);
-      expect(lines[2]).toMatch(/^ {2}lock: held by run run-1 \(mallory, \(not a known phase: '\\u001b\]0;owned title\\u0007'\) of \(not a version label: '\\u001b\[2K\\rlock: free'\)\), alive \d+ s ago$/);
+      expect(lines[2]).toMatch(
+        /^ {2}lock: held by run run-1 \(mallory, \(not a known phase: '\\u001b\]0;owned title\\u0007'\) of \(not a version label: '\\u001b\[2K\\rlock: free'\)\), alive \d+ s ago$/,
+      );
       expect(lines.some((line) => /^\s*lock: free/.test(line))).toBe(false);
 
       const json = await agentLoop(['status', '--json']);
       expect(json.code).toBe(0);
       expect(json.stdout).not.toMatch(CONTROL);
       const { hosts } = JSON.parse(json.stdout) as { hosts: HostStatus[] };
-      expect(hosts[0]?.lock).toMatchObject({ runId: 'run-1', actor: 'mallory', phase: "(not a known phase: '\\u001b]0;owned title\\u0007')", since: "(not an ISO time: '\\u001b]52;c;Zm9v\\u0007\u009b31m')" });
+      expect(hosts[0]?.lock).toMatchObject({
+        runId: 'run-1',
+        actor: 'mallory',
+        phase: "(not a known phase: '\\u001b]0;owned title\\u0007')",
+        since: "(not an ISO time: '\\u001b]52;c;Zm9v\\u0007\u009b31m')",
+      });
     } finally {
       rmSync(lockDir, { recursive: true, force: true });
     }

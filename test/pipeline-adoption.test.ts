@@ -29,7 +29,9 @@ describe('adopting the suite: the README three steps, run from the example workf
   it('step 1: host-setup prepares the hosts; its doctor names the server-block lines, and passes once they are added', async () => {
     const first = await runCaller(world, 'host-setup.yml', 'workflow_dispatch');
     expect(results(first)).toEqual({ setup: 'success', doctor: 'failure' });
-    expect(first.run.jobs.setup!.steps.setup!.outputs['nginx-command']).toBe('sudo -n /usr/local/sbin/agent-loop-nginx');
+    expect(first.run.jobs.setup!.steps.setup!.outputs['nginx-command']).toBe(
+      'sudo -n /usr/local/sbin/agent-loop-nginx',
+    );
     const doctor = errors(first).join('\n');
     const variable = `$agent_loop_${APP.replace(/-/g, '_')}`;
     for (const host of world.production) {
@@ -45,7 +47,9 @@ describe('adopting the suite: the README three steps, run from the example workf
   }, 120_000);
 
   it('step 3, first push: gates, build and push, staging (deploy, smoke, load), and the first production deploy takes all traffic', async () => {
-    const run = await runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' } });
+    const run = await runCaller(world, 'deploy-main.yml', 'push', {
+      environments: { 'production-approval': 'approve' },
+    });
     expect(errors(run)).toEqual([]);
     expect(results(run)).toMatchObject({
       'deploy/plan': 'success',
@@ -67,7 +71,9 @@ describe('adopting the suite: the README three steps, run from the example workf
   it('step 3, next push: a 10% canary on both hosts, watched, approved and promoted, with no request failed', async () => {
     world.repo.commit('Plan with fewer steps', { 'src/limits.ts': 'export const DEFAULT_STEPS = 6;\n' });
     const slackBefore = world.slack.accepted.length;
-    const { value: run, traffic } = await withTraffic(world, () => runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' } }));
+    const { value: run, traffic } = await withTraffic(world, () =>
+      runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' } }),
+    );
     expect(errors(run)).toEqual([]);
     expect(results(run)).toMatchObject({
       'deploy/staging': 'success',
@@ -91,7 +97,9 @@ describe('adopting the suite: the README three steps, run from the example workf
     // GitHub and Slack saw what they would: a deployment marked success, messages within Slack's limits.
     expect(world.github.rejected).toEqual([]);
     expect(world.github.badAnswers).toEqual([]);
-    const deployment = world.github.deployments.find((d) => d.sha === world.repo.head() && d.environment === 'production');
+    const deployment = world.github.deployments.find(
+      (d) => d.sha === world.repo.head() && d.environment === 'production',
+    );
     expect(deployment?.statuses.map((status) => status.state)).toContain('success');
     expect(world.slack.refused).toEqual([]);
     expect(world.slack.accepted.length).toBeGreaterThan(slackBefore);
@@ -104,7 +112,9 @@ describe('adopting the suite: the README three steps, run from the example workf
   it('a team that stages with Ansible: STAGING_METHOD=ansible runs the playbook on the staging host, logged in with the staging key', async () => {
     world.repo.commit('Shorter answers', { 'src/limits.ts': 'export const DEFAULT_STEPS = 5;\n' });
     const vars = { STAGING_METHOD: 'ansible', STAGING_URL: world.ansibleStagingUrl, LOAD_TEST_SECONDS: '3' };
-    const { value: run, traffic } = await withTraffic(world, () => runCaller(world, 'deploy-main.yml', 'push', { vars, environments: { 'production-approval': 'approve' } }));
+    const { value: run, traffic } = await withTraffic(world, () =>
+      runCaller(world, 'deploy-main.yml', 'push', { vars, environments: { 'production-approval': 'approve' } }),
+    );
     expect(errors(run)).toEqual([]);
     expect(results(run)).toMatchObject({ 'deploy/staging': 'success', 'deploy/promote': 'success', deploy: 'success' });
     const version = run.run.jobs['deploy/plan']!.outputs.version!;
@@ -134,12 +144,17 @@ describe('scenario 6: the weekly maintenance on its schedule, on the hosts the p
     expect(steps.health!.outcome).toBe('success');
 
     // Prune and rotation on every host of MAINTENANCE_HOSTS, each host's disk use reported.
-    const report = JSON.parse(steps.safe!.outputs.report!) as { prune: { host: string; ok: boolean; rotated?: boolean; disk?: string }[]; upgrade: { ok: boolean; hosts: { outcome: string }[] } };
+    const report = JSON.parse(steps.safe!.outputs.report!) as {
+      prune: { host: string; ok: boolean; rotated?: boolean; disk?: string }[];
+      upgrade: { ok: boolean; hosts: { outcome: string }[] };
+    };
     expect(report.prune).toHaveLength(3);
-    for (const host of report.prune) expect(host).toMatchObject({ ok: true, rotated: true, disk: expect.stringMatching(/^\d{1,3}%$/) });
+    for (const host of report.prune)
+      expect(host).toMatchObject({ ok: true, rotated: true, disk: expect.stringMatching(/^\d{1,3}%$/) });
     // Both colors' containers (the live one and the stopped one a rollback restarts) are still there.
     expect(world.production.map((_, index) => containers(index))).toEqual(containersBefore);
-    for (const names of containersBefore) expect(names.filter((name) => name.startsWith(`${APP}-`)).length).toBeGreaterThanOrEqual(2);
+    for (const names of containersBefore)
+      expect(names.filter((name) => name.startsWith(`${APP}-`)).length).toBeGreaterThanOrEqual(2);
 
     // The upgrade ran as root through the helper, on one host at a time, in the order of the list.
     expect(report.upgrade.ok).toBe(true);
@@ -150,7 +165,8 @@ describe('scenario 6: the weekly maintenance on its schedule, on the hosts the p
       const [start, end] = [...log.matchAll(/(?:start|end) (\d+)/g)].map((match) => Number(match[1]));
       return { start: start!, end: end! };
     });
-    for (let index = 1; index < windows.length; index++) expect(windows[index]!.start).toBeGreaterThanOrEqual(windows[index - 1]!.end);
+    for (let index = 1; index < windows.length; index++)
+      expect(windows[index]!.start).toBeGreaterThanOrEqual(windows[index - 1]!.end);
     // Traffic flowed through the prune, the rotation and three nginx reloads without a failed request.
     expect(traffic.failed).toBe(0);
     expect(Object.keys(traffic.statuses)).toEqual(['200']);
@@ -159,7 +175,9 @@ describe('scenario 6: the weekly maintenance on its schedule, on the hosts the p
     const dora = JSON.parse(steps.dora!.outputs.report!) as { deployments: Record<string, number> };
     const production = world.github.deployments.filter((deployment) => deployment.environment === 'production');
     // A success is later marked inactive by the next one (GitHub's auto_inactive): it stays counted.
-    const succeeded = production.filter((deployment) => deployment.statuses.some((status) => status.state === 'success')).length;
+    const succeeded = production.filter((deployment) =>
+      deployment.statuses.some((status) => status.state === 'success'),
+    ).length;
     expect(succeeded).toBeGreaterThanOrEqual(3);
     expect(dora.deployments).toMatchObject({ successful: succeeded });
     // The report reached Slack, and the step summary says what ran.
@@ -175,6 +193,10 @@ describe('scenario 6: the weekly maintenance on its schedule, on the hosts the p
 
 /** The containers on a production host's engine, by name (running or stopped), sorted. */
 function containers(index: number): string[] {
-  const output = execFileSync('docker', ['--host', world.ct.engines[index]!.host, 'ps', '--all', '--format', '{{.Names}}'], { encoding: 'utf8' });
+  const output = execFileSync(
+    'docker',
+    ['--host', world.ct.engines[index]!.host, 'ps', '--all', '--format', '{{.Names}}'],
+    { encoding: 'utf8' },
+  );
   return output.split('\n').filter(Boolean).sort();
 }

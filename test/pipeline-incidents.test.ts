@@ -1,5 +1,17 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { assertOwnDeployUser, errors, headVersion, keepLog, onLine, results, served, servedVersions, statusesByVersion, summaryOf, waitFor } from './pipeline/incidents';
+import {
+  assertOwnDeployUser,
+  errors,
+  headVersion,
+  keepLog,
+  onLine,
+  results,
+  served,
+  servedVersions,
+  statusesByVersion,
+  summaryOf,
+  waitFor,
+} from './pipeline/incidents';
 import { runCaller, withTraffic, type ScenarioRun } from './pipeline/scenarios';
 import { startWorld, type World } from './pipeline/world';
 
@@ -44,7 +56,9 @@ describe('incidents: a bad release, a rejected promotion, and rollback.yml by ha
     await world.addServerBlocks();
     const again = await runCaller(world, 'host-setup.yml', 'workflow_dispatch');
     expect(results(again)).toEqual({ setup: 'success', doctor: 'success' });
-    const run = await runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' } });
+    const run = await runCaller(world, 'deploy-main.yml', 'push', {
+      environments: { 'production-approval': 'approve' },
+    });
     keepLog('0-first-push', run);
     expect(errors(run)).toEqual([]);
     expect(results(run)).toMatchObject({ 'deploy/production': 'success', deploy: 'success' });
@@ -65,7 +79,13 @@ describe('incidents: a bad release, a rejected promotion, and rollback.yml by ha
       await world.ct.lab.setKnobs(bad, { errorRate: 0.3 });
       misbehaving = true;
     });
-    const { value: run, traffic } = await withTraffic(world, () => runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' }, vars: QUICK, log }));
+    const { value: run, traffic } = await withTraffic(world, () =>
+      runCaller(world, 'deploy-main.yml', 'push', {
+        environments: { 'production-approval': 'approve' },
+        vars: QUICK,
+        log,
+      }),
+    );
     keepLog('2-bad-release', run);
     expect(version(run)).toBe(bad);
     expect(misbehaving).toBe(true);
@@ -85,7 +105,9 @@ describe('incidents: a bad release, a rejected promotion, and rollback.yml by ha
     // GitHub: the deployment of the bad commit is marked failure, an incident is open.
     expect(world.github.rejected).toEqual([]);
     expect(world.github.badAnswers).toEqual([]);
-    const deployment = world.github.deployments.find((d) => d.sha === world.repo.head() && d.environment === 'production');
+    const deployment = world.github.deployments.find(
+      (d) => d.sha === world.repo.head() && d.environment === 'production',
+    );
     expect(deployment?.statuses.map((status) => status.state)).toContain('failure');
     const incidents = world.github.issues.slice(issuesBefore);
     expect(incidents.length).toBeGreaterThan(0);
@@ -110,7 +132,9 @@ describe('incidents: a bad release, a rejected promotion, and rollback.yml by ha
   it('scenario 2, then: a healthy canary whose promotion is rejected is ended, and nginx serves the previous version again', async () => {
     world.repo.commit('Shorter prompts', { 'notes/prompts.md': 'Prompts of at most 2000 characters.\n' });
     // Steady traffic, as production has: the monitor needs canary requests to pass the canary.
-    const { value: run, traffic } = await withTraffic(world, () => runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'reject' }, vars: QUICK }));
+    const { value: run, traffic } = await withTraffic(world, () =>
+      runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'reject' }, vars: QUICK }),
+    );
     keepLog('2-rejected', run);
     expect(results(run)).toMatchObject({
       'deploy/production': 'success',
@@ -135,7 +159,10 @@ describe('incidents: a bad release, a rejected promotion, and rollback.yml by ha
     world.repo.commit('Cache answers', { 'notes/cache.md': 'Answers are cached for 30 s.\n' });
     const canary = headVersion(world);
     const { value: both, traffic } = await withTraffic(world, async () => {
-      const pushed = runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' }, vars: { ...QUICK, CANARY_SECONDS: '120' } });
+      const pushed = runCaller(world, 'deploy-main.yml', 'push', {
+        environments: { 'production-approval': 'approve' },
+        vars: { ...QUICK, CANARY_SECONDS: '120' },
+      });
       let ended: ScenarioRun | null = null;
       void pushed.then(
         (done) => (ended = done),
@@ -152,14 +179,20 @@ describe('incidents: a bad release, a rejected promotion, and rollback.yml by ha
         150_000,
         500,
       );
-      const rollback = await runCaller(world, 'rollback.yml', 'workflow_dispatch', { inputs: { 'target-version': '', reason: 'the canary looks wrong on the dashboard' } });
+      const rollback = await runCaller(world, 'rollback.yml', 'workflow_dispatch', {
+        inputs: { 'target-version': '', reason: 'the canary looks wrong on the dashboard' },
+      });
       return { rollback, run: await pushed };
     });
     const { rollback, run } = both;
     keepLog('5a-push', run);
     keepLog('5a-rollback', rollback);
     expect(errors(rollback)).toEqual([]);
-    expect(results(rollback)).toMatchObject({ 'rollback/rollback': 'success', 'rollback/checklist': 'success', rollback: 'success' });
+    expect(results(rollback)).toMatchObject({
+      'rollback/rollback': 'success',
+      'rollback/checklist': 'success',
+      rollback: 'success',
+    });
     const job = rollback.run.jobs['rollback/rollback']!;
     expect(job.outputs['rolled-back']).toBe('true');
     expect(job.outputs.version).toBe(first);
@@ -185,13 +218,19 @@ describe('incidents: a bad release, a rejected promotion, and rollback.yml by ha
 
   it('scenario 5b: after a promote, rollback.yml to a named older version puts that version back alone', async () => {
     world.repo.commit('Log the model name', { 'notes/log.md': 'The log names the model.\n' });
-    const { value: run } = await withTraffic(world, () => runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' }, vars: QUICK }));
+    const { value: run } = await withTraffic(world, () =>
+      runCaller(world, 'deploy-main.yml', 'push', { environments: { 'production-approval': 'approve' }, vars: QUICK }),
+    );
     keepLog('5b-push', run);
     expect(results(run)).toMatchObject({ 'deploy/promote': 'success', deploy: 'success' });
     const promoted = version(run);
     expect(await served(world)).toEqual({ [`200 ${promoted}`]: 40 });
     // The first version's color was stopped by the promote: the rollback starts it from its recorded image, under load.
-    const { value: rollback, traffic } = await withTraffic(world, () => runCaller(world, 'rollback.yml', 'workflow_dispatch', { inputs: { 'target-version': first, reason: `back to ${first}` } }));
+    const { value: rollback, traffic } = await withTraffic(world, () =>
+      runCaller(world, 'rollback.yml', 'workflow_dispatch', {
+        inputs: { 'target-version': first, reason: `back to ${first}` },
+      }),
+    );
     keepLog('5b-rollback', rollback);
     expect(errors(rollback)).toEqual([]);
     expect(results(rollback)).toMatchObject({ 'rollback/rollback': 'success', rollback: 'success' });

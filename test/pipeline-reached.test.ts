@@ -23,7 +23,11 @@ it('knows every job of every workflow an example calls, and of the examples them
 });
 
 it('says nothing until every scenario file ran, then lists the jobs none reached', () => {
-  const adoption = { scenario: SCENARIO_FILES[0], caller: 'deploy-main.yml', jobs: ['deploy/plan', 'deploy/gates', 'deploy'] };
+  const adoption = {
+    scenario: SCENARIO_FILES[0],
+    caller: 'deploy-main.yml',
+    jobs: ['deploy/plan', 'deploy/gates', 'deploy'],
+  };
   expect(unreached(records([adoption]))).toBeNull();
   const all = SCENARIO_FILES.map((scenario) => ({ ...adoption, scenario }));
   const found = unreached(records(all))!;
@@ -34,7 +38,13 @@ it('says nothing until every scenario file ran, then lists the jobs none reached
 });
 
 it('reports a job NOT_YET names once a scenario reaches it, and names none today', () => {
-  const lines = SCENARIO_FILES.map((scenario) => ({ scenario, caller: 'maintenance.yml', jobs: ['maintenance/maintenance'] }));
-  expect(unreached(records(lines), { 'maintenance.yml/maintenance': 'not built yet' })!.stale).toEqual(['maintenance.yml/maintenance']);
+  const lines = SCENARIO_FILES.map((scenario) => ({
+    scenario,
+    caller: 'maintenance.yml',
+    jobs: ['maintenance/maintenance'],
+  }));
+  expect(unreached(records(lines), { 'maintenance.yml/maintenance': 'not built yet' })!.stale).toEqual([
+    'maintenance.yml/maintenance',
+  ]);
   expect(NOT_YET).toEqual({});
 });

@@ -30,7 +30,9 @@ const memory = rule('memory');
 const drift = rule('model-drift');
 
 describe('actions/canary-monitor/action.yml', () => {
-  const action = parse(readFileSync(join(root, 'actions', 'canary-monitor', 'action.yml'), 'utf8')) as { inputs: Record<string, { description: string }> };
+  const action = parse(readFileSync(join(root, 'actions', 'canary-monitor', 'action.yml'), 'utf8')) as {
+    inputs: Record<string, { description: string }>;
+  };
   const description = (input: string): string => action.inputs[input]?.description ?? '';
 
   it("policy: the default it describes is the code's", () => {
@@ -54,7 +56,8 @@ describe('actions/canary-monitor/action.yml', () => {
 describe('docs/deploying.md, canary monitor', () => {
   const readme = readFileSync(join(root, 'docs', 'deploying.md'), 'utf8');
   /** The page's line that holds `marker` (a failure then shows one line, not the whole file). */
-  const line = (marker: string): string => readme.split('\n').find((candidate) => candidate.includes(marker)) ?? `(no line with ${marker})`;
+  const line = (marker: string): string =>
+    readme.split('\n').find((candidate) => candidate.includes(marker)) ?? `(no line with ${marker})`;
 
   it("names the procedure's triggers with the code's figures", () => {
     expect(line('its triggers (')).toContain(
@@ -69,8 +72,12 @@ describe('docs/deploying.md, canary monitor', () => {
     expect(line('`end-alpha`')).toContain(`the analysis extends ${TIMES[defaults.maxExtensions]} (\`max-extensions\`)`);
     expect(line('`end-alpha`')).toContain(`(\`on-undecided: ${defaults.onUndecided}\`)`);
     expect(line('`end-alpha`')).toContain(`within the ${defaults.durationSeconds}-s window`);
-    expect(line('**Low or no traffic.**')).toContain(`Fewer than \`min-requests\` (${defaults.minRequests}) canary requests`);
-    expect(line('**Low or no traffic.**')).toContain(`canary requests in ${defaults.durationSeconds * (1 + defaults.maxExtensions)} s, ${defaults.minRequests} needed`);
+    expect(line('**Low or no traffic.**')).toContain(
+      `Fewer than \`min-requests\` (${defaults.minRequests}) canary requests`,
+    );
+    expect(line('**Low or no traffic.**')).toContain(
+      `canary requests in ${defaults.durationSeconds * (1 + defaults.maxExtensions)} s, ${defaults.minRequests} needed`,
+    );
   });
 
   it('shows the default policy: every key, and it reads as the defaults', () => {

@@ -52,27 +52,50 @@ describe('rollback bundle, method nginx', () => {
     mkdirSync(join(lab.hosts[0]!.dir, 'textfile'), { recursive: true });
     const result = await runAction({
       action: 'rollback',
-      inputs: nginxInputs({ reason: 'error rate 4% after release', trigger: 'manual: on-call', 'failed-deployment-id': '41', 'incident-labels': 'team:agents', 'metrics-textfile-dir': join(lab.hosts[0]!.dir, 'textfile') }),
+      inputs: nginxInputs({
+        reason: 'error rate 4% after release',
+        trigger: 'manual: on-call',
+        'failed-deployment-id': '41',
+        'incident-labels': 'team:agents',
+        'metrics-textfile-dir': join(lab.hosts[0]!.dir, 'textfile'),
+      }),
       env: { GITHUB_API_URL: github.url },
     });
     expect(result.stdout.split('\n').filter((line) => line.startsWith('::error::'))).toEqual([]);
     expect(result.code).toBe(0);
-    expect(result.outputs).toMatchObject({ 'rolled-back': 'true', noop: 'false', version: 'v1', 'failed-version': 'v2', 'active-color': 'blue', notified: 'true' });
+    expect(result.outputs).toMatchObject({
+      'rolled-back': 'true',
+      noop: 'false',
+      version: 'v1',
+      'failed-version': 'v2',
+      'active-color': 'blue',
+      notified: 'true',
+    });
     expect(Number(result.outputs['restored-ms'])).toBeGreaterThan(0);
     expect(result.outputs['incident-url']).toMatch(/^https:\/\/github.com\/org\/service\/issues\/\d+$/);
     expect(result.summary).toMatch(/Traffic restored in \d+\.\d s ✅ \(procedure target: 120 s/);
-    for (const host of lab.hosts) expect((await sendTraffic({ url: host.proxyUrl, maxRequests: 100 })).byVersion).toEqual({ v1: 100 });
+    for (const host of lab.hosts)
+      expect((await sendTraffic({ url: host.proxyUrl, maxRequests: 100 })).byVersion).toEqual({ v1: 100 });
     // The DeploymentFailed alert's series: the rollback put v1 back, so nothing failed now.
-    expect(readFileSync(join(lab.hosts[0]!.dir, 'textfile', `agent_loop_${lab.app}_production.prom`), 'utf8')).toMatch(new RegExp(`agent_loop_deployment_failed\\{app="${lab.app}",environment="production",version="v1"\\} 0`));
+    expect(readFileSync(join(lab.hosts[0]!.dir, 'textfile', `agent_loop_${lab.app}_production.prom`), 'utf8')).toMatch(
+      new RegExp(`agent_loop_deployment_failed\\{app="${lab.app}",environment="production",version="v1"\\} 0`),
+    );
 
     const calls = github.requests.map((request) => `${request.method} ${request.path}`);
     expect(calls[0]).toBe('POST /repos/org/service/deployments/41/statuses');
     expect(github.requests[0]!.json).toMatchObject({ state: 'failure' });
     expect(calls).toContain('POST /repos/org/service/deployments');
     const deployment = github.requests.find((request) => request.path === '/repos/org/service/deployments')!;
-    expect(deployment.json).toMatchObject({ environment: 'production', payload: { app: lab.app, version: 'v1', rollback: true, failedVersion: 'v2' } });
+    expect(deployment.json).toMatchObject({
+      environment: 'production',
+      payload: { app: lab.app, version: 'v1', rollback: true, failedVersion: 'v2' },
+    });
     expect(deployment.headers.authorization).toBe('Bearer ghs_secretTokenForTests123');
-    const issue = github.requests.find((request) => request.path === '/repos/org/service/issues')!.json as { title: string; body: string; labels: string[] };
+    const issue = github.requests.find((request) => request.path === '/repos/org/service/issues')!.json as {
+      title: string;
+      body: string;
+      labels: string[];
+    };
     expect(issue.title).toBe(`Rollback: ${lab.app} v2 → v1 in production`);
     expect(issue.labels).toEqual(['incident', 'severity:high', 'rollback', 'team:agents']);
     expect(issue.body).toContain('**Trigger:** manual: on-call');
@@ -82,14 +105,22 @@ describe('rollback bundle, method nginx', () => {
     expect(issue.body).toContain('https://github.com/org/service/actions/runs/4242');
     expect(JSON.stringify(slack.requests.at(-1)!.json)).toContain('rolled back to v1');
 
-    const seen = [result.stdout, result.stderr, result.summary, JSON.stringify(result.outputs)].join('\n').split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n');
+    const seen = [result.stdout, result.stderr, result.summary, JSON.stringify(result.outputs)]
+      .join('\n')
+      .split('\n')
+      .filter((line) => !line.startsWith('::add-mask::'))
+      .join('\n');
     expect(seen).not.toContain('ghs_secretTokenForTests123');
     expect(seen).not.toContain('rollbackWebhookSecret');
   });
 
   it('a second identical rollback says there is nothing to do and records nothing', async () => {
     const before = github.requests.length;
-    const result = await runAction({ action: 'rollback', inputs: nginxInputs({ 'target-version': 'v1' }), env: { GITHUB_API_URL: github.url } });
+    const result = await runAction({
+      action: 'rollback',
+      inputs: nginxInputs({ 'target-version': 'v1' }),
+      env: { GITHUB_API_URL: github.url },
+    });
     expect(result.code).toBe(0);
     expect(result.outputs).toMatchObject({ 'rolled-back': 'false', noop: 'true', version: 'v1', notified: 'false' });
     expect(result.summary).toContain('Nothing to roll back: v1 already serves all traffic.');
@@ -114,7 +145,11 @@ describe('rollback bundle, method nginx', () => {
       ['hosts', '', { method: 'nginx' }],
     ];
     for (const [name, value, extra] of cases) {
-      const result = await runAction({ action: 'rollback', inputs: nginxInputs({ ...extra, [name]: value }), env: { GITHUB_API_URL: github.url } });
+      const result = await runAction({
+        action: 'rollback',
+        inputs: nginxInputs({ ...extra, [name]: value }),
+        env: { GITHUB_API_URL: github.url },
+      });
       expect(result.code, `${name}=${value}`).toBe(1);
       expect(result.stdout, `${name}=${value}`).toContain(`::error::Input '${name}'`);
     }
@@ -139,7 +174,14 @@ describe('rollback bundle, method kubernetes', () => {
     const kubectl = recordingKubectl({ undo: 0, status: 0 });
     const result = await runAction({
       action: 'rollback',
-      inputs: { app: 'web', method: 'kubernetes', deployment: 'web', namespace: 'prod', 'target-version': '3', 'create-incident': 'false' },
+      inputs: {
+        app: 'web',
+        method: 'kubernetes',
+        deployment: 'web',
+        namespace: 'prod',
+        'target-version': '3',
+        'create-incident': 'false',
+      },
       env: { PATH: `${kubectl.path}:${process.env.PATH}` },
     });
     expect(result.code).toBe(0);
@@ -153,11 +195,17 @@ describe('rollback bundle, method kubernetes', () => {
     expect(result.outputs.version).toBe('revision 3 (ghcr.io/org/web:1.2.2)');
   });
 
-  it('fails with kubectl\'s message when the rollout does not finish', async () => {
+  it("fails with kubectl's message when the rollout does not finish", async () => {
     const kubectl = recordingKubectl({ undo: 0, status: 1 });
-    const result = await runAction({ action: 'rollback', inputs: { app: 'web', method: 'kubernetes', deployment: 'web' }, env: { PATH: `${kubectl.path}:${process.env.PATH}` } });
+    const result = await runAction({
+      action: 'rollback',
+      inputs: { app: 'web', method: 'kubernetes', deployment: 'web' },
+      env: { PATH: `${kubectl.path}:${process.env.PATH}` },
+    });
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/::error::kubectl --namespace default rollout status deployment\/web --timeout=120s failed \(exit 1\)/);
+    expect(result.stdout).toMatch(
+      /::error::kubectl --namespace default rollout status deployment\/web --timeout=120s failed \(exit 1\)/,
+    );
   });
 });
 
@@ -165,14 +213,25 @@ describe('rollback bundle, method ansible', () => {
   it('runs the rollback playbook with the target version, for real', async () => {
     const dir = mkdtempSync(join(scratch, 'ansible-'));
     const marker = join(dir, 'rolled-back-to.txt');
-    writeFileSync(join(dir, 'inventory.ini'), 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n');
+    writeFileSync(
+      join(dir, 'inventory.ini'),
+      'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n',
+    );
     writeFileSync(
       join(dir, 'rollback.yml'),
       `- hosts: all\n  gather_facts: false\n  tasks:\n    - name: record the target\n      ansible.builtin.copy:\n        content: "{{ target_version }} / {{ rollback_reason }}"\n        dest: ${marker}\n`,
     );
     const result = await runAction({
       action: 'rollback',
-      inputs: { app: 'web', method: 'ansible', playbook: 'rollback.yml', inventory: 'inventory.ini', 'target-version': 'v7', reason: "it's broken; really", 'create-incident': 'false' },
+      inputs: {
+        app: 'web',
+        method: 'ansible',
+        playbook: 'rollback.yml',
+        inventory: 'inventory.ini',
+        'target-version': 'v7',
+        reason: "it's broken; really",
+        'create-incident': 'false',
+      },
       env: { GITHUB_WORKSPACE: dir, PATH: process.env.PATH ?? '' },
       timeoutMs: 120_000,
     });
@@ -183,11 +242,24 @@ describe('rollback bundle, method ansible', () => {
 
   it('fails naming the failed task', async () => {
     const dir = mkdtempSync(join(scratch, 'ansible-'));
-    writeFileSync(join(dir, 'inventory.ini'), 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n');
-    writeFileSync(join(dir, 'rollback.yml'), '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: restore the database\n      ansible.builtin.fail:\n        msg: backup not found\n');
-    const result = await runAction({ action: 'rollback', inputs: { app: 'web', method: 'ansible', playbook: 'rollback.yml', inventory: 'inventory.ini' }, env: { GITHUB_WORKSPACE: dir, PATH: process.env.PATH ?? '' }, timeoutMs: 120_000 });
+    writeFileSync(
+      join(dir, 'inventory.ini'),
+      'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n',
+    );
+    writeFileSync(
+      join(dir, 'rollback.yml'),
+      '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: restore the database\n      ansible.builtin.fail:\n        msg: backup not found\n',
+    );
+    const result = await runAction({
+      action: 'rollback',
+      inputs: { app: 'web', method: 'ansible', playbook: 'rollback.yml', inventory: 'inventory.ini' },
+      env: { GITHUB_WORKSPACE: dir, PATH: process.env.PATH ?? '' },
+      timeoutMs: 120_000,
+    });
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/::error::ansible-playbook failed \(exit 2\) at restore the database: .*backup not found/);
+    expect(result.stdout).toMatch(
+      /::error::ansible-playbook failed \(exit 2\) at restore the database: .*backup not found/,
+    );
     expect(existsSync(join(dir, 'ansible-home'))).toBe(false);
   });
 });

@@ -34,20 +34,42 @@ describe('rollback on two lab hosts', () => {
   it('says clearly when there is nothing to roll back to', async () => {
     const result = await rollback(hosts, rollbackSettings(lab));
     expect(result.ok).toBe(false);
-    expect(result.error).toMatch(/nothing was rolled back, because:\n.*there is no previous version to roll back to \(only v1 was deployed\)/);
+    expect(result.error).toMatch(
+      /nothing was rolled back, because:\n.*there is no previous version to roll back to \(only v1 was deployed\)/,
+    );
     expect(await versions()).toEqual({ v1: 200 });
   });
 
   it('ends a canary: all traffic back on the stable color at once, the canary stopped', async () => {
     expect((await deploy(hosts, deploySettings(lab, 'v2'))).ok).toBe(true);
-    const result = await rollback(hosts, rollbackSettings(lab, { kind: 'previous' }, { reason: 'canary error rate 20%' }));
+    const result = await rollback(
+      hosts,
+      rollbackSettings(lab, { kind: 'previous' }, { reason: 'canary error rate 20%' }),
+    );
     expect(result.error).toBeUndefined();
-    expect(result).toMatchObject({ ok: true, noop: false, activeColor: 'blue', previousColor: 'green', version: 'v1', previousVersion: 'v2', failedVersion: 'v2' });
+    expect(result).toMatchObject({
+      ok: true,
+      noop: false,
+      activeColor: 'blue',
+      previousColor: 'green',
+      version: 'v1',
+      previousVersion: 'v2',
+      failedVersion: 'v2',
+    });
     expect(result.restoredMs).toBeGreaterThan(0);
     expect(await versions()).toEqual({ v1: 200 });
     for (const host of lab.hosts) expect(await portAnswers(host.greenPort)).toBe(false);
-    expect(state()).toMatchObject({ active: 'blue', canary: null, colors: { green: { version: 'v2', status: 'stopped' } } });
-    expect(state().history.at(-1)).toMatchObject({ action: 'rollback', version: 'v1', outcome: 'success', detail: 'canary error rate 20%' });
+    expect(state()).toMatchObject({
+      active: 'blue',
+      canary: null,
+      colors: { green: { version: 'v2', status: 'stopped' } },
+    });
+    expect(state().history.at(-1)).toMatchObject({
+      action: 'rollback',
+      version: 'v1',
+      outcome: 'success',
+      detail: 'canary error rate 20%',
+    });
   });
 
   it('after a promotion: restarts the stopped previous version, then switches, with every request answered', async () => {
@@ -58,7 +80,9 @@ describe('rollback on two lab hosts', () => {
     const result = await rollback(hosts, rollbackSettings(lab));
     const seen = await Promise.all(traffic.map((t) => t.stop()));
     expect(result).toMatchObject({ ok: true, activeColor: 'blue', version: 'v1', previousVersion: 'v2' });
-    expect(result.hosts[0]!.steps.map((s) => s.step)).toEqual(expect.arrayContaining(['start v1 as blue on port ' + lab.hosts[0]!.bluePort, 'switch traffic back']));
+    expect(result.hosts[0]!.steps.map((s) => s.step)).toEqual(
+      expect.arrayContaining(['start v1 as blue on port ' + lab.hosts[0]!.bluePort, 'switch traffic back']),
+    );
     for (const t of seen) {
       expect(t.failed).toBe(0);
       expect(t.non2xx).toBe(0);
@@ -93,7 +117,9 @@ describe('rollback on two lab hosts', () => {
     expect(await versions()).toEqual({ v1: 200 });
     const unknown = await rollback(hosts, rollbackSettings(lab, { kind: 'version', version: 'v0' }));
     expect(unknown.ok).toBe(false);
-    expect(unknown.error).toMatch(/version v0 is not in this host's history \(known: v3 \(rolled-back\), v2 \(superseded\), v1 \(live\)\)/);
+    expect(unknown.error).toMatch(
+      /version v0 is not in this host's history \(known: v3 \(rolled-back\), v2 \(superseded\), v1 \(live\)\)/,
+    );
     expect(await versions()).toEqual({ v1: 200 });
   });
 });

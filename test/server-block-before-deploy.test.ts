@@ -18,10 +18,16 @@ const user = `alfirst${process.pid % 100000}`;
 let lab: Lab;
 let host: LabHost;
 
-const sh = (command: string, args: string[]) => execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const sh = (command: string, args: string[]) =>
+  execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const nginxArgs = () => ['-p', `${host.nginxPrefix}/`, '-c', 'conf/nginx.conf'];
 const variable = () => `$agent_loop_${lab.app.replaceAll('-', '_')}`;
-const errors = (stdout: string) => stdout.split('\n').filter((line) => line.startsWith('::error::')).join('\n').replaceAll('%0A', '\n');
+const errors = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter((line) => line.startsWith('::error::'))
+    .join('\n')
+    .replaceAll('%0A', '\n');
 const common = () => ({ 'ssh-private-key': lab.clientKey, 'ssh-known-hosts': lab.knownHosts, app: lab.app });
 const deployHosts = () =>
   [
@@ -41,7 +47,13 @@ const setup = () =>
       ...common(),
       phase: 'setup',
       'deploy-user': user,
-      hosts: [`- host: ${host.rootTarget}`, `  state-dir: ${host.stateDir}`, `  nginx-conf-dir: ${host.nginxConfDir}`, `  nginx-command: nginx ${nginxArgs().join(' ')}`, `  access-log: ${host.accessLog}`].join('\n'),
+      hosts: [
+        `- host: ${host.rootTarget}`,
+        `  state-dir: ${host.stateDir}`,
+        `  nginx-conf-dir: ${host.nginxConfDir}`,
+        `  nginx-command: nginx ${nginxArgs().join(' ')}`,
+        `  access-log: ${host.accessLog}`,
+      ].join('\n'),
     },
   });
 
@@ -78,14 +90,26 @@ it('defines the split variable at set-up: the server block names it before the f
   // The team's server block, as the README gives it, loads now: nginx knows the variable.
   writeFileSync(
     join(host.nginxPrefix, 'sites', `${lab.app}.conf`),
-    ['server {', `  listen 127.0.0.1:${host.proxyPort};`, '  location / {', `    proxy_pass http://${variable()};`, `    access_log ${host.accessLog} agent_loop;`, '  }', '}', ''].join('\n'),
+    [
+      'server {',
+      `  listen 127.0.0.1:${host.proxyPort};`,
+      '  location / {',
+      `    proxy_pass http://${variable()};`,
+      `    access_log ${host.accessLog} agent_loop;`,
+      '  }',
+      '}',
+      '',
+    ].join('\n'),
   );
   sh('nginx', [...nginxArgs(), '-t']);
   sh('nginx', [...nginxArgs(), '-s', 'reload']);
   await waitForPort(host.proxyPort, 5000, () => 'nginx after the reload');
   expect((await get()).status).toBe(502);
 
-  const doctor = await runAction({ action: 'host-setup', inputs: { ...common(), phase: 'doctor', hosts: deployHosts() } });
+  const doctor = await runAction({
+    action: 'host-setup',
+    inputs: { ...common(), phase: 'doctor', hosts: deployHosts() },
+  });
   expect(errors(doctor.stdout)).toBe('');
   expect(doctor.outputs.missing).toBe('0');
 

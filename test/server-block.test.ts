@@ -20,11 +20,21 @@ const helperPath = (host: LabHost) => `/usr/local/sbin/agent-loop-nginx-block-${
 let lab: Lab;
 let host: LabHost;
 
-const sh = (command: string, args: string[]) => execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const sh = (command: string, args: string[]) =>
+  execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const nginxArgs = () => ['-p', `${host.nginxPrefix}/`, '-c', 'conf/nginx.conf'];
 const variable = () => `$agent_loop_${lab.app.replaceAll('-', '_')}`;
-const errors = (stdout: string) => stdout.split('\n').filter((line) => line.startsWith('::error::')).join('\n').replaceAll('%0A', '\n');
-const warnings = (stdout: string) => stdout.split('\n').filter((line) => line.startsWith('::warning')).join('\n');
+const errors = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter((line) => line.startsWith('::error::'))
+    .join('\n')
+    .replaceAll('%0A', '\n');
+const warnings = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter((line) => line.startsWith('::warning'))
+    .join('\n');
 
 const hosts = (login: string) =>
   [
@@ -38,7 +48,11 @@ const hosts = (login: string) =>
     `  access-log: ${host.accessLog}`,
   ].join('\n');
 const common = () => ({ 'ssh-private-key': lab.clientKey, 'ssh-known-hosts': lab.knownHosts });
-const doctor = () => runAction({ action: 'host-setup', inputs: { ...common(), phase: 'doctor', app: lab.app, hosts: hosts(host.target) } });
+const doctor = () =>
+  runAction({
+    action: 'host-setup',
+    inputs: { ...common(), phase: 'doctor', app: lab.app, hosts: hosts(host.target) },
+  });
 const deploy = (version: string) =>
   runAction({
     action: 'blue-green',
@@ -62,7 +76,18 @@ const deploy = (version: string) =>
 /** The app's server block, root's and unreadable by the deploy user, with the lines asked for; nginx reloaded. */
 function serverBlock(lines: string[]): void {
   const file = join(host.nginxPrefix, 'sites', `${lab.app}.conf`);
-  writeFileSync(file, ['server {', `  listen 127.0.0.1:${host.proxyPort};`, '  location / {', ...lines.map((line) => `    ${line}`), '  }', '}', ''].join('\n'));
+  writeFileSync(
+    file,
+    [
+      'server {',
+      `  listen 127.0.0.1:${host.proxyPort};`,
+      '  location / {',
+      ...lines.map((line) => `    ${line}`),
+      '  }',
+      '}',
+      '',
+    ].join('\n'),
+  );
   chmodSync(file, 0o600);
   sh('nginx', [...nginxArgs(), '-t']);
   sh('nginx', [...nginxArgs(), '-s', 'reload']);
@@ -78,7 +103,13 @@ beforeAll(async () => {
     inputs: {
       ...common(),
       phase: 'setup',
-      hosts: [`- host: ${host.rootTarget}`, `  state-dir: ${host.stateDir}`, `  nginx-conf-dir: ${host.nginxConfDir}`, `  nginx-command: nginx ${nginxArgs().join(' ')}`, `  access-log: ${host.accessLog}`].join('\n'),
+      hosts: [
+        `- host: ${host.rootTarget}`,
+        `  state-dir: ${host.stateDir}`,
+        `  nginx-conf-dir: ${host.nginxConfDir}`,
+        `  nginx-command: nginx ${nginxArgs().join(' ')}`,
+        `  access-log: ${host.accessLog}`,
+      ].join('\n'),
       'deploy-user': user,
       'sudoers-file': sudoersFile(host),
       'switch-helper': helperPath(host),
@@ -106,11 +137,17 @@ describe("the doctor checks the app's server block from nginx's own view of it",
     const result = await doctor();
     expect(result.code).toBe(1);
     const message = errors(result.stdout);
-    expect(message).toContain(`  - no server block proxies to ${variable()}: requests for ${lab.app} never reach its colors, and a deploy's canary gets none\n    fix: add 'proxy_pass http://${variable()};' to the location of the server block that serves ${lab.app}`);
-    expect(message).toContain(`  - no server block writes ${host.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request\n    fix: add 'access_log ${host.accessLog} agent_loop;' next to that proxy_pass, then reload nginx`);
+    expect(message).toContain(
+      `  - no server block proxies to ${variable()}: requests for ${lab.app} never reach its colors, and a deploy's canary gets none\n    fix: add 'proxy_pass http://${variable()};' to the location of the server block that serves ${lab.app}`,
+    );
+    expect(message).toContain(
+      `  - no server block writes ${host.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request\n    fix: add 'access_log ${host.accessLog} agent_loop;' next to that proxy_pass, then reload nginx`,
+    );
     expect(result.outputs.missing).toBe('2');
     // The deploy user cannot read the file the doctor judged, and nothing of it is printed.
-    expect(() => sh('runuser', ['-u', user, '--', 'cat', join(host.nginxPrefix, 'sites', `${lab.app}.conf`)])).toThrow(/Permission denied/);
+    expect(() => sh('runuser', ['-u', user, '--', 'cat', join(host.nginxPrefix, 'sites', `${lab.app}.conf`)])).toThrow(
+      /Permission denied/,
+    );
     expect(result.stdout).not.toContain('return 200');
   });
 
@@ -125,11 +162,18 @@ describe("the doctor checks the app's server block from nginx's own view of it",
 
     const deployed = await deploy('v2');
     expect(errors(deployed.stdout)).toBe('');
-    expect(warnings(deployed.stdout)).toContain(`no server block of nginx proxies to ${variable()}: no request reaches ${lab.app}'s colors, so the new color gets none; add 'proxy_pass http://${variable()};'`);
+    expect(warnings(deployed.stdout)).toContain(
+      `no server block of nginx proxies to ${variable()}: no request reaches ${lab.app}'s colors, so the new color gets none; add 'proxy_pass http://${variable()};'`,
+    );
   }, 60_000);
 
   it('with both lines: clean, and a deploy does not warn', async () => {
-    serverBlock([`proxy_pass http://${variable()};`, 'proxy_http_version 1.1;', 'proxy_set_header Connection "";', `access_log ${host.accessLog} agent_loop;`]);
+    serverBlock([
+      `proxy_pass http://${variable()};`,
+      'proxy_http_version 1.1;',
+      'proxy_set_header Connection "";',
+      `access_log ${host.accessLog} agent_loop;`,
+    ]);
     const result = await doctor();
     expect(errors(result.stdout)).toBe('');
     expect(result.code).toBe(0);
@@ -141,7 +185,12 @@ describe("the doctor checks the app's server block from nginx's own view of it",
   }, 60_000);
 
   it('a proxy_pass only in a comment, or to another app whose name starts the same, does not count', async () => {
-    serverBlock([`# proxy_pass http://${variable()};`, `access_log ${host.accessLog} agent_loop;`, `set ${variable()}_x 127.0.0.1:1;`, `proxy_pass http://${variable()}_x;`]);
+    serverBlock([
+      `# proxy_pass http://${variable()};`,
+      `access_log ${host.accessLog} agent_loop;`,
+      `set ${variable()}_x 127.0.0.1:1;`,
+      `proxy_pass http://${variable()}_x;`,
+    ]);
     const result = await doctor();
     expect(errors(result.stdout)).toContain(`no server block proxies to ${variable()}`);
   });

@@ -14,7 +14,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 const root = join(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string } };
 const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
-  packages: Record<string, { version?: string; engines?: { node?: string } | string[]; optional?: boolean; os?: string[]; cpu?: string[] }>;
+  packages: Record<
+    string,
+    { version?: string; engines?: { node?: string } | string[]; optional?: boolean; os?: string[]; cpu?: string[] }
+  >;
 };
 
 describe('the Node version', () => {
@@ -33,7 +36,8 @@ describe('the Node version', () => {
       const range = entry.engines && !Array.isArray(entry.engines) ? entry.engines.node : undefined;
       if (!path || !range || ALLOWED.has(path)) continue;
       // Optional packages for another platform are never installed here.
-      if (entry.optional && ((entry.os && !entry.os.includes('linux')) || (entry.cpu && !entry.cpu.includes('x64')))) continue;
+      if (entry.optional && ((entry.os && !entry.os.includes('linux')) || (entry.cpu && !entry.cpu.includes('x64'))))
+        continue;
       if (!semver.satisfies(minimum, range)) refusing.push(`${path}@${entry.version}: node ${range}`);
     }
     expect(refusing).toEqual([]);
@@ -60,10 +64,25 @@ describe('scripts/setup.sh', () => {
   mkdirSync(join(project, 'scripts'));
   cpSync(join(root, 'scripts', 'setup.sh'), join(project, 'scripts', 'setup.sh'));
   cpSync(join(root, 'scripts', 'setup-containers.sh'), join(project, 'scripts', 'setup-containers.sh'));
-  const lockfile = (name: string) => ({ name, version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name, version: '1.0.0', engines: pkg.engines } } });
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', private: true, engines: pkg.engines }));
+  const lockfile = (name: string) => ({
+    name,
+    version: '1.0.0',
+    lockfileVersion: 3,
+    requires: true,
+    packages: { '': { name, version: '1.0.0', engines: pkg.engines } },
+  });
+  writeFileSync(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'p', version: '1.0.0', private: true, engines: pkg.engines }),
+  );
   writeFileSync(join(project, 'package-lock.json'), JSON.stringify(lockfile('p')));
-  const run = () => execFileSync('bash', [join(project, 'scripts', 'setup.sh')], { cwd: project, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+  const run = () =>
+    execFileSync('bash', [join(project, 'scripts', 'setup.sh')], {
+      cwd: project,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 120_000,
+    });
 
   it('says what it does, runs npm ci the first time, skips it while the lockfile is unchanged, and runs it again after a change', () => {
     const first = run();
@@ -81,7 +100,10 @@ describe('scripts/setup.sh', () => {
   }, 120_000);
 
   it('refuses a Node older than the engines statement, with the version it needs', () => {
-    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', private: true, engines: { node: '>=99.0' } }));
+    writeFileSync(
+      join(project, 'package.json'),
+      JSON.stringify({ name: 'p', version: '1.0.0', private: true, engines: { node: '>=99.0' } }),
+    );
     let message = '';
     try {
       run();

@@ -19,8 +19,14 @@ const DOCUMENT = `- name: run-agent
 - path: /health
   max-latency-ms: 800`;
 
-const blueGreen = (yaml: string) => readInputs({ 'smoke-requests': deployPhaseInputs['smoke-requests'] }, (name) => (name === 'smoke-requests' ? yaml : ''))['smoke-requests'];
-const staging = (yaml: string) => readStagingSettings((name) => ({ method: 'none', 'base-url': 'http://127.0.0.1:8080', 'smoke-checks': yaml })[name] ?? '').inputs['smoke-checks'];
+const blueGreen = (yaml: string) =>
+  readInputs({ 'smoke-requests': deployPhaseInputs['smoke-requests'] }, (name) =>
+    name === 'smoke-requests' ? yaml : '',
+  )['smoke-requests'];
+const staging = (yaml: string) =>
+  readStagingSettings(
+    (name) => ({ method: 'none', 'base-url': 'http://127.0.0.1:8080', 'smoke-checks': yaml })[name] ?? '',
+  ).inputs['smoke-checks'];
 
 describe('one smoke vocabulary for smoke-requests and smoke-checks', () => {
   it('reads the same document the same way in both inputs', () => {
@@ -34,7 +40,11 @@ describe('one smoke vocabulary for smoke-requests and smoke-checks', () => {
   });
 
   it('refuses the same mistakes in both, with the same message', () => {
-    for (const bad of ['- path: /x\n  p95-ms: 1\n  max-latency-ms: 2', '- path: /x\n  shell: id', '- path: /x\n- path: /x']) {
+    for (const bad of [
+      '- path: /x\n  p95-ms: 1\n  max-latency-ms: 2',
+      '- path: /x\n  shell: id',
+      '- path: /x\n- path: /x',
+    ]) {
       const messages = [() => blueGreen(bad), () => staging(bad)].map((read) => {
         try {
           read();

@@ -2,7 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, deploy, splitWords, type HostSpec, type Remote } from '@agent-loop/shared';
-import { HostSource, NginxLogSource, ProbeSource, PrometheusSource, errorRatioQuery, promDuration } from '../packages/shared/src/analysis/sources';
+import {
+  HostSource,
+  NginxLogSource,
+  ProbeSource,
+  PrometheusSource,
+  errorRatioQuery,
+  promDuration,
+} from '../packages/shared/src/analysis/sources';
 import { latencyBucket, type ColorSample, type Sample } from '../packages/shared/src/analysis';
 import { startLab, type Knobs, type Lab, type LabHost } from './lab/index';
 import { sendTraffic, type TrafficResult } from './lab/traffic';
@@ -53,7 +60,10 @@ async function greenKnobs(knobs: Knobs): Promise<void> {
   knobGeneration += 1;
   const marker = knobs.driftScore ?? knobGeneration / 1000;
   await lab.setKnobs('v2', { ...knobs, driftScore: marker });
-  await until('green to use its new knobs', async () => metricValue(await metricsText(host.greenPort), 'agent_loop_model_drift_score') === marker);
+  await until(
+    'green to use its new knobs',
+    async () => metricValue(await metricsText(host.greenPort), 'agent_loop_model_drift_score') === marker,
+  );
 }
 
 function lineCount(file: string): number {
@@ -76,12 +86,15 @@ async function burst(requests: number): Promise<TrafficResult> {
 
 function addCounts(...results: TrafficResult[]): Record<string, number> {
   const total: Record<string, number> = {};
-  for (const result of results) for (const [color, count] of Object.entries(result.byColor)) total[color] = (total[color] ?? 0) + count;
+  for (const result of results)
+    for (const [color, count] of Object.entries(result.byColor)) total[color] = (total[color] ?? 0) + count;
   return total;
 }
 
 const requestsByColor = (sample: Sample): Record<string, number> =>
-  Object.fromEntries(Object.entries(sample.colors).map(([color, colorSample]) => [color, (colorSample as ColorSample).requests]));
+  Object.fromEntries(
+    Object.entries(sample.colors).map(([color, colorSample]) => [color, (colorSample as ColorSample).requests]),
+  );
 
 let clockMs = Date.now();
 /** Consecutive windows, as the analysis loop would ask for them. */
@@ -105,7 +118,12 @@ beforeAll(async () => {
   expect(canary.error).toBeUndefined();
   expect(canary).toMatchObject({ ok: true, activeColor: 'green', canaryPercent: 50 });
   await lab.enableSite();
-  remote = await connect(hosts[0]!.target, { privateKey: lab.clientKey, knownHosts: lab.knownHosts, insecureSkipHostKeyCheck: false, connectTimeoutMs: 10_000 });
+  remote = await connect(hosts[0]!.target, {
+    privateKey: lab.clientKey,
+    knownHosts: lab.knownHosts,
+    insecureSkipHostKeyCheck: false,
+    connectTimeoutMs: 10_000,
+  });
 });
 
 afterAll(async () => {
@@ -206,7 +224,10 @@ describe('PrometheusSource with a real Prometheus', () => {
           .split('\n')
           .filter((line) => line.startsWith('http_requests_total{'))
           .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
-        await until(`Prometheus to scrape green's ${total} requests`, async () => ((await source.query(counted, Date.now()))[0]?.value ?? -1) >= total);
+        await until(
+          `Prometheus to scrape green's ${total} requests`,
+          async () => ((await source.query(counted, Date.now()))[0]?.value ?? -1) >= total,
+        );
       };
 
       // Every series the traffic touches exists and is scraped before the measured window: a series'
@@ -244,7 +265,10 @@ describe('PrometheusSource with a real Prometheus', () => {
       const [oneExpression] = await source.query(errorRatioQuery(lab.app, 'green', window), end);
       expect(oneExpression?.value).toBeCloseTo(ratio, 6);
       const matchers = `app="${lab.app}",color="green"`;
-      const perSeries = await source.query(`rate(http_requests_total{${matchers},status=~"5.."}[${window}]) / rate(http_requests_total{${matchers}}[${window}])`, end);
+      const perSeries = await source.query(
+        `rate(http_requests_total{${matchers},status=~"5.."}[${window}]) / rate(http_requests_total{${matchers}}[${window}])`,
+        end,
+      );
       expect(perSeries.length).toBeGreaterThan(0);
       for (const series of perSeries) expect(series.value).toBe(1);
     } finally {
@@ -255,34 +279,59 @@ describe('PrometheusSource with a real Prometheus', () => {
   it('throws a clear error when Prometheus cannot be read', async () => {
     const source = new PrometheusSource({ url: `http://127.0.0.1:${await freePort()}`, app: lab.app, timeoutMs: 1000 });
     expect(await source.reachable()).toBe(false);
-    await expect(source.sample(nextWindow())).rejects.toThrow(/Prometheus at http:\/\/127\.0\.0\.1:\d+ could not be read/);
+    await expect(source.sample(nextWindow())).rejects.toThrow(
+      /Prometheus at http:\/\/127\.0\.0\.1:\d+ could not be read/,
+    );
   });
 });
 
 describe('ProbeSource on the lab', () => {
   it("counts its own requests to each color's port, errors included", async () => {
-    const source = new ProbeSource({ remote, ports: { blue: host.bluePort, green: host.greenPort }, colors: ['blue', 'green'], path: '/run-agent', requestsPerSample: 10 });
+    const source = new ProbeSource({
+      remote,
+      ports: { blue: host.bluePort, green: host.greenPort },
+      colors: ['blue', 'green'],
+      path: '/run-agent',
+      requestsPerSample: 10,
+    });
     const healthy = await source.sample(nextWindow());
-    expect(healthy.colors).toEqual({ blue: expect.objectContaining({ requests: 10, errors: 0 }), green: expect.objectContaining({ requests: 10, errors: 0 }) });
+    expect(healthy.colors).toEqual({
+      blue: expect.objectContaining({ requests: 10, errors: 0 }),
+      green: expect.objectContaining({ requests: 10, errors: 0 }),
+    });
     expect(healthy.colors.green?.latency.reduce((a, b) => a + b, 0)).toBe(10);
 
     await greenKnobs({ errorRate: 1 });
     try {
       const failing = await source.sample(nextWindow());
-      expect(failing.colors).toEqual({ blue: expect.objectContaining({ requests: 10, errors: 0 }), green: expect.objectContaining({ requests: 10, errors: 10 }) });
+      expect(failing.colors).toEqual({
+        blue: expect.objectContaining({ requests: 10, errors: 0 }),
+        green: expect.objectContaining({ requests: 10, errors: 10 }),
+      });
     } finally {
       await greenKnobs({});
     }
 
     // A port where nothing answers: every request is an error (no answer).
-    const nowhere = new ProbeSource({ remote, ports: { blue: await freePort(), green: host.greenPort }, colors: ['blue'], path: '/', requestsPerSample: 3, timeoutSeconds: 2 });
+    const nowhere = new ProbeSource({
+      remote,
+      ports: { blue: await freePort(), green: host.greenPort },
+      colors: ['blue'],
+      path: '/',
+      requestsPerSample: 3,
+      timeoutSeconds: 2,
+    });
     expect((await nowhere.sample(nextWindow())).colors.blue).toMatchObject({ requests: 3, errors: 3 });
   });
 });
 
 describe('HostSource on the lab', () => {
   it('reports host memory and counts failed health checks in a row, reset by a success', async () => {
-    const source = new HostSource({ remote, ports: { blue: host.bluePort, green: host.greenPort }, colors: ['blue', 'green'] });
+    const source = new HostSource({
+      remote,
+      ports: { blue: host.bluePort, green: host.greenPort },
+      colors: ['blue', 'green'],
+    });
     const first = await source.sample(nextWindow());
     const memory = first.colors.blue?.memoryRatio ?? -1;
     expect(memory).toBeGreaterThan(0);

@@ -33,8 +33,15 @@ interface Workflow {
   jobs?: Record<string, { steps?: Step[] }>;
 }
 
-const actionNames = readdirSync(join(root, 'actions')).filter((name) => existsSync(join(root, 'actions', name, 'action.yml')));
-const actions = new Map(actionNames.map((name) => [name, parse(readFileSync(join(root, 'actions', name, 'action.yml'), 'utf8')) as ActionYaml]));
+const actionNames = readdirSync(join(root, 'actions')).filter((name) =>
+  existsSync(join(root, 'actions', name, 'action.yml')),
+);
+const actions = new Map(
+  actionNames.map((name) => [
+    name,
+    parse(readFileSync(join(root, 'actions', name, 'action.yml'), 'utf8')) as ActionYaml,
+  ]),
+);
 
 /** The per-host settings: the keys of a `hosts` list item (`mappings {host, blue-port, …}` in each action's hosts description), without `host`. */
 function hostInputNames(loaded: ReadonlyMap<string, ActionYaml>): string[] {
@@ -57,10 +64,16 @@ const PASSED_INPUTS = [...HOST_INPUTS, 'router'].sort();
  * do not declare, or declare with another default than the action's; known hosts that do not come
  * from the SSH_KNOWN_HOSTS secret.
  */
-function hostInputProblems(workflow: Workflow, loadAction: (name: string) => ActionYaml | undefined, hostInputs: readonly string[]): string[] {
+function hostInputProblems(
+  workflow: Workflow,
+  loadAction: (name: string) => ActionYaml | undefined,
+  hostInputs: readonly string[],
+): string[] {
   const problems: string[] = [];
   // The triggers whose inputs fill the `inputs` context: the call, and a manual run that declares inputs.
-  const declaring = Object.entries(workflow.on ?? {}).filter(([event, trigger]) => event === 'workflow_call' || (event === 'workflow_dispatch' && trigger?.inputs !== undefined));
+  const declaring = Object.entries(workflow.on ?? {}).filter(
+    ([event, trigger]) => event === 'workflow_call' || (event === 'workflow_dispatch' && trigger?.inputs !== undefined),
+  );
   for (const [jobName, job] of Object.entries(workflow.jobs ?? {})) {
     (job.steps ?? []).forEach((step, index) => {
       const name = /^org\/agent-loop-actions\/([a-z0-9-]+)@/.exec(step.uses ?? '')?.[1];
@@ -71,17 +84,28 @@ function hostInputProblems(workflow: Workflow, loadAction: (name: string) => Act
       for (const input of hostInputs) {
         const spec = action.inputs?.[input];
         if (!spec) continue;
-        const fallback = spec.default === undefined || spec.default === '' ? '' : `( \\|\\| '${spec.default.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}')?`;
+        const fallback =
+          spec.default === undefined || spec.default === ''
+            ? ''
+            : `( \\|\\| '${spec.default.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}')?`;
         const value = given[input];
         if (value === undefined) problems.push(`${where}: takes ${input}, but the workflow does not pass it`);
-        else if (typeof value !== 'string' || !new RegExp(`^\\$\\{\\{ inputs\\.${input}${fallback} \\}\\}$`).test(value)) problems.push(`${where}: ${input} is ${JSON.stringify(value)}, not \${{ inputs.${input} }}`);
+        else if (
+          typeof value !== 'string' ||
+          !new RegExp(`^\\$\\{\\{ inputs\\.${input}${fallback} \\}\\}$`).test(value)
+        )
+          problems.push(`${where}: ${input} is ${JSON.stringify(value)}, not \${{ inputs.${input} }}`);
         for (const [event, trigger] of declaring) {
           const declared = trigger?.inputs?.[input];
           if (!declared) problems.push(`on.${event}: no input ${input} (${where} takes it)`);
-          else if (String(declared.default ?? '') !== String(spec.default ?? '')) problems.push(`on.${event}.inputs.${input}: default ${JSON.stringify(declared.default)}, the action's is ${JSON.stringify(spec.default)}`);
+          else if (String(declared.default ?? '') !== String(spec.default ?? ''))
+            problems.push(
+              `on.${event}.inputs.${input}: default ${JSON.stringify(declared.default)}, the action's is ${JSON.stringify(spec.default)}`,
+            );
         }
       }
-      if (action.inputs?.['ssh-known-hosts'] && given['ssh-known-hosts'] !== '${{ secrets.SSH_KNOWN_HOSTS }}') problems.push(`${where}: ssh-known-hosts does not come from secrets.SSH_KNOWN_HOSTS`);
+      if (action.inputs?.['ssh-known-hosts'] && given['ssh-known-hosts'] !== '${{ secrets.SSH_KNOWN_HOSTS }}')
+        problems.push(`${where}: ssh-known-hosts does not come from secrets.SSH_KNOWN_HOSTS`);
     });
   }
   return [...new Set(problems)];
@@ -89,15 +113,31 @@ function hostInputProblems(workflow: Workflow, loadAction: (name: string) => Act
 
 const reusable = readdirSync(join(root, '.github', 'workflows'))
   .filter((file) => /\.ya?ml$/.test(file))
-  .map((file) => ({ file, workflow: parse(readFileSync(join(root, '.github', 'workflows', file), 'utf8')) as Workflow }))
+  .map((file) => ({
+    file,
+    workflow: parse(readFileSync(join(root, '.github', 'workflows', file), 'utf8')) as Workflow,
+  }))
   .filter(({ workflow }) => workflow.on && 'workflow_call' in workflow.on);
 
 it('the host inputs are the per-host settings every host-taking action lists, nginx-command and access-log among them', () => {
-  expect(HOST_INPUTS).toEqual(['access-log', 'blue-port', 'green-port', 'haproxy-backend', 'haproxy-socket', 'nginx-command', 'nginx-conf-dir', 'nginx-status-port', 'state-dir']);
+  expect(HOST_INPUTS).toEqual([
+    'access-log',
+    'blue-port',
+    'green-port',
+    'haproxy-backend',
+    'haproxy-socket',
+    'nginx-command',
+    'nginx-conf-dir',
+    'nginx-status-port',
+    'state-dir',
+  ]);
   // Per host only: no action takes them as inputs, so no workflow has them to pass.
-  for (const action of actions.values()) expect(Object.keys(action.inputs ?? {}).filter((name) => name.startsWith('haproxy-'))).toEqual([]);
+  for (const action of actions.values())
+    expect(Object.keys(action.inputs ?? {}).filter((name) => name.startsWith('haproxy-'))).toEqual([]);
   // Each is an input of the actions whose hosts list names it (access-log: the deploy and the monitor).
-  expect(actions.get('blue-green')?.inputs?.['access-log']?.default).toBe(actions.get('canary-monitor')?.inputs?.['access-log']?.default);
+  expect(actions.get('blue-green')?.inputs?.['access-log']?.default).toBe(
+    actions.get('canary-monitor')?.inputs?.['access-log']?.default,
+  );
 });
 
 describe.each(reusable.map(({ file }) => file))('.github/workflows/%s', (file) => {
@@ -109,8 +149,18 @@ describe.each(reusable.map(({ file }) => file))('.github/workflows/%s', (file) =
 });
 
 it('every reusable workflow that deploys, monitors or rolls back takes nginx-command and router', () => {
-  const acting = reusable.filter(({ workflow }) => JSON.stringify(workflow.jobs).match(/org\/agent-loop-actions\/(blue-green|canary-monitor|rollback|maintenance|deploy-staging)@/));
-  expect(acting.map(({ file }) => file).sort()).toEqual(['deploy.yml', 'hotfix.yml', 'maintenance.yml', 'model-deploy.yml', 'rollback.yml']);
+  const acting = reusable.filter(({ workflow }) =>
+    JSON.stringify(workflow.jobs).match(
+      /org\/agent-loop-actions\/(blue-green|canary-monitor|rollback|maintenance|deploy-staging)@/,
+    ),
+  );
+  expect(acting.map(({ file }) => file).sort()).toEqual([
+    'deploy.yml',
+    'hotfix.yml',
+    'maintenance.yml',
+    'model-deploy.yml',
+    'rollback.yml',
+  ]);
   for (const { file, workflow } of acting) {
     expect(Object.keys((workflow.on?.workflow_call as Trigger).inputs ?? {}), file).toContain('nginx-command');
     expect((workflow.on?.workflow_call as Trigger).inputs?.router?.default, file).toBe('nginx');
@@ -138,17 +188,31 @@ jobs:
           nginx-command: sudo -n /usr/local/sbin/agent-loop-nginx
 `);
     const problems = hostInputProblems(bad, load, HOST_INPUTS);
-    expect(problems).toContain('jobs.production.steps[deploy] (blue-green): takes access-log, but the workflow does not pass it');
-    expect(problems).toContain('jobs.production.steps[deploy] (blue-green): nginx-command is "sudo -n /usr/local/sbin/agent-loop-nginx", not ${{ inputs.nginx-command }}');
-    expect(problems).toContain('on.workflow_call: no input nginx-command (jobs.production.steps[deploy] (blue-green) takes it)');
-    expect(problems).toContain('on.workflow_call.inputs.state-dir: default "/srv/other", the action\'s is "/var/lib/agent-loop"');
-    expect(problems).toContain('jobs.production.steps[deploy] (blue-green): ssh-known-hosts does not come from secrets.SSH_KNOWN_HOSTS');
+    expect(problems).toContain(
+      'jobs.production.steps[deploy] (blue-green): takes access-log, but the workflow does not pass it',
+    );
+    expect(problems).toContain(
+      'jobs.production.steps[deploy] (blue-green): nginx-command is "sudo -n /usr/local/sbin/agent-loop-nginx", not ${{ inputs.nginx-command }}',
+    );
+    expect(problems).toContain(
+      'on.workflow_call: no input nginx-command (jobs.production.steps[deploy] (blue-green) takes it)',
+    );
+    expect(problems).toContain(
+      'on.workflow_call.inputs.state-dir: default "/srv/other", the action\'s is "/var/lib/agent-loop"',
+    );
+    expect(problems).toContain(
+      'jobs.production.steps[deploy] (blue-green): ssh-known-hosts does not come from secrets.SSH_KNOWN_HOSTS',
+    );
   });
 
   it('a manual trigger that lacks an input the call declares, and a fallback that is not the action default', () => {
     // The inputs the rollback action takes, but access-log (a rollback reads no log).
-    const taken = PASSED_INPUTS.filter((name) => name !== 'access-log' && actions.get('rollback')!.inputs![name] !== undefined);
-    const inputs = taken.map((name) => `      ${name}: { type: string, default: '${actions.get('rollback')!.inputs![name]!.default}' }`).join('\n');
+    const taken = PASSED_INPUTS.filter(
+      (name) => name !== 'access-log' && actions.get('rollback')!.inputs![name] !== undefined,
+    );
+    const inputs = taken
+      .map((name) => `      ${name}: { type: string, default: '${actions.get('rollback')!.inputs![name]!.default}' }`)
+      .join('\n');
     const bad = sample(`on:
   workflow_dispatch:
     inputs:
@@ -163,11 +227,16 @@ jobs:
         with:
           ssh-known-hosts: \${{ secrets.SSH_KNOWN_HOSTS }}
 ${taken
-  .map((name) => `          ${name}: \${{ inputs.${name} || '${name === 'nginx-command' ? 'sudo nginx' : actions.get('rollback')!.inputs![name]!.default}' }}`)
+  .map(
+    (name) =>
+      `          ${name}: \${{ inputs.${name} || '${name === 'nginx-command' ? 'sudo nginx' : actions.get('rollback')!.inputs![name]!.default}' }}`,
+  )
   .join('\n')}
 `);
     const problems = hostInputProblems(bad, load, PASSED_INPUTS);
-    expect(problems).toContain('jobs.rollback.steps[0] (rollback): nginx-command is "${{ inputs.nginx-command || \'sudo nginx\' }}", not ${{ inputs.nginx-command }}');
+    expect(problems).toContain(
+      'jobs.rollback.steps[0] (rollback): nginx-command is "${{ inputs.nginx-command || \'sudo nginx\' }}", not ${{ inputs.nginx-command }}',
+    );
     expect(problems).toContain('on.workflow_dispatch: no input state-dir (jobs.rollback.steps[0] (rollback) takes it)');
     expect(problems.filter((problem) => problem.startsWith('on.workflow_call'))).toEqual([]);
   });

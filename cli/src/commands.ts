@@ -21,7 +21,13 @@ import {
 import { deploy, fleetStatus, monitor, promote, statusLines } from '@agent-loop/shared/procedures';
 import { progressLine } from '@agent-loop/shared/report';
 import { rollback } from '@agent-loop/shared/rollback';
-import { deploySettings, monitorSettings, promoteSettings, rollbackSettings, sessionFromInputs } from '@agent-loop/shared/settings';
+import {
+  deploySettings,
+  monitorSettings,
+  promoteSettings,
+  rollbackSettings,
+  sessionFromInputs,
+} from '@agent-loop/shared/settings';
 import { formatWeights } from '@agent-loop/shared/traffic';
 import { ExitCode } from './exit-codes';
 
@@ -113,21 +119,32 @@ interface PhaseOutcome {
   ok: boolean;
   refused?: boolean;
   error?: string;
-  hosts: Array<{ host: string; outcome: string; weightsAfter: { blue: number; green: number } | null; error?: string; refused?: boolean }>;
+  hosts: Array<{
+    host: string;
+    outcome: string;
+    weightsAfter: { blue: number; green: number } | null;
+    error?: string;
+    refused?: boolean;
+  }>;
 }
 
 /** What each host ended with, a line each (a refusing host's reason is said once, as a notice). */
 function hostLines(result: PhaseOutcome): void {
   for (const host of result.hosts) {
     if (result.refused && host.refused) continue;
-    terminal.info(`${host.host}: ${host.outcome}${host.weightsAfter ? `, serving ${formatWeights(host.weightsAfter)}` : ''}${host.error ? `: ${host.error}` : ''}`);
+    terminal.info(
+      `${host.host}: ${host.outcome}${host.weightsAfter ? `, serving ${formatWeights(host.weightsAfter)}` : ''}${host.error ? `: ${host.error}` : ''}`,
+    );
   }
 }
 
 /** A phase the hosts' state refused on every host that said no: its reasons as notices, exit 4. */
 function refusal(result: PhaseOutcome, nothingTo: string): ExitCode {
   notice(`${nothingTo}; nothing was changed:`);
-  for (const reason of new Set(result.hosts.filter((host) => host.refused && host.error).map((host) => host.error as string))) notice(`  ${reason}`);
+  for (const reason of new Set(
+    result.hosts.filter((host) => host.refused && host.error).map((host) => host.error as string),
+  ))
+    notice(`  ${reason}`);
   return ExitCode.refused;
 }
 
@@ -135,14 +152,17 @@ function phaseExit(result: PhaseOutcome): ExitCode {
   return result.ok ? ExitCode.ok : result.refused ? ExitCode.refused : ExitCode.failed;
 }
 
-const HOSTS_EXAMPLE = '--hosts "deploy@10.0.0.5 deploy@10.0.0.6" --app agent-loop --ssh-private-key-file ~/.ssh/deploy --ssh-known-hosts-file ./known_hosts';
+const HOSTS_EXAMPLE =
+  '--hosts "deploy@10.0.0.5 deploy@10.0.0.6" --app agent-loop --ssh-private-key-file ~/.ssh/deploy --ssh-known-hosts-file ./known_hosts';
 const RUNTIME_EXAMPLE = '--runtime compose --compose-file /srv/agent-loop/docker-compose.yml';
 /** The runtime of a rollback (rollback, abort, monitor): as recorded unless named (rollback/rollback.ts). */
-const ROLLBACK_RUNTIME_DESCRIPTION = "Leave empty to stop and start each color with the runtime recorded with the release it runs (every deploy records its runtime and commands); or compose or command, then used for every color with its compose-file or start-command and stop-command. A release deployed before runtimes were recorded needs it named: until then the rollback refuses and touches nothing.";
+const ROLLBACK_RUNTIME_DESCRIPTION =
+  'Leave empty to stop and start each color with the runtime recorded with the release it runs (every deploy records its runtime and commands); or compose or command, then used for every color with its compose-file or start-command and stop-command. A release deployed before runtimes were recorded needs it named: until then the rollback refuses and touches nothing.';
 
 const status = define({
   name: 'status',
-  summary: "what every host serves, each color's version, the canary, the lock and its owner, a hold, a switch left unfinished, what a rollback would do; takes no lock, changes nothing",
+  summary:
+    "what every host serves, each color's version, the canary, the lock and its owner, a hold, a switch left unfinished, what a rollback would do; takes no lock, changes nothing",
   usage: 'status [--json] [options]',
   example: `agent-loop status ${HOSTS_EXAMPLE}`,
   action: 'blue-green',
@@ -150,27 +170,49 @@ const status = define({
   run: async (inputs, context) => {
     const session = sessionFromInputs(inputs, context.run, warningsOnly, systemClock);
     // Warnings (a host key accepted only because insecure-skip-host-key-check is true) go to stderr, even with --json.
-    const statuses = await fleetStatus(context.hosts, { app: session.app, ...(session.router ? { router: session.router } : {}), splitKey: session.splitKey, connect: session.connect, maxParallel: session.maxParallel, clock: session.clock, log: terminal });
-    process.stdout.write(context.json ? `${terminalJson({ app: inputs.app, hosts: statuses })}\n` : `${forTerminal(statusLines(inputs.app, statuses).join('\n'))}\n`);
+    const statuses = await fleetStatus(context.hosts, {
+      app: session.app,
+      ...(session.router ? { router: session.router } : {}),
+      splitKey: session.splitKey,
+      connect: session.connect,
+      maxParallel: session.maxParallel,
+      clock: session.clock,
+      log: terminal,
+    });
+    process.stdout.write(
+      context.json
+        ? `${terminalJson({ app: inputs.app, hosts: statuses })}\n`
+        : `${forTerminal(statusLines(inputs.app, statuses).join('\n'))}\n`,
+    );
     return statuses.some((one) => one.error) ? ExitCode.failed : ExitCode.ok;
   },
 });
 
 const deployCommand = define({
   name: 'deploy',
-  summary: "the blue-green action's deploy phase: the new version on the idle color, checked (preflight, health, smoke requests), then its canary share",
+  summary:
+    "the blue-green action's deploy phase: the new version on the idle color, checked (preflight, health, smoke requests), then its canary share",
   usage: 'deploy --image IMAGE --version V [--canary-percent N] [options]',
   example: `agent-loop deploy --image ghcr.io/org/agent-loop:1.4.2 --version v1.4.2 --canary-percent 10 ${RUNTIME_EXAMPLE} ${HOSTS_EXAMPLE}`,
   action: 'blue-green',
   fields: { ...hostFields, ...runtimeInputs, ...deployPhaseInputs },
-  required: { image: 'is required: an image reference such as ghcr.io/org/app:1.2.3', version: 'is required: a version label such as v1.4.2' },
+  required: {
+    image: 'is required: an image reference such as ghcr.io/org/app:1.2.3',
+    version: 'is required: a version label such as v1.4.2',
+  },
   check: (inputs) => checkRuntimeInputs(inputs),
   run: async (inputs, context) => {
-    const deployed = await deploy(context.hosts, deploySettings(inputs, { run: context.run, log: logFor(context), clock: systemClock, signal: context.signal }));
+    const deployed = await deploy(
+      context.hosts,
+      deploySettings(inputs, { run: context.run, log: logFor(context), clock: systemClock, signal: context.signal }),
+    );
     if (context.json) process.stdout.write(`${terminalJson(deployed)}\n`);
     else {
       hostLines(deployed);
-      if (deployed.ok) terminal.info(`deployed ${deployed.version} on ${deployed.hosts.length} host(s) as ${deployed.activeColor}, taking ${deployed.canaryPercent}% of traffic`);
+      if (deployed.ok)
+        terminal.info(
+          `deployed ${deployed.version} on ${deployed.hosts.length} host(s) as ${deployed.activeColor}, taking ${deployed.canaryPercent}% of traffic`,
+        );
       else if (deployed.refused) return refusal(deployed, `the hosts refused the deploy of ${inputs.version}`);
       else terminal.warn(`the deploy failed: ${deployed.error ?? 'see above'}`);
     }
@@ -180,18 +222,25 @@ const deployCommand = define({
 
 const promoteCommand = define({
   name: 'promote',
-  summary: "the blue-green action's promote phase: the canary takes all traffic, then the old color is drained and stopped; with --version, the canary must run that version",
+  summary:
+    "the blue-green action's promote phase: the canary takes all traffic, then the old color is drained and stopped; with --version, the canary must run that version",
   usage: 'promote [--version V] [--drain-seconds N] [--keep-previous] [options]',
   example: `agent-loop promote --version v1.4.2 ${RUNTIME_EXAMPLE} ${HOSTS_EXAMPLE}`,
   action: 'blue-green',
   fields: { ...hostFields, ...runtimeInputs, version: deployPhaseInputs.version, ...promotePhaseInputs },
   check: (inputs) => checkRuntimeInputs(inputs),
   run: async (inputs, context) => {
-    const promoted = await promote(context.hosts, promoteSettings(inputs, { run: context.run, log: logFor(context), clock: systemClock, signal: context.signal }));
+    const promoted = await promote(
+      context.hosts,
+      promoteSettings(inputs, { run: context.run, log: logFor(context), clock: systemClock, signal: context.signal }),
+    );
     if (context.json) process.stdout.write(`${terminalJson(promoted)}\n`);
     else {
       hostLines(promoted);
-      if (promoted.ok) terminal.info(`promoted ${promoted.version} on ${promoted.hosts.length} host(s): ${promoted.activeColor} serves all traffic`);
+      if (promoted.ok)
+        terminal.info(
+          `promoted ${promoted.version} on ${promoted.hosts.length} host(s): ${promoted.activeColor} serves all traffic`,
+        );
       else if (promoted.refused) return refusal(promoted, 'nothing to promote');
       else terminal.warn(`the promote failed: ${promoted.error ?? 'see above'}`);
     }
@@ -202,18 +251,35 @@ const promoteCommand = define({
 const rollbackInputs = rollbackPhaseInputs('manual rollback from the command line');
 
 /** The rollback and the abort: one procedure, the abort only ever ending a canary or a ramp. */
-async function rollBack(inputs: Values<typeof rollbackRuntimeInputs> & Connection & { 'target-version': string; reason: string; 'keep-failed': boolean }, context: Context, aborting: boolean): Promise<ExitCode> {
+async function rollBack(
+  inputs: Values<typeof rollbackRuntimeInputs> &
+    Connection & { 'target-version': string; reason: string; 'keep-failed': boolean },
+  context: Context,
+  aborting: boolean,
+): Promise<ExitCode> {
   const started = Date.now();
-  const settings = rollbackSettings(inputs, { run: context.run, log: logFor(context), clock: systemClock, signal: context.signal });
+  const settings = rollbackSettings(inputs, {
+    run: context.run,
+    log: logFor(context),
+    clock: systemClock,
+    signal: context.signal,
+  });
   const result = await rollback(context.hosts, { ...settings, target: rollbackTarget(inputs, aborting) }, started);
   if (context.json) {
     process.stdout.write(`${terminalJson(result)}\n`);
     return phaseExit(result);
   }
   hostLines(result);
-  if (result.abortedMonitorMs !== null) terminal.info(`the canary-monitor that held the hosts stopped ${result.abortedMonitorMs} ms after it was asked to (its verdict: aborted)`);
+  if (result.abortedMonitorMs !== null)
+    terminal.info(
+      `the canary-monitor that held the hosts stopped ${result.abortedMonitorMs} ms after it was asked to (its verdict: aborted)`,
+    );
   if (result.ok) {
-    terminal.info(result.noop ? `nothing to do: ${result.version ?? 'the target'} already serves all traffic` : `${aborting ? 'aborted: ' : ''}rolled back to ${result.version} on ${result.hosts.length} host(s); traffic restored ${result.restoredMs} ms after the start`);
+    terminal.info(
+      result.noop
+        ? `nothing to do: ${result.version ?? 'the target'} already serves all traffic`
+        : `${aborting ? 'aborted: ' : ''}rolled back to ${result.version} on ${result.hosts.length} host(s); traffic restored ${result.restoredMs} ms after the start`,
+    );
     return ExitCode.ok;
   }
   if (result.refused) return refusal(result, aborting ? 'nothing to abort' : 'nothing to roll back');
@@ -224,7 +290,8 @@ async function rollBack(inputs: Values<typeof rollbackRuntimeInputs> & Connectio
 
 const rollbackCommand = define({
   name: 'rollback',
-  summary: "the rollback action's nginx method: all traffic back to the last good version (or --target-version), with the same lock, write-ahead state, audit log and cancellation",
+  summary:
+    "the rollback action's nginx method: all traffic back to the last good version (or --target-version), with the same lock, write-ahead state, audit log and cancellation",
   usage: 'rollback [--target-version V] [--reason TEXT] [--keep-failed] [options]',
   example: `agent-loop rollback --reason "checkout errors since v1.4.2" ${HOSTS_EXAMPLE}`,
   action: 'rollback',
@@ -236,20 +303,31 @@ const rollbackCommand = define({
 
 const abortCommand = define({
   name: 'abort',
-  summary: 'ends a canary or a ramp now: a canary-monitor that holds the hosts is asked to stop (verdict aborted) and all traffic goes back to the stable version; never goes back from a promoted release (that is rollback)',
+  summary:
+    'ends a canary or a ramp now: a canary-monitor that holds the hosts is asked to stop (verdict aborted) and all traffic goes back to the stable version; never goes back from a promoted release (that is rollback)',
   usage: 'abort [--reason TEXT] [options]',
   example: `agent-loop abort --reason "paged: checkout errors" ${HOSTS_EXAMPLE}`,
   action: 'rollback',
-  fields: { ...hostFields, ...rollbackRuntimeInputs, reason: reasonField('aborted from the command line'), 'keep-failed': rollbackInputs['keep-failed'] },
-  descriptions: { reason: "Why, recorded in the hosts' state and audit log, and given to the monitor it stops.", runtime: ROLLBACK_RUNTIME_DESCRIPTION },
+  fields: {
+    ...hostFields,
+    ...rollbackRuntimeInputs,
+    reason: reasonField('aborted from the command line'),
+    'keep-failed': rollbackInputs['keep-failed'],
+  },
+  descriptions: {
+    reason: "Why, recorded in the hosts' state and audit log, and given to the monitor it stops.",
+    runtime: ROLLBACK_RUNTIME_DESCRIPTION,
+  },
   check: (inputs) => checkRollbackRuntimeInputs(inputs),
   run: (inputs, context) => rollBack({ ...inputs, 'target-version': '' }, context, true),
 });
 
 const monitorCommand = define({
   name: 'monitor',
-  summary: "canary-monitor's analysis: a line per interval (requests, error rate and P95 per color), an event per step, the rollback it makes on its own (--auto-rollback false to only judge), then the verdict",
-  usage: 'monitor [--mode canary|ramp|post-promotion] [--duration S] [--interval S] [--steps 10,50,100] [--policy YAML] [options]',
+  summary:
+    "canary-monitor's analysis: a line per interval (requests, error rate and P95 per color), an event per step, the rollback it makes on its own (--auto-rollback false to only judge), then the verdict",
+  usage:
+    'monitor [--mode canary|ramp|post-promotion] [--duration S] [--interval S] [--steps 10,50,100] [--policy YAML] [options]',
   example: `agent-loop monitor --mode ramp --steps 10,50,100 --duration 300 ${HOSTS_EXAMPLE}`,
   action: 'canary-monitor',
   fields: { ...hostFields, ...rollbackRuntimeInputs, ...monitorPhaseInputs },
@@ -261,16 +339,25 @@ const monitorCommand = define({
   run: async (inputs, context) => {
     const log = logFor(context);
     const watched = await monitor(context.hosts, {
-      ...monitorSettings(inputs, sessionFromInputs(inputs, context.run, log, systemClock, context.signal), monitorPolicy(inputs)),
-      onSample: (sample, current) => log.info(progressLine(sample, current, current.colors.canary, current.colors.stable)),
+      ...monitorSettings(
+        inputs,
+        sessionFromInputs(inputs, context.run, log, systemClock, context.signal),
+        monitorPolicy(inputs),
+      ),
+      onSample: (sample, current) =>
+        log.info(progressLine(sample, current, current.colors.canary, current.colors.stable)),
       onEvent: (event) => log.info(`event: ${event.kind}: ${event.message}`),
     });
     if (context.json) process.stdout.write(`${terminalJson(watched)}\n`);
     else {
       terminal.info(`verdict: ${watched.verdict}: ${watched.reason}`);
       if (watched.rollback) hostLines(watched.rollback);
-      if (watched.rollback?.ok) terminal.info(`rolled back to ${watched.rollback.version} ${watched.rollbackMs} ms after the decision`);
-      else if (watched.rollback) terminal.warn(`the automatic rollback failed: ${watched.rollback.error ?? 'see above'}; roll back with: agent-loop rollback`);
+      if (watched.rollback?.ok)
+        terminal.info(`rolled back to ${watched.rollback.version} ${watched.rollbackMs} ms after the decision`);
+      else if (watched.rollback)
+        terminal.warn(
+          `the automatic rollback failed: ${watched.rollback.error ?? 'see above'}; roll back with: agent-loop rollback`,
+        );
     }
     return watched.verdict === 'success' ? ExitCode.ok : ExitCode.failed;
   },
@@ -278,16 +365,33 @@ const monitorCommand = define({
 
 const holdCommand = define({
   name: 'hold',
-  summary: 'keeps a ramp at its current step: the monitor watches the step window after window, still ready to roll back, until agent-loop resume; refuses when no host runs a canary; takes no lock',
+  summary:
+    'keeps a ramp at its current step: the monitor watches the step window after window, still ready to roll back, until agent-loop resume; refuses when no host runs a canary; takes no lock',
   usage: 'hold [--reason TEXT] [options]',
   example: `agent-loop hold --reason "waiting for the ops review" ${HOSTS_EXAMPLE}`,
   action: 'canary-monitor',
   fields: { ...hostFields, reason: reasonField('held from the command line') },
-  descriptions: { reason: 'Why the ramp is held: kept in the hold request on every host, shown by status and in the monitor\'s held event.' },
+  descriptions: {
+    reason:
+      "Why the ramp is held: kept in the hold request on every host, shown by status and in the monitor's held event.",
+  },
   run: async (inputs, context) => {
-    const session = sessionFromInputs({ ...inputs, 'split-key': DEFAULT_SPLIT_KEY }, context.run, warningsOnly, systemClock);
+    const session = sessionFromInputs(
+      { ...inputs, 'split-key': DEFAULT_SPLIT_KEY },
+      context.run,
+      warningsOnly,
+      systemClock,
+    );
     // Read first (no lock): a hold with no canary would wait, unseen, for a ramp nobody started.
-    const statuses = await fleetStatus(context.hosts, { app: session.app, ...(session.router ? { router: session.router } : {}), splitKey: session.splitKey, connect: session.connect, maxParallel: session.maxParallel, clock: session.clock, log: terminal });
+    const statuses = await fleetStatus(context.hosts, {
+      app: session.app,
+      ...(session.router ? { router: session.router } : {}),
+      splitKey: session.splitKey,
+      connect: session.connect,
+      maxParallel: session.maxParallel,
+      clock: session.clock,
+      log: terminal,
+    });
     const unread = statuses.filter((one) => one.error);
     if (unread.length > 0) {
       for (const one of unread) terminal.warn(`${one.host}: cannot be read: ${one.error}`);
@@ -296,7 +400,8 @@ const holdCommand = define({
     }
     const without = statuses.filter((one) => !one.canary);
     if (without.length > 0) {
-      const serving = (one: (typeof statuses)[number]) => (one.active ? `${one.colors[one.active]?.version ?? one.active} serves all traffic` : 'nothing is deployed');
+      const serving = (one: (typeof statuses)[number]) =>
+        one.active ? `${one.colors[one.active]?.version ?? one.active} serves all traffic` : 'nothing is deployed';
       throw new Refusal(
         without.length === statuses.length
           ? `there is no canary or ramp to hold: ${[...new Set(without.map(serving))].join('; ')}`
@@ -306,8 +411,13 @@ const holdCommand = define({
     const written = await setHold(context.hosts, session, { reason: inputs.reason });
     const canary = statuses[0]!.canary!;
     const lock = statuses[0]!.lock;
-    const ramping = lock?.phase === 'monitor ramp' ? `${lockHolder(lock.phase)} run ${lock.runId} keeps it there after its current window` : 'no ramp runs on it now: one started later stays at its first step';
-    terminal.info(`hold requested on ${written.length} host(s): ${canary.version} at ${canary.percent}% stays at its current step, watched, until agent-loop resume; ${ramping}`);
+    const ramping =
+      lock?.phase === 'monitor ramp'
+        ? `${lockHolder(lock.phase)} run ${lock.runId} keeps it there after its current window`
+        : 'no ramp runs on it now: one started later stays at its first step';
+    terminal.info(
+      `hold requested on ${written.length} host(s): ${canary.version} at ${canary.percent}% stays at its current step, watched, until agent-loop resume; ${ramping}`,
+    );
     return ExitCode.ok;
   },
 });
@@ -320,7 +430,12 @@ const resumeCommand = define({
   action: 'canary-monitor',
   fields: { ...hostFields },
   run: async (inputs, context) => {
-    const session = sessionFromInputs({ ...inputs, 'split-key': DEFAULT_SPLIT_KEY }, context.run, warningsOnly, systemClock);
+    const session = sessionFromInputs(
+      { ...inputs, 'split-key': DEFAULT_SPLIT_KEY },
+      context.run,
+      warningsOnly,
+      systemClock,
+    );
     const written = await setHold(context.hosts, session, null);
     terminal.info(`hold lifted on ${written.length} host(s): a held ramp goes on after its current window`);
     return ExitCode.ok;
@@ -328,4 +443,13 @@ const resumeCommand = define({
 });
 
 /** Every command, in the order the help lists them. */
-export const COMMANDS: readonly Command[] = [status, deployCommand, promoteCommand, rollbackCommand, abortCommand, monitorCommand, holdCommand, resumeCommand];
+export const COMMANDS: readonly Command[] = [
+  status,
+  deployCommand,
+  promoteCommand,
+  rollbackCommand,
+  abortCommand,
+  monitorCommand,
+  holdCommand,
+  resumeCommand,
+];

@@ -28,9 +28,14 @@ const CLI_OPTIONS: Record<string, { placeholder: string; note: string; descripti
   'ssh-known-hosts-file': {
     placeholder: 'PATH',
     note: 'required unless --insecure-skip-host-key-check, or the lines themselves with --ssh-known-hosts',
-    description: 'File of known_hosts lines for every host (e.g. the checked output of ssh-keyscan). An unknown or changed host key is refused.',
+    description:
+      'File of known_hosts lines for every host (e.g. the checked output of ssh-keyscan). An unknown or changed host key is refused.',
   },
-  json: { placeholder: '', note: '', description: 'Print the result as JSON on stdout; progress is left out, warnings still go to stderr.' },
+  json: {
+    placeholder: '',
+    note: '',
+    description: 'Print the result as JSON on stdout; progress is left out, warnings still go to stderr.',
+  },
   help: { placeholder: '', note: '', description: 'Print this help (also -h).' },
 };
 
@@ -43,15 +48,30 @@ function readDescriptions(): Descriptions {
   const here = dirname(realpathSync(process.argv[1] ?? '.'));
   let shipped: Record<string, Record<string, string>> | null = null;
   try {
-    shipped = JSON.parse(readFileSync(join(here, 'action-inputs.json'), 'utf8')) as Record<string, Record<string, string>>;
+    shipped = JSON.parse(readFileSync(join(here, 'action-inputs.json'), 'utf8')) as Record<
+      string,
+      Record<string, string>
+    >;
   } catch {
     shipped = null;
   }
   const read = (action: string): Record<string, string> => {
     try {
-      const inputs = shipped ? (shipped[action] ?? {}) : Object.fromEntries(Object.entries((parseYaml(readFileSync(join(here, '..', '..', 'actions', action, 'action.yml'), 'utf8')) as { inputs?: Record<string, { description?: string }> }).inputs ?? {}).map(([name, input]) => [name, input.description ?? '']));
+      const inputs = shipped
+        ? (shipped[action] ?? {})
+        : Object.fromEntries(
+            Object.entries(
+              (
+                parseYaml(readFileSync(join(here, '..', '..', 'actions', action, 'action.yml'), 'utf8')) as {
+                  inputs?: Record<string, { description?: string }>;
+                }
+              ).inputs ?? {},
+            ).map(([name, input]) => [name, input.description ?? '']),
+          );
       // The command line is the nginx method: the rollback action's "Method nginx:" goes without saying.
-      return Object.fromEntries(Object.entries(inputs).map(([name, description]) => [name, description.replace(/^Method nginx: /, '')]));
+      return Object.fromEntries(
+        Object.entries(inputs).map(([name, description]) => [name, description.replace(/^Method nginx: /, '')]),
+      );
     } catch {
       return {};
     }
@@ -66,7 +86,8 @@ function readDescriptions(): Descriptions {
 /** Every option a command takes, with how it is written. */
 export function commandOptions(command: Command): Map<string, OptionKind> {
   const options = new Map<string, OptionKind>();
-  for (const [name, field] of Object.entries(command.fields)) options.set(name, typeof defaultValue(field) === 'boolean' ? 'boolean' : 'value');
+  for (const [name, field] of Object.entries(command.fields))
+    options.set(name, typeof defaultValue(field) === 'boolean' ? 'boolean' : 'value');
   for (const name of FILE_INPUTS) options.set(`${name}-file`, 'value');
   options.set('json', 'switch');
   options.set('help', 'switch');
@@ -131,7 +152,12 @@ function wrap(text: string, indent: string, width = 100): string[] {
   return lines;
 }
 
-const EXIT_LINES = ['exit codes:', ...EXIT_MEANINGS.flatMap(([code, meaning]) => wrap(meaning, '      ').map((line, index) => (index === 0 ? `  ${code}   ${line.trimStart()}` : line)))];
+const EXIT_LINES = [
+  'exit codes:',
+  ...EXIT_MEANINGS.flatMap(([code, meaning]) =>
+    wrap(meaning, '      ').map((line, index) => (index === 0 ? `  ${code}   ${line.trimStart()}` : line)),
+  ),
+];
 
 /** `agent-loop <command> --help`. */
 export function commandHelp(command: Command): string {
@@ -145,14 +171,26 @@ export function commandHelp(command: Command): string {
     ['hosts and SSH', names.filter(isHost)],
     ['output', names.filter((name) => name === 'json' || name === 'help')],
   ];
-  const lines = [...wrap(`agent-loop ${command.name}: ${command.summary}.`, ''), '', `usage: agent-loop ${command.usage}`, '', ...wrap('Each option can also be given in the environment variable named beside it; a flag wins over the variable.', '')];
+  const lines = [
+    ...wrap(`agent-loop ${command.name}: ${command.summary}.`, ''),
+    '',
+    `usage: agent-loop ${command.usage}`,
+    '',
+    ...wrap(
+      'Each option can also be given in the environment variable named beside it; a flag wins over the variable.',
+      '',
+    ),
+  ];
   for (const [title, members] of sections) {
     if (members.length === 0) continue;
     lines.push('', `${title}:`);
     for (const name of members) {
       const note = optionNote(command, name);
       const value = placeholder(command, name);
-      lines.push(`  --${name}${value ? ` ${value}` : ''}${note ? `  (${note})` : ''}`, ...wrap(describe(command, name, descriptions), '      '));
+      lines.push(
+        `  --${name}${value ? ` ${value}` : ''}${note ? `  (${note})` : ''}`,
+        ...wrap(describe(command, name, descriptions), '      '),
+      );
     }
   }
   lines.push('', 'example:', `  ${command.example}`, '', ...EXIT_LINES);
@@ -163,15 +201,25 @@ export function commandHelp(command: Command): string {
 export function overview(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));
   const lines = [
-    ...wrap("agent-loop: the actions' deploy, promote, rollback and canary analysis from a terminal, with the same inputs, checks, locks, state and audit log, for when GitHub Actions is slow or down.", ''),
+    ...wrap(
+      "agent-loop: the actions' deploy, promote, rollback and canary analysis from a terminal, with the same inputs, checks, locks, state and audit log, for when GitHub Actions is slow or down.",
+      '',
+    ),
     '',
     'usage: agent-loop <command> [options]',
     '       agent-loop <command> --help    every option of a command, with its environment variable and default',
     '',
     'commands:',
-    ...COMMANDS.flatMap((command) => wrap(command.summary, ' '.repeat(width + 4)).map((line, index) => (index === 0 ? `  ${command.name.padEnd(width)}  ${line.trimStart()}` : line))),
+    ...COMMANDS.flatMap((command) =>
+      wrap(command.summary, ' '.repeat(width + 4)).map((line, index) =>
+        index === 0 ? `  ${command.name.padEnd(width)}  ${line.trimStart()}` : line,
+      ),
+    ),
     '',
-    ...wrap('Every option can also be given in the environment: --ssh-private-key-file PATH is AGENT_LOOP_SSH_PRIVATE_KEY_FILE=PATH (upper case, hyphens as underscores); a flag wins over the variable.', ''),
+    ...wrap(
+      'Every option can also be given in the environment: --ssh-private-key-file PATH is AGENT_LOOP_SSH_PRIVATE_KEY_FILE=PATH (upper case, hyphens as underscores); a flag wins over the variable.',
+      '',
+    ),
     '',
     'example:',
     `  ${COMMANDS[0]!.example}`,

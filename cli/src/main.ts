@@ -16,14 +16,21 @@ import { closest, envName, fileOrText, FILE_INPUTS, optionValue, parseOptions } 
 const HELP_WORDS = new Set(['help', '--help', '-h']);
 
 /** Which command the arguments name, or the help they ask for. */
-function route(argv: readonly string[]): { help: true; command: Command | null } | { help: false; command: Command; args: readonly string[] } {
+function route(
+  argv: readonly string[],
+): { help: true; command: Command | null } | { help: false; command: Command; args: readonly string[] } {
   const [first = '', ...rest] = argv;
   if (first === '') throw new ConfigurationError('a command is required');
   const find = (name: string): Command => {
     const command = COMMANDS.find((candidate) => candidate.name === name);
     if (command) return command;
-    const suggestion = closest(name, COMMANDS.map((candidate) => candidate.name));
-    throw new ConfigurationError(`unknown command ${JSON.stringify(name)}${suggestion ? `; did you mean ${suggestion}?` : ''} (commands: ${COMMANDS.map((candidate) => candidate.name).join(', ')})`);
+    const suggestion = closest(
+      name,
+      COMMANDS.map((candidate) => candidate.name),
+    );
+    throw new ConfigurationError(
+      `unknown command ${JSON.stringify(name)}${suggestion ? `; did you mean ${suggestion}?` : ''} (commands: ${COMMANDS.map((candidate) => candidate.name).join(', ')})`,
+    );
   };
   if (HELP_WORDS.has(first)) return { help: true, command: rest[0] && !rest[0].startsWith('-') ? find(rest[0]) : null };
   if (first.startsWith('-')) throw new ConfigurationError(`a command comes first, before ${first}`);
@@ -38,7 +45,9 @@ function warnUnknownVariables(env: NodeJS.ProcessEnv): void {
   for (const variable of Object.keys(env)) {
     if (!variable.startsWith('AGENT_LOOP_') || known.has(variable)) continue;
     const suggestion = closest(variable.slice('AGENT_LOOP_'.length), names);
-    terminal.warn(`${variable} is set, but no command reads it${suggestion ? `; did you mean AGENT_LOOP_${suggestion}?` : ''}`);
+    terminal.warn(
+      `${variable} is set, but no command reads it${suggestion ? `; did you mean AGENT_LOOP_${suggestion}?` : ''}`,
+    );
   }
 }
 
@@ -61,19 +70,28 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     }
     warnUnknownVariables(env);
     const knownHosts = fileOrText(line.flags, env, 'ssh-known-hosts');
-    const inputs = readInputs(command.fields, (name) => (name === 'ssh-known-hosts' ? knownHosts : optionValue(line.flags, env, name))) as Record<string, unknown> & Context['connection'];
+    const inputs = readInputs(command.fields, (name) =>
+      name === 'ssh-known-hosts' ? knownHosts : optionValue(line.flags, env, name),
+    ) as Record<string, unknown> & Context['connection'];
     for (const [name, message] of Object.entries(command.required ?? {})) {
       if (inputs[name] === '') throw new ConfigurationError(`Input '${name}': ${message}`);
     }
     command.check?.(inputs);
     const privateKey = fileOrText(line.flags, env, 'ssh-private-key');
-    if (privateKey === '') throw new ConfigurationError("Input 'ssh-private-key': is required: --ssh-private-key-file PATH, AGENT_LOOP_SSH_PRIVATE_KEY_FILE or AGENT_LOOP_SSH_PRIVATE_KEY");
+    if (privateKey === '')
+      throw new ConfigurationError(
+        "Input 'ssh-private-key': is required: --ssh-private-key-file PATH, AGENT_LOOP_SSH_PRIVATE_KEY_FILE or AGENT_LOOP_SSH_PRIVATE_KEY",
+      );
     const connection = { ...inputs, 'ssh-private-key': privateKey, 'slack-webhook-url': '' };
     const hosts = resolveHosts(connection);
     // The actor goes into the hosts' state and audit log, which accept a user name only; the run id
     // says it came from the command line.
     const user = env.USER ?? '';
-    const run = { runId: `cli-${process.pid}-${Date.now().toString(36)}`, actor: /^[A-Za-z0-9._@[\]-]{1,100}$/.test(user) ? user : 'operator', runUrl: '' };
+    const run = {
+      runId: `cli-${process.pid}-${Date.now().toString(36)}`,
+      actor: /^[A-Za-z0-9._@[\]-]{1,100}$/.test(user) ? user : 'operator',
+      runUrl: '',
+    };
     // Ctrl-C works as the runner's cancel does: nothing new starts, and a rollback finishes the switch it began.
     const cancel = new AbortController();
     process.once('SIGINT', () => cancel.abort());
@@ -90,7 +108,8 @@ function isConfigurationError(error: unknown): boolean {
 
 function heldLock(error: unknown): LockHeld | null {
   if (error instanceof LockHeld) return error;
-  if (error instanceof AggregateError) return (error.errors.find((inner) => inner instanceof LockHeld) as LockHeld | undefined) ?? null;
+  if (error instanceof AggregateError)
+    return (error.errors.find((inner) => inner instanceof LockHeld) as LockHeld | undefined) ?? null;
   return null;
 }
 
@@ -112,7 +131,9 @@ function reportError(error: unknown, command: string, contacted: boolean): ExitC
     return ExitCode.refused;
   }
   if (isConfigurationError(error)) {
-    process.stderr.write(`agent-loop: ${message(text)}\n${command ? `agent-loop ${command} --help lists every option` : 'agent-loop --help lists the commands'}\n`);
+    process.stderr.write(
+      `agent-loop: ${message(text)}\n${command ? `agent-loop ${command} --help lists every option` : 'agent-loop --help lists the commands'}\n`,
+    );
     return ExitCode.usage;
   }
   process.stderr.write(`agent-loop: ${message(text)}\n`);

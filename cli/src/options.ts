@@ -28,7 +28,11 @@ const BOOLEAN_WORDS = /^(true|false|yes|no|on|off)$/i;
 export const envName = (name: string): string => `AGENT_LOOP_${name.toUpperCase().replace(/-/g, '_')}`;
 
 /** Reads the options after the command. `-h` is `--help`. */
-export function parseOptions(args: readonly string[], options: ReadonlyMap<string, OptionKind>, command: string): CommandLine {
+export function parseOptions(
+  args: readonly string[],
+  options: ReadonlyMap<string, OptionKind>,
+  command: string,
+): CommandLine {
   const flags = new Map<string, string>();
   let json = false;
   let help = false;
@@ -72,7 +76,9 @@ export function parseOptions(args: readonly string[], options: ReadonlyMap<strin
 
 function unknownOption(name: string, known: readonly string[], command: string): ConfigurationError {
   const suggestion = closest(name, known);
-  return new ConfigurationError(`unknown option --${name} for ${command}${suggestion ? `; did you mean --${suggestion}?` : ''}`);
+  return new ConfigurationError(
+    `unknown option --${name} for ${command}${suggestion ? `; did you mean --${suggestion}?` : ''}`,
+  );
 }
 
 /** The known word nearest to `word` (edit distance, a shared prefix breaking ties), or null when none is near. */
@@ -107,7 +113,11 @@ export function optionValue(flags: ReadonlyMap<string, string>, env: NodeJS.Proc
  * An input that may come from a file (`--<name>-file PATH` or AGENT_LOOP_<NAME>_FILE) or as text.
  * A file that cannot be read is a usage error naming the option it came from.
  */
-export function fileOrText(flags: ReadonlyMap<string, string>, env: NodeJS.ProcessEnv, name: (typeof FILE_INPUTS)[number]): string {
+export function fileOrText(
+  flags: ReadonlyMap<string, string>,
+  env: NodeJS.ProcessEnv,
+  name: (typeof FILE_INPUTS)[number],
+): string {
   const option = `${name}-file`;
   const path = flags.get(option) ?? env[envName(option)] ?? '';
   if (path === '') return optionValue(flags, env, name);
@@ -116,7 +126,14 @@ export function fileOrText(flags: ReadonlyMap<string, string>, env: NodeJS.Proce
     return readFileSync(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? (error as Error).message);
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'it is a directory'
+            : (code ?? (error as Error).message);
     throw new ConfigurationError(`${source}: cannot read ${JSON.stringify(path)}: ${why}`);
   }
 }

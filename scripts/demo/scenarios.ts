@@ -32,7 +32,8 @@ export interface DemoScenario {
 }
 
 // Why jobs are left out; jobs left out for the same reason are said together.
-const NO_REPOSITORY = 'the lab has no repository to test nor image to build: its hosts run a stand-in service under any image name';
+const NO_REPOSITORY =
+  'the lab has no repository to test nor image to build: its hosts run a stand-in service under any image name';
 const NO_APPROVAL = 'only with promote-approval-environment, not set here';
 const AFTER = 'left out for time: the DORA figures come once, at the end';
 
@@ -41,7 +42,14 @@ const deploy = (job = 'production'): DemoStep => ({ job, uses: 'blue-green', wit
 const promote = (job = 'production'): DemoStep => ({ job, uses: 'blue-green', with: { phase: 'promote' } });
 
 /** deploy.yml's jobs the pushes to main leave out. */
-const deployLeftOut = { gates: NO_REPOSITORY, build: NO_REPOSITORY, approve: NO_APPROVAL, 'end-canary': NO_APPROVAL, 'post-deploy': AFTER, checklist: AFTER };
+const deployLeftOut = {
+  gates: NO_REPOSITORY,
+  build: NO_REPOSITORY,
+  approve: NO_APPROVAL,
+  'end-canary': NO_APPROVAL,
+  'post-deploy': AFTER,
+  checklist: AFTER,
+};
 
 export const SCENARIOS: readonly DemoScenario[] = [
   {
@@ -50,7 +58,13 @@ export const SCENARIOS: readonly DemoScenario[] = [
     message: 'feat: stream agent steps',
     canary: 'healthy',
     canarySeconds: 10,
-    steps: [plan, { job: 'staging', uses: 'deploy-staging' }, deploy(), { job: 'production', uses: 'canary-monitor', with: { mode: 'canary' } }, promote('promote')],
+    steps: [
+      plan,
+      { job: 'staging', uses: 'deploy-staging' },
+      deploy(),
+      { job: 'production', uses: 'canary-monitor', with: { mode: 'canary' } },
+      promote('promote'),
+    ],
     leftOut: deployLeftOut,
   },
   {
@@ -61,7 +75,12 @@ export const SCENARIOS: readonly DemoScenario[] = [
     message: 'perf: new cache',
     canary: 'answers 20% errors',
     canarySeconds: 60,
-    steps: [plan, { job: 'staging', uses: 'deploy-staging' }, deploy(), { job: 'production', uses: 'canary-monitor', with: { mode: 'canary' } }],
+    steps: [
+      plan,
+      { job: 'staging', uses: 'deploy-staging' },
+      deploy(),
+      { job: 'production', uses: 'canary-monitor', with: { mode: 'canary' } },
+    ],
     leftOut: { ...deployLeftOut, promote: 'the canary failed and was rolled back by the monitor' },
   },
   {
@@ -70,7 +89,17 @@ export const SCENARIOS: readonly DemoScenario[] = [
     message: "[train-model] retrain on last week's data",
     canary: 'healthy',
     canarySeconds: 10,
-    steps: [plan, { job: 'train', uses: 'compare-metrics', note: 'the caller’s training, drift and performance commands are not run: the demo writes the two metrics reports that compare-metrics reads' }, deploy(), { job: 'production', uses: 'canary-monitor', with: { mode: 'ramp', model: 'true' } }, promote()],
+    steps: [
+      plan,
+      {
+        job: 'train',
+        uses: 'compare-metrics',
+        note: 'the caller’s training, drift and performance commands are not run: the demo writes the two metrics reports that compare-metrics reads',
+      },
+      deploy(),
+      { job: 'production', uses: 'canary-monitor', with: { mode: 'ramp', model: 'true' } },
+      promote(),
+    ],
     leftOut: { build: NO_REPOSITORY, 'post-deploy': AFTER, checklist: AFTER },
   },
   {
@@ -81,7 +110,13 @@ export const SCENARIOS: readonly DemoScenario[] = [
     message: 'fix: agent timeout',
     canary: 'healthy',
     canarySeconds: 10,
-    steps: [plan, { job: 'notify-start', name: 'Hotfix started' }, deploy(), { job: 'production', uses: 'canary-monitor', with: { mode: 'canary', 'incident-severity': 'critical' } }, promote()],
+    steps: [
+      plan,
+      { job: 'notify-start', name: 'Hotfix started' },
+      deploy(),
+      { job: 'production', uses: 'canary-monitor', with: { mode: 'canary', 'incident-severity': 'critical' } },
+      promote(),
+    ],
     leftOut: { 'critical-tests': NO_REPOSITORY, build: NO_REPOSITORY, 'post-deploy': AFTER, checklist: AFTER },
   },
 ];
@@ -90,11 +125,15 @@ export const SCENARIOS: readonly DemoScenario[] = [
 export function leftOutText(leftOut: Record<string, string>): string {
   const byReason = new Map<string, string[]>();
   for (const [job, why] of Object.entries(leftOut)) byReason.set(why, [...(byReason.get(why) ?? []), job]);
-  const names = (jobs: string[]) => (jobs.length === 1 ? jobs[0]! : `${jobs.slice(0, -1).join(', ')} and ${jobs.at(-1)!}`);
+  const names = (jobs: string[]) =>
+    jobs.length === 1 ? jobs[0]! : `${jobs.slice(0, -1).join(', ')} and ${jobs.at(-1)!}`;
   return [...byReason].map(([why, jobs]) => `${names(jobs)} (${why})`).join('; ');
 }
 
 /** The jobs the demo runs, in order, once each: "plan → staging → production → promote". */
 export function jobsRun(scenario: DemoScenario): string {
-  return scenario.steps.map((step) => step.job).filter((job, index, jobs) => jobs.indexOf(job) === index).join(' → ');
+  return scenario.steps
+    .map((step) => step.job)
+    .filter((job, index, jobs) => jobs.indexOf(job) === index)
+    .join(' → ');
 }

@@ -17,7 +17,9 @@ export function cut(text: string, width: number): string {
 export function inlineText(markdown: string): string {
   const unescape = (text: string) => text.replace(/\\([\\`*_{}[\]()#+\-.!|:>~$<&])/g, '$1');
   return markdown
-    .replace(/\[((?:\\.|[^\]\\])*)\]\(([^)\s]+)\)/g, (_match, label: string, url: string) => (unescape(label) === url ? url : `${unescape(label)} (${url})`))
+    .replace(/\[((?:\\.|[^\]\\])*)\]\(([^)\s]+)\)/g, (_match, label: string, url: string) =>
+      unescape(label) === url ? url : `${unescape(label)} (${url})`,
+    )
     .replace(/\*\*([^*]+)\*\*/g, '$1')
     .replace(/(?<!\\)`+/g, '')
     .replace(/\\([\\`*_{}[\]()#+\-.!|:>~$<&])/g, '$1')
@@ -32,7 +34,11 @@ const LINE_WIDTH = 140;
 export function terminalMarkdown(markdown: string, options: { upTo?: string } = {}): string {
   const out: string[] = [];
   const lines = markdown.split('\n');
-  const cells = (row: string): string[] => row.replace(/^\|\s?|\s?\|$/g, '').split(/(?<!\\) \| /).map((cell) => inlineText(cell).trim());
+  const cells = (row: string): string[] =>
+    row
+      .replace(/^\|\s?|\s?\|$/g, '')
+      .split(/(?<!\\) \| /)
+      .map((cell) => inlineText(cell).trim());
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (options.upTo && line.startsWith(options.upTo)) break;
@@ -53,14 +59,26 @@ export function terminalMarkdown(markdown: string, options: { upTo?: string } = 
     }
     if (line.startsWith('|')) {
       const full: string[][] = [];
-      for (; i < lines.length && lines[i]!.startsWith('|'); i++) if (!/^\|[\s|:-]+\|$/.test(lines[i]!)) full.push(cells(lines[i]!));
+      for (; i < lines.length && lines[i]!.startsWith('|'); i++)
+        if (!/^\|[\s|:-]+\|$/.test(lines[i]!)) full.push(cells(lines[i]!));
       i--;
       const last = full[0]!.length - 1;
-      const before = full[0]!.slice(0, last).reduce((sum, _, column) => sum + Math.min(CELL_WIDTH, Math.max(...full.map((row) => (row[column] ?? '').length))) + 2, 4);
-      const rows = full.map((row) => row.map((cell, column) => cut(cell, column === last ? Math.max(CELL_WIDTH, LINE_WIDTH - before) : CELL_WIDTH)));
+      const before = full[0]!
+        .slice(0, last)
+        .reduce(
+          (sum, _, column) =>
+            sum + Math.min(CELL_WIDTH, Math.max(...full.map((row) => (row[column] ?? '').length))) + 2,
+          4,
+        );
+      const rows = full.map((row) =>
+        row.map((cell, column) => cut(cell, column === last ? Math.max(CELL_WIDTH, LINE_WIDTH - before) : CELL_WIDTH)),
+      );
       const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
       for (const [index, row] of rows.entries()) {
-        const text = row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
+        const text = row
+          .map((cell, column) => cell.padEnd(widths[column]!))
+          .join('  ')
+          .trimEnd();
         out.push(`    ${index === 0 ? `\x1b[2m${text}\x1b[0m` : text}`);
       }
       continue;

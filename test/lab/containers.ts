@@ -14,7 +14,17 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { allocatePorts, isAlive, releasePorts, startLab, terminate, waitForPort, type Lab, type LabHost, type StartLabOptions } from './index';
+import {
+  allocatePorts,
+  isAlive,
+  releasePorts,
+  startLab,
+  terminate,
+  waitForPort,
+  type Lab,
+  type LabHost,
+  type StartLabOptions,
+} from './index';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -29,7 +39,10 @@ export interface Engine {
   host: string;
   pid: number;
   /** Runs the docker client against this engine. */
-  docker(args: string[], opts?: { input?: string; timeoutMs?: number; env?: Record<string, string> }): Promise<{ stdout: string; stderr: string }>;
+  docker(
+    args: string[],
+    opts?: { input?: string; timeoutMs?: number; env?: Record<string, string> },
+  ): Promise<{ stdout: string; stderr: string }>;
   stop(): Promise<void>;
 }
 
@@ -78,12 +91,22 @@ export interface StartContainerLabOptions extends Omit<StartLabOptions, 'hostEnv
 
 // --------------------------------------------------------------------------------- helpers
 
-async function run(cmd: string, args: string[], what: string, opts: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<{ stdout: string; stderr: string }> {
+async function run(
+  cmd: string,
+  args: string[],
+  what: string,
+  opts: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<{ stdout: string; stderr: string }> {
   return await new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...opts.env } }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${what} failed: ${error.message}\n${stderr}${stdout}`.trim()));
-      else resolve({ stdout, stderr });
-    });
+    const child = execFile(
+      cmd,
+      args,
+      { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...opts.env } },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`${what} failed: ${error.message}\n${stderr}${stdout}`.trim()));
+        else resolve({ stdout, stderr });
+      },
+    );
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
@@ -142,28 +165,41 @@ export async function startEngine(dir: string, name: string): Promise<Engine> {
   const child = spawn(
     'dockerd',
     [
-      '--data-root', path.join(dir, 'data'),
-      '--exec-root', path.join(dir, 'exec'),
-      '--host', `unix://${socket}`,
-      '--pidfile', pidFile,
+      '--data-root',
+      path.join(dir, 'data'),
+      '--exec-root',
+      path.join(dir, 'exec'),
+      '--host',
+      `unix://${socket}`,
+      '--pidfile',
+      pidFile,
       // No docker0 and no iptables rules: compose's per-project bridges and docker-proxy are enough.
       '--iptables=false',
       '--bridge=none',
-      '--default-address-pool', `base=${pool.base},size=24`,
-      '--storage-driver', 'overlay2',
-      '--shutdown-timeout', '3',
+      '--default-address-pool',
+      `base=${pool.base},size=24`,
+      '--storage-driver',
+      'overlay2',
+      '--shutdown-timeout',
+      '3',
     ],
     { detached: true, stdio: ['ignore', log, log] },
   );
   fs.closeSync(log);
   child.unref();
   const host = `unix://${socket}`;
-  const docker: Engine['docker'] = (args, opts = {}) => run('docker', args, `docker ${args.slice(0, 3).join(' ')} (${name})`, { ...opts, env: { DOCKER_HOST: host, DOCKER_BUILDKIT: '0', DOCKER_CONFIG: path.join(dir, 'client'), ...opts.env } });
+  const docker: Engine['docker'] = (args, opts = {}) =>
+    run('docker', args, `docker ${args.slice(0, 3).join(' ')} (${name})`, {
+      ...opts,
+      env: { DOCKER_HOST: host, DOCKER_BUILDKIT: '0', DOCKER_CONFIG: path.join(dir, 'client'), ...opts.env },
+    });
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null || (child.pid !== undefined && !isAlive(child.pid))) {
       pool.release();
-      throw new Error(`dockerd ${name} exited at start: ${fs.readFileSync(path.join(dir, 'dockerd.log'), 'utf8').split('\n').slice(-10).join('\n')}`);
+      throw new Error(
+        `dockerd ${name} exited at start: ${fs.readFileSync(path.join(dir, 'dockerd.log'), 'utf8').split('\n').slice(-10).join('\n')}`,
+      );
     }
     try {
       await docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 5000 });
@@ -182,7 +218,9 @@ export async function startEngine(dir: string, name: string): Promise<Engine> {
     stopping ??= (async () => {
       if (isAlive(pid)) {
         // Containers and compose networks first, so that no shim, docker-proxy or bridge outlives the engine.
-        const ids = (await docker(['ps', '-aq'], { timeoutMs: 20_000 }).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
+        const ids = (await docker(['ps', '-aq'], { timeoutMs: 20_000 }).catch(() => ({ stdout: '' }))).stdout
+          .split('\n')
+          .filter(Boolean);
         if (ids.length > 0) await docker(['rm', '-f', ...ids], { timeoutMs: 60_000 }).catch(() => undefined);
         await docker(['network', 'prune', '-f'], { timeoutMs: 20_000 }).catch(() => undefined);
         await terminate([pid], 'SIGTERM', 15_000);
@@ -205,19 +243,33 @@ export async function startRegistry(dir: string, port: number, auth = false): Pr
   let authBlock = '';
   if (password) {
     // distribution reads bcrypt entries only; perl's crypt() is libcrypt's, which has bcrypt ($2b$).
-    const salt = Array.from({ length: 22 }, () => './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[Math.floor(Math.random() * 64)]).join('');
-    const { stdout } = await run('perl', ['-e', 'print crypt($ARGV[0], $ARGV[1])', password, `$2b$05$${salt}`], 'bcrypt with perl');
+    const salt = Array.from(
+      { length: 22 },
+      () => './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[Math.floor(Math.random() * 64)],
+    ).join('');
+    const { stdout } = await run(
+      'perl',
+      ['-e', 'print crypt($ARGV[0], $ARGV[1])', password, `$2b$05$${salt}`],
+      'bcrypt with perl',
+    );
     if (!stdout.startsWith('$2b$')) throw new Error(`perl crypt() has no bcrypt here: ${stdout}`);
     await fsp.writeFile(path.join(dir, 'htpasswd'), `${user}:${stdout}\n`);
     authBlock = `auth:\n  htpasswd:\n    realm: agent-loop-lab\n    path: ${path.join(dir, 'htpasswd')}\n`;
   }
   const config = path.join(dir, 'config.yml');
-  await fsp.writeFile(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'storage')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${authBlock}`);
+  await fsp.writeFile(
+    config,
+    `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'storage')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${authBlock}`,
+  );
   const log = fs.openSync(path.join(dir, 'registry.log'), 'a');
   const child = spawn('docker-registry', ['serve', config], { detached: true, stdio: ['ignore', log, log] });
   fs.closeSync(log);
   child.unref();
-  await waitForPort(port, 15_000, () => `docker-registry: ${fs.readFileSync(path.join(dir, 'registry.log'), 'utf8').slice(-2000)}`);
+  await waitForPort(
+    port,
+    15_000,
+    () => `docker-registry: ${fs.readFileSync(path.join(dir, 'registry.log'), 'utf8').slice(-2000)}`,
+  );
   const pid = child.pid!;
   return {
     address: `127.0.0.1:${port}`,
@@ -242,7 +294,8 @@ async function baseImageTar(dir: string): Promise<string> {
   await fsp.chmod(path.join(root, 'usr/bin/node'), 0o755);
   await copy('/bin/busybox', '/bin/busybox');
   await fsp.chmod(path.join(root, 'bin/busybox'), 0o755);
-  for (const tool of ['sh', 'wget', 'true', 'false', 'sleep']) await fsp.symlink('busybox', path.join(root, 'bin', tool));
+  for (const tool of ['sh', 'wget', 'true', 'false', 'sleep'])
+    await fsp.symlink('busybox', path.join(root, 'bin', tool));
   const { stdout } = await run('ldd', [node], 'ldd node');
   for (const lib of stdout.match(/\/\S+/g) ?? []) await copy(lib, lib);
   await fsp.mkdir(path.join(root, 'tmp'), { mode: 0o1777 });
@@ -253,7 +306,10 @@ async function baseImageTar(dir: string): Promise<string> {
 }
 
 function dockerfile(version: string, opts: ImageOptions): string {
-  const probe = opts.healthcheck === 'failing' ? '["/bin/false"]' : `["/bin/wget", "-q", "-O", "/dev/null", "http://127.0.0.1:${CONTAINER_PORT}/health"]`;
+  const probe =
+    opts.healthcheck === 'failing'
+      ? '["/bin/false"]'
+      : `["/bin/wget", "-q", "-O", "/dev/null", "http://127.0.0.1:${CONTAINER_PORT}/health"]`;
   const entry = opts.exitAtOnce
     ? `["/usr/bin/node", "-e", ${JSON.stringify(`console.error(${JSON.stringify(opts.exitAtOnce)}); process.exit(3)`)}, "--"]`
     : `["/usr/bin/node", "/app/app-server.mjs", "--host", "0.0.0.0", "--port", "${CONTAINER_PORT}", "--knobs", "/knobs", "--version", ${JSON.stringify(version)}]`;
@@ -325,19 +381,31 @@ export async function startContainerLab(opts: StartContainerLabOptions = {}): Pr
     engines.push(...started);
     registries.push(registry, ...(authRegistry ? [authRegistry] : []));
     const build = builder!;
-    await build.docker(['import', '--change', 'ENV PATH=/usr/bin:/bin', tar, 'agent-loop-base:lab'], { timeoutMs: 120_000 });
+    await build.docker(['import', '--change', 'ENV PATH=/usr/bin:/bin', tar, 'agent-loop-base:lab'], {
+      timeoutMs: 120_000,
+    });
     await fsp.rm(tar);
-    if (authRegistry) await build.docker(['login', '--username', authRegistry.user!, '--password-stdin', authRegistry.address], { input: authRegistry.password! });
+    if (authRegistry)
+      await build.docker(['login', '--username', authRegistry.user!, '--password-stdin', authRegistry.address], {
+        input: authRegistry.password!,
+      });
 
-    lab = await startLab({ ...opts, hosts: count, app, hostEnv: (name) => ({ DOCKER_HOST: engines[names.indexOf(name)]!.host }) });
+    lab = await startLab({
+      ...opts,
+      hosts: count,
+      app,
+      hostEnv: (name) => ({ DOCKER_HOST: engines[names.indexOf(name)]!.host }),
+    });
     const composeFile = path.join(dir, 'docker-compose.yml');
     await fsp.writeFile(composeFile, composeFileText(path.join(lab.dir, 'knobs')));
 
-    const imageRef = (tag: string, which: 'open' | 'auth' = 'open') => `${(which === 'auth' ? authRegistry ?? registry : registry).address}/${app}:${tag}`;
+    const imageRef = (tag: string, which: 'open' | 'auth' = 'open') =>
+      `${(which === 'auth' ? (authRegistry ?? registry) : registry).address}/${app}:${tag}`;
     let builds = 0;
     const buildImage = async (version: string, imageOpts: ImageOptions = {}): Promise<string> => {
       if (!/^[A-Za-z0-9._-]+$/.test(version)) throw new Error(`bad version ${version}`);
-      if (imageOpts.registry === 'auth' && !authRegistry) throw new Error('start the container lab with authRegistry: true');
+      if (imageOpts.registry === 'auth' && !authRegistry)
+        throw new Error('start the container lab with authRegistry: true');
       const context = path.join(dir, `build-${++builds}`);
       await fsp.mkdir(context);
       await fsp.copyFile(path.join(HERE, 'app-server.mjs'), path.join(context, 'app-server.mjs'));
@@ -348,7 +416,17 @@ export async function startContainerLab(opts: StartContainerLabOptions = {}): Pr
       await fsp.rm(context, { recursive: true, force: true });
       return ref;
     };
-    return { lab, engines, builder: build, registry, ...(authRegistry ? { authRegistry } : {}), composeFile, imageRef, buildImage, stop };
+    return {
+      lab,
+      engines,
+      builder: build,
+      registry,
+      ...(authRegistry ? { authRegistry } : {}),
+      composeFile,
+      imageRef,
+      buildImage,
+      stop,
+    };
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;
@@ -360,10 +438,34 @@ export function leftovers(dir: string, pids: number[]): { mounts: string[]; pids
   return { mounts: fs.existsSync('/proc/self/mountinfo') ? mountsUnder(dir) : [], pids: pids.filter(isAlive) };
 }
 
-
 /** Runs a shell command on a lab host over its sshd, as the actions do (DOCKER_HOST and HOME from its SetEnv). */
-export async function onHost(lab: Lab, host: LabHost, command: string, timeoutMs = 120_000): Promise<{ stdout: string; stderr: string }> {
+export async function onHost(
+  lab: Lab,
+  host: LabHost,
+  command: string,
+  timeoutMs = 120_000,
+): Promise<{ stdout: string; stderr: string }> {
   const known = path.join(lab.dir, 'known_hosts.containers');
   if (!fs.existsSync(known)) await fsp.writeFile(known, lab.knownHosts + '\n');
-  return await run('ssh', ['-i', lab.clientKeyPath, '-o', `UserKnownHostsFile=${known}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-p', String(host.sshPort), 'root@127.0.0.1', command], `ssh ${host.name}: ${command}`, { timeoutMs });
+  return await run(
+    'ssh',
+    [
+      '-i',
+      lab.clientKeyPath,
+      '-o',
+      `UserKnownHostsFile=${known}`,
+      '-o',
+      'GlobalKnownHostsFile=/dev/null',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-p',
+      String(host.sshPort),
+      'root@127.0.0.1',
+      command,
+    ],
+    `ssh ${host.name}: ${command}`,
+    { timeoutMs },
+  );
 }

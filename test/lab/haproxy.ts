@@ -58,7 +58,9 @@ export interface Haproxy {
   stop(): Promise<void>;
 }
 
-export function haproxyConfig(options: HaproxyOptions & { backend: string; socket: string; pidFile: string; logSocket?: string }): string {
+export function haproxyConfig(
+  options: HaproxyOptions & { backend: string; socket: string; pidFile: string; logSocket?: string },
+): string {
   return `global
   pidfile ${options.pidFile}
   stats socket ${options.socket} mode 600 level admin
@@ -120,15 +122,22 @@ export async function startHaproxy(options: HaproxyOptions): Promise<Haproxy> {
     // The syslog receiver: each datagram HAProxy sends is one line (HAProxy ends each with a new line).
     await fsp.rm(logSocket, { force: true });
     await fsp.writeFile(log, '');
-    receiver = spawn('socat', ['-u', `UNIX-RECV:${logSocket},mode=600`, `OPEN:${log},creat,append`], { stdio: 'ignore', detached: true });
+    receiver = spawn('socat', ['-u', `UNIX-RECV:${logSocket},mode=600`, `OPEN:${log},creat,append`], {
+      stdio: 'ignore',
+      detached: true,
+    });
     receiver.unref();
     const until = Date.now() + 5000;
     while (!fs.existsSync(logSocket)) {
-      if (Date.now() > until || receiver.exitCode !== null) throw new Error(`the log receiver of HAProxy in ${dir} did not start`);
+      if (Date.now() > until || receiver.exitCode !== null)
+        throw new Error(`the log receiver of HAProxy in ${dir} did not start`);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
-  await fsp.writeFile(config, haproxyConfig({ ...options, backend, socket, pidFile, ...(logSocket ? { logSocket } : {}) }));
+  await fsp.writeFile(
+    config,
+    haproxyConfig({ ...options, backend, socket, pidFile, ...(logSocket ? { logSocket } : {}) }),
+  );
   try {
     await execFileP('haproxy', ['-c', '-q', '-f', config], { timeout: 10_000 });
     await execFileP('haproxy', ['-D', '-f', config], { timeout: 10_000 });
@@ -172,7 +181,13 @@ export async function startHaproxy(options: HaproxyOptions): Promise<Haproxy> {
 /** One line on a HAProxy socket through socat, as the router sends it. */
 export function sendLine(line: string, socket: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile('socat', ['-T', '5', '-', `UNIX-CONNECT:${socket}`], { timeout: 10_000 }, (error, stdout, stderr) => (error ? reject(new Error(`socat ${socket}: ${stderr || error.message}`)) : resolve(stdout)));
+    const child = execFile(
+      'socat',
+      ['-T', '5', '-', `UNIX-CONNECT:${socket}`],
+      { timeout: 10_000 },
+      (error, stdout, stderr) =>
+        error ? reject(new Error(`socat ${socket}: ${stderr || error.message}`)) : resolve(stdout),
+    );
     child.stdin?.end(`${line}\n`);
   });
 }

@@ -494,7 +494,8 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
   const app = opts.app ?? 'agentloop';
   if (!Number.isInteger(count) || count < 1 || count > 200) throw new Error(`hosts must be 1..200, got ${count}`);
   if (!/^[a-z0-9][a-z0-9-]*$/.test(app)) throw new Error(`app must match [a-z0-9][a-z0-9-]*, got ${app}`);
-  if (opts.loginUser !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(opts.loginUser)) throw new Error(`loginUser must be a user name, got ${opts.loginUser}`);
+  if (opts.loginUser !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(opts.loginUser))
+    throw new Error(`loginUser must be a user name, got ${opts.loginUser}`);
   const serverSrc = path.join(HERE, 'app-server.mjs');
 
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'al-lab-'));
@@ -589,7 +590,16 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
     await Promise.all([
       keygen(clientKeyPath, 'agent-loop-lab-client'),
       ...hostDirs.map(async (hd, i) => {
-        for (const d of ['', 'state', 'nginx', 'nginx/conf', 'nginx/conf.d', 'nginx/sites', 'nginx/logs', 'nginx/temp']) {
+        for (const d of [
+          '',
+          'state',
+          'nginx',
+          'nginx/conf',
+          'nginx/conf.d',
+          'nginx/sites',
+          'nginx/logs',
+          'nginx/temp',
+        ]) {
           await fsp.mkdir(path.join(hd, d), { recursive: true });
         }
         await keygen(path.join(hd, 'ssh_host_ed25519_key'), `agent-loop-lab-h${i + 1}`);
@@ -658,14 +668,20 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
             'Subsystem sftp internal-sftp',
             // bash run by sshd reads ~/.bashrc; this machine's root .bashrc runs `pyenv init`, which
             // adds ~100 ms to every command. A lab host's HOME is its own folder, without one.
-            `SetEnv HOME=${h.dir}${Object.entries(opts.hostEnv?.(h.name) ?? {}).map(([key, value]) => ` ${key}=${value}`).join('')}`,
+            `SetEnv HOME=${h.dir}${Object.entries(opts.hostEnv?.(h.name) ?? {})
+              .map(([key, value]) => ` ${key}=${value}`)
+              .join('')}`,
             '',
           ].join('\n'),
         );
         await fsp.writeFile(path.join(h.nginxPrefix, 'conf', 'nginx.conf'), nginxConf(h.nginxPrefix));
 
         const child = opts.ownSystemDirs
-          ? spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', await ownSystemDirs(h.dir), 'sshd', sshdConfig], { stdio: ['ignore', 'ignore', 'pipe'] })
+          ? spawn(
+              'unshare',
+              ['--mount', '--propagation', 'private', 'sh', '-c', await ownSystemDirs(h.dir), 'sshd', sshdConfig],
+              { stdio: ['ignore', 'ignore', 'pipe'] },
+            )
           : spawn('/usr/sbin/sshd', ['-D', '-e', '-f', sshdConfig], { stdio: ['ignore', 'ignore', 'pipe'] });
         rt.sshd = child;
         child.stderr?.setEncoding('utf8');
@@ -682,9 +698,26 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
         await run('nginx', nginxArgs, `nginx start (${h.name})`);
 
         if (opts.router === 'haproxy') {
-          rt.haproxy = await startHaproxy({ dir: path.join(h.dir, 'haproxy'), frontendPort: ports[runtimes.indexOf(rt) * perHost + 5] as number, bluePort: h.bluePort, greenPort: h.greenPort, backend: app, log: true, extraSockets: [{ path: path.join(h.dir, 'haproxy', 'operator.sock'), level: 'operator' }] });
+          rt.haproxy = await startHaproxy({
+            dir: path.join(h.dir, 'haproxy'),
+            frontendPort: ports[runtimes.indexOf(rt) * perHost + 5] as number,
+            bluePort: h.bluePort,
+            greenPort: h.greenPort,
+            backend: app,
+            log: true,
+            extraSockets: [{ path: path.join(h.dir, 'haproxy', 'operator.sock'), level: 'operator' }],
+          });
           const started = rt.haproxy;
-          h.haproxy = { socket: started.socket, backend: started.backend, frontendPort: started.frontendPort, url: started.url, pidFile: started.pidFile, log: started.log as string, operatorSocket: path.join(h.dir, 'haproxy', 'operator.sock'), cli: (line) => started.cli(line) };
+          h.haproxy = {
+            socket: started.socket,
+            backend: started.backend,
+            frontendPort: started.frontendPort,
+            url: started.url,
+            pidFile: started.pidFile,
+            log: started.log as string,
+            operatorSocket: path.join(h.dir, 'haproxy', 'operator.sock'),
+            cli: (line) => started.cli(line),
+          };
         }
 
         await waitForPort(h.sshPort, 10_000, () => {
@@ -711,7 +744,13 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
           `  nginx-conf-dir: ${h.nginxConfDir}`,
           `  nginx-command: ${h.nginxCommand}`,
           // Behind HAProxy: its admin socket and backend, and its log as the access log the deploy marks and haproxy-log reads.
-          ...(h.haproxy ? [`  access-log: ${h.haproxy.log}`, `  haproxy-socket: ${h.haproxy.socket}`, `  haproxy-backend: ${h.haproxy.backend}`] : [`  access-log: ${h.accessLog}`]),
+          ...(h.haproxy
+            ? [
+                `  access-log: ${h.haproxy.log}`,
+                `  haproxy-socket: ${h.haproxy.socket}`,
+                `  haproxy-backend: ${h.haproxy.backend}`,
+              ]
+            : [`  access-log: ${h.accessLog}`]),
         ].join('\n'),
       )
       .join('\n');

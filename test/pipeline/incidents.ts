@@ -43,7 +43,12 @@ export function statusesByVersion(traffic: TrafficResult): Record<string, Record
 }
 
 /** Polls `check` every `everyMs` until it is true, or throws after `timeoutMs` naming `what`. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 250): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  everyMs = 250,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
@@ -70,7 +75,10 @@ export function keepLog(name: string, scenario: ScenarioRun): void {
   const dir = process.env.INCIDENTS_LOG_DIR;
   if (!dir) return;
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${name}.log`), `${scenario.run.log.join('\n')}\n\n${JSON.stringify(scenario.run.jobs, null, 1)}\n`);
+  writeFileSync(
+    join(dir, `${name}.log`),
+    `${scenario.run.log.join('\n')}\n\n${JSON.stringify(scenario.run.jobs, null, 1)}\n`,
+  );
 }
 
 /**
@@ -82,6 +90,8 @@ export function assertOwnDeployUser(world: World): void {
   const entry = spawnSync('getent', ['passwd', world.user], { encoding: 'utf8' }).stdout.trim();
   const home = entry.split(':')[5] ?? '';
   if (home !== join(world.dir, 'home')) {
-    throw new Error(`the deploy user is not this world's any more (${entry ? `its home is ${home}` : 'it was deleted'}): another pipeline test ran on this machine at the same time; run one at a time`);
+    throw new Error(
+      `the deploy user is not this world's any more (${entry ? `its home is ${home}` : 'it was deleted'}): another pipeline test ran on this machine at the same time; run one at a time`,
+    );
   }
 }

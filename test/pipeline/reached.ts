@@ -31,16 +31,20 @@ export function recordReached(scenario: string, caller: string, jobs: Record<str
   appendFileSync(file, `${JSON.stringify({ scenario, caller, jobs: ran } satisfies Record_)}\n`);
 }
 
-const jobsOf = (file: string): string[] => Object.keys((parse(readFileSync(file, 'utf8')) as { jobs?: Record<string, unknown> }).jobs ?? {});
+const jobsOf = (file: string): string[] =>
+  Object.keys((parse(readFileSync(file, 'utf8')) as { jobs?: Record<string, unknown> }).jobs ?? {});
 
 /** Every job a scenario should reach: each example's own jobs, and each called workflow's, as `<file>/<job>`. */
 export function allJobs(): string[] {
   const all = new Set<string>();
   for (const example of readdirSync(join(REPO_ROOT, 'examples')).filter((name) => name.endsWith('.yml'))) {
-    const jobs = (parse(readFileSync(join(REPO_ROOT, 'examples', example), 'utf8')) as { jobs: Record<string, { uses?: string }> }).jobs;
+    const jobs = (
+      parse(readFileSync(join(REPO_ROOT, 'examples', example), 'utf8')) as { jobs: Record<string, { uses?: string }> }
+    ).jobs;
     for (const [id, job] of Object.entries(jobs)) {
       const called = /\.github\/workflows\/([\w.-]+\.yml)@/.exec(job.uses ?? '')?.[1];
-      if (called) for (const inner of jobsOf(join(REPO_ROOT, '.github', 'workflows', called))) all.add(`${called}/${inner}`);
+      if (called)
+        for (const inner of jobsOf(join(REPO_ROOT, '.github', 'workflows', called))) all.add(`${called}/${inner}`);
       else all.add(`${example}/${id}`);
     }
   }
@@ -49,7 +53,11 @@ export function allJobs(): string[] {
 
 /** The `<file>/<job>` names a recorded run reached. */
 function reachedNames(record: Record_): string[] {
-  const jobs = (parse(readFileSync(join(REPO_ROOT, 'examples', record.caller), 'utf8')) as { jobs: Record<string, { uses?: string }> }).jobs;
+  const jobs = (
+    parse(readFileSync(join(REPO_ROOT, 'examples', record.caller), 'utf8')) as {
+      jobs: Record<string, { uses?: string }>;
+    }
+  ).jobs;
   return record.jobs.flatMap((key) => {
     const [outer, inner] = key.split('/');
     const called = /\.github\/workflows\/([\w.-]+\.yml)@/.exec(jobs[outer!]?.uses ?? '')?.[1];
@@ -62,7 +70,10 @@ function reachedNames(record: Record_): string[] {
  * After a test run: null when not every scenario file ran; else the jobs none reached that
  * NOT_YET does not name, and the NOT_YET entries that are reached now (stale).
  */
-export function unreached(file: string, notYet: Record<string, string> = NOT_YET): { missing: string[]; stale: string[] } | null {
+export function unreached(
+  file: string,
+  notYet: Record<string, string> = NOT_YET,
+): { missing: string[]; stale: string[] } | null {
   if (!existsSync(file)) return null;
   const records = readFileSync(file, 'utf8')
     .split('\n')

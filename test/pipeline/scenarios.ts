@@ -56,7 +56,10 @@ export function variables(world: World, overrides: Record<string, string> = {}):
 }
 
 /** The secrets of README step 2: repository secrets, and each environment's own. */
-export function secrets(world: World): { secrets: Record<string, string>; envSecrets: Record<string, Record<string, string>> } {
+export function secrets(world: World): {
+  secrets: Record<string, string>;
+  envSecrets: Record<string, Record<string, string>>;
+} {
   const registry = world.ct.authRegistry!;
   const hostCredentials = { SSH_PRIVATE_KEY: world.ct.lab.clientKey, SSH_KNOWN_HOSTS: world.ct.lab.knownHosts };
   return {
@@ -79,7 +82,13 @@ export async function runCaller(
   world: World,
   caller: string,
   event: string,
-  options: { ref?: string; inputs?: Record<string, string>; environments?: Record<string, GateAnswer>; vars?: Record<string, string>; log?: (line: string) => void } = {},
+  options: {
+    ref?: string;
+    inputs?: Record<string, string>;
+    environments?: Record<string, GateAnswer>;
+    vars?: Record<string, string>;
+    log?: (line: string) => void;
+  } = {},
 ): Promise<ScenarioRun> {
   const scenario = scenarioName(); // before any await: the stack still names the test file
   const work = join(world.dir, `run-${++runs}`);
@@ -127,7 +136,14 @@ export interface RunTimes {
 function recordTimes(scenario: string, caller: string, event: string, done: ScenarioRun): void {
   const file = process.env[TIMES_VARIABLE];
   if (!file) return;
-  const times: RunTimes = { scenario, caller, event, conclusion: done.run.conclusion, seconds: done.seconds, jobSeconds: done.jobSeconds };
+  const times: RunTimes = {
+    scenario,
+    caller,
+    event,
+    conclusion: done.run.conclusion,
+    seconds: done.seconds,
+    jobSeconds: done.jobSeconds,
+  };
   appendFileSync(file, `${JSON.stringify(times)}\n`);
 }
 
@@ -153,7 +169,10 @@ function jobSeconds(log: string[]): Record<string, number> {
  * Steady traffic through every production host's nginx while `body` runs: 20 requests a second to
  * each, in rounds of at most 50 s (the traffic generator's own bound), until `body` ends.
  */
-export async function withTraffic<T>(world: World, body: () => Promise<T>): Promise<{ value: T; traffic: TrafficResult }> {
+export async function withTraffic<T>(
+  world: World,
+  body: () => Promise<T>,
+): Promise<{ value: T; traffic: TrafficResult }> {
   let running = true;
   const rounds: TrafficResult[] = [];
   const loops = world.production.map(async (host) => {
@@ -198,9 +217,11 @@ function mergeTraffic(results: TrafficResult[]): TrafficResult {
 }
 
 /** Each job's result, by `<job>` or `<caller job>/<called job>`. */
-export const results = (scenario: ScenarioRun): Record<string, string> => Object.fromEntries(Object.entries(scenario.run.jobs).map(([job, record]) => [job, record.result]));
+export const results = (scenario: ScenarioRun): Record<string, string> =>
+  Object.fromEntries(Object.entries(scenario.run.jobs).map(([job, record]) => [job, record.result]));
 /** The run's error annotations, as `<job>: <message>`. */
-export const errors = (scenario: ScenarioRun): string[] => scenario.run.annotations.filter((a) => a.level === 'error').map((a) => `${a.job ?? 'run'}: ${a.message}`);
+export const errors = (scenario: ScenarioRun): string[] =>
+  scenario.run.annotations.filter((a) => a.level === 'error').map((a) => `${a.job ?? 'run'}: ${a.message}`);
 
 /** What each production host's nginx serves now, as `<status> <x-version>` → count, over 20 requests a host. */
 export async function served(world: World): Promise<Record<string, number>> {

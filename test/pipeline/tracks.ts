@@ -22,10 +22,12 @@ export function step(scenario: ScenarioRun, job: string, id: string) {
  * default queries (`agent_loop_model_drift_score{app,color}` and the rest) find them.
  */
 export function startAppPrometheus(world: World): Promise<RunningPrometheus> {
-  return startPrometheus(world.production.flatMap((host) => [
-    { port: host.bluePort, labels: { app: APP, color: 'blue', instance_host: host.name } },
-    { port: host.greenPort, labels: { app: APP, color: 'green', instance_host: host.name } },
-  ]));
+  return startPrometheus(
+    world.production.flatMap((host) => [
+      { port: host.bluePort, labels: { app: APP, color: 'blue', instance_host: host.name } },
+      { port: host.greenPort, labels: { app: APP, color: 'green', instance_host: host.name } },
+    ]),
+  );
 }
 
 /** A log sink writing to a file when TRACKS_LOG names one (for reading a run after the fact). */
@@ -37,7 +39,9 @@ export function logTo(file = process.env.TRACKS_LOG): ((line: string) => void) |
 export async function registryTags(world: World): Promise<string[]> {
   const registry = world.ct.authRegistry!;
   const auth = Buffer.from(`${registry.user}:${registry.password}`).toString('base64');
-  const response = await fetch(`http://${registry.address}/v2/${APP}/tags/list`, { headers: { authorization: `Basic ${auth}` } });
+  const response = await fetch(`http://${registry.address}/v2/${APP}/tags/list`, {
+    headers: { authorization: `Basic ${auth}` },
+  });
   if (!response.ok) throw new Error(`registry tags: HTTP ${response.status}`);
   return ((await response.json()) as { tags?: string[] }).tags ?? [];
 }
@@ -46,15 +50,30 @@ export async function registryTags(world: World): Promise<string[]> {
  * A file as the container serving `version` on production host `index` has it (`docker exec` on
  * that host's engine), or null when no running container serves that version there.
  */
-export async function fileInServingContainer(world: World, index: number, version: string, file: string): Promise<string | null> {
+export async function fileInServingContainer(
+  world: World,
+  index: number,
+  version: string,
+  file: string,
+): Promise<string | null> {
   const engine = world.ct.engines[index]!;
   const ids = (await engine.docker(['ps', '--quiet', '--filter', 'status=running'])).stdout.split('\n').filter(Boolean);
   for (const id of ids) {
-    const command = JSON.parse((await engine.docker(['inspect', '--format', '{{json .Config.Cmd}}', id])).stdout) as string[] | null;
+    const command = JSON.parse((await engine.docker(['inspect', '--format', '{{json .Config.Cmd}}', id])).stdout) as
+      string[] | null;
     const at = command?.indexOf('--version') ?? -1;
     if (at < 0 || command![at + 1] !== version) continue;
     // The image has node and no cat.
-    return (await engine.docker(['exec', id, '/usr/bin/node', '-e', "process.stdout.write(require('node:fs').readFileSync(process.argv[1], 'utf8'))", file])).stdout;
+    return (
+      await engine.docker([
+        'exec',
+        id,
+        '/usr/bin/node',
+        '-e',
+        "process.stdout.write(require('node:fs').readFileSync(process.argv[1], 'utf8'))",
+        file,
+      ])
+    ).stdout;
   }
   return null;
 }

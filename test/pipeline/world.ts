@@ -52,7 +52,8 @@ export interface World {
   stop(): Promise<void>;
 }
 
-const root = (command: string, args: string[]): string => execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const root = (command: string, args: string[]): string =>
+  execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** Makes every folder from `path` up to `/` traversable, so the deploy user can reach a socket in it. */
 function traversable(path: string): void {
@@ -84,8 +85,10 @@ async function takeWorldLock(timeoutMs: number): Promise<() => void> {
       } catch {
         // Being written right now, or being removed.
       }
-      if (Number.isInteger(owner) && owner !== process.pid && !isAlive(owner)) rmSync(LOCK, { recursive: true, force: true });
-      else if (Date.now() > deadline) throw new Error(`another pipeline world (pid ${owner}) still holds ${LOCK} after ${timeoutMs / 1000} s`);
+      if (Number.isInteger(owner) && owner !== process.pid && !isAlive(owner))
+        rmSync(LOCK, { recursive: true, force: true });
+      else if (Date.now() > deadline)
+        throw new Error(`another pipeline world (pid ${owner}) still holds ${LOCK} after ${timeoutMs / 1000} s`);
       else await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   }
@@ -97,13 +100,27 @@ export async function startWorld(options: { waitMs?: number } = {}): Promise<Wor
   // make (its comment says so) is someone's real user: the world refuses to touch it.
   const user = 'deploy';
   const existing = spawnSync('getent', ['passwd', user], { encoding: 'utf8' }).stdout;
-  if (existing && !existing.includes(MARK)) throw new Error(`a user ${user} exists on this machine and is not this test's: the pipeline scenarios need to make their own`);
+  if (existing && !existing.includes(MARK))
+    throw new Error(
+      `a user ${user} exists on this machine and is not this test's: the pipeline scenarios need to make their own`,
+    );
   if (existing) spawnSync('userdel', [user]);
   const dir = mkdtempSync(join(tmpdir(), 'al-pipe-'));
   chmodSync(dir, 0o755);
-  root('useradd', ['--create-home', '--home-dir', join(dir, 'home'), '--shell', '/bin/bash', '--user-group', '--comment', MARK, user]);
+  root('useradd', [
+    '--create-home',
+    '--home-dir',
+    join(dir, 'home'),
+    '--shell',
+    '/bin/bash',
+    '--user-group',
+    '--comment',
+    MARK,
+    user,
+  ]);
   root('usermod', ['-p', '*', user]);
-  const parts: { ct?: ContainerLab; github?: FakeGitHub; slack?: FakeSlack; npm?: AuditRegistry; ports?: number[] } = {};
+  const parts: { ct?: ContainerLab; github?: FakeGitHub; slack?: FakeSlack; npm?: AuditRegistry; ports?: number[] } =
+    {};
   const stop = async () => {
     await Promise.all([parts.ct?.stop(), parts.github?.close(), parts.slack?.close(), parts.npm?.close()]);
     if (parts.ports) releasePorts(parts.ports);
@@ -134,15 +151,26 @@ export async function startWorld(options: { waitMs?: number } = {}): Promise<Wor
       // (bash reads it for an SSH command) after a line of the user's own, and the registry login.
       mkdirSync(join(host.dir, '.docker'), { recursive: true });
       const auth = Buffer.from(`${registry.user}:${registry.password}`).toString('base64');
-      writeFileSync(join(host.dir, '.docker', 'config.json'), JSON.stringify({ auths: { [registry.address]: { auth } } }), { mode: 0o600 });
+      writeFileSync(
+        join(host.dir, '.docker', 'config.json'),
+        JSON.stringify({ auths: { [registry.address]: { auth } } }),
+        { mode: 0o600 },
+      );
       chownSync(join(host.dir, '.docker'), uid, gid);
       chownSync(join(host.dir, '.docker', 'config.json'), uid, gid);
-      writeFileSync(join(host.dir, '.bashrc'), `export AGENT_LOOP_HOST=${host.name}\n${readFileSync('/etc/skel/.bashrc', 'utf8')}`, { mode: 0o644 });
+      writeFileSync(
+        join(host.dir, '.bashrc'),
+        `export AGENT_LOOP_HOST=${host.name}\n${readFileSync('/etc/skel/.bashrc', 'utf8')}`,
+        { mode: 0o644 },
+      );
     }
     // The hosts' compose file, in the deploy user's home as a team keeps it (compose-file's default
     // docker-compose.yml is relative to it): the example application's, with the lab's knobs folder
     // (how the tests make a version misbehave). One home serves every lab host: one machine.
-    const compose = readFileSync(join(FIXTURE_APP, 'docker-compose.yml'), 'utf8').replace('${AGENT_LOOP_KNOBS:-/var/lib/agent-loop/knobs}', join(ct.lab.dir, 'knobs'));
+    const compose = readFileSync(join(FIXTURE_APP, 'docker-compose.yml'), 'utf8').replace(
+      '${AGENT_LOOP_KNOBS:-/var/lib/agent-loop/knobs}',
+      join(ct.lab.dir, 'knobs'),
+    );
     writeFileSync(join(dir, 'home', 'docker-compose.yml'), compose, { mode: 0o644 });
     const [h1, h2, h3] = ct.lab.hosts as [LabHost, LabHost, LabHost];
     parts.ports = await allocatePorts(1, dir);
@@ -169,7 +197,9 @@ export async function startWorld(options: { waitMs?: number } = {}): Promise<Wor
       installUpgradePrograms: () => {
         for (const host of ct.lab.hosts) {
           const log = join(host.dir, 'system', 'upgrades.log');
-          const nginx = ['/usr/sbin/nginx', '-p', `${host.nginxPrefix}/`, '-c', 'conf/nginx.conf', '-s', 'reload'].map(shellWord).join(' ');
+          const nginx = ['/usr/sbin/nginx', '-p', `${host.nginxPrefix}/`, '-c', 'conf/nginx.conf', '-s', 'reload']
+            .map(shellWord)
+            .join(' ');
           const program = [
             '#!/bin/sh',
             'set -eu',

@@ -21,16 +21,30 @@ export function labHosts(lab: Lab, hostsInput = lab.hostsInput): HostSpec[] {
   // The secrets are left out: reading them would print the runner's ::add-mask:: commands.
   const { 'ssh-private-key': _key, 'slack-webhook-url': _webhook, ...fields } = hostInputs;
   // A lab with HAProxy names each host's socket and backend, which the inputs take behind router haproxy only.
-  const values: Record<string, string> = { hosts: hostsInput, 'ssh-known-hosts': lab.knownHosts, app: lab.app, router: lab.hosts[0]?.haproxy ? 'haproxy' : '' };
+  const values: Record<string, string> = {
+    hosts: hostsInput,
+    'ssh-known-hosts': lab.knownHosts,
+    app: lab.app,
+    router: lab.hosts[0]?.haproxy ? 'haproxy' : '',
+  };
   const inputs = readInputs(fields, (name) => values[name] ?? '');
   return resolveHosts({ ...inputs, 'ssh-private-key': lab.clientKey, 'slack-webhook-url': '' });
 }
 
-export function sessionSettings(lab: Lab, overrides: Partial<SessionSettings> = {}, log: Logger = silentLogger): SessionSettings {
+export function sessionSettings(
+  lab: Lab,
+  overrides: Partial<SessionSettings> = {},
+  log: Logger = silentLogger,
+): SessionSettings {
   return {
     app: lab.app,
     splitKey: '$request_id',
-    connect: { privateKey: lab.clientKey, knownHosts: lab.knownHosts, insecureSkipHostKeyCheck: false, connectTimeoutMs: 10_000 },
+    connect: {
+      privateKey: lab.clientKey,
+      knownHosts: lab.knownHosts,
+      insecureSkipHostKeyCheck: false,
+      connectTimeoutMs: 10_000,
+    },
     lock: { waitSeconds: 0, staleSeconds: 3600, breakStale: false },
     maxParallel: 10,
     run: { runId: `test-${process.pid}`, actor: 'vitest', runUrl: '' },
@@ -49,7 +63,17 @@ export function deploySettings(lab: Lab, version: string, overrides: Partial<Dep
     runtime: commandRuntime(lab.startCommand, lab.stopCommand),
     healthPaths: ['/health', '/ready'],
     healthTimeoutSeconds: 15,
-    smokeRequests: [{ method: 'POST', path: '/run-agent', body: { instruction: 'Hello test', use_ollama: true }, status: 200, json: false, prometheus: false, 'p95-ms': 2000 }],
+    smokeRequests: [
+      {
+        method: 'POST',
+        path: '/run-agent',
+        body: { instruction: 'Hello test', use_ollama: true },
+        status: 200,
+        json: false,
+        prometheus: false,
+        'p95-ms': 2000,
+      },
+    ],
     preflight: { minFreeDiskMb: 1, minFreeMemoryMb: 1 },
     commandTimeoutSeconds: 60,
     ...overrides,
@@ -70,7 +94,11 @@ export function promoteSettings(lab: Lab, version = '', overrides: Partial<Promo
   };
 }
 
-export function rollbackSettings(lab: Lab, target: RollbackSettings['target'] = { kind: 'previous' }, overrides: Partial<RollbackSettings> = {}): RollbackSettings {
+export function rollbackSettings(
+  lab: Lab,
+  target: RollbackSettings['target'] = { kind: 'previous' },
+  overrides: Partial<RollbackSettings> = {},
+): RollbackSettings {
   return {
     ...sessionSettings(lab),
     target,
@@ -99,7 +127,14 @@ export function monitorSettings(lab: Lab, policy: Policy, overrides: Partial<Mon
     memory: 'none',
     autoRollback: true,
     rollbackOn: ['failure', 'error', 'inconclusive'],
-    rollback: { reason: '', runtime: commandRuntime(lab.startCommand, lab.stopCommand), healthPaths: ['/health', '/ready'], healthTimeoutSeconds: 15, keepFailed: false, commandTimeoutSeconds: 60 },
+    rollback: {
+      reason: '',
+      runtime: commandRuntime(lab.startCommand, lab.stopCommand),
+      healthPaths: ['/health', '/ready'],
+      healthTimeoutSeconds: 15,
+      keepFailed: false,
+      commandTimeoutSeconds: 60,
+    },
     ...overrides,
   };
 }

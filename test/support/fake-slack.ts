@@ -29,7 +29,8 @@ export function slackProblem(message: unknown): string | null {
     if (!['section', 'context', 'divider', 'header'].includes(block.type)) return 'invalid_blocks';
     if (block.type === 'section') {
       const sectionText = block.text?.text;
-      if (typeof sectionText !== 'string' || sectionText.length === 0 || sectionText.length > 3000) return 'invalid_blocks';
+      if (typeof sectionText !== 'string' || sectionText.length === 0 || sectionText.length > 3000)
+        return 'invalid_blocks';
     }
   }
   return null;

@@ -10,7 +10,10 @@ import { startRecorder, type Recorder } from './recorder';
 /** Set-up that several lab tests share. */
 
 /** A lab whose hosts serve `version` through nginx: started, deployed with the blue-green procedure, site enabled. */
-export async function startServingLab(version = 'v1', options: { hosts?: number } = {}): Promise<{ lab: Lab; hosts: HostSpec[] }> {
+export async function startServingLab(
+  version = 'v1',
+  options: { hosts?: number } = {},
+): Promise<{ lab: Lab; hosts: HostSpec[] }> {
   const lab = await startLab({ hosts: options.hosts ?? 2 });
   try {
     const hosts = labHosts(lab);

@@ -30,7 +30,19 @@ export function user(login = 'github-actions[bot]', id = 41898282) {
   };
 }
 
-export function deployment(repo: string, fields: { id: number; sha: string; ref: string; task?: string; environment: string; description?: string | null; payload: Record<string, unknown>; created_at: string }) {
+export function deployment(
+  repo: string,
+  fields: {
+    id: number;
+    sha: string;
+    ref: string;
+    task?: string;
+    environment: string;
+    description?: string | null;
+    payload: Record<string, unknown>;
+    created_at: string;
+  },
+) {
   const url = `${API}/repos/${repo}/deployments/${fields.id}`;
   return {
     url,
@@ -53,7 +65,18 @@ export function deployment(repo: string, fields: { id: number; sha: string; ref:
   };
 }
 
-export function deploymentStatus(repo: string, deploymentId: number, fields: { id: number; state: string; description?: string; log_url?: string; environment?: string; created_at: string }) {
+export function deploymentStatus(
+  repo: string,
+  deploymentId: number,
+  fields: {
+    id: number;
+    state: string;
+    description?: string;
+    log_url?: string;
+    environment?: string;
+    created_at: string;
+  },
+) {
   return {
     url: `${API}/repos/${repo}/deployments/${deploymentId}/statuses/${fields.id}`,
     id: fields.id,
@@ -73,7 +96,11 @@ export function deploymentStatus(repo: string, deploymentId: number, fields: { i
 }
 
 /** `web`: where the issue's page is (html_url), github.com unless a stand-in serves it. */
-export function issue(repo: string, fields: { id: number; number: number; title: string; body: string; labels: string[]; created_at: string }, web = WEB) {
+export function issue(
+  repo: string,
+  fields: { id: number; number: number; title: string; body: string; labels: string[]; created_at: string },
+  web = WEB,
+) {
   const url = `${API}/repos/${repo}/issues/${fields.number}`;
   return {
     id: fields.id,
@@ -89,7 +116,15 @@ export function issue(repo: string, fields: { id: number; number: number; title:
     title: fields.title,
     body: fields.body,
     user: user(),
-    labels: fields.labels.map((name, index) => ({ id: fields.id * 100 + index, node_id: `LA_${fields.id}_${index}`, url: `${API}/repos/${repo}/labels/${encodeURIComponent(name)}`, name, description: null, color: 'ededed', default: false })),
+    labels: fields.labels.map((name, index) => ({
+      id: fields.id * 100 + index,
+      node_id: `LA_${fields.id}_${index}`,
+      url: `${API}/repos/${repo}/labels/${encodeURIComponent(name)}`,
+      name,
+      description: null,
+      color: 'ededed',
+      default: false,
+    })),
     assignee: null,
     assignees: [],
     milestone: null,
@@ -116,7 +151,10 @@ export function commit(repo: string, sha: string, date: string) {
       committer: person,
       message: 'change',
       comment_count: 0,
-      tree: { sha: '4b825dc642cb6eb9a060e54bf8d69288fbee4904', url: `${API}/repos/${repo}/git/trees/4b825dc642cb6eb9a060e54bf8d69288fbee4904` },
+      tree: {
+        sha: '4b825dc642cb6eb9a060e54bf8d69288fbee4904',
+        url: `${API}/repos/${repo}/git/trees/4b825dc642cb6eb9a060e54bf8d69288fbee4904`,
+      },
       verification: { verified: false, reason: 'unsigned', signature: null, payload: null, verified_at: null },
     },
     // No GitHub account for the commit's e-mail: GitHub sends an empty object.

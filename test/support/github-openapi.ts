@@ -24,27 +24,46 @@ interface Operation {
 }
 interface Document {
   paths: Record<string, Record<string, Operation>>;
-  components: { parameters: Record<string, Parameter>; responses: Record<string, { content?: Record<string, { schema: Record<string, unknown> }> }> };
+  components: {
+    parameters: Record<string, Parameter>;
+    responses: Record<string, { content?: Record<string, { schema: Record<string, unknown> }> }>;
+  };
 }
 
-let loaded: { document: Document; ajv: Ajv.Ajv; routes: Array<{ template: string; pattern: RegExp; methods: Record<string, Operation> }> } | undefined;
+let loaded:
+  | {
+      document: Document;
+      ajv: Ajv.Ajv;
+      routes: Array<{ template: string; pattern: RegExp; methods: Record<string, Operation> }>;
+    }
+  | undefined;
 
 function load() {
   if (loaded) return loaded;
   const document = createRequire(import.meta.url)('@octokit/openapi/generated/api.github.com.json') as Document;
   // OpenAPI 3.0 schemas: `nullable` is a keyword; `example`, `discriminator` … are annotations.
-  const ajv = new Ajv({ nullable: true, unknownFormats: 'ignore', validateSchema: false, allErrors: true, schemaId: 'auto', logger: false });
+  const ajv = new Ajv({
+    nullable: true,
+    unknownFormats: 'ignore',
+    validateSchema: false,
+    allErrors: true,
+    schemaId: 'auto',
+    logger: false,
+  });
   ajv.addSchema(document as unknown as object, 'github');
   const routes = Object.entries(document.paths).map(([template, methods]) => ({
     template,
-    pattern: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\\{[^}]+\\\}|\{[^}]+\}/g, '[^/]+')}$`),
+    pattern: new RegExp(
+      `^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\\{[^}]+\\\}|\{[^}]+\}/g, '[^/]+')}$`,
+    ),
     methods,
   }));
   loaded = { document, ajv, routes };
   return loaded;
 }
 
-const resolveParameter = (parameter: Parameter): Parameter => (parameter.$ref ? load().document.components.parameters[parameter.$ref.split('/').pop()!]! : parameter);
+const resolveParameter = (parameter: Parameter): Parameter =>
+  parameter.$ref ? load().document.components.parameters[parameter.$ref.split('/').pop()!]! : parameter;
 
 function schemaErrors(schema: Record<string, unknown>, value: unknown): string[] {
   const { ajv } = load();
@@ -52,7 +71,10 @@ function schemaErrors(schema: Record<string, unknown>, value: unknown): string[]
   const rooted = JSON.parse(JSON.stringify(schema).replaceAll('"$ref":"#/', '"$ref":"github#/')) as object;
   const validate = ajv.compile(rooted);
   if (validate(value)) return [];
-  return (validate.errors ?? []).map((error) => `${error.dataPath || '(body)'} ${error.message}${error.params && 'allowedValues' in error.params ? `: ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : ''}`);
+  return (validate.errors ?? []).map(
+    (error) =>
+      `${error.dataPath || '(body)'} ${error.message}${error.params && 'allowedValues' in error.params ? `: ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : ''}`,
+  );
 }
 
 export interface OperationMatch {
@@ -82,16 +104,25 @@ export function requestProblems(method: string, url: string, body: unknown): str
       problems.push(`query parameter '${name}' is not a parameter of ${match.operation.operationId}`);
       continue;
     }
-    const typed = parameter.schema?.type === 'integer' || parameter.schema?.type === 'number' ? Number(value) : parameter.schema?.type === 'boolean' ? value === 'true' : value;
-    for (const problem of schemaErrors(parameter.schema ?? {}, typed)) problems.push(`query parameter '${name}': ${problem.replace('(body) ', '')}`);
+    const typed =
+      parameter.schema?.type === 'integer' || parameter.schema?.type === 'number'
+        ? Number(value)
+        : parameter.schema?.type === 'boolean'
+          ? value === 'true'
+          : value;
+    for (const problem of schemaErrors(parameter.schema ?? {}, typed))
+      problems.push(`query parameter '${name}': ${problem.replace('(body) ', '')}`);
   }
-  for (const parameter of parameters) if (parameter.in === 'query' && parameter.required && !parsed.searchParams.has(parameter.name)) problems.push(`query parameter '${parameter.name}' is required`);
+  for (const parameter of parameters)
+    if (parameter.in === 'query' && parameter.required && !parsed.searchParams.has(parameter.name))
+      problems.push(`query parameter '${parameter.name}' is required`);
   const content = match.operation.requestBody?.content['application/json'];
   if (content) {
     if (body === undefined || body === null) {
       if (match.operation.requestBody?.required) problems.push(`${match.operation.operationId} needs a JSON body`);
     } else {
-      for (const problem of schemaErrors(content.schema, body)) problems.push(`body${problem.startsWith('(body)') ? problem.slice(6) : ` ${problem}`}`);
+      for (const problem of schemaErrors(content.schema, body))
+        problems.push(`body${problem.startsWith('(body)') ? problem.slice(6) : ` ${problem}`}`);
     }
   } else if (body !== undefined && body !== null && method !== 'GET') {
     problems.push(`${match.operation.operationId} takes no body`);
@@ -105,7 +136,10 @@ export function responseProblems(method: string, url: string, status: number, bo
   // GitHub answers 404 to a path it does not have: nothing documents that answer.
   if (!match) return status === 404 ? [] : [`${method} ${url}: no such operation`];
   let response = match.operation.responses[String(status)];
-  if (!response) return [`${match.operation.operationId} has no documented ${status} answer (documented: ${Object.keys(match.operation.responses).join(', ')})`];
+  if (!response)
+    return [
+      `${match.operation.operationId} has no documented ${status} answer (documented: ${Object.keys(match.operation.responses).join(', ')})`,
+    ];
   if (response.$ref) response = load().document.components.responses[response.$ref.split('/').pop()!]!;
   const schema = response.content?.['application/json']?.schema;
   return schema ? schemaErrors(schema, body) : [];
@@ -131,8 +165,19 @@ export function validationFailed(method: string, path: string, problems: string[
  */
 export function warmUp(): void {
   const now = new Date().toISOString();
-  requestProblems('POST', '/repos/o/r/deployments', { ref: 'main', environment: 'production', payload: {}, auto_merge: false, required_contexts: [] });
-  requestProblems('POST', '/repos/o/r/deployments/1/statuses', { state: 'success', description: '', log_url: 'https://github.com/o/r/actions/runs/1', auto_inactive: true });
+  requestProblems('POST', '/repos/o/r/deployments', {
+    ref: 'main',
+    environment: 'production',
+    payload: {},
+    auto_merge: false,
+    required_contexts: [],
+  });
+  requestProblems('POST', '/repos/o/r/deployments/1/statuses', {
+    state: 'success',
+    description: '',
+    log_url: 'https://github.com/o/r/actions/runs/1',
+    auto_inactive: true,
+  });
   requestProblems('POST', '/repos/o/r/issues', { title: 't', body: 'b', labels: ['incident'] });
   requestProblems('GET', '/repos/o/r/deployments?environment=production&per_page=100&page=2', undefined);
   requestProblems('GET', '/repos/o/r/deployments/1/statuses?per_page=100', undefined);

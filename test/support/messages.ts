@@ -64,7 +64,10 @@ export function sourceFiles(root: string): string[] {
     }
   });
   // The operator's command line: scripts/agent-loop.ts, or its own package in cli/src.
-  const cli = [...(existsSync(path.join(root, 'cli/src')) ? walk('cli/src') : []), ...(existsSync(path.join(root, 'scripts/agent-loop.ts')) ? ['scripts/agent-loop.ts'] : [])];
+  const cli = [
+    ...(existsSync(path.join(root, 'cli/src')) ? walk('cli/src') : []),
+    ...(existsSync(path.join(root, 'scripts/agent-loop.ts')) ? ['scripts/agent-loop.ts'] : []),
+  ];
   return [...walk('packages/shared/src'), ...actions, ...cli].sort();
 }
 
@@ -85,8 +88,10 @@ export function declaredErrorClasses(sources: readonly ts.SourceFile[]): Map<str
   for (const source of sources) {
     const visit = (node: ts.Node): void => {
       if (ts.isClassDeclaration(node) && node.name) {
-        const base = node.heritageClauses?.find((clause) => clause.token === ts.SyntaxKind.ExtendsKeyword)?.types[0]?.expression;
-        if (base && ts.isIdentifier(base)) declared.set(node.name.text, { base: base.text, constructs: node.members.some(ts.isConstructorDeclaration) });
+        const base = node.heritageClauses?.find((clause) => clause.token === ts.SyntaxKind.ExtendsKeyword)?.types[0]
+          ?.expression;
+        if (base && ts.isIdentifier(base))
+          declared.set(node.name.text, { base: base.text, constructs: node.members.some(ts.isConstructorDeclaration) });
       }
       ts.forEachChild(node, visit);
     };
@@ -107,7 +112,10 @@ export function declaredErrorClasses(sources: readonly ts.SourceFile[]): Map<str
 }
 
 /** How a class prints its message: its own entry in ERROR_CLASSES, else (with no constructor of its own) its base's. */
-export function errorFormat(name: string, classes: ReadonlyMap<string, ErrorClass>): (typeof ERROR_CLASSES)[string] | undefined {
+export function errorFormat(
+  name: string,
+  classes: ReadonlyMap<string, ErrorClass>,
+): (typeof ERROR_CLASSES)[string] | undefined {
   const own = ERROR_CLASSES[name];
   if (own !== undefined) return own;
   const found = classes.get(name);
@@ -127,7 +135,8 @@ class Reader {
    */
   texts(node: ts.Expression, bindings: Bindings = new Map(), depth = 0): string[] {
     const inner = unwrap(node);
-    if (ts.isConditionalExpression(inner)) return [...this.texts(inner.whenTrue, bindings, depth), ...this.texts(inner.whenFalse, bindings, depth)];
+    if (ts.isConditionalExpression(inner))
+      return [...this.texts(inner.whenTrue, bindings, depth), ...this.texts(inner.whenFalse, bindings, depth)];
     if (ts.isStringLiteral(inner) || ts.isNoSubstitutionTemplateLiteral(inner)) return [inner.text];
     if (ts.isTemplateExpression(inner)) {
       let texts = [inner.head.text];
@@ -176,7 +185,13 @@ class Reader {
       for (const statement of scope.statements) {
         if (!ts.isVariableStatement(statement) || !(statement.declarationList.flags & ts.NodeFlags.Const)) continue;
         for (const declaration of statement.declarationList.declarations) {
-          if (ts.isIdentifier(declaration.name) && declaration.name.text === name.text && declaration.initializer && isStringy(declaration.initializer)) return declaration.initializer;
+          if (
+            ts.isIdentifier(declaration.name) &&
+            declaration.name.text === name.text &&
+            declaration.initializer &&
+            isStringy(declaration.initializer)
+          )
+            return declaration.initializer;
         }
       }
     }
@@ -204,13 +219,20 @@ function literalLeaves(node: ts.Expression): string[] | null {
 
 function unwrap(node: ts.Expression): ts.Expression {
   let inner = node;
-  while (ts.isParenthesizedExpression(inner) || ts.isAsExpression(inner) || ts.isNonNullExpression(inner)) inner = inner.expression;
+  while (ts.isParenthesizedExpression(inner) || ts.isAsExpression(inner) || ts.isNonNullExpression(inner))
+    inner = inner.expression;
   return inner;
 }
 
 function isStringy(node: ts.Expression): boolean {
   const inner = unwrap(node);
-  return ts.isStringLiteral(inner) || ts.isNoSubstitutionTemplateLiteral(inner) || ts.isTemplateExpression(inner) || ts.isConditionalExpression(inner) || (ts.isBinaryExpression(inner) && inner.operatorToken.kind === ts.SyntaxKind.PlusToken);
+  return (
+    ts.isStringLiteral(inner) ||
+    ts.isNoSubstitutionTemplateLiteral(inner) ||
+    ts.isTemplateExpression(inner) ||
+    ts.isConditionalExpression(inner) ||
+    (ts.isBinaryExpression(inner) && inner.operatorToken.kind === ts.SyntaxKind.PlusToken)
+  );
 }
 
 /** The name a call is made by: `warn` in `warn(…)`, `options.warn?.(…)` and `log.warn(…)`. */
@@ -225,7 +247,11 @@ function calleeName(call: ts.CallExpression): string | undefined {
 function constructed(node: ts.NewExpression): string[] {
   const callee = unwrap(node.expression);
   if (ts.isIdentifier(callee)) return [callee.text];
-  if (ts.isConditionalExpression(callee)) return [callee.whenTrue, callee.whenFalse].map(unwrap).filter(ts.isIdentifier).map((name) => name.text);
+  if (ts.isConditionalExpression(callee))
+    return [callee.whenTrue, callee.whenFalse]
+      .map(unwrap)
+      .filter(ts.isIdentifier)
+      .map((name) => name.text);
   return [];
 }
 
@@ -234,9 +260,20 @@ function eventLevels(sources: readonly ts.SourceFile[]): Map<string, string> {
   const levels = new Map<string, string>();
   for (const source of sources) {
     const visit = (node: ts.Node): void => {
-      if (ts.isVariableDeclaration(node) && ts.isIdentifier(node.name) && node.name.text === 'EVENT_LEVEL' && node.initializer && ts.isObjectLiteralExpression(node.initializer)) {
+      if (
+        ts.isVariableDeclaration(node) &&
+        ts.isIdentifier(node.name) &&
+        node.name.text === 'EVENT_LEVEL' &&
+        node.initializer &&
+        ts.isObjectLiteralExpression(node.initializer)
+      ) {
         for (const property of node.initializer.properties) {
-          if (ts.isPropertyAssignment(property) && ts.isStringLiteral(property.initializer) && (ts.isIdentifier(property.name) || ts.isStringLiteral(property.name))) levels.set(property.name.text, property.initializer.text);
+          if (
+            ts.isPropertyAssignment(property) &&
+            ts.isStringLiteral(property.initializer) &&
+            (ts.isIdentifier(property.name) || ts.isStringLiteral(property.name))
+          )
+            levels.set(property.name.text, property.initializer.text);
         }
       }
       ts.forEachChild(node, visit);
@@ -248,7 +285,12 @@ function eventLevels(sources: readonly ts.SourceFile[]): Map<string, string> {
 
 function propertyNamed(object: ts.ObjectLiteralExpression, name: string): ts.Expression | undefined {
   for (const property of object.properties) {
-    if (ts.isPropertyAssignment(property) && (ts.isIdentifier(property.name) || ts.isStringLiteral(property.name)) && property.name.text === name) return property.initializer;
+    if (
+      ts.isPropertyAssignment(property) &&
+      (ts.isIdentifier(property.name) || ts.isStringLiteral(property.name)) &&
+      property.name.text === name
+    )
+      return property.initializer;
     if (ts.isShorthandPropertyAssignment(property) && property.name.text === name) return property.name;
   }
   return undefined;
@@ -264,9 +306,20 @@ function receiverName(expression: ts.Expression): string | undefined {
 
 /** A function with a name: a declaration, or an arrow or function expression given to a `const`. */
 function namedFunction(node: ts.Node): { name: string; parameters: string[]; exported: boolean } | undefined {
-  const parameters = (fn: ts.SignatureDeclaration) => fn.parameters.map((parameter) => (ts.isIdentifier(parameter.name) ? parameter.name.text : ''));
-  if (ts.isFunctionDeclaration(node) && node.name) return { name: node.name.text, parameters: parameters(node), exported: !!node.modifiers?.some((modifier) => modifier.kind === ts.SyntaxKind.ExportKeyword) };
-  if ((ts.isArrowFunction(node) || ts.isFunctionExpression(node)) && ts.isVariableDeclaration(node.parent) && ts.isIdentifier(node.parent.name)) return { name: node.parent.name.text, parameters: parameters(node), exported: false };
+  const parameters = (fn: ts.SignatureDeclaration) =>
+    fn.parameters.map((parameter) => (ts.isIdentifier(parameter.name) ? parameter.name.text : ''));
+  if (ts.isFunctionDeclaration(node) && node.name)
+    return {
+      name: node.name.text,
+      parameters: parameters(node),
+      exported: !!node.modifiers?.some((modifier) => modifier.kind === ts.SyntaxKind.ExportKeyword),
+    };
+  if (
+    (ts.isArrowFunction(node) || ts.isFunctionExpression(node)) &&
+    ts.isVariableDeclaration(node.parent) &&
+    ts.isIdentifier(node.parent.name)
+  )
+    return { name: node.parent.name.text, parameters: parameters(node), exported: false };
   return undefined;
 }
 
@@ -274,7 +327,10 @@ function namedFunction(node: ts.Node): { name: string; parameters: string[]; exp
 function usesBare(node: ts.Node, names: ReadonlySet<string>): boolean {
   if (ts.isIdentifier(node) && names.has(node.text)) {
     const parent = node.parent;
-    return !(ts.isPropertyAccessExpression(parent) && parent.name === node) && !(ts.isPropertyAccessExpression(parent) && parent.expression === node);
+    return (
+      !(ts.isPropertyAccessExpression(parent) && parent.name === node) &&
+      !(ts.isPropertyAccessExpression(parent) && parent.expression === node)
+    );
   }
   return ts.forEachChild(node, (child) => usesBare(child, names) || undefined) ?? false;
 }
@@ -308,7 +364,15 @@ interface Carrier {
  */
 export function extractMessages(root: string): Extraction {
   const files = sourceFiles(root);
-  const sources = files.map((file) => ts.createSourceFile(file, readFileSync(path.join(root, file), 'utf8'), ts.ScriptTarget.Latest, true, ts.ScriptKind.TS));
+  const sources = files.map((file) =>
+    ts.createSourceFile(
+      file,
+      readFileSync(path.join(root, file), 'utf8'),
+      ts.ScriptTarget.Latest,
+      true,
+      ts.ScriptKind.TS,
+    ),
+  );
   const errorClasses = declaredErrorClasses(sources);
   const levels = eventLevels(sources);
   const known = new Set(['Error', ...errorClasses.keys()]);
@@ -322,7 +386,8 @@ export function extractMessages(root: string): Extraction {
       let helper: Carrier['helper'];
       for (let scope: ts.Node | undefined = node.parent; scope && !helper; scope = scope.parent) {
         const fn = namedFunction(scope);
-        if (fn && usesBare(text, new Set(fn.parameters.filter((parameter) => MESSAGE_PARAMETER.test(parameter))))) helper = fn;
+        if (fn && usesBare(text, new Set(fn.parameters.filter((parameter) => MESSAGE_PARAMETER.test(parameter)))))
+          helper = fn;
         if (ts.isFunctionLike(scope)) break;
       }
       carriers.push({ reader, node, via, text, prefix, ...(helper ? { helper } : {}) });
@@ -334,11 +399,21 @@ export function extractMessages(root: string): Extraction {
         const name = constructed(node).find((candidate) => known.has(candidate));
         if (name) {
           const format = errorFormat(name, errorClasses);
-          if (format === undefined) throw new Error(`${file}:${reader.line(node)}: the error class ${name} has a constructor of its own and is not in ERROR_CLASSES (say how it prints its message)`);
+          if (format === undefined)
+            throw new Error(
+              `${file}:${reader.line(node)}: the error class ${name} has a constructor of its own and is not in ERROR_CLASSES (say how it prints its message)`,
+            );
           if (format !== 'constructor') {
             const argument = node.arguments?.[format.arg];
             if (argument) carry(node, `new ${name}`, argument, format.prefix);
-            else messages.push({ file, line: reader.line(node), via: `new ${name}`, text: format.fallback ?? PLACEHOLDER, source: reader.written(node) });
+            else
+              messages.push({
+                file,
+                line: reader.line(node),
+                via: `new ${name}`,
+                text: format.fallback ?? PLACEHOLDER,
+                source: reader.written(node),
+              });
           }
         }
       }
@@ -349,7 +424,16 @@ export function extractMessages(root: string): Extraction {
         const base = name ? errorClasses.get(name)?.base : undefined;
         const format = base ? errorFormat(base, errorClasses) : undefined;
         const argument = format && format !== 'constructor' ? node.arguments[format.arg] : undefined;
-        if (name && ERROR_CLASSES[name] === 'constructor' && format && format !== 'constructor' && argument) messages.push(...reader.texts(argument).map((text) => ({ file, line: reader.line(node), via: `${name} (its constructor)`, text: squeeze((format.prefix ?? '') + text), source: reader.written(argument) })));
+        if (name && ERROR_CLASSES[name] === 'constructor' && format && format !== 'constructor' && argument)
+          messages.push(
+            ...reader.texts(argument).map((text) => ({
+              file,
+              line: reader.line(node),
+              via: `${name} (its constructor)`,
+              text: squeeze((format.prefix ?? '') + text),
+              source: reader.written(argument),
+            })),
+          );
       }
       if (ts.isCallExpression(node)) {
         const name = calleeName(node);
@@ -359,7 +443,9 @@ export function extractMessages(root: string): Extraction {
         // The reasons a check lists: problems.push(…), this.warnings.push(…).
         if (name === 'push' && ts.isPropertyAccessExpression(unwrap(node.expression))) {
           const list = receiverName((unwrap(node.expression) as ts.PropertyAccessExpression).expression);
-          for (const item of node.arguments) if (list && PROBLEM_LISTS.test(list) && !ts.isObjectLiteralExpression(unwrap(item))) carry(item, `${list}.push`, item);
+          for (const item of node.arguments)
+            if (list && PROBLEM_LISTS.test(list) && !ts.isObjectLiteralExpression(unwrap(item)))
+              carry(item, `${list}.push`, item);
         }
         // A problem found in a value a person wrote (an input, a YAML document): ctx.addIssue({ message }).
         if (name === 'addIssue' && first && ts.isObjectLiteralExpression(first)) {
@@ -371,7 +457,8 @@ export function extractMessages(root: string): Extraction {
         // A rollout event: { kind: 'halted', message: … } becomes an annotation at its kind's level.
         const kind = propertyNamed(node, 'kind');
         const message = propertyNamed(node, 'message');
-        if (kind && ts.isStringLiteral(kind) && levels.has(kind.text) && message) carry(node, `event ${kind.text} (${levels.get(kind.text)})`, message);
+        if (kind && ts.isStringLiteral(kind) && levels.has(kind.text) && message)
+          carry(node, `event ${kind.text} (${levels.get(kind.text)})`, message);
         // A problem a check reports (the doctor's prerequisites, an unreadable state), a fatal set-up
         // line, or the error a result carries ({ ok: false, error: `ansible-playbook failed …` }).
         for (const key of ['problem', 'fatal', 'error']) {
@@ -380,16 +467,40 @@ export function extractMessages(root: string): Extraction {
         }
       }
       // What failed a staging test: report.reason = …; for `items.map((item) => \`…\`).join(…)`, each item's text.
-      if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.EqualsToken && ts.isPropertyAccessExpression(node.left) && node.left.name.text === 'reason') {
+      if (
+        ts.isBinaryExpression(node) &&
+        node.operatorToken.kind === ts.SyntaxKind.EqualsToken &&
+        ts.isPropertyAccessExpression(node.left) &&
+        node.left.name.text === 'reason'
+      ) {
         const value = unwrap(node.right);
-        const mapped = ts.isCallExpression(value) && ts.isPropertyAccessExpression(value.expression) && value.expression.name.text === 'join' && ts.isCallExpression(value.expression.expression) ? value.expression.expression.arguments[0] : undefined;
-        carry(node, 'reason =', mapped && ts.isArrowFunction(mapped) && !ts.isBlock(mapped.body) ? mapped.body : node.right);
+        const mapped =
+          ts.isCallExpression(value) &&
+          ts.isPropertyAccessExpression(value.expression) &&
+          value.expression.name.text === 'join' &&
+          ts.isCallExpression(value.expression.expression)
+            ? value.expression.expression.arguments[0]
+            : undefined;
+        carry(
+          node,
+          'reason =',
+          mapped && ts.isArrowFunction(mapped) && !ts.isBlock(mapped.body) ? mapped.body : node.right,
+        );
       }
       // Shell run on the hosts, from the text of a string literal.
       if (ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateExpression(node) || ts.isStringLiteral(node)) {
-        const text = ts.isTemplateExpression(node) ? node.head.text + node.templateSpans.map((span) => `\${…}${span.literal.text}`).join('') : node.text;
+        const text = ts.isTemplateExpression(node)
+          ? node.head.text + node.templateSpans.map((span) => `\${…}${span.literal.text}`).join('')
+          : node.text;
         if (/\bdie [0-9]|echo "(todo|fatal)=|>&2/.test(text)) {
-          for (const found of shellMessages(text)) messages.push({ file, line: reader.line(node) + found.line, via: found.via, text: found.text, source: found.source });
+          for (const found of shellMessages(text))
+            messages.push({
+              file,
+              line: reader.line(node) + found.line,
+              via: found.via,
+              text: found.text,
+              source: found.source,
+            });
         }
       }
       ts.forEachChild(node, visit);
@@ -402,9 +513,14 @@ export function extractMessages(root: string): Extraction {
   for (const source of sources) {
     const visit = (node: ts.Node): void => {
       const fn = namedFunction(node);
-      if (fn && fn.parameters.includes('error') && (ts.isFunctionDeclaration(node) || ts.isArrowFunction(node) || ts.isFunctionExpression(node))) {
+      if (
+        fn &&
+        fn.parameters.includes('error') &&
+        (ts.isFunctionDeclaration(node) || ts.isArrowFunction(node) || ts.isFunctionExpression(node))
+      ) {
         const parameter = node.parameters[fn.parameters.indexOf('error')];
-        if (parameter?.type && parameter.type.kind === ts.SyntaxKind.StringKeyword) errorParameters.set(fn.name, fn.parameters.indexOf('error'));
+        if (parameter?.type && parameter.type.kind === ts.SyntaxKind.StringKeyword)
+          errorParameters.set(fn.name, fn.parameters.indexOf('error'));
       }
       ts.forEachChild(node, visit);
     };
@@ -416,7 +532,16 @@ export function extractMessages(root: string): Extraction {
       const name = ts.isCallExpression(node) ? calleeName(node) : undefined;
       const index = name ? errorParameters.get(name) : undefined;
       const argument = index !== undefined && ts.isCallExpression(node) ? node.arguments[index] : undefined;
-      if (argument && isStringy(argument)) messages.push(...reader.texts(argument).map((text) => ({ file: source.fileName, line: reader.line(node), via: `${name}(…, error)`, text, source: reader.written(argument) })));
+      if (argument && isStringy(argument))
+        messages.push(
+          ...reader.texts(argument).map((text) => ({
+            file: source.fileName,
+            line: reader.line(node),
+            via: `${name}(…, error)`,
+            text,
+            source: reader.written(argument),
+          })),
+        );
       ts.forEachChild(node, visit);
     };
     visit(source);
@@ -424,7 +549,8 @@ export function extractMessages(root: string): Extraction {
 
   // The calls of each message helper, by name.
   const helpers = new Map<string, Carrier[]>();
-  for (const carrier of carriers) if (carrier.helper) helpers.set(carrier.helper.name, [...(helpers.get(carrier.helper.name) ?? []), carrier]);
+  for (const carrier of carriers)
+    if (carrier.helper) helpers.set(carrier.helper.name, [...(helpers.get(carrier.helper.name) ?? []), carrier]);
   const called = new Set<Carrier>();
   for (const source of sources) {
     const reader = new Reader(source);
@@ -441,7 +567,13 @@ export function extractMessages(root: string): Extraction {
           });
           called.add(carrier);
           for (const text of carrier.reader.texts(carrier.text, bindings)) {
-            messages.push({ file: source.fileName, line: reader.line(node), via: `${carrier.via} via ${name}()`, text: squeeze(carrier.prefix + text), source: reader.written(node) });
+            messages.push({
+              file: source.fileName,
+              line: reader.line(node),
+              via: `${carrier.via} via ${name}()`,
+              text: squeeze(carrier.prefix + text),
+              source: reader.written(node),
+            });
           }
         }
       }
@@ -452,7 +584,14 @@ export function extractMessages(root: string): Extraction {
   for (const carrier of carriers) {
     if (called.has(carrier)) continue;
     const file = carrier.node.getSourceFile().fileName;
-    for (const text of carrier.reader.texts(carrier.text)) messages.push({ file, line: carrier.reader.line(carrier.node), via: carrier.via, text: squeeze(carrier.prefix + text), source: carrier.reader.written(carrier.text) });
+    for (const text of carrier.reader.texts(carrier.text))
+      messages.push({
+        file,
+        line: carrier.reader.line(carrier.node),
+        via: carrier.via,
+        text: squeeze(carrier.prefix + text),
+        source: carrier.reader.written(carrier.text),
+      });
   }
   messages.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
   return { messages, errorClasses, eventLevels: levels };
@@ -545,7 +684,12 @@ export function shellMessages(script: string): ShellMessage[] {
     const start = (match.index ?? 0) + match[0].length - 1;
     const body = quoted(script, start);
     if (!body || [...wrappers.values()].some((wrapper) => wrapper.template === body.body)) continue;
-    found.push({ line: lineOf(match.index ?? 0), via: `die ${match[1]}`, text: shellText(body.body), source: sourceAt(match.index ?? 0, body.end) });
+    found.push({
+      line: lineOf(match.index ?? 0),
+      via: `die ${match[1]}`,
+      text: shellText(body.body),
+      source: sourceAt(match.index ?? 0, body.end),
+    });
   }
   for (const [name, wrapper] of wrappers) {
     for (const match of script.matchAll(new RegExp(`(?:^|[\\n;|&()])\\s*${name} (?=["A-Za-z])`, 'g'))) {
@@ -553,8 +697,15 @@ export function shellMessages(script: string): ShellMessage[] {
       const first = shellWord(script, at);
       const second = first && script[first.end] === ' ' ? shellWord(script, first.end + 1) : null;
       if (!first || !second) continue;
-      const text = shellText(wrapper.template.replace('$1', '\u0001').replace('$2', '\u0002')).replace('\u0001', first.value).replace('\u0002', second.value);
-      found.push({ line: lineOf(at), via: `${name} (die ${wrapper.code})`, text: squeeze(text), source: sourceAt(at - name.length - 1, second.end) });
+      const text = shellText(wrapper.template.replace('$1', '\u0001').replace('$2', '\u0002'))
+        .replace('\u0001', first.value)
+        .replace('\u0002', second.value);
+      found.push({
+        line: lineOf(at),
+        via: `${name} (die ${wrapper.code})`,
+        text: squeeze(text),
+        source: sourceAt(at - name.length - 1, second.end),
+      });
     }
   }
   for (const variable of SHELL_TEXT_VARIABLES) {
@@ -562,18 +713,36 @@ export function shellMessages(script: string): ShellMessage[] {
     for (const match of script.matchAll(new RegExp(`\\b${variable}="`, 'g'))) {
       const start = (match.index ?? 0) + match[0].length - 1;
       const body = quoted(script, start);
-      if (body) found.push({ line: lineOf(match.index ?? 0), via: `${variable}= (printed by die)`, text: shellText(body.body), source: sourceAt(match.index ?? 0, body.end) });
+      if (body)
+        found.push({
+          line: lineOf(match.index ?? 0),
+          via: `${variable}= (printed by die)`,
+          text: shellText(body.body),
+          source: sourceAt(match.index ?? 0, body.end),
+        });
     }
   }
   for (const match of script.matchAll(/\becho "(?!\$[a-z_]+")/g)) {
     const start = (match.index ?? 0) + 'echo '.length;
     const body = quoted(script, start);
-    if (body && /^\s*>&2/.test(script.slice(body.end))) found.push({ line: lineOf(match.index ?? 0), via: 'echo >&2', text: shellText(body.body), source: sourceAt(match.index ?? 0, body.end) });
+    if (body && /^\s*>&2/.test(script.slice(body.end)))
+      found.push({
+        line: lineOf(match.index ?? 0),
+        via: 'echo >&2',
+        text: shellText(body.body),
+        source: sourceAt(match.index ?? 0, body.end),
+      });
   }
   for (const match of script.matchAll(/\becho "(todo|fatal)=/g)) {
     const start = (match.index ?? 0) + 'echo '.length;
     const body = quoted(script, start);
-    if (body) found.push({ line: lineOf(match.index ?? 0), via: `echo ${match[1]}=`, text: shellText(body.body.slice(`${match[1]}=`.length)), source: sourceAt(match.index ?? 0, body.end) });
+    if (body)
+      found.push({
+        line: lineOf(match.index ?? 0),
+        via: `echo ${match[1]}=`,
+        text: shellText(body.body.slice(`${match[1]}=`.length)),
+        source: sourceAt(match.index ?? 0, body.end),
+      });
   }
   return found;
 }

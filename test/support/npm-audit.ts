@@ -55,20 +55,29 @@ export async function startAuditRegistry(): Promise<AuditRegistry> {
     void (async () => {
       const raw = await body(request);
       if (request.method === 'POST' && request.url === '/-/npm/v1/security/advisories/bulk') {
-        const text = request.headers['content-encoding'] === 'gzip' ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
+        const text =
+          request.headers['content-encoding'] === 'gzip' ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
         const asked = JSON.parse(text) as Record<string, string[]>;
         state.audits.push(Object.keys(asked));
-        const answer = Object.fromEntries(Object.keys(asked).filter((name) => state.advisories[name]).map((name) => [name, state.advisories[name]]));
+        const answer = Object.fromEntries(
+          Object.keys(asked)
+            .filter((name) => state.advisories[name])
+            .map((name) => [name, state.advisories[name]]),
+        );
         response.writeHead(200, { 'content-type': 'application/json' });
         response.end(JSON.stringify(answer));
         return;
       }
       const headers = { ...request.headers, host: UPSTREAM.host };
       delete headers['content-length'];
-      const upstream = httpsRequest(new URL(request.url ?? '/', UPSTREAM), { method: request.method, headers, ...(ca ? { ca } : {}) }, (answer) => {
-        response.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(response);
-      });
+      const upstream = httpsRequest(
+        new URL(request.url ?? '/', UPSTREAM),
+        { method: request.method, headers, ...(ca ? { ca } : {}) },
+        (answer) => {
+          response.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(response);
+        },
+      );
       upstream.on('error', (error) => {
         response.writeHead(502, { 'content-type': 'text/plain' });
         response.end(`upstream registry: ${error.message}`);

@@ -20,7 +20,10 @@ export interface PrometheusOptions {
   job?: string;
 }
 
-export async function startPrometheus(targets: Array<{ port: number; labels: Record<string, string> }>, options: PrometheusOptions = {}): Promise<RunningPrometheus> {
+export async function startPrometheus(
+  targets: Array<{ port: number; labels: Record<string, string> }>,
+  options: PrometheusOptions = {},
+): Promise<RunningPrometheus> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'al-prometheus-'));
   const port = await freePort();
   // The app's gauges carry no app/color labels: the targets add them (honor_labels keeps the
@@ -30,16 +33,32 @@ export async function startPrometheus(targets: Array<{ port: number; labels: Rec
     '  scrape_interval: 1s',
     '  scrape_timeout: 1s',
     '  evaluation_interval: 1s',
-    ...(options.ruleFiles && options.ruleFiles.length > 0 ? ['rule_files:', ...options.ruleFiles.map((file) => `  - ${JSON.stringify(file)}`)] : []),
+    ...(options.ruleFiles && options.ruleFiles.length > 0
+      ? ['rule_files:', ...options.ruleFiles.map((file) => `  - ${JSON.stringify(file)}`)]
+      : []),
     'scrape_configs:',
     `  - job_name: ${options.job ?? 'agentloop'}`,
     '    honor_labels: true',
     '    static_configs:',
-    ...targets.flatMap((target) => [`      - targets: ['127.0.0.1:${target.port}']`, `        labels: { ${Object.entries(target.labels).map(([k, v]) => `${k}: ${v}`).join(', ')} }`]),
+    ...targets.flatMap((target) => [
+      `      - targets: ['127.0.0.1:${target.port}']`,
+      `        labels: { ${Object.entries(target.labels)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ')} }`,
+    ]),
     '',
   ].join('\n');
   await fs.writeFile(path.join(dir, 'prometheus.yml'), config);
-  const child: ChildProcess = spawn('prometheus', [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(
+    'prometheus',
+    [
+      `--config.file=${dir}/prometheus.yml`,
+      `--storage.tsdb.path=${dir}/data`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   const stderr: string[] = [];
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
   const url = `http://127.0.0.1:${port}`;
@@ -57,7 +76,8 @@ export async function startPrometheus(targets: Array<{ port: number; labels: Rec
           // not up yet
         }
         if (child.exitCode !== null) throw new Error(`prometheus exited: ${stderr.join('')}`);
-        if (Date.now() > deadline) throw new Error(`prometheus had no data for ${query} after ${timeoutMs} ms: ${stderr.join('')}`);
+        if (Date.now() > deadline)
+          throw new Error(`prometheus had no data for ${query} after ${timeoutMs} ms: ${stderr.join('')}`);
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     },

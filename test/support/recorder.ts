@@ -16,7 +16,9 @@ export interface Recorder {
   /** Answers the next requests with this status (default 200). */
   respondWith(status: number, body?: unknown): void;
   /** Answers each request from a function of it (takes precedence over respondWith). */
-  respondBy(answer: ((request: RecordedRequest) => { status: number; body: unknown; headers?: Record<string, string> }) | null): void;
+  respondBy(
+    answer: ((request: RecordedRequest) => { status: number; body: unknown; headers?: Record<string, string> }) | null,
+  ): void;
   close(): Promise<void>;
 }
 
@@ -24,7 +26,8 @@ export async function startRecorder(): Promise<Recorder> {
   const requests: RecordedRequest[] = [];
   let status = 200;
   let reply: unknown = { ok: true };
-  let answer: ((request: RecordedRequest) => { status: number; body: unknown; headers?: Record<string, string> }) | null = null;
+  let answer:
+    ((request: RecordedRequest) => { status: number; body: unknown; headers?: Record<string, string> }) | null = null;
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -38,7 +41,9 @@ export async function startRecorder(): Promise<Recorder> {
       }
       const recorded = { method: request.method ?? '', path: request.url ?? '', headers: request.headers, body, json };
       requests.push(recorded);
-      const out: { status: number; body: unknown; headers?: Record<string, string> } = answer ? answer(recorded) : { status, body: reply };
+      const out: { status: number; body: unknown; headers?: Record<string, string> } = answer
+        ? answer(recorded)
+        : { status, body: reply };
       response.writeHead(out.status, { 'content-type': 'application/json', ...out.headers });
       response.end(typeof out.body === 'string' ? out.body : JSON.stringify(out.body));
     });

@@ -13,7 +13,14 @@ import { parse } from 'yaml';
  */
 export type Resolution =
   | { kind: 'external' | 'docker'; uses: string }
-  | { kind: 'action'; uses: string; dir: string; metadata: string; runs: Record<string, string>; files: Record<string, string> }
+  | {
+      kind: 'action';
+      uses: string;
+      dir: string;
+      metadata: string;
+      runs: Record<string, string>;
+      files: Record<string, string>;
+    }
   | { kind: 'workflow'; uses: string; file: string }
   | { kind: 'error'; uses: string; message: string };
 
@@ -32,9 +39,16 @@ function resolveAction(uses: string, root: string, path: string): Resolution {
   const dir = resolve(root, path);
   if (!dir.startsWith(root)) return { kind: 'error', uses, message: `'${path}' leaves the repository` };
   const metadata = ['action.yml', 'action.yaml'].map((name) => join(dir, name)).find((file) => existsSync(file));
-  if (!metadata) return { kind: 'error', uses, message: `no ${path === '' ? '' : `${path}/`}action.yml or action.yaml at the repository root` };
+  if (!metadata)
+    return {
+      kind: 'error',
+      uses,
+      message: `no ${path === '' ? '' : `${path}/`}action.yml or action.yaml at the repository root`,
+    };
   const action = parse(readFileSync(metadata, 'utf8')) as { runs?: Record<string, unknown> };
-  const runs = Object.fromEntries(Object.entries(action.runs ?? {}).filter(([, value]) => typeof value === 'string')) as Record<string, string>;
+  const runs = Object.fromEntries(
+    Object.entries(action.runs ?? {}).filter(([, value]) => typeof value === 'string'),
+  ) as Record<string, string>;
   if (!runs.using) return { kind: 'error', uses, message: `${metadata}: no runs.using` };
   const files: Record<string, string> = {};
   if (/^node\d+$/.test(runs.using)) {
@@ -42,7 +56,12 @@ function resolveAction(uses: string, root: string, path: string): Resolution {
     for (const key of SCRIPT_KEYS) {
       if (runs[key] === undefined) continue;
       const file = resolve(dir, runs[key]);
-      if (!existsSync(file)) return { kind: 'error', uses, message: `${metadata}: runs.${key} '${runs[key]}' is ${file}, which does not exist` };
+      if (!existsSync(file))
+        return {
+          kind: 'error',
+          uses,
+          message: `${metadata}: runs.${key} '${runs[key]}' is ${file}, which does not exist`,
+        };
       files[key] = file;
     }
   }
@@ -51,11 +70,15 @@ function resolveAction(uses: string, root: string, path: string): Resolution {
 
 export function resolveUses(uses: string, options: ResolveOptions): Resolution {
   const { root, repository, at } = options;
-  if (uses.startsWith('docker://')) return at === 'step' ? { kind: 'docker', uses } : { kind: 'error', uses, message: 'a job cannot use a Docker image' };
+  if (uses.startsWith('docker://'))
+    return at === 'step'
+      ? { kind: 'docker', uses }
+      : { kind: 'error', uses, message: 'a job cannot use a Docker image' };
   if (uses.startsWith('./')) {
     if (at === 'job') {
       const file = resolve(root, uses);
-      if (!/^\.\/\.github\/workflows\/[^/]+\.ya?ml$/.test(uses)) return { kind: 'error', uses, message: 'a local reusable workflow must be ./.github/workflows/FILE.yml' };
+      if (!/^\.\/\.github\/workflows\/[^/]+\.ya?ml$/.test(uses))
+        return { kind: 'error', uses, message: 'a local reusable workflow must be ./.github/workflows/FILE.yml' };
       return existsSync(file) ? { kind: 'workflow', uses, file } : { kind: 'error', uses, message: `no ${uses}` };
     }
     return resolveAction(uses, root, posix.normalize(uses.slice(2)).replace(/\/$/, ''));
@@ -66,7 +89,12 @@ export function resolveUses(uses: string, options: ResolveOptions): Resolution {
   if (`${owner}/${repo}` !== repository) return { kind: 'external', uses };
   const workflow = /^\.github\/workflows\/([^/]+\.ya?ml)$/.exec(path);
   if (at === 'job') {
-    if (!workflow) return { kind: 'error', uses, message: 'a job can only call a reusable workflow: OWNER/REPO/.github/workflows/FILE@REF' };
+    if (!workflow)
+      return {
+        kind: 'error',
+        uses,
+        message: 'a job can only call a reusable workflow: OWNER/REPO/.github/workflows/FILE@REF',
+      };
     const file = join(root, path);
     if (!existsSync(file)) return { kind: 'error', uses, message: `no ${path}` };
     const on = (parse(readFileSync(file, 'utf8')) as { on?: Record<string, unknown> }).on;
@@ -79,12 +107,15 @@ export function resolveUses(uses: string, options: ResolveOptions): Resolution {
 
 /** Every `uses:` of a workflow file: job-level ones name workflows, step-level ones actions. */
 export function usesOfWorkflow(text: string): Array<{ uses: string; at: 'job' | 'step'; where: string }> {
-  const workflow = parse(text) as { jobs?: Record<string, { uses?: string; steps?: Array<{ uses?: string; id?: string }> }> } | null;
+  const workflow = parse(text) as {
+    jobs?: Record<string, { uses?: string; steps?: Array<{ uses?: string; id?: string }> }>;
+  } | null;
   const found: Array<{ uses: string; at: 'job' | 'step'; where: string }> = [];
   for (const [name, job] of Object.entries(workflow?.jobs ?? {})) {
     if (typeof job.uses === 'string') found.push({ uses: job.uses, at: 'job', where: `jobs.${name}` });
     (job.steps ?? []).forEach((step, index) => {
-      if (typeof step.uses === 'string') found.push({ uses: step.uses, at: 'step', where: `jobs.${name}.steps[${step.id ?? index}]` });
+      if (typeof step.uses === 'string')
+        found.push({ uses: step.uses, at: 'step', where: `jobs.${name}.steps[${step.id ?? index}]` });
     });
   }
   return found;
@@ -101,7 +132,12 @@ export function usesOfMarkdown(text: string): Array<{ uses: string; at: 'job' | 
     }
     if (!inYaml) return;
     const match = /^\s*(-\s+)?uses:\s*['"]?([^'"\s#]+)/.exec(line);
-    if (match?.[2]) found.push({ uses: match[2], at: match[2].includes('/.github/workflows/') || match[2].startsWith('./.github/workflows/') ? 'job' : 'step', where: `line ${index + 1}` });
+    if (match?.[2])
+      found.push({
+        uses: match[2],
+        at: match[2].includes('/.github/workflows/') || match[2].startsWith('./.github/workflows/') ? 'job' : 'step',
+        where: `line ${index + 1}`,
+      });
   });
   return found;
 }

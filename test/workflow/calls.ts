@@ -41,7 +41,9 @@ function typed(value: unknown, type: string, at: string): unknown {
   if (expected === 'string' && (typeof value === 'number' || typeof value === 'boolean')) return String(value);
   if (typeof value === expected) return value;
   const shown = typeof value === 'object' ? JSON.stringify(value) : String(value);
-  throw new Error(`${at}: Unexpected type of value '${shown}', expected type: ${expected[0]!.toUpperCase()}${expected.slice(1)}.`);
+  throw new Error(
+    `${at}: Unexpected type of value '${shown}', expected type: ${expected[0]!.toUpperCase()}${expected.slice(1)}.`,
+  );
 }
 
 function givenValue(token: TemplateToken, contexts: Contexts): unknown {
@@ -50,7 +52,12 @@ function givenValue(token: TemplateToken, contexts: Contexts): unknown {
 }
 
 /** The `inputs` context of the called workflow; throws on a value of the wrong type. */
-export function callInputs(caller: LoadedWorkflow, called: LoadedWorkflow, job: ReusableWorkflowJob, contexts: Contexts): Record<string, unknown> {
+export function callInputs(
+  caller: LoadedWorkflow,
+  called: LoadedWorkflow,
+  job: ReusableWorkflowJob,
+  contexts: Contexts,
+): Record<string, unknown> {
   const given = new Map(entries(job['input-values']).map(([name, token]) => [name.toLowerCase(), token]));
   const inputs: Record<string, unknown> = {};
   for (const [lower, definition] of inputDefinitions(called, 'workflow_call')) {
@@ -116,10 +123,18 @@ export async function runCall(request: CallRequest, runJobs: RunJobs): Promise<N
     // A caller's workflow-level env: does not reach the called workflow (GitHub's rule).
     const env = evaluateMapping(called.template.env, calledContexts);
     const results = await runJobs(run, { workflow: called, prefix: `${key}/`, inputs, secrets, env });
-    const jobs = Object.fromEntries([...results].map(([id, entry]) => [id, { result: entry.result, outputs: entry.outputs }]));
-    outputs = Object.fromEntries(workflowCallOutputs(called).map(([name, token]) => [name, evaluateString(token, { ...calledContexts, jobs })]));
+    const jobs = Object.fromEntries(
+      [...results].map(([id, entry]) => [id, { result: entry.result, outputs: entry.outputs }]),
+    );
+    outputs = Object.fromEntries(
+      workflowCallOutputs(called).map(([name, token]) => [name, evaluateString(token, { ...calledContexts, jobs })]),
+    );
     const all = [...results.values()];
-    result = all.some((entry) => entry.result === 'failure' && !entry.allowedFailure) ? 'failure' : all.some((entry) => entry.result === 'cancelled') ? 'cancelled' : 'success';
+    result = all.some((entry) => entry.result === 'failure' && !entry.allowedFailure)
+      ? 'failure'
+      : all.some((entry) => entry.result === 'cancelled')
+        ? 'cancelled'
+        : 'success';
   } catch (error) {
     run.log.annotate({ level: 'error', message: (error as Error).message, job: key });
     run.log.write(`  ##[error]${(error as Error).message}`);

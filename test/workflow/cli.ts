@@ -36,7 +36,8 @@ function envSecret(value: string, into: Record<string, Record<string, string>>):
 
 function gate(value: string, into: Record<string, GateAnswer>): void {
   const [name, answer] = pair(value, '--environment');
-  if (answer !== 'approve' && answer !== 'reject' && answer !== 'timeout') throw new UsageError(`--environment ${name}= expects approve, reject or timeout, got '${answer}'`);
+  if (answer !== 'approve' && answer !== 'reject' && answer !== 'timeout')
+    throw new UsageError(`--environment ${name}= expects approve, reject or timeout, got '${answer}'`);
   into[name] = answer;
 }
 
@@ -96,12 +97,15 @@ async function main(argv: string[]): Promise<number> {
   }
   const { logFile } = command;
   if (logFile) writeFileSync(logFile, '');
-  const log = logFile ? (line: string) => appendFileSync(logFile, `${line}\n`) : (line: string) => process.stderr.write(`${line}\n`);
+  const log = logFile
+    ? (line: string) => appendFileSync(logFile, `${line}\n`)
+    : (line: string) => process.stderr.write(`${line}\n`);
   // Steps run in their own process groups: a signal to this command cancels them like the runner does.
   const abort = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => abort.abort());
   const result = await runWorkflow({ ...command.options, log, signal: abort.signal });
-  if (command.json) writeFileSync(command.json, `${JSON.stringify({ conclusion: result.conclusion, jobs: result.jobs }, null, 2)}\n`);
+  if (command.json)
+    writeFileSync(command.json, `${JSON.stringify({ conclusion: result.conclusion, jobs: result.jobs }, null, 2)}\n`);
   return exitCode(result);
 }
 

@@ -55,7 +55,11 @@ function parseV2(line: string): Command | undefined {
   const space = head.indexOf(' ');
   const name = space < 0 ? head : head.slice(0, space);
   if (name === '') return undefined;
-  return { name, properties: space < 0 ? {} : properties(head.slice(space + 1), ','), data: unescapeData(text.slice(end + 2)) };
+  return {
+    name,
+    properties: space < 0 ? {} : properties(head.slice(space + 1), ','),
+    data: unescapeData(text.slice(end + 2)),
+  };
 }
 
 /** `##[name props]data` anywhere in the line. */
@@ -123,8 +127,13 @@ export class CommandReader {
   }
 }
 
-function annotation(level: Annotation['level'], message: string, props: Record<string, string>): Omit<Annotation, 'job'> {
-  const number = (key: string) => (props[key] !== undefined && /^\d+$/.test(props[key]) ? Number(props[key]) : undefined);
+function annotation(
+  level: Annotation['level'],
+  message: string,
+  props: Record<string, string>,
+): Omit<Annotation, 'job'> {
+  const number = (key: string) =>
+    props[key] !== undefined && /^\d+$/.test(props[key]) ? Number(props[key]) : undefined;
   const found: Omit<Annotation, 'job'> = { level, message };
   if (props.title) found.title = props.title;
   if (props.file) found.file = props.file;

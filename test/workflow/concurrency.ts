@@ -14,14 +14,19 @@ interface Holder {
 const running = new Map<string, Holder>();
 const waiting = new Map<string, { cancel(): void }>();
 
-export const cancelMessage = (group: string) => `Canceling since a higher priority waiting request for '${group}' exists`;
+export const cancelMessage = (group: string) =>
+  `Canceling since a higher priority waiting request for '${group}' exists`;
 
 /**
  * Enters `group`, waiting for its holder if there is one; resolves with a lease, or with
  * 'cancelled' when a newer request took the waiting place. `cancelMe` is how a newer request
  * with cancel-in-progress stops this one while it holds the group.
  */
-export async function enterGroup(group: string, cancelInProgress: boolean, cancelMe: () => void): Promise<Lease | 'cancelled'> {
+export async function enterGroup(
+  group: string,
+  cancelInProgress: boolean,
+  cancelMe: () => void,
+): Promise<Lease | 'cancelled'> {
   for (;;) {
     const holder = running.get(group);
     if (!holder) return hold(group, cancelMe);

@@ -54,8 +54,21 @@ function currentBranch(repo: string): string {
 }
 
 function commitOf(repo: string, rev: string): Payload {
-  const [id = '', message = '', timestamp = '', name = '', email = ''] = git(repo, 'log', '-1', '--format=%H%x00%B%x00%cI%x00%an%x00%ae', rev).split('\0');
-  return { id, tree_id: tryGit(repo, 'rev-parse', `${rev}^{tree}`) ?? '', message: message.trim(), timestamp, author: { name, email }, committer: { name, email } };
+  const [id = '', message = '', timestamp = '', name = '', email = ''] = git(
+    repo,
+    'log',
+    '-1',
+    '--format=%H%x00%B%x00%cI%x00%an%x00%ae',
+    rev,
+  ).split('\0');
+  return {
+    id,
+    tree_id: tryGit(repo, 'rev-parse', `${rev}^{tree}`) ?? '',
+    message: message.trim(),
+    timestamp,
+    author: { name, email },
+    committer: { name, email },
+  };
 }
 
 function repositoryObject(options: EventOptions, defaultBranch: string): Payload {
@@ -73,7 +86,9 @@ function repositoryObject(options: EventOptions, defaultBranch: string): Payload
 
 function changedFiles(repo: string, from: string | undefined, to: string): string[] | undefined {
   const base = from && from !== ZERO_SHA ? from : tryGit(repo, 'rev-parse', `${to}^`);
-  const out = base ? tryGit(repo, 'diff', '--name-only', base, to) : tryGit(repo, 'show', '--name-only', '--format=', to);
+  const out = base
+    ? tryGit(repo, 'diff', '--name-only', base, to)
+    : tryGit(repo, 'show', '--name-only', '--format=', to);
   return out === undefined ? undefined : out.split('\n').filter(Boolean);
 }
 
@@ -158,19 +173,42 @@ function str(value: unknown): string | undefined {
 export function buildEvent(options: EventOptions): EventInfo {
   const defaultBranch = currentBranch(options.repo);
   const given = readPayload(options.payload);
-  const pr = (given?.pull_request ?? undefined) as { head?: { ref?: string; sha?: string }; base?: { ref?: string; sha?: string }; number?: number; merge_commit_sha?: string } | undefined;
+  const pr = (given?.pull_request ?? undefined) as
+    | {
+        head?: { ref?: string; sha?: string };
+        base?: { ref?: string; sha?: string };
+        number?: number;
+        merge_commit_sha?: string;
+      }
+    | undefined;
   const requested = fullRef(options.ref ?? str(given?.ref) ?? (pr?.base?.ref ? pr.base.ref : defaultBranch));
   const payload = { ...defaultPayload(options, requested, defaultBranch), ...(given ?? {}) };
-  if (options.name === 'workflow_dispatch') payload.inputs = { ...(payload.inputs as Record<string, string>), ...options.inputs };
-  if (options.name === 'pull_request' || options.name === 'pull_request_target') return pullRequestEvent(options, payload, requested);
-  const sha = str(payload.after) ?? tryGit(options.repo, 'rev-parse', `${requested}^{commit}`) ?? git(options.repo, 'rev-parse', 'HEAD');
-  const facts: EventFacts = { name: options.name, ref: requested, action: str(payload.action), cron: str(payload.schedule) || undefined };
+  if (options.name === 'workflow_dispatch')
+    payload.inputs = { ...(payload.inputs as Record<string, string>), ...options.inputs };
+  if (options.name === 'pull_request' || options.name === 'pull_request_target')
+    return pullRequestEvent(options, payload, requested);
+  const sha =
+    str(payload.after) ??
+    tryGit(options.repo, 'rev-parse', `${requested}^{commit}`) ??
+    git(options.repo, 'rev-parse', 'HEAD');
+  const facts: EventFacts = {
+    name: options.name,
+    ref: requested,
+    action: str(payload.action),
+    cron: str(payload.schedule) || undefined,
+  };
   if (options.name === 'push') facts.changedFiles = changedFiles(options.repo, str(payload.before), sha);
   return { name: options.name, payload, ref: requested, sha, headRef: '', baseRef: '', facts };
 }
 
 function pullRequestEvent(options: EventOptions, payload: Payload, requested: string): EventInfo {
-  const pr = payload.pull_request as { number?: number; merged?: boolean; merge_commit_sha?: string; head?: { ref?: string; sha?: string }; base?: { ref?: string; sha?: string } };
+  const pr = payload.pull_request as {
+    number?: number;
+    merged?: boolean;
+    merge_commit_sha?: string;
+    head?: { ref?: string; sha?: string };
+    base?: { ref?: string; sha?: string };
+  };
   const baseRef = pr.base?.ref ?? requested.replace(/^refs\/heads\//, '');
   // A closed pull request runs on its last merge commit (refs/pull/N/merge), GitHub says.
   const sha = pr.merge_commit_sha ?? pr.head?.sha ?? git(options.repo, 'rev-parse', 'HEAD');

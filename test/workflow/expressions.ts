@@ -17,11 +17,27 @@ export interface StatusReader {
 /** The contexts an expression may name, as plain JSON-like values. */
 export type Contexts = Partial<Record<ContextName, unknown>>;
 
-export const CONTEXT_NAMES = ['github', 'env', 'vars', 'secrets', 'inputs', 'needs', 'steps', 'job', 'jobs', 'runner', 'matrix', 'strategy'] as const;
+export const CONTEXT_NAMES = [
+  'github',
+  'env',
+  'vars',
+  'secrets',
+  'inputs',
+  'needs',
+  'steps',
+  'job',
+  'jobs',
+  'runner',
+  'matrix',
+  'strategy',
+] as const;
 export type ContextName = (typeof CONTEXT_NAMES)[number];
 
 const STATUS_FUNCTIONS = ['success', 'failure', 'cancelled', 'always'] as const;
-const FUNCTION_INFOS: FunctionInfo[] = [...STATUS_FUNCTIONS.map((name) => ({ name, minArgs: 0, maxArgs: 0 })), { name: 'hashFiles', minArgs: 1, maxArgs: 255 }];
+const FUNCTION_INFOS: FunctionInfo[] = [
+  ...STATUS_FUNCTIONS.map((name) => ({ name, minArgs: 0, maxArgs: 0 })),
+  { name: 'hashFiles', minArgs: 1, maxArgs: 255 },
+];
 
 /** An evaluation that failed: GitHub fails the job or step with this message. */
 export class ExpressionFailure extends Error {
@@ -62,7 +78,10 @@ function functionsFor(status: StatusReader | undefined): Map<string, FunctionDef
     fn('success', status ? bool(() => status.success()) : unavailable('success')),
     fn('failure', status ? bool(() => status.failure()) : unavailable('failure')),
     fn('cancelled', status ? bool(() => status.cancelled()) : unavailable('cancelled')),
-    fn('always', bool(() => true)),
+    fn(
+      'always',
+      bool(() => true),
+    ),
     // No workflow here hashes files (caches are stand-ins): refuse clearly rather than guess.
     fn('hashFiles', () => {
       throw new Error('hashFiles() is not supported by this runner');
@@ -77,7 +96,9 @@ function functionsFor(status: StatusReader | undefined): Map<string, FunctionDef
  * wrong. Each string token's value is taken again from its lexeme, every `''` unescaped.
  */
 function unescapeStrings(tokens: Token[]): Token[] {
-  return tokens.map((token) => (token.type === TokenType.STRING ? { ...token, value: token.lexeme.slice(1, -1).replaceAll("''", "'") } : token));
+  return tokens.map((token) =>
+    token.type === TokenType.STRING ? { ...token, value: token.lexeme.slice(1, -1).replaceAll("''", "'") } : token,
+  );
 }
 
 /** Evaluates one expression (without `${{ }}`) against the contexts. */
@@ -85,7 +106,9 @@ export function evaluate(expression: string, contexts: Contexts, status?: Status
   try {
     const tokens = unescapeStrings(new Lexer(expression).lex().tokens);
     const tree = new Parser(tokens, Object.keys(contexts), FUNCTION_INFOS).parse();
-    const scope = new data.Dictionary(...Object.entries(contexts).map(([key, value]) => ({ key, value: toData(value) })));
+    const scope = new data.Dictionary(
+      ...Object.entries(contexts).map(([key, value]) => ({ key, value: toData(value) })),
+    );
     return new Evaluator(tree, scope, functionsFor(status)).evaluate();
   } catch (error) {
     throw new ExpressionFailure(expression, error);

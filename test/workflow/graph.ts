@@ -20,7 +20,13 @@ export function jobOrder(jobs: WorkflowJob[]): WorkflowJob[] {
   while (order.length < jobs.length) {
     const next = jobs.find((job) => !done.has(job.id.value) && (job.needs ?? []).every((need) => done.has(need.value)));
     // The parser refuses cycles and unknown needs; this only guards against a loop.
-    if (!next) throw new Error(`jobs ${jobs.filter((job) => !done.has(job.id.value)).map((job) => job.id.value).join(', ')} wait on each other`);
+    if (!next)
+      throw new Error(
+        `jobs ${jobs
+          .filter((job) => !done.has(job.id.value))
+          .map((job) => job.id.value)
+          .join(', ')} wait on each other`,
+      );
     done.add(next.id.value);
     order.push(next);
   }
@@ -52,7 +58,14 @@ function jobStatusReader(run: RunScope, above: NeedsEntry[]): StatusReader {
 
 function combine(legs: NeedsEntry[]): NeedsEntry {
   const failed = legs.filter((leg) => leg.result === 'failure');
-  const result: JobStatus = failed.length > 0 ? 'failure' : legs.some((leg) => leg.result === 'cancelled') ? 'cancelled' : legs.every((leg) => leg.result === 'skipped') ? 'skipped' : 'success';
+  const result: JobStatus =
+    failed.length > 0
+      ? 'failure'
+      : legs.some((leg) => leg.result === 'cancelled')
+        ? 'cancelled'
+        : legs.every((leg) => leg.result === 'skipped')
+          ? 'skipped'
+          : 'success';
   // Matrix legs write the same outputs: the last leg that set one wins, as on GitHub.
   const outputs = Object.assign({}, ...legs.map((leg) => leg.outputs)) as Record<string, string>;
   return { result, outputs, allowedFailure: failed.length > 0 && failed.every((leg) => leg.allowedFailure) };
@@ -70,7 +83,13 @@ export async function runJobs(run: RunScope, scope: WorkflowScope): Promise<Map<
   return results;
 }
 
-async function runJob(run: RunScope, scope: WorkflowScope, job: WorkflowJob, byId: Map<string, WorkflowJob>, results: Map<string, NeedsEntry>): Promise<NeedsEntry> {
+async function runJob(
+  run: RunScope,
+  scope: WorkflowScope,
+  job: WorkflowJob,
+  byId: Map<string, WorkflowJob>,
+  results: Map<string, NeedsEntry>,
+): Promise<NeedsEntry> {
   const id = job.id.value;
   const key = `${scope.prefix}${id}`;
   const needs = Object.fromEntries((job.needs ?? []).map((need) => [need.value, pick(results.get(need.value))]));
@@ -89,7 +108,9 @@ async function runJob(run: RunScope, scope: WorkflowScope, job: WorkflowJob, byI
     run.jobs[key] = { result: 'skipped', outputs: {}, steps: {} };
     return { result: 'skipped', outputs: {}, allowedFailure: false };
   }
-  const strategy = expandStrategy(job.strategy ? (evaluateToken(job.strategy, contexts) as Record<string, unknown>) : undefined);
+  const strategy = expandStrategy(
+    job.strategy ? (evaluateToken(job.strategy, contexts) as Record<string, unknown>) : undefined,
+  );
   const legs: NeedsEntry[] = [];
   const total = strategy.combinations.length;
   for (const [index, matrix] of strategy.combinations.entries()) {
@@ -101,7 +122,12 @@ async function runJob(run: RunScope, scope: WorkflowScope, job: WorkflowJob, byI
       legs.push({ result: 'cancelled', outputs: {}, allowedFailure: false });
       continue;
     }
-    const strategyContext = { 'fail-fast': strategy.failFast, 'job-index': index, 'job-total': total, 'max-parallel': strategy.maxParallel || total };
+    const strategyContext = {
+      'fail-fast': strategy.failFast,
+      'job-index': index,
+      'job-total': total,
+      'max-parallel': strategy.maxParallel || total,
+    };
     const legContexts = { ...contexts, matrix, strategy: strategyContext };
     if (job.type === 'reusableWorkflowJob') {
       legs.push(await runCall({ run, scope, job, id, key: legKey, needs, matrix, strategy: strategyContext }, runJobs));
@@ -109,7 +135,9 @@ async function runJob(run: RunScope, scope: WorkflowScope, job: WorkflowJob, byI
     }
     const name = jobName(job, legContexts, id, matrix, named);
     const raw = scope.workflow.jobTokens.get(id)!;
-    legs.push(await runJobLeg({ run, scope, job, raw, id, key: legKey, name, needs, matrix, strategy: strategyContext }));
+    legs.push(
+      await runJobLeg({ run, scope, job, raw, id, key: legKey, name, needs, matrix, strategy: strategyContext }),
+    );
   }
   return combine(legs);
 }
@@ -119,7 +147,13 @@ function pick(entry: NeedsEntry | undefined): { result: JobStatus; outputs: Reco
 }
 
 /** The job's display name; a matrix leg's gets its values appended unless the name uses them. */
-function jobName(job: WorkflowJob, contexts: Parameters<typeof evaluateString>[1], id: string, matrix: Record<string, unknown>, named: boolean): string {
+function jobName(
+  job: WorkflowJob,
+  contexts: Parameters<typeof evaluateString>[1],
+  id: string,
+  matrix: Record<string, unknown>,
+  named: boolean,
+): string {
   const name = job.name ? evaluateString(job.name, contexts) : id;
   const usesMatrix = job.name !== undefined && 'expression' in job.name && /matrix/.test(String(job.name.expression));
   return named && !usesMatrix ? legName(name, matrix) : name;

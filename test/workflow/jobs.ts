@@ -90,7 +90,10 @@ async function enterConcurrency(job: JobScope): Promise<Lease | 'cancelled' | un
   const token = job.job.concurrency;
   if (!token) return undefined;
   const contexts = jobContexts(job);
-  const group = isString(token) || !child(token, 'group') ? evaluateString(token, contexts) : evaluateString(child(token, 'group')!, contexts);
+  const group =
+    isString(token) || !child(token, 'group')
+      ? evaluateString(token, contexts)
+      : evaluateString(child(token, 'group')!, contexts);
   const cancelToken = child(token, 'cancel-in-progress');
   const cancelInProgress = cancelToken ? evaluateString(cancelToken, contexts) === 'true' : false;
   return enterGroup(group, cancelInProgress, () => cancelJob(job, cancelMessage(group)));
@@ -101,7 +104,10 @@ function startTimeout(job: JobScope): NodeJS.Timeout {
   const minutes = token ? Number(evaluateString(token, jobContexts(job))) : DEFAULT_TIMEOUT_MINUTES;
   return setTimeout(() => {
     job.timedOut = true;
-    cancelJob(job, `The job running on runner ${String(runnerContext(job).name)} has exceeded the maximum execution time of ${minutes} minutes.`);
+    cancelJob(
+      job,
+      `The job running on runner ${String(runnerContext(job).name)} has exceeded the maximum execution time of ${minutes} minutes.`,
+    );
   }, minutes * 60_000);
 }
 

@@ -2,7 +2,15 @@
 // and the caller's inputs and secrets checked against the called workflow), with GitHub's errors.
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { convertWorkflowTemplate, isBoolean, isMapping, isString, NoOperationTraceWriter, parseWorkflow, type WorkflowTemplate } from '@actions/workflow-parser';
+import {
+  convertWorkflowTemplate,
+  isBoolean,
+  isMapping,
+  isString,
+  NoOperationTraceWriter,
+  parseWorkflow,
+  type WorkflowTemplate,
+} from '@actions/workflow-parser';
 import type { FileReference } from '@actions/workflow-parser/workflows/file-reference';
 import type { MappingToken, TemplateToken } from '@actions/workflow-parser/templates/tokens/index';
 import { resolveUses } from '../support/uses';
@@ -41,9 +49,14 @@ export type WorkflowTarget = { file: string; name: string; root: string } | { er
 export function resolveWorkflow(uses: string, fromRoot: string, repos: Repositories): WorkflowTarget {
   if (uses.startsWith('./')) {
     const found = resolveUses(uses, { root: fromRoot, repository: '', at: 'job' });
-    return found.kind === 'workflow' ? { file: found.file, name: uses.slice(2), root: fromRoot } : { error: describe(found) };
+    return found.kind === 'workflow'
+      ? { file: found.file, name: uses.slice(2), root: fromRoot }
+      : { error: describe(found) };
   }
-  for (const [root, repository] of [[repos.actionsRoot, ACTIONS_REPOSITORY], [repos.callerRoot, repos.callerName]] as const) {
+  for (const [root, repository] of [
+    [repos.actionsRoot, ACTIONS_REPOSITORY],
+    [repos.callerRoot, repos.callerName],
+  ] as const) {
     const found = resolveUses(uses, { root, repository, at: 'job' });
     if (found.kind === 'workflow') return { file: found.file, name: uses, root };
     if (found.kind === 'error') return { error: describe(found) };
@@ -60,11 +73,17 @@ function referenceText(ref: FileReference): string {
 }
 
 /** Parses and converts one workflow file; refuses with GitHub's errors. */
-export async function loadWorkflow(file: string, name: string, root: string, repos: Repositories): Promise<LoadedWorkflow> {
+export async function loadWorkflow(
+  file: string,
+  name: string,
+  root: string,
+  repos: Repositories,
+): Promise<LoadedWorkflow> {
   const content = readFileSync(file, 'utf8');
   const parsed = parseWorkflow({ name, content }, new NoOperationTraceWriter());
   const errors = parseErrors(parsed);
-  if (errors.length > 0 || !parsed.value) throw new WorkflowRefusal(errors.length > 0 ? errors : [`${name}: empty workflow`]);
+  if (errors.length > 0 || !parsed.value)
+    throw new WorkflowRefusal(errors.length > 0 ? errors : [`${name}: empty workflow`]);
   const fileProvider = {
     getFileContent: async (ref: FileReference) => {
       const target = resolveWorkflow(referenceText(ref), root, repos);
@@ -73,7 +92,9 @@ export async function loadWorkflow(file: string, name: string, root: string, rep
     },
   };
   // Depth 1: the converter checks each called workflow's inputs and secrets against this caller.
-  const template = await convertWorkflowTemplate(parsed.context, parsed.value, fileProvider, { fetchReusableWorkflowDepth: 1 });
+  const template = await convertWorkflowTemplate(parsed.context, parsed.value, fileProvider, {
+    fetchReusableWorkflowDepth: 1,
+  });
   if (template.errors?.length) throw new WorkflowRefusal(template.errors.map((error) => error.Message));
   const raw = parsed.value as MappingToken;
   correctBlockScalars(raw, content);
@@ -98,7 +119,10 @@ export interface InputDefinition {
 }
 
 /** `on.<event>.inputs`, read from the raw tokens (the 0.3.61 converter loses number types and expression defaults). */
-export function inputDefinitions(workflow: LoadedWorkflow, event: 'workflow_call' | 'workflow_dispatch'): Map<string, InputDefinition> {
+export function inputDefinitions(
+  workflow: LoadedWorkflow,
+  event: 'workflow_call' | 'workflow_dispatch',
+): Map<string, InputDefinition> {
   const inputs = child(child(child(workflow.raw, 'on'), event), 'inputs');
   const text = (token: TemplateToken | undefined) => (token && isString(token) ? token.value : undefined);
   return new Map(

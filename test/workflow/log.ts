@@ -22,7 +22,9 @@ const MARK: Record<string, string> = { success: '✓', failure: 'X', cancelled: 
 
 export function seconds(ms: number): string {
   if (ms < 1000) return `${ms}ms`;
-  return ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m ${Math.round((ms % 60_000) / 1000)}s`;
+  return ms < 60_000
+    ? `${(ms / 1000).toFixed(1)}s`
+    : `${Math.floor(ms / 60_000)}m ${Math.round((ms % 60_000) / 1000)}s`;
 }
 
 export class RunLog {
@@ -45,7 +47,11 @@ export class RunLog {
   }
 
   annotate(annotation: Annotation, masker: Masker = this.masker): void {
-    this.annotations.push({ ...annotation, message: masker.mask(annotation.message), ...(annotation.title ? { title: masker.mask(annotation.title) } : {}) });
+    this.annotations.push({
+      ...annotation,
+      message: masker.mask(annotation.message),
+      ...(annotation.title ? { title: masker.mask(annotation.title) } : {}),
+    });
   }
 
   summary(key: string, text: string, masker: Masker): void {
@@ -68,7 +74,8 @@ export class RunLog {
     if (this.annotations.length > 0) {
       this.write('');
       this.write('Annotations');
-      for (const a of this.annotations) this.write(`  ${a.level} ${a.job ?? 'run'}${location(a)}: ${a.title ? `${a.title}: ` : ''}${a.message}`);
+      for (const a of this.annotations)
+        this.write(`  ${a.level} ${a.job ?? 'run'}${location(a)}: ${a.title ? `${a.title}: ` : ''}${a.message}`);
     }
     for (const [key, text] of Object.entries(this.summaries)) {
       if (text.trim() === '') continue;
@@ -93,7 +100,13 @@ export class JobLog {
   ) {}
 
   line(text: string): void {
-    this.run.write(text.split('\n').map((line) => `  ${line}`).join('\n'), this.masker);
+    this.run.write(
+      text
+        .split('\n')
+        .map((line) => `  ${line}`)
+        .join('\n'),
+      this.masker,
+    );
   }
 
   annotate(annotation: Omit<Annotation, 'job'>): void {

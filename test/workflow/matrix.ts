@@ -48,13 +48,18 @@ export function expandStrategy(strategy: Record<string, unknown> | undefined): S
   const maxParallel = Number(strategy?.['max-parallel'] ?? 0);
   if (!matrix) return { combinations: [{}], failFast, maxParallel };
   const exclude = (matrix.exclude ?? []) as Combination[];
-  const kept = product(matrix).filter((combination) => !exclude.some((entry) => Object.entries(entry).every(([key, value]) => same(combination[key], value))));
+  const kept = product(matrix).filter(
+    (combination) =>
+      !exclude.some((entry) => Object.entries(entry).every(([key, value]) => same(combination[key], value))),
+  );
   const combinations = applyInclude(kept, (matrix.include ?? []) as Combination[]);
   return { combinations: combinations.length > 0 ? combinations : [{}], failFast, maxParallel };
 }
 
 /** GitHub's name for a matrix leg: `id (value, value)`. */
 export function legName(base: string, combination: Combination): string {
-  const values = Object.values(combination).map((value) => (typeof value === 'object' ? JSON.stringify(value) : String(value)));
+  const values = Object.values(combination).map((value) =>
+    typeof value === 'object' ? JSON.stringify(value) : String(value),
+  );
   return values.length > 0 ? `${base} (${values.join(', ')})` : base;
 }

@@ -4,7 +4,12 @@
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { NoOperationTraceWriter } from '@actions/workflow-parser';
-import { convertActionTemplate, parseAction, type ActionRunsNode, type ActionTemplate } from '@actions/workflow-parser/actions/index';
+import {
+  convertActionTemplate,
+  parseAction,
+  type ActionRunsNode,
+  type ActionTemplate,
+} from '@actions/workflow-parser/actions/index';
 import { inputEnvName, NODE24 } from '../lab/run-action';
 import type { Contexts } from './expressions';
 import type { JobScope } from './scope';
@@ -37,7 +42,10 @@ export interface ActionResolution {
 /** action.yml read with GitHub's action parser; throws its errors (file, line, column). */
 export function loadNodeAction(resolution: ActionResolution, root: string, local: boolean): NodeAction {
   const name = relative(root, resolution.metadata) || resolution.metadata;
-  const parsed = parseAction({ name, content: readFileSync(resolution.metadata, 'utf8') }, new NoOperationTraceWriter());
+  const parsed = parseAction(
+    { name, content: readFileSync(resolution.metadata, 'utf8') },
+    new NoOperationTraceWriter(),
+  );
   const errors = parsed.context.errors.getErrors().map((error) => error.message);
   if (errors.length > 0 || !parsed.value) throw new Error(errors.join('\n') || `${name}: empty action.yml`);
   const template = convertActionTemplate(parsed.context, parsed.value);
@@ -59,7 +67,11 @@ export function loadNodeAction(resolution: ActionResolution, root: string, local
 }
 
 /** INPUT_<NAME> for each `with:` value and each default of an input not given. */
-export function inputVariables(action: NodeAction, given: Record<string, string>, contexts: Contexts): { env: Record<string, string>; unexpected: string[] } {
+export function inputVariables(
+  action: NodeAction,
+  given: Record<string, string>,
+  contexts: Contexts,
+): { env: Record<string, string>; unexpected: string[] } {
   const env: Record<string, string> = {};
   const defined = action.template.inputs ?? [];
   for (const input of defined) {
@@ -93,7 +105,12 @@ export async function runNodeScript(job: JobScope, action: NodeAction, request: 
   if (!file) throw new Error(`${action.uses} has no runs.${request.stage}`);
   const files = stepFiles(job);
   const state = Object.fromEntries(Object.entries(request.state).map(([name, value]) => [`STATE_${name}`, value]));
-  const extra = { GITHUB_ACTION_PATH: action.dir, GITHUB_ACTION_REPOSITORY: action.repository, GITHUB_ACTION_REF: action.ref, ...state };
+  const extra = {
+    GITHUB_ACTION_PATH: action.dir,
+    GITHUB_ACTION_REPOSITORY: action.repository,
+    GITHUB_ACTION_REF: action.ref,
+    ...state,
+  };
   return runProcess(job, {
     command: NODE24,
     args: [file],

@@ -53,7 +53,12 @@ function lineReader(onLine: (line: string) => void): { push(chunk: string): void
 
 export function startProcess(spec: ProcessSpec): RunningProcess {
   // detached: its own process group, so a cancel reaches the script's children too.
-  const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(spec.command, spec.args, {
+    cwd: spec.cwd,
+    env: spec.env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const out = lineReader(spec.onLine);
   const err = lineReader(spec.onLine);
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => out.push(chunk));

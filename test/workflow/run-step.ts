@@ -17,7 +17,11 @@ interface Shell {
  * --noprofile --norc and pipefail; `sh -e {0}`; `python {0}`; or a command with `{0}`.
  */
 export function shellFor(shell: string | undefined, script: string): Shell {
-  const split = (template: string) => template.trim().split(/\s+/).map((arg) => (arg === '{0}' ? script : arg));
+  const split = (template: string) =>
+    template
+      .trim()
+      .split(/\s+/)
+      .map((arg) => (arg === '{0}' ? script : arg));
   const make = (template: string, extension: string): Shell => {
     const [command = 'bash', ...args] = split(template);
     return { command, args, extension };
@@ -52,7 +56,11 @@ export async function runScriptStep(job: JobScope, request: RunStepRequest): Pro
   const file = join(job.temp, `${randomUUID()}${shell.extension}`);
   writeFileSync(file, request.script);
   const resolved = shellFor(request.shell, file);
-  const cwd = request.workingDirectory ? (isAbsolute(request.workingDirectory) ? request.workingDirectory : join(job.workspace, request.workingDirectory)) : job.workspace;
+  const cwd = request.workingDirectory
+    ? isAbsolute(request.workingDirectory)
+      ? request.workingDirectory
+      : join(job.workspace, request.workingDirectory)
+    : job.workspace;
   job.log.line(`##[group]Run ${request.script.split('\n')[0] ?? ''}`);
   job.log.line(request.script.replace(/\n$/, ''));
   job.log.line(`shell: ${[shell.command, ...shell.args].join(' ')}`);

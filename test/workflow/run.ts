@@ -10,7 +10,14 @@ import { literalInputErrors } from './calls';
 import { cancelMessage, enterGroup, type Lease } from './concurrency';
 import { buildEvent, type EventInfo } from './events';
 import { runJobs } from './graph';
-import { ACTIONS_REPOSITORY, displayName, inputDefinitions, loadWorkflow, type LoadedWorkflow, type Repositories } from './load';
+import {
+  ACTIONS_REPOSITORY,
+  displayName,
+  inputDefinitions,
+  loadWorkflow,
+  type LoadedWorkflow,
+  type Repositories,
+} from './load';
 import { RunLog } from './log';
 import { Masker } from './masker';
 import type { RunScope } from './scope';
@@ -30,7 +37,10 @@ interface Settings {
 
 function gitRoot(path: string): string {
   try {
-    return execFileSync('git', ['-C', path, 'rev-parse', '--show-toplevel'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', ['-C', path, 'rev-parse', '--show-toplevel'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     throw new WorkflowRefusal([`${path} is not inside a git repository: give --repo`]);
   }
@@ -40,7 +50,8 @@ function settingsOf(options: RunOptions, runId: number): Settings {
   const file = resolve(options.workflow);
   const callerRoot = resolve(options.repo ?? gitRoot(dirname(file)));
   const actionsRoot = resolve(options.actionsRepo ?? REPO_ROOT);
-  const callerName = options.repository ?? (callerRoot === actionsRoot ? ACTIONS_REPOSITORY : `org/${basename(callerRoot)}`);
+  const callerName =
+    options.repository ?? (callerRoot === actionsRoot ? ACTIONS_REPOSITORY : `org/${basename(callerRoot)}`);
   const work = resolve(options.work ?? mkdtempSync(join(tmpdir(), 'workflow-run-')));
   const runDir = join(work, `run-${runId}`);
   mkdirSync(runDir, { recursive: true });
@@ -58,11 +69,16 @@ function settingsOf(options: RunOptions, runId: number): Settings {
 
 function registerSecrets(masker: Masker, options: RunOptions, settings: Settings): void {
   for (const value of Object.values(settings.secrets)) masker.add(value);
-  for (const secrets of Object.values(options.envSecrets ?? {})) for (const value of Object.values(secrets)) masker.add(value);
+  for (const secrets of Object.values(options.envSecrets ?? {}))
+    for (const value of Object.values(secrets)) masker.add(value);
 }
 
 /** workflow_dispatch inputs, typed as the `inputs` context has them; refuses what GitHub's API refuses. */
-function dispatchInputs(caller: LoadedWorkflow, event: EventInfo, given: Record<string, string>): Record<string, unknown> {
+function dispatchInputs(
+  caller: LoadedWorkflow,
+  event: EventInfo,
+  given: Record<string, string>,
+): Record<string, unknown> {
   if (event.name !== 'workflow_dispatch') return {};
   const defined = inputDefinitions(caller, 'workflow_dispatch');
   const errors: string[] = [];
@@ -77,9 +93,12 @@ function dispatchInputs(caller: LoadedWorkflow, event: EventInfo, given: Record<
       inputs[name] = definition.type === 'boolean' ? false : '';
       continue;
     }
-    if (definition.type === 'boolean' && raw !== 'true' && raw !== 'false') errors.push(`Provided value '${raw}' for input '${name}' is not a boolean (true or false)`);
-    if (definition.type === 'number' && !Number.isFinite(Number(raw))) errors.push(`Provided value '${raw}' for input '${name}' is not a number`);
-    if (definition.type === 'choice' && !definition.options.includes(raw)) errors.push(`Provided value '${raw}' for input '${name}' not in the list of allowed values`);
+    if (definition.type === 'boolean' && raw !== 'true' && raw !== 'false')
+      errors.push(`Provided value '${raw}' for input '${name}' is not a boolean (true or false)`);
+    if (definition.type === 'number' && !Number.isFinite(Number(raw)))
+      errors.push(`Provided value '${raw}' for input '${name}' is not a number`);
+    if (definition.type === 'choice' && !definition.options.includes(raw))
+      errors.push(`Provided value '${raw}' for input '${name}' not in the list of allowed values`);
     inputs[name] = definition.type === 'boolean' ? raw === 'true' : definition.type === 'number' ? Number(raw) : raw;
   }
   if (errors.length > 0) throw new WorkflowRefusal(errors);
@@ -88,7 +107,12 @@ function dispatchInputs(caller: LoadedWorkflow, event: EventInfo, given: Record<
   return inputs;
 }
 
-function githubContext(caller: LoadedWorkflow, event: EventInfo, settings: Settings, runId: number): Record<string, unknown> {
+function githubContext(
+  caller: LoadedWorkflow,
+  event: EventInfo,
+  settings: Settings,
+  runId: number,
+): Record<string, unknown> {
   const refName = event.ref.replace(/^refs\/(heads|tags)\//, '');
   const repository = settings.repos.callerName;
   const sender = (event.payload.sender ?? {}) as { login?: string };
@@ -133,11 +157,17 @@ function conclusionOf(run: RunScope): RunConclusion {
 }
 
 /** The workflow-level concurrency group: a newer run with cancel-in-progress cancels this whole run. */
-async function enterWorkflowGroup(run: RunScope, caller: LoadedWorkflow, inputs: Record<string, unknown>): Promise<Lease | 'cancelled' | undefined> {
+async function enterWorkflowGroup(
+  run: RunScope,
+  caller: LoadedWorkflow,
+  inputs: Record<string, unknown>,
+): Promise<Lease | 'cancelled' | undefined> {
   const token = caller.template.concurrency;
   if (!token) return undefined;
   const contexts = { github: run.github, inputs, vars: run.vars };
-  const group = child(token, 'group') ? evaluateString(child(token, 'group')!, contexts) : evaluateString(token, contexts);
+  const group = child(token, 'group')
+    ? evaluateString(child(token, 'group')!, contexts)
+    : evaluateString(token, contexts);
   const cancelToken = child(token, 'cancel-in-progress');
   const cancelInProgress = cancelToken ? evaluateString(cancelToken, contexts) === 'true' : false;
   return enterGroup(group, cancelInProgress, () => {
@@ -157,12 +187,24 @@ export async function runWorkflow(options: RunOptions): Promise<RunResult> {
   const finish = (conclusion: RunConclusion, extra: Partial<RunResult> = {}, resultMasker = masker): RunResult => {
     log.finish(conclusion);
     const jobs = maskResult(extra.jobs ?? {}, resultMasker);
-    return { conclusion, jobs, errors: extra.errors ?? [], annotations: log.annotations, summaries: log.summaries, log: log.lines };
+    return {
+      conclusion,
+      jobs,
+      errors: extra.errors ?? [],
+      annotations: log.annotations,
+      summaries: log.summaries,
+      log: log.lines,
+    };
   };
   try {
     const settings = settingsOf(options, runId);
     registerSecrets(masker, options, settings);
-    const caller = await loadWorkflow(settings.file, displayName(settings.file, settings.repos.callerRoot), settings.repos.callerRoot, settings.repos);
+    const caller = await loadWorkflow(
+      settings.file,
+      displayName(settings.file, settings.repos.callerRoot),
+      settings.repos.callerRoot,
+      settings.repos,
+    );
     const event = buildEvent({
       name: options.event,
       repo: settings.repos.callerRoot,
@@ -207,7 +249,9 @@ export async function runWorkflow(options: RunOptions): Promise<RunResult> {
     if (typeErrors.length > 0) throw new WorkflowRefusal(typeErrors);
     const secrets = { ...settings.secrets };
     const env = evaluateMapping(caller.template.env, { github: run.github, inputs, vars: run.vars, secrets });
-    log.write(`Run ${String(run.github.workflow)} for ${event.name} on ${event.ref} (${event.sha.slice(0, 7)}) in ${settings.runDir}`);
+    log.write(
+      `Run ${String(run.github.workflow)} for ${event.name} on ${event.ref} (${event.sha.slice(0, 7)}) in ${settings.runDir}`,
+    );
     const lease = await enterWorkflowGroup(run, caller, inputs);
     if (lease === 'cancelled') return finish('cancelled', {}, run.resultMasker);
     try {

@@ -128,7 +128,10 @@ function stepsContext(job: JobScope): Record<string, StepRecord> {
 }
 
 /** The contexts of an expression inside a job (steps, env and job status as they are now). */
-export function jobContexts(job: JobScope, extra: { env?: Record<string, string>; github?: Record<string, unknown> } = {}): Contexts {
+export function jobContexts(
+  job: JobScope,
+  extra: { env?: Record<string, string>; github?: Record<string, unknown> } = {},
+): Contexts {
   return {
     github: { ...job.run.github, job: job.id, workspace: job.workspace, event_path: job.eventPath, ...extra.github },
     env: extra.env ?? job.env,

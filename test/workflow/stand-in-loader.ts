@@ -36,7 +36,8 @@ export function standIns(): Promise<StandInLookup> {
     // Only a missing file means "no stand-ins": an error inside the module must surface.
     if (!existsSync(fileURLToPath(MODULE))) return () => undefined;
     const module = (await import(/* @vite-ignore */ MODULE.href)) as { standInFor?: StandInLookup };
-    if (typeof module.standInFor !== 'function') throw new Error(`${fileURLToPath(MODULE)} exports no standInFor(uses)`);
+    if (typeof module.standInFor !== 'function')
+      throw new Error(`${fileURLToPath(MODULE)} exports no standInFor(uses)`);
     return module.standInFor;
   })();
   return loaded;

@@ -34,7 +34,18 @@ function machineEnv(): Record<string, string> {
   // DOCKER_HOST and NPM_CONFIG_REGISTRY: the runner machine's Docker engine and npm registry (a
   // hosted runner's are the defaults; the tests name the lab's builder engine and a registry with
   // an audit stand-in), as a runner's service environment would carry them.
-  for (const name of ['HOME', 'USER', 'LANG', 'LC_ALL', 'TMPDIR', 'SHELL', 'TERM', 'DOCKER_HOST', 'NPM_CONFIG_REGISTRY', 'AGENT_LOOP_STAND_IN_NODE24']) {
+  for (const name of [
+    'HOME',
+    'USER',
+    'LANG',
+    'LC_ALL',
+    'TMPDIR',
+    'SHELL',
+    'TERM',
+    'DOCKER_HOST',
+    'NPM_CONFIG_REGISTRY',
+    'AGENT_LOOP_STAND_IN_NODE24',
+  ]) {
     const value = process.env[name];
     if (value !== undefined) kept[name] = value;
   }
@@ -46,7 +57,9 @@ function machineEnv(): Record<string, string> {
  * themselves: a runner's steps see the machine's tools, not this repository's.
  */
 function machinePath(): string[] {
-  return (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').filter((dir) => dir !== '' && !dir.includes('/node_modules/'));
+  return (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin')
+    .split(':')
+    .filter((dir) => dir !== '' && !dir.includes('/node_modules/'));
 }
 
 /** The GITHUB_* and RUNNER_* variables of the job (the runner sets them over the user's env). */
@@ -94,7 +107,13 @@ export function runnerVariables(job: JobScope, action: string): Record<string, s
 }
 
 /** A step process's whole environment: machine, env context of the step, runner variables, files. */
-export function processEnv(job: JobScope, stepEnv: Record<string, string>, files: StepFiles, action: string, extra: Record<string, string> = {}): Record<string, string> {
+export function processEnv(
+  job: JobScope,
+  stepEnv: Record<string, string>,
+  files: StepFiles,
+  action: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   const path = [...job.path, ...machinePath()].join(':');
   return { ...machineEnv(), PATH: path, ...stepEnv, ...runnerVariables(job, action), ...files, ...extra };
 }

@@ -75,11 +75,16 @@ export async function runProcess(job: JobScope, request: ProcessRequest): Promis
 }
 
 /** Reads what the step wrote to its command files: outputs and state are returned, env and path applied to the job. */
-function applyFiles(job: JobScope, request: ProcessRequest): { outputs: Record<string, string>; state: Record<string, string>; failure?: string } {
+function applyFiles(
+  job: JobScope,
+  request: ProcessRequest,
+): { outputs: Record<string, string>; state: Record<string, string>; failure?: string } {
   const { files } = request;
   const summary = readText(files.GITHUB_STEP_SUMMARY);
   if (Buffer.byteLength(summary) > SUMMARY_LIMIT) {
-    job.log.error(`$GITHUB_STEP_SUMMARY upload aborted, supports content up to a size of 1024k, got ${Math.ceil(Buffer.byteLength(summary) / 1024)}k.`);
+    job.log.error(
+      `$GITHUB_STEP_SUMMARY upload aborted, supports content up to a size of 1024k, got ${Math.ceil(Buffer.byteLength(summary) / 1024)}k.`,
+    );
   } else if (summary !== '') job.log.summary(request.stepId, summary);
   try {
     Object.assign(job.env, readCommandFile(files.GITHUB_ENV));

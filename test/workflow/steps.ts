@@ -49,10 +49,14 @@ export function planSteps(job: JobScope): PlannedStep[] | { error: string } {
 }
 
 function resolveTarget(job: JobScope, uses: string): StepTarget | { error: string } {
-  if (uses.startsWith('docker://')) return { error: `Unable to resolve action \`${uses}\`: Docker actions are not supported by this runner` };
+  if (uses.startsWith('docker://'))
+    return { error: `Unable to resolve action \`${uses}\`: Docker actions are not supported by this runner` };
   if (uses.startsWith('./')) return { kind: 'local', uses };
   const { repos } = job.run;
-  for (const [root, repository] of [[repos.actionsRoot, ACTIONS_REPOSITORY], [repos.callerRoot, repos.callerName]] as const) {
+  for (const [root, repository] of [
+    [repos.actionsRoot, ACTIONS_REPOSITORY],
+    [repos.callerRoot, repos.callerName],
+  ] as const) {
     const found = resolveUses(uses, { root, repository, at: 'step' });
     if (found.kind === 'error') return { error: `Unable to resolve action \`${uses}\`, ${found.message}` };
     if (found.kind !== 'action') continue;
@@ -90,13 +94,22 @@ function continueOnError(step: Step, contexts: Contexts): boolean {
   return evaluateString(value, contexts) === 'true';
 }
 
-function record(job: JobScope, id: string, outcome: StepStatus, conclusion: StepStatus, outputs: Record<string, string>): void {
+function record(
+  job: JobScope,
+  id: string,
+  outcome: StepStatus,
+  conclusion: StepStatus,
+  outputs: Record<string, string>,
+): void {
   job.steps[id] = { outcome, conclusion, outputs };
 }
 
 /** `defaults.run.<key>` of the job, else of the workflow. */
 function runDefault(job: JobScope, key: string): TemplateToken | undefined {
-  return child(child(child(job.raw, 'defaults'), 'run'), key) ?? child(child(child(job.scope.workflow.raw, 'defaults'), 'run'), key);
+  return (
+    child(child(child(job.raw, 'defaults'), 'run'), key) ??
+    child(child(child(job.scope.workflow.raw, 'defaults'), 'run'), key)
+  );
 }
 
 /** Runs every step; a step that cannot start (bad expression) fails like the runner fails it. */
@@ -122,11 +135,27 @@ async function runStep(job: JobScope, planned: PlannedStep): Promise<void> {
   } catch (error) {
     // An expression that fails to evaluate fails the step (and so the job), as on GitHub.
     job.log.error((error as Error).message);
-    finish(job, id, name, { ok: false, code: 1, outputs: {}, state: {}, timedOut: false, failure: (error as Error).message }, false, started, true);
+    finish(
+      job,
+      id,
+      name,
+      { ok: false, code: 1, outputs: {}, state: {}, timedOut: false, failure: (error as Error).message },
+      false,
+      started,
+      true,
+    );
   }
 }
 
-function finish(job: JobScope, id: string, name: string, exit: StepExit & { timeoutMinutes?: number }, allowed: boolean, started: number, reported = false): void {
+function finish(
+  job: JobScope,
+  id: string,
+  name: string,
+  exit: StepExit & { timeoutMinutes?: number },
+  allowed: boolean,
+  started: number,
+  reported = false,
+): void {
   if (!reported && !exit.ok) {
     if (exit.timedOut) job.log.error(`The action '${name}' has timed out after ${exit.timeoutMinutes ?? '?'} minutes.`);
     else if (job.cancelled) job.log.error('The operation was canceled.');
@@ -140,7 +169,11 @@ function finish(job: JobScope, id: string, name: string, exit: StepExit & { time
   job.log.line(`${exit.ok ? '✓' : 'X'} ${name} (${seconds(Date.now() - started)})`);
 }
 
-async function execute(job: JobScope, planned: PlannedStep, name: string): Promise<StepExit & { timeoutMinutes?: number }> {
+async function execute(
+  job: JobScope,
+  planned: PlannedStep,
+  name: string,
+): Promise<StepExit & { timeoutMinutes?: number }> {
   const { step, raw, target } = planned;
   const contexts = jobContexts(job);
   const stepEnv = { ...job.env, ...evaluateMapping(envOf(step), contexts) };
@@ -151,7 +184,14 @@ async function execute(job: JobScope, planned: PlannedStep, name: string): Promi
       return token ? evaluateString(token, contexts) : undefined;
     };
     const script = evaluateString(step.run, { ...contexts, env: stepEnv });
-    const exit = await runScriptStep(job, { stepId: step.id, script, shell: read('shell'), workingDirectory: read('working-directory'), env: stepEnv, timeoutMinutes });
+    const exit = await runScriptStep(job, {
+      stepId: step.id,
+      script,
+      shell: read('shell'),
+      workingDirectory: read('working-directory'),
+      env: stepEnv,
+      timeoutMinutes,
+    });
     return { ...exit, timeoutMinutes };
   }
   const given = evaluateMapping(child(raw, 'with'), { ...contexts, env: stepEnv });
@@ -169,7 +209,9 @@ function loadLocal(job: JobScope, uses: string): NodeAction | { error: string } 
   if (found.kind !== 'action') {
     const dir = join(job.workspace, uses);
     if (!existsSync(join(dir, 'action.yml')) && !existsSync(join(dir, 'action.yaml'))) {
-      return { error: `Can't find 'action.yml', 'action.yaml' or 'Dockerfile' under '${dir}'. Did you forget to run actions/checkout before running your local action?` };
+      return {
+        error: `Can't find 'action.yml', 'action.yaml' or 'Dockerfile' under '${dir}'. Did you forget to run actions/checkout before running your local action?`,
+      };
     }
     return { error: `Unable to load action \`${uses}\`: ${'message' in found ? found.message : found.kind}` };
   }
@@ -181,7 +223,10 @@ function loadLocal(job: JobScope, uses: string): NodeAction | { error: string } 
 }
 
 function actionContexts(job: JobScope, action: NodeAction, stepId: string, env: Record<string, string>): Contexts {
-  return jobContexts(job, { env, github: { action: stepId, action_path: action.dir, action_repository: action.repository, action_ref: action.ref } });
+  return jobContexts(job, {
+    env,
+    github: { action: stepId, action_path: action.dir, action_repository: action.repository, action_ref: action.ref },
+  });
 }
 
 async function runActionMain(
@@ -197,7 +242,13 @@ async function runActionMain(
   const inputs = inputVariables(action, given, actionContexts(job, action, id, stepEnv));
   if (inputs.unexpected.length > 0) job.log.warning(unexpectedInputsWarning(action, inputs.unexpected));
   const env = { ...stepEnv, ...inputs.env };
-  const exit = await runNodeScript(job, action, { stepId: id, stage: 'main', env, state: job.state[id] ?? {}, timeoutMinutes });
+  const exit = await runNodeScript(job, action, {
+    stepId: id,
+    stage: 'main',
+    env,
+    state: job.state[id] ?? {},
+    timeoutMinutes,
+  });
   job.state[id] = { ...(job.state[id] ?? {}), ...exit.state };
   if (action.files.post) {
     job.posts.push({
@@ -213,7 +264,13 @@ async function runActionMain(
   return exit;
 }
 
-async function runStandIn(job: JobScope, stepId: string, target: { uses: string; standIn: StandIn }, given: Record<string, string>, stepEnv: Record<string, string>): Promise<StepExit> {
+async function runStandIn(
+  job: JobScope,
+  stepId: string,
+  target: { uses: string; standIn: StandIn },
+  given: Record<string, string>,
+  stepEnv: Record<string, string>,
+): Promise<StepExit> {
   const files = stepFiles(job);
   const github = job.run.github;
   try {
@@ -221,12 +278,31 @@ async function runStandIn(job: JobScope, stepId: string, target: { uses: string;
       workspace: job.workspace,
       runDir: job.run.runDir,
       env: processEnv(job, stepEnv, files, stepId),
-      repository: { path: job.run.repos.callerRoot, sha: String(github.sha), ref: String(github.ref), fullName: String(github.repository) },
+      repository: {
+        path: job.run.repos.callerRoot,
+        sha: String(github.sha),
+        ref: String(github.ref),
+        fullName: String(github.repository),
+      },
       log: (line) => job.log.line(line),
     });
-    return { ok: result.failure === undefined, code: result.failure === undefined ? 0 : 1, outputs: result.outputs, state: {}, timedOut: false, failure: result.failure };
+    return {
+      ok: result.failure === undefined,
+      code: result.failure === undefined ? 0 : 1,
+      outputs: result.outputs,
+      state: {},
+      timedOut: false,
+      failure: result.failure,
+    };
   } catch (error) {
-    return { ok: false, code: 1, outputs: {}, state: {}, timedOut: false, failure: `${target.uses}: ${(error as Error).message}` };
+    return {
+      ok: false,
+      code: 1,
+      outputs: {},
+      state: {},
+      timedOut: false,
+      failure: `${target.uses}: ${(error as Error).message}`,
+    };
   }
 }
 
@@ -238,12 +314,18 @@ export async function runPreSteps(job: JobScope, planned: PlannedStep[]): Promis
     const started = Date.now();
     const name = `Pre ${'uses' in step ? step.uses.value : step.id}`;
     try {
-      if (!condition(action.runs.preIf ?? 'always()', actionContexts(job, action, step.id, job.env), jobStatus(job))) continue;
+      if (!condition(action.runs.preIf ?? 'always()', actionContexts(job, action, step.id, job.env), jobStatus(job)))
+        continue;
       job.log.line(`▶ ${name}`);
       const stepEnv = { ...job.env, ...evaluateMapping(envOf(step), jobContexts(job)) };
       const given = evaluateMapping(child(raw, 'with'), { ...jobContexts(job), env: stepEnv });
       const inputs = inputVariables(action, given, actionContexts(job, action, step.id, stepEnv));
-      const exit = await runNodeScript(job, action, { stepId: step.id, stage: 'pre', env: { ...stepEnv, ...inputs.env }, state: {} });
+      const exit = await runNodeScript(job, action, {
+        stepId: step.id,
+        stage: 'pre',
+        env: { ...stepEnv, ...inputs.env },
+        state: {},
+      });
       job.state[step.id] = exit.state;
       if (!exit.ok) throw new Error(exit.failure ?? `Process completed with exit code ${exit.code}.`);
       job.timings.push({ name, conclusion: 'success', ms: Date.now() - started });
@@ -275,4 +357,3 @@ export async function runPostSteps(job: JobScope): Promise<void> {
 function evaluateCondition(job: JobScope, expression: string): boolean {
   return condition(expression, jobContexts(job), jobStatus(job));
 }
-

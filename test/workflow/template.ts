@@ -30,7 +30,8 @@ export function evaluateToken(given: TemplateToken, contexts: Contexts, status?:
   }
   if (isMapping(token)) {
     const object: Record<string, unknown> = {};
-    for (const pair of token) object[String(evaluateToken(pair.key, contexts, status))] = evaluateToken(pair.value, contexts, status);
+    for (const pair of token)
+      object[String(evaluateToken(pair.key, contexts, status))] = evaluateToken(pair.value, contexts, status);
     return object;
   }
   // A null token, or an `${{ insert }}`, which no workflow here uses.
@@ -48,7 +49,10 @@ export function evaluateString(given: TemplateToken, contexts: Contexts, status?
 }
 
 /** The evaluator's own data for a token: keeps booleans and numbers typed (workflow_call inputs). */
-export function evaluateTyped(given: TemplateToken, contexts: Contexts): ExpressionData | string | number | boolean | null {
+export function evaluateTyped(
+  given: TemplateToken,
+  contexts: Contexts,
+): ExpressionData | string | number | boolean | null {
   const token = correctedToken(given);
   if (isBasicExpression(token)) return evaluate(token.expression, contexts);
   if (isString(token) || isBoolean(token) || isNumber(token)) return token.value;
@@ -77,7 +81,11 @@ export function items(token: TemplateToken | undefined): TemplateToken[] {
 }
 
 /** A mapping of strings (env:, with:) evaluated. */
-export function evaluateMapping(token: TemplateToken | undefined, contexts: Contexts, status?: StatusReader): Record<string, string> {
+export function evaluateMapping(
+  token: TemplateToken | undefined,
+  contexts: Contexts,
+  status?: StatusReader,
+): Record<string, string> {
   return Object.fromEntries(entries(token).map(([key, value]) => [key, evaluateString(value, contexts, status)]));
 }
 

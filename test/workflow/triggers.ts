@@ -76,7 +76,8 @@ interface RefFilters {
 
 /** Why the event does not run this workflow, or undefined when it does. */
 export function triggerMismatch(events: EventsConfig, facts: EventFacts): string | undefined {
-  if (!(facts.name in events)) return `the workflow has no on.${facts.name} (it runs on ${Object.keys(events).join(', ') || 'nothing'})`;
+  if (!(facts.name in events))
+    return `the workflow has no on.${facts.name} (it runs on ${Object.keys(events).join(', ') || 'nothing'})`;
   if (facts.name === 'schedule') return scheduleMismatch(events.schedule ?? [], facts.cron);
   const filters = (events[facts.name] ?? {}) as RefFilters;
   return typesMismatch(filters, facts) ?? refMismatch(filters, facts) ?? pathsMismatch(filters, facts);
@@ -96,11 +97,15 @@ function typesMismatch(filters: RefFilters, facts: EventFacts): string | undefin
 function refMismatch(filters: RefFilters, facts: EventFacts): string | undefined {
   const tag = facts.ref.startsWith('refs/tags/');
   const name = facts.ref.replace(/^refs\/(heads|tags)\//, '');
-  const own = tag ? { include: filters.tags, exclude: filters['tags-ignore'], what: 'tags' } : { include: filters.branches, exclude: filters['branches-ignore'], what: 'branches' };
-  const other = tag ? filters.branches ?? filters['branches-ignore'] : filters.tags ?? filters['tags-ignore'];
+  const own = tag
+    ? { include: filters.tags, exclude: filters['tags-ignore'], what: 'tags' }
+    : { include: filters.branches, exclude: filters['branches-ignore'], what: 'branches' };
+  const other = tag ? (filters.branches ?? filters['branches-ignore']) : (filters.tags ?? filters['tags-ignore']);
   // Only the other kind of ref is filtered: GitHub then skips this kind entirely (push only).
-  if (facts.name === 'push' && !own.include && !own.exclude && other) return `on.push filters only ${tag ? 'branches' : 'tags'}, the event is for ${facts.ref}`;
-  if (own.include && !matchesPatterns(name, own.include)) return `${name} matches no pattern of on.${facts.name}.${own.what}`;
+  if (facts.name === 'push' && !own.include && !own.exclude && other)
+    return `on.push filters only ${tag ? 'branches' : 'tags'}, the event is for ${facts.ref}`;
+  if (own.include && !matchesPatterns(name, own.include))
+    return `${name} matches no pattern of on.${facts.name}.${own.what}`;
   if (own.exclude && matchesPatterns(name, own.exclude)) return `${name} matches on.${facts.name}.${own.what}-ignore`;
   return undefined;
 }

@@ -8932,7 +8932,7 @@ function terminalJson(value) {
 function surfaces_forMarkdown(text) {
     return showInvisible(text.replace(/\r\n|\r|\n/g, ' '))
         .replace(/[\\`*~[\]|$]|!(?=\[)|<(?=[A-Za-z/!?])|&(?=[#A-Za-z0-9])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\$&')
-        .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => (digits ? `${space}${digits}\\` : `${space}\\${marker}`))
+        .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => digits ? `${space}${digits}\\` : `${space}\\${marker}`)
         .replace(/:(?=\/\/)/g, '\\:')
         .replace(/\b(www)\./gi, '$1\\.')
         .replace(/@(?=[A-Za-z0-9])/g, '@\u200d')
@@ -8982,7 +8982,11 @@ function markdownLink(label, url) {
 }
 const cell = (value) => (value instanceof Markdown ? value.text : surfaces_forMarkdown(value));
 function surfaces_table(header, rows) {
-    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
+    return [
+        `| ${header.join(' | ')} |`,
+        `| ${header.map(() => '---').join(' | ')} |`,
+        ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
+    ].join('\n');
 }
 /** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
 const surfaces_hostCell = (label) => markdownCode(label);
@@ -9196,7 +9200,9 @@ async function runAction(body) {
             runner.setFailed(forLog(errors_errorMessage(error)));
             // An error that knows a plain re-run cannot help (a torn state file) says what will.
             const remedy = error instanceof Error ? error.remedy : undefined;
-            await failureSummary(errors_errorMessage(error), typeof remedy === 'string' ? remedy : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
+            await failureSummary(errors_errorMessage(error), typeof remedy === 'string'
+                ? remedy
+                : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
     }
 }
@@ -9291,8 +9297,10 @@ async function readCapped(response, maxBytes = MAX_BODY_BYTES) {
 }
 /** A short excerpt of an answer for an error message: never the whole body, never a raw control character or line break. */
 function http_excerpt(body, max = 200) {
-    // eslint-disable-next-line no-control-regex
-    const flat = body.trim().replace(/[\0-\x1f\x7f]/g, (char) => (char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`));
+    const flat = body
+        .trim()
+        // eslint-disable-next-line no-control-regex
+        .replace(/[\0-\x1f\x7f]/g, (char) => char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
     return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 /**
@@ -9316,7 +9324,11 @@ async function http_requestJson(method, url, payload, headers = {}, options = {}
     return retry(async () => {
         const answer = await request(url, {
             method,
-            headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+            headers: {
+                accept: 'application/json',
+                ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+                ...headers,
+            },
             body: payload === undefined ? undefined : JSON.stringify(payload),
             timeoutMs: options.timeoutMs,
             followRedirects: true,
@@ -9361,7 +9373,9 @@ function nextPageUrl(link) {
     for (const part of (link ?? '').split(',')) {
         const [target, ...params] = part.split(';');
         const url = /^\s*<([^>]*)>\s*$/.exec(target ?? '')?.[1];
-        const rel = params.map((param) => /^\s*rel\s*=\s*"?([^"]*)"?\s*$/i.exec(param)?.[1]).find((value) => value !== undefined);
+        const rel = params
+            .map((param) => /^\s*rel\s*=\s*"?([^"]*)"?\s*$/i.exec(param)?.[1])
+            .find((value) => value !== undefined);
         if (url && rel?.split(/\s+/).includes('next'))
             return url;
     }
@@ -9373,7 +9387,9 @@ function nextPageUrl(link) {
  * API's is refused rather than followed.
  */
 async function githubGet(context, pathOrUrl) {
-    const url = pathOrUrl.startsWith('/') ? `${context.apiUrl}/repos/${context.owner}/${context.repo}${pathOrUrl}` : pathOrUrl;
+    const url = pathOrUrl.startsWith('/')
+        ? `${context.apiUrl}/repos/${context.owner}/${context.repo}${pathOrUrl}`
+        : pathOrUrl;
     if (new URL(url).origin !== new URL(context.apiUrl).origin)
         throw new Error(`GitHub answered with a next page on another origin (${new URL(url).origin}); not following it with the token`);
     const response = await requestJson('GET', url, undefined, apiHeaders(context));
@@ -9418,10 +9434,19 @@ async function createDeployment(context, record) {
     return created.id;
 }
 async function setDeploymentStatus(context, id, state, description, logUrl) {
-    await call(context, 'POST', `/deployments/${id}/statuses`, { state, description: description.slice(0, 140), log_url: logUrl || undefined, auto_inactive: state === 'success' });
+    await call(context, 'POST', `/deployments/${id}/statuses`, {
+        state,
+        description: description.slice(0, 140),
+        log_url: logUrl || undefined,
+        auto_inactive: state === 'success',
+    });
 }
 async function openIssue(context, incident) {
-    const created = await call(context, 'POST', '/issues', { title: incident.title.slice(0, 250), body: incident.body, labels: incident.labels });
+    const created = await call(context, 'POST', '/issues', {
+        title: incident.title.slice(0, 250),
+        body: incident.body,
+        labels: incident.labels,
+    });
     return { number: created.number, url: created.html_url };
 }
 /** Runs a GitHub call whose failure must not undo what already happened on the hosts. */
@@ -19064,7 +19089,16 @@ const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
  * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
  * chosen by name.
  */
-const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
+const RELEASE_STATUSES = [
+    'deploying',
+    'canary',
+    'live',
+    'superseded',
+    'failed',
+    'rejected',
+    'rolled-back',
+    'cancelled',
+];
 const BAD = ['failed', 'rejected', 'rolled-back', 'cancelled'];
 const isRejected = (release) => BAD.includes(release.status);
 
@@ -19130,7 +19164,10 @@ function hostName(host, port) {
     return port === 22 ? name : `[${name}]:${port}`;
 }
 function globToRegExp(pattern) {
-    const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+    const escaped = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replaceAll('*', '.*')
+        .replaceAll('?', '.');
     return new RegExp(`^${escaped}$`, 'i');
 }
 function matchesHashed(pattern, name) {
@@ -19193,7 +19230,9 @@ function renderTemplate(template, values) {
     return template.replace(/\{([a-z][a-z-]*)\}/g, (match, name) => {
         const value = values[name];
         if (value === undefined)
-            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values).map((k) => `{${k}}`).join(' ')}`);
+            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values)
+                .map((k) => `{${k}}`)
+                .join(' ')}`);
         return quote(value);
     });
 }
@@ -19351,7 +19390,14 @@ async function ssh_connect(target, options) {
                 }, timeoutMs);
             });
             try {
-                const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true, onChannel: (opened) => (channel = opened) }), timeout]);
+                const result = await Promise.race([
+                    ssh.execCommand(command, {
+                        stdin: runOptions.stdin,
+                        noTrim: true,
+                        onChannel: (opened) => (channel = opened),
+                    }),
+                    timeout,
+                ]);
                 return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
             }
             finally {
@@ -19409,8 +19455,10 @@ const colorSchema = schemas_enum(colors_COLORS);
 const state_version = schemas_string().regex(VERSION, 'a version label');
 const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
 const imageOrEmpty = union([literal(''), state_image]);
-// eslint-disable-next-line no-control-regex
-const plainText = (max) => schemas_string().max(max).regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
+const plainText = (max) => schemas_string()
+    .max(max)
+    // eslint-disable-next-line no-control-regex
+    .regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
 const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
 const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
 const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
@@ -19456,7 +19504,12 @@ const releaseSchema = object({
      * The runtime it was started with. Only its shape is checked here: what its options may be is
      * the runtime's, checked with the runtime inputs' own fields when a rollback builds it.
      */
-    runtime: object({ name: schemas_string().max(100), options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()])).refine((options) => Object.keys(options).length <= 20, 'at most 20 options') }).optional(),
+    runtime: object({
+        name: schemas_string().max(100),
+        options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()]))
+            .refine((options) => Object.keys(options).length <= 20, 'at most 20 options'),
+    })
+        .optional(),
 });
 const canarySchema = object({
     color: colorSchema,
@@ -19467,7 +19520,8 @@ const canarySchema = object({
     runId,
     release: schemas_string().optional(),
     /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
-    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) }).optional(),
+    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) })
+        .optional(),
 });
 /**
  * A traffic change in flight, written before nginx is touched and cleared once the outcome is
@@ -19486,7 +19540,11 @@ const pendingSchema = object({
     /** The job that made the change, and its token: a post step settles only its own job's change. */
     job: jobId.optional(),
     jobToken: state_jobToken.optional(),
-    commit: object({ active: colorSchema.nullable(), canary: canarySchema.nullable(), releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })) }),
+    commit: object({
+        active: colorSchema.nullable(),
+        canary: canarySchema.nullable(),
+        releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })),
+    }),
 });
 const appStateSchema = object({
     schema: union([literal(1), literal(2)]),
@@ -19507,7 +19565,17 @@ function state_oneLine(text) {
 const HISTORY_LIMIT = 200;
 const RELEASE_LIMIT = 50;
 function emptyState(app, now) {
-    return { schema: 2, app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
+    return {
+        schema: 2,
+        app,
+        active: null,
+        colors: {},
+        canary: null,
+        releases: [],
+        pending: null,
+        history: [],
+        updatedAt: now,
+    };
 }
 function state_withHistory(state, entry) {
     return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
@@ -19521,7 +19589,10 @@ function addRelease(state, release) {
 function state_updateRelease(state, id, change) {
     if (!id)
         return state;
-    return { ...state, releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)) };
+    return {
+        ...state,
+        releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)),
+    };
 }
 /** The release serving all (or, during a canary, most) traffic. */
 function liveRelease(state) {
@@ -19551,26 +19622,58 @@ function migrateState(state) {
             continue;
         if (entry.action === 'deploy') {
             const first = entry.outcome === 'success' && !liveRelease(next);
-            const status = entry.outcome === 'success' ? (first ? 'live' : 'canary') : entry.outcome === 'cancelled' ? 'cancelled' : 'failed';
-            next = addRelease(next, { id: newReleaseId(), version: entry.version, image: entry.image, color: entry.color, runId: entry.runId, deployedAt: entry.time, status, servedAt: first ? entry.time : null, restoredAt: null, endedAt: null, note: 'rebuilt from the history' });
+            const status = entry.outcome === 'success'
+                ? first
+                    ? 'live'
+                    : 'canary'
+                : entry.outcome === 'cancelled'
+                    ? 'cancelled'
+                    : 'failed';
+            next = addRelease(next, {
+                id: newReleaseId(),
+                version: entry.version,
+                image: entry.image,
+                color: entry.color,
+                runId: entry.runId,
+                deployedAt: entry.time,
+                status,
+                servedAt: first ? entry.time : null,
+                restoredAt: null,
+                endedAt: null,
+                note: 'rebuilt from the history',
+            });
         }
         else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
             const previous = liveRelease(next);
             const target = find(entry.version);
             if (previous && previous.id !== target?.id)
-                next = state_updateRelease(next, previous.id, { status: entry.action === 'promote' ? 'superseded' : 'rolled-back', endedAt: entry.time });
+                next = state_updateRelease(next, previous.id, {
+                    status: entry.action === 'promote' ? 'superseded' : 'rolled-back',
+                    endedAt: entry.time,
+                });
             for (const release of next.releases)
                 if (release.status === 'canary' && release.id !== target?.id)
                     next = state_updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
             if (target)
-                next = state_updateRelease(next, target.id, { status: 'live', servedAt: target.servedAt ?? entry.time, ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}) });
+                next = state_updateRelease(next, target.id, {
+                    status: 'live',
+                    servedAt: target.servedAt ?? entry.time,
+                    ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}),
+                });
         }
     }
     return next;
 }
 function state_statePaths(stateDir, app) {
     const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
-    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort`, hold: `${dir}/hold` };
+    return {
+        dir,
+        state: `${dir}/state.json`,
+        lock: `${dir}/lock`,
+        audit: `${dir}/audit.log`,
+        abort: `${dir}/abort`,
+        hold: `${dir}/hold`,
+    };
 }
 /**
  * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
@@ -19732,7 +19835,9 @@ async function readRemoteFile(remote, path) {
     return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
 }
 async function writeRemoteFile(remote, path, content) {
-    await ssh_runChecked(remote, commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, { stdin: content });
+    await ssh_runChecked(remote, commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, {
+        stdin: content,
+    });
 }
 /** A state file that cannot be read as one: torn, hand-edited, or not ours. */
 class StateUnreadable extends errors_HostError {
@@ -19758,7 +19863,10 @@ function parseState(text, app) {
     const parsed = appStateSchema.safeParse(document);
     if (!parsed.success) {
         const issue = parsed.error.issues[0];
-        return { ok: false, problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}` };
+        return {
+            ok: false,
+            problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}`,
+        };
     }
     if (parsed.data.app !== app)
         return { ok: false, problem: `belongs to the app '${show_printable(parsed.data.app)}', not '${app}'` };
@@ -19814,13 +19922,24 @@ async function writeStateAndAudit(remote, paths, state, auditLines) {
     throw new errors_HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
 }
 async function audit(remote, paths, record) {
-    await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
+    await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', {
+        stdin: `${JSON.stringify(record)}\n`,
+    });
 }
 /**
  * The phases that take a lock (the callers of openSessions) and the placeholders a lock shows for
  * a version it does not name yet: a lock's owner is read back with these, like the state.
  */
-const LOCK_PHASES = ['deploy', 'promote', 'rollback', 'upgrade', 'prune', 'monitor canary', 'monitor ramp', 'monitor post-promotion'];
+const LOCK_PHASES = [
+    'deploy',
+    'promote',
+    'rollback',
+    'upgrade',
+    'prune',
+    'monitor canary',
+    'monitor ramp',
+    'monitor post-promotion',
+];
 const lockVersion = union([state_version, schemas_enum(['(canary)', '(previous)', '(maintenance)'])]);
 const lockOwnerFields = {
     token: schemas_string().max(100),
@@ -19829,13 +19948,23 @@ const lockOwnerFields = {
     version: lockVersion,
     phase: schemas_enum(LOCK_PHASES),
     time: state_time,
-    runUrl: schemas_string().max(300).regex(/^https?:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~%/-]*$/, 'a run URL').optional(),
+    runUrl: schemas_string()
+        .max(300)
+        .regex(/^https?:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~%/-]*$/, 'a run URL')
+        .optional(),
     job: jobId.optional(),
     jobToken: state_jobToken.optional(),
 };
 const lockOwnerSchema = object(lockOwnerFields);
 /** What each field an owner shows must be, for the flag that replaces one that is not. */
-const LOCK_OWNER_FORMS = { runId: 'a run id', actor: 'a user name', version: 'a version label', phase: 'a known phase', time: 'an ISO time', job: 'a job id' };
+const LOCK_OWNER_FORMS = {
+    runId: 'a run id',
+    actor: 'a user name',
+    version: 'a version label',
+    phase: 'a known phase',
+    time: 'an ISO time',
+    job: 'a job id',
+};
 /**
  * The owner file of a lock, read as data: each field with its pattern. A field that does not fit
  * is never passed on as it is: one that is shown (run, actor, version, phase, time, job) becomes a
@@ -19887,7 +20016,9 @@ class LockHeld extends errors_ConfigurationError {
     ageSeconds;
     stale;
     constructor(host, owner, ageSeconds, stale) {
-        const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})` : '';
+        const who = owner
+            ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})`
+            : '';
         super(!owner
             ? // No owner, no run to wait for or to find dead: an operator's stop sign until someone says otherwise.
                 `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`
@@ -20186,8 +20317,15 @@ async function setupHost(remote, plan, helperFor) {
     const name = plan.nginx[0] ?? 'nginx';
     const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
     if (!located)
-        return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };
-    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), { timeoutMs: 120_000 });
+        return {
+            host: remote.label,
+            nginxPath: '',
+            items: [],
+            fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx`,
+        };
+    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), {
+        timeoutMs: 120_000,
+    });
     const report = parseSetup(remote.label, result.stdout);
     report.nginxPath = located;
     if (result.code !== 0 && !report.fatal)
@@ -20310,7 +20448,9 @@ function switchHelperPath(nginxCommand) {
  * or its text as `sh -c` with the host's include directory and nginx command.
  */
 function nginxControl(nginxCommand, includeDir) {
-    return switchHelperPath(nginxCommand) ? [...nginxCommand] : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
+    return switchHelperPath(nginxCommand)
+        ? [...nginxCommand]
+        : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
 }
 /** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
 function helperFile(target) {
@@ -20620,7 +20760,10 @@ function parseIncludeHeader(content) {
 function parseStatus(text) {
     try {
         const value = JSON.parse(text);
-        if (!value.weights || typeof value.weights.blue !== 'number' || typeof value.weights.green !== 'number' || typeof value.generation !== 'string')
+        if (!value.weights ||
+            typeof value.weights.blue !== 'number' ||
+            typeof value.weights.green !== 'number' ||
+            typeof value.generation !== 'string')
             return null;
         return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
     }
@@ -20655,7 +20798,18 @@ exit 0`;
 const CONFIRM_MS = 5000;
 /** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
 function helperArgs(site, weights, generation, nonceText) {
-    return [site.app, String(site.bluePort), String(site.greenPort), String(site.statusPort), site.splitKey, String(weights.blue), String(weights.green), generation, String(CONFIRM_MS), nonceText];
+    return [
+        site.app,
+        String(site.bluePort),
+        String(site.greenPort),
+        String(site.statusPort),
+        site.splitKey,
+        String(weights.blue),
+        String(weights.green),
+        generation,
+        String(CONFIRM_MS),
+        nonceText,
+    ];
 }
 /**
  * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
@@ -20668,7 +20822,14 @@ function switchCommand(control, site, weights, generation, before = [], after = 
     const record = writeArgs(before);
     const outcome = writeArgs(after);
     const key = nonce();
-    return shell_script('al-switch', SWITCH_SCRIPT, [key, ...record, ...outcome, ...control, 'switch', ...helperArgs(site, weights, generation, key)]);
+    return shell_script('al-switch', SWITCH_SCRIPT, [
+        key,
+        ...record,
+        ...outcome,
+        ...control,
+        'switch',
+        ...helperArgs(site, weights, generation, key),
+    ]);
 }
 function statusUrl(site) {
     return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
@@ -20721,21 +20882,29 @@ class NginxRouter {
         this.control = nginxControl(nginx, confDir);
     }
     async setWeights(weights, options = {}) {
-        if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+        if (weights.blue + weights.green !== 100 ||
+            weights.blue < 0 ||
+            weights.green < 0 ||
+            !Number.isInteger(weights.blue) ||
+            !Number.isInteger(weights.green)) {
             throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
         }
         const generation = newGeneration(this.now());
         const after = options.after ?? [];
         let recorded = after.length > 0;
         let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
-        if (!argv && after.length > 0 && (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
+        if (!argv &&
+            after.length > 0 &&
+            (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
             recorded = false;
         if (!argv) {
             recorded = false;
             // A record too large to go inside the command is written first, on its own.
             for (const write of options.before ?? []) {
                 if (write.mode === 'append')
-                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, {
+                        stdin: write.content,
+                    });
                 else
                     await writeRemoteFile(this.remote, write.path, write.content);
             }
@@ -20761,7 +20930,13 @@ class NginxRouter {
         }
         const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
         const liveMs = live ? Number(live[1]) : Number.NaN;
-        return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, draining: Number(live?.[3] ?? 0), recorded };
+        return {
+            weights,
+            liveMs,
+            settledMs: live?.[2] ? Number(live[2]) : liveMs,
+            draining: Number(live?.[3] ?? 0),
+            recorded,
+        };
     }
     async getWeights() {
         const view = await this.inspect();
@@ -20815,7 +20990,11 @@ function checkHaproxySite(site, stateDir) {
         throw new errors_ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
 }
 function checkWeights(weights) {
-    if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+    if (weights.blue + weights.green !== 100 ||
+        weights.blue < 0 ||
+        weights.green < 0 ||
+        !Number.isInteger(weights.blue) ||
+        !Number.isInteger(weights.green)) {
         throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
     }
 }
@@ -20931,7 +21110,15 @@ function haproxyRecord(site, weights, generation) {
 function haproxySwitchCommand(site, weights, before = [], after = []) {
     if (!writeArgs([...before, ...after]))
         return null;
-    return shell_script('al-haproxy-switch', haproxy_SWITCH_SCRIPT, [nonce(), site.socket, site.backend, String(weights.blue), String(weights.green), ...writeArgs(before), ...writeArgs(after)]);
+    return shell_script('al-haproxy-switch', haproxy_SWITCH_SCRIPT, [
+        nonce(),
+        site.socket,
+        site.backend,
+        String(weights.blue),
+        String(weights.green),
+        ...writeArgs(before),
+        ...writeArgs(after),
+    ]);
 }
 /**
  * Prints the weights HAProxy serves (`weights BLUE GREEN`, or `unread REASON`), the status each
@@ -20972,7 +21159,9 @@ function parseHaproxyView(output) {
             health[probed[2]] = Number(probed[1]);
     }
     const same = !!served && !!file && file.weights.blue === served.blue && file.weights.green === served.green;
-    const live = served ? { weights: served, generation: same && file ? file.generation : `haproxy-${served.blue}-${served.green}` } : null;
+    const live = served
+        ? { weights: served, generation: same && file ? file.generation : `haproxy-${served.blue}-${served.green}` }
+        : null;
     return { live, file, health, unread };
 }
 function shares(blue, green) {
@@ -20998,7 +21187,11 @@ class HaproxyRouter {
     }
     async setWeights(weights, options = {}) {
         checkWeights(weights);
-        const record = { path: this.recordPath, content: haproxyRecord(this.site, weights, newGeneration(this.now())), mode: '644' };
+        const record = {
+            path: this.recordPath,
+            content: haproxyRecord(this.site, weights, newGeneration(this.now())),
+            mode: '644',
+        };
         const before = options.before ?? [];
         const after = options.after ?? [];
         let recorded = after.length > 0;
@@ -21011,7 +21204,9 @@ class HaproxyRouter {
             // A record too large to go inside the command is written first, on its own.
             for (const write of before) {
                 if (write.mode === 'append')
-                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, {
+                        stdin: write.content,
+                    });
                 else
                     await writeRemoteFile(this.remote, write.path, write.content);
             }
@@ -21109,7 +21304,10 @@ function socketAccessFix(socket, user, group, mode) {
     const who = USER_NAME.test(user) ? user : 'DEPLOY_USER';
     if (group && group !== 'root' && groupMayWrite(mode))
         return { fix: `sudo usermod -aG ${quote(group)} ${who} (the next SSH login of ${who} has it)` };
-    return { fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`, kind: 'configuration' };
+    return {
+        fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`,
+        kind: 'configuration',
+    };
 }
 /**
  * What the deploy user lacks for the HAProxy router on a host, each with its fix: socat, the
@@ -21119,32 +21317,58 @@ function socketAccessFix(socket, user, group, mode) {
 function judgeHaproxy(facts, site, ports) {
     const user = USER_NAME.test(facts.user) ? facts.user : 'DEPLOY_USER';
     const found = [];
-    const reload = "then reload HAProxy (sudo systemctl reload haproxy)";
+    const reload = 'then reload HAProxy (sudo systemctl reload haproxy)';
     if (!facts.socat)
-        found.push({ problem: "socat is not installed (the HAProxy router sends HAProxy's runtime API commands through it)", fix: 'sudo apt-get install -y --no-install-recommends socat' });
+        found.push({
+            problem: "socat is not installed (the HAProxy router sends HAProxy's runtime API commands through it)",
+            fix: 'sudo apt-get install -y --no-install-recommends socat',
+        });
     if (facts.socket === 'missing') {
-        found.push({ problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`, fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`, kind: 'configuration' });
+        found.push({
+            problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`,
+            fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`,
+            kind: 'configuration',
+        });
         return found;
     }
     if (facts.socket === 'other') {
-        found.push({ problem: `${site.socket} is not a socket (haproxy-socket): name the path of HAProxy's stats socket`, fix: `correct haproxy-socket (the path in the stats socket line of HAProxy's configuration)`, kind: 'configuration' });
+        found.push({
+            problem: `${site.socket} is not a socket (haproxy-socket): name the path of HAProxy's stats socket`,
+            fix: `correct haproxy-socket (the path in the stats socket line of HAProxy's configuration)`,
+            kind: 'configuration',
+        });
         return found;
     }
     if (facts.socket === 'denied') {
-        found.push({ problem: `${user} may not use HAProxy's admin socket ${site.socket} (group ${facts.group || '?'}, mode ${facts.mode || '?'})`, ...socketAccessFix(site.socket, user, facts.group, facts.mode) });
+        found.push({
+            problem: `${user} may not use HAProxy's admin socket ${site.socket} (group ${facts.group || '?'}, mode ${facts.mode || '?'})`,
+            ...socketAccessFix(site.socket, user, facts.group, facts.mode),
+        });
         return found;
     }
     if (!facts.socat)
         return found;
     if (facts.unreachable) {
-        found.push({ problem: `HAProxy does not answer on its admin socket ${site.socket}: ${facts.unreachable}`, fix: 'start HAProxy (sudo systemctl start haproxy), or correct haproxy-socket', kind: 'configuration' });
+        found.push({
+            problem: `HAProxy does not answer on its admin socket ${site.socket}: ${facts.unreachable}`,
+            fix: 'start HAProxy (sudo systemctl start haproxy), or correct haproxy-socket',
+            kind: 'configuration',
+        });
         return found;
     }
     if (facts.level !== 'admin') {
-        found.push({ problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`, fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`, kind: 'configuration' });
+        found.push({
+            problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`,
+            fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`,
+            kind: 'configuration',
+        });
     }
     if (/no such backend/i.test(facts.blue)) {
-        found.push({ problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`, fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`, kind: 'configuration' });
+        found.push({
+            problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`,
+            fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`,
+            kind: 'configuration',
+        });
         return found;
     }
     for (const color of ['blue', 'green']) {
@@ -21152,8 +21376,16 @@ function judgeHaproxy(facts, site, ports) {
         if (/^\d+ \(initial \d+\)$/.test(answer))
             continue;
         found.push(/no such server/i.test(answer)
-            ? { problem: `backend ${site.backend} of HAProxy has no server named ${color}`, fix: `add 'server ${color} 127.0.0.1:${color === 'blue' ? ports.blue : ports.green} weight 0' to backend ${site.backend}, ${reload}`, kind: 'configuration' }
-            : { problem: `HAProxy did not give the weight of ${site.backend}/${color}: '${answer || '(no answer)'}'`, fix: `check backend ${site.backend} in HAProxy's configuration`, kind: 'configuration' });
+            ? {
+                problem: `backend ${site.backend} of HAProxy has no server named ${color}`,
+                fix: `add 'server ${color} 127.0.0.1:${color === 'blue' ? ports.blue : ports.green} weight 0' to backend ${site.backend}, ${reload}`,
+                kind: 'configuration',
+            }
+            : {
+                problem: `HAProxy did not give the weight of ${site.backend}/${color}: '${answer || '(no answer)'}'`,
+                fix: `check backend ${site.backend} in HAProxy's configuration`,
+                kind: 'configuration',
+            });
     }
     return found;
 }
@@ -21225,7 +21457,11 @@ const routers = new Registry('router', 'router', {
         setup: ({ remote, host, app, deployUser }) => haproxySetup(remote, haproxySite(host, app), deployUser),
     },
 });
-const haproxySite = (host, app) => ({ app, socket: host.haproxySocket ?? '', backend: host.haproxyBackend ?? '' });
+const haproxySite = (host, app) => ({
+    app,
+    socket: host.haproxySocket ?? '',
+    backend: host.haproxyBackend ?? '',
+});
 /** Whether the router named drives nginx (the include, the switch helper): the doctor, the preflight and host-setup check nginx only then. */
 const registry_drivesNginx = (router) => (router ?? DEFAULT_ROUTER) === 'nginx';
 /** What the router named needs on one host that it lacks, as the deploy user sees it ([] for a router that says nothing). */
@@ -21275,7 +21511,13 @@ function document_number(options = {}) {
             bounds.push(`at most ${options.max}`);
     }
     const range = bounds.join(' and ');
-    const form = [options.integer ? 'a whole number' : 'a number', range.startsWith('at ') ? `of ${range}` : range, options.unit ? `(${options.unit})` : ''].filter(Boolean).join(' ');
+    const form = [
+        options.integer ? 'a whole number' : 'a number',
+        range.startsWith('at ') ? `of ${range}` : range,
+        options.unit ? `(${options.unit})` : '',
+    ]
+        .filter(Boolean)
+        .join(' ');
     return leaf(form, (value) => {
         if (typeof value !== 'number' || !Number.isFinite(value))
             return false;
@@ -21316,15 +21558,25 @@ function mapping(shape, form = 'a mapping') {
 }
 /** A mapping another program writes (a later version may add keys): the keys of `shape` are checked, the others left out. */
 function openMapping(shape, form = 'a mapping') {
-    return object(shape, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) });
+    return object(shape, {
+        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined),
+    });
 }
 /** A list of `min` (0 unless given) to `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
 function list(item, options) {
     const form = options.form ?? 'a list';
     const count = (input) => (Array.isArray(input) ? input.length : 'more');
-    return array(item, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) })
-        .min(options.min ?? 0, { error: (issue) => (Array.isArray(issue.input) && issue.input.length === 0 ? `expected ${form}, got an empty list` : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`) })
-        .max(options.max, { error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}` });
+    return array(item, {
+        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined),
+    })
+        .min(options.min ?? 0, {
+        error: (issue) => Array.isArray(issue.input) && issue.input.length === 0
+            ? `expected ${form}, got an empty list`
+            : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`,
+    })
+        .max(options.max, {
+        error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}`,
+    });
 }
 /** The builders of a document's fields: `docField.mapping({ duration: docField.number({ min: 10 }).optional() })`. */
 const docField = { leaf, number: document_number, choice, boolean: document_boolean, text: document_text, mapping, openMapping, list };
@@ -21493,7 +21745,9 @@ const field = {
                 return options.required ? fail(ctx, `is required: ${options.form}`) : '';
             mask(raw);
             const problem = options.check?.(raw);
-            return problem ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`) : raw;
+            return problem
+                ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`)
+                : raw;
         });
     },
     /** A command template with `{placeholder}`s among `allowed`. */
@@ -21529,12 +21783,18 @@ function yamlDocument(raw, schema, form, ctx) {
         document = (0,dist/* parse */.qg)(raw);
     }
     catch (error) {
-        ctx.addIssue({ code: 'custom', message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}` });
+        ctx.addIssue({
+            code: 'custom',
+            message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}`,
+        });
         return undefined;
     }
     const parsed = schema.safeParse(document);
     if (!parsed.success) {
-        ctx.addIssue({ code: 'custom', message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}` });
+        ctx.addIssue({
+            code: 'custom',
+            message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}`,
+        });
         return undefined;
     }
     return { value: parsed.data };
@@ -21550,7 +21810,9 @@ function mask(secret) {
 }
 // ---------------------------------------------------------------------------------------------
 // Values that several actions share: same names, same forms, defined once.
-const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value) ? undefined : 'is not a PEM or OpenSSH private key';
+const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value)
+    ? undefined
+    : 'is not a PEM or OpenSSH private key';
 const webhookCheck = (value) => {
     let url;
     try {
@@ -21579,7 +21841,9 @@ const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item }
     'access-log': hostPath.optional(),
     // Behind router haproxy (checked by the router's own check, with the app, when the hosts are resolved).
     'haproxy-socket': hostPath.optional(),
-    'haproxy-backend': docField.text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME).optional(),
+    'haproxy-backend': docField
+        .text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME)
+        .optional(),
 }, 'user@host[:port] or a mapping {host, blue-port, …}'));
 const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
 const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
@@ -21594,14 +21858,25 @@ function parseNginxCommand(line) {
     return words;
 }
 function privateKeyField(required) {
-    return field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
+    return field.secret({
+        form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY',
+        required,
+        check: privateKeyCheck,
+    });
 }
 /** The hosts input, resolved into one settings object per host. */
 function hostsField(options = { required: true }) {
     return inputs_text((raw, ctx) => {
         if (raw === '')
             return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
-        const listed = raw.startsWith('-') || raw.startsWith('[') ? yamlDocument(raw, hostList, HOSTS_FORM, ctx) : { value: raw.split(/[\s,]+/).filter(Boolean).map((host) => ({ host })) };
+        const listed = raw.startsWith('-') || raw.startsWith('[')
+            ? yamlDocument(raw, hostList, HOSTS_FORM, ctx)
+            : {
+                value: raw
+                    .split(/[\s,]+/)
+                    .filter(Boolean)
+                    .map((host) => ({ host })),
+            };
         if (!listed)
             return NEVER;
         const items = listed.value;
@@ -21656,10 +21931,23 @@ const hostSettingInputs = {
     }),
     'insecure-skip-host-key-check': field.boolean(false),
     'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: patterns_APP_NAME, required: true, max: 40 }),
+    app: field.string({
+        form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)',
+        pattern: patterns_APP_NAME,
+        required: true,
+        max: 40,
+    }),
     'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-    'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
-    'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
+    'state-dir': field.string({
+        form: "a directory on the host (absolute, or relative to the SSH user's home), without ..",
+        pattern: HOST_PATH,
+        default: '/var/lib/agent-loop',
+    }),
+    'nginx-conf-dir': field.string({
+        form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d',
+        pattern: HOST_PATH,
+        default: '/etc/nginx/conf.d',
+    }),
     'nginx-command': inputs_text((raw, ctx) => {
         try {
             return parseNginxCommand(raw === '' ? 'nginx' : raw);
@@ -21671,14 +21959,26 @@ const hostSettingInputs = {
     'nginx-status-port': field.port(8099),
     'blue-port': field.port(8001),
     'green-port': field.port(8002),
-    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
-    'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
+    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: "seconds to wait for another run's lock" }),
+    'lock-stale-seconds': field.integer({
+        min: 10,
+        max: 86400,
+        default: 30,
+        unit: "seconds without a sign of life after which a lock's run counts as dead",
+    }),
     'break-stale-lock': field.boolean(true),
     // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
     'take-over-lock': field.boolean(false),
     'repair-state': field.boolean(false),
-    'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
-    environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
+    'slack-webhook-url': field.secret({
+        form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)',
+        check: webhookCheck,
+    }),
+    environment: field.string({
+        form: 'an environment name such as production',
+        pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+        default: 'production',
+    }),
 };
 /**
  * The access log the canary is judged from, one default everywhere: host-setup prepares this file
@@ -21689,7 +21989,12 @@ const hostSettingInputs = {
  */
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
 /** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
-const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
+const accessLogInput = field.string({
+    form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)",
+    pattern: HOST_PATH,
+    default: DEFAULT_ACCESS_LOG,
+    max: 512,
+});
 
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/host-inputs.ts
 
@@ -21838,7 +22143,10 @@ function parseSampleLine(line, number) {
     const rest = line.slice(at);
     if (rest !== '' && !/^[ \t]/.test(rest))
         throw new ExpositionError(number, `expected a space and a value after ${name}, got ${show(rest)}`);
-    const fields = rest.trim().split(/[ \t]+/).filter(Boolean);
+    const fields = rest
+        .trim()
+        .split(/[ \t]+/)
+        .filter(Boolean);
     if (fields.length === 0)
         throw new ExpositionError(number, `the sample ${name} has no value`);
     if (fields.length > 2)
@@ -22006,7 +22314,9 @@ function parseExposition(text) {
             throw new ExpositionError(number, `duplicate sample ${key}`);
         series.add(key);
         const target = family(name);
-        if ((target.type === 'counter' || target.type === 'histogram' || target.type === 'summary') && sample.name !== target.name + '_sum' && sample.value < 0) {
+        if ((target.type === 'counter' || target.type === 'histogram' || target.type === 'summary') &&
+            sample.name !== target.name + '_sum' &&
+            sample.value < 0) {
             throw new ExpositionError(number, `${target.type} ${sample.name} is negative (${sample.value})`);
         }
         target.samples.push(sample);
@@ -22060,21 +22370,32 @@ const BODY_CHECKS = ['contains', 'json', 'prometheus'];
 const smokeCheckSchema = smokeCheckFields
     .superRefine((check, ctx) => {
     if (check['p95-ms'] !== undefined && check['max-latency-ms'] !== undefined) {
-        ctx.addIssue({ code: 'custom', message: 'gives both p95-ms and max-latency-ms (its old name); keep only p95-ms' });
+        ctx.addIssue({
+            code: 'custom',
+            message: 'gives both p95-ms and max-latency-ms (its old name); keep only p95-ms',
+        });
     }
     if (check.method === 'HEAD') {
         for (const key of BODY_CHECKS) {
             if (check[key] !== undefined && check[key] !== false)
-                ctx.addIssue({ code: 'custom', path: [key], message: `${key} checks the body, and the answer to a HEAD request has none` });
+                ctx.addIssue({
+                    code: 'custom',
+                    path: [key],
+                    message: `${key} checks the body, and the answer to a HEAD request has none`,
+                });
         }
     }
 })
-    .transform(({ 'max-latency-ms': oldName, ...check }) => (oldName === undefined ? check : { ...check, 'p95-ms': oldName }));
+    .transform(({ 'max-latency-ms': oldName, ...check }) => oldName === undefined ? check : { ...check, 'p95-ms': oldName });
 /** The name a check is reported under: its own, or `METHOD path`. */
 function checkName(check) {
     return check.name ?? `${check.method} ${check.path}`;
 }
-const smokeChecksSchema = smoke_list(smokeCheckSchema, { max: 50, noun: 'checks', form: 'a list of smoke checks' }).superRefine((checks, ctx) => {
+const smokeChecksSchema = smoke_list(smokeCheckSchema, {
+    max: 50,
+    noun: 'checks',
+    form: 'a list of smoke checks',
+}).superRefine((checks, ctx) => {
     const names = checks.map(checkName);
     const twice = names.find((name, index) => names.indexOf(name) !== index);
     if (twice)
@@ -22163,7 +22484,9 @@ async function judgeSmoke(check, defaults, send) {
         }
         latencies.push(answer.latencyMs);
         statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
-        const answerProblem = answer.status === check.status ? bodyProblem(check, answer.body) : `answered ${answer.status}, expected ${check.status}`;
+        const answerProblem = answer.status === check.status
+            ? bodyProblem(check, answer.body)
+            : `answered ${answer.status}, expected ${check.status}`;
         if (answerProblem === undefined)
             passedRuns++;
         if (problem === undefined) {
@@ -22175,9 +22498,21 @@ async function judgeSmoke(check, defaults, send) {
     latencies.sort((a, b) => a - b);
     const p95Ms = latencies.length > 0 ? percentile(latencies, 0.95) : null;
     if (problem === undefined && p95Ms !== null && p95Ms > budgetMs) {
-        problem = planned > 1 ? `P95 ${p95Ms} ms over ${runs} runs is above the budget of ${budgetMs} ms` : `took ${p95Ms} ms, budget ${budgetMs} ms`;
+        problem =
+            planned > 1
+                ? `P95 ${p95Ms} ms over ${runs} runs is above the budget of ${budgetMs} ms`
+                : `took ${p95Ms} ms, budget ${budgetMs} ms`;
     }
-    return { runs, passedRuns, statuses, latencies, p95Ms, budgetMs, status, ...(problem === undefined ? {} : { problem }) };
+    return {
+        runs,
+        passedRuns,
+        statuses,
+        latencies,
+        p95Ms,
+        budgetMs,
+        status,
+        ...(problem === undefined ? {} : { problem }),
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/runtime/runtime.ts
@@ -22294,9 +22629,16 @@ function composeRuntime(composeFile, options = {}) {
     return {
         kind: 'compose',
         prepare: (release) => [
-            { what: 'the Docker engine answers, has room for the image and docker compose v2 is installed', argv: shell_script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]) },
+            {
+                what: 'the Docker engine answers, has room for the image and docker compose v2 is installed',
+                argv: shell_script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]),
+            },
             { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
-            { what: `the image ${release.image} can be pulled`, argv: shell_script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
+            {
+                what: `the image ${release.image} can be pulled`,
+                argv: shell_script('al-pull', PULL_SCRIPT, [release.image]),
+                resolvesImage: true,
+            },
         ],
         start: (release) => shell_script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
         stop: (release) => shell_script('al-stop', STOP_SCRIPT, [project(release), ...compose(release)]),
@@ -22348,7 +22690,10 @@ async function runtime_stopRelease(remote, runtime, release, timeoutMs) {
 
 const registry_runtimes = new Registry('runtime', 'runtime', {
     compose: {
-        build: (options) => composeRuntime(options.composeFile, { waitTimeoutSeconds: options.healthTimeoutSeconds, minFreeDiskMb: options.minFreeDiskMb }),
+        build: (options) => composeRuntime(options.composeFile, {
+            waitTimeoutSeconds: options.healthTimeoutSeconds,
+            minFreeDiskMb: options.minFreeDiskMb,
+        }),
     },
     command: {
         check(options) {
@@ -22379,19 +22724,40 @@ function smokeChecksField(defaultChecks) {
 /** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
 const runtimeInputs = {
     runtime: field.registered(registry_runtimes, 'compose'),
-    'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
+    'compose-file': field.string({
+        form: "the compose file on the host (absolute, or relative to the SSH user's home)",
+        pattern: HOST_PATH,
+        default: 'docker-compose.yml',
+    }),
     'start-command': field.template(TEMPLATE_PLACEHOLDERS),
     'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
     'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
-    'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: URL_PATH_OR_NONE, default: '/ready' }),
+    'ready-path': field.string({
+        form: 'a URL path such as /ready, or none',
+        pattern: URL_PATH_OR_NONE,
+        default: '/ready',
+    }),
     'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
     'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
-    'split-key': field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
+    'split-key': field.string({
+        form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session",
+        pattern: NGINX_KEY,
+        default: '$remote_addr',
+        max: 128,
+    }),
 };
 /** The deploy phase's inputs: blue-green's phase deploy and the command line's deploy. */
 const deployPhaseInputs = {
-    image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
-    version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
+    image: field.string({
+        form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)',
+        pattern: IMAGE_REF,
+        max: 512,
+    }),
+    version: field.string({
+        form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)',
+        pattern: VERSION,
+        max: 128,
+    }),
     'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
     'smoke-requests': smokeChecksField(DEFAULT_SMOKE_REQUESTS),
     'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
@@ -22408,7 +22774,9 @@ function runtimeOptions(inputs) {
         composeFile: inputs['compose-file'],
         startCommand: inputs['start-command'],
         stopCommand: inputs['stop-command'],
-        ...(inputs['health-timeout-seconds'] === undefined ? {} : { healthTimeoutSeconds: inputs['health-timeout-seconds'] }),
+        ...(inputs['health-timeout-seconds'] === undefined
+            ? {}
+            : { healthTimeoutSeconds: inputs['health-timeout-seconds'] }),
         minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0,
     };
 }
@@ -22485,9 +22853,21 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+
 /** The GitHub deployment a deploy records and its promote completes (DORA figures read it). */
 const deploymentRecordInputs = {
     'github-token': field.secret({ form: 'a token with deployments: write, e.g. secrets.GITHUB_TOKEN' }),
-    'deployment-ref': field.string({ form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA', pattern: GIT_REF, max: 255 }),
-    'commit-time': field.string({ form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z', pattern: ISO_TIME, max: 40 }),
-    'deployment-id': field.string({ form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)', pattern: DEPLOYMENT_ID, max: 20 }),
+    'deployment-ref': field.string({
+        form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA',
+        pattern: GIT_REF,
+        max: 255,
+    }),
+    'commit-time': field.string({
+        form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z',
+        pattern: ISO_TIME,
+        max: 40,
+    }),
+    'deployment-id': field.string({
+        form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)',
+        pattern: DEPLOYMENT_ID,
+        max: 20,
+    }),
 };
 /**
  * What to record for a phase: deploy creates a deployment of the ref (the input, or the run's
@@ -22500,7 +22880,11 @@ function deploymentRecord(inputs, env = process.env) {
     errors_requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
     const ref = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
     errors_requireInput(inputs['github-token'] === '' || ref !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
-    return { ref, image: inputs.image, commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null };
+    return {
+        ref,
+        image: inputs.image,
+        commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null,
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/parallel.ts
@@ -22571,7 +22955,12 @@ if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/
  * split variable and writes the access log (a helper too old to know the verb says nothing).
  */
 function preflightCommand(stateDir, includeDir, nginx, server, withNginx = true) {
-    return shell_script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...(withNginx ? nginxControl(nginx, includeDir) : [])]);
+    return shell_script('al-preflight', PREFLIGHT_SCRIPT, [
+        stateDir,
+        includeDir,
+        ...inspectArgs(server),
+        ...(withNginx ? nginxControl(nginx, includeDir) : []),
+    ]);
 }
 /** The `key=value` lines a host script prints: every value of a key, and the first one. */
 function keyValues(output) {
@@ -22646,12 +23035,16 @@ async function preflight(remote, stateDir, includeDir, nginx, limits, server, ro
     const withNginx = registry_drivesNginx(router?.name);
     const [result, routerMissing] = await Promise.all([
         remote.run(preflightCommand(stateDir, includeDir, nginx, server, withNginx), { timeoutMs: 60_000 }),
-        router && !withNginx ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+        router && !withNginx
+            ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
+            : Promise.resolve([]),
     ]);
     const facts = parsePreflight(result.stdout);
     const problems = judgePreflight(facts, limits, includeDir, nginx);
     // A prerequisite the doctor knows how to fix comes with its command.
-    const missing = problems.length > 0 ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => []) : routerMissing;
+    const missing = problems.length > 0
+        ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => [])
+        : routerMissing;
     if (problems.length > 0) {
         if (missing.some((item) => item.kind !== 'configuration'))
             throw new errors_ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
@@ -22698,23 +23091,38 @@ elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable;
 else echo log=absent; fi`;
 function doctorCommand(target) {
     const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
-    const nginx = registry_drivesNginx(target.router?.name) ? [String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)] : ['0'];
-    return shell_script('al-doctor', preflight_DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, ...nginx]);
+    const nginx = registry_drivesNginx(target.router?.name)
+        ? [String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)]
+        : ['0'];
+    return shell_script('al-doctor', preflight_DOCTOR_SCRIPT, [
+        target.stateDir,
+        target.includeDir,
+        target.accessLog,
+        app,
+        inspectLog,
+        ...nginx,
+    ]);
 }
 function parseDoctor(output) {
     const { values, first } = keyValues(output);
     return {
         user: first('user'),
         root: first('uid') === '0',
-        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
-        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
+        stateDir: (['writable', 'creatable'].includes(first('state'))
+            ? first('state')
+            : 'denied'),
+        includeDir: (['writable', 'missing'].includes(first('include'))
+            ? first('include')
+            : 'denied'),
         viaSudo: first('via_sudo') === 'yes',
         nginxFound: first('nginx_found') === 'yes',
         nginxInSbin: first('nginx_sbin'),
         nginxOk: first('nginx') === 'ok',
         nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
         curl: first('curl') === 'yes',
-        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
+        accessLog: (['readable', 'absent', 'denied'].includes(first('log'))
+            ? first('log')
+            : 'unchecked'),
         sudo: first('sudo') === 'yes',
         server: parseServerFacts(first('server')),
         serverUnknown: first('server_unknown'),
@@ -22732,76 +23140,139 @@ function judgeDoctor(facts, target) {
     const user = facts.user || 'DEPLOY_USER';
     const found = [];
     const helper = switchHelperPath(target.nginx);
-    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
+    const nginxWords = target.nginx[0] === 'sudo'
+        ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1))
+        : [...target.nginx];
     const nginxLine = nginxWords.join(' ');
     const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? SWITCH_HELPER_PATH}`;
     if (facts.stateDir === 'denied')
-        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+        found.push({
+            problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`,
+            fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}`,
+        });
     if (facts.nginxSkipped) {
         if (!facts.curl)
-            found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+            found.push({
+                problem: 'curl is not installed (the health checks run it on the host)',
+                fix: 'sudo apt-get install -y --no-install-recommends curl',
+            });
         if (facts.accessLog === 'denied')
             found.push(accessLogFix(user, target.accessLog));
         return found;
     }
     if (facts.includeDir === 'missing')
-        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
+        found.push({
+            problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`,
+            fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}`,
+        });
     if (!facts.curl)
-        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+        found.push({
+            problem: 'curl is not installed (the health checks run it on the host)',
+            fix: 'sudo apt-get install -y --no-install-recommends curl',
+        });
     const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
     if (helper) {
         if (!facts.root && facts.includeDir === 'writable') {
-            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
+            found.push({
+                problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`,
+                fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)`,
+            });
         }
         if (!facts.nginxFound)
-            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
+            found.push({
+                problem: `the nginx helper ${helper} is not installed`,
+                fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)`,
+            });
         else if (!facts.nginxOk && privileged && !facts.root)
-            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
+            found.push({
+                problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`,
+                fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)`,
+            });
         else if (!facts.nginxOk)
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
+            found.push({
+                problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`,
+                fix: `fix the configuration until 'sudo ${helper} check' passes`,
+                kind: 'configuration',
+            });
     }
     else if (!facts.root && facts.viaSudo) {
-        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
+        found.push({
+            problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`,
+            fix: setUp,
+        });
     }
     else if (!facts.nginxFound) {
         found.push(facts.nginxInSbin
-            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
-            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
+            ? {
+                problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`,
+                fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp,
+            }
+            : {
+                problem: `nginx ('${nginxWords[0]}') is not installed`,
+                fix: 'sudo apt-get install -y --no-install-recommends nginx',
+            });
     }
     else if (!facts.nginxOk) {
         if (privileged && !facts.root)
-            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
+            found.push({
+                problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`,
+                fix: setUp,
+            });
         else
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
+            found.push({
+                problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`,
+                fix: `fix the configuration until '${nginxLine} -t' passes`,
+                kind: 'configuration',
+            });
     }
     else if (facts.includeDir === 'denied') {
-        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
+        found.push({
+            problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`,
+            fix: setUp,
+        });
     }
     // The server block, from nginx's own view of its configuration: the two lines the README asks for.
     if (target.app && facts.server) {
         const variable = `$${nginxName(target.app)}`;
         if (!facts.server.proxy)
-            found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
+            found.push({
+                problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`,
+                fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx`,
+            });
         if (facts.server.log === false)
-            found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
+            found.push({
+                problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`,
+                fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx`,
+            });
     }
     else if (target.app && facts.serverUnknown) {
-        found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? SWITCH_HELPER_PATH})` });
+        found.push({
+            problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`,
+            fix: `run host-setup again (it updates ${helper ?? SWITCH_HELPER_PATH})`,
+        });
     }
     if (facts.accessLog === 'denied')
         found.push(accessLogFix(user, target.accessLog));
     return found;
 }
-const accessLogFix = (user, accessLog) => ({ problem: `${user} cannot read the access log ${accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(accessLog)} (or run host-setup with access-log ${accessLog})` });
+const accessLogFix = (user, accessLog) => ({
+    problem: `${user} cannot read the access log ${accessLog} (access-log)`,
+    fix: `sudo setfacl -m u:${q(user)}:r ${q(accessLog)} (or run host-setup with access-log ${accessLog})`,
+});
 function formatPrerequisites(host, missing) {
-    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
+    return [
+        `${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`,
+        ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`),
+    ].join('\n');
 }
 /** Runs the doctor on a connected host; returns what is missing (empty when ready): the host's, then the router's own when it is not nginx. */
 async function doctor(remote, target) {
     const router = target.router;
     const [result, routerMissing] = await Promise.all([
         remote.run(doctorCommand(target), { timeoutMs: 60_000 }),
-        router && !registry_drivesNginx(router.name) ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+        router && !registry_drivesNginx(router.name)
+            ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
+            : Promise.resolve([]),
     ]);
     return [...judgeDoctor(parseDoctor(result.stdout), target), ...routerMissing];
 }
@@ -22843,12 +23314,17 @@ for url in "$@"; do
   done
 done`;
 function waitHealthyCommand(port, paths, timeoutSeconds) {
-    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
+    return shell_script('al-wait', WAIT_SCRIPT, [
+        String(timeoutSeconds),
+        ...paths.map((path) => `http://127.0.0.1:${port}${path}`),
+    ]);
 }
 /** Waits until every path answers 200 on the color's port; returns how long it took. */
 async function health_waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
     const started = clock.now();
-    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
+    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), {
+        timeoutMs: (timeoutSeconds + 30) * 1000,
+    });
     if (result.code !== 0) {
         throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
     }
@@ -22858,7 +23334,15 @@ async function health_waitHealthy(remote, port, paths, timeoutSeconds, clock = s
 function probeCommand(port, check, budgetMs = smokeBudgetMs(check, PRE_TRAFFIC_SMOKE)) {
     // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
     const method = check.method === 'HEAD' ? ['--head'] : ['-X', check.method];
-    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(budgetMs / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
+    const argv = [
+        'curl',
+        '-sS',
+        ...method,
+        '--max-time',
+        String(Math.ceil(budgetMs / 1000) + 10),
+        '-w',
+        '\\n%{http_code} %{time_total}',
+    ];
     const body = requestBody(check);
     if (body !== undefined)
         argv.push('-H', `Content-Type: ${bodyContentType(body)}`, '--data-binary', '@-');
@@ -22939,7 +23423,7 @@ async function readLogMarks(targets, maxParallel, warn) {
 function analysisStart(canaries, now, durationSeconds) {
     if (canaries.length === 0)
         return now;
-    const starts = canaries.map((canary) => (canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN));
+    const starts = canaries.map((canary) => canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN);
     if (starts.some((start) => !Number.isFinite(start)))
         return now;
     const start = Math.min(...starts);
@@ -23037,7 +23521,9 @@ class HostSession {
         // Before a repair, the session has no state yet.
         if (!before?.canary || after.canary)
             return;
-        const removed = await this.remote.run(['rm', '-f', this.paths.hold], { timeoutMs: 5000 }).catch((error) => ({ code: 1, stdout: '', stderr: errors_errorMessage(error) }));
+        const removed = await this.remote
+            .run(['rm', '-f', this.paths.hold], { timeoutMs: 5000 })
+            .catch((error) => ({ code: 1, stdout: '', stderr: errors_errorMessage(error) }));
         if (removed.code !== 0)
             this.settings.log.warn(`${this.label}: the canary ended, but its hold request could not be removed (${removed.stderr.trim()}): agent-loop resume removes it`);
     }
@@ -23128,7 +23614,13 @@ class HostSession {
 }
 /** A host's router, the one the settings name, built by the router registry. */
 function sessionRouter(spec, remote, settings) {
-    return buildRouter(settings.router ?? DEFAULT_ROUTER, { remote, host: spec, app: settings.app, splitKey: settings.splitKey, now: settings.clock.now });
+    return buildRouter(settings.router ?? DEFAULT_ROUTER, {
+        remote,
+        host: spec,
+        app: settings.app,
+        splitKey: settings.splitKey,
+        now: settings.clock.now,
+    });
 }
 /**
  * Connects to every host (in parallel), then locks them one after the other in one global order
@@ -23160,7 +23652,9 @@ async function session_openSessions(specs, settings, owner, options = {}) {
     }
     const locked = [];
     try {
-        const ordered = specs.map((spec, index) => ({ spec, remote: remotes[index] })).sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0));
+        const ordered = specs
+            .map((spec, index) => ({ spec, remote: remotes[index] }))
+            .sort((a, b) => a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0);
         for (const { spec, remote } of ordered) {
             if (isCancelled(settings))
                 throw new Cancelled('cancelled while taking the locks');
@@ -23179,7 +23673,13 @@ async function session_openSessions(specs, settings, owner, options = {}) {
             // Another run holding the lock is no sign of an unprepared host; anything else asks the doctor.
             error instanceof LockHeld
                 ? Promise.reject(error)
-                : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '', router: { name: settings.router ?? DEFAULT_ROUTER, host: spec, app: settings.app } }, error));
+                : explainUnprepared(remote, {
+                    stateDir: spec.stateDir,
+                    includeDir: spec.nginxConfDir,
+                    nginx: spec.nginxCommand,
+                    accessLog: '',
+                    router: { name: settings.router ?? DEFAULT_ROUTER, host: spec, app: settings.app },
+                }, error));
             locked.push({ spec, remote, unlock, token });
         }
     }
@@ -23195,12 +23695,22 @@ async function session_openSessions(specs, settings, owner, options = {}) {
     for (const session of sessions)
         session.startHeartbeat();
     const prepared = await parallel_settleLimit(sessions, settings.maxParallel, async (session, index) => {
-        session.state = settings.repairState ? await repairState(session, settings) : await readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
+        session.state = settings.repairState
+            ? await repairState(session, settings)
+            : await readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
         await session_settle(session, settings);
         const version = options.versionFromState?.(session.state);
         const entry = byInput[index];
         if (version && entry && version !== owner.version) {
-            await session.remote.run(commands.relabelLock(session.paths.lock, entry.token), { stdin: JSON.stringify({ ...owner, version, token: entry.token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}), ...jobOf(settings.run) }) });
+            await session.remote.run(commands.relabelLock(session.paths.lock, entry.token), {
+                stdin: JSON.stringify({
+                    ...owner,
+                    version,
+                    token: entry.token,
+                    ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}),
+                    ...jobOf(settings.run),
+                }),
+            });
         }
     });
     const failures = prepared.flatMap((result) => (result.ok ? [] : [result.error]));
@@ -23216,7 +23726,7 @@ function jobOf(run) {
 }
 /** The session whose lock is taken first (a rollback waiting for the lock waits there). */
 function firstInLockOrder(sessions) {
-    return [...sessions].sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0))[0];
+    return [...sessions].sort((a, b) => a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0)[0];
 }
 function throwAll(failures) {
     const first = failures[0];
@@ -23235,10 +23745,25 @@ const sameWeights = (a, b) => !!a && !!b && a.blue === b.blue && a.green === b.g
 function trafficWords(router) {
     const name = router ?? DEFAULT_ROUTER;
     if (name === 'nginx')
-        return { server: 'nginx', file: 'the nginx include on disk', record: 'include', why: 'a reload that never took effect' };
+        return {
+            server: 'nginx',
+            file: 'the nginx include on disk',
+            record: 'include',
+            why: 'a reload that never took effect',
+        };
     if (name === 'haproxy')
-        return { server: 'HAProxy', file: "the HAProxy router's record of its weights", record: 'HAProxy weights record', why: 'weights set on the admin socket by someone else' };
-    return { server: `router ${name}`, file: `router ${name}'s file`, record: `router ${name}'s file`, why: 'a change that never took effect' };
+        return {
+            server: 'HAProxy',
+            file: "the HAProxy router's record of its weights",
+            record: 'HAProxy weights record',
+            why: 'weights set on the admin socket by someone else',
+        };
+    return {
+        server: `router ${name}`,
+        file: `router ${name}'s file`,
+        record: `router ${name}'s file`,
+        why: 'a change that never took effect',
+    };
 }
 /**
  * Settles what a run that died (killed, lost its connection, its disk full) left behind: a traffic
@@ -23264,15 +23789,37 @@ async function session_settle(session, settings) {
         if (target === pending.to) {
             next = { ...next, active: pending.commit.active, canary: pending.commit.canary };
             for (const change of pending.commit.releases)
-                next = state_updateRelease(next, change.id, { status: change.status, ...(change.status === 'live' ? { servedAt: next.releases.find((release) => release.id === change.id)?.servedAt ?? new Date(settings.clock.now()).toISOString() } : {}) });
+                next = state_updateRelease(next, change.id, {
+                    status: change.status,
+                    ...(change.status === 'live'
+                        ? {
+                            servedAt: next.releases.find((release) => release.id === change.id)?.servedAt ??
+                                new Date(settings.clock.now()).toISOString(),
+                        }
+                        : {}),
+                });
         }
         else if (pending.phase === 'deploy' && pending.release) {
-            next = state_updateRelease(next, pending.release, { status: 'cancelled', endedAt: new Date(settings.clock.now()).toISOString(), note: `run ${pending.runId} stopped during its traffic switch` });
+            next = state_updateRelease(next, pending.release, {
+                status: 'cancelled',
+                endedAt: new Date(settings.clock.now()).toISOString(),
+                note: `run ${pending.runId} stopped during its traffic switch`,
+            });
             if (next.canary?.release === pending.release)
                 next = { ...next, canary: null };
         }
         const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? formatWeights(pending.from) : 'nothing'} → ${formatWeights(pending.to)}) unfinished; ${trafficWords(settings.router).server} served ${view.live ? formatWeights(view.live.weights) : 'nothing'}; now ${formatWeights(target)}`;
-        next = state_withHistory(next, { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, action: 'recover', color: pending.to.blue >= pending.to.green ? 'blue' : 'green', version: '', image: '', outcome: 'success', detail });
+        next = state_withHistory(next, {
+            time: new Date(settings.clock.now()).toISOString(),
+            runId: settings.run.runId,
+            actor: settings.run.actor,
+            action: 'recover',
+            color: pending.to.blue >= pending.to.green ? 'blue' : 'green',
+            version: '',
+            image: '',
+            outcome: 'success',
+            detail,
+        });
         await session.saveState(next);
         settings.log.warn(`${session.label}: ${detail}`);
         return;
@@ -23281,7 +23828,10 @@ async function session_settle(session, settings) {
         const words = trafficWords(settings.router);
         settings.log.warn(`${session.label}: ${words.file} says ${formatWeights(view.file.weights)} but ${words.server} serves ${formatWeights(view.live.weights)} (${words.why}); rewriting it to what ${words.server} serves`);
         await session.router.setWeights(view.live.weights);
-        await session.audit(`${words.record} rewritten to what ${words.server} serves`, { live: view.live.weights, file: view.file.weights });
+        await session.audit(`${words.record} rewritten to what ${words.server} serves`, {
+            live: view.live.weights,
+            file: view.file.weights,
+        });
     }
 }
 /**
@@ -23313,7 +23863,17 @@ async function repairState(session, settings) {
     if (!rebuilt) {
         if (!current.ok && !live)
             throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor ${trafficWords(settings.router).server} says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
-        rebuilt = { schema: 2, app: settings.app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
+        rebuilt = {
+            schema: 2,
+            app: settings.app,
+            active: null,
+            colors: {},
+            canary: null,
+            releases: [],
+            pending: null,
+            history: [],
+            updatedAt: now,
+        };
     }
     let next = { ...rebuilt, pending: null };
     const found = [line ? `the audit log's last state (${rebuilt.updatedAt})` : 'no state in the audit log'];
@@ -23330,7 +23890,17 @@ async function repairState(session, settings) {
         if (rebuilt.pending && !sameWeights(rebuilt.pending.to, live))
             found.push('a pending switch that never took effect was dropped');
     }
-    next = state_withHistory(next, { time: now, runId: settings.run.runId, actor: settings.run.actor, action: 'repair', color: next.active ?? 'blue', version: '', image: '', outcome: 'success', detail: `rebuilt from ${found.join('; ')}` });
+    next = state_withHistory(next, {
+        time: now,
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        action: 'repair',
+        color: next.active ?? 'blue',
+        version: '',
+        image: '',
+        outcome: 'success',
+        detail: `rebuilt from ${found.join('; ')}`,
+    });
     await session.saveState(next);
     settings.log.warn(`${session.label}: state rebuilt from ${found.join('; ')}: active ${next.active ?? 'none'}${next.canary ? `, canary ${next.canary.version} at ${next.canary.percent}%` : ''}`);
     return next;
@@ -23342,7 +23912,14 @@ async function repairState(session, settings) {
  */
 async function setHold(specs, settings, request) {
     const done = [];
-    const body = request ? JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: request.reason, time: new Date(settings.clock.now()).toISOString() }) : '';
+    const body = request
+        ? JSON.stringify({
+            runId: settings.run.runId,
+            actor: settings.run.actor,
+            reason: request.reason,
+            time: new Date(settings.clock.now()).toISOString(),
+        })
+        : '';
     const results = await settleLimit(specs, settings.maxParallel, async (spec) => {
         const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
         try {
@@ -23350,7 +23927,9 @@ async function setHold(specs, settings, request) {
             const argv = request
                 ? script('al-hold', 'set -e; mkdir -p "$(dirname "$1")"; tmp=$(mktemp "$(dirname "$1")/.hold.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.hold])
                 : ['rm', '-f', paths.hold];
-            await runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', { stdin: body });
+            await runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', {
+                stdin: body,
+            });
             done.push(remote.label);
         }
         finally {
@@ -23443,14 +24022,24 @@ async function procedure_step(work, settings, name, body, detail, options = {}) 
         if (isCancelled(settings))
             throw new Cancelled(`cancelled before: ${name}`);
         const value = options.interruptible && settings.signal ? await raceCancel(body(), settings.signal, name) : await body();
-        const record = { step: name, ok: true, ms: settings.clock.now() - started, ...(detail ? { detail: detail(value) } : {}) };
+        const record = {
+            step: name,
+            ok: true,
+            ms: settings.clock.now() - started,
+            ...(detail ? { detail: detail(value) } : {}),
+        };
         work.report.steps.push(record);
         settings.log.info(`${work.session.label}: ${name} ok (${record.ms} ms)${record.detail ? `: ${record.detail}` : ''}`);
         await work.session.audit(name, { ok: true, ms: record.ms, detail: record.detail });
         return value;
     }
     catch (error) {
-        const record = { step: name, ok: false, ms: settings.clock.now() - started, detail: errors_errorMessage(error) };
+        const record = {
+            step: name,
+            ok: false,
+            ms: settings.clock.now() - started,
+            detail: errors_errorMessage(error),
+        };
         work.report.steps.push(record);
         settings.log.warn(`${work.session.label}: ${name} failed: ${record.detail}`);
         await work.session.audit(name, { ok: false, ms: record.ms, detail: record.detail });
@@ -23473,7 +24062,12 @@ function raceCancel(promise, signal, name) {
     });
 }
 function procedure_history(settings, entry) {
-    return { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, ...entry };
+    return {
+        time: new Date(settings.clock.now()).toISOString(),
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        ...entry,
+    };
 }
 /** The color serving most traffic: from state, or from nginx when the state file was lost. */
 function stableColor(state, live) {
@@ -23544,13 +24138,20 @@ async function switchHost(work, settings, plan) {
         ...(plan.release ? { release: plan.release } : {}),
         // Whose change it is: a post step settles only the change its own job recorded.
         ...jobOf(settings.run),
-        commit: { active: committed.active, canary: committed.canary, releases: changed.map((release) => ({ id: release.id, status: release.status })) },
+        commit: {
+            active: committed.active,
+            canary: committed.canary,
+            releases: changed.map((release) => ({ id: release.id, status: release.status })),
+        },
     };
     let result;
     try {
         // The intent is written in the same command before nginx is touched, and the outcome once the
         // weights are live: one round trip.
-        result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights, { ...committed, pending: null });
+        result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights, {
+            ...committed,
+            pending: null,
+        });
     }
     catch (error) {
         if (error instanceof UnrecordedSwitchError) {
@@ -23586,7 +24187,12 @@ async function moveBack(works, settings) {
             // Not interruptible and not skipped when cancelled: this is what a cancel asks for.
             const started = settings.clock.now();
             const result = await work.session.router.setWeights(back);
-            work.report.steps.push({ step: 'move traffic back', ok: true, ms: settings.clock.now() - started, detail: formatWeights(result.weights) });
+            work.report.steps.push({
+                step: 'move traffic back',
+                ok: true,
+                ms: settings.clock.now() - started,
+                detail: formatWeights(result.weights),
+            });
             settings.log.info(`${work.session.label}: traffic moved back: ${formatWeights(result.weights)}`);
             work.report.weightsAfter = back;
             work.moved = false;
@@ -23602,7 +24208,9 @@ async function moveBack(works, settings) {
 }
 function procedure_summarize(phase, works, ok, started, settings, canaryPercent, error) {
     const first = works[0];
-    const switchTimes = works.map((work) => work.report.switchMs).filter((ms) => ms !== null && Number.isFinite(ms));
+    const switchTimes = works
+        .map((work) => work.report.switchMs)
+        .filter((ms) => ms !== null && Number.isFinite(ms));
     return {
         ok,
         phase,
@@ -23615,7 +24223,9 @@ function procedure_summarize(phase, works, ok, started, settings, canaryPercent,
         durationMs: settings.clock.now() - started,
         hosts: works.map((work) => work.report),
         ...(error ? { error } : {}),
-        ...(!ok && works.some((work) => work.report.refused) && works.every((work) => !work.failed || work.report.refused) ? { refused: true } : {}),
+        ...(!ok && works.some((work) => work.report.refused) && works.every((work) => !work.failed || work.report.refused)
+            ? { refused: true }
+            : {}),
     };
 }
 function procedure_failedHosts(works) {
@@ -23650,8 +24260,22 @@ const iso = (settings) => new Date(settings.clock.now()).toISOString();
 // ------------------------------------------------------------------------------------------------
 async function deploy(hosts, settings) {
     const started = settings.clock.now();
-    const sessions = await session_openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.version, phase: 'deploy', time: new Date(started).toISOString() });
-    const works = sessions.map((session) => ({ session, report: procedure_newReport(session, 'deploy'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
+    const sessions = await session_openSessions(hosts, settings, {
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        version: settings.version,
+        phase: 'deploy',
+        time: new Date(started).toISOString(),
+    });
+    const works = sessions.map((session) => ({
+        session,
+        report: procedure_newReport(session, 'deploy'),
+        target: 'blue',
+        stable: null,
+        before: null,
+        moved: false,
+        failed: false,
+    }));
     try {
         // 1. Every host: preflight, pull, start the idle color, health, readiness, smoke. No traffic moves yet.
         if (!(await procedure_onEveryHost(works, settings, (work) => prepareHost(work, settings)))) {
@@ -23718,7 +24342,13 @@ async function prepareHost(work, settings) {
             commit: (state) => {
                 const replaced = state.canary?.release;
                 const next = { ...state, active: stable, canary: null };
-                return replaced ? state_updateRelease(next, replaced, { status: 'cancelled', endedAt: iso(settings), note: `replaced by ${settings.version} before it was promoted` }) : next;
+                return replaced
+                    ? state_updateRelease(next, replaced, {
+                        status: 'cancelled',
+                        endedAt: iso(settings),
+                        note: `replaced by ${settings.version} before it was promoted`,
+                    })
+                    : next;
             },
         });
         work.before = router_weightsFor(stable, 100);
@@ -23728,8 +24358,27 @@ async function prepareHost(work, settings) {
     // The release is on record before anything is touched: whatever happens next, it is known.
     const releaseId = newReleaseId();
     work.releaseId = releaseId;
-    await session.saveState(addRelease(session.state, { id: releaseId, version: settings.version, image: settings.image, color: target, runId: settings.run.runId, deployedAt: iso(settings), status: 'deploying', servedAt: null, restoredAt: null, endedAt: null, note: '', ...(settings.runtimeRecord ? { runtime: settings.runtimeRecord } : {}) }));
-    const release = { app: settings.app, color: target, port: session.port(target), image: settings.image, version: settings.version };
+    await session.saveState(addRelease(session.state, {
+        id: releaseId,
+        version: settings.version,
+        image: settings.image,
+        color: target,
+        runId: settings.run.runId,
+        deployedAt: iso(settings),
+        status: 'deploying',
+        servedAt: null,
+        restoredAt: null,
+        endedAt: null,
+        note: '',
+        ...(settings.runtimeRecord ? { runtime: settings.runtimeRecord } : {}),
+    }));
+    const release = {
+        app: settings.app,
+        color: target,
+        port: session.port(target),
+        image: settings.image,
+        version: settings.version,
+    };
     const timeoutMs = settings.commandTimeoutSeconds * 1000;
     // Pull and check first: an image that cannot be had stops the deploy before the idle color (maybe a
     // standby kept for an instant rollback) is touched.
@@ -23737,10 +24386,25 @@ async function prepareHost(work, settings) {
     const previous = session.state.colors[target];
     await procedure_step(work, settings, `stop whatever runs as ${target}`, () => runtime_stopRelease(session.remote, settings.runtime, { ...release, image: previous?.image ?? release.image, version: previous?.version ?? release.version }, timeoutMs));
     if (previous)
-        await session.saveState({ ...session.state, colors: { ...session.state.colors, [target]: { ...previous, status: 'stopped', since: iso(settings) } } });
+        await session.saveState({
+            ...session.state,
+            colors: { ...session.state.colors, [target]: { ...previous, status: 'stopped', since: iso(settings) } },
+        });
     await procedure_step(work, settings, `start ${settings.version} as ${target} on port ${release.port}`, () => runtime_launchRelease(session.remote, settings.runtime, prepared, timeoutMs), undefined, { interruptible: true });
     // The color records the image it runs: for compose, the tag resolved to its digest, so a rollback restarts exactly what ran.
-    await session.saveState(state_updateRelease({ ...session.state, colors: { ...session.state.colors, [target]: { image: prepared.image, version: settings.version, port: release.port, status: 'running', since: iso(settings) } } }, releaseId, { image: prepared.image }));
+    await session.saveState(state_updateRelease({
+        ...session.state,
+        colors: {
+            ...session.state.colors,
+            [target]: {
+                image: prepared.image,
+                version: settings.version,
+                port: release.port,
+                status: 'running',
+                since: iso(settings),
+            },
+        },
+    }, releaseId, { image: prepared.image }));
     await procedure_step(work, settings, `wait for ${settings.healthPaths.join(' and ')}`, () => health_waitHealthy(session.remote, release.port, settings.healthPaths, settings.healthTimeoutSeconds, settings.clock), (ms) => `healthy after ${ms} ms`, { interruptible: true });
     for (const check of settings.smokeRequests) {
         await procedure_step(work, settings, `smoke ${checkName(check)}`, async () => {
@@ -23764,10 +24428,29 @@ function deploySwitch(work, settings, logMark) {
         commit: (state) => {
             const now = iso(settings);
             let next = stable
-                ? { ...state, active: stable, canary: { color: target, version: settings.version, image: settings.image, percent: settings.canaryPercent, since: now, runId: settings.run.runId, ...(releaseId ? { release: releaseId } : {}), ...(logMark ? { logMark } : {}) } }
+                ? {
+                    ...state,
+                    active: stable,
+                    canary: {
+                        color: target,
+                        version: settings.version,
+                        image: settings.image,
+                        percent: settings.canaryPercent,
+                        since: now,
+                        runId: settings.run.runId,
+                        ...(releaseId ? { release: releaseId } : {}),
+                        ...(logMark ? { logMark } : {}),
+                    },
+                }
                 : { ...state, active: target, canary: null };
             next = state_updateRelease(next, releaseId, stable ? { status: 'canary' } : { status: 'live', servedAt: now });
-            return state_withHistory(next, procedure_history(settings, { action: 'deploy', color: target, version: settings.version, image: settings.image, outcome: 'success' }));
+            return state_withHistory(next, procedure_history(settings, {
+                action: 'deploy',
+                color: target,
+                version: settings.version,
+                image: settings.image,
+                outcome: 'success',
+            }));
         },
     };
 }
@@ -23776,23 +24459,50 @@ async function recordEnd(works, settings, outcome, detail) {
     const results = await parallel_settleLimit(works, settings.maxParallel, async (work) => {
         const { session } = work;
         let state = session.state;
-        if (state.canary?.color === work.target && state.canary.release !== undefined && state.canary.release !== work.releaseId) {
+        if (state.canary?.color === work.target &&
+            state.canary.release !== undefined &&
+            state.canary.release !== work.releaseId) {
             // The idle color no longer runs what the canary record says.
             state = { ...state, canary: null };
         }
         const status = outcome === 'cancelled' ? 'cancelled' : 'failed';
-        state = state_updateRelease(state, work.releaseId, { status, endedAt: iso(settings), note: state_oneLine(work.report.error ?? detail).slice(0, 300) });
-        state = state_withHistory(state, procedure_history(settings, { action: 'deploy', color: work.target, version: settings.version, image: settings.image, outcome, detail: detail.slice(0, 500) }));
+        state = state_updateRelease(state, work.releaseId, {
+            status,
+            endedAt: iso(settings),
+            note: state_oneLine(work.report.error ?? detail).slice(0, 300),
+        });
+        state = state_withHistory(state, procedure_history(settings, {
+            action: 'deploy',
+            color: work.target,
+            version: settings.version,
+            image: settings.image,
+            outcome,
+            detail: detail.slice(0, 500),
+        }));
         await session.saveState(state);
     });
-    const failures = results.flatMap((result, index) => (result.ok ? [] : [`${works[index]?.session.label}: recording the outcome failed: ${errors_errorMessage(result.error)}`]));
+    const failures = results.flatMap((result, index) => result.ok ? [] : [`${works[index]?.session.label}: recording the outcome failed: ${errors_errorMessage(result.error)}`]);
     return failures.length > 0 ? `\n${failures.join('\n')}` : '';
 }
 // ------------------------------------------------------------------------------------------------
 async function promote(hosts, settings) {
     const started = settings.clock.now();
-    const sessions = await session_openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.version || '(canary)', phase: 'promote', time: new Date(started).toISOString() }, { versionFromState: (state) => state.canary?.version });
-    const works = sessions.map((session) => ({ session, report: procedure_newReport(session, 'promote'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
+    const sessions = await session_openSessions(hosts, settings, {
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        version: settings.version || '(canary)',
+        phase: 'promote',
+        time: new Date(started).toISOString(),
+    }, { versionFromState: (state) => state.canary?.version });
+    const works = sessions.map((session) => ({
+        session,
+        report: procedure_newReport(session, 'promote'),
+        target: 'blue',
+        stable: null,
+        before: null,
+        moved: false,
+        failed: false,
+    }));
     try {
         // 1. Every host: a canary to promote (or already promoted), and the canary color healthy.
         if (!(await procedure_onEveryHost(works, settings, (work) => checkPromotable(work, settings)))) {
@@ -23845,7 +24555,10 @@ async function checkPromotable(work, settings) {
     const canary = state.canary;
     if (!canary) {
         const active = state.active ? state.colors[state.active] : undefined;
-        if (state.active && active && (settings.version === '' || active.version === settings.version) && work.before?.[state.active] === 100) {
+        if (state.active &&
+            active &&
+            (settings.version === '' || active.version === settings.version) &&
+            work.before?.[state.active] === 100) {
             work.report.outcome = 'noop';
             work.report.toColor = state.active;
             work.report.version = active.version;
@@ -23884,7 +24597,13 @@ function promoteSwitch(work, settings) {
             if (previousLive && previousLive.id !== canary?.release)
                 next = state_updateRelease(next, previousLive.id, { status: 'superseded', endedAt: now });
             next = state_updateRelease(next, canary?.release, { status: 'live', servedAt: now });
-            return state_withHistory(next, procedure_history(settings, { action: 'promote', color: target, version: canary?.version ?? work.report.version ?? '', image: canary?.image ?? '', outcome: 'success' }));
+            return state_withHistory(next, procedure_history(settings, {
+                action: 'promote',
+                color: target,
+                version: canary?.version ?? work.report.version ?? '',
+                image: canary?.image ?? '',
+                outcome: 'success',
+            }));
         },
     };
 }
@@ -23895,8 +24614,17 @@ async function finishPromotion(work, settings) {
     if (!oldRelease || settings.keepPrevious || oldRelease.status === 'stopped')
         return;
     try {
-        await procedure_step(work, settings, `stop ${old} (${oldRelease.version})`, () => runtime_stopRelease(session.remote, settings.runtime, { app: settings.app, color: old, port: session.port(old), image: oldRelease.image, version: oldRelease.version }, settings.commandTimeoutSeconds * 1000));
-        await session.saveState({ ...session.state, colors: { ...session.state.colors, [old]: { ...oldRelease, status: 'stopped', since: iso(settings) } } });
+        await procedure_step(work, settings, `stop ${old} (${oldRelease.version})`, () => runtime_stopRelease(session.remote, settings.runtime, {
+            app: settings.app,
+            color: old,
+            port: session.port(old),
+            image: oldRelease.image,
+            version: oldRelease.version,
+        }, settings.commandTimeoutSeconds * 1000));
+        await session.saveState({
+            ...session.state,
+            colors: { ...session.state.colors, [old]: { ...oldRelease, status: 'stopped', since: iso(settings) } },
+        });
     }
     catch (error) {
         // Traffic already left the old color; a failed stop is worth a warning, not a rollback.
@@ -23931,7 +24659,13 @@ function planRollback(state, live, target, host) {
         throw new errors_ConfigurationError(`${host}: nothing was ever deployed for ${state.app}: there is nothing to roll back to`);
     const serving = (color) => (live ? live[color] === 100 : state.canary === null && active === color);
     const current = liveRelease(state);
-    const canaryRelease = state.canary ? (state.releases.find((release) => release.id === state.canary?.release) ?? [...state.releases].reverse().find((release) => release.status === 'canary' && release.version === state.canary?.version) ?? null) : null;
+    const canaryRelease = state.canary
+        ? (state.releases.find((release) => release.id === state.canary?.release) ??
+            [...state.releases]
+                .reverse()
+                .find((release) => release.status === 'canary' && release.version === state.canary?.version) ??
+            null)
+        : null;
     if (target.kind === 'previous') {
         if (target.canaryOnly && !state.canary) {
             throw new errors_ConfigurationError(`${host}: there is no canary or ramp to abort: ${current ? `${current.version} serves all traffic` : 'nothing serves'}; to go back from a promoted release, roll back instead`);
@@ -23942,15 +24676,40 @@ function planRollback(state, live, target, host) {
             const release = state.colors[stable];
             if (!release)
                 throw new errors_ConfigurationError(`${host}: the state has no release for ${stable}`);
-            return { target: stable, failed: state.canary.color, version: release.version, image: release.image, start: release.status !== 'running', noop: false, release: current ?? null, rejected: canaryRelease };
+            return {
+                target: stable,
+                failed: state.canary.color,
+                version: release.version,
+                image: release.image,
+                start: release.status !== 'running',
+                noop: false,
+                release: current ?? null,
+                rejected: canaryRelease,
+            };
         }
         if (current && current.restoredAt !== null && serving(active)) {
             // What serves was itself put back by a rollback: rolling back again would reach further into
             // the past than anyone asked. Older versions are one named rollback away.
-            return { target: active, failed: null, version: current.version, image: current.image, start: false, noop: true, release: current, rejected: null, why: `${current.version} was put back by a rollback at ${current.restoredAt}` };
+            return {
+                target: active,
+                failed: null,
+                version: current.version,
+                image: current.image,
+                start: false,
+                noop: true,
+                release: current,
+                rejected: null,
+                why: `${current.version} was put back by a rollback at ${current.restoredAt}`,
+            };
         }
         const currentTime = current?.deployedAt ?? '9999';
-        const good = [...state.releases].reverse().find((release) => release.id !== current?.id && release.servedAt !== null && !isRejected(release) && release.deployedAt <= currentTime && release.version !== current?.version);
+        const good = [...state.releases]
+            .reverse()
+            .find((release) => release.id !== current?.id &&
+            release.servedAt !== null &&
+            !isRejected(release) &&
+            release.deployedAt <= currentTime &&
+            release.version !== current?.version);
         if (!good && state.releases.filter((release) => release.servedAt !== null).length <= 1) {
             throw new errors_ConfigurationError(`${host}: there is no previous version to roll back to (only ${current?.version ?? 'one version'} was deployed)`);
         }
@@ -23958,30 +24717,72 @@ function planRollback(state, live, target, host) {
             throw new errors_ConfigurationError(`${host}: there is no earlier good release to roll back to (${current ? `${current.version} serves` : 'nothing serves'}); releases known: ${candidateList(state)}. Name one with target-version to roll back to it anyway`);
         }
         const where = placement(state, good, otherColor(active));
-        const skipped = state.releases.filter((release) => release.deployedAt > good.deployedAt && release.id !== current?.id && isRejected(release)).map(rollback_describe);
-        return { target: where.color, failed: active, version: good.version, image: good.image, start: where.start, noop: false, release: good, rejected: current ?? null, ...(skipped.length > 0 ? { why: `skipping ${skipped.join(', ')}, which never served or were rejected` } : {}) };
+        const skipped = state.releases
+            .filter((release) => release.deployedAt > good.deployedAt && release.id !== current?.id && isRejected(release))
+            .map(rollback_describe);
+        return {
+            target: where.color,
+            failed: active,
+            version: good.version,
+            image: good.image,
+            start: where.start,
+            noop: false,
+            release: good,
+            rejected: current ?? null,
+            ...(skipped.length > 0 ? { why: `skipping ${skipped.join(', ')}, which never served or were rejected` } : {}),
+        };
     }
     // A named version: the newest good release of it, else the newest of it at all (with a warning).
     const named = [...state.releases].reverse().filter((release) => release.version === target.version);
     const chosen = named.find((release) => !isRejected(release)) ?? named[0];
     if (!chosen)
         throw new errors_ConfigurationError(`${host}: version ${target.version} is not in this host's history (known: ${candidateList(state)})`);
-    const warning = isRejected(chosen) ? `${host}: ${chosen.version} was ${chosen.status} (${chosen.note || 'no note'}); rolling back to it because it was named` : undefined;
+    const warning = isRejected(chosen)
+        ? `${host}: ${chosen.version} was ${chosen.status} (${chosen.note || 'no note'}); rolling back to it because it was named`
+        : undefined;
     const holder = ['blue', 'green'].find((color) => state.colors[color]?.version === chosen.version && state.colors[color]?.image === chosen.image);
-    if (holder && holder === active && state.canary === null && serving(holder) && state.colors[holder]?.status === 'running') {
-        return { target: holder, failed: null, version: chosen.version, image: chosen.image, start: false, noop: true, release: current ?? chosen, rejected: null, ...(warning ? { warning } : {}) };
+    if (holder &&
+        holder === active &&
+        state.canary === null &&
+        serving(holder) &&
+        state.colors[holder]?.status === 'running') {
+        return {
+            target: holder,
+            failed: null,
+            version: chosen.version,
+            image: chosen.image,
+            start: false,
+            noop: true,
+            release: current ?? chosen,
+            rejected: null,
+            ...(warning ? { warning } : {}),
+        };
     }
     const idle = state.canary ? state.canary.color : otherColor(active);
-    const where = holder ? { color: holder, start: state.colors[holder]?.status !== 'running' } : placement(state, chosen, idle);
+    const where = holder
+        ? { color: holder, start: state.colors[holder]?.status !== 'running' }
+        : placement(state, chosen, idle);
     const failed = where.color === active ? (state.canary ? state.canary.color : null) : active;
-    return { target: where.color, failed, version: chosen.version, image: chosen.image, start: where.start, noop: false, release: chosen, rejected: state.canary ? canaryRelease : current && current.id !== chosen.id ? current : null, ...(warning ? { warning } : {}) };
+    return {
+        target: where.color,
+        failed,
+        version: chosen.version,
+        image: chosen.image,
+        start: where.start,
+        noop: false,
+        release: chosen,
+        rejected: state.canary ? canaryRelease : current && current.id !== chosen.id ? current : null,
+        ...(warning ? { warning } : {}),
+    };
 }
 /** The release a color runs as the state has it: the newest of its version and image (deployed to that color first). */
 function releaseOf(state, color) {
     const held = state.colors[color];
     if (!held)
         return undefined;
-    const newestFirst = [...state.releases].reverse().filter((release) => release.version === held.version && release.image === held.image);
+    const newestFirst = [...state.releases]
+        .reverse()
+        .filter((release) => release.version === held.version && release.image === held.image);
     return newestFirst.find((release) => release.color === color) ?? newestFirst[0];
 }
 const PASS_RUNTIME = 'pass the runtime inputs it runs with: runtime: command with start-command and stop-command, or runtime: compose with compose-file (agent-loop: --runtime command --start-command … --stop-command …, or --runtime compose --compose-file …)';
@@ -24011,13 +24812,24 @@ const ABORT_WAIT_SECONDS = 30;
 async function rollback(hosts, settings, since) {
     const started = since ?? settings.clock.now();
     let abortRequestedAt = null;
-    const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: settings.target.kind === 'version' ? settings.target.version : '(previous)', phase: 'rollback', time: new Date(started).toISOString() }, {
+    const sessions = await openSessions(hosts, settings, {
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        version: settings.target.kind === 'version' ? settings.target.version : '(previous)',
+        phase: 'rollback',
+        time: new Date(started).toISOString(),
+    }, {
         onHeld: async (remote, paths, holder) => {
             if (!holder?.phase?.startsWith('monitor'))
                 return 0;
             abortRequestedAt ??= settings.clock.now();
             settings.log.warn(`${remote.label}: canary-monitor run ${holder.runId ?? '?'} holds the lock: asking it to stop so that this rollback goes ahead`);
-            const request = JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: settings.reason, time: new Date(settings.clock.now()).toISOString() });
+            const request = JSON.stringify({
+                runId: settings.run.runId,
+                actor: settings.run.actor,
+                reason: settings.reason,
+                time: new Date(settings.clock.now()).toISOString(),
+            });
             await remote.run(script('al-abort', 'set -e; tmp=$(mktemp "$(dirname "$1")/.abort.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.abort]), { stdin: request });
             return ABORT_WAIT_SECONDS;
         },
@@ -24035,12 +24847,21 @@ async function rollback(hosts, settings, since) {
 }
 /** Rolls back on hosts that are already connected and locked (the canary monitor keeps them open, so a rollback is only a switch away). */
 async function rollbackSessions(sessions, settings, since) {
-    const works = sessions.map((session) => ({ session, report: newReport(session, 'rollback'), target: 'blue', stable: null, before: null, moved: false, failed: false }));
+    const works = sessions.map((session) => ({
+        session,
+        report: newReport(session, 'rollback'),
+        target: 'blue',
+        stable: null,
+        before: null,
+        moved: false,
+        failed: false,
+    }));
     const candidates = sessions[0] ? rollbackCandidates(sessions[0].state).map((release) => release.version) : [];
     // 1. Every host: plan, with the runtimes it needs (a host that cannot say how to stop or start a
     // color refuses here, before any host is touched); then start the target color when it is not
     // running. No traffic moves yet.
-    const prepared = (await onEveryHost(works, settings, (work) => planOnHost(work, settings))) && (await onEveryHost(works, settings, (work) => prepareRollback(work, settings)));
+    const prepared = (await onEveryHost(works, settings, (work) => planOnHost(work, settings))) &&
+        (await onEveryHost(works, settings, (work) => prepareRollback(work, settings)));
     const planned = works.find((work) => work.plan?.rejected)?.plan;
     const finish = (ok, error, restoredMs = null) => ({
         ...summarize('rollback', works, ok, since, settings, ok ? 100 : 0, error),
@@ -24083,10 +24904,16 @@ async function planOnHost(work, settings) {
     const { state } = session;
     const runtimes = {};
     if (plan.start) {
-        const restored = plan.release && plan.release.version === plan.version && plan.release.image === plan.image ? plan.release : [...state.releases].reverse().find((release) => release.version === plan.version && release.image === plan.image);
+        const restored = plan.release && plan.release.version === plan.version && plan.release.image === plan.image
+            ? plan.release
+            : [...state.releases]
+                .reverse()
+                .find((release) => release.version === plan.version && release.image === plan.image);
         runtimes.start = runtimeFor(settings, session.label, `start ${plan.target} (${plan.version})`, restored);
         const holder = state.colors[plan.target];
-        runtimes.stopTarget = holder ? runtimeFor(settings, session.label, `stop ${plan.target} (${holder.version})`, releaseOf(state, plan.target)) : runtimes.start;
+        runtimes.stopTarget = holder
+            ? runtimeFor(settings, session.label, `stop ${plan.target} (${holder.version})`, releaseOf(state, plan.target))
+            : runtimes.start;
     }
     const failed = plan.failed ? state.colors[plan.failed] : undefined;
     if (plan.failed && failed && failed.status !== 'stopped' && !settings.keepFailed) {
@@ -24108,14 +24935,21 @@ async function prepareRollback(work, settings) {
     work.report.toColor = plan.target;
     work.report.fromColor = plan.failed;
     work.report.version = plan.version;
-    work.report.previousVersion = plan.rejected?.version ?? (plan.failed ? (session.state.colors[plan.failed]?.version ?? null) : null);
+    work.report.previousVersion =
+        plan.rejected?.version ?? (plan.failed ? (session.state.colors[plan.failed]?.version ?? null) : null);
     if (plan.noop) {
         work.report.outcome = 'noop';
         work.report.weightsAfter = work.before;
         settings.log.info(`${session.label}: ${plan.version} already serves all traffic on ${plan.target}${plan.why ? ` (${plan.why}); to go further back, name a version with target-version: ${candidateList(session.state)}` : ''}`);
         return;
     }
-    const release = { app: settings.app, color: plan.target, port: session.port(plan.target), image: plan.image, version: plan.version };
+    const release = {
+        app: settings.app,
+        color: plan.target,
+        port: session.port(plan.target),
+        image: plan.image,
+        version: plan.version,
+    };
     if (plan.start) {
         const { start: startRuntime, stopTarget: stopRuntime } = runtimes;
         if (!startRuntime || !stopRuntime)
@@ -24126,7 +24960,12 @@ async function prepareRollback(work, settings) {
         // The color to start takes traffic now (a canary being replaced): take it out first.
         if (work.before && work.before[plan.target] > 0 && plan.failed) {
             const keep = plan.failed;
-            await switchOne(work, settings, 'take the idle color out of traffic', { weights: weightsFor(keep, 100), phase: 'take-out', recover: 'to', commit: (state) => ({ ...state, canary: null, active: keep }) });
+            await switchOne(work, settings, 'take the idle color out of traffic', {
+                weights: weightsFor(keep, 100),
+                phase: 'take-out',
+                recover: 'to',
+                commit: (state) => ({ ...state, canary: null, active: keep }),
+            });
             work.before = weightsFor(keep, 100);
             work.moved = false;
             work.stateBefore = undefined;
@@ -24134,9 +24973,27 @@ async function prepareRollback(work, settings) {
         const recorded = session.state.colors[plan.target];
         await step(work, settings, `stop whatever runs as ${plan.target}`, () => stopRelease(session.remote, stopRuntime, { ...release, image: recorded?.image ?? plan.image, version: recorded?.version ?? plan.version }, timeoutMs));
         if (recorded)
-            await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
+            await session.saveState({
+                ...session.state,
+                colors: {
+                    ...session.state.colors,
+                    [plan.target]: { ...recorded, status: 'stopped', since: new Date(settings.clock.now()).toISOString() },
+                },
+            });
         await step(work, settings, `start ${plan.version} as ${plan.target} on port ${release.port}`, () => launchRelease(session.remote, startRuntime, prepared, timeoutMs));
-        await session.saveState({ ...session.state, colors: { ...session.state.colors, [plan.target]: { image: prepared.image, version: plan.version, port: release.port, status: 'running', since: new Date(settings.clock.now()).toISOString() } } });
+        await session.saveState({
+            ...session.state,
+            colors: {
+                ...session.state.colors,
+                [plan.target]: {
+                    image: prepared.image,
+                    version: plan.version,
+                    port: release.port,
+                    status: 'running',
+                    since: new Date(settings.clock.now()).toISOString(),
+                },
+            },
+        });
     }
     const answering = !plan.start && settings.healthPaths.every((path) => health[healthUrl(release.port, path)] === 200);
     if (answering) {
@@ -24156,14 +25013,33 @@ function rollbackSwitch(work, settings) {
             let next = { ...state, active: plan.target, canary: null };
             const wasCanary = state.canary !== null && plan.rejected?.id === state.canary.release;
             if (plan.rejected)
-                next = updateRelease(next, plan.rejected.id, { status: wasCanary || plan.rejected.status === 'canary' ? 'rejected' : 'rolled-back', endedAt: now, note: oneLine(settings.reason).slice(0, 300) });
+                next = updateRelease(next, plan.rejected.id, {
+                    status: wasCanary || plan.rejected.status === 'canary' ? 'rejected' : 'rolled-back',
+                    endedAt: now,
+                    note: oneLine(settings.reason).slice(0, 300),
+                });
             for (const release of next.releases) {
                 if (release.id !== plan.release?.id && (release.status === 'live' || release.status === 'canary'))
-                    next = updateRelease(next, release.id, { status: release.status === 'canary' ? 'rejected' : 'rolled-back', endedAt: now });
+                    next = updateRelease(next, release.id, {
+                        status: release.status === 'canary' ? 'rejected' : 'rolled-back',
+                        endedAt: now,
+                    });
             }
             if (plan.release)
-                next = updateRelease(next, plan.release.id, { status: 'live', servedAt: plan.release.servedAt ?? now, restoredAt: now, endedAt: null });
-            return withHistory(next, history(settings, { action: 'rollback', color: plan.target, version: plan.version, image: plan.image, outcome: 'success', detail: settings.reason.slice(0, 500) }));
+                next = updateRelease(next, plan.release.id, {
+                    status: 'live',
+                    servedAt: plan.release.servedAt ?? now,
+                    restoredAt: now,
+                    endedAt: null,
+                });
+            return withHistory(next, history(settings, {
+                action: 'rollback',
+                color: plan.target,
+                version: plan.version,
+                image: plan.image,
+                outcome: 'success',
+                detail: settings.reason.slice(0, 500),
+            }));
         },
     };
 }
@@ -24179,8 +25055,20 @@ async function stopFailed(work, settings) {
     if (!failedRelease || failedRelease.status === 'stopped' || !runtime)
         return;
     try {
-        await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, runtime, { app: settings.app, color: failed, port: session.port(failed), image: failedRelease.image, version: failedRelease.version }, settings.commandTimeoutSeconds * 1000));
-        await session.saveState({ ...session.state, colors: { ...session.state.colors, [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() } } });
+        await step(work, settings, `stop ${failed} (${failedRelease.version})`, () => stopRelease(session.remote, runtime, {
+            app: settings.app,
+            color: failed,
+            port: session.port(failed),
+            image: failedRelease.image,
+            version: failedRelease.version,
+        }, settings.commandTimeoutSeconds * 1000));
+        await session.saveState({
+            ...session.state,
+            colors: {
+                ...session.state.colors,
+                [failed]: { ...failedRelease, status: 'stopped', since: new Date(settings.clock.now()).toISOString() },
+            },
+        });
     }
     catch (error) {
         // Traffic already left the failed color; a failed stop is reported, not fatal.
@@ -24207,13 +25095,33 @@ async function fleetStatus(specs, settings) {
     return statuses;
 }
 function emptyStatus(host) {
-    return { host, error: null, served: null, file: null, active: null, canary: null, colors: { blue: null, green: null }, pending: null, releases: [], rollbackPrevious: '', rollbackTo: [], lock: null, hold: null };
+    return {
+        host,
+        error: null,
+        served: null,
+        file: null,
+        active: null,
+        canary: null,
+        colors: { blue: null, green: null },
+        pending: null,
+        releases: [],
+        rollbackPrevious: '',
+        rollbackTo: [],
+        lock: null,
+        hold: null,
+    };
 }
 async function hostStatus(spec, settings) {
     const remote = await ssh_connect(spec.target, { ...settings.connect, warn: settings.log.warn });
     try {
         const paths = state_statePaths(spec.stateDir, settings.app);
-        const router = buildRouter(settings.router ?? DEFAULT_ROUTER, { remote, host: spec, app: settings.app, splitKey: settings.splitKey, now: settings.clock.now });
+        const router = buildRouter(settings.router ?? DEFAULT_ROUTER, {
+            remote,
+            host: spec,
+            app: settings.app,
+            splitKey: settings.splitKey,
+            now: settings.clock.now,
+        });
         const [view, state, lock, hold] = await Promise.all([
             router.inspect(),
             readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString()),
@@ -24221,7 +25129,13 @@ async function hostStatus(spec, settings) {
             remote.run(shell_script('al-hold-read', 'if [ -f "$1" ]; then printf "hold "; head -c 600 "$1"; fi', [paths.hold])),
         ]);
         const served = view.live?.weights ?? null;
-        return { ...describeState(spec.target.label, state, served), served, file: view.file?.weights ?? null, lock: parseLockRead(lock.stdout), hold: parseHold(hold.stdout) };
+        return {
+            ...describeState(spec.target.label, state, served),
+            served,
+            file: view.file?.weights ?? null,
+            lock: parseLockRead(lock.stdout),
+            hold: parseHold(hold.stdout),
+        };
     }
     finally {
         remote.close();
@@ -24242,15 +25156,33 @@ function previousPlan(host, state, served) {
 function describeState(host, state, served) {
     const color = (name) => {
         const recorded = state.colors[name];
-        return recorded ? { version: recorded.version, image: recorded.image, status: recorded.status, port: recorded.port } : null;
+        return recorded
+            ? { version: recorded.version, image: recorded.image, status: recorded.status, port: recorded.port }
+            : null;
     };
     return {
         ...emptyStatus(host),
         active: state.active,
-        canary: state.canary ? { color: state.canary.color, version: state.canary.version, percent: state.canary.percent, since: state.canary.since } : null,
+        canary: state.canary
+            ? {
+                color: state.canary.color,
+                version: state.canary.version,
+                percent: state.canary.percent,
+                since: state.canary.since,
+            }
+            : null,
         colors: { blue: color('blue'), green: color('green') },
         pending: state.pending ? { runId: state.pending.runId, phase: state.pending.phase, at: state.pending.at } : null,
-        releases: [...state.releases].reverse().slice(0, 10).map((release) => ({ version: release.version, status: release.status, color: release.color, deployedAt: release.deployedAt, note: release.note })),
+        releases: [...state.releases]
+            .reverse()
+            .slice(0, 10)
+            .map((release) => ({
+            version: release.version,
+            status: release.status,
+            color: release.color,
+            deployedAt: release.deployedAt,
+            note: release.note,
+        })),
         rollbackPrevious: previousPlan(host, state, served),
         rollbackTo: state_rollbackCandidates(state).map((release) => release.version),
     };
@@ -24276,7 +25208,11 @@ function parseHold(output) {
         return null;
     try {
         const parsed = JSON.parse(output.slice(5));
-        return { actor: show_printable(String(parsed.actor ?? '?'), 100), reason: show_printable(String(parsed.reason ?? ''), 200), since: show_printable(String(parsed.time ?? '?'), 40) };
+        return {
+            actor: show_printable(String(parsed.actor ?? '?'), 100),
+            reason: show_printable(String(parsed.reason ?? ''), 200),
+            since: show_printable(String(parsed.time ?? '?'), 40),
+        };
     }
     catch {
         return { actor: '?', reason: 'an unreadable hold request', since: '?' };
@@ -24291,8 +25227,12 @@ function statusLines(app, statuses) {
             lines.push(`${status.host}: cannot be read: ${show_printable(status.error, 300)}`);
             continue;
         }
-        const serves = status.served ? formatWeights(status.served) : 'nothing (the router gives no weights: nginx\'s status server or HAProxy\'s admin socket does not answer, or nothing is deployed)';
-        const drift = status.served && status.file && formatWeights(status.served) !== formatWeights(status.file) ? ` (the router's file says ${formatWeights(status.file)})` : '';
+        const serves = status.served
+            ? formatWeights(status.served)
+            : "nothing (the router gives no weights: nginx's status server or HAProxy's admin socket does not answer, or nothing is deployed)";
+        const drift = status.served && status.file && formatWeights(status.served) !== formatWeights(status.file)
+            ? ` (the router's file says ${formatWeights(status.file)})`
+            : '';
         const colors = ['blue', 'green'].map((name) => {
             const color = status.colors[name];
             return `${name} ${color ? `${color.version} ${color.status}` : '—'}`;
@@ -24303,7 +25243,10 @@ function statusLines(app, statuses) {
             lines.push(`  hold: ${holdText(status.hold)}: a ramp stays at its current step until agent-loop resume`);
         lines.push(`  rollback (target previous): ${status.rollbackPrevious}; by name: ${status.rollbackTo.length > 0 ? status.rollbackTo.join(', ') : 'nothing yet'}`);
         if (status.releases.length > 0)
-            lines.push(`  releases: ${status.releases.slice(0, 5).map((release) => `${release.version} ${release.status}`).join(', ')}`);
+            lines.push(`  releases: ${status.releases
+                .slice(0, 5)
+                .map((release) => `${release.version} ${release.status}`)
+                .join(', ')}`);
     }
     return lines;
 }
@@ -24326,7 +25269,14 @@ function statusSummary(app, statuses) {
             `${status.lock ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase}), alive ${status.lock.aliveSecondsAgo} s ago` : 'free'}${status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId}` : ''}${status.hold ? `; ramp ${holdText(status.hold)}` : ''}`,
             `${status.rollbackPrevious}; by name: ${status.rollbackTo.join(', ') || '—'}`,
         ]);
-    return [title, '', surfaces_table(['host', 'serves', 'blue', 'green', 'canary', 'lock', 'rollback (previous)'], rows), '', 'Read without taking the lock; nothing was changed.', ''].join('\n');
+    return [
+        title,
+        '',
+        surfaces_table(['host', 'serves', 'blue', 'green', 'canary', 'lock', 'rollback (previous)'], rows),
+        '',
+        'Read without taking the lock; nothing was changed.',
+        '',
+    ].join('\n');
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/report/deploy-metrics.ts
@@ -24373,7 +25323,10 @@ function writeMetricsCommand(directory, fileName) {
     return shell_script('al-metrics', WRITE_SCRIPT, [directory, fileName]);
 }
 async function writeDeploymentMetrics(remote, directory, outcome) {
-    const result = await remote.run(writeMetricsCommand(directory, metricsFileName(outcome.app, outcome.environment)), { stdin: deploymentMetricsText(outcome), timeoutMs: 30_000 });
+    const result = await remote.run(writeMetricsCommand(directory, metricsFileName(outcome.app, outcome.environment)), {
+        stdin: deploymentMetricsText(outcome),
+        timeoutMs: 30_000,
+    });
     if (result.code !== 0)
         throw new Error(`${remote.label}: writing deployment metrics failed: ${(result.stderr || result.stdout).trim()}`);
 }
@@ -24400,7 +25353,11 @@ async function recordDeploymentMetrics(hosts, directory, outcome, connectOptions
 }
 /** The input that turns the metrics on, shared by the actions that write them. */
 const metricsInputs = {
-    'metrics-textfile-dir': field.string({ form: "node_exporter's textfile collector directory on the hosts (absolute, e.g. /var/lib/prometheus/node-exporter), or empty for none", pattern: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]*$/, default: '' }),
+    'metrics-textfile-dir': field.string({
+        form: "node_exporter's textfile collector directory on the hosts (absolute, e.g. /var/lib/prometheus/node-exporter), or empty for none",
+        pattern: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]*$/,
+        default: '',
+    }),
 };
 /** For an action's main: records an outcome on its hosts with its connection settings (a no-op without the input). */
 function deploymentMetricsRecorder(inputs, hosts, connectOptions, log) {
@@ -24409,7 +25366,12 @@ function deploymentMetricsRecorder(inputs, hosts, connectOptions, log) {
 
 ;// CONCATENATED MODULE: ./packages/shared/src/report/notify.ts
 
-const ICON = { started: ':rocket:', completed: ':white_check_mark:', failed: ':x:', 'rolled-back': ':rewind:' };
+const ICON = {
+    started: ':rocket:',
+    completed: ':white_check_mark:',
+    failed: ':x:',
+    'rolled-back': ':rewind:',
+};
 /** Slack rejects a whole message (`invalid_blocks`) when a section's text is longer or there are more blocks. */
 const SLACK_SECTION_TEXT_LIMIT = 3000;
 const SLACK_BLOCK_LIMIT = 50;
@@ -24426,7 +25388,10 @@ function nameSome(names, shown = NAMED_HOSTS) {
  * failed the same way are grouped, so 40 hosts refusing connections make one line, not 40.
  */
 function summariseFailures(error) {
-    const lines = error.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+    const lines = error
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '');
     if (lines.length < 2)
         return null;
     const groups = new Map();
@@ -24539,7 +25504,13 @@ const SLACK_EVENT = {
     promoted: 'completed',
 };
 /** Events that end a deployment set its final status elsewhere (success or failure), not here. */
-const IN_PROGRESS = ['canary-started', 'weight-advanced', 'held', 'analysis-extended', 'halted'];
+const IN_PROGRESS = [
+    'canary-started',
+    'weight-advanced',
+    'held',
+    'analysis-extended',
+    'halted',
+];
 /** Sends each event everywhere it belongs; never throws (a lost message is a warning). */
 function rolloutEvents(options) {
     return async (event) => {
@@ -24550,7 +25521,12 @@ function rolloutEvents(options) {
             options.annotate[EVENT_LEVEL[event.kind]](text);
         const sends = [];
         if (options.slack && options.slack.webhookUrl !== '' && options.slack.kinds.includes(event.kind)) {
-            sends.push(notifySlack(options.slack.webhookUrl, { event: SLACK_EVENT[event.kind], title: text, fields: { event: event.kind, environment: options.environment }, ...(options.slack.runUrl ? { runUrl: options.slack.runUrl } : {}) }, options.warn));
+            sends.push(notifySlack(options.slack.webhookUrl, {
+                event: SLACK_EVENT[event.kind],
+                title: text,
+                fields: { event: event.kind, environment: options.environment },
+                ...(options.slack.runUrl ? { runUrl: options.slack.runUrl } : {}),
+            }, options.warn));
         }
         const deployment = options.deployment;
         if (deployment && IN_PROGRESS.includes(event.kind)) {
@@ -24569,13 +25545,24 @@ const hostsText = (count) => `${count} host${count === 1 ? '' : 's'}`;
 async function recordedPhase(records, phase) {
     const { app, environment, github, log } = records;
     const label = `${app} ${records.phase}${records.version ? ` ${records.version}` : ''} to ${environment} (${hostsText(records.hosts)})`;
-    const fields = { app, environment, phase: records.phase, version: records.version || '(canary)', hosts: String(records.hosts) };
+    const fields = {
+        app,
+        environment,
+        phase: records.phase,
+        version: records.version || '(canary)',
+        hosts: String(records.hosts),
+    };
     await notifySlack(records.slackWebhookUrl, { event: 'started', title: `${label} started`, fields, runUrl: records.runUrl }, log.warn);
     // Without a token nothing is recorded.
     let deploymentId = 'id' in records.deployment ? records.deployment.id : null;
     if (github && 'ref' in records.deployment) {
         const { ref, image, commitTime } = records.deployment;
-        deploymentId = await bestEffort('recording the GitHub deployment', log.warn, () => createDeployment(github, { ref, environment, description: `deploy ${app} ${records.version}`, payload: { app, version: records.version, image, commitTime } }));
+        deploymentId = await bestEffort('recording the GitHub deployment', log.warn, () => createDeployment(github, {
+            ref,
+            environment,
+            description: `deploy ${app} ${records.version}`,
+            payload: { app, version: records.version, image, commitTime },
+        }));
     }
     const recordStatus = async (state, description) => {
         if (!github || deploymentId === null)
@@ -24604,13 +25591,35 @@ async function recordedPhase(records, phase) {
     const event = !result.ok
         ? null
         : records.phase === 'deploy' && result.canaryPercent < 100
-            ? { kind: 'canary-started', message: `canary ${version} started at ${result.canaryPercent}% on ${hostsText(result.hosts.length)}` }
+            ? {
+                kind: 'canary-started',
+                message: `canary ${version} started at ${result.canaryPercent}% on ${hostsText(result.hosts.length)}`,
+            }
             : { kind: 'promoted', message: `${version} serves all traffic on ${hostsText(result.hosts.length)}` };
     if (event)
-        await rolloutEvents({ app, environment, annotate: records.annotate, deployment: github && deploymentId !== null ? { context: github, id: deploymentId, logUrl: records.runUrl } : null, warn: log.warn })(event);
+        await rolloutEvents({
+            app,
+            environment,
+            annotate: records.annotate,
+            deployment: github && deploymentId !== null ? { context: github, id: deploymentId, logUrl: records.runUrl } : null,
+            warn: log.warn,
+        })(event);
     await notifySlack(records.slackWebhookUrl, result.ok
-        ? { event: 'completed', title: `${label} completed`, fields: { ...fields, 'active color': result.activeColor ?? '—', canary: `${result.canaryPercent}%` }, durationMs: result.durationMs, runUrl: records.runUrl }
-        : { event: 'failed', title: `${label} failed`, fields, error: result.error, durationMs: result.durationMs, runUrl: records.runUrl }, log.warn);
+        ? {
+            event: 'completed',
+            title: `${label} completed`,
+            fields: { ...fields, 'active color': result.activeColor ?? '—', canary: `${result.canaryPercent}%` },
+            durationMs: result.durationMs,
+            runUrl: records.runUrl,
+        }
+        : {
+            event: 'failed',
+            title: `${label} failed`,
+            fields,
+            error: result.error,
+            durationMs: result.durationMs,
+            runUrl: records.runUrl,
+        }, log.warn);
     await records.recordMetrics(!result.ok, version);
     return { result, deploymentId };
 }
@@ -24621,7 +25630,13 @@ async function recordedPhase(records, phase) {
 
 
 /** Step summary Markdown (pure). The runner caps the file at 1 MiB; we stay far below. */
-const OUTCOME = { success: '✅ success', failed: '❌ failed', reverted: '↩️ reverted', unchanged: '⏸ unchanged', noop: '✔️ already done' };
+const OUTCOME = {
+    success: '✅ success',
+    failed: '❌ failed',
+    reverted: '↩️ reverted',
+    unchanged: '⏸ unchanged',
+    noop: '✔️ already done',
+};
 /** The title, verdict and done carry reasons and errors from hosts: they are text, made inert here. */
 function headline(app, head) {
     const lines = [`### ${head.ok ? '✅' : '❌'} ${app}: ${surfaces_forMarkdown(head.title)}`, ''];
@@ -24646,27 +25661,100 @@ function phaseHeadline(result, context = {}) {
     const count = summary_hostsText(result.hosts.length);
     const failed = result.hosts.filter((host) => host.outcome === 'failed').length;
     const noop = result.hosts.length > 0 && result.hosts.every((host) => host.outcome === 'noop');
-    const why = [context.trigger ? `trigger: ${context.trigger}` : '', context.actor ? `by ${context.actor}` : '', context.reason ? `reason: ${oneLineText(context.reason)}` : ''].filter(Boolean).join('; ');
+    const why = [
+        context.trigger ? `trigger: ${context.trigger}` : '',
+        context.actor ? `by ${context.actor}` : '',
+        context.reason ? `reason: ${oneLineText(context.reason)}` : '',
+    ]
+        .filter(Boolean)
+        .join('; ');
     const base = { incidentUrl: context.incidentUrl ?? null };
-    const failure = result.error ? `${oneLineText(result.error.split('\n')[0] ?? '')}${failed > 0 ? ` (${failed} of ${count} failed)` : ''}` : undefined;
-    const toOthers = context.candidates && context.candidates.length > 0 ? ` Versions one can roll back to by name (target-version): ${context.candidates.join(', ')}.` : '';
+    const failure = result.error
+        ? `${oneLineText(result.error.split('\n')[0] ?? '')}${failed > 0 ? ` (${failed} of ${count} failed)` : ''}`
+        : undefined;
+    const toOthers = context.candidates && context.candidates.length > 0
+        ? ` Versions one can roll back to by name (target-version): ${context.candidates.join(', ')}.`
+        : '';
     switch (result.phase) {
         case 'deploy':
             if (!result.ok)
-                return { ...base, ok: false, title: `deploy of ${version} failed`, verdict: failure, done: 'no traffic moved to the new version: every host serves what it served before', next: ['Read the reasons below, fix the cause, and re-run the workflow: a plain re-run picks up where this one stopped.'] };
+                return {
+                    ...base,
+                    ok: false,
+                    title: `deploy of ${version} failed`,
+                    verdict: failure,
+                    done: 'no traffic moved to the new version: every host serves what it served before',
+                    next: [
+                        'Read the reasons below, fix the cause, and re-run the workflow: a plain re-run picks up where this one stopped.',
+                    ],
+                };
             return result.canaryPercent > 0 && result.canaryPercent < 100
-                ? { ...base, ok: true, title: `${version} is a ${result.canaryPercent}% canary on ${count}`, done: `${version} started on ${result.activeColor ?? '?'} next to ${result.previousVersion ?? 'the stable version'}, passed its checks, and takes ${result.canaryPercent}% of requests`, next: ['Let canary-monitor judge it; then promote (blue-green phase: promote), or roll back (the rollback action) to end it.'] }
-                : { ...base, ok: true, title: `${version} serves all traffic on ${count}`, done: `${version} started on ${result.activeColor ?? '?'}, passed its checks and took all traffic`, next: ['Nothing: a rollback (the rollback action) puts the previous version back if it misbehaves.'] };
+                ? {
+                    ...base,
+                    ok: true,
+                    title: `${version} is a ${result.canaryPercent}% canary on ${count}`,
+                    done: `${version} started on ${result.activeColor ?? '?'} next to ${result.previousVersion ?? 'the stable version'}, passed its checks, and takes ${result.canaryPercent}% of requests`,
+                    next: [
+                        'Let canary-monitor judge it; then promote (blue-green phase: promote), or roll back (the rollback action) to end it.',
+                    ],
+                }
+                : {
+                    ...base,
+                    ok: true,
+                    title: `${version} serves all traffic on ${count}`,
+                    done: `${version} started on ${result.activeColor ?? '?'}, passed its checks and took all traffic`,
+                    next: ['Nothing: a rollback (the rollback action) puts the previous version back if it misbehaves.'],
+                };
         case 'promote':
             if (!result.ok)
-                return { ...base, ok: false, title: `promote of ${version} failed`, verdict: failure, done: 'every host is back on the weights it had: the canary still takes its share', next: ['Read the reasons below and re-run promote, or roll back (the rollback action) to end the canary.'] };
-            return { ...base, ok: true, title: `${version} promoted: all traffic on ${count}`, done: `all traffic moved to ${version} on ${result.activeColor ?? '?'}${result.previousVersion ? `; ${result.previousVersion} stopped or kept as configured` : ''}`, next: [`Nothing. If ${version} misbehaves, the rollback action puts ${result.previousVersion ?? 'the previous version'} back.`] };
+                return {
+                    ...base,
+                    ok: false,
+                    title: `promote of ${version} failed`,
+                    verdict: failure,
+                    done: 'every host is back on the weights it had: the canary still takes its share',
+                    next: ['Read the reasons below and re-run promote, or roll back (the rollback action) to end the canary.'],
+                };
+            return {
+                ...base,
+                ok: true,
+                title: `${version} promoted: all traffic on ${count}`,
+                done: `all traffic moved to ${version} on ${result.activeColor ?? '?'}${result.previousVersion ? `; ${result.previousVersion} stopped or kept as configured` : ''}`,
+                next: [
+                    `Nothing. If ${version} misbehaves, the rollback action puts ${result.previousVersion ?? 'the previous version'} back.`,
+                ],
+            };
         default: {
             if (noop)
-                return { ...base, ok: true, title: `nothing to roll back: ${version} already serves`, verdict: why || undefined, done: 'nothing changed', next: [`To go further back, name a version with target-version.${toOthers}`] };
+                return {
+                    ...base,
+                    ok: true,
+                    title: `nothing to roll back: ${version} already serves`,
+                    verdict: why || undefined,
+                    done: 'nothing changed',
+                    next: [`To go further back, name a version with target-version.${toOthers}`],
+                };
             if (!result.ok)
-                return { ...base, ok: false, title: `rollback to ${version} failed`, verdict: [failure, why].filter(Boolean).join('; ') || undefined, done: 'traffic stays where it was on every host', next: [`Read the reasons below; fix the host named and re-run the rollback, or roll back to another version by name.${toOthers}`] };
-            return { ...base, ok: true, title: `rolled back to ${version}${result.previousVersion ? ` (from ${result.previousVersion})` : ''}`, verdict: why || undefined, done: `all traffic on ${version} (${result.activeColor ?? '?'}) on ${count}${hostsRestoredMs(result) === null ? '' : `, ${seconds(hostsRestoredMs(result))} after the decision`}`, next: [`Find why ${result.previousVersion ?? 'the release'} failed before deploying it again; the incident and the figures below are the place to start.`] };
+                return {
+                    ...base,
+                    ok: false,
+                    title: `rollback to ${version} failed`,
+                    verdict: [failure, why].filter(Boolean).join('; ') || undefined,
+                    done: 'traffic stays where it was on every host',
+                    next: [
+                        `Read the reasons below; fix the host named and re-run the rollback, or roll back to another version by name.${toOthers}`,
+                    ],
+                };
+            return {
+                ...base,
+                ok: true,
+                title: `rolled back to ${version}${result.previousVersion ? ` (from ${result.previousVersion})` : ''}`,
+                verdict: why || undefined,
+                done: `all traffic on ${version} (${result.activeColor ?? '?'}) on ${count}${hostsRestoredMs(result) === null ? '' : `, ${seconds(hostsRestoredMs(result))} after the decision`}`,
+                next: [
+                    `Find why ${result.previousVersion ?? 'the release'} failed before deploying it again; the incident and the figures below are the place to start.`,
+                ],
+            };
         }
     }
 }
@@ -24689,17 +25777,34 @@ function phaseSummary(app, result, context = {}) {
         host.weightsAfter ? formatWeights(host.weightsAfter) : '—',
         host.switchMs === null ? '—' : String(host.switchMs),
     ])), '');
-    const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [surfaces_hostCell(host.host), `${check.method} ${check.path}`, String(check.status), `${check.latencyMs} / ${check.maxLatencyMs}`, check.ok ? '✅' : `❌ ${check.problem ?? ''}`]));
+    const smoke = result.hosts.flatMap((host) => host.smoke.map((check) => [
+        surfaces_hostCell(host.host),
+        `${check.method} ${check.path}`,
+        String(check.status),
+        `${check.latencyMs} / ${check.maxLatencyMs}`,
+        check.ok ? '✅' : `❌ ${check.problem ?? ''}`,
+    ]));
     if (smoke.length > 0)
         lines.push('#### Smoke checks', '', surfaces_table(['host', 'request', 'status', 'latency / budget (ms)', 'result'], smoke), '');
-    const steps = result.hosts.flatMap((host) => host.steps.map((step) => [surfaces_hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', String(step.ms), step.detail ?? '']));
+    const steps = result.hosts.flatMap((host) => host.steps.map((step) => [
+        surfaces_hostCell(host.host),
+        step.step,
+        step.ok ? 'ok' : 'failed',
+        String(step.ms),
+        step.detail ?? '',
+    ]));
     lines.push('<details><summary>Steps</summary>', '', surfaces_table(['host', 'step', 'result', 'ms', 'detail'], steps), '', '</details>', '');
     lines.push(`Duration: ${(result.durationMs / 1000).toFixed(1)} s${result.switchMs === null ? '' : `; slowest switch ${result.switchMs} ms`}.`, '');
     return lines.join('\n');
 }
 // ------------------------------------------------------------------------------------------------
 // Canary analysis: a table per rule and charts of error rate and P95 over time for each color.
-const VERDICT = { success: '✅ success', failure: '❌ failure', inconclusive: '⚠️ inconclusive', error: '⛔ error' };
+const VERDICT = {
+    success: '✅ success',
+    failure: '❌ failure',
+    inconclusive: '⚠️ inconclusive',
+    error: '⛔ error',
+};
 /** The colors' own colors for chart lines (GitHub's blue and green), in the order the lines are drawn. */
 const LINE_COLOR = { blue: '#0969da', green: '#1a7f37' };
 /**
@@ -24721,7 +25826,12 @@ function xyChart(title, unit, series, value, lines) {
     const missing = lines
         .map(({ color }) => ({ color, at: times.filter((t) => valueAt(t, color) === null) }))
         .filter((gap) => gap.at.length > 0)
-        .map((gap) => `${gap.color} at ${gap.at.length > 8 ? `${gap.at.slice(0, 8).map((t) => Math.round(t)).join(', ')}… (${gap.at.length} samples)` : gap.at.map((t) => Math.round(t)).join(', ')} s`);
+        .map((gap) => `${gap.color} at ${gap.at.length > 8
+        ? `${gap.at
+            .slice(0, 8)
+            .map((t) => Math.round(t))
+            .join(', ')}… (${gap.at.length} samples)`
+        : gap.at.map((t) => Math.round(t)).join(', ')} s`);
     const legend = `${title}: ${lines.map((line) => `${line.color} line = ${line.label}`).join(', ')}.`;
     const note = missing.length > 0 ? ` No data (left out, not drawn as 0) for ${missing.join('; ')}.` : '';
     if (drawn.length === 0)
@@ -24755,10 +25865,16 @@ function progressLine(sample, result, canary, stable) {
     const interval = (color) => {
         const colorSample = sample.colors[color];
         const requests = colorSample?.requests ?? 0;
-        return { requests, errorRate: requests > 0 ? (colorSample?.errors ?? 0) / requests : null, p95Ms: colorSample && colorSample.latency.length > 0 ? histogramQuantile(colorSample.latency, 0.95) : null };
+        return {
+            requests,
+            errorRate: requests > 0 ? (colorSample?.errors ?? 0) / requests : null,
+            p95Ms: colorSample && colorSample.latency.length > 0 ? histogramQuantile(colorSample.latency, 0.95) : null,
+        };
     };
     const side = (role, color) => `${role} ${color}: ${progressFigures(interval(color))} (so far ${progressFigures(result.soFar[role])})`;
-    const rules = result.rules.filter((rule) => rule.status === 'fail' || rule.status === 'watching').map((rule) => `${rule.name}: ${rule.status}`);
+    const rules = result.rules
+        .filter((rule) => rule.status === 'fail' || rule.status === 'watching')
+        .map((rule) => `${rule.name}: ${rule.status}`);
     return `t=${result.elapsedSeconds.toFixed(0)}s ${side('canary', canary)}; ${side('stable', stable)}; ${rules.length > 0 ? rules.join(', ') : 'all rules pass so far'}`;
 }
 /**
@@ -24800,21 +25916,67 @@ function monitorHeadline(result, incidentUrl = null) {
     const verdict = `${MONITOR_VERDICT[result.verdict]}: ${why}`;
     const rollback = result.rollback;
     if (rollback && !rollback.ok) {
-        return { ok: false, title: `${what} failed, and the automatic rollback FAILED`, verdict, done: `traffic stays where it was: ${oneLineText(rollback.error ?? 'see the log')}`, incidentUrl, next: [`Roll back now: the rollback action, or \`agent-loop rollback\` from a terminal; name a version with target-version if ${stable} cannot come back.`] };
+        return {
+            ok: false,
+            title: `${what} failed, and the automatic rollback FAILED`,
+            verdict,
+            done: `traffic stays where it was: ${oneLineText(rollback.error ?? 'see the log')}`,
+            incidentUrl,
+            next: [
+                `Roll back now: the rollback action, or \`agent-loop rollback\` from a terminal; name a version with target-version if ${stable} cannot come back.`,
+            ],
+        };
     }
     if (rollback) {
-        return { ok: false, title: `${what} ${result.verdict === 'aborted' ? 'aborted' : 'failed'}; rolled back to ${rollback.version ?? stable}`, verdict, done: `all traffic back on ${rollback.version ?? stable} (${result.stableColor}) ${seconds(result.rollbackMs)} after the decision; ${canary} stopped unless keep-failed`, incidentUrl, next: [`Find why ${canary} failed (the figures and charts below) before deploying it again.`] };
+        return {
+            ok: false,
+            title: `${what} ${result.verdict === 'aborted' ? 'aborted' : 'failed'}; rolled back to ${rollback.version ?? stable}`,
+            verdict,
+            done: `all traffic back on ${rollback.version ?? stable} (${result.stableColor}) ${seconds(result.rollbackMs)} after the decision; ${canary} stopped unless keep-failed`,
+            incidentUrl,
+            next: [`Find why ${canary} failed (the figures and charts below) before deploying it again.`],
+        };
     }
     switch (result.verdict) {
         case 'success':
             return ramp
                 ? // All traffic is on the canary's color, but it is still the canary: promote makes it the live release and stops the stable one.
-                    { ok: true, title: `${canary} ramped to all traffic`, verdict, done: `every step passed its analysis; ${canary} serves all traffic as the canary, ${stable} still runs beside it`, incidentUrl, next: [`Promote it (blue-green phase: promote): ${canary} becomes the live release and ${stable} is stopped unless keep-previous.`] }
-                : { ok: true, title: `canary ${canary} passed`, verdict, done: `nothing changed: ${canary} still takes its canary share next to ${stable}`, incidentUrl, next: ['Promote it (blue-green phase: promote).'] };
+                    {
+                        ok: true,
+                        title: `${canary} ramped to all traffic`,
+                        verdict,
+                        done: `every step passed its analysis; ${canary} serves all traffic as the canary, ${stable} still runs beside it`,
+                        incidentUrl,
+                        next: [
+                            `Promote it (blue-green phase: promote): ${canary} becomes the live release and ${stable} is stopped unless keep-previous.`,
+                        ],
+                    }
+                : {
+                    ok: true,
+                    title: `canary ${canary} passed`,
+                    verdict,
+                    done: `nothing changed: ${canary} still takes its canary share next to ${stable}`,
+                    incidentUrl,
+                    next: ['Promote it (blue-green phase: promote).'],
+                };
         case 'aborted':
-            return { ok: false, title: `${what} aborted`, verdict, done: 'the analysis stopped before a decision (a rollback asked for the hosts, or the run was cancelled)', incidentUrl, next: ['See the rollback run that asked, or re-run the monitor.'] };
+            return {
+                ok: false,
+                title: `${what} aborted`,
+                verdict,
+                done: 'the analysis stopped before a decision (a rollback asked for the hosts, or the run was cancelled)',
+                incidentUrl,
+                next: ['See the rollback run that asked, or re-run the monitor.'],
+            };
         default:
-            return { ok: false, title: `${what}: ${result.verdict}, left in place`, verdict, done: `no rollback (rollback-on does not include ${result.verdict}): ${canary} still takes its share`, incidentUrl, next: ['Decide by hand: promote it, or roll it back with the rollback action.'] };
+            return {
+                ok: false,
+                title: `${what}: ${result.verdict}, left in place`,
+                verdict,
+                done: `no rollback (rollback-on does not include ${result.verdict}): ${canary} still takes its share`,
+                incidentUrl,
+                next: ['Decide by hand: promote it, or roll it back with the rollback action.'],
+            };
     }
 }
 function monitorSummary(app, result, incidentUrl = null) {
@@ -24823,7 +25985,12 @@ function monitorSummary(app, result, incidentUrl = null) {
     const ramp = result.steps.length > 1 || result.steps[0]?.percent !== null;
     const series = ramp ? timeline.series : analysis.series;
     const span = ramp ? timeline.seconds : analysis.elapsedSeconds;
-    const requests = ramp ? result.steps.reduce((sum, step) => ({ canary: sum.canary + step.analysis.canaryRequests, stable: sum.stable + step.analysis.stableRequests }), { canary: 0, stable: 0 }) : { canary: analysis.canaryRequests, stable: analysis.stableRequests };
+    const requests = ramp
+        ? result.steps.reduce((sum, step) => ({
+            canary: sum.canary + step.analysis.canaryRequests,
+            stable: sum.stable + step.analysis.stableRequests,
+        }), { canary: 0, stable: 0 })
+        : { canary: analysis.canaryRequests, stable: analysis.stableRequests };
     const lines = [
         headline(app, monitorHeadline(result, incidentUrl)),
         `Canary **${result.canaryColor}** (${result.canaryVersion ?? '?'}) against stable **${result.stableColor}** (${result.stableVersion ?? '?'}): ${requests.canary} canary and ${requests.stable} stable requests over ${span.toFixed(0)} s${ramp ? ` in ${result.steps.length} step${result.steps.length === 1 ? '' : 's'}` : ''}${analysis.earlyDecision ? '; decided early by the sequential test' : ''}${analysis.detectSeconds !== null ? `; detected in ${analysis.detectSeconds.toFixed(1)} s` : ''}.`,
@@ -24832,7 +25999,12 @@ function monitorSummary(app, result, incidentUrl = null) {
     if (result.rollback)
         lines.push(rollbackHosts(result), '');
     if (ramp)
-        lines.push(table(['step', 'canary share', 'verdict', 'reason'], result.steps.map((step, index) => [String(index + 1), `${step.percent ?? '—'}%`, VERDICT[step.analysis.verdict], step.analysis.reason])), '');
+        lines.push(table(['step', 'canary share', 'verdict', 'reason'], result.steps.map((step, index) => [
+            String(index + 1),
+            `${step.percent ?? '—'}%`,
+            VERDICT[step.analysis.verdict],
+            step.analysis.reason,
+        ])), '');
     lines.push(table(['rule', 'kind', 'observed (canary)', 'stable', 'threshold', 'window', 'for', 'status'], analysis.rules.map((rule) => [
         rule.name,
         rule.kind,
@@ -24866,7 +26038,12 @@ function rollbackHosts(result) {
     const parts = ['#### Automatic rollback, per host', '', restoredLine(rollback.ok ? result.rollbackMs : null), ''];
     if (rollback.error)
         parts.push(codeBlock(rollback.error), '');
-    parts.push(table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [hostCell(host.host), OUTCOME[host.outcome], `${host.version ?? '—'} (${host.toColor ?? '—'})`, host.switchMs === null ? '—' : String(host.switchMs)])));
+    parts.push(table(['host', 'outcome', 'to', 'switch (ms)'], rollback.hosts.map((host) => [
+        hostCell(host.host),
+        OUTCOME[host.outcome],
+        `${host.version ?? '—'} (${host.toColor ?? '—'})`,
+        host.switchMs === null ? '—' : String(host.switchMs),
+    ])));
     return parts.join('\n');
 }
 
@@ -24888,7 +26065,12 @@ function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
         ...(inputs.router ? { router: inputs.router } : {}),
         splitKey: inputs['split-key'],
         connect: connectOptions(inputs),
-        lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'], takeOver: inputs['take-over-lock'] },
+        lock: {
+            waitSeconds: inputs['lock-wait-seconds'],
+            staleSeconds: inputs['lock-stale-seconds'],
+            breakStale: inputs['break-stale-lock'],
+            takeOver: inputs['take-over-lock'],
+        },
         maxParallel: inputs['max-parallel'],
         run,
         clock,
@@ -24968,7 +26150,12 @@ function rollbackSettings(inputs, context) {
 }
 /** The rollback method the inputs name, ready to run (rollback/registry.ts builds it). */
 function rollbackMethod(inputs, hosts, context) {
-    return buildRollbackMethod(inputs.method, rollbackMethodOptions(inputs), { hosts, onHosts: () => rollbackSettings(inputs, context), log: context.log, clock: context.clock });
+    return buildRollbackMethod(inputs.method, rollbackMethodOptions(inputs), {
+        hosts,
+        onHosts: () => rollbackSettings(inputs, context),
+        log: context.log,
+        clock: context.clock,
+    });
 }
 /** The monitor's settings from the inputs, over a session's (callbacks are the caller's). */
 function monitorSettings(inputs, session, policy) {
@@ -24979,7 +26166,9 @@ function monitorSettings(inputs, session, policy) {
         steps: inputs.steps,
         model: inputs.model,
         sources: inputs.sources,
-        prometheus: inputs['prometheus-url'] ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} } : null,
+        prometheus: inputs['prometheus-url']
+            ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} }
+            : null,
         healthPath: inputs['health-path'],
         probePath: inputs['probe-path'],
         probeRequests: inputs['probe-requests'],
@@ -25037,7 +26226,12 @@ function readSettings(read, env = process.env) {
     // A status starts and stops nothing: it needs no runtime.
     if (inputs.phase !== 'status')
         checkRuntimeInputs(inputs);
-    return { inputs, hosts, deployment: deploymentRecord(inputs, env), github: githubContext(inputs['github-token'], env) };
+    return {
+        inputs,
+        hosts,
+        deployment: deploymentRecord(inputs, env),
+        github: githubContext(inputs['github-token'], env),
+    };
 }
 /** The post step: settles what a killed main step left (a pending switch, its locks). */
 async function post(read) {
@@ -25069,7 +26263,9 @@ async function run(read) {
             annotate: annotate,
             log: logger,
             recordMetrics: deploymentMetricsRecorder(inputs, hosts, sessionFromInputs(inputs, run, logger).connect, logger),
-        }, () => (inputs.phase === 'deploy' ? deploy(hosts, deploySettings(inputs, context)) : promote(hosts, promoteSettings(inputs, context))));
+        }, () => inputs.phase === 'deploy'
+            ? deploy(hosts, deploySettings(inputs, context))
+            : promote(hosts, promoteSettings(inputs, context)));
         setOutputs({
             [Outputs.ActiveColor]: result.activeColor,
             [Outputs.PreviousColor]: result.previousColor,
@@ -25088,7 +26284,15 @@ async function run(read) {
 /** Phase status: what every host serves and holds, read without a lock; fails when a host could not be read. */
 async function reportStatus(inputs, hosts, run) {
     const session = sessionFromInputs(inputs, run, logger);
-    const statuses = await fleetStatus(hosts, { app: inputs.app, router: inputs.router, splitKey: inputs['split-key'], connect: session.connect, maxParallel: inputs['max-parallel'], clock: session.clock, log: session.log });
+    const statuses = await fleetStatus(hosts, {
+        app: inputs.app,
+        router: inputs.router,
+        splitKey: inputs['split-key'],
+        connect: session.connect,
+        maxParallel: inputs['max-parallel'],
+        clock: session.clock,
+        log: session.log,
+    });
     for (const line of statusLines(inputs.app, statuses))
         logger.info(line);
     setOutputs({ [Outputs.Status]: JSON.stringify(statuses) });

@@ -1,8 +1,27 @@
 import { action, systemClock } from '@agent-loop/shared/action';
 import { githubContext } from '@agent-loop/shared/github';
-import { checkRollbackRuntimeInputs, hostInputs, incidentInputs, monitorPhaseInputs, monitorPolicy, readFromRunner, readInputs, resolveHosts, rollbackRuntimeInputs, type InputReader } from '@agent-loop/shared/inputs';
+import {
+  checkRollbackRuntimeInputs,
+  hostInputs,
+  incidentInputs,
+  monitorPhaseInputs,
+  monitorPolicy,
+  readFromRunner,
+  readInputs,
+  resolveHosts,
+  rollbackRuntimeInputs,
+  type InputReader,
+} from '@agent-loop/shared/inputs';
 import { monitor } from '@agent-loop/shared/procedures';
-import { announceOptions, concludeMonitor, deploymentMetricsRecorder, metricsInputs, monitorSummary, progressLine, rolloutEvents } from '@agent-loop/shared/report';
+import {
+  announceOptions,
+  concludeMonitor,
+  deploymentMetricsRecorder,
+  metricsInputs,
+  monitorSummary,
+  progressLine,
+  rolloutEvents,
+} from '@agent-loop/shared/report';
 import { cleanUpRun } from '@agent-loop/shared/fleet';
 import { monitorSettings, sessionFromInputs } from '@agent-loop/shared/settings';
 
@@ -36,7 +55,8 @@ export function readSettings(read: InputReader = readFromRunner) {
 export async function post(read?: InputReader): Promise<void> {
   const { inputs, hosts } = readSettings(read);
   const released = await cleanUpRun(hosts, sessionFromInputs(inputs, action.runInfo(), action.logger));
-  if (released.length > 0) action.logger.warn(`the monitor did not finish; released its lock on ${released.join(', ')}`);
+  if (released.length > 0)
+    action.logger.warn(`the monitor did not finish; released its lock on ${released.join(', ')}`);
 }
 
 export async function run(read?: InputReader): Promise<void> {
@@ -47,17 +67,25 @@ export async function run(read?: InputReader): Promise<void> {
     const session = sessionFromInputs(inputs, run, action.logger, clock, action.cancellation.signal);
     // The watched deployment's status follows each step while it runs.
     const github = githubContext(inputs['github-token']);
-    const eventDeployment = github && inputs['failed-deployment-id'] ? { context: github, id: Number(inputs['failed-deployment-id']), logUrl: run.runUrl } : null;
+    const eventDeployment =
+      github && inputs['failed-deployment-id']
+        ? { context: github, id: Number(inputs['failed-deployment-id']), logUrl: run.runUrl }
+        : null;
     const result = await action.logger.group(`watch ${inputs.app} (${inputs.mode}) on ${hosts.length} host(s)`, () =>
       monitor(hosts, {
         ...monitorSettings(inputs, session, policy),
-        onSample: (sample, current) => action.logger.info(progressLine(sample, current, current.colors.canary, current.colors.stable)),
+        onSample: (sample, current) =>
+          action.logger.info(progressLine(sample, current, current.colors.canary, current.colors.stable)),
         onEvent: rolloutEvents({
           app: inputs.app,
           environment: inputs.environment,
           annotate: action.annotate,
           // The rollback has its own message (announceRollback); the steps before it are said here.
-          slack: { webhookUrl: inputs['slack-webhook-url'], kinds: ['weight-advanced', 'held', 'analysis-extended', 'halted', 'promoted'], runUrl: run.runUrl },
+          slack: {
+            webhookUrl: inputs['slack-webhook-url'],
+            kinds: ['weight-advanced', 'held', 'analysis-extended', 'halted', 'promoted'],
+            runUrl: run.runUrl,
+          },
           deployment: eventDeployment,
           // The step's error says the verdict's reason and the rollback when the monitor fails.
           logOnly: { kinds: ['halted', 'rolled-back'], log: action.logger.info },
@@ -87,7 +115,13 @@ export async function run(read?: InputReader): Promise<void> {
       [Outputs.IncidentUrl]: incidentUrl,
     });
     await action.writeSummary(monitorSummary(inputs.app, result, incidentUrl));
-    if (result.rollback && !result.rollback.ok) throw new Error(`the canary failed (${result.reason}) and the automatic rollback failed too: ${result.rollback.error ?? ''}`);
-    if (result.verdict !== 'success') throw new Error(`canary ${result.verdict}: ${result.reason}${result.rollback?.ok ? ` — rolled back to ${result.rollback.version} in ${((result.rollbackMs ?? 0) / 1000).toFixed(1)} s` : ''}`);
+    if (result.rollback && !result.rollback.ok)
+      throw new Error(
+        `the canary failed (${result.reason}) and the automatic rollback failed too: ${result.rollback.error ?? ''}`,
+      );
+    if (result.verdict !== 'success')
+      throw new Error(
+        `canary ${result.verdict}: ${result.reason}${result.rollback?.ok ? ` — rolled back to ${result.rollback.version} in ${((result.rollbackMs ?? 0) / 1000).toFixed(1)} s` : ''}`,
+      );
   });
 }

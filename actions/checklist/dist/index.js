@@ -8750,7 +8750,7 @@ function terminalJson(value) {
 function forMarkdown(text) {
     return showInvisible(text.replace(/\r\n|\r|\n/g, ' '))
         .replace(/[\\`*~[\]|$]|!(?=\[)|<(?=[A-Za-z/!?])|&(?=[#A-Za-z0-9])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\$&')
-        .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => (digits ? `${space}${digits}\\` : `${space}\\${marker}`))
+        .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => digits ? `${space}${digits}\\` : `${space}\\${marker}`)
         .replace(/:(?=\/\/)/g, '\\:')
         .replace(/\b(www)\./gi, '$1\\.')
         .replace(/@(?=[A-Za-z0-9])/g, '@\u200d')
@@ -8800,7 +8800,11 @@ function markdownLink(label, url) {
 }
 const cell = (value) => (value instanceof Markdown ? value.text : forMarkdown(value));
 function surfaces_table(header, rows) {
-    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
+    return [
+        `| ${header.join(' | ')} |`,
+        `| ${header.map(() => '---').join(' | ')} |`,
+        ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
+    ].join('\n');
 }
 /** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
 const hostCell = (label) => markdownCode(label);
@@ -9014,7 +9018,9 @@ async function runAction(body) {
             runner_runner.setFailed(forLog(errorMessage(error)));
             // An error that knows a plain re-run cannot help (a torn state file) says what will.
             const remedy = error instanceof Error ? error.remedy : undefined;
-            await failureSummary(errorMessage(error), typeof remedy === 'string' ? remedy : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
+            await failureSummary(errorMessage(error), typeof remedy === 'string'
+                ? remedy
+                : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
     }
 }
@@ -18648,7 +18654,13 @@ function document_number(options = {}) {
             bounds.push(`at most ${options.max}`);
     }
     const range = bounds.join(' and ');
-    const form = [options.integer ? 'a whole number' : 'a number', range.startsWith('at ') ? `of ${range}` : range, options.unit ? `(${options.unit})` : ''].filter(Boolean).join(' ');
+    const form = [
+        options.integer ? 'a whole number' : 'a number',
+        range.startsWith('at ') ? `of ${range}` : range,
+        options.unit ? `(${options.unit})` : '',
+    ]
+        .filter(Boolean)
+        .join(' ');
     return leaf(form, (value) => {
         if (typeof value !== 'number' || !Number.isFinite(value))
             return false;
@@ -18689,15 +18701,25 @@ function mapping(shape, form = 'a mapping') {
 }
 /** A mapping another program writes (a later version may add keys): the keys of `shape` are checked, the others left out. */
 function openMapping(shape, form = 'a mapping') {
-    return object(shape, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) });
+    return object(shape, {
+        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined),
+    });
 }
 /** A list of `min` (0 unless given) to `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
 function list(item, options) {
     const form = options.form ?? 'a list';
     const count = (input) => (Array.isArray(input) ? input.length : 'more');
-    return array(item, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) })
-        .min(options.min ?? 0, { error: (issue) => (Array.isArray(issue.input) && issue.input.length === 0 ? `expected ${form}, got an empty list` : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`) })
-        .max(options.max, { error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}` });
+    return array(item, {
+        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined),
+    })
+        .min(options.min ?? 0, {
+        error: (issue) => Array.isArray(issue.input) && issue.input.length === 0
+            ? `expected ${form}, got an empty list`
+            : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`,
+    })
+        .max(options.max, {
+        error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}`,
+    });
 }
 /** The builders of a document's fields: `docField.mapping({ duration: docField.number({ min: 10 }).optional() })`. */
 const docField = { leaf, number: document_number, choice, boolean: document_boolean, text: document_text, mapping, openMapping, list };
@@ -18777,7 +18799,9 @@ function renderTemplate(template, values) {
     return template.replace(/\{([a-z][a-z-]*)\}/g, (match, name) => {
         const value = values[name];
         if (value === undefined)
-            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values).map((k) => `{${k}}`).join(' ')}`);
+            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values)
+                .map((k) => `{${k}}`)
+                .join(' ')}`);
         return quote(value);
     });
 }
@@ -18914,7 +18938,10 @@ function hostName(host, port) {
     return port === 22 ? name : `[${name}]:${port}`;
 }
 function globToRegExp(pattern) {
-    const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+    const escaped = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replaceAll('*', '.*')
+        .replaceAll('?', '.');
     return new RegExp(`^${escaped}$`, 'i');
 }
 function matchesHashed(pattern, name) {
@@ -19068,7 +19095,9 @@ const field = {
                 return options.required ? fail(ctx, `is required: ${options.form}`) : '';
             mask(raw);
             const problem = options.check?.(raw);
-            return problem ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`) : raw;
+            return problem
+                ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`)
+                : raw;
         });
     },
     /** A command template with `{placeholder}`s among `allowed`. */
@@ -19104,12 +19133,18 @@ function yamlDocument(raw, schema, form, ctx) {
         document = (0,dist/* parse */.qg)(raw);
     }
     catch (error) {
-        ctx.addIssue({ code: 'custom', message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}` });
+        ctx.addIssue({
+            code: 'custom',
+            message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}`,
+        });
         return undefined;
     }
     const parsed = schema.safeParse(document);
     if (!parsed.success) {
-        ctx.addIssue({ code: 'custom', message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}` });
+        ctx.addIssue({
+            code: 'custom',
+            message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}`,
+        });
         return undefined;
     }
     return { value: parsed.data };
@@ -19125,7 +19160,9 @@ function mask(secret) {
 }
 // ---------------------------------------------------------------------------------------------
 // Values that several actions share: same names, same forms, defined once.
-const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value) ? undefined : 'is not a PEM or OpenSSH private key';
+const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value)
+    ? undefined
+    : 'is not a PEM or OpenSSH private key';
 const webhookCheck = (value) => {
     let url;
     try {
@@ -19154,7 +19191,9 @@ const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item }
     'access-log': hostPath.optional(),
     // Behind router haproxy (checked by the router's own check, with the app, when the hosts are resolved).
     'haproxy-socket': hostPath.optional(),
-    'haproxy-backend': docField.text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME).optional(),
+    'haproxy-backend': docField
+        .text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME)
+        .optional(),
 }, 'user@host[:port] or a mapping {host, blue-port, …}'));
 const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
 const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
@@ -19169,14 +19208,25 @@ function parseNginxCommand(line) {
     return words;
 }
 function privateKeyField(required) {
-    return field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
+    return field.secret({
+        form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY',
+        required,
+        check: privateKeyCheck,
+    });
 }
 /** The hosts input, resolved into one settings object per host. */
 function hostsField(options = { required: true }) {
     return inputs_text((raw, ctx) => {
         if (raw === '')
             return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
-        const listed = raw.startsWith('-') || raw.startsWith('[') ? yamlDocument(raw, hostList, HOSTS_FORM, ctx) : { value: raw.split(/[\s,]+/).filter(Boolean).map((host) => ({ host })) };
+        const listed = raw.startsWith('-') || raw.startsWith('[')
+            ? yamlDocument(raw, hostList, HOSTS_FORM, ctx)
+            : {
+                value: raw
+                    .split(/[\s,]+/)
+                    .filter(Boolean)
+                    .map((host) => ({ host })),
+            };
         if (!listed)
             return NEVER;
         const items = listed.value;
@@ -19231,10 +19281,23 @@ const hostSettingInputs = {
     }),
     'insecure-skip-host-key-check': field.boolean(false),
     'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
+    app: field.string({
+        form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)',
+        pattern: APP_NAME,
+        required: true,
+        max: 40,
+    }),
     'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-    'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
-    'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
+    'state-dir': field.string({
+        form: "a directory on the host (absolute, or relative to the SSH user's home), without ..",
+        pattern: HOST_PATH,
+        default: '/var/lib/agent-loop',
+    }),
+    'nginx-conf-dir': field.string({
+        form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d',
+        pattern: HOST_PATH,
+        default: '/etc/nginx/conf.d',
+    }),
     'nginx-command': inputs_text((raw, ctx) => {
         try {
             return parseNginxCommand(raw === '' ? 'nginx' : raw);
@@ -19246,14 +19309,26 @@ const hostSettingInputs = {
     'nginx-status-port': field.port(8099),
     'blue-port': field.port(8001),
     'green-port': field.port(8002),
-    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
-    'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
+    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: "seconds to wait for another run's lock" }),
+    'lock-stale-seconds': field.integer({
+        min: 10,
+        max: 86400,
+        default: 30,
+        unit: "seconds without a sign of life after which a lock's run counts as dead",
+    }),
     'break-stale-lock': field.boolean(true),
     // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
     'take-over-lock': field.boolean(false),
     'repair-state': field.boolean(false),
-    'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
-    environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
+    'slack-webhook-url': field.secret({
+        form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)',
+        check: webhookCheck,
+    }),
+    environment: field.string({
+        form: 'an environment name such as production',
+        pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+        default: 'production',
+    }),
 };
 /**
  * The access log the canary is judged from, one default everywhere: host-setup prepares this file
@@ -19264,7 +19339,12 @@ const hostSettingInputs = {
  */
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
 /** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
-const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
+const accessLogInput = field.string({
+    form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)",
+    pattern: HOST_PATH,
+    default: DEFAULT_ACCESS_LOG,
+    max: 512,
+});
 
 ;// CONCATENATED MODULE: ./packages/shared/src/pipeline/plan.ts
 
@@ -19289,7 +19369,10 @@ const GATE_LIST = new RegExp(`^(?:none|(?:${GATES.join('|')})(?:\\s*,\\s*(?:${GA
 function parseGateList(list) {
     if (list.trim() === 'none')
         return [];
-    return list.split(',').map((name) => name.trim()).filter((name) => GATES.includes(name));
+    return list
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => GATES.includes(name));
 }
 /** An image repository without a tag, e.g. `ghcr.io/org/agent-loop`. */
 const IMAGE_REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
@@ -19339,10 +19422,15 @@ function hasMarker(marker, ...texts) {
     const needle = marker.toLowerCase();
     return texts.some((candidate) => candidate.toLowerCase().includes(needle));
 }
-const branchOf = (ref) => (ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : null);
+const branchOf = (ref) => ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : null;
 const tagOf = (ref) => (ref.startsWith('refs/tags/') ? ref.slice('refs/tags/'.length) : null);
 const isHotfix = (branch, prefix) => branch.length > prefix.length && branch.startsWith(prefix);
-const decide = (kind, reason, tag = null, sha = null) => ({ kind, reason, tag, sha });
+const decide = (kind, reason, tag = null, sha = null) => ({
+    kind,
+    reason,
+    tag,
+    sha,
+});
 function classifyPush(event, options) {
     const { payload } = event;
     const ref = event.ref || plan_text(get(payload, 'ref'));
@@ -19353,7 +19441,9 @@ function classifyPush(event, options) {
         return RELEASE_TAG.test(tag) ? decide('release', REASONS.releaseTag, tag) : decide('none', REASONS.otherTag);
     const branch = branchOf(ref);
     if (branch === options.mainBranch) {
-        return hasMarker(options.modelMarker, plan_text(get(payload, 'head_commit', 'message'))) ? decide('model', REASONS.pushMainModel) : decide('normal', REASONS.pushMain);
+        return hasMarker(options.modelMarker, plan_text(get(payload, 'head_commit', 'message')))
+            ? decide('model', REASONS.pushMainModel)
+            : decide('normal', REASONS.pushMain);
     }
     if (branch !== null && isHotfix(branch, options.hotfixPrefix))
         return decide('hotfix', REASONS.pushHotfix);
@@ -19464,14 +19554,19 @@ function readEvent(env = process.env) {
 }
 /** The plan as the step summary shows it: the title says what deploys where, a table says how. */
 function planSummary(plan) {
-    const title = plan.deploy ? `### 🚀 ${plan.kind} deploy of ${plan.version} to ${plan.environment}` : '### 🧪 Gates only: nothing deploys';
+    const title = plan.deploy
+        ? `### 🚀 ${plan.kind} deploy of ${plan.version} to ${plan.environment}`
+        : '### 🧪 Gates only: nothing deploys';
     const rows = [
         ['kind', plan.kind],
         ['deploy', plan.deploy ? `yes, to ${plan.environment}` : 'no'],
         ['version', plan.version],
         ...(plan.image ? [['image', plan.image]] : []),
         ['gates', plan.gates.join(', ')],
-        ['canary', `${plan.canarySteps.join('% → ')}%, ${plan.canaryDurationSeconds} s${plan.canarySteps.length > 1 ? ' per step' : ''}`],
+        [
+            'canary',
+            `${plan.canarySteps.join('% → ')}%, ${plan.canaryDurationSeconds} s${plan.canarySteps.length > 1 ? ' per step' : ''}`,
+        ],
         ['limits', `error rate ≤ ${formatNumber(plan.errorThreshold * 100)}%, P95 ≤ ${plan.latencyP95Ms} ms`],
         ['notify at start', plan.notifyImmediately ? 'yes' : 'no'],
     ];
@@ -19486,9 +19581,15 @@ function planSummary(plan) {
 const ERROR_RATE_GOAL = 0.001;
 /** What a job's result may be in the `needs` context. */
 const JOB_RESULTS = ['success', 'failure', 'cancelled', 'skipped'];
-const oneOf = (values) => ({ form: values.join(', ').replace(/, ([^,]*)$/, ' or $1'), test: (value) => values.includes(value) });
+const oneOf = (values) => ({
+    form: values.join(', ').replace(/, ([^,]*)$/, ' or $1'),
+    test: (value) => values.includes(value),
+});
 const FORMS = {
-    percent: { form: 'a whole percentage from 0 to 100', test: (value) => /^\d{1,3}$/.test(value) && Number(value) <= 100 },
+    percent: {
+        form: 'a whole percentage from 0 to 100',
+        test: (value) => /^\d{1,3}$/.test(value) && Number(value) <= 100,
+    },
     verdict: oneOf(['success', 'failure', 'inconclusive', 'error', 'aborted']),
     flag: oneOf(['true', 'false']),
     outcome: oneOf(JOB_RESULTS),
@@ -19513,7 +19614,14 @@ function issueForm(serverUrl) {
         test: (value) => {
             try {
                 const url = new URL(value);
-                return server !== null && url.origin === server.origin && url.username === '' && url.password === '' && url.search === '' && url.hash === '' && /^\/[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}\/issues\/\d{1,12}$/.test(url.pathname) && url.href === value;
+                return (server !== null &&
+                    url.origin === server.origin &&
+                    url.username === '' &&
+                    url.password === '' &&
+                    url.search === '' &&
+                    url.hash === '' &&
+                    /^\/[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}\/issues\/\d{1,12}$/.test(url.pathname) &&
+                    url.href === value);
             }
             catch {
                 return false;
@@ -19549,7 +19657,9 @@ const resultOf = (needs, name) => {
 function gatesRun(needs) {
     try {
         const gates = JSON.parse(rawOutput(needs, 'plan', 'gates') || '[]');
-        return Array.isArray(gates) ? gates.filter((gate) => typeof gate === 'string' && /^[a-z0-9-]{1,40}$/.test(gate)) : [];
+        return Array.isArray(gates)
+            ? gates.filter((gate) => typeof gate === 'string' && /^[a-z0-9-]{1,40}$/.test(gate))
+            : [];
     }
     catch {
         return [];
@@ -19559,9 +19669,13 @@ function gatesRun(needs) {
 function canaryErrorRate(needs) {
     try {
         const rules = JSON.parse(rawOutput(needs, 'production', 'rules') || '[]');
-        const rule = Array.isArray(rules) ? rules.find((candidate) => candidate?.metric === 'error_rate' && typeof candidate.observed === 'number') : undefined;
+        const rule = Array.isArray(rules)
+            ? rules.find((candidate) => candidate?.metric === 'error_rate' && typeof candidate.observed === 'number')
+            : undefined;
         const observed = rule?.observed;
-        return typeof observed === 'number' && Number.isFinite(observed) && observed >= 0 && observed <= 1 ? observed : null;
+        return typeof observed === 'number' && Number.isFinite(observed) && observed >= 0 && observed <= 1
+            ? observed
+            : null;
     }
     catch {
         return null;
@@ -19588,16 +19702,28 @@ function procedureChecklist(needs, options = {}) {
     // Pre-deployment. The tests run in deploy.yml's gates job, hotfix.yml's critical-tests job, and
     // model-deploy.yml's train job (A/B validation, drift and performance tests).
     const testJob = ['gates', 'critical-tests', 'train'].find((name) => needs[name] !== undefined) ?? 'gates';
-    const tests = testJob === 'train' ? ['A/B validation', 'drift', 'performance'] : gates.filter((gate) => ['lint', 'typecheck', 'unit', 'integration'].includes(gate));
+    const tests = testJob === 'train'
+        ? ['A/B validation', 'drift', 'performance']
+        : gates.filter((gate) => ['lint', 'typecheck', 'unit', 'integration'].includes(gate));
     add('Pre-deployment', 'All tests passed', tick(passed(needs, testJob) && tests.length > 0, `${testJob} job passed: ${tests.join(', ')}`, tests.length === 0 ? `no test gate ran (plan: ${kind})` : `${testJob} job: ${resultOf(needs, testJob)}`, resultRead(needs, testJob)));
-    add('Pre-deployment', 'Security scan clean', gates.includes('security-scan') && testJob !== 'train' ? tick(passed(needs, testJob), 'security-scan gate passed', `${testJob} job: ${resultOf(needs, testJob)}`, resultRead(needs, testJob)) : ['not-done', `not run by this workflow (plan: ${kind})`]);
+    add('Pre-deployment', 'Security scan clean', gates.includes('security-scan') && testJob !== 'train'
+        ? tick(passed(needs, testJob), 'security-scan gate passed', `${testJob} job: ${resultOf(needs, testJob)}`, resultRead(needs, testJob))
+        : ['not-done', `not run by this workflow (plan: ${kind})`]);
     add('Pre-deployment', 'Code review approved', ['person', 'no job can prove it: the pull request shows it']);
     const staging = needs.staging !== undefined;
     const noStaging = ['not-done', `this workflow has no staging job (plan: ${kind})`];
     const stagingResult = resultRead(needs, 'staging');
-    add('Pre-deployment', 'Staging deployed', staging ? tick(passed(needs, 'staging'), 'staging job passed (deploy-staging)', `staging job: ${resultOf(needs, 'staging')}`, stagingResult) : noStaging);
-    add('Pre-deployment', 'Smoke tests passed on staging', staging ? tick(passed(needs, 'staging'), 'every smoke check answered within its budget (deploy-staging fails otherwise)', `staging job: ${resultOf(needs, 'staging')}`, stagingResult) : noStaging);
-    add('Pre-deployment', 'Load test passed on staging', !staging ? noStaging : gates.includes('load-test') ? tick(passed(needs, 'staging'), 'load test met its P95 and error criteria', `staging job: ${resultOf(needs, 'staging')}`, stagingResult) : ['not-done', `skipped by the plan (${kind})`]);
+    add('Pre-deployment', 'Staging deployed', staging
+        ? tick(passed(needs, 'staging'), 'staging job passed (deploy-staging)', `staging job: ${resultOf(needs, 'staging')}`, stagingResult)
+        : noStaging);
+    add('Pre-deployment', 'Smoke tests passed on staging', staging
+        ? tick(passed(needs, 'staging'), 'every smoke check answered within its budget (deploy-staging fails otherwise)', `staging job: ${resultOf(needs, 'staging')}`, stagingResult)
+        : noStaging);
+    add('Pre-deployment', 'Load test passed on staging', !staging
+        ? noStaging
+        : gates.includes('load-test')
+            ? tick(passed(needs, 'staging'), 'load test met its P95 and error criteria', `staging job: ${resultOf(needs, 'staging')}`, stagingResult)
+            : ['not-done', `skipped by the plan (${kind})`]);
     // Deployment
     const deployed = read(needs, 'production', 'canary-percent', FORMS.percent);
     const verdict = read(needs, 'production', 'verdict', FORMS.verdict);
@@ -19605,7 +19731,9 @@ function procedureChecklist(needs, options = {}) {
     const promotedRead = readAny(needs, ['promote', 'production'], 'promoted', FORMS.flag);
     const promoted = promotedRead.value === 'true';
     const approval = resultRead(needs, 'approve');
-    add('Deployment', `Canary${deployed.value ? ` ${deployed.value}%` : ''} validated`, tick(verdict.value === 'success', `canary-monitor verdict: success`, verdict.value ? `canary-monitor verdict: ${verdict.value}${reason.value ? ` (${reason.value})` : ''}` : `production job: ${resultOf(needs, 'production')}`, deployed, verdict, reason));
+    add('Deployment', `Canary${deployed.value ? ` ${deployed.value}%` : ''} validated`, tick(verdict.value === 'success', `canary-monitor verdict: success`, verdict.value
+        ? `canary-monitor verdict: ${verdict.value}${reason.value ? ` (${reason.value})` : ''}`
+        : `production job: ${resultOf(needs, 'production')}`, deployed, verdict, reason));
     if (approval.problem || (approval.value !== '' && approval.value !== 'skipped'))
         add('Deployment', 'Promotion approved', tick(approval.value === 'success', 'a reviewer approved it (the approval environment)', `approval: ${approval.value}`, approval));
     const notPromoted = `not promoted (${needs.promote ? `promote job: ${resultOf(needs, 'promote')}` : `production job: ${resultOf(needs, 'production')}`})`;
@@ -19617,14 +19745,22 @@ function procedureChecklist(needs, options = {}) {
     const health = read(needs, 'post-deploy', 'health', FORMS.outcome);
     add('Post-deployment', 'Health checks pass', tick(health.value === 'success', 'the post-deploy health check answered 2xx', `post-deploy health check: ${health.value || resultOf(needs, 'post-deploy')}`, health));
     const errorRate = canaryErrorRate(needs);
-    add('Post-deployment', `Error rate under ${percent(ERROR_RATE_GOAL)}`, tick(errorRate !== null && errorRate < ERROR_RATE_GOAL, `canary error rate ${percent(errorRate ?? 0)} during the analysis`, errorRate === null ? 'no error-rate figure from canary-monitor' : `canary error rate ${percent(errorRate)} during the analysis`));
+    add('Post-deployment', `Error rate under ${percent(ERROR_RATE_GOAL)}`, tick(errorRate !== null && errorRate < ERROR_RATE_GOAL, `canary error rate ${percent(errorRate ?? 0)} during the analysis`, errorRate === null
+        ? 'no error-rate figure from canary-monitor'
+        : `canary error rate ${percent(errorRate)} during the analysis`));
     const notified = read(needs, 'post-deploy', 'notified', FORMS.flag);
-    add('Post-deployment', 'Team notified', tick(notified.value === 'true', 'Slack message sent', notified.value === 'false' ? 'no SLACK_WEBHOOK_URL: nothing sent' : `post-deploy job: ${resultOf(needs, 'post-deploy')}`, notified));
+    add('Post-deployment', 'Team notified', tick(notified.value === 'true', 'Slack message sent', notified.value === 'false'
+        ? 'no SLACK_WEBHOOK_URL: nothing sent'
+        : `post-deploy job: ${resultOf(needs, 'post-deploy')}`, notified));
     // When something goes wrong
     const rollbacks = ['production', 'promote', 'end-canary'].map((name) => read(needs, name, 'rolled-back', FORMS.flag));
     const rolledBack = rollbacks.some((flag) => flag.value === 'true');
     const failed = ['production', 'promote', 'approve'].some((name) => resultRead(needs, name).value === 'failure');
-    const wrong = rolledBack || failed || (verdict.value !== '' && verdict.value !== 'success') || rollbacks.some((flag) => flag.problem !== null) || verdict.problem !== null;
+    const wrong = rolledBack ||
+        failed ||
+        (verdict.value !== '' && verdict.value !== 'success') ||
+        rollbacks.some((flag) => flag.problem !== null) ||
+        verdict.problem !== null;
     if (!wrong) {
         for (const item of ['Rollback started', 'Incident created', 'Post-mortem planned'])
             add('When something goes wrong', item, ['not-applicable', 'nothing went wrong in this run']);
@@ -19649,15 +19785,24 @@ function rollbackChecklist(needs, issue) {
     const restored = out('restored-ms', FORMS.milliseconds);
     const items = [];
     const add = (item, [state, because], link) => items.push({ list, item, state, because, ...(link && state === 'done' ? { link } : {}) });
-    add('Rollback started', tick(rolledBack.value === 'true' || noop.value === 'true', noop.value === 'true' ? `nothing to do: ${version.value || 'the target'} already served all traffic` : `rolled back${failedVersion.value ? ` from ${failedVersion.value}` : ''} to ${version.value || 'the previous version'}${restored.value ? `, traffic back in ${restored.value} ms` : ''}`, `rollback job: ${resultOf(needs, 'rollback')}`, rolledBack, noop, version, failedVersion, restored));
+    add('Rollback started', tick(rolledBack.value === 'true' || noop.value === 'true', noop.value === 'true'
+        ? `nothing to do: ${version.value || 'the target'} already served all traffic`
+        : `rolled back${failedVersion.value ? ` from ${failedVersion.value}` : ''} to ${version.value || 'the previous version'}${restored.value ? `, traffic back in ${restored.value} ms` : ''}`, `rollback job: ${resultOf(needs, 'rollback')}`, rolledBack, noop, version, failedVersion, restored));
     const incident = out('incident-url', issue);
     add('Incident created', tick(incident.value !== '', incident.value, 'no incident was opened (create-incident off, or no token)', incident), incident.value);
     const notified = out('notified', FORMS.flag);
-    add('Team notified', tick(notified.value === 'true', 'Slack message sent', notified.value === 'false' ? 'no SLACK_WEBHOOK_URL: nothing sent' : `rollback job: ${resultOf(needs, 'rollback')}`, notified));
+    add('Team notified', tick(notified.value === 'true', 'Slack message sent', notified.value === 'false'
+        ? 'no SLACK_WEBHOOK_URL: nothing sent'
+        : `rollback job: ${resultOf(needs, 'rollback')}`, notified));
     add('Post-mortem planned', ['person', 'a person plans it: the incident is the place']);
     return items;
 }
-const MARK = { done: '- [x]', 'not-done': '- [ ]', person: '- [ ] 🙋', 'not-applicable': '- ➖' };
+const MARK = {
+    done: '- [x]',
+    'not-done': '- [ ]',
+    person: '- [ ] 🙋',
+    'not-applicable': '- ➖',
+};
 /**
  * The checklists as GitHub renders task lists in a step summary (pure); `runUrl` links the
  * evidence. Each item and its evidence are text (outputs of other steps among them), made inert
@@ -19667,7 +19812,12 @@ function checklistSummary(items, runUrl = '') {
     const done = items.filter((item) => item.state === 'done').length;
     const open = items.filter((item) => item.state === 'not-done').length;
     const people = items.filter((item) => item.state === 'person').length;
-    const lines = [`### Deployment procedure: ${done} of ${items.filter((item) => item.state !== 'not-applicable').length} checked by this run`, '', `${open === 0 ? '✅ nothing the run should have proved is missing' : `❌ ${open} not proved`}; ${people} for a person to tick${runUrl ? `; evidence: ${markdownLink('this run', runUrl).text}` : ''}.`, ''];
+    const lines = [
+        `### Deployment procedure: ${done} of ${items.filter((item) => item.state !== 'not-applicable').length} checked by this run`,
+        '',
+        `${open === 0 ? '✅ nothing the run should have proved is missing' : `❌ ${open} not proved`}; ${people} for a person to tick${runUrl ? `; evidence: ${markdownLink('this run', runUrl).text}` : ''}.`,
+        '',
+    ];
     for (const list of ['Pre-deployment', 'Deployment', 'Post-deployment', 'When something goes wrong']) {
         const inList = items.filter((item) => item.list === list);
         if (inList.length === 0)
@@ -19686,8 +19836,16 @@ const Outputs = {
     Unchecked: 'unchecked',
 };
 const inputFields = {
-    needs: field.string({ form: 'the needs context as JSON: ${{ toJSON(needs) }}', pattern: /^\s*\{[\s\S]*\}\s*$/, max: 1_000_000 }),
-    'run-url': field.string({ form: 'the URL of this run, e.g. ${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}', pattern: /^(https:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~/-]*)?$/, max: 500 }),
+    needs: field.string({
+        form: 'the needs context as JSON: ${{ toJSON(needs) }}',
+        pattern: /^\s*\{[\s\S]*\}\s*$/,
+        max: 1_000_000,
+    }),
+    'run-url': field.string({
+        form: 'the URL of this run, e.g. ${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}',
+        pattern: /^(https:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~/-]*)?$/,
+        max: 500,
+    }),
     'fail-on-unchecked': field.boolean(false),
 };
 /** The `needs` context: an object of jobs, each with a result and string outputs. */
@@ -19706,7 +19864,9 @@ function readNeeds(text) {
         if (!value || typeof value !== 'object')
             throw new errors_ConfigurationError(`Input 'needs': job ${JSON.stringify(name.slice(0, 60))} is not an object with result and outputs`);
         const { result, outputs } = value;
-        const strings = outputs && typeof outputs === 'object' ? Object.fromEntries(Object.entries(outputs).filter((entry) => typeof entry[1] === 'string')) : {};
+        const strings = outputs && typeof outputs === 'object'
+            ? Object.fromEntries(Object.entries(outputs).filter((entry) => typeof entry[1] === 'string'))
+            : {};
         needs[name] = { ...(typeof result === 'string' ? { result } : {}), outputs: strings };
     }
     return needs;
@@ -19715,7 +19875,9 @@ async function run(read) {
     await runAction(async () => {
         const inputs = readInputs(inputFields, read);
         // An incident must be an issue on this GitHub server (GITHUB_SERVER_URL, github.com by default).
-        const items = procedureChecklist(readNeeds(inputs.needs), { serverUrl: process.env.GITHUB_SERVER_URL || 'https://github.com' });
+        const items = procedureChecklist(readNeeds(inputs.needs), {
+            serverUrl: process.env.GITHUB_SERVER_URL || 'https://github.com',
+        });
         const unchecked = items.filter((item) => item.state === 'not-done');
         for (const item of items)
             logger.info(`${item.state === 'done' ? '[x]' : item.state === 'not-applicable' ? '[-]' : '[ ]'} ${item.list}: ${item.item} — ${item.because}`);

@@ -8750,7 +8750,7 @@ function terminalJson(value) {
 function forMarkdown(text) {
     return showInvisible(text.replace(/\r\n|\r|\n/g, ' '))
         .replace(/[\\`*~[\]|$]|!(?=\[)|<(?=[A-Za-z/!?])|&(?=[#A-Za-z0-9])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\$&')
-        .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => (digits ? `${space}${digits}\\` : `${space}\\${marker}`))
+        .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => digits ? `${space}${digits}\\` : `${space}\\${marker}`)
         .replace(/:(?=\/\/)/g, '\\:')
         .replace(/\b(www)\./gi, '$1\\.')
         .replace(/@(?=[A-Za-z0-9])/g, '@\u200d')
@@ -8800,7 +8800,11 @@ function markdownLink(label, url) {
 }
 const cell = (value) => (value instanceof Markdown ? value.text : forMarkdown(value));
 function table(header, rows) {
-    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
+    return [
+        `| ${header.join(' | ')} |`,
+        `| ${header.map(() => '---').join(' | ')} |`,
+        ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
+    ].join('\n');
 }
 /** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
 const hostCell = (label) => markdownCode(label);
@@ -9014,7 +9018,9 @@ async function runAction(body) {
             runner_runner.setFailed(forLog(errorMessage(error)));
             // An error that knows a plain re-run cannot help (a torn state file) says what will.
             const remedy = error instanceof Error ? error.remedy : undefined;
-            await failureSummary(errorMessage(error), typeof remedy === 'string' ? remedy : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
+            await failureSummary(errorMessage(error), typeof remedy === 'string'
+                ? remedy
+                : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
     }
 }
@@ -18648,7 +18654,13 @@ function document_number(options = {}) {
             bounds.push(`at most ${options.max}`);
     }
     const range = bounds.join(' and ');
-    const form = [options.integer ? 'a whole number' : 'a number', range.startsWith('at ') ? `of ${range}` : range, options.unit ? `(${options.unit})` : ''].filter(Boolean).join(' ');
+    const form = [
+        options.integer ? 'a whole number' : 'a number',
+        range.startsWith('at ') ? `of ${range}` : range,
+        options.unit ? `(${options.unit})` : '',
+    ]
+        .filter(Boolean)
+        .join(' ');
     return leaf(form, (value) => {
         if (typeof value !== 'number' || !Number.isFinite(value))
             return false;
@@ -18689,15 +18701,25 @@ function mapping(shape, form = 'a mapping') {
 }
 /** A mapping another program writes (a later version may add keys): the keys of `shape` are checked, the others left out. */
 function openMapping(shape, form = 'a mapping') {
-    return object(shape, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) });
+    return object(shape, {
+        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined),
+    });
 }
 /** A list of `min` (0 unless given) to `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
 function list(item, options) {
     const form = options.form ?? 'a list';
     const count = (input) => (Array.isArray(input) ? input.length : 'more');
-    return array(item, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) })
-        .min(options.min ?? 0, { error: (issue) => (Array.isArray(issue.input) && issue.input.length === 0 ? `expected ${form}, got an empty list` : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`) })
-        .max(options.max, { error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}` });
+    return array(item, {
+        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined),
+    })
+        .min(options.min ?? 0, {
+        error: (issue) => Array.isArray(issue.input) && issue.input.length === 0
+            ? `expected ${form}, got an empty list`
+            : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`,
+    })
+        .max(options.max, {
+        error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}`,
+    });
 }
 /** The builders of a document's fields: `docField.mapping({ duration: docField.number({ min: 10 }).optional() })`. */
 const docField = { leaf, number: document_number, choice, boolean: document_boolean, text: document_text, mapping, openMapping, list };
@@ -18777,7 +18799,9 @@ function renderTemplate(template, values) {
     return template.replace(/\{([a-z][a-z-]*)\}/g, (match, name) => {
         const value = values[name];
         if (value === undefined)
-            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values).map((k) => `{${k}}`).join(' ')}`);
+            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values)
+                .map((k) => `{${k}}`)
+                .join(' ')}`);
         return quote(value);
     });
 }
@@ -18914,7 +18938,10 @@ function hostName(host, port) {
     return port === 22 ? name : `[${name}]:${port}`;
 }
 function globToRegExp(pattern) {
-    const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+    const escaped = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replaceAll('*', '.*')
+        .replaceAll('?', '.');
     return new RegExp(`^${escaped}$`, 'i');
 }
 function matchesHashed(pattern, name) {
@@ -19068,7 +19095,9 @@ const field = {
                 return options.required ? fail(ctx, `is required: ${options.form}`) : '';
             mask(raw);
             const problem = options.check?.(raw);
-            return problem ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`) : raw;
+            return problem
+                ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`)
+                : raw;
         });
     },
     /** A command template with `{placeholder}`s among `allowed`. */
@@ -19104,12 +19133,18 @@ function yamlDocument(raw, schema, form, ctx) {
         document = (0,dist/* parse */.qg)(raw);
     }
     catch (error) {
-        ctx.addIssue({ code: 'custom', message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}` });
+        ctx.addIssue({
+            code: 'custom',
+            message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}`,
+        });
         return undefined;
     }
     const parsed = schema.safeParse(document);
     if (!parsed.success) {
-        ctx.addIssue({ code: 'custom', message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}` });
+        ctx.addIssue({
+            code: 'custom',
+            message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}`,
+        });
         return undefined;
     }
     return { value: parsed.data };
@@ -19125,7 +19160,9 @@ function mask(secret) {
 }
 // ---------------------------------------------------------------------------------------------
 // Values that several actions share: same names, same forms, defined once.
-const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value) ? undefined : 'is not a PEM or OpenSSH private key';
+const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value)
+    ? undefined
+    : 'is not a PEM or OpenSSH private key';
 const webhookCheck = (value) => {
     let url;
     try {
@@ -19154,7 +19191,9 @@ const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item }
     'access-log': hostPath.optional(),
     // Behind router haproxy (checked by the router's own check, with the app, when the hosts are resolved).
     'haproxy-socket': hostPath.optional(),
-    'haproxy-backend': docField.text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME).optional(),
+    'haproxy-backend': docField
+        .text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME)
+        .optional(),
 }, 'user@host[:port] or a mapping {host, blue-port, …}'));
 const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
 const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
@@ -19169,14 +19208,25 @@ function parseNginxCommand(line) {
     return words;
 }
 function privateKeyField(required) {
-    return field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
+    return field.secret({
+        form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY',
+        required,
+        check: privateKeyCheck,
+    });
 }
 /** The hosts input, resolved into one settings object per host. */
 function hostsField(options = { required: true }) {
     return inputs_text((raw, ctx) => {
         if (raw === '')
             return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
-        const listed = raw.startsWith('-') || raw.startsWith('[') ? yamlDocument(raw, hostList, HOSTS_FORM, ctx) : { value: raw.split(/[\s,]+/).filter(Boolean).map((host) => ({ host })) };
+        const listed = raw.startsWith('-') || raw.startsWith('[')
+            ? yamlDocument(raw, hostList, HOSTS_FORM, ctx)
+            : {
+                value: raw
+                    .split(/[\s,]+/)
+                    .filter(Boolean)
+                    .map((host) => ({ host })),
+            };
         if (!listed)
             return NEVER;
         const items = listed.value;
@@ -19231,10 +19281,23 @@ const hostSettingInputs = {
     }),
     'insecure-skip-host-key-check': field.boolean(false),
     'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
+    app: field.string({
+        form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)',
+        pattern: APP_NAME,
+        required: true,
+        max: 40,
+    }),
     'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-    'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
-    'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
+    'state-dir': field.string({
+        form: "a directory on the host (absolute, or relative to the SSH user's home), without ..",
+        pattern: HOST_PATH,
+        default: '/var/lib/agent-loop',
+    }),
+    'nginx-conf-dir': field.string({
+        form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d',
+        pattern: HOST_PATH,
+        default: '/etc/nginx/conf.d',
+    }),
     'nginx-command': inputs_text((raw, ctx) => {
         try {
             return parseNginxCommand(raw === '' ? 'nginx' : raw);
@@ -19246,14 +19309,26 @@ const hostSettingInputs = {
     'nginx-status-port': field.port(8099),
     'blue-port': field.port(8001),
     'green-port': field.port(8002),
-    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
-    'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
+    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: "seconds to wait for another run's lock" }),
+    'lock-stale-seconds': field.integer({
+        min: 10,
+        max: 86400,
+        default: 30,
+        unit: "seconds without a sign of life after which a lock's run counts as dead",
+    }),
     'break-stale-lock': field.boolean(true),
     // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
     'take-over-lock': field.boolean(false),
     'repair-state': field.boolean(false),
-    'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
-    environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
+    'slack-webhook-url': field.secret({
+        form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)',
+        check: webhookCheck,
+    }),
+    environment: field.string({
+        form: 'an environment name such as production',
+        pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+        default: 'production',
+    }),
 };
 /**
  * The access log the canary is judged from, one default everywhere: host-setup prepares this file
@@ -19264,7 +19339,12 @@ const hostSettingInputs = {
  */
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
 /** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
-const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
+const accessLogInput = field.string({
+    form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)",
+    pattern: HOST_PATH,
+    default: DEFAULT_ACCESS_LOG,
+    max: 512,
+});
 
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = require("node:path");
@@ -19302,7 +19382,11 @@ const ruleInput = compare_mapping({
 }, 'a mapping {metric, direction, …}').transform((fields, ctx) => {
     const regression = fields['max-regression'] !== undefined || fields['max-regression-percent'] !== undefined;
     if (regression && fields.direction === undefined)
-        ctx.addIssue({ code: 'custom', path: ['direction'], message: `required with max-regression or max-regression-percent; expected ${DIRECTION_FORM}` });
+        ctx.addIssue({
+            code: 'custom',
+            path: ['direction'],
+            message: `required with max-regression or max-regression-percent; expected ${DIRECTION_FORM}`,
+        });
     if (!regression && fields.min === undefined && fields.max === undefined)
         ctx.addIssue({ code: 'custom', message: 'give at least one of max-regression, max-regression-percent, min, max' });
     const rule = {
@@ -19323,7 +19407,11 @@ const rulesInput = compare_list(ruleInput, { max: 200, noun: 'rules', form: 'a l
     rules.forEach((rule, index) => {
         const twice = seen.get(rule.metric);
         if (twice !== undefined)
-            ctx.addIssue({ code: 'custom', path: [index, 'metric'], message: `'${rule.metric}' already has a rule (${documentPath([twice], RULES_NAMES)})` });
+            ctx.addIssue({
+                code: 'custom',
+                path: [index, 'metric'],
+                message: `'${rule.metric}' already has a rule (${documentPath([twice], RULES_NAMES)})`,
+            });
         seen.set(rule.metric, index);
     });
     return rules;
@@ -19335,10 +19423,13 @@ function resolveMetricRules(document) {
     if (Array.isArray(document) && document.length === 0)
         return { rules: [], problems: ['expected at least one rule, got an empty list'] };
     const parsed = rulesInput.safeParse(document);
-    return parsed.success ? { rules: parsed.data, problems: [] } : { rules: [], problems: documentProblems(parsed.error, RULES_NAMES) };
+    return parsed.success
+        ? { rules: parsed.data, problems: [] }
+        : { rules: [], problems: documentProblems(parsed.error, RULES_NAMES) };
 }
 /** For `field.yaml(metricRulesSchema, { form: RULES_FORM, default: '' })`. */
-const metricRulesSchema = unknown().transform((document, ctx) => {
+const metricRulesSchema = unknown()
+    .transform((document, ctx) => {
     const { rules, problems } = resolveMetricRules(document);
     if (problems.length === 0)
         return rules;
@@ -19428,7 +19519,11 @@ const round = (value) => Number(value.toPrecision(12));
 function formatNumber(value, options = {}) {
     if (value === null)
         return '—';
-    const digits = Number.isInteger(value) ? String(value) : options.decimals !== undefined ? String(Number(value.toFixed(options.decimals))) : String(Number(value.toPrecision(6)));
+    const digits = Number.isInteger(value)
+        ? String(value)
+        : options.decimals !== undefined
+            ? String(Number(value.toFixed(options.decimals)))
+            : String(Number(value.toPrecision(6)));
     return `${options.sign && value > 0 ? '+' : ''}${digits}${options.suffix ?? ''}`;
 }
 function describeRule(rule) {
@@ -19458,7 +19553,11 @@ function compareOne(rule, candidateReport, baselineReport, failOnMissing) {
         verdict: 'pass',
         detail: '',
     };
-    const verdict = (value, reasons) => ({ ...result, verdict: value, detail: reasons.join('; ') });
+    const verdict = (value, reasons) => ({
+        ...result,
+        verdict: value,
+        detail: reasons.join('; '),
+    });
     // A value that is there but not a number means the evaluation broke: always a failure.
     const broken = [
         ...(candidate.kind === 'invalid' ? [`candidate is ${candidate.what}, not a number`] : []),
@@ -19481,7 +19580,9 @@ function compareOne(rule, candidateReport, baselineReport, failOnMissing) {
         if (reasons.length > 0)
             return verdict('fail', reasons);
         const bounded = rule.min !== null || rule.max !== null;
-        return verdict(bounded ? 'pass' : 'skipped', [bounded ? 'no baseline: only min and max checked' : 'not in the baseline report']);
+        return verdict(bounded ? 'pass' : 'skipped', [
+            bounded ? 'no baseline: only min and max checked' : 'not in the baseline report',
+        ]);
     }
     const delta = round(candidate.value - baseline.value);
     result.delta = delta;
@@ -19510,10 +19611,17 @@ function compareMetrics(candidate, baseline, rules, options) {
     const failing = metrics.filter((metric) => metric.verdict === 'fail' || metric.verdict === 'missing');
     return { passed: failing.length === 0, metrics, failing };
 }
-const VERDICT_CELL = { pass: '✅ pass', fail: '❌ fail', missing: '❌ missing', skipped: '⏭️ skipped' };
+const VERDICT_CELL = {
+    pass: '✅ pass',
+    fail: '❌ fail',
+    missing: '❌ missing',
+    skipped: '⏭️ skipped',
+};
 /** Step summary: one table row per metric (pure). */
 function comparisonSummary(result) {
-    const title = result.passed ? '### ✅ Candidate model passes the A/B comparison' : `### ❌ Candidate model fails on ${result.failing.map((metric) => metric.metric).join(', ')}`;
+    const title = result.passed
+        ? '### ✅ Candidate model passes the A/B comparison'
+        : `### ❌ Candidate model fails on ${result.failing.map((metric) => metric.metric).join(', ')}`;
     const rows = result.metrics.map((metric) => [
         metric.metric,
         formatNumber(metric.baseline),
@@ -19573,7 +19681,12 @@ const Outputs = {
     Passed: 'passed',
     Report: 'report',
 };
-const REPORT_PATH = { form: 'the path of a JSON metrics report relative to the workspace, without ..', pattern: WORKSPACE_PATH, required: true, max: 512 };
+const REPORT_PATH = {
+    form: 'the path of a JSON metrics report relative to the workspace, without ..',
+    pattern: WORKSPACE_PATH,
+    required: true,
+    max: 512,
+};
 const inputFields = {
     candidate: field.string(REPORT_PATH),
     baseline: field.string(REPORT_PATH),

@@ -1,13 +1,26 @@
 import { action } from '@agent-loop/shared/action';
 import { field, readInputs, type InputReader } from '@agent-loop/shared/inputs';
-import { compareMetrics, comparisonSummary, failureMessage, metricRulesSchema, readMetricsFile, RULES_FORM, WORKSPACE_PATH } from '@agent-loop/shared/pipeline';
+import {
+  compareMetrics,
+  comparisonSummary,
+  failureMessage,
+  metricRulesSchema,
+  readMetricsFile,
+  RULES_FORM,
+  WORKSPACE_PATH,
+} from '@agent-loop/shared/pipeline';
 
 export const Outputs = {
   Passed: 'passed',
   Report: 'report',
 } as const;
 
-const REPORT_PATH = { form: 'the path of a JSON metrics report relative to the workspace, without ..', pattern: WORKSPACE_PATH, required: true, max: 512 };
+const REPORT_PATH = {
+  form: 'the path of a JSON metrics report relative to the workspace, without ..',
+  pattern: WORKSPACE_PATH,
+  required: true,
+  max: 512,
+};
 
 export const inputFields = {
   candidate: field.string(REPORT_PATH),
@@ -27,7 +40,8 @@ export async function run(read?: InputReader): Promise<void> {
     const candidate = readMetricsFile(workspace, inputs.candidate, 'candidate');
     const baseline = readMetricsFile(workspace, inputs.baseline, 'baseline');
     const result = compareMetrics(candidate, baseline, inputs.rules, { failOnMissing: inputs['fail-on-missing'] });
-    for (const metric of result.metrics) action.logger.info(`${metric.metric}: ${metric.verdict}${metric.detail ? ` (${metric.detail})` : ''}`);
+    for (const metric of result.metrics)
+      action.logger.info(`${metric.metric}: ${metric.verdict}${metric.detail ? ` (${metric.detail})` : ''}`);
     action.setOutputs({
       [Outputs.Passed]: String(result.passed),
       [Outputs.Report]: JSON.stringify(result.metrics),

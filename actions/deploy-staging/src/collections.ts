@@ -16,7 +16,13 @@ export interface CollectionsResult {
   cache: 'hit' | 'saved' | 'not-saved' | 'unavailable';
 }
 
-export async function prepareCollections(options: { requirements: string; dir: string; env: NodeJS.ProcessEnv; cwd: string; timeoutMs: number }): Promise<CollectionsResult> {
+export async function prepareCollections(options: {
+  requirements: string;
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  timeoutMs: number;
+}): Promise<CollectionsResult> {
   const key = collectionsCacheKey(process.env.RUNNER_OS ?? process.platform, readFileSync(options.requirements));
   const result: CollectionsResult = { requirements: options.requirements, dir: options.dir, key, cache: 'unavailable' };
   mkdirSync(options.dir, { recursive: true });
@@ -25,7 +31,9 @@ export async function prepareCollections(options: { requirements: string; dir: s
   const cache = await import('@actions/cache');
   const available = cache.isFeatureAvailable();
   if (!available) {
-    action.logger.info('The Actions cache service is not available here: installing the Ansible collections without caching.');
+    action.logger.info(
+      'The Actions cache service is not available here: installing the Ansible collections without caching.',
+    );
   } else {
     try {
       if ((await cache.restoreCache([options.dir], key)) === key) {
@@ -33,15 +41,21 @@ export async function prepareCollections(options: { requirements: string; dir: s
         return { ...result, cache: 'hit' };
       }
     } catch (error) {
-      action.logger.warn(`Restoring the Ansible collections from the cache failed, installing them: ${errorMessage(error)}`);
+      action.logger.warn(
+        `Restoring the Ansible collections from the cache failed, installing them: ${errorMessage(error)}`,
+      );
     }
   }
 
   const argv = collectionInstallCommand(options.requirements, options.dir);
-  const install = await action.logger.group(argv.join(' '), () => runLocal(argv, { env: options.env, cwd: options.cwd, onLine: action.logger.info, timeoutMs: options.timeoutMs }));
+  const install = await action.logger.group(argv.join(' '), () =>
+    runLocal(argv, { env: options.env, cwd: options.cwd, onLine: action.logger.info, timeoutMs: options.timeoutMs }),
+  );
   if (install.code !== 0) {
     const tail = (install.stderr || install.stdout).trim().split('\n').slice(-5).join(' ');
-    throw new Error(`ansible-galaxy collection install -r ${options.requirements} failed (exit ${install.code}): ${tail}`);
+    throw new Error(
+      `ansible-galaxy collection install -r ${options.requirements} failed (exit ${install.code}): ${tail}`,
+    );
   }
   if (!available) return result;
   try {

@@ -32,20 +32,45 @@ export async function deployWithAnsible(settings: AnsibleDeploy, now: () => numb
   const env = ansibleEnv(workDir);
   sshCredentials(env, workDir, settings);
   let collections: CollectionsResult | null = null;
-  const report = (ok: boolean, detail: string, error?: string): AnsibleReport => ({ method: 'ansible', ok, durationMs: now() - started, detail, collections, ...(error ? { error } : {}) });
+  const report = (ok: boolean, detail: string, error?: string): AnsibleReport => ({
+    method: 'ansible',
+    ok,
+    durationMs: now() - started,
+    detail,
+    collections,
+    ...(error ? { error } : {}),
+  });
   if (settings.requirements) {
     // Same path on every run, so a cache entry restores where the playbook looks. First in the
     // search path; collections installed on the runner itself stay usable.
     const dir = join(process.env.RUNNER_TEMP ?? tmpdir(), 'agent-loop-ansible-collections');
-    env.ANSIBLE_COLLECTIONS_PATH = [dir, process.env.ANSIBLE_COLLECTIONS_PATH || '/usr/share/ansible/collections'].join(':');
+    env.ANSIBLE_COLLECTIONS_PATH = [dir, process.env.ANSIBLE_COLLECTIONS_PATH || '/usr/share/ansible/collections'].join(
+      ':',
+    );
     try {
-      collections = await prepareCollections({ requirements: settings.requirements, dir, env, cwd: settings.workspace, timeoutMs: settings.timeoutMs });
+      collections = await prepareCollections({
+        requirements: settings.requirements,
+        dir,
+        env,
+        cwd: settings.workspace,
+        timeoutMs: settings.timeoutMs,
+      });
     } catch (error) {
       return report(false, 'installing the collections failed', (error as Error).message);
     }
   }
-  const ran = await runPlaybook({ playbook: settings.playbook, inventory: settings.inventory, limit: settings.limit, extraVars: settings.extraVars }, { workDir, env, cwd: settings.workspace, timeoutMs: settings.timeoutMs, log: action.logger });
-  const collectionsNote = collections ? `; collections from ${collections.requirements} (cache: ${collections.cache})` : '';
+  const ran = await runPlaybook(
+    {
+      playbook: settings.playbook,
+      inventory: settings.inventory,
+      limit: settings.limit,
+      extraVars: settings.extraVars,
+    },
+    { workDir, env, cwd: settings.workspace, timeoutMs: settings.timeoutMs, log: action.logger },
+  );
+  const collectionsNote = collections
+    ? `; collections from ${collections.requirements} (cache: ${collections.cache})`
+    : '';
   if (!ran.ok) return report(false, `ansible-playbook ${settings.playbook} failed${collectionsNote}`, ran.error);
   return report(true, `ansible-playbook ${settings.playbook}${collectionsNote}`);
 }
@@ -58,30 +83,49 @@ export async function deployWithAnsible(settings: AnsibleDeploy, now: () => numb
 function sshCredentials(env: NodeJS.ProcessEnv, workDir: string, settings: AnsibleDeploy): void {
   if (settings.privateKey === '') return;
   const key = join(workDir, 'ssh-key');
-  writeFileSync(key, settings.privateKey.endsWith('\n') ? settings.privateKey : `${settings.privateKey}\n`, { mode: 0o600 });
+  writeFileSync(key, settings.privateKey.endsWith('\n') ? settings.privateKey : `${settings.privateKey}\n`, {
+    mode: 0o600,
+  });
   env.ANSIBLE_PRIVATE_KEY_FILE = key;
   if (settings.knownHosts !== '') {
     const known = join(workDir, 'known_hosts');
     writeFileSync(known, `${settings.knownHosts.trim()}\n`, { mode: 0o600 });
     env.ANSIBLE_HOST_KEY_CHECKING = 'True';
-    env.ANSIBLE_SSH_ARGS = `${env.ANSIBLE_SSH_ARGS ?? ''} -o UserKnownHostsFile=${known} -o StrictHostKeyChecking=yes`.trim();
+    env.ANSIBLE_SSH_ARGS =
+      `${env.ANSIBLE_SSH_ARGS ?? ''} -o UserKnownHostsFile=${known} -o StrictHostKeyChecking=yes`.trim();
   }
 }
 
 export type ComposeReport = StagingDeployReport & { deploy: PhaseResult | null; promote: PhaseResult | null };
 
 /** Zero downtime on every host: the new color takes all traffic only after its checks (a canary of 100%), then the old one is stopped. */
-export async function deployWithCompose(hosts: readonly HostSpec[], deploySettings: DeploySettings, promoteSettings: PromoteSettings, now: () => number): Promise<ComposeReport> {
+export async function deployWithCompose(
+  hosts: readonly HostSpec[],
+  deploySettings: DeploySettings,
+  promoteSettings: PromoteSettings,
+  now: () => number,
+): Promise<ComposeReport> {
   const started = now();
   const label = `${deploySettings.app} ${deploySettings.version} to ${hosts.length} host${hosts.length === 1 ? '' : 's'}`;
   const deployed = await action.logger.group(`deploy ${label}`, () => deploy(hosts, deploySettings));
-  if (!deployed.ok) return { method: 'ssh-compose', ok: false, durationMs: now() - started, detail: `deploy ${label} failed`, error: deployed.error ?? 'deploy failed', deploy: deployed, promote: null };
+  if (!deployed.ok)
+    return {
+      method: 'ssh-compose',
+      ok: false,
+      durationMs: now() - started,
+      detail: `deploy ${label} failed`,
+      error: deployed.error ?? 'deploy failed',
+      deploy: deployed,
+      promote: null,
+    };
   const promoted = await action.logger.group(`promote ${label}`, () => promote(hosts, promoteSettings));
   return {
     method: 'ssh-compose',
     ok: promoted.ok,
     durationMs: now() - started,
-    detail: promoted.ok ? `${label}: ${promoted.version ?? deploySettings.version} serves all traffic on ${promoted.activeColor ?? '?'}` : `promote ${label} failed`,
+    detail: promoted.ok
+      ? `${label}: ${promoted.version ?? deploySettings.version} serves all traffic on ${promoted.activeColor ?? '?'}`
+      : `promote ${label} failed`,
     ...(promoted.ok ? {} : { error: promoted.error ?? 'promote failed' }),
     deploy: deployed,
     promote: promoted,

@@ -8780,7 +8780,7 @@ function terminalJson(value) {
 function forMarkdown(text) {
     return showInvisible(text.replace(/\r\n|\r|\n/g, ' '))
         .replace(/[\\`*~[\]|$]|!(?=\[)|<(?=[A-Za-z/!?])|&(?=[#A-Za-z0-9])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\$&')
-        .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => (digits ? `${space}${digits}\\` : `${space}\\${marker}`))
+        .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => digits ? `${space}${digits}\\` : `${space}\\${marker}`)
         .replace(/:(?=\/\/)/g, '\\:')
         .replace(/\b(www)\./gi, '$1\\.')
         .replace(/@(?=[A-Za-z0-9])/g, '@\u200d')
@@ -8830,7 +8830,11 @@ function markdownLink(label, url) {
 }
 const cell = (value) => (value instanceof Markdown ? value.text : forMarkdown(value));
 function table(header, rows) {
-    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
+    return [
+        `| ${header.join(' | ')} |`,
+        `| ${header.map(() => '---').join(' | ')} |`,
+        ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
+    ].join('\n');
 }
 /** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
 const hostCell = (label) => markdownCode(label);
@@ -9044,7 +9048,9 @@ async function runAction(body) {
             runner_runner.setFailed(forLog(errors_errorMessage(error)));
             // An error that knows a plain re-run cannot help (a torn state file) says what will.
             const remedy = error instanceof Error ? error.remedy : undefined;
-            await failureSummary(errors_errorMessage(error), typeof remedy === 'string' ? remedy : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
+            await failureSummary(errors_errorMessage(error), typeof remedy === 'string'
+                ? remedy
+                : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
     }
 }
@@ -9139,8 +9145,10 @@ async function readCapped(response, maxBytes = MAX_BODY_BYTES) {
 }
 /** A short excerpt of an answer for an error message: never the whole body, never a raw control character or line break. */
 function http_excerpt(body, max = 200) {
-    // eslint-disable-next-line no-control-regex
-    const flat = body.trim().replace(/[\0-\x1f\x7f]/g, (char) => (char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`));
+    const flat = body
+        .trim()
+        // eslint-disable-next-line no-control-regex
+        .replace(/[\0-\x1f\x7f]/g, (char) => char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
     return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 /**
@@ -9164,7 +9172,11 @@ async function http_requestJson(method, url, payload, headers = {}, options = {}
     return retry(async () => {
         const answer = await request(url, {
             method,
-            headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+            headers: {
+                accept: 'application/json',
+                ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+                ...headers,
+            },
             body: payload === undefined ? undefined : JSON.stringify(payload),
             timeoutMs: options.timeoutMs,
             followRedirects: true,
@@ -9209,7 +9221,9 @@ function nextPageUrl(link) {
     for (const part of (link ?? '').split(',')) {
         const [target, ...params] = part.split(';');
         const url = /^\s*<([^>]*)>\s*$/.exec(target ?? '')?.[1];
-        const rel = params.map((param) => /^\s*rel\s*=\s*"?([^"]*)"?\s*$/i.exec(param)?.[1]).find((value) => value !== undefined);
+        const rel = params
+            .map((param) => /^\s*rel\s*=\s*"?([^"]*)"?\s*$/i.exec(param)?.[1])
+            .find((value) => value !== undefined);
         if (url && rel?.split(/\s+/).includes('next'))
             return url;
     }
@@ -9221,7 +9235,9 @@ function nextPageUrl(link) {
  * API's is refused rather than followed.
  */
 async function githubGet(context, pathOrUrl) {
-    const url = pathOrUrl.startsWith('/') ? `${context.apiUrl}/repos/${context.owner}/${context.repo}${pathOrUrl}` : pathOrUrl;
+    const url = pathOrUrl.startsWith('/')
+        ? `${context.apiUrl}/repos/${context.owner}/${context.repo}${pathOrUrl}`
+        : pathOrUrl;
     if (new URL(url).origin !== new URL(context.apiUrl).origin)
         throw new Error(`GitHub answered with a next page on another origin (${new URL(url).origin}); not following it with the token`);
     const response = await http_requestJson('GET', url, undefined, apiHeaders(context));
@@ -9266,10 +9282,19 @@ async function createDeployment(context, record) {
     return created.id;
 }
 async function setDeploymentStatus(context, id, state, description, logUrl) {
-    await call(context, 'POST', `/deployments/${id}/statuses`, { state, description: description.slice(0, 140), log_url: logUrl || undefined, auto_inactive: state === 'success' });
+    await call(context, 'POST', `/deployments/${id}/statuses`, {
+        state,
+        description: description.slice(0, 140),
+        log_url: logUrl || undefined,
+        auto_inactive: state === 'success',
+    });
 }
 async function openIssue(context, incident) {
-    const created = await call(context, 'POST', '/issues', { title: incident.title.slice(0, 250), body: incident.body, labels: incident.labels });
+    const created = await call(context, 'POST', '/issues', {
+        title: incident.title.slice(0, 250),
+        body: incident.body,
+        labels: incident.labels,
+    });
     return { number: created.number, url: created.html_url };
 }
 /** Runs a GitHub call whose failure must not undo what already happened on the hosts. */
@@ -18854,7 +18879,13 @@ function document_number(options = {}) {
             bounds.push(`at most ${options.max}`);
     }
     const range = bounds.join(' and ');
-    const form = [options.integer ? 'a whole number' : 'a number', range.startsWith('at ') ? `of ${range}` : range, options.unit ? `(${options.unit})` : ''].filter(Boolean).join(' ');
+    const form = [
+        options.integer ? 'a whole number' : 'a number',
+        range.startsWith('at ') ? `of ${range}` : range,
+        options.unit ? `(${options.unit})` : '',
+    ]
+        .filter(Boolean)
+        .join(' ');
     return leaf(form, (value) => {
         if (typeof value !== 'number' || !Number.isFinite(value))
             return false;
@@ -18895,15 +18926,25 @@ function mapping(shape, form = 'a mapping') {
 }
 /** A mapping another program writes (a later version may add keys): the keys of `shape` are checked, the others left out. */
 function openMapping(shape, form = 'a mapping') {
-    return object(shape, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) });
+    return object(shape, {
+        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined),
+    });
 }
 /** A list of `min` (0 unless given) to `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
 function list(item, options) {
     const form = options.form ?? 'a list';
     const count = (input) => (Array.isArray(input) ? input.length : 'more');
-    return array(item, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) })
-        .min(options.min ?? 0, { error: (issue) => (Array.isArray(issue.input) && issue.input.length === 0 ? `expected ${form}, got an empty list` : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`) })
-        .max(options.max, { error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}` });
+    return array(item, {
+        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined),
+    })
+        .min(options.min ?? 0, {
+        error: (issue) => Array.isArray(issue.input) && issue.input.length === 0
+            ? `expected ${form}, got an empty list`
+            : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`,
+    })
+        .max(options.max, {
+        error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}`,
+    });
 }
 /** The builders of a document's fields: `docField.mapping({ duration: docField.number({ min: 10 }).optional() })`. */
 const docField = { leaf, number: document_number, choice, boolean: document_boolean, text: document_text, mapping, openMapping, list };
@@ -18983,7 +19024,9 @@ function renderTemplate(template, values) {
     return template.replace(/\{([a-z][a-z-]*)\}/g, (match, name) => {
         const value = values[name];
         if (value === undefined)
-            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values).map((k) => `{${k}}`).join(' ')}`);
+            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values)
+                .map((k) => `{${k}}`)
+                .join(' ')}`);
         return quote(value);
     });
 }
@@ -19120,7 +19163,10 @@ function hostName(host, port) {
     return port === 22 ? name : `[${name}]:${port}`;
 }
 function globToRegExp(pattern) {
-    const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+    const escaped = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replaceAll('*', '.*')
+        .replaceAll('?', '.');
     return new RegExp(`^${escaped}$`, 'i');
 }
 function matchesHashed(pattern, name) {
@@ -19274,7 +19320,9 @@ const field = {
                 return options.required ? fail(ctx, `is required: ${options.form}`) : '';
             mask(raw);
             const problem = options.check?.(raw);
-            return problem ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`) : raw;
+            return problem
+                ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`)
+                : raw;
         });
     },
     /** A command template with `{placeholder}`s among `allowed`. */
@@ -19310,12 +19358,18 @@ function yamlDocument(raw, schema, form, ctx) {
         document = (0,dist/* parse */.qg)(raw);
     }
     catch (error) {
-        ctx.addIssue({ code: 'custom', message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}` });
+        ctx.addIssue({
+            code: 'custom',
+            message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}`,
+        });
         return undefined;
     }
     const parsed = schema.safeParse(document);
     if (!parsed.success) {
-        ctx.addIssue({ code: 'custom', message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}` });
+        ctx.addIssue({
+            code: 'custom',
+            message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}`,
+        });
         return undefined;
     }
     return { value: parsed.data };
@@ -19331,7 +19385,9 @@ function mask(secret) {
 }
 // ---------------------------------------------------------------------------------------------
 // Values that several actions share: same names, same forms, defined once.
-const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value) ? undefined : 'is not a PEM or OpenSSH private key';
+const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value)
+    ? undefined
+    : 'is not a PEM or OpenSSH private key';
 const webhookCheck = (value) => {
     let url;
     try {
@@ -19360,7 +19416,9 @@ const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item }
     'access-log': hostPath.optional(),
     // Behind router haproxy (checked by the router's own check, with the app, when the hosts are resolved).
     'haproxy-socket': hostPath.optional(),
-    'haproxy-backend': docField.text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME).optional(),
+    'haproxy-backend': docField
+        .text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME)
+        .optional(),
 }, 'user@host[:port] or a mapping {host, blue-port, …}'));
 const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
 const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
@@ -19375,14 +19433,25 @@ function parseNginxCommand(line) {
     return words;
 }
 function privateKeyField(required) {
-    return field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
+    return field.secret({
+        form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY',
+        required,
+        check: privateKeyCheck,
+    });
 }
 /** The hosts input, resolved into one settings object per host. */
 function hostsField(options = { required: true }) {
     return inputs_text((raw, ctx) => {
         if (raw === '')
             return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
-        const listed = raw.startsWith('-') || raw.startsWith('[') ? yamlDocument(raw, hostList, HOSTS_FORM, ctx) : { value: raw.split(/[\s,]+/).filter(Boolean).map((host) => ({ host })) };
+        const listed = raw.startsWith('-') || raw.startsWith('[')
+            ? yamlDocument(raw, hostList, HOSTS_FORM, ctx)
+            : {
+                value: raw
+                    .split(/[\s,]+/)
+                    .filter(Boolean)
+                    .map((host) => ({ host })),
+            };
         if (!listed)
             return NEVER;
         const items = listed.value;
@@ -19437,10 +19506,23 @@ const hostSettingInputs = {
     }),
     'insecure-skip-host-key-check': field.boolean(false),
     'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
+    app: field.string({
+        form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)',
+        pattern: APP_NAME,
+        required: true,
+        max: 40,
+    }),
     'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-    'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
-    'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
+    'state-dir': field.string({
+        form: "a directory on the host (absolute, or relative to the SSH user's home), without ..",
+        pattern: HOST_PATH,
+        default: '/var/lib/agent-loop',
+    }),
+    'nginx-conf-dir': field.string({
+        form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d',
+        pattern: HOST_PATH,
+        default: '/etc/nginx/conf.d',
+    }),
     'nginx-command': inputs_text((raw, ctx) => {
         try {
             return parseNginxCommand(raw === '' ? 'nginx' : raw);
@@ -19452,14 +19534,26 @@ const hostSettingInputs = {
     'nginx-status-port': field.port(8099),
     'blue-port': field.port(8001),
     'green-port': field.port(8002),
-    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
-    'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
+    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: "seconds to wait for another run's lock" }),
+    'lock-stale-seconds': field.integer({
+        min: 10,
+        max: 86400,
+        default: 30,
+        unit: "seconds without a sign of life after which a lock's run counts as dead",
+    }),
     'break-stale-lock': field.boolean(true),
     // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
     'take-over-lock': field.boolean(false),
     'repair-state': field.boolean(false),
-    'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
-    environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
+    'slack-webhook-url': field.secret({
+        form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)',
+        check: webhookCheck,
+    }),
+    environment: field.string({
+        form: 'an environment name such as production',
+        pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+        default: 'production',
+    }),
 };
 /**
  * The access log the canary is judged from, one default everywhere: host-setup prepares this file
@@ -19470,7 +19564,12 @@ const hostSettingInputs = {
  */
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
 /** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
-const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
+const accessLogInput = field.string({
+    form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)",
+    pattern: HOST_PATH,
+    default: DEFAULT_ACCESS_LOG,
+    max: 512,
+});
 
 ;// CONCATENATED MODULE: ./packages/shared/src/action/parallel.ts
 /** Runs `task` for every item with at most `limit` running at once; keeps the input order. */
@@ -19528,7 +19627,8 @@ async function listDeployments(context, environment, since, options = {}) {
     const listed = await githubGetAll(context, `/deployments?environment=${encodeURIComponent(environment)}&per_page=100`, {
         enough: (page) => page.length === 0 || (parseTime(page.at(-1)?.created_at) ?? 0) < since,
     });
-    const recent = listed.filter((deployment) => (parseTime(deployment.created_at) ?? 0) >= since && (!options.app || parsePayload(deployment.payload).app === options.app));
+    const recent = listed.filter((deployment) => (parseTime(deployment.created_at) ?? 0) >= since &&
+        (!options.app || parsePayload(deployment.payload).app === options.app));
     const commitTimes = new Map();
     const commitTime = (sha) => {
         let known = commitTimes.get(sha);
@@ -19611,7 +19711,10 @@ const DORA_TARGETS = {
 const byTime = (a, b) => a.at - b.at || (a.id ?? 0) - (b.id ?? 0);
 /** The outcome from the latest status (`inactive` skipped) and when it was reached (pure). */
 function deploymentOutcome(entry) {
-    const latest = entry.statuses.filter((status) => status.state !== 'inactive').sort(byTime).at(-1);
+    const latest = entry.statuses
+        .filter((status) => status.state !== 'inactive')
+        .sort(byTime)
+        .at(-1);
     if (latest?.state === 'success')
         return { outcome: 'success', at: latest.at };
     if (latest?.state === 'failure' || latest?.state === 'error')
@@ -19626,7 +19729,9 @@ function firstSuccessAt(entry) {
 function median(values) {
     const sorted = [...values].sort((a, b) => a - b);
     const middle = Math.floor(sorted.length / 2);
-    return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+    return sorted.length % 2 === 1
+        ? sorted[middle]
+        : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 const mean = (values) => values.reduce((sum, value) => sum + value, 0) / values.length;
 const round = (value, digits) => Number(value.toFixed(digits));
@@ -19640,14 +19745,24 @@ const plural = (count, one, many = `${one}s`) => `${count} ${count === 1 ? one :
 function computeDora(deployments, options) {
     const from = options.now - options.days * DAY;
     const inWindow = deployments.filter((entry) => entry.createdAt >= from && entry.createdAt <= options.now);
-    const changes = inWindow.filter((entry) => !entry.rollback).map((entry) => ({ entry, ...deploymentOutcome(entry), firstSuccess: firstSuccessAt(entry) }));
+    const changes = inWindow
+        .filter((entry) => !entry.rollback)
+        .map((entry) => ({ entry, ...deploymentOutcome(entry), firstSuccess: firstSuccessAt(entry) }));
     const successful = changes.filter((change) => change.outcome === 'success');
     const failed = changes.filter((change) => change.outcome === 'failure');
     const pending = changes.filter((change) => change.outcome === 'pending');
     const frequency = inWindow.length === 0 ? null : successful.length / (options.days / 7);
-    const frequencyDetail = inWindow.length === 0 ? 'not enough data: no deployment in the window' : plural(successful.length, 'successful deployment');
-    const leadTimes = successful.flatMap((change) => (change.entry.commitTime !== null && change.firstSuccess !== null && change.firstSuccess >= change.entry.commitTime ? [(change.firstSuccess - change.entry.commitTime) / HOUR] : []));
-    const leadDetail = leadTimes.length > 0 ? `${plural(leadTimes.length, 'successful deployment')} with a known commit time` : successful.length === 0 ? 'not enough data: no successful deployment' : 'not enough data: no successful deployment with a known commit time';
+    const frequencyDetail = inWindow.length === 0
+        ? 'not enough data: no deployment in the window'
+        : plural(successful.length, 'successful deployment');
+    const leadTimes = successful.flatMap((change) => change.entry.commitTime !== null && change.firstSuccess !== null && change.firstSuccess >= change.entry.commitTime
+        ? [(change.firstSuccess - change.entry.commitTime) / HOUR]
+        : []);
+    const leadDetail = leadTimes.length > 0
+        ? `${plural(leadTimes.length, 'successful deployment')} with a known commit time`
+        : successful.length === 0
+            ? 'not enough data: no successful deployment'
+            : 'not enough data: no successful deployment with a known commit time';
     // Recoveries: the first success of every deployment, changes and rollbacks alike.
     const successes = deployments.flatMap((entry) => {
         const at = firstSuccessAt(entry);
@@ -19658,7 +19773,10 @@ function computeDora(deployments, options) {
     for (const failure of failed) {
         const failedAt = failure.firstSuccess !== null && failure.at !== null ? failure.at : failure.entry.createdAt;
         const recoveredAt = successes
-            .filter(({ entry, at }) => entry.id !== failure.entry.id && (entry.createdAt > failure.entry.createdAt || (entry.createdAt === failure.entry.createdAt && entry.id > failure.entry.id)) && at > failedAt)
+            .filter(({ entry, at }) => entry.id !== failure.entry.id &&
+            (entry.createdAt > failure.entry.createdAt ||
+                (entry.createdAt === failure.entry.createdAt && entry.id > failure.entry.id)) &&
+            at > failedAt)
             .reduce((earliest, { at }) => (earliest === null || at < earliest ? at : earliest), null);
         if (recoveredAt === null)
             openFailures++;
@@ -19672,10 +19790,19 @@ function computeDora(deployments, options) {
             : `not enough data: ${plural(failed.length, 'failed deployment')}, none recovered yet`;
     const decided = successful.length + failed.length;
     const failureRate = decided === 0 ? null : failed.length / decided;
-    const rateDetail = decided === 0 ? 'not enough data: no deployment with an outcome' : `${plural(decided, 'deployment')} with an outcome, ${failed.length} failed`;
+    const rateDetail = decided === 0
+        ? 'not enough data: no deployment with an outcome'
+        : `${plural(decided, 'deployment')} with an outcome, ${failed.length} failed`;
     return {
         window: { from: new Date(from).toISOString(), to: new Date(options.now).toISOString(), days: options.days },
-        deployments: { total: inWindow.length, successful: successful.length, failed: failed.length, pending: pending.length, rollbacks: inWindow.length - changes.length, openFailures },
+        deployments: {
+            total: inWindow.length,
+            successful: successful.length,
+            failed: failed.length,
+            pending: pending.length,
+            rollbacks: inWindow.length - changes.length,
+            openFailures,
+        },
         deploymentFrequency: figure('deployment frequency', 'per week', DORA_TARGETS.deploymentFrequency, frequency, successful.length, frequencyDetail, 2),
         leadTime: figure('lead time for changes', 'hours', DORA_TARGETS.leadTime, leadTimes.length > 0 ? median(leadTimes) : null, leadTimes.length, leadDetail, 2),
         mttr: figure('mean time to recovery', 'minutes', DORA_TARGETS.mttr, recoveries.length > 0 ? mean(recoveries) : null, recoveries.length, mttrDetail, 2),
@@ -19696,7 +19823,12 @@ function formatValue(value, unit) {
 function formatTarget(figure) {
     return `${figure.target.comparison === 'above' ? '>' : '<'} ${formatValue(figure.target.value, figure.unit)}`;
 }
-const doraFigures = (report) => [report.deploymentFrequency, report.leadTime, report.mttr, report.changeFailureRate];
+const doraFigures = (report) => [
+    report.deploymentFrequency,
+    report.leadTime,
+    report.mttr,
+    report.changeFailureRate,
+];
 /** Step summary: one row per figure. */
 function doraSummary(environment, report) {
     const { deployments } = report;
@@ -19717,7 +19849,10 @@ function doraSummary(environment, report) {
 }
 /** The environment's deployments since `since`, with the commit time looked up where lead time needs it: a successful change whose payload has none. */
 function deploymentHistory(context, environment, since, options = {}) {
-    return listDeployments(context, environment, since, { ...options, commitTimeFor: (entry) => !entry.rollback && deploymentOutcome(entry).outcome === 'success' });
+    return listDeployments(context, environment, since, {
+        ...options,
+        commitTimeFor: (entry) => !entry.rollback && deploymentOutcome(entry).outcome === 'success',
+    });
 }
 
 ;// CONCATENATED MODULE: ./actions/dora-report/src/main.ts
@@ -19737,11 +19872,18 @@ const Outputs = {
 const REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
 const REPOSITORY_FORM = 'a repository as owner/name, e.g. octo-org/service';
 const inputFields = {
-    'github-token': field.secret({ form: 'a token that can read deployments, e.g. secrets.GITHUB_TOKEN', required: true }),
+    'github-token': field.secret({
+        form: 'a token that can read deployments, e.g. secrets.GITHUB_TOKEN',
+        required: true,
+    }),
     environment: hostSettingInputs.environment,
     days: field.integer({ min: 1, max: 365, default: 30, unit: 'days' }),
     repository: field.string({ form: REPOSITORY_FORM, pattern: REPOSITORY, max: 140 }),
-    app: field.string({ form: 'an app name as given to blue-green (only its deployments count), or empty for all', pattern: APP_NAME, max: 40 }),
+    app: field.string({
+        form: 'an app name as given to blue-green (only its deployments count), or empty for all',
+        pattern: APP_NAME,
+        max: 40,
+    }),
 };
 function readSettings(read, env = process.env) {
     const inputs = readInputs(inputFields, read);
@@ -19759,7 +19901,10 @@ async function run(read) {
         const now = systemClock.now();
         const since = now - inputs.days * 24 * 3_600_000;
         const history = await logger.group(`deployments of ${github.owner}/${github.repo} to ${inputs.environment}, last ${inputs.days} days`, async () => {
-            const entries = await deploymentHistory(github, inputs.environment, since, { warn: logger.warn, ...(inputs.app ? { app: inputs.app } : {}) });
+            const entries = await deploymentHistory(github, inputs.environment, since, {
+                warn: logger.warn,
+                ...(inputs.app ? { app: inputs.app } : {}),
+            });
             logger.info(`${entries.length} deployment(s) since ${new Date(since).toISOString()}`);
             return entries;
         });

@@ -8932,7 +8932,7 @@ function terminalJson(value) {
 function forMarkdown(text) {
     return showInvisible(text.replace(/\r\n|\r|\n/g, ' '))
         .replace(/[\\`*~[\]|$]|!(?=\[)|<(?=[A-Za-z/!?])|&(?=[#A-Za-z0-9])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\$&')
-        .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => (digits ? `${space}${digits}\\` : `${space}\\${marker}`))
+        .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => digits ? `${space}${digits}\\` : `${space}\\${marker}`)
         .replace(/:(?=\/\/)/g, '\\:')
         .replace(/\b(www)\./gi, '$1\\.')
         .replace(/@(?=[A-Za-z0-9])/g, '@\u200d')
@@ -8982,7 +8982,11 @@ function markdownLink(label, url) {
 }
 const cell = (value) => (value instanceof Markdown ? value.text : forMarkdown(value));
 function table(header, rows) {
-    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
+    return [
+        `| ${header.join(' | ')} |`,
+        `| ${header.map(() => '---').join(' | ')} |`,
+        ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
+    ].join('\n');
 }
 /** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
 const hostCell = (label) => markdownCode(label);
@@ -9196,7 +9200,9 @@ async function runAction(body) {
             runner_runner.setFailed(forLog(errors_errorMessage(error)));
             // An error that knows a plain re-run cannot help (a torn state file) says what will.
             const remedy = error instanceof Error ? error.remedy : undefined;
-            await failureSummary(errors_errorMessage(error), typeof remedy === 'string' ? remedy : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
+            await failureSummary(errors_errorMessage(error), typeof remedy === 'string'
+                ? remedy
+                : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
     }
 }
@@ -9316,7 +9322,10 @@ function hostName(host, port) {
     return port === 22 ? name : `[${name}]:${port}`;
 }
 function globToRegExp(pattern) {
-    const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+    const escaped = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replaceAll('*', '.*')
+        .replaceAll('?', '.');
     return new RegExp(`^${escaped}$`, 'i');
 }
 function matchesHashed(pattern, name) {
@@ -9379,7 +9388,9 @@ function renderTemplate(template, values) {
     return template.replace(/\{([a-z][a-z-]*)\}/g, (match, name) => {
         const value = values[name];
         if (value === undefined)
-            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values).map((k) => `{${k}}`).join(' ')}`);
+            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values)
+                .map((k) => `{${k}}`)
+                .join(' ')}`);
         return quote(value);
     });
 }
@@ -9537,7 +9548,14 @@ async function connect(target, options) {
                 }, timeoutMs);
             });
             try {
-                const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true, onChannel: (opened) => (channel = opened) }), timeout]);
+                const result = await Promise.race([
+                    ssh.execCommand(command, {
+                        stdin: runOptions.stdin,
+                        noTrim: true,
+                        onChannel: (opened) => (channel = opened),
+                    }),
+                    timeout,
+                ]);
                 return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
             }
             finally {
@@ -9845,8 +9863,15 @@ async function setupHost(remote, plan, helperFor) {
     const name = plan.nginx[0] ?? 'nginx';
     const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
     if (!located)
-        return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };
-    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), { timeoutMs: 120_000 });
+        return {
+            host: remote.label,
+            nginxPath: '',
+            items: [],
+            fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx`,
+        };
+    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), {
+        timeoutMs: 120_000,
+    });
     const report = parseSetup(remote.label, result.stdout);
     report.nginxPath = located;
     if (result.code !== 0 && !report.fatal)
@@ -9969,7 +9994,9 @@ function nginx_helper_switchHelperPath(nginxCommand) {
  * or its text as `sh -c` with the host's include directory and nginx command.
  */
 function nginx_helper_nginxControl(nginxCommand, includeDir) {
-    return nginx_helper_switchHelperPath(nginxCommand) ? [...nginxCommand] : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
+    return nginx_helper_switchHelperPath(nginxCommand)
+        ? [...nginxCommand]
+        : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
 }
 /** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
 function helperFile(target) {
@@ -19883,7 +19910,16 @@ const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
  * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
  * chosen by name.
  */
-const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
+const RELEASE_STATUSES = [
+    'deploying',
+    'canary',
+    'live',
+    'superseded',
+    'failed',
+    'rejected',
+    'rolled-back',
+    'cancelled',
+];
 const BAD = (/* unused pure expression or super */ null && (['failed', 'rejected', 'rolled-back', 'cancelled']));
 const isRejected = (release) => BAD.includes(release.status);
 
@@ -19907,8 +19943,10 @@ const colorSchema = schemas_enum(COLORS);
 const state_version = schemas_string().regex(patterns_VERSION, 'a version label');
 const state_image = schemas_string().regex(patterns_IMAGE_REF, 'an image reference');
 const imageOrEmpty = union([literal(''), state_image]);
-// eslint-disable-next-line no-control-regex
-const plainText = (max) => schemas_string().max(max).regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
+const plainText = (max) => schemas_string()
+    .max(max)
+    // eslint-disable-next-line no-control-regex
+    .regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
 const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
 const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
 const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
@@ -19954,7 +19992,12 @@ const releaseSchema = object({
      * The runtime it was started with. Only its shape is checked here: what its options may be is
      * the runtime's, checked with the runtime inputs' own fields when a rollback builds it.
      */
-    runtime: object({ name: schemas_string().max(100), options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()])).refine((options) => Object.keys(options).length <= 20, 'at most 20 options') }).optional(),
+    runtime: object({
+        name: schemas_string().max(100),
+        options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()]))
+            .refine((options) => Object.keys(options).length <= 20, 'at most 20 options'),
+    })
+        .optional(),
 });
 const canarySchema = object({
     color: colorSchema,
@@ -19965,7 +20008,8 @@ const canarySchema = object({
     runId,
     release: schemas_string().optional(),
     /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
-    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) }).optional(),
+    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) })
+        .optional(),
 });
 /**
  * A traffic change in flight, written before nginx is touched and cleared once the outcome is
@@ -19984,7 +20028,11 @@ const pendingSchema = object({
     /** The job that made the change, and its token: a post step settles only its own job's change. */
     job: jobId.optional(),
     jobToken: state_jobToken.optional(),
-    commit: object({ active: colorSchema.nullable(), canary: canarySchema.nullable(), releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })) }),
+    commit: object({
+        active: colorSchema.nullable(),
+        canary: canarySchema.nullable(),
+        releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })),
+    }),
 });
 const appStateSchema = object({
     schema: union([literal(1), literal(2)]),
@@ -20005,7 +20053,17 @@ function oneLine(text) {
 const HISTORY_LIMIT = 200;
 const RELEASE_LIMIT = 50;
 function emptyState(app, now) {
-    return { schema: 2, app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
+    return {
+        schema: 2,
+        app,
+        active: null,
+        colors: {},
+        canary: null,
+        releases: [],
+        pending: null,
+        history: [],
+        updatedAt: now,
+    };
 }
 function withHistory(state, entry) {
     return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
@@ -20019,7 +20077,10 @@ function addRelease(state, release) {
 function updateRelease(state, id, change) {
     if (!id)
         return state;
-    return { ...state, releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)) };
+    return {
+        ...state,
+        releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)),
+    };
 }
 /** The release serving all (or, during a canary, most) traffic. */
 function liveRelease(state) {
@@ -20049,26 +20110,58 @@ function migrateState(state) {
             continue;
         if (entry.action === 'deploy') {
             const first = entry.outcome === 'success' && !liveRelease(next);
-            const status = entry.outcome === 'success' ? (first ? 'live' : 'canary') : entry.outcome === 'cancelled' ? 'cancelled' : 'failed';
-            next = addRelease(next, { id: newReleaseId(), version: entry.version, image: entry.image, color: entry.color, runId: entry.runId, deployedAt: entry.time, status, servedAt: first ? entry.time : null, restoredAt: null, endedAt: null, note: 'rebuilt from the history' });
+            const status = entry.outcome === 'success'
+                ? first
+                    ? 'live'
+                    : 'canary'
+                : entry.outcome === 'cancelled'
+                    ? 'cancelled'
+                    : 'failed';
+            next = addRelease(next, {
+                id: newReleaseId(),
+                version: entry.version,
+                image: entry.image,
+                color: entry.color,
+                runId: entry.runId,
+                deployedAt: entry.time,
+                status,
+                servedAt: first ? entry.time : null,
+                restoredAt: null,
+                endedAt: null,
+                note: 'rebuilt from the history',
+            });
         }
         else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
             const previous = liveRelease(next);
             const target = find(entry.version);
             if (previous && previous.id !== target?.id)
-                next = updateRelease(next, previous.id, { status: entry.action === 'promote' ? 'superseded' : 'rolled-back', endedAt: entry.time });
+                next = updateRelease(next, previous.id, {
+                    status: entry.action === 'promote' ? 'superseded' : 'rolled-back',
+                    endedAt: entry.time,
+                });
             for (const release of next.releases)
                 if (release.status === 'canary' && release.id !== target?.id)
                     next = updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
             if (target)
-                next = updateRelease(next, target.id, { status: 'live', servedAt: target.servedAt ?? entry.time, ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}) });
+                next = updateRelease(next, target.id, {
+                    status: 'live',
+                    servedAt: target.servedAt ?? entry.time,
+                    ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}),
+                });
         }
     }
     return next;
 }
 function statePaths(stateDir, app) {
     const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
-    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort`, hold: `${dir}/hold` };
+    return {
+        dir,
+        state: `${dir}/state.json`,
+        lock: `${dir}/lock`,
+        audit: `${dir}/audit.log`,
+        abort: `${dir}/abort`,
+        hold: `${dir}/hold`,
+    };
 }
 /**
  * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
@@ -20230,7 +20323,9 @@ async function readRemoteFile(remote, path) {
     return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
 }
 async function writeRemoteFile(remote, path, content) {
-    await ssh_runChecked(remote, commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, { stdin: content });
+    await ssh_runChecked(remote, commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, {
+        stdin: content,
+    });
 }
 /** A state file that cannot be read as one: torn, hand-edited, or not ours. */
 class StateUnreadable extends errors_HostError {
@@ -20256,7 +20351,10 @@ function parseState(text, app) {
     const parsed = appStateSchema.safeParse(document);
     if (!parsed.success) {
         const issue = parsed.error.issues[0];
-        return { ok: false, problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}` };
+        return {
+            ok: false,
+            problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}`,
+        };
     }
     if (parsed.data.app !== app)
         return { ok: false, problem: `belongs to the app '${printable(parsed.data.app)}', not '${app}'` };
@@ -20312,13 +20410,24 @@ async function writeStateAndAudit(remote, paths, state, auditLines) {
     throw new HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
 }
 async function audit(remote, paths, record) {
-    await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
+    await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', {
+        stdin: `${JSON.stringify(record)}\n`,
+    });
 }
 /**
  * The phases that take a lock (the callers of openSessions) and the placeholders a lock shows for
  * a version it does not name yet: a lock's owner is read back with these, like the state.
  */
-const LOCK_PHASES = ['deploy', 'promote', 'rollback', 'upgrade', 'prune', 'monitor canary', 'monitor ramp', 'monitor post-promotion'];
+const LOCK_PHASES = [
+    'deploy',
+    'promote',
+    'rollback',
+    'upgrade',
+    'prune',
+    'monitor canary',
+    'monitor ramp',
+    'monitor post-promotion',
+];
 const lockVersion = union([state_version, schemas_enum(['(canary)', '(previous)', '(maintenance)'])]);
 const lockOwnerFields = {
     token: schemas_string().max(100),
@@ -20327,13 +20436,23 @@ const lockOwnerFields = {
     version: lockVersion,
     phase: schemas_enum(LOCK_PHASES),
     time: state_time,
-    runUrl: schemas_string().max(300).regex(/^https?:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~%/-]*$/, 'a run URL').optional(),
+    runUrl: schemas_string()
+        .max(300)
+        .regex(/^https?:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~%/-]*$/, 'a run URL')
+        .optional(),
     job: jobId.optional(),
     jobToken: state_jobToken.optional(),
 };
 const lockOwnerSchema = object(lockOwnerFields);
 /** What each field an owner shows must be, for the flag that replaces one that is not. */
-const LOCK_OWNER_FORMS = { runId: 'a run id', actor: 'a user name', version: 'a version label', phase: 'a known phase', time: 'an ISO time', job: 'a job id' };
+const LOCK_OWNER_FORMS = {
+    runId: 'a run id',
+    actor: 'a user name',
+    version: 'a version label',
+    phase: 'a known phase',
+    time: 'an ISO time',
+    job: 'a job id',
+};
 /**
  * The owner file of a lock, read as data: each field with its pattern. A field that does not fit
  * is never passed on as it is: one that is shown (run, actor, version, phase, time, job) becomes a
@@ -20385,7 +20504,9 @@ class LockHeld extends errors_ConfigurationError {
     ageSeconds;
     stale;
     constructor(host, owner, ageSeconds, stale) {
-        const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})` : '';
+        const who = owner
+            ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})`
+            : '';
         super(!owner
             ? // No owner, no run to wait for or to find dead: an operator's stop sign until someone says otherwise.
                 `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`
@@ -20467,7 +20588,10 @@ function parseIncludeHeader(content) {
 function parseStatus(text) {
     try {
         const value = JSON.parse(text);
-        if (!value.weights || typeof value.weights.blue !== 'number' || typeof value.weights.green !== 'number' || typeof value.generation !== 'string')
+        if (!value.weights ||
+            typeof value.weights.blue !== 'number' ||
+            typeof value.weights.green !== 'number' ||
+            typeof value.generation !== 'string')
             return null;
         return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
     }
@@ -20502,7 +20626,18 @@ exit 0`;
 const CONFIRM_MS = 5000;
 /** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
 function helperArgs(site, weights, generation, nonceText) {
-    return [site.app, String(site.bluePort), String(site.greenPort), String(site.statusPort), site.splitKey, String(weights.blue), String(weights.green), generation, String(CONFIRM_MS), nonceText];
+    return [
+        site.app,
+        String(site.bluePort),
+        String(site.greenPort),
+        String(site.statusPort),
+        site.splitKey,
+        String(weights.blue),
+        String(weights.green),
+        generation,
+        String(CONFIRM_MS),
+        nonceText,
+    ];
 }
 /**
  * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
@@ -20515,7 +20650,14 @@ function switchCommand(control, site, weights, generation, before = [], after = 
     const record = writeArgs(before);
     const outcome = writeArgs(after);
     const key = nonce();
-    return shell_script('al-switch', SWITCH_SCRIPT, [key, ...record, ...outcome, ...control, 'switch', ...helperArgs(site, weights, generation, key)]);
+    return shell_script('al-switch', SWITCH_SCRIPT, [
+        key,
+        ...record,
+        ...outcome,
+        ...control,
+        'switch',
+        ...helperArgs(site, weights, generation, key),
+    ]);
 }
 function statusUrl(site) {
     return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
@@ -20568,21 +20710,29 @@ class NginxRouter {
         this.control = nginx_helper_nginxControl(nginx, confDir);
     }
     async setWeights(weights, options = {}) {
-        if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+        if (weights.blue + weights.green !== 100 ||
+            weights.blue < 0 ||
+            weights.green < 0 ||
+            !Number.isInteger(weights.blue) ||
+            !Number.isInteger(weights.green)) {
             throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
         }
         const generation = newGeneration(this.now());
         const after = options.after ?? [];
         let recorded = after.length > 0;
         let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
-        if (!argv && after.length > 0 && (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
+        if (!argv &&
+            after.length > 0 &&
+            (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
             recorded = false;
         if (!argv) {
             recorded = false;
             // A record too large to go inside the command is written first, on its own.
             for (const write of options.before ?? []) {
                 if (write.mode === 'append')
-                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, {
+                        stdin: write.content,
+                    });
                 else
                     await writeRemoteFile(this.remote, write.path, write.content);
             }
@@ -20608,7 +20758,13 @@ class NginxRouter {
         }
         const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
         const liveMs = live ? Number(live[1]) : Number.NaN;
-        return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, draining: Number(live?.[3] ?? 0), recorded };
+        return {
+            weights,
+            liveMs,
+            settledMs: live?.[2] ? Number(live[2]) : liveMs,
+            draining: Number(live?.[3] ?? 0),
+            recorded,
+        };
     }
     async getWeights() {
         const view = await this.inspect();
@@ -20662,7 +20818,11 @@ function checkHaproxySite(site, stateDir) {
         throw new errors_ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
 }
 function checkWeights(weights) {
-    if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+    if (weights.blue + weights.green !== 100 ||
+        weights.blue < 0 ||
+        weights.green < 0 ||
+        !Number.isInteger(weights.blue) ||
+        !Number.isInteger(weights.green)) {
         throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
     }
 }
@@ -20778,7 +20938,15 @@ function haproxyRecord(site, weights, generation) {
 function haproxySwitchCommand(site, weights, before = [], after = []) {
     if (!writeArgs([...before, ...after]))
         return null;
-    return shell_script('al-haproxy-switch', haproxy_SWITCH_SCRIPT, [nonce(), site.socket, site.backend, String(weights.blue), String(weights.green), ...writeArgs(before), ...writeArgs(after)]);
+    return shell_script('al-haproxy-switch', haproxy_SWITCH_SCRIPT, [
+        nonce(),
+        site.socket,
+        site.backend,
+        String(weights.blue),
+        String(weights.green),
+        ...writeArgs(before),
+        ...writeArgs(after),
+    ]);
 }
 /**
  * Prints the weights HAProxy serves (`weights BLUE GREEN`, or `unread REASON`), the status each
@@ -20819,7 +20987,9 @@ function parseHaproxyView(output) {
             health[probed[2]] = Number(probed[1]);
     }
     const same = !!served && !!file && file.weights.blue === served.blue && file.weights.green === served.green;
-    const live = served ? { weights: served, generation: same && file ? file.generation : `haproxy-${served.blue}-${served.green}` } : null;
+    const live = served
+        ? { weights: served, generation: same && file ? file.generation : `haproxy-${served.blue}-${served.green}` }
+        : null;
     return { live, file, health, unread };
 }
 function shares(blue, green) {
@@ -20845,7 +21015,11 @@ class HaproxyRouter {
     }
     async setWeights(weights, options = {}) {
         checkWeights(weights);
-        const record = { path: this.recordPath, content: haproxyRecord(this.site, weights, newGeneration(this.now())), mode: '644' };
+        const record = {
+            path: this.recordPath,
+            content: haproxyRecord(this.site, weights, newGeneration(this.now())),
+            mode: '644',
+        };
         const before = options.before ?? [];
         const after = options.after ?? [];
         let recorded = after.length > 0;
@@ -20858,7 +21032,9 @@ class HaproxyRouter {
             // A record too large to go inside the command is written first, on its own.
             for (const write of before) {
                 if (write.mode === 'append')
-                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                    await ssh_runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, {
+                        stdin: write.content,
+                    });
                 else
                     await writeRemoteFile(this.remote, write.path, write.content);
             }
@@ -20956,7 +21132,10 @@ function socketAccessFix(socket, user, group, mode) {
     const who = USER_NAME.test(user) ? user : 'DEPLOY_USER';
     if (group && group !== 'root' && groupMayWrite(mode))
         return { fix: `sudo usermod -aG ${quote(group)} ${who} (the next SSH login of ${who} has it)` };
-    return { fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`, kind: 'configuration' };
+    return {
+        fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`,
+        kind: 'configuration',
+    };
 }
 /**
  * What the deploy user lacks for the HAProxy router on a host, each with its fix: socat, the
@@ -20966,32 +21145,58 @@ function socketAccessFix(socket, user, group, mode) {
 function judgeHaproxy(facts, site, ports) {
     const user = USER_NAME.test(facts.user) ? facts.user : 'DEPLOY_USER';
     const found = [];
-    const reload = "then reload HAProxy (sudo systemctl reload haproxy)";
+    const reload = 'then reload HAProxy (sudo systemctl reload haproxy)';
     if (!facts.socat)
-        found.push({ problem: "socat is not installed (the HAProxy router sends HAProxy's runtime API commands through it)", fix: 'sudo apt-get install -y --no-install-recommends socat' });
+        found.push({
+            problem: "socat is not installed (the HAProxy router sends HAProxy's runtime API commands through it)",
+            fix: 'sudo apt-get install -y --no-install-recommends socat',
+        });
     if (facts.socket === 'missing') {
-        found.push({ problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`, fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`, kind: 'configuration' });
+        found.push({
+            problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`,
+            fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`,
+            kind: 'configuration',
+        });
         return found;
     }
     if (facts.socket === 'other') {
-        found.push({ problem: `${site.socket} is not a socket (haproxy-socket): name the path of HAProxy's stats socket`, fix: `correct haproxy-socket (the path in the stats socket line of HAProxy's configuration)`, kind: 'configuration' });
+        found.push({
+            problem: `${site.socket} is not a socket (haproxy-socket): name the path of HAProxy's stats socket`,
+            fix: `correct haproxy-socket (the path in the stats socket line of HAProxy's configuration)`,
+            kind: 'configuration',
+        });
         return found;
     }
     if (facts.socket === 'denied') {
-        found.push({ problem: `${user} may not use HAProxy's admin socket ${site.socket} (group ${facts.group || '?'}, mode ${facts.mode || '?'})`, ...socketAccessFix(site.socket, user, facts.group, facts.mode) });
+        found.push({
+            problem: `${user} may not use HAProxy's admin socket ${site.socket} (group ${facts.group || '?'}, mode ${facts.mode || '?'})`,
+            ...socketAccessFix(site.socket, user, facts.group, facts.mode),
+        });
         return found;
     }
     if (!facts.socat)
         return found;
     if (facts.unreachable) {
-        found.push({ problem: `HAProxy does not answer on its admin socket ${site.socket}: ${facts.unreachable}`, fix: 'start HAProxy (sudo systemctl start haproxy), or correct haproxy-socket', kind: 'configuration' });
+        found.push({
+            problem: `HAProxy does not answer on its admin socket ${site.socket}: ${facts.unreachable}`,
+            fix: 'start HAProxy (sudo systemctl start haproxy), or correct haproxy-socket',
+            kind: 'configuration',
+        });
         return found;
     }
     if (facts.level !== 'admin') {
-        found.push({ problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`, fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`, kind: 'configuration' });
+        found.push({
+            problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`,
+            fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`,
+            kind: 'configuration',
+        });
     }
     if (/no such backend/i.test(facts.blue)) {
-        found.push({ problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`, fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`, kind: 'configuration' });
+        found.push({
+            problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`,
+            fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`,
+            kind: 'configuration',
+        });
         return found;
     }
     for (const color of ['blue', 'green']) {
@@ -20999,8 +21204,16 @@ function judgeHaproxy(facts, site, ports) {
         if (/^\d+ \(initial \d+\)$/.test(answer))
             continue;
         found.push(/no such server/i.test(answer)
-            ? { problem: `backend ${site.backend} of HAProxy has no server named ${color}`, fix: `add 'server ${color} 127.0.0.1:${color === 'blue' ? ports.blue : ports.green} weight 0' to backend ${site.backend}, ${reload}`, kind: 'configuration' }
-            : { problem: `HAProxy did not give the weight of ${site.backend}/${color}: '${answer || '(no answer)'}'`, fix: `check backend ${site.backend} in HAProxy's configuration`, kind: 'configuration' });
+            ? {
+                problem: `backend ${site.backend} of HAProxy has no server named ${color}`,
+                fix: `add 'server ${color} 127.0.0.1:${color === 'blue' ? ports.blue : ports.green} weight 0' to backend ${site.backend}, ${reload}`,
+                kind: 'configuration',
+            }
+            : {
+                problem: `HAProxy did not give the weight of ${site.backend}/${color}: '${answer || '(no answer)'}'`,
+                fix: `check backend ${site.backend} in HAProxy's configuration`,
+                kind: 'configuration',
+            });
     }
     return found;
 }
@@ -21072,7 +21285,11 @@ const registry_routers = new Registry('router', 'router', {
         setup: ({ remote, host, app, deployUser }) => haproxySetup(remote, haproxySite(host, app), deployUser),
     },
 });
-const haproxySite = (host, app) => ({ app, socket: host.haproxySocket ?? '', backend: host.haproxyBackend ?? '' });
+const haproxySite = (host, app) => ({
+    app,
+    socket: host.haproxySocket ?? '',
+    backend: host.haproxyBackend ?? '',
+});
 /** Whether the router named drives nginx (the include, the switch helper): the doctor, the preflight and host-setup check nginx only then. */
 const registry_drivesNginx = (router) => (router ?? registry_DEFAULT_ROUTER) === 'nginx';
 /** What the router named needs on one host that it lacks, as the deploy user sees it ([] for a router that says nothing). */
@@ -21122,7 +21339,13 @@ function document_number(options = {}) {
             bounds.push(`at most ${options.max}`);
     }
     const range = bounds.join(' and ');
-    const form = [options.integer ? 'a whole number' : 'a number', range.startsWith('at ') ? `of ${range}` : range, options.unit ? `(${options.unit})` : ''].filter(Boolean).join(' ');
+    const form = [
+        options.integer ? 'a whole number' : 'a number',
+        range.startsWith('at ') ? `of ${range}` : range,
+        options.unit ? `(${options.unit})` : '',
+    ]
+        .filter(Boolean)
+        .join(' ');
     return leaf(form, (value) => {
         if (typeof value !== 'number' || !Number.isFinite(value))
             return false;
@@ -21163,15 +21386,25 @@ function mapping(shape, form = 'a mapping') {
 }
 /** A mapping another program writes (a later version may add keys): the keys of `shape` are checked, the others left out. */
 function openMapping(shape, form = 'a mapping') {
-    return object(shape, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show_show(issue.input)}` : undefined) });
+    return object(shape, {
+        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show_show(issue.input)}` : undefined),
+    });
 }
 /** A list of `min` (0 unless given) to `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
 function list(item, options) {
     const form = options.form ?? 'a list';
     const count = (input) => (Array.isArray(input) ? input.length : 'more');
-    return array(item, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show_show(issue.input)}` : undefined) })
-        .min(options.min ?? 0, { error: (issue) => (Array.isArray(issue.input) && issue.input.length === 0 ? `expected ${form}, got an empty list` : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`) })
-        .max(options.max, { error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}` });
+    return array(item, {
+        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show_show(issue.input)}` : undefined),
+    })
+        .min(options.min ?? 0, {
+        error: (issue) => Array.isArray(issue.input) && issue.input.length === 0
+            ? `expected ${form}, got an empty list`
+            : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`,
+    })
+        .max(options.max, {
+        error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}`,
+    });
 }
 /** The builders of a document's fields: `docField.mapping({ duration: docField.number({ min: 10 }).optional() })`. */
 const docField = { leaf, number: document_number, choice, boolean: document_boolean, text: document_text, mapping, openMapping, list };
@@ -21340,7 +21573,9 @@ const field = {
                 return options.required ? fail(ctx, `is required: ${options.form}`) : '';
             mask(raw);
             const problem = options.check?.(raw);
-            return problem ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`) : raw;
+            return problem
+                ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`)
+                : raw;
         });
     },
     /** A command template with `{placeholder}`s among `allowed`. */
@@ -21376,12 +21611,18 @@ function yamlDocument(raw, schema, form, ctx) {
         document = (0,dist/* parse */.qg)(raw);
     }
     catch (error) {
-        ctx.addIssue({ code: 'custom', message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}` });
+        ctx.addIssue({
+            code: 'custom',
+            message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}`,
+        });
         return undefined;
     }
     const parsed = schema.safeParse(document);
     if (!parsed.success) {
-        ctx.addIssue({ code: 'custom', message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}` });
+        ctx.addIssue({
+            code: 'custom',
+            message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}`,
+        });
         return undefined;
     }
     return { value: parsed.data };
@@ -21397,7 +21638,9 @@ function mask(secret) {
 }
 // ---------------------------------------------------------------------------------------------
 // Values that several actions share: same names, same forms, defined once.
-const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value) ? undefined : 'is not a PEM or OpenSSH private key';
+const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value)
+    ? undefined
+    : 'is not a PEM or OpenSSH private key';
 const webhookCheck = (value) => {
     let url;
     try {
@@ -21426,7 +21669,9 @@ const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item }
     'access-log': hostPath.optional(),
     // Behind router haproxy (checked by the router's own check, with the app, when the hosts are resolved).
     'haproxy-socket': hostPath.optional(),
-    'haproxy-backend': docField.text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME).optional(),
+    'haproxy-backend': docField
+        .text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME)
+        .optional(),
 }, 'user@host[:port] or a mapping {host, blue-port, …}'));
 const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
 const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
@@ -21441,14 +21686,25 @@ function parseNginxCommand(line) {
     return words;
 }
 function privateKeyField(required) {
-    return field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
+    return field.secret({
+        form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY',
+        required,
+        check: privateKeyCheck,
+    });
 }
 /** The hosts input, resolved into one settings object per host. */
 function hostsField(options = { required: true }) {
     return inputs_text((raw, ctx) => {
         if (raw === '')
             return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
-        const listed = raw.startsWith('-') || raw.startsWith('[') ? yamlDocument(raw, hostList, HOSTS_FORM, ctx) : { value: raw.split(/[\s,]+/).filter(Boolean).map((host) => ({ host })) };
+        const listed = raw.startsWith('-') || raw.startsWith('[')
+            ? yamlDocument(raw, hostList, HOSTS_FORM, ctx)
+            : {
+                value: raw
+                    .split(/[\s,]+/)
+                    .filter(Boolean)
+                    .map((host) => ({ host })),
+            };
         if (!listed)
             return NEVER;
         const items = listed.value;
@@ -21503,10 +21759,23 @@ const hostSettingInputs = {
     }),
     'insecure-skip-host-key-check': field.boolean(false),
     'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
+    app: field.string({
+        form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)',
+        pattern: APP_NAME,
+        required: true,
+        max: 40,
+    }),
     'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-    'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
-    'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
+    'state-dir': field.string({
+        form: "a directory on the host (absolute, or relative to the SSH user's home), without ..",
+        pattern: HOST_PATH,
+        default: '/var/lib/agent-loop',
+    }),
+    'nginx-conf-dir': field.string({
+        form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d',
+        pattern: HOST_PATH,
+        default: '/etc/nginx/conf.d',
+    }),
     'nginx-command': inputs_text((raw, ctx) => {
         try {
             return parseNginxCommand(raw === '' ? 'nginx' : raw);
@@ -21518,14 +21787,26 @@ const hostSettingInputs = {
     'nginx-status-port': field.port(8099),
     'blue-port': field.port(8001),
     'green-port': field.port(8002),
-    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
-    'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
+    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: "seconds to wait for another run's lock" }),
+    'lock-stale-seconds': field.integer({
+        min: 10,
+        max: 86400,
+        default: 30,
+        unit: "seconds without a sign of life after which a lock's run counts as dead",
+    }),
     'break-stale-lock': field.boolean(true),
     // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
     'take-over-lock': field.boolean(false),
     'repair-state': field.boolean(false),
-    'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
-    environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
+    'slack-webhook-url': field.secret({
+        form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)',
+        check: webhookCheck,
+    }),
+    environment: field.string({
+        form: 'an environment name such as production',
+        pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+        default: 'production',
+    }),
 };
 /**
  * The access log the canary is judged from, one default everywhere: host-setup prepares this file
@@ -21536,7 +21817,12 @@ const hostSettingInputs = {
  */
 const inputs_DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
 /** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
-const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: inputs_DEFAULT_ACCESS_LOG, max: 512 });
+const accessLogInput = field.string({
+    form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)",
+    pattern: HOST_PATH,
+    default: inputs_DEFAULT_ACCESS_LOG,
+    max: 512,
+});
 
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/host-inputs.ts
 
@@ -21606,17 +21892,41 @@ const hostSetupInputs = {
     router: hostInputs.router,
     // Setup defines this app's split variable before its first deploy; the doctor checks its server
     // block (its proxy_pass and access_log lines) from nginx -T.
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40), or empty', pattern: APP_NAME, max: 40 }),
-    'deploy-user': field.string({ form: 'the deploy user on the hosts: a lower-case user name such as deploy', pattern: USER_NAME, max: 32 }),
+    app: field.string({
+        form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40), or empty',
+        pattern: APP_NAME,
+        max: 40,
+    }),
+    'deploy-user': field.string({
+        form: 'the deploy user on the hosts: a lower-case user name such as deploy',
+        pattern: USER_NAME,
+        max: 32,
+    }),
     'state-dir': hostInputs['state-dir'],
     'nginx-conf-dir': hostInputs['nginx-conf-dir'],
     'nginx-command': hostInputs['nginx-command'],
-    'access-log': field.string({ form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none', pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/, default: inputs_DEFAULT_ACCESS_LOG }),
-    'switch-helper': field.string({ form: 'an absolute path whose file name is agent-loop-nginx (or agent-loop-nginx-SUFFIX), in a directory only root may write, e.g. /usr/local/sbin/agent-loop-nginx', pattern: /^(?!.*(?:^|\/)\.\.(?:\/|$))\/(?:[A-Za-z0-9._-]+\/)*agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/, default: nginx_helper_SWITCH_HELPER_PATH }),
-    'sudoers-file': field.string({ form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop', pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/, default: '/etc/sudoers.d/agent-loop' }),
+    'access-log': field.string({
+        form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none',
+        pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/,
+        default: inputs_DEFAULT_ACCESS_LOG,
+    }),
+    'switch-helper': field.string({
+        form: 'an absolute path whose file name is agent-loop-nginx (or agent-loop-nginx-SUFFIX), in a directory only root may write, e.g. /usr/local/sbin/agent-loop-nginx',
+        pattern: /^(?!.*(?:^|\/)\.\.(?:\/|$))\/(?:[A-Za-z0-9._-]+\/)*agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/,
+        default: nginx_helper_SWITCH_HELPER_PATH,
+    }),
+    'sudoers-file': field.string({
+        form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop',
+        pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/,
+        default: '/etc/sudoers.d/agent-loop',
+    }),
 };
 /** The host inputs host-setup does not take read as a deploy reads them when not given (the ports). */
-const DEFAULT_PORTS = { bluePort: hostInputs['blue-port'].parse(''), greenPort: hostInputs['green-port'].parse(''), nginxStatusPort: hostInputs['nginx-status-port'].parse('') };
+const DEFAULT_PORTS = {
+    bluePort: hostInputs['blue-port'].parse(''),
+    greenPort: hostInputs['green-port'].parse(''),
+    nginxStatusPort: hostInputs['nginx-status-port'].parse(''),
+};
 /**
  * Each host's set-up plan (the deploy user, its folders, nginx as root runs it), its per-host
  * overrides applied, and the host as a deploy sees it (`host`: what the router checks and the
@@ -21626,7 +21936,9 @@ function hostSetupPlans(inputs) {
     errors_requireInput(inputs.phase !== 'setup' || inputs['deploy-user'] !== '', 'deploy-user', 'is required for phase setup: the user the deploy actions log in as, e.g. deploy');
     errors_requireInput(inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '', 'ssh-known-hosts', 'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`');
     // host-setup writes the rule for nginx itself: a leading sudo (as deploys use it) is dropped.
-    const nginx = inputs['nginx-command'][0] === 'sudo' ? inputs['nginx-command'].slice(1).filter((word, index) => !(index === 0 && word.startsWith('-'))) : inputs['nginx-command'];
+    const nginx = inputs['nginx-command'][0] === 'sudo'
+        ? inputs['nginx-command'].slice(1).filter((word, index) => !(index === 0 && word.startsWith('-')))
+        : inputs['nginx-command'];
     errors_requireInput(nginx.length > 0 && HOST_PATH.test(nginx[0]), 'nginx-command', 'expected the nginx command line, e.g. nginx or /usr/sbin/nginx -p /opt/nginx/');
     const router = registry_routers.get(inputs.router);
     // Another router's settings are the app's (HAProxy's backend): without the app there is nothing to check them against.
@@ -21707,7 +22019,12 @@ if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/
  * split variable and writes the access log (a helper too old to know the verb says nothing).
  */
 function preflightCommand(stateDir, includeDir, nginx, server, withNginx = true) {
-    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...(withNginx ? nginxControl(nginx, includeDir) : [])]);
+    return script('al-preflight', PREFLIGHT_SCRIPT, [
+        stateDir,
+        includeDir,
+        ...inspectArgs(server),
+        ...(withNginx ? nginxControl(nginx, includeDir) : []),
+    ]);
 }
 /** The `key=value` lines a host script prints: every value of a key, and the first one. */
 function keyValues(output) {
@@ -21782,12 +22099,16 @@ async function preflight(remote, stateDir, includeDir, nginx, limits, server, ro
     const withNginx = drivesNginx(router?.name);
     const [result, routerMissing] = await Promise.all([
         remote.run(preflightCommand(stateDir, includeDir, nginx, server, withNginx), { timeoutMs: 60_000 }),
-        router && !withNginx ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+        router && !withNginx
+            ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
+            : Promise.resolve([]),
     ]);
     const facts = parsePreflight(result.stdout);
     const problems = judgePreflight(facts, limits, includeDir, nginx);
     // A prerequisite the doctor knows how to fix comes with its command.
-    const missing = problems.length > 0 ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => []) : routerMissing;
+    const missing = problems.length > 0
+        ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => [])
+        : routerMissing;
     if (problems.length > 0) {
         if (missing.some((item) => item.kind !== 'configuration'))
             throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
@@ -21834,23 +22155,38 @@ elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable;
 else echo log=absent; fi`;
 function doctorCommand(target) {
     const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
-    const nginx = registry_drivesNginx(target.router?.name) ? [String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)] : ['0'];
-    return shell_script('al-doctor', preflight_DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, ...nginx]);
+    const nginx = registry_drivesNginx(target.router?.name)
+        ? [String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]
+        : ['0'];
+    return shell_script('al-doctor', preflight_DOCTOR_SCRIPT, [
+        target.stateDir,
+        target.includeDir,
+        target.accessLog,
+        app,
+        inspectLog,
+        ...nginx,
+    ]);
 }
 function parseDoctor(output) {
     const { values, first } = keyValues(output);
     return {
         user: first('user'),
         root: first('uid') === '0',
-        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
-        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
+        stateDir: (['writable', 'creatable'].includes(first('state'))
+            ? first('state')
+            : 'denied'),
+        includeDir: (['writable', 'missing'].includes(first('include'))
+            ? first('include')
+            : 'denied'),
         viaSudo: first('via_sudo') === 'yes',
         nginxFound: first('nginx_found') === 'yes',
         nginxInSbin: first('nginx_sbin'),
         nginxOk: first('nginx') === 'ok',
         nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
         curl: first('curl') === 'yes',
-        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
+        accessLog: (['readable', 'absent', 'denied'].includes(first('log'))
+            ? first('log')
+            : 'unchecked'),
         sudo: first('sudo') === 'yes',
         server: parseServerFacts(first('server')),
         serverUnknown: first('server_unknown'),
@@ -21868,76 +22204,139 @@ function judgeDoctor(facts, target) {
     const user = facts.user || 'DEPLOY_USER';
     const found = [];
     const helper = nginx_helper_switchHelperPath(target.nginx);
-    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
+    const nginxWords = target.nginx[0] === 'sudo'
+        ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1))
+        : [...target.nginx];
     const nginxLine = nginxWords.join(' ');
     const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? nginx_helper_SWITCH_HELPER_PATH}`;
     if (facts.stateDir === 'denied')
-        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+        found.push({
+            problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`,
+            fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}`,
+        });
     if (facts.nginxSkipped) {
         if (!facts.curl)
-            found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+            found.push({
+                problem: 'curl is not installed (the health checks run it on the host)',
+                fix: 'sudo apt-get install -y --no-install-recommends curl',
+            });
         if (facts.accessLog === 'denied')
             found.push(accessLogFix(user, target.accessLog));
         return found;
     }
     if (facts.includeDir === 'missing')
-        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
+        found.push({
+            problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`,
+            fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}`,
+        });
     if (!facts.curl)
-        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+        found.push({
+            problem: 'curl is not installed (the health checks run it on the host)',
+            fix: 'sudo apt-get install -y --no-install-recommends curl',
+        });
     const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
     if (helper) {
         if (!facts.root && facts.includeDir === 'writable') {
-            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
+            found.push({
+                problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`,
+                fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)`,
+            });
         }
         if (!facts.nginxFound)
-            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
+            found.push({
+                problem: `the nginx helper ${helper} is not installed`,
+                fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)`,
+            });
         else if (!facts.nginxOk && privileged && !facts.root)
-            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
+            found.push({
+                problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`,
+                fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)`,
+            });
         else if (!facts.nginxOk)
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
+            found.push({
+                problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`,
+                fix: `fix the configuration until 'sudo ${helper} check' passes`,
+                kind: 'configuration',
+            });
     }
     else if (!facts.root && facts.viaSudo) {
-        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
+        found.push({
+            problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`,
+            fix: setUp,
+        });
     }
     else if (!facts.nginxFound) {
         found.push(facts.nginxInSbin
-            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
-            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
+            ? {
+                problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`,
+                fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp,
+            }
+            : {
+                problem: `nginx ('${nginxWords[0]}') is not installed`,
+                fix: 'sudo apt-get install -y --no-install-recommends nginx',
+            });
     }
     else if (!facts.nginxOk) {
         if (privileged && !facts.root)
-            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
+            found.push({
+                problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`,
+                fix: setUp,
+            });
         else
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
+            found.push({
+                problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`,
+                fix: `fix the configuration until '${nginxLine} -t' passes`,
+                kind: 'configuration',
+            });
     }
     else if (facts.includeDir === 'denied') {
-        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
+        found.push({
+            problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`,
+            fix: setUp,
+        });
     }
     // The server block, from nginx's own view of its configuration: the two lines the README asks for.
     if (target.app && facts.server) {
         const variable = `$${router_nginxName(target.app)}`;
         if (!facts.server.proxy)
-            found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
+            found.push({
+                problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`,
+                fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx`,
+            });
         if (facts.server.log === false)
-            found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
+            found.push({
+                problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`,
+                fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx`,
+            });
     }
     else if (target.app && facts.serverUnknown) {
-        found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? nginx_helper_SWITCH_HELPER_PATH})` });
+        found.push({
+            problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`,
+            fix: `run host-setup again (it updates ${helper ?? nginx_helper_SWITCH_HELPER_PATH})`,
+        });
     }
     if (facts.accessLog === 'denied')
         found.push(accessLogFix(user, target.accessLog));
     return found;
 }
-const accessLogFix = (user, accessLog) => ({ problem: `${user} cannot read the access log ${accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(accessLog)} (or run host-setup with access-log ${accessLog})` });
+const accessLogFix = (user, accessLog) => ({
+    problem: `${user} cannot read the access log ${accessLog} (access-log)`,
+    fix: `sudo setfacl -m u:${q(user)}:r ${q(accessLog)} (or run host-setup with access-log ${accessLog})`,
+});
 function formatPrerequisites(host, missing) {
-    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
+    return [
+        `${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`,
+        ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`),
+    ].join('\n');
 }
 /** Runs the doctor on a connected host; returns what is missing (empty when ready): the host's, then the router's own when it is not nginx. */
 async function doctor(remote, target) {
     const router = target.router;
     const [result, routerMissing] = await Promise.all([
         remote.run(doctorCommand(target), { timeoutMs: 60_000 }),
-        router && !registry_drivesNginx(router.name) ? registry_routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+        router && !registry_drivesNginx(router.name)
+            ? registry_routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
+            : Promise.resolve([]),
     ]);
     return [...judgeDoctor(parseDoctor(result.stdout), target), ...routerMissing];
 }
@@ -21988,7 +22387,11 @@ function doctorOutcome(labels, results) {
             outcome.ready.push(label);
         }
     });
-    const rows = Object.entries(outcome.report).flatMap(([host, items]) => Array.isArray(items) ? (items.length === 0 ? [[host, 'nothing: ready', '']] : items.map((item) => [host, item.problem, markdownCode(item.fix)])) : [[host, 'could not be checked', items.error]]);
+    const rows = Object.entries(outcome.report).flatMap(([host, items]) => Array.isArray(items)
+        ? items.length === 0
+            ? [[host, 'nothing: ready', '']]
+            : items.map((item) => [host, item.problem, markdownCode(item.fix)])
+        : [[host, 'could not be checked', items.error]]);
     outcome.summary = ['## Host doctor', '', table(['host', 'missing', 'fix'], rows), ''].join('\n');
     return outcome;
 }
@@ -22015,7 +22418,10 @@ function setupOutcome(labels, results, plan) {
     const changed = reports.reduce((sum, report) => sum + report.items.filter((item) => item.outcome === 'changed').length, 0);
     const nginxPath = reports.find((report) => report.nginxPath)?.nginxPath ?? '';
     const nginxCommand = nginxPath ? deployNginxCommand(plan.switchHelper) : '';
-    const rows = reports.flatMap((report) => [...(report.fatal ? [[report.host, 'failed', report.fatal]] : []), ...report.items.map((item) => [report.host, item.outcome, item.what])]);
+    const rows = reports.flatMap((report) => [
+        ...(report.fatal ? [[report.host, 'failed', report.fatal]] : []),
+        ...report.items.map((item) => [report.host, item.outcome, item.what]),
+    ]);
     const summary = [
         '## Host set-up',
         '',
@@ -22045,7 +22451,12 @@ function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
         ...(inputs.router ? { router: inputs.router } : {}),
         splitKey: inputs['split-key'],
         connect: connectOptions(inputs),
-        lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'], takeOver: inputs['take-over-lock'] },
+        lock: {
+            waitSeconds: inputs['lock-wait-seconds'],
+            staleSeconds: inputs['lock-stale-seconds'],
+            breakStale: inputs['break-stale-lock'],
+            takeOver: inputs['take-over-lock'],
+        },
         maxParallel: inputs['max-parallel'],
         run,
         clock,
@@ -22085,10 +22496,22 @@ async function run(read) {
         const onHost = (task) => onEachHost(hosts, inputs['max-parallel'], { ...connectOptions(inputs), warn: logger.warn }, (remote, host) => task(remote, host.plan, host.host));
         const labels = hosts.map((host) => host.target.label);
         if (inputs.phase === 'doctor') {
-            const outcome = doctorOutcome(labels, await onHost((remote, plan, host) => doctor(remote, { stateDir: plan.stateDir, includeDir: plan.includeDir, nginx: plan.nginx, accessLog: plan.accessLog, app: inputs.app, router: { name: inputs.router, host, app: inputs.app } })));
+            const outcome = doctorOutcome(labels, await onHost((remote, plan, host) => doctor(remote, {
+                stateDir: plan.stateDir,
+                includeDir: plan.includeDir,
+                nginx: plan.nginx,
+                accessLog: plan.accessLog,
+                app: inputs.app,
+                router: { name: inputs.router, host, app: inputs.app },
+            })));
             for (const label of outcome.ready)
                 logger.info(`${label}: ready`);
-            setOutputs({ [Outputs.Report]: JSON.stringify(outcome.report), [Outputs.Missing]: outcome.missing, [Outputs.Changed]: 0, [Outputs.NginxCommand]: '' });
+            setOutputs({
+                [Outputs.Report]: JSON.stringify(outcome.report),
+                [Outputs.Missing]: outcome.missing,
+                [Outputs.Changed]: 0,
+                [Outputs.NginxCommand]: '',
+            });
             await writeSummary(outcome.summary);
             if (outcome.problems.length > 0)
                 throw new errors_ConfigurationError(outcome.problems.join('\n'));

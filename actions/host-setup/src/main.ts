@@ -28,15 +28,35 @@ export function readSettings(read?: InputReader) {
 export async function run(read?: InputReader): Promise<void> {
   await action.runAction(async () => {
     const { inputs, hosts } = readSettings(read);
-    const onHost = <R>(task: (remote: Remote, plan: HostSetupPlan, host: HostSpec) => Promise<R>) => onEachHost(hosts, inputs['max-parallel'], { ...connectOptions(inputs), warn: action.logger.warn }, (remote, host) => task(remote, host.plan, host.host));
+    const onHost = <R>(task: (remote: Remote, plan: HostSetupPlan, host: HostSpec) => Promise<R>) =>
+      onEachHost(
+        hosts,
+        inputs['max-parallel'],
+        { ...connectOptions(inputs), warn: action.logger.warn },
+        (remote, host) => task(remote, host.plan, host.host),
+      );
     const labels = hosts.map((host) => host.target.label);
     if (inputs.phase === 'doctor') {
       const outcome = doctorOutcome(
         labels,
-        await onHost((remote, plan, host) => doctor(remote, { stateDir: plan.stateDir, includeDir: plan.includeDir, nginx: plan.nginx, accessLog: plan.accessLog, app: inputs.app, router: { name: inputs.router, host, app: inputs.app } })),
+        await onHost((remote, plan, host) =>
+          doctor(remote, {
+            stateDir: plan.stateDir,
+            includeDir: plan.includeDir,
+            nginx: plan.nginx,
+            accessLog: plan.accessLog,
+            app: inputs.app,
+            router: { name: inputs.router, host, app: inputs.app },
+          }),
+        ),
       );
       for (const label of outcome.ready) action.logger.info(`${label}: ready`);
-      action.setOutputs({ [Outputs.Report]: JSON.stringify(outcome.report), [Outputs.Missing]: outcome.missing, [Outputs.Changed]: 0, [Outputs.NginxCommand]: '' });
+      action.setOutputs({
+        [Outputs.Report]: JSON.stringify(outcome.report),
+        [Outputs.Missing]: outcome.missing,
+        [Outputs.Changed]: 0,
+        [Outputs.NginxCommand]: '',
+      });
       await action.writeSummary(outcome.summary);
       if (outcome.problems.length > 0) throw new ConfigurationError(outcome.problems.join('\n'));
       return;
@@ -48,7 +68,8 @@ export async function run(read?: InputReader): Promise<void> {
       labels,
       await onHost(async (remote, plan, host) => {
         const report = await setupHost(remote, plan, (nginx) => helperFile({ includeDir: plan.includeDir, nginx }));
-        if (routerSetup && !report.fatal) report.items.push(...(await routerSetup({ remote, host, app: inputs.app, deployUser: plan.deployUser })));
+        if (routerSetup && !report.fatal)
+          report.items.push(...(await routerSetup({ remote, host, app: inputs.app, deployUser: plan.deployUser })));
         return report;
       }),
       hosts[0]!.plan,
@@ -62,7 +83,12 @@ export async function run(read?: InputReader): Promise<void> {
     });
     await action.writeSummary(outcome.summary);
     const { problems, changed, nginxCommand } = outcome;
-    if (problems.length > 0) throw new ConfigurationError(`host set-up left ${problems.length} thing${problems.length === 1 ? '' : 's'} to do:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
-    action.logger.info(`host set-up done: ${changed} change(s); deploy with ${nginxCommand ? `nginx-command: ${nginxCommand}` : `router: ${inputs.router}`}`);
+    if (problems.length > 0)
+      throw new ConfigurationError(
+        `host set-up left ${problems.length} thing${problems.length === 1 ? '' : 's'} to do:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`,
+      );
+    action.logger.info(
+      `host set-up done: ${changed} change(s); deploy with ${nginxCommand ? `nginx-command: ${nginxCommand}` : `router: ${inputs.router}`}`,
+    );
   });
 }

@@ -8932,7 +8932,7 @@ function terminalJson(value) {
 function forMarkdown(text) {
     return showInvisible(text.replace(/\r\n|\r|\n/g, ' '))
         .replace(/[\\`*~[\]|$]|!(?=\[)|<(?=[A-Za-z/!?])|&(?=[#A-Za-z0-9])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\$&')
-        .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => (digits ? `${space}${digits}\\` : `${space}\\${marker}`))
+        .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space, marker, digits) => digits ? `${space}${digits}\\` : `${space}\\${marker}`)
         .replace(/:(?=\/\/)/g, '\\:')
         .replace(/\b(www)\./gi, '$1\\.')
         .replace(/@(?=[A-Za-z0-9])/g, '@\u200d')
@@ -8982,7 +8982,11 @@ function markdownLink(label, url) {
 }
 const cell = (value) => (value instanceof Markdown ? value.text : forMarkdown(value));
 function table(header, rows) {
-    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
+    return [
+        `| ${header.join(' | ')} |`,
+        `| ${header.map(() => '---').join(' | ')} |`,
+        ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
+    ].join('\n');
 }
 /** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */
 const hostCell = (label) => markdownCode(label);
@@ -9196,7 +9200,9 @@ async function runAction(body) {
             runner_runner.setFailed(forLog(errors_errorMessage(error)));
             // An error that knows a plain re-run cannot help (a torn state file) says what will.
             const remedy = error instanceof Error ? error.remedy : undefined;
-            await failureSummary(errors_errorMessage(error), typeof remedy === 'string' ? remedy : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
+            await failureSummary(errors_errorMessage(error), typeof remedy === 'string'
+                ? remedy
+                : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
         }
     }
 }
@@ -18890,7 +18896,16 @@ const otherColor = (color) => (color === 'blue' ? 'green' : 'blue');
  * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
  * chosen by name.
  */
-const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'];
+const RELEASE_STATUSES = [
+    'deploying',
+    'canary',
+    'live',
+    'superseded',
+    'failed',
+    'rejected',
+    'rolled-back',
+    'cancelled',
+];
 const BAD = (/* unused pure expression or super */ null && (['failed', 'rejected', 'rolled-back', 'cancelled']));
 const isRejected = (release) => BAD.includes(release.status);
 
@@ -18977,7 +18992,10 @@ function hostName(host, port) {
     return port === 22 ? name : `[${name}]:${port}`;
 }
 function globToRegExp(pattern) {
-    const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+    const escaped = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replaceAll('*', '.*')
+        .replaceAll('?', '.');
     return new RegExp(`^${escaped}$`, 'i');
 }
 function matchesHashed(pattern, name) {
@@ -19040,7 +19058,9 @@ function renderTemplate(template, values) {
     return template.replace(/\{([a-z][a-z-]*)\}/g, (match, name) => {
         const value = values[name];
         if (value === undefined)
-            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values).map((k) => `{${k}}`).join(' ')}`);
+            throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values)
+                .map((k) => `{${k}}`)
+                .join(' ')}`);
         return quote(value);
     });
 }
@@ -19198,7 +19218,14 @@ async function ssh_connect(target, options) {
                 }, timeoutMs);
             });
             try {
-                const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true, onChannel: (opened) => (channel = opened) }), timeout]);
+                const result = await Promise.race([
+                    ssh.execCommand(command, {
+                        stdin: runOptions.stdin,
+                        noTrim: true,
+                        onChannel: (opened) => (channel = opened),
+                    }),
+                    timeout,
+                ]);
                 return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
             }
             finally {
@@ -19256,8 +19283,10 @@ const colorSchema = schemas_enum(COLORS);
 const state_version = schemas_string().regex(VERSION, 'a version label');
 const state_image = schemas_string().regex(IMAGE_REF, 'an image reference');
 const imageOrEmpty = union([literal(''), state_image]);
-// eslint-disable-next-line no-control-regex
-const plainText = (max) => schemas_string().max(max).regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
+const plainText = (max) => schemas_string()
+    .max(max)
+    // eslint-disable-next-line no-control-regex
+    .regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
 const runId = schemas_string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
 const actor = schemas_string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
 const state_time = schemas_string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
@@ -19303,7 +19332,12 @@ const releaseSchema = object({
      * The runtime it was started with. Only its shape is checked here: what its options may be is
      * the runtime's, checked with the runtime inputs' own fields when a rollback builds it.
      */
-    runtime: object({ name: schemas_string().max(100), options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()])).refine((options) => Object.keys(options).length <= 20, 'at most 20 options') }).optional(),
+    runtime: object({
+        name: schemas_string().max(100),
+        options: record(schemas_string().max(100), union([schemas_string().max(64 * 1024), schemas_number()]))
+            .refine((options) => Object.keys(options).length <= 20, 'at most 20 options'),
+    })
+        .optional(),
 });
 const canarySchema = object({
     color: colorSchema,
@@ -19314,7 +19348,8 @@ const canarySchema = object({
     runId,
     release: schemas_string().optional(),
     /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
-    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) }).optional(),
+    logMark: object({ path: schemas_string().max(1024), inode: schemas_string().regex(/^\d{1,20}$/), offset: schemas_number().int().min(0) })
+        .optional(),
 });
 /**
  * A traffic change in flight, written before nginx is touched and cleared once the outcome is
@@ -19333,7 +19368,11 @@ const pendingSchema = object({
     /** The job that made the change, and its token: a post step settles only its own job's change. */
     job: jobId.optional(),
     jobToken: state_jobToken.optional(),
-    commit: object({ active: colorSchema.nullable(), canary: canarySchema.nullable(), releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })) }),
+    commit: object({
+        active: colorSchema.nullable(),
+        canary: canarySchema.nullable(),
+        releases: array(object({ id: schemas_string(), status: schemas_enum(RELEASE_STATUSES) })),
+    }),
 });
 const appStateSchema = object({
     schema: union([literal(1), literal(2)]),
@@ -19354,7 +19393,17 @@ function oneLine(text) {
 const HISTORY_LIMIT = 200;
 const RELEASE_LIMIT = 50;
 function emptyState(app, now) {
-    return { schema: 2, app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
+    return {
+        schema: 2,
+        app,
+        active: null,
+        colors: {},
+        canary: null,
+        releases: [],
+        pending: null,
+        history: [],
+        updatedAt: now,
+    };
 }
 function withHistory(state, entry) {
     return { ...state, history: [...state.history, entry].slice(-HISTORY_LIMIT), updatedAt: entry.time };
@@ -19368,7 +19417,10 @@ function addRelease(state, release) {
 function updateRelease(state, id, change) {
     if (!id)
         return state;
-    return { ...state, releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)) };
+    return {
+        ...state,
+        releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)),
+    };
 }
 /** The release serving all (or, during a canary, most) traffic. */
 function liveRelease(state) {
@@ -19398,26 +19450,58 @@ function migrateState(state) {
             continue;
         if (entry.action === 'deploy') {
             const first = entry.outcome === 'success' && !liveRelease(next);
-            const status = entry.outcome === 'success' ? (first ? 'live' : 'canary') : entry.outcome === 'cancelled' ? 'cancelled' : 'failed';
-            next = addRelease(next, { id: newReleaseId(), version: entry.version, image: entry.image, color: entry.color, runId: entry.runId, deployedAt: entry.time, status, servedAt: first ? entry.time : null, restoredAt: null, endedAt: null, note: 'rebuilt from the history' });
+            const status = entry.outcome === 'success'
+                ? first
+                    ? 'live'
+                    : 'canary'
+                : entry.outcome === 'cancelled'
+                    ? 'cancelled'
+                    : 'failed';
+            next = addRelease(next, {
+                id: newReleaseId(),
+                version: entry.version,
+                image: entry.image,
+                color: entry.color,
+                runId: entry.runId,
+                deployedAt: entry.time,
+                status,
+                servedAt: first ? entry.time : null,
+                restoredAt: null,
+                endedAt: null,
+                note: 'rebuilt from the history',
+            });
         }
         else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
             const previous = liveRelease(next);
             const target = find(entry.version);
             if (previous && previous.id !== target?.id)
-                next = updateRelease(next, previous.id, { status: entry.action === 'promote' ? 'superseded' : 'rolled-back', endedAt: entry.time });
+                next = updateRelease(next, previous.id, {
+                    status: entry.action === 'promote' ? 'superseded' : 'rolled-back',
+                    endedAt: entry.time,
+                });
             for (const release of next.releases)
                 if (release.status === 'canary' && release.id !== target?.id)
                     next = updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
             if (target)
-                next = updateRelease(next, target.id, { status: 'live', servedAt: target.servedAt ?? entry.time, ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}) });
+                next = updateRelease(next, target.id, {
+                    status: 'live',
+                    servedAt: target.servedAt ?? entry.time,
+                    ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}),
+                });
         }
     }
     return next;
 }
 function state_statePaths(stateDir, app) {
     const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
-    return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort`, hold: `${dir}/hold` };
+    return {
+        dir,
+        state: `${dir}/state.json`,
+        lock: `${dir}/lock`,
+        audit: `${dir}/audit.log`,
+        abort: `${dir}/abort`,
+        hold: `${dir}/hold`,
+    };
 }
 /**
  * Shell that writes files whose contents come as arguments, in one command (one SSH round trip).
@@ -19579,7 +19663,9 @@ async function readRemoteFile(remote, path) {
     return output.slice(0, newline) === 'present' ? output.slice(newline + 1) : null;
 }
 async function writeRemoteFile(remote, path, content) {
-    await ssh_runChecked(remote, state_commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, { stdin: content });
+    await ssh_runChecked(remote, state_commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, {
+        stdin: content,
+    });
 }
 /** A state file that cannot be read as one: torn, hand-edited, or not ours. */
 class StateUnreadable extends errors_HostError {
@@ -19605,7 +19691,10 @@ function parseState(text, app) {
     const parsed = appStateSchema.safeParse(document);
     if (!parsed.success) {
         const issue = parsed.error.issues[0];
-        return { ok: false, problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}` };
+        return {
+            ok: false,
+            problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}`,
+        };
     }
     if (parsed.data.app !== app)
         return { ok: false, problem: `belongs to the app '${show_printable(parsed.data.app)}', not '${app}'` };
@@ -19661,13 +19750,24 @@ async function writeStateAndAudit(remote, paths, state, auditLines) {
     throw new errors_HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
 }
 async function audit(remote, paths, record) {
-    await runChecked(remote, state_commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
+    await runChecked(remote, state_commands.appendLine(paths.audit), 'writing the audit log', {
+        stdin: `${JSON.stringify(record)}\n`,
+    });
 }
 /**
  * The phases that take a lock (the callers of openSessions) and the placeholders a lock shows for
  * a version it does not name yet: a lock's owner is read back with these, like the state.
  */
-const LOCK_PHASES = ['deploy', 'promote', 'rollback', 'upgrade', 'prune', 'monitor canary', 'monitor ramp', 'monitor post-promotion'];
+const LOCK_PHASES = [
+    'deploy',
+    'promote',
+    'rollback',
+    'upgrade',
+    'prune',
+    'monitor canary',
+    'monitor ramp',
+    'monitor post-promotion',
+];
 const lockVersion = union([state_version, schemas_enum(['(canary)', '(previous)', '(maintenance)'])]);
 const lockOwnerFields = {
     token: schemas_string().max(100),
@@ -19676,13 +19776,23 @@ const lockOwnerFields = {
     version: lockVersion,
     phase: schemas_enum(LOCK_PHASES),
     time: state_time,
-    runUrl: schemas_string().max(300).regex(/^https?:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~%/-]*$/, 'a run URL').optional(),
+    runUrl: schemas_string()
+        .max(300)
+        .regex(/^https?:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~%/-]*$/, 'a run URL')
+        .optional(),
     job: jobId.optional(),
     jobToken: state_jobToken.optional(),
 };
 const lockOwnerSchema = object(lockOwnerFields);
 /** What each field an owner shows must be, for the flag that replaces one that is not. */
-const LOCK_OWNER_FORMS = { runId: 'a run id', actor: 'a user name', version: 'a version label', phase: 'a known phase', time: 'an ISO time', job: 'a job id' };
+const LOCK_OWNER_FORMS = {
+    runId: 'a run id',
+    actor: 'a user name',
+    version: 'a version label',
+    phase: 'a known phase',
+    time: 'an ISO time',
+    job: 'a job id',
+};
 /**
  * The owner file of a lock, read as data: each field with its pattern. A field that does not fit
  * is never passed on as it is: one that is shown (run, actor, version, phase, time, job) becomes a
@@ -19734,7 +19844,9 @@ class LockHeld extends errors_ConfigurationError {
     ageSeconds;
     stale;
     constructor(host, owner, ageSeconds, stale) {
-        const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})` : '';
+        const who = owner
+            ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})`
+            : '';
         super(!owner
             ? // No owner, no run to wait for or to find dead: an operator's stop sign until someone says otherwise.
                 `${host}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`
@@ -20033,8 +20145,15 @@ async function setupHost(remote, plan, helperFor) {
     const name = plan.nginx[0] ?? 'nginx';
     const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
     if (!located)
-        return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };
-    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), { timeoutMs: 120_000 });
+        return {
+            host: remote.label,
+            nginxPath: '',
+            items: [],
+            fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx`,
+        };
+    const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), {
+        timeoutMs: 120_000,
+    });
     const report = parseSetup(remote.label, result.stdout);
     report.nginxPath = located;
     if (result.code !== 0 && !report.fatal)
@@ -20157,7 +20276,9 @@ function nginx_helper_switchHelperPath(nginxCommand) {
  * or its text as `sh -c` with the host's include directory and nginx command.
  */
 function nginx_helper_nginxControl(nginxCommand, includeDir) {
-    return nginx_helper_switchHelperPath(nginxCommand) ? [...nginxCommand] : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
+    return nginx_helper_switchHelperPath(nginxCommand)
+        ? [...nginxCommand]
+        : shell_script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
 }
 /** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
 function helperFile(target) {
@@ -20467,7 +20588,10 @@ function parseIncludeHeader(content) {
 function parseStatus(text) {
     try {
         const value = JSON.parse(text);
-        if (!value.weights || typeof value.weights.blue !== 'number' || typeof value.weights.green !== 'number' || typeof value.generation !== 'string')
+        if (!value.weights ||
+            typeof value.weights.blue !== 'number' ||
+            typeof value.weights.green !== 'number' ||
+            typeof value.generation !== 'string')
             return null;
         return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
     }
@@ -20502,7 +20626,18 @@ exit 0`;
 const CONFIRM_MS = 5000;
 /** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
 function helperArgs(site, weights, generation, nonceText) {
-    return [site.app, String(site.bluePort), String(site.greenPort), String(site.statusPort), site.splitKey, String(weights.blue), String(weights.green), generation, String(CONFIRM_MS), nonceText];
+    return [
+        site.app,
+        String(site.bluePort),
+        String(site.greenPort),
+        String(site.statusPort),
+        site.splitKey,
+        String(weights.blue),
+        String(weights.green),
+        generation,
+        String(CONFIRM_MS),
+        nonceText,
+    ];
 }
 /**
  * The switch as one command. `before` (the write-ahead record) and `after` (the outcome) go inside
@@ -20515,7 +20650,14 @@ function switchCommand(control, site, weights, generation, before = [], after = 
     const record = writeArgs(before);
     const outcome = writeArgs(after);
     const key = nonce();
-    return shell_script('al-switch', SWITCH_SCRIPT, [key, ...record, ...outcome, ...control, 'switch', ...helperArgs(site, weights, generation, key)]);
+    return shell_script('al-switch', SWITCH_SCRIPT, [
+        key,
+        ...record,
+        ...outcome,
+        ...control,
+        'switch',
+        ...helperArgs(site, weights, generation, key),
+    ]);
 }
 function statusUrl(site) {
     return `http://127.0.0.1:${site.statusPort}${statusPath(site.app)}`;
@@ -20568,21 +20710,29 @@ class NginxRouter {
         this.control = nginx_helper_nginxControl(nginx, confDir);
     }
     async setWeights(weights, options = {}) {
-        if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+        if (weights.blue + weights.green !== 100 ||
+            weights.blue < 0 ||
+            weights.green < 0 ||
+            !Number.isInteger(weights.blue) ||
+            !Number.isInteger(weights.green)) {
             throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
         }
         const generation = newGeneration(this.now());
         const after = options.after ?? [];
         let recorded = after.length > 0;
         let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
-        if (!argv && after.length > 0 && (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
+        if (!argv &&
+            after.length > 0 &&
+            (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [])))
             recorded = false;
         if (!argv) {
             recorded = false;
             // A record too large to go inside the command is written first, on its own.
             for (const write of options.before ?? []) {
                 if (write.mode === 'append')
-                    await ssh_runChecked(this.remote, state_commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                    await ssh_runChecked(this.remote, state_commands.appendLine(write.path), `writing ${write.path}`, {
+                        stdin: write.content,
+                    });
                 else
                     await writeRemoteFile(this.remote, write.path, write.content);
             }
@@ -20608,7 +20758,13 @@ class NginxRouter {
         }
         const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
         const liveMs = live ? Number(live[1]) : Number.NaN;
-        return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, draining: Number(live?.[3] ?? 0), recorded };
+        return {
+            weights,
+            liveMs,
+            settledMs: live?.[2] ? Number(live[2]) : liveMs,
+            draining: Number(live?.[3] ?? 0),
+            recorded,
+        };
     }
     async getWeights() {
         const view = await this.inspect();
@@ -20662,7 +20818,11 @@ function checkHaproxySite(site, stateDir) {
         throw new errors_ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
 }
 function checkWeights(weights) {
-    if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+    if (weights.blue + weights.green !== 100 ||
+        weights.blue < 0 ||
+        weights.green < 0 ||
+        !Number.isInteger(weights.blue) ||
+        !Number.isInteger(weights.green)) {
         throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
     }
 }
@@ -20778,7 +20938,15 @@ function haproxyRecord(site, weights, generation) {
 function haproxySwitchCommand(site, weights, before = [], after = []) {
     if (!writeArgs([...before, ...after]))
         return null;
-    return shell_script('al-haproxy-switch', haproxy_SWITCH_SCRIPT, [nonce(), site.socket, site.backend, String(weights.blue), String(weights.green), ...writeArgs(before), ...writeArgs(after)]);
+    return shell_script('al-haproxy-switch', haproxy_SWITCH_SCRIPT, [
+        nonce(),
+        site.socket,
+        site.backend,
+        String(weights.blue),
+        String(weights.green),
+        ...writeArgs(before),
+        ...writeArgs(after),
+    ]);
 }
 /**
  * Prints the weights HAProxy serves (`weights BLUE GREEN`, or `unread REASON`), the status each
@@ -20819,7 +20987,9 @@ function parseHaproxyView(output) {
             health[probed[2]] = Number(probed[1]);
     }
     const same = !!served && !!file && file.weights.blue === served.blue && file.weights.green === served.green;
-    const live = served ? { weights: served, generation: same && file ? file.generation : `haproxy-${served.blue}-${served.green}` } : null;
+    const live = served
+        ? { weights: served, generation: same && file ? file.generation : `haproxy-${served.blue}-${served.green}` }
+        : null;
     return { live, file, health, unread };
 }
 function shares(blue, green) {
@@ -20845,7 +21015,11 @@ class HaproxyRouter {
     }
     async setWeights(weights, options = {}) {
         checkWeights(weights);
-        const record = { path: this.recordPath, content: haproxyRecord(this.site, weights, newGeneration(this.now())), mode: '644' };
+        const record = {
+            path: this.recordPath,
+            content: haproxyRecord(this.site, weights, newGeneration(this.now())),
+            mode: '644',
+        };
         const before = options.before ?? [];
         const after = options.after ?? [];
         let recorded = after.length > 0;
@@ -20858,7 +21032,9 @@ class HaproxyRouter {
             // A record too large to go inside the command is written first, on its own.
             for (const write of before) {
                 if (write.mode === 'append')
-                    await ssh_runChecked(this.remote, state_commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+                    await ssh_runChecked(this.remote, state_commands.appendLine(write.path), `writing ${write.path}`, {
+                        stdin: write.content,
+                    });
                 else
                     await writeRemoteFile(this.remote, write.path, write.content);
             }
@@ -20956,7 +21132,10 @@ function socketAccessFix(socket, user, group, mode) {
     const who = USER_NAME.test(user) ? user : 'DEPLOY_USER';
     if (group && group !== 'root' && groupMayWrite(mode))
         return { fix: `sudo usermod -aG ${quote(group)} ${who} (the next SSH login of ${who} has it)` };
-    return { fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`, kind: 'configuration' };
+    return {
+        fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`,
+        kind: 'configuration',
+    };
 }
 /**
  * What the deploy user lacks for the HAProxy router on a host, each with its fix: socat, the
@@ -20966,32 +21145,58 @@ function socketAccessFix(socket, user, group, mode) {
 function judgeHaproxy(facts, site, ports) {
     const user = USER_NAME.test(facts.user) ? facts.user : 'DEPLOY_USER';
     const found = [];
-    const reload = "then reload HAProxy (sudo systemctl reload haproxy)";
+    const reload = 'then reload HAProxy (sudo systemctl reload haproxy)';
     if (!facts.socat)
-        found.push({ problem: "socat is not installed (the HAProxy router sends HAProxy's runtime API commands through it)", fix: 'sudo apt-get install -y --no-install-recommends socat' });
+        found.push({
+            problem: "socat is not installed (the HAProxy router sends HAProxy's runtime API commands through it)",
+            fix: 'sudo apt-get install -y --no-install-recommends socat',
+        });
     if (facts.socket === 'missing') {
-        found.push({ problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`, fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`, kind: 'configuration' });
+        found.push({
+            problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`,
+            fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`,
+            kind: 'configuration',
+        });
         return found;
     }
     if (facts.socket === 'other') {
-        found.push({ problem: `${site.socket} is not a socket (haproxy-socket): name the path of HAProxy's stats socket`, fix: `correct haproxy-socket (the path in the stats socket line of HAProxy's configuration)`, kind: 'configuration' });
+        found.push({
+            problem: `${site.socket} is not a socket (haproxy-socket): name the path of HAProxy's stats socket`,
+            fix: `correct haproxy-socket (the path in the stats socket line of HAProxy's configuration)`,
+            kind: 'configuration',
+        });
         return found;
     }
     if (facts.socket === 'denied') {
-        found.push({ problem: `${user} may not use HAProxy's admin socket ${site.socket} (group ${facts.group || '?'}, mode ${facts.mode || '?'})`, ...socketAccessFix(site.socket, user, facts.group, facts.mode) });
+        found.push({
+            problem: `${user} may not use HAProxy's admin socket ${site.socket} (group ${facts.group || '?'}, mode ${facts.mode || '?'})`,
+            ...socketAccessFix(site.socket, user, facts.group, facts.mode),
+        });
         return found;
     }
     if (!facts.socat)
         return found;
     if (facts.unreachable) {
-        found.push({ problem: `HAProxy does not answer on its admin socket ${site.socket}: ${facts.unreachable}`, fix: 'start HAProxy (sudo systemctl start haproxy), or correct haproxy-socket', kind: 'configuration' });
+        found.push({
+            problem: `HAProxy does not answer on its admin socket ${site.socket}: ${facts.unreachable}`,
+            fix: 'start HAProxy (sudo systemctl start haproxy), or correct haproxy-socket',
+            kind: 'configuration',
+        });
         return found;
     }
     if (facts.level !== 'admin') {
-        found.push({ problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`, fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`, kind: 'configuration' });
+        found.push({
+            problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`,
+            fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`,
+            kind: 'configuration',
+        });
     }
     if (/no such backend/i.test(facts.blue)) {
-        found.push({ problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`, fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`, kind: 'configuration' });
+        found.push({
+            problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`,
+            fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`,
+            kind: 'configuration',
+        });
         return found;
     }
     for (const color of ['blue', 'green']) {
@@ -20999,8 +21204,16 @@ function judgeHaproxy(facts, site, ports) {
         if (/^\d+ \(initial \d+\)$/.test(answer))
             continue;
         found.push(/no such server/i.test(answer)
-            ? { problem: `backend ${site.backend} of HAProxy has no server named ${color}`, fix: `add 'server ${color} 127.0.0.1:${color === 'blue' ? ports.blue : ports.green} weight 0' to backend ${site.backend}, ${reload}`, kind: 'configuration' }
-            : { problem: `HAProxy did not give the weight of ${site.backend}/${color}: '${answer || '(no answer)'}'`, fix: `check backend ${site.backend} in HAProxy's configuration`, kind: 'configuration' });
+            ? {
+                problem: `backend ${site.backend} of HAProxy has no server named ${color}`,
+                fix: `add 'server ${color} 127.0.0.1:${color === 'blue' ? ports.blue : ports.green} weight 0' to backend ${site.backend}, ${reload}`,
+                kind: 'configuration',
+            }
+            : {
+                problem: `HAProxy did not give the weight of ${site.backend}/${color}: '${answer || '(no answer)'}'`,
+                fix: `check backend ${site.backend} in HAProxy's configuration`,
+                kind: 'configuration',
+            });
     }
     return found;
 }
@@ -21072,7 +21285,11 @@ const routers = new Registry('router', 'router', {
         setup: ({ remote, host, app, deployUser }) => haproxySetup(remote, haproxySite(host, app), deployUser),
     },
 });
-const haproxySite = (host, app) => ({ app, socket: host.haproxySocket ?? '', backend: host.haproxyBackend ?? '' });
+const haproxySite = (host, app) => ({
+    app,
+    socket: host.haproxySocket ?? '',
+    backend: host.haproxyBackend ?? '',
+});
 /** Whether the router named drives nginx (the include, the switch helper): the doctor, the preflight and host-setup check nginx only then. */
 const registry_drivesNginx = (router) => (router ?? DEFAULT_ROUTER) === 'nginx';
 /** What the router named needs on one host that it lacks, as the deploy user sees it ([] for a router that says nothing). */
@@ -21122,7 +21339,13 @@ function document_number(options = {}) {
             bounds.push(`at most ${options.max}`);
     }
     const range = bounds.join(' and ');
-    const form = [options.integer ? 'a whole number' : 'a number', range.startsWith('at ') ? `of ${range}` : range, options.unit ? `(${options.unit})` : ''].filter(Boolean).join(' ');
+    const form = [
+        options.integer ? 'a whole number' : 'a number',
+        range.startsWith('at ') ? `of ${range}` : range,
+        options.unit ? `(${options.unit})` : '',
+    ]
+        .filter(Boolean)
+        .join(' ');
     return leaf(form, (value) => {
         if (typeof value !== 'number' || !Number.isFinite(value))
             return false;
@@ -21163,15 +21386,25 @@ function mapping(shape, form = 'a mapping') {
 }
 /** A mapping another program writes (a later version may add keys): the keys of `shape` are checked, the others left out. */
 function openMapping(shape, form = 'a mapping') {
-    return object(shape, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) });
+    return object(shape, {
+        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined),
+    });
 }
 /** A list of `min` (0 unless given) to `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
 function list(item, options) {
     const form = options.form ?? 'a list';
     const count = (input) => (Array.isArray(input) ? input.length : 'more');
-    return array(item, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) })
-        .min(options.min ?? 0, { error: (issue) => (Array.isArray(issue.input) && issue.input.length === 0 ? `expected ${form}, got an empty list` : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`) })
-        .max(options.max, { error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}` });
+    return array(item, {
+        error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined),
+    })
+        .min(options.min ?? 0, {
+        error: (issue) => Array.isArray(issue.input) && issue.input.length === 0
+            ? `expected ${form}, got an empty list`
+            : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`,
+    })
+        .max(options.max, {
+        error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}`,
+    });
 }
 /** The builders of a document's fields: `docField.mapping({ duration: docField.number({ min: 10 }).optional() })`. */
 const docField = { leaf, number: document_number, choice, boolean: document_boolean, text: document_text, mapping, openMapping, list };
@@ -21340,7 +21573,9 @@ const field = {
                 return options.required ? fail(ctx, `is required: ${options.form}`) : '';
             mask(raw);
             const problem = options.check?.(raw);
-            return problem ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`) : raw;
+            return problem
+                ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`)
+                : raw;
         });
     },
     /** A command template with `{placeholder}`s among `allowed`. */
@@ -21376,12 +21611,18 @@ function yamlDocument(raw, schema, form, ctx) {
         document = (0,dist/* parse */.qg)(raw);
     }
     catch (error) {
-        ctx.addIssue({ code: 'custom', message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}` });
+        ctx.addIssue({
+            code: 'custom',
+            message: `is not valid YAML (${error.message.split('\n')[0]}); expected ${form}`,
+        });
         return undefined;
     }
     const parsed = schema.safeParse(document);
     if (!parsed.success) {
-        ctx.addIssue({ code: 'custom', message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}` });
+        ctx.addIssue({
+            code: 'custom',
+            message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}`,
+        });
         return undefined;
     }
     return { value: parsed.data };
@@ -21397,7 +21638,9 @@ function mask(secret) {
 }
 // ---------------------------------------------------------------------------------------------
 // Values that several actions share: same names, same forms, defined once.
-const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value) ? undefined : 'is not a PEM or OpenSSH private key';
+const privateKeyCheck = (value) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value)
+    ? undefined
+    : 'is not a PEM or OpenSSH private key';
 const webhookCheck = (value) => {
     let url;
     try {
@@ -21426,7 +21669,9 @@ const hostItem = preprocess((item) => (typeof item === 'string' ? { host: item }
     'access-log': hostPath.optional(),
     // Behind router haproxy (checked by the router's own check, with the app, when the hosts are resolved).
     'haproxy-socket': hostPath.optional(),
-    'haproxy-backend': docField.text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME).optional(),
+    'haproxy-backend': docField
+        .text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME)
+        .optional(),
 }, 'user@host[:port] or a mapping {host, blue-port, …}'));
 const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
 const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
@@ -21441,14 +21686,25 @@ function parseNginxCommand(line) {
     return words;
 }
 function privateKeyField(required) {
-    return field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
+    return field.secret({
+        form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY',
+        required,
+        check: privateKeyCheck,
+    });
 }
 /** The hosts input, resolved into one settings object per host. */
 function hostsField(options = { required: true }) {
     return inputs_text((raw, ctx) => {
         if (raw === '')
             return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
-        const listed = raw.startsWith('-') || raw.startsWith('[') ? yamlDocument(raw, hostList, HOSTS_FORM, ctx) : { value: raw.split(/[\s,]+/).filter(Boolean).map((host) => ({ host })) };
+        const listed = raw.startsWith('-') || raw.startsWith('[')
+            ? yamlDocument(raw, hostList, HOSTS_FORM, ctx)
+            : {
+                value: raw
+                    .split(/[\s,]+/)
+                    .filter(Boolean)
+                    .map((host) => ({ host })),
+            };
         if (!listed)
             return NEVER;
         const items = listed.value;
@@ -21503,10 +21759,23 @@ const hostSettingInputs = {
     }),
     'insecure-skip-host-key-check': field.boolean(false),
     'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-    app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: patterns_APP_NAME, required: true, max: 40 }),
+    app: field.string({
+        form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)',
+        pattern: patterns_APP_NAME,
+        required: true,
+        max: 40,
+    }),
     'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-    'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
-    'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
+    'state-dir': field.string({
+        form: "a directory on the host (absolute, or relative to the SSH user's home), without ..",
+        pattern: HOST_PATH,
+        default: '/var/lib/agent-loop',
+    }),
+    'nginx-conf-dir': field.string({
+        form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d',
+        pattern: HOST_PATH,
+        default: '/etc/nginx/conf.d',
+    }),
     'nginx-command': inputs_text((raw, ctx) => {
         try {
             return parseNginxCommand(raw === '' ? 'nginx' : raw);
@@ -21518,14 +21787,26 @@ const hostSettingInputs = {
     'nginx-status-port': field.port(8099),
     'blue-port': field.port(8001),
     'green-port': field.port(8002),
-    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
-    'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
+    'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: "seconds to wait for another run's lock" }),
+    'lock-stale-seconds': field.integer({
+        min: 10,
+        max: 86400,
+        default: 30,
+        unit: "seconds without a sign of life after which a lock's run counts as dead",
+    }),
     'break-stale-lock': field.boolean(true),
     // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
     'take-over-lock': field.boolean(false),
     'repair-state': field.boolean(false),
-    'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
-    environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
+    'slack-webhook-url': field.secret({
+        form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)',
+        check: webhookCheck,
+    }),
+    environment: field.string({
+        form: 'an environment name such as production',
+        pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+        default: 'production',
+    }),
 };
 /**
  * The access log the canary is judged from, one default everywhere: host-setup prepares this file
@@ -21536,7 +21817,12 @@ const hostSettingInputs = {
  */
 const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
 /** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
-const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
+const accessLogInput = field.string({
+    form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)",
+    pattern: HOST_PATH,
+    default: DEFAULT_ACCESS_LOG,
+    max: 512,
+});
 
 ;// CONCATENATED MODULE: ./packages/shared/src/inputs/host-inputs.ts
 
@@ -21617,21 +21903,32 @@ const BODY_CHECKS = ['contains', 'json', 'prometheus'];
 const smokeCheckSchema = smokeCheckFields
     .superRefine((check, ctx) => {
     if (check['p95-ms'] !== undefined && check['max-latency-ms'] !== undefined) {
-        ctx.addIssue({ code: 'custom', message: 'gives both p95-ms and max-latency-ms (its old name); keep only p95-ms' });
+        ctx.addIssue({
+            code: 'custom',
+            message: 'gives both p95-ms and max-latency-ms (its old name); keep only p95-ms',
+        });
     }
     if (check.method === 'HEAD') {
         for (const key of BODY_CHECKS) {
             if (check[key] !== undefined && check[key] !== false)
-                ctx.addIssue({ code: 'custom', path: [key], message: `${key} checks the body, and the answer to a HEAD request has none` });
+                ctx.addIssue({
+                    code: 'custom',
+                    path: [key],
+                    message: `${key} checks the body, and the answer to a HEAD request has none`,
+                });
         }
     }
 })
-    .transform(({ 'max-latency-ms': oldName, ...check }) => (oldName === undefined ? check : { ...check, 'p95-ms': oldName }));
+    .transform(({ 'max-latency-ms': oldName, ...check }) => oldName === undefined ? check : { ...check, 'p95-ms': oldName });
 /** The name a check is reported under: its own, or `METHOD path`. */
 function checkName(check) {
     return check.name ?? `${check.method} ${check.path}`;
 }
-const smokeChecksSchema = smoke_list(smokeCheckSchema, { max: 50, noun: 'checks', form: 'a list of smoke checks' }).superRefine((checks, ctx) => {
+const smokeChecksSchema = smoke_list(smokeCheckSchema, {
+    max: 50,
+    noun: 'checks',
+    form: 'a list of smoke checks',
+}).superRefine((checks, ctx) => {
     const names = checks.map(checkName);
     const twice = names.find((name, index) => names.indexOf(name) !== index);
     if (twice)
@@ -21720,7 +22017,9 @@ async function smoke_judgeSmoke(check, defaults, send) {
         }
         latencies.push(answer.latencyMs);
         statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
-        const answerProblem = answer.status === check.status ? bodyProblem(check, answer.body) : `answered ${answer.status}, expected ${check.status}`;
+        const answerProblem = answer.status === check.status
+            ? bodyProblem(check, answer.body)
+            : `answered ${answer.status}, expected ${check.status}`;
         if (answerProblem === undefined)
             passedRuns++;
         if (problem === undefined) {
@@ -21732,9 +22031,21 @@ async function smoke_judgeSmoke(check, defaults, send) {
     latencies.sort((a, b) => a - b);
     const p95Ms = latencies.length > 0 ? percentile(latencies, 0.95) : null;
     if (problem === undefined && p95Ms !== null && p95Ms > budgetMs) {
-        problem = planned > 1 ? `P95 ${p95Ms} ms over ${runs} runs is above the budget of ${budgetMs} ms` : `took ${p95Ms} ms, budget ${budgetMs} ms`;
+        problem =
+            planned > 1
+                ? `P95 ${p95Ms} ms over ${runs} runs is above the budget of ${budgetMs} ms`
+                : `took ${p95Ms} ms, budget ${budgetMs} ms`;
     }
-    return { runs, passedRuns, statuses, latencies, p95Ms, budgetMs, status, ...(problem === undefined ? {} : { problem }) };
+    return {
+        runs,
+        passedRuns,
+        statuses,
+        latencies,
+        p95Ms,
+        budgetMs,
+        status,
+        ...(problem === undefined ? {} : { problem }),
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/runtime/runtime.ts
@@ -21851,9 +22162,16 @@ function composeRuntime(composeFile, options = {}) {
     return {
         kind: 'compose',
         prepare: (release) => [
-            { what: 'the Docker engine answers, has room for the image and docker compose v2 is installed', argv: shell_script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]) },
+            {
+                what: 'the Docker engine answers, has room for the image and docker compose v2 is installed',
+                argv: shell_script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]),
+            },
             { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
-            { what: `the image ${release.image} can be pulled`, argv: shell_script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
+            {
+                what: `the image ${release.image} can be pulled`,
+                argv: shell_script('al-pull', PULL_SCRIPT, [release.image]),
+                resolvesImage: true,
+            },
         ],
         start: (release) => shell_script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
         stop: (release) => shell_script('al-stop', STOP_SCRIPT, [project(release), ...compose(release)]),
@@ -21905,7 +22223,10 @@ async function stopRelease(remote, runtime, release, timeoutMs) {
 
 const registry_runtimes = new Registry('runtime', 'runtime', {
     compose: {
-        build: (options) => composeRuntime(options.composeFile, { waitTimeoutSeconds: options.healthTimeoutSeconds, minFreeDiskMb: options.minFreeDiskMb }),
+        build: (options) => composeRuntime(options.composeFile, {
+            waitTimeoutSeconds: options.healthTimeoutSeconds,
+            minFreeDiskMb: options.minFreeDiskMb,
+        }),
     },
     command: {
         check(options) {
@@ -21936,19 +22257,40 @@ function smokeChecksField(defaultChecks) {
 /** Inputs that every action which starts, checks or routes a color takes: same names, same forms. */
 const runtimeInputs = {
     runtime: field.registered(registry_runtimes, 'compose'),
-    'compose-file': field.string({ form: "the compose file on the host (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: 'docker-compose.yml' }),
+    'compose-file': field.string({
+        form: "the compose file on the host (absolute, or relative to the SSH user's home)",
+        pattern: HOST_PATH,
+        default: 'docker-compose.yml',
+    }),
     'start-command': field.template(TEMPLATE_PLACEHOLDERS),
     'stop-command': field.template(TEMPLATE_PLACEHOLDERS),
     'health-path': field.string({ form: 'a URL path such as /health', pattern: URL_PATH, default: '/health' }),
-    'ready-path': field.string({ form: 'a URL path such as /ready, or none', pattern: URL_PATH_OR_NONE, default: '/ready' }),
+    'ready-path': field.string({
+        form: 'a URL path such as /ready, or none',
+        pattern: URL_PATH_OR_NONE,
+        default: '/ready',
+    }),
     'health-timeout-seconds': field.integer({ min: 1, max: 3600, default: 120, unit: 'seconds' }),
     'command-timeout-seconds': field.integer({ min: 1, max: 7200, default: 600, unit: 'seconds' }),
-    'split-key': field.string({ form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session", pattern: NGINX_KEY, default: '$remote_addr', max: 128 }),
+    'split-key': field.string({
+        form: "nginx variables that pick a client's share, such as $remote_addr, $request_id or $cookie_session",
+        pattern: NGINX_KEY,
+        default: '$remote_addr',
+        max: 128,
+    }),
 };
 /** The deploy phase's inputs: blue-green's phase deploy and the command line's deploy. */
 const deployPhaseInputs = {
-    image: field.string({ form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)', pattern: IMAGE_REF, max: 512 }),
-    version: field.string({ form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)', pattern: VERSION, max: 128 }),
+    image: field.string({
+        form: 'an image reference such as ghcr.io/org/app:1.2.3 (lower-case name, optional tag or @sha256 digest)',
+        pattern: IMAGE_REF,
+        max: 512,
+    }),
+    version: field.string({
+        form: 'a version label of letters, digits, . _ + - (e.g. v1.4.2 or sha-1a2b3c4)',
+        pattern: VERSION,
+        max: 128,
+    }),
     'canary-percent': field.integer({ min: 0, max: 100, default: 10, unit: 'percent of requests for the new color' }),
     'smoke-requests': smokeChecksField(DEFAULT_SMOKE_REQUESTS),
     'min-free-disk-mb': field.integer({ min: 0, max: 10_000_000, default: 1024, unit: 'MB' }),
@@ -21965,7 +22307,9 @@ function runtimeOptions(inputs) {
         composeFile: inputs['compose-file'],
         startCommand: inputs['start-command'],
         stopCommand: inputs['stop-command'],
-        ...(inputs['health-timeout-seconds'] === undefined ? {} : { healthTimeoutSeconds: inputs['health-timeout-seconds'] }),
+        ...(inputs['health-timeout-seconds'] === undefined
+            ? {}
+            : { healthTimeoutSeconds: inputs['health-timeout-seconds'] }),
         minFreeDiskMb: inputs['min-free-disk-mb'] ?? 0,
     };
 }
@@ -22042,9 +22386,21 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+
 /** The GitHub deployment a deploy records and its promote completes (DORA figures read it). */
 const deploymentRecordInputs = {
     'github-token': field.secret({ form: 'a token with deployments: write, e.g. secrets.GITHUB_TOKEN' }),
-    'deployment-ref': field.string({ form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA', pattern: GIT_REF, max: 255 }),
-    'commit-time': field.string({ form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z', pattern: ISO_TIME, max: 40 }),
-    'deployment-id': field.string({ form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)', pattern: DEPLOYMENT_ID, max: 20 }),
+    'deployment-ref': field.string({
+        form: 'the branch, tag or commit SHA being deployed, e.g. main or a 40-character SHA',
+        pattern: GIT_REF,
+        max: 255,
+    }),
+    'commit-time': field.string({
+        form: 'an ISO 8601 time with a zone, e.g. 2026-05-01T12:34:56Z',
+        pattern: ISO_TIME,
+        max: 40,
+    }),
+    'deployment-id': field.string({
+        form: 'the id of the GitHub deployment that phase deploy recorded (its deployment-id output)',
+        pattern: DEPLOYMENT_ID,
+        max: 20,
+    }),
 };
 /**
  * What to record for a phase: deploy creates a deployment of the ref (the input, or the run's
@@ -22057,7 +22413,11 @@ function deploymentRecord(inputs, env = process.env) {
     requireInput(inputs['deployment-id'] === '', 'deployment-id', 'is for phase promote only: phase deploy records a new deployment and outputs its id');
     const ref = inputs['deployment-ref'] || (env.GITHUB_SHA ?? '');
     requireInput(inputs['github-token'] === '' || ref !== '', 'deployment-ref', 'is required with github-token when GITHUB_SHA is not set: the branch, tag or commit SHA being deployed');
-    return { ref, image: inputs.image, commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null };
+    return {
+        ref,
+        image: inputs.image,
+        commitTime: inputs['commit-time'] ? new Date(inputs['commit-time']).toISOString() : null,
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/shared/src/runtime/health.ts
@@ -22074,12 +22434,17 @@ for url in "$@"; do
   done
 done`;
 function waitHealthyCommand(port, paths, timeoutSeconds) {
-    return shell_script('al-wait', WAIT_SCRIPT, [String(timeoutSeconds), ...paths.map((path) => `http://127.0.0.1:${port}${path}`)]);
+    return shell_script('al-wait', WAIT_SCRIPT, [
+        String(timeoutSeconds),
+        ...paths.map((path) => `http://127.0.0.1:${port}${path}`),
+    ]);
 }
 /** Waits until every path answers 200 on the color's port; returns how long it took. */
 async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemClock) {
     const started = clock.now();
-    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), { timeoutMs: (timeoutSeconds + 30) * 1000 });
+    const result = await remote.run(waitHealthyCommand(port, paths, timeoutSeconds), {
+        timeoutMs: (timeoutSeconds + 30) * 1000,
+    });
     if (result.code !== 0) {
         throw new errors_HostError(remote.label, `the new color on port ${port} did not become healthy within ${timeoutSeconds} s: ${result.stdout.trim() || result.stderr.trim()}`);
     }
@@ -22089,7 +22454,15 @@ async function waitHealthy(remote, port, paths, timeoutSeconds, clock = systemCl
 function probeCommand(port, check, budgetMs = smokeBudgetMs(check, PRE_TRAFFIC_SMOKE)) {
     // `-X HEAD` would make curl wait for a body that never comes (until --max-time); `--head` does not.
     const method = check.method === 'HEAD' ? ['--head'] : ['-X', check.method];
-    const argv = ['curl', '-sS', ...method, '--max-time', String(Math.ceil(budgetMs / 1000) + 10), '-w', '\\n%{http_code} %{time_total}'];
+    const argv = [
+        'curl',
+        '-sS',
+        ...method,
+        '--max-time',
+        String(Math.ceil(budgetMs / 1000) + 10),
+        '-w',
+        '\\n%{http_code} %{time_total}',
+    ];
     const body = requestBody(check);
     if (body !== undefined)
         argv.push('-H', `Content-Type: ${bodyContentType(body)}`, '--data-binary', '@-');
@@ -22163,7 +22536,12 @@ if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/
  * split variable and writes the access log (a helper too old to know the verb says nothing).
  */
 function preflightCommand(stateDir, includeDir, nginx, server, withNginx = true) {
-    return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...(withNginx ? nginxControl(nginx, includeDir) : [])]);
+    return script('al-preflight', PREFLIGHT_SCRIPT, [
+        stateDir,
+        includeDir,
+        ...inspectArgs(server),
+        ...(withNginx ? nginxControl(nginx, includeDir) : []),
+    ]);
 }
 /** The `key=value` lines a host script prints: every value of a key, and the first one. */
 function keyValues(output) {
@@ -22238,12 +22616,16 @@ async function preflight(remote, stateDir, includeDir, nginx, limits, server, ro
     const withNginx = drivesNginx(router?.name);
     const [result, routerMissing] = await Promise.all([
         remote.run(preflightCommand(stateDir, includeDir, nginx, server, withNginx), { timeoutMs: 60_000 }),
-        router && !withNginx ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+        router && !withNginx
+            ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
+            : Promise.resolve([]),
     ]);
     const facts = parsePreflight(result.stdout);
     const problems = judgePreflight(facts, limits, includeDir, nginx);
     // A prerequisite the doctor knows how to fix comes with its command.
-    const missing = problems.length > 0 ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => []) : routerMissing;
+    const missing = problems.length > 0
+        ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(() => [])
+        : routerMissing;
     if (problems.length > 0) {
         if (missing.some((item) => item.kind !== 'configuration'))
             throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
@@ -22290,23 +22672,38 @@ elif [ -e "$access_log" ]; then if [ -r "$access_log" ]; then echo log=readable;
 else echo log=absent; fi`;
 function doctorCommand(target) {
     const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
-    const nginx = registry_drivesNginx(target.router?.name) ? [String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)] : ['0'];
-    return shell_script('al-doctor', preflight_DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, ...nginx]);
+    const nginx = registry_drivesNginx(target.router?.name)
+        ? [String(target.nginx.length), ...target.nginx, ...nginx_helper_nginxControl(target.nginx, target.includeDir)]
+        : ['0'];
+    return shell_script('al-doctor', preflight_DOCTOR_SCRIPT, [
+        target.stateDir,
+        target.includeDir,
+        target.accessLog,
+        app,
+        inspectLog,
+        ...nginx,
+    ]);
 }
 function parseDoctor(output) {
     const { values, first } = keyValues(output);
     return {
         user: first('user'),
         root: first('uid') === '0',
-        stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied'),
-        includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied'),
+        stateDir: (['writable', 'creatable'].includes(first('state'))
+            ? first('state')
+            : 'denied'),
+        includeDir: (['writable', 'missing'].includes(first('include'))
+            ? first('include')
+            : 'denied'),
         viaSudo: first('via_sudo') === 'yes',
         nginxFound: first('nginx_found') === 'yes',
         nginxInSbin: first('nginx_sbin'),
         nginxOk: first('nginx') === 'ok',
         nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
         curl: first('curl') === 'yes',
-        accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked'),
+        accessLog: (['readable', 'absent', 'denied'].includes(first('log'))
+            ? first('log')
+            : 'unchecked'),
         sudo: first('sudo') === 'yes',
         server: parseServerFacts(first('server')),
         serverUnknown: first('server_unknown'),
@@ -22324,76 +22721,139 @@ function judgeDoctor(facts, target) {
     const user = facts.user || 'DEPLOY_USER';
     const found = [];
     const helper = nginx_helper_switchHelperPath(target.nginx);
-    const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
+    const nginxWords = target.nginx[0] === 'sudo'
+        ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1))
+        : [...target.nginx];
     const nginxLine = nginxWords.join(' ');
     const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? nginx_helper_SWITCH_HELPER_PATH}`;
     if (facts.stateDir === 'denied')
-        found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+        found.push({
+            problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`,
+            fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}`,
+        });
     if (facts.nginxSkipped) {
         if (!facts.curl)
-            found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+            found.push({
+                problem: 'curl is not installed (the health checks run it on the host)',
+                fix: 'sudo apt-get install -y --no-install-recommends curl',
+            });
         if (facts.accessLog === 'denied')
             found.push(accessLogFix(user, target.accessLog));
         return found;
     }
     if (facts.includeDir === 'missing')
-        found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
+        found.push({
+            problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`,
+            fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}`,
+        });
     if (!facts.curl)
-        found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+        found.push({
+            problem: 'curl is not installed (the health checks run it on the host)',
+            fix: 'sudo apt-get install -y --no-install-recommends curl',
+        });
     const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
     if (helper) {
         if (!facts.root && facts.includeDir === 'writable') {
-            found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
+            found.push({
+                problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`,
+                fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)`,
+            });
         }
         if (!facts.nginxFound)
-            found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
+            found.push({
+                problem: `the nginx helper ${helper} is not installed`,
+                fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)`,
+            });
         else if (!facts.nginxOk && privileged && !facts.root)
-            found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
+            found.push({
+                problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`,
+                fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)`,
+            });
         else if (!facts.nginxOk)
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
+            found.push({
+                problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`,
+                fix: `fix the configuration until 'sudo ${helper} check' passes`,
+                kind: 'configuration',
+            });
     }
     else if (!facts.root && facts.viaSudo) {
-        found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
+        found.push({
+            problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`,
+            fix: setUp,
+        });
     }
     else if (!facts.nginxFound) {
         found.push(facts.nginxInSbin
-            ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
-            : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' });
+            ? {
+                problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`,
+                fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp,
+            }
+            : {
+                problem: `nginx ('${nginxWords[0]}') is not installed`,
+                fix: 'sudo apt-get install -y --no-install-recommends nginx',
+            });
     }
     else if (!facts.nginxOk) {
         if (privileged && !facts.root)
-            found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
+            found.push({
+                problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`,
+                fix: setUp,
+            });
         else
-            found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
+            found.push({
+                problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`,
+                fix: `fix the configuration until '${nginxLine} -t' passes`,
+                kind: 'configuration',
+            });
     }
     else if (facts.includeDir === 'denied') {
-        found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
+        found.push({
+            problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`,
+            fix: setUp,
+        });
     }
     // The server block, from nginx's own view of its configuration: the two lines the README asks for.
     if (target.app && facts.server) {
         const variable = `$${router_nginxName(target.app)}`;
         if (!facts.server.proxy)
-            found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
+            found.push({
+                problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`,
+                fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx`,
+            });
         if (facts.server.log === false)
-            found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
+            found.push({
+                problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`,
+                fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx`,
+            });
     }
     else if (target.app && facts.serverUnknown) {
-        found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? nginx_helper_SWITCH_HELPER_PATH})` });
+        found.push({
+            problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`,
+            fix: `run host-setup again (it updates ${helper ?? nginx_helper_SWITCH_HELPER_PATH})`,
+        });
     }
     if (facts.accessLog === 'denied')
         found.push(accessLogFix(user, target.accessLog));
     return found;
 }
-const accessLogFix = (user, accessLog) => ({ problem: `${user} cannot read the access log ${accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(accessLog)} (or run host-setup with access-log ${accessLog})` });
+const accessLogFix = (user, accessLog) => ({
+    problem: `${user} cannot read the access log ${accessLog} (access-log)`,
+    fix: `sudo setfacl -m u:${q(user)}:r ${q(accessLog)} (or run host-setup with access-log ${accessLog})`,
+});
 function formatPrerequisites(host, missing) {
-    return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
+    return [
+        `${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`,
+        ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`),
+    ].join('\n');
 }
 /** Runs the doctor on a connected host; returns what is missing (empty when ready): the host's, then the router's own when it is not nginx. */
 async function doctor(remote, target) {
     const router = target.router;
     const [result, routerMissing] = await Promise.all([
         remote.run(doctorCommand(target), { timeoutMs: 60_000 }),
-        router && !registry_drivesNginx(router.name) ? registry_routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+        router && !registry_drivesNginx(router.name)
+            ? registry_routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
+            : Promise.resolve([]),
     ]);
     return [...judgeDoctor(parseDoctor(result.stdout), target), ...routerMissing];
 }
@@ -22512,7 +22972,9 @@ class HostSession {
         // Before a repair, the session has no state yet.
         if (!before?.canary || after.canary)
             return;
-        const removed = await this.remote.run(['rm', '-f', this.paths.hold], { timeoutMs: 5000 }).catch((error) => ({ code: 1, stdout: '', stderr: errors_errorMessage(error) }));
+        const removed = await this.remote
+            .run(['rm', '-f', this.paths.hold], { timeoutMs: 5000 })
+            .catch((error) => ({ code: 1, stdout: '', stderr: errors_errorMessage(error) }));
         if (removed.code !== 0)
             this.settings.log.warn(`${this.label}: the canary ended, but its hold request could not be removed (${removed.stderr.trim()}): agent-loop resume removes it`);
     }
@@ -22603,7 +23065,13 @@ class HostSession {
 }
 /** A host's router, the one the settings name, built by the router registry. */
 function sessionRouter(spec, remote, settings) {
-    return buildRouter(settings.router ?? DEFAULT_ROUTER, { remote, host: spec, app: settings.app, splitKey: settings.splitKey, now: settings.clock.now });
+    return buildRouter(settings.router ?? DEFAULT_ROUTER, {
+        remote,
+        host: spec,
+        app: settings.app,
+        splitKey: settings.splitKey,
+        now: settings.clock.now,
+    });
 }
 /**
  * Connects to every host (in parallel), then locks them one after the other in one global order
@@ -22635,7 +23103,9 @@ async function openSessions(specs, settings, owner, options = {}) {
     }
     const locked = [];
     try {
-        const ordered = specs.map((spec, index) => ({ spec, remote: remotes[index] })).sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0));
+        const ordered = specs
+            .map((spec, index) => ({ spec, remote: remotes[index] }))
+            .sort((a, b) => a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0);
         for (const { spec, remote } of ordered) {
             if (isCancelled(settings))
                 throw new Cancelled('cancelled while taking the locks');
@@ -22654,7 +23124,13 @@ async function openSessions(specs, settings, owner, options = {}) {
             // Another run holding the lock is no sign of an unprepared host; anything else asks the doctor.
             error instanceof LockHeld
                 ? Promise.reject(error)
-                : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '', router: { name: settings.router ?? DEFAULT_ROUTER, host: spec, app: settings.app } }, error));
+                : explainUnprepared(remote, {
+                    stateDir: spec.stateDir,
+                    includeDir: spec.nginxConfDir,
+                    nginx: spec.nginxCommand,
+                    accessLog: '',
+                    router: { name: settings.router ?? DEFAULT_ROUTER, host: spec, app: settings.app },
+                }, error));
             locked.push({ spec, remote, unlock, token });
         }
     }
@@ -22670,12 +23146,22 @@ async function openSessions(specs, settings, owner, options = {}) {
     for (const session of sessions)
         session.startHeartbeat();
     const prepared = await parallel_settleLimit(sessions, settings.maxParallel, async (session, index) => {
-        session.state = settings.repairState ? await repairState(session, settings) : await state_readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
+        session.state = settings.repairState
+            ? await repairState(session, settings)
+            : await state_readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
         await session_settle(session, settings);
         const version = options.versionFromState?.(session.state);
         const entry = byInput[index];
         if (version && entry && version !== owner.version) {
-            await session.remote.run(state_commands.relabelLock(session.paths.lock, entry.token), { stdin: JSON.stringify({ ...owner, version, token: entry.token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}), ...jobOf(settings.run) }) });
+            await session.remote.run(state_commands.relabelLock(session.paths.lock, entry.token), {
+                stdin: JSON.stringify({
+                    ...owner,
+                    version,
+                    token: entry.token,
+                    ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}),
+                    ...jobOf(settings.run),
+                }),
+            });
         }
     });
     const failures = prepared.flatMap((result) => (result.ok ? [] : [result.error]));
@@ -22691,7 +23177,7 @@ function jobOf(run) {
 }
 /** The session whose lock is taken first (a rollback waiting for the lock waits there). */
 function firstInLockOrder(sessions) {
-    return [...sessions].sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0))[0];
+    return [...sessions].sort((a, b) => a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0)[0];
 }
 function throwAll(failures) {
     const first = failures[0];
@@ -22710,10 +23196,25 @@ const sameWeights = (a, b) => !!a && !!b && a.blue === b.blue && a.green === b.g
 function trafficWords(router) {
     const name = router ?? DEFAULT_ROUTER;
     if (name === 'nginx')
-        return { server: 'nginx', file: 'the nginx include on disk', record: 'include', why: 'a reload that never took effect' };
+        return {
+            server: 'nginx',
+            file: 'the nginx include on disk',
+            record: 'include',
+            why: 'a reload that never took effect',
+        };
     if (name === 'haproxy')
-        return { server: 'HAProxy', file: "the HAProxy router's record of its weights", record: 'HAProxy weights record', why: 'weights set on the admin socket by someone else' };
-    return { server: `router ${name}`, file: `router ${name}'s file`, record: `router ${name}'s file`, why: 'a change that never took effect' };
+        return {
+            server: 'HAProxy',
+            file: "the HAProxy router's record of its weights",
+            record: 'HAProxy weights record',
+            why: 'weights set on the admin socket by someone else',
+        };
+    return {
+        server: `router ${name}`,
+        file: `router ${name}'s file`,
+        record: `router ${name}'s file`,
+        why: 'a change that never took effect',
+    };
 }
 /**
  * Settles what a run that died (killed, lost its connection, its disk full) left behind: a traffic
@@ -22739,15 +23240,37 @@ async function session_settle(session, settings) {
         if (target === pending.to) {
             next = { ...next, active: pending.commit.active, canary: pending.commit.canary };
             for (const change of pending.commit.releases)
-                next = updateRelease(next, change.id, { status: change.status, ...(change.status === 'live' ? { servedAt: next.releases.find((release) => release.id === change.id)?.servedAt ?? new Date(settings.clock.now()).toISOString() } : {}) });
+                next = updateRelease(next, change.id, {
+                    status: change.status,
+                    ...(change.status === 'live'
+                        ? {
+                            servedAt: next.releases.find((release) => release.id === change.id)?.servedAt ??
+                                new Date(settings.clock.now()).toISOString(),
+                        }
+                        : {}),
+                });
         }
         else if (pending.phase === 'deploy' && pending.release) {
-            next = updateRelease(next, pending.release, { status: 'cancelled', endedAt: new Date(settings.clock.now()).toISOString(), note: `run ${pending.runId} stopped during its traffic switch` });
+            next = updateRelease(next, pending.release, {
+                status: 'cancelled',
+                endedAt: new Date(settings.clock.now()).toISOString(),
+                note: `run ${pending.runId} stopped during its traffic switch`,
+            });
             if (next.canary?.release === pending.release)
                 next = { ...next, canary: null };
         }
         const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? formatWeights(pending.from) : 'nothing'} → ${formatWeights(pending.to)}) unfinished; ${trafficWords(settings.router).server} served ${view.live ? formatWeights(view.live.weights) : 'nothing'}; now ${formatWeights(target)}`;
-        next = withHistory(next, { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, action: 'recover', color: pending.to.blue >= pending.to.green ? 'blue' : 'green', version: '', image: '', outcome: 'success', detail });
+        next = withHistory(next, {
+            time: new Date(settings.clock.now()).toISOString(),
+            runId: settings.run.runId,
+            actor: settings.run.actor,
+            action: 'recover',
+            color: pending.to.blue >= pending.to.green ? 'blue' : 'green',
+            version: '',
+            image: '',
+            outcome: 'success',
+            detail,
+        });
         await session.saveState(next);
         settings.log.warn(`${session.label}: ${detail}`);
         return;
@@ -22756,7 +23279,10 @@ async function session_settle(session, settings) {
         const words = trafficWords(settings.router);
         settings.log.warn(`${session.label}: ${words.file} says ${formatWeights(view.file.weights)} but ${words.server} serves ${formatWeights(view.live.weights)} (${words.why}); rewriting it to what ${words.server} serves`);
         await session.router.setWeights(view.live.weights);
-        await session.audit(`${words.record} rewritten to what ${words.server} serves`, { live: view.live.weights, file: view.file.weights });
+        await session.audit(`${words.record} rewritten to what ${words.server} serves`, {
+            live: view.live.weights,
+            file: view.file.weights,
+        });
     }
 }
 /**
@@ -22788,7 +23314,17 @@ async function repairState(session, settings) {
     if (!rebuilt) {
         if (!current.ok && !live)
             throw new errors_ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor ${trafficWords(settings.router).server} says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
-        rebuilt = { schema: 2, app: settings.app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
+        rebuilt = {
+            schema: 2,
+            app: settings.app,
+            active: null,
+            colors: {},
+            canary: null,
+            releases: [],
+            pending: null,
+            history: [],
+            updatedAt: now,
+        };
     }
     let next = { ...rebuilt, pending: null };
     const found = [line ? `the audit log's last state (${rebuilt.updatedAt})` : 'no state in the audit log'];
@@ -22805,7 +23341,17 @@ async function repairState(session, settings) {
         if (rebuilt.pending && !sameWeights(rebuilt.pending.to, live))
             found.push('a pending switch that never took effect was dropped');
     }
-    next = withHistory(next, { time: now, runId: settings.run.runId, actor: settings.run.actor, action: 'repair', color: next.active ?? 'blue', version: '', image: '', outcome: 'success', detail: `rebuilt from ${found.join('; ')}` });
+    next = withHistory(next, {
+        time: now,
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        action: 'repair',
+        color: next.active ?? 'blue',
+        version: '',
+        image: '',
+        outcome: 'success',
+        detail: `rebuilt from ${found.join('; ')}`,
+    });
     await session.saveState(next);
     settings.log.warn(`${session.label}: state rebuilt from ${found.join('; ')}: active ${next.active ?? 'none'}${next.canary ? `, canary ${next.canary.version} at ${next.canary.percent}%` : ''}`);
     return next;
@@ -22817,7 +23363,14 @@ async function repairState(session, settings) {
  */
 async function setHold(specs, settings, request) {
     const done = [];
-    const body = request ? JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: request.reason, time: new Date(settings.clock.now()).toISOString() }) : '';
+    const body = request
+        ? JSON.stringify({
+            runId: settings.run.runId,
+            actor: settings.run.actor,
+            reason: request.reason,
+            time: new Date(settings.clock.now()).toISOString(),
+        })
+        : '';
     const results = await settleLimit(specs, settings.maxParallel, async (spec) => {
         const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
         try {
@@ -22825,7 +23378,9 @@ async function setHold(specs, settings, request) {
             const argv = request
                 ? script('al-hold', 'set -e; mkdir -p "$(dirname "$1")"; tmp=$(mktemp "$(dirname "$1")/.hold.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.hold])
                 : ['rm', '-f', paths.hold];
-            await runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', { stdin: body });
+            await runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', {
+                stdin: body,
+            });
             done.push(remote.label);
         }
         finally {
@@ -22959,12 +23514,19 @@ function parsePrune(output) {
     const counts = /^removed containers=(\d+) images=(\d+) networks=(\d+)$/m.exec(output);
     if (!counts)
         throw new Error(`prune printed no summary: ${output.trim().split('\n').slice(-3).join(' / ')}`);
-    return { containers: Number(counts[1]), images: Number(counts[2]), networks: Number(counts[3]), kept: output.split('\n').filter((line) => line.startsWith('kept ')) };
+    return {
+        containers: Number(counts[1]),
+        images: Number(counts[2]),
+        networks: Number(counts[3]),
+        kept: output.split('\n').filter((line) => line.startsWith('kept ')),
+    };
 }
 /** Prunes one host; what the app's colors and a rollback need is kept (see `protectedImages`). */
 async function pruneHost(session, options, timeoutMs) {
     const keep = protectedImages(session.state);
-    const output = await ssh_runChecked(session.remote, pruneCommand(session.state.app, keep, options), 'docker prune', { timeoutMs });
+    const output = await ssh_runChecked(session.remote, pruneCommand(session.state.app, keep, options), 'docker prune', {
+        timeoutMs,
+    });
     return parsePrune(output);
 }
 /** The helper's maintenance verb on this host: the installed helper through sudo, or its text as root. */
@@ -22993,7 +23555,13 @@ async function rollingUpgrade(hosts, settings) {
         const result = results[index];
         let sessions = [];
         try {
-            sessions = await openSessions([spec], settings, { runId: settings.run.runId, actor: settings.run.actor, version: '(maintenance)', phase: 'upgrade', time: new Date(started).toISOString() });
+            sessions = await openSessions([spec], settings, {
+                runId: settings.run.runId,
+                actor: settings.run.actor,
+                version: '(maintenance)',
+                phase: 'upgrade',
+                time: new Date(started).toISOString(),
+            });
             const session = sessions[0];
             result.host = session.label;
             settings.log.info(`${session.label}: upgrading packages (${index + 1} of ${hosts.length})`);
@@ -23025,7 +23593,9 @@ async function rollingUpgrade(hosts, settings) {
 /** After a host's upgrade: its router still works (nginx: nginx -t; another router: its prerequisites, HAProxy's socket answering at level admin with the app's servers), and the live color answers. */
 async function checkServing(remote, session, settings) {
     if (registry_drivesNginx(settings.router)) {
-        const nginx = await remote.run([...nginx_helper_nginxControl(session.spec.nginxCommand, session.spec.nginxConfDir), 'check'], { timeoutMs: 60_000 });
+        const nginx = await remote.run([...nginx_helper_nginxControl(session.spec.nginxCommand, session.spec.nginxConfDir), 'check'], {
+            timeoutMs: 60_000,
+        });
         if (nginx.code !== 0)
             throw new errors_HostError(remote.label, `after the upgrade, nginx -t fails: ${(nginx.stderr || nginx.stdout).trim().split('\n').slice(-4).join(' / ')}`);
     }
@@ -23064,7 +23634,12 @@ function sessionFromInputs(inputs, run, log, clock = systemClock, signal) {
         ...(inputs.router ? { router: inputs.router } : {}),
         splitKey: inputs['split-key'],
         connect: connectOptions(inputs),
-        lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'], takeOver: inputs['take-over-lock'] },
+        lock: {
+            waitSeconds: inputs['lock-wait-seconds'],
+            staleSeconds: inputs['lock-stale-seconds'],
+            breakStale: inputs['break-stale-lock'],
+            takeOver: inputs['take-over-lock'],
+        },
         maxParallel: inputs['max-parallel'],
         run,
         clock,
@@ -23122,9 +23697,18 @@ async function run(read) {
         const timeoutMs = inputs['command-timeout-seconds'] * 1000;
         let pruned = [];
         if (inputs.prune || inputs['rotate-logs']) {
-            const what = [inputs.prune ? 'docker prune (keeps both colors and what a rollback needs)' : '', inputs['rotate-logs'] ? 'log rotation' : ''];
+            const what = [
+                inputs.prune ? 'docker prune (keeps both colors and what a rollback needs)' : '',
+                inputs['rotate-logs'] ? 'log rotation' : '',
+            ];
             pruned = await logger.group(what.filter(Boolean).join(', '), async () => {
-                const sessions = await openSessions(hosts, session, { runId: session.run.runId, actor: session.run.actor, version: '(maintenance)', phase: 'prune', time: new Date().toISOString() });
+                const sessions = await openSessions(hosts, session, {
+                    runId: session.run.runId,
+                    actor: session.run.actor,
+                    version: '(maintenance)',
+                    phase: 'prune',
+                    time: new Date().toISOString(),
+                });
                 try {
                     const results = await parallel_settleLimit(sessions, session.maxParallel, async (host) => {
                         const done = { host: host.label, ok: true };
@@ -23173,12 +23757,27 @@ async function run(read) {
         }
         const pruneFailures = pruned.filter((host) => !host.ok);
         const ok = pruneFailures.length === 0 && (upgrade?.ok ?? true);
-        setOutputs({ [Outputs.Ok]: String(ok), [Outputs.FailedHost]: upgrade?.failedHost ?? pruneFailures[0]?.host ?? '', [Outputs.Report]: JSON.stringify({ prune: pruned, upgrade }) });
+        setOutputs({
+            [Outputs.Ok]: String(ok),
+            [Outputs.FailedHost]: upgrade?.failedHost ?? pruneFailures[0]?.host ?? '',
+            [Outputs.Report]: JSON.stringify({ prune: pruned, upgrade }),
+        });
         // The errors and details are the hosts' own words: table() makes them inert text.
         const rows = pruned.map((host) => [hostCell(host.host), hostWork(host), host.disk ?? '?']);
-        const upgrades = (upgrade?.hosts ?? []).map((host) => [hostCell(host.host), `${host.outcome}${host.detail ? `: ${host.detail}` : ''}`]);
-        await writeSummary([`### ${ok ? '✅' : '❌'} Maintenance of ${inputs.app}`, '', ...(rows.length ? [table(['host', 'prune and logs', 'disk use'], rows), ''] : []), ...(upgrades.length ? [table(['host', 'package upgrade'], upgrades), ''] : [])].join('\n'));
-        const problems = [...pruneFailures.map((host) => `${host.host}: ${host.rotated === false ? 'log rotation' : 'prune'} failed: ${host.error}`), ...(upgrade && !upgrade.ok ? [upgrade.error ?? 'the package upgrade failed'] : [])];
+        const upgrades = (upgrade?.hosts ?? []).map((host) => [
+            hostCell(host.host),
+            `${host.outcome}${host.detail ? `: ${host.detail}` : ''}`,
+        ]);
+        await writeSummary([
+            `### ${ok ? '✅' : '❌'} Maintenance of ${inputs.app}`,
+            '',
+            ...(rows.length ? [table(['host', 'prune and logs', 'disk use'], rows), ''] : []),
+            ...(upgrades.length ? [table(['host', 'package upgrade'], upgrades), ''] : []),
+        ].join('\n'));
+        const problems = [
+            ...pruneFailures.map((host) => `${host.host}: ${host.rotated === false ? 'log rotation' : 'prune'} failed: ${host.error}`),
+            ...(upgrade && !upgrade.ok ? [upgrade.error ?? 'the package upgrade failed'] : []),
+        ];
         if (problems.length > 0)
             throw new Error(problems.join('\n'));
     });

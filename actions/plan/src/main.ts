@@ -1,6 +1,15 @@
 import { action } from '@agent-loop/shared/action';
 import { field, readInputs, type InputReader } from '@agent-loop/shared/inputs';
-import { BRANCH_NAME, classify, GATE_LIST, IMAGE_REPOSITORY, parseGateList, planSummary, readEvent, type PlanOptions } from '@agent-loop/shared/pipeline';
+import {
+  BRANCH_NAME,
+  classify,
+  GATE_LIST,
+  IMAGE_REPOSITORY,
+  parseGateList,
+  planSummary,
+  readEvent,
+  type PlanOptions,
+} from '@agent-loop/shared/pipeline';
 
 export const Outputs = {
   Kind: 'kind',
@@ -27,10 +36,29 @@ const MARKER = /^[^\0-\x1f\x7f]+$/;
 
 export const inputFields = {
   'main-branch': field.string({ form: 'a branch name such as main', pattern: BRANCH_NAME, default: 'main', max: 255 }),
-  'hotfix-prefix': field.string({ form: 'a branch-name prefix such as hotfix/', pattern: /^[A-Za-z0-9._/-]+$/, default: 'hotfix/', max: 100 }),
-  'model-marker': field.string({ form: 'text such as [train-model] (no control characters)', pattern: MARKER, default: '[train-model]', max: 100 }),
-  'hotfix-skip': field.string({ form: 'a comma-separated list of lint, typecheck, unit, integration, security-scan, load-test, or none', pattern: GATE_LIST, default: 'integration,load-test,security-scan', max: 200 }),
-  'image-repository': field.string({ form: 'an image repository without a tag, such as ghcr.io/org/agent-loop', pattern: IMAGE_REPOSITORY, max: 255 }),
+  'hotfix-prefix': field.string({
+    form: 'a branch-name prefix such as hotfix/',
+    pattern: /^[A-Za-z0-9._/-]+$/,
+    default: 'hotfix/',
+    max: 100,
+  }),
+  'model-marker': field.string({
+    form: 'text such as [train-model] (no control characters)',
+    pattern: MARKER,
+    default: '[train-model]',
+    max: 100,
+  }),
+  'hotfix-skip': field.string({
+    form: 'a comma-separated list of lint, typecheck, unit, integration, security-scan, load-test, or none',
+    pattern: GATE_LIST,
+    default: 'integration,load-test,security-scan',
+    max: 200,
+  }),
+  'image-repository': field.string({
+    form: 'an image repository without a tag, such as ghcr.io/org/agent-loop',
+    pattern: IMAGE_REPOSITORY,
+    max: 255,
+  }),
 };
 
 export function readSettings(read?: InputReader): PlanOptions {

@@ -1,7 +1,29 @@
 import { action, requireInput, systemClock } from '@agent-loop/shared/action';
 import { cleanUpRun } from '@agent-loop/shared/fleet';
-import { checkRollbackMethodInputs, field, hostInputs, hostsField, incidentInputs, privateKeyField, readInputs, resolveHosts, rollbackMethodInputs, rollbackOnHosts, rollbackPhaseInputs, rollbackTarget, rollbackRuntimeInputs, type InputReader } from '@agent-loop/shared/inputs';
-import { announceOptions, announceOutcome, deploymentMetricsRecorder, metricsInputs, rollbackFailure, rollbackSummary } from '@agent-loop/shared/report';
+import {
+  checkRollbackMethodInputs,
+  field,
+  hostInputs,
+  hostsField,
+  incidentInputs,
+  privateKeyField,
+  readInputs,
+  resolveHosts,
+  rollbackMethodInputs,
+  rollbackOnHosts,
+  rollbackPhaseInputs,
+  rollbackTarget,
+  rollbackRuntimeInputs,
+  type InputReader,
+} from '@agent-loop/shared/inputs';
+import {
+  announceOptions,
+  announceOutcome,
+  deploymentMetricsRecorder,
+  metricsInputs,
+  rollbackFailure,
+  rollbackSummary,
+} from '@agent-loop/shared/report';
 import { ANY_TEXT, docField, FREE_TEXT, VERSION } from '@agent-loop/shared/vocabulary';
 import { rollbackMethod, sessionFromInputs } from '@agent-loop/shared/settings';
 
@@ -24,8 +46,15 @@ const figuresSchema = list(
   openMapping(
     {
       name: text('a rule name', ANY_TEXT),
-      observed: leaf('a number, a text or null', (value): value is string | number | null => value === null || typeof value === 'string' || typeof value === 'number'),
-      threshold: leaf('a number or a text', (value): value is string | number => typeof value === 'string' || typeof value === 'number'),
+      observed: leaf(
+        'a number, a text or null',
+        (value): value is string | number | null =>
+          value === null || typeof value === 'string' || typeof value === 'number',
+      ),
+      threshold: leaf(
+        'a number or a text',
+        (value): value is string | number => typeof value === 'string' || typeof value === 'number',
+      ),
       windowSeconds: number().optional(),
       window: text('a text', ANY_TEXT).optional(),
       status: text('a status such as pass or fail', ANY_TEXT),
@@ -43,18 +72,34 @@ export const inputFields = {
   ...rollbackMethodInputs,
   target: field.choice(['previous', 'version'], 'previous'),
   ...rollbackPhaseInputs('manual rollback'),
-  'target-version': field.string({ form: 'a version from the hosts\' history, such as v1.4.2 (a revision number for kubernetes)', pattern: VERSION, max: 128 }),
-  trigger: field.string({ form: 'what triggered the rollback (free text)', pattern: FREE_TEXT, default: 'manual', max: 300 }),
+  'target-version': field.string({
+    form: "a version from the hosts' history, such as v1.4.2 (a revision number for kubernetes)",
+    pattern: VERSION,
+    max: 128,
+  }),
+  trigger: field.string({
+    form: 'what triggered the rollback (free text)',
+    pattern: FREE_TEXT,
+    default: 'manual',
+    max: 300,
+  }),
   ...incidentInputs({ severity: 'high', failedDeployment: 'the GitHub deployment that failed' }),
   'incident-labels': field.string({ form: 'comma-separated issue labels', pattern: /^[A-Za-z0-9 :._,/-]*$/, max: 500 }),
-  figures: field.yaml(figuresSchema.optional(), { form: 'the JSON rule figures from canary-monitor (its `rules` output)', default: '[]' }),
+  figures: field.yaml(figuresSchema.optional(), {
+    form: 'the JSON rule figures from canary-monitor (its `rules` output)',
+    default: '[]',
+  }),
   ...metricsInputs,
 };
 
 export function readSettings(read?: InputReader) {
   const inputs = readInputs(inputFields, read);
   if (inputs.target === 'version' || inputs['target-version'] !== '') {
-    requireInput(inputs['target-version'] !== '', 'target-version', 'is required when target is version: a version such as v1.4.2');
+    requireInput(
+      inputs['target-version'] !== '',
+      'target-version',
+      'is required when target is version: a version such as v1.4.2',
+    );
   }
   checkRollbackMethodInputs(inputs);
   return { inputs, hosts: rollbackOnHosts(inputs) ? resolveHosts(inputs) : [] };
@@ -65,7 +110,8 @@ export async function post(read?: InputReader): Promise<void> {
   const { inputs, hosts } = readSettings(read);
   if (!rollbackOnHosts(inputs)) return;
   const released = await cleanUpRun(hosts, sessionFromInputs(inputs, action.runInfo(), action.logger));
-  if (released.length > 0) action.logger.warn(`the rollback did not finish; released its lock on ${released.join(', ')}`);
+  if (released.length > 0)
+    action.logger.warn(`the rollback did not finish; released its lock on ${released.join(', ')}`);
 }
 
 export async function run(read?: InputReader): Promise<void> {
@@ -73,14 +119,41 @@ export async function run(read?: InputReader): Promise<void> {
     const { inputs, hosts } = readSettings(read);
     const run = action.runInfo();
     const started = systemClock.now();
-    const method = rollbackMethod(inputs, hosts, { run, log: action.logger, clock: systemClock, signal: action.cancellation.signal });
+    const method = rollbackMethod(inputs, hosts, {
+      run,
+      log: action.logger,
+      clock: systemClock,
+      signal: action.cancellation.signal,
+    });
     const outcome = await method.run(rollbackTarget(inputs), started);
     // What serves now, for the DeploymentFailed alert: a good rollback resolves it, a failed one keeps it firing.
-    if (rollbackOnHosts(inputs) && !outcome.noop) await deploymentMetricsRecorder(inputs, hosts, sessionFromInputs(inputs, run, action.logger).connect, action.logger)(!outcome.ok, outcome.version ?? '');
+    if (rollbackOnHosts(inputs) && !outcome.noop)
+      await deploymentMetricsRecorder(
+        inputs,
+        hosts,
+        sessionFromInputs(inputs, run, action.logger).connect,
+        action.logger,
+      )(!outcome.ok, outcome.version ?? '');
     const announcement = await announceOutcome(
       outcome,
-      { app: inputs.app, environment: inputs.environment, trigger: inputs.trigger, reason: inputs.reason, severity: inputs['incident-severity'], figures: inputs.figures ?? [], runUrl: run.runUrl, decidedAt: started },
-      announceOptions(inputs, inputs['incident-labels'].split(',').map((label) => label.trim()).filter(Boolean), action.logger),
+      {
+        app: inputs.app,
+        environment: inputs.environment,
+        trigger: inputs.trigger,
+        reason: inputs.reason,
+        severity: inputs['incident-severity'],
+        figures: inputs.figures ?? [],
+        runUrl: run.runUrl,
+        decidedAt: started,
+      },
+      announceOptions(
+        inputs,
+        inputs['incident-labels']
+          .split(',')
+          .map((label) => label.trim())
+          .filter(Boolean),
+        action.logger,
+      ),
     );
     action.setOutputs({
       [Outputs.RolledBack]: String(outcome.ok && !outcome.noop),
@@ -94,7 +167,13 @@ export async function run(read?: InputReader): Promise<void> {
       [Outputs.Notified]: String(announcement.notified),
       [Outputs.Report]: JSON.stringify(outcome.hosts),
     });
-    await action.writeSummary(rollbackSummary(outcome, { app: inputs.app, reason: inputs.reason, trigger: inputs.trigger, actor: run.actor }, announcement.incidentUrl));
+    await action.writeSummary(
+      rollbackSummary(
+        outcome,
+        { app: inputs.app, reason: inputs.reason, trigger: inputs.trigger, actor: run.actor },
+        announcement.incidentUrl,
+      ),
+    );
     if (!outcome.ok) throw new Error(rollbackFailure(outcome));
     if (outcome.noop) action.logger.info(`Nothing to roll back: ${outcome.version} already serves all traffic.`);
   });

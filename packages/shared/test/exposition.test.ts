@@ -57,12 +57,17 @@ describe('parseExposition: good bodies', () => {
     ]);
     const [requests, msdos, , weird] = exposition.families;
     expect(requests?.help).toBe('Total HTTP requests served, by status.');
-    expect(requests?.samples[0]).toEqual({ name: 'http_requests_total', labels: { method: 'post', code: '200' }, value: 1027, timestampMs: 1395066363000 });
+    expect(requests?.samples[0]).toEqual({
+      name: 'http_requests_total',
+      labels: { method: 'post', code: '200' },
+      value: 1027,
+      timestampMs: 1395066363000,
+    });
     expect(msdos?.samples[0]?.labels).toEqual({ path: 'C:\\DIR\\FILE.TXT', error: 'Cannot find file:\n"FILE.TXT"' });
     expect(weird?.samples[0]).toMatchObject({ value: Infinity, timestampMs: -3982045 });
   });
 
-  it('accepts a trailing comma in labels, empty label sets, NaN and the lab app\'s real /metrics', async () => {
+  it("accepts a trailing comma in labels, empty label sets, NaN and the lab app's real /metrics", async () => {
     expect(parseExposition('a{x="1",} 1\nb{} NaN\nc -Inf\n').sampleCount).toBe(3);
     const port = 20000 + Math.floor(Math.random() * 5000);
     const app = spawn(process.execPath, [LAB_APP, '--port', String(port), '--version', 'v9'], { stdio: 'ignore' });
@@ -77,8 +82,13 @@ describe('parseExposition: good bodies', () => {
         }
       }
       const exposition = parseExposition(body);
-      expect(exposition.families.find((family) => family.name === 'http_request_duration_seconds')?.type).toBe('histogram');
-      expect(exposition.families.find((family) => family.name === 'agent_loop_info')?.samples[0]?.labels).toEqual({ version: 'v9', color: 'blue' });
+      expect(exposition.families.find((family) => family.name === 'http_request_duration_seconds')?.type).toBe(
+        'histogram',
+      );
+      expect(exposition.families.find((family) => family.name === 'agent_loop_info')?.samples[0]?.labels).toEqual({
+        version: 'v9',
+        color: 'blue',
+      });
     } finally {
       app.kill();
     }
@@ -122,11 +132,27 @@ describe('parseExposition: bad bodies are refused, naming the line', () => {
     ['a family split in two', 'a 1\nb 1\na{x="1"} 2\n', /line 3: the lines of a are not grouped together/],
     ['a duplicate series', 'a{x="1",y="2"} 1\na{y="2",x="1"} 2\n', /line 2: duplicate sample a\{x="1",y="2"\}/],
     ['a negative counter', '# TYPE c counter\nc -1\n', /line 2: counter c is negative/],
-    ['a histogram without +Inf', '# TYPE h histogram\nh_bucket{le="1"} 1\nh_sum 1\nh_count 1\n', /histogram h has no le="\+Inf" bucket/],
-    ['decreasing buckets', '# TYPE h histogram\nh_bucket{le="1"} 5\nh_bucket{le="2"} 3\nh_bucket{le="+Inf"} 5\n', /bucket counts decrease at le="2"/],
-    ['_count not matching +Inf', '# TYPE h histogram\nh_bucket{le="+Inf"} 5\nh_count 4\n', /_count is 4 but the \+Inf bucket is 5/],
+    [
+      'a histogram without +Inf',
+      '# TYPE h histogram\nh_bucket{le="1"} 1\nh_sum 1\nh_count 1\n',
+      /histogram h has no le="\+Inf" bucket/,
+    ],
+    [
+      'decreasing buckets',
+      '# TYPE h histogram\nh_bucket{le="1"} 5\nh_bucket{le="2"} 3\nh_bucket{le="+Inf"} 5\n',
+      /bucket counts decrease at le="2"/,
+    ],
+    [
+      '_count not matching +Inf',
+      '# TYPE h histogram\nh_bucket{le="+Inf"} 5\nh_count 4\n',
+      /_count is 4 but the \+Inf bucket is 5/,
+    ],
     ['a bucket without le', '# TYPE h histogram\nh_bucket 5\n', /a _bucket sample has no le label/],
-    ['a summary sample without quantile', '# TYPE s summary\ns 1\n', /summary s: a sample without _sum\/_count needs a quantile label/],
+    [
+      'a summary sample without quantile',
+      '# TYPE s summary\ns 1\n',
+      /summary s: a sample without _sum\/_count needs a quantile label/,
+    ],
     ['a bad HELP escape', '# HELP up a \\t b\nup 1\n', /line 1: invalid escape in the # HELP text of up/],
   ];
 

@@ -8,7 +8,16 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError, HostError } from '../src/action';
 import type { Argv, ExecResult, Remote } from '../src/hosts';
-import { HaproxyRouter, haproxyReadCommand, haproxyRecordPath, haproxySwitchCommand, parseHaproxyView, parseIncludeHeader, type HaproxySite, type Weights } from '../src/traffic';
+import {
+  HaproxyRouter,
+  haproxyReadCommand,
+  haproxyRecordPath,
+  haproxySwitchCommand,
+  parseHaproxyView,
+  parseIncludeHeader,
+  type HaproxySite,
+  type Weights,
+} from '../src/traffic';
 import { startTraffic } from '../../../test/lab/traffic';
 import { localRemote, tempDir } from './support/local-remote';
 import { APP, colorApps, colorsServed, get, haproxyWorld, type ColorApps, type HaproxyWorld } from './support/routers';
@@ -55,9 +64,16 @@ describe('arguments, checked before any command is sent', () => {
     expect(() => new HaproxyRouter(recordingRemote(), site, '/var/lib/../../etc')).toThrow(/invalid state-dir/);
   });
 
-  it.each([[{ blue: 60, green: 60 }], [{ blue: -10, green: 110 }], [{ blue: 100, green: 1 }], [{ blue: 9.5, green: 90.5 }]])('refuses weights %j', async (weights) => {
+  it.each([
+    [{ blue: 60, green: 60 }],
+    [{ blue: -10, green: 110 }],
+    [{ blue: 100, green: 1 }],
+    [{ blue: 9.5, green: 90.5 }],
+  ])('refuses weights %j', async (weights) => {
     const remote = recordingRemote();
-    await expect(new HaproxyRouter(remote, site, '/var/lib/agent-loop').setWeights(weights)).rejects.toThrow('weights must be two whole shares that add up to 100');
+    await expect(new HaproxyRouter(remote, site, '/var/lib/agent-loop').setWeights(weights)).rejects.toThrow(
+      'weights must be two whole shares that add up to 100',
+    );
     expect(remote.calls).toEqual([]);
   });
 
@@ -69,8 +85,13 @@ describe('arguments, checked before any command is sent', () => {
         [{ ...site, backend: 'a;b' }, 'refused: the HAProxy backend'],
         [{ ...site, socket: 'relative.sock' }, 'refused: the HAProxy socket must be an absolute path'],
       ] as const) {
-        const [program = 'sh', ...args] = haproxySwitchCommand(bad, { blue: 90, green: 10 }, [{ path: record, content: 'x', mode: '644' }]) as Argv;
-        const error = (await execFileP(program, args).catch((caught: unknown) => caught)) as { code: number; stderr: string };
+        const [program = 'sh', ...args] = haproxySwitchCommand(bad, { blue: 90, green: 10 }, [
+          { path: record, content: 'x', mode: '644' },
+        ]) as Argv;
+        const error = (await execFileP(program, args).catch((caught: unknown) => caught)) as {
+          code: number;
+          stderr: string;
+        };
         expect(error.code).toBe(2);
         expect(error.stderr).toContain(message);
       }
@@ -86,7 +107,12 @@ describe('arguments, checked before any command is sent', () => {
     expect(argv[3]).toBe('al-haproxy-switch');
     expect(argv[4]).toMatch(/^[0-9a-f]{24}$/);
     expect(argv.slice(5)).toEqual(['/run/haproxy/admin.sock', 'shop_api', '90', '10', '0', '0']);
-    expect(haproxyReadCommand(site, '/x/record').slice(3)).toEqual(['al-haproxy-weights', '/run/haproxy/admin.sock', 'shop_api', '/x/record']);
+    expect(haproxyReadCommand(site, '/x/record').slice(3)).toEqual([
+      'al-haproxy-weights',
+      '/run/haproxy/admin.sock',
+      'shop_api',
+      '/x/record',
+    ]);
     expect(haproxyRecordPath('/var/lib/agent-loop/', 'shop-api')).toBe('/var/lib/agent-loop/shop-api/haproxy.weights');
   });
 });
@@ -101,7 +127,13 @@ describe("docs/hosts.md's HAProxy configuration", () => {
     try {
       // `group` names a group of this machine: the README's does not exist here.
       const file = path.join(dir, 'haproxy.cfg');
-      await fs.writeFile(file, (config as string).replace('group agent-loop', 'group nogroup').replaceAll('/run/haproxy/', `${dir}/`).replaceAll('/var/lib/haproxy/', `${dir}/`));
+      await fs.writeFile(
+        file,
+        (config as string)
+          .replace('group agent-loop', 'group nogroup')
+          .replaceAll('/run/haproxy/', `${dir}/`)
+          .replaceAll('/var/lib/haproxy/', `${dir}/`),
+      );
       const checked = await execFileP('haproxy', ['-c', '-f', file]);
       expect(checked.stdout).toContain('Configuration file is valid');
     } finally {
@@ -123,13 +155,18 @@ describe('reading what HAProxy serves (pure)', () => {
   });
 
   it('names the generation after the weights when the record says otherwise (HAProxy restarted, or someone else set them)', () => {
-    expect(parseHaproxyView(`weights 0 100\n${record({ blue: 90, green: 10 }, 'g-1')}\nend\n`).live).toEqual({ weights: { blue: 0, green: 100 }, generation: 'haproxy-0-100' });
+    expect(parseHaproxyView(`weights 0 100\n${record({ blue: 90, green: 10 }, 'g-1')}\nend\n`).live).toEqual({
+      weights: { blue: 0, green: 100 },
+      generation: 'haproxy-0-100',
+    });
   });
 
   it('scales weights an admin set to shares, and reads both at 0 or an unreadable socket as nothing served', () => {
     expect(parseHaproxyView('weights 1 3\nend\n').live?.weights).toEqual({ blue: 25, green: 75 });
     expect(parseHaproxyView('weights 0 0\nend\n').live).toBeNull();
-    const unread = parseHaproxyView(`unread HAProxy answered 'No such backend.'\n${record({ blue: 100, green: 0 }, 'g-2')}\nend\n`);
+    const unread = parseHaproxyView(
+      `unread HAProxy answered 'No such backend.'\n${record({ blue: 100, green: 0 }, 'g-2')}\nend\n`,
+    );
     expect(unread.live).toBeNull();
     expect(unread.file?.weights).toEqual({ blue: 100, green: 0 });
     expect(unread.unread).toBe("HAProxy answered 'No such backend.'");
@@ -143,7 +180,12 @@ describe('HaproxyRouter on a running HAProxy', () => {
   let socketsDir: string;
   const levelSocket = (level: 'user' | 'operator') => path.join(socketsDir, `${level}.sock`);
   /** The weights as HAProxy itself reports them on its admin socket. */
-  const haproxySays = async (backend = world.haproxy.backend): Promise<string> => (await world.haproxy.cli(`get weight ${backend}/blue; get weight ${backend}/green`)).trim().split(/\n+/).map((line) => line.split(' ')[0]).join('/');
+  const haproxySays = async (backend = world.haproxy.backend): Promise<string> =>
+    (await world.haproxy.cli(`get weight ${backend}/blue; get weight ${backend}/green`))
+      .trim()
+      .split(/\n+/)
+      .map((line) => line.split(' ')[0])
+      .join('/');
 
   beforeAll(async () => {
     apps = await colorApps();
@@ -198,42 +240,84 @@ describe('HaproxyRouter on a running HAProxy', () => {
     }
   });
 
-  it.each(['user', 'operator'] as const)('fails a switch the socket refuses (a socket at level %s), and the previous weights stay live', async (level) => {
-    const before = await haproxySays();
-    const record = await fs.readFile(router.recordPath, 'utf8');
-    const userLevel = new HaproxyRouter(localRemote('haproxy-host'), { app: APP, socket: levelSocket(level), backend: world.haproxy.backend }, world.stateDir);
-    const error = await userLevel.setWeights({ blue: 50, green: 50 }).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(HostError);
-    expect((error as Error).message).toBe(`haproxy-host: HAProxy refused the weight command: HAProxy answered 'Permission denied'; the previous weights (blue 0, green 100) are still the ones served`);
-    expect(await haproxySays()).toBe(before);
-    expect(await fs.readFile(router.recordPath, 'utf8')).toBe(record);
-  });
+  it.each(['user', 'operator'] as const)(
+    'fails a switch the socket refuses (a socket at level %s), and the previous weights stay live',
+    async (level) => {
+      const before = await haproxySays();
+      const record = await fs.readFile(router.recordPath, 'utf8');
+      const userLevel = new HaproxyRouter(
+        localRemote('haproxy-host'),
+        { app: APP, socket: levelSocket(level), backend: world.haproxy.backend },
+        world.stateDir,
+      );
+      const error = await userLevel.setWeights({ blue: 50, green: 50 }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(HostError);
+      expect((error as Error).message).toBe(
+        `haproxy-host: HAProxy refused the weight command: HAProxy answered 'Permission denied'; the previous weights (blue 0, green 100) are still the ones served`,
+      );
+      expect(await haproxySays()).toBe(before);
+      expect(await fs.readFile(router.recordPath, 'utf8')).toBe(record);
+    },
+  );
 
   it('fails a switch HAProxy refuses part of (the second server), and puts the first one back', async () => {
     // The growing share is set first: green 100 → 0 means blue first, then a green HAProxy does not know.
-    const refusing = await world.withSocat('second-refused', `line=$(cat); case $line in "set server"*) [ -e "${world.dir}/refused-once" ] || { : > "${world.dir}/refused-once"; line=$(printf '%s' "$line" | sed 's#/green weight#/nosuch weight#'); } ;; esac\nprintf '%s\\n' "$line" | exec "$REAL_SOCAT" "$@"`);
+    const refusing = await world.withSocat(
+      'second-refused',
+      `line=$(cat); case $line in "set server"*) [ -e "${world.dir}/refused-once" ] || { : > "${world.dir}/refused-once"; line=$(printf '%s' "$line" | sed 's#/green weight#/nosuch weight#'); } ;; esac\nprintf '%s\\n' "$line" | exec "$REAL_SOCAT" "$@"`,
+    );
     const error = await refusing.setWeights({ blue: 100, green: 0 }).catch((caught: unknown) => caught);
-    expect((error as Error).message).toBe(`haproxy-host: HAProxy refused the weight command: HAProxy answered 'No such server.'; the previous weights (blue 0, green 100) were put back`);
+    expect((error as Error).message).toBe(
+      `haproxy-host: HAProxy refused the weight command: HAProxy answered 'No such server.'; the previous weights (blue 0, green 100) were put back`,
+    );
     expect(await haproxySays()).toBe('0/100');
     expect(await colorsServed(world.url, 10)).toEqual({ green: 10 });
   });
 
   it('fails a switch on a backend whose algorithm refuses the weight, and changes nothing', async () => {
-    const legacy = new HaproxyRouter(localRemote('haproxy-host'), { app: APP, socket: world.haproxy.socket, backend: 'legacy' }, world.stateDir);
+    const legacy = new HaproxyRouter(
+      localRemote('haproxy-host'),
+      { app: APP, socket: world.haproxy.socket, backend: 'legacy' },
+      world.stateDir,
+    );
     const error = await legacy.setWeights({ blue: 90, green: 10 }).catch((caught: unknown) => caught);
-    expect((error as Error).message).toContain("HAProxy refused the weight command: HAProxy answered 'Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.'");
+    expect((error as Error).message).toContain(
+      "HAProxy refused the weight command: HAProxy answered 'Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.'",
+    );
     expect(await haproxySays('legacy')).toBe('100/100');
   });
 
   it('touches nothing when the backend or socat is missing, or the socket does not answer', async () => {
     const cases: Array<[HaproxyRouter, RegExp]> = [
-      [new HaproxyRouter(localRemote('haproxy-host'), { app: APP, socket: world.haproxy.socket, backend: 'no_such_backend' }, world.stateDir), /HAProxy could not be asked for its weights, so traffic was not touched: HAProxy answered 'No such backend\.'; nothing was changed$/],
-      [new HaproxyRouter(localRemote('haproxy-host'), { app: APP, socket: path.join(world.dir, 'nothing-here.sock'), backend: world.haproxy.backend }, world.stateDir), /HAProxy's admin socket .*nothing-here\.sock could not be reached: .*No such file or directory.*; nothing was changed$/],
+      [
+        new HaproxyRouter(
+          localRemote('haproxy-host'),
+          { app: APP, socket: world.haproxy.socket, backend: 'no_such_backend' },
+          world.stateDir,
+        ),
+        /HAProxy could not be asked for its weights, so traffic was not touched: HAProxy answered 'No such backend\.'; nothing was changed$/,
+      ],
+      [
+        new HaproxyRouter(
+          localRemote('haproxy-host'),
+          { app: APP, socket: path.join(world.dir, 'nothing-here.sock'), backend: world.haproxy.backend },
+          world.stateDir,
+        ),
+        /HAProxy's admin socket .*nothing-here\.sock could not be reached: .*No such file or directory.*; nothing was changed$/,
+      ],
     ];
     const noSocat = path.join(world.dir, 'no-socat');
     await fs.mkdir(noSocat, { recursive: true });
-    for (const tool of ['sh', 'date', 'sed', 'cut', 'mkdir', 'mv', 'rm']) await fs.symlink((await execFileP('sh', ['-c', `command -v ${tool}`])).stdout.trim(), path.join(noSocat, tool));
-    cases.push([new HaproxyRouter(localRemote('haproxy-host', { PATH: noSocat }), { app: APP, socket: world.haproxy.socket, backend: world.haproxy.backend }, world.stateDir), /socat is not installed on this host \(Debian's package socat\)/]);
+    for (const tool of ['sh', 'date', 'sed', 'cut', 'mkdir', 'mv', 'rm'])
+      await fs.symlink((await execFileP('sh', ['-c', `command -v ${tool}`])).stdout.trim(), path.join(noSocat, tool));
+    cases.push([
+      new HaproxyRouter(
+        localRemote('haproxy-host', { PATH: noSocat }),
+        { app: APP, socket: world.haproxy.socket, backend: world.haproxy.backend },
+        world.stateDir,
+      ),
+      /socat is not installed on this host \(Debian's package socat\)/,
+    ]);
     for (const [other, message] of cases) {
       await expect(other.setWeights({ blue: 50, green: 50 })).rejects.toThrow(message);
       expect(await haproxySays()).toBe('0/100');
@@ -243,12 +327,16 @@ describe('HaproxyRouter on a running HAProxy', () => {
   it('puts the previous weights back when HAProxy reads back other weights than those set', async () => {
     const unconfirmed = await world.unconfirmed();
     const error = await unconfirmed.setWeights({ blue: 50, green: 50 }).catch((caught: unknown) => caught);
-    expect((error as Error).message).toBe('haproxy-host: HAProxy did not serve the new weights: HAProxy reads back blue 1, green 1; the previous weights (blue 0, green 100) were put back');
+    expect((error as Error).message).toBe(
+      'haproxy-host: HAProxy did not serve the new weights: HAProxy reads back blue 1, green 1; the previous weights (blue 0, green 100) were put back',
+    );
     expect(await haproxySays()).toBe('0/100');
   });
 
   it('reads the weights HAProxy serves even when they are not the recorded ones, and tells them apart', async () => {
-    await world.haproxy.cli(`set server ${world.haproxy.backend}/blue weight 30; set server ${world.haproxy.backend}/green weight 70`);
+    await world.haproxy.cli(
+      `set server ${world.haproxy.backend}/blue weight 30; set server ${world.haproxy.backend}/green weight 70`,
+    );
     const view = await router.inspect();
     expect(view.live).toEqual({ weights: { blue: 30, green: 70 }, generation: 'haproxy-30-70' });
     expect(view.file?.weights).toEqual({ blue: 0, green: 100 });
@@ -261,7 +349,12 @@ describe('HaproxyRouter on a running HAProxy', () => {
     const pid = world.haproxy.pid();
     let switches = 0;
     for (let round = 0; round < 5; round++) {
-      for (const weights of [{ blue: 90, green: 10 }, { blue: 100, green: 0 }, { blue: 10, green: 90 }, { blue: 0, green: 100 }]) {
+      for (const weights of [
+        { blue: 90, green: 10 },
+        { blue: 100, green: 0 },
+        { blue: 10, green: 90 },
+        { blue: 0, green: 100 },
+      ]) {
         await router.setWeights(weights);
         switches++;
         await new Promise((resolve) => setTimeout(resolve, 20));
@@ -270,7 +363,11 @@ describe('HaproxyRouter on a running HAProxy', () => {
     const result = await traffic.stop();
     expect(switches).toBe(20);
     expect(result.sent).toBeGreaterThan(200);
-    expect({ failed: result.failed, resets: result.resets, non2xx: result.non2xx }).toEqual({ failed: 0, resets: 0, non2xx: 0 });
+    expect({ failed: result.failed, resets: result.resets, non2xx: result.non2xx }).toEqual({
+      failed: 0,
+      resets: 0,
+      non2xx: 0,
+    });
     expect(world.haproxy.pid()).toBe(pid);
   });
 });

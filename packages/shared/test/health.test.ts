@@ -3,7 +3,16 @@ import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HostError } from '../src/action';
-import { DEFAULT_SMOKE_REQUESTS, PRE_TRAFFIC_SMOKE, requestBody, smoke, smokeBudgetMs, smokeChecksSchema, waitHealthy, type SmokeCheck } from '../src/runtime';
+import {
+  DEFAULT_SMOKE_REQUESTS,
+  PRE_TRAFFIC_SMOKE,
+  requestBody,
+  smoke,
+  smokeBudgetMs,
+  smokeChecksSchema,
+  waitHealthy,
+  type SmokeCheck,
+} from '../src/runtime';
 import { freePort, localRemote } from './support/local-remote';
 import { probeCommand, waitHealthyCommand } from '../src/runtime/health';
 import { smokeCheckSchema } from '../src/runtime/smoke';
@@ -28,14 +37,24 @@ beforeAll(async () => {
     let body = '';
     request.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
     request.on('end', () => {
-      received.push({ method: request.method ?? '', url: request.url ?? '', contentType: request.headers['content-type'], body });
+      received.push({
+        method: request.method ?? '',
+        url: request.url ?? '',
+        contentType: request.headers['content-type'],
+        body,
+      });
       const url = request.url ?? '';
       if (url === '/healthz' || url === '/ready') return void response.end('ok');
-      if (url === '/hello') return void response.writeHead(200, { 'content-type': 'text/plain' }).end('hello from blue\n');
+      if (url === '/hello')
+        return void response.writeHead(200, { 'content-type': 'text/plain' }).end('hello from blue\n');
       if (url === '/fail') return void response.writeHead(500).end('boom');
-      if (url === '/flaky') return void (flakyLeft-- > 0 ? response.writeHead(503).end('starting') : response.end('ok'));
+      if (url === '/flaky')
+        return void (flakyLeft-- > 0 ? response.writeHead(503).end('starting') : response.end('ok'));
       if (url === '/slow') return void setTimeout(() => response.end('late'), 400);
-      if (url === '/run-agent') return void response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ echo: JSON.parse(body || 'null') }));
+      if (url === '/run-agent')
+        return void response
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ echo: JSON.parse(body || 'null') }));
       response.writeHead(404).end('not found');
     });
   });
@@ -56,7 +75,12 @@ const request = (fields: Record<string, unknown>): SmokeCheck => smokeCheckSchem
 
 describe('waitHealthy', () => {
   it('builds one URL per path on the color port, after the timeout', () => {
-    expect(waitHealthyCommand(8001, ['/healthz', '/ready'], 30).slice(3)).toEqual(['al-wait', '30', 'http://127.0.0.1:8001/healthz', 'http://127.0.0.1:8001/ready']);
+    expect(waitHealthyCommand(8001, ['/healthz', '/ready'], 30).slice(3)).toEqual([
+      'al-wait',
+      '30',
+      'http://127.0.0.1:8001/healthz',
+      'http://127.0.0.1:8001/ready',
+    ]);
   });
 
   it('returns once every path answers 200', async () => {
@@ -74,31 +98,69 @@ describe('waitHealthy', () => {
   it('gives up at the deadline, saying what the path answered', async () => {
     const error = await waitHealthy(remote, port, ['/healthz', '/fail'], 0).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(HostError);
-    expect((error as Error).message).toBe(`app-host: the new color on port ${port} did not become healthy within 0 s: http://127.0.0.1:${port}/fail answered 500`);
+    expect((error as Error).message).toBe(
+      `app-host: the new color on port ${port} did not become healthy within 0 s: http://127.0.0.1:${port}/fail answered 500`,
+    );
   });
 
   it('says when nothing answers at all', async () => {
     const closed = await freePort();
-    await expect(waitHealthy(remote, closed, ['/healthz'], 0)).rejects.toThrow(`http://127.0.0.1:${closed}/healthz answered 000`);
+    await expect(waitHealthy(remote, closed, ['/healthz'], 0)).rejects.toThrow(
+      `http://127.0.0.1:${closed}/healthz answered 000`,
+    );
   });
 });
 
 describe('probeCommand', () => {
   it('asks curl for the status and time after the body', () => {
-    expect(probeCommand(8001, request({ path: '/healthz' }))).toEqual(['curl', '-sS', '-X', 'GET', '--max-time', '12', '-w', '\\n%{http_code} %{time_total}', 'http://127.0.0.1:8001/healthz']);
+    expect(probeCommand(8001, request({ path: '/healthz' }))).toEqual([
+      'curl',
+      '-sS',
+      '-X',
+      'GET',
+      '--max-time',
+      '12',
+      '-w',
+      '\\n%{http_code} %{time_total}',
+      'http://127.0.0.1:8001/healthz',
+    ]);
   });
 
   it('asks for a HEAD with --head, so curl does not wait for a body', () => {
-    expect(probeCommand(8001, request({ method: 'HEAD', path: '/' })).slice(0, 4)).toEqual(['curl', '-sS', '--head', '--max-time']);
+    expect(probeCommand(8001, request({ method: 'HEAD', path: '/' })).slice(0, 4)).toEqual([
+      'curl',
+      '-sS',
+      '--head',
+      '--max-time',
+    ]);
   });
 
   it('sends a body from stdin as JSON', () => {
-    const argv = probeCommand(8002, request({ method: 'POST', path: '/run-agent', body: { a: 1 }, 'max-latency-ms': 30_000 }));
-    expect(argv).toEqual(['curl', '-sS', '-X', 'POST', '--max-time', '40', '-w', '\\n%{http_code} %{time_total}', '-H', 'Content-Type: application/json', '--data-binary', '@-', 'http://127.0.0.1:8002/run-agent']);
+    const argv = probeCommand(
+      8002,
+      request({ method: 'POST', path: '/run-agent', body: { a: 1 }, 'max-latency-ms': 30_000 }),
+    );
+    expect(argv).toEqual([
+      'curl',
+      '-sS',
+      '-X',
+      'POST',
+      '--max-time',
+      '40',
+      '-w',
+      '\\n%{http_code} %{time_total}',
+      '-H',
+      'Content-Type: application/json',
+      '--data-binary',
+      '@-',
+      'http://127.0.0.1:8002/run-agent',
+    ]);
   });
 
   it('sends a body that is not JSON as text, as the runner does', () => {
-    expect(probeCommand(8002, request({ method: 'POST', path: '/x', body: 'plain words' }))).toContain('Content-Type: text/plain; charset=utf-8');
+    expect(probeCommand(8002, request({ method: 'POST', path: '/x', body: 'plain words' }))).toContain(
+      'Content-Type: text/plain; charset=utf-8',
+    );
   });
 
   it('turns a body into the text to send', () => {
@@ -112,7 +174,14 @@ describe('probeCommand', () => {
 describe('smoke, run with curl against a real server', () => {
   it('passes a 200 within the budget whose body contains the expected text', async () => {
     const result = await smoke(remote, port, request({ path: '/hello', contains: 'from blue' }));
-    expect(result).toMatchObject({ method: 'GET', path: '/hello', status: 200, expectedStatus: 200, maxLatencyMs: 2000, ok: true });
+    expect(result).toMatchObject({
+      method: 'GET',
+      path: '/hello',
+      status: 200,
+      expectedStatus: 200,
+      maxLatencyMs: 2000,
+      ok: true,
+    });
     expect(result.problem).toBeUndefined();
     expect(result.latencyMs).toBeGreaterThanOrEqual(0);
     expect(result.latencyMs).toBeLessThan(2000);
@@ -166,9 +235,15 @@ describe('smoke, run with curl against a real server', () => {
   });
 
   it('gives json, prometheus and repeat the meaning they have from the runner', async () => {
-    expect(await smoke(remote, port, request({ path: '/run-agent', method: 'POST', body: { a: 1 }, json: true }))).toMatchObject({ ok: true });
-    expect((await smoke(remote, port, request({ path: '/hello', json: true }))).problem).toMatch(/^the body is not JSON \(.*\): "hello from blue\\n"$/);
-    expect((await smoke(remote, port, request({ path: '/hello', prometheus: true }))).problem).toMatch(/^the body is not valid Prometheus text format: line 1: /);
+    expect(
+      await smoke(remote, port, request({ path: '/run-agent', method: 'POST', body: { a: 1 }, json: true })),
+    ).toMatchObject({ ok: true });
+    expect((await smoke(remote, port, request({ path: '/hello', json: true }))).problem).toMatch(
+      /^the body is not JSON \(.*\): "hello from blue\\n"$/,
+    );
+    expect((await smoke(remote, port, request({ path: '/hello', prometheus: true }))).problem).toMatch(
+      /^the body is not valid Prometheus text format: line 1: /,
+    );
     received = [];
     const slow = await smoke(remote, port, request({ path: '/slow', repeat: 2, 'p95-ms': 150 }));
     expect(received.map((entry) => entry.url)).toEqual(['/slow', '/slow']);

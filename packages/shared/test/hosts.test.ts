@@ -8,7 +8,10 @@ describe('parseTarget', () => {
     ['deploy@10.0.0.5:22', { user: 'deploy', host: '10.0.0.5', port: 22, label: 'deploy@10.0.0.5' }],
     ['deploy@10.0.0.5:2222', { user: 'deploy', host: '10.0.0.5', port: 2222, label: 'deploy@10.0.0.5:2222' }],
     ['root@web-1.example.com', { user: 'root', host: 'web-1.example.com', port: 22, label: 'root@web-1.example.com' }],
-    ['_ci.user-1@localhost:65535', { user: '_ci.user-1', host: 'localhost', port: 65535, label: '_ci.user-1@localhost:65535' }],
+    [
+      '_ci.user-1@localhost:65535',
+      { user: '_ci.user-1', host: 'localhost', port: 65535, label: '_ci.user-1@localhost:65535' },
+    ],
     ['root@[::1]:2222', { user: 'root', host: '::1', port: 2222, label: 'root@[::1]:2222' }],
     ['root@[2001:db8::1]', { user: 'root', host: '2001:db8::1', port: 22, label: 'root@[2001:db8::1]' }],
     ['root@[::ffff:10.0.0.1]:1', { user: 'root', host: '::ffff:10.0.0.1', port: 1, label: 'root@[::ffff:10.0.0.1]:1' }],

@@ -40,7 +40,9 @@ describe('answers from the network are read with a cap', () => {
 
   it('refuses a declared length over the cap without reading it', async () => {
     const response = await fetch(`${base}/declared`);
-    await expect(readCapped(response, 1024 * 1024)).rejects.toThrow(/the answer is 104857600 bytes, more than the 1048576/);
+    await expect(readCapped(response, 1024 * 1024)).rejects.toThrow(
+      /the answer is 104857600 bytes, more than the 1048576/,
+    );
   });
 
   it('an error quotes a short, escaped excerpt of the body', async () => {

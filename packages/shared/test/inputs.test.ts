@@ -47,20 +47,56 @@ describe('field kinds through readInputs', () => {
     enabled: field.boolean(true),
     mode: field.choice(['fast', 'safe'] as const, 'safe'),
     start: field.template(['app', 'port']),
-    plan: field.yaml(docField.list(docField.mapping({ step: docField.text('a step name', /^\S+$/), seconds: docField.number({ integer: true, unit: 'seconds' }) }), { max: 20, noun: 'steps', form: 'a list of steps' }), { form: 'a list of {step, seconds}', default: '[]' }),
+    plan: field.yaml(
+      docField.list(
+        docField.mapping({
+          step: docField.text('a step name', /^\S+$/),
+          seconds: docField.number({ integer: true, unit: 'seconds' }),
+        }),
+        { max: 20, noun: 'steps', form: 'a list of steps' },
+      ),
+      { form: 'a list of {step, seconds}', default: '[]' },
+    ),
   };
 
   it('applies defaults to empty inputs and trims values', () => {
     const inputs = readInputs(fields, reader({ name: '  shop \n' }));
-    expect(inputs).toEqual({ name: 'shop', region: 'eu-1', count: 3, port: 8080, enabled: true, mode: 'safe', start: '', plan: [] });
+    expect(inputs).toEqual({
+      name: 'shop',
+      region: 'eu-1',
+      count: 3,
+      port: 8080,
+      enabled: true,
+      mode: 'safe',
+      start: '',
+      plan: [],
+    });
   });
 
   it('converts given values to their types', () => {
     const inputs = readInputs(
       fields,
-      reader({ name: 'shop', region: 'us-2', count: '10', port: '65535', enabled: 'No', mode: 'fast', start: 'run {app} on {port}', plan: '- step: warm\n  seconds: 5' }),
+      reader({
+        name: 'shop',
+        region: 'us-2',
+        count: '10',
+        port: '65535',
+        enabled: 'No',
+        mode: 'fast',
+        start: 'run {app} on {port}',
+        plan: '- step: warm\n  seconds: 5',
+      }),
     );
-    expect(inputs).toEqual({ name: 'shop', region: 'us-2', count: 10, port: 65535, enabled: false, mode: 'fast', start: 'run {app} on {port}', plan: [{ step: 'warm', seconds: 5 }] });
+    expect(inputs).toEqual({
+      name: 'shop',
+      region: 'us-2',
+      count: 10,
+      port: 65535,
+      enabled: false,
+      mode: 'fast',
+      start: 'run {app} on {port}',
+      plan: [{ step: 'warm', seconds: 5 }],
+    });
   });
 
   it.each([
@@ -91,9 +127,17 @@ describe('field kinds through readInputs', () => {
     ['start', 'run {app} {image}', "Input 'start': unknown placeholder {image}; expected only {app} {port}"],
     ['start', 'run\0', "Input 'start': contains a NUL byte"],
     ['plan', '- step: [', "Input 'plan': is not valid YAML"],
-    ['plan', '- step: warm\n  seconds: soon', "Input 'plan': [0].seconds: expected a whole number (seconds), got 'soon'; expected a list of {step, seconds}"],
+    [
+      'plan',
+      '- step: warm\n  seconds: soon',
+      "Input 'plan': [0].seconds: expected a whole number (seconds), got 'soon'; expected a list of {step, seconds}",
+    ],
     ['plan', 'step: warm', "Input 'plan': expected a list of steps, got a mapping; expected a list of {step, seconds}"],
-    ['plan', '- step: warm\n  seconds: soon\n- step: 2\n  wait: 5', "Input 'plan': [0].seconds: expected a whole number (seconds), got 'soon'; [1].step: expected a step name, got 2; [1].seconds: expected a whole number (seconds), got nothing; [1]: unknown key 'wait'; expected step, seconds; expected a list of {step, seconds}"],
+    [
+      'plan',
+      '- step: warm\n  seconds: soon\n- step: 2\n  wait: 5',
+      "Input 'plan': [0].seconds: expected a whole number (seconds), got 'soon'; [1].step: expected a step name, got 2; [1].seconds: expected a whole number (seconds), got nothing; [1]: unknown key 'wait'; expected step, seconds; expected a list of {step, seconds}",
+    ],
   ])('reports %s = %j', (name, raw, message) => {
     const values = { name: 'shop', [name]: raw };
     expect(problems(fields, values)).toContain(message);
@@ -112,9 +156,17 @@ describe('field kinds through readInputs', () => {
   });
 
   it('keeps the invalid value of a secret out of the error and masks it as soon as it is read', () => {
-    const fields = { token: field.secret({ form: 'a token starting with tk_', required: true, check: (value) => (value.startsWith('tk_') ? undefined : 'does not start with tk_') }) };
+    const fields = {
+      token: field.secret({
+        form: 'a token starting with tk_',
+        required: true,
+        check: (value) => (value.startsWith('tk_') ? undefined : 'does not start with tk_'),
+      }),
+    };
     const message = problems(fields, { token: 'hunter2-super-secret' });
-    expect(message).toBe("Input 'token': does not start with tk_ (expected a token starting with tk_; the value is not shown because it is secret)");
+    expect(message).toBe(
+      "Input 'token': does not start with tk_ (expected a token starting with tk_; the value is not shown because it is secret)",
+    );
     expect(masked).toContain('hunter2-super-secret');
     expect(problems(fields, { token: '' })).toBe("Input 'token': is required: a token starting with tk_");
     expect(readInputs(fields, reader({ token: 'tk_123' })).token).toBe('tk_123');
@@ -122,7 +174,9 @@ describe('field kinds through readInputs', () => {
 
   it('requireInput names the input', () => {
     expect(() => requireInput(true, 'a', 'never')).not.toThrow();
-    expect(() => requireInput(false, 'canary-percent', 'must be below 100')).toThrow(new ConfigurationError("Input 'canary-percent': must be below 100"));
+    expect(() => requireInput(false, 'canary-percent', 'must be below 100')).toThrow(
+      new ConfigurationError("Input 'canary-percent': must be below 100"),
+    );
   });
 });
 
@@ -132,7 +186,8 @@ const PRIVATE_KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAA
 const KNOWN_HOSTS = '10.0.0.5 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINXsw39oHfrnPcSulXdJbqB2TxwBDQG0fVP6GfCB9+Zk';
 const BASE = { hosts: 'deploy@10.0.0.5', 'ssh-private-key': PRIVATE_KEY, 'ssh-known-hosts': KNOWN_HOSTS, app: 'shop' };
 
-const hostsRead = (values: Record<string, string>): HostInputs => readInputs(hostInputs, reader({ ...BASE, ...values }));
+const hostsRead = (values: Record<string, string>): HostInputs =>
+  readInputs(hostInputs, reader({ ...BASE, ...values }));
 const hostProblems = (values: Record<string, string>): string => problems(hostInputs, { ...BASE, ...values });
 const labels = (inputs: HostInputs): string[] => inputs.hosts.map((host) => host.target.label);
 
@@ -186,18 +241,38 @@ describe('hostInputs', () => {
     ['nginx-command', 'nginx; rm -rf /', "Input 'nginx-command': contains the word 'nginx;'"],
     ['nginx-command', 'nginx -g "$(id)"', "Input 'nginx-command': contains the word '$(id)'"],
     ['nginx-command', 'nginx "-t', "Input 'nginx-command': unterminated \" quote"],
-    ['ssh-known-hosts', 'web1 ssh-ed25519', "Input 'ssh-known-hosts': ssh-known-hosts line 1: expected 'host key-type base64-key'"],
-    ['insecure-skip-host-key-check', 'sure', "Input 'insecure-skip-host-key-check': expected true or false, got 'sure'"],
+    [
+      'ssh-known-hosts',
+      'web1 ssh-ed25519',
+      "Input 'ssh-known-hosts': ssh-known-hosts line 1: expected 'host key-type base64-key'",
+    ],
+    [
+      'insecure-skip-host-key-check',
+      'sure',
+      "Input 'insecure-skip-host-key-check': expected true or false, got 'sure'",
+    ],
   ])('rejects %s = %j', (name, raw, message) => {
     expect(hostProblems({ [name]: raw })).toContain(message);
   });
 
   it('splits the nginx command into words', () => {
-    expect(hostsRead({ 'nginx-command': `sudo nginx -p /opt/nginx/ -c 'conf/nginx.conf'` })['nginx-command']).toEqual(['sudo', 'nginx', '-p', '/opt/nginx/', '-c', 'conf/nginx.conf']);
+    expect(hostsRead({ 'nginx-command': `sudo nginx -p /opt/nginx/ -c 'conf/nginx.conf'` })['nginx-command']).toEqual([
+      'sudo',
+      'nginx',
+      '-p',
+      '/opt/nginx/',
+      '-c',
+      'conf/nginx.conf',
+    ]);
   });
 
   describe('slack-webhook-url', () => {
-    it.each(['https://hooks.slack.com/services/T0/B0/xyz', 'http://127.0.0.1:9000/hook', 'http://localhost/hook', 'http://[::1]:8080/hook'])('accepts %s', (url) => {
+    it.each([
+      'https://hooks.slack.com/services/T0/B0/xyz',
+      'http://127.0.0.1:9000/hook',
+      'http://localhost/hook',
+      'http://[::1]:8080/hook',
+    ])('accepts %s', (url) => {
       expect(hostsRead({ 'slack-webhook-url': url })['slack-webhook-url']).toBe(url);
       expect(masked).toContain(url);
     });
@@ -226,7 +301,9 @@ describe('hostInputs', () => {
     ])('reads %j', (raw, expected) => {
       const inputs = hostsRead({ hosts: raw });
       expect(labels(inputs)).toEqual(expected);
-      expect(inputs.hosts.every((host) => Object.values(host.overrides).every((value) => value === undefined))).toBe(true);
+      expect(inputs.hosts.every((host) => Object.values(host.overrides).every((value) => value === undefined))).toBe(
+        true,
+      );
     });
 
     it('reads YAML mappings with per-host overrides', () => {
@@ -243,7 +320,14 @@ describe('hostInputs', () => {
         ].join('\n'),
       });
       expect(labels(inputs)).toEqual(['deploy@10.0.0.1', 'deploy@10.0.0.2:2222']);
-      expect(inputs.hosts[1]?.overrides).toEqual({ bluePort: 9001, greenPort: 9002, nginxStatusPort: 9099, stateDir: '/srv/state', nginxConfDir: '/opt/nginx/conf.d', nginxCommand: ['sudo', 'nginx', '-p', '/opt/nginx/'] });
+      expect(inputs.hosts[1]?.overrides).toEqual({
+        bluePort: 9001,
+        greenPort: 9002,
+        nginxStatusPort: 9099,
+        stateDir: '/srv/state',
+        nginxConfDir: '/opt/nginx/conf.d',
+        nginxCommand: ['sudo', 'nginx', '-p', '/opt/nginx/'],
+      });
     });
 
     it.each([
@@ -269,11 +353,24 @@ describe('hostInputs', () => {
     });
 
     it('accepts 500 hosts and refuses 501, in either form', () => {
-      const names = (count: number) => Array.from({ length: count }, (_, index) => `deploy@10.0.${Math.floor(index / 250)}.${(index % 250) + 1}`);
+      const names = (count: number) =>
+        Array.from({ length: count }, (_, index) => `deploy@10.0.${Math.floor(index / 250)}.${(index % 250) + 1}`);
       expect(hostsRead({ hosts: names(500).join(',') }).hosts).toHaveLength(500);
       expect(hostProblems({ hosts: names(501).join(',') })).toContain("Input 'hosts': lists more than 500 hosts");
-      expect(hostsRead({ hosts: names(500).map((name) => `- ${name}`).join('\n') }).hosts).toHaveLength(500);
-      expect(hostProblems({ hosts: names(501).map((name) => `- ${name}`).join('\n') })).toMatch(/^Input 'hosts': .*500/);
+      expect(
+        hostsRead({
+          hosts: names(500)
+            .map((name) => `- ${name}`)
+            .join('\n'),
+        }).hosts,
+      ).toHaveLength(500);
+      expect(
+        hostProblems({
+          hosts: names(501)
+            .map((name) => `- ${name}`)
+            .join('\n'),
+        }),
+      ).toMatch(/^Input 'hosts': .*500/);
     });
   });
 });
@@ -281,7 +378,8 @@ describe('hostInputs', () => {
 describe('resolveHosts', () => {
   it('merges each host overrides over the action-level settings', () => {
     const inputs = hostsRead({
-      hosts: '- deploy@10.0.0.1\n- host: deploy@10.0.0.2\n  green-port: 9002\n  nginx-command: sudo nginx\n  access-log: logs/app.log',
+      hosts:
+        '- deploy@10.0.0.1\n- host: deploy@10.0.0.2\n  green-port: 9002\n  nginx-command: sudo nginx\n  access-log: logs/app.log',
       'blue-port': '7001',
       'state-dir': '/srv/agent-loop',
     });
@@ -296,24 +394,42 @@ describe('resolveHosts', () => {
       nginxCommand: ['nginx'],
       accessLog: '/var/log/nginx/agent-loop.access.log',
     });
-    expect(second).toMatchObject({ bluePort: 7001, greenPort: 9002, nginxStatusPort: 8099, stateDir: '/srv/agent-loop', nginxCommand: ['sudo', 'nginx'], accessLog: 'logs/app.log' });
+    expect(second).toMatchObject({
+      bluePort: 7001,
+      greenPort: 9002,
+      nginxStatusPort: 8099,
+      stateDir: '/srv/agent-loop',
+      nginxCommand: ['sudo', 'nginx'],
+      accessLog: 'logs/app.log',
+    });
   });
 
   it('refuses equal ports, naming the host where they clash', () => {
-    expect(() => resolveHosts(hostsRead({ 'green-port': '8001' }))).toThrow("Input 'blue-port': blue-port, green-port and nginx-status-port must differ on deploy@10.0.0.5 (got 8001, 8001, 8099)");
+    expect(() => resolveHosts(hostsRead({ 'green-port': '8001' }))).toThrow(
+      "Input 'blue-port': blue-port, green-port and nginx-status-port must differ on deploy@10.0.0.5 (got 8001, 8001, 8099)",
+    );
     const clashOnOne = hostsRead({ hosts: '- deploy@10.0.0.1\n- host: deploy@10.0.0.2\n  nginx-status-port: 8002' });
     expect(() => resolveHosts(clashOnOne)).toThrow(/must differ on deploy@10\.0\.0\.2 \(got 8001, 8002, 8002\)/);
   });
 
   it('requires ssh-known-hosts unless the host key check is skipped', () => {
     expect(() => resolveHosts(hostsRead({ 'ssh-known-hosts': '' }))).toThrow(ConfigurationError);
-    expect(() => resolveHosts(hostsRead({ 'ssh-known-hosts': '' }))).toThrow(/^Input 'ssh-known-hosts': is required unless insecure-skip-host-key-check is true/);
+    expect(() => resolveHosts(hostsRead({ 'ssh-known-hosts': '' }))).toThrow(
+      /^Input 'ssh-known-hosts': is required unless insecure-skip-host-key-check is true/,
+    );
     expect(resolveHosts(hostsRead({ 'ssh-known-hosts': '', 'insecure-skip-host-key-check': 'true' }))).toHaveLength(1);
   });
 });
 
 describe('router and the hosts behind HAProxy', () => {
-  const behindHaproxy = ['- host: deploy@10.0.0.1', '  haproxy-socket: /run/haproxy/agent-loop.sock', '  haproxy-backend: shop_api', '- host: deploy@10.0.0.2', '  haproxy-socket: /run/haproxy/other.sock', '  haproxy-backend: shop'].join('\n');
+  const behindHaproxy = [
+    '- host: deploy@10.0.0.1',
+    '  haproxy-socket: /run/haproxy/agent-loop.sock',
+    '  haproxy-backend: shop_api',
+    '- host: deploy@10.0.0.2',
+    '  haproxy-socket: /run/haproxy/other.sock',
+    '  haproxy-backend: shop',
+  ].join('\n');
 
   it('is nginx unless named, and reads each host its admin socket and backend', () => {
     expect(hostsRead({}).router).toBe('nginx');
@@ -334,13 +450,32 @@ describe('router and the hosts behind HAProxy', () => {
     expect(() => resolveHosts(hostsRead({ router: 'haproxy' }))).toThrow(
       "Input 'hosts': deploy@10.0.0.5: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)",
     );
-    expect(() => resolveHosts(hostsRead({ router: 'haproxy', hosts: '- host: deploy@10.0.0.1\n  haproxy-socket: run/admin.sock\n  haproxy-backend: shop' }))).toThrow("Input 'hosts': deploy@10.0.0.1: invalid haproxy-socket 'run/admin.sock'");
+    expect(() =>
+      resolveHosts(
+        hostsRead({
+          router: 'haproxy',
+          hosts: '- host: deploy@10.0.0.1\n  haproxy-socket: run/admin.sock\n  haproxy-backend: shop',
+        }),
+      ),
+    ).toThrow("Input 'hosts': deploy@10.0.0.1: invalid haproxy-socket 'run/admin.sock'");
     // The list itself refuses a backend HAProxy's runtime API would read as two words or two commands.
-    expect(hostProblems({ router: 'haproxy', hosts: '- host: deploy@10.0.0.1\n  haproxy-socket: /run/admin.sock\n  haproxy-backend: "shop;shutdown"' })).toContain('haproxy-backend');
-    expect(hostProblems({ router: 'haproxy', hosts: '- host: deploy@10.0.0.1\n  haproxy-socket: /run/../admin.sock\n  haproxy-backend: shop' })).toContain('expected a path without ..');
+    expect(
+      hostProblems({
+        router: 'haproxy',
+        hosts: '- host: deploy@10.0.0.1\n  haproxy-socket: /run/admin.sock\n  haproxy-backend: "shop;shutdown"',
+      }),
+    ).toContain('haproxy-backend');
+    expect(
+      hostProblems({
+        router: 'haproxy',
+        hosts: '- host: deploy@10.0.0.1\n  haproxy-socket: /run/../admin.sock\n  haproxy-backend: shop',
+      }),
+    ).toContain('expected a path without ..');
   });
 
   it("refuses HAProxy's settings on a host whose traffic nginx moves", () => {
-    expect(() => resolveHosts(hostsRead({ hosts: behindHaproxy }))).toThrow("Input 'router': is nginx, but the hosts list gives deploy@10.0.0.1 an haproxy-socket or haproxy-backend: set router: haproxy to move its traffic through HAProxy, or remove them");
+    expect(() => resolveHosts(hostsRead({ hosts: behindHaproxy }))).toThrow(
+      "Input 'router': is nginx, but the hosts list gives deploy@10.0.0.1 an haproxy-socket or haproxy-backend: set router: haproxy to move its traffic through HAProxy, or remove them",
+    );
   });
 });

@@ -43,7 +43,8 @@ afterAll(async () => {
 });
 
 const key = (index: number): HostKey => keys[index] as HostKey;
-const verdict = (text: string, host: string, port: number, presented: HostKey) => verifyHostKey(parseKnownHosts(text), host, port, presented.blob);
+const verdict = (text: string, host: string, port: number, presented: HostKey) =>
+  verifyHostKey(parseKnownHosts(text), host, port, presented.blob);
 
 describe('fingerprint', () => {
   it('is the SHA256 fingerprint ssh-keygen -l prints', () => {
@@ -56,8 +57,16 @@ describe('verifyHostKey with plain entries', () => {
   it('accepts the listed key, reports a different key as changed and an unlisted host as unknown', () => {
     const text = `10.0.0.5 ${key(0).line}`;
     expect(verdict(text, '10.0.0.5', 22, key(0))).toEqual({ ok: true, fingerprint: key(0).fingerprint });
-    expect(verdict(text, '10.0.0.5', 22, key(1))).toEqual({ ok: false, reason: 'changed', fingerprint: key(1).fingerprint });
-    expect(verdict(text, '10.0.0.6', 22, key(0))).toEqual({ ok: false, reason: 'unknown', fingerprint: key(0).fingerprint });
+    expect(verdict(text, '10.0.0.5', 22, key(1))).toEqual({
+      ok: false,
+      reason: 'changed',
+      fingerprint: key(1).fingerprint,
+    });
+    expect(verdict(text, '10.0.0.6', 22, key(0))).toEqual({
+      ok: false,
+      reason: 'unknown',
+      fingerprint: key(0).fingerprint,
+    });
   });
 
   it('uses the [host]:port form for ports other than 22, and only it', () => {
@@ -98,17 +107,26 @@ describe('verifyHostKey with plain entries', () => {
 
   it('refuses a @revoked key even where the same key is also listed as known', () => {
     const text = [`web1 ${key(0).line}`, `web1 ${key(1).line}`, `@revoked * ${key(1).line}`].join('\n');
-    expect(verdict(text, 'web1', 22, key(1))).toEqual({ ok: false, reason: 'revoked', fingerprint: key(1).fingerprint });
+    expect(verdict(text, 'web1', 22, key(1))).toEqual({
+      ok: false,
+      reason: 'revoked',
+      fingerprint: key(1).fingerprint,
+    });
     expect(verdict(text, 'web1', 22, key(0)).ok).toBe(true);
     expect(verdict(text, 'web2', 22, key(1))).toMatchObject({ reason: 'revoked' });
   });
 
   it('does not take a @cert-authority line as a known host key', () => {
-    expect(verdict(`@cert-authority * ${key(0).line}`, 'web1', 22, key(0))).toMatchObject({ ok: false, reason: 'unknown' });
+    expect(verdict(`@cert-authority * ${key(0).line}`, 'web1', 22, key(0))).toMatchObject({
+      ok: false,
+      reason: 'unknown',
+    });
   });
 
   it('skips comments, blank lines and CRLF line ends, and ignores a trailing comment', () => {
-    const text = ['# keys of production', '', `   web1 ${key(0).line} root@web1   `, '\t', `web2 ${key(1).line}`].join('\r\n');
+    const text = ['# keys of production', '', `   web1 ${key(0).line} root@web1   `, '\t', `web2 ${key(1).line}`].join(
+      '\r\n',
+    );
     const entries = parseKnownHosts(text);
     expect(entries).toHaveLength(2);
     expect(verifyHostKey(entries, 'web1', 22, key(0).blob).ok).toBe(true);

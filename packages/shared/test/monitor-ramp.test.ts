@@ -26,7 +26,10 @@ function host(label: string, percent: number, set: Weights[]): Session {
       schema: 2,
       app: 'shop',
       active: 'blue',
-      colors: { blue: { image: 'shop:v1', version: 'v1', port: 8001, status: 'running', since }, green: { image: 'shop:v2', version: 'v2', port: 8002, status: 'running', since } },
+      colors: {
+        blue: { image: 'shop:v1', version: 'v1', port: 8001, status: 'running', since },
+        green: { image: 'shop:v2', version: 'v2', port: 8002, status: 'running', since },
+      },
       canary: { color: 'green', version: 'v2', image: 'shop:v2', percent, since, runId: 'run-1' },
       releases: [],
       pending: null,
@@ -84,7 +87,10 @@ describe('a ramp counts each step once', () => {
   it('watches a first step the deploy already set (10%) without switching it again or announcing it as an advance', async () => {
     const set: Weights[] = [];
     const events: RolloutEvent[] = [];
-    const result = await monitorSessions([host('h1', 10, set), host('h2', 10, set)], settings([10, 25, 50, 100], events));
+    const result = await monitorSessions(
+      [host('h1', 10, set), host('h2', 10, set)],
+      settings([10, 25, 50, 100], events),
+    );
     expect(result.verdict).toBe('success');
     // Four steps watched, the first at the share the deploy gave it.
     expect(result.steps.map((step) => step.percent)).toEqual([10, 25, 50, 100]);
@@ -102,6 +108,9 @@ describe('a ramp counts each step once', () => {
     const events: RolloutEvent[] = [];
     await monitorSessions([host('h1', 5, set)], settings([10, 100], events));
     expect(set.map((weights) => weights.green)).toEqual([10, 100]);
-    expect(events.map((event) => event.message).slice(0, 2)).toEqual(['v2 weight advanced to 10% (step 1 of 2) on 1 host', 'v2 weight advanced to 100% (step 2 of 2) on 1 host']);
+    expect(events.map((event) => event.message).slice(0, 2)).toEqual([
+      'v2 weight advanced to 10% (step 1 of 2) on 1 host',
+      'v2 weight advanced to 100% (step 2 of 2) on 1 host',
+    ]);
   });
 });

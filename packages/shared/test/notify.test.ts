@@ -72,11 +72,17 @@ describe('slackPayload', () => {
     ['completed', ':white_check_mark:'],
     ['failed', ':x:'],
     ['rolled-back', ':rewind:'],
-  ] as const)('marks %s with %s and leaves out what is not given (no empty section: Slack refuses one)', (event, icon) => {
-    const payload = slackPayload({ event, title: 'T', fields: {} }) as { text: string; blocks: Array<{ text: { text: string } }> };
-    expect(payload.text).toBe(`${icon} T`);
-    expect(payload.blocks).toHaveLength(1);
-  });
+  ] as const)(
+    'marks %s with %s and leaves out what is not given (no empty section: Slack refuses one)',
+    (event, icon) => {
+      const payload = slackPayload({ event, title: 'T', fields: {} }) as {
+        text: string;
+        blocks: Array<{ text: { text: string } }>;
+      };
+      expect(payload.text).toBe(`${icon} T`);
+      expect(payload.blocks).toHaveLength(1);
+    },
+  );
 });
 
 describe('notifySlack', () => {
@@ -99,7 +105,9 @@ describe('notifySlack', () => {
 
   it('on a 4xx warns at once, without retrying', async () => {
     const warnings: string[] = [];
-    expect(await notifySlack(`${base}/status/404/SECRETTOKEN`, notice, (message) => warnings.push(message))).toBe(false);
+    expect(await notifySlack(`${base}/status/404/SECRETTOKEN`, notice, (message) => warnings.push(message))).toBe(
+      false,
+    );
     expect(warnings).toEqual(['the Slack notification (completed) was not delivered: Slack answered HTTP 404']);
     expect(received).toHaveLength(1);
   });
@@ -130,9 +138,19 @@ describe('what Slack would refuse or misread', () => {
   // 40 hosts fail: 36 the same way, 4 each their own way; the messages carry markup.
   const hosts = Array.from({ length: 40 }, (_, index) => `deploy@10.0.${Math.floor(index / 10)}.${index + 11}:22`);
   const error = hosts
-    .map((host, index) => `${host}: ${index < 36 ? 'health check GET /health answered 503: <html><body>Service Unavailable & retry</body></html>' : `smoke <script>alert(${index})</script> failed & <!channel> was mentioned`}`)
+    .map(
+      (host, index) =>
+        `${host}: ${index < 36 ? 'health check GET /health answered 503: <html><body>Service Unavailable & retry</body></html>' : `smoke <script>alert(${index})</script> failed & <!channel> was mentioned`}`,
+    )
     .join('\n');
-  const failure: Notice = { event: 'failed', title: 'shop <1.5.0> & friends deploy failed', fields: { version: '<1.5.0>', hosts: '40' }, error, durationMs: 61_000, runUrl: 'https://github.com/acme/shop/actions/runs/43' };
+  const failure: Notice = {
+    event: 'failed',
+    title: 'shop <1.5.0> & friends deploy failed',
+    fields: { version: '<1.5.0>', hosts: '40' },
+    error,
+    durationMs: 61_000,
+    runUrl: 'https://github.com/acme/shop/actions/runs/43',
+  };
 
   it('escapes &, < and > in every text, keeping only the run link as a link', () => {
     const payload = slackPayload(failure) as Payload;
@@ -150,7 +168,9 @@ describe('what Slack would refuse or misread', () => {
     for (const block of payload.blocks) expect(block.text.text.length).toBeLessThanOrEqual(3000);
     const details = payload.blocks[1]!.text.text;
     expect(details).toContain(`*failed on 40 hosts:* ${hosts.slice(0, 5).join(', ')} … and 35 more`);
-    expect(details).toContain(`• health check GET /health answered 503: &lt;html&gt;&lt;body&gt;Service Unavailable &amp; retry&lt;/body&gt;&lt;/html&gt; (${hosts.slice(0, 3).join(', ')} … and 33 more)`);
+    expect(details).toContain(
+      `• health check GET /health answered 503: &lt;html&gt;&lt;body&gt;Service Unavailable &amp; retry&lt;/body&gt;&lt;/html&gt; (${hosts.slice(0, 3).join(', ')} … and 33 more)`,
+    );
     expect(details.split('\n').filter((line) => line.startsWith('• '))).toHaveLength(5);
     expect(details.endsWith('<https://github.com/acme/shop/actions/runs/43|workflow run>')).toBe(true);
   });
@@ -160,14 +180,20 @@ describe('what Slack would refuse or misread', () => {
     const payload = slackPayload({ ...failure, error: distinct }) as Payload;
     const details = payload.blocks[1]!.text.text;
     expect(details.length).toBeLessThanOrEqual(3000);
-    expect(details).toMatch(/\n… and \d+ more lines \(see the workflow run\)\n<https:\/\/github\.com\/acme\/shop\/actions\/runs\/43\|workflow run>$/);
+    expect(details).toMatch(
+      /\n… and \d+ more lines \(see the workflow run\)\n<https:\/\/github\.com\/acme\/shop\/actions\/runs\/43\|workflow run>$/,
+    );
     const shown = details.split('\n').filter((line) => line.startsWith('• ')).length;
     const left = Number(/… and (\d+) more lines/.exec(details)![1]);
     expect(shown + left).toBe(40);
   });
 
   it('caps one very long error and very long fields', () => {
-    const payload = slackPayload({ ...failure, fields: { note: '<'.repeat(5000) }, error: '&'.repeat(10_000) }) as Payload;
+    const payload = slackPayload({
+      ...failure,
+      fields: { note: '<'.repeat(5000) },
+      error: '&'.repeat(10_000),
+    }) as Payload;
     for (const block of payload.blocks) expect(block.text.text.length).toBeLessThanOrEqual(3000);
     expect(payload.blocks[1]!.text.text).toContain('<https://github.com/acme/shop/actions/runs/43|workflow run>');
   });
@@ -193,8 +219,18 @@ describe('what Slack would refuse or misread', () => {
       expect(warnings).toEqual([]);
       expect(slack.accepted).toHaveLength(1);
       // What the old payload sent: every host's line in one section, 40 × ~110 characters.
-      const old = { text: 'x', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*x*' } }, { type: 'section', text: { type: 'mrkdwn', text: `*error:* ${error}` } }] };
-      const response = await fetch(slack.url, { method: 'POST', body: JSON.stringify(old), headers: { 'content-type': 'application/json' } });
+      const old = {
+        text: 'x',
+        blocks: [
+          { type: 'section', text: { type: 'mrkdwn', text: '*x*' } },
+          { type: 'section', text: { type: 'mrkdwn', text: `*error:* ${error}` } },
+        ],
+      };
+      const response = await fetch(slack.url, {
+        method: 'POST',
+        body: JSON.stringify(old),
+        headers: { 'content-type': 'application/json' },
+      });
       expect([response.status, await response.text()]).toEqual([400, 'invalid_blocks']);
     } finally {
       await slack.close();

@@ -38,10 +38,12 @@ describe('mapLimit', () => {
   });
 
   it('rejects with the error of a failing task', async () => {
-    await expect(mapLimit([1, 2, 3], 2, async (item) => {
-      if (item === 2) throw new Error('item 2 failed');
-      return item;
-    })).rejects.toThrow('item 2 failed');
+    await expect(
+      mapLimit([1, 2, 3], 2, async (item) => {
+        if (item === 2) throw new Error('item 2 failed');
+        return item;
+      }),
+    ).rejects.toThrow('item 2 failed');
   });
 });
 
@@ -66,6 +68,8 @@ describe('settleLimit', () => {
   });
 
   it('keeps a thrown non-Error value as it is', async () => {
-    expect(await settleLimit(['x'], 1, () => Promise.reject('plain string'))).toEqual([{ ok: false, error: 'plain string' }]);
+    expect(await settleLimit(['x'], 1, () => Promise.reject('plain string'))).toEqual([
+      { ok: false, error: 'plain string' },
+    ]);
   });
 });

@@ -16,7 +16,10 @@ function fakeClock(): Clock & { sleeps: number[] } {
 }
 
 /** A task that fails `failures` times, then returns the attempt number. */
-function failing(failures: number, error: (attempt: number) => unknown = (attempt) => new Error(`attempt ${attempt} failed`)) {
+function failing(
+  failures: number,
+  error: (attempt: number) => unknown = (attempt) => new Error(`attempt ${attempt} failed`),
+) {
   const attempts: number[] = [];
   const task = async (attempt: number): Promise<number> => {
     attempts.push(attempt);
@@ -39,7 +42,12 @@ describe('retry', () => {
     const clock = fakeClock();
     const retried: Array<[string, number]> = [];
     const { task, attempts } = failing(2);
-    const result = await retry(task, { attempts: 5, delayMs: 100, clock, onRetry: (error, attempt) => retried.push([(error as Error).message, attempt]) });
+    const result = await retry(task, {
+      attempts: 5,
+      delayMs: 100,
+      clock,
+      onRetry: (error, attempt) => retried.push([(error as Error).message, attempt]),
+    });
     expect(result).toBe(3);
     expect(attempts).toEqual([1, 2, 3]);
     expect(clock.sleeps).toEqual([100, 200]);
@@ -59,7 +67,10 @@ describe('retry', () => {
 
   it('stops at once on an error that is not retryable', async () => {
     const clock = fakeClock();
-    const { task, attempts } = failing(10, (attempt) => new Error(attempt === 2 ? 'authentication failed' : 'connection reset'));
+    const { task, attempts } = failing(
+      10,
+      (attempt) => new Error(attempt === 2 ? 'authentication failed' : 'connection reset'),
+    );
     const retryable = (error: unknown) => !/authentication/.test((error as Error).message);
     await expect(retry(task, { attempts: 5, delayMs: 10, clock, retryable })).rejects.toThrow('authentication failed');
     expect(attempts).toEqual([1, 2]);

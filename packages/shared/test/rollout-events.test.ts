@@ -5,8 +5,18 @@ import { rolloutEvents } from '../src/report';
 describe('rollout events', () => {
   function sink(logOnly?: Parameters<typeof rolloutEvents>[0]['logOnly']) {
     const said: string[] = [];
-    const annotate = { notice: (text: string) => said.push(`notice: ${text}`), warning: (text: string) => said.push(`warning: ${text}`), error: (text: string) => said.push(`error: ${text}`) };
-    const send = rolloutEvents({ app: 'shop', environment: 'production', annotate, warn: (text) => said.push(`warn: ${text}`), ...(logOnly ? { logOnly } : {}) });
+    const annotate = {
+      notice: (text: string) => said.push(`notice: ${text}`),
+      warning: (text: string) => said.push(`warning: ${text}`),
+      error: (text: string) => said.push(`error: ${text}`),
+    };
+    const send = rolloutEvents({
+      app: 'shop',
+      environment: 'production',
+      annotate,
+      warn: (text) => said.push(`warn: ${text}`),
+      ...(logOnly ? { logOnly } : {}),
+    });
     return { said, send };
   }
   const failed = [
@@ -17,7 +27,10 @@ describe('rollout events', () => {
   it('annotates every event by its level', async () => {
     const { said, send } = sink();
     for (const event of failed) await send(event);
-    expect(said).toEqual(['error: shop: v2 halted (failure): error-rate: canary 20% errors over 50 requests > 1%', 'warning: shop: rolled back to v1: all traffic back 0.4 s after the decision']);
+    expect(said).toEqual([
+      'error: shop: v2 halted (failure): error-rate: canary 20% errors over 50 requests > 1%',
+      'warning: shop: rolled back to v1: all traffic back 0.4 s after the decision',
+    ]);
   });
 
   it('logs the kinds the step says itself as plain lines, so a reason is one annotation, not three', async () => {

@@ -78,20 +78,38 @@ describe.each([
     const records = path.join(world.dir, 'records');
     await fs.mkdir(records, { recursive: true });
     const record = path.join(records, 'state.json');
-    const done = await router.setWeights({ blue: 90, green: 10 }, { before: [{ path: record, content: 'intent\n', mode: '644' }], after: [{ path: record, content: 'outcome\n', mode: '644' }] });
+    const done = await router.setWeights(
+      { blue: 90, green: 10 },
+      {
+        before: [{ path: record, content: 'intent\n', mode: '644' }],
+        after: [{ path: record, content: 'outcome\n', mode: '644' }],
+      },
+    );
     expect(done.recorded).toBe(true);
     expect(await fs.readFile(record, 'utf8')).toBe('outcome\n');
 
     await fs.writeFile(path.join(records, 'a-file'), 'x');
-    const error = await router.setWeights({ blue: 0, green: 100 }, { before: [{ path: path.join(records, 'a-file', 'state.json'), content: '{}', mode: '644' }] }).catch((caught: unknown) => caught);
+    const error = await router
+      .setWeights(
+        { blue: 0, green: 100 },
+        { before: [{ path: path.join(records, 'a-file', 'state.json'), content: '{}', mode: '644' }] },
+      )
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(HostError);
-    expect((error as Error).message).toContain('the switch could not be recorded before making it, so traffic was not touched');
+    expect((error as Error).message).toContain(
+      'the switch could not be recorded before making it, so traffic was not touched',
+    );
     expect(await live()).toEqual({ blue: 90, green: 10 });
   });
 
   it('says so when the weights are live but their outcome cannot be recorded (the caller puts traffic back)', async () => {
     const blocked = path.join(world.dir, 'records', 'a-file');
-    const error = await router.setWeights({ blue: 100, green: 0 }, { after: [{ path: path.join(blocked, 'state.json'), content: 'outcome\n', mode: '644' }] }).catch((caught: unknown) => caught);
+    const error = await router
+      .setWeights(
+        { blue: 100, green: 0 },
+        { after: [{ path: path.join(blocked, 'state.json'), content: 'outcome\n', mode: '644' }] },
+      )
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UnrecordedSwitchError);
     expect((error as Error).message).toContain('the new weights are live, but their outcome could not be recorded');
     expect(await live()).toEqual({ blue: 100, green: 0 });
@@ -114,7 +132,12 @@ describe.each([
 
   it('moves traffic under keep-alive load without a failed request', async () => {
     const traffic = startTraffic({ url: world.url, concurrency: 8, durationMs: 60_000 });
-    for (const weights of [{ blue: 90, green: 10 }, { blue: 0, green: 100 }, { blue: 50, green: 50 }, { blue: 100, green: 0 }]) {
+    for (const weights of [
+      { blue: 90, green: 10 },
+      { blue: 0, green: 100 },
+      { blue: 50, green: 50 },
+      { blue: 100, green: 0 },
+    ]) {
       await new Promise((resolve) => setTimeout(resolve, 150));
       await router.setWeights(weights);
     }

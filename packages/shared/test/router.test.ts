@@ -161,19 +161,24 @@ describe('pure parts', () => {
     expect(all).toContain('map $host $agent_loop_shop_api {\n    default agent_loop_shop_api_green;\n}');
     expect(all).not.toContain('split_clients');
     const canary = await renderInclude(site, { blue: 90, green: 10 }, 'g2');
-    expect(canary).toContain('split_clients "$request_id" $agent_loop_shop_api {\n    10% agent_loop_shop_api_green;\n    * agent_loop_shop_api_blue;\n}');
+    expect(canary).toContain(
+      'split_clients "$request_id" $agent_loop_shop_api {\n    10% agent_loop_shop_api_green;\n    * agent_loop_shop_api_blue;\n}',
+    );
     expect(canary).toContain(`server 127.0.0.1:${site.bluePort} max_fails=0;`);
     expect(canary).toContain(`listen 127.0.0.1:${site.statusPort};`);
   });
 
-  it.each([
-    [{ blue: 60, green: 60 }],
-    [{ blue: -10, green: 110 }],
-    [{ blue: 100, green: 1 }],
-  ])('refuses weights %j, in the router and in the helper', async (weights) => {
-    await expect(new NginxRouter(remote, site, '/unused', ['nginx']).setWeights(weights)).rejects.toThrow('weights must be two whole shares that add up to 100');
-    await expect(renderInclude(site, weights, 'g')).rejects.toThrow(/refused: (each weight must be a whole number from 0 to 100|the weights must be two shares that add up to 100)/);
-  });
+  it.each([[{ blue: 60, green: 60 }], [{ blue: -10, green: 110 }], [{ blue: 100, green: 1 }]])(
+    'refuses weights %j, in the router and in the helper',
+    async (weights) => {
+      await expect(new NginxRouter(remote, site, '/unused', ['nginx']).setWeights(weights)).rejects.toThrow(
+        'weights must be two whole shares that add up to 100',
+      );
+      await expect(renderInclude(site, weights, 'g')).rejects.toThrow(
+        /refused: (each weight must be a whole number from 0 to 100|the weights must be two shares that add up to 100)/,
+      );
+    },
+  );
 
   it('records the weights and generation in a header that parseIncludeHeader reads back', async () => {
     const content = await renderInclude(site, { blue: 25, green: 75 }, 'gen-7');
@@ -206,7 +211,12 @@ describe('pure parts', () => {
       '5000',
       key,
     ]);
-    expect(readWeightsCommand('/x.conf', site).slice(3)).toEqual(['al-weights', '/x.conf', 'agent-loop-shop-api', `http://127.0.0.1:${site.statusPort}/agent-loop/shop-api`]);
+    expect(readWeightsCommand('/x.conf', site).slice(3)).toEqual([
+      'al-weights',
+      '/x.conf',
+      'agent-loop-shop-api',
+      `http://127.0.0.1:${site.statusPort}/agent-loop/shop-api`,
+    ]);
   });
 
   it.each([
@@ -216,7 +226,9 @@ describe('pure parts', () => {
     ['a privileged status port', { statusPort: 25 }],
     ['a port beyond 65535', { bluePort: 70000 }],
   ])('the helper refuses %s before touching anything', async (_what, change) => {
-    await expect(renderInclude({ ...site, ...change } as NginxSite, { blue: 90, green: 10 }, 'g')).rejects.toThrow(/refused: /);
+    await expect(renderInclude({ ...site, ...change } as NginxSite, { blue: 90, green: 10 }, 'g')).rejects.toThrow(
+      /refused: /,
+    );
   });
 });
 
@@ -261,7 +273,11 @@ describe('NginxRouter on a running nginx', () => {
     expect(result.liveMs).toBeLessThan(5000);
     const header = parseIncludeHeader(await fs.readFile(includeFile(), 'utf8'));
     expect(header?.weights).toEqual({ blue: 100, green: 0 });
-    expect(await servedStatus()).toEqual({ app: site.app, weights: { blue: 100, green: 0 }, generation: header?.generation });
+    expect(await servedStatus()).toEqual({
+      app: site.app,
+      weights: { blue: 100, green: 0 },
+      generation: header?.generation,
+    });
     expect(await router.getWeights()).toEqual(header);
     expect((await fs.readdir(live.confDir)).sort()).toEqual([includeFileName(site.app)]);
   });
@@ -301,7 +317,9 @@ describe('NginxRouter on a running nginx', () => {
     const badKey = new NginxRouter(remote, { ...site, splitKey: '$no_such_variable' }, live.confDir, live.command);
     const error = await badKey.setWeights({ blue: 10, green: 90 }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(HostError);
-    expect((error as Error).message).toContain('nginx-host: nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)');
+    expect((error as Error).message).toContain(
+      'nginx-host: nginx rejected the new configuration (the previous file was kept and nginx was not reloaded)',
+    );
     // Where, never what: nginx's message quotes what it read (this one names no file).
     expect((error as Error).message).toContain("invalid (nginx -t named no file: see nginx's error log on the host)");
     expect((error as Error).message).not.toContain('no_such_variable');
@@ -321,7 +339,9 @@ describe('NginxRouter on a running nginx', () => {
     await fs.writeFile(broken, 'this is not nginx configuration;\n');
     try {
       const error = await router.setWeights({ blue: 0, green: 100 }).catch((caught: unknown) => caught);
-      expect((error as Error).message).toMatch(/nginx rejected the new configuration.*invalid at .*zz-broken\.conf:1$/s);
+      expect((error as Error).message).toMatch(
+        /nginx rejected the new configuration.*invalid at .*zz-broken\.conf:1$/s,
+      );
       expect((error as Error).message).not.toContain('this');
       expect(await fs.readFile(includeFile(), 'utf8')).toBe(previous);
       expect(await live.workers()).toEqual(workers);
@@ -347,7 +367,10 @@ describe('NginxRouter on a running nginx', () => {
     const records = path.join(live.dir, 'records');
     await fs.mkdir(records, { recursive: true });
     const record = path.join(records, 'state.json');
-    await router.setWeights({ blue: 100, green: 0 }, { before: [{ path: record, content: '{"pending":"to blue"}\n', mode: '644' }] });
+    await router.setWeights(
+      { blue: 100, green: 0 },
+      { before: [{ path: record, content: '{"pending":"to blue"}\n', mode: '644' }] },
+    );
     expect(await fs.readFile(record, 'utf8')).toBe('{"pending":"to blue"}\n');
     expect(((await fs.stat(record)).mode & 0o777).toString(8)).toBe('644');
     expect(await fs.readdir(records)).toEqual(['state.json']);
@@ -357,9 +380,16 @@ describe('NginxRouter on a running nginx', () => {
     const before = await servedStatus();
     const workers = await live.workers();
     await fs.writeFile(path.join(records, 'not-a-folder'), 'x');
-    const error = await router.setWeights({ blue: 0, green: 100 }, { before: [{ path: path.join(records, 'not-a-folder', 'state.json'), content: '{}', mode: '644' }] }).catch((caught: unknown) => caught);
+    const error = await router
+      .setWeights(
+        { blue: 0, green: 100 },
+        { before: [{ path: path.join(records, 'not-a-folder', 'state.json'), content: '{}', mode: '644' }] },
+      )
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(HostError);
-    expect((error as Error).message).toContain('the switch could not be recorded before making it, so traffic was not touched');
+    expect((error as Error).message).toContain(
+      'the switch could not be recorded before making it, so traffic was not touched',
+    );
     expect(await fs.readFile(includeFile(), 'utf8')).toBe(previous);
     expect(await live.workers()).toEqual(workers);
     expect(await servedStatus()).toEqual(before);
@@ -370,7 +400,13 @@ describe('NginxRouter on a running nginx', () => {
     const records = path.join(live.dir, 'outcomes');
     await fs.mkdir(records, { recursive: true });
     const record = path.join(records, 'state.json');
-    const done = await router.setWeights({ blue: 90, green: 10 }, { before: [{ path: record, content: 'intent\n', mode: '644' }], after: [{ path: record, content: 'outcome\n', mode: '644' }] });
+    const done = await router.setWeights(
+      { blue: 90, green: 10 },
+      {
+        before: [{ path: record, content: 'intent\n', mode: '644' }],
+        after: [{ path: record, content: 'outcome\n', mode: '644' }],
+      },
+    );
     expect(done.recorded).toBe(true);
     expect(await fs.readFile(record, 'utf8')).toBe('outcome\n');
     // Confirmed means every worker that accepts a connection serves the new weights: read at once.
@@ -380,7 +416,15 @@ describe('NginxRouter on a running nginx', () => {
     // The intent can be written, the outcome cannot (its folder is a file): the weights are live.
     const blocked = path.join(records, 'blocked');
     await fs.writeFile(blocked, 'x');
-    const error = await router.setWeights({ blue: 100, green: 0 }, { before: [{ path: record, content: 'intent 2\n', mode: '644' }], after: [{ path: path.join(blocked, 'state.json'), content: 'outcome 2\n', mode: '644' }] }).catch((caught: unknown) => caught);
+    const error = await router
+      .setWeights(
+        { blue: 100, green: 0 },
+        {
+          before: [{ path: record, content: 'intent 2\n', mode: '644' }],
+          after: [{ path: path.join(blocked, 'state.json'), content: 'outcome 2\n', mode: '644' }],
+        },
+      )
+      .catch((caught: unknown) => caught);
     expect((error as Error).message).toContain('the new weights are live, but their outcome could not be recorded');
     expect(await fs.readFile(record, 'utf8')).toBe('intent 2\n');
     expect((await servedStatus()).weights).toEqual({ blue: 100, green: 0 });
@@ -388,7 +432,13 @@ describe('NginxRouter on a running nginx', () => {
   });
 
   it('returns only once the workers of the previous configuration are gone: fresh connections agree at once', async () => {
-    for (const weights of [{ blue: 10, green: 90 }, { blue: 100, green: 0 }, { blue: 50, green: 50 }, { blue: 0, green: 100 }, { blue: 90, green: 10 }]) {
+    for (const weights of [
+      { blue: 10, green: 90 },
+      { blue: 100, green: 0 },
+      { blue: 50, green: 50 },
+      { blue: 0, green: 100 },
+      { blue: 90, green: 10 },
+    ]) {
       const previous = await live.workers();
       const result = await router.setWeights(weights);
       // Read at once, no retry: none of them runs any more, so every worker has the new weights.
@@ -406,7 +456,24 @@ describe('NginxRouter on a running nginx', () => {
     const uptime = path.join(live.dir, 'container-uptime');
     await fs.writeFile(uptime, '50.00 40.00\n');
     const local = localRemote('container');
-    const container: Remote = { ...local, run: (argv, options) => local.run(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /proc/uptime && exec "$@"', uptime, ...argv], options) };
+    const container: Remote = {
+      ...local,
+      run: (argv, options) =>
+        local.run(
+          [
+            'unshare',
+            '--mount',
+            '--propagation',
+            'private',
+            'sh',
+            '-c',
+            'mount --bind "$0" /proc/uptime && exec "$@"',
+            uptime,
+            ...argv,
+          ],
+          options,
+        ),
+    };
     const inContainer = new NginxRouter(container, site, live.confDir, live.command);
     await live.settle();
     const [previous] = await live.workers();
@@ -457,36 +524,58 @@ describe('NginxRouter on a running nginx', () => {
       let response = '';
       held.setEncoding('utf8').on('data', (chunk: string) => (response += chunk));
       await once(held, 'end');
-      const answer = JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)) as { weights: Weights; worker: number };
+      const answer = JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)) as {
+        weights: Weights;
+        worker: number;
+      };
       expect(answer).toMatchObject({ weights: before.weights, worker: previous });
     } finally {
       held.destroy();
     }
   });
 
-  it('fails, and puts the previous file back, when the worker that answered cannot be seen (nginx in another PID namespace)', { timeout: 15_000 }, async () => {
-    const isolated = await nginxPrefix('router-pidns');
-    // nginx as the first process of its own PID namespace: the pids it reports ($pid) name other processes here.
-    const unshare = spawn('unshare', ['--pid', '--fork', '--kill-child', ...isolated.command, '-g', 'daemon off;'], { stdio: 'ignore' });
-    try {
-      const deadline = Date.now() + 5000;
-      let master = 0;
-      while (!(master = Number(readFileSync(`/proc/${unshare.pid}/task/${unshare.pid}/children`, 'utf8').trim().split(' ')[0])) || !(await isolated.pid())) {
-        if (Date.now() > deadline) throw new Error('nginx did not start in its PID namespace');
-        await new Promise((resolve) => setTimeout(resolve, 20));
+  it(
+    'fails, and puts the previous file back, when the worker that answered cannot be seen (nginx in another PID namespace)',
+    { timeout: 15_000 },
+    async () => {
+      const isolated = await nginxPrefix('router-pidns');
+      // nginx as the first process of its own PID namespace: the pids it reports ($pid) name other processes here.
+      const unshare = spawn('unshare', ['--pid', '--fork', '--kill-child', ...isolated.command, '-g', 'daemon off;'], {
+        stdio: 'ignore',
+      });
+      try {
+        const deadline = Date.now() + 5000;
+        let master = 0;
+        while (
+          !(master = Number(
+            readFileSync(`/proc/${unshare.pid}/task/${unshare.pid}/children`, 'utf8').trim().split(' ')[0],
+          )) ||
+          !(await isolated.pid())
+        ) {
+          if (Date.now() > deadline) throw new Error('nginx did not start in its PID namespace');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        const other: NginxSite = { ...site, statusPort: await freePort() };
+        const router = new NginxRouter(remote, other, isolated.confDir, [
+          'nsenter',
+          '-t',
+          String(master),
+          '-p',
+          ...isolated.command,
+        ]);
+        const error = await router.setWeights({ blue: 100, green: 0 }).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(HostError);
+        expect((error as Error).message).toMatch(
+          /nginx did not serve the new weights on every worker: nginx reloaded, but the worker that served the new weights \(pid \d+\) is (not in \/proc here|not, in \/proc here, an nginx worker this reload started) \(does nginx run in another PID namespace\?\), so whether a worker of the previous configuration still takes connections cannot be told; the previous file was put back \(restored\)/,
+        );
+        expect(await fs.readdir(isolated.confDir)).toEqual([]);
+      } finally {
+        unshare.kill('SIGKILL');
+        await once(unshare, 'close');
+        await isolated.destroy();
       }
-      const other: NginxSite = { ...site, statusPort: await freePort() };
-      const router = new NginxRouter(remote, other, isolated.confDir, ['nsenter', '-t', String(master), '-p', ...isolated.command]);
-      const error = await router.setWeights({ blue: 100, green: 0 }).catch((caught: unknown) => caught);
-      expect(error).toBeInstanceOf(HostError);
-      expect((error as Error).message).toMatch(/nginx did not serve the new weights on every worker: nginx reloaded, but the worker that served the new weights \(pid \d+\) is (not in \/proc here|not, in \/proc here, an nginx worker this reload started) \(does nginx run in another PID namespace\?\), so whether a worker of the previous configuration still takes connections cannot be told; the previous file was put back \(restored\)/);
-      expect(await fs.readdir(isolated.confDir)).toEqual([]);
-    } finally {
-      unshare.kill('SIGKILL');
-      await once(unshare, 'close');
-      await isolated.destroy();
-    }
-  });
+    },
+  );
 
   it('confirms the switch with one curl for all its polls, and with a curl that has no --rate (before 7.84) too', async () => {
     const curl = (await execFileP('sh', ['-c', 'command -v curl'])).stdout.trim();
@@ -494,15 +583,25 @@ describe('NginxRouter on a running nginx', () => {
     const wrapped = async (name: string, body: string): Promise<NginxRouter> => {
       const bin = path.join(live.dir, name);
       await fs.mkdir(bin, { recursive: true });
-      await fs.writeFile(path.join(bin, 'curl'), `#!/bin/sh\necho "$*" >> ${calls}\n${body}\nexec ${curl} "$@"\n`, { mode: 0o755 });
-      return new NginxRouter(localRemote(name, { ...process.env, PATH: `${bin}:${process.env.PATH}` }), site, live.confDir, live.command);
+      await fs.writeFile(path.join(bin, 'curl'), `#!/bin/sh\necho "$*" >> ${calls}\n${body}\nexec ${curl} "$@"\n`, {
+        mode: 0o755,
+      });
+      return new NginxRouter(
+        localRemote(name, { ...process.env, PATH: `${bin}:${process.env.PATH}` }),
+        site,
+        live.confDir,
+        live.command,
+      );
     };
     const current = await wrapped('curl-counted', '');
     await fs.rm(calls, { force: true });
     await current.setWeights({ blue: 10, green: 90 });
     expect((await fs.readFile(calls, 'utf8')).trim().split('\n')).toEqual([expect.stringContaining('--rate 50/s')]);
 
-    const old = await wrapped('curl-old', 'for a; do [ "$a" = --rate ] && { echo "curl: option --rate: is unknown" >&2; exit 2; }; done');
+    const old = await wrapped(
+      'curl-old',
+      'for a; do [ "$a" = --rate ] && { echo "curl: option --rate: is unknown" >&2; exit 2; }; done',
+    );
     const result = await old.setWeights({ blue: 0, green: 100 });
     expect(result.liveMs).toBeGreaterThanOrEqual(0);
     expect((await servedStatus()).weights).toEqual({ blue: 0, green: 100 });
@@ -510,7 +609,9 @@ describe('NginxRouter on a running nginx', () => {
 
   it('reports a missing include folder before touching nginx', async () => {
     const missing = new NginxRouter(remote, site, path.join(live.dir, 'no-such-dir'), live.command);
-    await expect(missing.setWeights({ blue: 100, green: 0 })).rejects.toThrow(/writing the nginx include failed: the nginx include directory .*no-such-dir does not exist/);
+    await expect(missing.setWeights({ blue: 100, green: 0 })).rejects.toThrow(
+      /writing the nginx include failed: the nginx include directory .*no-such-dir does not exist/,
+    );
   });
 });
 
@@ -520,11 +621,16 @@ describe('NginxRouter when nginx does not run', () => {
     const router = new NginxRouter(remote, other, idle.confDir, idle.command);
     const error = await router.setWeights({ blue: 100, green: 0 }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(HostError);
-    expect((error as Error).message).toMatch(/nginx could not be reloaded \(the previous file was put back\): .*nginx\.pid/s);
+    expect((error as Error).message).toMatch(
+      /nginx could not be reloaded \(the previous file was put back\): .*nginx\.pid/s,
+    );
     expect(await fs.readdir(idle.confDir)).toEqual([]);
 
     // A file left by an earlier run is read when no status server answers.
-    await fs.writeFile(path.join(idle.confDir, includeFileName(site.app)), await renderInclude(other, { blue: 30, green: 70 }, 'from-file'));
+    await fs.writeFile(
+      path.join(idle.confDir, includeFileName(site.app)),
+      await renderInclude(other, { blue: 30, green: 70 }, 'from-file'),
+    );
     try {
       expect(await router.getWeights()).toEqual({ weights: { blue: 30, green: 70 }, generation: 'from-file' });
     } finally {

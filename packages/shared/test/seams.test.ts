@@ -1,15 +1,39 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, requireInput, silentLogger, type Clock } from '../src/action';
 import { emptyColorSample, type MetricSource, type Sample, type TimeWindow } from '../src/analysis';
-import { buildMetricSources, metricSources, type SourceContext, type SourceEntry, type SourceHost, type SourceOptions } from '../src/analysis/sources';
+import {
+  buildMetricSources,
+  metricSources,
+  type SourceContext,
+  type SourceEntry,
+  type SourceHost,
+  type SourceOptions,
+} from '../src/analysis/sources';
 import type { Color } from '../src/domain';
 import { HostSession, sessionRouter, type SessionSettings } from '../src/fleet';
 import { emptyState, type HostSpec, type HostWrite, type Remote } from '../src/hosts';
-import { checkRuntimeInputs, hostInputs, monitorPhaseInputs, monitorPolicy, readInputs, runtimeInputs } from '../src/inputs';
+import {
+  checkRuntimeInputs,
+  hostInputs,
+  monitorPhaseInputs,
+  monitorPolicy,
+  readInputs,
+  runtimeInputs,
+} from '../src/inputs';
 import { monitorSessions, type MonitorSettings } from '../src/procedures';
 import { runtimes, type PrepareStep, type Runtime, type RuntimeEntry, type RuntimeOptions } from '../src/runtime';
 import { monitorSettings, runtimeFromInputs, sessionFromInputs } from '../src/settings';
-import { routers, weightsFor, type LiveWeights, type RouterContext, type RouterEntry, type RouterView, type SwitchResult, type TrafficRouter, type Weights } from '../src/traffic';
+import {
+  routers,
+  weightsFor,
+  type LiveWeights,
+  type RouterContext,
+  type RouterEntry,
+  type RouterView,
+  type SwitchResult,
+  type TrafficRouter,
+  type Weights,
+} from '../src/traffic';
 
 /**
  * The seams as a team plugs into them: a router, a runtime and a metric source written here, from
@@ -24,8 +48,16 @@ const read = (values: Record<string, string>) => (name: string) => values[name] 
 /** A session's settings as an action reads them (the secrets left out: reading them prints the runner's masks). */
 function session(clock?: Clock): SessionSettings {
   const { 'ssh-private-key': _key, 'slack-webhook-url': _webhook, ...fields } = hostInputs;
-  const inputs = readInputs({ ...fields, 'split-key': runtimeInputs['split-key'] }, read({ hosts: 'deploy@10.0.0.5', 'insecure-skip-host-key-check': 'true', app: 'shop' }));
-  return sessionFromInputs({ ...inputs, 'ssh-private-key': '', 'slack-webhook-url': '' }, { runId: 'run-1', actor: 'octocat', runUrl: '' }, silentLogger, clock);
+  const inputs = readInputs(
+    { ...fields, 'split-key': runtimeInputs['split-key'] },
+    read({ hosts: 'deploy@10.0.0.5', 'insecure-skip-host-key-check': 'true', app: 'shop' }),
+  );
+  return sessionFromInputs(
+    { ...inputs, 'ssh-private-key': '', 'slack-webhook-url': '' },
+    { runId: 'run-1', actor: 'octocat', runUrl: '' },
+    silentLogger,
+    clock,
+  );
 }
 
 // ------------------------------------------------------------------------------------- a runtime
@@ -33,13 +65,31 @@ function session(clock?: Clock): SessionSettings {
 /** systemd units per color, `<app>-<color>.service`, whose environment file names the image. */
 const systemdRuntime = (): Runtime => ({
   kind: 'systemd',
-  prepare: (release): PrepareStep[] => [{ what: `write the environment of ${release.app}-${release.color}`, argv: ['sh', '-c', 'printf "IMAGE=%s\\nPORT=%s\\n" "$1" "$2" > "$3"', 'sh', release.image, String(release.port), `/etc/${release.app}/${release.color}.env`] }],
+  prepare: (release): PrepareStep[] => [
+    {
+      what: `write the environment of ${release.app}-${release.color}`,
+      argv: [
+        'sh',
+        '-c',
+        'printf "IMAGE=%s\\nPORT=%s\\n" "$1" "$2" > "$3"',
+        'sh',
+        release.image,
+        String(release.port),
+        `/etc/${release.app}/${release.color}.env`,
+      ],
+    },
+  ],
   start: (release) => ['sudo', 'systemctl', 'restart', `${release.app}-${release.color}.service`],
   stop: (release) => ['sudo', 'systemctl', 'stop', `${release.app}-${release.color}.service`],
 });
 
 const systemd: RuntimeEntry = {
-  check: (options: RuntimeOptions) => requireInput(options.startCommand === '', 'start-command', 'is for runtime command: runtime systemd starts the unit <app>-<color>.service'),
+  check: (options: RuntimeOptions) =>
+    requireInput(
+      options.startCommand === '',
+      'start-command',
+      'is for runtime command: runtime systemd starts the unit <app>-<color>.service',
+    ),
   build: systemdRuntime,
 };
 runtimes.register('systemd', systemd);
@@ -50,16 +100,25 @@ describe('a runtime added from outside the core', () => {
     checkRuntimeInputs(inputs);
     const runtime = runtimeFromInputs(inputs);
     expect(runtime.kind).toBe('systemd');
-    expect(runtime.start({ app: 'shop', color: 'green', port: 8002, image: 'shop:v2', version: 'v2' })).toEqual(['sudo', 'systemctl', 'restart', 'shop-green.service']);
+    expect(runtime.start({ app: 'shop', color: 'green', port: 8002, image: 'shop:v2', version: 'v2' })).toEqual([
+      'sudo',
+      'systemctl',
+      'restart',
+      'shop-green.service',
+    ]);
   });
 
   it('checks its own inputs when they are read, before any host', () => {
     const inputs = readInputs(runtimeInputs, read({ runtime: 'systemd', 'start-command': 'docker run {image}' }));
-    expect(() => checkRuntimeInputs(inputs)).toThrow("Input 'start-command': is for runtime command: runtime systemd starts the unit <app>-<color>.service");
+    expect(() => checkRuntimeInputs(inputs)).toThrow(
+      "Input 'start-command': is for runtime command: runtime systemd starts the unit <app>-<color>.service",
+    );
   });
 
   it('is listed with the built-in ones when the input names none of them', () => {
-    expect(() => readInputs(runtimeInputs, read({ runtime: 'podman' }))).toThrow(new ConfigurationError("Input 'runtime': expected one of compose, command, systemd, got 'podman'"));
+    expect(() => readInputs(runtimeInputs, read({ runtime: 'podman' }))).toThrow(
+      new ConfigurationError("Input 'runtime': expected one of compose, command, systemd, got 'podman'"),
+    );
   });
 });
 
@@ -72,7 +131,10 @@ class MemoryRouter implements TrafficRouter {
 
   constructor(readonly host: string) {}
 
-  async setWeights(weights: Weights, options: { before?: readonly HostWrite[]; after?: readonly HostWrite[] } = {}): Promise<SwitchResult> {
+  async setWeights(
+    weights: Weights,
+    options: { before?: readonly HostWrite[]; after?: readonly HostWrite[] } = {},
+  ): Promise<SwitchResult> {
     for (const write of options.before ?? []) this.files.set(write.path, write.content);
     this.weights = weights;
     for (const write of options.after ?? []) this.files.set(write.path, write.content);
@@ -100,15 +162,35 @@ const memory: RouterEntry = {
 };
 routers.register('memory', memory);
 
-const spec: HostSpec = { target: { user: 'deploy', host: '10.0.0.5', port: 22, label: 'deploy@10.0.0.5' }, bluePort: 8001, greenPort: 8002, nginxStatusPort: 8099, stateDir: '/var/lib/agent-loop', nginxConfDir: '/etc/nginx/conf.d', nginxCommand: ['nginx'], accessLog: '/var/log/nginx/agent-loop.access.log' };
-const remote: Remote = { label: spec.target.label, run: () => Promise.reject(new Error('no command reaches this host')), close: () => undefined };
+const spec: HostSpec = {
+  target: { user: 'deploy', host: '10.0.0.5', port: 22, label: 'deploy@10.0.0.5' },
+  bluePort: 8001,
+  greenPort: 8002,
+  nginxStatusPort: 8099,
+  stateDir: '/var/lib/agent-loop',
+  nginxConfDir: '/etc/nginx/conf.d',
+  nginxCommand: ['nginx'],
+  accessLog: '/var/log/nginx/agent-loop.access.log',
+};
+const remote: Remote = {
+  label: spec.target.label,
+  run: () => Promise.reject(new Error('no command reaches this host')),
+  close: () => undefined,
+};
 
 describe('a router added from outside the core', () => {
   it("is the one a session builds for each host when the settings name it, and the session's traffic switch goes through it", async () => {
     const settings: SessionSettings = { ...session(), router: 'memory' };
     const router = sessionRouter(spec, remote, settings);
     expect(router).toBe(built.at(-1));
-    const host = new HostSession(spec, remote, settings, emptyState('shop', '2026-01-01T00:00:00Z'), () => Promise.resolve(), router);
+    const host = new HostSession(
+      spec,
+      remote,
+      settings,
+      emptyState('shop', '2026-01-01T00:00:00Z'),
+      () => Promise.resolve(),
+      router,
+    );
     const intent = { ...host.state, active: 'green' as Color };
     await host.switchWithIntent(intent, weightsFor('green', 100), intent);
     expect(await router.getWeights()).toEqual({ weights: { blue: 0, green: 100 }, generation: 'memory' });
@@ -117,21 +199,41 @@ describe('a router added from outside the core', () => {
   });
 
   it('is nginx unless the settings name another', () => {
-    const settings = { app: 'shop', splitKey: '$request_id', clock: { now: () => 0, sleep: () => Promise.resolve() } satisfies Clock };
+    const settings = {
+      app: 'shop',
+      splitKey: '$request_id',
+      clock: { now: () => 0, sleep: () => Promise.resolve() } satisfies Clock,
+    };
     expect(sessionRouter(spec, remote, settings).constructor.name).toBe('NginxRouter');
   });
 
   it('checks a host before any is contacted, and an unknown name is told with the registered ones', () => {
     const settings = { app: 'shop', splitKey: '$request_id', clock: { now: () => 0, sleep: () => Promise.resolve() } };
-    expect(() => sessionRouter({ ...spec, greenPort: 8001 }, remote, { ...settings, router: 'memory' })).toThrow("Input 'blue-port': must differ from green-port");
-    expect(() => sessionRouter(spec, remote, { ...settings, router: 'envoy' })).toThrow(new ConfigurationError("Input 'router': expected one of nginx, haproxy, memory, got 'envoy'"));
+    expect(() => sessionRouter({ ...spec, greenPort: 8001 }, remote, { ...settings, router: 'memory' })).toThrow(
+      "Input 'blue-port': must differ from green-port",
+    );
+    expect(() => sessionRouter(spec, remote, { ...settings, router: 'envoy' })).toThrow(
+      new ConfigurationError("Input 'router': expected one of nginx, haproxy, memory, got 'envoy'"),
+    );
   });
 
-  it('sits beside the built-in HAProxy router, which a session builds from the host\'s admin socket and backend, and refuses a host without them', () => {
-    const settings = { app: 'shop', router: 'haproxy', splitKey: '$request_id', clock: { now: () => 0, sleep: () => Promise.resolve() } };
-    expect(sessionRouter({ ...spec, haproxySocket: '/run/haproxy/admin.sock', haproxyBackend: 'shop' }, remote, settings).constructor.name).toBe('HaproxyRouter');
-    expect(() => sessionRouter(spec, remote, settings)).toThrow("Input 'hosts': deploy@10.0.0.5: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)");
-    expect(() => sessionRouter({ ...spec, haproxySocket: 'admin.sock', haproxyBackend: 'shop' }, remote, settings)).toThrow("Input 'hosts': deploy@10.0.0.5: invalid haproxy-socket 'admin.sock'");
+  it("sits beside the built-in HAProxy router, which a session builds from the host's admin socket and backend, and refuses a host without them", () => {
+    const settings = {
+      app: 'shop',
+      router: 'haproxy',
+      splitKey: '$request_id',
+      clock: { now: () => 0, sleep: () => Promise.resolve() },
+    };
+    expect(
+      sessionRouter({ ...spec, haproxySocket: '/run/haproxy/admin.sock', haproxyBackend: 'shop' }, remote, settings)
+        .constructor.name,
+    ).toBe('HaproxyRouter');
+    expect(() => sessionRouter(spec, remote, settings)).toThrow(
+      "Input 'hosts': deploy@10.0.0.5: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)",
+    );
+    expect(() =>
+      sessionRouter({ ...spec, haproxySocket: 'admin.sock', haproxyBackend: 'shop' }, remote, settings),
+    ).toThrow("Input 'hosts': deploy@10.0.0.5: invalid haproxy-socket 'admin.sock'");
   });
 });
 
@@ -144,7 +246,13 @@ function serviceSource(context: SourceContext, canaryErrors: number): MetricSour
     async sample(window: TimeWindow): Promise<Sample> {
       const colors: Sample['colors'] = {};
       // Every request answered within 25 ms (the histogram's third bucket).
-      for (const color of context.colors) colors[color] = { ...emptyColorSample(), requests: 1000, errors: color === 'green' ? canaryErrors : 0, latency: emptyColorSample().latency.map((_, index) => (index === 2 ? 1000 : 0)) };
+      for (const color of context.colors)
+        colors[color] = {
+          ...emptyColorSample(),
+          requests: 1000,
+          errors: color === 'green' ? canaryErrors : 0,
+          latency: emptyColorSample().latency.map((_, index) => (index === 2 ? 1000 : 0)),
+        };
       return { start: window.start, end: window.end, colors };
     },
   };
@@ -168,7 +276,10 @@ function watchedHost(label: string): Parameters<typeof monitorSessions>[0][numbe
     state: {
       ...emptyState('shop', since),
       active: 'blue',
-      colors: { blue: { image: 'shop:v1', version: 'v1', port: 8001, status: 'running', since }, green: { image: 'shop:v2', version: 'v2', port: 8002, status: 'running', since } },
+      colors: {
+        blue: { image: 'shop:v1', version: 'v1', port: 8001, status: 'running', since },
+        green: { image: 'shop:v2', version: 'v2', port: 8002, status: 'running', since },
+      },
       canary: { color: 'green', version: 'v2', image: 'shop:v2', percent: 10, since, runId: 'run-1' },
     },
     clearAbortRequest: () => Promise.resolve(),
@@ -181,7 +292,10 @@ function watchedHost(label: string): Parameters<typeof monitorSessions>[0][numbe
 function watch(sources: string): MonitorSettings {
   let now = Date.parse('2026-01-01T00:10:00Z');
   const clock: Clock = { now: () => now, sleep: (ms) => Promise.resolve(void (now += ms)) };
-  const inputs = readInputs({ ...runtimeInputs, ...monitorPhaseInputs }, read({ sources, duration: '60', interval: '5', 'auto-rollback': 'false' }));
+  const inputs = readInputs(
+    { ...runtimeInputs, ...monitorPhaseInputs },
+    read({ sources, duration: '60', interval: '5', 'auto-rollback': 'false' }),
+  );
   return monitorSettings(inputs, session(clock), monitorPolicy(inputs));
 }
 
@@ -197,14 +311,25 @@ describe('a metric source added from outside the core', () => {
 
   it('is built beside the built-in ones the input lists', () => {
     const watched: SourceHost = { remote, host: spec };
-    const context: SourceContext = { app: 'shop', hosts: [watched], colors: ['blue', 'green'], versions: {}, options: { healthPath: '/health', probePath: '/health', probeRequests: 3, memory: 'host', prometheus: null } };
-    expect(buildMetricSources(['service', 'probe'], context).map((source) => source.name)).toEqual(['probe', 'service']);
+    const context: SourceContext = {
+      app: 'shop',
+      hosts: [watched],
+      colors: ['blue', 'green'],
+      versions: {},
+      options: { healthPath: '/health', probePath: '/health', probeRequests: 3, memory: 'host', prometheus: null },
+    };
+    expect(buildMetricSources(['service', 'probe'], context).map((source) => source.name)).toEqual([
+      'probe',
+      'service',
+    ]);
   });
 
   it('checks its own inputs when they are read, and an unknown name is told with the registered ones', () => {
     const inputs = readInputs(monitorPhaseInputs, read({ sources: 'service, host' }));
     expect(inputs.sources).toEqual(['service', 'host']);
     expect(() => monitorPolicy({ ...inputs, 'probe-requests': 0 })).toThrow("Input 'probe-requests': must be above 0");
-    expect(() => readInputs(monitorPhaseInputs, read({ sources: 'nginx-log, datadog' }))).toThrow("Input 'sources': [1]: expected one of nginx-log, haproxy-log, host, probe, prometheus, service, got 'datadog'");
+    expect(() => readInputs(monitorPhaseInputs, read({ sources: 'nginx-log, datadog' }))).toThrow(
+      "Input 'sources': [1]: expected one of nginx-log, haproxy-log, host, probe, prometheus, service, got 'datadog'",
+    );
   });
 });

@@ -88,7 +88,9 @@ describe('renderTemplate', () => {
   });
 
   it('rejects an unknown placeholder and lists the known ones', () => {
-    expect(() => renderTemplate('run {app} {tag}', { app: 'shop', color: 'blue' })).toThrow('unknown placeholder {tag}; known: {app} {color}');
+    expect(() => renderTemplate('run {app} {tag}', { app: 'shop', color: 'blue' })).toThrow(
+      'unknown placeholder {tag}; known: {app} {color}',
+    );
   });
 
   it('leaves text that is not a placeholder alone', () => {

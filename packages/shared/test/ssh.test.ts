@@ -19,11 +19,15 @@ describe('runChecked', () => {
     const error = await runChecked(remote, ['sh', '-c', script], 'counting').catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(HostError);
     expect((error as HostError).host).toBe('check-host');
-    expect((error as Error).message).toBe(`check-host: counting failed (exit 3): ${Array.from({ length: 8 }, (_, index) => `line ${index + 3}`).join('\n')}`);
+    expect((error as Error).message).toBe(
+      `check-host: counting failed (exit 3): ${Array.from({ length: 8 }, (_, index) => `line ${index + 3}`).join('\n')}`,
+    );
   });
 
   it('falls back to stdout, and to nothing, when stderr is empty', async () => {
-    await expect(runChecked(remote, ['sh', '-c', 'echo only stdout; exit 1'], 'x')).rejects.toThrow('check-host: x failed (exit 1): only stdout');
+    await expect(runChecked(remote, ['sh', '-c', 'echo only stdout; exit 1'], 'x')).rejects.toThrow(
+      'check-host: x failed (exit 1): only stdout',
+    );
     await expect(runChecked(remote, ['false'], 'x')).rejects.toThrow(/^check-host: x failed \(exit 1\)$/);
   });
 });
@@ -44,7 +48,8 @@ function keygen(file: string): string {
   return file;
 }
 
-const publicLine = async (file: string): Promise<string> => (await fs.readFile(`${file}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ');
+const publicLine = async (file: string): Promise<string> =>
+  (await fs.readFile(`${file}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ');
 
 async function waitForPort(port: number): Promise<void> {
   const deadline = Date.now() + 5000;
@@ -104,7 +109,14 @@ afterAll(async () => {
 });
 
 function options(overrides: Partial<ConnectOptions> = {}): ConnectOptions {
-  return { privateKey: clientKey, knownHosts: `[127.0.0.1]:${target.port} ${hostKeyLine}`, insecureSkipHostKeyCheck: false, connectTimeoutMs: 5000, attempts: 2, ...overrides };
+  return {
+    privateKey: clientKey,
+    knownHosts: `[127.0.0.1]:${target.port} ${hostKeyLine}`,
+    insecureSkipHostKeyCheck: false,
+    connectTimeoutMs: 5000,
+    attempts: 2,
+    ...overrides,
+  };
 }
 
 async function open(overrides: Partial<ConnectOptions> = {}): Promise<Remote> {
@@ -127,35 +139,56 @@ describe('connect to a real sshd', () => {
   it('times out a command that runs too long', async () => {
     const remote = await open();
     const started = Date.now();
-    await expect(remote.run(['sleep', '2'], { timeoutMs: 300 })).rejects.toThrow(/: command timed out after \d+ (ms|s): sleep …$/);
+    await expect(remote.run(['sleep', '2'], { timeoutMs: 300 })).rejects.toThrow(
+      /: command timed out after \d+ (ms|s): sleep …$/,
+    );
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
   it('refuses a host that is not in ssh-known-hosts, at once and with the way to fix it', async () => {
     const started = Date.now();
-    const error = await connect(target, options({ knownHosts: `[127.0.0.1]:${target.port + 1} ${hostKeyLine}`, attempts: 5 })).catch((caught: unknown) => caught);
+    const error = await connect(
+      target,
+      options({ knownHosts: `[127.0.0.1]:${target.port + 1} ${hostKeyLine}`, attempts: 5 }),
+    ).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ConfigurationError);
-    expect((error as Error).message).toMatch(new RegExp(`^${target.label.replaceAll('.', '\\.')}: refused host key SHA256:\\S+: it is not in ssh-known-hosts \\(add the output of \`ssh-keyscan -p ${target.port} 127\\.0\\.0\\.1\``));
+    expect((error as Error).message).toMatch(
+      new RegExp(
+        `^${target.label.replaceAll('.', '\\.')}: refused host key SHA256:\\S+: it is not in ssh-known-hosts \\(add the output of \`ssh-keyscan -p ${target.port} 127\\.0\\.0\\.1\``,
+      ),
+    );
     // Not retried: four more attempts would have waited 5 s in all between them.
     expect(Date.now() - started).toBeLessThan(4000);
   });
 
   it('refuses a changed host key and a revoked one', async () => {
-    await expect(connect(target, options({ knownHosts: `[127.0.0.1]:${target.port} ${otherKeyLine}` }))).rejects.toThrow(/the host key CHANGED/);
+    await expect(
+      connect(target, options({ knownHosts: `[127.0.0.1]:${target.port} ${otherKeyLine}` })),
+    ).rejects.toThrow(/the host key CHANGED/);
     const revoked = `[127.0.0.1]:${target.port} ${hostKeyLine}\n@revoked * ${hostKeyLine}`;
-    await expect(connect(target, options({ knownHosts: revoked }))).rejects.toThrow(/is marked @revoked in ssh-known-hosts/);
+    await expect(connect(target, options({ knownHosts: revoked }))).rejects.toThrow(
+      /is marked @revoked in ssh-known-hosts/,
+    );
   });
 
   it('accepts an unknown key only with insecure-skip-host-key-check, with a warning', async () => {
     const warnings: string[] = [];
-    const remote = await open({ knownHosts: '', insecureSkipHostKeyCheck: true, warn: (message) => warnings.push(message) });
+    const remote = await open({
+      knownHosts: '',
+      insecureSkipHostKeyCheck: true,
+      warn: (message) => warnings.push(message),
+    });
     expect(remote.label).toBe(target.label);
-    expect(warnings).toEqual([expect.stringMatching(/: host key SHA256:\S+ is unknown, accepted because insecure-skip-host-key-check is true$/)]);
+    expect(warnings).toEqual([
+      expect.stringMatching(/: host key SHA256:\S+ is unknown, accepted because insecure-skip-host-key-check is true$/),
+    ]);
   });
 
   it('reports a refused login as a HostError without retrying', async () => {
     const started = Date.now();
-    const error = await connect(target, options({ privateKey: otherClientKey, attempts: 5 })).catch((caught: unknown) => caught);
+    const error = await connect(target, options({ privateKey: otherClientKey, attempts: 5 })).catch(
+      (caught: unknown) => caught,
+    );
     expect(error).toBeInstanceOf(HostError);
     expect((error as Error).message).toMatch(/SSH connection failed: .*authentication/i);
     expect(Date.now() - started).toBeLessThan(4000);

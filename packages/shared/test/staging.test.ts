@@ -38,7 +38,8 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-const check = (fields: Partial<SmokeCheck> & { path: string }): SmokeCheck => smokeChecksSchema.parse([fields])[0] as SmokeCheck;
+const check = (fields: Partial<SmokeCheck> & { path: string }): SmokeCheck =>
+  smokeChecksSchema.parse([fields])[0] as SmokeCheck;
 const defaults = { repeat: 3, p95BudgetMs: 2000 };
 
 describe('percentiles', () => {
@@ -91,7 +92,16 @@ describe('judgeLoad', () => {
   });
 
   it('names each criterion not met and the input that sets it', () => {
-    const verdict = judgeLoad(plan, result({ achievedRatePerMinute: 431.2, errorRate: 0.032, non2xx: 80, latencyMs: { p50: 300, p95: 2104, p99: 2500, max: 3000, mean: 400 } }), criteria);
+    const verdict = judgeLoad(
+      plan,
+      result({
+        achievedRatePerMinute: 431.2,
+        errorRate: 0.032,
+        non2xx: 80,
+        latencyMs: { p50: 300, p95: 2104, p99: 2500, max: 3000, mean: 400 },
+      }),
+      criteria,
+    );
     expect(verdict.passed).toBe(false);
     expect(verdict.failures).toEqual([
       'achieved rate 431.2/min is below min-rate-ratio 0.95 × 500/min = 475/min',
@@ -101,7 +111,19 @@ describe('judgeLoad', () => {
   });
 
   it('fails a run without any answer, and one that sent nothing', () => {
-    const silent = judgeLoad(plan, result({ responses: 0, ok: 0, errors: 2500, errorRate: 1, latencyMs: null, achievedRatePerMinute: 0, errorKinds: { ECONNREFUSED: 2500 } }), criteria);
+    const silent = judgeLoad(
+      plan,
+      result({
+        responses: 0,
+        ok: 0,
+        errors: 2500,
+        errorRate: 1,
+        latencyMs: null,
+        achievedRatePerMinute: 0,
+        errorKinds: { ECONNREFUSED: 2500 },
+      }),
+      criteria,
+    );
     expect(silent.failures.at(-1)).toBe('P95 latency: no request got an answer (max-p95-ms 2000)');
     expect(silent.figures[1]?.value).toContain('ECONNREFUSED ×2500');
     expect(judgeLoad(plan, result({ sent: 0, responses: 0, ok: 0, latencyMs: null }), criteria).passed).toBe(false);
@@ -122,18 +144,40 @@ describe('runLoad: a constant arrival rate against a real server', () => {
       response.end('{}');
     };
     arrivals.length = 0;
-    const result = await runLoad({ url: `${baseUrl}/run-agent`, method: 'POST', body: '{"instruction":"Hello test"}', ratePerMinute: 1200, durationSeconds: 2, connections: 5, timeoutMs: 5000 });
-    expect(result).toMatchObject({ planned: 40, sent: 40, responses: 40, ok: 36, non2xx: 4, errors: 0, statuses: { 200: 36, 503: 4 }, errorRate: 0.1 });
+    const result = await runLoad({
+      url: `${baseUrl}/run-agent`,
+      method: 'POST',
+      body: '{"instruction":"Hello test"}',
+      ratePerMinute: 1200,
+      durationSeconds: 2,
+      connections: 5,
+      timeoutMs: 5000,
+    });
+    expect(result).toMatchObject({
+      planned: 40,
+      sent: 40,
+      responses: 40,
+      ok: 36,
+      non2xx: 4,
+      errors: 0,
+      statuses: { 200: 36, 503: 4 },
+      errorRate: 0.1,
+    });
     expect(result.achievedRatePerMinute).toBeGreaterThan(1150);
     expect(result.achievedRatePerMinute).toBeLessThanOrEqual(1200);
     // One request every 50 ms: no bursts (autocannon sends each second's requests at once), no long gaps.
-    const gaps = arrivals.slice(1).map((time, index) => time - (arrivals[index] as number)).sort((a, b) => a - b);
+    const gaps = arrivals
+      .slice(1)
+      .map((time, index) => time - (arrivals[index] as number))
+      .sort((a, b) => a - b);
     expect(gaps[Math.floor(gaps.length / 2)]).toBeGreaterThan(40);
     expect(gaps[Math.floor(gaps.length / 2)]).toBeLessThan(60);
     // The longest gap: a sender that bursts once a second leaves gaps near 1000 ms; this process
     // (the server and the sender share it) can stall for a quarter second on a loaded machine.
     expect(gaps.at(-1)).toBeLessThan(500);
-    const busiestSecond = Math.max(...arrivals.map((time) => arrivals.filter((other) => other >= time && other < time + 1000).length));
+    const busiestSecond = Math.max(
+      ...arrivals.map((time) => arrivals.filter((other) => other >= time && other < time + 1000).length),
+    );
     expect(busiestSecond).toBeLessThanOrEqual(23);
   });
 
@@ -141,20 +185,52 @@ describe('runLoad: a constant arrival rate against a real server', () => {
     handler = (_request, response) => setTimeout(() => response.end('slow'), 100);
     arrivals.length = 0;
     // One connection, a request every 50 ms, each taking 100 ms: half the rate gets through.
-    const result = await runLoad({ url: `${baseUrl}/`, method: 'GET', ratePerMinute: 1200, durationSeconds: 1, connections: 1, timeoutMs: 10_000 });
+    const result = await runLoad({
+      url: `${baseUrl}/`,
+      method: 'GET',
+      ratePerMinute: 1200,
+      durationSeconds: 1,
+      connections: 1,
+      timeoutMs: 10_000,
+    });
     expect(result.sent).toBe(20);
     expect(result.ok).toBe(20);
     expect(result.achievedRatePerMinute).toBeLessThan(700);
     expect(result.latencyMs?.p95).toBeGreaterThan(800);
-    const verdict = judgeLoad({ ratePerMinute: 1200, durationSeconds: 1 }, result, { maxErrorRate: 0.01, maxP95Ms: 500, minRateRatio: 0.95 });
+    const verdict = judgeLoad({ ratePerMinute: 1200, durationSeconds: 1 }, result, {
+      maxErrorRate: 0.01,
+      maxP95Ms: 500,
+      minRateRatio: 0.95,
+    });
     expect(verdict.failures).toHaveLength(2);
   });
 
   it('counts refused connections and timeouts as errors', async () => {
-    const refused = await runLoad({ url: `http://127.0.0.1:${await closedPort()}/`, method: 'GET', ratePerMinute: 600, durationSeconds: 1, connections: 2, timeoutMs: 2000 });
-    expect(refused).toMatchObject({ sent: 10, responses: 0, errors: 10, errorRate: 1, latencyMs: null, errorKinds: { ECONNREFUSED: 10 } });
+    const refused = await runLoad({
+      url: `http://127.0.0.1:${await closedPort()}/`,
+      method: 'GET',
+      ratePerMinute: 600,
+      durationSeconds: 1,
+      connections: 2,
+      timeoutMs: 2000,
+    });
+    expect(refused).toMatchObject({
+      sent: 10,
+      responses: 0,
+      errors: 10,
+      errorRate: 1,
+      latencyMs: null,
+      errorKinds: { ECONNREFUSED: 10 },
+    });
     handler = () => undefined; // never answers
-    const hung = await runLoad({ url: `${baseUrl}/hang`, method: 'GET', ratePerMinute: 600, durationSeconds: 0.5, connections: 10, timeoutMs: 300 });
+    const hung = await runLoad({
+      url: `${baseUrl}/hang`,
+      method: 'GET',
+      ratePerMinute: 600,
+      durationSeconds: 0.5,
+      connections: 10,
+      timeoutMs: 300,
+    });
     expect(hung).toMatchObject({ sent: 5, errors: 5, errorKinds: { timeout: 5 } });
     handler = (_request, response) => response.end('ok');
   });
@@ -171,7 +247,13 @@ describe('smoke checks', () => {
     ]);
     expect(checks[3]?.body).toEqual({ instruction: 'Hello test', use_ollama: true });
     // Before traffic, ssh-compose sends the same checks: run-agent is a POST of that JSON body, expecting 200 within the budget.
-    expect([checks[3]?.method, checks[3]?.path, requestBody(checks[3] as SmokeCheck), checks[3]?.status, smokeBudgetMs(checks[3] as SmokeCheck, defaults)]).toEqual(['POST', '/run-agent', '{"instruction":"Hello test","use_ollama":true}', 200, 2000]);
+    expect([
+      checks[3]?.method,
+      checks[3]?.path,
+      requestBody(checks[3] as SmokeCheck),
+      checks[3]?.status,
+      smokeBudgetMs(checks[3] as SmokeCheck, defaults),
+    ]).toEqual(['POST', '/run-agent', '{"instruction":"Hello test","use_ollama":true}', 200, 2000]);
   });
 
   it('refuses unknown keys, bad paths and two checks of one name', () => {
@@ -191,8 +273,26 @@ describe('smoke checks', () => {
       response.setHeader('content-type', 'application/json');
       response.end('{"result":"done"}');
     };
-    const result = await runSmokeCheck(baseUrl, check({ name: 'run-agent', method: 'POST', path: '/run-agent', body: { instruction: 'Hello test' }, json: true, repeat: 4 }), defaults);
-    expect(result).toMatchObject({ name: 'run-agent', runs: 4, passedRuns: 4, statuses: { 200: 4 }, ok: true, budgetMs: 2000 });
+    const result = await runSmokeCheck(
+      baseUrl,
+      check({
+        name: 'run-agent',
+        method: 'POST',
+        path: '/run-agent',
+        body: { instruction: 'Hello test' },
+        json: true,
+        repeat: 4,
+      }),
+      defaults,
+    );
+    expect(result).toMatchObject({
+      name: 'run-agent',
+      runs: 4,
+      passedRuns: 4,
+      statuses: { 200: 4 },
+      ok: true,
+      budgetMs: 2000,
+    });
     expect(result.p95Ms).toBeGreaterThanOrEqual(0);
     expect(body).toBe('POST application/json');
   });
@@ -202,10 +302,16 @@ describe('smoke checks', () => {
       response.statusCode = 500;
       response.end('oops');
     };
-    expect((await runSmokeCheck(baseUrl, check({ path: '/health' }), defaults)).problem).toBe('run 1 of 3: answered 500, expected 200');
+    expect((await runSmokeCheck(baseUrl, check({ path: '/health' }), defaults)).problem).toBe(
+      'run 1 of 3: answered 500, expected 200',
+    );
     handler = (_request, response) => response.end('<html>hello</html>');
-    expect((await runSmokeCheck(baseUrl, check({ path: '/run-agent', json: true }), defaults)).problem).toMatch(/^run 1 of 3: the body is not JSON \(.*\): "<html>hello<\/html>"$/);
-    expect((await runSmokeCheck(baseUrl, check({ path: '/metrics', prometheus: true }), defaults)).problem).toBe('run 1 of 3: the body is not valid Prometheus text format: line 1: expected a metric name, got \'<html>hello</html>\'');
+    expect((await runSmokeCheck(baseUrl, check({ path: '/run-agent', json: true }), defaults)).problem).toMatch(
+      /^run 1 of 3: the body is not JSON \(.*\): "<html>hello<\/html>"$/,
+    );
+    expect((await runSmokeCheck(baseUrl, check({ path: '/metrics', prometheus: true }), defaults)).problem).toBe(
+      "run 1 of 3: the body is not valid Prometheus text format: line 1: expected a metric name, got '<html>hello</html>'",
+    );
     handler = (_request, response) => setTimeout(() => response.end('late'), 40);
     const slow = await runSmokeCheck(baseUrl, check({ path: '/slow', 'p95-ms': 20 }), defaults);
     expect(slow.problem).toMatch(/^P95 \d+ ms over 3 runs is above the budget of 20 ms$/);
@@ -231,19 +337,61 @@ describe('helpers', () => {
   });
 
   it('keeps table cells on one line', () => {
-    const table = smokeTable([{ name: 'a|b', method: 'GET', path: '/x', expectedStatus: 200, runs: 1, passedRuns: 0, statuses: { 500: 1 }, p50Ms: 1, p95Ms: 1, maxMs: 1, budgetMs: 10, ok: false, problem: 'line\nbreak' }]);
+    const table = smokeTable([
+      {
+        name: 'a|b',
+        method: 'GET',
+        path: '/x',
+        expectedStatus: 200,
+        runs: 1,
+        passedRuns: 0,
+        statuses: { 500: 1 },
+        p50Ms: 1,
+        p95Ms: 1,
+        maxMs: 1,
+        budgetMs: 10,
+        ok: false,
+        problem: 'line\nbreak',
+      },
+    ]);
     expect(table.split('\n')).toHaveLength(3);
     expect(table).toContain('a\\|b');
-    expect(loadTable([{ figure: 'x', value: '1', criterion: '—', met: null }])).toBe('| figure | value | criterion | met |\n| --- | --- | --- | --- |\n| x | 1 | — |  |');
+    expect(loadTable([{ figure: 'x', value: '1', criterion: '—', met: null }])).toBe(
+      '| figure | value | criterion | met |\n| --- | --- | --- | --- |\n| x | 1 | — |  |',
+    );
   });
 
   it('keys the collections cache by the requirements file, and installs them as argv', () => {
     const text = 'collections:\n  - name: community.general\n';
-    expect(collectionsCacheKey('Linux', text)).toBe(`ansible-collections-linux-${createHash('sha256').update(text).digest('hex')}`);
+    expect(collectionsCacheKey('Linux', text)).toBe(
+      `ansible-collections-linux-${createHash('sha256').update(text).digest('hex')}`,
+    );
     expect(collectionsCacheKey('Linux', text)).not.toBe(collectionsCacheKey('Linux', `${text} `));
-    expect(collectionInstallCommand('ansible/requirements.yml', '/tmp/c')).toEqual(['ansible-galaxy', 'collection', 'install', '-r', 'ansible/requirements.yml', '-p', '/tmp/c']);
-    expect(playbookCommand({ playbook: 'deploy.yml', inventory: 'inventory/staging', limit: 'web', extraVars: { environment: 'staging', docker_image: "img:1'; id" } })).toEqual([
-      'ansible-playbook', 'deploy.yml', '--inventory', 'inventory/staging', '--extra-vars', '{"environment":"staging","docker_image":"img:1\'; id"}', '--limit', 'web',
+    expect(collectionInstallCommand('ansible/requirements.yml', '/tmp/c')).toEqual([
+      'ansible-galaxy',
+      'collection',
+      'install',
+      '-r',
+      'ansible/requirements.yml',
+      '-p',
+      '/tmp/c',
+    ]);
+    expect(
+      playbookCommand({
+        playbook: 'deploy.yml',
+        inventory: 'inventory/staging',
+        limit: 'web',
+        extraVars: { environment: 'staging', docker_image: "img:1'; id" },
+      }),
+    ).toEqual([
+      'ansible-playbook',
+      'deploy.yml',
+      '--inventory',
+      'inventory/staging',
+      '--extra-vars',
+      '{"environment":"staging","docker_image":"img:1\'; id"}',
+      '--limit',
+      'web',
     ]);
   });
 
@@ -255,6 +403,8 @@ describe('helpers', () => {
     for (const bad of ['1.5', '-0.1', '1%', '1e-2', 'NaN', '0,5', '0.']) {
       expect(() => readInputs(fields, () => bad), bad).toThrow(ConfigurationError);
     }
-    expect(() => readInputs(fields, () => '1%')).toThrow("Input 'rate': expected a number from 0 to 1, such as 0.01, got '1%'");
+    expect(() => readInputs(fields, () => '1%')).toThrow(
+      "Input 'rate': expected a number from 0 to 1, such as 0.01, got '1%'",
+    );
   });
 });

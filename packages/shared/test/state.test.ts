@@ -3,7 +3,20 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostError } from '../src/action';
-import { LockHeld, acquireLock, commands, emptyState, readState, statePaths, withHistory, writeRemoteFile, writeStateAndAudit, type AppState, type HistoryEntry, type LockOwner } from '../src/hosts';
+import {
+  LockHeld,
+  acquireLock,
+  commands,
+  emptyState,
+  readState,
+  statePaths,
+  withHistory,
+  writeRemoteFile,
+  writeStateAndAudit,
+  type AppState,
+  type HistoryEntry,
+  type LockOwner,
+} from '../src/hosts';
 import { localRemote, tempDir } from './support/local-remote';
 import { otherColor } from '../src/domain';
 import { audit, HISTORY_LIMIT, readRemoteFile, writeState, type LockOptions } from '../src/hosts/state';
@@ -27,10 +40,21 @@ async function freshDir(): Promise<string> {
   return dir;
 }
 
-const exists = (file: string) => fs.access(file).then(() => true, () => false);
+const exists = (file: string) =>
+  fs.access(file).then(
+    () => true,
+    () => false,
+  );
 
 function owner(name: string): LockOwner {
-  return { token: `token-${name}-${Math.random().toString(36).slice(2)}`, runId: `run-${name}`, actor: `actor-${name}`, version: '1.2.3', phase: 'deploy', time: '2026-01-01T00:00:00Z' };
+  return {
+    token: `token-${name}-${Math.random().toString(36).slice(2)}`,
+    runId: `run-${name}`,
+    actor: `actor-${name}`,
+    version: '1.2.3',
+    phase: 'deploy',
+    time: '2026-01-01T00:00:00Z',
+  };
 }
 
 function lockOptions(overrides: Partial<LockOptions> = {}): LockOptions & { warnings: string[] } {
@@ -68,7 +92,16 @@ describe('pure helpers', () => {
   it('withHistory appends, keeps the last HISTORY_LIMIT entries and stamps updatedAt', () => {
     let state = emptyState('shop', '2026-01-01T00:00:00Z');
     for (let index = 0; index < HISTORY_LIMIT + 5; index++) {
-      state = withHistory(state, { time: `t${index}`, runId: `r${index}`, actor: 'a', action: 'deploy', color: 'blue', version: `${index}`, image: 'img', outcome: 'success' });
+      state = withHistory(state, {
+        time: `t${index}`,
+        runId: `r${index}`,
+        actor: 'a',
+        action: 'deploy',
+        color: 'blue',
+        version: `${index}`,
+        image: 'img',
+        outcome: 'success',
+      });
     }
     expect(state.history).toHaveLength(HISTORY_LIMIT);
     expect(state.history[0]?.version).toBe('5');
@@ -78,7 +111,14 @@ describe('pure helpers', () => {
 
   it('commands pass paths as separate words, never inside the script text', () => {
     const hostile = "/srv/x'; rm -rf / #/state.json";
-    for (const argv of [commands.readFile(hostile), commands.writeFileAtomic(hostile), commands.appendLine(hostile), commands.acquireLock(hostile), commands.breakLock(hostile, 30), commands.takeOverLock(hostile)]) {
+    for (const argv of [
+      commands.readFile(hostile),
+      commands.writeFileAtomic(hostile),
+      commands.appendLine(hostile),
+      commands.acquireLock(hostile),
+      commands.breakLock(hostile, 30),
+      commands.takeOverLock(hostile),
+    ]) {
       expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
       expect(argv[4]).toBe(hostile);
       expect(argv[2]).not.toContain('/srv/x');
@@ -125,9 +165,13 @@ describe('files on the host', () => {
   it('fails with a HostError carrying the stderr when the write is impossible', async () => {
     const dir = await freshDir();
     await fs.writeFile(path.join(dir, 'plain-file'), 'x');
-    const error = await writeRemoteFile(remote, path.join(dir, 'plain-file', 'state.json'), 'x').catch((caught: unknown) => caught);
+    const error = await writeRemoteFile(remote, path.join(dir, 'plain-file', 'state.json'), 'x').catch(
+      (caught: unknown) => caught,
+    );
     expect(error).toBeInstanceOf(HostError);
-    expect((error as HostError).message).toMatch(/^test-host: writing .*state\.json failed \(exit 1\): .*(Not a directory|File exists)/);
+    expect((error as HostError).message).toMatch(
+      /^test-host: writing .*state\.json failed \(exit 1\): .*(Not a directory|File exists)/,
+    );
   });
 
   it('audit appends one JSON line per record', async () => {
@@ -137,13 +181,29 @@ describe('files on the host', () => {
     const lines = (await fs.readFile(paths.audit, 'utf8')).split('\n');
     expect(lines).toHaveLength(3);
     expect(lines[2]).toBe('');
-    expect(JSON.parse(lines[0] as string)).toEqual({ time: 't1', runId: 'r1', actor: 'alice', step: 'preflight', ok: true });
+    expect(JSON.parse(lines[0] as string)).toEqual({
+      time: 't1',
+      runId: 'r1',
+      actor: 'alice',
+      step: 'preflight',
+      ok: true,
+    });
     expect(JSON.parse(lines[1] as string)).toMatchObject({ step: 'switch', detail: 'multi\nline' });
   });
 });
 
 describe('several files in one command', () => {
-  const state = (note: string): AppState => withHistory(emptyState('shop', '2026-01-01T00:00:00Z'), { time: '2026-01-01T00:00:01Z', runId: 'r', actor: 'alice', action: 'deploy', color: 'blue', version: note, image: 'img:1', outcome: 'success' });
+  const state = (note: string): AppState =>
+    withHistory(emptyState('shop', '2026-01-01T00:00:00Z'), {
+      time: '2026-01-01T00:00:01Z',
+      runId: 'r',
+      actor: 'alice',
+      action: 'deploy',
+      color: 'blue',
+      version: note,
+      image: 'img:1',
+      outcome: 'success',
+    });
 
   it('replaces the state by rename with mode 644 and appends the audit lines, leaving no temporary file', async () => {
     const paths = statePaths(await freshDir(), 'shop');
@@ -168,7 +228,9 @@ describe('several files in one command', () => {
     await fs.writeFile(target, 'untouched\n');
     await fs.symlink(target, paths.audit);
     const warning = await writeStateAndAudit(remote, paths, state('1'), '{"step":"a"}\n');
-    expect(warning).toMatch(/could not append to the audit log: .*audit\.log is a symbolic link: refusing to write through it/);
+    expect(warning).toMatch(
+      /could not append to the audit log: .*audit\.log is a symbolic link: refusing to write through it/,
+    );
     expect(await fs.readFile(target, 'utf8')).toBe('untouched\n');
     expect(await readState(remote, paths, 'shop', 'now')).toEqual(state('1'));
   });
@@ -177,12 +239,16 @@ describe('several files in one command', () => {
     const dir = await freshDir();
     await fs.writeFile(path.join(dir, 'shop'), 'a file where the app folder should be');
     const paths = statePaths(dir, 'shop');
-    await expect(writeStateAndAudit(remote, paths, state('1'), '{"step":"a"}\n')).rejects.toThrow(/^test-host: writing .*state\.json failed \(exit 1\)/);
+    await expect(writeStateAndAudit(remote, paths, state('1'), '{"step":"a"}\n')).rejects.toThrow(
+      /^test-host: writing .*state\.json failed \(exit 1\)/,
+    );
     expect(await fs.readFile(path.join(dir, 'shop'), 'utf8')).toBe('a file where the app folder should be');
   });
 
   it('sends contents too large for one command on stdin instead', async () => {
-    expect(commands.writeFiles([{ path: '/x/state.json', content: 'x'.repeat(64 * 1024 + 1), mode: '644' }])).toBeNull();
+    expect(
+      commands.writeFiles([{ path: '/x/state.json', content: 'x'.repeat(64 * 1024 + 1), mode: '644' }]),
+    ).toBeNull();
     const paths = statePaths(await freshDir(), 'shop');
     const big = { ...state('1'), history: state('1').history, releases: [] };
     const lines = `${'{"step":"padding"}\n'.repeat(4000)}`;
@@ -197,9 +263,24 @@ describe('state file', () => {
   it('reads an empty state when there is no file, and reads back what was written', async () => {
     const paths = statePaths(await freshDir(), 'shop');
     expect(await readState(remote, paths, 'shop', 'now')).toEqual(emptyState('shop', 'now'));
-    const entry: HistoryEntry = { time: '2026-01-01T00:00:01Z', runId: 'r', actor: 'a', action: 'deploy', color: 'green', version: '2', image: 'img:2', outcome: 'success' };
+    const entry: HistoryEntry = {
+      time: '2026-01-01T00:00:01Z',
+      runId: 'r',
+      actor: 'a',
+      action: 'deploy',
+      color: 'green',
+      version: '2',
+      image: 'img:2',
+      outcome: 'success',
+    };
     const state: AppState = withHistory(
-      { ...emptyState('shop', '2026-01-01T00:00:00Z'), active: 'green', colors: { green: { image: 'img:2', version: '2', port: 8002, status: 'running', since: '2026-01-01T00:00:01Z' } } },
+      {
+        ...emptyState('shop', '2026-01-01T00:00:00Z'),
+        active: 'green',
+        colors: {
+          green: { image: 'img:2', version: '2', port: 8002, status: 'running', since: '2026-01-01T00:00:01Z' },
+        },
+      },
       entry,
     );
     await writeState(remote, paths, state);
@@ -210,7 +291,9 @@ describe('state file', () => {
     const paths = statePaths(await freshDir(), 'shop');
     await writeRemoteFile(remote, paths.state, 'the whole old content\n');
     // What a killed client leaves: the command's input closed after part of the content.
-    const short = await remote.run(commands.writeFileAtomic(paths.state, '644', 1000), { stdin: '{"schema": 2, "app": "sh' });
+    const short = await remote.run(commands.writeFileAtomic(paths.state, '644', 1000), {
+      stdin: '{"schema": 2, "app": "sh',
+    });
     expect(short.code).toBe(1);
     expect(short.stderr).toContain('the content arrived incomplete (24 of 1000 bytes)');
     expect(await fs.readFile(paths.state, 'utf8')).toBe('the whole old content\n');
@@ -219,17 +302,39 @@ describe('state file', () => {
 
   it('refuses to write a state the next run could not read, and keeps the file it had', async () => {
     const paths = statePaths(await freshDir(), 'shop');
-    const good = withHistory(emptyState('shop', '2026-01-01T00:00:00Z'), { time: '2026-01-01T00:00:01Z', runId: 'r', actor: 'alice', action: 'deploy', color: 'blue', version: '1', image: 'img:1', outcome: 'success' });
+    const good = withHistory(emptyState('shop', '2026-01-01T00:00:00Z'), {
+      time: '2026-01-01T00:00:01Z',
+      runId: 'r',
+      actor: 'alice',
+      action: 'deploy',
+      color: 'blue',
+      version: '1',
+      image: 'img:1',
+      outcome: 'success',
+    });
     await writeState(remote, paths, good);
-    const bad = withHistory(good, { time: '2026-01-01T00:00:02Z', runId: 'r', actor: 'alice (command line)', action: 'rollback', color: 'blue', version: '1', image: 'img:1', outcome: 'success' });
-    await expect(writeState(remote, paths, bad)).rejects.toThrow(/refusing to write a state the next run could not read: it is not an agent-loop state file: history\.1\.actor: a user name/);
+    const bad = withHistory(good, {
+      time: '2026-01-01T00:00:02Z',
+      runId: 'r',
+      actor: 'alice (command line)',
+      action: 'rollback',
+      color: 'blue',
+      version: '1',
+      image: 'img:1',
+      outcome: 'success',
+    });
+    await expect(writeState(remote, paths, bad)).rejects.toThrow(
+      /refusing to write a state the next run could not read: it is not an agent-loop state file: history\.1\.actor: a user name/,
+    );
     expect(await readState(remote, paths, 'shop', 'now')).toEqual(good);
   });
 
   it('refuses a state file that is not JSON or not a state file', async () => {
     const paths = statePaths(await freshDir(), 'shop');
     await writeRemoteFile(remote, paths.state, '{ not json');
-    await expect(readState(remote, paths, 'shop', 'now')).rejects.toThrow(/state\.json is not valid JSON \(torn or edited by hand\); re-run with repair-state: true/);
+    await expect(readState(remote, paths, 'shop', 'now')).rejects.toThrow(
+      /state\.json is not valid JSON \(torn or edited by hand\); re-run with repair-state: true/,
+    );
     await writeRemoteFile(remote, paths.state, JSON.stringify({ ...emptyState('shop', 'x'), schema: 3 }));
     await expect(readState(remote, paths, 'shop', 'now')).rejects.toThrow(HostError);
     await writeRemoteFile(remote, paths.state, JSON.stringify({ ...emptyState('shop', 'x'), active: 'red' }));
@@ -242,7 +347,10 @@ describe('the deploy lock', () => {
     const paths = statePaths(await freshDir(), 'shop');
     const alice = owner('alice');
     const bob = owner('bob');
-    const results = await Promise.allSettled([acquireLock(remote, paths, alice, lockOptions()), acquireLock(remote, paths, bob, lockOptions())]);
+    const results = await Promise.allSettled([
+      acquireLock(remote, paths, alice, lockOptions()),
+      acquireLock(remote, paths, bob, lockOptions()),
+    ]);
     const won = results.filter((result) => result.status === 'fulfilled');
     const lost = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
     expect(won).toHaveLength(1);
@@ -252,7 +360,9 @@ describe('the deploy lock', () => {
     expect(error).toBeInstanceOf(LockHeld);
     expect(error.stale).toBe(false);
     expect(error.owner).toEqual(holder);
-    expect(error.message).toContain(`test-host: another deploy holds the lock: run ${holder.runId} by ${holder.actor} (deploy of 1.2.3`);
+    expect(error.message).toContain(
+      `test-host: another deploy holds the lock: run ${holder.runId} by ${holder.actor} (deploy of 1.2.3`,
+    );
     expect([alice.runId, bob.runId]).toContain(holder.runId);
   });
 
@@ -280,22 +390,34 @@ describe('the deploy lock', () => {
     await acquireLock(remote, paths, alice, lockOptions());
     execFileSync('touch', ['-d', '2 hours ago', paths.lock]);
 
-    const error = (await acquireLock(remote, paths, owner('bob'), lockOptions({ waitSeconds: 30 })).catch((caught: unknown) => caught)) as LockHeld;
+    const error = (await acquireLock(remote, paths, owner('bob'), lockOptions({ waitSeconds: 30 })).catch(
+      (caught: unknown) => caught,
+    )) as LockHeld;
     expect(error).toBeInstanceOf(LockHeld);
     expect(error.stale).toBe(true);
     expect(error.ageSeconds).toBeGreaterThanOrEqual(7200);
     expect(error.ageSeconds).toBeLessThan(7300);
-    expect(error.message).toContain(`a stale lock from run run-alice by actor-alice (deploy of 1.2.3, since 2026-01-01T00:00:00Z) is in the way: no sign of life for ${error.ageSeconds} s`);
+    expect(error.message).toContain(
+      `a stale lock from run run-alice by actor-alice (deploy of 1.2.3, since 2026-01-01T00:00:00Z) is in the way: no sign of life for ${error.ageSeconds} s`,
+    );
     expect(error.message).toContain('break-stale-lock: true');
-    expect(JSON.parse(await fs.readFile(path.join(paths.lock, 'owner.json'), 'utf8'))).toMatchObject({ runId: 'run-alice' });
+    expect(JSON.parse(await fs.readFile(path.join(paths.lock, 'owner.json'), 'utf8'))).toMatchObject({
+      runId: 'run-alice',
+    });
 
     // Not yet stale by a 3-hour limit: held, not broken.
-    await expect(acquireLock(remote, paths, owner('bob'), lockOptions({ staleSeconds: 3 * 3600, breakStale: true }))).rejects.toMatchObject({ stale: false });
+    await expect(
+      acquireLock(remote, paths, owner('bob'), lockOptions({ staleSeconds: 3 * 3600, breakStale: true })),
+    ).rejects.toMatchObject({ stale: false });
 
     const options = lockOptions({ breakStale: true });
     const bob = owner('bob');
     const release = await acquireLock(remote, paths, bob, options);
-    expect(options.warnings).toEqual([expect.stringMatching(/^test-host: breaking a stale lock \(no sign of life for 72\d\d s\) held by run run-alice$/)]);
+    expect(options.warnings).toEqual([
+      expect.stringMatching(
+        /^test-host: breaking a stale lock \(no sign of life for 72\d\d s\) held by run run-alice$/,
+      ),
+    ]);
     expect(JSON.parse(await fs.readFile(path.join(paths.lock, 'owner.json'), 'utf8'))).toEqual(bob);
     expect((await fs.readdir(paths.dir)).filter((name) => name.includes('broken'))).toEqual([]);
     await release();
@@ -310,11 +432,15 @@ describe('the deploy lock', () => {
     const noStat = localRemote('no-stat-host', { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` });
     const paths = statePaths(dir, 'shop');
     const release = await acquireLock(noStat, paths, owner('alice'), lockOptions());
-    const error = (await acquireLock(noStat, paths, owner('bob'), lockOptions({ breakStale: true })).catch((caught: unknown) => caught)) as LockHeld;
+    const error = (await acquireLock(noStat, paths, owner('bob'), lockOptions({ breakStale: true })).catch(
+      (caught: unknown) => caught,
+    )) as LockHeld;
     expect(error).toBeInstanceOf(LockHeld);
     expect(error.stale).toBe(false);
     expect(error.ageSeconds).toBeLessThan(5);
-    expect(JSON.parse(await fs.readFile(path.join(paths.lock, 'owner.json'), 'utf8'))).toMatchObject({ runId: 'run-alice' });
+    expect(JSON.parse(await fs.readFile(path.join(paths.lock, 'owner.json'), 'utf8'))).toMatchObject({
+      runId: 'run-alice',
+    });
     await release();
   });
 
@@ -338,7 +464,11 @@ describe('the deploy lock', () => {
     const releaseAlice = await acquireLock(remote, paths, owner('alice'), lockOptions());
     let clock = 1_000_000;
     const sleeps: number[] = [];
-    const options = lockOptions({ waitSeconds: 5, now: () => clock, sleep: async (ms) => void (sleeps.push(ms), (clock += ms)) });
+    const options = lockOptions({
+      waitSeconds: 5,
+      now: () => clock,
+      sleep: async (ms) => void (sleeps.push(ms), (clock += ms)),
+    });
     const error = await acquireLock(remote, paths, owner('bob'), options).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(LockHeld);
     expect((error as LockHeld).stale).toBe(false);
@@ -350,20 +480,26 @@ describe('the deploy lock', () => {
     const dir = await freshDir();
     await fs.writeFile(path.join(dir, 'file'), 'x');
     const paths = statePaths(path.join(dir, 'file'), 'shop');
-    await expect(acquireLock(remote, paths, owner('alice'), lockOptions())).rejects.toThrow(/^test-host: could not take the lock in .*file\/shop\/lock/);
+    await expect(acquireLock(remote, paths, owner('alice'), lockOptions())).rejects.toThrow(
+      /^test-host: could not take the lock in .*file\/shop\/lock/,
+    );
   });
 
-  it('reports an empty lock folder (an operator\'s mkdir lock) naming take-over-lock, never as stale; takes it over only when asked', async () => {
+  it("reports an empty lock folder (an operator's mkdir lock) naming take-over-lock, never as stale; takes it over only when asked", async () => {
     const paths = statePaths(await freshDir(), 'shop');
     await fs.mkdir(paths.lock, { recursive: true });
     execFileSync('touch', ['-d', '2 hours ago', paths.lock]);
     // Even hours old and with break-stale-lock: an ownerless lock is a stop sign, not a dead run.
     const options = lockOptions({ breakStale: true, staleSeconds: 30 });
-    const error = (await acquireLock(remote, paths, owner('bob'), options).catch((caught: unknown) => caught)) as LockHeld;
+    const error = (await acquireLock(remote, paths, owner('bob'), options).catch(
+      (caught: unknown) => caught,
+    )) as LockHeld;
     expect(error).toBeInstanceOf(LockHeld);
     expect(error.owner).toBeNull();
     expect(error.stale).toBe(false);
-    expect(error.message).toBe('test-host: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over');
+    expect(error.message).toBe(
+      'test-host: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over',
+    );
     expect(options.warnings).toEqual([]);
     expect(await fs.readdir(paths.lock)).toEqual([]);
 
@@ -378,20 +514,24 @@ describe('the deploy lock', () => {
     expect(await exists(paths.lock)).toBe(false);
   });
 
-  it('take-over-lock takes over only a lock without an owner: a live owner\'s lock stays held', async () => {
+  it("take-over-lock takes over only a lock without an owner: a live owner's lock stays held", async () => {
     const paths = statePaths(await freshDir(), 'shop');
     const release = await acquireLock(remote, paths, owner('alice'), lockOptions());
     const options = lockOptions({ takeOver: true });
-    await expect(acquireLock(remote, paths, owner('bob'), options)).rejects.toThrow(/another deploy holds the lock: run run-alice/);
+    await expect(acquireLock(remote, paths, owner('bob'), options)).rejects.toThrow(
+      /another deploy holds the lock: run run-alice/,
+    );
     expect(options.warnings).toEqual([]);
     await release();
   });
 
-  it('a lock file (not a folder) in the lock\'s place is reported as ownerless, not retried for ever', async () => {
+  it("a lock file (not a folder) in the lock's place is reported as ownerless, not retried for ever", async () => {
     const paths = statePaths(await freshDir(), 'shop');
     await fs.mkdir(paths.dir, { recursive: true });
     await fs.writeFile(paths.lock, 'stop\n');
-    await expect(acquireLock(remote, paths, owner('bob'), lockOptions())).rejects.toThrow(/no owner file .*take-over-lock: true/);
+    await expect(acquireLock(remote, paths, owner('bob'), lockOptions())).rejects.toThrow(
+      /no owner file .*take-over-lock: true/,
+    );
     const release = await acquireLock(remote, paths, owner('bob'), lockOptions({ takeOver: true }));
     expect((await fs.stat(paths.lock)).isDirectory()).toBe(true);
     await release();
@@ -399,8 +539,15 @@ describe('the deploy lock', () => {
 
   it('names the job that holds a lock, when the owner says', async () => {
     const paths = statePaths(await freshDir(), 'shop');
-    const release = await acquireLock(remote, paths, { ...owner('alice'), job: 'deploy-eu', jobToken: 'a1b2c3d4e5f60718' }, lockOptions());
-    await expect(acquireLock(remote, paths, owner('bob'), lockOptions())).rejects.toThrow(/another deploy holds the lock: run run-alice by actor-alice \(deploy of 1\.2\.3, since 2026-01-01T00:00:00Z, job deploy-eu\), alive/);
+    const release = await acquireLock(
+      remote,
+      paths,
+      { ...owner('alice'), job: 'deploy-eu', jobToken: 'a1b2c3d4e5f60718' },
+      lockOptions(),
+    );
+    await expect(acquireLock(remote, paths, owner('bob'), lockOptions())).rejects.toThrow(
+      /another deploy holds the lock: run run-alice by actor-alice \(deploy of 1\.2\.3, since 2026-01-01T00:00:00Z, job deploy-eu\), alive/,
+    );
     await release();
   });
 });

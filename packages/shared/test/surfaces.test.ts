@@ -1,6 +1,17 @@
 import { marked } from 'marked';
 import { afterEach, describe, expect, it } from 'vitest';
-import { action, codeBlock, ConfigurationError, forMarkdown, forSlack, forTerminal, markdownCode, markdownLink, table, terminalJson } from '../src/action';
+import {
+  action,
+  codeBlock,
+  ConfigurationError,
+  forMarkdown,
+  forSlack,
+  forTerminal,
+  markdownCode,
+  markdownLink,
+  table,
+  terminalJson,
+} from '../src/action';
 import { parseLockOwner } from '../src/hosts';
 import { checklistSummary, procedureChecklist, type Needs } from '../src/pipeline';
 import { statusLines, statusSummary, type HostStatus } from '../src/procedures';
@@ -48,11 +59,30 @@ const CONTROL = /[\0-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202
 describe('the model of the runner', () => {
   it("parses as the runner's own tests say (ActionCommandL0)", () => {
     const commands = ['do-something'];
-    expect(tryParse('##[do-something k1=v1;]msg', 'ordinal', commands)).toEqual({ syntax: '##[', command: 'do-something', properties: { k1: 'v1' }, data: 'msg' });
-    expect(tryParse('##[do-something k1=%3B=%0D=%0A=%5D;]%3B-%0D-%0A-%5D', 'ordinal', commands)).toMatchObject({ properties: { k1: ';=\r=\n=]' }, data: ';-\r-\n-]' });
-    expect(tryParse('>>>   ##[do-something k1=v1;]msg', 'ordinal', commands)).toMatchObject({ command: 'do-something', data: 'msg' });
-    expect(tryParseV2('::do-something k1=v1,::msg', 'ordinal', commands)).toEqual({ syntax: '::', command: 'do-something', properties: { k1: 'v1' }, data: 'msg' });
-    expect(tryParseV2('::do-something k1=;=%2C=%0D=%0A=]=%3A,::;-%0D-%0A-]-:-,', 'ordinal', commands)).toMatchObject({ properties: { k1: ';=,=\r=\n=]=:' }, data: ';-\r-\n-]-:-,' });
+    expect(tryParse('##[do-something k1=v1;]msg', 'ordinal', commands)).toEqual({
+      syntax: '##[',
+      command: 'do-something',
+      properties: { k1: 'v1' },
+      data: 'msg',
+    });
+    expect(tryParse('##[do-something k1=%3B=%0D=%0A=%5D;]%3B-%0D-%0A-%5D', 'ordinal', commands)).toMatchObject({
+      properties: { k1: ';=\r=\n=]' },
+      data: ';-\r-\n-]',
+    });
+    expect(tryParse('>>>   ##[do-something k1=v1;]msg', 'ordinal', commands)).toMatchObject({
+      command: 'do-something',
+      data: 'msg',
+    });
+    expect(tryParseV2('::do-something k1=v1,::msg', 'ordinal', commands)).toEqual({
+      syntax: '::',
+      command: 'do-something',
+      properties: { k1: 'v1' },
+      data: 'msg',
+    });
+    expect(tryParseV2('::do-something k1=;=%2C=%0D=%0A=]=%3A,::;-%0D-%0A-]-:-,', 'ordinal', commands)).toMatchObject({
+      properties: { k1: ';=,=\r=\n=]=:' },
+      data: ';-\r-\n-]-:-,',
+    });
     expect(tryParseV2('::do-something::', 'ordinal', commands)).toMatchObject({ command: 'do-something', data: '' });
     expect(readLines('a\rb\r\nc\nd')).toEqual(['a', 'b', 'c', 'd']);
   });
@@ -64,7 +94,11 @@ describe('the model of the runner', () => {
     expect(parseCommand('##[error]z')).toMatchObject({ command: 'error', data: 'z' });
     expect(parseCommand('\u200b::error::x', 'icu')).toBeNull();
     expect(parseCommand('::ERROR::x')).toMatchObject({ command: 'ERROR' });
-    expect(commandsIn(HOSTILE.join('\n')).filter((found) => found.culture === 'ordinal').map((found) => found.command)).toEqual(['error', 'add-mask', 'stop-commands', 'add-mask', 'error']);
+    expect(
+      commandsIn(HOSTILE.join('\n'))
+        .filter((found) => found.culture === 'ordinal')
+        .map((found) => found.command),
+    ).toEqual(['error', 'add-mask', 'stop-commands', 'add-mask', 'error']);
   });
 });
 
@@ -86,14 +120,34 @@ describe('the runner log (forLog): log lines, annotations, group titles and the 
         ['notice', () => action.annotate.notice(text), ['notice']],
         ['error', () => action.annotate.error(text), ['error']],
         ['group', () => action.logger.group(text, async () => undefined), ['group', 'endgroup']],
-        ['failure', () => action.runAction(async () => { throw new ConfigurationError(text); }), ['error']],
-        ['bug', () => action.runAction(async () => { throw new Error(text); }), ['debug', 'error']],
+        [
+          'failure',
+          () =>
+            action.runAction(async () => {
+              throw new ConfigurationError(text);
+            }),
+          ['error'],
+        ],
+        [
+          'bug',
+          () =>
+            action.runAction(async () => {
+              throw new Error(text);
+            }),
+          ['debug', 'error'],
+        ],
       ];
       for (const [name, body, own] of cases) {
         const out = await stdoutOf(body);
         const found = commandsIn(out);
-        expect(found.filter((command) => command.culture === 'ordinal').map((command) => command.command), `${name}: ${JSON.stringify(text)}`).toEqual(own);
-        expect(found.filter((command) => command.culture === 'icu').map((command) => command.command), `${name} (ICU): ${JSON.stringify(text)}`).toEqual(own);
+        expect(
+          found.filter((command) => command.culture === 'ordinal').map((command) => command.command),
+          `${name}: ${JSON.stringify(text)}`,
+        ).toEqual(own);
+        expect(
+          found.filter((command) => command.culture === 'icu').map((command) => command.command),
+          `${name} (ICU): ${JSON.stringify(text)}`,
+        ).toEqual(own);
         expect(out, name).not.toMatch(CONTROL);
       }
     }
@@ -132,12 +186,28 @@ describe('a terminal (forTerminal, terminalJson)', () => {
   });
 
   it("shows a lock owner's hostile fields as flags, so status prints no forged line", () => {
-    const owner = parseLockOwner(JSON.stringify({ token: 't', runId: 'run-1', actor: 'mallory', version: '\x1b[2K\rlock: free', phase: '\x1b]0;title\x07', time: '\x1b]52;c;Zm9v\x07' }));
+    const owner = parseLockOwner(
+      JSON.stringify({
+        token: 't',
+        runId: 'run-1',
+        actor: 'mallory',
+        version: '\x1b[2K\rlock: free',
+        phase: '\x1b]0;title\x07',
+        time: '\x1b]52;c;Zm9v\x07',
+      }),
+    );
     expect(owner).toMatchObject({ runId: 'run-1', actor: 'mallory' });
     expect(owner?.version).toMatch(/^\(not a version label: '/);
     expect(owner?.phase).toMatch(/^\(not a known phase: '/);
     expect(owner?.time).toMatch(/^\(not an ISO time: '/);
-    const good = { token: 't', runId: 'run-1', actor: 'alice', version: 'v1.2.3', phase: 'monitor canary', time: '2026-01-01T00:00:00.000Z' };
+    const good = {
+      token: 't',
+      runId: 'run-1',
+      actor: 'alice',
+      version: 'v1.2.3',
+      phase: 'monitor canary',
+      time: '2026-01-01T00:00:00.000Z',
+    };
     expect(parseLockOwner(JSON.stringify(good))).toEqual(good);
     const status: HostStatus = {
       host: 'deploy@h1',
@@ -151,11 +221,20 @@ describe('a terminal (forTerminal, terminalJson)', () => {
       releases: [],
       rollbackPrevious: 'nothing to do',
       rollbackTo: [],
-      lock: { runId: owner?.runId ?? '?', actor: owner?.actor ?? '?', phase: owner?.phase ?? '?', version: owner?.version ?? '?', since: owner?.time ?? '?', aliveSecondsAgo: 1 },
+      lock: {
+        runId: owner?.runId ?? '?',
+        actor: owner?.actor ?? '?',
+        phase: owner?.phase ?? '?',
+        version: owner?.version ?? '?',
+        since: owner?.time ?? '?',
+        aliveSecondsAgo: 1,
+      },
     };
     const lines = forTerminal(statusLines('shop', [status]).join('\n')).split('\n');
     expect(lines).toHaveLength(4);
-    expect(lines[2]).toMatch(/^ {2}lock: held by run run-1 \(mallory, \(not a known phase: .*\) of \(not a version label: .*\)\), alive 1 s ago$/);
+    expect(lines[2]).toMatch(
+      /^ {2}lock: held by run run-1 \(mallory, \(not a known phase: .*\) of \(not a version label: .*\)\), alive 1 s ago$/,
+    );
     expect(lines.join('\n')).not.toMatch(CONTROL);
     expect(lines.filter((line) => line.includes('lock: free'))).toEqual([lines[2]]);
     // The step summary's table: the same fields, one row, inert.
@@ -172,7 +251,10 @@ const render = (markdown: string): string => marked.parse(markdown, { gfm: true,
 function renderedText(html: string): string {
   return html
     .replace(/<[^>]*>/g, '')
-    .replace(/&(lt|gt|quot|amp|#39);/g, (_entity, name: string) => ({ lt: '<', gt: '>', quot: '"', amp: '&', '#39': "'" })[name] ?? '')
+    .replace(
+      /&(lt|gt|quot|amp|#39);/g,
+      (_entity, name: string) => ({ lt: '<', gt: '>', quot: '"', amp: '&', '#39': "'" })[name] ?? '',
+    )
     .trim();
 }
 
@@ -184,8 +266,16 @@ const MENTION = /(?:^|[^A-Za-z0-9_`])@[A-Za-z0-9][A-Za-z0-9-]*(?:\/[A-Za-z0-9][A
 const ISSUE_REFERENCE = /(?:^|[^A-Za-z0-9_&/])#\d+\b/;
 
 /** What forMarkdown should show: the text on one line, control characters as escapes. */
-// eslint-disable-next-line no-control-regex
-const shownAs = (text: string): string => text.replace(/\r\n|\r|\n/g, ' ').replace(/[\0-\x1f\x7f-\x9f\u2028\u2029]/g, (char) => (char.charCodeAt(0) < 0x100 ? `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${char.charCodeAt(0).toString(16)}`)).trim();
+const shownAs = (text: string): string =>
+  text
+    .replace(/\r\n|\r|\n/g, ' ')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\0-\x1f\x7f-\x9f\u2028\u2029]/g, (char) =>
+      char.charCodeAt(0) < 0x100
+        ? `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`
+        : `\\u${char.charCodeAt(0).toString(16)}`,
+    )
+    .trim();
 
 /** Nothing but text: no element a value could have opened. */
 function expectInert(html: string, label: string): void {
@@ -197,7 +287,10 @@ function expectInert(html: string, label: string): void {
 
 describe('GitHub Markdown (forMarkdown): step summaries and issues', () => {
   it('renders each text as the text it is, on its line, wherever it stands', () => {
-    for (const text of [...TEXTS, 'see www.evil.example or https://evil.example, mail a@b.example, fixes #12, $x^2$, **bold** _em_ ~~gone~~ `code`']) {
+    for (const text of [
+      ...TEXTS,
+      'see www.evil.example or https://evil.example, mail a@b.example, fixes #12, $x^2$, **bold** _em_ ~~gone~~ `code`',
+    ]) {
       const label = JSON.stringify(text);
       // Alone on a line: no heading, list, quote, table or HTML block.
       const alone = render(forMarkdown(text));
@@ -219,11 +312,17 @@ describe('GitHub Markdown (forMarkdown): step summaries and issues', () => {
 
   it('keeps what this code writes: code for host labels, links it checked, code blocks', () => {
     expect(render(table(['host'], [[markdownCode('deploy@h1|x`y')]]))).toContain('<code>deploy@h1|x`y</code>');
-    expect(markdownLink('the run', 'https://github.com/o/r/actions/runs/1').text).toBe('[the run](https://github.com/o/r/actions/runs/1)');
+    expect(markdownLink('the run', 'https://github.com/o/r/actions/runs/1').text).toBe(
+      '[the run](https://github.com/o/r/actions/runs/1)',
+    );
     expect(markdownLink('x', 'javascript:alert(1)').text).toBe('javascript:alert(1)');
-    expect(render(markdownLink('x', 'https://github.com/o/r/a)b c').text)).toContain('href="https://github.com/o/r/a%29b%20c"');
+    expect(render(markdownLink('x', 'https://github.com/o/r/a)b c').text)).toContain(
+      'href="https://github.com/o/r/a%29b%20c"',
+    );
     const block = codeBlock('````\n\x1b[31mred\n<!-- @org/team');
-    expect(render(block)).toMatch(/^<pre><code class="language-text">````\n\\x1b\[31mred\n&lt;!-- @org\/team\n<\/code><\/pre>/);
+    expect(render(block)).toMatch(
+      /^<pre><code class="language-text">````\n\\x1b\[31mred\n&lt;!-- @org\/team\n<\/code><\/pre>/,
+    );
   });
 
   it('opens an incident issue whose body mentions no one and links nothing but the run', () => {
@@ -237,8 +336,26 @@ describe('GitHub Markdown (forMarkdown): step summaries and issues', () => {
       targetVersion: 'v1',
       restoredMs: 1200,
       durationMs: 3000,
-      figures: [{ name: '# heading', observed: '- [x] fake', threshold: '| a | b |', window: '@org/team', status: '<!-- hide' }],
-      hosts: [{ host: 'deploy@h1', phase: 'rollback', outcome: 'failed', fromColor: 'green', toColor: 'blue', version: 'v1', previousVersion: 'v2', weightsBefore: null, weightsAfter: null, switchMs: null, liveAt: null, smoke: [], steps: HOSTILE.map((detail, index) => ({ step: `step ${index}`, ok: false, ms: 1, detail })) }],
+      figures: [
+        { name: '# heading', observed: '- [x] fake', threshold: '| a | b |', window: '@org/team', status: '<!-- hide' },
+      ],
+      hosts: [
+        {
+          host: 'deploy@h1',
+          phase: 'rollback',
+          outcome: 'failed',
+          fromColor: 'green',
+          toColor: 'blue',
+          version: 'v1',
+          previousVersion: 'v2',
+          weightsBefore: null,
+          weightsAfter: null,
+          switchMs: null,
+          liveAt: null,
+          smoke: [],
+          steps: HOSTILE.map((detail, index) => ({ step: `step ${index}`, ok: false, ms: 1, detail })),
+        },
+      ],
       runUrl: 'https://github.com/o/r/actions/runs/7',
       decidedAt: 0,
       error: HOSTILE.join('\n'),
@@ -255,13 +372,32 @@ describe('GitHub Markdown (forMarkdown): step summaries and issues', () => {
 
 describe("the checklist's summary: outputs are checked against what the jobs declare", () => {
   const good: Needs = {
-    plan: { result: 'success', outputs: { kind: 'normal', gates: '["lint","typecheck","unit","integration","security-scan","load-test"]' } },
+    plan: {
+      result: 'success',
+      outputs: { kind: 'normal', gates: '["lint","typecheck","unit","integration","security-scan","load-test"]' },
+    },
     gates: { result: 'success', outputs: {} },
     staging: { result: 'success', outputs: {} },
-    production: { result: 'failure', outputs: { 'canary-percent': '10', verdict: 'failure', reason: 'error-rate: canary 22% > 1%', rules: '[]', promoted: 'false', 'rolled-back': 'true', 'rollback-version': 'v1', 'deployment-id': '42', 'incident-url': 'https://github.com/o/r/issues/9' } },
+    production: {
+      result: 'failure',
+      outputs: {
+        'canary-percent': '10',
+        verdict: 'failure',
+        reason: 'error-rate: canary 22% > 1%',
+        rules: '[]',
+        promoted: 'false',
+        'rolled-back': 'true',
+        'rollback-version': 'v1',
+        'deployment-id': '42',
+        'incident-url': 'https://github.com/o/r/issues/9',
+      },
+    },
     'post-deploy': { result: 'success', outputs: { health: 'success', notified: 'true' } },
   };
-  const hostile = (outputs: Record<string, string>): Needs => ({ ...good, production: { result: 'failure', outputs: { ...good.production!.outputs, ...outputs } } });
+  const hostile = (outputs: Record<string, string>): Needs => ({
+    ...good,
+    production: { result: 'failure', outputs: { ...good.production!.outputs, ...outputs } },
+  });
 
   it('leaves an item open, saying why, when a value is not of its form; one task per item whatever the outputs hold', () => {
     const needs = hostile({
@@ -273,46 +409,107 @@ describe("the checklist's summary: outputs are checked against what the jobs dec
     });
     const items = procedureChecklist(needs);
     const byName = (name: string) => items.find((item) => item.item === name);
-    expect(byName('Canary validated')).toMatchObject({ state: 'not-done', because: expect.stringMatching(/^the production job's canary-percent output is not a whole percentage from 0 to 100: '10% validated\\n- \[x\] Fake done/) });
-    expect(byName('Deployment logged')).toMatchObject({ state: 'not-done', because: expect.stringMatching(/deployment-id output is not a GitHub deployment id/) });
-    expect(byName('Rollback started')).toMatchObject({ state: 'not-done', because: expect.stringMatching(/rollback-version output is not a version label/) });
-    expect(byName('Incident created')).toMatchObject({ state: 'not-done', because: "the production job's incident-url output is not an issue URL on https://github.com: 'garbage'" });
+    expect(byName('Canary validated')).toMatchObject({
+      state: 'not-done',
+      because: expect.stringMatching(
+        /^the production job's canary-percent output is not a whole percentage from 0 to 100: '10% validated\\n- \[x\] Fake done/,
+      ),
+    });
+    expect(byName('Deployment logged')).toMatchObject({
+      state: 'not-done',
+      because: expect.stringMatching(/deployment-id output is not a GitHub deployment id/),
+    });
+    expect(byName('Rollback started')).toMatchObject({
+      state: 'not-done',
+      because: expect.stringMatching(/rollback-version output is not a version label/),
+    });
+    expect(byName('Incident created')).toMatchObject({
+      state: 'not-done',
+      because: "the production job's incident-url output is not an issue URL on https://github.com: 'garbage'",
+    });
     const html = render(checklistSummary(items, 'https://github.com/o/r/actions/runs/7'));
     expect(html.match(/<li\b/g)).toHaveLength(items.length);
     expect(html.match(/<input checked=""/g) ?? []).toHaveLength(items.filter((item) => item.state === 'done').length);
     expect(html.match(/<h[1-6]\b/g)).toHaveLength(1 + 4);
     expect(html.match(/<a\b[^>]*>/g)).toEqual(['<a href="https://github.com/o/r/actions/runs/7">']);
     expect(html).not.toMatch(/<!--|<img\b/);
-    expect(checklistSummary(items).split('\n').filter((line) => line.startsWith('<'))).toEqual([]);
+    expect(
+      checklistSummary(items)
+        .split('\n')
+        .filter((line) => line.startsWith('<')),
+    ).toEqual([]);
     expect(renderedText(html)).not.toMatch(MENTION);
   });
 
   it('ticks "Incident created" only for an issue on the GitHub server, and links it', () => {
-    const incident = (url: string, serverUrl?: string) => procedureChecklist(hostile({ 'incident-url': url }), serverUrl ? { serverUrl } : {}).find((item) => item.item === 'Incident created');
-    expect(incident('https://github.com/o/r/issues/9')).toMatchObject({ state: 'done', because: 'https://github.com/o/r/issues/9', link: 'https://github.com/o/r/issues/9' });
-    for (const url of ['x', 'https://evil.example/o/r/issues/9', 'https://github.com.evil.example/o/r/issues/9', 'https://github.com/o/r/pull/9', 'https://github.com/o/r/issues/9?x=1', 'http://github.com/o/r/issues/9', 'https://user@github.com/o/r/issues/9', 'javascript:alert(1)']) {
+    const incident = (url: string, serverUrl?: string) =>
+      procedureChecklist(hostile({ 'incident-url': url }), serverUrl ? { serverUrl } : {}).find(
+        (item) => item.item === 'Incident created',
+      );
+    expect(incident('https://github.com/o/r/issues/9')).toMatchObject({
+      state: 'done',
+      because: 'https://github.com/o/r/issues/9',
+      link: 'https://github.com/o/r/issues/9',
+    });
+    for (const url of [
+      'x',
+      'https://evil.example/o/r/issues/9',
+      'https://github.com.evil.example/o/r/issues/9',
+      'https://github.com/o/r/pull/9',
+      'https://github.com/o/r/issues/9?x=1',
+      'http://github.com/o/r/issues/9',
+      'https://user@github.com/o/r/issues/9',
+      'javascript:alert(1)',
+    ]) {
       expect(incident(url), url).toMatchObject({ state: 'not-done' });
       expect(incident(url)?.link, url).toBeUndefined();
     }
     expect(incident('https://github.example/o/r/issues/7', 'https://github.example')).toMatchObject({ state: 'done' });
-    expect(render(checklistSummary([incident('https://github.com/o/r/issues/9')!]))).toContain('<a href="https://github.com/o/r/issues/9">https://github.com/o/r/issues/9</a>');
+    expect(render(checklistSummary([incident('https://github.com/o/r/issues/9')!]))).toContain(
+      '<a href="https://github.com/o/r/issues/9">https://github.com/o/r/issues/9</a>',
+    );
   });
 
   it('reads each output as declared: a percentage, a verdict, a flag, a job result', () => {
-    const item = (outputs: Record<string, string>, name: string) => procedureChecklist(hostile(outputs)).find((entry) => entry.item === name || entry.item.startsWith(name));
+    const item = (outputs: Record<string, string>, name: string) =>
+      procedureChecklist(hostile(outputs)).find((entry) => entry.item === name || entry.item.startsWith(name));
     expect(item({ 'canary-percent': '101' }, 'Canary')).toMatchObject({ item: 'Canary validated', state: 'not-done' });
-    expect(item({ 'canary-percent': '25', verdict: 'success' }, 'Canary')).toMatchObject({ item: 'Canary 25% validated', state: 'done' });
-    expect(item({ verdict: 'success\n- [x] x' }, 'Canary')).toMatchObject({ state: 'not-done', because: expect.stringMatching(/verdict output is not success, failure, inconclusive, error or aborted/) });
-    expect(item({ 'rolled-back': 'yes' }, 'Rollback started')).toMatchObject({ state: 'not-done', because: expect.stringMatching(/rolled-back output is not true or false: 'yes'/) });
-    const weird = procedureChecklist({ ...good, staging: { result: 'success\n- [x] x', outputs: {} } }).find((entry) => entry.item === 'Staging deployed');
-    expect(weird).toMatchObject({ state: 'not-done', because: expect.stringMatching(/the staging job's result is not success, failure, cancelled or skipped/) });
+    expect(item({ 'canary-percent': '25', verdict: 'success' }, 'Canary')).toMatchObject({
+      item: 'Canary 25% validated',
+      state: 'done',
+    });
+    expect(item({ verdict: 'success\n- [x] x' }, 'Canary')).toMatchObject({
+      state: 'not-done',
+      because: expect.stringMatching(/verdict output is not success, failure, inconclusive, error or aborted/),
+    });
+    expect(item({ 'rolled-back': 'yes' }, 'Rollback started')).toMatchObject({
+      state: 'not-done',
+      because: expect.stringMatching(/rolled-back output is not true or false: 'yes'/),
+    });
+    const weird = procedureChecklist({ ...good, staging: { result: 'success\n- [x] x', outputs: {} } }).find(
+      (entry) => entry.item === 'Staging deployed',
+    );
+    expect(weird).toMatchObject({
+      state: 'not-done',
+      because: expect.stringMatching(/the staging job's result is not success, failure, cancelled or skipped/),
+    });
   });
 });
 
 describe("Slack's mrkdwn (forSlack): as it was, from the one module", () => {
   it('opens no link or mention from text; only the run link is one', () => {
-    expect(forSlack('<!channel> <@U1> <https://evil.example|x> &amp;')).toBe('&lt;!channel&gt; &lt;@U1&gt; &lt;https://evil.example|x&gt; &amp;amp;');
-    const payload = JSON.stringify(slackPayload({ event: 'failed', title: HOSTILE.join(' '), fields: { reason: '<!channel> <https://evil.example|click>' }, error: HOSTILE.join('\n'), runUrl: 'https://github.com/o/r/actions/runs/7' }));
+    expect(forSlack('<!channel> <@U1> <https://evil.example|x> &amp;')).toBe(
+      '&lt;!channel&gt; &lt;@U1&gt; &lt;https://evil.example|x&gt; &amp;amp;',
+    );
+    const payload = JSON.stringify(
+      slackPayload({
+        event: 'failed',
+        title: HOSTILE.join(' '),
+        fields: { reason: '<!channel> <https://evil.example|click>' },
+        error: HOSTILE.join('\n'),
+        runUrl: 'https://github.com/o/r/actions/runs/7',
+      }),
+    );
     expect(payload.match(/</g)).toHaveLength(1);
     expect(payload).toContain('<https://github.com/o/r/actions/runs/7|workflow run>');
   });

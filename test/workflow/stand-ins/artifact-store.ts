@@ -12,7 +12,9 @@ export function validateArtifactName(name: string): void {
   if (!name) throw new StandInError('Provided artifact name input during validation is empty');
   for (const char of INVALID_NAME_CHARACTERS) {
     if (name.includes(char)) {
-      throw new StandInError(`The artifact name is not valid: ${name}. Contains the following character: ${JSON.stringify(char)}\n\nInvalid characters include: ${INVALID_NAME_CHARACTERS.map((c) => JSON.stringify(c)).join(', ')}`);
+      throw new StandInError(
+        `The artifact name is not valid: ${name}. Contains the following character: ${JSON.stringify(char)}\n\nInvalid characters include: ${INVALID_NAME_CHARACTERS.map((c) => JSON.stringify(c)).join(', ')}`,
+      );
     }
   }
   if (name === '.' || name === '..') throw new StandInError(`The artifact name is not valid: ${name}`);
@@ -49,12 +51,21 @@ export interface StoredArtifact {
 /** Artifacts of this run, by id (the latest upload of a name wins, as `listArtifacts({latest: true})`). */
 export async function listArtifacts(ctx: StandInContext): Promise<StoredArtifact[]> {
   const idsDir = path.join(ctx.runDir, 'artifact-ids');
-  const ids = (await fsp.readdir(idsDir).catch(() => [] as string[])).map(Number).filter(Number.isInteger).sort((a, b) => a - b);
+  const ids = (await fsp.readdir(idsDir).catch(() => [] as string[]))
+    .map(Number)
+    .filter(Number.isInteger)
+    .sort((a, b) => a - b);
   const byName = new Map<string, StoredArtifact>();
   for (const id of ids) {
     const name = await fsp.readFile(path.join(idsDir, String(id)), 'utf8');
     const dir = artifactDir(ctx, name);
-    if (await fsp.stat(dir).then((s) => s.isDirectory(), () => false)) byName.set(name, { name, id, dir });
+    if (
+      await fsp.stat(dir).then(
+        (s) => s.isDirectory(),
+        () => false,
+      )
+    )
+      byName.set(name, { name, id, dir });
   }
   return [...byName.values()];
 }

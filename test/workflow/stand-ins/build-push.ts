@@ -32,7 +32,7 @@ const IGNORED: Record<string, string> = {
   attests: 'no attestations',
   builder: 'the engine is the only builder',
   'build-contexts': 'one context only',
-  'call': 'builds only',
+  call: 'builds only',
   'cgroup-parent': 'not passed',
   github_token: 'no remote context',
   'github-token': 'no remote context',
@@ -65,7 +65,11 @@ interface BuildSettings {
 async function gitContext(ctx: StandInContext): Promise<string> {
   const dir = await fsp.mkdtemp(path.join(ctx.runDir, 'build-context-'));
   const tar = path.join(dir, '..', `${path.basename(dir)}.tar`);
-  await mustRun(['git', '-C', ctx.repository.path, 'archive', '--format=tar', '-o', tar, ctx.repository.sha], 'git archive of the build context', { env: stepEnv(ctx) });
+  await mustRun(
+    ['git', '-C', ctx.repository.path, 'archive', '--format=tar', '-o', tar, ctx.repository.sha],
+    'git archive of the build context',
+    { env: stepEnv(ctx) },
+  );
   await mustRun(['tar', '-xf', tar, '-C', dir], 'unpacking the build context', { env: stepEnv(ctx) });
   await fsp.rm(tar, { force: true });
   return dir;
@@ -81,14 +85,22 @@ async function readInputs(inputs: Record<string, string>, ctx: StandInContext): 
     if (file) file = path.resolve(ctx.workspace, file);
   } else {
     context = await gitContext(ctx);
-    ctx.log(`No context given: building the Git context ${ctx.repository.fullName}@${ctx.repository.sha} (exported to ${context})`);
+    ctx.log(
+      `No context given: building the Git context ${ctx.repository.fullName}@${ctx.repository.sha} (exported to ${context})`,
+    );
     if (file) file = path.resolve(context, file);
   }
   const platforms = listInput(inputs, Inputs.Platforms);
   if (platforms.length > 0) {
-    if (!platforms.includes(NATIVE_PLATFORM)) throw new StandInError(`platforms '${platforms.join(',')}' does not include ${NATIVE_PLATFORM}, the one platform this machine builds`);
+    if (!platforms.includes(NATIVE_PLATFORM))
+      throw new StandInError(
+        `platforms '${platforms.join(',')}' does not include ${NATIVE_PLATFORM}, the one platform this machine builds`,
+      );
     const others = platforms.filter((platform) => platform !== NATIVE_PLATFORM);
-    if (others.length > 0) ctx.log(`platforms asks for ${platforms.join(', ')}: building ${NATIVE_PLATFORM} only, the one platform here (not built: ${others.join(', ')})`);
+    if (others.length > 0)
+      ctx.log(
+        `platforms asks for ${platforms.join(', ')}: building ${NATIVE_PLATFORM} only, the one platform here (not built: ${others.join(', ')})`,
+      );
   }
   const settings: BuildSettings = {
     context,
@@ -102,7 +114,8 @@ async function readInputs(inputs: Record<string, string>, ctx: StandInContext): 
     pull: booleanInput(inputs, Inputs.Pull, false),
   };
   booleanInput(inputs, Inputs.Load, false); // checked for its form; the engine keeps every image it builds
-  if (settings.push && settings.tags.length === 0) throw new StandInError('ERROR: tag is needed when pushing to registry');
+  if (settings.push && settings.tags.length === 0)
+    throw new StandInError('ERROR: tag is needed when pushing to registry');
   return settings;
 }
 
@@ -110,7 +123,8 @@ async function readInputs(inputs: Record<string, string>, ctx: StandInContext): 
 export function buildArgv(settings: BuildSettings, iidFile: string): string[] {
   return [
     'build',
-    '--iidfile', iidFile,
+    '--iidfile',
+    iidFile,
     ...(settings.file ? ['--file', settings.file] : []),
     ...settings.tags.flatMap((tag) => ['--tag', tag]),
     ...settings.labels.flatMap((label) => ['--label', label]),
@@ -137,7 +151,8 @@ async function push(ctx: StandInContext, tag: string, imageId: string): Promise<
   const { stdout: digests } = await docker(ctx, ['image', 'inspect', '--format', '{{json .RepoDigests}}', imageId]);
   const repository = tag.replace(/:[^:/]+$/, '');
   const repoDigest = (JSON.parse(digests) as string[]).find((entry) => entry.startsWith(`${repository}@`));
-  if (!repoDigest) throw new StandInError(`docker push ${tag} gave no digest, and the image has none for ${repository}`);
+  if (!repoDigest)
+    throw new StandInError(`docker push ${tag} gave no digest, and the image has none for ${repository}`);
   return { digest: repoDigest.slice(repository.length + 1) };
 }
 
@@ -161,11 +176,18 @@ export const buildPush: StandIn = async (inputs, ctx) => {
       const pushed = await push(ctx, tag, imageId);
       first ??= pushed;
       // One image, one manifest: every tag must point at the same digest.
-      if (pushed.digest !== first.digest) throw new StandInError(`the tags of one build were pushed with different digests: ${first.digest} and ${pushed.digest} (${tag})`);
+      if (pushed.digest !== first.digest)
+        throw new StandInError(
+          `the tags of one build were pushed with different digests: ${first.digest} and ${pushed.digest} (${tag})`,
+        );
     }
     outputs.digest = first!.digest;
     metadata['containerimage.digest'] = first!.digest;
-    metadata['containerimage.descriptor'] = { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', digest: first!.digest, ...(first!.size ? { size: first!.size } : {}) };
+    metadata['containerimage.descriptor'] = {
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      digest: first!.digest,
+      ...(first!.size ? { size: first!.size } : {}),
+    };
   } else {
     ctx.log('push is false: the image stays in the engine; it has no registry digest (the digest output is empty)');
   }

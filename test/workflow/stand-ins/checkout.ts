@@ -52,14 +52,18 @@ interface CheckoutSettings {
 function readInputs(inputs: Record<string, string>, ctx: StandInContext): CheckoutSettings {
   const repository = stringInput(inputs, Inputs.Repository, ctx.repository.fullName);
   const [owner, name, ...rest] = repository.split('/');
-  if (!owner || !name || rest.length > 0) throw new StandInError(`Invalid repository '${repository}'. Expected format {owner}/{repo}.`);
+  if (!owner || !name || rest.length > 0)
+    throw new StandInError(`Invalid repository '${repository}'. Expected format {owner}/{repo}.`);
   // Only the event's repository exists on this machine.
   if (repository.toUpperCase() !== ctx.repository.fullName.toUpperCase()) {
-    throw new StandInError(`The checkout stand-in clones only the workflow's repository (${ctx.repository.fullName}), not '${repository}'`);
+    throw new StandInError(
+      `The checkout stand-in clones only the workflow's repository (${ctx.repository.fullName}), not '${repository}'`,
+    );
   }
   const workspace = path.resolve(ctx.workspace);
   const repositoryPath = path.resolve(workspace, stringInput(inputs, Inputs.Path, '.'));
-  if (!(repositoryPath + path.sep).startsWith(workspace + path.sep)) throw new StandInError(`Repository path '${repositoryPath}' is not under '${workspace}'`);
+  if (!(repositoryPath + path.sep).startsWith(workspace + path.sep))
+    throw new StandInError(`Repository path '${repositoryPath}' is not under '${workspace}'`);
 
   let ref = stringInput(inputs, Inputs.Ref);
   let commit = '';
@@ -88,7 +92,8 @@ function readInputs(inputs: Record<string, string>, ctx: StandInContext): Checko
 
 function refSpecForAllHistory(ref: string, commit: string): string[] {
   const specs = ['+refs/heads/*:refs/remotes/origin/*', TAGS_REFSPEC];
-  if (ref.toUpperCase().startsWith('REFS/PULL/')) specs.push(`+${commit || ref}:refs/remotes/pull/${ref.slice('refs/pull/'.length)}`);
+  if (ref.toUpperCase().startsWith('REFS/PULL/'))
+    specs.push(`+${commit || ref}:refs/remotes/pull/${ref.slice('refs/pull/'.length)}`);
   return specs;
 }
 
@@ -100,7 +105,8 @@ function refSpec(ref: string, commit: string): string[] {
     if (upper.startsWith('REFS/TAGS/')) return [`+${commit}:${ref}`];
     return [commit];
   }
-  if (!upper.startsWith('REFS/')) return [`+refs/heads/${ref}*:refs/remotes/origin/${ref}*`, `+refs/tags/${ref}*:refs/tags/${ref}*`];
+  if (!upper.startsWith('REFS/'))
+    return [`+refs/heads/${ref}*:refs/remotes/origin/${ref}*`, `+refs/tags/${ref}*:refs/tags/${ref}*`];
   if (upper.startsWith('REFS/HEADS/')) return [`+${ref}:refs/remotes/origin/${ref.slice('refs/heads/'.length)}`];
   if (upper.startsWith('REFS/PULL/')) return [`+${ref}:refs/remotes/pull/${ref.slice('refs/pull/'.length)}`];
   return [`+${ref}:${ref}`];
@@ -114,7 +120,9 @@ function gitIn(dir: string, ctx: StandInContext): Git {
   const env = stepEnv(ctx, { GIT_TERMINAL_PROMPT: '0' });
   return async (args, what) => {
     ctx.log(`[command]git ${args.join(' ')}`);
-    return (await mustRun(['git', ...args], what ?? `git ${args[0] === '-c' ? args[2] : args[0]}`, { env, cwd: dir })).stdout.trim();
+    return (
+      await mustRun(['git', ...args], what ?? `git ${args[0] === '-c' ? args[2] : args[0]}`, { env, cwd: dir })
+    ).stdout.trim();
   };
 }
 
@@ -129,7 +137,11 @@ async function prepareDirectory(settings: CheckoutSettings, url: string, ctx: St
   await fsp.mkdir(dir, { recursive: true });
   const entries = await fsp.readdir(dir);
   if (entries.length === 0) return;
-  const sameRepository = fs.existsSync(path.join(dir, '.git')) && (await runCommand(['git', 'config', '--local', '--get', 'remote.origin.url'], { env: stepEnv(ctx), cwd: dir })).stdout.trim() === url;
+  const sameRepository =
+    fs.existsSync(path.join(dir, '.git')) &&
+    (
+      await runCommand(['git', 'config', '--local', '--get', 'remote.origin.url'], { env: stepEnv(ctx), cwd: dir })
+    ).stdout.trim() === url;
   if (sameRepository && settings.clean) {
     const git = gitIn(dir, ctx);
     await git(['clean', '-ffdx']);
@@ -141,7 +153,12 @@ async function prepareDirectory(settings: CheckoutSettings, url: string, ctx: St
   await Promise.all(entries.map((entry) => fsp.rm(path.join(dir, entry), { recursive: true, force: true })));
 }
 
-async function fetch(git: Git, dir: string, specs: string[], settings: { fetchDepth: number; fetchTags: boolean }): Promise<void> {
+async function fetch(
+  git: Git,
+  dir: string,
+  specs: string[],
+  settings: { fetchDepth: number; fetchTags: boolean },
+): Promise<void> {
   const args = ['-c', 'protocol.version=2', 'fetch'];
   if (!specs.includes(TAGS_REFSPEC) && !settings.fetchTags) args.push('--no-tags');
   args.push('--prune', '--no-recurse-submodules');
@@ -155,13 +172,25 @@ async function refAtCommit(dir: string, ctx: StandInContext, ref: string, commit
   if (!commit) return true;
   if (!ref) return await succeeds(dir, ctx, ['rev-parse', '--verify', '--quiet', `${commit}^{object}`]);
   const upper = ref.toUpperCase();
-  const local = upper.startsWith('REFS/HEADS/') ? `refs/remotes/origin/${ref.slice('refs/heads/'.length)}` : upper.startsWith('REFS/TAGS/') ? ref : undefined;
+  const local = upper.startsWith('REFS/HEADS/')
+    ? `refs/remotes/origin/${ref.slice('refs/heads/'.length)}`
+    : upper.startsWith('REFS/TAGS/')
+      ? ref
+      : undefined;
   if (!local) return true;
-  const at = await runCommand(['git', 'rev-parse', '--verify', '--quiet', `${local}^{commit}`], { env: stepEnv(ctx), cwd: dir });
+  const at = await runCommand(['git', 'rev-parse', '--verify', '--quiet', `${local}^{commit}`], {
+    env: stepEnv(ctx),
+    cwd: dir,
+  });
   return at.code === 0 && at.stdout.trim() === commit;
 }
 
-async function checkoutInfo(dir: string, ctx: StandInContext, ref: string, commit: string): Promise<{ ref: string; startPoint?: string }> {
+async function checkoutInfo(
+  dir: string,
+  ctx: StandInContext,
+  ref: string,
+  commit: string,
+): Promise<{ ref: string; startPoint?: string }> {
   const upper = ref.toUpperCase();
   if (!ref) return { ref: commit };
   if (upper.startsWith('REFS/HEADS/')) {
@@ -170,8 +199,10 @@ async function checkoutInfo(dir: string, ctx: StandInContext, ref: string, commi
   }
   if (upper.startsWith('REFS/PULL/')) return { ref: `refs/remotes/pull/${ref.slice('refs/pull/'.length)}` };
   if (upper.startsWith('REFS/')) return { ref };
-  if (await succeeds(dir, ctx, ['rev-parse', '--verify', '--quiet', `refs/remotes/origin/${ref}`])) return { ref, startPoint: `refs/remotes/origin/${ref}` };
-  if (await succeeds(dir, ctx, ['rev-parse', '--verify', '--quiet', `refs/tags/${ref}`])) return { ref: `refs/tags/${ref}` };
+  if (await succeeds(dir, ctx, ['rev-parse', '--verify', '--quiet', `refs/remotes/origin/${ref}`]))
+    return { ref, startPoint: `refs/remotes/origin/${ref}` };
+  if (await succeeds(dir, ctx, ['rev-parse', '--verify', '--quiet', `refs/tags/${ref}`]))
+    return { ref: `refs/tags/${ref}` };
   throw new StandInError(`A branch or tag with the name '${ref}' could not be found`);
 }
 
@@ -201,13 +232,18 @@ export const checkout: StandIn = async (inputs, ctx) => {
 
   if (settings.fetchDepth <= 0) {
     await fetch(git, dir, refSpecForAllHistory(settings.ref, settings.commit), settings);
-    if (!(await refAtCommit(dir, ctx, settings.ref, settings.commit))) await fetch(git, dir, refSpec(settings.ref, settings.commit), settings);
+    if (!(await refAtCommit(dir, ctx, settings.ref, settings.commit)))
+      await fetch(git, dir, refSpec(settings.ref, settings.commit), settings);
   } else {
     await fetch(git, dir, refSpec(settings.ref, settings.commit), settings);
   }
 
   const info = await checkoutInfo(dir, ctx, settings.ref, settings.commit);
-  await git(info.startPoint ? ['checkout', '--quiet', '--force', '-B', info.ref, info.startPoint] : ['checkout', '--quiet', '--force', info.ref]);
+  await git(
+    info.startPoint
+      ? ['checkout', '--quiet', '--force', '-B', info.ref, info.startPoint]
+      : ['checkout', '--quiet', '--force', info.ref],
+  );
   const commit = await git(['log', '-1', '--format=%H']);
   ctx.log(`Checked out ${settings.ref || commit} at ${commit}`);
   return { outputs: { ref: settings.ref, commit } };

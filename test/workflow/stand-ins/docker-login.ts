@@ -10,7 +10,14 @@ import { exportVariable } from './runner-files';
 const Inputs = { Registry: 'registry', Username: 'username', Password: 'password' } as const;
 
 export const dockerLogin: StandIn = async (inputs, ctx) => {
-  noteInputs(ctx, inputs, { handled: Object.values(Inputs), ignored: { ecr: 'no ECR here', logout: 'the client folder lives and dies with the run', scope: 'no scoped credentials' } });
+  noteInputs(ctx, inputs, {
+    handled: Object.values(Inputs),
+    ignored: {
+      ecr: 'no ECR here',
+      logout: 'the client folder lives and dies with the run',
+      scope: 'no scoped credentials',
+    },
+  });
   const registry = stringInput(inputs, Inputs.Registry);
   const username = stringInput(inputs, Inputs.Username);
   // Trimmed, as core.getInput gives it to the real action.
@@ -18,7 +25,10 @@ export const dockerLogin: StandIn = async (inputs, ctx) => {
   if (!username || !password) throw new StandInError('Username and password required');
   ctx.log(`Logging into ${registry || 'Docker Hub'}...`);
   // The password goes on stdin and nowhere else: never into argv, the log or an error message.
-  await docker(ctx, ['login', '--username', username, '--password-stdin', ...(registry ? [registry] : [])], { input: password, timeoutMs: 120_000 });
+  await docker(ctx, ['login', '--username', username, '--password-stdin', ...(registry ? [registry] : [])], {
+    input: password,
+    timeoutMs: 120_000,
+  });
   await exportVariable(ctx, 'DOCKER_CONFIG', dockerConfigDir(ctx));
   ctx.log('Login Succeeded!');
   return { outputs: {} };

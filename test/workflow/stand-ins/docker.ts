@@ -25,9 +25,18 @@ export function dockerConfigDir(ctx: StandInContext): string {
  * Runs the docker client. The classic builder (DOCKER_BUILDKIT=0): the lab's engine is 20.10 and
  * the client has no buildx plugin, so BuildKit is not reachable from this client.
  */
-export async function docker(ctx: StandInContext, args: string[], opts: { input?: string; cwd?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+export async function docker(
+  ctx: StandInContext,
+  args: string[],
+  opts: { input?: string; cwd?: string; timeoutMs?: number } = {},
+): Promise<CommandResult> {
   const config = dockerConfigDir(ctx);
   await fsp.mkdir(config, { recursive: true, mode: 0o700 });
   const env = stepEnv(ctx, { DOCKER_CONFIG: config, DOCKER_BUILDKIT: '0' });
-  return await mustRun(['docker', ...args], `docker ${args[0]}`, { env, input: opts.input, cwd: opts.cwd, timeoutMs: opts.timeoutMs ?? 600_000 });
+  return await mustRun(['docker', ...args], `docker ${args[0]}`, {
+    env,
+    input: opts.input,
+    cwd: opts.cwd,
+    timeoutMs: opts.timeoutMs ?? 600_000,
+  });
 }

@@ -31,11 +31,16 @@ export const downloadArtifact: StandIn = async (inputs, ctx): Promise<StandInRes
   noteInputs(ctx, inputs, { handled: Object.values(Inputs), ignored: {} });
   // github-token alone changes nothing (it is how the real one reads another run): run-id and artifact-ids do.
   for (const unsupported of [Inputs.RunId, Inputs.ArtifactIds]) {
-    if (stringInput(inputs, unsupported)) throw new StandInError(`Unable to download artifact(s): ${unsupported} is not supported by the stand-in (artifacts of this run only)`);
+    if (stringInput(inputs, unsupported))
+      throw new StandInError(
+        `Unable to download artifact(s): ${unsupported} is not supported by the stand-in (artifacts of this run only)`,
+      );
   }
   const repository = stringInput(inputs, Inputs.Repository);
   if (repository && repository.toLowerCase() !== ctx.repository.fullName.toLowerCase()) {
-    throw new StandInError(`Unable to download artifact(s): artifacts of ${repository} are not on this machine (only this run's, of ${ctx.repository.fullName})`);
+    throw new StandInError(
+      `Unable to download artifact(s): artifacts of ${repository} are not on this machine (only this run's, of ${ctx.repository.fullName})`,
+    );
   }
   const name = stringInput(inputs, Inputs.Name);
   const pattern = stringInput(inputs, Inputs.Pattern);

@@ -15,11 +15,22 @@ import { StandInError } from './inputs';
 export interface StandInContext {
   /** GITHUB_WORKSPACE of the job. */ workspace: string;
   /** A folder of this run, shared by its jobs (artifact stores live below it). */ runDir: string;
-  /** The step's environment as the runner gives it to a process (GITHUB_*, RUNNER_*, env: of workflow/job/step). */ env: Record<string, string>;
-  /** The git repository the event happened in (a local path), the sha and ref to check out. */ repository: { path: string; sha: string; ref: string; fullName: string };
+  /** The step's environment as the runner gives it to a process (GITHUB_*, RUNNER_*, env: of workflow/job/step). */ env: Record<
+    string,
+    string
+  >;
+  /** The git repository the event happened in (a local path), the sha and ref to check out. */ repository: {
+    path: string;
+    sha: string;
+    ref: string;
+    fullName: string;
+  };
   /** Writes one line to the step's log (the runner masks secrets in it). */ log(line: string): void;
 }
-export interface StandInResult { outputs: Record<string, string>; /** set when the step fails: the reason */ failure?: string }
+export interface StandInResult {
+  outputs: Record<string, string>;
+  /** set when the step fails: the reason */ failure?: string;
+}
 export type StandIn = (inputs: Record<string, string>, ctx: StandInContext) => Promise<StandInResult>;
 
 /** Keyed by `owner/repo` in lower case: GitHub compares owner and repository names without case. */

@@ -4,7 +4,10 @@ import type { StandInContext } from './index';
 
 /** A failure the step's author can act on; `outputs` are those set before it (the real ones keep them too). */
 export class StandInError extends Error {
-  constructor(message: string, readonly outputs: Record<string, string> = {}) {
+  constructor(
+    message: string,
+    readonly outputs: Record<string, string> = {},
+  ) {
     super(message);
     this.name = 'StandInError';
   }
@@ -27,7 +30,9 @@ export function booleanInput(inputs: Record<string, string>, name: string, fallb
   const value = stringInput(inputs, name, String(fallback));
   if (['true', 'True', 'TRUE'].includes(value)) return true;
   if (['false', 'False', 'FALSE'].includes(value)) return false;
-  throw new StandInError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\nSupport boolean input list: \`true | True | TRUE | false | False | FALSE\``);
+  throw new StandInError(
+    `Input does not meet YAML 1.2 "Core Schema" specification: ${name}\nSupport boolean input list: \`true | True | TRUE | false | False | FALSE\``,
+  );
 }
 
 /**
@@ -35,7 +40,11 @@ export function booleanInput(inputs: Record<string, string>, name: string, fallb
  * (labels and build-args may hold commas); `#` lines are comments. Quoted items are not
  * unquoted here.
  */
-export function listInput(inputs: Record<string, string>, name: string, opts: { ignoreComma?: boolean } = {}): string[] {
+export function listInput(
+  inputs: Record<string, string>,
+  name: string,
+  opts: { ignoreComma?: boolean } = {},
+): string[] {
   return stringInput(inputs, name)
     .split(/\r?\n/)
     .flatMap((line) => (opts.ignoreComma ? [line] : line.split(',')))
@@ -55,10 +64,15 @@ export function multilineInput(inputs: Record<string, string>, name: string): st
  * Says in the log which given inputs this stand-in does not act on, and warns of unknown ones as
  * the runner does, so that a reader of the log never assumes an input took effect.
  */
-export function noteInputs(ctx: StandInContext, inputs: Record<string, string>, known: { handled: readonly string[]; ignored: Readonly<Record<string, string>> }): void {
+export function noteInputs(
+  ctx: StandInContext,
+  inputs: Record<string, string>,
+  known: { handled: readonly string[]; ignored: Readonly<Record<string, string>> },
+): void {
   const valid = [...known.handled, ...Object.keys(known.ignored)];
   const unexpected = Object.keys(inputs).filter((name) => !valid.includes(name));
-  if (unexpected.length > 0) ctx.log(`Warning: Unexpected input(s) '${unexpected.join("', '")}', valid inputs are ['${valid.join("', '")}']`);
+  if (unexpected.length > 0)
+    ctx.log(`Warning: Unexpected input(s) '${unexpected.join("', '")}', valid inputs are ['${valid.join("', '")}']`);
   for (const [name, why] of Object.entries(known.ignored)) {
     if (stringInput(inputs, name) !== '') ctx.log(`${name}: ignored by the stand-in (${why})`);
   }

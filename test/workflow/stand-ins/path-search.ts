@@ -26,7 +26,10 @@ function segmentRegex(segment: string): string {
       const close = segment.indexOf(']', i + 2);
       if (close < 0) out += '\\[';
       else {
-        const body = segment.slice(i + 1, close).replace(/^!/, '^').replace(/\\/g, '\\\\');
+        const body = segment
+          .slice(i + 1, close)
+          .replace(/^!/, '^')
+          .replace(/\\/g, '\\\\');
         out += `[${body}]`;
         i = close;
       }
@@ -65,7 +68,12 @@ function parsePatterns(text: string, cwd: string, home: string): Pattern[] {
 /** @actions/glob's search paths: those of include patterns, without any below another. */
 function searchPaths(patterns: Pattern[]): string[] {
   const candidates = [...new Set(patterns.filter((pattern) => !pattern.negate).map((pattern) => pattern.searchPath))];
-  return candidates.filter((candidate) => !candidates.some((other) => other !== candidate && (candidate.startsWith(other.endsWith('/') ? other : other + '/'))));
+  return candidates.filter(
+    (candidate) =>
+      !candidates.some(
+        (other) => other !== candidate && candidate.startsWith(other.endsWith('/') ? other : other + '/'),
+      ),
+  );
 }
 
 function leastCommonAncestor(paths: string[]): string {
@@ -85,10 +93,14 @@ export interface SearchResult {
 }
 
 /** The files `text` (the `path` input) names, searched from `cwd` (the workspace). */
-export async function findFilesToUpload(text: string, opts: { cwd: string; includeHiddenFiles: boolean; home: string }): Promise<SearchResult> {
+export async function findFilesToUpload(
+  text: string,
+  opts: { cwd: string; includeHiddenFiles: boolean; home: string },
+): Promise<SearchResult> {
   const patterns = parsePatterns(text, opts.cwd, opts.home);
   const roots = searchPaths(patterns);
-  const matches = (file: string) => patterns.reduce((matched, pattern) => (pattern.regex.test(file) ? !pattern.negate : matched), false);
+  const matches = (file: string) =>
+    patterns.reduce((matched, pattern) => (pattern.regex.test(file) ? !pattern.negate : matched), false);
   const files = new Set<string>();
   const visitedDirs = new Set<string>();
   const walk = async (item: string): Promise<void> => {

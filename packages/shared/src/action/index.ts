@@ -6,7 +6,17 @@ export { systemClock, type Clock } from './clock';
 export { mapLimit, settleLimit, type Settled } from './parallel';
 export { retry } from './retry';
 export { excerpt, getJson, postJson, request, requestJson } from './http';
-export { codeBlock, forMarkdown, forSlack, forTerminal, hostCell, markdownCode, markdownLink, table, terminalJson } from './surfaces';
+export {
+  codeBlock,
+  forMarkdown,
+  forSlack,
+  forTerminal,
+  hostCell,
+  markdownCode,
+  markdownLink,
+  table,
+  terminalJson,
+} from './surfaces';
 export { printable, show } from './show';
 export { runner } from './runner';
 export { Registry } from './registry';

@@ -1,5 +1,9 @@
 /** Runs `task` for every item with at most `limit` running at once; keeps the input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
@@ -15,7 +19,11 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (
 export type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
 /** Like mapLimit, but never rejects: every item gets its own outcome. */
-export function settleLimit<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<Settled<R>[]> {
+export function settleLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T, index: number) => Promise<R>,
+): Promise<Settled<R>[]> {
   return mapLimit(items, limit, async (item, index) => {
     try {
       return { ok: true as const, value: await task(item, index) };

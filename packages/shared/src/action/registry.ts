@@ -22,7 +22,10 @@ export class Registry<Entry> {
 
   /** Adds an implementation under a new name (lower-case letters, digits and hyphens); a name already taken is refused. */
   register(name: string, entry: Entry): this {
-    if (!/^[a-z][a-z0-9-]{0,39}$/.test(name)) throw new Error(`a ${this.seam} name is lower-case letters, digits and hyphens, starting with a letter (at most 40), got '${printable(name)}'`);
+    if (!/^[a-z][a-z0-9-]{0,39}$/.test(name))
+      throw new Error(
+        `a ${this.seam} name is lower-case letters, digits and hyphens, starting with a letter (at most 40), got '${printable(name)}'`,
+      );
     if (this.entries.has(name)) throw new Error(`a ${this.seam} named ${name} is already registered`);
     this.entries.set(name, entry);
     return this;

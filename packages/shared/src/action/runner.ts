@@ -27,7 +27,8 @@ function fileCommand(kind: 'OUTPUT' | 'STATE', name: string, value: string): boo
   if (!file) return false;
   if (!existsSync(file)) throw new Error(`Missing file at path: ${file}`);
   const delimiter = `ghadelimiter_${randomUUID()}`;
-  if (name.includes(delimiter) || value.includes(delimiter)) throw new Error(`Unexpected input: the ${kind.toLowerCase()} ${name} contains the delimiter`);
+  if (name.includes(delimiter) || value.includes(delimiter))
+    throw new Error(`Unexpected input: the ${kind.toLowerCase()} ${name} contains the delimiter`);
   appendFileSync(file, `${name}<<${delimiter}${EOL}${value}${EOL}${delimiter}${EOL}`, 'utf8');
   return true;
 }
@@ -38,7 +39,9 @@ export const runner = {
   setOutput(name: string, value: string): void {
     if (fileCommand('OUTPUT', name, value)) return;
     process.stdout.write(EOL);
-    process.stdout.write(`::set-output name=${name.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C')}::${escapeData(value)}${EOL}`);
+    process.stdout.write(
+      `::set-output name=${name.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C')}::${escapeData(value)}${EOL}`,
+    );
   },
   /** For the post step: saved in GITHUB_STATE, read back as `STATE_<name>`. */
   saveState(name: string, value: string): void {

@@ -71,7 +71,11 @@ export function forTerminal(text: string): string {
  * format characters as they are; here they are `\uNNNN` escapes, which are the same JSON value.
  */
 export function terminalJson(value: unknown): string {
-  const escapeUnits = (char: string): string => Array.from({ length: char.length }, (_, index) => `\\u${char.charCodeAt(index).toString(16).padStart(4, '0')}`).join('');
+  const escapeUnits = (char: string): string =>
+    Array.from(
+      { length: char.length },
+      (_, index) => `\\u${char.charCodeAt(index).toString(16).padStart(4, '0')}`,
+    ).join('');
   return JSON.stringify(value, null, 2).replace(INVISIBLE, escapeUnits);
 }
 
@@ -97,7 +101,11 @@ export function terminalJson(value: unknown): string {
 export function forMarkdown(text: string): string {
   return showInvisible(text.replace(/\r\n|\r|\n/g, ' '))
     .replace(/[\\`*~[\]|$]|!(?=\[)|<(?=[A-Za-z/!?])|&(?=[#A-Za-z0-9])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\$&')
-    .replace(/^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/, (_match, space: string, marker?: string, digits?: string) => (digits ? `${space}${digits}\\` : `${space}\\${marker}`))
+    .replace(
+      /^(\s*)(?:([-+=#>])(?=\s|$|\2)|(\d{1,9})(?=[.)](?:\s|$)))/,
+      (_match, space: string, marker?: string, digits?: string) =>
+        digits ? `${space}${digits}\\` : `${space}\\${marker}`,
+    )
     .replace(/:(?=\/\/)/g, '\\:')
     .replace(/\b(www)\./gi, '$1\\.')
     .replace(/@(?=[A-Za-z0-9])/g, '@\u200d')
@@ -137,7 +145,10 @@ export function markdownLink(label: string, url: string): Markdown {
   try {
     const parsed = new URL(url);
     if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return new Markdown(forMarkdown(url));
-    href = parsed.href.replace(/[()<>\s`|]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+    href = parsed.href.replace(
+      /[()<>\s`|]/g,
+      (char) => `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`,
+    );
   } catch {
     return new Markdown(forMarkdown(url));
   }
@@ -149,7 +160,11 @@ export type Cell = string | Markdown;
 const cell = (value: Cell): string => (value instanceof Markdown ? value.text : forMarkdown(value));
 
 export function table(header: string[], rows: readonly (readonly Cell[])[]): string {
-  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
+  return [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
+  ].join('\n');
 }
 
 /** A host label in a table: as code, so that `user@host` is neither a mention nor an e-mail link. */

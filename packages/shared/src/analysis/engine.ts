@@ -1,6 +1,14 @@
 import { errorMessage } from '../action';
 import { evaluateRule, MIN_P0, sequentialTest, type Evaluation } from './evaluation';
-import { colorFigures, deferFigures, ruleFigures, seriesPoint, seriesPoints, type FigureState, type Judgement } from './figures';
+import {
+  colorFigures,
+  deferFigures,
+  ruleFigures,
+  seriesPoint,
+  seriesPoints,
+  type FigureState,
+  type Judgement,
+} from './figures';
 import { activeRules, type Policy, type Rule } from './policy';
 import type { AnalysisResult, ColorFigures, RuleStatus, SeriesPoint, Verdict } from './result';
 import { binomialUpperTail } from './sprt';
@@ -74,11 +82,17 @@ export class CanaryAnalysis {
   constructor(policy: Policy, options: AnalysisOptions) {
     this.policy = policy;
     this.start = options.start;
-    this.options = { canary: options.canary, stable: options.stable, mode: options.mode ?? 'canary', model: options.model ?? false };
+    this.options = {
+      canary: options.canary,
+      stable: options.stable,
+      mode: options.mode ?? 'canary',
+      model: options.model ?? false,
+    };
     this.subject = this.options.mode === 'canary' ? 'canary' : this.options.canary;
     this.rules = activeRules(policy, this.options);
     this.deadline = options.start + policy.durationSeconds * 1000;
-    for (const rule of this.rules) if (rule.kind === 'trigger') this.triggers.set(rule.name, { violatedSince: null, firstBadStart: null });
+    for (const rule of this.rules)
+      if (rule.kind === 'trigger') this.triggers.set(rule.name, { violatedSince: null, firstBadStart: null });
   }
 
   /** Takes one interval sample; returns the final result once decided, null to go on. */
@@ -105,7 +119,9 @@ export class CanaryAnalysis {
       if (violatedFor >= rule.forSeconds) {
         const lasting = rule.forSeconds > 0 ? ` for ${secondsText(violatedFor)} s` : '';
         this.judged.set(rule.name, { status: 'fail', detail: `violated${lasting}` });
-        return this.decide('failure', `${rule.name}: ${sentence(evaluation, this.subject, { after: lasting })}`, at, { detectFrom: state.firstBadStart ?? this.start });
+        return this.decide('failure', `${rule.name}: ${sentence(evaluation, this.subject, { after: lasting })}`, at, {
+          detectFrom: state.firstBadStart ?? this.start,
+        });
       }
     }
 
@@ -116,8 +132,16 @@ export class CanaryAnalysis {
         const sequential = sequentialTest(evaluation, this.policy.sprt);
         if (sequential?.decision === 'fail') {
           const elapsed = secondsText((at - this.start) / 1000);
-          this.judged.set(rule.name, { status: 'fail', detail: `sequential test: log-likelihood ratio ${sequential.llr.toFixed(2)} ≥ ${sequential.upper.toFixed(2)}` });
-          return this.decide('failure', `${rule.name}: ${sentence(evaluation, this.subject, { notes: [`sequential test, ${elapsed} s`] })}`, at, { detectFrom: this.start, early: true });
+          this.judged.set(rule.name, {
+            status: 'fail',
+            detail: `sequential test: log-likelihood ratio ${sequential.llr.toFixed(2)} ≥ ${sequential.upper.toFixed(2)}`,
+          });
+          return this.decide(
+            'failure',
+            `${rule.name}: ${sentence(evaluation, this.subject, { notes: [`sequential test, ${elapsed} s`] })}`,
+            at,
+            { detectFrom: this.start, early: true },
+          );
         }
       }
     }
@@ -133,7 +157,12 @@ export class CanaryAnalysis {
     this.sourceErrors++;
     this.lastSourceError = errorMessage(error);
     if (this.sourceErrorsInRow >= this.policy.maxSourceErrors) {
-      return this.decide('error', `metric source failed ${this.sourceErrorsInRow} times in a row: ${this.lastSourceError}`, at, {});
+      return this.decide(
+        'error',
+        `metric source failed ${this.sourceErrorsInRow} times in a row: ${this.lastSourceError}`,
+        at,
+        {},
+      );
     }
     return null;
   }
@@ -147,7 +176,13 @@ export class CanaryAnalysis {
     if (this.decided) return this.decided;
     const elapsed = secondsText((at - this.start) / 1000);
     const total = secondsText((this.deadline - this.start) / 1000);
-    return this.result('inconclusive', `analysing: ${elapsed} s of ${total} s, ${this.canaryRequests} ${this.subject} requests so far`, at, {}, 'on-read');
+    return this.result(
+      'inconclusive',
+      `analysing: ${elapsed} s of ${total} s, ${this.canaryRequests} ${this.subject} requests so far`,
+      at,
+      {},
+      'on-read',
+    );
   }
 
   // ---------------------------------------------------------------------------------- decisions
@@ -155,8 +190,16 @@ export class CanaryAnalysis {
   private judge(at: number): AnalysisResult | null {
     const elapsed = secondsText((at - this.start) / 1000);
     if (this.options.mode === 'post-promotion') {
-      if (this.canaryRequests < this.policy.minRequests) this.warnings.push(`only ${this.canaryRequests} requests reached ${this.options.canary} while watching (${this.policy.minRequests} expected): the triggers saw little traffic`);
-      return this.decide('success', `no trigger fired while watching ${this.options.canary} for ${elapsed} s (${this.canaryRequests} requests)`, at, {});
+      if (this.canaryRequests < this.policy.minRequests)
+        this.warnings.push(
+          `only ${this.canaryRequests} requests reached ${this.options.canary} while watching (${this.policy.minRequests} expected): the triggers saw little traffic`,
+        );
+      return this.decide(
+        'success',
+        `no trigger fired while watching ${this.options.canary} for ${elapsed} s (${this.canaryRequests} requests)`,
+        at,
+        {},
+      );
     }
 
     let doubt: string | null = null;
@@ -172,7 +215,8 @@ export class CanaryAnalysis {
         const evaluation = this.evaluate(rule, at);
         const outcome = this.judgeGate(evaluation, elapsed);
         this.judged.set(rule.name, { status: outcome.status, detail: outcome.detail });
-        if (outcome.status === 'fail') return this.decide('failure', `${rule.name}: ${outcome.sentence}`, at, { detectFrom: this.start });
+        if (outcome.status === 'fail')
+          return this.decide('failure', `${rule.name}: ${outcome.sentence}`, at, { detectFrom: this.start });
         if (outcome.status === 'pass') passed.push(`${rule.name} ${outcome.sentence}`);
         else {
           doubt ??= `${rule.name}: ${outcome.sentence}`;
@@ -180,7 +224,10 @@ export class CanaryAnalysis {
         }
       }
       if (doubt === null) {
-        const gates = passed.length === 0 ? 'no gates to judge' : `${passed.length === 1 ? 'the gate' : `all ${passed.length} gates`} passed (${passed.join('; ')})`;
+        const gates =
+          passed.length === 0
+            ? 'no gates to judge'
+            : `${passed.length === 1 ? 'the gate' : `all ${passed.length} gates`} passed (${passed.join('; ')})`;
         return this.decide('success', `${gates} over ${elapsed} s with ${this.canaryRequests} canary requests`, at, {});
       }
     }
@@ -189,7 +236,9 @@ export class CanaryAnalysis {
       this.extensions++;
       this.deadline += this.policy.durationSeconds * 1000;
       this.judged.clear();
-      this.warnings.push(`extended by ${this.policy.durationSeconds} s (extension ${this.extensions} of ${this.policy.maxExtensions}) because ${doubt}`);
+      this.warnings.push(
+        `extended by ${this.policy.durationSeconds} s (extension ${this.extensions} of ${this.policy.maxExtensions}) because ${doubt}`,
+      );
       return null;
     }
     if (this.policy.onInconclusive === 'pass') {
@@ -200,27 +249,59 @@ export class CanaryAnalysis {
     if (undecidedOnly && this.policy.onUndecided !== 'inconclusive') {
       // The canary never crossed the sequential test's bound nor the end test's α, and no trigger
       // fired: the data cannot tell it from a canary at the limit (see the README).
-      const after = this.extensions > 0 ? `after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : 'at the end';
-      if (this.policy.onUndecided === 'fail') return this.decide('failure', `${doubt}, ${after} (on-undecided: fail)`, at, { detectFrom: this.start });
+      const after =
+        this.extensions > 0 ? `after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : 'at the end';
+      if (this.policy.onUndecided === 'fail')
+        return this.decide('failure', `${doubt}, ${after} (on-undecided: fail)`, at, { detectFrom: this.start });
       this.warnings.push(`passed undecided ${after} (on-undecided: pass): ${doubt}`);
       return this.decide('success', `undecided, passed: ${doubt}, ${after}`, at, {});
     }
-    return this.decide('inconclusive', `${doubt}${this.extensions > 0 ? `, after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : ''}`, at, {});
+    return this.decide(
+      'inconclusive',
+      `${doubt}${this.extensions > 0 ? `, after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : ''}`,
+      at,
+      {},
+    );
   }
 
   private judgeGate(evaluation: Evaluation, elapsed: string): { status: RuleStatus; sentence: string; detail: string } {
     const { rule, violated, test } = evaluation;
     if (violated === null) {
-      const what = evaluation.canary.value === null ? `no ${metricNoun(rule.metric)} data from the ${this.subject}` : 'no stable data to compare with';
+      const what =
+        evaluation.canary.value === null
+          ? `no ${metricNoun(rule.metric)} data from the ${this.subject}`
+          : 'no stable data to compare with';
       return { status: 'no-data', sentence: `${what} in ${elapsed} s`, detail: what };
     }
-    if (!violated) return { status: 'pass', sentence: `${formatValue(rule.metric, evaluation.canary.value)} ${rule.limit === 'max' ? '≤' : '≥'} ${boundText(evaluation)}`, detail: 'within the limit' };
-    if (!test) return { status: 'fail', sentence: sentence(evaluation, this.subject, { after: ` at the end of ${elapsed} s` }), detail: 'outside the limit at the end' };
+    if (!violated)
+      return {
+        status: 'pass',
+        sentence: `${formatValue(rule.metric, evaluation.canary.value)} ${rule.limit === 'max' ? '≤' : '≥'} ${boundText(evaluation)}`,
+        detail: 'within the limit',
+      };
+    if (!test)
+      return {
+        status: 'fail',
+        sentence: sentence(evaluation, this.subject, { after: ` at the end of ${elapsed} s` }),
+        detail: 'outside the limit at the end',
+      };
     const pValue = binomialUpperTail(test.failures, test.trials, Math.max(test.p0, MIN_P0));
     const counts = `${countText(test.failures)} ${rule.metric === 'error_rate' ? 'errors' : 'slow'} where ${countText(test.trials * test.p0)} are expected at the limit, p = ${pValue.toPrecision(2)}`;
     const level = this.endLevel();
-    if (pValue <= level) return { status: 'fail', sentence: sentence(evaluation, this.subject, { after: ` at the end of ${elapsed} s`, notes: [counts] }), detail: `binomial test: ${counts}` };
-    return { status: 'inconclusive', sentence: sentence(evaluation, this.subject, { after: ' but not significantly', notes: [`${counts} > α ${level}`] }), detail: `above the limit without significance: ${counts}` };
+    if (pValue <= level)
+      return {
+        status: 'fail',
+        sentence: sentence(evaluation, this.subject, { after: ` at the end of ${elapsed} s`, notes: [counts] }),
+        detail: `binomial test: ${counts}`,
+      };
+    return {
+      status: 'inconclusive',
+      sentence: sentence(evaluation, this.subject, {
+        after: ' but not significantly',
+        notes: [`${counts} > α ${level}`],
+      }),
+      detail: `above the limit without significance: ${counts}`,
+    };
   }
 
   /** The end-of-window test's level: end-alpha at the first look, the extension's own after one. */
@@ -228,10 +309,28 @@ export class CanaryAnalysis {
     return this.extensions === 0 ? this.policy.sprt.endAlpha : this.policy.sprt.extensionAlpha;
   }
 
-  private decide(verdict: Verdict, reason: string, at: number, extra: { detectFrom?: number; early?: boolean }): AnalysisResult {
-    if (this.sourceErrors > 0 && verdict !== 'error') this.warnings.push(`the metric source failed ${this.sourceErrors} time${this.sourceErrors === 1 ? '' : 's'} (last: ${this.lastSourceError})`);
-    const blind = this.rules.filter((rule) => rule.kind === 'trigger' && this.intervals.length > 0 && this.intervals.every((_, index) => observe(rule.metric, this.intervals, { first: index, last: index }, 'canary').value === null));
-    if (blind.length > 0) this.warnings.push(`no data for ${blind.map((rule) => `${rule.name} (${metricNoun(rule.metric)})`).join(', ')}: ${blind.length === 1 ? 'this trigger' : 'these triggers'} watched nothing`);
+  private decide(
+    verdict: Verdict,
+    reason: string,
+    at: number,
+    extra: { detectFrom?: number; early?: boolean },
+  ): AnalysisResult {
+    if (this.sourceErrors > 0 && verdict !== 'error')
+      this.warnings.push(
+        `the metric source failed ${this.sourceErrors} time${this.sourceErrors === 1 ? '' : 's'} (last: ${this.lastSourceError})`,
+      );
+    const blind = this.rules.filter(
+      (rule) =>
+        rule.kind === 'trigger' &&
+        this.intervals.length > 0 &&
+        this.intervals.every(
+          (_, index) => observe(rule.metric, this.intervals, { first: index, last: index }, 'canary').value === null,
+        ),
+    );
+    if (blind.length > 0)
+      this.warnings.push(
+        `no data for ${blind.map((rule) => `${rule.name} (${metricNoun(rule.metric)})`).join(', ')}: ${blind.length === 1 ? 'this trigger' : 'these triggers'} watched nothing`,
+      );
     const result = this.result(verdict, reason, at, extra, 'now');
     this.decided = result;
     return result;
@@ -240,14 +339,21 @@ export class CanaryAnalysis {
   // ---------------------------------------------------------------------------------- results
 
   /** `when`: a decision builds its figures now; a running result when they are first read. */
-  private result(verdict: Verdict, reason: string, at: number, extra: { detectFrom?: number; early?: boolean }, when: 'now' | 'on-read'): AnalysisResult {
+  private result(
+    verdict: Verdict,
+    reason: string,
+    at: number,
+    extra: { detectFrom?: number; early?: boolean },
+    when: 'now' | 'on-read',
+  ): AnalysisResult {
     const state = this.figureState();
     const result: AnalysisResult = {
       verdict,
       reason,
       warnings: [...this.warnings],
       decidedAt: at,
-      detectSeconds: verdict === 'failure' && extra.detectFrom !== undefined ? roundSeconds((at - extra.detectFrom) / 1000) : null,
+      detectSeconds:
+        verdict === 'failure' && extra.detectFrom !== undefined ? roundSeconds((at - extra.detectFrom) / 1000) : null,
       elapsedSeconds: roundSeconds((at - this.start) / 1000),
       // Built on first read when running (deferFigures keeps the keys in this order).
       rules: when === 'now' ? ruleFigures(state) : [],
@@ -287,7 +393,13 @@ export class CanaryAnalysis {
     const canary = sample.colors[this.options.canary];
     const stable = sample.colors[this.options.stable];
     const previous = this.intervals[this.intervals.length - 1]?.totals;
-    this.intervals.push({ start: sample.start, end: sample.end, canary, stable, totals: { canary: addTotals(previous?.canary, canary), stable: addTotals(previous?.stable, stable) } });
+    this.intervals.push({
+      start: sample.start,
+      end: sample.end,
+      canary,
+      stable,
+      totals: { canary: addTotals(previous?.canary, canary), stable: addTotals(previous?.stable, stable) },
+    });
     this.canaryRequests += canary?.requests ?? 0;
     this.stableRequests += stable?.requests ?? 0;
     const t = roundSeconds((sample.end - this.start) / 1000);
@@ -300,6 +412,12 @@ export class CanaryAnalysis {
   }
 
   private evaluate(rule: Rule, at: number): Evaluation {
-    return evaluateRule(rule, this.intervals, this.intervals.length, windowOf(rule, this.extensions, this.policy.durationSeconds), at);
+    return evaluateRule(
+      rule,
+      this.intervals,
+      this.intervals.length,
+      windowOf(rule, this.extensions, this.policy.durationSeconds),
+      at,
+    );
   }
 }

@@ -23,19 +23,36 @@ export const MIN_P0 = 1e-4;
  * `rule` over the `windowSeconds` ending at `at`, from the first `count` of `intervals`.
  * `withStable`: also stable's figures when the rule does not compare with stable (for summaries).
  */
-export function evaluateRule(rule: Rule, intervals: readonly Interval[], count: number, windowSeconds: number, at: number, withStable = false): Evaluation {
+export function evaluateRule(
+  rule: Rule,
+  intervals: readonly Interval[],
+  count: number,
+  windowSeconds: number,
+  at: number,
+  withStable = false,
+): Evaluation {
   const span = inWindow(intervals, count, windowSeconds, at);
   const canary = observe(rule.metric, intervals, span, 'canary');
-  const stable = withStable || rule.compare === 'stable' ? observe(rule.metric, intervals, span, 'stable') : NO_OBSERVATION;
+  const stable =
+    withStable || rule.compare === 'stable' ? observe(rule.metric, intervals, span, 'stable') : NO_OBSERVATION;
   let threshold: number | null = rule.threshold;
-  if (rule.compare === 'stable') threshold = stable.value === null ? null : rule.limit === 'max' ? stable.value + rule.margin : stable.value - rule.margin;
-  const violated = canary.value === null || threshold === null ? null : rule.limit === 'max' ? canary.value > threshold : canary.value < threshold;
+  if (rule.compare === 'stable')
+    threshold =
+      stable.value === null ? null : rule.limit === 'max' ? stable.value + rule.margin : stable.value - rule.margin;
+  const violated =
+    canary.value === null || threshold === null
+      ? null
+      : rule.limit === 'max'
+        ? canary.value > threshold
+        : canary.value < threshold;
   let test: Evaluation['test'] = null;
   if (rule.limit === 'max' && threshold !== null) {
-    if (rule.metric === 'error_rate' && canary.requests > 0) test = { failures: canary.errors, trials: canary.requests, p0: threshold };
+    if (rule.metric === 'error_rate' && canary.requests > 0)
+      test = { failures: canary.errors, trials: canary.requests, p0: threshold };
     const quantile = PERCENTILE_METRICS[rule.metric];
     const trials = histogramTotal(canary.latency);
-    if (quantile !== undefined && trials > 0) test = { failures: countSlowerThan(canary.latency, threshold), trials, p0: 1 - quantile };
+    if (quantile !== undefined && trials > 0)
+      test = { failures: countSlowerThan(canary.latency, threshold), trials, p0: 1 - quantile };
   }
   return { rule, windowSeconds, canary, stable, threshold, violated, test };
 }
@@ -48,5 +65,13 @@ export function sequentialTest(evaluation: Evaluation, sprt: SprtSettings): Sprt
   if (p0 >= 1) return null;
   const multiplier = rule.metric === 'error_rate' ? sprt.errorMultiplier : sprt.latencyMultiplier;
   const { alpha, beta, minFailures } = sprt;
-  return sprtDecision({ failures: test.failures, trials: test.trials, p0, p1: alternativeRate(p0, multiplier), alpha, beta, minFailures });
+  return sprtDecision({
+    failures: test.failures,
+    trials: test.trials,
+    p0,
+    p1: alternativeRate(p0, multiplier),
+    alpha,
+    beta,
+    minFailures,
+  });
 }

@@ -39,17 +39,26 @@ export interface FigureState {
 }
 
 export function ruleFigures(state: FigureState): RuleFigure[] {
-  return state.rules.map((rule, index) => ruleFigure(rule, state.judged[index], state.violatedSince[index] ?? null, state));
+  return state.rules.map((rule, index) =>
+    ruleFigure(rule, state.judged[index], state.violatedSince[index] ?? null, state),
+  );
 }
 
 export function seriesPoints(state: FigureState): SeriesPoint[] {
   return state.series.slice(0, state.seriesCount);
 }
 
-function ruleFigure(rule: Rule, judged: Judgement | undefined, violatedSince: number | null, state: FigureState): RuleFigure {
+function ruleFigure(
+  rule: Rule,
+  judged: Judgement | undefined,
+  violatedSince: number | null,
+  state: FigureState,
+): RuleFigure {
   const last = state.intervals[state.intervalCount - 1];
   const windowSeconds = windowOf(rule, state.extensions, state.policy.durationSeconds);
-  const evaluation = last ? evaluateRule(rule, state.intervals, state.intervalCount, windowSeconds, last.end, true) : null;
+  const evaluation = last
+    ? evaluateRule(rule, state.intervals, state.intervalCount, windowSeconds, last.end, true)
+    : null;
   const violatedFor = violatedSince !== null && last ? (last.end - violatedSince) / 1000 : 0;
   let status: RuleStatus;
   if (judged) status = judged.status;
@@ -57,11 +66,13 @@ function ruleFigure(rule: Rule, judged: Judgement | undefined, violatedSince: nu
   else status = evaluation.violated ? 'watching' : 'pass';
   const parts: string[] = [];
   if (evaluation) parts.push([observedText(evaluation, state.subject), ...slowNote(evaluation)].join(', '));
-  if (rule.kind === 'trigger' && rule.forSeconds > 0 && violatedFor > 0) parts.push(`violated for ${secondsText(violatedFor)} of ${rule.forSeconds} s`);
+  if (rule.kind === 'trigger' && rule.forSeconds > 0 && violatedFor > 0)
+    parts.push(`violated for ${secondsText(violatedFor)} of ${rule.forSeconds} s`);
   // A rule the sequential test failed says so once, in its judgement.
   if (evaluation && rule.kind === 'gate' && state.mode === 'canary' && !judged?.detail.startsWith('sequential test')) {
     const sequential = sequentialTest(evaluation, state.policy.sprt);
-    if (sequential) parts.push(`sequential test ${sequential.llr.toFixed(2)} (fails at ${sequential.upper.toFixed(2)})`);
+    if (sequential)
+      parts.push(`sequential test ${sequential.llr.toFixed(2)} (fails at ${sequential.upper.toFixed(2)})`);
   }
   if (judged) parts.push(judged.detail);
   return {
@@ -82,13 +93,23 @@ function ruleFigure(rule: Rule, judged: Judgement | undefined, violatedSince: nu
 /** A color's figures from the start, from the totals of the last interval (undefined before the first). */
 export function colorFigures(totals: Totals | undefined): ColorFigures {
   if (!totals) return { requests: 0, errorRate: null, p95Ms: null };
-  return { requests: totals.requests, errorRate: totals.requests > 0 ? totals.errors / totals.requests : null, p95Ms: histogramQuantile(totals.latency, 0.95) };
+  return {
+    requests: totals.requests,
+    errorRate: totals.requests > 0 ? totals.errors / totals.requests : null,
+    p95Ms: histogramQuantile(totals.latency, 0.95),
+  };
 }
 
 /** One color's point of the series, `t` seconds from the start. */
 export function seriesPoint(t: number, color: Color, sample: ColorSample): SeriesPoint {
   const p95Ms = sample.latency.length > 0 ? histogramQuantile(sample.latency, 0.95) : null;
-  return { t, color, requests: sample.requests, errorRate: sample.requests > 0 ? sample.errors / sample.requests : null, p95Ms };
+  return {
+    t,
+    color,
+    requests: sample.requests,
+    errorRate: sample.requests > 0 ? sample.errors / sample.requests : null,
+    p95Ms,
+  };
 }
 
 // ------------------------------------------------------------------------- built when read

@@ -52,7 +52,8 @@ export function countSlowerThan(histogram: LatencyHistogram, thresholdMs: number
     if (count === 0) continue;
     const { lower, upper } = bucketBounds(index);
     if (lower >= thresholdMs) slower += count;
-    else if (upper > thresholdMs) slower += Number.isFinite(upper) ? (count * (upper - thresholdMs)) / (upper - lower) : count;
+    else if (upper > thresholdMs)
+      slower += Number.isFinite(upper) ? (count * (upper - thresholdMs)) / (upper - lower) : count;
   }
   return slower;
 }

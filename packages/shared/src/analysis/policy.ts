@@ -15,11 +15,25 @@ import { docField, documentPath, documentProblems, type DocumentNames } from '..
  */
 
 /** Metrics a rule can watch. Percentiles come from the latency histogram; the others are point values the source reports. */
-export const METRICS = ['error_rate', 'p50_ms', 'p90_ms', 'p95_ms', 'p99_ms', 'health_failures_in_row', 'memory_ratio', 'drift_score'] as const;
+export const METRICS = [
+  'error_rate',
+  'p50_ms',
+  'p90_ms',
+  'p95_ms',
+  'p99_ms',
+  'health_failures_in_row',
+  'memory_ratio',
+  'drift_score',
+] as const;
 export type Metric = (typeof METRICS)[number] | `gauge:${string}`;
 
 /** Percentile metrics and the quantile each stands for. */
-export const PERCENTILE_METRICS: Readonly<Record<string, number>> = { p50_ms: 0.5, p90_ms: 0.9, p95_ms: 0.95, p99_ms: 0.99 };
+export const PERCENTILE_METRICS: Readonly<Record<string, number>> = {
+  p50_ms: 0.5,
+  p90_ms: 0.9,
+  p95_ms: 0.95,
+  p99_ms: 0.99,
+};
 
 export const ON_INCONCLUSIVE = ['extend', 'fail', 'pass'] as const;
 export type OnInconclusive = (typeof ON_INCONCLUSIVE)[number];
@@ -92,8 +106,15 @@ export interface Policy {
 
 const { leaf, number, choice, boolean, text, mapping, list } = docField;
 const GAUGE = /^gauge:[A-Za-z_][A-Za-z0-9_.:-]{0,99}$/;
-const metric = leaf(`one of ${METRICS.join(', ')}, gauge:<name>`, (value): value is Metric => typeof value === 'string' && ((METRICS as readonly string[]).includes(value) || GAUGE.test(value)));
-const ruleName = text('a rule name of lower-case letters, digits and hyphens (at most 64)', /^[a-z0-9][a-z0-9-]{0,63}$/);
+const metric = leaf(
+  `one of ${METRICS.join(', ')}, gauge:<name>`,
+  (value): value is Metric =>
+    typeof value === 'string' && ((METRICS as readonly string[]).includes(value) || GAUGE.test(value)),
+);
+const ruleName = text(
+  'a rule name of lower-case letters, digits and hyphens (at most 64)',
+  /^[a-z0-9][a-z0-9-]{0,63}$/,
+);
 const seconds = number({ min: 0, max: 86400, unit: 'seconds' });
 
 const ruleInput = mapping({
@@ -137,7 +158,10 @@ type RuleDocument = z.output<typeof ruleInput>;
 type SprtDocument = z.output<typeof sprtInput>;
 type Given<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
 /** A policy document that gives every key (but replace-default-rules): the shape of the defaults. */
-export type PolicyDefaults = Given<Omit<z.output<typeof policyInput>, 'sprt' | 'rules' | 'replace-default-rules'>> & { sprt: Given<SprtDocument>; rules: RuleDocument[] };
+export type PolicyDefaults = Given<Omit<z.output<typeof policyInput>, 'sprt' | 'rules' | 'replace-default-rules'>> & {
+  sprt: Given<SprtDocument>;
+  rules: RuleDocument[];
+};
 
 const POLICY_NAMES: DocumentNames = { root: 'policy' };
 
@@ -166,7 +190,15 @@ export const DEFAULT_POLICY: PolicyDefaults = {
   // Tuned by simulation (`npm run bench:analysis -- --tune`, canary at 10 % of 500 requests per
   // minute; the reasons are at the top of bench/analysis.ts): a 20 %-error canary fails in a median
   // 20 s, and healthy canaries (0.5 % errors) are failed in about 0.1 % of runs.
-  sprt: { alpha: 0.01, 'end-alpha': 0.015, 'extension-alpha': 0.005, beta: 0.01, 'error-multiplier': 10, 'latency-multiplier': 4, 'min-failures': 3 },
+  sprt: {
+    alpha: 0.01,
+    'end-alpha': 0.015,
+    'extension-alpha': 0.005,
+    beta: 0.01,
+    'error-multiplier': 10,
+    'latency-multiplier': 4,
+    'min-failures': 3,
+  },
   rules: [
     { name: 'error-rate', metric: 'error_rate', max: 0.01, kind: 'gate' },
     { name: 'latency-p95', metric: 'p95_ms', max: 2000, kind: 'gate' },
@@ -202,7 +234,8 @@ const DEFAULT_POLICY_NOTES: Readonly<Record<string, string>> = {
   'min-requests': 'canary requests needed to judge the gates at the end',
   'on-inconclusive': 'extend | fail | pass (pass = success with a warning)',
   'max-extensions': 'how many times extend adds another duration',
-  'on-undecided': 'after the extensions, a gate above its limit without significance: pass (with a warning) | inconclusive | fail',
+  'on-undecided':
+    'after the extensions, a gate above its limit without significance: pass (with a warning) | inconclusive | fail',
   'max-source-errors': 'consecutive failed samples before the verdict is error',
   'early-decision': 'the sequential test may fail a clearly bad canary before the window ends',
   'sprt.alpha': 'chance that the early test fails a canary exactly at the limit',
@@ -212,16 +245,20 @@ const DEFAULT_POLICY_NOTES: Readonly<Record<string, string>> = {
   'sprt.error-multiplier': 'alternative error rate = limit x this',
   'sprt.latency-multiplier': 'alternative share of slow requests = (1 - quantile) x this',
   'sprt.min-failures': 'errors (or slow requests) before an early failure',
-  rules: 'Rules named like a default change only the fields they give; other names add rules.\nreplace-default-rules: true drops the defaults.',
+  rules:
+    'Rules named like a default change only the fields they give; other names add rules.\nreplace-default-rules: true drops the defaults.',
 };
 
 /** DEFAULT_POLICY as YAML, each value with its note, each rule on one line. */
 function defaultPolicyYaml(): string {
   const document = new Document(DEFAULT_POLICY);
-  if (isMap(document.contents)) document.contents.commentBefore = ' Canary analysis policy (defaults = the deployment procedure).';
+  if (isMap(document.contents))
+    document.contents.commentBefore = ' Canary analysis policy (defaults = the deployment procedure).';
   visit(document, {
     Pair(_, pair, ancestors) {
-      const key = [...ancestors.filter(isPair), pair].map((each) => String(isScalar(each.key) ? each.key.value : each.key)).join('.');
+      const key = [...ancestors.filter(isPair), pair]
+        .map((each) => String(isScalar(each.key) ? each.key.value : each.key))
+        .join('.');
       const note = DEFAULT_POLICY_NOTES[key];
       if (note === undefined || !isNode(pair.value) || !isNode(pair.key)) return;
       const comment = note.replace(/^/gm, ' ');
@@ -237,7 +274,8 @@ function defaultPolicyYaml(): string {
 
 export const DEFAULT_POLICY_YAML = defaultPolicyYaml();
 
-export const POLICY_FORM = 'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, on-undecided, max-extensions, max-source-errors, early-decision, sprt and rules';
+export const POLICY_FORM =
+  'an analysis policy: a YAML mapping with duration, interval, min-requests, on-inconclusive, on-undecided, max-extensions, max-source-errors, early-decision, sprt and rules';
 
 // ------------------------------------------------------------------------------------ resolution
 
@@ -246,7 +284,12 @@ function isCountMetric(name: Metric): boolean {
 }
 
 /** Merges the rules given over the default rules (over none with replace-default-rules). */
-function resolveRules(given: readonly RuleDocument[], replaceDefaults: boolean, durationSeconds: number, problems: string[]): Rule[] {
+function resolveRules(
+  given: readonly RuleDocument[],
+  replaceDefaults: boolean,
+  durationSeconds: number,
+  problems: string[],
+): Rule[] {
   const defaults = replaceDefaults ? [] : mergeRules([], DEFAULT_POLICY.rules, durationSeconds, problems);
   const rules = mergeRules(defaults, given, durationSeconds, problems);
   if (rules.length === 0) problems.push('rules: no rules left (replace-default-rules: true needs at least one rule)');
@@ -254,7 +297,12 @@ function resolveRules(given: readonly RuleDocument[], replaceDefaults: boolean, 
 }
 
 /** Each rule given replaces the one of its name (changing only the fields it gives) or is added; checks what must hold between fields. */
-function mergeRules(over: readonly Rule[], given: readonly RuleDocument[], durationSeconds: number, problems: string[]): Rule[] {
+function mergeRules(
+  over: readonly Rule[],
+  given: readonly RuleDocument[],
+  durationSeconds: number,
+  problems: string[],
+): Rule[] {
   const rules = [...over];
   const seen = new Map<string, number>();
   given.forEach((input, index) => {
@@ -272,7 +320,9 @@ function mergeRules(over: readonly Rule[], given: readonly RuleDocument[], durat
     const base = rules.find((rule) => rule.name === input.name);
     const metricName = input.metric ?? base?.metric;
     if (metricName === undefined) {
-      problems.push(`${where}.metric: required for the new rule '${input.name}'; expected one of ${METRICS.join(', ')}, gauge:<name>`);
+      problems.push(
+        `${where}.metric: required for the new rule '${input.name}'; expected one of ${METRICS.join(', ')}, gauge:<name>`,
+      );
       return;
     }
     const limit = input.max !== undefined ? 'max' : input.min !== undefined ? 'min' : base?.limit;
@@ -282,25 +332,34 @@ function mergeRules(over: readonly Rule[], given: readonly RuleDocument[], durat
       return;
     }
     const kind = input.kind ?? base?.kind ?? 'gate';
-    const compare = input.compare === undefined ? (base?.compare ?? null) : input.compare === 'stable' ? 'stable' : null;
+    const compare =
+      input.compare === undefined ? (base?.compare ?? null) : input.compare === 'stable' ? 'stable' : null;
     const rule: Rule = {
       name: input.name,
       metric: metricName,
       limit,
       threshold,
       kind,
-      windowSeconds: input.window ?? (base && base.kind === kind ? base.windowSeconds : kind === 'gate' ? durationSeconds : 0),
+      windowSeconds:
+        input.window ?? (base && base.kind === kind ? base.windowSeconds : kind === 'gate' ? durationSeconds : 0),
       forSeconds: input.for ?? (base && base.kind === kind ? base.forSeconds : 0),
       compare,
       margin: input.margin ?? base?.margin ?? 0,
       modelsOnly: input['models-only'] ?? base?.modelsOnly ?? false,
     };
-    if (rule.kind === 'gate' && rule.forSeconds > 0) problems.push(`${where}.for: only triggers take for; a gate is judged over its whole window`);
-    if (rule.compare === null && (rule.metric === 'error_rate' || rule.metric === 'memory_ratio') && (threshold < 0 || threshold > 1)) {
+    if (rule.kind === 'gate' && rule.forSeconds > 0)
+      problems.push(`${where}.for: only triggers take for; a gate is judged over its whole window`);
+    if (
+      rule.compare === null &&
+      (rule.metric === 'error_rate' || rule.metric === 'memory_ratio') &&
+      (threshold < 0 || threshold > 1)
+    ) {
       problems.push(`${where}.${limit}: expected a share from 0 to 1 for ${rule.metric}, got ${threshold}`);
     }
-    if (rule.compare === null && rule.metric in PERCENTILE_METRICS && threshold <= 0) problems.push(`${where}.${limit}: expected a latency above 0 ms, got ${threshold}`);
-    if (rule.kind === 'gate' && rule.windowSeconds === 0 && isCountMetric(rule.metric)) problems.push(`${where}.window: a gate on ${rule.metric} needs a window above 0 seconds`);
+    if (rule.compare === null && rule.metric in PERCENTILE_METRICS && threshold <= 0)
+      problems.push(`${where}.${limit}: expected a latency above 0 ms, got ${threshold}`);
+    if (rule.kind === 'gate' && rule.windowSeconds === 0 && isCountMetric(rule.metric))
+      problems.push(`${where}.window: a gate on ${rule.metric} needs a window above 0 seconds`);
     const existing = rules.findIndex((candidate) => candidate.name === rule.name);
     if (existing === -1) rules.push(rule);
     else rules[existing] = rule;
@@ -309,7 +368,9 @@ function mergeRules(over: readonly Rule[], given: readonly RuleDocument[], durat
 }
 
 /** Checks a parsed document and applies the defaults; problems are collected, not thrown. */
-export function resolvePolicy(document: unknown): { policy: Policy; problems: string[] } | { policy: null; problems: string[] } {
+export function resolvePolicy(
+  document: unknown,
+): { policy: Policy; problems: string[] } | { policy: null; problems: string[] } {
   const parsed = policyInput.safeParse(document ?? {});
   if (!parsed.success) return { policy: null, problems: documentProblems(parsed.error, POLICY_NAMES) };
   const input = parsed.data;
@@ -317,7 +378,8 @@ export function resolvePolicy(document: unknown): { policy: Policy; problems: st
   const problems: string[] = [];
   const durationSeconds = input.duration ?? defaults.duration;
   const intervalSeconds = input.interval ?? defaults.interval;
-  if (intervalSeconds > durationSeconds) problems.push(`interval: ${intervalSeconds} seconds is longer than the duration (${durationSeconds} seconds)`);
+  if (intervalSeconds > durationSeconds)
+    problems.push(`interval: ${intervalSeconds} seconds is longer than the duration (${durationSeconds} seconds)`);
   const rules = resolveRules(input.rules ?? [], input['replace-default-rules'] ?? false, durationSeconds, problems);
   const policy: Policy = {
     durationSeconds,
@@ -349,7 +411,9 @@ export function parsePolicy(yamlOrObject: unknown): Policy {
     try {
       document = parseYaml(yamlOrObject);
     } catch (error) {
-      throw new ConfigurationError(`analysis policy is not valid YAML (${(error as Error).message.split('\n')[0]}); expected ${POLICY_FORM}`);
+      throw new ConfigurationError(
+        `analysis policy is not valid YAML (${(error as Error).message.split('\n')[0]}); expected ${POLICY_FORM}`,
+      );
     }
   }
   const { policy, problems } = resolvePolicy(document);
@@ -359,5 +423,8 @@ export function parsePolicy(yamlOrObject: unknown): Policy {
 
 /** The rules that apply to one analysis. */
 export function activeRules(policy: Policy, options: { model?: boolean; mode?: 'canary' | 'post-promotion' }): Rule[] {
-  return policy.rules.filter((rule) => (!rule.modelsOnly || options.model === true) && (options.mode !== 'post-promotion' || rule.kind === 'trigger'));
+  return policy.rules.filter(
+    (rule) =>
+      (!rule.modelsOnly || options.model === true) && (options.mode !== 'post-promotion' || rule.kind === 'trigger'),
+  );
 }

@@ -42,7 +42,12 @@ async function sleepUntil(clock: Clock, until: number, signal: AbortSignal | und
 export async function runAnalysis(
   source: MetricSource,
   analysis: CanaryAnalysis,
-  options: { clock: Clock; intervalMs: number; onSample?: (sample: Sample, result: AnalysisResult) => void; signal?: AbortSignal },
+  options: {
+    clock: Clock;
+    intervalMs: number;
+    onSample?: (sample: Sample, result: AnalysisResult) => void;
+    signal?: AbortSignal;
+  },
 ): Promise<AnalysisResult> {
   const { clock, intervalMs, onSample, signal } = options;
   let windowStart = analysis.start;
@@ -54,7 +59,10 @@ export async function runAnalysis(
     if (!(await sleepUntil(clock, windowEnd, signal))) {
       const now = clock.now();
       const figures = analysis.current(now);
-      return { ...figures, reason: `stopped after ${secondsText(figures.elapsedSeconds)} s, before a decision (${figures.canaryRequests} canary requests so far)` };
+      return {
+        ...figures,
+        reason: `stopped after ${secondsText(figures.elapsedSeconds)} s, before a decision (${figures.canaryRequests} canary requests so far)`,
+      };
     }
     let sample: Sample;
     try {

@@ -49,7 +49,8 @@ export function sprtDecision(input: SprtInput): SprtResult {
   const { upper, lower } = sprtBoundaries(alpha, beta);
   if (!(p0 > 0 && p1 > p0 && p1 < 1) || trials <= 0) return { decision: 'continue', llr: 0, upper, lower };
   const llr = failures * Math.log(p1 / p0) + (trials - failures) * Math.log((1 - p1) / (1 - p0));
-  const decision: SprtDecision = llr >= upper && failures >= (input.minFailures ?? 1) ? 'fail' : llr <= lower ? 'pass' : 'continue';
+  const decision: SprtDecision =
+    llr >= upper && failures >= (input.minFailures ?? 1) ? 'fail' : llr <= lower ? 'pass' : 'continue';
   return { decision, llr, upper, lower };
 }
 
@@ -63,8 +64,8 @@ export function alternativeRate(p0: number, multiplier: number): number {
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; about 15 significant digits). */
 function logGamma(x: number): number {
   const coefficients = [
-    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012,
-    9.9843695780195716e-6, 1.5056327351493116e-7,
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
   ];
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
   const shifted = x - 1;
@@ -108,7 +109,9 @@ export function regularizedBeta(x: number, a: number, b: number): number {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
   const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
-  return x < (a + 1) / (a + b + 2) ? (front * betaContinuedFraction(a, b, x)) / a : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
+  return x < (a + 1) / (a + b + 2)
+    ? (front * betaContinuedFraction(a, b, x)) / a
+    : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
 }
 
 /**

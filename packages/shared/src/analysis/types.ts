@@ -64,8 +64,14 @@ export function latencyBucket(ms: number): number {
  * interval) takes the worse one, the larger.
  */
 export function mergeColorSample(into: ColorSample, extra: ColorSample, how: 'later' | 'alongside'): ColorSample {
-  const latency = into.latency.length === 0 ? [...extra.latency] : extra.latency.length === 0 ? [...into.latency] : into.latency.map((count, index) => count + (extra.latency[index] ?? 0));
-  const point = (a: number | undefined, b: number | undefined): number | undefined => (how === 'later' ? (b ?? a) : a === undefined ? b : b === undefined ? a : Math.max(a, b));
+  const latency =
+    into.latency.length === 0
+      ? [...extra.latency]
+      : extra.latency.length === 0
+        ? [...into.latency]
+        : into.latency.map((count, index) => count + (extra.latency[index] ?? 0));
+  const point = (a: number | undefined, b: number | undefined): number | undefined =>
+    how === 'later' ? (b ?? a) : a === undefined ? b : b === undefined ? a : Math.max(a, b);
   const gauges: Record<string, number> = { ...into.gauges };
   for (const [name, value] of Object.entries(extra.gauges ?? {})) gauges[name] = point(gauges[name], value) as number;
   const merged: ColorSample = { requests: into.requests + extra.requests, errors: into.errors + extra.errors, latency };
@@ -86,7 +92,9 @@ export function mergeSamples(samples: readonly Sample[]): Sample {
   const colors: Sample['colors'] = {};
   for (const sample of samples) {
     for (const [color, colorSample] of Object.entries(sample.colors) as Array<[Color, ColorSample]>) {
-      colors[color] = colors[color] ? mergeColorSample(colors[color] as ColorSample, colorSample, 'alongside') : { ...colorSample, latency: [...colorSample.latency] };
+      colors[color] = colors[color]
+        ? mergeColorSample(colors[color] as ColorSample, colorSample, 'alongside')
+        : { ...colorSample, latency: [...colorSample.latency] };
     }
   }
   return { start, end, colors };

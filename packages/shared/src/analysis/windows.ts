@@ -71,8 +71,14 @@ const HISTOGRAM_LENGTH = LATENCY_BOUNDS_MS.length + 1;
 /** The totals after one more interval: `previous` (undefined at the first) plus `sample`. */
 export function addTotals(previous: Totals | undefined, sample: ColorSample | undefined): Totals {
   const latency = previous ? [...previous.latency] : new Array<number>(HISTOGRAM_LENGTH).fill(0);
-  if (sample) for (let index = 0; index < Math.min(HISTOGRAM_LENGTH, sample.latency.length); index++) latency[index] = (latency[index] ?? 0) + (sample.latency[index] ?? 0);
-  return { requests: (previous?.requests ?? 0) + (sample?.requests ?? 0), errors: (previous?.errors ?? 0) + (sample?.errors ?? 0), latency };
+  if (sample)
+    for (let index = 0; index < Math.min(HISTOGRAM_LENGTH, sample.latency.length); index++)
+      latency[index] = (latency[index] ?? 0) + (sample.latency[index] ?? 0);
+  return {
+    requests: (previous?.requests ?? 0) + (sample?.requests ?? 0),
+    errors: (previous?.errors ?? 0) + (sample?.errors ?? 0),
+    latency,
+  };
 }
 
 function pointValue(metric: Metric, sample: ColorSample): number | undefined {
@@ -90,7 +96,10 @@ export function observe(metric: Metric, intervals: readonly Interval[], span: Sp
   const empty = span.first > span.last || !upto;
   const requests = empty ? 0 : upto.requests - (before?.requests ?? 0);
   const errors = empty ? 0 : upto.errors - (before?.errors ?? 0);
-  const latency = empty || !(metric in PERCENTILE_METRICS) ? [] : upto.latency.map((bucket, index) => bucket - (before?.latency[index] ?? 0));
+  const latency =
+    empty || !(metric in PERCENTILE_METRICS)
+      ? []
+      : upto.latency.map((bucket, index) => bucket - (before?.latency[index] ?? 0));
   let value: number | null = null;
   if (metric === 'error_rate') value = requests > 0 ? errors / requests : null;
   else if (metric in PERCENTILE_METRICS) value = histogramQuantile(latency, PERCENTILE_METRICS[metric] as number);

@@ -44,7 +44,11 @@ export function boundText(evaluation: Evaluation): string {
 }
 
 /** "canary 21.3% errors over 46 requests > 1% (sequential test, 14 s)", "canary memory 97% > 95% for 60 s". */
-export function sentence(evaluation: Evaluation, subject: string, extra: { after?: string; notes?: string[] } = {}): string {
+export function sentence(
+  evaluation: Evaluation,
+  subject: string,
+  extra: { after?: string; notes?: string[] } = {},
+): string {
   const notes = [...slowNote(evaluation), ...(extra.notes ?? [])];
   return `${observedText(evaluation, subject)} ${evaluation.rule.limit === 'max' ? '>' : '<'} ${boundText(evaluation)}${extra.after ?? ''}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`;
 }
@@ -53,18 +57,24 @@ export function sentence(evaluation: Evaluation, subject: string, extra: { after
 export function slowNote(evaluation: Evaluation): string[] {
   const { test, rule, threshold } = evaluation;
   if (!test || !(rule.metric in PERCENTILE_METRICS)) return [];
-  return [`${formatValue('error_rate', test.failures / test.trials)} of requests took over ${Math.round(threshold ?? 0)} ms`];
+  return [
+    `${formatValue('error_rate', test.failures / test.trials)} of requests took over ${Math.round(threshold ?? 0)} ms`,
+  ];
 }
 
 /** "canary 21.3% errors over 46 requests", "canary P95 120 ms over the last 30 s (30 requests)". */
 export function observedText(evaluation: Evaluation, subject: string): string {
   const { rule, canary } = evaluation;
-  const recent = rule.kind === 'trigger' && evaluation.windowSeconds > 0 ? `the last ${evaluation.windowSeconds} s (${canary.requests} requests)` : `${canary.requests} requests`;
+  const recent =
+    rule.kind === 'trigger' && evaluation.windowSeconds > 0
+      ? `the last ${evaluation.windowSeconds} s (${canary.requests} requests)`
+      : `${canary.requests} requests`;
   const value = formatValue(rule.metric, canary.value);
   if (rule.metric === 'error_rate') return `${subject} ${value} errors over ${recent}`;
   if (rule.metric === 'health_failures_in_row') return `${subject} ${value} health-check failures in a row`;
   if (rule.metric === 'memory_ratio') return `${subject} memory ${value}`;
   if (rule.metric === 'drift_score') return `${subject} model drift score ${value}`;
-  if (rule.metric in PERCENTILE_METRICS) return `${subject} ${rule.metric.slice(0, -'_ms'.length).toUpperCase()} ${value} over ${recent}`;
+  if (rule.metric in PERCENTILE_METRICS)
+    return `${subject} ${rule.metric.slice(0, -'_ms'.length).toUpperCase()} ${value} over ${recent}`;
   return `${subject} ${rule.metric.slice('gauge:'.length)} ${value}`;
 }

@@ -20,7 +20,16 @@ export interface Release {
  * traffic and was never rejected; a release that failed, was rejected or cancelled is only ever
  * chosen by name.
  */
-export const RELEASE_STATUSES = ['deploying', 'canary', 'live', 'superseded', 'failed', 'rejected', 'rolled-back', 'cancelled'] as const;
+export const RELEASE_STATUSES = [
+  'deploying',
+  'canary',
+  'live',
+  'superseded',
+  'failed',
+  'rejected',
+  'rolled-back',
+  'cancelled',
+] as const;
 export type ReleaseStatus = (typeof RELEASE_STATUSES)[number];
 
 /**

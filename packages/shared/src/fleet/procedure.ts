@@ -94,18 +94,38 @@ export function newReport(session: HostSession, phase: HostReport['phase']): Hos
  * `interruptible`, a step that waits (health, drain) gives up at once when the run is cancelled
  * (never used for a traffic switch, whose outcome must be known).
  */
-export async function step<T>(work: Work, settings: SessionSettings, name: string, body: () => Promise<T>, detail?: (value: T) => string, options: { interruptible?: boolean } = {}): Promise<T> {
+export async function step<T>(
+  work: Work,
+  settings: SessionSettings,
+  name: string,
+  body: () => Promise<T>,
+  detail?: (value: T) => string,
+  options: { interruptible?: boolean } = {},
+): Promise<T> {
   const started = settings.clock.now();
   try {
     if (isCancelled(settings)) throw new Cancelled(`cancelled before: ${name}`);
-    const value = options.interruptible && settings.signal ? await raceCancel(body(), settings.signal, name) : await body();
-    const record: StepRecord = { step: name, ok: true, ms: settings.clock.now() - started, ...(detail ? { detail: detail(value) } : {}) };
+    const value =
+      options.interruptible && settings.signal ? await raceCancel(body(), settings.signal, name) : await body();
+    const record: StepRecord = {
+      step: name,
+      ok: true,
+      ms: settings.clock.now() - started,
+      ...(detail ? { detail: detail(value) } : {}),
+    };
     work.report.steps.push(record);
-    settings.log.info(`${work.session.label}: ${name} ok (${record.ms} ms)${record.detail ? `: ${record.detail}` : ''}`);
+    settings.log.info(
+      `${work.session.label}: ${name} ok (${record.ms} ms)${record.detail ? `: ${record.detail}` : ''}`,
+    );
     await work.session.audit(name, { ok: true, ms: record.ms, detail: record.detail });
     return value;
   } catch (error) {
-    const record: StepRecord = { step: name, ok: false, ms: settings.clock.now() - started, detail: errorMessage(error) };
+    const record: StepRecord = {
+      step: name,
+      ok: false,
+      ms: settings.clock.now() - started,
+      detail: errorMessage(error),
+    };
     work.report.steps.push(record);
     settings.log.warn(`${work.session.label}: ${name} failed: ${record.detail}`);
     await work.session.audit(name, { ok: false, ms: record.ms, detail: record.detail });
@@ -131,8 +151,16 @@ function raceCancel<T>(promise: Promise<T>, signal: AbortSignal, name: string): 
   });
 }
 
-export function history(settings: SessionSettings, entry: Omit<HistoryEntry, 'time' | 'runId' | 'actor'>): HistoryEntry {
-  return { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, ...entry };
+export function history(
+  settings: SessionSettings,
+  entry: Omit<HistoryEntry, 'time' | 'runId' | 'actor'>,
+): HistoryEntry {
+  return {
+    time: new Date(settings.clock.now()).toISOString(),
+    runId: settings.run.runId,
+    actor: settings.run.actor,
+    ...entry,
+  };
 }
 
 /** The color serving most traffic: from state, or from nginx when the state file was lost. */
@@ -146,7 +174,11 @@ export function stableColor(state: AppState, live: Weights | null): Color | null
  * Runs a step on every host (bounded by maxParallel), recording each failure in that host's report.
  * Returns whether every host succeeded; nothing is thrown, so every host's outcome is known.
  */
-export async function onEveryHost<W extends Work>(works: W[], settings: SessionSettings, task: (work: W) => Promise<void>): Promise<boolean> {
+export async function onEveryHost<W extends Work>(
+  works: W[],
+  settings: SessionSettings,
+  task: (work: W) => Promise<void>,
+): Promise<boolean> {
   const results = await settleLimit(works, settings.maxParallel, task);
   results.forEach((result, index) => {
     if (!result.ok) {
@@ -178,9 +210,20 @@ export interface SwitchPlan {
  * be saved is not touched; a host whose outcome cannot be saved counts as failed. When one host
  * fails, every host that moved goes back to the weights (and the state) it had. Returns whether all moved.
  */
-export async function switchAll(works: Work[], settings: SessionSettings, name: string, plan: (work: Work) => SwitchPlan): Promise<boolean> {
+export async function switchAll(
+  works: Work[],
+  settings: SessionSettings,
+  name: string,
+  plan: (work: Work) => SwitchPlan,
+): Promise<boolean> {
   const results = await settleLimit(works, settings.maxParallel, (work) =>
-    step(work, settings, name, () => switchHost(work, settings, plan(work)), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`),
+    step(
+      work,
+      settings,
+      name,
+      () => switchHost(work, settings, plan(work)),
+      (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`,
+    ),
   );
   if (results.every((result) => result.ok)) return true;
   results.forEach((result, index) => {
@@ -195,8 +238,19 @@ export async function switchAll(works: Work[], settings: SessionSettings, name: 
 }
 
 /** One host's traffic change, with the same write-ahead record as `switchAll` (no other host to undo). */
-export async function switchOne(work: Work, settings: SessionSettings, name: string, plan: SwitchPlan): Promise<SwitchResult> {
-  return step(work, settings, name, () => switchHost(work, settings, plan), (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`);
+export async function switchOne(
+  work: Work,
+  settings: SessionSettings,
+  name: string,
+  plan: SwitchPlan,
+): Promise<SwitchResult> {
+  return step(
+    work,
+    settings,
+    name,
+    () => switchHost(work, settings, plan),
+    (result) => `${formatWeights(result.weights)} live in ${result.liveMs} ms`,
+  );
 }
 
 async function switchHost(work: Work, settings: SessionSettings, plan: SwitchPlan): Promise<SwitchResult> {
@@ -205,7 +259,9 @@ async function switchHost(work: Work, settings: SessionSettings, plan: SwitchPla
   const before = session.state;
   work.stateBefore ??= before;
   const committed = plan.commit(before);
-  const changed = committed.releases.filter((release) => before.releases.find((old) => old.id === release.id)?.status !== release.status);
+  const changed = committed.releases.filter(
+    (release) => before.releases.find((old) => old.id === release.id)?.status !== release.status,
+  );
   const intent: TrafficIntent = {
     runId: settings.run.runId,
     phase: plan.phase,
@@ -216,18 +272,27 @@ async function switchHost(work: Work, settings: SessionSettings, plan: SwitchPla
     ...(plan.release ? { release: plan.release } : {}),
     // Whose change it is: a post step settles only the change its own job recorded.
     ...jobOf(settings.run),
-    commit: { active: committed.active, canary: committed.canary, releases: changed.map((release) => ({ id: release.id, status: release.status })) },
+    commit: {
+      active: committed.active,
+      canary: committed.canary,
+      releases: changed.map((release) => ({ id: release.id, status: release.status })),
+    },
   };
   let result: SwitchResult;
   try {
     // The intent is written in the same command before nginx is touched, and the outcome once the
     // weights are live: one round trip.
-    result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights, { ...committed, pending: null });
+    result = await session.switchWithIntent({ ...before, pending: intent }, plan.weights, {
+      ...committed,
+      pending: null,
+    });
   } catch (error) {
     if (error instanceof UnrecordedSwitchError) {
       // Live but unrecorded: this host moved, and is put back with the others.
       work.moved = true;
-      throw new Error(`${session.label}: the switch was made but could not be recorded (${errorMessage(error)}); putting traffic back`);
+      throw new Error(
+        `${session.label}: the switch was made but could not be recorded (${errorMessage(error)}); putting traffic back`,
+      );
     }
     // nginx kept (or got back) the previous file; the intent is void.
     await session.saveState({ ...before, pending: null }).catch(() => undefined);
@@ -241,36 +306,57 @@ async function switchHost(work: Work, settings: SessionSettings, plan: SwitchPla
   try {
     await session.saveState({ ...committed, pending: null });
   } catch (error) {
-    throw new Error(`${session.label}: the switch was made but could not be recorded (${errorMessage(error)}); putting traffic back`);
+    throw new Error(
+      `${session.label}: the switch was made but could not be recorded (${errorMessage(error)}); putting traffic back`,
+    );
   }
   return result;
 }
 
 /** Puts every host this phase moved back on the weights and the state it had before. */
 export async function moveBack(works: Work[], settings: SessionSettings): Promise<void> {
-  await settleLimit(works.filter((work) => work.moved), settings.maxParallel, async (work) => {
-    const back = work.before ?? (work.stable ? weightsFor(work.stable, 100) : null);
-    if (!back) return;
-    try {
-      // Not interruptible and not skipped when cancelled: this is what a cancel asks for.
-      const started = settings.clock.now();
-      const result = await work.session.router.setWeights(back);
-      work.report.steps.push({ step: 'move traffic back', ok: true, ms: settings.clock.now() - started, detail: formatWeights(result.weights) });
-      settings.log.info(`${work.session.label}: traffic moved back: ${formatWeights(result.weights)}`);
-      work.report.weightsAfter = back;
-      work.moved = false;
-      work.report.outcome = 'reverted';
-      if (work.stateBefore) await work.session.saveState({ ...work.stateBefore, pending: null });
-    } catch (error) {
-      work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errorMessage(error)}`;
-      work.report.outcome = 'failed';
-    }
-  });
+  await settleLimit(
+    works.filter((work) => work.moved),
+    settings.maxParallel,
+    async (work) => {
+      const back = work.before ?? (work.stable ? weightsFor(work.stable, 100) : null);
+      if (!back) return;
+      try {
+        // Not interruptible and not skipped when cancelled: this is what a cancel asks for.
+        const started = settings.clock.now();
+        const result = await work.session.router.setWeights(back);
+        work.report.steps.push({
+          step: 'move traffic back',
+          ok: true,
+          ms: settings.clock.now() - started,
+          detail: formatWeights(result.weights),
+        });
+        settings.log.info(`${work.session.label}: traffic moved back: ${formatWeights(result.weights)}`);
+        work.report.weightsAfter = back;
+        work.moved = false;
+        work.report.outcome = 'reverted';
+        if (work.stateBefore) await work.session.saveState({ ...work.stateBefore, pending: null });
+      } catch (error) {
+        work.report.error = `${work.report.error ?? ''} ; moving traffic back failed: ${errorMessage(error)}`;
+        work.report.outcome = 'failed';
+      }
+    },
+  );
 }
 
-export function summarize(phase: PhaseResult['phase'], works: Work[], ok: boolean, started: number, settings: SessionSettings, canaryPercent: number, error?: string): PhaseResult {
+export function summarize(
+  phase: PhaseResult['phase'],
+  works: Work[],
+  ok: boolean,
+  started: number,
+  settings: SessionSettings,
+  canaryPercent: number,
+  error?: string,
+): PhaseResult {
   const first = works[0];
-  const switchTimes = works.map((work) => work.report.switchMs).filter((ms): ms is number => ms !== null && Number.isFinite(ms));
+  const switchTimes = works
+    .map((work) => work.report.switchMs)
+    .filter((ms): ms is number => ms !== null && Number.isFinite(ms));
   return {
     ok,
     phase,
@@ -283,7 +369,9 @@ export function summarize(phase: PhaseResult['phase'], works: Work[], ok: boolea
     durationMs: settings.clock.now() - started,
     hosts: works.map((work) => work.report),
     ...(error ? { error } : {}),
-    ...(!ok && works.some((work) => work.report.refused) && works.every((work) => !work.failed || work.report.refused) ? { refused: true } : {}),
+    ...(!ok && works.some((work) => work.report.refused) && works.every((work) => !work.failed || work.report.refused)
+      ? { refused: true }
+      : {}),
   };
 }
 
@@ -298,7 +386,11 @@ export function failedHosts(works: Work[]): string {
  * Reads what nginx serves on the host. With `probe` (URLs on the host), also the HTTP status each
  * answers, in the same round trip; returned by URL.
  */
-export async function readLive(work: Work, settings: SessionSettings, probe: readonly string[] = []): Promise<Record<string, number>> {
+export async function readLive(
+  work: Work,
+  settings: SessionSettings,
+  probe: readonly string[] = [],
+): Promise<Record<string, number>> {
   const view = await step(
     work,
     settings,
@@ -313,4 +405,3 @@ export async function readLive(work: Work, settings: SessionSettings, probe: rea
   work.report.weightsBefore = work.before;
   return view.health;
 }
-

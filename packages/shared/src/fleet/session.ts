@@ -1,8 +1,44 @@
 import { randomUUID } from 'node:crypto';
-import { ConfigurationError, errorMessage, settleLimit, UnrecordedSwitchError, type Clock, type Logger, type RunInfo } from '../action';
+import {
+  ConfigurationError,
+  errorMessage,
+  settleLimit,
+  UnrecordedSwitchError,
+  type Clock,
+  type Logger,
+  type RunInfo,
+} from '../action';
 import { explainUnprepared } from '../runtime';
-import { buildRouter, DEFAULT_ROUTER, formatWeights, type SwitchResult, type TrafficRouter, type Weights } from '../traffic';
-import { acquireLock, commands, connect, LockHeld, parseLockOwner, parseState, readState, runChecked, script, statePaths, stateText, updateRelease, withHistory, writeStateAndAudit, type AppState, type ConnectOptions, type HostSpec, type LockOwner, type Remote, type StatePaths } from '../hosts';
+import {
+  buildRouter,
+  DEFAULT_ROUTER,
+  formatWeights,
+  type SwitchResult,
+  type TrafficRouter,
+  type Weights,
+} from '../traffic';
+import {
+  acquireLock,
+  commands,
+  connect,
+  LockHeld,
+  parseLockOwner,
+  parseState,
+  readState,
+  runChecked,
+  script,
+  statePaths,
+  stateText,
+  updateRelease,
+  withHistory,
+  writeStateAndAudit,
+  type AppState,
+  type ConnectOptions,
+  type HostSpec,
+  type LockOwner,
+  type Remote,
+  type StatePaths,
+} from '../hosts';
 
 export interface LockSettings {
   waitSeconds: number;
@@ -83,7 +119,9 @@ export class HostSession {
         .then((result) => {
           if (result.stdout.trim() === 'lost' && !this.lockLost) {
             this.lockLost = true;
-            this.settings.log.warn(`${this.label}: this run's lock was taken away (another run found it dead); no further traffic change is made here`);
+            this.settings.log.warn(
+              `${this.label}: this run's lock was taken away (another run found it dead); no further traffic change is made here`,
+            );
           }
         })
         .catch(() => undefined);
@@ -98,7 +136,8 @@ export class HostSession {
    */
   async saveState(state: AppState, options: { audit?: boolean } = {}): Promise<void> {
     const next = this.stamped(state);
-    if (options.audit !== false) this.queueAudit('state saved', { state: { ...next, history: next.history.slice(-5) } });
+    if (options.audit !== false)
+      this.queueAudit('state saved', { state: { ...next, history: next.history.slice(-5) } });
     const lines = this.auditQueue.join('');
     const before = this.state;
     const warning = await writeStateAndAudit(this.remote, this.paths, next, lines);
@@ -115,8 +154,13 @@ export class HostSession {
   private async endHold(before: AppState | null | undefined, after: AppState): Promise<void> {
     // Before a repair, the session has no state yet.
     if (!before?.canary || after.canary) return;
-    const removed = await this.remote.run(['rm', '-f', this.paths.hold], { timeoutMs: 5000 }).catch((error: unknown) => ({ code: 1, stdout: '', stderr: errorMessage(error) }));
-    if (removed.code !== 0) this.settings.log.warn(`${this.label}: the canary ended, but its hold request could not be removed (${removed.stderr.trim()}): agent-loop resume removes it`);
+    const removed = await this.remote
+      .run(['rm', '-f', this.paths.hold], { timeoutMs: 5000 })
+      .catch((error: unknown) => ({ code: 1, stdout: '', stderr: errorMessage(error) }));
+    if (removed.code !== 0)
+      this.settings.log.warn(
+        `${this.label}: the canary ended, but its hold request could not be removed (${removed.stderr.trim()}): agent-loop resume removes it`,
+      );
   }
 
   /**
@@ -161,7 +205,9 @@ export class HostSession {
   }
 
   private queueAudit(step: string, details: Record<string, unknown>): void {
-    this.auditQueue.push(`${JSON.stringify({ time: new Date(this.settings.clock.now()).toISOString(), runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details })}\n`);
+    this.auditQueue.push(
+      `${JSON.stringify({ time: new Date(this.settings.clock.now()).toISOString(), runId: this.settings.run.runId, actor: this.settings.run.actor, step, ...details })}\n`,
+    );
   }
 
   /** Writes the queued audit lines now; a failure is reported, never thrown. */
@@ -178,13 +224,19 @@ export class HostSession {
 
   /** An abort request left by a rollback that waits for this run's lock (null when there is none). */
   async abortRequest(): Promise<string | null> {
-    const result = await this.remote.run(script('al-abort-read', 'if [ -f "$1" ]; then printf "abort "; head -c 600 "$1"; fi', [this.paths.abort]), { timeoutMs: 5000 });
+    const result = await this.remote.run(
+      script('al-abort-read', 'if [ -f "$1" ]; then printf "abort "; head -c 600 "$1"; fi', [this.paths.abort]),
+      { timeoutMs: 5000 },
+    );
     return result.stdout.startsWith('abort ') ? result.stdout.slice(6).trim() : null;
   }
 
   /** A hold request on this host (null when there is none): a ramp stays at its current step while it is there. */
   async holdRequest(): Promise<string | null> {
-    const result = await this.remote.run(script('al-hold-read', 'if [ -f "$1" ]; then printf "hold "; head -c 600 "$1"; fi', [this.paths.hold]), { timeoutMs: 5000 });
+    const result = await this.remote.run(
+      script('al-hold-read', 'if [ -f "$1" ]; then printf "hold "; head -c 600 "$1"; fi', [this.paths.hold]),
+      { timeoutMs: 5000 },
+    );
     return result.stdout.startsWith('hold ') ? result.stdout.slice(5).trim() : null;
   }
 
@@ -207,8 +259,18 @@ export class HostSession {
 }
 
 /** A host's router, the one the settings name, built by the router registry. */
-export function sessionRouter(spec: HostSpec, remote: Remote, settings: Pick<SessionSettings, 'app' | 'router' | 'splitKey' | 'clock'>): TrafficRouter {
-  return buildRouter(settings.router ?? DEFAULT_ROUTER, { remote, host: spec, app: settings.app, splitKey: settings.splitKey, now: settings.clock.now });
+export function sessionRouter(
+  spec: HostSpec,
+  remote: Remote,
+  settings: Pick<SessionSettings, 'app' | 'router' | 'splitKey' | 'clock'>,
+): TrafficRouter {
+  return buildRouter(settings.router ?? DEFAULT_ROUTER, {
+    remote,
+    host: spec,
+    app: settings.app,
+    splitKey: settings.splitKey,
+    now: settings.clock.now,
+  });
 }
 
 export interface OpenOptions {
@@ -225,9 +287,16 @@ export interface OpenOptions {
  * each host's state is read and any traffic change a dead run left half-done is settled.
  * All or nothing: if any host cannot be opened, the others are released before anything changed.
  */
-export async function openSessions(specs: readonly HostSpec[], settings: SessionSettings, owner: Omit<LockOwner, 'token'>, options: OpenOptions = {}): Promise<HostSession[]> {
+export async function openSessions(
+  specs: readonly HostSpec[],
+  settings: SessionSettings,
+  owner: Omit<LockOwner, 'token'>,
+  options: OpenOptions = {},
+): Promise<HostSession[]> {
   // Connected in the order given (errors read in that order); locked in one global order.
-  const connected = await settleLimit(specs, settings.maxParallel, (spec) => connect(spec.target, { ...settings.connect, warn: settings.log.warn }));
+  const connected = await settleLimit(specs, settings.maxParallel, (spec) =>
+    connect(spec.target, { ...settings.connect, warn: settings.log.warn }),
+  );
   const connectFailures = connected.flatMap((result) => (result.ok ? [] : [result.error]));
   if (connectFailures.length > 0) {
     for (const result of connected) if (result.ok) result.value.close();
@@ -244,25 +313,44 @@ export async function openSessions(specs: readonly HostSpec[], settings: Session
   }
   const locked: Array<{ spec: HostSpec; remote: Remote; unlock: () => Promise<void>; token: string }> = [];
   try {
-    const ordered = specs.map((spec, index) => ({ spec, remote: remotes[index] as Remote })).sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0));
+    const ordered = specs
+      .map((spec, index) => ({ spec, remote: remotes[index] as Remote }))
+      .sort((a, b) =>
+        a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0,
+      );
     for (const { spec, remote } of ordered) {
       if (isCancelled(settings)) throw new Cancelled('cancelled while taking the locks');
       const paths = statePaths(spec.stateDir, settings.app);
       const token = randomUUID();
-      const unlock = await acquireLock(remote, paths, { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}), ...jobOf(settings.run) }, {
-        waitSeconds: settings.lock.waitSeconds,
-        staleSeconds: settings.lock.staleSeconds,
-        breakStale: settings.lock.breakStale,
-        takeOver: settings.lock.takeOver ?? false,
-        sleep: settings.clock.sleep,
-        now: settings.clock.now,
-        warn: settings.log.warn,
-        ...(options.onHeld ? { onHeld: (holder) => options.onHeld!(remote, paths, holder) } : {}),
-      }).catch((error: unknown) =>
+      const unlock = await acquireLock(
+        remote,
+        paths,
+        { ...owner, token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}), ...jobOf(settings.run) },
+        {
+          waitSeconds: settings.lock.waitSeconds,
+          staleSeconds: settings.lock.staleSeconds,
+          breakStale: settings.lock.breakStale,
+          takeOver: settings.lock.takeOver ?? false,
+          sleep: settings.clock.sleep,
+          now: settings.clock.now,
+          warn: settings.log.warn,
+          ...(options.onHeld ? { onHeld: (holder) => options.onHeld!(remote, paths, holder) } : {}),
+        },
+      ).catch((error: unknown) =>
         // Another run holding the lock is no sign of an unprepared host; anything else asks the doctor.
         error instanceof LockHeld
           ? Promise.reject(error)
-          : explainUnprepared(remote, { stateDir: spec.stateDir, includeDir: spec.nginxConfDir, nginx: spec.nginxCommand, accessLog: '', router: { name: settings.router ?? DEFAULT_ROUTER, host: spec, app: settings.app } }, error),
+          : explainUnprepared(
+              remote,
+              {
+                stateDir: spec.stateDir,
+                includeDir: spec.nginxConfDir,
+                nginx: spec.nginxCommand,
+                accessLog: '',
+                router: { name: settings.router ?? DEFAULT_ROUTER, host: spec, app: settings.app },
+              },
+              error,
+            ),
       );
       locked.push({ spec, remote, unlock, token });
     }
@@ -273,15 +361,36 @@ export async function openSessions(specs: readonly HostSpec[], settings: Session
   }
   // Locked in lock order; handed back in the order the hosts were given, so reports follow the input.
   const byInput = [...locked].sort((a, b) => specs.indexOf(a.spec) - specs.indexOf(b.spec));
-  const sessions = byInput.map(({ spec, remote, unlock, token }) => new HostSession(spec, remote, settings, null as unknown as AppState, unlock, hostRouters[specs.indexOf(spec)] as TrafficRouter, token));
+  const sessions = byInput.map(
+    ({ spec, remote, unlock, token }) =>
+      new HostSession(
+        spec,
+        remote,
+        settings,
+        null as unknown as AppState,
+        unlock,
+        hostRouters[specs.indexOf(spec)] as TrafficRouter,
+        token,
+      ),
+  );
   for (const session of sessions) session.startHeartbeat();
   const prepared = await settleLimit(sessions, settings.maxParallel, async (session, index) => {
-    session.state = settings.repairState ? await repairState(session, settings) : await readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
+    session.state = settings.repairState
+      ? await repairState(session, settings)
+      : await readState(session.remote, session.paths, settings.app, new Date(settings.clock.now()).toISOString());
     await settle(session, settings);
     const version = options.versionFromState?.(session.state);
     const entry = byInput[index];
     if (version && entry && version !== owner.version) {
-      await session.remote.run(commands.relabelLock(session.paths.lock, entry.token), { stdin: JSON.stringify({ ...owner, version, token: entry.token, ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}), ...jobOf(settings.run) }) });
+      await session.remote.run(commands.relabelLock(session.paths.lock, entry.token), {
+        stdin: JSON.stringify({
+          ...owner,
+          version,
+          token: entry.token,
+          ...(settings.run.runUrl ? { runUrl: settings.run.runUrl } : {}),
+          ...jobOf(settings.run),
+        }),
+      });
     }
   });
   const failures = prepared.flatMap((result) => (result.ok ? [] : [result.error]));
@@ -299,14 +408,17 @@ export function jobOf(run: RunInfo): { job?: string; jobToken?: string } {
 
 /** The session whose lock is taken first (a rollback waiting for the lock waits there). */
 export function firstInLockOrder(sessions: readonly HostSession[]): HostSession | undefined {
-  return [...sessions].sort((a, b) => (a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0))[0];
+  return [...sessions].sort((a, b) =>
+    a.spec.target.label < b.spec.target.label ? -1 : a.spec.target.label > b.spec.target.label ? 1 : 0,
+  )[0];
 }
 
 function throwAll(failures: unknown[]): never {
   const first = failures[0];
   if (failures.length === 1) throw first;
   const error = new AggregateError(failures, failures.map(errorMessage).join('\n'));
-  if (failures.every((failure) => failure instanceof Error && failure.name === 'ConfigurationError')) Object.defineProperty(error, 'name', { value: 'ConfigurationError' });
+  if (failures.every((failure) => failure instanceof Error && failure.name === 'ConfigurationError'))
+    Object.defineProperty(error, 'name', { value: 'ConfigurationError' });
   throw error;
 }
 
@@ -314,14 +426,32 @@ export async function closeSessions(sessions: readonly HostSession[]): Promise<v
   await Promise.all(sessions.map((session) => session.close()));
 }
 
-const sameWeights = (a: Weights | null | undefined, b: Weights | null | undefined): boolean => !!a && !!b && a.blue === b.blue && a.green === b.green;
+const sameWeights = (a: Weights | null | undefined, b: Weights | null | undefined): boolean =>
+  !!a && !!b && a.blue === b.blue && a.green === b.green;
 
 /** How settle() names what serves the traffic and the router's file, for the router the settings name. */
 function trafficWords(router: string | undefined): { server: string; file: string; record: string; why: string } {
   const name = router ?? DEFAULT_ROUTER;
-  if (name === 'nginx') return { server: 'nginx', file: 'the nginx include on disk', record: 'include', why: 'a reload that never took effect' };
-  if (name === 'haproxy') return { server: 'HAProxy', file: "the HAProxy router's record of its weights", record: 'HAProxy weights record', why: 'weights set on the admin socket by someone else' };
-  return { server: `router ${name}`, file: `router ${name}'s file`, record: `router ${name}'s file`, why: 'a change that never took effect' };
+  if (name === 'nginx')
+    return {
+      server: 'nginx',
+      file: 'the nginx include on disk',
+      record: 'include',
+      why: 'a reload that never took effect',
+    };
+  if (name === 'haproxy')
+    return {
+      server: 'HAProxy',
+      file: "the HAProxy router's record of its weights",
+      record: 'HAProxy weights record',
+      why: 'weights set on the admin socket by someone else',
+    };
+  return {
+    server: `router ${name}`,
+    file: `router ${name}'s file`,
+    record: `router ${name}'s file`,
+    why: 'a change that never took effect',
+  };
 }
 
 /**
@@ -346,22 +476,51 @@ export async function settle(session: HostSession, settings: SessionSettings): P
     let next: AppState = { ...state, pending: null };
     if (target === pending.to) {
       next = { ...next, active: pending.commit.active, canary: pending.commit.canary };
-      for (const change of pending.commit.releases) next = updateRelease(next, change.id, { status: change.status, ...(change.status === 'live' ? { servedAt: next.releases.find((release) => release.id === change.id)?.servedAt ?? new Date(settings.clock.now()).toISOString() } : {}) });
+      for (const change of pending.commit.releases)
+        next = updateRelease(next, change.id, {
+          status: change.status,
+          ...(change.status === 'live'
+            ? {
+                servedAt:
+                  next.releases.find((release) => release.id === change.id)?.servedAt ??
+                  new Date(settings.clock.now()).toISOString(),
+              }
+            : {}),
+        });
     } else if (pending.phase === 'deploy' && pending.release) {
-      next = updateRelease(next, pending.release, { status: 'cancelled', endedAt: new Date(settings.clock.now()).toISOString(), note: `run ${pending.runId} stopped during its traffic switch` });
+      next = updateRelease(next, pending.release, {
+        status: 'cancelled',
+        endedAt: new Date(settings.clock.now()).toISOString(),
+        note: `run ${pending.runId} stopped during its traffic switch`,
+      });
       if (next.canary?.release === pending.release) next = { ...next, canary: null };
     }
     const detail = `run ${pending.runId}${pending.job ? ` (job ${pending.job})` : ''} left its ${pending.phase} switch (${pending.from ? formatWeights(pending.from) : 'nothing'} → ${formatWeights(pending.to)}) unfinished; ${trafficWords(settings.router).server} served ${view.live ? formatWeights(view.live.weights) : 'nothing'}; now ${formatWeights(target)}`;
-    next = withHistory(next, { time: new Date(settings.clock.now()).toISOString(), runId: settings.run.runId, actor: settings.run.actor, action: 'recover', color: pending.to.blue >= pending.to.green ? 'blue' : 'green', version: '', image: '', outcome: 'success', detail });
+    next = withHistory(next, {
+      time: new Date(settings.clock.now()).toISOString(),
+      runId: settings.run.runId,
+      actor: settings.run.actor,
+      action: 'recover',
+      color: pending.to.blue >= pending.to.green ? 'blue' : 'green',
+      version: '',
+      image: '',
+      outcome: 'success',
+      detail,
+    });
     await session.saveState(next);
     settings.log.warn(`${session.label}: ${detail}`);
     return;
   }
   if (view.live && view.file && !sameWeights(view.live.weights, view.file.weights)) {
     const words = trafficWords(settings.router);
-    settings.log.warn(`${session.label}: ${words.file} says ${formatWeights(view.file.weights)} but ${words.server} serves ${formatWeights(view.live.weights)} (${words.why}); rewriting it to what ${words.server} serves`);
+    settings.log.warn(
+      `${session.label}: ${words.file} says ${formatWeights(view.file.weights)} but ${words.server} serves ${formatWeights(view.live.weights)} (${words.why}); rewriting it to what ${words.server} serves`,
+    );
     await session.router.setWeights(view.live.weights);
-    await session.audit(`${words.record} rewritten to what ${words.server} serves`, { live: view.live.weights, file: view.file.weights });
+    await session.audit(`${words.record} rewritten to what ${words.server} serves`, {
+      live: view.live.weights,
+      file: view.file.weights,
+    });
   }
 }
 
@@ -379,7 +538,9 @@ export async function repairState(session: HostSession, settings: SessionSetting
     settings.log.info(`${session.label}: the state file is readable; nothing to repair`);
     return current.state;
   }
-  const line = (await runChecked(session.remote, commands.lastAuditedState(session.paths.audit), 'reading the audit log')).trim();
+  const line = (
+    await runChecked(session.remote, commands.lastAuditedState(session.paths.audit), 'reading the audit log')
+  ).trim();
   let rebuilt: AppState | null = null;
   if (line) {
     try {
@@ -393,8 +554,21 @@ export async function repairState(session: HostSession, settings: SessionSetting
   const view = await session.router.inspect();
   const live = view.live?.weights ?? view.file?.weights ?? null;
   if (!rebuilt) {
-    if (!current.ok && !live) throw new ConfigurationError(`${session.label}: the state file is unreadable and neither the audit log nor ${trafficWords(settings.router).server} says anything about ${settings.app}: remove ${session.paths.state} to start afresh`);
-    rebuilt = { schema: 2, app: settings.app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
+    if (!current.ok && !live)
+      throw new ConfigurationError(
+        `${session.label}: the state file is unreadable and neither the audit log nor ${trafficWords(settings.router).server} says anything about ${settings.app}: remove ${session.paths.state} to start afresh`,
+      );
+    rebuilt = {
+      schema: 2,
+      app: settings.app,
+      active: null,
+      colors: {},
+      canary: null,
+      releases: [],
+      pending: null,
+      history: [],
+      updatedAt: now,
+    };
   }
   let next: AppState = { ...rebuilt, pending: null };
   const found: string[] = [line ? `the audit log's last state (${rebuilt.updatedAt})` : 'no state in the audit log'];
@@ -403,13 +577,27 @@ export async function repairState(session: HostSession, settings: SessionSetting
     const minor = major === 'blue' ? 'green' : 'blue';
     found.push(`${trafficWords(settings.router).server} serves ${formatWeights(live)}`);
     if (live[minor] === 0) next = { ...next, active: major, canary: null };
-    else if (next.canary?.color === minor) next = { ...next, active: major, canary: { ...next.canary, percent: live[minor] } };
+    else if (next.canary?.color === minor)
+      next = { ...next, active: major, canary: { ...next.canary, percent: live[minor] } };
     else next = { ...next, active: major, canary: null };
-    if (rebuilt.pending && !sameWeights(rebuilt.pending.to, live)) found.push('a pending switch that never took effect was dropped');
+    if (rebuilt.pending && !sameWeights(rebuilt.pending.to, live))
+      found.push('a pending switch that never took effect was dropped');
   }
-  next = withHistory(next, { time: now, runId: settings.run.runId, actor: settings.run.actor, action: 'repair', color: next.active ?? 'blue', version: '', image: '', outcome: 'success', detail: `rebuilt from ${found.join('; ')}` });
+  next = withHistory(next, {
+    time: now,
+    runId: settings.run.runId,
+    actor: settings.run.actor,
+    action: 'repair',
+    color: next.active ?? 'blue',
+    version: '',
+    image: '',
+    outcome: 'success',
+    detail: `rebuilt from ${found.join('; ')}`,
+  });
   await session.saveState(next);
-  settings.log.warn(`${session.label}: state rebuilt from ${found.join('; ')}: active ${next.active ?? 'none'}${next.canary ? `, canary ${next.canary.version} at ${next.canary.percent}%` : ''}`);
+  settings.log.warn(
+    `${session.label}: state rebuilt from ${found.join('; ')}: active ${next.active ?? 'none'}${next.canary ? `, canary ${next.canary.version} at ${next.canary.percent}%` : ''}`,
+  );
   return next;
 }
 
@@ -418,24 +606,44 @@ export async function repairState(session: HostSession, settings: SessionSetting
  * on every host, written without the lock (the monitor that holds it reads the file). Returns the
  * hosts it was written on.
  */
-export async function setHold(specs: readonly HostSpec[], settings: SessionSettings, request: { reason: string } | null): Promise<string[]> {
+export async function setHold(
+  specs: readonly HostSpec[],
+  settings: SessionSettings,
+  request: { reason: string } | null,
+): Promise<string[]> {
   const done: string[] = [];
-  const body = request ? JSON.stringify({ runId: settings.run.runId, actor: settings.run.actor, reason: request.reason, time: new Date(settings.clock.now()).toISOString() }) : '';
+  const body = request
+    ? JSON.stringify({
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        reason: request.reason,
+        time: new Date(settings.clock.now()).toISOString(),
+      })
+    : '';
   const results = await settleLimit(specs, settings.maxParallel, async (spec) => {
     const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
     try {
       const paths = statePaths(spec.stateDir, settings.app);
       const argv = request
-        ? script('al-hold', 'set -e; mkdir -p "$(dirname "$1")"; tmp=$(mktemp "$(dirname "$1")/.hold.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"', [paths.hold])
+        ? script(
+            'al-hold',
+            'set -e; mkdir -p "$(dirname "$1")"; tmp=$(mktemp "$(dirname "$1")/.hold.XXXXXXXX"); cat > "$tmp"; chmod 644 "$tmp"; mv -f "$tmp" "$1"',
+            [paths.hold],
+          )
         : ['rm', '-f', paths.hold];
-      await runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', { stdin: body });
+      await runChecked(remote, argv, request ? 'writing the hold request' : 'removing the hold request', {
+        stdin: body,
+      });
       done.push(remote.label);
     } finally {
       remote.close();
     }
   });
   const failed = results.flatMap((result) => (result.ok ? [] : [errorMessage(result.error)]));
-  if (failed.length > 0) throw new Error(`the hold request could not be ${request ? 'written' : 'removed'} on every host: ${failed.join('; ')}`);
+  if (failed.length > 0)
+    throw new Error(
+      `the hold request could not be ${request ? 'written' : 'removed'} on every host: ${failed.join('; ')}`,
+    );
   return done;
 }
 
@@ -481,7 +689,9 @@ export async function cleanUpRun(specs: readonly HostSpec[], settings: SessionSe
       const pending = state.pending;
       if (pending && pending.jobToken !== jobToken) {
         // Under this job's lock, yet not this job's: the next run settles it when it opens the host.
-        settings.log.info(`${session.label}: the unfinished ${pending.phase} switch of run ${pending.runId} on record is not this job's: left for the next run to settle`);
+        settings.log.info(
+          `${session.label}: the unfinished ${pending.phase} switch of run ${pending.runId} on record is not this job's: left for the next run to settle`,
+        );
       } else {
         await settle(session, settings);
       }

@@ -82,16 +82,32 @@ export interface ListDeploymentsOptions {
  * and, for successful changes, the commit time. Pages of 100, following `Link: rel="next"`, and
  * stopping at the first page that reaches past `since` (the API lists newest first).
  */
-export async function listDeployments(context: GitHubContext, environment: string, since: number, options: ListDeploymentsOptions = {}): Promise<DeploymentHistoryEntry[]> {
-  const listed = await githubGetAll<ApiDeployment>(context, `/deployments?environment=${encodeURIComponent(environment)}&per_page=100`, {
-    enough: (page) => page.length === 0 || (parseTime(page.at(-1)?.created_at) ?? 0) < since,
-  });
-  const recent = listed.filter((deployment) => (parseTime(deployment.created_at) ?? 0) >= since && (!options.app || parsePayload(deployment.payload).app === options.app));
+export async function listDeployments(
+  context: GitHubContext,
+  environment: string,
+  since: number,
+  options: ListDeploymentsOptions = {},
+): Promise<DeploymentHistoryEntry[]> {
+  const listed = await githubGetAll<ApiDeployment>(
+    context,
+    `/deployments?environment=${encodeURIComponent(environment)}&per_page=100`,
+    {
+      enough: (page) => page.length === 0 || (parseTime(page.at(-1)?.created_at) ?? 0) < since,
+    },
+  );
+  const recent = listed.filter(
+    (deployment) =>
+      (parseTime(deployment.created_at) ?? 0) >= since &&
+      (!options.app || parsePayload(deployment.payload).app === options.app),
+  );
   const commitTimes = new Map<string, Promise<number | null>>();
   const commitTime = (sha: string): Promise<number | null> => {
     let known = commitTimes.get(sha);
     if (!known) {
-      known = githubGet<{ commit?: { committer?: { date?: string } } }>(context, `/commits/${encodeURIComponent(sha)}`).then(
+      known = githubGet<{ commit?: { committer?: { date?: string } } }>(
+        context,
+        `/commits/${encodeURIComponent(sha)}`,
+      ).then(
         (answer) => parseTime(answer.data?.commit?.committer?.date),
         (error: unknown) => {
           options.warn?.(`the time of commit ${sha} could not be read: ${(error as Error).message}`);

@@ -28,8 +28,14 @@ function apiHeaders(context: GitHubContext): Record<string, string> {
 }
 
 async function call<T>(context: GitHubContext, method: string, path: string, body?: unknown): Promise<T> {
-  const response = await requestJson(method, `${context.apiUrl}/repos/${context.owner}/${context.repo}${path}`, body, apiHeaders(context));
-  if (response.status >= 300) throw new Error(`GitHub ${method} ${path} answered ${response.status}: ${excerpt(response.body, 300)}`);
+  const response = await requestJson(
+    method,
+    `${context.apiUrl}/repos/${context.owner}/${context.repo}${path}`,
+    body,
+    apiHeaders(context),
+  );
+  if (response.status >= 300)
+    throw new Error(`GitHub ${method} ${path} answered ${response.status}: ${excerpt(response.body, 300)}`);
   return (response.body ? JSON.parse(response.body) : {}) as T;
 }
 
@@ -44,7 +50,9 @@ export function nextPageUrl(link: string | undefined): string | null {
   for (const part of (link ?? '').split(',')) {
     const [target, ...params] = part.split(';');
     const url = /^\s*<([^>]*)>\s*$/.exec(target ?? '')?.[1];
-    const rel = params.map((param) => /^\s*rel\s*=\s*"?([^"]*)"?\s*$/i.exec(param)?.[1]).find((value) => value !== undefined);
+    const rel = params
+      .map((param) => /^\s*rel\s*=\s*"?([^"]*)"?\s*$/i.exec(param)?.[1])
+      .find((value) => value !== undefined);
     if (url && rel?.split(/\s+/).includes('next')) return url;
   }
   return null;
@@ -56,11 +64,17 @@ export function nextPageUrl(link: string | undefined): string | null {
  * API's is refused rather than followed.
  */
 export async function githubGet<T>(context: GitHubContext, pathOrUrl: string): Promise<GitHubPage<T>> {
-  const url = pathOrUrl.startsWith('/') ? `${context.apiUrl}/repos/${context.owner}/${context.repo}${pathOrUrl}` : pathOrUrl;
-  if (new URL(url).origin !== new URL(context.apiUrl).origin) throw new Error(`GitHub answered with a next page on another origin (${new URL(url).origin}); not following it with the token`);
+  const url = pathOrUrl.startsWith('/')
+    ? `${context.apiUrl}/repos/${context.owner}/${context.repo}${pathOrUrl}`
+    : pathOrUrl;
+  if (new URL(url).origin !== new URL(context.apiUrl).origin)
+    throw new Error(
+      `GitHub answered with a next page on another origin (${new URL(url).origin}); not following it with the token`,
+    );
   const response = await requestJson('GET', url, undefined, apiHeaders(context));
   const shown = url.slice(context.apiUrl.length);
-  if (response.status >= 300) throw new Error(`GitHub GET ${shown} answered ${response.status}: ${excerpt(response.body, 300)}`);
+  if (response.status >= 300)
+    throw new Error(`GitHub GET ${shown} answered ${response.status}: ${excerpt(response.body, 300)}`);
   return { data: (response.body ? JSON.parse(response.body) : null) as T, next: nextPageUrl(response.headers?.link) };
 }
 
@@ -68,7 +82,11 @@ export async function githubGet<T>(context: GitHubContext, pathOrUrl: string): P
  * Every item of a GitHub list, following rel="next" (ask for per_page=100 in `path`). `enough`
  * sees each page and may stop early (lists sorted newest first: stop once past the window).
  */
-export async function githubGetAll<T>(context: GitHubContext, path: string, options: { enough?: (page: T[]) => boolean; maxPages?: number } = {}): Promise<T[]> {
+export async function githubGetAll<T>(
+  context: GitHubContext,
+  path: string,
+  options: { enough?: (page: T[]) => boolean; maxPages?: number } = {},
+): Promise<T[]> {
   const maxPages = options.maxPages ?? 100;
   const items: T[] = [];
   let next: string | null = path;
@@ -107,8 +125,19 @@ export async function createDeployment(context: GitHubContext, record: Deploymen
   return created.id;
 }
 
-export async function setDeploymentStatus(context: GitHubContext, id: number, state: DeploymentState, description: string, logUrl: string): Promise<void> {
-  await call(context, 'POST', `/deployments/${id}/statuses`, { state, description: description.slice(0, 140), log_url: logUrl || undefined, auto_inactive: state === 'success' });
+export async function setDeploymentStatus(
+  context: GitHubContext,
+  id: number,
+  state: DeploymentState,
+  description: string,
+  logUrl: string,
+): Promise<void> {
+  await call(context, 'POST', `/deployments/${id}/statuses`, {
+    state,
+    description: description.slice(0, 140),
+    log_url: logUrl || undefined,
+    auto_inactive: state === 'success',
+  });
 }
 
 export interface Incident {
@@ -118,12 +147,20 @@ export interface Incident {
 }
 
 export async function openIssue(context: GitHubContext, incident: Incident): Promise<{ number: number; url: string }> {
-  const created = await call<{ number: number; html_url: string }>(context, 'POST', '/issues', { title: incident.title.slice(0, 250), body: incident.body, labels: incident.labels });
+  const created = await call<{ number: number; html_url: string }>(context, 'POST', '/issues', {
+    title: incident.title.slice(0, 250),
+    body: incident.body,
+    labels: incident.labels,
+  });
   return { number: created.number, url: created.html_url };
 }
 
 /** Runs a GitHub call whose failure must not undo what already happened on the hosts. */
-export async function bestEffort<T>(what: string, warn: (message: string) => void, body: () => Promise<T>): Promise<T | null> {
+export async function bestEffort<T>(
+  what: string,
+  warn: (message: string) => void,
+  body: () => Promise<T>,
+): Promise<T | null> {
   try {
     return await body();
   } catch (error) {

@@ -1,2 +1,16 @@
-export { bestEffort, createDeployment, githubContext, openIssue, setDeploymentStatus, type DeploymentState, type GitHubContext, type Incident } from './github';
-export { listDeployments, type DeploymentHistoryEntry, type DeploymentStatusEntry, type ListDeploymentsOptions } from './deployments';
+export {
+  bestEffort,
+  createDeployment,
+  githubContext,
+  openIssue,
+  setDeploymentStatus,
+  type DeploymentState,
+  type GitHubContext,
+  type Incident,
+} from './github';
+export {
+  listDeployments,
+  type DeploymentHistoryEntry,
+  type DeploymentStatusEntry,
+  type ListDeploymentsOptions,
+} from './deployments';

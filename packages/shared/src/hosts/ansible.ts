@@ -12,7 +12,15 @@ export interface PlaybookRun {
 }
 
 export function playbookCommand(run: PlaybookRun): Argv {
-  return ['ansible-playbook', run.playbook, '--inventory', run.inventory, '--extra-vars', JSON.stringify(run.extraVars), ...(run.limit ? ['--limit', run.limit] : [])];
+  return [
+    'ansible-playbook',
+    run.playbook,
+    '--inventory',
+    run.inventory,
+    '--extra-vars',
+    JSON.stringify(run.extraVars),
+    ...(run.limit ? ['--limit', run.limit] : []),
+  ];
 }
 
 /** The environment that keeps ansible from leaving ControlPersist processes and files in HOME. */
@@ -55,9 +63,17 @@ export function collectionsCacheKey(os: string, requirements: string | Buffer): 
  * way the suite runs Ansible: the rollback's playbook and the staging deploy both come here.
  * `env` replaces the default environment (`ansibleEnv(workDir)`), e.g. with a collections path.
  */
-export async function runPlaybook(run: PlaybookRun, options: { workDir: string; cwd?: string; timeoutMs: number; log: Logger; env?: NodeJS.ProcessEnv }): Promise<{ ok: boolean; error?: string }> {
+export async function runPlaybook(
+  run: PlaybookRun,
+  options: { workDir: string; cwd?: string; timeoutMs: number; log: Logger; env?: NodeJS.ProcessEnv },
+): Promise<{ ok: boolean; error?: string }> {
   const result = await options.log.group(`ansible-playbook ${run.playbook}`, () =>
-    runLocal(playbookCommand(run), { env: options.env ?? ansibleEnv(options.workDir), cwd: options.cwd, onLine: options.log.info, timeoutMs: options.timeoutMs }),
+    runLocal(playbookCommand(run), {
+      env: options.env ?? ansibleEnv(options.workDir),
+      cwd: options.cwd,
+      onLine: options.log.info,
+      timeoutMs: options.timeoutMs,
+    }),
   );
   if (result.code === 0) return { ok: true };
   const task = failedTask(result.stdout);

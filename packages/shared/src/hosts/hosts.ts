@@ -25,7 +25,8 @@ export function parseTarget(text: string): SshTarget {
   const validHost = bracketed ? IPV6.test(host) && host.includes(':') : HOSTNAME.test(host) || IPV4.test(host);
   if (!validHost) throw new ConfigurationError(`invalid host '${printable(host)}'. ${expected}`);
   const port = rawPort === undefined ? 22 : Number(rawPort);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new ConfigurationError(`invalid port '${rawPort}'. ${expected}`);
   const shownHost = host.includes(':') ? `[${host}]` : host;
   return { user, host, port, label: port === 22 ? `${user}@${shownHost}` : `${user}@${shownHost}:${port}` };
 }

@@ -54,7 +54,10 @@ export const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 export function sudoersRule(deployUser: string, helperPath: string): string {
   if (!USER_NAME.test(deployUser)) throw new ConfigurationError(`'${deployUser}' is not a user name`);
   // Plain path characters only: sudoers reads `, : =`, backslashes and white space as syntax.
-  if (!/^\/[A-Za-z0-9._/-]+$/.test(helperPath)) throw new ConfigurationError(`the switch helper must be an absolute path of letters, digits and . _ - /, got '${helperPath}'`);
+  if (!/^\/[A-Za-z0-9._/-]+$/.test(helperPath))
+    throw new ConfigurationError(
+      `the switch helper must be an absolute path of letters, digits and . _ - /, got '${helperPath}'`,
+    );
   return [
     '# Written by agent-loop host-setup: the deploy user may run the switch helper as root, and nothing else.',
     `${deployUser} ALL=(root) NOPASSWD: ${helperPath}`,
@@ -240,7 +243,6 @@ export function setupCommand(plan: HostSetupPlan, nginxPath: string, helperText:
   ]);
 }
 
-
 export interface SetupReport {
   host: string;
   nginxPath: string;
@@ -266,19 +268,42 @@ export function parseSetup(host: string, output: string): SetupReport {
  * Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or
  * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there.
  */
-export async function setupHost(remote: Remote, plan: HostSetupPlan, helperFor: (nginx: readonly string[]) => string): Promise<SetupReport> {
+export async function setupHost(
+  remote: Remote,
+  plan: HostSetupPlan,
+  helperFor: (nginx: readonly string[]) => string,
+): Promise<SetupReport> {
   if (!drivesNginx(plan)) {
     const result = await remote.run(setupCommand(plan, '', ''), { timeoutMs: 120_000 });
     const report = parseSetup(remote.label, result.stdout);
-    if (result.code !== 0 && !report.fatal) throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+    if (result.code !== 0 && !report.fatal)
+      throw new HostError(
+        remote.label,
+        `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`,
+      );
     return report;
   }
   const name = plan.nginx[0] ?? 'nginx';
-  const located = parseSetup(remote.label, (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout).nginxPath;
-  if (!located) return { host: remote.label, nginxPath: '', items: [], fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx` };
-  const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), { timeoutMs: 120_000 });
+  const located = parseSetup(
+    remote.label,
+    (await remote.run(locateCommand(name), { timeoutMs: 30_000 })).stdout,
+  ).nginxPath;
+  if (!located)
+    return {
+      host: remote.label,
+      nginxPath: '',
+      items: [],
+      fatal: `nginx (${name}) is not installed, or not found by root: sudo apt-get install -y --no-install-recommends nginx`,
+    };
+  const result = await remote.run(setupCommand(plan, located, helperFor([located, ...plan.nginx.slice(1)])), {
+    timeoutMs: 120_000,
+  });
   const report = parseSetup(remote.label, result.stdout);
   report.nginxPath = located;
-  if (result.code !== 0 && !report.fatal) throw new HostError(remote.label, `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`);
+  if (result.code !== 0 && !report.fatal)
+    throw new HostError(
+      remote.label,
+      `host set-up failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-800)}`,
+    );
   return report;
 }

@@ -10,8 +10,7 @@ interface Entry {
 }
 
 export type HostKeyVerdict =
-  | { ok: true; fingerprint: string }
-  | { ok: false; reason: 'unknown' | 'changed' | 'revoked'; fingerprint: string };
+  { ok: true; fingerprint: string } | { ok: false; reason: 'unknown' | 'changed' | 'revoked'; fingerprint: string };
 
 export function fingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
@@ -29,7 +28,9 @@ export function parseKnownHosts(text: string): Entry[] {
     }
     const [patterns, keyType, keyBase64] = fields;
     if (!patterns || !keyType || !keyBase64 || !/^[A-Za-z0-9+/]+=*$/.test(keyBase64)) {
-      throw new ConfigurationError(`ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`);
+      throw new ConfigurationError(
+        `ssh-known-hosts line ${index + 1}: expected 'host key-type base64-key' as written by ssh-keyscan`,
+      );
     }
     entries.push({ marker: marker as Entry['marker'], patterns, keyType, key: Buffer.from(keyBase64, 'base64') });
   });
@@ -46,7 +47,10 @@ function hostName(host: string, port: number): string {
 }
 
 function globToRegExp(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+  const escaped = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replaceAll('*', '.*')
+    .replaceAll('?', '.');
   return new RegExp(`^${escaped}$`, 'i');
 }
 
@@ -74,7 +78,8 @@ export function verifyHostKey(entries: Entry[], host: string, port: number, key:
   const name = hostName(host, port);
   const print = fingerprint(key);
   const forHost = entries.filter((entry) => entry.marker !== '@cert-authority' && matches(entry.patterns, name));
-  if (forHost.some((entry) => entry.marker === '@revoked' && entry.key.equals(key))) return { ok: false, reason: 'revoked', fingerprint: print };
+  if (forHost.some((entry) => entry.marker === '@revoked' && entry.key.equals(key)))
+    return { ok: false, reason: 'revoked', fingerprint: print };
   const known = forHost.filter((entry) => entry.marker === '');
   if (known.some((entry) => entry.key.equals(key))) return { ok: true, fingerprint: print };
   return { ok: false, reason: known.length === 0 ? 'unknown' : 'changed', fingerprint: print };

@@ -8,11 +8,18 @@ export interface LocalResult {
 }
 
 /** Runs a program on the runner itself (kubectl, ansible-playbook): argv, no shell, output streamed line by line. */
-export function runLocal(argv: Argv, options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; onLine?: (line: string) => void } = {}): Promise<LocalResult> {
+export function runLocal(
+  argv: Argv,
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; onLine?: (line: string) => void } = {},
+): Promise<LocalResult> {
   const [program, ...args] = argv;
   if (!program) return Promise.reject(new Error('empty command'));
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(program, args, {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let pending = '';

@@ -30,7 +30,12 @@ export function script(name: string, body: string, args: readonly string[]): Arg
 export function renderTemplate(template: string, values: Record<string, string>): string {
   return template.replace(/\{([a-z][a-z-]*)\}/g, (match, name: string) => {
     const value = values[name];
-    if (value === undefined) throw new Error(`unknown placeholder ${match}; known: ${Object.keys(values).map((k) => `{${k}}`).join(' ')}`);
+    if (value === undefined)
+      throw new Error(
+        `unknown placeholder ${match}; known: ${Object.keys(values)
+          .map((k) => `{${k}}`)
+          .join(' ')}`,
+      );
     return quote(value);
   });
 }

@@ -44,12 +44,15 @@ export async function connect(target: SshTarget, options: ConnectOptions): Promi
     const verdict = verifyHostKey(entries, target.host, target.port, key);
     if (verdict.ok) return true;
     if (options.insecureSkipHostKeyCheck) {
-      options.warn?.(`${target.label}: host key ${verdict.fingerprint} is ${verdict.reason}, accepted because insecure-skip-host-key-check is true`);
+      options.warn?.(
+        `${target.label}: host key ${verdict.fingerprint} is ${verdict.reason}, accepted because insecure-skip-host-key-check is true`,
+      );
       return true;
     }
     const why = {
       unknown: `is not in ssh-known-hosts (add the output of \`ssh-keyscan -p ${target.port} ${target.host}\` after checking it)`,
-      changed: 'does not match the key in ssh-known-hosts: the host key CHANGED (a reinstalled host, or someone in the middle)',
+      changed:
+        'does not match the key in ssh-known-hosts: the host key CHANGED (a reinstalled host, or someone in the middle)',
       revoked: 'is marked @revoked in ssh-known-hosts',
     }[verdict.reason];
     rejection = new HostKeyRejected(`${target.label}: refused host key ${verdict.fingerprint}: it ${why}`);
@@ -108,11 +111,23 @@ export async function connect(target: SshTarget, options: ConnectOptions): Promi
           } catch {
             // the channel may already be gone
           }
-          reject(new HostError(target.label, `command timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}: ${argv[0]} …`));
+          reject(
+            new HostError(
+              target.label,
+              `command timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}: ${argv[0]} …`,
+            ),
+          );
         }, timeoutMs);
       });
       try {
-        const result = await Promise.race([ssh.execCommand(command, { stdin: runOptions.stdin, noTrim: true, onChannel: (opened) => (channel = opened) }), timeout]);
+        const result = await Promise.race([
+          ssh.execCommand(command, {
+            stdin: runOptions.stdin,
+            noTrim: true,
+            onChannel: (opened) => (channel = opened),
+          }),
+          timeout,
+        ]);
         return { code: result.code ?? (result.signal ? 128 : 0), stdout: result.stdout, stderr: result.stderr };
       } finally {
         clearTimeout(timer);
@@ -140,7 +155,12 @@ export { fingerprint };
  * Runs `task` on each host with its own connection (at most `limit` at once), closing each after
  * its task; a host that cannot be reached or whose task throws gets its error, the others go on.
  */
-export function onEachHost<T extends { target: SshTarget }, R>(hosts: readonly T[], limit: number, options: ConnectOptions, task: (remote: Remote, host: T) => Promise<R>): Promise<Settled<R>[]> {
+export function onEachHost<T extends { target: SshTarget }, R>(
+  hosts: readonly T[],
+  limit: number,
+  options: ConnectOptions,
+  task: (remote: Remote, host: T) => Promise<R>,
+): Promise<Settled<R>[]> {
   return settleLimit(hosts, limit, async (host) => {
     const remote = await connect(host.target, options);
     try {

@@ -19,8 +19,12 @@ const colorSchema = z.enum(COLORS);
 const version = z.string().regex(VERSION, 'a version label');
 const image = z.string().regex(IMAGE_REF, 'an image reference');
 const imageOrEmpty = z.union([z.literal(''), image]);
-// eslint-disable-next-line no-control-regex
-const plainText = (max: number) => z.string().max(max).regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
+const plainText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    // eslint-disable-next-line no-control-regex
+    .regex(/^[^\0-\x08\x0a-\x1f\x7f]*$/, 'one line of text without control characters');
 const runId = z.string().regex(/^[A-Za-z0-9._:-]{1,80}$/, 'a run id');
 const actor = z.string().regex(/^[A-Za-z0-9._@[\]-]{1,100}$/, 'a user name');
 const time = z.string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/, 'an ISO time');
@@ -71,7 +75,14 @@ const releaseSchema: z.ZodType<ReleaseRecord, unknown> = z.object({
    * The runtime it was started with. Only its shape is checked here: what its options may be is
    * the runtime's, checked with the runtime inputs' own fields when a rollback builds it.
    */
-  runtime: z.object({ name: z.string().max(100), options: z.record(z.string().max(100), z.union([z.string().max(64 * 1024), z.number()])).refine((options) => Object.keys(options).length <= 20, 'at most 20 options') }).optional(),
+  runtime: z
+    .object({
+      name: z.string().max(100),
+      options: z
+        .record(z.string().max(100), z.union([z.string().max(64 * 1024), z.number()]))
+        .refine((options) => Object.keys(options).length <= 20, 'at most 20 options'),
+    })
+    .optional(),
 });
 
 const canarySchema = z.object({
@@ -83,7 +94,9 @@ const canarySchema = z.object({
   runId,
   release: z.string().optional(),
   /** Where each host's access log stood just before the switch: the monitor judges the canary from its first request. */
-  logMark: z.object({ path: z.string().max(1024), inode: z.string().regex(/^\d{1,20}$/), offset: z.number().int().min(0) }).optional(),
+  logMark: z
+    .object({ path: z.string().max(1024), inode: z.string().regex(/^\d{1,20}$/), offset: z.number().int().min(0) })
+    .optional(),
 });
 export type Canary = z.infer<typeof canarySchema>;
 
@@ -104,7 +117,11 @@ const pendingSchema = z.object({
   /** The job that made the change, and its token: a post step settles only its own job's change. */
   job: jobId.optional(),
   jobToken: jobToken.optional(),
-  commit: z.object({ active: colorSchema.nullable(), canary: canarySchema.nullable(), releases: z.array(z.object({ id: z.string(), status: z.enum(RELEASE_STATUSES) })) }),
+  commit: z.object({
+    active: colorSchema.nullable(),
+    canary: canarySchema.nullable(),
+    releases: z.array(z.object({ id: z.string(), status: z.enum(RELEASE_STATUSES) })),
+  }),
 });
 export type TrafficIntent = z.infer<typeof pendingSchema>;
 
@@ -131,7 +148,17 @@ export const HISTORY_LIMIT = 200;
 export const RELEASE_LIMIT = 50;
 
 export function emptyState(app: string, now: string): AppState {
-  return { schema: 2, app, active: null, colors: {}, canary: null, releases: [], pending: null, history: [], updatedAt: now };
+  return {
+    schema: 2,
+    app,
+    active: null,
+    colors: {},
+    canary: null,
+    releases: [],
+    pending: null,
+    history: [],
+    updatedAt: now,
+  };
 }
 
 export function withHistory(state: AppState, entry: HistoryEntry): AppState {
@@ -148,7 +175,10 @@ export function addRelease(state: AppState, release: ReleaseRecord): AppState {
 
 export function updateRelease(state: AppState, id: string | undefined, change: Partial<ReleaseRecord>): AppState {
   if (!id) return state;
-  return { ...state, releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)) };
+  return {
+    ...state,
+    releases: state.releases.map((release) => (release.id === id ? { ...release, ...change } : release)),
+  };
 }
 
 /** The release serving all (or, during a canary, most) traffic. */
@@ -178,14 +208,44 @@ export function migrateState(state: AppState): AppState {
     if (!VERSION.test(entry.version) || !IMAGE_REF.test(entry.image)) continue;
     if (entry.action === 'deploy') {
       const first = entry.outcome === 'success' && !liveRelease(next);
-      const status: ReleaseStatus = entry.outcome === 'success' ? (first ? 'live' : 'canary') : entry.outcome === 'cancelled' ? 'cancelled' : 'failed';
-      next = addRelease(next, { id: newReleaseId(), version: entry.version, image: entry.image, color: entry.color, runId: entry.runId, deployedAt: entry.time, status, servedAt: first ? entry.time : null, restoredAt: null, endedAt: null, note: 'rebuilt from the history' });
+      const status: ReleaseStatus =
+        entry.outcome === 'success'
+          ? first
+            ? 'live'
+            : 'canary'
+          : entry.outcome === 'cancelled'
+            ? 'cancelled'
+            : 'failed';
+      next = addRelease(next, {
+        id: newReleaseId(),
+        version: entry.version,
+        image: entry.image,
+        color: entry.color,
+        runId: entry.runId,
+        deployedAt: entry.time,
+        status,
+        servedAt: first ? entry.time : null,
+        restoredAt: null,
+        endedAt: null,
+        note: 'rebuilt from the history',
+      });
     } else if ((entry.action === 'promote' || entry.action === 'rollback') && entry.outcome === 'success') {
       const previous = liveRelease(next);
       const target = find(entry.version);
-      if (previous && previous.id !== target?.id) next = updateRelease(next, previous.id, { status: entry.action === 'promote' ? 'superseded' : 'rolled-back', endedAt: entry.time });
-      for (const release of next.releases) if (release.status === 'canary' && release.id !== target?.id) next = updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
-      if (target) next = updateRelease(next, target.id, { status: 'live', servedAt: target.servedAt ?? entry.time, ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}) });
+      if (previous && previous.id !== target?.id)
+        next = updateRelease(next, previous.id, {
+          status: entry.action === 'promote' ? 'superseded' : 'rolled-back',
+          endedAt: entry.time,
+        });
+      for (const release of next.releases)
+        if (release.status === 'canary' && release.id !== target?.id)
+          next = updateRelease(next, release.id, { status: entry.action === 'rollback' ? 'rejected' : 'superseded' });
+      if (target)
+        next = updateRelease(next, target.id, {
+          status: 'live',
+          servedAt: target.servedAt ?? entry.time,
+          ...(entry.action === 'rollback' ? { restoredAt: entry.time } : {}),
+        });
     }
   }
   return next;
@@ -204,7 +264,14 @@ export interface StatePaths {
 
 export function statePaths(stateDir: string, app: string): StatePaths {
   const dir = `${stateDir.replace(/\/+$/, '')}/${app}`;
-  return { dir, state: `${dir}/state.json`, lock: `${dir}/lock`, audit: `${dir}/audit.log`, abort: `${dir}/abort`, hold: `${dir}/hold` };
+  return {
+    dir,
+    state: `${dir}/state.json`,
+    lock: `${dir}/lock`,
+    audit: `${dir}/audit.log`,
+    abort: `${dir}/abort`,
+    hold: `${dir}/hold`,
+  };
 }
 
 // --- commands (pure) -----------------------------------------------------------------------
@@ -301,7 +368,11 @@ export const commands = {
     );
   },
   appendLine(path: string): Argv {
-    return script('al-append', 'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"', [path]);
+    return script(
+      'al-append',
+      'set -e; mkdir -p "$(dirname "$1")"; [ ! -L "$1" ] || { echo "$1 is a symbolic link: refusing to write through it" >&2; exit 1; }; cat >> "$1"',
+      [path],
+    );
   },
   /**
    * Takes the lock in one atomic step: the owner file is written into a fresh folder that is then
@@ -384,17 +455,29 @@ export const commands = {
    * its version only once it has read the state under the lock: a monitor, its canary's.
    */
   relabelLock(lockDir: string, token: string): Argv {
-    return script('al-relabel', 'grep -qF "$2" "$1/owner.json" 2>/dev/null || exit 0; tmp=$(mktemp "$1/.owner.XXXXXXXX") || exit 3; cat > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$1/owner.json"', [lockDir, token]);
+    return script(
+      'al-relabel',
+      'grep -qF "$2" "$1/owner.json" 2>/dev/null || exit 0; tmp=$(mktemp "$1/.owner.XXXXXXXX") || exit 3; cat > "$tmp" && chmod 644 "$tmp" && mv -f "$tmp" "$1/owner.json"',
+      [lockDir, token],
+    );
   },
   /** Shows that the owner is alive (the lock's time); prints `lost` when the lock is no longer this run's. */
   heartbeat(lockDir: string, token: string): Argv {
     // touch -c: a heartbeat still in flight when the lock is released (or its run killed and the
     // post step run) must not create a file in the lock's place, which would block every next run.
-    return script('al-heartbeat', 'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi', [lockDir, token]);
+    return script(
+      'al-heartbeat',
+      'if grep -qF "$2" "$1/owner.json" 2>/dev/null; then touch -c "$1" && echo ok; else echo lost; fi',
+      [lockDir, token],
+    );
   },
   /** The last state the audit log recorded (repair). */
   lastAuditedState(auditPath: string): Argv {
-    return script('al-last-state', 'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi', [auditPath]);
+    return script(
+      'al-last-state',
+      'if [ -f "$1" ]; then tac "$1" | grep -m1 "\\"step\\":\\"state saved\\"" || true; fi',
+      [auditPath],
+    );
   },
 };
 
@@ -407,16 +490,26 @@ export async function readRemoteFile(remote: Remote, path: string): Promise<stri
 }
 
 export async function writeRemoteFile(remote: Remote, path: string, content: string): Promise<void> {
-  await runChecked(remote, commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, { stdin: content });
+  await runChecked(remote, commands.writeFileAtomic(path, '644', Buffer.byteLength(content)), `writing ${path}`, {
+    stdin: content,
+  });
 }
 
 /** A state file that cannot be read as one: torn, hand-edited, or not ours. */
 export class StateUnreadable extends HostError {
   override name = 'StateUnreadable';
   /** What the step summary says to do: a plain re-run would meet the same file. */
-  readonly remedy = 'A plain re-run meets the same file: re-run the step with repair-state: true (agent-loop: --repair-state true), which rebuilds the state from the audit log and the live weights and says what it found.';
-  constructor(host: string, readonly path: string, readonly problem: string) {
-    super(host, `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`);
+  readonly remedy =
+    'A plain re-run meets the same file: re-run the step with repair-state: true (agent-loop: --repair-state true), which rebuilds the state from the audit log and the live weights and says what it found.';
+  constructor(
+    host: string,
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(
+      host,
+      `${path} ${problem}; re-run with repair-state: true to rebuild it from the audit log and the live nginx weights`,
+    );
   }
 }
 
@@ -430,9 +523,13 @@ export function parseState(text: string, app: string): { ok: true; state: AppSta
   const parsed = appStateSchema.safeParse(document);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}` };
+    return {
+      ok: false,
+      problem: `is not an agent-loop state file: ${issue ? `${issue.path.join('.') || 'top'}: ${issue.message}` : 'unknown shape'}`,
+    };
   }
-  if (parsed.data.app !== app) return { ok: false, problem: `belongs to the app '${printable(parsed.data.app)}', not '${app}'` };
+  if (parsed.data.app !== app)
+    return { ok: false, problem: `belongs to the app '${printable(parsed.data.app)}', not '${app}'` };
   return { ok: true, state: migrateState(parsed.data) };
 }
 
@@ -451,7 +548,8 @@ export async function readState(remote: Remote, paths: StatePaths, app: string, 
 export function stateText(host: string, state: AppState): string {
   const text = `${JSON.stringify(state, null, 2)}\n`;
   const check = parseState(text, state.app);
-  if (!check.ok) throw new HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
+  if (!check.ok)
+    throw new HostError(host, `refusing to write a state the next run could not read: it ${check.problem}`);
   return text;
 }
 
@@ -464,7 +562,12 @@ export async function writeState(remote: Remote, paths: StatePaths, state: AppSt
  * first; when only the audit append fails, the state is written and the problem is returned as a
  * warning (an audit failure never stops a phase).
  */
-export async function writeStateAndAudit(remote: Remote, paths: StatePaths, state: AppState, auditLines: string): Promise<string | null> {
+export async function writeStateAndAudit(
+  remote: Remote,
+  paths: StatePaths,
+  state: AppState,
+  auditLines: string,
+): Promise<string | null> {
   const text = stateText(remote.label, state);
   const writes: HostWrite[] = [{ path: paths.state, content: text, mode: '644' }];
   if (auditLines) writes.push({ path: paths.audit, content: auditLines, mode: 'append' });
@@ -481,8 +584,12 @@ export async function writeStateAndAudit(remote: Remote, paths: StatePaths, stat
   const result = await remote.run(argv);
   if (result.code === 0) return null;
   const detail = (result.stderr || result.stdout).trim().split('\n').slice(-8).join('\n');
-  if (result.code === 5 && result.stdout.trim() === 'wrote 1') return `could not append to the audit log${detail ? `: ${detail}` : ''}`;
-  throw new HostError(remote.label, `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+  if (result.code === 5 && result.stdout.trim() === 'wrote 1')
+    return `could not append to the audit log${detail ? `: ${detail}` : ''}`;
+  throw new HostError(
+    remote.label,
+    `writing ${paths.state} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`,
+  );
 }
 
 export interface AuditRecord {
@@ -494,7 +601,9 @@ export interface AuditRecord {
 }
 
 export async function audit(remote: Remote, paths: StatePaths, record: AuditRecord): Promise<void> {
-  await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', { stdin: `${JSON.stringify(record)}\n` });
+  await runChecked(remote, commands.appendLine(paths.audit), 'writing the audit log', {
+    stdin: `${JSON.stringify(record)}\n`,
+  });
 }
 
 export interface LockOwner {
@@ -519,7 +628,16 @@ export interface LockOwner {
  * The phases that take a lock (the callers of openSessions) and the placeholders a lock shows for
  * a version it does not name yet: a lock's owner is read back with these, like the state.
  */
-export const LOCK_PHASES = ['deploy', 'promote', 'rollback', 'upgrade', 'prune', 'monitor canary', 'monitor ramp', 'monitor post-promotion'] as const;
+export const LOCK_PHASES = [
+  'deploy',
+  'promote',
+  'rollback',
+  'upgrade',
+  'prune',
+  'monitor canary',
+  'monitor ramp',
+  'monitor post-promotion',
+] as const;
 const lockVersion = z.union([version, z.enum(['(canary)', '(previous)', '(maintenance)'])]);
 const lockOwnerFields = {
   token: z.string().max(100),
@@ -528,13 +646,24 @@ const lockOwnerFields = {
   version: lockVersion,
   phase: z.enum(LOCK_PHASES),
   time,
-  runUrl: z.string().max(300).regex(/^https?:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~%/-]*$/, 'a run URL').optional(),
+  runUrl: z
+    .string()
+    .max(300)
+    .regex(/^https?:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9._~%/-]*$/, 'a run URL')
+    .optional(),
   job: jobId.optional(),
   jobToken: jobToken.optional(),
 };
 const lockOwnerSchema = z.object(lockOwnerFields);
 /** What each field an owner shows must be, for the flag that replaces one that is not. */
-const LOCK_OWNER_FORMS: Partial<Record<keyof LockOwner, string>> = { runId: 'a run id', actor: 'a user name', version: 'a version label', phase: 'a known phase', time: 'an ISO time', job: 'a job id' };
+const LOCK_OWNER_FORMS: Partial<Record<keyof LockOwner, string>> = {
+  runId: 'a run id',
+  actor: 'a user name',
+  version: 'a version label',
+  phase: 'a known phase',
+  time: 'an ISO time',
+  job: 'a job id',
+};
 
 /**
  * The owner file of a lock, read as data: each field with its pattern. A field that does not fit
@@ -581,7 +710,9 @@ export class LockHeld extends ConfigurationError {
     readonly ageSeconds: number,
     readonly stale: boolean,
   ) {
-    const who = owner ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})` : '';
+    const who = owner
+      ? `run ${owner.runId ?? '?'} by ${owner.actor ?? '?'} (${owner.phase ?? '?'} of ${owner.version ?? '?'}, since ${owner.time ?? '?'}${owner.job ? `, job ${owner.job}` : ''})`
+      : '';
     super(
       !owner
         ? // No owner, no run to wait for or to find dead: an operator's stop sign until someone says otherwise.
@@ -607,7 +738,12 @@ export interface LockOptions {
 }
 
 /** Takes the app's lock on a host; returns a function that releases it. */
-export async function acquireLock(remote: Remote, paths: StatePaths, owner: LockOwner, options: LockOptions): Promise<() => Promise<void>> {
+export async function acquireLock(
+  remote: Remote,
+  paths: StatePaths,
+  owner: LockOwner,
+  options: LockOptions,
+): Promise<() => Promise<void>> {
   let deadline = options.now() + options.waitSeconds * 1000;
   let asked = false;
   for (;;) {
@@ -618,7 +754,11 @@ export async function acquireLock(remote: Remote, paths: StatePaths, owner: Lock
       };
     }
     if (result.code === 4) continue;
-    if (result.code !== 1) throw new HostError(remote.label, `could not take the lock in ${paths.lock}: ${printable(result.stderr.trim(), 300) || `exit ${result.code}`}`);
+    if (result.code !== 1)
+      throw new HostError(
+        remote.label,
+        `could not take the lock in ${paths.lock}: ${printable(result.stderr.trim(), 300) || `exit ${result.code}`}`,
+      );
     const [header = '', ...rest] = result.stdout.split('\n');
     const [, seen = '0', hostNow = '0'] = header.split(' ');
     const ageSeconds = Math.max(0, Number(hostNow) - Number(seen));
@@ -627,14 +767,22 @@ export async function acquireLock(remote: Remote, paths: StatePaths, owner: Lock
       options.warn(`${remote.label}: taking over a lock with no owner file (take-over-lock: true)`);
       const taken = await remote.run(commands.takeOverLock(paths.lock));
       // Exit 5: an owner appeared meanwhile; the next attempt sees it.
-      if (taken.code !== 0 && taken.code !== 5) throw new HostError(remote.label, `could not take over the lock in ${paths.lock}: ${printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`);
+      if (taken.code !== 0 && taken.code !== 5)
+        throw new HostError(
+          remote.label,
+          `could not take over the lock in ${paths.lock}: ${printable(taken.stderr.trim(), 300) || `exit ${taken.code}`}`,
+        );
       continue;
     }
     // A lock without an owner is no dead run's: it never goes stale (see LockHeld).
     const stale = holder !== null && ageSeconds > options.staleSeconds;
     if (stale && options.breakStale) {
-      options.warn(`${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`);
-      await runChecked(remote, commands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(() => undefined);
+      options.warn(
+        `${remote.label}: breaking a stale lock (no sign of life for ${ageSeconds} s) held by run ${holder?.runId ?? '?'}`,
+      );
+      await runChecked(remote, commands.breakLock(paths.lock, options.staleSeconds), 'breaking the stale lock').catch(
+        () => undefined,
+      );
       continue;
     }
     if (!stale && !asked && options.onHeld) {

@@ -42,9 +42,17 @@ export function resolveHosts(inputs: HostInputs & { 'access-log'?: string }): Ho
       ...(overrides.haproxyBackend === undefined ? {} : { haproxyBackend: overrides.haproxyBackend }),
     };
     const ports = [spec.bluePort, spec.greenPort, spec.nginxStatusPort];
-    requireInput(new Set(ports).size === 3, 'blue-port', `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`);
+    requireInput(
+      new Set(ports).size === 3,
+      'blue-port',
+      `blue-port, green-port and nginx-status-port must differ on ${target.label} (got ${ports.join(', ')})`,
+    );
     // A host that names HAProxy's socket while nginx moves the traffic would be deployed to through nginx, unseen.
-    requireInput(inputs.router !== DEFAULT_ROUTER || (spec.haproxySocket === undefined && spec.haproxyBackend === undefined), 'router', `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: set router: haproxy to move its traffic through HAProxy, or remove them`);
+    requireInput(
+      inputs.router !== DEFAULT_ROUTER || (spec.haproxySocket === undefined && spec.haproxyBackend === undefined),
+      'router',
+      `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: set router: haproxy to move its traffic through HAProxy, or remove them`,
+    );
     routers.get(inputs.router).check?.(spec, inputs.app);
     return spec;
   });

@@ -22,23 +22,58 @@ export const hostSetupInputs = {
   router: hostInputs.router,
   // Setup defines this app's split variable before its first deploy; the doctor checks its server
   // block (its proxy_pass and access_log lines) from nginx -T.
-  app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40), or empty', pattern: APP_NAME, max: 40 }),
-  'deploy-user': field.string({ form: 'the deploy user on the hosts: a lower-case user name such as deploy', pattern: USER_NAME, max: 32 }),
+  app: field.string({
+    form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40), or empty',
+    pattern: APP_NAME,
+    max: 40,
+  }),
+  'deploy-user': field.string({
+    form: 'the deploy user on the hosts: a lower-case user name such as deploy',
+    pattern: USER_NAME,
+    max: 32,
+  }),
   'state-dir': hostInputs['state-dir'],
   'nginx-conf-dir': hostInputs['nginx-conf-dir'],
   'nginx-command': hostInputs['nginx-command'],
-  'access-log': field.string({ form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none', pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/, default: DEFAULT_ACCESS_LOG }),
-  'switch-helper': field.string({ form: 'an absolute path whose file name is agent-loop-nginx (or agent-loop-nginx-SUFFIX), in a directory only root may write, e.g. /usr/local/sbin/agent-loop-nginx', pattern: /^(?!.*(?:^|\/)\.\.(?:\/|$))\/(?:[A-Za-z0-9._-]+\/)*agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/, default: SWITCH_HELPER_PATH }),
-  'sudoers-file': field.string({ form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop', pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/, default: '/etc/sudoers.d/agent-loop' }),
+  'access-log': field.string({
+    form: 'the nginx access log the canary monitor reads, e.g. /var/log/nginx/agent-loop.access.log, or none',
+    pattern: /^(none|(?!.*(?:^|\/)\.\.(?:\/|$))\/[A-Za-z0-9._/+@-]+)$/,
+    default: DEFAULT_ACCESS_LOG,
+  }),
+  'switch-helper': field.string({
+    form: 'an absolute path whose file name is agent-loop-nginx (or agent-loop-nginx-SUFFIX), in a directory only root may write, e.g. /usr/local/sbin/agent-loop-nginx',
+    pattern: /^(?!.*(?:^|\/)\.\.(?:\/|$))\/(?:[A-Za-z0-9._-]+\/)*agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/,
+    default: SWITCH_HELPER_PATH,
+  }),
+  'sudoers-file': field.string({
+    form: 'an absolute path under /etc/sudoers.d without dots in the file name, e.g. /etc/sudoers.d/agent-loop',
+    pattern: /^\/etc\/sudoers\.d\/[A-Za-z0-9_-]+$/,
+    default: '/etc/sudoers.d/agent-loop',
+  }),
 };
 
 /** The SSH inputs every action that contacts hosts takes. */
-export type ConnectInputs = Pick<HostInputs, 'ssh-private-key' | 'ssh-known-hosts' | 'insecure-skip-host-key-check' | 'ssh-connect-timeout-seconds'>;
+export type ConnectInputs = Pick<
+  HostInputs,
+  'ssh-private-key' | 'ssh-known-hosts' | 'insecure-skip-host-key-check' | 'ssh-connect-timeout-seconds'
+>;
 
-type SetupInputs = Pick<HostInputs, 'hosts' | 'state-dir' | 'nginx-conf-dir' | 'nginx-command' | 'router'> & ConnectInputs & { phase: 'setup' | 'doctor'; app: string; 'deploy-user': string; 'access-log': string; 'sudoers-file': string; 'switch-helper': string };
+type SetupInputs = Pick<HostInputs, 'hosts' | 'state-dir' | 'nginx-conf-dir' | 'nginx-command' | 'router'> &
+  ConnectInputs & {
+    phase: 'setup' | 'doctor';
+    app: string;
+    'deploy-user': string;
+    'access-log': string;
+    'sudoers-file': string;
+    'switch-helper': string;
+  };
 
 /** The host inputs host-setup does not take read as a deploy reads them when not given (the ports). */
-const DEFAULT_PORTS = { bluePort: hostInputs['blue-port'].parse(''), greenPort: hostInputs['green-port'].parse(''), nginxStatusPort: hostInputs['nginx-status-port'].parse('') };
+const DEFAULT_PORTS = {
+  bluePort: hostInputs['blue-port'].parse(''),
+  greenPort: hostInputs['green-port'].parse(''),
+  nginxStatusPort: hostInputs['nginx-status-port'].parse(''),
+};
 
 /**
  * Each host's set-up plan (the deploy user, its folders, nginx as root runs it), its per-host
@@ -46,18 +81,33 @@ const DEFAULT_PORTS = { bluePort: hostInputs['blue-port'].parse(''), greenPort: 
  * doctor asks of it). The router's check runs here, before any host is contacted.
  */
 export function hostSetupPlans(inputs: SetupInputs): Array<{ target: SshTarget; plan: HostSetupPlan; host: HostSpec }> {
-  requireInput(inputs.phase !== 'setup' || inputs['deploy-user'] !== '', 'deploy-user', 'is required for phase setup: the user the deploy actions log in as, e.g. deploy');
+  requireInput(
+    inputs.phase !== 'setup' || inputs['deploy-user'] !== '',
+    'deploy-user',
+    'is required for phase setup: the user the deploy actions log in as, e.g. deploy',
+  );
   requireInput(
     inputs['insecure-skip-host-key-check'] || inputs['ssh-known-hosts'] !== '',
     'ssh-known-hosts',
     'is required unless insecure-skip-host-key-check is true: the known_hosts lines of every host, e.g. the output of `ssh-keyscan -p 22 HOST`',
   );
   // host-setup writes the rule for nginx itself: a leading sudo (as deploys use it) is dropped.
-  const nginx = inputs['nginx-command'][0] === 'sudo' ? inputs['nginx-command'].slice(1).filter((word, index) => !(index === 0 && word.startsWith('-'))) : inputs['nginx-command'];
-  requireInput(nginx.length > 0 && HOST_PATH.test(nginx[0]!), 'nginx-command', 'expected the nginx command line, e.g. nginx or /usr/sbin/nginx -p /opt/nginx/');
+  const nginx =
+    inputs['nginx-command'][0] === 'sudo'
+      ? inputs['nginx-command'].slice(1).filter((word, index) => !(index === 0 && word.startsWith('-')))
+      : inputs['nginx-command'];
+  requireInput(
+    nginx.length > 0 && HOST_PATH.test(nginx[0]!),
+    'nginx-command',
+    'expected the nginx command line, e.g. nginx or /usr/sbin/nginx -p /opt/nginx/',
+  );
   const router = routers.get(inputs.router);
   // Another router's settings are the app's (HAProxy's backend): without the app there is nothing to check them against.
-  requireInput(inputs.router === DEFAULT_ROUTER || inputs.app !== '', 'app', `is required with router ${inputs.router}: the application the hosts are prepared for (its settings on each host are checked)`);
+  requireInput(
+    inputs.router === DEFAULT_ROUTER || inputs.app !== '',
+    'app',
+    `is required with router ${inputs.router}: the application the hosts are prepared for (its settings on each host are checked)`,
+  );
   return inputs.hosts.map(({ target, overrides }) => {
     const accessLog = overrides.accessLog ?? inputs['access-log'];
     const host: HostSpec = {

@@ -1,8 +1,25 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigurationError, printable, runner, type Registry } from '../action';
-import { ANY_TEXT, APP_NAME, docField, documentProblems, HAPROXY_NAME, HOST_PATH, type DocumentNames } from '../vocabulary';
-import { parseKnownHosts, parseTarget, quotedPlaceholders, splitWords, templatePlaceholders, type HostSettings, type HostSpec, type SshTarget } from '../hosts';
+import {
+  ANY_TEXT,
+  APP_NAME,
+  docField,
+  documentProblems,
+  HAPROXY_NAME,
+  HOST_PATH,
+  type DocumentNames,
+} from '../vocabulary';
+import {
+  parseKnownHosts,
+  parseTarget,
+  quotedPlaceholders,
+  splitWords,
+  templatePlaceholders,
+  type HostSettings,
+  type HostSpec,
+  type SshTarget,
+} from '../hosts';
 
 /**
  * Input reading and validation. Every input is read once, as the raw string the runner gives,
@@ -44,7 +61,8 @@ const MAX_INPUT = 64 * 1024;
 
 function text<T>(check: (value: string, ctx: z.RefinementCtx<string>) => T) {
   return z.string().transform((value, ctx): T => {
-    if (value.length > MAX_INPUT) return fail(ctx, `is ${value.length} characters long; at most ${MAX_INPUT} are accepted`);
+    if (value.length > MAX_INPUT)
+      return fail(ctx, `is ${value.length} characters long; at most ${MAX_INPUT} are accepted`);
     return check(value, ctx);
   });
 }
@@ -55,7 +73,8 @@ export const field = {
     return text((raw, ctx) => {
       const value = raw === '' ? (options.default ?? '') : raw;
       if (value === '') return options.required ? fail(ctx, `is required: ${options.form}`) : '';
-      if (value.length > (options.max ?? 256)) return fail(ctx, `is too long (${value.length} characters, at most ${options.max ?? 256}): ${options.form}`);
+      if (value.length > (options.max ?? 256))
+        return fail(ctx, `is too long (${value.length} characters, at most ${options.max ?? 256}): ${options.form}`);
       if (!options.pattern.test(value)) return fail(ctx, `expected ${options.form}, got '${printable(value)}'`);
       return value;
     });
@@ -64,9 +83,17 @@ export const field = {
   integer(options: { min: number; max: number; default: number; unit?: string }) {
     return text((raw, ctx) => {
       if (raw === '') return options.default;
-      if (!/^\d+$/.test(raw)) return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got '${printable(raw)}'`);
+      if (!/^\d+$/.test(raw))
+        return fail(
+          ctx,
+          `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got '${printable(raw)}'`,
+        );
       const value = Number(raw);
-      if (value < options.min || value > options.max) return fail(ctx, `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got ${raw}`);
+      if (value < options.min || value > options.max)
+        return fail(
+          ctx,
+          `expected a whole number from ${options.min} to ${options.max}${options.unit ? ` (${options.unit})` : ''}, got ${raw}`,
+        );
       return value;
     });
   },
@@ -99,7 +126,8 @@ export const field = {
   choice<const T extends readonly [string, ...string[]]>(choices: T, defaultValue: T[number]) {
     return text((raw, ctx) => {
       const value = raw === '' ? defaultValue : raw;
-      if (!(choices as readonly string[]).includes(value)) return fail(ctx, `expected one of ${choices.join(', ')}, got '${printable(value)}'`);
+      if (!(choices as readonly string[]).includes(value))
+        return fail(ctx, `expected one of ${choices.join(', ')}, got '${printable(value)}'`);
       return value as T[number];
     });
   },
@@ -125,7 +153,9 @@ export const field = {
       if (raw === '') return options.required ? fail(ctx, `is required: ${options.form}`) : '';
       mask(raw);
       const problem = options.check?.(raw);
-      return problem ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`) : raw;
+      return problem
+        ? fail(ctx, `${problem} (expected ${options.form}; the value is not shown because it is secret)`)
+        : raw;
     });
   },
 
@@ -135,16 +165,26 @@ export const field = {
       if (raw === '') return '';
       if (raw.includes('\0')) return fail(ctx, 'contains a NUL byte');
       const unknown = templatePlaceholders(raw).filter((name) => !allowed.includes(name));
-      if (unknown.length > 0) return fail(ctx, `unknown placeholder {${unknown[0]}}; expected only ${allowed.map((name) => `{${name}}`).join(' ')}`);
+      if (unknown.length > 0)
+        return fail(
+          ctx,
+          `unknown placeholder {${unknown[0]}}; expected only ${allowed.map((name) => `{${name}}`).join(' ')}`,
+        );
       const quoted = quotedPlaceholders(raw);
-      if (quoted.length > 0) return fail(ctx, `the placeholder {${quoted[0]}} stands inside quotes or after a backslash; write it bare: every value is quoted for you`);
+      if (quoted.length > 0)
+        return fail(
+          ctx,
+          `the placeholder {${quoted[0]}} stands inside quotes or after a backslash; write it bare: every value is quoted for you`,
+        );
       return raw;
     });
   },
 
   /** A YAML (or JSON) document whose value must satisfy `schema`, a document built with vocabulary's docField. */
   yaml<T>(schema: z.ZodType<T>, options: { form: string; default: string }) {
-    return text((raw, ctx) => yamlDocument(raw === '' ? options.default : raw, schema, options.form, ctx)?.value ?? z.NEVER);
+    return text(
+      (raw, ctx) => yamlDocument(raw === '' ? options.default : raw, schema, options.form, ctx)?.value ?? z.NEVER,
+    );
   },
 };
 
@@ -155,17 +195,28 @@ export const field = {
 const INPUT_DOCUMENT: DocumentNames = {};
 
 /** Parses YAML and checks it against `schema`; every problem is reported, each with where it is, then the form expected (and undefined returned). */
-function yamlDocument<T>(raw: string, schema: z.ZodType<T>, form: string, ctx: z.RefinementCtx<string>): { value: T } | undefined {
+function yamlDocument<T>(
+  raw: string,
+  schema: z.ZodType<T>,
+  form: string,
+  ctx: z.RefinementCtx<string>,
+): { value: T } | undefined {
   let document: unknown;
   try {
     document = parseYaml(raw);
   } catch (error) {
-    ctx.addIssue({ code: 'custom', message: `is not valid YAML (${(error as Error).message.split('\n')[0]}); expected ${form}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `is not valid YAML (${(error as Error).message.split('\n')[0]}); expected ${form}`,
+    });
     return undefined;
   }
   const parsed = schema.safeParse(document);
   if (!parsed.success) {
-    ctx.addIssue({ code: 'custom', message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `${documentProblems(parsed.error, INPUT_DOCUMENT).join('; ')}; expected ${form}`,
+    });
     return undefined;
   }
   return { value: parsed.data };
@@ -182,7 +233,9 @@ export function mask(secret: string): void {
 // Values that several actions share: same names, same forms, defined once.
 
 const privateKeyCheck = (value: string): string | undefined =>
-  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value) ? undefined : 'is not a PEM or OpenSSH private key';
+  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(value)
+    ? undefined
+    : 'is not a PEM or OpenSSH private key';
 
 const webhookCheck = (value: string): string | undefined => {
   let url: URL;
@@ -215,7 +268,9 @@ const hostItem = z.preprocess(
       'access-log': hostPath.optional(),
       // Behind router haproxy (checked by the router's own check, with the app, when the hosts are resolved).
       'haproxy-socket': hostPath.optional(),
-      'haproxy-backend': docField.text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME).optional(),
+      'haproxy-backend': docField
+        .text('an HAProxy backend name (letters, digits and _ . : -, at most 64)', HAPROXY_NAME)
+        .optional(),
     },
     'user@host[:port] or a mapping {host, blue-port, …}',
   ),
@@ -224,19 +279,28 @@ const hostItem = z.preprocess(
 type HostItem = z.output<typeof hostItem>;
 const hostList = docField.list(hostItem, { min: 1, max: 500, noun: 'hosts', form: 'a list of hosts' });
 
-const HOSTS_FORM = 'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
+const HOSTS_FORM =
+  'one or more user@host[:port], separated by commas, spaces or new lines, or a YAML list whose items are such strings or mappings {host, blue-port, green-port, nginx-status-port, state-dir, nginx-conf-dir, nginx-command, access-log, haproxy-socket, haproxy-backend}';
 
 function parseNginxCommand(line: string): string[] {
   const words = splitWords(line);
-  if (words.length === 0 || words.length > 16) throw new ConfigurationError('expected a command line such as "nginx" or "sudo nginx"');
+  if (words.length === 0 || words.length > 16)
+    throw new ConfigurationError('expected a command line such as "nginx" or "sudo nginx"');
   for (const word of words) {
-    if (!/^[A-Za-z0-9._/=:+@-]+$/.test(word)) throw new ConfigurationError(`contains the word '${printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`);
+    if (!/^[A-Za-z0-9._/=:+@-]+$/.test(word))
+      throw new ConfigurationError(
+        `contains the word '${printable(word)}'; expected plain words such as "sudo nginx -p /opt/nginx/"`,
+      );
   }
   return words;
 }
 
 export function privateKeyField(required: boolean) {
-  return field.secret({ form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY', required, check: privateKeyCheck });
+  return field.secret({
+    form: 'the private key text (PEM or OpenSSH), e.g. from secrets.DEPLOY_SSH_KEY',
+    required,
+    check: privateKeyCheck,
+  });
 }
 
 /** What one item of the hosts list sets for its host: the settings it overrides, and what only a host can say (behind HAProxy: its admin socket and backend). */
@@ -246,7 +310,15 @@ export type HostOverrides = Partial<HostSettings> & Pick<HostSpec, 'haproxySocke
 export function hostsField(options: { required: boolean } = { required: true }) {
   return text((raw, ctx): Array<{ target: SshTarget; overrides: HostOverrides }> => {
     if (raw === '') return options.required ? fail(ctx, `is required: ${HOSTS_FORM}`) : [];
-    const listed = raw.startsWith('-') || raw.startsWith('[') ? yamlDocument(raw, hostList, HOSTS_FORM, ctx) : { value: raw.split(/[\s,]+/).filter(Boolean).map((host): HostItem => ({ host })) };
+    const listed =
+      raw.startsWith('-') || raw.startsWith('[')
+        ? yamlDocument(raw, hostList, HOSTS_FORM, ctx)
+        : {
+            value: raw
+              .split(/[\s,]+/)
+              .filter(Boolean)
+              .map((host): HostItem => ({ host })),
+          };
     if (!listed) return z.NEVER;
     const items = listed.value;
     if (items.length > 500) return fail(ctx, 'lists more than 500 hosts');
@@ -265,7 +337,8 @@ export function hostsField(options: { required: boolean } = { required: true }) 
             nginxStatusPort: override['nginx-status-port'],
             stateDir: override['state-dir'],
             nginxConfDir: override['nginx-conf-dir'],
-            nginxCommand: override['nginx-command'] === undefined ? undefined : parseNginxCommand(override['nginx-command']),
+            nginxCommand:
+              override['nginx-command'] === undefined ? undefined : parseNginxCommand(override['nginx-command']),
             accessLog: override['access-log'],
             ...(override['haproxy-socket'] === undefined ? {} : { haproxySocket: override['haproxy-socket'] }),
             ...(override['haproxy-backend'] === undefined ? {} : { haproxyBackend: override['haproxy-backend'] }),
@@ -297,10 +370,23 @@ export const hostSettingInputs = {
   }),
   'insecure-skip-host-key-check': field.boolean(false),
   'ssh-connect-timeout-seconds': field.integer({ min: 1, max: 300, default: 20, unit: 'seconds' }),
-  app: field.string({ form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)', pattern: APP_NAME, required: true, max: 40 }),
+  app: field.string({
+    form: 'an application name of lower-case letters, digits and hyphens, starting with a letter (at most 40)',
+    pattern: APP_NAME,
+    required: true,
+    max: 40,
+  }),
   'max-parallel': field.integer({ min: 1, max: 100, default: 10, unit: 'hosts at once' }),
-  'state-dir': field.string({ form: 'a directory on the host (absolute, or relative to the SSH user\'s home), without ..', pattern: HOST_PATH, default: '/var/lib/agent-loop' }),
-  'nginx-conf-dir': field.string({ form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d', pattern: HOST_PATH, default: '/etc/nginx/conf.d' }),
+  'state-dir': field.string({
+    form: "a directory on the host (absolute, or relative to the SSH user's home), without ..",
+    pattern: HOST_PATH,
+    default: '/var/lib/agent-loop',
+  }),
+  'nginx-conf-dir': field.string({
+    form: 'the directory nginx includes at http level, e.g. /etc/nginx/conf.d',
+    pattern: HOST_PATH,
+    default: '/etc/nginx/conf.d',
+  }),
   'nginx-command': text((raw, ctx) => {
     try {
       return parseNginxCommand(raw === '' ? 'nginx' : raw);
@@ -311,14 +397,26 @@ export const hostSettingInputs = {
   'nginx-status-port': field.port(8099),
   'blue-port': field.port(8001),
   'green-port': field.port(8002),
-  'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: 'seconds to wait for another run\'s lock' }),
-  'lock-stale-seconds': field.integer({ min: 10, max: 86400, default: 30, unit: 'seconds without a sign of life after which a lock\'s run counts as dead' }),
+  'lock-wait-seconds': field.integer({ min: 0, max: 3600, default: 0, unit: "seconds to wait for another run's lock" }),
+  'lock-stale-seconds': field.integer({
+    min: 10,
+    max: 86400,
+    default: 30,
+    unit: "seconds without a sign of life after which a lock's run counts as dead",
+  }),
   'break-stale-lock': field.boolean(true),
   // Off by default: a lock folder with no owner is an operator's stop sign, never taken silently.
   'take-over-lock': field.boolean(false),
   'repair-state': field.boolean(false),
-  'slack-webhook-url': field.secret({ form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)', check: webhookCheck }),
-  environment: field.string({ form: 'an environment name such as production', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, default: 'production' }),
+  'slack-webhook-url': field.secret({
+    form: 'a Slack incoming-webhook URL (https://hooks.slack.com/...)',
+    check: webhookCheck,
+  }),
+  environment: field.string({
+    form: 'an environment name such as production',
+    pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+    default: 'production',
+  }),
 };
 
 /** The values a set of fields reads as. */
@@ -336,4 +434,9 @@ export type { HostInputs } from './host-inputs';
 export const DEFAULT_ACCESS_LOG = '/var/log/nginx/agent-loop.access.log';
 
 /** The `access-log` input of the deploy and the monitor (host-setup's also takes `none`). */
-export const accessLogInput = field.string({ form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)", pattern: HOST_PATH, default: DEFAULT_ACCESS_LOG, max: 512 });
+export const accessLogInput = field.string({
+  form: "the app's nginx access log in the agent_loop format (absolute, or relative to the SSH user's home)",
+  pattern: HOST_PATH,
+  default: DEFAULT_ACCESS_LOG,
+  max: 512,
+});

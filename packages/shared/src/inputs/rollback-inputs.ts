@@ -21,12 +21,19 @@ export const ansibleInputs = {
  * The Ansible collections file a playbook run installs from: the `requirements` input (`none` for
  * none; relative to the workspace), else a requirements.yml beside the playbook when there is one.
  */
-export function collectionsRequirements(inputs: { requirements: string; playbook: string }, workspace: string): string | null {
+export function collectionsRequirements(
+  inputs: { requirements: string; playbook: string },
+  workspace: string,
+): string | null {
   const inWorkspace = (path: string) => (isAbsolute(path) ? path : resolve(workspace, path));
   if (inputs.requirements === 'none') return null;
   if (inputs.requirements !== '') {
     const file = inWorkspace(inputs.requirements);
-    requireInput(existsSync(file), 'requirements', `names ${inputs.requirements}, which does not exist in the workspace`);
+    requireInput(
+      existsSync(file),
+      'requirements',
+      `names ${inputs.requirements}, which does not exist in the workspace`,
+    );
     return file;
   }
   const beside = inWorkspace(join(dirname(inputs.playbook), 'requirements.yml'));
@@ -71,7 +78,12 @@ export function rollbackMethodOptions(inputs: MethodInputs): RollbackMethodOptio
     reason: inputs.reason,
     targetVersion: inputs['target-version'],
     commandTimeoutSeconds: inputs['command-timeout-seconds'],
-    kubernetes: { deployment: inputs.deployment, namespace: inputs.namespace, context: inputs['kube-context'], timeoutSeconds: inputs['rollout-timeout-seconds'] },
+    kubernetes: {
+      deployment: inputs.deployment,
+      namespace: inputs.namespace,
+      context: inputs['kube-context'],
+      timeoutSeconds: inputs['rollout-timeout-seconds'],
+    },
     ansible: { playbook: inputs.playbook, inventory: inputs.inventory, limit: inputs['ansible-limit'] },
   };
 }
@@ -83,7 +95,11 @@ export function rollbackMethodOptions(inputs: MethodInputs): RollbackMethodOptio
 export function checkRollbackMethodInputs(inputs: MethodInputs): void {
   const method = rollbackMethods.get(inputs.method);
   if (method.onHosts) {
-    requireInput(inputs.hosts.length > 0, 'hosts', `is required for method ${inputs.method}: one or more user@host[:port]`);
+    requireInput(
+      inputs.hosts.length > 0,
+      'hosts',
+      `is required for method ${inputs.method}: one or more user@host[:port]`,
+    );
     requireInput(inputs['ssh-private-key'] !== '', 'ssh-private-key', `is required for method ${inputs.method}`);
     checkRollbackRuntimeInputs(inputs);
   }
@@ -97,13 +113,22 @@ export function rollbackOnHosts(inputs: { method: string }): boolean {
 
 /** Why an operator acts (a rollback, an abort, a hold): one line, kept in the hosts' audit log. */
 export function reasonField(defaultReason: string) {
-  return field.string({ form: 'one line saying why (free text, no control characters)', pattern: FREE_TEXT, default: defaultReason, max: 500 });
+  return field.string({
+    form: 'one line saying why (free text, no control characters)',
+    pattern: FREE_TEXT,
+    default: defaultReason,
+    max: 500,
+  });
 }
 
 /** The rollback's inputs: what to go back to, why, and whether to keep the failed color. */
 export function rollbackPhaseInputs(defaultReason: string) {
   return {
-    'target-version': field.string({ form: "a version from the hosts' history, such as v1.4.2", pattern: VERSION, max: 128 }),
+    'target-version': field.string({
+      form: "a version from the hosts' history, such as v1.4.2",
+      pattern: VERSION,
+      max: 128,
+    }),
     reason: reasonField(defaultReason),
     'keep-failed': field.boolean(false),
   };
@@ -111,17 +136,28 @@ export function rollbackPhaseInputs(defaultReason: string) {
 
 /** A named version, or the last good one (`canaryOnly`: an abort, which only ends a canary or a ramp). */
 export function rollbackTarget(inputs: { 'target-version': string }, canaryOnly = false): RollbackTarget {
-  return inputs['target-version'] ? { kind: 'version', version: inputs['target-version'] } : { kind: 'previous', ...(canaryOnly ? { canaryOnly } : {}) };
+  return inputs['target-version']
+    ? { kind: 'version', version: inputs['target-version'] }
+    : { kind: 'previous', ...(canaryOnly ? { canaryOnly } : {}) };
 }
 
 /**
  * What a rollback is announced with (the failed deployment marked, the rollback recorded, the
  * incident opened): the canary monitor's automatic rollback and the rollback action take the same.
  */
-export function incidentInputs(options: { severity: 'critical' | 'high' | 'medium' | 'low'; failedDeployment: string }) {
+export function incidentInputs(options: {
+  severity: 'critical' | 'high' | 'medium' | 'low';
+  failedDeployment: string;
+}) {
   return {
-    'github-token': field.secret({ form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN' }),
-    'failed-deployment-id': field.string({ form: `the id of ${options.failedDeployment}`, pattern: DEPLOYMENT_ID, max: 20 }),
+    'github-token': field.secret({
+      form: 'a token with deployments: write and issues: write, e.g. secrets.GITHUB_TOKEN',
+    }),
+    'failed-deployment-id': field.string({
+      form: `the id of ${options.failedDeployment}`,
+      pattern: DEPLOYMENT_ID,
+      max: 20,
+    }),
     'create-incident': field.boolean(true),
     'incident-severity': field.choice(['critical', 'high', 'medium', 'low'], options.severity),
   };

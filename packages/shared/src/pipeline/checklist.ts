@@ -50,9 +50,15 @@ interface Form {
   form: string;
   test: (value: string) => boolean;
 }
-const oneOf = (values: readonly string[]): Form => ({ form: values.join(', ').replace(/, ([^,]*)$/, ' or $1'), test: (value) => values.includes(value) });
+const oneOf = (values: readonly string[]): Form => ({
+  form: values.join(', ').replace(/, ([^,]*)$/, ' or $1'),
+  test: (value) => values.includes(value),
+});
 const FORMS = {
-  percent: { form: 'a whole percentage from 0 to 100', test: (value) => /^\d{1,3}$/.test(value) && Number(value) <= 100 },
+  percent: {
+    form: 'a whole percentage from 0 to 100',
+    test: (value) => /^\d{1,3}$/.test(value) && Number(value) <= 100,
+  },
   verdict: oneOf(['success', 'failure', 'inconclusive', 'error', 'aborted']),
   flag: oneOf(['true', 'false']),
   outcome: oneOf(JOB_RESULTS),
@@ -83,7 +89,16 @@ function issueForm(serverUrl: string): Form {
     test: (value) => {
       try {
         const url = new URL(value);
-        return server !== null && url.origin === server.origin && url.username === '' && url.password === '' && url.search === '' && url.hash === '' && /^\/[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}\/issues\/\d{1,12}$/.test(url.pathname) && url.href === value;
+        return (
+          server !== null &&
+          url.origin === server.origin &&
+          url.username === '' &&
+          url.password === '' &&
+          url.search === '' &&
+          url.hash === '' &&
+          /^\/[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}\/issues\/\d{1,12}$/.test(url.pathname) &&
+          url.href === value
+        );
       } catch {
         return false;
       }
@@ -121,7 +136,9 @@ const resultOf = (needs: Needs, name: string): string => {
 function gatesRun(needs: Needs): string[] {
   try {
     const gates = JSON.parse(rawOutput(needs, 'plan', 'gates') || '[]') as unknown;
-    return Array.isArray(gates) ? gates.filter((gate): gate is string => typeof gate === 'string' && /^[a-z0-9-]{1,40}$/.test(gate)) : [];
+    return Array.isArray(gates)
+      ? gates.filter((gate): gate is string => typeof gate === 'string' && /^[a-z0-9-]{1,40}$/.test(gate))
+      : [];
   } catch {
     return [];
   }
@@ -130,10 +147,17 @@ function gatesRun(needs: Needs): string[] {
 /** The canary's error rate as canary-monitor judged it (its `rules` output): a ratio from 0 to 1, or null. */
 function canaryErrorRate(needs: Needs): number | null {
   try {
-    const rules = JSON.parse(rawOutput(needs, 'production', 'rules') || '[]') as Array<{ metric?: string; observed?: number | null }>;
-    const rule = Array.isArray(rules) ? rules.find((candidate) => candidate?.metric === 'error_rate' && typeof candidate.observed === 'number') : undefined;
+    const rules = JSON.parse(rawOutput(needs, 'production', 'rules') || '[]') as Array<{
+      metric?: string;
+      observed?: number | null;
+    }>;
+    const rule = Array.isArray(rules)
+      ? rules.find((candidate) => candidate?.metric === 'error_rate' && typeof candidate.observed === 'number')
+      : undefined;
     const observed = rule?.observed;
-    return typeof observed === 'number' && Number.isFinite(observed) && observed >= 0 && observed <= 1 ? observed : null;
+    return typeof observed === 'number' && Number.isFinite(observed) && observed >= 0 && observed <= 1
+      ? observed
+      : null;
   } catch {
     return null;
   }
@@ -153,7 +177,8 @@ export function procedureChecklist(needs: Needs, options: ChecklistOptions = {})
   // rollback.yml has one job, `rollback`, and no plan: only the list for when something goes wrong applies.
   if (needs.plan === undefined && needs.rollback !== undefined) return rollbackChecklist(needs, issue);
   const items: ChecklistItem[] = [];
-  const add = (list: ChecklistItem['list'], item: string, [state, because]: [ItemState, string], link?: string) => items.push({ list, item, state, because, ...(link && state === 'done' ? { link } : {}) });
+  const add = (list: ChecklistItem['list'], item: string, [state, because]: [ItemState, string], link?: string) =>
+    items.push({ list, item, state, because, ...(link && state === 'done' ? { link } : {}) });
   const gates = gatesRun(needs);
   const planKind = read(needs, 'plan', 'kind', FORMS.kind);
   const kind = planKind.problem ? 'unreadable' : planKind.value || 'unknown';
@@ -161,16 +186,74 @@ export function procedureChecklist(needs: Needs, options: ChecklistOptions = {})
   // Pre-deployment. The tests run in deploy.yml's gates job, hotfix.yml's critical-tests job, and
   // model-deploy.yml's train job (A/B validation, drift and performance tests).
   const testJob = ['gates', 'critical-tests', 'train'].find((name) => needs[name] !== undefined) ?? 'gates';
-  const tests = testJob === 'train' ? ['A/B validation', 'drift', 'performance'] : gates.filter((gate) => ['lint', 'typecheck', 'unit', 'integration'].includes(gate));
-  add('Pre-deployment', 'All tests passed', tick(passed(needs, testJob) && tests.length > 0, `${testJob} job passed: ${tests.join(', ')}`, tests.length === 0 ? `no test gate ran (plan: ${kind})` : `${testJob} job: ${resultOf(needs, testJob)}`, resultRead(needs, testJob)));
-  add('Pre-deployment', 'Security scan clean', gates.includes('security-scan') && testJob !== 'train' ? tick(passed(needs, testJob), 'security-scan gate passed', `${testJob} job: ${resultOf(needs, testJob)}`, resultRead(needs, testJob)) : ['not-done', `not run by this workflow (plan: ${kind})`]);
+  const tests =
+    testJob === 'train'
+      ? ['A/B validation', 'drift', 'performance']
+      : gates.filter((gate) => ['lint', 'typecheck', 'unit', 'integration'].includes(gate));
+  add(
+    'Pre-deployment',
+    'All tests passed',
+    tick(
+      passed(needs, testJob) && tests.length > 0,
+      `${testJob} job passed: ${tests.join(', ')}`,
+      tests.length === 0 ? `no test gate ran (plan: ${kind})` : `${testJob} job: ${resultOf(needs, testJob)}`,
+      resultRead(needs, testJob),
+    ),
+  );
+  add(
+    'Pre-deployment',
+    'Security scan clean',
+    gates.includes('security-scan') && testJob !== 'train'
+      ? tick(
+          passed(needs, testJob),
+          'security-scan gate passed',
+          `${testJob} job: ${resultOf(needs, testJob)}`,
+          resultRead(needs, testJob),
+        )
+      : ['not-done', `not run by this workflow (plan: ${kind})`],
+  );
   add('Pre-deployment', 'Code review approved', ['person', 'no job can prove it: the pull request shows it']);
   const staging = needs.staging !== undefined;
   const noStaging: [ItemState, string] = ['not-done', `this workflow has no staging job (plan: ${kind})`];
   const stagingResult = resultRead(needs, 'staging');
-  add('Pre-deployment', 'Staging deployed', staging ? tick(passed(needs, 'staging'), 'staging job passed (deploy-staging)', `staging job: ${resultOf(needs, 'staging')}`, stagingResult) : noStaging);
-  add('Pre-deployment', 'Smoke tests passed on staging', staging ? tick(passed(needs, 'staging'), 'every smoke check answered within its budget (deploy-staging fails otherwise)', `staging job: ${resultOf(needs, 'staging')}`, stagingResult) : noStaging);
-  add('Pre-deployment', 'Load test passed on staging', !staging ? noStaging : gates.includes('load-test') ? tick(passed(needs, 'staging'), 'load test met its P95 and error criteria', `staging job: ${resultOf(needs, 'staging')}`, stagingResult) : ['not-done', `skipped by the plan (${kind})`]);
+  add(
+    'Pre-deployment',
+    'Staging deployed',
+    staging
+      ? tick(
+          passed(needs, 'staging'),
+          'staging job passed (deploy-staging)',
+          `staging job: ${resultOf(needs, 'staging')}`,
+          stagingResult,
+        )
+      : noStaging,
+  );
+  add(
+    'Pre-deployment',
+    'Smoke tests passed on staging',
+    staging
+      ? tick(
+          passed(needs, 'staging'),
+          'every smoke check answered within its budget (deploy-staging fails otherwise)',
+          `staging job: ${resultOf(needs, 'staging')}`,
+          stagingResult,
+        )
+      : noStaging,
+  );
+  add(
+    'Pre-deployment',
+    'Load test passed on staging',
+    !staging
+      ? noStaging
+      : gates.includes('load-test')
+        ? tick(
+            passed(needs, 'staging'),
+            'load test met its P95 and error criteria',
+            `staging job: ${resultOf(needs, 'staging')}`,
+            stagingResult,
+          )
+        : ['not-done', `skipped by the plan (${kind})`],
+  );
 
   // Deployment
   const deployed = read(needs, 'production', 'canary-percent', FORMS.percent);
@@ -179,34 +262,135 @@ export function procedureChecklist(needs: Needs, options: ChecklistOptions = {})
   const promotedRead = readAny(needs, ['promote', 'production'], 'promoted', FORMS.flag);
   const promoted = promotedRead.value === 'true';
   const approval = resultRead(needs, 'approve');
-  add('Deployment', `Canary${deployed.value ? ` ${deployed.value}%` : ''} validated`, tick(verdict.value === 'success', `canary-monitor verdict: success`, verdict.value ? `canary-monitor verdict: ${verdict.value}${reason.value ? ` (${reason.value})` : ''}` : `production job: ${resultOf(needs, 'production')}`, deployed, verdict, reason));
-  if (approval.problem || (approval.value !== '' && approval.value !== 'skipped')) add('Deployment', 'Promotion approved', tick(approval.value === 'success', 'a reviewer approved it (the approval environment)', `approval: ${approval.value}`, approval));
+  add(
+    'Deployment',
+    `Canary${deployed.value ? ` ${deployed.value}%` : ''} validated`,
+    tick(
+      verdict.value === 'success',
+      `canary-monitor verdict: success`,
+      verdict.value
+        ? `canary-monitor verdict: ${verdict.value}${reason.value ? ` (${reason.value})` : ''}`
+        : `production job: ${resultOf(needs, 'production')}`,
+      deployed,
+      verdict,
+      reason,
+    ),
+  );
+  if (approval.problem || (approval.value !== '' && approval.value !== 'skipped'))
+    add(
+      'Deployment',
+      'Promotion approved',
+      tick(
+        approval.value === 'success',
+        'a reviewer approved it (the approval environment)',
+        `approval: ${approval.value}`,
+        approval,
+      ),
+    );
   const notPromoted = `not promoted (${needs.promote ? `promote job: ${resultOf(needs, 'promote')}` : `production job: ${resultOf(needs, 'production')}`})`;
-  add('Deployment', 'Full rollout', tick(promoted, 'promote moved all traffic to the new version', notPromoted, promotedRead));
-  add('Deployment', 'Old version stopped', tick(promoted, 'promote drained and stopped the previous color', 'not promoted: the previous version still runs', promotedRead));
+  add(
+    'Deployment',
+    'Full rollout',
+    tick(promoted, 'promote moved all traffic to the new version', notPromoted, promotedRead),
+  );
+  add(
+    'Deployment',
+    'Old version stopped',
+    tick(
+      promoted,
+      'promote drained and stopped the previous color',
+      'not promoted: the previous version still runs',
+      promotedRead,
+    ),
+  );
   const deploymentId = read(needs, 'production', 'deployment-id', FORMS.deploymentId);
-  add('Deployment', 'Deployment logged', tick(deploymentId.value !== '', `GitHub deployment ${deploymentId.value}`, 'no GitHub deployment was recorded (no github-token?)', deploymentId));
+  add(
+    'Deployment',
+    'Deployment logged',
+    tick(
+      deploymentId.value !== '',
+      `GitHub deployment ${deploymentId.value}`,
+      'no GitHub deployment was recorded (no github-token?)',
+      deploymentId,
+    ),
+  );
 
   // Post-deployment
   const health = read(needs, 'post-deploy', 'health', FORMS.outcome);
-  add('Post-deployment', 'Health checks pass', tick(health.value === 'success', 'the post-deploy health check answered 2xx', `post-deploy health check: ${health.value || resultOf(needs, 'post-deploy')}`, health));
+  add(
+    'Post-deployment',
+    'Health checks pass',
+    tick(
+      health.value === 'success',
+      'the post-deploy health check answered 2xx',
+      `post-deploy health check: ${health.value || resultOf(needs, 'post-deploy')}`,
+      health,
+    ),
+  );
   const errorRate = canaryErrorRate(needs);
-  add('Post-deployment', `Error rate under ${percent(ERROR_RATE_GOAL)}`, tick(errorRate !== null && errorRate < ERROR_RATE_GOAL, `canary error rate ${percent(errorRate ?? 0)} during the analysis`, errorRate === null ? 'no error-rate figure from canary-monitor' : `canary error rate ${percent(errorRate)} during the analysis`));
+  add(
+    'Post-deployment',
+    `Error rate under ${percent(ERROR_RATE_GOAL)}`,
+    tick(
+      errorRate !== null && errorRate < ERROR_RATE_GOAL,
+      `canary error rate ${percent(errorRate ?? 0)} during the analysis`,
+      errorRate === null
+        ? 'no error-rate figure from canary-monitor'
+        : `canary error rate ${percent(errorRate)} during the analysis`,
+    ),
+  );
   const notified = read(needs, 'post-deploy', 'notified', FORMS.flag);
-  add('Post-deployment', 'Team notified', tick(notified.value === 'true', 'Slack message sent', notified.value === 'false' ? 'no SLACK_WEBHOOK_URL: nothing sent' : `post-deploy job: ${resultOf(needs, 'post-deploy')}`, notified));
+  add(
+    'Post-deployment',
+    'Team notified',
+    tick(
+      notified.value === 'true',
+      'Slack message sent',
+      notified.value === 'false'
+        ? 'no SLACK_WEBHOOK_URL: nothing sent'
+        : `post-deploy job: ${resultOf(needs, 'post-deploy')}`,
+      notified,
+    ),
+  );
 
   // When something goes wrong
   const rollbacks = ['production', 'promote', 'end-canary'].map((name) => read(needs, name, 'rolled-back', FORMS.flag));
   const rolledBack = rollbacks.some((flag) => flag.value === 'true');
   const failed = ['production', 'promote', 'approve'].some((name) => resultRead(needs, name).value === 'failure');
-  const wrong = rolledBack || failed || (verdict.value !== '' && verdict.value !== 'success') || rollbacks.some((flag) => flag.problem !== null) || verdict.problem !== null;
+  const wrong =
+    rolledBack ||
+    failed ||
+    (verdict.value !== '' && verdict.value !== 'success') ||
+    rollbacks.some((flag) => flag.problem !== null) ||
+    verdict.problem !== null;
   if (!wrong) {
-    for (const item of ['Rollback started', 'Incident created', 'Post-mortem planned']) add('When something goes wrong', item, ['not-applicable', 'nothing went wrong in this run']);
+    for (const item of ['Rollback started', 'Incident created', 'Post-mortem planned'])
+      add('When something goes wrong', item, ['not-applicable', 'nothing went wrong in this run']);
   } else {
     const rollbackVersion = read(needs, 'production', 'rollback-version', FORMS.version);
-    add('When something goes wrong', 'Rollback started', tick(rolledBack, `rolled back to ${rollbackVersion.value || 'the previous version'}`, 'no rollback ran: see the production job', ...rollbacks, rollbackVersion));
+    add(
+      'When something goes wrong',
+      'Rollback started',
+      tick(
+        rolledBack,
+        `rolled back to ${rollbackVersion.value || 'the previous version'}`,
+        'no rollback ran: see the production job',
+        ...rollbacks,
+        rollbackVersion,
+      ),
+    );
     const incident = readAny(needs, ['production', 'promote', 'end-canary'], 'incident-url', issue);
-    add('When something goes wrong', 'Incident created', tick(incident.value !== '', incident.value, 'no incident was opened (create-incident off, or no token)', incident), incident.value);
+    add(
+      'When something goes wrong',
+      'Incident created',
+      tick(
+        incident.value !== '',
+        incident.value,
+        'no incident was opened (create-incident off, or no token)',
+        incident,
+      ),
+      incident.value,
+    );
     add('When something goes wrong', 'Post-mortem planned', ['person', 'a person plans it: the incident is the place']);
   }
   return items;
@@ -222,12 +406,15 @@ function rollbackChecklist(needs: Needs, issue: Form): ChecklistItem[] {
   const failedVersion = out('failed-version', FORMS.version);
   const restored = out('restored-ms', FORMS.milliseconds);
   const items: ChecklistItem[] = [];
-  const add = (item: string, [state, because]: [ItemState, string], link?: string) => items.push({ list, item, state, because, ...(link && state === 'done' ? { link } : {}) });
+  const add = (item: string, [state, because]: [ItemState, string], link?: string) =>
+    items.push({ list, item, state, because, ...(link && state === 'done' ? { link } : {}) });
   add(
     'Rollback started',
     tick(
       rolledBack.value === 'true' || noop.value === 'true',
-      noop.value === 'true' ? `nothing to do: ${version.value || 'the target'} already served all traffic` : `rolled back${failedVersion.value ? ` from ${failedVersion.value}` : ''} to ${version.value || 'the previous version'}${restored.value ? `, traffic back in ${restored.value} ms` : ''}`,
+      noop.value === 'true'
+        ? `nothing to do: ${version.value || 'the target'} already served all traffic`
+        : `rolled back${failedVersion.value ? ` from ${failedVersion.value}` : ''} to ${version.value || 'the previous version'}${restored.value ? `, traffic back in ${restored.value} ms` : ''}`,
       `rollback job: ${resultOf(needs, 'rollback')}`,
       rolledBack,
       noop,
@@ -237,14 +424,33 @@ function rollbackChecklist(needs: Needs, issue: Form): ChecklistItem[] {
     ),
   );
   const incident = out('incident-url', issue);
-  add('Incident created', tick(incident.value !== '', incident.value, 'no incident was opened (create-incident off, or no token)', incident), incident.value);
+  add(
+    'Incident created',
+    tick(incident.value !== '', incident.value, 'no incident was opened (create-incident off, or no token)', incident),
+    incident.value,
+  );
   const notified = out('notified', FORMS.flag);
-  add('Team notified', tick(notified.value === 'true', 'Slack message sent', notified.value === 'false' ? 'no SLACK_WEBHOOK_URL: nothing sent' : `rollback job: ${resultOf(needs, 'rollback')}`, notified));
+  add(
+    'Team notified',
+    tick(
+      notified.value === 'true',
+      'Slack message sent',
+      notified.value === 'false'
+        ? 'no SLACK_WEBHOOK_URL: nothing sent'
+        : `rollback job: ${resultOf(needs, 'rollback')}`,
+      notified,
+    ),
+  );
   add('Post-mortem planned', ['person', 'a person plans it: the incident is the place']);
   return items;
 }
 
-const MARK: Record<ItemState, string> = { done: '- [x]', 'not-done': '- [ ]', person: '- [ ] 🙋', 'not-applicable': '- ➖' };
+const MARK: Record<ItemState, string> = {
+  done: '- [x]',
+  'not-done': '- [ ]',
+  person: '- [ ] 🙋',
+  'not-applicable': '- ➖',
+};
 
 /**
  * The checklists as GitHub renders task lists in a step summary (pure); `runUrl` links the
@@ -255,11 +461,24 @@ export function checklistSummary(items: readonly ChecklistItem[], runUrl = ''): 
   const done = items.filter((item) => item.state === 'done').length;
   const open = items.filter((item) => item.state === 'not-done').length;
   const people = items.filter((item) => item.state === 'person').length;
-  const lines = [`### Deployment procedure: ${done} of ${items.filter((item) => item.state !== 'not-applicable').length} checked by this run`, '', `${open === 0 ? '✅ nothing the run should have proved is missing' : `❌ ${open} not proved`}; ${people} for a person to tick${runUrl ? `; evidence: ${markdownLink('this run', runUrl).text}` : ''}.`, ''];
+  const lines = [
+    `### Deployment procedure: ${done} of ${items.filter((item) => item.state !== 'not-applicable').length} checked by this run`,
+    '',
+    `${open === 0 ? '✅ nothing the run should have proved is missing' : `❌ ${open} not proved`}; ${people} for a person to tick${runUrl ? `; evidence: ${markdownLink('this run', runUrl).text}` : ''}.`,
+    '',
+  ];
   for (const list of ['Pre-deployment', 'Deployment', 'Post-deployment', 'When something goes wrong'] as const) {
     const inList = items.filter((item) => item.list === list);
     if (inList.length === 0) continue;
-    lines.push(`#### ${list}`, '', ...inList.map((item) => `${MARK[item.state]} ${forMarkdown(item.item)} — ${item.link ? markdownLink(item.because, item.link).text : forMarkdown(item.because)}`), '');
+    lines.push(
+      `#### ${list}`,
+      '',
+      ...inList.map(
+        (item) =>
+          `${MARK[item.state]} ${forMarkdown(item.item)} — ${item.link ? markdownLink(item.because, item.link).text : forMarkdown(item.because)}`,
+      ),
+      '',
+    );
   }
   return lines.join('\n');
 }

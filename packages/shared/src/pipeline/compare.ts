@@ -58,7 +58,8 @@ export interface ComparisonResult {
 
 // ------------------------------------------------------------------------------------ rules
 
-export const RULES_FORM = 'a YAML list of rules {metric, direction: higher-is-better|lower-is-better, max-regression, max-regression-percent, min, max}';
+export const RULES_FORM =
+  'a YAML list of rules {metric, direction: higher-is-better|lower-is-better, max-regression, max-regression-percent, min, max}';
 /** Dot-separated segments of letters, digits and _ : @ / + -. */
 export const METRIC_PATH = /^[A-Za-z0-9_:@/+-]+(?:\.[A-Za-z0-9_:@/+-]+)*$/;
 
@@ -80,8 +81,14 @@ const ruleInput = mapping(
   'a mapping {metric, direction, …}',
 ).transform((fields, ctx): MetricRule => {
   const regression = fields['max-regression'] !== undefined || fields['max-regression-percent'] !== undefined;
-  if (regression && fields.direction === undefined) ctx.addIssue({ code: 'custom', path: ['direction'], message: `required with max-regression or max-regression-percent; expected ${DIRECTION_FORM}` });
-  if (!regression && fields.min === undefined && fields.max === undefined) ctx.addIssue({ code: 'custom', message: 'give at least one of max-regression, max-regression-percent, min, max' });
+  if (regression && fields.direction === undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['direction'],
+      message: `required with max-regression or max-regression-percent; expected ${DIRECTION_FORM}`,
+    });
+  if (!regression && fields.min === undefined && fields.max === undefined)
+    ctx.addIssue({ code: 'custom', message: 'give at least one of max-regression, max-regression-percent, min, max' });
   const rule: MetricRule = {
     metric: fields.metric,
     direction: fields.direction ?? null,
@@ -90,36 +97,50 @@ const ruleInput = mapping(
     min: fields.min ?? null,
     max: fields.max ?? null,
   };
-  if (rule.min !== null && rule.max !== null && rule.min > rule.max) ctx.addIssue({ code: 'custom', message: `min (${rule.min}) is above max (${rule.max})` });
+  if (rule.min !== null && rule.max !== null && rule.min > rule.max)
+    ctx.addIssue({ code: 'custom', message: `min (${rule.min}) is above max (${rule.max})` });
   return rule;
 });
 
 /** The rules, one per metric. */
-const rulesInput = list(ruleInput, { max: 200, noun: 'rules', form: 'a list of rules' }).transform((rules, ctx): MetricRule[] => {
-  const seen = new Map<string, number>();
-  rules.forEach((rule, index) => {
-    const twice = seen.get(rule.metric);
-    if (twice !== undefined) ctx.addIssue({ code: 'custom', path: [index, 'metric'], message: `'${rule.metric}' already has a rule (${documentPath([twice], RULES_NAMES)})` });
-    seen.set(rule.metric, index);
-  });
-  return rules;
-});
+const rulesInput = list(ruleInput, { max: 200, noun: 'rules', form: 'a list of rules' }).transform(
+  (rules, ctx): MetricRule[] => {
+    const seen = new Map<string, number>();
+    rules.forEach((rule, index) => {
+      const twice = seen.get(rule.metric);
+      if (twice !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [index, 'metric'],
+          message: `'${rule.metric}' already has a rule (${documentPath([twice], RULES_NAMES)})`,
+        });
+      seen.set(rule.metric, index);
+    });
+    return rules;
+  },
+);
 
 /** Checks a parsed YAML document; every problem is listed, with where it is (`rules[1].direction: …`). What must hold between a rule's fields, or between rules, is checked once the fields themselves are valid. */
 export function resolveMetricRules(document: unknown): { rules: MetricRule[]; problems: string[] } {
-  if (document === undefined || document === null) return { rules: [], problems: ['expected at least one rule, got nothing'] };
-  if (Array.isArray(document) && document.length === 0) return { rules: [], problems: ['expected at least one rule, got an empty list'] };
+  if (document === undefined || document === null)
+    return { rules: [], problems: ['expected at least one rule, got nothing'] };
+  if (Array.isArray(document) && document.length === 0)
+    return { rules: [], problems: ['expected at least one rule, got an empty list'] };
   const parsed = rulesInput.safeParse(document);
-  return parsed.success ? { rules: parsed.data, problems: [] } : { rules: [], problems: documentProblems(parsed.error, RULES_NAMES) };
+  return parsed.success
+    ? { rules: parsed.data, problems: [] }
+    : { rules: [], problems: documentProblems(parsed.error, RULES_NAMES) };
 }
 
 /** For `field.yaml(metricRulesSchema, { form: RULES_FORM, default: '' })`. */
-export const metricRulesSchema: z.ZodType<MetricRule[], unknown> = z.unknown().transform((document, ctx): MetricRule[] => {
-  const { rules, problems } = resolveMetricRules(document);
-  if (problems.length === 0) return rules;
-  ctx.addIssue({ code: 'custom', message: problems.join('; ') });
-  return z.NEVER;
-});
+export const metricRulesSchema: z.ZodType<MetricRule[], unknown> = z
+  .unknown()
+  .transform((document, ctx): MetricRule[] => {
+    const { rules, problems } = resolveMetricRules(document);
+    if (problems.length === 0) return rules;
+    ctx.addIssue({ code: 'custom', message: problems.join('; ') });
+    return z.NEVER;
+  });
 
 // ------------------------------------------------------------------------------------ reports
 
@@ -158,7 +179,9 @@ function quoteNonFinite(source: string): string {
       out += char;
       continue;
     }
-    const token = ['-Infinity', 'Infinity', 'NaN'].find((word) => source.startsWith(word, i) && !/[A-Za-z0-9_]/.test(source[i + word.length] ?? ''));
+    const token = ['-Infinity', 'Infinity', 'NaN'].find(
+      (word) => source.startsWith(word, i) && !/[A-Za-z0-9_]/.test(source[i + word.length] ?? ''),
+    );
     if (token && !/[A-Za-z0-9_]/.test(source[i - 1] ?? '')) {
       out += `"${token}"`;
       i += token.length - 1;
@@ -198,9 +221,16 @@ function find(value: unknown, path: string): unknown {
 /** Float noise (0.93 − 0.91 = 0.020000000000000018) must not decide a verdict at a limit. */
 const round = (value: number): number => Number(value.toPrecision(12));
 
-export function formatNumber(value: number | null, options: { sign?: boolean; suffix?: string; decimals?: number } = {}): string {
+export function formatNumber(
+  value: number | null,
+  options: { sign?: boolean; suffix?: string; decimals?: number } = {},
+): string {
   if (value === null) return '—';
-  const digits = Number.isInteger(value) ? String(value) : options.decimals !== undefined ? String(Number(value.toFixed(options.decimals))) : String(Number(value.toPrecision(6)));
+  const digits = Number.isInteger(value)
+    ? String(value)
+    : options.decimals !== undefined
+      ? String(Number(value.toFixed(options.decimals)))
+      : String(Number(value.toPrecision(6)));
   return `${options.sign && value > 0 ? '+' : ''}${digits}${options.suffix ?? ''}`;
 }
 
@@ -215,7 +245,12 @@ export function describeRule(rule: MetricRule): string {
   return `${direction}${parts.join(', ')}`;
 }
 
-function compareOne(rule: MetricRule, candidateReport: unknown, baselineReport: unknown, failOnMissing: boolean): MetricComparison {
+function compareOne(
+  rule: MetricRule,
+  candidateReport: unknown,
+  baselineReport: unknown,
+  failOnMissing: boolean,
+): MetricComparison {
   const candidate = lookupMetric(candidateReport, rule.metric);
   const baseline = lookupMetric(baselineReport, rule.metric);
   const result: MetricComparison = {
@@ -228,7 +263,11 @@ function compareOne(rule: MetricRule, candidateReport: unknown, baselineReport: 
     verdict: 'pass',
     detail: '',
   };
-  const verdict = (value: MetricVerdict, reasons: string[]): MetricComparison => ({ ...result, verdict: value, detail: reasons.join('; ') });
+  const verdict = (value: MetricVerdict, reasons: string[]): MetricComparison => ({
+    ...result,
+    verdict: value,
+    detail: reasons.join('; '),
+  });
 
   // A value that is there but not a number means the evaluation broke: always a failure.
   const broken = [
@@ -242,13 +281,17 @@ function compareOne(rule: MetricRule, candidateReport: unknown, baselineReport: 
   }
 
   const reasons: string[] = [];
-  if (rule.min !== null && candidate.value < rule.min) reasons.push(`${formatNumber(candidate.value)} is below min ${formatNumber(rule.min)}`);
-  if (rule.max !== null && candidate.value > rule.max) reasons.push(`${formatNumber(candidate.value)} is above max ${formatNumber(rule.max)}`);
+  if (rule.min !== null && candidate.value < rule.min)
+    reasons.push(`${formatNumber(candidate.value)} is below min ${formatNumber(rule.min)}`);
+  if (rule.max !== null && candidate.value > rule.max)
+    reasons.push(`${formatNumber(candidate.value)} is above max ${formatNumber(rule.max)}`);
   if (baseline.kind !== 'number') {
     if (failOnMissing) return verdict('missing', ['not in the baseline report', ...reasons]);
     if (reasons.length > 0) return verdict('fail', reasons);
     const bounded = rule.min !== null || rule.max !== null;
-    return verdict(bounded ? 'pass' : 'skipped', [bounded ? 'no baseline: only min and max checked' : 'not in the baseline report']);
+    return verdict(bounded ? 'pass' : 'skipped', [
+      bounded ? 'no baseline: only min and max checked' : 'not in the baseline report',
+    ]);
   }
 
   const delta = round(candidate.value - baseline.value);
@@ -262,27 +305,44 @@ function compareOne(rule: MetricRule, candidateReport: unknown, baselineReport: 
   if (rule.maxRegressionPercent !== null && regression > 0) {
     if (baseline.value !== 0) {
       const percent = round((regression / Math.abs(baseline.value)) * 100);
-      if (percent > rule.maxRegressionPercent) reasons.push(`${worse} of ${formatNumber(percent)}% exceeds max-regression-percent ${formatNumber(rule.maxRegressionPercent)}%`);
+      if (percent > rule.maxRegressionPercent)
+        reasons.push(
+          `${worse} of ${formatNumber(percent)}% exceeds max-regression-percent ${formatNumber(rule.maxRegressionPercent)}%`,
+        );
     } else if (rule.maxRegression === null) {
       // No percentage of 0 exists; without an absolute limit, any regression from 0 is too much.
-      reasons.push(`baseline is 0, so any ${worse} exceeds max-regression-percent (add max-regression for an absolute limit)`);
+      reasons.push(
+        `baseline is 0, so any ${worse} exceeds max-regression-percent (add max-regression for an absolute limit)`,
+      );
     }
   }
   return verdict(reasons.length > 0 ? 'fail' : 'pass', reasons);
 }
 
 /** Compares the candidate report with the baseline, one rule per metric, in the rules' order. */
-export function compareMetrics(candidate: unknown, baseline: unknown, rules: readonly MetricRule[], options: { failOnMissing: boolean }): ComparisonResult {
+export function compareMetrics(
+  candidate: unknown,
+  baseline: unknown,
+  rules: readonly MetricRule[],
+  options: { failOnMissing: boolean },
+): ComparisonResult {
   const metrics = rules.map((rule) => compareOne(rule, candidate, baseline, options.failOnMissing));
   const failing = metrics.filter((metric) => metric.verdict === 'fail' || metric.verdict === 'missing');
   return { passed: failing.length === 0, metrics, failing };
 }
 
-const VERDICT_CELL: Record<MetricVerdict, string> = { pass: '✅ pass', fail: '❌ fail', missing: '❌ missing', skipped: '⏭️ skipped' };
+const VERDICT_CELL: Record<MetricVerdict, string> = {
+  pass: '✅ pass',
+  fail: '❌ fail',
+  missing: '❌ missing',
+  skipped: '⏭️ skipped',
+};
 
 /** Step summary: one table row per metric (pure). */
 export function comparisonSummary(result: ComparisonResult): string {
-  const title = result.passed ? '### ✅ Candidate model passes the A/B comparison' : `### ❌ Candidate model fails on ${result.failing.map((metric) => metric.metric).join(', ')}`;
+  const title = result.passed
+    ? '### ✅ Candidate model passes the A/B comparison'
+    : `### ❌ Candidate model fails on ${result.failing.map((metric) => metric.metric).join(', ')}`;
   const rows = result.metrics.map((metric) => [
     metric.metric,
     formatNumber(metric.baseline),
@@ -315,10 +375,13 @@ export function readMetricsFile(workspace: string, path: string, input: string):
   try {
     real = realpathSync(join(workspace, path));
   } catch {
-    return fail(`no file at ${path} in the workspace; expected the path of a JSON metrics report relative to the workspace`);
+    return fail(
+      `no file at ${path} in the workspace; expected the path of a JSON metrics report relative to the workspace`,
+    );
   }
   const inside = relative(realpathSync(workspace), real);
-  if (inside === '' || inside === '..' || inside.startsWith('../') || isAbsolute(inside)) return fail(`${path} leads outside the workspace; expected a file in the workspace`);
+  if (inside === '' || inside === '..' || inside.startsWith('../') || isAbsolute(inside))
+    return fail(`${path} leads outside the workspace; expected a file in the workspace`);
   const stat = statSync(real);
   if (!stat.isFile()) return fail(`${path} is not a file; expected a JSON metrics report`);
   if (stat.size > MAX_REPORT_BYTES) return fail(`${path} is ${stat.size} bytes; at most ${MAX_REPORT_BYTES} are read`);
@@ -326,8 +389,11 @@ export function readMetricsFile(workspace: string, path: string, input: string):
   try {
     document = parseMetricsJson(readFileSync(real, 'utf8'));
   } catch (error) {
-    return fail(`${path} is not valid JSON (${(error as Error).message.split('\n')[0]}); expected a JSON object of metrics`);
+    return fail(
+      `${path} is not valid JSON (${(error as Error).message.split('\n')[0]}); expected a JSON object of metrics`,
+    );
   }
-  if (document === null || typeof document !== 'object' || Array.isArray(document)) return fail(`${path} holds ${show(document)}; expected a JSON object of metrics such as {"accuracy": 0.93}`);
+  if (document === null || typeof document !== 'object' || Array.isArray(document))
+    return fail(`${path} holds ${show(document)}; expected a JSON object of metrics such as {"accuracy": 0.93}`);
   return document as Record<string, unknown>;
 }

@@ -1,4 +1,10 @@
-import { listDeployments, type DeploymentHistoryEntry, type DeploymentStatusEntry, type GitHubContext, type ListDeploymentsOptions } from '../github';
+import {
+  listDeployments,
+  type DeploymentHistoryEntry,
+  type DeploymentStatusEntry,
+  type GitHubContext,
+  type ListDeploymentsOptions,
+} from '../github';
 import { table } from '../action';
 
 /**
@@ -49,7 +55,6 @@ export const DORA_TARGETS = {
   changeFailureRate: { comparison: 'below', value: 0.05 },
 } as const satisfies Record<string, DoraTarget>;
 
-
 export type DeploymentOutcome = 'success' | 'failure' | 'pending';
 
 export interface DoraFigure {
@@ -67,7 +72,14 @@ export interface DoraFigure {
 
 export interface DoraReport {
   window: { from: string; to: string; days: number };
-  deployments: { total: number; successful: number; failed: number; pending: number; rollbacks: number; openFailures: number };
+  deployments: {
+    total: number;
+    successful: number;
+    failed: number;
+    pending: number;
+    rollbacks: number;
+    openFailures: number;
+  };
   deploymentFrequency: DoraFigure;
   leadTime: DoraFigure;
   mttr: DoraFigure;
@@ -78,7 +90,10 @@ const byTime = (a: DeploymentStatusEntry, b: DeploymentStatusEntry): number => a
 
 /** The outcome from the latest status (`inactive` skipped) and when it was reached (pure). */
 export function deploymentOutcome(entry: DeploymentHistoryEntry): { outcome: DeploymentOutcome; at: number | null } {
-  const latest = entry.statuses.filter((status) => status.state !== 'inactive').sort(byTime).at(-1);
+  const latest = entry.statuses
+    .filter((status) => status.state !== 'inactive')
+    .sort(byTime)
+    .at(-1);
   if (latest?.state === 'success') return { outcome: 'success', at: latest.at };
   if (latest?.state === 'failure' || latest?.state === 'error') return { outcome: 'failure', at: latest.at };
   return { outcome: 'pending', at: null };
@@ -93,14 +108,24 @@ export function firstSuccessAt(entry: DeploymentHistoryEntry): number | null {
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 const mean = (values: number[]): number => values.reduce((sum, value) => sum + value, 0) / values.length;
 
 const round = (value: number, digits: number): number => Number(value.toFixed(digits));
 
-function figure(name: string, unit: DoraFigure['unit'], target: DoraTarget, value: number | null, samples: number, detail: string, digits: number): DoraFigure {
+function figure(
+  name: string,
+  unit: DoraFigure['unit'],
+  target: DoraTarget,
+  value: number | null,
+  samples: number,
+  detail: string,
+  digits: number,
+): DoraFigure {
   const rounded = value === null ? null : round(value, digits);
   const met = value === null ? null : target.comparison === 'above' ? value > target.value : value < target.value;
   return { name, value: rounded, unit, target, met, samples, detail };
@@ -109,19 +134,36 @@ function figure(name: string, unit: DoraFigure['unit'], target: DoraTarget, valu
 const plural = (count: number, one: string, many = `${one}s`): string => `${count} ${count === 1 ? one : many}`;
 
 /** The four figures for the `days` before `now` (pure). */
-export function computeDora(deployments: readonly DeploymentHistoryEntry[], options: { now: number; days: number }): DoraReport {
+export function computeDora(
+  deployments: readonly DeploymentHistoryEntry[],
+  options: { now: number; days: number },
+): DoraReport {
   const from = options.now - options.days * DAY;
   const inWindow = deployments.filter((entry) => entry.createdAt >= from && entry.createdAt <= options.now);
-  const changes = inWindow.filter((entry) => !entry.rollback).map((entry) => ({ entry, ...deploymentOutcome(entry), firstSuccess: firstSuccessAt(entry) }));
+  const changes = inWindow
+    .filter((entry) => !entry.rollback)
+    .map((entry) => ({ entry, ...deploymentOutcome(entry), firstSuccess: firstSuccessAt(entry) }));
   const successful = changes.filter((change) => change.outcome === 'success');
   const failed = changes.filter((change) => change.outcome === 'failure');
   const pending = changes.filter((change) => change.outcome === 'pending');
 
   const frequency = inWindow.length === 0 ? null : successful.length / (options.days / 7);
-  const frequencyDetail = inWindow.length === 0 ? 'not enough data: no deployment in the window' : plural(successful.length, 'successful deployment');
+  const frequencyDetail =
+    inWindow.length === 0
+      ? 'not enough data: no deployment in the window'
+      : plural(successful.length, 'successful deployment');
 
-  const leadTimes = successful.flatMap((change) => (change.entry.commitTime !== null && change.firstSuccess !== null && change.firstSuccess >= change.entry.commitTime ? [(change.firstSuccess - change.entry.commitTime) / HOUR] : []));
-  const leadDetail = leadTimes.length > 0 ? `${plural(leadTimes.length, 'successful deployment')} with a known commit time` : successful.length === 0 ? 'not enough data: no successful deployment' : 'not enough data: no successful deployment with a known commit time';
+  const leadTimes = successful.flatMap((change) =>
+    change.entry.commitTime !== null && change.firstSuccess !== null && change.firstSuccess >= change.entry.commitTime
+      ? [(change.firstSuccess - change.entry.commitTime) / HOUR]
+      : [],
+  );
+  const leadDetail =
+    leadTimes.length > 0
+      ? `${plural(leadTimes.length, 'successful deployment')} with a known commit time`
+      : successful.length === 0
+        ? 'not enough data: no successful deployment'
+        : 'not enough data: no successful deployment with a known commit time';
 
   // Recoveries: the first success of every deployment, changes and rollbacks alike.
   const successes = deployments.flatMap((entry) => {
@@ -133,7 +175,13 @@ export function computeDora(deployments: readonly DeploymentHistoryEntry[], opti
   for (const failure of failed) {
     const failedAt = failure.firstSuccess !== null && failure.at !== null ? failure.at : failure.entry.createdAt;
     const recoveredAt = successes
-      .filter(({ entry, at }) => entry.id !== failure.entry.id && (entry.createdAt > failure.entry.createdAt || (entry.createdAt === failure.entry.createdAt && entry.id > failure.entry.id)) && at > failedAt)
+      .filter(
+        ({ entry, at }) =>
+          entry.id !== failure.entry.id &&
+          (entry.createdAt > failure.entry.createdAt ||
+            (entry.createdAt === failure.entry.createdAt && entry.id > failure.entry.id)) &&
+          at > failedAt,
+      )
       .reduce<number | null>((earliest, { at }) => (earliest === null || at < earliest ? at : earliest), null);
     if (recoveredAt === null) openFailures++;
     else recoveries.push((recoveredAt - failedAt) / 60_000);
@@ -147,15 +195,57 @@ export function computeDora(deployments: readonly DeploymentHistoryEntry[], opti
 
   const decided = successful.length + failed.length;
   const failureRate = decided === 0 ? null : failed.length / decided;
-  const rateDetail = decided === 0 ? 'not enough data: no deployment with an outcome' : `${plural(decided, 'deployment')} with an outcome, ${failed.length} failed`;
+  const rateDetail =
+    decided === 0
+      ? 'not enough data: no deployment with an outcome'
+      : `${plural(decided, 'deployment')} with an outcome, ${failed.length} failed`;
 
   return {
     window: { from: new Date(from).toISOString(), to: new Date(options.now).toISOString(), days: options.days },
-    deployments: { total: inWindow.length, successful: successful.length, failed: failed.length, pending: pending.length, rollbacks: inWindow.length - changes.length, openFailures },
-    deploymentFrequency: figure('deployment frequency', 'per week', DORA_TARGETS.deploymentFrequency, frequency, successful.length, frequencyDetail, 2),
-    leadTime: figure('lead time for changes', 'hours', DORA_TARGETS.leadTime, leadTimes.length > 0 ? median(leadTimes) : null, leadTimes.length, leadDetail, 2),
-    mttr: figure('mean time to recovery', 'minutes', DORA_TARGETS.mttr, recoveries.length > 0 ? mean(recoveries) : null, recoveries.length, mttrDetail, 2),
-    changeFailureRate: figure('change failure rate', 'ratio', DORA_TARGETS.changeFailureRate, failureRate, decided, rateDetail, 4),
+    deployments: {
+      total: inWindow.length,
+      successful: successful.length,
+      failed: failed.length,
+      pending: pending.length,
+      rollbacks: inWindow.length - changes.length,
+      openFailures,
+    },
+    deploymentFrequency: figure(
+      'deployment frequency',
+      'per week',
+      DORA_TARGETS.deploymentFrequency,
+      frequency,
+      successful.length,
+      frequencyDetail,
+      2,
+    ),
+    leadTime: figure(
+      'lead time for changes',
+      'hours',
+      DORA_TARGETS.leadTime,
+      leadTimes.length > 0 ? median(leadTimes) : null,
+      leadTimes.length,
+      leadDetail,
+      2,
+    ),
+    mttr: figure(
+      'mean time to recovery',
+      'minutes',
+      DORA_TARGETS.mttr,
+      recoveries.length > 0 ? mean(recoveries) : null,
+      recoveries.length,
+      mttrDetail,
+      2,
+    ),
+    changeFailureRate: figure(
+      'change failure rate',
+      'ratio',
+      DORA_TARGETS.changeFailureRate,
+      failureRate,
+      decided,
+      rateDetail,
+      4,
+    ),
   };
 }
 
@@ -173,7 +263,12 @@ export function formatTarget(figure: DoraFigure): string {
   return `${figure.target.comparison === 'above' ? '>' : '<'} ${formatValue(figure.target.value, figure.unit)}`;
 }
 
-export const doraFigures = (report: DoraReport): DoraFigure[] => [report.deploymentFrequency, report.leadTime, report.mttr, report.changeFailureRate];
+export const doraFigures = (report: DoraReport): DoraFigure[] => [
+  report.deploymentFrequency,
+  report.leadTime,
+  report.mttr,
+  report.changeFailureRate,
+];
 
 /** Step summary: one row per figure. */
 export function doraSummary(environment: string, report: DoraReport): string {
@@ -198,6 +293,14 @@ export function doraSummary(environment: string, report: DoraReport): string {
 }
 
 /** The environment's deployments since `since`, with the commit time looked up where lead time needs it: a successful change whose payload has none. */
-export function deploymentHistory(context: GitHubContext, environment: string, since: number, options: Omit<ListDeploymentsOptions, 'commitTimeFor'> = {}): Promise<DeploymentHistoryEntry[]> {
-  return listDeployments(context, environment, since, { ...options, commitTimeFor: (entry) => !entry.rollback && deploymentOutcome(entry).outcome === 'success' });
+export function deploymentHistory(
+  context: GitHubContext,
+  environment: string,
+  since: number,
+  options: Omit<ListDeploymentsOptions, 'commitTimeFor'> = {},
+): Promise<DeploymentHistoryEntry[]> {
+  return listDeployments(context, environment, since, {
+    ...options,
+    commitTimeFor: (entry) => !entry.rollback && deploymentOutcome(entry).outcome === 'success',
+  });
 }

@@ -26,11 +26,15 @@ export const GATE_LIST = new RegExp(`^(?:none|(?:${GATES.join('|')})(?:\\s*,\\s*
 /** `integration, load-test` → ['integration', 'load-test']; `none` → []. Call after GATE_LIST matched. */
 export function parseGateList(list: string): Gate[] {
   if (list.trim() === 'none') return [];
-  return list.split(',').map((name) => name.trim()).filter((name): name is Gate => (GATES as readonly string[]).includes(name));
+  return list
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name): name is Gate => (GATES as readonly string[]).includes(name));
 }
 
 /** An image repository without a tag, e.g. `ghcr.io/org/agent-loop`. */
-export const IMAGE_REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+export const IMAGE_REPOSITORY =
+  /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 /** A git branch name: no `..`, no leading or trailing slash, no spaces or shell characters. */
 export const BRANCH_NAME = /^(?!.*\.\.)(?![/.])(?!.*[/.]$)[A-Za-z0-9._/-]+$/;
 
@@ -94,7 +98,8 @@ export const REASONS = {
   mergedMainModel: 'Pull request merged into the main branch with the model marker in its title or body: model deploy.',
   releaseTag: 'Push of a release tag (vX.Y.Z): release deploy.',
   pushHotfix: 'Push to a hotfix branch: hotfix deploy with reinforced canary monitoring.',
-  mergedHotfix: 'Pull request from a hotfix branch merged into the main branch: hotfix deploy with reinforced canary monitoring.',
+  mergedHotfix:
+    'Pull request from a hotfix branch merged into the main branch: hotfix deploy with reinforced canary monitoring.',
   dispatch: 'Manual run (workflow_dispatch): normal deploy.',
   dispatchKind: 'Manual run (workflow_dispatch) whose kind input chose this plan.',
   pullRequestOpen: 'Pull request not merged into the main branch: gates only, nothing deploys.',
@@ -130,7 +135,8 @@ const FIGURES: Record<PlanKind, Figures> = {
 function get(value: unknown, ...path: string[]): unknown {
   let current = value;
   for (const key of path) {
-    if (current === null || typeof current !== 'object' || Array.isArray(current) || !Object.hasOwn(current, key)) return undefined;
+    if (current === null || typeof current !== 'object' || Array.isArray(current) || !Object.hasOwn(current, key))
+      return undefined;
     current = (current as Record<string, unknown>)[key];
   }
   return current;
@@ -143,9 +149,11 @@ function hasMarker(marker: string, ...texts: string[]): boolean {
   return texts.some((candidate) => candidate.toLowerCase().includes(needle));
 }
 
-const branchOf = (ref: string): string | null => (ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : null);
+const branchOf = (ref: string): string | null =>
+  ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : null;
 const tagOf = (ref: string): string | null => (ref.startsWith('refs/tags/') ? ref.slice('refs/tags/'.length) : null);
-const isHotfix = (branch: string, prefix: string): boolean => branch.length > prefix.length && branch.startsWith(prefix);
+const isHotfix = (branch: string, prefix: string): boolean =>
+  branch.length > prefix.length && branch.startsWith(prefix);
 
 // ------------------------------------------------------------------------------------ classification
 
@@ -158,17 +166,25 @@ interface Decision {
   sha: string | null;
 }
 
-const decide = (kind: PlanKind, reason: string, tag: string | null = null, sha: string | null = null): Decision => ({ kind, reason, tag, sha });
+const decide = (kind: PlanKind, reason: string, tag: string | null = null, sha: string | null = null): Decision => ({
+  kind,
+  reason,
+  tag,
+  sha,
+});
 
 function classifyPush(event: GitHubEvent, options: PlanOptions): Decision {
   const { payload } = event;
   const ref = event.ref || text(get(payload, 'ref'));
   if (get(payload, 'deleted') === true) return decide('none', REASONS.deletedRef);
   const tag = tagOf(ref);
-  if (tag !== null) return RELEASE_TAG.test(tag) ? decide('release', REASONS.releaseTag, tag) : decide('none', REASONS.otherTag);
+  if (tag !== null)
+    return RELEASE_TAG.test(tag) ? decide('release', REASONS.releaseTag, tag) : decide('none', REASONS.otherTag);
   const branch = branchOf(ref);
   if (branch === options.mainBranch) {
-    return hasMarker(options.modelMarker, text(get(payload, 'head_commit', 'message'))) ? decide('model', REASONS.pushMainModel) : decide('normal', REASONS.pushMain);
+    return hasMarker(options.modelMarker, text(get(payload, 'head_commit', 'message')))
+      ? decide('model', REASONS.pushMainModel)
+      : decide('normal', REASONS.pushMain);
   }
   if (branch !== null && isHotfix(branch, options.hotfixPrefix)) return decide('hotfix', REASONS.pushHotfix);
   return decide('none', REASONS.otherBranch);
@@ -181,8 +197,10 @@ function classifyPullRequest(event: GitHubEvent, options: PlanOptions): Decision
   // GITHUB_SHA of a pull_request event is a test merge; the commit that landed is merge_commit_sha.
   const mergeSha = text(get(pr, 'merge_commit_sha')).toLowerCase();
   const sha = COMMIT_SHA.test(mergeSha) ? mergeSha : null;
-  if (isHotfix(text(get(pr, 'head', 'ref')), options.hotfixPrefix)) return decide('hotfix', REASONS.mergedHotfix, null, sha);
-  if (hasMarker(options.modelMarker, text(get(pr, 'title')), text(get(pr, 'body')))) return decide('model', REASONS.mergedMainModel, null, sha);
+  if (isHotfix(text(get(pr, 'head', 'ref')), options.hotfixPrefix))
+    return decide('hotfix', REASONS.mergedHotfix, null, sha);
+  if (hasMarker(options.modelMarker, text(get(pr, 'title')), text(get(pr, 'body'))))
+    return decide('model', REASONS.mergedMainModel, null, sha);
   return decide('normal', REASONS.mergedMain, null, sha);
 }
 
@@ -197,7 +215,9 @@ function classifyDispatch(event: GitHubEvent): Decision {
   if (kind !== 'release') return decide(kind, REASONS.dispatchKind);
   const tag = tagOf(event.ref);
   if (tag === null || !RELEASE_TAG.test(tag)) {
-    throw new ConfigurationError(`workflow_dispatch input 'kind': release needs the run to start from a release tag (vX.Y.Z or vX.Y.Z-rc.N, "Use workflow from" a tag)`);
+    throw new ConfigurationError(
+      `workflow_dispatch input 'kind': release needs the run to start from a release tag (vX.Y.Z or vX.Y.Z-rc.N, "Use workflow from" a tag)`,
+    );
   }
   return decide('release', REASONS.dispatchKind, tag);
 }
@@ -278,14 +298,19 @@ export function readEvent(env: NodeJS.ProcessEnv = process.env): GitHubEvent {
 
 /** The plan as the step summary shows it: the title says what deploys where, a table says how. */
 export function planSummary(plan: Plan): string {
-  const title = plan.deploy ? `### 🚀 ${plan.kind} deploy of ${plan.version} to ${plan.environment}` : '### 🧪 Gates only: nothing deploys';
+  const title = plan.deploy
+    ? `### 🚀 ${plan.kind} deploy of ${plan.version} to ${plan.environment}`
+    : '### 🧪 Gates only: nothing deploys';
   const rows = [
     ['kind', plan.kind],
     ['deploy', plan.deploy ? `yes, to ${plan.environment}` : 'no'],
     ['version', plan.version],
     ...(plan.image ? [['image', plan.image]] : []),
     ['gates', plan.gates.join(', ')],
-    ['canary', `${plan.canarySteps.join('% → ')}%, ${plan.canaryDurationSeconds} s${plan.canarySteps.length > 1 ? ' per step' : ''}`],
+    [
+      'canary',
+      `${plan.canarySteps.join('% → ')}%, ${plan.canaryDurationSeconds} s${plan.canarySteps.length > 1 ? ' per step' : ''}`,
+    ],
     ['limits', `error rate ≤ ${formatNumber(plan.errorThreshold * 100)}%, P95 ≤ ${plan.latencyP95Ms} ms`],
     ['notify at start', plan.notifyImmediately ? 'yes' : 'no'],
   ];

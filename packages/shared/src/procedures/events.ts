@@ -4,7 +4,15 @@
  * what, how long traffic took to come back), promoted. The monitor and a deploy's lifecycle say
  * them; report/events.ts tells them (log, Slack, the GitHub deployment).
  */
-export type RolloutEventKind = 'canary-started' | 'weight-advanced' | 'held' | 'analysis-extended' | 'halted' | 'rolled-back' | 'rollback-failed' | 'promoted';
+export type RolloutEventKind =
+  | 'canary-started'
+  | 'weight-advanced'
+  | 'held'
+  | 'analysis-extended'
+  | 'halted'
+  | 'rolled-back'
+  | 'rollback-failed'
+  | 'promoted';
 
 export interface RolloutEvent {
   kind: RolloutEventKind;

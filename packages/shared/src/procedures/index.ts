@@ -1,5 +1,13 @@
 export { deploy, promote, type DeploySettings, type PromoteSettings } from './bluegreen';
 export { monitor, monitorSessions, type MonitorResult, type MonitorSettings } from './monitor';
 export { fleetStatus, statusLines, statusSummary, type HostStatus } from './status';
-export { diskUse, pruneHost, rollingUpgrade, rotateLogs, type PruneResult, type UpgradeResult, type UpgradeSettings } from './maintenance';
+export {
+  diskUse,
+  pruneHost,
+  rollingUpgrade,
+  rotateLogs,
+  type PruneResult,
+  type UpgradeResult,
+  type UpgradeSettings,
+} from './maintenance';
 export type { RolloutEvent, RolloutEventKind } from './events';

@@ -34,7 +34,9 @@ export function protectedImages(state: AppState): string[] {
     if (image) images.add(image);
   }
   if (state.canary?.image) images.add(state.canary.image);
-  const deploys = state.history.filter((entry) => entry.action === 'deploy' && entry.outcome === 'success' && entry.image !== '');
+  const deploys = state.history.filter(
+    (entry) => entry.action === 'deploy' && entry.outcome === 'success' && entry.image !== '',
+  );
   for (const entry of deploys.slice(-KEPT_DEPLOYS)) images.add(entry.image);
   return [...images];
 }
@@ -93,13 +95,20 @@ export interface PruneResult {
 export function parsePrune(output: string): PruneResult {
   const counts = /^removed containers=(\d+) images=(\d+) networks=(\d+)$/m.exec(output);
   if (!counts) throw new Error(`prune printed no summary: ${output.trim().split('\n').slice(-3).join(' / ')}`);
-  return { containers: Number(counts[1]), images: Number(counts[2]), networks: Number(counts[3]), kept: output.split('\n').filter((line) => line.startsWith('kept ')) };
+  return {
+    containers: Number(counts[1]),
+    images: Number(counts[2]),
+    networks: Number(counts[3]),
+    kept: output.split('\n').filter((line) => line.startsWith('kept ')),
+  };
 }
 
 /** Prunes one host; what the app's colors and a rollback need is kept (see `protectedImages`). */
 export async function pruneHost(session: HostSession, options: PruneOptions, timeoutMs: number): Promise<PruneResult> {
   const keep = protectedImages(session.state);
-  const output = await runChecked(session.remote, pruneCommand(session.state.app, keep, options), 'docker prune', { timeoutMs });
+  const output = await runChecked(session.remote, pruneCommand(session.state.app, keep, options), 'docker prune', {
+    timeoutMs,
+  });
   return parsePrune(output);
 }
 
@@ -161,11 +170,22 @@ export async function rollingUpgrade(hosts: readonly HostSpec[], settings: Upgra
     const result = results[index]!;
     let sessions: HostSession[] = [];
     try {
-      sessions = await openSessions([spec], settings, { runId: settings.run.runId, actor: settings.run.actor, version: '(maintenance)', phase: 'upgrade', time: new Date(started).toISOString() });
+      sessions = await openSessions([spec], settings, {
+        runId: settings.run.runId,
+        actor: settings.run.actor,
+        version: '(maintenance)',
+        phase: 'upgrade',
+        time: new Date(started).toISOString(),
+      });
       const session = sessions[0]!;
       result.host = session.label;
       settings.log.info(`${session.label}: upgrading packages (${index + 1} of ${hosts.length})`);
-      await runChecked(session.remote, settings.upgradeCommand ?? upkeepCommand(spec, 'upgrade'), 'the package upgrade', { timeoutMs: settings.commandTimeoutSeconds * 1000 });
+      await runChecked(
+        session.remote,
+        settings.upgradeCommand ?? upkeepCommand(spec, 'upgrade'),
+        'the package upgrade',
+        { timeoutMs: settings.commandTimeoutSeconds * 1000 },
+      );
       await checkServing(session.remote, session, settings);
       await session.audit('package upgrade', { ok: true });
       result.outcome = 'upgraded';
@@ -192,18 +212,37 @@ export async function rollingUpgrade(hosts: readonly HostSpec[], settings: Upgra
 /** After a host's upgrade: its router still works (nginx: nginx -t; another router: its prerequisites, HAProxy's socket answering at level admin with the app's servers), and the live color answers. */
 async function checkServing(remote: Remote, session: HostSession, settings: UpgradeSettings): Promise<void> {
   if (drivesNginx(settings.router)) {
-    const nginx = await remote.run([...nginxControl(session.spec.nginxCommand, session.spec.nginxConfDir), 'check'], { timeoutMs: 60_000 });
-    if (nginx.code !== 0) throw new HostError(remote.label, `after the upgrade, nginx -t fails: ${(nginx.stderr || nginx.stdout).trim().split('\n').slice(-4).join(' / ')}`);
+    const nginx = await remote.run([...nginxControl(session.spec.nginxCommand, session.spec.nginxConfDir), 'check'], {
+      timeoutMs: 60_000,
+    });
+    if (nginx.code !== 0)
+      throw new HostError(
+        remote.label,
+        `after the upgrade, nginx -t fails: ${(nginx.stderr || nginx.stdout).trim().split('\n').slice(-4).join(' / ')}`,
+      );
   } else {
     const router = settings.router as string;
     const missing = await routerPrerequisites(router, { remote, host: session.spec, app: settings.app });
-    if (missing.length > 0) throw new HostError(remote.label, `after the upgrade, router ${router} does not work: ${missing.map((item) => item.problem).join('; ')}`);
+    if (missing.length > 0)
+      throw new HostError(
+        remote.label,
+        `after the upgrade, router ${router} does not work: ${missing.map((item) => item.problem).join('; ')}`,
+      );
   }
   const active = session.state.active;
   if (!active) return;
   try {
-    await waitHealthy(remote, session.port(active), settings.healthPaths, settings.healthTimeoutSeconds, settings.clock);
+    await waitHealthy(
+      remote,
+      session.port(active),
+      settings.healthPaths,
+      settings.healthTimeoutSeconds,
+      settings.clock,
+    );
   } catch (error) {
-    throw new HostError(remote.label, `after the upgrade, the live color ${active} does not answer its health check: ${errorMessage(error)}`);
+    throw new HostError(
+      remote.label,
+      `after the upgrade, the live color ${active} does not answer its health check: ${errorMessage(error)}`,
+    );
   }
 }

@@ -1,8 +1,33 @@
-import { CanaryAnalysis, runAnalysis, type AnalysisResult, type MetricSource, type Policy, type Sample, type Verdict } from '../analysis';
+import {
+  CanaryAnalysis,
+  runAnalysis,
+  type AnalysisResult,
+  type MetricSource,
+  type Policy,
+  type Sample,
+  type Verdict,
+} from '../analysis';
 import type { RolloutEvent } from './events';
-import { analysisStart, batchRemotes, buildMetricSources, combineSources, NginxLogSource, readsFromSwitch, type SourceOptions } from '../analysis/sources';
+import {
+  analysisStart,
+  batchRemotes,
+  buildMetricSources,
+  combineSources,
+  NginxLogSource,
+  readsFromSwitch,
+  type SourceOptions,
+} from '../analysis/sources';
 import { ConfigurationError, printable, settleLimit } from '../action';
-import { closeSessions, firstInLockOrder, newReport, openSessions, switchAll, type HostSession, type SessionSettings, type Work } from '../fleet';
+import {
+  closeSessions,
+  firstInLockOrder,
+  newReport,
+  openSessions,
+  switchAll,
+  type HostSession,
+  type SessionSettings,
+  type Work,
+} from '../fleet';
 import { formatWeights, nginxName, weightsFor } from '../traffic';
 import { rollbackSessions, type RollbackResult, type RollbackSettings } from '../rollback';
 import { otherColor, type Color } from '../domain';
@@ -82,7 +107,9 @@ export interface AccessLogReading {
 /** The logs read, said once when every host has the same path. */
 function logsRead(logs: AccessLogReading['logs']): string {
   const paths = [...new Set(logs.map((log) => log.path))];
-  return paths.length === 1 ? `the access log ${paths[0]} (on ${logs.length} host${logs.length === 1 ? '' : 's'})` : `the access logs ${logs.map((log) => `${log.path} on ${log.host}`).join(', ')}`;
+  return paths.length === 1
+    ? `the access log ${paths[0]} (on ${logs.length} host${logs.length === 1 ? '' : 's'})`
+    : `the access logs ${logs.map((log) => `${log.path} on ${log.host}`).join(', ')}`;
 }
 
 /**
@@ -97,9 +124,17 @@ export function wrongLogFormat(app: string, reading: AccessLogReading): string {
 }
 
 /** The sources the settings list, as the source registry builds them (analysis/sources/registry.ts), over one batched remote per host. */
-export function buildSources(sessions: readonly HostSession[], settings: MonitorSettings, running: readonly Color[], versions: Partial<Record<Color, string>>): MetricSource[] {
+export function buildSources(
+  sessions: readonly HostSession[],
+  settings: MonitorSettings,
+  running: readonly Color[],
+  versions: Partial<Record<Color, string>>,
+): MetricSource[] {
   // One SSH command per host per interval for every host-side figure, max-parallel hosts at once.
-  const batched = batchRemotes(sessions.map((session) => session.remote), settings.maxParallel);
+  const batched = batchRemotes(
+    sessions.map((session) => session.remote),
+    settings.maxParallel,
+  );
   return buildMetricSources(settings.sources, {
     app: settings.app,
     hosts: sessions.map((session) => ({
@@ -109,16 +144,39 @@ export function buildSources(sessions: readonly HostSession[], settings: Monitor
     })),
     colors: running,
     versions,
-    options: { healthPath: settings.healthPath, probePath: settings.probePath, probeRequests: settings.probeRequests, memory: settings.memory, prometheus: settings.prometheus, ...(settings.router ? { router: settings.router } : {}) },
+    options: {
+      healthPath: settings.healthPath,
+      probePath: settings.probePath,
+      probeRequests: settings.probeRequests,
+      memory: settings.memory,
+      prometheus: settings.prometheus,
+      ...(settings.router ? { router: settings.router } : {}),
+    },
   });
 }
 
 export async function monitor(hosts: readonly HostSpec[], settings: MonitorSettings): Promise<MonitorResult> {
   const started = settings.clock.now();
-  const sessions = await openSessions(hosts, settings, { runId: settings.run.runId, actor: settings.run.actor, version: '(canary)', phase: `monitor ${settings.mode}`, time: new Date(started).toISOString() }, {
-    // The lock names what is watched once the state says it: the canary's version, or the promoted one's.
-    versionFromState: (state) => (settings.mode === 'post-promotion' ? (state.active ? state.colors[state.active]?.version : null) : state.canary?.version),
-  });
+  const sessions = await openSessions(
+    hosts,
+    settings,
+    {
+      runId: settings.run.runId,
+      actor: settings.run.actor,
+      version: '(canary)',
+      phase: `monitor ${settings.mode}`,
+      time: new Date(started).toISOString(),
+    },
+    {
+      // The lock names what is watched once the state says it: the canary's version, or the promoted one's.
+      versionFromState: (state) =>
+        settings.mode === 'post-promotion'
+          ? state.active
+            ? state.colors[state.active]?.version
+            : null
+          : state.canary?.version,
+    },
+  );
   try {
     return await monitorSessions(sessions, settings);
   } finally {
@@ -126,24 +184,37 @@ export async function monitor(hosts: readonly HostSpec[], settings: MonitorSetti
   }
 }
 
-export async function monitorSessions(sessions: readonly HostSession[], settings: MonitorSettings): Promise<MonitorResult> {
+export async function monitorSessions(
+  sessions: readonly HostSession[],
+  settings: MonitorSettings,
+): Promise<MonitorResult> {
   const first = sessions[0];
   if (!first) throw new ConfigurationError('no hosts to monitor');
   const { state } = first;
   let canaryColor: Color;
   if (settings.mode === 'post-promotion') {
-    if (!state.active) throw new ConfigurationError(`${first.label}: nothing is deployed for ${settings.app}: there is nothing to watch`);
+    if (!state.active)
+      throw new ConfigurationError(
+        `${first.label}: nothing is deployed for ${settings.app}: there is nothing to watch`,
+      );
     canaryColor = state.active;
   } else {
-    if (!state.canary) throw new ConfigurationError(`${first.label}: there is no canary of ${settings.app} to watch (run blue-green with phase: deploy first)`);
+    if (!state.canary)
+      throw new ConfigurationError(
+        `${first.label}: there is no canary of ${settings.app} to watch (run blue-green with phase: deploy first)`,
+      );
     canaryColor = state.canary.color;
   }
   for (const session of sessions) {
     const color = settings.mode === 'post-promotion' ? session.state.active : session.state.canary?.color;
-    if (color !== canaryColor) throw new ConfigurationError(`${session.label}: its canary color is ${color ?? 'none'}, but ${first.label}'s is ${canaryColor}: deploy again so every host agrees`);
+    if (color !== canaryColor)
+      throw new ConfigurationError(
+        `${session.label}: its canary color is ${color ?? 'none'}, but ${first.label}'s is ${canaryColor}: deploy again so every host agrees`,
+      );
   }
   const stableColor = otherColor(canaryColor);
-  const canaryVersion = settings.mode === 'post-promotion' ? (state.colors[canaryColor]?.version ?? null) : (state.canary?.version ?? null);
+  const canaryVersion =
+    settings.mode === 'post-promotion' ? (state.colors[canaryColor]?.version ?? null) : (state.canary?.version ?? null);
   const stableVersion = state.colors[stableColor]?.version ?? null;
   const stableRunning = settings.mode !== 'post-promotion' || state.colors[stableColor]?.status === 'running';
   const running: Color[] = stableRunning ? [stableColor, canaryColor] : [canaryColor];
@@ -198,15 +269,32 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
   let warned = 0;
   /** One analysis window at the current share. */
   const watch = async (index: number, percent: number | null): Promise<AnalysisResult> => {
-    const start = settings.mode === 'canary' && readsFromSwitch(settings.sources) ? analysisStart(sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })), settings.clock.now(), settings.policy.durationSeconds) : settings.clock.now();
-    const engine = new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start, model: settings.model, mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary' });
+    const start =
+      settings.mode === 'canary' && readsFromSwitch(settings.sources)
+        ? analysisStart(
+            sessions.map((session) => ({ ...session.state.canary, accessLog: session.spec.accessLog })),
+            settings.clock.now(),
+            settings.policy.durationSeconds,
+          )
+        : settings.clock.now();
+    const engine = new CanaryAnalysis(settings.policy, {
+      canary: canaryColor,
+      stable: stableColor,
+      start,
+      model: settings.model,
+      mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary',
+    });
     const result = await runAnalysis(source, engine, {
       clock: settings.clock,
       intervalMs: settings.policy.intervalSeconds * 1000,
       onSample: (sample, current) => {
         settings.onSample?.(sample, current, index);
         // An extension shows as a new warning of the engine's: said as an event when it happens.
-        for (const warning of current.warnings.slice(warned)) if (warning.startsWith('extended by')) pending.push(emit({ kind: 'analysis-extended', message: `analysis of ${canaryVersion ?? canaryColor} ${warning}` }));
+        for (const warning of current.warnings.slice(warned))
+          if (warning.startsWith('extended by'))
+            pending.push(
+              emit({ kind: 'analysis-extended', message: `analysis of ${canaryVersion ?? canaryColor} ${warning}` }),
+            );
         warned = current.warnings.length;
       },
       signal: stop.signal,
@@ -219,7 +307,15 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
     for (const [index, percent] of plan.entries()) {
       if (stop.signal.aborted) break;
       if (percent !== null) {
-        const works: Work[] = sessions.map((session) => ({ session, report: newReport(session, 'ramp'), target: canaryColor, stable: stableColor, before: null, moved: false, failed: false }));
+        const works: Work[] = sessions.map((session) => ({
+          session,
+          report: newReport(session, 'ramp'),
+          target: canaryColor,
+          stable: stableColor,
+          before: null,
+          moved: false,
+          failed: false,
+        }));
         const read = await settleLimit(works, settings.maxParallel, async (work) => {
           work.before = (await work.session.router.getWeights())?.weights ?? null;
         });
@@ -228,9 +324,16 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
         const target = weightsFor(canaryColor, percent);
         // A step at the share every host already serves (the first step, at the deploy's
         // canary-percent) is watched as it is: not switched again, nor announced as an advance.
-        const already = works.every((work) => work.before?.blue === target.blue && work.before.green === target.green && work.session.state.canary?.percent === percent);
+        const already = works.every(
+          (work) =>
+            work.before?.blue === target.blue &&
+            work.before.green === target.green &&
+            work.session.state.canary?.percent === percent,
+        );
         if (already) {
-          settings.log.info(`ramp step ${index + 1}/${plan.length}: ${formatWeights(target)} on ${works.length} host(s), live already`);
+          settings.log.info(
+            `ramp step ${index + 1}/${plan.length}: ${formatWeights(target)} on ${works.length} host(s), live already`,
+          );
         } else {
           const moved = await switchAll(works, settings, `ramp to ${percent}%`, (work) => ({
             weights: target,
@@ -239,21 +342,40 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
             ...(work.session.state.canary?.release ? { release: work.session.state.canary.release } : {}),
             commit: (state) => (state.canary ? { ...state, canary: { ...state.canary, percent } } : state),
           }));
-          if (!moved) throw new Error(`the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works.map((work) => work.report.error).filter(Boolean).join('; ')}`);
-          settings.log.info(`ramp step ${index + 1}/${plan.length}: ${formatWeights(target)} on ${works.length} host(s)`);
-          await emit({ kind: 'weight-advanced', message: `${canaryVersion ?? canaryColor} weight advanced to ${percent}% (step ${index + 1} of ${plan.length}) on ${works.length} host${works.length === 1 ? '' : 's'}` });
+          if (!moved)
+            throw new Error(
+              `the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works
+                .map((work) => work.report.error)
+                .filter(Boolean)
+                .join('; ')}`,
+            );
+          settings.log.info(
+            `ramp step ${index + 1}/${plan.length}: ${formatWeights(target)} on ${works.length} host(s)`,
+          );
+          await emit({
+            kind: 'weight-advanced',
+            message: `${canaryVersion ?? canaryColor} weight advanced to ${percent}% (step ${index + 1} of ${plan.length}) on ${works.length} host${works.length === 1 ? '' : 's'}`,
+          });
         }
       }
       analysis = await watch(index, percent);
       if (stop.signal.aborted) break;
-      settings.log.info(`${percent === null ? 'analysis' : `step ${percent}%`}: ${analysis.verdict}: ${analysis.reason}`);
+      settings.log.info(
+        `${percent === null ? 'analysis' : `step ${percent}%`}: ${analysis.verdict}: ${analysis.reason}`,
+      );
       if (analysis.verdict !== 'success') break;
       // A hold keeps the ramp at this step, watched window after window, until it is lifted.
       if (percent !== null && index < plan.length - 1) {
         let held = await lockFirst.holdRequest().catch(() => null);
-        if (held !== null) await emit({ kind: 'held', message: `${canaryVersion ?? canaryColor} held at ${percent}% (${holdText(held)}): watched again before ${plan[index + 1]}%` });
+        if (held !== null)
+          await emit({
+            kind: 'held',
+            message: `${canaryVersion ?? canaryColor} held at ${percent}% (${holdText(held)}): watched again before ${plan[index + 1]}%`,
+          });
         while (held !== null && !stop.signal.aborted && analysis.verdict === 'success') {
-          settings.log.info(`ramp held at ${percent}% (${holdText(held)}): watching it for another ${settings.policy.durationSeconds} s`);
+          settings.log.info(
+            `ramp held at ${percent}% (${holdText(held)}): watching it for another ${settings.policy.durationSeconds} s`,
+          );
           analysis = await watch(index, percent);
           held = await lockFirst.holdRequest().catch(() => null);
         }
@@ -265,18 +387,51 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
     settings.signal?.removeEventListener('abort', onCancel);
     await source.close?.();
   }
-  const final = analysis ?? new CanaryAnalysis(settings.policy, { canary: canaryColor, stable: stableColor, start: settings.clock.now(), model: settings.model, mode: 'canary' }).current(settings.clock.now());
-  const accessLog: AccessLogReading | undefined = accessLogSource ? { logs: accessLogSource.logs, skipped: accessLogSource.skipped, unformatted: accessLogSource.unformatted } : undefined;
-  if (accessLog && accessLog.unformatted > 0) settings.log.warn(`${logsRead(accessLog.logs)}: ${accessLog.unformatted} line${accessLog.unformatted === 1 ? '' : 's'} skipped as not in the agent_loop log format (${accessLog.skipped} skipped in all)`);
+  const final =
+    analysis ??
+    new CanaryAnalysis(settings.policy, {
+      canary: canaryColor,
+      stable: stableColor,
+      start: settings.clock.now(),
+      model: settings.model,
+      mode: 'canary',
+    }).current(settings.clock.now());
+  const accessLog: AccessLogReading | undefined = accessLogSource
+    ? { logs: accessLogSource.logs, skipped: accessLogSource.skipped, unformatted: accessLogSource.unformatted }
+    : undefined;
+  if (accessLog && accessLog.unformatted > 0)
+    settings.log.warn(
+      `${logsRead(accessLog.logs)}: ${accessLog.unformatted} line${accessLog.unformatted === 1 ? '' : 's'} skipped as not in the agent_loop log format (${accessLog.skipped} skipped in all)`,
+    );
   if (abortedBy !== null) {
-    return { verdict: 'aborted', reason: abortedBy, analysis: final, steps, canaryColor, stableColor, canaryVersion, stableVersion, rollback: null, rollbackMs: null, ...(accessLog ? { accessLog } : {}) };
+    return {
+      verdict: 'aborted',
+      reason: abortedBy,
+      analysis: final,
+      steps,
+      canaryColor,
+      stableColor,
+      canaryVersion,
+      stableVersion,
+      rollback: null,
+      rollbackMs: null,
+      ...(accessLog ? { accessLog } : {}),
+    };
   }
   // No canary request, but lines the analysis could not read: the verdict says which log and what to check.
-  const reason = final.verdict !== 'success' && final.canaryRequests === 0 && accessLog && accessLog.unformatted > 0 ? `${final.reason}; ${wrongLogFormat(settings.app, accessLog)}` : final.reason;
+  const reason =
+    final.verdict !== 'success' && final.canaryRequests === 0 && accessLog && accessLog.unformatted > 0
+      ? `${final.reason}; ${wrongLogFormat(settings.app, accessLog)}`
+      : final.reason;
   let rollback: RollbackResult | null = null;
   await Promise.all(pending);
-  if (final.verdict === 'success' && plan.at(-1) === 100 && steps.at(-1)?.percent === 100 && abortedBy === null) await emit({ kind: 'promoted', message: `${canaryVersion ?? canaryColor} ramped to all traffic: every step passed its analysis` });
-  if (final.verdict !== 'success') await emit({ kind: 'halted', message: `${canaryVersion ?? canaryColor} halted (${final.verdict}): ${reason}` });
+  if (final.verdict === 'success' && plan.at(-1) === 100 && steps.at(-1)?.percent === 100 && abortedBy === null)
+    await emit({
+      kind: 'promoted',
+      message: `${canaryVersion ?? canaryColor} ramped to all traffic: every step passed its analysis`,
+    });
+  if (final.verdict !== 'success')
+    await emit({ kind: 'halted', message: `${canaryVersion ?? canaryColor} halted (${final.verdict}): ${reason}` });
   if (settings.autoRollback && settings.rollbackOn.includes(final.verdict)) {
     // The halted event above gave the reason; the rollback's own outcome follows.
     settings.log.info(`rolling back ${canaryVersion ?? canaryColor} (${final.verdict})`);
@@ -287,8 +442,14 @@ export async function monitorSessions(sessions: readonly HostSession[], settings
     );
     await emit(
       rollback.ok
-        ? { kind: 'rolled-back', message: `rolled back to ${rollback.version ?? stableVersion ?? stableColor}: all traffic back ${((rollback.restoredMs ?? 0) / 1000).toFixed(1)} s after the decision` }
-        : { kind: 'rollback-failed', message: `the automatic rollback of ${canaryVersion ?? canaryColor} failed: ${rollback.error ?? 'see the log'}` },
+        ? {
+            kind: 'rolled-back',
+            message: `rolled back to ${rollback.version ?? stableVersion ?? stableColor}: all traffic back ${((rollback.restoredMs ?? 0) / 1000).toFixed(1)} s after the decision`,
+          }
+        : {
+            kind: 'rollback-failed',
+            message: `the automatic rollback of ${canaryVersion ?? canaryColor} failed: ${rollback.error ?? 'see the log'}`,
+          },
     );
   }
   return {

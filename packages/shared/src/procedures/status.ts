@@ -1,7 +1,18 @@
 import { type Clock, errorMessage, hostCell, type Logger, printable, settleLimit, table } from '../action';
 import { planRollback } from '../rollback';
 import { buildRouter, DEFAULT_ROUTER, formatWeights, type LiveWeights, type Weights } from '../traffic';
-import { connect, parseLockOwner, readState, rollbackCandidates, script, statePaths, type AppState, type ConnectOptions, type HostSpec, type LockOwner } from '../hosts';
+import {
+  connect,
+  parseLockOwner,
+  readState,
+  rollbackCandidates,
+  script,
+  statePaths,
+  type AppState,
+  type ConnectOptions,
+  type HostSpec,
+  type LockOwner,
+} from '../hosts';
 import type { ReleaseStatus } from '../domain';
 
 /**
@@ -62,14 +73,34 @@ export async function fleetStatus(specs: readonly HostSpec[], settings: StatusSe
 }
 
 function emptyStatus(host: string): HostStatus {
-  return { host, error: null, served: null, file: null, active: null, canary: null, colors: { blue: null, green: null }, pending: null, releases: [], rollbackPrevious: '', rollbackTo: [], lock: null, hold: null };
+  return {
+    host,
+    error: null,
+    served: null,
+    file: null,
+    active: null,
+    canary: null,
+    colors: { blue: null, green: null },
+    pending: null,
+    releases: [],
+    rollbackPrevious: '',
+    rollbackTo: [],
+    lock: null,
+    hold: null,
+  };
 }
 
 async function hostStatus(spec: HostSpec, settings: StatusSettings): Promise<HostStatus> {
   const remote = await connect(spec.target, { ...settings.connect, warn: settings.log.warn });
   try {
     const paths = statePaths(spec.stateDir, settings.app);
-    const router = buildRouter(settings.router ?? DEFAULT_ROUTER, { remote, host: spec, app: settings.app, splitKey: settings.splitKey, now: settings.clock.now });
+    const router = buildRouter(settings.router ?? DEFAULT_ROUTER, {
+      remote,
+      host: spec,
+      app: settings.app,
+      splitKey: settings.splitKey,
+      now: settings.clock.now,
+    });
     const [view, state, lock, hold] = await Promise.all([
       router.inspect(),
       readState(remote, paths, settings.app, new Date(settings.clock.now()).toISOString()),
@@ -77,7 +108,13 @@ async function hostStatus(spec: HostSpec, settings: StatusSettings): Promise<Hos
       remote.run(script('al-hold-read', 'if [ -f "$1" ]; then printf "hold "; head -c 600 "$1"; fi', [paths.hold])),
     ]);
     const served = view.live?.weights ?? null;
-    return { ...describeState(spec.target.label, state, served), served, file: view.file?.weights ?? null, lock: parseLockRead(lock.stdout), hold: parseHold(hold.stdout) };
+    return {
+      ...describeState(spec.target.label, state, served),
+      served,
+      file: view.file?.weights ?? null,
+      lock: parseLockRead(lock.stdout),
+      hold: parseHold(hold.stdout),
+    };
   } finally {
     remote.close();
   }
@@ -97,15 +134,33 @@ function previousPlan(host: string, state: AppState, served: Weights | null): st
 function describeState(host: string, state: AppState, served: Weights | null): HostStatus {
   const color = (name: 'blue' | 'green') => {
     const recorded = state.colors[name];
-    return recorded ? { version: recorded.version, image: recorded.image, status: recorded.status, port: recorded.port } : null;
+    return recorded
+      ? { version: recorded.version, image: recorded.image, status: recorded.status, port: recorded.port }
+      : null;
   };
   return {
     ...emptyStatus(host),
     active: state.active,
-    canary: state.canary ? { color: state.canary.color, version: state.canary.version, percent: state.canary.percent, since: state.canary.since } : null,
+    canary: state.canary
+      ? {
+          color: state.canary.color,
+          version: state.canary.version,
+          percent: state.canary.percent,
+          since: state.canary.since,
+        }
+      : null,
     colors: { blue: color('blue'), green: color('green') },
     pending: state.pending ? { runId: state.pending.runId, phase: state.pending.phase, at: state.pending.at } : null,
-    releases: [...state.releases].reverse().slice(0, 10).map((release) => ({ version: release.version, status: release.status, color: release.color, deployedAt: release.deployedAt, note: release.note })),
+    releases: [...state.releases]
+      .reverse()
+      .slice(0, 10)
+      .map((release) => ({
+        version: release.version,
+        status: release.status,
+        color: release.color,
+        deployedAt: release.deployedAt,
+        note: release.note,
+      })),
     rollbackPrevious: previousPlan(host, state, served),
     rollbackTo: rollbackCandidates(state).map((release) => release.version),
   };
@@ -131,13 +186,18 @@ function parseHold(output: string): HostStatus['hold'] {
   if (!output.startsWith('hold ')) return null;
   try {
     const parsed = JSON.parse(output.slice(5)) as { actor?: unknown; reason?: unknown; time?: unknown };
-    return { actor: printable(String(parsed.actor ?? '?'), 100), reason: printable(String(parsed.reason ?? ''), 200), since: printable(String(parsed.time ?? '?'), 40) };
+    return {
+      actor: printable(String(parsed.actor ?? '?'), 100),
+      reason: printable(String(parsed.reason ?? ''), 200),
+      since: printable(String(parsed.time ?? '?'), 40),
+    };
   } catch {
     return { actor: '?', reason: 'an unreadable hold request', since: '?' };
   }
 }
 
-const holdText = (hold: NonNullable<HostStatus['hold']>): string => `held by ${hold.actor} since ${hold.since}${hold.reason ? ` (${hold.reason})` : ''}`;
+const holdText = (hold: NonNullable<HostStatus['hold']>): string =>
+  `held by ${hold.actor} since ${hold.since}${hold.reason ? ` (${hold.reason})` : ''}`;
 
 /** One line per host, for a terminal or a log: what it serves, its colors, its lock, a hold. */
 export function statusLines(app: string, statuses: readonly HostStatus[]): string[] {
@@ -147,17 +207,35 @@ export function statusLines(app: string, statuses: readonly HostStatus[]): strin
       lines.push(`${status.host}: cannot be read: ${printable(status.error, 300)}`);
       continue;
     }
-    const serves = status.served ? formatWeights(status.served) : 'nothing (the router gives no weights: nginx\'s status server or HAProxy\'s admin socket does not answer, or nothing is deployed)';
-    const drift = status.served && status.file && formatWeights(status.served) !== formatWeights(status.file) ? ` (the router's file says ${formatWeights(status.file)})` : '';
+    const serves = status.served
+      ? formatWeights(status.served)
+      : "nothing (the router gives no weights: nginx's status server or HAProxy's admin socket does not answer, or nothing is deployed)";
+    const drift =
+      status.served && status.file && formatWeights(status.served) !== formatWeights(status.file)
+        ? ` (the router's file says ${formatWeights(status.file)})`
+        : '';
     const colors = (['blue', 'green'] as const).map((name) => {
       const color = status.colors[name];
       return `${name} ${color ? `${color.version} ${color.status}` : '—'}`;
     });
-    lines.push(`${status.host}: serves ${serves}${drift}; ${colors.join(', ')}${status.canary ? `; canary ${status.canary.version} at ${status.canary.percent}% since ${status.canary.since}` : ''}`);
-    lines.push(`  lock: ${status.lock ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase} of ${status.lock.version}), alive ${status.lock.aliveSecondsAgo} s ago` : 'free'}${status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId} since ${status.pending.at} (the next run settles it)` : ''}`);
-    if (status.hold) lines.push(`  hold: ${holdText(status.hold)}: a ramp stays at its current step until agent-loop resume`);
-    lines.push(`  rollback (target previous): ${status.rollbackPrevious}; by name: ${status.rollbackTo.length > 0 ? status.rollbackTo.join(', ') : 'nothing yet'}`);
-    if (status.releases.length > 0) lines.push(`  releases: ${status.releases.slice(0, 5).map((release) => `${release.version} ${release.status}`).join(', ')}`);
+    lines.push(
+      `${status.host}: serves ${serves}${drift}; ${colors.join(', ')}${status.canary ? `; canary ${status.canary.version} at ${status.canary.percent}% since ${status.canary.since}` : ''}`,
+    );
+    lines.push(
+      `  lock: ${status.lock ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase} of ${status.lock.version}), alive ${status.lock.aliveSecondsAgo} s ago` : 'free'}${status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId} since ${status.pending.at} (the next run settles it)` : ''}`,
+    );
+    if (status.hold)
+      lines.push(`  hold: ${holdText(status.hold)}: a ramp stays at its current step until agent-loop resume`);
+    lines.push(
+      `  rollback (target previous): ${status.rollbackPrevious}; by name: ${status.rollbackTo.length > 0 ? status.rollbackTo.join(', ') : 'nothing yet'}`,
+    );
+    if (status.releases.length > 0)
+      lines.push(
+        `  releases: ${status.releases
+          .slice(0, 5)
+          .map((release) => `${release.version} ${release.status}`)
+          .join(', ')}`,
+      );
   }
   return lines;
 }
@@ -183,5 +261,12 @@ export function statusSummary(app: string, statuses: readonly HostStatus[]): str
           `${status.rollbackPrevious}; by name: ${status.rollbackTo.join(', ') || '—'}`,
         ],
   );
-  return [title, '', table(['host', 'serves', 'blue', 'green', 'canary', 'lock', 'rollback (previous)'], rows), '', 'Read without taking the lock; nothing was changed.', ''].join('\n');
+  return [
+    title,
+    '',
+    table(['host', 'serves', 'blue', 'green', 'canary', 'lock', 'rollback (previous)'], rows),
+    '',
+    'Read without taking the lock; nothing was changed.',
+    '',
+  ].join('\n');
 }

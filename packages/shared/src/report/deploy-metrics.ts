@@ -61,16 +61,31 @@ export function writeMetricsCommand(directory: string, fileName: string): Argv {
   return script('al-metrics', WRITE_SCRIPT, [directory, fileName]);
 }
 
-export async function writeDeploymentMetrics(remote: Remote, directory: string, outcome: MetricsOutcome): Promise<void> {
-  const result = await remote.run(writeMetricsCommand(directory, metricsFileName(outcome.app, outcome.environment)), { stdin: deploymentMetricsText(outcome), timeoutMs: 30_000 });
-  if (result.code !== 0) throw new Error(`${remote.label}: writing deployment metrics failed: ${(result.stderr || result.stdout).trim()}`);
+export async function writeDeploymentMetrics(
+  remote: Remote,
+  directory: string,
+  outcome: MetricsOutcome,
+): Promise<void> {
+  const result = await remote.run(writeMetricsCommand(directory, metricsFileName(outcome.app, outcome.environment)), {
+    stdin: deploymentMetricsText(outcome),
+    timeoutMs: 30_000,
+  });
+  if (result.code !== 0)
+    throw new Error(`${remote.label}: writing deployment metrics failed: ${(result.stderr || result.stdout).trim()}`);
 }
 
 /**
  * Records the outcome on every host (its own connection, after the phase's sessions are closed).
  * Never fails the deploy: a host that cannot be written is a warning.
  */
-export async function recordDeploymentMetrics(hosts: readonly HostSpec[], directory: string, outcome: MetricsOutcome, connectOptions: ConnectOptions, maxParallel: number, log: Logger): Promise<void> {
+export async function recordDeploymentMetrics(
+  hosts: readonly HostSpec[],
+  directory: string,
+  outcome: MetricsOutcome,
+  connectOptions: ConnectOptions,
+  maxParallel: number,
+  log: Logger,
+): Promise<void> {
   if (directory === '') return;
   const results = await settleLimit(hosts, maxParallel, async (spec) => {
     const remote = await connect(spec.target, { ...connectOptions, attempts: 1, warn: log.warn });
@@ -81,17 +96,34 @@ export async function recordDeploymentMetrics(hosts: readonly HostSpec[], direct
     }
   });
   results.forEach((result, index) => {
-    if (!result.ok) log.warn(`${hosts[index]!.target.label}: deployment metrics not written: ${errorMessage(result.error)}`);
+    if (!result.ok)
+      log.warn(`${hosts[index]!.target.label}: deployment metrics not written: ${errorMessage(result.error)}`);
   });
 }
 
 /** The input that turns the metrics on, shared by the actions that write them. */
 export const metricsInputs = {
-  'metrics-textfile-dir': field.string({ form: "node_exporter's textfile collector directory on the hosts (absolute, e.g. /var/lib/prometheus/node-exporter), or empty for none", pattern: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]*$/, default: '' }),
+  'metrics-textfile-dir': field.string({
+    form: "node_exporter's textfile collector directory on the hosts (absolute, e.g. /var/lib/prometheus/node-exporter), or empty for none",
+    pattern: /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/+@-]*$/,
+    default: '',
+  }),
 };
 
 /** For an action's main: records an outcome on its hosts with its connection settings (a no-op without the input). */
-export function deploymentMetricsRecorder(inputs: { 'metrics-textfile-dir': string; app: string; environment: string; 'max-parallel': number }, hosts: readonly HostSpec[], connectOptions: ConnectOptions, log: Logger) {
+export function deploymentMetricsRecorder(
+  inputs: { 'metrics-textfile-dir': string; app: string; environment: string; 'max-parallel': number },
+  hosts: readonly HostSpec[],
+  connectOptions: ConnectOptions,
+  log: Logger,
+) {
   return (failed: boolean, version: string, now = Date.now()): Promise<void> =>
-    recordDeploymentMetrics(hosts, inputs['metrics-textfile-dir'], { app: inputs.app, environment: inputs.environment, version: version || 'unknown', failed, time: now / 1000 }, connectOptions, inputs['max-parallel'], log);
+    recordDeploymentMetrics(
+      hosts,
+      inputs['metrics-textfile-dir'],
+      { app: inputs.app, environment: inputs.environment, version: version || 'unknown', failed, time: now / 1000 },
+      connectOptions,
+      inputs['max-parallel'],
+      log,
+    );
 }

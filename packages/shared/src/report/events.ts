@@ -55,7 +55,13 @@ export interface EventSinkOptions {
 }
 
 /** Events that end a deployment set its final status elsewhere (success or failure), not here. */
-const IN_PROGRESS: readonly RolloutEventKind[] = ['canary-started', 'weight-advanced', 'held', 'analysis-extended', 'halted'];
+const IN_PROGRESS: readonly RolloutEventKind[] = [
+  'canary-started',
+  'weight-advanced',
+  'held',
+  'analysis-extended',
+  'halted',
+];
 
 /** Sends each event everywhere it belongs; never throws (a lost message is a warning). */
 export function rolloutEvents(options: EventSinkOptions): (event: RolloutEvent) => Promise<void> {
@@ -65,11 +71,26 @@ export function rolloutEvents(options: EventSinkOptions): (event: RolloutEvent) 
     else options.annotate[EVENT_LEVEL[event.kind]](text);
     const sends: Array<Promise<unknown>> = [];
     if (options.slack && options.slack.webhookUrl !== '' && options.slack.kinds.includes(event.kind)) {
-      sends.push(notifySlack(options.slack.webhookUrl, { event: SLACK_EVENT[event.kind], title: text, fields: { event: event.kind, environment: options.environment }, ...(options.slack.runUrl ? { runUrl: options.slack.runUrl } : {}) }, options.warn));
+      sends.push(
+        notifySlack(
+          options.slack.webhookUrl,
+          {
+            event: SLACK_EVENT[event.kind],
+            title: text,
+            fields: { event: event.kind, environment: options.environment },
+            ...(options.slack.runUrl ? { runUrl: options.slack.runUrl } : {}),
+          },
+          options.warn,
+        ),
+      );
     }
     const deployment = options.deployment;
     if (deployment && IN_PROGRESS.includes(event.kind)) {
-      sends.push(bestEffort(`the deployment status (${event.kind})`, options.warn, () => setDeploymentStatus(deployment.context, deployment.id, 'in_progress', event.message, deployment.logUrl)));
+      sends.push(
+        bestEffort(`the deployment status (${event.kind})`, options.warn, () =>
+          setDeploymentStatus(deployment.context, deployment.id, 'in_progress', event.message, deployment.logUrl),
+        ),
+      );
     }
     await Promise.all(sends);
   };

@@ -36,7 +36,11 @@ export function doctorOutcome(labels: readonly string[], results: readonly Settl
     }
   });
   const rows = Object.entries(outcome.report).flatMap(([host, items]) =>
-    Array.isArray(items) ? (items.length === 0 ? [[host, 'nothing: ready', '']] : items.map((item) => [host, item.problem, markdownCode(item.fix)])) : [[host, 'could not be checked', items.error]],
+    Array.isArray(items)
+      ? items.length === 0
+        ? [[host, 'nothing: ready', '']]
+        : items.map((item) => [host, item.problem, markdownCode(item.fix)])
+      : [[host, 'could not be checked', items.error]],
   );
   outcome.summary = ['## Host doctor', '', table(['host', 'missing', 'fix'], rows), ''].join('\n');
   return outcome;
@@ -54,7 +58,11 @@ export interface SetupOutcome {
   summary: string;
 }
 
-export function setupOutcome(labels: readonly string[], results: readonly Settled<SetupReport>[], plan: { deployUser: string; switchHelper: string; router?: string }): SetupOutcome {
+export function setupOutcome(
+  labels: readonly string[],
+  results: readonly Settled<SetupReport>[],
+  plan: { deployUser: string; switchHelper: string; router?: string },
+): SetupOutcome {
   const reports: SetupReport[] = [];
   const problems: string[] = [];
   const lines: string[] = [];
@@ -72,10 +80,16 @@ export function setupOutcome(labels: readonly string[], results: readonly Settle
       if (item.outcome === 'todo') problems.push(`${label}: ${item.what}`);
     }
   });
-  const changed = reports.reduce((sum, report) => sum + report.items.filter((item) => item.outcome === 'changed').length, 0);
+  const changed = reports.reduce(
+    (sum, report) => sum + report.items.filter((item) => item.outcome === 'changed').length,
+    0,
+  );
   const nginxPath = reports.find((report) => report.nginxPath)?.nginxPath ?? '';
   const nginxCommand = nginxPath ? deployNginxCommand(plan.switchHelper) : '';
-  const rows = reports.flatMap((report) => [...(report.fatal ? [[report.host, 'failed', report.fatal]] : []), ...report.items.map((item) => [report.host, item.outcome, item.what])]);
+  const rows = reports.flatMap((report) => [
+    ...(report.fatal ? [[report.host, 'failed', report.fatal]] : []),
+    ...report.items.map((item) => [report.host, item.outcome, item.what]),
+  ]);
   const summary = [
     '## Host set-up',
     '',

@@ -1,4 +1,12 @@
-import { bestEffort, createDeployment, githubContext, openIssue, setDeploymentStatus, type GitHubContext, type Incident } from '../github';
+import {
+  bestEffort,
+  createDeployment,
+  githubContext,
+  openIssue,
+  setDeploymentStatus,
+  type GitHubContext,
+  type Incident,
+} from '../github';
 import { forMarkdown, hostCell, markdownLink, table, type Logger } from '../action';
 import { notifySlack } from './notify';
 import type { HostReport } from '../fleet';
@@ -50,21 +58,55 @@ export function restoredLine(restoredMs: number | null): string {
 export function incidentIssue(story: RollbackStory, extraLabels: readonly string[] = []): Incident {
   const title = `${story.error ? 'Rollback FAILED' : 'Rollback'}: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
   const timeline = story.hosts
-    .flatMap((host) => host.steps.map((step) => [hostCell(host.host), step.step, step.ok ? 'ok' : 'failed', `${step.ms} ms`, step.detail ?? '']))
+    .flatMap((host) =>
+      host.steps.map((step) => [
+        hostCell(host.host),
+        step.step,
+        step.ok ? 'ok' : 'failed',
+        `${step.ms} ms`,
+        step.detail ?? '',
+      ]),
+    )
     .slice(0, 200);
   const body = [
     `**Severity:** ${story.severity}`,
     `**Trigger:** ${forMarkdown(story.trigger)}`,
     `**Reason:** ${forMarkdown(story.reason)}`,
     `**Decided at:** ${new Date(story.decidedAt).toISOString()}`,
-    ...(story.error ? ['', `**The rollback failed; traffic stays where it was:** ${forMarkdown(story.error.split('\n').slice(0, 20).join(' / '))}`, ...(story.candidates && story.candidates.length > 0 ? [`**Versions one can roll back to by name:** ${forMarkdown(story.candidates.join(', '))}`] : [])] : []),
+    ...(story.error
+      ? [
+          '',
+          `**The rollback failed; traffic stays where it was:** ${forMarkdown(story.error.split('\n').slice(0, 20).join(' / '))}`,
+          ...(story.candidates && story.candidates.length > 0
+            ? [`**Versions one can roll back to by name:** ${forMarkdown(story.candidates.join(', '))}`]
+            : []),
+        ]
+      : []),
     '',
     restoredLine(story.restoredMs),
     '',
-    ...(story.figures.length > 0 ? ['### Figures', '', table(['rule', 'observed', 'threshold', 'window', 'status'], story.figures.map((f) => [f.name, f.observed, f.threshold, f.window, f.status])), ''] : []),
+    ...(story.figures.length > 0
+      ? [
+          '### Figures',
+          '',
+          table(
+            ['rule', 'observed', 'threshold', 'window', 'status'],
+            story.figures.map((f) => [f.name, f.observed, f.threshold, f.window, f.status]),
+          ),
+          '',
+        ]
+      : []),
     '### Hosts',
     '',
-    table(['host', 'outcome', 'from → to', 'versions'], story.hosts.map((host) => [hostCell(host.host), host.outcome, `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`, `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`])),
+    table(
+      ['host', 'outcome', 'from → to', 'versions'],
+      story.hosts.map((host) => [
+        hostCell(host.host),
+        host.outcome,
+        `${host.fromColor ?? '—'} → ${host.toColor ?? '—'}`,
+        `${host.previousVersion ?? '—'} → ${host.version ?? '—'}`,
+      ]),
+    ),
     '',
     '### Timeline',
     '',
@@ -99,24 +141,49 @@ export async function announceRollback(story: RollbackStory, options: AnnounceOp
   const { github } = options;
   if (github) {
     if (options.failedDeploymentId !== null) {
-      await bestEffort('marking the failed deployment', options.log.warn, () => setDeploymentStatus(github, options.failedDeploymentId as number, 'failure', `${story.error ? 'rollback failed' : 'rolled back'}: ${story.trigger}`.slice(0, 140), story.runUrl));
+      await bestEffort('marking the failed deployment', options.log.warn, () =>
+        setDeploymentStatus(
+          github,
+          options.failedDeploymentId as number,
+          'failure',
+          `${story.error ? 'rollback failed' : 'rolled back'}: ${story.trigger}`.slice(0, 140),
+          story.runUrl,
+        ),
+      );
     }
     deploymentId = await bestEffort('recording the rollback deployment', options.log.warn, async () => {
       const id = await createDeployment(github, {
         ref: options.ref,
         environment: story.environment,
         description: `rollback of ${story.app} to ${story.targetVersion ?? '?'}`,
-        payload: { app: story.app, version: story.targetVersion, rollback: true, failedVersion: story.failedVersion, restoredMs: story.restoredMs, trigger: story.trigger },
+        payload: {
+          app: story.app,
+          version: story.targetVersion,
+          rollback: true,
+          failedVersion: story.failedVersion,
+          restoredMs: story.restoredMs,
+          trigger: story.trigger,
+        },
       });
-      await setDeploymentStatus(github, id, story.error || story.restoredMs === null ? 'failure' : 'success', `${story.error ? 'failed rollback' : 'rollback'} to ${story.targetVersion ?? '?'}`.slice(0, 140), story.runUrl);
+      await setDeploymentStatus(
+        github,
+        id,
+        story.error || story.restoredMs === null ? 'failure' : 'success',
+        `${story.error ? 'failed rollback' : 'rollback'} to ${story.targetVersion ?? '?'}`.slice(0, 140),
+        story.runUrl,
+      );
       return id;
     });
     if (options.createIncident) {
-      const issue = await bestEffort('opening the incident issue', options.log.warn, () => openIssue(github, incidentIssue(story, options.incidentLabels)));
+      const issue = await bestEffort('opening the incident issue', options.log.warn, () =>
+        openIssue(github, incidentIssue(story, options.incidentLabels)),
+      );
       incidentUrl = issue?.url ?? null;
     }
   } else if (options.createIncident || options.failedDeploymentId !== null) {
-    options.log.warn('no github-token (or GITHUB_REPOSITORY): the deployment status and the incident issue were not recorded');
+    options.log.warn(
+      'no github-token (or GITHUB_REPOSITORY): the deployment status and the incident issue were not recorded',
+    );
   }
   if (story.error) {
     const notified = await notifySlack(
@@ -124,7 +191,12 @@ export async function announceRollback(story: RollbackStory, options: AnnounceOp
       {
         event: 'failed',
         title: `ROLLBACK FAILED: ${story.app} in ${story.environment} (to ${story.targetVersion ?? '?'})`,
-        fields: { trigger: story.trigger, reason: story.reason, error: story.error.split('\n').slice(0, 5).join(' / '), ...(incidentUrl ? { incident: incidentUrl } : {}) },
+        fields: {
+          trigger: story.trigger,
+          reason: story.reason,
+          error: story.error.split('\n').slice(0, 5).join(' / '),
+          ...(incidentUrl ? { incident: incidentUrl } : {}),
+        },
         durationMs: story.durationMs,
         runUrl: story.runUrl,
       },
@@ -137,7 +209,13 @@ export async function announceRollback(story: RollbackStory, options: AnnounceOp
     {
       event: 'rolled-back',
       title: `${story.app} rolled back to ${story.targetVersion ?? '?'} in ${story.environment}`,
-      fields: { trigger: story.trigger, reason: story.reason, failed: story.failedVersion ?? '—', restored: story.restoredMs === null ? 'no' : `${(story.restoredMs / 1000).toFixed(1)} s after the decision`, ...(incidentUrl ? { incident: incidentUrl } : {}) },
+      fields: {
+        trigger: story.trigger,
+        reason: story.reason,
+        failed: story.failedVersion ?? '—',
+        restored: story.restoredMs === null ? 'no' : `${(story.restoredMs / 1000).toFixed(1)} s after the decision`,
+        ...(incidentUrl ? { incident: incidentUrl } : {}),
+      },
       durationMs: story.durationMs,
       runUrl: story.runUrl,
     },
@@ -147,7 +225,17 @@ export async function announceRollback(story: RollbackStory, options: AnnounceOp
 }
 
 /** The announcement's settings from the incident inputs (see `incidentInputs`). */
-export function announceOptions(inputs: { 'github-token': string; 'failed-deployment-id': string; 'create-incident': boolean; 'slack-webhook-url': string }, incidentLabels: string[], log: Logger, env: NodeJS.ProcessEnv = process.env): AnnounceOptions {
+export function announceOptions(
+  inputs: {
+    'github-token': string;
+    'failed-deployment-id': string;
+    'create-incident': boolean;
+    'slack-webhook-url': string;
+  },
+  incidentLabels: string[],
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): AnnounceOptions {
   return {
     github: githubContext(inputs['github-token'], env),
     ref: env.GITHUB_SHA ?? 'main',

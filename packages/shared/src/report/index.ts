@@ -2,7 +2,13 @@ export { monitorSummary, phaseSummary, progressLine } from './summary';
 export { deploymentMetricsRecorder, deploymentMetricsText, metricsFileName, metricsInputs } from './deploy-metrics';
 export { rolloutEvents, type RolloutEvent } from './events';
 export { announceOptions } from './incident';
-export { announceOutcome, rollbackFailure, rollbackStory, rollbackSummary, type RollbackContext } from './rollback-report';
+export {
+  announceOutcome,
+  rollbackFailure,
+  rollbackStory,
+  rollbackSummary,
+  type RollbackContext,
+} from './rollback-report';
 export { concludeMonitor } from './monitor-report';
 export { recordedPhase } from './lifecycle';
 export { doctorOutcome, setupOutcome } from './host-setup';

@@ -10,7 +10,12 @@ export interface Notice {
   runUrl?: string;
 }
 
-const ICON: Record<Notice['event'], string> = { started: ':rocket:', completed: ':white_check_mark:', failed: ':x:', 'rolled-back': ':rewind:' };
+const ICON: Record<Notice['event'], string> = {
+  started: ':rocket:',
+  completed: ':white_check_mark:',
+  failed: ':x:',
+  'rolled-back': ':rewind:',
+};
 
 /** Slack rejects a whole message (`invalid_blocks`) when a section's text is longer or there are more blocks. */
 export const SLACK_SECTION_TEXT_LIMIT = 3000;
@@ -28,8 +33,13 @@ export function nameSome(names: readonly string[], shown = NAMED_HOSTS): string 
  * A phase's error is one line per failed host, each "HOST: message" (see failedHosts). Hosts that
  * failed the same way are grouped, so 40 hosts refusing connections make one line, not 40.
  */
-export function summariseFailures(error: string): { hosts: string[]; groups: Array<{ message: string; hosts: string[] }> } | null {
-  const lines = error.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+export function summariseFailures(
+  error: string,
+): { hosts: string[]; groups: Array<{ message: string; hosts: string[] }> } | null {
+  const lines = error
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
   if (lines.length < 2) return null;
   const groups = new Map<string, string[]>();
   const hosts: string[] = [];
@@ -65,19 +75,27 @@ function errorLines(error: string): string[] {
   if (!summary) return [`*error:* ${forSlack(clip(error, 2000))}`];
   const lines = [`*failed on ${summary.hosts.length} hosts:* ${forSlack(nameSome(summary.hosts))}`];
   for (const group of summary.groups) {
-    lines.push(`• ${forSlack(clip(group.message, 500))}${group.hosts.length > 0 ? ` (${forSlack(nameSome(group.hosts, 3))})` : ''}`);
+    lines.push(
+      `• ${forSlack(clip(group.message, 500))}${group.hosts.length > 0 ? ` (${forSlack(nameSome(group.hosts, 3))})` : ''}`,
+    );
   }
   return lines;
 }
 
 export function slackPayload(notice: Notice): unknown {
-  const lines = Object.entries(notice.fields).map(([key, value]) => `*${forSlack(clip(key, 100))}:* ${forSlack(clip(value, 500))}`);
+  const lines = Object.entries(notice.fields).map(
+    ([key, value]) => `*${forSlack(clip(key, 100))}:* ${forSlack(clip(value, 500))}`,
+  );
   if (notice.durationMs !== undefined) lines.push(`*duration:* ${(notice.durationMs / 1000).toFixed(1)} s`);
   if (notice.error) lines.push(...errorLines(notice.error));
   // The link is kept whatever is cut: it leads to the full log.
   const link = notice.runUrl ? `<${notice.runUrl.replaceAll('|', '%7C').replaceAll('>', '%3E')}|workflow run>` : '';
   const budget = SLACK_SECTION_TEXT_LIMIT - (link ? link.length + 1 : 0);
-  const body = capLines(lines, budget, (left) => `… and ${left} more line${left === 1 ? '' : 's'} (see the workflow run)`);
+  const body = capLines(
+    lines,
+    budget,
+    (left) => `… and ${left} more line${left === 1 ? '' : 's'} (see the workflow run)`,
+  );
   const heading = `${ICON[notice.event]} ${forSlack(clip(notice.title, 500))}`;
   const details = [body, link].filter((part) => part !== '').join('\n');
   // A section needs at least one character: with nothing to add there is only the heading.
@@ -86,7 +104,11 @@ export function slackPayload(notice: Notice): unknown {
   return { text: heading, blocks: blocks.slice(0, SLACK_BLOCK_LIMIT) };
 }
 
-export async function notifySlack(webhookUrl: string, notice: Notice, warn: (message: string) => void): Promise<boolean> {
+export async function notifySlack(
+  webhookUrl: string,
+  notice: Notice,
+  warn: (message: string) => void,
+): Promise<boolean> {
   if (webhookUrl === '') return false;
   try {
     const response = await postJson(webhookUrl, slackPayload(notice));

@@ -1,6 +1,12 @@
 import { codeBlock } from '../action';
 import type { RollbackOutcome } from '../rollback';
-import { announceRollback, restoredLine, type AnnounceOptions, type Announcement, type RollbackStory } from './incident';
+import {
+  announceRollback,
+  restoredLine,
+  type AnnounceOptions,
+  type Announcement,
+  type RollbackStory,
+} from './incident';
 import { headline, phaseSummary } from './summary';
 
 /**
@@ -64,22 +70,42 @@ export function rollbackStory(outcome: RollbackOutcome, context: RollbackContext
 const NOTHING: Announcement = { incidentUrl: null, deploymentId: null, notified: false };
 
 /** Announces a rollback that did something (a failed one too: the deployment marked, the incident opened, Slack told); a no-op is not news. */
-export async function announceOutcome(outcome: RollbackOutcome, context: RollbackContext, options: AnnounceOptions): Promise<Announcement> {
+export async function announceOutcome(
+  outcome: RollbackOutcome,
+  context: RollbackContext,
+  options: AnnounceOptions,
+): Promise<Announcement> {
   return outcome.noop ? NOTHING : announceRollback(rollbackStory(outcome, context), options);
 }
 
 /** The step summary of a rollback: the hosts' own table when it ran on hosts, the method's words otherwise, then how long traffic took to come back. */
-export function rollbackSummary(outcome: RollbackOutcome, context: { app: string; reason: string; trigger: string; actor: string }, incidentUrl: string | null): string {
-  const note = outcome.noop ? `Nothing to roll back: ${outcome.version} already serves all traffic.` : outcome.ok ? restoredLine(outcome.restoredMs) : 'The rollback failed; traffic stays where it was.';
+export function rollbackSummary(
+  outcome: RollbackOutcome,
+  context: { app: string; reason: string; trigger: string; actor: string },
+  incidentUrl: string | null,
+): string {
+  const note = outcome.noop
+    ? `Nothing to roll back: ${outcome.version} already serves all traffic.`
+    : outcome.ok
+      ? restoredLine(outcome.restoredMs)
+      : 'The rollback failed; traffic stays where it was.';
   const summary = outcome.onHosts
-    ? phaseSummary(context.app, outcome.onHosts, { reason: context.reason, trigger: context.trigger, actor: context.actor, incidentUrl, candidates: outcome.candidates })
+    ? phaseSummary(context.app, outcome.onHosts, {
+        reason: context.reason,
+        trigger: context.trigger,
+        actor: context.actor,
+        incidentUrl,
+        candidates: outcome.candidates,
+      })
     : `${headline(context.app, {
         ok: outcome.ok,
         title: `${outcome.what} ${outcome.ok ? 'done' : 'failed'}`,
         verdict: [`trigger: ${context.trigger}`, `by ${context.actor}`, `reason: ${context.reason}`].join('; '),
         done: outcome.ok ? `rolled back to ${outcome.version ?? '?'}` : 'the rollback did not complete: see below',
         incidentUrl,
-        next: outcome.ok ? ['Find why the release failed before deploying it again.'] : ['Read the error below, fix it and re-run the rollback.'],
+        next: outcome.ok
+          ? ['Find why the release failed before deploying it again.']
+          : ['Read the error below, fix it and re-run the rollback.'],
       })}${outcome.error ? `\n${codeBlock(outcome.error)}\n` : ''}`;
   return `${summary}\n${note}\n`;
 }

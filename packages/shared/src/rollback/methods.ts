@@ -47,8 +47,13 @@ export function nginxRollback(hosts: readonly HostSpec[], settings: Omit<Rollbac
   return {
     name: 'nginx',
     async run(target, since) {
-      const result = await settings.log.group(`rollback ${settings.app} on ${hosts.length} host(s)`, () => rollback(hosts, { ...settings, target }, since));
-      if (result.abortedMonitorMs !== null) settings.log.info(`a canary monitor held the lock; it stopped ${result.abortedMonitorMs} ms after it was asked to`);
+      const result = await settings.log.group(`rollback ${settings.app} on ${hosts.length} host(s)`, () =>
+        rollback(hosts, { ...settings, target }, since),
+      );
+      if (result.abortedMonitorMs !== null)
+        settings.log.info(
+          `a canary monitor held the lock; it stopped ${result.abortedMonitorMs} ms after it was asked to`,
+        );
       return hostsOutcome(result, settings.clock.now() - since);
     },
   };
@@ -74,7 +79,13 @@ export function hostsOutcome(result: RollbackResult, durationMs: number): Rollba
 }
 
 /** A method that is not over SSH: what it returned, timed from the decision. */
-function external(method: string, what: (version: string | null) => string, outcome: { ok: boolean; error?: string; version: string | null }, since: number, clock: Clock): RollbackOutcome {
+function external(
+  method: string,
+  what: (version: string | null) => string,
+  outcome: { ok: boolean; error?: string; version: string | null },
+  since: number,
+  clock: Clock,
+): RollbackOutcome {
   return {
     method,
     what: what(outcome.version),
@@ -93,7 +104,10 @@ function external(method: string, what: (version: string | null) => string, outc
 }
 
 /** `kubectl rollout undo` (to a revision when the target names one), then waits for the rollout. */
-export function kubernetesRollback(deployment: KubernetesTarget, options: { timeoutSeconds: number; log: Logger; clock: Clock }): RollbackMethod {
+export function kubernetesRollback(
+  deployment: KubernetesTarget,
+  options: { timeoutSeconds: number; log: Logger; clock: Clock },
+): RollbackMethod {
   return {
     name: 'kubernetes',
     async run(target, since) {
@@ -101,7 +115,13 @@ export function kubernetesRollback(deployment: KubernetesTarget, options: { time
       const result = await rollbackKubernetes(deployment, revision, options.timeoutSeconds, options.log);
       // What it went back to, as the cluster says; else what was asked for.
       const version = result.restored ?? (revision !== null ? `revision ${revision}` : 'the previous revision');
-      return external('kubernetes', (to) => `kubernetes rollback of deployment/${deployment.deployment} to ${to}`, { ...result, version }, since, options.clock);
+      return external(
+        'kubernetes',
+        (to) => `kubernetes rollback of deployment/${deployment.deployment} to ${to}`,
+        { ...result, version },
+        since,
+        options.clock,
+      );
     },
   };
 }
@@ -110,16 +130,35 @@ export function kubernetesRollback(deployment: KubernetesTarget, options: { time
  * The team's own rollback playbook, given the target (`target_version`: a version, or `previous`),
  * the reason, the app and the environment as extra variables.
  */
-export function ansibleRollback(playbook: { playbook: string; inventory: string; limit: string; app: string; environment: string; reason: string }, options: { workDir: string; cwd?: string; timeoutMs: number; log: Logger; clock: Clock }): RollbackMethod {
+export function ansibleRollback(
+  playbook: { playbook: string; inventory: string; limit: string; app: string; environment: string; reason: string },
+  options: { workDir: string; cwd?: string; timeoutMs: number; log: Logger; clock: Clock },
+): RollbackMethod {
   return {
     name: 'ansible',
     async run(target, since) {
       const version = target.kind === 'version' ? target.version : null;
       const result = await runPlaybook(
-        { playbook: playbook.playbook, inventory: playbook.inventory, limit: playbook.limit, extraVars: { target_version: version ?? 'previous', rollback_reason: playbook.reason, app: playbook.app, environment: playbook.environment } },
+        {
+          playbook: playbook.playbook,
+          inventory: playbook.inventory,
+          limit: playbook.limit,
+          extraVars: {
+            target_version: version ?? 'previous',
+            rollback_reason: playbook.reason,
+            app: playbook.app,
+            environment: playbook.environment,
+          },
+        },
         options,
       );
-      return external('ansible', () => `ansible rollback with ${playbook.playbook}`, { ...result, version }, since, options.clock);
+      return external(
+        'ansible',
+        () => `ansible rollback with ${playbook.playbook}`,
+        { ...result, version },
+        since,
+        options.clock,
+      );
     },
   };
 }

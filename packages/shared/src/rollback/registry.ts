@@ -56,27 +56,53 @@ export const rollbackMethods = new Registry<RollbackMethodEntry>('rollback metho
   kubernetes: {
     onHosts: false,
     check(options) {
-      requireInput(options.kubernetes.deployment !== '', 'deployment', 'is required for method kubernetes: the deployment to roll back');
-      requireInput(options.targetVersion === '' || /^\d+$/.test(options.targetVersion), 'target-version', 'must be a revision number for method kubernetes (see kubectl rollout history)');
+      requireInput(
+        options.kubernetes.deployment !== '',
+        'deployment',
+        'is required for method kubernetes: the deployment to roll back',
+      );
+      requireInput(
+        options.targetVersion === '' || /^\d+$/.test(options.targetVersion),
+        'target-version',
+        'must be a revision number for method kubernetes (see kubectl rollout history)',
+      );
     },
-    build: ({ kubernetes }, context) => kubernetesRollback({ deployment: kubernetes.deployment, namespace: kubernetes.namespace, context: kubernetes.context }, { timeoutSeconds: kubernetes.timeoutSeconds, log: context.log, clock: context.clock }),
+    build: ({ kubernetes }, context) =>
+      kubernetesRollback(
+        { deployment: kubernetes.deployment, namespace: kubernetes.namespace, context: kubernetes.context },
+        { timeoutSeconds: kubernetes.timeoutSeconds, log: context.log, clock: context.clock },
+      ),
   },
   ansible: {
     onHosts: false,
     check(options) {
-      requireInput(options.ansible.playbook !== '', 'playbook', 'is required for method ansible: the rollback playbook');
+      requireInput(
+        options.ansible.playbook !== '',
+        'playbook',
+        'is required for method ansible: the rollback playbook',
+      );
       requireInput(options.ansible.inventory !== '', 'inventory', 'is required for method ansible');
     },
     build: (options, context) =>
       ansibleRollback(
         { ...options.ansible, app: options.app, environment: options.environment, reason: options.reason },
-        { workDir: mkdtempSync(join(process.env.RUNNER_TEMP ?? tmpdir(), 'agent-loop-ansible-')), cwd: process.env.GITHUB_WORKSPACE, timeoutMs: options.commandTimeoutSeconds * 1000, log: context.log, clock: context.clock },
+        {
+          workDir: mkdtempSync(join(process.env.RUNNER_TEMP ?? tmpdir(), 'agent-loop-ansible-')),
+          cwd: process.env.GITHUB_WORKSPACE,
+          timeoutMs: options.commandTimeoutSeconds * 1000,
+          log: context.log,
+          clock: context.clock,
+        },
       ),
   },
 });
 
 /** The method `name` names, its inputs checked first. */
-export function buildRollbackMethod(name: string, options: RollbackMethodOptions, context: RollbackMethodContext): RollbackMethod {
+export function buildRollbackMethod(
+  name: string,
+  options: RollbackMethodOptions,
+  context: RollbackMethodContext,
+): RollbackMethod {
   const entry = rollbackMethods.get(name);
   entry.check?.(options);
   return entry.build(options, context);

@@ -52,7 +52,6 @@ export function parseSampleValue(text: string): number | undefined {
   return undefined;
 }
 
-
 /** Reads `name{labels} value [timestamp]` from one line. */
 function parseSampleLine(line: string, number: number): ExpositionSample {
   const nameMatch = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line);
@@ -69,19 +68,25 @@ function parseSampleLine(line: string, number: number): ExpositionSample {
         break;
       }
       const labelMatch = /^[a-zA-Z_][a-zA-Z0-9_]*/.exec(line.slice(at));
-      if (!labelMatch) throw new ExpositionError(number, `expected a label name or } in the labels of ${name}, got ${show(line.slice(at))}`);
+      if (!labelMatch)
+        throw new ExpositionError(
+          number,
+          `expected a label name or } in the labels of ${name}, got ${show(line.slice(at))}`,
+        );
       const label = labelMatch[0];
       at += label.length;
       while (line[at] === ' ' || line[at] === '\t') at++;
       if (line[at] !== '=') throw new ExpositionError(number, `expected = after the label ${label} of ${name}`);
       at++;
       while (line[at] === ' ' || line[at] === '\t') at++;
-      if (line[at] !== '"') throw new ExpositionError(number, `expected a quoted value for the label ${label} of ${name}`);
+      if (line[at] !== '"')
+        throw new ExpositionError(number, `expected a quoted value for the label ${label} of ${name}`);
       at++;
       let value = '';
       while (true) {
         const char = line[at];
-        if (char === undefined) throw new ExpositionError(number, `the value of the label ${label} of ${name} is not terminated by "`);
+        if (char === undefined)
+          throw new ExpositionError(number, `the value of the label ${label} of ${name} is not terminated by "`);
         at++;
         if (char === '"') break;
         if (char === '\\') {
@@ -90,13 +95,19 @@ function parseSampleLine(line: string, number: number): ExpositionSample {
           if (escaped === '\\') value += '\\';
           else if (escaped === '"') value += '"';
           else if (escaped === 'n') value += '\n';
-          else throw new ExpositionError(number, `invalid escape \\${escaped ?? ''} in the label ${label} of ${name} (only \\\\, \\" and \\n are allowed)`);
+          else
+            throw new ExpositionError(
+              number,
+              `invalid escape \\${escaped ?? ''} in the label ${label} of ${name} (only \\\\, \\" and \\n are allowed)`,
+            );
         } else {
           value += char;
         }
       }
-      if (Object.hasOwn(labels, label)) throw new ExpositionError(number, `the label ${label} appears twice in a sample of ${name}`);
-      if (label.startsWith('__')) throw new ExpositionError(number, `the label name ${label} is reserved (starts with __)`);
+      if (Object.hasOwn(labels, label))
+        throw new ExpositionError(number, `the label ${label} appears twice in a sample of ${name}`);
+      if (label.startsWith('__'))
+        throw new ExpositionError(number, `the label name ${label} is reserved (starts with __)`);
       labels[label] = value;
       while (line[at] === ' ' || line[at] === '\t') at++;
       if (line[at] === ',') {
@@ -107,19 +118,32 @@ function parseSampleLine(line: string, number: number): ExpositionSample {
         at++;
         break;
       }
-      throw new ExpositionError(number, `expected , or } after the label ${label} of ${name}, got ${show(line.slice(at))}`);
+      throw new ExpositionError(
+        number,
+        `expected , or } after the label ${label} of ${name}, got ${show(line.slice(at))}`,
+      );
     }
   }
   const rest = line.slice(at);
-  if (rest !== '' && !/^[ \t]/.test(rest)) throw new ExpositionError(number, `expected a space and a value after ${name}, got ${show(rest)}`);
-  const fields = rest.trim().split(/[ \t]+/).filter(Boolean);
+  if (rest !== '' && !/^[ \t]/.test(rest))
+    throw new ExpositionError(number, `expected a space and a value after ${name}, got ${show(rest)}`);
+  const fields = rest
+    .trim()
+    .split(/[ \t]+/)
+    .filter(Boolean);
   if (fields.length === 0) throw new ExpositionError(number, `the sample ${name} has no value`);
-  if (fields.length > 2) throw new ExpositionError(number, `the sample ${name} has ${fields.length} fields after its name; expected a value and an optional timestamp`);
+  if (fields.length > 2)
+    throw new ExpositionError(
+      number,
+      `the sample ${name} has ${fields.length} fields after its name; expected a value and an optional timestamp`,
+    );
   const value = parseSampleValue(fields[0] as string);
-  if (value === undefined) throw new ExpositionError(number, `the value of ${name} is not a number: ${show(fields[0] as string)}`);
+  if (value === undefined)
+    throw new ExpositionError(number, `the value of ${name} is not a number: ${show(fields[0] as string)}`);
   const sample: ExpositionSample = { name, labels, value };
   if (fields[1] !== undefined) {
-    if (!/^-?\d{1,19}$/.test(fields[1])) throw new ExpositionError(number, `the timestamp of ${name} is not whole milliseconds: ${show(fields[1])}`);
+    if (!/^-?\d{1,19}$/.test(fields[1]))
+      throw new ExpositionError(number, `the timestamp of ${name} is not whole milliseconds: ${show(fields[1])}`);
     sample.timestampMs = Number(fields[1]);
   }
   return sample;
@@ -159,23 +183,36 @@ function checkHistogram(family: MetricFamily): void {
       const le = sample.labels.le;
       if (le === undefined) throw new ExpositionError(0, `histogram ${family.name}: a _bucket sample has no le label`);
       const bound = parseSampleValue(le);
-      if (bound === undefined || Number.isNaN(bound)) throw new ExpositionError(0, `histogram ${family.name}: le="${le}" is not a number`);
+      if (bound === undefined || Number.isNaN(bound))
+        throw new ExpositionError(0, `histogram ${family.name}: le="${le}" is not a number`);
       groupOf(sample.labels).group.buckets.push({ le: bound, count: sample.value });
     } else if (sample.name === `${family.name}_count`) {
       groupOf(sample.labels).group.count = sample.value;
     } else if (sample.name !== `${family.name}_sum`) {
-      throw new ExpositionError(0, `histogram ${family.name}: unexpected sample ${sample.name} (expected _bucket, _sum and _count)`);
+      throw new ExpositionError(
+        0,
+        `histogram ${family.name}: unexpected sample ${sample.name} (expected _bucket, _sum and _count)`,
+      );
     }
   }
   for (const [key, { buckets, count }] of groups) {
     const where = key === '{}' ? '' : ` ${key}`;
     const sorted = [...buckets].sort((a, b) => a.le - b.le);
     const inf = sorted.at(-1);
-    if (!inf || inf.le !== Infinity) throw new ExpositionError(0, `histogram ${family.name}${where} has no le="+Inf" bucket`);
+    if (!inf || inf.le !== Infinity)
+      throw new ExpositionError(0, `histogram ${family.name}${where} has no le="+Inf" bucket`);
     for (let i = 1; i < sorted.length; i++) {
-      if ((sorted[i] as { count: number }).count < (sorted[i - 1] as { count: number }).count) throw new ExpositionError(0, `histogram ${family.name}${where}: bucket counts decrease at le="${(sorted[i] as { le: number }).le}" (buckets are cumulative)`);
+      if ((sorted[i] as { count: number }).count < (sorted[i - 1] as { count: number }).count)
+        throw new ExpositionError(
+          0,
+          `histogram ${family.name}${where}: bucket counts decrease at le="${(sorted[i] as { le: number }).le}" (buckets are cumulative)`,
+        );
     }
-    if (count !== undefined && count !== inf.count) throw new ExpositionError(0, `histogram ${family.name}${where}: _count is ${count} but the +Inf bucket is ${inf.count}`);
+    if (count !== undefined && count !== inf.count)
+      throw new ExpositionError(
+        0,
+        `histogram ${family.name}${where}: _count is ${count} but the +Inf bucket is ${inf.count}`,
+      );
   }
 }
 
@@ -184,15 +221,24 @@ function checkSummary(family: MetricFamily): void {
     if (sample.name !== family.name) continue;
     const quantile = sample.labels.quantile;
     const q = quantile === undefined ? undefined : parseSampleValue(quantile);
-    if (q === undefined || !(q >= 0 && q <= 1)) throw new ExpositionError(0, `summary ${family.name}: a sample without _sum/_count needs a quantile label from 0 to 1, got ${quantile === undefined ? 'none' : `"${quantile}"`}`);
+    if (q === undefined || !(q >= 0 && q <= 1))
+      throw new ExpositionError(
+        0,
+        `summary ${family.name}: a sample without _sum/_count needs a quantile label from 0 to 1, got ${quantile === undefined ? 'none' : `"${quantile}"`}`,
+      );
   }
 }
 
 /** Parses and checks a whole exposition; throws ExpositionError on the first problem. */
 export function parseExposition(text: string): Exposition {
-  if (text.length > MAX_LENGTH) throw new ExpositionError(0, `the body is ${text.length} bytes; at most ${MAX_LENGTH} are read`);
+  if (text.length > MAX_LENGTH)
+    throw new ExpositionError(0, `the body is ${text.length} bytes; at most ${MAX_LENGTH} are read`);
   if (text.trim() === '') throw new ExpositionError(0, 'the body is empty: no metrics');
-  if (text.includes('\r')) throw new ExpositionError(text.slice(0, text.indexOf('\r')).split('\n').length, 'carriage return: lines must end with \\n only');
+  if (text.includes('\r'))
+    throw new ExpositionError(
+      text.slice(0, text.indexOf('\r')).split('\n').length,
+      'carriage return: lines must end with \\n only',
+    );
   if (text.includes('\0')) throw new ExpositionError(text.slice(0, text.indexOf('\0')).split('\n').length, 'NUL byte');
 
   const families = new Map<string, MetricFamily>();
@@ -214,7 +260,11 @@ export function parseExposition(text: string): Exposition {
   /** Moves to `name`'s group; a family whose group ended cannot start again. */
   const enter = (name: string, number: number): void => {
     if (current === name) return;
-    if (closed.has(name)) throw new ExpositionError(number, `the lines of ${name} are not grouped together (it appeared before another metric)`);
+    if (closed.has(name))
+      throw new ExpositionError(
+        number,
+        `the lines of ${name} are not grouped together (it appeared before another metric)`,
+      );
     if (current !== null) closed.add(current);
     current = name;
   };
@@ -235,16 +285,25 @@ export function parseExposition(text: string): Exposition {
       enter(name, number);
       if (kind === 'TYPE') {
         const type = rest.trim() as MetricType;
-        if (!TYPES.includes(type)) throw new ExpositionError(number, `unknown type ${show(rest.trim())} for ${name}; expected one of ${TYPES.join(', ')}`);
+        if (!TYPES.includes(type))
+          throw new ExpositionError(
+            number,
+            `unknown type ${show(rest.trim())} for ${name}; expected one of ${TYPES.join(', ')}`,
+          );
         if (declared.has(name)) throw new ExpositionError(number, `second # TYPE line for ${name}`);
-        if (families.get(name)?.samples.length) throw new ExpositionError(number, `# TYPE for ${name} comes after its samples`);
+        if (families.get(name)?.samples.length)
+          throw new ExpositionError(number, `# TYPE for ${name} comes after its samples`);
         declared.set(name, type);
         family(name).type = type;
       } else {
         if (helped.has(name)) throw new ExpositionError(number, `second # HELP line for ${name}`);
         helped.add(name);
         // HELP text escapes only \\ and \n.
-        if (/\\(?![\\n])/.test(rest)) throw new ExpositionError(number, `invalid escape in the # HELP text of ${name} (only \\\\ and \\n are allowed)`);
+        if (/\\(?![\\n])/.test(rest))
+          throw new ExpositionError(
+            number,
+            `invalid escape in the # HELP text of ${name} (only \\\\ and \\n are allowed)`,
+          );
         family(name).help = rest.replace(/\\(\\|n)/g, (_match, escaped: string) => (escaped === 'n' ? '\n' : '\\'));
       }
       return;
@@ -256,7 +315,11 @@ export function parseExposition(text: string): Exposition {
     if (series.has(key)) throw new ExpositionError(number, `duplicate sample ${key}`);
     series.add(key);
     const target = family(name);
-    if ((target.type === 'counter' || target.type === 'histogram' || target.type === 'summary') && sample.name !== target.name + '_sum' && sample.value < 0) {
+    if (
+      (target.type === 'counter' || target.type === 'histogram' || target.type === 'summary') &&
+      sample.name !== target.name + '_sum' &&
+      sample.value < 0
+    ) {
       throw new ExpositionError(number, `${target.type} ${sample.name} is negative (${sample.value})`);
     }
     target.samples.push(sample);

@@ -1,6 +1,14 @@
 import { ConfigurationError, HostError } from '../action';
 import { quote, script, type Argv, type HostSpec, type Remote } from '../hosts';
-import { drivesNginx, nginxControl, nginxName, routerPrerequisites, switchHelperPath, SWITCH_HELPER_PATH, type Prerequisite } from '../traffic';
+import {
+  drivesNginx,
+  nginxControl,
+  nginxName,
+  routerPrerequisites,
+  switchHelperPath,
+  SWITCH_HELPER_PATH,
+  type Prerequisite,
+} from '../traffic';
 
 export type { Prerequisite };
 
@@ -89,8 +97,19 @@ if [ -n "$app" ] && facts=$("$@" inspect "$app" "$access_log" 2>/dev/null </dev/
  * run it; with `server`, the helper's `inspect` says whether the app's server block proxies to its
  * split variable and writes the access log (a helper too old to know the verb says nothing).
  */
-export function preflightCommand(stateDir: string, includeDir: string, nginx: readonly string[], server?: ServerBlockTarget, withNginx = true): Argv {
-  return script('al-preflight', PREFLIGHT_SCRIPT, [stateDir, includeDir, ...inspectArgs(server), ...(withNginx ? nginxControl(nginx, includeDir) : [])]);
+export function preflightCommand(
+  stateDir: string,
+  includeDir: string,
+  nginx: readonly string[],
+  server?: ServerBlockTarget,
+  withNginx = true,
+): Argv {
+  return script('al-preflight', PREFLIGHT_SCRIPT, [
+    stateDir,
+    includeDir,
+    ...inspectArgs(server),
+    ...(withNginx ? nginxControl(nginx, includeDir) : []),
+  ]);
 }
 
 /** The `key=value` lines a host script prints: every value of a key, and the first one. */
@@ -126,25 +145,48 @@ export function parsePreflight(output: string): PreflightFacts {
 export function serverBlockWarnings(facts: ServerFacts | null, server: ServerBlockTarget): string[] {
   if (!facts) return [];
   const warnings: string[] = [];
-  if (!facts.proxy) warnings.push(`no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`);
-  if (facts.log === false) warnings.push(`no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`);
+  if (!facts.proxy)
+    warnings.push(
+      `no server block of nginx proxies to $${nginxName(server.app)}: no request reaches ${server.app}'s colors, so the new color gets none; add '${proxyLine(server.app)}' to the location that serves ${server.app} (nginx knows the variable once a deploy has written agent-loop-${server.app}.conf), then reload nginx`,
+    );
+  if (facts.log === false)
+    warnings.push(
+      `no server block writes ${server.accessLog} in the agent_loop format: the canary monitor reading it sees no request; add '${accessLogLine(server.accessLog)}' next to that proxy_pass, then reload nginx`,
+    );
   return warnings;
 }
 
 /** Returns the problems found (empty when the host is ready). */
-export function judgePreflight(facts: PreflightFacts, limits: PreflightLimits, includeDir: string, nginx: readonly string[] = []): string[] {
+export function judgePreflight(
+  facts: PreflightFacts,
+  limits: PreflightLimits,
+  includeDir: string,
+  nginx: readonly string[] = [],
+): string[] {
   const problems: string[] = [];
   // nginx itself through sudo means a user that is not root writes what nginx loads as root.
-  if (!facts.nginxSkipped && !facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx)) problems.push(`nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`);
-  if (facts.freeDiskMb < limits.minFreeDiskMb) problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
-  if (facts.freeMemoryMb < limits.minFreeMemoryMb) problems.push(`only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`);
+  if (!facts.nginxSkipped && !facts.root && nginx[0] === 'sudo' && !switchHelperPath(nginx))
+    problems.push(
+      `nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n ${SWITCH_HELPER_PATH}, installed by host-setup)`,
+    );
+  if (facts.freeDiskMb < limits.minFreeDiskMb)
+    problems.push(`only ${facts.freeDiskMb} MB of disk free, ${limits.minFreeDiskMb} MB required (min-free-disk-mb)`);
+  if (facts.freeMemoryMb < limits.minFreeMemoryMb)
+    problems.push(
+      `only ${facts.freeMemoryMb} MB of memory available, ${limits.minFreeMemoryMb} MB required (min-free-memory-mb)`,
+    );
   if (!facts.curl) problems.push('curl is not installed (the health checks run it on the host)');
   if (facts.nginxSkipped) return problems;
   if (!facts.includeDir) problems.push(`the nginx include directory ${includeDir} does not exist (nginx-conf-dir)`);
-  if (!facts.nginxOk) problems.push(`nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`);
+  if (!facts.nginxOk)
+    problems.push(
+      `nginx is missing or its configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`,
+    );
   const served = /^valid include=(.*)$/m.exec(facts.nginxOutput)?.[1];
   if (facts.nginxOk && served !== undefined && trimSlash(served) !== trimSlash(includeDir)) {
-    problems.push(`the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`);
+    problems.push(
+      `the nginx helper writes the include into ${served}, not into ${includeDir}: set nginx-conf-dir to ${served}, or run host-setup with nginx-conf-dir ${includeDir}`,
+    );
   }
   return problems;
 }
@@ -156,18 +198,36 @@ const trimSlash = (dir: string): string => dir.replace(/\/+$/, '') || '/';
  * script; another router (`router`) by its own prerequisites, at the same time: one it lacks
  * stops the deploy on that host with the command that fixes it.
  */
-export async function preflight(remote: Remote, stateDir: string, includeDir: string, nginx: readonly string[], limits: PreflightLimits, server?: ServerBlockTarget, router?: RouterTarget): Promise<PreflightFacts> {
+export async function preflight(
+  remote: Remote,
+  stateDir: string,
+  includeDir: string,
+  nginx: readonly string[],
+  limits: PreflightLimits,
+  server?: ServerBlockTarget,
+  router?: RouterTarget,
+): Promise<PreflightFacts> {
   const withNginx = drivesNginx(router?.name);
   const [result, routerMissing] = await Promise.all([
     remote.run(preflightCommand(stateDir, includeDir, nginx, server, withNginx), { timeoutMs: 60_000 }),
-    router && !withNginx ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+    router && !withNginx
+      ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
+      : Promise.resolve([]),
   ]);
   const facts = parsePreflight(result.stdout);
   const problems = judgePreflight(facts, limits, includeDir, nginx);
   // A prerequisite the doctor knows how to fix comes with its command.
-  const missing = problems.length > 0 ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch((): Prerequisite[] => []) : routerMissing;
+  const missing =
+    problems.length > 0
+      ? await doctor(remote, { stateDir, includeDir, nginx, accessLog: '', ...(router ? { router } : {}) }).catch(
+          (): Prerequisite[] => [],
+        )
+      : routerMissing;
   if (problems.length > 0) {
-    if (missing.some((item) => item.kind !== 'configuration')) throw new ConfigurationError(`${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`);
+    if (missing.some((item) => item.kind !== 'configuration'))
+      throw new ConfigurationError(
+        `${formatPrerequisites(remote.label, missing)}\n  (preflight: ${problems.join('; ')})`,
+      );
     throw new HostError(remote.label, `not ready: ${problems.join('; ')}`);
   }
   // The router's own (HAProxy's socket, its level, the app's servers): each with its fix.
@@ -254,8 +314,17 @@ else echo log=absent; fi`;
 
 export function doctorCommand(target: DoctorTarget): Argv {
   const [app, inspectLog] = inspectArgs(target.app ? { app: target.app, accessLog: target.accessLog } : undefined);
-  const nginx = drivesNginx(target.router?.name) ? [String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)] : ['0'];
-  return script('al-doctor', DOCTOR_SCRIPT, [target.stateDir, target.includeDir, target.accessLog, app, inspectLog, ...nginx]);
+  const nginx = drivesNginx(target.router?.name)
+    ? [String(target.nginx.length), ...target.nginx, ...nginxControl(target.nginx, target.includeDir)]
+    : ['0'];
+  return script('al-doctor', DOCTOR_SCRIPT, [
+    target.stateDir,
+    target.includeDir,
+    target.accessLog,
+    app,
+    inspectLog,
+    ...nginx,
+  ]);
 }
 
 export function parseDoctor(output: string): DoctorFacts {
@@ -263,15 +332,21 @@ export function parseDoctor(output: string): DoctorFacts {
   return {
     user: first('user'),
     root: first('uid') === '0',
-    stateDir: (['writable', 'creatable'].includes(first('state')) ? first('state') : 'denied') as DoctorFacts['stateDir'],
-    includeDir: (['writable', 'missing'].includes(first('include')) ? first('include') : 'denied') as DoctorFacts['includeDir'],
+    stateDir: (['writable', 'creatable'].includes(first('state'))
+      ? first('state')
+      : 'denied') as DoctorFacts['stateDir'],
+    includeDir: (['writable', 'missing'].includes(first('include'))
+      ? first('include')
+      : 'denied') as DoctorFacts['includeDir'],
     viaSudo: first('via_sudo') === 'yes',
     nginxFound: first('nginx_found') === 'yes',
     nginxInSbin: first('nginx_sbin'),
     nginxOk: first('nginx') === 'ok',
     nginxOutput: (values.get('nginx_output') ?? []).join('\n').trim(),
     curl: first('curl') === 'yes',
-    accessLog: (['readable', 'absent', 'denied'].includes(first('log')) ? first('log') : 'unchecked') as DoctorFacts['accessLog'],
+    accessLog: (['readable', 'absent', 'denied'].includes(first('log'))
+      ? first('log')
+      : 'unchecked') as DoctorFacts['accessLog'],
     sudo: first('sudo') === 'yes',
     server: parseServerFacts(first('server')),
     serverUnknown: first('server_unknown'),
@@ -291,55 +366,130 @@ export function judgeDoctor(facts: DoctorFacts, target: DoctorTarget): Prerequis
   const user = facts.user || 'DEPLOY_USER';
   const found: Prerequisite[] = [];
   const helper = switchHelperPath(target.nginx);
-  const nginxWords = target.nginx[0] === 'sudo' ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1)) : [...target.nginx];
+  const nginxWords =
+    target.nginx[0] === 'sudo'
+      ? target.nginx.filter((word, index) => index > 0 && !(word.startsWith('-') && index === 1))
+      : [...target.nginx];
   const nginxLine = nginxWords.join(' ');
   const setUp = `run host-setup with deploy-user ${user}, then set nginx-command: sudo -n ${helper ?? SWITCH_HELPER_PATH}`;
-  if (facts.stateDir === 'denied') found.push({ problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`, fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}` });
+  if (facts.stateDir === 'denied')
+    found.push({
+      problem: `${user} cannot write the state directory ${target.stateDir} (state-dir)`,
+      fix: `sudo install -d -o ${q(user)} -g ${q(user)} -m 0750 ${q(target.stateDir)}`,
+    });
   if (facts.nginxSkipped) {
-    if (!facts.curl) found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
+    if (!facts.curl)
+      found.push({
+        problem: 'curl is not installed (the health checks run it on the host)',
+        fix: 'sudo apt-get install -y --no-install-recommends curl',
+      });
     if (facts.accessLog === 'denied') found.push(accessLogFix(user, target.accessLog));
     return found;
   }
-  if (facts.includeDir === 'missing') found.push({ problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`, fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}` });
-  if (!facts.curl) found.push({ problem: 'curl is not installed (the health checks run it on the host)', fix: 'sudo apt-get install -y --no-install-recommends curl' });
-  const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(facts.nginxOutput);
+  if (facts.includeDir === 'missing')
+    found.push({
+      problem: `the nginx include directory ${target.includeDir} does not exist (nginx-conf-dir)`,
+      fix: `sudo install -d -o root -g root -m 0755 ${q(target.includeDir)}`,
+    });
+  if (!facts.curl)
+    found.push({
+      problem: 'curl is not installed (the health checks run it on the host)',
+      fix: 'sudo apt-get install -y --no-install-recommends curl',
+    });
+  const privileged = /permission denied|not permitted|a password is required|not allowed|sudo:/i.test(
+    facts.nginxOutput,
+  );
   if (helper) {
     if (!facts.root && facts.includeDir === 'writable') {
-      found.push({ problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`, fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)` });
+      found.push({
+        problem: `${user} can write the nginx include directory ${target.includeDir}, which nginx loads as root: ${user} could make nginx write any file (nginx-conf-dir)`,
+        fix: `sudo chown root:root ${q(target.includeDir)} && sudo chmod go-w ${q(target.includeDir)} (or run host-setup)`,
+      });
     }
-    if (!facts.nginxFound) found.push({ problem: `the nginx helper ${helper} is not installed`, fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)` });
-    else if (!facts.nginxOk && privileged && !facts.root) found.push({ problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)` });
-    else if (!facts.nginxOk) found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until 'sudo ${helper} check' passes`, kind: 'configuration' });
+    if (!facts.nginxFound)
+      found.push({
+        problem: `the nginx helper ${helper} is not installed`,
+        fix: `run host-setup with deploy-user ${user} (it installs ${helper} and the sudoers rule for it)`,
+      });
+    else if (!facts.nginxOk && privileged && !facts.root)
+      found.push({
+        problem: `${user} may not run ${helper} through sudo: ${facts.nginxOutput.split('\n')[0] ?? ''}`,
+        fix: `run host-setup with deploy-user ${user} (its sudoers rule allows ${helper} and nothing else)`,
+      });
+    else if (!facts.nginxOk)
+      found.push({
+        problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`,
+        fix: `fix the configuration until 'sudo ${helper} check' passes`,
+        kind: 'configuration',
+      });
   } else if (!facts.root && facts.viaSudo) {
-    found.push({ problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`, fix: setUp });
+    found.push({
+      problem: `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${target.includeDir}, which nginx loads as root, and could become root`,
+      fix: setUp,
+    });
   } else if (!facts.nginxFound) {
     found.push(
       facts.nginxInSbin
-        ? { problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`, fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp }
-        : { problem: `nginx ('${nginxWords[0]}') is not installed`, fix: 'sudo apt-get install -y --no-install-recommends nginx' },
+        ? {
+            problem: `'${nginxWords[0]}' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)`,
+            fix: facts.root ? `set nginx-command: ${[facts.nginxInSbin, ...nginxWords.slice(1)].join(' ')}` : setUp,
+          }
+        : {
+            problem: `nginx ('${nginxWords[0]}') is not installed`,
+            fix: 'sudo apt-get install -y --no-install-recommends nginx',
+          },
     );
   } else if (!facts.nginxOk) {
-    if (privileged && !facts.root) found.push({ problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`, fix: setUp });
-    else found.push({ problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`, fix: `fix the configuration until '${nginxLine} -t' passes`, kind: 'configuration' });
+    if (privileged && !facts.root)
+      found.push({
+        problem: `${user} cannot run '${nginxLine} -t': ${facts.nginxOutput.split('\n')[0] ?? ''}`,
+        fix: setUp,
+      });
+    else
+      found.push({
+        problem: `nginx's configuration is invalid before any change: ${facts.nginxOutput || 'no output'}`,
+        fix: `fix the configuration until '${nginxLine} -t' passes`,
+        kind: 'configuration',
+      });
   } else if (facts.includeDir === 'denied') {
-    found.push({ problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`, fix: setUp });
+    found.push({
+      problem: `${user} cannot write the nginx include directory ${target.includeDir} (nginx-conf-dir)`,
+      fix: setUp,
+    });
   }
   // The server block, from nginx's own view of its configuration: the two lines the README asks for.
   if (target.app && facts.server) {
     const variable = `$${nginxName(target.app)}`;
-    if (!facts.server.proxy) found.push({ problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`, fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx` });
-    if (facts.server.log === false) found.push({ problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`, fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx` });
+    if (!facts.server.proxy)
+      found.push({
+        problem: `no server block proxies to ${variable}: requests for ${target.app} never reach its colors, and a deploy's canary gets none`,
+        fix: `add '${proxyLine(target.app)}' to the location of the server block that serves ${target.app} (nginx knows ${variable} once a deploy has written agent-loop-${target.app}.conf), then reload nginx`,
+      });
+    if (facts.server.log === false)
+      found.push({
+        problem: `no server block writes ${target.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request`,
+        fix: `add '${accessLogLine(target.accessLog)}' next to that proxy_pass, then reload nginx`,
+      });
   } else if (target.app && facts.serverUnknown) {
-    found.push({ problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`, fix: `run host-setup again (it updates ${helper ?? SWITCH_HELPER_PATH})` });
+    found.push({
+      problem: `the switch helper cannot check the server block (${facts.serverUnknown.slice(0, 120)}): it was installed by an older host-setup`,
+      fix: `run host-setup again (it updates ${helper ?? SWITCH_HELPER_PATH})`,
+    });
   }
   if (facts.accessLog === 'denied') found.push(accessLogFix(user, target.accessLog));
   return found;
 }
 
-const accessLogFix = (user: string, accessLog: string): Prerequisite => ({ problem: `${user} cannot read the access log ${accessLog} (access-log)`, fix: `sudo setfacl -m u:${q(user)}:r ${q(accessLog)} (or run host-setup with access-log ${accessLog})` });
+const accessLogFix = (user: string, accessLog: string): Prerequisite => ({
+  problem: `${user} cannot read the access log ${accessLog} (access-log)`,
+  fix: `sudo setfacl -m u:${q(user)}:r ${q(accessLog)} (or run host-setup with access-log ${accessLog})`,
+});
 
 export function formatPrerequisites(host: string, missing: readonly Prerequisite[]): string {
-  return [`${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`, ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`)].join('\n');
+  return [
+    `${host}: ${missing.length} prerequisite${missing.length === 1 ? '' : 's'} missing (run the host-setup action once, or these commands):`,
+    ...missing.map((item) => `  - ${item.problem}\n    fix: ${item.fix}`),
+  ].join('\n');
 }
 
 /** Runs the doctor on a connected host; returns what is missing (empty when ready): the host's, then the router's own when it is not nginx. */
@@ -347,7 +497,9 @@ export async function doctor(remote: Remote, target: DoctorTarget): Promise<Prer
   const router = target.router;
   const [result, routerMissing] = await Promise.all([
     remote.run(doctorCommand(target), { timeoutMs: 60_000 }),
-    router && !drivesNginx(router.name) ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app }) : Promise.resolve([]),
+    router && !drivesNginx(router.name)
+      ? routerPrerequisites(router.name, { remote, host: router.host, app: router.app })
+      : Promise.resolve([]),
   ]);
   return [...judgeDoctor(parseDoctor(result.stdout), target), ...routerMissing];
 }

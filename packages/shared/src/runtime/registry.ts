@@ -29,12 +29,24 @@ export interface RuntimeEntry {
 
 export const runtimes = new Registry<RuntimeEntry>('runtime', 'runtime', {
   compose: {
-    build: (options) => composeRuntime(options.composeFile, { waitTimeoutSeconds: options.healthTimeoutSeconds, minFreeDiskMb: options.minFreeDiskMb }),
+    build: (options) =>
+      composeRuntime(options.composeFile, {
+        waitTimeoutSeconds: options.healthTimeoutSeconds,
+        minFreeDiskMb: options.minFreeDiskMb,
+      }),
   },
   command: {
     check(options) {
-      requireInput(options.startCommand !== '', 'start-command', 'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"');
-      requireInput(options.stopCommand !== '', 'stop-command', 'is required when runtime is command, e.g. "docker rm -f {app}-{color}"');
+      requireInput(
+        options.startCommand !== '',
+        'start-command',
+        'is required when runtime is command, e.g. "docker run -d --name {app}-{color} -p 127.0.0.1:{port}:8000 {image}"',
+      );
+      requireInput(
+        options.stopCommand !== '',
+        'stop-command',
+        'is required when runtime is command, e.g. "docker rm -f {app}-{color}"',
+      );
     },
     build: (options) => commandRuntime(options.startCommand, options.stopCommand),
   },

@@ -145,11 +145,19 @@ export function composeRuntime(composeFile: string, options: ComposeOptions = {}
   return {
     kind: 'compose',
     prepare: (release) => [
-      { what: 'the Docker engine answers, has room for the image and docker compose v2 is installed', argv: script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]) },
+      {
+        what: 'the Docker engine answers, has room for the image and docker compose v2 is installed',
+        argv: script('al-engine', ENGINE_SCRIPT, [String(options.minFreeDiskMb ?? 0)]),
+      },
       { what: `the compose file ${composeFile} exists`, argv: ['test', '-f', composeFile] },
-      { what: `the image ${release.image} can be pulled`, argv: script('al-pull', PULL_SCRIPT, [release.image]), resolvesImage: true },
+      {
+        what: `the image ${release.image} can be pulled`,
+        argv: script('al-pull', PULL_SCRIPT, [release.image]),
+        resolvesImage: true,
+      },
     ],
-    start: (release) => script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
+    start: (release) =>
+      script('al-up', UP_SCRIPT, [String(waitSeconds), project(release), release.image, ...compose(release)]),
     stop: (release) => script('al-stop', STOP_SCRIPT, [project(release), ...compose(release)]),
   };
 }
@@ -168,7 +176,12 @@ export function commandRuntime(startTemplate: string, stopTemplate: string): Run
  * Runs the runtime's checks and pulls for `release` before anything on the host changes; returns
  * the release with the image it must run (a tag resolved to its digest by the compose runtime).
  */
-export async function prepareRelease(remote: Remote, runtime: Runtime, release: Release, timeoutMs: number): Promise<Release> {
+export async function prepareRelease(
+  remote: Remote,
+  runtime: Runtime,
+  release: Release,
+  timeoutMs: number,
+): Promise<Release> {
   let image = release.image;
   for (const step of runtime.prepare(release)) {
     const stdout = await runChecked(remote, step.argv, `checking that ${step.what}`, { timeoutMs });
@@ -179,21 +192,39 @@ export async function prepareRelease(remote: Remote, runtime: Runtime, release: 
 }
 
 /** Starts a prepared release (see `prepareRelease`). */
-export async function launchRelease(remote: Remote, runtime: Runtime, release: Release, timeoutMs: number): Promise<void> {
+export async function launchRelease(
+  remote: Remote,
+  runtime: Runtime,
+  release: Release,
+  timeoutMs: number,
+): Promise<void> {
   const result = await remote.run(runtime.start(release), { timeoutMs });
   if (result.code !== 0) {
     const detail = (result.stderr || result.stdout).trim().split('\n').slice(-12).join('\n');
-    throw new HostError(remote.label, `starting ${release.app} ${release.version} as ${release.color} on port ${release.port} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`);
+    throw new HostError(
+      remote.label,
+      `starting ${release.app} ${release.version} as ${release.color} on port ${release.port} failed (exit ${result.code})${detail ? `: ${detail}` : ''}`,
+    );
   }
 }
 
 /** Prepares then starts `release`; returns what was started. */
-export async function startRelease(remote: Remote, runtime: Runtime, release: Release, timeoutMs: number): Promise<Release> {
+export async function startRelease(
+  remote: Remote,
+  runtime: Runtime,
+  release: Release,
+  timeoutMs: number,
+): Promise<Release> {
   const prepared = await prepareRelease(remote, runtime, release, timeoutMs);
   await launchRelease(remote, runtime, prepared, timeoutMs);
   return prepared;
 }
 
-export async function stopRelease(remote: Remote, runtime: Runtime, release: Release, timeoutMs: number): Promise<void> {
+export async function stopRelease(
+  remote: Remote,
+  runtime: Runtime,
+  release: Release,
+  timeoutMs: number,
+): Promise<void> {
   await runChecked(remote, runtime.stop(release), `stopping ${release.color} (${release.version})`, { timeoutMs });
 }

@@ -15,7 +15,8 @@ import { parseExposition } from './exposition';
 export const SMOKE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
 
 /** The form of a list of checks, as the inputs that take one say it. */
-export const SMOKE_CHECKS_FORM = 'a YAML list of {name, method, path, body, status, contains, json, prometheus, repeat, p95-ms}';
+export const SMOKE_CHECKS_FORM =
+  'a YAML list of {name, method, path, body, status, contains, json, prometheus, repeat, p95-ms}';
 
 const { leaf, text, choice, number, boolean, mapping, list } = docField;
 const latencyBudgetMs = number({ min: 1, max: 600_000, integer: true, unit: 'ms' });
@@ -23,10 +24,17 @@ type Body = string | Record<string, unknown> | unknown[];
 
 const smokeCheckFields = mapping(
   {
-    name: text('a short name of letters, digits, spaces and . _ : / ( ) - (at most 80)', /^[A-Za-z0-9][A-Za-z0-9 ._:/()-]{0,79}$/).optional(),
+    name: text(
+      'a short name of letters, digits, spaces and . _ : / ( ) - (at most 80)',
+      /^[A-Za-z0-9][A-Za-z0-9 ._:/()-]{0,79}$/,
+    ).optional(),
     method: choice(SMOKE_METHODS).default('GET'),
     path: text('a path starting with /', URL_PATH),
-    body: leaf('a text (at most 65536 characters), a mapping or a list', (value): value is Body => (typeof value === 'string' && value.length <= 65_536) || (typeof value === 'object' && value !== null)).optional(),
+    body: leaf(
+      'a text (at most 65536 characters), a mapping or a list',
+      (value): value is Body =>
+        (typeof value === 'string' && value.length <= 65_536) || (typeof value === 'object' && value !== null),
+    ).optional(),
     status: number({ min: 100, max: 599, integer: true }).default(200),
     contains: text('a text of at most 1000 characters', ANY_TEXT, 1000).optional(),
     json: boolean.default(false),
@@ -46,22 +54,36 @@ const BODY_CHECKS = ['contains', 'json', 'prometheus'] as const;
 export const smokeCheckSchema = smokeCheckFields
   .superRefine((check, ctx) => {
     if (check['p95-ms'] !== undefined && check['max-latency-ms'] !== undefined) {
-      ctx.addIssue({ code: 'custom', message: 'gives both p95-ms and max-latency-ms (its old name); keep only p95-ms' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'gives both p95-ms and max-latency-ms (its old name); keep only p95-ms',
+      });
     }
     if (check.method === 'HEAD') {
       for (const key of BODY_CHECKS) {
-        if (check[key] !== undefined && check[key] !== false) ctx.addIssue({ code: 'custom', path: [key], message: `${key} checks the body, and the answer to a HEAD request has none` });
+        if (check[key] !== undefined && check[key] !== false)
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: `${key} checks the body, and the answer to a HEAD request has none`,
+          });
       }
     }
   })
-  .transform(({ 'max-latency-ms': oldName, ...check }): SmokeCheck => (oldName === undefined ? check : { ...check, 'p95-ms': oldName }));
+  .transform(({ 'max-latency-ms': oldName, ...check }): SmokeCheck =>
+    oldName === undefined ? check : { ...check, 'p95-ms': oldName },
+  );
 
 /** The name a check is reported under: its own, or `METHOD path`. */
 export function checkName(check: Pick<SmokeCheck, 'name' | 'method' | 'path'>): string {
   return check.name ?? `${check.method} ${check.path}`;
 }
 
-export const smokeChecksSchema = list(smokeCheckSchema, { max: 50, noun: 'checks', form: 'a list of smoke checks' }).superRefine((checks, ctx) => {
+export const smokeChecksSchema = list(smokeCheckSchema, {
+  max: 50,
+  noun: 'checks',
+  form: 'a list of smoke checks',
+}).superRefine((checks, ctx) => {
   const names = checks.map(checkName);
   const twice = names.find((name, index) => names.indexOf(name) !== index);
   if (twice) ctx.addIssue({ code: 'custom', message: `two checks are named '${twice}'; give each a distinct name` });
@@ -126,7 +148,8 @@ function bodyProblem(check: Pick<SmokeCheck, 'contains' | 'json' | 'prometheus'>
       return `the body is not valid Prometheus text format: ${errorMessage(error)}`;
     }
   }
-  if (check.contains !== undefined && !body.includes(check.contains)) return `the body does not contain '${check.contains}'`;
+  if (check.contains !== undefined && !body.includes(check.contains))
+    return `the body does not contain '${check.contains}'`;
   return undefined;
 }
 
@@ -152,7 +175,11 @@ export interface SmokeOutcome {
  * Sends a check `repeat` times in a row through `send` (curl on a host, or HTTP from the runner)
  * and judges it. Stops early only when a request gets no answer at all.
  */
-export async function judgeSmoke(check: SmokeCheck, defaults: SmokeDefaults, send: () => Promise<SmokeAnswer>): Promise<SmokeOutcome> {
+export async function judgeSmoke(
+  check: SmokeCheck,
+  defaults: SmokeDefaults,
+  send: () => Promise<SmokeAnswer>,
+): Promise<SmokeOutcome> {
   const planned = check.repeat ?? defaults.repeat;
   const budgetMs = smokeBudgetMs(check, defaults);
   const which = (run: number) => (planned > 1 ? `run ${run} of ${planned}: ` : '');
@@ -175,7 +202,10 @@ export async function judgeSmoke(check: SmokeCheck, defaults: SmokeDefaults, sen
     }
     latencies.push(answer.latencyMs);
     statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
-    const answerProblem = answer.status === check.status ? bodyProblem(check, answer.body) : `answered ${answer.status}, expected ${check.status}`;
+    const answerProblem =
+      answer.status === check.status
+        ? bodyProblem(check, answer.body)
+        : `answered ${answer.status}, expected ${check.status}`;
     if (answerProblem === undefined) passedRuns++;
     if (problem === undefined) {
       status = answer.status;
@@ -185,7 +215,19 @@ export async function judgeSmoke(check: SmokeCheck, defaults: SmokeDefaults, sen
   latencies.sort((a, b) => a - b);
   const p95Ms = latencies.length > 0 ? percentile(latencies, 0.95) : null;
   if (problem === undefined && p95Ms !== null && p95Ms > budgetMs) {
-    problem = planned > 1 ? `P95 ${p95Ms} ms over ${runs} runs is above the budget of ${budgetMs} ms` : `took ${p95Ms} ms, budget ${budgetMs} ms`;
+    problem =
+      planned > 1
+        ? `P95 ${p95Ms} ms over ${runs} runs is above the budget of ${budgetMs} ms`
+        : `took ${p95Ms} ms, budget ${budgetMs} ms`;
   }
-  return { runs, passedRuns, statuses, latencies, p95Ms, budgetMs, status, ...(problem === undefined ? {} : { problem }) };
+  return {
+    runs,
+    passedRuns,
+    statuses,
+    latencies,
+    p95Ms,
+    budgetMs,
+    status,
+    ...(problem === undefined ? {} : { problem }),
+  };
 }

@@ -1,2 +1,11 @@
 export { connectOptions, sessionFromInputs } from './session';
-export { colorSettings, deploySettings, monitorSettings, promoteSettings, rollbackMethod, rollbackSettings, runtimeFromInputs, runtimeFromRecord } from './phases';
+export {
+  colorSettings,
+  deploySettings,
+  monitorSettings,
+  promoteSettings,
+  rollbackMethod,
+  rollbackSettings,
+  runtimeFromInputs,
+  runtimeFromRecord,
+} from './phases';

@@ -3,7 +3,19 @@ import type { Policy, Verdict } from '../analysis';
 import type { SessionSettings } from '../fleet';
 import type { RuntimeRecord } from '../domain';
 import type { HostSpec } from '../hosts';
-import { recordedRuntimeOptions, runtimeOptions, runtimeRecord, rollbackMethodOptions, type deployPhaseInputs, type HostInputs, type MethodInputs, type MonitorInputs, type promotePhaseInputs, type RuntimeInputs, type Values } from '../inputs';
+import {
+  recordedRuntimeOptions,
+  runtimeOptions,
+  runtimeRecord,
+  rollbackMethodOptions,
+  type deployPhaseInputs,
+  type HostInputs,
+  type MethodInputs,
+  type MonitorInputs,
+  type promotePhaseInputs,
+  type RuntimeInputs,
+  type Values,
+} from '../inputs';
 import type { DeploySettings, MonitorSettings, PromoteSettings } from '../procedures';
 import { buildRollbackMethod, type RollbackMethod, type RollbackSettings } from '../rollback';
 import { buildRuntime, type Runtime } from '../runtime';
@@ -16,7 +28,13 @@ import { sessionFromInputs } from './session';
  * its seam's registry; nothing here names one.
  */
 
-type PhaseInputs = HostInputs & RuntimeInputs & { 'split-key': string; router?: string; 'health-timeout-seconds': number; 'command-timeout-seconds': number };
+type PhaseInputs = HostInputs &
+  RuntimeInputs & {
+    'split-key': string;
+    router?: string;
+    'health-timeout-seconds': number;
+    'command-timeout-seconds': number;
+  };
 /** Who acts, where it logs, the clock, and the run's cancellation. */
 export type RunContext = { run: RunInfo; log: Logger; clock: Clock; signal?: AbortSignal };
 
@@ -43,12 +61,18 @@ export function runtimeFromRecord(record: RuntimeRecord): Runtime {
  * A rollback's runtime: the one the inputs name (for every color), or none (`runtime` left empty)
  * and each color's as recorded with the release it runs.
  */
-function rollbackRuntime(inputs: RuntimeInputs): { runtime: Runtime | null; recordedRuntime: (record: RuntimeRecord) => Runtime } {
+function rollbackRuntime(inputs: RuntimeInputs): {
+  runtime: Runtime | null;
+  recordedRuntime: (record: RuntimeRecord) => Runtime;
+} {
   return { runtime: inputs.runtime === '' ? null : runtimeFromInputs(inputs), recordedRuntime: runtimeFromRecord };
 }
 
 /** The session, health paths and time limits of every phase that starts, checks or stops a color. */
-function colorBase(inputs: PhaseInputs, context: RunContext): SessionSettings & { healthPaths: string[]; healthTimeoutSeconds: number; commandTimeoutSeconds: number } {
+function colorBase(
+  inputs: PhaseInputs,
+  context: RunContext,
+): SessionSettings & { healthPaths: string[]; healthTimeoutSeconds: number; commandTimeoutSeconds: number } {
   return {
     ...sessionFromInputs(inputs, context.run, context.log, context.clock, context.signal),
     healthPaths: healthPaths(inputs),
@@ -58,11 +82,22 @@ function colorBase(inputs: PhaseInputs, context: RunContext): SessionSettings & 
 }
 
 /** What every phase that starts, checks or stops a color takes: the session, the runtime, its health paths and time limits. */
-export function colorSettings(inputs: PhaseInputs, context: RunContext): SessionSettings & { runtime: Runtime; healthPaths: string[]; healthTimeoutSeconds: number; commandTimeoutSeconds: number } {
+export function colorSettings(
+  inputs: PhaseInputs,
+  context: RunContext,
+): SessionSettings & {
+  runtime: Runtime;
+  healthPaths: string[];
+  healthTimeoutSeconds: number;
+  commandTimeoutSeconds: number;
+} {
   return { ...colorBase(inputs, context), runtime: runtimeFromInputs(inputs) };
 }
 
-export function deploySettings(inputs: PhaseInputs & Values<typeof deployPhaseInputs>, context: RunContext): DeploySettings {
+export function deploySettings(
+  inputs: PhaseInputs & Values<typeof deployPhaseInputs>,
+  context: RunContext,
+): DeploySettings {
   return {
     ...colorSettings(inputs, context),
     runtimeRecord: runtimeRecord(inputs),
@@ -74,7 +109,10 @@ export function deploySettings(inputs: PhaseInputs & Values<typeof deployPhaseIn
   };
 }
 
-export function promoteSettings(inputs: PhaseInputs & Values<typeof promotePhaseInputs> & { version: string }, context: RunContext): PromoteSettings {
+export function promoteSettings(
+  inputs: PhaseInputs & Values<typeof promotePhaseInputs> & { version: string },
+  context: RunContext,
+): PromoteSettings {
   return {
     ...colorSettings(inputs, context),
     version: inputs.version,
@@ -83,7 +121,10 @@ export function promoteSettings(inputs: PhaseInputs & Values<typeof promotePhase
   };
 }
 
-export function rollbackSettings(inputs: PhaseInputs & { reason: string; 'keep-failed': boolean }, context: RunContext): Omit<RollbackSettings, 'target'> {
+export function rollbackSettings(
+  inputs: PhaseInputs & { reason: string; 'keep-failed': boolean },
+  context: RunContext,
+): Omit<RollbackSettings, 'target'> {
   return {
     ...colorBase(inputs, context),
     ...rollbackRuntime(inputs),
@@ -94,11 +135,20 @@ export function rollbackSettings(inputs: PhaseInputs & { reason: string; 'keep-f
 
 /** The rollback method the inputs name, ready to run (rollback/registry.ts builds it). */
 export function rollbackMethod(inputs: MethodInputs, hosts: readonly HostSpec[], context: RunContext): RollbackMethod {
-  return buildRollbackMethod(inputs.method, rollbackMethodOptions(inputs), { hosts, onHosts: () => rollbackSettings(inputs, context), log: context.log, clock: context.clock });
+  return buildRollbackMethod(inputs.method, rollbackMethodOptions(inputs), {
+    hosts,
+    onHosts: () => rollbackSettings(inputs, context),
+    log: context.log,
+    clock: context.clock,
+  });
 }
 
 /** The monitor's settings from the inputs, over a session's (callbacks are the caller's). */
-export function monitorSettings(inputs: MonitorInputs & RuntimeInputs & { 'health-timeout-seconds': number; 'command-timeout-seconds': number }, session: SessionSettings, policy: Policy): MonitorSettings {
+export function monitorSettings(
+  inputs: MonitorInputs & RuntimeInputs & { 'health-timeout-seconds': number; 'command-timeout-seconds': number },
+  session: SessionSettings,
+  policy: Policy,
+): MonitorSettings {
   return {
     ...session,
     policy,
@@ -106,7 +156,9 @@ export function monitorSettings(inputs: MonitorInputs & RuntimeInputs & { 'healt
     steps: inputs.steps,
     model: inputs.model,
     sources: inputs.sources,
-    prometheus: inputs['prometheus-url'] ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} } : null,
+    prometheus: inputs['prometheus-url']
+      ? { url: inputs['prometheus-url'], queries: inputs['prometheus-queries'] ?? {} }
+      : null,
     healthPath: inputs['health-path'],
     probePath: inputs['probe-path'],
     probeRequests: inputs['probe-requests'],

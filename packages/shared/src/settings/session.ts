@@ -14,13 +14,24 @@ export function connectOptions(inputs: ConnectInputs): ConnectOptions {
 }
 
 /** Session settings (connection, lock, parallelism, who acts, the router by its name) from the shared host inputs. */
-export function sessionFromInputs(inputs: HostInputs & { 'split-key': string; router?: string }, run: RunInfo, log: Logger, clock: Clock = systemClock, signal?: AbortSignal): SessionSettings {
+export function sessionFromInputs(
+  inputs: HostInputs & { 'split-key': string; router?: string },
+  run: RunInfo,
+  log: Logger,
+  clock: Clock = systemClock,
+  signal?: AbortSignal,
+): SessionSettings {
   return {
     app: inputs.app,
     ...(inputs.router ? { router: inputs.router } : {}),
     splitKey: inputs['split-key'],
     connect: connectOptions(inputs),
-    lock: { waitSeconds: inputs['lock-wait-seconds'], staleSeconds: inputs['lock-stale-seconds'], breakStale: inputs['break-stale-lock'], takeOver: inputs['take-over-lock'] },
+    lock: {
+      waitSeconds: inputs['lock-wait-seconds'],
+      staleSeconds: inputs['lock-stale-seconds'],
+      breakStale: inputs['break-stale-lock'],
+      takeOver: inputs['take-over-lock'],
+    },
     maxParallel: inputs['max-parallel'],
     run,
     clock,

@@ -81,7 +81,12 @@ interface Outcome {
 }
 
 /** Runs the plan; `onProgress` hears how many requests left, about every `progressEveryMs`. */
-export async function runLoad(plan: LoadPlan, clock: Clock = systemClock, onProgress?: (sent: number, planned: number) => void, progressEveryMs = 30_000): Promise<LoadResult> {
+export async function runLoad(
+  plan: LoadPlan,
+  clock: Clock = systemClock,
+  onProgress?: (sent: number, planned: number) => void,
+  progressEveryMs = 30_000,
+): Promise<LoadResult> {
   const url = new URL(plan.url);
   const client = url.protocol === 'https:' ? https : http;
   const agent = new client.Agent({ keepAlive: true, maxSockets: plan.connections, maxFreeSockets: plan.connections });
@@ -103,10 +108,13 @@ export async function runLoad(plan: LoadPlan, clock: Clock = systemClock, onProg
         resolve({ ...outcome, latencyMs: finishedAt - due, finishedAt });
       };
       // Runs at least 1 ms from now, after `request` below exists.
-      const timer = setTimeout(() => {
-        settle({ error: 'timeout' });
-        request.destroy();
-      }, Math.max(1, due + plan.timeoutMs - clock.now()));
+      const timer = setTimeout(
+        () => {
+          settle({ error: 'timeout' });
+          request.destroy();
+        },
+        Math.max(1, due + plan.timeoutMs - clock.now()),
+      );
       const request = client.request(url, { method: plan.method, agent, headers }, (response) => {
         response.on('data', () => undefined);
         response.on('end', () => settle({ status: response.statusCode ?? 0 }));
@@ -203,29 +211,68 @@ export interface LoadVerdict {
 const percent = (ratio: number): string => `${(Math.round(ratio * 10_000) / 100).toString()}%`;
 const ms = (value: number | undefined): string => (value === undefined ? '—' : `${value} ms`);
 
-export function judgeLoad(plan: Pick<LoadPlan, 'ratePerMinute' | 'durationSeconds'>, result: LoadResult, criteria: LoadCriteria): LoadVerdict {
+export function judgeLoad(
+  plan: Pick<LoadPlan, 'ratePerMinute' | 'durationSeconds'>,
+  result: LoadResult,
+  criteria: LoadCriteria,
+): LoadVerdict {
   const minRate = Math.round(plan.ratePerMinute * criteria.minRateRatio * 10) / 10;
   const rateMet = result.achievedRatePerMinute >= minRate;
   const errorMet = result.sent > 0 && result.errorRate <= criteria.maxErrorRate;
   const p95 = result.latencyMs?.p95;
   const p95Met = p95 !== undefined && p95 <= criteria.maxP95Ms;
   const failures: string[] = [];
-  if (!rateMet) failures.push(`achieved rate ${result.achievedRatePerMinute}/min is below min-rate-ratio ${criteria.minRateRatio} × ${plan.ratePerMinute}/min = ${minRate}/min`);
-  if (!errorMet) failures.push(`error rate ${percent(result.errorRate)} (${result.non2xx} non-2xx and ${result.errors} errors of ${result.sent} requests) is above max-error-rate ${percent(criteria.maxErrorRate)}`);
-  if (!p95Met) failures.push(p95 === undefined ? `P95 latency: no request got an answer (max-p95-ms ${criteria.maxP95Ms})` : `P95 latency ${p95} ms is above max-p95-ms ${criteria.maxP95Ms} ms`);
-  const errorKinds = Object.entries(result.errorKinds).map(([kind, count]) => `${kind} ×${count}`).join(', ');
-  const statuses = Object.entries(result.statuses).map(([status, count]) => `${status} ×${count}`).join(', ');
+  if (!rateMet)
+    failures.push(
+      `achieved rate ${result.achievedRatePerMinute}/min is below min-rate-ratio ${criteria.minRateRatio} × ${plan.ratePerMinute}/min = ${minRate}/min`,
+    );
+  if (!errorMet)
+    failures.push(
+      `error rate ${percent(result.errorRate)} (${result.non2xx} non-2xx and ${result.errors} errors of ${result.sent} requests) is above max-error-rate ${percent(criteria.maxErrorRate)}`,
+    );
+  if (!p95Met)
+    failures.push(
+      p95 === undefined
+        ? `P95 latency: no request got an answer (max-p95-ms ${criteria.maxP95Ms})`
+        : `P95 latency ${p95} ms is above max-p95-ms ${criteria.maxP95Ms} ms`,
+    );
+  const errorKinds = Object.entries(result.errorKinds)
+    .map(([kind, count]) => `${kind} ×${count}`)
+    .join(', ');
+  const statuses = Object.entries(result.statuses)
+    .map(([status, count]) => `${status} ×${count}`)
+    .join(', ');
   return {
     passed: failures.length === 0,
     failures,
     figures: [
-      { figure: 'achieved rate', value: `${result.achievedRatePerMinute}/min (asked ${plan.ratePerMinute}/min)`, criterion: `≥ ${minRate}/min (min-rate-ratio ${criteria.minRateRatio})`, met: rateMet },
-      { figure: 'error rate', value: `${percent(result.errorRate)} (${result.non2xx} non-2xx, ${result.errors} errors${errorKinds ? `: ${errorKinds}` : ''})`, criterion: `≤ ${percent(criteria.maxErrorRate)} (max-error-rate)`, met: errorMet },
+      {
+        figure: 'achieved rate',
+        value: `${result.achievedRatePerMinute}/min (asked ${plan.ratePerMinute}/min)`,
+        criterion: `≥ ${minRate}/min (min-rate-ratio ${criteria.minRateRatio})`,
+        met: rateMet,
+      },
+      {
+        figure: 'error rate',
+        value: `${percent(result.errorRate)} (${result.non2xx} non-2xx, ${result.errors} errors${errorKinds ? `: ${errorKinds}` : ''})`,
+        criterion: `≤ ${percent(criteria.maxErrorRate)} (max-error-rate)`,
+        met: errorMet,
+      },
       { figure: 'P95 latency', value: ms(p95), criterion: `≤ ${criteria.maxP95Ms} ms (max-p95-ms)`, met: p95Met },
       { figure: 'P50 latency', value: ms(result.latencyMs?.p50), criterion: '—', met: null },
       { figure: 'P99 latency', value: ms(result.latencyMs?.p99), criterion: '—', met: null },
-      { figure: 'requests', value: `${result.sent} sent of ${result.planned} planned, ${result.responses} answered${statuses ? ` (${statuses})` : ''}`, criterion: '—', met: null },
-      { figure: 'duration', value: `${(result.elapsedMs / 1000).toFixed(1)} s (asked ${plan.durationSeconds} s)`, criterion: '—', met: null },
+      {
+        figure: 'requests',
+        value: `${result.sent} sent of ${result.planned} planned, ${result.responses} answered${statuses ? ` (${statuses})` : ''}`,
+        criterion: '—',
+        met: null,
+      },
+      {
+        figure: 'duration',
+        value: `${(result.elapsedMs / 1000).toFixed(1)} s (asked ${plan.durationSeconds} s)`,
+        criterion: '—',
+        met: null,
+      },
     ],
   };
 }

@@ -1,5 +1,14 @@
 import { type Clock, errorMessage, forMarkdown, request, systemClock, table } from '../action';
-import { bodyContentType, checkName, judgeSmoke, percentile, requestBody, smokeBudgetMs, type SmokeCheck, type SmokeDefaults } from '../runtime';
+import {
+  bodyContentType,
+  checkName,
+  judgeSmoke,
+  percentile,
+  requestBody,
+  smokeBudgetMs,
+  type SmokeCheck,
+  type SmokeDefaults,
+} from '../runtime';
 import type { LoadFigure, LoadResult, LoadVerdict } from './loadtest';
 
 /**
@@ -45,11 +54,18 @@ export interface TimedResponse {
  * One request to staging (the suite's HTTP client: body read with a size cap, redirects not
  * followed), timed to the last byte of the body. Throws on no answer.
  */
-export async function timedRequest(url: string, options: { method: string; body?: string; timeoutMs: number }, clock: Clock = systemClock): Promise<TimedResponse> {
+export async function timedRequest(
+  url: string,
+  options: { method: string; body?: string; timeoutMs: number },
+  clock: Clock = systemClock,
+): Promise<TimedResponse> {
   const started = clock.now();
   const answer = await request(url, {
     method: options.method,
-    headers: { 'user-agent': 'agent-loop-deploy-staging', ...(options.body === undefined ? {} : { 'content-type': bodyContentType(options.body) }) },
+    headers: {
+      'user-agent': 'agent-loop-deploy-staging',
+      ...(options.body === undefined ? {} : { 'content-type': bodyContentType(options.body) }),
+    },
     body: options.body,
     timeoutMs: options.timeoutMs,
   });
@@ -74,7 +90,12 @@ export interface SmokeCheckResult {
 }
 
 /** Sends one check from the runner `repeat` times in a row, and judges it (runtime's judgeSmoke). */
-export async function runSmokeCheck(baseUrl: string, check: SmokeCheck, defaults: SmokeDefaults, clock: Clock = systemClock): Promise<SmokeCheckResult> {
+export async function runSmokeCheck(
+  baseUrl: string,
+  check: SmokeCheck,
+  defaults: SmokeDefaults,
+  clock: Clock = systemClock,
+): Promise<SmokeCheckResult> {
   const url = stagingUrl(baseUrl, check.path);
   const body = requestBody(check);
   const timeoutMs = smokeBudgetMs(check, defaults) + 10_000;
@@ -104,7 +125,13 @@ export async function runSmokeCheck(baseUrl: string, check: SmokeCheck, defaults
   };
 }
 
-export async function runSmokeChecks(baseUrl: string, checks: readonly SmokeCheck[], defaults: SmokeDefaults, clock: Clock = systemClock, onResult?: (result: SmokeCheckResult) => void): Promise<SmokeCheckResult[]> {
+export async function runSmokeChecks(
+  baseUrl: string,
+  checks: readonly SmokeCheck[],
+  defaults: SmokeDefaults,
+  clock: Clock = systemClock,
+  onResult?: (result: SmokeCheckResult) => void,
+): Promise<SmokeCheckResult[]> {
   const results: SmokeCheckResult[] = [];
   for (const check of checks) {
     const result = await runSmokeCheck(baseUrl, check, defaults, clock);
@@ -160,19 +187,54 @@ export interface StagingReport {
   // With what the method adds: the collections (ansible), the hosts' reports (ssh-compose).
   deploy: StagingDeployReport;
   smoke: { passed: boolean; checks: SmokeCheckResult[] } | null;
-  load: ({ passed: boolean; ratePerMinute: number; durationSeconds: number; path: string; method: string; failures: string[] } & LoadResult) | { skipped: string } | null;
+  load:
+    | ({
+        passed: boolean;
+        ratePerMinute: number;
+        durationSeconds: number;
+        path: string;
+        method: string;
+        failures: string[];
+      } & LoadResult)
+    | { skipped: string }
+    | null;
   passed: boolean;
   reason: string | null;
 }
 
 export function stagingSummary(report: StagingReport, verdict: LoadVerdict | null): string {
-  const lines = [`### ${report.passed ? '✅' : '❌'} Staging ${report.version ? `${report.version} ` : ''}at ${report.baseUrl}`, ''];
+  const lines = [
+    `### ${report.passed ? '✅' : '❌'} Staging ${report.version ? `${report.version} ` : ''}at ${report.baseUrl}`,
+    '',
+  ];
   // The reason and the deploy's detail carry what the service and the hosts answered: text, made inert.
-  if (report.reason) lines.push(report.reason.split(/\r\n|\r|\n/).map((line) => `> ${forMarkdown(line)}`).join('\n'), '');
+  if (report.reason)
+    lines.push(
+      report.reason
+        .split(/\r\n|\r|\n/)
+        .map((line) => `> ${forMarkdown(line)}`)
+        .join('\n'),
+      '',
+    );
   const deploy = report.deploy;
-  lines.push(`**Deploy** (${deploy.method}): ${deploy.ok ? '✅' : '❌'} ${forMarkdown(deploy.detail)}${deploy.method === 'none' ? '' : ` in ${(deploy.durationMs / 1000).toFixed(1)} s`}`, '');
-  if (report.smoke) lines.push(`**Smoke checks**: ${report.smoke.passed ? '✅ passed' : '❌ failed'}`, '', smokeTable(report.smoke.checks), '');
+  lines.push(
+    `**Deploy** (${deploy.method}): ${deploy.ok ? '✅' : '❌'} ${forMarkdown(deploy.detail)}${deploy.method === 'none' ? '' : ` in ${(deploy.durationMs / 1000).toFixed(1)} s`}`,
+    '',
+  );
+  if (report.smoke)
+    lines.push(
+      `**Smoke checks**: ${report.smoke.passed ? '✅ passed' : '❌ failed'}`,
+      '',
+      smokeTable(report.smoke.checks),
+      '',
+    );
   if (report.load && 'skipped' in report.load) lines.push(`**Load test**: skipped (${report.load.skipped})`, '');
-  else if (report.load && verdict) lines.push(`**Load test**: ${report.load.method} ${report.load.path} at ${report.load.ratePerMinute}/min for ${report.load.durationSeconds} s, constant arrival rate: ${verdict.passed ? '✅ passed' : '❌ failed'}`, '', loadTable(verdict.figures), '');
+  else if (report.load && verdict)
+    lines.push(
+      `**Load test**: ${report.load.method} ${report.load.path} at ${report.load.ratePerMinute}/min for ${report.load.durationSeconds} s, constant arrival rate: ${verdict.passed ? '✅ passed' : '❌ failed'}`,
+      '',
+      loadTable(verdict.figures),
+      '',
+    );
   return lines.join('\n');
 }

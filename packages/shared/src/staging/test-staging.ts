@@ -21,8 +21,18 @@ export const stagingTestInputs = {
   'load-rate-per-minute': field.integer({ min: 1, max: 60_000, default: 500, unit: 'requests per minute' }),
   'load-duration-seconds': field.integer({ min: 0, max: 3600, default: 300, unit: 'seconds; 0 skips the load test' }),
   'load-method': field.choice(SMOKE_METHODS, 'POST'),
-  'load-path': field.string({ form: 'a URL path such as /run-agent', pattern: URL_PATH, default: '/run-agent', max: 2048 }),
-  'load-body': field.string({ form: 'the request body (JSON is sent as application/json)', pattern: /^[^\0]*$/, default: DEFAULT_LOAD_BODY, max: 65_536 }),
+  'load-path': field.string({
+    form: 'a URL path such as /run-agent',
+    pattern: URL_PATH,
+    default: '/run-agent',
+    max: 2048,
+  }),
+  'load-body': field.string({
+    form: 'the request body (JSON is sent as application/json)',
+    pattern: /^[^\0]*$/,
+    default: DEFAULT_LOAD_BODY,
+    max: 65_536,
+  }),
   'load-connections': field.integer({ min: 1, max: 1000, default: 50, unit: 'requests in flight at most' }),
   'max-error-rate': field.decimal({ min: 0, max: 1, default: 0.01, unit: 'share of requests' }),
   'max-p95-ms': field.integer({ min: 1, max: 600_000, default: 2000, unit: 'ms' }),
@@ -49,20 +59,37 @@ export interface StagingTestInputs {
  * report's smoke, load, passed and reason (the first thing that failed), and returns the load
  * test's verdict for the summary (null when it did not run).
  */
-export async function testStaging(report: StagingReport, inputs: StagingTestInputs, log: Logger, clock: Clock): Promise<LoadVerdict | null> {
+export async function testStaging(
+  report: StagingReport,
+  inputs: StagingTestInputs,
+  log: Logger,
+  clock: Clock,
+): Promise<LoadVerdict | null> {
   const baseUrl = report.baseUrl;
   if (!report.deploy.ok) report.reason = `deploy failed: ${report.deploy.error ?? report.deploy.detail}`;
 
   // Smoke checks, from the runner against base-url.
   if (report.deploy.ok) {
     const checks = await log.group(`smoke checks against ${baseUrl}`, () =>
-      runSmokeChecks(baseUrl, inputs['smoke-checks'], { repeat: inputs['smoke-repeat'], p95BudgetMs: inputs['p95-budget-ms'] }, clock, (result) =>
-        log.info(`${result.ok ? '✅' : '❌'} ${result.name}: ${Object.entries(result.statuses).map(([status, count]) => `${status} ×${count}`).join(', ')}; P95 ${result.p95Ms ?? '—'} ms (budget ${result.budgetMs} ms)${result.problem ? `: ${result.problem}` : ''}`),
+      runSmokeChecks(
+        baseUrl,
+        inputs['smoke-checks'],
+        { repeat: inputs['smoke-repeat'], p95BudgetMs: inputs['p95-budget-ms'] },
+        clock,
+        (result) =>
+          log.info(
+            `${result.ok ? '✅' : '❌'} ${result.name}: ${Object.entries(result.statuses)
+              .map(([status, count]) => `${status} ×${count}`)
+              .join(
+                ', ',
+              )}; P95 ${result.p95Ms ?? '—'} ms (budget ${result.budgetMs} ms)${result.problem ? `: ${result.problem}` : ''}`,
+          ),
       ),
     );
     const failed = checks.filter((check) => !check.ok);
     report.smoke = { passed: failed.length === 0, checks };
-    if (failed.length > 0) report.reason = failed.map((check) => `smoke check '${check.name}' failed: ${check.problem}`).join('\n');
+    if (failed.length > 0)
+      report.reason = failed.map((check) => `smoke check '${check.name}' failed: ${check.problem}`).join('\n');
   }
 
   // Load test at a constant arrival rate.
@@ -73,13 +100,37 @@ export async function testStaging(report: StagingReport, inputs: StagingTestInpu
   else if (!report.smoke) report.load = { skipped: 'the deploy failed' };
   else if (!report.smoke.passed) report.load = { skipped: 'the smoke checks failed' };
   else {
-    const plan = { url: stagingUrl(baseUrl, inputs['load-path']), method: inputs['load-method'], body: inputs['load-body'], ratePerMinute: rate, durationSeconds, connections: inputs['load-connections'], timeoutMs: LOAD_TIMEOUT_MS };
-    const result = await log.group(`load test: ${plan.method} ${plan.url} at ${rate}/min for ${durationSeconds} s (constant arrival rate, up to ${plan.connections} in flight)`, () =>
-      runLoad(plan, clock, (sent, planned) => log.info(`${sent} of ${planned} requests sent`)),
+    const plan = {
+      url: stagingUrl(baseUrl, inputs['load-path']),
+      method: inputs['load-method'],
+      body: inputs['load-body'],
+      ratePerMinute: rate,
+      durationSeconds,
+      connections: inputs['load-connections'],
+      timeoutMs: LOAD_TIMEOUT_MS,
+    };
+    const result = await log.group(
+      `load test: ${plan.method} ${plan.url} at ${rate}/min for ${durationSeconds} s (constant arrival rate, up to ${plan.connections} in flight)`,
+      () => runLoad(plan, clock, (sent, planned) => log.info(`${sent} of ${planned} requests sent`)),
     );
-    verdict = judgeLoad(plan, result, { maxErrorRate: inputs['max-error-rate'], maxP95Ms: inputs['max-p95-ms'], minRateRatio: inputs['min-rate-ratio'] });
-    for (const figure of verdict.figures) log.info(`${figure.met === null ? '  ' : figure.met ? '✅' : '❌'} ${figure.figure}: ${figure.value}${figure.criterion === '—' ? '' : ` — criterion ${figure.criterion}`}`);
-    report.load = { passed: verdict.passed, ratePerMinute: rate, durationSeconds, path: inputs['load-path'], method: inputs['load-method'], failures: verdict.failures, ...result };
+    verdict = judgeLoad(plan, result, {
+      maxErrorRate: inputs['max-error-rate'],
+      maxP95Ms: inputs['max-p95-ms'],
+      minRateRatio: inputs['min-rate-ratio'],
+    });
+    for (const figure of verdict.figures)
+      log.info(
+        `${figure.met === null ? '  ' : figure.met ? '✅' : '❌'} ${figure.figure}: ${figure.value}${figure.criterion === '—' ? '' : ` — criterion ${figure.criterion}`}`,
+      );
+    report.load = {
+      passed: verdict.passed,
+      ratePerMinute: rate,
+      durationSeconds,
+      path: inputs['load-path'],
+      method: inputs['load-method'],
+      failures: verdict.failures,
+      ...result,
+    };
     if (!verdict.passed) report.reason = `load test failed: ${verdict.failures.join('; ')}`;
   }
   report.passed = report.reason === null;

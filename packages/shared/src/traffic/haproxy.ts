@@ -1,7 +1,32 @@
 import { ConfigurationError, HostError, UnrecordedSwitchError } from '../action';
-import { nonce, PUT_ALL_SHELL, quote, runChecked, commands, script, statePaths, USER_NAME, WRITE_FILES_SHELL, writeArgs, writeRemoteFile, type Argv, type HostWrite, type Remote, type SetupItem } from '../hosts';
+import {
+  nonce,
+  PUT_ALL_SHELL,
+  quote,
+  runChecked,
+  commands,
+  script,
+  statePaths,
+  USER_NAME,
+  WRITE_FILES_SHELL,
+  writeArgs,
+  writeRemoteFile,
+  type Argv,
+  type HostWrite,
+  type Remote,
+  type SetupItem,
+} from '../hosts';
 import { APP_NAME, HAPROXY_NAME, HOST_PATH } from '../vocabulary';
-import { formatWeights, newGeneration, parseIncludeHeader, type LiveWeights, type RouterView, type SwitchResult, type TrafficRouter, type Weights } from './router';
+import {
+  formatWeights,
+  newGeneration,
+  parseIncludeHeader,
+  type LiveWeights,
+  type RouterView,
+  type SwitchResult,
+  type TrafficRouter,
+  type Weights,
+} from './router';
 
 /**
  * Traffic routing through HAProxy's runtime API. The admin's configuration holds one backend per
@@ -26,7 +51,8 @@ export interface HaproxySite {
 }
 
 /** The router's record of the weights it last confirmed, in the app's state folder. */
-export const haproxyRecordPath = (stateDir: string, app: string): string => `${statePaths(stateDir, app).dir}/haproxy.weights`;
+export const haproxyRecordPath = (stateDir: string, app: string): string =>
+  `${statePaths(stateDir, app).dir}/haproxy.weights`;
 
 /** Unix socket paths are limited to 107 bytes (sun_path, with its NUL). */
 const SOCKET_PATH_MAX = 107;
@@ -38,16 +64,31 @@ const SOCKET_PATH_MAX = 107;
  * `:` or `,` would start options: the pattern allows neither.
  */
 export function checkHaproxySite(site: HaproxySite, stateDir: string): void {
-  if (!APP_NAME.test(site.app)) throw new ConfigurationError(`'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`);
+  if (!APP_NAME.test(site.app))
+    throw new ConfigurationError(
+      `'${site.app}' is not an app name: lower-case letters, digits and hyphens, starting with a letter (at most 40)`,
+    );
   if (!site.socket.startsWith('/') || !HOST_PATH.test(site.socket) || site.socket.length > SOCKET_PATH_MAX) {
-    throw new ConfigurationError(`invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket (letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`);
+    throw new ConfigurationError(
+      `invalid haproxy-socket '${site.socket}': expected the absolute path of HAProxy's admin socket (letters, digits and . _ / + @ -, no .., at most ${SOCKET_PATH_MAX} characters), e.g. /run/haproxy/admin.sock`,
+    );
   }
-  if (!HAPROXY_NAME.test(site.backend)) throw new ConfigurationError(`invalid haproxy-backend '${site.backend}': expected an HAProxy backend name (letters, digits and _ . : -, at most 64), e.g. shop_api`);
-  if (!HOST_PATH.test(stateDir)) throw new ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
+  if (!HAPROXY_NAME.test(site.backend))
+    throw new ConfigurationError(
+      `invalid haproxy-backend '${site.backend}': expected an HAProxy backend name (letters, digits and _ . : -, at most 64), e.g. shop_api`,
+    );
+  if (!HOST_PATH.test(stateDir))
+    throw new ConfigurationError(`invalid state-dir '${stateDir}': expected a path without ..`);
 }
 
 export function checkWeights(weights: Weights): void {
-  if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+  if (
+    weights.blue + weights.green !== 100 ||
+    weights.blue < 0 ||
+    weights.green < 0 ||
+    !Number.isInteger(weights.blue) ||
+    !Number.isInteger(weights.green)
+  ) {
     throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
   }
 }
@@ -164,9 +205,22 @@ export function haproxyRecord(site: HaproxySite, weights: Weights, generation: s
  * The switch as one command. `before` (the write-ahead record) and `after` (the outcome, after the
  * router's own record) go inside it when they are small enough together; otherwise null.
  */
-export function haproxySwitchCommand(site: HaproxySite, weights: Weights, before: readonly HostWrite[] = [], after: readonly HostWrite[] = []): Argv | null {
+export function haproxySwitchCommand(
+  site: HaproxySite,
+  weights: Weights,
+  before: readonly HostWrite[] = [],
+  after: readonly HostWrite[] = [],
+): Argv | null {
   if (!writeArgs([...before, ...after])) return null;
-  return script('al-haproxy-switch', SWITCH_SCRIPT, [nonce(), site.socket, site.backend, String(weights.blue), String(weights.green), ...(writeArgs(before) as string[]), ...(writeArgs(after) as string[])]);
+  return script('al-haproxy-switch', SWITCH_SCRIPT, [
+    nonce(),
+    site.socket,
+    site.backend,
+    String(weights.blue),
+    String(weights.green),
+    ...(writeArgs(before) as string[]),
+    ...(writeArgs(after) as string[]),
+  ]);
 }
 
 /**
@@ -209,7 +263,9 @@ export function parseHaproxyView(output: string): RouterView & { unread: string 
     if (probed) health[probed[2] as string] = Number(probed[1]);
   }
   const same = !!served && !!file && file.weights.blue === served.blue && file.weights.green === served.green;
-  const live = served ? { weights: served, generation: same && file ? file.generation : `haproxy-${served.blue}-${served.green}` } : null;
+  const live = served
+    ? { weights: served, generation: same && file ? file.generation : `haproxy-${served.blue}-${served.green}` }
+    : null;
   return { live, file, health, unread };
 }
 
@@ -234,20 +290,31 @@ export class HaproxyRouter implements TrafficRouter {
     this.recordPath = haproxyRecordPath(stateDir, site.app);
   }
 
-  async setWeights(weights: Weights, options: { before?: readonly HostWrite[]; after?: readonly HostWrite[] } = {}): Promise<SwitchResult> {
+  async setWeights(
+    weights: Weights,
+    options: { before?: readonly HostWrite[]; after?: readonly HostWrite[] } = {},
+  ): Promise<SwitchResult> {
     checkWeights(weights);
-    const record: HostWrite = { path: this.recordPath, content: haproxyRecord(this.site, weights, newGeneration(this.now())), mode: '644' };
+    const record: HostWrite = {
+      path: this.recordPath,
+      content: haproxyRecord(this.site, weights, newGeneration(this.now())),
+      mode: '644',
+    };
     const before = options.before ?? [];
     const after = options.after ?? [];
     let recorded = after.length > 0;
     // The router's record goes first: when it cannot be written, neither is the caller's outcome (exit 36).
     let argv = haproxySwitchCommand(this.site, weights, before, [record, ...after]);
-    if (!argv && after.length > 0 && (argv = haproxySwitchCommand(this.site, weights, before, [record]))) recorded = false;
+    if (!argv && after.length > 0 && (argv = haproxySwitchCommand(this.site, weights, before, [record])))
+      recorded = false;
     if (!argv) {
       recorded = false;
       // A record too large to go inside the command is written first, on its own.
       for (const write of before) {
-        if (write.mode === 'append') await runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+        if (write.mode === 'append')
+          await runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, {
+            stdin: write.content,
+          });
         else await writeRemoteFile(this.remote, write.path, write.content);
       }
       argv = haproxySwitchCommand(this.site, weights, [], [record]) as Argv;
@@ -367,7 +434,8 @@ export function parseHaproxyFacts(output: string): HaproxyFacts {
 }
 
 /** The stats socket line of the README's configuration, for this socket. */
-export const statsSocketLine = (socket: string, group = 'agent-loop'): string => `stats socket ${socket} mode 660 group ${group} level admin`;
+export const statsSocketLine = (socket: string, group = 'agent-loop'): string =>
+  `stats socket ${socket} mode 660 group ${group} level admin`;
 
 /** Whether the socket's mode lets its group connect (group write), e.g. 660. */
 const groupMayWrite = (mode: string): boolean => /^[0-7]*[2367][0-7]$/.test(mode);
@@ -377,10 +445,19 @@ const groupMayWrite = (mode: string): boolean => /^[0-7]*[2367][0-7]$/.test(mode
  * user is in (README: "What the socket lets its holder do"): the socket's group when it has one
  * that is not root's and lets its members write, else `agent-loop` once the configuration gives it.
  */
-export function socketAccessFix(socket: string, user: string, group: string, mode: string): { fix: string; kind?: 'configuration' } {
+export function socketAccessFix(
+  socket: string,
+  user: string,
+  group: string,
+  mode: string,
+): { fix: string; kind?: 'configuration' } {
   const who = USER_NAME.test(user) ? user : 'DEPLOY_USER';
-  if (group && group !== 'root' && groupMayWrite(mode)) return { fix: `sudo usermod -aG ${quote(group)} ${who} (the next SSH login of ${who} has it)` };
-  return { fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`, kind: 'configuration' };
+  if (group && group !== 'root' && groupMayWrite(mode))
+    return { fix: `sudo usermod -aG ${quote(group)} ${who} (the next SSH login of ${who} has it)` };
+  return {
+    fix: `in the global section of HAProxy's configuration write '${statsSocketLine(socket)}', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop ${who} && sudo systemctl reload haproxy`,
+    kind: 'configuration',
+  };
 }
 
 /**
@@ -388,33 +465,64 @@ export function socketAccessFix(socket: string, user: string, group: string, mod
  * socket (there, answering, its own through its group), level admin, and the app's backend with
  * the servers blue and green. `ports`: the colors' ports, for the lines a missing server needs.
  */
-export function judgeHaproxy(facts: HaproxyFacts, site: HaproxySite, ports: { blue: number; green: number }): Prerequisite[] {
+export function judgeHaproxy(
+  facts: HaproxyFacts,
+  site: HaproxySite,
+  ports: { blue: number; green: number },
+): Prerequisite[] {
   const user = USER_NAME.test(facts.user) ? facts.user : 'DEPLOY_USER';
   const found: Prerequisite[] = [];
-  const reload = "then reload HAProxy (sudo systemctl reload haproxy)";
-  if (!facts.socat) found.push({ problem: "socat is not installed (the HAProxy router sends HAProxy's runtime API commands through it)", fix: 'sudo apt-get install -y --no-install-recommends socat' });
+  const reload = 'then reload HAProxy (sudo systemctl reload haproxy)';
+  if (!facts.socat)
+    found.push({
+      problem: "socat is not installed (the HAProxy router sends HAProxy's runtime API commands through it)",
+      fix: 'sudo apt-get install -y --no-install-recommends socat',
+    });
   if (facts.socket === 'missing') {
-    found.push({ problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`, fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`, kind: 'configuration' });
+    found.push({
+      problem: `HAProxy's admin socket ${site.socket} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`,
+      fix: `in the global section of HAProxy's configuration write '${statsSocketLine(site.socket)}', ${reload}; or correct haproxy-socket`,
+      kind: 'configuration',
+    });
     return found;
   }
   if (facts.socket === 'other') {
-    found.push({ problem: `${site.socket} is not a socket (haproxy-socket): name the path of HAProxy's stats socket`, fix: `correct haproxy-socket (the path in the stats socket line of HAProxy's configuration)`, kind: 'configuration' });
+    found.push({
+      problem: `${site.socket} is not a socket (haproxy-socket): name the path of HAProxy's stats socket`,
+      fix: `correct haproxy-socket (the path in the stats socket line of HAProxy's configuration)`,
+      kind: 'configuration',
+    });
     return found;
   }
   if (facts.socket === 'denied') {
-    found.push({ problem: `${user} may not use HAProxy's admin socket ${site.socket} (group ${facts.group || '?'}, mode ${facts.mode || '?'})`, ...socketAccessFix(site.socket, user, facts.group, facts.mode) });
+    found.push({
+      problem: `${user} may not use HAProxy's admin socket ${site.socket} (group ${facts.group || '?'}, mode ${facts.mode || '?'})`,
+      ...socketAccessFix(site.socket, user, facts.group, facts.mode),
+    });
     return found;
   }
   if (!facts.socat) return found;
   if (facts.unreachable) {
-    found.push({ problem: `HAProxy does not answer on its admin socket ${site.socket}: ${facts.unreachable}`, fix: 'start HAProxy (sudo systemctl start haproxy), or correct haproxy-socket', kind: 'configuration' });
+    found.push({
+      problem: `HAProxy does not answer on its admin socket ${site.socket}: ${facts.unreachable}`,
+      fix: 'start HAProxy (sudo systemctl start haproxy), or correct haproxy-socket',
+      kind: 'configuration',
+    });
     return found;
   }
   if (facts.level !== 'admin') {
-    found.push({ problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`, fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`, kind: 'configuration' });
+    found.push({
+      problem: `HAProxy's admin socket ${site.socket} is at level ${facts.level || '(no answer)'}: setting a server's weight needs level admin`,
+      fix: `write 'level admin' on that stats socket line ('${statsSocketLine(site.socket, facts.group && facts.group !== 'root' ? facts.group : 'agent-loop')}'), ${reload}`,
+      kind: 'configuration',
+    });
   }
   if (/no such backend/i.test(facts.blue)) {
-    found.push({ problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`, fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`, kind: 'configuration' });
+    found.push({
+      problem: `HAProxy has no backend ${site.backend} (haproxy-backend)`,
+      fix: `add 'backend ${site.backend}' with 'balance roundrobin', 'server blue 127.0.0.1:${ports.blue} weight 0' and 'server green 127.0.0.1:${ports.green} weight 0' to HAProxy's configuration, ${reload}; or correct haproxy-backend`,
+      kind: 'configuration',
+    });
     return found;
   }
   for (const color of ['blue', 'green'] as const) {
@@ -422,17 +530,33 @@ export function judgeHaproxy(facts: HaproxyFacts, site: HaproxySite, ports: { bl
     if (/^\d+ \(initial \d+\)$/.test(answer)) continue;
     found.push(
       /no such server/i.test(answer)
-        ? { problem: `backend ${site.backend} of HAProxy has no server named ${color}`, fix: `add 'server ${color} 127.0.0.1:${color === 'blue' ? ports.blue : ports.green} weight 0' to backend ${site.backend}, ${reload}`, kind: 'configuration' }
-        : { problem: `HAProxy did not give the weight of ${site.backend}/${color}: '${answer || '(no answer)'}'`, fix: `check backend ${site.backend} in HAProxy's configuration`, kind: 'configuration' },
+        ? {
+            problem: `backend ${site.backend} of HAProxy has no server named ${color}`,
+            fix: `add 'server ${color} 127.0.0.1:${color === 'blue' ? ports.blue : ports.green} weight 0' to backend ${site.backend}, ${reload}`,
+            kind: 'configuration',
+          }
+        : {
+            problem: `HAProxy did not give the weight of ${site.backend}/${color}: '${answer || '(no answer)'}'`,
+            fix: `check backend ${site.backend} in HAProxy's configuration`,
+            kind: 'configuration',
+          },
     );
   }
   return found;
 }
 
 /** The HAProxy router's prerequisites on one host, checked as the deploy user (the doctor, a deploy's preflight, the maintenance's check after an upgrade). */
-export async function haproxyPrerequisites(remote: Remote, site: HaproxySite, ports: { blue: number; green: number }): Promise<Prerequisite[]> {
+export async function haproxyPrerequisites(
+  remote: Remote,
+  site: HaproxySite,
+  ports: { blue: number; green: number },
+): Promise<Prerequisite[]> {
   const result = await remote.run(haproxyDoctorCommand(site), { timeoutMs: 30_000 });
-  if (!/^user=/m.test(result.stdout)) throw new HostError(remote.label, `the HAProxy check did not run: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+  if (!/^user=/m.test(result.stdout))
+    throw new HostError(
+      remote.label,
+      `the HAProxy check did not run: ${(result.stderr || result.stdout).trim().slice(0, 300)}`,
+    );
   return judgeHaproxy(parseHaproxyFacts(result.stdout), site, ports);
 }
 

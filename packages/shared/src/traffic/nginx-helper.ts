@@ -57,12 +57,15 @@ export function switchHelperPath(nginxCommand: readonly string[]): string | null
  * or its text as `sh -c` with the host's include directory and nginx command.
  */
 export function nginxControl(nginxCommand: readonly string[], includeDir: string): Argv {
-  return switchHelperPath(nginxCommand) ? [...nginxCommand] : script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
+  return switchHelperPath(nginxCommand)
+    ? [...nginxCommand]
+    : script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
 }
 
 /** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
 export function helperFile(target: HelperTarget): string {
-  if (!target.nginx[0]?.startsWith('/')) throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
+  if (!target.nginx[0]?.startsWith('/'))
+    throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
   return [
     '#!/bin/sh',
     '# Installed by agent-loop host-setup. The deploy user may run this as root (and nothing else):',

@@ -1,7 +1,14 @@
 import { ConfigurationError, errorMessage, Registry, requireInput } from '../action';
 import type { HostSpec, Remote } from '../hosts';
 import type { SetupItem } from '../hosts';
-import { checkHaproxySite, haproxyPrerequisites, HaproxyRouter, haproxySetup, type HaproxySite, type Prerequisite } from './haproxy';
+import {
+  checkHaproxySite,
+  haproxyPrerequisites,
+  HaproxyRouter,
+  haproxySetup,
+  type HaproxySite,
+  type Prerequisite,
+} from './haproxy';
 import { NginxRouter, type TrafficRouter } from './router';
 
 /**
@@ -55,11 +62,22 @@ export const DEFAULT_ROUTER = 'nginx';
 
 export const routers = new Registry<RouterEntry>('router', 'router', {
   nginx: {
-    build: ({ remote, host, app, splitKey, now }) => new NginxRouter(remote, { app, bluePort: host.bluePort, greenPort: host.greenPort, statusPort: host.nginxStatusPort, splitKey }, host.nginxConfDir, host.nginxCommand, now),
+    build: ({ remote, host, app, splitKey, now }) =>
+      new NginxRouter(
+        remote,
+        { app, bluePort: host.bluePort, greenPort: host.greenPort, statusPort: host.nginxStatusPort, splitKey },
+        host.nginxConfDir,
+        host.nginxCommand,
+        now,
+      ),
   },
   haproxy: {
     check(host, app) {
-      requireInput(!!host.haproxySocket && !!host.haproxyBackend, 'hosts', `${host.target.label}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)`);
+      requireInput(
+        !!host.haproxySocket && !!host.haproxyBackend,
+        'hosts',
+        `${host.target.label}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)`,
+      );
       try {
         checkHaproxySite(haproxySite(host, app), host.stateDir);
       } catch (error) {
@@ -68,12 +86,17 @@ export const routers = new Registry<RouterEntry>('router', 'router', {
     },
     build: ({ remote, host, app, now }) => new HaproxyRouter(remote, haproxySite(host, app), host.stateDir, now),
     // The deploy user reaches HAProxy only through its admin socket: socat, the socket through its group, level admin, the app's two servers.
-    prerequisites: ({ remote, host, app }) => haproxyPrerequisites(remote, haproxySite(host, app), { blue: host.bluePort, green: host.greenPort }),
+    prerequisites: ({ remote, host, app }) =>
+      haproxyPrerequisites(remote, haproxySite(host, app), { blue: host.bluePort, green: host.greenPort }),
     setup: ({ remote, host, app, deployUser }) => haproxySetup(remote, haproxySite(host, app), deployUser),
   },
 });
 
-const haproxySite = (host: HostSpec, app: string): HaproxySite => ({ app, socket: host.haproxySocket ?? '', backend: host.haproxyBackend ?? '' });
+const haproxySite = (host: HostSpec, app: string): HaproxySite => ({
+  app,
+  socket: host.haproxySocket ?? '',
+  backend: host.haproxyBackend ?? '',
+});
 
 /** Whether the router named drives nginx (the include, the switch helper): the doctor, the preflight and host-setup check nginx only then. */
 export const drivesNginx = (router: string | undefined): boolean => (router ?? DEFAULT_ROUTER) === 'nginx';

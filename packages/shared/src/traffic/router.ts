@@ -1,5 +1,18 @@
 import { HostError, UnrecordedSwitchError } from '../action';
-import { commands, nonce, PUT_ALL_SHELL, runChecked, script, WRITE_FILES_SHELL, writeArgs, writeRemoteFile, type Argv, type Color, type HostWrite, type Remote } from '../hosts';
+import {
+  commands,
+  nonce,
+  PUT_ALL_SHELL,
+  runChecked,
+  script,
+  WRITE_FILES_SHELL,
+  writeArgs,
+  writeRemoteFile,
+  type Argv,
+  type Color,
+  type HostWrite,
+  type Remote,
+} from '../hosts';
 import { nginxControl } from './nginx-helper';
 
 /**
@@ -47,7 +60,10 @@ export interface TrafficRouter {
    * `after` (the outcome) are written once the new weights are live, in the same command when they
    * fit in it (`recorded` says so); when they cannot be written, the call fails with the weights live.
    */
-  setWeights(weights: Weights, options?: { before?: readonly HostWrite[]; after?: readonly HostWrite[] }): Promise<SwitchResult>;
+  setWeights(
+    weights: Weights,
+    options?: { before?: readonly HostWrite[]; after?: readonly HostWrite[] },
+  ): Promise<SwitchResult>;
   /** What is live now, or null when the router has never been set up for this app. */
   getWeights(): Promise<LiveWeights | null>;
   /**
@@ -89,7 +105,13 @@ export function parseIncludeHeader(content: string): LiveWeights | null {
 function parseStatus(text: string): LiveWeights | null {
   try {
     const value = JSON.parse(text) as { weights?: Weights; generation?: string };
-    if (!value.weights || typeof value.weights.blue !== 'number' || typeof value.weights.green !== 'number' || typeof value.generation !== 'string') return null;
+    if (
+      !value.weights ||
+      typeof value.weights.blue !== 'number' ||
+      typeof value.weights.green !== 'number' ||
+      typeof value.generation !== 'string'
+    )
+      return null;
     return { weights: { blue: value.weights.blue, green: value.weights.green }, generation: value.generation };
   } catch {
     return null;
@@ -125,7 +147,18 @@ export const CONFIRM_MS = 5000;
 
 /** The helper's arguments for these weights (its `switch` and `render` verbs take the same). */
 export function helperArgs(site: NginxSite, weights: Weights, generation: string, nonceText: string): string[] {
-  return [site.app, String(site.bluePort), String(site.greenPort), String(site.statusPort), site.splitKey, String(weights.blue), String(weights.green), generation, String(CONFIRM_MS), nonceText];
+  return [
+    site.app,
+    String(site.bluePort),
+    String(site.greenPort),
+    String(site.statusPort),
+    site.splitKey,
+    String(weights.blue),
+    String(weights.green),
+    generation,
+    String(CONFIRM_MS),
+    nonceText,
+  ];
 }
 
 /**
@@ -133,12 +166,26 @@ export function helperArgs(site: NginxSite, weights: Weights, generation: string
  * it when they are small enough together; otherwise null is returned and the caller writes them
  * on their own.
  */
-export function switchCommand(control: Argv, site: NginxSite, weights: Weights, generation: string, before: readonly HostWrite[] = [], after: readonly HostWrite[] = []): Argv | null {
+export function switchCommand(
+  control: Argv,
+  site: NginxSite,
+  weights: Weights,
+  generation: string,
+  before: readonly HostWrite[] = [],
+  after: readonly HostWrite[] = [],
+): Argv | null {
   if (!writeArgs([...before, ...after])) return null;
   const record = writeArgs(before) as string[];
   const outcome = writeArgs(after) as string[];
   const key = nonce();
-  return script('al-switch', SWITCH_SCRIPT, [key, ...record, ...outcome, ...control, 'switch', ...helperArgs(site, weights, generation, key)]);
+  return script('al-switch', SWITCH_SCRIPT, [
+    key,
+    ...record,
+    ...outcome,
+    ...control,
+    'switch',
+    ...helperArgs(site, weights, generation, key),
+  ]);
 }
 
 function statusUrl(site: NginxSite): string {
@@ -206,20 +253,37 @@ export class NginxRouter implements TrafficRouter {
     this.control = nginxControl(nginx, confDir);
   }
 
-  async setWeights(weights: Weights, options: { before?: readonly HostWrite[]; after?: readonly HostWrite[] } = {}): Promise<SwitchResult> {
-    if (weights.blue + weights.green !== 100 || weights.blue < 0 || weights.green < 0 || !Number.isInteger(weights.blue) || !Number.isInteger(weights.green)) {
+  async setWeights(
+    weights: Weights,
+    options: { before?: readonly HostWrite[]; after?: readonly HostWrite[] } = {},
+  ): Promise<SwitchResult> {
+    if (
+      weights.blue + weights.green !== 100 ||
+      weights.blue < 0 ||
+      weights.green < 0 ||
+      !Number.isInteger(weights.blue) ||
+      !Number.isInteger(weights.green)
+    ) {
       throw new Error(`weights must be two whole shares that add up to 100, got ${formatWeights(weights)}`);
     }
     const generation = newGeneration(this.now());
     const after = options.after ?? [];
     let recorded = after.length > 0;
     let argv = switchCommand(this.control, this.site, weights, generation, options.before ?? [], after);
-    if (!argv && after.length > 0 && (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? []))) recorded = false;
+    if (
+      !argv &&
+      after.length > 0 &&
+      (argv = switchCommand(this.control, this.site, weights, generation, options.before ?? []))
+    )
+      recorded = false;
     if (!argv) {
       recorded = false;
       // A record too large to go inside the command is written first, on its own.
       for (const write of options.before ?? []) {
-        if (write.mode === 'append') await runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, { stdin: write.content });
+        if (write.mode === 'append')
+          await runChecked(this.remote, commands.appendLine(write.path), `writing ${write.path}`, {
+            stdin: write.content,
+          });
         else await writeRemoteFile(this.remote, write.path, write.content);
       }
       argv = switchCommand(this.control, this.site, weights, generation) as Argv;
@@ -234,18 +298,24 @@ export class NginxRouter implements TrafficRouter {
             ? 'nginx could not be reloaded (the previous file was put back)'
             : result.code === 2 || result.code === 37
               ? 'the nginx helper refused the switch'
-            : result.code === 22
-              ? 'nginx did not serve the new weights on every worker'
-              : result.code === 35
-                ? 'the switch could not be recorded before making it, so traffic was not touched'
-                : result.code === 36
-                  ? 'the new weights are live, but their outcome could not be recorded'
-                  : 'writing the nginx include failed';
+              : result.code === 22
+                ? 'nginx did not serve the new weights on every worker'
+                : result.code === 35
+                  ? 'the switch could not be recorded before making it, so traffic was not touched'
+                  : result.code === 36
+                    ? 'the new weights are live, but their outcome could not be recorded'
+                    : 'writing the nginx include failed';
       throw new (result.code === 36 ? UnrecordedSwitchError : HostError)(this.remote.label, `${what}: ${nginxSays}`);
     }
     const live = /live (\d+)(?: all (\d+))?(?: draining (\d+))?/.exec(result.stdout);
     const liveMs = live ? Number(live[1]) : Number.NaN;
-    return { weights, liveMs, settledMs: live?.[2] ? Number(live[2]) : liveMs, draining: Number(live?.[3] ?? 0), recorded };
+    return {
+      weights,
+      liveMs,
+      settledMs: live?.[2] ? Number(live[2]) : liveMs,
+      draining: Number(live?.[3] ?? 0),
+      recorded,
+    };
   }
 
   async getWeights(): Promise<LiveWeights | null> {

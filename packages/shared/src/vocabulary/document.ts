@@ -37,7 +37,13 @@ function number(options: NumberOptions = {}) {
     if (options.max !== undefined) bounds.push(`at most ${options.max}`);
   }
   const range = bounds.join(' and ');
-  const form = [options.integer ? 'a whole number' : 'a number', range.startsWith('at ') ? `of ${range}` : range, options.unit ? `(${options.unit})` : ''].filter(Boolean).join(' ');
+  const form = [
+    options.integer ? 'a whole number' : 'a number',
+    range.startsWith('at ') ? `of ${range}` : range,
+    options.unit ? `(${options.unit})` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
   return leaf(form, (value): value is number => {
     if (typeof value !== 'number' || !Number.isFinite(value)) return false;
     if (options.integer && !Number.isInteger(value)) return false;
@@ -58,7 +64,10 @@ const boolean = leaf('true or false', (value): value is boolean => typeof value 
 
 /** A text that matches `pattern`, of at most `maxLength` characters. */
 function text(form: string, pattern: RegExp, maxLength = Infinity) {
-  return leaf(form, (value): value is string => typeof value === 'string' && value.length <= maxLength && pattern.test(value));
+  return leaf(
+    form,
+    (value): value is string => typeof value === 'string' && value.length <= maxLength && pattern.test(value),
+  );
 }
 
 /** A mapping with exactly these keys (each optional unless its field says otherwise); `form` is what a value that is no mapping is told. */
@@ -66,7 +75,8 @@ function mapping<const Shape extends z.ZodRawShape>(shape: Shape, form = 'a mapp
   const known = Object.keys(shape).join(', ');
   return z.strictObject(shape, {
     error: (issue) => {
-      if (issue.code === 'unrecognized_keys') return `unknown key ${issue.keys.map((key) => `'${key}'`).join(', ')}; expected ${known}`;
+      if (issue.code === 'unrecognized_keys')
+        return `unknown key ${issue.keys.map((key) => `'${key}'`).join(', ')}; expected ${known}`;
       if (issue.code === 'invalid_type') return `expected ${form}, got ${show(issue.input)}`;
       return undefined;
     },
@@ -75,17 +85,31 @@ function mapping<const Shape extends z.ZodRawShape>(shape: Shape, form = 'a mapp
 
 /** A mapping another program writes (a later version may add keys): the keys of `shape` are checked, the others left out. */
 function openMapping<const Shape extends z.ZodRawShape>(shape: Shape, form = 'a mapping') {
-  return z.object(shape, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) });
+  return z.object(shape, {
+    error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined),
+  });
 }
 
 /** A list of `min` (0 unless given) to `max` items; `noun` counts them in the message (`at most 200 rules, got 201`). */
-function list<const Item extends z.ZodType>(item: Item, options: { min?: number; max: number; noun?: string; form?: string }) {
+function list<const Item extends z.ZodType>(
+  item: Item,
+  options: { min?: number; max: number; noun?: string; form?: string },
+) {
   const form = options.form ?? 'a list';
   const count = (input: unknown) => (Array.isArray(input) ? input.length : 'more');
   return z
-    .array(item, { error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined) })
-    .min(options.min ?? 0, { error: (issue) => (Array.isArray(issue.input) && issue.input.length === 0 ? `expected ${form}, got an empty list` : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`) })
-    .max(options.max, { error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}` });
+    .array(item, {
+      error: (issue) => (issue.code === 'invalid_type' ? `expected ${form}, got ${show(issue.input)}` : undefined),
+    })
+    .min(options.min ?? 0, {
+      error: (issue) =>
+        Array.isArray(issue.input) && issue.input.length === 0
+          ? `expected ${form}, got an empty list`
+          : `at least ${options.min} ${options.noun ?? 'items'}, got ${count(issue.input)}`,
+    })
+    .max(options.max, {
+      error: (issue) => `at most ${options.max} ${options.noun ?? 'items'}, got ${count(issue.input)}`,
+    });
 }
 
 /** The builders of a document's fields: `docField.mapping({ duration: docField.number({ min: 10 }).optional() })`. */

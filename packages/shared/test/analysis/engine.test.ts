@@ -6,7 +6,12 @@ import type { AnalysisOptions } from '../../src/analysis/engine';
 const CANARY: AnalysisOptions = { canary: 'green', stable: 'blue', start: 0 };
 
 /** Feeds intervals 0, 1, 2, … until the analysis decides; throws if it never does. */
-function runUntilDecided(analysis: CanaryAnalysis, canary: (index: number) => Traffic | null, stable: (index: number) => Traffic | null = () => ({ requests: 40 }), limit = 1000): AnalysisResult {
+function runUntilDecided(
+  analysis: CanaryAnalysis,
+  canary: (index: number) => Traffic | null,
+  stable: (index: number) => Traffic | null = () => ({ requests: 40 }),
+  limit = 1000,
+): AnalysisResult {
   for (let index = 0; index < limit; index++) {
     const result = analysis.add(sample(index, canary(index), stable(index)));
     if (result) return result;
@@ -25,13 +30,29 @@ describe('success', () => {
     const analysis = new CanaryAnalysis(parsePolicy(''), CANARY);
     for (let index = 0; index < 59; index++) expect(analysis.add(sample(index, { requests: 5 }))).toBeNull();
     const result = analysis.add(sample(59, { requests: 5 }));
-    expect(result).toMatchObject({ verdict: 'success', elapsedSeconds: 300, canaryRequests: 300, stableRequests: 2400, earlyDecision: false, detectSeconds: null });
-    expect(result?.reason).toBe('all 2 gates passed (error-rate 0% ≤ 1%; latency-p95 98 ms ≤ 2000 ms) over 300 s with 300 canary requests');
-    expect(figure(result as AnalysisResult, 'error-rate')).toMatchObject({ status: 'pass', observed: 0, threshold: 0.01, windowSeconds: 300 });
+    expect(result).toMatchObject({
+      verdict: 'success',
+      elapsedSeconds: 300,
+      canaryRequests: 300,
+      stableRequests: 2400,
+      earlyDecision: false,
+      detectSeconds: null,
+    });
+    expect(result?.reason).toBe(
+      'all 2 gates passed (error-rate 0% ≤ 1%; latency-p95 98 ms ≤ 2000 ms) over 300 s with 300 canary requests',
+    );
+    expect(figure(result as AnalysisResult, 'error-rate')).toMatchObject({
+      status: 'pass',
+      observed: 0,
+      threshold: 0.01,
+      windowSeconds: 300,
+    });
     expect(figure(result as AnalysisResult, 'latency-p95').observed).toBeCloseTo(97.5, 10);
     expect(result?.series).toHaveLength(120);
     expect(result?.series[0]).toEqual({ t: 5, color: 'green', requests: 5, errorRate: 0, p95Ms: 97.5 });
-    expect(result?.warnings).toEqual(['no data for health-checks (health-check), memory (memory): these triggers watched nothing']);
+    expect(result?.warnings).toEqual([
+      'no data for health-checks (health-check), memory (memory): these triggers watched nothing',
+    ]);
   });
 
   it('keeps returning the decision once decided', () => {
@@ -51,7 +72,9 @@ describe('gates at the end', () => {
     // clean 30-s windows in between so the sustained trigger does not fire first.
     const result = runUntilDecided(analysis, (index) => ({ requests: 5, errors: index % 10 === 0 ? 2 : 0 }));
     expect(result).toMatchObject({ verdict: 'failure', elapsedSeconds: 300, detectSeconds: 300, earlyDecision: false });
-    expect(result.reason).toMatch(/^error-rate: canary 4% errors over 300 requests > 1% at the end of 300 s \(12 errors where 3 are expected at the limit, p = 0\.000063\)$/);
+    expect(result.reason).toMatch(
+      /^error-rate: canary 4% errors over 300 requests > 1% at the end of 300 s \(12 errors where 3 are expected at the limit, p = 0\.000063\)$/,
+    );
     // Exact: Σ_{k≥12} C(300,k) 0.01^k 0.99^(300-k) = 6.29e-5.
     expect(figure(result, 'error-rate').status).toBe('fail');
   });
@@ -61,7 +84,9 @@ describe('gates at the end', () => {
     // 1 slow request (3 s) in every 2nd interval: 30 of 300 = 10% slower than 2 s.
     const result = runUntilDecided(analysis, (index) => ({ requests: 5, slow: index % 2 === 0 ? 1 : 0 }));
     expect(result.verdict).toBe('failure');
-    expect(result.reason).toMatch(/^latency-p95: canary P95 3750 ms over 300 requests > 2000 ms at the end of 300 s \(10% of requests took over 2000 ms; 30 slow where 15 are expected at the limit, p = /);
+    expect(result.reason).toMatch(
+      /^latency-p95: canary P95 3750 ms over 300 requests > 2000 ms at the end of 300 s \(10% of requests took over 2000 ms; 30 slow where 15 are expected at the limit, p = /,
+    );
   });
 
   // 4 errors over 300 requests = 1.33%: above 1% but p ≈ 0.35.
@@ -70,9 +95,15 @@ describe('gates at the end', () => {
   it('extends on a small excess, then passes it undecided with a warning (on-undecided: pass, the default)', () => {
     const result = runUntilDecided(new CanaryAnalysis(parsePolicy('early-decision: false'), CANARY), smallExcess);
     expect(result).toMatchObject({ verdict: 'success', elapsedSeconds: 600 });
-    expect(result.reason).toMatch(/^undecided, passed: error-rate: canary 1\.33% errors over 600 requests > 1% but not significantly \(8 errors where 6 are expected at the limit, p = 0\.26 > α 0\.005\), after 1 extension$/);
-    expect(result.warnings[0]).toMatch(/^extended by 300 s \(extension 1 of 1\) because error-rate: canary 1\.33% errors over 300 requests > 1% but not significantly/);
-    expect(result.warnings).toContainEqual(expect.stringMatching(/^passed undecided after 1 extension \(on-undecided: pass\): error-rate: canary 1\.33%/));
+    expect(result.reason).toMatch(
+      /^undecided, passed: error-rate: canary 1\.33% errors over 600 requests > 1% but not significantly \(8 errors where 6 are expected at the limit, p = 0\.26 > α 0\.005\), after 1 extension$/,
+    );
+    expect(result.warnings[0]).toMatch(
+      /^extended by 300 s \(extension 1 of 1\) because error-rate: canary 1\.33% errors over 300 requests > 1% but not significantly/,
+    );
+    expect(result.warnings).toContainEqual(
+      expect.stringMatching(/^passed undecided after 1 extension \(on-undecided: pass\): error-rate: canary 1\.33%/),
+    );
     expect(figure(result, 'error-rate')).toMatchObject({ status: 'inconclusive', windowSeconds: 600 });
   });
 
@@ -82,28 +113,55 @@ describe('gates at the end', () => {
     const failed = runUntilDecided(new CanaryAnalysis(parsePolicy('early-decision: false'), CANARY), eightIn300);
     expect(failed).toMatchObject({ verdict: 'failure', elapsedSeconds: 300 });
     expect(failed.reason).toMatch(/8 errors where 3 are expected at the limit, p = 0\.011/);
-    const stricter = runUntilDecided(new CanaryAnalysis(parsePolicy({ 'early-decision': false, sprt: { 'end-alpha': 0.01 } }), CANARY), eightIn300);
+    const stricter = runUntilDecided(
+      new CanaryAnalysis(parsePolicy({ 'early-decision': false, sprt: { 'end-alpha': 0.01 } }), CANARY),
+      eightIn300,
+    );
     expect(stricter.warnings[0]).toMatch(/^extended by 300 s/);
     // Over the extension: 13 errors over 600 requests, p ≈ 0.0085: under 0.01, not under 0.005.
-    const thirteenIn600 = (index: number): Traffic => ({ requests: 5, errors: index < 56 && index % 7 === 0 ? 1 : index >= 60 && index < 120 && index % 12 === 0 ? 1 : 0 });
-    const extended = runUntilDecided(new CanaryAnalysis(parsePolicy({ 'early-decision': false, sprt: { 'end-alpha': 0.01 } }), CANARY), thirteenIn600);
+    const thirteenIn600 = (index: number): Traffic => ({
+      requests: 5,
+      errors: index < 56 && index % 7 === 0 ? 1 : index >= 60 && index < 120 && index % 12 === 0 ? 1 : 0,
+    });
+    const extended = runUntilDecided(
+      new CanaryAnalysis(parsePolicy({ 'early-decision': false, sprt: { 'end-alpha': 0.01 } }), CANARY),
+      thirteenIn600,
+    );
     expect(extended).toMatchObject({ verdict: 'success', elapsedSeconds: 600 });
-    expect(extended.reason).toMatch(/13 errors where 6 are expected at the limit, p = 0\.0085 > α 0\.005\), after 1 extension$/);
-    const spent = runUntilDecided(new CanaryAnalysis(parsePolicy({ 'early-decision': false, sprt: { 'end-alpha': 0.01, 'extension-alpha': 0.01 } }), CANARY), thirteenIn600);
+    expect(extended.reason).toMatch(
+      /13 errors where 6 are expected at the limit, p = 0\.0085 > α 0\.005\), after 1 extension$/,
+    );
+    const spent = runUntilDecided(
+      new CanaryAnalysis(
+        parsePolicy({ 'early-decision': false, sprt: { 'end-alpha': 0.01, 'extension-alpha': 0.01 } }),
+        CANARY,
+      ),
+      thirteenIn600,
+    );
     expect(spent).toMatchObject({ verdict: 'failure', elapsedSeconds: 600 });
   });
 
   it('on-undecided: inconclusive keeps the small excess inconclusive; fail fails it', () => {
-    const inconclusive = runUntilDecided(new CanaryAnalysis(parsePolicy({ 'early-decision': false, 'on-undecided': 'inconclusive' }), CANARY), smallExcess);
+    const inconclusive = runUntilDecided(
+      new CanaryAnalysis(parsePolicy({ 'early-decision': false, 'on-undecided': 'inconclusive' }), CANARY),
+      smallExcess,
+    );
     expect(inconclusive).toMatchObject({ verdict: 'inconclusive', elapsedSeconds: 600 });
-    expect(inconclusive.reason).toMatch(/^error-rate: canary 1\.33% errors over 600 requests > 1% but not significantly .*, after 1 extension$/);
-    const failed = runUntilDecided(new CanaryAnalysis(parsePolicy({ 'early-decision': false, 'on-undecided': 'fail' }), CANARY), smallExcess);
+    expect(inconclusive.reason).toMatch(
+      /^error-rate: canary 1\.33% errors over 600 requests > 1% but not significantly .*, after 1 extension$/,
+    );
+    const failed = runUntilDecided(
+      new CanaryAnalysis(parsePolicy({ 'early-decision': false, 'on-undecided': 'fail' }), CANARY),
+      smallExcess,
+    );
     expect(failed).toMatchObject({ verdict: 'failure', elapsedSeconds: 600 });
     expect(failed.reason).toMatch(/after 1 extension \(on-undecided: fail\)$/);
   });
 
   it('never passes undecided a canary with too little traffic, whatever on-undecided says', () => {
-    const result = runUntilDecided(new CanaryAnalysis(parsePolicy({ 'on-undecided': 'pass' }), CANARY), () => ({ requests: 0 }));
+    const result = runUntilDecided(new CanaryAnalysis(parsePolicy({ 'on-undecided': 'pass' }), CANARY), () => ({
+      requests: 0,
+    }));
     expect(result.verdict).toBe('inconclusive');
   });
 
@@ -132,7 +190,10 @@ describe('early failure by the sequential test', () => {
   it('waits for the minimum number of errors', () => {
     const analysis = new CanaryAnalysis(parsePolicy({ sprt: { 'min-failures': 4 } }), CANARY);
     // 3 errors in the first interval would be enough evidence, but min-failures is 4.
-    const result = runUntilDecided(analysis, (index) => ({ requests: 5, errors: index === 0 ? 3 : index === 3 ? 1 : 0 }));
+    const result = runUntilDecided(analysis, (index) => ({
+      requests: 5,
+      errors: index === 0 ? 3 : index === 3 ? 1 : 0,
+    }));
     expect(result).toMatchObject({ verdict: 'failure', earlyDecision: true, elapsedSeconds: 20 });
   });
 
@@ -149,7 +210,9 @@ describe('early failure by the sequential test', () => {
     // 1 of 5 requests at 3 s: 20% slower than 2 s against 5% allowed.
     const result = runUntilDecided(analysis, () => ({ requests: 5, slow: 1 }));
     expect(result).toMatchObject({ verdict: 'failure', earlyDecision: true, elapsedSeconds: 35 });
-    expect(result.reason).toBe('latency-p95: canary P95 4375 ms over 35 requests > 2000 ms (20% of requests took over 2000 ms; sequential test, 35 s)');
+    expect(result.reason).toBe(
+      'latency-p95: canary P95 4375 ms over 35 requests > 2000 ms (20% of requests took over 2000 ms; sequential test, 35 s)',
+    );
   });
 
   it('does not fail a canary at the limit', () => {
@@ -169,8 +232,15 @@ describe('triggers', () => {
     const result = runUntilDecided(analysis, (index) => ({ requests: 5, errors: index >= 12 ? 1 : 0 }));
     // First violated at the end of interval 12 (65 s); 120 s later is 185 s.
     expect(result).toMatchObject({ verdict: 'failure', elapsedSeconds: 185, detectSeconds: 125 });
-    expect(result.reason).toBe('error-rate-sustained: canary 20% errors over the last 30 s (30 requests) > 1% for 120 s');
-    expect(figure(result, 'error-rate-sustained')).toMatchObject({ status: 'fail', violatedForSeconds: 120, forSeconds: 120, windowSeconds: 30 });
+    expect(result.reason).toBe(
+      'error-rate-sustained: canary 20% errors over the last 30 s (30 requests) > 1% for 120 s',
+    );
+    expect(figure(result, 'error-rate-sustained')).toMatchObject({
+      status: 'fail',
+      violatedForSeconds: 120,
+      forSeconds: 120,
+      windowSeconds: 30,
+    });
   });
 
   it('starts the count again when the trigger clears', () => {
@@ -190,7 +260,9 @@ describe('triggers', () => {
       if (index === 10) expect(current(55_000)).toMatchObject({ status: 'watching', violatedForSeconds: 30 });
     }
     expect(result).toMatchObject({ verdict: 'failure', elapsedSeconds: 85 });
-    expect(result?.reason).toMatch(/^latency-p95-sustained: canary P95 \d+ ms over the last 30 s \(30 requests\) > 5000 ms for 60 s \(40% of requests took over 5000 ms\)$/);
+    expect(result?.reason).toMatch(
+      /^latency-p95-sustained: canary P95 \d+ ms over the last 30 s \(30 requests\) > 5000 ms for 60 s \(40% of requests took over 5000 ms\)$/,
+    );
   });
 
   it('health-checks: rolls back at once on more than 3 failures in a row', () => {
@@ -221,7 +293,9 @@ describe('triggers', () => {
   });
 
   it('watches a custom gauge with a min limit', () => {
-    const policy = parsePolicy({ rules: [{ name: 'throughput', metric: 'gauge:rps', min: 10, kind: 'trigger', for: 10 }] });
+    const policy = parsePolicy({
+      rules: [{ name: 'throughput', metric: 'gauge:rps', min: 10, kind: 'trigger', for: 10 }],
+    });
     const analysis = new CanaryAnalysis(policy, CANARY);
     const result = runUntilDecided(analysis, () => ({ requests: 5 }));
     expect(result.verdict).toBe('success');
@@ -247,11 +321,15 @@ describe('too little data', () => {
     const result = runUntilDecided(new CanaryAnalysis(parsePolicy(''), CANARY), quiet);
     expect(result).toMatchObject({ verdict: 'inconclusive', elapsedSeconds: 600, canaryRequests: 0 });
     expect(result.reason).toBe('too little traffic: 0 canary requests in 600 s, 50 needed, after 1 extension');
-    expect(result.warnings[0]).toBe('extended by 300 s (extension 1 of 1) because too little traffic: 0 canary requests in 300 s, 50 needed');
+    expect(result.warnings[0]).toBe(
+      'extended by 300 s (extension 1 of 1) because too little traffic: 0 canary requests in 300 s, 50 needed',
+    );
   });
 
   it('extend: succeeds when the extension brings enough traffic', () => {
-    const result = runUntilDecided(new CanaryAnalysis(parsePolicy(''), CANARY), (index) => ({ requests: index % 2 === 0 ? 1 : 0 }));
+    const result = runUntilDecided(new CanaryAnalysis(parsePolicy(''), CANARY), (index) => ({
+      requests: index % 2 === 0 ? 1 : 0,
+    }));
     expect(result).toMatchObject({ verdict: 'success', elapsedSeconds: 600, canaryRequests: 60 });
     expect(result.warnings[0]).toMatch(/^extended by 300 s .* 30 canary requests in 300 s, 50 needed$/);
   });
@@ -271,8 +349,12 @@ describe('too little data', () => {
   it('pass: a success with a warning', () => {
     const result = runUntilDecided(new CanaryAnalysis(parsePolicy('on-inconclusive: pass'), CANARY), quiet);
     expect(result).toMatchObject({ verdict: 'success', elapsedSeconds: 300 });
-    expect(result.reason).toBe('inconclusive, passed by policy: too little traffic: 0 canary requests in 300 s, 50 needed');
-    expect(result.warnings).toContain('passed although inconclusive (on-inconclusive: pass): too little traffic: 0 canary requests in 300 s, 50 needed');
+    expect(result.reason).toBe(
+      'inconclusive, passed by policy: too little traffic: 0 canary requests in 300 s, 50 needed',
+    );
+    expect(result.warnings).toContain(
+      'passed although inconclusive (on-inconclusive: pass): too little traffic: 0 canary requests in 300 s, 50 needed',
+    );
   });
 });
 
@@ -310,7 +392,11 @@ describe('compare: stable', () => {
 
   it('judges the canary against stable plus the margin', () => {
     // Stable at 5% errors, canary at 6%: above the absolute 1% but within 5% + 2%.
-    const result = runUntilDecided(new CanaryAnalysis(policy, CANARY), (index) => ({ requests: 10, errors: index % 5 < 3 ? 1 : 0 }), () => ({ requests: 40, errors: 2 }));
+    const result = runUntilDecided(
+      new CanaryAnalysis(policy, CANARY),
+      (index) => ({ requests: 10, errors: index % 5 < 3 ? 1 : 0 }),
+      () => ({ requests: 40, errors: 2 }),
+    );
     expect(result.verdict).toBe('success');
     const gate = figure(result, 'error-rate');
     expect(gate.threshold).toBeCloseTo(0.07, 10);
@@ -319,13 +405,26 @@ describe('compare: stable', () => {
   });
 
   it('fails a canary clearly worse than stable, early', () => {
-    const result = runUntilDecided(new CanaryAnalysis(policy, CANARY), () => ({ requests: 10, errors: 4 }), () => ({ requests: 40, errors: 2 }));
+    const result = runUntilDecided(
+      new CanaryAnalysis(policy, CANARY),
+      () => ({ requests: 10, errors: 4 }),
+      () => ({ requests: 40, errors: 2 }),
+    );
     expect(result).toMatchObject({ verdict: 'failure', earlyDecision: true });
-    expect(result.reason).toMatch(/^error-rate: canary 40% errors over \d+ requests > 7% \(stable 5% \+ 2%\) \(sequential test, \d+ s\)$/);
+    expect(result.reason).toMatch(
+      /^error-rate: canary 40% errors over \d+ requests > 7% \(stable 5% \+ 2%\) \(sequential test, \d+ s\)$/,
+    );
   });
 
   it('cannot judge without stable traffic', () => {
-    const result = runUntilDecided(new CanaryAnalysis(parsePolicy({ 'max-extensions': 0, rules: [{ name: 'error-rate', compare: 'stable' }] }), CANARY), () => ({ requests: 5 }), () => null);
+    const result = runUntilDecided(
+      new CanaryAnalysis(
+        parsePolicy({ 'max-extensions': 0, rules: [{ name: 'error-rate', compare: 'stable' }] }),
+        CANARY,
+      ),
+      () => ({ requests: 5 }),
+      () => null,
+    );
     expect(result.verdict).toBe('inconclusive');
     expect(result.reason).toBe('error-rate: no stable data to compare with in 300 s');
   });
@@ -333,9 +432,15 @@ describe('compare: stable', () => {
   it('compares latency with stable P95 plus a margin in ms', () => {
     const latency = parsePolicy({ rules: [{ name: 'latency-p95', compare: 'stable', margin: 500 }] });
     // Stable P95 in (1000, 2000], canary 10% at 3 s: slower than stable's P95 + 500 ms.
-    const result = runUntilDecided(new CanaryAnalysis(latency, CANARY), () => ({ requests: 10, latencyMs: 200, slow: 1 }), () => ({ requests: 40, latencyMs: 1500 }));
+    const result = runUntilDecided(
+      new CanaryAnalysis(latency, CANARY),
+      () => ({ requests: 10, latencyMs: 200, slow: 1 }),
+      () => ({ requests: 40, latencyMs: 1500 }),
+    );
     expect(result.verdict).toBe('failure');
-    expect(result.reason).toMatch(/^latency-p95: canary P95 3750 ms over 600 requests > 2450 ms \(stable 1950 ms \+ 500 ms\) at the end of 300 s \(10% of requests took over 2450 ms; 60 slow where 30 are expected at the limit, p = 4\.2e-7\)$/);
+    expect(result.reason).toMatch(
+      /^latency-p95: canary P95 3750 ms over 600 requests > 2450 ms \(stable 1950 ms \+ 500 ms\) at the end of 300 s \(10% of requests took over 2450 ms; 60 slow where 30 are expected at the limit, p = 4\.2e-7\)$/,
+    );
   });
 });
 
@@ -345,7 +450,11 @@ describe('post-promotion', () => {
   it('judges only triggers and succeeds at the end of the duration', () => {
     // 2% errors would fail the gates, but only triggers apply after promotion.
     const analysis = new CanaryAnalysis(parsePolicy(''), promoted);
-    const result = runUntilDecided(analysis, (index) => ({ requests: 50, errors: index % 10 === 0 ? 5 : 0 }), () => null);
+    const result = runUntilDecided(
+      analysis,
+      (index) => ({ requests: 50, errors: index % 10 === 0 ? 5 : 0 }),
+      () => null,
+    );
     expect(result).toMatchObject({ verdict: 'success', elapsedSeconds: 300, earlyDecision: false });
     expect(result.reason).toBe('no trigger fired while watching green for 300 s (3000 requests)');
     expect(result.rules.every((rule) => rule.kind === 'trigger')).toBe(true);
@@ -353,13 +462,21 @@ describe('post-promotion', () => {
 
   it('rolls back on a trigger, naming the color', () => {
     const analysis = new CanaryAnalysis(parsePolicy(''), promoted);
-    const result = runUntilDecided(analysis, (index) => ({ requests: 50, health: index >= 6 ? 5 : 0 }), () => null);
+    const result = runUntilDecided(
+      analysis,
+      (index) => ({ requests: 50, health: index >= 6 ? 5 : 0 }),
+      () => null,
+    );
     expect(result).toMatchObject({ verdict: 'failure', elapsedSeconds: 35, detectSeconds: 5 });
     expect(result.reason).toBe('health-checks: green 5 health-check failures in a row > 3');
   });
 
   it('warns when little traffic reached the new color', () => {
-    const result = runUntilDecided(new CanaryAnalysis(parsePolicy(''), promoted), () => ({ requests: 0 }), () => null);
+    const result = runUntilDecided(
+      new CanaryAnalysis(parsePolicy(''), promoted),
+      () => ({ requests: 0 }),
+      () => null,
+    );
     expect(result.verdict).toBe('success');
     expect(result.warnings[0]).toMatch(/^only 0 requests reached green while watching/);
   });
@@ -368,9 +485,15 @@ describe('post-promotion', () => {
 describe('current', () => {
   it('reports figures while running', () => {
     const analysis = new CanaryAnalysis(parsePolicy(''), { ...CANARY, start: 1_000_000 });
-    for (let index = 0; index < 4; index++) analysis.add(sample(index, { requests: 5, errors: index === 3 ? 1 : 0 }, { requests: 40 }, 5, 1_000_000));
+    for (let index = 0; index < 4; index++)
+      analysis.add(sample(index, { requests: 5, errors: index === 3 ? 1 : 0 }, { requests: 40 }, 5, 1_000_000));
     const running = analysis.current(1_020_000);
-    expect(running).toMatchObject({ verdict: 'inconclusive', elapsedSeconds: 20, decidedAt: 1_020_000, canaryRequests: 20 });
+    expect(running).toMatchObject({
+      verdict: 'inconclusive',
+      elapsedSeconds: 20,
+      decidedAt: 1_020_000,
+      canaryRequests: 20,
+    });
     expect(running.reason).toBe('analysing: 20 s of 300 s, 20 canary requests so far');
     expect(figure(running, 'error-rate')).toMatchObject({ status: 'watching', observed: 0.05 });
     expect(figure(running, 'error-rate-sustained')).toMatchObject({ status: 'watching', violatedForSeconds: 0 });

@@ -54,11 +54,18 @@ describe('countSlowerThan', () => {
   });
 
   it('agrees with the percentile: P95 ≤ T exactly when at most 5% are slower than T', () => {
-    const cases = [histogram([4, 90], [2200, 10]), histogram([300, 94], [3000, 6]), histogram([300, 95], [3000, 5]), histogram([80, 50], [700, 40], [1800, 10])];
+    const cases = [
+      histogram([4, 90], [2200, 10]),
+      histogram([300, 94], [3000, 6]),
+      histogram([300, 95], [3000, 5]),
+      histogram([80, 50], [700, 40], [1800, 10]),
+    ];
     for (const counts of cases) {
       const total = counts.reduce((sum, n) => sum + n, 0);
       for (const threshold of [500, 1000, 1500, 2000, 2250, 5000]) {
-        expect((histogramQuantile(counts, 0.95) as number) <= threshold).toBe(countSlowerThan(counts, threshold) / total <= 0.05 + 1e-12);
+        expect((histogramQuantile(counts, 0.95) as number) <= threshold).toBe(
+          countSlowerThan(counts, threshold) / total <= 0.05 + 1e-12,
+        );
       }
     }
   });

@@ -11,11 +11,15 @@ describe('a running result', () => {
     for (let index = 0; index < 4; index++) analysis.add(sample(index, { requests: 5, errors: index === 3 ? 1 : 0 }));
     const readLater = analysis.current(20_000);
     const readNow = JSON.stringify(analysis.current(20_000));
-    for (let index = 4; index < 10; index++) analysis.add(sample(index, { requests: 5, errors: 2, slow: 3, slowMs: 8000 }));
+    for (let index = 4; index < 10; index++)
+      analysis.add(sample(index, { requests: 5, errors: 2, slow: 3, slowMs: 8000 }));
 
     expect(JSON.stringify(readLater)).toBe(readNow);
     expect(readLater.series).toHaveLength(8);
-    expect(readLater.rules.find((rule) => rule.name === 'error-rate')).toMatchObject({ status: 'watching', observed: 0.05 });
+    expect(readLater.rules.find((rule) => rule.name === 'error-rate')).toMatchObject({
+      status: 'watching',
+      observed: 0.05,
+    });
   });
 
   it('reads like plain data: the keys in order, spread and assigned as ever', () => {

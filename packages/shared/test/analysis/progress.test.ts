@@ -25,12 +25,18 @@ describe('charts: no data is a gap, not a zero', () => {
     expect(chart).toContain('  line [120, 100]');
     expect(chart).toContain('  line [90, 300]');
     expect(chart).not.toMatch(/line \[[^\]]*\b0\b/);
-    expect(chart).toContain('P95 latency (ms): blue line = blue = stable, green line = green = canary. No data (left out, not drawn as 0) for blue at 5 s; green at 5, 15 s.');
+    expect(chart).toContain(
+      'P95 latency (ms): blue line = blue = stable, green line = green = canary. No data (left out, not drawn as 0) for blue at 5 s; green at 5, 15 s.',
+    );
     // Each line in its color's own color, in the order the lines are drawn; a short title.
     expect(chart).toContain('%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "#0969da, #1a7f37"}}}}%%');
     expect(chart).toContain('  title "P95 latency (ms)"');
-    expect(xyChart('x', 'ms', series, (point) => point.p95Ms, [...lines].reverse())).toContain('"plotColorPalette": "#1a7f37, #0969da"');
-    expect(xyChart('Error rate (%)', '%', series.slice(0, 2), (point) => point.errorRate, lines)).toBe('Error rate (%): no sample had data for every line. No data (left out, not drawn as 0) for blue at 5 s; green at 5 s.');
+    expect(xyChart('x', 'ms', series, (point) => point.p95Ms, [...lines].reverse())).toContain(
+      '"plotColorPalette": "#1a7f37, #0969da"',
+    );
+    expect(xyChart('Error rate (%)', '%', series.slice(0, 2), (point) => point.errorRate, lines)).toBe(
+      'Error rate (%): no sample had data for every line. No data (left out, not drawn as 0) for blue at 5 s; green at 5 s.',
+    );
   });
 });
 
@@ -43,7 +49,9 @@ describe('progress lines', () => {
     );
     const second = sample(1, { requests: 5, errors: 1 }, { requests: 0 });
     const line = progressLine(second, analysis.add(second) ?? analysis.current(second.end), 'green', 'blue');
-    expect(line).toMatch(/^t=10s canary green: 5 req, 20% errors, P95 98 ms \(so far 10 req, 10% errors, P95 98 ms\); stable blue: 0 req, n\/a errors, P95 n\/a \(so far 40 req, 2\.5% errors, P95 98 ms\); /);
+    expect(line).toMatch(
+      /^t=10s canary green: 5 req, 20% errors, P95 98 ms \(so far 10 req, 10% errors, P95 98 ms\); stable blue: 0 req, n\/a errors, P95 n\/a \(so far 40 req, 2\.5% errors, P95 98 ms\); /,
+    );
     expect(line).toMatch(/error-rate: watching/);
   });
 });

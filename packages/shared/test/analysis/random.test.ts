@@ -3,9 +3,27 @@ import { SeededRandom } from '../../src/analysis';
 
 describe('SeededRandom', () => {
   it('repeats a stream for a seed and differs between seeds', () => {
-    const first = Array.from({ length: 5 }, ((random) => () => random.uint32())(new SeededRandom(42)));
-    const again = Array.from({ length: 5 }, ((random) => () => random.uint32())(new SeededRandom(42)));
-    const other = Array.from({ length: 5 }, ((random) => () => random.uint32())(new SeededRandom(43)));
+    const first = Array.from(
+      { length: 5 },
+      (
+        (random) => () =>
+          random.uint32()
+      )(new SeededRandom(42)),
+    );
+    const again = Array.from(
+      { length: 5 },
+      (
+        (random) => () =>
+          random.uint32()
+      )(new SeededRandom(42)),
+    );
+    const other = Array.from(
+      { length: 5 },
+      (
+        (random) => () =>
+          random.uint32()
+      )(new SeededRandom(43)),
+    );
     expect(again).toEqual(first);
     expect(other).not.toEqual(first);
   });

@@ -1,11 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { CanaryAnalysis, parsePolicy, runAnalysis, type AnalysisResult, type MetricSource, type Sample, type TimeWindow } from '../../src/analysis';
+import {
+  CanaryAnalysis,
+  parsePolicy,
+  runAnalysis,
+  type AnalysisResult,
+  type MetricSource,
+  type Sample,
+  type TimeWindow,
+} from '../../src/analysis';
 import { colorSample, FakeClock, type Traffic } from './samples';
 
 const START = 1_700_000_000_000;
 
 /** A source that answers each window with `traffic(windowIndex)`, or throws what `fail` returns. */
-function fakeSource(options: { traffic?: (window: TimeWindow) => Traffic; fail?: (call: number) => Error | null; clock?: FakeClock; takesMs?: number }): MetricSource & { windows: TimeWindow[] } {
+function fakeSource(options: {
+  traffic?: (window: TimeWindow) => Traffic;
+  fail?: (call: number) => Error | null;
+  clock?: FakeClock;
+  takesMs?: number;
+}): MetricSource & { windows: TimeWindow[] } {
   const windows: TimeWindow[] = [];
   return {
     name: 'fake',
@@ -16,24 +29,37 @@ function fakeSource(options: { traffic?: (window: TimeWindow) => Traffic; fail?:
       const problem = options.fail?.(windows.length);
       if (problem) throw problem;
       const canary = options.traffic?.(window) ?? { requests: 5 };
-      return { start: window.start, end: window.end, colors: { green: colorSample(canary), blue: colorSample({ requests: 40 }) } };
+      return {
+        start: window.start,
+        end: window.end,
+        colors: { green: colorSample(canary), blue: colorSample({ requests: 40 }) },
+      };
     },
   };
 }
 
-const analysis = (yaml = ''): CanaryAnalysis => new CanaryAnalysis(parsePolicy(yaml), { canary: 'green', stable: 'blue', start: START });
+const analysis = (yaml = ''): CanaryAnalysis =>
+  new CanaryAnalysis(parsePolicy(yaml), { canary: 'green', stable: 'blue', start: START });
 
 describe('runAnalysis', () => {
   it('samples back-to-back windows on the clock until the end of the duration', async () => {
     const clock = new FakeClock(START);
     const source = fakeSource({});
     const seen: Array<[number, string]> = [];
-    const result = await runAnalysis(source, analysis(), { clock, intervalMs: 5000, onSample: (sample, current) => seen.push([sample.end, current.verdict]) });
+    const result = await runAnalysis(source, analysis(), {
+      clock,
+      intervalMs: 5000,
+      onSample: (sample, current) => seen.push([sample.end, current.verdict]),
+    });
     expect(result).toMatchObject({ verdict: 'success', decidedAt: START + 300_000, elapsedSeconds: 300 });
     expect(clock.now()).toBe(START + 300_000);
     expect(source.windows).toHaveLength(60);
     expect(source.windows[0]).toEqual({ start: START, end: START + 5000 });
-    expect(source.windows.every((window, index) => window.start === START + index * 5000 && window.end === window.start + 5000)).toBe(true);
+    expect(
+      source.windows.every(
+        (window, index) => window.start === START + index * 5000 && window.end === window.start + 5000,
+      ),
+    ).toBe(true);
     expect(clock.sleeps.every((ms) => ms === 5000)).toBe(true);
     expect(seen).toHaveLength(60);
     expect(seen[0]).toEqual([START + 5000, 'inconclusive']);
@@ -106,7 +132,12 @@ describe('runAnalysis', () => {
     const onSample = (): void => {
       if (++samples === 4) controller.abort();
     };
-    const result: AnalysisResult = await runAnalysis(source, analysis(), { clock, intervalMs: 5000, onSample, signal: controller.signal });
+    const result: AnalysisResult = await runAnalysis(source, analysis(), {
+      clock,
+      intervalMs: 5000,
+      onSample,
+      signal: controller.signal,
+    });
     expect(result).toMatchObject({ verdict: 'inconclusive', elapsedSeconds: 20, canaryRequests: 20 });
     expect(result.reason).toBe('stopped after 20 s, before a decision (20 canary requests so far)');
     expect(source.windows).toHaveLength(4);
@@ -115,7 +146,11 @@ describe('runAnalysis', () => {
   it('wakes up from a sleep when aborted', async () => {
     const controller = new AbortController();
     const neverWakes = { now: () => START, sleep: () => new Promise<void>(() => undefined) };
-    const running = runAnalysis(fakeSource({}), analysis(), { clock: neverWakes, intervalMs: 5000, signal: controller.signal });
+    const running = runAnalysis(fakeSource({}), analysis(), {
+      clock: neverWakes,
+      intervalMs: 5000,
+      signal: controller.signal,
+    });
     controller.abort();
     await expect(running).resolves.toMatchObject({ verdict: 'inconclusive', elapsedSeconds: 0 });
   });

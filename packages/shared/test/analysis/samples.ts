@@ -37,7 +37,13 @@ export function colorSample(traffic: Traffic): ColorSample {
 }
 
 /** Interval `index` (0-based) of `seconds` length from `start`; green is the canary, blue the stable color. */
-export function sample(index: number, canary: Traffic | null, stable: Traffic | null = { requests: 40 }, seconds = 5, start = 0): Sample {
+export function sample(
+  index: number,
+  canary: Traffic | null,
+  stable: Traffic | null = { requests: 40 },
+  seconds = 5,
+  start = 0,
+): Sample {
   const colors: Sample['colors'] = {};
   if (canary) colors.green = colorSample(canary);
   if (stable) colors.blue = colorSample(stable);

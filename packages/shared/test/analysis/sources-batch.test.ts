@@ -3,7 +3,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchedRemote, batchRemotes, CombinedSource, HostGate, HostSource, NginxLogSource } from '../../src/analysis/sources';
+import {
+  BatchedRemote,
+  batchRemotes,
+  CombinedSource,
+  HostGate,
+  HostSource,
+  NginxLogSource,
+} from '../../src/analysis/sources';
 import type { Argv, ExecResult, Remote, RunOptions } from '../../src/hosts';
 import { localRemote, tempDir } from '../support/local-remote';
 import { batchCommand, batchMarker, parseBatchOutput } from '../../src/analysis/sources/batch';
@@ -50,9 +57,15 @@ describe('batchCommand and parseBatchOutput', () => {
   it('refuses an answer cut short, and a bad marker', () => {
     const marker = batchMarker();
     expect(() => parseBatchOutput(`${marker} 1 0\nhalf`, marker, 1)).toThrow(/stops in the output of command 1/);
-    expect(() => parseBatchOutput(`${marker} 1 0\nok\n${marker} e\n\n`, marker, 1)).toThrow(/stops in the errors of command 1/);
-    expect(() => parseBatchOutput(`${marker} 1 0\nok\n${marker} e\n\n${marker} 2 0\n`, marker, 1)).toThrow(/did not finish/);
-    expect(parseBatchOutput(`${marker} 1 0\nok\n${marker} e\n\n${marker} end\n`, marker, 1)).toEqual([{ code: 0, stdout: 'ok', stderr: '' }]);
+    expect(() => parseBatchOutput(`${marker} 1 0\nok\n${marker} e\n\n`, marker, 1)).toThrow(
+      /stops in the errors of command 1/,
+    );
+    expect(() => parseBatchOutput(`${marker} 1 0\nok\n${marker} e\n\n${marker} 2 0\n`, marker, 1)).toThrow(
+      /did not finish/,
+    );
+    expect(parseBatchOutput(`${marker} 1 0\nok\n${marker} e\n\n${marker} end\n`, marker, 1)).toEqual([
+      { code: 0, stdout: 'ok', stderr: '' },
+    ]);
     expect(() => parseBatchOutput('', marker, 1)).toThrow(/no result for command 1 of 1/);
     expect(() => batchCommand([['true']], 'x; rm -rf /')).toThrow(/invalid batch marker/);
   });
@@ -64,7 +77,9 @@ describe('BatchedRemote', () => {
   let port: number;
   beforeAll(async () => {
     dir = await tempDir('batch');
-    server = http.createServer((request, response) => response.writeHead(request.url === '/health' ? 200 : 404).end('ok'));
+    server = http.createServer((request, response) =>
+      response.writeHead(request.url === '/health' ? 200 : 404).end('ok'),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
   });
@@ -86,7 +101,9 @@ describe('BatchedRemote', () => {
     const remotes = raw.map((remote) => batched.get(remote) as BatchedRemote);
     const source = new CombinedSource([
       new NginxLogSource(logs.map((accessLog, index) => ({ remote: remotes[index] as Remote, accessLog, app: 'app' }))),
-      ...remotes.map((remote) => new HostSource({ remote, ports: { blue: port, green: port }, colors: ['blue', 'green'] })),
+      ...remotes.map(
+        (remote) => new HostSource({ remote, ports: { blue: port, green: port }, colors: ['blue', 'green'] }),
+      ),
     ]);
 
     const first = await source.sample({ start: 0, end: 1 });
@@ -124,14 +141,22 @@ describe('BatchedRemote', () => {
   });
 
   it('fails every command of a batch that does not come back whole, naming the host', async () => {
-    const broken: Remote = { label: 'h9', run: () => Promise.resolve({ code: 137, stdout: '', stderr: 'Killed' }), close() {} };
+    const broken: Remote = {
+      label: 'h9',
+      run: () => Promise.resolve({ code: 137, stdout: '', stderr: 'Killed' }),
+      close() {},
+    };
     const remote = new BatchedRemote(broken, new HostGate(1));
     const results = await Promise.allSettled([remote.run(['true']), remote.run(['false'])]);
     for (const result of results) {
       expect(result.status).toBe('rejected');
-      expect(String((result as PromiseRejectedResult).reason)).toMatch(/h9: the sampling commands failed to run \(exit 137\).*Killed/);
+      expect(String((result as PromiseRejectedResult).reason)).toMatch(
+        /h9: the sampling commands failed to run \(exit 137\).*Killed/,
+      );
     }
     // A command alone is sent as it is, and its own failure is its own.
-    expect(await new BatchedRemote(localRemote(), new HostGate(1)).run(['sh', '-c', 'exit 3'])).toMatchObject({ code: 3 });
+    expect(await new BatchedRemote(localRemote(), new HostGate(1)).run(['sh', '-c', 'exit 3'])).toMatchObject({
+      code: 3,
+    });
   });
 });

@@ -15,14 +15,18 @@ import { freePort, localRemote, tempDir } from '../support/local-remote';
 // Seen from HAProxy 2.6.12 here (through a UNIX datagram socket: `<PRI>` and the date, no host name).
 const SEEN = {
   ok: '<134>Dec  7 16:11:19 haproxy[19895]: 127.0.0.1:38980 [07/Dec/2026:16:11:19.968] app app/blue 0/0/0/2/2 200 692 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1"',
-  notFound: '<134>Dec  7 16:11:20 haproxy[19895]: 127.0.0.1:38994 [07/Dec/2026:16:11:19.983] app app/blue 0/0/0/17/17 404 500 - - ---- 1/1/0/0/0 0/0 "GET /x?q=1 HTTP/1.1"',
+  notFound:
+    '<134>Dec  7 16:11:20 haproxy[19895]: 127.0.0.1:38994 [07/Dec/2026:16:11:19.983] app app/blue 0/0/0/17/17 404 500 - - ---- 1/1/0/0/0 0/0 "GET /x?q=1 HTTP/1.1"',
   // Sent to green, which refused the connection: redispatched (`+1`) to blue, which answered.
-  redispatched: '<134>Dec  7 16:11:28 haproxy[21075]: 127.0.0.1:42786 [07/Dec/2026:16:11:28.779] app app/blue 0/0/0/4/4 200 692 - - ---- 1/1/0/0/+1 0/0 "GET / HTTP/1.1"',
+  redispatched:
+    '<134>Dec  7 16:11:28 haproxy[21075]: 127.0.0.1:42786 [07/Dec/2026:16:11:28.779] app app/blue 0/0/0/4/4 200 692 - - ---- 1/1/0/0/+1 0/0 "GET / HTTP/1.1"',
   // Green down and blue at weight 0: HAProxy's own 503 after its retries (termination SC).
-  refused: '<134>Dec  7 16:11:30 haproxy[21075]: 127.0.0.1:42828 [07/Dec/2026:16:11:28.899] app app/green 0/2004/-1/-1/2004 503 217 - - SC-- 1/1/0/0/2 0/0 "GET / HTTP/1.1"',
+  refused:
+    '<134>Dec  7 16:11:30 haproxy[21075]: 127.0.0.1:42828 [07/Dec/2026:16:11:28.899] app app/green 0/2004/-1/-1/2004 503 217 - - SC-- 1/1/0/0/2 0/0 "GET / HTTP/1.1"',
 };
 // As Debian 12's rsyslog writes /var/log/haproxy.log (RFC 3339 time, host name, tag), with captured headers.
-const DEBIAN = '2026-12-07T16:11:19.968512+00:00 web1 haproxy[812]: 10.0.0.9:51234 [07/Dec/2026:16:11:19.960] www~ shop_api/green 1/0/1/130/132 200 1211 - - ---- 3/3/1/1/0 0/0 {shop.example|Mozilla/5.0} "POST /run-agent HTTP/1.1"';
+const DEBIAN =
+  '2026-12-07T16:11:19.968512+00:00 web1 haproxy[812]: 10.0.0.9:51234 [07/Dec/2026:16:11:19.960] www~ shop_api/green 1/0/1/130/132 200 1211 - - ---- 3/3/1/1/0 0/0 {shop.example|Mozilla/5.0} "POST /run-agent HTTP/1.1"';
 
 /** A color's sample of `requests` and `errors`, with one request in the bucket of each latency given. */
 function sampleOf(requests: number, errors: number, ...latenciesMs: number[]): ColorSample {
@@ -59,7 +63,10 @@ describe('parseHaproxyLines', () => {
         // option tcplog: no status, no timers of an HTTP exchange.
         '<134>Dec  7 16:11:19 haproxy[19895]: 127.0.0.1:38980 [07/Dec/2026:16:11:19.968] app app/blue 1/0/2 692 -- 1/1/0/0/0 0/0',
         // A request line that pretends to be a log line does not make a request of its own: the first fit is HAProxy's.
-        SEEN.ok.replace('"GET / HTTP/1.1"', '"GET /1.2.3.4:5 [07/Dec/2026:16:11:19.968] app app/green 0/0/0/2/2 500 1 - - ---- 1/1/0/0/0 0/0 HTTP/1.1"'),
+        SEEN.ok.replace(
+          '"GET / HTTP/1.1"',
+          '"GET /1.2.3.4:5 [07/Dec/2026:16:11:19.968] app app/green 0/0/0/2/2 500 1 - - ---- 1/1/0/0/0 0/0 HTTP/1.1"',
+        ),
       ],
       'app',
     );
@@ -70,7 +77,13 @@ describe('parseHaproxyLines', () => {
 });
 
 describe('the haproxy-log source in the registry', () => {
-  const options: SourceOptions = { healthPath: '/health', probePath: '/health', probeRequests: 1, memory: 'none', prometheus: null };
+  const options: SourceOptions = {
+    healthPath: '/health',
+    probePath: '/health',
+    probeRequests: 1,
+    memory: 'none',
+    prometheus: null,
+  };
 
   it('reads from the deploy’s mark at the switch, as nginx-log does', () => {
     expect(readsFromSwitch(['haproxy-log', 'host'])).toBe(true);
@@ -78,8 +91,12 @@ describe('the haproxy-log source in the registry', () => {
   });
 
   it('is for router haproxy, and nginx-log is not', () => {
-    expect(() => metricSources.get('haproxy-log').check?.({ ...options, router: 'nginx' })).toThrow("Input 'sources': lists haproxy-log, which reads HAProxy's log of each host's haproxy-backend, but router is nginx: set router: haproxy, or list nginx-log");
-    expect(() => metricSources.get('nginx-log').check?.({ ...options, router: 'haproxy' })).toThrow("Input 'sources': lists nginx-log, which reads nginx's access log, but router is haproxy: list haproxy-log instead");
+    expect(() => metricSources.get('haproxy-log').check?.({ ...options, router: 'nginx' })).toThrow(
+      "Input 'sources': lists haproxy-log, which reads HAProxy's log of each host's haproxy-backend, but router is nginx: set router: haproxy, or list nginx-log",
+    );
+    expect(() => metricSources.get('nginx-log').check?.({ ...options, router: 'haproxy' })).toThrow(
+      "Input 'sources': lists nginx-log, which reads nginx's access log, but router is haproxy: list haproxy-log instead",
+    );
     expect(() => metricSources.get('haproxy-log').check?.({ ...options, router: 'haproxy' })).not.toThrow();
   });
 });
@@ -106,10 +123,20 @@ describe('on the log a real HAProxy writes', () => {
       });
     blue = app('blue');
     green = app('green');
-    const listen = (server: http.Server) => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+    const listen = (server: http.Server) =>
+      new Promise<number>((resolve) =>
+        server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+      );
     const bluePort = await listen(blue);
     greenPort = await listen(green);
-    haproxy = await startHaproxy({ dir: path.join(dir, 'haproxy'), frontendPort: await freePort(), bluePort, greenPort, backend: 'shop_api', log: true });
+    haproxy = await startHaproxy({
+      dir: path.join(dir, 'haproxy'),
+      frontendPort: await freePort(),
+      bluePort,
+      greenPort,
+      backend: 'shop_api',
+      log: true,
+    });
   });
 
   afterAll(async () => {
@@ -124,7 +151,15 @@ describe('on the log a real HAProxy writes', () => {
   const send = async (urlPath: string, count: number): Promise<number[]> => {
     const statuses: number[] = [];
     for (let i = 0; i < count; i++) {
-      statuses.push(await new Promise<number>((resolve, reject) => http.get(`${haproxy.url}${urlPath}`, { agent: false }, (response) => response.resume().on('end', () => resolve(response.statusCode ?? 0))).on('error', reject)));
+      statuses.push(
+        await new Promise<number>((resolve, reject) =>
+          http
+            .get(`${haproxy.url}${urlPath}`, { agent: false }, (response) =>
+              response.resume().on('end', () => resolve(response.statusCode ?? 0)),
+            )
+            .on('error', reject),
+        ),
+      );
     }
     return statuses;
   };
@@ -139,7 +174,9 @@ describe('on the log a real HAProxy writes', () => {
   };
 
   it('gives per color the requests HAProxy sent there, the 5xx of the canary and the time its server took', async () => {
-    const source = new HaproxyLogSource([{ remote: localRemote('h1'), accessLog: haproxy.log as string, backend: 'shop_api' }]);
+    const source = new HaproxyLogSource([
+      { remote: localRemote('h1'), accessLog: haproxy.log as string, backend: 'shop_api' },
+    ]);
     // The first sample marks where the log stands (nothing written yet).
     await source.sample({ start: 0, end: 1 });
 
@@ -158,13 +195,16 @@ describe('on the log a real HAProxy writes', () => {
     expect(canary?.errors).toBe(5);
     expect(stable?.errors).toBe(0);
     // Tr: about 150 ms for each /slow request, whichever color served it; the others are fast.
-    const atLeast = (sample: ColorSample | undefined, ms: number) => (sample?.latency ?? []).reduce((sum, count, bucket) => sum + (bucket >= latencyBucket(ms) ? count : 0), 0);
+    const atLeast = (sample: ColorSample | undefined, ms: number) =>
+      (sample?.latency ?? []).reduce((sum, count, bucket) => sum + (bucket >= latencyBucket(ms) ? count : 0), 0);
     expect(atLeast(stable, 140) + atLeast(canary, 140)).toBe(slow.length);
     expect(source.skipped).toBe(0);
   });
 
   it('counts a request to a color that is down for that color, as an error, though the other answered it', async () => {
-    const source = new HaproxyLogSource([{ remote: localRemote('h1'), accessLog: haproxy.log as string, backend: 'shop_api' }]);
+    const source = new HaproxyLogSource([
+      { remote: localRemote('h1'), accessLog: haproxy.log as string, backend: 'shop_api' },
+    ]);
     await source.sample({ start: 0, end: 1 });
     const before = (await fs.readFile(haproxy.log as string, 'utf8')).split('\n').filter(Boolean).length;
     green.closeAllConnections();
@@ -181,6 +221,8 @@ describe('on the log a real HAProxy writes', () => {
     expect(stable?.errors).toBe(0);
     const lines = (await fs.readFile(haproxy.log as string, 'utf8')).split('\n').filter(Boolean).slice(before);
     // Each of them is a line HAProxy wrote as redispatched (retries +N) to blue.
-    expect(lines.filter((line) => /app shop_api\/blue .* \d+\/\d+\/\d+\/\d+\/\+\d+ \d+\/\d+ /.test(line)).length).toBe(canary?.requests);
+    expect(lines.filter((line) => /app shop_api\/blue .* \d+\/\d+\/\d+\/\d+\/\+\d+ \d+\/\d+ /.test(line)).length).toBe(
+      canary?.requests,
+    );
   });
 });

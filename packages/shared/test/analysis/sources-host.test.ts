@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { HostSource } from '../../src/analysis/sources';
 import type { Argv, ExecResult, Remote } from '../../src/hosts';
-import { composeMemoryCommand, healthChecksCommand, meminfoCommand, parseComposeMemory, parseHealthOutput, parseMeminfo } from '../../src/analysis/sources/host';
+import {
+  composeMemoryCommand,
+  healthChecksCommand,
+  meminfoCommand,
+  parseComposeMemory,
+  parseHealthOutput,
+  parseMeminfo,
+} from '../../src/analysis/sources/host';
 
 const MEMINFO = `MemTotal:        8000000 kB
 MemFree:          500000 kB
@@ -39,7 +46,14 @@ describe('health commands', () => {
       5,
     );
     expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
-    expect(argv.slice(3)).toEqual(['al-health', '5', 'blue', 'http://127.0.0.1:8001/health', 'green', 'http://127.0.0.1:8002/health']);
+    expect(argv.slice(3)).toEqual([
+      'al-health',
+      '5',
+      'blue',
+      'http://127.0.0.1:8001/health',
+      'green',
+      'http://127.0.0.1:8002/health',
+    ]);
     expect(() => healthChecksCommand([{ color: 'blue', port: 1 }], 'health', 5)).toThrow(/invalid health path/);
     expect(parseHealthOutput('blue 200\ngreen 000\nxx\n')).toEqual({ blue: 200, green: 0 });
   });
@@ -54,7 +68,11 @@ describe('HostSource', () => {
 
   it('counts failed health checks in a row and resets on a success', async () => {
     let greenStatus = '500';
-    const remote = fakeHost((argv) => (argv[0] === 'cat' ? { code: 0, stdout: MEMINFO, stderr: '' } : { code: 0, stdout: `blue 200\ngreen ${greenStatus}\n`, stderr: '' }));
+    const remote = fakeHost((argv) =>
+      argv[0] === 'cat'
+        ? { code: 0, stdout: MEMINFO, stderr: '' }
+        : { code: 0, stdout: `blue 200\ngreen ${greenStatus}\n`, stderr: '' },
+    );
     const source = new HostSource({ remote, ports: { blue: 1, green: 2 }, colors: ['blue', 'green'] });
     const rows: Array<[number | undefined, number | undefined]> = [];
     for (const status of ['500', '000', '503', '200', '500']) {
@@ -63,14 +81,29 @@ describe('HostSource', () => {
       rows.push([sample.colors.blue?.healthFailuresInRow, sample.colors.green?.healthFailuresInRow]);
       expect(sample.colors.green).toMatchObject({ requests: 0, errors: 0, latency: [], memoryRatio: 0.75 });
     }
-    expect(rows).toEqual([[0, 1], [0, 2], [0, 3], [0, 0], [0, 1]]);
+    expect(rows).toEqual([
+      [0, 1],
+      [0, 2],
+      [0, 3],
+      [0, 0],
+      [0, 1],
+    ]);
   });
 
   it('throws when the host cannot be read', async () => {
-    const remote = fakeHost((argv) => (argv[0] === 'cat' ? { code: 1, stdout: '', stderr: 'cat: /proc/meminfo: No such file or directory' } : { code: 0, stdout: 'blue 200\n', stderr: '' }));
+    const remote = fakeHost((argv) =>
+      argv[0] === 'cat'
+        ? { code: 1, stdout: '', stderr: 'cat: /proc/meminfo: No such file or directory' }
+        : { code: 0, stdout: 'blue 200\n', stderr: '' },
+    );
     const source = new HostSource({ remote, ports: { blue: 1, green: 2 }, colors: ['blue'] });
     await expect(source.sample({ start: 0, end: 1 })).rejects.toThrow(/h1: reading \/proc\/meminfo failed/);
-    const silent = new HostSource({ remote: fakeHost(() => ({ code: 0, stdout: '', stderr: '' })), ports: { blue: 1, green: 2 }, colors: ['green'], memory: { kind: 'none' } });
+    const silent = new HostSource({
+      remote: fakeHost(() => ({ code: 0, stdout: '', stderr: '' })),
+      ports: { blue: 1, green: 2 },
+      colors: ['green'],
+      memory: { kind: 'none' },
+    });
     await expect(silent.sample({ start: 0, end: 1 })).rejects.toThrow(/health check of green printed no status/);
   });
 });

@@ -17,7 +17,9 @@ describe('markCommand and parseMark', () => {
     expect(argv.slice(0, -1).join(' ')).not.toContain('my app');
     expect(parseMark('/l', '1234 5678\n')).toEqual({ path: '/l', inode: '1234', offset: 5678 });
     expect(parseMark('/l', 'missing\n')).toBeNull();
-    expect(() => parseMark('/l', 'stat: cannot stat')).toThrow(/unexpected answer when marking \/l: "stat: cannot stat"/);
+    expect(() => parseMark('/l', 'stat: cannot stat')).toThrow(
+      /unexpected answer when marking \/l: "stat: cannot stat"/,
+    );
   });
 });
 
@@ -25,10 +27,28 @@ describe('analysisStart', () => {
   const now = Date.parse('2026-01-01T00:01:00Z');
   const mark = { path: '/a.log', inode: '1', offset: 0 };
   it('starts at the switch when every host has a mark on the log it reads', () => {
-    expect(analysisStart([{ since: '2026-01-01T00:00:50Z', logMark: mark, accessLog: '/a.log' }, { since: '2026-01-01T00:00:49Z', logMark: mark, accessLog: '/a.log' }], now, 300)).toBe(now - 11_000);
+    expect(
+      analysisStart(
+        [
+          { since: '2026-01-01T00:00:50Z', logMark: mark, accessLog: '/a.log' },
+          { since: '2026-01-01T00:00:49Z', logMark: mark, accessLog: '/a.log' },
+        ],
+        now,
+        300,
+      ),
+    ).toBe(now - 11_000);
   });
   it('starts now without a mark on every host, on another log, with a switch in the future or older than one duration', () => {
-    expect(analysisStart([{ since: '2026-01-01T00:00:50Z', logMark: mark, accessLog: '/a.log' }, { since: '2026-01-01T00:00:50Z', accessLog: '/a.log' }], now, 300)).toBe(now);
+    expect(
+      analysisStart(
+        [
+          { since: '2026-01-01T00:00:50Z', logMark: mark, accessLog: '/a.log' },
+          { since: '2026-01-01T00:00:50Z', accessLog: '/a.log' },
+        ],
+        now,
+        300,
+      ),
+    ).toBe(now);
     expect(analysisStart([{ since: '2026-01-01T00:00:50Z', logMark: mark, accessLog: '/b.log' }], now, 300)).toBe(now);
     expect(analysisStart([{ since: '2026-01-01T00:01:10Z', logMark: mark, accessLog: '/a.log' }], now, 300)).toBe(now);
     expect(analysisStart([{ since: '2025-12-31T23:50:00Z', logMark: mark, accessLog: '/a.log' }], now, 300)).toBe(now);
@@ -39,7 +59,10 @@ describe('analysisStart', () => {
 describe('the follower from a mark, on local files', () => {
   let dir: string;
   const remote = localRemote('local');
-  const count = (tally: { colors: { blue?: { requests: number }; green?: { requests: number } } }) => ({ blue: tally.colors.blue?.requests ?? 0, green: tally.colors.green?.requests ?? 0 });
+  const count = (tally: { colors: { blue?: { requests: number }; green?: { requests: number } } }) => ({
+    blue: tally.colors.blue?.requests ?? 0,
+    green: tally.colors.green?.requests ?? 0,
+  });
 
   beforeAll(async () => {
     dir = await tempDir('log-mark');
@@ -60,7 +83,10 @@ describe('the follower from a mark, on local files', () => {
     await fs.appendFile(log, lines('green', 1));
     expect(count(await follower.read())).toEqual({ blue: 0, green: 1 });
     // Without the mark the same file's first read counts nothing: the old behaviour.
-    expect(count(await new AccessLogFollower({ remote, accessLog: log, app: 'app' }).read())).toEqual({ blue: 0, green: 0 });
+    expect(count(await new AccessLogFollower({ remote, accessLog: log, app: 'app' }).read())).toEqual({
+      blue: 0,
+      green: 0,
+    });
   });
 
   it('rotated since the switch: the rest of the marked file from <path>.1, then the new file', async () => {
@@ -78,12 +104,29 @@ describe('the follower from a mark, on local files', () => {
   it('a mark on another path is ignored; a missing log gives no mark and no warning; a failed mark warns', async () => {
     const log = path.join(dir, 'c.log');
     await fs.writeFile(log, lines('blue', 3));
-    const follower = new AccessLogFollower({ remote, accessLog: log, app: 'app', mark: { path: '/elsewhere.log', inode: '1', offset: 0 } });
+    const follower = new AccessLogFollower({
+      remote,
+      accessLog: log,
+      app: 'app',
+      mark: { path: '/elsewhere.log', inode: '1', offset: 0 },
+    });
     expect(count(await follower.read())).toEqual({ blue: 0, green: 0 });
     const warnings: string[] = [];
-    const failing = { ...remote, run: () => Promise.resolve({ code: 1, stdout: '', stderr: 'Permission denied' }) } as unknown as typeof remote;
-    const marks = await readLogMarks([{ remote, path: path.join(dir, 'none.log') }, { remote: failing, path: log }], 4, (message) => warnings.push(message));
+    const failing = {
+      ...remote,
+      run: () => Promise.resolve({ code: 1, stdout: '', stderr: 'Permission denied' }),
+    } as unknown as typeof remote;
+    const marks = await readLogMarks(
+      [
+        { remote, path: path.join(dir, 'none.log') },
+        { remote: failing, path: log },
+      ],
+      4,
+      (message) => warnings.push(message),
+    );
     expect(marks).toEqual([null, null]);
-    expect(warnings).toEqual([expect.stringMatching(/could not mark the access log .*c\.log before the switch \(exit 1: Permission denied\)/)]);
+    expect(warnings).toEqual([
+      expect.stringMatching(/could not mark the access log .*c\.log before the switch \(exit 1: Permission denied\)/),
+    ]);
   });
 });

@@ -7,7 +7,17 @@ import { localRemote, tempDir } from '../support/local-remote';
 import { AccessLogFollower, parseLogRead, readLogCommand, splitLogLines } from '../../src/analysis/sources/nginx-log';
 
 const line = (upstream: string, status: number, requestTime: number): string =>
-  JSON.stringify({ time: 1700000000.123, status, request_time: requestTime, upstream, upstream_addr: '127.0.0.1:1', upstream_status: String(status), upstream_time: String(requestTime), method: 'GET', uri: '/' });
+  JSON.stringify({
+    time: 1700000000.123,
+    status,
+    request_time: requestTime,
+    upstream,
+    upstream_addr: '127.0.0.1:1',
+    upstream_status: String(status),
+    upstream_time: String(requestTime),
+    method: 'GET',
+    uri: '/',
+  });
 
 describe('readLogCommand', () => {
   it('is a constant script with the path, inode, offset and cap as arguments', () => {
@@ -95,7 +105,10 @@ describe('parseAccessLines', () => {
 
   it("counts nginx's combined format, what an access_log line without a format name writes, as not in the agent_loop format", () => {
     const combined = '127.0.0.1 - - [01/Jul/2026:10:00:00 +0000] "GET /run-agent HTTP/1.1" 200 12 "-" "curl/7.88.1"';
-    expect(parseAccessLines([combined, combined, line('agent_loop_my_app_blue', 200, 0.1)], 'my-app')).toMatchObject({ skipped: 2, unformatted: 2 });
+    expect(parseAccessLines([combined, combined, line('agent_loop_my_app_blue', 200, 0.1)], 'my-app')).toMatchObject({
+      skipped: 2,
+      unformatted: 2,
+    });
   });
 });
 
@@ -131,8 +144,16 @@ describe('AccessLogFollower on local files', () => {
     log = path.join(dir, 'b.log');
     const text = blue(10);
     await fs.writeFile(log, text);
-    const follower = new AccessLogFollower({ remote, accessLog: log, app: 'app' }, { fromStart: true, maxReadBytes: Math.ceil(text.length / 3) });
-    const counts = [requests(await follower.read()), requests(await follower.read()), requests(await follower.read()), requests(await follower.read())];
+    const follower = new AccessLogFollower(
+      { remote, accessLog: log, app: 'app' },
+      { fromStart: true, maxReadBytes: Math.ceil(text.length / 3) },
+    );
+    const counts = [
+      requests(await follower.read()),
+      requests(await follower.read()),
+      requests(await follower.read()),
+      requests(await follower.read()),
+    ];
     expect(counts.reduce((a, b) => a + b, 0)).toBe(10);
     expect(counts[0]).toBeLessThan(10);
   });
@@ -207,8 +228,25 @@ describe('a color that failed behind its backup', () => {
   it('counts as an error of the chosen color even when the backup answered 200', async () => {
     const { parseAccessLines } = await import('../../src/analysis/sources');
     const line = (upstream: string, status: number, upstreamStatus: string): string =>
-      JSON.stringify({ time: 1, status, request_time: 0.01, upstream, upstream_addr: '127.0.0.1:8002, 127.0.0.1:8001', upstream_status: upstreamStatus, upstream_time: '0.001, 0.002', method: 'GET', uri: '/' });
-    const tally = parseAccessLines([line('agent_loop_app_green', 200, '502, 200'), line('agent_loop_app_green', 200, '200'), line('agent_loop_app_blue', 200, '200')], 'app');
+      JSON.stringify({
+        time: 1,
+        status,
+        request_time: 0.01,
+        upstream,
+        upstream_addr: '127.0.0.1:8002, 127.0.0.1:8001',
+        upstream_status: upstreamStatus,
+        upstream_time: '0.001, 0.002',
+        method: 'GET',
+        uri: '/',
+      });
+    const tally = parseAccessLines(
+      [
+        line('agent_loop_app_green', 200, '502, 200'),
+        line('agent_loop_app_green', 200, '200'),
+        line('agent_loop_app_blue', 200, '200'),
+      ],
+      'app',
+    );
     expect(tally.colors.green).toMatchObject({ requests: 2, errors: 1 });
     expect(tally.colors.blue).toMatchObject({ requests: 1, errors: 0 });
   });
@@ -218,15 +256,41 @@ describe('latency is the upstream time, never the client-driven request time', (
   it('reads the first upstream_time value (the color the line names), and no latency when the color never answered', async () => {
     const { parseAccessLines, upstreamMs } = await import('../../src/analysis/sources/nginx-log');
     const entry = (upstreamTime: string, requestTime: number, status = 200, upstreamStatus = '200'): string =>
-      JSON.stringify({ time: 1, status, request_time: requestTime, upstream: 'agent_loop_app_green', upstream_addr: '127.0.0.1:8002', upstream_status: upstreamStatus, upstream_time: upstreamTime, method: 'GET', uri: '/' });
+      JSON.stringify({
+        time: 1,
+        status,
+        request_time: requestTime,
+        upstream: 'agent_loop_app_green',
+        upstream_addr: '127.0.0.1:8002',
+        upstream_status: upstreamStatus,
+        upstream_time: upstreamTime,
+        method: 'GET',
+        uri: '/',
+      });
     // A client that trickled its headers for 2.5 s: request_time 2.504, the app answered in 4 ms.
-    const tally = parseAccessLines([entry('0.004', 2.504), entry('3.000, 0.002', 3.01, 200, '504, 200'), entry('-', 0.001, 502, '-'), entry('0.040 : 0.020', 9)], 'app');
+    const tally = parseAccessLines(
+      [
+        entry('0.004', 2.504),
+        entry('3.000, 0.002', 3.01, 200, '504, 200'),
+        entry('-', 0.001, 502, '-'),
+        entry('0.040 : 0.020', 9),
+      ],
+      'app',
+    );
     const green = tally.colors.green;
     expect(green).toMatchObject({ requests: 4, errors: 2 });
     expect(green?.latency[latencyBucket(4)]).toBe(1);
     expect(green?.latency[latencyBucket(3000)]).toBe(1);
     expect(green?.latency[latencyBucket(40)]).toBe(1);
     expect(green?.latency.reduce((a, b) => a + b, 0)).toBe(3);
-    expect([upstreamMs('0.250'), upstreamMs(' 1.5 , 0.1'), upstreamMs('-'), upstreamMs(''), upstreamMs(undefined), upstreamMs(0.02), upstreamMs('abc')]).toEqual([250, 1500, null, null, null, 20, null]);
+    expect([
+      upstreamMs('0.250'),
+      upstreamMs(' 1.5 , 0.1'),
+      upstreamMs('-'),
+      upstreamMs(''),
+      upstreamMs(undefined),
+      upstreamMs(0.02),
+      upstreamMs('abc'),
+    ]).toEqual([250, 1500, null, null, null, 20, null]);
   });
 });

@@ -16,7 +16,15 @@ describe('probeRequestsCommand', () => {
       10,
     );
     expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
-    expect(argv.slice(3)).toEqual(['al-probe', '5', '10', 'blue', 'http://127.0.0.1:8001/run?x=1', 'green', 'http://127.0.0.1:8002/run?x=1']);
+    expect(argv.slice(3)).toEqual([
+      'al-probe',
+      '5',
+      '10',
+      'blue',
+      'http://127.0.0.1:8001/run?x=1',
+      'green',
+      'http://127.0.0.1:8002/run?x=1',
+    ]);
   });
 
   it('rejects a path that is not a path, and counts that are not counts', () => {
@@ -29,7 +37,9 @@ describe('probeRequestsCommand', () => {
 
 describe('parseProbeOutput', () => {
   it('counts 5xx and no answer as errors, and every request in the histogram', () => {
-    const colors = parseProbeOutput(['blue 200 0.004', 'blue 503 0.030', 'green 000 0.000210', 'green 404 1.5', 'noise', ''].join('\n'));
+    const colors = parseProbeOutput(
+      ['blue 200 0.004', 'blue 503 0.030', 'green 000 0.000210', 'green 404 1.5', 'noise', ''].join('\n'),
+    );
     expect(colors.blue).toMatchObject({ requests: 2, errors: 1 });
     expect(colors.green).toMatchObject({ requests: 2, errors: 1 });
     expect(colors.blue?.latency[latencyBucket(4)]).toBe(1);
@@ -43,9 +53,22 @@ describe('ProbeSource', () => {
 
   it('throws when the probe cannot run or prints too few results', async () => {
     const options = { ports: { blue: 1, green: 2 }, colors: ['blue'] as const, path: '/', requestsPerSample: 2 };
-    await expect(new ProbeSource({ ...options, remote: remote({ code: 127, stdout: '', stderr: 'sh: curl: not found' }) }).sample({ start: 0, end: 1 })).rejects.toThrow(/h1: probing blue failed \(exit 127\): sh: curl: not found/);
-    await expect(new ProbeSource({ ...options, remote: remote({ code: 0, stdout: 'blue 200 0.1\n', stderr: '' }) }).sample({ start: 0, end: 1 })).rejects.toThrow(/printed 1 results for 2 requests/);
-    const sample = await new ProbeSource({ ...options, remote: remote({ code: 0, stdout: 'blue 200 0.1\nblue 500 0.2\n', stderr: '' }) }).sample({ start: 0, end: 1 });
+    await expect(
+      new ProbeSource({ ...options, remote: remote({ code: 127, stdout: '', stderr: 'sh: curl: not found' }) }).sample({
+        start: 0,
+        end: 1,
+      }),
+    ).rejects.toThrow(/h1: probing blue failed \(exit 127\): sh: curl: not found/);
+    await expect(
+      new ProbeSource({ ...options, remote: remote({ code: 0, stdout: 'blue 200 0.1\n', stderr: '' }) }).sample({
+        start: 0,
+        end: 1,
+      }),
+    ).rejects.toThrow(/printed 1 results for 2 requests/);
+    const sample = await new ProbeSource({
+      ...options,
+      remote: remote({ code: 0, stdout: 'blue 200 0.1\nblue 500 0.2\n', stderr: '' }),
+    }).sample({ start: 0, end: 1 });
     expect(sample).toMatchObject({ start: 0, end: 1, colors: { blue: { requests: 2, errors: 1 } } });
   });
 });

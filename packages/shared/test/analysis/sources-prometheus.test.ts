@@ -1,7 +1,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_PROMETHEUS_QUERIES, errorRatioQuery, PrometheusSource, promDuration } from '../../src/analysis/sources';
+import {
+  DEFAULT_PROMETHEUS_QUERIES,
+  errorRatioQuery,
+  PrometheusSource,
+  promDuration,
+} from '../../src/analysis/sources';
 import { LATENCY_BOUNDS_MS } from '../../src/analysis';
 import { histogramFromCumulative, parseQueryResponse, renderQuery } from '../../src/analysis/sources/prometheus';
 
@@ -51,7 +56,10 @@ describe('histogramFromCumulative', () => {
 
   it('maps exact bounds exactly and ends with what is slower than 10 s', () => {
     const cumulative = [10, 20, 30, 40, 50, 60, 70, 80, 80, 90, 95];
-    const histogram = histogramFromCumulative([...le.map((bound, i) => ({ le: bound, count: cumulative[i]! })), { le: Infinity, count: 100 }]);
+    const histogram = histogramFromCumulative([
+      ...le.map((bound, i) => ({ le: bound, count: cumulative[i]! })),
+      { le: Infinity, count: 100 },
+    ]);
     expect(histogram).toHaveLength(LATENCY_BOUNDS_MS.length + 1);
     expect(histogram.slice(0, 8)).toEqual([10, 10, 10, 10, 10, 10, 10, 10]);
     expect(histogram[bucketIndex(2000)]).toBe(0);
@@ -64,7 +72,10 @@ describe('histogramFromCumulative', () => {
 
   it('interpolates a bound that Prometheus does not have (2 s between 1 s and 2.5 s)', () => {
     const cumulative = [0, 0, 0, 0, 0, 0, 0, 0, 30, 30, 30];
-    const histogram = histogramFromCumulative([...le.map((bound, i) => ({ le: bound, count: cumulative[i]! })), { le: Infinity, count: 30 }]);
+    const histogram = histogramFromCumulative([
+      ...le.map((bound, i) => ({ le: bound, count: cumulative[i]! })),
+      { le: Infinity, count: 30 },
+    ]);
     expect(histogram[bucketIndex(2000)]).toBeCloseTo(20, 9);
     expect(histogram[bucketIndex(2500)]).toBeCloseTo(10, 9);
     expect(sum(histogram)).toBeCloseTo(30, 9);
@@ -96,15 +107,34 @@ describe('histogramFromCumulative', () => {
 
 describe('parseQueryResponse', () => {
   it('reads vectors, scalars and special values', () => {
-    const vector = JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: { le: '+Inf' }, value: [1, '3.5'] }, { metric: {}, value: [1, 'NaN'] }] } });
+    const vector = JSON.stringify({
+      status: 'success',
+      data: {
+        resultType: 'vector',
+        result: [
+          { metric: { le: '+Inf' }, value: [1, '3.5'] },
+          { metric: {}, value: [1, 'NaN'] },
+        ],
+      },
+    });
     const parsed = parseQueryResponse(200, vector);
     expect(parsed[0]).toEqual({ labels: { le: '+Inf' }, value: 3.5 });
     expect(parsed[1]?.value).toBeNaN();
-    expect(parseQueryResponse(200, JSON.stringify({ status: 'success', data: { resultType: 'scalar', result: [1, '+Inf'] } }))).toEqual([{ labels: {}, value: Infinity }]);
+    expect(
+      parseQueryResponse(
+        200,
+        JSON.stringify({ status: 'success', data: { resultType: 'scalar', result: [1, '+Inf'] } }),
+      ),
+    ).toEqual([{ labels: {}, value: Infinity }]);
   });
 
   it("throws with Prometheus's own message", () => {
-    expect(() => parseQueryResponse(400, JSON.stringify({ status: 'error', errorType: 'bad_data', error: 'parse error at char 5' }))).toThrow(/HTTP 400: bad_data: parse error at char 5/);
+    expect(() =>
+      parseQueryResponse(
+        400,
+        JSON.stringify({ status: 'error', errorType: 'bad_data', error: 'parse error at char 5' }),
+      ),
+    ).toThrow(/HTTP 400: bad_data: parse error at char 5/);
     expect(() => parseQueryResponse(404, '<html>')).toThrow(/not a Prometheus answer/);
   });
 });
@@ -115,7 +145,10 @@ describe('PrometheusSource against a stand-in API', () => {
   const seen: Array<{ query: string; time: string }> = [];
 
   const vector = (result: Array<{ metric?: Record<string, string>; value: string }>) =>
-    JSON.stringify({ status: 'success', data: { resultType: 'vector', result: result.map((r) => ({ metric: r.metric ?? {}, value: [0, r.value] })) } });
+    JSON.stringify({
+      status: 'success',
+      data: { resultType: 'vector', result: result.map((r) => ({ metric: r.metric ?? {}, value: [0, r.value] })) },
+    });
 
   beforeAll(async () => {
     server = http.createServer((req, res) => {
@@ -125,7 +158,14 @@ describe('PrometheusSource against a stand-in API', () => {
       seen.push({ query, time: params.get('time') ?? '' });
       res.setHeader('content-type', 'application/json');
       if (query.includes('color="blue"')) return res.end(vector([]));
-      if (query.startsWith('sum by (le)')) return res.end(vector([{ metric: { le: '0.05' }, value: '40' }, { metric: { le: '+Inf' }, value: '50' }, { metric: { le: '0.025' }, value: '10' }]));
+      if (query.startsWith('sum by (le)'))
+        return res.end(
+          vector([
+            { metric: { le: '0.05' }, value: '40' },
+            { metric: { le: '+Inf' }, value: '50' },
+            { metric: { le: '0.025' }, value: '10' },
+          ]),
+        );
       if (query.includes('status=~')) return res.end(vector([{ value: '5' }]));
       if (query.startsWith('sum(increase')) return res.end(vector([{ value: '50' }]));
       if (query.includes('memory')) return res.end(vector([{ value: '0.97' }]));
@@ -140,7 +180,12 @@ describe('PrometheusSource against a stand-in API', () => {
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   it('queries at the window end with the window as a duration, and leaves out a color without series', async () => {
-    const source = new PrometheusSource({ url, app: 'agentloop', gauges: { queue: 'max(queue_depth{app="{app}",color="{color}",version="{version}"})' }, versions: { blue: 'v1', green: 'v2' } });
+    const source = new PrometheusSource({
+      url,
+      app: 'agentloop',
+      gauges: { queue: 'max(queue_depth{app="{app}",color="{color}",version="{version}"})' },
+      versions: { blue: 'v1', green: 'v2' },
+    });
     expect(await source.reachable()).toBe(true);
     const sample = await source.sample({ start: 1_700_000_000_000, end: 1_700_000_030_000 });
     expect(sample.colors.blue).toBeUndefined();
@@ -151,13 +196,22 @@ describe('PrometheusSource against a stand-in API', () => {
     expect(green.latency[bucketIndex(50)]).toBe(30);
     expect(green.latency.at(-1)).toBe(10);
     expect(seen.every((s) => s.time === '1700000030.000')).toBe(true);
-    expect(seen.map((s) => s.query)).toContain('sum(increase(http_requests_total{app="agentloop",color="green"}[30s]))');
+    expect(seen.map((s) => s.query)).toContain(
+      'sum(increase(http_requests_total{app="agentloop",color="green"}[30s]))',
+    );
     expect(seen.map((s) => s.query)).toContain('max(queue_depth{app="agentloop",color="green",version="v2"})');
   });
 
   it('throws a clear error for a query Prometheus refuses, or a Prometheus that is not there', async () => {
-    const source = new PrometheusSource({ url, app: 'agentloop', colors: ['green'], queries: { drift: 'nonsense{app="{app}"}' } });
-    await expect(source.sample({ start: 0, end: 10_000 })).rejects.toThrow(/Prometheus query nonsense\{app="agentloop"\} failed: HTTP 400: bad_data: no such thing/);
+    const source = new PrometheusSource({
+      url,
+      app: 'agentloop',
+      colors: ['green'],
+      queries: { drift: 'nonsense{app="{app}"}' },
+    });
+    await expect(source.sample({ start: 0, end: 10_000 })).rejects.toThrow(
+      /Prometheus query nonsense\{app="agentloop"\} failed: HTTP 400: bad_data: no such thing/,
+    );
     const gone = new PrometheusSource({ url: 'http://127.0.0.1:9', app: 'agentloop', timeoutMs: 1000 });
     expect(await gone.reachable()).toBe(false);
     await expect(gone.query('up', 0)).rejects.toThrow(/Prometheus at http:\/\/127.0.0.1:9 could not be read/);
@@ -165,8 +219,12 @@ describe('PrometheusSource against a stand-in API', () => {
 
   it('checks templates and values when it is built', () => {
     expect(() => new PrometheusSource({ url, app: 'agent"loop' })).toThrow(/refusing/);
-    expect(() => new PrometheusSource({ url, app: 'a', queries: { requests: 'x{app="{application}"}' } })).toThrow(/the requests query: unknown placeholder \{application\}/);
-    expect(() => new PrometheusSource({ url, app: 'a', gauges: { q: 'x{version="{version}"}' }, versions: { blue: 'v1' } })).toThrow(/no version is known for green/);
+    expect(() => new PrometheusSource({ url, app: 'a', queries: { requests: 'x{app="{application}"}' } })).toThrow(
+      /the requests query: unknown placeholder \{application\}/,
+    );
+    expect(
+      () => new PrometheusSource({ url, app: 'a', gauges: { q: 'x{version="{version}"}' }, versions: { blue: 'v1' } }),
+    ).toThrow(/no version is known for green/);
     expect(() => new PrometheusSource({ url, app: 'a', versions: { blue: 'v1"' } })).toThrow(/refusing/);
     expect(() => new PrometheusSource({ url: 'prometheus:9090', app: 'a' })).toThrow(/invalid Prometheus URL/);
     expect(() => new PrometheusSource({ url, app: 'a', queries: { memory: null, drift: null } })).not.toThrow();

@@ -47,7 +47,10 @@ describe('sprtDecision', () => {
   });
 
   it('continues when the hypotheses cannot be told apart', () => {
-    expect(sprtDecision({ ...base, p1: 0.01, failures: 10, trials: 10 })).toMatchObject({ decision: 'continue', llr: 0 });
+    expect(sprtDecision({ ...base, p1: 0.01, failures: 10, trials: 10 })).toMatchObject({
+      decision: 'continue',
+      llr: 0,
+    });
     expect(sprtDecision({ ...base, failures: 0, trials: 0 }).decision).toBe('continue');
   });
 });

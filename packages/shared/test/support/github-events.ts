@@ -40,7 +40,11 @@ function commit(message: string, id = SHA) {
 }
 
 /** A push of one commit (or of a tag: `refs/tags/v1.2.3`). `message: null` gives `head_commit: null`, as a force push of existing commits may. */
-export function pushEvent(ref: string, message: string | null = 'Update the agent loop', extra: Record<string, unknown> = {}) {
+export function pushEvent(
+  ref: string,
+  message: string | null = 'Update the agent loop',
+  extra: Record<string, unknown> = {},
+) {
   const isTag = ref.startsWith('refs/tags/');
   return {
     ref,
@@ -60,7 +64,14 @@ export function pushEvent(ref: string, message: string | null = 'Update the agen
   };
 }
 
-export function pullRequestEvent(options: { action?: string; merged?: boolean; base?: string; head?: string; title?: string; body?: string | null }) {
+export function pullRequestEvent(options: {
+  action?: string;
+  merged?: boolean;
+  base?: string;
+  head?: string;
+  title?: string;
+  body?: string | null;
+}) {
   const action = options.action ?? 'closed';
   const merged = options.merged ?? action === 'closed';
   const base = options.base ?? 'main';

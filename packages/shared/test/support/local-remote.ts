@@ -156,7 +156,8 @@ http {
       master = { child, exited };
       const deadline = Date.now() + 5000;
       while ((await pid()) !== child.pid) {
-        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`nginx in ${dir} did not start: ${stderr.trim()}`);
+        if (child.exitCode !== null || Date.now() > deadline)
+          throw new Error(`nginx in ${dir} did not start: ${stderr.trim()}`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       await settle();

@@ -10,7 +10,15 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Remote } from '../../src/hosts';
-import { HaproxyRouter, includeFileName, nginxName, NginxRouter, placeholderInclude, type NginxSite, type TrafficRouter } from '../../src/traffic';
+import {
+  HaproxyRouter,
+  includeFileName,
+  nginxName,
+  NginxRouter,
+  placeholderInclude,
+  type NginxSite,
+  type TrafficRouter,
+} from '../../src/traffic';
 import { startHaproxy, type Haproxy, type HaproxyOptions } from '../../../../test/lab/haproxy';
 import { freePort, localRemote, nginxPrefix, tempDir, type NginxPrefix } from './local-remote';
 
@@ -40,7 +48,14 @@ export async function colorApps(): Promise<ColorApps> {
     server.keepAliveTimeout = 65_000;
     return server;
   });
-  const ports = await Promise.all(servers.map((server) => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)))));
+  const ports = await Promise.all(
+    servers.map(
+      (server) =>
+        new Promise<number>((resolve) =>
+          server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+        ),
+    ),
+  );
   return {
     bluePort: ports[0] as number,
     greenPort: ports[1] as number,
@@ -52,7 +67,10 @@ export async function colorApps(): Promise<ColorApps> {
 }
 
 /** One GET on a fresh connection: the status and the body. */
-export function get(url: string, agent: http.Agent | false = false): Promise<{ status: number; body: string; reused: boolean }> {
+export function get(
+  url: string,
+  agent: http.Agent | false = false,
+): Promise<{ status: number; body: string; reused: boolean }> {
   return new Promise((resolve, reject) => {
     const request = http.get(url, { agent }, (response) => {
       let body = '';
@@ -93,7 +111,13 @@ export const APP = 'shop-api';
 export async function nginxWorld(apps: ColorApps): Promise<RouterWorld> {
   const live: NginxPrefix = await nginxPrefix('seam');
   const proxyPort = await freePort();
-  const site: NginxSite = { app: APP, bluePort: apps.bluePort, greenPort: apps.greenPort, statusPort: await freePort(), splitKey: '$request_id' };
+  const site: NginxSite = {
+    app: APP,
+    bluePort: apps.bluePort,
+    greenPort: apps.greenPort,
+    statusPort: await freePort(),
+    splitKey: '$request_id',
+  };
   // As host-setup leaves it before a first deploy: the split variable, pointing nowhere.
   await fs.writeFile(path.join(live.confDir, includeFileName(APP)), placeholderInclude(APP));
   await fs.writeFile(
@@ -112,7 +136,9 @@ export async function nginxWorld(apps: ColorApps): Promise<RouterWorld> {
       const bin = path.join(live.dir, 'reload-does-nothing');
       await fs.mkdir(bin, { recursive: true });
       const wrapper = path.join(bin, 'nginx');
-      await fs.writeFile(wrapper, `#!/bin/sh\nfor a; do [ "$a" = reload ] && exit 0; done\nexec nginx "$@"\n`, { mode: 0o755 });
+      await fs.writeFile(wrapper, `#!/bin/sh\nfor a; do [ "$a" = reload ] && exit 0; done\nexec nginx "$@"\n`, {
+        mode: 0o755,
+      });
       return new NginxRouter(localRemote('nginx-host'), site, live.confDir, [wrapper, ...live.command.slice(1)]);
     },
     stop: () => live.destroy(),
@@ -132,15 +158,29 @@ export interface HaproxyWorld extends RouterWorld {
 
 export async function haproxyWorld(apps: ColorApps, options: Partial<HaproxyOptions> = {}): Promise<HaproxyWorld> {
   const dir = await tempDir('haproxy');
-  const haproxy = await startHaproxy({ dir: path.join(dir, 'haproxy'), frontendPort: await freePort(), bluePort: apps.bluePort, greenPort: apps.greenPort, ...options });
+  const haproxy = await startHaproxy({
+    dir: path.join(dir, 'haproxy'),
+    frontendPort: await freePort(),
+    bluePort: apps.bluePort,
+    greenPort: apps.greenPort,
+    ...options,
+  });
   const stateDir = path.join(dir, 'state');
   const site = { app: APP, socket: haproxy.socket, backend: haproxy.backend };
   const realSocat = (await fs.realpath('/usr/bin/socat').catch(() => 'socat')) || 'socat';
   const withSocat = async (name: string, body: string): Promise<HaproxyRouter> => {
     const bin = path.join(dir, name);
     await fs.mkdir(bin, { recursive: true });
-    await fs.writeFile(path.join(bin, 'socat'), `#!/bin/sh\nREAL_SOCAT=${realSocat}\n${body}\nexec "$REAL_SOCAT" "$@"\n`, { mode: 0o755 });
-    return new HaproxyRouter(localRemote('haproxy-host', { ...process.env, PATH: `${bin}:${process.env.PATH}` }), site, stateDir);
+    await fs.writeFile(
+      path.join(bin, 'socat'),
+      `#!/bin/sh\nREAL_SOCAT=${realSocat}\n${body}\nexec "$REAL_SOCAT" "$@"\n`,
+      { mode: 0o755 },
+    );
+    return new HaproxyRouter(
+      localRemote('haproxy-host', { ...process.env, PATH: `${bin}:${process.env.PATH}` }),
+      site,
+      stateDir,
+    );
   };
   return {
     name: 'haproxy',
@@ -153,7 +193,11 @@ export async function haproxyWorld(apps: ColorApps, options: Partial<HaproxyOpti
     withSocat,
     // A socat that turns the first line setting weights into one setting both servers to 1: HAProxy
     // takes it, and reads back weights that are not the ones asked for.
-    unconfirmed: () => withSocat('sets-other-weights', `line=$(cat); case $line in "set server"*) [ -e "${dir}/once" ] || { : > "${dir}/once"; line=$(printf '%s' "$line" | sed 's/weight [0-9]*;/weight 1;/g'); } ;; esac\nprintf '%s\\n' "$line" | exec "$REAL_SOCAT" "$@"`),
+    unconfirmed: () =>
+      withSocat(
+        'sets-other-weights',
+        `line=$(cat); case $line in "set server"*) [ -e "${dir}/once" ] || { : > "${dir}/once"; line=$(printf '%s' "$line" | sed 's/weight [0-9]*;/weight 1;/g'); } ;; esac\nprintf '%s\\n' "$line" | exec "$REAL_SOCAT" "$@"`,
+      ),
     async stop() {
       await haproxy.stop();
       await fs.rm(dir, { recursive: true, force: true });

@@ -17,7 +17,23 @@
  */
 
 /** The commands the runner registers (internal-set-repo-path only for its own plugins). */
-export const REGISTERED_COMMANDS = ['stop-commands', 'set-env', 'set-output', 'save-state', 'add-mask', 'add-path', 'add-matcher', 'remove-matcher', 'debug', 'warning', 'error', 'notice', 'group', 'endgroup', 'echo'];
+export const REGISTERED_COMMANDS = [
+  'stop-commands',
+  'set-env',
+  'set-output',
+  'save-state',
+  'add-mask',
+  'add-path',
+  'add-matcher',
+  'remove-matcher',
+  'debug',
+  'warning',
+  'error',
+  'notice',
+  'group',
+  'endgroup',
+  'echo',
+];
 
 export interface ParsedCommand {
   syntax: '::' | '##[';
@@ -83,25 +99,48 @@ function indexOf(text: string, pattern: string, start: number, culture: Culture)
   return -1;
 }
 
-const unescape = (text: string, mappings: Array<[string, string]>): string => mappings.reduce((value, [token, replacement]) => value.replaceAll(replacement, token), text);
-const ESCAPE: Array<[string, string]> = [[';', '%3B'], ['\r', '%0D'], ['\n', '%0A'], [']', '%5D'], ['%', '%25']];
-const ESCAPE_DATA: Array<[string, string]> = [['\r', '%0D'], ['\n', '%0A'], ['%', '%25']];
-const ESCAPE_PROPERTY: Array<[string, string]> = [['\r', '%0D'], ['\n', '%0A'], [':', '%3A'], [',', '%2C'], ['%', '%25']];
+const unescape = (text: string, mappings: Array<[string, string]>): string =>
+  mappings.reduce((value, [token, replacement]) => value.replaceAll(replacement, token), text);
+const ESCAPE: Array<[string, string]> = [
+  [';', '%3B'],
+  ['\r', '%0D'],
+  ['\n', '%0A'],
+  [']', '%5D'],
+  ['%', '%25'],
+];
+const ESCAPE_DATA: Array<[string, string]> = [
+  ['\r', '%0D'],
+  ['\n', '%0A'],
+  ['%', '%25'],
+];
+const ESCAPE_PROPERTY: Array<[string, string]> = [
+  ['\r', '%0D'],
+  ['\n', '%0A'],
+  [':', '%3A'],
+  [',', '%2C'],
+  ['%', '%25'],
+];
 
 function properties(text: string, separator: string, mappings: Array<[string, string]>): Record<string, string> {
   const found: Record<string, string> = {};
   for (const property of text.split(separator).filter((part) => part !== '')) {
     const equals = property.indexOf('=');
-    const pair = equals < 0 ? [property] : [property.slice(0, equals), property.slice(equals + 1)].filter((part) => part !== '');
+    const pair =
+      equals < 0 ? [property] : [property.slice(0, equals), property.slice(equals + 1)].filter((part) => part !== '');
     if (pair.length === 2) found[pair[0]!] = unescape(pair[1]!, mappings);
   }
   return found;
 }
 
-const registered = (name: string, commands: readonly string[]): boolean => commands.some((command) => command.toLowerCase() === name.toLowerCase());
+const registered = (name: string, commands: readonly string[]): boolean =>
+  commands.some((command) => command.toLowerCase() === name.toLowerCase());
 
 /** ActionCommand.TryParseV2: `::name props::data` at the start of the line, after TrimStart. */
-export function tryParseV2(line: string, culture: Culture = 'ordinal', commands: readonly string[] = REGISTERED_COMMANDS): ParsedCommand | null {
+export function tryParseV2(
+  line: string,
+  culture: Culture = 'ordinal',
+  commands: readonly string[] = REGISTERED_COMMANDS,
+): ParsedCommand | null {
   if (line === '') return null;
   const message = trimStart(line);
   if (!startsWith(message, '::', culture)) return null;
@@ -111,11 +150,20 @@ export function tryParseV2(line: string, culture: Culture = 'ordinal', commands:
   const space = info.indexOf(' ');
   const name = space < 0 ? info : info.slice(0, space);
   if (!registered(name, commands)) return null;
-  return { syntax: '::', command: name, properties: space > 0 ? properties(info.slice(space + 1).trim(), ',', ESCAPE_PROPERTY) : {}, data: unescape(message.slice(endIndex + 2), ESCAPE_DATA) };
+  return {
+    syntax: '::',
+    command: name,
+    properties: space > 0 ? properties(info.slice(space + 1).trim(), ',', ESCAPE_PROPERTY) : {},
+    data: unescape(message.slice(endIndex + 2), ESCAPE_DATA),
+  };
 }
 
 /** ActionCommand.TryParse: `##[name props]data` anywhere in the line. */
-export function tryParse(line: string, culture: Culture = 'ordinal', commands: readonly string[] = REGISTERED_COMMANDS): ParsedCommand | null {
+export function tryParse(
+  line: string,
+  culture: Culture = 'ordinal',
+  commands: readonly string[] = REGISTERED_COMMANDS,
+): ParsedCommand | null {
   if (line === '') return null;
   const prefixIndex = indexOf(line, '##[', 0, culture);
   if (prefixIndex < 0) return null;
@@ -125,11 +173,20 @@ export function tryParse(line: string, culture: Culture = 'ordinal', commands: r
   const space = info.indexOf(' ');
   const name = space < 0 ? info : info.slice(0, space);
   if (!registered(name, commands)) return null;
-  return { syntax: '##[', command: name, properties: space > 0 ? properties(info.slice(space + 1), ';', ESCAPE) : {}, data: unescape(line.slice(rbIndex + 1), ESCAPE) };
+  return {
+    syntax: '##[',
+    command: name,
+    properties: space > 0 ? properties(info.slice(space + 1), ';', ESCAPE) : {},
+    data: unescape(line.slice(rbIndex + 1), ESCAPE),
+  };
 }
 
 /** ActionCommandManager.TryProcessCommand's parse: V2 first, then the old syntax. */
-export function parseCommand(line: string, culture: Culture = 'ordinal', commands: readonly string[] = REGISTERED_COMMANDS): ParsedCommand | null {
+export function parseCommand(
+  line: string,
+  culture: Culture = 'ordinal',
+  commands: readonly string[] = REGISTERED_COMMANDS,
+): ParsedCommand | null {
   return tryParseV2(line, culture, commands) ?? tryParse(line, culture, commands);
 }
 

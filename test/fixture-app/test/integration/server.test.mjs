@@ -20,7 +20,9 @@ async function freePort() {
 before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  server = spawn(process.execPath, ['app-server.mjs', '--port', String(port), '--version', 'integration'], { stdio: 'inherit' });
+  server = spawn(process.execPath, ['app-server.mjs', '--port', String(port), '--version', 'integration'], {
+    stdio: 'inherit',
+  });
   for (let tries = 0; tries < 100; tries++) {
     try {
       if ((await fetch(`${base}/health`)).ok) return;
@@ -40,7 +42,10 @@ test('health and ready answer 200', async () => {
 });
 
 test('run-agent answers a task', async () => {
-  const response = await fetch(`${base}/run-agent`, { method: 'POST', body: JSON.stringify({ instruction: 'hello', use_ollama: false }) });
+  const response = await fetch(`${base}/run-agent`, {
+    method: 'POST',
+    body: JSON.stringify({ instruction: 'hello', use_ollama: false }),
+  });
   assert.equal(response.status, 200);
 });
 

@@ -9,7 +9,9 @@ describe('parseRunRequest', () => {
   it('refuses what is not a task', () => {
     expect(parseRunRequest(null)).toEqual({ error: 'the body is not a JSON object' });
     expect(parseRunRequest({ task: ' ' })).toEqual({ error: 'task must be a non-empty string' });
-    expect(parseRunRequest({ task: 'x', maxSteps: 0 })).toEqual({ error: 'maxSteps must be a whole number from 1 to 64' });
+    expect(parseRunRequest({ task: 'x', maxSteps: 0 })).toEqual({
+      error: 'maxSteps must be a whole number from 1 to 64',
+    });
     expect(parseRunRequest({ task: 'x', maxSteps: 3 })).toEqual({ task: 'x', maxSteps: 3 });
   });
 });

@@ -18,7 +18,8 @@ export class HostGate {
   private readonly waiting: Array<() => void> = [];
 
   constructor(readonly limit: number) {
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`the parallel limit must be a positive integer, got ${limit}`);
+    if (!Number.isSafeInteger(limit) || limit < 1)
+      throw new Error(`the parallel limit must be a positive integer, got ${limit}`);
   }
 
   async use<T>(task: () => Promise<T>): Promise<T> {
@@ -79,7 +80,8 @@ export function parseBatchOutput(stdout: string, marker: string, count: number):
   let at = 0;
   for (let index = 1; index <= count; index++) {
     const header = `${marker} ${index} `;
-    if (!stdout.startsWith(header, at)) throw new Error(`the batch's answer has no result for command ${index} of ${count}`);
+    if (!stdout.startsWith(header, at))
+      throw new Error(`the batch's answer has no result for command ${index} of ${count}`);
     const headerEnd = stdout.indexOf('\n', at);
     if (headerEnd === -1) throw new Error(`the batch's answer stops in the header of command ${index}`);
     const code = Number(stdout.slice(at + header.length, headerEnd));
@@ -160,12 +162,22 @@ export class BatchedRemote implements Remote {
     const timeouts = batch.map((item) => item.options.timeoutMs);
     const timeoutMs = timeouts.every((value) => value !== undefined) ? Math.max(...(timeouts as number[])) : undefined;
     try {
-      const result = await this.send(batch.length, batchCommand(batch.map((item) => item.argv), marker), timeoutMs === undefined ? {} : { timeoutMs });
+      const result = await this.send(
+        batch.length,
+        batchCommand(
+          batch.map((item) => item.argv),
+          marker,
+        ),
+        timeoutMs === undefined ? {} : { timeoutMs },
+      );
       let results: ExecResult[];
       try {
         results = parseBatchOutput(result.stdout, marker, batch.length);
       } catch (error) {
-        throw new HostError(this.label, `the sampling commands failed to run (exit ${result.code}): ${(error as Error).message}${result.stderr.trim() ? `: ${result.stderr.trim().slice(0, 300)}` : ''}`);
+        throw new HostError(
+          this.label,
+          `the sampling commands failed to run (exit ${result.code}): ${(error as Error).message}${result.stderr.trim() ? `: ${result.stderr.trim().slice(0, 300)}` : ''}`,
+        );
       }
       batch.forEach((item, index) => item.resolve(results[index] as ExecResult));
     } catch (error) {
@@ -177,7 +189,8 @@ export class BatchedRemote implements Remote {
     const result = await this.gate.use(() => this.inner.run(argv, options));
     this.counts.sshCommands += 1;
     this.counts.commands += commands;
-    this.counts.bytesSent += Buffer.byteLength(toShell(argv)) + (options.stdin === undefined ? 0 : Buffer.byteLength(options.stdin));
+    this.counts.bytesSent +=
+      Buffer.byteLength(toShell(argv)) + (options.stdin === undefined ? 0 : Buffer.byteLength(options.stdin));
     this.counts.bytesReceived += Buffer.byteLength(result.stdout) + Buffer.byteLength(result.stderr);
     return result;
   }

@@ -24,7 +24,8 @@ import { AccessLogSource, emptyAccessTally, type AccessTally, type NginxLogOptio
  * request. The first place where this whole sequence fits is taken: the request line, which a
  * client writes, comes after it.
  */
-const HTTP_LOG = /(?:^|\s)\S+:\d{1,5} \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2}\.\d{3}\] \S+ (\S+?)\/(\S+) -?\d+\/-?\d+\/-?\d+\/(-?\d+)\/\+?-?\d+ (-?\d+) \+?\d+ \S+ \S+ (\S{4}) \d+\/\d+\/\d+\/\d+\/(\+?)\d+ \d+\/\d+(?: |$)/;
+const HTTP_LOG =
+  /(?:^|\s)\S+:\d{1,5} \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2}\.\d{3}\] \S+ (\S+?)\/(\S+) -?\d+\/-?\d+\/-?\d+\/(-?\d+)\/\+?-?\d+ (-?\d+) \+?\d+ \S+ \S+ (\S{4}) \d+\/\d+\/\d+\/\d+\/(\+?)\d+ \d+\/\d+(?: |$)/;
 
 const COLORS: readonly string[] = ['blue', 'green'];
 
@@ -38,7 +39,11 @@ const COLORS: readonly string[] = ['blue', 'green'];
  * backend's and HAProxy's own messages are skipped; a line that is not an HTTP log line at all
  * (HAProxy's start-up messages, `option tcplog`) is counted as unformatted too.
  */
-export function parseHaproxyLines(lines: Iterable<string>, backend: string, into: AccessTally = emptyAccessTally()): AccessTally {
+export function parseHaproxyLines(
+  lines: Iterable<string>,
+  backend: string,
+  into: AccessTally = emptyAccessTally(),
+): AccessTally {
   for (const line of lines) {
     if (line.trim() === '') continue;
     const match = HTTP_LOG.exec(line);
@@ -47,7 +52,15 @@ export function parseHaproxyLines(lines: Iterable<string>, backend: string, into
       into.unformatted += 1;
       continue;
     }
-    const [, lineBackend, server, serverMs, statusText, termination, redispatched] = match as unknown as [string, string, string, string, string, string, string];
+    const [, lineBackend, server, serverMs, statusText, termination, redispatched] = match as unknown as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     if (lineBackend !== backend || !COLORS.includes(server)) {
       into.skipped += 1;
       continue;
@@ -87,7 +100,13 @@ export class HaproxyLogSource extends AccessLogSource {
     super(
       'haproxy-log',
       "HAProxy's log",
-      hosts.map((host) => ({ remote: host.remote, accessLog: host.accessLog, mark: host.mark, parse: (lines, into) => parseHaproxyLines(lines, host.backend, into), what: "HAProxy's log" })),
+      hosts.map((host) => ({
+        remote: host.remote,
+        accessLog: host.accessLog,
+        mark: host.mark,
+        parse: (lines, into) => parseHaproxyLines(lines, host.backend, into),
+        what: "HAProxy's log",
+      })),
       options,
     );
   }

@@ -88,10 +88,19 @@ while [ "$#" -ge 2 ]; do
   shift 2
 done`;
 
-export function healthChecksCommand(targets: ReadonlyArray<{ color: Color; port: number }>, path: string, timeoutSeconds: number): Argv {
-  if (!URL_PATH.test(path)) throw new ConfigurationError(`invalid health path ${JSON.stringify(path)}: expected a path starting with /`);
-  if (!(timeoutSeconds > 0)) throw new ConfigurationError(`the health check timeout must be positive, got ${timeoutSeconds}`);
-  return script('al-health', HEALTH_SCRIPT, [String(timeoutSeconds), ...targets.flatMap(({ color, port }) => [color, `http://127.0.0.1:${port}${path}`])]);
+export function healthChecksCommand(
+  targets: ReadonlyArray<{ color: Color; port: number }>,
+  path: string,
+  timeoutSeconds: number,
+): Argv {
+  if (!URL_PATH.test(path))
+    throw new ConfigurationError(`invalid health path ${JSON.stringify(path)}: expected a path starting with /`);
+  if (!(timeoutSeconds > 0))
+    throw new ConfigurationError(`the health check timeout must be positive, got ${timeoutSeconds}`);
+  return script('al-health', HEALTH_SCRIPT, [
+    String(timeoutSeconds),
+    ...targets.flatMap(({ color, port }) => [color, `http://127.0.0.1:${port}${path}`]),
+  ]);
 }
 
 /** Health status per color (pure). */
@@ -135,7 +144,12 @@ export class HostSource implements MetricSource {
     for (const color of colors) {
       const status = statuses[color] ?? 0;
       this.failuresInRow[color] = status >= 200 && status < 300 ? 0 : this.failuresInRow[color] + 1;
-      const colorSample: ColorSample = { requests: 0, errors: 0, latency: [], healthFailuresInRow: this.failuresInRow[color] };
+      const colorSample: ColorSample = {
+        requests: 0,
+        errors: 0,
+        latency: [],
+        healthFailuresInRow: this.failuresInRow[color],
+      };
       const ratio = memory[color];
       if (ratio !== undefined) colorSample.memoryRatio = ratio;
       sample.colors[color] = colorSample;
@@ -145,11 +159,21 @@ export class HostSource implements MetricSource {
 
   private async checkHealth(): Promise<Partial<Record<Color, number>>> {
     const { remote, colors } = this.options;
-    const result = await remote.run(this.healthCommand(), { timeoutMs: (colors.length * (this.timeoutSeconds + 1) + 30) * 1000 });
-    if (result.code !== 0) throw new HostError(remote.label, `health checks failed to run (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
+    const result = await remote.run(this.healthCommand(), {
+      timeoutMs: (colors.length * (this.timeoutSeconds + 1) + 30) * 1000,
+    });
+    if (result.code !== 0)
+      throw new HostError(
+        remote.label,
+        `health checks failed to run (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`,
+      );
     const statuses = parseHealthOutput(result.stdout);
     for (const color of colors) {
-      if (statuses[color] === undefined) throw new HostError(remote.label, `the health check of ${color} printed no status: ${result.stdout.trim().slice(0, 300)}`);
+      if (statuses[color] === undefined)
+        throw new HostError(
+          remote.label,
+          `the health check of ${color} printed no status: ${result.stdout.trim().slice(0, 300)}`,
+        );
     }
     return statuses;
   }
@@ -160,7 +184,11 @@ export class HostSource implements MetricSource {
     if (memory.kind === 'none') return {};
     if (memory.kind === 'host') {
       const result = await remote.run(meminfoCommand(), { timeoutMs: 30_000 });
-      if (result.code !== 0) throw new HostError(remote.label, `reading /proc/meminfo failed (exit ${result.code}): ${result.stderr.trim()}`);
+      if (result.code !== 0)
+        throw new HostError(
+          remote.label,
+          `reading /proc/meminfo failed (exit ${result.code}): ${result.stderr.trim()}`,
+        );
       let ratio: number;
       try {
         ratio = parseMeminfo(result.stdout);
@@ -171,7 +199,11 @@ export class HostSource implements MetricSource {
     }
     // One command for every color: with the health checks and the log read, one SSH command per host per interval.
     const result = await remote.run(composeMemoryCommand(memory.app, colors), { timeoutMs: 60_000 });
-    if (result.code !== 0) throw new HostError(remote.label, `reading the compose projects' memory failed (exit ${result.code}): ${result.stderr.trim().slice(0, 500)}`);
+    if (result.code !== 0)
+      throw new HostError(
+        remote.label,
+        `reading the compose projects' memory failed (exit ${result.code}): ${result.stderr.trim().slice(0, 500)}`,
+      );
     return parseComposeMemory(result.stdout);
   }
 }

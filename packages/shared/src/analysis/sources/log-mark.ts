@@ -43,16 +43,23 @@ export function parseMark(path: string, stdout: string): LogMark | null {
  * Marks every log at once (at most `maxParallel` hosts at a time). Never throws: a host whose log
  * cannot be marked gets null and a warning, and its monitor reads from its first sample as before.
  */
-export async function readLogMarks(targets: ReadonlyArray<{ remote: Remote; path: string }>, maxParallel: number, warn: (message: string) => void): Promise<Array<LogMark | null>> {
+export async function readLogMarks(
+  targets: ReadonlyArray<{ remote: Remote; path: string }>,
+  maxParallel: number,
+  warn: (message: string) => void,
+): Promise<Array<LogMark | null>> {
   const marks: Array<LogMark | null> = targets.map(() => null);
   await settleLimit(targets, maxParallel, async (target, index) => {
-      try {
-        const result = await target.remote.run(markCommand(target.path), { timeoutMs: 30_000 });
-        if (result.code !== 0) throw new Error(`exit ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
-        marks[index] = parseMark(target.path, result.stdout);
-      } catch (error) {
-        warn(`${target.remote.label}: could not mark the access log ${target.path} before the switch (${errorMessage(error)}); the canary monitor will read it from its first sample`);
-      }
+    try {
+      const result = await target.remote.run(markCommand(target.path), { timeoutMs: 30_000 });
+      if (result.code !== 0)
+        throw new Error(`exit ${result.code}: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+      marks[index] = parseMark(target.path, result.stdout);
+    } catch (error) {
+      warn(
+        `${target.remote.label}: could not mark the access log ${target.path} before the switch (${errorMessage(error)}); the canary monitor will read it from its first sample`,
+      );
+    }
   });
   return marks;
 }
@@ -63,9 +70,15 @@ export async function readLogMarks(targets: ReadonlyArray<{ remote: Remote; path
  * request since then; otherwise now. A switch in the future (clock skew) or longer ago than one
  * duration is not trusted: now.
  */
-export function analysisStart(canaries: ReadonlyArray<{ since?: string; logMark?: LogMark; accessLog: string }>, now: number, durationSeconds: number): number {
+export function analysisStart(
+  canaries: ReadonlyArray<{ since?: string; logMark?: LogMark; accessLog: string }>,
+  now: number,
+  durationSeconds: number,
+): number {
   if (canaries.length === 0) return now;
-  const starts = canaries.map((canary) => (canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN));
+  const starts = canaries.map((canary) =>
+    canary.logMark && canary.logMark.path === canary.accessLog && canary.since ? Date.parse(canary.since) : Number.NaN,
+  );
   if (starts.some((start) => !Number.isFinite(start))) return now;
   const start = Math.min(...starts);
   return start <= now && now - start <= durationSeconds * 1000 ? start : now;

@@ -2,7 +2,15 @@ import { HostError } from '../../action';
 import { nginxName } from '../../traffic';
 import { script, type Argv, type Remote } from '../../hosts';
 import type { LogMark } from './log-mark';
-import { emptyColorSample, latencyBucket, mergeSamples, type ColorSample, type MetricSource, type Sample, type TimeWindow } from '..';
+import {
+  emptyColorSample,
+  latencyBucket,
+  mergeSamples,
+  type ColorSample,
+  type MetricSource,
+  type Sample,
+  type TimeWindow,
+} from '..';
 import type { Color } from '../../domain';
 
 /**
@@ -37,7 +45,11 @@ export interface AccessLogHost {
 }
 
 /** nginx's access log on one host, as the follower reads it: the agent_loop parser for the app. */
-export const nginxLog = (host: NginxLogHost): AccessLogHost => ({ ...host, parse: (lines, into) => parseAccessLines(lines, host.app, into), what: 'the nginx access log' });
+export const nginxLog = (host: NginxLogHost): AccessLogHost => ({
+  ...host,
+  parse: (lines, into) => parseAccessLines(lines, host.app, into),
+  what: 'the nginx access log',
+});
 
 export interface NginxLogOptions {
   /** Count the lines already in the log too; by default only lines written after the first sample count. */
@@ -128,7 +140,8 @@ export function emptyAccessTally(): AccessTally {
  * before it opens the upstream, so the upstream time is the app's alone.
  */
 export function upstreamMs(upstreamTime: unknown): number | null {
-  if (typeof upstreamTime === 'number') return Number.isFinite(upstreamTime) && upstreamTime >= 0 ? upstreamTime * 1000 : null;
+  if (typeof upstreamTime === 'number')
+    return Number.isFinite(upstreamTime) && upstreamTime >= 0 ? upstreamTime * 1000 : null;
   if (typeof upstreamTime !== 'string') return null;
   const first = (upstreamTime.split(/[,:]/)[0] ?? '').trim();
   return /^\d+(\.\d+)?$/.test(first) ? Number(first) * 1000 : null;
@@ -141,7 +154,11 @@ export function upstreamMs(upstreamTime: unknown): number | null {
  * `request_time`; a request the color never answered counts as a request (and an error) without a
  * latency. Blank lines are ignored; everything else that does not fit counts as skipped.
  */
-export function parseAccessLines(lines: Iterable<string>, app: string, into: AccessTally = emptyAccessTally()): AccessTally {
+export function parseAccessLines(
+  lines: Iterable<string>,
+  app: string,
+  into: AccessTally = emptyAccessTally(),
+): AccessTally {
   const prefix = `${nginxName(app)}_`;
   for (const line of lines) {
     if (line.trim() === '') continue;
@@ -153,9 +170,14 @@ export function parseAccessLines(lines: Iterable<string>, app: string, into: Acc
       into.unformatted += 1;
       continue;
     }
-    const { upstream, status, upstream_time: upstreamTime } = (entry ?? {}) as { upstream?: unknown; status?: unknown; upstream_time?: unknown };
+    const {
+      upstream,
+      status,
+      upstream_time: upstreamTime,
+    } = (entry ?? {}) as { upstream?: unknown; status?: unknown; upstream_time?: unknown };
     if (typeof upstream !== 'string' || typeof status !== 'number') into.unformatted += 1;
-    const color = typeof upstream === 'string' && upstream.startsWith(prefix) ? upstream.slice(prefix.length) : undefined;
+    const color =
+      typeof upstream === 'string' && upstream.startsWith(prefix) ? upstream.slice(prefix.length) : undefined;
     if ((color !== 'blue' && color !== 'green') || typeof status !== 'number') {
       into.skipped += 1;
       continue;
@@ -166,7 +188,8 @@ export function parseAccessLines(lines: Iterable<string>, app: string, into: Acc
     // answer, even if nginx then got a good answer from the other color, its backup.
     const upstreamStatus = (entry as { upstream_status?: unknown }).upstream_status;
     const firstAttempt = typeof upstreamStatus === 'string' ? (upstreamStatus.split(/[,:]/)[0] ?? '').trim() : '';
-    const colorFailed = firstAttempt !== '' && firstAttempt !== '-' && (!/^\d+$/.test(firstAttempt) || Number(firstAttempt) >= 500);
+    const colorFailed =
+      firstAttempt !== '' && firstAttempt !== '-' && (!/^\d+$/.test(firstAttempt) || Number(firstAttempt) >= 500);
     if (status >= 500 || colorFailed) sample.errors += 1;
     const latencyMs = upstreamMs(upstreamTime);
     if (latencyMs !== null) {
@@ -211,7 +234,8 @@ export class AccessLogFollower {
     this.host = 'parse' in host ? host : nginxLog(host);
     this.maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
     this.timeoutMs = options.timeoutMs ?? 60_000;
-    if (!Number.isSafeInteger(this.maxReadBytes) || this.maxReadBytes < 1) throw new Error(`maxReadBytes must be a positive integer, got ${this.maxReadBytes}`);
+    if (!Number.isSafeInteger(this.maxReadBytes) || this.maxReadBytes < 1)
+      throw new Error(`maxReadBytes must be a positive integer, got ${this.maxReadBytes}`);
   }
 
   /** Reads what was written since the last call and counts it. */
@@ -251,7 +275,11 @@ export class AccessLogFollower {
     const finished = await this.finishRotated(`${path}.1`, tally);
     if (current.missing) {
       // Moved but not reopened yet: nginx still writes to the old file; keep following it there.
-      if (!finished) throw new HostError(this.host.remote.label, `${this.host.what} ${path} is missing and ${path}.1 is not the file that was being read`);
+      if (!finished)
+        throw new HostError(
+          this.host.remote.label,
+          `${this.host.what} ${path} is missing and ${path}.1 is not the file that was being read`,
+        );
       return tally;
     }
     if (finished) this.rotations += 1;
@@ -301,7 +329,10 @@ export class AccessLogFollower {
     const { remote } = this.host;
     const result = await remote.run(readLogCommand(path, inode, offset, maxBytes), { timeoutMs: this.timeoutMs });
     if (result.code !== 0) {
-      throw new HostError(remote.label, `reading ${this.host.what} ${path} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
+      throw new HostError(
+        remote.label,
+        `reading ${this.host.what} ${path} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`,
+      );
     }
     try {
       return parseLogRead(result.stdout);
@@ -353,8 +384,13 @@ export class AccessLogSource implements MetricSource {
 
   /** Rotations handled, and rotated files that were gone before their rest could be read. */
   get rotations(): { followed: number; lost: number; truncated: number } {
-    const sum = (pick: (follower: AccessLogFollower) => number) => this.followers.reduce((total, follower) => total + pick(follower), 0);
-    return { followed: sum((f) => f.rotations), lost: sum((f) => f.lostRotations), truncated: sum((f) => f.truncations) };
+    const sum = (pick: (follower: AccessLogFollower) => number) =>
+      this.followers.reduce((total, follower) => total + pick(follower), 0);
+    return {
+      followed: sum((f) => f.rotations),
+      lost: sum((f) => f.lostRotations),
+      truncated: sum((f) => f.truncations),
+    };
   }
 
   async sample(window: TimeWindow): Promise<Sample> {

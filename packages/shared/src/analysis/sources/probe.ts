@@ -37,9 +37,16 @@ while [ "$#" -ge 2 ]; do
 done`;
 
 /** The command that probes each color `count` times (pure). */
-export function probeRequestsCommand(targets: ReadonlyArray<{ color: Color; port: number }>, path: string, count: number, timeoutSeconds: number): Argv {
-  if (!URL_PATH.test(path)) throw new ConfigurationError(`invalid probe path ${JSON.stringify(path)}: expected a path starting with /`);
-  if (!Number.isInteger(count) || count < 1) throw new ConfigurationError(`requests per sample must be a positive integer, got ${count}`);
+export function probeRequestsCommand(
+  targets: ReadonlyArray<{ color: Color; port: number }>,
+  path: string,
+  count: number,
+  timeoutSeconds: number,
+): Argv {
+  if (!URL_PATH.test(path))
+    throw new ConfigurationError(`invalid probe path ${JSON.stringify(path)}: expected a path starting with /`);
+  if (!Number.isInteger(count) || count < 1)
+    throw new ConfigurationError(`requests per sample must be a positive integer, got ${count}`);
   if (!(timeoutSeconds > 0)) throw new ConfigurationError(`the probe timeout must be positive, got ${timeoutSeconds}`);
   const pairs = targets.flatMap(({ color, port }) => [color, `http://127.0.0.1:${port}${path}`]);
   return script('al-probe', PROBE_SCRIPT, [String(count), String(timeoutSeconds), ...pairs]);
@@ -81,12 +88,21 @@ export class ProbeSource implements MetricSource {
 
   async sample(window: TimeWindow): Promise<Sample> {
     const { remote, colors, requestsPerSample, timeoutSeconds = 10 } = this.options;
-    const result = await remote.run(this.command(), { timeoutMs: (colors.length * requestsPerSample * (timeoutSeconds + 1) + 30) * 1000 });
-    if (result.code !== 0) throw new HostError(remote.label, `probing ${colors.join(' and ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
+    const result = await remote.run(this.command(), {
+      timeoutMs: (colors.length * requestsPerSample * (timeoutSeconds + 1) + 30) * 1000,
+    });
+    if (result.code !== 0)
+      throw new HostError(
+        remote.label,
+        `probing ${colors.join(' and ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`,
+      );
     const counted = parseProbeOutput(result.stdout);
     for (const color of colors) {
       if ((counted[color]?.requests ?? 0) !== requestsPerSample) {
-        throw new HostError(remote.label, `the probe of ${color} printed ${counted[color]?.requests ?? 0} results for ${requestsPerSample} requests: ${result.stdout.trim().slice(0, 300)}`);
+        throw new HostError(
+          remote.label,
+          `the probe of ${color} printed ${counted[color]?.requests ?? 0} results for ${requestsPerSample} requests: ${result.stdout.trim().slice(0, 300)}`,
+        );
       }
     }
     return { start: window.start, end: window.end, colors: counted };

@@ -1,5 +1,12 @@
 import { ConfigurationError, excerpt, getJson } from '../../action';
-import { LATENCY_BOUNDS_MS, type ColorSample, type LatencyHistogram, type MetricSource, type Sample, type TimeWindow } from '..';
+import {
+  LATENCY_BOUNDS_MS,
+  type ColorSample,
+  type LatencyHistogram,
+  type MetricSource,
+  type Sample,
+  type TimeWindow,
+} from '..';
 import { COLORS, type Color } from '../../domain';
 
 /**
@@ -60,7 +67,9 @@ const SAFE_VALUE = /^[A-Za-z0-9][A-Za-z0-9_.:@+/-]*$/;
 export function checkQueryTemplate(template: string, what: string): void {
   for (const match of template.matchAll(/\{([a-z_]+)\}/g)) {
     if (!(PROMQL_PLACEHOLDERS as readonly string[]).includes(match[1] as string)) {
-      throw new ConfigurationError(`${what}: unknown placeholder ${match[0]}; known: ${PROMQL_PLACEHOLDERS.map((key) => `{${key}}`).join(' ')}`);
+      throw new ConfigurationError(
+        `${what}: unknown placeholder ${match[0]}; known: ${PROMQL_PLACEHOLDERS.map((key) => `{${key}}`).join(' ')}`,
+      );
     }
   }
 }
@@ -68,10 +77,14 @@ export function checkQueryTemplate(template: string, what: string): void {
 /** Fills a template (pure). Throws on a value that is not plain, or a placeholder without a value. */
 export function renderQuery(template: string, values: Partial<Record<PromqlPlaceholder, string>>): string {
   return template.replace(/\{([a-z_]+)\}/g, (match, key: string) => {
-    if (!(PROMQL_PLACEHOLDERS as readonly string[]).includes(key)) throw new ConfigurationError(`unknown placeholder ${match} in the query ${template}`);
+    if (!(PROMQL_PLACEHOLDERS as readonly string[]).includes(key))
+      throw new ConfigurationError(`unknown placeholder ${match} in the query ${template}`);
     const value = values[key as PromqlPlaceholder];
     if (value === undefined) throw new ConfigurationError(`no value for ${match} in the query ${template}`);
-    if (!SAFE_VALUE.test(value)) throw new ConfigurationError(`refusing ${JSON.stringify(value)} as ${match}: a query value may only contain letters, digits and _ . : @ + / -`);
+    if (!SAFE_VALUE.test(value))
+      throw new ConfigurationError(
+        `refusing ${JSON.stringify(value)} as ${match}: a query value may only contain letters, digits and _ . : @ + / -`,
+      );
     return value;
   });
 }
@@ -88,7 +101,8 @@ export function promDuration(ms: number): string {
  * and answers 1.
  */
 export function errorRatioQuery(app: string, color: Color, window: string): string {
-  if (!/^\d+(ms|s|m|h|d|w|y)$/.test(window)) throw new ConfigurationError(`invalid PromQL duration ${JSON.stringify(window)}`);
+  if (!/^\d+(ms|s|m|h|d|w|y)$/.test(window))
+    throw new ConfigurationError(`invalid PromQL duration ${JSON.stringify(window)}`);
   const matchers = renderQuery('app="{app}",color="{color}"', { app, color });
   return `sum(rate(http_requests_total{${matchers},status=~"5.."}[${window}])) / sum(rate(http_requests_total{${matchers}}[${window}]))`;
 }
@@ -119,7 +133,10 @@ export function parseQueryResponse(status: number, body: string): PromSeries[] {
   const { resultType, result } = parsed.data;
   if (resultType === 'scalar') return [{ labels: {}, value: promNumber((result as [number, string])[1]) }];
   if (resultType === 'vector') {
-    return (result as Array<{ metric: Record<string, string>; value: [number, string] }>).map((entry) => ({ labels: entry.metric, value: promNumber(entry.value[1]) }));
+    return (result as Array<{ metric: Record<string, string>; value: [number, string] }>).map((entry) => ({
+      labels: entry.metric,
+      value: promNumber(entry.value[1]),
+    }));
   }
   throw new Error(`expected an instant vector or scalar, got a ${resultType}`);
 }
@@ -145,7 +162,8 @@ export function histogramFromCumulative(buckets: ReadonlyArray<{ le: number; cou
     let lower = { le: 0, count: 0 };
     for (const bucket of finite) {
       if (Math.abs(bucket.le - seconds) <= 1e-9 * seconds) return bucket.count;
-      if (bucket.le > seconds) return lower.count + ((bucket.count - lower.count) * (seconds - lower.le)) / (bucket.le - lower.le);
+      if (bucket.le > seconds)
+        return lower.count + ((bucket.count - lower.count) * (seconds - lower.le)) / (bucket.le - lower.le);
       lower = bucket;
     }
     return lower.count;
@@ -174,14 +192,18 @@ export class PrometheusSource implements MetricSource {
     try {
       url = new URL(options.url);
     } catch {
-      throw new ConfigurationError(`invalid Prometheus URL ${JSON.stringify(options.url)}; expected e.g. http://prometheus:9090`);
+      throw new ConfigurationError(
+        `invalid Prometheus URL ${JSON.stringify(options.url)}; expected e.g. http://prometheus:9090`,
+      );
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigurationError(`invalid Prometheus URL ${options.url}: expected http or https`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new ConfigurationError(`invalid Prometheus URL ${options.url}: expected http or https`);
     this.base = options.url.replace(/\/+$/, '');
     this.colors = options.colors ?? COLORS;
     // Checked up front, so a bad value is a configuration error before the analysis starts.
     renderQuery('{app}', { app: options.app });
-    for (const version of Object.values(options.versions ?? {})) if (version !== undefined) renderQuery('{version}', { version });
+    for (const version of Object.values(options.versions ?? {}))
+      if (version !== undefined) renderQuery('{version}', { version });
 
     this.queries = [];
     for (const key of Object.keys(DEFAULT_PROMETHEUS_QUERIES) as Array<keyof PrometheusQueries>) {
@@ -189,7 +211,8 @@ export class PrometheusSource implements MetricSource {
       if (template !== null) this.queries.push({ key, template });
     }
     for (const [name, template] of Object.entries(options.gauges ?? {})) {
-      if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name)) throw new ConfigurationError(`invalid gauge name ${JSON.stringify(name)}`);
+      if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name))
+        throw new ConfigurationError(`invalid gauge name ${JSON.stringify(name)}`);
       this.queries.push({ key: 'gauge', name, template });
     }
     for (const query of this.queries) {
@@ -197,7 +220,8 @@ export class PrometheusSource implements MetricSource {
       checkQueryTemplate(query.template, what);
       if (query.template.includes('{version}')) {
         for (const color of this.colors) {
-          if (options.versions?.[color] === undefined) throw new ConfigurationError(`${what} uses {version}, but no version is known for ${color}`);
+          if (options.versions?.[color] === undefined)
+            throw new ConfigurationError(`${what} uses {version}, but no version is known for ${color}`);
         }
       }
     }
@@ -206,7 +230,11 @@ export class PrometheusSource implements MetricSource {
   /** True when Prometheus answers `/-/ready`. */
   async reachable(): Promise<boolean> {
     try {
-      const response = await getJson(`${this.base}/-/ready`, { headers: this.options.headers, timeoutMs: this.options.timeoutMs ?? 5000, attempts: 1 });
+      const response = await getJson(`${this.base}/-/ready`, {
+        headers: this.options.headers,
+        timeoutMs: this.options.timeoutMs ?? 5000,
+        attempts: 1,
+      });
       return response.status === 200;
     } catch {
       return false;
@@ -234,8 +262,18 @@ export class PrometheusSource implements MetricSource {
     const colors: Sample['colors'] = {};
     await Promise.all(
       this.colors.map(async (color) => {
-        const values = { app: this.options.app, color, window: duration, ...(this.options.versions?.[color] === undefined ? {} : { version: this.options.versions[color] }) };
-        const answers = await Promise.all(this.queries.map(async (query) => ({ query, series: await this.query(renderQuery(query.template, values), window.end) })));
+        const values = {
+          app: this.options.app,
+          color,
+          window: duration,
+          ...(this.options.versions?.[color] === undefined ? {} : { version: this.options.versions[color] }),
+        };
+        const answers = await Promise.all(
+          this.queries.map(async (query) => ({
+            query,
+            series: await this.query(renderQuery(query.template, values), window.end),
+          })),
+        );
         const sample = colorSample(answers);
         if (sample) colors[color] = sample;
       }),
@@ -247,7 +285,8 @@ export class PrometheusSource implements MetricSource {
 /** A color's sample from its query answers; undefined when no query returned any series (pure). */
 function colorSample(answers: ReadonlyArray<{ query: Query; series: PromSeries[] }>): ColorSample | undefined {
   if (answers.every((answer) => answer.series.length === 0)) return undefined;
-  const count = (series: PromSeries[]) => series.reduce((total, one) => total + (Number.isFinite(one.value) ? Math.max(0, one.value) : 0), 0);
+  const count = (series: PromSeries[]) =>
+    series.reduce((total, one) => total + (Number.isFinite(one.value) ? Math.max(0, one.value) : 0), 0);
   const largest = (series: PromSeries[]): number | undefined => {
     const finite = series.map((one) => one.value).filter((value) => Number.isFinite(value));
     return finite.length === 0 ? undefined : Math.max(...finite);

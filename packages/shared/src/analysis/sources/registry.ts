@@ -61,35 +61,65 @@ const portsOf = (host: HostSpec): Record<Color, number> => ({ blue: host.bluePor
 
 export const metricSources = new Registry<SourceEntry>('metric source', 'sources', {
   'nginx-log': {
-    check: (options) => requireInput(options.router !== 'haproxy', 'sources', "lists nginx-log, which reads nginx's access log, but router is haproxy: list haproxy-log instead (HAProxy's log, with access-log naming it, e.g. /var/log/haproxy.log)"),
-    build: ({ app, hosts }) => [new NginxLogSource(hosts.map(({ remote, host, logMark }) => ({ remote, accessLog: host.accessLog, app, mark: logMark })))],
+    check: (options) =>
+      requireInput(
+        options.router !== 'haproxy',
+        'sources',
+        "lists nginx-log, which reads nginx's access log, but router is haproxy: list haproxy-log instead (HAProxy's log, with access-log naming it, e.g. /var/log/haproxy.log)",
+      ),
+    build: ({ app, hosts }) => [
+      new NginxLogSource(
+        hosts.map(({ remote, host, logMark }) => ({ remote, accessLog: host.accessLog, app, mark: logMark })),
+      ),
+    ],
     fromSwitch: true,
   },
   'haproxy-log': {
     // The app's requests are told from the others by the backend, which each host names behind router haproxy.
-    check: (options) => requireInput(options.router === undefined || options.router === 'haproxy', 'sources', `lists haproxy-log, which reads HAProxy's log of each host's haproxy-backend, but router is ${options.router}: set router: haproxy, or list nginx-log`),
-    build: ({ hosts }) =>
-      [
-        new HaproxyLogSource(
-          hosts.map(({ remote, host, logMark }) => {
-            if (!host.haproxyBackend) throw new ConfigurationError(`Input 'sources': lists haproxy-log, but ${host.target.label} has no haproxy-backend in the hosts list: set router: haproxy and each host's haproxy-socket and haproxy-backend`);
-            return { remote, accessLog: host.accessLog, backend: host.haproxyBackend, mark: logMark };
-          }),
-        ),
-      ],
+    check: (options) =>
+      requireInput(
+        options.router === undefined || options.router === 'haproxy',
+        'sources',
+        `lists haproxy-log, which reads HAProxy's log of each host's haproxy-backend, but router is ${options.router}: set router: haproxy, or list nginx-log`,
+      ),
+    build: ({ hosts }) => [
+      new HaproxyLogSource(
+        hosts.map(({ remote, host, logMark }) => {
+          if (!host.haproxyBackend)
+            throw new ConfigurationError(
+              `Input 'sources': lists haproxy-log, but ${host.target.label} has no haproxy-backend in the hosts list: set router: haproxy and each host's haproxy-socket and haproxy-backend`,
+            );
+          return { remote, accessLog: host.accessLog, backend: host.haproxyBackend, mark: logMark };
+        }),
+      ),
+    ],
     fromSwitch: true,
   },
   host: {
     build: ({ app, hosts, colors, options }) => {
       const memory: HostMemory = options.memory === 'compose' ? { kind: 'compose', app } : { kind: options.memory };
-      return hosts.map(({ remote, host }) => new HostSource({ remote, ports: portsOf(host), colors, healthPath: options.healthPath, memory }));
+      return hosts.map(
+        ({ remote, host }) =>
+          new HostSource({ remote, ports: portsOf(host), colors, healthPath: options.healthPath, memory }),
+      );
     },
   },
   probe: {
-    build: ({ hosts, colors, options }) => hosts.map(({ remote, host }) => new ProbeSource({ remote, ports: portsOf(host), colors, path: options.probePath, requestsPerSample: options.probeRequests })),
+    build: ({ hosts, colors, options }) =>
+      hosts.map(
+        ({ remote, host }) =>
+          new ProbeSource({
+            remote,
+            ports: portsOf(host),
+            colors,
+            path: options.probePath,
+            requestsPerSample: options.probeRequests,
+          }),
+      ),
   },
   prometheus: {
-    check: (options) => requireInput(options.prometheus !== null, 'prometheus-url', 'is required when sources include prometheus'),
+    check: (options) =>
+      requireInput(options.prometheus !== null, 'prometheus-url', 'is required when sources include prometheus'),
     build: ({ app, colors, versions, options }) => {
       requireInput(options.prometheus !== null, 'prometheus-url', 'is required when sources include prometheus');
       return [new PrometheusSource({ ...options.prometheus!, app, colors, versions })];
