@@ -226,7 +226,7 @@ const EXCLUDED: ReadonlyArray<{ file: string; source: string; text?: string; why
     why: 'handled: exit 5 makes the next attempt read the owner, who is then named',
   },
   {
-    file: 'packages/shared/src/report/summary.ts',
+    file: 'packages/shared/src/report/monitor-summary.ts',
     source: "'⛔ error'",
     why: "not a message: the step summary's label for the verdict error",
   },

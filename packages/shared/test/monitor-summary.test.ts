@@ -4,7 +4,7 @@ import type { MonitorResult } from '../src/procedures';
 import { monitorSummary } from '../src/report';
 import { mermaidBlocks, parseMermaid } from '../../../test/support/mermaid';
 import { sample } from './analysis/samples';
-import { rampTimeline } from '../src/report/summary';
+import { rampTimeline } from '../src/report/charts';
 
 /** An analysis fed `count` intervals of 5 s (green: canary, blue: stable). */
 function analyse(count: number, canaryErrors: (index: number) => number): AnalysisResult {

@@ -1,4 +1,5 @@
-export { monitorSummary, phaseSummary, progressLine } from './summary';
+export { monitorSummary, progressLine } from './monitor-summary';
+export { phaseSummary } from './phase-summary';
 export { deploymentMetricsRecorder, deploymentMetricsText, metricsFileName, metricsInputs } from './deploy-metrics';
 export { rolloutEvents, type RolloutEvent } from './events';
 export { announceOptions } from './incident';

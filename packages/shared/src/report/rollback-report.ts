@@ -7,7 +7,8 @@ import {
   type Announcement,
   type RollbackStory,
 } from './incident';
-import { headline, phaseSummary } from './summary';
+import { headline } from './headline';
+import { phaseSummary } from './phase-summary';
 
 /**
  * What follows a rollback, whichever method did it and whoever decided it (a person, or the

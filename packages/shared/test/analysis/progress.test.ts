@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CanaryAnalysis, parsePolicy } from '../../src/analysis';
 import { progressLine } from '../../src/report';
 import { sample } from './samples';
-import { xyChart } from '../../src/report/summary';
+import { xyChart } from '../../src/report/charts';
 
 describe('charts: no data is a gap, not a zero', () => {
   it('leaves an instant without data off the axis and names it under the chart', () => {
