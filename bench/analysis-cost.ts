@@ -165,7 +165,8 @@ console.log(
 console.log(`command: npx tsx bench/analysis-cost.ts${args.quick ? ' --quick' : ''}`);
 console.log(`goal: ${GOAL}\n`);
 console.log(
-  '| hosts | req/min per host | log lines per host | SSH commands | commands they carry | KiB over SSH per host | KiB total | sample took | every line counted | goal |',
+  '| hosts | req/min per host | log lines per host | SSH commands | commands they carry | ' +
+    'KiB over SSH per host | KiB total | sample took | every line counted | goal |',
 );
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 let failed = false;
@@ -173,7 +174,9 @@ for (const row of rows) {
   const met = row.sshPerInterval <= row.hosts;
   if (!row.counted) failed = true;
   console.log(
-    `| ${row.hosts} | ${row.rate.toLocaleString('en-US')} | ${row.linesPerHost} | ${row.sshPerInterval} | ${row.commandsPerInterval} | ${row.kbPerHost.toFixed(1)} | ${row.kbTotal.toFixed(1)} | ${(row.sampleMs / 1000).toFixed(2)} s | ${row.counted ? 'yes' : 'NO'} | ${met ? 'met' : 'missed'} (≤ ${row.hosts}) |`,
+    `| ${row.hosts} | ${row.rate.toLocaleString('en-US')} | ${row.linesPerHost} | ${row.sshPerInterval} | ` +
+      `${row.commandsPerInterval} | ${row.kbPerHost.toFixed(1)} | ${row.kbTotal.toFixed(1)} | ` +
+      `${(row.sampleMs / 1000).toFixed(2)} s | ${row.counted ? 'yes' : 'NO'} | ${met ? 'met' : 'missed'} (≤ ${row.hosts}) |`,
   );
 }
 console.log(

@@ -662,18 +662,34 @@ function main(): void {
   const started = performance.now();
   const policy = parsePolicy('');
   console.log(
-    `Canary analysis simulation: seed ${seed}, ${runs} runs per case; command: npx tsx bench/analysis.ts --runs ${runs} --seed ${seed} --start-delay ${startDelay}`,
+    `Canary analysis simulation: seed ${seed}, ${runs} runs per case; ` +
+      `command: npx tsx bench/analysis.ts --runs ${runs} --seed ${seed} --start-delay ${startDelay}`,
   );
   console.log(
-    `Traffic ${REQUESTS_PER_MINUTE}/min, canary ${CANARY_SHARE * 100}% (≈${((REQUESTS_PER_MINUTE / 60) * policy.intervalSeconds * CANARY_SHARE).toFixed(1)} requests per ${policy.intervalSeconds}-s interval), Poisson arrivals from the switch; the monitor starts ${startDelay} s after the switch. Default policy: duration ${policy.durationSeconds} s, min-requests ${policy.minRequests}, on-inconclusive ${policy.onInconclusive} ×${policy.maxExtensions}, on-undecided ${policy.onUndecided}, sprt α ${policy.sprt.alpha} (end ${policy.sprt.endAlpha}, extension ${policy.sprt.extensionAlpha}) β ${policy.sprt.beta} error ×${policy.sprt.errorMultiplier} latency ×${policy.sprt.latencyMultiplier} min-failures ${policy.sprt.minFailures}; rollback-on ${DEFAULT_ROLLBACK_ON.join(',')}.`,
+    `Traffic ${REQUESTS_PER_MINUTE}/min, canary ${CANARY_SHARE * 100}% ` +
+      `(≈${((REQUESTS_PER_MINUTE / 60) * policy.intervalSeconds * CANARY_SHARE).toFixed(1)} requests ` +
+      `per ${policy.intervalSeconds}-s interval), Poisson arrivals from the switch; ` +
+      `the monitor starts ${startDelay} s after the switch. ` +
+      `Default policy: duration ${policy.durationSeconds} s, min-requests ${policy.minRequests}, ` +
+      `on-inconclusive ${policy.onInconclusive} ×${policy.maxExtensions}, on-undecided ${policy.onUndecided}, ` +
+      `sprt α ${policy.sprt.alpha} (end ${policy.sprt.endAlpha}, extension ${policy.sprt.extensionAlpha}) ` +
+      `β ${policy.sprt.beta} error ×${policy.sprt.errorMultiplier} latency ×${policy.sprt.latencyMultiplier} ` +
+      `min-failures ${policy.sprt.minFailures}; rollback-on ${DEFAULT_ROLLBACK_ON.join(',')}.`,
   );
   const all = CASES.map((scenario, index) => simulate(scenario, index, policy, runs, seed, startDelay, true));
   console.log(
-    `\nThis engine, default policy, reading from the deploy's log mark. "rolled back" counts every verdict in the default rollback-on (${DEFAULT_ROLLBACK_ON.join(', ')}); inconcl. = not promoted, not rolled back; passed undecided = success with a warning. Times are seconds from the switch (the canary's first request) to the rollback decision; – = not rolled back.`,
+    `\nThis engine, default policy, reading from the deploy's log mark. ` +
+      `"rolled back" counts every verdict in the default rollback-on (${DEFAULT_ROLLBACK_ON.join(', ')}); ` +
+      'inconcl. = not promoted, not rolled back; passed undecided = success with a warning. ' +
+      "Times are seconds from the switch (the canary's first request) to the rollback decision; – = not rolled back.",
   );
   console.log(mainTable(all));
   console.log(
-    `\nSide by side on the same runs: median / p90 / rolled back within ${COMPARE_SECONDS} s. floor = the time of the canary's 3rd error (what any rule needing 3 errors waits for); fixed test = a one-sided binomial test of the error rate at 300 s at α (the most a 1%-level test can catch by 300 s); "no mark" = the source reading from the monitor's first sample (the first interval after its start is lost); the other tools judge the success rate only, over ${COMPARE_SECONDS} s.`,
+    `\nSide by side on the same runs: median / p90 / rolled back within ${COMPARE_SECONDS} s. ` +
+      "floor = the time of the canary's 3rd error (what any rule needing 3 errors waits for); " +
+      'fixed test = a one-sided binomial test of the error rate at 300 s at α (the most a 1%-level test can catch by 300 s); ' +
+      `"no mark" = the source reading from the monitor's first sample (the first interval after its start is lost); ` +
+      `the other tools judge the success rate only, over ${COMPARE_SECONDS} s.`,
   );
   console.log(sideBySide(all));
   console.log(
@@ -682,7 +698,10 @@ function main(): void {
   console.log(ratios(all));
   const meanErrorsIn30s = (REQUESTS_PER_MINUTE / 60) * CANARY_SHARE * 30 * 0.2;
   console.log(
-    `\nCeiling for case 1: a 20% canary makes ${meanErrorsIn30s.toFixed(1)} errors in 30 s on average, so a rule needing k errors can catch it within 30 s at most: k=2 ${pct(poissonAtLeast(2, meanErrorsIn30s))}, k=3 ${pct(poissonAtLeast(3, meanErrorsIn30s))}, k=4 ${pct(poissonAtLeast(4, meanErrorsIn30s))}.`,
+    `\nCeiling for case 1: a 20% canary makes ${meanErrorsIn30s.toFixed(1)} errors in 30 s on average, ` +
+      'so a rule needing k errors can catch it within 30 s at most: ' +
+      `k=2 ${pct(poissonAtLeast(2, meanErrorsIn30s))}, k=3 ${pct(poissonAtLeast(3, meanErrorsIn30s))}, ` +
+      `k=4 ${pct(poissonAtLeast(4, meanErrorsIn30s))}.`,
   );
   if (values.tune) tune(Math.max(200, Math.round(runs / 2)), seed, startDelay);
   console.log(`\n${((performance.now() - started) / 1000).toFixed(1)} s`);

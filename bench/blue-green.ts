@@ -473,7 +473,9 @@ function printSwitch(figures: SwitchFigures, report: Report): void {
       leftColumns: [5, 6],
       notes: [
         'liveMs counts from the new include file being moved into place until the status server serves the new generation;',
-        "the switch returns once no worker of the previous configuration takes a request (exited, or draining with no listening socket): nginx's master lets the old workers accept for 100 ms after it starts the new ones;",
+        'the switch returns once no worker of the previous configuration takes a request ' +
+          "(exited, or draining with no listening socket): nginx's master lets the old workers accept for 100 ms " +
+          'after it starts the new ones;',
         'the "in host" rows time single steps of that script inside the host\'s shell (no SSH), for where the time goes.',
         "The TCP_NODELAY row uses its own node-ssh connection with Nagle's algorithm off; connect() leaves it on.",
       ],
@@ -573,7 +575,8 @@ function printPromote(all: PromoteFigures[], plan: Plan, report: Report): void {
     ];
   });
   printTable(
-    `(b) promote() with the blue-green action's defaults (drain-seconds ${PROMOTE_DEFAULTS.drainSeconds}, max-parallel ${PROMOTE_DEFAULTS.maxParallel}); median of ${plan.promoteRepeats} deploy → promote cycle(s) per lab`,
+    `(b) promote() with the blue-green action's defaults (drain-seconds ${PROMOTE_DEFAULTS.drainSeconds}, ` +
+      `max-parallel ${PROMOTE_DEFAULTS.maxParallel}); median of ${plan.promoteRepeats} deploy → promote cycle(s) per lab`,
     ['hosts', 'runs', 'duration median', 'min', 'max', 'slowest switch median', 'vs 1 host', 'goal', 'met'],
     rows,
     { leftColumns: [7, 8], notes: twenty ? [] : ['20 hosts not measured (--quick): the scaling goal is not judged.'] },
@@ -685,7 +688,8 @@ async function benchColdStart(plan: Plan): Promise<{ node24BareMs: Stats; bundle
         // Exit 1 with a workflow ::error:: is the input check; anything else crashed before it.
         if (outcome.code !== 1 || !outcome.stdout.includes('::error::')) {
           throw new Error(
-            `actions/${bundle.name} did not stop at input validation (exit ${outcome.code}):\n${(outcome.stderr || outcome.stdout).trim().split('\n').slice(0, 8).join('\n')}`,
+            `actions/${bundle.name} did not stop at input validation (exit ${outcome.code}):\n` +
+              (outcome.stderr || outcome.stdout).trim().split('\n').slice(0, 8).join('\n'),
           );
         }
       });
@@ -925,7 +929,8 @@ async function main(): Promise<number> {
   const missed = report.goals.filter((goal) => goal.met === false).length;
   report.loadAverageAtEnd = os.loadavg().map((load) => Math.round(load * 100) / 100);
   console.log(
-    `\n${report.goals.length} goal(s), ${missed} missed; ${report.errors.length} section(s) failed; total ${(report.totalMs / 1000).toFixed(1)} s; load average now ${report.loadAverageAtEnd.join(' ')}`,
+    `\n${report.goals.length} goal(s), ${missed} missed; ${report.errors.length} section(s) failed; ` +
+      `total ${(report.totalMs / 1000).toFixed(1)} s; load average now ${report.loadAverageAtEnd.join(' ')}`,
   );
 
   if (options.json) {

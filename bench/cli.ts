@@ -139,6 +139,7 @@ for (const figure of figures) {
   const goal = figure.goalMs === null ? '' : `${figure.goalOf} ≤ ${figure.goalMs} ms`;
   const met = figure.goalMs === null ? '' : judged <= figure.goalMs ? 'yes' : 'no';
   console.log(
-    `| ${figure.what}${figure.failed ? ` (${figure.failed} failed)` : ''} | ${median.toFixed(0)} ms | ${p90.toFixed(0)} ms | ${Math.max(...figure.ms).toFixed(0)} ms | ${goal} | ${met} | \`${figure.command.replace(cli, 'bin/agent-loop')}\` |`,
+    `| ${figure.what}${figure.failed ? ` (${figure.failed} failed)` : ''} | ${median.toFixed(0)} ms | ${p90.toFixed(0)} ms | ` +
+      `${Math.max(...figure.ms).toFixed(0)} ms | ${goal} | ${met} | \`${figure.command.replace(cli, 'bin/agent-loop')}\` |`,
   );
 }

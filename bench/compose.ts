@@ -155,11 +155,15 @@ console.log(
   `\ncompose vs command on one lab host, ${repeats} run(s) each, 100 req/s through nginx   (npx tsx bench/compose.ts --repeats ${repeats})\n`,
 );
 console.log(
-  '| runtime | deploy → promote | switch (goal ≤ 100 ms) | start of the new color | rollback after promote (stopped color restarted), decision → serving | rollback to a color kept running, decision → serving (goal: as fast as command) | requests, failed or non-2xx (goal 0) |',
+  '| runtime | deploy → promote | switch (goal ≤ 100 ms) | start of the new color | ' +
+    'rollback after promote (stopped color restarted), decision → serving | ' +
+    'rollback to a color kept running, decision → serving (goal: as fast as command) | ' +
+    'requests, failed or non-2xx (goal 0) |',
 );
 console.log('| --- | --- | --- | --- | --- | --- | --- |');
 for (const row of results)
   console.log(
-    `| ${row.runtime} | ${ms(row.deployPromoteMs)} | ${ms(row.switchMs)} | ${ms(row.startMs)} | ${ms(row.rollbackMs)} | ${ms(row.standbyMs)} | ${row.requests}, ${row.bad} |`,
+    `| ${row.runtime} | ${ms(row.deployPromoteMs)} | ${ms(row.switchMs)} | ${ms(row.startMs)} | ` +
+      `${ms(row.rollbackMs)} | ${ms(row.standbyMs)} | ${row.requests}, ${row.bad} |`,
   );
 process.exit(failed ? 1 : 0);

@@ -121,6 +121,7 @@ console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const row of rows) {
   const error = ((row.serverRate - row.asked) / row.asked) * 100;
   console.log(
-    `| ${row.engine} | ${row.asked} | ${fixed(row.clientRate)} | ${row.serverCount} | ${fixed(row.serverRate)} | ${error >= 0 ? '+' : ''}${error.toFixed(1)}% | ${row.busiestSecond} (${(row.asked / 60).toFixed(1)}) | ${row.p95Ms ?? '—'} |`,
+    `| ${row.engine} | ${row.asked} | ${fixed(row.clientRate)} | ${row.serverCount} | ${fixed(row.serverRate)} | ` +
+      `${error >= 0 ? '+' : ''}${error.toFixed(1)}% | ${row.busiestSecond} (${(row.asked / 60).toFixed(1)}) | ${row.p95Ms ?? '—'} |`,
   );
 }

@@ -332,10 +332,12 @@ console.log(`\nrollback benchmark — ${new Date().toISOString()}; ${repeats} ru
 console.log('decision → previous version serving 100% on every host (RollbackResult.restoredMs)\n');
 const ms = (value: number): string => `${Math.round(value)} ms`.padStart(8);
 console.log(
-  'router   hosts  situation                                    all hosts: median      max   per host: median   p90      max   runner CPU  host CPU per host  floor here  goal                             met',
+  'router   hosts  situation                                    all hosts: median      max   per host: median   p90      max   ' +
+    'runner CPU  host CPU per host  floor here  goal                             met',
 );
 console.log(
-  '-------  -----  ------------------------------------------  ------------------  -------  -----------------  -------  -------  ----------  -----------------  ----------  -------------------------------  ---',
+  '-------  -----  ------------------------------------------  ------------------  -------  -----------------  -------  -------  ' +
+    '----------  -----------------  ----------  -------------------------------  ---',
 );
 // By host count, the canary first, then nginx before HAProxy: the two routers side by side.
 const situationOrder = (row: Row): number => (row.situation.startsWith('canary') ? 0 : 1);
@@ -365,7 +367,21 @@ for (const row of byHostsThenRouter) {
         : '';
   const hostCpu = median(row.hostCpu);
   console.log(
-    `${row.router.padEnd(7)}  ${String(row.hosts).padEnd(5)}  ${row.situation.padEnd(42)}  ${ms(median(row.restored)).padStart(18)}  ${ms(Math.max(...row.restored)).padStart(7)}  ${ms(median(perHost)).padStart(17)}  ${ms(p90).padStart(7)}  ${ms(Math.max(...perHost)).padStart(7)}  ${ms(median(row.runnerCpu)).padStart(10)}  ${ms(hostCpu / row.hosts).padStart(17)}  ${ms(hostCpu / cores).padStart(10)}  ${goal.padEnd(31)}  ${met}`,
+    [
+      row.router.padEnd(7),
+      String(row.hosts).padEnd(5),
+      row.situation.padEnd(42),
+      ms(median(row.restored)).padStart(18),
+      ms(Math.max(...row.restored)).padStart(7),
+      ms(median(perHost)).padStart(17),
+      ms(p90).padStart(7),
+      ms(Math.max(...perHost)).padStart(7),
+      ms(median(row.runnerCpu)).padStart(10),
+      ms(hostCpu / row.hosts).padStart(17),
+      ms(hostCpu / cores).padStart(10),
+      goal.padEnd(31),
+      met,
+    ].join('  '),
   );
 }
 if (routerNames.includes('haproxy'))
@@ -375,14 +391,17 @@ if (routerNames.includes('haproxy'))
 if (switchRows.length > 0) {
   const fine = (value: number): string => `${value.toFixed(1)} ms`;
   console.log(
-    `\none switch on one lab host: ${switchCount} switches cycling 90/10 → 100/0 → 10/90 → 0/100 with no traffic, then ${switchCount} more under keep-alive load (16 connections)`,
+    `\none switch on one lab host: ${switchCount} switches cycling 90/10 → 100/0 → 10/90 → 0/100 with no traffic, ` +
+      `then ${switchCount} more under keep-alive load (16 connections)`,
   );
   console.log('         no traffic: live          under load: live              whole call');
   console.log(
-    'router   p50       p90       max       p50       p90       max        p90  requests  failed  non-2xx  resets (retried)  goal                                     met',
+    'router   p50       p90       max       p50       p90       max        p90  requests  failed  non-2xx  ' +
+      'resets (retried)  goal                                     met',
   );
   console.log(
-    '-------  --------  --------  --------  --------  --------  --------  --------  --------  ------  -------  ----------------  ---------------------------------------  ---',
+    '-------  --------  --------  --------  --------  --------  --------  --------  --------  ------  -------  ' +
+      '----------------  ---------------------------------------  ---',
   );
   for (const row of switchRows) {
     const goal = row.router === 'haproxy' ? `p90 ≤ ${HAPROXY_SWITCH_GOAL_MS} ms (no traffic), 0 resets` : '';
@@ -397,7 +416,18 @@ if (switchRows.length > 0) {
         .map((value) => fine(value).padStart(8))
         .join('  ');
     console.log(
-      `${row.router.padEnd(7)}  ${three(row.quietLiveMs)}  ${three(row.liveMs)}  ${fine(percentile(row.wallMs, 90)).padStart(8)}  ${String(row.requests).padStart(8)}  ${String(row.failed).padStart(6)}  ${String(row.non2xx).padStart(7)}  ${String(row.resets).padStart(16)}  ${goal.padEnd(39)}  ${met}`,
+      [
+        row.router.padEnd(7),
+        three(row.quietLiveMs),
+        three(row.liveMs),
+        fine(percentile(row.wallMs, 90)).padStart(8),
+        String(row.requests).padStart(8),
+        String(row.failed).padStart(6),
+        String(row.non2xx).padStart(7),
+        String(row.resets).padStart(16),
+        goal.padEnd(39),
+        met,
+      ].join('  '),
     );
   }
   console.log(

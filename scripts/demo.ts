@@ -212,11 +212,15 @@ class Pipeline {
           (await this.act('plan', { 'image-repository': 'registry.example/agent-loop' }, event)).outputs,
         );
         console.log(
-          `    plan: kind ${plan.kind}, version ${plan.version}, gates ${plan.gates}, canary ${plan['canary-steps']}% for ${plan['canary-duration']} s, error ≤ ${Number(plan['error-threshold']) * 100}%, P95 ≤ ${plan['latency-p95-ms']} ms${plan['notify-immediately'] === 'true' ? ', notify at once' : ''}`,
+          `    plan: kind ${plan.kind}, version ${plan.version}, gates ${plan.gates}, ` +
+            `canary ${plan['canary-steps']}% for ${plan['canary-duration']} s, ` +
+            `error ≤ ${Number(plan['error-threshold']) * 100}%, P95 ≤ ${plan['latency-p95-ms']} ms` +
+            (plan['notify-immediately'] === 'true' ? ', notify at once' : ''),
         );
         const upTo = scenario.canary === 'healthy' ? '' : 'up to ';
         console.log(
-          `    shortened for the demo: each canary window is watched ${upTo}${scenario.canarySeconds} s, not ${plan['canary-duration']} s (the workflow's canary-duration input), sampled every second`,
+          `    shortened for the demo: each canary window is watched ${upTo}${scenario.canarySeconds} s, ` +
+            `not ${plan['canary-duration']} s (the workflow's canary-duration input), sampled every second`,
         );
         if (scenario.canary === 'answers 20% errors') await this.production.setKnobs(plan.version!, { errorRate: 0.2 });
         return;
@@ -224,7 +228,11 @@ class Pipeline {
       case 'Hotfix started': {
         // hotfix.yml's notify-start job, which runs only when the plan asks for it: the same text to Slack.
         if (plan['notify-immediately'] !== 'true') return;
-        const text = `:rotating_light: Hotfix ${this.production.app} ${plan.version} started: critical tests only (skipped: integration,load-test,security-scan), then a canary watched for ${scenario.canarySeconds}s (error rate <= ${plan['error-threshold']}, P95 <= ${plan['latency-p95-ms']} ms). ${this.github.url}${RUN_PATH}`;
+        const text =
+          `:rotating_light: Hotfix ${this.production.app} ${plan.version} started: ` +
+          'critical tests only (skipped: integration,load-test,security-scan), ' +
+          `then a canary watched for ${scenario.canarySeconds}s ` +
+          `(error rate <= ${plan['error-threshold']}, P95 <= ${plan['latency-p95-ms']} ms). ${this.github.url}${RUN_PATH}`;
         const response = await fetch(this.slackUrl, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
@@ -248,7 +256,9 @@ class Pipeline {
             candidate: 'candidate.json',
             baseline: 'current.json',
             rules:
-              '- { metric: eval.accuracy, direction: higher-is-better, max-regression: 0.005 }\n- { metric: eval.latency_p95_ms, direction: lower-is-better, max-regression-percent: 10 }\n- { metric: drift, max: 0.1 }',
+              '- { metric: eval.accuracy, direction: higher-is-better, max-regression: 0.005 }\n' +
+              '- { metric: eval.latency_p95_ms, direction: lower-is-better, max-regression-percent: 10 }\n' +
+              '- { metric: drift, max: 0.1 }',
           },
           event,
         );
@@ -406,7 +416,8 @@ async function main(): Promise<void> {
     );
     console.log(terminalMarkdown(dora.summary));
     console.log(
-      `    GitHub now holds ${github.deployments.length} deployments and ${github.issues.length} incident issue(s): ${github.issues.map((issue) => `"${issue.title}"`).join(', ')}; Slack received ${slack.requests.length} messages.`,
+      `    GitHub now holds ${github.deployments.length} deployments and ${github.issues.length} incident issue(s): ` +
+        `${github.issues.map((issue) => `"${issue.title}"`).join(', ')}; Slack received ${slack.requests.length} messages.`,
     );
     for (const issue of github.issues) {
       const url = `${github.url}/org/service/issues/${issue.number}`;
@@ -428,13 +439,15 @@ async function main(): Promise<void> {
     );
     for (const story of stories)
       console.log(
-        `    ${cut(story.scenario, 48).padEnd(48)}  ${story.version.padEnd(15)}  ${story.verdict.padEnd(8)}  ${cut(story.outcome, 40).padEnd(40)}  ${(story.ms / 1000).toFixed(1)} s`,
+        `    ${cut(story.scenario, 48).padEnd(48)}  ${story.version.padEnd(15)}  ${story.verdict.padEnd(8)}  ` +
+          `${cut(story.outcome, 40).padEnd(40)}  ${(story.ms / 1000).toFixed(1)} s`,
       );
     const bad = SCENARIOS.flatMap((scenario, index) =>
       scenario.canary === 'healthy' ? [] : [`sha-${shas[index]!.slice(0, 7)}`],
     );
     say(
-      `Production traffic during the canaries: ${total} requests, ${failed} without an answer; non-2xx by version: ${JSON.stringify(errorsBy)} (only the bad release should have any, in the seconds before its rollback)`,
+      `Production traffic during the canaries: ${total} requests, ${failed} without an answer; ` +
+        `non-2xx by version: ${JSON.stringify(errorsBy)} (only the bad release should have any, in the seconds before its rollback)`,
     );
     const unexpected = Object.keys(errorsBy).filter((version) => !bad.includes(version));
     if (failed > 0 || unexpected.length > 0) process.exitCode = 1;

@@ -105,7 +105,9 @@ export function actionReadme(name: string): string {
     exampleStep(name, action),
     '```',
     '',
-    `The reusable workflows in [.github/workflows](../../.github/workflows) use it with every input they need, and [examples/](../../examples) calls them. The suite's [README](../../README.md) says how to prepare the hosts and which secrets and variables to set.`,
+    'The reusable workflows in [.github/workflows](../../.github/workflows) use it with every input they need, ' +
+      "and [examples/](../../examples) calls them. The suite's [README](../../README.md) says how to prepare the hosts " +
+      'and which secrets and variables to set.',
     '',
     '## Inputs and outputs',
     '',

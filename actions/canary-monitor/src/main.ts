@@ -121,7 +121,10 @@ export async function run(read?: InputReader): Promise<void> {
       );
     if (result.verdict !== 'success')
       throw new Error(
-        `canary ${result.verdict}: ${result.reason}${result.rollback?.ok ? ` — rolled back to ${result.rollback.version} in ${((result.rollbackMs ?? 0) / 1000).toFixed(1)} s` : ''}`,
+        `canary ${result.verdict}: ${result.reason}` +
+          (result.rollback?.ok
+            ? ` — rolled back to ${result.rollback.version} in ${((result.rollbackMs ?? 0) / 1000).toFixed(1)} s`
+            : ''),
       );
   });
 }

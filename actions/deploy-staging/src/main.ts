@@ -37,8 +37,11 @@ export const Outputs = {
 } as const;
 
 /** http(s)://host[:port][/path]: no credentials (they would be printed), no query or fragment. */
-const BASE_URL =
-  /^https?:\/\/(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$/;
+const HOST_LABEL = /[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?/.source;
+const BASE_URL = new RegExp(
+  `^https?:\\/\\/(?:${HOST_LABEL}(?:\\.${HOST_LABEL})*|\\[[0-9A-Fa-f:.]+\\])` +
+    `(?::\\d{1,5})?(?:\\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$`,
+);
 // Slack is not part of this action: the workflow's own steps report staging.
 const { 'slack-webhook-url': _slack, ...hostFields } = hostInputs;
 

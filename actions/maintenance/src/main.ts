@@ -133,7 +133,8 @@ export async function run(read?: InputReader): Promise<void> {
             const value = result.value;
             if (value.result)
               action.logger.info(
-                `${host}: removed ${value.result.containers} container(s), ${value.result.images} image(s), ${value.result.networks} network(s); ${value.result.kept.length} kept`,
+                `${host}: removed ${value.result.containers} container(s), ${value.result.images} image(s), ` +
+                  `${value.result.networks} network(s); ${value.result.kept.length} kept`,
               );
             if (value.rotated) action.logger.info(`${host}: logs rotated with ${inputs['logrotate-config']}`);
             return value;
