@@ -69,7 +69,10 @@ describe('the shared core', () => {
     }
   });
 
-  it("is reached from inside only through a door: a module imports another folder only by its index.ts (the core's own tests may import a folder's inner modules by path)", () => {
+  const throughDoors =
+    'is reached from inside only through a door: a module imports another folder only by its index.ts ' +
+    "(the core's own tests may import a folder's inner modules by path)";
+  it(throughDoors, () => {
     const problems: string[] = [];
     for (const file of ['packages/shared/src', 'test', 'bench', 'scripts', 'cli'].flatMap((dir) =>
       sources(path.join(root, dir)),
@@ -136,7 +139,10 @@ describe('the shared core', () => {
     expect(problems).toEqual([]);
   });
 
-  it('stacks its folders in layers, the order docs/architecture.md gives: a folder imports, values and types alike, only folders below it, and no import goes round in a cycle', () => {
+  const inLayers =
+    'stacks its folders in layers, the order docs/architecture.md gives: a folder imports, values and types alike, ' +
+    'only folders below it, and no import goes round in a cycle';
+  it(inLayers, () => {
     // A value import is a dependency at load time, and a cycle of those lets a module run before
     // one it needs (a field DSL read as undefined). A type import compiles away, but a type that
     // names a higher layer is a concept in the wrong place: it is checked the same way.
@@ -260,7 +266,10 @@ function cyclesOf(uses: Map<string, Set<string>>): string[] {
   return cycles;
 }
 
-/** Where a path the map (docs/architecture.md) names in a folder's row is: beside the row's modules, in another folder of the core, or from the repository's root. */
+/**
+ * Where a path the map (docs/architecture.md) names in a folder's row is: beside the row's modules, in another folder
+ * of the core, or from the repository's root.
+ */
 function mapPath(folder: string, named: string): string {
   if (/^(packages|actions|test|scripts|bench)\//.test(named)) return path.join(root, named);
   const first = named.split('/')[0] as string;
