@@ -186,7 +186,7 @@ const EXCLUDED: ReadonlyArray<{ file: string; source: string; text?: string; why
     why: 'relay: a todo set-up line, listed where it is made',
   },
   {
-    file: 'packages/shared/src/rollback/rollback.ts',
+    file: 'packages/shared/src/rollback/restore-host.ts',
     source: 'plan.warning',
     why: "relay: the rollback plan's warning, listed where it is made",
   },
@@ -273,7 +273,7 @@ const EXCLUDED: ReadonlyArray<{ file: string; source: string; text?: string; why
     why: 'internal: the marker is made by the code',
   },
   {
-    file: 'packages/shared/src/rollback/rollback.ts',
+    file: 'packages/shared/src/rollback/restore-host.ts',
     source: "`${session.label}: the rollback's plan starts ${plan.target} but resolved no runtime for it (a bug)`",
     why: 'internal: the plan resolves a runtime for every color it starts, or refuses first',
   },

@@ -1,11 +1,5 @@
-export {
-  planRollback,
-  rollback,
-  rollbackSessions,
-  type RollbackResult,
-  type RollbackSettings,
-  type RollbackTarget,
-} from './rollback';
+export { rollback, rollbackSessions, type RollbackResult, type RollbackSettings } from './rollback';
+export { planRollback, type RollbackTarget } from './plan';
 export { hostsOutcome, type RollbackMethod, type RollbackOutcome } from './methods';
 export {
   buildRollbackMethod,

@@ -2,7 +2,8 @@ import type { Clock, Logger } from '../action';
 import type { HostReport } from '../fleet';
 import { runPlaybook, type HostSpec } from '../hosts';
 import { rollbackKubernetes, type KubernetesTarget } from './kubernetes';
-import { rollback, type RollbackResult, type RollbackSettings, type RollbackTarget } from './rollback';
+import type { RollbackTarget } from './plan';
+import { rollback, type RollbackResult, type RollbackSettings } from './rollback';
 import type { Color } from '../domain';
 
 /**
