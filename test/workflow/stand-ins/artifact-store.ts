@@ -13,7 +13,8 @@ export function validateArtifactName(name: string): void {
   for (const char of INVALID_NAME_CHARACTERS) {
     if (name.includes(char)) {
       throw new StandInError(
-        `The artifact name is not valid: ${name}. Contains the following character: ${JSON.stringify(char)}\n\nInvalid characters include: ${INVALID_NAME_CHARACTERS.map((c) => JSON.stringify(c)).join(', ')}`,
+        `The artifact name is not valid: ${name}. Contains the following character: ${JSON.stringify(char)}\n\n` +
+          `Invalid characters include: ${INVALID_NAME_CHARACTERS.map((c) => JSON.stringify(c)).join(', ')}`,
       );
     }
   }

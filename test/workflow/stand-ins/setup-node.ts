@@ -141,7 +141,8 @@ export const setupNode: StandIn = async (inputs, ctx) => {
     const dir = path.dirname(path.resolve(other));
     await addPath(ctx, dir);
     ctx.log(
-      `node on PATH is ${present ?? 'missing'}; ${NODE24_VARIABLE} gives ${otherVersion}, which satisfies '${spec}': ${dir} goes first on PATH for the next steps (it holds node only: npm and npx stay the ones on PATH, run by this node)`,
+      `node on PATH is ${present ?? 'missing'}; ${NODE24_VARIABLE} gives ${otherVersion}, which satisfies '${spec}': ` +
+        `${dir} goes first on PATH for the next steps (it holds node only: npm and npx stay the ones on PATH, run by this node)`,
     );
     return { outputs: { 'node-version': otherVersion } };
   }
