@@ -151,17 +151,17 @@ const EXCLUDED: ReadonlyArray<{ file: string; source: string; text?: string; why
     why: "relay: Registry.unknown's text, expected one of <names>, got '<value>' (the page's input entries)",
   },
   {
-    file: 'packages/shared/src/pipeline/compare.ts',
+    file: 'packages/shared/src/pipeline/metric-rules.ts',
     source: "problems.join('; ')",
     why: "relay: the metric rules' problems, each listed where it is made",
   },
   {
-    file: 'packages/shared/src/procedures/bluegreen.ts',
+    file: 'packages/shared/src/procedures/deploy.ts',
     source: 'message',
     why: "relay: the log mark's warning, listed where it is made",
   },
   {
-    file: 'packages/shared/src/procedures/bluegreen.ts',
+    file: 'packages/shared/src/procedures/deploy-host.ts',
     source: '`${session.label}: ${warning}`',
     why: 'relay: the server-block warnings of preflight, listed where they are made',
   },
@@ -206,7 +206,7 @@ const EXCLUDED: ReadonlyArray<{ file: string; source: string; text?: string; why
     why: "printed only inside Input 'policy': is not a valid YAML mapping (expected a mapping)",
   },
   {
-    file: 'packages/shared/src/pipeline/plan.ts',
+    file: 'packages/shared/src/pipeline/event.ts',
     source: "'too large'",
     why: 'caught at once: the person sees "GITHUB_EVENT_PATH: the event payload is not a readable JSON file"',
   },
@@ -216,12 +216,12 @@ const EXCLUDED: ReadonlyArray<{ file: string; source: string; text?: string; why
     why: "not an error: the check's answer when nginx accepts its configuration",
   },
   {
-    file: 'packages/shared/src/hosts/state.ts',
+    file: 'packages/shared/src/hosts/lock.ts',
     source: 'echo "the lock has an owner now"',
     why: 'handled: exit 5 makes the next attempt read the owner, who is then named',
   },
   {
-    file: 'packages/shared/src/hosts/state.ts',
+    file: 'packages/shared/src/hosts/lock.ts',
     source: 'echo "the lock came back to life"',
     why: 'handled: exit 5 makes the next attempt read the owner, who is then named',
   },
@@ -430,7 +430,10 @@ function actionInputs(): Map<string, Set<string>> {
   return found;
 }
 
-/** What `bin/agent-loop <command>` accepts, asked of the command line itself (`<command> --help` lists every option and its variable); null for no such command. */
+/**
+ * What `bin/agent-loop <command>` accepts, asked of the command line itself (`<command> --help` lists every option and
+ * its variable); null for no such command.
+ */
 async function cliOptions(command: string): Promise<{ options: Set<string>; variables: Set<string> } | null> {
   const run = promisify(execFile);
   const help = await run(path.join(root, 'bin/agent-loop'), [command, '--help'], { cwd: root, timeout: 60_000 }).then(

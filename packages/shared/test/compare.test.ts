@@ -11,13 +11,9 @@ import {
   type MetricComparison,
 } from '../src/pipeline';
 import { ConfigurationError } from '../src/action';
-import {
-  describeRule,
-  lookupMetric,
-  parseMetricsJson,
-  resolveMetricRules,
-  type MetricRule,
-} from '../src/pipeline/compare';
+import { describeRule } from '../src/pipeline/compare';
+import { lookupMetric, parseMetricsJson } from '../src/pipeline/metric-reports';
+import { resolveMetricRules, type MetricRule } from '../src/pipeline/metric-rules';
 
 const rule = (fields: Partial<MetricRule> & Pick<MetricRule, 'metric'>): MetricRule => ({
   direction: null,

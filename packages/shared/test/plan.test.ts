@@ -3,7 +3,9 @@ import { parsePolicy } from '../src/analysis';
 import { ConfigurationError } from '../src/action';
 import { classify, GATE_LIST, parseGateList, type PlanOptions } from '../src/pipeline';
 import { dispatchEvent, MERGE_SHA, pullRequestEvent, pushEvent, SHA } from './support/github-events';
-import { GATES, PLAN_KINDS, REASONS, RELEASE_TAG, type GitHubEvent, type Plan } from '../src/pipeline/plan';
+import { REASONS, RELEASE_TAG, type GitHubEvent } from '../src/pipeline/event';
+import type { Plan } from '../src/pipeline/plan';
+import { GATES, PLAN_KINDS } from '../src/pipeline/plan-options';
 
 const options: PlanOptions = {
   mainBranch: 'main',

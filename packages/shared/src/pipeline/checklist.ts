@@ -1,38 +1,26 @@
-import { forMarkdown, markdownLink, show } from '../action';
-import { DEPLOYMENT_ID, VERSION } from '../vocabulary';
-import { PLAN_KINDS } from './plan';
+import {
+  canaryErrorRate,
+  FORMS,
+  gatesRun,
+  issueForm,
+  passed,
+  read,
+  readAny,
+  resultOf,
+  resultRead,
+  tick,
+  type ChecklistItem,
+  type ItemState,
+  type Needs,
+} from './checklist-evidence';
+import { rollbackChecklist } from './rollback-checklist';
 
 /**
  * The deployment procedure's four checklists (pre-deployment, deployment, post-deployment, when
  * something goes wrong), ticked from what the run proved (pure). The evidence is the reusable
- * workflow's `needs` context: each job's result and outputs. An item no job proves is left for a
- * person; an item a job should have proved and did not says why.
- *
- * Every value read from the context is checked against what its job declares (a job result, a
- * percentage, a verdict, a version, a deployment id, an issue on this GitHub server): outputs are
- * text another step wrote, and a value of any other form leaves its item open, saying what was
- * expected, instead of ticking it or landing in the summary as Markdown.
+ * workflow's `needs` context (checklist-evidence.ts): each job's result and outputs. An item no
+ * job proves is left for a person; an item a job should have proved and did not says why.
  */
-
-/** One job of the `needs` context, as `toJSON(needs)` gives it. */
-export interface NeededJob {
-  result?: string;
-  outputs?: Record<string, string>;
-}
-
-export type Needs = Record<string, NeededJob | undefined>;
-
-export type ItemState = 'done' | 'not-done' | 'person' | 'not-applicable';
-
-export interface ChecklistItem {
-  list: 'Pre-deployment' | 'Deployment' | 'Post-deployment' | 'When something goes wrong';
-  item: string;
-  state: ItemState;
-  /** The evidence (the job and what it showed), or why the item is not ticked. */
-  because: string;
-  /** A checked URL the evidence links to (the incident issue). */
-  link?: string;
-}
 
 export interface ChecklistOptions {
   /** The GitHub server (GITHUB_SERVER_URL): an incident must be an issue there. */
@@ -42,135 +30,7 @@ export interface ChecklistOptions {
 /** The procedure's goal for the error rate after a deploy. */
 export const ERROR_RATE_GOAL = 0.001;
 
-/** What a job's result may be in the `needs` context. */
-const JOB_RESULTS = ['success', 'failure', 'cancelled', 'skipped'];
-
-/** The form each output the checklist reads is declared with. */
-interface Form {
-  form: string;
-  test: (value: string) => boolean;
-}
-const oneOf = (values: readonly string[]): Form => ({
-  form: values.join(', ').replace(/, ([^,]*)$/, ' or $1'),
-  test: (value) => values.includes(value),
-});
-const FORMS = {
-  percent: {
-    form: 'a whole percentage from 0 to 100',
-    test: (value) => /^\d{1,3}$/.test(value) && Number(value) <= 100,
-  },
-  verdict: oneOf(['success', 'failure', 'inconclusive', 'error', 'aborted']),
-  flag: oneOf(['true', 'false']),
-  outcome: oneOf(JOB_RESULTS),
-  kind: oneOf(PLAN_KINDS),
-  version: { form: 'a version label', test: (value) => VERSION.test(value) },
-  deploymentId: { form: 'a GitHub deployment id', test: (value) => DEPLOYMENT_ID.test(value) },
-  milliseconds: { form: 'a whole number of milliseconds', test: (value) => /^\d{1,12}$/.test(value) },
-  /** A reason is free text: shown, never trusted (the summary renders it inert). */
-  text: { form: 'one sentence', test: (value) => value.length <= 500 },
-} satisfies Record<string, Form>;
-
-/** An output as read: absent (empty), a value of its declared form, or a problem naming both. */
-interface Read {
-  value: string;
-  problem: string | null;
-}
-
-/** An issue on the GitHub server: https://github.com/OWNER/REPO/issues/N and nothing more. */
-function issueForm(serverUrl: string): Form {
-  let server: URL | null = null;
-  try {
-    server = new URL(serverUrl);
-  } catch {
-    server = null;
-  }
-  return {
-    form: `an issue URL on ${server ? server.origin : 'the GitHub server'}`,
-    test: (value) => {
-      try {
-        const url = new URL(value);
-        return (
-          server !== null &&
-          url.origin === server.origin &&
-          url.username === '' &&
-          url.password === '' &&
-          url.search === '' &&
-          url.hash === '' &&
-          /^\/[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}\/issues\/\d{1,12}$/.test(url.pathname) &&
-          url.href === value
-        );
-      } catch {
-        return false;
-      }
-    },
-  };
-}
-
-const job = (needs: Needs, name: string): NeededJob => needs[name] ?? {};
-const rawOutput = (needs: Needs, name: string, key: string): string => job(needs, name).outputs?.[key] ?? '';
-
-function read(needs: Needs, name: string, key: string, form: Form): Read {
-  const value = rawOutput(needs, name, key);
-  if (value === '' || form.test(value)) return { value, problem: null };
-  return { value: '', problem: `the ${name} job's ${key} output is not ${form.form}: ${show(value, 80)}` };
-}
-
-/** The first non-empty output among jobs (the promote and its rollbacks may run in jobs of their own). */
-function readAny(needs: Needs, names: readonly string[], key: string, form: Form): Read {
-  const name = names.find((candidate) => rawOutput(needs, candidate, key) !== '');
-  return name === undefined ? { value: '', problem: null } : read(needs, name, key, form);
-}
-
-const resultRead = (needs: Needs, name: string): Read => {
-  const result = job(needs, name).result;
-  if (result === undefined || JOB_RESULTS.includes(result)) return { value: result ?? '', problem: null };
-  return { value: '', problem: `the ${name} job's result is not ${FORMS.outcome.form}: ${show(result, 80)}` };
-};
-const passed = (needs: Needs, name: string): boolean => resultRead(needs, name).value === 'success';
-const resultOf = (needs: Needs, name: string): string => {
-  const result = resultRead(needs, name);
-  return result.problem ?? (result.value || 'not run');
-};
-
-/** The gates the plan ran: names only (a gate's name is a word). */
-function gatesRun(needs: Needs): string[] {
-  try {
-    const gates = JSON.parse(rawOutput(needs, 'plan', 'gates') || '[]') as unknown;
-    return Array.isArray(gates)
-      ? gates.filter((gate): gate is string => typeof gate === 'string' && /^[a-z0-9-]{1,40}$/.test(gate))
-      : [];
-  } catch {
-    return [];
-  }
-}
-
-/** The canary's error rate as canary-monitor judged it (its `rules` output): a ratio from 0 to 1, or null. */
-function canaryErrorRate(needs: Needs): number | null {
-  try {
-    const rules = JSON.parse(rawOutput(needs, 'production', 'rules') || '[]') as Array<{
-      metric?: string;
-      observed?: number | null;
-    }>;
-    const rule = Array.isArray(rules)
-      ? rules.find((candidate) => candidate?.metric === 'error_rate' && typeof candidate.observed === 'number')
-      : undefined;
-    const observed = rule?.observed;
-    return typeof observed === 'number' && Number.isFinite(observed) && observed >= 0 && observed <= 1
-      ? observed
-      : null;
-  } catch {
-    return null;
-  }
-}
-
 const percent = (ratio: number): string => `${Number((ratio * 100).toFixed(2))}%`;
-
-/** Ticks an item only when it is proved and every value it read has its declared form; otherwise it stays open, saying why. */
-function tick(ok: boolean, done: string, notDone: string, ...reads: Read[]): [ItemState, string] {
-  const problems = reads.map((value) => value.problem).filter((problem): problem is string => problem !== null);
-  if (problems.length > 0) return ['not-done', problems.join('; ')];
-  return ok ? ['done', done] : ['not-done', notDone];
-}
 
 export function procedureChecklist(needs: Needs, options: ChecklistOptions = {}): ChecklistItem[] {
   const issue = issueForm(options.serverUrl ?? 'https://github.com');
@@ -394,91 +254,4 @@ export function procedureChecklist(needs: Needs, options: ChecklistOptions = {})
     add('When something goes wrong', 'Post-mortem planned', ['person', 'a person plans it: the incident is the place']);
   }
   return items;
-}
-
-/** The "when something goes wrong" list for a rollback run by hand (rollback.yml's `rollback` job). */
-function rollbackChecklist(needs: Needs, issue: Form): ChecklistItem[] {
-  const list = 'When something goes wrong' as const;
-  const out = (key: string, form: Form): Read => read(needs, 'rollback', key, form);
-  const rolledBack = out('rolled-back', FORMS.flag);
-  const noop = out('noop', FORMS.flag);
-  const version = out('version', FORMS.version);
-  const failedVersion = out('failed-version', FORMS.version);
-  const restored = out('restored-ms', FORMS.milliseconds);
-  const items: ChecklistItem[] = [];
-  const add = (item: string, [state, because]: [ItemState, string], link?: string) =>
-    items.push({ list, item, state, because, ...(link && state === 'done' ? { link } : {}) });
-  add(
-    'Rollback started',
-    tick(
-      rolledBack.value === 'true' || noop.value === 'true',
-      noop.value === 'true'
-        ? `nothing to do: ${version.value || 'the target'} already served all traffic`
-        : `rolled back${failedVersion.value ? ` from ${failedVersion.value}` : ''} to ${version.value || 'the previous version'}${restored.value ? `, traffic back in ${restored.value} ms` : ''}`,
-      `rollback job: ${resultOf(needs, 'rollback')}`,
-      rolledBack,
-      noop,
-      version,
-      failedVersion,
-      restored,
-    ),
-  );
-  const incident = out('incident-url', issue);
-  add(
-    'Incident created',
-    tick(incident.value !== '', incident.value, 'no incident was opened (create-incident off, or no token)', incident),
-    incident.value,
-  );
-  const notified = out('notified', FORMS.flag);
-  add(
-    'Team notified',
-    tick(
-      notified.value === 'true',
-      'Slack message sent',
-      notified.value === 'false'
-        ? 'no SLACK_WEBHOOK_URL: nothing sent'
-        : `rollback job: ${resultOf(needs, 'rollback')}`,
-      notified,
-    ),
-  );
-  add('Post-mortem planned', ['person', 'a person plans it: the incident is the place']);
-  return items;
-}
-
-const MARK: Record<ItemState, string> = {
-  done: '- [x]',
-  'not-done': '- [ ]',
-  person: '- [ ] 🙋',
-  'not-applicable': '- ➖',
-};
-
-/**
- * The checklists as GitHub renders task lists in a step summary (pure); `runUrl` links the
- * evidence. Each item and its evidence are text (outputs of other steps among them), made inert
- * on one line each: one task per item, whatever the outputs held.
- */
-export function checklistSummary(items: readonly ChecklistItem[], runUrl = ''): string {
-  const done = items.filter((item) => item.state === 'done').length;
-  const open = items.filter((item) => item.state === 'not-done').length;
-  const people = items.filter((item) => item.state === 'person').length;
-  const lines = [
-    `### Deployment procedure: ${done} of ${items.filter((item) => item.state !== 'not-applicable').length} checked by this run`,
-    '',
-    `${open === 0 ? '✅ nothing the run should have proved is missing' : `❌ ${open} not proved`}; ${people} for a person to tick${runUrl ? `; evidence: ${markdownLink('this run', runUrl).text}` : ''}.`,
-    '',
-  ];
-  for (const list of ['Pre-deployment', 'Deployment', 'Post-deployment', 'When something goes wrong'] as const) {
-    const inList = items.filter((item) => item.list === list);
-    if (inList.length === 0) continue;
-    lines.push(
-      `#### ${list}`,
-      '',
-      ...inList.map(
-        (item) =>
-          `${MARK[item.state]} ${forMarkdown(item.item)} — ${item.link ? markdownLink(item.because, item.link).text : forMarkdown(item.because)}`,
-      ),
-      '',
-    );
-  }
-  return lines.join('\n');
 }

@@ -5,11 +5,11 @@ import {
   type GitHubContext,
   type ListDeploymentsOptions,
 } from '../github';
-import { table } from '../action';
 
 /**
  * The four DORA figures from an environment's GitHub deployment history, against the deployment
- * procedure's targets. `computeDora` is pure (time comes in as `now`); `deploymentHistory` fetches (through the GitHub client's `listDeployments`).
+ * procedure's targets. `computeDora` is pure (time comes in as `now`); `deploymentHistory` fetches
+ * (through the GitHub client's `listDeployments`); dora-summary.ts shows them.
  *
  * Definitions:
  * - A deployment's **outcome** is its latest status: `success`, or `failure`/`error` (failed);
@@ -115,7 +115,7 @@ function median(values: number[]): number {
 
 const mean = (values: number[]): number => values.reduce((sum, value) => sum + value, 0) / values.length;
 
-const round = (value: number, digits: number): number => Number(value.toFixed(digits));
+export const round = (value: number, digits: number): number => Number(value.toFixed(digits));
 
 function figure(
   name: string,
@@ -131,7 +131,7 @@ function figure(
   return { name, value: rounded, unit, target, met, samples, detail };
 }
 
-const plural = (count: number, one: string, many = `${one}s`): string => `${count} ${count === 1 ? one : many}`;
+export const plural = (count: number, one: string, many = `${one}s`): string => `${count} ${count === 1 ? one : many}`;
 
 /** The four figures for the `days` before `now` (pure). */
 export function computeDora(
@@ -247,49 +247,6 @@ export function computeDora(
       4,
     ),
   };
-}
-
-// ------------------------------------------------------------------------------------------------
-// Presentation (pure).
-
-function formatValue(value: number, unit: DoraFigure['unit']): string {
-  if (unit === 'ratio') return `${round(value * 100, 2)}%`;
-  if (unit === 'per week') return `${value} per week`;
-  if (unit === 'hours') return `${value} h`;
-  return `${value} min`;
-}
-
-export function formatTarget(figure: DoraFigure): string {
-  return `${figure.target.comparison === 'above' ? '>' : '<'} ${formatValue(figure.target.value, figure.unit)}`;
-}
-
-export const doraFigures = (report: DoraReport): DoraFigure[] => [
-  report.deploymentFrequency,
-  report.leadTime,
-  report.mttr,
-  report.changeFailureRate,
-];
-
-/** Step summary: one row per figure. */
-export function doraSummary(environment: string, report: DoraReport): string {
-  const { deployments } = report;
-  return [
-    `### DORA figures: ${environment}, last ${plural(report.window.days, 'day')}`,
-    '',
-    table(
-      ['figure', 'value', 'target', 'met', 'samples'],
-      doraFigures(report).map((figure) => [
-        figure.name,
-        figure.value === null ? 'not enough data' : formatValue(figure.value, figure.unit),
-        formatTarget(figure),
-        figure.met === null ? '—' : figure.met ? '✅ yes' : '❌ no',
-        `${figure.samples} (${figure.detail})`,
-      ]),
-    ),
-    '',
-    `From ${report.window.from} to ${report.window.to}: ${plural(deployments.total, 'deployment')} (${deployments.successful} successful, ${deployments.failed} failed, ${deployments.pending} without an outcome yet, ${plural(deployments.rollbacks, 'rollback')}).`,
-    '',
-  ].join('\n');
 }
 
 /** The environment's deployments since `since`, with the commit time looked up where lead time needs it: a successful change whose payload has none. */

@@ -1,22 +1,11 @@
-export {
-  BRANCH_NAME,
-  classify,
-  GATE_LIST,
-  IMAGE_REPOSITORY,
-  parseGateList,
-  planSummary,
-  readEvent,
-  type PlanOptions,
-} from './plan';
-export {
-  compareMetrics,
-  comparisonSummary,
-  failureMessage,
-  metricRulesSchema,
-  readMetricsFile,
-  RULES_FORM,
-  WORKSPACE_PATH,
-  type MetricComparison,
-} from './compare';
-export { computeDora, deploymentHistory, doraFigures, doraSummary } from './dora';
-export { checklistSummary, procedureChecklist, type Needs } from './checklist';
+export { BRANCH_NAME, GATE_LIST, IMAGE_REPOSITORY, parseGateList, type PlanOptions } from './plan-options';
+export { readEvent } from './event';
+export { classify, planSummary } from './plan';
+export { metricRulesSchema, RULES_FORM } from './metric-rules';
+export { readMetricsFile, WORKSPACE_PATH } from './metric-reports';
+export { compareMetrics, comparisonSummary, failureMessage, type MetricComparison } from './compare';
+export { computeDora, deploymentHistory } from './dora';
+export { doraFigures, doraSummary } from './dora-summary';
+export { procedureChecklist } from './checklist';
+export type { Needs } from './checklist-evidence';
+export { checklistSummary } from './checklist-summary';
