@@ -1,5 +1,6 @@
 import { errorMessage } from '../action';
-import { evaluateRule, MIN_P0, sequentialTest, type Evaluation } from './evaluation';
+import { judgeEnd } from './end-of-window';
+import { evaluateRule, type Evaluation } from './evaluation';
 import {
   colorFigures,
   deferFigures,
@@ -9,12 +10,13 @@ import {
   type FigureState,
   type Judgement,
 } from './figures';
-import { activeRules, type Policy, type Rule } from './policy';
-import type { AnalysisResult, ColorFigures, RuleStatus, SeriesPoint, Verdict } from './result';
-import { binomialUpperTail } from './sprt';
+import { activeRules } from './policy';
+import type { Policy, Rule } from './policy-types';
+import type { AnalysisResult, ColorFigures, SeriesPoint, Verdict } from './result';
+import { sequentialFailure, triggerFailure, type TriggerState } from './sample-checks';
 import type { Sample } from './types';
 import { addTotals, observe, roundSeconds, windowOf, type Interval, type Side } from './windows';
-import { boundText, countText, formatValue, metricNoun, secondsText, sentence } from './wording';
+import { metricNoun, secondsText } from './wording';
 import type { Color } from '../domain';
 
 /**
@@ -36,8 +38,9 @@ import type { Color } from '../domain';
  *   without significance make the analysis inconclusive; `on-inconclusive` then extends it (adding
  *   another duration to the deadline and to each gate's window), fails it, or passes it with a warning.
  *
- * The window arithmetic is in windows.ts, a rule against its window in evaluation.ts, the words in
- * wording.ts and the figures a result shows in figures.ts; this file decides.
+ * The window arithmetic is in windows.ts, a rule against its window in evaluation.ts, the checks
+ * of each sample in sample-checks.ts, the end of the window in end-of-window.ts, the words in
+ * wording.ts and the figures a result shows in figures.ts; this file takes the samples and decides.
  */
 
 export interface AnalysisOptions {
@@ -49,13 +52,6 @@ export interface AnalysisOptions {
   model?: boolean;
   /** `post-promotion`: only triggers apply, watching `canary` (the color now serving everything) for `duration`. */
   mode?: 'canary' | 'post-promotion';
-}
-
-interface TriggerState {
-  /** End of the first sample of the current violation, ms. */
-  violatedSince: number | null;
-  /** Start of that sample, ms. */
-  firstBadStart: number | null;
 }
 
 export class CanaryAnalysis {
@@ -102,48 +98,20 @@ export class CanaryAnalysis {
     this.record(sample);
     const at = sample.end;
 
-    for (const rule of this.rules) {
-      if (rule.kind !== 'trigger') continue;
-      const evaluation = this.evaluate(rule, at);
-      const state = this.triggers.get(rule.name) as TriggerState;
-      if (evaluation.violated !== true) {
-        state.violatedSince = null;
-        state.firstBadStart = null;
-        continue;
-      }
-      if (state.violatedSince === null) {
-        state.violatedSince = at;
-        state.firstBadStart = sample.start;
-      }
-      const violatedFor = (at - state.violatedSince) / 1000;
-      if (violatedFor >= rule.forSeconds) {
-        const lasting = rule.forSeconds > 0 ? ` for ${secondsText(violatedFor)} s` : '';
-        this.judged.set(rule.name, { status: 'fail', detail: `violated${lasting}` });
-        return this.decide('failure', `${rule.name}: ${sentence(evaluation, this.subject, { after: lasting })}`, at, {
-          detectFrom: state.firstBadStart ?? this.start,
-        });
-      }
-    }
-
-    if (this.options.mode === 'canary' && this.policy.earlyDecision) {
-      for (const rule of this.rules) {
-        if (rule.kind !== 'gate') continue;
-        const evaluation = this.evaluate(rule, at);
-        const sequential = sequentialTest(evaluation, this.policy.sprt);
-        if (sequential?.decision === 'fail') {
-          const elapsed = secondsText((at - this.start) / 1000);
-          this.judged.set(rule.name, {
-            status: 'fail',
-            detail: `sequential test: log-likelihood ratio ${sequential.llr.toFixed(2)} ≥ ${sequential.upper.toFixed(2)}`,
-          });
-          return this.decide(
-            'failure',
-            `${rule.name}: ${sentence(evaluation, this.subject, { notes: [`sequential test, ${elapsed} s`] })}`,
-            at,
-            { detectFrom: this.start, early: true },
-          );
-        }
-      }
+    const check = {
+      rules: this.rules,
+      subject: this.subject,
+      start: this.start,
+      evaluate: (rule: Rule) => this.evaluate(rule, at),
+    };
+    const failure =
+      triggerFailure(check, this.triggers, sample) ??
+      (this.options.mode === 'canary' && this.policy.earlyDecision
+        ? sequentialFailure(check, this.policy.sprt, at)
+        : null);
+    if (failure) {
+      this.judged.set(failure.rule, failure.judgement);
+      return this.decide('failure', failure.reason, at, { detectFrom: failure.detectFrom, early: failure.early });
     }
 
     if (at >= this.deadline - (this.policy.intervalSeconds * 1000) / 2) return this.judge(at);
@@ -187,126 +155,31 @@ export class CanaryAnalysis {
 
   // ---------------------------------------------------------------------------------- decisions
 
+  /** The end of the window (end-of-window.ts), applied: the gates' judgements, then an extension or the decision. */
   private judge(at: number): AnalysisResult | null {
-    const elapsed = secondsText((at - this.start) / 1000);
-    if (this.options.mode === 'post-promotion') {
-      if (this.canaryRequests < this.policy.minRequests)
-        this.warnings.push(
-          `only ${this.canaryRequests} requests reached ${this.options.canary} while watching (${this.policy.minRequests} expected): the triggers saw little traffic`,
-        );
-      return this.decide(
-        'success',
-        `no trigger fired while watching ${this.options.canary} for ${elapsed} s (${this.canaryRequests} requests)`,
-        at,
-        {},
-      );
-    }
-
-    let doubt: string | null = null;
-    // Only a gate above its limit without significance may be passed by on-undecided; no data never is.
-    let undecidedOnly = true;
-    if (this.canaryRequests < this.policy.minRequests) {
-      doubt = `too little traffic: ${this.canaryRequests} canary requests in ${elapsed} s, ${this.policy.minRequests} needed`;
-      undecidedOnly = false;
-    } else {
-      const passed: string[] = [];
-      for (const rule of this.rules) {
-        if (rule.kind !== 'gate') continue;
-        const evaluation = this.evaluate(rule, at);
-        const outcome = this.judgeGate(evaluation, elapsed);
-        this.judged.set(rule.name, { status: outcome.status, detail: outcome.detail });
-        if (outcome.status === 'fail')
-          return this.decide('failure', `${rule.name}: ${outcome.sentence}`, at, { detectFrom: this.start });
-        if (outcome.status === 'pass') passed.push(`${rule.name} ${outcome.sentence}`);
-        else {
-          doubt ??= `${rule.name}: ${outcome.sentence}`;
-          if (outcome.status !== 'inconclusive') undecidedOnly = false;
-        }
-      }
-      if (doubt === null) {
-        const gates =
-          passed.length === 0
-            ? 'no gates to judge'
-            : `${passed.length === 1 ? 'the gate' : `all ${passed.length} gates`} passed (${passed.join('; ')})`;
-        return this.decide('success', `${gates} over ${elapsed} s with ${this.canaryRequests} canary requests`, at, {});
-      }
-    }
-
-    if (this.policy.onInconclusive === 'extend' && this.extensions < this.policy.maxExtensions) {
+    const outcome = judgeEnd(
+      {
+        policy: this.policy,
+        mode: this.options.mode,
+        canary: this.options.canary,
+        subject: this.subject,
+        rules: this.rules,
+        canaryRequests: this.canaryRequests,
+        extensions: this.extensions,
+        elapsed: secondsText((at - this.start) / 1000),
+        evaluate: (rule) => this.evaluate(rule, at),
+      },
+      this.warnings,
+    );
+    for (const { name, judgement } of outcome.judged) this.judged.set(name, judgement);
+    if (outcome.decision === null) {
       this.extensions++;
       this.deadline += this.policy.durationSeconds * 1000;
       this.judged.clear();
-      this.warnings.push(
-        `extended by ${this.policy.durationSeconds} s (extension ${this.extensions} of ${this.policy.maxExtensions}) because ${doubt}`,
-      );
       return null;
     }
-    if (this.policy.onInconclusive === 'pass') {
-      this.warnings.push(`passed although inconclusive (on-inconclusive: pass): ${doubt}`);
-      return this.decide('success', `inconclusive, passed by policy: ${doubt}`, at, {});
-    }
-    if (this.policy.onInconclusive === 'fail') return this.decide('failure', doubt, at, { detectFrom: this.start });
-    if (undecidedOnly && this.policy.onUndecided !== 'inconclusive') {
-      // The canary never crossed the sequential test's bound nor the end test's α, and no trigger
-      // fired: the data cannot tell it from a canary at the limit (see the README).
-      const after =
-        this.extensions > 0 ? `after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : 'at the end';
-      if (this.policy.onUndecided === 'fail')
-        return this.decide('failure', `${doubt}, ${after} (on-undecided: fail)`, at, { detectFrom: this.start });
-      this.warnings.push(`passed undecided ${after} (on-undecided: pass): ${doubt}`);
-      return this.decide('success', `undecided, passed: ${doubt}, ${after}`, at, {});
-    }
-    return this.decide(
-      'inconclusive',
-      `${doubt}${this.extensions > 0 ? `, after ${this.extensions} extension${this.extensions === 1 ? '' : 's'}` : ''}`,
-      at,
-      {},
-    );
-  }
-
-  private judgeGate(evaluation: Evaluation, elapsed: string): { status: RuleStatus; sentence: string; detail: string } {
-    const { rule, violated, test } = evaluation;
-    if (violated === null) {
-      const what =
-        evaluation.canary.value === null
-          ? `no ${metricNoun(rule.metric)} data from the ${this.subject}`
-          : 'no stable data to compare with';
-      return { status: 'no-data', sentence: `${what} in ${elapsed} s`, detail: what };
-    }
-    if (!violated)
-      return {
-        status: 'pass',
-        sentence: `${formatValue(rule.metric, evaluation.canary.value)} ${rule.limit === 'max' ? '≤' : '≥'} ${boundText(evaluation)}`,
-        detail: 'within the limit',
-      };
-    if (!test)
-      return {
-        status: 'fail',
-        sentence: sentence(evaluation, this.subject, { after: ` at the end of ${elapsed} s` }),
-        detail: 'outside the limit at the end',
-      };
-    const pValue = binomialUpperTail(test.failures, test.trials, Math.max(test.p0, MIN_P0));
-    const counts = `${countText(test.failures)} ${rule.metric === 'error_rate' ? 'errors' : 'slow'} where ${countText(test.trials * test.p0)} are expected at the limit, p = ${pValue.toPrecision(2)}`;
-    const level = this.endLevel();
-    if (pValue <= level)
-      return {
-        status: 'fail',
-        sentence: sentence(evaluation, this.subject, { after: ` at the end of ${elapsed} s`, notes: [counts] }),
-        detail: `binomial test: ${counts}`,
-      };
-    return {
-      status: 'inconclusive',
-      sentence: sentence(evaluation, this.subject, {
-        after: ' but not significantly',
-        notes: [`${counts} > α ${level}`],
-      }),
-      detail: `above the limit without significance: ${counts}`,
-    };
-  }
-
-  /** The end-of-window test's level: end-alpha at the first look, the extension's own after one. */
-  private endLevel(): number {
-    return this.extensions === 0 ? this.policy.sprt.endAlpha : this.policy.sprt.extensionAlpha;
+    const { verdict, reason } = outcome.decision;
+    return this.decide(verdict, reason, at, verdict === 'failure' ? { detectFrom: this.start } : {});
   }
 
   private decide(
@@ -317,7 +190,8 @@ export class CanaryAnalysis {
   ): AnalysisResult {
     if (this.sourceErrors > 0 && verdict !== 'error')
       this.warnings.push(
-        `the metric source failed ${this.sourceErrors} time${this.sourceErrors === 1 ? '' : 's'} (last: ${this.lastSourceError})`,
+        `the metric source failed ${this.sourceErrors} time${this.sourceErrors === 1 ? '' : 's'} ` +
+          `(last: ${this.lastSourceError})`,
       );
     const blind = this.rules.filter(
       (rule) =>
@@ -327,10 +201,12 @@ export class CanaryAnalysis {
           (_, index) => observe(rule.metric, this.intervals, { first: index, last: index }, 'canary').value === null,
         ),
     );
-    if (blind.length > 0)
+    if (blind.length > 0) {
+      const names = blind.map((rule) => `${rule.name} (${metricNoun(rule.metric)})`).join(', ');
       this.warnings.push(
-        `no data for ${blind.map((rule) => `${rule.name} (${metricNoun(rule.metric)})`).join(', ')}: ${blind.length === 1 ? 'this trigger' : 'these triggers'} watched nothing`,
+        `no data for ${names}: ${blind.length === 1 ? 'this trigger' : 'these triggers'} watched nothing`,
       );
+    }
     const result = this.result(verdict, reason, at, extra, 'now');
     this.decided = result;
     return result;

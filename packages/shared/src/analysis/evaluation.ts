@@ -1,5 +1,5 @@
 import { countSlowerThan, histogramTotal } from './histogram';
-import { PERCENTILE_METRICS, type Rule, type SprtSettings } from './policy';
+import { PERCENTILE_METRICS, type Rule, type SprtSettings } from './policy-types';
 import { alternativeRate, sprtDecision, type SprtResult } from './sprt';
 import { inWindow, NO_OBSERVATION, observe, type Interval, type Observation } from './windows';
 

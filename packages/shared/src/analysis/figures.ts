@@ -1,6 +1,6 @@
 import { evaluateRule, sequentialTest } from './evaluation';
 import { histogramQuantile } from './histogram';
-import type { Policy, Rule } from './policy';
+import type { Policy, Rule } from './policy-types';
 import type { AnalysisResult, ColorFigures, RuleFigure, RuleStatus, SeriesPoint } from './result';
 import type { ColorSample } from './types';
 import { roundSeconds, windowOf, type Interval, type Totals } from './windows';

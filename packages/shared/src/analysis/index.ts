@@ -2,7 +2,9 @@ export { CanaryAnalysis } from './engine';
 export { DEFAULT_ROLLBACK_ON, type AnalysisResult, type SeriesPoint, type Verdict } from './result';
 export { runAnalysis } from './run';
 export { histogramQuantile } from './histogram';
-export { DEFAULT_POLICY, DEFAULT_POLICY_YAML, parsePolicy, type Policy, type Rule } from './policy';
+export { parsePolicy } from './policy';
+export { DEFAULT_POLICY, DEFAULT_POLICY_YAML } from './policy-defaults';
+export type { Policy, Rule } from './policy-types';
 export { SeededRandom } from './random';
 export { binomialUpperTail } from './sprt';
 export {

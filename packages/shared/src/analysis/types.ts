@@ -6,7 +6,10 @@ import type { Color } from '../domain';
  * host) into interval samples: what happened per color between two instants.
  */
 
-/** Upper bounds (ms) of the latency histogram every source fills. The procedure's thresholds (2 s, 5 s) are bounds, so "share of requests slower than 2 s" is exact. */
+/**
+ * Upper bounds (ms) of the latency histogram every source fills. The procedure's thresholds (2 s,
+ * 5 s) are bounds, so "share of requests slower than 2 s" is exact.
+ */
 export const LATENCY_BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2000, 2500, 5000, 10000] as const;
 /** One count per bound, plus the last for everything slower than the largest bound. */
 export type LatencyHistogram = number[];

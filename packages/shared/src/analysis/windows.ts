@@ -1,5 +1,5 @@
 import { histogramQuantile } from './histogram';
-import { PERCENTILE_METRICS, type Metric, type Rule } from './policy';
+import { PERCENTILE_METRICS, type Metric, type Rule } from './policy-types';
 import { LATENCY_BOUNDS_MS, type ColorSample } from './types';
 
 /**

@@ -1,5 +1,5 @@
 import type { Evaluation } from './evaluation';
-import { PERCENTILE_METRICS, type Metric } from './policy';
+import { PERCENTILE_METRICS, type Metric } from './policy-types';
 
 /**
  * The words of the analysis: values, reasons and rule details. `subject` names the judged side,
@@ -50,7 +50,9 @@ export function sentence(
   extra: { after?: string; notes?: string[] } = {},
 ): string {
   const notes = [...slowNote(evaluation), ...(extra.notes ?? [])];
-  return `${observedText(evaluation, subject)} ${evaluation.rule.limit === 'max' ? '>' : '<'} ${boundText(evaluation)}${extra.after ?? ''}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`;
+  const comparison = evaluation.rule.limit === 'max' ? '>' : '<';
+  const noted = notes.length > 0 ? ` (${notes.join('; ')})` : '';
+  return `${observedText(evaluation, subject)} ${comparison} ${boundText(evaluation)}${extra.after ?? ''}${noted}`;
 }
 
 /** For a percentile limit: the share of requests slower than it, which is what the tests count. */

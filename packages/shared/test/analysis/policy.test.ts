@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../src/action';
 import { field, readInputs } from '../../src/inputs';
 import { DEFAULT_POLICY_YAML, parsePolicy, type Policy, type Rule } from '../../src/analysis';
-import { activeRules, DEFAULT_SPRT, formatPath, POLICY_FORM, policySchema } from '../../src/analysis/policy';
+import { activeRules, POLICY_FORM, policySchema } from '../../src/analysis/policy';
+import { DEFAULT_SPRT } from '../../src/analysis/policy-defaults';
+import { formatPath } from '../../src/analysis/policy-document';
 
 function problem(input: unknown): string {
   try {
