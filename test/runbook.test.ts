@@ -124,7 +124,7 @@ const EXCLUDED: ReadonlyArray<{ file: string; source: string; text?: string; why
     why: 'relay: the prefix of every input problem; the problems are listed where they are made',
   },
   {
-    file: 'packages/shared/src/inputs/inputs.ts',
+    file: 'packages/shared/src/inputs/host-settings.ts',
     source: 'fail(ctx, (error as Error).message)',
     why: "relay: the hosts, known_hosts or nginx-command parser's own message, listed where it is made",
   },

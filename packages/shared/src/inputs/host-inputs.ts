@@ -1,7 +1,8 @@
 import { requireInput } from '../action';
 import type { HostSpec } from '../hosts';
 import { DEFAULT_ROUTER, routers } from '../traffic';
-import { DEFAULT_ACCESS_LOG, field, hostSettingInputs, type Values } from './inputs';
+import { DEFAULT_ACCESS_LOG, hostSettingInputs } from './host-settings';
+import { field, type Values } from './inputs';
 
 /**
  * The host inputs of every action that moves or reads traffic: the host settings (inputs.ts) and
@@ -51,7 +52,8 @@ export function resolveHosts(inputs: HostInputs & { 'access-log'?: string }): Ho
     requireInput(
       inputs.router !== DEFAULT_ROUTER || (spec.haproxySocket === undefined && spec.haproxyBackend === undefined),
       'router',
-      `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: set router: haproxy to move its traffic through HAProxy, or remove them`,
+      `is ${DEFAULT_ROUTER}, but the hosts list gives ${target.label} an haproxy-socket or haproxy-backend: ` +
+        'set router: haproxy to move its traffic through HAProxy, or remove them',
     );
     routers.get(inputs.router).check?.(spec, inputs.app);
     return spec;

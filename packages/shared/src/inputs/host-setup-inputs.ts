@@ -2,7 +2,8 @@ import { USER_NAME, type HostSetupPlan, type HostSpec, type SshTarget } from '..
 import { DEFAULT_ROUTER, placeholderInclude, routers, SWITCH_HELPER_PATH } from '../traffic';
 import { APP_NAME, HOST_PATH } from '../vocabulary';
 import { hostInputs, type HostInputs } from './host-inputs';
-import { DEFAULT_ACCESS_LOG, field } from './inputs';
+import { DEFAULT_ACCESS_LOG } from './host-settings';
+import { field } from './inputs';
 import { requireInput } from '../action';
 
 /**
@@ -41,7 +42,9 @@ export const hostSetupInputs = {
     default: DEFAULT_ACCESS_LOG,
   }),
   'switch-helper': field.string({
-    form: 'an absolute path whose file name is agent-loop-nginx (or agent-loop-nginx-SUFFIX), in a directory only root may write, e.g. /usr/local/sbin/agent-loop-nginx',
+    form:
+      'an absolute path whose file name is agent-loop-nginx (or agent-loop-nginx-SUFFIX), ' +
+      'in a directory only root may write, e.g. /usr/local/sbin/agent-loop-nginx',
     pattern: /^(?!.*(?:^|\/)\.\.(?:\/|$))\/(?:[A-Za-z0-9._-]+\/)*agent-loop-nginx(?:[-.][A-Za-z0-9_.-]+)?$/,
     default: SWITCH_HELPER_PATH,
   }),

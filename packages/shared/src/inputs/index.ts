@@ -1,14 +1,5 @@
-export {
-  accessLogInput,
-  field,
-  hostSettingInputs,
-  hostsField,
-  privateKeyField,
-  readFromRunner,
-  readInputs,
-  type InputReader,
-  type Values,
-} from './inputs';
+export { field, readFromRunner, readInputs, type InputReader, type Values } from './inputs';
+export { accessLogInput, hostSettingInputs, hostsField, privateKeyField } from './host-settings';
 export { hostInputs, resolveHosts, type HostInputs } from './host-inputs';
 export {
   checkRollbackRuntimeInputs,

@@ -10,7 +10,8 @@ import {
   type PrometheusQueries,
   type SourceOptions,
 } from '../analysis/sources';
-import { accessLogInput, field, type NameRegistry, type Values } from './inputs';
+import { accessLogInput } from './host-settings';
+import { field, type NameRegistry, type Values } from './inputs';
 import { ANY_TEXT, docField, URL_PATH } from '../vocabulary';
 
 /**
