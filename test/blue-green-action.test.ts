@@ -253,7 +253,7 @@ describe('blue-green bundle: a full deploy', () => {
 });
 
 describe('blue-green bundle: phase status', () => {
-  it('warns about a changed host key it accepts only because insecure-skip-host-key-check is true, as every other phase does (security finding 7)', async () => {
+  it('warns of a changed host key it accepts only because insecure-skip-host-key-check is true, as every other phase does (security finding 7)', async () => {
     const {
       runtime: _runtime,
       'start-command': _start,

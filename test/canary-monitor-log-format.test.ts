@@ -70,7 +70,7 @@ afterAll(async () => {
 });
 
 describe('canary-monitor reading an access log nginx writes in another format', () => {
-  it("in nginx's default combined format: no canary request, the skipped lines counted, and the verdict says which log, how many lines and what to check", async () => {
+  it("in nginx's default combined format: no canary request, skipped lines counted, the verdict names the log, the line count and what to check", async () => {
     serverBlock(`access_log ${host.accessLog};`);
     const { result, warnings, seen } = await watchCanary('v2');
     // Traffic really flowed, through nginx, to both colors, and nginx logged it in its own format.

@@ -52,7 +52,7 @@ describe('checklist bundle', () => {
     }
   });
 
-  it('reads hostile job outputs as data: one task per item, nothing ticked from a value of the wrong form, no Markdown or command from them (security findings 9 and 10)', async () => {
+  it('reads hostile job outputs as data: one task per item, none ticked if malformed, no Markdown or command from them (security findings 9, 10)', async () => {
     const hostile =
       '::error::x\n\u0085::add-mask::x\n\u2028::stop-commands::x\nx ##[add-mask]y\n##[error]z\n\x1b[2K\rlock: free\n\x1b]0;title\x07\x9b31m @org/team [link](https://evil.example) ![img](https://evil.example/x.png)\n<!-- hide\n# heading\n- [x] fake\n| a | b |';
     const attack = {

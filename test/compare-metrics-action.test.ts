@@ -100,7 +100,8 @@ describe('compare-metrics bundle', () => {
     expect(result.outputs.passed).toBe('false');
     expect(report(result).map((row) => row.verdict)).toEqual(['fail', 'fail', 'pass', 'pass']);
     expect(errors(result)).toEqual([
-      'Candidate model fails on 2 metric(s): eval.accuracy (drop of 0.04 exceeds max-regression 0.01); eval.f1 (drop of 9.09091% exceeds max-regression-percent 2%)',
+      'Candidate model fails on 2 metric(s): eval.accuracy (drop of 0.04 exceeds max-regression 0.01); ' +
+        'eval.f1 (drop of 9.09091% exceeds max-regression-percent 2%)',
     ]);
     expect(result.summary).toContain('### ❌ Candidate model fails on eval.accuracy, eval.f1');
     expect(result.summary).toContain(

@@ -93,7 +93,8 @@ describe('bundles with runtime: compose on a real engine', () => {
     await onHost(
       ct.lab,
       host,
-      `env AGENT_LOOP_IMAGE=x AGENT_LOOP_PORT=1 AGENT_LOOP_APP=x AGENT_LOOP_COLOR=x docker compose -p ${ct.lab.app}-blue -f ${ct.composeFile} down && docker image rm --force $(docker image inspect --format '{{.Id}}' ${recorded})`,
+      `env AGENT_LOOP_IMAGE=x AGENT_LOOP_PORT=1 AGENT_LOOP_APP=x AGENT_LOOP_COLOR=x docker compose -p ${ct.lab.app}-blue ` +
+        `-f ${ct.composeFile} down && docker image rm --force $(docker image inspect --format '{{.Id}}' ${recorded})`,
     );
     await expect(onHost(ct.lab, host, `docker image inspect ${recorded}`)).rejects.toThrow(/No such image/);
 

@@ -57,7 +57,8 @@ function ansibleWorkspace(playbookTasks?: string): string {
   mkdirSync(join(dir, 'ansible'));
   writeFileSync(
     join(dir, 'ansible', 'staging.ini'),
-    `[staging]\nlocalhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3 lab_dir=${lab.dir} lab_app=${lab.app} app_port=${appHost.bluePort} marker=${dir}/deployed.txt\n`,
+    '[staging]\nlocalhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3 ' +
+      `lab_dir=${lab.dir} lab_app=${lab.app} app_port=${appHost.bluePort} marker=${dir}/deployed.txt\n`,
   );
   writeFileSync(
     join(dir, 'ansible', 'requirements.yml'),

@@ -195,7 +195,8 @@ describe('actLikeGitHub (recorder)', () => {
     expect(created.status).toBe(201);
     expect(responseProblems('POST', '/repos/org/service/deployments', 201, created.body)).toEqual([]);
     expect(refusedRequests(recorder)).toEqual([
-      'POST /repos/org/service/deployments/5/statuses: body .state should be equal to one of the allowed values: error, failure, inactive, in_progress, queued, pending, success',
+      'POST /repos/org/service/deployments/5/statuses: body .state should be equal to one of the allowed values: ' +
+        'error, failure, inactive, in_progress, queued, pending, success',
     ]);
   });
 });

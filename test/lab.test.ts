@@ -77,8 +77,11 @@ async function until<T>(fn: () => Promise<T | undefined>, timeoutMs: number, wha
 }
 
 // Prometheus text exposition: name{labels} value [timestamp]
-const SAMPLE =
-  /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\n"])*")(,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\n"])*")*,?\})?\s(-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?|NaN|[-+]Inf)(\s-?\d+)?$/;
+const LABEL = /[a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\n"])*"/.source;
+const SAMPLE = new RegExp(
+  String.raw`^[a-zA-Z_:][a-zA-Z0-9_:]*(\{(${LABEL})(,${LABEL})*,?\})?` +
+    String.raw`\s(-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?|NaN|[-+]Inf)(\s-?\d+)?$`,
+);
 
 describe('lab hosts', () => {
   it('has the documented layout', () => {
