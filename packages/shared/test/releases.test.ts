@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { planRollback } from '../src/rollback';
 import { emptyState, parseState, rollbackCandidates, type AppState } from '../src/hosts';
 import type { ReleaseRecord } from '../src/domain';
-import { migrateState } from '../src/hosts/state';
+import { migrateState } from '../src/hosts/state-changes';
 import { forLog } from '../src/action/surfaces';
 
 const T = (minute: number) => `2026-05-01T10:${String(minute).padStart(2, '0')}:00.000Z`;

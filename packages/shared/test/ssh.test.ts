@@ -154,7 +154,8 @@ describe('connect to a real sshd', () => {
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as Error).message).toMatch(
       new RegExp(
-        `^${target.label.replaceAll('.', '\\.')}: refused host key SHA256:\\S+: it is not in ssh-known-hosts \\(add the output of \`ssh-keyscan -p ${target.port} 127\\.0\\.0\\.1\``,
+        `^${target.label.replaceAll('.', '\\.')}: refused host key SHA256:\\S+: it is not in ssh-known-hosts ` +
+          `\\(add the output of \`ssh-keyscan -p ${target.port} 127\\.0\\.0\\.1\``,
       ),
     );
     // Not retried: four more attempts would have waited 5 s in all between them.

@@ -19,7 +19,10 @@ import {
 } from '../src/hosts';
 import { localRemote, tempDir } from './support/local-remote';
 import { otherColor } from '../src/domain';
-import { audit, HISTORY_LIMIT, readRemoteFile, writeState, type LockOptions } from '../src/hosts/state';
+import { audit } from '../src/hosts/audit';
+import type { LockOptions } from '../src/hosts/lock';
+import { HISTORY_LIMIT } from '../src/hosts/state-changes';
+import { readRemoteFile, writeState } from '../src/hosts/state-write';
 
 const remote = localRemote('test-host');
 let root: string;
@@ -498,7 +501,8 @@ describe('the deploy lock', () => {
     expect(error.owner).toBeNull();
     expect(error.stale).toBe(false);
     expect(error.message).toBe(
-      'test-host: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over',
+      'test-host: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); ' +
+        'it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over',
     );
     expect(options.warnings).toEqual([]);
     expect(await fs.readdir(paths.lock)).toEqual([]);

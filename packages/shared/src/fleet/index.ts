@@ -1,28 +1,18 @@
-export {
-  cleanUpRun,
-  closeSessions,
-  firstInLockOrder,
-  HostSession,
-  isCancelled,
-  openSessions,
-  sessionRouter,
-  setHold,
-  type SessionSettings,
-} from './session';
+export { HostSession, isCancelled, sessionRouter, type SessionSettings } from './session';
+export { closeSessions, firstInLockOrder, openSessions } from './open';
+export { setHold } from './hold';
+export { cleanUpRun } from './cleanup';
 export {
   failedHosts,
   history,
-  moveBack,
   newReport,
   onEveryHost,
   readLive,
   stableColor,
   step,
   summarize,
-  switchAll,
-  switchOne,
   type HostReport,
   type PhaseResult,
-  type SwitchPlan,
   type Work,
 } from './procedure';
+export { moveBack, switchAll, switchOne, type SwitchPlan } from './switch';

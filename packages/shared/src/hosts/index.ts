@@ -20,36 +20,37 @@ export {
 } from './shell';
 export { parseKnownHosts, verifyHostKey } from './knownhosts';
 export {
-  acquireLock,
-  addRelease,
-  commands,
-  emptyState,
-  liveRelease,
-  LockHeld,
-  lockHolder,
-  newReleaseId,
-  nonce,
-  oneLine,
-  parseLockOwner,
   parseState,
-  PUT_ALL_SHELL,
-  readState,
-  rollbackCandidates,
   statePaths,
   stateText,
+  type AppState,
+  type HistoryEntry,
+  type StatePaths,
+  type TrafficIntent,
+} from './state';
+export {
+  addRelease,
+  emptyState,
+  liveRelease,
+  newReleaseId,
+  oneLine,
+  rollbackCandidates,
   updateRelease,
   withHistory,
+} from './state-changes';
+export {
+  nonce,
+  PUT_ALL_SHELL,
+  readState,
   WRITE_FILES_SHELL,
   writeArgs,
   writeRemoteFile,
   writeStateAndAudit,
-  type AppState,
-  type HistoryEntry,
   type HostWrite,
-  type LockOwner,
-  type StatePaths,
-  type TrafficIntent,
-} from './state';
+} from './state-write';
+export { acquireLock } from './lock';
+export { LockHeld, lockHolder, parseLockOwner, type LockOwner } from './lock-owner';
+export { commands } from './commands';
 export { runLocal } from './local';
 export {
   deployNginxCommand,
