@@ -1,5 +1,7 @@
 export { deploy, promote, type DeploySettings, type PromoteSettings } from './bluegreen';
-export { monitor, monitorSessions, type MonitorResult, type MonitorSettings } from './monitor';
+export { monitor, monitorSessions } from './monitor';
+export { abortWaitCommand } from './monitor-requests';
+export type { MonitorResult, MonitorSettings } from './monitor-types';
 export { fleetStatus, statusLines, statusSummary, type HostStatus } from './status';
 export {
   diskUse,

@@ -1,159 +1,24 @@
-import {
-  CanaryAnalysis,
-  runAnalysis,
-  type AnalysisResult,
-  type MetricSource,
-  type Policy,
-  type Sample,
-  type Verdict,
-} from '../analysis';
-import type { RolloutEvent } from './events';
-import {
-  analysisStart,
-  batchRemotes,
-  buildMetricSources,
-  combineSources,
-  NginxLogSource,
-  readsFromSwitch,
-  type SourceOptions,
-} from '../analysis/sources';
-import { ConfigurationError, printable, settleLimit } from '../action';
-import {
-  closeSessions,
-  firstInLockOrder,
-  newReport,
-  openSessions,
-  switchAll,
-  type HostSession,
-  type SessionSettings,
-  type Work,
-} from '../fleet';
-import { formatWeights, nginxName, weightsFor } from '../traffic';
-import { rollbackSessions, type RollbackResult, type RollbackSettings } from '../rollback';
+import { CanaryAnalysis, runAnalysis, type AnalysisResult } from '../analysis';
+import { analysisStart, combineSources, readsFromSwitch } from '../analysis/sources';
+import { ConfigurationError } from '../action';
+import { closeSessions, firstInLockOrder, openSessions, type HostSession } from '../fleet';
 import { otherColor, type Color } from '../domain';
 import type { HostSpec } from '../hosts';
+import type { RolloutEvent } from './events';
+import { advanceRamp } from './monitor-ramp';
+import { abortRequester, holdText, watchAbortRequest } from './monitor-requests';
+import { accessLogReading, buildSources } from './monitor-sources';
+import type { MonitorResult, MonitorSettings, StepOutcome, Watched } from './monitor-types';
+import { concludeWatch } from './monitor-verdict';
 
 /**
  * Watches a canary (or a ramp of canary shares, or a freshly promoted color) with the analysis
  * engine, and rolls back on its own when the verdict says so. The hosts stay connected and locked
- * for the whole watch, so a rollback is one traffic switch away from the decision.
+ * for the whole watch, so a rollback is one traffic switch away from the decision. Beside this
+ * module: its settings and result (`monitor-types.ts`), its sources (`monitor-sources.ts`), the
+ * abort and hold requests it answers (`monitor-requests.ts`), the ramp's steps (`monitor-ramp.ts`)
+ * and how a watch ends (`monitor-verdict.ts`).
  */
-
-export interface MonitorSettings extends SessionSettings {
-  policy: Policy;
-  mode: 'canary' | 'ramp' | 'post-promotion';
-  /** Ramp: the canary's share at each step, e.g. [10, 25, 50, 100]; each step is watched for the policy's duration. */
-  steps: number[];
-  model: boolean;
-  /** The metric sources, by their registered names (analysis/sources/registry.ts). */
-  sources: string[];
-  prometheus: SourceOptions['prometheus'];
-  healthPath: string;
-  probePath: string;
-  probeRequests: number;
-  memory: SourceOptions['memory'];
-  autoRollback: boolean;
-  rollbackOn: Verdict[];
-  rollback: Omit<RollbackSettings, keyof SessionSettings | 'target'>;
-  onSample?: (sample: Sample, result: AnalysisResult, step: number) => void;
-  /** An event at each step (weight advanced, analysis extended, halted, rolled back); awaited. */
-  onEvent?: (event: RolloutEvent) => Promise<void> | void;
-}
-
-export interface StepOutcome {
-  percent: number | null;
-  analysis: AnalysisResult;
-}
-
-/** `aborted`: stopped before a decision, because a rollback asked for the lock or the run was cancelled. */
-export type MonitorVerdict = Verdict | 'aborted';
-
-/** Who asked for a hold and why, from the request file (text from the host: shown through printable). */
-function holdText(request: string): string {
-  try {
-    const parsed = JSON.parse(request) as { actor?: unknown; reason?: unknown };
-    return `asked by ${printable(String(parsed.actor ?? '?'))}: ${printable(String(parsed.reason ?? ''), 200)}`;
-  } catch {
-    return 'an unreadable hold request';
-  }
-}
-
-/** How often a monitor looks for an abort request from a rollback. */
-export const ABORT_POLL_MS = 1000;
-
-export interface MonitorResult {
-  verdict: MonitorVerdict;
-  reason: string;
-  analysis: AnalysisResult;
-  steps: StepOutcome[];
-  canaryColor: Color;
-  stableColor: Color;
-  canaryVersion: string | null;
-  stableVersion: string | null;
-  rollback: RollbackResult | null;
-  /** From the decision to traffic restored, when rolled back. */
-  rollbackMs: number | null;
-  /** With the nginx-log source: the logs read, and how many of their lines were not counted. */
-  accessLog?: AccessLogReading;
-}
-
-/** What the nginx-log source read: the logs, the lines skipped, and of those the lines not in the agent_loop format. */
-export interface AccessLogReading {
-  logs: Array<{ host: string; path: string }>;
-  skipped: number;
-  unformatted: number;
-}
-
-/** The logs read, said once when every host has the same path. */
-function logsRead(logs: AccessLogReading['logs']): string {
-  const paths = [...new Set(logs.map((log) => log.path))];
-  return paths.length === 1
-    ? `the access log ${paths[0]} (on ${logs.length} host${logs.length === 1 ? '' : 's'})`
-    : `the access logs ${logs.map((log) => `${log.path} on ${log.host}`).join(', ')}`;
-}
-
-/**
- * Why a canary saw no request although the log grew: its lines are in another format (nginx's
- * combined, from an access_log line without the format name, or another app's log). Said with the
- * log, the count and what to check.
- */
-export function wrongLogFormat(app: string, reading: AccessLogReading): string {
-  const paths = [...new Set(reading.logs.map((log) => log.path))];
-  const path = paths.length === 1 ? paths[0] : '<access-log>';
-  return `${logsRead(reading.logs)} had ${reading.unformatted} line${reading.unformatted === 1 ? '' : 's'} not in the agent_loop log format (skipped) and no request of ${app}'s canary: check that the server block that proxies to $${nginxName(app)} writes this file with 'access_log ${path} agent_loop;' (without the format name nginx writes its combined format), and that access-log names that file; host-setup with phase: doctor and app checks both`;
-}
-
-/** The sources the settings list, as the source registry builds them (analysis/sources/registry.ts), over one batched remote per host. */
-export function buildSources(
-  sessions: readonly HostSession[],
-  settings: MonitorSettings,
-  running: readonly Color[],
-  versions: Partial<Record<Color, string>>,
-): MetricSource[] {
-  // One SSH command per host per interval for every host-side figure, max-parallel hosts at once.
-  const batched = batchRemotes(
-    sessions.map((session) => session.remote),
-    settings.maxParallel,
-  );
-  return buildMetricSources(settings.sources, {
-    app: settings.app,
-    hosts: sessions.map((session) => ({
-      remote: batched.get(session.remote) ?? session.remote,
-      host: session.spec,
-      ...(settings.mode === 'canary' && session.state.canary?.logMark ? { logMark: session.state.canary.logMark } : {}),
-    })),
-    colors: running,
-    versions,
-    options: {
-      healthPath: settings.healthPath,
-      probePath: settings.probePath,
-      probeRequests: settings.probeRequests,
-      memory: settings.memory,
-      prometheus: settings.prometheus,
-      ...(settings.router ? { router: settings.router } : {}),
-    },
-  });
-}
 
 export async function monitor(hosts: readonly HostSpec[], settings: MonitorSettings): Promise<MonitorResult> {
   const started = settings.clock.now();
@@ -184,10 +49,8 @@ export async function monitor(hosts: readonly HostSpec[], settings: MonitorSetti
   }
 }
 
-export async function monitorSessions(
-  sessions: readonly HostSession[],
-  settings: MonitorSettings,
-): Promise<MonitorResult> {
+/** The colors and versions watched, from the first host's state; refused unless every host agrees. */
+function watchedColors(sessions: readonly HostSession[], settings: MonitorSettings): Watched {
   const first = sessions[0];
   if (!first) throw new ConfigurationError('no hosts to monitor');
   const { state } = first;
@@ -209,7 +72,8 @@ export async function monitorSessions(
     const color = settings.mode === 'post-promotion' ? session.state.active : session.state.canary?.color;
     if (color !== canaryColor)
       throw new ConfigurationError(
-        `${session.label}: its canary color is ${color ?? 'none'}, but ${first.label}'s is ${canaryColor}: deploy again so every host agrees`,
+        `${session.label}: its canary color is ${color ?? 'none'}, but ${first.label}'s is ${canaryColor}: ` +
+          'deploy again so every host agrees',
       );
   }
   const stableColor = otherColor(canaryColor);
@@ -217,13 +81,26 @@ export async function monitorSessions(
     settings.mode === 'post-promotion' ? (state.colors[canaryColor]?.version ?? null) : (state.canary?.version ?? null);
   const stableVersion = state.colors[stableColor]?.version ?? null;
   const stableRunning = settings.mode !== 'post-promotion' || state.colors[stableColor]?.status === 'running';
-  const running: Color[] = stableRunning ? [stableColor, canaryColor] : [canaryColor];
   const versions: Partial<Record<Color, string>> = {};
   if (canaryVersion) versions[canaryColor] = canaryVersion;
   if (stableVersion) versions[stableColor] = stableVersion;
+  return {
+    canaryColor,
+    stableColor,
+    canaryVersion,
+    stableVersion,
+    running: stableRunning ? [stableColor, canaryColor] : [canaryColor],
+    versions,
+  };
+}
 
-  const built = buildSources(sessions, settings, running, versions);
-  const accessLogSource = built.find((item): item is NginxLogSource => item instanceof NginxLogSource);
+export async function monitorSessions(
+  sessions: readonly HostSession[],
+  settings: MonitorSettings,
+): Promise<MonitorResult> {
+  const watched = watchedColors(sessions, settings);
+  const { canaryColor, stableColor, canaryVersion } = watched;
+  const built = buildSources(sessions, settings, watched.running, watched.versions);
   const source = combineSources(built);
   const steps: StepOutcome[] = [];
   const plan: Array<number | null> = settings.mode === 'ramp' ? settings.steps : [null];
@@ -238,26 +115,14 @@ export async function monitorSessions(
   };
   settings.signal?.addEventListener('abort', onCancel, { once: true });
   if (settings.signal?.aborted) onCancel();
-  const lockFirst = firstInLockOrder(sessions) ?? first;
+  const lockFirst = firstInLockOrder(sessions) ?? (sessions[0] as HostSession);
   await lockFirst.clearAbortRequest();
-  const poller = setInterval(() => {
-    lockFirst
-      .abortRequest()
-      .then((request) => {
-        if (request === null || stop.signal.aborted) return;
-        let who = 'a rollback';
-        try {
-          const parsed = JSON.parse(request) as { runId?: unknown; actor?: unknown; reason?: unknown };
-          who = `rollback run ${printable(String(parsed.runId ?? '?'))} by ${printable(String(parsed.actor ?? '?'))} (${printable(String(parsed.reason ?? ''), 200)})`;
-        } catch {
-          who = 'a rollback (unreadable request)';
-        }
-        abortedBy = `aborted by ${who}`;
-        settings.log.warn(`analysis stopped: ${abortedBy}; releasing the lock so that the rollback goes ahead`);
-        stop.abort();
-      })
-      .catch(() => undefined);
-  }, ABORT_POLL_MS);
+  const abortWatch = watchAbortRequest(lockFirst, settings.clock, (request) => {
+    if (stop.signal.aborted) return;
+    abortedBy = `aborted by ${abortRequester(request)}`;
+    settings.log.warn(`analysis stopped: ${abortedBy}; releasing the lock so that the rollback goes ahead`);
+    stop.abort();
+  });
   const pending: Array<Promise<void>> = [];
   const emit = async (event: RolloutEvent): Promise<void> => {
     try {
@@ -306,58 +171,8 @@ export async function monitorSessions(
   try {
     for (const [index, percent] of plan.entries()) {
       if (stop.signal.aborted) break;
-      if (percent !== null) {
-        const works: Work[] = sessions.map((session) => ({
-          session,
-          report: newReport(session, 'ramp'),
-          target: canaryColor,
-          stable: stableColor,
-          before: null,
-          moved: false,
-          failed: false,
-        }));
-        const read = await settleLimit(works, settings.maxParallel, async (work) => {
-          work.before = (await work.session.router.getWeights())?.weights ?? null;
-        });
-        const unread = read.find((result) => !result.ok);
-        if (unread && !unread.ok) throw unread.error;
-        const target = weightsFor(canaryColor, percent);
-        // A step at the share every host already serves (the first step, at the deploy's
-        // canary-percent) is watched as it is: not switched again, nor announced as an advance.
-        const already = works.every(
-          (work) =>
-            work.before?.blue === target.blue &&
-            work.before.green === target.green &&
-            work.session.state.canary?.percent === percent,
-        );
-        if (already) {
-          settings.log.info(
-            `ramp step ${index + 1}/${plan.length}: ${formatWeights(target)} on ${works.length} host(s), live already`,
-          );
-        } else {
-          const moved = await switchAll(works, settings, `ramp to ${percent}%`, (work) => ({
-            weights: target,
-            phase: 'ramp',
-            recover: 'from',
-            ...(work.session.state.canary?.release ? { release: work.session.state.canary.release } : {}),
-            commit: (state) => (state.canary ? { ...state, canary: { ...state.canary, percent } } : state),
-          }));
-          if (!moved)
-            throw new Error(
-              `the ramp to ${percent}% failed on some host; every host is back on its previous weights: ${works
-                .map((work) => work.report.error)
-                .filter(Boolean)
-                .join('; ')}`,
-            );
-          settings.log.info(
-            `ramp step ${index + 1}/${plan.length}: ${formatWeights(target)} on ${works.length} host(s)`,
-          );
-          await emit({
-            kind: 'weight-advanced',
-            message: `${canaryVersion ?? canaryColor} weight advanced to ${percent}% (step ${index + 1} of ${plan.length}) on ${works.length} host${works.length === 1 ? '' : 's'}`,
-          });
-        }
-      }
+      if (percent !== null)
+        await advanceRamp(sessions, settings, watched, { percent, index, count: plan.length }, emit);
       analysis = await watch(index, percent);
       if (stop.signal.aborted) break;
       settings.log.info(
@@ -383,86 +198,18 @@ export async function monitorSessions(
       }
     }
   } finally {
-    clearInterval(poller);
+    abortWatch.stop();
     settings.signal?.removeEventListener('abort', onCancel);
     await source.close?.();
   }
-  const final =
-    analysis ??
-    new CanaryAnalysis(settings.policy, {
-      canary: canaryColor,
-      stable: stableColor,
-      start: settings.clock.now(),
-      model: settings.model,
-      mode: 'canary',
-    }).current(settings.clock.now());
-  const accessLog: AccessLogReading | undefined = accessLogSource
-    ? { logs: accessLogSource.logs, skipped: accessLogSource.skipped, unformatted: accessLogSource.unformatted }
-    : undefined;
-  if (accessLog && accessLog.unformatted > 0)
-    settings.log.warn(
-      `${logsRead(accessLog.logs)}: ${accessLog.unformatted} line${accessLog.unformatted === 1 ? '' : 's'} skipped as not in the agent_loop log format (${accessLog.skipped} skipped in all)`,
-    );
-  if (abortedBy !== null) {
-    return {
-      verdict: 'aborted',
-      reason: abortedBy,
-      analysis: final,
-      steps,
-      canaryColor,
-      stableColor,
-      canaryVersion,
-      stableVersion,
-      rollback: null,
-      rollbackMs: null,
-      ...(accessLog ? { accessLog } : {}),
-    };
-  }
-  // No canary request, but lines the analysis could not read: the verdict says which log and what to check.
-  const reason =
-    final.verdict !== 'success' && final.canaryRequests === 0 && accessLog && accessLog.unformatted > 0
-      ? `${final.reason}; ${wrongLogFormat(settings.app, accessLog)}`
-      : final.reason;
-  let rollback: RollbackResult | null = null;
-  await Promise.all(pending);
-  if (final.verdict === 'success' && plan.at(-1) === 100 && steps.at(-1)?.percent === 100 && abortedBy === null)
-    await emit({
-      kind: 'promoted',
-      message: `${canaryVersion ?? canaryColor} ramped to all traffic: every step passed its analysis`,
-    });
-  if (final.verdict !== 'success')
-    await emit({ kind: 'halted', message: `${canaryVersion ?? canaryColor} halted (${final.verdict}): ${reason}` });
-  if (settings.autoRollback && settings.rollbackOn.includes(final.verdict)) {
-    // The halted event above gave the reason; the rollback's own outcome follows.
-    settings.log.info(`rolling back ${canaryVersion ?? canaryColor} (${final.verdict})`);
-    rollback = await rollbackSessions(
-      sessions,
-      { ...settings, ...settings.rollback, target: { kind: 'previous' }, reason: `${final.verdict}: ${final.reason}` },
-      Math.min(final.decidedAt, settings.clock.now()),
-    );
-    await emit(
-      rollback.ok
-        ? {
-            kind: 'rolled-back',
-            message: `rolled back to ${rollback.version ?? stableVersion ?? stableColor}: all traffic back ${((rollback.restoredMs ?? 0) / 1000).toFixed(1)} s after the decision`,
-          }
-        : {
-            kind: 'rollback-failed',
-            message: `the automatic rollback of ${canaryVersion ?? canaryColor} failed: ${rollback.error ?? 'see the log'}`,
-          },
-    );
-  }
-  return {
-    verdict: final.verdict,
-    reason,
-    analysis: final,
+  return concludeWatch(sessions, settings, {
+    ...watched,
+    analysis,
     steps,
-    canaryColor,
-    stableColor,
-    canaryVersion,
-    stableVersion,
-    rollback,
-    rollbackMs: rollback?.ok ? rollback.restoredMs : null,
-    ...(accessLog ? { accessLog } : {}),
-  };
+    plan,
+    abortedBy,
+    accessLog: accessLogReading(built),
+    pending,
+    emit,
+  });
 }
