@@ -1,4 +1,6 @@
-export { deploy, promote, type DeploySettings, type PromoteSettings } from './bluegreen';
+export { deploy } from './deploy';
+export { promote } from './promote';
+export type { DeploySettings, PromoteSettings } from './bluegreen';
 export { monitor, monitorSessions } from './monitor';
 export { abortWaitCommand } from './monitor-requests';
 export type { MonitorResult, MonitorSettings } from './monitor-types';
