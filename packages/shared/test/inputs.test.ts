@@ -136,7 +136,13 @@ describe('field kinds through readInputs', () => {
     [
       'plan',
       '- step: warm\n  seconds: soon\n- step: 2\n  wait: 5',
-      "Input 'plan': [0].seconds: expected a whole number (seconds), got 'soon'; [1].step: expected a step name, got 2; [1].seconds: expected a whole number (seconds), got nothing; [1]: unknown key 'wait'; expected step, seconds; expected a list of {step, seconds}",
+      [
+        "Input 'plan': [0].seconds: expected a whole number (seconds), got 'soon'",
+        '[1].step: expected a step name, got 2',
+        '[1].seconds: expected a whole number (seconds), got nothing',
+        "[1]: unknown key 'wait'; expected step, seconds",
+        'expected a list of {step, seconds}',
+      ].join('; '),
     ],
   ])('reports %s = %j', (name, raw, message) => {
     const values = { name: 'shop', [name]: raw };
@@ -448,7 +454,8 @@ describe('router and the hosts behind HAProxy', () => {
 
   it('refuses a host behind HAProxy without its socket or backend, or with ones HAProxy would read otherwise, before any host is contacted', () => {
     expect(() => resolveHosts(hostsRead({ router: 'haproxy' }))).toThrow(
-      "Input 'hosts': deploy@10.0.0.5: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)",
+      "Input 'hosts': deploy@10.0.0.5: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) " +
+        "and haproxy-backend (the backend of the app's blue and green servers)",
     );
     expect(() =>
       resolveHosts(
@@ -475,7 +482,8 @@ describe('router and the hosts behind HAProxy', () => {
 
   it("refuses HAProxy's settings on a host whose traffic nginx moves", () => {
     expect(() => resolveHosts(hostsRead({ hosts: behindHaproxy }))).toThrow(
-      "Input 'router': is nginx, but the hosts list gives deploy@10.0.0.1 an haproxy-socket or haproxy-backend: set router: haproxy to move its traffic through HAProxy, or remove them",
+      "Input 'router': is nginx, but the hosts list gives deploy@10.0.0.1 an haproxy-socket or haproxy-backend: " +
+        'set router: haproxy to move its traffic through HAProxy, or remove them',
     );
   });
 });

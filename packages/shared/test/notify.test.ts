@@ -137,10 +137,11 @@ describe('what Slack would refuse or misread', () => {
   type Payload = { text: string; blocks: Array<{ type: string; text: { text: string } }> };
   // 40 hosts fail: 36 the same way, 4 each their own way; the messages carry markup.
   const hosts = Array.from({ length: 40 }, (_, index) => `deploy@10.0.${Math.floor(index / 10)}.${index + 11}:22`);
+  const same = 'health check GET /health answered 503: <html><body>Service Unavailable & retry</body></html>';
   const error = hosts
     .map(
       (host, index) =>
-        `${host}: ${index < 36 ? 'health check GET /health answered 503: <html><body>Service Unavailable & retry</body></html>' : `smoke <script>alert(${index})</script> failed & <!channel> was mentioned`}`,
+        `${host}: ${index < 36 ? same : `smoke <script>alert(${index})</script> failed & <!channel> was mentioned`}`,
     )
     .join('\n');
   const failure: Notice = {
@@ -169,7 +170,9 @@ describe('what Slack would refuse or misread', () => {
     const details = payload.blocks[1]!.text.text;
     expect(details).toContain(`*failed on 40 hosts:* ${hosts.slice(0, 5).join(', ')} … and 35 more`);
     expect(details).toContain(
-      `• health check GET /health answered 503: &lt;html&gt;&lt;body&gt;Service Unavailable &amp; retry&lt;/body&gt;&lt;/html&gt; (${hosts.slice(0, 3).join(', ')} … and 33 more)`,
+      '• health check GET /health answered 503: ' +
+        '&lt;html&gt;&lt;body&gt;Service Unavailable &amp; retry&lt;/body&gt;&lt;/html&gt; ' +
+        `(${hosts.slice(0, 3).join(', ')} … and 33 more)`,
     );
     expect(details.split('\n').filter((line) => line.startsWith('• '))).toHaveLength(5);
     expect(details.endsWith('<https://github.com/acme/shop/actions/runs/43|workflow run>')).toBe(true);

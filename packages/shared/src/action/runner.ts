@@ -16,6 +16,11 @@ function escapeData(text: string): string {
   return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }
 
+/** `%`, CR, LF, `:` and `,` escaped, as the runner decodes a command's property (the toolkit's escapeProperty). */
+function escapeProperty(text: string): string {
+  return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
+
 /** A workflow command, `::name::message`. */
 function command(name: string, message: string): void {
   process.stdout.write(`::${name}::${escapeData(message)}${EOL}`);
@@ -39,9 +44,7 @@ export const runner = {
   setOutput(name: string, value: string): void {
     if (fileCommand('OUTPUT', name, value)) return;
     process.stdout.write(EOL);
-    process.stdout.write(
-      `::set-output name=${name.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C')}::${escapeData(value)}${EOL}`,
-    );
+    process.stdout.write(`::set-output name=${escapeProperty(name)}::${escapeData(value)}${EOL}`);
   },
   /** For the post step: saved in GITHUB_STATE, read back as `STATE_<name>`. */
   saveState(name: string, value: string): void {

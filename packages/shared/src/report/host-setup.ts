@@ -93,7 +93,8 @@ export function setupOutcome(
   const summary = [
     '## Host set-up',
     '',
-    `Deploy user \`${plan.deployUser}\`: ${changed} change${changed === 1 ? '' : 's'}. Deploy with \`${nginxCommand ? `nginx-command: ${nginxCommand}` : `router: ${plan.router ?? 'nginx'}`}\`.`,
+    `Deploy user \`${plan.deployUser}\`: ${changed} change${changed === 1 ? '' : 's'}. ` +
+      `Deploy with \`${nginxCommand ? `nginx-command: ${nginxCommand}` : `router: ${plan.router ?? 'nginx'}`}\`.`,
     '',
     table(['host', 'outcome', 'what'], rows),
     '',

@@ -47,7 +47,8 @@ export function restoredLine(restoredMs: number | null): string {
   if (restoredMs === null) return 'Traffic was not restored.';
   const seconds = (restoredMs / 1000).toFixed(1);
   const met = restoredMs <= ROLLBACK_TARGET_MS;
-  return `Traffic restored in ${seconds} s ${met ? '✅' : '❌'} (procedure target: ${ROLLBACK_TARGET_MS / 1000} s${met ? `, ${Math.max(1, Math.round(ROLLBACK_TARGET_MS / Math.max(restoredMs, 1)))}× faster` : ''}).`;
+  const faster = Math.max(1, Math.round(ROLLBACK_TARGET_MS / Math.max(restoredMs, 1)));
+  return `Traffic restored in ${seconds} s ${met ? '✅' : '❌'} (procedure target: ${ROLLBACK_TARGET_MS / 1000} s${met ? `, ${faster}× faster` : ''}).`;
 }
 
 /**
@@ -56,7 +57,9 @@ export function restoredLine(restoredMs: number | null): string {
  * text made inert (`forMarkdown`; table cells are too), and the run is a checked link.
  */
 export function incidentIssue(story: RollbackStory, extraLabels: readonly string[] = []): Incident {
-  const title = `${story.error ? 'Rollback FAILED' : 'Rollback'}: ${story.app} ${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
+  const title =
+    `${story.error ? 'Rollback FAILED' : 'Rollback'}: ${story.app} ` +
+    `${story.failedVersion ?? '(unknown version)'} → ${story.targetVersion ?? '?'} in ${story.environment}`;
   const timeline = story.hosts
     .flatMap((host) =>
       host.steps.map((step) => [

@@ -113,5 +113,9 @@ export function rollbackSummary(
 
 /** Why a rollback failed, with the versions one can name instead. */
 export function rollbackFailure(outcome: RollbackOutcome): string {
-  return `${outcome.error ?? 'rollback failed'}${outcome.candidates.length > 0 ? `\nVersions one can roll back to by name (target-version): ${outcome.candidates.join(', ')}` : ''}`;
+  const others =
+    outcome.candidates.length > 0
+      ? `\nVersions one can roll back to by name (target-version): ${outcome.candidates.join(', ')}`
+      : '';
+  return `${outcome.error ?? 'rollback failed'}${others}`;
 }

@@ -228,7 +228,9 @@ export function judgeLoad(
     );
   if (!errorMet)
     failures.push(
-      `error rate ${percent(result.errorRate)} (${result.non2xx} non-2xx and ${result.errors} errors of ${result.sent} requests) is above max-error-rate ${percent(criteria.maxErrorRate)}`,
+      `error rate ${percent(result.errorRate)} ` +
+        `(${result.non2xx} non-2xx and ${result.errors} errors of ${result.sent} requests) ` +
+        `is above max-error-rate ${percent(criteria.maxErrorRate)}`,
     );
   if (!p95Met)
     failures.push(

@@ -218,7 +218,8 @@ export function stagingSummary(report: StagingReport, verdict: LoadVerdict | nul
     );
   const deploy = report.deploy;
   lines.push(
-    `**Deploy** (${deploy.method}): ${deploy.ok ? '✅' : '❌'} ${forMarkdown(deploy.detail)}${deploy.method === 'none' ? '' : ` in ${(deploy.durationMs / 1000).toFixed(1)} s`}`,
+    `**Deploy** (${deploy.method}): ${deploy.ok ? '✅' : '❌'} ${forMarkdown(deploy.detail)}` +
+      (deploy.method === 'none' ? '' : ` in ${(deploy.durationMs / 1000).toFixed(1)} s`),
     '',
   );
   if (report.smoke)
@@ -231,7 +232,8 @@ export function stagingSummary(report: StagingReport, verdict: LoadVerdict | nul
   if (report.load && 'skipped' in report.load) lines.push(`**Load test**: skipped (${report.load.skipped})`, '');
   else if (report.load && verdict)
     lines.push(
-      `**Load test**: ${report.load.method} ${report.load.path} at ${report.load.ratePerMinute}/min for ${report.load.durationSeconds} s, constant arrival rate: ${verdict.passed ? '✅ passed' : '❌ failed'}`,
+      `**Load test**: ${report.load.method} ${report.load.path} at ${report.load.ratePerMinute}/min ` +
+        `for ${report.load.durationSeconds} s, constant arrival rate: ${verdict.passed ? '✅ passed' : '❌ failed'}`,
       '',
       loadTable(verdict.figures),
       '',

@@ -120,7 +120,8 @@ export async function testStaging(
     });
     for (const figure of verdict.figures)
       log.info(
-        `${figure.met === null ? '  ' : figure.met ? '✅' : '❌'} ${figure.figure}: ${figure.value}${figure.criterion === '—' ? '' : ` — criterion ${figure.criterion}`}`,
+        `${figure.met === null ? '  ' : figure.met ? '✅' : '❌'} ${figure.figure}: ${figure.value}` +
+          (figure.criterion === '—' ? '' : ` — criterion ${figure.criterion}`),
       );
     report.load = {
       passed: verdict.passed,
