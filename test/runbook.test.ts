@@ -104,7 +104,7 @@ const EXCLUDED: ReadonlyArray<{ file: string; source: string; text?: string; why
     why: 'printed only inside the warning "could not mark the access log … (exit …: …)"',
   },
   {
-    file: 'packages/shared/src/analysis/sources/nginx-log.ts',
+    file: 'packages/shared/src/analysis/sources/access-log.ts',
     source: '(result.reason as Error).message ?? String(result.reason)',
     why: "relay: each host's read error, listed where it is made",
   },
@@ -283,22 +283,22 @@ const EXCLUDED: ReadonlyArray<{ file: string; source: string; text?: string; why
     why: 'internal: callers always pass commands',
   },
   {
-    file: 'packages/shared/src/analysis/sources/nginx-log.ts',
+    file: 'packages/shared/src/analysis/sources/log-read.ts',
     source: '`invalid log offset ${offset}`',
     why: 'internal: offsets are computed by the code',
   },
   {
-    file: 'packages/shared/src/analysis/sources/nginx-log.ts',
+    file: 'packages/shared/src/analysis/sources/log-read.ts',
     source: '`invalid read size ${maxBytes}`',
     why: 'internal: the read size is a constant',
   },
   {
-    file: 'packages/shared/src/analysis/sources/nginx-log.ts',
+    file: 'packages/shared/src/analysis/sources/log-read.ts',
     source: '`invalid inode ${inode}`',
     why: 'internal: the inode is parsed as digits before',
   },
   {
-    file: 'packages/shared/src/analysis/sources/nginx-log.ts',
+    file: 'packages/shared/src/analysis/sources/access-log.ts',
     source: '`maxReadBytes must be a positive integer, got ${this.maxReadBytes}`',
     why: 'internal: a constructor option, set in code',
   },
@@ -308,7 +308,7 @@ const EXCLUDED: ReadonlyArray<{ file: string; source: string; text?: string; why
     why: 'internal: the monitor refuses an empty host list first ("no hosts to monitor")',
   },
   {
-    file: 'packages/shared/src/analysis/sources/prometheus.ts',
+    file: 'packages/shared/src/analysis/sources/promql.ts',
     source: '`invalid window length ${ms} ms`',
     why: 'internal: windows come from the checked policy',
   },

@@ -6,9 +6,11 @@ const read = (values: Record<string, string>) => (name: string) => values[name] 
 describe('prometheus-queries', () => {
   it('refuses an unknown placeholder when the inputs are read, before any host is contacted, naming it', () => {
     const queries =
-      'requests: sum(increase(http_requests_total{app="{app}"}[{window}]))\nerrors: sum(increase(http_requests_total{app="{app}",colour="{colour}"}[{window}]))';
+      'requests: sum(increase(http_requests_total{app="{app}"}[{window}]))\n' +
+      'errors: sum(increase(http_requests_total{app="{app}",colour="{colour}"}[{window}]))';
     expect(() => readInputs(monitorPhaseInputs, read({ 'prometheus-queries': queries }))).toThrow(
-      "Input 'prometheus-queries': the errors query: unknown placeholder {colour}; known: {app} {color} {version} {window}; expected a YAML mapping of PromQL templates with {app} {color} {version} {window}",
+      "Input 'prometheus-queries': the errors query: unknown placeholder {colour}; known: {app} {color} {version} {window}; " +
+        'expected a YAML mapping of PromQL templates with {app} {color} {version} {window}',
     );
   });
 

@@ -229,7 +229,8 @@ describe('a router added from outside the core', () => {
         .constructor.name,
     ).toBe('HaproxyRouter');
     expect(() => sessionRouter(spec, remote, settings)).toThrow(
-      "Input 'hosts': deploy@10.0.0.5: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)",
+      "Input 'hosts': deploy@10.0.0.5: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) " +
+        "and haproxy-backend (the backend of the app's blue and green servers)",
     );
     expect(() =>
       sessionRouter({ ...spec, haproxySocket: 'admin.sock', haproxyBackend: 'shop' }, remote, settings),

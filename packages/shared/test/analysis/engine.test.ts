@@ -85,7 +85,10 @@ describe('gates at the end', () => {
     const result = runUntilDecided(analysis, (index) => ({ requests: 5, slow: index % 2 === 0 ? 1 : 0 }));
     expect(result.verdict).toBe('failure');
     expect(result.reason).toMatch(
-      /^latency-p95: canary P95 3750 ms over 300 requests > 2000 ms at the end of 300 s \(10% of requests took over 2000 ms; 30 slow where 15 are expected at the limit, p = /,
+      new RegExp(
+        String.raw`^latency-p95: canary P95 3750 ms over 300 requests > 2000 ms at the end of 300 s ` +
+          String.raw`\(10% of requests took over 2000 ms; 30 slow where 15 are expected at the limit, p = `,
+      ),
     );
   });
 
@@ -95,8 +98,9 @@ describe('gates at the end', () => {
   it('extends on a small excess, then passes it undecided with a warning (on-undecided: pass, the default)', () => {
     const result = runUntilDecided(new CanaryAnalysis(parsePolicy('early-decision: false'), CANARY), smallExcess);
     expect(result).toMatchObject({ verdict: 'success', elapsedSeconds: 600 });
-    expect(result.reason).toMatch(
-      /^undecided, passed: error-rate: canary 1\.33% errors over 600 requests > 1% but not significantly \(8 errors where 6 are expected at the limit, p = 0\.26 > α 0\.005\), after 1 extension$/,
+    expect(result.reason).toBe(
+      'undecided, passed: error-rate: canary 1.33% errors over 600 requests > 1% but not significantly ' +
+        '(8 errors where 6 are expected at the limit, p = 0.26 > α 0.005), after 1 extension',
     );
     expect(result.warnings[0]).toMatch(
       /^extended by 300 s \(extension 1 of 1\) because error-rate: canary 1\.33% errors over 300 requests > 1% but not significantly/,
@@ -438,8 +442,9 @@ describe('compare: stable', () => {
       () => ({ requests: 40, latencyMs: 1500 }),
     );
     expect(result.verdict).toBe('failure');
-    expect(result.reason).toMatch(
-      /^latency-p95: canary P95 3750 ms over 600 requests > 2450 ms \(stable 1950 ms \+ 500 ms\) at the end of 300 s \(10% of requests took over 2450 ms; 60 slow where 30 are expected at the limit, p = 4\.2e-7\)$/,
+    expect(result.reason).toBe(
+      'latency-p95: canary P95 3750 ms over 600 requests > 2450 ms (stable 1950 ms + 500 ms) at the end of 300 s ' +
+        '(10% of requests took over 2450 ms; 60 slow where 30 are expected at the limit, p = 4.2e-7)',
     );
   });
 });

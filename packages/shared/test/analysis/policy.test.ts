@@ -135,7 +135,8 @@ describe('parsePolicy validation', () => {
       'rules:\n  - name: a\n    metric: error_rate\n    max: 0.1\n  - name: b\n    metric: p95_ms\n    max: 10\n  - name: c\n    metric: latency\n    max: 1\n',
     );
     expect(message).toContain(
-      "rules[2].metric: expected one of error_rate, p50_ms, p90_ms, p95_ms, p99_ms, health_failures_in_row, memory_ratio, drift_score, gauge:<name>, got 'latency'",
+      'rules[2].metric: expected one of error_rate, p50_ms, p90_ms, p95_ms, p99_ms, health_failures_in_row, ' +
+        "memory_ratio, drift_score, gauge:<name>, got 'latency'",
     );
   });
 

@@ -45,12 +45,16 @@ describe('progress lines', () => {
     const analysis = new CanaryAnalysis(parsePolicy(''), { canary: 'green', stable: 'blue', start: 0 });
     const first = sample(0, { requests: 5 }, { requests: 40, errors: 1 });
     expect(progressLine(first, analysis.add(first) ?? analysis.current(first.end), 'green', 'blue')).toBe(
-      't=5s canary green: 5 req, 0% errors, P95 98 ms (so far 5 req, 0% errors, P95 98 ms); stable blue: 40 req, 2.5% errors, P95 98 ms (so far 40 req, 2.5% errors, P95 98 ms); all rules pass so far',
+      't=5s canary green: 5 req, 0% errors, P95 98 ms (so far 5 req, 0% errors, P95 98 ms); ' +
+        'stable blue: 40 req, 2.5% errors, P95 98 ms (so far 40 req, 2.5% errors, P95 98 ms); all rules pass so far',
     );
     const second = sample(1, { requests: 5, errors: 1 }, { requests: 0 });
     const line = progressLine(second, analysis.add(second) ?? analysis.current(second.end), 'green', 'blue');
     expect(line).toMatch(
-      /^t=10s canary green: 5 req, 20% errors, P95 98 ms \(so far 10 req, 10% errors, P95 98 ms\); stable blue: 0 req, n\/a errors, P95 n\/a \(so far 40 req, 2\.5% errors, P95 98 ms\); /,
+      new RegExp(
+        String.raw`^t=10s canary green: 5 req, 20% errors, P95 98 ms \(so far 10 req, 10% errors, P95 98 ms\); ` +
+          String.raw`stable blue: 0 req, n\/a errors, P95 n\/a \(so far 40 req, 2\.5% errors, P95 98 ms\); `,
+      ),
     );
     expect(line).toMatch(/error-rate: watching/);
   });

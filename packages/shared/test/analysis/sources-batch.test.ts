@@ -31,7 +31,17 @@ function countingRemote(label = 'h1'): Remote & { ran: Argv[] } {
 }
 
 const line = (color: 'blue' | 'green', status = 200): string =>
-  `${JSON.stringify({ time: 1, status, request_time: 3.5, upstream: `agent_loop_app_${color}`, upstream_addr: '127.0.0.1:1', upstream_status: String(status), upstream_time: '0.020', method: 'GET', uri: '/' })}\n`;
+  `${JSON.stringify({
+    time: 1,
+    status,
+    request_time: 3.5,
+    upstream: `agent_loop_app_${color}`,
+    upstream_addr: '127.0.0.1:1',
+    upstream_status: String(status),
+    upstream_time: '0.020',
+    method: 'GET',
+    uri: '/',
+  })}\n`;
 
 describe('batchCommand and parseBatchOutput', () => {
   it('runs several commands as one, each with its own exit code, stdout and stderr, whatever they print', async () => {

@@ -13,6 +13,7 @@ import { startHaproxy, type Haproxy } from '../../../../test/lab/haproxy';
 import { freePort, localRemote, tempDir } from '../support/local-remote';
 
 // Seen from HAProxy 2.6.12 here (through a UNIX datagram socket: `<PRI>` and the date, no host name).
+// line-length: table
 const SEEN = {
   ok: '<134>Dec  7 16:11:19 haproxy[19895]: 127.0.0.1:38980 [07/Dec/2026:16:11:19.968] app app/blue 0/0/0/2/2 200 692 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1"',
   notFound:
@@ -27,6 +28,7 @@ const SEEN = {
 // As Debian 12's rsyslog writes /var/log/haproxy.log (RFC 3339 time, host name, tag), with captured headers.
 const DEBIAN =
   '2026-12-07T16:11:19.968512+00:00 web1 haproxy[812]: 10.0.0.9:51234 [07/Dec/2026:16:11:19.960] www~ shop_api/green 1/0/1/130/132 200 1211 - - ---- 3/3/1/1/0 0/0 {shop.example|Mozilla/5.0} "POST /run-agent HTTP/1.1"';
+// line-length: end
 
 /** A color's sample of `requests` and `errors`, with one request in the bucket of each latency given. */
 function sampleOf(requests: number, errors: number, ...latenciesMs: number[]): ColorSample {
@@ -92,7 +94,8 @@ describe('the haproxy-log source in the registry', () => {
 
   it('is for router haproxy, and nginx-log is not', () => {
     expect(() => metricSources.get('haproxy-log').check?.({ ...options, router: 'nginx' })).toThrow(
-      "Input 'sources': lists haproxy-log, which reads HAProxy's log of each host's haproxy-backend, but router is nginx: set router: haproxy, or list nginx-log",
+      "Input 'sources': lists haproxy-log, which reads HAProxy's log of each host's haproxy-backend, " +
+        'but router is nginx: set router: haproxy, or list nginx-log',
     );
     expect(() => metricSources.get('nginx-log').check?.({ ...options, router: 'haproxy' })).toThrow(
       "Input 'sources': lists nginx-log, which reads nginx's access log, but router is haproxy: list haproxy-log instead",

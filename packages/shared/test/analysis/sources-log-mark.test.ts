@@ -3,11 +3,22 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analysisStart, readLogMarks } from '../../src/analysis/sources';
 import { localRemote, tempDir } from '../support/local-remote';
-import { AccessLogFollower } from '../../src/analysis/sources/nginx-log';
+import { AccessLogFollower } from '../../src/analysis/sources/access-log';
+import { nginxLog } from '../../src/analysis/sources/nginx-log';
 import { markCommand, parseMark } from '../../src/analysis/sources/log-mark';
 
 const line = (color: 'blue' | 'green'): string =>
-  `${JSON.stringify({ time: 1, status: 200, request_time: 0.01, upstream: `agent_loop_app_${color}`, upstream_addr: '127.0.0.1:1', upstream_status: '200', upstream_time: '0.010', method: 'GET', uri: '/' })}\n`;
+  `${JSON.stringify({
+    time: 1,
+    status: 200,
+    request_time: 0.01,
+    upstream: `agent_loop_app_${color}`,
+    upstream_addr: '127.0.0.1:1',
+    upstream_status: '200',
+    upstream_time: '0.010',
+    method: 'GET',
+    uri: '/',
+  })}\n`;
 const lines = (color: 'blue' | 'green', n: number): string => line(color).repeat(n);
 
 describe('markCommand and parseMark', () => {
@@ -78,12 +89,12 @@ describe('the follower from a mark, on local files', () => {
     expect(mark).toMatchObject({ path: log, offset: line('blue').length * 7 });
     // The switch, then 5 canary lines before the monitor's first read.
     await fs.appendFile(log, lines('green', 5) + lines('blue', 2));
-    const follower = new AccessLogFollower({ remote, accessLog: log, app: 'app', mark: mark ?? undefined });
+    const follower = new AccessLogFollower(nginxLog({ remote, accessLog: log, app: 'app', mark: mark ?? undefined }));
     expect(count(await follower.read())).toEqual({ blue: 2, green: 5 });
     await fs.appendFile(log, lines('green', 1));
     expect(count(await follower.read())).toEqual({ blue: 0, green: 1 });
     // Without the mark the same file's first read counts nothing: the old behaviour.
-    expect(count(await new AccessLogFollower({ remote, accessLog: log, app: 'app' }).read())).toEqual({
+    expect(count(await new AccessLogFollower(nginxLog({ remote, accessLog: log, app: 'app' })).read())).toEqual({
       blue: 0,
       green: 0,
     });
@@ -96,7 +107,7 @@ describe('the follower from a mark, on local files', () => {
     await fs.appendFile(log, lines('green', 4));
     await fs.rename(log, `${log}.1`);
     await fs.writeFile(log, lines('green', 2));
-    const follower = new AccessLogFollower({ remote, accessLog: log, app: 'app', mark: mark ?? undefined });
+    const follower = new AccessLogFollower(nginxLog({ remote, accessLog: log, app: 'app', mark: mark ?? undefined }));
     expect(count(await follower.read())).toEqual({ blue: 0, green: 6 });
     expect(follower.rotations).toBe(1);
   });
@@ -104,12 +115,14 @@ describe('the follower from a mark, on local files', () => {
   it('a mark on another path is ignored; a missing log gives no mark and no warning; a failed mark warns', async () => {
     const log = path.join(dir, 'c.log');
     await fs.writeFile(log, lines('blue', 3));
-    const follower = new AccessLogFollower({
-      remote,
-      accessLog: log,
-      app: 'app',
-      mark: { path: '/elsewhere.log', inode: '1', offset: 0 },
-    });
+    const follower = new AccessLogFollower(
+      nginxLog({
+        remote,
+        accessLog: log,
+        app: 'app',
+        mark: { path: '/elsewhere.log', inode: '1', offset: 0 },
+      }),
+    );
     expect(count(await follower.read())).toEqual({ blue: 0, green: 0 });
     const warnings: string[] = [];
     const failing = {

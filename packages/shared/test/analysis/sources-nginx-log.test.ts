@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NginxLogSource, parseAccessLines } from '../../src/analysis/sources';
 import { latencyBucket } from '../../src/analysis';
 import { localRemote, tempDir } from '../support/local-remote';
-import { AccessLogFollower, parseLogRead, readLogCommand, splitLogLines } from '../../src/analysis/sources/nginx-log';
+import { AccessLogFollower } from '../../src/analysis/sources/access-log';
+import { parseLogRead, readLogCommand, splitLogLines } from '../../src/analysis/sources/log-read';
+import { nginxLog } from '../../src/analysis/sources/nginx-log';
 
 const line = (upstream: string, status: number, requestTime: number): string =>
   JSON.stringify({
@@ -130,7 +132,7 @@ describe('AccessLogFollower on local files', () => {
   it('starts at the end of the file, reads only new lines, completes a partial line', async () => {
     log = path.join(dir, 'a.log');
     await fs.writeFile(log, blue(5));
-    const follower = new AccessLogFollower({ remote, accessLog: log, app: 'app' });
+    const follower = new AccessLogFollower(nginxLog({ remote, accessLog: log, app: 'app' }));
     expect(requests(await follower.read())).toBe(0);
     const one = blue(1);
     await append(blue(3) + one.slice(0, 40));
@@ -144,10 +146,10 @@ describe('AccessLogFollower on local files', () => {
     log = path.join(dir, 'b.log');
     const text = blue(10);
     await fs.writeFile(log, text);
-    const follower = new AccessLogFollower(
-      { remote, accessLog: log, app: 'app' },
-      { fromStart: true, maxReadBytes: Math.ceil(text.length / 3) },
-    );
+    const follower = new AccessLogFollower(nginxLog({ remote, accessLog: log, app: 'app' }), {
+      fromStart: true,
+      maxReadBytes: Math.ceil(text.length / 3),
+    });
     const counts = [
       requests(await follower.read()),
       requests(await follower.read()),
@@ -161,7 +163,7 @@ describe('AccessLogFollower on local files', () => {
   it('finishes the rotated file at .1, follows it while the path is missing, then reads the new file', async () => {
     log = path.join(dir, 'c.log');
     await fs.writeFile(log, blue(2));
-    const follower = new AccessLogFollower({ remote, accessLog: log, app: 'app' });
+    const follower = new AccessLogFollower(nginxLog({ remote, accessLog: log, app: 'app' }));
     await follower.read();
     await append(blue(3));
     await fs.rename(log, `${log}.1`);
@@ -178,7 +180,7 @@ describe('AccessLogFollower on local files', () => {
   it('counts a rotation whose old file is gone as lost, and starts the new file at 0', async () => {
     log = path.join(dir, 'd.log');
     await fs.writeFile(log, blue(2));
-    const follower = new AccessLogFollower({ remote, accessLog: log, app: 'app' });
+    const follower = new AccessLogFollower(nginxLog({ remote, accessLog: log, app: 'app' }));
     await follower.read();
     await append(blue(3));
     // Replaced by a new file (rename over it, so the new file cannot reuse the old inode).
@@ -191,7 +193,7 @@ describe('AccessLogFollower on local files', () => {
   it('starts over after a truncation in place', async () => {
     log = path.join(dir, 'e.log');
     await fs.writeFile(log, blue(5));
-    const follower = new AccessLogFollower({ remote, accessLog: log, app: 'app' });
+    const follower = new AccessLogFollower(nginxLog({ remote, accessLog: log, app: 'app' }));
     await follower.read();
     await fs.truncate(log, 0);
     await append(blue(2));

@@ -8,7 +8,8 @@ import {
   promDuration,
 } from '../../src/analysis/sources';
 import { LATENCY_BOUNDS_MS } from '../../src/analysis';
-import { histogramFromCumulative, parseQueryResponse, renderQuery } from '../../src/analysis/sources/prometheus';
+import { histogramFromCumulative, parseQueryResponse } from '../../src/analysis/sources/prometheus-answer';
+import { renderQuery } from '../../src/analysis/sources/promql';
 
 const bucketIndex = (ms: number) => LATENCY_BOUNDS_MS.indexOf(ms as (typeof LATENCY_BOUNDS_MS)[number]);
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);

@@ -174,9 +174,10 @@ export class BatchedRemote implements Remote {
       try {
         results = parseBatchOutput(result.stdout, marker, batch.length);
       } catch (error) {
+        const stderr = result.stderr.trim() ? `: ${result.stderr.trim().slice(0, 300)}` : '';
         throw new HostError(
           this.label,
-          `the sampling commands failed to run (exit ${result.code}): ${(error as Error).message}${result.stderr.trim() ? `: ${result.stderr.trim().slice(0, 300)}` : ''}`,
+          `the sampling commands failed to run (exit ${result.code}): ${(error as Error).message}${stderr}`,
         );
       }
       batch.forEach((item, index) => item.resolve(results[index] as ExecResult));

@@ -2,7 +2,7 @@ import { emptyColorSample, latencyBucket } from '..';
 import type { Color } from '../../domain';
 import type { Remote } from '../../hosts';
 import type { LogMark } from './log-mark';
-import { AccessLogSource, emptyAccessTally, type AccessTally, type NginxLogOptions } from './nginx-log';
+import { AccessLogSource, emptyAccessTally, type AccessTally, type NginxLogOptions } from './access-log';
 
 /**
  * What users really got behind HAProxy, from each host's HAProxy log in HAProxy's own HTTP log
@@ -14,7 +14,7 @@ import { AccessLogSource, emptyAccessTally, type AccessTally, type NginxLogOptio
  * The server (`blue` or `green`) of the app's backend is the color; the status, the termination
  * state and Tr (the server's answer time: from the connection to the color until its response
  * headers; the client's own time, TR, is not in it) give the errors and the latency. The log is
- * followed as nginx's is (nginx-log.ts: byte offsets, rotation, from the deploy's mark at the switch).
+ * followed as nginx's is (access-log.ts: byte offsets, rotation, from the deploy's mark at the switch).
  */
 
 /**
@@ -24,8 +24,16 @@ import { AccessLogSource, emptyAccessTally, type AccessTally, type NginxLogOptio
  * request. The first place where this whole sequence fits is taken: the request line, which a
  * client writes, comes after it.
  */
-const HTTP_LOG =
-  /(?:^|\s)\S+:\d{1,5} \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2}\.\d{3}\] \S+ (\S+?)\/(\S+) -?\d+\/-?\d+\/-?\d+\/(-?\d+)\/\+?-?\d+ (-?\d+) \+?\d+ \S+ \S+ (\S{4}) \d+\/\d+\/\d+\/\d+\/(\+?)\d+ \d+\/\d+(?: |$)/;
+const HTTP_LOG = new RegExp(
+  [
+    // client:port [accept date] frontend backend/server
+    String.raw`(?:^|\s)\S+:\d{1,5} \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2}\.\d{3}\] \S+ (\S+?)\/(\S+) `,
+    // TR/Tw/Tc/Tr/Ta status bytes req-cookie resp-cookie termination
+    String.raw`-?\d+\/-?\d+\/-?\d+\/(-?\d+)\/\+?-?\d+ (-?\d+) \+?\d+ \S+ \S+ (\S{4}) `,
+    // actconn/feconn/beconn/srv_conn/retries srv_queue/backend_queue
+    String.raw`\d+\/\d+\/\d+\/\d+\/(\+?)\d+ \d+\/\d+(?: |$)`,
+  ].join(''),
+);
 
 const COLORS: readonly string[] = ['blue', 'green'];
 

@@ -3,14 +3,14 @@ export { HostSource } from './host';
 export { analysisStart, readLogMarks, type LogMark } from './log-mark';
 export { NginxLogSource, parseAccessLines } from './nginx-log';
 export { ProbeSource } from './probe';
+export { PrometheusSource } from './prometheus';
 export {
   checkQueryTemplate,
   DEFAULT_PROMETHEUS_QUERIES,
   errorRatioQuery,
   promDuration,
-  PrometheusSource,
   type PrometheusQueries,
-} from './prometheus';
+} from './promql';
 export { CombinedSource, combineSources } from './combined';
 export {
   buildMetricSources,

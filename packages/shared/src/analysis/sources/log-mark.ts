@@ -57,7 +57,8 @@ export async function readLogMarks(
       marks[index] = parseMark(target.path, result.stdout);
     } catch (error) {
       warn(
-        `${target.remote.label}: could not mark the access log ${target.path} before the switch (${errorMessage(error)}); the canary monitor will read it from its first sample`,
+        `${target.remote.label}: could not mark the access log ${target.path} before the switch ` +
+          `(${errorMessage(error)}); the canary monitor will read it from its first sample`,
       );
     }
   });

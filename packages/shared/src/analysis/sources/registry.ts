@@ -31,7 +31,10 @@ export interface SourceOptions {
   router?: string;
 }
 
-/** One watched host: its remote (batched: one SSH command per host per interval for every source), its settings, and where its access log stood at the canary switch. */
+/**
+ * One watched host: its remote (batched: one SSH command per host per interval for every source),
+ * its settings, and where its access log stood at the canary switch.
+ */
 export interface SourceHost {
   remote: Remote;
   host: HostSpec;
@@ -65,7 +68,8 @@ export const metricSources = new Registry<SourceEntry>('metric source', 'sources
       requireInput(
         options.router !== 'haproxy',
         'sources',
-        "lists nginx-log, which reads nginx's access log, but router is haproxy: list haproxy-log instead (HAProxy's log, with access-log naming it, e.g. /var/log/haproxy.log)",
+        "lists nginx-log, which reads nginx's access log, but router is haproxy: list haproxy-log instead " +
+          "(HAProxy's log, with access-log naming it, e.g. /var/log/haproxy.log)",
       ),
     build: ({ app, hosts }) => [
       new NginxLogSource(
@@ -80,14 +84,16 @@ export const metricSources = new Registry<SourceEntry>('metric source', 'sources
       requireInput(
         options.router === undefined || options.router === 'haproxy',
         'sources',
-        `lists haproxy-log, which reads HAProxy's log of each host's haproxy-backend, but router is ${options.router}: set router: haproxy, or list nginx-log`,
+        "lists haproxy-log, which reads HAProxy's log of each host's haproxy-backend, " +
+          `but router is ${options.router}: set router: haproxy, or list nginx-log`,
       ),
     build: ({ hosts }) => [
       new HaproxyLogSource(
         hosts.map(({ remote, host, logMark }) => {
           if (!host.haproxyBackend)
             throw new ConfigurationError(
-              `Input 'sources': lists haproxy-log, but ${host.target.label} has no haproxy-backend in the hosts list: set router: haproxy and each host's haproxy-socket and haproxy-backend`,
+              `Input 'sources': lists haproxy-log, but ${host.target.label} has no haproxy-backend in the hosts list: ` +
+                "set router: haproxy and each host's haproxy-socket and haproxy-backend",
             );
           return { remote, accessLog: host.accessLog, backend: host.haproxyBackend, mark: logMark };
         }),
