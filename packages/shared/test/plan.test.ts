@@ -418,11 +418,13 @@ describe('classify: untrusted messages, titles and branch names', () => {
     }
   });
 
-  it('a 1 MB message is classified quickly and not copied', () => {
+  // A guard against a pattern that backtracks (quadratic on 1 MB: minutes), not a speed figure:
+  // the bound is 25 times what a loaded machine takes, so it never fails on load alone.
+  it('a 1 MB message is classified without backtracking and not copied', () => {
     const message = `${'x'.repeat(1024 * 1024)} [train-model]`;
     const started = performance.now();
     const plan = classify(push('refs/heads/main', message), options);
-    expect(performance.now() - started).toBeLessThan(200);
+    expect(performance.now() - started).toBeLessThan(10_000);
     expect(plan.kind).toBe('model');
     expect(JSON.stringify(plan).length).toBeLessThan(2000);
   });
