@@ -119,12 +119,9 @@ export async function run(read?: InputReader): Promise<void> {
       throw new Error(
         `the canary failed (${result.reason}) and the automatic rollback failed too: ${result.rollback.error ?? ''}`,
       );
-    if (result.verdict !== 'success')
-      throw new Error(
-        `canary ${result.verdict}: ${result.reason}` +
-          (result.rollback?.ok
-            ? ` — rolled back to ${result.rollback.version} in ${((result.rollbackMs ?? 0) / 1000).toFixed(1)} s`
-            : ''),
-      );
+    const rolledBack = result.rollback?.ok
+      ? ` — rolled back to ${result.rollback.version} in ${((result.rollbackMs ?? 0) / 1000).toFixed(1)} s`
+      : '';
+    if (result.verdict !== 'success') throw new Error(`canary ${result.verdict}: ${result.reason}${rolledBack}`);
   });
 }
