@@ -243,7 +243,8 @@ describe('plan bundle: bad inputs and environment', () => {
     [
       'hotfix-skip',
       'integration,bogus',
-      "::error::Input 'hotfix-skip': expected a comma-separated list of lint, typecheck, unit, integration, security-scan, load-test, or none, got 'integration,bogus'",
+      "::error::Input 'hotfix-skip': expected a comma-separated list of " +
+        "lint, typecheck, unit, integration, security-scan, load-test, or none, got 'integration,bogus'",
     ],
     [
       'image-repository',

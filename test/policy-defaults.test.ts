@@ -38,8 +38,11 @@ describe('actions/canary-monitor/action.yml', () => {
   it("policy: the default it describes is the code's", () => {
     expect(description('policy')).toContain(
       `Default: the procedure (error rate <= ${percent(errorRate.threshold)} and P95 <= ${latency.threshold} ms over ${defaults.durationSeconds} s; ` +
-        `rollback on error rate > ${percent(errorsSustained.threshold)} for ${minutes(errorsSustained.forSeconds)}, P95 > ${latencySustained.threshold / 1000} s for ${minutes(latencySustained.forSeconds)}, ` +
-        `more than ${health.threshold} failed health checks in a row, memory > ${percent(memory.threshold)} for ${minutes(memory.forSeconds)}, drift > ${drift.threshold} for ${minutes(drift.forSeconds)} for models)`,
+        `rollback on error rate > ${percent(errorsSustained.threshold)} for ${minutes(errorsSustained.forSeconds)}, ` +
+        `P95 > ${latencySustained.threshold / 1000} s for ${minutes(latencySustained.forSeconds)}, ` +
+        `more than ${health.threshold} failed health checks in a row, ` +
+        `memory > ${percent(memory.threshold)} for ${minutes(memory.forSeconds)}, ` +
+        `drift > ${drift.threshold} for ${minutes(drift.forSeconds)} for models)`,
     );
   });
 
@@ -61,8 +64,11 @@ describe('docs/deploying.md, canary monitor', () => {
 
   it("names the procedure's triggers with the code's figures", () => {
     expect(line('its triggers (')).toContain(
-      `its triggers (error rate over ${percent(errorsSustained.threshold)} for ${minutes(errorsSustained.forSeconds)}, P95 over ${latencySustained.threshold / 1000} s for ${minutes(latencySustained.forSeconds)}, ` +
-        `more than ${health.threshold} health failures in a row, memory over ${percent(memory.threshold)} for ${minutes(memory.forSeconds)}, drift over ${drift.threshold} for ${minutes(drift.forSeconds)})`,
+      `its triggers (error rate over ${percent(errorsSustained.threshold)} for ${minutes(errorsSustained.forSeconds)}, ` +
+        `P95 over ${latencySustained.threshold / 1000} s for ${minutes(latencySustained.forSeconds)}, ` +
+        `more than ${health.threshold} health failures in a row, ` +
+        `memory over ${percent(memory.threshold)} for ${minutes(memory.forSeconds)}, ` +
+        `drift over ${drift.threshold} for ${minutes(drift.forSeconds)})`,
     );
   });
 

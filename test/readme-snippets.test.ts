@@ -124,8 +124,24 @@ describe('the check fails on bad samples', () => {
       : undefined;
 
   it('a snippet that leaves a line of its example out (staging-hosts, as the README once did), or names a file that does not exist', () => {
-    const drifted =
-      'Copy it.\n\n<!-- snippet: examples/deploy-main.yml -->\n```yaml\njobs:\n  deploy:\n    with:\n      app: agent-loop\n      split-key: $request_id\n```\n\n<!-- snippet: examples/nope.yml -->\n```yaml\na: 1\n```\n';
+    const drifted = [
+      'Copy it.',
+      '',
+      '<!-- snippet: examples/deploy-main.yml -->',
+      '```yaml',
+      'jobs:',
+      '  deploy:',
+      '    with:',
+      '      app: agent-loop',
+      '      split-key: $request_id',
+      '```',
+      '',
+      '<!-- snippet: examples/nope.yml -->',
+      '```yaml',
+      'a: 1',
+      '```',
+      '',
+    ].join('\n');
     expect(snippetProblems(drifted, example)).toEqual([
       'README line 4: differs from examples/deploy-main.yml (not the file, nor an exact excerpt of it)',
       'README line 13: examples/nope.yml does not exist',
@@ -143,7 +159,18 @@ describe('the check fails on bad samples', () => {
   it('accepts the whole file, and an excerpt taken out of its indentation (in a list item, too)', () => {
     expect(
       snippetProblems(
-        '<!-- snippet: examples/deploy-main.yml -->\n```yaml\njobs:\n  deploy:\n    with:\n      app: agent-loop\n      staging-hosts: deploy@10.0.1.11\n      split-key: $request_id\n```\n',
+        [
+          '<!-- snippet: examples/deploy-main.yml -->',
+          '```yaml',
+          'jobs:',
+          '  deploy:',
+          '    with:',
+          '      app: agent-loop',
+          '      staging-hosts: deploy@10.0.1.11',
+          '      split-key: $request_id',
+          '```',
+          '',
+        ].join('\n'),
         example,
       ),
     ).toEqual([]);

@@ -164,7 +164,10 @@ describe('rollback bundle, method kubernetes', () => {
     writeFileSync(
       join(dir, 'kubectl'),
       // `get … -o jsonpath=…` answers as kubectl does: the revision annotation, a space, the images.
-      `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\ncase "$*" in *"rollout undo"*) exit ${exitCodes.undo};; *"rollout status"*) echo 'deployment "web" successfully rolled out'; exit ${exitCodes.status};; *" get deployment/web --output jsonpath="*) printf '3 ghcr.io/org/web:1.2.2'; exit 0;; esac\nexit 1\n`,
+      `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\n` +
+        `case "$*" in *"rollout undo"*) exit ${exitCodes.undo};; ` +
+        `*"rollout status"*) echo 'deployment "web" successfully rolled out'; exit ${exitCodes.status};; ` +
+        `*" get deployment/web --output jsonpath="*) printf '3 ghcr.io/org/web:1.2.2'; exit 0;; esac\nexit 1\n`,
     );
     chmodSync(join(dir, 'kubectl'), 0o755);
     return { path: dir, log };
@@ -188,7 +191,8 @@ describe('rollback bundle, method kubernetes', () => {
     expect(readFileSync(kubectl.log, 'utf8').trim().split('\n')).toEqual([
       '--namespace prod rollout undo deployment/web --to-revision=3',
       '--namespace prod rollout status deployment/web --timeout=120s',
-      '--namespace prod get deployment/web --output jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision} {.spec.template.spec.containers[*].image}',
+      '--namespace prod get deployment/web --output ' +
+        'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision} {.spec.template.spec.containers[*].image}',
     ]);
     expect(result.outputs['rolled-back']).toBe('true');
     // It says what it went back to, read from the cluster.
@@ -219,7 +223,16 @@ describe('rollback bundle, method ansible', () => {
     );
     writeFileSync(
       join(dir, 'rollback.yml'),
-      `- hosts: all\n  gather_facts: false\n  tasks:\n    - name: record the target\n      ansible.builtin.copy:\n        content: "{{ target_version }} / {{ rollback_reason }}"\n        dest: ${marker}\n`,
+      [
+        '- hosts: all',
+        '  gather_facts: false',
+        '  tasks:',
+        '    - name: record the target',
+        '      ansible.builtin.copy:',
+        '        content: "{{ target_version }} / {{ rollback_reason }}"',
+        `        dest: ${marker}`,
+        '',
+      ].join('\n'),
     );
     const result = await runAction({
       action: 'rollback',

@@ -141,7 +141,9 @@ describe("the doctor checks the app's server block from nginx's own view of it",
       `  - no server block proxies to ${variable()}: requests for ${lab.app} never reach its colors, and a deploy's canary gets none\n    fix: add 'proxy_pass http://${variable()};' to the location of the server block that serves ${lab.app}`,
     );
     expect(message).toContain(
-      `  - no server block writes ${host.accessLog} in the agent_loop format: the canary monitor reading it (access-log) sees no request\n    fix: add 'access_log ${host.accessLog} agent_loop;' next to that proxy_pass, then reload nginx`,
+      `  - no server block writes ${host.accessLog} in the agent_loop format: ` +
+        'the canary monitor reading it (access-log) sees no request\n' +
+        `    fix: add 'access_log ${host.accessLog} agent_loop;' next to that proxy_pass, then reload nginx`,
     );
     expect(result.outputs.missing).toBe('2');
     // The deploy user cannot read the file the doctor judged, and nothing of it is printed.

@@ -195,7 +195,18 @@ describe('NginxLogSource on the lab', () => {
   });
 
   it('keeps a partial last line until its newline arrives', async () => {
-    const line = `${JSON.stringify({ time: Date.now() / 1000, status: 503, request_time: 0.042, upstream: `agent_loop_${lab.app}_green`, upstream_addr: '', upstream_status: '503', upstream_time: '0.042', method: 'GET', uri: '/' })}\n`;
+    const entry = {
+      time: Date.now() / 1000,
+      status: 503,
+      request_time: 0.042,
+      upstream: `agent_loop_${lab.app}_green`,
+      upstream_addr: '',
+      upstream_status: '503',
+      upstream_time: '0.042',
+      method: 'GET',
+      uri: '/',
+    };
+    const line = `${JSON.stringify(entry)}\n`;
     await fs.appendFile(host.accessLog, line.slice(0, 50));
     expect((await source.sample(nextWindow())).colors).toEqual({});
     await fs.appendFile(host.accessLog, line.slice(50));

@@ -104,8 +104,21 @@ describe('the root action.yml files', () => {
   });
 
   it('copy runs faithfully (using, pre, post, pre-if, post-if) with every path pointing back into actions/NAME', () => {
-    const source =
-      "name: x\ninputs:\n  a:\n    description: 'A'\n    required: true\nruns:\n  using: 'node24'\n  pre: 'dist/setup/index.js'\n  pre-if: runner.os == 'Linux'\n  main: 'dist/index.js'\n  post: 'dist/cleanup/index.js'\n  post-if: success()\n";
+    const source = [
+      'name: x',
+      'inputs:',
+      '  a:',
+      "    description: 'A'",
+      '    required: true',
+      'runs:',
+      "  using: 'node24'",
+      "  pre: 'dist/setup/index.js'",
+      "  pre-if: runner.os == 'Linux'",
+      "  main: 'dist/index.js'",
+      "  post: 'dist/cleanup/index.js'",
+      '  post-if: success()',
+      '',
+    ].join('\n');
     const shim = parse(shimText('x', source) as string) as { inputs: unknown; runs: unknown };
     expect(shim.inputs).toEqual({ a: { description: 'A', required: true } });
     expect(shim.runs).toEqual({

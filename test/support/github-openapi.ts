@@ -73,7 +73,10 @@ function schemaErrors(schema: Record<string, unknown>, value: unknown): string[]
   if (validate(value)) return [];
   return (validate.errors ?? []).map(
     (error) =>
-      `${error.dataPath || '(body)'} ${error.message}${error.params && 'allowedValues' in error.params ? `: ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : ''}`,
+      `${error.dataPath || '(body)'} ${error.message}` +
+      (error.params && 'allowedValues' in error.params
+        ? `: ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`
+        : ''),
   );
 }
 
