@@ -259,7 +259,19 @@ export async function startRegistry(dir: string, port: number, auth = false): Pr
   const config = path.join(dir, 'config.yml');
   await fsp.writeFile(
     config,
-    `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'storage')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${authBlock}`,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: warn',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${path.join(dir, 'storage')}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      authBlock,
+    ].join('\n'),
   );
   const log = fs.openSync(path.join(dir, 'registry.log'), 'a');
   const child = spawn('docker-registry', ['serve', config], { detached: true, stdio: ['ignore', log, log] });
@@ -312,7 +324,8 @@ function dockerfile(version: string, opts: ImageOptions): string {
       : `["/bin/wget", "-q", "-O", "/dev/null", "http://127.0.0.1:${CONTAINER_PORT}/health"]`;
   const entry = opts.exitAtOnce
     ? `["/usr/bin/node", "-e", ${JSON.stringify(`console.error(${JSON.stringify(opts.exitAtOnce)}); process.exit(3)`)}, "--"]`
-    : `["/usr/bin/node", "/app/app-server.mjs", "--host", "0.0.0.0", "--port", "${CONTAINER_PORT}", "--knobs", "/knobs", "--version", ${JSON.stringify(version)}]`;
+    : `["/usr/bin/node", "/app/app-server.mjs", "--host", "0.0.0.0", "--port", "${CONTAINER_PORT}", ` +
+      `"--knobs", "/knobs", "--version", ${JSON.stringify(version)}]`;
   return [
     'FROM agent-loop-base:lab',
     'COPY app-server.mjs /app/app-server.mjs',

@@ -361,7 +361,8 @@ LOG="$LAB/logs/app-$PORT.log"
 sh "$LAB/bin/stop-app.sh" "$PORT" </dev/null >/dev/null 2>&1 || true
 # Detached: own session, no controlling terminal, every fd redirected so the
 # ssh channel closes as soon as this script exits.
-nohup setsid ${shq(process.execPath)} "$LAB/app-server.mjs" --app "$APP" --color "$COLOR" --port "$PORT" --version "$VERSION" --knobs "$LAB/knobs" </dev/null >>"$LOG" 2>&1 &
+nohup setsid ${shq(process.execPath)} "$LAB/app-server.mjs" --app "$APP" --color "$COLOR" --port "$PORT" \\
+  --version "$VERSION" --knobs "$LAB/knobs" </dev/null >>"$LOG" 2>&1 &
 echo $! > "$PIDFILE.tmp"
 mv "$PIDFILE.tmp" "$PIDFILE"
 echo "started $APP $VERSION ($COLOR) on port $PORT pid $(cat "$PIDFILE")"

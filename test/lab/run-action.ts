@@ -205,7 +205,8 @@ export async function startAction(opts: RunActionOptions): Promise<StartedAction
         child.kill('SIGKILL');
         reject(
           new Error(
-            `action ${opts.action} timed out after ${timeoutMs} ms\n--- stdout (tail) ---\n${stdout.slice(-4000)}\n--- stderr (tail) ---\n${stderr.slice(-4000)}`,
+            `action ${opts.action} timed out after ${timeoutMs} ms\n` +
+              `--- stdout (tail) ---\n${stdout.slice(-4000)}\n--- stderr (tail) ---\n${stderr.slice(-4000)}`,
           ),
         );
       }, timeoutMs);
@@ -226,7 +227,8 @@ export async function startAction(opts: RunActionOptions): Promise<StartedAction
       } catch (e) {
         // The runner fails the step on a malformed command file; so do we, with context.
         throw new Error(
-          `${name} of action ${opts.action} (exit ${code}): ${(e as Error).message}\n--- stdout (tail) ---\n${stdout.slice(-4000)}\n--- stderr (tail) ---\n${stderr.slice(-4000)}`,
+          `${name} of action ${opts.action} (exit ${code}): ${(e as Error).message}\n` +
+            `--- stdout (tail) ---\n${stdout.slice(-4000)}\n--- stderr (tail) ---\n${stderr.slice(-4000)}`,
         );
       }
     };

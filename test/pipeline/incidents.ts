@@ -91,7 +91,8 @@ export function assertOwnDeployUser(world: World): void {
   const home = entry.split(':')[5] ?? '';
   if (home !== join(world.dir, 'home')) {
     throw new Error(
-      `the deploy user is not this world's any more (${entry ? `its home is ${home}` : 'it was deleted'}): another pipeline test ran on this machine at the same time; run one at a time`,
+      `the deploy user is not this world's any more (${entry ? `its home is ${home}` : 'it was deleted'}): ` +
+        'another pipeline test ran on this machine at the same time; run one at a time',
     );
   }
 }

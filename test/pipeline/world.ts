@@ -178,7 +178,9 @@ export async function startWorld(options: { waitMs?: number } = {}): Promise<Wor
     const repo = makeAppRepo(join(dir, 'repo'), {
       'ansible/staging.ini': [
         '[staging]',
-        `${h3.name} ansible_host=127.0.0.1 ansible_port=${h3.sshPort} ansible_user=${user} ansible_python_interpreter=/usr/bin/python3 compose_file=${join(dir, 'home', 'docker-compose.yml')} staging_port=${stagingPort}`,
+        `${h3.name} ansible_host=127.0.0.1 ansible_port=${h3.sshPort} ansible_user=${user} ` +
+          'ansible_python_interpreter=/usr/bin/python3 ' +
+          `compose_file=${join(dir, 'home', 'docker-compose.yml')} staging_port=${stagingPort}`,
         '',
       ].join('\n'),
     });
