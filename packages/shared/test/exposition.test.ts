@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ExpositionError, parseExposition, parseSampleValue } from '../src/runtime/exposition';
+import { parseExposition } from '../src/runtime/exposition';
+import { ExpositionError, parseSampleValue } from '../src/runtime/exposition-sample';
 
 const LAB_APP = fileURLToPath(new URL('../../../test/lab/app-server.mjs', import.meta.url));
 

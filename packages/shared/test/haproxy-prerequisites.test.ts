@@ -8,11 +8,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../src/action';
 import type { Argv, HostSpec, Remote } from '../src/hosts';
+import { doctor, judgeDoctor } from '../src/runtime/doctor';
+import { parseDoctor } from '../src/runtime/doctor-script';
 import {
-  doctor,
-  judgeDoctor,
   judgePreflight,
-  parseDoctor,
   parsePreflight,
   preflight,
   preflightCommand,

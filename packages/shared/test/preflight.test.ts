@@ -105,7 +105,11 @@ describe('preflight on this machine with a real nginx', () => {
     );
     // The preflight's own findings follow, once.
     expect(message).toMatch(
-      /\(preflight: the nginx include directory .* does not exist \(nginx-conf-dir\); nginx is missing or its configuration is invalid before any change: invalid: nginx could not be run \(exit 127: not found or not executable\)\)$/,
+      new RegExp(
+        /\(preflight: the nginx include directory .* does not exist \(nginx-conf-dir\); /.source +
+          /nginx is missing or its configuration is invalid before any change: /.source +
+          /invalid: nginx could not be run \(exit 127: not found or not executable\)\)$/.source,
+      ),
     );
     expect(message.match(/\(preflight:/g)).toHaveLength(1);
   });
@@ -116,7 +120,10 @@ describe('preflight on this machine with a real nginx', () => {
       minFreeMemoryMb: 1e12,
     }).catch((caught: unknown) => caught);
     expect((error as Error).message).toMatch(
-      /only \d+ MB of disk free, 1000000000000 MB required \(min-free-disk-mb\); only \d+ MB of memory available, 1000000000000 MB required \(min-free-memory-mb\)$/,
+      new RegExp(
+        /only \d+ MB of disk free, 1000000000000 MB required \(min-free-disk-mb\); /.source +
+          /only \d+ MB of memory available, 1000000000000 MB required \(min-free-memory-mb\)$/.source,
+      ),
     );
   });
 });
@@ -234,7 +241,8 @@ describe('judgePreflight', () => {
 
   it('refuses nginx itself through sudo for a user that is not root, and a helper that writes elsewhere', () => {
     expect(judgePreflight(ready, limits, '/etc/nginx/conf.d', ['sudo', 'nginx'])).toEqual([
-      'nginx-command runs nginx itself through sudo as a user that is not root: use the switch helper (sudo -n /usr/local/sbin/agent-loop-nginx, installed by host-setup)',
+      'nginx-command runs nginx itself through sudo as a user that is not root: ' +
+        'use the switch helper (sudo -n /usr/local/sbin/agent-loop-nginx, installed by host-setup)',
     ]);
     expect(judgePreflight({ ...ready, root: true }, limits, '/etc/nginx/conf.d', ['sudo', 'nginx'])).toEqual([]);
     const checked = { ...ready, nginxOutput: 'valid include=/etc/nginx/conf.d' };
@@ -244,7 +252,8 @@ describe('judgePreflight', () => {
     expect(
       judgePreflight(checked, limits, '/opt/nginx/conf.d', ['sudo', '-n', '/usr/local/sbin/agent-loop-nginx']),
     ).toEqual([
-      'the nginx helper writes the include into /etc/nginx/conf.d, not into /opt/nginx/conf.d: set nginx-conf-dir to /etc/nginx/conf.d, or run host-setup with nginx-conf-dir /opt/nginx/conf.d',
+      'the nginx helper writes the include into /etc/nginx/conf.d, not into /opt/nginx/conf.d: ' +
+        'set nginx-conf-dir to /etc/nginx/conf.d, or run host-setup with nginx-conf-dir /opt/nginx/conf.d',
     ]);
   });
 });

@@ -26,7 +26,8 @@ describe('the smoke vocabulary', () => {
     );
     // An old value out of range is refused under the name it was written with.
     expect(errorOf(() => smokeRequests('- path: /x\n  max-latency-ms: 0')).message).toBe(
-      "Input 'smoke-requests': [0].max-latency-ms: expected a whole number from 1 to 600000 (ms), got 0; expected a YAML list of {name, method, path, body, status, contains, json, prometheus, repeat, p95-ms}",
+      "Input 'smoke-requests': [0].max-latency-ms: expected a whole number from 1 to 600000 (ms), got 0; " +
+        'expected a YAML list of {name, method, path, body, status, contains, json, prometheus, repeat, p95-ms}',
     );
   });
 
@@ -34,7 +35,8 @@ describe('the smoke vocabulary', () => {
     const error = errorOf(() => smokeRequests('- path: /x\n  p95-ms: 100\n  max-latency-ms: 200'));
     expect(error).toBeInstanceOf(ConfigurationError);
     expect(error.message).toBe(
-      "Input 'smoke-requests': [0]: gives both p95-ms and max-latency-ms (its old name); keep only p95-ms; expected a YAML list of {name, method, path, body, status, contains, json, prometheus, repeat, p95-ms}",
+      "Input 'smoke-requests': [0]: gives both p95-ms and max-latency-ms (its old name); keep only p95-ms; " +
+        'expected a YAML list of {name, method, path, body, status, contains, json, prometheus, repeat, p95-ms}',
     );
   });
 

@@ -24,13 +24,6 @@ export {
   type SmokeCheck,
   type SmokeDefaults,
 } from './smoke';
-export {
-  doctor,
-  explainUnprepared,
-  formatPrerequisites,
-  preflight,
-  serverBlockWarnings,
-  type PreflightLimits,
-  type Prerequisite,
-} from './preflight';
+export { preflight, serverBlockWarnings, type PreflightLimits, type Prerequisite } from './preflight';
+export { doctor, explainUnprepared, formatPrerequisites } from './doctor';
 export { buildRuntime, runtimes, type RuntimeEntry, type RuntimeOptions } from './registry';

@@ -41,6 +41,7 @@ const DEFAULT_WAIT_SECONDS = 120;
 
 // The image is pulled under the engine's data root, often another disk than the state folder's:
 // its free space is checked there (df needs no access to the folder itself).
+// A backslash-newline inside double quotes is removed by the shell: each message is one line.
 const ENGINE_SCRIPT = `min_mb=$1
 if ! out=$(docker info --format '{{.ServerVersion}}' 2>&1); then
   echo "the Docker engine does not answer (docker info: $(printf '%s' "$out" | tail -n 3))" >&2; exit 1
@@ -49,7 +50,8 @@ if [ "$min_mb" -gt 0 ]; then
   root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null)
   free_kb=$(df -Pk "$root" 2>/dev/null | awk 'NR==2 {print $4}')
   if [ -n "$free_kb" ] && [ "$free_kb" -lt $(( min_mb * 1024 )) ]; then
-    echo "only $(( free_kb / 1024 )) MB of disk free under the Docker data root $root, $min_mb MB required (min-free-disk-mb): prune unused images (the maintenance action) or free space there" >&2; exit 1
+    echo "only $(( free_kb / 1024 )) MB of disk free under the Docker data root $root, $min_mb MB required (min-free-disk-mb): \\
+prune unused images (the maintenance action) or free space there" >&2; exit 1
   fi
 fi
 if ! v=$(docker compose version --short 2>&1); then
