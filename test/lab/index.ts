@@ -406,6 +406,12 @@ function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** The access log format the canary monitor reads, on one line of nginx.conf (least-privilege.test.ts removes that line). */
+const LOG_FORMAT =
+  `log_format agent_loop escape=json '{"time":$msec,"status":$status,"request_time":$request_time,` +
+  `"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status",` +
+  `"upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}';`;
+
 function nginxConf(prefix: string): string {
   return `worker_processes 1;
 pid logs/nginx.pid;
@@ -414,7 +420,7 @@ events { worker_connections 1024; }
 http {
   client_body_temp_path temp/client; proxy_temp_path temp/proxy; fastcgi_temp_path temp/fastcgi; uwsgi_temp_path temp/uwsgi; scgi_temp_path temp/scgi;
   access_log off;
-  log_format agent_loop escape=json '{"time":$msec,"status":$status,"request_time":$request_time,"upstream":"$proxy_host","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}';
+  ${LOG_FORMAT}
   include ${prefix}/conf.d/*.conf;
   include ${prefix}/sites/*.conf;
 }
