@@ -209,7 +209,10 @@ export async function rollingUpgrade(hosts: readonly HostSpec[], settings: Upgra
   return { ok: true, hosts: results, failedHost: null };
 }
 
-/** After a host's upgrade: its router still works (nginx: nginx -t; another router: its prerequisites, HAProxy's socket answering at level admin with the app's servers), and the live color answers. */
+/**
+ * After a host's upgrade: its router still works (nginx: nginx -t; another router: its prerequisites,
+ * HAProxy's socket answering at level admin with the app's servers), and the live color answers.
+ */
 async function checkServing(remote: Remote, session: HostSession, settings: UpgradeSettings): Promise<void> {
   if (drivesNginx(settings.router)) {
     const nginx = await remote.run([...nginxControl(session.spec.nginxCommand, session.spec.nginxConfDir), 'check'], {

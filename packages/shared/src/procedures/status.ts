@@ -54,7 +54,9 @@ export interface StatusSettings {
   log: Logger;
 }
 
-const LOCK_READ = `if [ -d "$1" ]; then printf 'held %s %s\\n' "$(stat -c %Y "$1" 2>/dev/null || echo 0)" "$(date +%s)"; head -c 4000 "$1/owner.json" 2>/dev/null; else echo free; fi`;
+const LOCK_READ = `if [ -d "$1" ]; then
+  printf 'held %s %s\\n' "$(stat -c %Y "$1" 2>/dev/null || echo 0)" "$(date +%s)"; head -c 4000 "$1/owner.json" 2>/dev/null
+else echo free; fi`;
 
 export async function fleetStatus(specs: readonly HostSpec[], settings: StatusSettings): Promise<HostStatus[]> {
   const statuses: HostStatus[] = specs.map((spec) => emptyStatus(spec.target.label));
@@ -125,7 +127,10 @@ function previousPlan(host: string, state: AppState, served: Weights | null): st
   try {
     const plan = planRollback(state, served, { kind: 'previous' }, host);
     if (plan.noop) return `nothing to do: ${plan.version} already serves${plan.why ? ` (${plan.why})` : ''}`;
-    return `${plan.version} on ${plan.target}${plan.start ? ' (started again first)' : ' (running)'}${plan.rejected ? `, taking ${plan.rejected.version} out` : ''}`;
+    return (
+      `${plan.version} on ${plan.target}${plan.start ? ' (started again first)' : ' (running)'}` +
+      `${plan.rejected ? `, taking ${plan.rejected.version} out` : ''}`
+    );
   } catch (error) {
     return `not possible: ${errorMessage(error).replace(`${host}: `, '')}`;
   }
@@ -219,10 +224,19 @@ export function statusLines(app: string, statuses: readonly HostStatus[]): strin
       return `${name} ${color ? `${color.version} ${color.status}` : '—'}`;
     });
     lines.push(
-      `${status.host}: serves ${serves}${drift}; ${colors.join(', ')}${status.canary ? `; canary ${status.canary.version} at ${status.canary.percent}% since ${status.canary.since}` : ''}`,
+      `${status.host}: serves ${serves}${drift}; ${colors.join(', ')}` +
+        `${status.canary ? `; canary ${status.canary.version} at ${status.canary.percent}% since ${status.canary.since}` : ''}`,
     );
     lines.push(
-      `  lock: ${status.lock ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase} of ${status.lock.version}), alive ${status.lock.aliveSecondsAgo} s ago` : 'free'}${status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId} since ${status.pending.at} (the next run settles it)` : ''}`,
+      '  lock: ' +
+        (status.lock
+          ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase} of ${status.lock.version}), ` +
+            `alive ${status.lock.aliveSecondsAgo} s ago`
+          : 'free') +
+        (status.pending
+          ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId} since ${status.pending.at} ` +
+            '(the next run settles it)'
+          : ''),
     );
     if (status.hold)
       lines.push(`  hold: ${holdText(status.hold)}: a ramp stays at its current step until agent-loop resume`);
@@ -243,7 +257,9 @@ export function statusLines(app: string, statuses: readonly HostStatus[]): strin
 /** The step summary of a status: one row a host, what it serves first. */
 export function statusSummary(app: string, statuses: readonly HostStatus[]): string {
   const failed = statuses.filter((status) => status.error);
-  const title = `### ${failed.length > 0 ? '⚠️' : 'ℹ️'} ${app}: status of ${statuses.length} host(s)${failed.length > 0 ? `, ${failed.length} could not be read` : ''}`;
+  const title =
+    `### ${failed.length > 0 ? '⚠️' : 'ℹ️'} ${app}: status of ${statuses.length} host(s)` +
+    `${failed.length > 0 ? `, ${failed.length} could not be read` : ''}`;
   const color = (status: HostStatus, name: 'blue' | 'green'): string => {
     const recorded = status.colors[name];
     return recorded ? `${recorded.version} (${recorded.status})` : '—';
@@ -253,11 +269,19 @@ export function statusSummary(app: string, statuses: readonly HostStatus[]): str
       ? [hostCell(status.host), `cannot be read: ${printable(status.error, 200)}`, '', '', '', '', '']
       : [
           hostCell(status.host),
-          `${status.served ? formatWeights(status.served) : 'nothing'}${status.served && status.file && formatWeights(status.served) !== formatWeights(status.file) ? ` (file: ${formatWeights(status.file)})` : ''}`,
+          (status.served ? formatWeights(status.served) : 'nothing') +
+            (status.served && status.file && formatWeights(status.served) !== formatWeights(status.file)
+              ? ` (file: ${formatWeights(status.file)})`
+              : ''),
           color(status, 'blue'),
           color(status, 'green'),
           status.canary ? `${status.canary.version} at ${status.canary.percent}%` : '—',
-          `${status.lock ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase}), alive ${status.lock.aliveSecondsAgo} s ago` : 'free'}${status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId}` : ''}${status.hold ? `; ramp ${holdText(status.hold)}` : ''}`,
+          (status.lock
+            ? `held by run ${status.lock.runId} (${status.lock.actor}, ${status.lock.phase}), ` +
+              `alive ${status.lock.aliveSecondsAgo} s ago`
+            : 'free') +
+            (status.pending ? `; unfinished ${status.pending.phase} switch of run ${status.pending.runId}` : '') +
+            (status.hold ? `; ramp ${holdText(status.hold)}` : ''),
           `${status.rollbackPrevious}; by name: ${status.rollbackTo.join(', ') || '—'}`,
         ],
   );
