@@ -7,13 +7,14 @@
  *  - asked: the abort request appears on the host the abort waits on (read from the lab's disk);
  *  - noticed: the monitor says it stopped ("analysis stopped: aborted by …");
  *  - released: the monitor's lock is gone from each host (read from the lab's disk);
+ *  - taken: the abort's own lock is on each host;
  *  - serving: nginx serves the stable version at 100% on each host (its status server, every 20 ms);
  *  - done: the abort command exits.
  * Then the host-side cost of watching for an abort: the CPU the lab host's sshd and everything it
  * starts use in 10 s over one idle connection, for the monitor's wait and for polls every 1 s and
  * every 0.2 s. Prints each figure next to its goal, with the load average; it is not a test.
  *
- *   npx tsx bench/abort.ts [--repeats 5] [--abort-from dist|source] [--cost-seconds 10]
+ *   npx tsx bench/abort.ts [--repeats 5] [--abort-from dist|source] [--cost-seconds 10] [--timeline]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     repeats: { type: 'string', default: '5' },
     'abort-from': { type: 'string', default: 'dist' },
     'cost-seconds': { type: 'string', default: '10' },
+    timeline: { type: 'boolean', default: false },
   },
 });
 const repeats = Number(values.repeats);
@@ -190,6 +192,7 @@ const marks = {
   noticed: [] as number[],
   noticedAfterAsked: [] as number[],
   released: [[], []] as number[][],
+  taken: [[], []] as number[][],
   serving: [[], []] as number[][],
   everyHost: [] as number[],
   done: [] as number[],
@@ -223,10 +226,9 @@ try {
     loads.push(os.loadavg()[0]!);
     const typed = Date.now();
     const aborting = started([...(abortFromSource ? fromSource : built), 'abort', '--reason', 'bench abort'], env);
-    const at: { asked?: number; released: Array<number | undefined>; serving: Array<number | undefined> } = {
-      released: [],
-      serving: [],
-    };
+    const at: { asked?: number; released: Array<number | undefined>; serving: Array<number | undefined> } & {
+      taken: Array<number | undefined>;
+    } = { released: [], taken: [], serving: [] };
     let finished = false;
     void aborting.exited.then(() => (finished = true));
     while (Date.now() - typed < 60_000) {
@@ -235,7 +237,9 @@ try {
         at.asked = now;
       const weights = await Promise.all(ordered.map((host) => served(lab, host)));
       ordered.forEach((host, index) => {
-        if (at.released[index] === undefined && !lockPhase(lab, host).startsWith('monitor')) at.released[index] = now;
+        const phase = lockPhase(lab, host);
+        if (at.released[index] === undefined && !phase.startsWith('monitor')) at.released[index] = now;
+        if (at.taken[index] === undefined && phase === 'rollback') at.taken[index] = now;
         if (at.serving[index] === undefined && weights[index]?.[stable] === 100) at.serving[index] = Date.now();
       });
       if (finished && at.serving.filter(Boolean).length === ordered.length) break;
@@ -255,6 +259,7 @@ try {
     marks.noticed.push(noticed - typed);
     ordered.forEach((_, index) => {
       marks.released[index]!.push((at.released[index] ?? Number.NaN) - typed);
+      marks.taken[index]!.push((at.taken[index] ?? Number.NaN) - typed);
       marks.serving[index]!.push((at.serving[index] ?? Number.NaN) - typed);
     });
     marks.everyHost.push(Math.max(...(at.serving as number[])) - typed);
@@ -265,6 +270,14 @@ try {
       failed += result.failed + result.non2xx;
     }
     console.log(`run ${run}: every host on ${stable} ${marks.everyHost.at(-1)} ms after abort was typed`);
+    if (values.timeline) {
+      const said = [
+        ...aborting.lines.map((entry) => ({ ...entry, who: 'abort' })),
+        ...watching.lines.filter((entry) => entry.at >= typed).map((entry) => ({ ...entry, who: 'monitor' })),
+      ];
+      for (const entry of said.sort((a, b) => a.at - b.at))
+        console.log(`  ${String(entry.at - typed).padStart(6)} ms ${entry.who.padEnd(7)} ${entry.line.slice(0, 140)}`);
+    }
   }
   // The host-side cost of watching: one idle connection to the first host, nothing else on it.
   const host = ordered[0]!;
@@ -301,6 +314,7 @@ row('→ abort request written on a host', marks.asked);
 row('→ monitor noticed', marks.noticed);
 row('  abort request → monitor noticed', marks.noticedAfterAsked, `≤ ${GOALS.noticed} ms (p90)`);
 ordered.forEach((host, index) => row(`→ monitor's lock released on ${host.name}`, marks.released[index]!));
+ordered.forEach((host, index) => row(`→ the abort's lock taken on ${host.name}`, marks.taken[index]!));
 ordered.forEach((host, index) => row(`→ stable serving 100% on ${host.name}`, marks.serving[index]!));
 const loaded = Math.max(...loads) > 4;
 row(
