@@ -70,7 +70,8 @@ describe('router: haproxy, refused before any host', () => {
       inputs: inputs({ image: 'registry.example/agent-loop:v1', version: 'v1', hosts: lab.hosts[0]!.target }),
     });
     expect(missingBackend.stdout).toContain(
-      `::error::Input 'hosts': ${lab.hosts[0]!.target}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)`,
+      `::error::Input 'hosts': ${lab.hosts[0]!.target}: router haproxy needs the host's haproxy-socket ` +
+        "(HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)",
     );
     expect(lab.hosts.map((host) => readdirSync(host.stateDir))).toEqual([[], []]);
     expect(await everyHost()).toEqual([

@@ -126,7 +126,8 @@ describe('before set-up', () => {
         `  - ${user} cannot write the state directory ${host.stateDir} (state-dir)\n    fix: sudo install -d -o ${user} -g ${user} -m 0750 ${host.stateDir}`,
       );
       expect(message).toContain(
-        `  - 'nginx' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)\n    fix: run host-setup with deploy-user ${user}, then set nginx-command: sudo -n /usr/local/sbin/agent-loop-nginx`,
+        `  - 'nginx' is not on ${user}'s PATH (a non-root PATH on Debian has no /usr/sbin)\n` +
+          `    fix: run host-setup with deploy-user ${user}, then set nginx-command: sudo -n /usr/local/sbin/agent-loop-nginx`,
       );
     }
     expect(result.outputs.missing).toBe('4');
@@ -139,7 +140,8 @@ describe('before set-up', () => {
     const message = errors(result.stdout);
     const host = lab.hosts[0]!;
     expect(message).toContain(
-      `  - the nginx helper ${helperPath(host)} is not installed\n    fix: run host-setup with deploy-user ${user} (it installs ${helperPath(host)} and the sudoers rule for it)`,
+      `  - the nginx helper ${helperPath(host)} is not installed\n` +
+        `    fix: run host-setup with deploy-user ${user} (it installs ${helperPath(host)} and the sudoers rule for it)`,
     );
   });
 
@@ -150,7 +152,8 @@ describe('before set-up', () => {
     });
     expect(result.code).toBe(1);
     expect(errors(result.stdout)).toContain(
-      `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ${lab.hosts[0]!.nginxConfDir}, which nginx loads as root, and could become root`,
+      `nginx-command runs nginx itself through sudo: ${user} would then write nginx's include directory ` +
+        `${lab.hosts[0]!.nginxConfDir}, which nginx loads as root, and could become root`,
     );
   });
 

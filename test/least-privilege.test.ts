@@ -14,6 +14,9 @@ import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAccessLines } from '@agent-loop/shared/analysis/sources';
+import { helperFile } from '@agent-loop/shared/traffic';
+import { setupHost } from '@agent-loop/shared/hosts';
+import { localRemote } from '../packages/shared/test/support/local-remote';
 import { startLab, type Lab, type LabHost } from './lab/index';
 import { runAction } from './lab/run-action';
 
@@ -392,5 +395,80 @@ describe('host-setup re-run over what a deploy user could have left', () => {
     }
     const again = await setup();
     expect(errors(again.stdout)).toBe('');
+  });
+});
+
+// The bundles above run the core as it was last built. These run the core's own texts, as the next
+// build installs them: host-setup's script (hosts/hostsetup-script.ts) and the switch helper
+// (traffic/nginx-helper.ts), which share one check that only root may change a file (hosts/root-only.ts).
+describe('the check that only root may change a file, from the source', () => {
+  const sourceHelper = `/usr/local/sbin/agent-loop-nginx-lpsrc-${process.pid}`;
+  const sourceSudoers = `/etc/sudoers.d/agent-loop-lpsrc-${process.pid}`;
+  /** The source's host-setup, run here as root: its lines as the script prints them (`outcome=what`). */
+  const runSetup = async (switchHelper: string, sudoers: string): Promise<string> => {
+    const plan = {
+      deployUser: user,
+      stateDir: host.stateDir,
+      includeDir: host.nginxConfDir,
+      accessLog: '',
+      sudoersFile: sudoers,
+      switchHelper,
+      nginx: ['nginx', ...nginxArgs()],
+    };
+    const report = await setupHost(localRemote(), plan, (nginx) =>
+      helperFile({ includeDir: host.nginxConfDir, nginx }),
+    );
+    expect(report.fatal).toBeUndefined();
+    return report.items.map((item) => `${item.outcome}=${item.what}`).join('\n');
+  };
+
+  it("host-setup's script installs the helper only in folders root alone may write", async () => {
+    const ownDir = `/tmp/al-own-${process.pid}.d`;
+    expect(asUser(['mkdir', ownDir]).code).toBe(0);
+    try {
+      const refused = await runSetup(join(ownDir, 'agent-loop-nginx'), `${sourceSudoers}-own`);
+      expect(refused).toContain(`todo=could not install the switch helper ${join(ownDir, 'agent-loop-nginx')}: `);
+      expect(refused).toContain(`${ownDir}, or a directory above it, may be written by someone other than root`);
+      expect(refused).toContain('todo=the sudoers rule was not installed: the switch helper it names is missing');
+      expect(existsSync(join(ownDir, 'agent-loop-nginx'))).toBe(false);
+      expect(existsSync(`${sourceSudoers}-own`)).toBe(false);
+    } finally {
+      rmSync(ownDir, { recursive: true, force: true });
+    }
+  });
+
+  it("the helper's rotate-logs runs logrotate only with a configuration only root may write", async () => {
+    try {
+      const installed = await runSetup(sourceHelper, sourceSudoers);
+      expect(installed).toContain(`changed=installed the switch helper ${sourceHelper}`);
+      expect(installed).toContain(`changed=installed ${sourceSudoers} (checked with visudo -c)`);
+      const pwned = join(lab.dir, `pwned-src-${process.pid}`);
+      const evil = `/tmp/al-evil-src-${process.pid}.conf`;
+      const ownDir = `/tmp/al-evil-src-${process.pid}.d`;
+      const text = `${join(lab.dir, 'x.log')} {\n  rotate 1\n  postrotate\n    id > ${pwned}\n  endscript\n}\n`;
+      expect(asUser(['sh', '-c', 'cat > "$1"', 'sh', evil], text).code).toBe(0);
+      expect(asUser(['mkdir', ownDir]).code).toBe(0);
+      writeFileSync(join(ownDir, 'rules.conf'), text, { mode: 0o644 });
+      asUser(['ln', '-s', '/etc/logrotate.conf', join(ownDir, 'link.conf')]);
+      try {
+        for (const config of [evil, join(ownDir, 'rules.conf'), join(ownDir, 'link.conf')]) {
+          const refused = asUser(['sudo', '-n', sourceHelper, 'rotate-logs', config]);
+          expect(refused.code, config).toBe(40);
+          expect(refused.stderr, config).toContain(`refused: ${config} is not a regular file that only root may write`);
+        }
+        expect(existsSync(pwned)).toBe(false);
+        writeFileSync(logrotateFile, `${host.accessLog} {\n  rotate 1\n  create\n}\n`);
+        const rotated = asUser(['sudo', '-n', sourceHelper, 'rotate-logs', logrotateFile]);
+        expect(rotated.stderr).toBe('');
+        expect(rotated.stdout.trim()).toBe(`rotated with ${logrotateFile}`);
+      } finally {
+        rmSync(evil, { force: true });
+        rmSync(ownDir, { recursive: true, force: true });
+        rmSync(logrotateFile, { force: true });
+      }
+    } finally {
+      rmSync(sourceSudoers, { force: true });
+      rmSync(sourceHelper, { force: true });
+    }
   });
 });

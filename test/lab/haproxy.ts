@@ -61,10 +61,14 @@ export interface Haproxy {
 export function haproxyConfig(
   options: HaproxyOptions & { backend: string; socket: string; pidFile: string; logSocket?: string },
 ): string {
+  const extraSockets = (options.extraSockets ?? [])
+    .map((socket) => `  stats socket ${socket.path} mode 600 level ${socket.level}\n`)
+    .join('');
+  const log = options.logSocket ? `  log ${options.logSocket} local0\n` : '';
   return `global
   pidfile ${options.pidFile}
   stats socket ${options.socket} mode 600 level admin
-${(options.extraSockets ?? []).map((socket) => `  stats socket ${socket.path} mode 600 level ${socket.level}\n`).join('')}${options.logSocket ? `  log ${options.logSocket} local0\n` : ''}  maxconn 2000
+${extraSockets}${log}  maxconn 2000
 
 defaults
   mode http

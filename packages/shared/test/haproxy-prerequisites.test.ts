@@ -17,14 +17,14 @@ import {
   preflightCommand,
   type PreflightFacts,
 } from '../src/runtime/preflight';
+import type { HaproxySite } from '../src/traffic/haproxy';
 import {
   haproxyPrerequisites,
-  haproxySetup,
   judgeHaproxy,
   parseHaproxyFacts,
   type HaproxyFacts,
-  type HaproxySite,
-} from '../src/traffic/haproxy';
+} from '../src/traffic/haproxy-prerequisites';
+import { haproxySetup } from '../src/traffic/haproxy-setup';
 import { routers } from '../src/traffic';
 import { APP, colorApps, haproxyWorld, type ColorApps, type HaproxyWorld } from './support/routers';
 import { localRemote, tempDir } from './support/local-remote';
@@ -68,7 +68,9 @@ describe('judgeHaproxy: each thing missing with the command that fixes it', () =
     // Debian's default socket is root's and 600 (or group haproxy at 660, which HAProxy's own processes use): a group of its own is asked for.
     const [rootOnly] = judgeHaproxy({ ...ready, socket: 'denied', group: 'root', mode: '600' }, site, ports);
     expect(rootOnly?.fix).toBe(
-      "in the global section of HAProxy's configuration write 'stats socket /run/haproxy/agent-loop.sock mode 660 group agent-loop level admin', then: sudo groupadd -f agent-loop && sudo usermod -aG agent-loop deploy && sudo systemctl reload haproxy",
+      "in the global section of HAProxy's configuration write " +
+        "'stats socket /run/haproxy/agent-loop.sock mode 660 group agent-loop level admin', then: " +
+        'sudo groupadd -f agent-loop && sudo usermod -aG agent-loop deploy && sudo systemctl reload haproxy',
     );
     expect(rootOnly?.kind).toBe('configuration');
     expect(judgeHaproxy({ ...ready, socket: 'denied', group: 'agent-loop', mode: '600' }, site, ports)[0]?.fix).toMatch(
@@ -78,20 +80,27 @@ describe('judgeHaproxy: each thing missing with the command that fixes it', () =
 
   it('names a missing socket, a socket at a lower level, a missing backend or server', () => {
     expect(judgeHaproxy({ ...ready, socket: 'missing' }, site, ports).map((item) => item.problem)).toEqual([
-      "HAProxy's admin socket /run/haproxy/agent-loop.sock does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path",
+      "HAProxy's admin socket /run/haproxy/agent-loop.sock does not exist (haproxy-socket): " +
+        'HAProxy is not running, or no stats socket of its configuration has that path',
     ]);
     expect(judgeHaproxy({ ...ready, level: 'operator' }, site, ports)).toEqual([
       {
         problem:
           "HAProxy's admin socket /run/haproxy/agent-loop.sock is at level operator: setting a server's weight needs level admin",
-        fix: "write 'level admin' on that stats socket line ('stats socket /run/haproxy/agent-loop.sock mode 660 group agent-loop level admin'), then reload HAProxy (sudo systemctl reload haproxy)",
+        fix:
+          "write 'level admin' on that stats socket line " +
+          "('stats socket /run/haproxy/agent-loop.sock mode 660 group agent-loop level admin'), " +
+          'then reload HAProxy (sudo systemctl reload haproxy)',
         kind: 'configuration',
       },
     ]);
     expect(judgeHaproxy({ ...ready, blue: 'No such backend.', green: 'No such backend.' }, site, ports)).toEqual([
       {
         problem: 'HAProxy has no backend shop_api (haproxy-backend)',
-        fix: "add 'backend shop_api' with 'balance roundrobin', 'server blue 127.0.0.1:8001 weight 0' and 'server green 127.0.0.1:8002 weight 0' to HAProxy's configuration, then reload HAProxy (sudo systemctl reload haproxy); or correct haproxy-backend",
+        fix:
+          "add 'backend shop_api' with 'balance roundrobin', 'server blue 127.0.0.1:8001 weight 0' " +
+          "and 'server green 127.0.0.1:8002 weight 0' to HAProxy's configuration, " +
+          'then reload HAProxy (sudo systemctl reload haproxy); or correct haproxy-backend',
         kind: 'configuration',
       },
     ]);
@@ -233,7 +242,9 @@ describe('on a real HAProxy', () => {
     });
     expect(before).toContainEqual({
       outcome: 'todo',
-      what: `${user} may not use HAProxy's admin socket ${world.haproxy.socket} (group ${group}, mode 660): sudo usermod -aG ${group} ${user} (the next SSH login of ${user} has it)`,
+      what:
+        `${user} may not use HAProxy's admin socket ${world.haproxy.socket} (group ${group}, mode 660): ` +
+        `sudo usermod -aG ${group} ${user} (the next SSH login of ${user} has it)`,
     });
     const denied = await haproxyPrerequisites(
       asUser(user),
@@ -275,7 +286,8 @@ describe('on a real HAProxy', () => {
       ports,
     );
     expect(gone.map((item) => item.problem)).toEqual([
-      `HAProxy's admin socket ${path.join(world.dir, 'nothing.sock')} does not exist (haproxy-socket): HAProxy is not running, or no stats socket of its configuration has that path`,
+      `HAProxy's admin socket ${path.join(world.dir, 'nothing.sock')} does not exist (haproxy-socket): ` +
+        'HAProxy is not running, or no stats socket of its configuration has that path',
     ]);
     // A socket file nobody listens on, as a stopped HAProxy can leave.
     const stale = path.join(world.dir, 'stale.sock');

@@ -196,7 +196,14 @@ describe('HaproxyRouter on a running HAProxy', () => {
         { path: levelSocket('operator'), level: 'operator' },
       ],
       // A static algorithm takes only 0 or the configured weight.
-      extraConfig: `\nbackend legacy\n  balance static-rr\n  server blue 127.0.0.1:${apps.bluePort} weight 100\n  server green 127.0.0.1:${apps.greenPort} weight 100\n`,
+      extraConfig: [
+        '',
+        'backend legacy',
+        '  balance static-rr',
+        `  server blue 127.0.0.1:${apps.bluePort} weight 100`,
+        `  server green 127.0.0.1:${apps.greenPort} weight 100`,
+        '',
+      ].join('\n'),
     });
     router = world.router();
   });
@@ -253,7 +260,8 @@ describe('HaproxyRouter on a running HAProxy', () => {
       const error = await userLevel.setWeights({ blue: 50, green: 50 }).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(HostError);
       expect((error as Error).message).toBe(
-        `haproxy-host: HAProxy refused the weight command: HAProxy answered 'Permission denied'; the previous weights (blue 0, green 100) are still the ones served`,
+        "haproxy-host: HAProxy refused the weight command: HAProxy answered 'Permission denied'; " +
+          'the previous weights (blue 0, green 100) are still the ones served',
       );
       expect(await haproxySays()).toBe(before);
       expect(await fs.readFile(router.recordPath, 'utf8')).toBe(record);
@@ -264,7 +272,11 @@ describe('HaproxyRouter on a running HAProxy', () => {
     // The growing share is set first: green 100 → 0 means blue first, then a green HAProxy does not know.
     const refusing = await world.withSocat(
       'second-refused',
-      `line=$(cat); case $line in "set server"*) [ -e "${world.dir}/refused-once" ] || { : > "${world.dir}/refused-once"; line=$(printf '%s' "$line" | sed 's#/green weight#/nosuch weight#'); } ;; esac\nprintf '%s\\n' "$line" | exec "$REAL_SOCAT" "$@"`,
+      [
+        `line=$(cat); case $line in "set server"*) [ -e "${world.dir}/refused-once" ] || {`,
+        `  : > "${world.dir}/refused-once"; line=$(printf '%s' "$line" | sed 's#/green weight#/nosuch weight#'); } ;; esac`,
+        `printf '%s\\n' "$line" | exec "$REAL_SOCAT" "$@"`,
+      ].join('\n'),
     );
     const error = await refusing.setWeights({ blue: 100, green: 0 }).catch((caught: unknown) => caught);
     expect((error as Error).message).toBe(

@@ -498,7 +498,10 @@ describe('NginxRouter on a running nginx', () => {
     }
   });
 
-  it('says when a previous worker still finishes a connection it had: it takes no new one, and a request on that one still gets the previous weights', async () => {
+  const drainingTitle =
+    'says when a previous worker still finishes a connection it had: ' +
+    'it takes no new one, and a request on that one still gets the previous weights';
+  it(drainingTitle, async () => {
     await live.settle();
     const [previous] = await live.workers();
     const before = await servedStatus();
@@ -566,7 +569,16 @@ describe('NginxRouter on a running nginx', () => {
         const error = await router.setWeights({ blue: 100, green: 0 }).catch((caught: unknown) => caught);
         expect(error).toBeInstanceOf(HostError);
         expect((error as Error).message).toMatch(
-          /nginx did not serve the new weights on every worker: nginx reloaded, but the worker that served the new weights \(pid \d+\) is (not in \/proc here|not, in \/proc here, an nginx worker this reload started) \(does nginx run in another PID namespace\?\), so whether a worker of the previous configuration still takes connections cannot be told; the previous file was put back \(restored\)/,
+          new RegExp(
+            [
+              String.raw`nginx did not serve the new weights on every worker: nginx reloaded, `,
+              String.raw`but the worker that served the new weights \(pid \d+\) is `,
+              String.raw`(not in \/proc here|not, in \/proc here, an nginx worker this reload started) `,
+              String.raw`\(does nginx run in another PID namespace\?\), `,
+              String.raw`so whether a worker of the previous configuration still takes connections cannot be told; `,
+              String.raw`the previous file was put back \(restored\)`,
+            ].join(''),
+          ),
         );
         expect(await fs.readdir(isolated.confDir)).toEqual([]);
       } finally {

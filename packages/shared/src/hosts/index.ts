@@ -52,6 +52,7 @@ export { acquireLock } from './lock';
 export { LockHeld, lockHolder, parseLockOwner, type LockOwner } from './lock-owner';
 export { commands } from './commands';
 export { runLocal } from './local';
+export { ROOT_ONLY_SHELL } from './root-only';
 export {
   deployNginxCommand,
   setupHost,

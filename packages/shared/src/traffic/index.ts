@@ -1,33 +1,29 @@
 export {
   formatWeights,
-  helperArgs,
-  includeFileName,
-  nginxName,
-  NginxRouter,
   parseIncludeHeader,
-  placeholderInclude,
-  readWeightsCommand,
-  statusHost,
-  statusPath,
-  switchCommand,
   weightsFor,
   type LiveWeights,
-  type NginxSite,
+  type Prerequisite,
   type RouterView,
   type SwitchResult,
   type TrafficRouter,
   type Weights,
 } from './router';
-export { helperFile, nginxControl, SWITCH_HELPER_PATH, switchHelperPath } from './nginx-helper';
 export {
-  haproxyReadCommand,
-  haproxyRecordPath,
-  HaproxyRouter,
-  haproxySwitchCommand,
-  parseHaproxyView,
-  type HaproxySite,
-  type Prerequisite,
-} from './haproxy';
+  helperArgs,
+  includeFileName,
+  nginxName,
+  NginxRouter,
+  placeholderInclude,
+  readWeightsCommand,
+  statusHost,
+  statusPath,
+  switchCommand,
+  type NginxSite,
+} from './nginx-router';
+export { helperFile, nginxControl, SWITCH_HELPER_PATH, switchHelperPath } from './nginx-helper';
+export { haproxyRecordPath, HaproxyRouter, parseHaproxyView, type HaproxySite } from './haproxy';
+export { haproxyReadCommand, haproxySwitchCommand } from './haproxy-commands';
 export {
   buildRouter,
   DEFAULT_ROUTER,

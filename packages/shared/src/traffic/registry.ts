@@ -1,15 +1,11 @@
 import { ConfigurationError, errorMessage, Registry, requireInput } from '../action';
 import type { HostSpec, Remote } from '../hosts';
 import type { SetupItem } from '../hosts';
-import {
-  checkHaproxySite,
-  haproxyPrerequisites,
-  HaproxyRouter,
-  haproxySetup,
-  type HaproxySite,
-  type Prerequisite,
-} from './haproxy';
-import { NginxRouter, type TrafficRouter } from './router';
+import { checkHaproxySite, HaproxyRouter, type HaproxySite } from './haproxy';
+import { haproxyPrerequisites } from './haproxy-prerequisites';
+import { haproxySetup } from './haproxy-setup';
+import { NginxRouter } from './nginx-router';
+import type { Prerequisite, TrafficRouter } from './router';
 
 /**
  * The router seam's registry: every router by the name a session's settings give (nginx unless
@@ -76,7 +72,8 @@ export const routers = new Registry<RouterEntry>('router', 'router', {
       requireInput(
         !!host.haproxySocket && !!host.haproxyBackend,
         'hosts',
-        `${host.target.label}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) and haproxy-backend (the backend of the app's blue and green servers)`,
+        `${host.target.label}: router haproxy needs the host's haproxy-socket (HAProxy's admin socket) ` +
+          "and haproxy-backend (the backend of the app's blue and green servers)",
       );
       try {
         checkHaproxySite(haproxySite(host, app), host.stateDir);

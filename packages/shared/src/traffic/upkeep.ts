@@ -1,3 +1,5 @@
+import { ROOT_ONLY_SHELL } from '../hosts';
+
 /**
  * The helper's two upkeep verbs, for the weekly maintenance of a host whose deploy user is not
  * root. Neither takes anything the caller could turn into a command: what runs is fixed here, or in
@@ -20,22 +22,7 @@
 export const UPGRADE_HOOK = '/usr/local/sbin/agent-loop-upgrade';
 
 /** Shell functions the helper's script defines; `upkeep VERB ARGS…` runs one verb. */
-export const UPKEEP_SCRIPT = `# A regular file (not a link) that only root may write, in directories up to / that only root may
-# write (sticky ones as /tmp excepted for the parents): root runs what it holds.
-root_alone() {
-  [ -f "$1" ] && [ ! -L "$1" ] || return 1
-  set -- "$1" $(stat -c '%u %a' "$1" 2>/dev/null)
-  [ "\${2-}" = 0 ] || return 1
-  case \${3-} in *[2367]?|*[2367]) return 1 ;; esac
-  d=$(dirname "$1")
-  while :; do
-    set -- $(stat -c '%u %a' "$d" 2>/dev/null)
-    [ "\${1-}" = 0 ] || return 1
-    case \${2-} in 1???) ;; *[2367]?|*[2367]) return 1 ;; esac
-    [ "$d" = / ] && return 0
-    d=$(dirname "$d")
-  done
-}
+export const UPKEEP_SCRIPT = `${ROOT_ONLY_SHELL}
 upkeep() {
   verb=$1; shift
   out=$(mktemp) || die 41 "could not make a temporary file"
@@ -57,7 +44,8 @@ upkeep() {
       [ $# -le 1 ] || die 2 "rotate-logs takes at most 1 argument (a logrotate configuration), got $#"
       config=\${1:-/etc/logrotate.conf}
       case $config in /*) ;; *) die 2 "refused: the logrotate configuration must be an absolute path" ;; esac
-      case $config in *[!A-Za-z0-9._/-]*|*/../*|*/..) die 2 "refused: the logrotate configuration must be a path of letters, digits and . _ / -, without .." ;; esac
+      case $config in *[!A-Za-z0-9._/-]*|*/../*|*/..)
+        die 2 "refused: the logrotate configuration must be a path of letters, digits and . _ / -, without .." ;; esac
       root_alone "$config" || die 40 "refused: $config is not a regular file that only root may write"
       if logrotate "$config" >"$out" 2>&1 </dev/null; then echo "rotated with $config"; rm -f "$out"; return 0; fi
       tail -n 5 "$out" >&2; rm -f "$out"; die 42 "logrotate $config failed" ;;

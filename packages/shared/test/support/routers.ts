@@ -196,7 +196,11 @@ export async function haproxyWorld(apps: ColorApps, options: Partial<HaproxyOpti
     unconfirmed: () =>
       withSocat(
         'sets-other-weights',
-        `line=$(cat); case $line in "set server"*) [ -e "${dir}/once" ] || { : > "${dir}/once"; line=$(printf '%s' "$line" | sed 's/weight [0-9]*;/weight 1;/g'); } ;; esac\nprintf '%s\\n' "$line" | exec "$REAL_SOCAT" "$@"`,
+        [
+          `line=$(cat); case $line in "set server"*) [ -e "${dir}/once" ] || {`,
+          `  : > "${dir}/once"; line=$(printf '%s' "$line" | sed 's/weight [0-9]*;/weight 1;/g'); } ;; esac`,
+          `printf '%s\\n' "$line" | exec "$REAL_SOCAT" "$@"`,
+        ].join('\n'),
       ),
     async stop() {
       await haproxy.stop();
