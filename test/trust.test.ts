@@ -198,7 +198,11 @@ describe('rollback puts back the last good release', () => {
       const again = ok(await rollback(lab));
       expect(again.outputs.noop).toBe('true');
       expect(again.stdout).toMatch(
-        /v1 already serves all traffic on blue \(v1 was put back by a rollback at [^)]+\); to go further back, name a version with target-version: v3 \(failed\), v2 \(rolled-back\), v1 \(live\)/,
+        new RegExp(
+          /v1 already serves all traffic on blue \(v1 was put back by a rollback at [^)]+\); /.source +
+            /to go further back, name a version with target-version: /.source +
+            /v3 \(failed\), v2 \(rolled-back\), v1 \(live\)/.source,
+        ),
       );
       for (const host of lab.hosts) expect(await served(host, 10)).toEqual({ v1: 10 });
     }
@@ -315,7 +319,10 @@ describe('a cancelled or killed run leaves nothing behind', () => {
     const refused = await deploy(lab, 'v3', { 'lock-stale-seconds': '10' });
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(
-      /another deploy holds the lock: run 4242-1 by lab-user \(deploy of v3, since [^)]+\), alive \d+ s ago; set lock-wait-seconds \(e\.g\. 600\) to wait for it/,
+      new RegExp(
+        /another deploy holds the lock: run 4242-1 by lab-user \(deploy of v3, since [^)]+\), /.source +
+          /alive \d+ s ago; set lock-wait-seconds \(e\.g\. 600\) to wait for it/.source,
+      ),
     );
     expect(refused.summary).toMatch(
       /the step stopped\n\n```text\n[^`]*another deploy holds the lock: run 4242-1[^`]*set lock-wait-seconds/,
@@ -331,10 +338,11 @@ describe('a cancelled or killed run leaves nothing behind', () => {
   function slowReload(host: LabHost, marker: string, when: 'before' | 'after'): string {
     const wrapper = join(host.dir, `slow-nginx-${when}.sh`);
     const nginx = `nginx -p ${host.nginxPrefix}/ -c conf/nginx.conf`;
-    writeFileSync(
-      wrapper,
-      `#!/bin/sh\ncase "$*" in *"-s reload"*) ${when === 'before' ? `touch ${marker}; sleep 1.5; exec ${nginx} "$@"` : `${nginx} "$@"; s=$?; touch ${marker}; sleep 1.5; exit $s`} ;; esac\nexec ${nginx} "$@"\n`,
-    );
+    const onReload =
+      when === 'before'
+        ? `touch ${marker}; sleep 1.5; exec ${nginx} "$@"`
+        : `${nginx} "$@"; s=$?; touch ${marker}; sleep 1.5; exit $s`;
+    writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *"-s reload"*) ${onReload} ;; esac\nexec ${nginx} "$@"\n`);
     chmodSync(wrapper, 0o755);
     return wrapper;
   }
@@ -591,7 +599,7 @@ describe('races, reloads without effect, torn and hostile state', () => {
     }
   });
 
-  it('a reload that exits 0 but never takes effect: the include is put back, the other host moves back, the next reload changes nothing (finding 5)', async () => {
+  it('a reload that exits 0 but never takes effect: the include is put back, the other host moves back, the next reload is a no-op (finding 5)', async () => {
     const broken = lab.hosts[1]!;
     const fake = join(broken.dir, 'reload-does-nothing.sh');
     writeFileSync(
@@ -691,7 +699,7 @@ describe('races, reloads without effect, torn and hostile state', () => {
     );
   });
 
-  it('an empty lock folder made by hand is a stop sign: refused naming take-over-lock, even when old, and taken over only with it (security finding 11)', async () => {
+  it('a hand-made empty lock folder is a stop sign: refused naming take-over-lock, even when old, taken over only with it (security finding 11)', async () => {
     const host = lab.hosts[1]!;
     const lockDir = join(host.stateDir, lab.app, 'lock');
     execFileSync('mkdir', [lockDir]);
@@ -701,7 +709,8 @@ describe('races, reloads without effect, torn and hostile state', () => {
     const refused = await deploy(lab, 'v8t', { 'lock-stale-seconds': '10' });
     expect(refused.code).toBe(1);
     expect(refused.stdout).toContain(
-      `::error::${host.target}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over`,
+      `::error::${host.target}: the lock is a folder with no owner file (made by hand to stop deploys, or left by an old version); ` +
+        'it never goes stale: remove it when deploys may go on, or re-run with take-over-lock: true to take it over',
     );
     expect(readdirSync(lockDir)).toEqual([]);
     expect(lab.hosts.map((h) => readHostState(lab, h).releases.length)).toEqual(releases);
