@@ -16,11 +16,22 @@ import { EXIT_MEANINGS } from '../cli/src/exit-codes';
 
 /**
  * The operator's command line before any host: its help, made from the actions' own field
- * definitions, and its usage errors. Every check spawns bin/agent-loop (the committed bundle).
+ * definitions, and its usage errors. Every check spawns bin/agent-loop (the committed bundle), or
+ * what CLI_UNDER_TEST names.
  */
 
 const root = join(import.meta.dirname, '..');
-const cli = join(root, 'bin', 'agent-loop');
+/**
+ * bin/agent-loop runs the bundle in cli/dist (made by npm run build). CLI_UNDER_TEST names another
+ * entry, to try a change of cli/src before that build: a .ts file (cli/src/index.ts) runs through
+ * tsx, any other file with node (e.g. cli/src bundled by esbuild under node_modules/.cache).
+ */
+const under = process.env.CLI_UNDER_TEST;
+const [cli, ...cliArgs] = !under
+  ? [join(root, 'bin', 'agent-loop')]
+  : under.endsWith('.ts')
+    ? [join(root, 'node_modules', '.bin', 'tsx'), under]
+    : [process.execPath, under];
 const run = promisify(execFile);
 
 async function agentLoop(
@@ -28,7 +39,7 @@ async function agentLoop(
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(cli, args, {
+    const { stdout, stderr } = await run(cli!, [...cliArgs, ...args], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
       timeout: 30_000,
     });

@@ -14,7 +14,18 @@ import { deploySettings, labHosts } from './support/deploy-settings';
  */
 
 const run = promisify(execFile);
-const cli = join(import.meta.dirname, '..', 'bin', 'agent-loop');
+const root = join(import.meta.dirname, '..');
+/**
+ * bin/agent-loop runs the bundle in cli/dist (made by npm run build). CLI_UNDER_TEST names another
+ * entry, to try a change of cli/src before that build: a .ts file (cli/src/index.ts) runs through
+ * tsx, any other file with node (e.g. cli/src bundled by esbuild under node_modules/.cache).
+ */
+const under = process.env.CLI_UNDER_TEST;
+const [cli, ...cliArgs] = !under
+  ? [join(root, 'bin', 'agent-loop')]
+  : under.endsWith('.ts')
+    ? [join(root, 'node_modules', '.bin', 'tsx'), under]
+    : [process.execPath, under];
 let lab: Lab;
 
 async function agentLoop(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -29,7 +40,7 @@ async function agentLoop(args: string[]): Promise<{ code: number; stdout: string
     AGENT_LOOP_SSH_KNOWN_HOSTS_FILE: knownHosts,
   };
   try {
-    const { stdout, stderr } = await run(cli, args, { env, timeout: 60_000 });
+    const { stdout, stderr } = await run(cli!, [...cliArgs, ...args], { env, timeout: 60_000 });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };
@@ -80,7 +91,10 @@ describe('agent-loop status with a crafted lock owner on the host', () => {
       expect(lines).toHaveLength(5);
       expect(lines.filter((line) => /lock: /.test(line))).toHaveLength(1);
       expect(lines[2]).toMatch(
-        /^ {2}lock: held by run run-1 \(mallory, \(not a known phase: '\\u001b\]0;owned title\\u0007'\) of \(not a version label: '\\u001b\[2K\\rlock: free'\)\), alive \d+ s ago$/,
+        new RegExp(
+          /^ {2}lock: held by run run-1 \(mallory, \(not a known phase: '\\u001b\]0;owned title\\u0007'\) /.source +
+            /of \(not a version label: '\\u001b\[2K\\rlock: free'\)\), alive \d+ s ago$/.source,
+        ),
       );
       expect(lines.some((line) => /^\s*lock: free/.test(line))).toBe(false);
 

@@ -12,7 +12,18 @@ import { changedKnownHosts } from './support/fixtures';
 /** The operator's command line against the lab's real sshd and nginx: what every host is doing, read without a lock. */
 
 const run = promisify(execFile);
-const cli = join(import.meta.dirname, '..', 'bin', 'agent-loop');
+const root = join(import.meta.dirname, '..');
+/**
+ * bin/agent-loop runs the bundle in cli/dist (made by npm run build). CLI_UNDER_TEST names another
+ * entry, to try a change of cli/src before that build: a .ts file (cli/src/index.ts) runs through
+ * tsx, any other file with node (e.g. cli/src bundled by esbuild under node_modules/.cache).
+ */
+const under = process.env.CLI_UNDER_TEST;
+const [cli, ...cliArgs] = !under
+  ? [join(root, 'bin', 'agent-loop')]
+  : under.endsWith('.ts')
+    ? [join(root, 'node_modules', '.bin', 'tsx'), under]
+    : [process.execPath, under];
 let lab: Lab;
 let hosts: HostSpec[];
 
@@ -22,7 +33,7 @@ async function agentLoop(
   timeout = 60_000,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(cli, args, {
+    const { stdout, stderr } = await run(cli!, [...cliArgs, ...args], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
       timeout,
     });
@@ -127,7 +138,10 @@ describe('agent-loop status', () => {
       const refused = await agentLoop(['promote'], env);
       expect(refused.code).toBe(3);
       expect(refused.stderr).toMatch(
-        /^agent-loop: \S+: a canary-monitor \(canary\) holds the lock: run run-4242 by octocat \(monitor canary of v2, since [^)]+\), alive \d+ s ago; set lock-wait-seconds/,
+        new RegExp(
+          /^agent-loop: \S+: a canary-monitor \(canary\) holds the lock: run run-4242 by octocat /.source +
+            /\(monitor canary of v2, since [^)]+\), alive \d+ s ago; set lock-wait-seconds/.source,
+        ),
       );
       expect(refused.stderr).not.toMatch(/usage|--help/);
     } finally {
@@ -190,7 +204,9 @@ describe('agent-loop status', () => {
     expect(result.stderr).toMatch(/^notice: nothing to roll back; nothing was changed:$/m);
     expect(result.stderr).toMatch(
       new RegExp(
-        `cannot stop ${canary.color} \\(v2\\): no runtime input names one and its release records none .*pass the runtime inputs it runs with: runtime: command with start-command and stop-command, or runtime: compose with compose-file`,
+        `cannot stop ${canary.color} \\(v2\\): no runtime input names one and its release records none .*` +
+          'pass the runtime inputs it runs with: runtime: command with start-command and stop-command, ' +
+          'or runtime: compose with compose-file',
       ),
     );
     expect(result.stdout + result.stderr).not.toMatch(/stop \S+ \(v2\) ok/);
@@ -279,6 +295,21 @@ describe('agent-loop status', () => {
     expect(hold.stderr).toBe(
       'notice: there is no canary or ramp to hold: v3 serves all traffic; nothing was changed\n',
     );
+    // With --json, stdout holds the same refusal as an object of the fixed shape; the notice stays on stderr.
+    const holdJson = await agentLoop(['hold', '--reason', 'too late', '--json'], env);
+    expect(holdJson.code).toBe(4);
+    expect(JSON.parse(holdJson.stdout)).toEqual({
+      app: lab.app,
+      ok: false,
+      refused: true,
+      error: 'there is no canary or ramp to hold: v3 serves all traffic',
+      hosts: [],
+      held: false,
+      reason: 'too late',
+      canary: null,
+      ramp: null,
+    });
+    expect(holdJson.stderr).toBe(hold.stderr);
     for (const host of lab.hosts) expect(readdirSync(join(host.stateDir, lab.app))).not.toContain('hold');
   });
 
@@ -321,60 +352,68 @@ describe('agent-loop status', () => {
     for (const host of lab.hosts) expect(readdirSync(join(host.stateDir, lab.app))).not.toContain('lock');
   });
 
-  it('aborts a canary that a monitor started from the command line watches: the monitor stops at once (aborted) and the stable version takes all traffic', async () => {
-    const env = {
-      ...operatorEnv(),
-      AGENT_LOOP_RUNTIME: 'command',
-      AGENT_LOOP_START_COMMAND: lab.startCommand,
-      AGENT_LOOP_STOP_COMMAND: lab.stopCommand,
-      AGENT_LOOP_SPLIT_KEY: '$request_id',
-    };
-    const traffic = lab.hosts.map((host) =>
-      startTraffic({ url: host.proxyUrl, concurrency: 2, durationMs: 60_000, ratePerSecond: 20 }),
-    );
-    try {
-      // A healthy canary watched for 5 minutes: only an abort ends this monitor early.
-      const watching = agentLoop(['monitor', '--duration', '300', '--interval', '1', '--memory', 'none'], env);
-      await new Promise((resolve) => setTimeout(resolve, 4000));
-      // The monitor's lock names what it watches: the canary's version, read under the lock.
-      const watched = await agentLoop(['status'], env);
-      expect(watched.stdout).toMatch(/lock: held by run cli-\S+ \(operator, monitor canary of v4\), alive \d+ s ago/);
-      const started = Date.now();
-      const aborted = await agentLoop(['abort', '--reason', 'paged: checkout errors'], env);
-      const abortMs = Date.now() - started;
-      expect(aborted.stderr).toMatch(/canary-monitor run cli-\S+ holds the lock: asking it to stop/);
-      expect(aborted.code).toBe(0);
-      expect(aborted.stdout).toMatch(
-        /the canary-monitor that held the hosts stopped \d+ ms after it was asked to \(its verdict: aborted\)/,
+  it(
+    'aborts a canary that a monitor started from the command line watches: ' +
+      'the monitor stops at once (aborted) and the stable version takes all traffic',
+    async () => {
+      const env = {
+        ...operatorEnv(),
+        AGENT_LOOP_RUNTIME: 'command',
+        AGENT_LOOP_START_COMMAND: lab.startCommand,
+        AGENT_LOOP_STOP_COMMAND: lab.stopCommand,
+        AGENT_LOOP_SPLIT_KEY: '$request_id',
+      };
+      const traffic = lab.hosts.map((host) =>
+        startTraffic({ url: host.proxyUrl, concurrency: 2, durationMs: 60_000, ratePerSecond: 20 }),
       );
-      expect(aborted.stdout).toMatch(/aborted: rolled back to v3 on 2 host\(s\)/);
-      expect(abortMs).toBeLessThan(30_000);
-      const monitored = await watching;
-      expect(monitored.code).toBe(1);
-      // While it watched: a line per interval with both colors' figures.
-      expect(monitored.stdout).toMatch(
-        /^t=\d+s canary (blue|green): \d+ req, [\d.]+% errors, P95 .*; stable (blue|green): \d+ req/m,
+      try {
+        // A healthy canary watched for 5 minutes: only an abort ends this monitor early.
+        const watching = agentLoop(['monitor', '--duration', '300', '--interval', '1', '--memory', 'none'], env);
+        await new Promise((resolve) => setTimeout(resolve, 4000));
+        // The monitor's lock names what it watches: the canary's version, read under the lock.
+        const watched = await agentLoop(['status'], env);
+        expect(watched.stdout).toMatch(/lock: held by run cli-\S+ \(operator, monitor canary of v4\), alive \d+ s ago/);
+        const started = Date.now();
+        const aborted = await agentLoop(['abort', '--reason', 'paged: checkout errors'], env);
+        const abortMs = Date.now() - started;
+        expect(aborted.stderr).toMatch(/canary-monitor run cli-\S+ holds the lock: asking it to stop/);
+        expect(aborted.code).toBe(0);
+        expect(aborted.stdout).toMatch(
+          /the canary-monitor that held the hosts stopped \d+ ms after it was asked to \(its verdict: aborted\)/,
+        );
+        expect(aborted.stdout).toMatch(/aborted: rolled back to v3 on 2 host\(s\)/);
+        expect(abortMs).toBeLessThan(30_000);
+        const monitored = await watching;
+        expect(monitored.code).toBe(1);
+        // While it watched: a line per interval with both colors' figures.
+        expect(monitored.stdout).toMatch(
+          /^t=\d+s canary (blue|green): \d+ req, [\d.]+% errors, P95 .*; stable (blue|green): \d+ req/m,
+        );
+        expect(monitored.stdout).toMatch(
+          /^verdict: aborted: aborted by rollback run cli-\S+ by \S+ \(paged: checkout errors\)$/m,
+        );
+        expect(Object.keys((await sendTraffic({ url: lab.hosts[0]!.proxyUrl, maxRequests: 100 })).byVersion)).toEqual([
+          'v3',
+        ]);
+        const state = JSON.parse(stateFiles()[0]!) as AppState;
+        expect(state.canary).toBeNull();
+        expect(state.releases.find((release) => release.version === 'v4')?.status).toBe('rejected');
+      } finally {
+        for (const t of traffic) expect((await t.stop()).failed).toBe(0);
+      }
+      // With no canary left, an abort refuses: it never goes back from a promoted release.
+      const nothing = await agentLoop(['abort'], env);
+      expect(nothing.code).toBe(4);
+      expect(nothing.stderr).toMatch(
+        new RegExp(
+          /^notice: nothing to abort; nothing was changed:\nnotice: {3}\S+: there is no canary or ramp to abort: /
+            .source + /v3 serves all traffic; to go back from a promoted release, roll back instead$/.source,
+          'm',
+        ),
       );
-      expect(monitored.stdout).toMatch(
-        /^verdict: aborted: aborted by rollback run cli-\S+ by \S+ \(paged: checkout errors\)$/m,
-      );
-      expect(Object.keys((await sendTraffic({ url: lab.hosts[0]!.proxyUrl, maxRequests: 100 })).byVersion)).toEqual([
-        'v3',
-      ]);
-      const state = JSON.parse(stateFiles()[0]!) as AppState;
-      expect(state.canary).toBeNull();
-      expect(state.releases.find((release) => release.version === 'v4')?.status).toBe('rejected');
-    } finally {
-      for (const t of traffic) expect((await t.stop()).failed).toBe(0);
-    }
-    // With no canary left, an abort refuses: it never goes back from a promoted release.
-    const nothing = await agentLoop(['abort'], env);
-    expect(nothing.code).toBe(4);
-    expect(nothing.stderr).toMatch(
-      /^notice: nothing to abort; nothing was changed:\nnotice: {3}\S+: there is no canary or ramp to abort: v3 serves all traffic; to go back from a promoted release, roll back instead$/m,
-    );
-    expect(nothing.stdout + nothing.stderr).not.toMatch(/rollback failed|nothing was rolled back/);
-  });
+      expect(nothing.stdout + nothing.stderr).not.toMatch(/rollback failed|nothing was rolled back/);
+    },
+  );
 
   it('watches a failing canary from the command line: progress per interval, an event per step, and the rollback it makes on its own', async () => {
     const env = {
@@ -480,6 +519,13 @@ describe('agent-loop status', () => {
         expect((JSON.parse(text) as AppState).canary).toMatchObject({ version: 'v6', percent: 10 });
       const resumed = await agentLoop(['resume'], env);
       expect(resumed.code, resumed.stderr).toBe(0);
+      // It says whose hold it lifted (one request, written on both hosts: said once).
+      expect(resumed.stdout).toMatch(
+        new RegExp(
+          '^resumed: the hold set by operator at \\S+ \\(waiting for the ops review\\) is lifted on 2 host\\(s\\); ' +
+            'a held ramp goes on after its current window\n$',
+        ),
+      );
       const watched = await watching;
       expect(watched.code, watched.stdout + watched.stderr).toBe(0);
       expect(watched.stdout).toMatch(
@@ -499,6 +545,13 @@ describe('agent-loop status', () => {
       'v6',
     ]);
     for (const host of lab.hosts) expect(readdirSync(join(host.stateDir, lab.app))).not.toContain('hold');
+    // No hold left: a second resume says so and changes nothing.
+    const again = await agentLoop(['resume'], env);
+    expect(again).toEqual({
+      code: 0,
+      stdout: 'nothing to resume: no hold was set on the 2 host(s); nothing was changed\n',
+      stderr: '',
+    });
   });
 
   it('ends a hold with its canary: rolled back, the canary leaves no hold behind for the next ramp', async () => {
@@ -525,6 +578,45 @@ describe('agent-loop status', () => {
       env,
     );
     expect(deployed.code, deployed.stderr).toBe(0);
+    // hold and resume with --json: one object each, of a fixed shape, and nothing else on stdout.
+    const held = await agentLoop(['hold', '--reason', 'looking at v7', '--json'], env);
+    expect(held.code, held.stderr).toBe(0);
+    const labels = hosts.map((host) => host.target.label);
+    expect(JSON.parse(held.stdout)).toEqual({
+      app: lab.app,
+      ok: true,
+      refused: false,
+      error: null,
+      hosts: labels,
+      held: true,
+      reason: 'looking at v7',
+      canary: { version: 'v7', percent: 10 },
+      ramp: null,
+    });
+    const resumed = await agentLoop(['resume', '--json'], env);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const lifted = JSON.parse(resumed.stdout) as { holds: Array<Record<string, string>> };
+    expect(lifted).toEqual({
+      app: lab.app,
+      ok: true,
+      refused: false,
+      error: null,
+      hosts: labels,
+      resumed: true,
+      holds: labels.map((host) => ({ host, actor: 'operator', reason: 'looking at v7', since: expect.any(String) })),
+    });
+    expect(new Date(String(lifted.holds[0]!.since)).getTime()).not.toBeNaN();
+    const nothing = await agentLoop(['resume', '--json'], env);
+    expect(nothing.code, nothing.stderr).toBe(0);
+    expect(JSON.parse(nothing.stdout)).toEqual({
+      app: lab.app,
+      ok: true,
+      refused: false,
+      error: null,
+      hosts: [],
+      resumed: false,
+      holds: [],
+    });
     expect((await agentLoop(['hold', '--reason', 'looking at v7'], env)).code).toBe(0);
     for (const host of lab.hosts) expect(readdirSync(join(host.stateDir, lab.app))).toContain('hold');
     const rolledBack = await agentLoop(['rollback', '--reason', 'v7 is not wanted'], env);
@@ -534,54 +626,58 @@ describe('agent-loop status', () => {
     for (const status of json.hosts) expect(status.hold).toBeNull();
   });
 
-  it('rolls back without runtime inputs, stopping the canary with the runtime recorded at its deploy: its port no longer answers, status says stopped (issue 21)', async () => {
-    const withRuntime = {
-      ...operatorEnv(),
-      AGENT_LOOP_RUNTIME: 'command',
-      AGENT_LOOP_START_COMMAND: lab.startCommand,
-      AGENT_LOOP_STOP_COMMAND: lab.stopCommand,
-    };
-    const deployed = await agentLoop(
-      [
-        'deploy',
-        '--image',
-        'registry.example/agent-loop:v8',
-        '--version',
-        'v8',
-        '--smoke-requests',
-        '[]',
-        '--min-free-disk-mb',
-        '0',
-        '--min-free-memory-mb',
-        '0',
-      ],
-      withRuntime,
-    );
-    expect(deployed.code, deployed.stderr).toBe(0);
-    const state = JSON.parse(stateFiles()[0]!) as AppState;
-    const canary = state.canary!;
-    expect(state.releases.find((release) => release.version === 'v8')?.runtime).toMatchObject({
-      name: 'command',
-      options: { startCommand: lab.startCommand, stopCommand: lab.stopCommand },
-    });
-    const port = (host: Lab['hosts'][number]) => (canary.color === 'blue' ? host.bluePort : host.greenPort);
-    for (const host of lab.hosts) expect((await fetch(`http://127.0.0.1:${port(host)}/health`)).status).toBe(200);
+  it(
+    'rolls back without runtime inputs, stopping the canary with the runtime recorded at its deploy: ' +
+      'its port no longer answers, status says stopped (issue 21)',
+    async () => {
+      const withRuntime = {
+        ...operatorEnv(),
+        AGENT_LOOP_RUNTIME: 'command',
+        AGENT_LOOP_START_COMMAND: lab.startCommand,
+        AGENT_LOOP_STOP_COMMAND: lab.stopCommand,
+      };
+      const deployed = await agentLoop(
+        [
+          'deploy',
+          '--image',
+          'registry.example/agent-loop:v8',
+          '--version',
+          'v8',
+          '--smoke-requests',
+          '[]',
+          '--min-free-disk-mb',
+          '0',
+          '--min-free-memory-mb',
+          '0',
+        ],
+        withRuntime,
+      );
+      expect(deployed.code, deployed.stderr).toBe(0);
+      const state = JSON.parse(stateFiles()[0]!) as AppState;
+      const canary = state.canary!;
+      expect(state.releases.find((release) => release.version === 'v8')?.runtime).toMatchObject({
+        name: 'command',
+        options: { startCommand: lab.startCommand, stopCommand: lab.stopCommand },
+      });
+      const port = (host: Lab['hosts'][number]) => (canary.color === 'blue' ? host.bluePort : host.greenPort);
+      for (const host of lab.hosts) expect((await fetch(`http://127.0.0.1:${port(host)}/health`)).status).toBe(200);
 
-    // No runtime, no commands: only the hosts and the key.
-    const rolledBack = await agentLoop(['rollback', '--reason', 'v8 is not wanted'], operatorEnv());
-    expect(rolledBack.stderr).toBe('');
-    expect(rolledBack.code).toBe(0);
-    expect(rolledBack.stdout).toMatch(new RegExp(`stop ${canary.color} \\(v8\\) ok`));
-    for (const host of lab.hosts) await expect(fetch(`http://127.0.0.1:${port(host)}/health`)).rejects.toThrow();
-    const json = JSON.parse((await agentLoop(['status', '--json'], operatorEnv())).stdout) as { hosts: HostStatus[] };
-    for (const status of json.hosts)
-      expect(status.colors[canary.color]).toMatchObject({ version: 'v8', status: 'stopped' });
-    // All traffic on the stable color, whatever it runs.
-    const stable = state.colors[canary.color === 'blue' ? 'green' : 'blue']!.version;
-    for (const host of lab.hosts)
-      expect(
-        (await sendTraffic({ url: host.proxyUrl, maxRequests: 20 })).byVersion,
-        JSON.stringify(state.colors),
-      ).toEqual({ [stable]: 20 });
-  });
+      // No runtime, no commands: only the hosts and the key.
+      const rolledBack = await agentLoop(['rollback', '--reason', 'v8 is not wanted'], operatorEnv());
+      expect(rolledBack.stderr).toBe('');
+      expect(rolledBack.code).toBe(0);
+      expect(rolledBack.stdout).toMatch(new RegExp(`stop ${canary.color} \\(v8\\) ok`));
+      for (const host of lab.hosts) await expect(fetch(`http://127.0.0.1:${port(host)}/health`)).rejects.toThrow();
+      const json = JSON.parse((await agentLoop(['status', '--json'], operatorEnv())).stdout) as { hosts: HostStatus[] };
+      for (const status of json.hosts)
+        expect(status.colors[canary.color]).toMatchObject({ version: 'v8', status: 'stopped' });
+      // All traffic on the stable color, whatever it runs.
+      const stable = state.colors[canary.color === 'blue' ? 'green' : 'blue']!.version;
+      for (const host of lab.hosts)
+        expect(
+          (await sendTraffic({ url: host.proxyUrl, maxRequests: 20 })).byVersion,
+          JSON.stringify(state.colors),
+        ).toEqual({ [stable]: 20 });
+    },
+  );
 });

@@ -72,7 +72,7 @@ const EXCLUDED: ReadonlyArray<{ file: string; source: string; text?: string; why
     source: '`warning: ${forTerminal(message)}`',
     why: "relay: the terminal's prefix for a warning made elsewhere",
   },
-  { file: 'cli/src/commands.ts', source: '` ${reason}`', why: "relay: each host's refusal, listed where it is made" },
+  { file: 'cli/src/terminal.ts', source: '` ${reason}`', why: "relay: each host's refusal, listed where it is made" },
   {
     file: 'cli/src/main.ts',
     source: "`Input '${name}': ${message}`",

@@ -28,6 +28,7 @@ export const EXIT_MEANINGS: ReadonlyArray<readonly [ExitCode, string]> = [
   ],
   [
     ExitCode.refused,
-    'refused by what the hosts hold: nothing to abort, hold, promote or watch, a canary of another version, a host key not in the known hosts, a host not prepared; nothing was changed',
+    'refused by what the hosts hold: nothing to abort, hold, promote or watch, a canary of another version, ' +
+      'a host key not in the known hosts, a host not prepared; nothing was changed',
   ],
 ];

@@ -202,7 +202,8 @@ export function overview(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));
   const lines = [
     ...wrap(
-      "agent-loop: the actions' deploy, promote, rollback and canary analysis from a terminal, with the same inputs, checks, locks, state and audit log, for when GitHub Actions is slow or down.",
+      "agent-loop: the actions' deploy, promote, rollback and canary analysis from a terminal, with the same inputs, " +
+        'checks, locks, state and audit log, for when GitHub Actions is slow or down.',
       '',
     ),
     '',
@@ -217,7 +218,8 @@ export function overview(): string {
     ),
     '',
     ...wrap(
-      'Every option can also be given in the environment: --ssh-private-key-file PATH is AGENT_LOOP_SSH_PRIVATE_KEY_FILE=PATH (upper case, hyphens as underscores); a flag wins over the variable.',
+      'Every option can also be given in the environment: --ssh-private-key-file PATH is ' +
+        'AGENT_LOOP_SSH_PRIVATE_KEY_FILE=PATH (upper case, hyphens as underscores); a flag wins over the variable.',
       '',
     ),
     '',

@@ -28,8 +28,9 @@ function route(
       name,
       COMMANDS.map((candidate) => candidate.name),
     );
+    const names = COMMANDS.map((candidate) => candidate.name).join(', ');
     throw new ConfigurationError(
-      `unknown command ${JSON.stringify(name)}${suggestion ? `; did you mean ${suggestion}?` : ''} (commands: ${COMMANDS.map((candidate) => candidate.name).join(', ')})`,
+      `unknown command ${JSON.stringify(name)}${suggestion ? `; did you mean ${suggestion}?` : ''} (commands: ${names})`,
     );
   };
   if (HELP_WORDS.has(first)) return { help: true, command: rest[0] && !rest[0].startsWith('-') ? find(rest[0]) : null };
