@@ -387,9 +387,10 @@ describe('rollback.yml, executed, hands the recovery inputs to the rollback acti
     return repo;
   }
 
+  // The recovery inputs, and the hosts (an expression folded over two lines of rollback.yml).
   const received = (json: string | undefined) => {
     const inputs = JSON.parse(json ?? '{}') as Record<string, string>;
-    return Object.fromEntries(RECOVERY_INPUTS.map((name) => [name, inputs[name]]));
+    return Object.fromEntries([...RECOVERY_INPUTS, 'hosts'].map((name) => [name, inputs[name]]));
   };
 
   it('run by hand with take-over-lock, and called with repair-state and break-stale-lock false', async () => {
@@ -406,6 +407,7 @@ describe('rollback.yml, executed, hands the recovery inputs to the rollback acti
       'break-stale-lock': 'true',
       'take-over-lock': 'true',
       'repair-state': 'false',
+      hosts: 'deploy@10.0.0.5',
     });
 
     const called = await runWorkflow({
@@ -419,6 +421,7 @@ describe('rollback.yml, executed, hands the recovery inputs to the rollback acti
       'break-stale-lock': 'false',
       'take-over-lock': 'false',
       'repair-state': 'true',
+      hosts: 'deploy@10.0.0.5',
     });
   });
 });
