@@ -2,6 +2,7 @@
 // real HAProxy (Debian's 2.6): socat, the admin socket (there, answering, the user's through its
 // group), level admin, the app's backend with the servers blue and green. nginx is not looked at.
 import { execFile, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -25,7 +26,9 @@ import {
   type HaproxyFacts,
 } from '../src/traffic/haproxy-prerequisites';
 import { haproxySetup } from '../src/traffic/haproxy-setup';
-import { routers } from '../src/traffic';
+import { helperFile, routerPrerequisites, routers } from '../src/traffic';
+import { setupHost } from '../src/hosts';
+import { upkeepCommand } from '../src/procedures/maintenance';
 import { APP, colorApps, haproxyWorld, type ColorApps, type HaproxyWorld } from './support/routers';
 import { localRemote, tempDir } from './support/local-remote';
 
@@ -370,5 +373,74 @@ describe('on a real HAProxy', () => {
     expect((error as Error).message).toContain(
       'h1: 1 prerequisite missing (run the host-setup action once, or these commands):\n  - HAProxy has no backend shop_web (haproxy-backend)',
     );
+  });
+});
+
+describe('maintenance of a host without nginx, behind HAProxy', () => {
+  it('host-setup installs the helper with its maintenance verbs alone, which the deploy user runs through sudo as the maintenance sends them', async () => {
+    const helper = `/usr/local/sbin/agent-loop-nginx-hpm-${process.pid}`;
+    const sudoers = `/etc/sudoers.d/agent-loop-hpm-${process.pid}`;
+    const config = `/etc/logrotate.d/agent-loop-hpm-${process.pid}`;
+    const log = path.join(world.dir, 'maintained.log');
+    const plan = {
+      router: 'haproxy',
+      deployUser: user,
+      stateDir: path.join(world.dir, 'maintenance-state'),
+      includeDir: host.nginxConfDir,
+      accessLog: '',
+      sudoersFile: sudoers,
+      switchHelper: helper,
+      nginx: ['nginx'],
+    };
+    try {
+      const report = await setupHost(localRemote('admin'), plan, (nginx) =>
+        helperFile({ includeDir: plan.includeDir, nginx }),
+      );
+      expect(report.fatal).toBeUndefined();
+      expect(report.items.filter((item) => item.outcome === 'todo')).toEqual([]);
+      expect(report.items).toContainEqual({
+        outcome: 'changed',
+        what:
+          `installed the switch helper ${helper}: no nginx here: it runs the maintenance's package upgrade ` +
+          `and log rotation as root (nginx-command: sudo -n ${helper})`,
+      });
+      expect(report.items).toContainEqual({
+        outcome: 'changed',
+        what: `installed ${sudoers} (checked with visudo -c): ${user} may run ${helper} as root, nothing else`,
+      });
+      // No include directory was made, and the helper names no nginx.
+      expect(existsSync(plan.includeDir)).toBe(false);
+      const installed = await fs.readFile(helper, 'utf8');
+      expect(installed).toContain('run_nginx() { return 127; }');
+      expect((await fs.stat(helper)).uid).toBe(0);
+
+      // As the maintenance sends its verbs to this host (nginx-command: sudo -n HELPER), as the deploy user.
+      const spec: HostSpec = { ...host, nginxCommand: ['sudo', '-n', helper] };
+      const deploy = asUser(user);
+      const upgrade = await deploy.run(upkeepCommand(spec, 'upgrade', ['-o', 'APT::Update::Pre-Invoke::=id']));
+      expect(upgrade.code).toBe(2);
+      expect(upgrade.stderr).toContain('upgrade takes no arguments');
+      await fs.writeFile(log, 'one line\n');
+      await fs.writeFile(config, `${log} {\n  rotate 1\n  size 1\n  create\n}\n`, { mode: 0o644 });
+      const rotated = await deploy.run(upkeepCommand(spec, 'rotate-logs', [config]));
+      expect(rotated.stderr).toBe('');
+      expect(rotated.stdout.trim()).toBe(`rotated with ${config}`);
+      expect(existsSync(`${log}.1`)).toBe(true);
+      // The user's own configuration is refused, and sudo runs nothing else.
+      const own = path.join(world.dir, 'own.conf');
+      await fs.writeFile(own, `${log} {\n  rotate 1\n}\n`);
+      await execFileP('chown', [user, own]);
+      const refused = await deploy.run(upkeepCommand(spec, 'rotate-logs', [own]));
+      expect(refused.code).toBe(40);
+      expect((await deploy.run(['sudo', '-n', 'true'])).code).not.toBe(0);
+      // Its nginx verbs find no nginx, and change nothing.
+      const check = await deploy.run([...spec.nginxCommand, 'check']);
+      expect(check.code).toBe(20);
+      expect(check.stderr).toContain('invalid: nginx could not be run (exit 127: not found or not executable)');
+      // After the upgrade the maintenance asks the router, not nginx: HAProxy's own prerequisites (met here).
+      expect(await routerPrerequisites('haproxy', { remote: deploy, host: spec, app: APP })).toEqual([]);
+    } finally {
+      for (const file of [sudoers, helper, config]) await fs.rm(file, { force: true });
+    }
   });
 });

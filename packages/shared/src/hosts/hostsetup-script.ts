@@ -49,7 +49,7 @@ if [ -d "$state_dir" ] && [ "$(stat -c %U "$state_dir")" = "$user" ]; then echo 
 elif as_root install -d -o "$user" -g "$group" -m 0750 "$state_dir" 2>"$err"; then echo "changed=state directory $state_dir now belongs to $user"
 else echo "todo=state directory $state_dir: $(cat "$err")"; fi
 
-# Another router than nginx: no include, no helper, no sudoers rule (its own part is the router's).
+# Another router than nginx: no include (its own part is the router's).
 if [ "$drive_nginx" = yes ]; then
 # nginx (root) loads every file in the include directory: it stays root's, and the helper writes it.
 include_state() { set -- $(stat -c '%u %a' "$include_dir" 2>/dev/null); [ "\${1-}" = 0 ] && case \${2-} in *[2367]?|*[2367]) false ;; esac; }
@@ -65,11 +65,15 @@ for f in "$include_dir"/* "$include_dir"/.[!.]*; do
   owner=$(stat -c %U "$f")
   [ "$owner" = root ] || echo "todo=$f belongs to $owner, and nginx loads it as root: read it, then make it root's (sudo chown root:root $f) or remove it"
 done
+fi
 
+# The helper, root's: with nginx, the switch and the maintenance verbs; without (another router),
+# the maintenance verbs alone (the package upgrade and the log rotation, as root).
+if [ "$drive_nginx" = yes ]; then helper_does="it writes $include_dir/agent-loop-APP.conf from a fixed template and reloads nginx"
+else helper_does="no nginx here: it runs the maintenance's package upgrade and log rotation as root (nginx-command: sudo -n $helper)"; fi
 printf '%s\\n' "$helper_text" > "$text"
 if same_root_file "$helper" 755; then echo "ok=switch helper $helper"
-elif install_root "$helper" 0755 2>>"$err"; then
-  echo "changed=installed the switch helper $helper: it writes $include_dir/agent-loop-APP.conf from a fixed template and reloads nginx"
+elif install_root "$helper" 0755 2>>"$err"; then echo "changed=installed the switch helper $helper: $helper_does"
 else echo "todo=could not install the switch helper $helper: $(cat "$err")"; fi
 
 printf '%s' "$rule_text" > "$text"
@@ -79,7 +83,6 @@ elif [ ! -f "$helper" ]; then echo "todo=the sudoers rule was not installed: the
 elif install_root "$sudoers_file" 0440 2>>"$err"; then
   echo "changed=installed $sudoers_file (checked with visudo -c): $user may run $helper as root, nothing else"
 else echo "todo=could not install $sudoers_file: $(cat "$err")"; fi
-fi
 
 if [ -n "$access_log" ]; then
   if [ -L "$access_log" ]; then echo "todo=the access log $access_log is a symbolic link: name the file itself"

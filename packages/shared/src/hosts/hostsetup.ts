@@ -14,7 +14,9 @@ import type { Remote } from './ssh';
  * sure nginx knows the agent_loop log format and includes the include directory. Every file is
  * written as a temporary file in a directory that only root may write, then renamed into place.
  * Each step checks before it changes, so a second run changes nothing; each reports `changed`,
- * `ok` or `todo`.
+ * `ok` or `todo`. A host whose traffic goes through another router (HAProxy) has no nginx to set
+ * up: it gets the state directory, the access log, and the helper with its maintenance verbs alone
+ * (the package upgrade and the log rotation as root) with the same sudoers rule.
  */
 
 /** The access log format the canary monitor reads (one JSON object per request). */
@@ -24,7 +26,10 @@ export const AGENT_LOOP_LOG_FORMAT =
   '"upstream_time":"$upstream_response_time","method":"$request_method","uri":"$uri"}\';';
 
 export interface HostSetupPlan {
-  /** The router that moves the host's traffic (its registered name): nginx's part of the set-up runs only for nginx. Absent: nginx. */
+  /**
+   * The router that moves the host's traffic (its registered name): the include directory and nginx are set up
+   * only for nginx; another router's host gets the helper with its maintenance verbs alone. Absent: nginx.
+   */
   router?: string;
   deployUser: string;
   stateDir: string;
@@ -79,7 +84,8 @@ const drivesNginx = (plan: HostSetupPlan): boolean => (plan.router ?? 'nginx') =
 /**
  * The set-up script for a host whose nginx is at nginxPath (from locateCommand); `helperText` is
  * the switch helper's file for that nginx (traffic's helperFile). For another router than nginx,
- * only the state directory and the access log: nginxPath and helperText are not used.
+ * no include directory and no nginx (nginxPath is not used): the state directory, the access log,
+ * and the helper with its maintenance verbs alone, with its sudoers rule.
  */
 export function setupCommand(plan: HostSetupPlan, nginxPath: string, helperText: string): Argv {
   if (!USER_NAME.test(plan.deployUser)) throw new ConfigurationError(`'${plan.deployUser}' is not a user name`);
@@ -129,7 +135,8 @@ export function parseSetup(host: string, output: string): SetupReport {
 
 /**
  * Runs the set-up on one host (as the admin login) and returns what it changed, found in order, or
- * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there.
+ * left to do. `helperFor` gives the switch helper's file for nginx as root runs it there (for
+ * another router than nginx, for no nginx: `[]`).
  */
 export async function setupHost(
   remote: Remote,
@@ -137,7 +144,8 @@ export async function setupHost(
   helperFor: (nginx: readonly string[]) => string,
 ): Promise<SetupReport> {
   if (!drivesNginx(plan)) {
-    const result = await remote.run(setupCommand(plan, '', ''), { timeoutMs: 120_000 });
+    // No nginx to locate: the helper holds the maintenance verbs alone.
+    const result = await remote.run(setupCommand(plan, '', helperFor([])), { timeoutMs: 120_000 });
     const report = parseSetup(remote.label, result.stdout);
     if (result.code !== 0 && !report.fatal)
       throw new HostError(

@@ -59,14 +59,19 @@ export function switchHelperPath(nginxCommand: readonly string[]): string | null
  * or its text as `sh -c` with the host's include directory and nginx command.
  */
 export function nginxControl(nginxCommand: readonly string[], includeDir: string): Argv {
+  if (nginxCommand.length === 0) throw new Error('empty nginx command');
   return switchHelperPath(nginxCommand)
     ? [...nginxCommand]
     : script('agent-loop-nginx', helperBody({ includeDir, nginx: nginxCommand }), []);
 }
 
-/** The file host-setup installs: root's PATH, then the same text `nginxControl` sends. */
+/**
+ * The file host-setup installs: root's PATH, then the same text `nginxControl` sends. With no nginx
+ * (`nginx: []`, a host whose traffic goes through another router, e.g. HAProxy), the same program,
+ * installed for its maintenance verbs: its nginx verbs find no nginx to run (exit 127).
+ */
 export function helperFile(target: HelperTarget): string {
-  if (!target.nginx[0]?.startsWith('/'))
+  if (target.nginx.length > 0 && !target.nginx[0]?.startsWith('/'))
     throw new Error(`the installed helper needs nginx by its absolute path, got '${target.nginx[0] ?? ''}'`);
   return [
     '#!/bin/sh',
@@ -80,10 +85,11 @@ export function helperFile(target: HelperTarget): string {
 }
 
 function helperBody(target: HelperTarget): string {
-  if (target.nginx.length === 0) throw new Error('empty nginx command');
   return [
     `include_dir=${quote(target.includeDir.replace(/\/+$/, '') || '/')}`,
-    `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`,
+    target.nginx.length > 0
+      ? `run_nginx() { ${target.nginx.map(quote).join(' ')} "$@"; }`
+      : '# No nginx on this host: the maintenance verbs alone are used.\nrun_nginx() { return 127; }',
     HELPER_SCRIPT.replace('# UPKEEP', () => UPKEEP_SCRIPT),
   ].join('\n');
 }
