@@ -113,6 +113,9 @@ export async function monitorSessions(
     abortedBy ??= 'the run was cancelled';
     stop.abort();
   };
+  const stopped = new Promise<void>((resolve) =>
+    stop.signal.addEventListener('abort', () => resolve(), { once: true }),
+  );
   settings.signal?.addEventListener('abort', onCancel, { once: true });
   if (settings.signal?.aborted) onCancel();
   const lockFirst = firstInLockOrder(sessions) ?? (sessions[0] as HostSession);
@@ -149,10 +152,12 @@ export async function monitorSessions(
       model: settings.model,
       mode: settings.mode === 'post-promotion' ? 'post-promotion' : 'canary',
     });
-    const result = await runAnalysis(source, engine, {
-      clock: settings.clock,
-      intervalMs: settings.policy.intervalSeconds * 1000,
+    const timing = { clock: settings.clock, intervalMs: settings.policy.intervalSeconds * 1000 };
+    const running = runAnalysis(source, engine, {
+      ...timing,
       onSample: (sample, current) => {
+        // A sample that lands after a stop is not said: the watch has ended.
+        if (stop.signal.aborted) return;
         settings.onSample?.(sample, current, index);
         // An extension shows as a new warning of the engine's: said as an event when it happens.
         for (const warning of current.warnings.slice(warned))
@@ -164,6 +169,13 @@ export async function monitorSessions(
       },
       signal: stop.signal,
     });
+    running.catch(() => undefined);
+    // Stopped: the figures so far at once, without waiting for a sample still on its way, so that the
+    // lock goes sooner (runAnalysis on a stopped signal samples nothing and says where it stopped).
+    const result = await Promise.race([
+      running,
+      stopped.then(() => runAnalysis(source, engine, { ...timing, signal: stop.signal })),
+    ]);
     warned = 0;
     steps.push({ percent, analysis: result });
     return result;
