@@ -53,12 +53,6 @@ export function logsRead(logs: AccessLogReading['logs']): string {
     : `the access logs ${logs.map((log) => `${log.path} on ${log.host}`).join(', ')}`;
 }
 
-/** The warning for lines the analysis could not read. */
-export function unformattedLines(reading: AccessLogReading): string {
-  const lines = `${reading.unformatted} line${reading.unformatted === 1 ? '' : 's'}`;
-  return `${logsRead(reading.logs)}: ${lines} skipped as not in the agent_loop log format (${reading.skipped} skipped in all)`;
-}
-
 /**
  * Why a canary saw no request although the log grew: its lines are in another format (nginx's
  * combined, from an access_log line without the format name, or another app's log). Said with the

@@ -2,7 +2,7 @@ import { CanaryAnalysis, type AnalysisResult } from '../analysis';
 import type { HostSession } from '../fleet';
 import { rollbackSessions, type RollbackResult } from '../rollback';
 import type { RolloutEvent } from './events';
-import { unformattedLines, wrongLogFormat } from './monitor-sources';
+import { logsRead, wrongLogFormat } from './monitor-sources';
 import type { AccessLogReading, MonitorResult, MonitorSettings, StepOutcome, Watched } from './monitor-types';
 
 /** How a watch ends: its verdict, the events that say it, and the rollback it makes on its own. */
@@ -35,7 +35,11 @@ export async function concludeWatch(
       model: settings.model,
       mode: 'canary',
     }).current(settings.clock.now());
-  if (accessLog && accessLog.unformatted > 0) settings.log.warn(unformattedLines(accessLog));
+  if (accessLog && accessLog.unformatted > 0)
+    settings.log.warn(
+      `${logsRead(accessLog.logs)}: ${accessLog.unformatted} line${accessLog.unformatted === 1 ? '' : 's'} ` +
+        `skipped as not in the agent_loop log format (${accessLog.skipped} skipped in all)`,
+    );
   // The same fields in the same order whatever the verdict (the command line prints them as JSON).
   const result = (
     verdict: MonitorResult['verdict'],
